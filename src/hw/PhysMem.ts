@@ -1,0 +1,232 @@
+import { InputError } from "../base/errors.ts";
+
+/** Base page size: 4 KiB frames on every architecture vmlab models. */
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+
+/** Largest simulated RAM accepted: the whole 52-bit physical address space. */
+export const MAX_RAM_BYTES = 2 ** 52;
+/** Above this, the frame directory is a Map instead of an array. */
+const ARRAY_DIR_LIMIT = 2 ** 40;
+
+const FRAMES_PER_CHUNK = 4096; // directory granularity: 16 MiB of RAM per chunk
+const FRAMES_PER_BLOCK = 256; // host allocation granularity: 1 MiB
+const WORDS_PER_FRAME = 1024;
+
+/**
+ * Records the last write to each watched 8-byte word, for the TLB coherence
+ * checker: when a cached translation disagrees with memory, it can say which
+ * entry changed and when. Installed only in debug mode.
+ */
+export interface WriteWatch {
+  /** Called after every write of 4 or 8 bytes at an aligned address. */
+  wrote(pa8: number): void;
+}
+
+/**
+ * Simulated physical memory: `nrFrames` frames of 4 KiB, little-endian.
+ *
+ * Layout: a directory indexed by `pfn >>> 12` points to chunks (Int32Array of
+ * 4096 slots, -1 = untouched); a slot indexes a frame inside host blocks of
+ * 256 frames (Uint32Array, 1024 words per frame). A frame takes host memory
+ * only when first written; an untouched frame reads as zeros. So a 64 GiB
+ * machine whose programs touch 10 MiB costs about 10 MiB of host memory.
+ *
+ * Accesses outside RAM read as all ones (a bus with nothing behind it) and
+ * writes there are dropped; both are counted in `strayAccesses`.
+ */
+export class PhysMem {
+  readonly sizeBytes: number;
+  readonly nrFrames: number;
+  private readonly dir: (Int32Array | undefined)[] | null;
+  private readonly dirMap: Map<number, Int32Array> | null;
+  private readonly frames: Uint32Array[] = [];
+  private readonly blocks: Uint32Array[] = [];
+  /** Frames that have been materialised (hold host memory). */
+  materialized = 0;
+  /** Reads and writes outside RAM. */
+  strayAccesses = 0;
+  watch: WriteWatch | null = null;
+
+  constructor(sizeBytes: number) {
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) {
+      throw new InputError(`RAM size must be a positive whole number of bytes, not ${sizeBytes}`);
+    }
+    if (sizeBytes % PAGE_SIZE !== 0) {
+      throw new InputError(`RAM size ${sizeBytes} is not a multiple of the page size (${PAGE_SIZE})`);
+    }
+    if (sizeBytes > MAX_RAM_BYTES) {
+      throw new InputError(`RAM size ${sizeBytes} is larger than the 52-bit physical address space (4 PiB)`);
+    }
+    this.sizeBytes = sizeBytes;
+    this.nrFrames = sizeBytes / PAGE_SIZE;
+    if (sizeBytes <= ARRAY_DIR_LIMIT) {
+      this.dir = new Array(Math.ceil(this.nrFrames / FRAMES_PER_CHUNK));
+      this.dirMap = null;
+    } else {
+      this.dir = null;
+      this.dirMap = new Map();
+    }
+  }
+
+  /** The 1024 words of a frame, or null if it was never written (reads as zeros). */
+  frameWords(pfn: number): Uint32Array | null {
+    const chunk =
+      this.dir !== null ? this.dir[pfn >>> 12] : this.dirMap!.get(Math.floor(pfn / FRAMES_PER_CHUNK));
+    if (chunk === undefined) return null;
+    const slot = chunk[pfn % FRAMES_PER_CHUNK];
+    return slot < 0 ? null : this.frames[slot];
+  }
+
+  /** The 1024 words of a frame, materialising it. Caller checks pfn < nrFrames. */
+  frameWordsForWrite(pfn: number): Uint32Array {
+    const chunkIndex = Math.floor(pfn / FRAMES_PER_CHUNK);
+    let chunk = this.dir !== null ? this.dir[chunkIndex] : this.dirMap!.get(chunkIndex);
+    if (chunk === undefined) {
+      chunk = new Int32Array(FRAMES_PER_CHUNK).fill(-1);
+      if (this.dir !== null) this.dir[chunkIndex] = chunk;
+      else this.dirMap!.set(chunkIndex, chunk);
+    }
+    const i = pfn % FRAMES_PER_CHUNK;
+    let slot = chunk[i];
+    if (slot < 0) {
+      slot = this.frames.length;
+      const blockIndex = Math.floor(slot / FRAMES_PER_BLOCK);
+      if (blockIndex === this.blocks.length) {
+        this.blocks.push(new Uint32Array(FRAMES_PER_BLOCK * WORDS_PER_FRAME));
+      }
+      const off = (slot % FRAMES_PER_BLOCK) * WORDS_PER_FRAME;
+      this.frames.push(this.blocks[blockIndex].subarray(off, off + WORDS_PER_FRAME));
+      chunk[i] = slot;
+      this.materialized++;
+    }
+    return this.frames[slot];
+  }
+
+  /** True when pa is inside RAM. */
+  inRange(pa: number): boolean {
+    return pa >= 0 && pa < this.sizeBytes;
+  }
+
+  /** Reads the aligned 32-bit word containing pa. */
+  private word(pa: number): number {
+    if (!(pa >= 0 && pa < this.sizeBytes)) {
+      this.strayAccesses++;
+      return 0xffffffff;
+    }
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const w = this.frameWords(pfn);
+    return w === null ? 0 : w[(pa - pfn * PAGE_SIZE) >>> 2];
+  }
+
+  private setWord(pa: number, value: number): void {
+    if (!(pa >= 0 && pa < this.sizeBytes)) {
+      this.strayAccesses++;
+      return;
+    }
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const off = (pa - pfn * PAGE_SIZE) >>> 2;
+    const existing = this.frameWords(pfn);
+    if (existing === null && value === 0) return; // still zero: stay untouched
+    (existing ?? this.frameWordsForWrite(pfn))[off] = value;
+  }
+
+  read8(pa: number): number {
+    return (this.word(pa - (pa % 4)) >>> ((pa % 4) * 8)) & 0xff;
+  }
+
+  write8(pa: number, value: number): void {
+    const base = pa - (pa % 4);
+    const shift = (pa % 4) * 8;
+    const w = this.word(base);
+    this.setWord(base, ((w & ~(0xff << shift)) | ((value & 0xff) << shift)) >>> 0);
+  }
+
+  read16(pa: number): number {
+    if (pa % 4 <= 2) return (this.word(pa - (pa % 4)) >>> ((pa % 4) * 8)) & 0xffff;
+    return this.read8(pa) | (this.read8(pa + 1) << 8);
+  }
+
+  write16(pa: number, value: number): void {
+    this.write8(pa, value);
+    this.write8(pa + 1, value >>> 8);
+  }
+
+  read32(pa: number): number {
+    if (pa % 4 === 0) return this.word(pa);
+    return (this.read16(pa) | (this.read16(pa + 2) << 16)) >>> 0;
+  }
+
+  write32(pa: number, value: number): void {
+    if (pa % 4 === 0) {
+      this.setWord(pa, value >>> 0);
+      if (this.watch !== null && pa % 8 === 0) this.watch.wrote(pa);
+      else if (this.watch !== null && pa % 8 === 4) this.watch.wrote(pa - 4);
+      return;
+    }
+    this.write16(pa, value);
+    this.write16(pa + 2, value >>> 16);
+  }
+
+  /** Low half of the 64-bit little-endian word at pa. */
+  read64Lo(pa: number): number {
+    return this.read32(pa);
+  }
+
+  /** High half of the 64-bit little-endian word at pa. */
+  read64Hi(pa: number): number {
+    return this.read32(pa + 4);
+  }
+
+  /** Writes a 64-bit little-endian word given as halves. */
+  write64(pa: number, hi: number, lo: number): void {
+    if (pa % 8 === 0) {
+      this.setWord(pa, lo >>> 0);
+      this.setWord(pa + 4, hi >>> 0);
+      if (this.watch !== null) this.watch.wrote(pa);
+      return;
+    }
+    this.write32(pa, lo);
+    this.write32(pa + 4, hi);
+  }
+
+  /** Edge helper: the 64-bit word at pa as a bigint. */
+  read64Big(pa: number): bigint {
+    return (BigInt(this.read64Hi(pa)) << 32n) | BigInt(this.read64Lo(pa));
+  }
+
+  /** Edge helper: writes a bigint (mod 2^64) as a 64-bit word. */
+  write64Big(pa: number, value: bigint): void {
+    const u = BigInt.asUintN(64, value);
+    this.write64(pa, Number(u >> 32n), Number(u & 0xffffffffn));
+  }
+
+  /** Copies bytes into RAM (edges: loading images, tests). */
+  writeBytes(pa: number, bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i++) this.write8(pa + i, bytes[i]);
+  }
+
+  /** Fills a frame with zeros (as clear_page does). */
+  zeroFrame(pfn: number): void {
+    const w = this.frameWords(pfn);
+    if (w !== null) w.fill(0);
+    if (this.watch !== null) {
+      for (let off = 0; off < PAGE_SIZE; off += 8) this.watch.wrote(pfn * PAGE_SIZE + off);
+    }
+  }
+
+  /** Host bytes held for simulated RAM (materialised blocks). */
+  hostBytes(): number {
+    return this.blocks.length * FRAMES_PER_BLOCK * WORDS_PER_FRAME * 4;
+  }
+}
+
+/** Physical address of a frame. */
+export function pfnToPa(pfn: number): number {
+  return pfn * PAGE_SIZE;
+}
+
+/** Frame containing a physical address. */
+export function paToPfn(pa: number): number {
+  return Math.floor(pa / PAGE_SIZE);
+}

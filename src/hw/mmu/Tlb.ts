@@ -1,0 +1,230 @@
+import { InputError } from "../../base/errors.ts";
+import { type InvalidateHow, SIZE_NAMES, SizeCode, TlbArray } from "./TlbArray.ts";
+
+/** One array of a TLB level, as configured. */
+export interface TlbArraySpec {
+  entries: number;
+  ways: number;
+  /** page sizes held: any of "4K", "2M", "1G" (default ["4K"]; larger pages are then fractured into 4K entries) */
+  sizes?: ("4K" | "2M" | "1G")[];
+  /** which accesses use it (default "unified") */
+  kind?: "data" | "instr" | "unified";
+}
+
+/** One level of the hierarchy (L1, L2, ...): looked up in parallel, all its arrays at once. */
+export interface TlbLevelSpec {
+  name: string;
+  arrays: TlbArraySpec[];
+}
+
+export type TlbSpec = TlbLevelSpec[];
+
+/**
+ * Named TLB configurations. `skylake` follows Intel's optimisation manual
+ * (Skylake client: L1 dTLB 64×4 for 4K, 32×4 for 2M, 4 for 1G; L1 iTLB 128×8
+ * for 4K, 8 for 2M; STLB 1536×12 shared by 4K and 2M, 16×4 for 1G).
+ * `vmref` is the C reference simulator's model (../shared/bench): unified
+ * 64×4 then 1536×12, 4K entries only.
+ */
+export const TLB_PRESETS: Record<string, TlbSpec> = {
+  skylake: [
+    {
+      name: "L1",
+      arrays: [
+        { entries: 64, ways: 4, sizes: ["4K"], kind: "data" },
+        { entries: 32, ways: 4, sizes: ["2M"], kind: "data" },
+        { entries: 4, ways: 4, sizes: ["1G"], kind: "data" },
+        { entries: 128, ways: 8, sizes: ["4K"], kind: "instr" },
+        { entries: 8, ways: 8, sizes: ["2M"], kind: "instr" },
+      ],
+    },
+    {
+      name: "L2",
+      arrays: [
+        { entries: 1536, ways: 12, sizes: ["4K", "2M"], kind: "unified" },
+        { entries: 16, ways: 4, sizes: ["1G"], kind: "unified" },
+      ],
+    },
+  ],
+  vmref: [
+    { name: "L1", arrays: [{ entries: 64, ways: 4 }] },
+    { name: "L2", arrays: [{ entries: 1536, ways: 12 }] },
+  ],
+  tiny: [{ name: "L1", arrays: [{ entries: 8, ways: 2, sizes: ["4K", "2M", "1G"] }] }],
+  none: [],
+};
+
+export const DEFAULT_TLB = "skylake";
+
+/**
+ * Parses a TLB description: a preset name, or levels separated by commas,
+ * each `ENTRIESxWAYS` (a unified 4K array), e.g. `64x4,1536x12`.
+ */
+export function parseTlbSpec(text: string): TlbSpec {
+  const preset = TLB_PRESETS[text];
+  if (preset) return preset;
+  const levels: TlbSpec = [];
+  const parts = text.split(",");
+  for (let i = 0; i < parts.length; i++) {
+    const m = /^\s*(\d+)\s*[xX]\s*(\d+)\s*$/.exec(parts[i]);
+    if (!m) {
+      throw new InputError(
+        `bad TLB spec '${text}': expected a preset (${Object.keys(TLB_PRESETS).join(", ")}) or levels like 64x4,1536x12`,
+      );
+    }
+    levels.push({ name: `L${i + 1}`, arrays: [{ entries: Number(m[1]), ways: Number(m[2]) }] });
+  }
+  return levels;
+}
+
+/** Builds a TLB from a spec, or a preset name / spec string. */
+export function makeTlb(spec: TlbSpec | string): Tlb {
+  return new Tlb(typeof spec === "string" ? parseTlbSpec(spec) : spec);
+}
+
+/**
+ * A TLB hierarchy. Data accesses look up the arrays of kind data/unified,
+ * instruction fetches those of kind instr/unified, level by level; a hit at
+ * level k fills levels 0..k-1; a miss (then a walk) fills every level. Levels
+ * are non-inclusive: evicting at one level never touches another.
+ *
+ * Spec: Intel SDM Vol. 3A §4.10.2 (TLBs), §4.10.4 (invalidation).
+ */
+export class Tlb {
+  readonly levels: { name: string; arrays: TlbArray[] }[];
+  /** arrays by level for data accesses */
+  readonly dataPath: TlbArray[][];
+  /** arrays by level for instruction fetches */
+  readonly instrPath: TlbArray[][];
+  readonly hits: Float64Array;
+  readonly misses: Float64Array;
+  /** After a successful lookup: the array and slot hit, and the level. */
+  hitArray: TlbArray | null = null;
+  hitSlot = -1;
+  hitLevel = -1;
+
+  constructor(readonly spec: TlbSpec) {
+    this.levels = spec.map((level, li) => ({
+      name: level.name,
+      arrays: level.arrays.map((a, ai) => {
+        const sizes = a.sizes ?? ["4K"];
+        let mask = 0;
+        for (const s of sizes) {
+          const code = SIZE_NAMES.indexOf(s);
+          if (code < 0) throw new InputError(`TLB ${level.name}: unknown page size '${s}'`);
+          mask |= 1 << code;
+        }
+        if (mask === 0) throw new InputError(`TLB ${level.name}: an array must hold at least one page size`);
+        const kind = a.kind ?? "unified";
+        const kindMask = kind === "data" ? 1 : kind === "instr" ? 2 : kind === "unified" ? 3 : -1;
+        if (kindMask < 0) throw new InputError(`TLB ${level.name}: unknown kind '${kind}'`);
+        return new TlbArray(a.entries, a.ways, mask, kindMask, `${level.name}.${ai}${li >= 0 ? "" : ""}`);
+      }),
+    }));
+    this.dataPath = this.levels.map((l) => l.arrays.filter((a) => (a.kindMask & 1) !== 0));
+    this.instrPath = this.levels.map((l) => l.arrays.filter((a) => (a.kindMask & 2) !== 0));
+    this.hits = new Float64Array(this.levels.length);
+    this.misses = new Float64Array(this.levels.length);
+  }
+
+  /**
+   * Looks vpn4k up for `pcid`, level by level. On a hit sets hitArray/hitSlot/
+   * hitLevel, counts it, fills the levels above, and returns true. On a miss
+   * at every level returns false (each level's miss counted).
+   */
+  lookup(vpn4k: number, pcid: number, instr: boolean): boolean {
+    const path = instr ? this.instrPath : this.dataPath;
+    for (let level = 0; level < path.length; level++) {
+      const arrays = path[level];
+      for (let a = 0; a < arrays.length; a++) {
+        const arr = arrays[a];
+        const slot = arr.lookup(vpn4k, pcid);
+        if (slot >= 0) {
+          this.hits[level]++;
+          this.hitArray = arr;
+          this.hitSlot = slot;
+          this.hitLevel = level;
+          if (level > 0) this.promote(path, level, vpn4k, arr, slot);
+          return true;
+        }
+      }
+      this.misses[level]++;
+    }
+    return false;
+  }
+
+  /** Copies a lower-level hit into the levels above it; the hit becomes the level-0 copy. */
+  private promote(path: TlbArray[][], level: number, vpn4k: number, arr: TlbArray, slot: number): void {
+    const meta = arr.metas[slot];
+    const size = arr.keys[slot] % 4;
+    const pfn = arr.pfns[slot];
+    for (let l = level - 1; l >= 0; l--) this.insertAt(path[l], vpn4k, size, pfn, meta);
+  }
+
+  /**
+   * Installs a translation of a page of size `size` whose first frame is
+   * `pfn` into every level (after a walk), or levels below `upto`.
+   */
+  fill(
+    vpn4k: number,
+    size: number,
+    pfn: number,
+    meta: number,
+    instr: boolean,
+    upto = this.levels.length,
+  ): void {
+    const path = instr ? this.instrPath : this.dataPath;
+    for (let l = Math.min(upto, path.length) - 1; l >= 0; l--) this.insertAt(path[l], vpn4k, size, pfn, meta);
+  }
+
+  private insertAt(arrays: TlbArray[], vpn4k: number, size: number, pfn: number, meta: number): void {
+    // prefer an array holding the page's own size; else fracture into a 4K array
+    let target: TlbArray | null = null;
+    let held = -1;
+    for (const a of arrays) {
+      if ((a.sizeMask & (1 << size)) !== 0) {
+        target = a;
+        held = size;
+        break;
+      }
+    }
+    if (target === null) {
+      for (const a of arrays) {
+        if ((a.sizeMask & 1) !== 0) {
+          target = a;
+          held = SizeCode.K4;
+          break;
+        }
+      }
+    }
+    if (target === null) return;
+    let entryPfn = pfn;
+    if (held !== size) {
+      // fractured: the 4K piece of the large page that holds vpn4k
+      const pagesPer = size === 1 ? 512 : 262144;
+      entryPfn = pfn + (vpn4k % pagesPer);
+    } else if (size !== 0) {
+      entryPfn = pfn;
+    }
+    target.insert(vpn4k, held, entryPfn, meta | (size << 21));
+  }
+
+  /** Invalidates the page containing vpn4k in every array. */
+  invalidatePage(vpn4k: number, pcid: number, how: InvalidateHow): number {
+    let n = 0;
+    for (const l of this.levels) for (const a of l.arrays) n += a.invalidatePage(vpn4k, pcid, how);
+    return n;
+  }
+
+  /** Invalidates all matching entries in every array. */
+  invalidateAll(pcid: number, how: InvalidateHow): number {
+    let n = 0;
+    for (const l of this.levels) for (const a of l.arrays) n += a.invalidateAll(pcid, how);
+    return n;
+  }
+
+  resetStats(): void {
+    this.hits.fill(0);
+    this.misses.fill(0);
+  }
+}

@@ -1,0 +1,265 @@
+import { assert } from "../../base/assert.ts";
+import type { PhysMem } from "../PhysMem.ts";
+import { Pte, PteHi, reservedMasks } from "./pte.ts";
+
+/** Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is left. */
+export interface FrameAllocator {
+  allocFrame(): number;
+}
+
+/** Leaf permissions and attributes for `map` / `protect`. */
+export interface MapFlags {
+  writable?: boolean;
+  user?: boolean;
+  /** execute-disable (XD, bit 63) */
+  nx?: boolean;
+  global?: boolean;
+  /** protection key, 0..15 */
+  pkey?: number;
+  pwt?: boolean;
+  pcd?: boolean;
+  pat?: boolean;
+  /** preset the accessed / dirty flags (Linux sets them when it knows the page will be used) */
+  accessed?: boolean;
+  dirty?: boolean;
+  /** software bits 11..9 (0..7) */
+  soft?: number;
+}
+
+/** What the caller must invalidate after a change (x86_64 crate: MapperFlush). */
+export interface Flush {
+  /** 4K page number of the first page of the changed mapping */
+  vpn: number;
+  /** size code of the mapping: 0 = 4K, 1 = 2M, 2 = 1G */
+  size: number;
+  /**
+   * false when skipping the flush is harmless (rights only added: at most
+   * one spurious fault per address, SDM §4.10.4.3); true otherwise
+   */
+  required: boolean;
+}
+
+export type MapError =
+  | "mapped"
+  | "huge-in-the-way"
+  | "table-in-the-way"
+  | "misaligned"
+  | "no-memory"
+  | "not-mapped"
+  | "bad-frame";
+
+export type MapResult = { ok: true; flush: Flush | null } | { ok: false; error: MapError };
+
+/** Where an entry for a page lives, found by a software walk (no A/D writes). */
+export interface EntryRef {
+  level: number;
+  entryPa: number;
+  hi: number;
+  lo: number;
+}
+
+const TWO32 = 4294967296;
+const PAGES_PER = [1, 512, 262144];
+
+/**
+ * Builds and edits x86-64 page tables in simulated physical memory, so that
+ * tests and the kernel never assemble entry bytes by hand. Addresses are
+ * given as 4K page numbers of the truncated linear address (48 or 57 bits),
+ * frames as pfns.
+ *
+ * Intermediate entries get P|RW|A, plus US if any user page is mapped below
+ * them (Linux's _KERNPG_TABLE and _PAGE_TABLE): leaf entries alone decide
+ * the rights.
+ *
+ * Linux counterparts: pgd_alloc, __pte_alloc / pmd_alloc (tables on demand),
+ * set_pte_at, ptep_get_and_clear, change_protection.
+ */
+export class Mapper {
+  private readonly hiAddrMask: number;
+  private readonly maxPhyAddr: number;
+
+  constructor(
+    readonly phys: PhysMem,
+    readonly levels: 4 | 5,
+    maxPhyAddr: number,
+    readonly alloc: FrameAllocator,
+  ) {
+    this.maxPhyAddr = maxPhyAddr;
+    this.hiAddrMask = reservedMasks(maxPhyAddr).hiAddrMask;
+  }
+
+  /** Allocates and zeroes a top-level table. Returns its pfn, or -1. */
+  newRoot(): number {
+    const pfn = this.alloc.allocFrame();
+    if (pfn >= 0) this.phys.zeroFrame(pfn);
+    return pfn;
+  }
+
+  /** Index of vpn in a table of `level`. */
+  static index(vpn: number, level: number): number {
+    return Math.floor(vpn / 512 ** level) & 511;
+  }
+
+  private entryAddr(hi: number, lo: number): number {
+    return (hi & this.hiAddrMask) * TWO32 + ((lo & Pte.ADDR_LO_MASK) >>> 0);
+  }
+
+  /**
+   * Maps the page of size `size` (0 = 4K, 1 = 2M, 2 = 1G) at vpn to the frame
+   * pfn. Allocates missing tables. Fails if anything is already mapped there.
+   * On return the leaf is present; no invalidation is needed (P went 0 -> 1).
+   */
+  map(rootPfn: number, vpn: number, pfn: number, size: number, flags: MapFlags): MapResult {
+    assert(size >= 0 && size <= 2, "Mapper.map: size");
+    if (vpn % PAGES_PER[size] !== 0 || pfn % PAGES_PER[size] !== 0) return { ok: false, error: "misaligned" };
+    if (pfn < 0 || pfn * 4096 >= 2 ** this.maxPhyAddr) return { ok: false, error: "bad-frame" };
+    let tablePa = rootPfn * 4096;
+    for (let level = this.levels - 1; level > size; level--) {
+      const entryPa = tablePa + Mapper.index(vpn, level) * 8;
+      let lo = this.phys.read32(entryPa);
+      let hi = this.phys.read32(entryPa + 4);
+      if ((lo & Pte.P) === 0) {
+        const t = this.alloc.allocFrame();
+        if (t < 0) return { ok: false, error: "no-memory" };
+        this.phys.zeroFrame(t);
+        lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A)) >>> 0;
+        hi = Math.floor(t / 1048576);
+        if (flags.user) lo = (lo | Pte.US) >>> 0;
+        this.phys.write64(entryPa, hi, lo);
+      } else if (level <= 2 && (lo & Pte.PS) !== 0) {
+        return { ok: false, error: "huge-in-the-way" };
+      } else if (flags.user && (lo & Pte.US) === 0) {
+        this.phys.write32(entryPa, (lo | Pte.US) >>> 0);
+      }
+      tablePa = this.entryAddr(hi, lo);
+    }
+    const leafPa = tablePa + Mapper.index(vpn, size) * 8;
+    const old = this.phys.read32(leafPa);
+    if ((old & Pte.P) !== 0) return { ok: false, error: size > 0 ? "table-in-the-way" : "mapped" };
+    const { hi, lo } = leafEntry(pfn, size, flags);
+    this.phys.write64(leafPa, hi, lo);
+    return { ok: true, flush: null };
+  }
+
+  /**
+   * Finds the leaf entry mapping vpn (a software walk, as Linux's
+   * follow_pte: no A/D writes). Returns null when nothing is mapped.
+   */
+  lookup(rootPfn: number, vpn: number): EntryRef | null {
+    let tablePa = rootPfn * 4096;
+    for (let level = this.levels - 1; level >= 0; level--) {
+      const entryPa = tablePa + Mapper.index(vpn, level) * 8;
+      const lo = this.phys.read32(entryPa);
+      const hi = this.phys.read32(entryPa + 4);
+      if ((lo & Pte.P) === 0) return null;
+      if (level === 0 || (level <= 2 && (lo & Pte.PS) !== 0)) return { level, entryPa, hi, lo };
+      tablePa = this.entryAddr(hi, lo);
+    }
+    return null;
+  }
+
+  /** The table entry at `level` on the way to vpn (present or not), or null if the walk stops above it. */
+  entryAt(rootPfn: number, vpn: number, level: number): EntryRef | null {
+    let tablePa = rootPfn * 4096;
+    for (let l = this.levels - 1; l >= level; l--) {
+      const entryPa = tablePa + Mapper.index(vpn, l) * 8;
+      const lo = this.phys.read32(entryPa);
+      const hi = this.phys.read32(entryPa + 4);
+      if (l === level) return { level: l, entryPa, hi, lo };
+      if ((lo & Pte.P) === 0 || (l <= 2 && (lo & Pte.PS) !== 0)) return null;
+      tablePa = this.entryAddr(hi, lo);
+    }
+    return null;
+  }
+
+  /** Clears the leaf mapping vpn (which must be its first page). The caller must flush. */
+  unmap(rootPfn: number, vpn: number): MapResult {
+    const e = this.lookup(rootPfn, vpn);
+    if (e === null) return { ok: false, error: "not-mapped" };
+    if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
+    this.phys.write64(e.entryPa, 0, 0);
+    return { ok: true, flush: { vpn, size: e.level, required: true } };
+  }
+
+  /**
+   * Changes the rights and attributes of the leaf mapping vpn, keeping its
+   * frame and A/D flags unless given. Reports whether the flush is required
+   * (any right removed) or optional (rights only added).
+   */
+  protect(rootPfn: number, vpn: number, flags: MapFlags): MapResult {
+    const e = this.lookup(rootPfn, vpn);
+    if (e === null) return { ok: false, error: "not-mapped" };
+    if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
+    const pfn = leafPfn(e.hi, e.lo, e.level, this.hiAddrMask);
+    const keepAd = {
+      accessed: flags.accessed ?? (e.lo & Pte.A) !== 0,
+      dirty: flags.dirty ?? (e.lo & Pte.D) !== 0,
+    };
+    const next = leafEntry(pfn, e.level, { ...flags, ...keepAd });
+    if (flags.user) this.setUserOnPath(rootPfn, vpn, e.level);
+    this.phys.write64(e.entryPa, next.hi, next.lo);
+    const removed =
+      ((e.lo & Pte.RW) !== 0 && (next.lo & Pte.RW) === 0) ||
+      ((e.lo & Pte.US) !== 0 && (next.lo & Pte.US) === 0) ||
+      ((e.hi & PteHi.XD) === 0 && (next.hi & PteHi.XD) !== 0) ||
+      (e.hi & PteHi.PKEY_MASK) !== (next.hi & PteHi.PKEY_MASK) ||
+      ((e.lo ^ next.lo) & (Pte.G | Pte.PWT | Pte.PCD)) !== 0;
+    return { ok: true, flush: { vpn, size: e.level, required: removed } };
+  }
+
+  /** Writes raw entry halves at the leaf for vpn (tests of stale TLB entries, swap entries). */
+  setLeafRaw(rootPfn: number, vpn: number, level: number, hi: number, lo: number): boolean {
+    const e = this.entryAt(rootPfn, vpn, level);
+    if (e === null) return false;
+    this.phys.write64(e.entryPa, hi >>> 0, lo >>> 0);
+    return true;
+  }
+
+  private setUserOnPath(rootPfn: number, vpn: number, leafLevel: number): void {
+    let tablePa = rootPfn * 4096;
+    for (let level = this.levels - 1; level > leafLevel; level--) {
+      const entryPa = tablePa + Mapper.index(vpn, level) * 8;
+      const lo = this.phys.read32(entryPa);
+      const hi = this.phys.read32(entryPa + 4);
+      if ((lo & Pte.US) === 0) this.phys.write32(entryPa, (lo | Pte.US) >>> 0);
+      tablePa = this.entryAddr(hi, lo);
+    }
+  }
+}
+
+/** The leaf entry for a frame: halves ready to store. */
+export function leafEntry(pfn: number, size: number, f: MapFlags): { hi: number; lo: number } {
+  let lo = (pfn % 1048576) * 4096 + Pte.P;
+  let hi = Math.floor(pfn / 1048576);
+  if (f.writable) lo += Pte.RW;
+  if (f.user) lo += Pte.US;
+  if (f.pwt) lo += Pte.PWT;
+  if (f.pcd) lo += Pte.PCD;
+  if (f.accessed) lo += Pte.A;
+  if (f.dirty) lo += Pte.D;
+  if (size > 0) lo += Pte.PS;
+  if (f.global) lo += Pte.G;
+  if (f.pat) lo += size > 0 ? Pte.PAT_LARGE : Pte.PAT4K;
+  if (f.soft) lo += (f.soft & 7) << 9;
+  if (f.pkey) hi = (hi | ((f.pkey & 15) << PteHi.PKEY_SHIFT)) >>> 0;
+  if (f.nx) hi = (hi | PteHi.XD) >>> 0;
+  return { hi: hi >>> 0, lo: lo >>> 0 };
+}
+
+/** First frame of the page a leaf entry maps. */
+export function leafPfn(hi: number, lo: number, level: number, hiAddrMask: number): number {
+  const addrLo = level === 0 ? (lo & Pte.ADDR_LO_MASK) >>> 0 : (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0;
+  return ((hi & hiAddrMask) * TWO32 + addrLo) / 4096;
+}
+
+/** Hands out frames first..limit-1 in order (for tests, demos and images; the kernel has its buddy allocator). */
+export class BumpFrames implements FrameAllocator {
+  constructor(
+    public next: number,
+    readonly limit: number,
+  ) {}
+
+  allocFrame(): number {
+    return this.next < this.limit ? this.next++ : -1;
+  }
+}

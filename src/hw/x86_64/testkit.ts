@@ -1,0 +1,26 @@
+import { fromBig } from "../../base/u64.ts";
+import { Machine, type MachineConfig } from "../Machine.ts";
+import { BumpFrames, Mapper } from "./Mapper.ts";
+
+/**
+ * A machine with one address space ready to map into: for tests, demos and
+ * benchmarks of the hardware layer (the kernel has its own allocators).
+ */
+export function bareMachine(config: Partial<MachineConfig> = {}) {
+  const m = new Machine({ ramBytes: 256 << 20, ...config });
+  const frames = new BumpFrames(256, m.phys.nrFrames);
+  const mapper = new Mapper(m.phys, m.config.la57 ? 5 : 4, m.config.maxPhyAddr ?? 46, frames);
+  const root = mapper.newRoot();
+  for (const cpu of m.cpus) cpu.movToCr3(0, root * 4096);
+  return { m, cpu: m.cpus[0], frames, mapper, root };
+}
+
+/** Splits a linear address given as a bigint. */
+export function va(v: bigint): { hi: number; lo: number } {
+  return fromBig(v);
+}
+
+/** 4K page number of a canonical address (low 48 or 57 bits). */
+export function vpnOf(v: bigint, la57 = false): number {
+  return Number((BigInt.asUintN(la57 ? 57 : 48, v) >> 12n) & ((1n << 45n) - 1n));
+}
