@@ -1,0 +1,59 @@
+import { Command, CommanderError, Option } from "commander";
+import { InputError } from "../base/errors.ts";
+import { ModelBug } from "../base/assert.ts";
+import { runTour } from "./tour.ts";
+import { runWalk } from "./walk.ts";
+
+/** Exit codes: 0 success, 1 an expectation failed, 2 invalid input, 3 a bug in vmlab. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name("vmlab")
+    .description("An executable, bit-faithful model of an operating system's virtual memory.")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  program
+    .command("tour")
+    .description("a narrated run of the model: page walk, TLB, protection on a TLB hit, stale entries, PCIDs")
+    .action(() => {
+      runTour((line) => process.stdout.write(`${line}\n`));
+    });
+
+  program
+    .command("walk")
+    .description("translate addresses over a page-table memory image (JSON; see docs/walk-image.md); a fault is a result (exit 0)")
+    .requiredOption("--image <file>", "page-table image (JSON)")
+    .addOption(new Option("--va <addr>", "linear address to translate (repeatable)").argParser(collect).default([]))
+    .addOption(new Option("--access <kind>", "read, write or exec").default("read"))
+    .addOption(new Option("--cpl <n>", "0 (supervisor) or 3 (user)").default("0"))
+    .option("--json", "print JSON (an array when --va is repeated)", false)
+    .action((opts) => {
+      const r = runWalk(opts);
+      process.stdout.write(`${r.text}\n`);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      return 2;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(`vmlab: ${e.format()}\n`);
+      return 2;
+    }
+    if (e instanceof ModelBug) {
+      process.stderr.write(`vmlab: internal error (a bug in vmlab, please report): ${e.message}\n`);
+      return 3;
+    }
+    throw e;
+  }
+  return 0;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
