@@ -110,7 +110,16 @@ export function parseJsonLocated(text: string, file?: string): Located {
     while (i < text.length && text[i] !== '"') {
       if (text[i] === "\\") {
         const e = text[i + 1];
-        const map: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+        const map: Record<string, string> = {
+          '"': '"',
+          "\\": "\\",
+          "/": "/",
+          b: "\b",
+          f: "\f",
+          n: "\n",
+          r: "\r",
+          t: "\t",
+        };
         if (e === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
           out += String.fromCharCode(Number.parseInt(text.slice(i + 2, i + 6), 16));
           i += 6;

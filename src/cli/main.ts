@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
-import { InputError } from "../base/errors.ts";
 import { ModelBug } from "../base/assert.ts";
+import { InputError } from "../base/errors.ts";
 import { runTour } from "./tour.ts";
 import { runWalk } from "./walk.ts";
 
@@ -23,9 +23,13 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command("walk")
-    .description("translate addresses over a page-table memory image (JSON; see docs/walk-image.md); a fault is a result (exit 0)")
+    .description(
+      "translate addresses over a page-table memory image (JSON; see docs/walk-image.md); a fault is a result (exit 0)",
+    )
     .requiredOption("--image <file>", "page-table image (JSON)")
-    .addOption(new Option("--va <addr>", "linear address to translate (repeatable)").argParser(collect).default([]))
+    .addOption(
+      new Option("--va <addr>", "linear address to translate (repeatable)").argParser(collect).default([]),
+    )
     .addOption(new Option("--access <kind>", "read, write or exec").default("read"))
     .addOption(new Option("--cpl <n>", "0 (supervisor) or 3 (user)").default("0"))
     .option("--json", "print JSON (an array when --va is repeated)", false)
@@ -38,7 +42,12 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      if (
+        e.code === "commander.helpDisplayed" ||
+        e.code === "commander.version" ||
+        e.code === "commander.help"
+      )
+        return 0;
       return 2;
     }
     if (e instanceof InputError) {

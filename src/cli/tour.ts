@@ -32,12 +32,17 @@ export function runTour(write: (line: string) => void): void {
   const a = va(user + 0x10n);
   const outcome = cpu.probe(a.hi, a.lo, Access.Read, Mode.User, rec);
   say(`   CR3 = ${hexNum(root * 4096)}; translating ${hexNum(Number(user + 0x10n))} for a user read:`);
-  for (const line of formatWalk(describeWalk(outcome, rec, a.hi, a.lo, Number((user + 0x10n) & 0xfffn)))) say(`   ${line}`);
+  for (const line of formatWalk(describeWalk(outcome, rec, a.hi, a.lo, Number((user + 0x10n) & 0xfffn))))
+    say(`   ${line}`);
   say();
   say("2. The TLB caches the translation: the next access does not walk.");
   cpu.cpl = 3;
-  say(`   first access:  ${show(cpu, user, Access.Read)}   (walks so far: ${cpu.walks}, entries read: ${cpu.walkRefs})`);
-  say(`   second access: ${show(cpu, user + 8n, Access.Read)}   (walks so far: ${cpu.walks}, L1 hits: ${cpu.tlb.hits[0]})`);
+  say(
+    `   first access:  ${show(cpu, user, Access.Read)}   (walks so far: ${cpu.walks}, entries read: ${cpu.walkRefs})`,
+  );
+  say(
+    `   second access: ${show(cpu, user + 8n, Access.Read)}   (walks so far: ${cpu.walks}, L1 hits: ${cpu.tlb.hits[0]})`,
+  );
   say();
   say("3. A TLB hit still enforces protection. The TLB entry caches the rights");
   say("   (R/W, U/S, XD); every use checks them against the current access.");
@@ -79,10 +84,14 @@ export function runTour(write: (line: string) => void): void {
     cpu.movToCr3(noflush ? 0x80000000 : 0, r * 4096 + pcid);
     const w = cpu.walks;
     const res = show(cpu, user, Access.Read);
-    say(`   ${label.padEnd(22)} -> ${res}  ${cpu.walks > w ? "(walked)" : "(TLB hit: kept across the switch)"}`);
+    say(
+      `   ${label.padEnd(22)} -> ${res}  ${cpu.walks > w ? "(walked)" : "(TLB hit: kept across the switch)"}`,
+    );
   }
   say();
   say(`Counters, CPU 0: ${cpu.translations} translations, ${cpu.walks} walks, ${cpu.walkRefs} entries read,`);
-  say(`  ${cpu.adWrites} A/D writes, ${cpu.pageFaults} page faults, L1 hits ${cpu.tlb.hits[0]}, L2 hits ${cpu.tlb.hits[1]}.`);
+  say(
+    `  ${cpu.adWrites} A/D writes, ${cpu.pageFaults} page faults, L1 hits ${cpu.tlb.hits[0]}, L2 hits ${cpu.tlb.hits[1]}.`,
+  );
   say("Next: vmlab walk --image FILE.json --va ADDR (see docs/walk-image.md and examples/).");
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { InputError } from "../base/errors.ts";
 import { fromBig, parseU64 } from "../base/u64.ts";
-import { Access, accessName, Mode, parseAccess } from "../hw/access.ts";
+import { type Access, accessName, Mode, parseAccess } from "../hw/access.ts";
 import { WalkRecord } from "../hw/x86_64/Cpu.ts";
 import { describeWalk, formatWalk, type WalkReport } from "../hw/x86_64/describe.ts";
 import { loadImage, parseImage } from "../workloads/pagetableImage.ts";
@@ -49,5 +49,8 @@ export function runWalk(opts: WalkOptions): { text: string; reports: WalkReport[
     );
     out.push(...formatWalk(report));
   }
-  return { text: opts.json ? JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) : out.join("\n"), reports };
+  return {
+    text: opts.json ? JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) : out.join("\n"),
+    reports,
+  };
 }

@@ -42,32 +42,43 @@ export function parseImage(text: string, file?: string): PageTableImage {
     throw new InputError(path ? `${path}: ${msg}` : msg, { file, ...doc.where(path) });
   };
   const root = doc.value;
-  if (typeof root !== "object" || root === null || Array.isArray(root)) return bad("", "the image must be a JSON object");
+  if (typeof root !== "object" || root === null || Array.isArray(root))
+    return bad("", "the image must be a JSON object");
   const obj = root as Record<string, unknown>;
   for (const k of Object.keys(obj)) {
     if (!TOP_KEYS.includes(k)) bad(k, `unknown key '${k}' (expected ${TOP_KEYS.join(", ")})`);
   }
   const arch = obj.arch;
-  if (arch !== "x86_64" && arch !== "x86_64-la57") bad("arch", `arch must be "x86_64" or "x86_64-la57", not ${JSON.stringify(arch)}`);
+  if (arch !== "x86_64" && arch !== "x86_64-la57")
+    bad("arch", `arch must be "x86_64" or "x86_64-la57", not ${JSON.stringify(arch)}`);
   let maxPhyAddr = 46;
   if (obj.maxphyaddr !== undefined) {
     const m = obj.maxphyaddr;
-    if (typeof m !== "number" || !Number.isInteger(m) || m < 36 || m > 52) bad("maxphyaddr", `must be an integer from 36 to 52, not ${JSON.stringify(m)}`);
+    if (typeof m !== "number" || !Number.isInteger(m) || m < 36 || m > 52)
+      bad("maxphyaddr", `must be an integer from 36 to 52, not ${JSON.stringify(m)}`);
     maxPhyAddr = m as number;
   }
   const cr3 = u64At(doc, "cr3", obj.cr3, bad);
   const regs = Object.fromEntries(REG_NAMES.map((r) => [r, 0])) as Record<RegName, number>;
   if (obj.regs !== undefined) {
-    if (typeof obj.regs !== "object" || obj.regs === null || Array.isArray(obj.regs)) bad("regs", "must be an object");
+    if (typeof obj.regs !== "object" || obj.regs === null || Array.isArray(obj.regs))
+      bad("regs", "must be an object");
     for (const [k, v] of Object.entries(obj.regs as Record<string, unknown>)) {
       const path = `regs.${k}`;
-      if (!(REG_NAMES as readonly string[]).includes(k)) bad(path, `unknown register '${k}' (expected ${REG_NAMES.join(", ")})`);
+      if (!(REG_NAMES as readonly string[]).includes(k))
+        bad(path, `unknown register '${k}' (expected ${REG_NAMES.join(", ")})`);
       if (k === "pkru") {
-        const n = typeof v === "string" ? parseU64(v) : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : null;
+        const n =
+          typeof v === "string"
+            ? parseU64(v)
+            : typeof v === "number" && Number.isInteger(v)
+              ? BigInt(v)
+              : null;
         if (n === null || n < 0n || n > 0xffffffffn) bad(path, "pkru must be a 32-bit value");
         regs.pkru = Number(n);
       } else {
-        if (v !== 0 && v !== 1 && v !== true && v !== false) bad(path, `must be 0 or 1, not ${JSON.stringify(v)}`);
+        if (v !== 0 && v !== 1 && v !== true && v !== false)
+          bad(path, `must be 0 or 1, not ${JSON.stringify(v)}`);
         regs[k as RegName] = v === 1 || v === true ? 1 : 0;
       }
     }
@@ -75,25 +86,31 @@ export function parseImage(text: string, file?: string): PageTableImage {
   const memory: PageTableImage["memory"] = [];
   if (obj.memory !== undefined) {
     if (!Array.isArray(obj.memory)) bad("memory", "must be an array of { pa, hex }");
-    (obj.memory as unknown[]).forEach((item, n) => {
+    const items = obj.memory as unknown[];
+    for (let n = 0; n < items.length; n++) {
+      const item = items[n];
       const path = `memory[${n}]`;
-      if (typeof item !== "object" || item === null || Array.isArray(item)) bad(path, "must be an object { pa, hex }");
+      if (typeof item !== "object" || item === null || Array.isArray(item))
+        bad(path, "must be an object { pa, hex }");
       const rec = item as Record<string, unknown>;
-      for (const k of Object.keys(rec)) if (k !== "pa" && k !== "hex") bad(`${path}.${k}`, `unknown key '${k}' (expected pa, hex)`);
+      for (const k of Object.keys(rec))
+        if (k !== "pa" && k !== "hex") bad(`${path}.${k}`, `unknown key '${k}' (expected pa, hex)`);
       const pa = u64At(doc, `${path}.pa`, rec.pa, bad);
       const hex = rec.hex;
-      if (typeof hex !== "string") return bad(`${path}.hex`, "must be a string of hex digits");
-      const clean = hex.replace(/\s+/g, "");
+      if (typeof hex !== "string") bad(`${path}.hex`, "must be a string of hex digits");
+      const clean = (hex as string).replace(/\s+/g, "");
       if (!/^[0-9a-fA-F]*$/.test(clean)) bad(`${path}.hex`, "contains a character that is not a hex digit");
       if (clean.length % 2 !== 0) bad(`${path}.hex`, `has an odd number of hex digits (${clean.length})`);
       const bytes = new Uint8Array(clean.length / 2);
       for (let b = 0; b < bytes.length; b++) bytes[b] = Number.parseInt(clean.slice(2 * b, 2 * b + 2), 16);
-      if (pa + BigInt(bytes.length) > 1n << BigInt(maxPhyAddr)) bad(`${path}.pa`, `bytes at ${rec.pa} run past MAXPHYADDR (${maxPhyAddr} bits)`);
+      if (pa + BigInt(bytes.length) > 1n << BigInt(maxPhyAddr))
+        bad(`${path}.pa`, `bytes at ${rec.pa} run past MAXPHYADDR (${maxPhyAddr} bits)`);
       memory.push({ pa: Number(pa), bytes });
-    });
+    }
   }
   const physLimit = 1n << BigInt(maxPhyAddr);
-  if ((cr3 & 0x7fff_ffff_ffff_f000n) >= physLimit) bad("cr3", `the table address is beyond MAXPHYADDR (${maxPhyAddr} bits)`);
+  if ((cr3 & 0x7fff_ffff_ffff_f000n) >= physLimit)
+    bad("cr3", `the table address is beyond MAXPHYADDR (${maxPhyAddr} bits)`);
   return { arch: arch as PageTableImage["arch"], cr3, maxPhyAddr, regs, memory };
 }
 
@@ -109,7 +126,12 @@ function u64At(_doc: Located, path: string, v: unknown, bad: (p: string, m: stri
 
 /** A one-CPU machine whose RAM is the whole physical address space, holding the image. */
 export function loadImage(img: PageTableImage): Cpu {
-  const m = new Machine({ ramBytes: 2 ** img.maxPhyAddr, maxPhyAddr: img.maxPhyAddr, la57: img.arch === "x86_64-la57", tlb: "none" });
+  const m = new Machine({
+    ramBytes: 2 ** img.maxPhyAddr,
+    maxPhyAddr: img.maxPhyAddr,
+    la57: img.arch === "x86_64-la57",
+    tlb: "none",
+  });
   for (const chunk of img.memory) m.phys.writeBytes(chunk.pa, chunk.bytes);
   const cpu = m.cpus[0];
   cpu.setWp(img.regs["cr0.wp"] === 1);

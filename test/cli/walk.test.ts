@@ -16,19 +16,40 @@ describe("vmlab walk", () => {
   it("prints each level and the physical address", () => {
     const r = vmlab(["walk", "--image", IMG, "--va", "0x400abc", "--cpl", "3"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/PML4\[\s*0\]\s+entry @0x1000\s+= 0x0000000000002067  P RW US A D/);
-    expect(r.stdout).toMatch(/PT  \[\s*0\]\s+entry @0x4000\s+= 0x0000000001234067/);
+    expect(r.stdout).toMatch(/PML4\[\s*0\]\s+entry @0x1000\s+= 0x0000000000002067 {2}P RW US A D/);
+    expect(r.stdout).toMatch(/PT {2}\[\s*0\]\s+entry @0x4000\s+= 0x0000000001234067/);
     expect(r.stdout).toMatch(/-> pa 0x1234abc \(4K page\)/);
   });
 
   it("gives JSON in the documented shape, an array for repeated --va, in order", () => {
-    const r = vmlab(["walk", "--image", IMG, "--va", "0x401000", "--va", "0xa01234", "--va", "0x800000000000", "--access", "write", "--cpl", "3", "--json"]);
+    const r = vmlab([
+      "walk",
+      "--image",
+      IMG,
+      "--va",
+      "0x401000",
+      "--va",
+      "0xa01234",
+      "--va",
+      "0x800000000000",
+      "--access",
+      "write",
+      "--cpl",
+      "3",
+      "--json",
+    ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toHaveLength(3);
     expect(out[0]).toMatchObject({ ok: false, fault: "#PF", errorCode: 7, cr2: "0x0000000000401000" });
     expect(out[0].levels.map((l: { name: string }) => l.name)).toEqual(["PML4", "PDPT", "PD", "PT"]);
-    expect(out[0].levels[3]).toEqual({ name: "PT", index: 1, entryPa: "0x4008", raw: "0x0000000001235025", flags: ["P", "US", "A"] });
+    expect(out[0].levels[3]).toEqual({
+      name: "PT",
+      index: 1,
+      entryPa: "0x4008",
+      raw: "0x0000000001235025",
+      flags: ["P", "US", "A"],
+    });
     expect(out[1]).toMatchObject({ ok: true, pa: "0xa01234", pageSize: 2097152 });
     expect(out[1].levels).toHaveLength(3);
     expect(out[2]).toEqual({ ok: false, fault: "#GP", levels: [] });
@@ -37,9 +58,19 @@ describe("vmlab walk", () => {
   it("applies the image's registers: SMAP stops a supervisor read of a user page, SMEP a fetch, NXE the XD bit", () => {
     const one = (args: string[]) => JSON.parse(vmlab(["walk", "--image", IMG, "--json", ...args]).stdout);
     expect(one(["--va", "0x400000", "--cpl", "0"])).toMatchObject({ ok: false, errorCode: 1 });
-    expect(one(["--va", "0x400000", "--cpl", "0", "--access", "exec"])).toMatchObject({ ok: false, errorCode: 0x11 });
-    expect(one(["--va", "0xa00000", "--cpl", "3", "--access", "exec"])).toMatchObject({ ok: false, errorCode: 0x15 });
-    expect(one(["--va", "0xffff888000123456", "--cpl", "0"])).toMatchObject({ ok: true, pa: "0x123456", pageSize: 1073741824 });
+    expect(one(["--va", "0x400000", "--cpl", "0", "--access", "exec"])).toMatchObject({
+      ok: false,
+      errorCode: 0x11,
+    });
+    expect(one(["--va", "0xa00000", "--cpl", "3", "--access", "exec"])).toMatchObject({
+      ok: false,
+      errorCode: 0x15,
+    });
+    expect(one(["--va", "0xffff888000123456", "--cpl", "0"])).toMatchObject({
+      ok: true,
+      pa: "0x123456",
+      pageSize: 1073741824,
+    });
   });
 
   it("reads LA57 images with five levels", () => {
@@ -64,13 +95,22 @@ describe("vmlab walk", () => {
     const cases: [string, RegExp][] = [
       ['{"arch": "x86_64", "cr3": "0x1000",, }', /img\.json:1:36: expected a property name/],
       ['{"arch": "arm64", "cr3": "0x1000"}', /img\.json:1:10: arch: arch must be "x86_64" or "x86_64-la57"/],
-      ['{"arch": "x86_64",\n "cr3": "0x1000",\n "memory": [{"pa": "0x10", "hex": "zz"}]}', /img\.json:3:35: memory\[0\]\.hex: contains a character that is not a hex digit/],
-      ['{"arch": "x86_64", "cr3": "0x1000", "maxphyaddr": 99}', /maxphyaddr: must be an integer from 36 to 52/],
+      [
+        '{"arch": "x86_64",\n "cr3": "0x1000",\n "memory": [{"pa": "0x10", "hex": "zz"}]}',
+        /img\.json:3:35: memory\[0\]\.hex: contains a character that is not a hex digit/,
+      ],
+      [
+        '{"arch": "x86_64", "cr3": "0x1000", "maxphyaddr": 99}',
+        /maxphyaddr: must be an integer from 36 to 52/,
+      ],
       ['{"arch": "x86_64", "cr3": "0x1000", "regs": {"cr4.smapp": 1}}', /unknown register 'cr4\.smapp'/],
       ['{"arch": "x86_64", "cr3": "banana"}', /cr3: must be a 64-bit hex string/],
       ['{"arch": "x86_64"}', /cr3: is missing/],
-      ['{"arch": "x86_64", "cr3": "0x1000", "memory": [{"pa": "0x3ffffffffffc", "hex": "0000000000000000"}]}', /run past MAXPHYADDR/],
-      ['[1,2', /unexpected end of JSON|expected ',' or ']'/],
+      [
+        '{"arch": "x86_64", "cr3": "0x1000", "memory": [{"pa": "0x3ffffffffffc", "hex": "0000000000000000"}]}',
+        /run past MAXPHYADDR/,
+      ],
+      ["[1,2", /unexpected end of JSON|expected ',' or ']'/],
     ];
     for (const [text, want] of cases) {
       const r = vmlab(["walk", "--image", tmpImage(text), "--va", "0"]);
@@ -79,7 +119,9 @@ describe("vmlab walk", () => {
       expect(r.stdout, text).toBe("");
     }
     expect(vmlab(["walk", "--image", IMG, "--va", "0x1ffffffffffffffff"]).code).toBe(2);
-    expect(vmlab(["walk", "--image", IMG, "--va", "1", "--access", "jump"]).stderr).toMatch(/--access must be read, write or exec/);
+    expect(vmlab(["walk", "--image", IMG, "--va", "1", "--access", "jump"]).stderr).toMatch(
+      /--access must be read, write or exec/,
+    );
     expect(vmlab(["walk", "--image", IMG]).stderr).toMatch(/at least one --va/);
     expect(vmlab(["nonsense"]).code).toBe(2);
   });

@@ -21,7 +21,13 @@ export type WalkReport =
 const PAGE_SIZES = [4096, 2 * 1024 * 1024, 1024 * 1024 * 1024];
 
 /** Turns a probe's record into a report. `vaText` is the address as given (for CR2). */
-export function describeWalk(outcome: number, rec: WalkRecord, vaHi: number, vaLo: number, offsetInPage: number): WalkReport {
+export function describeWalk(
+  outcome: number,
+  rec: WalkRecord,
+  vaHi: number,
+  vaLo: number,
+  offsetInPage: number,
+): WalkReport {
   const levels: WalkLevel[] = [];
   for (let i = 0; i < rec.count; i++) {
     levels.push({
@@ -33,7 +39,8 @@ export function describeWalk(outcome: number, rec: WalkRecord, vaHi: number, vaL
     });
   }
   if (outcome === Outcome.GP) return { ok: false, fault: "#GP", levels: [] };
-  if (outcome === Outcome.PF) return { ok: false, fault: "#PF", errorCode: rec.errorCode, cr2: hex64(vaHi, vaLo), levels };
+  if (outcome === Outcome.PF)
+    return { ok: false, fault: "#PF", errorCode: rec.errorCode, cr2: hex64(vaHi, vaLo), levels };
   const pageSize = PAGE_SIZES[rec.size];
   const pa = rec.pagePfn * 4096 + offsetInPage;
   return { ok: true, pa: hexNum(pa), pageSize, levels };
@@ -42,9 +49,11 @@ export function describeWalk(outcome: number, rec: WalkRecord, vaHi: number, vaL
 /** Text form of a walk report, one line per level. */
 export function formatWalk(r: WalkReport): string[] {
   const lines = r.levels.map(
-    (l) => `  ${l.name.padEnd(4)}[${String(l.index).padStart(3)}]  entry @${l.entryPa.padEnd(14)} = ${l.raw}  ${l.flags.join(" ")}`,
+    (l) =>
+      `  ${l.name.padEnd(4)}[${String(l.index).padStart(3)}]  entry @${l.entryPa.padEnd(14)} = ${l.raw}  ${l.flags.join(" ")}`,
   );
-  if (r.ok) lines.push(`  -> pa ${r.pa} (${r.pageSize === 4096 ? "4K" : r.pageSize === 2097152 ? "2M" : "1G"} page)`);
+  if (r.ok)
+    lines.push(`  -> pa ${r.pa} (${r.pageSize === 4096 ? "4K" : r.pageSize === 2097152 ? "2M" : "1G"} page)`);
   else if (r.fault === "#GP") lines.push("  -> #GP(0): non-canonical address");
   else {
     lines.push(
