@@ -256,6 +256,23 @@ describe("the TLB", () => {
     expect(cpu.invpcid(0, 7, 0x8000, 0)).toBe(Outcome.GP);
   });
 
+  it("INVLPG invalidates only the current PCID: the same tables cached under another PCID stay stale", () => {
+    const { cpu, mapper, root } = bareMachine();
+    cpu.movToCr4({ pcide: true });
+    const vpn = vpnOf(0x3_0000n);
+    mapper.map(root, vpn, 0x30, 0, USER_RW);
+    cpu.movToCr3(0x80000000, root * 4096 + 1);
+    expect(tr(cpu, 0x3_0000n)).toBe(0x30000);
+    cpu.movToCr3(0x80000000, root * 4096 + 2);
+    mapper.unmap(root, vpn);
+    cpu.invlpg(0, 0x3_0000);
+    expect(tr(cpu, 0x3_0000n)).toBe("#PF 0");
+    cpu.movToCr3(0x80000000, root * 4096 + 1);
+    expect(tr(cpu, 0x3_0000n)).toBe(0x30000); // PCID 1 still has it
+    expect(cpu.invpcid(0, 1, 0, 0x3_0000)).toBe(Outcome.OK);
+    expect(tr(cpu, 0x3_0000n)).toBe("#PF 0");
+  });
+
   it("INVLPG drops the global entry too, and a 2M entry containing the address", () => {
     const { cpu, mapper, root } = bareMachine();
     cpu.movToCr4({ pge: true });
