@@ -71,10 +71,18 @@ export class PhysMem {
 
   /** The 1024 words of a frame, or null if it was never written (reads as zeros). */
   frameWords(pfn: number): Uint32Array | null {
-    const chunk =
-      this.dir !== null ? this.dir[pfn >>> 12] : this.dirMap!.get(Math.floor(pfn / FRAMES_PER_CHUNK));
-    if (chunk === undefined) return null;
-    const slot = chunk[pfn % FRAMES_PER_CHUNK];
+    let slot: number;
+    if (this.dir !== null) {
+      // array directory: nrFrames <= 2^28, so 32-bit integer ops are exact (no fmod)
+      const chunk = this.dir[pfn >>> 12];
+      if (chunk === undefined) return null;
+      slot = chunk[pfn & 4095];
+    } else {
+      const c = Math.floor(pfn / FRAMES_PER_CHUNK);
+      const chunk = this.dirMap!.get(c);
+      if (chunk === undefined) return null;
+      slot = chunk[pfn - c * FRAMES_PER_CHUNK];
+    }
     return slot < 0 ? null : this.frames[slot];
   }
 
@@ -87,7 +95,7 @@ export class PhysMem {
       if (this.dir !== null) this.dir[chunkIndex] = chunk;
       else this.dirMap!.set(chunkIndex, chunk);
     }
-    const i = pfn % FRAMES_PER_CHUNK;
+    const i = pfn - chunkIndex * FRAMES_PER_CHUNK;
     let slot = chunk[i];
     if (slot < 0) {
       slot = this.frames.length;
@@ -132,18 +140,18 @@ export class PhysMem {
   }
 
   read8(pa: number): number {
-    return (this.word(pa - (pa % 4)) >>> ((pa % 4) * 8)) & 0xff;
+    return (this.word(pa - (pa & 3)) >>> ((pa & 3) * 8)) & 0xff;
   }
 
   write8(pa: number, value: number): void {
-    const base = pa - (pa % 4);
-    const shift = (pa % 4) * 8;
+    const base = pa - (pa & 3);
+    const shift = (pa & 3) * 8;
     const w = this.word(base);
     this.setWord(base, ((w & ~(0xff << shift)) | ((value & 0xff) << shift)) >>> 0);
   }
 
   read16(pa: number): number {
-    if (pa % 4 <= 2) return (this.word(pa - (pa % 4)) >>> ((pa % 4) * 8)) & 0xffff;
+    if ((pa & 3) <= 2) return (this.word(pa - (pa & 3)) >>> ((pa & 3) * 8)) & 0xffff;
     return this.read8(pa) | (this.read8(pa + 1) << 8);
   }
 
@@ -153,15 +161,15 @@ export class PhysMem {
   }
 
   read32(pa: number): number {
-    if (pa % 4 === 0) return this.word(pa);
+    if ((pa & 3) === 0) return this.word(pa);
     return (this.read16(pa) | (this.read16(pa + 2) << 16)) >>> 0;
   }
 
   write32(pa: number, value: number): void {
-    if (pa % 4 === 0) {
+    if ((pa & 3) === 0) {
       this.setWord(pa, value >>> 0);
-      if (this.watch !== null && pa % 8 === 0) this.watch.wrote(pa);
-      else if (this.watch !== null && pa % 8 === 4) this.watch.wrote(pa - 4);
+      if (this.watch !== null && (pa & 7) === 0) this.watch.wrote(pa);
+      else if (this.watch !== null && (pa & 7) === 4) this.watch.wrote(pa - 4);
       return;
     }
     this.write16(pa, value);
@@ -180,7 +188,7 @@ export class PhysMem {
 
   /** Writes a 64-bit little-endian word given as halves. */
   write64(pa: number, hi: number, lo: number): void {
-    if (pa % 8 === 0) {
+    if ((pa & 7) === 0) {
       this.setWord(pa, lo >>> 0);
       this.setWord(pa + 4, hi >>> 0);
       if (this.watch !== null) this.watch.wrote(pa);

@@ -78,7 +78,7 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
 
   onHit(cpu: Cpu, vpn: number, arr: TlbArray, slot: number): void {
     const meta = arr.metas[slot];
-    const heldSize = arr.keys[slot] % 4;
+    const heldSize = (meta >>> Meta.HELD_SIZE_SHIFT) & 3;
     const srcSize = (meta >>> Meta.SRC_SIZE_SHIFT) & 3;
     const cachedPfn = arr.pfns[slot] + (vpn % PAGES_PER[heldSize]);
     const rec = this.rec;

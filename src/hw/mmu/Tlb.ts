@@ -1,5 +1,5 @@
 import { InputError } from "../../base/errors.ts";
-import { type InvalidateHow, SIZE_NAMES, SizeCode, TlbArray } from "./TlbArray.ts";
+import { type InvalidateHow, Meta, SIZE_NAMES, SizeCode, TlbArray } from "./TlbArray.ts";
 
 /** One array of a TLB level, as configured. */
 export interface TlbArraySpec {
@@ -104,7 +104,7 @@ export class Tlb {
   hitLevel = -1;
 
   constructor(readonly spec: TlbSpec) {
-    this.levels = spec.map((level, li) => ({
+    this.levels = spec.map((level) => ({
       name: level.name,
       arrays: level.arrays.map((a, ai) => {
         const sizes = a.sizes ?? ["4K"];
@@ -118,7 +118,7 @@ export class Tlb {
         const kind = a.kind ?? "unified";
         const kindMask = kind === "data" ? 1 : kind === "instr" ? 2 : kind === "unified" ? 3 : -1;
         if (kindMask < 0) throw new InputError(`TLB ${level.name}: unknown kind '${kind}'`);
-        return new TlbArray(a.entries, a.ways, mask, kindMask, `${level.name}.${ai}${li >= 0 ? "" : ""}`);
+        return new TlbArray(a.entries, a.ways, mask, kindMask, `${level.name}.${ai}`);
       }),
     }));
     this.dataPath = this.levels.map((l) => l.arrays.filter((a) => (a.kindMask & 1) !== 0));
@@ -156,7 +156,7 @@ export class Tlb {
   /** Copies a lower-level hit into the levels above it; the hit becomes the level-0 copy. */
   private promote(path: TlbArray[][], level: number, vpn4k: number, arr: TlbArray, slot: number): void {
     const meta = arr.metas[slot];
-    const size = arr.keys[slot] % 4;
+    const size = (meta >>> Meta.HELD_SIZE_SHIFT) & 3;
     const pfn = arr.pfns[slot];
     for (let l = level - 1; l >= 0; l--) this.insertAt(path[l], vpn4k, size, pfn, meta);
   }
@@ -180,33 +180,24 @@ export class Tlb {
   private insertAt(arrays: TlbArray[], vpn4k: number, size: number, pfn: number, meta: number): void {
     // prefer an array holding the page's own size; else fracture into a 4K array
     let target: TlbArray | null = null;
-    let held = -1;
-    for (const a of arrays) {
-      if ((a.sizeMask & (1 << size)) !== 0) {
-        target = a;
-        held = size;
+    for (let i = 0; i < arrays.length; i++) {
+      if ((arrays[i].sizeMask & (1 << size)) !== 0) {
+        target = arrays[i];
         break;
       }
     }
-    if (target === null) {
-      for (const a of arrays) {
-        if ((a.sizeMask & 1) !== 0) {
-          target = a;
-          held = SizeCode.K4;
-          break;
-        }
+    if (target !== null) {
+      target.insert(vpn4k, size, pfn, meta | (size << 21));
+      return;
+    }
+    for (let i = 0; i < arrays.length; i++) {
+      if ((arrays[i].sizeMask & 1) !== 0) {
+        // fractured: the 4K piece of the large page that holds vpn4k
+        const pagesPer = size === 1 ? 512 : 262144;
+        arrays[i].insert(vpn4k, SizeCode.K4, pfn + (vpn4k % pagesPer), meta | (size << 21));
+        return;
       }
     }
-    if (target === null) return;
-    let entryPfn = pfn;
-    if (held !== size) {
-      // fractured: the 4K piece of the large page that holds vpn4k
-      const pagesPer = size === 1 ? 512 : 262144;
-      entryPfn = pfn + (vpn4k % pagesPer);
-    } else if (size !== 0) {
-      entryPfn = pfn;
-    }
-    target.insert(vpn4k, held, entryPfn, meta | (size << 21));
   }
 
   /** Invalidates the page containing vpn4k in every array. */

@@ -23,6 +23,7 @@ export const SIZE_NAMES = ["4K", "2M", "1G"] as const;
  *   bits 17..20 protection key
  *   bits 21..22 size code of the page the translation came from (a 2 MiB page
  *               cached in a 4 KiB array is "fractured": size code 1 here)
+ *   bits 23..24 size code of the entry itself (set by insert)
  *
  * Bits 12..14 form the rights index used by the MMU's permission table.
  */
@@ -36,7 +37,12 @@ export const enum Meta {
   G = 1 << 16,
   PKEY_SHIFT = 17,
   SRC_SIZE_SHIFT = 21,
+  HELD_SIZE_SHIFT = 23,
+  HELD_SIZE_MASK = 3 << 23,
 }
+
+/** Offset-in-page masks of the low half of a linear address, by size code. */
+export const OFFSET_MASK = [0xfff, 0x1fffff, 0x3fffffff] as const;
 
 /**
  * A set-associative array of translations with true LRU replacement within a
@@ -52,11 +58,10 @@ export const enum Meta {
  */
 export class TlbArray {
   readonly sets: number;
+  private readonly setMask: number;
   readonly keys: Float64Array;
   readonly pfns: Float64Array;
   readonly metas: Int32Array;
-  private readonly stamps: Float64Array;
-  private clock = 0;
   evictions = 0;
 
   constructor(
@@ -80,30 +85,85 @@ export class TlbArray {
     if (entries > 1 << 20)
       throw new InputError(`TLB ${name}: ${entries} entries is more than vmlab models (1M)`);
     this.sets = sets;
+    this.setMask = sets - 1;
     this.keys = new Float64Array(entries).fill(-1);
     this.pfns = new Float64Array(entries);
     this.metas = new Int32Array(entries);
-    this.stamps = new Float64Array(entries);
   }
 
-  /** Slot of a valid entry translating vpn4k for `pcid` (or global), or -1. Marks it used. */
+  /**
+   * Slot of a valid entry translating vpn4k for `pcid` (or global), or -1.
+   * A hit becomes the most recently used way of its set: the slot returned
+   * is that way's.
+   */
   lookup(vpn4k: number, pcid: number): number {
+    const keys = this.keys;
+    const ways = this.ways;
+    if (this.sizeMask === 1) {
+      // the common case: an array of 4K entries only (key = vpn4k * 4 + 0)
+      const key = vpn4k * 4;
+      const base = (vpn4k & this.setMask) * ways;
+      for (let i = base, end = base + ways; i < end; i++) {
+        const k = keys[i];
+        if (k === key) {
+          const meta = this.metas[i];
+          if ((meta & Meta.G) !== 0 || (meta & Meta.PCID_MASK) === pcid) {
+            if (i !== base) this.toFront(base, i);
+            return base;
+          }
+        } else if (k === -1) return -1; // invalid ways are last
+      }
+      return -1;
+    }
     for (let size = 0; size < 3; size++) {
       if ((this.sizeMask & (1 << size)) === 0) continue;
       const tag = size === 0 ? vpn4k : Math.floor(vpn4k / PAGES_PER[size]);
       const key = tag * 4 + size;
-      const base = (tag & (this.sets - 1)) * this.ways;
-      for (let i = base; i < base + this.ways; i++) {
-        if (this.keys[i] === key) {
+      const base = (tag & this.setMask) * ways;
+      for (let i = base, end = base + ways; i < end; i++) {
+        const k = keys[i];
+        if (k === key) {
           const meta = this.metas[i];
           if ((meta & Meta.G) !== 0 || (meta & Meta.PCID_MASK) === pcid) {
-            this.stamps[i] = ++this.clock;
-            return i;
+            if (i !== base) this.toFront(base, i);
+            return base;
           }
-        }
+        } else if (k === -1) break;
       }
     }
     return -1;
+  }
+
+  /** Moves way i of the set at base to the front, shifting the ways before it down. */
+  private toFront(base: number, i: number): void {
+    const keys = this.keys;
+    const pfns = this.pfns;
+    const metas = this.metas;
+    const k = keys[i];
+    const p = pfns[i];
+    const m = metas[i];
+    for (let j = i; j > base; j--) {
+      keys[j] = keys[j - 1];
+      pfns[j] = pfns[j - 1];
+      metas[j] = metas[j - 1];
+    }
+    keys[base] = k;
+    pfns[base] = p;
+    metas[base] = m;
+  }
+
+  /** Removes way i of the set at base, shifting the later ways up; the last way becomes invalid. */
+  private remove(base: number, i: number): void {
+    const keys = this.keys;
+    const pfns = this.pfns;
+    const metas = this.metas;
+    const last = base + this.ways - 1;
+    for (let j = i; j < last; j++) {
+      keys[j] = keys[j + 1];
+      pfns[j] = pfns[j + 1];
+      metas[j] = metas[j + 1];
+    }
+    keys[last] = -1;
   }
 
   /** Size code an entry of this array would hold for a page of `srcSize` (fractured to 4K if needed), or -1. */
@@ -113,46 +173,46 @@ export class TlbArray {
   }
 
   /**
-   * Installs a translation. `size` must be one this array holds; `pfn` is the
-   * first frame of that (possibly fractured) page. Replaces an entry with the
-   * same key and PCID, else an invalid way, else the set's LRU way.
+   * Installs a translation as the most recently used way of its set. `size`
+   * must be one this array holds; `pfn` is the first frame of that (possibly
+   * fractured) page. An entry with the same key and tag is replaced; else the
+   * LRU way (the last) is dropped, counted as an eviction if it was valid.
    */
   insert(vpn4k: number, size: number, pfn: number, meta: number): number {
     assert((this.sizeMask & (1 << size)) !== 0, "TlbArray.insert: size not held");
     const tag = size === 0 ? vpn4k : Math.floor(vpn4k / PAGES_PER[size]);
     const key = tag * 4 + size;
-    const base = (tag & (this.sets - 1)) * this.ways;
-    const end = base + this.ways;
-    let victim = -1;
-    for (let i = base; i < end; i++) {
-      if (this.keys[i] === key && ((this.metas[i] ^ meta) & (Meta.PCID_MASK | Meta.G)) === 0) {
-        victim = i;
+    const base = (tag & this.setMask) * this.ways;
+    const keys = this.keys;
+    const pfns = this.pfns;
+    const metas = this.metas;
+    let from = base + this.ways - 1; // the way that leaves: the same entry if cached, else the LRU one
+    for (let i = base; i < from; i++) {
+      const k = keys[i];
+      if (k === -1) {
+        from = i;
+        break;
+      }
+      if (k === key && ((metas[i] ^ meta) & (Meta.PCID_MASK | Meta.G)) === 0) {
+        from = i;
         break;
       }
     }
-    if (victim < 0) {
-      for (let i = base; i < end; i++) {
-        if (this.keys[i] === -1) {
-          victim = i;
-          break;
-        }
-      }
+    if (
+      keys[from] !== -1 &&
+      !(keys[from] === key && ((metas[from] ^ meta) & (Meta.PCID_MASK | Meta.G)) === 0)
+    ) {
+      this.evictions++;
     }
-    if (victim < 0) {
-      let oldest = Number.POSITIVE_INFINITY;
-      for (let i = base; i < end; i++) {
-        if (this.stamps[i] < oldest) {
-          oldest = this.stamps[i];
-          victim = i;
-        }
-      }
+    for (let j = from; j > base; j--) {
+      keys[j] = keys[j - 1];
+      pfns[j] = pfns[j - 1];
+      metas[j] = metas[j - 1];
     }
-    if (this.keys[victim] !== -1 && this.keys[victim] !== key) this.evictions++;
-    this.keys[victim] = key;
-    this.pfns[victim] = pfn;
-    this.metas[victim] = meta;
-    this.stamps[victim] = ++this.clock;
-    return victim;
+    keys[base] = key;
+    pfns[base] = pfn;
+    metas[base] = (meta & ~Meta.HELD_SIZE_MASK) | (size << Meta.HELD_SIZE_SHIFT);
+    return base;
   }
 
   /** Drops entries for the page containing vpn4k that match the predicate. Returns how many. */
@@ -162,12 +222,12 @@ export class TlbArray {
       if ((this.sizeMask & (1 << size)) === 0) continue;
       const tag = size === 0 ? vpn4k : Math.floor(vpn4k / PAGES_PER[size]);
       const key = tag * 4 + size;
-      const base = (tag & (this.sets - 1)) * this.ways;
-      for (let i = base; i < base + this.ways; i++) {
+      const base = (tag & this.setMask) * this.ways;
+      for (let i = base; i < base + this.ways; ) {
         if (this.keys[i] === key && matches(this.metas[i], pcid, how)) {
-          this.keys[i] = -1;
+          this.remove(base, i);
           n++;
-        }
+        } else i++;
       }
     }
     return n;
@@ -176,10 +236,12 @@ export class TlbArray {
   /** Drops every entry that matches. Returns how many. */
   invalidateAll(pcid: number, how: InvalidateHow): number {
     let n = 0;
-    for (let i = 0; i < this.entries; i++) {
-      if (this.keys[i] !== -1 && matches(this.metas[i], pcid, how)) {
-        this.keys[i] = -1;
-        n++;
+    for (let base = 0; base < this.entries; base += this.ways) {
+      for (let i = base; i < base + this.ways; ) {
+        if (this.keys[i] !== -1 && matches(this.metas[i], pcid, how)) {
+          this.remove(base, i);
+          n++;
+        } else i++;
       }
     }
     return n;

@@ -1,7 +1,7 @@
 import { InputError } from "../../base/errors.ts";
 import { Access, Mode } from "../access.ts";
 import { makeTlb, type Tlb, type TlbSpec } from "../mmu/Tlb.ts";
-import { InvalidateHow, Meta, TlbArray } from "../mmu/TlbArray.ts";
+import { InvalidateHow, Meta, OFFSET_MASK, TlbArray } from "../mmu/TlbArray.ts";
 import type { PhysMem } from "../PhysMem.ts";
 import { Outcome, PfErr } from "./fault.ts";
 import { Pte, PteHi, RSVD_PDE_2M_LO, RSVD_PDPTE_1G_LO, reservedMasks } from "./pte.ts";
@@ -77,6 +77,8 @@ export interface TlbObserver {
 }
 
 const TWO32 = 4294967296;
+/** 512^level: vpn / LEVEL_DIV[level] gives the index bits of that level and above. */
+const LEVEL_DIV = [1, 512, 262144, 134217728, 68719476736];
 
 /**
  * One x86-64 logical processor: the paging registers, a TLB hierarchy,
@@ -123,8 +125,12 @@ export class Cpu {
 
   // ---- caches ----
   readonly tlb: Tlb;
+  /** the level-0 array of 4K entries for data / for fetches, probed first (fast path), or null */
+  private readonly l1d: TlbArray | null;
+  private readonly l1i: TlbArray | null;
   /** paging-structure caches by level (index 1 = PDE cache ... 4 = PML5E cache); null where not modelled */
   readonly psc: (TlbArray | null)[] = [null, null, null, null, null];
+  private hasPsc = false;
 
   // ---- results of the last translate ----
   pa = 0;
@@ -164,12 +170,17 @@ export class Cpu {
     this.rsvdHi = masks.hiAddr;
     this.hiAddrMask = masks.hiAddrMask;
     this.tlb = makeTlb(config.tlb ?? "skylake");
+    this.l1d = this.tlb.dataPath[0]?.find((a) => (a.sizeMask & 1) !== 0) ?? null;
+    this.l1i = this.tlb.instrPath[0]?.find((a) => (a.sizeMask & 1) !== 0) ?? null;
     if (config.psc) {
       const c = config.psc === true ? DEFAULT_PSC : config.psc;
       const sizes = [null, c.pde, c.pdpte, c.pml4e, c.pml5e];
       for (let level = 1; level <= 4; level++) {
         const s = sizes[level]!;
-        if (s[0] > 0) this.psc[level] = new TlbArray(s[0], s[1], 1, 3, `psc${level}`);
+        if (s[0] > 0) {
+          this.psc[level] = new TlbArray(s[0], s[1], 1, 3, `psc${level}`);
+          this.hasPsc = true;
+        }
       }
     }
     this.updatePerms();
@@ -207,9 +218,19 @@ export class Cpu {
     const vpn = (vaHi & (this.la57 ? 0x1ffffff : 0xffff)) * 1048576 + (vaLo >>> 12);
     const mode = implicit ? Mode.ImplicitSupervisor : this.cpl === 3 ? Mode.User : Mode.Supervisor;
     const tlb = this.tlb;
-    if (tlb.lookup(vpn, this.pcid, access === Access.Exec)) {
-      const arr = tlb.hitArray!;
-      const slot = tlb.hitSlot;
+    // fast path: the level-0 4K array; the generic lookup (all levels and sizes) on a miss there
+    const l1 = access === Access.Exec ? this.l1i : this.l1d;
+    let arr: TlbArray | null = null;
+    let slot = l1 === null ? -1 : l1.lookup(vpn, this.pcid);
+    if (slot >= 0) {
+      arr = l1;
+      tlb.hits[0]++;
+      tlb.hitLevel = 0;
+    } else if (tlb.lookup(vpn, this.pcid, access === Access.Exec)) {
+      arr = tlb.hitArray!;
+      slot = tlb.hitSlot;
+    }
+    if (arr !== null) {
       const meta = arr.metas[slot];
       if (this.tracer !== null)
         this.tracer({ type: "tlb", cpu: this.id, vpn, access, hit: true, level: tlb.hitLevel });
@@ -231,8 +252,7 @@ export class Cpu {
         this.dirtyAssists++;
         return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
       }
-      const pagesPer = arr.keys[slot] % 4 === 0 ? 1 : arr.keys[slot] % 4 === 1 ? 512 : 262144;
-      this.pa = (arr.pfns[slot] + (vpn % pagesPer)) * 4096 + (vaLo & 4095);
+      this.pa = arr.pfns[slot] * 4096 + (vaLo & OFFSET_MASK[(meta >>> Meta.HELD_SIZE_SHIFT) & 3]);
       return Outcome.OK;
     }
     if (this.tracer !== null) this.tracer({ type: "tlb", cpu: this.id, vpn, access, hit: false, level: -1 });
@@ -248,8 +268,7 @@ export class Cpu {
     // a miss fills every level; a dirty assist refreshes the clean copies
     this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, instr);
     if (this.observer !== null) this.observer.onFill(this, vpn, rec);
-    const pagesPer = rec.size === 0 ? 1 : rec.size === 1 ? 512 : 262144;
-    this.pa = (rec.pagePfn + (vpn % pagesPer)) * 4096 + (vaLo & 4095);
+    this.pa = rec.pagePfn * 4096 + (vaLo & OFFSET_MASK[rec.size]);
     return Outcome.OK;
   }
 
@@ -336,12 +355,12 @@ export class Cpu {
     let level = this.la57 ? 4 : 3;
     let tablePa = this.rootPa;
     let rights: number = Rights.ALL;
-    if (sideEffects) {
+    if (sideEffects && this.hasPsc) {
       // the lowest cached level gives the deepest starting point
       for (let l = 1; l <= 4; l++) {
         const c = this.psc[l];
         if (c === null) continue;
-        const slot = c.lookup(Math.floor(vpn / 512 ** l), this.pcid);
+        const slot = c.lookup(Math.floor(vpn / LEVEL_DIV[l]), this.pcid);
         if (slot >= 0) {
           this.pscHits[l]++;
           tablePa = c.pfns[slot] * 4096;
@@ -354,11 +373,32 @@ export class Cpu {
       }
     }
     const base = this.faultBits(access, mode);
+    // vpn < 2^45 as 32-bit halves, so each level's index is integer shifts
+    const vpnLo = vpn >>> 0;
+    const vpnHi = (vpn - vpnLo) / TWO32;
     for (;;) {
-      const index = Math.floor(vpn / 512 ** level) & 511;
+      const index =
+        (level === 0
+          ? vpnLo
+          : level === 1
+            ? vpnLo >>> 9
+            : level === 2
+              ? vpnLo >>> 18
+              : level === 3
+                ? (vpnLo >>> 27) | (vpnHi << 5)
+                : vpnHi >>> 4) & 511;
       const entryPa = tablePa + index * 8;
-      const lo = phys.read32(entryPa);
-      const hi = phys.read32(entryPa + 4);
+      // read the entry straight from the table's frame (tables are 4K-aligned)
+      let lo: number;
+      let hi: number;
+      if (tablePa < phys.sizeBytes) {
+        const words = phys.frameWords(tablePa / 4096);
+        lo = words === null ? 0 : words[index * 2];
+        hi = words === null ? 0 : words[index * 2 + 1];
+      } else {
+        lo = phys.read32(entryPa); // outside RAM: all ones, counted as stray
+        hi = phys.read32(entryPa + 4);
+      }
       const n = rec.count++;
       rec.level[n] = level;
       rec.index[n] = index;
