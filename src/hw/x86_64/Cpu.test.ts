@@ -3,6 +3,7 @@ import { toBig } from "../../base/u64.ts";
 import { Access, Mode } from "../access.ts";
 import { Machine } from "../Machine.ts";
 import { formatStaleUse } from "../mmu/CoherenceChecker.ts";
+import type { HwEvent } from "./Cpu.ts";
 import { Outcome, PfErr } from "./fault.ts";
 import { Mapper } from "./Mapper.ts";
 import { Pte } from "./pte.ts";
@@ -416,6 +417,34 @@ describe("the coherence checker", () => {
       }
     }
     expect(m.checker!.reports).toEqual([]);
+  });
+});
+
+describe("the event stream", () => {
+  it("is off by default, and when on reports the lookup, each walk step with its entry, A/D writes and the fault", () => {
+    const { cpu, mapper, root } = bareMachine();
+    mapper.map(root, vpnOf(0x5000n), 0x55, 0, { writable: false, user: true });
+    tr(cpu, 0x5000n); // no tracer: nothing to observe, nothing built
+    cpu.invlpg(0, 0x5000);
+    const events: HwEvent[] = [];
+    cpu.tracer = (e) => events.push(e);
+    cpu.cpl = 3;
+    tr(cpu, 0x5000n);
+    tr(cpu, 0x5000n, Access.Write);
+    const types = events.map((e) => e.type);
+    expect(types).toEqual(["tlb", "walk-step", "walk-step", "walk-step", "walk-step", "tlb", "fault"]);
+    const steps = events.filter((e) => e.type === "walk-step");
+    expect(steps.map((e) => e.level)).toEqual([3, 2, 1, 0]);
+    const leaf = steps[3];
+    const pte = mapper.lookup(root, vpnOf(0x5000n))!;
+    expect(leaf).toMatchObject({ entryPa: pte.entryPa, lo: pte.lo, hi: pte.hi });
+    expect(events[6]).toMatchObject({
+      type: "fault",
+      vector: 14,
+      errorCode: PfErr.P | PfErr.WR | PfErr.US,
+      cr2Lo: 0x5000,
+    });
+    cpu.tracer = null;
   });
 });
 

@@ -129,7 +129,10 @@ function run(ops: Op[], invalidate: boolean, tlb: string, psc: boolean) {
         for (const cpl of [0, 3]) {
           const k = probeKey(vpn, a, cpl === 3 ? Mode.User : Mode.Supervisor);
           let set = allowed.get(key);
-          if (!set) allowed.set(key, (set = new Set()));
+          if (!set) {
+            set = new Set();
+            allowed.set(key, set);
+          }
           set.add(`${a}:${cpl}:${k}`);
           // a fault from a stale entry drops it, so a not-present answer is always possible next
           set.add(
