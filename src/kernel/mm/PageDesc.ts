@@ -1,0 +1,117 @@
+import { assert } from "../../base/assert.ts";
+
+/**
+ * What a frame is used for. Every frame is exactly one of these (the
+ * invariant checker verifies it). Linux has no single field for this; it is
+ * spread over page flags (PG_buddy, PG_slab, PG_reserved, PG_anon via
+ * page->mapping) and page types; vmlab keeps it explicit.
+ */
+export const enum PageKind {
+  /** in the buddy allocator's free lists (Linux: PageBuddy) */
+  Free = 0,
+  /** never given to the buddy allocator: firmware, the first 1 MiB, holes (PG_reserved) */
+  Reserved = 1,
+  /** the kernel image: text, rodata, data, bss */
+  KernelImage = 2,
+  /** a page-table page (PageTable) */
+  PageTable = 3,
+  /** part of a slab (PageSlab) */
+  Slab = 4,
+  /** a large kmalloc straight from the buddy allocator */
+  KmallocLarge = 5,
+  /** backing a vmalloc area */
+  Vmalloc = 6,
+  /** alloc_pages by kernel code */
+  KernelPages = 7,
+  /** the memmap: struct page storage mapped at vmemmap */
+  Memmap = 8,
+  /** anonymous user memory */
+  UserAnon = 9,
+  /** page cache */
+  PageCache = 10,
+}
+
+export const PAGE_KIND_NAMES = [
+  "free",
+  "reserved",
+  "kernel-image",
+  "page-table",
+  "slab",
+  "kmalloc-large",
+  "vmalloc",
+  "kernel-pages",
+  "memmap",
+  "user",
+  "page-cache",
+] as const;
+
+/** Page flags (a subset of Linux's PG_* bits). */
+export const enum PageFlag {
+  /** head of a free buddy block (PG_buddy / PageBuddy) */
+  Buddy = 1 << 0,
+  /** first page of a multi-page allocation (PG_head) */
+  Head = 1 << 1,
+  /** on an LRU list (PG_lru) */
+  Lru = 1 << 2,
+  Active = 1 << 3,
+  Referenced = 1 << 4,
+  Dirty = 1 << 5,
+  Locked = 1 << 6,
+  Mlocked = 1 << 7,
+  SwapBacked = 1 << 8,
+  Reclaim = 1 << 9,
+}
+
+/**
+ * `struct page` for every frame, as parallel typed arrays indexed by pfn
+ * (Linux: include/linux/mm_types.h struct page; the arrays stand for the
+ * vmemmap array). Host cost: 22 bytes per frame.
+ *
+ *   kind[pfn]      PageKind
+ *   flags[pfn]     PageFlag bits
+ *   order[pfn]     buddy order of a free block's head, or of an allocation's head; -1 otherwise
+ *   zone[pfn]      zone index
+ *   refcount[pfn]  _refcount
+ *   mapcount[pfn]  _mapcount + 1 (0 = not mapped by user page tables)
+ *   next/prev[pfn] list links (buddy free lists, LRU); -1 = none
+ *   priv[pfn]      private: slab cache id, owner id, ...
+ */
+export class PageDescTable {
+  readonly kind: Uint8Array;
+  readonly flags: Uint16Array;
+  readonly order: Int8Array;
+  readonly zone: Uint8Array;
+  readonly refcount: Int32Array;
+  readonly mapcount: Int32Array;
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+  readonly priv: Int32Array;
+
+  constructor(readonly nrFrames: number) {
+    assert(nrFrames < 2 ** 31, "PageDescTable: too many frames");
+    this.kind = new Uint8Array(nrFrames).fill(PageKind.Reserved);
+    this.flags = new Uint16Array(nrFrames);
+    this.order = new Int8Array(nrFrames).fill(-1);
+    this.zone = new Uint8Array(nrFrames);
+    this.refcount = new Int32Array(nrFrames);
+    this.mapcount = new Int32Array(nrFrames);
+    this.next = new Int32Array(nrFrames).fill(-1);
+    this.prev = new Int32Array(nrFrames).fill(-1);
+    this.priv = new Int32Array(nrFrames).fill(-1);
+  }
+
+  /** Marks `count` frames from pfn as allocated for `kind` (refcount 1 on each). */
+  setKind(pfn: number, count: number, kind: PageKind): void {
+    for (let i = pfn; i < pfn + count; i++) {
+      this.kind[i] = kind;
+      this.refcount[i] = 1;
+    }
+  }
+
+  /** Frames of each kind. */
+  countByKind(): number[] {
+    const counts = new Array(PAGE_KIND_NAMES.length).fill(0);
+    for (let i = 0; i < this.nrFrames; i++) counts[this.kind[i]]++;
+    return counts;
+  }
+}

@@ -1,0 +1,441 @@
+import { assert } from "../../base/assert.ts";
+import { Gfp } from "./gfp.ts";
+import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
+
+/** Largest order: blocks of 2^10 pages (4 MiB). Linux: MAX_PAGE_ORDER. */
+export const MAX_ORDER = 10;
+export const NR_ORDERS = MAX_ORDER + 1;
+
+export const enum ZoneId {
+  DMA = 0,
+  DMA32 = 1,
+  Normal = 2,
+}
+export const ZONE_NAMES = ["DMA", "DMA32", "Normal"] as const;
+/** First pfn above each zone on x86-64: 16 MiB, 4 GiB, everything. */
+const ZONE_END_PFN = [4096, 1048576, Number.POSITIVE_INFINITY];
+/** vm.lowmem_reserve_ratio defaults (DMA, DMA32, Normal). */
+const LOWMEM_RESERVE_RATIO = [256, 256, 32];
+/** vm.watermark_scale_factor default (fraction of 10000). */
+const WATERMARK_SCALE_FACTOR = 10;
+
+export const enum Wmark {
+  Min = 0,
+  Low = 1,
+  High = 2,
+}
+
+/** alloc_flags of the page allocator's slow path (mm/internal.h ALLOC_*), the ones modelled. */
+const enum AllocFlag {
+  MIN_RESERVE = 1 << 0,
+  NON_BLOCK = 1 << 1,
+}
+
+/** One memory zone: free lists by order, watermarks, counters. Linux: struct zone. */
+export class Zone {
+  /** head and tail pfn of each order's free list, -1 = empty */
+  readonly head = new Int32Array(NR_ORDERS).fill(-1);
+  readonly tail = new Int32Array(NR_ORDERS).fill(-1);
+  readonly nrFree = new Float64Array(NR_ORDERS);
+  freePages = 0;
+  /** pages handed to the buddy allocator at boot (managed_pages) */
+  managed = 0;
+  /** watermarks in pages: min, low, high */
+  readonly wmark = [0, 0, 0];
+  /** pages kept back from allocations whose highest zone is above this one */
+  readonly lowmemReserve = [0, 0, 0];
+
+  constructor(
+    readonly id: ZoneId,
+    readonly startPfn: number,
+    readonly endPfn: number,
+  ) {}
+
+  get name(): string {
+    return ZONE_NAMES[this.id];
+  }
+}
+
+/** Called by the allocator when it runs short; the kernel installs these (reclaim, OOM: issue #5). */
+export interface BuddyHooks {
+  /** wake kswapd for this zone (it runs later, in the background) */
+  wakeKswapd(zone: Zone): void;
+  /** try to free at least 2^order pages synchronously; returns pages freed */
+  directReclaim(order: number, gfp: number): number;
+  /** the last resort for small orders; returns true if memory was freed (a task was killed) */
+  outOfMemory(order: number, gfp: number): boolean;
+}
+
+export type FreeError = "not-allocated" | "wrong-order" | "out-of-range" | "misaligned";
+
+/**
+ * The binary buddy allocator (Linux: mm/page_alloc.c). Free blocks of 2^order
+ * frames sit on per-zone, per-order free lists threaded through struct page
+ * (next/prev). Allocation takes the smallest order that has a block and
+ * splits it (expand); freeing merges with the buddy (pfn ^ 2^order) while it
+ * is free at the same order (__free_one_page).
+ *
+ * Not modelled: migrate types, per-CPU page lists, compaction; one node.
+ */
+export class BuddyAllocator {
+  readonly zones: Zone[];
+  hooks: BuddyHooks | null = null;
+  /** min_free_kbytes as computed at boot (calculate_min_free_kbytes) */
+  minFreeKbytes = 0;
+  // counters (/proc/vmstat style)
+  allocStalls = 0;
+  kswapdWakeups = 0;
+  failedAllocs = 0;
+
+  constructor(
+    readonly pages: PageDescTable,
+    nrFrames: number,
+  ) {
+    this.zones = [];
+    let start = 0;
+    for (let id = 0; id < 3; id++) {
+      const end = Math.min(nrFrames, ZONE_END_PFN[id]);
+      this.zones.push(new Zone(id, Math.min(start, end), end));
+      start = end;
+    }
+  }
+
+  zoneOf(pfn: number): Zone {
+    return pfn < 4096 ? this.zones[0] : pfn < 1048576 ? this.zones[1] : this.zones[2];
+  }
+
+  /** Total free pages over all zones. */
+  freePages(): number {
+    let n = 0;
+    for (const z of this.zones) n += z.freePages;
+    return n;
+  }
+
+  /** Total managed pages (MemTotal). */
+  managedPages(): number {
+    let n = 0;
+    for (const z of this.zones) n += z.managed;
+    return n;
+  }
+
+  // ---- free lists (intrusive, through struct page next/prev) ----
+
+  private addToList(z: Zone, pfn: number, order: number, toTail: boolean): void {
+    const p = this.pages;
+    p.order[pfn] = order;
+    p.flags[pfn] |= PageFlag.Buddy;
+    p.kind[pfn] = PageKind.Free;
+    if (z.head[order] === -1) {
+      p.next[pfn] = -1;
+      p.prev[pfn] = -1;
+      z.head[order] = pfn;
+      z.tail[order] = pfn;
+    } else if (toTail) {
+      const t = z.tail[order];
+      p.next[t] = pfn;
+      p.prev[pfn] = t;
+      p.next[pfn] = -1;
+      z.tail[order] = pfn;
+    } else {
+      const h = z.head[order];
+      p.prev[h] = pfn;
+      p.next[pfn] = h;
+      p.prev[pfn] = -1;
+      z.head[order] = pfn;
+    }
+    z.nrFree[order]++;
+    z.freePages += 2 ** order;
+  }
+
+  private removeFromList(z: Zone, pfn: number, order: number): void {
+    const p = this.pages;
+    const next = p.next[pfn];
+    const prev = p.prev[pfn];
+    if (prev === -1) z.head[order] = next;
+    else p.next[prev] = next;
+    if (next === -1) z.tail[order] = prev;
+    else p.prev[next] = prev;
+    p.next[pfn] = -1;
+    p.prev[pfn] = -1;
+    p.flags[pfn] &= ~PageFlag.Buddy;
+    p.order[pfn] = -1;
+    z.nrFree[order]--;
+    z.freePages -= 2 ** order;
+  }
+
+  private isFreeBuddy(pfn: number, order: number, z: Zone): boolean {
+    return (
+      pfn >= z.startPfn &&
+      pfn < z.endPfn &&
+      (this.pages.flags[pfn] & PageFlag.Buddy) !== 0 &&
+      this.pages.order[pfn] === order
+    );
+  }
+
+  /**
+   * __free_one_page: merge with free buddies as far as possible, then put the
+   * block on its list: at the tail when the next-larger merge looks likely
+   * (buddy_merge_likely) or when asked (boot), else at the head.
+   */
+  private freeOne(pfn: number, order: number, toTail: boolean): void {
+    const z = this.zoneOf(pfn);
+    while (order < MAX_ORDER) {
+      const buddy = pfn ^ (1 << order);
+      if (!this.isFreeBuddy(buddy, order, z)) break;
+      this.removeFromList(z, buddy, order);
+      pfn &= buddy;
+      order++;
+    }
+    if (!toTail && order < MAX_ORDER - 1) {
+      const higher = pfn & (pfn ^ (1 << order));
+      const higherBuddy = higher ^ (1 << (order + 1));
+      toTail = this.isFreeBuddy(higherBuddy, order + 1, z);
+    }
+    this.addToList(z, pfn, order, toTail);
+  }
+
+  /**
+   * Boot: hands a range of frames to the allocator in the largest aligned
+   * blocks (memblock_free_all -> __free_pages_core, which queues at the tail).
+   */
+  freeBootRange(startPfn: number, endPfn: number): void {
+    let pfn = startPfn;
+    while (pfn < endPfn) {
+      let order = MAX_ORDER;
+      while (
+        order > 0 &&
+        (pfn % 2 ** order !== 0 || pfn + 2 ** order > endPfn || this.crossesZone(pfn, order))
+      )
+        order--;
+      const z = this.zoneOf(pfn);
+      z.managed += 2 ** order;
+      for (let i = pfn; i < pfn + 2 ** order; i++) {
+        this.pages.zone[i] = z.id;
+        this.pages.refcount[i] = 0;
+        this.pages.kind[i] = PageKind.Free;
+      }
+      this.freeOne(pfn, order, true);
+      pfn += 2 ** order;
+    }
+  }
+
+  private crossesZone(pfn: number, order: number): boolean {
+    return this.zoneOf(pfn) !== this.zoneOf(pfn + 2 ** order - 1);
+  }
+
+  /**
+   * Boot: min_free_kbytes (calculate_min_free_kbytes), per-zone watermarks
+   * (setup_per_zone_wmarks) and lowmem reserves (setup_per_zone_lowmem_reserve).
+   */
+  setupWatermarks(minFreeKbytes?: number): void {
+    const lowmemPages = this.managedPages();
+    const lowmemKb = lowmemPages * 4;
+    this.minFreeKbytes =
+      minFreeKbytes ?? Math.min(262144, Math.max(128, Math.floor(Math.sqrt(lowmemKb * 16))));
+    const pagesMin = Math.floor(this.minFreeKbytes / 4);
+    for (const z of this.zones) {
+      const min = lowmemPages === 0 ? 0 : Math.floor((pagesMin * z.managed) / lowmemPages);
+      const tmp = Math.max(Math.floor(min / 4), Math.floor((z.managed * WATERMARK_SCALE_FACTOR) / 10000));
+      z.wmark[Wmark.Min] = min;
+      z.wmark[Wmark.Low] = min + tmp;
+      z.wmark[Wmark.High] = min + 2 * tmp;
+    }
+    for (let i = 0; i < 3; i++) {
+      let upper = 0;
+      for (let j = i + 1; j < 3; j++) {
+        upper += this.zones[j].managed;
+        const clear = this.zones[j].managed === 0;
+        this.zones[i].lowmemReserve[j] = clear ? 0 : Math.floor(upper / LOWMEM_RESERVE_RATIO[i]);
+      }
+    }
+  }
+
+  /**
+   * zone_watermark_ok: is there enough free memory in z to take 2^order pages
+   * and stay above `mark` (plus the lowmem reserve), and is a block of that
+   * order or larger free?
+   */
+  watermarkOk(z: Zone, order: number, mark: number, highestZone: number, allocFlags: number): boolean {
+    let min = mark;
+    const free = z.freePages - (2 ** order - 1);
+    if (allocFlags & AllocFlag.MIN_RESERVE) {
+      min -= Math.floor(min / 2);
+      if (allocFlags & AllocFlag.NON_BLOCK) min -= Math.floor(min / 4);
+    }
+    if (free <= min + z.lowmemReserve[highestZone]) return false;
+    if (order === 0) return true;
+    for (let o = order; o <= MAX_ORDER; o++) if (z.nrFree[o] > 0) return true;
+    return false;
+  }
+
+  /**
+   * Allocates 2^order physically contiguous frames. Returns the first pfn,
+   * or -1. The frames are marked `kind`, refcount 1 (head carries the order).
+   *
+   * Linux: __alloc_pages. The fast path needs the low watermark; the slow
+   * path wakes kswapd, retries at the min watermark (GFP_ATOMIC may dip
+   * below it), then, if the caller may sleep, reclaims directly and finally
+   * calls the OOM killer (orders up to PAGE_ALLOC_COSTLY_ORDER = 3 only).
+   */
+  alloc(order: number, gfp: number, kind: PageKind): number {
+    assert(order >= 0 && order <= MAX_ORDER, "alloc: order out of range");
+    const highest = gfp & Gfp.DMA ? ZoneId.DMA : gfp & Gfp.DMA32 ? ZoneId.DMA32 : ZoneId.Normal;
+    let pfn = this.fromFreelist(order, highest, Wmark.Low, 0);
+    if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
+    // slow path
+    if (gfp & Gfp.KSWAPD_RECLAIM) {
+      for (let id = highest; id >= 0; id--) {
+        const z = this.zones[id];
+        if (z.managed > 0) {
+          this.kswapdWakeups++;
+          this.hooks?.wakeKswapd(z);
+        }
+      }
+    }
+    let flags = 0;
+    if (gfp & Gfp.HIGH) flags |= AllocFlag.MIN_RESERVE;
+    if (!(gfp & Gfp.DIRECT_RECLAIM)) flags |= AllocFlag.NON_BLOCK;
+    for (let attempt = 0; attempt < 16; attempt++) {
+      pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
+      if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
+      if (!(gfp & Gfp.DIRECT_RECLAIM) || this.hooks === null) break;
+      this.allocStalls++;
+      if (this.hooks.directReclaim(order, gfp) > 0) continue;
+      if (order > 3 || gfp & Gfp.NORETRY) break;
+      if (!this.hooks.outOfMemory(order, gfp)) break;
+    }
+    this.failedAllocs++;
+    return -1;
+  }
+
+  private fromFreelist(order: number, highest: number, which: Wmark, flags: number): number {
+    for (let id = highest; id >= 0; id--) {
+      const z = this.zones[id];
+      if (z.managed === 0) continue;
+      if (!this.watermarkOk(z, order, z.wmark[which], highest, flags)) continue;
+      const pfn = this.rmqueue(z, order);
+      if (pfn >= 0) return pfn;
+    }
+    return -1;
+  }
+
+  /** __rmqueue_smallest + expand: take the first block of the smallest order that has one; split it. */
+  private rmqueue(z: Zone, order: number): number {
+    for (let current = order; current <= MAX_ORDER; current++) {
+      const pfn = z.head[current];
+      if (pfn === -1) continue;
+      this.removeFromList(z, pfn, current);
+      let high = current;
+      while (high > order) {
+        high--;
+        this.addToList(z, pfn + 2 ** high, high, false);
+      }
+      return pfn;
+    }
+    return -1;
+  }
+
+  private prep(pfn: number, order: number, kind: PageKind, _gfp: number): number {
+    const p = this.pages;
+    for (let i = pfn; i < pfn + 2 ** order; i++) {
+      p.kind[i] = kind;
+      p.refcount[i] = i === pfn ? 1 : 0;
+      p.flags[i] = 0;
+      p.mapcount[i] = 0;
+      p.priv[i] = -1;
+    }
+    p.order[pfn] = order;
+    if (order > 0) p.flags[pfn] |= PageFlag.Head;
+    return pfn;
+  }
+
+  /**
+   * Frees 2^order frames allocated by `alloc`. Checks that pfn is the head of
+   * a live allocation of that order (a double free or a wrong order is an
+   * error value, never corruption).
+   */
+  free(pfn: number, order: number): FreeError | null {
+    const p = this.pages;
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= p.nrFrames) return "out-of-range";
+    if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return "wrong-order";
+    if (pfn % 2 ** order !== 0) return "misaligned";
+    const k = p.kind[pfn];
+    if (
+      k === PageKind.Free ||
+      k === PageKind.Reserved ||
+      k === PageKind.KernelImage ||
+      k === PageKind.Memmap
+    ) {
+      return "not-allocated";
+    }
+    if (p.order[pfn] !== order) return p.order[pfn] < 0 ? "not-allocated" : "wrong-order";
+    for (let i = pfn; i < pfn + 2 ** order; i++) {
+      p.refcount[i] = 0;
+      p.flags[i] = 0;
+      p.mapcount[i] = 0;
+      p.priv[i] = -1;
+      p.kind[i] = PageKind.Free;
+      p.order[i] = -1;
+    }
+    this.freeOne(pfn, order, false);
+    return null;
+  }
+
+  /** /proc/buddyinfo lines. */
+  buddyinfo(): string[] {
+    return this.zones
+      .filter((z) => z.managed > 0)
+      .map(
+        (z) =>
+          `Node 0, zone ${z.name.padStart(8)} ${Array.from(z.nrFree, (n) => String(n).padStart(6)).join(" ")} `,
+      );
+  }
+
+  /**
+   * Checks the free lists against struct page: every listed block is a
+   * Buddy head of its order, inside its zone, not overlapping another; list
+   * links are consistent; counts match. Returns problems (empty when fine).
+   */
+  check(): string[] {
+    const problems: string[] = [];
+    const p = this.pages;
+    for (const z of this.zones) {
+      let free = 0;
+      for (let order = 0; order <= MAX_ORDER; order++) {
+        let n = 0;
+        let prev = -1;
+        for (let pfn = z.head[order]; pfn !== -1; pfn = p.next[pfn]) {
+          if (p.prev[pfn] !== prev)
+            problems.push(`buddy ${z.name} order ${order}: broken back link at pfn ${pfn}`);
+          if (!(p.flags[pfn] & PageFlag.Buddy) || p.order[pfn] !== order)
+            problems.push(`buddy ${z.name}: pfn ${pfn} listed at order ${order} but not marked so`);
+          if (pfn % 2 ** order !== 0)
+            problems.push(`buddy ${z.name}: pfn ${pfn} misaligned for order ${order}`);
+          if (pfn < z.startPfn || pfn + 2 ** order > z.endPfn)
+            problems.push(`buddy ${z.name}: block ${pfn}/${order} outside the zone`);
+          for (let i = pfn; i < pfn + 2 ** order; i++)
+            if (p.kind[i] !== PageKind.Free)
+              problems.push(`buddy: pfn ${i} in a free block but kind ${p.kind[i]}`);
+          prev = pfn;
+          n++;
+          if (n > p.nrFrames) {
+            problems.push(`buddy ${z.name} order ${order}: list loops`);
+            break;
+          }
+        }
+        if (z.tail[order] !== prev)
+          problems.push(`buddy ${z.name} order ${order}: tail is ${z.tail[order]}, last is ${prev}`);
+        if (n !== z.nrFree[order])
+          problems.push(`buddy ${z.name} order ${order}: ${n} blocks listed, nr_free ${z.nrFree[order]}`);
+        free += n * 2 ** order;
+      }
+      if (free !== z.freePages)
+        problems.push(`buddy ${z.name}: ${free} pages listed, free_pages ${z.freePages}`);
+      let freeKind = 0;
+      for (let i = z.startPfn; i < z.endPfn; i++) if (p.kind[i] === PageKind.Free) freeKind++;
+      if (freeKind !== z.freePages)
+        problems.push(`buddy ${z.name}: ${freeKind} frames of kind free, free_pages ${z.freePages}`);
+    }
+    return problems;
+  }
+}

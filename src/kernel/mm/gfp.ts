@@ -1,0 +1,51 @@
+/**
+ * GFP flags: what an allocation may do to get memory (Linux:
+ * include/linux/gfp_types.h). Only the bits whose behaviour vmlab models.
+ */
+export const enum Gfp {
+  /** zone modifier: ZONE_DMA only */
+  DMA = 1 << 0,
+  /** zone modifier: ZONE_DMA32 and below */
+  DMA32 = 1 << 1,
+  /** __GFP_HIGH: may use some of the reserve below the min watermark */
+  HIGH = 1 << 5,
+  /** __GFP_IO, __GFP_FS: may start I/O during reclaim */
+  IO = 1 << 6,
+  FS = 1 << 7,
+  /** __GFP_ZERO */
+  ZERO = 1 << 8,
+  /** __GFP_DIRECT_RECLAIM: may reclaim (and sleep) itself */
+  DIRECT_RECLAIM = 1 << 10,
+  /** __GFP_KSWAPD_RECLAIM: may wake kswapd */
+  KSWAPD_RECLAIM = 1 << 11,
+  /** __GFP_NOWARN */
+  NOWARN = 1 << 13,
+  /** __GFP_NORETRY: fail rather than invoke the OOM killer */
+  NORETRY = 1 << 16,
+
+  /** GFP_ATOMIC = __GFP_HIGH | __GFP_KSWAPD_RECLAIM: never sleeps, may dip below min */
+  ATOMIC = HIGH | KSWAPD_RECLAIM,
+  /** GFP_KERNEL = __GFP_RECLAIM | __GFP_IO | __GFP_FS: may reclaim and sleep */
+  KERNEL = DIRECT_RECLAIM | KSWAPD_RECLAIM | IO | FS,
+  /** GFP_NOWAIT: no direct reclaim, no reserves */
+  NOWAIT = KSWAPD_RECLAIM,
+  /** GFP_HIGHUSER_MOVABLE (as far as vmlab distinguishes it) */
+  HIGHUSER = KERNEL,
+}
+
+export function parseGfp(name: string): number | null {
+  switch (name) {
+    case "kernel":
+      return Gfp.KERNEL;
+    case "atomic":
+      return Gfp.ATOMIC;
+    case "nowait":
+      return Gfp.NOWAIT;
+    case "dma":
+      return Gfp.KERNEL | Gfp.DMA;
+    case "dma32":
+      return Gfp.KERNEL | Gfp.DMA32;
+    default:
+      return null;
+  }
+}
