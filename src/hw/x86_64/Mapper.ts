@@ -67,9 +67,9 @@ const PAGES_PER = [1, 512, 262144];
  * given as 4K page numbers of the truncated linear address (48 or 57 bits),
  * frames as pfns.
  *
- * Intermediate entries get P|RW|A, plus US if any user page is mapped below
- * them (Linux's _KERNPG_TABLE and _PAGE_TABLE): leaf entries alone decide
- * the rights.
+ * Intermediate entries get P|RW|A|D, plus US if any user page is mapped
+ * below them (Linux's _KERNPG_TABLE and _PAGE_TABLE): leaf entries alone
+ * decide the rights.
  *
  * Linux counterparts: pgd_alloc, __pte_alloc / pmd_alloc (tables on demand),
  * set_pte_at, ptep_get_and_clear, change_protection.
@@ -122,7 +122,7 @@ export class Mapper {
         const t = this.alloc.allocFrame();
         if (t < 0) return { ok: false, error: "no-memory" };
         this.phys.zeroFrame(t);
-        lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A)) >>> 0;
+        lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D)) >>> 0;
         hi = Math.floor(t / 1048576);
         if (flags.user) lo = (lo | Pte.US) >>> 0;
         this.phys.write64(entryPa, hi, lo);
@@ -139,6 +139,33 @@ export class Mapper {
     const { hi, lo } = leafEntry(pfn, size, flags);
     this.phys.write64(leafPa, hi, lo);
     return { ok: true, flush: null };
+  }
+
+  /**
+   * Makes sure the table at `level` on the walk of vpn exists (allocating
+   * tables above it), without mapping anything: Linux's pud_alloc/pmd_alloc/
+   * pte_alloc. Returns the table's pfn, or -1 (no memory, or a large page in
+   * the way).
+   */
+  ensureTable(rootPfn: number, vpn: number, level: number, user = false): number {
+    let tablePa = rootPfn * 4096;
+    for (let l = this.levels - 1; l > level; l--) {
+      const entryPa = tablePa + Mapper.index(vpn, l) * 8;
+      let lo = this.phys.read32(entryPa);
+      let hi = this.phys.read32(entryPa + 4);
+      if ((lo & Pte.P) === 0) {
+        const t = this.alloc.allocFrame();
+        if (t < 0) return -1;
+        this.phys.zeroFrame(t);
+        lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (user ? Pte.US : 0))) >>> 0;
+        hi = Math.floor(t / 1048576);
+        this.phys.write64(entryPa, hi, lo);
+      } else if (l <= 2 && (lo & Pte.PS) !== 0) {
+        return -1;
+      }
+      tablePa = this.entryAddr(hi, lo);
+    }
+    return tablePa / 4096;
   }
 
   /**

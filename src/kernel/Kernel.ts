@@ -1,0 +1,565 @@
+import { assert } from "../base/assert.ts";
+import { InputError } from "../base/errors.ts";
+import { fromBig } from "../base/u64.ts";
+import { Access, Mode } from "../hw/access.ts";
+import { Machine } from "../hw/Machine.ts";
+import { type Cpu, WalkRecord } from "../hw/x86_64/Cpu.ts";
+import { Outcome, PfErr } from "../hw/x86_64/fault.ts";
+import { type FrameAllocator, type MapFlags, Mapper } from "../hw/x86_64/Mapper.ts";
+import { Pte } from "../hw/x86_64/pte.ts";
+import { oopsReport } from "./arch/x86/oops.ts";
+import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
+import { BuddyAllocator, MAX_ORDER } from "./mm/buddy.ts";
+import { Gfp } from "./mm/gfp.ts";
+import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
+import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } from "./mm/slab.ts";
+import { Vmalloc } from "./mm/vmalloc.ts";
+import { Task } from "./task.ts";
+import { px, Vaddr } from "./vaddr.ts";
+
+/** The machine and kernel options that concern the kernel's own memory (the `machine` statement). */
+export interface KernelConfig {
+  ramBytes: number;
+  cpus?: number;
+  arch?: "x86_64" | "x86_64-la57";
+  /** TLB preset or spec */
+  tlb?: string;
+  /** use PCIDs (CR4.PCIDE); default on */
+  pcid?: boolean;
+  /** CR4.SMAP / CR4.SMEP; default on */
+  smap?: boolean;
+  smep?: boolean;
+  /** panic on the first oops (kernel.panic_on_oops) */
+  panicOnOops?: boolean;
+  /** paging-structure caches in the CPUs */
+  psc?: boolean;
+  /** report every use of a stale TLB entry */
+  checkCoherence?: boolean;
+  /** vfree flushes TLBs lazily, as Linux does (default true) */
+  vmallocLazy?: boolean;
+}
+
+/** Where the kernel image sits in physical memory: CONFIG_PHYSICAL_START (16 MiB). */
+export const KERNEL_PHYS_START = 16 << 20;
+/** Kernel image sections (bytes): text (read-only, executable), rodata (read-only, NX), data+bss (NX). */
+export const KERNEL_TEXT = 2 << 20;
+export const KERNEL_RODATA = 2 << 20;
+export const KERNEL_DATA = 2 << 20;
+/** The smallest machine vmlab boots. */
+export const MIN_RAM = 32 << 20;
+/** sizeof(struct page) */
+const STRUCT_PAGE_SIZE = 64;
+
+/** PAGE_KERNEL: present, writable, accessed, dirty, global, NX. */
+const PAGE_KERNEL: MapFlags = { writable: true, nx: true, global: true, accessed: true, dirty: true };
+const PAGE_KERNEL_RO: MapFlags = { nx: true, global: true, accessed: true, dirty: true };
+const PAGE_KERNEL_RX: MapFlags = { global: true, accessed: true, dirty: true };
+
+export type KernelAccessResult =
+  | { ok: true; pa: number; value: number; faults: number }
+  | { ok: false; oops: string[]; panic: string | null };
+
+/** One oops as it happened. */
+export interface Oops {
+  lines: string[];
+  cpu: number;
+  pid: number;
+  comm: string;
+}
+
+/**
+ * The Linux-shaped kernel, booted on a simulated x86-64 machine: its page
+ * tables live in simulated RAM, its allocators manage simulated frames.
+ *
+ * Boot (Linux: setup_arch, init_mem_mapping, paging_init, mm_core_init):
+ * the first 1 MiB is reserved; the kernel image is at 16 MiB; early page
+ * tables and the memmap come from memblock right after the image; the rest
+ * goes to the buddy allocator. Kernel memory is never reclaimed: nothing in
+ * vmlab ever unmaps or moves a frame of a kernel kind.
+ */
+export class Kernel {
+  readonly machine: Machine;
+  readonly pages: PageDescTable;
+  readonly buddy: BuddyAllocator;
+  readonly slab: SlabAllocator;
+  readonly vm: Vmalloc;
+  readonly layout: Layout;
+  readonly va: Vaddr;
+  /** edits the kernel's page tables (init_mm), taking table pages from the buddy allocator */
+  readonly mapper: Mapper;
+  /** init_mm.pgd (swapper_pg_dir) */
+  readonly rootPfn: number;
+  readonly levels: 4 | 5;
+  readonly config: Required<Omit<KernelConfig, "tlb" | "arch">> & {
+    tlb: string;
+    arch: "x86_64" | "x86_64-la57";
+  };
+  readonly tasks: Task[] = [];
+  readonly current: (Task | null)[];
+  readonly oopses: Oops[] = [];
+  panicked: string | null = null;
+  /** kernel log (dmesg) */
+  readonly log: string[] = [];
+  /** frames memblock handed out at boot: [start, end) pfns after the image */
+  readonly memblock: { start: number; end: number; frames: number };
+  private nextPid = 0;
+  private readonly kworkerSerial: number[];
+  private readonly directVpn: number;
+  private readonly directEndVpn: number;
+  private readonly kernelMapVpn: number;
+  private readonly rec = new WalkRecord();
+  /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
+  pageTablePages = 0;
+  shootdowns = 0;
+
+  constructor(config: KernelConfig) {
+    const arch = config.arch ?? "x86_64";
+    this.config = {
+      ramBytes: config.ramBytes,
+      cpus: config.cpus ?? 1,
+      arch,
+      tlb: config.tlb ?? "skylake",
+      pcid: config.pcid ?? true,
+      smap: config.smap ?? true,
+      smep: config.smep ?? true,
+      panicOnOops: config.panicOnOops ?? false,
+      psc: config.psc ?? false,
+      checkCoherence: config.checkCoherence ?? false,
+      vmallocLazy: config.vmallocLazy ?? true,
+    };
+    if (!(config.ramBytes >= MIN_RAM)) {
+      throw new InputError(
+        `ram=${config.ramBytes} is too small: the kernel image is loaded at 16 MiB, so vmlab boots with at least 32 MiB`,
+      );
+    }
+    if (config.ramBytes > 2 ** 46)
+      throw new InputError(`ram=${config.ramBytes} is larger than x86-64's 64 TiB direct map`);
+    this.levels = arch === "x86_64-la57" ? 5 : 4;
+    this.layout = this.levels === 5 ? X86_64_LA57_LAYOUT : X86_64_LAYOUT;
+    this.va = new Vaddr(this.levels);
+    this.machine = new Machine({
+      ramBytes: config.ramBytes,
+      cpus: this.config.cpus,
+      la57: this.levels === 5,
+      tlb: this.config.tlb,
+      psc: this.config.psc,
+      checkCoherence: this.config.checkCoherence,
+    });
+    const nrFrames = this.machine.phys.nrFrames;
+    this.pages = new PageDescTable(nrFrames);
+    this.buddy = new BuddyAllocator(this.pages, nrFrames);
+    this.directVpn = this.va.vpn(this.layout.directMap);
+    this.directEndVpn = this.directVpn + nrFrames;
+    this.kernelMapVpn = this.va.vpn(this.layout.kernelMap);
+
+    // ---- memblock: early allocations right after the kernel image ----
+    const imageStart = KERNEL_PHYS_START / 4096;
+    const imageEnd = imageStart + (KERNEL_TEXT + KERNEL_RODATA + KERNEL_DATA) / 4096;
+    let next = imageEnd;
+    const used: [number, number][] = [];
+    const memblockAlloc = (count: number, align: number, kind: PageKind): number => {
+      next = Math.ceil(next / align) * align;
+      if (next + count > nrFrames)
+        throw new InputError(`ram=${config.ramBytes} is too small for the kernel's boot allocations`);
+      const pfn = next;
+      next += count;
+      used.push([pfn, pfn + count]);
+      this.pages.setKind(pfn, count, kind);
+      this.machine.phys.zeroFrame(pfn);
+      return pfn;
+    };
+    const bootTables: FrameAllocator = { allocFrame: () => memblockAlloc(1, 1, PageKind.PageTable) };
+    const boot = new Mapper(this.machine.phys, this.levels, 46, bootTables);
+    this.rootPfn = boot.newRoot();
+    this.pages.setKind(0, 256, PageKind.Reserved);
+    this.pages.setKind(imageStart, imageEnd - imageStart, PageKind.KernelImage);
+
+    // ---- the direct map (init_mem_mapping): 4K for the first 2 MiB, then 2M pages, 1G from 1 GiB ----
+    let pfn = 0;
+    while (pfn < nrFrames) {
+      let size = 0;
+      if (pfn >= 262144 && pfn % 262144 === 0 && pfn + 262144 <= nrFrames) size = 2;
+      else if (pfn >= 512 && pfn % 512 === 0 && pfn + 512 <= nrFrames) size = 1;
+      const r = boot.map(this.rootPfn, this.directVpn + pfn, pfn, size, PAGE_KERNEL);
+      assert(r.ok, "boot: direct map");
+      pfn += [1, 512, 262144][size];
+    }
+    // ---- the kernel image at __START_KERNEL_map + phys, 2M pages ----
+    const sections: [number, MapFlags][] = [
+      [KERNEL_TEXT, PAGE_KERNEL_RX],
+      [KERNEL_RODATA, PAGE_KERNEL_RO],
+      [KERNEL_DATA, PAGE_KERNEL],
+    ];
+    let at = imageStart;
+    for (const [bytes, flags] of sections) {
+      for (let p = at; p < at + bytes / 4096; p += 512) {
+        assert(boot.map(this.rootPfn, this.kernelMapVpn + p, p, 1, flags).ok, "boot: kernel image");
+      }
+      at += bytes / 4096;
+    }
+    // ---- vmemmap: the struct page array, in 2M blocks (vmemmap_populate_hugepages) ----
+    const memmapPages = Math.ceil((nrFrames * STRUCT_PAGE_SIZE) / 4096);
+    const vmemmapVpn = this.va.vpn(this.layout.vmemmap);
+    for (let off = 0; off < memmapPages; off += 512) {
+      const block = memblockAlloc(512, 512, PageKind.Memmap);
+      assert(boot.map(this.rootPfn, vmemmapVpn + off, block, 1, PAGE_KERNEL).ok, "boot: vmemmap");
+    }
+    // ---- vmalloc: the tables below the top level are preallocated (preallocate_vmalloc_pages) ----
+    const vmStart = this.va.vpn(this.layout.vmallocStart);
+    const vmEnd = this.va.vpn(this.layout.vmallocEnd - 1n) + 1;
+    const topSpan = 512 ** (this.levels - 1);
+    for (let v = vmStart; v < vmEnd; v += topSpan)
+      assert(boot.ensureTable(this.rootPfn, v, this.levels - 2) >= 0, "boot: vmalloc");
+    // ---- fixmap: its page table (level1_fixmap_pgt), no slot mapped while idle ----
+    assert(
+      boot.ensureTable(this.rootPfn, this.va.vpn(this.layout.fixaddrTop - 4096n), 0) >= 0,
+      "boot: fixmap",
+    );
+    this.memblock = { start: imageEnd, end: next, frames: used.reduce((n, [a, b]) => n + b - a, 0) };
+
+    // ---- hand the rest to the buddy allocator (memblock_free_all), alignment gaps included ----
+    this.buddy.freeBootRange(256, imageStart);
+    let gap = imageEnd;
+    for (const [a, b] of used.sort((x, y) => x[0] - y[0])) {
+      if (a > gap) this.buddy.freeBootRange(gap, a);
+      gap = Math.max(gap, b);
+    }
+    this.buddy.freeBootRange(next, nrFrames);
+    this.buddy.setupWatermarks();
+    this.slab = new SlabAllocator(this.buddy, this.pages, this.config.cpus);
+    const tableAlloc: FrameAllocator = {
+      allocFrame: () => {
+        const t = this.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
+        if (t >= 0) this.pageTablePages++;
+        return t;
+      },
+    };
+    this.mapper = new Mapper(this.machine.phys, this.levels, 46, tableAlloc);
+    const lazyMax = (32 - Math.clz32(this.config.cpus)) * 8192;
+    this.vm = new Vmalloc(
+      this.buddy,
+      {
+        mapKernelPage: (vpn, p) => this.mapper.map(this.rootPfn, vpn, p, 0, PAGE_KERNEL).ok,
+        unmapKernelPage: (vpn) => {
+          this.mapper.unmap(this.rootPfn, vpn);
+        },
+        flushKernelRange: (vpn, n) => this.flushTlbKernelRange(vpn, n),
+      },
+      vmStart,
+      vmEnd,
+      lazyMax,
+      this.config.vmallocLazy,
+    );
+
+    // ---- CPUs: paging on, CR3 = init_mm's PGD ----
+    for (const cpu of this.machine.cpus) {
+      cpu.setNxe(true);
+      cpu.setWp(true);
+      cpu.movToCr4({ pge: true, pcide: this.config.pcid, smep: this.config.smep, smap: this.config.smap });
+      cpu.movToCr3(0, this.rootPfn * 4096);
+    }
+    // ---- tasks: the idle tasks, init, kthreadd, one kworker per CPU as the context of kernel statements ----
+    this.current = this.machine.cpus.map(() => null);
+    const idle = this.newTask("swapper/0", true);
+    this.newTask("init", true);
+    this.newTask("kthreadd", true);
+    this.kworkerSerial = this.machine.cpus.map(() => 0);
+    for (let c = 0; c < this.config.cpus; c++) this.current[c] = this.newKworker(c);
+    assert(idle.pid === 0, "boot: idle pid");
+    this.log.push(
+      `Memory: ${(this.buddy.freePages() * 4) | 0}K/${(nrFrames * 4) | 0}K available (${((KERNEL_TEXT + KERNEL_RODATA + KERNEL_DATA) / 1024) | 0}K kernel image, ${(this.memblock.frames * 4) | 0}K memblock, ${(256 * 4) | 0}K reserved)`,
+    );
+  }
+
+  private newTask(comm: string, kthread: boolean): Task {
+    const t = new Task(this.nextPid++, comm, kthread);
+    this.tasks.push(t);
+    return t;
+  }
+
+  private newKworker(cpu: number): Task {
+    return this.newTask(`kworker/${cpu}:${this.kworkerSerial[cpu]++}`, true);
+  }
+
+  /** The task kernel code on `cpu` runs for; a fresh kworker if the last one died. */
+  contextTask(cpu: number): Task {
+    let t = this.current[cpu];
+    if (t === null || !t.alive) {
+      t = this.newKworker(cpu);
+      this.current[cpu] = t;
+    }
+    return t;
+  }
+
+  // =====================================================================
+  // Addresses
+  // =====================================================================
+
+  /** The direct-map address of a physical address (__va). */
+  directVa(pa: number): bigint {
+    return this.layout.directMap + BigInt(pa);
+  }
+
+  /** Physical address of a direct-map address (__pa), or -1. */
+  directPa(va: bigint): number {
+    const off = va - this.layout.directMap;
+    if (off < 0n || off >= BigInt(this.machine.phys.sizeBytes)) return -1;
+    return Number(off);
+  }
+
+  /** Is vpn inside the direct map? */
+  inDirectMap(vpn: number): boolean {
+    return vpn >= this.directVpn && vpn < this.directEndVpn;
+  }
+
+  /** Is vpn inside the kernel image mapping (__START_KERNEL_map ... modules)? */
+  inKernelMap(vpn: number): boolean {
+    return vpn >= this.kernelMapVpn && vpn < this.va.vpn(this.layout.modulesStart);
+  }
+
+  // =====================================================================
+  // Allocation (the kernel API)
+  // =====================================================================
+
+  /**
+   * kmalloc: a slab object for sizes up to 8 KiB, physically contiguous pages
+   * beyond (kmalloc_large). Returns the direct-map address, ZERO_SIZE_PTR
+   * for size 0, or 0n (NULL) when no memory could be had.
+   */
+  kmalloc(size: number, gfp: number = Gfp.KERNEL): bigint {
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new InputError(`kmalloc: size must be a non-negative integer, not ${size}`);
+    if (size === 0) return ZERO_SIZE_PTR;
+    if (size > KMALLOC_MAX_CACHE_SIZE) {
+      let order = 0;
+      while (4096 * 2 ** order < size) order++;
+      if (order > MAX_ORDER) {
+        this.log.push(`WARNING: kmalloc of ${size} bytes exceeds MAX_PAGE_ORDER (${MAX_ORDER})`);
+        return 0n;
+      }
+      const pfn = this.buddy.alloc(order, gfp, PageKind.KmallocLarge);
+      return pfn < 0 ? 0n : this.directVa(pfn * 4096);
+    }
+    const pa = this.slab.alloc(this.slab.caches[kmallocIndex(size)], gfp);
+    return pa < 0 ? 0n : this.directVa(pa);
+  }
+
+  /** kfree. Returns null, or what was wrong with the pointer (Linux would BUG or corrupt memory). */
+  kfree(va: bigint): string | null {
+    if (va === 0n || va === ZERO_SIZE_PTR) return null;
+    const pa = this.directPa(va);
+    if (pa < 0) return `kfree: 0x${px(va)} is not a kmalloc address (not in the direct map)`;
+    const pfn = Math.floor(pa / 4096);
+    const kind = this.pages.kind[pfn];
+    if (kind === PageKind.KmallocLarge) {
+      if (pa % 4096 !== 0 || this.pages.order[pfn] < 0)
+        return `kfree: 0x${px(va)} is inside a large kmalloc, not its start`;
+      const err = this.buddy.free(pfn, this.pages.order[pfn]);
+      return err === null ? null : `kfree: ${err}`;
+    }
+    if (kind !== PageKind.Slab) {
+      return kind === PageKind.Free
+        ? `kfree: double free or invalid free of 0x${px(va)} (the page is free)`
+        : `kfree: 0x${px(va)} was not allocated by kmalloc (page is ${kindName(kind)})`;
+    }
+    const err = this.slab.free(pa);
+    if (err === "double-free") return `kfree: double free of 0x${px(va)}`;
+    if (err === "misaligned") return `kfree: 0x${px(va)} is not the start of an object`;
+    return err === null ? null : `kfree: ${err}`;
+  }
+
+  /** vmalloc: returns the area's address, or 0n. */
+  vmalloc(size: number): bigint {
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new InputError(`vmalloc: size must be a non-negative integer, not ${size}`);
+    const r = this.vm.alloc(size, this.buddy.managedPages());
+    if (typeof r === "string") {
+      if (r !== "zero-size")
+        this.log.push(
+          `vmalloc error: size ${size}, ${r === "too-large" ? "exceeds total pages" : r === "no-kva" ? "vmalloc space exhausted" : "failed to allocate pages"}`,
+        );
+      return 0n;
+    }
+    return this.va.canonical(r.startVpn);
+  }
+
+  vfree(va: bigint): string | null {
+    if (va === 0n) return null;
+    if (!this.va.isCanonical(va) || this.va.offset(va) !== 0)
+      return `vfree: 0x${px(va)} is not a vmalloc address`;
+    const err = this.vm.free(this.va.vpn(va));
+    return err === null ? null : `vfree: 0x${px(va)} is not the start of a vmalloc area`;
+  }
+
+  /** alloc_pages + page_address: 2^order contiguous frames, as a direct-map address; 0n on failure. */
+  allocPages(order: number, gfp: number = Gfp.KERNEL): bigint {
+    if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) {
+      throw new InputError(`alloc_pages: order must be 0..${MAX_ORDER}, not ${order}`);
+    }
+    const pfn = this.buddy.alloc(order, gfp, PageKind.KernelPages);
+    return pfn < 0 ? 0n : this.directVa(pfn * 4096);
+  }
+
+  freePages(va: bigint, order: number): string | null {
+    const pa = this.directPa(va);
+    if (pa < 0 || pa % 4096 !== 0) return `free_pages: 0x${px(va)} is not a page address in the direct map`;
+    const pfn = pa / 4096;
+    if (this.pages.kind[pfn] !== PageKind.KernelPages && this.pages.kind[pfn] !== PageKind.Free) {
+      return `free_pages: 0x${px(va)} was not allocated by alloc_pages (page is ${kindName(this.pages.kind[pfn])})`;
+    }
+    const err = this.buddy.free(pfn, order);
+    if (err === null) return null;
+    return err === "not-allocated"
+      ? `free_pages: double free of 0x${px(va)}`
+      : `free_pages: ${err} (order ${order})`;
+  }
+
+  // =====================================================================
+  // TLB maintenance
+  // =====================================================================
+
+  /**
+   * flush_tlb_kernel_range on every CPU (an IPI to each other CPU): INVLPG
+   * per page up to tlb_single_page_flush_ceiling (33), else a full flush
+   * including globals.
+   */
+  flushTlbKernelRange(startVpn: number, nrPages: number): void {
+    for (const cpu of this.machine.cpus) {
+      if (cpu.id !== 0) this.shootdowns++;
+      if (nrPages > 33) {
+        cpu.invpcid(2, 0);
+        continue;
+      }
+      for (let i = 0; i < nrPages; i++) {
+        const { hi, lo } = fromBig(this.va.canonical(startVpn + i));
+        cpu.invlpg(hi, lo);
+      }
+    }
+  }
+
+  // =====================================================================
+  // Kernel-mode accesses and faults
+  // =====================================================================
+
+  /**
+   * A plain kernel dereference (no exception-table entry) of one address on
+   * `cpuId`, in the context of its current task. On success returns the
+   * byte read (or written). A fault nobody can fix is an oops: the report
+   * is logged, the task is killed, and with panic_on_oops the machine stops.
+   */
+  kernelAccess(cpuId: number, va: bigint, access: Access, value = 0): KernelAccessResult {
+    assert(this.panicked === null, "kernelAccess: the machine has panicked");
+    const cpu = this.machine.cpus[cpuId];
+    const task = this.contextTask(cpuId);
+    cpu.cpl = 0;
+    const { hi, lo } = fromBig(va);
+    let faults = 0;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const out = cpu.translate(hi, lo, access);
+      if (out === Outcome.OK) {
+        const phys = this.machine.phys;
+        if (access === Access.Write) phys.write8(cpu.pa, value);
+        return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
+      }
+      faults++;
+      if (out === Outcome.GP) {
+        return this.oops(cpu, task, [
+          `general protection fault, probably for non-canonical address 0x${px(va)}: 0000 [#${this.oopses.length + 1}] PREEMPT SMP ${"NOPTI"}`,
+          `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+        ]);
+      }
+      if (this.spuriousKernelFault(cpu, va, access)) continue;
+      return this.pageFaultOops(cpu, task, va, cpu.errorCode);
+    }
+    return this.pageFaultOops(cpu, task, va, cpu.errorCode);
+  }
+
+  /**
+   * spurious_kernel_fault: a write or fetch protection fault on a kernel
+   * address whose page tables now allow the access (a stale TLB entry, e.g.
+   * after permissions were relaxed without a flush). The fault already
+   * dropped the entry, so retrying succeeds.
+   */
+  private spuriousKernelFault(cpu: Cpu, va: bigint, access: Access): boolean {
+    const ec = cpu.errorCode;
+    if (ec !== (PfErr.WR | PfErr.P) && ec !== (PfErr.ID | PfErr.P)) return false;
+    if (!this.va.isKernel(va)) return false;
+    const { hi, lo } = fromBig(va);
+    return cpu.probe(hi, lo, access, Mode.Supervisor, this.rec) === Outcome.OK;
+  }
+
+  private pageFaultOops(cpu: Cpu, task: Task, va: bigint, errorCode: number): KernelAccessResult {
+    const vpn = this.va.vpn(va);
+    const leaf = this.mapper.lookup(this.rootPfn, vpn);
+    const pgd = this.mapper.entryAt(this.rootPfn, vpn, this.levels - 1);
+    const lines = oopsReport(
+      {
+        address: this.va.unsigned(va),
+        vpn,
+        errorCode,
+        cpu: cpu.id,
+        pid: task.pid,
+        comm: task.comm,
+        uid: task.uid,
+        serial: this.oopses.length + 1,
+        pti: false,
+        rootPfn: cpu.rootPa / 4096,
+        levels: this.levels,
+        smep: cpu.cr4Smep,
+        leafExec: leaf === null ? null : (leaf.hi & 0x80000000) === 0,
+        pgdUser: pgd !== null && (pgd.lo & Pte.US) !== 0,
+      },
+      this.mapper,
+    );
+    return this.oops(cpu, task, lines);
+  }
+
+  /** oops_end: log, kill the task (make_task_dead), or panic. */
+  private oops(cpu: Cpu, task: Task, lines: string[]): KernelAccessResult {
+    this.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm });
+    this.log.push(...lines);
+    let panic: string | null = null;
+    if (this.config.panicOnOops) panic = "Fatal exception";
+    else if (task.pid === 0) panic = "Attempted to kill the idle task!";
+    else if (task.pid === 1) panic = "Attempted to kill init! exitcode=0x00000009";
+    if (panic !== null) {
+      this.panicked = panic;
+      this.log.push(`Kernel panic - not syncing: ${panic}`);
+    } else {
+      task.alive = false;
+      task.exitReason = "oops";
+      if (this.current[cpu.id] === task) this.current[cpu.id] = null;
+    }
+    return { ok: false, oops: lines, panic };
+  }
+
+  /** The frame a kernel virtual address maps to in init_mm (software walk), or -1. */
+  kernelPfn(va: bigint): number {
+    if (!this.va.isCanonical(va)) return -1;
+    const vpn = this.va.vpn(va);
+    const e = this.mapper.lookup(this.rootPfn, vpn);
+    if (e === null) return -1;
+    const base = ((e.hi & 0x3fff) * 4294967296 + ((e.lo & 0xfffff000) >>> 0)) / 4096;
+    const span = [1, 512, 262144][e.level];
+    const largeBase = e.level > 0 ? base - (base % span) : base;
+    return largeBase + (vpn % span);
+  }
+}
+
+export function kindName(kind: PageKind): string {
+  return (
+    [
+      "free",
+      "reserved",
+      "kernel image",
+      "page table",
+      "slab",
+      "kmalloc-large",
+      "vmalloc",
+      "kernel pages",
+      "memmap",
+      "user",
+      "page cache",
+    ][kind] ?? `kind ${kind}`
+  );
+}

@@ -1,0 +1,81 @@
+import { Pte } from "../hw/x86_64/pte.ts";
+import type { Kernel } from "./Kernel.ts";
+import { PageKind } from "./mm/PageDesc.ts";
+
+/**
+ * The invariant checker (a debug switch, on in tests). Returns every broken
+ * invariant as a sentence; empty when all hold:
+ * - every frame is exactly one kind, and the counts add up to RAM;
+ * - the buddy free lists and the slab books are consistent;
+ * - every page-table frame reachable from the kernel's root is of kind
+ *   page-table (or part of memblock/the image), and every page-table frame
+ *   is reachable (no leaked tables);
+ * - no present PTE outside the direct map and the kernel image mapping
+ *   points to a free frame;
+ * - every vmalloc area's frames are vmalloc frames mapped at its addresses.
+ */
+export function checkInvariants(k: Kernel): string[] {
+  const problems: string[] = [];
+  const counts = k.pages.countByKind();
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total !== k.machine.phys.nrFrames)
+    problems.push(`frame kinds add up to ${total}, RAM has ${k.machine.phys.nrFrames}`);
+  problems.push(...k.buddy.check());
+  problems.push(...k.slab.check());
+
+  // walk the kernel's page tables
+  const phys = k.machine.phys;
+  const reached = new Set<number>();
+  const visit = (tablePfn: number, level: number, vpnBase: number) => {
+    reached.add(tablePfn);
+    const kind = k.pages.kind[tablePfn];
+    if (kind !== PageKind.PageTable)
+      problems.push(`page table at pfn ${tablePfn} (level ${level}) is of kind ${kind}`);
+    for (let i = 0; i < 512; i++) {
+      const lo = phys.read32(tablePfn * 4096 + i * 8);
+      const hi = phys.read32(tablePfn * 4096 + i * 8 + 4);
+      if (!(lo & Pte.P)) continue;
+      const vpn = vpnBase + i * 512 ** level;
+      const addrPfn = ((hi & 0x3fff) * 4294967296 + ((lo & 0xfffff000) >>> 0)) / 4096;
+      const leaf = level === 0 || (level <= 2 && (lo & Pte.PS) !== 0);
+      if (!leaf) {
+        visit(addrPfn, level - 1, vpn);
+        continue;
+      }
+      if (k.inDirectMap(vpn) || k.inKernelMap(vpn)) continue;
+      const span = level === 0 ? 1 : 512 ** level;
+      for (let f = addrPfn; f < addrPfn + span && f < k.pages.nrFrames; f++) {
+        if (k.pages.kind[f] === PageKind.Free)
+          problems.push(`present PTE for vpn 0x${vpn.toString(16)} points to free frame ${f}`);
+      }
+    }
+  };
+  visit(k.rootPfn, k.levels - 1, 0);
+  for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
+    if (k.pages.kind[pfn] === PageKind.PageTable && !reached.has(pfn))
+      problems.push(`page-table frame ${pfn} is not reachable from any root (leaked)`);
+  }
+
+  // vmalloc areas
+  let vmallocFrames = 0;
+  for (const a of k.vm.busy) {
+    a.pfns.forEach((pfn, i) => {
+      if (k.pages.kind[pfn] !== PageKind.Vmalloc)
+        problems.push(
+          `vmalloc area at vpn 0x${a.startVpn.toString(16)}: frame ${pfn} is not a vmalloc frame`,
+        );
+      const e = k.mapper.lookup(k.rootPfn, a.startVpn + i);
+      const mapped = e === null ? -1 : ((e.hi & 0x3fff) * 4294967296 + ((e.lo & 0xfffff000) >>> 0)) / 4096;
+      if (mapped !== pfn)
+        problems.push(
+          `vmalloc area at vpn 0x${a.startVpn.toString(16)}: page ${i} maps ${mapped}, not ${pfn}`,
+        );
+    });
+    if (k.mapper.lookup(k.rootPfn, a.startVpn + a.nrPages) !== null)
+      problems.push(`vmalloc area at vpn 0x${a.startVpn.toString(16)}: its guard page is mapped`);
+    vmallocFrames += a.pfns.length;
+  }
+  if (vmallocFrames !== counts[PageKind.Vmalloc])
+    problems.push(`${counts[PageKind.Vmalloc]} vmalloc frames, ${vmallocFrames} in areas`);
+  return problems;
+}

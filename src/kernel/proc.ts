@@ -1,0 +1,114 @@
+import type { Kernel } from "./Kernel.ts";
+import { Wmark } from "./mm/buddy.ts";
+import { PAGE_KIND_NAMES, PageKind } from "./mm/PageDesc.ts";
+
+/**
+ * /proc/meminfo, in bytes, field names as Linux prints them
+ * (fs/proc/meminfo.c). Fields vmlab does not model yet are 0.
+ */
+export function meminfo(k: Kernel): Record<string, number> {
+  const pg = 4096;
+  const free = k.buddy.freePages();
+  const slab = k.slab.slabPages();
+  // si_mem_available: free minus the reserve the kernel keeps (high watermarks and lowmem reserves)
+  let totalreserve = 0;
+  for (const z of k.buddy.zones) totalreserve += z.wmark[Wmark.High] + Math.max(...z.lowmemReserve);
+  const available = Math.max(0, free - totalreserve);
+  const vmTotal = Number(k.layout.vmallocEnd - k.layout.vmallocStart);
+  return {
+    MemTotal: k.buddy.managedPages() * pg,
+    MemFree: free * pg,
+    MemAvailable: available * pg,
+    Buffers: 0,
+    Cached: 0,
+    SwapCached: 0,
+    Active: 0,
+    Inactive: 0,
+    "Active(anon)": 0,
+    "Inactive(anon)": 0,
+    "Active(file)": 0,
+    "Inactive(file)": 0,
+    Unevictable: 0,
+    Mlocked: 0,
+    SwapTotal: 0,
+    SwapFree: 0,
+    Dirty: 0,
+    Writeback: 0,
+    AnonPages: 0,
+    Mapped: 0,
+    Shmem: 0,
+    KReclaimable: 0,
+    Slab: slab * pg,
+    SReclaimable: 0,
+    SUnreclaim: slab * pg,
+    KernelStack: 0,
+    PageTables: k.pageTablePages * pg,
+    CommitLimit: k.buddy.managedPages() * pg,
+    Committed_AS: 0,
+    VmallocTotal: vmTotal,
+    VmallocUsed: k.vm.usedPages() * pg,
+    VmallocChunk: 0,
+    AnonHugePages: 0,
+    HugePages_Total: 0,
+    HugePages_Free: 0,
+    Hugepagesize: 2 * 1024 * 1024,
+    DirectMap4k: 512 * pg,
+    DirectMap2M: Math.min(k.machine.phys.nrFrames, 262144) * pg - 512 * pg,
+    DirectMap1G: Math.max(0, Math.floor(k.machine.phys.nrFrames / 262144) - 1) * 262144 * pg,
+  };
+}
+
+/** Fields printed as plain counts, not kB. */
+const COUNT_FIELDS = new Set(["HugePages_Total", "HugePages_Free"]);
+
+/** The text of /proc/meminfo. */
+export function formatMeminfo(m: Record<string, number>): string[] {
+  return Object.entries(m).map(([name, bytes]) =>
+    COUNT_FIELDS.has(name)
+      ? `${`${name}:`.padEnd(16)}${String(bytes).padStart(8)}`
+      : `${`${name}:`.padEnd(16)}${String(Math.floor(bytes / 1024)).padStart(8)} kB`,
+  );
+}
+
+/** Runs of frames of the same kind: `show frames`. */
+export function frameRuns(k: Kernel): { first: number; last: number; kind: string }[] {
+  const runs: { first: number; last: number; kind: string }[] = [];
+  const kinds = k.pages.kind;
+  let start = 0;
+  for (let pfn = 1; pfn <= kinds.length; pfn++) {
+    if (pfn === kinds.length || kinds[pfn] !== kinds[start]) {
+      runs.push({ first: start, last: pfn - 1, kind: PAGE_KIND_NAMES[kinds[start]] });
+      start = pfn;
+    }
+  }
+  return runs;
+}
+
+export function formatFrames(k: Kernel): string[] {
+  const counts = k.pages.countByKind();
+  const lines = ["frames by kind:"];
+  PAGE_KIND_NAMES.forEach((name, i) => {
+    if (counts[i] > 0)
+      lines.push(
+        `  ${name.padEnd(14)} ${String(counts[i]).padStart(9)}  (${((counts[i] * 4096) / 1048576).toFixed(1)} MiB)`,
+      );
+  });
+  lines.push("runs:");
+  const runs = frameRuns(k);
+  for (const r of runs.slice(0, 200)) {
+    lines.push(
+      `  pfn 0x${r.first.toString(16).padStart(6, "0")}-0x${r.last.toString(16).padStart(6, "0")} ${String(r.last - r.first + 1).padStart(8)}  ${r.kind}`,
+    );
+  }
+  if (runs.length > 200) lines.push(`  ... ${runs.length - 200} more runs`);
+  return lines;
+}
+
+/** Frames held by kernel memory (never reclaimed): everything but free, user and page cache. */
+export function kernelFrames(k: Kernel): number {
+  const c = k.pages.countByKind();
+  return c.reduce(
+    (n, v, i) => (i === PageKind.Free || i === PageKind.UserAnon || i === PageKind.PageCache ? n : n + v),
+    0,
+  );
+}
