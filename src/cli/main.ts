@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
+import { runCli } from "./run.ts";
 import { runTour } from "./tour.ts";
 import { runWalk } from "./walk.ts";
 
@@ -38,6 +39,26 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${r.text}\n`);
     });
 
+  let exitCode = 0;
+  program
+    .command("run")
+    .description(
+      "run a .vm scenario: one line per statement, then a summary; exit 0 if every expect holds, 1 if one fails, 2 if the scenario is invalid",
+    )
+    .argument("<file>", "scenario file (.vm), or - for standard input")
+    .option("--json", "print one JSON document instead", false)
+    .option("--trace", "add every access, TLB lookup and walk step", false)
+    .option("--verbose", "print the machine settings and their defaults first", false)
+    .option("--check", "run the invariant checker after every statement (debug)", false)
+    .action((file: string, opts) => {
+      exitCode = runCli(
+        file,
+        opts,
+        (s) => process.stdout.write(s),
+        (s) => process.stderr.write(s),
+      );
+    });
+
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {
@@ -60,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  return 0;
+  return exitCode;
 }
 
 function collect(value: string, previous: string[]): string[] {

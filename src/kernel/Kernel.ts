@@ -514,6 +514,25 @@ export class Kernel {
     return this.oops(cpu, task, lines);
   }
 
+  /**
+   * BUG(): kernel code found a broken invariant it cannot survive (a double
+   * free caught by the allocator, a free of a pointer it never gave out).
+   * Reported like Linux's `kernel BUG at FILE!` / `invalid opcode` oops, in
+   * the context of the current task on `cpuId`. Returns the report.
+   */
+  bug(cpuId: number, message: string, file: string): string[] {
+    const cpu = this.machine.cpus[cpuId];
+    const task = this.contextTask(cpuId);
+    const r = this.oops(cpu, task, [
+      message,
+      `kernel BUG at ${file}!`,
+      `invalid opcode: 0000 [#${this.oopses.length + 1}] PREEMPT SMP NOPTI`,
+      `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+    ]);
+    if (r.ok) return [];
+    return r.panic ? [...r.oops, `Kernel panic - not syncing: ${r.panic}`] : r.oops;
+  }
+
   /** oops_end: log, kill the task (make_task_dead), or panic. */
   private oops(cpu: Cpu, task: Task, lines: string[]): KernelAccessResult {
     this.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm });

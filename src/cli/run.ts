@@ -1,0 +1,72 @@
+import { readFileSync } from "node:fs";
+import { InputError } from "../base/errors.ts";
+import { MACHINE_KEYS } from "../workloads/scenario/machineConfig.ts";
+import { formatWithCaret } from "../workloads/scenario/parser.ts";
+import { type RunResult, runScenario } from "../workloads/scenario/runner.ts";
+
+export interface RunCliOptions {
+  json: boolean;
+  trace: boolean;
+  verbose: boolean;
+  check: boolean;
+}
+
+/**
+ * `vmlab run FILE.vm`: prints one line per statement with what happened,
+ * then a summary (or one JSON document). Returns the exit status: 0 when
+ * every expectation holds, 1 when one fails, 2 when the scenario is invalid.
+ */
+export function runCli(
+  file: string,
+  opts: RunCliOptions,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
+  let source: string;
+  try {
+    source = file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
+  } catch (e) {
+    err(`vmlab: ${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return 2;
+  }
+  let result: RunResult;
+  try {
+    result = runScenario(source, { file, trace: opts.trace, checkInvariants: opts.check });
+  } catch (e) {
+    if (e instanceof InputError) {
+      err(`${formatWithCaret(e, source.split("\n"))}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (opts.json) {
+    out(`${JSON.stringify(result, null, 2)}\n`);
+    return result.exitCode;
+  }
+  if (opts.verbose) {
+    out("machine settings (key = value [default]):\n");
+    for (const k of MACHINE_KEYS) {
+      out(
+        `  ${k.key.padEnd(14)} = ${result.machine[k.key].padEnd(10)} [${k.default}]  ${k.values}${k.modelled ? "" : "  (not modelled yet)"}\n`,
+      );
+    }
+    out("\n");
+  }
+  for (const s of result.statements) {
+    const head = `${String(s.line).padStart(4)}  ${s.text}`;
+    if (s.output.length === 1 && head.length + s.output[0].length < 110) {
+      out(`${head.padEnd(48)}  ${s.output[0]}\n`);
+    } else {
+      out(`${head}\n`);
+      for (const line of s.output) out(`        ${line}\n`);
+    }
+  }
+  if (result.halted) out(`\nmachine halted: ${result.halted} (the statements after it did not run)\n`);
+  out(
+    `\n${result.statements.length} statements, ${result.expectations.length} expectations: ${result.passed} passed, ${result.failed} failed\n`,
+  );
+  for (const f of result.expectations.filter((e) => !e.ok)) {
+    out(`  ${file}:${f.line}: ${f.text}: expected ${f.expected}, got ${f.actual}\n`);
+  }
+  return result.exitCode;
+}

@@ -1,0 +1,841 @@
+import { ModelBug } from "../../base/assert.ts";
+import { InputError } from "../../base/errors.ts";
+import { Rng } from "../../base/rng.ts";
+import { Access, accessName } from "../../hw/access.ts";
+import type { HwEvent } from "../../hw/x86_64/Cpu.ts";
+import { Pte } from "../../hw/x86_64/pte.ts";
+import { checkInvariants } from "../../kernel/invariants.ts";
+import { Kernel, kindName } from "../../kernel/Kernel.ts";
+import { formatLayout } from "../../kernel/layout.ts";
+import { Gfp, parseGfp } from "../../kernel/mm/gfp.ts";
+import { PageKind } from "../../kernel/mm/PageDesc.ts";
+import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex } from "../../kernel/mm/slab.ts";
+import { formatFrames, formatMeminfo, meminfo } from "../../kernel/proc.ts";
+import { px } from "../../kernel/vaddr.ts";
+import type { AddrExpr, Expr, Pos, Stmt, Word } from "./ast.ts";
+import { machineSettings } from "./machineConfig.ts";
+import { parseScenario } from "./parser.ts";
+
+/** What one statement did. */
+export interface StatementResult {
+  line: number;
+  text: string;
+  /** what happened, one or more lines (oops reports, show output, values) */
+  output: string[];
+}
+
+export interface ExpectResult {
+  line: number;
+  text: string;
+  ok: boolean;
+  actual: string;
+  expected: string;
+}
+
+export interface RunResult {
+  file: string;
+  machine: Record<string, string>;
+  statements: StatementResult[];
+  expectations: ExpectResult[];
+  passed: number;
+  failed: number;
+  /** set when the machine panicked: statements after it did not run */
+  halted: string | null;
+  metrics: Record<string, string>;
+  exitCode: 0 | 1;
+}
+
+export interface RunOptions {
+  file?: string;
+  /** record every access, TLB lookup and walk step in the statements' output */
+  trace?: boolean;
+  /** run the invariant checker after every statement (a broken invariant is a vmlab bug) */
+  checkInvariants?: boolean;
+}
+
+type Value = bigint | string;
+
+/** Statements of the language that later versions of vmlab add. */
+const LATER = new Set([
+  "spawn",
+  "fork",
+  "exit",
+  "kthread",
+  "switch",
+  "mmap",
+  "munmap",
+  "mprotect",
+  "madvise",
+  "msync",
+  "mlock",
+  "munlock",
+  "brk",
+  "mremap",
+  "VirtualAlloc",
+  "VirtualFree",
+  "VirtualProtect",
+  "exec",
+  "catch",
+  "setuid",
+  "syscall",
+  "file",
+  "device",
+  "reclaim",
+  "kswapd",
+  "explain",
+  "copy_from_user",
+  "copy_to_user",
+]);
+
+const KERNEL_VERBS = new Set([
+  "kmalloc",
+  "kfree",
+  "vmalloc",
+  "vfree",
+  "alloc_pages",
+  "free_pages",
+  "read",
+  "write",
+]);
+const SHOW_WHAT = ["layout", "buddyinfo", "slabinfo", "meminfo", "frames", "stats", "vmstat", "tlb"];
+const LEVELS: Record<string, number> = {
+  pt: 0,
+  pd: 1,
+  pdpt: 2,
+  pml4: 3,
+  pml5: 4,
+  pte: 0,
+  pmd: 1,
+  pud: 2,
+  p4d: 3,
+  pgd: 4,
+};
+
+/** The runtime a compiled step sees. */
+class Runtime {
+  readonly vars = new Map<string, bigint>();
+  readonly rng: Rng;
+  out: string[] = [];
+
+  constructor(
+    readonly kernel: Kernel,
+    seed: number,
+  ) {
+    this.rng = new Rng(seed);
+  }
+}
+
+type Step = { stmt: Stmt; run: (rt: Runtime) => void };
+type Eval = (rt: Runtime) => Value;
+
+/**
+ * Runs a scenario: parses it all, checks every statement (syntax, known
+ * statements and options, variables defined before use), boots the machine,
+ * then executes. Invalid input throws InputError (FILE:LINE:COL) before
+ * anything runs; a failed expectation does not stop the run.
+ */
+export function runScenario(source: string, opts: RunOptions = {}): RunResult {
+  const file = opts.file ?? "<scenario>";
+  const stmts = parseScenario(source, file);
+  const machineStmt = stmts.find((s) => s.verb === "machine" && s.prefix === null) ?? null;
+  if (machineStmt && stmts[0] !== machineStmt)
+    throw new InputError("'machine' must come before any other statement", { file, ...machineStmt.pos });
+  const settings = machineSettings(machineStmt, file);
+  const compiler = new Compiler(file);
+  const steps = stmts.filter((s) => s !== machineStmt).map((s) => ({ stmt: s, run: compiler.compile(s) }));
+
+  const kernel = new Kernel(settings.kernel);
+  const rt = new Runtime(kernel, settings.seed);
+  const result: RunResult = {
+    file,
+    machine: settings.effective,
+    statements: [],
+    expectations: [],
+    passed: 0,
+    failed: 0,
+    halted: null,
+    metrics: {},
+    exitCode: 0,
+  };
+  if (machineStmt) {
+    const m = meminfo(kernel);
+    result.statements.push({
+      line: machineStmt.pos.line,
+      text: machineStmt.text.trim(),
+      output: [
+        `booted: ${mib(settings.kernel.ramBytes)} RAM, ${settings.kernel.cpus} CPU${settings.kernel.cpus === 1 ? "" : "s"}, ${kernel.levels}-level paging; MemTotal ${mib(m.MemTotal)}, MemFree ${mib(m.MemFree)}`,
+      ],
+    });
+  }
+  if (opts.trace) {
+    for (const cpu of kernel.machine.cpus) cpu.tracer = (e) => rt.out.push(`  trace: ${formatEvent(e)}`);
+  }
+  compiler.expectations = result.expectations;
+  for (const step of steps) {
+    if (kernel.panicked !== null) {
+      result.halted = `Kernel panic - not syncing: ${kernel.panicked}`;
+      break;
+    }
+    rt.out = [];
+    if (kernel.machine.checker) kernel.machine.checker.tag = `line ${step.stmt.pos.line}`;
+    step.run(rt);
+    result.statements.push({ line: step.stmt.pos.line, text: step.stmt.text.trim(), output: rt.out });
+    if (opts.checkInvariants) {
+      const problems = checkInvariants(kernel);
+      if (problems.length)
+        throw new ModelBug(
+          `invariants broken after line ${step.stmt.pos.line}: ${problems.slice(0, 5).join("; ")}`,
+        );
+    }
+  }
+  if (kernel.panicked !== null) result.halted = `Kernel panic - not syncing: ${kernel.panicked}`;
+  for (const cpu of kernel.machine.cpus) cpu.tracer = null;
+  result.passed = result.expectations.filter((e) => e.ok).length;
+  result.failed = result.expectations.length - result.passed;
+  result.exitCode = result.failed > 0 ? 1 : 0;
+  const m = meminfo(kernel);
+  result.metrics = {
+    oops: String(kernel.oopses.length),
+    "meminfo.MemTotal": String(m.MemTotal),
+    "meminfo.MemFree": String(m.MemFree),
+    "meminfo.Slab": String(m.Slab),
+    "meminfo.VmallocUsed": String(m.VmallocUsed),
+    "tlb.hits": String(sumCpus(kernel, (c) => c.tlb.hits.reduce((a, b) => a + b, 0))),
+    "tlb.misses": String(sumCpus(kernel, (c) => c.walks)),
+  };
+  for (const [k, v] of rt.vars) result.metrics[k] = formatValue(v);
+  return result;
+}
+
+function sumCpus(k: Kernel, f: (c: Kernel["machine"]["cpus"][number]) => number): number {
+  return k.machine.cpus.reduce((n, c) => n + f(c), 0);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(bytes % 1048576 === 0 ? 0 : 1)} MiB`;
+}
+
+export function formatValue(v: Value): string {
+  if (typeof v === "string") return v;
+  return v < 0n ? String(v) : v >= 0x10000n ? `0x${v.toString(16)}` : String(v);
+}
+
+function formatEvent(e: HwEvent): string {
+  switch (e.type) {
+    case "tlb":
+      return `cpu${e.cpu} TLB ${e.hit ? `hit (L${e.level + 1})` : "miss"} vpn 0x${e.vpn.toString(16)} ${accessName(e.access)}`;
+    case "walk-step":
+      return `cpu${e.cpu}   walk level ${e.level} [${e.index}] entry @0x${e.entryPa.toString(16)} = 0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}${e.psc ? " (from the paging-structure cache)" : ""}`;
+    case "fault":
+      return `cpu${e.cpu} fault vector ${e.vector} error_code 0x${e.errorCode.toString(16)}`;
+    case "invalidate":
+      return `cpu${e.cpu} ${e.op} pcid ${e.pcid} (${e.entries} entries)`;
+    case "ad-write":
+      return `cpu${e.cpu}   A/D update @0x${e.entryPa.toString(16)}`;
+  }
+}
+
+/** Turns statements into steps, checking everything that can be checked before running. */
+class Compiler {
+  private readonly defined = new Set<string>();
+  expectations: ExpectResult[] = [];
+
+  constructor(private readonly file: string) {}
+
+  private fail(msg: string, pos: Pos): never {
+    throw new InputError(msg, { file: this.file, ...pos });
+  }
+
+  compile(s: Stmt): (rt: Runtime) => void {
+    if (s.verb === "machine") this.fail("'machine' may appear only once, as the first statement", s.verbPos);
+    if (s.prefix?.kind === "process") {
+      this.fail(
+        `process '${s.prefix.name}' does not exist (processes are not supported by this version of vmlab yet)`,
+        s.prefix.pos,
+      );
+    }
+    if (s.prefix?.kind === "kernel") return this.kernelStmt(s, s.prefix.cpu);
+    switch (s.verb) {
+      case "let": {
+        const ev = this.expr(s.expr!);
+        const name = s.target!.name;
+        this.defined.add(name);
+        return (rt) => {
+          const v = ev(rt);
+          if (typeof v !== "bigint") this.fail(`let ${name}: the value '${v}' is not a number`, s.expr!.pos);
+          rt.vars.set(name, v);
+          rt.out.push(`${name} = ${formatValue(v)}`);
+        };
+      }
+      case "expect":
+        return this.expectStmt(s);
+      case "show":
+        return this.showStmt(s);
+    }
+    if (KERNEL_VERBS.has(s.verb))
+      this.fail(
+        `'${s.verb}' needs a prefix: 'kernel: ${s.verb} ...' (or 'P: ${s.verb} ...' for a process)`,
+        s.verbPos,
+      );
+    if (LATER.has(s.verb))
+      this.fail(`statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
+    return this.fail(`unknown statement '${s.verb}'`, s.verbPos);
+  }
+
+  // ---- words ----
+
+  private opts(s: Stmt, allowed: string[]): Map<string, Word & { kind: "kv" }> {
+    const m = new Map<string, Word & { kind: "kv" }>();
+    for (const w of s.words) {
+      if (w.kind !== "kv") continue;
+      if (!allowed.includes(w.key))
+        this.fail(
+          `'${s.verb}' has no option '${w.key}'${allowed.length ? ` (options: ${allowed.join(", ")})` : ""}`,
+          w.pos,
+        );
+      if (m.has(w.key)) this.fail(`option '${w.key}' given twice`, w.pos);
+      m.set(w.key, w as Word & { kind: "kv" });
+    }
+    return m;
+  }
+
+  private args(s: Stmt, min: number, max: number, what: string): AddrExpr[] {
+    const a = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+    if (a.length < min)
+      this.fail(
+        `'${s.verb}' needs ${what}`,
+        a.length ? a[a.length - 1].pos : { line: s.pos.line, col: s.verbPos.col + s.verb.length + 1 },
+      );
+    if (a.length > max) this.fail(`too many arguments to '${s.verb}' (expected ${what})`, a[max].pos);
+    return a.map((w) => {
+      if (w.expr === null) this.fail(`expected an address or size, not '${w.ident}'`, w.pos);
+      this.useVars(w.expr);
+      return w.expr;
+    });
+  }
+
+  private useVars(e: AddrExpr): void {
+    if (e.base !== null && !this.defined.has(e.base)) this.fail(`undefined variable '${e.base}'`, e.pos);
+  }
+
+  private value(e: AddrExpr, rt: Runtime, what: string): bigint {
+    const base = e.base === null ? 0n : rt.vars.get(e.base)!;
+    const v = base + e.offset;
+    if (v < 0n) this.fail(`${what} is negative (${v})`, e.pos);
+    if (v >= 1n << 64n) this.fail(`${what} does not fit in 64 bits`, e.pos);
+    return v;
+  }
+
+  private size(e: AddrExpr, rt: Runtime, what = "the size"): number {
+    const v = this.value(e, rt, what);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} ${v} is too large`, e.pos);
+    return Number(v);
+  }
+
+  private numOpt(w: (Word & { kind: "kv" }) | undefined, rt: Runtime): number | null {
+    if (!w) return null;
+    if (!w.value || (w.value.base !== null && !rt.vars.has(w.value.base)))
+      this.fail(`${w.key}= needs a number`, w.valuePos);
+    return this.size(w.value, rt, w.key);
+  }
+
+  private assign(s: Stmt, rt: Runtime, v: bigint, note: string): void {
+    if (s.target) {
+      rt.vars.set(s.target.name, v);
+      rt.out.push(`${s.target.name} = ${formatValue(v)}${note ? ` ${note}` : ""}`);
+    } else rt.out.push(`${formatValue(v)}${note ? ` ${note}` : ""}`);
+  }
+
+  // ---- kernel: statements ----
+
+  private kernelStmt(s: Stmt, cpuId: number): (rt: Runtime) => void {
+    if (!KERNEL_VERBS.has(s.verb)) {
+      if (LATER.has(s.verb))
+        this.fail(`kernel statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
+      this.fail(`unknown kernel statement '${s.verb}' (known: ${[...KERNEL_VERBS].join(", ")})`, s.verbPos);
+    }
+    const needsTarget = s.verb === "kmalloc" || s.verb === "vmalloc" || s.verb === "alloc_pages";
+    if (s.target && !needsTarget) this.fail(`'${s.verb}' returns nothing to assign`, s.target.pos);
+    const checkCpu = (rt: Runtime) => {
+      if (cpuId >= rt.kernel.machine.cpus.length)
+        this.fail(
+          `CPU ${cpuId} does not exist (the machine has ${rt.kernel.machine.cpus.length})`,
+          s.prefix!.pos,
+        );
+    };
+    const target = s.target?.name;
+    const define = () => {
+      if (target) this.defined.add(target);
+    };
+    switch (s.verb) {
+      case "kmalloc": {
+        const o = this.opts(s, ["gfp"]);
+        const [size] = this.args(s, 1, 1, "a size");
+        let gfp: number = Gfp.KERNEL;
+        const g = o.get("gfp");
+        if (g) {
+          const parsed = g.ident === null ? null : parseGfp(g.ident);
+          if (parsed === null) this.fail("gfp= must be kernel, atomic, nowait, dma or dma32", g.valuePos);
+          gfp = parsed;
+        }
+        define();
+        return (rt) => {
+          checkCpu(rt);
+          const n = this.size(size, rt);
+          const va = rt.kernel.kmalloc(n, gfp);
+          const k = rt.kernel;
+          const pa = k.directPa(va);
+          let note = "(NULL: allocation failed)";
+          if (va === 16n) note = "(ZERO_SIZE_PTR)";
+          else if (pa >= 0) {
+            const pfn = Math.floor(pa / 4096);
+            note =
+              n > KMALLOC_MAX_CACHE_SIZE
+                ? `(large kmalloc, order ${k.pages.order[pfn]}: pfn 0x${pfn.toString(16)}..0x${(pfn + 2 ** k.pages.order[pfn] - 1).toString(16)})`
+                : `(kmalloc-${sizeName(k.slab.caches[kmallocIndex(n)].objSize)}, pfn 0x${pfn.toString(16)})`;
+          }
+          this.assign(s, rt, va, note);
+        };
+      }
+      case "vmalloc": {
+        this.opts(s, []);
+        const [size] = this.args(s, 1, 1, "a size");
+        define();
+        return (rt) => {
+          checkCpu(rt);
+          const n = this.size(size, rt);
+          const va = rt.kernel.vmalloc(n);
+          if (va === 0n) return this.assign(s, rt, 0n, "(NULL: vmalloc failed)");
+          const k = rt.kernel;
+          const pfns = [];
+          for (let i = 0; i < Math.ceil(n / 4096) && i < 8; i++)
+            pfns.push(`0x${k.kernelPfn(va + BigInt(i * 4096)).toString(16)}`);
+          this.assign(
+            s,
+            rt,
+            va,
+            `(${Math.ceil(n / 4096)} pages + guard; pfns ${pfns.join(" ")}${Math.ceil(n / 4096) > 8 ? " ..." : ""})`,
+          );
+        };
+      }
+      case "alloc_pages": {
+        const o = this.opts(s, ["order", "gfp"]);
+        this.args(s, 0, 0, "no positional arguments (order=N)");
+        const ow = o.get("order");
+        if (!ow) this.fail("alloc_pages needs order=N", s.verbPos);
+        if (ow.value) this.useVars(ow.value);
+        const g = o.get("gfp");
+        const gfp = g ? (g.ident === null ? null : parseGfp(g.ident)) : Gfp.KERNEL;
+        if (gfp === null) this.fail("gfp= must be kernel, atomic, nowait, dma or dma32", g!.valuePos);
+        define();
+        return (rt) => {
+          checkCpu(rt);
+          const order = this.numOpt(ow, rt)!;
+          if (order > 10) this.fail(`alloc_pages: order ${order} is above MAX_PAGE_ORDER (10)`, ow.valuePos);
+          const va = rt.kernel.allocPages(order, gfp);
+          const pa = rt.kernel.directPa(va);
+          this.assign(
+            s,
+            rt,
+            va,
+            va === 0n
+              ? "(NULL: no free block of that order)"
+              : `(pfn 0x${(pa / 4096).toString(16)}, ${2 ** order} page${order ? "s" : ""})`,
+          );
+        };
+      }
+      case "kfree":
+      case "vfree":
+      case "free_pages": {
+        const o = this.opts(s, s.verb === "free_pages" ? ["order"] : []);
+        const [addr] = this.args(s, 1, 1, "an address");
+        const ow = o.get("order");
+        if (s.verb === "free_pages" && !ow) this.fail("free_pages needs order=N", s.verbPos);
+        if (ow?.value) this.useVars(ow.value);
+        return (rt) => {
+          checkCpu(rt);
+          const va = this.value(addr, rt, "the address");
+          const k = rt.kernel;
+          const err =
+            s.verb === "kfree"
+              ? k.kfree(va)
+              : s.verb === "vfree"
+                ? k.vfree(va)
+                : k.freePages(va, this.numOpt(ow, rt)!);
+          if (err === null) {
+            rt.out.push(`freed 0x${px(va)}`);
+            return;
+          }
+          // the kernel would hit a BUG() here: an oops in the current task's context
+          const r = k.bug(
+            cpuId,
+            err,
+            s.verb === "vfree" ? "mm/vmalloc.c" : s.verb === "kfree" ? "mm/slub.c" : "mm/page_alloc.c",
+          );
+          rt.out.push(...r);
+        };
+      }
+      default: {
+        // read / write RANGE
+        const access = s.verb === "write" ? Access.Write : Access.Read;
+        const o = this.opts(s, access === Access.Write ? ["stride", "order", "value"] : ["stride", "order"]);
+        const [addr, size] = this.args(s, 1, 2, "an address and an optional size");
+        const strideW = o.get("stride");
+        const orderW = o.get("order");
+        if (orderW && !["asc", "desc", "random"].includes(orderW.ident ?? ""))
+          this.fail("order= must be asc, desc or random", orderW.valuePos);
+        const valueW = o.get("value");
+        for (const w of [strideW, valueW]) if (w?.value) this.useVars(w.value);
+        return (rt) => {
+          checkCpu(rt);
+          const start = this.value(addr, rt, "the address");
+          const len = size ? this.value(size, rt, "the size") : 1n;
+          if (len === 0n) this.fail("the size is 0", size!.pos);
+          if (start + len > 1n << 64n)
+            this.fail("the range wraps past the end of the address space", addr.pos);
+          const stride = strideW ? BigInt(this.numOpt(strideW, rt)!) : 4096n;
+          if (stride === 0n) this.fail("stride=0", strideW!.valuePos);
+          const value = valueW ? this.numOpt(valueW, rt)! & 0xff : 0x5a;
+          const points = touchPoints(start, len, stride);
+          if (points.length > 1_000_000)
+            this.fail(
+              `the range touches ${points.length} pages; vmlab caps one statement at 1,000,000`,
+              addr.pos,
+            );
+          if (orderW?.ident === "desc") points.reverse();
+          else if (orderW?.ident === "random") shuffle(points, rt.rng);
+          const k = rt.kernel;
+          let faults = 0;
+          let lastPa = -1;
+          let lastValue = 0;
+          for (const va of points) {
+            const r = k.kernelAccess(cpuId, va, access, value);
+            if (!r.ok) {
+              rt.out.push(...r.oops);
+              if (r.panic) rt.out.push(`Kernel panic - not syncing: ${r.panic}`);
+              return;
+            }
+            faults += r.faults;
+            lastPa = r.pa;
+            lastValue = r.value;
+          }
+          const one = points.length === 1;
+          rt.out.push(
+            `${accessName(access)} ${points.length} ${one ? "page" : "pages"}${one ? `: pa 0x${lastPa.toString(16)}, byte 0x${lastValue.toString(16).padStart(2, "0")}` : ""}${faults ? `, ${faults} spurious fault${faults > 1 ? "s" : ""}` : ""}`,
+          );
+        };
+      }
+    }
+  }
+
+  // ---- show ----
+
+  private showStmt(s: Stmt): (rt: Runtime) => void {
+    const first = s.words[0];
+    if (!first || first.kind !== "arg" || first.ident === null)
+      this.fail(`show what? (${SHOW_WHAT.join(", ")})`, first?.pos ?? s.verbPos);
+    const what = first.ident;
+    if (!SHOW_WHAT.includes(what)) {
+      const second = s.words[1];
+      if (second?.kind === "arg" && second.ident !== null)
+        this.fail(
+          `process '${what}' does not exist (processes are not supported by this version of vmlab yet)`,
+          first.pos,
+        );
+      this.fail(`cannot show '${what}' (${SHOW_WHAT.join(", ")})`, first.pos);
+    }
+    const o = this.opts(s, what === "tlb" ? ["cpu"] : []);
+    if (s.words.filter((w) => w.kind === "arg").length > 1)
+      this.fail(`too many arguments to 'show ${what}'`, s.words[1].pos);
+    return (rt) => {
+      const k = rt.kernel;
+      switch (what) {
+        case "layout":
+          rt.out.push(...formatLayout(k.layout));
+          return;
+        case "buddyinfo":
+          rt.out.push(...k.buddy.buddyinfo());
+          return;
+        case "slabinfo":
+          rt.out.push(...k.slab.slabinfo());
+          return;
+        case "meminfo":
+          rt.out.push(...formatMeminfo(meminfo(k)));
+          return;
+        case "frames":
+          rt.out.push(...formatFrames(k));
+          return;
+        case "vmstat":
+          for (const [n, v] of Object.entries(vmstat(k))) rt.out.push(`${n} ${v}`);
+          return;
+        case "stats":
+        case "tlb": {
+          const cw = o.get("cpu");
+          const only = cw ? this.numOpt(cw, rt)! : -1;
+          if (only >= k.machine.cpus.length) this.fail(`CPU ${only} does not exist`, cw!.valuePos);
+          for (const c of k.machine.cpus) {
+            if (only >= 0 && c.id !== only) continue;
+            const levels = c.tlb.levels
+              .map((l, i) => `${l.name} ${c.tlb.hits[i]} hits/${c.tlb.misses[i]} misses`)
+              .join(", ");
+            rt.out.push(
+              `cpu${c.id}: ${c.translations} translations; ${levels}; ${c.walks} walks (${c.walkRefs} entries read), ${c.adWrites} A/D writes, ${c.pageFaults} #PF, ${c.gpFaults} #GP, ${c.fullFlushes} full flushes, ${c.invlpgs} INVLPG`,
+            );
+            if (what === "tlb") {
+              for (const l of c.tlb.levels) {
+                for (const a of l.arrays)
+                  rt.out.push(
+                    `  ${a.name}: ${a.entries} entries, ${a.ways}-way, ${a.occupancy()} valid, ${a.evictions} evictions`,
+                  );
+              }
+            }
+          }
+          if (what === "stats")
+            rt.out.push(`oopses ${k.oopses.length}, shootdown IPIs ${k.shootdowns}, tasks ${k.tasks.length}`);
+        }
+      }
+    };
+  }
+
+  // ---- expect / let ----
+
+  private expectStmt(s: Stmt): (rt: Runtime) => void {
+    const left = this.expr(s.expr!);
+    const right = this.expr(s.rhs!);
+    const op = s.op!;
+    return (rt) => {
+      const a = left(rt);
+      const b = right(rt);
+      let ok: boolean;
+      if (typeof a === "bigint" && typeof b === "bigint") {
+        ok =
+          op === "=="
+            ? a === b
+            : op === "!="
+              ? a !== b
+              : op === "<"
+                ? a < b
+                : op === "<="
+                  ? a <= b
+                  : op === ">"
+                    ? a > b
+                    : a >= b;
+      } else if (typeof a === "string" && typeof b === "string" && (op === "==" || op === "!=")) {
+        ok = (a === b) === (op === "==");
+      } else {
+        ok = false;
+      }
+      const actual = formatValue(a);
+      const expected = `${op} ${formatValue(b)}`;
+      this.expectations.push({ line: s.pos.line, text: s.text.trim(), ok, actual, expected });
+      rt.out.push(ok ? `ok (${actual})` : `FAILED: expected ${expected}, got ${actual}`);
+    };
+  }
+
+  private expr(e: Expr): Eval {
+    switch (e.kind) {
+      case "num":
+        return () => e.value;
+      case "bin": {
+        const l = this.expr(e.left);
+        const r = this.expr(e.right);
+        return (rt) => {
+          const a = l(rt);
+          const b = r(rt);
+          if (typeof a !== "bigint" || typeof b !== "bigint")
+            this.fail("arithmetic on a symbolic value", e.pos);
+          return e.op === "+" ? a + b : a - b;
+        };
+      }
+      case "name":
+        return this.name(e.name, e.pos, {});
+      case "call":
+        return this.call(e);
+    }
+  }
+
+  private name(name: string, pos: Pos, opts: Record<string, bigint>): Eval {
+    if (this.defined.has(name)) return (rt) => rt.vars.get(name)!;
+    const cpuOpt = opts.cpu;
+    const perCpu =
+      (f: (c: Kernel["machine"]["cpus"][number]) => number): Eval =>
+      (rt) => {
+        const cpus = rt.kernel.machine.cpus;
+        if (cpuOpt !== undefined && cpuOpt >= BigInt(cpus.length))
+          this.fail(`CPU ${cpuOpt} does not exist`, pos);
+        return BigInt(cpuOpt !== undefined ? f(cpus[Number(cpuOpt)]) : cpus.reduce((n, c) => n + f(c), 0));
+      };
+    if (name.startsWith("meminfo.")) {
+      const field = name.slice(8);
+      return (rt) => {
+        const m = meminfo(rt.kernel);
+        if (!(field in m)) this.fail(`unknown /proc/meminfo field '${field}'`, pos);
+        return BigInt(m[field]);
+      };
+    }
+    if (name.startsWith("vmstat.")) {
+      const field = name.slice(7);
+      return (rt) => {
+        const v = vmstat(rt.kernel);
+        if (!(field in v)) this.fail(`unknown /proc/vmstat counter '${field}'`, pos);
+        return BigInt(v[field]);
+      };
+    }
+    switch (name) {
+      case "oops":
+        return (rt) => BigInt(rt.kernel.oopses.length);
+      case "oom_kills":
+        return () => 0n;
+      case "tlb.hits":
+        return perCpu((c) => c.tlb.hits.reduce((a, b) => a + b, 0));
+      case "tlb.misses":
+        return perCpu((c) => c.walks - c.dirtyAssists);
+      case "tlb.flushes":
+        return perCpu((c) => c.fullFlushes);
+      case "shootdowns":
+        return (rt) => BigInt(rt.kernel.shootdowns);
+      case "context_switches":
+        return () => 0n;
+      case "panic":
+        return (rt) => (rt.kernel.panicked === null ? 0n : 1n);
+    }
+    if (/^[A-Z][A-Z_0-9]*$/.test(name) || name === "none") return () => name;
+    if (name.includes(".")) {
+      const proc = name.split(".")[0];
+      this.fail(
+        `process '${proc}' does not exist (processes are not supported by this version of vmlab yet)`,
+        pos,
+      );
+    }
+    return this.fail(`undefined variable or unknown metric '${name}'`, pos);
+  }
+
+  private call(e: Expr & { kind: "call" }): Eval {
+    const fn = e.fn;
+    if (["tlb.hits", "tlb.misses", "tlb.flushes"].includes(fn)) {
+      for (const k of Object.keys(e.opts)) if (k !== "cpu") this.fail(`${fn} takes only cpu=N`, e.pos);
+      if (e.args.length) this.fail(`${fn} takes only cpu=N`, e.pos);
+      return this.name(fn, e.pos, e.opts);
+    }
+    const rangeFns = [
+      "pfn",
+      "present",
+      "table",
+      "byte",
+      "rss",
+      "swapped",
+      "anon",
+      "dirty",
+      "mapcount",
+      "anon_huge",
+      "locked",
+      "lazyfree",
+      "vmas",
+      "guard",
+    ];
+    if (!rangeFns.includes(fn) && fn !== "cached" && fn !== "file_byte")
+      this.fail(`unknown function '${fn}'`, e.pos);
+    if (fn === "cached" || fn === "file_byte")
+      this.fail(`'${fn}' needs files, which this version of vmlab does not support yet`, e.pos);
+    if (e.args.length < 2) this.fail(`${fn}(P, ...) needs a process (or kernel) and an address`, e.pos);
+    const who = e.args[0];
+    if (who.length !== 1 || who[0].kind !== "name")
+      this.fail(`${fn}: the first argument is a process name or 'kernel'`, who[0].pos);
+    if (who[0].name !== "kernel")
+      this.fail(
+        `process '${who[0].name}' does not exist (processes are not supported by this version of vmlab yet)`,
+        who[0].pos,
+      );
+    if (!["pfn", "present", "table", "byte"].includes(fn))
+      this.fail(`${fn}(kernel, ...) is not defined: it counts user pages`, e.pos);
+    const addrGroup = e.args[1];
+    const addr = this.expr(addrGroup[0]);
+    const size = addrGroup.length > 1 ? this.expr(addrGroup[1]) : null;
+    if (addrGroup.length > 2) this.fail(`${fn}: expected ADDR [SIZE]`, addrGroup[2].pos);
+    let level = -1;
+    if (fn === "table") {
+      const l = e.args[2];
+      if (!l || l.length !== 1 || l[0].kind !== "name" || !(l[0].name in LEVELS))
+        this.fail("table(P, ADDR, LEVEL): LEVEL is pml5, pml4, pdpt, pd or pt", e.pos);
+      level = LEVELS[l[0].name];
+    } else if (e.args.length > 2) this.fail(`${fn} takes two arguments`, e.args[2][0].pos);
+    const num = (ev: Eval, rt: Runtime, what: string, pos: Pos): bigint => {
+      const v = ev(rt);
+      if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n)
+        this.fail(`${what} must be a 64-bit address`, pos);
+      return v;
+    };
+    return (rt) => {
+      const k = rt.kernel;
+      const va = num(addr, rt, "the address", addrGroup[0].pos);
+      switch (fn) {
+        case "pfn":
+          return BigInt(k.kernelPfn(va));
+        case "byte": {
+          const pfn = k.kernelPfn(va);
+          return pfn < 0 ? -1n : BigInt(k.machine.phys.read8(pfn * 4096 + k.va.offset(va)));
+        }
+        case "table": {
+          if (level >= k.levels)
+            this.fail(`this machine has no level '${(e.args[2][0] as { name: string }).name}'`, e.pos);
+          if (!k.va.isCanonical(va)) return -1n;
+          const vpn = k.va.vpn(va);
+          if (level === k.levels - 1) return BigInt(k.rootPfn);
+          const parent = k.mapper.entryAt(k.rootPfn, vpn, level + 1);
+          if (parent === null || !(parent.lo & Pte.P) || (level + 1 <= 2 && parent.lo & Pte.PS)) return -1n;
+          return BigInt(((parent.hi & 0x3fff) * 4294967296 + ((parent.lo & 0xfffff000) >>> 0)) / 4096);
+        }
+        default: {
+          // present(kernel, RANGE)
+          const len = size ? num(size, rt, "the size", addrGroup[1].pos) : 1n;
+          let n = 0n;
+          for (const p of touchPoints(va - (va % 4096n), len + (va % 4096n), 4096n))
+            if (k.kernelPfn(p) >= 0) n++;
+          return n;
+        }
+      }
+    };
+  }
+}
+
+/** Addresses a range touches: once per stride, from start, in ascending order. */
+function touchPoints(start: bigint, len: bigint, stride: bigint): bigint[] {
+  const points: bigint[] = [];
+  if (stride === 4096n) {
+    // once per page the range covers
+    const first = start - (start % 4096n);
+    for (let p = first; p < start + len && points.length <= 1_000_000; p += 4096n)
+      points.push(p < start ? start : p);
+    return points;
+  }
+  for (let p = start; p < start + len && points.length <= 1_000_000; p += stride) points.push(p);
+  return points;
+}
+
+function shuffle<T>(a: T[], rng: Rng): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.below(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+}
+
+function sizeName(n: number): string {
+  return n >= 1024 ? `${n / 1024}k` : String(n);
+}
+
+/** /proc/vmstat counters vmlab keeps so far. */
+export function vmstat(k: Kernel): Record<string, number> {
+  const c = k.pages.countByKind();
+  return {
+    nr_free_pages: k.buddy.freePages(),
+    nr_slab_unreclaimable: k.slab.slabPages(),
+    nr_page_table_pages: k.pageTablePages,
+    nr_vmalloc: c[PageKind.Vmalloc],
+    allocstall_normal: k.buddy.allocStalls,
+    pgalloc_failed: k.buddy.failedAllocs,
+    kswapd_wakeups: k.buddy.kswapdWakeups,
+    nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
+  };
+}
+
+export { kindName };

@@ -1,0 +1,197 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InputError } from "../src/base/errors.ts";
+import { formatWithCaret } from "../src/workloads/scenario/parser.ts";
+import { runScenario } from "../src/workloads/scenario/runner.ts";
+import { vmlab } from "./cli/run.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+function examples(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...examples(p));
+    else if (e.name.endsWith(".vm")) out.push(p);
+  }
+  return out.sort();
+}
+
+describe("example scenarios (invariant checker on)", () => {
+  const files = examples(join(ROOT, "examples"));
+  it("exist", () => expect(files.length).toBeGreaterThanOrEqual(6));
+  for (const f of files) {
+    const name = relative(ROOT, f);
+    it(`${name}: every expectation holds`, () => {
+      const r = runScenario(readFileSync(f, "utf8"), { file: name, checkInvariants: true });
+      const failed = r.expectations.filter((e) => !e.ok).map((e) => `${e.line}: ${e.text}: got ${e.actual}`);
+      expect(failed).toEqual([]);
+      expect(r.expectations.length).toBeGreaterThan(0);
+      expect(r.exitCode).toBe(0);
+    });
+  }
+});
+
+describe("scenario results", () => {
+  it("prints Linux's oops for a NULL dereference and keeps going", () => {
+    const r = runScenario("machine ram=64M\nkernel: read 0\nexpect oops == 1\n");
+    expect(r.statements[1].output.slice(0, 4)).toEqual([
+      "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+      "#PF: supervisor read access in kernel mode",
+      "#PF: error_code(0x0000) - not-present page",
+      "PGD 0 P4D 0",
+    ]);
+    expect(r.failed).toBe(0);
+  });
+
+  it("counts a failed expectation, runs on, and exits 1", () => {
+    const r = runScenario(
+      "machine ram=64M\nexpect oops == 1\nkernel: a = kmalloc 8\nexpect a == 0\nexpect a != 0\n",
+    );
+    expect(r.failed).toBe(2);
+    expect(r.passed).toBe(1);
+    expect(r.exitCode).toBe(1);
+    expect(r.expectations[0]).toMatchObject({ line: 2, ok: false, actual: "0", expected: "== 1" });
+  });
+
+  it("reports a double kfree as a kernel BUG, in the current task's context", () => {
+    const r = runScenario(
+      "machine ram=64M\nkernel: a = kmalloc 100\nkernel: kfree a\nkernel: kfree a\nexpect oops == 1\n",
+    );
+    expect(r.statements[3].output[0]).toMatch(/^kfree: double free of 0xffff8880/);
+    expect(r.statements[3].output[1]).toBe("kernel BUG at mm/slub.c!");
+    expect(r.failed).toBe(0);
+  });
+
+  it("halts at a panic, and says so", () => {
+    const r = runScenario("machine ram=64M panic_on_oops=1\nkernel: read 0\nexpect oops == 5\n");
+    expect(r.halted).toBe("Kernel panic - not syncing: Fatal exception");
+    expect(r.expectations).toHaveLength(0);
+  });
+
+  it("gives the same output on every run", () => {
+    const src = readFileSync(join(ROOT, "examples/kernel/vmalloc-scatter.vm"), "utf8");
+    expect(JSON.stringify(runScenario(src))).toBe(JSON.stringify(runScenario(src)));
+  });
+
+  it("compares metrics with metrics plus integers, and symbols", () => {
+    const r = runScenario(
+      "machine ram=64M\nkernel: k = kmalloc 8K\nexpect pfn(kernel, k+4K) == pfn(kernel, k) + 1\nlet m = meminfo.MemFree\nkernel: j = kmalloc 4K\nexpect meminfo.MemFree <= m - 4K\nexpect table(kernel, k, pml4) == table(kernel, j, pml4)\n",
+    );
+    expect(r.failed).toBe(0);
+  });
+});
+
+describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", () => {
+  const cases: [string, string, RegExp][] = [
+    ["unknown statement", "machine ram=64M\nfrobnicate 3\n", /^t\.vm:2:1: unknown statement 'frobnicate'/],
+    ["bad size suffix", "machine ram=64M\nkernel: a = kmalloc 4Q\n", /^t\.vm:2:22: unknown size suffix 'Q'/],
+    ["undefined variable", "machine ram=64M\nkernel: kfree nope\n", /^t\.vm:2:15: undefined variable 'nope'/],
+    [
+      "variable used before it is set",
+      "machine ram=64M\nkernel: kfree a\nkernel: a = kmalloc 8\n",
+      /^t\.vm:2:15: undefined variable 'a'/,
+    ],
+    [
+      "process that does not exist",
+      "machine ram=64M\nA: read 0x1000\n",
+      /^t\.vm:2:1: process 'A' does not exist/,
+    ],
+    [
+      "machine not first",
+      "kernel: a = kmalloc 8\nmachine ram=64M\n",
+      /^t\.vm:2:1: 'machine' must come before/,
+    ],
+    ["unknown machine key", "machine rams=64M\n", /^t\.vm:1:9: unknown machine key 'rams'/],
+    ["machine too small", "machine ram=16M\n", /^t\.vm:1:13: machine ram: .*too small/],
+    [
+      "ram not a page multiple",
+      "machine ram=65537\n",
+      /^t\.vm:1:13: machine ram: must be a positive multiple of the 4 KiB page size/,
+    ],
+    [
+      "huge number",
+      "machine ram=64M\nkernel: a = kmalloc 99999999999999999999999\n",
+      /^t\.vm:2:21: number .* does not fit in 64 bits/,
+    ],
+    [
+      "bad option",
+      "machine ram=64M\nkernel: a = kmalloc 8 gfp=whenever\n",
+      /^t\.vm:2:27: gfp= must be kernel, atomic/,
+    ],
+    [
+      "order above max",
+      "machine ram=64M\nkernel: a = alloc_pages order=11\n",
+      /^t\.vm:2:31: alloc_pages: order 11 is above MAX_PAGE_ORDER/,
+    ],
+    ["missing comparison", "machine ram=64M\nexpect oops 1\n", /^t\.vm:2:13: expected a comparison/],
+    ["kernel verb without prefix", "machine ram=64M\nkmalloc 8\n", /^t\.vm:2:1: 'kmalloc' needs a prefix/],
+    [
+      "not yet supported statement",
+      "machine ram=64M\nspawn A\n",
+      /^t\.vm:2:1: statement 'spawn' is not supported by this version of vmlab yet/,
+    ],
+    ["bad character", "machine ram=64M\nkernel: a = kmalloc 8 ;\n", /^t\.vm:2:23: unexpected character ';'/],
+    ["bad TLB spec", "machine tlb=65x4\n", /^t\.vm:1:13: machine tlb: .*not a multiple of 4 ways/],
+    [
+      "bad TLB spec in two levels",
+      "machine tlb=64x4,1536x11\n",
+      /^t\.vm:1:13: machine tlb: .*not a multiple of 11 ways/,
+    ],
+    [
+      "CPU that does not exist",
+      "machine ram=64M cpus=2\nkernel@2: read 0xffff888000000000\n",
+      /^t\.vm:2:1: CPU 2 does not exist/,
+    ],
+    ["arch not yet supported", "machine arch=arm64\n", /^t\.vm:1:14: machine arch: 'arm64' is not supported/],
+  ];
+  for (const [what, src, want] of cases) {
+    it(what, () => {
+      let err: unknown;
+      try {
+        runScenario(src, { file: "t.vm" });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InputError);
+      const msg = formatWithCaret(err as InputError, src.split("\n"));
+      expect(msg).toMatch(want);
+      const [, line, col] = /^t\.vm:(\d+):(\d+)/.exec(msg)!;
+      const lines = msg.split("\n");
+      expect(lines[1]).toBe(`  ${src.split("\n")[Number(line) - 1]}`);
+      expect(lines[2]).toBe(`  ${" ".repeat(Number(col) - 1)}^`);
+    });
+  }
+
+  it("runs nothing before reporting a later invalid line (vmlab run: exit 2, no statement output)", () => {
+    const r = vmlab(["run", "-"], "machine ram=64M\nkernel: read 0\nbogus\n");
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^-:3:1: unknown statement 'bogus'\n {2}bogus\n {2}\^\n$/);
+  });
+});
+
+describe("vmlab run", () => {
+  it("exits 0, 1 and 2, and prints JSON with --json", () => {
+    expect(vmlab(["run", "examples/kernel/null-deref.vm"]).code).toBe(0);
+    const fail = vmlab(["run", "-"], "machine ram=64M\nexpect oops == 3\n");
+    expect(fail.code).toBe(1);
+    expect(fail.stdout).toMatch(/-:2: expect oops == 3: expected == 3, got 0/);
+    expect(vmlab(["run", "nope.vm"]).code).toBe(2);
+    const j = vmlab(["run", "examples/kernel/kmalloc-contiguous.vm", "--json"]);
+    expect(j.code).toBe(0);
+    const doc = JSON.parse(j.stdout);
+    expect(doc.passed).toBe(doc.expectations.length);
+    expect(doc.machine.ram).toBe("268435456");
+    expect(doc.statements[0].output[0]).toMatch(/^booted: 256 MiB RAM/);
+  });
+
+  it("prints the machine defaults with --verbose and every walk step with --trace", () => {
+    const v = vmlab(["run", "examples/kernel/null-deref.vm", "--verbose"]);
+    expect(v.stdout).toMatch(/tlb {12}= skylake {4}\[skylake\]/);
+    const t = vmlab(["run", "-", "--trace"], "machine ram=64M\nkernel: read 0xffff888000001000\n");
+    expect(t.stdout).toMatch(/trace: cpu0 TLB miss vpn 0x888000001 read/);
+    expect(t.stdout).toMatch(/trace: cpu0 {3}walk level 0 \[1\]/);
+  });
+});
