@@ -5,6 +5,10 @@ import { type Cpu, WalkRecord } from "../hw/x86_64/Cpu.ts";
 import { describeWalk, formatWalk } from "../hw/x86_64/describe.ts";
 import { describeErrorCode, errorCodeNames, Outcome } from "../hw/x86_64/fault.ts";
 import { bareMachine, va, vpnOf } from "../hw/x86_64/testkit.ts";
+import { Kernel } from "../kernel/Kernel.ts";
+import { formatLayout } from "../kernel/layout.ts";
+import { PageKind } from "../kernel/mm/PageDesc.ts";
+import { meminfo } from "../kernel/proc.ts";
 
 /**
  * The seed tour (issue #2 part): a narrated run of the hardware model. Every
@@ -93,5 +97,46 @@ export function runTour(write: (line: string) => void): void {
   say(
     `  ${cpu.adWrites} A/D writes, ${cpu.pageFaults} page faults, L1 hits ${cpu.tlb.hits[0]}, L2 hits ${cpu.tlb.hits[1]}.`,
   );
-  say("Next: vmlab walk --image FILE.json --va ADDR (see docs/walk-image.md and examples/).");
+  say();
+  kernelTour(say);
+  say();
+  say("Next: vmlab run examples/kernel/*.vm; vmlab walk --image FILE.json --va ADDR (docs/).");
+}
+
+/** Part two: the kernel's own memory, on a booted Linux-shaped kernel. */
+function kernelTour(say: (s?: string) => void): void {
+  const k = new Kernel({ ramBytes: 256 << 20 });
+  const m = meminfo(k);
+  const counts = k.pages.countByKind();
+  say("vmlab tour: the kernel's own memory (Linux x86-64, 256 MiB)");
+  say("===========================================================");
+  say();
+  say("6. Booting builds the kernel's page tables in simulated RAM, and the kernel's");
+  say("   memory is allocated up front: it is resident from boot on.");
+  say(
+    `   kernel image ${(counts[PageKind.KernelImage] * 4) / 1024} MiB at 16 MiB, struct pages (memmap) ${(counts[PageKind.Memmap] * 4) / 1024} MiB,`,
+  );
+  say(
+    `   boot page tables ${counts[PageKind.PageTable]} pages; MemTotal ${Math.round(m.MemTotal / 1024)} kB of ${256 * 1024} kB.`,
+  );
+  for (const line of formatLayout(k.layout).slice(1, 5)) say(`   ${line}`);
+  say();
+  say("7. kmalloc gives physically contiguous memory from the direct map;");
+  say("   vmalloc gives virtually contiguous pages that are physically scattered.");
+  const kb = k.kmalloc(16384);
+  const kp = [0, 1, 2, 3].map((i) => k.kernelPfn(kb + BigInt(i * 4096)));
+  say(`   kmalloc(16K) = 0x${kb.toString(16)}: frames ${kp.map((p) => `0x${p.toString(16)}`).join(" ")}`);
+  const spacers = [0, 1, 2, 3, 4, 5].map(() => k.allocPages(0));
+  for (let i = 0; i < 6; i += 2) k.freePages(spacers[i], 0);
+  const vb = k.vmalloc(16384);
+  const vp = [0, 1, 2, 3].map((i) => k.kernelPfn(vb + BigInt(i * 4096)));
+  say(`   vmalloc(16K) = 0x${vb.toString(16)}: frames ${vp.map((p) => `0x${p.toString(16)}`).join(" ")}`);
+  say(
+    `   the page after the vmalloc area is a guard page: mapped? ${k.kernelPfn(vb + 16384n) >= 0 ? "yes" : "no"}`,
+  );
+  say();
+  say("8. A kernel bug: dereferencing NULL. No page maps address 0 and the access");
+  say("   has no exception-table fixup, so the kernel oopses and kills the task:");
+  const r = k.kernelAccess(0, 0n, Access.Read);
+  if (!r.ok) for (const line of r.oops) say(`   ${line}`);
 }

@@ -309,6 +309,8 @@ class Compiler {
     if (a.length > max) this.fail(`too many arguments to '${s.verb}' (expected ${what})`, a[max].pos);
     return a.map((w) => {
       if (w.expr === null) this.fail(`expected an address or size, not '${w.ident}'`, w.pos);
+      if (w.expr.base === null && w.expr.offset < 0n)
+        this.fail(`a size or address cannot be negative (${w.expr.offset})`, w.pos);
       this.useVars(w.expr);
       return w.expr;
     });
