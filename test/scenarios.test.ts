@@ -111,6 +111,11 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
       /^t\.vm:1:13: machine ram: must be a positive multiple of the 4 KiB page size/,
     ],
     [
+      "negative size",
+      "machine ram=64M\nkernel: a = kmalloc -5\n",
+      /^t\.vm:2:21: a size or address cannot be negative/,
+    ],
+    [
       "huge number",
       "machine ram=64M\nkernel: a = kmalloc 99999999999999999999999\n",
       /^t\.vm:2:21: number .* does not fit in 64 bits/,
