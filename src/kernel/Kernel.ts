@@ -8,11 +8,15 @@ import { Outcome, PfErr } from "../hw/x86_64/fault.ts";
 import { type FrameAllocator, type MapFlags, Mapper } from "../hw/x86_64/Mapper.ts";
 import { Pte } from "../hw/x86_64/pte.ts";
 import { oopsReport } from "./arch/x86/oops.ts";
+import { X86Tlb } from "./arch/x86/tlb.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
 import { BuddyAllocator, MAX_ORDER } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
+import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } from "./mm/slab.ts";
+import { Errno, type MmapArgs, UserMm, VmFault } from "./mm/userMm.ts";
+import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { Task } from "./task.ts";
 import { px, Vaddr } from "./vaddr.ts";
@@ -37,7 +41,16 @@ export interface KernelConfig {
   checkCoherence?: boolean;
   /** vfree flushes TLBs lazily, as Linux does (default true) */
   vmallocLazy?: boolean;
+  /** vm.mmap_min_addr (default 65536) */
+  mmapMinAddr?: number;
+  /** vm.overcommit_memory: heuristic (0), always (1), never (2) */
+  overcommit?: "heuristic" | "always" | "never";
 }
+
+/** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
+export type UserAccessResult =
+  | { ok: true; pa: number; value: number; faults: number }
+  | { ok: false; signal: string; siCode: string; siAddr: bigint; killed: boolean; faults: number };
 
 /** Where the kernel image sits in physical memory: CONFIG_PHYSICAL_START (16 MiB). */
 export const KERNEL_PHYS_START = 16 << 20;
@@ -83,6 +96,14 @@ export class Kernel {
   readonly buddy: BuddyAllocator;
   readonly slab: SlabAllocator;
   readonly vm: Vmalloc;
+  /** user address spaces: mmap, faults, fork */
+  readonly userMm: UserMm;
+  /** ASIDs, context switches, TLB shootdowns */
+  readonly tlbMgr: X86Tlb;
+  /** empty_zero_page: the frame every anonymous read of an untouched page maps */
+  readonly zeroPfn: number;
+  /** the CPU running the current system call (flushes from it need no IPI) */
+  private runningCpu = 0;
   readonly layout: Layout;
   readonly va: Vaddr;
   /** edits the kernel's page tables (init_mm), taking table pages from the buddy allocator */
@@ -126,6 +147,8 @@ export class Kernel {
       psc: config.psc ?? false,
       checkCoherence: config.checkCoherence ?? false,
       vmallocLazy: config.vmallocLazy ?? true,
+      mmapMinAddr: config.mmapMinAddr ?? 65536,
+      overcommit: config.overcommit ?? "heuristic",
     };
     if (!(config.ramBytes >= MIN_RAM)) {
       throw new InputError(
@@ -251,6 +274,38 @@ export class Kernel {
       this.config.vmallocLazy,
     );
 
+    // ---- user address spaces; empty_zero_page is the last page of the image's bss ----
+    this.zeroPfn = imageEnd - 1;
+    const taskSizeVpn = this.va.vpn(this.layout.userEnd) - 1; // TASK_SIZE_MAX = 2^47 - PAGE_SIZE
+    this.userMm = new UserMm(
+      {
+        phys: this.machine.phys,
+        pages: this.pages,
+        buddy: this.buddy,
+        levels: this.levels,
+        kernelRootPfn: this.rootPfn,
+        zeroPfn: this.zeroPfn,
+        taskSizeVpn,
+        countPageTables: (d) => {
+          this.pageTablePages += d;
+        },
+        flushTlbMmRange: (mm, vpn, n) =>
+          this.tlbMgr.flushTlbMmRange(mm, vpn, n, this.runningCpu, (v) => {
+            const { hi, lo } = fromBig(this.va.canonical(v));
+            return [hi, lo];
+          }),
+      },
+      {
+        mmapMinAddr: this.config.mmapMinAddr,
+        overcommit: this.config.overcommit,
+        totalRamPages: () => this.buddy.managedPages(),
+        totalSwapPages: () => 0,
+        committedPages: () => this.tasks.reduce((n, t) => n + (t.alive && t.mm ? t.mm.committed : 0), 0),
+      },
+    );
+    this.tlbMgr = new X86Tlb(this.machine.cpus, this.config.pcid);
+    this.tlbMgr.onMmUnloaded = (mm) => this.userMm.freePgd(mm);
+
     // ---- CPUs: paging on, CR3 = init_mm's PGD ----
     for (const cpu of this.machine.cpus) {
       cpu.setNxe(true);
@@ -289,6 +344,253 @@ export class Kernel {
       this.current[cpu] = t;
     }
     return t;
+  }
+
+  // =====================================================================
+  // Processes
+  // =====================================================================
+
+  /**
+   * A new user process with an empty address space but for its main-thread
+   * stack: a VM_GROWSDOWN VMA of 132 KiB ending at TASK_SIZE, as exec leaves
+   * it (no page is present until touched). mmap_base sits below the stack
+   * gap (the stack rlimit plus stack_guard_gap, at least 128 MiB).
+   */
+  spawn(comm: string, uid = 0, rlimitStack = 8 << 20): Task | null {
+    const mm = this.userMm.newMm();
+    if (mm === null) return null;
+    const t = this.newTask(comm, false);
+    t.uid = uid;
+    t.rlimitStack = rlimitStack;
+    t.mm = mm;
+    const top = mm.stackTop;
+    const gap = Math.min(Math.max(Math.ceil(rlimitStack / 4096) + 256, 32768), Math.floor((top / 6) * 5));
+    mm.mmapBase = top - gap;
+    mm.startBrk = mm.brk = 0x555555559; // where a PIE binary's bss ends without ASLR
+    const stack = new Vma(
+      top - 33,
+      top,
+      VmFlag.READ |
+        VmFlag.WRITE |
+        VmFlag.MAYREAD |
+        VmFlag.MAYWRITE |
+        VmFlag.MAYEXEC |
+        VmFlag.GROWSDOWN |
+        VmFlag.ACCOUNT,
+      top - 33,
+      "[stack]",
+    );
+    mm.insert(stack);
+    return t;
+  }
+
+  /** fork: the child gets a copy of the address space (copy-on-write) and counters from zero. */
+  fork(parent: Task, comm: string): Task | null {
+    if (!parent.mm) return null;
+    this.runningCpu = Math.max(0, this.cpuOf(parent));
+    const mm = this.userMm.dupMm(parent.mm);
+    if (mm === null) return null;
+    const t = this.newTask(comm, false);
+    t.uid = parent.uid;
+    t.rlimitStack = parent.rlimitStack;
+    for (const s of parent.caught) t.caught.add(s);
+    t.mm = mm;
+    return t;
+  }
+
+  /** A kernel thread: no user address space. */
+  kthread(comm: string): Task {
+    return this.newTask(comm, true);
+  }
+
+  /** The CPU a task is current on, or -1. */
+  cpuOf(task: Task): number {
+    return this.current.indexOf(task);
+  }
+
+  /**
+   * A context switch of `cpuId` to `task` (Linux: context_switch ->
+   * switch_mm_irqs_off for a user task, enter_lazy_tlb for a kernel thread).
+   */
+  switchTo(cpuId: number, task: Task): void {
+    assert(task.alive, "switchTo: dead task");
+    const other = this.cpuOf(task);
+    if (other === cpuId) return;
+    if (other >= 0) this.current[other] = null; // migrates: its old CPU goes idle
+    this.current[cpuId] = task;
+    this.tlbMgr.switchMm(cpuId, task.mm);
+  }
+
+  /** do_exit: tear down the address space; the task is gone. */
+  exit(task: Task, reason: string): void {
+    if (!task.alive) return;
+    task.alive = false;
+    task.exitReason = reason;
+    const cpu = this.cpuOf(task);
+    if (cpu >= 0) {
+      this.current[cpu] = null;
+      this.runningCpu = cpu;
+    }
+    const mm = task.mm;
+    if (mm) {
+      this.userMm.exitMmap(mm);
+      for (let c = 0; c < this.machine.cpus.length; c++) {
+        if (this.tlbMgr.states[c].loadedMm === mm) this.tlbMgr.loadKernel(c, this.rootPfn);
+      }
+      if (mm.pgdPfn >= 0 && mm.cpumask.size === 0) this.userMm.freePgd(mm);
+    }
+  }
+
+  // ---- memory system calls (on the CPU where the task is current) ----
+
+  /** mmap; returns the address or -errno (as a bigint). */
+  mmap(task: Task, args: MmapArgs): bigint {
+    const mm = this.userOf(task);
+    this.runningCpu = Math.max(0, this.cpuOf(task));
+    if (args.addr >= 0 && args.addr > this.va.vpn(this.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
+    const r = this.userMm.mmap(mm, args, (vpn, write) => this.populate(task, vpn, write));
+    return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+  }
+
+  /** munmap; 0 or -errno. */
+  munmap(task: Task, addr: bigint, length: bigint): bigint {
+    const mm = this.userOf(task);
+    this.runningCpu = Math.max(0, this.cpuOf(task));
+    if (addr % 4096n !== 0n || length === 0n) return BigInt(-Errno.EINVAL);
+    const end = addr + length;
+    if (end > this.layout.userEnd || end < addr) return BigInt(-Errno.EINVAL);
+    return BigInt(this.userMm.munmap(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n)));
+  }
+
+  /** mprotect; 0 or -errno. */
+  mprotect(task: Task, addr: bigint, length: bigint, prot: { r: boolean; w: boolean; x: boolean }): bigint {
+    const mm = this.userOf(task);
+    this.runningCpu = Math.max(0, this.cpuOf(task));
+    if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+    if (length === 0n) return 0n;
+    const end = addr + length;
+    if (end > this.layout.userEnd || end < addr) return BigInt(-Errno.ENOMEM);
+    return BigInt(this.userMm.mprotect(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n), prot));
+  }
+
+  private userOf(task: Task): MmStruct {
+    assert(task.alive && task.mm !== null, "syscall on a task without a user address space");
+    return task.mm;
+  }
+
+  /** A population fault (MAP_POPULATE, MAP_LOCKED): counted as a minor fault per page. */
+  private populate(task: Task, vpn: number, write: boolean): VmFault {
+    const mm = task.mm!;
+    const vma = mm.vmaAt(vpn);
+    if (vma === null) return VmFault.SIGSEGV;
+    const pte = this.userMm.readPte(mm, vpn);
+    if (pte !== null && pte.lo & Pte.P && (!write || pte.lo & Pte.RW)) return VmFault.OK;
+    const r = this.userMm.handleMmFault(mm, vma, vpn, write);
+    if (r === VmFault.OK) task.minFlt++;
+    return r;
+  }
+
+  /**
+   * A user-mode access by `task` on `cpuId` (which must have it current):
+   * translate at CPL 3; on a page fault run do_user_addr_fault and retry.
+   * An access the kernel cannot resolve raises a signal: caught, it is
+   * abandoned; uncaught, it kills the task.
+   */
+  userAccess(cpuId: number, task: Task, va: bigint, access: Access, value = 0): UserAccessResult {
+    assert(this.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
+    this.runningCpu = cpuId;
+    const cpu = this.machine.cpus[cpuId];
+    cpu.cpl = 3;
+    const { hi, lo } = fromBig(va);
+    let faults = 0;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const out = cpu.translate(hi, lo, access);
+      if (out === Outcome.OK) {
+        const phys = this.machine.phys;
+        if (access === Access.Write) phys.write8(cpu.pa, value);
+        cpu.cpl = 0;
+        return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
+      }
+      faults++;
+      const r =
+        out === Outcome.GP
+          ? ({ signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n } as const)
+          : this.doUserAddrFault(task, va, cpu.errorCode);
+      if (r === null) continue;
+      cpu.cpl = 0;
+      const killed = this.deliverSignal(task, r.signal, r.code, r.addr);
+      return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
+    }
+    cpu.cpl = 0;
+    return {
+      ok: false,
+      signal: "SIGSEGV",
+      siCode: "SEGV_ACCERR",
+      siAddr: va,
+      killed: this.deliverSignal(task, "SIGSEGV", "SEGV_ACCERR", va),
+      faults,
+    };
+  }
+
+  /**
+   * do_user_addr_fault (arch/x86/mm/fault.c) for a fault taken in user mode:
+   * find the VMA (growing a VM_GROWSDOWN stack down to its rlimit, keeping
+   * stack_guard_gap from the VMA below), check access_error, then
+   * handle_mm_fault. Returns null when resolved (retry), else the signal.
+   */
+  private doUserAddrFault(
+    task: Task,
+    va: bigint,
+    errorCode: number,
+  ): { signal: string; code: string; addr: bigint } | null {
+    const mm = task.mm;
+    if (mm === null || this.va.isKernel(va)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+    const vpn = this.va.vpn(va);
+    const vma = mm.findVma(vpn);
+    if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+    if (vma.vmStart > vpn) {
+      if (!(vma.vmFlags & VmFlag.GROWSDOWN)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+      // expand_stack: within RLIMIT_STACK, and not into the guard gap above the previous VMA
+      const i = mm.indexOf(vma);
+      const prev = i > 0 ? mm.vmas[i - 1] : null;
+      const limitPages = Math.floor(task.rlimitStack / 4096);
+      if (vma.vmEnd - vpn > limitPages || (prev !== null && prev.vmEnd + 256 > vpn)) {
+        return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+      }
+      vma.vmStart = vpn;
+      vma.vmPgoff = vpn;
+    }
+    // access_error
+    const write = (errorCode & PfErr.WR) !== 0;
+    if (errorCode & PfErr.PK) return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va };
+    if (
+      write
+        ? !(vma.vmFlags & VmFlag.WRITE)
+        : errorCode & PfErr.P || !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
+    ) {
+      return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
+    }
+    const r = this.userMm.handleMmFault(mm, vma, vpn, write);
+    if (r === VmFault.OK) {
+      task.minFlt++;
+      return null;
+    }
+    if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // the OOM killer: issue #5
+    return {
+      signal: r & VmFault.SIGBUS ? "SIGBUS" : "SIGSEGV",
+      code: r & VmFault.SIGBUS ? "BUS_ADRERR" : "SEGV_ACCERR",
+      addr: va,
+    };
+  }
+
+  /** Records a signal; an uncaught one kills the task. Returns whether it died. */
+  private deliverSignal(task: Task, signal: string, code: string, addr: bigint): boolean {
+    task.signal = signal;
+    task.siCode = code;
+    task.siAddr = addr;
+    if (signal !== "SIGKILL" && task.caught.has(signal)) return false;
+    this.exit(task, signal);
+    return true;
   }
 
   // =====================================================================

@@ -1,6 +1,7 @@
 import { Pte } from "../hw/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
+import { PTE_PROTNONE, PTE_SPECIAL } from "./mm/userMm.ts";
 
 /**
  * The invariant checker (a debug switch, on in tests). Returns every broken
@@ -51,6 +52,69 @@ export function checkInvariants(k: Kernel): string[] {
     }
   };
   visit(k.rootPfn, k.levels - 1, 0);
+
+  // user address spaces: their tables, RSS, mapcounts, and the shared kernel half
+  const mapcounts = new Map<number, number>();
+  for (const t of k.tasks) {
+    const mm = t.mm;
+    if (!t.alive || mm === null) continue;
+    let anon = 0;
+    let pt = 0;
+    const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
+      reached.add(tablePfn);
+      if (level < k.levels - 1) pt++;
+      if (k.pages.kind[tablePfn] !== PageKind.PageTable)
+        problems.push(`${t.comm}: page table at pfn ${tablePfn} is of kind ${k.pages.kind[tablePfn]}`);
+      const top = level === k.levels - 1 ? 256 : 512; // the kernel half of a PGD is shared, checked below
+      for (let i = 0; i < top; i++) {
+        const lo = phys.read32(tablePfn * 4096 + i * 8);
+        const hi = phys.read32(tablePfn * 4096 + i * 8 + 4);
+        if (lo === 0 && hi === 0) continue;
+        const vpn = vpnBase + i * 512 ** level;
+        const pfn = ((hi & 0x3fff) * 4294967296 + ((lo & 0xfffff000) >>> 0)) / 4096;
+        if (level > 0) {
+          visitUser(pfn, level - 1, vpn);
+          continue;
+        }
+        if (mm.vmaAt(vpn) === null)
+          problems.push(`${t.comm}: PTE for vpn 0x${vpn.toString(16)} outside every VMA`);
+        if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) {
+          if (lo & PTE_SPECIAL && pfn !== k.zeroPfn)
+            problems.push(`${t.comm}: special PTE at vpn 0x${vpn.toString(16)} is not the zero page`);
+          continue;
+        }
+        const kind = k.pages.kind[pfn];
+        if (kind === PageKind.Free)
+          problems.push(`${t.comm}: present PTE for vpn 0x${vpn.toString(16)} points to free frame ${pfn}`);
+        if (kind === PageKind.UserAnon) anon++;
+        mapcounts.set(pfn, (mapcounts.get(pfn) ?? 0) + 1);
+      }
+    };
+    visitUser(mm.pgdPfn, k.levels - 1, 0);
+    if (anon !== mm.rssAnon)
+      problems.push(`${t.comm}: ${anon} anonymous pages mapped, rss anon ${mm.rssAnon}`);
+    if (pt !== mm.ptPages)
+      problems.push(`${t.comm}: ${pt} page-table pages below the PGD, pt_pages ${mm.ptPages}`);
+    for (let i = 256; i < 512; i++) {
+      const a = phys.read64Big(mm.pgdPfn * 4096 + i * 8);
+      const b = phys.read64Big(k.rootPfn * 4096 + i * 8);
+      if (a !== b) problems.push(`${t.comm}: PGD entry ${i} (kernel half) differs from the kernel's`);
+    }
+    for (let i = 1; i < mm.vmas.length; i++) {
+      if (mm.vmas[i - 1].vmEnd > mm.vmas[i].vmStart)
+        problems.push(`${t.comm}: VMAs overlap at vpn 0x${mm.vmas[i].vmStart.toString(16)}`);
+    }
+  }
+  for (const [pfn, n] of mapcounts) {
+    if (k.pages.mapcount[pfn] !== n)
+      problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
+    if (k.pages.refcount[pfn] < n)
+      problems.push(`frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings`);
+  }
+  for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
+    if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn))
+      problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
+  }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     if (k.pages.kind[pfn] === PageKind.PageTable && !reached.has(pfn))
       problems.push(`page-table frame ${pfn} is not reachable from any root (leaked)`);

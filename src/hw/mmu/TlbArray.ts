@@ -166,6 +166,22 @@ export class TlbArray {
     keys[last] = -1;
   }
 
+  /** Like lookup, but changes nothing (no recency update): for inspectors. */
+  peek(vpn4k: number, pcid: number): number {
+    for (let size = 0; size < 3; size++) {
+      if ((this.sizeMask & (1 << size)) === 0) continue;
+      const tag = size === 0 ? vpn4k : Math.floor(vpn4k / PAGES_PER[size]);
+      const key = tag * 4 + size;
+      const base = (tag & this.setMask) * this.ways;
+      for (let i = base; i < base + this.ways; i++) {
+        if (this.keys[i] !== key) continue;
+        const meta = this.metas[i];
+        if ((meta & Meta.G) !== 0 || (meta & Meta.PCID_MASK) === pcid) return i;
+      }
+    }
+    return -1;
+  }
+
   /** Size code an entry of this array would hold for a page of `srcSize` (fractured to 4K if needed), or -1. */
   holdsSize(srcSize: number): number {
     if ((this.sizeMask & (1 << srcSize)) !== 0) return srcSize;

@@ -4,6 +4,7 @@ import { Rng } from "../../base/rng.ts";
 import { Access, accessName } from "../../hw/access.ts";
 import type { HwEvent } from "../../hw/x86_64/Cpu.ts";
 import { Pte } from "../../hw/x86_64/pte.ts";
+import { explainAccess } from "../../kernel/explain.ts";
 import { checkInvariants } from "../../kernel/invariants.ts";
 import { Kernel, kindName } from "../../kernel/Kernel.ts";
 import { formatLayout } from "../../kernel/layout.ts";
@@ -11,6 +12,8 @@ import { Gfp, parseGfp } from "../../kernel/mm/gfp.ts";
 import { PageKind } from "../../kernel/mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex } from "../../kernel/mm/slab.ts";
 import { formatFrames, formatMeminfo, meminfo } from "../../kernel/proc.ts";
+import { countPages, lockedPages, pageState, procMaps } from "../../kernel/procfs.ts";
+import type { Task } from "../../kernel/task.ts";
 import { px } from "../../kernel/vaddr.ts";
 import type { AddrExpr, Expr, Pos, Stmt, Word } from "./ast.ts";
 import { machineSettings } from "./machineConfig.ts";
@@ -114,6 +117,9 @@ const LEVELS: Record<string, number> = {
 /** The runtime a compiled step sees. */
 class Runtime {
   readonly vars = new Map<string, bigint>();
+  readonly procs = new Map<string, Task>();
+  /** where each process died, for error messages */
+  readonly deaths = new Map<string, number>();
   readonly rng: Rng;
   out: string[] = [];
 
@@ -125,7 +131,6 @@ class Runtime {
   }
 }
 
-type Step = { stmt: Stmt; run: (rt: Runtime) => void };
 type Eval = (rt: Runtime) => Value;
 
 /**
@@ -238,6 +243,8 @@ function formatEvent(e: HwEvent): string {
 /** Turns statements into steps, checking everything that can be checked before running. */
 class Compiler {
   private readonly defined = new Set<string>();
+  /** processes and kernel threads named so far, with their kind */
+  private readonly procs = new Map<string, "user" | "kthread">();
   expectations: ExpectResult[] = [];
 
   constructor(private readonly file: string) {}
@@ -248,14 +255,17 @@ class Compiler {
 
   compile(s: Stmt): (rt: Runtime) => void {
     if (s.verb === "machine") this.fail("'machine' may appear only once, as the first statement", s.verbPos);
-    if (s.prefix?.kind === "process") {
-      this.fail(
-        `process '${s.prefix.name}' does not exist (processes are not supported by this version of vmlab yet)`,
-        s.prefix.pos,
-      );
-    }
+    if (s.prefix?.kind === "process") return this.processStmt(s, s.prefix.name, s.prefix.pos);
     if (s.prefix?.kind === "kernel") return this.kernelStmt(s, s.prefix.cpu);
     switch (s.verb) {
+      case "spawn":
+        return this.spawnStmt(s);
+      case "kthread":
+        return this.kthreadStmt(s);
+      case "switch":
+        return this.switchStmt(s);
+      case "explain":
+        return this.explainStmt(s);
       case "let": {
         const ev = this.expr(s.expr!);
         const name = s.target!.name;
@@ -530,13 +540,372 @@ class Compiler {
     }
   }
 
+  // ---- processes ----
+
+  private newProcName(s: Stmt, what: string): string {
+    const w = s.words[0];
+    if (w?.kind !== "arg" || w.ident === null || w.expr?.offset)
+      this.fail(`'${what}' needs a name`, w?.pos ?? s.verbPos);
+    if (w.ident === "kernel") this.fail("'kernel' is reserved", w.pos);
+    if (this.procs.has(w.ident)) this.fail(`'${w.ident}' already exists`, w.pos);
+    if (this.defined.has(w.ident)) this.fail(`'${w.ident}' is already a variable`, w.pos);
+    return w.ident;
+  }
+
+  private spawnStmt(s: Stmt): (rt: Runtime) => void {
+    const name = this.newProcName(s, "spawn");
+    const o = this.opts(s, ["uid", "rlimit_stack"]);
+    if (s.words.filter((w) => w.kind === "arg").length > 1) this.fail("spawn takes one name", s.words[1].pos);
+    for (const w of o.values()) if (w.value) this.useVars(w.value);
+    this.procs.set(name, "user");
+    return (rt) => {
+      const uid = this.numOpt(o.get("uid"), rt) ?? 0;
+      const rlim = this.numOpt(o.get("rlimit_stack"), rt) ?? 8 << 20;
+      if (rlim < 4096 * 34)
+        this.fail("rlimit_stack must hold the 132 KiB initial stack", o.get("rlimit_stack")!.valuePos);
+      const t = rt.kernel.spawn(name, uid, rlim);
+      if (t === null) this.fail("spawn: out of memory for the page tables", s.verbPos);
+      rt.procs.set(name, t);
+      const mm = t.mm!;
+      rt.out.push(
+        `pid ${t.pid}; PGD at pfn 0x${mm.pgdPfn.toString(16)}; stack 0x${rt.kernel.va.canonical(mm.vmas[0].vmStart).toString(16)}-0x${rt.kernel.va.canonical(mm.stackTop).toString(16)}`,
+      );
+    };
+  }
+
+  private kthreadStmt(s: Stmt): (rt: Runtime) => void {
+    const name = this.newProcName(s, "kthread");
+    this.opts(s, []);
+    this.procs.set(name, "kthread");
+    return (rt) => {
+      const t = rt.kernel.kthread(name);
+      rt.procs.set(name, t);
+      rt.out.push(`pid ${t.pid} (kernel thread: no user address space)`);
+    };
+  }
+
+  private switchStmt(s: Stmt): (rt: Runtime) => void {
+    const w = s.words[0];
+    if (w?.kind !== "arg" || w.ident === null)
+      this.fail("switch needs a process or kernel-thread name", w?.pos ?? s.verbPos);
+    const name = w.ident;
+    if (!this.procs.has(name)) this.fail(`process '${name}' does not exist`, w.pos);
+    const o = this.opts(s, ["cpu"]);
+    return (rt) => {
+      const t = this.liveProc(rt, name, w.pos);
+      const cpu = this.numOpt(o.get("cpu"), rt) ?? 0;
+      if (cpu >= rt.kernel.machine.cpus.length)
+        this.fail(`CPU ${cpu} does not exist`, o.get("cpu")!.valuePos);
+      rt.out.push(this.doSwitch(rt, cpu, t));
+    };
+  }
+
+  /** A context switch, described. */
+  private doSwitch(rt: Runtime, cpuId: number, t: Task): string {
+    const k = rt.kernel;
+    const cpu = k.machine.cpus[cpuId];
+    const before = {
+      flushes: cpu.fullFlushes,
+      cr3: cpu.cr3Writes,
+      switches: k.tlbMgr.states[cpuId].switchFlushes,
+    };
+    k.switchTo(cpuId, t);
+    const st = k.tlbMgr.states[cpuId];
+    if (t.mm === null)
+      return `cpu${cpuId}: ${t.comm} (kernel thread) runs on the previous mm's page tables: lazy TLB, no CR3 write`;
+    const wrote = cpu.cr3Writes > before.cr3;
+    const flushed = st.switchFlushes > before.switches;
+    return `cpu${cpuId}: ${wrote ? `CR3 <- PGD 0x${(t.mm.pgdPfn * 4096).toString(16)}` : "same mm, no CR3 write"}${k.config.pcid ? ` PCID ${st.loadedAsid + 1}` : ""}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}`;
+  }
+
+  private liveProc(rt: Runtime, name: string, pos: Pos): Task {
+    const t = rt.procs.get(name)!;
+    if (!t.alive) this.fail(`process '${name}' is dead (${t.exitReason})`, pos);
+    return t;
+  }
+
+  /** The CPU a process's statement runs on: where it is current, else CPU 0 after a context switch. */
+  private runOn(rt: Runtime, t: Task): number {
+    let cpu = rt.kernel.cpuOf(t);
+    if (cpu < 0) {
+      rt.out.push(this.doSwitch(rt, 0, t));
+      cpu = 0;
+    }
+    return cpu;
+  }
+
+  private processStmt(s: Stmt, name: string, pos: Pos): (rt: Runtime) => void {
+    const kind = this.procs.get(name);
+    if (kind === undefined) this.fail(`process '${name}' does not exist`, pos);
+    if (kind === "kthread")
+      this.fail(
+        `'${name}' is a kernel thread: it has no user address space (use 'kernel:' statements, after 'switch ${name}')`,
+        pos,
+      );
+    const v = s.verb;
+    const noTarget = () => {
+      if (s.target) this.fail(`'${v}' returns nothing to assign`, s.target.pos);
+    };
+    switch (v) {
+      case "fork": {
+        noTarget();
+        const child = this.newProcName(s, "fork");
+        this.procs.set(child, "user");
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          this.runOn(rt, t);
+          const c = rt.kernel.fork(t, child);
+          if (c === null) this.fail("fork: out of memory", s.verbPos);
+          rt.procs.set(child, c);
+          rt.out.push(
+            `child ${child} pid ${c.pid}: ${c.mm!.vmas.length} VMAs, ${c.mm!.rssAnon} pages shared copy-on-write, ${c.mm!.ptPages} page-table pages`,
+          );
+        };
+      }
+      case "exit":
+        noTarget();
+        this.opts(s, []);
+        this.args(s, 0, 0, "no arguments");
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          rt.kernel.exit(t, "exit");
+          rt.out.push(`pid ${t.pid} exited; its address space is gone`);
+        };
+      case "setuid": {
+        noTarget();
+        const [uid] = this.args(s, 1, 1, "a uid");
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          t.uid = this.size(uid, rt, "the uid");
+          rt.out.push(`uid ${t.uid}${t.uid === 0 ? "" : " (no capabilities)"}`);
+        };
+      }
+      case "catch": {
+        noTarget();
+        const w = s.words[0];
+        if (w?.kind !== "arg" || (w.ident !== "SIGSEGV" && w.ident !== "SIGBUS"))
+          this.fail("catch SIGSEGV or catch SIGBUS", w?.pos ?? s.verbPos);
+        const sig = w.ident;
+        return (rt) => {
+          this.liveProc(rt, name, pos).caught.add(sig);
+          rt.out.push(`${sig} will be caught`);
+        };
+      }
+      case "mmap":
+        return this.mmapStmt(s, name, pos);
+      case "munmap":
+      case "mprotect": {
+        const o = this.opts(s, v === "mprotect" ? ["prot"] : []);
+        const [addr, len] = this.args(s, 2, 2, "an address and a size");
+        const prot = v === "mprotect" ? this.prot(o.get("prot"), true) : null;
+        if (s.target) this.defined.add(s.target.name);
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          this.runOn(rt, t);
+          const a = this.value(addr, rt, "the address");
+          const l = this.value(len, rt, "the size");
+          const r = v === "munmap" ? rt.kernel.munmap(t, a, l) : rt.kernel.mprotect(t, a, l, prot!);
+          this.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : "");
+        };
+      }
+      case "read":
+      case "write":
+      case "exec":
+        return this.userAccessStmt(s, name, pos);
+    }
+    if (LATER.has(v) || v === "madvise" || v === "brk")
+      this.fail(`'${v}' is not supported by this version of vmlab yet`, s.verbPos);
+    return this.fail(`unknown process statement '${v}'`, s.verbPos);
+  }
+
+  private prot(
+    w: (Word & { kind: "kv" }) | undefined,
+    required: boolean,
+  ): { r: boolean; w: boolean; x: boolean } {
+    if (!w) {
+      if (required) this.fail("prot= is required", { line: 0, col: 0 });
+      return { r: true, w: true, x: false };
+    }
+    const t = w.ident;
+    if (t === "none") return { r: false, w: false, x: false };
+    if (t === null || !/^[rwx]+$/.test(t) || new Set(t).size !== t.length)
+      this.fail("prot= is none or letters from r, w, x (e.g. rw)", w.valuePos);
+    return { r: t.includes("r"), w: t.includes("w"), x: t.includes("x") };
+  }
+
+  private mmapStmt(s: Stmt, name: string, pos: Pos): (rt: Runtime) => void {
+    const o = this.opts(s, ["prot", "at", "file", "offset", "dev"]);
+    for (const k of ["file", "offset", "dev"])
+      if (o.has(k)) this.fail(`mmap ${k}= is not supported by this version of vmlab yet`, o.get(k)!.pos);
+    const flags = new Set<string>();
+    let size: AddrExpr | null = null;
+    for (const w of s.words) {
+      if (w.kind !== "arg") continue;
+      if (
+        w.expr &&
+        (w.expr.base === null || this.defined.has(w.expr.base)) &&
+        size === null &&
+        !["private", "shared", "anon", "populate", "locked", "noreserve", "fixed"].includes(w.ident ?? "")
+      ) {
+        size = w.expr;
+        continue;
+      }
+      const f = w.ident ?? "";
+      if (!["private", "shared", "anon", "populate", "locked", "noreserve", "fixed"].includes(f))
+        this.fail(`unknown mmap flag '${f || w.expr?.offset}'`, w.pos);
+      if (flags.has(f)) this.fail(`'${f}' given twice`, w.pos);
+      flags.add(f);
+    }
+    if (size === null) this.fail("mmap needs a size", s.verbPos);
+    this.useVars(size);
+    if (flags.has("private") && flags.has("shared")) this.fail("private or shared, not both", s.verbPos);
+    if (flags.has("shared"))
+      this.fail(
+        "shared anonymous mappings (shmem) are not supported by this version of vmlab yet",
+        s.verbPos,
+      );
+    if (flags.has("fixed") && !o.has("at")) this.fail("fixed needs at=ADDR", s.verbPos);
+    const at = o.get("at");
+    if (at?.value) this.useVars(at.value);
+    const prot = this.prot(o.get("prot"), false);
+    if (!s.target) this.fail("mmap returns an address: write 'P: VAR = mmap SIZE ...'", s.verbPos);
+    this.defined.add(s.target.name);
+    const sz = size;
+    return (rt) => {
+      const t = this.liveProc(rt, name, pos);
+      this.runOn(rt, t);
+      const length = this.value(sz, rt, "the size");
+      const addr = at ? this.value(at.value!, rt, "at=") : -1n;
+      if (length > 1n << 56n || addr > 1n << 57n) {
+        this.assign(s, rt, -12n, "(ENOMEM)");
+        return;
+      }
+      const before = t.minFlt;
+      const r = rt.kernel.mmap(t, {
+        length: Number(length),
+        prot,
+        shared: false,
+        populate: flags.has("populate"),
+        locked: flags.has("locked"),
+        noreserve: flags.has("noreserve"),
+        addr: Number(addr),
+        fixed: flags.has("fixed"),
+        privileged: t.uid === 0,
+      });
+      this.assign(
+        s,
+        rt,
+        r,
+        r < 0n
+          ? `(${errnoName(r)})`
+          : t.minFlt > before
+            ? `(${t.minFlt - before} pages populated)`
+            : "(nothing is allocated until first touch)",
+      );
+    };
+  }
+
+  private userAccessStmt(s: Stmt, name: string, pos: Pos): (rt: Runtime) => void {
+    if (s.target) this.fail(`'${s.verb}' returns nothing to assign`, s.target.pos);
+    const access = s.verb === "write" ? Access.Write : s.verb === "exec" ? Access.Exec : Access.Read;
+    const o = this.opts(
+      s,
+      access === Access.Write
+        ? ["stride", "order", "value"]
+        : access === Access.Read
+          ? ["stride", "order"]
+          : [],
+    );
+    const [addr, size] = this.args(
+      s,
+      1,
+      access === Access.Exec ? 1 : 2,
+      access === Access.Exec ? "an address" : "an address and an optional size",
+    );
+    const strideW = o.get("stride");
+    const orderW = o.get("order");
+    if (orderW && !["asc", "desc", "random"].includes(orderW.ident ?? ""))
+      this.fail("order= must be asc, desc or random", orderW.valuePos);
+    const valueW = o.get("value");
+    for (const w of [strideW, valueW]) if (w?.value) this.useVars(w.value);
+    return (rt) => {
+      const t = this.liveProc(rt, name, pos);
+      const cpu = this.runOn(rt, t);
+      const start = this.value(addr, rt, "the address");
+      const len = size ? this.value(size, rt, "the size") : 1n;
+      if (len === 0n) this.fail("the size is 0", size!.pos);
+      const stride = strideW ? BigInt(this.numOpt(strideW, rt)!) : 4096n;
+      if (stride === 0n) this.fail("stride=0", strideW!.valuePos);
+      const value = valueW ? this.numOpt(valueW, rt)! & 0xff : 0x5a;
+      const points = touchPoints(start, len, stride);
+      if (points.length > 1_000_000)
+        this.fail(
+          `the range touches ${points.length} pages; vmlab caps one statement at 1,000,000`,
+          addr.pos,
+        );
+      if (orderW?.ident === "desc") points.reverse();
+      else if (orderW?.ident === "random") shuffle(points, rt.rng);
+      const min0 = t.minFlt;
+      let _faults = 0;
+      let last = { pa: 0, value: 0 };
+      for (const va of points) {
+        const r = rt.kernel.userAccess(cpu, t, va, access, value);
+        _faults += r.faults;
+        if (!r.ok) {
+          if (t.minFlt > min0) rt.out.push(`${t.minFlt - min0} page faults resolved first`);
+          rt.out.push(
+            `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}: ${r.killed ? `${name} killed` : "caught; the access is abandoned"}`,
+          );
+          if (r.killed) rt.deaths.set(name, s.pos.line);
+          return;
+        }
+        last = r;
+      }
+      const resolved = t.minFlt - min0;
+      const what = `${accessName(access)} ${points.length} ${points.length === 1 ? "page" : "pages"}`;
+      const detail =
+        points.length === 1
+          ? `: pa 0x${last.pa.toString(16)}, byte 0x${last.value.toString(16).padStart(2, "0")}`
+          : "";
+      rt.out.push(
+        `${what}${detail}; ${resolved === 0 ? "no page fault" : `${resolved} page fault${resolved > 1 ? "s" : ""} (minor)`}`,
+      );
+    };
+  }
+
+  private explainStmt(s: Stmt): (rt: Runtime) => void {
+    const w = s.words[0];
+    if (w?.kind !== "arg" || w.ident === null)
+      this.fail("explain P ADDR [read|write|exec]", w?.pos ?? s.verbPos);
+    const name = w.ident;
+    if (!this.procs.has(name)) this.fail(`process '${name}' does not exist`, w.pos);
+    const args = s.words.slice(1);
+    const a = args[0];
+    if (a?.kind !== "arg" || a.expr === null) this.fail("explain needs an address", a?.pos ?? s.verbPos);
+    this.useVars(a.expr);
+    const accW = args[1];
+    let access = Access.Read;
+    if (accW) {
+      if (accW.kind !== "arg" || !["read", "write", "exec"].includes(accW.ident ?? ""))
+        this.fail("the access is read, write or exec", accW.pos);
+      access = accW.ident === "write" ? Access.Write : accW.ident === "exec" ? Access.Exec : Access.Read;
+    }
+    if (args.length > 2) this.fail("explain P ADDR [read|write|exec]", args[2].pos);
+    const addrExpr = a.expr;
+    return (rt) => {
+      const t = rt.procs.get(name)!;
+      rt.out.push(...explainAccess(rt.kernel, t, this.value(addrExpr, rt, "the address"), access));
+    };
+  }
+
   // ---- show ----
 
   private showStmt(s: Stmt): (rt: Runtime) => void {
     const first = s.words[0];
-    if (!first || first.kind !== "arg" || first.ident === null)
+    if (first?.kind !== "arg" || first.ident === null)
       this.fail(`show what? (${SHOW_WHAT.join(", ")})`, first?.pos ?? s.verbPos);
     const what = first.ident;
+    if (this.procs.has(what)) return this.showProc(s, what, first.pos);
     if (!SHOW_WHAT.includes(what)) {
       const second = s.words[1];
       if (second?.kind === "arg" && second.ident !== null)
@@ -596,6 +965,19 @@ class Compiler {
             rt.out.push(`oopses ${k.oopses.length}, shootdown IPIs ${k.shootdowns}, tasks ${k.tasks.length}`);
         }
       }
+    };
+  }
+
+  private showProc(s: Stmt, name: string, pos: Pos): (rt: Runtime) => void {
+    const w = s.words[1];
+    if (w?.kind !== "arg" || w.ident === null || !["maps", "smaps", "pagetable"].includes(w.ident))
+      this.fail(`show ${name} maps|smaps|pagetable [ADDR]`, w?.pos ?? pos);
+    if (w.ident !== "maps")
+      this.fail(`'show ${name} ${w.ident}' is not supported by this version of vmlab yet`, w.pos);
+    if (this.procs.get(name) === "kthread") this.fail(`'${name}' is a kernel thread: it has no maps`, pos);
+    return (rt) => {
+      const t = this.liveProc(rt, name, pos);
+      rt.out.push(...procMaps(rt.kernel, t));
     };
   }
 
@@ -659,6 +1041,14 @@ class Compiler {
   private name(name: string, pos: Pos, opts: Record<string, bigint>): Eval {
     if (this.defined.has(name)) return (rt) => rt.vars.get(name)!;
     const cpuOpt = opts.cpu;
+    const perCpuState =
+      (f: (st: Kernel["tlbMgr"]["states"][number]) => number): Eval =>
+      (rt) => {
+        const sts = rt.kernel.tlbMgr.states;
+        if (cpuOpt !== undefined && cpuOpt >= BigInt(sts.length))
+          this.fail(`CPU ${cpuOpt} does not exist`, pos);
+        return BigInt(cpuOpt !== undefined ? f(sts[Number(cpuOpt)]) : sts.reduce((n, st) => n + f(st), 0));
+      };
     const perCpu =
       (f: (c: Kernel["machine"]["cpus"][number]) => number): Eval =>
       (rt) => {
@@ -695,26 +1085,109 @@ class Compiler {
       case "tlb.flushes":
         return perCpu((c) => c.fullFlushes);
       case "shootdowns":
-        return (rt) => BigInt(rt.kernel.shootdowns);
+        return (rt) => BigInt(rt.kernel.shootdowns + rt.kernel.tlbMgr.shootdowns);
       case "context_switches":
-        return () => 0n;
+        return perCpuState((st) => st.contextSwitches);
       case "panic":
         return (rt) => (rt.kernel.panicked === null ? 0n : 1n);
     }
     if (/^[A-Z][A-Z_0-9]*$/.test(name) || name === "none") return () => name;
     if (name.includes(".")) {
-      const proc = name.split(".")[0];
-      this.fail(
-        `process '${proc}' does not exist (processes are not supported by this version of vmlab yet)`,
-        pos,
-      );
+      const [proc, field] = name.split(".");
+      if (!this.procs.has(proc)) this.fail(`process '${proc}' does not exist`, pos);
+      const getters: Record<string, (t: Task, k: Kernel) => Value> = {
+        min_flt: (t) => BigInt(t.minFlt),
+        maj_flt: (t) => BigInt(t.majFlt),
+        rss: (t) => BigInt(t.alive && t.mm ? t.mm.rss : 0),
+        swap: () => 0n,
+        pt_pages: (t) => BigInt(t.alive && t.mm ? t.mm.ptPages : 0),
+        stack_start: (t, k) =>
+          t.mm ? k.va.canonical(t.mm.vmas.find((v) => v.name === "[stack]")?.vmStart ?? 0) : 0n,
+        stack_top: (t, k) => (t.mm ? k.va.canonical(t.mm.stackTop) : 0n),
+        signal: (t) => t.signal,
+        si_code: (t) => t.siCode,
+        si_addr: (t) => t.siAddr,
+        alive: (t) => (t.alive ? 1n : 0n),
+        pid: (t) => BigInt(t.pid),
+      };
+      const g = getters[field];
+      if (!g) this.fail(`unknown process metric '${field}' (${Object.keys(getters).join(", ")})`, pos);
+      return (rt) => g(rt.procs.get(proc)!, rt.kernel);
     }
     return this.fail(`undefined variable or unknown metric '${name}'`, pos);
   }
 
+  /** Range metrics of a process: rss(P, RANGE), present, pfn, anon, dirty, mapcount, vmas, byte, table, ... */
+  private procCall(e: Expr & { kind: "call" }, name: string, pos: Pos): Eval {
+    if (!this.procs.has(name)) this.fail(`process '${name}' does not exist`, pos);
+    const fn = e.fn;
+    const group = e.args[1];
+    const addr = this.expr(group[0]);
+    const size = group.length > 1 ? this.expr(group[1]) : null;
+    if (group.length > 2) this.fail(`${fn}: expected ADDR [SIZE]`, group[2].pos);
+    let level = -1;
+    if (fn === "table") {
+      const l = e.args[2];
+      if (l?.length !== 1 || l[0].kind !== "name" || !(l[0].name in LEVELS))
+        this.fail("table(P, ADDR, LEVEL): LEVEL is pml5, pml4, pdpt, pd or pt", e.pos);
+      level = LEVELS[l[0].name];
+    } else if (e.args.length > 2) this.fail(`${fn} takes two arguments`, e.args[2][0].pos);
+    const num = (ev: Eval, rt: Runtime, what: string, p: Pos): bigint => {
+      const v = ev(rt);
+      if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n) this.fail(`${what} must be a 64-bit address`, p);
+      return v;
+    };
+    return (rt) => {
+      const k = rt.kernel;
+      const t = rt.procs.get(name)!;
+      const va = num(addr, rt, "the address", group[0].pos);
+      if (!k.va.isCanonical(va) || k.va.isKernel(va))
+        return fn === "pfn" || fn === "byte" || fn === "mapcount" || fn === "table" ? -1n : 0n;
+      const vpn = k.va.vpn(va);
+      const len = size ? num(size, rt, "the size", group[1].pos) : 1n;
+      const n = Number((BigInt(k.va.offset(va)) + len + 4095n) / 4096n);
+      switch (fn) {
+        case "pfn":
+          return BigInt(pageState(k, t, vpn).pfn);
+        case "byte": {
+          const st = pageState(k, t, vpn);
+          return st.pfn < 0 ? -1n : BigInt(k.machine.phys.read8(st.pfn * 4096 + k.va.offset(va)));
+        }
+        case "mapcount": {
+          const st = pageState(k, t, vpn);
+          return st.pfn < 0 ? -1n : st.zeroPage ? 0n : BigInt(k.pages.mapcount[st.pfn]);
+        }
+        case "table": {
+          if (level >= k.levels) this.fail("this machine has no such level", e.pos);
+          if (!t.alive || !t.mm) return -1n;
+          if (level === k.levels - 1) return BigInt(t.mm.pgdPfn);
+          const parent = k.userMm.mapper(t.mm).entryAt(t.mm.pgdPfn, vpn, level + 1);
+          if (parent === null || !(parent.lo & Pte.P) || (level + 1 <= 2 && parent.lo & Pte.PS)) return -1n;
+          return BigInt(((parent.hi & 0x3fff) * 4294967296 + ((parent.lo & 0xfffff000) >>> 0)) / 4096);
+        }
+        case "present":
+          return BigInt(countPages(k, t, vpn, n, (st) => st.present));
+        case "rss":
+          return BigInt(countPages(k, t, vpn, n, (st) => st.present && !st.zeroPage));
+        case "anon":
+          return BigInt(countPages(k, t, vpn, n, (st) => st.anon));
+        case "dirty":
+          return BigInt(countPages(k, t, vpn, n, (st) => st.present && !st.zeroPage && st.dirty));
+        case "locked":
+          return BigInt(lockedPages(k, t, vpn, n));
+        case "vmas":
+          return BigInt(
+            t.mm && t.alive ? t.mm.vmas.filter((v) => v.vmStart < vpn + n && v.vmEnd > vpn).length : 0,
+          );
+        default:
+          return 0n; // swapped, anon_huge, lazyfree, guard: nothing of the kind exists yet
+      }
+    };
+  }
+
   private call(e: Expr & { kind: "call" }): Eval {
     const fn = e.fn;
-    if (["tlb.hits", "tlb.misses", "tlb.flushes"].includes(fn)) {
+    if (["tlb.hits", "tlb.misses", "tlb.flushes", "context_switches"].includes(fn)) {
       for (const k of Object.keys(e.opts)) if (k !== "cpu") this.fail(`${fn} takes only cpu=N`, e.pos);
       if (e.args.length) this.fail(`${fn} takes only cpu=N`, e.pos);
       return this.name(fn, e.pos, e.opts);
@@ -743,11 +1216,7 @@ class Compiler {
     const who = e.args[0];
     if (who.length !== 1 || who[0].kind !== "name")
       this.fail(`${fn}: the first argument is a process name or 'kernel'`, who[0].pos);
-    if (who[0].name !== "kernel")
-      this.fail(
-        `process '${who[0].name}' does not exist (processes are not supported by this version of vmlab yet)`,
-        who[0].pos,
-      );
+    if (who[0].name !== "kernel") return this.procCall(e, who[0].name, who[0].pos);
     if (!["pfn", "present", "table", "byte"].includes(fn))
       this.fail(`${fn}(kernel, ...) is not defined: it counts user pages`, e.pos);
     const addrGroup = e.args[1];
@@ -757,7 +1226,7 @@ class Compiler {
     let level = -1;
     if (fn === "table") {
       const l = e.args[2];
-      if (!l || l.length !== 1 || l[0].kind !== "name" || !(l[0].name in LEVELS))
+      if (l?.length !== 1 || l[0].kind !== "name" || !(l[0].name in LEVELS))
         this.fail("table(P, ADDR, LEVEL): LEVEL is pml5, pml4, pdpt, pd or pt", e.pos);
       level = LEVELS[l[0].name];
     } else if (e.args.length > 2) this.fail(`${fn} takes two arguments`, e.args[2][0].pos);
@@ -823,6 +1292,19 @@ function shuffle<T>(a: T[], rng: Rng): void {
 
 function sizeName(n: number): string {
   return n >= 1024 ? `${n / 1024}k` : String(n);
+}
+
+const ERRNO_NAMES: Record<string, string> = {
+  "-1": "EPERM",
+  "-12": "ENOMEM",
+  "-13": "EACCES",
+  "-14": "EFAULT",
+  "-17": "EEXIST",
+  "-22": "EINVAL",
+};
+
+function errnoName(r: bigint): string {
+  return ERRNO_NAMES[String(r)] ?? `errno ${-r}`;
 }
 
 /** /proc/vmstat counters vmlab keeps so far. */

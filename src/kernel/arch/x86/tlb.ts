@@ -1,0 +1,153 @@
+import type { Cpu } from "../../../hw/x86_64/Cpu.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+
+/** Dynamic ASIDs per CPU (arch/x86/mm/tlb.c TLB_NR_DYN_ASIDS). PCID = ASID + 1 (kern_pcid). */
+export const TLB_NR_DYN_ASIDS = 6;
+/** Above this many pages a range flush becomes a full flush (tlb_single_page_flush_ceiling). */
+export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
+
+/** Per-CPU TLB state (Linux: struct tlb_state, cpu_tlbstate). */
+export class TlbState {
+  /** the mm whose page tables CR3 points to; null = init_mm (the kernel's) */
+  loadedMm: MmStruct | null = null;
+  loadedAsid = 0;
+  /** which mm each ASID slot last held, and how current its TLB entries are */
+  readonly ctxs = Array.from({ length: TLB_NR_DYN_ASIDS }, () => ({ ctxId: 0, tlbGen: 0 }));
+  nextAsid = 1;
+  /** running a kernel thread on a borrowed mm (lazy TLB mode) */
+  isLazy = false;
+  contextSwitches = 0;
+  /** flush IPIs this CPU received */
+  shootdownsReceived = 0;
+  /** full flushes of the current ASID done by switch_mm (a stale or new ASID) */
+  switchFlushes = 0;
+}
+
+/**
+ * Address-space switching and TLB flushing for user mms on x86-64 (Linux:
+ * arch/x86/mm/tlb.c). With PCIDs each CPU keeps up to six mms' translations
+ * tagged by ASID; a switch back to an mm whose ASID slot is still current
+ * (tlb_gen) loads CR3 with the no-flush bit. Without PCIDs every switch
+ * flushes all non-global entries.
+ */
+export class X86Tlb {
+  readonly states: TlbState[];
+  /** flush IPIs sent */
+  shootdowns = 0;
+  /** called when a dead mm is no longer loaded anywhere (its PGD can be freed) */
+  onMmUnloaded: ((mm: MmStruct) => void) | null = null;
+
+  constructor(
+    readonly cpus: Cpu[],
+    readonly pcid: boolean,
+  ) {
+    this.states = cpus.map(() => new TlbState());
+  }
+
+  /**
+   * switch_mm_irqs_off, and enter_lazy_tlb when `next` is null (a kernel
+   * thread): the CPU keeps the previous mm loaded and becomes lazy.
+   */
+  switchMm(cpuId: number, next: MmStruct | null): void {
+    const st = this.states[cpuId];
+    const cpu = this.cpus[cpuId];
+    st.contextSwitches++;
+    if (next === null) {
+      if (st.loadedMm !== null) st.isLazy = true;
+      return;
+    }
+    if (st.loadedMm === next) {
+      st.isLazy = false;
+      next.cpumask.add(cpuId);
+      const ctx = st.ctxs[st.loadedAsid];
+      if (ctx.tlbGen < next.tlbGen) {
+        // flushes were requested while this CPU was lazy: catch up now
+        this.loadCr3(cpu, next, st.loadedAsid, true);
+        ctx.tlbGen = next.tlbGen;
+        st.switchFlushes++;
+      }
+      return;
+    }
+    const prev = st.loadedMm;
+    if (prev !== null) {
+      prev.cpumask.delete(cpuId);
+      if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
+    }
+    const { asid, needFlush } = this.chooseNewAsid(st, next);
+    this.loadCr3(cpu, next, asid, needFlush);
+    if (needFlush) st.switchFlushes++;
+    st.ctxs[asid].ctxId = next.ctxId;
+    st.ctxs[asid].tlbGen = next.tlbGen;
+    st.loadedMm = next;
+    st.loadedAsid = asid;
+    st.isLazy = false;
+    next.cpumask.add(cpuId);
+  }
+
+  /** choose_new_asid: the slot that already holds this mm (flush if stale), else the next slot round-robin. */
+  private chooseNewAsid(st: TlbState, next: MmStruct): { asid: number; needFlush: boolean } {
+    if (!this.pcid) return { asid: 0, needFlush: true };
+    for (let asid = 0; asid < TLB_NR_DYN_ASIDS; asid++) {
+      if (st.ctxs[asid].ctxId === next.ctxId) return { asid, needFlush: st.ctxs[asid].tlbGen < next.tlbGen };
+    }
+    let asid = st.nextAsid++;
+    if (asid >= TLB_NR_DYN_ASIDS) {
+      asid = 0;
+      st.nextAsid = 1;
+    }
+    return { asid, needFlush: true };
+  }
+
+  /** load_new_mm_cr3: CR3 = PGD | PCID, with bit 63 (no flush) unless a flush is needed. */
+  private loadCr3(cpu: Cpu, mm: MmStruct, asid: number, flush: boolean): void {
+    const pcid = this.pcid ? asid + 1 : 0;
+    cpu.movToCr3(this.pcid && !flush ? 0x80000000 : 0, mm.pgdPfn * 4096 + pcid);
+  }
+
+  /** Returns the kernel's page tables (init_mm) to a CPU whose mm goes away while it runs a kernel thread. */
+  loadKernel(cpuId: number, kernelRootPfn: number): void {
+    const st = this.states[cpuId];
+    const prev = st.loadedMm;
+    if (prev === null) return;
+    prev.cpumask.delete(cpuId);
+    this.cpus[cpuId].movToCr3(0, kernelRootPfn * 4096);
+    st.loadedMm = null;
+    st.isLazy = false;
+    if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
+  }
+
+  /**
+   * flush_tlb_mm_range: bump the mm's tlb_gen; every CPU that has the mm
+   * loaded and is not lazy flushes now (an IPI unless it is `fromCpu`): one
+   * INVLPG per page up to the ceiling, else a flush of the whole ASID. Lazy
+   * CPUs and CPUs that merely cache the mm under an old ASID catch up when
+   * they next switch to it (tlb_gen).
+   */
+  flushTlbMmRange(
+    mm: MmStruct,
+    startVpn: number,
+    nrPages: number,
+    fromCpu: number,
+    canonical: (vpn: number) => [number, number],
+  ): void {
+    mm.tlbGen++;
+    for (const cpuId of mm.cpumask) {
+      const st = this.states[cpuId];
+      if (st.loadedMm !== mm || st.isLazy) continue;
+      if (cpuId !== fromCpu) {
+        this.shootdowns++;
+        st.shootdownsReceived++;
+      }
+      const cpu = this.cpus[cpuId];
+      if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING) {
+        for (let i = 0; i < nrPages; i++) {
+          const [hi, lo] = canonical(startVpn + i);
+          cpu.invlpg(hi, lo);
+        }
+      } else {
+        this.loadCr3(cpu, mm, st.loadedAsid, true);
+      }
+      st.ctxs[st.loadedAsid].tlbGen = mm.tlbGen;
+    }
+  }
+}

@@ -1,0 +1,654 @@
+import { assert } from "../../base/assert.ts";
+import type { PhysMem } from "../../hw/PhysMem.ts";
+import { type FrameAllocator, leafEntry, Mapper } from "../../hw/x86_64/Mapper.ts";
+import { Pte, PteHi } from "../../hw/x86_64/pte.ts";
+import type { BuddyAllocator } from "./buddy.ts";
+import { Gfp } from "./gfp.ts";
+import { MmStruct } from "./MmStruct.ts";
+import { type PageDescTable, PageKind } from "./PageDesc.ts";
+import { Vma, VmFlag } from "./vma.ts";
+
+/** Linux errno values returned (negated) by the system calls. */
+export const enum Errno {
+  EPERM = 1,
+  ENOMEM = 12,
+  EACCES = 13,
+  EFAULT = 14,
+  EEXIST = 17,
+  EINVAL = 22,
+}
+
+/** Results of the fault handler (Linux: VM_FAULT_*). */
+export const enum VmFault {
+  OK = 0,
+  OOM = 1,
+  SIGBUS = 2,
+  SIGSEGV = 4,
+  MAJOR = 8,
+}
+
+/** _PAGE_SPECIAL (software bit 9): a PTE with no struct page behind it, as the zero page's. */
+export const PTE_SPECIAL = 1 << 9;
+/** _PAGE_PROTNONE: a PROT_NONE page keeps its frame with P = 0 and bit 8 set. */
+export const PTE_PROTNONE = 1 << 8;
+
+/** What the address-space code needs from the rest of the kernel. */
+export interface MmEnv {
+  readonly phys: PhysMem;
+  readonly pages: PageDescTable;
+  readonly buddy: BuddyAllocator;
+  readonly levels: 4 | 5;
+  readonly kernelRootPfn: number;
+  /** empty_zero_page */
+  readonly zeroPfn: number;
+  /** first vpn above user space (TASK_SIZE) */
+  readonly taskSizeVpn: number;
+  /** NR_PAGETABLE accounting */
+  countPageTables(delta: number): void;
+  /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number): void;
+}
+
+/** Arguments of mmap, decoded. */
+export interface MmapArgs {
+  /** bytes */
+  length: number;
+  prot: { r: boolean; w: boolean; x: boolean };
+  shared: boolean;
+  populate: boolean;
+  locked: boolean;
+  noreserve: boolean;
+  /** hint or fixed address (bytes), or -1 */
+  addr: number;
+  fixed: boolean;
+  /** has CAP_SYS_RAWIO (may map below mmap_min_addr) */
+  privileged: boolean;
+}
+
+/** vm.* settings that shape mmap. */
+export interface MmSettings {
+  mmapMinAddr: number;
+  overcommit: "heuristic" | "always" | "never";
+  totalRamPages: () => number;
+  totalSwapPages: () => number;
+  committedPages: () => number;
+}
+
+const TWO32 = 4294967296;
+
+/**
+ * User address spaces: creation and teardown, mmap / munmap / mprotect,
+ * the anonymous fault path, fork. Linux: mm/mmap.c, mm/mprotect.c,
+ * mm/memory.c, kernel/fork.c.
+ */
+export class UserMm {
+  constructor(
+    readonly env: MmEnv,
+    readonly settings: MmSettings,
+  ) {}
+
+  // =====================================================================
+  // Address spaces
+  // =====================================================================
+
+  /**
+   * mm_alloc + pgd_alloc: a new PGD whose kernel half is a copy of the
+   * kernel's top-level entries, so every process shares the same kernel
+   * page-table pages below the top level (pgd_ctor / clone_pgd_range).
+   */
+  newMm(): MmStruct | null {
+    const env = this.env;
+    const pgd = env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
+    if (pgd < 0) return null;
+    env.countPageTables(1);
+    env.phys.zeroFrame(pgd);
+    for (let i = 256; i < 512; i++) {
+      const pa = env.kernelRootPfn * 4096 + i * 8;
+      env.phys.write64(pgd * 4096 + i * 8, env.phys.read32(pa + 4), env.phys.read32(pa));
+    }
+    const mm = new MmStruct(pgd);
+    const taskSize = env.taskSizeVpn;
+    mm.stackTop = taskSize;
+    // mmap_base = TASK_SIZE - gap, gap = the stack rlimit clamped to [128 MiB, 5/6 of TASK_SIZE] (no randomisation)
+    mm.mmapBase = taskSize - 32768;
+    return mm;
+  }
+
+  /** The mapper that edits mm's page tables, charging new table pages to it. */
+  mapper(mm: MmStruct): Mapper {
+    const env = this.env;
+    const alloc: FrameAllocator = {
+      allocFrame: () => {
+        const t = env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
+        if (t >= 0) {
+          mm.ptPages++;
+          env.countPageTables(1);
+        }
+        return t;
+      },
+    };
+    return new Mapper(env.phys, env.levels, 46, alloc);
+  }
+
+  /** First vpn of the kernel half: page tables below it are the process's own (USER_PGTABLES_CEILING). */
+  private userHalfEnd(): number {
+    return 256 * 512 ** (this.env.levels - 1);
+  }
+
+  /** Physical address of the PTE for vpn, allocating tables if asked; -1 if absent (or out of memory). */
+  private ptePa(mm: MmStruct, vpn: number, alloc: boolean): number {
+    const m = this.mapper(mm);
+    const pt = alloc ? m.ensureTable(mm.pgdPfn, vpn, 0, true) : tableIfPresent(m, mm.pgdPfn, vpn);
+    return pt < 0 ? -1 : pt * 4096 + (vpn % 512) * 8;
+  }
+
+  /** The PTE for vpn as halves, or null when no page table covers it. */
+  readPte(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
+    const pa = this.ptePa(mm, vpn, false);
+    if (pa < 0) return null;
+    return { pa, hi: this.env.phys.read32(pa + 4), lo: this.env.phys.read32(pa) };
+  }
+
+  /** Frame of a PTE's page. */
+  static ptePfn(hi: number, lo: number): number {
+    return ((hi & 0x3fff) * TWO32 + ((lo & Pte.ADDR_LO_MASK) >>> 0)) / 4096;
+  }
+
+  // =====================================================================
+  // mmap
+  // =====================================================================
+
+  /** do_mmap for anonymous memory. Returns the start vpn, or -errno. */
+  mmap(mm: MmStruct, a: MmapArgs, populate: (vpn: number, write: boolean) => VmFault): number {
+    if (a.length <= 0) return -Errno.EINVAL;
+    const nrPages = Math.ceil(a.length / 4096);
+    const taskSize = this.env.taskSizeVpn;
+    if (nrPages > taskSize) return -Errno.ENOMEM;
+    if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
+    let flags = vmFlagsFor(a.prot, a.shared);
+    if (a.locked) flags |= VmFlag.LOCKED;
+    if (a.noreserve) flags |= VmFlag.NORESERVE;
+    // overcommit (__vm_enough_memory) for private writable mappings without MAP_NORESERVE
+    const accountable = !a.shared && a.prot.w && !a.noreserve;
+    if (accountable) {
+      const s = this.settings;
+      if (s.overcommit === "heuristic" && nrPages > s.totalRamPages() + s.totalSwapPages())
+        return -Errno.ENOMEM;
+      if (
+        s.overcommit === "never" &&
+        s.committedPages() + nrPages > Math.floor(s.totalRamPages() / 2) + s.totalSwapPages()
+      )
+        return -Errno.ENOMEM;
+      flags |= VmFlag.ACCOUNT;
+    }
+    let start: number;
+    if (a.fixed) {
+      start = a.addr / 4096;
+      if (start + nrPages > taskSize) return -Errno.ENOMEM;
+      if (a.addr < this.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+      this.munmap(mm, start, nrPages);
+    } else {
+      start = this.getUnmappedArea(mm, nrPages, a.addr);
+      if (start < 0) return -Errno.ENOMEM;
+    }
+    if (accountable) mm.committed += nrPages;
+    const vma = new Vma(start, start + nrPages, flags, start, "");
+    this.insertAndMerge(mm, vma);
+    if (a.populate || a.locked) {
+      for (let v = start; v < start + nrPages; v++) {
+        const r = populate(v, a.prot.w && !a.shared);
+        if (r & (VmFault.OOM | VmFault.SIGBUS | VmFault.SIGSEGV)) break;
+      }
+    }
+    return start;
+  }
+
+  /**
+   * get_unmapped_area, top-down (arch_get_unmapped_area_topdown): a free
+   * hint is used as is; else the highest gap below mmap_base that fits,
+   * keeping stack_guard_gap (256 pages) below a VM_GROWSDOWN neighbour.
+   */
+  getUnmappedArea(mm: MmStruct, nrPages: number, hintBytes: number): number {
+    const low = Math.max(1, Math.ceil(this.settings.mmapMinAddr / 4096));
+    if (hintBytes > 0) {
+      const hint = Math.ceil(hintBytes / 4096);
+      if (hint >= low && hint + nrPages <= this.env.taskSizeVpn && this.isFree(mm, hint, nrPages))
+        return hint;
+    }
+    let gapEnd = mm.mmapBase;
+    for (let i = mm.vmas.length - 1; i >= -1; i--) {
+      const v = i >= 0 ? mm.vmas[i] : null;
+      const below = v ? v.vmEnd : low;
+      // the gap is [below, end of the VMA above the gap, less its guard)
+      if (v === null || v.vmStart < gapEnd) {
+        const top = Math.min(gapEnd, mm.mmapBase);
+        if (top - below >= nrPages && top - nrPages >= low) return top - nrPages;
+      }
+      if (v === null) break;
+      gapEnd = Math.min(gapEnd, v.vmStart - (v.vmFlags & VmFlag.GROWSDOWN ? 256 : 0));
+    }
+    return -1;
+  }
+
+  private isFree(mm: MmStruct, start: number, nrPages: number): boolean {
+    const v = mm.findVma(start);
+    if (v === null) return true;
+    const guard = v.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
+    return v.vmStart - guard >= start + nrPages;
+  }
+
+  /** Inserts a VMA, merging it with compatible neighbours (vma_merge). */
+  insertAndMerge(mm: MmStruct, vma: Vma): Vma {
+    mm.insert(vma);
+    return this.mergeAround(mm, vma);
+  }
+
+  private mergeAround(mm: MmStruct, vma: Vma): Vma {
+    let i = mm.indexOf(vma);
+    const next = mm.vmas[i + 1];
+    if (next && vma.canMergeWith(next)) {
+      vma.vmEnd = next.vmEnd;
+      vma.anonVma ||= next.anonVma;
+      mm.remove(next);
+    }
+    i = mm.indexOf(vma);
+    const prev = mm.vmas[i - 1];
+    if (prev?.canMergeWith(vma)) {
+      prev.vmEnd = vma.vmEnd;
+      prev.anonVma ||= vma.anonVma;
+      mm.remove(vma);
+      return prev;
+    }
+    return vma;
+  }
+
+  /** Splits the VMA containing vpn so that a VMA starts at vpn (split_vma). */
+  private splitAt(mm: MmStruct, vpn: number): void {
+    const v = mm.vmaAt(vpn);
+    if (v === null || v.vmStart === vpn) return;
+    const right = v.clone();
+    right.vmStart = vpn;
+    right.vmPgoff = v.vmPgoff + (vpn - v.vmStart);
+    v.vmEnd = vpn;
+    mm.insert(right);
+  }
+
+  // =====================================================================
+  // munmap
+  // =====================================================================
+
+  /**
+   * do_munmap of [start, start+nrPages): split at the ends, zap the PTEs,
+   * flush the TLBs, then free the pages and the page tables no VMA needs
+   * any more (free_pgtables). Returns 0.
+   */
+  munmap(mm: MmStruct, start: number, nrPages: number): number {
+    const end = start + nrPages;
+    this.splitAt(mm, start);
+    this.splitAt(mm, end);
+    const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
+    if (doomed.length === 0) return 0;
+    const toFree: number[] = [];
+    for (const v of doomed) {
+      this.zapRange(mm, v.vmStart, v.vmEnd, toFree);
+      if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
+      mm.remove(v);
+    }
+    this.env.flushTlbMmRange(mm, doomed[0].vmStart, doomed[doomed.length - 1].vmEnd - doomed[0].vmStart);
+    for (const pfn of toFree) this.putPage(pfn);
+    const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
+    const next = mm.vmas.find((v) => v.vmStart >= end);
+    this.freePgtables(mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : this.userHalfEnd());
+    return 0;
+  }
+
+  /** zap_pte_range: clears every PTE in [start, end), dropping mapcounts and RSS; pages to free go to toFree. */
+  private zapRange(mm: MmStruct, start: number, end: number, toFree: number[]): void {
+    const phys = this.env.phys;
+    const pages = this.env.pages;
+    const m = this.mapper(mm);
+    for (let vpn = start; vpn < end; ) {
+      const pt = tableIfPresent(m, mm.pgdPfn, vpn);
+      if (pt < 0) {
+        vpn = (Math.floor(vpn / 512) + 1) * 512; // no page table here: skip its whole span
+        continue;
+      }
+      const stop = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
+      for (; vpn < stop; vpn++) {
+        const pa = pt * 4096 + (vpn % 512) * 8;
+        const lo = phys.read32(pa);
+        const hi = phys.read32(pa + 4);
+        if (lo === 0 && hi === 0) continue;
+        phys.write64(pa, 0, 0);
+        if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
+        const pfn = UserMm.ptePfn(hi, lo);
+        if (pages.kind[pfn] === PageKind.UserAnon) mm.rssAnon--;
+        pages.mapcount[pfn]--;
+        toFree.push(pfn);
+      }
+    }
+  }
+
+  /** Drops one reference to a user page; frees it at zero. */
+  putPage(pfn: number): void {
+    const pages = this.env.pages;
+    assert(pages.refcount[pfn] > 0, `putPage: pfn ${pfn} has no references`);
+    if (--pages.refcount[pfn] === 0) {
+      const err = this.env.buddy.free(pfn, 0);
+      assert(err === null, `putPage: ${err}`);
+    }
+  }
+
+  /**
+   * free_pgd_range: frees page-table pages whose whole span lies in
+   * [floor, ceiling) (no VMA left in it) within the unmapped [start, end).
+   */
+  private freePgtables(mm: MmStruct, start: number, end: number, floor: number, ceiling: number): void {
+    const phys = this.env.phys;
+    const walk = (tablePfn: number, level: number, base: number): boolean => {
+      // returns true if the table is now empty
+      const span = 512 ** level;
+      let empty = true;
+      for (let i = 0; i < 512; i++) {
+        const childBase = base + i * span;
+        const pa = tablePfn * 4096 + i * 8;
+        const lo = phys.read32(pa);
+        if (lo === 0 && phys.read32(pa + 4) === 0) continue;
+        if (level === 0 || childBase + span <= start || childBase >= end || childBase >= this.userHalfEnd()) {
+          empty = false;
+          continue;
+        }
+        const child = UserMm.ptePfn(phys.read32(pa + 4), lo);
+        const childEmpty = walk(child, level - 1, childBase);
+        if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
+          phys.write64(pa, 0, 0);
+          this.env.buddy.free(child, 0);
+          mm.ptPages--;
+          this.env.countPageTables(-1);
+        } else empty = false;
+      }
+      return empty;
+    };
+    walk(mm.pgdPfn, this.env.levels - 1, 0);
+  }
+
+  // =====================================================================
+  // mprotect
+  // =====================================================================
+
+  /** do_mprotect_pkey for [start, start+nrPages). Returns 0 or -errno. */
+  mprotect(
+    mm: MmStruct,
+    start: number,
+    nrPages: number,
+    prot: { r: boolean; w: boolean; x: boolean },
+  ): number {
+    const end = start + nrPages;
+    // every page must be mapped (else ENOMEM), and MAY* must allow the new rights (else EACCES)
+    for (let v = start; v < end; ) {
+      const vma = mm.vmaAt(v);
+      if (vma === null) return -Errno.ENOMEM;
+      if ((prot.w && !(vma.vmFlags & VmFlag.MAYWRITE)) || (prot.x && !(vma.vmFlags & VmFlag.MAYEXEC)))
+        return -Errno.EACCES;
+      v = vma.vmEnd;
+    }
+    this.splitAt(mm, start);
+    this.splitAt(mm, end);
+    const changed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
+    let ptesChanged = 0;
+    for (const v of changed) {
+      let flags = v.vmFlags & ~(VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
+      if (prot.r) flags |= VmFlag.READ;
+      if (prot.w) flags |= VmFlag.WRITE;
+      if (prot.x) flags |= VmFlag.EXEC;
+      const wasAccountable = (v.vmFlags & VmFlag.ACCOUNT) !== 0;
+      if (!(flags & VmFlag.SHARED) && prot.w && !(flags & VmFlag.NORESERVE) && !wasAccountable) {
+        flags |= VmFlag.ACCOUNT;
+        mm.committed += v.pages;
+      }
+      v.vmFlags = flags;
+      ptesChanged += this.changeProtection(mm, v);
+    }
+    if (ptesChanged > 0) this.env.flushTlbMmRange(mm, start, nrPages);
+    for (const v of changed) if (mm.indexOf(v) >= 0) this.mergeAround(mm, v);
+    return 0;
+  }
+
+  /**
+   * change_pte_range: rewrite each PTE of the VMA for its new rights. A
+   * private page stays (or becomes) writable only if it is an exclusive,
+   * dirty anonymous page (can_change_pte_writable); otherwise a write will
+   * fault and copy.
+   */
+  private changeProtection(mm: MmStruct, v: Vma): number {
+    const phys = this.env.phys;
+    const pages = this.env.pages;
+    let n = 0;
+    for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
+      const pte = this.readPte(mm, vpn);
+      if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) continue;
+      const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      const special = (pte.lo & PTE_SPECIAL) !== 0;
+      const dirty = (pte.lo & Pte.D) !== 0;
+      const exclusive = !special && pages.mapcount[pfn] === 1 && pages.refcount[pfn] === 1;
+      const writable =
+        (v.vmFlags & VmFlag.WRITE) !== 0 && ((v.vmFlags & VmFlag.SHARED) !== 0 || (exclusive && dirty));
+      const next = this.userPte(pfn, v.vmFlags, writable, dirty, special);
+      if (next.hi !== pte.hi || next.lo !== pte.lo) {
+        phys.write64(pte.pa, next.hi, next.lo);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** A user PTE for a frame under the VMA's rights (vm_get_page_prot, then mkwrite/mkdirty as asked). */
+  userPte(
+    pfn: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): { hi: number; lo: number } {
+    const e = leafEntry(pfn, 0, {
+      user: true,
+      writable,
+      nx: !(vmFlags & VmFlag.EXEC),
+      accessed: true,
+      dirty,
+    });
+    let lo = e.lo;
+    if (special) lo = (lo | PTE_SPECIAL) >>> 0;
+    if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
+    return { hi: e.hi, lo };
+  }
+
+  // =====================================================================
+  // Faults (mm/memory.c)
+  // =====================================================================
+
+  /**
+   * handle_mm_fault for an anonymous VMA: allocate the page tables, then
+   * handle_pte_fault. On entry the caller has checked the VMA allows the
+   * access (access_error). On return the PTE allows the access, or a
+   * VmFault error bit is set.
+   */
+  handleMmFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
+    const pa = this.ptePa(mm, vpn, true);
+    if (pa < 0) return VmFault.OOM;
+    const phys = this.env.phys;
+    const lo = phys.read32(pa);
+    const hi = phys.read32(pa + 4);
+    if (lo === 0 && hi === 0) return this.doAnonymousPage(mm, vma, vpn, pa, write);
+    if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen; swap entries: issue #5
+    if (write && !(lo & Pte.RW)) return this.doWpPage(mm, vma, vpn, pa, hi, lo);
+    // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
+    const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+    if (young !== lo) phys.write32(pa, young);
+    return VmFault.OK;
+  }
+
+  /**
+   * do_anonymous_page: a read maps the shared zero page read-only (no page
+   * allocated, no RSS); a write allocates a zeroed page, writable and dirty.
+   */
+  private doAnonymousPage(mm: MmStruct, vma: Vma, _vpn: number, pa: number, write: boolean): VmFault {
+    const env = this.env;
+    if (!write) {
+      const e = this.userPte(env.zeroPfn, vma.vmFlags, false, false, true);
+      env.phys.write64(pa, e.hi, e.lo);
+      return VmFault.OK;
+    }
+    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+    const pfn = this.allocUserPage();
+    if (pfn < 0) return VmFault.OOM;
+    const e = this.userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
+    env.pages.mapcount[pfn] = 1;
+    mm.rssAnon++;
+    env.phys.write64(pa, e.hi, e.lo);
+    return VmFault.OK;
+  }
+
+  /** A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO). */
+  allocUserPage(): number {
+    const pfn = this.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
+    if (pfn >= 0) this.env.phys.zeroFrame(pfn);
+    return pfn;
+  }
+
+  /**
+   * do_wp_page: a write to a present read-only PTE in a writable VMA. An
+   * exclusive anonymous page is reused in place (wp_page_reuse); the zero
+   * page or a page shared with another process (after fork) is copied
+   * (wp_page_copy), the old PTE cleared and flushed first.
+   */
+  private doWpPage(mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number): VmFault {
+    const env = this.env;
+    const pages = env.pages;
+    const old = UserMm.ptePfn(hi, lo);
+    const special = (lo & PTE_SPECIAL) !== 0;
+    if (
+      !special &&
+      pages.kind[old] === PageKind.UserAnon &&
+      pages.mapcount[old] === 1 &&
+      pages.refcount[old] === 1
+    ) {
+      env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+      return VmFault.OK;
+    }
+    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+    const pfn = this.allocUserPage();
+    if (pfn < 0) return VmFault.OOM;
+    if (!special) copyFrame(env.phys, old, pfn);
+    pages.mapcount[pfn] = 1;
+    const e = this.userPte(pfn, vma.vmFlags, true, true, false);
+    env.phys.write64(pa, 0, 0); // ptep_clear_flush
+    env.flushTlbMmRange(mm, vpn, 1);
+    env.phys.write64(pa, e.hi, e.lo);
+    if (special) mm.rssAnon++;
+    else {
+      pages.mapcount[old]--;
+      this.putPage(old);
+    }
+    return VmFault.OK;
+  }
+
+  // =====================================================================
+  // fork and exit
+  // =====================================================================
+
+  /**
+   * dup_mmap: copy every VMA; copy the page tables only of VMAs that have
+   * anonymous pages (vma_needs_copy), write-protecting private pages in both
+   * parent and child (copy-on-write), then flush the parent's TLBs.
+   */
+  dupMm(parent: MmStruct): MmStruct | null {
+    const child = this.newMm();
+    if (child === null) return null;
+    child.mmapBase = parent.mmapBase;
+    child.stackTop = parent.stackTop;
+    child.startBrk = parent.startBrk;
+    child.brk = parent.brk;
+    child.committed = parent.committed;
+    const env = this.env;
+    const pages = env.pages;
+    let wrprotected = 0;
+    for (const v of parent.vmas) {
+      if (v.vmFlags & VmFlag.DONTCOPY) continue;
+      const c = v.clone();
+      c.anonVma = v.anonVma === 0 || v.vmFlags & VmFlag.WIPEONFORK ? 0 : child.newAnonVma();
+      child.insert(c);
+      if (v.anonVma === 0 || v.vmFlags & VmFlag.WIPEONFORK) continue;
+      const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
+      for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
+        const pte = this.readPte(parent, vpn);
+        if (pte === null || (pte.lo === 0 && pte.hi === 0)) continue;
+        let lo = pte.lo;
+        if (lo & (Pte.P | PTE_PROTNONE) && !(lo & PTE_SPECIAL)) {
+          const pfn = UserMm.ptePfn(pte.hi, lo);
+          pages.refcount[pfn]++;
+          pages.mapcount[pfn]++;
+          child.rssAnon++;
+          if (cow && lo & Pte.RW) {
+            lo = (lo & ~Pte.RW) >>> 0;
+            env.phys.write32(pte.pa, lo);
+            wrprotected++;
+          }
+        }
+        const cpa = this.ptePa(child, vpn, true);
+        if (cpa < 0) return null;
+        env.phys.write64(cpa, pte.hi, lo);
+      }
+    }
+    if (wrprotected > 0) env.flushTlbMmRange(parent, 0, env.taskSizeVpn);
+    return child;
+  }
+
+  /** exit_mmap: unmap everything and free the page tables below the PGD. */
+  exitMmap(mm: MmStruct): void {
+    const all = mm.vmas.slice();
+    const toFree: number[] = [];
+    for (const v of all) {
+      this.zapRange(mm, v.vmStart, v.vmEnd, toFree);
+      mm.remove(v);
+    }
+    mm.committed = 0;
+    this.env.flushTlbMmRange(mm, 0, this.env.taskSizeVpn);
+    for (const pfn of toFree) this.putPage(pfn);
+    this.freePgtables(mm, 0, this.userHalfEnd(), 0, this.userHalfEnd());
+    mm.dead = true;
+  }
+
+  /** __mmdrop: frees the PGD once no CPU has the mm loaded. */
+  freePgd(mm: MmStruct): void {
+    const err = this.env.buddy.free(mm.pgdPfn, 0);
+    assert(err === null, `freePgd: ${err}`);
+    this.env.countPageTables(-1);
+    mm.pgdPfn = -1;
+  }
+}
+
+/** VM flags for an mmap (calc_vm_prot_bits + the MAY* bits do_mmap adds). */
+export function vmFlagsFor(prot: { r: boolean; w: boolean; x: boolean }, shared: boolean): number {
+  let f = VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC;
+  if (prot.r) f |= VmFlag.READ;
+  if (prot.w) f |= VmFlag.WRITE;
+  if (prot.x) f |= VmFlag.EXEC;
+  if (shared) f |= VmFlag.SHARED | VmFlag.MAYSHARE;
+  return f;
+}
+
+/** The PT frame covering vpn, if every level down to it is present (no allocation). */
+function tableIfPresent(m: Mapper, root: number, vpn: number): number {
+  const e = m.entryAt(root, vpn, 1);
+  if (e === null || !(e.lo & Pte.P) || e.lo & Pte.PS) return -1;
+  return UserMm.ptePfn(e.hi, e.lo);
+}
+
+function copyFrame(phys: PhysMem, from: number, to: number): void {
+  const src = phys.frameWords(from);
+  if (src === null) return; // an untouched frame is zeros, and `to` was zeroed
+  phys.frameWordsForWrite(to).set(src);
+}
+
+export { PteHi };

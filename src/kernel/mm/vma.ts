@@ -1,0 +1,110 @@
+/**
+ * VMA flags (Linux: include/linux/mm.h VM_*), the subset vmlab models.
+ * VM_READ/WRITE/EXEC/SHARED are the mapping's rights; VM_MAY* what mprotect
+ * may grant later.
+ */
+export const enum VmFlag {
+  READ = 0x1,
+  WRITE = 0x2,
+  EXEC = 0x4,
+  SHARED = 0x8,
+  MAYREAD = 0x10,
+  MAYWRITE = 0x20,
+  MAYEXEC = 0x40,
+  MAYSHARE = 0x80,
+  GROWSDOWN = 0x100,
+  LOCKED = 0x2000,
+  IO = 0x4000,
+  DONTCOPY = 0x20000,
+  DONTEXPAND = 0x40000,
+  LOCKONFAULT = 0x80000,
+  ACCOUNT = 0x100000,
+  NORESERVE = 0x200000,
+  PFNMAP = 0x400,
+  HUGEPAGE = 0x20000000,
+  NOHUGEPAGE = 0x40000000,
+  DONTDUMP = 0x4000000,
+  WIPEONFORK = 0x2000000,
+}
+
+/** Flags that must be equal for two neighbouring VMAs to merge (vma_merge's is_mergeable_vma). */
+const MERGE_MASK =
+  VmFlag.READ |
+  VmFlag.WRITE |
+  VmFlag.EXEC |
+  VmFlag.SHARED |
+  VmFlag.MAYREAD |
+  VmFlag.MAYWRITE |
+  VmFlag.MAYEXEC |
+  VmFlag.MAYSHARE |
+  VmFlag.GROWSDOWN |
+  VmFlag.LOCKED |
+  VmFlag.IO |
+  VmFlag.PFNMAP |
+  VmFlag.DONTCOPY |
+  VmFlag.NORESERVE |
+  VmFlag.HUGEPAGE |
+  VmFlag.NOHUGEPAGE |
+  VmFlag.WIPEONFORK |
+  VmFlag.ACCOUNT;
+
+/**
+ * A virtual memory area (Linux: struct vm_area_struct): the pages
+ * [vmStart, vmEnd) as 4K page numbers, `vmEnd` exclusive (the first page
+ * after the area), with one set of rights.
+ */
+export class Vma {
+  /**
+   * The anon_vma id (0: none yet). Linux attaches an anon_vma at the first
+   * anonymous page (not for zero-page reads); fork copies the page tables of
+   * a VMA only if it has one. Pieces of a split VMA share it; two VMAs with
+   * different anon_vmas do not merge.
+   */
+  anonVma = 0;
+  constructor(
+    public vmStart: number,
+    public vmEnd: number,
+    public vmFlags: number,
+    /** offset in the backing object, in pages (vm_pgoff) */
+    public vmPgoff: number,
+    /** "[heap]", "[stack]", a file name, or "" */
+    public name: string,
+  ) {}
+
+  get pages(): number {
+    return this.vmEnd - this.vmStart;
+  }
+
+  clone(): Vma {
+    const v = new Vma(this.vmStart, this.vmEnd, this.vmFlags, this.vmPgoff, this.name);
+    v.anonVma = this.anonVma;
+    return v;
+  }
+
+  /** Can `next`, which starts where this ends, be merged into this one? */
+  canMergeWith(next: Vma): boolean {
+    return (
+      this.vmEnd === next.vmStart &&
+      (this.vmFlags & MERGE_MASK) === (next.vmFlags & MERGE_MASK) &&
+      this.name === next.name &&
+      (this.name === "" || this.name === "[heap]") &&
+      (this.anonVma === 0 || next.anonVma === 0 || this.anonVma === next.anonVma) &&
+      this.vmPgoff + this.pages === next.vmPgoff
+    );
+  }
+}
+
+/** `rwxp` as /proc/PID/maps prints it. */
+export function permString(flags: number): string {
+  return `${flags & VmFlag.READ ? "r" : "-"}${flags & VmFlag.WRITE ? "w" : "-"}${flags & VmFlag.EXEC ? "x" : "-"}${flags & VmFlag.MAYSHARE ? "s" : "p"}`;
+}
+
+/** VM flags for PROT_* bits (calc_vm_prot_bits) plus the MAY* bits do_mmap adds. */
+export function vmFlagsForProt(prot: { r: boolean; w: boolean; x: boolean }, shared: boolean): number {
+  let f = VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC;
+  if (prot.r) f |= VmFlag.READ;
+  if (prot.w) f |= VmFlag.WRITE;
+  if (prot.x) f |= VmFlag.EXEC;
+  if (shared) f |= VmFlag.SHARED | VmFlag.MAYSHARE;
+  return f;
+}
