@@ -131,7 +131,6 @@ export class Kernel {
   private readonly rec = new WalkRecord();
   /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
   pageTablePages = 0;
-  shootdowns = 0;
 
   constructor(config: KernelConfig) {
     const arch = config.arch ?? "x86_64";
@@ -398,6 +397,21 @@ export class Kernel {
     return t;
   }
 
+  /**
+   * A thread of `parent` (clone with CLONE_VM): a new task sharing the
+   * parent's mm, so a TLB flush for it must reach every CPU running either.
+   * (A vmlab extension to the scenario language: `P: thread NAME`.)
+   */
+  thread(parent: Task, comm: string): Task | null {
+    if (!parent.mm) return null;
+    const t = this.newTask(comm, false);
+    t.uid = parent.uid;
+    t.rlimitStack = parent.rlimitStack;
+    t.mm = parent.mm;
+    parent.mm.users++;
+    return t;
+  }
+
   /** A kernel thread: no user address space. */
   kthread(comm: string): Task {
     return this.newTask(comm, true);
@@ -416,7 +430,11 @@ export class Kernel {
     assert(task.alive, "switchTo: dead task");
     const other = this.cpuOf(task);
     if (other === cpuId) return;
-    if (other >= 0) this.current[other] = null; // migrates: its old CPU goes idle
+    if (other >= 0) {
+      // migrates: its old CPU runs the idle task, in lazy TLB mode
+      this.current[other] = null;
+      this.tlbMgr.switchMm(other, null);
+    }
     this.current[cpuId] = task;
     this.tlbMgr.switchMm(cpuId, task.mm);
   }
@@ -432,7 +450,7 @@ export class Kernel {
       this.runningCpu = cpu;
     }
     const mm = task.mm;
-    if (mm) {
+    if (mm && --mm.users === 0) {
       this.userMm.exitMmap(mm);
       for (let c = 0; c < this.machine.cpus.length; c++) {
         if (this.tlbMgr.states[c].loadedMm === mm) this.tlbMgr.loadKernel(c, this.rootPfn);
@@ -727,7 +745,10 @@ export class Kernel {
    */
   flushTlbKernelRange(startVpn: number, nrPages: number): void {
     for (const cpu of this.machine.cpus) {
-      if (cpu.id !== 0) this.shootdowns++;
+      if (cpu.id !== this.runningCpu) {
+        this.tlbMgr.shootdowns++;
+        this.tlbMgr.states[cpu.id].shootdownsReceived++;
+      }
       if (nrPages > 33) {
         cpu.invpcid(2, 0);
         continue;

@@ -55,9 +55,11 @@ export function checkInvariants(k: Kernel): string[] {
 
   // user address spaces: their tables, RSS, mapcounts, and the shared kernel half
   const mapcounts = new Map<number, number>();
+  const seen = new Set<unknown>();
   for (const t of k.tasks) {
     const mm = t.mm;
-    if (!t.alive || mm === null) continue;
+    if (!t.alive || mm === null || seen.has(mm)) continue;
+    seen.add(mm);
     let anon = 0;
     let pt = 0;
     const visitUser = (tablePfn: number, level: number, vpnBase: number) => {

@@ -31,6 +31,8 @@ export class MmStruct {
   mmapBase = 0;
   /** exit_mmap has run; the PGD stays until no CPU has the mm loaded */
   dead = false;
+  /** tasks sharing this mm (mm_users) */
+  users = 1;
   private nextAnonVma = 1;
 
   constructor(public pgdPfn: number) {}

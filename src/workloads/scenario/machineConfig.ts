@@ -32,8 +32,8 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
   { key: "pti", default: "off", values: "off (on: issue #7)", modelled: true },
   { key: "thp", default: "madvise", values: "never, madvise, always (issue #4)", modelled: false },
   { key: "thp_zero_page", default: "on", values: "on, off (issue #4)", modelled: false },
-  { key: "mmap_min_addr", default: "65536", values: "bytes (issue #4)", modelled: false },
-  { key: "overcommit", default: "heuristic", values: "heuristic, always, never (issue #4)", modelled: false },
+  { key: "mmap_min_addr", default: "65536", values: "bytes", modelled: true },
+  { key: "overcommit", default: "heuristic", values: "heuristic, always, never", modelled: true },
   { key: "fault_around", default: "64K", values: "bytes (issue #5)", modelled: false },
   { key: "readahead", default: "128K", values: "bytes (issue #5)", modelled: false },
   { key: "panic_on_oops", default: "0", values: "0, 1", modelled: true },
@@ -144,7 +144,10 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
   const panic = text("panic_on_oops");
   if (panic !== "0" && panic !== "1") bad("panic_on_oops", `expected 0 or 1, not '${panic}'`);
   oneOf("thp", ["never", "madvise", "always"]);
-  oneOf("overcommit", ["heuristic", "always", "never"]);
+  const overcommit = oneOf("overcommit", ["heuristic", "always", "never"]) as
+    | "heuristic"
+    | "always"
+    | "never";
   for (const k of ["swap", "mmap_min_addr", "fault_around", "readahead", "seed"]) num(k);
   onOff("thp_zero_page");
   const seed = num("seed");
@@ -165,6 +168,8 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
       psc: onOff("psc"),
       checkCoherence: onOff("check_tlb"),
       vmallocLazy: onOff("vmalloc_lazy"),
+      mmapMinAddr: Number(num("mmap_min_addr")),
+      overcommit,
     },
   };
 }

@@ -662,6 +662,18 @@ class Compiler {
           );
         };
       }
+      case "thread": {
+        noTarget();
+        const child = this.newProcName(s, "thread");
+        this.procs.set(child, "user");
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          const c = rt.kernel.thread(t, child);
+          if (c === null) this.fail("thread: no address space to share", s.verbPos);
+          rt.procs.set(child, c);
+          rt.out.push(`thread ${child} pid ${c.pid} shares ${name}'s address space`);
+        };
+      }
       case "exit":
         noTarget();
         this.opts(s, []);
@@ -962,7 +974,9 @@ class Compiler {
             }
           }
           if (what === "stats")
-            rt.out.push(`oopses ${k.oopses.length}, shootdown IPIs ${k.shootdowns}, tasks ${k.tasks.length}`);
+            rt.out.push(
+              `oopses ${k.oopses.length}, shootdown IPIs ${k.tlbMgr.shootdowns}, tasks ${k.tasks.length}`,
+            );
         }
       }
     };
@@ -1085,7 +1099,7 @@ class Compiler {
       case "tlb.flushes":
         return perCpu((c) => c.fullFlushes);
       case "shootdowns":
-        return (rt) => BigInt(rt.kernel.shootdowns + rt.kernel.tlbMgr.shootdowns);
+        return perCpuState((st) => st.shootdownsReceived);
       case "context_switches":
         return perCpuState((st) => st.contextSwitches);
       case "panic":
@@ -1141,8 +1155,17 @@ class Compiler {
       const k = rt.kernel;
       const t = rt.procs.get(name)!;
       const va = num(addr, rt, "the address", group[0].pos);
-      if (!k.va.isCanonical(va) || k.va.isKernel(va))
+      if (!k.va.isCanonical(va))
         return fn === "pfn" || fn === "byte" || fn === "mapcount" || fn === "table" ? -1n : 0n;
+      if (k.va.isKernel(va) && fn !== "table") {
+        // the kernel half of every process's page tables is the kernel's own
+        const kpfn = t.alive && t.mm ? k.kernelPfn(va) : -1;
+        if (fn === "pfn") return BigInt(kpfn);
+        if (fn === "byte")
+          return kpfn < 0 ? -1n : BigInt(k.machine.phys.read8(kpfn * 4096 + k.va.offset(va)));
+        if (fn === "present") return kpfn < 0 ? 0n : 1n;
+        return fn === "mapcount" ? -1n : 0n;
+      }
       const vpn = k.va.vpn(va);
       const len = size ? num(size, rt, "the size", group[1].pos) : 1n;
       const n = Number((BigInt(k.va.offset(va)) + len + 4095n) / 4096n);
@@ -1187,7 +1210,7 @@ class Compiler {
 
   private call(e: Expr & { kind: "call" }): Eval {
     const fn = e.fn;
-    if (["tlb.hits", "tlb.misses", "tlb.flushes", "context_switches"].includes(fn)) {
+    if (["tlb.hits", "tlb.misses", "tlb.flushes", "context_switches", "shootdowns"].includes(fn)) {
       for (const k of Object.keys(e.opts)) if (k !== "cpu") this.fail(`${fn} takes only cpu=N`, e.pos);
       if (e.args.length) this.fail(`${fn} takes only cpu=N`, e.pos);
       return this.name(fn, e.pos, e.opts);

@@ -1,0 +1,164 @@
+/**
+ * Seeded model-based fuzzing of processes: random spawn, fork, thread-less
+ * exit, mmap, munmap, mprotect and accesses on several CPUs, checked after
+ * every step against a naive model (which pages are mapped with which
+ * rights, what byte each holds, what RSS must be), with the invariant
+ * checker on. The seed is in the test name: a failure replays.
+ */
+import { describe, expect, it } from "vitest";
+import { Rng } from "../base/rng.ts";
+import { Access } from "../hw/access.ts";
+import { checkInvariants } from "./invariants.ts";
+import { Kernel } from "./Kernel.ts";
+import type { Task } from "./task.ts";
+
+interface ModelPage {
+  prot: string; // "", "r", "rw"
+  value: number; // byte at offset 0
+  written: boolean; // has a private page (counts in RSS)
+}
+
+interface ModelProc {
+  task: Task;
+  pages: Map<number, ModelPage>; // vpn -> page
+}
+
+function clonePages(m: Map<number, ModelPage>): Map<number, ModelPage> {
+  const out = new Map<number, ModelPage>();
+  for (const [k, v] of m) out.set(k, { ...v });
+  return out;
+}
+
+function runFuzz(seed: number, steps: number, pcid: boolean) {
+  const rng = new Rng(seed);
+  const k = new Kernel({ ramBytes: 96 << 20, cpus: 2, pcid, checkCoherence: true });
+  const procs: ModelProc[] = [];
+  const log: string[] = [];
+  const spawn = () => {
+    const t = k.spawn(`p${procs.length}`)!;
+    t.caught.add("SIGSEGV");
+    procs.push({ task: t, pages: new Map() });
+  };
+  spawn();
+  for (let step = 0; step < steps; step++) {
+    const live = procs.filter((p) => p.task.alive);
+    if (live.length === 0) spawn();
+    const p = rng.pick(procs.filter((q) => q.task.alive));
+    const t = p.task;
+    const cpu = rng.below(2);
+    const op = rng.float();
+    const vpns = [...p.pages.keys()];
+    if (op < 0.06 && procs.length < 6) {
+      spawn();
+      log.push("spawn");
+    } else if (op < 0.12 && procs.length < 6) {
+      if (k.cpuOf(t) < 0) k.switchTo(cpu, t);
+      const c = k.fork(t, `p${procs.length}`)!;
+      procs.push({ task: c, pages: clonePages(p.pages) });
+      log.push(`fork ${t.comm}`);
+    } else if (op < 0.15 && live.length > 1) {
+      k.exit(t, "exit");
+      log.push(`exit ${t.comm}`);
+    } else if (op < 0.3) {
+      const n = 1 + rng.below(24);
+      const prot = rng.pick(["", "r", "rw", "rw", "rw"]);
+      if (k.cpuOf(t) < 0) k.switchTo(cpu, t);
+      const r = k.mmap(t, {
+        length: n * 4096,
+        prot: { r: prot.includes("r"), w: prot.includes("w"), x: false },
+        shared: false,
+        populate: rng.float() < 0.1,
+        locked: false,
+        noreserve: false,
+        addr: -1,
+        fixed: false,
+        privileged: true,
+      });
+      expect(r > 0n, `step ${step}: mmap failed ${r}`).toBe(true);
+      const start = Number(r / 4096n);
+      for (let i = 0; i < n; i++) p.pages.set(start + i, { prot, value: 0, written: false });
+      // populate writes when writable, reads otherwise: a writable page then holds a private zeroed page
+      log.push(`mmap ${t.comm} ${n}p ${prot}`);
+    } else if (op < 0.38 && vpns.length) {
+      const v = rng.pick(vpns);
+      const n = 1 + rng.below(8);
+      if (k.cpuOf(t) < 0) k.switchTo(cpu, t);
+      expect(k.munmap(t, BigInt(v) * 4096n, BigInt(n) * 4096n)).toBe(0n);
+      for (let i = 0; i < n; i++) p.pages.delete(v + i);
+      log.push(`munmap ${t.comm}`);
+    } else if (op < 0.46 && vpns.length) {
+      const v = rng.pick(vpns);
+      let n = 1;
+      while (n < 8 && p.pages.has(v + n)) n++;
+      const prot = rng.pick(["", "r", "rw"]);
+      if (k.cpuOf(t) < 0) k.switchTo(cpu, t);
+      expect(
+        k.mprotect(t, BigInt(v) * 4096n, BigInt(n) * 4096n, {
+          r: prot.includes("r"),
+          w: prot.includes("w"),
+          x: false,
+        }),
+      ).toBe(0n);
+      for (let i = 0; i < n; i++) p.pages.get(v + i)!.prot = prot;
+      log.push(`mprotect ${t.comm} ${prot}`);
+    } else {
+      // an access: a mapped page mostly, sometimes a hole
+      const v = vpns.length && rng.float() < 0.9 ? rng.pick(vpns) : 0x100 + rng.below(64);
+      const write = rng.float() < 0.5;
+      const value = rng.below(256);
+      k.switchTo(cpu, t);
+      const r = k.userAccess(cpu, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read, value);
+      const mp = p.pages.get(v);
+      const allowed = mp !== undefined && (write ? mp.prot === "rw" : mp.prot !== "");
+      expect(
+        r.ok,
+        `step ${step} (${log.slice(-6).join("; ")}): ${write ? "write" : "read"} of ${v.toString(16)} in ${t.comm}`,
+      ).toBe(allowed);
+      if (r.ok && mp) {
+        if (write) {
+          mp.value = value;
+          mp.written = true;
+        } else expect(r.value, `step ${step}: byte read`).toBe(mp.value);
+      } else expect(t.alive).toBe(true); // caught
+      log.push(`${write ? "write" : "read"} ${t.comm}`);
+    }
+    // RSS: pages with a private copy (written, or populated writable)
+    for (const q of procs) {
+      if (!q.task.alive) continue;
+      let written = 0;
+      for (const pg of q.pages.values()) if (pg.written) written++;
+      if (q.task.mm!.rssAnon !== written) {
+        // populate of a writable mapping makes pages resident without a model write
+        expect(q.task.mm!.rssAnon, `step ${step}: rss of ${q.task.comm}`).toBeGreaterThanOrEqual(written);
+        for (const [vpn, pg] of q.pages) {
+          if (!pg.written && k.userMm.readPte(q.task.mm!, vpn)?.lo !== undefined) {
+            const pte = k.userMm.readPte(q.task.mm!, vpn)!;
+            if (pte.lo & 1 && (pte.lo & (1 << 9)) === 0) pg.written = true; // a private page exists
+          }
+        }
+      }
+    }
+    if (step % 25 === 0) expect(checkInvariants(k), `step ${step} after ${log.at(-1)}`).toEqual([]);
+  }
+  expect(checkInvariants(k)).toEqual([]);
+  expect(k.machine.checker!.reports.map((r) => r.differences.join(","))).toEqual([]);
+  for (const q of procs) k.exit(q.task, "exit");
+  expect(checkInvariants(k)).toEqual([]);
+  return k;
+}
+
+describe("processes under random use (model + invariant checker)", () => {
+  for (const [seed, pcid] of [
+    [101, true],
+    [102, true],
+    [103, false],
+    [104, true],
+  ] as const) {
+    it(`seed ${seed}, pcid ${pcid ? "on" : "off"}`, () => {
+      const k = runFuzz(seed, 600, pcid);
+      // everything exited: no user page and no user page table is left
+      const counts = k.pages.countByKind();
+      expect(counts[9]).toBe(0);
+    });
+  }
+});
