@@ -52,15 +52,7 @@ export function runCli(
     }
     out("\n");
   }
-  for (const s of result.statements) {
-    const head = `${String(s.line).padStart(4)}  ${s.text}`;
-    if (s.output.length === 1 && head.length + s.output[0].length < 110) {
-      out(`${head.padEnd(48)}  ${s.output[0]}\n`);
-    } else {
-      out(`${head}\n`);
-      for (const line of s.output) out(`        ${line}\n`);
-    }
-  }
+  for (const line of formatStatements(result)) out(`${line}\n`);
   if (result.halted) out(`\nmachine halted: ${result.halted} (the statements after it did not run)\n`);
   out(
     `\n${result.statements.length} statements, ${result.expectations.length} expectations: ${result.passed} passed, ${result.failed} failed\n`,
@@ -69,4 +61,19 @@ export function runCli(
     out(`  ${file}:${f.line}: ${f.text}: expected ${f.expected}, got ${f.actual}\n`);
   }
   return result.exitCode;
+}
+
+/** One line per statement (its line number, text and what happened), as `vmlab run` prints them. */
+export function formatStatements(result: RunResult): string[] {
+  const lines: string[] = [];
+  for (const s of result.statements) {
+    const head = `${String(s.line).padStart(4)}  ${s.text}`;
+    if (s.output.length === 1 && head.length + s.output[0].length < 110) {
+      lines.push(`${head.padEnd(48)}  ${s.output[0]}`);
+    } else {
+      lines.push(head);
+      for (const line of s.output) lines.push(`        ${line}`);
+    }
+  }
+  return lines;
 }

@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { hexNum } from "../base/u64.ts";
 import { Access, Mode } from "../hw/access.ts";
 import { formatStaleUse } from "../hw/mmu/CoherenceChecker.ts";
@@ -9,6 +12,8 @@ import { Kernel } from "../kernel/Kernel.ts";
 import { formatLayout } from "../kernel/layout.ts";
 import { PageKind } from "../kernel/mm/PageDesc.ts";
 import { meminfo } from "../kernel/proc.ts";
+import { runScenario } from "../workloads/scenario/runner.ts";
+import { formatStatements } from "./run.ts";
 
 /**
  * The seed tour (issue #2 part): a narrated run of the hardware model. Every
@@ -100,7 +105,40 @@ export function runTour(write: (line: string) => void): void {
   say();
   kernelTour(say);
   say();
-  say("Next: vmlab run examples/kernel/*.vm; vmlab walk --image FILE.json --va ADDR (docs/).");
+  const ok = scenarioTour(say);
+  say();
+  say("Next: vmlab run examples/*/*.vm; vmlab walk --image FILE.json --va ADDR; docs/.");
+  if (!ok) throw new Error("tour: an expectation of the tour failed");
+}
+
+/**
+ * Part three: processes. Each scenario of examples/tour/ answers one
+ * question; its comment header is the narration, its `expect` lines the
+ * evidence, checked as it runs.
+ */
+function scenarioTour(say: (s?: string) => void): boolean {
+  const dir = fileURLToPath(new URL("../../examples/tour/", import.meta.url));
+  say("vmlab tour: processes and their address spaces");
+  say("==============================================");
+  let allOk = true;
+  let n = 9;
+  for (const name of readdirSync(dir)
+    .filter((f) => f.endsWith(".vm"))
+    .sort()) {
+    const source = readFileSync(join(dir, name), "utf8");
+    const header = source
+      .split("\n")
+      .filter((l) => l.startsWith("#"))
+      .map((l) => l.replace(/^# ?/, ""));
+    say();
+    say(`${n++}. ${header[0].replace(/^Q: /, "")}   (examples/tour/${name})`);
+    for (const line of header.slice(1)) say(`   ${line}`);
+    const r = runScenario(source, { file: `examples/tour/${name}` });
+    for (const line of formatStatements(r)) say(`   ${line}`);
+    say(`   -> ${r.passed} of ${r.expectations.length} expectations hold`);
+    if (r.failed > 0) allOk = false;
+  }
+  return allOk;
 }
 
 /** Part two: the kernel's own memory, on a booted Linux-shaped kernel. */

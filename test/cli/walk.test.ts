@@ -138,5 +138,18 @@ describe("vmlab tour", () => {
     expect(r.stdout).toMatch(/checker:\s+PT entry at 0x[0-9a-f]+ changed 0x1234007 -> 0x5678007/);
     expect(r.stdout).toMatch(/after INVLPG: pa 0x5678000/);
     expect(r.stdout).toMatch(/back to A, no flush +-> pa 0x5678000 +\(TLB hit/);
+    // the process scenarios, each with its evidence checked
+    for (const q of [
+      "Does malloc allocate memory?",
+      "Are kernel pages allocated lazily too?",
+      "Once a translation is in the TLB, is it still checked?",
+      "Does every process have its own page tables?",
+      "What does a context switch cost the TLB?",
+    ]) {
+      expect(r.stdout).toContain(q);
+    }
+    const verdicts = [...r.stdout.matchAll(/-> (\d+) of (\d+) expectations hold/g)];
+    expect(verdicts.length).toBe(5);
+    for (const v of verdicts) expect(v[1]).toBe(v[2]);
   });
 });
