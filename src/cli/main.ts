@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
+import { runRepl } from "./repl.ts";
 import { runCli } from "./run.ts";
 import { runTour } from "./tour.ts";
 import { runWalk } from "./walk.ts";
@@ -57,6 +58,17 @@ export async function main(argv: string[]): Promise<number> {
         (s) => process.stdout.write(s),
         (s) => process.stderr.write(s),
       );
+    });
+
+  program
+    .command("repl")
+    .description(
+      "the scenario language line by line (help lists the statements); exit 1 if an expectation failed",
+    )
+    .option("--check", "run the invariant checker after every statement (debug)", false)
+    .option("--trace", "add every access, TLB lookup and walk step", false)
+    .action(async (opts) => {
+      exitCode = await runRepl(process.stdin, (s) => process.stdout.write(s), opts);
     });
 
   try {

@@ -17,7 +17,7 @@ import type { Task } from "../../kernel/task.ts";
 import { px } from "../../kernel/vaddr.ts";
 import type { AddrExpr, Expr, Pos, Stmt, Word } from "./ast.ts";
 import { machineSettings } from "./machineConfig.ts";
-import { parseScenario } from "./parser.ts";
+import { parseLine, parseScenario } from "./parser.ts";
 
 /** What one statement did. */
 export interface StatementResult {
@@ -145,71 +145,148 @@ export function runScenario(source: string, opts: RunOptions = {}): RunResult {
   const machineStmt = stmts.find((s) => s.verb === "machine" && s.prefix === null) ?? null;
   if (machineStmt && stmts[0] !== machineStmt)
     throw new InputError("'machine' must come before any other statement", { file, ...machineStmt.pos });
-  const settings = machineSettings(machineStmt, file);
-  const compiler = new Compiler(file);
-  const steps = stmts.filter((s) => s !== machineStmt).map((s) => ({ stmt: s, run: compiler.compile(s) }));
+  const session = new Session(opts);
+  // every statement is checked before anything runs
+  const steps = stmts
+    .filter((s) => s !== machineStmt)
+    .map((s) => ({ stmt: s, run: session.compiler.compile(s) }));
+  session.boot(machineStmt);
+  for (const step of steps) {
+    if (!session.execute(step.stmt, step.run)) break;
+  }
+  return session.finish();
+}
 
-  const kernel = new Kernel(settings.kernel);
-  const rt = new Runtime(kernel, settings.seed);
-  const result: RunResult = {
-    file,
-    machine: settings.effective,
-    statements: [],
-    expectations: [],
-    passed: 0,
-    failed: 0,
-    halted: null,
-    metrics: {},
-    exitCode: 0,
-  };
-  if (machineStmt) {
+/**
+ * A running scenario: the machine, the variables and processes, the
+ * results so far. `vmlab run` compiles a whole file first, then executes;
+ * the REPL compiles and executes one line at a time (`feed`).
+ */
+export class Session {
+  readonly compiler: Compiler;
+  readonly file: string;
+  private rt: Runtime | null = null;
+  readonly result: RunResult;
+
+  constructor(private readonly opts: RunOptions = {}) {
+    this.file = opts.file ?? "<scenario>";
+    this.compiler = new Compiler(this.file);
+    this.result = {
+      file: this.file,
+      machine: {},
+      statements: [],
+      expectations: [],
+      passed: 0,
+      failed: 0,
+      halted: null,
+      metrics: {},
+      exitCode: 0,
+    };
+    this.compiler.expectations = this.result.expectations;
+  }
+
+  get kernel(): Kernel | null {
+    return this.rt?.kernel ?? null;
+  }
+
+  get booted(): boolean {
+    return this.rt !== null;
+  }
+
+  /** Boots the machine of a `machine` statement (or the defaults). */
+  boot(machineStmt: Stmt | null): StatementResult | null {
+    const settings = machineSettings(machineStmt, this.file);
+    const kernel = new Kernel(settings.kernel);
+    const rt = new Runtime(kernel, settings.seed);
+    this.rt = rt;
+    this.result.machine = settings.effective;
+    if (this.opts.trace) {
+      for (const cpu of kernel.machine.cpus) cpu.tracer = (e) => rt.out.push(`  trace: ${formatEvent(e)}`);
+    }
+    if (!machineStmt) return null;
     const m = meminfo(kernel);
-    result.statements.push({
+    const r = {
       line: machineStmt.pos.line,
       text: machineStmt.text.trim(),
       output: [
         `booted: ${mib(settings.kernel.ramBytes)} RAM, ${settings.kernel.cpus} CPU${settings.kernel.cpus === 1 ? "" : "s"}, ${kernel.levels}-level paging; MemTotal ${mib(m.MemTotal)}, MemFree ${mib(m.MemFree)}`,
       ],
-    });
+    };
+    this.result.statements.push(r);
+    return r;
   }
-  if (opts.trace) {
-    for (const cpu of kernel.machine.cpus) cpu.tracer = (e) => rt.out.push(`  trace: ${formatEvent(e)}`);
-  }
-  compiler.expectations = result.expectations;
-  for (const step of steps) {
+
+  /** Runs a compiled statement. Returns false when the machine has halted (nothing more runs). */
+  execute(stmt: Stmt, run: (rt: Runtime) => void): boolean {
+    const rt = this.rt!;
+    const kernel = rt.kernel;
     if (kernel.panicked !== null) {
-      result.halted = `Kernel panic - not syncing: ${kernel.panicked}`;
-      break;
+      this.result.halted = `Kernel panic - not syncing: ${kernel.panicked}`;
+      return false;
     }
     rt.out = [];
-    if (kernel.machine.checker) kernel.machine.checker.tag = `line ${step.stmt.pos.line}`;
-    step.run(rt);
-    result.statements.push({ line: step.stmt.pos.line, text: step.stmt.text.trim(), output: rt.out });
-    if (opts.checkInvariants) {
+    if (kernel.machine.checker) kernel.machine.checker.tag = `line ${stmt.pos.line}`;
+    run(rt);
+    this.result.statements.push({ line: stmt.pos.line, text: stmt.text.trim(), output: rt.out });
+    if (this.opts.checkInvariants) {
       const problems = checkInvariants(kernel);
       if (problems.length)
         throw new ModelBug(
-          `invariants broken after line ${step.stmt.pos.line}: ${problems.slice(0, 5).join("; ")}`,
+          `invariants broken after line ${stmt.pos.line}: ${problems.slice(0, 5).join("; ")}`,
         );
     }
+    return true;
   }
-  if (kernel.panicked !== null) result.halted = `Kernel panic - not syncing: ${kernel.panicked}`;
-  for (const cpu of kernel.machine.cpus) cpu.tracer = null;
-  result.passed = result.expectations.filter((e) => e.ok).length;
-  result.failed = result.expectations.length - result.passed;
-  result.exitCode = result.failed > 0 ? 1 : 0;
-  const m = meminfo(kernel);
-  result.metrics = {
-    oops: String(kernel.oopses.length),
-    "meminfo.MemTotal": String(m.MemTotal),
-    "meminfo.MemFree": String(m.MemFree),
-    "meminfo.Slab": String(m.Slab),
-    "meminfo.VmallocUsed": String(m.VmallocUsed),
-    "tlb.hits": String(sumCpus(kernel, (c) => c.tlb.hits.reduce((a, b) => a + b, 0))),
-    "tlb.misses": String(sumCpus(kernel, (c) => c.walks)),
-  };
-  for (const [k, v] of rt.vars) result.metrics[k] = formatValue(v);
-  return result;
+
+  /**
+   * The REPL's step: parse, check and run one line. Returns what it did
+   * (null for a blank line); an invalid line throws InputError and changes
+   * nothing that ran.
+   */
+  feed(text: string, line: number): StatementResult | null {
+    const stmt = parseLine(text, this.file, line);
+    if (stmt === null) return null;
+    if (stmt.verb === "machine" && stmt.prefix === null) {
+      if (this.booted)
+        throw new InputError("the machine is already running ('machine' must be the first statement)", {
+          file: this.file,
+          ...stmt.pos,
+        });
+      return this.boot(stmt);
+    }
+    const run = this.compiler.compile(stmt);
+    if (!this.booted) this.boot(null);
+    if (this.kernel!.panicked !== null)
+      throw new InputError(`the machine has halted: Kernel panic - not syncing: ${this.kernel!.panicked}`, {
+        file: this.file,
+        ...stmt.pos,
+      });
+    this.execute(stmt, run);
+    return this.result.statements.at(-1)!;
+  }
+
+  /** Final counts and metrics. */
+  finish(): RunResult {
+    const result = this.result;
+    const kernel = this.rt!.kernel;
+    if (kernel.panicked !== null) result.halted = `Kernel panic - not syncing: ${kernel.panicked}`;
+    for (const cpu of kernel.machine.cpus) cpu.tracer = null;
+    result.passed = result.expectations.filter((e) => e.ok).length;
+    result.failed = result.expectations.length - result.passed;
+    result.exitCode = result.failed > 0 ? 1 : 0;
+    const m = meminfo(kernel);
+    result.metrics = {
+      oops: String(kernel.oopses.length),
+      "meminfo.MemTotal": String(m.MemTotal),
+      "meminfo.MemFree": String(m.MemFree),
+      "meminfo.Slab": String(m.Slab),
+      "meminfo.VmallocUsed": String(m.VmallocUsed),
+      "tlb.hits": String(sumCpus(kernel, (c) => c.tlb.hits.reduce((a, b) => a + b, 0))),
+      "tlb.misses": String(sumCpus(kernel, (c) => c.walks)),
+    };
+    for (const [k, v] of this.rt!.vars) result.metrics[k] = formatValue(v);
+    return result;
+  }
 }
 
 function sumCpus(k: Kernel, f: (c: Kernel["machine"]["cpus"][number]) => number): number {

@@ -1,0 +1,73 @@
+import { createInterface } from "node:readline";
+import { InputError } from "../base/errors.ts";
+import { formatWithCaret } from "../workloads/scenario/parser.ts";
+import { Session } from "../workloads/scenario/runner.ts";
+import { formatStatements } from "./run.ts";
+
+const HELP = `The vmlab scenario language, one statement per line (docs/scenarios.md):
+  machine ram=256M cpus=2 pcid=on ...        first, or defaults boot at the first statement
+  spawn A | kthread K | switch A [cpu=N]
+  A: buf = mmap 1M [prot=rw] [populate] [at=ADDR [fixed]]
+  A: munmap ADDR SIZE | A: mprotect ADDR SIZE prot=r | A: fork B | A: exit | A: catch SIGSEGV
+  A: read ADDR [SIZE] | A: write ADDR [SIZE] [value=N] | A: exec ADDR
+  kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: read ADDR
+  show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb | show A maps
+  explain A ADDR [read|write|exec]
+  let m = tlb.misses | expect A.rss == 16 | expect pfn(A, buf) == pfn(B, buf)
+REPL commands: help, history, quit (or end of input).`;
+
+/**
+ * `vmlab repl`: the scenario language line by line. An invalid line is
+ * reported (with a caret) and skipped; the session goes on. At the end of
+ * input the expectations are summed up: exit 1 if one failed.
+ */
+export async function runRepl(
+  input: NodeJS.ReadableStream,
+  out: (s: string) => void,
+  opts: { check: boolean; trace: boolean },
+): Promise<number> {
+  const tty = (input as { isTTY?: boolean }).isTTY === true;
+  const session = new Session({ file: "<repl>", checkInvariants: opts.check, trace: opts.trace });
+  const rl = createInterface({
+    input,
+    output: tty ? process.stdout : undefined,
+    terminal: tty,
+    historySize: 1000,
+  });
+  const history: string[] = [];
+  let lineNo = 0;
+  if (tty) {
+    out("vmlab repl: type 'help' for the statements, 'quit' to leave.\n");
+    rl.setPrompt("vmlab> ");
+    rl.prompt();
+  }
+  for await (const line of rl) {
+    lineNo++;
+    const cmd = line.trim();
+    if (cmd === "quit" || cmd === ".exit") break;
+    if (cmd === "help") out(`${HELP}\n`);
+    else if (cmd === "history") history.forEach((h, i) => out(`${String(i + 1).padStart(4)}  ${h}\n`));
+    else if (cmd !== "") {
+      history.push(line);
+      try {
+        const r = session.feed(line, lineNo);
+        if (r) for (const l of formatStatements({ ...session.result, statements: [r] })) out(`${l}\n`);
+        if (session.kernel?.panicked)
+          out(`machine halted: Kernel panic - not syncing: ${session.kernel.panicked}\n`);
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        const lines: string[] = [];
+        lines[lineNo - 1] = line;
+        out(`${formatWithCaret(e, lines)}\n`);
+      }
+    }
+    if (tty) rl.prompt();
+  }
+  rl.close();
+  if (!session.booted) return 0;
+  const r = session.finish();
+  out(
+    `${r.statements.length} statements, ${r.expectations.length} expectations: ${r.passed} passed, ${r.failed} failed\n`,
+  );
+  return r.exitCode;
+}
