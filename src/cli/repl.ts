@@ -46,8 +46,9 @@ export async function runRepl(
     const cmd = line.trim();
     if (cmd === "quit" || cmd === ".exit") break;
     if (cmd === "help") out(`${HELP}\n`);
-    else if (cmd === "history") history.forEach((h, i) => out(`${String(i + 1).padStart(4)}  ${h}\n`));
-    else if (cmd !== "") {
+    else if (cmd === "history") {
+      for (let i = 0; i < history.length; i++) out(`${String(i + 1).padStart(4)}  ${history[i]}\n`);
+    } else if (cmd !== "") {
       history.push(line);
       try {
         const r = session.feed(line, lineNo);
