@@ -1,0 +1,130 @@
+/**
+ * Differential test against the real Linux kernel of the machine running
+ * the tests: probe.c makes the same system-call sequence as the scenario
+ * below and reports its own minor faults (getrusage), present pages
+ * (/proc/self/pagemap) and resident pages (pagemap PFNs other than the zero
+ * page); vmlab must report the same numbers. Skipped, with the reason, where
+ * the machine cannot run it (no gcc, not Linux, pagemap unreadable).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../../src/workloads/scenario/runner.ts";
+
+const N = 64; // pages per mapping, as in probe.c
+
+function buildProbe(): { path: string } | { skip: string } {
+  if (process.platform !== "linux") return { skip: "not Linux" };
+  if (spawnSync("gcc", ["--version"]).status !== 0) return { skip: "gcc is not installed" };
+  if (!existsSync("/proc/self/pagemap")) return { skip: "no /proc/self/pagemap" };
+  const out = join(mkdtempSync(join(tmpdir(), "vmlab-probe-")), "probe");
+  const r = spawnSync("gcc", ["-O1", "-Wall", "-o", out, resolve(import.meta.dirname, "probe.c")], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) return { skip: `gcc failed: ${r.stderr}` };
+  return { path: out };
+}
+
+const scenario = (ro: string, unmapped: string, none: string) => `
+machine ram=256M
+spawn A
+A: catch SIGSEGV
+let f = A.min_flt
+A: a = mmap ${N}p
+let mmap_faults = A.min_flt - f
+let mmap_present = present(A, a ${N}p)
+let mmap_rss = rss(A, a ${N}p)
+let f = A.min_flt
+A: read a ${N}p
+let read_faults = A.min_flt - f
+let read_present = present(A, a ${N}p)
+let read_rss = rss(A, a ${N}p)
+let f = A.min_flt
+A: write a ${N}p
+let war_faults = A.min_flt - f
+let war_present = present(A, a ${N}p)
+let war_rss = rss(A, a ${N}p)
+A: b = mmap ${N}p
+let f = A.min_flt
+A: write b ${N}p
+let write_faults = A.min_flt - f
+let write_present = present(A, b ${N}p)
+let write_rss = rss(A, b ${N}p)
+let f = A.min_flt
+A: c = mmap ${N}p populate
+let pop_faults = A.min_flt - f
+let pop_present = present(A, c ${N}p)
+let pop_rss = rss(A, c ${N}p)
+A: munmap b+${N / 2}p ${N / 2}p
+let mh_present = present(A, b ${N / 2}p)
+let mh_rss = rss(A, b ${N / 2}p)
+A: fork B
+B: write a ${N / 4}p
+let child_faults = B.min_flt
+let child_present = present(B, a ${N}p)
+let child_rss = rss(B, a ${N}p)
+B: exit
+let f = A.min_flt
+A: write a ${N}p
+let parent_faults = A.min_flt - f
+let parent_present = present(A, a ${N}p)
+let parent_rss = rss(A, a ${N}p)
+A: mprotect a 1p prot=r
+A: write a
+expect A.si_code == ${ro}
+A: read b+${N / 2}p
+expect A.si_code == ${unmapped}
+A: mprotect c 1p prot=none
+A: read c
+expect A.si_code == ${none}
+`;
+
+const SI_CODES: Record<number, string> = { 1: "SEGV_MAPERR", 2: "SEGV_ACCERR" };
+
+describe("vmlab against this machine's Linux kernel", () => {
+  const probe = buildProbe();
+  const skip = "skip" in probe ? probe.skip : "";
+  it.skipIf(skip !== "")(
+    `fault counts, present and resident pages, signal codes${skip ? ` (skipped: ${skip})` : ""}`,
+    () => {
+      const path = (probe as { path: string }).path;
+      const lines = execFileSync(path, { encoding: "utf8" }).trim().split("\n");
+      const real = new Map(lines.map((l) => JSON.parse(l)).map((o) => [o.exp as string, o]));
+      const code = (exp: string) => SI_CODES[real.get(exp).si_code] ?? `si_code_${real.get(exp).si_code}`;
+      const r = runScenario(scenario(code("write-readonly"), code("unmapped"), code("prot-none")), {
+        checkInvariants: true,
+      });
+      const v = (name: string) => Number(BigInt(r.metrics[name]));
+      const got = (exp: string, prefix: string) => {
+        const o: Record<string, number> = { faults: v(`${prefix}_faults`), present: v(`${prefix}_present`) };
+        if (real.get(exp).rss >= 0) o.rss = v(`${prefix}_rss`);
+        return o;
+      };
+      const want = (exp: string) => {
+        const o = real.get(exp);
+        const w: Record<string, number> = { faults: o.faults, present: o.present };
+        if (o.rss >= 0) w.rss = o.rss;
+        return w;
+      };
+      const pairs: [string, string][] = [
+        ["mmap", "mmap"],
+        ["read", "read"],
+        ["write-after-read", "war"],
+        ["write", "write"],
+        ["populate", "pop"],
+        ["fork-child-write", "child"],
+        ["fork-parent-write", "parent"],
+      ];
+      for (const [exp, prefix] of pairs) expect(got(exp, prefix), exp).toEqual(want(exp));
+      expect({ present: v("mh_present"), rss: v("mh_rss") }).toEqual({
+        present: real.get("munmap-half").present,
+        rss: real.get("munmap-half").rss,
+      });
+      // the signal codes, as expectations generated from the real kernel's answers
+      expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
+      expect(r.expectations).toHaveLength(3);
+    },
+  );
+});

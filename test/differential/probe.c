@@ -1,0 +1,171 @@
+/*
+ * Differential probe: performs system-call sequences on the real kernel and
+ * prints what vmlab must reproduce, one JSON object per experiment:
+ * minor faults (getrusage, measured around the operations only), present
+ * pages (/proc/self/pagemap bit 63), Rss of the mapping (smaps), and the
+ * si_code of signals. Built and run by test/differential/linux.test.ts.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PG 4096L
+
+static long minflt(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+static long present(void *addr, long pages) {
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0) return -1;
+    long n = 0;
+    for (long i = 0; i < pages; i++) {
+        uint64_t e = 0;
+        off_t off = (off_t)(((uintptr_t)addr / PG) + i) * 8;
+        if (pread(fd, &e, 8, off) != 8) { close(fd); return -1; }
+        if (e >> 63) n++;
+    }
+    close(fd);
+    return n;
+}
+
+static uint64_t zero_pfn;
+
+/* pages of [addr, addr + pages) that are present and are not the shared zero page: Rss of the range */
+static long rss_pages(void *addr, long pages) {
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0 || zero_pfn == 0) { if (fd >= 0) close(fd); return -1; }
+    long n = 0;
+    for (long i = 0; i < pages; i++) {
+        uint64_t e = 0;
+        off_t off = (off_t)(((uintptr_t)addr / PG) + i) * 8;
+        if (pread(fd, &e, 8, off) != 8) { close(fd); return -1; }
+        if ((e >> 63) && (e & ((1ULL << 55) - 1)) != zero_pfn) n++;
+    }
+    close(fd);
+    return n;
+}
+
+/* the zero page's frame: what a read of an untouched anonymous page maps (0 when PFNs are hidden) */
+static uint64_t find_zero_pfn(void) {
+    volatile char *z = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    (void)z[0];
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    uint64_t e = 0;
+    if (fd >= 0 && pread(fd, &e, 8, (off_t)((uintptr_t)z / PG) * 8) == 8) e &= (1ULL << 55) - 1;
+    if (fd >= 0) close(fd);
+    munmap((void *)z, PG);
+    return e;
+}
+
+static sigjmp_buf jb;
+static volatile int last_code;
+static void on_segv(int sig, siginfo_t *si, void *uc) {
+    (void)sig; (void)uc;
+    last_code = si->si_code;
+    siglongjmp(jb, 1);
+}
+
+static void touch_read(volatile char *p, long pages) {
+    for (long i = 0; i < pages; i++) (void)p[i * PG];
+}
+static void touch_write(volatile char *p, long pages) {
+    for (long i = 0; i < pages; i++) p[i * PG] = 1;
+}
+
+int main(void) {
+    const long N = 64; /* 256 KiB: no transparent huge page can be used */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL);
+    /* warm up what the measurements themselves touch */
+    zero_pfn = find_zero_pfn();
+    (void)minflt(); (void)present(&sa, 1); (void)rss_pages(&sa, 1);
+
+    /* 1. mmap only reserves */
+    long f0 = minflt();
+    char *a = mmap(NULL, N * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long f1 = minflt();
+    printf("{\"exp\":\"mmap\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(a, N), rss_pages(a, N));
+
+    /* 2. reads map the zero page: one fault per page, no RSS */
+    f0 = minflt();
+    touch_read(a, N);
+    f1 = minflt();
+    printf("{\"exp\":\"read\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(a, N), rss_pages(a, N));
+
+    /* 3. writes after reads: one more fault per page, now resident */
+    f0 = minflt();
+    touch_write(a, N);
+    f1 = minflt();
+    printf("{\"exp\":\"write-after-read\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(a, N), rss_pages(a, N));
+
+    /* 4. a first write: one fault per page */
+    char *b = mmap(NULL, N * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    f0 = minflt();
+    touch_write(b, N);
+    f1 = minflt();
+    printf("{\"exp\":\"write\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(b, N), rss_pages(b, N));
+
+    /* 5. populate: one fault per page, counted at mmap time */
+    f0 = minflt();
+    char *c = mmap(NULL, N * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    f1 = minflt();
+    printf("{\"exp\":\"populate\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(c, N), rss_pages(c, N));
+
+    /* 6. munmap of half: the rest stays */
+    munmap(b + (N / 2) * PG, (N / 2) * PG);
+    printf("{\"exp\":\"munmap-half\",\"faults\":0,\"present\":%ld,\"rss\":%ld}\n", present(b, N / 2), rss_pages(b, N / 2));
+
+    /* 7. fork: the child's writes to shared pages copy; the parent's then reuse */
+    int pfd[2];
+    if (pipe(pfd) != 0) return 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void)minflt(); /* the child's own first-touch of its stack and libc data */
+        (void)minflt();
+        long g0 = minflt();
+        touch_write(a, N / 4);
+        long g1 = minflt();
+        char buf[256];
+        int len = snprintf(buf, sizeof buf, "{\"exp\":\"fork-child-write\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", g1 - g0, present(a, N), rss_pages(a, N));
+        if (write(pfd[1], buf, len) != len) _exit(1);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    char buf[256];
+    long len = read(pfd[0], buf, sizeof buf - 1);
+    if (len > 0) { buf[len] = 0; fputs(buf, stdout); }
+    f0 = minflt();
+    touch_write(a, N);
+    f1 = minflt();
+    printf("{\"exp\":\"fork-parent-write\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(a, N), rss_pages(a, N));
+
+    /* 8. signals: a write to a read-only page, an access where nothing is mapped */
+    mprotect(a, PG, PROT_READ);
+    last_code = 0;
+    if (sigsetjmp(jb, 1) == 0) a[0] = 2;
+    printf("{\"exp\":\"write-readonly\",\"si_code\":%d}\n", last_code);
+    last_code = 0;
+    if (sigsetjmp(jb, 1) == 0) (void)*(volatile char *)(b + (N / 2) * PG);
+    printf("{\"exp\":\"unmapped\",\"si_code\":%d}\n", last_code);
+    mprotect(c, PG, PROT_NONE);
+    last_code = 0;
+    if (sigsetjmp(jb, 1) == 0) (void)*(volatile char *)c;
+    printf("{\"exp\":\"prot-none\",\"si_code\":%d}\n", last_code);
+    return 0;
+}
