@@ -365,7 +365,8 @@ export class Kernel {
     const top = mm.stackTop;
     const gap = Math.min(Math.max(Math.ceil(rlimitStack / 4096) + 256, 32768), Math.floor((top / 6) * 5));
     mm.mmapBase = top - gap;
-    mm.startBrk = mm.brk = 0x555555559; // where a PIE binary's bss ends without ASLR
+    mm.startBrk = 0x555555559; // where a PIE binary's bss ends without ASLR
+    mm.brkBytes = mm.startBrk * 4096;
     const stack = new Vma(
       top - 33,
       top,
@@ -491,6 +492,203 @@ export class Kernel {
     return BigInt(this.userMm.mprotect(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n), prot));
   }
 
+  /** The page range of a system call's (addr, length), or an errno: EINVAL when addr is not page-aligned. */
+  private pageRange(addr: bigint, length: bigint, alignAddr = true): { start: number; end: number } | bigint {
+    if (alignAddr && addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+    const first = addr / 4096n;
+    const last = (addr + length + 4095n) / 4096n;
+    if (addr + length > this.layout.userEnd) return BigInt(-Errno.ENOMEM);
+    return { start: Number(first), end: Number(last) };
+  }
+
+  /**
+   * madvise (mm/madvise.c). Advice applies to the mapped parts of the range;
+   * a hole makes the result -ENOMEM (after applying), an unknown advice or a
+   * misaligned start -EINVAL.
+   */
+  madvise(task: Task, addr: bigint, length: bigint, advice: string): bigint {
+    const mm = this.userOf(task);
+    this.runningCpu = Math.max(0, this.cpuOf(task));
+    const r = this.pageRange(addr, length);
+    if (typeof r === "bigint") return r;
+    const { start, end } = r;
+    if (start === end) return 0n;
+    const hole = !this.userMm.isMapped(mm, start, end);
+    const mapped = (f: (a: number, b: number) => void) => {
+      for (const v of mm.vmas.slice()) {
+        const a = Math.max(start, v.vmStart);
+        const b = Math.min(end, v.vmEnd);
+        if (a < b) f(a, b);
+      }
+    };
+    const locked = mm.vmas.some(
+      (v) => v.vmStart < end && v.vmEnd > start && v.vmFlags & (VmFlag.LOCKED | VmFlag.PFNMAP),
+    );
+    switch (advice) {
+      case "dontneed":
+        if (locked) return BigInt(-Errno.EINVAL);
+        this.userMm.dontneed(mm, start, end);
+        break;
+      case "free":
+        if (locked) return BigInt(-Errno.EINVAL);
+        mapped((a, b) => this.userMm.lazyFree(mm, a, b));
+        break;
+      case "willneed":
+      case "cold":
+        break; // nothing to do for anonymous memory in RAM (swap readahead, LRU aging: issue #5)
+      case "hugepage":
+        this.userMm.setFlags(mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
+        break;
+      case "nohugepage":
+        this.userMm.setFlags(mm, start, end, VmFlag.NOHUGEPAGE, VmFlag.HUGEPAGE);
+        break;
+      case "dontfork":
+        this.userMm.setFlags(mm, start, end, VmFlag.DONTCOPY, 0);
+        break;
+      case "dofork":
+        this.userMm.setFlags(mm, start, end, 0, VmFlag.DONTCOPY);
+        break;
+      case "wipeonfork":
+        this.userMm.setFlags(mm, start, end, VmFlag.WIPEONFORK, 0);
+        break;
+      case "keeponfork":
+        this.userMm.setFlags(mm, start, end, 0, VmFlag.WIPEONFORK);
+        break;
+      case "random":
+        this.userMm.setFlags(mm, start, end, VmFlag.RAND_READ, VmFlag.SEQ_READ);
+        break;
+      case "sequential":
+        this.userMm.setFlags(mm, start, end, VmFlag.SEQ_READ, VmFlag.RAND_READ);
+        break;
+      case "normal":
+        this.userMm.setFlags(mm, start, end, 0, VmFlag.SEQ_READ | VmFlag.RAND_READ);
+        break;
+      case "populate_read":
+      case "populate_write": {
+        if (hole) return BigInt(-Errno.ENOMEM);
+        const write = advice === "populate_write";
+        for (let v = start; v < end; v++) {
+          const vma = mm.vmaAt(v)!;
+          if (
+            write
+              ? !(vma.vmFlags & VmFlag.WRITE)
+              : !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
+          )
+            return BigInt(-Errno.EFAULT);
+          const res = this.populate(task, v, write);
+          if (res !== VmFault.OK) return BigInt(res & VmFault.OOM ? -Errno.ENOMEM : -Errno.EFAULT);
+        }
+        break;
+      }
+      case "guard_install":
+        if (locked) return BigInt(-Errno.EINVAL);
+        mapped((a, b) => this.userMm.guardInstall(mm, a, b));
+        break;
+      case "guard_remove":
+        mapped((a, b) => this.userMm.guardRemove(mm, a, b));
+        break;
+      default:
+        return BigInt(-Errno.EINVAL);
+    }
+    return hole ? BigInt(-Errno.ENOMEM) : 0n;
+  }
+
+  /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
+  mlock(task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
+    const mm = this.userOf(task);
+    this.runningCpu = Math.max(0, this.cpuOf(task));
+    const r = this.pageRange(addr - (addr % 4096n), length + (addr % 4096n));
+    if (typeof r === "bigint") return r;
+    if (!this.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
+    this.userMm.setFlags(
+      mm,
+      r.start,
+      r.end,
+      VmFlag.LOCKED | (onFault ? VmFlag.LOCKONFAULT : 0),
+      onFault ? 0 : VmFlag.LOCKONFAULT,
+    );
+    if (!onFault) {
+      // populate_vma_page_range: write faults for private writable mappings (FOLL_WRITE), read faults otherwise
+      for (let v = r.start; v < r.end; v++) {
+        const vma = mm.vmaAt(v)!;
+        if (!(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) continue;
+        this.populate(task, v, (vma.vmFlags & (VmFlag.WRITE | VmFlag.SHARED)) === VmFlag.WRITE);
+      }
+    }
+    return 0n;
+  }
+
+  munlock(task: Task, addr: bigint, length: bigint): bigint {
+    const mm = this.userOf(task);
+    const r = this.pageRange(addr - (addr % 4096n), length + (addr % 4096n));
+    if (typeof r === "bigint") return r;
+    if (!this.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
+    this.userMm.setFlags(mm, r.start, r.end, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT);
+    return 0n;
+  }
+
+  /**
+   * brk (mm/mmap.c sys_brk), as sbrk: moves the break by delta bytes and
+   * returns the old break, or -ENOMEM (below start_brk, into another
+   * mapping or its guard gap). The heap VMA, [heap], covers
+   * [start_brk, PAGE_ALIGN(brk)).
+   */
+  brk(task: Task, delta: bigint): bigint {
+    const mm = this.userOf(task);
+    this.runningCpu = Math.max(0, this.cpuOf(task));
+    const oldBrk = BigInt(mm.brkBytes);
+    const newBrk = oldBrk + delta;
+    const startBrk = BigInt(mm.startBrk) * 4096n;
+    if (newBrk < startBrk || newBrk >= this.layout.userEnd) return BigInt(-Errno.ENOMEM);
+    const oldEnd = Number((oldBrk + 4095n) / 4096n);
+    const newEnd = Number((newBrk + 4095n) / 4096n);
+    if (newEnd < oldEnd) this.userMm.munmap(mm, newEnd, oldEnd - newEnd);
+    else if (newEnd > oldEnd) {
+      const next = mm.findVma(oldEnd);
+      const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
+      if (next !== null && newEnd + 1 > next.vmStart - gap) return BigInt(-Errno.ENOMEM);
+      this.userMm.insertAndMerge(
+        mm,
+        new Vma(
+          oldEnd,
+          newEnd,
+          VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
+          oldEnd,
+          "[heap]",
+        ),
+      );
+      mm.committed += newEnd - oldEnd;
+    }
+    mm.brkBytes = Number(newBrk);
+    return oldBrk;
+  }
+
+  /** mremap; returns the new address or -errno. */
+  mremap(task: Task, addr: bigint, oldSize: bigint, newSize: bigint, mayMove: boolean, to: bigint): bigint {
+    const mm = this.userOf(task);
+    this.runningCpu = Math.max(0, this.cpuOf(task));
+    if (addr % 4096n !== 0n || newSize === 0n || (to >= 0n && (to % 4096n !== 0n || !mayMove)))
+      return BigInt(-Errno.EINVAL);
+    const oldPages = Number((oldSize + 4095n) / 4096n);
+    const newPages = Number((newSize + 4095n) / 4096n);
+    if (addr + oldSize > this.layout.userEnd || (to >= 0n && to + newSize > this.layout.userEnd))
+      return BigInt(-Errno.EINVAL);
+    if (to >= 0n) {
+      const a = Number(addr / 4096n);
+      const t = Number(to / 4096n);
+      if (t < a + oldPages && a < t + newPages) return BigInt(-Errno.EINVAL); // overlapping ranges
+    }
+    const r = this.userMm.mremap(
+      mm,
+      Number(addr / 4096n),
+      oldPages,
+      newPages,
+      mayMove,
+      to >= 0n ? Number(to / 4096n) : -1,
+    );
+    return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+  }
+
   private userOf(task: Task): MmStruct {
     assert(task.alive && task.mm !== null, "syscall on a task without a user address space");
     return task.mm;
@@ -594,9 +792,10 @@ export class Kernel {
       return null;
     }
     if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // the OOM killer: issue #5
+    // mm_fault_error: VM_FAULT_SIGBUS -> BUS_ADRERR; VM_FAULT_SIGSEGV (a guard marker) -> bad_area_nosemaphore, SEGV_MAPERR
     return {
       signal: r & VmFault.SIGBUS ? "SIGBUS" : "SIGSEGV",
-      code: r & VmFault.SIGBUS ? "BUS_ADRERR" : "SEGV_ACCERR",
+      code: r & VmFault.SIGBUS ? "BUS_ADRERR" : "SEGV_MAPERR",
       addr: va,
     };
   }

@@ -23,8 +23,9 @@ export class MmStruct {
   ptPages = 0;
   /** pages of private writable mappings charged against overcommit (Committed_AS share) */
   committed = 0;
+  /** start_brk (a vpn) and the break itself (bytes: brk need not be page-aligned) */
   startBrk = 0;
-  brk = 0;
+  brkBytes = 0;
   /** top of the main stack (exclusive), in pages */
   stackTop = 0;
   /** mmap_base: top-down allocations start below it */

@@ -60,6 +60,8 @@ export const enum PageFlag {
   Mlocked = 1 << 7,
   SwapBacked = 1 << 8,
   Reclaim = 1 << 9,
+  /** MADV_FREE'd: may be dropped instead of swapped while clean (Linux: !PageSwapBacked on an anon folio) */
+  Lazyfree = 1 << 10,
 }
 
 /**

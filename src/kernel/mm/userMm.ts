@@ -5,7 +5,7 @@ import { Pte, PteHi } from "../../hw/x86_64/pte.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { MmStruct } from "./MmStruct.ts";
-import { type PageDescTable, PageKind } from "./PageDesc.ts";
+import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import { Vma, VmFlag } from "./vma.ts";
 
 /** Linux errno values returned (negated) by the system calls. */
@@ -31,6 +31,12 @@ export const enum VmFault {
 export const PTE_SPECIAL = 1 << 9;
 /** _PAGE_PROTNONE: a PROT_NONE page keeps its frame with P = 0 and bit 8 set. */
 export const PTE_PROTNONE = 1 << 8;
+/**
+ * A guard marker (MADV_GUARD_INSTALL, Linux 6.13 PTE_MARKER_GUARD): a
+ * non-present PTE that makes any access SIGSEGV. Encoded here with software
+ * bit 10 and P = 0.
+ */
+export const PTE_GUARD = 1 << 10;
 
 /** What the address-space code needs from the rest of the kernel. */
 export interface MmEnv {
@@ -303,7 +309,7 @@ export class UserMm {
   }
 
   /** zap_pte_range: clears every PTE in [start, end), dropping mapcounts and RSS; pages to free go to toFree. */
-  private zapRange(mm: MmStruct, start: number, end: number, toFree: number[]): void {
+  private zapRange(mm: MmStruct, start: number, end: number, toFree: number[], keepGuards = false): void {
     const phys = this.env.phys;
     const pages = this.env.pages;
     const m = this.mapper(mm);
@@ -319,6 +325,7 @@ export class UserMm {
         const lo = phys.read32(pa);
         const hi = phys.read32(pa + 4);
         if (lo === 0 && hi === 0) continue;
+        if (keepGuards && lo === PTE_GUARD) continue;
         phys.write64(pa, 0, 0);
         if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
         const pfn = UserMm.ptePfn(hi, lo);
@@ -480,6 +487,7 @@ export class UserMm {
     const lo = phys.read32(pa);
     const hi = phys.read32(pa + 4);
     if (lo === 0 && hi === 0) return this.doAnonymousPage(mm, vma, vpn, pa, write);
+    if (lo === PTE_GUARD && hi === 0) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
     if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen; swap entries: issue #5
     if (write && !(lo & Pte.RW)) return this.doWpPage(mm, vma, vpn, pa, hi, lo);
     // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
@@ -554,6 +562,175 @@ export class UserMm {
   }
 
   // =====================================================================
+  // madvise, mlock, mremap, brk
+  // =====================================================================
+
+  /** Every page of [start, end) is inside some VMA. */
+  isMapped(mm: MmStruct, start: number, end: number): boolean {
+    for (let v = start; v < end; ) {
+      const vma = mm.vmaAt(v);
+      if (vma === null) return false;
+      v = vma.vmEnd;
+    }
+    return true;
+  }
+
+  /** Splits VMAs at start and end and returns those inside, after applying f to each (then re-merges). */
+  private applyToRange(mm: MmStruct, start: number, end: number, f: (v: Vma) => void): void {
+    this.splitAt(mm, start);
+    this.splitAt(mm, end);
+    const inside = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
+    for (const v of inside) f(v);
+    for (const v of inside) if (mm.indexOf(v) >= 0) this.mergeAround(mm, v);
+  }
+
+  /**
+   * MADV_DONTNEED (zap_page_range_single): drop the pages; the next touch
+   * faults in zero-filled memory. The TLBs are flushed before the pages are
+   * freed.
+   */
+  dontneed(mm: MmStruct, start: number, end: number): void {
+    const toFree: number[] = [];
+    for (const v of mm.vmas) {
+      const a = Math.max(start, v.vmStart);
+      const b = Math.min(end, v.vmEnd);
+      if (a < b) this.zapRange(mm, a, b, toFree, true);
+    }
+    this.env.flushTlbMmRange(mm, start, end - start);
+    for (const pfn of toFree) this.putPage(pfn);
+  }
+
+  /**
+   * MADV_FREE (madvise_free_pte_range): private anonymous pages become
+   * lazily freeable: their PTEs are made clean (and flushed) and the page
+   * marked; under memory pressure such a page is dropped instead of swapped,
+   * unless it was written again (the dirty bit is back).
+   */
+  lazyFree(mm: MmStruct, start: number, end: number): void {
+    const pages = this.env.pages;
+    let changed = 0;
+    for (let vpn = start; vpn < end; vpn++) {
+      const pte = this.readPte(mm, vpn);
+      if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
+      const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      if (pages.kind[pfn] !== PageKind.UserAnon || pages.mapcount[pfn] !== 1) continue;
+      pages.flags[pfn] |= PageFlag.Lazyfree;
+      if (pte.lo & (Pte.D | Pte.A)) {
+        this.env.phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.A)) >>> 0);
+        changed++;
+      }
+    }
+    if (changed) this.env.flushTlbMmRange(mm, start, end - start);
+  }
+
+  /** MADV_GUARD_INSTALL: zap the range and put a guard marker in every PTE. */
+  guardInstall(mm: MmStruct, start: number, end: number): number {
+    const toFree: number[] = [];
+    this.zapRange(mm, start, end, toFree, true);
+    this.env.flushTlbMmRange(mm, start, end - start);
+    for (const pfn of toFree) this.putPage(pfn);
+    for (let vpn = start; vpn < end; vpn++) {
+      const pa = this.ptePa(mm, vpn, true);
+      if (pa < 0) return -Errno.ENOMEM;
+      this.env.phys.write64(pa, 0, PTE_GUARD);
+    }
+    return 0;
+  }
+
+  /** MADV_GUARD_REMOVE: clear the guard markers of the range (pages stay as they are). */
+  guardRemove(mm: MmStruct, start: number, end: number): void {
+    for (let vpn = start; vpn < end; vpn++) {
+      const pte = this.readPte(mm, vpn);
+      if (pte !== null && pte.lo === PTE_GUARD && pte.hi === 0) this.env.phys.write64(pte.pa, 0, 0);
+    }
+  }
+
+  /** Sets and clears VMA flags over a range (madvise's VMA-flag advices, mlock, munlock). */
+  setFlags(mm: MmStruct, start: number, end: number, set: number, clear: number): void {
+    this.applyToRange(mm, start, end, (v) => {
+      v.vmFlags = (v.vmFlags & ~clear) | set;
+    });
+  }
+
+  /**
+   * mremap (mm/mremap.c): shrink in place, grow in place when the pages
+   * after the area are free, else move (maymove) the VMA and its page
+   * tables to a new range, freeing the old one. Returns the new start vpn
+   * or -errno.
+   */
+  mremap(
+    mm: MmStruct,
+    start: number,
+    oldPages: number,
+    newPages: number,
+    mayMove: boolean,
+    fixedTo: number,
+  ): number {
+    const vma = mm.vmaAt(start);
+    if (vma === null || start + oldPages > vma.vmEnd) return -Errno.EFAULT;
+    if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP) && newPages > oldPages) return -Errno.EFAULT;
+    if (fixedTo >= 0) {
+      if (fixedTo === start) return -Errno.EINVAL;
+      this.munmap(mm, fixedTo, newPages);
+      return this.moveVma(mm, vma, start, oldPages, newPages, fixedTo);
+    }
+    if (newPages <= oldPages) {
+      if (newPages < oldPages) this.munmap(mm, start + newPages, oldPages - newPages);
+      return start;
+    }
+    // grow in place: the area must end the VMA and the pages after it be free
+    if (
+      start + oldPages === vma.vmEnd &&
+      this.isFree(mm, vma.vmEnd, newPages - oldPages) &&
+      start + newPages <= this.env.taskSizeVpn
+    ) {
+      vma.vmEnd = start + newPages;
+      if (vma.vmFlags & VmFlag.ACCOUNT) mm.committed += newPages - oldPages;
+      return start;
+    }
+    if (!mayMove) return -Errno.ENOMEM;
+    const to = this.getUnmappedArea(mm, newPages, -1);
+    if (to < 0) return -Errno.ENOMEM;
+    return this.moveVma(mm, vma, start, oldPages, newPages, to);
+  }
+
+  /** move_vma + move_page_tables: the PTEs move (no copy, no fault), the old range is unmapped and flushed. */
+  private moveVma(
+    mm: MmStruct,
+    vma: Vma,
+    start: number,
+    oldPages: number,
+    newPages: number,
+    to: number,
+  ): number {
+    const moved = Math.min(oldPages, newPages);
+    const phys = this.env.phys;
+    const entries: { hi: number; lo: number }[] = [];
+    for (let i = 0; i < moved; i++) {
+      const pte = this.readPte(mm, start + i);
+      entries.push(pte === null ? { hi: 0, lo: 0 } : { hi: pte.hi, lo: pte.lo });
+      if (pte !== null) phys.write64(pte.pa, 0, 0);
+    }
+    this.env.flushTlbMmRange(mm, start, moved);
+    const nv = vma.clone();
+    nv.vmStart = to;
+    nv.vmEnd = to + newPages;
+    nv.vmPgoff = to;
+    // the old range goes away (its PTEs are already cleared, so nothing is freed twice)
+    this.munmap(mm, start, oldPages);
+    mm.insert(nv);
+    if (nv.vmFlags & VmFlag.ACCOUNT) mm.committed += newPages;
+    for (let i = 0; i < moved; i++) {
+      const e = entries[i];
+      if (e.lo === 0 && e.hi === 0) continue;
+      const pa = this.ptePa(mm, to + i, true);
+      if (pa < 0) return -Errno.ENOMEM;
+      phys.write64(pa, e.hi, e.lo);
+    }
+    return to;
+  }
+
+  // =====================================================================
   // fork and exit
   // =====================================================================
 
@@ -568,7 +745,7 @@ export class UserMm {
     child.mmapBase = parent.mmapBase;
     child.stackTop = parent.stackTop;
     child.startBrk = parent.startBrk;
-    child.brk = parent.brk;
+    child.brkBytes = parent.brkBytes;
     child.committed = parent.committed;
     const env = this.env;
     const pages = env.pages;
@@ -578,7 +755,7 @@ export class UserMm {
       const c = v.clone();
       c.anonVma = v.anonVma === 0 || v.vmFlags & VmFlag.WIPEONFORK ? 0 : child.newAnonVma();
       child.insert(c);
-      if (v.anonVma === 0 || v.vmFlags & VmFlag.WIPEONFORK) continue;
+      if ((v.anonVma === 0 && !this.hasGuards(parent, v)) || v.vmFlags & VmFlag.WIPEONFORK) continue;
       const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
       for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
         const pte = this.readPte(parent, vpn);
@@ -602,6 +779,14 @@ export class UserMm {
     }
     if (wrprotected > 0) env.flushTlbMmRange(parent, 0, env.taskSizeVpn);
     return child;
+  }
+
+  private hasGuards(mm: MmStruct, v: Vma): boolean {
+    for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
+      const pte = this.readPte(mm, vpn);
+      if (pte !== null && pte.lo === PTE_GUARD) return true;
+    }
+    return false;
   }
 
   /** exit_mmap: unmap everything and free the page tables below the PGD. */

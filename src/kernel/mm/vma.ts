@@ -25,6 +25,8 @@ export const enum VmFlag {
   NOHUGEPAGE = 0x40000000,
   DONTDUMP = 0x4000000,
   WIPEONFORK = 0x2000000,
+  SEQ_READ = 0x8000,
+  RAND_READ = 0x10000,
 }
 
 /** Flags that must be equal for two neighbouring VMAs to merge (vma_merge's is_mergeable_vma). */

@@ -9,8 +9,9 @@ import { checkInvariants } from "../../kernel/invariants.ts";
 import { Kernel, kindName } from "../../kernel/Kernel.ts";
 import { formatLayout } from "../../kernel/layout.ts";
 import { Gfp, parseGfp } from "../../kernel/mm/gfp.ts";
-import { PageKind } from "../../kernel/mm/PageDesc.ts";
+import { PageFlag, PageKind } from "../../kernel/mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex } from "../../kernel/mm/slab.ts";
+import { PTE_GUARD } from "../../kernel/mm/userMm.ts";
 import { formatFrames, formatMeminfo, meminfo } from "../../kernel/proc.ts";
 import { countPages, lockedPages, pageState, procMaps } from "../../kernel/procfs.ts";
 import type { Task } from "../../kernel/task.ts";
@@ -89,6 +90,27 @@ const LATER = new Set([
   "copy_from_user",
   "copy_to_user",
 ]);
+
+const MADVICE = [
+  "dontneed",
+  "free",
+  "willneed",
+  "pageout",
+  "cold",
+  "random",
+  "sequential",
+  "normal",
+  "hugepage",
+  "nohugepage",
+  "dontfork",
+  "dofork",
+  "wipeonfork",
+  "keeponfork",
+  "guard_install",
+  "guard_remove",
+  "populate_read",
+  "populate_write",
+];
 
 const KERNEL_VERBS = new Set([
   "kmalloc",
@@ -801,9 +823,122 @@ class Compiler {
       case "write":
       case "exec":
         return this.userAccessStmt(s, name, pos);
+      case "madvise": {
+        this.opts(s, []);
+        const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+        if (args.length !== 3 || args[2].ident === null)
+          this.fail("madvise ADDR SIZE ADVICE", args[args.length - 1]?.pos ?? s.verbPos);
+        const advice = args[2].ident;
+        if (!MADVICE.includes(advice))
+          this.fail(`unknown advice '${advice}' (${MADVICE.join(", ")})`, args[2].pos);
+        if (advice === "pageout")
+          this.fail(
+            "madvise pageout needs swap, which this version of vmlab does not support yet",
+            args[2].pos,
+          );
+        const [addr, len] = [args[0], args[1]].map((w) => {
+          if (w.expr === null) this.fail("expected an address or size", w.pos);
+          this.useVars(w.expr);
+          return w.expr;
+        });
+        if (s.target) this.defined.add(s.target.name);
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          this.runOn(rt, t);
+          const f0 = t.minFlt;
+          const r = rt.kernel.madvise(
+            t,
+            this.value(addr, rt, "the address"),
+            this.value(len, rt, "the size"),
+            advice,
+          );
+          this.assign(
+            s,
+            rt,
+            r,
+            r < 0n ? `(${errnoName(r)})` : t.minFlt > f0 ? `(${t.minFlt - f0} pages populated)` : "",
+          );
+        };
+      }
+      case "mlock":
+      case "munlock": {
+        this.opts(s, []);
+        const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+        const onfault = args.length === 3 && args[2].ident === "onfault" && v === "mlock";
+        if (args.length !== 2 && !onfault)
+          this.fail(`${v} ADDR SIZE${v === "mlock" ? " [onfault]" : ""}`, args[2]?.pos ?? s.verbPos);
+        const [addr, len] = [args[0], args[1]].map((w) => {
+          if (w.expr === null) this.fail("expected an address or size", w.pos);
+          this.useVars(w.expr);
+          return w.expr;
+        });
+        if (s.target) this.defined.add(s.target.name);
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          this.runOn(rt, t);
+          const f0 = t.minFlt;
+          const a = this.value(addr, rt, "the address");
+          const l = this.value(len, rt, "the size");
+          const r = v === "mlock" ? rt.kernel.mlock(t, a, l, onfault) : rt.kernel.munlock(t, a, l);
+          this.assign(
+            s,
+            rt,
+            r,
+            r < 0n ? `(${errnoName(r)})` : t.minFlt > f0 ? `(${t.minFlt - f0} pages faulted in)` : "",
+          );
+        };
+      }
+      case "brk": {
+        this.opts(s, []);
+        const [delta] = (s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[]).map(
+          (w) => w.expr,
+        );
+        if (s.words.length !== 1 || !delta || delta.base !== null)
+          this.fail("brk +SIZE or brk -SIZE", s.words[0]?.pos ?? s.verbPos);
+        if (s.target) this.defined.add(s.target.name);
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          this.runOn(rt, t);
+          const r = rt.kernel.brk(t, delta.offset);
+          this.assign(
+            s,
+            rt,
+            r,
+            r < 0n ? `(${errnoName(r)})` : `(old break; now 0x${(r + delta.offset).toString(16)})`,
+          );
+        };
+      }
+      case "mremap": {
+        const o = this.opts(s, ["to"]);
+        const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+        const mayMove = args.length === 4 && args[3].ident === "maymove";
+        if (args.length !== 3 && !mayMove)
+          this.fail("mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]]", args[3]?.pos ?? s.verbPos);
+        const to = o.get("to");
+        if (to && !mayMove) this.fail("to= needs maymove (MREMAP_FIXED needs MREMAP_MAYMOVE)", to.pos);
+        if (to?.value) this.useVars(to.value);
+        const [addr, oldSize, newSize] = args.slice(0, 3).map((w) => {
+          if (w.expr === null) this.fail("expected an address or size", w.pos);
+          this.useVars(w.expr);
+          return w.expr;
+        });
+        if (s.target) this.defined.add(s.target.name);
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          this.runOn(rt, t);
+          const r = rt.kernel.mremap(
+            t,
+            this.value(addr, rt, "the address"),
+            this.value(oldSize, rt, "the old size"),
+            this.value(newSize, rt, "the new size"),
+            mayMove,
+            to ? this.value(to.value!, rt, "to=") : -1n,
+          );
+          this.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : "");
+        };
+      }
     }
-    if (LATER.has(v) || v === "madvise" || v === "brk")
-      this.fail(`'${v}' is not supported by this version of vmlab yet`, s.verbPos);
+    if (LATER.has(v)) this.fail(`'${v}' is not supported by this version of vmlab yet`, s.verbPos);
     return this.fail(`unknown process statement '${v}'`, s.verbPos);
   }
 
@@ -1275,12 +1410,24 @@ class Compiler {
           return BigInt(countPages(k, t, vpn, n, (st) => st.present && !st.zeroPage && st.dirty));
         case "locked":
           return BigInt(lockedPages(k, t, vpn, n));
+        case "guard":
+          return BigInt(countPages(k, t, vpn, n, (_st, v) => isGuard(k, t, v)));
+        case "lazyfree":
+          return BigInt(
+            countPages(
+              k,
+              t,
+              vpn,
+              n,
+              (st) => st.anon && !st.dirty && (k.pages.flags[st.pfn] & PageFlag.Lazyfree) !== 0,
+            ),
+          );
         case "vmas":
           return BigInt(
             t.mm && t.alive ? t.mm.vmas.filter((v) => v.vmStart < vpn + n && v.vmEnd > vpn).length : 0,
           );
         default:
-          return 0n; // swapped, anon_huge, lazyfree, guard: nothing of the kind exists yet
+          return 0n; // swapped, anon_huge: nothing of the kind exists yet
       }
     };
   }
@@ -1367,6 +1514,12 @@ class Compiler {
       }
     };
   }
+}
+
+function isGuard(k: Kernel, t: Task, vpn: number): boolean {
+  if (!t.mm || !t.alive) return false;
+  const pte = k.userMm.readPte(t.mm, vpn);
+  return pte !== null && pte.lo === PTE_GUARD && pte.hi === 0;
 }
 
 /** Addresses a range touches: once per stride, from start, in ascending order. */
