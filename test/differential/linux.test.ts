@@ -71,6 +71,27 @@ A: write a ${N}p
 let parent_faults = A.min_flt - f
 let parent_present = present(A, a ${N}p)
 let parent_rss = rss(A, a ${N}p)
+A: d = mmap ${N}p
+A: write d ${N}p
+A: madvise d ${N / 2}p dontneed
+let dn_present = present(A, d ${N}p)
+let dn_rss = rss(A, d ${N}p)
+let f = A.min_flt
+A: read d ${N}p
+let dn_faults = A.min_flt - f
+let f = A.min_flt
+A: l = mmap ${N}p
+A: mlock l ${N}p
+let ml_faults = A.min_flt - f
+let ml_present = present(A, l ${N}p)
+let ml_rss = rss(A, l ${N}p)
+A: m = mmap ${N}p
+A: write m ${N}p
+let f = A.min_flt
+A: m2 = mremap m ${N}p ${4 * N}p maymove
+let mr_faults = A.min_flt - f
+let mr_present = present(A, m2 ${4 * N}p)
+let mr_rss = rss(A, m2 ${4 * N}p)
 A: mprotect a 1p prot=r
 A: write a
 expect A.si_code == ${ro}

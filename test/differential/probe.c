@@ -155,6 +155,31 @@ int main(void) {
     f1 = minflt();
     printf("{\"exp\":\"fork-parent-write\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(a, N), rss_pages(a, N));
 
+    /* 9. MADV_DONTNEED drops half; touching it again faults once per page */
+    char *d = mmap(NULL, N * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    touch_write(d, N);
+    madvise(d, (N / 2) * PG, MADV_DONTNEED);
+    long dn_present = present(d, N), dn_rss = rss_pages(d, N);
+    f0 = minflt();
+    touch_read(d, N);
+    f1 = minflt();
+    printf("{\"exp\":\"dontneed\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, dn_present, dn_rss);
+
+    /* 10. mlock populates: one (write) fault per page */
+    char *l = mmap(NULL, N * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    f0 = minflt();
+    int ml = mlock(l, N * PG);
+    f1 = minflt();
+    printf("{\"exp\":\"mlock\",\"ok\":%d,\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", ml == 0, f1 - f0, present(l, N), rss_pages(l, N));
+
+    /* 11. mremap that moves: the pages move with their page-table entries, no fault */
+    char *m = mmap(NULL, N * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    touch_write(m, N);
+    f0 = minflt();
+    char *m2 = mremap(m, N * PG, 4 * N * PG, MREMAP_MAYMOVE);
+    f1 = minflt();
+    printf("{\"exp\":\"mremap-move\",\"moved\":%d,\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", m2 != m, f1 - f0, present(m2, 4 * N), rss_pages(m2, 4 * N));
+
     /* 8. signals: a write to a read-only page, an access where nothing is mapped */
     mprotect(a, PG, PROT_READ);
     last_code = 0;
