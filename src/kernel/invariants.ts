@@ -55,13 +55,16 @@ export function checkInvariants(k: Kernel): string[] {
 
   // user address spaces: their tables, RSS, mapcounts, and the shared kernel half
   const mapcounts = new Map<number, number>();
+  const shmemOwned = new Set<number>();
   const seen = new Set<unknown>();
   for (const t of k.tasks) {
     const mm = t.mm;
     if (!t.alive || mm === null || seen.has(mm)) continue;
     seen.add(mm);
     let anon = 0;
+    let shmem = 0;
     let pt = 0;
+    for (const v of mm.vmas) if (v.shmem) for (const pfn of v.shmem.pages.values()) shmemOwned.add(pfn);
     const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
       reached.add(tablePfn);
       if (level < k.levels - 1) pt++;
@@ -89,12 +92,16 @@ export function checkInvariants(k: Kernel): string[] {
         if (kind === PageKind.Free)
           problems.push(`${t.comm}: present PTE for vpn 0x${vpn.toString(16)} points to free frame ${pfn}`);
         if (kind === PageKind.UserAnon) anon++;
+        else if (kind === PageKind.PageCache) shmem++;
+        else problems.push(`${t.comm}: PTE for vpn 0x${vpn.toString(16)} maps a frame of kind ${kind}`);
         mapcounts.set(pfn, (mapcounts.get(pfn) ?? 0) + 1);
       }
     };
     visitUser(mm.pgdPfn, k.levels - 1, 0);
     if (anon !== mm.rssAnon)
       problems.push(`${t.comm}: ${anon} anonymous pages mapped, rss anon ${mm.rssAnon}`);
+    if (shmem !== mm.rssShmem)
+      problems.push(`${t.comm}: ${shmem} shmem pages mapped, rss shmem ${mm.rssShmem}`);
     if (pt !== mm.ptPages)
       problems.push(`${t.comm}: ${pt} page-table pages below the PGD, pt_pages ${mm.ptPages}`);
     for (let i = 256; i < 512; i++) {
@@ -107,15 +114,32 @@ export function checkInvariants(k: Kernel): string[] {
         problems.push(`${t.comm}: VMAs overlap at vpn 0x${mm.vmas[i].vmStart.toString(16)}`);
     }
   }
+  // each shmem object is referenced by exactly the VMAs that map it
+  const vmaRefs = new Map<object, number>();
+  const seenMm = new Set<unknown>();
+  for (const t of k.tasks) {
+    if (!t.alive || t.mm === null || seenMm.has(t.mm)) continue;
+    seenMm.add(t.mm);
+    for (const v of t.mm.vmas) if (v.shmem) vmaRefs.set(v.shmem, (vmaRefs.get(v.shmem) ?? 0) + 1);
+  }
+  for (const [obj, n] of vmaRefs) {
+    const refs = (obj as { refs: number }).refs;
+    if (refs !== n) problems.push(`shmem object with ${refs} references is mapped by ${n} VMAs`);
+  }
   for (const [pfn, n] of mapcounts) {
     if (k.pages.mapcount[pfn] !== n)
       problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
     if (k.pages.refcount[pfn] < n)
       problems.push(`frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings`);
+    // a shmem page: one reference per mapping plus the shmem object's own
+    if (k.pages.kind[pfn] === PageKind.PageCache && k.pages.refcount[pfn] !== n + 1)
+      problems.push(`shmem frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1}`);
   }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
+    if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
+      problems.push(`page-cache frame ${pfn} belongs to no shmem object (leaked)`);
   }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     if (k.pages.kind[pfn] === PageKind.PageTable && !reached.has(pfn))

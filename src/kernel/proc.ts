@@ -15,12 +15,15 @@ export function meminfo(k: Kernel): Record<string, number> {
   for (const z of k.buddy.zones) totalreserve += z.wmark[Wmark.High] + Math.max(...z.lowmemReserve);
   const available = Math.max(0, free - totalreserve);
   const vmTotal = Number(k.layout.vmallocEnd - k.layout.vmallocStart);
+  const mms = k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!);
+  const shmem = k.userMm.shmemPages([...new Set(mms)]);
+  const anonPages = k.pages.countByKind()[PageKind.UserAnon];
   return {
     MemTotal: k.buddy.managedPages() * pg,
     MemFree: free * pg,
     MemAvailable: available * pg,
     Buffers: 0,
-    Cached: 0,
+    Cached: shmem * pg,
     SwapCached: 0,
     Active: 0,
     Inactive: 0,
@@ -34,9 +37,9 @@ export function meminfo(k: Kernel): Record<string, number> {
     SwapFree: 0,
     Dirty: 0,
     Writeback: 0,
-    AnonPages: 0,
-    Mapped: 0,
-    Shmem: 0,
+    AnonPages: anonPages * pg,
+    Mapped: shmem * pg,
+    Shmem: shmem * pg,
     KReclaimable: 0,
     Slab: slab * pg,
     SReclaimable: 0,
@@ -44,7 +47,7 @@ export function meminfo(k: Kernel): Record<string, number> {
     KernelStack: 0,
     PageTables: k.pageTablePages * pg,
     CommitLimit: k.buddy.managedPages() * pg,
-    Committed_AS: 0,
+    Committed_AS: mms.reduce((n, mm) => n + mm.committed, 0) * pg,
     VmallocTotal: vmTotal,
     VmallocUsed: k.vm.usedPages() * pg,
     VmallocChunk: 0,

@@ -1,6 +1,6 @@
-import { Pte } from "../hw/x86_64/pte.ts";
+import { flagNames, LEVEL_NAMES, Pte } from "../hw/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
-import { PageKind } from "./mm/PageDesc.ts";
+import { PageFlag, PageKind } from "./mm/PageDesc.ts";
 import { PTE_PROTNONE, PTE_SPECIAL, UserMm } from "./mm/userMm.ts";
 import { permString, VmFlag } from "./mm/vma.ts";
 import type { Task } from "./task.ts";
@@ -72,4 +72,193 @@ export function lockedPages(k: Kernel, t: Task, vpn: number, n: number): number 
     n,
     (s, v) => s.present && !!t.mm && ((t.mm.vmaAt(v)?.vmFlags ?? 0) & VmFlag.LOCKED) !== 0,
   );
+}
+
+/** VmFlags mnemonics (show_smap_vma_flags), the ones vmlab's flags can produce. */
+const VMFLAG_MNEMONICS: [number, string][] = [
+  [VmFlag.READ, "rd"],
+  [VmFlag.WRITE, "wr"],
+  [VmFlag.EXEC, "ex"],
+  [VmFlag.SHARED, "sh"],
+  [VmFlag.MAYREAD, "mr"],
+  [VmFlag.MAYWRITE, "mw"],
+  [VmFlag.MAYEXEC, "me"],
+  [VmFlag.MAYSHARE, "ms"],
+  [VmFlag.GROWSDOWN, "gd"],
+  [VmFlag.PFNMAP, "pf"],
+  [VmFlag.LOCKED, "lo"],
+  [VmFlag.IO, "io"],
+  [VmFlag.SEQ_READ, "sr"],
+  [VmFlag.RAND_READ, "rr"],
+  [VmFlag.DONTCOPY, "dc"],
+  [VmFlag.DONTEXPAND, "de"],
+  [VmFlag.LOCKONFAULT, "lf"],
+  [VmFlag.ACCOUNT, "ac"],
+  [VmFlag.NORESERVE, "nr"],
+  [VmFlag.HUGEPAGE, "hg"],
+  [VmFlag.NOHUGEPAGE, "nh"],
+  [VmFlag.WIPEONFORK, "wf"],
+  [VmFlag.DONTDUMP, "dd"],
+];
+
+/** Per-VMA page statistics, as smaps_pte_entry gathers them. */
+export interface SmapsStats {
+  rss: number;
+  pss: number;
+  pssDirty: number;
+  sharedClean: number;
+  sharedDirty: number;
+  privateClean: number;
+  privateDirty: number;
+  referenced: number;
+  anonymous: number;
+  lazyFree: number;
+  locked: number;
+}
+
+export function smapsStats(k: Kernel, t: Task, start: number, end: number, locked: boolean): SmapsStats {
+  const s: SmapsStats = {
+    rss: 0,
+    pss: 0,
+    pssDirty: 0,
+    sharedClean: 0,
+    sharedDirty: 0,
+    privateClean: 0,
+    privateDirty: 0,
+    referenced: 0,
+    anonymous: 0,
+    lazyFree: 0,
+    locked: 0,
+  };
+  if (!t.mm) return s;
+  for (let vpn = start; vpn < end; vpn++) {
+    const pte = k.userMm.readPte(t.mm, vpn);
+    if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE)) || pte.lo & PTE_SPECIAL) continue; // the zero page has no struct page here
+    const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+    const mapcount = Math.max(1, k.pages.mapcount[pfn]);
+    const dirty = (pte.lo & Pte.D) !== 0;
+    s.rss += 4096;
+    s.pss += 4096 / mapcount;
+    if (dirty) s.pssDirty += 4096 / mapcount;
+    if (mapcount > 1) {
+      if (dirty) s.sharedDirty += 4096;
+      else s.sharedClean += 4096;
+    } else if (dirty) s.privateDirty += 4096;
+    else s.privateClean += 4096;
+    if (pte.lo & Pte.A) s.referenced += 4096;
+    if (k.pages.kind[pfn] === PageKind.UserAnon) {
+      s.anonymous += 4096;
+      if (!dirty && k.pages.flags[pfn] & PageFlag.Lazyfree) s.lazyFree += 4096;
+    }
+  }
+  if (locked) s.locked = s.pss;
+  return s;
+}
+
+/** /proc/PID/smaps: each maps line followed by its fields (show_smap). */
+export function procSmaps(k: Kernel, t: Task): string[] {
+  const mm = t.mm;
+  if (!mm) return [];
+  const maps = procMaps(k, t);
+  const out: string[] = [];
+  const kb = (name: string, bytes: number) =>
+    `${`${name}:`.padEnd(16)}${String(Math.floor(bytes / 1024)).padStart(8)} kB`;
+  mm.vmas.forEach((v, i) => {
+    const s = smapsStats(k, t, v.vmStart, v.vmEnd, (v.vmFlags & VmFlag.LOCKED) !== 0);
+    out.push(maps[i]);
+    out.push(kb("Size", v.pages * 4096));
+    out.push(kb("KernelPageSize", 4096));
+    out.push(kb("MMUPageSize", 4096));
+    out.push(kb("Rss", s.rss));
+    out.push(kb("Pss", s.pss));
+    out.push(kb("Pss_Dirty", s.pssDirty));
+    out.push(kb("Shared_Clean", s.sharedClean));
+    out.push(kb("Shared_Dirty", s.sharedDirty));
+    out.push(kb("Private_Clean", s.privateClean));
+    out.push(kb("Private_Dirty", s.privateDirty));
+    out.push(kb("Referenced", s.referenced));
+    out.push(kb("Anonymous", s.anonymous));
+    out.push(kb("KSM", 0));
+    out.push(kb("LazyFree", s.lazyFree));
+    out.push(kb("AnonHugePages", 0));
+    out.push(kb("ShmemPmdMapped", 0));
+    out.push(kb("FilePmdMapped", 0));
+    out.push(kb("Shared_Hugetlb", 0));
+    out.push(kb("Private_Hugetlb", 0));
+    out.push(kb("Swap", 0));
+    out.push(kb("SwapPss", 0));
+    out.push(kb("Locked", s.locked));
+    out.push(`${"THPeligible:".padEnd(16)}${String(0).padStart(8)}`);
+    out.push(
+      `VmFlags: ${VMFLAG_MNEMONICS.filter(([f]) => v.vmFlags & f)
+        .map(([, m]) => m)
+        .join(" ")} `,
+    );
+  });
+  return out;
+}
+
+/**
+ * `show P pagetable [ADDR]`: the walk of one address through P's tables
+ * (each level's entry and flags), or, without ADDR, every present leaf
+ * entry of the user half, one line per run of pages.
+ */
+export function pagetableLines(k: Kernel, t: Task, va: bigint | null): string[] {
+  const mm = t.mm;
+  if (!mm) return [];
+  const mapper = k.userMm.mapper(mm);
+  const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+  if (va !== null) {
+    if (!k.va.isCanonical(va)) return [`${hex(va)} is not canonical`];
+    const vpn = k.va.vpn(va);
+    const out = [`${t.comm}: walk of ${hex(va)} from CR3 ${hex(mm.pgdPfn * 4096)}`];
+    for (let level = k.levels - 1; level >= 0; level--) {
+      const e = mapper.entryAt(mm.pgdPfn, vpn, level);
+      if (e === null) break;
+      out.push(
+        `  ${LEVEL_NAMES[level].padEnd(4)}[${String(Math.floor(vpn / 512 ** level) % 512).padStart(3)}] @${hex(e.entryPa)} = 0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}  ${flagNames(e.hi, e.lo, level).join(" ")}`,
+      );
+      if (!(e.lo & Pte.P) || (level >= 1 && level <= 2 && e.lo & Pte.PS)) break;
+    }
+    return out;
+  }
+  const out = [`${t.comm}: present user PTEs (vpn range -> frames, flags)`];
+  for (const v of mm.vmas) {
+    let runStart = -1;
+    let runPfn = -1;
+    let runFlags = "";
+    let prevPfn = -2;
+    const flush = (end: number) => {
+      if (runStart >= 0)
+        out.push(
+          `  ${hex(k.va.canonical(runStart))}-${hex(k.va.canonical(end))} -> ${runPfn === k.zeroPfn ? "zero page" : hex(runPfn)}${end - runStart > 1 && runPfn !== k.zeroPfn ? "..." : ""}  ${runFlags}`,
+        );
+      runStart = -1;
+    };
+    for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
+      const pte = k.userMm.readPte(mm, vpn);
+      if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) {
+        flush(vpn);
+        prevPfn = -2;
+        continue;
+      }
+      const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      const flags =
+        flagNames(pte.hi, pte.lo, 0).join(" ") +
+        (pte.lo & PTE_PROTNONE && !(pte.lo & Pte.P) ? " PROTNONE" : "");
+      const contiguous =
+        runStart >= 0 &&
+        flags === runFlags &&
+        (pfn === prevPfn + 1 || (pfn === k.zeroPfn && runPfn === k.zeroPfn));
+      if (!contiguous) {
+        flush(vpn);
+        runStart = vpn;
+        runPfn = pfn;
+        runFlags = flags;
+      }
+      prevPfn = pfn;
+    }
+    flush(v.vmEnd);
+  }
+  return out;
 }

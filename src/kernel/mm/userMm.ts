@@ -6,7 +6,7 @@ import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
-import { Vma, VmFlag } from "./vma.ts";
+import { ShmemObject, Vma, VmFlag } from "./vma.ts";
 
 /** Linux errno values returned (negated) by the system calls. */
 export const enum Errno {
@@ -198,7 +198,12 @@ export class UserMm {
       if (start < 0) return -Errno.ENOMEM;
     }
     if (accountable) mm.committed += nrPages;
-    const vma = new Vma(start, start + nrPages, flags, start, "");
+    const vma = new Vma(start, start + nrPages, flags, a.shared ? 0 : start, "");
+    if (a.shared) {
+      // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
+      vma.shmem = new ShmemObject();
+      vma.shmem.refs = 1;
+    }
     this.insertAndMerge(mm, vma);
     if (a.populate || a.locked) {
       for (let v = start; v < start + nrPages; v++) {
@@ -256,6 +261,7 @@ export class UserMm {
       vma.vmEnd = next.vmEnd;
       vma.anonVma ||= next.anonVma;
       mm.remove(next);
+      this.dropVma(next);
     }
     i = mm.indexOf(vma);
     const prev = mm.vmas[i - 1];
@@ -263,9 +269,20 @@ export class UserMm {
       prev.vmEnd = vma.vmEnd;
       prev.anonVma ||= vma.anonVma;
       mm.remove(vma);
+      this.dropVma(vma);
       return prev;
     }
     return vma;
+  }
+
+  /** A VMA struct goes away: release its shmem reference; the last one frees the object's pages. */
+  private dropVma(v: Vma): void {
+    const obj = v.shmem;
+    if (obj === null) return;
+    v.shmem = null;
+    if (--obj.refs > 0) return;
+    for (const pfn of obj.pages.values()) this.putPage(pfn);
+    obj.pages.clear();
   }
 
   /** Splits the VMA containing vpn so that a VMA starts at vpn (split_vma). */
@@ -302,6 +319,7 @@ export class UserMm {
     }
     this.env.flushTlbMmRange(mm, doomed[0].vmStart, doomed[doomed.length - 1].vmEnd - doomed[0].vmStart);
     for (const pfn of toFree) this.putPage(pfn);
+    for (const v of doomed) this.dropVma(v);
     const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
     const next = mm.vmas.find((v) => v.vmStart >= end);
     this.freePgtables(mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : this.userHalfEnd());
@@ -330,6 +348,7 @@ export class UserMm {
         if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
         const pfn = UserMm.ptePfn(hi, lo);
         if (pages.kind[pfn] === PageKind.UserAnon) mm.rssAnon--;
+        else mm.rssShmem--;
         pages.mapcount[pfn]--;
         toFree.push(pfn);
       }
@@ -486,7 +505,10 @@ export class UserMm {
     const phys = this.env.phys;
     const lo = phys.read32(pa);
     const hi = phys.read32(pa + 4);
-    if (lo === 0 && hi === 0) return this.doAnonymousPage(mm, vma, vpn, pa, write);
+    if (lo === 0 && hi === 0)
+      return vma.shmem
+        ? this.shmemFault(mm, vma, vpn, pa, write)
+        : this.doAnonymousPage(mm, vma, vpn, pa, write);
     if (lo === PTE_GUARD && hi === 0) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
     if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen; swap entries: issue #5
     if (write && !(lo & Pte.RW)) return this.doWpPage(mm, vma, vpn, pa, hi, lo);
@@ -517,6 +539,41 @@ export class UserMm {
     return VmFault.OK;
   }
 
+  /**
+   * shmem_fault + finish_fault: find the page at this offset in the shmem
+   * object, allocating a zeroed one if it has none (a read allocates too:
+   * shared memory has no zero-page shortcut), and map it; a shared writable
+   * mapping maps it writable at once.
+   */
+  private shmemFault(mm: MmStruct, vma: Vma, vpn: number, pa: number, write: boolean): VmFault {
+    const env = this.env;
+    const obj = vma.shmem!;
+    const pgoff = vma.vmPgoff + (vpn - vma.vmStart);
+    let pfn = obj.pages.get(pgoff);
+    if (pfn === undefined) {
+      const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
+      if (p < 0) return VmFault.OOM;
+      env.phys.zeroFrame(p);
+      obj.pages.set(pgoff, p);
+      pfn = p;
+    }
+    env.pages.refcount[pfn]++;
+    env.pages.mapcount[pfn]++;
+    mm.rssShmem++;
+    const e = this.userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, write, false);
+    env.phys.write64(pa, e.hi, e.lo);
+    return VmFault.OK;
+  }
+
+  /** Pages held by shmem objects (meminfo Shmem). */
+  shmemPages(mms: MmStruct[]): number {
+    const objs = new Set<ShmemObject>();
+    for (const mm of mms) for (const v of mm.vmas) if (v.shmem) objs.add(v.shmem);
+    let n = 0;
+    for (const o of objs) n += o.pages.size;
+    return n;
+  }
+
   /** A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO). */
   allocUserPage(): number {
     const pfn = this.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
@@ -535,6 +592,11 @@ export class UserMm {
     const pages = env.pages;
     const old = UserMm.ptePfn(hi, lo);
     const special = (lo & PTE_SPECIAL) !== 0;
+    if (vma.vmFlags & VmFlag.SHARED) {
+      // wp_page_shared: a shared mapping writes the page itself
+      env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+      return VmFault.OK;
+    }
     if (
       !special &&
       pages.kind[old] === PageKind.UserAnon &&
@@ -765,7 +827,8 @@ export class UserMm {
           const pfn = UserMm.ptePfn(pte.hi, lo);
           pages.refcount[pfn]++;
           pages.mapcount[pfn]++;
-          child.rssAnon++;
+          if (pages.kind[pfn] === PageKind.UserAnon) child.rssAnon++;
+          else child.rssShmem++;
           if (cow && lo & Pte.RW) {
             lo = (lo & ~Pte.RW) >>> 0;
             env.phys.write32(pte.pa, lo);
@@ -800,6 +863,7 @@ export class UserMm {
     mm.committed = 0;
     this.env.flushTlbMmRange(mm, 0, this.env.taskSizeVpn);
     for (const pfn of toFree) this.putPage(pfn);
+    for (const v of all) this.dropVma(v);
     this.freePgtables(mm, 0, this.userHalfEnd(), 0, this.userHalfEnd());
     mm.dead = true;
   }

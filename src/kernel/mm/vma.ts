@@ -55,7 +55,18 @@ const MERGE_MASK =
  * [vmStart, vmEnd) as 4K page numbers, `vmEnd` exclusive (the first page
  * after the area), with one set of rights.
  */
+/**
+ * A shmem object: the pages of a shared anonymous mapping (Linux: a shmem
+ * inode's page cache), by page offset. VMAs that map it hold references.
+ */
+export class ShmemObject {
+  readonly pages = new Map<number, number>(); // pgoff -> pfn
+  refs = 0;
+}
+
 export class Vma {
+  /** the shmem object of a shared anonymous mapping, or null */
+  shmem: ShmemObject | null = null;
   /**
    * The anon_vma id (0: none yet). Linux attaches an anon_vma at the first
    * anonymous page (not for zero-page reads); fork copies the page tables of
@@ -80,6 +91,8 @@ export class Vma {
   clone(): Vma {
     const v = new Vma(this.vmStart, this.vmEnd, this.vmFlags, this.vmPgoff, this.name);
     v.anonVma = this.anonVma;
+    v.shmem = this.shmem;
+    if (v.shmem) v.shmem.refs++;
     return v;
   }
 
@@ -89,6 +102,7 @@ export class Vma {
       this.vmEnd === next.vmStart &&
       (this.vmFlags & MERGE_MASK) === (next.vmFlags & MERGE_MASK) &&
       this.name === next.name &&
+      this.shmem === next.shmem &&
       (this.name === "" || this.name === "[heap]") &&
       (this.anonVma === 0 || next.anonVma === 0 || this.anonVma === next.anonVma) &&
       this.vmPgoff + this.pages === next.vmPgoff

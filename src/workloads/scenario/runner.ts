@@ -13,7 +13,14 @@ import { PageFlag, PageKind } from "../../kernel/mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex } from "../../kernel/mm/slab.ts";
 import { PTE_GUARD } from "../../kernel/mm/userMm.ts";
 import { formatFrames, formatMeminfo, meminfo } from "../../kernel/proc.ts";
-import { countPages, lockedPages, pageState, procMaps } from "../../kernel/procfs.ts";
+import {
+  countPages,
+  lockedPages,
+  pageState,
+  pagetableLines,
+  procMaps,
+  procSmaps,
+} from "../../kernel/procfs.ts";
 import type { Task } from "../../kernel/task.ts";
 import { px } from "../../kernel/vaddr.ts";
 import type { AddrExpr, Expr, Pos, Stmt, Word } from "./ast.ts";
@@ -983,11 +990,6 @@ class Compiler {
     if (size === null) this.fail("mmap needs a size", s.verbPos);
     this.useVars(size);
     if (flags.has("private") && flags.has("shared")) this.fail("private or shared, not both", s.verbPos);
-    if (flags.has("shared"))
-      this.fail(
-        "shared anonymous mappings (shmem) are not supported by this version of vmlab yet",
-        s.verbPos,
-      );
     if (flags.has("fixed") && !o.has("at")) this.fail("fixed needs at=ADDR", s.verbPos);
     const at = o.get("at");
     if (at?.value) this.useVars(at.value);
@@ -1008,7 +1010,7 @@ class Compiler {
       const r = rt.kernel.mmap(t, {
         length: Number(length),
         prot,
-        shared: false,
+        shared: flags.has("shared"),
         populate: flags.has("populate"),
         locked: flags.has("locked"),
         noreserve: flags.has("noreserve"),
@@ -1196,14 +1198,28 @@ class Compiler {
 
   private showProc(s: Stmt, name: string, pos: Pos): (rt: Runtime) => void {
     const w = s.words[1];
-    if (w?.kind !== "arg" || w.ident === null || !["maps", "smaps", "pagetable"].includes(w.ident))
+    if (w?.kind !== "arg" || w.ident === null || !["maps", "smaps", "pagetable"].includes(w.ident)) {
       this.fail(`show ${name} maps|smaps|pagetable [ADDR]`, w?.pos ?? pos);
-    if (w.ident !== "maps")
-      this.fail(`'show ${name} ${w.ident}' is not supported by this version of vmlab yet`, w.pos);
-    if (this.procs.get(name) === "kthread") this.fail(`'${name}' is a kernel thread: it has no maps`, pos);
+    }
+    const what = w.ident;
+    if (this.procs.get(name) === "kthread")
+      this.fail(`'${name}' is a kernel thread: it has no user address space`, pos);
+    let addr: AddrExpr | null = null;
+    if (what === "pagetable") {
+      const a = s.words[2];
+      if (a) {
+        if (a.kind !== "arg" || a.expr === null) this.fail("show P pagetable ADDR", a.pos);
+        this.useVars(a.expr);
+        addr = a.expr;
+      }
+    }
+    if (s.words.length > (what === "pagetable" ? 3 : 2))
+      this.fail(`too many arguments to 'show ${name} ${what}'`, s.words[what === "pagetable" ? 3 : 2].pos);
     return (rt) => {
       const t = this.liveProc(rt, name, pos);
-      rt.out.push(...procMaps(rt.kernel, t));
+      if (what === "maps") rt.out.push(...procMaps(rt.kernel, t));
+      else if (what === "smaps") rt.out.push(...procSmaps(rt.kernel, t));
+      else rt.out.push(...pagetableLines(rt.kernel, t, addr ? this.value(addr, rt, "the address") : null));
     };
   }
 
