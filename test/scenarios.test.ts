@@ -200,3 +200,77 @@ describe("vmlab run", () => {
     expect(t.stdout).toMatch(/trace: cpu0 {3}walk level 0 \[1\]/);
   });
 });
+
+describe("invalid process statements", () => {
+  const cases: [string, string, RegExp][] = [
+    [
+      "a process used before spawn",
+      "machine ram=64M\nA: b = mmap 4K\nspawn A\n",
+      /^t\.vm:2:1: process 'A' does not exist/,
+    ],
+    [
+      "a kernel thread mapping memory",
+      "machine ram=64M\nkthread K\nK: b = mmap 4K\n",
+      /^t\.vm:3:1: 'K' is a kernel thread/,
+    ],
+    [
+      "mmap without a variable",
+      "machine ram=64M\nspawn A\nA: mmap 4K\n",
+      /^t\.vm:3:4: mmap returns an address/,
+    ],
+    [
+      "a bad prot",
+      "machine ram=64M\nspawn A\nA: b = mmap 4K prot=rwz\n",
+      /^t\.vm:3:21: prot= is none or letters/,
+    ],
+    [
+      "an unknown mmap flag",
+      "machine ram=64M\nspawn A\nA: b = mmap 4K bogus\n",
+      /^t\.vm:3:16: unknown mmap flag 'bogus'/,
+    ],
+    [
+      "fixed without at=",
+      "machine ram=64M\nspawn A\nA: b = mmap 4K fixed\n",
+      /^t\.vm:3:8: fixed needs at=ADDR/,
+    ],
+    [
+      "an unknown advice",
+      "machine ram=64M\nspawn A\nA: b = mmap 4K\nA: madvise b 4K sometimes\n",
+      /^t\.vm:4:17: unknown advice 'sometimes'/,
+    ],
+    ["a name given twice", "machine ram=64M\nspawn A\nspawn A\n", /^t\.vm:3:7: 'A' already exists/],
+    [
+      "catch of another signal",
+      "machine ram=64M\nspawn A\nA: catch SIGINT\n",
+      /^t\.vm:3:10: catch SIGSEGV or catch SIGBUS/,
+    ],
+    [
+      "an unknown process metric",
+      "machine ram=64M\nspawn A\nexpect A.rsss == 0\n",
+      /^t\.vm:3:8: unknown process metric 'rsss'/,
+    ],
+    [
+      "to= without maymove",
+      "machine ram=64M\nspawn A\nA: b = mmap 4K\nA: c = mremap b 4K 8K to=0x100000\n",
+      /^t\.vm:4:23: to= needs maymove/,
+    ],
+  ];
+  for (const [what, src, want] of cases) {
+    it(what, () => {
+      let err: unknown;
+      try {
+        runScenario(src, { file: "t.vm" });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InputError);
+      expect(formatWithCaret(err as InputError, src.split("\n"))).toMatch(want);
+    });
+  }
+
+  it("a statement by a process that has died is an error at its line (exit 2), after the lines before it ran", () => {
+    const r = vmlab(["run", "-"], "machine ram=64M\nspawn A\nA: read 0x10\nA: read 0x20\n");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^-:4:1: process 'A' is dead \(SIGSEGV\)/);
+  });
+});
