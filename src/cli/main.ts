@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
+import { runPolicyCli } from "./policy.ts";
 import { runRepl } from "./repl.ts";
 import { runCli } from "./run.ts";
 import { runTour } from "./tour.ts";
@@ -58,6 +59,25 @@ export async function main(argv: string[]): Promise<number> {
         (s) => process.stdout.write(s),
         (s) => process.stderr.write(s),
       );
+    });
+
+  program
+    .command("policy")
+    .description(
+      "page replacement on a reference string: the per-access table (hit/miss, victim, frames) and the counts",
+    )
+    .requiredOption("--refs <list>", "page numbers, e.g. 1,2,3,4,1,2,5")
+    .requiredOption("--frames <n>", "number of frames")
+    .option(
+      "--policy <name>",
+      "fifo, lru, mru, opt, clock, second-chance, nru, lfu, random, sieve, arc, or all",
+      "lru",
+    )
+    .option("--json", "print JSON: {accesses, hits, misses}", false)
+    .option("--table", "print the per-access table even for long inputs")
+    .option("--seed <n>", "seed for random choices (random, nru)", "1")
+    .action((opts) => {
+      process.stdout.write(`${runPolicyCli(opts)}\n`);
     });
 
   program

@@ -1,0 +1,69 @@
+import { POLICY_NAMES } from "../analysis/policy/policies.ts";
+import { type PolicyResult, parseRefs, simulate } from "../analysis/policy/simulate.ts";
+import { InputError } from "../base/errors.ts";
+
+export interface PolicyCliOptions {
+  refs: string;
+  frames: string;
+  policy: string;
+  json: boolean;
+  table?: boolean;
+  seed: string;
+}
+
+/** Above this many references the per-access table is left out unless asked for. */
+const TABLE_LIMIT = 200;
+
+/**
+ * `vmlab policy`: a page-replacement exercise. Prints the per-access table
+ * (hit or miss, the victim, the frames after) for short inputs, then the
+ * counts; `--policy all` compares every policy; `--json` prints
+ * {"accesses": [...], "hits": N, "misses": N} (an array of those for all).
+ */
+export function runPolicyCli(o: PolicyCliOptions): string {
+  const refs = parseRefs(o.refs);
+  const frames = Number(o.frames);
+  if (!/^\d+$/.test(o.frames) || frames < 1)
+    throw new InputError(`--frames must be a positive integer, not '${o.frames}'`);
+  const seed = Number(o.seed);
+  if (!Number.isSafeInteger(seed)) throw new InputError(`--seed must be an integer, not '${o.seed}'`);
+  const names = o.policy === "all" ? [...POLICY_NAMES] : [o.policy];
+  const table = o.table ?? refs.length <= TABLE_LIMIT;
+  const results = names.map((n) => simulate(refs, n, frames, { seed, table: table && names.length === 1 }));
+  if (o.json) {
+    const doc = results.map((r) => ({
+      policy: r.policy,
+      frames,
+      ...(r.accesses ? { accesses: r.accesses } : {}),
+      hits: r.hits,
+      misses: r.misses,
+    }));
+    return JSON.stringify(doc.length === 1 ? doc[0] : doc, null, 2);
+  }
+  const lines: string[] = [];
+  if (results.length === 1 && results[0].accesses) lines.push(...formatTable(results[0]));
+  lines.push(
+    `${"policy".padEnd(14)} ${"misses".padStart(8)} ${"hits".padStart(8)} ${"miss ratio".padStart(10)}   (${refs.length} references, ${frames} frames)`,
+  );
+  for (const r of results) {
+    lines.push(
+      `${r.policy.padEnd(14)} ${String(r.misses).padStart(8)} ${String(r.hits).padStart(8)} ${((100 * r.misses) / refs.length).toFixed(1).padStart(9)}%`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function formatTable(r: PolicyResult): string[] {
+  const width = Math.max(4, ...r.accesses!.map((a) => String(a.page).length));
+  const cell = (v: number | null) => (v === null ? "." : String(v)).padStart(width);
+  const lines = [
+    `${"t".padStart(4)}  ${"page".padStart(width)}  result  ${"victim".padStart(width)}  frames`,
+  ];
+  r.accesses!.forEach((a, i) => {
+    lines.push(
+      `${String(i + 1).padStart(4)}  ${String(a.page).padStart(width)}  ${a.hit ? "hit   " : "MISS  "}  ${a.victim === null ? " ".repeat(width) : String(a.victim).padStart(width)}  ${a.frames.map(cell).join(" ")}`,
+    );
+  });
+  lines.push("");
+  return lines;
+}

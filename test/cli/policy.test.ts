@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { vmlab } from "./run.ts";
+
+describe("vmlab policy", () => {
+  it("prints the per-access table and the counts", () => {
+    const r = vmlab(["policy", "--refs", "1,2,3,4,1,2,5,1,2,3,4,5", "--frames", "3", "--policy", "fifo"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {3}4 {5}4 {2}MISS {7}1 {5}4 {4}2 {4}3$/m);
+    expect(r.stdout).toMatch(/^ {3}8 {5}1 {2}hit {13}5 {4}1 {4}2$/m);
+    expect(r.stdout).toMatch(/^fifo +9 +3 +75\.0%$/m);
+  });
+
+  it("gives the documented JSON", () => {
+    const r = vmlab(["policy", "--refs", "1,2,1,3", "--frames", "2", "--policy", "lru", "--json"]);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toEqual({
+      policy: "lru",
+      frames: 2,
+      accesses: [
+        { page: 1, hit: false, victim: null, frames: [1, null] },
+        { page: 2, hit: false, victim: null, frames: [1, 2] },
+        { page: 1, hit: true, victim: null, frames: [1, 2] },
+        { page: 3, hit: false, victim: 2, frames: [1, 3] },
+      ],
+      hits: 1,
+      misses: 3,
+    });
+  });
+
+  it("compares every policy with --policy all", () => {
+    const r = vmlab([
+      "policy",
+      "--refs",
+      "7,0,1,2,0,3,0,4,2,3,0,3,2,1,2,0,1,7,0,1",
+      "--frames",
+      "3",
+      "--policy",
+      "all",
+      "--json",
+    ]);
+    const doc = JSON.parse(r.stdout) as { policy: string; misses: number }[];
+    const by = Object.fromEntries(doc.map((d) => [d.policy, d.misses]));
+    expect(by).toMatchObject({ fifo: 15, lru: 12, opt: 9 });
+    expect(Object.keys(by).length).toBeGreaterThanOrEqual(11);
+  });
+
+  it("rejects bad input with exit 2", () => {
+    expect(vmlab(["policy", "--refs", "1,2,x", "--frames", "3"]).stderr).toMatch(
+      /item 3 \('x'\) is not a page number/,
+    );
+    expect(vmlab(["policy", "--refs", "1,2", "--frames", "0"]).code).toBe(2);
+    expect(vmlab(["policy", "--refs", "1,2", "--frames", "3", "--policy", "magic"]).stderr).toMatch(
+      /unknown policy 'magic'/,
+    );
+    expect(vmlab(["policy", "--refs", "1,2", "--frames", "3", "--policy", "lirs"]).stderr).toMatch(
+      /not implemented in this version/,
+    );
+  });
+});
