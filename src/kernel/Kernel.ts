@@ -45,6 +45,10 @@ export interface KernelConfig {
   mmapMinAddr?: number;
   /** vm.overcommit_memory: heuristic (0), always (1), never (2) */
   overcommit?: "heuristic" | "always" | "never";
+  /** /sys/kernel/mm/transparent_hugepage/enabled (default madvise) */
+  thp?: "never" | "madvise" | "always";
+  /** .../transparent_hugepage/use_zero_page (default on) */
+  thpZeroPage?: boolean;
 }
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
@@ -148,6 +152,8 @@ export class Kernel {
       vmallocLazy: config.vmallocLazy ?? true,
       mmapMinAddr: config.mmapMinAddr ?? 65536,
       overcommit: config.overcommit ?? "heuristic",
+      thp: config.thp ?? "madvise",
+      thpZeroPage: config.thpZeroPage ?? true,
     };
     if (!(config.ramBytes >= MIN_RAM)) {
       throw new InputError(
@@ -295,6 +301,8 @@ export class Kernel {
           }),
       },
       {
+        thp: this.config.thp,
+        thpZeroPage: this.config.thpZeroPage,
         mmapMinAddr: this.config.mmapMinAddr,
         overcommit: this.config.overcommit,
         totalRamPages: () => this.buddy.managedPages(),
@@ -699,8 +707,8 @@ export class Kernel {
     const mm = task.mm!;
     const vma = mm.vmaAt(vpn);
     if (vma === null) return VmFault.SIGSEGV;
-    const pte = this.userMm.readPte(mm, vpn);
-    if (pte !== null && pte.lo & Pte.P && (!write || pte.lo & Pte.RW)) return VmFault.OK;
+    const leaf = this.userMm.leafFor(mm, vpn);
+    if (leaf !== null && leaf.lo & Pte.P && (!write || leaf.lo & Pte.RW)) return VmFault.OK;
     const r = this.userMm.handleMmFault(mm, vma, vpn, write);
     if (r === VmFault.OK) task.minFlt++;
     return r;

@@ -77,6 +77,25 @@ export function checkInvariants(k: Kernel): string[] {
         if (lo === 0 && hi === 0) continue;
         const vpn = vpnBase + i * 512 ** level;
         const pfn = ((hi & 0x3fff) * 4294967296 + ((lo & 0xfffff000) >>> 0)) / 4096;
+        if (level === 1 && lo & Pte.PS) {
+          // a huge PMD: 512 frames of a transparent huge page, or the huge zero page
+          const vma = mm.vmaAt(vpn);
+          if (vma === null || vma.vmEnd < vpn + 512)
+            problems.push(`${t.comm}: huge PMD at vpn 0x${vpn.toString(16)} not inside one VMA`);
+          const base = ((hi & 0x3fff) * 4294967296 + ((lo & 0xffe00000) >>> 0)) / 4096;
+          if (lo & PTE_SPECIAL) {
+            if (base !== k.userMm.hugeZeroPfn)
+              problems.push(`${t.comm}: special huge PMD is not the huge zero page`);
+            continue;
+          }
+          for (let f = base; f < base + 512; f++) {
+            if (k.pages.kind[f] !== PageKind.UserAnon)
+              problems.push(`${t.comm}: huge PMD maps frame ${f} of kind ${k.pages.kind[f]}`);
+            anon++;
+            mapcounts.set(f, (mapcounts.get(f) ?? 0) + 1);
+          }
+          continue;
+        }
         if (level > 0) {
           visitUser(pfn, level - 1, vpn);
           continue;

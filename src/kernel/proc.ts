@@ -51,7 +51,7 @@ export function meminfo(k: Kernel): Record<string, number> {
     VmallocTotal: vmTotal,
     VmallocUsed: k.vm.usedPages() * pg,
     VmallocChunk: 0,
-    AnonHugePages: 0,
+    AnonHugePages: anonHugePages(k) * pg,
     HugePages_Total: 0,
     HugePages_Free: 0,
     Hugepagesize: 2 * 1024 * 1024,
@@ -114,4 +114,22 @@ export function kernelFrames(k: Kernel): number {
     (n, v, i) => (i === PageKind.Free || i === PageKind.UserAnon || i === PageKind.PageCache ? n : n + v),
     0,
   );
+}
+
+/** Pages mapped by transparent huge PMDs over all processes (meminfo AnonHugePages). */
+function anonHugePages(k: Kernel): number {
+  let n = 0;
+  const seen = new Set<unknown>();
+  for (const t of k.tasks) {
+    const mm = t.mm;
+    if (!t.alive || mm === null || seen.has(mm)) continue;
+    seen.add(mm);
+    for (const v of mm.vmas) {
+      for (let h = v.vmStart - (v.vmStart % 512); h < v.vmEnd; h += 512) {
+        const leaf = k.userMm.leafFor(mm, h);
+        if (leaf !== null && leaf.level === 1 && !(leaf.lo & (1 << 9))) n += 512;
+      }
+    }
+  }
+  return n;
 }

@@ -8,8 +8,10 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../base/rng.ts";
 import { Access } from "../hw/access.ts";
+import { explainAccess } from "./explain.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel } from "./Kernel.ts";
+import { procMaps } from "./procfs.ts";
 import type { Task } from "./task.ts";
 
 interface ModelPage {
@@ -30,9 +32,15 @@ function clonePages(m: Map<number, ModelPage>): Map<number, ModelPage> {
   return out;
 }
 
-function runFuzz(seed: number, steps: number, pcid: boolean) {
+function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
   const rng = new Rng(seed);
-  const k = new Kernel({ ramBytes: 96 << 20, cpus: 2, pcid, checkCoherence: true });
+  const k = new Kernel({
+    ramBytes: thp ? 160 << 20 : 96 << 20,
+    cpus: 2,
+    pcid,
+    checkCoherence: true,
+    thp: thp ? "always" : "never",
+  });
   const procs: ModelProc[] = [];
   const log: string[] = [];
   const spawn = () => {
@@ -61,7 +69,7 @@ function runFuzz(seed: number, steps: number, pcid: boolean) {
       k.exit(t, "exit");
       log.push(`exit ${t.comm}`);
     } else if (op < 0.3) {
-      const n = 1 + rng.below(24);
+      const n = thp && rng.float() < 0.3 ? 512 * (1 + rng.below(2)) : 1 + rng.below(24);
       const prot = rng.pick(["", "r", "rw", "rw", "rw"]);
       const shared = rng.float() < 0.25;
       if (k.cpuOf(t) < 0) k.switchTo(cpu, t);
@@ -83,7 +91,7 @@ function runFuzz(seed: number, steps: number, pcid: boolean) {
       log.push(`mmap ${t.comm} ${n}p ${prot}`);
     } else if (op < 0.38 && vpns.length) {
       const v = rng.pick(vpns);
-      const n = 1 + rng.below(8);
+      const n = 1 + rng.below(thp ? 600 : 8);
       if (k.cpuOf(t) < 0) k.switchTo(cpu, t);
       expect(k.munmap(t, BigInt(v) * 4096n, BigInt(n) * 4096n)).toBe(0n);
       for (let i = 0; i < n; i++) p.pages.delete(v + i);
@@ -112,9 +120,13 @@ function runFuzz(seed: number, steps: number, pcid: boolean) {
       const r = k.userAccess(cpu, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read, value);
       const mp = p.pages.get(v);
       const allowed = mp !== undefined && (write ? mp.prot === "rw" : mp.prot !== "");
+      if (r.ok !== allowed && process.env.FUZZ_EXPLAIN) {
+        console.log(explainAccess(k, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read).join("\n"));
+        console.log(procMaps(k, t).join("\n"));
+      }
       expect(
         r.ok,
-        `step ${step} (${log.slice(-6).join("; ")}): ${write ? "write" : "read"} of ${v.toString(16)} in ${t.comm}`,
+        `step ${step} (${log.slice(-14).join("; ")}): ${write ? "write" : "read"} of ${v.toString(16)} in ${t.comm}`,
       ).toBe(allowed);
       if (r.ok && mp) {
         if (write) {
@@ -133,9 +145,9 @@ function runFuzz(seed: number, steps: number, pcid: boolean) {
         // populate of a writable mapping makes pages resident without a model write
         expect(q.task.mm!.rssAnon, `step ${step}: rss of ${q.task.comm}`).toBeGreaterThanOrEqual(written);
         for (const [vpn, pg] of q.pages) {
-          if (!pg.written && !pg.shared && k.userMm.readPte(q.task.mm!, vpn)?.lo !== undefined) {
-            const pte = k.userMm.readPte(q.task.mm!, vpn)!;
-            if (pte.lo & 1 && (pte.lo & (1 << 9)) === 0) pg.written = true; // a private page exists
+          if (!pg.written && !pg.shared) {
+            const leaf = k.userMm.leafFor(q.task.mm!, vpn);
+            if (leaf && leaf.lo & 1 && (leaf.lo & (1 << 9)) === 0) pg.written = true; // a private page exists (a huge fault fills 512)
           }
         }
       }
@@ -149,6 +161,16 @@ function runFuzz(seed: number, steps: number, pcid: boolean) {
   expect(checkInvariants(k)).toEqual([]);
   return k;
 }
+
+describe("processes with transparent huge pages under random use", () => {
+  for (const seed of [201, 202, 203]) {
+    it(`seed ${seed}, thp always`, () => {
+      const k = runFuzz(seed, 400, true, true);
+      expect(k.pages.countByKind()[9]).toBe(0);
+      expect(k.userMm.thpStats.thp_fault_alloc).toBeGreaterThan(0);
+    });
+  }
+});
 
 describe("processes under random use (model + invariant checker)", () => {
   for (const [seed, pcid] of [

@@ -25,6 +25,8 @@ export function procMaps(k: Kernel, t: Task): string[] {
 export interface PageState {
   /** the PTE exists and is present, or is a PROT_NONE entry */
   present: boolean;
+  /** mapped by a huge PMD (a transparent huge page, or the huge zero page) */
+  huge: boolean;
   /** the frame, or -1 */
   pfn: number;
   zeroPage: boolean;
@@ -34,14 +36,23 @@ export interface PageState {
 }
 
 export function pageState(k: Kernel, t: Task, vpn: number): PageState {
-  const none = { present: false, pfn: -1, zeroPage: false, anon: false, dirty: false, writable: false };
+  const none = {
+    present: false,
+    huge: false,
+    pfn: -1,
+    zeroPage: false,
+    anon: false,
+    dirty: false,
+    writable: false,
+  };
   if (!t.mm || !t.alive) return none;
-  const pte = k.userMm.readPte(t.mm, vpn);
+  const pte = k.userMm.leafFor(t.mm, vpn);
   if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) return none;
-  const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+  const pfn = pte.pfn;
   const zeroPage = (pte.lo & PTE_SPECIAL) !== 0;
   return {
     present: true,
+    huge: pte.level === 1,
     pfn,
     zeroPage,
     anon: !zeroPage && k.pages.kind[pfn] === PageKind.UserAnon,
@@ -114,6 +125,7 @@ export interface SmapsStats {
   anonymous: number;
   lazyFree: number;
   locked: number;
+  anonHuge: number;
 }
 
 export function smapsStats(k: Kernel, t: Task, start: number, end: number, locked: boolean): SmapsStats {
@@ -129,12 +141,14 @@ export function smapsStats(k: Kernel, t: Task, start: number, end: number, locke
     anonymous: 0,
     lazyFree: 0,
     locked: 0,
+    anonHuge: 0,
   };
   if (!t.mm) return s;
   for (let vpn = start; vpn < end; vpn++) {
-    const pte = k.userMm.readPte(t.mm, vpn);
+    const pte = k.userMm.leafFor(t.mm, vpn);
     if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE)) || pte.lo & PTE_SPECIAL) continue; // the zero page has no struct page here
-    const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+    const pfn = pte.pfn;
+    if (pte.level === 1) s.anonHuge += 4096;
     const mapcount = Math.max(1, k.pages.mapcount[pfn]);
     const dirty = (pte.lo & Pte.D) !== 0;
     s.rss += 4096;
@@ -180,7 +194,7 @@ export function procSmaps(k: Kernel, t: Task): string[] {
     out.push(kb("Anonymous", s.anonymous));
     out.push(kb("KSM", 0));
     out.push(kb("LazyFree", s.lazyFree));
-    out.push(kb("AnonHugePages", 0));
+    out.push(kb("AnonHugePages", s.anonHuge));
     out.push(kb("ShmemPmdMapped", 0));
     out.push(kb("FilePmdMapped", 0));
     out.push(kb("Shared_Hugetlb", 0));
@@ -188,7 +202,9 @@ export function procSmaps(k: Kernel, t: Task): string[] {
     out.push(kb("Swap", 0));
     out.push(kb("SwapPss", 0));
     out.push(kb("Locked", s.locked));
-    out.push(`${"THPeligible:".padEnd(16)}${String(0).padStart(8)}`);
+    const eligible =
+      v.pages >= 512 && k.userMm.hugeEligible(v, v.vmStart + ((512 - (v.vmStart % 512)) % 512));
+    out.push(`${"THPeligible:".padEnd(16)}${String(eligible ? 1 : 0).padStart(8)}`);
     out.push(
       `VmFlags: ${VMFLAG_MNEMONICS.filter(([f]) => v.vmFlags & f)
         .map(([, m]) => m)
@@ -236,15 +252,16 @@ export function pagetableLines(k: Kernel, t: Task, va: bigint | null): string[] 
       runStart = -1;
     };
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
-      const pte = k.userMm.readPte(mm, vpn);
+      const pte = k.userMm.leafFor(mm, vpn);
       if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) {
         flush(vpn);
         prevPfn = -2;
         continue;
       }
-      const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      const pfn = pte.pfn;
       const flags =
-        flagNames(pte.hi, pte.lo, 0).join(" ") +
+        flagNames(pte.hi, pte.lo, pte.level).join(" ") +
+        (pte.level === 1 ? " (2M)" : "") +
         (pte.lo & PTE_PROTNONE && !(pte.lo & Pte.P) ? " PROTNONE" : "");
       const contiguous =
         runStart >= 0 &&

@@ -73,6 +73,10 @@ export interface MmapArgs {
 
 /** vm.* settings that shape mmap. */
 export interface MmSettings {
+  /** transparent huge pages for anonymous memory: never, madvise (VM_HUGEPAGE only), always */
+  thp: "never" | "madvise" | "always";
+  /** map the huge zero page on read faults (transparent_hugepage/use_zero_page) */
+  thpZeroPage: boolean;
   mmapMinAddr: number;
   overcommit: "heuristic" | "always" | "never";
   totalRamPages: () => number;
@@ -88,10 +92,247 @@ const TWO32 = 4294967296;
  * mm/memory.c, kernel/fork.c.
  */
 export class UserMm {
+  /** /proc/vmstat THP counters */
+  readonly thpStats = { thp_fault_alloc: 0, thp_fault_fallback: 0, thp_split_pmd: 0, thp_zero_page_alloc: 0 };
+  /** the huge zero page's first frame, allocated on first use (-1: not yet) */
+  hugeZeroPfn = -1;
+
   constructor(
     readonly env: MmEnv,
     readonly settings: MmSettings,
   ) {}
+
+  // =====================================================================
+  // Transparent huge pages (mm/huge_memory.c)
+  // =====================================================================
+
+  /**
+   * May this anonymous fault be served by a huge page? (thp_vma_allowable_order)
+   * A private anonymous VMA, THP enabled for it (always, or madvise with
+   * MADV_HUGEPAGE), not MADV_NOHUGEPAGE, and the aligned 2 MiB around vpn
+   * inside the VMA.
+   */
+  hugeEligible(vma: Vma, vpn: number): boolean {
+    const mode = this.settings.thp;
+    if (mode === "never" || vma.shmem !== null || vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE))
+      return false;
+    if (mode === "madvise" && !(vma.vmFlags & VmFlag.HUGEPAGE)) return false;
+    const haddr = vpn - (vpn % 512);
+    return haddr >= vma.vmStart && haddr + 512 <= vma.vmEnd;
+  }
+
+  /** The PMD entry for vpn: its physical address and halves, or null when no PD covers it. */
+  private pmdOf(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
+    const e = this.mapper(mm).entryAt(mm.pgdPfn, vpn, 1);
+    return e === null ? null : { pa: e.entryPa, hi: e.hi, lo: e.lo };
+  }
+
+  /** Is this PMD entry a huge (2 MiB) mapping, present or PROT_NONE? */
+  static isHugePmd(lo: number): boolean {
+    return (lo & Pte.PS) !== 0 && (lo & (Pte.P | PTE_PROTNONE)) !== 0;
+  }
+
+  /** First frame of a huge PMD's 2 MiB page. */
+  static pmdPfn(hi: number, lo: number): number {
+    return ((hi & 0x3fff) * TWO32 + ((lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
+  }
+
+  /**
+   * The entry that maps vpn: a PTE (level 0) or a huge PMD (level 1), with
+   * the frame of vpn itself. Null when no table covers it.
+   */
+  leafFor(
+    mm: MmStruct,
+    vpn: number,
+  ): { level: 0 | 1; pa: number; hi: number; lo: number; pfn: number } | null {
+    const pmd = this.pmdOf(mm, vpn);
+    if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
+      return {
+        level: 1,
+        pa: pmd.pa,
+        hi: pmd.hi,
+        lo: pmd.lo,
+        pfn: UserMm.pmdPfn(pmd.hi, pmd.lo) + (vpn % 512),
+      };
+    }
+    const pte = this.readPte(mm, vpn);
+    if (pte === null) return null;
+    return { level: 0, pa: pte.pa, hi: pte.hi, lo: pte.lo, pfn: UserMm.ptePfn(pte.hi, pte.lo) };
+  }
+
+  /** A huge PMD entry for the 512 frames from pfn (pfn_pmd + pmd_mkhuge), with the VMA's rights. */
+  private hugePmd(
+    pfn: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): { hi: number; lo: number } {
+    const e = leafEntry(pfn, 1, {
+      user: true,
+      writable,
+      nx: !(vmFlags & VmFlag.EXEC),
+      accessed: true,
+      dirty,
+    });
+    let lo = e.lo;
+    if (special) lo = (lo | PTE_SPECIAL) >>> 0;
+    if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0;
+    return { hi: e.hi, lo };
+  }
+
+  /**
+   * do_huge_pmd_anonymous_page: a read maps the huge zero page (allocated
+   * once, on first use) read-only; a write gets a zeroed 2 MiB page, mapped
+   * writable and dirty by one PMD. If no order-9 block is free the fault
+   * falls back to 4K pages (thp_fault_fallback). Returns null to fall back.
+   */
+  private hugeFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault | null {
+    const env = this.env;
+    const haddr = vpn - (vpn % 512);
+    const pd = this.mapper(mm).ensureTable(mm.pgdPfn, haddr, 1, true);
+    if (pd < 0) return VmFault.OOM;
+    const pmdPa = pd * 4096 + (Math.floor(haddr / 512) % 512) * 8;
+    if (!write && this.settings.thpZeroPage) {
+      if (this.hugeZeroPfn < 0) {
+        const z = env.buddy.alloc(9, Gfp.KERNEL | Gfp.NOWARN, PageKind.KernelPages);
+        if (z >= 0) {
+          for (let i = 0; i < 512; i++) env.phys.zeroFrame(z + i);
+          this.hugeZeroPfn = z;
+          this.thpStats.thp_zero_page_alloc++;
+        }
+      }
+      if (this.hugeZeroPfn >= 0) {
+        const e = this.hugePmd(this.hugeZeroPfn, vma.vmFlags, false, false, true);
+        env.phys.write64(pmdPa, e.hi, e.lo);
+        return VmFault.OK;
+      }
+    }
+    const pfn = this.allocHuge(vma);
+    if (pfn < 0) {
+      this.thpStats.thp_fault_fallback++;
+      return null;
+    }
+    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+    for (let i = 0; i < 512; i++) env.pages.mapcount[pfn + i] = 1;
+    mm.rssAnon += 512;
+    const e = this.hugePmd(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
+    env.phys.write64(pmdPa, e.hi, e.lo);
+    this.thpStats.thp_fault_alloc++;
+    return VmFault.OK;
+  }
+
+  /**
+   * A zeroed 2 MiB page for anonymous memory (vma_alloc_folio, order 9). Its
+   * 512 frames are accounted one by one (each refcount 1) so that splitting
+   * the PMD and freeing parts need no compound-page bookkeeping; the buddy
+   * allocator merges them back when the last is freed. No direct reclaim
+   * unless the VMA asked for huge pages (defrag=madvise).
+   */
+  private allocHuge(vma: Vma): number {
+    const env = this.env;
+    const gfp =
+      vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN;
+    const pfn = env.buddy.alloc(9, gfp, PageKind.UserAnon);
+    if (pfn < 0) return -1;
+    for (let i = 0; i < 512; i++) {
+      env.phys.zeroFrame(pfn + i);
+      env.pages.order[pfn + i] = 0;
+      env.pages.refcount[pfn + i] = 1;
+      env.pages.flags[pfn + i] = 0;
+    }
+    return pfn;
+  }
+
+  /**
+   * __split_huge_pmd: replace a huge PMD by a page table of 512 PTEs mapping
+   * the same frames with the same rights (the huge zero page becomes 512
+   * mappings of the 4K zero page), then flush the 2 MiB range.
+   */
+  splitPmd(mm: MmStruct, vpn: number): boolean {
+    const haddr = vpn - (vpn % 512);
+    const pmd = this.pmdOf(mm, haddr);
+    if (pmd === null || !UserMm.isHugePmd(pmd.lo)) return true;
+    const env = this.env;
+    const pt = this.mapper(mm).alloc.allocFrame();
+    if (pt < 0) return false;
+    env.phys.zeroFrame(pt);
+    const base = UserMm.pmdPfn(pmd.hi, pmd.lo);
+    const special = (pmd.lo & PTE_SPECIAL) !== 0;
+    // each PTE inherits the PMD's own bits (not the VMA's: during mprotect the
+    // VMA at haddr may already have its new rights while the rest of the huge
+    // page belongs to a neighbour); the 2 MiB-only bits (PS, PAT at bit 12) go
+    const keepLo =
+      (pmd.lo & (Pte.P | Pte.RW | Pte.US | Pte.PWT | Pte.PCD | Pte.A | Pte.D | PTE_PROTNONE)) >>> 0;
+    const keepHi = pmd.hi & PteHi.XD;
+    for (let i = 0; i < 512; i++) {
+      const pfn = special ? env.zeroPfn : base + i;
+      const lo =
+        ((pfn % 1048576) * 4096 + (special ? (keepLo & ~(Pte.RW | Pte.D)) | PTE_SPECIAL : keepLo)) >>> 0;
+      const hi = (Math.floor(pfn / 1048576) | keepHi) >>> 0;
+      env.phys.write64(pt * 4096 + i * 8, hi, lo);
+    }
+    env.phys.write64(
+      pmd.pa,
+      Math.floor(pt / 1048576),
+      ((pt % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.US | Pte.A | Pte.D)) >>> 0,
+    );
+    env.flushTlbMmRange(mm, haddr, 512);
+    this.thpStats.thp_split_pmd++;
+    return true;
+  }
+
+  /** Splits every huge PMD overlapping [start, end); with `partialOnly`, only those not wholly inside. */
+  splitRange(mm: MmStruct, start: number, end: number, partialOnly = false): void {
+    for (let h = start - (start % 512); h < end; h += 512) {
+      if (partialOnly && h >= start && h + 512 <= end) continue;
+      const pmd = this.pmdOf(mm, h);
+      if (pmd !== null && UserMm.isHugePmd(pmd.lo)) this.splitPmd(mm, h);
+    }
+  }
+
+  /**
+   * do_huge_pmd_wp_page: a write to a read-only huge PMD. The huge zero page
+   * is replaced by a new huge page (or split if none can be had); a huge page
+   * this process has alone is made writable in place; a shared one (after
+   * fork) is split, and the 4K copy-on-write path copies just the written
+   * page. Returns null when the caller must go on at 4K (after a split).
+   */
+  private hugeWp(
+    mm: MmStruct,
+    vma: Vma,
+    vpn: number,
+    pmd: { pa: number; hi: number; lo: number },
+  ): VmFault | null {
+    const env = this.env;
+    const haddr = vpn - (vpn % 512);
+    const base = UserMm.pmdPfn(pmd.hi, pmd.lo);
+    if (pmd.lo & PTE_SPECIAL) {
+      const pfn = this.allocHuge(vma);
+      if (pfn < 0) {
+        this.splitPmd(mm, haddr);
+        return null;
+      }
+      if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+      for (let i = 0; i < 512; i++) env.pages.mapcount[pfn + i] = 1;
+      mm.rssAnon += 512;
+      env.phys.write64(pmd.pa, 0, 0);
+      env.flushTlbMmRange(mm, haddr, 512);
+      const e = this.hugePmd(pfn, vma.vmFlags, true, true, false);
+      env.phys.write64(pmd.pa, e.hi, e.lo);
+      this.thpStats.thp_fault_alloc++;
+      return VmFault.OK;
+    }
+    let exclusive = true;
+    for (let i = 0; i < 512 && exclusive; i++)
+      exclusive = env.pages.mapcount[base + i] === 1 && env.pages.refcount[base + i] === 1;
+    if (exclusive) {
+      env.phys.write32(pmd.pa, (pmd.lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+      return VmFault.OK;
+    }
+    this.splitPmd(mm, haddr);
+    return null;
+  }
 
   // =====================================================================
   // Address spaces
@@ -194,7 +435,8 @@ export class UserMm {
       if (a.addr < this.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
       this.munmap(mm, start, nrPages);
     } else {
-      start = this.getUnmappedArea(mm, nrPages, a.addr);
+      start = !a.shared && nrPages % 512 === 0 ? this.thpGetUnmappedArea(mm, nrPages, a.addr) : -1;
+      if (start < 0) start = this.getUnmappedArea(mm, nrPages, a.addr);
       if (start < 0) return -Errno.ENOMEM;
     }
     if (accountable) mm.committed += nrPages;
@@ -239,6 +481,21 @@ export class UserMm {
       gapEnd = Math.min(gapEnd, v.vmStart - (v.vmFlags & VmFlag.GROWSDOWN ? 256 : 0));
     }
     return -1;
+  }
+
+  /**
+   * __thp_get_unmapped_area (Linux 6.7+): an anonymous mapping whose length
+   * is a multiple of 2 MiB is placed on a 2 MiB boundary, so it can be
+   * mapped with huge pages: search for length + 2 MiB, then take the first
+   * aligned address in it (top-down: the upper one if the area is already
+   * aligned). A usable hint is taken as is. Returns -1 to fall back.
+   */
+  private thpGetUnmappedArea(mm: MmStruct, nrPages: number, hintBytes: number): number {
+    const padded = this.getUnmappedArea(mm, nrPages + 512, hintBytes);
+    if (padded < 0) return -1;
+    if (hintBytes > 0 && padded === Math.ceil(hintBytes / 4096)) return padded;
+    const offSub = (512 - (padded % 512)) % 512;
+    return offSub === 0 ? padded + 512 : padded + offSub;
   }
 
   private isFree(mm: MmStruct, start: number, nrPages: number): boolean {
@@ -332,6 +589,26 @@ export class UserMm {
     const pages = this.env.pages;
     const m = this.mapper(mm);
     for (let vpn = start; vpn < end; ) {
+      const pmdE = m.entryAt(mm.pgdPfn, vpn, 1);
+      if (pmdE !== null && UserMm.isHugePmd(pmdE.lo)) {
+        const h = vpn - (vpn % 512);
+        if (h >= start && h + 512 <= end) {
+          // zap_huge_pmd: the whole 2 MiB goes
+          phys.write64(pmdE.entryPa, 0, 0);
+          if (!(pmdE.lo & PTE_SPECIAL)) {
+            const base =
+              ((pmdE.hi & 0x3fff) * TWO32 + ((pmdE.lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
+            for (let i = 0; i < 512; i++) {
+              pages.mapcount[base + i]--;
+              toFree.push(base + i);
+            }
+            mm.rssAnon -= 512;
+          }
+          vpn = h + 512;
+          continue;
+        }
+        this.splitPmd(mm, h); // a partial unmap splits the huge page first
+      }
       const pt = tableIfPresent(m, mm.pgdPfn, vpn);
       if (pt < 0) {
         vpn = (Math.floor(vpn / 512) + 1) * 512; // no page table here: skip its whole span
@@ -450,7 +727,27 @@ export class UserMm {
     const phys = this.env.phys;
     const pages = this.env.pages;
     let n = 0;
+    this.splitRange(mm, v.vmStart, v.vmEnd, true);
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
+      const pmd = this.pmdOf(mm, vpn);
+      if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
+        // change_huge_pmd: the whole PMD at once
+        const base =
+          ((pmd.hi & 0x3fff) * TWO32 + ((pmd.lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
+        const special = (pmd.lo & PTE_SPECIAL) !== 0;
+        const dirty = (pmd.lo & Pte.D) !== 0;
+        let exclusive = !special;
+        for (let i = 0; i < 512 && exclusive; i++)
+          exclusive = pages.mapcount[base + i] === 1 && pages.refcount[base + i] === 1;
+        const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && exclusive && dirty;
+        const next = this.hugePmd(base, v.vmFlags, writable, dirty, special);
+        if (next.hi !== pmd.hi || next.lo !== pmd.lo) {
+          phys.write64(pmd.pa, next.hi, next.lo);
+          n++;
+        }
+        vpn += 511 - (vpn % 512);
+        continue;
+      }
       const pte = this.readPte(mm, vpn);
       if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) continue;
       const pfn = UserMm.ptePfn(pte.hi, pte.lo);
@@ -500,6 +797,22 @@ export class UserMm {
    * VmFault error bit is set.
    */
   handleMmFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
+    // __handle_mm_fault: the PMD level first (transparent huge pages)
+    const pmd = this.pmdOf(mm, vpn);
+    if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
+      if (!(pmd.lo & Pte.P)) return VmFault.SIGSEGV;
+      if (write && !(pmd.lo & Pte.RW)) {
+        const r = this.hugeWp(mm, vma, vpn, pmd);
+        if (r !== null) return r;
+      } else {
+        const young = (pmd.lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+        if (young !== pmd.lo) this.env.phys.write32(pmd.pa, young);
+        return VmFault.OK;
+      }
+    } else if ((pmd === null || (pmd.lo === 0 && pmd.hi === 0)) && this.hugeEligible(vma, vpn)) {
+      const r = this.hugeFault(mm, vma, vpn, write);
+      if (r !== null) return r;
+    }
     const pa = this.ptePa(mm, vpn, true);
     if (pa < 0) return VmFault.OOM;
     const phys = this.env.phys;
@@ -669,6 +982,7 @@ export class UserMm {
    * unless it was written again (the dirty bit is back).
    */
   lazyFree(mm: MmStruct, start: number, end: number): void {
+    this.splitRange(mm, start, end);
     const pages = this.env.pages;
     let changed = 0;
     for (let vpn = start; vpn < end; vpn++) {
@@ -766,6 +1080,7 @@ export class UserMm {
     to: number,
   ): number {
     const moved = Math.min(oldPages, newPages);
+    this.splitRange(mm, start, start + oldPages);
     const phys = this.env.phys;
     const entries: { hi: number; lo: number }[] = [];
     for (let i = 0; i < moved; i++) {
@@ -820,6 +1135,30 @@ export class UserMm {
       if ((v.anonVma === 0 && !this.hasGuards(parent, v)) || v.vmFlags & VmFlag.WIPEONFORK) continue;
       const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
       for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
+        const pmd = vpn % 512 === 0 ? this.pmdOf(parent, vpn) : null;
+        if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
+          // copy_huge_pmd: share the huge page, write-protected on both sides
+          let lo = pmd.lo;
+          if (!(lo & PTE_SPECIAL)) {
+            const base =
+              ((pmd.hi & 0x3fff) * TWO32 + ((lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
+            for (let i = 0; i < 512; i++) {
+              pages.refcount[base + i]++;
+              pages.mapcount[base + i]++;
+            }
+            child.rssAnon += 512;
+            if (cow && lo & Pte.RW) {
+              lo = (lo & ~Pte.RW) >>> 0;
+              env.phys.write32(pmd.pa, lo);
+              wrprotected++;
+            }
+          }
+          const pd = this.mapper(child).ensureTable(child.pgdPfn, vpn, 1, true);
+          if (pd < 0) return null;
+          env.phys.write64(pd * 4096 + (Math.floor(vpn / 512) % 512) * 8, pmd.hi, lo);
+          vpn += 511;
+          continue;
+        }
         const pte = this.readPte(parent, vpn);
         if (pte === null || (pte.lo === 0 && pte.hi === 0)) continue;
         let lo = pte.lo;

@@ -30,8 +30,8 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
   { key: "smap", default: "on", values: "on, off", modelled: true },
   { key: "smep", default: "on", values: "on, off", modelled: true },
   { key: "pti", default: "off", values: "off (on: issue #7)", modelled: true },
-  { key: "thp", default: "madvise", values: "never, madvise, always (issue #4)", modelled: false },
-  { key: "thp_zero_page", default: "on", values: "on, off (issue #4)", modelled: false },
+  { key: "thp", default: "madvise", values: "never, madvise, always", modelled: true },
+  { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
   { key: "mmap_min_addr", default: "65536", values: "bytes", modelled: true },
   { key: "overcommit", default: "heuristic", values: "heuristic, always, never", modelled: true },
   { key: "fault_around", default: "64K", values: "bytes (issue #5)", modelled: false },
@@ -143,7 +143,7 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
   if (onOff("pti")) bad("pti", "'on' is not supported by this version of vmlab yet (issue #7)");
   const panic = text("panic_on_oops");
   if (panic !== "0" && panic !== "1") bad("panic_on_oops", `expected 0 or 1, not '${panic}'`);
-  oneOf("thp", ["never", "madvise", "always"]);
+  const thp = oneOf("thp", ["never", "madvise", "always"]) as "never" | "madvise" | "always";
   const overcommit = oneOf("overcommit", ["heuristic", "always", "never"]) as
     | "heuristic"
     | "always"
@@ -169,6 +169,8 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
       checkCoherence: onOff("check_tlb"),
       vmallocLazy: onOff("vmalloc_lazy"),
       mmapMinAddr: Number(num("mmap_min_addr")),
+      thp,
+      thpZeroPage: onOff("thp_zero_page"),
       overcommit,
     },
   };

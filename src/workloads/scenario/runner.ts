@@ -1443,7 +1443,8 @@ class Compiler {
             t.mm && t.alive ? t.mm.vmas.filter((v) => v.vmStart < vpn + n && v.vmEnd > vpn).length : 0,
           );
         default:
-          return 0n; // swapped, anon_huge: nothing of the kind exists yet
+          if (fn === "anon_huge") return BigInt(countPages(k, t, vpn, n, (st) => st.huge && st.anon));
+          return 0n; // swapped: nothing is swapped yet
       }
     };
   }
@@ -1588,6 +1589,7 @@ export function vmstat(k: Kernel): Record<string, number> {
     pgalloc_failed: k.buddy.failedAllocs,
     kswapd_wakeups: k.buddy.kswapdWakeups,
     nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
+    ...k.userMm.thpStats,
   };
 }
 
