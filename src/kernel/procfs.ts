@@ -1,7 +1,7 @@
 import { flagNames, LEVEL_NAMES, Pte } from "../hw/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageFlag, PageKind } from "./mm/PageDesc.ts";
-import { PTE_PROTNONE, PTE_SPECIAL, UserMm } from "./mm/userMm.ts";
+import { PTE_PROTNONE, PTE_SPECIAL } from "./mm/userMm.ts";
 import { permString, VmFlag } from "./mm/vma.ts";
 import type { Task } from "./task.ts";
 
