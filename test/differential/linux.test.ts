@@ -92,6 +92,15 @@ A: m2 = mremap m ${N}p ${4 * N}p maymove
 let mr_faults = A.min_flt - f
 let mr_present = present(A, m2 ${4 * N}p)
 let mr_rss = rss(A, m2 ${4 * N}p)
+A: p2 = mmap 2M
+A: p3 = mmap 2052K
+A: p4 = mmap 8M
+A: madvise p4 8M hugepage
+let f = A.min_flt
+A: write p4
+let thp_faults = A.min_flt - f
+let thp_present = present(A, p4 2M)
+let thp_rss = rss(A, p4 2M)
 A: mprotect a 1p prot=r
 A: write a
 expect A.si_code == ${ro}
@@ -137,8 +146,26 @@ describe("vmlab against this machine's Linux kernel", () => {
         ["populate", "pop"],
         ["fork-child-write", "child"],
         ["fork-parent-write", "parent"],
+        ["dontneed", "dn"],
+        ["mremap-move", "mr"],
       ];
+      if (real.get("mlock").ok) pairs.push(["mlock", "ml"]);
+      expect(real.get("mremap-move").moved).toBe(1);
+      // a huge page only when the real kernel had a free 2 MiB block; otherwise it fell back to 4K
+      if (real.get("thp-write").rss === 512) pairs.push(["thp-write", "thp"]);
+      else
+        console.log(
+          `thp-write not compared: the real kernel fell back to 4K pages (${JSON.stringify(real.get("thp-write"))})`,
+        );
       for (const [exp, prefix] of pairs) expect(got(exp, prefix), exp).toEqual(want(exp));
+      expect(pairs.length).toBeGreaterThanOrEqual(9);
+      const aligned = (name: string) => BigInt(r.metrics[name]) % (2n << 20n) === 0n;
+      const place = real.get("placement");
+      expect({ a2m: aligned("p2"), a2m4k: aligned("p3"), a8m: aligned("p4") }).toEqual({
+        a2m: place.a2m === 1,
+        a2m4k: place.a2m4k === 1,
+        a8m: place.a8m === 1,
+      });
       expect({ present: v("mh_present"), rss: v("mh_rss") }).toEqual({
         present: real.get("munmap-half").present,
         rss: real.get("munmap-half").rss,

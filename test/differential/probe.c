@@ -180,6 +180,20 @@ int main(void) {
     f1 = minflt();
     printf("{\"exp\":\"mremap-move\",\"moved\":%d,\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", m2 != m, f1 - f0, present(m2, 4 * N), rss_pages(m2, 4 * N));
 
+    /* 12. placement: 2 MiB multiples on a 2 MiB boundary (Linux 6.7+), others not */
+    char *p2 = mmap(NULL, 2L << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *p3 = mmap(NULL, (2L << 20) + PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *p4 = mmap(NULL, 8L << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("{\"exp\":\"placement\",\"a2m\":%d,\"a2m4k\":%d,\"a8m\":%d}\n",
+           ((uintptr_t)p2 & ((2 << 20) - 1)) == 0, ((uintptr_t)p3 & ((2 << 20) - 1)) == 0, ((uintptr_t)p4 & ((2 << 20) - 1)) == 0);
+
+    /* 13. MADV_HUGEPAGE: the first write of an aligned 2 MiB takes one fault and makes it all resident */
+    madvise(p4, 8L << 20, MADV_HUGEPAGE);
+    f0 = minflt();
+    p4[0] = 1;
+    f1 = minflt();
+    printf("{\"exp\":\"thp-write\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(p4, 512), rss_pages(p4, 512));
+
     /* 8. signals: a write to a read-only page, an access where nothing is mapped */
     mprotect(a, PG, PROT_READ);
     last_code = 0;
