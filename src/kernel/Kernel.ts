@@ -778,7 +778,16 @@ export class Kernel {
       const i = mm.indexOf(vma);
       const prev = i > 0 ? mm.vmas[i - 1] : null;
       const limitPages = Math.floor(task.rlimitStack / 4096);
-      if (vma.vmEnd - vpn > limitPages || (prev !== null && prev.vmEnd + 256 > vpn)) {
+      // expand_downwards: the gap to an accessible, non-growsdown mapping below stays >= stack_guard_gap
+      const guarded =
+        prev !== null &&
+        !(prev.vmFlags & VmFlag.GROWSDOWN) &&
+        (prev.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)) !== 0;
+      if (
+        vma.vmEnd - vpn > limitPages ||
+        (guarded && prev.vmEnd + 256 > vpn) ||
+        (prev !== null && prev.vmEnd > vpn)
+      ) {
         return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
       }
       vma.vmStart = vpn;
