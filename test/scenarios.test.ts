@@ -134,8 +134,8 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
     ["kernel verb without prefix", "machine ram=64M\nkmalloc 8\n", /^t\.vm:2:1: 'kmalloc' needs a prefix/],
     [
       "not yet supported statement",
-      "machine ram=64M\nfile f size=4K\n",
-      /^t\.vm:2:1: statement 'file' is not supported by this version of vmlab yet/,
+      "machine ram=64M\ndevice d size=4K\n",
+      /^t\.vm:2:1: statement 'device' is not supported by this version of vmlab yet/,
     ],
     ["bad character", "machine ram=64M\nkernel: a = kmalloc 8 ;\n", /^t\.vm:2:23: unexpected character ';'/],
     ["bad TLB spec", "machine tlb=65x4\n", /^t\.vm:1:13: machine tlb: .*not a multiple of 4 ways/],

@@ -9,6 +9,7 @@ import { type FrameAllocator, type MapFlags, Mapper } from "../hw/x86_64/Mapper.
 import { Pte } from "../hw/x86_64/pte.ts";
 import { oopsReport } from "./arch/x86/oops.ts";
 import { X86Tlb } from "./arch/x86/tlb.ts";
+import { type FileObject, PageCache } from "./fs/file.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
 import { BuddyAllocator, MAX_ORDER } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
@@ -49,6 +50,10 @@ export interface KernelConfig {
   thp?: "never" | "madvise" | "always";
   /** .../transparent_hugepage/use_zero_page (default on) */
   thpZeroPage?: boolean;
+  /** debugfs fault_around_bytes (default 65536); rounded down to a power of two pages, at most 2 MiB */
+  faultAroundBytes?: number;
+  /** the block device's read_ahead_kb (default 128) */
+  readaheadKb?: number;
 }
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
@@ -102,6 +107,8 @@ export class Kernel {
   readonly vm: Vmalloc;
   /** user address spaces: mmap, faults, fork */
   readonly userMm: UserMm;
+  /** the page cache of the simulated file system (mm/filemap.c) */
+  readonly pageCache: PageCache;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: X86Tlb;
   /** empty_zero_page: the frame every anonymous read of an untouched page maps */
@@ -154,7 +161,22 @@ export class Kernel {
       overcommit: config.overcommit ?? "heuristic",
       thp: config.thp ?? "madvise",
       thpZeroPage: config.thpZeroPage ?? true,
+      faultAroundBytes: config.faultAroundBytes ?? 65536,
+      readaheadKb: config.readaheadKb ?? 128,
     };
+    const fab = this.config.faultAroundBytes;
+    if (!(Number.isInteger(fab) && fab >= 0 && fab <= 512 * 4096))
+      throw new InputError(
+        `fault_around_bytes=${fab}: must be an integer from 0 to 2097152 (PTRS_PER_PTE pages)`,
+      );
+    if (
+      !(
+        Number.isInteger(this.config.readaheadKb) &&
+        this.config.readaheadKb >= 0 &&
+        this.config.readaheadKb <= 65536
+      )
+    )
+      throw new InputError(`read_ahead_kb=${this.config.readaheadKb}: must be an integer from 0 to 65536`);
     if (!(config.ramBytes >= MIN_RAM)) {
       throw new InputError(
         `ram=${config.ramBytes} is too small: the kernel image is loaded at 16 MiB, so vmlab boots with at least 32 MiB`,
@@ -282,8 +304,10 @@ export class Kernel {
     // ---- user address spaces; empty_zero_page is the last page of the image's bss ----
     this.zeroPfn = imageEnd - 1;
     const taskSizeVpn = this.va.vpn(this.layout.userEnd) - 1; // TASK_SIZE_MAX = 2^47 - PAGE_SIZE
+    this.pageCache = new PageCache(this.machine.phys, this.pages, this.buddy);
     this.userMm = new UserMm(
       {
+        pageCache: this.pageCache,
         phys: this.machine.phys,
         pages: this.pages,
         buddy: this.buddy,
@@ -303,6 +327,9 @@ export class Kernel {
       {
         thp: this.config.thp,
         thpZeroPage: this.config.thpZeroPage,
+        // fault_around_bytes_set: max(rounddown_pow_of_two(val) >> PAGE_SHIFT, 1)
+        faultAroundPages: fab < 4096 ? 1 : 2 ** Math.floor(Math.log2(fab / 4096)),
+        readaheadPages: Math.max(1, this.config.readaheadKb / 4),
         mmapMinAddr: this.config.mmapMinAddr,
         overcommit: this.config.overcommit,
         totalRamPages: () => this.buddy.managedPages(),
@@ -475,8 +502,33 @@ export class Kernel {
     const mm = this.userOf(task);
     this.runningCpu = Math.max(0, this.cpuOf(task));
     if (args.addr >= 0 && args.addr > this.va.vpn(this.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
+    if (args.file && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
     const r = this.userMm.mmap(mm, args, (vpn, write) => this.populate(task, vpn, write));
     return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+  }
+
+  /**
+   * Creates a file of `sizeBytes` on the simulated file system: `disk`
+   * (ext4-like: pages come from disk on a miss, unless `cached` preloads them
+   * into the page cache) or `tmpfs` (shmem: always in memory).
+   */
+  createFile(name: string, sizeBytes: number, fs: "disk" | "tmpfs" = "disk", cached = false): FileObject {
+    if (this.pageCache.files.has(name)) throw new InputError(`file ${name} already exists`);
+    if (!(Number.isInteger(sizeBytes) && sizeBytes >= 0 && sizeBytes <= 2 ** 40))
+      throw new InputError(`file ${name}: size ${sizeBytes} must be an integer from 0 to 1 TiB`);
+    const f = this.pageCache.create(name, sizeBytes, fs, cached);
+    if (f === null) throw new InputError(`file ${name}: out of memory filling the page cache`);
+    return f;
+  }
+
+  /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
+  msync(task: Task, addr: bigint, length: bigint): bigint {
+    const mm = this.userOf(task);
+    this.runningCpu = Math.max(0, this.cpuOf(task));
+    const r = this.pageRange(addr, length);
+    if (typeof r === "bigint") return r;
+    this.userMm.msync(mm, r.start, r.end);
+    return this.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
   }
 
   /** munmap; 0 or -errno. */
@@ -542,8 +594,18 @@ export class Kernel {
         mapped((a, b) => this.userMm.lazyFree(mm, a, b));
         break;
       case "willneed":
+        // madvise_willneed: a file mapping's range is read into the page cache (vfs_fadvise WILLNEED), not mapped
+        mapped((a, b) => {
+          const v = mm.vmaAt(a)!;
+          if (!v.file) return;
+          for (let vpn = a; vpn < b; vpn++) {
+            const index = v.vmPgoff + (vpn - v.vmStart);
+            if (index >= v.file.nrPages || this.pageCache.readPage(v.file, index, true) < 0) break;
+          }
+        });
+        break; // anonymous memory in RAM: nothing (swap readahead: issue #5)
       case "cold":
-        break; // nothing to do for anonymous memory in RAM (swap readahead, LRU aging: issue #5)
+        break; // LRU aging: issue #5
       case "hugepage":
         this.userMm.setFlags(mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
         break;
@@ -702,7 +764,18 @@ export class Kernel {
     return task.mm;
   }
 
-  /** A population fault (MAP_POPULATE, MAP_LOCKED): counted as a minor fault per page. */
+  /**
+   * mm_account_fault: a resolved fault counts as major when the page had to
+   * be read (VM_FAULT_MAJOR), else minor. Returns VmFault.MAJOR for masking.
+   */
+  private accountFault(task: Task, r: VmFault): number {
+    if ((r & ~VmFault.MAJOR) !== VmFault.OK) return VmFault.MAJOR;
+    if (r & VmFault.MAJOR) task.majFlt++;
+    else task.minFlt++;
+    return VmFault.MAJOR;
+  }
+
+  /** A population fault (MAP_POPULATE, MAP_LOCKED, MADV_POPULATE_*): counted as a fault per page, major when it read the page. */
   private populate(task: Task, vpn: number, write: boolean): VmFault {
     const mm = task.mm!;
     const vma = mm.vmaAt(vpn);
@@ -710,8 +783,8 @@ export class Kernel {
     const leaf = this.userMm.leafFor(mm, vpn);
     if (leaf !== null && leaf.lo & Pte.P && (!write || leaf.lo & Pte.RW)) return VmFault.OK;
     const r = this.userMm.handleMmFault(mm, vma, vpn, write);
-    if (r === VmFault.OK) task.minFlt++;
-    return r;
+    this.accountFault(task, r);
+    return r & ~VmFault.MAJOR;
   }
 
   /**
@@ -803,11 +876,9 @@ export class Kernel {
     ) {
       return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
     }
-    const r = this.userMm.handleMmFault(mm, vma, vpn, write);
-    if (r === VmFault.OK) {
-      task.minFlt++;
-      return null;
-    }
+    const res = this.userMm.handleMmFault(mm, vma, vpn, write);
+    const r = res & ~this.accountFault(task, res);
+    if (r === VmFault.OK) return null;
     if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // the OOM killer: issue #5
     // mm_fault_error: VM_FAULT_SIGBUS -> BUS_ADRERR; VM_FAULT_SIGSEGV (a guard marker) -> bad_area_nosemaphore, SEGV_MAPERR
     return {

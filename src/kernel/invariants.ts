@@ -56,6 +56,15 @@ export function checkInvariants(k: Kernel): string[] {
   // user address spaces: their tables, RSS, mapcounts, and the shared kernel half
   const mapcounts = new Map<number, number>();
   const shmemOwned = new Set<number>();
+  for (const f of k.pageCache.files.values()) {
+    for (const [index, pfn] of f.cache) {
+      shmemOwned.add(pfn);
+      if (k.pages.kind[pfn] !== PageKind.PageCache)
+        problems.push(`file ${f.name}: page ${index} in frame ${pfn} of kind ${k.pages.kind[pfn]}`);
+    }
+    for (const index of f.dirty)
+      if (!f.cache.has(index)) problems.push(`file ${f.name}: dirty page ${index} is not in the page cache`);
+  }
   const seen = new Set<unknown>();
   for (const t of k.tasks) {
     const mm = t.mm;
@@ -63,6 +72,7 @@ export function checkInvariants(k: Kernel): string[] {
     seen.add(mm);
     let anon = 0;
     let shmem = 0;
+    let file = 0;
     let pt = 0;
     for (const v of mm.vmas) if (v.shmem) for (const pfn of v.shmem.pages.values()) shmemOwned.add(pfn);
     const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
@@ -111,8 +121,11 @@ export function checkInvariants(k: Kernel): string[] {
         if (kind === PageKind.Free)
           problems.push(`${t.comm}: present PTE for vpn 0x${vpn.toString(16)} points to free frame ${pfn}`);
         if (kind === PageKind.UserAnon) anon++;
-        else if (kind === PageKind.PageCache) shmem++;
-        else problems.push(`${t.comm}: PTE for vpn 0x${vpn.toString(16)} maps a frame of kind ${kind}`);
+        else if (kind === PageKind.PageCache) {
+          const f = mm.vmaAt(vpn)?.file;
+          if (f && f.fs === "disk") file++;
+          else shmem++;
+        } else problems.push(`${t.comm}: PTE for vpn 0x${vpn.toString(16)} maps a frame of kind ${kind}`);
         mapcounts.set(pfn, (mapcounts.get(pfn) ?? 0) + 1);
       }
     };
@@ -121,6 +134,7 @@ export function checkInvariants(k: Kernel): string[] {
       problems.push(`${t.comm}: ${anon} anonymous pages mapped, rss anon ${mm.rssAnon}`);
     if (shmem !== mm.rssShmem)
       problems.push(`${t.comm}: ${shmem} shmem pages mapped, rss shmem ${mm.rssShmem}`);
+    if (file !== mm.rssFile) problems.push(`${t.comm}: ${file} file pages mapped, rss file ${mm.rssFile}`);
     if (pt !== mm.ptPages)
       problems.push(`${t.comm}: ${pt} page-table pages below the PGD, pt_pages ${mm.ptPages}`);
     for (let i = 256; i < 512; i++) {
@@ -150,15 +164,15 @@ export function checkInvariants(k: Kernel): string[] {
       problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
     if (k.pages.refcount[pfn] < n)
       problems.push(`frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings`);
-    // a shmem page: one reference per mapping plus the shmem object's own
+    // a page-cache page (shmem or file): one reference per mapping plus the cache's own
     if (k.pages.kind[pfn] === PageKind.PageCache && k.pages.refcount[pfn] !== n + 1)
-      problems.push(`shmem frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1}`);
+      problems.push(`page-cache frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1}`);
   }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
-      problems.push(`page-cache frame ${pfn} belongs to no shmem object (leaked)`);
+      problems.push(`page-cache frame ${pfn} belongs to no shmem object or file (leaked)`);
   }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     if (k.pages.kind[pfn] === PageKind.PageTable && !reached.has(pfn))

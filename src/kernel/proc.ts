@@ -16,14 +16,25 @@ export function meminfo(k: Kernel): Record<string, number> {
   const available = Math.max(0, free - totalreserve);
   const vmTotal = Number(k.layout.vmallocEnd - k.layout.vmallocStart);
   const mms = k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!);
-  const shmem = k.userMm.shmemPages([...new Set(mms)]);
+  // page-cache pages: shared anonymous (shmem objects) and files (tmpfs files count as Shmem too)
+  const shmemFrames = k.userMm.shmemFrames([...new Set(mms)]);
+  let shmem = shmemFrames.length;
+  let mapped = shmemFrames.filter((pfn) => k.pages.mapcount[pfn] > 0).length;
+  let fileCached = 0;
+  let dirty = 0;
+  for (const f of k.pageCache.files.values()) {
+    fileCached += f.cache.size;
+    if (f.fs === "tmpfs") shmem += f.cache.size;
+    else dirty += f.dirty.size;
+    for (const pfn of f.cache.values()) if (k.pages.mapcount[pfn] > 0) mapped++;
+  }
   const anonPages = k.pages.countByKind()[PageKind.UserAnon];
   return {
     MemTotal: k.buddy.managedPages() * pg,
     MemFree: free * pg,
     MemAvailable: available * pg,
     Buffers: 0,
-    Cached: shmem * pg,
+    Cached: (shmemFrames.length + fileCached) * pg,
     SwapCached: 0,
     Active: 0,
     Inactive: 0,
@@ -35,10 +46,10 @@ export function meminfo(k: Kernel): Record<string, number> {
     Mlocked: 0,
     SwapTotal: 0,
     SwapFree: 0,
-    Dirty: 0,
+    Dirty: dirty * pg,
     Writeback: 0,
     AnonPages: anonPages * pg,
-    Mapped: shmem * pg,
+    Mapped: mapped * pg,
     Shmem: shmem * pg,
     KReclaimable: 0,
     Slab: slab * pg,

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { Rng } from "../base/rng.ts";
 import { Access } from "../hw/access.ts";
 import { explainAccess } from "./explain.ts";
+import { fileByte } from "./fs/file.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel } from "./Kernel.ts";
 import { procMaps } from "./procfs.ts";
@@ -19,6 +20,8 @@ interface ModelPage {
   box: { value: number }; // byte at offset 0; shared mappings share the box across fork
   written: boolean; // has a private page (counts in RSS anon)
   shared: boolean;
+  /** a file page: the file and page index (past EOF: SIGBUS); unwritten private pages read the file's box */
+  file?: { name: string; index: number; size: number };
 }
 
 interface ModelProc {
@@ -28,7 +31,8 @@ interface ModelProc {
 
 function clonePages(m: Map<number, ModelPage>): Map<number, ModelPage> {
   const out = new Map<number, ModelPage>();
-  for (const [k, v] of m) out.set(k, { ...v, box: v.shared ? v.box : { value: v.box.value } });
+  for (const [k, v] of m)
+    out.set(k, { ...v, box: v.shared || (v.file && !v.written) ? v.box : { value: v.box.value } });
   return out;
 }
 
@@ -43,9 +47,22 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
   });
   const procs: ModelProc[] = [];
   const log: string[] = [];
+  // files: a disk file and a tmpfs file; the model holds each page's byte 0 in a box shared by all mappings
+  const files = [k.createFile("f0", 40 * 4096 - 100, "disk"), k.createFile("f1", 10 * 4096, "tmpfs")];
+  const fileBoxes = new Map<string, { value: number }>();
+  const fileBox = (name: string, index: number) => {
+    const key = `${name}:${index}`;
+    let b = fileBoxes.get(key);
+    if (!b) {
+      b = { value: fileByte(name, index * 4096) };
+      fileBoxes.set(key, b);
+    }
+    return b;
+  };
   const spawn = () => {
     const t = k.spawn(`p${procs.length}`)!;
     t.caught.add("SIGSEGV");
+    t.caught.add("SIGBUS");
     procs.push({ task: t, pages: new Map() });
   };
   spawn();
@@ -72,12 +89,17 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       const n = thp && rng.float() < 0.3 ? 512 * (1 + rng.below(2)) : 1 + rng.below(24);
       const prot = rng.pick(["", "r", "rw", "rw", "rw"]);
       const shared = rng.float() < 0.25;
+      const file = rng.float() < 0.3 ? rng.pick(files) : null;
+      const offPage = file ? rng.below(file.nrPages) : 0;
+      const populate = rng.float() < 0.1;
       if (k.cpuOf(t) < 0) k.switchTo(cpu, t);
       const r = k.mmap(t, {
+        file,
+        offset: offPage * 4096,
         length: n * 4096,
         prot: { r: prot.includes("r"), w: prot.includes("w"), x: false },
         shared,
-        populate: rng.float() < 0.1,
+        populate,
         locked: false,
         noreserve: false,
         addr: -1,
@@ -86,9 +108,30 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       });
       expect(r > 0n, `step ${step}: mmap failed ${r}`).toBe(true);
       const start = Number(r / 4096n);
-      for (let i = 0; i < n; i++) p.pages.set(start + i, { prot, box: { value: 0 }, written: false, shared });
+      for (let i = 0; i < n; i++) {
+        if (!file) {
+          p.pages.set(start + i, { prot, box: { value: 0 }, written: false, shared });
+          continue;
+        }
+        const index = offPage + i;
+        const pg: ModelPage = {
+          prot,
+          box: fileBox(file.name, index),
+          written: false,
+          shared,
+          file: { name: file.name, index, size: file.nrPages },
+        };
+        // MAP_POPULATE of a private writable file mapping write-faults: a private copy of each page up to EOF
+        if (populate && !shared && prot === "rw" && index < file.nrPages) {
+          pg.box = { value: pg.box.value };
+          pg.written = true;
+        }
+        p.pages.set(start + i, pg);
+      }
       // populate writes when writable, reads otherwise: a writable page then holds a private zeroed page
-      log.push(`mmap ${t.comm} ${n}p ${prot}`);
+      log.push(
+        `mmap ${t.comm} ${n}p ${prot}${file ? ` ${file.name}@${offPage}${shared ? " shared" : ""}` : ""}`,
+      );
     } else if (op < 0.38 && vpns.length) {
       const v = rng.pick(vpns);
       const n = 1 + rng.below(thp ? 600 : 8);
@@ -119,7 +162,10 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       k.switchTo(cpu, t);
       const r = k.userAccess(cpu, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read, value);
       const mp = p.pages.get(v);
-      const allowed = mp !== undefined && (write ? mp.prot === "rw" : mp.prot !== "");
+      const allowed =
+        mp !== undefined &&
+        (write ? mp.prot === "rw" : mp.prot !== "") &&
+        (mp.file === undefined || mp.file.index < mp.file.size);
       if (r.ok !== allowed && process.env.FUZZ_EXPLAIN) {
         console.log(explainAccess(k, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read).join("\n"));
         console.log(procMaps(k, t).join("\n"));
@@ -130,6 +176,7 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       ).toBe(allowed);
       if (r.ok && mp) {
         if (write) {
+          if (mp.file && !mp.shared && !mp.written) mp.box = { value }; // do_cow_fault: a private copy
           mp.box.value = value;
           if (!mp.shared) mp.written = true;
         } else expect(r.value, `step ${step}: byte read`).toBe(mp.box.value);
@@ -145,7 +192,7 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
         // populate of a writable mapping makes pages resident without a model write
         expect(q.task.mm!.rssAnon, `step ${step}: rss of ${q.task.comm}`).toBeGreaterThanOrEqual(written);
         for (const [vpn, pg] of q.pages) {
-          if (!pg.written && !pg.shared) {
+          if (!pg.written && !pg.shared && !pg.file) {
             const leaf = k.userMm.leafFor(q.task.mm!, vpn);
             if (leaf && leaf.lo & 1 && (leaf.lo & (1 << 9)) === 0) pg.written = true; // a private page exists (a huge fault fills 512)
           }
@@ -156,6 +203,11 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       expect(checkInvariants(k), `step ${step} after ${log.slice(-3).join("; ")}`).toEqual([]);
   }
   expect(checkInvariants(k)).toEqual([]);
+  expect(files[0].pagesRead, "the disk file was read through a mapping").toBeGreaterThan(0);
+  // the page cache holds what shared mappings wrote (byte 0 of each cached page)
+  for (const f of files)
+    for (const [index, pfn] of f.cache)
+      expect(k.machine.phys.read8(pfn * 4096), `${f.name} page ${index}`).toBe(fileBox(f.name, index).value);
   expect(k.machine.checker!.reports.map((r) => r.differences.join(","))).toEqual([]);
   for (const q of procs) k.exit(q.task, "exit");
   expect(checkInvariants(k)).toEqual([]);

@@ -2,6 +2,7 @@ import { assert } from "../../base/assert.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { type FrameAllocator, leafEntry, Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte, PteHi } from "../../hw/x86_64/pte.ts";
+import type { FileObject, PageCache } from "../fs/file.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { MmStruct } from "./MmStruct.ts";
@@ -53,6 +54,8 @@ export interface MmEnv {
   countPageTables(delta: number): void;
   /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
   flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number): void;
+  /** the page cache of the file system */
+  readonly pageCache: PageCache;
 }
 
 /** Arguments of mmap, decoded. */
@@ -69,6 +72,9 @@ export interface MmapArgs {
   fixed: boolean;
   /** has CAP_SYS_RAWIO (may map below mmap_min_addr) */
   privileged: boolean;
+  /** the file to map (a file mapping), and the offset in it (bytes, page-aligned) */
+  file?: FileObject | null;
+  offset?: number;
 }
 
 /** vm.* settings that shape mmap. */
@@ -77,6 +83,10 @@ export interface MmSettings {
   thp: "never" | "madvise" | "always";
   /** map the huge zero page on read faults (transparent_hugepage/use_zero_page) */
   thpZeroPage: boolean;
+  /** fault_around_bytes / 4096 (default 16) */
+  faultAroundPages: number;
+  /** the backing device's read-ahead, in pages (default 32): sizes mmap read-around */
+  readaheadPages: number;
   mmapMinAddr: number;
   overcommit: "heuristic" | "always" | "never";
   totalRamPages: () => number;
@@ -114,7 +124,12 @@ export class UserMm {
    */
   hugeEligible(vma: Vma, vpn: number): boolean {
     const mode = this.settings.thp;
-    if (mode === "never" || vma.shmem !== null || vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE))
+    if (
+      mode === "never" ||
+      vma.shmem !== null ||
+      vma.file !== null ||
+      vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE)
+    )
       return false;
     if (mode === "madvise" && !(vma.vmFlags & VmFlag.HUGEPAGE)) return false;
     const haddr = vpn - (vpn % 512);
@@ -440,8 +455,15 @@ export class UserMm {
       if (start < 0) return -Errno.ENOMEM;
     }
     if (accountable) mm.committed += nrPages;
-    const vma = new Vma(start, start + nrPages, flags, a.shared ? 0 : start, "");
-    if (a.shared) {
+    const vma = new Vma(
+      start,
+      start + nrPages,
+      flags,
+      a.file ? (a.offset ?? 0) / 4096 : a.shared ? 0 : start,
+      a.file ? a.file.path : "",
+    );
+    if (a.file) vma.file = a.file;
+    else if (a.shared) {
       // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
       vma.shmem = new ShmemObject();
       vma.shmem.refs = 1;
@@ -588,6 +610,7 @@ export class UserMm {
     const phys = this.env.phys;
     const pages = this.env.pages;
     const m = this.mapper(mm);
+    const zapVma = mm.vmaAt(start);
     for (let vpn = start; vpn < end; ) {
       const pmdE = m.entryAt(mm.pgdPfn, vpn, 1);
       if (pmdE !== null && UserMm.isHugePmd(pmdE.lo)) {
@@ -624,8 +647,7 @@ export class UserMm {
         phys.write64(pa, 0, 0);
         if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
         const pfn = UserMm.ptePfn(hi, lo);
-        if (pages.kind[pfn] === PageKind.UserAnon) mm.rssAnon--;
-        else mm.rssShmem--;
+        this.rssAdd(mm, zapVma, pfn, -1);
         pages.mapcount[pfn]--;
         toFree.push(pfn);
       }
@@ -754,8 +776,10 @@ export class UserMm {
       const special = (pte.lo & PTE_SPECIAL) !== 0;
       const dirty = (pte.lo & Pte.D) !== 0;
       const exclusive = !special && pages.mapcount[pfn] === 1 && pages.refcount[pfn] === 1;
-      const writable =
-        (v.vmFlags & VmFlag.WRITE) !== 0 && ((v.vmFlags & VmFlag.SHARED) !== 0 || (exclusive && dirty));
+      // can_change_pte_writable: a shared mapping's page unless it needs write-notify (a clean page of a disk file)
+      const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
+      const notify = v.file !== null && v.file.fs === "disk";
+      const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? !notify || dirty : exclusive && dirty);
       const next = this.userPte(pfn, v.vmFlags, writable, dirty, special);
       if (next.hi !== pte.hi || next.lo !== pte.lo) {
         phys.write64(pte.pa, next.hi, next.lo);
@@ -818,6 +842,8 @@ export class UserMm {
     const phys = this.env.phys;
     const lo = phys.read32(pa);
     const hi = phys.read32(pa + 4);
+    if (vma.file && !(lo === PTE_GUARD && hi === 0))
+      return this.filemapFault(mm, vma, vpn, pa, write, hi, lo);
     if (lo === 0 && hi === 0)
       return vma.shmem
         ? this.shmemFault(mm, vma, vpn, pa, write)
@@ -878,13 +904,193 @@ export class UserMm {
     return VmFault.OK;
   }
 
+  // =====================================================================
+  // File mappings (mm/filemap.c, mm/memory.c do_read_fault, do_cow_fault, do_shared_fault)
+  // =====================================================================
+
+  /** RSS kind of a mapped page: anon, file (disk files) or shmem (tmpfs, shared anonymous). */
+  private rssAdd(mm: MmStruct, vma: Vma | null, pfn: number, delta: number): void {
+    if (this.env.pages.kind[pfn] === PageKind.UserAnon) mm.rssAnon += delta;
+    else if (vma?.file && vma.file.fs === "disk") mm.rssFile += delta;
+    else mm.rssShmem += delta;
+  }
+
+  /** May a file page be mapped writable before it is written? Not for private (COW) or disk-backed shared mappings (write-notify). */
+  private fileWritableAtOnce(vma: Vma): boolean {
+    return (
+      (vma.vmFlags & (VmFlag.SHARED | VmFlag.WRITE)) === (VmFlag.SHARED | VmFlag.WRITE) &&
+      vma.file !== null &&
+      vma.file.fs === "tmpfs"
+    );
+  }
+
+  /**
+   * A page of the file from the page cache (filemap_fault): a miss reads it
+   * from disk, a major fault, with read-around of `readaheadPages` pages
+   * centred on it (do_sync_mmap_readahead), or the page alone under
+   * MADV_RANDOM. Returns the frame and whether I/O was needed, or null.
+   */
+  private filePage(vma: Vma, index: number): { pfn: number; major: boolean } | null {
+    const f = vma.file!;
+    const pc = this.env.pageCache;
+    const have = pc.find(f, index);
+    if (have >= 0) return { pfn: have, major: false };
+    let from = index;
+    let to = index + 1;
+    if (!(vma.vmFlags & VmFlag.RAND_READ)) {
+      const ra = this.settings.readaheadPages;
+      if (vma.vmFlags & VmFlag.SEQ_READ) to = index + ra;
+      else {
+        from = Math.max(0, index - Math.floor(ra / 2));
+        to = from + ra;
+      }
+      to = Math.min(to, f.nrPages);
+    }
+    for (let i = from; i < to; i++) {
+      if (pc.readPage(f, i, true) < 0 && i === index) return null;
+    }
+    const pfn = pc.find(f, index);
+    return pfn < 0 ? null : { pfn, major: true };
+  }
+
+  /** Maps a page-cache page at pa for this VMA (finish_fault / do_set_pte). */
+  private mapFilePage(
+    mm: MmStruct,
+    vma: Vma,
+    pa: number,
+    pfn: number,
+    writable: boolean,
+    dirty: boolean,
+  ): void {
+    const env = this.env;
+    env.pages.refcount[pfn]++;
+    env.pages.mapcount[pfn]++;
+    this.rssAdd(mm, vma, pfn, 1);
+    const e = this.userPte(pfn, vma.vmFlags, writable, dirty, false);
+    env.phys.write64(pa, e.hi, e.lo);
+  }
+
+  /**
+   * do_fault_around: on a read fault, map the pages of the file that are
+   * already in the page cache within the aligned fault_around window (16
+   * pages by default), inside the VMA, the page table and the file. No I/O,
+   * no extra fault counted.
+   */
+  private faultAround(mm: MmStruct, vma: Vma, vpn: number): void {
+    const n = this.settings.faultAroundPages;
+    if (n <= 1) return;
+    const f = vma.file!;
+    const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % 512));
+    const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % 512) + 512);
+    const phys = this.env.phys;
+    for (let v = start; v < end; v++) {
+      const index = vma.vmPgoff + (v - vma.vmStart);
+      if (index >= f.nrPages) break;
+      const pfn = this.env.pageCache.find(f, index);
+      if (pfn < 0) continue;
+      const pa = this.ptePa(mm, v, true);
+      if (pa < 0 || phys.read32(pa) !== 0 || phys.read32(pa + 4) !== 0) continue;
+      this.mapFilePage(mm, vma, pa, pfn, this.fileWritableAtOnce(vma), false);
+    }
+  }
+
+  /**
+   * The fault path of a file mapping: beyond the end of the file, SIGBUS; a
+   * read maps the cached page (fault-around first), a write to a private
+   * mapping copies it into an anonymous page (do_cow_fault), a write to a
+   * shared mapping dirties the page cache page (do_shared_fault,
+   * page_mkwrite). Major when the page had to be read.
+   */
+  private filemapFault(
+    mm: MmStruct,
+    vma: Vma,
+    vpn: number,
+    pa: number,
+    write: boolean,
+    hi: number,
+    lo: number,
+  ): VmFault {
+    const f = vma.file!;
+    const index = vma.vmPgoff + (vpn - vma.vmStart);
+    if (index >= f.nrPages) return VmFault.SIGBUS;
+    const env = this.env;
+    const shared = (vma.vmFlags & VmFlag.SHARED) !== 0;
+    if (lo !== 0 || hi !== 0) {
+      if (!(lo & Pte.P)) return VmFault.SIGSEGV;
+      if (write && !(lo & Pte.RW)) {
+        if (shared) {
+          // wp_page_shared + page_mkwrite: the page becomes dirty, the PTE writable
+          f.dirty.add(index);
+          env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+          return VmFault.OK;
+        }
+        return this.doWpPage(mm, vma, vpn, pa, hi, lo);
+      }
+      const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+      if (young !== lo) env.phys.write32(pa, young);
+      return VmFault.OK;
+    }
+    if (!write) {
+      this.faultAround(mm, vma, vpn);
+      if (env.phys.read32(pa) !== 0) return VmFault.OK;
+      const got = this.filePage(vma, index);
+      if (got === null) return VmFault.OOM;
+      this.mapFilePage(mm, vma, pa, got.pfn, this.fileWritableAtOnce(vma), false);
+      return got.major ? VmFault.MAJOR : VmFault.OK;
+    }
+    const got = this.filePage(vma, index);
+    if (got === null) return VmFault.OOM;
+    if (shared) {
+      f.dirty.add(index);
+      this.mapFilePage(mm, vma, pa, got.pfn, true, true);
+      return got.major ? VmFault.MAJOR : VmFault.OK;
+    }
+    // do_cow_fault: a private copy of the file page
+    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+    const pfn = this.allocUserPage();
+    if (pfn < 0) return VmFault.OOM;
+    copyFrame(env.phys, got.pfn, pfn);
+    env.pages.mapcount[pfn] = 1;
+    mm.rssAnon++;
+    const e = this.userPte(pfn, vma.vmFlags, true, true, false);
+    env.phys.write64(pa, e.hi, e.lo);
+    return got.major ? VmFault.MAJOR : VmFault.OK;
+  }
+
+  /**
+   * msync (MS_SYNC): write back the dirty page-cache pages of the shared file
+   * mappings in the range, and write-protect and clean their PTEs here
+   * (page_mkclean), so the next write faults and dirties again.
+   */
+  msync(mm: MmStruct, start: number, end: number): void {
+    const phys = this.env.phys;
+    let changed = 0;
+    for (const v of mm.vmas) {
+      if (!v.file || !(v.vmFlags & VmFlag.SHARED) || v.vmEnd <= start || v.vmStart >= end) continue;
+      for (let vpn = Math.max(start, v.vmStart); vpn < Math.min(end, v.vmEnd); vpn++) {
+        const index = v.vmPgoff + (vpn - v.vmStart);
+        const pte = this.readPte(mm, vpn);
+        if (pte !== null && pte.lo & Pte.P && pte.lo & Pte.D) {
+          v.file.dirty.add(index);
+          if (v.file.fs === "disk") {
+            phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.RW)) >>> 0);
+            changed++;
+          }
+        }
+        if (v.file.fs === "disk") this.env.pageCache.writeback(v.file, index);
+      }
+    }
+    if (changed) this.env.flushTlbMmRange(mm, start, end - start);
+  }
+
   /** Pages held by shmem objects (meminfo Shmem). */
-  shmemPages(mms: MmStruct[]): number {
+  /** The frames of the shmem objects mapped by these address spaces. */
+  shmemFrames(mms: MmStruct[]): number[] {
     const objs = new Set<ShmemObject>();
     for (const mm of mms) for (const v of mm.vmas) if (v.shmem) objs.add(v.shmem);
-    let n = 0;
-    for (const o of objs) n += o.pages.size;
-    return n;
+    const out: number[] = [];
+    for (const o of objs) out.push(...o.pages.values());
+    return out;
   }
 
   /** A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO). */
@@ -930,6 +1136,10 @@ export class UserMm {
     env.phys.write64(pa, e.hi, e.lo);
     if (special) mm.rssAnon++;
     else {
+      if (pages.kind[old] !== PageKind.UserAnon) {
+        this.rssAdd(mm, vma, old, -1);
+        mm.rssAnon++;
+      }
       pages.mapcount[old]--;
       this.putPage(old);
     }
@@ -1166,8 +1376,7 @@ export class UserMm {
           const pfn = UserMm.ptePfn(pte.hi, lo);
           pages.refcount[pfn]++;
           pages.mapcount[pfn]++;
-          if (pages.kind[pfn] === PageKind.UserAnon) child.rssAnon++;
-          else child.rssShmem++;
+          this.rssAdd(child, v, pfn, 1);
           if (cow && lo & Pte.RW) {
             lo = (lo & ~Pte.RW) >>> 0;
             env.phys.write32(pte.pa, lo);

@@ -1,3 +1,5 @@
+import type { FileObject } from "../fs/file.ts";
+
 /**
  * VMA flags (Linux: include/linux/mm.h VM_*), the subset vmlab models.
  * VM_READ/WRITE/EXEC/SHARED are the mapping's rights; VM_MAY* what mprotect
@@ -29,27 +31,6 @@ export const enum VmFlag {
   RAND_READ = 0x10000,
 }
 
-/** Flags that must be equal for two neighbouring VMAs to merge (vma_merge's is_mergeable_vma). */
-const MERGE_MASK =
-  VmFlag.READ |
-  VmFlag.WRITE |
-  VmFlag.EXEC |
-  VmFlag.SHARED |
-  VmFlag.MAYREAD |
-  VmFlag.MAYWRITE |
-  VmFlag.MAYEXEC |
-  VmFlag.MAYSHARE |
-  VmFlag.GROWSDOWN |
-  VmFlag.LOCKED |
-  VmFlag.IO |
-  VmFlag.PFNMAP |
-  VmFlag.DONTCOPY |
-  VmFlag.NORESERVE |
-  VmFlag.HUGEPAGE |
-  VmFlag.NOHUGEPAGE |
-  VmFlag.WIPEONFORK |
-  VmFlag.ACCOUNT;
-
 /**
  * A virtual memory area (Linux: struct vm_area_struct): the pages
  * [vmStart, vmEnd) as 4K page numbers, `vmEnd` exclusive (the first page
@@ -67,6 +48,8 @@ export class ShmemObject {
 export class Vma {
   /** the shmem object of a shared anonymous mapping, or null */
   shmem: ShmemObject | null = null;
+  /** the mapped file, or null (vm_file) */
+  file: FileObject | null = null;
   /**
    * The anon_vma id (0: none yet). Linux attaches an anon_vma at the first
    * anonymous page (not for zero-page reads); fork copies the page tables of
@@ -93,6 +76,7 @@ export class Vma {
     v.anonVma = this.anonVma;
     v.shmem = this.shmem;
     if (v.shmem) v.shmem.refs++;
+    v.file = this.file;
     return v;
   }
 
@@ -100,10 +84,12 @@ export class Vma {
   canMergeWith(next: Vma): boolean {
     return (
       this.vmEnd === next.vmStart &&
-      (this.vmFlags & MERGE_MASK) === (next.vmFlags & MERGE_MASK) &&
+      // is_mergeable_vma: every flag equal (it ignores only VM_SOFTDIRTY, not modelled)
+      this.vmFlags === next.vmFlags &&
       this.name === next.name &&
       this.shmem === next.shmem &&
-      (this.name === "" || this.name === "[heap]") &&
+      this.file === next.file &&
+      (this.name === "" || this.name === "[heap]" || this.file !== null) &&
       (this.anonVma === 0 || next.anonVma === 0 || this.anonVma === next.anonVma) &&
       this.vmPgoff + this.pages === next.vmPgoff
     );

@@ -34,8 +34,18 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
   { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
   { key: "mmap_min_addr", default: "65536", values: "bytes", modelled: true },
   { key: "overcommit", default: "heuristic", values: "heuristic, always, never", modelled: true },
-  { key: "fault_around", default: "64K", values: "bytes (issue #5)", modelled: false },
-  { key: "readahead", default: "128K", values: "bytes (issue #5)", modelled: false },
+  {
+    key: "fault_around",
+    default: "64K",
+    values: "0 .. 2M (fault_around_bytes; rounded down to a power of two pages)",
+    modelled: true,
+  },
+  {
+    key: "readahead",
+    default: "128K",
+    values: "0 .. 64M (read_ahead_kb; sizes mmap read-around)",
+    modelled: true,
+  },
   { key: "panic_on_oops", default: "0", values: "0, 1", modelled: true },
   { key: "seed", default: "1", values: "integer", modelled: true },
   {
@@ -150,6 +160,11 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
     | "never";
   for (const k of ["swap", "mmap_min_addr", "fault_around", "readahead", "seed"]) num(k);
   onOff("thp_zero_page");
+  const faultAround = num("fault_around");
+  if (faultAround < 0n || faultAround > 2n << 20n)
+    bad("fault_around", `must be 0 .. 2M (at most one page table's 512 pages), not ${faultAround}`);
+  const readahead = num("readahead");
+  if (readahead < 0n || readahead > 64n << 20n) bad("readahead", `must be 0 .. 64M, not ${readahead}`);
   const seed = num("seed");
   const effective: Record<string, string> = {};
   for (const k of MACHINE_KEYS) effective[k.key] = given.has(k.key) ? text(k.key) : k.default;
@@ -172,6 +187,8 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
       thp,
       thpZeroPage: onOff("thp_zero_page"),
       overcommit,
+      faultAroundBytes: Number(faultAround),
+      readaheadKb: Number(readahead / 1024n),
     },
   };
 }

@@ -77,7 +77,6 @@ const LATER = new Set([
   "munmap",
   "mprotect",
   "madvise",
-  "msync",
   "mlock",
   "munlock",
   "brk",
@@ -89,7 +88,6 @@ const LATER = new Set([
   "catch",
   "setuid",
   "syscall",
-  "file",
   "device",
   "reclaim",
   "kswapd",
@@ -351,6 +349,8 @@ class Compiler {
   private readonly defined = new Set<string>();
   /** processes and kernel threads named so far, with their kind */
   private readonly procs = new Map<string, "user" | "kthread">();
+  /** files created so far (names checked at compile time) */
+  private readonly files = new Set<string>();
   expectations: ExpectResult[] = [];
 
   constructor(private readonly file: string) {}
@@ -372,6 +372,8 @@ class Compiler {
         return this.switchStmt(s);
       case "explain":
         return this.explainStmt(s);
+      case "file":
+        return this.fileStmt(s);
       case "let": {
         const ev = this.expr(s.expr!);
         const name = s.target!.name;
@@ -658,6 +660,48 @@ class Compiler {
     return w.ident;
   }
 
+  /** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]` */
+  private fileStmt(s: Stmt): (rt: Runtime) => void {
+    if (s.target) this.fail("'file' returns nothing to assign", s.target.pos);
+    const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+    const nameW = args[0];
+    if (nameW?.ident == null || nameW.ident === "cached")
+      this.fail("file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]", nameW?.pos ?? s.verbPos);
+    const name = nameW.ident;
+    if (this.files.has(name)) this.fail(`file '${name}' already exists`, nameW.pos);
+    let cached = false;
+    for (const w of args.slice(1)) {
+      if (w.ident !== "cached" || cached)
+        this.fail(`unexpected '${w.ident ?? "argument"}' (expected 'cached')`, w.pos);
+      cached = true;
+    }
+    const o = this.opts(s, ["size", "fs", "folio"]);
+    const sizeW = o.get("size");
+    if (!sizeW) this.fail("file needs size=SIZE", s.verbPos);
+    if (!sizeW.value || sizeW.value.base !== null) this.fail("size= is a number", sizeW.valuePos);
+    const size = sizeW.value.offset;
+    if (size < 0n || size > 1n << 40n)
+      this.fail(`size=${size}: a file is 0 .. 1T bytes here`, sizeW.valuePos);
+    const fsW = o.get("fs");
+    if (fsW && fsW.ident !== "disk" && fsW.ident !== "tmpfs") this.fail("fs= is disk or tmpfs", fsW.valuePos);
+    const fs = fsW?.ident === "tmpfs" ? "tmpfs" : "disk";
+    if (fs === "tmpfs" && cached)
+      this.fail("a tmpfs file is always in memory: 'cached' applies to disk files", s.verbPos);
+    const folioW = o.get("folio");
+    if (folioW && (folioW.value?.base !== null || folioW.value.offset !== 4096n))
+      this.fail(
+        "folio sizes above 4K (large folios) are not modelled by this version of vmlab yet",
+        folioW.valuePos,
+      );
+    this.files.add(name);
+    return (rt) => {
+      const f = rt.kernel.createFile(name, Number(size), fs, cached);
+      rt.out.push(
+        `${fs} file ${name}: ${size} bytes, ${f.nrPages} pages${f.cache.size ? `, ${f.cache.size} in the page cache` : ", none cached"}`,
+      );
+    };
+  }
+
   private spawnStmt(s: Stmt): (rt: Runtime) => void {
     const name = this.newProcName(s, "spawn");
     const o = this.opts(s, ["uid", "rlimit_stack"]);
@@ -867,6 +911,23 @@ class Compiler {
           );
         };
       }
+      case "msync": {
+        this.opts(s, []);
+        const [addr, len] = this.args(s, 2, 2, "an address and a size");
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          this.runOn(rt, t);
+          const out0 = rt.kernel.pageCache.pagesOut;
+          const r = rt.kernel.msync(t, this.value(addr, rt, "the address"), this.value(len, rt, "the size"));
+          const n = rt.kernel.pageCache.pagesOut - out0;
+          this.assign(
+            s,
+            rt,
+            r,
+            r < 0n ? `(${errnoName(r)})` : `(${n} page${n === 1 ? "" : "s"} written back)`,
+          );
+        };
+      }
       case "mlock":
       case "munlock": {
         this.opts(s, []);
@@ -966,8 +1027,16 @@ class Compiler {
 
   private mmapStmt(s: Stmt, name: string, pos: Pos): (rt: Runtime) => void {
     const o = this.opts(s, ["prot", "at", "file", "offset", "dev"]);
-    for (const k of ["file", "offset", "dev"])
-      if (o.has(k)) this.fail(`mmap ${k}= is not supported by this version of vmlab yet`, o.get(k)!.pos);
+    if (o.has("dev")) this.fail("mmap dev= is not supported by this version of vmlab yet", o.get("dev")!.pos);
+    const fileW = o.get("file");
+    if (fileW && (fileW.ident === null || !this.files.has(fileW.ident)))
+      this.fail(
+        `file '${fileW.ident ?? "?"}' does not exist (create it with 'file NAME size=...')`,
+        fileW.valuePos,
+      );
+    const offsetW = o.get("offset");
+    if (offsetW && !fileW) this.fail("offset= needs file=NAME", offsetW.pos);
+    if (offsetW?.value) this.useVars(offsetW.value);
     const flags = new Set<string>();
     let size: AddrExpr | null = null;
     for (const w of s.words) {
@@ -990,6 +1059,7 @@ class Compiler {
     if (size === null) this.fail("mmap needs a size", s.verbPos);
     this.useVars(size);
     if (flags.has("private") && flags.has("shared")) this.fail("private or shared, not both", s.verbPos);
+    if (flags.has("anon") && fileW) this.fail("anon or file=, not both", fileW.pos);
     if (flags.has("fixed") && !o.has("at")) this.fail("fixed needs at=ADDR", s.verbPos);
     const at = o.get("at");
     if (at?.value) this.useVars(at.value);
@@ -1006,8 +1076,15 @@ class Compiler {
         this.assign(s, rt, -12n, "(ENOMEM)");
         return;
       }
-      const before = t.minFlt;
+      const before = t.minFlt + t.majFlt;
+      const offset = offsetW ? this.value(offsetW.value!, rt, "offset=") : 0n;
+      if (offset >= 1n << 52n) {
+        this.assign(s, rt, -75n, "(EOVERFLOW)");
+        return;
+      }
       const r = rt.kernel.mmap(t, {
+        file: fileW ? rt.kernel.pageCache.files.get(fileW.ident!)! : null,
+        offset: Number(offset),
         length: Number(length),
         prot,
         shared: flags.has("shared"),
@@ -1024,9 +1101,11 @@ class Compiler {
         r,
         r < 0n
           ? `(${errnoName(r)})`
-          : t.minFlt > before
-            ? `(${t.minFlt - before} pages populated)`
-            : "(nothing is allocated until first touch)",
+          : t.minFlt + t.majFlt > before
+            ? `(${t.minFlt + t.majFlt - before} pages populated)`
+            : fileW
+              ? "(nothing is mapped until first touch)"
+              : "(nothing is allocated until first touch)",
       );
     };
   }
@@ -1072,13 +1151,15 @@ class Compiler {
       if (orderW?.ident === "desc") points.reverse();
       else if (orderW?.ident === "random") shuffle(points, rt.rng);
       const min0 = t.minFlt;
+      const maj0 = t.majFlt;
       let _faults = 0;
       let last = { pa: 0, value: 0 };
       for (const va of points) {
         const r = rt.kernel.userAccess(cpu, t, va, access, value);
         _faults += r.faults;
         if (!r.ok) {
-          if (t.minFlt > min0) rt.out.push(`${t.minFlt - min0} page faults resolved first`);
+          if (t.minFlt + t.majFlt > min0 + maj0)
+            rt.out.push(`${t.minFlt + t.majFlt - min0 - maj0} page faults resolved first`);
           rt.out.push(
             `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}: ${r.killed ? `${name} killed` : "caught; the access is abandoned"}`,
           );
@@ -1088,14 +1169,13 @@ class Compiler {
         last = r;
       }
       const resolved = t.minFlt - min0;
+      const major = t.majFlt - maj0;
       const what = `${accessName(access)} ${points.length} ${points.length === 1 ? "page" : "pages"}`;
       const detail =
         points.length === 1
           ? `: pa 0x${last.pa.toString(16)}, byte 0x${last.value.toString(16).padStart(2, "0")}`
           : "";
-      rt.out.push(
-        `${what}${detail}; ${resolved === 0 ? "no page fault" : `${resolved} page fault${resolved > 1 ? "s" : ""} (minor)`}`,
-      );
+      rt.out.push(`${what}${detail}; ${faultSummary(resolved, major)}`);
     };
   }
 
@@ -1449,6 +1529,34 @@ class Compiler {
     };
   }
 
+  /** cached(FILE), file_byte(FILE, OFFSET) */
+  private fileCall(e: Expr & { kind: "call" }): Eval {
+    const fn = e.fn;
+    const g = e.args[0];
+    if (g?.length !== 1 || g[0].kind !== "name" || !this.files.has(g[0].name))
+      this.fail(`${fn}: the first argument is a file name`, g?.[0]?.pos ?? e.pos);
+    const name = g[0].name;
+    if (fn === "cached") {
+      if (e.args.length !== 1) this.fail("cached(FILE) takes one argument", e.pos);
+      return (rt) => BigInt(rt.kernel.pageCache.files.get(name)!.cache.size);
+    }
+    if (e.args.length !== 2 || e.args[1].length !== 1) this.fail("file_byte(FILE, OFFSET)", e.pos);
+    const off = this.expr(e.args[1][0]);
+    return (rt) => {
+      const f = rt.kernel.pageCache.files.get(name)!;
+      const o = off(rt);
+      if (typeof o !== "bigint" || o < 0n) this.fail("file_byte: the offset is a non-negative number", e.pos);
+      if (o >= BigInt(f.sizeBytes)) return -1n;
+      // what read(2) would return: the page cache's copy if cached, else the disk's
+      const pfn = f.cache.get(Number(o / 4096n));
+      return BigInt(
+        pfn !== undefined
+          ? rt.kernel.machine.phys.read8(pfn * 4096 + Number(o % 4096n))
+          : f.storedByte(Number(o)),
+      );
+    };
+  }
+
   private call(e: Expr & { kind: "call" }): Eval {
     const fn = e.fn;
     if (["tlb.hits", "tlb.misses", "tlb.flushes", "context_switches", "shootdowns"].includes(fn)) {
@@ -1474,8 +1582,7 @@ class Compiler {
     ];
     if (!rangeFns.includes(fn) && fn !== "cached" && fn !== "file_byte")
       this.fail(`unknown function '${fn}'`, e.pos);
-    if (fn === "cached" || fn === "file_byte")
-      this.fail(`'${fn}' needs files, which this version of vmlab does not support yet`, e.pos);
+    if (fn === "cached" || fn === "file_byte") return this.fileCall(e);
     if (e.args.length < 2) this.fail(`${fn}(P, ...) needs a process (or kernel) and an address`, e.pos);
     const who = e.args[0];
     if (who.length !== 1 || who[0].kind !== "name")
@@ -1594,3 +1701,10 @@ export function vmstat(k: Kernel): Record<string, number> {
 }
 
 export { kindName };
+
+function faultSummary(minor: number, major: number): string {
+  if (minor + major === 0) return "no page fault";
+  const n = minor + major;
+  const kind = major === 0 ? "minor" : minor === 0 ? "major" : `${minor} minor, ${major} major`;
+  return `${n} page fault${n > 1 ? "s" : ""} (${kind})`;
+}

@@ -1,0 +1,138 @@
+import type { PhysMem } from "../../hw/PhysMem.ts";
+import type { BuddyAllocator } from "../mm/buddy.ts";
+import { Gfp } from "../mm/gfp.ts";
+import { type PageDescTable, PageKind } from "../mm/PageDesc.ts";
+
+/**
+ * A file of the simulated file system: its size, where it lives (`disk`:
+ * ext4-like, pages come from the disk on a miss; `tmpfs`: shmem, always in
+ * memory) and its page cache (Linux: the address_space of its inode), keyed
+ * by page index. The contents are deterministic from the name: byte `off` is
+ * `fileByte(name, off)`, so a page read from "disk" can be checked.
+ */
+export class FileObject {
+  /** page index -> frame: the page cache */
+  readonly cache = new Map<number, number>();
+  /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
+  readonly dirty = new Set<number>();
+  /** what the disk holds for pages that were written back (index -> the page), else the deterministic contents */
+  readonly written = new Map<number, Uint8Array>();
+  /** pages read from disk (I/O) and written back */
+  pagesRead = 0;
+  pagesWritten = 0;
+
+  constructor(
+    readonly name: string,
+    readonly sizeBytes: number,
+    readonly fs: "disk" | "tmpfs",
+    /** the inode number /proc/PID/maps shows */
+    readonly ino: number,
+  ) {}
+
+  /** the path /proc/PID/maps shows: tmpfs files live in /dev/shm */
+  get path(): string {
+    return this.fs === "tmpfs" ? `/dev/shm/${this.name}` : `/${this.name}`;
+  }
+
+  get nrPages(): number {
+    return Math.ceil(this.sizeBytes / 4096);
+  }
+
+  /** The file's byte at `off` as stored (written-back pages, else the deterministic contents). */
+  storedByte(off: number): number {
+    const page = this.written.get(Math.floor(off / 4096));
+    return page ? page[off % 4096] : fileByte(this.name, off);
+  }
+}
+
+/** The deterministic contents of a file: a simple hash of its name and the offset (0 past EOF is the caller's business). */
+export function fileByte(name: string, off: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return ((h >>> 0) + Math.imul(off, 2654435761) + (off >>> 12)) & 0xff;
+}
+
+/**
+ * The page cache of all files (mm/filemap.c): finds pages, reads them from
+ * "disk" (counting I/O), and keeps per-page state in struct page (kind
+ * PageCache; the cache holds one reference).
+ */
+export class PageCache {
+  readonly files = new Map<string, FileObject>();
+  /** /proc/vmstat pgpgin/pgpgout in pages, and major faults' reads */
+  pagesIn = 0;
+  pagesOut = 0;
+
+  constructor(
+    readonly phys: PhysMem,
+    readonly pages: PageDescTable,
+    readonly buddy: BuddyAllocator,
+  ) {}
+
+  create(name: string, sizeBytes: number, fs: "disk" | "tmpfs", cached: boolean): FileObject | null {
+    const f = new FileObject(name, sizeBytes, fs, (fs === "disk" ? 1048577 : 3) + this.files.size);
+    this.files.set(name, f);
+    if (cached || fs === "tmpfs") {
+      for (let i = 0; i < f.nrPages; i++) if (this.readPage(f, i, false) < 0) return null;
+    }
+    return f;
+  }
+
+  /** The cached page at index, or -1. */
+  find(f: FileObject, index: number): number {
+    return f.cache.get(index) ?? -1;
+  }
+
+  /**
+   * Brings page `index` into the cache: a new frame filled with the file's
+   * contents (bytes past EOF are zero). `io` counts it as read from disk.
+   * Returns the frame, or -1 when no memory could be had.
+   */
+  readPage(f: FileObject, index: number, io: boolean): number {
+    const have = f.cache.get(index);
+    if (have !== undefined) return have;
+    const pfn = this.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
+    if (pfn < 0) return -1;
+    const base = index * 4096;
+    const w = this.phys.frameWordsForWrite(pfn);
+    for (let i = 0; i < 1024; i++) {
+      let word = 0;
+      for (let b = 3; b >= 0; b--) {
+        const off = base + i * 4 + b;
+        word = (word << 8) | (off < f.sizeBytes ? f.storedByte(off) : 0);
+      }
+      w[i] = word >>> 0;
+    }
+    this.pages.refcount[pfn] = 1; // the page cache's own reference
+    f.cache.set(index, pfn);
+    if (io) {
+      f.pagesRead++;
+      this.pagesIn++;
+    }
+    return pfn;
+  }
+
+  /** Writes back a dirty page (writepage): the disk now holds its bytes; the page is clean. */
+  writeback(f: FileObject, index: number): void {
+    const pfn = f.cache.get(index);
+    if (pfn === undefined || !f.dirty.has(index)) return;
+    const bytes = new Uint8Array(4096);
+    for (let i = 0; i < 4096; i++) bytes[i] = this.phys.read8(pfn * 4096 + i);
+    f.written.set(index, bytes);
+    f.dirty.delete(index);
+    f.pagesWritten++;
+    this.pagesOut++;
+  }
+
+  cachedPages(): number {
+    let n = 0;
+    for (const f of this.files.values()) n += f.cache.size;
+    return n;
+  }
+
+  dirtyPages(): number {
+    let n = 0;
+    for (const f of this.files.values()) n += f.dirty.size;
+    return n;
+  }
+}
