@@ -131,6 +131,31 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
       /^t\.vm:2:31: alloc_pages: order 11 is above MAX_PAGE_ORDER/,
     ],
     ["missing comparison", "machine ram=64M\nexpect oops 1\n", /^t\.vm:2:13: expected a comparison/],
+    ["file twice", "file f size=4K\nfile f size=8K\n", /^t\.vm:2:6: file 'f' already exists/],
+    ["file without size", "file f\n", /^t\.vm:1:1: file needs size=SIZE/],
+    ["file on a bad fs", "file f size=4K fs=ntfs\n", /^t\.vm:1:19: fs= is disk or tmpfs/],
+    ["large folios", "file f size=4K folio=64K\n", /^t\.vm:1:22: folio sizes above 4K/],
+    [
+      "mmap of a missing file",
+      "spawn A\nA: a = mmap 4K file=nope\n",
+      /^t\.vm:2:21: file 'nope' does not exist/,
+    ],
+    ["offset without file", "spawn A\nA: a = mmap 4K offset=4K\n", /^t\.vm:2:16: offset= needs file=NAME/],
+    [
+      "anon and file",
+      "file f size=4K\nspawn A\nA: a = mmap 4K anon file=f\n",
+      /^t\.vm:3:21: anon or file=, not both/,
+    ],
+    [
+      "cached of a missing file",
+      "expect cached(g) == 0\n",
+      /^t\.vm:1:15: cached: the first argument is a file name/,
+    ],
+    [
+      "fault_around too large",
+      "machine fault_around=4M\n",
+      /^t\.vm:1:22: machine fault_around: must be 0 \.\. 2M/,
+    ],
     ["kernel verb without prefix", "machine ram=64M\nkmalloc 8\n", /^t\.vm:2:1: 'kmalloc' needs a prefix/],
     [
       "not yet supported statement",

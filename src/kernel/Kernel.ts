@@ -527,7 +527,8 @@ export class Kernel {
     this.runningCpu = Math.max(0, this.cpuOf(task));
     const r = this.pageRange(addr, length);
     if (typeof r === "bigint") return r;
-    this.userMm.msync(mm, r.start, r.end);
+    const mms = [...new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))];
+    this.userMm.msync(mm, r.start, r.end, mms);
     return this.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
   }
 

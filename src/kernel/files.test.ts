@@ -231,6 +231,27 @@ describe("write faults on file mappings", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 
+  it("msync writes back pages another process dirtied and cleans its PTEs too (page_mkclean through the rmap)", () => {
+    const k = boot();
+    const f = k.createFile("db", 2 * 4096, "disk", true);
+    const a = k.spawn("A")!;
+    const b = k.spawn("B")!;
+    const va = mapFile(k, a, f, 2, { shared: true, w: true });
+    const vb = mapFile(k, b, f, 2, { shared: true, w: true });
+    access(k, b, vb + PAGE, true, 0x33);
+    expect(pte(k, b, vb + PAGE)!.lo & Pte.RW).toBe(Pte.RW);
+    k.switchTo(0, a);
+    expect(k.msync(a, va, 2n * PAGE)).toBe(0n);
+    expect(f.storedByte(4096)).toBe(0x33);
+    expect(pte(k, b, vb + PAGE)!.lo & (Pte.RW | Pte.D)).toBe(0);
+    // B's TLB still held the writable entry under its PCID: the flush must reach it, so this write faults
+    const f0 = b.minFlt;
+    access(k, b, vb + PAGE, true, 0x34);
+    expect(b.minFlt).toBe(f0 + 1);
+    expect([...f.dirty]).toEqual([1]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
   it("mprotect(PROT_WRITE) on a shared disk mapping keeps clean pages read-only (can_change_pte_writable)", () => {
     const k = boot();
     const f = k.createFile("db", 2 * 4096, "disk", true);

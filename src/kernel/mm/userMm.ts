@@ -1058,32 +1058,45 @@ export class UserMm {
   }
 
   /**
-   * msync (MS_SYNC): write back the dirty page-cache pages of the shared file
-   * mappings in the range, and write-protect and clean their PTEs here
-   * (page_mkclean), so the next write faults and dirties again.
+   * msync (MS_SYNC) on [start, end) of mm: for each shared mapping of a disk
+   * file there, write back the file's dirty pages in that range
+   * (vfs_fsync_range), and write-protect and clean every PTE that maps them
+   * in every address space of `allMms` (page_mkclean through the rmap), so
+   * the next write faults and dirties the page again. Returns pages written.
    */
-  msync(mm: MmStruct, start: number, end: number): void {
-    const phys = this.env.phys;
-    let changed = 0;
+  msync(mm: MmStruct, start: number, end: number, allMms: MmStruct[]): number {
+    let written = 0;
     for (const v of mm.vmas) {
-      if (!v.file || !(v.vmFlags & VmFlag.SHARED) || v.vmEnd <= start || v.vmStart >= end) continue;
+      const f = v.file;
+      if (!f || f.fs !== "disk" || !(v.vmFlags & VmFlag.SHARED) || v.vmEnd <= start || v.vmStart >= end)
+        continue;
       for (let vpn = Math.max(start, v.vmStart); vpn < Math.min(end, v.vmEnd); vpn++) {
         const index = v.vmPgoff + (vpn - v.vmStart);
-        const pte = this.readPte(mm, vpn);
-        if (pte !== null && pte.lo & Pte.P && pte.lo & Pte.D) {
-          v.file.dirty.add(index);
-          if (v.file.fs === "disk") {
-            phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.RW)) >>> 0);
-            changed++;
-          }
-        }
-        if (v.file.fs === "disk") this.env.pageCache.writeback(v.file, index);
+        if (!f.dirty.has(index)) continue;
+        this.env.pageCache.writeback(f, index);
+        written++;
+        this.pageMkclean(f, index, allMms);
       }
     }
-    if (changed) this.env.flushTlbMmRange(mm, start, end - start);
+    return written;
   }
 
-  /** Pages held by shmem objects (meminfo Shmem). */
+  /** page_mkclean: every shared mapping of the file page loses write permission and its dirty bit. */
+  private pageMkclean(f: FileObject, index: number, allMms: MmStruct[]): void {
+    const phys = this.env.phys;
+    for (const m of allMms) {
+      for (const v of m.vmas) {
+        if (v.file !== f || !(v.vmFlags & VmFlag.SHARED)) continue;
+        if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
+        const vpn = v.vmStart + (index - v.vmPgoff);
+        const pte = this.readPte(m, vpn);
+        if (pte === null || !(pte.lo & Pte.P) || !(pte.lo & (Pte.RW | Pte.D))) continue;
+        phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.RW)) >>> 0);
+        this.env.flushTlbMmRange(m, vpn, 1);
+      }
+    }
+  }
+
   /** The frames of the shmem objects mapped by these address spaces. */
   shmemFrames(mms: MmStruct[]): number[] {
     const objs = new Set<ShmemObject>();
