@@ -145,11 +145,12 @@ describe("vmlab tour", () => {
       "Once a translation is in the TLB, is it still checked?",
       "Does every process have its own page tables?",
       "What does a context switch cost the TLB?",
+      "Do two processes that map the same file share its frames?",
     ]) {
       expect(r.stdout).toContain(q);
     }
     const verdicts = [...r.stdout.matchAll(/-> (\d+) of (\d+) expectations hold/g)];
-    expect(verdicts.length).toBe(5);
+    expect(verdicts.length).toBe(6);
     for (const v of verdicts) expect(v[1]).toBe(v[2]);
   });
 });
