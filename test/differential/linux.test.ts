@@ -15,16 +15,38 @@ import { runScenario } from "../../src/workloads/scenario/runner.ts";
 
 const N = 64; // pages per mapping, as in probe.c
 
-function buildProbe(): { path: string } | { skip: string } {
+function buildProbe(source = "probe.c"): { path: string } | { skip: string } {
   if (process.platform !== "linux") return { skip: "not Linux" };
   if (spawnSync("gcc", ["--version"]).status !== 0) return { skip: "gcc is not installed" };
   if (!existsSync("/proc/self/pagemap")) return { skip: "no /proc/self/pagemap" };
   const out = join(mkdtempSync(join(tmpdir(), "vmlab-probe-")), "probe");
-  const r = spawnSync("gcc", ["-O1", "-Wall", "-o", out, resolve(import.meta.dirname, "probe.c")], {
+  const r = spawnSync("gcc", ["-O1", "-Wall", "-o", out, resolve(import.meta.dirname, source)], {
     encoding: "utf8",
   });
   if (r.status !== 0) return { skip: `gcc failed: ${r.stderr}` };
   return { path: out };
+}
+
+/**
+ * Runs a probe three times and keeps, per experiment, the run with the fewest
+ * faults: the host adds faults of its own now and then (about one run in 30
+ * shows an extra minor fault inside an mremap that touches no user page), and
+ * such noise can only add.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+function runProbe(path: string, args: () => string[]): Map<string, any> {
+  // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+  const best = new Map<string, any>();
+  const faults = (o: { faults?: number; minor?: number; major?: number }) =>
+    o.faults ?? (o.minor ?? 0) + (o.major ?? 0);
+  for (let i = 0; i < 3; i++) {
+    const lines = execFileSync(path, args(), { encoding: "utf8" }).trim().split("\n");
+    for (const o of lines.map((l) => JSON.parse(l))) {
+      const had = best.get(o.exp);
+      if (had === undefined || faults(o) < faults(had)) best.set(o.exp, o);
+    }
+  }
+  return best;
 }
 
 const scenario = (ro: string, unmapped: string, none: string) => `
@@ -120,8 +142,7 @@ describe("vmlab against this machine's Linux kernel", () => {
     `fault counts, present and resident pages, signal codes${skip ? ` (skipped: ${skip})` : ""}`,
     () => {
       const path = (probe as { path: string }).path;
-      const lines = execFileSync(path, { encoding: "utf8" }).trim().split("\n");
-      const real = new Map(lines.map((l) => JSON.parse(l)).map((o) => [o.exp as string, o]));
+      const real = runProbe(path, () => []);
       const code = (exp: string) => SI_CODES[real.get(exp).si_code] ?? `si_code_${real.get(exp).si_code}`;
       const r = runScenario(scenario(code("write-readonly"), code("unmapped"), code("prot-none")), {
         checkInvariants: true,
@@ -173,6 +194,66 @@ describe("vmlab against this machine's Linux kernel", () => {
       // the signal codes, as expectations generated from the real kernel's answers
       expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
       expect(r.expectations).toHaveLength(3);
+    },
+  );
+});
+
+/** The same reads as probe_file.c, on a vmlab machine with the real device's read_ahead_kb. */
+const fileScenario = (raKb: number) => `
+machine ram=256M readahead=${raKb}K
+file f size=2M
+spawn A
+A: a = mmap 2M prot=r shared file=f at=0x40000000
+${["cold:200", "same-block:201", "next-block:210"].map(step).join("\n")}
+file g size=2M
+A: b = mmap 2M prot=r shared file=g at=0x40400000
+A: madvise b 2M random
+${["random:300", "random-next:301"].map((s) => step(s).replaceAll("(A, a 2M)", "(A, b 2M)").replaceAll("read a+", "read b+").replaceAll("cached(f)", "cached(g)")).join("\n")}
+`;
+
+function step(spec: string): string {
+  const [name, page] = spec.split(":");
+  const v = name.replace("-", "_");
+  return `let mi = A.min_flt
+let ma = A.maj_flt
+A: read a+${page}p
+let ${v}_minor = A.min_flt - mi
+let ${v}_major = A.maj_flt - ma
+let ${v}_present = present(A, a 2M)
+let ${v}_cached = cached(f)`;
+}
+
+describe("vmlab against this machine's Linux kernel: file mappings", () => {
+  const probe = buildProbe("probe_file.c");
+  const skip = "skip" in probe ? probe.skip : "";
+  it.skipIf(skip !== "")(
+    `cold read, fault-around, MADV_RANDOM: major and minor faults, present and cached pages${skip ? ` (skipped: ${skip})` : ""}`,
+    (ctx) => {
+      const path = (probe as { path: string }).path;
+      const real = runProbe(path, () => [join(mkdtempSync(join(tmpdir(), "vmlab-file-")), "data")]);
+      if (real.has("skip")) {
+        console.log(`file mappings not compared: ${real.get("skip").why}`);
+        ctx.skip();
+        return;
+      }
+      const r = runScenario(fileScenario(real.get("device").read_ahead_kb), { checkInvariants: true });
+      const v = (name: string) => Number(BigInt(r.metrics[name]));
+      for (const exp of ["cold", "same-block", "next-block", "random", "random-next"]) {
+        const o = real.get(exp);
+        const p = exp.replace("-", "_");
+        const want: Record<string, number> = { minor: o.minor, major: o.major, present: o.present };
+        const got: Record<string, number> = {
+          minor: v(`${p}_minor`),
+          major: v(`${p}_major`),
+          present: v(`${p}_present`),
+        };
+        // page-cache residency is compared where read-ahead cannot still be in flight: MADV_RANDOM reads one page
+        if (exp.startsWith("random")) {
+          want.cached = o.cached;
+          got.cached = v(`${p}_cached`);
+        }
+        expect(got, exp).toEqual(want);
+      }
     },
   );
 });

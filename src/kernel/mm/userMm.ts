@@ -1031,10 +1031,17 @@ export class UserMm {
       return VmFault.OK;
     }
     if (!write) {
+      // do_read_fault: fault-around first; it maps the page itself when it is cached
       this.faultAround(mm, vma, vpn);
       if (env.phys.read32(pa) !== 0) return VmFault.OK;
       const got = this.filePage(vma, index);
       if (got === null) return VmFault.OOM;
+      if (got.major) {
+        // filemap_fault dropped mmap_lock for the read and returned VM_FAULT_RETRY; the retry
+        // (FAULT_FLAG_TRIED, still counted as one major fault) maps around what is now cached
+        this.faultAround(mm, vma, vpn);
+        if (env.phys.read32(pa) !== 0) return VmFault.MAJOR;
+      }
       this.mapFilePage(mm, vma, pa, got.pfn, this.fileWritableAtOnce(vma), false);
       return got.major ? VmFault.MAJOR : VmFault.OK;
     }

@@ -1,0 +1,133 @@
+/*
+ * Differential probe for file mappings: creates a 2 MiB file on the file
+ * system of argv[1], drops it from the page cache (fsync, then
+ * POSIX_FADV_DONTNEED), maps it at a 2 MiB boundary and reports, after each
+ * read, the major and minor faults (getrusage), the present pages
+ * (/proc/self/pagemap) and the cached pages (mincore). Prints the backing
+ * device's read_ahead_kb so that vmlab can be configured alike, or a "skip"
+ * object when the measurement is impossible here.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define PG 4096L
+#define N 512L
+
+static void faults(long *minor, long *major) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *minor = ru.ru_minflt;
+    *major = ru.ru_majflt;
+}
+
+static long present(const char *a) {
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0) return -1;
+    long n = 0;
+    for (long i = 0; i < N; i++) {
+        uint64_t e = 0;
+        if (pread(fd, &e, 8, (off_t)(((uintptr_t)a / PG) + i) * 8) != 8) { close(fd); return -1; }
+        if (e >> 63) n++;
+    }
+    close(fd);
+    return n;
+}
+
+static long cached(char *a) {
+    static unsigned char v[N];
+    if (mincore(a, N * PG, v) != 0) return -1;
+    long n = 0;
+    for (long i = 0; i < N; i++) n += v[i] & 1;
+    return n;
+}
+
+static long read_ahead_kb(dev_t dev) {
+    char path[128];
+    long kb = -1;
+    const char *forms[] = {"/sys/dev/block/%u:%u/queue/read_ahead_kb", "/sys/dev/block/%u:%u/../queue/read_ahead_kb"};
+    for (int i = 0; i < 2 && kb < 0; i++) {
+        snprintf(path, sizeof path, forms[i], major(dev), minor(dev));
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &kb) != 1) kb = -1;
+            fclose(f);
+        }
+    }
+    return kb;
+}
+
+/* one read of page `page`; prints the faults it took and the state after it */
+static void step(const char *name, char *p, long page) {
+    long mi0, ma0, mi1, ma1;
+    faults(&mi0, &ma0);
+    (void)*(volatile char *)(p + page * PG);
+    faults(&mi1, &ma1);
+    printf("{\"exp\":\"%s\",\"minor\":%ld,\"major\":%ld,\"present\":%ld,\"cached\":%ld}\n", name, mi1 - mi0, ma1 - ma0,
+           present(p), cached(p));
+}
+
+static char *map_at_2m(int fd) {
+    char *hint = mmap(NULL, 4L << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *al = (char *)(((uintptr_t)hint + (2L << 20) - 1) & ~((uintptr_t)(2L << 20) - 1));
+    munmap(hint, 4L << 20);
+    return mmap(al, N * PG, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+}
+
+static int drop(int fd, char *p) {
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    return cached(p) == 0;
+}
+
+/* a 2 MiB file, written and synced, so that its pages are clean and can be dropped */
+static int make_file(const char *path) {
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return -1;
+    static char buf[PG];
+    for (long i = 0; i < N; i++) {
+        memset(buf, (int)i, PG);
+        if (write(fd, buf, PG) != PG) { close(fd); return -1; }
+    }
+    fsync(fd);
+    return fd;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) return 2;
+    int fd = make_file(argv[1]);
+    if (fd < 0) { printf("{\"exp\":\"skip\",\"why\":\"cannot write the file\"}\n"); return 0; }
+    struct stat st;
+    fstat(fd, &st);
+    long ra = read_ahead_kb(st.st_dev);
+    if (ra < 0) { printf("{\"exp\":\"skip\",\"why\":\"the file is not on a block device with read_ahead_kb\"}\n"); unlink(argv[1]); return 0; }
+    /* warm up what the measurement touches */
+    long a, b;
+    faults(&a, &b);
+    char *p = map_at_2m(fd);
+    (void)present(p);
+    if (!drop(fd, p)) { printf("{\"exp\":\"skip\",\"why\":\"POSIX_FADV_DONTNEED left pages cached\"}\n"); unlink(argv[1]); return 0; }
+    printf("{\"exp\":\"device\",\"read_ahead_kb\":%ld}\n", ra);
+    step("cold", p, 200);
+    step("same-block", p, 201);
+    step("next-block", p, 210);
+    munmap(p, N * PG);
+    close(fd);
+    unlink(argv[1]);
+    /* a second, fresh file: no read-ahead of the first can still be in flight for it */
+    fd = make_file(argv[1]);
+    if (fd < 0) { printf("{\"exp\":\"skip\",\"why\":\"cannot write the file\"}\n"); return 0; }
+    p = map_at_2m(fd);
+    if (!drop(fd, p)) { printf("{\"exp\":\"skip\",\"why\":\"POSIX_FADV_DONTNEED left pages cached\"}\n"); unlink(argv[1]); return 0; }
+    madvise(p, N * PG, MADV_RANDOM);
+    step("random", p, 300);
+    step("random-next", p, 301);
+    unlink(argv[1]);
+    return 0;
+}
