@@ -16,6 +16,7 @@ import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } from "./mm/slab.ts";
+import { SwapArea } from "./mm/swap.ts";
 import { Errno, type MmapArgs, UserMm, VmFault } from "./mm/userMm.ts";
 import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
@@ -54,6 +55,8 @@ export interface KernelConfig {
   faultAroundBytes?: number;
   /** the block device's read_ahead_kb (default 128) */
   readaheadKb?: number;
+  /** the size of the swap area in bytes (default 0: no swap) */
+  swapBytes?: number;
 }
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
@@ -109,6 +112,10 @@ export class Kernel {
   readonly userMm: UserMm;
   /** the page cache of the simulated file system (mm/filemap.c) */
   readonly pageCache: PageCache;
+  /** the swap area (mm/swapfile.c), or null */
+  readonly swap: SwapArea | null;
+  /** pages the last MADV_PAGEOUT calls reclaimed (reset by callers that report it) */
+  lastPageout = 0;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: X86Tlb;
   /** empty_zero_page: the frame every anonymous read of an untouched page maps */
@@ -163,7 +170,14 @@ export class Kernel {
       thpZeroPage: config.thpZeroPage ?? true,
       faultAroundBytes: config.faultAroundBytes ?? 65536,
       readaheadKb: config.readaheadKb ?? 128,
+      swapBytes: config.swapBytes ?? 0,
     };
+    const sw = this.config.swapBytes;
+    if (!(Number.isInteger(sw) && sw >= 0 && sw <= 2 ** 36 && sw % 4096 === 0))
+      throw new InputError(`swap=${sw}: must be a multiple of 4096 from 0 to 64 GiB`);
+    if (sw > 0 && sw < 2 * 4096)
+      throw new InputError(`swap=${sw}: a swap area needs its header page and at least one page`);
+    this.swap = sw > 0 ? new SwapArea(sw / 4096) : null;
     const fab = this.config.faultAroundBytes;
     if (!(Number.isInteger(fab) && fab >= 0 && fab <= 512 * 4096))
       throw new InputError(
@@ -308,6 +322,7 @@ export class Kernel {
     this.userMm = new UserMm(
       {
         pageCache: this.pageCache,
+        swap: this.swap,
         phys: this.machine.phys,
         pages: this.pages,
         buddy: this.buddy,
@@ -333,7 +348,7 @@ export class Kernel {
         mmapMinAddr: this.config.mmapMinAddr,
         overcommit: this.config.overcommit,
         totalRamPages: () => this.buddy.managedPages(),
-        totalSwapPages: () => 0,
+        totalSwapPages: () => this.swap?.totalPages ?? 0,
         committedPages: () => this.tasks.reduce((n, t) => n + (t.alive && t.mm ? t.mm.committed : 0), 0),
       },
     );
@@ -586,6 +601,16 @@ export class Kernel {
       (v) => v.vmStart < end && v.vmEnd > start && v.vmFlags & (VmFlag.LOCKED | VmFlag.PFNMAP),
     );
     switch (advice) {
+      case "pageout":
+      case "cold":
+        // can_madv_lru_vma: not on VM_LOCKED or VM_PFNMAP mappings
+        if (locked) return BigInt(-Errno.EINVAL);
+        // MADV_COLD only ages pages on the LRU lists, which vmlab does not model yet
+        if (advice === "pageout")
+          mapped((a, b) => {
+            this.lastPageout += this.userMm.pageout(mm, a, b);
+          });
+        break;
       case "dontneed":
         if (locked) return BigInt(-Errno.EINVAL);
         this.userMm.dontneed(mm, start, end);
@@ -605,8 +630,7 @@ export class Kernel {
           }
         });
         break; // anonymous memory in RAM: nothing (swap readahead: issue #5)
-      case "cold":
-        break; // LRU aging: issue #5
+
       case "hugepage":
         this.userMm.setFlags(mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
         break;

@@ -5,6 +5,7 @@ import { flagNames, LEVEL_NAMES, Pte, PteHi } from "../hw/x86_64/pte.ts";
 import { allowedByRights, pkDenied, Rights } from "../hw/x86_64/rights.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
+import { isSwapPte, swapSlot } from "./mm/swap.ts";
 import { PTE_PROTNONE, PTE_SPECIAL, UserMm } from "./mm/userMm.ts";
 import { permString, VmFlag } from "./mm/vma.ts";
 import type { Task } from "./task.ts";
@@ -129,7 +130,33 @@ export function explainAccess(k: Kernel, t: Task, va: bigint, access: Access): s
   }
   if (leaf === null) {
     const pte = k.userMm.readPte(mm, vpn);
+    const f = vma.file;
     if (pte !== null && pte.lo & PTE_PROTNONE) out.push("  a PROT_NONE entry");
+    else if (pte !== null && isSwapPte(pte.hi, pte.lo)) {
+      const slot = swapSlot(pte.hi, pte.lo);
+      const cached = k.swap?.cache.get(slot);
+      out.push(
+        `  a swap entry: type 0, offset ${slot} (stored inverted in bits 9-58)`,
+        cached !== undefined
+          ? `  handle_mm_fault -> do_swap_page: the page is in the swap cache (pfn ${hex(cached)}): mapped again without I/O (a minor fault)`
+          : "  handle_mm_fault -> do_swap_page: read the page from swap into the swap cache and map it (a major fault)",
+      );
+    } else if (f !== null) {
+      const index = vma.vmPgoff + (vpn - vma.vmStart);
+      if (index >= f.nrPages)
+        out.push(
+          `  page ${index} of ${f.path} is past its end (${f.sizeBytes} bytes): filemap_fault -> SIGBUS, BUS_ADRERR`,
+        );
+      else if (f.cache.has(index))
+        out.push(
+          `  do_read_fault/do_${write ? ((vma.vmFlags & VmFlag.SHARED) !== 0 ? "shared" : "cow") : "read"}_fault: page ${index} of ${f.path} is in the page cache (pfn ${hex(f.cache.get(index)!)}): no I/O (a minor fault)${write && !(vma.vmFlags & VmFlag.SHARED) ? "; a private copy is made" : ""}`,
+        );
+      else
+        out.push(
+          `  filemap_fault: page ${index} of ${f.path} is not cached: read it from disk with read-around (a major fault)`,
+        );
+    } else if (vma.shmem)
+      out.push("  shmem_fault: the shared page is found or allocated in the shmem object (a minor fault)");
     else if (write)
       out.push(
         "  handle_mm_fault -> do_anonymous_page: allocate a zeroed page, map it writable and dirty (a minor fault)",

@@ -1,6 +1,7 @@
 import { Pte } from "../hw/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
+import { isSwapPte, swapSlot } from "./mm/swap.ts";
 import { PTE_PROTNONE, PTE_SPECIAL } from "./mm/userMm.ts";
 
 /**
@@ -56,6 +57,7 @@ export function checkInvariants(k: Kernel): string[] {
   // user address spaces: their tables, RSS, mapcounts, and the shared kernel half
   const mapcounts = new Map<number, number>();
   const shmemOwned = new Set<number>();
+  const slotRefs = new Map<number, number>();
   for (const f of k.pageCache.files.values()) {
     for (const [index, pfn] of f.cache) {
       shmemOwned.add(pfn);
@@ -73,6 +75,7 @@ export function checkInvariants(k: Kernel): string[] {
     let anon = 0;
     let shmem = 0;
     let file = 0;
+    let swapEnts = 0;
     let pt = 0;
     for (const v of mm.vmas) if (v.shmem) for (const pfn of v.shmem.pages.values()) shmemOwned.add(pfn);
     const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
@@ -112,6 +115,12 @@ export function checkInvariants(k: Kernel): string[] {
         }
         if (mm.vmaAt(vpn) === null)
           problems.push(`${t.comm}: PTE for vpn 0x${vpn.toString(16)} outside every VMA`);
+        if (isSwapPte(hi, lo)) {
+          swapEnts++;
+          const slot = swapSlot(hi, lo);
+          slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+          continue;
+        }
         if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) {
           if (lo & PTE_SPECIAL && pfn !== k.zeroPfn)
             problems.push(`${t.comm}: special PTE at vpn 0x${vpn.toString(16)} is not the zero page`);
@@ -134,6 +143,8 @@ export function checkInvariants(k: Kernel): string[] {
       problems.push(`${t.comm}: ${anon} anonymous pages mapped, rss anon ${mm.rssAnon}`);
     if (shmem !== mm.rssShmem)
       problems.push(`${t.comm}: ${shmem} shmem pages mapped, rss shmem ${mm.rssShmem}`);
+    if (swapEnts !== mm.swapEnts)
+      problems.push(`${t.comm}: ${swapEnts} swap entries in the page tables, MM_SWAPENTS ${mm.swapEnts}`);
     if (file !== mm.rssFile) problems.push(`${t.comm}: ${file} file pages mapped, rss file ${mm.rssFile}`);
     if (pt !== mm.ptPages)
       problems.push(`${t.comm}: ${pt} page-table pages below the PGD, pt_pages ${mm.ptPages}`);
@@ -174,6 +185,32 @@ export function checkInvariants(k: Kernel): string[] {
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
       problems.push(`page-cache frame ${pfn} belongs to no shmem object or file (leaked)`);
   }
+  // swap: each slot's count is the swap PTEs that name it; every used slot holds a page
+  const sw = k.swap;
+  if (sw !== null) {
+    let used = 0;
+    for (let slot = 1; slot < sw.nrSlots; slot++) {
+      const refs = slotRefs.get(slot) ?? 0;
+      if (sw.map[slot] !== refs)
+        problems.push(`swap slot ${slot}: swap_map ${sw.map[slot]}, ${refs} swap PTEs`);
+      const inUse = refs > 0 || sw.cache.has(slot);
+      if (inUse) used++;
+      if (inUse && !sw.data.has(slot)) problems.push(`swap slot ${slot} is in use but holds no page`);
+      if (!inUse && sw.data.has(slot))
+        problems.push(`swap slot ${slot} is free but still holds a page (leaked)`);
+    }
+    if (used !== sw.used) problems.push(`swap: ${used} slots in use, counted ${sw.used}`);
+    for (const [slot, pfn] of sw.cache) {
+      if (sw.slotOf.get(pfn) !== slot)
+        problems.push(`swap cache: slot ${slot} -> pfn ${pfn} has no way back`);
+      if (k.pages.kind[pfn] !== PageKind.UserAnon)
+        problems.push(`swap cache: pfn ${pfn} is not an anonymous page`);
+      if (k.pages.refcount[pfn] !== k.pages.mapcount[pfn] + 1)
+        problems.push(
+          `swap cache: pfn ${pfn} refcount ${k.pages.refcount[pfn]}, expected its ${k.pages.mapcount[pfn]} mappings + 1`,
+        );
+    }
+  } else if (slotRefs.size) problems.push("swap PTEs without a swap area");
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     if (k.pages.kind[pfn] === PageKind.PageTable && !reached.has(pfn))
       problems.push(`page-table frame ${pfn} is not reachable from any root (leaked)`);

@@ -12,6 +12,7 @@ import { explainAccess } from "./explain.ts";
 import { fileByte } from "./fs/file.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel } from "./Kernel.ts";
+import { isSwapPte } from "./mm/swap.ts";
 import { procMaps } from "./procfs.ts";
 import type { Task } from "./task.ts";
 
@@ -44,6 +45,7 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
     pcid,
     checkCoherence: true,
     thp: thp ? "always" : "never",
+    swapBytes: 8 << 20,
   });
   const procs: ModelProc[] = [];
   const log: string[] = [];
@@ -139,7 +141,15 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       expect(k.munmap(t, BigInt(v) * 4096n, BigInt(n) * 4096n)).toBe(0n);
       for (let i = 0; i < n; i++) p.pages.delete(v + i);
       log.push(`munmap ${t.comm}`);
-    } else if (op < 0.46 && vpns.length) {
+    } else if (op < 0.5 && vpns.length) {
+      // MADV_PAGEOUT: the contents must survive the trip through swap
+      const v = rng.pick(vpns);
+      let n = 1;
+      while (n < 16 && p.pages.has(v + n)) n++;
+      if (k.cpuOf(t) < 0) k.switchTo(cpu, t);
+      expect(k.madvise(t, BigInt(v) * 4096n, BigInt(n) * 4096n, "pageout")).toBe(0n);
+      log.push(`pageout ${t.comm} ${n}p`);
+    } else if (op < 0.56 && vpns.length) {
       const v = rng.pick(vpns);
       let n = 1;
       while (n < 8 && p.pages.has(v + n)) n++;
@@ -188,13 +198,15 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       if (!q.task.alive) continue;
       let written = 0;
       for (const pg of q.pages.values()) if (pg.written && !pg.shared) written++;
-      if (q.task.mm!.rssAnon !== written) {
+      const resident = q.task.mm!.rssAnon + q.task.mm!.swapEnts;
+      if (resident !== written) {
         // populate of a writable mapping makes pages resident without a model write
-        expect(q.task.mm!.rssAnon, `step ${step}: rss of ${q.task.comm}`).toBeGreaterThanOrEqual(written);
+        expect(resident, `step ${step}: rss + swap of ${q.task.comm}`).toBeGreaterThanOrEqual(written);
         for (const [vpn, pg] of q.pages) {
           if (!pg.written && !pg.shared && !pg.file) {
             const leaf = k.userMm.leafFor(q.task.mm!, vpn);
-            if (leaf && leaf.lo & 1 && (leaf.lo & (1 << 9)) === 0) pg.written = true; // a private page exists (a huge fault fills 512)
+            const swapped = leaf !== null && leaf.level === 0 && isSwapPte(leaf.hi, leaf.lo);
+            if (swapped || (leaf && leaf.lo & 1 && (leaf.lo & (1 << 9)) === 0)) pg.written = true; // a private page exists (a huge fault fills 512)
           }
         }
       }
@@ -209,8 +221,10 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
     for (const [index, pfn] of f.cache)
       expect(k.machine.phys.read8(pfn * 4096), `${f.name} page ${index}`).toBe(fileBox(f.name, index).value);
   expect(k.machine.checker!.reports.map((r) => r.differences.join(","))).toEqual([]);
+  expect(k.swap!.pswpout, "pages went to swap").toBeGreaterThan(0);
   for (const q of procs) k.exit(q.task, "exit");
   expect(checkInvariants(k)).toEqual([]);
+  expect(k.swap!.used, "every swap slot is free once all exited").toBe(0);
   return k;
 }
 
@@ -233,6 +247,7 @@ describe("processes under random use (model + invariant checker)", () => {
   ] as const) {
     it(`seed ${seed}, pcid ${pcid ? "on" : "off"}`, () => {
       const k = runFuzz(seed, 600, pcid);
+      expect(k.swap!.pswpin, "swapped pages came back").toBeGreaterThan(0);
       // everything exited: no user page and no user page table is left
       const counts = k.pages.countByKind();
       expect(counts[9]).toBe(0);

@@ -1,6 +1,7 @@
 import { flagNames, LEVEL_NAMES, Pte } from "../hw/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageFlag, PageKind } from "./mm/PageDesc.ts";
+import { isSwapPte, swapSlot } from "./mm/swap.ts";
 import { PTE_PROTNONE, PTE_SPECIAL } from "./mm/userMm.ts";
 import { permString, VmFlag } from "./mm/vma.ts";
 import type { Task } from "./task.ts";
@@ -36,6 +37,8 @@ export interface PageState {
   anon: boolean;
   dirty: boolean;
   writable: boolean;
+  /** the PTE is a swap entry: its slot, else -1 */
+  swapSlot: number;
 }
 
 export function pageState(k: Kernel, t: Task, vpn: number): PageState {
@@ -47,9 +50,12 @@ export function pageState(k: Kernel, t: Task, vpn: number): PageState {
     anon: false,
     dirty: false,
     writable: false,
+    swapSlot: -1,
   };
   if (!t.mm || !t.alive) return none;
   const pte = k.userMm.leafFor(t.mm, vpn);
+  if (pte !== null && pte.level === 0 && isSwapPte(pte.hi, pte.lo))
+    return { ...none, swapSlot: swapSlot(pte.hi, pte.lo) };
   if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) return none;
   const pfn = pte.pfn;
   const zeroPage = (pte.lo & PTE_SPECIAL) !== 0;
@@ -61,6 +67,7 @@ export function pageState(k: Kernel, t: Task, vpn: number): PageState {
     anon: !zeroPage && k.pages.kind[pfn] === PageKind.UserAnon,
     dirty: (pte.lo & Pte.D) !== 0,
     writable: (pte.lo & Pte.RW) !== 0,
+    swapSlot: -1,
   };
 }
 
@@ -202,7 +209,7 @@ export function procSmaps(k: Kernel, t: Task): string[] {
     out.push(kb("FilePmdMapped", 0));
     out.push(kb("Shared_Hugetlb", 0));
     out.push(kb("Private_Hugetlb", 0));
-    out.push(kb("Swap", 0));
+    out.push(kb("Swap", countPages(k, t, v.vmStart, v.pages, (st) => st.swapSlot >= 0) * 4096));
     out.push(kb("SwapPss", 0));
     out.push(kb("Locked", s.locked));
     const eligible =

@@ -124,6 +124,22 @@ export class PageCache {
     this.pagesOut++;
   }
 
+  /**
+   * Removes a clean, unmapped page from the cache and frees it (the end of
+   * shrink_folio_list for a file page: __remove_mapping). Returns whether it
+   * was evicted.
+   */
+  evict(f: FileObject, index: number): boolean {
+    const pfn = f.cache.get(index);
+    if (pfn === undefined || f.dirty.has(index) || this.pages.mapcount[pfn] !== 0) return false;
+    f.cache.delete(index);
+    if (--this.pages.refcount[pfn] === 0) {
+      const err = this.buddy.free(pfn, 0);
+      if (err !== null) throw new Error(`page cache evict: ${err}`);
+    }
+    return true;
+  }
+
   cachedPages(): number {
     let n = 0;
     for (const f of this.files.values()) n += f.cache.size;

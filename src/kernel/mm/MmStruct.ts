@@ -17,6 +17,8 @@ export class MmStruct {
   readonly cpumask = new Set<number>();
   /** resident pages by kind (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES) */
   rssAnon = 0;
+  /** swap entries in the page tables (MM_SWAPENTS) */
+  swapEnts = 0;
   rssFile = 0;
   rssShmem = 0;
   /** page-table pages below the top level (VmPTE) */

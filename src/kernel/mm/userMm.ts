@@ -7,6 +7,7 @@ import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
+import { isSwapPte, type SwapArea, swapPte, swapSlot } from "./swap.ts";
 import { ShmemObject, Vma, VmFlag } from "./vma.ts";
 
 /** Linux errno values returned (negated) by the system calls. */
@@ -56,6 +57,8 @@ export interface MmEnv {
   flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number): void;
   /** the page cache of the file system */
   readonly pageCache: PageCache;
+  /** the swap area, or null without swap */
+  readonly swap: SwapArea | null;
 }
 
 /** Arguments of mmap, decoded. */
@@ -645,6 +648,12 @@ export class UserMm {
         if (lo === 0 && hi === 0) continue;
         if (keepGuards && lo === PTE_GUARD) continue;
         phys.write64(pa, 0, 0);
+        if (isSwapPte(hi, lo)) {
+          // zap_nonpresent_ptes: free_swap_and_cache
+          this.env.swap!.put(swapSlot(hi, lo));
+          mm.swapEnts--;
+          continue;
+        }
         if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
         const pfn = UserMm.ptePfn(hi, lo);
         this.rssAdd(mm, zapVma, pfn, -1);
@@ -658,6 +667,13 @@ export class UserMm {
   putPage(pfn: number): void {
     const pages = this.env.pages;
     assert(pages.refcount[pfn] > 0, `putPage: pfn ${pfn} has no references`);
+    const swap = this.env.swap;
+    if (pages.refcount[pfn] === 2 && pages.mapcount[pfn] === 0 && swap?.slotOf.has(pfn)) {
+      // the last mapping of a swap-cache page is gone: vmlab drops it from the swap cache at once
+      // (Linux leaves it there until reclaim finds it unmapped); the slot is freed if no PTE needs it
+      swap.removeFromCache(pfn);
+      pages.refcount[pfn]--;
+    }
     if (--pages.refcount[pfn] === 0) {
       const err = this.env.buddy.free(pfn, 0);
       assert(err === null, `putPage: ${err}`);
@@ -842,13 +858,14 @@ export class UserMm {
     const phys = this.env.phys;
     const lo = phys.read32(pa);
     const hi = phys.read32(pa + 4);
-    if (vma.file && !(lo === PTE_GUARD && hi === 0))
+    if (vma.file && !(lo === PTE_GUARD && hi === 0) && !isSwapPte(hi, lo))
       return this.filemapFault(mm, vma, vpn, pa, write, hi, lo);
     if (lo === 0 && hi === 0)
       return vma.shmem
         ? this.shmemFault(mm, vma, vpn, pa, write)
         : this.doAnonymousPage(mm, vma, vpn, pa, write);
     if (lo === PTE_GUARD && hi === 0) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
+    if (isSwapPte(hi, lo)) return this.doSwapPage(mm, vma, vpn, pa, write, hi, lo);
     if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen; swap entries: issue #5
     if (write && !(lo & Pte.RW)) return this.doWpPage(mm, vma, vpn, pa, hi, lo);
     // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
@@ -1064,6 +1081,140 @@ export class UserMm {
     return got.major ? VmFault.MAJOR : VmFault.OK;
   }
 
+  // =====================================================================
+  // Swap (mm/memory.c do_swap_page, mm/vmscan.c shrink_folio_list, mm/madvise.c MADV_PAGEOUT)
+  // =====================================================================
+
+  /**
+   * do_swap_page: the page of a swap PTE comes back from the swap cache (a
+   * minor fault) or from the device (a major fault; the page enters the swap
+   * cache). A read maps it read-only, a write of an exclusive page writable;
+   * the slot is freed when no PTE needs it any more and the fault writes
+   * (should_try_to_free_swap), swap is more than half full, or the VMA is
+   * locked. A write to a page other PTEs still share goes on to do_wp_page.
+   */
+  private doSwapPage(
+    mm: MmStruct,
+    vma: Vma,
+    vpn: number,
+    pa: number,
+    write: boolean,
+    hi: number,
+    lo: number,
+  ): VmFault {
+    const env = this.env;
+    const swap = env.swap!;
+    const pages = env.pages;
+    const slot = swapSlot(hi, lo);
+    let pfn = swap.cache.get(slot) ?? -1;
+    let major = false;
+    if (pfn < 0) {
+      pfn = this.allocUserPage();
+      if (pfn < 0) return VmFault.OOM;
+      const bytes = swap.data.get(slot);
+      assert(bytes !== undefined, `swap slot ${slot} holds no page`);
+      env.phys.frameWordsForWrite(pfn).set(bytes);
+      swap.addToCache(slot, pfn);
+      pages.refcount[pfn] = 1; // the swap cache's reference; the mapping adds its own below
+      swap.pswpin++;
+      major = true;
+    }
+    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+    pages.refcount[pfn]++;
+    pages.mapcount[pfn]++;
+    mm.rssAnon++;
+    mm.swapEnts--;
+    swap.map[slot]--;
+    const exclusive = swap.map[slot] === 0 && pages.mapcount[pfn] === 1;
+    if (exclusive && (write || swap.full || vma.vmFlags & VmFlag.LOCKED)) {
+      swap.removeFromCache(pfn);
+      pages.refcount[pfn]--;
+    }
+    const e = this.userPte(pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
+    env.phys.write64(pa, e.hi, e.lo);
+    if (write && !exclusive) {
+      const again = this.doWpPage(mm, vma, vpn, pa, e.hi, e.lo);
+      if (again !== VmFault.OK) return again;
+    }
+    return major ? VmFault.MAJOR : VmFault.OK;
+  }
+
+  /**
+   * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range, then reclaim_pages):
+   * pages in the range that only this mapping uses are reclaimed now.
+   * Anonymous pages are written to swap (when there is swap) and their PTEs
+   * become swap entries; page-cache pages of disk files are unmapped, written
+   * back if dirty, and dropped from the cache. Shared pages (mapcount > 1),
+   * shmem and tmpfs pages, and the zero page are left. Returns the number of
+   * pages reclaimed.
+   */
+  pageout(mm: MmStruct, start: number, end: number): number {
+    const env = this.env;
+    const pages = env.pages;
+    const phys = env.phys;
+    const swap = env.swap;
+    this.splitRange(mm, start, end, true);
+    const toFree: number[] = [];
+    const dropFromCache: { file: FileObject; index: number }[] = [];
+    let n = 0;
+    for (let vpn = start; vpn < end; vpn++) {
+      const vma = mm.vmaAt(vpn);
+      if (vma === null || vma.shmem) continue;
+      const pte = this.readPte(mm, vpn);
+      if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
+      const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      if (pages.mapcount[pfn] !== 1) continue;
+      if (pages.kind[pfn] === PageKind.UserAnon) {
+        if (swap === null) continue;
+        // add_to_swap, pageout: a page in the swap cache keeps its slot, and is written only if dirtied since
+        let slot = swap.slotOf.get(pfn) ?? -1;
+        const cached = slot >= 0;
+        if (!cached) {
+          slot = swap.allocSlot();
+          if (slot < 0) break; // swap is full
+        }
+        swap.map[slot]++; // the swap PTE's reference
+        if (cached) {
+          swap.removeFromCache(pfn);
+          pages.refcount[pfn]--;
+        }
+        if (!cached || pte.lo & Pte.D) {
+          const bytes = new Uint32Array(1024);
+          const words = phys.frameWords(pfn);
+          if (words !== null) bytes.set(words);
+          swap.data.set(slot, bytes);
+          swap.pswpout++;
+        }
+        const e = swapPte(slot);
+        phys.write64(pte.pa, e.hi, e.lo);
+        mm.swapEnts++;
+        mm.rssAnon--;
+        pages.mapcount[pfn]--;
+        toFree.push(pfn);
+        n++;
+        continue;
+      }
+      const f = vma.file;
+      if (pages.kind[pfn] !== PageKind.PageCache || f === null || f.fs !== "disk") continue;
+      const index = vma.vmPgoff + (vpn - vma.vmStart);
+      phys.write64(pte.pa, 0, 0);
+      if (pte.lo & Pte.D) f.dirty.add(index);
+      mm.rssFile--;
+      pages.mapcount[pfn]--;
+      toFree.push(pfn);
+      dropFromCache.push({ file: f, index });
+      n++;
+    }
+    if (n === 0) return 0;
+    env.flushTlbMmRange(mm, start, end - start);
+    for (const pfn of toFree) this.putPage(pfn);
+    for (const { file, index } of dropFromCache) {
+      env.pageCache.writeback(file, index);
+      env.pageCache.evict(file, index);
+    }
+    return n;
+  }
+
   /**
    * msync (MS_SYNC) on [start, end) of mm: for each shared mapping of a disk
    * file there, write back the file's dirty pages in that range
@@ -1135,6 +1286,14 @@ export class UserMm {
       // wp_page_shared: a shared mapping writes the page itself
       env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
       return VmFault.OK;
+    }
+    const swap = env.swap;
+    if (!special && pages.mapcount[old] === 1 && pages.refcount[old] === 2 && swap?.slotOf.has(old)) {
+      // wp_can_reuse_anon_folio: folio_free_swap when no swap PTE still needs the slot
+      if (swap.map[swap.slotOf.get(old)!] === 0) {
+        swap.removeFromCache(old);
+        pages.refcount[old]--;
+      }
     }
     if (
       !special &&
@@ -1391,6 +1550,11 @@ export class UserMm {
         }
         const pte = this.readPte(parent, vpn);
         if (pte === null || (pte.lo === 0 && pte.hi === 0)) continue;
+        if (isSwapPte(pte.hi, pte.lo)) {
+          // copy_nonpresent_pte: swap_duplicate
+          env.swap!.dup(swapSlot(pte.hi, pte.lo));
+          child.swapEnts++;
+        }
         let lo = pte.lo;
         if (lo & (Pte.P | PTE_PROTNONE) && !(lo & PTE_SPECIAL)) {
           const pfn = UserMm.ptePfn(pte.hi, lo);

@@ -17,7 +17,7 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
   },
   { key: "profile", default: "linux", values: "linux (windows: later)", modelled: true },
   { key: "ram", default: "256M", values: "32M .. 64G, a multiple of 4K", modelled: true },
-  { key: "swap", default: "0", values: "size (issue #5)", modelled: false },
+  { key: "swap", default: "0", values: "0 .. 64G, a multiple of 4K (one swap area)", modelled: true },
   { key: "cpus", default: "1", values: "1 .. 64", modelled: true },
   {
     key: "tlb",
@@ -163,6 +163,10 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
   const faultAround = num("fault_around");
   if (faultAround < 0n || faultAround > 2n << 20n)
     bad("fault_around", `must be 0 .. 2M (at most one page table's 512 pages), not ${faultAround}`);
+  const swap = num("swap");
+  if (swap < 0n || swap > 64n << 30n || swap % 4096n !== 0n)
+    bad("swap", `must be a multiple of 4K from 0 to 64G, not ${swap}`);
+  if (swap > 0n && swap < 8192n) bad("swap", "a swap area needs its header page and at least one page (8K)");
   const readahead = num("readahead");
   if (readahead < 0n || readahead > 64n << 20n) bad("readahead", `must be 0 .. 64M, not ${readahead}`);
   const seed = num("seed");
@@ -189,6 +193,7 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
       overcommit,
       faultAroundBytes: Number(faultAround),
       readaheadKb: Number(readahead / 1024n),
+      swapBytes: Number(swap),
     },
   };
 }

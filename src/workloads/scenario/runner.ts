@@ -882,11 +882,6 @@ class Compiler {
         const advice = args[2].ident;
         if (!MADVICE.includes(advice))
           this.fail(`unknown advice '${advice}' (${MADVICE.join(", ")})`, args[2].pos);
-        if (advice === "pageout")
-          this.fail(
-            "madvise pageout needs swap, which this version of vmlab does not support yet",
-            args[2].pos,
-          );
         const [addr, len] = [args[0], args[1]].map((w) => {
           if (w.expr === null) this.fail("expected an address or size", w.pos);
           this.useVars(w.expr);
@@ -897,6 +892,7 @@ class Compiler {
           const t = this.liveProc(rt, name, pos);
           this.runOn(rt, t);
           const f0 = t.minFlt;
+          rt.kernel.lastPageout = 0;
           const r = rt.kernel.madvise(
             t,
             this.value(addr, rt, "the address"),
@@ -907,7 +903,13 @@ class Compiler {
             s,
             rt,
             r,
-            r < 0n ? `(${errnoName(r)})` : t.minFlt > f0 ? `(${t.minFlt - f0} pages populated)` : "",
+            r < 0n
+              ? `(${errnoName(r)})`
+              : t.minFlt > f0
+                ? `(${t.minFlt - f0} pages populated)`
+                : advice === "pageout"
+                  ? `(${rt.kernel.lastPageout} pages reclaimed)`
+                  : "",
           );
         };
       }
@@ -1421,7 +1423,7 @@ class Compiler {
         min_flt: (t) => BigInt(t.minFlt),
         maj_flt: (t) => BigInt(t.majFlt),
         rss: (t) => BigInt(t.alive && t.mm ? t.mm.rss : 0),
-        swap: () => 0n,
+        swap: (t) => BigInt(t.alive && t.mm ? t.mm.swapEnts : 0),
         pt_pages: (t) => BigInt(t.alive && t.mm ? t.mm.ptPages : 0),
         stack_start: (t, k) =>
           t.mm ? k.va.canonical(t.mm.vmas.find((v) => v.name === "[stack]")?.vmStart ?? 0) : 0n,
@@ -1524,7 +1526,7 @@ class Compiler {
           );
         default:
           if (fn === "anon_huge") return BigInt(countPages(k, t, vpn, n, (st) => st.huge && st.anon));
-          return 0n; // swapped: nothing is swapped yet
+          return BigInt(countPages(k, t, vpn, n, (st) => st.swapSlot >= 0)); // swapped
       }
     };
   }
@@ -1697,6 +1699,11 @@ export function vmstat(k: Kernel): Record<string, number> {
     kswapd_wakeups: k.buddy.kswapdWakeups,
     nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
     ...k.userMm.thpStats,
+    pswpin: k.swap?.pswpin ?? 0,
+    pswpout: k.swap?.pswpout ?? 0,
+    pgpgin: k.pageCache.pagesIn * 4,
+    pgpgout: k.pageCache.pagesOut * 4,
+    pgmajfault: k.tasks.reduce((n, t) => n + t.majFlt, 0),
   };
 }
 

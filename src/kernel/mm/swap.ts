@@ -1,0 +1,116 @@
+import { assert } from "../../base/assert.ts";
+
+/**
+ * A swap area (mm/swapfile.c): slot 0 holds the swap header, slots 1..n-1
+ * hold pages. `map` is swap_map: how many swap PTEs refer to each slot. The
+ * swap cache (mm/swap_state.c) maps a slot to the frame that holds its page
+ * while both exist: after a swap-in that kept the slot, or for a page of a
+ * slot still referenced by other PTEs.
+ *
+ * x86-64 encodes a swap entry in a non-present PTE with the type in bits
+ * 59-63 and the offset inverted in bits 9-58 (arch/x86/include/asm/
+ * pgtable_64.h, the L1TF mitigation: a non-present PTE never points at
+ * real memory). vmlab has one swap area: type 0.
+ */
+export class SwapArea {
+  readonly map: Uint16Array;
+  /** slot -> the page's 1024 words on the device */
+  readonly data = new Map<number, Uint32Array>();
+  /** the swap cache: slot -> pfn, and back */
+  readonly cache = new Map<number, number>();
+  readonly slotOf = new Map<number, number>();
+  /** slots in use (a PTE refers to them, or their page is in the swap cache) */
+  used = 0;
+  /** /proc/vmstat pswpin, pswpout */
+  pswpin = 0;
+  pswpout = 0;
+  /** where the next slot search starts (scan_swap_map_slots' cluster_next, simplified to a cursor) */
+  private cursor = 1;
+
+  constructor(readonly nrSlots: number) {
+    this.map = new Uint16Array(nrSlots);
+  }
+
+  /** Pages the area can hold (the header slot excluded): SwapTotal. */
+  get totalPages(): number {
+    return Math.max(0, this.nrSlots - 1);
+  }
+
+  get freePages(): number {
+    return this.totalPages - this.used;
+  }
+
+  /** vm_swap_full: more than half of swap in use. */
+  get full(): boolean {
+    return this.freePages * 2 < this.totalPages;
+  }
+
+  /** A free slot (map 0, not cached), marked used; -1 when swap is full. */
+  allocSlot(): number {
+    const n = this.nrSlots;
+    for (let i = 0; i < n - 1; i++) {
+      const s = 1 + ((this.cursor - 1 + i) % (n - 1));
+      if (this.map[s] === 0 && !this.cache.has(s) && !this.data.has(s)) {
+        this.cursor = s + 1 >= n ? 1 : s + 1;
+        this.used++;
+        return s;
+      }
+    }
+    return -1;
+  }
+
+  /** swap_duplicate: one more PTE refers to the slot (fork). */
+  dup(slot: number): void {
+    assert(this.map[slot] > 0, `swap_duplicate of free slot ${slot}`);
+    this.map[slot]++;
+  }
+
+  /** Is the slot still needed: referenced by a PTE, or holding a cached page? */
+  private maybeFree(slot: number): void {
+    if (this.map[slot] === 0 && !this.cache.has(slot)) {
+      this.data.delete(slot);
+      this.used--;
+    }
+  }
+
+  /** swap_free: one PTE fewer refers to the slot; frees it when nothing does. */
+  put(slot: number): void {
+    assert(this.map[slot] > 0, `swap_free of free slot ${slot}`);
+    this.map[slot]--;
+    this.maybeFree(slot);
+  }
+
+  /** Adds a page to the swap cache for slot. */
+  addToCache(slot: number, pfn: number): void {
+    this.cache.set(slot, pfn);
+    this.slotOf.set(pfn, slot);
+  }
+
+  /** delete_from_swap_cache: the page leaves the swap cache; the slot is freed if no PTE needs it. */
+  removeFromCache(pfn: number): void {
+    const slot = this.slotOf.get(pfn);
+    if (slot === undefined) return;
+    this.slotOf.delete(pfn);
+    this.cache.delete(slot);
+    this.maybeFree(slot);
+  }
+}
+
+/** The swap PTE for a slot (type 0): lo and hi halves. */
+export function swapPte(slot: number): { hi: number; lo: number } {
+  const inv = ~slot >>> 0; // the offset, inverted (bits above 31 of ~offset are all ones)
+  const lo = ((inv & 0x7fffff) << 9) >>> 0;
+  const hi = (((inv >>> 23) & 0x1ff) | (0x3ffff << 9)) >>> 0;
+  return { hi, lo };
+}
+
+/** Is this non-zero PTE a swap entry (P = 0, PROTNONE = 0, the high half non-zero)? */
+export function isSwapPte(hi: number, lo: number): boolean {
+  return (lo & 0x101) === 0 && hi !== 0;
+}
+
+/** The slot of a swap PTE. */
+export function swapSlot(hi: number, lo: number): number {
+  const inv = ((lo >>> 9) & 0x7fffff) | ((hi & 0x1ff) << 23);
+  return ~inv >>> 0;
+}

@@ -1,0 +1,196 @@
+/**
+ * Swap: the x86-64 swap PTE format, MADV_PAGEOUT, do_swap_page with the swap
+ * cache, fork and exit with swap entries, and page-cache pages paged out.
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../hw/access.ts";
+import { Pte } from "../hw/x86_64/pte.ts";
+import { fileByte } from "./fs/file.ts";
+import { checkInvariants } from "./invariants.ts";
+import { Kernel, type KernelConfig } from "./Kernel.ts";
+import { isSwapPte, swapPte, swapSlot } from "./mm/swap.ts";
+import { meminfo } from "./proc.ts";
+import type { Task } from "./task.ts";
+
+const PAGE = 4096n;
+
+function boot(extra: Partial<KernelConfig> = {}) {
+  return new Kernel({ ramBytes: 64 << 20, cpus: 1, swapBytes: 1 << 20, ...extra });
+}
+
+function anon(k: Kernel, t: Task, pages: number): bigint {
+  k.switchTo(0, t);
+  const r = k.mmap(t, {
+    length: pages * 4096,
+    prot: { r: true, w: true, x: false },
+    shared: false,
+    populate: false,
+    locked: false,
+    noreserve: false,
+    addr: -1,
+    fixed: false,
+    privileged: true,
+  });
+  expect(r > 0n).toBe(true);
+  return r;
+}
+
+function touch(k: Kernel, t: Task, va: bigint, write = false, value = 0) {
+  k.switchTo(0, t);
+  const r = k.userAccess(0, t, va, write ? Access.Write : Access.Read, value);
+  expect(r.ok).toBe(true);
+  return r.ok ? r.value : -1;
+}
+
+function pageout(k: Kernel, t: Task, va: bigint, pages: number): bigint {
+  k.switchTo(0, t);
+  return k.madvise(t, va, BigInt(pages) * PAGE, "pageout");
+}
+
+describe("the swap PTE (arch/x86/include/asm/pgtable_64.h)", () => {
+  it("puts the offset inverted in bits 9-58 and the type (0) in bits 59-63, with P and PROTNONE clear", () => {
+    for (const slot of [1, 2, 0x7fffff, 0x800000, 0x12345678, 0xffffffff]) {
+      const { hi, lo } = swapPte(slot);
+      const v = (BigInt(hi) << 32n) | BigInt(lo);
+      const want = ((~BigInt(slot) & ((1n << 50n) - 1n)) << 9n) | (0n << 59n);
+      expect(v, `slot ${slot}`).toBe(want);
+      expect(lo & (Pte.P | 0x100)).toBe(0);
+      expect(isSwapPte(hi, lo)).toBe(true);
+      expect(swapSlot(hi, lo)).toBe(slot);
+    }
+    expect(isSwapPte(0, 1 << 10)).toBe(false); // a guard marker
+    expect(isSwapPte(0x80000000, 0x100)).toBe(false); // PROT_NONE with NX
+  });
+});
+
+describe("MADV_PAGEOUT and swap-in", () => {
+  it("swaps out private pages, and a read brings one back as a major fault into the swap cache", () => {
+    const k = boot();
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 8);
+    for (let i = 0; i < 8; i++) touch(k, t, a + BigInt(i) * PAGE, true, 0x10 + i);
+    const free0 = k.buddy.freePages();
+    expect(pageout(k, t, a, 8)).toBe(0n);
+    expect([t.mm!.rssAnon, t.mm!.swapEnts, k.swap!.used, k.swap!.pswpout]).toEqual([0, 8, 8, 8]);
+    expect(k.buddy.freePages()).toBe(free0 + 8);
+    const e = k.userMm.readPte(t.mm!, Number(a / PAGE))!;
+    expect(isSwapPte(e.hi, e.lo)).toBe(true);
+    expect(touch(k, t, a + 3n * PAGE)).toBe(0x13);
+    expect([t.majFlt, k.swap!.pswpin]).toEqual([1, 1]);
+    // the page is in the swap cache and mapped read-only; the slot is kept
+    expect(meminfo(k).SwapCached).toBe(4096);
+    expect(k.userMm.readPte(t.mm!, Number(a / PAGE) + 3)!.lo & Pte.RW).toBe(0);
+    expect(k.swap!.used).toBe(8);
+    // writing it takes a minor fault that frees the swap copy (wp_can_reuse_anon_folio)
+    touch(k, t, a + 3n * PAGE, true, 0x99);
+    expect([t.majFlt, t.minFlt]).toEqual([1, 9]);
+    expect([k.swap!.used, meminfo(k).SwapCached]).toEqual([7, 0]);
+    // a write fault on a swapped page maps it writable at once and frees the slot
+    touch(k, t, a + 4n * PAGE, true, 0x77);
+    expect([t.majFlt, k.swap!.used]).toEqual([2, 6]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("a clean page still in the swap cache goes out again without a write", () => {
+    const k = boot();
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 1);
+    touch(k, t, a, true, 5);
+    pageout(k, t, a, 1);
+    touch(k, t, a);
+    expect(k.swap!.pswpout).toBe(1);
+    pageout(k, t, a, 1);
+    expect(k.swap!.pswpout).toBe(1); // the slot still held the page
+    expect(touch(k, t, a)).toBe(5);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("fork duplicates swap entries; the second process finds the page in the swap cache (a minor fault)", () => {
+    const k = boot();
+    const p = k.spawn("P")!;
+    const a = anon(k, p, 2);
+    touch(k, p, a, true, 0x42);
+    pageout(k, p, a, 2);
+    k.switchTo(0, p);
+    const c = k.fork(p, "C")!;
+    expect([c.mm!.swapEnts, k.swap!.map[swapSlot(...hiLo(k, c, a))]]).toEqual([1, 2]);
+    expect(touch(k, c, a)).toBe(0x42);
+    expect(c.majFlt).toBe(1);
+    expect(touch(k, p, a)).toBe(0x42);
+    expect(p.majFlt).toBe(0);
+    // the page is shared now: a write copies it and the copy leaves the other mapping alone
+    touch(k, c, a, true, 0x43);
+    expect(touch(k, p, a)).toBe(0x42);
+    k.exit(c, "exit");
+    k.exit(p, "exit");
+    expect(k.swap!.used).toBe(0);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("pageout leaves shared pages (mapcount > 1) and locked mappings (EINVAL) alone; without swap it keeps anonymous pages", () => {
+    const k = boot();
+    const p = k.spawn("P")!;
+    const a = anon(k, p, 1);
+    touch(k, p, a, true, 1);
+    k.switchTo(0, p);
+    k.fork(p, "C");
+    pageout(k, p, a, 1);
+    expect(p.mm!.swapEnts).toBe(0);
+    k.switchTo(0, p);
+    expect(k.mlock(p, a, PAGE, false)).toBe(0n);
+    expect(pageout(k, p, a, 1)).toBe(-22n);
+    const n = boot({ swapBytes: 0 });
+    const t = n.spawn("A")!;
+    const b = anon(n, t, 1);
+    touch(n, t, b, true, 1);
+    expect(pageout(n, t, b, 1)).toBe(0n);
+    expect(t.mm!.rssAnon).toBe(1);
+  });
+
+  it("stops when swap is full, and frees the swap copy on a read once swap is more than half full", () => {
+    const k = boot({ swapBytes: 5 * 4096 }); // the header and 4 slots
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 6);
+    for (let i = 0; i < 6; i++) touch(k, t, a + BigInt(i) * PAGE, true, i + 1);
+    pageout(k, t, a, 6);
+    expect([t.mm!.swapEnts, t.mm!.rssAnon, meminfo(k).SwapFree]).toEqual([4, 2, 0]);
+    expect(touch(k, t, a)).toBe(1);
+    expect(k.swap!.used).toBe(3); // vm_swap_full: the read freed the slot at once
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("pages out page-cache pages of a disk file: clean ones are dropped, dirty ones written back first", () => {
+    const k = boot();
+    const f = k.createFile("f", 4 * 4096, "disk", true);
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const m = k.mmap(t, {
+      file: f,
+      offset: 0,
+      length: 4 * 4096,
+      prot: { r: true, w: true, x: false },
+      shared: true,
+      populate: false,
+      locked: false,
+      noreserve: false,
+      addr: -1,
+      fixed: false,
+      privileged: true,
+    });
+    touch(k, t, m);
+    touch(k, t, m + PAGE, true, 0xee);
+    expect(t.mm!.rssFile).toBe(4);
+    pageout(k, t, m, 4);
+    expect([t.mm!.rssFile, f.cache.size, f.dirty.size, f.pagesWritten]).toEqual([0, 0, 0, 1]);
+    expect(f.storedByte(4096)).toBe(0xee);
+    expect(touch(k, t, m + PAGE)).toBe(0xee);
+    expect(touch(k, t, m + 2n * PAGE)).toBe(fileByte("f", 2 * 4096));
+    expect(t.majFlt).toBe(1);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+});
+
+function hiLo(k: Kernel, t: Task, va: bigint): [number, number] {
+  const e = k.userMm.readPte(t.mm!, Number(va / PAGE))!;
+  return [e.hi, e.lo];
+}
