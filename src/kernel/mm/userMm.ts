@@ -1481,7 +1481,9 @@ export class UserMm {
     const nv = vma.clone();
     nv.vmStart = to;
     nv.vmEnd = to + newPages;
-    nv.vmPgoff = to;
+    // copy_vma: the page offset moves with the pages (a file mapping keeps its file offset;
+    // an anonymous one keeps its linear index, which the reverse map relies on)
+    nv.vmPgoff = vma.vmPgoff + (start - vma.vmStart);
     // the old range goes away (its PTEs are already cleared, so nothing is freed twice)
     this.munmap(mm, start, oldPages);
     mm.insert(nv);
