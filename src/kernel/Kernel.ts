@@ -11,7 +11,7 @@ import { oopsReport } from "./arch/x86/oops.ts";
 import { X86Tlb } from "./arch/x86/tlb.ts";
 import { type FileObject, PageCache } from "./fs/file.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
-import { BuddyAllocator, MAX_ORDER } from "./mm/buddy.ts";
+import { BuddyAllocator, MAX_ORDER, Wmark } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
@@ -20,6 +20,7 @@ import { SwapArea } from "./mm/swap.ts";
 import { Errno, type MmapArgs, UserMm, VmFault } from "./mm/userMm.ts";
 import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
+import { SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
 import { Task } from "./task.ts";
 import { px, Vaddr } from "./vaddr.ts";
 
@@ -57,6 +58,8 @@ export interface KernelConfig {
   readaheadKb?: number;
   /** the size of the swap area in bytes (default 0: no swap) */
   swapBytes?: number;
+  /** vm.swappiness, 0 .. 200 (default 60) */
+  swappiness?: number;
 }
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
@@ -116,6 +119,14 @@ export class Kernel {
   readonly swap: SwapArea | null;
   /** pages the last MADV_PAGEOUT calls reclaimed (reset by callers that report it) */
   lastPageout = 0;
+  /** page reclaim over the LRU lists (mm/vmscan.c) */
+  readonly vmscan: Vmscan;
+  /** OOM kills so far, and the kernel's report line for each */
+  oomKills = 0;
+  readonly oomReports: string[] = [];
+  /** the address space whose fault or system call is allocating (the OOM killer does not reap it in place) */
+  private faultingMm: MmStruct | null = null;
+  private reclaiming = false;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: X86Tlb;
   /** empty_zero_page: the frame every anonymous read of an untouched page maps */
@@ -171,7 +182,16 @@ export class Kernel {
       faultAroundBytes: config.faultAroundBytes ?? 65536,
       readaheadKb: config.readaheadKb ?? 128,
       swapBytes: config.swapBytes ?? 0,
+      swappiness: config.swappiness ?? 60,
     };
+    if (
+      !(
+        Number.isInteger(this.config.swappiness) &&
+        this.config.swappiness >= 0 &&
+        this.config.swappiness <= 200
+      )
+    )
+      throw new InputError(`swappiness=${this.config.swappiness}: must be an integer from 0 to 200`);
     const sw = this.config.swapBytes;
     if (!(Number.isInteger(sw) && sw >= 0 && sw <= 2 ** 36 && sw % 4096 === 0))
       throw new InputError(`swap=${sw}: must be a multiple of 4096 from 0 to 64 GiB`);
@@ -323,6 +343,7 @@ export class Kernel {
       {
         pageCache: this.pageCache,
         swap: this.swap,
+        lru: null,
         phys: this.machine.phys,
         pages: this.pages,
         buddy: this.buddy,
@@ -352,6 +373,32 @@ export class Kernel {
         committedPages: () => this.tasks.reduce((n, t) => n + (t.alive && t.mm ? t.mm.committed : 0), 0),
       },
     );
+    this.vmscan = new Vmscan(
+      {
+        phys: this.machine.phys,
+        pages: this.pages,
+        userMm: this.userMm,
+        pageCache: this.pageCache,
+        swap: this.swap,
+        mms: () => [...new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))],
+        flushPage: (mm, vpn) => this.userMm.env.flushTlbMmRange(mm, vpn, 1),
+        swappiness: () => this.config.swappiness,
+      },
+      this.pages.nrFrames,
+    );
+    this.userMm.env.lru = this.vmscan;
+    this.pageCache.lru = this.vmscan;
+    this.buddy.hooks = {
+      wakeKswapd: () => {
+        this.kswapd();
+      },
+      directReclaim: (order) => {
+        if (this.reclaiming) return 0;
+        this.vmscan.stats.direct_reclaims++;
+        return this.reclaim(Math.max(SWAP_CLUSTER_MAX, 1 << order));
+      },
+      outOfMemory: () => this.outOfMemory(),
+    };
     this.tlbMgr = new X86Tlb(this.machine.cpus, this.config.pcid);
     this.tlbMgr.onMmUnloaded = (mm) => this.userMm.freePgd(mm);
 
@@ -438,7 +485,9 @@ export class Kernel {
   fork(parent: Task, comm: string): Task | null {
     if (!parent.mm) return null;
     this.runningCpu = Math.max(0, this.cpuOf(parent));
+    this.faultingMm = parent.mm;
     const mm = this.userMm.dupMm(parent.mm);
+    this.faultingMm = null;
     if (mm === null) return null;
     const t = this.newTask(comm, false);
     t.uid = parent.uid;
@@ -545,6 +594,79 @@ export class Kernel {
     const mms = [...new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))];
     this.userMm.msync(mm, r.start, r.end, mms);
     return this.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
+  }
+
+  // ---- memory pressure (mm/vmscan.c, mm/oom_kill.c) ----
+
+  /** The sum of the zones' high watermarks: where kswapd stops. */
+  private highWatermark(): number {
+    return this.buddy.zones.reduce((n, z) => n + (z.managed > 0 ? z.wmark[Wmark.High] : 0), 0);
+  }
+
+  /** Reclaims up to `pages` pages (try_to_free_pages); returns how many. */
+  reclaim(pages: number): number {
+    if (this.reclaiming) return 0;
+    this.reclaiming = true;
+    try {
+      let total = 0;
+      while (total < pages) {
+        const n = this.vmscan.shrink(Math.min(SWAP_CLUSTER_MAX, pages - total));
+        if (n === 0) break;
+        total += n;
+      }
+      return total;
+    } finally {
+      this.reclaiming = false;
+    }
+  }
+
+  /**
+   * kswapd's balance_pgdat: reclaim until free memory is back above the high
+   * watermark, or nothing more can be reclaimed. vmlab runs it at once when
+   * an allocation wakes it. Returns pages reclaimed.
+   */
+  kswapd(): number {
+    if (this.reclaiming) return 0;
+    this.vmscan.stats.kswapd_runs++;
+    const want = this.highWatermark() - this.buddy.freePages();
+    return want > 0 ? this.reclaim(want) : 0;
+  }
+
+  /**
+   * out_of_memory: select_bad_process by oom_badness (RSS + swap entries +
+   * page-table pages) and kill it, with the kernel's report line. A victim
+   * that is itself allocating is only marked: its allocation fails and the
+   * fault ends in SIGKILL. Returns whether memory was freed.
+   */
+  private outOfMemory(): boolean {
+    if (this.reclaiming) return false;
+    let victim: Task | null = null;
+    let best = 0;
+    for (const t of this.tasks) {
+      const mm = t.mm;
+      if (!t.alive || mm === null) continue;
+      const points = mm.rss + mm.swapEnts + mm.ptPages;
+      if (points > best) {
+        best = points;
+        victim = t;
+      }
+    }
+    if (victim === null) return false;
+    const mm = victim.mm!;
+    const kb = (n: number) => n * 4;
+    const totalVm = mm.vmas.reduce((n, v) => n + v.pages, 0);
+    this.oomKills++;
+    this.oomReports.push(
+      `Out of memory: Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mm.ptPages)}kB oom_score_adj:0`,
+    );
+    if (mm === this.faultingMm) {
+      victim.oomKilled = true;
+      return false;
+    }
+    const cpu = this.runningCpu;
+    for (const t of this.tasks) if (t.alive && t.mm === mm) this.exit(t, "SIGKILL (out of memory)");
+    this.runningCpu = cpu;
+    return true;
   }
 
   /** munmap; 0 or -errno. */
@@ -807,7 +929,9 @@ export class Kernel {
     if (vma === null) return VmFault.SIGSEGV;
     const leaf = this.userMm.leafFor(mm, vpn);
     if (leaf !== null && leaf.lo & Pte.P && (!write || leaf.lo & Pte.RW)) return VmFault.OK;
+    this.faultingMm = mm;
     const r = this.userMm.handleMmFault(mm, vma, vpn, write);
+    this.faultingMm = null;
     this.accountFault(task, r);
     return r & ~VmFault.MAJOR;
   }
@@ -901,7 +1025,10 @@ export class Kernel {
     ) {
       return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
     }
+    this.faultingMm = mm;
     const res = this.userMm.handleMmFault(mm, vma, vpn, write);
+    this.faultingMm = null;
+    if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
     const r = res & ~this.accountFault(task, res);
     if (r === VmFault.OK) return null;
     if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // the OOM killer: issue #5

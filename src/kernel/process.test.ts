@@ -37,15 +37,16 @@ function clonePages(m: Map<number, ModelPage>): Map<number, ModelPage> {
   return out;
 }
 
-function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
+function runFuzz(seed: number, steps: number, pcid: boolean, thp = false, pressure = false) {
   const rng = new Rng(seed);
   const k = new Kernel({
-    ramBytes: thp ? 160 << 20 : 96 << 20,
+    ramBytes: pressure ? 34 << 20 : thp ? 160 << 20 : 96 << 20,
+    overcommit: pressure ? "always" : "heuristic",
     cpus: 2,
     pcid,
     checkCoherence: true,
     thp: thp ? "always" : "never",
-    swapBytes: 8 << 20,
+    swapBytes: pressure ? 16 << 20 : 8 << 20,
   });
   const procs: ModelProc[] = [];
   const log: string[] = [];
@@ -88,7 +89,11 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       k.exit(t, "exit");
       log.push(`exit ${t.comm}`);
     } else if (op < 0.3) {
-      const n = thp && rng.float() < 0.3 ? 512 * (1 + rng.below(2)) : 1 + rng.below(24);
+      const n = pressure
+        ? 1 + rng.below(3000)
+        : thp && rng.float() < 0.3
+          ? 512 * (1 + rng.below(2))
+          : 1 + rng.below(24);
       const prot = rng.pick(["", "r", "rw", "rw", "rw"]);
       const shared = rng.float() < 0.25;
       const file = rng.float() < 0.3 ? rng.pick(files) : null;
@@ -165,33 +170,44 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       for (let i = 0; i < n; i++) p.pages.get(v + i)!.prot = prot;
       log.push(`mprotect ${t.comm} ${prot}`);
     } else {
-      // an access: a mapped page mostly, sometimes a hole
-      const v = vpns.length && rng.float() < 0.9 ? rng.pick(vpns) : 0x100 + rng.below(64);
+      // an access: a mapped page mostly, sometimes a hole; under pressure a run of pages
+      const v0 = vpns.length && rng.float() < 0.9 ? rng.pick(vpns) : 0x100 + rng.below(64);
       const write = rng.float() < 0.5;
       const value = rng.below(256);
+      const run = pressure ? 1 + rng.below(256) : 1;
       k.switchTo(cpu, t);
-      const r = k.userAccess(cpu, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read, value);
-      const mp = p.pages.get(v);
-      const allowed =
-        mp !== undefined &&
-        (write ? mp.prot === "rw" : mp.prot !== "") &&
-        (mp.file === undefined || mp.file.index < mp.file.size);
-      if (r.ok !== allowed && process.env.FUZZ_EXPLAIN) {
-        console.log(explainAccess(k, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read).join("\n"));
-        console.log(procMaps(k, t).join("\n"));
+      for (let v = v0; v < v0 + run; v++) {
+        if (v > v0 && !p.pages.has(v)) break;
+        const r = k.userAccess(cpu, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read, value);
+        if (!r.ok && r.signal === "SIGKILL") {
+          // the OOM killer chose this process while it faulted
+          expect(pressure, `step ${step}: an OOM kill without memory pressure`).toBe(true);
+          log.push(`oom-killed ${t.comm}`);
+          break;
+        }
+        const mp = p.pages.get(v);
+        const allowed =
+          mp !== undefined &&
+          (write ? mp.prot === "rw" : mp.prot !== "") &&
+          (mp.file === undefined || mp.file.index < mp.file.size);
+        if (r.ok !== allowed && process.env.FUZZ_EXPLAIN) {
+          console.log(explainAccess(k, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read).join("\n"));
+          console.log(procMaps(k, t).join("\n"));
+        }
+        expect(
+          r.ok,
+          `step ${step} (${log.slice(-14).join("; ")}): ${write ? "write" : "read"} of ${v.toString(16)} in ${t.comm}`,
+        ).toBe(allowed);
+        if (r.ok && mp) {
+          if (write) {
+            if (mp.file && !mp.shared && !mp.written) mp.box = { value }; // do_cow_fault: a private copy
+            mp.box.value = value;
+            if (!mp.shared) mp.written = true;
+          } else expect(r.value, `step ${step}: byte read`).toBe(mp.box.value);
+        } else expect(t.alive).toBe(true); // caught
+        if (!r.ok) break;
       }
-      expect(
-        r.ok,
-        `step ${step} (${log.slice(-14).join("; ")}): ${write ? "write" : "read"} of ${v.toString(16)} in ${t.comm}`,
-      ).toBe(allowed);
-      if (r.ok && mp) {
-        if (write) {
-          if (mp.file && !mp.shared && !mp.written) mp.box = { value }; // do_cow_fault: a private copy
-          mp.box.value = value;
-          if (!mp.shared) mp.written = true;
-        } else expect(r.value, `step ${step}: byte read`).toBe(mp.box.value);
-      } else expect(t.alive).toBe(true); // caught
-      log.push(`${write ? "write" : "read"} ${t.comm}`);
+      log.push(`${write ? "write" : "read"} ${t.comm}${run > 1 ? ` ${run}p` : ""}`);
     }
     // RSS: pages with a private copy (written, or populated writable)
     for (const q of procs) {
@@ -215,13 +231,25 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false) {
       expect(checkInvariants(k), `step ${step} after ${log.slice(-3).join("; ")}`).toEqual([]);
   }
   expect(checkInvariants(k)).toEqual([]);
-  expect(files[0].pagesRead, "the disk file was read through a mapping").toBeGreaterThan(0);
+  if (!pressure) expect(files[0].pagesRead, "the disk file was read through a mapping").toBeGreaterThan(0);
   // the page cache holds what shared mappings wrote (byte 0 of each cached page)
   for (const f of files)
     for (const [index, pfn] of f.cache)
       expect(k.machine.phys.read8(pfn * 4096), `${f.name} page ${index}`).toBe(fileBox(f.name, index).value);
   expect(k.machine.checker!.reports.map((r) => r.differences.join(","))).toEqual([]);
   expect(k.swap!.pswpout, "pages went to swap").toBeGreaterThan(0);
+  // every page still in swap reads back what the model says it holds
+  for (const q of procs) {
+    if (!q.task.alive) continue;
+    for (const [vpn, pg] of q.pages) {
+      const e = k.userMm.readPte(q.task.mm!, vpn);
+      if (e === null || !isSwapPte(e.hi, e.lo) || pg.prot === "") continue;
+      k.switchTo(0, q.task);
+      const r = k.userAccess(0, q.task, BigInt(vpn) * 4096n, Access.Read, 0);
+      if (!r.ok && r.signal === "SIGKILL") break; // the OOM killer took it
+      expect(r.ok && r.value, `swapped page ${vpn.toString(16)} of ${q.task.comm}`).toBe(pg.box.value);
+    }
+  }
   for (const q of procs) k.exit(q.task, "exit");
   expect(checkInvariants(k)).toEqual([]);
   expect(k.swap!.used, "every swap slot is free once all exited").toBe(0);
@@ -234,6 +262,19 @@ describe("processes with transparent huge pages under random use", () => {
       const k = runFuzz(seed, 400, true, true);
       expect(k.pages.countByKind()[9]).toBe(0);
       expect(k.userMm.thpStats.thp_fault_alloc).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe("processes under memory pressure: reclaim, swap, the OOM killer", () => {
+  for (const seed of [501, 502, 504]) {
+    it(`seed ${seed}`, () => {
+      const k = runFuzz(seed, 300, true, false, true);
+      expect(k.vmscan.stats.pgsteal, "reclaim ran").toBeGreaterThan(0);
+      console.log(
+        `seed ${seed}: pgsteal ${k.vmscan.stats.pgsteal}, pswpout ${k.swap!.pswpout}, pswpin ${k.swap!.pswpin}, oom kills ${k.oomKills}`,
+      );
+      expect(k.swap!.pswpin, "swapped pages were read back (and checked by the model)").toBeGreaterThan(0);
     });
   }
 });

@@ -13,6 +13,8 @@ export class Task {
   /** faults resolved without I/O / with I/O, counted from spawn or fork (like /proc/PID/stat) */
   minFlt = 0;
   majFlt = 0;
+  /** chosen by the OOM killer while it was allocating: its fault ends in SIGKILL */
+  oomKilled = false;
   /** the last signal delivered, with its si_code and si_addr */
   signal = "none";
   siCode = "none";

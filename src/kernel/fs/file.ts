@@ -62,6 +62,8 @@ export class PageCache {
   /** /proc/vmstat pgpgin/pgpgout in pages, and major faults' reads */
   pagesIn = 0;
   pagesOut = 0;
+  /** the LRU lists: disk-file pages join them when read, leave them when evicted */
+  lru: { addFile(pfn: number, f: FileObject, index: number): void; del(pfn: number): void } | null = null;
 
   constructor(
     readonly phys: PhysMem,
@@ -105,6 +107,7 @@ export class PageCache {
     }
     this.pages.refcount[pfn] = 1; // the page cache's own reference
     f.cache.set(index, pfn);
+    if (f.fs === "disk") this.lru?.addFile(pfn, f, index);
     if (io) {
       f.pagesRead++;
       this.pagesIn++;
@@ -133,6 +136,7 @@ export class PageCache {
     const pfn = f.cache.get(index);
     if (pfn === undefined || f.dirty.has(index) || this.pages.mapcount[pfn] !== 0) return false;
     f.cache.delete(index);
+    this.lru?.del(pfn);
     if (--this.pages.refcount[pfn] === 0) {
       const err = this.buddy.free(pfn, 0);
       if (err !== null) throw new Error(`page cache evict: ${err}`);

@@ -40,6 +40,16 @@ export const PTE_PROTNONE = 1 << 8;
  */
 export const PTE_GUARD = 1 << 10;
 
+/** What the fault paths tell page reclaim (mm/vmscan.ts implements it). */
+export interface LruHooks {
+  /** a new anonymous page at linear index `index` joins the inactive anon list */
+  addAnon(pfn: number, index: number): void;
+  /** a freed page leaves the lists */
+  del(pfn: number): void;
+  /** pages a fault holds while it allocates; reclaim leaves them alone */
+  readonly pinned: Set<number>;
+}
+
 /** What the address-space code needs from the rest of the kernel. */
 export interface MmEnv {
   readonly phys: PhysMem;
@@ -59,6 +69,8 @@ export interface MmEnv {
   readonly pageCache: PageCache;
   /** the swap area, or null without swap */
   readonly swap: SwapArea | null;
+  /** the LRU lists of page reclaim (set once the kernel has built them) */
+  lru: LruHooks | null;
 }
 
 /** Arguments of mmap, decoded. */
@@ -675,6 +687,7 @@ export class UserMm {
       pages.refcount[pfn]--;
     }
     if (--pages.refcount[pfn] === 0) {
+      this.env.lru?.del(pfn);
       const err = this.env.buddy.free(pfn, 0);
       assert(err === null, `putPage: ${err}`);
     }
@@ -878,7 +891,7 @@ export class UserMm {
    * do_anonymous_page: a read maps the shared zero page read-only (no page
    * allocated, no RSS); a write allocates a zeroed page, writable and dirty.
    */
-  private doAnonymousPage(mm: MmStruct, vma: Vma, _vpn: number, pa: number, write: boolean): VmFault {
+  private doAnonymousPage(mm: MmStruct, vma: Vma, vpn: number, pa: number, write: boolean): VmFault {
     const env = this.env;
     if (!write) {
       const e = this.userPte(env.zeroPfn, vma.vmFlags, false, false, true);
@@ -886,7 +899,7 @@ export class UserMm {
       return VmFault.OK;
     }
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    const pfn = this.allocUserPage();
+    const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
     if (pfn < 0) return VmFault.OOM;
     const e = this.userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
     env.pages.mapcount[pfn] = 1;
@@ -963,11 +976,13 @@ export class UserMm {
       }
       to = Math.min(to, f.nrPages);
     }
-    for (let i = from; i < to; i++) {
-      if (pc.readPage(f, i, true) < 0 && i === index) return null;
-    }
-    const pfn = pc.find(f, index);
-    return pfn < 0 ? null : { pfn, major: true };
+    // the page itself first (held while the rest of the window is read, as the fault holds its folio)
+    const pfn = pc.readPage(f, index, true);
+    if (pfn < 0) return null;
+    this.env.lru?.pinned.add(pfn);
+    for (let i = from; i < to; i++) if (i !== index && pc.readPage(f, i, true) < 0) break;
+    this.env.lru?.pinned.delete(pfn);
+    return { pfn, major: true };
   }
 
   /** Maps a page-cache page at pa for this VMA (finish_fault / do_set_pte). */
@@ -1071,7 +1086,9 @@ export class UserMm {
     }
     // do_cow_fault: a private copy of the file page
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    const pfn = this.allocUserPage();
+    env.lru?.pinned.add(got.pfn);
+    const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
+    env.lru?.pinned.delete(got.pfn);
     if (pfn < 0) return VmFault.OOM;
     copyFrame(env.phys, got.pfn, pfn);
     env.pages.mapcount[pfn] = 1;
@@ -1109,7 +1126,7 @@ export class UserMm {
     let pfn = swap.cache.get(slot) ?? -1;
     let major = false;
     if (pfn < 0) {
-      pfn = this.allocUserPage();
+      pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
       if (pfn < 0) return VmFault.OOM;
       const bytes = swap.data.get(slot);
       assert(bytes !== undefined, `swap slot ${slot} holds no page`);
@@ -1265,10 +1282,25 @@ export class UserMm {
   }
 
   /** A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO). */
-  allocUserPage(): number {
+  allocUserPage(index = -1): number {
     const pfn = this.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
-    if (pfn >= 0) this.env.phys.zeroFrame(pfn);
+    if (pfn >= 0) {
+      this.env.phys.zeroFrame(pfn);
+      if (index >= 0) this.env.lru?.addAnon(pfn, index);
+    }
     return pfn;
+  }
+
+  /** Frees a page reclaim has unmapped everywhere (its last reference gone). */
+  freeUnmapped(pfn: number): void {
+    if (this.env.pages.refcount[pfn] !== 0) return;
+    const err = this.env.buddy.free(pfn, 0);
+    assert(err === null, `freeUnmapped: ${err}`);
+  }
+
+  /** page->index of an anonymous page at vpn of vma (linear_page_index). */
+  private static linearIndex(vma: Vma, vpn: number): number {
+    return vma.vmPgoff + (vpn - vma.vmStart);
   }
 
   /**
@@ -1305,7 +1337,9 @@ export class UserMm {
       return VmFault.OK;
     }
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    const pfn = this.allocUserPage();
+    env.lru?.pinned.add(old); // wp_page_copy holds a reference on the old page
+    const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
+    env.lru?.pinned.delete(old);
     if (pfn < 0) return VmFault.OOM;
     if (!special) copyFrame(env.phys, old, pfn);
     pages.mapcount[pfn] = 1;

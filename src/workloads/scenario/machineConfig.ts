@@ -49,6 +49,12 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
   { key: "panic_on_oops", default: "0", values: "0, 1", modelled: true },
   { key: "seed", default: "1", values: "integer", modelled: true },
   {
+    key: "swappiness",
+    default: "60",
+    values: "0 .. 200 (vm.swappiness; a vmlab extension)",
+    modelled: true,
+  },
+  {
     key: "psc",
     default: "off",
     values: "on, off (paging-structure caches; a vmlab extension)",
@@ -167,6 +173,8 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
   if (swap < 0n || swap > 64n << 30n || swap % 4096n !== 0n)
     bad("swap", `must be a multiple of 4K from 0 to 64G, not ${swap}`);
   if (swap > 0n && swap < 8192n) bad("swap", "a swap area needs its header page and at least one page (8K)");
+  const swappiness = num("swappiness");
+  if (swappiness < 0n || swappiness > 200n) bad("swappiness", `must be 0 .. 200, not ${swappiness}`);
   const readahead = num("readahead");
   if (readahead < 0n || readahead > 64n << 20n) bad("readahead", `must be 0 .. 64M, not ${readahead}`);
   const seed = num("seed");
@@ -194,6 +202,7 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
       faultAroundBytes: Number(faultAround),
       readaheadKb: Number(readahead / 1024n),
       swapBytes: Number(swap),
+      swappiness: Number(swappiness),
     },
   };
 }

@@ -89,8 +89,6 @@ const LATER = new Set([
   "setuid",
   "syscall",
   "device",
-  "reclaim",
-  "kswapd",
   "explain",
   "copy_from_user",
   "copy_to_user",
@@ -253,7 +251,10 @@ export class Session {
     }
     rt.out = [];
     if (kernel.machine.checker) kernel.machine.checker.tag = `line ${stmt.pos.line}`;
+    const ooms = kernel.oomReports.length;
     run(rt);
+    // the OOM killer's reports, as the kernel logs them, before what the statement printed
+    if (kernel.oomReports.length > ooms) rt.out.unshift(...kernel.oomReports.slice(ooms));
     this.result.statements.push({ line: stmt.pos.line, text: stmt.text.trim(), output: rt.out });
     if (this.opts.checkInvariants) {
       const problems = checkInvariants(kernel);
@@ -374,6 +375,9 @@ class Compiler {
         return this.explainStmt(s);
       case "file":
         return this.fileStmt(s);
+      case "reclaim":
+      case "kswapd":
+        return this.reclaimStmt(s);
       case "let": {
         const ev = this.expr(s.expr!);
         const name = s.target!.name;
@@ -658,6 +662,35 @@ class Compiler {
     if (this.procs.has(w.ident)) this.fail(`'${w.ident}' already exists`, w.pos);
     if (this.defined.has(w.ident)) this.fail(`'${w.ident}' is already a variable`, w.pos);
     return w.ident;
+  }
+
+  /** `reclaim [SIZE]` (try_to_free_pages) and `kswapd` (balance to the high watermark) */
+  private reclaimStmt(s: Stmt): (rt: Runtime) => void {
+    if (s.target) this.fail(`'${s.verb}' returns nothing to assign`, s.target.pos);
+    this.opts(s, []);
+    const [size] = this.args(
+      s,
+      0,
+      s.verb === "reclaim" ? 1 : 0,
+      s.verb === "reclaim" ? "an optional size" : "nothing",
+    );
+    if (size) this.useVars(size);
+    return (rt) => {
+      const k = rt.kernel;
+      const out0 = k.swap?.pswpout ?? 0;
+      const steal0 = k.vmscan.stats.pgsteal;
+      let n: number;
+      if (s.verb === "kswapd" || !size) n = k.kswapd();
+      else {
+        const bytes = this.value(size, rt, "the size");
+        if (bytes > 1n << 46n) this.fail("reclaim: more than the machine could ever hold", size.pos);
+        n = k.reclaim(Number((bytes + 4095n) / 4096n));
+      }
+      const swapped = (k.swap?.pswpout ?? 0) - out0;
+      rt.out.push(
+        `${n} page${n === 1 ? "" : "s"} reclaimed (${swapped} written to swap, ${k.vmscan.stats.pgsteal - steal0 - swapped} from the page cache); free ${k.buddy.freePages()} pages`,
+      );
+    };
   }
 
   /** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]` */
@@ -1401,7 +1434,7 @@ class Compiler {
       case "oops":
         return (rt) => BigInt(rt.kernel.oopses.length);
       case "oom_kills":
-        return () => 0n;
+        return (rt) => BigInt(rt.kernel.oomKills);
       case "tlb.hits":
         return perCpu((c) => c.tlb.hits.reduce((a, b) => a + b, 0));
       case "tlb.misses":
@@ -1699,6 +1732,12 @@ export function vmstat(k: Kernel): Record<string, number> {
     kswapd_wakeups: k.buddy.kswapdWakeups,
     nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
     ...k.userMm.thpStats,
+    ...k.vmscan.stats,
+    oom_kill: k.oomKills,
+    nr_inactive_anon: k.vmscan.size[1],
+    nr_active_anon: k.vmscan.size[2],
+    nr_inactive_file: k.vmscan.size[3],
+    nr_active_file: k.vmscan.size[4],
     pswpin: k.swap?.pswpin ?? 0,
     pswpout: k.swap?.pswpout ?? 0,
     pgpgin: k.pageCache.pagesIn * 4,

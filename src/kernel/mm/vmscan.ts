@@ -1,0 +1,358 @@
+import type { PhysMem } from "../../hw/PhysMem.ts";
+import { Pte } from "../../hw/x86_64/pte.ts";
+import type { FileObject, PageCache } from "../fs/file.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { type PageDescTable, PageKind } from "./PageDesc.ts";
+import { type SwapArea, swapPte } from "./swap.ts";
+import type { UserMm } from "./userMm.ts";
+import { type Vma, VmFlag } from "./vma.ts";
+
+/** The LRU lists of the node (include/linux/mmzone.h enum lru_list; unevictable pages are kept off them). */
+export const enum Lru {
+  None = 0,
+  InactiveAnon = 1,
+  ActiveAnon = 2,
+  InactiveFile = 3,
+  ActiveFile = 4,
+}
+
+export const LRU_NAMES = ["", "inactive_anon", "active_anon", "inactive_file", "active_file"];
+
+/** DEF_PRIORITY: a scan looks at lru_size >> priority pages, priority going from 12 down to 0. */
+const DEF_PRIORITY = 12;
+/** SWAP_CLUSTER_MAX: the batch reclaim works in. */
+export const SWAP_CLUSTER_MAX = 32;
+
+/** What reclaim needs from the rest of the kernel. */
+export interface VmscanEnv {
+  readonly phys: PhysMem;
+  readonly pages: PageDescTable;
+  readonly userMm: UserMm;
+  readonly pageCache: PageCache;
+  readonly swap: SwapArea | null;
+  /** every live address space */
+  mms(): MmStruct[];
+  /** flush one page of an address space from every TLB that may hold it */
+  flushPage(mm: MmStruct, vpn: number): void;
+  /** vm.swappiness */
+  swappiness(): number;
+}
+
+/**
+ * Page reclaim (mm/vmscan.c) over Linux's split LRU: new anonymous and file
+ * pages enter the inactive lists; shrink_inactive_list takes pages from the
+ * tail, reads and clears their accessed bits through the reverse map
+ * (folio_referenced, with a TLB flush per young PTE), promotes referenced
+ * pages (anonymous: at once; file: on a second reference, or if mapped more
+ * than once or executable) and reclaims the rest: anonymous pages to swap
+ * (try_to_unmap puts a swap entry in every PTE), file pages dropped after
+ * writeback if dirty. shrink_active_list moves pages from the active tail to
+ * the inactive list (clearing their accessed bits), keeping referenced
+ * executable file pages active. get_scan_count splits the work between anon
+ * and file by swappiness; without free swap only file pages are scanned.
+ *
+ * Unevictable here: mlocked pages, shmem and tmpfs pages, transparent huge
+ * pages, and every kernel page (they are never put on these lists).
+ */
+export class Vmscan {
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+  readonly lru: Uint8Array;
+  /** the linear page index of an LRU page (page->index), for the reverse map */
+  readonly index: Float64Array;
+  /** PG_referenced */
+  readonly referenced: Uint8Array;
+  /** the file of a page-cache page on the LRU */
+  readonly owner: (FileObject | undefined)[] = [];
+  readonly head = new Int32Array(5).fill(-1);
+  readonly tail = new Int32Array(5).fill(-1);
+  readonly size = new Int32Array(5);
+  /** pages a fault is working on (a COW source, the page being read); reclaim leaves them alone */
+  readonly pinned = new Set<number>();
+  /** /proc/vmstat */
+  stats = {
+    pgscan: 0,
+    pgsteal: 0,
+    pgactivate: 0,
+    pgdeactivate: 0,
+    pgrefill: 0,
+    pageoutrun: 0,
+    kswapd_runs: 0,
+    direct_reclaims: 0,
+  };
+
+  constructor(
+    readonly env: VmscanEnv,
+    nrFrames: number,
+  ) {
+    this.next = new Int32Array(nrFrames).fill(-1);
+    this.prev = new Int32Array(nrFrames).fill(-1);
+    this.lru = new Uint8Array(nrFrames);
+    this.index = new Float64Array(nrFrames);
+    this.referenced = new Uint8Array(nrFrames);
+  }
+
+  // ---- the lists ----
+
+  /** Puts pfn at the head of a list (lru_add), taking it off any list it was on. */
+  add(pfn: number, list: Lru): void {
+    if (this.lru[pfn] !== Lru.None) this.del(pfn);
+    this.lru[pfn] = list;
+    this.prev[pfn] = -1;
+    this.next[pfn] = this.head[list];
+    if (this.head[list] >= 0) this.prev[this.head[list]] = pfn;
+    else this.tail[list] = pfn;
+    this.head[list] = pfn;
+    this.size[list]++;
+  }
+
+  del(pfn: number): void {
+    const list = this.lru[pfn];
+    if (list === Lru.None) return;
+    const p = this.prev[pfn];
+    const n = this.next[pfn];
+    if (p >= 0) this.next[p] = n;
+    else this.head[list] = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail[list] = p;
+    this.lru[pfn] = Lru.None;
+    this.size[list]--;
+    this.referenced[pfn] = 0;
+  }
+
+  /** A new anonymous page at linear index `index` (folio_add_lru_vma: new pages start inactive). */
+  addAnon(pfn: number, index: number): void {
+    this.index[pfn] = index;
+    this.referenced[pfn] = 0;
+    this.add(pfn, Lru.InactiveAnon);
+  }
+
+  /** A new page-cache page of a disk file. */
+  addFile(pfn: number, f: FileObject, index: number): void {
+    this.index[pfn] = index;
+    this.owner[pfn] = f;
+    this.referenced[pfn] = 0;
+    this.add(pfn, Lru.InactiveFile);
+  }
+
+  private isAnonList(list: Lru): boolean {
+    return list === Lru.InactiveAnon || list === Lru.ActiveAnon;
+  }
+
+  /** Is the page still what its list says (pages freed elsewhere are dropped lazily)? */
+  private valid(pfn: number, list: Lru): boolean {
+    const kind = this.env.pages.kind[pfn];
+    if (this.isAnonList(list)) return kind === PageKind.UserAnon;
+    const f = this.owner[pfn];
+    return kind === PageKind.PageCache && f !== undefined && f.cache.get(this.index[pfn]) === pfn;
+  }
+
+  // ---- the reverse map ----
+
+  /**
+   * rmap_walk: every PTE that maps pfn. Anonymous pages are found through
+   * their linear index in every VMA with anonymous pages whose pgoff range
+   * covers it (anon_vma, simplified to all address spaces); file pages in
+   * every VMA of their file.
+   */
+  private rmap(
+    pfn: number,
+    fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
+  ): void {
+    const anon = this.isAnonList(this.lru[pfn] as Lru);
+    const f = anon ? undefined : this.owner[pfn];
+    const index = this.index[pfn];
+    const um = this.env.userMm;
+    for (const mm of this.env.mms()) {
+      for (const v of mm.vmas) {
+        if (anon ? v.anonVma === 0 : v.file !== f) continue;
+        if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
+        const vpn = v.vmStart + (index - v.vmPgoff);
+        const pte = um.readPte(mm, vpn);
+        if (pte === null || !(pte.lo & Pte.P) || pte.lo & (1 << 9)) continue;
+        if (((pte.hi & 0x3fff) * 4294967296 + ((pte.lo & 0xfffff000) >>> 0)) / 4096 !== pfn) continue;
+        fn(mm, v, vpn, pte.pa, pte.hi, pte.lo);
+      }
+    }
+  }
+
+  /**
+   * folio_referenced: counts the mappings whose accessed bit is set,
+   * clearing each (ptep_clear_flush_young: with a TLB flush, so the next
+   * access sets it again). Also reports a VM_LOCKED or VM_EXEC mapping, and
+   * how many mappings it found.
+   */
+  private referencedPtes(pfn: number): { young: number; locked: boolean; exec: boolean; found: number } {
+    const r = { young: 0, locked: false, exec: false, found: 0 };
+    this.rmap(pfn, (mm, v, vpn, pa, _hi, lo) => {
+      r.found++;
+      if (v.vmFlags & VmFlag.LOCKED) r.locked = true;
+      if (v.vmFlags & VmFlag.EXEC) r.exec = true;
+      if (lo & Pte.A) {
+        r.young++;
+        this.env.phys.write32(pa, (lo & ~Pte.A) >>> 0);
+        this.env.flushPage(mm, vpn);
+      }
+    });
+    return r;
+  }
+
+  // ---- shrinking ----
+
+  /** shrink_active_list: up to nr pages from the active tail go to the inactive list. */
+  private shrinkActive(list: Lru, nr: number): void {
+    const inactive = list === Lru.ActiveAnon ? Lru.InactiveAnon : Lru.InactiveFile;
+    for (let i = 0; i < nr; i++) {
+      const pfn = this.tail[list];
+      if (pfn < 0) break;
+      if (!this.valid(pfn, list)) {
+        this.del(pfn);
+        continue;
+      }
+      this.stats.pgrefill++;
+      const r = this.referencedPtes(pfn);
+      if (r.young > 0 && r.exec && list === Lru.ActiveFile) {
+        this.add(pfn, list); // referenced executable file pages stay active
+        continue;
+      }
+      this.add(pfn, inactive);
+      this.stats.pgdeactivate++;
+    }
+  }
+
+  /** shrink_inactive_list + shrink_folio_list: returns pages reclaimed. */
+  private shrinkInactive(list: Lru, nr: number): number {
+    const anon = list === Lru.InactiveAnon;
+    const active = anon ? Lru.ActiveAnon : Lru.ActiveFile;
+    let reclaimed = 0;
+    for (let i = 0; i < nr; i++) {
+      const pfn = this.tail[list];
+      if (pfn < 0) break;
+      if (!this.valid(pfn, list)) {
+        this.del(pfn);
+        continue;
+      }
+      this.stats.pgscan++;
+      const pages = this.env.pages;
+      const r = this.referencedPtes(pfn);
+      // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it
+      const expectRefs = r.found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
+      if (
+        this.pinned.has(pfn) ||
+        r.locked ||
+        r.found !== pages.mapcount[pfn] ||
+        pages.refcount[pfn] !== expectRefs
+      ) {
+        this.add(pfn, active);
+        continue;
+      }
+      if (r.young > 0) {
+        // folio_check_references
+        if (anon || this.referenced[pfn] || r.young > 1 || r.exec) {
+          this.add(pfn, active);
+          this.stats.pgactivate++;
+        } else {
+          this.referenced[pfn] = 1;
+          this.add(pfn, list);
+        }
+        continue;
+      }
+      if (anon ? this.swapOut(pfn) : this.dropFile(pfn)) {
+        reclaimed++;
+        this.stats.pgsteal++;
+      } else this.add(pfn, active);
+    }
+    return reclaimed;
+  }
+
+  /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
+  private swapOut(pfn: number): boolean {
+    const swap = this.env.swap;
+    if (swap === null) return false;
+    const phys = this.env.phys;
+    const pages = this.env.pages;
+    let slot = swap.slotOf.get(pfn) ?? -1;
+    const cached = slot >= 0;
+    let dirty = !cached;
+    if (!cached) {
+      slot = swap.allocSlot();
+      if (slot < 0) return false;
+    }
+    const e = swapPte(slot);
+    this.rmap(pfn, (mm, _v, vpn, pa, _hi, lo) => {
+      if (lo & Pte.D) dirty = true;
+      phys.write64(pa, e.hi, e.lo);
+      this.env.flushPage(mm, vpn);
+      swap.map[slot]++;
+      mm.swapEnts++;
+      mm.rssAnon--;
+      pages.mapcount[pfn]--;
+      pages.refcount[pfn]--;
+    });
+    if (dirty) {
+      const bytes = new Uint32Array(1024);
+      const words = phys.frameWords(pfn);
+      if (words !== null) bytes.set(words);
+      swap.data.set(slot, bytes);
+      swap.pswpout++;
+    }
+    if (cached) {
+      swap.removeFromCache(pfn);
+      pages.refcount[pfn]--;
+    }
+    this.del(pfn);
+    this.env.userMm.freeUnmapped(pfn);
+    return true;
+  }
+
+  /** A page-cache page: unmapped everywhere, written back if dirty, then dropped from the cache. */
+  private dropFile(pfn: number): boolean {
+    const f = this.owner[pfn]!;
+    const index = this.index[pfn];
+    const pages = this.env.pages;
+    this.rmap(pfn, (mm, _v, vpn, pa, _hi, lo) => {
+      if (lo & Pte.D) f.dirty.add(index);
+      this.env.phys.write64(pa, 0, 0);
+      this.env.flushPage(mm, vpn);
+      mm.rssFile--;
+      pages.mapcount[pfn]--;
+      pages.refcount[pfn]--;
+    });
+    this.env.pageCache.writeback(f, index);
+    this.del(pfn);
+    this.owner[pfn] = undefined;
+    return this.env.pageCache.evict(f, index);
+  }
+
+  /**
+   * shrink_node: scans the lists at falling priority until `want` pages are
+   * reclaimed or everything was looked at. Returns pages reclaimed.
+   */
+  shrink(want: number): number {
+    let reclaimed = 0;
+    const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;
+    const swappiness = this.env.swappiness();
+    for (let priority = DEF_PRIORITY; priority >= 0 && reclaimed < want; priority--) {
+      // get_scan_count: SCAN_FRACT by swappiness (anon weight swappiness, file 200 - swappiness)
+      const anonShare = swapOk ? swappiness : 0;
+      const fileShare = 200 - swappiness;
+      const total = anonShare + fileShare;
+      for (const [inactive, activeList, share] of [
+        [Lru.InactiveFile, Lru.ActiveFile, fileShare],
+        [Lru.InactiveAnon, Lru.ActiveAnon, anonShare],
+      ] as const) {
+        if (share === 0) continue;
+        const size = this.size[inactive] + this.size[activeList];
+        let scan = priority === 0 ? size : size >> priority;
+        scan = Math.ceil((scan * share) / total);
+        if (scan === 0 && size > 0 && priority < DEF_PRIORITY - 2) scan = Math.min(size, SWAP_CLUSTER_MAX);
+        if (scan === 0) continue;
+        // inactive_is_low (inactive_ratio 1 below 1 GiB): refill the inactive list first
+        if (this.size[inactive] < this.size[activeList]) this.shrinkActive(activeList, scan);
+        reclaimed += this.shrinkInactive(inactive, scan);
+        if (reclaimed >= want) break;
+      }
+    }
+    return reclaimed;
+  }
+}
