@@ -608,10 +608,13 @@ export class Kernel {
     if (this.reclaiming) return 0;
     this.reclaiming = true;
     try {
+      // shrink_node passes; a pass that only aged pages (cleared accessed bits, moved them
+      // between the lists) is retried, up to three in a row, as kswapd and reclaim retries do
       let total = 0;
-      while (total < pages) {
+      let idle = 0;
+      while (total < pages && idle < 3) {
         const n = this.vmscan.shrink(Math.min(SWAP_CLUSTER_MAX, pages - total));
-        if (n === 0) break;
+        idle = n === 0 ? idle + 1 : 0;
         total += n;
       }
       return total;

@@ -220,12 +220,12 @@ export class Vmscan {
     }
   }
 
-  /** shrink_inactive_list + shrink_folio_list: returns pages reclaimed. */
-  private shrinkInactive(list: Lru, nr: number): number {
+  /** shrink_inactive_list + shrink_folio_list: scans up to nr pages, reclaims up to `limit`; returns pages reclaimed. */
+  private shrinkInactive(list: Lru, nr: number, limit: number): number {
     const anon = list === Lru.InactiveAnon;
     const active = anon ? Lru.ActiveAnon : Lru.ActiveFile;
     let reclaimed = 0;
-    for (let i = 0; i < nr; i++) {
+    for (let i = 0; i < nr && reclaimed < limit; i++) {
       const pfn = this.tail[list];
       if (pfn < 0) break;
       if (!this.valid(pfn, list)) {
@@ -349,7 +349,7 @@ export class Vmscan {
         if (scan === 0) continue;
         // inactive_is_low (inactive_ratio 1 below 1 GiB): refill the inactive list first
         if (this.size[inactive] < this.size[activeList]) this.shrinkActive(activeList, scan);
-        reclaimed += this.shrinkInactive(inactive, scan);
+        reclaimed += this.shrinkInactive(inactive, scan, want - reclaimed);
         if (reclaimed >= want) break;
       }
     }

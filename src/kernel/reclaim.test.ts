@@ -1,0 +1,144 @@
+/**
+ * Page reclaim (mm/vmscan.c) and the OOM killer: what goes, what stays, and
+ * in which order.
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../hw/access.ts";
+import { Pte } from "../hw/x86_64/pte.ts";
+import { checkInvariants } from "./invariants.ts";
+import { Kernel, type KernelConfig } from "./Kernel.ts";
+import { Gfp } from "./mm/gfp.ts";
+import { PageKind } from "./mm/PageDesc.ts";
+import { isSwapPte } from "./mm/swap.ts";
+import type { Task } from "./task.ts";
+
+const PAGE = 4096n;
+
+function boot(extra: Partial<KernelConfig> = {}) {
+  return new Kernel({ ramBytes: 64 << 20, cpus: 1, swapBytes: 32 << 20, overcommit: "always", ...extra });
+}
+
+function anon(k: Kernel, t: Task, pages: number, locked = false): bigint {
+  k.switchTo(0, t);
+  const r = k.mmap(t, {
+    length: pages * 4096,
+    prot: { r: true, w: true, x: false },
+    shared: false,
+    populate: false,
+    locked,
+    noreserve: false,
+    addr: -1,
+    fixed: false,
+    privileged: true,
+  });
+  expect(r > 0n).toBe(true);
+  return r;
+}
+
+function writeAll(k: Kernel, t: Task, va: bigint, pages: number, value = 1) {
+  k.switchTo(0, t);
+  for (let i = 0; i < pages; i++) {
+    const r = k.userAccess(0, t, va + BigInt(i) * PAGE, Access.Write, value);
+    if (!r.ok) return r;
+  }
+  return null;
+}
+
+function state(k: Kernel, t: Task, va: bigint): "present" | "swapped" | "none" {
+  const e = k.userMm.readPte(t.mm!, Number(va / PAGE));
+  if (e === null) return "none";
+  if (e.lo & Pte.P) return "present";
+  return isSwapPte(e.hi, e.lo) ? "swapped" : "none";
+}
+
+describe("reclaim", () => {
+  it("swaps user pages out under pressure while every kernel page stays mapped and resident", () => {
+    const k = boot();
+    const kbuf = k.kmalloc(256 << 10, Gfp.KERNEL);
+    expect(kbuf).not.toBe(0n);
+    const kernelFrames = k.pages.countByKind()[PageKind.KmallocLarge];
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 20000); // 80 MiB through 64 MiB of RAM
+    expect(writeAll(k, t, a, 20000)).toBe(null);
+    expect(t.mm!.swapEnts).toBeGreaterThan(5000);
+    expect(k.pages.countByKind()[PageKind.KmallocLarge]).toBe(kernelFrames);
+    expect(k.kernelPfn(kbuf)).toBeGreaterThan(0);
+    expect(k.vmscan.stats.kswapd_runs).toBeGreaterThan(0);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("gives referenced pages a second chance: pages touched since the last scan survive the next one", () => {
+    const k = boot();
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 200);
+    writeAll(k, t, a, 200);
+    expect(k.reclaim(50)).toBe(50);
+    // touch the first 20 pages that are still resident
+    const kept: bigint[] = [];
+    for (let i = 0; i < 200 && kept.length < 20; i++) {
+      const va = a + BigInt(i) * PAGE;
+      if (state(k, t, va) === "present") kept.push(va);
+    }
+    k.switchTo(0, t);
+    for (const va of kept) k.userAccess(0, t, va, Access.Read);
+    k.reclaim(100);
+    for (const va of kept) expect(state(k, t, va), `0x${va.toString(16)}`).toBe("present");
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("with swappiness 0 takes page-cache pages and no anonymous ones; without swap never anonymous ones", () => {
+    for (const cfg of [{ swappiness: 0 }, { swapBytes: 0 }]) {
+      const k = boot(cfg);
+      const f = k.createFile("f", 100 * 4096, "disk", true);
+      const t = k.spawn("A")!;
+      const a = anon(k, t, 100);
+      writeAll(k, t, a, 100);
+      const got = k.reclaim(60);
+      expect(got).toBe(60);
+      expect(t.mm!.swapEnts).toBe(0);
+      expect(f.cache.size).toBe(40);
+      expect(checkInvariants(k)).toEqual([]);
+    }
+  });
+
+  it("never reclaims mlocked pages", () => {
+    const k = boot({ swapBytes: 64 << 20 });
+    const t = k.spawn("A")!;
+    const locked = anon(k, t, 64, true);
+    const big = anon(k, t, 20000);
+    writeAll(k, t, big, 20000);
+    expect(t.mm!.swapEnts).toBeGreaterThan(0);
+    for (let i = 0n; i < 64n; i++) expect(state(k, t, locked + i * PAGE)).toBe("present");
+  });
+});
+
+describe("the OOM killer", () => {
+  it("kills the process with the highest badness (RSS + swap + page tables) and reports it as the kernel does", () => {
+    const k = boot({ swapBytes: 8 << 20 });
+    const small = k.spawn("small")!;
+    const s = anon(k, small, 2000);
+    writeAll(k, small, s, 2000);
+    const big = k.spawn("big")!;
+    const b = anon(k, big, 40000);
+    const r = writeAll(k, big, b, 40000);
+    expect(r !== null && !r.ok && r.signal).toBe("SIGKILL");
+    expect([big.alive, small.alive, k.oomKills]).toEqual([false, true, 1]);
+    expect(k.oomReports[0]).toMatch(
+      /^Out of memory: Killed process \d+ \(big\) total-vm:160132kB, anon-rss:\d+kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:\d+kB oom_score_adj:0$/,
+    );
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("a kernel allocation that finds nothing to reclaim kills a user process to get memory", () => {
+    const k = boot({ swapBytes: 0 });
+    const t = k.spawn("hog")!;
+    const a = anon(k, t, 13000);
+    writeAll(k, t, a, 13000);
+    expect(t.alive).toBe(true);
+    let got = 0;
+    for (let i = 0; i < 4000 && t.alive; i++) if (k.allocPages(0, Gfp.KERNEL) !== 0n) got++;
+    expect(t.alive).toBe(false);
+    expect(k.oomKills).toBe(1);
+    expect(got).toBeGreaterThan(0);
+  });
+});
