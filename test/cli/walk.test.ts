@@ -140,6 +140,7 @@ describe("vmlab tour", () => {
     expect(r.stdout).toMatch(/back to A, no flush +-> pa 0x5678000 +\(TLB hit/);
     // the process scenarios, each with its evidence checked
     for (const q of [
+      "When memory runs out, what leaves RAM, and what never does?",
       "Does malloc allocate memory?",
       "Are kernel pages allocated lazily too?",
       "Once a translation is in the TLB, is it still checked?",
@@ -150,7 +151,7 @@ describe("vmlab tour", () => {
       expect(r.stdout).toContain(q);
     }
     const verdicts = [...r.stdout.matchAll(/-> (\d+) of (\d+) expectations hold/g)];
-    expect(verdicts.length).toBe(6);
+    expect(verdicts.length).toBe(7);
     for (const v of verdicts) expect(v[1]).toBe(v[2]);
   });
 });
