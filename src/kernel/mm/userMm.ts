@@ -1243,8 +1243,7 @@ export class UserMm {
     let written = 0;
     for (const v of mm.vmas) {
       const f = v.file;
-      if (!f || f.fs !== "disk" || !(v.vmFlags & VmFlag.SHARED) || v.vmEnd <= start || v.vmStart >= end)
-        continue;
+      if (f?.fs !== "disk" || !(v.vmFlags & VmFlag.SHARED) || v.vmEnd <= start || v.vmStart >= end) continue;
       for (let vpn = Math.max(start, v.vmStart); vpn < Math.min(end, v.vmEnd); vpn++) {
         const index = v.vmPgoff + (vpn - v.vmStart);
         if (!f.dirty.has(index)) continue;
