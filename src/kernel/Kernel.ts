@@ -20,7 +20,7 @@ import { SwapArea } from "./mm/swap.ts";
 import { Errno, type MmapArgs, UserMm, VmFault } from "./mm/userMm.ts";
 import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
-import { SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
+import { RECLAIM_POLICIES, type ReclaimPolicy, SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
 import { Task } from "./task.ts";
 import { px, Vaddr } from "./vaddr.ts";
 
@@ -60,6 +60,10 @@ export interface KernelConfig {
   swapBytes?: number;
   /** vm.swappiness, 0 .. 200 (default 60) */
   swappiness?: number;
+  /** the page-reclaim policy (default linux: the two-list LRU) */
+  policy?: ReclaimPolicy;
+  /** seeds the random reclaim policy */
+  seed?: number;
 }
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
@@ -127,6 +131,8 @@ export class Kernel {
   /** the address space whose fault or system call is allocating (the OOM killer does not reap it in place) */
   private faultingMm: MmStruct | null = null;
   private reclaiming = false;
+  /** policy=lru: every user access moves its page to the head of the list */
+  private readonly exactLru: boolean;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: X86Tlb;
   /** empty_zero_page: the frame every anonymous read of an untouched page maps */
@@ -183,7 +189,11 @@ export class Kernel {
       readaheadKb: config.readaheadKb ?? 128,
       swapBytes: config.swapBytes ?? 0,
       swappiness: config.swappiness ?? 60,
+      policy: config.policy ?? "linux",
+      seed: config.seed ?? 1,
     };
+    if (!RECLAIM_POLICIES.includes(this.config.policy))
+      throw new InputError(`policy=${this.config.policy}: one of ${RECLAIM_POLICIES.join(", ")}`);
     if (
       !(
         Number.isInteger(this.config.swappiness) &&
@@ -383,9 +393,12 @@ export class Kernel {
         mms: () => [...new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))],
         flushPage: (mm, vpn) => this.userMm.env.flushTlbMmRange(mm, vpn, 1),
         swappiness: () => this.config.swappiness,
+        policy: this.config.policy,
+        seed: this.config.seed,
       },
       this.pages.nrFrames,
     );
+    this.exactLru = this.config.policy === "lru";
     this.userMm.env.lru = this.vmscan;
     this.pageCache.lru = this.vmscan;
     this.buddy.hooks = {
@@ -957,6 +970,7 @@ export class Kernel {
       if (out === Outcome.OK) {
         const phys = this.machine.phys;
         if (access === Access.Write) phys.write8(cpu.pa, value);
+        if (this.exactLru) this.vmscan.touch(Math.floor(cpu.pa / 4096));
         cpu.cpl = 0;
         return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
       }

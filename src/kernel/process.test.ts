@@ -37,7 +37,14 @@ function clonePages(m: Map<number, ModelPage>): Map<number, ModelPage> {
   return out;
 }
 
-function runFuzz(seed: number, steps: number, pcid: boolean, thp = false, pressure = false) {
+function runFuzz(
+  seed: number,
+  steps: number,
+  pcid: boolean,
+  thp = false,
+  pressure = false,
+  policy: "linux" | "mglru" | "clock" | "fifo" | "lru" | "random" = "linux",
+) {
   const rng = new Rng(seed);
   const k = new Kernel({
     ramBytes: pressure ? 34 << 20 : thp ? 160 << 20 : 96 << 20,
@@ -47,6 +54,8 @@ function runFuzz(seed: number, steps: number, pcid: boolean, thp = false, pressu
     checkCoherence: true,
     thp: thp ? "always" : "never",
     swapBytes: pressure ? 16 << 20 : 8 << 20,
+    policy,
+    seed,
   });
   const procs: ModelProc[] = [];
   const log: string[] = [];
@@ -267,9 +276,18 @@ describe("processes with transparent huge pages under random use", () => {
 });
 
 describe("processes under memory pressure: reclaim, swap, the OOM killer", () => {
-  for (const seed of [501, 502, 504]) {
-    it(`seed ${seed}`, () => {
-      const k = runFuzz(seed, 300, true, false, true);
+  for (const [seed, policy] of [
+    [501, "linux"],
+    [502, "linux"],
+    [504, "linux"],
+    [502, "mglru"],
+    [502, "clock"],
+    [502, "fifo"],
+    [502, "lru"],
+    [502, "random"],
+  ] as const) {
+    it(`seed ${seed}, policy ${policy}`, () => {
+      const k = runFuzz(seed, 300, true, false, true, policy);
       expect(k.vmscan.stats.pgsteal, "reclaim ran").toBeGreaterThan(0);
       console.log(
         `seed ${seed}: pgsteal ${k.vmscan.stats.pgsteal}, pswpout ${k.swap!.pswpout}, pswpin ${k.swap!.pswpin}, oom kills ${k.oomKills}`,

@@ -36,7 +36,21 @@ export interface VmscanEnv {
   flushPage(mm: MmStruct, vpn: number): void;
   /** vm.swappiness */
   swappiness(): number;
+  /** the reclaim policy (`policy=`) */
+  readonly policy: ReclaimPolicy;
+  /** seeds the `random` policy */
+  readonly seed: number;
 }
+
+/**
+ * Reclaim policies on the same machinery (the lists, the reverse map,
+ * swap-out and page-cache eviction): `linux`, the two-list LRU above
+ * (default); `mglru`, generations in the style of the multi-gen LRU; `clock`,
+ * one hand over all frames in pfn order; `fifo`; `lru`, exact LRU from every
+ * access the simulator sees; `random`, seeded.
+ */
+export type ReclaimPolicy = "linux" | "mglru" | "clock" | "fifo" | "lru" | "random";
+export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fifo", "lru", "random"];
 
 /**
  * Page reclaim (mm/vmscan.c) over Linux's split LRU: new anonymous and file
@@ -81,10 +95,18 @@ export class Vmscan {
     direct_reclaims: 0,
   };
 
+  /** mglru: the oldest and youngest generation numbers (a page's list is its generation mod 4, plus 1) */
+  minSeq = 0;
+  maxSeq = 0;
+  /** clock: the hand (a pfn) */
+  hand = 0;
+  private rngState: number;
+
   constructor(
     readonly env: VmscanEnv,
     nrFrames: number,
   ) {
+    this.rngState = env.seed >>> 0 || 1;
     this.next = new Int32Array(nrFrames).fill(-1);
     this.prev = new Int32Array(nrFrames).fill(-1);
     this.lru = new Uint8Array(nrFrames);
@@ -124,7 +146,20 @@ export class Vmscan {
   addAnon(pfn: number, index: number): void {
     this.index[pfn] = index;
     this.referenced[pfn] = 0;
-    this.add(pfn, Lru.InactiveAnon);
+    this.add(pfn, this.entryList(Lru.InactiveAnon));
+  }
+
+  /** The list a new page joins under the policy. */
+  private entryList(linux: Lru): Lru {
+    const p = this.env.policy;
+    if (p === "linux") return linux;
+    if (p === "mglru") return ((this.maxSeq % 4) + 1) as Lru;
+    return Lru.InactiveAnon; // one queue
+  }
+
+  /** Exact LRU: the simulator saw an access to pfn (Kernel.userAccess calls this under policy=lru). */
+  touch(pfn: number): void {
+    if (this.lru[pfn] !== Lru.None) this.add(pfn, Lru.InactiveAnon);
   }
 
   /** A new page-cache page of a disk file. */
@@ -132,17 +167,13 @@ export class Vmscan {
     this.index[pfn] = index;
     this.owner[pfn] = f;
     this.referenced[pfn] = 0;
-    this.add(pfn, Lru.InactiveFile);
+    this.add(pfn, this.entryList(Lru.InactiveFile));
   }
 
-  private isAnonList(list: Lru): boolean {
-    return list === Lru.InactiveAnon || list === Lru.ActiveAnon;
-  }
-
-  /** Is the page still what its list says (pages freed elsewhere are dropped lazily)? */
-  private valid(pfn: number, list: Lru): boolean {
+  /** Is the page still an anonymous or page-cache page (pages freed elsewhere are dropped lazily)? */
+  private valid(pfn: number, _list?: Lru): boolean {
     const kind = this.env.pages.kind[pfn];
-    if (this.isAnonList(list)) return kind === PageKind.UserAnon;
+    if (kind === PageKind.UserAnon) return true;
     const f = this.owner[pfn];
     return kind === PageKind.PageCache && f !== undefined && f.cache.get(this.index[pfn]) === pfn;
   }
@@ -159,7 +190,7 @@ export class Vmscan {
     pfn: number,
     fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
   ): void {
-    const anon = this.isAnonList(this.lru[pfn] as Lru);
+    const anon = this.env.pages.kind[pfn] === PageKind.UserAnon;
     const f = anon ? undefined : this.owner[pfn];
     const index = this.index[pfn];
     const um = this.env.userMm;
@@ -329,6 +360,7 @@ export class Vmscan {
    * reclaimed or everything was looked at. Returns pages reclaimed.
    */
   shrink(want: number): number {
+    if (this.env.policy !== "linux") return this.shrinkOther(want);
     let reclaimed = 0;
     const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;
     const swappiness = this.env.swappiness();
@@ -352,6 +384,106 @@ export class Vmscan {
         reclaimed += this.shrinkInactive(inactive, scan, want - reclaimed);
         if (reclaimed >= want) break;
       }
+    }
+    return reclaimed;
+  }
+
+  // ---- the other policies ----
+
+  private random(): number {
+    // xorshift32, seeded from the machine's seed
+    let x = this.rngState;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rngState = x >>> 0;
+    return this.rngState;
+  }
+
+  private total(): number {
+    return this.size[1] + this.size[2] + this.size[3] + this.size[4];
+  }
+
+  /** The next candidate under the policy, or -1 when no page is on the lists. */
+  private candidate(): number {
+    if (this.total() === 0) return -1;
+    switch (this.env.policy) {
+      case "mglru": {
+        // the oldest generation with pages; when only one is left, open a younger one (aging)
+        while (this.size[(this.minSeq % 4) + 1] === 0 && this.minSeq < this.maxSeq) this.minSeq++;
+        if (this.minSeq === this.maxSeq) this.maxSeq++;
+        return this.tail[(this.minSeq % 4) + 1];
+      }
+      case "clock": {
+        const n = this.lru.length;
+        for (let i = 0; i < n; i++) {
+          const pfn = this.hand;
+          this.hand = this.hand + 1 >= n ? 0 : this.hand + 1;
+          if (this.lru[pfn] !== Lru.None) return pfn;
+        }
+        return -1;
+      }
+      case "random": {
+        const n = this.lru.length;
+        for (let i = 0; i < 4 * n; i++) {
+          const pfn = this.random() % n;
+          if (this.lru[pfn] !== Lru.None) return pfn;
+        }
+        return this.tail[Lru.InactiveAnon];
+      }
+      default:
+        return this.tail[Lru.InactiveAnon]; // fifo, lru: the oldest / least recently used
+    }
+  }
+
+  /** Keeps a page that could not go (or earned a second chance) under the policy. */
+  private keep(pfn: number, young: boolean): void {
+    switch (this.env.policy) {
+      case "clock":
+        return; // the hand has moved past it
+      case "mglru":
+        // a young page joins the youngest generation; an old one the next generation up
+        this.add(pfn, (((young ? this.maxSeq : Math.min(this.maxSeq, this.minSeq + 1)) % 4) + 1) as Lru);
+        return;
+      default:
+        this.add(pfn, Lru.InactiveAnon); // to the head: scanned again last
+    }
+  }
+
+  /** Reclaim under the policies other than linux: victims one by one, with the same safety checks. */
+  private shrinkOther(want: number): number {
+    let reclaimed = 0;
+    const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;
+    const pages = this.env.pages;
+    const policy = this.env.policy;
+    // second chance only for the policies that look at accessed bits
+    const usesRef = policy === "clock" || policy === "mglru";
+    for (let budget = 2 * this.total() + SWAP_CLUSTER_MAX; budget > 0 && reclaimed < want; budget--) {
+      const pfn = this.candidate();
+      if (pfn < 0) break;
+      if (!this.valid(pfn)) {
+        this.del(pfn);
+        continue;
+      }
+      this.stats.pgscan++;
+      const anon = pages.kind[pfn] === PageKind.UserAnon;
+      const r = this.referencedPtes(pfn);
+      const expectRefs = r.found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
+      const stuck =
+        this.pinned.has(pfn) ||
+        r.locked ||
+        r.found !== pages.mapcount[pfn] ||
+        pages.refcount[pfn] !== expectRefs ||
+        (anon && !swapOk);
+      if (stuck || (usesRef && r.young > 0)) {
+        if (!stuck) this.stats.pgactivate++;
+        this.keep(pfn, r.young > 0);
+        continue;
+      }
+      if (anon ? this.swapOut(pfn) : this.dropFile(pfn)) {
+        reclaimed++;
+        this.stats.pgsteal++;
+      } else this.keep(pfn, false);
     }
     return reclaimed;
   }

@@ -25,7 +25,12 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
     values: "skylake, vmref, tiny, none, or L1xW,L2xW (e.g. 64x4,1536x12)",
     modelled: true,
   },
-  { key: "policy", default: "linux", values: "reclaim policy (issue #5)", modelled: false },
+  {
+    key: "policy",
+    default: "linux",
+    values: "linux (two-list LRU), mglru, clock, fifo, lru (exact), random",
+    modelled: true,
+  },
   { key: "pcid", default: "on", values: "on, off", modelled: true },
   { key: "smap", default: "on", values: "on, off", modelled: true },
   { key: "smep", default: "on", values: "on, off", modelled: true },
@@ -203,6 +208,8 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
       readaheadKb: Number(readahead / 1024n),
       swapBytes: Number(swap),
       swappiness: Number(swappiness),
+      policy: oneOf("policy", ["linux", "mglru", "clock", "fifo", "lru", "random"]) as KernelConfig["policy"],
+      seed: Number(num("seed") & 0xffffffffn),
     },
   };
 }
