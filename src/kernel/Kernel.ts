@@ -60,6 +60,8 @@ export interface KernelConfig {
   swapBytes?: number;
   /** vm.swappiness, 0 .. 200 (default 60) */
   swappiness?: number;
+  /** vm.page-cluster: swap readahead reads 2^N pages (default 3; 0 turns it off) */
+  pageCluster?: number;
   /** the page-reclaim policy (default linux: the two-list LRU) */
   policy?: ReclaimPolicy;
   /** seeds the random reclaim policy */
@@ -190,8 +192,17 @@ export class Kernel {
       swapBytes: config.swapBytes ?? 0,
       swappiness: config.swappiness ?? 60,
       policy: config.policy ?? "linux",
+      pageCluster: config.pageCluster ?? 3,
       seed: config.seed ?? 1,
     };
+    if (
+      !(
+        Number.isInteger(this.config.pageCluster) &&
+        this.config.pageCluster >= 0 &&
+        this.config.pageCluster <= 9
+      )
+    )
+      throw new InputError(`page_cluster=${this.config.pageCluster}: must be 0 .. 9`);
     if (!RECLAIM_POLICIES.includes(this.config.policy))
       throw new InputError(`policy=${this.config.policy}: one of ${RECLAIM_POLICIES.join(", ")}`);
     if (
@@ -375,6 +386,7 @@ export class Kernel {
         thpZeroPage: this.config.thpZeroPage,
         // fault_around_bytes_set: max(rounddown_pow_of_two(val) >> PAGE_SHIFT, 1)
         faultAroundPages: fab < 4096 ? 1 : 2 ** Math.floor(Math.log2(fab / 4096)),
+        pageCluster: this.config.pageCluster,
         readaheadPages: Math.max(1, this.config.readaheadKb / 4),
         mmapMinAddr: this.config.mmapMinAddr,
         overcommit: this.config.overcommit,

@@ -180,7 +180,7 @@ export function checkInvariants(k: Kernel): string[] {
       problems.push(`page-cache frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1}`);
   }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
-    if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn))
+    if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
       problems.push(`page-cache frame ${pfn} belongs to no shmem object or file (leaked)`);

@@ -65,7 +65,7 @@ describe("the swap PTE (arch/x86/include/asm/pgtable_64.h)", () => {
 
 describe("MADV_PAGEOUT and swap-in", () => {
   it("swaps out private pages, and a read brings one back as a major fault into the swap cache", () => {
-    const k = boot();
+    const k = boot({ pageCluster: 0 }); // no swap readahead here: see below
     const t = k.spawn("A")!;
     const a = anon(k, t, 8);
     for (let i = 0; i < 8; i++) touch(k, t, a + BigInt(i) * PAGE, true, 0x10 + i);
@@ -88,6 +88,27 @@ describe("MADV_PAGEOUT and swap-in", () => {
     // a write fault on a swapped page maps it writable at once and frees the slot
     touch(k, t, a + 4n * PAGE, true, 0x77);
     expect([t.majFlt, k.swap!.used]).toEqual([2, 6]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("swap readahead reads the other swapped pages of the aligned 2^page_cluster block into the swap cache", () => {
+    const k = boot({ pageCluster: 2 }); // blocks of 4 pages
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 16);
+    for (let i = 0; i < 16; i++) touch(k, t, a + BigInt(i) * PAGE, true, i);
+    pageout(k, t, a, 16);
+    const v = Number(a / PAGE);
+    const target = v + ((4 - (v % 4)) % 4) + 5; // the second page of the second aligned block
+    expect(touch(k, t, BigInt(target) * PAGE)).toBe((target - v) & 0xff);
+    expect([t.majFlt, k.swap!.pswpin, k.swap!.readahead, k.swap!.cache.size]).toEqual([1, 4, 3, 4]);
+    // the block's other pages: minor faults now, with the right bytes
+    for (const o of [-1, 1, 2]) expect(touch(k, t, BigInt(target + o) * PAGE)).toBe((target + o - v) & 0xff);
+    expect(t.majFlt).toBe(1);
+    // read-ahead pages nobody maps are freed with their slots when the PTEs go (free_swap_and_cache)
+    touch(k, t, BigInt(target + 4) * PAGE);
+    k.switchTo(0, t);
+    expect(k.munmap(t, a, 16n * PAGE)).toBe(0n);
+    expect([k.swap!.used, k.swap!.cache.size]).toEqual([0, 0]);
     expect(checkInvariants(k)).toEqual([]);
   });
 

@@ -24,6 +24,8 @@ export class SwapArea {
   /** /proc/vmstat pswpin, pswpout */
   pswpin = 0;
   pswpout = 0;
+  /** pages read by swap readahead (vmstat swap_ra) */
+  readahead = 0;
   /** where the next slot search starts (scan_swap_map_slots' cluster_next, simplified to a cursor) */
   private cursor = 1;
 

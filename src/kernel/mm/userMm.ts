@@ -100,6 +100,8 @@ export interface MmSettings {
   thpZeroPage: boolean;
   /** fault_around_bytes / 4096 (default 16) */
   faultAroundPages: number;
+  /** vm.page-cluster: swap readahead reads 2^page_cluster pages (default 3) */
+  pageCluster: number;
   /** the backing device's read-ahead, in pages (default 32): sizes mmap read-around */
   readaheadPages: number;
   mmapMinAddr: number;
@@ -662,7 +664,7 @@ export class UserMm {
         phys.write64(pa, 0, 0);
         if (isSwapPte(hi, lo)) {
           // zap_nonpresent_ptes: free_swap_and_cache
-          this.env.swap!.put(swapSlot(hi, lo));
+          this.freeSwapAndCache(swapSlot(hi, lo));
           mm.swapEnts--;
           continue;
         }
@@ -1149,11 +1151,55 @@ export class UserMm {
     }
     const e = this.userPte(pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
     env.phys.write64(pa, e.hi, e.lo);
+    if (major) this.swapReadahead(mm, vma, vpn);
     if (write && !exclusive) {
       const again = this.doWpPage(mm, vma, vpn, pa, e.hi, e.lo);
       if (again !== VmFault.OK) return again;
     }
     return major ? VmFault.MAJOR : VmFault.OK;
+  }
+
+  /**
+   * free_swap_and_cache: one swap PTE fewer names the slot; when none does
+   * and its page sits unmapped in the swap cache (read ahead, never
+   * faulted), the page is freed too (__try_to_reclaim_swap).
+   */
+  private freeSwapAndCache(slot: number): void {
+    const swap = this.env.swap!;
+    swap.put(slot);
+    const pfn = swap.cache.get(slot);
+    if (swap.map[slot] === 0 && pfn !== undefined && this.env.pages.mapcount[pfn] === 0) {
+      swap.removeFromCache(pfn);
+      this.putPage(pfn);
+    }
+  }
+
+  /**
+   * Swap readahead around a major swap fault (swap_vma_readahead, simplified
+   * to its first window): the other swap entries in the aligned block of
+   * 2^page_cluster PTEs within the VMA are read into the swap cache, not
+   * mapped; faulting on one later is a minor fault.
+   */
+  private swapReadahead(mm: MmStruct, vma: Vma, vpn: number): void {
+    const n = 1 << this.settings.pageCluster;
+    if (n <= 1) return;
+    const swap = this.env.swap!;
+    const start = Math.max(vma.vmStart, vpn - (vpn % n));
+    const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n);
+    for (let v = start; v < end; v++) {
+      if (v === vpn) continue;
+      const pte = this.readPte(mm, v);
+      if (pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
+      const slot = swapSlot(pte.hi, pte.lo);
+      if (swap.cache.has(slot)) continue;
+      const pfn = this.allocUserPage(UserMm.linearIndex(vma, v));
+      if (pfn < 0) return;
+      this.env.phys.frameWordsForWrite(pfn).set(swap.data.get(slot)!);
+      swap.addToCache(slot, pfn);
+      this.env.pages.refcount[pfn] = 1; // the swap cache's reference only
+      swap.pswpin++;
+      swap.readahead++;
+    }
   }
 
   /**

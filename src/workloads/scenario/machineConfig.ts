@@ -60,6 +60,12 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
     modelled: true,
   },
   {
+    key: "page_cluster",
+    default: "3",
+    values: "0 .. 9 (vm.page-cluster: swap readahead of 2^N pages; a vmlab extension)",
+    modelled: true,
+  },
+  {
     key: "psc",
     default: "off",
     values: "on, off (paging-structure caches; a vmlab extension)",
@@ -178,6 +184,8 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
   if (swap < 0n || swap > 64n << 30n || swap % 4096n !== 0n)
     bad("swap", `must be a multiple of 4K from 0 to 64G, not ${swap}`);
   if (swap > 0n && swap < 8192n) bad("swap", "a swap area needs its header page and at least one page (8K)");
+  const pageCluster = num("page_cluster");
+  if (pageCluster < 0n || pageCluster > 9n) bad("page_cluster", `must be 0 .. 9, not ${pageCluster}`);
   const swappiness = num("swappiness");
   if (swappiness < 0n || swappiness > 200n) bad("swappiness", `must be 0 .. 200, not ${swappiness}`);
   const readahead = num("readahead");
@@ -208,6 +216,7 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
       readaheadKb: Number(readahead / 1024n),
       swapBytes: Number(swap),
       swappiness: Number(swappiness),
+      pageCluster: Number(pageCluster),
       policy: oneOf("policy", ["linux", "mglru", "clock", "fifo", "lru", "random"]) as KernelConfig["policy"],
       seed: Number(num("seed") & 0xffffffffn),
     },

@@ -1739,6 +1739,7 @@ export function vmstat(k: Kernel): Record<string, number> {
     nr_inactive_file: k.vmscan.size[3],
     nr_active_file: k.vmscan.size[4],
     pswpin: k.swap?.pswpin ?? 0,
+    swap_ra: k.swap?.readahead ?? 0,
     pswpout: k.swap?.pswpout ?? 0,
     pgpgin: k.pageCache.pagesIn * 4,
     pgpgout: k.pageCache.pagesOut * 4,
