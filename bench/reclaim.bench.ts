@@ -15,6 +15,7 @@
  */
 import { Access } from "../src/hw/access.ts";
 import { Kernel } from "../src/kernel/Kernel.ts";
+import { mmapArgs } from "../src/kernel/mm/userMm.ts";
 
 const GIB = 1 << 30;
 const PAGES = GIB / 4096;
@@ -23,17 +24,7 @@ function cycle(ramBytes: number, swapBytes: number, passes: number) {
   const k = new Kernel({ ramBytes, cpus: 1, swapBytes, overcommit: "always" });
   const t = k.spawn("cycler")!;
   k.switchTo(0, t);
-  const base = k.mmap(t, {
-    length: GIB,
-    prot: { r: true, w: true, x: false },
-    shared: false,
-    populate: false,
-    locked: false,
-    noreserve: false,
-    addr: -1,
-    fixed: false,
-    privileged: true,
-  });
+  const base = k.mmap(t, mmapArgs(GIB));
   if (base < 0n) throw new Error(`mmap failed: ${base}`);
   const start = process.hrtime.bigint();
   let touches = 0;

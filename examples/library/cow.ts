@@ -6,6 +6,7 @@
 import { Access } from "../../src/hw/access.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { Kernel } from "../../src/kernel/Kernel.ts";
+import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
 import { pageState } from "../../src/kernel/procfs.ts";
 
 export function cowDemo(): {
@@ -18,17 +19,7 @@ export function cowDemo(): {
   const k = new Kernel({ ramBytes: 128 << 20, cpus: 2 });
   const a = k.spawn("A")!;
   k.switchTo(0, a);
-  const buf = k.mmap(a, {
-    length: 64 * 1024,
-    prot: { r: true, w: true, x: false },
-    shared: false,
-    populate: false,
-    locked: false,
-    noreserve: false,
-    addr: -1,
-    fixed: false,
-    privileged: true,
-  });
+  const buf = k.mmap(a, mmapArgs(64 * 1024)); // MAP_PRIVATE | MAP_ANONYMOUS, read-write
   k.userAccess(0, a, buf, Access.Write, 1); // first touch: a minor fault, a private page
   const b = k.fork(a, "B")!;
   const vpn = k.va.vpn(buf);

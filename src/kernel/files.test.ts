@@ -10,6 +10,7 @@ import type { FileObject } from "./fs/file.ts";
 import { fileByte } from "./fs/file.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";
+import { mmapArgs } from "./mm/userMm.ts";
 import { meminfo } from "./proc.ts";
 import type { Task } from "./task.ts";
 
@@ -26,19 +27,17 @@ function mapFile(
   pages: number,
   opts: { shared?: boolean; w?: boolean; offsetPages?: number; addr?: bigint } = {},
 ): bigint {
-  const r = k.mmap(t, {
-    file,
-    offset: (opts.offsetPages ?? 0) * 4096,
-    length: pages * 4096,
-    prot: { r: true, w: opts.w ?? false, x: false },
-    shared: opts.shared ?? false,
-    populate: false,
-    locked: false,
-    noreserve: false,
-    addr: opts.addr === undefined ? -1 : Number(opts.addr),
-    fixed: opts.addr !== undefined,
-    privileged: true,
-  });
+  const r = k.mmap(
+    t,
+    mmapArgs(pages * 4096, {
+      file,
+      offset: (opts.offsetPages ?? 0) * 4096,
+      prot: { r: true, w: opts.w ?? false, x: false },
+      shared: opts.shared ?? false,
+      addr: opts.addr === undefined ? -1 : Number(opts.addr),
+      fixed: opts.addr !== undefined,
+    }),
+  );
   expect(r > 0n, `mmap: ${r}`).toBe(true);
   return r;
 }

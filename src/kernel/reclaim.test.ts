@@ -10,6 +10,7 @@ import { Kernel, type KernelConfig } from "./Kernel.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { isSwapPte } from "./mm/swap.ts";
+import { mmapArgs } from "./mm/userMm.ts";
 import type { Task } from "./task.ts";
 
 const PAGE = 4096n;
@@ -20,17 +21,7 @@ function boot(extra: Partial<KernelConfig> = {}) {
 
 function anon(k: Kernel, t: Task, pages: number, locked = false): bigint {
   k.switchTo(0, t);
-  const r = k.mmap(t, {
-    length: pages * 4096,
-    prot: { r: true, w: true, x: false },
-    shared: false,
-    populate: false,
-    locked,
-    noreserve: false,
-    addr: -1,
-    fixed: false,
-    privileged: true,
-  });
+  const r = k.mmap(t, mmapArgs(pages * 4096, { locked }));
   expect(r > 0n).toBe(true);
   return r;
 }

@@ -9,6 +9,7 @@ import { fileByte } from "./fs/file.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";
 import { isSwapPte, swapPte, swapSlot } from "./mm/swap.ts";
+import { mmapArgs } from "./mm/userMm.ts";
 import { meminfo } from "./proc.ts";
 import type { Task } from "./task.ts";
 
@@ -20,17 +21,7 @@ function boot(extra: Partial<KernelConfig> = {}) {
 
 function anon(k: Kernel, t: Task, pages: number): bigint {
   k.switchTo(0, t);
-  const r = k.mmap(t, {
-    length: pages * 4096,
-    prot: { r: true, w: true, x: false },
-    shared: false,
-    populate: false,
-    locked: false,
-    noreserve: false,
-    addr: -1,
-    fixed: false,
-    privileged: true,
-  });
+  const r = k.mmap(t, mmapArgs(pages * 4096));
   expect(r > 0n).toBe(true);
   return r;
 }
@@ -185,19 +176,7 @@ describe("MADV_PAGEOUT and swap-in", () => {
     const f = k.createFile("f", 4 * 4096, "disk", true);
     const t = k.spawn("A")!;
     k.switchTo(0, t);
-    const m = k.mmap(t, {
-      file: f,
-      offset: 0,
-      length: 4 * 4096,
-      prot: { r: true, w: true, x: false },
-      shared: true,
-      populate: false,
-      locked: false,
-      noreserve: false,
-      addr: -1,
-      fixed: false,
-      privileged: true,
-    });
+    const m = k.mmap(t, mmapArgs(4 * 4096, { file: f, shared: true }));
     touch(k, t, m);
     touch(k, t, m + PAGE, true, 0xee);
     expect(t.mm!.rssFile).toBe(4);

@@ -92,6 +92,26 @@ export interface MmapArgs {
   offset?: number;
 }
 
+/**
+ * MmapArgs with the defaults of `mmap(NULL, length, PROT_READ | PROT_WRITE,
+ * MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)` by a privileged process, overridden
+ * by `opts`.
+ */
+export function mmapArgs(length: number, opts: Partial<MmapArgs> = {}): MmapArgs {
+  return {
+    length,
+    prot: { r: true, w: true, x: false },
+    shared: false,
+    populate: false,
+    locked: false,
+    noreserve: false,
+    addr: -1,
+    fixed: false,
+    privileged: true,
+    ...opts,
+  };
+}
+
 /** vm.* settings that shape mmap. */
 export interface MmSettings {
   /** transparent huge pages for anonymous memory: never, madvise (VM_HUGEPAGE only), always */

@@ -1475,8 +1475,12 @@ class Compiler {
   }
 
   /** Range metrics of a process: rss(P, RANGE), present, pfn, anon, dirty, mapcount, vmas, byte, table, ... */
-  private procCall(e: Expr & { kind: "call" }, name: string, pos: Pos): Eval {
-    if (!this.procs.has(name)) this.fail(`process '${name}' does not exist`, pos);
+  /**
+   * The arguments of a range metric FN(P, ADDR [SIZE] [, LEVEL]): the
+   * address and size, the page-table level for `table`, and a reader that
+   * checks a value is a 64-bit address.
+   */
+  private rangeArgs(e: Expr & { kind: "call" }) {
     const fn = e.fn;
     const group = e.args[1];
     const addr = this.expr(group[0]);
@@ -1494,6 +1498,13 @@ class Compiler {
       if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n) this.fail(`${what} must be a 64-bit address`, p);
       return v;
     };
+    return { group, addr, size, level, num };
+  }
+
+  private procCall(e: Expr & { kind: "call" }, name: string, pos: Pos): Eval {
+    if (!this.procs.has(name)) this.fail(`process '${name}' does not exist`, pos);
+    const fn = e.fn;
+    const { group, addr, size, level, num } = this.rangeArgs(e);
     return (rt) => {
       const k = rt.kernel;
       const t = rt.procs.get(name)!;
@@ -1625,23 +1636,7 @@ class Compiler {
     if (who[0].name !== "kernel") return this.procCall(e, who[0].name, who[0].pos);
     if (!["pfn", "present", "table", "byte"].includes(fn))
       this.fail(`${fn}(kernel, ...) is not defined: it counts user pages`, e.pos);
-    const addrGroup = e.args[1];
-    const addr = this.expr(addrGroup[0]);
-    const size = addrGroup.length > 1 ? this.expr(addrGroup[1]) : null;
-    if (addrGroup.length > 2) this.fail(`${fn}: expected ADDR [SIZE]`, addrGroup[2].pos);
-    let level = -1;
-    if (fn === "table") {
-      const l = e.args[2];
-      if (l?.length !== 1 || l[0].kind !== "name" || !(l[0].name in LEVELS))
-        this.fail("table(P, ADDR, LEVEL): LEVEL is pml5, pml4, pdpt, pd or pt", e.pos);
-      level = LEVELS[l[0].name];
-    } else if (e.args.length > 2) this.fail(`${fn} takes two arguments`, e.args[2][0].pos);
-    const num = (ev: Eval, rt: Runtime, what: string, pos: Pos): bigint => {
-      const v = ev(rt);
-      if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n)
-        this.fail(`${what} must be a 64-bit address`, pos);
-      return v;
-    };
+    const { group: addrGroup, addr, size, level, num } = this.rangeArgs(e);
     return (rt) => {
       const k = rt.kernel;
       const va = num(addr, rt, "the address", addrGroup[0].pos);
