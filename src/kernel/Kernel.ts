@@ -779,7 +779,9 @@ export class Kernel {
             if (index >= v.file.nrPages || this.pageCache.readPage(v.file, index, true) < 0) break;
           }
         });
-        break; // anonymous memory in RAM: nothing (swap readahead: issue #5)
+        // anonymous memory: force_swapin_readahead brings swapped pages into the swap cache
+        this.userMm.willneedSwap(mm, start, end);
+        break;
 
       case "hugepage":
         this.userMm.setFlags(mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
@@ -1060,7 +1062,7 @@ export class Kernel {
     if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
     const r = res & ~this.accountFault(task, res);
     if (r === VmFault.OK) return null;
-    if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // the OOM killer: issue #5
+    if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // VM_FAULT_OOM: pagefault_out_of_memory
     // mm_fault_error: VM_FAULT_SIGBUS -> BUS_ADRERR; VM_FAULT_SIGSEGV (a guard marker) -> bad_area_nosemaphore, SEGV_MAPERR
     return {
       signal: r & VmFault.SIGBUS ? "SIGBUS" : "SIGSEGV",

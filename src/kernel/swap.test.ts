@@ -103,6 +103,20 @@ describe("MADV_PAGEOUT and swap-in", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 
+  it("MADV_WILLNEED reads swapped anonymous pages into the swap cache (force_swapin_readahead)", () => {
+    const k = boot({ pageCluster: 0 });
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 4);
+    for (let i = 0; i < 4; i++) touch(k, t, a + BigInt(i) * PAGE, true, 9 + i);
+    pageout(k, t, a, 4);
+    k.switchTo(0, t);
+    expect(k.madvise(t, a, 4n * PAGE, "willneed")).toBe(0n);
+    expect([k.swap!.cache.size, k.swap!.pswpin, t.mm!.swapEnts]).toEqual([4, 4, 4]);
+    for (let i = 0; i < 4; i++) expect(touch(k, t, a + BigInt(i) * PAGE)).toBe(9 + i);
+    expect([t.majFlt, t.mm!.swapEnts]).toEqual([0, 0]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
   it("a clean page still in the swap cache goes out again without a write", () => {
     const k = boot();
     const t = k.spawn("A")!;

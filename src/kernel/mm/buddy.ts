@@ -56,7 +56,7 @@ export class Zone {
   }
 }
 
-/** Called by the allocator when it runs short; the kernel installs these (reclaim, OOM: issue #5). */
+/** Called by the allocator when it runs short; the kernel installs these (Kernel installs kswapd, direct reclaim and the OOM killer). */
 export interface BuddyHooks {
   /** wake kswapd for this zone (it runs later, in the background) */
   wakeKswapd(zone: Zone): void;

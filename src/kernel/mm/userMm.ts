@@ -901,7 +901,7 @@ export class UserMm {
         : this.doAnonymousPage(mm, vma, vpn, pa, write);
     if (lo === PTE_GUARD && hi === 0) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
     if (isSwapPte(hi, lo)) return this.doSwapPage(mm, vma, vpn, pa, write, hi, lo);
-    if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen; swap entries: issue #5
+    if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen
     if (write && !(lo & Pte.RW)) return this.doWpPage(mm, vma, vpn, pa, hi, lo);
     // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
     const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
@@ -1192,6 +1192,32 @@ export class UserMm {
       swap.removeFromCache(pfn);
       this.putPage(pfn);
     }
+  }
+
+  /**
+   * MADV_WILLNEED on anonymous memory (madvise_willneed ->
+   * force_swapin_readahead): the swapped pages of the range are read into
+   * the swap cache, not mapped. Returns pages read.
+   */
+  willneedSwap(mm: MmStruct, start: number, end: number): number {
+    const swap = this.env.swap;
+    if (swap === null) return 0;
+    let n = 0;
+    for (let v = start; v < end; v++) {
+      const vma = mm.vmaAt(v);
+      const pte = vma === null ? null : this.readPte(mm, v);
+      if (vma === null || pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
+      const slot = swapSlot(pte.hi, pte.lo);
+      if (swap.cache.has(slot)) continue;
+      const pfn = this.allocUserPage(UserMm.linearIndex(vma, v));
+      if (pfn < 0) break;
+      this.env.phys.frameWordsForWrite(pfn).set(swap.data.get(slot)!);
+      swap.addToCache(slot, pfn);
+      this.env.pages.refcount[pfn] = 1; // the swap cache's reference only
+      swap.pswpin++;
+      n++;
+    }
+    return n;
   }
 
   /**

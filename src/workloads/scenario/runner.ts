@@ -1250,10 +1250,7 @@ class Compiler {
     if (!SHOW_WHAT.includes(what)) {
       const second = s.words[1];
       if (second?.kind === "arg" && second.ident !== null)
-        this.fail(
-          `process '${what}' does not exist (processes are not supported by this version of vmlab yet)`,
-          first.pos,
-        );
+        this.fail(`process '${what}' does not exist`, first.pos);
       this.fail(`cannot show '${what}' (${SHOW_WHAT.join(", ")})`, first.pos);
     }
     const o = this.opts(s, what === "tlb" ? ["cpu"] : []);
