@@ -422,7 +422,7 @@ export class Kernel {
         this.vmscan.stats.direct_reclaims++;
         return this.reclaim(Math.max(SWAP_CLUSTER_MAX, 1 << order));
       },
-      outOfMemory: () => this.outOfMemory(),
+      outOfMemory: (order) => this.outOfMemory(order),
     };
     this.tlbMgr = new X86Tlb(this.machine.cpus, this.config.pcid);
     this.tlbMgr.onMmUnloaded = (mm) => this.userMm.freePgd(mm);
@@ -666,7 +666,7 @@ export class Kernel {
    * that is itself allocating is only marked: its allocation fails and the
    * fault ends in SIGKILL. Returns whether memory was freed.
    */
-  private outOfMemory(): boolean {
+  private outOfMemory(order: number): boolean {
     if (this.reclaiming) return false;
     let victim: Task | null = null;
     let best = 0;
@@ -684,7 +684,18 @@ export class Kernel {
     const kb = (n: number) => n * 4;
     const totalVm = mm.vmas.reduce((n, v) => n + v.pages, 0);
     this.oomKills++;
+    // who asked, for what (out_of_memory -> dump_header), the constraint, then the kill (__oom_kill_process)
+    const invoker =
+      this.tasks.find((t) => t.alive && t.mm !== null && t.mm === this.faultingMm) ??
+      this.contextTask(this.runningCpu);
+    const gfp = this.faultingMm !== null ? "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)" : "0xcc0(GFP_KERNEL)";
     this.oomReports.push(
+      `${invoker.comm} invoked oom-killer: gfp_mask=${gfp}, order=${order}, oom_score_adj=0`,
+      "Mem-Info:",
+      `active_anon:${this.vmscan.size[2]} inactive_anon:${this.vmscan.size[1]} active_file:${this.vmscan.size[4]} inactive_file:${this.vmscan.size[3]} free:${this.buddy.freePages()} pagetables:${this.pageTablePages}`,
+      `Free swap  = ${(this.swap?.freePages ?? 0) * 4}kB`,
+      `Total swap = ${(this.swap?.totalPages ?? 0) * 4}kB`,
+      `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=${victim.comm},pid=${victim.pid},uid=${victim.uid}`,
       `Out of memory: Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mm.ptPages)}kB oom_score_adj:0`,
     );
     if (mm === this.faultingMm) {

@@ -114,7 +114,12 @@ describe("the OOM killer", () => {
     const r = writeAll(k, big, b, 40000);
     expect(r !== null && !r.ok && r.signal).toBe("SIGKILL");
     expect([big.alive, small.alive, k.oomKills]).toEqual([false, true, 1]);
-    expect(k.oomReports[0]).toMatch(
+    expect(k.oomReports[0]).toBe(
+      "big invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0",
+    );
+    expect(k.oomReports[3]).toBe("Free swap  = 0kB");
+    expect(k.oomReports[5]).toMatch(/^oom-kill:constraint=CONSTRAINT_NONE,.*task=big,pid=\d+,uid=0$/);
+    expect(k.oomReports[6]).toMatch(
       /^Out of memory: Killed process \d+ \(big\) total-vm:160132kB, anon-rss:\d+kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:\d+kB oom_score_adj:0$/,
     );
     expect(checkInvariants(k)).toEqual([]);
