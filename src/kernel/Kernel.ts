@@ -73,6 +73,26 @@ export type UserAccessResult =
   | { ok: true; pa: number; value: number; faults: number }
   | { ok: false; signal: string; siCode: string; siAddr: bigint; killed: boolean; faults: number };
 
+/**
+ * The user-copy instruction of vmlab's uaccess routines (the `rep movsb` of
+ * rep_movs_alternative) and its fixup: the exception table's one entry
+ * (arch/x86/mm/extable.c, EX_TYPE_UACCESS).
+ */
+export const COPY_USER_IP = 0xffffffff81e0c2a0n;
+export const COPY_USER_FIXUP = 0xffffffff81e0c2c3n;
+
+/** What copy_to_user / copy_from_user did. */
+export interface UserCopyResult {
+  /** bytes NOT copied, as Linux returns */
+  notCopied: number;
+  /** page faults taken during the copy (resolved or fixed up) */
+  faults: number;
+  /** the exception-table fixup ran (a fault the kernel could not resolve) */
+  fixedUp: boolean;
+  /** access_ok refused the range */
+  accessOkFailed: boolean;
+}
+
 /** Where the kernel image sits in physical memory: CONFIG_PHYSICAL_START (16 MiB). */
 export const KERNEL_PHYS_START = 16 << 20;
 /** Kernel image sections (bytes): text (read-only, executable), rodata (read-only, NX), data+bss (NX). */
@@ -1245,6 +1265,78 @@ export class Kernel {
   // Kernel-mode accesses and faults
   // =====================================================================
 
+  /** The exception table: faulting instruction -> fixup (search_exception_tables). */
+  readonly extable = new Map<bigint, { fixup: bigint; type: "EX_TYPE_UACCESS" }>([
+    [COPY_USER_IP, { fixup: COPY_USER_FIXUP, type: "EX_TYPE_UACCESS" }],
+  ]);
+
+  /**
+   * copy_to_user / copy_from_user (`len` bytes at user address `uva` of the
+   * task current on `cpuId`): access_ok first (the range must lie below
+   * TASK_SIZE_MAX without wrapping; else nothing is copied); then STAC, so
+   * SMAP lets the kernel touch user pages, the copy page by page, CLAC. A
+   * fault on a user page goes through do_user_addr_fault like a user fault
+   * (the page is faulted or swapped in and the fault counted against the
+   * task); a fault it cannot resolve is looked up in the exception table and
+   * fixed up: the copy stops and returns the bytes not copied (never an
+   * oops). `toUser` writes `data(i)` for byte i; otherwise `sink(i, byte)`
+   * receives what was read.
+   */
+  copyUser(
+    cpuId: number,
+    uva: bigint,
+    len: number,
+    toUser: boolean,
+    data: (i: number) => number,
+    sink: (i: number, byte: number) => void = () => {},
+  ): UserCopyResult {
+    const task = this.contextTask(cpuId);
+    const res: UserCopyResult = { notCopied: len, faults: 0, fixedUp: false, accessOkFailed: false };
+    const end = uva + BigInt(len);
+    if (len < 0 || uva < 0n || end > this.layout.userEnd) {
+      res.accessOkFailed = true; // access_ok
+      return res;
+    }
+    const cpu = this.machine.cpus[cpuId];
+    this.runningCpu = cpuId;
+    cpu.cpl = 0;
+    cpu.stac();
+    const phys = this.machine.phys;
+    const access = toUser ? Access.Write : Access.Read;
+    let done = 0;
+    try {
+      while (done < len) {
+        const va = uva + BigInt(done);
+        const { hi, lo } = fromBig(va);
+        const out = cpu.translate(hi, lo, access); // the instruction at COPY_USER_IP
+        if (out === Outcome.OK) {
+          const n = Math.min(len - done, 4096 - (cpu.pa % 4096));
+          for (let i = 0; i < n; i++) {
+            if (toUser) phys.write8(cpu.pa + i, data(done + i));
+            else sink(done + i, phys.read8(cpu.pa + i));
+          }
+          done += n;
+          continue;
+        }
+        res.faults++;
+        const bad =
+          out === Outcome.GP || task.mm === null
+            ? { signal: "SIGSEGV" }
+            : this.doUserAddrFault(task, va, cpu.errorCode);
+        if (bad === null) continue;
+        // fixup_exception: the faulting instruction has an entry; resume at its fixup
+        const entry = this.extable.get(COPY_USER_IP);
+        assert(entry !== undefined, "copy_user without an exception-table entry");
+        res.fixedUp = true;
+        break;
+      }
+    } finally {
+      cpu.clac();
+    }
+    res.notCopied = len - done;
+    return res;
+  }
+
   /**
    * A plain kernel dereference (no exception-table entry) of one address on
    * `cpuId`, in the context of its current task. On success returns the
@@ -1349,9 +1441,10 @@ export class Kernel {
       this.panicked = panic;
       this.log.push(`Kernel panic - not syncing: ${panic}`);
     } else {
-      task.alive = false;
-      task.exitReason = "oops";
-      if (this.current[cpu.id] === task) this.current[cpu.id] = null;
+      // make_task_dead -> do_exit: the task dies and its address space is torn down
+      const running = this.runningCpu;
+      this.exit(task, "oops");
+      this.runningCpu = running;
     }
     return { ok: false, oops: lines, panic };
   }

@@ -90,8 +90,6 @@ const LATER = new Set([
   "syscall",
   "device",
   "explain",
-  "copy_from_user",
-  "copy_to_user",
 ]);
 
 const MADVICE = [
@@ -124,6 +122,8 @@ const KERNEL_VERBS = new Set([
   "free_pages",
   "read",
   "write",
+  "copy_from_user",
+  "copy_to_user",
 ]);
 const SHOW_WHAT = ["layout", "buddyinfo", "slabinfo", "meminfo", "frames", "stats", "vmstat", "tlb"];
 const LEVELS: Record<string, number> = {
@@ -478,7 +478,12 @@ class Compiler {
         this.fail(`kernel statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
       this.fail(`unknown kernel statement '${s.verb}' (known: ${[...KERNEL_VERBS].join(", ")})`, s.verbPos);
     }
-    const needsTarget = s.verb === "kmalloc" || s.verb === "vmalloc" || s.verb === "alloc_pages";
+    const needsTarget =
+      s.verb === "kmalloc" ||
+      s.verb === "vmalloc" ||
+      s.verb === "alloc_pages" ||
+      s.verb === "copy_from_user" ||
+      s.verb === "copy_to_user";
     if (s.target && !needsTarget) this.fail(`'${s.verb}' returns nothing to assign`, s.target.pos);
     const checkCpu = (rt: Runtime) => {
       if (cpuId >= rt.kernel.machine.cpus.length)
@@ -566,6 +571,55 @@ class Compiler {
               ? "(NULL: no free block of that order)"
               : `(pfn 0x${(pa / 4096).toString(16)}, ${2 ** order} page${order ? "s" : ""})`,
           );
+        };
+      }
+      case "copy_from_user":
+      case "copy_to_user": {
+        const toUser = s.verb === "copy_to_user";
+        const o = this.opts(s, toUser ? ["value"] : []);
+        const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+        const pw = args[0];
+        if (pw?.ident == null || !this.procs.has(pw.ident))
+          this.fail(`${s.verb} P BUF SIZE: P is a process`, pw?.pos ?? s.verbPos);
+        if (this.procs.get(pw.ident) !== "user") this.fail(`'${pw.ident}' has no user memory`, pw.pos);
+        const pname = pw.ident;
+        if (args.length !== 3) this.fail(`${s.verb} P BUF SIZE`, args[3]?.pos ?? s.verbPos);
+        const [buf, size] = args.slice(1).map((w) => {
+          if (w.expr === null) this.fail("expected an address or size", w.pos);
+          this.useVars(w.expr);
+          return w.expr;
+        });
+        const valueW = o.get("value");
+        if (valueW?.value) this.useVars(valueW.value);
+        define();
+        return (rt) => {
+          checkCpu(rt);
+          const t = this.liveProc(rt, pname, pw.pos);
+          // the copy runs in P's context: CPU N switches to P first if needed
+          if (rt.kernel.current[cpuId] !== t) rt.out.push(this.doSwitch(rt, cpuId, t));
+          const uva = this.value(buf, rt, "the buffer");
+          const len = this.value(size, rt, "the size");
+          if (len > 1n << 40n)
+            this.fail(`${s.verb}: size ${len} is larger than any copy vmlab models (1T)`, size.pos);
+          const value = valueW ? this.numOpt(valueW, rt)! & 0xff : 0x5a;
+          const min0 = t.minFlt + t.majFlt;
+          let first = -1;
+          const r = rt.kernel.copyUser(
+            cpuId,
+            uva,
+            Number(len),
+            toUser,
+            () => value,
+            (i, b) => {
+              if (i === 0) first = b;
+            },
+          );
+          const faults = t.minFlt + t.majFlt - min0;
+          const copied = Number(len) - r.notCopied;
+          const why = r.accessOkFailed
+            ? "access_ok failed: not a user range; nothing copied"
+            : `${copied} bytes copied${!toUser && first >= 0 ? ` (first byte 0x${first.toString(16).padStart(2, "0")})` : ""}; ${faults} page fault${faults === 1 ? "" : "s"} resolved${r.fixedUp ? "; a fault nobody could resolve: the exception table's fixup ended the copy" : ""}`;
+          this.assign(s, rt, BigInt(r.notCopied), `(not copied; ${why})`);
         };
       }
       case "kfree":
