@@ -1338,6 +1338,39 @@ export class Kernel {
   }
 
   /**
+   * read(2) / write(2) of `len` bytes at file offset 0 between a file and
+   * the user buffer `uva` of the task current on `cpuId`, through the page
+   * cache (pages missing from it are read first: I/O, not page faults) and
+   * copy_to_user / copy_from_user. Writes stay within the file's size and
+   * dirty the pages they change. Returns the bytes transferred, or -EFAULT
+   * when a fault stopped the copy before its first byte.
+   */
+  fileIo(cpuId: number, f: FileObject, uva: bigint, len: number, write: boolean): number {
+    const n = Math.max(0, Math.min(len, f.sizeBytes));
+    if (n === 0) return 0;
+    const phys = this.machine.phys;
+    const pc = this.pageCache;
+    const at = (i: number): number => {
+      const pfn = pc.readPage(f, Math.floor(i / 4096), true);
+      assert(pfn >= 0, "fileIo: no memory for the page cache");
+      return pfn * 4096 + (i % 4096);
+    };
+    const r = this.copyUser(
+      cpuId,
+      uva,
+      n,
+      !write,
+      (i) => phys.read8(at(i)),
+      (i, b) => {
+        phys.write8(at(i), b);
+        if (f.fs === "disk") f.dirty.add(Math.floor(i / 4096));
+      },
+    );
+    const done = n - r.notCopied;
+    return done > 0 ? done : -Errno.EFAULT;
+  }
+
+  /**
    * A plain kernel dereference (no exception-table entry) of one address on
    * `cpuId`, in the context of its current task. On success returns the
    * byte read (or written). A fault nobody can fix is an oops: the report

@@ -203,6 +203,16 @@ const fileScenario = (raKb: number) => `
 machine ram=256M readahead=${raKb}K
 file f size=2M
 spawn A
+A: ubuf = mmap 16K
+A: robuf = mmap 4K prot=r
+let mi = A.min_flt
+A: pread_ret = syscall read f ubuf 16K
+let pread_minor = A.min_flt - mi
+let mi = A.min_flt
+A: ro_ret = syscall read f robuf 100
+let ro_minor = A.min_flt - mi
+A: munmap ubuf 16K
+A: munmap robuf 4K
 A: a = mmap 2M prot=r shared file=f at=0x40000000
 ${["cold:200", "same-block:201", "next-block:210"].map(step).join("\n")}
 file g size=2M
@@ -238,6 +248,15 @@ describe("vmlab against this machine's Linux kernel: file mappings", () => {
       }
       const r = runScenario(fileScenario(real.get("device").read_ahead_kb), { checkInvariants: true });
       const v = (name: string) => Number(BigInt(r.metrics[name]));
+      // read(2) into an untouched buffer, and into a read-only one (EFAULT)
+      expect({ minor: v("pread_minor"), ret: v("pread_ret") }, "pread").toEqual({
+        minor: real.get("pread").minor,
+        ret: real.get("pread").ret,
+      });
+      expect({ minor: v("ro_minor"), ret: v("ro_ret") }, "pread-readonly").toEqual({
+        minor: real.get("pread-readonly").minor,
+        ret: real.get("pread-readonly").ret,
+      });
       for (const exp of ["cold", "same-block", "next-block", "random", "random-next"]) {
         const o = real.get(exp);
         const p = exp.replace("-", "_");

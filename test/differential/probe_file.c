@@ -8,6 +8,7 @@
  * object when the measurement is impossible here.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,6 +115,23 @@ int main(int argc, char **argv) {
     (void)present(p);
     if (!drop(fd, p)) { printf("{\"exp\":\"skip\",\"why\":\"POSIX_FADV_DONTNEED left pages cached\"}\n"); unlink(argv[1]); return 0; }
     printf("{\"exp\":\"device\",\"read_ahead_kb\":%ld}\n", ra);
+    /* pread into an untouched buffer: copy_to_user faults its pages in, counted as the process's minor faults */
+    {
+        char *ubuf = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *robuf = mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        long mi0, ma0, mi1, ma1;
+        faults(&mi0, &ma0);
+        long got = pread(fd, ubuf, 4 * PG, 0);
+        faults(&mi1, &ma1);
+        printf("{\"exp\":\"pread\",\"minor\":%ld,\"major\":0,\"ret\":%ld}\n", mi1 - mi0, got);
+        faults(&mi0, &ma0);
+        long bad = pread(fd, robuf, 100, 0);
+        faults(&mi1, &ma1);
+        printf("{\"exp\":\"pread-readonly\",\"minor\":%ld,\"major\":0,\"ret\":%ld}\n", mi1 - mi0, bad < 0 ? -(long)errno : bad);
+        munmap(ubuf, 4 * PG);
+        munmap(robuf, PG);
+        if (!drop(fd, p)) { printf("{\"exp\":\"skip\",\"why\":\"POSIX_FADV_DONTNEED left pages cached\"}\n"); unlink(argv[1]); return 0; }
+    }
     step("cold", p, 200);
     step("same-block", p, 201);
     step("next-block", p, 210);

@@ -87,7 +87,6 @@ const LATER = new Set([
   "exec",
   "catch",
   "setuid",
-  "syscall",
   "device",
   "explain",
 ]);
@@ -997,6 +996,52 @@ class Compiler {
                 : advice === "pageout"
                   ? `(${rt.kernel.lastPageout} pages reclaimed)`
                   : "",
+          );
+        };
+      }
+      case "syscall": {
+        this.opts(s, []);
+        const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+        const call = args[0]?.ident;
+        if (call !== "read" && call !== "write")
+          this.fail("syscall read|write FILE BUF SIZE", args[0]?.pos ?? s.verbPos);
+        const fw = args[1];
+        if (fw?.ident == null || !this.files.has(fw.ident))
+          this.fail(
+            `file '${fw?.ident ?? "?"}' does not exist (create it with 'file NAME size=...')`,
+            fw?.pos ?? s.verbPos,
+          );
+        if (args.length !== 4) this.fail("syscall read|write FILE BUF SIZE", args[4]?.pos ?? s.verbPos);
+        const [buf, size] = args.slice(2).map((w) => {
+          if (w.expr === null) this.fail("expected an address or size", w.pos);
+          this.useVars(w.expr);
+          return w.expr;
+        });
+        const fname = fw.ident;
+        if (s.target) this.defined.add(s.target.name);
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          const cpu = this.runOn(rt, t);
+          const len = this.value(size, rt, "the size");
+          if (len > 1n << 40n)
+            this.fail(`syscall ${call}: size ${len} is larger than vmlab models (1T)`, size.pos);
+          const f0 = t.minFlt;
+          const m0 = t.majFlt;
+          const r = rt.kernel.fileIo(
+            cpu,
+            rt.kernel.pageCache.files.get(fname)!,
+            this.value(buf, rt, "the buffer"),
+            Number(len),
+            call === "write",
+          );
+
+          this.assign(
+            s,
+            rt,
+            BigInt(r),
+            r < 0
+              ? `(${errnoName(BigInt(r))})`
+              : `(${faultSummary(t.minFlt - f0, t.majFlt - m0)} taken by the kernel's copy)`,
           );
         };
       }
