@@ -611,7 +611,7 @@ export class Kernel {
     const mm = this.userOf(task);
     this.runningCpu = Math.max(0, this.cpuOf(task));
     if (args.addr >= 0 && args.addr > this.va.vpn(this.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
-    if (args.file && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
+    if ((args.file || args.device) && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
     const r = this.userMm.mmap(mm, args, (vpn, write) => this.populate(task, vpn, write));
     return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
   }
@@ -1264,6 +1264,30 @@ export class Kernel {
   // =====================================================================
   // Kernel-mode accesses and faults
   // =====================================================================
+
+  /** character devices: a kernel buffer each, mapped to processes by remap_pfn_range */
+  readonly devices = new Map<string, { name: string; pfn: number; pages: number; order: number }>();
+
+  /**
+   * Registers a character device with a buffer of `sizeBytes` from
+   * alloc_pages (physically contiguous, so one remap_pfn_range maps it).
+   * Returns the buffer's kernel (direct-map) address.
+   */
+  registerDevice(name: string, sizeBytes: number): bigint {
+    if (this.devices.has(name)) throw new InputError(`device ${name} already exists`);
+    if (!(Number.isInteger(sizeBytes) && sizeBytes > 0 && sizeBytes <= 4096 << MAX_ORDER))
+      throw new InputError(
+        `device ${name}: size ${sizeBytes} must be 1 .. ${4096 << MAX_ORDER} bytes (one alloc_pages block)`,
+      );
+    const pages = Math.ceil(sizeBytes / 4096);
+    const order = Math.ceil(Math.log2(pages));
+    const va = this.allocPages(order);
+    if (va === 0n) throw new InputError(`device ${name}: no ${4 << order} KiB block of contiguous memory`);
+    const pfn = this.directPa(va) / 4096;
+    for (let i = 0; i < 1 << order; i++) this.machine.phys.zeroFrame(pfn + i);
+    this.devices.set(name, { name, pfn, pages, order });
+    return va;
+  }
 
   /** The exception table: faulting instruction -> fixup (search_exception_tables). */
   readonly extable = new Map<bigint, { fixup: bigint; type: "EX_TYPE_UACCESS" }>([

@@ -62,7 +62,7 @@ export function explainAccess(k: Kernel, t: Task, va: bigint, access: Access): s
     if (e === null) break;
     const raw = `0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}`;
     out.push(
-      `  ${LEVEL_NAMES[level].padEnd(4)}[${String(Math.floor(vpn / 512 ** level) % 512).padStart(3)}] entry @${hex(e.entryPa)} = ${raw}  ${flagNames(e.hi, e.lo, level).join(" ")}${e.lo & PTE_SPECIAL && level === 0 ? " (special: the zero page)" : ""}`,
+      `  ${LEVEL_NAMES[level].padEnd(4)}[${String(Math.floor(vpn / 512 ** level) % 512).padStart(3)}] entry @${hex(e.entryPa)} = ${raw}  ${flagNames(e.hi, e.lo, level).join(" ")}${e.lo & PTE_SPECIAL && level === 0 ? (((mm?.vmaAt(vpn)?.vmFlags ?? 0) & VmFlag.PFNMAP) !== 0 ? " (special: a remap_pfn_range frame, no struct page refcounted)" : " (special: the zero page)") : ""}`,
     );
     if (!(e.lo & Pte.P)) {
       notPresentAt = level;

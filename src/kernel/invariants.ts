@@ -3,6 +3,7 @@ import type { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { isSwapPte, swapSlot } from "./mm/swap.ts";
 import { PTE_PROTNONE, PTE_SPECIAL } from "./mm/userMm.ts";
+import { VmFlag } from "./mm/vma.ts";
 
 /**
  * The invariant checker (a debug switch, on in tests). Returns every broken
@@ -122,7 +123,7 @@ export function checkInvariants(k: Kernel): string[] {
           continue;
         }
         if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) {
-          if (lo & PTE_SPECIAL && pfn !== k.zeroPfn)
+          if (lo & PTE_SPECIAL && pfn !== k.zeroPfn && !((mm.vmaAt(vpn)?.vmFlags ?? 0) & VmFlag.PFNMAP))
             problems.push(`${t.comm}: special PTE at vpn 0x${vpn.toString(16)} is not the zero page`);
           continue;
         }

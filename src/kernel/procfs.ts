@@ -18,8 +18,9 @@ export function procMaps(k: Kernel, t: Task): string[] {
     const start = k.va.canonical(v.vmStart).toString(16).padStart(8, "0");
     const end = k.va.canonical(v.vmEnd).toString(16).padStart(8, "0");
     // a file mapping: its offset, the device (sda1 for disk files, a tmpfs superblock's anonymous dev) and inode
-    const off = v.file ? (v.vmPgoff * 4096).toString(16).padStart(8, "0") : "00000000";
-    const dev = v.file ? (v.file.fs === "disk" ? "08:01" : "00:1a") : "00:00";
+    const pfnmap = (v.vmFlags & VmFlag.PFNMAP) !== 0;
+    const off = v.file || pfnmap ? (v.vmPgoff * 4096).toString(16).padStart(8, "0") : "00000000";
+    const dev = v.file ? (v.file.fs === "disk" ? "08:01" : "00:1a") : pfnmap ? "00:05" : "00:00";
     const head = `${start}-${end} ${permString(v.vmFlags)} ${off} ${dev} ${v.file ? v.file.ino : 0} `;
     return v.name ? head.padEnd(73) + v.name : head;
   });

@@ -90,6 +90,8 @@ export interface MmapArgs {
   /** the file to map (a file mapping), and the offset in it (bytes, page-aligned) */
   file?: FileObject | null;
   offset?: number;
+  /** a character device whose mmap handler remap_pfn_range()s its buffer (the offset applies to it) */
+  device?: { name: string; pfn: number; pages: number } | null;
 }
 
 /**
@@ -491,14 +493,32 @@ export class UserMm {
       if (start < 0) start = this.getUnmappedArea(mm, nrPages, a.addr);
       if (start < 0) return -Errno.ENOMEM;
     }
-    if (accountable) mm.committed += nrPages;
+    if (a.device) {
+      // the driver's mmap handler: the range must lie inside its buffer
+      const first = (a.offset ?? 0) / 4096;
+      if (first + nrPages > a.device.pages) return -Errno.EINVAL;
+      flags = (flags | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.DONTDUMP) & ~VmFlag.ACCOUNT;
+    }
+    if (accountable && !a.device) mm.committed += nrPages;
     const vma = new Vma(
       start,
       start + nrPages,
       flags,
-      a.file ? (a.offset ?? 0) / 4096 : a.shared ? 0 : start,
-      a.file ? a.file.path : "",
+      // remap_pfn_range sets vm_pgoff to the pfn for a COW (private) mapping only
+      a.device
+        ? (a.shared ? 0 : a.device.pfn) + (a.offset ?? 0) / 4096
+        : a.file
+          ? (a.offset ?? 0) / 4096
+          : a.shared
+            ? 0
+            : start,
+      a.device ? `/dev/${a.device.name}` : a.file ? a.file.path : "",
     );
+    if (a.device) {
+      mm.insert(vma);
+      this.remapPfnRange(mm, vma, a.device.pfn + (a.offset ?? 0) / 4096);
+      return start;
+    }
     if (a.file) vma.file = a.file;
     else if (a.shared) {
       // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
@@ -513,6 +533,22 @@ export class UserMm {
       }
     }
     return start;
+  }
+
+  /**
+   * remap_pfn_range: every PTE of the VMA is filled at once with the
+   * driver's frames, marked special (no struct page is refcounted or
+   * mapcounted, nothing counts in RSS, reclaim never sees them); vm_pgoff
+   * holds the first pfn, as Linux sets it for a COW-able PFNMAP.
+   */
+  private remapPfnRange(mm: MmStruct, vma: Vma, pfn: number): void {
+    const writable = (vma.vmFlags & VmFlag.WRITE) !== 0 && (vma.vmFlags & VmFlag.SHARED) !== 0;
+    for (let i = 0; i < vma.pages; i++) {
+      const pa = this.ptePa(mm, vma.vmStart + i, true);
+      assert(pa >= 0, "remap_pfn_range: no memory for a page table");
+      const e = this.userPte(pfn + i, vma.vmFlags, writable, false, true);
+      this.env.phys.write64(pa, e.hi, e.lo);
+    }
   }
 
   /**
@@ -893,6 +929,7 @@ export class UserMm {
     const phys = this.env.phys;
     const lo = phys.read32(pa);
     const hi = phys.read32(pa + 4);
+    if (vma.vmFlags & VmFlag.PFNMAP && lo === 0 && hi === 0) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
     if (vma.file && !(lo === PTE_GUARD && hi === 0) && !isSwapPte(hi, lo))
       return this.filemapFault(mm, vma, vpn, pa, write, hi, lo);
     if (lo === 0 && hi === 0)
@@ -1432,7 +1469,8 @@ export class UserMm {
     const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
     env.lru?.pinned.delete(old);
     if (pfn < 0) return VmFault.OOM;
-    if (!special) copyFrame(env.phys, old, pfn);
+    // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame
+    if (!special || vma.vmFlags & VmFlag.PFNMAP) copyFrame(env.phys, old, pfn);
     pages.mapcount[pfn] = 1;
     const e = this.userPte(pfn, vma.vmFlags, true, true, false);
     env.phys.write64(pa, 0, 0); // ptep_clear_flush
@@ -1648,7 +1686,12 @@ export class UserMm {
       const c = v.clone();
       c.anonVma = v.anonVma === 0 || v.vmFlags & VmFlag.WIPEONFORK ? 0 : child.newAnonVma();
       child.insert(c);
-      if ((v.anonVma === 0 && !this.hasGuards(parent, v)) || v.vmFlags & VmFlag.WIPEONFORK) continue;
+      // vma_needs_copy: PFNMAP mappings are always copied (their PTEs cannot be refaulted)
+      if (
+        (v.anonVma === 0 && !this.hasGuards(parent, v) && !(v.vmFlags & VmFlag.PFNMAP)) ||
+        v.vmFlags & VmFlag.WIPEONFORK
+      )
+        continue;
       const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
       for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
         const pmd = vpn % 512 === 0 ? this.pmdOf(parent, vpn) : null;

@@ -87,7 +87,6 @@ const LATER = new Set([
   "exec",
   "catch",
   "setuid",
-  "device",
   "explain",
 ]);
 
@@ -351,6 +350,8 @@ class Compiler {
   private readonly procs = new Map<string, "user" | "kthread">();
   /** files created so far (names checked at compile time) */
   private readonly files = new Set<string>();
+  /** devices registered so far */
+  private readonly devices = new Set<string>();
   expectations: ExpectResult[] = [];
 
   constructor(private readonly file: string) {}
@@ -374,6 +375,8 @@ class Compiler {
         return this.explainStmt(s);
       case "file":
         return this.fileStmt(s);
+      case "device":
+        return this.deviceStmt(s);
       case "reclaim":
       case "kswapd":
         return this.reclaimStmt(s);
@@ -715,6 +718,32 @@ class Compiler {
     if (this.procs.has(w.ident)) this.fail(`'${w.ident}' already exists`, w.pos);
     if (this.defined.has(w.ident)) this.fail(`'${w.ident}' is already a variable`, w.pos);
     return w.ident;
+  }
+
+  /** `[VAR =] device NAME size=SIZE`: a character device whose buffer its mmap handler remap_pfn_range()s */
+  private deviceStmt(s: Stmt): (rt: Runtime) => void {
+    const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+    const nameW = args[0];
+    if (nameW?.ident == null || args.length !== 1)
+      this.fail("device NAME size=SIZE", (args[1] ?? nameW)?.pos ?? s.verbPos);
+    const name = nameW.ident;
+    if (this.devices.has(name)) this.fail(`device '${name}' already exists`, nameW.pos);
+    const o = this.opts(s, ["size"]);
+    const sizeW = o.get("size");
+    if (!sizeW) this.fail("device needs size=SIZE", s.verbPos);
+    if (!sizeW.value || sizeW.value.base !== null) this.fail("size= is a number", sizeW.valuePos);
+    const size = sizeW.value.offset;
+    if (size <= 0n || size > 4n << 20n)
+      this.fail(`size=${size}: a device buffer is 1 .. 4M bytes (one alloc_pages block)`, sizeW.valuePos);
+    this.devices.add(name);
+    if (s.target) this.defined.add(s.target.name);
+    return (rt) => {
+      const va = rt.kernel.registerDevice(name, Number(size));
+      const d = rt.kernel.devices.get(name)!;
+      const what = `/dev/${name}: ${size} bytes of kernel buffer at pfn 0x${d.pfn.toString(16)}..0x${(d.pfn + d.pages - 1).toString(16)} (alloc_pages order ${d.order})`;
+      if (s.target) this.assign(s, rt, va, what);
+      else rt.out.push(what);
+    };
   }
 
   /** `reclaim [SIZE]` (try_to_free_pages) and `kswapd` (balance to the high watermark) */
@@ -1161,15 +1190,21 @@ class Compiler {
 
   private mmapStmt(s: Stmt, name: string, pos: Pos): (rt: Runtime) => void {
     const o = this.opts(s, ["prot", "at", "file", "offset", "dev"]);
-    if (o.has("dev")) this.fail("mmap dev= is not supported by this version of vmlab yet", o.get("dev")!.pos);
+    const devW = o.get("dev");
+    if (devW && (devW.ident === null || !this.devices.has(devW.ident)))
+      this.fail(
+        `device '${devW.ident ?? "?"}' does not exist (register it with 'device NAME size=...')`,
+        devW.valuePos,
+      );
     const fileW = o.get("file");
+    if (devW && fileW) this.fail("file= or dev=, not both", devW.pos);
     if (fileW && (fileW.ident === null || !this.files.has(fileW.ident)))
       this.fail(
         `file '${fileW.ident ?? "?"}' does not exist (create it with 'file NAME size=...')`,
         fileW.valuePos,
       );
     const offsetW = o.get("offset");
-    if (offsetW && !fileW) this.fail("offset= needs file=NAME", offsetW.pos);
+    if (offsetW && !fileW && !devW) this.fail("offset= needs file=NAME or dev=NAME", offsetW.pos);
     if (offsetW?.value) this.useVars(offsetW.value);
     const flags = new Set<string>();
     let size: AddrExpr | null = null;
@@ -1218,6 +1253,7 @@ class Compiler {
       }
       const r = rt.kernel.mmap(t, {
         file: fileW ? rt.kernel.pageCache.files.get(fileW.ident!)! : null,
+        device: devW ? rt.kernel.devices.get(devW.ident!)! : null,
         offset: Number(offset),
         length: Number(length),
         prot,
@@ -1237,9 +1273,11 @@ class Compiler {
           ? `(${errnoName(r)})`
           : t.minFlt + t.majFlt > before
             ? `(${t.minFlt + t.majFlt - before} pages populated)`
-            : fileW
-              ? "(nothing is mapped until first touch)"
-              : "(nothing is allocated until first touch)",
+            : devW
+              ? `(the driver's remap_pfn_range filled ${Number(length + 4095n) >> 12} PTE${length > 4096n ? "s" : ""})`
+              : fileW
+                ? "(nothing is mapped until first touch)"
+                : "(nothing is allocated until first touch)",
       );
     };
   }
