@@ -131,6 +131,11 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
       /^t\.vm:2:31: alloc_pages: order 11 is above MAX_PAGE_ORDER/,
     ],
     ["missing comparison", "machine ram=64M\nexpect oops 1\n", /^t\.vm:2:13: expected a comparison/],
+    [
+      "user range wrapping",
+      "spawn A\nA: read 0xfffffffffffff000 8K\n",
+      /^t\.vm:2:9: the range wraps past the end of the address space/,
+    ],
     ["device twice", "device d size=4K\ndevice d size=4K\n", /^t\.vm:2:8: device 'd' already exists/],
     ["device too big", "device d size=8M\n", /^t\.vm:1:15: size=8388608: a device buffer is 1 \.\. 4M/],
     [

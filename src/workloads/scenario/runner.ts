@@ -668,22 +668,8 @@ class Compiler {
         for (const w of [strideW, valueW]) if (w?.value) this.useVars(w.value);
         return (rt) => {
           checkCpu(rt);
-          const start = this.value(addr, rt, "the address");
-          const len = size ? this.value(size, rt, "the size") : 1n;
-          if (len === 0n) this.fail("the size is 0", size!.pos);
-          if (start + len > 1n << 64n)
-            this.fail("the range wraps past the end of the address space", addr.pos);
-          const stride = strideW ? BigInt(this.numOpt(strideW, rt)!) : 4096n;
-          if (stride === 0n) this.fail("stride=0", strideW!.valuePos);
           const value = valueW ? this.numOpt(valueW, rt)! & 0xff : 0x5a;
-          const points = touchPoints(start, len, stride);
-          if (points.length > 1_000_000)
-            this.fail(
-              `the range touches ${points.length} pages; vmlab caps one statement at 1,000,000`,
-              addr.pos,
-            );
-          if (orderW?.ident === "desc") points.reverse();
-          else if (orderW?.ident === "random") shuffle(points, rt.rng);
+          const points = this.touchRange(rt, addr, size, strideW, orderW);
           const k = rt.kernel;
           let faults = 0;
           let lastPa = -1;
@@ -1282,6 +1268,32 @@ class Compiler {
     };
   }
 
+  /**
+   * The addresses a read/write statement touches: RANGE with stride= (one
+   * touch per page by default) in order= (asc, desc, or shuffled by the
+   * machine's seed), checked: not empty, not wrapping, at most 1,000,000.
+   */
+  private touchRange(
+    rt: Runtime,
+    addr: AddrExpr,
+    size: AddrExpr | undefined,
+    strideW: (Word & { kind: "kv" }) | undefined,
+    orderW: (Word & { kind: "kv" }) | undefined,
+  ): bigint[] {
+    const start = this.value(addr, rt, "the address");
+    const len = size ? this.value(size, rt, "the size") : 1n;
+    if (len === 0n) this.fail("the size is 0", size!.pos);
+    if (start + len > 1n << 64n) this.fail("the range wraps past the end of the address space", addr.pos);
+    const stride = strideW ? BigInt(this.numOpt(strideW, rt)!) : 4096n;
+    if (stride === 0n) this.fail("stride=0", strideW!.valuePos);
+    const points = touchPoints(start, len, stride);
+    if (points.length > 1_000_000)
+      this.fail(`the range touches ${points.length} pages; vmlab caps one statement at 1,000,000`, addr.pos);
+    if (orderW?.ident === "desc") points.reverse();
+    else if (orderW?.ident === "random") shuffle(points, rt.rng);
+    return points;
+  }
+
   private userAccessStmt(s: Stmt, name: string, pos: Pos): (rt: Runtime) => void {
     if (s.target) this.fail(`'${s.verb}' returns nothing to assign`, s.target.pos);
     const access = s.verb === "write" ? Access.Write : s.verb === "exec" ? Access.Exec : Access.Read;
@@ -1308,20 +1320,8 @@ class Compiler {
     return (rt) => {
       const t = this.liveProc(rt, name, pos);
       const cpu = this.runOn(rt, t);
-      const start = this.value(addr, rt, "the address");
-      const len = size ? this.value(size, rt, "the size") : 1n;
-      if (len === 0n) this.fail("the size is 0", size!.pos);
-      const stride = strideW ? BigInt(this.numOpt(strideW, rt)!) : 4096n;
-      if (stride === 0n) this.fail("stride=0", strideW!.valuePos);
       const value = valueW ? this.numOpt(valueW, rt)! & 0xff : 0x5a;
-      const points = touchPoints(start, len, stride);
-      if (points.length > 1_000_000)
-        this.fail(
-          `the range touches ${points.length} pages; vmlab caps one statement at 1,000,000`,
-          addr.pos,
-        );
-      if (orderW?.ident === "desc") points.reverse();
-      else if (orderW?.ident === "random") shuffle(points, rt.rng);
+      const points = this.touchRange(rt, addr, size, strideW, orderW);
       const min0 = t.minFlt;
       const maj0 = t.majFlt;
       let _faults = 0;
