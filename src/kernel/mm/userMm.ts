@@ -222,17 +222,7 @@ export class UserMm {
     dirty: boolean,
     special: boolean,
   ): { hi: number; lo: number } {
-    const e = leafEntry(pfn, 1, {
-      user: true,
-      writable,
-      nx: !(vmFlags & VmFlag.EXEC),
-      accessed: true,
-      dirty,
-    });
-    let lo = e.lo;
-    if (special) lo = (lo | PTE_SPECIAL) >>> 0;
-    if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0;
-    return { hi: e.hi, lo };
+    return UserMm.userLeaf(pfn, 1, vmFlags, writable, dirty, special);
   }
 
   /**
@@ -884,7 +874,19 @@ export class UserMm {
     dirty: boolean,
     special: boolean,
   ): { hi: number; lo: number } {
-    const e = leafEntry(pfn, 0, {
+    return UserMm.userLeaf(pfn, 0, vmFlags, writable, dirty, special);
+  }
+
+  /** A user leaf entry (PTE at level 0, huge PMD at level 1): accessed, user, NX unless VM_EXEC; PAGE_NONE without rights. */
+  private static userLeaf(
+    pfn: number,
+    level: 0 | 1,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): { hi: number; lo: number } {
+    const e = leafEntry(pfn, level, {
       user: true,
       writable,
       nx: !(vmFlags & VmFlag.EXEC),

@@ -423,6 +423,15 @@ class Compiler {
     return m;
   }
 
+  /** Positional address/size arguments, each an expression whose variables are defined. */
+  private exprArgs(ws: (Word & { kind: "arg" })[]): AddrExpr[] {
+    return ws.map((w) => {
+      if (w.expr === null) this.fail("expected an address or size", w.pos);
+      this.useVars(w.expr);
+      return w.expr;
+    });
+  }
+
   private args(s: Stmt, min: number, max: number, what: string): AddrExpr[] {
     const a = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
     if (a.length < min)
@@ -586,11 +595,7 @@ class Compiler {
         if (this.procs.get(pw.ident) !== "user") this.fail(`'${pw.ident}' has no user memory`, pw.pos);
         const pname = pw.ident;
         if (args.length !== 3) this.fail(`${s.verb} P BUF SIZE`, args[3]?.pos ?? s.verbPos);
-        const [buf, size] = args.slice(1).map((w) => {
-          if (w.expr === null) this.fail("expected an address or size", w.pos);
-          this.useVars(w.expr);
-          return w.expr;
-        });
+        const [buf, size] = this.exprArgs(args.slice(1));
         const valueW = o.get("value");
         if (valueW?.value) this.useVars(valueW.value);
         define();
@@ -983,11 +988,7 @@ class Compiler {
         const advice = args[2].ident;
         if (!MADVICE.includes(advice))
           this.fail(`unknown advice '${advice}' (${MADVICE.join(", ")})`, args[2].pos);
-        const [addr, len] = [args[0], args[1]].map((w) => {
-          if (w.expr === null) this.fail("expected an address or size", w.pos);
-          this.useVars(w.expr);
-          return w.expr;
-        });
+        const [addr, len] = this.exprArgs([args[0], args[1]]);
         if (s.target) this.defined.add(s.target.name);
         return (rt) => {
           const t = this.liveProc(rt, name, pos);
@@ -1027,11 +1028,7 @@ class Compiler {
             fw?.pos ?? s.verbPos,
           );
         if (args.length !== 4) this.fail("syscall read|write FILE BUF SIZE", args[4]?.pos ?? s.verbPos);
-        const [buf, size] = args.slice(2).map((w) => {
-          if (w.expr === null) this.fail("expected an address or size", w.pos);
-          this.useVars(w.expr);
-          return w.expr;
-        });
+        const [buf, size] = this.exprArgs(args.slice(2));
         const fname = fw.ident;
         if (s.target) this.defined.add(s.target.name);
         return (rt) => {
@@ -1084,11 +1081,7 @@ class Compiler {
         const onfault = args.length === 3 && args[2].ident === "onfault" && v === "mlock";
         if (args.length !== 2 && !onfault)
           this.fail(`${v} ADDR SIZE${v === "mlock" ? " [onfault]" : ""}`, args[2]?.pos ?? s.verbPos);
-        const [addr, len] = [args[0], args[1]].map((w) => {
-          if (w.expr === null) this.fail("expected an address or size", w.pos);
-          this.useVars(w.expr);
-          return w.expr;
-        });
+        const [addr, len] = this.exprArgs([args[0], args[1]]);
         if (s.target) this.defined.add(s.target.name);
         return (rt) => {
           const t = this.liveProc(rt, name, pos);
@@ -1134,11 +1127,7 @@ class Compiler {
         const to = o.get("to");
         if (to && !mayMove) this.fail("to= needs maymove (MREMAP_FIXED needs MREMAP_MAYMOVE)", to.pos);
         if (to?.value) this.useVars(to.value);
-        const [addr, oldSize, newSize] = args.slice(0, 3).map((w) => {
-          if (w.expr === null) this.fail("expected an address or size", w.pos);
-          this.useVars(w.expr);
-          return w.expr;
-        });
+        const [addr, oldSize, newSize] = this.exprArgs(args.slice(0, 3));
         if (s.target) this.defined.add(s.target.name);
         return (rt) => {
           const t = this.liveProc(rt, name, pos);
