@@ -61,6 +61,14 @@ export class SwapArea {
     return -1;
   }
 
+  /** swap_writepage: the slot now holds these 1024 words (null: a page never written, all zeros). */
+  writePage(slot: number, words: Uint32Array | null): void {
+    const copy = new Uint32Array(1024);
+    if (words !== null) copy.set(words);
+    this.data.set(slot, copy);
+    this.pswpout++;
+  }
+
   /** swap_duplicate: one more PTE refers to the slot (fork). */
   dup(slot: number): void {
     assert(this.map[slot] > 0, `swap_duplicate of free slot ${slot}`);

@@ -7,7 +7,7 @@ import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
-import { isSwapPte, type SwapArea, swapPte, swapSlot } from "./swap.ts";
+import { isSwapPte, type SwapArea, swapSlot } from "./swap.ts";
 import { ShmemObject, Vma, VmFlag } from "./vma.ts";
 
 /** Linux errno values returned (negated) by the system calls. */
@@ -48,6 +48,8 @@ export interface LruHooks {
   del(pfn: number): void;
   /** pages a fault holds while it allocates; reclaim leaves them alone */
   readonly pinned: Set<number>;
+  /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index */
+  reclaimPage(pfn: number, index: number): boolean;
 }
 
 /** What the address-space code needs from the rest of the kernel. */
@@ -1187,14 +1189,8 @@ export class UserMm {
     let pfn = swap.cache.get(slot) ?? -1;
     let major = false;
     if (pfn < 0) {
-      pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
+      pfn = this.swapInToCache(vma, vpn, slot);
       if (pfn < 0) return VmFault.OOM;
-      const bytes = swap.data.get(slot);
-      assert(bytes !== undefined, `swap slot ${slot} holds no page`);
-      env.phys.frameWordsForWrite(pfn).set(bytes);
-      swap.addToCache(slot, pfn);
-      pages.refcount[pfn] = 1; // the swap cache's reference; the mapping adds its own below
-      swap.pswpin++;
       major = true;
     }
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
@@ -1234,6 +1230,24 @@ export class UserMm {
   }
 
   /**
+   * swap_read_folio into the swap cache: a new page for the slot's contents,
+   * holding only the swap cache's reference (a mapping adds its own). Returns
+   * the frame, or -1 without memory.
+   */
+  private swapInToCache(vma: Vma, vpn: number, slot: number): number {
+    const swap = this.env.swap!;
+    const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
+    if (pfn < 0) return -1;
+    const words = swap.data.get(slot);
+    assert(words !== undefined, `swap slot ${slot} holds no page`);
+    this.env.phys.frameWordsForWrite(pfn).set(words);
+    swap.addToCache(slot, pfn);
+    this.env.pages.refcount[pfn] = 1;
+    swap.pswpin++;
+    return pfn;
+  }
+
+  /**
    * MADV_WILLNEED on anonymous memory (madvise_willneed ->
    * force_swapin_readahead): the swapped pages of the range are read into
    * the swap cache, not mapped. Returns pages read.
@@ -1248,12 +1262,7 @@ export class UserMm {
       if (vma === null || pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
       const slot = swapSlot(pte.hi, pte.lo);
       if (swap.cache.has(slot)) continue;
-      const pfn = this.allocUserPage(UserMm.linearIndex(vma, v));
-      if (pfn < 0) break;
-      this.env.phys.frameWordsForWrite(pfn).set(swap.data.get(slot)!);
-      swap.addToCache(slot, pfn);
-      this.env.pages.refcount[pfn] = 1; // the swap cache's reference only
-      swap.pswpin++;
+      if (this.swapInToCache(vma, v, slot) < 0) break;
       n++;
     }
     return n;
@@ -1277,12 +1286,7 @@ export class UserMm {
       if (pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
       const slot = swapSlot(pte.hi, pte.lo);
       if (swap.cache.has(slot)) continue;
-      const pfn = this.allocUserPage(UserMm.linearIndex(vma, v));
-      if (pfn < 0) return;
-      this.env.phys.frameWordsForWrite(pfn).set(swap.data.get(slot)!);
-      swap.addToCache(slot, pfn);
-      this.env.pages.refcount[pfn] = 1; // the swap cache's reference only
-      swap.pswpin++;
+      if (this.swapInToCache(vma, v, slot) < 0) return;
       swap.readahead++;
     }
   }
@@ -1299,11 +1303,7 @@ export class UserMm {
   pageout(mm: MmStruct, start: number, end: number): number {
     const env = this.env;
     const pages = env.pages;
-    const phys = env.phys;
-    const swap = env.swap;
     this.splitRange(mm, start, end, true);
-    const toFree: number[] = [];
-    const dropFromCache: { file: FileObject; index: number }[] = [];
     let n = 0;
     for (let vpn = start; vpn < end; vpn++) {
       const vma = mm.vmaAt(vpn);
@@ -1311,54 +1311,9 @@ export class UserMm {
       const pte = this.readPte(mm, vpn);
       if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
       const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      // "do not interfere with other mappings of this folio"
       if (pages.mapcount[pfn] !== 1) continue;
-      if (pages.kind[pfn] === PageKind.UserAnon) {
-        if (swap === null) continue;
-        // add_to_swap, pageout: a page in the swap cache keeps its slot, and is written only if dirtied since
-        let slot = swap.slotOf.get(pfn) ?? -1;
-        const cached = slot >= 0;
-        if (!cached) {
-          slot = swap.allocSlot();
-          if (slot < 0) break; // swap is full
-        }
-        swap.map[slot]++; // the swap PTE's reference
-        if (cached) {
-          swap.removeFromCache(pfn);
-          pages.refcount[pfn]--;
-        }
-        if (!cached || pte.lo & Pte.D) {
-          const bytes = new Uint32Array(1024);
-          const words = phys.frameWords(pfn);
-          if (words !== null) bytes.set(words);
-          swap.data.set(slot, bytes);
-          swap.pswpout++;
-        }
-        const e = swapPte(slot);
-        phys.write64(pte.pa, e.hi, e.lo);
-        mm.swapEnts++;
-        mm.rssAnon--;
-        pages.mapcount[pfn]--;
-        toFree.push(pfn);
-        n++;
-        continue;
-      }
-      const f = vma.file;
-      if (pages.kind[pfn] !== PageKind.PageCache || f === null || f.fs !== "disk") continue;
-      const index = vma.vmPgoff + (vpn - vma.vmStart);
-      phys.write64(pte.pa, 0, 0);
-      if (pte.lo & Pte.D) f.dirty.add(index);
-      mm.rssFile--;
-      pages.mapcount[pfn]--;
-      toFree.push(pfn);
-      dropFromCache.push({ file: f, index });
-      n++;
-    }
-    if (n === 0) return 0;
-    env.flushTlbMmRange(mm, start, end - start);
-    for (const pfn of toFree) this.putPage(pfn);
-    for (const { file, index } of dropFromCache) {
-      env.pageCache.writeback(file, index);
-      env.pageCache.evict(file, index);
+      if (env.lru?.reclaimPage(pfn, UserMm.linearIndex(vma, vpn))) n++;
     }
     return n;
   }

@@ -296,6 +296,32 @@ export class Vmscan {
     return reclaimed;
   }
 
+  /**
+   * reclaim_pages (MADV_PAGEOUT): reclaims one page now, young or not, with
+   * the same checks and the same swap-out or eviction as shrink_folio_list.
+   * `index` is its linear index (pages that never joined the lists, as the
+   * pieces of a split huge page, get it here).
+   */
+  reclaimPage(pfn: number, index: number): boolean {
+    if (!this.valid(pfn)) return false;
+    const pages = this.env.pages;
+    const anon = pages.kind[pfn] === PageKind.UserAnon;
+    if (anon) {
+      if (this.env.swap === null) return false;
+      this.index[pfn] = index;
+    }
+    let found = 0;
+    let locked = false;
+    this.rmap(pfn, (_mm, v) => {
+      found++;
+      if (v.vmFlags & VmFlag.LOCKED) locked = true;
+    });
+    const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
+    if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
+      return false;
+    return anon ? this.swapOut(pfn) : this.dropFile(pfn);
+  }
+
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
   private swapOut(pfn: number): boolean {
     const swap = this.env.swap;
@@ -320,13 +346,7 @@ export class Vmscan {
       pages.mapcount[pfn]--;
       pages.refcount[pfn]--;
     });
-    if (dirty) {
-      const bytes = new Uint32Array(1024);
-      const words = phys.frameWords(pfn);
-      if (words !== null) bytes.set(words);
-      swap.data.set(slot, bytes);
-      swap.pswpout++;
-    }
+    if (dirty) swap.writePage(slot, phys.frameWords(pfn));
     if (cached) {
       swap.removeFromCache(pfn);
       pages.refcount[pfn]--;
