@@ -190,14 +190,7 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
   ];
   for (const [what, src, want] of cases) {
     it(what, () => {
-      let err: unknown;
-      try {
-        runScenario(src, { file: "t.vm" });
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(InputError);
-      const msg = formatWithCaret(err as InputError, src.split("\n"));
+      const msg = invalidMessage(src);
       expect(msg).toMatch(want);
       const [, line, col] = /^t\.vm:(\d+):(\d+)/.exec(msg)!;
       const lines = msg.split("\n");
@@ -294,14 +287,7 @@ describe("invalid process statements", () => {
   ];
   for (const [what, src, want] of cases) {
     it(what, () => {
-      let err: unknown;
-      try {
-        runScenario(src, { file: "t.vm" });
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(InputError);
-      expect(formatWithCaret(err as InputError, src.split("\n"))).toMatch(want);
+      expect(invalidMessage(src)).toMatch(want);
     });
   }
 
@@ -311,3 +297,15 @@ describe("invalid process statements", () => {
     expect(r.stderr).toMatch(/^-:4:1: process 'A' is dead \(SIGSEGV\)/);
   });
 });
+
+/** The FILE:LINE:COL report (with the line and a caret) of a scenario that must be rejected before it runs. */
+function invalidMessage(src: string): string {
+  let err: unknown;
+  try {
+    runScenario(src, { file: "t.vm" });
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(InputError);
+  return formatWithCaret(err as InputError, src.split("\n"));
+}

@@ -8,7 +8,7 @@ import { Gfp } from "./gfp.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import { isSwapPte, type SwapArea, swapSlot } from "./swap.ts";
-import { ShmemObject, Vma, VmFlag } from "./vma.ts";
+import { ShmemObject, Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
 
 /** Linux errno values returned (negated) by the system calls. */
 export const enum Errno {
@@ -458,7 +458,7 @@ export class UserMm {
     const taskSize = this.env.taskSizeVpn;
     if (nrPages > taskSize) return -Errno.ENOMEM;
     if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
-    let flags = vmFlagsFor(a.prot, a.shared);
+    let flags = vmFlagsForProt(a.prot, a.shared);
     if (a.locked) flags |= VmFlag.LOCKED;
     if (a.noreserve) flags |= VmFlag.NORESERVE;
     // overcommit (__vm_enough_memory) for private writable mappings without MAP_NORESERVE
@@ -1734,16 +1734,6 @@ export class UserMm {
     this.env.countPageTables(-1);
     mm.pgdPfn = -1;
   }
-}
-
-/** VM flags for an mmap (calc_vm_prot_bits + the MAY* bits do_mmap adds). */
-export function vmFlagsFor(prot: { r: boolean; w: boolean; x: boolean }, shared: boolean): number {
-  let f = VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC;
-  if (prot.r) f |= VmFlag.READ;
-  if (prot.w) f |= VmFlag.WRITE;
-  if (prot.x) f |= VmFlag.EXEC;
-  if (shared) f |= VmFlag.SHARED | VmFlag.MAYSHARE;
-  return f;
 }
 
 /** The PT frame covering vpn, if every level down to it is present (no allocation). */
