@@ -22,6 +22,7 @@ import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { RECLAIM_POLICIES, type ReclaimPolicy, SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
 import { Task } from "./task.ts";
+import { type ExtableEntry, Uaccess, type UserCopyResult } from "./uaccess.ts";
 import { px, Vaddr } from "./vaddr.ts";
 
 /** The machine and kernel options that concern the kernel's own memory (the `machine` statement). */
@@ -73,25 +74,7 @@ export type UserAccessResult =
   | { ok: true; pa: number; value: number; faults: number }
   | { ok: false; signal: string; siCode: string; siAddr: bigint; killed: boolean; faults: number };
 
-/**
- * The user-copy instruction of vmlab's uaccess routines (the `rep movsb` of
- * rep_movs_alternative) and its fixup: the exception table's one entry
- * (arch/x86/mm/extable.c, EX_TYPE_UACCESS).
- */
-export const COPY_USER_IP = 0xffffffff81e0c2a0n;
-export const COPY_USER_FIXUP = 0xffffffff81e0c2c3n;
-
-/** What copy_to_user / copy_from_user did. */
-export interface UserCopyResult {
-  /** bytes NOT copied, as Linux returns */
-  notCopied: number;
-  /** page faults taken during the copy (resolved or fixed up) */
-  faults: number;
-  /** the exception-table fixup ran (a fault the kernel could not resolve) */
-  fixedUp: boolean;
-  /** access_ok refused the range */
-  accessOkFailed: boolean;
-}
+export { COPY_USER_FIXUP, COPY_USER_IP, type UserCopyResult } from "./uaccess.ts";
 
 /** Where the kernel image sits in physical memory: CONFIG_PHYSICAL_START (16 MiB). */
 export const KERNEL_PHYS_START = 16 << 20;
@@ -455,6 +438,16 @@ export class Kernel {
       cpu.movToCr3(0, this.rootPfn * 4096);
     }
     // ---- tasks: the idle tasks, init, kthreadd, one kworker per CPU as the context of kernel statements ----
+    this.uaccess = new Uaccess({
+      cpus: this.machine.cpus,
+      phys: this.machine.phys,
+      userEnd: this.layout.userEnd,
+      contextTask: (cpuId) => this.contextTask(cpuId),
+      enter: (cpuId) => {
+        this.runningCpu = cpuId;
+      },
+      resolveUserFault: (task, va, errorCode) => this.doUserAddrFault(task, va, errorCode) === null,
+    });
     this.current = this.machine.cpus.map(() => null);
     const idle = this.newTask("swapper/0", true);
     this.newTask("init", true);
@@ -1289,23 +1282,15 @@ export class Kernel {
     return va;
   }
 
-  /** The exception table: faulting instruction -> fixup (search_exception_tables). */
-  readonly extable = new Map<bigint, { fixup: bigint; type: "EX_TYPE_UACCESS" }>([
-    [COPY_USER_IP, { fixup: COPY_USER_FIXUP, type: "EX_TYPE_UACCESS" }],
-  ]);
+  /** The user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user). */
+  readonly uaccess: Uaccess;
 
-  /**
-   * copy_to_user / copy_from_user (`len` bytes at user address `uva` of the
-   * task current on `cpuId`): access_ok first (the range must lie below
-   * TASK_SIZE_MAX without wrapping; else nothing is copied); then STAC, so
-   * SMAP lets the kernel touch user pages, the copy page by page, CLAC. A
-   * fault on a user page goes through do_user_addr_fault like a user fault
-   * (the page is faulted or swapped in and the fault counted against the
-   * task); a fault it cannot resolve is looked up in the exception table and
-   * fixed up: the copy stops and returns the bytes not copied (never an
-   * oops). `toUser` writes `data(i)` for byte i; otherwise `sink(i, byte)`
-   * receives what was read.
-   */
+  /** The exception table: faulting instruction -> fixup (search_exception_tables). */
+  get extable(): Map<bigint, ExtableEntry> {
+    return this.uaccess.extable;
+  }
+
+  /** copy_to_user / copy_from_user (see Uaccess.copy). */
   copyUser(
     cpuId: number,
     uva: bigint,
@@ -1314,51 +1299,7 @@ export class Kernel {
     data: (i: number) => number,
     sink: (i: number, byte: number) => void = () => {},
   ): UserCopyResult {
-    const task = this.contextTask(cpuId);
-    const res: UserCopyResult = { notCopied: len, faults: 0, fixedUp: false, accessOkFailed: false };
-    const end = uva + BigInt(len);
-    if (len < 0 || uva < 0n || end > this.layout.userEnd) {
-      res.accessOkFailed = true; // access_ok
-      return res;
-    }
-    const cpu = this.machine.cpus[cpuId];
-    this.runningCpu = cpuId;
-    cpu.cpl = 0;
-    cpu.stac();
-    const phys = this.machine.phys;
-    const access = toUser ? Access.Write : Access.Read;
-    let done = 0;
-    try {
-      while (done < len) {
-        const va = uva + BigInt(done);
-        const { hi, lo } = fromBig(va);
-        const out = cpu.translate(hi, lo, access); // the instruction at COPY_USER_IP
-        if (out === Outcome.OK) {
-          const n = Math.min(len - done, 4096 - (cpu.pa % 4096));
-          for (let i = 0; i < n; i++) {
-            if (toUser) phys.write8(cpu.pa + i, data(done + i));
-            else sink(done + i, phys.read8(cpu.pa + i));
-          }
-          done += n;
-          continue;
-        }
-        res.faults++;
-        const bad =
-          out === Outcome.GP || task.mm === null
-            ? { signal: "SIGSEGV" }
-            : this.doUserAddrFault(task, va, cpu.errorCode);
-        if (bad === null) continue;
-        // fixup_exception: the faulting instruction has an entry; resume at its fixup
-        const entry = this.extable.get(COPY_USER_IP);
-        assert(entry !== undefined, "copy_user without an exception-table entry");
-        res.fixedUp = true;
-        break;
-      }
-    } finally {
-      cpu.clac();
-    }
-    res.notCopied = len - done;
-    return res;
+    return this.uaccess.copy(cpuId, uva, len, toUser, data, sink);
   }
 
   /**

@@ -90,3 +90,94 @@ describe("copy_to_user and copy_from_user", () => {
     expect([r.notCopied, t.majFlt, first]).toEqual([0, 1, 0x77]);
   });
 });
+
+describe("get_user, put_user, clear_user, strncpy_from_user", () => {
+  const putString = (k: Kernel, t: ReturnType<typeof setup>["t"], at: bigint, text: string) => {
+    for (let i = 0; i < text.length; i++)
+      k.userAccess(0, t, at + BigInt(i), Access.Write, text.charCodeAt(i));
+  };
+
+  it("get_user and put_user move 1, 2, 4 and 8 little-endian bytes, faulting pages in", () => {
+    const { k, t, buf } = setup();
+    for (const size of [1, 2, 4, 8] as const) {
+      const value = 0x0807060504030201n & ((1n << BigInt(8 * size)) - 1n);
+      const at = buf + BigInt(16 * size);
+      expect(k.uaccess.put(0, at, size, value).ret).toBe(0);
+      const g = k.uaccess.get(0, at, size);
+      expect([g.ret, g.value]).toEqual([0, value]);
+    }
+    expect(t.minFlt).toBe(1); // the first put_user faulted the page in
+    // an 8-byte access across a page boundary needs both pages: the second is faulted in too
+    const r = k.uaccess.put(0, buf + 4096n - 4n, 8, 0x1122334455667788n);
+    expect([r.ret, r.faults, t.minFlt]).toEqual([0, 1, 2]);
+    expect(k.userAccess(0, t, buf + 4096n, Access.Read)).toMatchObject({ ok: true, value: 0x44 });
+    expect(k.machine.cpus[0].rflagsAc).toBe(false);
+  });
+
+  it("get_user zeroes the value and returns -EFAULT through its fixup; put_user writes nothing", () => {
+    const { k, t, buf } = setup();
+    k.userAccess(0, t, buf + 8192n, Access.Write, 0x99);
+    k.munmap(t, buf + 8192n, 4096n); // buf+8K is now a hole, buf+4K untouched
+    const g = k.uaccess.get(0, buf + 8192n, 4);
+    expect([g.ret, g.value, g.fixedUp]).toEqual([-14, 0n, true]);
+    k.mprotect(t, buf, 4096n, { r: true, w: false, x: false });
+    const before = k.userAccess(0, t, buf, Access.Read);
+    const p = k.uaccess.put(0, buf, 8, 0xffn);
+    expect([p.ret, p.fixedUp]).toEqual([-14, true]);
+    expect(before.ok).toBe(true);
+    expect(k.userAccess(0, t, buf, Access.Read)).toMatchObject({
+      ok: true,
+      value: before.ok ? before.value : -1,
+    });
+    // a kernel address fails the range check: no fault at all
+    const kg = k.uaccess.get(0, 0xffff888000001000n, 8);
+    expect([kg.ret, kg.faults, kg.accessOkFailed]).toEqual([-14, 0, true]);
+    expect(t.alive && k.oopses.length === 0).toBe(true);
+  });
+
+  it("clear_user zeroes up to a fault and returns the bytes not cleared", () => {
+    const { k, t, buf } = setup();
+    k.copyUser(0, buf, 8192, true, () => 0xee);
+    k.mprotect(t, buf + 4096n, 4096n, { r: true, w: false, x: false });
+    const r = k.uaccess.clear(0, buf + 4000n, 200);
+    expect([r.notCopied, r.fixedUp]).toEqual([200 - 96, true]);
+    expect(k.userAccess(0, t, buf + 4095n, Access.Read)).toMatchObject({ value: 0 });
+    expect(k.userAccess(0, t, buf + 3999n, Access.Read)).toMatchObject({ value: 0xee });
+    expect(k.userAccess(0, t, buf + 4096n, Access.Read)).toMatchObject({ value: 0xee });
+    expect(k.uaccess.clear(0, 0xffff888000000000n, 16)).toMatchObject({
+      notCopied: 16,
+      accessOkFailed: true,
+    });
+  });
+
+  it("strncpy_from_user returns the length, the count when no NUL comes, or -EFAULT", () => {
+    const { k, t, buf } = setup();
+    putString(k, t, buf, "hello, kernel\0");
+    const r = k.uaccess.strncpy(0, buf, 100);
+    expect(r.ret).toBe(13);
+    expect(String.fromCharCode(...r.bytes.slice(0, 13))).toBe("hello, kernel");
+    expect(k.uaccess.strncpy(0, buf, 5).ret).toBe(5); // no NUL within 5 bytes: count
+    expect(k.uaccess.strncpy(0, buf, 0).ret).toBe(0);
+    expect(k.uaccess.strncpy(0, 0xffff888000000000n, 10)).toMatchObject({ ret: -14, accessOkFailed: true });
+  });
+
+  it("strncpy_from_user: a word reaching into a hole falls back to bytes; a string running into it is -EFAULT", () => {
+    const { k, t, buf } = setup();
+    k.munmap(t, buf + 4096n, 8192n); // only the first page is left
+    putString(k, t, buf + 4093n, "ab\0"); // ends two bytes before the hole
+    const ok = k.uaccess.strncpy(0, buf + 4093n, 64);
+    expect([ok.ret, ok.fixedUp]).toEqual([2, true]); // the 8-byte word faulted; byte at a time found the NUL
+    putString(k, t, buf + 4093n, "abc"); // no NUL before the hole
+    const bad = k.uaccess.strncpy(0, buf + 4093n, 64);
+    expect(bad.ret).toBe(-14);
+    expect(t.alive).toBe(true);
+  });
+
+  it("strncpy_from_user: a word reaching into an untouched page faults it in, even past the NUL", () => {
+    const { k, t, buf } = setup();
+    putString(k, t, buf + 4090n, "xy\0");
+    const r = k.uaccess.strncpy(0, buf + 4090n, 64);
+    expect([r.ret, r.fixedUp]).toEqual([2, false]);
+    expect(t.minFlt).toBe(2); // the page of the string, and the next one the word load touched
+  });
+});

@@ -139,31 +139,42 @@ class LineParser {
     return { kind: "arg", expr, ident, pos: this.pos(t) };
   }
 
-  /** An integer, `+N`/`-N`, an identifier, `VAR+N`/`VAR-N`, or `a+b` words (reserve+commit). */
+  /**
+   * An integer, `+N`/`-N`, an identifier, `VAR+N`/`VAR-N`, or `a+b` words
+   * (reserve+commit). A vmlab extension: any number of further `+N`/`-N`
+   * terms (`buf+8K-3`, `4K+12`).
+   */
   private argValue(): { expr: AddrExpr | null; ident: string | null } {
     const t = this.next();
     const pos = this.pos(t);
-    if (t.kind === "num") return { expr: { pos, base: null, offset: t.value! }, ident: null };
-    if (t.kind === "op" && (t.text === "+" || t.text === "-")) {
+    let base: string | null = null;
+    let offset: bigint;
+    if (t.kind === "num") offset = t.value!;
+    else if (t.kind === "op" && (t.text === "+" || t.text === "-")) {
       const n = this.next();
       if (n.kind !== "num") this.fail(`expected a number after '${t.text}'`, n);
-      return { expr: { pos, base: null, offset: t.text === "-" ? -n.value! : n.value! }, ident: null };
-    }
-    if (t.kind !== "ident") return this.fail(`unexpected '${t.text}'`, t);
-    const op = this.peek();
-    if (op.kind === "op" && (op.text === "+" || op.text === "-")) {
+      offset = t.text === "-" ? -n.value! : n.value!;
+    } else if (t.kind === "ident") {
+      const op = this.peek();
       const n = this.peek(1);
-      if (n.kind === "num") {
-        this.i += 2;
-        return { expr: { pos, base: t.text, offset: op.text === "-" ? -n.value! : n.value! }, ident: null };
-      }
-      if (n.kind === "ident" && op.text === "+") {
+      if (op.kind === "op" && op.text === "+" && n.kind === "ident") {
         this.i += 2;
         return { expr: null, ident: `${t.text}+${n.text}` };
       }
-      this.fail(`expected a number after '${op.text}'`, n);
+      base = t.text;
+      offset = 0n;
+    } else return this.fail(`unexpected '${t.text}'`, t);
+    let terms = 0;
+    for (;;) {
+      const op = this.peek();
+      if (op.kind !== "op" || (op.text !== "+" && op.text !== "-")) break;
+      const n = this.peek(1);
+      if (n.kind !== "num") this.fail(`expected a number after '${op.text}'`, n);
+      this.i += 2;
+      offset += op.text === "-" ? -n.value! : n.value!;
+      terms++;
     }
-    return { expr: { pos, base: t.text, offset: 0n }, ident: t.text };
+    return { expr: { pos, base, offset }, ident: base !== null && terms === 0 ? base : null };
   }
 
   // ---- expressions (expect, let) ----

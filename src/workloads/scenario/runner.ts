@@ -122,7 +122,20 @@ const KERNEL_VERBS = new Set([
   "write",
   "copy_from_user",
   "copy_to_user",
+  "clear_user",
+  "get_user",
+  "put_user",
+  "strncpy_from_user",
 ]);
+/** uaccess statements: the arguments after P, as the usage line names them */
+const UACCESS_ARGS: Record<string, string> = {
+  copy_from_user: "BUF SIZE",
+  copy_to_user: "BUF SIZE",
+  clear_user: "BUF SIZE",
+  get_user: "ADDR",
+  put_user: "ADDR VALUE",
+  strncpy_from_user: "SRC COUNT",
+};
 const SHOW_WHAT = ["layout", "buddyinfo", "slabinfo", "meminfo", "frames", "stats", "vmstat", "tlb"];
 const LEVELS: Record<string, number> = {
   pt: 0,
@@ -490,11 +503,7 @@ class Compiler {
       this.fail(`unknown kernel statement '${s.verb}' (known: ${[...KERNEL_VERBS].join(", ")})`, s.verbPos);
     }
     const needsTarget =
-      s.verb === "kmalloc" ||
-      s.verb === "vmalloc" ||
-      s.verb === "alloc_pages" ||
-      s.verb === "copy_from_user" ||
-      s.verb === "copy_to_user";
+      s.verb === "kmalloc" || s.verb === "vmalloc" || s.verb === "alloc_pages" || s.verb in UACCESS_ARGS;
     if (s.target && !needsTarget) this.fail(`'${s.verb}' returns nothing to assign`, s.target.pos);
     const checkCpu = (rt: Runtime) => {
       if (cpuId >= rt.kernel.machine.cpus.length)
@@ -585,48 +594,105 @@ class Compiler {
         };
       }
       case "copy_from_user":
-      case "copy_to_user": {
-        const toUser = s.verb === "copy_to_user";
-        const o = this.opts(s, toUser ? ["value"] : []);
+      case "copy_to_user":
+      case "clear_user":
+      case "get_user":
+      case "put_user":
+      case "strncpy_from_user": {
+        const verb = s.verb;
+        const usage = `${verb} P ${UACCESS_ARGS[verb]}`;
+        const sized = verb === "get_user" || verb === "put_user";
+        const o = this.opts(s, verb === "copy_to_user" ? ["value"] : sized ? ["size"] : []);
         const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
         const pw = args[0];
         if (pw?.ident == null || !this.procs.has(pw.ident))
-          this.fail(`${s.verb} P BUF SIZE: P is a process`, pw?.pos ?? s.verbPos);
+          this.fail(`${usage}: P is a process`, pw?.pos ?? s.verbPos);
         if (this.procs.get(pw.ident) !== "user") this.fail(`'${pw.ident}' has no user memory`, pw.pos);
         const pname = pw.ident;
-        if (args.length !== 3) this.fail(`${s.verb} P BUF SIZE`, args[3]?.pos ?? s.verbPos);
-        const [buf, size] = this.exprArgs(args.slice(1));
+        const nArgs = 1 + UACCESS_ARGS[verb].split(" ").length;
+        if (args.length !== nArgs) this.fail(usage, args[nArgs]?.pos ?? s.verbPos);
+        const [addrE, secondE] = this.exprArgs(args.slice(1));
         const valueW = o.get("value");
         if (valueW?.value) this.useVars(valueW.value);
+        const sizeW = o.get("size");
+        let width: 1 | 2 | 4 | 8 = 8;
+        if (sizeW) {
+          const n =
+            sizeW.value !== null && sizeW.value.base === null ? Number(sizeW.value.offset) : Number.NaN;
+          if (n !== 1 && n !== 2 && n !== 4 && n !== 8)
+            this.fail("size= must be 1, 2, 4 or 8", sizeW.valuePos);
+          width = n;
+        }
         define();
         return (rt) => {
           checkCpu(rt);
           const t = this.liveProc(rt, pname, pw.pos);
-          // the copy runs in P's context: CPU N switches to P first if needed
+          // the access runs in P's context: CPU N switches to P first if needed
           if (rt.kernel.current[cpuId] !== t) rt.out.push(this.doSwitch(rt, cpuId, t));
-          const uva = this.value(buf, rt, "the buffer");
-          const len = this.value(size, rt, "the size");
-          if (len > 1n << 40n)
-            this.fail(`${s.verb}: size ${len} is larger than any copy vmlab models (1T)`, size.pos);
-          const value = valueW ? this.numOpt(valueW, rt)! & 0xff : 0x5a;
+          const uva = this.value(addrE, rt, verb === "strncpy_from_user" ? "the source" : "the address");
+          const k = rt.kernel;
           const min0 = t.minFlt + t.majFlt;
+          const faultNote = (fixedUp: boolean, what: string) => {
+            const faults = t.minFlt + t.majFlt - min0;
+            return `${faults} page fault${faults === 1 ? "" : "s"} resolved${fixedUp ? `; a fault nobody could resolve: the exception table's fixup ${what}` : ""}`;
+          };
+          if (sized) {
+            const value =
+              verb === "put_user" ? BigInt.asUintN(8 * width, this.value(secondE, rt, "the value")) : 0n;
+            const r =
+              verb === "get_user"
+                ? k.uaccess.get(cpuId, uva, width)
+                : k.uaccess.put(cpuId, uva, width, value);
+            const hex = `0x${r.value.toString(16)}`;
+            const why = r.accessOkFailed
+              ? "-EFAULT: not a user address; memory untouched"
+              : r.ret === 0
+                ? `${verb === "get_user" ? `read ${hex}` : `wrote ${hex}`} (${width} byte${width === 1 ? "" : "s"}); ${faultNote(false, "")}`
+                : `-EFAULT; ${faultNote(true, verb === "get_user" ? "zeroed the value and returned -EFAULT" : "returned -EFAULT")}`;
+            this.assign(s, rt, BigInt(r.ret), `(${why})`);
+            return;
+          }
+          const len = this.value(secondE, rt, verb === "strncpy_from_user" ? "the count" : "the size");
+          if (len > 1n << 40n)
+            this.fail(`${verb}: size ${len} is larger than any copy vmlab models (1T)`, secondE.pos);
+          if (verb === "strncpy_from_user") {
+            const r = k.uaccess.strncpy(cpuId, uva, Number(len));
+            const text = r.bytes
+              .slice(0, Math.max(0, r.ret))
+              .map((c) =>
+                c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`,
+              )
+              .join("");
+            const why = r.accessOkFailed
+              ? "-EFAULT: not a user address"
+              : r.ret < 0
+                ? `-EFAULT; ${faultNote(true, "returned -EFAULT")}`
+                : `${r.ret === Number(len) && !r.bytes.includes(0) ? "no NUL within the count; " : ""}"${text}"; ${faultNote(r.fixedUp, "went on byte at a time")}`;
+            this.assign(s, rt, BigInt(r.ret), `(${why})`);
+            return;
+          }
+          const toUser = verb !== "copy_from_user";
+          const value = valueW ? this.numOpt(valueW, rt)! & 0xff : 0x5a;
           let first = -1;
-          const r = rt.kernel.copyUser(
-            cpuId,
-            uva,
-            Number(len),
-            toUser,
-            () => value,
-            (i, b) => {
-              if (i === 0) first = b;
-            },
-          );
-          const faults = t.minFlt + t.majFlt - min0;
+          const r =
+            verb === "clear_user"
+              ? k.uaccess.clear(cpuId, uva, Number(len))
+              : k.copyUser(
+                  cpuId,
+                  uva,
+                  Number(len),
+                  toUser,
+                  () => value,
+                  (i, b) => {
+                    if (i === 0) first = b;
+                  },
+                );
           const copied = Number(len) - r.notCopied;
+          const how = verb === "clear_user" ? "cleared" : "copied";
           const why = r.accessOkFailed
-            ? "access_ok failed: not a user range; nothing copied"
-            : `${copied} bytes copied${!toUser && first >= 0 ? ` (first byte 0x${first.toString(16).padStart(2, "0")})` : ""}; ${faults} page fault${faults === 1 ? "" : "s"} resolved${r.fixedUp ? "; a fault nobody could resolve: the exception table's fixup ended the copy" : ""}`;
-          this.assign(s, rt, BigInt(r.notCopied), `(not copied; ${why})`);
+            ? `access_ok failed: not a user range; nothing ${how}`
+            : `${copied} bytes ${how}${!toUser && first >= 0 ? ` (first byte 0x${first.toString(16).padStart(2, "0")})` : ""}; ${faultNote(r.fixedUp, `ended the ${verb === "clear_user" ? "clear" : "copy"}`)}`;
+          this.assign(s, rt, BigInt(r.notCopied), `(not ${how}; ${why})`);
         };
       }
       case "kfree":
