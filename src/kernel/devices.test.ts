@@ -9,8 +9,38 @@ import { checkInvariants } from "./invariants.ts";
 import { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { mmapArgs } from "./mm/userMm.ts";
+import { pagetableLines } from "./procfs.ts";
 
 describe("remap_pfn_range", () => {
+  it("show P pagetable ADDR puts the frame's two entries side by side and names what differs", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
+    k.registerDevice("fb", 8192);
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const u = k.mmap(t, mmapArgs(8192, { device: k.devices.get("fb")!, shared: true }));
+    const lines = pagetableLines(k, t, u + 4096n + 5n);
+    const pfn = k.devices.get("fb")!.pfn + 1;
+    expect(lines).toContain(
+      `frame 0x${pfn.toString(16)}: the process's entry and the kernel's direct-map entry (0x${k.directVa(pfn * 4096).toString(16)})`,
+    );
+    const row = (name: string) =>
+      lines
+        .find((l) => l.trimStart().startsWith(`${name} `))!
+        .trim()
+        .split(/\s{2,}/);
+    expect(row("U/S")).toEqual(["U/S", "user", "supervisor"]);
+    expect(row("global")).toEqual(["global", "-", "G (survives CR3 writes)"]);
+    expect(row("software")).toEqual(["software", "special (no struct page)", "-"]);
+    expect(lines.at(-1)).toBe("  differs: entry, U/S, global, software");
+    // an ordinary anonymous page is aliased by the direct map too, and is not special
+    const a = k.mmap(t, mmapArgs(4096));
+    k.userAccess(0, t, a, Access.Write, 1);
+    const anon = pagetableLines(k, t, a);
+    expect(anon.at(-1)).toBe("  differs: entry, U/S, global");
+    // nothing present: no frame, no comparison
+    expect(pagetableLines(k, t, 0x10000n).some((l) => l.startsWith("frame"))).toBe(false);
+  });
+
   it("maps the device buffer's frames with user rights; the kernel's entry for the same frame is supervisor", () => {
     const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, swapBytes: 64 << 20, overcommit: "always" });
     const kva = k.registerDevice("fb", 16 * 1024);

@@ -1,4 +1,5 @@
-import { flagNames, LEVEL_NAMES, Pte } from "../hw/x86_64/pte.ts";
+import type { EntryRef } from "../hw/x86_64/Mapper.ts";
+import { decodeEntry, flagNames, LEVEL_NAMES, Pte } from "../hw/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageFlag, PageKind } from "./mm/PageDesc.ts";
 import { isSwapPte, swapSlot } from "./mm/swap.ts";
@@ -247,6 +248,8 @@ export function pagetableLines(k: Kernel, t: Task, va: bigint | null): string[] 
       );
       if (!(e.lo & Pte.P) || (level >= 1 && level <= 2 && e.lo & Pte.PS)) break;
     }
+    const leaf = mapper.lookup(mm.pgdPfn, vpn);
+    if (leaf !== null) out.push(...frameAliasLines(k, leaf, va));
     return out;
   }
   const out = [`${t.comm}: present user PTEs (vpn range -> frames, flags)`];
@@ -288,5 +291,54 @@ export function pagetableLines(k: Kernel, t: Task, va: bigint | null): string[] 
     }
     flush(v.vmEnd);
   }
+  return out;
+}
+
+/**
+ * The two entries that map one frame: the user leaf that maps `va`, and
+ * the kernel's own leaf for the same frame in the direct map (every frame
+ * of RAM has one; a device buffer's frames too), side by side, bit by bit,
+ * with the bits that differ named. This is what remap_pfn_range builds: one
+ * frame, two PTEs, different rights.
+ */
+export function frameAliasLines(k: Kernel, user: EntryRef, va: bigint): string[] {
+  const pageSpan = [1, 512, 262144][user.level];
+  const base = decodeEntry(user.hi, user.lo, user.level).addr / 4096;
+  const pfn = base + (k.va.vpn(va) % pageSpan);
+  const kva = k.directVa(pfn * 4096);
+  const kern = k.mapper.lookup(k.rootPfn, k.va.vpn(kva));
+  const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+  const out = [`frame ${hex(pfn)}: the process's entry and the kernel's direct-map entry (${hex(kva)})`];
+  if (kern === null) return [...out, "  the kernel does not map this frame (not RAM)"];
+  const size = (level: number) => ["4K", "2M", "1G"][level];
+  const rows: [string, (hi: number, lo: number, level: number) => string][] = [
+    ["entry", (_h, _l, level) => `${LEVEL_NAMES[level]} (${size(level)} page)`],
+    ["raw", (hi, lo) => `0x${hi.toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}`],
+    ["present", (_h, lo) => ((lo & Pte.P) !== 0 ? "P" : "-")],
+    ["write", (_h, lo) => ((lo & Pte.RW) !== 0 ? "RW" : "read-only")],
+    ["U/S", (_h, lo) => ((lo & Pte.US) !== 0 ? "user" : "supervisor")],
+    ["execute", (hi) => ((hi & 0x80000000) !== 0 ? "XD (no execute)" : "executable")],
+    ["global", (_h, lo) => ((lo & Pte.G) !== 0 ? "G (survives CR3 writes)" : "-")],
+    ["accessed", (_h, lo) => ((lo & Pte.A) !== 0 ? "A" : "-")],
+    ["dirty", (_h, lo) => ((lo & Pte.D) !== 0 ? "D" : "-")],
+    [
+      "caching",
+      (_h, lo) => `${(lo & Pte.PCD) !== 0 ? "PCD " : ""}${(lo & Pte.PWT) !== 0 ? "PWT" : ""}`.trim() || "WB",
+    ],
+    [
+      "software",
+      (_h, lo, level) => (level === 0 && (lo & PTE_SPECIAL) !== 0 ? "special (no struct page)" : "-"),
+    ],
+  ];
+  const w = 26;
+  out.push(`  ${"".padEnd(10)}${"user (this process)".padEnd(w)}kernel (init_mm)`);
+  const differs: string[] = [];
+  for (const [name, f] of rows) {
+    const a = f(user.hi, user.lo, user.level);
+    const b = f(kern.hi, kern.lo, kern.level);
+    out.push(`  ${name.padEnd(10)}${a.padEnd(w)}${b}`);
+    if (a !== b && name !== "raw" && name !== "accessed" && name !== "dirty") differs.push(name);
+  }
+  out.push(`  differs: ${differs.length ? differs.join(", ") : "nothing"}`);
   return out;
 }
