@@ -17,7 +17,7 @@ import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } from "./mm/slab.ts";
 import { SwapArea } from "./mm/swap.ts";
-import { Errno, type MmapArgs, UserMm, VmFault } from "./mm/userMm.ts";
+import { Errno, type MmapArgs, PTE_SPECIAL, UserMm, VmFault } from "./mm/userMm.ts";
 import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { RECLAIM_POLICIES, type ReclaimPolicy, SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
@@ -825,6 +825,22 @@ export class Kernel {
       case "keeponfork":
         this.userMm.setFlags(mm, start, end, 0, VmFlag.WIPEONFORK);
         break;
+      case "dontdump":
+        this.userMm.setFlags(mm, start, end, VmFlag.DONTDUMP, 0);
+        break;
+      case "dodump":
+        // VM_SPECIAL mappings (remap_pfn_range, VM_IO) stay out of core dumps
+        if (
+          mm.vmas.some(
+            (v) =>
+              v.vmStart < end &&
+              v.vmEnd > start &&
+              v.vmFlags & (VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND),
+          )
+        )
+          return BigInt(-Errno.EINVAL);
+        this.userMm.setFlags(mm, start, end, 0, VmFlag.DONTDUMP);
+        break;
       case "random":
         this.userMm.setFlags(mm, start, end, VmFlag.RAND_READ, VmFlag.SEQ_READ);
         break;
@@ -988,6 +1004,36 @@ export class Kernel {
     this.faultingMm = null;
     this.accountFault(task, r);
     return r & ~VmFault.MAJOR;
+  }
+
+  /**
+   * get_dump_page (mm/gup.c): the frame at `vpn` for a core dump, or -1 for
+   * a hole. FOLL_DUMP: a missing entry in an anonymous VMA (or one without
+   * a fault handler, as a PFNMAP) is a hole, not a fault; the zero pages and
+   * special PTEs are holes; anything else not present (a file page, a shmem
+   * page, a swap entry) is faulted in as a read with FOLL_FORCE, counted
+   * against the task as GUP faults are.
+   */
+  getDumpPage(task: Task, vpn: number): number {
+    const mm = this.userOf(task);
+    const vma = mm.vmaAt(vpn);
+    if (vma === null) return -1;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const leaf = this.userMm.leafFor(mm, vpn);
+      const present = leaf !== null && (leaf.lo & Pte.P) !== 0;
+      if (present) {
+        const special = leaf.level === 0 && (leaf.lo & PTE_SPECIAL) !== 0;
+        const zero =
+          leaf.pfn === this.zeroPfn ||
+          (leaf.level === 1 && leaf.pfn - (vpn % 512) === this.userMm.hugeZeroPfn);
+        return special || zero ? -1 : leaf.pfn;
+      }
+      const none = leaf === null || (leaf.hi === 0 && leaf.lo === 0);
+      const anonymous = vma.file === null && vma.shmem === null;
+      if (none && (anonymous || vma.vmFlags & VmFlag.PFNMAP)) return -1; // no_page_table
+      if (attempt === 0) this.populate(task, vpn, false);
+    }
+    return -1;
   }
 
   /**

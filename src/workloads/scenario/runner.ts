@@ -4,6 +4,7 @@ import { Rng } from "../../base/rng.ts";
 import { Access, accessName } from "../../hw/access.ts";
 import type { HwEvent } from "../../hw/x86_64/Cpu.ts";
 import { Pte } from "../../hw/x86_64/pte.ts";
+import { coreDump, DEFAULT_COREDUMP_FILTER } from "../../kernel/coredump.ts";
 import { explainAccess } from "../../kernel/explain.ts";
 import { checkInvariants } from "../../kernel/invariants.ts";
 import { Kernel, kindName } from "../../kernel/Kernel.ts";
@@ -105,6 +106,8 @@ const MADVICE = [
   "dofork",
   "wipeonfork",
   "keeponfork",
+  "dontdump",
+  "dodump",
   "guard_install",
   "guard_remove",
   "populate_read",
@@ -1121,6 +1124,33 @@ class Compiler {
               ? `(${errnoName(BigInt(r))})`
               : `(${faultSummary(t.minFlt - f0, t.majFlt - m0)} taken by the kernel's copy)`,
           );
+        };
+      }
+      case "coredump": {
+        const o = this.opts(s, ["filter"]);
+        this.args(s, 0, 0, "no positional arguments ([filter=N])");
+        const fw = o.get("filter");
+        if (fw?.value) this.useVars(fw.value);
+        if (s.target) this.defined.add(s.target.name);
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          this.runOn(rt, t);
+          const filter = fw ? this.numOpt(fw, rt)! : DEFAULT_COREDUMP_FILTER;
+          if (filter < 0 || filter > 0x1ff)
+            this.fail("filter= is a coredump_filter mask, 0 .. 0x1ff", fw!.valuePos);
+          const d = coreDump(rt.kernel, t, filter);
+          const hex = (v: bigint) => v.toString(16).padStart(12, "0");
+          const lines = d.segments.map(
+            (g) =>
+              `  ${hex(g.start)}-${hex(g.end)} ${g.perms} ${`${g.dumpBytes / 1024}K`.padStart(8)} dumped, ${String(g.pagesWritten).padStart(4)} written ${String(g.holes).padStart(4)} holes  ${g.why}${g.name ? `  ${g.name}` : ""}`,
+          );
+          this.assign(
+            s,
+            rt,
+            BigInt(d.bytes),
+            `(core of ${t.comm}, coredump_filter 0x${filter.toString(16)}: ${d.segments.length} segments, ${d.bytes / 1024} KiB of memory, ${d.pagesWritten} pages written, ${d.faults} page fault${d.faults === 1 ? "" : "s"} taken)`,
+          );
+          rt.out.push(...lines);
         };
       }
       case "msync": {
