@@ -8,6 +8,7 @@ import { Outcome, PfErr } from "../hw/x86_64/fault.ts";
 import { type FrameAllocator, type MapFlags, Mapper } from "../hw/x86_64/Mapper.ts";
 import { Pte } from "../hw/x86_64/pte.ts";
 import { oopsReport } from "./arch/x86/oops.ts";
+import { CEA_PAGES_PER_CPU, CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START, ptiInitUserPgd } from "./arch/x86/pti.ts";
 import { X86Tlb } from "./arch/x86/tlb.ts";
 import { type FileObject, PageCache } from "./fs/file.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
@@ -34,6 +35,8 @@ export interface KernelConfig {
   tlb?: string;
   /** use PCIDs (CR4.PCIDE); default on */
   pcid?: boolean;
+  /** page-table isolation (pti=on): two PGDs per mm, CR3 switched on kernel entry and exit */
+  pti?: boolean;
   /** CR4.SMAP / CR4.SMEP; default on */
   smap?: boolean;
   smep?: boolean;
@@ -180,6 +183,7 @@ export class Kernel {
       arch,
       tlb: config.tlb ?? "skylake",
       pcid: config.pcid ?? true,
+      pti: config.pti ?? false,
       smap: config.smap ?? true,
       smep: config.smep ?? true,
       panicOnOops: config.panicOnOops ?? false,
@@ -278,7 +282,13 @@ export class Kernel {
     };
     const bootTables: FrameAllocator = { allocFrame: () => memblockAlloc(1, 1, PageKind.PageTable) };
     const boot = new Mapper(this.machine.phys, this.levels, 46, bootTables);
-    this.rootPfn = boot.newRoot();
+    // init_top_pgt; with PTI an 8 KiB-aligned pair whose second page is the user PGD
+    if (this.config.pti) {
+      this.rootPfn = memblockAlloc(2, 2, PageKind.PageTable);
+      this.machine.phys.zeroFrame(this.rootPfn + 1);
+    } else this.rootPfn = boot.newRoot();
+    // with PTI the kernel is mostly non-global (__default_kernel_pte_mask &= ~_PAGE_GLOBAL)
+    const kf = (f: MapFlags): MapFlags => (this.config.pti ? { ...f, global: false } : f);
     this.pages.setKind(0, 256, PageKind.Reserved);
     this.pages.setKind(imageStart, imageEnd - imageStart, PageKind.KernelImage);
 
@@ -288,15 +298,15 @@ export class Kernel {
       let size = 0;
       if (pfn >= 262144 && pfn % 262144 === 0 && pfn + 262144 <= nrFrames) size = 2;
       else if (pfn >= 512 && pfn % 512 === 0 && pfn + 512 <= nrFrames) size = 1;
-      const r = boot.map(this.rootPfn, this.directVpn + pfn, pfn, size, PAGE_KERNEL);
+      const r = boot.map(this.rootPfn, this.directVpn + pfn, pfn, size, kf(PAGE_KERNEL));
       assert(r.ok, "boot: direct map");
       pfn += [1, 512, 262144][size];
     }
     // ---- the kernel image at __START_KERNEL_map + phys, 2M pages ----
     const sections: [number, MapFlags][] = [
-      [KERNEL_TEXT, PAGE_KERNEL_RX],
-      [KERNEL_RODATA, PAGE_KERNEL_RO],
-      [KERNEL_DATA, PAGE_KERNEL],
+      [KERNEL_TEXT, kf(PAGE_KERNEL_RX)],
+      [KERNEL_RODATA, kf(PAGE_KERNEL_RO)],
+      [KERNEL_DATA, kf(PAGE_KERNEL)],
     ];
     let at = imageStart;
     for (const [bytes, flags] of sections) {
@@ -310,7 +320,7 @@ export class Kernel {
     const vmemmapVpn = this.va.vpn(this.layout.vmemmap);
     for (let off = 0; off < memmapPages; off += 512) {
       const block = memblockAlloc(512, 512, PageKind.Memmap);
-      assert(boot.map(this.rootPfn, vmemmapVpn + off, block, 1, PAGE_KERNEL).ok, "boot: vmemmap");
+      assert(boot.map(this.rootPfn, vmemmapVpn + off, block, 1, kf(PAGE_KERNEL)).ok, "boot: vmemmap");
     }
     // ---- vmalloc: the tables below the top level are preallocated (preallocate_vmalloc_pages) ----
     const vmStart = this.va.vpn(this.layout.vmallocStart);
@@ -323,6 +333,21 @@ export class Kernel {
       boot.ensureTable(this.rootPfn, this.va.vpn(this.layout.fixaddrTop - 4096n), 0) >= 0,
       "boot: fixmap",
     );
+    if (this.config.pti) {
+      // ---- PTI: the cpu_entry_area (per CPU: GDT, entry stack, TSS), then the user PGD's kernel part ----
+      const ceaVpn = this.va.vpn(CPU_ENTRY_AREA_BASE);
+      for (let c = 0; c < this.config.cpus; c++) {
+        const frames = memblockAlloc(CEA_PAGES_PER_CPU, 1, PageKind.KernelPages);
+        for (let i = 0; i < CEA_PAGES_PER_CPU; i++) {
+          const flags = i === 0 ? PAGE_KERNEL_RO : PAGE_KERNEL; // the GDT is mapped read-only
+          assert(
+            boot.map(this.rootPfn, ceaVpn + c * CEA_PAGES_PER_CPU + i, frames + i, 0, flags).ok,
+            "boot: cea",
+          );
+        }
+      }
+      ptiInitUserPgd(boot, this.rootPfn, this.va.vpn(ENTRY_TEXT_START), ceaVpn);
+    }
     this.memblock = { start: imageEnd, end: next, frames: used.reduce((n, [a, b]) => n + b - a, 0) };
 
     // ---- hand the rest to the buddy allocator (memblock_free_all), alignment gaps included ----
@@ -347,7 +372,14 @@ export class Kernel {
     this.vm = new Vmalloc(
       this.buddy,
       {
-        mapKernelPage: (vpn, p) => this.mapper.map(this.rootPfn, vpn, p, 0, PAGE_KERNEL).ok,
+        mapKernelPage: (vpn, p) =>
+          this.mapper.map(
+            this.rootPfn,
+            vpn,
+            p,
+            0,
+            this.config.pti ? { ...PAGE_KERNEL, global: false } : PAGE_KERNEL,
+          ).ok,
         unmapKernelPage: (vpn) => {
           this.mapper.unmap(this.rootPfn, vpn);
         },
@@ -373,6 +405,7 @@ export class Kernel {
         buddy: this.buddy,
         levels: this.levels,
         kernelRootPfn: this.rootPfn,
+        pti: this.config.pti,
         zeroPfn: this.zeroPfn,
         taskSizeVpn,
         countPageTables: (d) => {
@@ -427,7 +460,7 @@ export class Kernel {
       },
       outOfMemory: (order) => this.outOfMemory(order),
     };
-    this.tlbMgr = new X86Tlb(this.machine.cpus, this.config.pcid);
+    this.tlbMgr = new X86Tlb(this.machine.cpus, this.config.pcid, this.config.pti);
     this.tlbMgr.onMmUnloaded = (mm) => this.userMm.freePgd(mm);
 
     // ---- CPUs: paging on, CR3 = init_mm's PGD ----
@@ -445,6 +478,7 @@ export class Kernel {
       contextTask: (cpuId) => this.contextTask(cpuId),
       enter: (cpuId) => {
         this.runningCpu = cpuId;
+        this.tlbMgr.enterKernel(cpuId);
       },
       resolveUserFault: (task, va, errorCode) => this.doUserAddrFault(task, va, errorCode) === null,
     });
@@ -522,7 +556,7 @@ export class Kernel {
   /** fork: the child gets a copy of the address space (copy-on-write) and counters from zero. */
   fork(parent: Task, comm: string): Task | null {
     if (!parent.mm) return null;
-    this.runningCpu = Math.max(0, this.cpuOf(parent));
+    this.syscallEntry(parent);
     this.faultingMm = parent.mm;
     const mm = this.userMm.dupMm(parent.mm);
     this.faultingMm = null;
@@ -548,6 +582,22 @@ export class Kernel {
     t.mm = parent.mm;
     parent.mm.users++;
     return t;
+  }
+
+  /**
+   * A system call by `task` begins: it runs on the CPU where the task is
+   * current (CPU 0 if none), and under PTI the entry switches that CPU to
+   * the kernel PGD.
+   */
+  private syscallEntry(task: Task): void {
+    const cpu = this.cpuOf(task);
+    this.runningCpu = Math.max(0, cpu);
+    if (cpu >= 0) this.tlbMgr.enterKernel(cpu);
+  }
+
+  /** The PGD user code runs on: under PTI the second page of the pair, else the only one. */
+  userPgdPfn(mm: MmStruct): number {
+    return this.config.pti ? mm.pgdPfn + 1 : mm.pgdPfn;
   }
 
   /** A kernel thread: no user address space. */
@@ -602,7 +652,7 @@ export class Kernel {
   /** mmap; returns the address or -errno (as a bigint). */
   mmap(task: Task, args: MmapArgs): bigint {
     const mm = this.userOf(task);
-    this.runningCpu = Math.max(0, this.cpuOf(task));
+    this.syscallEntry(task);
     if (args.addr >= 0 && args.addr > this.va.vpn(this.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
     if ((args.file || args.device) && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
     const r = this.userMm.mmap(mm, args, (vpn, write) => this.populate(task, vpn, write));
@@ -626,7 +676,7 @@ export class Kernel {
   /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
   msync(task: Task, addr: bigint, length: bigint): bigint {
     const mm = this.userOf(task);
-    this.runningCpu = Math.max(0, this.cpuOf(task));
+    this.syscallEntry(task);
     const r = this.pageRange(addr, length);
     if (typeof r === "bigint") return r;
     const mms = [...new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))];
@@ -724,7 +774,7 @@ export class Kernel {
   /** munmap; 0 or -errno. */
   munmap(task: Task, addr: bigint, length: bigint): bigint {
     const mm = this.userOf(task);
-    this.runningCpu = Math.max(0, this.cpuOf(task));
+    this.syscallEntry(task);
     if (addr % 4096n !== 0n || length === 0n) return BigInt(-Errno.EINVAL);
     const end = addr + length;
     if (end > this.layout.userEnd || end < addr) return BigInt(-Errno.EINVAL);
@@ -734,7 +784,7 @@ export class Kernel {
   /** mprotect; 0 or -errno. */
   mprotect(task: Task, addr: bigint, length: bigint, prot: { r: boolean; w: boolean; x: boolean }): bigint {
     const mm = this.userOf(task);
-    this.runningCpu = Math.max(0, this.cpuOf(task));
+    this.syscallEntry(task);
     if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
     if (length === 0n) return 0n;
     const end = addr + length;
@@ -758,7 +808,7 @@ export class Kernel {
    */
   madvise(task: Task, addr: bigint, length: bigint, advice: string): bigint {
     const mm = this.userOf(task);
-    this.runningCpu = Math.max(0, this.cpuOf(task));
+    this.syscallEntry(task);
     const r = this.pageRange(addr, length);
     if (typeof r === "bigint") return r;
     const { start, end } = r;
@@ -883,7 +933,7 @@ export class Kernel {
   /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
   mlock(task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
     const mm = this.userOf(task);
-    this.runningCpu = Math.max(0, this.cpuOf(task));
+    this.syscallEntry(task);
     const r = this.pageRange(addr - (addr % 4096n), length + (addr % 4096n));
     if (typeof r === "bigint") return r;
     if (!this.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
@@ -922,7 +972,7 @@ export class Kernel {
    */
   brk(task: Task, delta: bigint): bigint {
     const mm = this.userOf(task);
-    this.runningCpu = Math.max(0, this.cpuOf(task));
+    this.syscallEntry(task);
     const oldBrk = BigInt(mm.brkBytes);
     const newBrk = oldBrk + delta;
     const startBrk = BigInt(mm.startBrk) * 4096n;
@@ -953,7 +1003,7 @@ export class Kernel {
   /** mremap; returns the new address or -errno. */
   mremap(task: Task, addr: bigint, oldSize: bigint, newSize: bigint, mayMove: boolean, to: bigint): bigint {
     const mm = this.userOf(task);
-    this.runningCpu = Math.max(0, this.cpuOf(task));
+    this.syscallEntry(task);
     if (addr % 4096n !== 0n || newSize === 0n || (to >= 0n && (to % 4096n !== 0n || !mayMove)))
       return BigInt(-Errno.EINVAL);
     const oldPages = Number((oldSize + 4095n) / 4096n);
@@ -1046,10 +1096,11 @@ export class Kernel {
     assert(this.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
     this.runningCpu = cpuId;
     const cpu = this.machine.cpus[cpuId];
-    cpu.cpl = 3;
     const { hi, lo } = fromBig(va);
     let faults = 0;
     for (let attempt = 0; attempt < 8; attempt++) {
+      this.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
+      cpu.cpl = 3;
       const out = cpu.translate(hi, lo, access);
       if (out === Outcome.OK) {
         const phys = this.machine.phys;
@@ -1059,6 +1110,9 @@ export class Kernel {
         return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
       }
       faults++;
+      // the exception enters the kernel (kernel CR3 under PTI)
+      cpu.cpl = 0;
+      this.tlbMgr.enterKernel(cpuId);
       const r =
         out === Outcome.GP
           ? ({ signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n } as const)
@@ -1297,6 +1351,8 @@ export class Kernel {
         const { hi, lo } = fromBig(this.va.canonical(startVpn + i));
         cpu.invlpg(hi, lo);
       }
+      // PTI: kernel entries are not global, so other ASIDs may cache them (invalidate_other_asid)
+      if (this.config.pti) this.tlbMgr.invalidateOtherAsids(cpu.id);
     }
   }
 
@@ -1392,6 +1448,7 @@ export class Kernel {
     const cpu = this.machine.cpus[cpuId];
     const task = this.contextTask(cpuId);
     cpu.cpl = 0;
+    this.tlbMgr.enterKernel(cpuId);
     const { hi, lo } = fromBig(va);
     let faults = 0;
     for (let attempt = 0; attempt < 4; attempt++) {

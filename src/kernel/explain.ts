@@ -40,25 +40,31 @@ export function explainAccess(k: Kernel, t: Task, va: bigint, access: Access): s
     );
   else {
     let found = "";
+    // user code runs on the user PCID under PTI
+    const pcid = k.config.pti ? k.tlbMgr.userPcid(k.tlbMgr.states[cpuId].loadedAsid) : cpu.pcid;
     cpu.tlb.levels.forEach((l) => {
       for (const a of l.arrays) {
         if (found) return;
-        const slot = a.peek(vpn, cpu.pcid);
+        const slot = a.peek(vpn, pcid);
         if (slot >= 0) {
           const m = a.metas[slot];
           found = `hit in ${l.name} (${a.name}): frame ${hex(a.pfns[slot])}, cached rights ${m & Meta.W ? "W" : "-"}${m & Meta.U ? "U" : "-"}${m & Meta.X ? "X" : "-"}, ${m & Meta.D ? "dirty" : "clean"}`;
         }
       }
     });
-    out.push(`  TLB on cpu${cpuId} (PCID ${cpu.pcid}): ${found || "miss: the MMU walks the page tables"}`);
+    out.push(`  TLB on cpu${cpuId} (PCID ${pcid}): ${found || "miss: the MMU walks the page tables"}`);
   }
   // 2. walk
+  if (k.config.pti)
+    out.push(
+      `  PTI: user mode walks the user PGD (pfn 0x${k.userPgdPfn(mm).toString(16)}), which maps the user half and, of the kernel, only the entry text and the cpu_entry_area`,
+    );
   const mapper = k.userMm.mapper(mm);
   let leaf: { hi: number; lo: number; level: number } | null = null;
   let rights: number = Rights.ALL;
   let notPresentAt = -1;
   for (let level = k.levels - 1; level >= 0; level--) {
-    const e = mapper.entryAt(mm.pgdPfn, vpn, level);
+    const e = mapper.entryAt(k.userPgdPfn(mm), vpn, level);
     if (e === null) break;
     const raw = `0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}`;
     out.push(

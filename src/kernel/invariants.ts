@@ -54,6 +54,8 @@ export function checkInvariants(k: Kernel): string[] {
     }
   };
   visit(k.rootPfn, k.levels - 1, 0);
+  // PTI: init_mm's user PGD and the tables under its kernel half (the entry-text clone)
+  if (k.config.pti) visit(k.rootPfn + 1, k.levels - 1, 0);
 
   // user address spaces: their tables, RSS, mapcounts, and the shared kernel half
   const mapcounts = new Map<number, number>();
@@ -153,6 +155,23 @@ export function checkInvariants(k: Kernel): string[] {
       const a = phys.read64Big(mm.pgdPfn * 4096 + i * 8);
       const b = phys.read64Big(k.rootPfn * 4096 + i * 8);
       if (a !== b) problems.push(`${t.comm}: PGD entry ${i} (kernel half) differs from the kernel's`);
+    }
+    if (k.config.pti) {
+      // the user PGD: the same user half (the kernel copy adds NX to user entries), init's user kernel half
+      reached.add(mm.pgdPfn + 1);
+      const user = (mm.pgdPfn + 1) * 4096;
+      for (let i = 0; i < 512; i++) {
+        const u = phys.read64Big(user + i * 8);
+        const want =
+          i < 256
+            ? phys.read64Big(mm.pgdPfn * 4096 + i * 8) & ~(1n << 63n)
+            : phys.read64Big((k.rootPfn + 1) * 4096 + i * 8);
+        const kernelCopy = phys.read64Big(mm.pgdPfn * 4096 + i * 8);
+        if (u !== want && !(i < 256 && u === kernelCopy))
+          problems.push(`${t.comm}: user PGD entry ${i} does not mirror the kernel PGD's (PTI)`);
+        if (i < 256 && (kernelCopy & 5n) === 5n && !(kernelCopy >> 63n))
+          problems.push(`${t.comm}: kernel PGD entry ${i} maps user memory without NX (PTI)`);
+      }
     }
     for (let i = 1; i < mm.vmas.length; i++) {
       if (mm.vmas[i - 1].vmEnd > mm.vmas[i].vmStart)

@@ -44,6 +44,7 @@ function runFuzz(
   thp = false,
   pressure = false,
   policy: "linux" | "mglru" | "clock" | "fifo" | "lru" | "random" = "linux",
+  pti = false,
 ) {
   const rng = new Rng(seed);
   const k = new Kernel({
@@ -56,6 +57,7 @@ function runFuzz(
     swapBytes: pressure ? 16 << 20 : 8 << 20,
     policy,
     seed,
+    pti,
   });
   const procs: ModelProc[] = [];
   const log: string[] = [];
@@ -293,6 +295,22 @@ describe("processes under memory pressure: reclaim, swap, the OOM killer", () =>
         `seed ${seed}: pgsteal ${k.vmscan.stats.pgsteal}, pswpout ${k.swap!.pswpout}, pswpin ${k.swap!.pswpin}, oom kills ${k.oomKills}`,
       );
       expect(k.swap!.pswpin, "swapped pages were read back (and checked by the model)").toBeGreaterThan(0);
+    });
+  }
+});
+
+describe("processes under page-table isolation (model, invariant checker, TLB coherence)", () => {
+  for (const [seed, pcid, pressure] of [
+    [105, true, false],
+    [106, false, false],
+    [503, true, true],
+  ] as const) {
+    it(`seed ${seed}, pti on, pcid ${pcid ? "on" : "off"}${pressure ? ", memory pressure" : ""}`, () => {
+      const k = runFuzz(seed, pressure ? 300 : 500, pcid, false, pressure, "linux", true);
+      const cr3 = k.tlbMgr.states.reduce((n, st) => n + st.ptiCr3Writes, 0);
+      console.log(`seed ${seed} pti: ${cr3} CR3 switches on kernel entry/exit, ${k.tlbMgr.shootdowns} shootdowns`);
+      expect(cr3).toBeGreaterThan(0);
+      expect(k.pages.countByKind()[9]).toBe(0);
     });
   }
 });

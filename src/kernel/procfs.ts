@@ -239,7 +239,11 @@ export function pagetableLines(k: Kernel, t: Task, va: bigint | null): string[] 
   if (va !== null) {
     if (!k.va.isCanonical(va)) return [`${hex(va)} is not canonical`];
     const vpn = k.va.vpn(va);
-    const out = [`${t.comm}: walk of ${hex(va)} from CR3 ${hex(mm.pgdPfn * 4096)}`];
+    const out = [
+      k.config.pti
+        ? `${t.comm}: walk of ${hex(va)} from the kernel PGD ${hex(mm.pgdPfn * 4096)} (PTI: user mode runs on the user PGD ${hex(k.userPgdPfn(mm) * 4096)}; user-half entries are the same there, without the kernel copy's NX)`
+        : `${t.comm}: walk of ${hex(va)} from CR3 ${hex(mm.pgdPfn * 4096)}`,
+    ];
     for (let level = k.levels - 1; level >= 0; level--) {
       const e = mapper.entryAt(mm.pgdPfn, vpn, level);
       if (e === null) break;

@@ -88,6 +88,20 @@ export class Mapper {
     this.hiAddrMask = reservedMasks(maxPhyAddr).hiAddrMask;
   }
 
+  /**
+   * Called for every write of a top-level entry by this mapper (Linux:
+   * native_set_pgd -> pti_set_user_pgtbl). Returns the high half to store,
+   * so that an OS hook can mirror the entry elsewhere and adjust its own
+   * copy (page-table isolation sets NX there).
+   */
+  onSetTop: ((entryPa: number, hi: number, lo: number) => number) | null = null;
+
+  /** Writes a table entry, through onSetTop at the top level. */
+  private setEntry(level: number, entryPa: number, hi: number, lo: number): void {
+    if (level === this.levels - 1 && this.onSetTop !== null) hi = this.onSetTop(entryPa, hi, lo);
+    this.phys.write64(entryPa, hi >>> 0, lo >>> 0);
+  }
+
   /** Allocates and zeroes a top-level table. Returns its pfn, or -1. */
   newRoot(): number {
     const pfn = this.alloc.allocFrame();
@@ -125,11 +139,12 @@ export class Mapper {
         lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D)) >>> 0;
         hi = Math.floor(t / 1048576);
         if (flags.user) lo = (lo | Pte.US) >>> 0;
-        this.phys.write64(entryPa, hi, lo);
+        this.setEntry(level, entryPa, hi, lo);
       } else if (level <= 2 && (lo & Pte.PS) !== 0) {
         return { ok: false, error: "huge-in-the-way" };
       } else if (flags.user && (lo & Pte.US) === 0) {
-        this.phys.write32(entryPa, (lo | Pte.US) >>> 0);
+        lo = (lo | Pte.US) >>> 0;
+        this.setEntry(level, entryPa, hi, lo);
       }
       tablePa = this.entryAddr(hi, lo);
     }
@@ -159,7 +174,7 @@ export class Mapper {
         this.phys.zeroFrame(t);
         lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (user ? Pte.US : 0))) >>> 0;
         hi = Math.floor(t / 1048576);
-        this.phys.write64(entryPa, hi, lo);
+        this.setEntry(l, entryPa, hi, lo);
       } else if (l <= 2 && (lo & Pte.PS) !== 0) {
         return -1;
       }
@@ -248,7 +263,7 @@ export class Mapper {
       const entryPa = tablePa + Mapper.index(vpn, level) * 8;
       const lo = this.phys.read32(entryPa);
       const hi = this.phys.read32(entryPa + 4);
-      if ((lo & Pte.US) === 0) this.phys.write32(entryPa, (lo | Pte.US) >>> 0);
+      if ((lo & Pte.US) === 0) this.setEntry(level, entryPa, hi, lo | Pte.US);
       tablePa = this.entryAddr(hi, lo);
     }
   }

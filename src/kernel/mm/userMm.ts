@@ -2,6 +2,7 @@ import { assert } from "../../base/assert.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { type FrameAllocator, leafEntry, Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte, PteHi } from "../../hw/x86_64/pte.ts";
+import { ptiClonePgdPair, ptiSetUserPgtbl } from "../arch/x86/pti.ts";
 import type { FileObject, PageCache } from "../fs/file.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
@@ -59,6 +60,8 @@ export interface MmEnv {
   readonly buddy: BuddyAllocator;
   readonly levels: 4 | 5;
   readonly kernelRootPfn: number;
+  /** page-table isolation: each PGD is an order-1 pair (kernel, user), user-half writes mirrored */
+  readonly pti: boolean;
   /** empty_zero_page */
   readonly zeroPfn: number;
   /** first vpn above user space (TASK_SIZE) */
@@ -391,14 +394,18 @@ export class UserMm {
    */
   newMm(): MmStruct | null {
     const env = this.env;
-    const pgd = env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
+    // PGD_ALLOCATION_ORDER: 1 with PTI (the kernel PGD and, 4 KiB above it, the user PGD)
+    const order = env.pti ? 1 : 0;
+    const pgd = env.buddy.alloc(order, Gfp.KERNEL, PageKind.PageTable);
     if (pgd < 0) return null;
-    env.countPageTables(1);
-    env.phys.zeroFrame(pgd);
-    for (let i = 256; i < 512; i++) {
-      const pa = env.kernelRootPfn * 4096 + i * 8;
-      env.phys.write64(pgd * 4096 + i * 8, env.phys.read32(pa + 4), env.phys.read32(pa));
-    }
+    env.countPageTables(1 << order);
+    for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pgd + i);
+    if (env.pti) ptiClonePgdPair(env.phys, env.kernelRootPfn, pgd);
+    else
+      for (let i = 256; i < 512; i++) {
+        const pa = env.kernelRootPfn * 4096 + i * 8;
+        env.phys.write64(pgd * 4096 + i * 8, env.phys.read32(pa + 4), env.phys.read32(pa));
+      }
     const mm = new MmStruct(pgd);
     const taskSize = env.taskSizeVpn;
     mm.stackTop = taskSize;
@@ -420,7 +427,9 @@ export class UserMm {
         return t;
       },
     };
-    return new Mapper(env.phys, env.levels, 46, alloc);
+    const m = new Mapper(env.phys, env.levels, 46, alloc);
+    if (env.pti) m.onSetTop = (pa, hi, lo) => ptiSetUserPgtbl(env.phys, pa, hi, lo);
+    return m;
   }
 
   /** First vpn of the kernel half: page tables below it are the process's own (USER_PGTABLES_CEILING). */
@@ -766,6 +775,7 @@ export class UserMm {
         const childEmpty = walk(child, level - 1, childBase);
         if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
           phys.write64(pa, 0, 0);
+          if (this.env.pti && level === this.env.levels - 1) ptiSetUserPgtbl(phys, pa, 0, 0); // pgd_clear
           this.env.buddy.free(child, 0);
           mm.ptPages--;
           this.env.countPageTables(-1);
@@ -1729,9 +1739,10 @@ export class UserMm {
 
   /** __mmdrop: frees the PGD once no CPU has the mm loaded. */
   freePgd(mm: MmStruct): void {
-    const err = this.env.buddy.free(mm.pgdPfn, 0);
+    const order = this.env.pti ? 1 : 0;
+    const err = this.env.buddy.free(mm.pgdPfn, order);
     assert(err === null, `freePgd: ${err}`);
-    this.env.countPageTables(-1);
+    this.env.countPageTables(-(1 << order));
     mm.pgdPfn = -1;
   }
 }

@@ -34,7 +34,7 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
   { key: "pcid", default: "on", values: "on, off", modelled: true },
   { key: "smap", default: "on", values: "on, off", modelled: true },
   { key: "smep", default: "on", values: "on, off", modelled: true },
-  { key: "pti", default: "off", values: "off (on: issue #7)", modelled: true },
+  { key: "pti", default: "off", values: "on, off", modelled: true },
   { key: "thp", default: "madvise", values: "never, madvise, always", modelled: true },
   { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
   { key: "mmap_min_addr", default: "65536", values: "bytes", modelled: true },
@@ -167,7 +167,6 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
     if (given.has("tlb")) bad("tlb", (e as Error).message);
     throw e;
   }
-  if (onOff("pti")) bad("pti", "'on' is not supported by this version of vmlab yet (issue #7)");
   const panic = text("panic_on_oops");
   if (panic !== "0" && panic !== "1") bad("panic_on_oops", `expected 0 or 1, not '${panic}'`);
   const thp = oneOf("thp", ["never", "madvise", "always"]) as "never" | "madvise" | "always";
@@ -202,6 +201,7 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
       arch: arch as "x86_64" | "x86_64-la57",
       tlb,
       pcid: onOff("pcid"),
+      pti: onOff("pti"),
       smap: onOff("smap"),
       smep: onOff("smep"),
       panicOnOops: panic === "1",

@@ -1664,6 +1664,12 @@ class Compiler {
         return perCpuState((st) => st.shootdownsReceived);
       case "context_switches":
         return perCpuState((st) => st.contextSwitches);
+      case "cr3_writes":
+        return perCpu((c) => c.cr3Writes);
+      case "pti.cr3_switches":
+        return perCpuState((st) => st.ptiCr3Writes);
+      case "pti.user_flushes":
+        return perCpuState((st) => st.ptiUserFlushes);
       case "panic":
         return (rt) => (rt.kernel.panicked === null ? 0n : 1n);
     }
@@ -1824,7 +1830,18 @@ class Compiler {
 
   private call(e: Expr & { kind: "call" }): Eval {
     const fn = e.fn;
-    if (["tlb.hits", "tlb.misses", "tlb.flushes", "context_switches", "shootdowns"].includes(fn)) {
+    if (
+      [
+        "tlb.hits",
+        "tlb.misses",
+        "tlb.flushes",
+        "context_switches",
+        "shootdowns",
+        "cr3_writes",
+        "pti.cr3_switches",
+        "pti.user_flushes",
+      ].includes(fn)
+    ) {
       for (const k of Object.keys(e.opts)) if (k !== "cpu") this.fail(`${fn} takes only cpu=N`, e.pos);
       if (e.args.length) this.fail(`${fn} takes only cpu=N`, e.pos);
       return this.name(fn, e.pos, e.opts);

@@ -21,7 +21,20 @@ export class TlbState {
   shootdownsReceived = 0;
   /** full flushes of the current ASID done by switch_mm (a stale or new ASID) */
   switchFlushes = 0;
+  /** PTI: the CPU runs user code on the user page tables (false: kernel CR3) */
+  inUser = false;
+  /** PTI: ASIDs whose user PCID must be flushed at the next return to user (user_pcid_flush_mask) */
+  userPcidFlushMask = 0;
+  /** PTI: CR3 writes on kernel entry and exit (SWITCH_TO_KERNEL_CR3 / SWITCH_TO_USER_CR3) */
+  ptiCr3Writes = 0;
+  /** PTI: returns to user that flushed the user PCID */
+  ptiUserFlushes = 0;
 }
+
+/** PTI: the user page tables are the second page of the PGD allocation (PTI_USER_PGTABLE_BIT = 12). */
+export const PTI_USER_PGTABLE_BIT = 12;
+/** PTI: the user half of a PCID pair (X86_CR3_PTI_PCID_USER_BIT = 11). */
+export const PTI_USER_PCID_BIT = 11;
 
 /**
  * Address-space switching and TLB flushing for user mms on x86-64 (Linux:
@@ -40,8 +53,69 @@ export class X86Tlb {
   constructor(
     readonly cpus: Cpu[],
     readonly pcid: boolean,
+    /** page-table isolation: two PGDs per mm, CR3 switched on every kernel entry and exit */
+    readonly pti = false,
   ) {
     this.states = cpus.map(() => new TlbState());
+  }
+
+  /**
+   * invalidate_other_asid / clear_asid_other: under PTI kernel entries are
+   * not global, so every ASID but the loaded one may hold a stale kernel
+   * translation: forget them all (the next switch to them flushes).
+   */
+  invalidateOtherAsids(cpuId: number): void {
+    const st = this.states[cpuId];
+    st.ctxs.forEach((c, asid) => {
+      if (asid !== st.loadedAsid || st.loadedMm === null) c.ctxId = 0;
+    });
+  }
+
+  /** kern_pcid: the PCID of an ASID's kernel half (0 without PCIDs). */
+  kernPcid(asid: number): number {
+    return this.pcid ? asid + 1 : 0;
+  }
+
+  /** user_pcid: the same ASID's user half under PTI. */
+  userPcid(asid: number): number {
+    return this.pcid ? this.kernPcid(asid) | (1 << PTI_USER_PCID_BIT) : 0;
+  }
+
+  /**
+   * Kernel entry (a system call, exception or interrupt) on `cpuId`:
+   * SWITCH_TO_KERNEL_CR3 loads the kernel PGD of the same mm with the
+   * kernel PCID and the no-flush bit. Nothing without PTI.
+   */
+  enterKernel(cpuId: number): void {
+    const st = this.states[cpuId];
+    if (!this.pti || !st.inUser) return;
+    st.inUser = false;
+    const mm = st.loadedMm;
+    if (mm === null) return;
+    st.ptiCr3Writes++;
+    this.cpus[cpuId].movToCr3(this.pcid ? 0x80000000 : 0, mm.pgdPfn * 4096 + this.kernPcid(st.loadedAsid));
+  }
+
+  /**
+   * Return to user mode on `cpuId` (SWITCH_TO_USER_CR3): the user PGD
+   * (PGD + 4 KiB) with the user PCID; no-flush unless a flush of this ASID's
+   * user half was deferred (invalidate_user_asid). Nothing without PTI.
+   */
+  exitToUser(cpuId: number): void {
+    const st = this.states[cpuId];
+    if (!this.pti || st.inUser) return;
+    const mm = st.loadedMm;
+    if (mm === null || st.isLazy) return;
+    st.inUser = true;
+    st.ptiCr3Writes++;
+    const bit = 1 << st.loadedAsid;
+    const flush = !this.pcid || (st.userPcidFlushMask & bit) !== 0;
+    if (this.pcid && flush) st.ptiUserFlushes++;
+    st.userPcidFlushMask &= ~bit;
+    this.cpus[cpuId].movToCr3(
+      flush ? 0 : 0x80000000,
+      mm.pgdPfn * 4096 + (1 << PTI_USER_PGTABLE_BIT) + this.userPcid(st.loadedAsid),
+    );
   }
 
   /**
@@ -49,6 +123,7 @@ export class X86Tlb {
    * thread): the CPU keeps the previous mm loaded and becomes lazy.
    */
   switchMm(cpuId: number, next: MmStruct | null): void {
+    this.enterKernel(cpuId); // schedule() runs in the kernel
     const st = this.states[cpuId];
     const cpu = this.cpus[cpuId];
     st.contextSwitches++;
@@ -100,12 +175,14 @@ export class X86Tlb {
 
   /** load_new_mm_cr3: CR3 = PGD | PCID, with bit 63 (no flush) unless a flush is needed. */
   private loadCr3(cpu: Cpu, mm: MmStruct, asid: number, flush: boolean): void {
-    const pcid = this.pcid ? asid + 1 : 0;
-    cpu.movToCr3(this.pcid && !flush ? 0x80000000 : 0, mm.pgdPfn * 4096 + pcid);
+    // PTI: the user half's PCID is flushed at the next return to user (invalidate_user_asid)
+    if (this.pti && flush) this.states[cpu.id].userPcidFlushMask |= 1 << asid;
+    cpu.movToCr3(this.pcid && !flush ? 0x80000000 : 0, mm.pgdPfn * 4096 + this.kernPcid(asid));
   }
 
   /** Returns the kernel's page tables (init_mm) to a CPU whose mm goes away while it runs a kernel thread. */
   loadKernel(cpuId: number, kernelRootPfn: number): void {
+    this.enterKernel(cpuId);
     const st = this.states[cpuId];
     const prev = st.loadedMm;
     if (prev === null) return;
@@ -139,15 +216,21 @@ export class X86Tlb {
         st.shootdownsReceived++;
       }
       const cpu = this.cpus[cpuId];
+      // PTI: the flush IPI interrupts user code: kernel CR3 in, user CR3 out
+      const wasUser = st.inUser;
+      this.enterKernel(cpuId);
       if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING) {
         for (let i = 0; i < nrPages; i++) {
           const [hi, lo] = canonical(startVpn + i);
           cpu.invlpg(hi, lo);
+          // flush_tlb_one_user: INVLPG reaches only the current (kernel) PCID; the user PCID by INVPCID
+          if (this.pti && this.pcid) cpu.invpcid(0, this.userPcid(st.loadedAsid), hi, lo);
         }
       } else {
         this.loadCr3(cpu, mm, st.loadedAsid, true);
       }
       st.ctxs[st.loadedAsid].tlbGen = mm.tlbGen;
+      if (wasUser) this.exitToUser(cpuId);
     }
   }
 }
