@@ -308,7 +308,9 @@ describe("processes under page-table isolation (model, invariant checker, TLB co
     it(`seed ${seed}, pti on, pcid ${pcid ? "on" : "off"}${pressure ? ", memory pressure" : ""}`, () => {
       const k = runFuzz(seed, pressure ? 300 : 500, pcid, false, pressure, "linux", true);
       const cr3 = k.tlbMgr.states.reduce((n, st) => n + st.ptiCr3Writes, 0);
-      console.log(`seed ${seed} pti: ${cr3} CR3 switches on kernel entry/exit, ${k.tlbMgr.shootdowns} shootdowns`);
+      console.log(
+        `seed ${seed} pti: ${cr3} CR3 switches on kernel entry/exit, ${k.tlbMgr.shootdowns} shootdowns`,
+      );
       expect(cr3).toBeGreaterThan(0);
       expect(k.pages.countByKind()[9]).toBe(0);
     });
