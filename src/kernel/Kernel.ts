@@ -1461,7 +1461,7 @@ export class Kernel {
       faults++;
       if (out === Outcome.GP) {
         return this.oops(cpu, task, [
-          `general protection fault, probably for non-canonical address 0x${px(va)}: 0000 [#${this.oopses.length + 1}] PREEMPT SMP ${"NOPTI"}`,
+          `general protection fault, probably for non-canonical address 0x${px(va)}: 0000 [#${this.oopses.length + 1}] PREEMPT SMP ${this.config.pti ? "PTI" : "NOPTI"}`,
           `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
         ]);
       }
@@ -1487,8 +1487,14 @@ export class Kernel {
 
   private pageFaultOops(cpu: Cpu, task: Task, va: bigint, errorCode: number): KernelAccessResult {
     const vpn = this.va.vpn(va);
-    const leaf = this.mapper.lookup(this.rootPfn, vpn);
-    const pgd = this.mapper.entryAt(this.rootPfn, vpn, this.levels - 1);
+    // show_fault_oops looks up the address in the page tables CR3 points to
+    // (lookup_address_in_pgd_attr), with NX accumulated over every level
+    const root = cpu.rootPa / 4096;
+    const leaf = this.mapper.lookup(root, vpn);
+    const pgd = this.mapper.entryAt(root, vpn, this.levels - 1);
+    let nx = false;
+    for (let level = this.levels - 1; leaf !== null && level >= leaf.level; level--)
+      if ((this.mapper.entryAt(root, vpn, level)?.hi ?? 0) & 0x80000000) nx = true;
     const lines = oopsReport(
       {
         address: this.va.unsigned(va),
@@ -1499,11 +1505,11 @@ export class Kernel {
         comm: task.comm,
         uid: task.uid,
         serial: this.oopses.length + 1,
-        pti: false,
+        pti: this.config.pti,
         rootPfn: cpu.rootPa / 4096,
         levels: this.levels,
         smep: cpu.cr4Smep,
-        leafExec: leaf === null ? null : (leaf.hi & 0x80000000) === 0,
+        leafExec: leaf === null ? null : !nx,
         pgdUser: pgd !== null && (pgd.lo & Pte.US) !== 0,
       },
       this.mapper,
@@ -1523,7 +1529,7 @@ export class Kernel {
     const r = this.oops(cpu, task, [
       message,
       `kernel BUG at ${file}!`,
-      `invalid opcode: 0000 [#${this.oopses.length + 1}] PREEMPT SMP NOPTI`,
+      `invalid opcode: 0000 [#${this.oopses.length + 1}] PREEMPT SMP ${this.config.pti ? "PTI" : "NOPTI"}`,
       `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
     ]);
     if (r.ok) return [];

@@ -127,6 +127,11 @@ describe("page-table isolation", () => {
       k.userAccess(0, t, code, Access.Read);
       const r = k.kernelAccess(0, code, Access.Exec);
       expect(r.ok, `pti=${pti}`).toBe(!pti);
+      if (!r.ok) {
+        expect(r.oops.some((l) => l.includes("PREEMPT SMP PTI"))).toBe(true);
+        // show_fault_oops accumulates NX over the levels: the PGD's NX counts
+        expect(r.oops[0]).toBe("kernel tried to execute NX-protected page - exploit attempt? (uid: 0)");
+      }
     }
   });
 
