@@ -1,10 +1,13 @@
 import { Command, CommanderError, Option } from "commander";
+import { POLICY_NAMES } from "../analysis/policy/policies.ts";
+import { MACHINE_POLICIES } from "../analysis/trace/machineMode.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import { runPolicyCli } from "./policy.ts";
 import { runRepl } from "./repl.ts";
 import { runCli } from "./run.ts";
 import { runTour } from "./tour.ts";
+import { runTraceCli } from "./trace.ts";
 import { runWalk } from "./walk.ts";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 invalid input, 3 a bug in vmlab. */
@@ -78,6 +81,39 @@ export async function main(argv: string[]): Promise<number> {
     .option("--seed <n>", "seed for random choices (random, nru)", "1")
     .action((opts) => {
       process.stdout.write(`${runPolicyCli(opts)}\n`);
+    });
+
+  program
+    .command("trace")
+    .description(
+      "replay a memory trace (valgrind lackey, vmlab binary, text, or a page list; plain, gzip or zstd) through the machine (TLB, walks, demand paging) or a replacement policy",
+    )
+    .argument("<file>", "the trace, or - for standard input")
+    .option("--format <f>", "auto, lackey, bin, text or refs", "auto")
+    .option("--mode <m>", "machine (the MMU and a pager) or policy (page numbers only)", "machine")
+    .option("--frames <n>", "frames for the traced program's pages (page tables aside)", "4096")
+    .option(
+      "--policy <name>",
+      `machine mode: ${MACHINE_POLICIES.join(", ")}; policy mode: ${POLICY_NAMES.join(", ")}`,
+      "clock",
+    )
+    .option(
+      "--tlb <spec>",
+      "machine mode: a preset (skylake, vmref, tiny, none) or levels like 64x4,1536x12",
+      "vmref",
+    )
+    .option("--data-only", "drop instruction fetches", false)
+    .option("--seed <n>", "seed for random choices", "1")
+    .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
+    .option("--no-progress", "no progress line (it is only shown on a terminal anyway)")
+    .option("--json", "print one JSON object", false)
+    .action(async (file: string, opts) => {
+      const r = await runTraceCli(file, opts);
+      if (r.text !== null) process.stdout.write(`${r.text}\n`);
+      if (r.error !== null) {
+        process.stderr.write(`vmlab: ${r.error}\n`);
+        exitCode = 2;
+      }
     });
 
   program

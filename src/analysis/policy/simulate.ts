@@ -16,71 +16,107 @@ export interface PolicyResult {
   frames: number;
   hits: number;
   misses: number;
-  /** misses that found a free frame (cold misses) */
+  /** misses that found a free frame */
   coldMisses: number;
+  /** misses that were the page's first reference (compulsory misses) */
+  firstRefs: number;
   evictions: number;
   /** per-access rows, when asked for */
   accesses?: AccessRow[];
 }
 
 /**
- * Runs a reference string through a policy with `frames` frames. A miss
- * takes a free frame if there is one, else the policy's victim's frame.
- * With `table`, records every access (for short, textbook-sized inputs).
+ * The frame table of policy mode, fed one reference at a time (a trace of
+ * any length streams through it). A miss takes a free frame if there is
+ * one, else the policy's victim's frame. With `table`, records every access
+ * (for short, textbook-sized inputs).
  */
+export class PolicySim {
+  private readonly policy: Policy;
+  private readonly slotOf = new Map<number, number>();
+  private readonly seen = new Set<number>();
+  private readonly pageAt: (number | null)[];
+  private used = 0;
+  private t = 0;
+  hits = 0;
+  cold = 0;
+  evictions = 0;
+  readonly rows: AccessRow[] | undefined;
+
+  constructor(
+    policyName: string,
+    readonly frames: number,
+    opts: { seed?: number; table?: boolean; refs?: ArrayLike<number>; nruPeriod?: number } = {},
+  ) {
+    if (!Number.isInteger(frames) || frames < 1)
+      throw new InputError(`frames must be a positive integer, not ${frames}`);
+    if (frames > 1 << 26) throw new InputError(`frames=${frames} is more than vmlab simulates (67,108,864)`);
+    this.policy = makePolicy(policyName, {
+      frames,
+      seed: opts.seed,
+      refs: opts.refs,
+      nruPeriod: opts.nruPeriod,
+    });
+    this.pageAt = new Array(frames).fill(null);
+    this.rows = opts.table ? [] : undefined;
+  }
+
+  /** One reference to `page` (a store when `write`). Returns whether it hit. */
+  access(page: number, write: boolean): boolean {
+    const t = this.t++;
+    const policy = this.policy;
+    if (this.slotOf.has(page)) {
+      this.hits++;
+      policy.hit(page, t, write);
+      this.rows?.push({ page, hit: true, victim: null, frames: this.pageAt.slice() });
+      return true;
+    }
+    this.seen.add(page);
+    let slot: number;
+    let victim: number | null = null;
+    if (this.used < this.frames) {
+      slot = this.used++;
+      this.cold++;
+    } else {
+      victim = policy.victim(page, t);
+      const s = this.slotOf.get(victim);
+      if (s === undefined) throw new Error(`${policy.name}: victim ${victim} is not resident`);
+      slot = s;
+      this.slotOf.delete(victim);
+      policy.remove(victim);
+      this.evictions++;
+    }
+    this.slotOf.set(page, slot);
+    this.pageAt[slot] = page;
+    policy.insert(page, slot, t, write);
+    this.rows?.push({ page, hit: false, victim, frames: this.pageAt.slice() });
+    return false;
+  }
+
+  result(): PolicyResult {
+    return {
+      policy: this.policy.name,
+      frames: this.frames,
+      hits: this.hits,
+      misses: this.t - this.hits,
+      coldMisses: this.cold,
+      firstRefs: this.seen.size,
+      evictions: this.evictions,
+      accesses: this.rows,
+    };
+  }
+}
+
+/** Runs a whole reference string through a policy with `frames` frames. */
 export function simulate(
   refs: ArrayLike<number>,
   policyName: string,
   frames: number,
   opts: { seed?: number; table?: boolean; writes?: ArrayLike<number>; nruPeriod?: number } = {},
 ): PolicyResult {
-  if (!Number.isInteger(frames) || frames < 1)
-    throw new InputError(`frames must be a positive integer, not ${frames}`);
-  if (frames > 1 << 26) throw new InputError(`frames=${frames} is more than vmlab simulates (67,108,864)`);
-  const policy: Policy = makePolicy(policyName, { frames, seed: opts.seed, refs, nruPeriod: opts.nruPeriod });
-  const slotOf = new Map<number, number>();
-  const pageAt: (number | null)[] = new Array(frames).fill(null);
-  let used = 0;
-  let hits = 0;
-  let cold = 0;
-  let evictions = 0;
-  const rows: AccessRow[] | undefined = opts.table ? [] : undefined;
-  for (let t = 0; t < refs.length; t++) {
-    const page = refs[t];
-    const write = opts.writes ? opts.writes[t] === 1 : false;
-    if (slotOf.has(page)) {
-      hits++;
-      policy.hit(page, t, write);
-      rows?.push({ page, hit: true, victim: null, frames: pageAt.slice() });
-      continue;
-    }
-    let slot: number;
-    let victim: number | null = null;
-    if (used < frames) {
-      slot = used++;
-      cold++;
-    } else {
-      victim = policy.victim(page, t);
-      slot = slotOf.get(victim)!;
-      if (slot === undefined) throw new Error(`${policy.name}: victim ${victim} is not resident`);
-      slotOf.delete(victim);
-      policy.remove(victim);
-      evictions++;
-    }
-    slotOf.set(page, slot);
-    pageAt[slot] = page;
-    policy.insert(page, slot, t, write);
-    rows?.push({ page, hit: false, victim, frames: pageAt.slice() });
-  }
-  return {
-    policy: policy.name,
-    frames,
-    hits,
-    misses: refs.length - hits,
-    coldMisses: cold,
-    evictions,
-    accesses: rows,
-  };
+  const sim = new PolicySim(policyName, frames, { ...opts, refs });
+  for (let t = 0; t < refs.length; t++) sim.access(refs[t], opts.writes ? opts.writes[t] === 1 : false);
+  return sim.result();
 }
 
 /** Parses a page-reference list such as `1,2,3,4,1,2,5` (spaces allowed). */

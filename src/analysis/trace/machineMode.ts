@@ -1,0 +1,362 @@
+/**
+ * Machine mode of trace replay (issue #6): every access of a trace goes
+ * through the machine's real MMU (hw/x86_64/Cpu: the TLB hierarchy, the
+ * page walk over page tables stored in simulated physical memory, the
+ * rights check) in one user address space, and page faults are handled by
+ * a demand pager with a fixed number of data frames.
+ *
+ * The pager follows the model of the C reference simulator
+ * (../shared/bench/README.md), so that with `--policy clock --tlb
+ * 64x4,1536x12` the counters are equal to vmref's count for count:
+ * - data frames 0..N-1 are handed out in order, page-table frames come
+ *   after them and do not count against N;
+ * - a not-present leaf that is 0 is a first touch (demand zero), one that
+ *   holds a swap entry (Linux's x86-64 encoding) a swap-in, whose slot goes
+ *   back to the swap map (a LIFO free stack, else the next new slot);
+ * - the new PTE is present, writable, user, accessed and dirty: the pager
+ *   tracks dirtiness per frame (any write since the frame was loaded), so
+ *   the MMU never needs a dirty-bit assist walk;
+ * - every access that translates to a frame sets the frame's reference
+ *   bit (vmref's CLOCK sees TLB hits too), as does the allocation;
+ * - an evicted page's PTE becomes a swap entry and its address is
+ *   invalidated with INVLPG (both TLB levels); every eviction is a
+ *   swap-out.
+ * The faulting instruction is retried after the fault, as on real
+ * hardware; the retry's TLB misses and walk are counted apart
+ * (`retries`) so that `walks` counts the walks the model asks for.
+ *
+ * Hot path: numbers and typed arrays only; no allocation per access.
+ */
+import { InputError } from "../../base/errors.ts";
+import { Rng } from "../../base/rng.ts";
+import { Access } from "../../hw/access.ts";
+import { Machine } from "../../hw/Machine.ts";
+import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
+import type { Cpu } from "../../hw/x86_64/Cpu.ts";
+import { Outcome } from "../../hw/x86_64/fault.ts";
+import { BumpFrames, Mapper } from "../../hw/x86_64/Mapper.ts";
+import { Pte } from "../../hw/x86_64/pte.ts";
+import { isSwapPte, swapPte, swapSlot } from "../../kernel/mm/swap.ts";
+
+export const MACHINE_POLICIES = ["clock", "fifo", "lru", "random"] as const;
+export type MachinePolicy = (typeof MACHINE_POLICIES)[number];
+
+export interface MachineModeConfig {
+  /** data frames for the traced program's pages */
+  frames: number;
+  /** TLB preset or spec (`64x4,1536x12`) */
+  tlb: string | TlbSpec;
+  policy: MachinePolicy;
+  /** drop instruction fetches (kind 0) before anything else */
+  dataOnly?: boolean;
+  /** seeds `random` */
+  seed?: number;
+  /** cycle cost model */
+  cost?: Partial<CostModel>;
+}
+
+/**
+ * An estimate of cycles: each access pays its TLB level's latency, each
+ * walk pays per entry read, each fault its handling. The defaults are round
+ * figures for a recent x86 core (L1 TLB hit 1, STLB hit 7, a walk's entry
+ * read 30 on average between cache levels, a minor fault 1,500, a swap-in
+ * from an SSD 50,000); set them with --cost.
+ */
+export interface CostModel {
+  l1: number;
+  l2: number;
+  walkRead: number;
+  minorFault: number;
+  majorFault: number;
+}
+export const DEFAULT_COST: CostModel = { l1: 1, l2: 7, walkRead: 30, minorFault: 1500, majorFault: 50000 };
+
+/** The counters, named as vmref names them, plus vmlab's. */
+export interface MachineModeResult {
+  records: number;
+  simulated: number;
+  skipped_instr: number;
+  instr: number;
+  load: number;
+  store: number;
+  modify: number;
+  /** per TLB level: hits and misses (the first two are vmref's l1/l2) */
+  levels: { name: string; hits: number; misses: number }[];
+  l1_hits: number;
+  l1_misses: number;
+  l2_hits: number;
+  l2_misses: number;
+  walks: number;
+  /** page-table entries the walks read (the hardware's count: a walk that stops early reads fewer) */
+  pt_reads: number;
+  pt_frames: number;
+  faults: number;
+  faults_first_touch: number;
+  faults_swap_in: number;
+  evictions: number;
+  dirty_evictions: number;
+  swap_outs: number;
+  swap_max_in_use: number;
+  clock_ref_clears: number;
+  frames_used: number;
+  /** sum mod 2^64 of (frame << 12 | offset) over the simulated accesses, as a decimal string */
+  phys_sum: string;
+  /** retried accesses after a fault (their TLB misses and walks are not in the figures above) */
+  retries: number;
+  cycles: number;
+}
+
+const TWO32 = 4294967296;
+
+export class MachineMode {
+  readonly cpu: Cpu;
+  private readonly mapper: Mapper;
+  private readonly root: number;
+  private readonly tables: BumpFrames;
+  private readonly n: number;
+  private readonly dataOnly: boolean;
+  private readonly policy: number;
+  private readonly rng: Rng;
+  readonly cost: CostModel;
+  /** per frame: the vpn it holds, its reference bit, its dirty flag */
+  private readonly owner: Float64Array;
+  private readonly ref: Uint8Array;
+  private readonly dirty: Uint8Array;
+  /** LRU: a doubly linked list of frames, most recent at the head */
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  private head = -1;
+  private tail = -1;
+  private used = 0;
+  private hand = 0;
+  // swap map: a LIFO stack of free slots, else the next new slot
+  private freeSlots: number[] = [];
+  private nextSlot = 0;
+  private inUse = 0;
+  // counters
+  private records = 0;
+  private skipped = 0;
+  private readonly kinds = new Float64Array(4);
+  private firstTouch = 0;
+  private swapIns = 0;
+  private evictions = 0;
+  private dirtyEvictions = 0;
+  private swapMax = 0;
+  private refClears = 0;
+  private retries = 0;
+  private pfnSum = 0n;
+
+  constructor(cfg: MachineModeConfig) {
+    const n = cfg.frames;
+    if (!Number.isInteger(n) || n < 1) throw new InputError(`--frames must be a positive integer, not ${n}`);
+    if (n > 1 << 26)
+      throw new InputError(`--frames ${n} is more than vmlab simulates (67,108,864 = 256 GiB)`);
+    this.policy = MACHINE_POLICIES.indexOf(cfg.policy);
+    if (this.policy < 0)
+      throw new InputError(`machine mode has no policy '${cfg.policy}' (${MACHINE_POLICIES.join(", ")})`);
+    this.n = n;
+    this.dataOnly = cfg.dataOnly ?? false;
+    this.rng = new Rng(cfg.seed ?? 1);
+    this.cost = { ...DEFAULT_COST, ...cfg.cost };
+    // data frames 0..N-1, then up to 2^20 page-table frames (memory is materialised on first use)
+    const tableFrames = 1 << 20;
+    const m = new Machine({ ramBytes: (n + tableFrames) * 4096, tlb: cfg.tlb });
+    this.cpu = m.cpus[0];
+    this.tables = new BumpFrames(n, n + tableFrames);
+    this.mapper = new Mapper(m.phys, 4, 46, this.tables);
+    this.root = this.mapper.newRoot();
+    this.cpu.movToCr3(0, this.root * 4096);
+    this.cpu.cpl = 3;
+    this.owner = new Float64Array(n);
+    this.ref = new Uint8Array(n);
+    this.dirty = new Uint8Array(n);
+    this.prev = new Int32Array(this.policy === 2 ? n : 0);
+    this.next = new Int32Array(this.policy === 2 ? n : 0);
+  }
+
+  /** Replays `count` records (pairs of 32-bit words, low first) through the MMU. */
+  feed(words: Uint32Array, count: number): void {
+    const cpu = this.cpu;
+    const ref = this.ref;
+    const dirty = this.dirty;
+    const kinds = this.kinds;
+    const lru = this.policy === 2;
+    const dataOnly = this.dataOnly;
+    let pfnSum = 0;
+    let offSum = 0;
+    let skipped = 0;
+    for (let i = 0; i < count; i++) {
+      const lo = words[2 * i];
+      const hi = words[2 * i + 1];
+      const kind = lo & 3;
+      if (kind === 0 && dataOnly) {
+        skipped++;
+        continue;
+      }
+      kinds[kind]++;
+      // record = vaddr << 2 | kind: vaddr = (hi:lo) >> 2
+      const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
+      const vaHi = hi >>> 2;
+      const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
+      if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
+        this.fault(vaHi, vaLo, access === Access.Write);
+        this.retries++;
+        if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK)
+          throw new Error(`machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`);
+      }
+      const pfn = (cpu.pa / 4096) | 0;
+      ref[pfn] = 1;
+      if (access === Access.Write) dirty[pfn] = 1;
+      if (lru) this.touch(pfn);
+      pfnSum += pfn;
+      offSum += vaLo & 4095;
+    }
+    this.records += count;
+    this.skipped += skipped;
+    // exact: count <= 65536 records, frames < 2^26, offsets < 2^12
+    this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
+  }
+
+  /** The page fault: demand zero or swap-in, into a free frame or the policy's victim's. */
+  private fault(vaHi: number, vaLo: number, write: boolean): void {
+    const vpn = (vaHi & 0xffff) * 1048576 + (vaLo >>> 12);
+    const pt = this.mapper.ensureTable(this.root, vpn, 0, true);
+    if (pt < 0)
+      throw new InputError("machine mode: out of page-table frames (more than 4 GiB of page tables)");
+    const phys = this.mapper.phys;
+    const pa = pt * 4096 + (vpn % 512) * 8;
+    const plo = phys.read32(pa);
+    const phi = phys.read32(pa + 4);
+    if (plo === 0 && phi === 0) this.firstTouch++;
+    else if (isSwapPte(phi, plo)) {
+      this.swapIns++;
+      this.freeSlots.push(swapSlot(phi, plo));
+      this.inUse--;
+    } else throw new Error(`machine mode: fault on vpn 0x${vpn.toString(16)} with a present PTE`);
+    let f: number;
+    if (this.used < this.n) f = this.used++;
+    else {
+      f = this.victim();
+      this.evict(f);
+    }
+    phys.write64(pa, 0, (f * 4096 + (Pte.P | Pte.RW | Pte.US | Pte.A | Pte.D)) >>> 0);
+    this.owner[f] = vpn;
+    this.ref[f] = 1;
+    this.dirty[f] = write ? 1 : 0;
+    if (this.policy === 2) this.linkHead(f);
+  }
+
+  private victim(): number {
+    const n = this.n;
+    switch (this.policy) {
+      case 0: {
+        // CLOCK: clear reference bits until a frame without one comes under the hand
+        const ref = this.ref;
+        for (;;) {
+          const f = this.hand;
+          this.hand = f + 1 === n ? 0 : f + 1;
+          if (ref[f] === 0) return f;
+          ref[f] = 0;
+          this.refClears++;
+        }
+      }
+      case 1: {
+        // FIFO: the new page takes the victim's frame, so load order is frame order from the hand
+        const f = this.hand;
+        this.hand = f + 1 === n ? 0 : f + 1;
+        return f;
+      }
+      case 2:
+        return this.tail;
+      default:
+        return this.rng.below(n);
+    }
+  }
+
+  /** The victim's page leaves: its PTE becomes a swap entry, its TLB entries go. */
+  private evict(f: number): void {
+    const vpn = this.owner[f];
+    const pt = this.mapper.ensureTable(this.root, vpn, 0, true);
+    const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.nextSlot++;
+    this.inUse++;
+    if (this.inUse > this.swapMax) this.swapMax = this.inUse;
+    const e = swapPte(slot);
+    this.mapper.phys.write64(pt * 4096 + (vpn % 512) * 8, e.hi, e.lo);
+    const vaHi = Math.floor(vpn / 1048576);
+    const vaLo = ((vpn % 1048576) * 4096) >>> 0;
+    this.cpu.invlpg(vaHi, vaLo);
+    this.evictions++;
+    if (this.dirty[f]) this.dirtyEvictions++;
+    if (this.policy === 2) this.unlink(f);
+  }
+
+  private touch(f: number): void {
+    if (this.head === f) return;
+    this.unlink(f);
+    this.linkHead(f);
+  }
+
+  private linkHead(f: number): void {
+    this.prev[f] = -1;
+    this.next[f] = this.head;
+    if (this.head >= 0) this.prev[this.head] = f;
+    this.head = f;
+    if (this.tail < 0) this.tail = f;
+  }
+
+  private unlink(f: number): void {
+    const p = this.prev[f];
+    const nx = this.next[f];
+    if (p >= 0) this.next[p] = nx;
+    else this.head = nx;
+    if (nx >= 0) this.prev[nx] = p;
+    else this.tail = p;
+  }
+
+  result(): MachineModeResult {
+    const tlb = this.cpu.tlb;
+    const r = this.retries;
+    const levels = tlb.levels.map((l, i) => ({ name: l.name, hits: tlb.hits[i], misses: tlb.misses[i] - r }));
+    const walks = this.cpu.walks - r;
+    const ptReads = this.cpu.walkRefs - 4 * r; // a retry walks all four levels
+    const simulated = this.records - this.skipped;
+    const faults = this.firstTouch + this.swapIns;
+    const c = this.cost;
+    const l1 = levels[0]?.hits ?? 0;
+    const l2 = levels.slice(1).reduce((a, l) => a + l.hits, 0);
+    return {
+      records: this.records,
+      simulated,
+      skipped_instr: this.skipped,
+      instr: this.kinds[0],
+      load: this.kinds[1],
+      store: this.kinds[2],
+      modify: this.kinds[3],
+      levels,
+      l1_hits: levels[0]?.hits ?? 0,
+      l1_misses: levels[0]?.misses ?? simulated,
+      l2_hits: levels[1]?.hits ?? 0,
+      l2_misses: levels[1]?.misses ?? walks,
+      walks,
+      pt_reads: ptReads,
+      pt_frames: this.tables.next - this.n,
+      faults,
+      faults_first_touch: this.firstTouch,
+      faults_swap_in: this.swapIns,
+      evictions: this.evictions,
+      dirty_evictions: this.dirtyEvictions,
+      swap_outs: this.evictions,
+      swap_max_in_use: this.swapMax,
+      clock_ref_clears: this.refClears,
+      frames_used: this.used,
+      phys_sum: BigInt.asUintN(64, this.pfnSum).toString(),
+      retries: r,
+      cycles:
+        l1 * c.l1 +
+        l2 * c.l2 +
+        ptReads * c.walkRead +
+        this.firstTouch * c.minorFault +
+        this.swapIns * c.majorFault,
+    };
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * `vmlab trace FILE|-`: replays a memory trace in machine mode (the real
+ * MMU, a demand pager with N frames) or policy mode (a replacement policy
+ * over page numbers), and prints the figures as a table or JSON.
+ */
+import { statSync } from "node:fs";
+import { POLICY_NAMES } from "../analysis/policy/policies.ts";
+import { PolicySim } from "../analysis/policy/simulate.ts";
+import { MACHINE_POLICIES, MachineMode, type MachineModeResult } from "../analysis/trace/machineMode.ts";
+import { InputError } from "../base/errors.ts";
+import { parseTlbSpec } from "../hw/mmu/Tlb.ts";
+import {
+  readTrace,
+  TRACE_FORMATS,
+  type TraceFormat,
+  type TraceReadStats,
+} from "../workloads/trace/formats.ts";
+import { openTrace } from "../workloads/trace/input.ts";
+
+export interface TraceCliOptions {
+  format: string;
+  mode: string;
+  frames: string;
+  policy: string;
+  tlb: string;
+  dataOnly: boolean;
+  json: boolean;
+  seed: string;
+  cost?: string;
+  progress: boolean;
+}
+
+export interface TraceOutcome {
+  /** the report (stdout), or null when the input was bad */
+  text: string | null;
+  /** what went wrong, and the figures so far marked incomplete (stderr) */
+  error: string | null;
+}
+
+/** The JSON shape every consumer can rely on (plus mode-specific fields). */
+export interface TraceSummary {
+  mode: "machine" | "policy";
+  trace: string;
+  format: TraceFormat;
+  compression: string;
+  frames: number;
+  policy: string;
+  accesses: number;
+  tlbHits: number;
+  tlbMisses: number;
+  walks: number;
+  faults: number;
+  majorFaults: number;
+  evictions: number;
+  swapIns: number;
+  seconds: number;
+  levels: { name: string; hits: number; misses: number }[];
+  complete: boolean;
+  machine?: MachineModeResult;
+  policyHits?: number;
+  policyMisses?: number;
+}
+
+function positiveInt(text: string, what: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
+    throw new InputError(`${what} must be a positive integer, not '${text}'`);
+  return Number(text);
+}
+
+function parseCost(text: string | undefined): Record<string, number> {
+  if (!text) return {};
+  const out: Record<string, number> = {};
+  for (const part of text.split(",")) {
+    const m = /^\s*(l1|l2|walkRead|minorFault|majorFault)\s*=\s*(\d+(\.\d+)?)\s*$/.exec(part);
+    if (!m)
+      throw new InputError(
+        `--cost: '${part}' is not KEY=NUMBER with KEY l1, l2, walkRead, minorFault or majorFault`,
+      );
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+export async function runTraceCli(file: string, o: TraceCliOptions): Promise<TraceOutcome> {
+  if (o.format !== "auto" && !TRACE_FORMATS.includes(o.format as TraceFormat))
+    throw new InputError(`--format must be auto, ${TRACE_FORMATS.join(", ")}, not '${o.format}'`);
+  if (o.mode !== "machine" && o.mode !== "policy")
+    throw new InputError(`--mode must be machine or policy, not '${o.mode}'`);
+  const frames = positiveInt(o.frames, "--frames");
+  const seed = Number(o.seed);
+  if (!Number.isSafeInteger(seed)) throw new InputError(`--seed must be an integer, not '${o.seed}'`);
+  const machine = o.mode === "machine";
+  const policy = o.policy;
+  if (machine && !(MACHINE_POLICIES as readonly string[]).includes(policy))
+    throw new InputError(`machine mode policies: ${MACHINE_POLICIES.join(", ")} (not '${policy}')`);
+  if (!machine && !(POLICY_NAMES as readonly string[]).includes(policy))
+    throw new InputError(`policy mode policies: ${POLICY_NAMES.join(", ")} (not '${policy}')`);
+  const tlbSpec = parseTlbSpec(o.tlb);
+  const input = openTrace(file);
+  const total = file === "-" ? 0 : fileSize(file);
+  const progress = o.progress && process.stderr.isTTY ? new Progress(total) : null;
+
+  let feed: (w: Uint32Array, n: number) => void;
+  let sim: MachineMode | null = null;
+  let psim: PolicySim | null = null;
+  let optPages: Float64Array | null = null;
+  let optN = 0;
+  if (machine) {
+    sim = new MachineMode({
+      frames,
+      tlb: tlbSpec,
+      policy: policy as never,
+      dataOnly: o.dataOnly,
+      seed,
+      cost: parseCost(o.cost),
+    });
+    const s = sim;
+    feed = (w, n) => s.feed(w, n);
+  } else if (policy === "opt") {
+    // OPT needs the future: the page string is kept (8 bytes a reference), then run
+    optPages = new Float64Array(1 << 20);
+    feed = (w, n) => {
+      for (let i = 0; i < n; i++) {
+        if (o.dataOnly && (w[2 * i] & 3) === 0) continue;
+        if (optN === optPages!.length) {
+          const bigger = new Float64Array(optPages!.length * 2);
+          bigger.set(optPages!);
+          optPages = bigger;
+        }
+        optPages![optN++] = w[2 * i + 1] * 262144 + (w[2 * i] >>> 14);
+      }
+    };
+  } else {
+    psim = new PolicySim(policy, frames, { seed });
+    const p = psim;
+    feed = (w, n) => {
+      for (let i = 0; i < n; i++) {
+        const lo = w[2 * i];
+        const kind = lo & 3;
+        if (kind === 0 && o.dataOnly) continue;
+        p.access(w[2 * i + 1] * 262144 + (lo >>> 14), kind >= 2);
+      }
+    };
+  }
+  let fed = 0;
+  const inner = feed;
+  feed = (w, n) => {
+    fed += n;
+    inner(w, n);
+  };
+  const t0 = performance.now();
+  let stats: TraceReadStats | null = null;
+  let error: InputError | null = null;
+  try {
+    stats = await readTrace(input, o.format as TraceFormat | "auto", feed, (_bytes, records) =>
+      progress?.update(input.rawBytes, records, performance.now() - t0),
+    );
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    error = e;
+  } finally {
+    progress?.done();
+  }
+  if (optPages !== null && error === null) {
+    psim = new PolicySim("opt", frames, { refs: optPages.subarray(0, optN) });
+    for (let i = 0; i < optN; i++) psim.access(optPages[i], false);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const summary = summarise(sim, psim, {
+    trace: input.name,
+    format: stats?.format ?? (o.format as TraceFormat),
+    compression: input.compression,
+    frames,
+    policy,
+    seconds,
+    complete: error === null,
+  });
+  if (error !== null && fed === 0) return { text: null, error: error.format() };
+  if (error !== null) {
+    return {
+      text: null,
+      error: `${error.format()}\nthe trace is not complete: the figures up to that point (not a result):\n${formatSummary(summary, stats).join("\n")}`,
+    };
+  }
+  return {
+    text: o.json ? JSON.stringify(summary, null, 2) : formatSummary(summary, stats).join("\n"),
+    error: null,
+  };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function summarise(
+  sim: MachineMode | null,
+  psim: PolicySim | null,
+  base: Pick<TraceSummary, "trace" | "format" | "compression" | "frames" | "policy" | "seconds" | "complete">,
+): TraceSummary {
+  if (sim !== null) {
+    const r = sim.result();
+    return {
+      mode: "machine",
+      ...base,
+      accesses: r.simulated,
+      tlbHits: r.simulated - r.walks,
+      tlbMisses: r.walks,
+      walks: r.walks,
+      faults: r.faults,
+      majorFaults: r.faults_swap_in,
+      evictions: r.evictions,
+      swapIns: r.faults_swap_in,
+      levels: r.levels,
+      machine: r,
+    };
+  }
+  const p = psim!.result();
+  const accesses = p.hits + p.misses;
+  return {
+    mode: "policy",
+    ...base,
+    accesses,
+    tlbHits: 0,
+    tlbMisses: 0,
+    walks: 0,
+    faults: p.misses,
+    majorFaults: p.misses - p.firstRefs,
+    evictions: p.evictions,
+    swapIns: p.misses - p.firstRefs,
+    levels: [],
+    policyHits: p.hits,
+    policyMisses: p.misses,
+  };
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(2)}%` : "-");
+
+function formatSummary(s: TraceSummary, stats: TraceReadStats | null): string[] {
+  const lines = [
+    `trace ${s.trace} (${s.format}${s.compression !== "none" ? `, ${s.compression}` : ""})${stats && stats.skippedLines ? `: ${fmt(stats.skippedLines)} non-access lines skipped` : ""}`,
+  ];
+  if (s.mode === "machine") {
+    const r = s.machine!;
+    lines.push(`machine mode: ${fmt(s.frames)} frames, policy ${s.policy}`);
+    lines.push(
+      `  accesses        ${fmt(r.simulated)} (${fmt(r.instr)} fetch, ${fmt(r.load)} load, ${fmt(r.store)} store, ${fmt(r.modify)} modify)${r.skipped_instr ? `; ${fmt(r.skipped_instr)} fetches skipped` : ""}`,
+    );
+    for (const l of r.levels)
+      lines.push(
+        `  TLB ${l.name.padEnd(11)} ${fmt(l.hits)} hits, ${fmt(l.misses)} misses (${pct(l.misses, l.hits + l.misses)} miss)`,
+      );
+    lines.push(
+      `  walks           ${fmt(r.walks)} (${fmt(r.pt_reads)} entries read; ${fmt(r.pt_frames)} page-table frames)`,
+    );
+    lines.push(
+      `  page faults     ${fmt(r.faults)}: ${fmt(r.faults_first_touch)} first touch (minor), ${fmt(r.faults_swap_in)} swap-in (major)`,
+    );
+    lines.push(
+      `  evictions       ${fmt(r.evictions)} (${fmt(r.dirty_evictions)} dirty); swap slots in use at most ${fmt(r.swap_max_in_use)}`,
+    );
+    if (s.policy === "clock")
+      lines.push(`  CLOCK           ${fmt(r.clock_ref_clears)} reference bits cleared`);
+    lines.push(`  frames used     ${fmt(r.frames_used)}; phys_sum ${r.phys_sum}`);
+    lines.push(
+      `  est. cycles     ${fmt(Math.round(r.cycles))} (${(r.cycles / Math.max(1, r.simulated)).toFixed(2)} per access)`,
+    );
+  } else {
+    lines.push(`policy mode: ${fmt(s.frames)} frames, policy ${s.policy}`);
+    lines.push(`  references      ${fmt(s.accesses)}`);
+    lines.push(`  hits            ${fmt(s.policyHits!)}`);
+    lines.push(
+      `  misses          ${fmt(s.policyMisses!)} (${pct(s.policyMisses!, s.accesses)}; ${fmt(s.policyMisses! - s.swapIns)} first references)`,
+    );
+    lines.push(`  evictions       ${fmt(s.evictions)}`);
+  }
+  lines.push(
+    `  time            ${s.seconds.toFixed(2)} s (${(s.accesses / Math.max(1e-9, s.seconds) / 1e6).toFixed(1)} M accesses/s)`,
+  );
+  return lines;
+}
+
+/** A progress line on stderr, on a terminal only: records, rate, and the ETA when the size is known. */
+class Progress {
+  private last = 0;
+  constructor(private readonly total: number) {}
+  update(rawBytes: number, records: number, ms: number): void {
+    if (ms - this.last < 200) return;
+    this.last = ms;
+    const rate = records / (ms / 1000);
+    let tail = "";
+    if (this.total > 0 && rawBytes > 0) {
+      const frac = Math.min(1, rawBytes / this.total);
+      const eta = (ms / 1000) * (1 / frac - 1);
+      tail = `, ${(100 * frac).toFixed(0)}%, ETA ${eta.toFixed(0)} s`;
+    }
+    process.stderr.write(`\r${fmt(records)} records, ${(rate / 1e6).toFixed(1)} M/s${tail}   `);
+  }
+  done(): void {
+    if (this.last > 0) process.stderr.write("\r\x1b[K");
+  }
+}

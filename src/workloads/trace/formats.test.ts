@@ -1,0 +1,168 @@
+/** Trace readers: every format and compression to the same records; bad input stops with where it is bad. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { InputError } from "../../base/errors.ts";
+import { readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
+import { openTrace } from "./input.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "vmlab-trace-"));
+const zstd = createRequire(import.meta.url)("zstd-napi") as { compress(b: Buffer): Buffer };
+
+/** Records as [vaddr, kind] pairs. */
+async function read(path: string, format: TraceFormat | "auto" = "auto", stdin?: Buffer) {
+  const out: [number, number][] = [];
+  const stats = await readTrace(
+    openTrace(path, stdin ? Readable.from([stdin]) : undefined),
+    format,
+    (w, n) => {
+      for (let i = 0; i < n; i++) {
+        const rec = w[2 * i + 1] * 4294967296 + w[2 * i];
+        out.push([Math.floor(rec / 4), rec % 4]);
+      }
+    },
+  );
+  return { out, stats };
+}
+
+async function failure(
+  path: string,
+  format: TraceFormat | "auto" = "auto",
+): Promise<{ e: InputError; seen: number }> {
+  let seen = 0;
+  try {
+    await readTrace(openTrace(path), format, (_w, n) => {
+      seen += n;
+    });
+  } catch (e) {
+    if (e instanceof InputError) return { e, seen };
+    throw e;
+  }
+  throw new Error("expected an InputError");
+}
+
+function binRecords(recs: [number, number][]): Buffer {
+  const b = Buffer.alloc(recs.length * 8);
+  recs.forEach(([va, kind], i) => b.writeBigUInt64LE(BigInt(va) * 4n + BigInt(kind), i * 8));
+  return b;
+}
+
+function file(name: string, data: Buffer | string): string {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+}
+
+// more than one batch (65,536 records), addresses up to just below 2^47
+const RECS: [number, number][] = Array.from({ length: 70000 }, (_, i) => [
+  (i * 7919 * 4096 + i * 13) % 2 ** 47,
+  i % 4,
+]);
+RECS.push([2 ** 47 - 1, 2]);
+
+describe("trace readers", () => {
+  it("read the binary format plain, gzip and zstd, from a file or stdin, to the same records", async () => {
+    const raw = binRecords(RECS);
+    for (const [name, data] of [
+      ["t.u64", raw],
+      ["t.u64.gz", gzipSync(raw)],
+      ["t.u64.zst", zstd.compress(raw)],
+      ["mislabelled.txt", zstd.compress(raw)], // compression comes from the bytes, not the name
+    ] as const) {
+      const { out, stats } = await read(file(name, data), name.endsWith(".txt") ? "bin" : "auto");
+      expect(stats.records, name).toBe(RECS.length);
+      expect(out).toEqual(RECS);
+    }
+    const fromStdin = await read("-", "bin", raw);
+    expect(fromStdin.out).toEqual(RECS);
+  });
+
+  it("stop a truncated binary trace at its last whole record, naming the byte offset", async () => {
+    const raw = binRecords(RECS.slice(0, 1000));
+    const { e, seen } = await failure(file("trunc.u64", raw.subarray(0, 1000 * 8 - 3)));
+    expect(seen).toBe(999);
+    expect(e.format()).toBe(
+      `${join(dir, "trunc.u64")} (byte offset 7992): truncated: 5 bytes after the last whole 8-byte record (999 records read)`,
+    );
+  });
+
+  it("stop at a record that cannot be an address (beyond 2^47), naming its offset", async () => {
+    const raw = binRecords(RECS.slice(0, 100));
+    raw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, 50 * 8);
+    const { e, seen } = await failure(file("bad.u64", raw));
+    expect(seen).toBe(50);
+    expect(e.where?.offset).toBe(400);
+    expect(e.message).toMatch(/record 50: 0xfffffffffffffff1 is not a u64-addr2kind record/);
+  });
+
+  it("report corrupt or truncated compressed data", async () => {
+    const z = zstd.compress(binRecords(RECS.slice(0, 5000)));
+    const { e } = await failure(file("cut.u64.zst", z.subarray(0, Math.floor(z.length / 2))));
+    expect(e.message).toMatch(/corrupt or truncated zstd data/);
+    const g = gzipSync(binRecords(RECS.slice(0, 5000)));
+    g[20] ^= 0xff;
+    g[40] ^= 0xff;
+    const bad = await failure(file("bad.u64.gz", g));
+    expect(bad.e.message).toMatch(/corrupt or truncated gzip data/);
+    const missing = await failure(join(dir, "no-such.u64"));
+    expect(missing.e.format()).toBe(`${join(dir, "no-such.u64")}: no such file`);
+  });
+
+  it("read valgrind lackey output, skipping and counting valgrind's and the program's own lines", async () => {
+    const text = [
+      "==4242== Lackey, an example Valgrind tool",
+      "==4242== Command: ./a.out",
+      "I  04016f90,3",
+      " S 1ffefffe98,8",
+      " L 04225a18,8",
+      " M 0421b6f8,4",
+      "hello from the program",
+      "I  0401ab70,15",
+      "==4242== ",
+    ].join("\n");
+    const { out, stats } = await read(file("run.lackey", text));
+    expect(out).toEqual([
+      [0x04016f90, 0],
+      [0x1ffefffe98, 2],
+      [0x04225a18, 1],
+      [0x0421b6f8, 3],
+      [0x0401ab70, 0],
+    ]);
+    expect([stats.format, stats.lines, stats.skippedLines]).toEqual(["lackey", 9, 4]);
+    expect(sniffFormat("x", Buffer.from(text))).toBe("lackey");
+    // lackey to lackey.gz: the same
+    expect((await read(file("run.lackey.gz", gzipSync(text)))).out).toEqual(out);
+  });
+
+  it("name the line and column of a malformed lackey access", async () => {
+    const { e, seen } = await failure(file("bad.lackey", "I  04016f90,3\n L 04zz,8\n"));
+    expect(seen).toBe(0); // the batch is not handed on: the run stops at the error
+    expect(e.format()).toBe(`${join(dir, "bad.lackey")}:2:6: expected ',SIZE' after the address`);
+    const big = await failure(file("big.lackey", " S 1000000000000000,8\n"));
+    expect(big.e.message).toMatch(/is not below 2\^47/);
+    expect(big.e.where?.line).toBe(1);
+  });
+
+  it("read text traces (hex or decimal, R/W/X either side, comments) and page lists", async () => {
+    const text = "# a comment\n0x1000\n8192 W\nX 0x4000  # fetch\n\n0xdeadbeef r\n";
+    const { out, stats } = await read(file("t.txt", text));
+    expect(stats.format).toBe("text");
+    expect(out).toEqual([
+      [0x1000, 1],
+      [8192, 2],
+      [0x4000, 0],
+      [0xdeadbeef, 1],
+    ]);
+    const bad = await failure(file("bad.txt", "0x1000\n0x2000 Q\n"));
+    expect(bad.e.format()).toBe(`${join(dir, "bad.txt")}:2:8: expected R, W or X, not 'Q'`);
+    const refs = await read(file("ex.refs", "7,0,1,2\n0 3,\n"));
+    expect(refs.out.map(([va]) => va / 4096)).toEqual([7, 0, 1, 2, 0, 3]);
+    expect(sniffFormat("x", Buffer.from("1,2,3,4,1,2,5\n"))).toBe("refs");
+    const badRef = await failure(file("bad.refs", "1,2,x3\n"), "refs");
+    expect(badRef.e.format()).toBe(`${join(dir, "bad.refs")}:1:5: 'x3' is not a page number`);
+  });
+});

@@ -1,0 +1,80 @@
+/** `vmlab trace`: both modes from files and stdin, JSON, and bad input with exit 2 and no result. */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { vmlab } from "./run.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "vmlab-trace-cli-"));
+
+describe("vmlab trace", () => {
+  it("runs a page list from stdin in policy mode (Belady's string, FIFO) and prints JSON", () => {
+    const r = vmlab(
+      ["trace", "-", "--format", "refs", "--mode", "policy", "--policy", "fifo", "--frames", "3", "--json"],
+      "1,2,3,4,1,2,5,1,2,3,4,5\n",
+    );
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect([j.accesses, j.policyMisses, j.faults, j.complete]).toEqual([12, 9, 9, true]);
+    const four = JSON.parse(
+      vmlab(
+        ["trace", "-", "--format", "refs", "--mode", "policy", "--policy", "fifo", "--frames", "4", "--json"],
+        "1,2,3,4,1,2,5,1,2,3,4,5",
+      ).stdout,
+    );
+    expect(four.faults).toBe(10); // Belady's anomaly
+  });
+
+  it("runs a lackey trace in machine mode: a first touch per page, TLB figures per level", () => {
+    const lines = ["==1== Lackey"];
+    for (let i = 0; i < 50; i++)
+      lines.push(`I  0040${(i % 5).toString(16)}000,4`, ` S 1ffefff${(i % 3) * 2}00,8`);
+    const f = join(dir, "small.lackey");
+    writeFileSync(f, `${lines.join("\n")}\n`);
+    const r = vmlab(["trace", f, "--frames", "64", "--json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.mode).toBe("machine");
+    expect(j.accesses).toBe(100);
+    expect(j.faults).toBe(6); // 5 code pages, 1 stack page
+    expect(j.walks).toBe(6);
+    expect(j.tlbHits + j.tlbMisses).toBe(100);
+    expect(j.levels.map((l: { name: string }) => l.name)).toEqual(["L1", "L2"]);
+    const text = vmlab(["trace", f, "--frames", "2", "--policy", "lru"]);
+    expect(text.stdout).toMatch(/page faults\s+\d+: 6 first touch \(minor\), \d+ swap-in \(major\)/);
+  });
+
+  it("stops on a truncated trace with exit 2, the offset, and the partial figures marked as not a result", () => {
+    const f = join(dir, "cut.u64");
+    const b = Buffer.alloc(8 * 10 + 5);
+    for (let i = 0; i < 10; i++) b.writeBigUInt64LE(BigInt(0x400000 + i * 4096) * 4n + 1n, i * 8);
+    writeFileSync(f, b);
+    const r = vmlab(["trace", f, "--json"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(
+      `${f} (byte offset 80): truncated: 5 bytes after the last whole 8-byte record (10 records read)`,
+    );
+    expect(r.stderr).toContain("not a result");
+  });
+
+  it("refuses bad options and missing files with exit 2", () => {
+    for (const args of [
+      ["--frames", "0"],
+      ["--policy", "belady"],
+      ["--mode", "policy", "--policy", "nosuch"],
+      ["--tlb", "64y4"],
+      ["--format", "csv"],
+      ["--cost", "l9=3"],
+    ]) {
+      const r = vmlab(["trace", join(dir, "cut.u64"), ...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/^vmlab: /);
+    }
+    const missing = vmlab(["trace", join(dir, "nope.u64")]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([
+      2,
+      `vmlab: ${join(dir, "nope.u64")}: no such file`,
+    ]);
+  });
+});
