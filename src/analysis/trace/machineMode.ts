@@ -117,6 +117,8 @@ export class MachineMode {
   private readonly dataOnly: boolean;
   private readonly policy: number;
   private readonly rng: Rng;
+  /** the repeated-access shortcut needs a first TLB level holding 4K entries for data and fetches */
+  private readonly memo: boolean;
   readonly cost: CostModel;
   /** per frame: the vpn it holds, its reference bit, its dirty flag */
   private readonly owner: Float64Array;
@@ -167,6 +169,9 @@ export class MachineMode {
     this.root = this.mapper.newRoot();
     this.cpu.movToCr3(0, this.root * 4096);
     this.cpu.cpl = 3;
+    const tlb = this.cpu.tlb;
+    const has4k = (path: { sizeMask: number }[][]) => (path[0] ?? []).some((a) => (a.sizeMask & 1) !== 0);
+    this.memo = has4k(tlb.dataPath) && has4k(tlb.instrPath);
     this.owner = new Float64Array(n);
     this.ref = new Uint8Array(n);
     this.dirty = new Uint8Array(n);
@@ -179,40 +184,70 @@ export class MachineMode {
     const cpu = this.cpu;
     const ref = this.ref;
     const dirty = this.dirty;
-    const kinds = this.kinds;
     const lru = this.policy === 2;
     const dataOnly = this.dataOnly;
+    const memo = this.memo;
     let pfnSum = 0;
     let offSum = 0;
     let skipped = 0;
+    let k0 = 0;
+    let k1 = 0;
+    let k2 = 0;
+    // the previous translation: an access of the same kind to the same page hits the same
+    // L1 entry, already at the front of its set, so the lookup would change nothing
+    let lastKey = -1;
+    let lastPfn = 0;
+    let repeats = 0;
     for (let i = 0; i < count; i++) {
       const lo = words[2 * i];
       const hi = words[2 * i + 1];
       const kind = lo & 3;
-      if (kind === 0 && dataOnly) {
-        skipped++;
-        continue;
-      }
-      kinds[kind]++;
+      if (kind === 0) {
+        if (dataOnly) {
+          skipped++;
+          continue;
+        }
+        k0++;
+      } else if (kind === 1) k1++;
+      else if (kind === 2) k2++;
       // record = vaddr << 2 | kind: vaddr = (hi:lo) >> 2
       const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
       const vaHi = hi >>> 2;
       const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-      if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
-        this.fault(vaHi, vaLo, access === Access.Write);
-        this.retries++;
-        if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK)
-          throw new Error(`machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`);
+      const key = (hi * 262144 + (lo >>> 14)) * 4 + access;
+      let pfn: number;
+      if (key === lastKey && memo) {
+        repeats++;
+        pfn = lastPfn;
+      } else {
+        if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
+          this.fault(vaHi, vaLo, access === Access.Write);
+          this.retries++;
+          if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK)
+            throw new Error(
+              `machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`,
+            );
+        }
+        pfn = (cpu.pa / 4096) | 0;
+        lastKey = key;
+        lastPfn = pfn;
       }
-      const pfn = (cpu.pa / 4096) | 0;
       ref[pfn] = 1;
       if (access === Access.Write) dirty[pfn] = 1;
       if (lru) this.touch(pfn);
       pfnSum += pfn;
       offSum += vaLo & 4095;
     }
+    // the repeated hits, counted as the MMU counts an L1 hit
+    cpu.translations += repeats;
+    cpu.tlb.hits[0] += repeats;
     this.records += count;
     this.skipped += skipped;
+    const kinds = this.kinds;
+    kinds[0] += k0;
+    kinds[1] += k1;
+    kinds[2] += k2;
+    kinds[3] += count - skipped - k0 - k1 - k2;
     // exact: count <= 65536 records, frames < 2^26, offsets < 2^12
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
   }

@@ -79,6 +79,9 @@ describe("trace readers", () => {
     }
     const fromStdin = await read("-", "bin", raw);
     expect(fromStdin.out).toEqual(RECS);
+    // compressed input on stdin is decompressed on the main thread; files by a worker thread
+    for (const data of [zstd.compress(raw), gzipSync(raw)])
+      expect((await read("-", "bin", data)).out).toEqual(RECS);
   });
 
   it("stop a truncated binary trace at its last whole record, naming the byte offset", async () => {

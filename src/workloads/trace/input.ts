@@ -7,9 +7,10 @@
  * system `zstd -dcq` in a child process; gzip: node:zlib.
  */
 import { spawn } from "node:child_process";
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
+import { Worker } from "node:worker_threads";
 import { createGunzip } from "node:zlib";
 import { InputError } from "../../base/errors.ts";
 
@@ -46,8 +47,22 @@ function zstdNapi(): (new () => NodeJS.ReadWriteStream) | null {
  * compression. Errors of the file system or of a decoder become InputErrors
  * naming the file.
  */
-export function openTrace(path: string, stdin: Readable = process.stdin): TraceInput {
+export function openTrace(path: string, stdin: Readable = process.stdin, threaded = true): TraceInput {
   const name = path === "-" ? "<stdin>" : path;
+  const magic = path === "-" ? null : peek(path);
+  const compressed = magic !== null && (startsWith(magic, ZSTD_MAGIC) || startsWith(magic, GZIP_MAGIC));
+  if (threaded && compressed && (startsWith(magic, GZIP_MAGIC) || zstdNapiPath() !== null)) {
+    // decompress in a worker thread, in parallel with the simulation (2 cores: about twice the throughput)
+    const input: TraceInput = {
+      name,
+      compression: startsWith(magic, ZSTD_MAGIC) ? "zstd" : "gzip",
+      rawBytes: 0,
+      chunks: viaWorker(path, name, (n) => {
+        input.rawBytes = n;
+      }),
+    };
+    return input;
+  }
   const raw: Readable = path === "-" ? stdin : createReadStream(path, { highWaterMark: 1 << 20 });
   const input: TraceInput = {
     name,
@@ -159,6 +174,94 @@ async function* viaZstdCommand(input: AsyncIterable<Buffer>, name: string): Asyn
     throw new InputError(`corrupt or truncated zstd data: ${err.trim() || `zstd exited with ${code}`}`, {
       file: name,
     });
+}
+
+/** The first bytes of a file, or null when it cannot be read (the stream reports why). */
+function peek(path: string): Buffer | null {
+  try {
+    const fd = openSync(path, "r");
+    try {
+      const b = Buffer.alloc(4);
+      const n = readSync(fd, b, 0, 4, 0);
+      return b.subarray(0, n);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
+function zstdNapiPath(): string | null {
+  try {
+    return createRequire(import.meta.url).resolve("zstd-napi");
+  } catch {
+    return null;
+  }
+}
+
+/** The decompressing worker (CommonJS, run with eval: no loader hooks needed). */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+const zlib = require("node:zlib");
+let credits = 4;
+let wake = null;
+parentPort.on("message", () => { credits++; if (wake) { const w = wake; wake = null; w(); } });
+(async () => {
+  const src = fs.createReadStream(workerData.path, { highWaterMark: 1 << 20 });
+  const dec = workerData.zstd ? new (require(workerData.zstd).DecompressStream)() : zlib.createGunzip();
+  src.on("error", (e) => dec.destroy(e));
+  src.pipe(dec);
+  for await (const c of dec) {
+    const ab = new ArrayBuffer(c.length);
+    new Uint8Array(ab).set(c);
+    while (credits === 0) await new Promise((r) => { wake = r; });
+    credits--;
+    parentPort.postMessage({ chunk: ab, raw: src.bytesRead }, [ab]);
+  }
+  parentPort.postMessage({ done: true, raw: src.bytesRead });
+})().catch((e) => parentPort.postMessage({ error: String(e && e.message ? e.message : e), code: e && e.code }));
+`;
+
+/** Chunks decompressed by a worker thread, at most four in flight (constant memory). */
+async function* viaWorker(path: string, name: string, setRaw: (n: number) => void): AsyncIterable<Buffer> {
+  const isZstd = startsWith(peek(path) ?? Buffer.alloc(0), ZSTD_MAGIC);
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { path, zstd: isZstd ? zstdNapiPath() : null },
+  });
+  const queue: { chunk?: ArrayBuffer; done?: boolean; error?: string; code?: string; raw?: number }[] = [];
+  let wake: (() => void) | null = null;
+  worker.on("message", (m) => {
+    queue.push(m);
+    if (wake) {
+      const w = wake;
+      wake = null;
+      w();
+    }
+  });
+  worker.on("error", (e) => {
+    queue.push({ error: e.message });
+    wake?.();
+  });
+  try {
+    for (;;) {
+      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+      const m = queue.shift()!;
+      if (m.raw !== undefined) setRaw(m.raw);
+      if (m.error !== undefined) {
+        if (m.code !== undefined && /^E[A-Z]+$/.test(m.code))
+          throw fsError(Object.assign(new Error(m.error), { code: m.code }), name);
+        throw decodeError(new Error(m.error), name, isZstd ? "zstd" : "gzip");
+      }
+      if (m.done) return;
+      worker.postMessage(1);
+      yield Buffer.from(m.chunk!);
+    }
+  } finally {
+    await worker.terminate();
+  }
 }
 
 function once(emitter: NodeJS.EventEmitter, event: string): Promise<void> {
