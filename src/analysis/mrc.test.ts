@@ -30,7 +30,7 @@ describe("one-pass LRU miss-ratio curve", () => {
   });
 
   it("stays exact across the renumbering of times (more references than the tree holds)", () => {
-    const sd = new StackDistance();
+    const sd = new StackDistance(1 << 14); // renumbered dozens of times over 300,000 references
     const lru = [50, 700, 2999].map((f) => new FastSim("lru", f));
     let x = 12345;
     for (let i = 0; i < 300_000; i++) {

@@ -43,8 +43,10 @@ export interface MissRatioPoint {
 }
 
 export class StackDistance {
-  private readonly last = new Map<number, number>();
-  private bit = new Fenwick(1 << 16);
+  /** page -> dense id; the time of each id's last use */
+  private readonly ids = new Map<number, number>();
+  private lastAt = new Int32Array(1024);
+  private bit: Fenwick;
   private t = 0;
   /** hist[d]: references at stack distance d (1-based), weighted */
   private hist = new Float64Array(1024);
@@ -52,19 +54,40 @@ export class StackDistance {
   cold = 0;
   references = 0;
 
+  /** `slots`: the tree's first size (it grows to four times the distinct pages when renumbered). */
+  constructor(private readonly slots = 1 << 18) {
+    this.bit = new Fenwick(slots);
+  }
+
   /** One reference to `page`, counting `weight` references (1, or 1/R when sampled). */
   access(page: number, weight = 1): void {
     if (this.t === this.bit.size) this.compact();
     this.references += weight;
-    const lt = this.last.get(page);
-    if (lt === undefined) this.cold += weight;
-    else {
-      const d = this.bit.prefix(this.t - 1) - this.bit.prefix(lt) + 1;
+    let id = this.ids.get(page);
+    if (id === undefined) {
+      this.cold += weight;
+      id = this.ids.size;
+      this.ids.set(page, id);
+      if (id === this.lastAt.length) {
+        const grown = new Int32Array(id * 2);
+        grown.set(this.lastAt);
+        this.lastAt = grown;
+      }
+    } else {
+      const lt = this.lastAt[id];
+      if (lt === this.t - 1) {
+        // the most recent page again: distance 1, and its mark is already the latest
+        this.record(1, weight);
+        return;
+      }
+      // every page seen has one mark, all before now: the marks after lt are the
+      // distinct pages used since (this page's own mark is at lt)
+      const d = this.ids.size - this.bit.prefix(lt) + 1;
       this.record(d, weight);
       this.bit.add(lt, -1);
     }
     this.bit.add(this.t, 1);
-    this.last.set(page, this.t);
+    this.lastAt[id] = this.t;
     this.t++;
   }
 
@@ -77,13 +100,13 @@ export class StackDistance {
     this.hist[d] += weight;
   }
 
-  /** Renumbers the live pages' times 0..m-1 in order, into a tree with room for 3m more. */
+  /** Renumbers the pages' times 0..m-1 in order, into a tree with room for 3m more. */
   private compact(): void {
-    const entries = [...this.last.entries()].sort((a, b) => a[1] - b[1]);
-    const m = entries.length;
-    this.bit = new Fenwick(Math.max(1 << 16, 4 * m));
-    entries.forEach(([page], i) => {
-      this.last.set(page, i);
+    const m = this.ids.size;
+    const order = Array.from({ length: m }, (_, i) => i).sort((x, y) => this.lastAt[x] - this.lastAt[y]);
+    this.bit = new Fenwick(Math.max(this.slots, 4 * m));
+    order.forEach((id, i) => {
+      this.lastAt[id] = i;
       this.bit.add(i, 1);
     });
     this.t = m;
@@ -91,7 +114,7 @@ export class StackDistance {
 
   /** Distinct pages seen. */
   get distinct(): number {
-    return this.last.size;
+    return this.ids.size;
   }
 
   /** Misses of LRU with `frames` frames (exact): cold misses plus references of distance > frames. */

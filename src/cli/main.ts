@@ -105,6 +105,23 @@ export async function main(argv: string[]): Promise<number> {
     .option("--data-only", "drop instruction fetches", false)
     .option("--seed <n>", "seed for random choices", "1")
     .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
+    .option("--mrc", "also the exact LRU miss-ratio curve (one pass, every size at once)")
+    .option(
+      "--shards <rate>",
+      "an approximate curve by SHARDS sampling at this rate (0..1], for very long traces",
+    )
+    .option(
+      "--mrc-policies <list>",
+      "also these policies at each curve size (lru, fifo, clock; one run per size)",
+    )
+    .option("--mrc-max <frames>", "the largest memory size on the curve (default: --frames)")
+    .option("--wss <tau>", "Denning's working set W(t, tau) over the run")
+    .option("--wss-every <n>", "sample the working set every n references (default: tau)")
+    .option("--csv", "print the curve and working set (or the counts) as CSV")
+    .option(
+      "--chart <file>",
+      "write a chart: .svg, .html or .png (miss-ratio curves, working set, faults over time)",
+    )
     .option("--no-progress", "no progress line (it is only shown on a terminal anyway)")
     .option("--json", "print one JSON object", false)
     .action(async (file: string, opts) => {

@@ -3,7 +3,11 @@
  * MMU, a demand pager with N frames) or policy mode (a replacement policy
  * over page numbers), and prints the figures as a table or JSON.
  */
-import { statSync } from "node:fs";
+import { renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { extname } from "node:path";
+import { type Panel, toHtml, toPng, toSvg } from "../analysis/chart.ts";
+import { curveSizes, Shards, StackDistance, WorkingSet } from "../analysis/mrc.ts";
+import { FAST_POLICIES, FastSim } from "../analysis/policy/fast.ts";
 import { POLICY_NAMES } from "../analysis/policy/policies.ts";
 import { PolicySim } from "../analysis/policy/simulate.ts";
 import { MACHINE_POLICIES, MachineMode, type MachineModeResult } from "../analysis/trace/machineMode.ts";
@@ -28,6 +32,14 @@ export interface TraceCliOptions {
   seed: string;
   cost?: string;
   progress: boolean;
+  mrc?: boolean;
+  shards?: string;
+  mrcPolicies?: string;
+  mrcMax?: string;
+  wss?: string;
+  wssEvery?: string;
+  csv?: boolean;
+  chart?: string;
 }
 
 export interface TraceOutcome {
@@ -59,6 +71,18 @@ export interface TraceSummary {
   machine?: MachineModeResult;
   policyHits?: number;
   policyMisses?: number;
+  /** the miss-ratio curve: miss ratio per memory size, one series per policy */
+  mrc?: {
+    method: string;
+    references: number;
+    distinctPages: number;
+    sizes: number[];
+    series: Record<string, number[]>;
+  };
+  /** Denning's working set W(t, tau) */
+  wss?: { tau: number; samples: { t: number; wss: number }[] };
+  /** machine mode: page faults so far, after each batch of records */
+  faultsOverTime?: [number, number][];
 }
 
 function positiveInt(text: string, what: string): number {
@@ -96,6 +120,8 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
   if (!machine && !(POLICY_NAMES as readonly string[]).includes(policy))
     throw new InputError(`policy mode policies: ${POLICY_NAMES.join(", ")} (not '${policy}')`);
   const tlbSpec = parseTlbSpec(o.tlb);
+  if (o.chart !== undefined && ![".svg", ".html", ".png"].includes(extname(o.chart).toLowerCase()))
+    throw new InputError(`--chart: the file must end in .svg, .html or .png, not '${o.chart}'`);
   const input = openTrace(file);
   const total = file === "-" ? 0 : fileSize(file);
   const progress = o.progress && process.stderr.isTTY ? new Progress(total) : null;
@@ -103,6 +129,7 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
   let feed: (w: Uint32Array, n: number) => void;
   let sim: MachineMode | null = null;
   let psim: PolicySim | null = null;
+  let fast: FastSim | null = null;
   let optPages: Float64Array | null = null;
   let optN = 0;
   if (machine) {
@@ -130,6 +157,16 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
         optPages![optN++] = w[2 * i + 1] * 262144 + (w[2 * i] >>> 14);
       }
     };
+  } else if ((FAST_POLICIES as readonly string[]).includes(policy)) {
+    const f = new FastSim(policy as never, frames);
+    fast = f;
+    feed = (w, n) => {
+      for (let i = 0; i < n; i++) {
+        const lo = w[2 * i];
+        if ((lo & 3) === 0 && o.dataOnly) continue;
+        f.access(w[2 * i + 1] * 262144 + (lo >>> 14));
+      }
+    };
   } else {
     psim = new PolicySim(policy, frames, { seed });
     const p = psim;
@@ -142,11 +179,49 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
       }
     };
   }
+  // analyses over page numbers, in the same pass
+  const mrcMax = o.mrcMax !== undefined ? positiveInt(o.mrcMax, "--mrc-max") : frames;
+  const shardsRate = o.shards !== undefined ? Number(o.shards) : null;
+  if (shardsRate !== null && !(shardsRate > 0 && shardsRate <= 1))
+    throw new InputError(`--shards must be a sampling rate in (0, 1], not '${o.shards}'`);
+  const wantMrc = o.mrc || shardsRate !== null || o.mrcPolicies !== undefined;
+  const sizes = curveSizes(mrcMax);
+  const exact = wantMrc && shardsRate === null ? new StackDistance() : null;
+  const shards = shardsRate !== null ? new Shards(shardsRate) : null;
+  const extraPolicies = (o.mrcPolicies ?? "").split(",").filter((p) => p !== "");
+  for (const p of extraPolicies)
+    if (!(FAST_POLICIES as readonly string[]).includes(p))
+      throw new InputError(`--mrc-policies: one of ${FAST_POLICIES.join(", ")}, not '${p}'`);
+  if (extraPolicies.length * sizes.length > 400)
+    throw new InputError(
+      `--mrc-policies: ${extraPolicies.length * sizes.length} runs at once is too many; lower --mrc-max`,
+    );
+  const curveSims = extraPolicies.map((p) => sizes.map((f) => new FastSim(p as never, f)));
+  const ws =
+    o.wss !== undefined
+      ? new WorkingSet(
+          positiveInt(o.wss, "--wss"),
+          o.wssEvery !== undefined ? positiveInt(o.wssEvery, "--wss-every") : positiveInt(o.wss, "--wss"),
+        )
+      : null;
+  const analyses = exact !== null || shards !== null || curveSims.length > 0 || ws !== null;
+  const faultsOverTime: [number, number][] = [];
   let fed = 0;
   const inner = feed;
   feed = (w, n) => {
     fed += n;
     inner(w, n);
+    if (sim !== null) faultsOverTime.push([fed, sim.faultCount()]);
+    if (!analyses) return;
+    for (let i = 0; i < n; i++) {
+      const lo = w[2 * i];
+      if (o.dataOnly && (lo & 3) === 0) continue;
+      const page = w[2 * i + 1] * 262144 + (lo >>> 14);
+      exact?.access(page);
+      shards?.access(page);
+      ws?.access(page);
+      for (const row of curveSims) for (const c of row) c.access(page);
+    }
   };
   const t0 = performance.now();
   let stats: TraceReadStats | null = null;
@@ -166,7 +241,7 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
     for (let i = 0; i < optN; i++) psim.access(optPages[i], false);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const summary = summarise(sim, psim, {
+  const summary: TraceSummary = summarise(sim, fast ?? psim, {
     trace: input.name,
     format: stats?.format ?? (o.format as TraceFormat),
     compression: input.compression,
@@ -175,6 +250,30 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
     seconds,
     complete: error === null,
   });
+  if (exact !== null || shards !== null || curveSims.length > 0) {
+    const series: Record<string, number[]> = {};
+    const curve = exact ? exact.curve(sizes) : shards ? shards.curve(sizes) : null;
+    if (curve) series[exact ? "lru" : "lru (SHARDS)"] = curve.map((p) => p.missRatio);
+    extraPolicies.forEach((p, i) => {
+      series[p] = curveSims[i].map((c) => {
+        const r = c.result();
+        return r.hits + r.misses > 0 ? r.misses / (r.hits + r.misses) : 0;
+      });
+    });
+    summary.mrc = {
+      method: exact
+        ? "exact LRU stack distances (one pass)"
+        : shards
+          ? `SHARDS, sampling rate ${shardsRate}`
+          : "one run per size",
+      references: exact?.references ?? shards?.references ?? fed,
+      distinctPages: exact?.distinct ?? Math.round(shards?.distinctEstimate ?? 0),
+      sizes,
+      series,
+    };
+  }
+  if (ws !== null) summary.wss = { tau: ws.tau, samples: ws.samples };
+  if (sim !== null) summary.faultsOverTime = thin(faultsOverTime, 1000);
   if (error !== null && fed === 0) return { text: null, error: error.format() };
   if (error !== null) {
     return {
@@ -182,10 +281,137 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
       error: `${error.format()}\nthe trace is not complete: the figures up to that point (not a result):\n${formatSummary(summary, stats).join("\n")}`,
     };
   }
-  return {
-    text: o.json ? JSON.stringify(summary, null, 2) : formatSummary(summary, stats).join("\n"),
-    error: null,
-  };
+  if (o.chart) writeChart(o.chart, summary);
+  if (o.json) return { text: JSON.stringify(summary, null, 2), error: null };
+  if (o.csv) return { text: formatCsv(summary), error: null };
+  return { text: [...formatSummary(summary, stats), ...formatAnalyses(summary)].join("\n"), error: null };
+}
+
+/** At most `max` points, evenly thinned, the last one kept. */
+function thin(points: [number, number][], max: number): [number, number][] {
+  if (points.length <= max) return points;
+  const step = points.length / max;
+  const out: [number, number][] = [];
+  for (let i = 0; i < max; i++) out.push(points[Math.floor(i * step)]);
+  out[out.length - 1] = points[points.length - 1];
+  return out;
+}
+
+function formatAnalyses(s: TraceSummary): string[] {
+  const lines: string[] = [];
+  if (s.mrc) {
+    const mrc = s.mrc;
+    const names = Object.keys(mrc.series);
+    lines.push("");
+    lines.push(
+      `miss-ratio curve: ${mrc.method}; ${fmt(mrc.references)} references, ${fmt(mrc.distinctPages)} distinct pages`,
+    );
+    if (mrc.method.startsWith("SHARDS"))
+      lines.push(
+        "  (approximate: sizes below 1/R pages are not resolved; expect a mean absolute error around 0.01-0.02)",
+      );
+    lines.push(`  ${"frames".padStart(8)}  ${names.map((n) => n.padStart(12)).join(" ")}`);
+    mrc.sizes.forEach((f, i) => {
+      lines.push(
+        `  ${String(f).padStart(8)}  ${names.map((n) => mrc.series[n][i].toFixed(6).padStart(12)).join(" ")}`,
+      );
+    });
+  }
+  if (s.wss) {
+    const w = s.wss.samples.map((x) => x.wss);
+    lines.push("");
+    lines.push(
+      `working set W(t, ${fmt(s.wss.tau)}): ${w.length} samples; min ${w.length ? Math.min(...w) : 0}, max ${w.length ? Math.max(...w) : 0}, mean ${(w.reduce((a, x) => a + x, 0) / Math.max(1, w.length)).toFixed(1)} pages`,
+    );
+  }
+  return lines;
+}
+
+function formatCsv(s: TraceSummary): string {
+  const out: string[] = [];
+  if (s.mrc) {
+    const mrc = s.mrc;
+    const names = Object.keys(mrc.series);
+    out.push(["frames", ...names].join(","));
+    mrc.sizes.forEach((f, i) => {
+      out.push([f, ...names.map((n) => mrc.series[n][i])].join(","));
+    });
+  }
+  if (s.wss) {
+    if (out.length) out.push("");
+    out.push("t,wss");
+    for (const x of s.wss.samples) out.push(`${x.t},${x.wss}`);
+  }
+  if (out.length === 0) {
+    out.push("accesses,tlb_hits,tlb_misses,walks,faults,major_faults,evictions,swap_ins,seconds");
+    out.push(
+      [
+        s.accesses,
+        s.tlbHits,
+        s.tlbMisses,
+        s.walks,
+        s.faults,
+        s.majorFaults,
+        s.evictions,
+        s.swapIns,
+        s.seconds,
+      ].join(","),
+    );
+  }
+  return out.join("\n");
+}
+
+/** The chart panels this run can draw. */
+export function chartPanels(s: TraceSummary): Panel[] {
+  const panels: Panel[] = [];
+  const mrc = s.mrc;
+  if (mrc)
+    panels.push({
+      title: `Miss ratio against memory size (${mrc.method})`,
+      xLabel: "frames (4 KiB pages)",
+      yLabel: "miss ratio",
+      logX: true,
+      yMax: 1,
+      series: Object.entries(mrc.series).map(([name, ys]) => ({
+        name,
+        points: mrc.sizes.map((f, i) => [f, ys[i]] as [number, number]),
+      })),
+    });
+  if (s.wss)
+    panels.push({
+      title: `Working set W(t, ${s.wss.tau})`,
+      xLabel: "references",
+      yLabel: "pages",
+      series: [{ name: "W(t, tau)", points: s.wss.samples.map((x) => [x.t, x.wss] as [number, number]) }],
+    });
+  if (s.faultsOverTime && s.faultsOverTime.length > 1)
+    panels.push({
+      title: `Page faults over time (${fmt(s.frames)} frames, ${s.policy})`,
+      xLabel: "accesses",
+      yLabel: "faults so far",
+      series: [{ name: "faults", points: s.faultsOverTime }],
+    });
+  return panels;
+}
+
+function writeChart(path: string, s: TraceSummary): void {
+  const ext = extname(path).toLowerCase();
+  if (ext !== ".svg" && ext !== ".html" && ext !== ".png")
+    throw new InputError(`--chart: the file must end in .svg, .html or .png, not '${path}'`);
+  const panels = chartPanels(s);
+  if (panels.length === 0)
+    throw new InputError("--chart: nothing to draw (add --mrc, --shards or --wss, or use machine mode)");
+  const svg = toSvg(panels);
+  const data = ext === ".png" ? toPng(svg) : ext === ".html" ? toHtml(panels, `vmlab trace ${s.trace}`) : svg;
+  // written whole or not at all: a temporary file renamed into place
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new InputError(`--chart: cannot write ${path}: ${(e as Error).message}`);
+  }
 }
 
 function fileSize(path: string): number {
@@ -198,7 +424,7 @@ function fileSize(path: string): number {
 
 function summarise(
   sim: MachineMode | null,
-  psim: PolicySim | null,
+  psim: PolicySim | FastSim | null,
   base: Pick<TraceSummary, "trace" | "format" | "compression" | "frames" | "policy" | "seconds" | "complete">,
 ): TraceSummary {
   if (sim !== null) {

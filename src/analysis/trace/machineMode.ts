@@ -348,6 +348,11 @@ export class MachineMode {
     else this.tail = p;
   }
 
+  /** Page faults so far. */
+  faultCount(): number {
+    return this.firstTouch + this.swapIns;
+  }
+
   result(): MachineModeResult {
     const tlb = this.cpu.tlb;
     const r = this.retries;
