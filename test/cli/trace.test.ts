@@ -1,5 +1,5 @@
 /** `vmlab trace`: both modes from files and stdin, JSON, and bad input with exit 2 and no result. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -76,5 +76,77 @@ describe("vmlab trace", () => {
       2,
       `vmlab: ${join(dir, "nope.u64")}: no such file`,
     ]);
+  });
+
+  it("prints the one-pass miss-ratio curve as CSV, equal to separate LRU runs (the classic string: LRU with 3 frames 12 misses)", () => {
+    const refs = "7,0,1,2,0,3,0,4,2,3,0,3,2,1,2,0,1,7,0,1";
+    const r = vmlab(
+      [
+        "trace",
+        "-",
+        "--format",
+        "refs",
+        "--mode",
+        "policy",
+        "--policy",
+        "lru",
+        "--frames",
+        "3",
+        "--mrc",
+        "--mrc-max",
+        "6",
+        "--mrc-policies",
+        "fifo",
+        "--csv",
+      ],
+      refs,
+    );
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trim().split("\n");
+    expect(rows[0]).toBe("frames,lru,fifo");
+    const at = (f: number) =>
+      rows
+        .find((l) => l.startsWith(`${f},`))!
+        .split(",")
+        .map(Number);
+    expect(at(3)).toEqual([3, 12 / 20, 15 / 20]); // LRU 12 and FIFO 15 misses out of 20
+    expect(at(6)).toEqual([6, 6 / 20, 6 / 20]); // only the 6 first references miss
+  });
+
+  it("writes a chart whole, and none at all when the trace is bad or the name is wrong", () => {
+    const svg = join(dir, "mrc.svg");
+    const ok = vmlab(
+      [
+        "trace",
+        "-",
+        "--format",
+        "refs",
+        "--mode",
+        "policy",
+        "--mrc",
+        "--mrc-max",
+        "8",
+        "--wss",
+        "4",
+        "--chart",
+        svg,
+      ],
+      "1,2,3,4,1,2,5,1,2,3,4,5",
+    );
+    expect(ok.code).toBe(0);
+    const text = readFileSync(svg, "utf8");
+    expect(text.startsWith("<svg")).toBe(true);
+    expect(text).toContain("Miss ratio against memory size");
+    expect(text).toContain("Working set W(t, 4)");
+    const bad = join(dir, "bad.svg");
+    const r = vmlab(["trace", join(dir, "cut.u64"), "--mrc", "--chart", bad]);
+    expect(r.code).toBe(2);
+    expect(existsSync(bad)).toBe(false);
+    const wrong = vmlab(["trace", "-", "--format", "refs", "--mrc", "--chart", join(dir, "x.gif")], "1,2");
+    expect([wrong.code, wrong.stderr.trim()]).toEqual([
+      2,
+      `vmlab: --chart: the file must end in .svg, .html or .png, not '${join(dir, "x.gif")}'`,
+    ]);
+    expect(existsSync(join(dir, "x.gif"))).toBe(false);
   });
 });
