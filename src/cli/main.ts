@@ -71,11 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .requiredOption("--refs <list>", "page numbers, e.g. 1,2,3,4,1,2,5")
     .requiredOption("--frames <n>", "number of frames")
-    .option(
-      "--policy <name>",
-      "fifo, lru, mru, opt, clock, second-chance, nru, lfu, random, sieve, arc, or all",
-      "lru",
-    )
+    .option("--policy <name>", `${POLICY_NAMES.join(", ")}, or all`, "lru")
     .option("--json", "print JSON: {accesses, hits, misses}", false)
     .option("--table", "print the per-access table even for long inputs")
     .option("--seed <n>", "seed for random choices (random, nru)", "1")

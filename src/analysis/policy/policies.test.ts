@@ -190,6 +190,186 @@ const naiveSieve: Naive = (refs, frames) => {
   return misses;
 };
 
+/** 2Q from the paper's pseudocode: arrays, oldest first. */
+const naive2q: Naive = (refs, frames) => {
+  const kin = Math.max(1, Math.floor(frames / 4));
+  const kout = Math.max(1, Math.floor(frames / 2));
+  let a1in: number[] = [];
+  let a1out: number[] = [];
+  let am: number[] = [];
+  let misses = 0;
+  for (const p of refs) {
+    if (am.includes(p)) {
+      am = [...am.filter((x) => x !== p), p];
+      continue;
+    }
+    if (a1in.includes(p)) continue;
+    misses++;
+    if (a1in.length + am.length === frames) {
+      if (a1in.length > kin || am.length === 0) {
+        const y = a1in[0];
+        a1in = a1in.slice(1);
+        a1out.push(y);
+        if (a1out.length > kout) a1out = a1out.slice(1);
+      } else am = am.slice(1);
+    }
+    if (a1out.includes(p)) {
+      a1out = a1out.filter((x) => x !== p);
+      am.push(p);
+    } else a1in.push(p);
+  }
+  return misses;
+};
+
+/** S3-FIFO (original) with arrays of {page, freq}, oldest first. */
+const naiveS3Fifo: Naive = (refs, frames) => {
+  const small = Math.max(1, Math.floor(frames / 10));
+  const ghostCap = Math.max(1, frames - small);
+  let s: { p: number; f: number }[] = [];
+  let m: { p: number; f: number }[] = [];
+  let g: number[] = [];
+  let misses = 0;
+  for (const p of refs) {
+    const e = s.find((x) => x.p === p) ?? m.find((x) => x.p === p);
+    if (e) {
+      e.f = Math.min(3, e.f + 1);
+      continue;
+    }
+    misses++;
+    if (s.length + m.length === frames) {
+      for (let evicted = false; !evicted; ) {
+        if (s.length >= small || m.length === 0) {
+          const t = s[0];
+          s = s.slice(1);
+          if (t.f >= 1) m.push({ p: t.p, f: 0 });
+          else {
+            g.push(t.p);
+            if (g.length > ghostCap) g = g.slice(1);
+            evicted = true;
+          }
+        } else {
+          const t = m[0];
+          m = m.slice(1);
+          if (t.f >= 1) m.push({ p: t.p, f: t.f - 1 });
+          else evicted = true;
+        }
+      }
+    }
+    if (g.includes(p)) {
+      g = g.filter((x) => x !== p);
+      m.push({ p, f: 0 });
+    } else s.push({ p, f: 0 });
+  }
+  return misses;
+};
+
+/** LIRS with an array stack (bottom first) of {page, lir, resident} and an array queue. */
+const naiveLirs: Naive = (refs, frames) => {
+  const lirMax = Math.max(1, frames - Math.max(1, Math.floor(frames / 100)));
+  type E = { p: number; lir: boolean };
+  let st: E[] = [];
+  let q: number[] = [];
+  const lirSet = new Set<number>();
+  const res = new Set<number>();
+  let misses = 0;
+  const top = (p: number, lir: boolean) => {
+    st = [...st.filter((e) => e.p !== p), { p, lir }];
+  };
+  const prune = () => {
+    while (st.length && !st[0].lir) st = st.slice(1);
+  };
+  const demote = () => {
+    const b = st[0];
+    st = st.slice(1);
+    lirSet.delete(b.p);
+    q.push(b.p);
+    prune();
+  };
+  for (const p of refs) {
+    const inStack = st.some((e) => e.p === p);
+    if (res.has(p)) {
+      if (lirSet.has(p)) {
+        const bottom = st[0].p === p;
+        top(p, true);
+        if (bottom) prune();
+      } else if (inStack) {
+        top(p, true);
+        lirSet.add(p);
+        q = q.filter((x) => x !== p);
+        if (lirSet.size > lirMax) demote();
+      } else {
+        top(p, false);
+        q = [...q.filter((x) => x !== p), p];
+      }
+      continue;
+    }
+    misses++;
+    if (res.size === frames) {
+      let v: number;
+      if (q.length) {
+        v = q[0];
+        q = q.slice(1);
+      } else {
+        v = st[0].p;
+        st = st.slice(1);
+        lirSet.delete(v);
+        prune();
+      }
+      res.delete(v);
+      st = st.map((e) => (e.p === v ? { p: v, lir: false } : e));
+    }
+    res.add(p);
+    if (lirSet.size < lirMax) {
+      lirSet.add(p);
+      top(p, true);
+    } else if (inStack && st.some((e) => e.p === p)) {
+      top(p, true);
+      lirSet.add(p);
+      if (lirSet.size > lirMax) demote();
+    } else {
+      top(p, false);
+      q.push(p);
+    }
+  }
+  return misses;
+};
+
+/** Linux's two lists with arrays (tail first) and a referenced set. */
+const naiveLinux: Naive = (refs, frames) => {
+  let active: number[] = [];
+  let inactive: number[] = [];
+  const ref = new Set<number>();
+  let misses = 0;
+  for (const p of refs) {
+    if (inactive.includes(p)) {
+      if (ref.has(p)) {
+        inactive = inactive.filter((x) => x !== p);
+        active.push(p);
+        ref.delete(p);
+      } else ref.add(p);
+      continue;
+    }
+    if (active.includes(p)) {
+      ref.add(p);
+      continue;
+    }
+    misses++;
+    if (active.length + inactive.length === frames) {
+      while (active.length > inactive.length) {
+        const t = active[0];
+        active = active.slice(1);
+        ref.delete(t);
+        inactive.push(t);
+      }
+      const v = inactive[0];
+      inactive = inactive.slice(1);
+      ref.delete(v);
+    }
+    inactive.push(p);
+  }
+  return misses;
+};
+
 const NAIVE: Record<string, Naive> = {
   fifo: naiveFifo,
   lru: naiveLru,
@@ -199,6 +379,10 @@ const NAIVE: Record<string, Naive> = {
   clock: naiveClock,
   "second-chance": naiveSecondChance,
   sieve: naiveSieve,
+  "2q": naive2q,
+  "s3-fifo": naiveS3Fifo,
+  lirs: naiveLirs,
+  linux: naiveLinux,
 };
 
 describe("each policy against its naive reference", () => {

@@ -428,6 +428,241 @@ export class Arc implements Policy {
   }
 }
 
+/**
+ * 2Q (Johnson & Shasha, VLDB 1994, the full version): new pages enter A1in,
+ * a FIFO of a quarter of the frames; a page evicted from A1in is remembered
+ * in A1out (page numbers only, half the frames); a page that misses while
+ * remembered goes to Am, an LRU list. A victim comes from A1in while it is
+ * over its share, else from Am's LRU end.
+ */
+export class TwoQ implements Policy {
+  readonly name = "2q";
+  private a1in: Order = new Map();
+  private a1out: Order = new Map();
+  private am: Order = new Map();
+  private readonly kin: number;
+  private readonly kout: number;
+  constructor(frames: number) {
+    this.kin = Math.max(1, Math.floor(frames / 4));
+    this.kout = Math.max(1, Math.floor(frames / 2));
+  }
+  hit(page: number): void {
+    if (this.am.delete(page)) this.am.set(page, true); // Am is LRU; A1in hits change nothing
+  }
+  victim(): number {
+    return this.a1in.size > this.kin || this.am.size === 0 ? first(this.a1in) : first(this.am);
+  }
+  insert(page: number): void {
+    if (this.a1out.delete(page)) this.am.set(page, true);
+    else this.a1in.set(page, true);
+  }
+  remove(page: number): void {
+    if (this.a1in.delete(page)) {
+      this.a1out.set(page, true);
+      if (this.a1out.size > this.kout) this.a1out.delete(first(this.a1out));
+    } else this.am.delete(page);
+  }
+}
+
+/**
+ * S3-FIFO (Yang et al., SOSP 2023, the original version): a small FIFO S
+ * (10% of the frames), a main FIFO M and a ghost FIFO G of as many page
+ * numbers as M's share. A hit bumps a 2-bit counter. New pages go to S, or
+ * to M when G remembers them. Eviction works on S while S holds its share:
+ * its oldest page moves to M if it was hit (counter cleared), else leaves
+ * and is remembered in G; otherwise on M, where a hit page is reinserted
+ * with its counter decremented and an unhit one leaves.
+ */
+export class S3Fifo implements Policy {
+  readonly name = "s3-fifo";
+  private s: Order = new Map();
+  private m: Order = new Map();
+  private g: Order = new Map();
+  private freq = new Map<number, number>();
+  private readonly smallSize: number;
+  private readonly ghostSize: number;
+  constructor(frames: number) {
+    this.smallSize = Math.max(1, Math.floor(frames / 10));
+    this.ghostSize = Math.max(1, frames - this.smallSize);
+  }
+  hit(page: number): void {
+    this.freq.set(page, Math.min(3, (this.freq.get(page) ?? 0) + 1));
+  }
+  victim(): number {
+    for (;;) {
+      if (this.s.size >= this.smallSize || this.m.size === 0) {
+        const t = first(this.s);
+        if ((this.freq.get(t) ?? 0) >= 1) {
+          this.s.delete(t);
+          this.m.set(t, true);
+          this.freq.set(t, 0);
+          continue;
+        }
+        return t;
+      }
+      const t = first(this.m);
+      const f = this.freq.get(t) ?? 0;
+      if (f >= 1) {
+        this.m.delete(t);
+        this.m.set(t, true);
+        this.freq.set(t, f - 1);
+        continue;
+      }
+      return t;
+    }
+  }
+  insert(page: number): void {
+    this.freq.set(page, 0);
+    if (this.g.delete(page)) this.m.set(page, true);
+    else this.s.set(page, true);
+  }
+  remove(page: number): void {
+    this.freq.delete(page);
+    if (this.s.delete(page)) {
+      this.g.set(page, true);
+      if (this.g.size > this.ghostSize) this.g.delete(first(this.g));
+    } else this.m.delete(page);
+  }
+}
+
+/**
+ * LIRS (Jiang & Zhang, SIGMETRICS 2002): pages with a small inter-reference
+ * recency (LIR) hold most frames; the rest (HIR, 1% of the frames, at least
+ * one) are the only victims. The stack S orders pages by recency, with
+ * non-resident HIR pages kept as history, and its bottom is always a LIR
+ * page (stack pruning); the queue Q lists the resident HIR pages in order.
+ * A HIR page referenced again while still in S has a smaller recency than
+ * the bottom LIR page: it becomes LIR, and that page becomes HIR.
+ */
+export class Lirs implements Policy {
+  readonly name = "lirs";
+  private stack: Order = new Map(); // bottom (oldest) first
+  private q: Order = new Map(); // resident HIR pages, front first
+  private readonly lir = new Set<number>();
+  private readonly resident = new Set<number>();
+  private readonly lirSize: number;
+  constructor(frames: number) {
+    const hir = Math.max(1, Math.floor(frames / 100));
+    this.lirSize = Math.max(1, frames - hir); // one frame: a single LIR page, the fallback victim
+  }
+  private toTop(page: number): void {
+    this.stack.delete(page);
+    this.stack.set(page, true);
+  }
+  /** Removes HIR entries from the stack's bottom until a LIR page is there. */
+  private prune(): void {
+    for (const p of this.stack.keys()) {
+      if (this.lir.has(p)) break;
+      this.stack.delete(p);
+    }
+  }
+  /** The bottom LIR page becomes a resident HIR page at the end of Q. */
+  private demoteBottom(): void {
+    const b = first(this.stack);
+    this.stack.delete(b);
+    this.lir.delete(b);
+    this.q.set(b, true);
+    this.prune();
+  }
+  hit(page: number): void {
+    if (this.lir.has(page)) {
+      const wasBottom = first(this.stack) === page;
+      this.toTop(page);
+      if (wasBottom) this.prune();
+      return;
+    }
+    // a resident HIR page
+    if (this.stack.has(page)) {
+      this.toTop(page);
+      this.lir.add(page);
+      this.q.delete(page);
+      if (this.lir.size > this.lirSize) this.demoteBottom();
+    } else {
+      this.toTop(page);
+      this.q.delete(page);
+      this.q.set(page, true);
+    }
+  }
+  victim(): number {
+    if (this.q.size > 0) return first(this.q);
+    // every resident page is LIR (too few frames for a HIR share): the bottom LIR page
+    return first(this.stack);
+  }
+  insert(page: number): void {
+    this.resident.add(page);
+    if (this.lir.size < this.lirSize) {
+      // warming up: LIR until the LIR share is full
+      this.lir.add(page);
+      this.toTop(page);
+      return;
+    }
+    if (this.stack.has(page)) {
+      // a non-resident HIR page still in the stack: its recency beats the bottom LIR page
+      this.toTop(page);
+      this.lir.add(page);
+      if (this.lir.size > this.lirSize) this.demoteBottom();
+    } else {
+      this.toTop(page);
+      this.q.set(page, true);
+    }
+  }
+  remove(page: number): void {
+    this.resident.delete(page);
+    this.q.delete(page);
+    if (this.lir.delete(page)) {
+      // the fallback victim was the bottom LIR page
+      this.stack.delete(page);
+      this.prune();
+    }
+    // a HIR page stays in the stack as history (non-resident)
+  }
+}
+
+/**
+ * Linux's two-list LRU for one list pair (mm/swap.c folio_mark_accessed,
+ * mm/vmscan.c shrink_active_list / shrink_inactive_list), each reference
+ * standing for a folio_mark_accessed: a new page enters the inactive list;
+ * a reference sets PG_referenced, and a second one on an inactive page
+ * activates it (to the active list's head, flag cleared). Before a victim is
+ * taken, the active list is aged while it is larger than the inactive one
+ * (inactive_is_low with ratio 1): its tail pages move to the inactive
+ * list's head. The victim is the inactive list's tail. Workingset refault
+ * detection (shadow entries) is not modelled.
+ */
+export class LinuxTwoList implements Policy {
+  readonly name = "linux";
+  private active: Order = new Map(); // tail (oldest) first
+  private inactive: Order = new Map();
+  private readonly referenced = new Set<number>();
+  hit(page: number): void {
+    if (this.inactive.has(page)) {
+      if (this.referenced.has(page)) {
+        this.inactive.delete(page);
+        this.active.set(page, true);
+        this.referenced.delete(page);
+      } else this.referenced.add(page);
+    } else if (!this.referenced.has(page)) this.referenced.add(page);
+  }
+  victim(): number {
+    while (this.active.size > this.inactive.size) {
+      const t = first(this.active);
+      this.active.delete(t);
+      this.referenced.delete(t);
+      // to the inactive list's head: the newest end of the map
+      this.inactive.set(t, true);
+    }
+    return first(this.inactive);
+  }
+  insert(page: number): void {
+    this.inactive.set(page, true);
+  }
+  remove(page: number): void {
+    this.inactive.delete(page);
+    this.active.delete(page);
+    this.referenced.delete(page);
+  }
+}
+
 export const POLICY_NAMES = [
   "fifo",
   "lru",
@@ -440,9 +675,13 @@ export const POLICY_NAMES = [
   "random",
   "sieve",
   "arc",
+  "2q",
+  "lirs",
+  "s3-fifo",
+  "linux",
 ] as const;
 /** Named in the issue; not implemented yet. */
-export const POLICIES_LATER = ["2q", "lirs", "s3-fifo", "linux"];
+export const POLICIES_LATER: string[] = [];
 
 export function makePolicy(name: string, opts: PolicyOptions): Policy {
   const seed = opts.seed ?? 1;
@@ -472,6 +711,15 @@ export function makePolicy(name: string, opts: PolicyOptions): Policy {
       return new Sieve();
     case "arc":
       return new Arc(opts.frames);
+    case "2q":
+      return new TwoQ(opts.frames);
+    case "s3-fifo":
+    case "s3fifo":
+      return new S3Fifo(opts.frames);
+    case "lirs":
+      return new Lirs(opts.frames);
+    case "linux":
+      return new LinuxTwoList();
   }
   if (POLICIES_LATER.includes(name))
     throw new InputError(`policy '${name}' is not implemented in this version of vmlab yet`);
