@@ -4,6 +4,7 @@ import { MACHINE_POLICIES } from "../analysis/trace/machineMode.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import { runPolicyCli } from "./policy.ts";
+import { runRecordCli } from "./record.ts";
 import { runRepl } from "./repl.ts";
 import { runCli } from "./run.ts";
 import { runTour } from "./tour.ts";
@@ -79,55 +80,37 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${runPolicyCli(opts)}\n`);
     });
 
-  program
+  const trace = program
     .command("trace")
     .description(
       "replay a memory trace (valgrind lackey, vmlab binary, text, or a page list; plain, gzip or zstd) through the machine (TLB, walks, demand paging) or a replacement policy",
     )
     .argument("<file>", "the trace, or - for standard input")
-    .option("--format <f>", "auto, lackey, bin, text or refs", "auto")
-    .option("--mode <m>", "machine (the MMU and a pager) or policy (page numbers only)", "machine")
-    .option("--frames <n>", "frames for the traced program's pages (page tables aside)", "4096")
-    .option(
-      "--policy <name>",
-      `machine mode: ${MACHINE_POLICIES.join(", ")}; policy mode: ${POLICY_NAMES.join(", ")}`,
-      "clock",
+    .option("--format <f>", "auto, lackey, bin, text or refs", "auto");
+  addTraceOptions(trace).action(async (file: string, opts) => {
+    const r = await runTraceCli(file, opts);
+    if (r.text !== null) process.stdout.write(`${r.text}\n`);
+    if (r.error !== null) {
+      process.stderr.write(`vmlab: ${r.error}\n`);
+      exitCode = 2;
+    }
+  });
+
+  const record = program
+    .command("record")
+    .description(
+      "run a program under valgrind's lackey and replay its accesses at once (the options of trace), or write them with --out FILE.u64.zst; the program's output goes to stderr",
     )
-    .option(
-      "--tlb <spec>",
-      "machine mode: a preset (skylake, vmref, tiny, none) or levels like 64x4,1536x12",
-      "vmref",
-    )
-    .option("--data-only", "drop instruction fetches", false)
-    .option("--seed <n>", "seed for random choices", "1")
-    .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
-    .option("--mrc", "also the exact LRU miss-ratio curve (one pass, every size at once)")
-    .option(
-      "--shards <rate>",
-      "an approximate curve by SHARDS sampling at this rate (0..1], for very long traces",
-    )
-    .option(
-      "--mrc-policies <list>",
-      "also these policies at each curve size (lru, fifo, clock; one run per size)",
-    )
-    .option("--mrc-max <frames>", "the largest memory size on the curve (default: --frames)")
-    .option("--wss <tau>", "Denning's working set W(t, tau) over the run")
-    .option("--wss-every <n>", "sample the working set every n references (default: tau)")
-    .option("--csv", "print the curve and working set (or the counts) as CSV")
-    .option(
-      "--chart <file>",
-      "write a chart: .svg, .html or .png (miss-ratio curves, working set, faults over time)",
-    )
-    .option("--no-progress", "no progress line (it is only shown on a terminal anyway)")
-    .option("--json", "print one JSON object", false)
-    .action(async (file: string, opts) => {
-      const r = await runTraceCli(file, opts);
-      if (r.text !== null) process.stdout.write(`${r.text}\n`);
-      if (r.error !== null) {
-        process.stderr.write(`vmlab: ${r.error}\n`);
-        exitCode = 2;
-      }
-    });
+    .argument("<program...>", "the program and its arguments, after --")
+    .option("--out <file>", "write the binary trace (.u64, .u64.zst, .u64.gz) instead of simulating");
+  addTraceOptions(record).action(async (argv: string[], opts) => {
+    const r = await runRecordCli(argv, opts);
+    if (r.text !== null) process.stdout.write(`${r.text}\n`);
+    if (r.error !== null) {
+      process.stderr.write(`vmlab: ${r.error}\n`);
+      exitCode = 2;
+    }
+  });
 
   program
     .command("repl")
@@ -163,6 +146,45 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   return exitCode;
+}
+
+/** The replay options `vmlab trace` and `vmlab record` share. */
+function addTraceOptions(cmd: Command): Command {
+  return cmd
+    .option("--mode <m>", "machine (the MMU and a pager) or policy (page numbers only)", "machine")
+    .option("--frames <n>", "frames for the traced program's pages (page tables aside)", "4096")
+    .option(
+      "--policy <name>",
+      `machine mode: ${MACHINE_POLICIES.join(", ")}; policy mode: ${POLICY_NAMES.join(", ")}`,
+      "clock",
+    )
+    .option(
+      "--tlb <spec>",
+      "machine mode: a preset (skylake, vmref, tiny, none) or levels like 64x4,1536x12",
+      "vmref",
+    )
+    .option("--data-only", "drop instruction fetches", false)
+    .option("--seed <n>", "seed for random choices", "1")
+    .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
+    .option("--mrc", "also the exact LRU miss-ratio curve (one pass, every size at once)")
+    .option(
+      "--shards <rate>",
+      "an approximate curve by SHARDS sampling at this rate (0..1], for very long traces",
+    )
+    .option(
+      "--mrc-policies <list>",
+      "also these policies at each curve size (lru, fifo, clock; one run per size)",
+    )
+    .option("--mrc-max <frames>", "the largest memory size on the curve (default: --frames)")
+    .option("--wss <tau>", "Denning's working set W(t, tau) over the run")
+    .option("--wss-every <n>", "sample the working set every n references (default: tau)")
+    .option("--csv", "print the curve and working set (or the counts) as CSV")
+    .option(
+      "--chart <file>",
+      "write a chart: .svg, .html or .png (miss-ratio curves, working set, faults over time)",
+    )
+    .option("--no-progress", "no progress line (it is only shown on a terminal anyway)")
+    .option("--json", "print one JSON object", false);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -19,7 +19,7 @@ import {
   type TraceFormat,
   type TraceReadStats,
 } from "../workloads/trace/formats.ts";
-import { openTrace } from "../workloads/trace/input.ts";
+import { openTrace, type TraceInput } from "../workloads/trace/input.ts";
 
 export interface TraceCliOptions {
   format: string;
@@ -47,6 +47,8 @@ export interface TraceOutcome {
   text: string | null;
   /** what went wrong, and the figures so far marked incomplete (stderr) */
   error: string | null;
+  /** the figures, when the run finished */
+  summary?: TraceSummary;
 }
 
 /** The JSON shape every consumer can rely on (plus mode-specific fields). */
@@ -105,7 +107,17 @@ function parseCost(text: string | undefined): Record<string, number> {
   return out;
 }
 
-export async function runTraceCli(file: string, o: TraceCliOptions): Promise<TraceOutcome> {
+/**
+ * Runs the options on `file` (or on `opened`, an input already open, such
+ * as valgrind's pipe for `vmlab record`). `validateOnly` checks the options
+ * and returns before reading anything.
+ */
+export async function runTraceCli(
+  file: string,
+  o: TraceCliOptions,
+  opened?: () => TraceInput,
+  validateOnly = false,
+): Promise<TraceOutcome> {
   if (o.format !== "auto" && !TRACE_FORMATS.includes(o.format as TraceFormat))
     throw new InputError(`--format must be auto, ${TRACE_FORMATS.join(", ")}, not '${o.format}'`);
   if (o.mode !== "machine" && o.mode !== "policy")
@@ -122,7 +134,6 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
   const tlbSpec = parseTlbSpec(o.tlb);
   if (o.chart !== undefined && ![".svg", ".html", ".png"].includes(extname(o.chart).toLowerCase()))
     throw new InputError(`--chart: the file must end in .svg, .html or .png, not '${o.chart}'`);
-  const input = openTrace(file);
   const total = file === "-" ? 0 : fileSize(file);
   const progress = o.progress && process.stderr.isTTY ? new Progress(total) : null;
 
@@ -223,6 +234,9 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
       for (const row of curveSims) for (const c of row) c.access(page);
     }
   };
+  if (validateOnly) return { text: null, error: null };
+  // opened last: every option is checked before a file is read or a program started
+  const input = opened ? opened() : openTrace(file);
   const t0 = performance.now();
   let stats: TraceReadStats | null = null;
   let error: InputError | null = null;
@@ -282,9 +296,13 @@ export async function runTraceCli(file: string, o: TraceCliOptions): Promise<Tra
     };
   }
   if (o.chart) writeChart(o.chart, summary);
-  if (o.json) return { text: JSON.stringify(summary, null, 2), error: null };
-  if (o.csv) return { text: formatCsv(summary), error: null };
-  return { text: [...formatSummary(summary, stats), ...formatAnalyses(summary)].join("\n"), error: null };
+  if (o.json) return { text: JSON.stringify(summary, null, 2), error: null, summary };
+  if (o.csv) return { text: formatCsv(summary), error: null, summary };
+  return {
+    text: [...formatSummary(summary, stats), ...formatAnalyses(summary)].join("\n"),
+    error: null,
+    summary,
+  };
 }
 
 /** At most `max` points, evenly thinned, the last one kept. */

@@ -82,6 +82,26 @@ export function openTrace(path: string, stdin: Readable = process.stdin, threade
   return input;
 }
 
+/** An already open stream (a child's pipe) as a trace named `name`. */
+export function openStream(name: string, raw: Readable): TraceInput {
+  const input: TraceInput = {
+    name,
+    compression: "none",
+    rawBytes: 0,
+    chunks: decode(
+      raw,
+      name,
+      (c) => {
+        input.compression = c;
+      },
+      (n) => {
+        input.rawBytes += n;
+      },
+    ),
+  };
+  return input;
+}
+
 async function* decode(
   raw: Readable,
   name: string,
