@@ -486,7 +486,7 @@ const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(2)}%` 
 
 function formatSummary(s: TraceSummary, stats: TraceReadStats | null): string[] {
   const lines = [
-    `trace ${s.trace} (${s.format}${s.compression !== "none" ? `, ${s.compression}` : ""})${stats && stats.skippedLines ? `: ${fmt(stats.skippedLines)} non-access lines skipped` : ""}`,
+    `trace ${s.trace} (${s.format}${s.compression !== "none" ? `, ${s.compression}` : ""})${stats?.skippedLines ? `: ${fmt(stats.skippedLines)} non-access lines skipped` : ""}`,
   ];
   if (s.mode === "machine") {
     const r = s.machine!;

@@ -680,8 +680,6 @@ export const POLICY_NAMES = [
   "s3-fifo",
   "linux",
 ] as const;
-/** Named in the issue; not implemented yet. */
-export const POLICIES_LATER: string[] = [];
 
 export function makePolicy(name: string, opts: PolicyOptions): Policy {
   const seed = opts.seed ?? 1;
@@ -721,7 +719,5 @@ export function makePolicy(name: string, opts: PolicyOptions): Policy {
     case "linux":
       return new LinuxTwoList();
   }
-  if (POLICIES_LATER.includes(name))
-    throw new InputError(`policy '${name}' is not implemented in this version of vmlab yet`);
   throw new InputError(`unknown policy '${name}' (${POLICY_NAMES.join(", ")})`);
 }

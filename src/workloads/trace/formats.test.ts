@@ -47,7 +47,9 @@ async function failure(
 
 function binRecords(recs: [number, number][]): Buffer {
   const b = Buffer.alloc(recs.length * 8);
-  recs.forEach(([va, kind], i) => b.writeBigUInt64LE(BigInt(va) * 4n + BigInt(kind), i * 8));
+  recs.forEach(([va, kind], i) => {
+    b.writeBigUInt64LE(BigInt(va) * 4n + BigInt(kind), i * 8);
+  });
   return b;
 }
 
