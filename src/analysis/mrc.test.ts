@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { curveSizes, Shards, StackDistance, WorkingSet } from "./mrc.ts";
 import { FAST_POLICIES, FastSim } from "./policy/fast.ts";
 import { PolicySim } from "./policy/simulate.ts";
+import { TlbCurve } from "./tlbCurve.ts";
 
 const pagesArb = fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 400 });
 
@@ -98,4 +99,30 @@ describe("SHARDS", () => {
     expect(mae).toBeLessThan(0.02);
     expect(approx.sampled).toBeLessThan(n * 0.15);
   }, 60_000);
+});
+
+describe("TLB miss curves", () => {
+  it("a set-associative TLB with one set is the fully associative LRU TLB of the same size", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 1, maxLength: 500 }), (vpns) => {
+        for (const e of [4, 8, 16]) {
+          const c = new TlbCurve(e, [e]);
+          for (const v of vpns) c.access(v);
+          const r = c.result();
+          expect(r.setAssociative[0]).toBe(r.fullyAssociative[0]);
+        }
+      }),
+      { numRuns: 150, seed: 21 },
+    );
+  });
+
+  it("counts the conflict misses of a set-associative TLB that a fully associative one does not take", () => {
+    // 8 pages that all fall in set 0 of a 64-entry 4-way TLB (16 sets): a cycle over them misses every time
+    const c = new TlbCurve(4, [64]);
+    for (let i = 0; i < 800; i++) c.access((i % 8) * 16);
+    const r = c.result();
+    expect(r.setAssociative[0]).toBe(1);
+    expect(r.fullyAssociative[0]).toBe(8 / 800);
+    expect(r.reachKiB).toEqual([256]);
+  });
 });

@@ -178,6 +178,10 @@ function addTraceOptions(cmd: Command): Command {
     .option("--mrc-max <frames>", "the largest memory size on the curve (default: --frames)")
     .option("--wss <tau>", "Denning's working set W(t, tau) over the run")
     .option("--wss-every <n>", "sample the working set every n references (default: tau)")
+    .option(
+      "--tlb-curve <ways>",
+      "TLB miss ratio against TLB size, 16 to 4096 entries of this many ways, and fully associative",
+    )
     .option("--csv", "print the curve and working set (or the counts) as CSV")
     .option(
       "--chart <file>",

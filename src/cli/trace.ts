@@ -10,6 +10,7 @@ import { curveSizes, Shards, StackDistance, WorkingSet } from "../analysis/mrc.t
 import { FAST_POLICIES, FastSim } from "../analysis/policy/fast.ts";
 import { POLICY_NAMES } from "../analysis/policy/policies.ts";
 import { PolicySim } from "../analysis/policy/simulate.ts";
+import { TlbCurve, type TlbCurveResult } from "../analysis/tlbCurve.ts";
 import { MACHINE_POLICIES, MachineMode, type MachineModeResult } from "../analysis/trace/machineMode.ts";
 import { InputError } from "../base/errors.ts";
 import { parseTlbSpec } from "../hw/mmu/Tlb.ts";
@@ -40,6 +41,7 @@ export interface TraceCliOptions {
   wssEvery?: string;
   csv?: boolean;
   chart?: string;
+  tlbCurve?: string;
 }
 
 export interface TraceOutcome {
@@ -83,6 +85,8 @@ export interface TraceSummary {
   };
   /** Denning's working set W(t, tau) */
   wss?: { tau: number; samples: { t: number; wss: number }[] };
+  /** TLB miss ratio against TLB size (set-associative and fully associative) */
+  tlbCurve?: TlbCurveResult;
   /** machine mode: page faults so far, after each batch of records */
   faultsOverTime?: [number, number][];
 }
@@ -215,7 +219,9 @@ export async function runTraceCli(
           o.wssEvery !== undefined ? positiveInt(o.wssEvery, "--wss-every") : positiveInt(o.wss, "--wss"),
         )
       : null;
-  const analyses = exact !== null || shards !== null || curveSims.length > 0 || ws !== null;
+  const tlbCurve = o.tlbCurve !== undefined ? new TlbCurve(positiveInt(o.tlbCurve, "--tlb-curve")) : null;
+  const analyses =
+    exact !== null || shards !== null || curveSims.length > 0 || ws !== null || tlbCurve !== null;
   const faultsOverTime: [number, number][] = [];
   let fed = 0;
   const inner = feed;
@@ -231,6 +237,7 @@ export async function runTraceCli(
       exact?.access(page);
       shards?.access(page);
       ws?.access(page);
+      tlbCurve?.access(page);
       for (const row of curveSims) for (const c of row) c.access(page);
     }
   };
@@ -287,6 +294,7 @@ export async function runTraceCli(
     };
   }
   if (ws !== null) summary.wss = { tau: ws.tau, samples: ws.samples };
+  if (tlbCurve !== null) summary.tlbCurve = tlbCurve.result();
   if (sim !== null) summary.faultsOverTime = thin(faultsOverTime, 1000);
   if (error !== null && fed === 0) return { text: null, error: error.format() };
   if (error !== null) {
@@ -335,6 +343,19 @@ function formatAnalyses(s: TraceSummary): string[] {
       );
     });
   }
+  if (s.tlbCurve) {
+    const c = s.tlbCurve;
+    lines.push("");
+    lines.push(`TLB miss ratio against size (4 KiB pages, ${fmt(c.references)} references):`);
+    lines.push(
+      `  ${"entries".padStart(8)}  ${"reach".padStart(9)}  ${`${c.ways}-way`.padStart(12)}  ${"fully assoc.".padStart(12)}`,
+    );
+    c.entries.forEach((e, i) => {
+      lines.push(
+        `  ${String(e).padStart(8)}  ${`${c.reachKiB[i] >= 1024 ? `${c.reachKiB[i] / 1024} MiB` : `${c.reachKiB[i]} KiB`}`.padStart(9)}  ${c.setAssociative[i].toFixed(6).padStart(12)}  ${c.fullyAssociative[i].toFixed(6).padStart(12)}`,
+      );
+    });
+  }
   if (s.wss) {
     const w = s.wss.samples.map((x) => x.wss);
     lines.push("");
@@ -353,6 +374,14 @@ function formatCsv(s: TraceSummary): string {
     out.push(["frames", ...names].join(","));
     mrc.sizes.forEach((f, i) => {
       out.push([f, ...names.map((n) => mrc.series[n][i])].join(","));
+    });
+  }
+  if (s.tlbCurve) {
+    const c = s.tlbCurve;
+    if (out.length) out.push("");
+    out.push(`entries,reach_kib,miss_ratio_${c.ways}way,miss_ratio_fully_associative`);
+    c.entries.forEach((e, i) => {
+      out.push([e, c.reachKiB[i], c.setAssociative[i], c.fullyAssociative[i]].join(","));
     });
   }
   if (s.wss) {
@@ -395,6 +424,24 @@ export function chartPanels(s: TraceSummary): Panel[] {
         points: mrc.sizes.map((f, i) => [f, ys[i]] as [number, number]),
       })),
     });
+  const tc = s.tlbCurve;
+  if (tc)
+    panels.push({
+      title: "TLB miss ratio against TLB size (reach = entries x 4 KiB)",
+      xLabel: "TLB entries",
+      yLabel: "miss ratio",
+      logX: true,
+      series: [
+        {
+          name: `${tc.ways}-way`,
+          points: tc.entries.map((e, i) => [e, tc.setAssociative[i]] as [number, number]),
+        },
+        {
+          name: "fully assoc.",
+          points: tc.entries.map((e, i) => [e, tc.fullyAssociative[i]] as [number, number]),
+        },
+      ],
+    });
   if (s.wss)
     panels.push({
       title: `Working set W(t, ${s.wss.tau})`,
@@ -418,7 +465,9 @@ function writeChart(path: string, s: TraceSummary): void {
     throw new InputError(`--chart: the file must end in .svg, .html or .png, not '${path}'`);
   const panels = chartPanels(s);
   if (panels.length === 0)
-    throw new InputError("--chart: nothing to draw (add --mrc, --shards or --wss, or use machine mode)");
+    throw new InputError(
+      "--chart: nothing to draw (add --mrc, --shards, --wss or --tlb-curve, or use machine mode)",
+    );
   const svg = toSvg(panels);
   const data = ext === ".png" ? toPng(svg) : ext === ".html" ? toHtml(panels, `vmlab trace ${s.trace}`) : svg;
   // written whole or not at all: a temporary file renamed into place

@@ -113,6 +113,16 @@ describe("vmlab trace", () => {
     expect(at(6)).toEqual([6, 6 / 20, 6 / 20]); // only the 6 first references miss
   });
 
+  it("prints TLB miss ratios against TLB size as CSV", () => {
+    const refs = Array.from({ length: 400 }, (_, i) => (i % 8) * 16).join(",");
+    const r = vmlab(["trace", "-", "--format", "refs", "--mode", "policy", "--tlb-curve", "4", "--csv"], refs);
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trim().split("\n");
+    expect(rows[0]).toBe("entries,reach_kib,miss_ratio_4way,miss_ratio_fully_associative");
+    // 8 pages in one set of a 16-set TLB: every reference misses at 64 entries, only the first 8 when fully associative
+    expect(rows.find((l) => l.startsWith("64,"))).toBe("64,256,1,0.02");
+  });
+
   it("writes a chart whole, and none at all when the trace is bad or the name is wrong", () => {
     const svg = join(dir, "mrc.svg");
     const ok = vmlab(
