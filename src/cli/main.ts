@@ -4,9 +4,11 @@ import { MACHINE_POLICIES } from "../analysis/trace/machineMode.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import { runPolicyCli } from "./policy.ts";
+import { runWorker } from "./queue.ts";
 import { runRecordCli } from "./record.ts";
 import { runRepl } from "./repl.ts";
 import { runCli } from "./run.ts";
+import { runSweepCli } from "./sweep.ts";
 import { runTour } from "./tour.ts";
 import { runTraceCli } from "./trace.ts";
 import { runWalk } from "./walk.ts";
@@ -111,6 +113,53 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = 2;
     }
   });
+
+  program
+    .command("sweep")
+    .description(
+      "one trace under every combination of modes, frame counts, policies and TLBs, on all cores (worker threads) or on many machines (--queue, with vmlab worker)",
+    )
+    .argument("<file>", "the trace (a path every worker can read)")
+    .option("--format <f>", "auto, lackey, bin, text or refs", "auto")
+    .option("--mode <list>", "machine, policy, or both: machine,policy", "machine")
+    .option("--frames <list>", "frame counts, e.g. 64,128,256,512", "256")
+    .option(
+      "--policy <list>",
+      "policies, e.g. clock,lru,fifo (machine mode: clock, fifo, lru, random)",
+      "clock",
+    )
+    .addOption(
+      new Option("--tlb <spec>", "machine mode: a TLB (repeatable; specs contain commas)")
+        .argParser(collect)
+        .default([]),
+    )
+    .option("--data-only", "drop instruction fetches", false)
+    .option("--seed <n>", "seed for random choices", "1")
+    .option("--jobs <n>", "worker threads (default: one per core)")
+    .option(
+      "--queue <url>",
+      "run through a BullMQ job queue on Redis, e.g. redis://127.0.0.1:6379 (start vmlab worker on each machine)",
+    )
+    .option("--json", "print JSON", false)
+    .option("--csv", "print CSV")
+    .option("--chart <file>", "faults per access against frames, one line per policy: .svg, .html or .png")
+    .option("--no-progress", "no progress line")
+    .action(async (file: string, opts) => {
+      const r = await runSweepCli(file, opts);
+      process.stdout.write(`${r.text}\n`);
+      if (r.failed > 0) exitCode = 2;
+    });
+
+  program
+    .command("worker")
+    .description("process sweep jobs from a BullMQ queue on Redis until stopped (SIGINT or SIGTERM)")
+    .requiredOption("--queue <url>", "the Redis of the queue, e.g. redis://127.0.0.1:6379")
+    .option("--threads <n>", "worker threads (default: one per core)")
+    .option("--exit-when-idle <seconds>", "stop once no job has come for this long")
+    .action(async (opts) => {
+      const n = await runWorker(opts, (line) => process.stderr.write(`${line}\n`));
+      process.stderr.write(`vmlab worker: ${n} jobs done\n`);
+    });
 
   program
     .command("repl")

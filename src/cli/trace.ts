@@ -3,7 +3,7 @@
  * MMU, a demand pager with N frames) or policy mode (a replacement policy
  * over page numbers), and prints the figures as a table or JSON.
  */
-import { renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { statSync } from "node:fs";
 import { extname } from "node:path";
 import { type Panel, toHtml, toPng, toSvg } from "../analysis/chart.ts";
 import { curveSizes, Shards, StackDistance, WorkingSet } from "../analysis/mrc.ts";
@@ -21,6 +21,7 @@ import {
   type TraceReadStats,
 } from "../workloads/trace/formats.ts";
 import { openTrace, type TraceInput } from "../workloads/trace/input.ts";
+import { writeWhole } from "./output.ts";
 
 export interface TraceCliOptions {
   format: string;
@@ -470,15 +471,7 @@ function writeChart(path: string, s: TraceSummary): void {
     );
   const svg = toSvg(panels);
   const data = ext === ".png" ? toPng(svg) : ext === ".html" ? toHtml(panels, `vmlab trace ${s.trace}`) : svg;
-  // written whole or not at all: a temporary file renamed into place
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new InputError(`--chart: cannot write ${path}: ${(e as Error).message}`);
-  }
+  writeWhole(path, data, "--chart");
 }
 
 function fileSize(path: string): number {

@@ -115,7 +115,10 @@ describe("vmlab trace", () => {
 
   it("prints TLB miss ratios against TLB size as CSV", () => {
     const refs = Array.from({ length: 400 }, (_, i) => (i % 8) * 16).join(",");
-    const r = vmlab(["trace", "-", "--format", "refs", "--mode", "policy", "--tlb-curve", "4", "--csv"], refs);
+    const r = vmlab(
+      ["trace", "-", "--format", "refs", "--mode", "policy", "--tlb-curve", "4", "--csv"],
+      refs,
+    );
     expect(r.code).toBe(0);
     const rows = r.stdout.trim().split("\n");
     expect(rows[0]).toBe("entries,reach_kib,miss_ratio_4way,miss_ratio_fully_associative");

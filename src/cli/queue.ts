@@ -1,0 +1,175 @@
+/**
+ * Sweeps over many machines: a BullMQ job queue on Redis. `vmlab sweep
+ * --queue redis://HOST:PORT` adds one job per configuration to the queue
+ * `vmlab-sweep` and waits for every result; `vmlab worker --queue ...`
+ * processes jobs, each on a worker thread of its own pool (one per core by
+ * default), until it is stopped (or, with --exit-when-idle, once the queue
+ * has been empty that long). A failed job is retried once on another worker.
+ * The trace path in a job must name the same file on every worker machine
+ * (a shared file system, or the same copy everywhere).
+ */
+import { availableParallelism } from "node:os";
+import { InputError } from "../base/errors.ts";
+import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
+
+export const QUEUE_NAME = "vmlab-sweep";
+
+/** `redis://host:port` (optionally with a password and a database number) as ioredis options. */
+export function redisConnection(url: string): {
+  host: string;
+  port: number;
+  password?: string;
+  db?: number;
+  maxRetriesPerRequest: null;
+} {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InputError(`--queue: '${url}' is not a URL like redis://127.0.0.1:6379`);
+  }
+  if (u.protocol !== "redis:") throw new InputError(`--queue: '${url}' is not a redis:// URL`);
+  const port = u.port ? Number(u.port) : 6379;
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
+  if (db !== undefined && !Number.isInteger(db))
+    throw new InputError(`--queue: '${u.pathname.slice(1)}' is not a database number`);
+  return {
+    host: u.hostname || "127.0.0.1",
+    port,
+    password: u.password || undefined,
+    db,
+    maxRetriesPerRequest: null,
+  };
+}
+
+/** Fails fast with an InputError when no Redis answers at `url` (BullMQ itself would retry forever). */
+async function probe(url: string): Promise<void> {
+  const { Redis } = await import("ioredis");
+  const c = redisConnection(url);
+  const client = new Redis({
+    ...c,
+    lazyConnect: true,
+    connectTimeout: 5000,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  let cause = "";
+  client.on("error", (e: Error) => {
+    cause ||= e.message;
+  });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (e) {
+    throw new InputError(`--queue: no Redis answers at ${url}: ${cause || (e as Error).message}`);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Adds the jobs and waits for all of them; results in the jobs' order. */
+export async function runQueued(url: string, jobs: SweepJob[], tick: () => void): Promise<SweepJobResult[]> {
+  const connection = redisConnection(url);
+  await probe(url);
+  const { Queue, QueueEvents } = await import("bullmq");
+  const queue = new Queue(QUEUE_NAME, { connection });
+  const events = new QueueEvents(QUEUE_NAME, { connection });
+  // a lost connection shows in the jobs' results; no stack traces on stderr
+  queue.on("error", () => {});
+  events.on("error", () => {});
+  try {
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    const added = await queue.addBulk(
+      jobs.map((data) => ({
+        name: "trace",
+        data,
+        opts: { attempts: 2, removeOnComplete: 1000, removeOnFail: 1000 },
+      })),
+    );
+    return await Promise.all(
+      added.map(async (job, i) => {
+        try {
+          const r = (await job.waitUntilFinished(events)) as SweepJobResult;
+          return r;
+        } catch (e) {
+          return {
+            job: jobs[i],
+            summary: null,
+            error: `the queue gave up on this job: ${(e as Error).message}`,
+          };
+        } finally {
+          tick();
+        }
+      }),
+    );
+  } finally {
+    await events.close();
+    await queue.close();
+  }
+}
+
+export interface WorkerOptions {
+  queue: string;
+  threads?: string;
+  exitWhenIdle?: string;
+}
+
+/** Processes jobs until stopped; returns the number of jobs it completed. */
+export async function runWorker(o: WorkerOptions, log: (line: string) => void): Promise<number> {
+  const connection = redisConnection(o.queue);
+  const threads = o.threads !== undefined ? Number(o.threads) : availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
+    throw new InputError(`--threads must be 1..256, not '${o.threads}'`);
+  const idle = o.exitWhenIdle !== undefined ? Number(o.exitWhenIdle) : null;
+  if (idle !== null && !(idle > 0))
+    throw new InputError(`--exit-when-idle must be a number of seconds, not '${o.exitWhenIdle}'`);
+  await probe(o.queue);
+  const { Worker } = await import("bullmq");
+  const { Piscina } = await import("piscina");
+  const pool = new Piscina({
+    filename: new URL("./sweepTask.ts", import.meta.url).href,
+    maxThreads: threads,
+    execArgv: ["--import", "tsx"],
+  });
+  let completed = 0;
+  let lastActive = Date.now();
+  let running = 0;
+  const worker = new Worker(
+    QUEUE_NAME,
+    async (job) => {
+      running++;
+      try {
+        return (await pool.run(job.data)) as SweepJobResult;
+      } finally {
+        running--;
+        lastActive = Date.now();
+      }
+    },
+    { connection, concurrency: threads },
+  );
+  worker.on("completed", (job) => {
+    completed++;
+    const d = job.data as SweepJob;
+    log(`done: ${d.mode} ${d.policy} ${d.frames} frames (${d.file})`);
+  });
+  worker.on("failed", (job, err) => log(`failed: ${job?.id}: ${err.message}`));
+  worker.on("error", (err) => log(`queue error: ${err.message}`));
+  await worker.waitUntilReady();
+  log(`vmlab worker: ${threads} threads on ${o.queue}, queue ${QUEUE_NAME}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    if (idle !== null) {
+      const timer = setInterval(() => {
+        if (running === 0 && Date.now() - lastActive > idle * 1000) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 100);
+    }
+  });
+  await worker.close();
+  await pool.destroy();
+  return completed;
+}
