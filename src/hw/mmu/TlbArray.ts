@@ -64,6 +64,9 @@ export class TlbArray {
   readonly metas: Int32Array;
   evictions = 0;
 
+  /** a 4K entry of a larger page has been inserted (INVLPG must then look for all pieces) */
+  private mayHoldFractured = false;
+
   constructor(
     readonly entries: number,
     readonly ways: number,
@@ -228,12 +231,16 @@ export class TlbArray {
     keys[base] = key;
     pfns[base] = pfn;
     metas[base] = (meta & ~Meta.HELD_SIZE_MASK) | (size << Meta.HELD_SIZE_SHIFT);
+    if (size === 0 && ((meta >>> Meta.SRC_SIZE_SHIFT) & 3) !== 0) this.mayHoldFractured = true;
     return base;
   }
 
   /** Drops entries for the page containing vpn4k that match the predicate. Returns how many. */
   invalidatePage(vpn4k: number, pcid: number, how: InvalidateHow): number {
     let n = 0;
+    // SDM §4.10.4.1: when a large page is cached as several 4K ("fractured") entries,
+    // INVLPG of any address in it invalidates all of them
+    if (this.mayHoldFractured) n += this.invalidateFractured(vpn4k, pcid, how);
     for (let size = 0; size < 3; size++) {
       if ((this.sizeMask & (1 << size)) === 0) continue;
       const tag = size === 0 ? vpn4k : Math.floor(vpn4k / PAGES_PER[size]);
@@ -241,6 +248,30 @@ export class TlbArray {
       const base = (tag & this.setMask) * this.ways;
       for (let i = base; i < base + this.ways; ) {
         if (this.keys[i] === key && matches(this.metas[i], pcid, how)) {
+          this.remove(base, i);
+          n++;
+        } else i++;
+      }
+    }
+    return n;
+  }
+
+  /** Drops the 4K pieces of any large page that contains vpn4k. */
+  private invalidateFractured(vpn4k: number, pcid: number, how: InvalidateHow): number {
+    let n = 0;
+    const keys = this.keys;
+    const metas = this.metas;
+    for (let base = 0; base < this.entries; base += this.ways) {
+      for (let i = base; i < base + this.ways; ) {
+        const k = keys[i];
+        const src = (metas[i] >>> Meta.SRC_SIZE_SHIFT) & 3;
+        if (
+          k !== -1 &&
+          k % 4 === 0 &&
+          src !== 0 &&
+          Math.floor(k / 4 / PAGES_PER[src]) === Math.floor(vpn4k / PAGES_PER[src]) &&
+          matches(metas[i], pcid, how)
+        ) {
           this.remove(base, i);
           n++;
         } else i++;

@@ -464,3 +464,25 @@ describe("probe mode", () => {
     expect(Mapper.index(vpn, 0)).toBe(0x90);
   });
 });
+
+describe("fractured large pages (SDM §4.10.2.3, §4.10.4.1)", () => {
+  it("INVLPG of one address of a 2M page drops every 4K piece a 4K-only TLB holds of it", () => {
+    const { cpu, mapper, root } = bareMachine({ tlb: "vmref" });
+    const base = 0x40000000n; // 1 GiB: 2M-aligned
+    expect(mapper.map(root, vpnOf(base), 0x200, 1, { writable: true, user: true }).ok).toBe(true);
+    cpu.cpl = 3;
+    const at = (off: bigint) => va(base + off);
+    for (const off of [0x1000n, 0x5000n, 0x1ff000n]) {
+      const { hi, lo } = at(off);
+      expect(cpu.translate(hi, lo, Access.Read)).toBe(Outcome.OK);
+    }
+    expect(cpu.walks).toBe(3); // three 4K pieces of the same 2M page, one walk each
+    const { hi, lo } = at(0x5000n);
+    cpu.invlpg(hi, lo);
+    for (const off of [0x1000n, 0x1ff000n]) {
+      const a = at(off);
+      cpu.translate(a.hi, a.lo, Access.Read);
+    }
+    expect(cpu.walks).toBe(5); // the other pieces went too
+  });
+});
