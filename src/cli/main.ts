@@ -213,6 +213,12 @@ function addTraceOptions(cmd: Command): Command {
       "vmref",
     )
     .option("--data-only", "drop instruction fetches", false)
+    .option(
+      "--page <size>",
+      "machine mode: 4k, or 2m (thp: every 2 MiB region a huge page, mapped by a PMD)",
+      "4k",
+    )
+    .option("--arch <a>", "machine mode: x86_64 (4-level) or x86_64-la57 (5-level)", "x86_64")
     .option("--seed <n>", "seed for random choices", "1")
     .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
     .option("--mrc", "also the exact LRU miss-ratio curve (one pass, every size at once)")

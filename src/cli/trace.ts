@@ -43,6 +43,8 @@ export interface TraceCliOptions {
   csv?: boolean;
   chart?: string;
   tlbCurve?: string;
+  page?: string;
+  arch?: string;
 }
 
 export interface TraceOutcome {
@@ -137,6 +139,11 @@ export async function runTraceCli(
   if (!machine && !(POLICY_NAMES as readonly string[]).includes(policy))
     throw new InputError(`policy mode policies: ${POLICY_NAMES.join(", ")} (not '${policy}')`);
   const tlbSpec = parseTlbSpec(o.tlb);
+  const page = (o.page ?? "4k").toLowerCase();
+  if (page !== "4k" && page !== "2m" && page !== "thp")
+    throw new InputError(`--page must be 4k, 2m or thp, not '${o.page}'`);
+  if (page !== "4k" && !machine) throw new InputError("--page: policy mode counts 4 KiB pages only");
+  const arch = o.arch ?? "x86_64";
   if (o.chart !== undefined && ![".svg", ".html", ".png"].includes(extname(o.chart).toLowerCase()))
     throw new InputError(`--chart: the file must end in .svg, .html or .png, not '${o.chart}'`);
   const total = file === "-" ? 0 : fileSize(file);
@@ -156,6 +163,8 @@ export async function runTraceCli(
       dataOnly: o.dataOnly,
       seed,
       cost: parseCost(o.cost),
+      pageSize: page === "4k" ? "4k" : "2m",
+      arch: arch as "x86_64" | "x86_64-la57",
     });
     const s = sim;
     feed = (w, n) => s.feed(w, n);

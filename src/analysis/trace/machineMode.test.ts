@@ -160,6 +160,49 @@ describe.skipIf(!have)("machine-mode policies on trace slices", () => {
   }, 60_000);
 });
 
+describe.skipIf(!have)("machine mode with 2 MiB pages and 5-level paging", () => {
+  const run = (w: Uint32Array, cfg: Partial<ConstructorParameters<typeof MachineMode>[0]>) => {
+    const mm = new MachineMode({ frames: 4096, tlb: "vmref", policy: "lru", ...cfg });
+    for (let at = 0; at < w.length / 2; at += 65536) {
+      const n = Math.min(65536, w.length / 2 - at);
+      mm.feed(w.subarray(2 * at, 2 * (at + n)), n);
+    }
+    return mm.result();
+  };
+
+  it("maps each 2 MiB region with one PMD: as many first touches as regions, and LRU over 2 MiB pages", async () => {
+    const w = await load("py-50M.u64.zst", 2_000_000);
+    const regions = new Set<number>();
+    const big: number[] = [];
+    for (let i = 0; i < w.length / 2; i++) {
+      const region = Math.floor((w[2 * i + 1] * 262144 + (w[2 * i] >>> 14)) / 512);
+      regions.add(region);
+      big.push(region);
+    }
+    const roomy = run(w, { pageSize: "2m", frames: 512 * 64, tlb: "skylake" });
+    expect([roomy.faults, roomy.evictions]).toEqual([regions.size, 0]);
+    expect(roomy.walks).toBeLessThan(100); // 2M entries: a handful of TLB misses for the whole slice
+    for (const hugeFrames of [2, 3, 5]) {
+      const m = run(w, { pageSize: "2m", frames: 512 * hugeFrames });
+      const p = new PolicySim("lru", hugeFrames);
+      for (const r of big) p.access(r, false);
+      expect([m.faults, m.frames_used], `${hugeFrames} huge frames`).toEqual([
+        p.result().misses,
+        512 * hugeFrames,
+      ]);
+    }
+  }, 60_000);
+
+  it("walks five levels under LA57 with the same TLB and fault figures", async () => {
+    const w = await load("gzip-10M.u64.zst", 1_000_000);
+    const four = run(w, {});
+    const five = run(w, { arch: "x86_64-la57" });
+    expect([five.walks, five.faults, five.l1_hits]).toEqual([four.walks, four.faults, four.l1_hits]);
+    expect(five.pt_reads).toBeGreaterThan(four.pt_reads);
+    expect(five.pt_reads).toBeLessThanOrEqual(5 * five.walks);
+  }, 60_000);
+});
+
 /** The pager's rules written plainly (Maps, no MMU): for CLOCK's fault and eviction counts. */
 function naiveClock(w: Uint32Array, frames: number) {
   const resident = new Map<number, number>(); // vpn -> frame

@@ -51,6 +51,10 @@ export interface MachineModeConfig {
   dataOnly?: boolean;
   /** seeds `random` */
   seed?: number;
+  /** 4 KiB pages, or 2 MiB pages mapped by PMD entries (THP for the whole address space) */
+  pageSize?: "4k" | "2m";
+  /** 4-level paging, or 5-level (LA57) */
+  arch?: "x86_64" | "x86_64-la57";
   /** cycle cost model */
   cost?: Partial<CostModel>;
 }
@@ -113,7 +117,14 @@ export class MachineMode {
   private readonly mapper: Mapper;
   private readonly root: number;
   private readonly tables: BumpFrames;
+  /** frames of the page size (4K frames, or 2M frames) */
   private readonly n: number;
+  /** log2 of 4K pages per page: 0 or 9 */
+  private readonly shift: number;
+  /** the page-table level of the leaf: 0 (PTE) or 1 (PMD) */
+  private readonly leafLevel: number;
+  /** entries a complete walk reads */
+  private readonly walkLevels: number;
   private readonly dataOnly: boolean;
   private readonly policy: number;
   private readonly rng: Rng;
@@ -156,27 +167,35 @@ export class MachineMode {
     this.policy = MACHINE_POLICIES.indexOf(cfg.policy);
     if (this.policy < 0)
       throw new InputError(`machine mode has no policy '${cfg.policy}' (${MACHINE_POLICIES.join(", ")})`);
-    this.n = n;
+    this.shift = cfg.pageSize === "2m" ? 9 : 0;
+    this.leafLevel = this.shift === 9 ? 1 : 0;
+    this.n = n >> this.shift;
+    if (this.n < 1) throw new InputError(`--frames ${n} is less than one 2 MiB page (512 frames)`);
+    const la57 = cfg.arch === "x86_64-la57";
+    if (cfg.arch !== undefined && cfg.arch !== "x86_64" && !la57)
+      throw new InputError(`--arch must be x86_64 or x86_64-la57, not '${cfg.arch}'`);
     this.dataOnly = cfg.dataOnly ?? false;
     this.rng = new Rng(cfg.seed ?? 1);
     this.cost = { ...DEFAULT_COST, ...cfg.cost };
     // data frames 0..N-1, then up to 2^20 page-table frames (memory is materialised on first use)
     const tableFrames = 1 << 20;
-    const m = new Machine({ ramBytes: (n + tableFrames) * 4096, tlb: cfg.tlb });
+    const dataFrames = this.n << this.shift;
+    const m = new Machine({ ramBytes: (dataFrames + tableFrames) * 4096, tlb: cfg.tlb, la57 });
     this.cpu = m.cpus[0];
-    this.tables = new BumpFrames(n, n + tableFrames);
-    this.mapper = new Mapper(m.phys, 4, 46, this.tables);
+    this.tables = new BumpFrames(dataFrames, dataFrames + tableFrames);
+    this.mapper = new Mapper(m.phys, la57 ? 5 : 4, 46, this.tables);
+    this.walkLevels = (la57 ? 5 : 4) - this.leafLevel;
     this.root = this.mapper.newRoot();
     this.cpu.movToCr3(0, this.root * 4096);
     this.cpu.cpl = 3;
     const tlb = this.cpu.tlb;
     const has4k = (path: { sizeMask: number }[][]) => (path[0] ?? []).some((a) => (a.sizeMask & 1) !== 0);
     this.memo = has4k(tlb.dataPath) && has4k(tlb.instrPath);
-    this.owner = new Float64Array(n);
-    this.ref = new Uint8Array(n);
-    this.dirty = new Uint8Array(n);
-    this.prev = new Int32Array(this.policy === 2 ? n : 0);
-    this.next = new Int32Array(this.policy === 2 ? n : 0);
+    this.owner = new Float64Array(this.n);
+    this.ref = new Uint8Array(this.n);
+    this.dirty = new Uint8Array(this.n);
+    this.prev = new Int32Array(this.policy === 2 ? this.n : 0);
+    this.next = new Int32Array(this.policy === 2 ? this.n : 0);
   }
 
   /** Replays `count` records (pairs of 32-bit words, low first) through the MMU. */
@@ -187,6 +206,7 @@ export class MachineMode {
     const lru = this.policy === 2;
     const dataOnly = this.dataOnly;
     const memo = this.memo;
+    const shift = this.shift;
     let pfnSum = 0;
     let offSum = 0;
     let skipped = 0;
@@ -232,9 +252,10 @@ export class MachineMode {
         lastKey = key;
         lastPfn = pfn;
       }
-      ref[pfn] = 1;
-      if (access === Access.Write) dirty[pfn] = 1;
-      if (lru) this.touch(pfn);
+      const frame = pfn >> shift;
+      ref[frame] = 1;
+      if (access === Access.Write) dirty[frame] = 1;
+      if (lru) this.touch(frame);
       pfnSum += pfn;
       offSum += vaLo & 4095;
     }
@@ -253,13 +274,18 @@ export class MachineMode {
   }
 
   /** The page fault: demand zero or swap-in, into a free frame or the policy's victim's. */
+  /** The physical address of the leaf entry (PTE or PMD) for vpn, allocating tables on the way. */
+  private leafPa(vpn: number): number {
+    const table = this.mapper.ensureTable(this.root, vpn, this.leafLevel, true);
+    if (table < 0)
+      throw new InputError("machine mode: out of page-table frames (more than 4 GiB of page tables)");
+    return table * 4096 + Mapper.index(vpn, this.leafLevel) * 8;
+  }
+
   private fault(vaHi: number, vaLo: number, write: boolean): void {
     const vpn = (vaHi & 0xffff) * 1048576 + (vaLo >>> 12);
-    const pt = this.mapper.ensureTable(this.root, vpn, 0, true);
-    if (pt < 0)
-      throw new InputError("machine mode: out of page-table frames (more than 4 GiB of page tables)");
     const phys = this.mapper.phys;
-    const pa = pt * 4096 + (vpn % 512) * 8;
+    const pa = this.leafPa(vpn);
     const plo = phys.read32(pa);
     const phi = phys.read32(pa + 4);
     if (plo === 0 && phi === 0) this.firstTouch++;
@@ -274,8 +300,10 @@ export class MachineMode {
       f = this.victim();
       this.evict(f);
     }
-    phys.write64(pa, 0, (f * 4096 + (Pte.P | Pte.RW | Pte.US | Pte.A | Pte.D)) >>> 0);
-    this.owner[f] = vpn;
+    const pfn = f * 2 ** this.shift;
+    const flags = Pte.P | Pte.RW | Pte.US | Pte.A | Pte.D | (this.shift ? Pte.PS : 0);
+    phys.write64(pa, Math.floor(pfn / 1048576), ((pfn % 1048576) * 4096 + flags) >>> 0);
+    this.owner[f] = Math.floor(vpn / 2 ** this.shift);
     this.ref[f] = 1;
     this.dirty[f] = write ? 1 : 0;
     if (this.policy === 2) this.linkHead(f);
@@ -310,13 +338,12 @@ export class MachineMode {
 
   /** The victim's page leaves: its PTE becomes a swap entry, its TLB entries go. */
   private evict(f: number): void {
-    const vpn = this.owner[f];
-    const pt = this.mapper.ensureTable(this.root, vpn, 0, true);
+    const vpn = this.owner[f] * 2 ** this.shift;
     const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.nextSlot++;
     this.inUse++;
     if (this.inUse > this.swapMax) this.swapMax = this.inUse;
     const e = swapPte(slot);
-    this.mapper.phys.write64(pt * 4096 + (vpn % 512) * 8, e.hi, e.lo);
+    this.mapper.phys.write64(this.leafPa(vpn), e.hi, e.lo);
     const vaHi = Math.floor(vpn / 1048576);
     const vaLo = ((vpn % 1048576) * 4096) >>> 0;
     this.cpu.invlpg(vaHi, vaLo);
@@ -358,7 +385,7 @@ export class MachineMode {
     const r = this.retries;
     const levels = tlb.levels.map((l, i) => ({ name: l.name, hits: tlb.hits[i], misses: tlb.misses[i] - r }));
     const walks = this.cpu.walks - r;
-    const ptReads = this.cpu.walkRefs - 4 * r; // a retry walks all four levels
+    const ptReads = this.cpu.walkRefs - this.walkLevels * r; // a retry walks every level down to the leaf
     const simulated = this.records - this.skipped;
     const faults = this.firstTouch + this.swapIns;
     const c = this.cost;
@@ -379,7 +406,7 @@ export class MachineMode {
       l2_misses: levels[1]?.misses ?? walks,
       walks,
       pt_reads: ptReads,
-      pt_frames: this.tables.next - this.n,
+      pt_frames: this.tables.next - (this.n << this.shift),
       faults,
       faults_first_touch: this.firstTouch,
       faults_swap_in: this.swapIns,
@@ -388,7 +415,7 @@ export class MachineMode {
       swap_outs: this.evictions,
       swap_max_in_use: this.swapMax,
       clock_ref_clears: this.refClears,
-      frames_used: this.used,
+      frames_used: this.used << this.shift,
       phys_sum: BigInt.asUintN(64, this.pfnSum).toString(),
       retries: r,
       cycles:
