@@ -214,6 +214,12 @@ function addTraceOptions(cmd: Command): Command {
     )
     .option("--data-only", "drop instruction fetches", false)
     .option(
+      "--pager <p>",
+      "machine mode: reference (the C reference's demand pager) or linux (the kernel model's faults, LRU reclaim and swap)",
+      "reference",
+    )
+    .option("--swap <size>", "--pager linux: the swap area (default 4 times --frames, at least 64M)")
+    .option(
       "--page <size>",
       "machine mode: 4k, or 2m (thp: every 2 MiB region a huge page, mapped by a PMD)",
       "4k",

@@ -11,6 +11,7 @@ import { FAST_POLICIES, FastSim } from "../analysis/policy/fast.ts";
 import { POLICY_NAMES } from "../analysis/policy/policies.ts";
 import { PolicySim } from "../analysis/policy/simulate.ts";
 import { TlbCurve, type TlbCurveResult } from "../analysis/tlbCurve.ts";
+import { KernelMode, type KernelModeResult } from "../analysis/trace/kernelMode.ts";
 import { MACHINE_POLICIES, MachineMode, type MachineModeResult } from "../analysis/trace/machineMode.ts";
 import { InputError } from "../base/errors.ts";
 import { parseTlbSpec } from "../hw/mmu/Tlb.ts";
@@ -45,6 +46,8 @@ export interface TraceCliOptions {
   tlbCurve?: string;
   page?: string;
   arch?: string;
+  pager?: string;
+  swap?: string;
 }
 
 export interface TraceOutcome {
@@ -88,6 +91,8 @@ export interface TraceSummary {
   };
   /** Denning's working set W(t, tau) */
   wss?: { tau: number; samples: { t: number; wss: number }[] };
+  /** machine mode with --pager linux: the kernel's counters */
+  kernel?: KernelModeResult;
   /** TLB miss ratio against TLB size (set-associative and fully associative) */
   tlbCurve?: TlbCurveResult;
   /** machine mode: page faults so far, after each batch of records */
@@ -134,7 +139,12 @@ export async function runTraceCli(
   if (!Number.isSafeInteger(seed)) throw new InputError(`--seed must be an integer, not '${o.seed}'`);
   const machine = o.mode === "machine";
   const policy = o.policy;
-  if (machine && !(MACHINE_POLICIES as readonly string[]).includes(policy))
+  const pager = o.pager ?? "reference";
+  if (pager !== "reference" && pager !== "linux")
+    throw new InputError(`--pager must be reference or linux, not '${pager}'`);
+  if (pager === "linux" && !machine) throw new InputError("--pager linux is a machine-mode option");
+  const linuxPager = machine && pager === "linux";
+  if (machine && !linuxPager && !(MACHINE_POLICIES as readonly string[]).includes(policy))
     throw new InputError(`machine mode policies: ${MACHINE_POLICIES.join(", ")} (not '${policy}')`);
   if (!machine && !(POLICY_NAMES as readonly string[]).includes(policy))
     throw new InputError(`policy mode policies: ${POLICY_NAMES.join(", ")} (not '${policy}')`);
@@ -151,11 +161,21 @@ export async function runTraceCli(
 
   let feed: (w: Uint32Array, n: number) => void;
   let sim: MachineMode | null = null;
+  let ksim: KernelMode | null = null;
   let psim: PolicySim | null = null;
   let fast: FastSim | null = null;
   let optPages: Float64Array | null = null;
   let optN = 0;
-  if (machine) {
+  if (linuxPager) {
+    if (page !== "4k")
+      throw new InputError(
+        "--pager linux: 4 KiB pages only (the kernel's own THP settings are not offered here)",
+      );
+    const swapBytes = o.swap !== undefined ? parseSize(o.swap, "--swap") : undefined;
+    const k = new KernelMode({ frames, tlb: o.tlb, policy, swapBytes, dataOnly: o.dataOnly, seed });
+    ksim = k;
+    feed = (w, n) => k.feed(w, n);
+  } else if (machine) {
     sim = new MachineMode({
       frames,
       tlb: tlbSpec,
@@ -272,7 +292,7 @@ export async function runTraceCli(
     for (let i = 0; i < optN; i++) psim.access(optPages[i], false);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const summary: TraceSummary = summarise(sim, fast ?? psim, {
+  const summary: TraceSummary = summarise(sim, ksim, fast ?? psim, {
     trace: input.name,
     format: stats?.format ?? (o.format as TraceFormat),
     compression: input.compression,
@@ -483,6 +503,15 @@ function writeChart(path: string, s: TraceSummary): void {
   writeWhole(path, data, "--chart");
 }
 
+/** A size with an optional K, M or G suffix, in bytes. */
+function parseSize(text: string, what: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
+  if (!m) throw new InputError(`${what}: '${text}' is not a size like 512M`);
+  const v = Number(m[1]) * 1024 ** " KMG".indexOf((m[2] || " ").toUpperCase());
+  if (!Number.isSafeInteger(v) || v > 2 ** 36) throw new InputError(`${what}: ${text} is more than 64G`);
+  return v;
+}
+
 function fileSize(path: string): number {
   try {
     return statSync(path).size;
@@ -493,9 +522,27 @@ function fileSize(path: string): number {
 
 function summarise(
   sim: MachineMode | null,
+  ksim: KernelMode | null,
   psim: PolicySim | FastSim | null,
   base: Pick<TraceSummary, "trace" | "format" | "compression" | "frames" | "policy" | "seconds" | "complete">,
 ): TraceSummary {
+  if (ksim !== null) {
+    const r = ksim.result();
+    return {
+      mode: "machine",
+      ...base,
+      accesses: r.simulated,
+      tlbHits: r.simulated - r.walks,
+      tlbMisses: r.walks,
+      walks: r.walks,
+      faults: r.faults,
+      majorFaults: r.majorFaults,
+      evictions: r.evictions,
+      swapIns: r.swapIns,
+      levels: r.levels,
+      kernel: r,
+    };
+  }
   if (sim !== null) {
     const r = sim.result();
     return {
@@ -539,7 +586,29 @@ function formatSummary(s: TraceSummary, stats: TraceReadStats | null): string[] 
   const lines = [
     `trace ${s.trace} (${s.format}${s.compression !== "none" ? `, ${s.compression}` : ""})${stats?.skippedLines ? `: ${fmt(stats.skippedLines)} non-access lines skipped` : ""}`,
   ];
-  if (s.mode === "machine") {
+  if (s.kernel) {
+    const r = s.kernel;
+    lines.push(
+      `machine mode, Linux's fault handling: user memory limited to ${fmt(s.frames)} pages, reclaim policy ${s.policy}`,
+    );
+    lines.push(
+      `  accesses        ${fmt(r.simulated)} in ${r.regions} mapped 1 GiB region${r.regions === 1 ? "" : "s"}`,
+    );
+    for (const l of r.levels)
+      lines.push(
+        `  TLB ${l.name.padEnd(11)} ${fmt(l.hits)} hits, ${fmt(l.misses)} misses (${pct(l.misses, l.hits + l.misses)} miss)`,
+      );
+    lines.push(`  walks           ${fmt(r.walks)}`);
+    lines.push(
+      `  page faults     ${fmt(r.faults)}: ${fmt(r.minorFaults)} minor, ${fmt(r.majorFaults)} major`,
+    );
+    lines.push(
+      `  reclaim         ${fmt(r.pgscan)} pages scanned, ${fmt(r.evictions)} reclaimed; ${fmt(r.swapOuts)} swapped out, ${fmt(r.swapIns)} in; ${fmt(r.memcgReclaims)} limit reclaims`,
+    );
+    lines.push(
+      `  at the end      ${fmt(r.rssPages)} pages resident, ${fmt(r.swapPages)} in swap${r.oomKills ? `; ${r.oomKills} OOM kills` : ""}`,
+    );
+  } else if (s.mode === "machine") {
     const r = s.machine!;
     lines.push(`machine mode: ${fmt(s.frames)} frames, policy ${s.policy}`);
     lines.push(

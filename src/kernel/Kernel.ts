@@ -29,6 +29,12 @@ import { px, Vaddr } from "./vaddr.ts";
 /** The machine and kernel options that concern the kernel's own memory (the `machine` statement). */
 export interface KernelConfig {
   ramBytes: number;
+  /**
+   * A limit on the pages user memory may hold (a cgroup's memory.max over
+   * every process): at the limit, allocating a user page first reclaims
+   * (try_to_free_mem_cgroup_pages). Null: no limit.
+   */
+  userMemoryPages?: number | null;
   cpus?: number;
   arch?: "x86_64" | "x86_64-la57";
   /** TLB preset or spec */
@@ -183,6 +189,7 @@ export class Kernel {
       arch,
       tlb: config.tlb ?? "skylake",
       pcid: config.pcid ?? true,
+      userMemoryPages: config.userMemoryPages ?? null,
       pti: config.pti ?? false,
       smap: config.smap ?? true,
       smep: config.smep ?? true,
@@ -411,6 +418,7 @@ export class Kernel {
         countPageTables: (d) => {
           this.pageTablePages += d;
         },
+        chargeUserPage: () => this.chargeUserPage(),
         flushTlbMmRange: (mm, vpn, n) =>
           this.tlbMgr.flushTlbMmRange(mm, vpn, n, this.runningCpu, (v) => {
             const { hi, lo } = fromBig(this.va.canonical(v));
@@ -685,6 +693,23 @@ export class Kernel {
   }
 
   // ---- memory pressure (mm/vmscan.c, mm/oom_kill.c) ----
+
+  /**
+   * The memory limit's charge of one more user page: at the limit, reclaim
+   * (as mem_cgroup's try_charge does) before the page is allocated. User
+   * memory is every live mm's resident pages plus the swap cache.
+   */
+  private chargeUserPage(): void {
+    const limit = this.config.userMemoryPages;
+    if (limit === null || limit === undefined || this.reclaiming) return;
+    const mms = new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!));
+    let used = this.swap?.cache.size ?? 0;
+    for (const mm of mms) used += mm.rss;
+    if (used >= limit) {
+      this.vmscan.stats.memcg_reclaims++;
+      this.reclaim(used - limit + 1);
+    }
+  }
 
   /** The sum of the zones' high watermarks: where kswapd stops. */
   private highWatermark(): number {

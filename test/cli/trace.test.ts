@@ -40,6 +40,13 @@ describe("vmlab trace", () => {
     expect(j.walks).toBe(6);
     expect(j.tlbHits + j.tlbMisses).toBe(100);
     expect(j.levels.map((l: { name: string }) => l.name)).toEqual(["L1", "L2"]);
+    // the same through the kernel model: reads of untouched anonymous memory map the zero page, so only
+    // the stack page, written, takes a frame
+    const linux = JSON.parse(
+      vmlab(["trace", f, "--frames", "64", "--pager", "linux", "--policy", "linux", "--json"]).stdout,
+    );
+    expect([linux.accesses, linux.kernel.regions, linux.kernel.rssPages]).toEqual([100, 2, 1]);
+    expect(linux.faults).toBe(6); // 5 zero-page read faults and 1 write fault
     const text = vmlab(["trace", f, "--frames", "2", "--policy", "lru"]);
     expect(text.stdout).toMatch(/page faults\s+\d+: 6 first touch \(minor\), \d+ swap-in \(major\)/);
   });

@@ -68,6 +68,8 @@ export interface MmEnv {
   readonly taskSizeVpn: number;
   /** NR_PAGETABLE accounting */
   countPageTables(delta: number): void;
+  /** called before a user page is allocated: a memory limit reclaims here (mem_cgroup charge) */
+  chargeUserPage?(): void;
   /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
   flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number): void;
   /** the page cache of the file system */
@@ -1378,6 +1380,7 @@ export class UserMm {
 
   /** A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO). */
   allocUserPage(index = -1): number {
+    this.env.chargeUserPage?.();
     const pfn = this.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
     if (pfn >= 0) {
       this.env.phys.zeroFrame(pfn);

@@ -93,6 +93,8 @@ export class Vmscan {
     pageoutrun: 0,
     kswapd_runs: 0,
     direct_reclaims: 0,
+    /** reclaims forced by a memory limit (Kernel config userMemoryPages) */
+    memcg_reclaims: 0,
   };
 
   /** mglru: the oldest and youngest generation numbers (a page's list is its generation mod 4, plus 1) */

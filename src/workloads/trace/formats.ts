@@ -86,12 +86,17 @@ export async function readTrace(
   };
   const decoder =
     fmt === "bin" ? new BinDecoder(input.name, sink, stats) : new LineDecoder(input.name, fmt, sink, stats);
-  for await (const c of chunks()) {
-    stats.bytes += c.length;
-    decoder.push(c);
-    onProgress?.(stats.bytes, stats.records);
+  try {
+    for await (const c of chunks()) {
+      stats.bytes += c.length;
+      decoder.push(c);
+      onProgress?.(stats.bytes, stats.records);
+    }
+    decoder.end();
+  } finally {
+    // stop the source (a decompressing worker, a child's pipe) when the reading stops early
+    await it.return?.();
   }
-  decoder.end();
   return stats;
 }
 

@@ -1,0 +1,170 @@
+/**
+ * Machine mode with Linux's fault handling (`vmlab trace --pager linux`):
+ * the trace is one process of the scenario kernel (src/kernel). Every access
+ * goes through CPU 0's MMU at CPL 3 in that process's page tables; a page
+ * fault is the kernel's do_user_addr_fault, so the zero page, copy-on-write
+ * from it, the split LRU with the hardware's accessed bits, swap with its
+ * swap cache and readahead, and the chosen reclaim policy all apply, exactly
+ * as in scenarios. The program's address space is anonymous private memory:
+ * the first touch of a 1 GiB region maps it (MAP_FIXED | MAP_NORESERVE,
+ * read, write and execute). `frames` limits the pages user memory may hold
+ * (a cgroup's memory.max); page tables and the kernel's memory are aside.
+ */
+import { InputError } from "../../base/errors.ts";
+import { Access } from "../../hw/access.ts";
+import type { Cpu } from "../../hw/x86_64/Cpu.ts";
+import { Outcome } from "../../hw/x86_64/fault.ts";
+import { Kernel } from "../../kernel/Kernel.ts";
+import { mmapArgs } from "../../kernel/mm/userMm.ts";
+import { RECLAIM_POLICIES, type ReclaimPolicy } from "../../kernel/mm/vmscan.ts";
+import type { Task } from "../../kernel/task.ts";
+
+export interface KernelModeConfig {
+  frames: number;
+  tlb: string;
+  policy: string;
+  /** swap area size in bytes (default: 4 times the frames, at least 64 MiB) */
+  swapBytes?: number;
+  dataOnly?: boolean;
+  seed?: number;
+}
+
+export interface KernelModeResult {
+  records: number;
+  simulated: number;
+  levels: { name: string; hits: number; misses: number }[];
+  walks: number;
+  /** page faults the task took (min_flt + maj_flt), as /proc/PID/stat counts them */
+  faults: number;
+  minorFaults: number;
+  majorFaults: number;
+  /** pages reclaimed (pgsteal), swapped out and in (pswpout, pswpin) */
+  evictions: number;
+  swapOuts: number;
+  swapIns: number;
+  pgscan: number;
+  memcgReclaims: number;
+  /** the VMAs mapped for the trace's address space */
+  regions: number;
+  rssPages: number;
+  swapPages: number;
+  oomKills: number;
+}
+
+const REGION = 1 << 30;
+
+export class KernelMode {
+  readonly kernel: Kernel;
+  private readonly task: Task;
+  private readonly cpu: Cpu;
+  private readonly dataOnly: boolean;
+  private records = 0;
+  private skipped = 0;
+  private regions = 0;
+
+  constructor(cfg: KernelModeConfig) {
+    const n = cfg.frames;
+    if (!Number.isInteger(n) || n < 16)
+      throw new InputError(`--frames must be an integer of at least 16 for --pager linux, not ${n}`);
+    if (n > 1 << 24)
+      throw new InputError(`--frames ${n} is more than the kernel pager runs (16,777,216 = 64 GiB)`);
+    if (!(RECLAIM_POLICIES as readonly string[]).includes(cfg.policy))
+      throw new InputError(`--pager linux policies: ${RECLAIM_POLICIES.join(", ")} (not '${cfg.policy}')`);
+    const swap = cfg.swapBytes ?? Math.max(64 << 20, n * 4096 * 4);
+    // RAM: the limit's frames, room for page tables and the swap cache, and the kernel's own 64 MiB
+    const ram = Math.ceil((n * 4096 * 1.25 + (64 << 20)) / (2 << 20)) * (2 << 20);
+    this.kernel = new Kernel({
+      ramBytes: ram,
+      cpus: 1,
+      tlb: cfg.tlb,
+      swapBytes: Math.ceil(swap / 4096) * 4096,
+      policy: cfg.policy as ReclaimPolicy,
+      seed: cfg.seed ?? 1,
+      overcommit: "always",
+      userMemoryPages: n,
+    });
+    this.task = this.kernel.spawn("trace")!;
+    // a touch outside every mapping is a caught SIGSEGV here: the driver maps the region and retries
+    this.task.caught.add("SIGSEGV");
+    this.kernel.switchTo(0, this.task);
+    this.cpu = this.kernel.machine.cpus[0];
+    this.dataOnly = cfg.dataOnly ?? false;
+  }
+
+  feed(words: Uint32Array, count: number): void {
+    const k = this.kernel;
+    const cpu = this.cpu;
+    const t = this.task;
+    for (let i = 0; i < count; i++) {
+      const lo = words[2 * i];
+      const hi = words[2 * i + 1];
+      const kind = lo & 3;
+      if (kind === 0 && this.dataOnly) {
+        this.skipped++;
+        continue;
+      }
+      const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
+      const vaHi = hi >>> 2;
+      const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
+      cpu.cpl = 3;
+      if (cpu.translate(vaHi, vaLo, access) === Outcome.OK) continue;
+      // the kernel's fault path (userAccess retries the translation after it)
+      const va = BigInt(vaHi) * 4294967296n + BigInt(vaLo);
+      let r = k.userAccess(0, t, va, access);
+      if (!r.ok && r.signal === "SIGSEGV" && r.siCode === "SEGV_MAPERR") {
+        this.mapRegion(va);
+        r = k.userAccess(0, t, va, access);
+      }
+      if (!r.ok) {
+        if (!t.alive)
+          throw new InputError(
+            `the traced process was killed (${t.exitReason}) at record ${this.records + i}`,
+          );
+        throw new Error(`kernel pager: ${r.signal} (${r.siCode}) at 0x${va.toString(16)}`);
+      }
+    }
+    this.records += count;
+  }
+
+  /** The first touch of a 1 GiB region: an anonymous private mapping over it. */
+  private mapRegion(va: bigint): void {
+    const base = (va / BigInt(REGION)) * BigInt(REGION);
+    const r = this.kernel.mmap(
+      this.task,
+      mmapArgs(REGION, {
+        addr: Number(base),
+        fixed: true,
+        noreserve: true,
+        prot: { r: true, w: true, x: true },
+      }),
+    );
+    if (r < 0n)
+      throw new InputError(`cannot map the region at 0x${base.toString(16)} for the trace (errno ${-r})`);
+    this.regions++;
+  }
+
+  result(): KernelModeResult {
+    const k = this.kernel;
+    const tlb = this.cpu.tlb;
+    const st = k.vmscan.stats;
+    const mm = this.task.mm;
+    return {
+      records: this.records,
+      simulated: this.records - this.skipped,
+      levels: tlb.levels.map((l, i) => ({ name: l.name, hits: tlb.hits[i], misses: tlb.misses[i] })),
+      walks: this.cpu.walks - this.cpu.dirtyAssists,
+      faults: this.task.minFlt + this.task.majFlt,
+      minorFaults: this.task.minFlt,
+      majorFaults: this.task.majFlt,
+      evictions: st.pgsteal,
+      swapOuts: k.swap?.pswpout ?? 0,
+      swapIns: k.swap?.pswpin ?? 0,
+      pgscan: st.pgscan,
+      memcgReclaims: st.memcg_reclaims,
+      regions: this.regions,
+      rssPages: mm?.rss ?? 0,
+      swapPages: mm?.swapEnts ?? 0,
+      oomKills: k.oomKills,
+    };
+  }
+}
