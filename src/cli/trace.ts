@@ -526,39 +526,32 @@ function summarise(
   psim: PolicySim | FastSim | null,
   base: Pick<TraceSummary, "trace" | "format" | "compression" | "frames" | "policy" | "seconds" | "complete">,
 ): TraceSummary {
+  // machine mode: the same headline figures from either pager
+  const machine = (
+    r: { simulated: number; walks: number; levels: TraceSummary["levels"] },
+    faults: number,
+    major: number,
+    evictions: number,
+  ) => ({
+    mode: "machine" as const,
+    ...base,
+    accesses: r.simulated,
+    tlbHits: r.simulated - r.walks,
+    tlbMisses: r.walks,
+    walks: r.walks,
+    faults,
+    majorFaults: major,
+    evictions,
+    swapIns: major,
+    levels: r.levels,
+  });
   if (ksim !== null) {
     const r = ksim.result();
-    return {
-      mode: "machine",
-      ...base,
-      accesses: r.simulated,
-      tlbHits: r.simulated - r.walks,
-      tlbMisses: r.walks,
-      walks: r.walks,
-      faults: r.faults,
-      majorFaults: r.majorFaults,
-      evictions: r.evictions,
-      swapIns: r.swapIns,
-      levels: r.levels,
-      kernel: r,
-    };
+    return { ...machine(r, r.faults, r.majorFaults, r.evictions), swapIns: r.swapIns, kernel: r };
   }
   if (sim !== null) {
     const r = sim.result();
-    return {
-      mode: "machine",
-      ...base,
-      accesses: r.simulated,
-      tlbHits: r.simulated - r.walks,
-      tlbMisses: r.walks,
-      walks: r.walks,
-      faults: r.faults,
-      majorFaults: r.faults_swap_in,
-      evictions: r.evictions,
-      swapIns: r.faults_swap_in,
-      levels: r.levels,
-      machine: r,
-    };
+    return { ...machine(r, r.faults, r.faults_swap_in, r.evictions), machine: r };
   }
   const p = psim!.result();
   const accesses = p.hits + p.misses;

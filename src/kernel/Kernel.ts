@@ -23,7 +23,7 @@ import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { RECLAIM_POLICIES, type ReclaimPolicy, SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
 import { Task } from "./task.ts";
-import { type ExtableEntry, Uaccess, type UserCopyResult } from "./uaccess.ts";
+import { type ExtableEntry, Uaccess } from "./uaccess.ts";
 import { px, Vaddr } from "./vaddr.ts";
 
 /** The machine and kernel options that concern the kernel's own memory (the `machine` statement). */
@@ -1417,18 +1417,6 @@ export class Kernel {
     return this.uaccess.extable;
   }
 
-  /** copy_to_user / copy_from_user (see Uaccess.copy). */
-  copyUser(
-    cpuId: number,
-    uva: bigint,
-    len: number,
-    toUser: boolean,
-    data: (i: number) => number,
-    sink: (i: number, byte: number) => void = () => {},
-  ): UserCopyResult {
-    return this.uaccess.copy(cpuId, uva, len, toUser, data, sink);
-  }
-
   /**
    * read(2) / write(2) of `len` bytes at file offset 0 between a file and
    * the user buffer `uva` of the task current on `cpuId`, through the page
@@ -1447,7 +1435,7 @@ export class Kernel {
       assert(pfn >= 0, "fileIo: no memory for the page cache");
       return pfn * 4096 + (i % 4096);
     };
-    const r = this.copyUser(
+    const r = this.uaccess.copy(
       cpuId,
       uva,
       n,

@@ -21,7 +21,7 @@ describe("copy_to_user and copy_from_user", () => {
     const { k, t, buf } = setup();
     k.userAccess(0, t, buf, Access.Write, 0x11);
     const seen: number[] = [];
-    const r = k.copyUser(
+    const r = k.uaccess.copy(
       0,
       buf,
       16,
@@ -40,7 +40,7 @@ describe("copy_to_user and copy_from_user", () => {
 
   it("fault untouched pages in, counted against the task, and copy across page boundaries", () => {
     const { k, t, buf } = setup();
-    const r = k.copyUser(0, buf + 100n, 2 * 4096, true, (i) => i & 0xff);
+    const r = k.uaccess.copy(0, buf + 100n, 2 * 4096, true, (i) => i & 0xff);
     expect([r.notCopied, r.faults, t.minFlt]).toEqual([0, 3, 3]);
     const back = k.userAccess(0, t, buf + 100n + 4097n, Access.Read);
     expect(back.ok && back.value).toBe(4097 & 0xff);
@@ -50,13 +50,13 @@ describe("copy_to_user and copy_from_user", () => {
   it("stop at a fault nobody can resolve and return the bytes not copied, through the exception table", () => {
     const { k, t, buf } = setup();
     k.mprotect(t, buf + 4096n, 4096n, { r: true, w: false, x: false });
-    const r = k.copyUser(0, buf + 4000n, 1000, true, () => 1);
+    const r = k.uaccess.copy(0, buf + 4000n, 1000, true, () => 1);
     expect([r.notCopied, r.fixedUp]).toEqual([1000 - 96, true]);
     expect(t.alive).toBe(true);
     expect(k.oopses.length).toBe(0);
     // without its exception-table entry the same fault is a broken invariant, not a silent success
     k.extable.delete(COPY_USER_IP);
-    expect(() => k.copyUser(0, buf + 4000n, 1000, true, () => 1)).toThrow(/exception-table entry/);
+    expect(() => k.uaccess.copy(0, buf + 4000n, 1000, true, () => 1)).toThrow(/exception-table entry/);
   });
 
   it("refuse kernel addresses and wrapping ranges (access_ok) without touching anything", () => {
@@ -66,7 +66,7 @@ describe("copy_to_user and copy_from_user", () => {
       [0x7ffffffff000n, 8192],
       [buf, -1],
     ] as const) {
-      const r = k.copyUser(0, va, len, false, () => 0);
+      const r = k.uaccess.copy(0, va, len, false, () => 0);
       expect(r.accessOkFailed, `0x${va.toString(16)} ${len}`).toBe(true);
       expect(r.faults).toBe(0);
     }
@@ -77,7 +77,7 @@ describe("copy_to_user and copy_from_user", () => {
     k.userAccess(0, t, buf, Access.Write, 0x77);
     k.madvise(t, buf, 4096n, "pageout");
     let first = -1;
-    const r = k.copyUser(
+    const r = k.uaccess.copy(
       0,
       buf,
       8,
@@ -137,7 +137,7 @@ describe("get_user, put_user, clear_user, strncpy_from_user", () => {
 
   it("clear_user zeroes up to a fault and returns the bytes not cleared", () => {
     const { k, t, buf } = setup();
-    k.copyUser(0, buf, 8192, true, () => 0xee);
+    k.uaccess.copy(0, buf, 8192, true, () => 0xee);
     k.mprotect(t, buf + 4096n, 4096n, { r: true, w: false, x: false });
     const r = k.uaccess.clear(0, buf + 4000n, 200);
     expect([r.notCopied, r.fixedUp]).toEqual([200 - 96, true]);

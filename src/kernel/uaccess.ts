@@ -150,6 +150,38 @@ export class Uaccess {
   }
 
   /**
+   * A user range, page by page at the instruction `ip`: access_ok, then
+   * `each(pa, n, done)` for every piece reached; a fault nobody resolves
+   * stops it through the fixup. Returns the bytes not done.
+   */
+  private range(
+    cpuId: number,
+    uva: bigint,
+    len: number,
+    access: Access,
+    ip: bigint,
+    each: (pa: number, n: number, done: number) => void,
+  ): UserCopyResult {
+    const res = Uaccess.result(len);
+    if (!this.accessOk(uva, len)) {
+      res.accessOkFailed = true;
+      return res;
+    }
+    let done = 0;
+    this.withUserAccess(cpuId, (cpu, task) => {
+      while (done < len) {
+        const pa = this.userPa(cpu, task, uva + BigInt(done), access, ip, res);
+        if (pa < 0) break;
+        const n = Math.min(len - done, 4096 - (pa % 4096));
+        each(pa, n, done);
+        done += n;
+      }
+    });
+    res.notCopied = len - done;
+    return res;
+  }
+
+  /**
    * copy_to_user / copy_from_user of `len` bytes at `uva`, page by page at
    * COPY_USER_IP. `toUser` writes `data(i)` for byte i; otherwise `sink(i,
    * byte)` receives what was read. Returns the bytes not copied.
@@ -162,28 +194,13 @@ export class Uaccess {
     data: (i: number) => number,
     sink: (i: number, byte: number) => void = () => {},
   ): UserCopyResult {
-    const res = Uaccess.result(len);
-    if (!this.accessOk(uva, len)) {
-      res.accessOkFailed = true;
-      return res;
-    }
     const phys = this.env.phys;
-    const access = toUser ? Access.Write : Access.Read;
-    let done = 0;
-    this.withUserAccess(cpuId, (cpu, task) => {
-      while (done < len) {
-        const pa = this.userPa(cpu, task, uva + BigInt(done), access, COPY_USER_IP, res);
-        if (pa < 0) break;
-        const n = Math.min(len - done, 4096 - (pa % 4096));
-        for (let i = 0; i < n; i++) {
-          if (toUser) phys.write8(pa + i, data(done + i));
-          else sink(done + i, phys.read8(pa + i));
-        }
-        done += n;
+    return this.range(cpuId, uva, len, toUser ? Access.Write : Access.Read, COPY_USER_IP, (pa, n, done) => {
+      for (let i = 0; i < n; i++) {
+        if (toUser) phys.write8(pa + i, data(done + i));
+        else sink(done + i, phys.read8(pa + i));
       }
     });
-    res.notCopied = len - done;
-    return res;
   }
 
   /**
@@ -191,23 +208,10 @@ export class Uaccess {
    * Returns the bytes not cleared (all of them when access_ok fails).
    */
   clear(cpuId: number, uva: bigint, len: number): UserCopyResult {
-    const res = Uaccess.result(len);
-    if (!this.accessOk(uva, len)) {
-      res.accessOkFailed = true;
-      return res;
-    }
-    let done = 0;
-    this.withUserAccess(cpuId, (cpu, task) => {
-      while (done < len) {
-        const pa = this.userPa(cpu, task, uva + BigInt(done), Access.Write, CLEAR_USER_IP, res);
-        if (pa < 0) break;
-        const n = Math.min(len - done, 4096 - (pa % 4096));
-        for (let i = 0; i < n; i++) this.env.phys.write8(pa + i, 0);
-        done += n;
-      }
+    const phys = this.env.phys;
+    return this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (pa, n) => {
+      for (let i = 0; i < n; i++) phys.write8(pa + i, 0);
     });
-    res.notCopied = len - done;
-    return res;
   }
 
   /**
@@ -237,6 +241,30 @@ export class Uaccess {
     return pas;
   }
 
+  /** get_user / put_user: one access of `size` bytes at `ip`; `move` reads or writes the bytes reached. */
+  private single(
+    cpuId: number,
+    uva: bigint,
+    size: 1 | 2 | 4 | 8,
+    access: Access,
+    ip: bigint,
+    res: UserValueResult,
+    move: (pas: number[]) => void,
+  ): UserValueResult {
+    if (!this.accessOk(uva, size)) {
+      res.accessOkFailed = true;
+      return res;
+    }
+    this.withUserAccess(cpuId, (cpu, task) => {
+      const pas = this.span(cpu, task, uva, size, access, ip, res);
+      if (pas === null) return;
+      move(pas);
+      res.ret = 0;
+      res.notCopied = 0;
+    });
+    return res;
+  }
+
   /**
    * get_user(x, ptr) of 1, 2, 4 or 8 bytes (little-endian): 0 and the
    * value, or -EFAULT with the value zeroed. An address above TASK_SIZE_MAX
@@ -244,37 +272,19 @@ export class Uaccess {
    */
   get(cpuId: number, uva: bigint, size: 1 | 2 | 4 | 8): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(size), ret: -EFAULT, value: 0n, bytes: [] };
-    if (!this.accessOk(uva, size)) {
-      res.accessOkFailed = true;
-      return res;
-    }
-    this.withUserAccess(cpuId, (cpu, task) => {
-      const pas = this.span(cpu, task, uva, size, Access.Read, GET_USER_IP, res);
-      if (pas === null) return;
+    return this.single(cpuId, uva, size, Access.Read, GET_USER_IP, res, (pas) => {
       let v = 0n;
       for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.env.phys.read8(pas[i]));
       res.value = v;
-      res.ret = 0;
-      res.notCopied = 0;
     });
-    return res;
   }
 
   /** put_user(x, ptr) of 1, 2, 4 or 8 bytes: 0, or -EFAULT with nothing written. */
   put(cpuId: number, uva: bigint, size: 1 | 2 | 4 | 8, value: bigint): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(size), ret: -EFAULT, value, bytes: [] };
-    if (!this.accessOk(uva, size)) {
-      res.accessOkFailed = true;
-      return res;
-    }
-    this.withUserAccess(cpuId, (cpu, task) => {
-      const pas = this.span(cpu, task, uva, size, Access.Write, PUT_USER_IP, res);
-      if (pas === null) return;
+    return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (pas) => {
       for (let i = 0; i < size; i++) this.env.phys.write8(pas[i], Number((value >> BigInt(8 * i)) & 0xffn));
-      res.ret = 0;
-      res.notCopied = 0;
     });
-    return res;
   }
 
   /**

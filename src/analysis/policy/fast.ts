@@ -5,6 +5,7 @@
  * policy (checked by property tests); the per-access table is not kept.
  */
 import { InputError } from "../../base/errors.ts";
+import { LruList } from "../lruList.ts";
 import type { PolicyResult } from "./simulate.ts";
 
 export const FAST_POLICIES = ["lru", "fifo", "clock"] as const;
@@ -15,11 +16,8 @@ export class FastSim {
   private readonly seen = new Set<number>();
   private readonly pageAt: Float64Array;
   private readonly ref: Uint8Array;
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
+  private readonly lru: LruList;
   private readonly kind: number;
-  private head = -1;
-  private tail = -1;
   private used = 0;
   private hand = 0;
   private t = 0;
@@ -38,8 +36,7 @@ export class FastSim {
     if (this.kind < 0) throw new InputError(`no fast path for policy '${policy}'`);
     this.pageAt = new Float64Array(frames);
     this.ref = new Uint8Array(this.kind === 2 ? frames : 0);
-    this.prev = new Int32Array(this.kind === 0 ? frames : 0);
-    this.next = new Int32Array(this.kind === 0 ? frames : 0);
+    this.lru = new LruList(this.kind === 0 ? frames : 0);
   }
 
   /** One reference; returns whether it hit. */
@@ -49,10 +46,7 @@ export class FastSim {
     if (slot !== undefined) {
       this.hits++;
       if (this.kind === 0) {
-        if (this.head !== slot) {
-          this.unlink(slot);
-          this.linkHead(slot);
-        }
+        this.lru.touch(slot);
       } else if (this.kind === 2) this.ref[slot] = 1;
       return true;
     }
@@ -63,17 +57,17 @@ export class FastSim {
       s = this.victim();
       this.slotOf.delete(this.pageAt[s]);
       this.evictions++;
-      if (this.kind === 0) this.unlink(s);
+      if (this.kind === 0) this.lru.unlink(s);
     }
     this.pageAt[s] = page;
     this.slotOf.set(page, s);
-    if (this.kind === 0) this.linkHead(s);
+    if (this.kind === 0) this.lru.linkHead(s);
     else if (this.kind === 2) this.ref[s] = 1;
     return false;
   }
 
   private victim(): number {
-    if (this.kind === 0) return this.tail;
+    if (this.kind === 0) return this.lru.tail;
     const n = this.frames;
     if (this.kind === 1) {
       // FIFO: a new page takes the victim's frame, so frame order from the hand is load order
@@ -89,23 +83,6 @@ export class FastSim {
       ref[s] = 0;
       this.refClears++;
     }
-  }
-
-  private linkHead(s: number): void {
-    this.prev[s] = -1;
-    this.next[s] = this.head;
-    if (this.head >= 0) this.prev[this.head] = s;
-    this.head = s;
-    if (this.tail < 0) this.tail = s;
-  }
-
-  private unlink(s: number): void {
-    const p = this.prev[s];
-    const nx = this.next[s];
-    if (p >= 0) this.next[p] = nx;
-    else this.head = nx;
-    if (nx >= 0) this.prev[nx] = p;
-    else this.tail = p;
   }
 
   result(): PolicyResult {

@@ -15,6 +15,12 @@ function last(m: Map<number, unknown>): number {
   return k;
 }
 
+/** A ghost list of at most `cap` page numbers: `page` joins, the oldest falls out. */
+function remember(ghost: Order, page: number, cap: number): void {
+  ghost.set(page, true);
+  if (ghost.size > cap) ghost.delete(first(ghost));
+}
+
 /** FIFO: evict the page loaded longest ago. */
 export class Fifo implements Policy {
   readonly name = "fifo";
@@ -457,10 +463,8 @@ export class TwoQ implements Policy {
     else this.a1in.set(page, true);
   }
   remove(page: number): void {
-    if (this.a1in.delete(page)) {
-      this.a1out.set(page, true);
-      if (this.a1out.size > this.kout) this.a1out.delete(first(this.a1out));
-    } else this.am.delete(page);
+    if (this.a1in.delete(page)) remember(this.a1out, page, this.kout);
+    else this.am.delete(page);
   }
 }
 
@@ -518,10 +522,8 @@ export class S3Fifo implements Policy {
   }
   remove(page: number): void {
     this.freq.delete(page);
-    if (this.s.delete(page)) {
-      this.g.set(page, true);
-      if (this.g.size > this.ghostSize) this.g.delete(first(this.g));
-    } else this.m.delete(page);
+    if (this.s.delete(page)) remember(this.g, page, this.ghostSize);
+    else this.m.delete(page);
   }
 }
 

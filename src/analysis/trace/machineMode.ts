@@ -37,6 +37,7 @@ import { Outcome } from "../../hw/x86_64/fault.ts";
 import { BumpFrames, Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte } from "../../hw/x86_64/pte.ts";
 import { isSwapPte, swapPte, swapSlot } from "../../kernel/mm/swap.ts";
+import { LruList } from "../lruList.ts";
 
 export const MACHINE_POLICIES = ["clock", "fifo", "lru", "random"] as const;
 export type MachinePolicy = (typeof MACHINE_POLICIES)[number];
@@ -135,11 +136,8 @@ export class MachineMode {
   private readonly owner: Float64Array;
   private readonly ref: Uint8Array;
   private readonly dirty: Uint8Array;
-  /** LRU: a doubly linked list of frames, most recent at the head */
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
-  private head = -1;
-  private tail = -1;
+  /** LRU: the frames in recency order */
+  private readonly lru: LruList;
   private used = 0;
   private hand = 0;
   // swap map: a LIFO stack of free slots, else the next new slot
@@ -194,8 +192,7 @@ export class MachineMode {
     this.owner = new Float64Array(this.n);
     this.ref = new Uint8Array(this.n);
     this.dirty = new Uint8Array(this.n);
-    this.prev = new Int32Array(this.policy === 2 ? this.n : 0);
-    this.next = new Int32Array(this.policy === 2 ? this.n : 0);
+    this.lru = new LruList(this.policy === 2 ? this.n : 0);
   }
 
   /** Replays `count` records (pairs of 32-bit words, low first) through the MMU. */
@@ -255,7 +252,7 @@ export class MachineMode {
       const frame = pfn >> shift;
       ref[frame] = 1;
       if (access === Access.Write) dirty[frame] = 1;
-      if (lru) this.touch(frame);
+      if (lru) this.lru.touch(frame);
       pfnSum += pfn;
       offSum += vaLo & 4095;
     }
@@ -306,7 +303,7 @@ export class MachineMode {
     this.owner[f] = Math.floor(vpn / 2 ** this.shift);
     this.ref[f] = 1;
     this.dirty[f] = write ? 1 : 0;
-    if (this.policy === 2) this.linkHead(f);
+    if (this.policy === 2) this.lru.linkHead(f);
   }
 
   private victim(): number {
@@ -330,7 +327,7 @@ export class MachineMode {
         return f;
       }
       case 2:
-        return this.tail;
+        return this.lru.tail;
       default:
         return this.rng.below(n);
     }
@@ -349,30 +346,7 @@ export class MachineMode {
     this.cpu.invlpg(vaHi, vaLo);
     this.evictions++;
     if (this.dirty[f]) this.dirtyEvictions++;
-    if (this.policy === 2) this.unlink(f);
-  }
-
-  private touch(f: number): void {
-    if (this.head === f) return;
-    this.unlink(f);
-    this.linkHead(f);
-  }
-
-  private linkHead(f: number): void {
-    this.prev[f] = -1;
-    this.next[f] = this.head;
-    if (this.head >= 0) this.prev[this.head] = f;
-    this.head = f;
-    if (this.tail < 0) this.tail = f;
-  }
-
-  private unlink(f: number): void {
-    const p = this.prev[f];
-    const nx = this.next[f];
-    if (p >= 0) this.next[p] = nx;
-    else this.head = nx;
-    if (nx >= 0) this.prev[nx] = p;
-    else this.tail = p;
+    if (this.policy === 2) this.lru.unlink(f);
   }
 
   /** Page faults so far. */

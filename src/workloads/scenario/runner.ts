@@ -680,7 +680,7 @@ class Compiler {
           const r =
             verb === "clear_user"
               ? k.uaccess.clear(cpuId, uva, Number(len))
-              : k.copyUser(
+              : k.uaccess.copy(
                   cpuId,
                   uva,
                   Number(len),

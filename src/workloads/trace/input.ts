@@ -63,23 +63,7 @@ export function openTrace(path: string, stdin: Readable = process.stdin, threade
     };
     return input;
   }
-  const raw: Readable = path === "-" ? stdin : createReadStream(path, { highWaterMark: 1 << 20 });
-  const input: TraceInput = {
-    name,
-    compression: "none",
-    rawBytes: 0,
-    chunks: decode(
-      raw,
-      name,
-      (c) => {
-        input.compression = c;
-      },
-      (n) => {
-        input.rawBytes += n;
-      },
-    ),
-  };
-  return input;
+  return openStream(name, path === "-" ? stdin : createReadStream(path, { highWaterMark: 1 << 20 }));
 }
 
 /** An already open stream (a child's pipe) as a trace named `name`. */
