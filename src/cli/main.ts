@@ -3,6 +3,7 @@ import { POLICY_NAMES } from "../analysis/policy/policies.ts";
 import { MACHINE_POLICIES } from "../analysis/trace/machineMode.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
+import { RECLAIM_POLICIES } from "../kernel/mm/vmscan.ts";
 import { runPolicyCli } from "./policy.ts";
 import { runWorker } from "./queue.ts";
 import { runRecordCli } from "./record.ts";
@@ -204,7 +205,7 @@ function addTraceOptions(cmd: Command): Command {
     .option("--frames <n>", "frames for the traced program's pages (page tables aside)", "4096")
     .option(
       "--policy <name>",
-      `machine mode: ${MACHINE_POLICIES.join(", ")}; policy mode: ${POLICY_NAMES.join(", ")}`,
+      `machine mode: ${MACHINE_POLICIES.join(", ")} (--pager linux: ${RECLAIM_POLICIES.join(", ")}); policy mode: ${POLICY_NAMES.join(", ")}`,
       "clock",
     )
     .option(
