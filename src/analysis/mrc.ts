@@ -2,12 +2,15 @@
  * Miss-ratio curves and working sets.
  *
  * - StackDistance: exact LRU stack distances in one pass (Mattson et al.,
- *   1970): a reference to a page last used at time s has distance 1 + the
- *   number of distinct pages used since, counted with a Fenwick tree over
- *   access times (one mark at each page's last use), O(log n) a reference.
+ *   1970): a reference's distance is 1 + the number of distinct pages used
+ *   since the page's last use. The top 16 of the LRU stack are kept in a
+ *   small array (most re-references land there: distance = position); the
+ *   pages below carry one mark each in a Fenwick tree, at the position they
+ *   got when they left the top, so the marks after a page's own count the
+ *   distinct pages used since besides the top's: O(log n) a reference.
  *   LRU with F frames hits exactly the references of distance <= F, so one
  *   pass gives the miss count at every memory size, equal to separate LRU
- *   runs. Times are renumbered when the tree fills, so memory stays
+ *   runs. Positions are renumbered when the tree fills, so memory stays
  *   proportional to the number of distinct pages, not to the trace.
  * - Shards: the same over a spatially hashed sample of the pages (Waldspurger
  *   et al., FAST '15, fixed rate with the SHARDS-adj correction): distances
@@ -43,52 +46,97 @@ export interface MissRatioPoint {
 }
 
 export class StackDistance {
-  /** page -> dense id; the time of each id's last use */
+  /** page -> dense id */
   private readonly ids = new Map<number, number>();
-  private lastAt = new Int32Array(1024);
+  /**
+   * The top of the LRU stack, most recent first, kept exactly in a small
+   * array: most re-references land here and need no tree work at all.
+   */
+  private readonly top: Int32Array;
+  private topLen = 0;
+  /** per id: 1 while in `top`; else its position in the tree */
+  private inTop = new Uint8Array(1024);
+  private pos = new Int32Array(1024);
+  /**
+   * Pages below the top, one mark each at the position it got when it left
+   * the top. Pages leave the top in recency order, so positions increase
+   * with recency: the marks after a page's own are the distinct pages used
+   * since, besides the top's.
+   */
   private bit: Fenwick;
-  private t = 0;
+  private next = 0;
+  private below = 0;
   /** hist[d]: references at stack distance d (1-based), weighted */
   private hist = new Float64Array(1024);
   /** first references (infinite distance), weighted */
   cold = 0;
   references = 0;
 
-  /** `slots`: the tree's first size (it grows to four times the distinct pages when renumbered). */
-  constructor(private readonly slots = 1 << 18) {
+  /** `slots`: the tree's first size (renumbered when full, with room for four times the pages below the top). */
+  constructor(
+    private readonly slots = 1 << 16,
+    topSize = 16,
+  ) {
     this.bit = new Fenwick(slots);
+    this.top = new Int32Array(topSize);
   }
 
   /** One reference to `page`, counting `weight` references (1, or 1/R when sampled). */
   access(page: number, weight = 1): void {
-    if (this.t === this.bit.size) this.compact();
     this.references += weight;
     let id = this.ids.get(page);
     if (id === undefined) {
       this.cold += weight;
       id = this.ids.size;
       this.ids.set(page, id);
-      if (id === this.lastAt.length) {
-        const grown = new Int32Array(id * 2);
-        grown.set(this.lastAt);
-        this.lastAt = grown;
-      }
-    } else {
-      const lt = this.lastAt[id];
-      if (lt === this.t - 1) {
-        // the most recent page again: distance 1, and its mark is already the latest
-        this.record(1, weight);
-        return;
-      }
-      // every page seen has one mark, all before now: the marks after lt are the
-      // distinct pages used since (this page's own mark is at lt)
-      const d = this.ids.size - this.bit.prefix(lt) + 1;
-      this.record(d, weight);
-      this.bit.add(lt, -1);
+      if (id === this.inTop.length) this.grow();
+      this.enterTop(id, this.topLen);
+      return;
     }
-    this.bit.add(this.t, 1);
-    this.lastAt[id] = this.t;
-    this.t++;
+    const top = this.top;
+    if (this.inTop[id] === 1) {
+      let i = 0;
+      while (top[i] !== id) i++;
+      this.record(i + 1, weight);
+      // to the front
+      for (let j = i; j > 0; j--) top[j] = top[j - 1];
+      top[0] = id;
+      return;
+    }
+    const p = this.pos[id];
+    this.record(this.topLen + 1 + this.below - this.bit.prefix(p), weight);
+    this.bit.add(p, -1);
+    this.below--;
+    this.enterTop(id, this.topLen);
+  }
+
+  /** `id` goes to the front of the top; if the top was full its last page goes below it. */
+  private enterTop(id: number, len: number): void {
+    const top = this.top;
+    // in the top before a renumbering can look: only pages below the top carry marks
+    this.inTop[id] = 1;
+    let end = len;
+    if (len === top.length) {
+      const out = top[len - 1];
+      if (this.next === this.bit.size) this.compact();
+      this.inTop[out] = 0;
+      this.pos[out] = this.next;
+      this.bit.add(this.next++, 1);
+      this.below++;
+      end = len - 1;
+    } else this.topLen++;
+    for (let j = end; j > 0; j--) top[j] = top[j - 1];
+    top[0] = id;
+  }
+
+  private grow(): void {
+    const n = this.inTop.length * 2;
+    const t = new Uint8Array(n);
+    t.set(this.inTop);
+    this.inTop = t;
+    const p = new Int32Array(n);
+    p.set(this.pos);
+    this.pos = p;
   }
 
   protected record(d: number, weight: number): void {
@@ -100,16 +148,17 @@ export class StackDistance {
     this.hist[d] += weight;
   }
 
-  /** Renumbers the pages' times 0..m-1 in order, into a tree with room for 3m more. */
+  /** Renumbers the marks 0..m-1 in order, into a tree with room for four times as many. */
   private compact(): void {
-    const m = this.ids.size;
-    const order = Array.from({ length: m }, (_, i) => i).sort((x, y) => this.lastAt[x] - this.lastAt[y]);
-    this.bit = new Fenwick(Math.max(this.slots, 4 * m));
-    order.forEach((id, i) => {
-      this.lastAt[id] = i;
+    const ids: number[] = [];
+    for (let id = 0; id < this.ids.size; id++) if (this.inTop[id] === 0) ids.push(id);
+    ids.sort((x, y) => this.pos[x] - this.pos[y]);
+    this.bit = new Fenwick(Math.max(this.slots, 4 * ids.length));
+    ids.forEach((id, i) => {
+      this.pos[id] = i;
       this.bit.add(i, 1);
     });
-    this.t = m;
+    this.next = ids.length;
   }
 
   /** Distinct pages seen. */
