@@ -129,8 +129,21 @@ export class MachineMode {
   private readonly dataOnly: boolean;
   private readonly policy: number;
   private readonly rng: Rng;
-  /** the repeated-access shortcut needs a first TLB level holding 4K entries for data and fetches */
+  /**
+   * The front entry of each set of the first-level 4K arrays (data, and
+   * fetches when they have their own), as the last translation into that set
+   * left it: a lookup of that page finds it first in its set and changes
+   * nothing, so it is counted as the L1 hit it is without redoing it. Every
+   * PTE the pager makes has the same rights (P, RW, US, A, D, no XD), so the
+   * outcome does not depend on the kind of access. Only for 4 KiB pages.
+   */
   private readonly memo: boolean;
+  private readonly memoKeysD: Float64Array;
+  private readonly memoPfnsD: Int32Array;
+  private readonly memoKeysI: Float64Array;
+  private readonly memoPfnsI: Int32Array;
+  private readonly memoMaskD: number;
+  private readonly memoMaskI: number;
   readonly cost: CostModel;
   /** per frame: the vpn it holds, its reference bit, its dirty flag */
   private readonly owner: Float64Array;
@@ -187,8 +200,18 @@ export class MachineMode {
     this.cpu.movToCr3(0, this.root * 4096);
     this.cpu.cpl = 3;
     const tlb = this.cpu.tlb;
-    const has4k = (path: { sizeMask: number }[][]) => (path[0] ?? []).some((a) => (a.sizeMask & 1) !== 0);
-    this.memo = has4k(tlb.dataPath) && has4k(tlb.instrPath);
+    const l1d = tlb.dataPath[0]?.find((a) => (a.sizeMask & 1) !== 0);
+    const l1i = tlb.instrPath[0]?.find((a) => (a.sizeMask & 1) !== 0);
+    this.memo = l1d !== undefined && l1i !== undefined && this.shift === 0;
+    const setsD = l1d ? l1d.entries / l1d.ways : 1;
+    const setsI = l1i ? l1i.entries / l1i.ways : 1;
+    this.memoKeysD = new Float64Array(setsD).fill(-1);
+    this.memoPfnsD = new Int32Array(setsD);
+    // a unified first level: fetches share the data tables
+    this.memoKeysI = l1i === l1d ? this.memoKeysD : new Float64Array(setsI).fill(-1);
+    this.memoPfnsI = l1i === l1d ? this.memoPfnsD : new Int32Array(setsI);
+    this.memoMaskD = setsD - 1;
+    this.memoMaskI = setsI - 1;
     this.owner = new Float64Array(this.n);
     this.ref = new Uint8Array(this.n);
     this.dirty = new Uint8Array(this.n);
@@ -212,9 +235,13 @@ export class MachineMode {
     let k2 = 0;
     // the previous translation: an access of the same kind to the same page hits the same
     // L1 entry, already at the front of its set, so the lookup would change nothing
-    let lastKey = -1;
-    let lastPfn = 0;
     let repeats = 0;
+    const keysD = this.memoKeysD;
+    const pfnsD = this.memoPfnsD;
+    const keysI = this.memoKeysI;
+    const pfnsI = this.memoPfnsI;
+    const maskD = this.memoMaskD;
+    const maskI = this.memoMaskI;
     for (let i = 0; i < count; i++) {
       const lo = words[2 * i];
       const hi = words[2 * i + 1];
@@ -231,23 +258,29 @@ export class MachineMode {
       const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
       const vaHi = hi >>> 2;
       const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-      const key = (hi * 262144 + (lo >>> 14)) * 4 + access;
+      const vpn = hi * 262144 + (lo >>> 14);
+      const fetch = access === Access.Exec;
+      const set = vpn & (fetch ? maskI : maskD);
+      const keys = fetch ? keysI : keysD;
       let pfn: number;
-      if (key === lastKey && memo) {
+      if (memo && keys[set] === vpn) {
         repeats++;
-        pfn = lastPfn;
+        pfn = (fetch ? pfnsI : pfnsD)[set];
       } else {
         if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
           this.fault(vaHi, vaLo, access === Access.Write);
           this.retries++;
+          // the eviction's INVLPG may have taken a set's front entry
+          keysD.fill(-1);
+          keysI.fill(-1);
           if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK)
             throw new Error(
               `machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`,
             );
         }
         pfn = (cpu.pa / 4096) | 0;
-        lastKey = key;
-        lastPfn = pfn;
+        keys[set] = vpn;
+        (fetch ? pfnsI : pfnsD)[set] = pfn;
       }
       const frame = pfn >> shift;
       ref[frame] = 1;
