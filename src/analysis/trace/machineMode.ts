@@ -137,7 +137,7 @@ export class MachineMode {
    * PTE the pager makes has the same rights (P, RW, US, A, D, no XD), so the
    * outcome does not depend on the kind of access. Only for 4 KiB pages.
    */
-  private readonly memo: boolean;
+  private memo: boolean;
   private readonly memoKeysD: Float64Array;
   private readonly memoPfnsD: Int32Array;
   private readonly memoKeysI: Float64Array;
@@ -160,7 +160,7 @@ export class MachineMode {
   // counters
   private records = 0;
   private skipped = 0;
-  private readonly kinds = new Float64Array(4);
+  private readonly kindCounts = new Float64Array(4);
   private firstTouch = 0;
   private swapIns = 0;
   private evictions = 0;
@@ -205,6 +205,8 @@ export class MachineMode {
     this.memo = l1d !== undefined && l1i !== undefined && this.shift === 0;
     const setsD = l1d ? l1d.entries / l1d.ways : 1;
     const setsI = l1i ? l1i.entries / l1i.ways : 1;
+    // the set index is taken from the record's low word: up to 2^18 sets
+    if (setsD > 1 << 18 || setsI > 1 << 18) this.memo = false;
     this.memoKeysD = new Float64Array(setsD).fill(-1);
     this.memoPfnsD = new Int32Array(setsD);
     // a unified first level: fetches share the data tables
@@ -227,14 +229,10 @@ export class MachineMode {
     const dataOnly = this.dataOnly;
     const memo = this.memo;
     const shift = this.shift;
+    const kinds = this.kindCounts;
     let pfnSum = 0;
     let offSum = 0;
     let skipped = 0;
-    let k0 = 0;
-    let k1 = 0;
-    let k2 = 0;
-    // the previous translation: an access of the same kind to the same page hits the same
-    // L1 entry, already at the front of its set, so the lookup would change nothing
     let repeats = 0;
     const keysD = this.memoKeysD;
     const pfnsD = this.memoPfnsD;
@@ -242,31 +240,31 @@ export class MachineMode {
     const pfnsI = this.memoPfnsI;
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
+    // a unified first level: one table, and no branch on the kind of access in the common path
+    const split = keysI !== keysD;
     for (let i = 0; i < count; i++) {
       const lo = words[2 * i];
       const hi = words[2 * i + 1];
       const kind = lo & 3;
-      if (kind === 0) {
-        if (dataOnly) {
-          skipped++;
-          continue;
-        }
-        k0++;
-      } else if (kind === 1) k1++;
-      else if (kind === 2) k2++;
-      // record = vaddr << 2 | kind: vaddr = (hi:lo) >> 2
-      const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
-      const vaHi = hi >>> 2;
-      const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
+      if (dataOnly && kind === 0) {
+        skipped++;
+        continue;
+      }
+      kinds[kind]++;
+      // record = vaddr << 2 | kind: the page is (hi:lo) >> 14, the low bits of the set index are lo's
       const vpn = hi * 262144 + (lo >>> 14);
-      const fetch = access === Access.Exec;
-      const set = vpn & (fetch ? maskI : maskD);
+      const fetch = split && kind === 0;
+      const set = (lo >>> 14) & (fetch ? maskI : maskD);
       const keys = fetch ? keysI : keysD;
       let pfn: number;
       if (memo && keys[set] === vpn) {
         repeats++;
         pfn = (fetch ? pfnsI : pfnsD)[set];
       } else {
+        // vaddr = (hi:lo) >> 2
+        const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
+        const vaHi = hi >>> 2;
+        const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
         if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
           this.fault(vaHi, vaLo, access === Access.Write);
           this.retries++;
@@ -284,26 +282,20 @@ export class MachineMode {
       }
       const frame = pfn >> shift;
       ref[frame] = 1;
-      if (access === Access.Write) dirty[frame] = 1;
+      dirty[frame] |= kind >> 1; // stores and modifies (kinds 2 and 3) dirty the frame
       if (lru) this.lru.touch(frame);
       pfnSum += pfn;
-      offSum += vaLo & 4095;
+      offSum += (lo >>> 2) & 4095;
     }
     // the repeated hits, counted as the MMU counts an L1 hit
     cpu.translations += repeats;
     cpu.tlb.hits[0] += repeats;
     this.records += count;
     this.skipped += skipped;
-    const kinds = this.kinds;
-    kinds[0] += k0;
-    kinds[1] += k1;
-    kinds[2] += k2;
-    kinds[3] += count - skipped - k0 - k1 - k2;
     // exact: count <= 65536 records, frames < 2^26, offsets < 2^12
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
   }
 
-  /** The page fault: demand zero or swap-in, into a free frame or the policy's victim's. */
   /** The physical address of the leaf entry (PTE or PMD) for vpn, allocating tables on the way. */
   private leafPa(vpn: number): number {
     const table = this.mapper.ensureTable(this.root, vpn, this.leafLevel, true);
@@ -402,10 +394,10 @@ export class MachineMode {
       records: this.records,
       simulated,
       skipped_instr: this.skipped,
-      instr: this.kinds[0],
-      load: this.kinds[1],
-      store: this.kinds[2],
-      modify: this.kinds[3],
+      instr: this.kindCounts[0],
+      load: this.kindCounts[1],
+      store: this.kindCounts[2],
+      modify: this.kindCounts[3],
       levels,
       l1_hits: levels[0]?.hits ?? 0,
       l1_misses: levels[0]?.misses ?? simulated,
