@@ -157,7 +157,7 @@ export async function runTraceCli(
   if (o.chart !== undefined && ![".svg", ".html", ".png"].includes(extname(o.chart).toLowerCase()))
     throw new InputError(`--chart: the file must end in .svg, .html or .png, not '${o.chart}'`);
   const total = file === "-" ? 0 : fileSize(file);
-  const progress = o.progress && process.stderr.isTTY ? new Progress(total) : null;
+  const progress = Progress.forTerminal(o.progress, process.stderr.isTTY, total);
 
   let feed: (w: Uint32Array, n: number) => void;
   let sim: MachineMode | null = null;
@@ -641,10 +641,28 @@ function formatSummary(s: TraceSummary, stats: TraceReadStats | null): string[] 
   return lines;
 }
 
-/** A progress line on stderr, on a terminal only: records, rate, and the ETA when the size is known. */
-class Progress {
+/**
+ * A progress line (on stderr, and only on a terminal): records, rate, and
+ * the percentage and ETA when the input's size is known; redrawn at most
+ * every 200 ms.
+ */
+export class Progress {
   private last = 0;
-  constructor(private readonly total: number) {}
+  constructor(
+    private readonly total: number,
+    private readonly write: (s: string) => void = (s) => process.stderr.write(s),
+  ) {}
+
+  /** The line for a terminal when `isTTY`, else null: pipes and CI stay quiet. */
+  static forTerminal(
+    enabled: boolean,
+    isTTY: boolean | undefined,
+    total: number,
+    write?: (s: string) => void,
+  ): Progress | null {
+    return enabled && isTTY === true ? new Progress(total, write) : null;
+  }
+
   update(rawBytes: number, records: number, ms: number): void {
     if (ms - this.last < 200) return;
     this.last = ms;
@@ -655,9 +673,9 @@ class Progress {
       const eta = (ms / 1000) * (1 / frac - 1);
       tail = `, ${(100 * frac).toFixed(0)}%, ETA ${eta.toFixed(0)} s`;
     }
-    process.stderr.write(`\r${fmt(records)} records, ${(rate / 1e6).toFixed(1)} M/s${tail}   `);
+    this.write(`\r${fmt(records)} records, ${(rate / 1e6).toFixed(1)} M/s${tail}   `);
   }
   done(): void {
-    if (this.last > 0) process.stderr.write("\r\x1b[K");
+    if (this.last > 0) this.write("\r\x1b[K");
   }
 }
