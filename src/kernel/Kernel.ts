@@ -379,14 +379,7 @@ export class Kernel {
     this.vm = new Vmalloc(
       this.buddy,
       {
-        mapKernelPage: (vpn, p) =>
-          this.mapper.map(
-            this.rootPfn,
-            vpn,
-            p,
-            0,
-            this.config.pti ? { ...PAGE_KERNEL, global: false } : PAGE_KERNEL,
-          ).ok,
+        mapKernelPage: (vpn, p) => this.mapper.map(this.rootPfn, vpn, p, 0, kf(PAGE_KERNEL)).ok,
         unmapKernelPage: (vpn) => {
           this.mapper.unmap(this.rootPfn, vpn);
         },
