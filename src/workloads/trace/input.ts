@@ -217,18 +217,33 @@ parentPort.on("message", () => { credits++; if (wake) { const w = wake; wake = n
   const dec = workerData.zstd ? new (require(workerData.zstd).DecompressStream)() : zlib.createGunzip();
   src.on("error", (e) => dec.destroy(e));
   src.pipe(dec);
-  for await (const c of dec) {
-    const ab = new ArrayBuffer(c.length);
-    new Uint8Array(ab).set(c);
+  // the decoder's small pieces gathered into 4 MiB messages
+  const SIZE = 4 << 20;
+  let buf = new Uint8Array(SIZE);
+  let fill = 0;
+  const send = async () => {
     while (credits === 0) await new Promise((r) => { wake = r; });
     credits--;
+    const ab = buf.buffer.slice(0, fill);
     parentPort.postMessage({ chunk: ab, raw: src.bytesRead }, [ab]);
+    fill = 0;
+  };
+  for await (const c of dec) {
+    let at = 0;
+    while (at < c.length) {
+      const n = Math.min(c.length - at, SIZE - fill);
+      buf.set(c.subarray(at, at + n), fill);
+      fill += n;
+      at += n;
+      if (fill === SIZE) await send();
+    }
   }
+  if (fill > 0) await send();
   parentPort.postMessage({ done: true, raw: src.bytesRead });
 })().catch((e) => parentPort.postMessage({ error: String(e && e.message ? e.message : e), code: e && e.code }));
 `;
 
-/** Chunks decompressed by a worker thread, at most four in flight (constant memory). */
+/** Chunks decompressed by a worker thread, 4 MiB each, at most four in flight (constant memory). */
 async function* viaWorker(path: string, name: string, setRaw: (n: number) => void): AsyncIterable<Buffer> {
   const isZstd = startsWith(peek(path) ?? Buffer.alloc(0), ZSTD_MAGIC);
   const worker = new Worker(WORKER_SOURCE, {
