@@ -34,7 +34,10 @@ export function runPolicyCli(o: PolicyCliOptions): string {
     const doc = results.map((r) => ({
       policy: r.policy,
       frames,
-      ...(r.accesses ? { accesses: r.accesses } : {}),
+      // the frames in use, in frame order (frames fill in order and are never emptied, so no gap is lost)
+      ...(r.accesses
+        ? { accesses: r.accesses.map((a) => ({ ...a, frames: a.frames.filter((f) => f !== null) })) }
+        : {}),
       hits: r.hits,
       misses: r.misses,
     }));

@@ -17,7 +17,7 @@ describe("vmlab policy", () => {
       policy: "lru",
       frames: 2,
       accesses: [
-        { page: 1, hit: false, victim: null, frames: [1, null] },
+        { page: 1, hit: false, victim: null, frames: [1] },
         { page: 2, hit: false, victim: null, frames: [1, 2] },
         { page: 1, hit: true, victim: null, frames: [1, 2] },
         { page: 3, hit: false, victim: 2, frames: [1, 3] },
