@@ -91,7 +91,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<file>", "the trace, or - for standard input")
     .option("--format <f>", "auto, lackey, bin, text or refs", "auto");
   addTraceOptions(trace).action(async (file: string, opts) => {
-    const r = await runTraceCli(file, opts);
+    const r = await runTraceCli(file, {
+      ...opts,
+      framesGiven: trace.getOptionValueSource("frames") === "cli",
+    });
     if (r.text !== null) process.stdout.write(`${r.text}\n`);
     if (r.error !== null) {
       process.stderr.write(`vmlab: ${r.error}\n`);
@@ -107,7 +110,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<program...>", "the program and its arguments, after --")
     .option("--out <file>", "write the binary trace (.u64, .u64.zst, .u64.gz) instead of simulating");
   addTraceOptions(record).action(async (argv: string[], opts) => {
-    const r = await runRecordCli(argv, opts);
+    const r = await runRecordCli(argv, {
+      ...opts,
+      framesGiven: record.getOptionValueSource("frames") === "cli",
+    });
     if (r.text !== null) process.stdout.write(`${r.text}\n`);
     if (r.error !== null) {
       process.stderr.write(`vmlab: ${r.error}\n`);
@@ -203,6 +209,7 @@ function addTraceOptions(cmd: Command): Command {
   return cmd
     .option("--mode <m>", "machine (the MMU and a pager) or policy (page numbers only)", "machine")
     .option("--frames <n>", "frames for the traced program's pages (page tables aside)", "4096")
+    .option("--ram <size>", "the same as a size: 16M is --frames 4096")
     .option(
       "--policy <name>",
       `machine mode: ${MACHINE_POLICIES.join(", ")} (--pager linux: ${RECLAIM_POLICIES.join(", ")}); policy mode: ${POLICY_NAMES.join(", ")}`,

@@ -48,6 +48,9 @@ export interface TraceCliOptions {
   arch?: string;
   pager?: string;
   swap?: string;
+  ram?: string;
+  /** --frames was given on the command line (not its default) */
+  framesGiven?: boolean;
 }
 
 export interface TraceOutcome {
@@ -134,7 +137,9 @@ export async function runTraceCli(
     throw new InputError(`--format must be auto, ${TRACE_FORMATS.join(", ")}, not '${o.format}'`);
   if (o.mode !== "machine" && o.mode !== "policy")
     throw new InputError(`--mode must be machine or policy, not '${o.mode}'`);
-  const frames = positiveInt(o.frames, "--frames");
+  // --ram SIZE: the machine statement's vocabulary for the same thing
+  if (o.ram !== undefined && o.framesGiven) throw new InputError("give --frames or --ram, not both");
+  const frames = o.ram !== undefined ? ramFrames(o.ram) : positiveInt(o.frames, "--frames");
   const seed = Number(o.seed);
   if (!Number.isSafeInteger(seed)) throw new InputError(`--seed must be an integer, not '${o.seed}'`);
   const machine = o.mode === "machine";
@@ -501,6 +506,14 @@ function writeChart(path: string, s: TraceSummary): void {
   const svg = toSvg(panels);
   const data = ext === ".png" ? toPng(svg) : ext === ".html" ? toHtml(panels, `vmlab trace ${s.trace}`) : svg;
   writeWhole(path, data, "--chart");
+}
+
+/** --ram SIZE as 4 KiB frames: a multiple of 4K. */
+function ramFrames(text: string): number {
+  const bytes = parseSize(text, "--ram");
+  if (bytes < 4096 || bytes % 4096 !== 0)
+    throw new InputError(`--ram: ${text} is not a positive multiple of 4K`);
+  return bytes / 4096;
 }
 
 /** A size with an optional K, M or G suffix, in bytes. */

@@ -78,6 +78,11 @@ describe("vmlab trace", () => {
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toMatch(/^vmlab: /);
     }
+    // --ram is --frames as a size
+    expect(
+      JSON.parse(vmlab(["trace", "-", "--format", "refs", "--ram", "1M", "--json"], "1,2").stdout).frames,
+    ).toBe(256);
+    expect(vmlab(["trace", "-", "--format", "refs", "--ram", "1M", "--frames", "3"], "1,2").code).toBe(2);
     const missing = vmlab(["trace", join(dir, "nope.u64")]);
     expect([missing.code, missing.stderr.trim()]).toEqual([
       2,
