@@ -4,6 +4,7 @@ import { MACHINE_POLICIES } from "../analysis/trace/machineMode.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import { RECLAIM_POLICIES } from "../kernel/mm/vmscan.ts";
+import { runGenCli } from "./gen.ts";
 import { runPolicyCli } from "./policy.ts";
 import { runWorker } from "./queue.ts";
 import { runRecordCli } from "./record.ts";
@@ -101,6 +102,26 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = 2;
     }
   });
+
+  program
+    .command("gen")
+    .description(
+      "a synthetic trace (seq, random, zipf, hotcold) in the binary format, to --out FILE or to stdout for vmlab trace -",
+    )
+    .argument(
+      "<pattern>",
+      "seq (a cyclic scan), random (uniform), zipf, hotcold (80% of references to 20% of pages)",
+    )
+    .option("--pages <n>", "distinct pages", "1000")
+    .option("--refs <n>", "references", "1000000")
+    .option("--write-ratio <r>", "the fraction of stores", "0")
+    .option("--zipf-s <s>", "zipf's exponent", "1")
+    .option("--seed <n>", "seed", "1")
+    .option("--out <file>", "a file (.u64, .u64.zst, .u64.gz) instead of stdout")
+    .action(async (pattern: string, opts) => {
+      const r = await runGenCli(pattern, opts, process.stdout);
+      if (r !== null) process.stdout.write(`${r}\n`);
+    });
 
   const record = program
     .command("record")

@@ -1,4 +1,5 @@
 /** `vmlab trace`: both modes from files and stdin, JSON, and bad input with exit 2 and no result. */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -173,5 +174,44 @@ describe("vmlab trace", () => {
       `vmlab: --chart: the file must end in .svg, .html or .png, not '${join(dir, "x.gif")}'`,
     ]);
     expect(existsSync(join(dir, "x.gif"))).toBe(false);
+  });
+
+  it("reads a generated trace from a pipe: a scan one page larger than memory misses every time under LRU", () => {
+    const gen = spawnSync(process.execPath, [
+      join(import.meta.dirname, "../../bin/vmlab.mjs"),
+      "gen",
+      "seq",
+      "--pages",
+      "10",
+      "--refs",
+      "1000",
+    ]);
+    expect(gen.status).toBe(0);
+    expect(gen.stdout.length).toBe(8000);
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(import.meta.dirname, "../../bin/vmlab.mjs"),
+        "trace",
+        "-",
+        "--mode",
+        "policy",
+        "--policy",
+        "lru",
+        "--frames",
+        "9",
+        "--json",
+      ],
+      { input: gen.stdout },
+    );
+    const j = JSON.parse(r.stdout.toString());
+    expect([j.format, j.accesses, j.faults]).toEqual(["bin", 1000, 1000]);
+    const out = join(dir, "z.u64.zst");
+    const w = vmlab(["gen", "zipf", "--pages", "100", "--refs", "5000", "--out", out]);
+    expect(w.stdout.trim()).toBe(`wrote 5,000 references (zipf) to ${out}`);
+    expect(JSON.parse(vmlab(["trace", out, "--json"]).stdout).accesses).toBe(5000);
+    expect(vmlab(["gen", "spiral"]).code).toBe(2);
+    expect(vmlab(["gen", "seq", "--out", join(dir, "x.txt")]).code).toBe(2);
+    expect(existsSync(join(dir, "x.txt"))).toBe(false);
   });
 });
