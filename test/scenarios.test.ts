@@ -280,6 +280,21 @@ describe("invalid process statements", () => {
       /^t\.vm:3:8: unknown process metric 'rsss'/,
     ],
     [
+      "a replay of a file that is not there",
+      'machine ram=64M\nspawn A\nA: replay "no-such.u64"\n',
+      /^t\.vm:3:11: no-such\.u64: no such file/,
+    ],
+    [
+      "a replay of a trace cut short",
+      'machine ram=64M\nspawn A\nA: m = mmap 8K at=0x10000000 fixed\nA: replay "test/fixtures/cut.u64"\n',
+      /^t\.vm:4:11: test\/fixtures\/cut\.u64 \(byte offset 16\): truncated: 3 bytes/,
+    ],
+    [
+      "an unterminated quoted word",
+      'machine ram=64M\nspawn A\nA: replay "x.u64\n',
+      /^t\.vm:3:11: unterminated quoted word/,
+    ],
+    [
       "to= without maymove",
       "machine ram=64M\nspawn A\nA: b = mmap 4K\nA: c = mremap b 4K 8K to=0x100000\n",
       /^t\.vm:4:23: to= needs maymove/,

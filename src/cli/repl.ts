@@ -13,7 +13,7 @@ const HELP = `The vmlab scenario language, one statement per line (docs/scenario
   kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: read ADDR
   A: madvise ADDR SIZE dontneed|pageout|dontdump|... | A: n = coredump | A: mlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
   file F size=1M [fs=tmpfs] [cached] | A: m = mmap 1M shared file=F | A: msync ADDR SIZE
-  A: n = syscall read|write F BUF SIZE | kernel: n = copy_from_user A BUF SIZE | copy_to_user A BUF SIZE | get_user A ADDR | put_user A ADDR V | clear_user A BUF SIZE | strncpy_from_user A SRC N
+  A: n = replay "trace.u64.gz" [limit=N] | A: n = syscall read|write F BUF SIZE | kernel: n = copy_from_user A BUF SIZE | copy_to_user A BUF SIZE | get_user A ADDR | put_user A ADDR V | clear_user A BUF SIZE | strncpy_from_user A SRC N
   kbuf = device D size=16K | A: u = mmap 16K shared dev=D | reclaim [SIZE] | kswapd
   show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb | show A maps
   explain A ADDR [read|write|exec]

@@ -47,6 +47,15 @@ export function lexLine(text: string, file: string, line: number): Tok[] {
       continue;
     }
     const start = i;
+    // a vmlab extension: a double-quoted word ("traces/scan.u64"), for paths
+    if (c === '"') {
+      const end = text.indexOf('"', i + 1);
+      if (end < 0) fail("unterminated quoted word", i);
+      if (end === i + 1) fail("an empty quoted word", i);
+      toks.push({ kind: "ident", text: text.slice(i + 1, end), col: start + 1 });
+      i = end + 1;
+      continue;
+    }
     // a TLB geometry such as 64x4,1536x12 is one word
     const geometry = /^[1-9][0-9]*x[0-9]+(,[1-9][0-9]*x[0-9]+)*(?![A-Za-z0-9_])/.exec(text.slice(i));
     if (geometry) {

@@ -1,3 +1,4 @@
+import { dirname, isAbsolute, join } from "node:path";
 import { ModelBug } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import { Rng } from "../../base/rng.ts";
@@ -24,6 +25,8 @@ import {
 } from "../../kernel/procfs.ts";
 import type { Task } from "../../kernel/task.ts";
 import { px } from "../../kernel/vaddr.ts";
+import { decodeAll, TRACE_FORMATS, type TraceFormat } from "../trace/formats.ts";
+import { readTraceFileSync } from "../trace/input.ts";
 import type { AddrExpr, Expr, Pos, Stmt, Word } from "./ast.ts";
 import { machineSettings } from "./machineConfig.ts";
 import { parseLine, parseScenario } from "./parser.ts";
@@ -113,6 +116,9 @@ const MADVICE = [
   "populate_read",
   "populate_write",
 ];
+
+/** At most this many touches in one statement (ranges, replays). */
+const MAX_TOUCHES = 1_000_000;
 
 const KERNEL_VERBS = new Set([
   "kmalloc",
@@ -1153,6 +1159,73 @@ class Compiler {
           rt.out.push(...lines);
         };
       }
+      case "replay": {
+        // a vmlab extension: a trace's accesses as P's own, through its page tables and the fault path
+        const o = this.opts(s, ["format", "limit"]);
+        const args = s.words.filter((w) => w.kind === "arg") as (Word & { kind: "arg" })[];
+        if (args.length !== 1 || args[0].ident === null)
+          this.fail(
+            'replay "FILE" [format=auto|bin|lackey|text|refs] [limit=N]',
+            args[1]?.pos ?? args[0]?.pos ?? s.verbPos,
+          );
+        const fileW = args[0];
+        const fw = o.get("format");
+        const format = fw?.ident ?? "auto";
+        if (!["auto", ...TRACE_FORMATS].includes(format))
+          this.fail(`format= must be auto, ${TRACE_FORMATS.join(", ")}`, fw!.valuePos);
+        const lw = o.get("limit");
+        if (lw?.value) this.useVars(lw.value);
+        if (s.target) this.defined.add(s.target.name);
+        // a path relative to the scenario's own directory
+        const path =
+          isAbsolute(fileW.ident!) || this.file.startsWith("<")
+            ? fileW.ident!
+            : join(dirname(this.file), fileW.ident!);
+        return (rt) => {
+          const t = this.liveProc(rt, name, pos);
+          const cpu = this.runOn(rt, t);
+          const limit = lw ? this.numOpt(lw, rt)! : MAX_TOUCHES;
+          if (limit < 1 || limit > MAX_TOUCHES) this.fail(`limit= must be 1 .. ${MAX_TOUCHES}`, lw!.valuePos);
+          let data: Buffer;
+          try {
+            data = readTraceFileSync(path).data;
+          } catch (e) {
+            if (e instanceof InputError) this.fail(e.format(), fileW.pos);
+            throw e;
+          }
+          const k = rt.kernel;
+          const f0 = t.minFlt;
+          const m0 = t.majFlt;
+          let done = 0;
+          let signal: string | null = null;
+          const stop = {};
+          try {
+            decodeAll(path, data, format as TraceFormat | "auto", (w, n) => {
+              for (let i = 0; i < n && done < limit; i++) {
+                const rec = BigInt(w[2 * i + 1]) * 4294967296n + BigInt(w[2 * i]);
+                const kind = Number(rec & 3n);
+                const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
+                const r = k.userAccess(cpu, t, rec >> 2n, access, 0x5a);
+                done++;
+                if (!r.ok) {
+                  signal = `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}${r.killed ? ": killed" : ": caught, the replay stops"}`;
+                  throw stop;
+                }
+              }
+              if (done >= limit) throw stop;
+            });
+          } catch (e) {
+            if (e instanceof InputError) this.fail(e.format(), fileW.pos);
+            if (e !== stop) throw e;
+          }
+          this.assign(
+            s,
+            rt,
+            BigInt(done),
+            `(accesses replayed; ${faultSummary(t.minFlt - f0, t.majFlt - m0)}${signal ? `; ${signal}` : ""})`,
+          );
+        };
+      }
       case "msync": {
         this.opts(s, []);
         const [addr, len] = this.args(s, 2, 2, "an address and a size");
@@ -1372,7 +1445,7 @@ class Compiler {
     const stride = strideW ? BigInt(this.numOpt(strideW, rt)!) : 4096n;
     if (stride === 0n) this.fail("stride=0", strideW!.valuePos);
     const points = touchPoints(start, len, stride);
-    if (points.length > 1_000_000)
+    if (points.length > MAX_TOUCHES)
       this.fail(`the range touches ${points.length} pages; vmlab caps one statement at 1,000,000`, addr.pos);
     if (orderW?.ident === "desc") points.reverse();
     else if (orderW?.ident === "random") shuffle(points, rt.rng);
@@ -1918,11 +1991,11 @@ function touchPoints(start: bigint, len: bigint, stride: bigint): bigint[] {
   if (stride === 4096n) {
     // once per page the range covers
     const first = start - (start % 4096n);
-    for (let p = first; p < start + len && points.length <= 1_000_000; p += 4096n)
+    for (let p = first; p < start + len && points.length <= MAX_TOUCHES; p += 4096n)
       points.push(p < start ? start : p);
     return points;
   }
-  for (let p = start; p < start + len && points.length <= 1_000_000; p += stride) points.push(p);
+  for (let p = start; p < start + len && points.length <= MAX_TOUCHES; p += stride) points.push(p);
   return points;
 }
 

@@ -100,6 +100,24 @@ export async function readTrace(
   return stats;
 }
 
+/**
+ * A whole trace already in memory (decompressed), decoded at once and
+ * synchronously: for scenarios, which run statement by statement.
+ */
+export function decodeAll(
+  name: string,
+  data: Buffer,
+  format: TraceFormat | "auto",
+  sink: BatchSink,
+): TraceReadStats {
+  const fmt = format === "auto" ? sniffFormat(name, data.subarray(0, 4096)) : format;
+  const stats: TraceReadStats = { format: fmt, records: 0, bytes: data.length, lines: 0, skippedLines: 0 };
+  const decoder = fmt === "bin" ? new BinDecoder(name, sink, stats) : new LineDecoder(name, fmt, sink, stats);
+  decoder.push(data);
+  decoder.end();
+  return stats;
+}
+
 interface Decoder {
   push(chunk: Buffer): void;
   end(): void;

@@ -7,11 +7,11 @@
  * system `zstd -dcq` in a child process; gzip: node:zlib.
  */
 import { spawn } from "node:child_process";
-import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readFileSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
-import { createGunzip } from "node:zlib";
+import { createGunzip, gunzipSync } from "node:zlib";
 import { InputError } from "../../base/errors.ts";
 
 export type Compression = "none" | "gzip" | "zstd";
@@ -64,6 +64,41 @@ export function openTrace(path: string, stdin: Readable = process.stdin, threade
     return input;
   }
   return openStream(name, path === "-" ? stdin : createReadStream(path, { highWaterMark: 1 << 20 }));
+}
+
+/**
+ * A whole trace file read and decompressed at once (synchronously), for
+ * scenarios: at most `limit` bytes once decompressed.
+ */
+export function readTraceFileSync(
+  path: string,
+  limit = 256 << 20,
+): { data: Buffer; compression: Compression } {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (e) {
+    throw fsError(e, path);
+  }
+  let data = raw;
+  let compression: Compression = "none";
+  try {
+    if (startsWith(raw, GZIP_MAGIC)) {
+      compression = "gzip";
+      data = gunzipSync(raw, { maxOutputLength: limit + 1 });
+    } else if (startsWith(raw, ZSTD_MAGIC)) {
+      compression = "zstd";
+      const req = createRequire(import.meta.url);
+      data = (req("zstd-napi") as { decompress(b: Buffer): Buffer }).decompress(raw);
+    }
+  } catch (e) {
+    throw decodeError(e, path, compression);
+  }
+  if (data.length > limit)
+    throw new InputError(`more than ${limit >> 20} MiB of trace: replay it with vmlab trace, which streams`, {
+      file: path,
+    });
+  return { data, compression };
 }
 
 /** An already open stream (a child's pipe) as a trace named `name`. */
