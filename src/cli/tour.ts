@@ -107,7 +107,9 @@ export function runTour(write: (line: string) => void): void {
   say();
   const ok = scenarioTour(say);
   say();
-  say("Next: vmlab run examples/*/*.vm; vmlab walk --image FILE.json --va ADDR; docs/.");
+  say(
+    "Next: vmlab run examples/*/*.vm; vmlab trace ../shared/traces/gzip-10M.u64.zst --mrc; vmlab walk --image FILE.json --va ADDR; docs/.",
+  );
   if (!ok) throw new Error("tour: an expectation of the tour failed");
 }
 
@@ -133,7 +135,8 @@ function scenarioTour(say: (s?: string) => void): boolean {
     say();
     say(`${n++}. ${header[0].replace(/^Q: /, "")}   (examples/tour/${name})`);
     for (const line of header.slice(1)) say(`   ${line}`);
-    const r = runScenario(source, { file: `examples/tour/${name}` });
+    // the absolute path: a scenario's relative paths (replay "...") are taken from its directory
+    const r = runScenario(source, { file: join(dir, name) });
     for (const line of formatStatements(r)) say(`   ${line}`);
     say(`   -> ${r.passed} of ${r.expectations.length} expectations hold`);
     if (r.failed > 0) allOk = false;
