@@ -5,6 +5,7 @@
  * policy (checked by property tests); the per-access table is not kept.
  */
 import { InputError } from "../../base/errors.ts";
+import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import type { PolicyResult } from "./simulate.ts";
 
@@ -19,11 +20,10 @@ export class FastSim {
   private readonly lru: LruList;
   private readonly kind: number;
   private used = 0;
-  private hand = 0;
+  private readonly hand: ClockHand;
   private t = 0;
   hits = 0;
   evictions = 0;
-  refClears = 0;
 
   constructor(
     policy: FastPolicy,
@@ -35,6 +35,7 @@ export class FastSim {
     this.kind = FAST_POLICIES.indexOf(policy);
     if (this.kind < 0) throw new InputError(`no fast path for policy '${policy}'`);
     this.pageAt = new Float64Array(frames);
+    this.hand = new ClockHand(frames);
     this.ref = new Uint8Array(this.kind === 2 ? frames : 0);
     this.lru = new LruList(this.kind === 0 ? frames : 0);
   }
@@ -68,21 +69,7 @@ export class FastSim {
 
   private victim(): number {
     if (this.kind === 0) return this.lru.tail;
-    const n = this.frames;
-    if (this.kind === 1) {
-      // FIFO: a new page takes the victim's frame, so frame order from the hand is load order
-      const s = this.hand;
-      this.hand = s + 1 === n ? 0 : s + 1;
-      return s;
-    }
-    const ref = this.ref;
-    for (;;) {
-      const s = this.hand;
-      this.hand = s + 1 === n ? 0 : s + 1;
-      if (ref[s] === 0) return s;
-      ref[s] = 0;
-      this.refClears++;
-    }
+    return this.kind === 1 ? this.hand.fifo() : this.hand.clock(this.ref);
   }
 
   result(): PolicyResult {

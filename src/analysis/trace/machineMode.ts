@@ -37,6 +37,7 @@ import { Outcome } from "../../hw/x86_64/fault.ts";
 import { BumpFrames, Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte } from "../../hw/x86_64/pte.ts";
 import { isSwapPte, swapPte, swapSlot } from "../../kernel/mm/swap.ts";
+import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 
 export const MACHINE_POLICIES = ["clock", "fifo", "lru", "random"] as const;
@@ -152,7 +153,7 @@ export class MachineMode {
   /** LRU: the frames in recency order */
   private readonly lru: LruList;
   private used = 0;
-  private hand = 0;
+  private readonly hand: ClockHand;
   // swap map: a LIFO stack of free slots, else the next new slot
   private freeSlots: number[] = [];
   private nextSlot = 0;
@@ -166,7 +167,6 @@ export class MachineMode {
   private evictions = 0;
   private dirtyEvictions = 0;
   private swapMax = 0;
-  private refClears = 0;
   private retries = 0;
   private pfnSum = 0n;
 
@@ -217,6 +217,7 @@ export class MachineMode {
     this.owner = new Float64Array(this.n);
     this.ref = new Uint8Array(this.n);
     this.dirty = new Uint8Array(this.n);
+    this.hand = new ClockHand(this.n);
     this.lru = new LruList(this.policy === 2 ? this.n : 0);
   }
 
@@ -332,29 +333,15 @@ export class MachineMode {
   }
 
   private victim(): number {
-    const n = this.n;
     switch (this.policy) {
-      case 0: {
-        // CLOCK: clear reference bits until a frame without one comes under the hand
-        const ref = this.ref;
-        for (;;) {
-          const f = this.hand;
-          this.hand = f + 1 === n ? 0 : f + 1;
-          if (ref[f] === 0) return f;
-          ref[f] = 0;
-          this.refClears++;
-        }
-      }
-      case 1: {
-        // FIFO: the new page takes the victim's frame, so load order is frame order from the hand
-        const f = this.hand;
-        this.hand = f + 1 === n ? 0 : f + 1;
-        return f;
-      }
+      case 0:
+        return this.hand.clock(this.ref);
+      case 1:
+        return this.hand.fifo();
       case 2:
         return this.lru.tail;
       default:
-        return this.rng.below(n);
+        return this.rng.below(this.n);
     }
   }
 
@@ -413,7 +400,7 @@ export class MachineMode {
       dirty_evictions: this.dirtyEvictions,
       swap_outs: this.evictions,
       swap_max_in_use: this.swapMax,
-      clock_ref_clears: this.refClears,
+      clock_ref_clears: this.hand.refClears,
       frames_used: this.used << this.shift,
       phys_sum: BigInt.asUintN(64, this.pfnSum).toString(),
       retries: r,
