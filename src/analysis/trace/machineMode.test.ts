@@ -5,9 +5,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { readTrace } from "../../workloads/trace/formats.ts";
+import { readRuns, readTrace } from "../../workloads/trace/formats.ts";
 import { openTrace } from "../../workloads/trace/input.ts";
+import { foldRuns, RUN_TOTALS } from "../../workloads/trace/runs.ts";
 import { PolicySim } from "../policy/simulate.ts";
 import { MachineMode, type MachinePolicy } from "./machineMode.ts";
 
@@ -79,18 +81,82 @@ const COUNTERS = [
   "phys_sum",
 ];
 
+describe("machine mode, runs against records", () => {
+  it("feedRuns gives every figure feed gives, whatever the policy, TLB, frames and batches", () => {
+    const rec = fc.tuple(
+      fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 ** 35 - 1 }) },
+      ),
+      fc.integer({ min: 0, max: 4095 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 1, max: 6 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(rec, { maxLength: 200 }),
+        fc.constantFrom("clock", "lru", "fifo", "random"),
+        fc.constantFrom("vmref", "skylake", "tiny"),
+        fc.integer({ min: 1, max: 12 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 64 }),
+        (spec, policy, tlb, frames, dataOnly, batch) => {
+          // each [page, offset, kind, repeat] is that record repeated: runs of several records
+          const recs = spec.flatMap(([page, off, kind, times]) =>
+            Array.from({ length: times }, (_, t) => (page * 4096 + ((off + 8 * t) % 4096)) * 4 + kind),
+          );
+          const w = new Uint32Array(2 * recs.length);
+          recs.forEach((r, i) => {
+            w[2 * i] = r % 2 ** 32;
+            w[2 * i + 1] = Math.floor(r / 2 ** 32);
+          });
+          const cfg = { frames, tlb, policy: policy as MachinePolicy, dataOnly, seed: 3 };
+          const byRecord = new MachineMode(cfg);
+          const byRun = new MachineMode(cfg);
+          const out = new Uint32Array(2 * batch);
+          const totals = new Float64Array(RUN_TOTALS);
+          for (let at = 0; at < recs.length; at += batch) {
+            const n = Math.min(batch, recs.length - at);
+            const part = w.subarray(2 * at, 2 * (at + n));
+            byRecord.feed(part, n);
+            totals.fill(0);
+            byRun.feedRuns(out, foldRuns(part, n, out, totals), totals);
+          }
+          expect(byRun.result()).toEqual(byRecord.result());
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
+  it("refuse runs where the first level has no 4K arrays to take them (2 MiB pages)", () => {
+    const mm = new MachineMode({ frames: 1024, tlb: "vmref", policy: "clock", pageSize: "2m" });
+    expect(mm.takesRuns).toBe(false);
+    expect(() => mm.feedRuns(new Uint32Array(2), 1, new Float64Array(RUN_TOTALS))).toThrow(/runs need/);
+  });
+});
+
 describe.skipIf(!have)("machine mode against the C reference (vmref) counters", () => {
   const runs = expected.filter((r) => r.trace.startsWith("gzip") || r.frames === 256);
   for (const run of runs) {
-    it(`${run.trace} ${run.mode} ${run.frames} frames: every counter equal`, async () => {
-      // streamed from the file: constant memory
-      const mm = new MachineMode({
+    // as vmlab trace FILE replays it: the reading thread folds the records into runs; one
+    // configuration record by record as well (standard input, or analyses alongside)
+    const records = run.trace.startsWith("gzip") && run.frames === 256 && run.mode === "all";
+    it(`${run.trace} ${run.mode} ${run.frames} frames: every counter equal${records ? " (runs, and records)" : ""}`, async () => {
+      const cfg = {
         frames: run.frames,
         tlb: "64x4,1536x12",
-        policy: "clock",
+        policy: "clock" as const,
         dataOnly: run.mode === "data-only",
-      });
-      await readTrace(openTrace(`${SHARED}/traces/${run.trace}`), "bin", (w, n) => mm.feed(w, n));
+      };
+      const mm = new MachineMode(cfg);
+      await readRuns(`${SHARED}/traces/${run.trace}`, (w, n, totals) => mm.feedRuns(w, n, totals));
+      if (records) {
+        // streamed from the file: constant memory
+        const byRecord = new MachineMode(cfg);
+        await readTrace(openTrace(`${SHARED}/traces/${run.trace}`), "bin", (w, n) => byRecord.feed(w, n));
+        expect(byRecord.result()).toEqual(mm.result());
+      }
       const r = mm.result() as unknown as Record<string, unknown>;
       for (const k of COUNTERS) expect(String(r[k]), k).toBe(String(run[k]));
       // vmref allocates a missing table during the walk and then reads all 4 entries; the

@@ -7,8 +7,9 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../base/errors.ts";
-import { readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
+import { readRuns, readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
 import { openTrace } from "./input.ts";
+import { foldRuns, RUN_TOTALS } from "./runs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-trace-"));
 const zstd = createRequire(import.meta.url)("zstd-napi") as { compress(b: Buffer): Buffer };
@@ -171,3 +172,109 @@ describe("trace readers", () => {
     expect(badRef.e.format()).toBe(`${join(dir, "bad.refs")}:1:5: 'x3' is not a page number`);
   });
 });
+
+/** A file's runs as readRuns hands them on: [words of the runs, totals] per slot, flattened. */
+async function runsOf(path: string, stopAfter = Number.POSITIVE_INFINITY) {
+  const runs: number[] = [];
+  const totals = new Float64Array(RUN_TOTALS);
+  let slots = 0;
+  const stats = await readRuns(path, (w, n, t) => {
+    if (slots++ >= stopAfter) throw new Error("the consumer stops");
+    for (let i = 0; i < 2 * n; i++) runs.push(w[i]);
+    for (let k = 0; k < RUN_TOTALS; k++) totals[k] += t[k];
+  });
+  return { runs, totals: Array.from(totals), stats };
+}
+
+/** The same folded on this thread from readTrace's records. */
+function folded(recs: [number, number][]) {
+  const raw = binRecords(recs);
+  const w = new Uint32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+  const out = new Uint32Array(w.length);
+  const totals = new Float64Array(RUN_TOTALS);
+  const m = foldRuns(w, recs.length, out, totals);
+  return { runs: Array.from(out.subarray(0, 2 * m)), totals: Array.from(totals) };
+}
+
+async function runsFailure(path: string): Promise<{ e: InputError; seen: number }> {
+  let seen = 0;
+  try {
+    await readRuns(path, (_w, _n, t) => {
+      seen += t[6];
+    });
+  } catch (e) {
+    if (e instanceof InputError) return { e, seen };
+    throw e;
+  }
+  throw new Error("expected an InputError");
+}
+
+describe("reading runs on the reading thread", () => {
+  // runs of a few records each, over more than one slot (2^18 records)
+  const LONG: [number, number][] = Array.from({ length: 300_000 }, (_, i) => [
+    (Math.floor(i / 3) % 5000) * 4096 + (i % 4096),
+    i % 7 === 0 ? 0 : 1 + (i % 3),
+  ]);
+
+  it("fold plain, gzip and zstd files to the runs and totals folded here from the records", async () => {
+    for (const recs of [RECS, LONG]) {
+      const raw = binRecords(recs);
+      const want = folded(recs);
+      for (const [name, data] of [
+        ["r.u64", raw],
+        ["r.u64.gz", gzipSync(raw)],
+        ["r.u64.zst", zstd.compress(raw)],
+      ] as const) {
+        const got = await runsOf(file(name, data));
+        expect(got.stats.records, name).toBe(recs.length);
+        expect(got.totals, name).toEqual(want.totals);
+        // runs may be cut at a slot's end: the records, unfolded, must agree
+        expect(unfoldPages(got.runs), name).toEqual(unfoldPages(want.runs));
+      }
+    }
+  });
+
+  it("stop where readTrace stops, with the same messages, after the same records", async () => {
+    const raw = binRecords(RECS.slice(0, 1000));
+    const trunc = file("trunc-r.u64", raw.subarray(0, 1000 * 8 - 3));
+    const a = await runsFailure(trunc);
+    const b = await failure(trunc);
+    expect([a.e.format(), a.seen]).toEqual([b.e.format(), b.seen]);
+    expect(a.seen).toBe(999);
+    const badRaw = binRecords(RECS.slice(0, 100));
+    badRaw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, 50 * 8);
+    for (const [name, data] of [
+      ["bad-r.u64", badRaw],
+      ["bad-r.u64.zst", zstd.compress(badRaw)],
+    ] as const) {
+      const x = await runsFailure(file(name, data));
+      expect([x.e.where?.offset, x.seen], name).toEqual([400, 50]);
+      expect(x.e.message).toMatch(/record 50: 0xfffffffffffffff1 is not a u64-addr2kind record/);
+    }
+    const z = zstd.compress(binRecords(RECS.slice(0, 5000)));
+    const cut = await runsFailure(file("cut-r.u64.zst", z.subarray(0, Math.floor(z.length / 2))));
+    expect(cut.e.message).toMatch(/corrupt or truncated zstd data/);
+    const missing = await runsFailure(join(dir, "no-such-r.u64"));
+    expect(missing.e.format()).toBe(`${join(dir, "no-such-r.u64")}: no such file`);
+  });
+
+  it("stop the reading thread when the consumer stops, and read the next file as well", async () => {
+    const path = file("long-r.u64.zst", zstd.compress(binRecords(LONG)));
+    await expect(runsOf(path, 1)).rejects.toThrow("the consumer stops");
+    const again = await runsOf(path);
+    expect(again.stats.records).toBe(LONG.length);
+  });
+});
+
+/** Runs unfolded to one [page, side, write-in-run] entry per record. */
+function unfoldPages(runs: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < runs.length; i += 2) {
+    const lo = runs[i];
+    const hi = runs[i + 1];
+    const n = ((hi >>> 17) & 0x3fff) + 1;
+    const page = (hi & 0x1ffff) * 262144 + (lo >>> 14);
+    for (let k = 0; k < n; k++) out.push(`${page}:${lo & 3 ? "d" : "i"}`);
+  }
+  return out.join(",");
+}

@@ -16,7 +16,9 @@
  *   each a load of the first byte of that page.
  */
 import { InputError } from "../../base/errors.ts";
-import type { TraceInput } from "./input.ts";
+import { compressionOf, peekBytes, type TraceInput, workerError } from "./input.ts";
+import { RUN_TOTALS } from "./runs.ts";
+import { readSlots, zstdBindingPath } from "./worker.ts";
 
 export type TraceFormat = "bin" | "lackey" | "text" | "refs";
 export const TRACE_FORMATS: readonly TraceFormat[] = ["bin", "lackey", "text", "refs"];
@@ -123,6 +125,69 @@ interface Decoder {
   end(): void;
 }
 
+/** Record `index` (at byte `offset`), whose words are lo and hi, is not a u64-addr2kind record. */
+function badRecord(name: string, index: number, lo: number, hi: number, offset: number): InputError {
+  const rec = BigInt(hi) * 4294967296n + BigInt(lo);
+  return new InputError(
+    `record ${index}: 0x${rec.toString(16)} is not a u64-addr2kind record (its address is beyond 2^47): a corrupt trace, or not this format (--format)`,
+    { file: name, offset },
+  );
+}
+
+/** `rest` bytes after the last whole record, which ends at byte `offset`. */
+function truncated(name: string, rest: number, records: number, offset: number): InputError {
+  return new InputError(
+    `truncated: ${rest} byte${rest === 1 ? "" : "s"} after the last whole 8-byte record (${records} records read)`,
+    { file: name, offset },
+  );
+}
+
+/** Receives `count` runs (see runs.ts) and their records' totals (RUN_TOTALS numbers). */
+export type RunSink = (runs: Uint32Array, count: number, totals: Float64Array) => void;
+
+/**
+ * Whether readRuns can read `path`: a file (not standard input: folding on
+ * the main thread would cost more than it saves), and a zstd file only with
+ * zstd-napi's binding.
+ */
+export function canReadRuns(path: string): boolean {
+  if (path === "-") return false;
+  return compressionOf(peekBytes(path, 4)) !== "zstd" || zstdBindingPath() !== null;
+}
+
+/**
+ * Reads a u64-addr2kind trace file (plain, gzip or zstd) as runs, which the
+ * reading thread checks and folds (worker.ts) while `sink` takes the runs
+ * of the slot before: the fast path of machine mode. The same errors as
+ * readTrace's, at the same offsets, after the runs before the bad record.
+ * `onProgress` gets the bytes read from the file and the records so far.
+ */
+export async function readRuns(
+  path: string,
+  sink: RunSink,
+  onProgress?: (rawBytes: number, records: number) => void,
+): Promise<TraceReadStats> {
+  if (!canReadRuns(path)) throw new Error(`readRuns: ${path} is not a file the reading thread can read`);
+  const codec = compressionOf(peekBytes(path, 4));
+  const totals = new Float64Array(RUN_TOTALS);
+  const stats: TraceReadStats = { format: "bin", records: 0, bytes: 0, lines: 0, skippedLines: 0 };
+  for await (const { m, view } of readSlots(path, codec, true)) {
+    stats.bytes = m.out;
+    if (m.error !== undefined) throw workerError(m, path, codec);
+    if (m.slot !== undefined) {
+      totals.set(m.totals!);
+      sink(new Uint32Array(view.buffer, view.byteOffset, view.length / 4), m.runs!, totals);
+      stats.records += totals[6];
+      onProgress?.(m.raw, stats.records);
+      continue;
+    }
+    if (m.bad !== undefined) throw badRecord(path, stats.records, m.bad.lo, m.bad.hi, m.bad.offset);
+    if (m.rest) throw truncated(path, m.rest, stats.records, m.out - m.rest);
+    return stats;
+  }
+  throw new Error("the reading thread ended without a last message");
+}
+
 /** u64-addr2kind: copies bytes into the batch buffer, checks each record, flushes full batches. */
 class BinDecoder implements Decoder {
   private readonly bytes = new Uint8Array(BATCH_RECORDS * 8);
@@ -139,6 +204,17 @@ class BinDecoder implements Decoder {
 
   push(chunk: Buffer): void {
     let at = 0;
+    if (this.fill === 0 && chunk.byteOffset % 4 === 0) {
+      // whole records straight from the chunk (a worker's shared slot): no copy
+      const whole = Math.floor(chunk.length / 8);
+      const view = new Uint32Array(chunk.buffer, chunk.byteOffset, whole * 2);
+      for (let r = 0; r < whole; r += BATCH_RECORDS) {
+        const n = Math.min(BATCH_RECORDS, whole - r);
+        this.hand(r === 0 ? view : view.subarray(2 * r), n);
+        this.base += n * 8;
+      }
+      at = whole * 8;
+    }
     while (at < chunk.length) {
       const n = Math.min(chunk.length - at, this.bytes.length - this.fill);
       this.bytes.set(chunk.subarray(at, at + n), this.fill);
@@ -152,29 +228,25 @@ class BinDecoder implements Decoder {
     const whole = Math.floor(this.fill / 8);
     const rest = this.fill - whole * 8;
     this.flush(whole);
-    if (rest !== 0)
-      throw new InputError(
-        `truncated: ${rest} byte${rest === 1 ? "" : "s"} after the last whole 8-byte record (${this.stats.records} records read)`,
-        { file: this.name, offset: this.base },
-      );
+    if (rest !== 0) throw truncated(this.name, rest, this.stats.records, this.base);
   }
 
-  private flush(n: number): void {
-    const w = this.words;
+  /** Checks n records of w (the batch at byte `this.base`) and hands them on. */
+  private hand(w: Uint32Array, n: number): void {
     for (let i = 0; i < n; i++) {
       // record = vaddr << 2 | kind with vaddr < 2^47: the high word is below 2^17
       if (w[2 * i + 1] >= 131072) {
         this.sink(w, i);
         this.stats.records += i;
-        const rec = BigInt(w[2 * i + 1]) * 4294967296n + BigInt(w[2 * i]);
-        throw new InputError(
-          `record ${this.stats.records}: 0x${rec.toString(16)} is not a u64-addr2kind record (its address is beyond 2^47): a corrupt trace, or not this format (--format)`,
-          { file: this.name, offset: this.base + i * 8 },
-        );
+        throw badRecord(this.name, this.stats.records, w[2 * i], w[2 * i + 1], this.base + i * 8);
       }
     }
     if (n > 0) this.sink(w, n);
     this.stats.records += n;
+  }
+
+  private flush(n: number): void {
+    this.hand(this.words, n);
     // keep the bytes of a partial record at the front
     const used = n * 8;
     if (used < this.fill) this.bytes.copyWithin(0, used, this.fill);

@@ -10,9 +10,9 @@ import { spawn } from "node:child_process";
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
-import { Worker } from "node:worker_threads";
-import { createGunzip, gunzipSync } from "node:zlib";
+import { createGunzip, gunzipSync, constants as zlibConstants } from "node:zlib";
 import { InputError } from "../../base/errors.ts";
+import { readSlots, type SlotMessage, zstdBindingPath } from "./worker.ts";
 
 export type Compression = "none" | "gzip" | "zstd";
 
@@ -51,7 +51,7 @@ export function openTrace(path: string, stdin: Readable = process.stdin, threade
   const name = path === "-" ? "<stdin>" : path;
   const magic = path === "-" ? null : peek(path);
   const compressed = magic !== null && (startsWith(magic, ZSTD_MAGIC) || startsWith(magic, GZIP_MAGIC));
-  if (threaded && compressed && (startsWith(magic, GZIP_MAGIC) || zstdNapiPath() !== null)) {
+  if (threaded && compressed && (startsWith(magic, GZIP_MAGIC) || zstdBindingPath() !== null)) {
     // decompress in a worker thread, in parallel with the simulation (2 cores: about twice the throughput)
     const input: TraceInput = {
       name,
@@ -215,13 +215,52 @@ async function* viaZstdCommand(input: AsyncIterable<Buffer>, name: string): Asyn
     });
 }
 
+/**
+ * The first (at most) `n` decompressed bytes of a trace file, read and
+ * decompressed synchronously from its first 64 KiB: enough to guess its
+ * format. Empty when the file cannot be read or decoded (its reader then
+ * says why).
+ */
+export function peekTrace(path: string, n = 4096): Buffer {
+  const head = peekBytes(path, 64 << 10);
+  try {
+    switch (compressionOf(head)) {
+      case "none":
+        return head.subarray(0, n);
+      case "gzip":
+        return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, n);
+      case "zstd": {
+        const binding = zstdBindingPath();
+        if (binding === null) return Buffer.alloc(0);
+        const req = createRequire(import.meta.url);
+        const dctx = new (req(binding).DCtx)();
+        const out = Buffer.alloc(n);
+        const r = dctx.decompressStream(out, head) as number[];
+        return out.subarray(0, r[1]);
+      }
+    }
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+/** The compression a file's first bytes announce. */
+export function compressionOf(head: Buffer): Compression {
+  return startsWith(head, ZSTD_MAGIC) ? "zstd" : startsWith(head, GZIP_MAGIC) ? "gzip" : "none";
+}
+
+/** The first `n` bytes of a file, or none when it cannot be read (its reader reports why). */
+export function peekBytes(path: string, n: number): Buffer {
+  return peek(path, n) ?? Buffer.alloc(0);
+}
+
 /** The first bytes of a file, or null when it cannot be read (the stream reports why). */
-function peek(path: string): Buffer | null {
+function peek(path: string, size = 4): Buffer | null {
   try {
     const fd = openSync(path, "r");
     try {
-      const b = Buffer.alloc(4);
-      const n = readSync(fd, b, 0, 4, 0);
+      const b = Buffer.alloc(size);
+      const n = readSync(fd, b, 0, size, 0);
       return b.subarray(0, n);
     } finally {
       closeSync(fd);
@@ -231,91 +270,27 @@ function peek(path: string): Buffer | null {
   }
 }
 
-function zstdNapiPath(): string | null {
-  try {
-    return createRequire(import.meta.url).resolve("zstd-napi");
-  } catch {
-    return null;
+/**
+ * Chunks decompressed by the reading thread (worker.ts): each chunk is a
+ * view of a shared slot, handed back to the worker when the consumer asks
+ * for the next one (a chunk must not be kept past that).
+ */
+async function* viaWorker(path: string, name: string, setRaw: (n: number) => void): AsyncIterable<Buffer> {
+  const codec = startsWith(peek(path) ?? Buffer.alloc(0), ZSTD_MAGIC) ? "zstd" : "gzip";
+  for await (const { m, view } of readSlots(path, codec, false)) {
+    setRaw(m.raw);
+    if (m.error !== undefined) throw workerError(m, name, codec);
+    if (m.done) return;
+    yield Buffer.from(view.buffer, view.byteOffset, view.length);
   }
 }
 
-/** The decompressing worker (CommonJS, run with eval: no loader hooks needed). */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const fs = require("node:fs");
-const zlib = require("node:zlib");
-let credits = 4;
-let wake = null;
-parentPort.on("message", () => { credits++; if (wake) { const w = wake; wake = null; w(); } });
-(async () => {
-  const src = fs.createReadStream(workerData.path, { highWaterMark: 1 << 20 });
-  const dec = workerData.zstd ? new (require(workerData.zstd).DecompressStream)() : zlib.createGunzip();
-  src.on("error", (e) => dec.destroy(e));
-  src.pipe(dec);
-  // the decoder's small pieces gathered into 4 MiB messages
-  const SIZE = 4 << 20;
-  let buf = new Uint8Array(SIZE);
-  let fill = 0;
-  const send = async () => {
-    while (credits === 0) await new Promise((r) => { wake = r; });
-    credits--;
-    const ab = buf.buffer.slice(0, fill);
-    parentPort.postMessage({ chunk: ab, raw: src.bytesRead }, [ab]);
-    fill = 0;
-  };
-  for await (const c of dec) {
-    let at = 0;
-    while (at < c.length) {
-      const n = Math.min(c.length - at, SIZE - fill);
-      buf.set(c.subarray(at, at + n), fill);
-      fill += n;
-      at += n;
-      if (fill === SIZE) await send();
-    }
-  }
-  if (fill > 0) await send();
-  parentPort.postMessage({ done: true, raw: src.bytesRead });
-})().catch((e) => parentPort.postMessage({ error: String(e && e.message ? e.message : e), code: e && e.code }));
-`;
-
-/** Chunks decompressed by a worker thread, 4 MiB each, at most four in flight (constant memory). */
-async function* viaWorker(path: string, name: string, setRaw: (n: number) => void): AsyncIterable<Buffer> {
-  const isZstd = startsWith(peek(path) ?? Buffer.alloc(0), ZSTD_MAGIC);
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { path, zstd: isZstd ? zstdNapiPath() : null },
-  });
-  const queue: { chunk?: ArrayBuffer; done?: boolean; error?: string; code?: string; raw?: number }[] = [];
-  let wake: (() => void) | null = null;
-  worker.on("message", (m) => {
-    queue.push(m);
-    if (wake) {
-      const w = wake;
-      wake = null;
-      w();
-    }
-  });
-  worker.on("error", (e) => {
-    queue.push({ error: e.message });
-    wake?.();
-  });
-  try {
-    for (;;) {
-      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      const m = queue.shift()!;
-      if (m.raw !== undefined) setRaw(m.raw);
-      if (m.error !== undefined) {
-        if (m.code !== undefined && /^E[A-Z]+$/.test(m.code))
-          throw fsError(Object.assign(new Error(m.error), { code: m.code }), name);
-        throw decodeError(new Error(m.error), name, isZstd ? "zstd" : "gzip");
-      }
-      if (m.done) return;
-      worker.postMessage(1);
-      yield Buffer.from(m.chunk!);
-    }
-  } finally {
-    await worker.terminate();
-  }
+/** A reading thread's error as an InputError naming the file. */
+export function workerError(m: SlotMessage, name: string, codec: Compression): InputError {
+  if (m.code !== undefined && /^E[A-Z]+$/.test(m.code))
+    return fsError(Object.assign(new Error(m.error), { code: m.code }), name);
+  if (m.decode) return decodeError(new Error(m.error), name, codec);
+  throw new Error(`the reading thread failed on ${name}: ${m.error}`);
 }
 
 function once(emitter: NodeJS.EventEmitter, event: string): Promise<void> {

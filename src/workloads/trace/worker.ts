@@ -1,0 +1,377 @@
+/**
+ * The reading thread: a worker that reads a trace file, decompresses it
+ * (zstd, gzip or none) and hands it to the main thread through a ring of
+ * slots in shared memory, so that reading and decoding run on the second
+ * core beside the simulation, in constant memory, and nothing is copied
+ * between the threads.
+ *
+ * Two modes:
+ * - raw: a slot holds decompressed bytes (every slot but the last is full);
+ * - fold: the worker checks the u64-addr2kind records itself and folds them
+ *   into runs (runs.ts); a slot holds runs, and its message carries the
+ *   records' totals. A record that cannot be one (its address at or beyond
+ *   2^47) stops the folding: the runs before it are posted, then its offset.
+ *
+ * Protocol: the worker fills slot k, sets state[k] = 1 and posts the slot's
+ * message; the main thread sets state[k] = 0 (and notifies) when its
+ * consumer is done with the slot. The worker waits on a slot's state word
+ * before filling it again. state[SLOTS] = 1 asks it to stop.
+ *
+ * zstd goes through zstd-napi's binding of ZSTD_decompressStream straight
+ * into the slot or the staging buffer (zstd-napi's stream wrapper makes a
+ * Buffer per 128 KiB and runs at a quarter of the speed); gzip through
+ * node:zlib's stream.
+ */
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+import { foldRuns } from "./runs.ts";
+
+export type Codec = "none" | "gzip" | "zstd";
+
+/** A message from the worker. */
+export interface SlotMessage {
+  /** a filled slot */
+  slot?: number;
+  /** raw mode: decompressed bytes in the slot */
+  bytes?: number;
+  /** fold mode: runs in the slot, and their records' totals (RUN_TOTALS) */
+  runs?: number;
+  totals?: number[];
+  /** compressed bytes read, and decompressed bytes produced, so far */
+  raw: number;
+  out: number;
+  /** the end of the input (or of the folding, at a bad record) */
+  done?: boolean;
+  /** fold mode, at the end: bytes after the last whole record */
+  rest?: number;
+  /** fold mode: the first record that is not u64-addr2kind, at this byte offset */
+  bad?: { offset: number; lo: number; hi: number };
+  error?: string;
+  code?: string;
+  /** the error is the decoder's: corrupt or truncated compressed data */
+  decode?: boolean;
+}
+
+const SLOTS = 4;
+const SLOT_BYTES = 4 << 20;
+
+/**
+ * foldRuns as the worker knows it: the worker's source defines it from
+ * foldRuns' text (the body must not name an import: loaders rewrite those).
+ */
+declare const foldInWorker: typeof foldRuns;
+
+/**
+ * The worker's body. It runs in the worker (as CommonJS, from its source
+ * text: no loader hooks needed), so it may use nothing from outside its
+ * body but foldInWorker, which is sent with it.
+ */
+function workerMain(): void {
+  const { parentPort, workerData } = require("node:worker_threads");
+  const fs = require("node:fs");
+  const zlib = require("node:zlib");
+  const { zstd, ring, ctl, slots, size } = workerData as {
+    zstd: string | null;
+    ring: SharedArrayBuffer;
+    ctl: SharedArrayBuffer;
+    slots: number;
+    size: number;
+  };
+  parentPort.on("message", (job: { path: string; codec: "none" | "gzip" | "zstd"; fold: boolean }) =>
+    runJob(job.path, job.codec, job.fold),
+  );
+
+  /** Reads one file; its last message is `done` or `error` (none when the main thread stopped it). */
+  function runJob(path: string, codec: "none" | "gzip" | "zstd", fold: boolean): void {
+    const state = new Int32Array(ctl);
+    let slot = 0;
+    let fill = 0;
+    let raw = 0;
+    let out = 0;
+    let view = new Uint8Array(ring, 0, size);
+    // fold mode: decompressed bytes are staged, 64K records at a time
+    const PIECE = 65536 * 8;
+    const staging = new Uint8Array(fold ? PIECE : 0);
+    let staged = 0;
+    /** byte offset of staging[0] in the decompressed stream */
+    let base = 0;
+    const totals = new Float64Array(7);
+    let stopped = false;
+
+    const post = (): void => {
+      Atomics.store(state, slot, 1);
+      parentPort.postMessage(
+        fold
+          ? { slot, runs: fill / 8, totals: Array.from(totals), raw, out }
+          : { slot, bytes: fill, raw, out },
+      );
+      totals.fill(0);
+      slot = (slot + 1) % slots;
+      fill = 0;
+      while (Atomics.load(state, slot) !== 0) {
+        if (Atomics.load(state, slots) !== 0) throw new Error("stopped");
+        Atomics.wait(state, slot, 1, 1000);
+      }
+      view = new Uint8Array(ring, slot * size, size);
+    };
+
+    /** Folds the staged whole records into the slot; stops at a bad record. */
+    const foldStaged = (): void => {
+      const whole = Math.floor(staged / 8);
+      const words = new Uint32Array(staging.buffer, 0, whole * 2);
+      if (fill > 0 && (size - fill) / 8 < whole) post();
+      const before = totals[6];
+      const m = foldInWorker(words, whole, new Uint32Array(ring, slot * size + fill, 2 * whole), totals);
+      const n = totals[6] - before;
+      fill += m * 8;
+      if (n < whole) {
+        if (fill > 0) post();
+        parentPort.postMessage({
+          done: true,
+          raw,
+          out,
+          bad: { offset: base + n * 8, lo: words[2 * n], hi: words[2 * n + 1] },
+        });
+        stopped = true;
+        return;
+      }
+      // a slot at least every 2^18 records, so that the consumer sees progress (faults over time) often enough
+      if (totals[6] >= 262144) post();
+      const used = whole * 8;
+      staging.copyWithin(0, used, staged);
+      staged -= used;
+      base += used;
+    };
+
+    /** Where the next decompressed bytes go. */
+    const space = (): Uint8Array => (fold ? staging.subarray(staged) : view.subarray(fill));
+    /** n bytes were written at space(). */
+    const commit = (n: number): void => {
+      out += n;
+      if (fold) {
+        staged += n;
+        if (staged === PIECE) foldStaged();
+      } else {
+        fill += n;
+        if (fill === size) post();
+      }
+    };
+    const put = (c: Uint8Array): void => {
+      let at = 0;
+      while (at < c.length && !stopped) {
+        const s = space();
+        const n = Math.min(c.length - at, s.length);
+        s.set(c.subarray(at, at + n));
+        at += n;
+        commit(n);
+      }
+    };
+
+    const readZstd = (): void => {
+      const dctx = new (require(zstd as string).DCtx)();
+      const fd = fs.openSync(path, "r");
+      const src = Buffer.allocUnsafe(1 << 20);
+      const empty = new Uint8Array(0);
+      let ret = 0;
+      try {
+        while (!stopped) {
+          const got = fs.readSync(fd, src, 0, src.length, null);
+          raw += got;
+          let input: Uint8Array = got === 0 ? empty : src.subarray(0, got);
+          // at the end: call again without input until nothing more comes out
+          while (!stopped) {
+            let r: number[];
+            try {
+              r = dctx.decompressStream(space(), input);
+            } catch (e) {
+              throw Object.assign(e as Error, { decode: true });
+            }
+            // (a call that does nothing after a frame's end asks for the next frame's header)
+            if (r[1] !== 0 || r[2] !== 0) ret = r[0];
+            input = input.subarray(r[2]);
+            const before = out;
+            commit(r[1]);
+            if (out === before && r[2] === 0 && input.length !== 0)
+              throw new Error("the zstd decoder made no progress");
+            if (input.length === 0 && (got !== 0 || r[1] === 0)) break;
+          }
+          if (got === 0) break;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      if (!stopped && ret !== 0)
+        throw Object.assign(new Error("the input ends inside a zstd frame"), { decode: true });
+    };
+    const readPlain = (): void => {
+      const fd = fs.openSync(path, "r");
+      try {
+        while (!stopped) {
+          const s = space();
+          const got = fs.readSync(fd, s, 0, s.length, null);
+          if (got === 0) break;
+          raw += got;
+          commit(got);
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const readGzip = async (): Promise<void> => {
+      const src = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+      const dec = zlib.createGunzip();
+      src.on("error", (e: Error) => dec.destroy(e));
+      src.on("data", (c: Buffer) => {
+        raw += c.length;
+      });
+      src.pipe(dec);
+      try {
+        for await (const c of dec) {
+          put(c);
+          if (stopped) break;
+        }
+      } finally {
+        src.destroy();
+      }
+    };
+
+    (async () => {
+      if (codec === "zstd") readZstd();
+      else if (codec === "gzip") await readGzip();
+      else readPlain();
+      if (stopped) return;
+      let rest = 0;
+      if (fold) {
+        foldStaged();
+        if (stopped) return;
+        rest = staged;
+      }
+      if (fill > 0) post();
+      parentPort.postMessage({ done: true, raw, out, rest });
+    })().catch((e) => {
+      if (Atomics.load(state, slots) === 0)
+        parentPort.postMessage({
+          error: String(e?.message ?? e),
+          code: e?.code,
+          // a decoder's complaint about the data (zlib's codes are Z_...), not a fault of the worker
+          decode: e?.decode === true || /^Z_/.test(String(e?.code)),
+          raw,
+          out,
+        });
+    });
+  }
+}
+
+/** zstd-napi's native binding (DCtx), or null when it is not installed. */
+export function zstdBindingPath(): string | null {
+  try {
+    return createRequire(import.meta.url).resolve("zstd-napi/binding.js");
+  } catch {
+    return null;
+  }
+}
+
+// `__name`: the name-keeping shim some TypeScript loaders (tsx) put in function bodies
+const WORKER_SOURCE = `"use strict";\nconst __name = (f) => f;\nconst foldInWorker = ${foldRuns.toString()};\n(${workerMain.toString()})();\n`;
+
+/** A reading thread with its ring; idle ones wait in the pool for the next file. */
+interface Reader {
+  worker: Worker;
+  ring: SharedArrayBuffer;
+  state: Int32Array;
+  /** the current job's message queue */
+  queue: SlotMessage[];
+  wake: (() => void) | null;
+  /** the thread has failed or exited */
+  dead: boolean;
+}
+
+/** Idle reading threads (unref'd: they do not keep the process alive). */
+const pool: Reader[] = [];
+const POOL_MAX = 2;
+
+function newReader(): Reader {
+  const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  const ctl = new SharedArrayBuffer(4 * (SLOTS + 1));
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { zstd: zstdBindingPath(), ring, ctl, slots: SLOTS, size: SLOT_BYTES },
+  });
+  const r: Reader = { worker, ring, state: new Int32Array(ctl), queue: [], wake: null, dead: false };
+  const deliver = (m: SlotMessage): void => {
+    r.queue.push(m);
+    if (r.wake) {
+      const w = r.wake;
+      r.wake = null;
+      w();
+    }
+  };
+  worker.on("message", deliver);
+  worker.on("error", (e) => {
+    r.dead = true;
+    deliver({ error: e.message, raw: 0, out: 0 });
+  });
+  worker.on("exit", (code) => {
+    r.dead = true;
+    deliver({ error: `the reading thread exited (code ${code})`, raw: 0, out: 0 });
+  });
+  worker.unref();
+  return r;
+}
+
+/**
+ * Starts a reading thread ahead of use (a thread takes some 25 ms to
+ * start), so that the next readSlots finds it ready.
+ */
+export function warmReader(): void {
+  if (pool.length === 0) pool.push(newReader());
+}
+
+/**
+ * Reads `path` on a reading thread and yields its messages with a view of
+ * the slot each names (empty for the others). A slot is handed back to the
+ * thread when the consumer asks for the next message, so a view must not be
+ * kept past that. Stopping early (break, return, a throw) stops the thread.
+ */
+export async function* readSlots(
+  path: string,
+  codec: Codec,
+  fold: boolean,
+): AsyncGenerator<{ m: SlotMessage; view: Uint8Array }> {
+  let r = pool.pop() ?? newReader();
+  while (r.dead) r = pool.pop() ?? newReader();
+  const { state, ring } = r;
+  state.fill(0);
+  r.queue.length = 0;
+  r.worker.ref();
+  r.worker.postMessage({ path, codec, fold });
+  let finished = false;
+  const none = new Uint8Array(0);
+  try {
+    for (;;) {
+      while (r.queue.length === 0) await new Promise<void>((w) => (r.wake = w));
+      const m = r.queue.shift()!;
+      if (m.slot === undefined) {
+        finished = m.done === true || m.error !== undefined;
+        yield { m, view: none };
+        if (finished) return;
+        continue;
+      }
+      const length = m.bytes ?? m.runs! * 8;
+      yield { m, view: new Uint8Array(ring, m.slot * SLOT_BYTES, length) };
+      // the consumer is done with the slot: it goes back to the thread
+      Atomics.store(state, m.slot, 0);
+      Atomics.notify(state, m.slot);
+    }
+  } finally {
+    if (finished && !r.dead && pool.length < POOL_MAX) {
+      // the thread has ended its job: it waits for the next
+      r.worker.unref();
+      pool.push(r);
+    } else {
+      Atomics.store(state, SLOTS, 1);
+      for (let k = 0; k < SLOTS; k++) Atomics.notify(state, k);
+      await r.worker.terminate();
+    }
+  }
+}
