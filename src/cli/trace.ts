@@ -16,12 +16,23 @@ import { MACHINE_POLICIES, MachineMode, type MachineModeResult } from "../analys
 import { InputError } from "../base/errors.ts";
 import { parseTlbSpec } from "../hw/mmu/Tlb.ts";
 import {
+  canReadRuns,
+  readRuns,
   readTrace,
+  sniffFormat,
   TRACE_FORMATS,
   type TraceFormat,
   type TraceReadStats,
 } from "../workloads/trace/formats.ts";
-import { openTrace, type TraceInput } from "../workloads/trace/input.ts";
+import {
+  type Compression,
+  compressionOf,
+  openTrace,
+  peekBytes,
+  peekTrace,
+  type TraceInput,
+} from "../workloads/trace/input.ts";
+import { warmReader } from "../workloads/trace/worker.ts";
 import { writeWhole } from "./output.ts";
 
 export interface TraceCliOptions {
@@ -137,6 +148,8 @@ export async function runTraceCli(
     throw new InputError(`--format must be auto, ${TRACE_FORMATS.join(", ")}, not '${o.format}'`);
   if (o.mode !== "machine" && o.mode !== "policy")
     throw new InputError(`--mode must be machine or policy, not '${o.mode}'`);
+  // the reading thread starts while the rest is set up
+  if (!validateOnly && opened === undefined && file !== "-") warmReader();
   // --ram SIZE: the machine statement's vocabulary for the same thing
   if (o.ram !== undefined && o.framesGiven) throw new InputError("give --frames or --ram, not both");
   const frames = o.ram !== undefined ? ramFrames(o.ram) : positiveInt(o.frames, "--frames");
@@ -277,15 +290,42 @@ export async function runTraceCli(
     }
   };
   if (validateOnly) return { text: null, error: null };
+  // machine mode's fast path: a binary trace file is checked and folded into
+  // runs by the reading thread (same figures; see MachineMode.feedRuns)
+  const runs =
+    opened === undefined &&
+    sim !== null &&
+    sim.takesRuns &&
+    !analyses &&
+    canReadRuns(file) &&
+    (o.format === "auto" ? sniffFormat(file, peekTrace(file)) : o.format) === "bin";
   // opened last: every option is checked before a file is read or a program started
-  const input = opened ? opened() : openTrace(file);
+  const input: { name: string; compression: Compression } = runs
+    ? { name: file, compression: compressionOf(peekBytes(file, 4)) }
+    : opened
+      ? opened()
+      : openTrace(file);
   const t0 = performance.now();
   let stats: TraceReadStats | null = null;
   let error: InputError | null = null;
   try {
-    stats = await readTrace(input, o.format as TraceFormat | "auto", feed, (_bytes, records) =>
-      progress?.update(input.rawBytes, records, performance.now() - t0),
-    );
+    if (runs) {
+      const s = sim!;
+      stats = await readRuns(
+        file,
+        (w, n, totals) => {
+          s.feedRuns(w, n, totals);
+          fed += totals[6];
+          faultsOverTime.push([fed, s.faultCount()]);
+        },
+        (rawBytes, records) => progress?.update(rawBytes, records, performance.now() - t0),
+      );
+    } else {
+      const records = input as TraceInput;
+      stats = await readTrace(records, o.format as TraceFormat | "auto", feed, (_bytes, n) =>
+        progress?.update(records.rawBytes, n, performance.now() - t0),
+      );
+    }
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     error = e;

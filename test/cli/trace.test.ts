@@ -214,4 +214,34 @@ describe("vmlab trace", () => {
     expect(vmlab(["gen", "seq", "--out", join(dir, "x.txt")]).code).toBe(2);
     expect(existsSync(join(dir, "x.txt"))).toBe(false);
   });
+
+  it("gives the same figures from a file (folded into runs on the reading thread) as from a pipe (record by record)", () => {
+    const f = join(dir, "hot.u64");
+    expect(vmlab(["gen", "hotcold", "--pages", "400", "--refs", "60000", "--out", f]).code).toBe(0);
+    const bin = join(import.meta.dirname, "../../bin/vmlab.mjs");
+    for (const policy of ["clock", "lru"]) {
+      const args = [
+        "trace",
+        "--frames",
+        "48",
+        "--policy",
+        policy,
+        "--tlb",
+        "skylake",
+        "--json",
+        "--no-progress",
+      ];
+      const fromFile = JSON.parse(vmlab([...args, f]).stdout);
+      const piped = spawnSync(process.execPath, [bin, ...args, "-", "--format", "bin"], {
+        input: readFileSync(f),
+      });
+      const fromPipe = JSON.parse(piped.stdout.toString());
+      expect(fromFile.evictions, policy).toBeGreaterThan(1000);
+      const same = (j: Record<string, unknown>) => {
+        const { seconds, trace, faultsOverTime, ...rest } = j;
+        return rest;
+      };
+      expect(same(fromFile), policy).toEqual(same(fromPipe));
+    }
+  });
 });
