@@ -339,7 +339,7 @@ export async function runTraceCli(
   const seconds = (performance.now() - t0) / 1000;
   const summary: TraceSummary = summarise(sim, ksim, fast ?? psim, {
     trace: input.name,
-    format: stats?.format ?? (o.format as TraceFormat),
+    format: stats?.format ?? (runs ? "bin" : (o.format as TraceFormat)),
     compression: input.compression,
     frames,
     policy,
