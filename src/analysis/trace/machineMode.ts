@@ -265,19 +265,7 @@ export class MachineMode {
         // vaddr = (hi:lo) >> 2
         const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
         const vaHi = hi >>> 2;
-        const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-        if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
-          this.fault(vaHi, vaLo, access === Access.Write);
-          this.retries++;
-          // the eviction's INVLPG may have taken a set's front entry
-          keysD.fill(-1);
-          keysI.fill(-1);
-          if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK)
-            throw new Error(
-              `machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`,
-            );
-        }
-        pfn = (cpu.pa / 4096) | 0;
+        pfn = this.translate(vaHi, vaLo, kind);
         keys[set] = vpn;
         (fetch ? pfnsI : pfnsD)[set] = pfn;
       }
@@ -345,18 +333,7 @@ export class MachineMode {
         repeats += len - 1;
         const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
         const vaHi = hi >>> 2;
-        const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-        if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
-          this.fault(vaHi, vaLo, access === Access.Write);
-          this.retries++;
-          keysD.fill(-1);
-          keysI.fill(-1);
-          if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK)
-            throw new Error(
-              `machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`,
-            );
-        }
-        pfn = (cpu.pa / 4096) | 0;
+        pfn = this.translate(vaHi, vaLo, kind);
         keys[set] = vpn;
         (fetch ? pfnsI : pfnsD)[set] = pfn;
       }
@@ -384,6 +361,25 @@ export class MachineMode {
     }
     this.records += totals[6];
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
+  }
+
+  /**
+   * One access through the MMU (a record of `kind`), with the fault handled
+   * and the access retried as hardware retries it; returns the frame.
+   */
+  private translate(vaHi: number, vaLo: number, kind: number): number {
+    const cpu = this.cpu;
+    const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
+    if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
+      this.fault(vaHi, vaLo, access === Access.Write);
+      this.retries++;
+      // the eviction's INVLPG may have taken a set's front entry
+      this.memoKeysD.fill(-1);
+      this.memoKeysI.fill(-1);
+      if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK)
+        throw new Error(`machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`);
+    }
+    return (cpu.pa / 4096) | 0;
   }
 
   /** The physical address of the leaf entry (PTE or PMD) for vpn, allocating tables on the way. */
