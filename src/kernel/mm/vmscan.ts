@@ -118,9 +118,9 @@ export class Vmscan {
 
   // ---- the lists ----
 
-  /** Puts pfn at the head of a list (lru_add), taking it off any list it was on. */
+  /** Puts pfn at the head of a list (lru_add), taking it off any list it was on; its flags stay. */
   add(pfn: number, list: Lru): void {
-    if (this.lru[pfn] !== Lru.None) this.del(pfn);
+    if (this.lru[pfn] !== Lru.None) this.unlink(pfn);
     this.lru[pfn] = list;
     this.prev[pfn] = -1;
     this.next[pfn] = this.head[list];
@@ -130,9 +130,15 @@ export class Vmscan {
     this.size[list]++;
   }
 
+  /** Takes pfn off the lists for good (its page is freed or no longer reclaimable), clearing its flags. */
   del(pfn: number): void {
+    if (this.lru[pfn] === Lru.None) return;
+    this.unlink(pfn);
+    this.referenced[pfn] = 0;
+  }
+
+  private unlink(pfn: number): void {
     const list = this.lru[pfn];
-    if (list === Lru.None) return;
     const p = this.prev[pfn];
     const n = this.next[pfn];
     if (p >= 0) this.next[p] = n;
@@ -141,7 +147,6 @@ export class Vmscan {
     else this.tail[list] = p;
     this.lru[pfn] = Lru.None;
     this.size[list]--;
-    this.referenced[pfn] = 0;
   }
 
   /** A new anonymous page at linear index `index` (folio_add_lru_vma: new pages start inactive). */
@@ -279,15 +284,18 @@ export class Vmscan {
         this.add(pfn, active);
         continue;
       }
+      // folio_check_references: PG_referenced is read and cleared (folio_test_clear_referenced)
+      const referencedBefore = this.referenced[pfn] !== 0;
+      this.referenced[pfn] = 0;
       if (r.young > 0) {
-        // folio_check_references
-        if (anon || this.referenced[pfn] || r.young > 1 || r.exec) {
+        // referenced through a page table: marked, and spared for another trip around the
+        // inactive list; activated if it was marked already, mapped young more than once, or an
+        // executable file page (anonymous pages too need the second reference since Linux 5.9)
+        this.referenced[pfn] = 1;
+        if (referencedBefore || r.young > 1 || (r.exec && !anon)) {
           this.add(pfn, active);
           this.stats.pgactivate++;
-        } else {
-          this.referenced[pfn] = 1;
-          this.add(pfn, list);
-        }
+        } else this.add(pfn, list);
         continue;
       }
       if (anon ? this.swapOut(pfn) : this.dropFile(pfn)) {
