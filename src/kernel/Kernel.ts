@@ -412,6 +412,7 @@ export class Kernel {
           this.pageTablePages += d;
         },
         chargeUserPage: () => this.chargeUserPage(),
+        chargeHugePage: () => this.chargeHugePage(),
         flushTlbMmRange: (mm, vpn, n) =>
           this.tlbMgr.flushTlbMmRange(mm, vpn, n, this.runningCpu, (v) => {
             const { hi, lo } = fromBig(this.va.canonical(v));
@@ -695,13 +696,36 @@ export class Kernel {
   private chargeUserPage(): void {
     const limit = this.config.userMemoryPages;
     if (limit === null || limit === undefined || this.reclaiming) return;
-    const mms = new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!));
-    let used = this.swap?.cache.size ?? 0;
-    for (const mm of mms) used += mm.rss;
+    const used = this.userMemoryUsed();
     if (used >= limit) {
       this.vmscan.stats.memcg_reclaims++;
       this.reclaim(used - limit + 1);
     }
+  }
+
+  /**
+   * The charge of a transparent huge page: 512 pages at once. Over the limit,
+   * one reclaim of what is missing (try_to_free_mem_cgroup_pages), then, as
+   * THP allocations are __GFP_NORETRY, the charge fails if the margin is still
+   * short and the fault falls back to 4K pages.
+   */
+  private chargeHugePage(): boolean {
+    const limit = this.config.userMemoryPages;
+    if (limit === null || limit === undefined) return true;
+    if (this.reclaiming) return false;
+    const before = this.userMemoryUsed();
+    if (before + 512 <= limit) return true;
+    this.vmscan.stats.memcg_reclaims++;
+    this.reclaim(before + 512 - limit);
+    return this.userMemoryUsed() + 512 <= limit;
+  }
+
+  /** The pages charged to the memory limit: every live mm's resident pages plus the swap cache. */
+  private userMemoryUsed(): number {
+    const mms = new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!));
+    let n = this.swap?.cache.size ?? 0;
+    for (const mm of mms) n += mm.rss;
+    return n;
   }
 
   /** The sum of the zones' high watermarks: where kswapd stops. */

@@ -277,6 +277,25 @@ describe("processes with transparent huge pages under random use", () => {
   }
 });
 
+describe("transparent huge pages under memory pressure: split on reclaim, swapped in 4K pieces", () => {
+  for (const [seed, policy] of [
+    [701, "linux"],
+    [702, "linux"],
+    [705, "clock"],
+    [704, "mglru"],
+  ] as const) {
+    it(`seed ${seed}, policy ${policy}`, () => {
+      const k = runFuzz(seed, 300, true, true, true, policy);
+      const thp = k.userMm.thpStats;
+      console.log(
+        `seed ${seed}: thp_fault_alloc ${thp.thp_fault_alloc}, thp_split_page ${thp.thp_split_page}, thp_swpout_fallback ${thp.thp_swpout_fallback}, pgsteal ${k.vmscan.stats.pgsteal}, pswpin ${k.swap!.pswpin}`,
+      );
+      expect(thp.thp_fault_alloc).toBeGreaterThan(0);
+      expect(thp.thp_swpout_fallback, "reclaim split a huge page to swap it").toBeGreaterThan(0);
+    });
+  }
+});
+
 describe("processes under memory pressure: reclaim, swap, the OOM killer", () => {
   for (const [seed, policy] of [
     [501, "linux"],

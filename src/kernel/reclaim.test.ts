@@ -105,6 +105,63 @@ describe("reclaim", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 
+  it("puts a transparent huge page on the LRU as one folio and splits it to swap it (no THP swap clusters)", () => {
+    const k = boot({ thp: "always" });
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 1024); // 4 MiB: two huge pages
+    k.switchTo(0, t);
+    for (let i = 0; i < 1024; i++)
+      expect(k.userAccess(0, t, a + BigInt(i) * PAGE, Access.Write, i % 251).ok).toBe(true);
+    const thp = k.userMm.thpStats;
+    expect(thp.thp_fault_alloc).toBe(2);
+    const head = pageState(k, t, Number(a / PAGE)).pfn;
+    expect([k.vmscan.large[head], k.vmscan.lru[head], k.vmscan.lru[head + 1]]).toEqual([
+      1,
+      Lru.InactiveAnon,
+      Lru.None,
+    ]);
+    expect(k.vmscan.size[Lru.InactiveAnon]).toBeGreaterThanOrEqual(1024); // counted in pages
+    // the first trip marks both (young from their faults), the second splits the older one and
+    // swaps its pieces out: vmlab's swap has no THP clusters, so add_to_swap falls back
+    expect(k.reclaim(300)).toBe(300);
+    expect([thp.thp_split_page, thp.thp_swpout_fallback]).toEqual([1, 1]);
+    expect(k.vmscan.large[head]).toBe(0);
+    expect(state(k, t, a)).toBe("swapped");
+    expect(t.mm!.swapEnts).toBe(300);
+    // the other huge page is still mapped whole
+    const second = k.userMm.pmdOf(t.mm!, Number(a / PAGE) + 512)!;
+    expect(second.lo & Pte.PS).not.toBe(0);
+    for (let i = 0; i < 1024; i++) {
+      const r = k.userAccess(0, t, a + BigInt(i) * PAGE, Access.Read);
+      expect(r.ok && r.value, `page ${i}`).toBe(i % 251);
+    }
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("charges a huge page 512 pages against a memory limit, reclaiming first, and falls back when that is not enough", () => {
+    const k = boot({ thp: "always", userMemoryPages: 700 });
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 1536); // three huge pages' worth
+    k.switchTo(0, t);
+    let most = 0;
+    for (let i = 0; i < 1536; i++) {
+      expect(k.userAccess(0, t, a + BigInt(i) * PAGE, Access.Write, (i * 7) % 253).ok).toBe(true);
+      most = Math.max(most, t.mm!.rss);
+    }
+    expect(most).toBeLessThanOrEqual(700);
+    const thp = k.userMm.thpStats;
+    // the second huge page is charged after reclaim split and swapped part of the first
+    expect(thp.thp_fault_alloc).toBeGreaterThanOrEqual(2);
+    expect(thp.thp_split_page).toBeGreaterThanOrEqual(1);
+    expect(k.vmscan.stats.memcg_reclaims).toBeGreaterThan(0);
+    for (let i = 0; i < 1536; i++) {
+      const r = k.userAccess(0, t, a + BigInt(i) * PAGE, Access.Read);
+      expect(r.ok && r.value, `page ${i}`).toBe((i * 7) % 253);
+      expect(t.mm!.rss).toBeLessThanOrEqual(700);
+    }
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
   it("with swappiness 0 takes page-cache pages and no anonymous ones; without swap never anonymous ones", () => {
     for (const cfg of [{ swappiness: 0 }, { swapBytes: 0 }]) {
       const k = boot(cfg);

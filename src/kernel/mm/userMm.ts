@@ -45,6 +45,10 @@ export const PTE_GUARD = 1 << 10;
 export interface LruHooks {
   /** a new anonymous page at linear index `index` joins the inactive anon list */
   addAnon(pfn: number, index: number): void;
+  /** a new transparent huge page (512 frames from `head`) joins it as one folio */
+  addAnonHuge(head: number, index: number): void;
+  /** split_folio: a huge page's mapping was split; its 512 pages join the lists one by one */
+  splitFolio(head: number): void;
   /** a freed page leaves the lists */
   del(pfn: number): void;
   /** pages a fault holds while it allocates; reclaim leaves them alone */
@@ -70,6 +74,8 @@ export interface MmEnv {
   countPageTables(delta: number): void;
   /** called before a user page is allocated: a memory limit reclaims here (mem_cgroup charge) */
   chargeUserPage?(): void;
+  /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt); false: over the limit */
+  chargeHugePage?(): boolean;
   /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
   flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number): void;
   /** the page cache of the file system */
@@ -149,7 +155,15 @@ const TWO32 = 4294967296;
  */
 export class UserMm {
   /** /proc/vmstat THP counters */
-  readonly thpStats = { thp_fault_alloc: 0, thp_fault_fallback: 0, thp_split_pmd: 0, thp_zero_page_alloc: 0 };
+  readonly thpStats = {
+    thp_fault_alloc: 0,
+    thp_fault_fallback: 0,
+    thp_fault_fallback_charge: 0,
+    thp_split_pmd: 0,
+    thp_split_page: 0,
+    thp_swpout_fallback: 0,
+    thp_zero_page_alloc: 0,
+  };
   /** the huge zero page's first frame, allocated on first use (-1: not yet) */
   hugeZeroPfn = -1;
 
@@ -183,7 +197,7 @@ export class UserMm {
   }
 
   /** The PMD entry for vpn: its physical address and halves, or null when no PD covers it. */
-  private pmdOf(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
+  pmdOf(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
     const e = this.mapper(mm).entryAt(mm.pgdPfn, vpn, 1);
     return e === null ? null : { pa: e.entryPa, hi: e.hi, lo: e.lo };
   }
@@ -259,6 +273,12 @@ export class UserMm {
         return VmFault.OK;
       }
     }
+    // mem_cgroup_charge of the folio: over the limit after one reclaim attempt, fall back
+    if (env.chargeHugePage && !env.chargeHugePage()) {
+      this.thpStats.thp_fault_fallback++;
+      this.thpStats.thp_fault_fallback_charge++;
+      return null;
+    }
     const pfn = this.allocHuge(vma);
     if (pfn < 0) {
       this.thpStats.thp_fault_fallback++;
@@ -269,6 +289,7 @@ export class UserMm {
     mm.rssAnon += 512;
     const e = this.hugePmd(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
     env.phys.write64(pmdPa, e.hi, e.lo);
+    env.lru?.addAnonHuge(pfn, UserMm.linearIndex(vma, haddr));
     this.thpStats.thp_fault_alloc++;
     return VmFault.OK;
   }
@@ -330,6 +351,9 @@ export class UserMm {
     );
     env.flushTlbMmRange(mm, haddr, 512);
     this.thpStats.thp_split_pmd++;
+    // the folio is split at once (Linux leaves it whole, PTE-mapped, on the deferred split
+    // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU
+    if (!special) env.lru?.splitFolio(base);
     return true;
   }
 
@@ -359,7 +383,7 @@ export class UserMm {
     const haddr = vpn - (vpn % 512);
     const base = UserMm.pmdPfn(pmd.hi, pmd.lo);
     if (pmd.lo & PTE_SPECIAL) {
-      const pfn = this.allocHuge(vma);
+      const pfn = env.chargeHugePage && !env.chargeHugePage() ? -1 : this.allocHuge(vma);
       if (pfn < 0) {
         this.splitPmd(mm, haddr);
         return null;
@@ -371,6 +395,7 @@ export class UserMm {
       env.flushTlbMmRange(mm, haddr, 512);
       const e = this.hugePmd(pfn, vma.vmFlags, true, true, false);
       env.phys.write64(pmd.pa, e.hi, e.lo);
+      env.lru?.addAnonHuge(pfn, UserMm.linearIndex(vma, haddr));
       this.thpStats.thp_fault_alloc++;
       return VmFault.OK;
     }
@@ -1315,7 +1340,8 @@ export class UserMm {
   pageout(mm: MmStruct, start: number, end: number): number {
     const env = this.env;
     const pages = env.pages;
-    this.splitRange(mm, start, end, true);
+    // a huge page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback)
+    if (env.swap !== null) this.splitRange(mm, start, end, false);
     let n = 0;
     for (let vpn = start; vpn < end; vpn++) {
       const vma = mm.vmaAt(vpn);

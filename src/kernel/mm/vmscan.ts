@@ -4,7 +4,7 @@ import type { FileObject, PageCache } from "../fs/file.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageKind } from "./PageDesc.ts";
 import { type SwapArea, swapPte } from "./swap.ts";
-import type { UserMm } from "./userMm.ts";
+import { UserMm } from "./userMm.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /** The LRU lists of the node (include/linux/mmzone.h enum lru_list; unevictable pages are kept off them). */
@@ -65,8 +65,11 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * executable file pages active. get_scan_count splits the work between anon
  * and file by swappiness; without free swap only file pages are scanned.
  *
- * Unevictable here: mlocked pages, shmem and tmpfs pages, transparent huge
- * pages, and every kernel page (they are never put on these lists).
+ * A transparent huge page is one entry (a folio of 512 pages); reclaim
+ * splits it to swap it (no THP swap clusters: thp_swpout_fallback).
+ *
+ * Unevictable here: mlocked pages, shmem and tmpfs pages, and every kernel
+ * page (they are never put on these lists).
  */
 export class Vmscan {
   readonly next: Int32Array;
@@ -76,6 +79,8 @@ export class Vmscan {
   readonly index: Float64Array;
   /** PG_referenced */
   readonly referenced: Uint8Array;
+  /** the head of a transparent huge page on the lists: one entry for 512 pages */
+  readonly large: Uint8Array;
   /** the file of a page-cache page on the LRU */
   readonly owner: (FileObject | undefined)[] = [];
   readonly head = new Int32Array(5).fill(-1);
@@ -114,6 +119,7 @@ export class Vmscan {
     this.lru = new Uint8Array(nrFrames);
     this.index = new Float64Array(nrFrames);
     this.referenced = new Uint8Array(nrFrames);
+    this.large = new Uint8Array(nrFrames);
   }
 
   // ---- the lists ----
@@ -127,7 +133,7 @@ export class Vmscan {
     if (this.head[list] >= 0) this.prev[this.head[list]] = pfn;
     else this.tail[list] = pfn;
     this.head[list] = pfn;
-    this.size[list]++;
+    this.size[list] += this.large[pfn] ? 512 : 1;
   }
 
   /** Takes pfn off the lists for good (its page is freed or no longer reclaimable), clearing its flags. */
@@ -135,6 +141,7 @@ export class Vmscan {
     if (this.lru[pfn] === Lru.None) return;
     this.unlink(pfn);
     this.referenced[pfn] = 0;
+    this.large[pfn] = 0;
   }
 
   private unlink(pfn: number): void {
@@ -146,7 +153,7 @@ export class Vmscan {
     if (n >= 0) this.prev[n] = p;
     else this.tail[list] = p;
     this.lru[pfn] = Lru.None;
-    this.size[list]--;
+    this.size[list] -= this.large[pfn] ? 512 : 1;
   }
 
   /** A new anonymous page at linear index `index` (folio_add_lru_vma: new pages start inactive). */
@@ -154,6 +161,72 @@ export class Vmscan {
     this.index[pfn] = index;
     this.referenced[pfn] = 0;
     this.add(pfn, this.entryList(Lru.InactiveAnon));
+  }
+
+  /** A new transparent huge page: one folio of 512 pages from `head`, at linear index `index`. */
+  addAnonHuge(head: number, index: number): void {
+    if (this.lru[head] !== Lru.None) this.del(head);
+    this.index[head] = index;
+    this.referenced[head] = 0;
+    this.large[head] = 1;
+    this.add(head, this.entryList(Lru.InactiveAnon));
+  }
+
+  /**
+   * split_folio (__split_huge_page): the huge page's 512 pages become one
+   * LRU entry each, in the head's place on its list (the head, then the
+   * pieces toward the tail), each with its linear index and the head's
+   * PG_referenced. Pieces already freed are left out.
+   */
+  splitFolio(head: number): void {
+    if (!this.large[head]) return;
+    const list = this.lru[head] === Lru.None ? this.entryList(Lru.InactiveAnon) : (this.lru[head] as Lru);
+    const after = this.lru[head] === Lru.None ? -1 : this.next[head];
+    if (this.lru[head] !== Lru.None) this.unlink(head);
+    this.large[head] = 0;
+    const pages = this.env.pages;
+    let at = after;
+    for (let i = 511; i >= 0; i--) {
+      const pfn = head + i;
+      if (i > 0) {
+        if (pages.kind[pfn] !== PageKind.UserAnon || pages.refcount[pfn] === 0 || this.lru[pfn] !== Lru.None)
+          continue;
+        this.index[pfn] = this.index[head] + i;
+        this.referenced[pfn] = this.referenced[head];
+      }
+      this.insertBefore(pfn, list, at);
+      at = pfn;
+    }
+    this.env.userMm.thpStats.thp_split_page++;
+  }
+
+  /** Links pfn (on no list) into `list` just before `before` in head-to-tail order (-1: at the tail). */
+  private insertBefore(pfn: number, list: Lru, before: number): void {
+    const p = before < 0 ? this.tail[list] : this.prev[before];
+    this.lru[pfn] = list;
+    this.prev[pfn] = p;
+    this.next[pfn] = before;
+    if (p >= 0) this.next[p] = pfn;
+    else this.head[list] = pfn;
+    if (before >= 0) this.prev[before] = pfn;
+    else this.tail[list] = pfn;
+    this.size[list]++;
+  }
+
+  /**
+   * A huge page chosen for swap-out: vmlab's swap has no THP clusters, so
+   * add_to_swap fails for it and it is split (thp_swpout_fallback); every PMD
+   * mapping becomes a page table first (try_to_unmap's TTU_SPLIT_HUGE_PMD).
+   * False when a page table cannot be had.
+   */
+  private splitForSwap(head: number): boolean {
+    const um = this.env.userMm;
+    const maps: [MmStruct, number][] = [];
+    this.rmap(head, (mm, _v, vpn) => maps.push([mm, vpn]));
+    for (const [mm, vpn] of maps) if (!um.splitPmd(mm, vpn)) return false;
+    this.splitFolio(head); // if no mapping split did it
+    um.thpStats.thp_swpout_fallback++;
+    return true;
   }
 
   /** The list a new page joins under the policy. */
@@ -206,6 +279,18 @@ export class Vmscan {
         if (anon ? v.anonVma === 0 : v.file !== f) continue;
         if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
         const vpn = v.vmStart + (index - v.vmPgoff);
+        const pmd = um.pmdOf(mm, vpn - (vpn % 512));
+        if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
+          const base = UserMm.pmdPfn(pmd.hi, pmd.lo);
+          if (this.large[pfn]) {
+            if (base === pfn && vpn % 512 === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
+            continue;
+          }
+          // a page of a split huge page that this address space still maps whole (it was
+          // shared by fork): that PMD is split to reach the page's own PTE
+          if (pfn < base || pfn >= base + 512 || !um.splitPmd(mm, vpn)) continue;
+        }
+        if (this.large[pfn]) continue;
         const pte = um.readPte(mm, vpn);
         if (pte === null || !(pte.lo & Pte.P) || pte.lo & (1 << 9)) continue;
         if (((pte.hi & 0x3fff) * 4294967296 + ((pte.lo & 0xfffff000) >>> 0)) / 4096 !== pfn) continue;
@@ -298,6 +383,13 @@ export class Vmscan {
         } else this.add(pfn, list);
         continue;
       }
+      if (
+        this.large[pfn] &&
+        (this.env.swap === null || this.env.swap.freePages === 0 || !this.splitForSwap(pfn))
+      ) {
+        this.add(pfn, active);
+        continue;
+      }
       if (anon ? this.swapOut(pfn) : this.dropFile(pfn)) {
         reclaimed++;
         this.stats.pgsteal++;
@@ -318,7 +410,9 @@ export class Vmscan {
     const anon = pages.kind[pfn] === PageKind.UserAnon;
     if (anon) {
       if (this.env.swap === null) return false;
-      this.index[pfn] = index;
+      if (this.large[pfn]) {
+        if (!this.splitForSwap(pfn)) return false;
+      } else this.index[pfn] = index;
     }
     let found = 0;
     let locked = false;
@@ -508,6 +602,10 @@ export class Vmscan {
       if (stuck || (usesRef && r.young > 0)) {
         if (!stuck) this.stats.pgactivate++;
         this.keep(pfn, r.young > 0);
+        continue;
+      }
+      if (this.large[pfn] && !this.splitForSwap(pfn)) {
+        this.keep(pfn, false);
         continue;
       }
       if (anon ? this.swapOut(pfn) : this.dropFile(pfn)) {
