@@ -185,12 +185,20 @@ export async function runTraceCli(
   let optPages: Float64Array | null = null;
   let optN = 0;
   if (linuxPager) {
-    if (page !== "4k")
+    if (page === "2m")
       throw new InputError(
-        "--pager linux: 4 KiB pages only (the kernel's own THP settings are not offered here)",
+        "--pager linux: --page 4k, or thp for the kernel's transparent huge pages (thp=always); Linux has no all-2M mode for anonymous memory",
       );
     const swapBytes = o.swap !== undefined ? parseSize(o.swap, "--swap") : undefined;
-    const k = new KernelMode({ frames, tlb: o.tlb, policy, swapBytes, dataOnly: o.dataOnly, seed });
+    const k = new KernelMode({
+      frames,
+      tlb: o.tlb,
+      policy,
+      swapBytes,
+      dataOnly: o.dataOnly,
+      seed,
+      thp: page === "thp",
+    });
     ksim = k;
     feed = (w, n) => k.feed(w, n);
   } else if (machine) {
@@ -651,6 +659,10 @@ function formatSummary(s: TraceSummary, stats: TraceReadStats | null): string[] 
     lines.push(
       `  reclaim         ${fmt(r.pgscan)} pages scanned, ${fmt(r.evictions)} reclaimed; ${fmt(r.swapOuts)} swapped out, ${fmt(r.swapIns)} in; ${fmt(r.memcgReclaims)} limit reclaims`,
     );
+    if (r.thpFaultAlloc + r.thpFaultFallback > 0)
+      lines.push(
+        `  huge pages      ${fmt(r.thpFaultAlloc)} faulted in, ${fmt(r.thpFaultFallback)} fell back to 4K, ${fmt(r.thpSplitPage)} split by reclaim`,
+      );
     lines.push(
       `  at the end      ${fmt(r.rssPages)} pages resident, ${fmt(r.swapPages)} in swap${r.oomKills ? `; ${r.oomKills} OOM kills` : ""}`,
     );

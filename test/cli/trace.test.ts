@@ -244,4 +244,36 @@ describe("vmlab trace", () => {
       expect(same(fromFile), policy).toEqual(same(fromPipe));
     }
   });
+
+  it("runs --pager linux with the kernel's transparent huge pages (--page thp), and refuses --page 2m there", () => {
+    const f = join(dir, "w.u64");
+    expect(
+      vmlab(["gen", "seq", "--pages", "2048", "--refs", "6000", "--write-ratio", "1", "--out", f]).code,
+    ).toBe(0);
+    const base = [
+      "trace",
+      f,
+      "--pager",
+      "linux",
+      "--policy",
+      "linux",
+      "--frames",
+      "4096",
+      "--json",
+      "--no-progress",
+      "--tlb",
+      "skylake", // 2 MiB arrays: a huge page is one TLB entry
+    ];
+    const small = JSON.parse(vmlab(base).stdout);
+    const huge = JSON.parse(vmlab([...base, "--page", "thp"]).stdout);
+    expect(small.kernel.thpFaultAlloc).toBe(0);
+    // 2,048 pages written in order: four aligned 2 MiB regions, a huge page each
+    expect(huge.kernel.thpFaultAlloc).toBe(4);
+    expect(huge.faults).toBe(4);
+    expect(small.faults).toBe(2048);
+    expect(huge.walks).toBeLessThan(small.walks / 100);
+    const refused = vmlab([...base, "--page", "2m"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("thp");
+  });
 });

@@ -27,6 +27,8 @@ export interface KernelModeConfig {
   swapBytes?: number;
   dataOnly?: boolean;
   seed?: number;
+  /** transparent huge pages (thp=always): 2 MiB pages where a whole aligned 2 MiB is mapped */
+  thp?: boolean;
 }
 
 export interface KernelModeResult {
@@ -49,6 +51,10 @@ export interface KernelModeResult {
   rssPages: number;
   swapPages: number;
   oomKills: number;
+  /** huge pages faulted in, faults that fell back to 4K (no block, or over the limit), huge pages split by reclaim */
+  thpFaultAlloc: number;
+  thpFaultFallback: number;
+  thpSplitPage: number;
 }
 
 const REGION = 1 << 30;
@@ -82,6 +88,7 @@ export class KernelMode {
       seed: cfg.seed ?? 1,
       overcommit: "always",
       userMemoryPages: n,
+      thp: cfg.thp ? "always" : "never",
     });
     this.task = this.kernel.spawn("trace")!;
     // a touch outside every mapping is a caught SIGSEGV here: the driver maps the region and retries
@@ -165,6 +172,9 @@ export class KernelMode {
       rssPages: mm?.rss ?? 0,
       swapPages: mm?.swapEnts ?? 0,
       oomKills: k.oomKills,
+      thpFaultAlloc: k.userMm.thpStats.thp_fault_alloc,
+      thpFaultFallback: k.userMm.thpStats.thp_fault_fallback,
+      thpSplitPage: k.userMm.thpStats.thp_split_page,
     };
   }
 }
