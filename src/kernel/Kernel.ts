@@ -1147,7 +1147,7 @@ export class Kernel {
       if (out === Outcome.OK) {
         const phys = this.machine.phys;
         if (access === Access.Write) phys.write8(cpu.pa, value);
-        if (this.exactLru) this.vmscan.touch(Math.floor(cpu.pa / 4096));
+        if (this.exactLru) this.vmscan.touch(Math.floor(cpu.pa / 4096), this.va.vpn(va));
         cpu.cpl = 0;
         return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
       }

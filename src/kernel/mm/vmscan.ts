@@ -237,9 +237,16 @@ export class Vmscan {
     return Lru.InactiveAnon; // one queue
   }
 
-  /** Exact LRU: the simulator saw an access to pfn (Kernel.userAccess calls this under policy=lru). */
-  touch(pfn: number): void {
+  /**
+   * Exact LRU: the simulator saw an access to pfn at page vpn (Kernel.userAccess
+   * calls this under policy=lru); a page of a huge page moves its folio.
+   */
+  touch(pfn: number, vpn: number): void {
     if (this.lru[pfn] !== Lru.None) this.add(pfn, Lru.InactiveAnon);
+    else {
+      const head = pfn - (vpn % 512);
+      if (head >= 0 && this.large[head] && this.lru[head] !== Lru.None) this.add(head, Lru.InactiveAnon);
+    }
   }
 
   /** A new page-cache page of a disk file. */
