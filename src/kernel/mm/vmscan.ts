@@ -390,19 +390,23 @@ export class Vmscan {
         } else this.add(pfn, list);
         continue;
       }
-      if (
-        this.large[pfn] &&
-        (this.env.swap === null || this.env.swap.freePages === 0 || !this.splitForSwap(pfn))
-      ) {
-        this.add(pfn, active);
-        continue;
-      }
-      if (anon ? this.swapOut(pfn) : this.dropFile(pfn)) {
-        reclaimed++;
-        this.stats.pgsteal++;
-      } else this.add(pfn, active);
+      if (this.tryReclaim(pfn, anon)) reclaimed++;
+      else this.add(pfn, active);
     }
     return reclaimed;
+  }
+
+  /**
+   * The end of shrink_folio_list for a page that may go: a huge page is
+   * split first (splitForSwap), then the page is swapped out or dropped from
+   * the page cache. True if it went (counted in pgsteal).
+   */
+  private tryReclaim(pfn: number, anon: boolean): boolean {
+    const swap = this.env.swap;
+    if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return false;
+    if (!(anon ? this.swapOut(pfn) : this.dropFile(pfn))) return false;
+    this.stats.pgsteal++;
+    return true;
   }
 
   /**
@@ -611,14 +615,8 @@ export class Vmscan {
         this.keep(pfn, r.young > 0);
         continue;
       }
-      if (this.large[pfn] && !this.splitForSwap(pfn)) {
-        this.keep(pfn, false);
-        continue;
-      }
-      if (anon ? this.swapOut(pfn) : this.dropFile(pfn)) {
-        reclaimed++;
-        this.stats.pgsteal++;
-      } else this.keep(pfn, false);
+      if (this.tryReclaim(pfn, anon)) reclaimed++;
+      else this.keep(pfn, false);
     }
     return reclaimed;
   }
