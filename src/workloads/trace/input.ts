@@ -3,8 +3,10 @@
  * the first bytes, not the name), as a stream of byte chunks. Nothing is
  * held beyond one chunk, so a trace of any length reads in constant memory.
  *
- * zstd: zstd-napi's streaming decoder (native) when it loads, else the
- * system `zstd -dcq` in a child process; gzip: node:zlib.
+ * A compressed file is read and decompressed by the reading thread
+ * (worker.ts) into shared slots; standard input on this thread: zstd with
+ * zstd-napi's streaming decoder (native) when it loads, else the system
+ * `zstd -dcq` in a child process; gzip with node:zlib.
  */
 import { spawn } from "node:child_process";
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from "node:fs";
@@ -52,7 +54,7 @@ export function openTrace(path: string, stdin: Readable = process.stdin, threade
   const magic = path === "-" ? null : peek(path);
   const compressed = magic !== null && (startsWith(magic, ZSTD_MAGIC) || startsWith(magic, GZIP_MAGIC));
   if (threaded && compressed && (startsWith(magic, GZIP_MAGIC) || zstdBindingPath() !== null)) {
-    // decompress in a worker thread, in parallel with the simulation (2 cores: about twice the throughput)
+    // decompressed by the reading thread, in parallel with the simulation
     const input: TraceInput = {
       name,
       compression: startsWith(magic, ZSTD_MAGIC) ? "zstd" : "gzip",
