@@ -250,7 +250,7 @@ function addTraceOptions(cmd: Command): Command {
     .option("--swap <size>", "--pager linux: the swap area (default 4 times --frames, at least 64M)")
     .option(
       "--page <size>",
-      "machine mode: 4k, or 2m (thp: every 2 MiB region a huge page, mapped by a PMD)",
+      "machine mode: 4k, or 2m (every 2 MiB region a huge page, mapped by a PMD; thp is the same); with --pager linux: 4k or thp (the kernel's transparent huge pages)",
       "4k",
     )
     .option("--arch <a>", "machine mode: x86_64 (4-level) or x86_64-la57 (5-level)", "x86_64")
