@@ -50,6 +50,14 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   let exitCode = 0;
+  /** A trace or record outcome: the report on stdout, an error on stderr with exit 2. */
+  const printOutcome = (r: { text: string | null; error: string | null }): void => {
+    if (r.text !== null) process.stdout.write(`${r.text}\n`);
+    if (r.error !== null) {
+      process.stderr.write(`vmlab: ${r.error}\n`);
+      exitCode = 2;
+    }
+  };
   program
     .command("run")
     .description(
@@ -92,15 +100,12 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<file>", "the trace, or - for standard input")
     .option("--format <f>", "auto, lackey, bin, text or refs", "auto");
   addTraceOptions(trace).action(async (file: string, opts) => {
-    const r = await runTraceCli(file, {
-      ...opts,
-      framesGiven: trace.getOptionValueSource("frames") === "cli",
-    });
-    if (r.text !== null) process.stdout.write(`${r.text}\n`);
-    if (r.error !== null) {
-      process.stderr.write(`vmlab: ${r.error}\n`);
-      exitCode = 2;
-    }
+    printOutcome(
+      await runTraceCli(file, {
+        ...opts,
+        framesGiven: trace.getOptionValueSource("frames") === "cli",
+      }),
+    );
   });
 
   program
@@ -131,15 +136,12 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<program...>", "the program and its arguments, after --")
     .option("--out <file>", "write the binary trace (.u64, .u64.zst, .u64.gz) instead of simulating");
   addTraceOptions(record).action(async (argv: string[], opts) => {
-    const r = await runRecordCli(argv, {
-      ...opts,
-      framesGiven: record.getOptionValueSource("frames") === "cli",
-    });
-    if (r.text !== null) process.stdout.write(`${r.text}\n`);
-    if (r.error !== null) {
-      process.stderr.write(`vmlab: ${r.error}\n`);
-      exitCode = 2;
-    }
+    printOutcome(
+      await runRecordCli(argv, {
+        ...opts,
+        framesGiven: record.getOptionValueSource("frames") === "cli",
+      }),
+    );
   });
 
   program
