@@ -14,9 +14,10 @@ import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { createGunzip, gunzipSync, constants as zlibConstants } from "node:zlib";
 import { InputError } from "../../base/errors.ts";
-import { readSlots, type SlotMessage, zstdBindingPath } from "./worker.ts";
+import { type Codec, readSlots, type SlotMessage, zstdBindingPath } from "./worker.ts";
 
-export type Compression = "none" | "gzip" | "zstd";
+/** How a trace is compressed (read from its first bytes). */
+export type Compression = Codec;
 
 /** An opened trace: its name for messages, and its decompressed bytes. */
 export interface TraceInput {
@@ -51,15 +52,14 @@ function zstdNapi(): (new () => NodeJS.ReadWriteStream) | null {
  */
 export function openTrace(path: string, stdin: Readable = process.stdin, threaded = true): TraceInput {
   const name = path === "-" ? "<stdin>" : path;
-  const magic = path === "-" ? null : peek(path);
-  const compressed = magic !== null && (startsWith(magic, ZSTD_MAGIC) || startsWith(magic, GZIP_MAGIC));
-  if (threaded && compressed && (startsWith(magic, GZIP_MAGIC) || zstdBindingPath() !== null)) {
+  const codec = path === "-" ? "none" : compressionOf(peekBytes(path, 4));
+  if (threaded && (codec === "gzip" || (codec === "zstd" && zstdBindingPath() !== null))) {
     // decompressed by the reading thread, in parallel with the simulation
     const input: TraceInput = {
       name,
-      compression: startsWith(magic, ZSTD_MAGIC) ? "zstd" : "gzip",
+      compression: codec,
       rawBytes: 0,
-      chunks: viaWorker(path, name, (n) => {
+      chunks: viaWorker(path, name, codec, (n) => {
         input.rawBytes = n;
       }),
     };
@@ -253,22 +253,16 @@ export function compressionOf(head: Buffer): Compression {
 
 /** The first `n` bytes of a file, or none when it cannot be read (its reader reports why). */
 export function peekBytes(path: string, n: number): Buffer {
-  return peek(path, n) ?? Buffer.alloc(0);
-}
-
-/** The first bytes of a file, or null when it cannot be read (the stream reports why). */
-function peek(path: string, size = 4): Buffer | null {
   try {
     const fd = openSync(path, "r");
     try {
-      const b = Buffer.alloc(size);
-      const n = readSync(fd, b, 0, size, 0);
-      return b.subarray(0, n);
+      const b = Buffer.alloc(n);
+      return b.subarray(0, readSync(fd, b, 0, n, 0));
     } finally {
       closeSync(fd);
     }
   } catch {
-    return null;
+    return Buffer.alloc(0);
   }
 }
 
@@ -277,8 +271,12 @@ function peek(path: string, size = 4): Buffer | null {
  * view of a shared slot, handed back to the worker when the consumer asks
  * for the next one (a chunk must not be kept past that).
  */
-async function* viaWorker(path: string, name: string, setRaw: (n: number) => void): AsyncIterable<Buffer> {
-  const codec = startsWith(peek(path) ?? Buffer.alloc(0), ZSTD_MAGIC) ? "zstd" : "gzip";
+async function* viaWorker(
+  path: string,
+  name: string,
+  codec: Compression,
+  setRaw: (n: number) => void,
+): AsyncIterable<Buffer> {
   for await (const { m, view } of readSlots(path, codec, false)) {
     setRaw(m.raw);
     if (m.error !== undefined) throw workerError(m, name, codec);

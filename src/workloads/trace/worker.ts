@@ -77,12 +77,12 @@ function workerMain(): void {
     slots: number;
     size: number;
   };
-  parentPort.on("message", (job: { path: string; codec: "none" | "gzip" | "zstd"; fold: boolean }) =>
+  parentPort.on("message", (job: { path: string; codec: Codec; fold: boolean }) =>
     runJob(job.path, job.codec, job.fold),
   );
 
   /** Reads one file; its last message is `done` or `error` (none when the main thread stopped it). */
-  function runJob(path: string, codec: "none" | "gzip" | "zstd", fold: boolean): void {
+  function runJob(path: string, codec: Codec, fold: boolean): void {
     const state = new Int32Array(ctl);
     let slot = 0;
     let fill = 0;
