@@ -3,7 +3,7 @@ import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../src/base/errors.ts";
 import { formatWithCaret } from "../src/workloads/scenario/parser.ts";
-import { runScenario } from "../src/workloads/scenario/runner.ts";
+import { runScenario } from "../src/workloads/scenario/session.ts";
 import { vmlab } from "./cli/run.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");

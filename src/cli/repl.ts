@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline";
 import { InputError } from "../base/errors.ts";
 import { formatWithCaret } from "../workloads/scenario/parser.ts";
-import { Session } from "../workloads/scenario/runner.ts";
+import { Session } from "../workloads/scenario/session.ts";
 import { formatStatements } from "./run.ts";
 
 const HELP = `The vmlab scenario language, one statement per line (docs/scenarios.md):

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { InputError } from "../base/errors.ts";
 import { MACHINE_KEYS } from "../workloads/scenario/machineConfig.ts";
 import { formatWithCaret } from "../workloads/scenario/parser.ts";
-import { type RunResult, runScenario } from "../workloads/scenario/runner.ts";
+import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
 
 export interface RunCliOptions {
   json: boolean;

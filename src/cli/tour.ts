@@ -12,7 +12,7 @@ import { Kernel } from "../kernel/Kernel.ts";
 import { formatLayout } from "../kernel/layout.ts";
 import { PageKind } from "../kernel/mm/PageDesc.ts";
 import { meminfo } from "../kernel/proc.ts";
-import { runScenario } from "../workloads/scenario/runner.ts";
+import { runScenario } from "../workloads/scenario/session.ts";
 import { formatStatements } from "./run.ts";
 
 /**

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runScenario } from "../../src/workloads/scenario/runner.ts";
+import { runScenario } from "../../src/workloads/scenario/session.ts";
 
 const N = 64; // pages per mapping, as in probe.c
 

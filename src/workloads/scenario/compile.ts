@@ -1,0 +1,141 @@
+/**
+ * The statement table: which handler compiles each verb, for the three
+ * kinds of statement (machine-wide, `P:` and `kernel[@N]:`), and
+ * `compileStatement`, which checks the prefix and dispatches. A handler
+ * (stmts/*.ts) checks everything first and returns the run closure; the
+ * context the handlers share is context.ts.
+ */
+import type { Stmt } from "./ast.ts";
+import type { CompileContext, Handler, Run } from "./context.ts";
+import { kernelAccess, userAccess } from "./stmts/access.ts";
+import { coredump } from "./stmts/coredump.ts";
+import { expect, letStmt } from "./stmts/expect.ts";
+import { explain } from "./stmts/explain.ts";
+import { file } from "./stmts/files.ts";
+import { allocPages, device, free, kmalloc, vmalloc } from "./stmts/kernel.ts";
+import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
+import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
+import { reclaim } from "./stmts/reclaim.ts";
+import { replay } from "./stmts/replay.ts";
+import { show } from "./stmts/show.ts";
+import { syscall, uaccess } from "./stmts/uaccess.ts";
+
+/** Statements without a prefix. */
+const STATEMENTS = new Map<string, Handler>([
+  ["spawn", spawn],
+  ["kthread", kthread],
+  ["switch", switchTask],
+  ["explain", explain],
+  ["file", file],
+  ["device", device],
+  ["reclaim", reclaim],
+  ["kswapd", reclaim],
+  ["let", letStmt],
+  ["expect", expect],
+  ["show", show],
+]);
+
+/** `P:` statements: a process's system calls and accesses. */
+const PROCESS_STATEMENTS = new Map<string, Handler>([
+  ["fork", fork],
+  ["thread", thread],
+  ["exit", exit],
+  ["setuid", setuid],
+  ["catch", catchSig],
+  ["mmap", mmap],
+  ["munmap", munmapOrMprotect],
+  ["mprotect", munmapOrMprotect],
+  ["read", userAccess],
+  ["write", userAccess],
+  ["exec", userAccess],
+  ["madvise", madvise],
+  ["syscall", syscall],
+  ["coredump", coredump],
+  ["replay", replay],
+  ["msync", msync],
+  ["mlock", mlockOrMunlock],
+  ["munlock", mlockOrMunlock],
+  ["brk", brk],
+  ["mremap", mremap],
+]);
+
+/** `kernel[@N]:` statements, in the order the error message lists them. */
+const KERNEL_STATEMENTS = new Map<string, Handler>([
+  ["kmalloc", kmalloc],
+  ["kfree", free],
+  ["vmalloc", vmalloc],
+  ["vfree", free],
+  ["alloc_pages", allocPages],
+  ["free_pages", free],
+  ["read", kernelAccess],
+  ["write", kernelAccess],
+  ["copy_from_user", uaccess],
+  ["copy_to_user", uaccess],
+  ["clear_user", uaccess],
+  ["get_user", uaccess],
+  ["put_user", uaccess],
+  ["strncpy_from_user", uaccess],
+]);
+
+/** Statements of the language that later versions of vmlab add. */
+const LATER = new Set([
+  "spawn",
+  "fork",
+  "exit",
+  "kthread",
+  "switch",
+  "mmap",
+  "munmap",
+  "mprotect",
+  "madvise",
+  "mlock",
+  "munlock",
+  "brk",
+  "mremap",
+  "VirtualAlloc",
+  "VirtualFree",
+  "VirtualProtect",
+  "exec",
+  "catch",
+  "setuid",
+  "explain",
+]);
+
+/** Checks one statement against what the lines before it defined, and returns what runs it. */
+export function compileStatement(c: CompileContext, s: Stmt): Run {
+  if (s.verb === "machine") c.fail("'machine' may appear only once, as the first statement", s.verbPos);
+  if (s.prefix?.kind === "process") {
+    const name = s.prefix.name;
+    const kind = c.procs.get(name);
+    if (kind === undefined) c.fail(`process '${name}' does not exist`, s.prefix.pos);
+    if (kind === "kthread")
+      c.fail(
+        `'${name}' is a kernel thread: it has no user address space (use 'kernel:' statements, after 'switch ${name}')`,
+        s.prefix.pos,
+      );
+    const h = PROCESS_STATEMENTS.get(s.verb);
+    if (h !== undefined) return h(c, s);
+    if (LATER.has(s.verb)) c.fail(`'${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
+    return c.fail(`unknown process statement '${s.verb}'`, s.verbPos);
+  }
+  if (s.prefix?.kind === "kernel") {
+    const h = KERNEL_STATEMENTS.get(s.verb);
+    if (h !== undefined) return h(c, s);
+    if (LATER.has(s.verb))
+      c.fail(`kernel statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
+    return c.fail(
+      `unknown kernel statement '${s.verb}' (known: ${[...KERNEL_STATEMENTS.keys()].join(", ")})`,
+      s.verbPos,
+    );
+  }
+  const h = STATEMENTS.get(s.verb);
+  if (h !== undefined) return h(c, s);
+  if (KERNEL_STATEMENTS.has(s.verb))
+    c.fail(
+      `'${s.verb}' needs a prefix: 'kernel: ${s.verb} ...' (or 'P: ${s.verb} ...' for a process)`,
+      s.verbPos,
+    );
+  if (LATER.has(s.verb))
+    c.fail(`statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
+  return c.fail(`unknown statement '${s.verb}'`, s.verbPos);
+}

@@ -1,0 +1,223 @@
+/**
+ * Running a scenario: `runScenario` (a whole file: parse, check every
+ * statement, boot, execute, finish) and `Session` (the same a line at a
+ * time, for the REPL), with the results they return (RunResult,
+ * StatementResult, ExpectResult) and their options (RunOptions).
+ */
+import { ModelBug } from "../../base/assert.ts";
+import { InputError } from "../../base/errors.ts";
+import { Kernel } from "../../kernel/Kernel.ts";
+import type { Stmt } from "./ast.ts";
+import { compileStatement } from "./compile.ts";
+import { CompileContext, type ExpectResult, type Run, Runtime } from "./context.ts";
+import { formatEvent, formatValue, mib } from "./format.ts";
+import {
+  invariantProblems,
+  meminfoOf,
+  oomReportCount,
+  oomReportsSince,
+  oopsCount,
+  pageWalks,
+  pagingLevels,
+  panicMessage,
+  setTracers,
+  tagCoherenceChecker,
+  tlbHits,
+} from "./kernelReads.ts";
+import { machineSettings } from "./machineConfig.ts";
+import { parseLine, parseScenario } from "./parser.ts";
+
+export type { ExpectResult };
+
+/** What one statement did. */
+export interface StatementResult {
+  line: number;
+  text: string;
+  /** what happened, one or more lines (oops reports, show output, values) */
+  output: string[];
+}
+
+export interface RunResult {
+  file: string;
+  machine: Record<string, string>;
+  statements: StatementResult[];
+  expectations: ExpectResult[];
+  passed: number;
+  failed: number;
+  /** set when the machine panicked: statements after it did not run */
+  halted: string | null;
+  metrics: Record<string, string>;
+  exitCode: 0 | 1;
+}
+
+export interface RunOptions {
+  file?: string;
+  /** record every access, TLB lookup and walk step in the statements' output */
+  trace?: boolean;
+  /** run the invariant checker after every statement (a broken invariant is a vmlab bug) */
+  checkInvariants?: boolean;
+}
+
+/**
+ * Runs a scenario: parses it all, checks every statement (syntax, known
+ * statements and options, variables defined before use), boots the machine,
+ * then executes. Invalid input throws InputError (FILE:LINE:COL) before
+ * anything runs; a failed expectation does not stop the run.
+ */
+export function runScenario(source: string, opts: RunOptions = {}): RunResult {
+  const file = opts.file ?? "<scenario>";
+  const stmts = parseScenario(source, file);
+  const machineStmt = stmts.find((s) => s.verb === "machine" && s.prefix === null) ?? null;
+  if (machineStmt && stmts[0] !== machineStmt)
+    throw new InputError("'machine' must come before any other statement", { file, ...machineStmt.pos });
+  const session = new Session(opts);
+  // every statement is checked before anything runs
+  const steps = stmts.filter((s) => s !== machineStmt).map((s) => ({ stmt: s, run: session.compile(s) }));
+  session.boot(machineStmt);
+  for (const step of steps) {
+    if (!session.execute(step.stmt, step.run)) break;
+  }
+  return session.finish();
+}
+
+/**
+ * A running scenario: the machine, the variables and processes, the
+ * results so far. `vmlab run` compiles a whole file first, then executes;
+ * the REPL compiles and executes one line at a time (`feed`).
+ */
+export class Session {
+  readonly file: string;
+  /** what the statements compiled so far defined */
+  private readonly context: CompileContext;
+  private rt: Runtime | null = null;
+  readonly result: RunResult;
+
+  constructor(private readonly opts: RunOptions = {}) {
+    this.file = opts.file ?? "<scenario>";
+    this.context = new CompileContext(this.file);
+    this.result = {
+      file: this.file,
+      machine: {},
+      statements: [],
+      expectations: [],
+      passed: 0,
+      failed: 0,
+      halted: null,
+      metrics: {},
+      exitCode: 0,
+    };
+    this.context.expectations = this.result.expectations;
+  }
+
+  get kernel(): Kernel | null {
+    return this.rt?.kernel ?? null;
+  }
+
+  get booted(): boolean {
+    return this.rt !== null;
+  }
+
+  /** Checks one statement against the ones compiled before it; returns what runs it. */
+  compile(stmt: Stmt): Run {
+    return compileStatement(this.context, stmt);
+  }
+
+  /** Boots the machine of a `machine` statement (or the defaults). */
+  boot(machineStmt: Stmt | null): StatementResult | null {
+    const settings = machineSettings(machineStmt, this.file);
+    const kernel = new Kernel(settings.kernel);
+    const rt = new Runtime(kernel, settings.seed);
+    this.rt = rt;
+    this.result.machine = settings.effective;
+    if (this.opts.trace) setTracers(kernel, (e) => rt.out.push(`  trace: ${formatEvent(e)}`));
+    if (!machineStmt) return null;
+    const m = meminfoOf(kernel);
+    const r = {
+      line: machineStmt.pos.line,
+      text: machineStmt.text.trim(),
+      output: [
+        `booted: ${mib(settings.kernel.ramBytes)} RAM, ${settings.kernel.cpus} CPU${settings.kernel.cpus === 1 ? "" : "s"}, ${pagingLevels(kernel)}-level paging; MemTotal ${mib(m.MemTotal)}, MemFree ${mib(m.MemFree)}`,
+      ],
+    };
+    this.result.statements.push(r);
+    return r;
+  }
+
+  /** Runs a compiled statement. Returns false when the machine has halted (nothing more runs). */
+  execute(stmt: Stmt, run: Run): boolean {
+    const rt = this.rt!;
+    const kernel = rt.kernel;
+    const panicked = panicMessage(kernel);
+    if (panicked !== null) {
+      this.result.halted = `Kernel panic - not syncing: ${panicked}`;
+      return false;
+    }
+    rt.out = [];
+    tagCoherenceChecker(kernel, `line ${stmt.pos.line}`);
+    const ooms = oomReportCount(kernel);
+    run(rt);
+    // the OOM killer's reports, as the kernel logs them, before what the statement printed
+    if (oomReportCount(kernel) > ooms) rt.out.unshift(...oomReportsSince(kernel, ooms));
+    this.result.statements.push({ line: stmt.pos.line, text: stmt.text.trim(), output: rt.out });
+    if (this.opts.checkInvariants) {
+      const problems = invariantProblems(kernel);
+      if (problems.length)
+        throw new ModelBug(
+          `invariants broken after line ${stmt.pos.line}: ${problems.slice(0, 5).join("; ")}`,
+        );
+    }
+    return true;
+  }
+
+  /**
+   * The REPL's step: parse, check and run one line. Returns what it did
+   * (null for a blank line); an invalid line throws InputError and changes
+   * nothing that ran.
+   */
+  feed(text: string, line: number): StatementResult | null {
+    const stmt = parseLine(text, this.file, line);
+    if (stmt === null) return null;
+    if (stmt.verb === "machine" && stmt.prefix === null) {
+      if (this.booted)
+        throw new InputError("the machine is already running ('machine' must be the first statement)", {
+          file: this.file,
+          ...stmt.pos,
+        });
+      return this.boot(stmt);
+    }
+    const run = this.compile(stmt);
+    if (!this.booted) this.boot(null);
+    const panicked = panicMessage(this.kernel!);
+    if (panicked !== null)
+      throw new InputError(`the machine has halted: Kernel panic - not syncing: ${panicked}`, {
+        file: this.file,
+        ...stmt.pos,
+      });
+    this.execute(stmt, run);
+    return this.result.statements.at(-1)!;
+  }
+
+  /** Final counts and metrics. */
+  finish(): RunResult {
+    const result = this.result;
+    const kernel = this.rt!.kernel;
+    const panicked = panicMessage(kernel);
+    if (panicked !== null) result.halted = `Kernel panic - not syncing: ${panicked}`;
+    setTracers(kernel, null);
+    result.passed = result.expectations.filter((e) => e.ok).length;
+    result.failed = result.expectations.length - result.passed;
+    result.exitCode = result.failed > 0 ? 1 : 0;
+    const m = meminfoOf(kernel);
+    result.metrics = {
+      oops: String(oopsCount(kernel)),
+      "meminfo.MemTotal": String(m.MemTotal),
+      "meminfo.MemFree": String(m.MemFree),
+      "meminfo.Slab": String(m.Slab),
+      "meminfo.VmallocUsed": String(m.VmallocUsed),
+      "tlb.hits": String(tlbHits(kernel)),
+      "tlb.misses": String(pageWalks(kernel)),
+    };
+    for (const [k, v] of this.rt!.vars) result.metrics[k] = formatValue(v);
+    return result;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Touching memory: a process's `read`, `write` and `exec` of a range
+ * (through its page tables and the fault path, signals as results), and
+ * the kernel's plain `read` and `write` dereferences (`kernel[@N]:`, an
+ * oops when nobody fixes the fault). Ranges take `stride=` and `order=`.
+ */
+import { Access, accessName } from "../../../hw/access.ts";
+import type { Stmt } from "../ast.ts";
+import { type CompileContext, kernelCpuOf, processOf, type Run } from "../context.ts";
+import { faultSummary } from "../format.ts";
+
+/** `P: read RANGE`, `P: write RANGE [value=N]`, `P: exec ADDR` (`stride=N`, `order=asc|desc|random`) */
+export function userAccess(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.noTarget(s);
+  const access = s.verb === "write" ? Access.Write : s.verb === "exec" ? Access.Exec : Access.Read;
+  const o = c.opts(
+    s,
+    access === Access.Write
+      ? ["stride", "order", "value"]
+      : access === Access.Read
+        ? ["stride", "order"]
+        : [],
+  );
+  const [addr, size] = c.args(
+    s,
+    1,
+    access === Access.Exec ? 1 : 2,
+    access === Access.Exec ? "an address" : "an address and an optional size",
+  );
+  const strideW = o.get("stride");
+  const orderW = o.get("order");
+  if (orderW && !["asc", "desc", "random"].includes(orderW.ident ?? ""))
+    c.fail("order= must be asc, desc or random", orderW.valuePos);
+  const valueW = o.get("value");
+  for (const w of [strideW, valueW]) if (w?.value) c.useVars(w.value);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    const cpu = c.runOn(rt, t);
+    const value = valueW ? c.numOpt(valueW, rt)! & 0xff : 0x5a;
+    const points = c.touchRange(rt, addr, size, strideW, orderW);
+    const min0 = t.minFlt;
+    const maj0 = t.majFlt;
+    let last = { pa: 0, value: 0 };
+    for (const va of points) {
+      const r = rt.kernel.userAccess(cpu, t, va, access, value);
+      if (!r.ok) {
+        if (t.minFlt + t.majFlt > min0 + maj0)
+          rt.out.push(`${t.minFlt + t.majFlt - min0 - maj0} page faults resolved first`);
+        rt.out.push(
+          `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}: ${r.killed ? `${name} killed` : "caught; the access is abandoned"}`,
+        );
+        if (r.killed) rt.deaths.set(name, s.pos.line);
+        return;
+      }
+      last = r;
+    }
+    const resolved = t.minFlt - min0;
+    const major = t.majFlt - maj0;
+    const what = `${accessName(access)} ${points.length} ${points.length === 1 ? "page" : "pages"}`;
+    const detail =
+      points.length === 1
+        ? `: pa 0x${last.pa.toString(16)}, byte 0x${last.value.toString(16).padStart(2, "0")}`
+        : "";
+    rt.out.push(`${what}${detail}; ${faultSummary(resolved, major)}`);
+  };
+}
+
+/** `kernel[@N]: read RANGE`, `kernel[@N]: write RANGE [value=N]`: dereferences in the current task's context */
+export function kernelAccess(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  c.noTarget(s);
+  const access = s.verb === "write" ? Access.Write : Access.Read;
+  const o = c.opts(s, access === Access.Write ? ["stride", "order", "value"] : ["stride", "order"]);
+  const [addr, size] = c.args(s, 1, 2, "an address and an optional size");
+  const strideW = o.get("stride");
+  const orderW = o.get("order");
+  if (orderW && !["asc", "desc", "random"].includes(orderW.ident ?? ""))
+    c.fail("order= must be asc, desc or random", orderW.valuePos);
+  const valueW = o.get("value");
+  for (const w of [strideW, valueW]) if (w?.value) c.useVars(w.value);
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    const value = valueW ? c.numOpt(valueW, rt)! & 0xff : 0x5a;
+    const points = c.touchRange(rt, addr, size, strideW, orderW);
+    const k = rt.kernel;
+    let faults = 0;
+    let lastPa = -1;
+    let lastValue = 0;
+    for (const va of points) {
+      const r = k.kernelAccess(cpuId, va, access, value);
+      if (!r.ok) {
+        rt.out.push(...r.oops);
+        if (r.panic) rt.out.push(`Kernel panic - not syncing: ${r.panic}`);
+        return;
+      }
+      faults += r.faults;
+      lastPa = r.pa;
+      lastValue = r.value;
+    }
+    const one = points.length === 1;
+    rt.out.push(
+      `${accessName(access)} ${points.length} ${one ? "page" : "pages"}${one ? `: pa 0x${lastPa.toString(16)}, byte 0x${lastValue.toString(16).padStart(2, "0")}` : ""}${faults ? `, ${faults} spurious fault${faults > 1 ? "s" : ""}` : ""}`,
+    );
+  };
+}

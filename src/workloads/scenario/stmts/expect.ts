@@ -1,0 +1,52 @@
+/** `let VAR = EXPR` and `expect EXPR OP VALUE`: values of expressions (expr.ts) and checks on them. */
+import type { Stmt } from "../ast.ts";
+import type { CompileContext, Run } from "../context.ts";
+import { compileExpr } from "../expr.ts";
+import { formatValue } from "../format.ts";
+
+/** `let VAR = EXPR`: the value must be a number */
+export function letStmt(c: CompileContext, s: Stmt): Run {
+  const ev = compileExpr(c, s.expr!);
+  const name = s.target!.name;
+  c.defined.add(name);
+  return (rt) => {
+    const v = ev(rt);
+    if (typeof v !== "bigint") c.fail(`let ${name}: the value '${v}' is not a number`, s.expr!.pos);
+    rt.vars.set(name, v);
+    rt.out.push(`${name} = ${formatValue(v)}`);
+  };
+}
+
+/** `expect EXPR OP VALUE`: numbers compare with ==, !=, <, <=, >, >=; symbols with == and != */
+export function expect(c: CompileContext, s: Stmt): Run {
+  const left = compileExpr(c, s.expr!);
+  const right = compileExpr(c, s.rhs!);
+  const op = s.op!;
+  return (rt) => {
+    const a = left(rt);
+    const b = right(rt);
+    let ok: boolean;
+    if (typeof a === "bigint" && typeof b === "bigint") {
+      ok =
+        op === "=="
+          ? a === b
+          : op === "!="
+            ? a !== b
+            : op === "<"
+              ? a < b
+              : op === "<="
+                ? a <= b
+                : op === ">"
+                  ? a > b
+                  : a >= b;
+    } else if (typeof a === "string" && typeof b === "string" && (op === "==" || op === "!=")) {
+      ok = (a === b) === (op === "==");
+    } else {
+      ok = false;
+    }
+    const actual = formatValue(a);
+    const expected = `${op} ${formatValue(b)}`;
+    c.expectations.push({ line: s.pos.line, text: s.text.trim(), ok, actual, expected });
+    rt.out.push(ok ? `ok (${actual})` : `FAILED: expected ${expected}, got ${actual}`);
+  };
+}

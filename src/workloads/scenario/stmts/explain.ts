@@ -1,0 +1,32 @@
+/**
+ * `explain P ADDR [read|write|exec]`: the TLB lookup, each level's entry,
+ * the rights check, and what the fault handler would do; changes nothing.
+ */
+import { Access } from "../../../hw/access.ts";
+import type { Stmt } from "../ast.ts";
+import type { CompileContext, Run } from "../context.ts";
+import { explainLines } from "../kernelReads.ts";
+
+export function explain(c: CompileContext, s: Stmt): Run {
+  const w = s.words[0];
+  if (w?.kind !== "arg" || w.ident === null) c.fail("explain P ADDR [read|write|exec]", w?.pos ?? s.verbPos);
+  const name = w.ident;
+  if (!c.procs.has(name)) c.fail(`process '${name}' does not exist`, w.pos);
+  const args = s.words.slice(1);
+  const a = args[0];
+  if (a?.kind !== "arg" || a.expr === null) c.fail("explain needs an address", a?.pos ?? s.verbPos);
+  c.useVars(a.expr);
+  const accW = args[1];
+  let access = Access.Read;
+  if (accW) {
+    if (accW.kind !== "arg" || !["read", "write", "exec"].includes(accW.ident ?? ""))
+      c.fail("the access is read, write or exec", accW.pos);
+    access = accW.ident === "write" ? Access.Write : accW.ident === "exec" ? Access.Exec : Access.Read;
+  }
+  if (args.length > 2) c.fail("explain P ADDR [read|write|exec]", args[2].pos);
+  const addrExpr = a.expr;
+  return (rt) => {
+    const t = rt.procs.get(name)!;
+    rt.out.push(...explainLines(rt.kernel, t, c.value(addrExpr, rt, "the address"), access));
+  };
+}

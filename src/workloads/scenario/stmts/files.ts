@@ -1,0 +1,44 @@
+/** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]`: a file of deterministic contents. */
+import type { Stmt } from "../ast.ts";
+import { argWords, type CompileContext, type Run } from "../context.ts";
+import { filePages } from "../kernelReads.ts";
+
+export function file(c: CompileContext, s: Stmt): Run {
+  if (s.target) c.fail("'file' returns nothing to assign", s.target.pos);
+  const args = argWords(s);
+  const nameW = args[0];
+  if (nameW?.ident == null || nameW.ident === "cached")
+    c.fail("file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]", nameW?.pos ?? s.verbPos);
+  const name = nameW.ident;
+  if (c.files.has(name)) c.fail(`file '${name}' already exists`, nameW.pos);
+  let cached = false;
+  for (const w of args.slice(1)) {
+    if (w.ident !== "cached" || cached)
+      c.fail(`unexpected '${w.ident ?? "argument"}' (expected 'cached')`, w.pos);
+    cached = true;
+  }
+  const o = c.opts(s, ["size", "fs", "folio"]);
+  const sizeW = o.get("size");
+  if (!sizeW) c.fail("file needs size=SIZE", s.verbPos);
+  if (!sizeW.value || sizeW.value.base !== null) c.fail("size= is a number", sizeW.valuePos);
+  const size = sizeW.value.offset;
+  if (size < 0n || size > 1n << 40n) c.fail(`size=${size}: a file is 0 .. 1T bytes here`, sizeW.valuePos);
+  const fsW = o.get("fs");
+  if (fsW && fsW.ident !== "disk" && fsW.ident !== "tmpfs") c.fail("fs= is disk or tmpfs", fsW.valuePos);
+  const fs = fsW?.ident === "tmpfs" ? "tmpfs" : "disk";
+  if (fs === "tmpfs" && cached)
+    c.fail("a tmpfs file is always in memory: 'cached' applies to disk files", s.verbPos);
+  const folioW = o.get("folio");
+  if (folioW && (folioW.value?.base !== null || folioW.value.offset !== 4096n))
+    c.fail(
+      "folio sizes above 4K (large folios) are not modelled by this version of vmlab yet",
+      folioW.valuePos,
+    );
+  c.files.add(name);
+  return (rt) => {
+    const f = filePages(rt.kernel.createFile(name, Number(size), fs, cached));
+    rt.out.push(
+      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}`,
+    );
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The kernel's own allocations: `kernel[@N]:` `kmalloc`, `vmalloc`,
+ * `alloc_pages` and their frees (`kfree`, `vfree`, `free_pages`, a bad
+ * free being a `kernel BUG` oops), and `device`, a character device whose
+ * kernel buffer comes from alloc_pages.
+ */
+import { Gfp, parseGfp } from "../../../kernel/mm/gfp.ts";
+import { px } from "../../../kernel/vaddr.ts";
+import type { Stmt } from "../ast.ts";
+import { argWords, type CompileContext, kernelCpuOf, type Run } from "../context.ts";
+import { sizeName } from "../format.ts";
+import { deviceNamed, directPa, kernelPfn, kmallocPlacement } from "../kernelReads.ts";
+
+/** `kernel[@N]: VAR = kmalloc SIZE [gfp=...]` */
+export function kmalloc(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  const o = c.opts(s, ["gfp"]);
+  const [size] = c.args(s, 1, 1, "a size");
+  let gfp: number = Gfp.KERNEL;
+  const g = o.get("gfp");
+  if (g) {
+    const parsed = g.ident === null ? null : parseGfp(g.ident);
+    if (parsed === null) c.fail("gfp= must be kernel, atomic, nowait, dma or dma32", g.valuePos);
+    gfp = parsed;
+  }
+  c.define(s);
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    const n = c.size(size, rt);
+    const va = rt.kernel.kmalloc(n, gfp);
+    let note = "(NULL: allocation failed)";
+    if (va === 16n) note = "(ZERO_SIZE_PTR)";
+    else {
+      const p = kmallocPlacement(rt.kernel, va, n);
+      if (p !== null)
+        note = p.large
+          ? `(large kmalloc, order ${p.order}: pfn 0x${p.pfn.toString(16)}..0x${(p.pfn + 2 ** p.order - 1).toString(16)})`
+          : `(kmalloc-${sizeName(p.objSize)}, pfn 0x${p.pfn.toString(16)})`;
+    }
+    c.assign(s, rt, va, note);
+  };
+}
+
+/** `kernel[@N]: VAR = vmalloc SIZE` */
+export function vmalloc(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  c.opts(s, []);
+  const [size] = c.args(s, 1, 1, "a size");
+  c.define(s);
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    const n = c.size(size, rt);
+    const va = rt.kernel.vmalloc(n);
+    if (va === 0n) return c.assign(s, rt, 0n, "(NULL: vmalloc failed)");
+    const pfns = [];
+    for (let i = 0; i < Math.ceil(n / 4096) && i < 8; i++)
+      pfns.push(`0x${kernelPfn(rt.kernel, va + BigInt(i * 4096)).toString(16)}`);
+    c.assign(
+      s,
+      rt,
+      va,
+      `(${Math.ceil(n / 4096)} pages + guard; pfns ${pfns.join(" ")}${Math.ceil(n / 4096) > 8 ? " ..." : ""})`,
+    );
+  };
+}
+
+/** `kernel[@N]: VAR = alloc_pages order=N [gfp=...]` */
+export function allocPages(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  const o = c.opts(s, ["order", "gfp"]);
+  c.args(s, 0, 0, "no positional arguments (order=N)");
+  const ow = o.get("order");
+  if (!ow) c.fail("alloc_pages needs order=N", s.verbPos);
+  if (ow.value) c.useVars(ow.value);
+  const g = o.get("gfp");
+  const gfp = g ? (g.ident === null ? null : parseGfp(g.ident)) : Gfp.KERNEL;
+  if (gfp === null) c.fail("gfp= must be kernel, atomic, nowait, dma or dma32", g!.valuePos);
+  c.define(s);
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    const order = c.numOpt(ow, rt)!;
+    if (order > 10) c.fail(`alloc_pages: order ${order} is above MAX_PAGE_ORDER (10)`, ow.valuePos);
+    const va = rt.kernel.allocPages(order, gfp);
+    const pa = directPa(rt.kernel, va);
+    c.assign(
+      s,
+      rt,
+      va,
+      va === 0n
+        ? "(NULL: no free block of that order)"
+        : `(pfn 0x${(pa / 4096).toString(16)}, ${2 ** order} page${order ? "s" : ""})`,
+    );
+  };
+}
+
+/** `kernel[@N]: kfree ADDR`, `vfree ADDR`, `free_pages ADDR order=N` */
+export function free(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  c.noTarget(s);
+  const o = c.opts(s, s.verb === "free_pages" ? ["order"] : []);
+  const [addr] = c.args(s, 1, 1, "an address");
+  const ow = o.get("order");
+  if (s.verb === "free_pages" && !ow) c.fail("free_pages needs order=N", s.verbPos);
+  if (ow?.value) c.useVars(ow.value);
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    const va = c.value(addr, rt, "the address");
+    const k = rt.kernel;
+    const err =
+      s.verb === "kfree"
+        ? k.kfree(va)
+        : s.verb === "vfree"
+          ? k.vfree(va)
+          : k.freePages(va, c.numOpt(ow, rt)!);
+    if (err === null) {
+      rt.out.push(`freed 0x${px(va)}`);
+      return;
+    }
+    // the kernel would hit a BUG() here: an oops in the current task's context
+    const r = k.bug(
+      cpuId,
+      err,
+      s.verb === "vfree" ? "mm/vmalloc.c" : s.verb === "kfree" ? "mm/slub.c" : "mm/page_alloc.c",
+    );
+    rt.out.push(...r);
+  };
+}
+
+/** `[VAR =] device NAME size=SIZE`: a character device whose buffer its mmap handler remap_pfn_range()s */
+export function device(c: CompileContext, s: Stmt): Run {
+  const args = argWords(s);
+  const nameW = args[0];
+  if (nameW?.ident == null || args.length !== 1)
+    c.fail("device NAME size=SIZE", (args[1] ?? nameW)?.pos ?? s.verbPos);
+  const name = nameW.ident;
+  if (c.devices.has(name)) c.fail(`device '${name}' already exists`, nameW.pos);
+  const o = c.opts(s, ["size"]);
+  const sizeW = o.get("size");
+  if (!sizeW) c.fail("device needs size=SIZE", s.verbPos);
+  if (!sizeW.value || sizeW.value.base !== null) c.fail("size= is a number", sizeW.valuePos);
+  const size = sizeW.value.offset;
+  if (size <= 0n || size > 4n << 20n)
+    c.fail(`size=${size}: a device buffer is 1 .. 4M bytes (one alloc_pages block)`, sizeW.valuePos);
+  c.devices.add(name);
+  c.define(s);
+  return (rt) => {
+    const va = rt.kernel.registerDevice(name, Number(size));
+    const d = deviceNamed(rt.kernel, name);
+    const what = `/dev/${name}: ${size} bytes of kernel buffer at pfn 0x${d.pfn.toString(16)}..0x${(d.pfn + d.pages - 1).toString(16)} (alloc_pages order ${d.order})`;
+    if (s.target) c.assign(s, rt, va, what);
+    else rt.out.push(what);
+  };
+}

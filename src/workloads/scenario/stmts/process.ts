@@ -1,0 +1,131 @@
+/**
+ * Statements that make, switch and end tasks: `spawn`, `kthread`,
+ * `switch`, and a process's `fork`, `thread`, `exit`, `setuid` and
+ * `catch`.
+ */
+import type { Stmt } from "../ast.ts";
+import { argWords, type CompileContext, processOf, type Run } from "../context.ts";
+import { catchSignal, cpuCount, firstVmaStart, forkedMm, pgdPfn, setUid, stackTop } from "../kernelReads.ts";
+
+/** `spawn NAME [uid=N] [rlimit_stack=SIZE]`: an empty address space with its stack VMA */
+export function spawn(c: CompileContext, s: Stmt): Run {
+  const name = c.newProcName(s, "spawn");
+  const o = c.opts(s, ["uid", "rlimit_stack"]);
+  if (argWords(s).length > 1) c.fail("spawn takes one name", s.words[1].pos);
+  for (const w of o.values()) if (w.value) c.useVars(w.value);
+  c.procs.set(name, "user");
+  return (rt) => {
+    const uid = c.numOpt(o.get("uid"), rt) ?? 0;
+    const rlim = c.numOpt(o.get("rlimit_stack"), rt) ?? 8 << 20;
+    if (rlim < 4096 * 34)
+      c.fail("rlimit_stack must hold the 132 KiB initial stack", o.get("rlimit_stack")!.valuePos);
+    const t = rt.kernel.spawn(name, uid, rlim);
+    if (t === null) c.fail("spawn: out of memory for the page tables", s.verbPos);
+    rt.procs.set(name, t);
+    const k = rt.kernel;
+    rt.out.push(
+      `pid ${t.pid}; PGD at pfn 0x${pgdPfn(t)!.toString(16)}; stack 0x${firstVmaStart(k, t).toString(16)}-0x${stackTop(k, t).toString(16)}`,
+    );
+  };
+}
+
+/** `kthread NAME`: a kernel thread (no mm) */
+export function kthread(c: CompileContext, s: Stmt): Run {
+  const name = c.newProcName(s, "kthread");
+  c.opts(s, []);
+  c.procs.set(name, "kthread");
+  return (rt) => {
+    const t = rt.kernel.kthread(name);
+    rt.procs.set(name, t);
+    rt.out.push(`pid ${t.pid} (kernel thread: no user address space)`);
+  };
+}
+
+/** `switch NAME [cpu=N]`: a context switch */
+export function switchTask(c: CompileContext, s: Stmt): Run {
+  const w = s.words[0];
+  if (w?.kind !== "arg" || w.ident === null)
+    c.fail("switch needs a process or kernel-thread name", w?.pos ?? s.verbPos);
+  const name = w.ident;
+  if (!c.procs.has(name)) c.fail(`process '${name}' does not exist`, w.pos);
+  const o = c.opts(s, ["cpu"]);
+  return (rt) => {
+    const t = c.liveProc(rt, name, w.pos);
+    const cpu = c.numOpt(o.get("cpu"), rt) ?? 0;
+    if (cpu >= cpuCount(rt.kernel)) c.fail(`CPU ${cpu} does not exist`, o.get("cpu")!.valuePos);
+    rt.out.push(c.doSwitch(rt, cpu, t));
+  };
+}
+
+/** `P: fork NAME`: a copy-on-write child */
+export function fork(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.noTarget(s);
+  const child = c.newProcName(s, "fork");
+  c.procs.set(child, "user");
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const ch = rt.kernel.fork(t, child);
+    if (ch === null) c.fail("fork: out of memory", s.verbPos);
+    rt.procs.set(child, ch);
+    const mm = forkedMm(ch);
+    rt.out.push(
+      `child ${child} pid ${ch.pid}: ${mm.vmas} VMAs, ${mm.rssAnon} pages shared copy-on-write, ${mm.ptPages} page-table pages`,
+    );
+  };
+}
+
+/** `P: thread NAME`: a task sharing P's address space (clone with CLONE_VM) */
+export function thread(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.noTarget(s);
+  const child = c.newProcName(s, "thread");
+  c.procs.set(child, "user");
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    const ch = rt.kernel.thread(t, child);
+    if (ch === null) c.fail("thread: no address space to share", s.verbPos);
+    rt.procs.set(child, ch);
+    rt.out.push(`thread ${child} pid ${ch.pid} shares ${name}'s address space`);
+  };
+}
+
+/** `P: exit` */
+export function exit(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.noTarget(s);
+  c.opts(s, []);
+  c.args(s, 0, 0, "no arguments");
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    rt.kernel.exit(t, "exit");
+    rt.out.push(`pid ${t.pid} exited; its address space is gone`);
+  };
+}
+
+/** `P: setuid N` */
+export function setuid(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.noTarget(s);
+  const [uid] = c.args(s, 1, 1, "a uid");
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    setUid(t, c.size(uid, rt, "the uid"));
+    rt.out.push(`uid ${t.uid}${t.uid === 0 ? "" : " (no capabilities)"}`);
+  };
+}
+
+/** `P: catch SIGSEGV|SIGBUS`: a handler for the signal */
+export function catchSig(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.noTarget(s);
+  const w = s.words[0];
+  if (w?.kind !== "arg" || (w.ident !== "SIGSEGV" && w.ident !== "SIGBUS"))
+    c.fail("catch SIGSEGV or catch SIGBUS", w?.pos ?? s.verbPos);
+  const sig = w.ident;
+  return (rt) => {
+    catchSignal(c.liveProc(rt, name, pos), sig);
+    rt.out.push(`${sig} will be caught`);
+  };
+}

@@ -1,0 +1,32 @@
+/** `reclaim [SIZE]` (try_to_free_pages) and `kswapd` (balance to the high watermark): page reclaim now. */
+import type { Stmt } from "../ast.ts";
+import type { CompileContext, Run } from "../context.ts";
+import { freePages, pagesStolen, swapOuts } from "../kernelReads.ts";
+
+export function reclaim(c: CompileContext, s: Stmt): Run {
+  c.noTarget(s);
+  c.opts(s, []);
+  const [size] = c.args(
+    s,
+    0,
+    s.verb === "reclaim" ? 1 : 0,
+    s.verb === "reclaim" ? "an optional size" : "nothing",
+  );
+  if (size) c.useVars(size);
+  return (rt) => {
+    const k = rt.kernel;
+    const out0 = swapOuts(k);
+    const steal0 = pagesStolen(k);
+    let n: number;
+    if (s.verb === "kswapd" || !size) n = k.kswapd();
+    else {
+      const bytes = c.value(size, rt, "the size");
+      if (bytes > 1n << 46n) c.fail("reclaim: more than the machine could ever hold", size.pos);
+      n = k.reclaim(Number((bytes + 4095n) / 4096n));
+    }
+    const swapped = swapOuts(k) - out0;
+    rt.out.push(
+      `${n} page${n === 1 ? "" : "s"} reclaimed (${swapped} written to swap, ${pagesStolen(k) - steal0 - swapped} from the page cache); free ${freePages(k)} pages`,
+    );
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * The kernel/user boundary: `kernel[@N]:` `copy_from_user`,
+ * `copy_to_user`, `clear_user`, `get_user`, `put_user` and
+ * `strncpy_from_user` in a process's context (access_ok, user faults
+ * resolved, the exception table's fixups), and a process's
+ * `syscall read|write FILE BUF SIZE`, read(2)/write(2) through them.
+ */
+import type { Stmt } from "../ast.ts";
+import { argWords, type CompileContext, kernelCpuOf, processOf, type Run } from "../context.ts";
+import { errnoName, faultSummary } from "../format.ts";
+import { currentTask, fileNamed } from "../kernelReads.ts";
+
+/** uaccess statements: the arguments after P, as the usage line names them */
+const UACCESS_ARGS: Record<string, string> = {
+  copy_from_user: "BUF SIZE",
+  copy_to_user: "BUF SIZE",
+  clear_user: "BUF SIZE",
+  get_user: "ADDR",
+  put_user: "ADDR VALUE",
+  strncpy_from_user: "SRC COUNT",
+};
+
+/**
+ * `kernel[@N]: VAR = copy_from_user P BUF SIZE`, `copy_to_user P BUF SIZE [value=N]`,
+ * `clear_user P BUF SIZE`, `get_user P ADDR [size=N]`, `put_user P ADDR VALUE [size=N]`,
+ * `strncpy_from_user P SRC COUNT`
+ */
+export function uaccess(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  const verb = s.verb;
+  const usage = `${verb} P ${UACCESS_ARGS[verb]}`;
+  const sized = verb === "get_user" || verb === "put_user";
+  const o = c.opts(s, verb === "copy_to_user" ? ["value"] : sized ? ["size"] : []);
+  const args = argWords(s);
+  const pw = args[0];
+  if (pw?.ident == null || !c.procs.has(pw.ident)) c.fail(`${usage}: P is a process`, pw?.pos ?? s.verbPos);
+  if (c.procs.get(pw.ident) !== "user") c.fail(`'${pw.ident}' has no user memory`, pw.pos);
+  const pname = pw.ident;
+  const nArgs = 1 + UACCESS_ARGS[verb].split(" ").length;
+  if (args.length !== nArgs) c.fail(usage, args[nArgs]?.pos ?? s.verbPos);
+  const [addrE, secondE] = c.exprArgs(args.slice(1));
+  const valueW = o.get("value");
+  if (valueW?.value) c.useVars(valueW.value);
+  const sizeW = o.get("size");
+  let width: 1 | 2 | 4 | 8 = 8;
+  if (sizeW) {
+    const n = sizeW.value !== null && sizeW.value.base === null ? Number(sizeW.value.offset) : Number.NaN;
+    if (n !== 1 && n !== 2 && n !== 4 && n !== 8) c.fail("size= must be 1, 2, 4 or 8", sizeW.valuePos);
+    width = n;
+  }
+  c.define(s);
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    const t = c.liveProc(rt, pname, pw.pos);
+    // the access runs in P's context: CPU N switches to P first if needed
+    if (currentTask(rt.kernel, cpuId) !== t) rt.out.push(c.doSwitch(rt, cpuId, t));
+    const uva = c.value(addrE, rt, verb === "strncpy_from_user" ? "the source" : "the address");
+    const k = rt.kernel;
+    const min0 = t.minFlt + t.majFlt;
+    const faultNote = (fixedUp: boolean, what: string) => {
+      const faults = t.minFlt + t.majFlt - min0;
+      return `${faults} page fault${faults === 1 ? "" : "s"} resolved${fixedUp ? `; a fault nobody could resolve: the exception table's fixup ${what}` : ""}`;
+    };
+    if (sized) {
+      const value = verb === "put_user" ? BigInt.asUintN(8 * width, c.value(secondE, rt, "the value")) : 0n;
+      const r =
+        verb === "get_user" ? k.uaccess.get(cpuId, uva, width) : k.uaccess.put(cpuId, uva, width, value);
+      const hex = `0x${r.value.toString(16)}`;
+      const why = r.accessOkFailed
+        ? "-EFAULT: not a user address; memory untouched"
+        : r.ret === 0
+          ? `${verb === "get_user" ? `read ${hex}` : `wrote ${hex}`} (${width} byte${width === 1 ? "" : "s"}); ${faultNote(false, "")}`
+          : `-EFAULT; ${faultNote(true, verb === "get_user" ? "zeroed the value and returned -EFAULT" : "returned -EFAULT")}`;
+      c.assign(s, rt, BigInt(r.ret), `(${why})`);
+      return;
+    }
+    const len = c.value(secondE, rt, verb === "strncpy_from_user" ? "the count" : "the size");
+    if (len > 1n << 40n)
+      c.fail(`${verb}: size ${len} is larger than any copy vmlab models (1T)`, secondE.pos);
+    if (verb === "strncpy_from_user") {
+      const r = k.uaccess.strncpy(cpuId, uva, Number(len));
+      const text = r.bytes
+        .slice(0, Math.max(0, r.ret))
+        .map((b) =>
+          b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`,
+        )
+        .join("");
+      const why = r.accessOkFailed
+        ? "-EFAULT: not a user address"
+        : r.ret < 0
+          ? `-EFAULT; ${faultNote(true, "returned -EFAULT")}`
+          : `${r.ret === Number(len) && !r.bytes.includes(0) ? "no NUL within the count; " : ""}"${text}"; ${faultNote(r.fixedUp, "went on byte at a time")}`;
+      c.assign(s, rt, BigInt(r.ret), `(${why})`);
+      return;
+    }
+    const toUser = verb !== "copy_from_user";
+    const value = valueW ? c.numOpt(valueW, rt)! & 0xff : 0x5a;
+    let first = -1;
+    const r =
+      verb === "clear_user"
+        ? k.uaccess.clear(cpuId, uva, Number(len))
+        : k.uaccess.copy(
+            cpuId,
+            uva,
+            Number(len),
+            toUser,
+            () => value,
+            (i, b) => {
+              if (i === 0) first = b;
+            },
+          );
+    const copied = Number(len) - r.notCopied;
+    const how = verb === "clear_user" ? "cleared" : "copied";
+    const why = r.accessOkFailed
+      ? `access_ok failed: not a user range; nothing ${how}`
+      : `${copied} bytes ${how}${!toUser && first >= 0 ? ` (first byte 0x${first.toString(16).padStart(2, "0")})` : ""}; ${faultNote(r.fixedUp, `ended the ${verb === "clear_user" ? "clear" : "copy"}`)}`;
+    c.assign(s, rt, BigInt(r.notCopied), `(not ${how}; ${why})`);
+  };
+}
+
+/** `P: VAR = syscall read|write FILE BUF SIZE`: read(2)/write(2) at offset 0 through copy_to/from_user */
+export function syscall(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.opts(s, []);
+  const args = argWords(s);
+  const call = args[0]?.ident;
+  if (call !== "read" && call !== "write")
+    c.fail("syscall read|write FILE BUF SIZE", args[0]?.pos ?? s.verbPos);
+  const fw = args[1];
+  if (fw?.ident == null || !c.files.has(fw.ident))
+    c.fail(
+      `file '${fw?.ident ?? "?"}' does not exist (create it with 'file NAME size=...')`,
+      fw?.pos ?? s.verbPos,
+    );
+  if (args.length !== 4) c.fail("syscall read|write FILE BUF SIZE", args[4]?.pos ?? s.verbPos);
+  const [buf, size] = c.exprArgs(args.slice(2));
+  const fname = fw.ident;
+  c.define(s);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    const cpu = c.runOn(rt, t);
+    const len = c.value(size, rt, "the size");
+    if (len > 1n << 40n) c.fail(`syscall ${call}: size ${len} is larger than vmlab models (1T)`, size.pos);
+    const f0 = t.minFlt;
+    const m0 = t.majFlt;
+    const r = rt.kernel.fileIo(
+      cpu,
+      fileNamed(rt.kernel, fname),
+      c.value(buf, rt, "the buffer"),
+      Number(len),
+      call === "write",
+    );
+    c.assign(
+      s,
+      rt,
+      BigInt(r),
+      r < 0
+        ? `(${errnoName(BigInt(r))})`
+        : `(${faultSummary(t.minFlt - f0, t.majFlt - m0)} taken by the kernel's copy)`,
+    );
+  };
+}
