@@ -10,6 +10,7 @@ import { Pte } from "../hw/x86_64/pte.ts";
 import { oopsReport } from "./arch/x86/oops.ts";
 import { CEA_PAGES_PER_CPU, CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START, ptiInitUserPgd } from "./arch/x86/pti.ts";
 import { X86Tlb } from "./arch/x86/tlb.ts";
+import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./config.ts";
 import { type FileObject, PageCache } from "./fs/file.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
 import { BuddyAllocator, MAX_ORDER, Wmark } from "./mm/buddy.ts";
@@ -21,68 +22,17 @@ import { SwapArea } from "./mm/swap.ts";
 import { Errno, type MmapArgs, PTE_SPECIAL, UserMm, VmFault } from "./mm/userMm.ts";
 import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
-import { RECLAIM_POLICIES, type ReclaimPolicy, SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
+import { SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
 import { Task } from "./task.ts";
 import { type ExtableEntry, Uaccess } from "./uaccess.ts";
 import { px, Vaddr } from "./vaddr.ts";
-
-/** The machine and kernel options that concern the kernel's own memory (the `machine` statement). */
-export interface KernelConfig {
-  ramBytes: number;
-  /**
-   * A limit on the pages user memory may hold (a cgroup's memory.max over
-   * every process): at the limit, allocating a user page first reclaims
-   * (try_to_free_mem_cgroup_pages). Null: no limit.
-   */
-  userMemoryPages?: number | null;
-  cpus?: number;
-  arch?: "x86_64" | "x86_64-la57";
-  /** TLB preset or spec */
-  tlb?: string;
-  /** use PCIDs (CR4.PCIDE); default on */
-  pcid?: boolean;
-  /** page-table isolation (pti=on): two PGDs per mm, CR3 switched on kernel entry and exit */
-  pti?: boolean;
-  /** CR4.SMAP / CR4.SMEP; default on */
-  smap?: boolean;
-  smep?: boolean;
-  /** panic on the first oops (kernel.panic_on_oops) */
-  panicOnOops?: boolean;
-  /** paging-structure caches in the CPUs */
-  psc?: boolean;
-  /** report every use of a stale TLB entry */
-  checkCoherence?: boolean;
-  /** vfree flushes TLBs lazily, as Linux does (default true) */
-  vmallocLazy?: boolean;
-  /** vm.mmap_min_addr (default 65536) */
-  mmapMinAddr?: number;
-  /** vm.overcommit_memory: heuristic (0), always (1), never (2) */
-  overcommit?: "heuristic" | "always" | "never";
-  /** /sys/kernel/mm/transparent_hugepage/enabled (default madvise) */
-  thp?: "never" | "madvise" | "always";
-  /** .../transparent_hugepage/use_zero_page (default on) */
-  thpZeroPage?: boolean;
-  /** debugfs fault_around_bytes (default 65536); rounded down to a power of two pages, at most 2 MiB */
-  faultAroundBytes?: number;
-  /** the block device's read_ahead_kb (default 128) */
-  readaheadKb?: number;
-  /** the size of the swap area in bytes (default 0: no swap) */
-  swapBytes?: number;
-  /** vm.swappiness, 0 .. 200 (default 60) */
-  swappiness?: number;
-  /** vm.page-cluster: swap readahead reads 2^N pages (default 3; 0 turns it off) */
-  pageCluster?: number;
-  /** the page-reclaim policy (default linux: the two-list LRU) */
-  policy?: ReclaimPolicy;
-  /** seeds the random reclaim policy */
-  seed?: number;
-}
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
 export type UserAccessResult =
   | { ok: true; pa: number; value: number; faults: number }
   | { ok: false; signal: string; siCode: string; siAddr: bigint; killed: boolean; faults: number };
 
+export { type KernelConfig, MIN_RAM } from "./config.ts";
 export { COPY_USER_FIXUP, COPY_USER_IP, type UserCopyResult } from "./uaccess.ts";
 
 /** Where the kernel image sits in physical memory: CONFIG_PHYSICAL_START (16 MiB). */
@@ -91,8 +41,6 @@ export const KERNEL_PHYS_START = 16 << 20;
 export const KERNEL_TEXT = 2 << 20;
 export const KERNEL_RODATA = 2 << 20;
 export const KERNEL_DATA = 2 << 20;
-/** The smallest machine vmlab boots. */
-export const MIN_RAM = 32 << 20;
 /** sizeof(struct page) */
 const STRUCT_PAGE_SIZE = 64;
 
@@ -160,10 +108,7 @@ export class Kernel {
   /** init_mm.pgd (swapper_pg_dir) */
   readonly rootPfn: number;
   readonly levels: 4 | 5;
-  readonly config: Required<Omit<KernelConfig, "tlb" | "arch">> & {
-    tlb: string;
-    arch: "x86_64" | "x86_64-la57";
-  };
+  readonly config: ResolvedKernelConfig;
   readonly tasks: Task[] = [];
   readonly current: (Task | null)[];
   readonly oopses: Oops[] = [];
@@ -182,77 +127,11 @@ export class Kernel {
   pageTablePages = 0;
 
   constructor(config: KernelConfig) {
-    const arch = config.arch ?? "x86_64";
-    this.config = {
-      ramBytes: config.ramBytes,
-      cpus: config.cpus ?? 1,
-      arch,
-      tlb: config.tlb ?? "skylake",
-      pcid: config.pcid ?? true,
-      userMemoryPages: config.userMemoryPages ?? null,
-      pti: config.pti ?? false,
-      smap: config.smap ?? true,
-      smep: config.smep ?? true,
-      panicOnOops: config.panicOnOops ?? false,
-      psc: config.psc ?? false,
-      checkCoherence: config.checkCoherence ?? false,
-      vmallocLazy: config.vmallocLazy ?? true,
-      mmapMinAddr: config.mmapMinAddr ?? 65536,
-      overcommit: config.overcommit ?? "heuristic",
-      thp: config.thp ?? "madvise",
-      thpZeroPage: config.thpZeroPage ?? true,
-      faultAroundBytes: config.faultAroundBytes ?? 65536,
-      readaheadKb: config.readaheadKb ?? 128,
-      swapBytes: config.swapBytes ?? 0,
-      swappiness: config.swappiness ?? 60,
-      policy: config.policy ?? "linux",
-      pageCluster: config.pageCluster ?? 3,
-      seed: config.seed ?? 1,
-    };
-    if (
-      !(
-        Number.isInteger(this.config.pageCluster) &&
-        this.config.pageCluster >= 0 &&
-        this.config.pageCluster <= 9
-      )
-    )
-      throw new InputError(`page_cluster=${this.config.pageCluster}: must be 0 .. 9`);
-    if (!RECLAIM_POLICIES.includes(this.config.policy))
-      throw new InputError(`policy=${this.config.policy}: one of ${RECLAIM_POLICIES.join(", ")}`);
-    if (
-      !(
-        Number.isInteger(this.config.swappiness) &&
-        this.config.swappiness >= 0 &&
-        this.config.swappiness <= 200
-      )
-    )
-      throw new InputError(`swappiness=${this.config.swappiness}: must be an integer from 0 to 200`);
+    this.config = resolveConfig(config);
+    const arch = this.config.arch;
     const sw = this.config.swapBytes;
-    if (!(Number.isInteger(sw) && sw >= 0 && sw <= 2 ** 36 && sw % 4096 === 0))
-      throw new InputError(`swap=${sw}: must be a multiple of 4096 from 0 to 64 GiB`);
-    if (sw > 0 && sw < 2 * 4096)
-      throw new InputError(`swap=${sw}: a swap area needs its header page and at least one page`);
     this.swap = sw > 0 ? new SwapArea(sw / 4096) : null;
     const fab = this.config.faultAroundBytes;
-    if (!(Number.isInteger(fab) && fab >= 0 && fab <= 512 * 4096))
-      throw new InputError(
-        `fault_around_bytes=${fab}: must be an integer from 0 to 2097152 (PTRS_PER_PTE pages)`,
-      );
-    if (
-      !(
-        Number.isInteger(this.config.readaheadKb) &&
-        this.config.readaheadKb >= 0 &&
-        this.config.readaheadKb <= 65536
-      )
-    )
-      throw new InputError(`read_ahead_kb=${this.config.readaheadKb}: must be an integer from 0 to 65536`);
-    if (!(config.ramBytes >= MIN_RAM)) {
-      throw new InputError(
-        `ram=${config.ramBytes} is too small: the kernel image is loaded at 16 MiB, so vmlab boots with at least 32 MiB`,
-      );
-    }
-    if (config.ramBytes > 2 ** 46)
-      throw new InputError(`ram=${config.ramBytes} is larger than x86-64's 64 TiB direct map`);
     this.levels = arch === "x86_64-la57" ? 5 : 4;
     this.layout = this.levels === 5 ? X86_64_LA57_LAYOUT : X86_64_LAYOUT;
     this.va = new Vaddr(this.levels);
