@@ -11,6 +11,7 @@ import { oopsReport } from "./arch/x86/oops.ts";
 import { CEA_PAGES_PER_CPU, CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START, ptiInitUserPgd } from "./arch/x86/pti.ts";
 import { X86Tlb } from "./arch/x86/tlb.ts";
 import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./config.ts";
+import type { Device, KernelCore, MemblockSummary, Oops } from "./core.ts";
 import { type FileObject, PageCache } from "./fs/file.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
 import { BuddyAllocator, MAX_ORDER, Wmark } from "./mm/buddy.ts";
@@ -23,7 +24,9 @@ import { Errno, type MmapArgs, PTE_SPECIAL, UserMm, VmFault } from "./mm/userMm.
 import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
-import { Task } from "./task.ts";
+import * as sched from "./sched.ts";
+import { deliverSignal } from "./signal.ts";
+import type { Task } from "./task.ts";
 import { type ExtableEntry, Uaccess } from "./uaccess.ts";
 import { px, Vaddr } from "./vaddr.ts";
 
@@ -53,13 +56,7 @@ export type KernelAccessResult =
   | { ok: true; pa: number; value: number; faults: number }
   | { ok: false; oops: string[]; panic: string | null };
 
-/** One oops as it happened. */
-export interface Oops {
-  lines: string[];
-  cpu: number;
-  pid: number;
-  comm: string;
-}
+export type { Oops } from "./core.ts";
 
 /**
  * The Linux-shaped kernel, booted on a simulated x86-64 machine: its page
@@ -71,7 +68,7 @@ export interface Oops {
  * goes to the buddy allocator. Kernel memory is never reclaimed: nothing in
  * vmlab ever unmaps or moves a frame of a kernel kind.
  */
-export class Kernel {
+export class Kernel implements KernelCore {
   readonly machine: Machine;
   readonly pages: PageDescTable;
   readonly buddy: BuddyAllocator;
@@ -91,16 +88,17 @@ export class Kernel {
   oomKills = 0;
   readonly oomReports: string[] = [];
   /** the address space whose fault or system call is allocating (the OOM killer does not reap it in place) */
-  private faultingMm: MmStruct | null = null;
-  private reclaiming = false;
+  faultingMm: MmStruct | null = null;
+  /** reclaim is running (allocations inside it do not recurse into reclaim) */
+  reclaiming = false;
   /** policy=lru: every user access moves its page to the head of the list */
-  private readonly exactLru: boolean;
+  readonly exactLru: boolean;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: X86Tlb;
   /** empty_zero_page: the frame every anonymous read of an untouched page maps */
   readonly zeroPfn: number;
   /** the CPU running the current system call (flushes from it need no IPI) */
-  private runningCpu = 0;
+  runningCpu = 0;
   readonly layout: Layout;
   readonly va: Vaddr;
   /** edits the kernel's page tables (init_mm), taking table pages from the buddy allocator */
@@ -116,9 +114,10 @@ export class Kernel {
   /** kernel log (dmesg) */
   readonly log: string[] = [];
   /** frames memblock handed out at boot: [start, end) pfns after the image */
-  readonly memblock: { start: number; end: number; frames: number };
-  private nextPid = 0;
-  private readonly kworkerSerial: number[];
+  readonly memblock: MemblockSummary;
+  /** the next pid, and each CPU's next kworker number */
+  nextPid = 0;
+  readonly kworkerSerial: number[];
   private readonly directVpn: number;
   private readonly directEndVpn: number;
   private readonly kernelMapVpn: number;
@@ -364,116 +363,35 @@ export class Kernel {
       resolveUserFault: (task, va, errorCode) => this.doUserAddrFault(task, va, errorCode) === null,
     });
     this.current = this.machine.cpus.map(() => null);
-    const idle = this.newTask("swapper/0", true);
-    this.newTask("init", true);
-    this.newTask("kthreadd", true);
     this.kworkerSerial = this.machine.cpus.map(() => 0);
-    for (let c = 0; c < this.config.cpus; c++) this.current[c] = this.newKworker(c);
-    assert(idle.pid === 0, "boot: idle pid");
+    sched.schedInit(this);
     this.log.push(
       `Memory: ${(this.buddy.freePages() * 4) | 0}K/${(nrFrames * 4) | 0}K available (${((KERNEL_TEXT + KERNEL_RODATA + KERNEL_DATA) / 1024) | 0}K kernel image, ${(this.memblock.frames * 4) | 0}K memblock, ${(256 * 4) | 0}K reserved)`,
     );
   }
 
-  private newTask(comm: string, kthread: boolean): Task {
-    const t = new Task(this.nextPid++, comm, kthread);
-    this.tasks.push(t);
-    return t;
-  }
-
-  private newKworker(cpu: number): Task {
-    return this.newTask(`kworker/${cpu}:${this.kworkerSerial[cpu]++}`, true);
-  }
-
   /** The task kernel code on `cpu` runs for; a fresh kworker if the last one died. */
   contextTask(cpu: number): Task {
-    let t = this.current[cpu];
-    if (t === null || !t.alive) {
-      t = this.newKworker(cpu);
-      this.current[cpu] = t;
-    }
-    return t;
+    return sched.contextTask(this, cpu);
   }
 
   // =====================================================================
   // Processes
   // =====================================================================
 
-  /**
-   * A new user process with an empty address space but for its main-thread
-   * stack: a VM_GROWSDOWN VMA of 132 KiB ending at TASK_SIZE, as exec leaves
-   * it (no page is present until touched). mmap_base sits below the stack
-   * gap (the stack rlimit plus stack_guard_gap, at least 128 MiB).
-   */
+  /** A new user process: an empty address space but for its main-thread stack, as exec leaves it. */
   spawn(comm: string, uid = 0, rlimitStack = 8 << 20): Task | null {
-    const mm = this.userMm.newMm();
-    if (mm === null) return null;
-    const t = this.newTask(comm, false);
-    t.uid = uid;
-    t.rlimitStack = rlimitStack;
-    t.mm = mm;
-    const top = mm.stackTop;
-    const gap = Math.min(Math.max(Math.ceil(rlimitStack / 4096) + 256, 32768), Math.floor((top / 6) * 5));
-    mm.mmapBase = top - gap;
-    mm.startBrk = 0x555555559; // where a PIE binary's bss ends without ASLR
-    mm.brkBytes = mm.startBrk * 4096;
-    const stack = new Vma(
-      top - 33,
-      top,
-      VmFlag.READ |
-        VmFlag.WRITE |
-        VmFlag.MAYREAD |
-        VmFlag.MAYWRITE |
-        VmFlag.MAYEXEC |
-        VmFlag.GROWSDOWN |
-        VmFlag.ACCOUNT,
-      top - 33,
-      "[stack]",
-    );
-    mm.insert(stack);
-    return t;
+    return sched.spawn(this, comm, uid, rlimitStack);
   }
 
   /** fork: the child gets a copy of the address space (copy-on-write) and counters from zero. */
   fork(parent: Task, comm: string): Task | null {
-    if (!parent.mm) return null;
-    this.syscallEntry(parent);
-    this.faultingMm = parent.mm;
-    const mm = this.userMm.dupMm(parent.mm);
-    this.faultingMm = null;
-    if (mm === null) return null;
-    const t = this.newTask(comm, false);
-    t.uid = parent.uid;
-    t.rlimitStack = parent.rlimitStack;
-    for (const s of parent.caught) t.caught.add(s);
-    t.mm = mm;
-    return t;
+    return sched.fork(this, parent, comm);
   }
 
-  /**
-   * A thread of `parent` (clone with CLONE_VM): a new task sharing the
-   * parent's mm, so a TLB flush for it must reach every CPU running either.
-   * (A vmlab extension to the scenario language: `P: thread NAME`.)
-   */
+  /** A thread of `parent` (clone with CLONE_VM; the scenario language's `P: thread NAME`). */
   thread(parent: Task, comm: string): Task | null {
-    if (!parent.mm) return null;
-    const t = this.newTask(comm, false);
-    t.uid = parent.uid;
-    t.rlimitStack = parent.rlimitStack;
-    t.mm = parent.mm;
-    parent.mm.users++;
-    return t;
-  }
-
-  /**
-   * A system call by `task` begins: it runs on the CPU where the task is
-   * current (CPU 0 if none), and under PTI the entry switches that CPU to
-   * the kernel PGD.
-   */
-  private syscallEntry(task: Task): void {
-    const cpu = this.cpuOf(task);
-    this.runningCpu = Math.max(0, cpu);
-    if (cpu >= 0) this.tlbMgr.enterKernel(cpu);
+    return sched.thread(this, parent, comm);
   }
 
   /** The PGD user code runs on: under PTI the second page of the pair, else the only one. */
@@ -483,57 +401,30 @@ export class Kernel {
 
   /** A kernel thread: no user address space. */
   kthread(comm: string): Task {
-    return this.newTask(comm, true);
+    return sched.newTask(this, comm, true);
   }
 
   /** The CPU a task is current on, or -1. */
   cpuOf(task: Task): number {
-    return this.current.indexOf(task);
+    return sched.cpuOf(this, task);
   }
 
-  /**
-   * A context switch of `cpuId` to `task` (Linux: context_switch ->
-   * switch_mm_irqs_off for a user task, enter_lazy_tlb for a kernel thread).
-   */
+  /** A context switch of `cpuId` to `task`. */
   switchTo(cpuId: number, task: Task): void {
-    assert(task.alive, "switchTo: dead task");
-    const other = this.cpuOf(task);
-    if (other === cpuId) return;
-    if (other >= 0) {
-      // migrates: its old CPU runs the idle task, in lazy TLB mode
-      this.current[other] = null;
-      this.tlbMgr.switchMm(other, null);
-    }
-    this.current[cpuId] = task;
-    this.tlbMgr.switchMm(cpuId, task.mm);
+    sched.switchTo(this, cpuId, task);
   }
 
   /** do_exit: tear down the address space; the task is gone. */
   exit(task: Task, reason: string): void {
-    if (!task.alive) return;
-    task.alive = false;
-    task.exitReason = reason;
-    const cpu = this.cpuOf(task);
-    if (cpu >= 0) {
-      this.current[cpu] = null;
-      this.runningCpu = cpu;
-    }
-    const mm = task.mm;
-    if (mm && --mm.users === 0) {
-      this.userMm.exitMmap(mm);
-      for (let c = 0; c < this.machine.cpus.length; c++) {
-        if (this.tlbMgr.states[c].loadedMm === mm) this.tlbMgr.loadKernel(c, this.rootPfn);
-      }
-      if (mm.pgdPfn >= 0 && mm.cpumask.size === 0) this.userMm.freePgd(mm);
-    }
+    sched.exit(this, task, reason);
   }
 
   // ---- memory system calls (on the CPU where the task is current) ----
 
   /** mmap; returns the address or -errno (as a bigint). */
   mmap(task: Task, args: MmapArgs): bigint {
-    const mm = this.userOf(task);
-    this.syscallEntry(task);
+    const mm = sched.userOf(task);
+    sched.syscallEntry(this, task);
     if (args.addr >= 0 && args.addr > this.va.vpn(this.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
     if ((args.file || args.device) && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
     const r = this.userMm.mmap(mm, args, (vpn, write) => this.populate(task, vpn, write));
@@ -556,8 +447,8 @@ export class Kernel {
 
   /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
   msync(task: Task, addr: bigint, length: bigint): bigint {
-    const mm = this.userOf(task);
-    this.syscallEntry(task);
+    const mm = sched.userOf(task);
+    sched.syscallEntry(this, task);
     const r = this.pageRange(addr, length);
     if (typeof r === "bigint") return r;
     const mms = [...new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))];
@@ -694,8 +585,8 @@ export class Kernel {
 
   /** munmap; 0 or -errno. */
   munmap(task: Task, addr: bigint, length: bigint): bigint {
-    const mm = this.userOf(task);
-    this.syscallEntry(task);
+    const mm = sched.userOf(task);
+    sched.syscallEntry(this, task);
     if (addr % 4096n !== 0n || length === 0n) return BigInt(-Errno.EINVAL);
     const end = addr + length;
     if (end > this.layout.userEnd || end < addr) return BigInt(-Errno.EINVAL);
@@ -704,8 +595,8 @@ export class Kernel {
 
   /** mprotect; 0 or -errno. */
   mprotect(task: Task, addr: bigint, length: bigint, prot: { r: boolean; w: boolean; x: boolean }): bigint {
-    const mm = this.userOf(task);
-    this.syscallEntry(task);
+    const mm = sched.userOf(task);
+    sched.syscallEntry(this, task);
     if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
     if (length === 0n) return 0n;
     const end = addr + length;
@@ -728,8 +619,8 @@ export class Kernel {
    * misaligned start -EINVAL.
    */
   madvise(task: Task, addr: bigint, length: bigint, advice: string): bigint {
-    const mm = this.userOf(task);
-    this.syscallEntry(task);
+    const mm = sched.userOf(task);
+    sched.syscallEntry(this, task);
     const r = this.pageRange(addr, length);
     if (typeof r === "bigint") return r;
     const { start, end } = r;
@@ -853,8 +744,8 @@ export class Kernel {
 
   /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
   mlock(task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
-    const mm = this.userOf(task);
-    this.syscallEntry(task);
+    const mm = sched.userOf(task);
+    sched.syscallEntry(this, task);
     const r = this.pageRange(addr - (addr % 4096n), length + (addr % 4096n));
     if (typeof r === "bigint") return r;
     if (!this.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
@@ -877,7 +768,7 @@ export class Kernel {
   }
 
   munlock(task: Task, addr: bigint, length: bigint): bigint {
-    const mm = this.userOf(task);
+    const mm = sched.userOf(task);
     const r = this.pageRange(addr - (addr % 4096n), length + (addr % 4096n));
     if (typeof r === "bigint") return r;
     if (!this.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
@@ -892,8 +783,8 @@ export class Kernel {
    * [start_brk, PAGE_ALIGN(brk)).
    */
   brk(task: Task, delta: bigint): bigint {
-    const mm = this.userOf(task);
-    this.syscallEntry(task);
+    const mm = sched.userOf(task);
+    sched.syscallEntry(this, task);
     const oldBrk = BigInt(mm.brkBytes);
     const newBrk = oldBrk + delta;
     const startBrk = BigInt(mm.startBrk) * 4096n;
@@ -923,8 +814,8 @@ export class Kernel {
 
   /** mremap; returns the new address or -errno. */
   mremap(task: Task, addr: bigint, oldSize: bigint, newSize: bigint, mayMove: boolean, to: bigint): bigint {
-    const mm = this.userOf(task);
-    this.syscallEntry(task);
+    const mm = sched.userOf(task);
+    sched.syscallEntry(this, task);
     if (addr % 4096n !== 0n || newSize === 0n || (to >= 0n && (to % 4096n !== 0n || !mayMove)))
       return BigInt(-Errno.EINVAL);
     const oldPages = Number((oldSize + 4095n) / 4096n);
@@ -945,11 +836,6 @@ export class Kernel {
       to >= 0n ? Number(to / 4096n) : -1,
     );
     return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
-  }
-
-  private userOf(task: Task): MmStruct {
-    assert(task.alive && task.mm !== null, "syscall on a task without a user address space");
-    return task.mm;
   }
 
   /**
@@ -986,7 +872,7 @@ export class Kernel {
    * against the task as GUP faults are.
    */
   getDumpPage(task: Task, vpn: number): number {
-    const mm = this.userOf(task);
+    const mm = sched.userOf(task);
     const vma = mm.vmaAt(vpn);
     if (vma === null) return -1;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -1040,7 +926,7 @@ export class Kernel {
           : this.doUserAddrFault(task, va, cpu.errorCode);
       if (r === null) continue;
       cpu.cpl = 0;
-      const killed = this.deliverSignal(task, r.signal, r.code, r.addr);
+      const killed = deliverSignal(this, task, r.signal, r.code, r.addr);
       return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
     }
     cpu.cpl = 0;
@@ -1049,7 +935,7 @@ export class Kernel {
       signal: "SIGSEGV",
       siCode: "SEGV_ACCERR",
       siAddr: va,
-      killed: this.deliverSignal(task, "SIGSEGV", "SEGV_ACCERR", va),
+      killed: deliverSignal(this, task, "SIGSEGV", "SEGV_ACCERR", va),
       faults,
     };
   }
@@ -1114,16 +1000,6 @@ export class Kernel {
       code: r & VmFault.SIGBUS ? "BUS_ADRERR" : "SEGV_MAPERR",
       addr: va,
     };
-  }
-
-  /** Records a signal; an uncaught one kills the task. Returns whether it died. */
-  private deliverSignal(task: Task, signal: string, code: string, addr: bigint): boolean {
-    task.signal = signal;
-    task.siCode = code;
-    task.siAddr = addr;
-    if (signal !== "SIGKILL" && task.caught.has(signal)) return false;
-    this.exit(task, signal);
-    return true;
   }
 
   // =====================================================================
@@ -1282,7 +1158,7 @@ export class Kernel {
   // =====================================================================
 
   /** character devices: a kernel buffer each, mapped to processes by remap_pfn_range */
-  readonly devices = new Map<string, { name: string; pfn: number; pages: number; order: number }>();
+  readonly devices = new Map<string, Device>();
 
   /**
    * Registers a character device with a buffer of `sizeBytes` from
