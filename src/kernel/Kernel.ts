@@ -13,17 +13,20 @@ import { X86Tlb } from "./arch/x86/tlb.ts";
 import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./config.ts";
 import type { Device, KernelCore, MemblockSummary, Oops } from "./core.ts";
 import { type FileObject, PageCache } from "./fs/file.ts";
+import * as gup from "./gup.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
+import * as madvise from "./madvise.ts";
 import { BuddyAllocator, MAX_ORDER, Wmark } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } from "./mm/slab.ts";
 import { SwapArea } from "./mm/swap.ts";
-import { Errno, type MmapArgs, PTE_SPECIAL, UserMm, VmFault } from "./mm/userMm.ts";
-import { Vma, VmFlag } from "./mm/vma.ts";
+import { Errno, type MmapArgs, UserMm, VmFault } from "./mm/userMm.ts";
+import { VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
+import * as mman from "./mman.ts";
 import * as sched from "./sched.ts";
 import { deliverSignal } from "./signal.ts";
 import type { Task } from "./task.ts";
@@ -423,12 +426,7 @@ export class Kernel implements KernelCore {
 
   /** mmap; returns the address or -errno (as a bigint). */
   mmap(task: Task, args: MmapArgs): bigint {
-    const mm = sched.userOf(task);
-    sched.syscallEntry(this, task);
-    if (args.addr >= 0 && args.addr > this.va.vpn(this.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
-    if ((args.file || args.device) && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
-    const r = this.userMm.mmap(mm, args, (vpn, write) => this.populate(task, vpn, write));
-    return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+    return mman.mmap(this, task, args);
   }
 
   /**
@@ -447,13 +445,7 @@ export class Kernel implements KernelCore {
 
   /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
   msync(task: Task, addr: bigint, length: bigint): bigint {
-    const mm = sched.userOf(task);
-    sched.syscallEntry(this, task);
-    const r = this.pageRange(addr, length);
-    if (typeof r === "bigint") return r;
-    const mms = [...new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))];
-    this.userMm.msync(mm, r.start, r.end, mms);
-    return this.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
+    return mman.msync(this, task, addr, length);
   }
 
   // ---- memory pressure (mm/vmscan.c, mm/oom_kill.c) ----
@@ -585,312 +577,41 @@ export class Kernel implements KernelCore {
 
   /** munmap; 0 or -errno. */
   munmap(task: Task, addr: bigint, length: bigint): bigint {
-    const mm = sched.userOf(task);
-    sched.syscallEntry(this, task);
-    if (addr % 4096n !== 0n || length === 0n) return BigInt(-Errno.EINVAL);
-    const end = addr + length;
-    if (end > this.layout.userEnd || end < addr) return BigInt(-Errno.EINVAL);
-    return BigInt(this.userMm.munmap(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n)));
+    return mman.munmap(this, task, addr, length);
   }
 
   /** mprotect; 0 or -errno. */
   mprotect(task: Task, addr: bigint, length: bigint, prot: { r: boolean; w: boolean; x: boolean }): bigint {
-    const mm = sched.userOf(task);
-    sched.syscallEntry(this, task);
-    if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
-    if (length === 0n) return 0n;
-    const end = addr + length;
-    if (end > this.layout.userEnd || end < addr) return BigInt(-Errno.ENOMEM);
-    return BigInt(this.userMm.mprotect(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n), prot));
+    return mman.mprotect(this, task, addr, length, prot);
   }
 
-  /** The page range of a system call's (addr, length), or an errno: EINVAL when addr is not page-aligned. */
-  private pageRange(addr: bigint, length: bigint, alignAddr = true): { start: number; end: number } | bigint {
-    if (alignAddr && addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
-    const first = addr / 4096n;
-    const last = (addr + length + 4095n) / 4096n;
-    if (addr + length > this.layout.userEnd) return BigInt(-Errno.ENOMEM);
-    return { start: Number(first), end: Number(last) };
-  }
-
-  /**
-   * madvise (mm/madvise.c). Advice applies to the mapped parts of the range;
-   * a hole makes the result -ENOMEM (after applying), an unknown advice or a
-   * misaligned start -EINVAL.
-   */
+  /** madvise; 0 or -errno (-ENOMEM after applying when the range has a hole). */
   madvise(task: Task, addr: bigint, length: bigint, advice: string): bigint {
-    const mm = sched.userOf(task);
-    sched.syscallEntry(this, task);
-    const r = this.pageRange(addr, length);
-    if (typeof r === "bigint") return r;
-    const { start, end } = r;
-    if (start === end) return 0n;
-    const hole = !this.userMm.isMapped(mm, start, end);
-    const mapped = (f: (a: number, b: number) => void) => {
-      for (const v of mm.vmas.slice()) {
-        const a = Math.max(start, v.vmStart);
-        const b = Math.min(end, v.vmEnd);
-        if (a < b) f(a, b);
-      }
-    };
-    const locked = mm.vmas.some(
-      (v) => v.vmStart < end && v.vmEnd > start && v.vmFlags & (VmFlag.LOCKED | VmFlag.PFNMAP),
-    );
-    switch (advice) {
-      case "pageout":
-      case "cold":
-        // can_madv_lru_vma: not on VM_LOCKED or VM_PFNMAP mappings
-        if (locked) return BigInt(-Errno.EINVAL);
-        // MADV_COLD only ages pages on the LRU lists, which vmlab does not model yet
-        if (advice === "pageout")
-          mapped((a, b) => {
-            this.lastPageout += this.userMm.pageout(mm, a, b);
-          });
-        break;
-      case "dontneed":
-        if (locked) return BigInt(-Errno.EINVAL);
-        this.userMm.dontneed(mm, start, end);
-        break;
-      case "free":
-        if (locked) return BigInt(-Errno.EINVAL);
-        mapped((a, b) => this.userMm.lazyFree(mm, a, b));
-        break;
-      case "willneed":
-        // madvise_willneed: a file mapping's range is read into the page cache (vfs_fadvise WILLNEED), not mapped
-        mapped((a, b) => {
-          const v = mm.vmaAt(a)!;
-          if (!v.file) return;
-          for (let vpn = a; vpn < b; vpn++) {
-            const index = v.vmPgoff + (vpn - v.vmStart);
-            if (index >= v.file.nrPages || this.pageCache.readPage(v.file, index, true) < 0) break;
-          }
-        });
-        // anonymous memory: force_swapin_readahead brings swapped pages into the swap cache
-        this.userMm.willneedSwap(mm, start, end);
-        break;
-
-      case "hugepage":
-        this.userMm.setFlags(mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
-        break;
-      case "nohugepage":
-        this.userMm.setFlags(mm, start, end, VmFlag.NOHUGEPAGE, VmFlag.HUGEPAGE);
-        break;
-      case "dontfork":
-        this.userMm.setFlags(mm, start, end, VmFlag.DONTCOPY, 0);
-        break;
-      case "dofork":
-        this.userMm.setFlags(mm, start, end, 0, VmFlag.DONTCOPY);
-        break;
-      case "wipeonfork":
-        this.userMm.setFlags(mm, start, end, VmFlag.WIPEONFORK, 0);
-        break;
-      case "keeponfork":
-        this.userMm.setFlags(mm, start, end, 0, VmFlag.WIPEONFORK);
-        break;
-      case "dontdump":
-        this.userMm.setFlags(mm, start, end, VmFlag.DONTDUMP, 0);
-        break;
-      case "dodump":
-        // VM_SPECIAL mappings (remap_pfn_range, VM_IO) stay out of core dumps
-        if (
-          mm.vmas.some(
-            (v) =>
-              v.vmStart < end &&
-              v.vmEnd > start &&
-              v.vmFlags & (VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND),
-          )
-        )
-          return BigInt(-Errno.EINVAL);
-        this.userMm.setFlags(mm, start, end, 0, VmFlag.DONTDUMP);
-        break;
-      case "random":
-        this.userMm.setFlags(mm, start, end, VmFlag.RAND_READ, VmFlag.SEQ_READ);
-        break;
-      case "sequential":
-        this.userMm.setFlags(mm, start, end, VmFlag.SEQ_READ, VmFlag.RAND_READ);
-        break;
-      case "normal":
-        this.userMm.setFlags(mm, start, end, 0, VmFlag.SEQ_READ | VmFlag.RAND_READ);
-        break;
-      case "populate_read":
-      case "populate_write": {
-        if (hole) return BigInt(-Errno.ENOMEM);
-        const write = advice === "populate_write";
-        for (let v = start; v < end; v++) {
-          const vma = mm.vmaAt(v)!;
-          if (
-            write
-              ? !(vma.vmFlags & VmFlag.WRITE)
-              : !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
-          )
-            return BigInt(-Errno.EFAULT);
-          const res = this.populate(task, v, write);
-          if (res !== VmFault.OK) return BigInt(res & VmFault.OOM ? -Errno.ENOMEM : -Errno.EFAULT);
-        }
-        break;
-      }
-      case "guard_install":
-        if (locked) return BigInt(-Errno.EINVAL);
-        mapped((a, b) => this.userMm.guardInstall(mm, a, b));
-        break;
-      case "guard_remove":
-        mapped((a, b) => this.userMm.guardRemove(mm, a, b));
-        break;
-      default:
-        return BigInt(-Errno.EINVAL);
-    }
-    return hole ? BigInt(-Errno.ENOMEM) : 0n;
+    return madvise.madvise(this, task, addr, length, advice);
   }
 
   /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
   mlock(task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
-    const mm = sched.userOf(task);
-    sched.syscallEntry(this, task);
-    const r = this.pageRange(addr - (addr % 4096n), length + (addr % 4096n));
-    if (typeof r === "bigint") return r;
-    if (!this.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
-    this.userMm.setFlags(
-      mm,
-      r.start,
-      r.end,
-      VmFlag.LOCKED | (onFault ? VmFlag.LOCKONFAULT : 0),
-      onFault ? 0 : VmFlag.LOCKONFAULT,
-    );
-    if (!onFault) {
-      // populate_vma_page_range: write faults for private writable mappings (FOLL_WRITE), read faults otherwise
-      for (let v = r.start; v < r.end; v++) {
-        const vma = mm.vmaAt(v)!;
-        if (!(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) continue;
-        this.populate(task, v, (vma.vmFlags & (VmFlag.WRITE | VmFlag.SHARED)) === VmFlag.WRITE);
-      }
-    }
-    return 0n;
+    return mman.mlock(this, task, addr, length, onFault);
   }
 
   munlock(task: Task, addr: bigint, length: bigint): bigint {
-    const mm = sched.userOf(task);
-    const r = this.pageRange(addr - (addr % 4096n), length + (addr % 4096n));
-    if (typeof r === "bigint") return r;
-    if (!this.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
-    this.userMm.setFlags(mm, r.start, r.end, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT);
-    return 0n;
+    return mman.munlock(this, task, addr, length);
   }
 
-  /**
-   * brk (mm/mmap.c sys_brk), as sbrk: moves the break by delta bytes and
-   * returns the old break, or -ENOMEM (below start_brk, into another
-   * mapping or its guard gap). The heap VMA, [heap], covers
-   * [start_brk, PAGE_ALIGN(brk)).
-   */
+  /** brk, as sbrk: moves the break by delta bytes and returns the old break, or -ENOMEM. */
   brk(task: Task, delta: bigint): bigint {
-    const mm = sched.userOf(task);
-    sched.syscallEntry(this, task);
-    const oldBrk = BigInt(mm.brkBytes);
-    const newBrk = oldBrk + delta;
-    const startBrk = BigInt(mm.startBrk) * 4096n;
-    if (newBrk < startBrk || newBrk >= this.layout.userEnd) return BigInt(-Errno.ENOMEM);
-    const oldEnd = Number((oldBrk + 4095n) / 4096n);
-    const newEnd = Number((newBrk + 4095n) / 4096n);
-    if (newEnd < oldEnd) this.userMm.munmap(mm, newEnd, oldEnd - newEnd);
-    else if (newEnd > oldEnd) {
-      const next = mm.findVma(oldEnd);
-      const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
-      if (next !== null && newEnd + 1 > next.vmStart - gap) return BigInt(-Errno.ENOMEM);
-      this.userMm.insertAndMerge(
-        mm,
-        new Vma(
-          oldEnd,
-          newEnd,
-          VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
-          oldEnd,
-          "[heap]",
-        ),
-      );
-      mm.committed += newEnd - oldEnd;
-    }
-    mm.brkBytes = Number(newBrk);
-    return oldBrk;
+    return mman.brk(this, task, delta);
   }
 
   /** mremap; returns the new address or -errno. */
   mremap(task: Task, addr: bigint, oldSize: bigint, newSize: bigint, mayMove: boolean, to: bigint): bigint {
-    const mm = sched.userOf(task);
-    sched.syscallEntry(this, task);
-    if (addr % 4096n !== 0n || newSize === 0n || (to >= 0n && (to % 4096n !== 0n || !mayMove)))
-      return BigInt(-Errno.EINVAL);
-    const oldPages = Number((oldSize + 4095n) / 4096n);
-    const newPages = Number((newSize + 4095n) / 4096n);
-    if (addr + oldSize > this.layout.userEnd || (to >= 0n && to + newSize > this.layout.userEnd))
-      return BigInt(-Errno.EINVAL);
-    if (to >= 0n) {
-      const a = Number(addr / 4096n);
-      const t = Number(to / 4096n);
-      if (t < a + oldPages && a < t + newPages) return BigInt(-Errno.EINVAL); // overlapping ranges
-    }
-    const r = this.userMm.mremap(
-      mm,
-      Number(addr / 4096n),
-      oldPages,
-      newPages,
-      mayMove,
-      to >= 0n ? Number(to / 4096n) : -1,
-    );
-    return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+    return mman.mremap(this, task, addr, oldSize, newSize, mayMove, to);
   }
 
-  /**
-   * mm_account_fault: a resolved fault counts as major when the page had to
-   * be read (VM_FAULT_MAJOR), else minor. Returns VmFault.MAJOR for masking.
-   */
-  private accountFault(task: Task, r: VmFault): number {
-    if ((r & ~VmFault.MAJOR) !== VmFault.OK) return VmFault.MAJOR;
-    if (r & VmFault.MAJOR) task.majFlt++;
-    else task.minFlt++;
-    return VmFault.MAJOR;
-  }
-
-  /** A population fault (MAP_POPULATE, MAP_LOCKED, MADV_POPULATE_*): counted as a fault per page, major when it read the page. */
-  private populate(task: Task, vpn: number, write: boolean): VmFault {
-    const mm = task.mm!;
-    const vma = mm.vmaAt(vpn);
-    if (vma === null) return VmFault.SIGSEGV;
-    const leaf = this.userMm.leafFor(mm, vpn);
-    if (leaf !== null && leaf.lo & Pte.P && (!write || leaf.lo & Pte.RW)) return VmFault.OK;
-    this.faultingMm = mm;
-    const r = this.userMm.handleMmFault(mm, vma, vpn, write);
-    this.faultingMm = null;
-    this.accountFault(task, r);
-    return r & ~VmFault.MAJOR;
-  }
-
-  /**
-   * get_dump_page (mm/gup.c): the frame at `vpn` for a core dump, or -1 for
-   * a hole. FOLL_DUMP: a missing entry in an anonymous VMA (or one without
-   * a fault handler, as a PFNMAP) is a hole, not a fault; the zero pages and
-   * special PTEs are holes; anything else not present (a file page, a shmem
-   * page, a swap entry) is faulted in as a read with FOLL_FORCE, counted
-   * against the task as GUP faults are.
-   */
+  /** get_dump_page: the frame at `vpn` for a core dump, or -1 for a hole. */
   getDumpPage(task: Task, vpn: number): number {
-    const mm = sched.userOf(task);
-    const vma = mm.vmaAt(vpn);
-    if (vma === null) return -1;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const leaf = this.userMm.leafFor(mm, vpn);
-      const present = leaf !== null && (leaf.lo & Pte.P) !== 0;
-      if (present) {
-        const special = leaf.level === 0 && (leaf.lo & PTE_SPECIAL) !== 0;
-        const zero =
-          leaf.pfn === this.zeroPfn ||
-          (leaf.level === 1 && leaf.pfn - (vpn % 512) === this.userMm.hugeZeroPfn);
-        return special || zero ? -1 : leaf.pfn;
-      }
-      const none = leaf === null || (leaf.hi === 0 && leaf.lo === 0);
-      const anonymous = vma.file === null && vma.shmem === null;
-      if (none && (anonymous || vma.vmFlags & VmFlag.PFNMAP)) return -1; // no_page_table
-      if (attempt === 0) this.populate(task, vpn, false);
-    }
-    return -1;
+    return gup.getDumpPage(this, task, vpn);
   }
 
   /**
@@ -991,7 +712,7 @@ export class Kernel implements KernelCore {
     const res = this.userMm.handleMmFault(mm, vma, vpn, write);
     this.faultingMm = null;
     if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
-    const r = res & ~this.accountFault(task, res);
+    const r = res & ~gup.accountFault(task, res);
     if (r === VmFault.OK) return null;
     if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // VM_FAULT_OOM: pagefault_out_of_memory
     // mm_fault_error: VM_FAULT_SIGBUS -> BUS_ADRERR; VM_FAULT_SIGSEGV (a guard marker) -> bad_area_nosemaphore, SEGV_MAPERR
