@@ -1,13 +1,13 @@
 import { assert } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import { fromBig } from "../base/u64.ts";
-import { Access, Mode } from "../hw/access.ts";
+import type { Access } from "../hw/access.ts";
 import { Machine } from "../hw/Machine.ts";
-import { type Cpu, WalkRecord } from "../hw/x86_64/Cpu.ts";
-import { Outcome, PfErr } from "../hw/x86_64/fault.ts";
 import { type FrameAllocator, type MapFlags, Mapper } from "../hw/x86_64/Mapper.ts";
-import { Pte } from "../hw/x86_64/pte.ts";
-import { oopsReport } from "./arch/x86/oops.ts";
+import type { KernelAccessResult } from "./arch/x86/dumpstack.ts";
+import * as dumpstack from "./arch/x86/dumpstack.ts";
+import type { UserAccessResult } from "./arch/x86/fault.ts";
+import * as fault from "./arch/x86/fault.ts";
 import { CEA_PAGES_PER_CPU, CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START, ptiInitUserPgd } from "./arch/x86/pti.ts";
 import { X86Tlb } from "./arch/x86/tlb.ts";
 import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./config.ts";
@@ -22,21 +22,17 @@ import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } from "./mm/slab.ts";
 import { SwapArea } from "./mm/swap.ts";
-import { Errno, type MmapArgs, UserMm, VmFault } from "./mm/userMm.ts";
-import { VmFlag } from "./mm/vma.ts";
+import { Errno, type MmapArgs, UserMm } from "./mm/userMm.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
 import * as mman from "./mman.ts";
 import * as sched from "./sched.ts";
-import { deliverSignal } from "./signal.ts";
 import type { Task } from "./task.ts";
 import { type ExtableEntry, Uaccess } from "./uaccess.ts";
 import { px, Vaddr } from "./vaddr.ts";
 
-/** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
-export type UserAccessResult =
-  | { ok: true; pa: number; value: number; faults: number }
-  | { ok: false; signal: string; siCode: string; siAddr: bigint; killed: boolean; faults: number };
+export type { KernelAccessResult } from "./arch/x86/dumpstack.ts";
+export type { UserAccessResult } from "./arch/x86/fault.ts";
 
 export { type KernelConfig, MIN_RAM } from "./config.ts";
 export { COPY_USER_FIXUP, COPY_USER_IP, type UserCopyResult } from "./uaccess.ts";
@@ -54,10 +50,6 @@ const STRUCT_PAGE_SIZE = 64;
 const PAGE_KERNEL: MapFlags = { writable: true, nx: true, global: true, accessed: true, dirty: true };
 const PAGE_KERNEL_RO: MapFlags = { nx: true, global: true, accessed: true, dirty: true };
 const PAGE_KERNEL_RX: MapFlags = { global: true, accessed: true, dirty: true };
-
-export type KernelAccessResult =
-  | { ok: true; pa: number; value: number; faults: number }
-  | { ok: false; oops: string[]; panic: string | null };
 
 export type { Oops } from "./core.ts";
 
@@ -124,7 +116,6 @@ export class Kernel implements KernelCore {
   private readonly directVpn: number;
   private readonly directEndVpn: number;
   private readonly kernelMapVpn: number;
-  private readonly rec = new WalkRecord();
   /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
   pageTablePages = 0;
 
@@ -363,7 +354,7 @@ export class Kernel implements KernelCore {
         this.runningCpu = cpuId;
         this.tlbMgr.enterKernel(cpuId);
       },
-      resolveUserFault: (task, va, errorCode) => this.doUserAddrFault(task, va, errorCode) === null,
+      resolveUserFault: (task, va, errorCode) => fault.doUserAddrFault(this, task, va, errorCode) === null,
     });
     this.current = this.machine.cpus.map(() => null);
     this.kworkerSerial = this.machine.cpus.map(() => 0);
@@ -621,106 +612,7 @@ export class Kernel implements KernelCore {
    * abandoned; uncaught, it kills the task.
    */
   userAccess(cpuId: number, task: Task, va: bigint, access: Access, value = 0): UserAccessResult {
-    assert(this.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
-    this.runningCpu = cpuId;
-    const cpu = this.machine.cpus[cpuId];
-    const { hi, lo } = fromBig(va);
-    let faults = 0;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      this.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
-      cpu.cpl = 3;
-      const out = cpu.translate(hi, lo, access);
-      if (out === Outcome.OK) {
-        const phys = this.machine.phys;
-        if (access === Access.Write) phys.write8(cpu.pa, value);
-        if (this.exactLru) this.vmscan.touch(Math.floor(cpu.pa / 4096), this.va.vpn(va));
-        cpu.cpl = 0;
-        return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
-      }
-      faults++;
-      // the exception enters the kernel (kernel CR3 under PTI)
-      cpu.cpl = 0;
-      this.tlbMgr.enterKernel(cpuId);
-      const r =
-        out === Outcome.GP
-          ? ({ signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n } as const)
-          : this.doUserAddrFault(task, va, cpu.errorCode);
-      if (r === null) continue;
-      cpu.cpl = 0;
-      const killed = deliverSignal(this, task, r.signal, r.code, r.addr);
-      return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
-    }
-    cpu.cpl = 0;
-    return {
-      ok: false,
-      signal: "SIGSEGV",
-      siCode: "SEGV_ACCERR",
-      siAddr: va,
-      killed: deliverSignal(this, task, "SIGSEGV", "SEGV_ACCERR", va),
-      faults,
-    };
-  }
-
-  /**
-   * do_user_addr_fault (arch/x86/mm/fault.c) for a fault taken in user mode:
-   * find the VMA (growing a VM_GROWSDOWN stack down to its rlimit, keeping
-   * stack_guard_gap from the VMA below), check access_error, then
-   * handle_mm_fault. Returns null when resolved (retry), else the signal.
-   */
-  private doUserAddrFault(
-    task: Task,
-    va: bigint,
-    errorCode: number,
-  ): { signal: string; code: string; addr: bigint } | null {
-    const mm = task.mm;
-    if (mm === null || this.va.isKernel(va)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-    const vpn = this.va.vpn(va);
-    const vma = mm.findVma(vpn);
-    if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-    if (vma.vmStart > vpn) {
-      if (!(vma.vmFlags & VmFlag.GROWSDOWN)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-      // expand_stack: within RLIMIT_STACK, and not into the guard gap above the previous VMA
-      const i = mm.indexOf(vma);
-      const prev = i > 0 ? mm.vmas[i - 1] : null;
-      const limitPages = Math.floor(task.rlimitStack / 4096);
-      // expand_downwards: the gap to an accessible, non-growsdown mapping below stays >= stack_guard_gap
-      const guarded =
-        prev !== null &&
-        !(prev.vmFlags & VmFlag.GROWSDOWN) &&
-        (prev.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)) !== 0;
-      if (
-        vma.vmEnd - vpn > limitPages ||
-        (guarded && prev.vmEnd + 256 > vpn) ||
-        (prev !== null && prev.vmEnd > vpn)
-      ) {
-        return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-      }
-      vma.vmStart = vpn;
-      vma.vmPgoff = vpn;
-    }
-    // access_error
-    const write = (errorCode & PfErr.WR) !== 0;
-    if (errorCode & PfErr.PK) return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va };
-    if (
-      write
-        ? !(vma.vmFlags & VmFlag.WRITE)
-        : errorCode & PfErr.P || !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
-    ) {
-      return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
-    }
-    this.faultingMm = mm;
-    const res = this.userMm.handleMmFault(mm, vma, vpn, write);
-    this.faultingMm = null;
-    if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
-    const r = res & ~gup.accountFault(task, res);
-    if (r === VmFault.OK) return null;
-    if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // VM_FAULT_OOM: pagefault_out_of_memory
-    // mm_fault_error: VM_FAULT_SIGBUS -> BUS_ADRERR; VM_FAULT_SIGSEGV (a guard marker) -> bad_area_nosemaphore, SEGV_MAPERR
-    return {
-      signal: r & VmFault.SIGBUS ? "SIGBUS" : "SIGSEGV",
-      code: r & VmFault.SIGBUS ? "BUS_ADRERR" : "SEGV_MAPERR",
-      addr: va,
-    };
+    return fault.userAccess(this, cpuId, task, va, access, value);
   }
 
   // =====================================================================
@@ -950,116 +842,12 @@ export class Kernel implements KernelCore {
    * is logged, the task is killed, and with panic_on_oops the machine stops.
    */
   kernelAccess(cpuId: number, va: bigint, access: Access, value = 0): KernelAccessResult {
-    assert(this.panicked === null, "kernelAccess: the machine has panicked");
-    const cpu = this.machine.cpus[cpuId];
-    const task = this.contextTask(cpuId);
-    cpu.cpl = 0;
-    this.tlbMgr.enterKernel(cpuId);
-    const { hi, lo } = fromBig(va);
-    let faults = 0;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const out = cpu.translate(hi, lo, access);
-      if (out === Outcome.OK) {
-        const phys = this.machine.phys;
-        if (access === Access.Write) phys.write8(cpu.pa, value);
-        return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
-      }
-      faults++;
-      if (out === Outcome.GP) {
-        return this.oops(cpu, task, [
-          `general protection fault, probably for non-canonical address 0x${px(va)}: 0000 [#${this.oopses.length + 1}] PREEMPT SMP ${this.config.pti ? "PTI" : "NOPTI"}`,
-          `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
-        ]);
-      }
-      if (this.spuriousKernelFault(cpu, va, access)) continue;
-      return this.pageFaultOops(cpu, task, va, cpu.errorCode);
-    }
-    return this.pageFaultOops(cpu, task, va, cpu.errorCode);
+    return fault.kernelAccess(this, cpuId, va, access, value);
   }
 
-  /**
-   * spurious_kernel_fault: a write or fetch protection fault on a kernel
-   * address whose page tables now allow the access (a stale TLB entry, e.g.
-   * after permissions were relaxed without a flush). The fault already
-   * dropped the entry, so retrying succeeds.
-   */
-  private spuriousKernelFault(cpu: Cpu, va: bigint, access: Access): boolean {
-    const ec = cpu.errorCode;
-    if (ec !== (PfErr.WR | PfErr.P) && ec !== (PfErr.ID | PfErr.P)) return false;
-    if (!this.va.isKernel(va)) return false;
-    const { hi, lo } = fromBig(va);
-    return cpu.probe(hi, lo, access, Mode.Supervisor, this.rec) === Outcome.OK;
-  }
-
-  private pageFaultOops(cpu: Cpu, task: Task, va: bigint, errorCode: number): KernelAccessResult {
-    const vpn = this.va.vpn(va);
-    // show_fault_oops looks up the address in the page tables CR3 points to
-    // (lookup_address_in_pgd_attr), with NX accumulated over every level
-    const root = cpu.rootPa / 4096;
-    const leaf = this.mapper.lookup(root, vpn);
-    const pgd = this.mapper.entryAt(root, vpn, this.levels - 1);
-    let nx = false;
-    for (let level = this.levels - 1; leaf !== null && level >= leaf.level; level--)
-      if ((this.mapper.entryAt(root, vpn, level)?.hi ?? 0) & 0x80000000) nx = true;
-    const lines = oopsReport(
-      {
-        address: this.va.unsigned(va),
-        vpn,
-        errorCode,
-        cpu: cpu.id,
-        pid: task.pid,
-        comm: task.comm,
-        uid: task.uid,
-        serial: this.oopses.length + 1,
-        pti: this.config.pti,
-        rootPfn: cpu.rootPa / 4096,
-        levels: this.levels,
-        smep: cpu.cr4Smep,
-        leafExec: leaf === null ? null : !nx,
-        pgdUser: pgd !== null && (pgd.lo & Pte.US) !== 0,
-      },
-      this.mapper,
-    );
-    return this.oops(cpu, task, lines);
-  }
-
-  /**
-   * BUG(): kernel code found a broken invariant it cannot survive (a double
-   * free caught by the allocator, a free of a pointer it never gave out).
-   * Reported like Linux's `kernel BUG at FILE!` / `invalid opcode` oops, in
-   * the context of the current task on `cpuId`. Returns the report.
-   */
+  /** BUG(): a `kernel BUG at FILE!` oops in the context of the current task on `cpuId`. Returns the report. */
   bug(cpuId: number, message: string, file: string): string[] {
-    const cpu = this.machine.cpus[cpuId];
-    const task = this.contextTask(cpuId);
-    const r = this.oops(cpu, task, [
-      message,
-      `kernel BUG at ${file}!`,
-      `invalid opcode: 0000 [#${this.oopses.length + 1}] PREEMPT SMP ${this.config.pti ? "PTI" : "NOPTI"}`,
-      `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
-    ]);
-    if (r.ok) return [];
-    return r.panic ? [...r.oops, `Kernel panic - not syncing: ${r.panic}`] : r.oops;
-  }
-
-  /** oops_end: log, kill the task (make_task_dead), or panic. */
-  private oops(cpu: Cpu, task: Task, lines: string[]): KernelAccessResult {
-    this.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm });
-    this.log.push(...lines);
-    let panic: string | null = null;
-    if (this.config.panicOnOops) panic = "Fatal exception";
-    else if (task.pid === 0) panic = "Attempted to kill the idle task!";
-    else if (task.pid === 1) panic = "Attempted to kill init! exitcode=0x00000009";
-    if (panic !== null) {
-      this.panicked = panic;
-      this.log.push(`Kernel panic - not syncing: ${panic}`);
-    } else {
-      // make_task_dead -> do_exit: the task dies and its address space is torn down
-      const running = this.runningCpu;
-      this.exit(task, "oops");
-      this.runningCpu = running;
-    }
-    return { ok: false, oops: lines, panic };
+    return dumpstack.bug(this, cpuId, message, file);
   }
 
   /** The frame a kernel virtual address maps to in init_mm (software walk), or -1. */
