@@ -16,7 +16,8 @@ import { type FileObject, PageCache } from "./fs/file.ts";
 import * as gup from "./gup.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
 import * as madvise from "./madvise.ts";
-import { BuddyAllocator, MAX_ORDER, Wmark } from "./mm/buddy.ts";
+import * as memcontrol from "./memcontrol.ts";
+import { BuddyAllocator, MAX_ORDER } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
@@ -24,8 +25,10 @@ import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } fr
 import { SwapArea } from "./mm/swap.ts";
 import { Errno, type MmapArgs, UserMm } from "./mm/userMm.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
-import { SWAP_CLUSTER_MAX, Vmscan } from "./mm/vmscan.ts";
+import { Vmscan } from "./mm/vmscan.ts";
 import * as mman from "./mman.ts";
+import { outOfMemory } from "./oom.ts";
+import * as reclaim from "./reclaim.ts";
 import * as sched from "./sched.ts";
 import type { Task } from "./task.ts";
 import { type ExtableEntry, Uaccess } from "./uaccess.ts";
@@ -283,8 +286,8 @@ export class Kernel implements KernelCore {
         countPageTables: (d) => {
           this.pageTablePages += d;
         },
-        chargeUserPage: () => this.chargeUserPage(),
-        chargeHugePage: () => this.chargeHugePage(),
+        chargeUserPage: () => memcontrol.chargeUserPage(this),
+        chargeHugePage: () => memcontrol.chargeHugePage(this),
         flushTlbMmRange: (mm, vpn, n) =>
           this.tlbMgr.flushTlbMmRange(mm, vpn, n, this.runningCpu, (v) => {
             const { hi, lo } = fromBig(this.va.canonical(v));
@@ -325,14 +328,10 @@ export class Kernel implements KernelCore {
     this.pageCache.lru = this.vmscan;
     this.buddy.hooks = {
       wakeKswapd: () => {
-        this.kswapd();
+        reclaim.kswapd(this);
       },
-      directReclaim: (order) => {
-        if (this.reclaiming) return 0;
-        this.vmscan.stats.direct_reclaims++;
-        return this.reclaim(Math.max(SWAP_CLUSTER_MAX, 1 << order));
-      },
-      outOfMemory: (order) => this.outOfMemory(order),
+      directReclaim: (order) => reclaim.directReclaim(this, order),
+      outOfMemory: (order) => outOfMemory(this, order),
     };
     this.tlbMgr = new X86Tlb(this.machine.cpus, this.config.pcid, this.config.pti);
     this.tlbMgr.onMmUnloaded = (mm) => this.userMm.freePgd(mm);
@@ -441,129 +440,14 @@ export class Kernel implements KernelCore {
 
   // ---- memory pressure (mm/vmscan.c, mm/oom_kill.c) ----
 
-  /**
-   * The memory limit's charge of one more user page: at the limit, reclaim
-   * (as mem_cgroup's try_charge does) before the page is allocated. User
-   * memory is every live mm's resident pages plus the swap cache.
-   */
-  private chargeUserPage(): void {
-    const limit = this.config.userMemoryPages;
-    if (limit === null || limit === undefined || this.reclaiming) return;
-    const used = this.userMemoryUsed();
-    if (used >= limit) {
-      this.vmscan.stats.memcg_reclaims++;
-      this.reclaim(used - limit + 1);
-    }
-  }
-
-  /**
-   * The charge of a transparent huge page: 512 pages at once. Over the limit,
-   * one reclaim of what is missing (try_to_free_mem_cgroup_pages), then, as
-   * THP allocations are __GFP_NORETRY, the charge fails if the margin is still
-   * short and the fault falls back to 4K pages.
-   */
-  private chargeHugePage(): boolean {
-    const limit = this.config.userMemoryPages;
-    if (limit === null || limit === undefined) return true;
-    if (this.reclaiming) return false;
-    const before = this.userMemoryUsed();
-    if (before + 512 <= limit) return true;
-    this.vmscan.stats.memcg_reclaims++;
-    this.reclaim(before + 512 - limit);
-    return this.userMemoryUsed() + 512 <= limit;
-  }
-
-  /** The pages charged to the memory limit: every live mm's resident pages plus the swap cache. */
-  private userMemoryUsed(): number {
-    const mms = new Set(this.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!));
-    let n = this.swap?.cache.size ?? 0;
-    for (const mm of mms) n += mm.rss;
-    return n;
-  }
-
-  /** The sum of the zones' high watermarks: where kswapd stops. */
-  private highWatermark(): number {
-    return this.buddy.zones.reduce((n, z) => n + (z.managed > 0 ? z.wmark[Wmark.High] : 0), 0);
-  }
-
   /** Reclaims up to `pages` pages (try_to_free_pages); returns how many. */
   reclaim(pages: number): number {
-    if (this.reclaiming) return 0;
-    this.reclaiming = true;
-    try {
-      // shrink_node passes; a pass that only aged pages (cleared accessed bits, moved them
-      // between the lists) is retried, up to three in a row, as kswapd and reclaim retries do
-      let total = 0;
-      let idle = 0;
-      while (total < pages && idle < 3) {
-        const n = this.vmscan.shrink(Math.min(SWAP_CLUSTER_MAX, pages - total));
-        idle = n === 0 ? idle + 1 : 0;
-        total += n;
-      }
-      return total;
-    } finally {
-      this.reclaiming = false;
-    }
+    return reclaim.reclaim(this, pages);
   }
 
-  /**
-   * kswapd's balance_pgdat: reclaim until free memory is back above the high
-   * watermark, or nothing more can be reclaimed. vmlab runs it at once when
-   * an allocation wakes it. Returns pages reclaimed.
-   */
+  /** kswapd's balance_pgdat, run at once: reclaim up to the high watermark. Returns pages reclaimed. */
   kswapd(): number {
-    if (this.reclaiming) return 0;
-    this.vmscan.stats.kswapd_runs++;
-    const want = this.highWatermark() - this.buddy.freePages();
-    return want > 0 ? this.reclaim(want) : 0;
-  }
-
-  /**
-   * out_of_memory: select_bad_process by oom_badness (RSS + swap entries +
-   * page-table pages) and kill it, with the kernel's report line. A victim
-   * that is itself allocating is only marked: its allocation fails and the
-   * fault ends in SIGKILL. Returns whether memory was freed.
-   */
-  private outOfMemory(order: number): boolean {
-    if (this.reclaiming) return false;
-    let victim: Task | null = null;
-    let best = 0;
-    for (const t of this.tasks) {
-      const mm = t.mm;
-      if (!t.alive || mm === null) continue;
-      const points = mm.rss + mm.swapEnts + mm.ptPages;
-      if (points > best) {
-        best = points;
-        victim = t;
-      }
-    }
-    if (victim === null) return false;
-    const mm = victim.mm!;
-    const kb = (n: number) => n * 4;
-    const totalVm = mm.vmas.reduce((n, v) => n + v.pages, 0);
-    this.oomKills++;
-    // who asked, for what (out_of_memory -> dump_header), the constraint, then the kill (__oom_kill_process)
-    const invoker =
-      this.tasks.find((t) => t.alive && t.mm !== null && t.mm === this.faultingMm) ??
-      this.contextTask(this.runningCpu);
-    const gfp = this.faultingMm !== null ? "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)" : "0xcc0(GFP_KERNEL)";
-    this.oomReports.push(
-      `${invoker.comm} invoked oom-killer: gfp_mask=${gfp}, order=${order}, oom_score_adj=0`,
-      "Mem-Info:",
-      `active_anon:${this.vmscan.size[2]} inactive_anon:${this.vmscan.size[1]} active_file:${this.vmscan.size[4]} inactive_file:${this.vmscan.size[3]} free:${this.buddy.freePages()} pagetables:${this.pageTablePages}`,
-      `Free swap  = ${(this.swap?.freePages ?? 0) * 4}kB`,
-      `Total swap = ${(this.swap?.totalPages ?? 0) * 4}kB`,
-      `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=${victim.comm},pid=${victim.pid},uid=${victim.uid}`,
-      `Out of memory: Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mm.ptPages)}kB oom_score_adj:0`,
-    );
-    if (mm === this.faultingMm) {
-      victim.oomKilled = true;
-      return false;
-    }
-    const cpu = this.runningCpu;
-    for (const t of this.tasks) if (t.alive && t.mm === mm) this.exit(t, "SIGKILL (out of memory)");
-    this.runningCpu = cpu;
-    return true;
+    return reclaim.kswapd(this);
   }
 
   /** munmap; 0 or -errno. */
