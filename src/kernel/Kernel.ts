@@ -4,12 +4,15 @@ import { fromBig } from "../base/u64.ts";
 import type { Access } from "../hw/access.ts";
 import { Machine } from "../hw/Machine.ts";
 import { type FrameAllocator, type MapFlags, Mapper } from "../hw/x86_64/Mapper.ts";
+import * as alloc from "./alloc.ts";
 import type { KernelAccessResult } from "./arch/x86/dumpstack.ts";
 import * as dumpstack from "./arch/x86/dumpstack.ts";
 import type { UserAccessResult } from "./arch/x86/fault.ts";
 import * as fault from "./arch/x86/fault.ts";
+import * as pgtable from "./arch/x86/pgtable.ts";
 import { CEA_PAGES_PER_CPU, CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START, ptiInitUserPgd } from "./arch/x86/pti.ts";
 import { X86Tlb } from "./arch/x86/tlb.ts";
+import * as tlbflush from "./arch/x86/tlbflush.ts";
 import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./config.ts";
 import type { Device, KernelCore, MemblockSummary, Oops } from "./core.ts";
 import { type FileObject, PageCache } from "./fs/file.ts";
@@ -17,13 +20,13 @@ import * as gup from "./gup.ts";
 import { type Layout, X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
 import * as madvise from "./madvise.ts";
 import * as memcontrol from "./memcontrol.ts";
-import { BuddyAllocator, MAX_ORDER } from "./mm/buddy.ts";
+import { BuddyAllocator } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
-import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } from "./mm/slab.ts";
+import { SlabAllocator } from "./mm/slab.ts";
 import { SwapArea } from "./mm/swap.ts";
-import { Errno, type MmapArgs, UserMm } from "./mm/userMm.ts";
+import { type MmapArgs, UserMm } from "./mm/userMm.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { Vmscan } from "./mm/vmscan.ts";
 import * as mman from "./mman.ts";
@@ -32,7 +35,8 @@ import * as reclaim from "./reclaim.ts";
 import * as sched from "./sched.ts";
 import type { Task } from "./task.ts";
 import { type ExtableEntry, Uaccess } from "./uaccess.ts";
-import { px, Vaddr } from "./vaddr.ts";
+import { Vaddr } from "./vaddr.ts";
+import * as vfs from "./vfs.ts";
 
 export type { KernelAccessResult } from "./arch/x86/dumpstack.ts";
 export type { UserAccessResult } from "./arch/x86/fault.ts";
@@ -54,6 +58,7 @@ const PAGE_KERNEL: MapFlags = { writable: true, nx: true, global: true, accessed
 const PAGE_KERNEL_RO: MapFlags = { nx: true, global: true, accessed: true, dirty: true };
 const PAGE_KERNEL_RX: MapFlags = { global: true, accessed: true, dirty: true };
 
+export { kindName } from "./alloc.ts";
 export type { Oops } from "./core.ts";
 
 /**
@@ -389,7 +394,7 @@ export class Kernel implements KernelCore {
 
   /** The PGD user code runs on: under PTI the second page of the pair, else the only one. */
   userPgdPfn(mm: MmStruct): number {
-    return this.config.pti ? mm.pgdPfn + 1 : mm.pgdPfn;
+    return pgtable.userPgdPfn(this, mm);
   }
 
   /** A kernel thread: no user address space. */
@@ -419,18 +424,9 @@ export class Kernel implements KernelCore {
     return mman.mmap(this, task, args);
   }
 
-  /**
-   * Creates a file of `sizeBytes` on the simulated file system: `disk`
-   * (ext4-like: pages come from disk on a miss, unless `cached` preloads them
-   * into the page cache) or `tmpfs` (shmem: always in memory).
-   */
+  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs). */
   createFile(name: string, sizeBytes: number, fs: "disk" | "tmpfs" = "disk", cached = false): FileObject {
-    if (this.pageCache.files.has(name)) throw new InputError(`file ${name} already exists`);
-    if (!(Number.isInteger(sizeBytes) && sizeBytes >= 0 && sizeBytes <= 2 ** 40))
-      throw new InputError(`file ${name}: size ${sizeBytes} must be an integer from 0 to 1 TiB`);
-    const f = this.pageCache.create(name, sizeBytes, fs, cached);
-    if (f === null) throw new InputError(`file ${name}: out of memory filling the page cache`);
-    return f;
+    return vfs.createFile(this, name, sizeBytes, fs, cached);
   }
 
   /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
@@ -505,14 +501,12 @@ export class Kernel implements KernelCore {
 
   /** The direct-map address of a physical address (__va). */
   directVa(pa: number): bigint {
-    return this.layout.directMap + BigInt(pa);
+    return pgtable.directVa(this, pa);
   }
 
   /** Physical address of a direct-map address (__pa), or -1. */
   directPa(va: bigint): number {
-    const off = va - this.layout.directMap;
-    if (off < 0n || off >= BigInt(this.machine.phys.sizeBytes)) return -1;
-    return Number(off);
+    return pgtable.directPa(this, va);
   }
 
   /** Is vpn inside the direct map? */
@@ -529,125 +523,41 @@ export class Kernel implements KernelCore {
   // Allocation (the kernel API)
   // =====================================================================
 
-  /**
-   * kmalloc: a slab object for sizes up to 8 KiB, physically contiguous pages
-   * beyond (kmalloc_large). Returns the direct-map address, ZERO_SIZE_PTR
-   * for size 0, or 0n (NULL) when no memory could be had.
-   */
+  /** kmalloc: the direct-map address, ZERO_SIZE_PTR for size 0, or 0n (NULL). */
   kmalloc(size: number, gfp: number = Gfp.KERNEL): bigint {
-    if (!Number.isSafeInteger(size) || size < 0)
-      throw new InputError(`kmalloc: size must be a non-negative integer, not ${size}`);
-    if (size === 0) return ZERO_SIZE_PTR;
-    if (size > KMALLOC_MAX_CACHE_SIZE) {
-      let order = 0;
-      while (4096 * 2 ** order < size) order++;
-      if (order > MAX_ORDER) {
-        this.log.push(`WARNING: kmalloc of ${size} bytes exceeds MAX_PAGE_ORDER (${MAX_ORDER})`);
-        return 0n;
-      }
-      const pfn = this.buddy.alloc(order, gfp, PageKind.KmallocLarge);
-      return pfn < 0 ? 0n : this.directVa(pfn * 4096);
-    }
-    const pa = this.slab.alloc(this.slab.caches[kmallocIndex(size)], gfp);
-    return pa < 0 ? 0n : this.directVa(pa);
+    return alloc.kmalloc(this, size, gfp);
   }
 
   /** kfree. Returns null, or what was wrong with the pointer (Linux would BUG or corrupt memory). */
   kfree(va: bigint): string | null {
-    if (va === 0n || va === ZERO_SIZE_PTR) return null;
-    const pa = this.directPa(va);
-    if (pa < 0) return `kfree: 0x${px(va)} is not a kmalloc address (not in the direct map)`;
-    const pfn = Math.floor(pa / 4096);
-    const kind = this.pages.kind[pfn];
-    if (kind === PageKind.KmallocLarge) {
-      if (pa % 4096 !== 0 || this.pages.order[pfn] < 0)
-        return `kfree: 0x${px(va)} is inside a large kmalloc, not its start`;
-      const err = this.buddy.free(pfn, this.pages.order[pfn]);
-      return err === null ? null : `kfree: ${err}`;
-    }
-    if (kind !== PageKind.Slab) {
-      return kind === PageKind.Free
-        ? `kfree: double free or invalid free of 0x${px(va)} (the page is free)`
-        : `kfree: 0x${px(va)} was not allocated by kmalloc (page is ${kindName(kind)})`;
-    }
-    const err = this.slab.free(pa);
-    if (err === "double-free") return `kfree: double free of 0x${px(va)}`;
-    if (err === "misaligned") return `kfree: 0x${px(va)} is not the start of an object`;
-    return err === null ? null : `kfree: ${err}`;
+    return alloc.kfree(this, va);
   }
 
   /** vmalloc: returns the area's address, or 0n. */
   vmalloc(size: number): bigint {
-    if (!Number.isSafeInteger(size) || size < 0)
-      throw new InputError(`vmalloc: size must be a non-negative integer, not ${size}`);
-    const r = this.vm.alloc(size, this.buddy.managedPages());
-    if (typeof r === "string") {
-      if (r !== "zero-size")
-        this.log.push(
-          `vmalloc error: size ${size}, ${r === "too-large" ? "exceeds total pages" : r === "no-kva" ? "vmalloc space exhausted" : "failed to allocate pages"}`,
-        );
-      return 0n;
-    }
-    return this.va.canonical(r.startVpn);
+    return alloc.vmalloc(this, size);
   }
 
   vfree(va: bigint): string | null {
-    if (va === 0n) return null;
-    if (!this.va.isCanonical(va) || this.va.offset(va) !== 0)
-      return `vfree: 0x${px(va)} is not a vmalloc address`;
-    const err = this.vm.free(this.va.vpn(va));
-    return err === null ? null : `vfree: 0x${px(va)} is not the start of a vmalloc area`;
+    return alloc.vfree(this, va);
   }
 
   /** alloc_pages + page_address: 2^order contiguous frames, as a direct-map address; 0n on failure. */
   allocPages(order: number, gfp: number = Gfp.KERNEL): bigint {
-    if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) {
-      throw new InputError(`alloc_pages: order must be 0..${MAX_ORDER}, not ${order}`);
-    }
-    const pfn = this.buddy.alloc(order, gfp, PageKind.KernelPages);
-    return pfn < 0 ? 0n : this.directVa(pfn * 4096);
+    return alloc.allocPages(this, order, gfp);
   }
 
   freePages(va: bigint, order: number): string | null {
-    const pa = this.directPa(va);
-    if (pa < 0 || pa % 4096 !== 0) return `free_pages: 0x${px(va)} is not a page address in the direct map`;
-    const pfn = pa / 4096;
-    if (this.pages.kind[pfn] !== PageKind.KernelPages && this.pages.kind[pfn] !== PageKind.Free) {
-      return `free_pages: 0x${px(va)} was not allocated by alloc_pages (page is ${kindName(this.pages.kind[pfn])})`;
-    }
-    const err = this.buddy.free(pfn, order);
-    if (err === null) return null;
-    return err === "not-allocated"
-      ? `free_pages: double free of 0x${px(va)}`
-      : `free_pages: ${err} (order ${order})`;
+    return alloc.freePages(this, va, order);
   }
 
   // =====================================================================
   // TLB maintenance
   // =====================================================================
 
-  /**
-   * flush_tlb_kernel_range on every CPU (an IPI to each other CPU): INVLPG
-   * per page up to tlb_single_page_flush_ceiling (33), else a full flush
-   * including globals.
-   */
+  /** flush_tlb_kernel_range on every CPU. */
   flushTlbKernelRange(startVpn: number, nrPages: number): void {
-    for (const cpu of this.machine.cpus) {
-      if (cpu.id !== this.runningCpu) {
-        this.tlbMgr.shootdowns++;
-        this.tlbMgr.states[cpu.id].shootdownsReceived++;
-      }
-      if (nrPages > 33) {
-        cpu.invpcid(2, 0);
-        continue;
-      }
-      for (let i = 0; i < nrPages; i++) {
-        const { hi, lo } = fromBig(this.va.canonical(startVpn + i));
-        cpu.invlpg(hi, lo);
-      }
-      // PTI: kernel entries are not global, so other ASIDs may cache them (invalidate_other_asid)
-      if (this.config.pti) this.tlbMgr.invalidateOtherAsids(cpu.id);
-    }
+    tlbflush.flushTlbKernelRange(this, startVpn, nrPages);
   }
 
   // =====================================================================
@@ -657,25 +567,9 @@ export class Kernel implements KernelCore {
   /** character devices: a kernel buffer each, mapped to processes by remap_pfn_range */
   readonly devices = new Map<string, Device>();
 
-  /**
-   * Registers a character device with a buffer of `sizeBytes` from
-   * alloc_pages (physically contiguous, so one remap_pfn_range maps it).
-   * Returns the buffer's kernel (direct-map) address.
-   */
+  /** Registers a character device with a buffer from alloc_pages; returns the buffer's address. */
   registerDevice(name: string, sizeBytes: number): bigint {
-    if (this.devices.has(name)) throw new InputError(`device ${name} already exists`);
-    if (!(Number.isInteger(sizeBytes) && sizeBytes > 0 && sizeBytes <= 4096 << MAX_ORDER))
-      throw new InputError(
-        `device ${name}: size ${sizeBytes} must be 1 .. ${4096 << MAX_ORDER} bytes (one alloc_pages block)`,
-      );
-    const pages = Math.ceil(sizeBytes / 4096);
-    const order = Math.ceil(Math.log2(pages));
-    const va = this.allocPages(order);
-    if (va === 0n) throw new InputError(`device ${name}: no ${4 << order} KiB block of contiguous memory`);
-    const pfn = this.directPa(va) / 4096;
-    for (let i = 0; i < 1 << order; i++) this.machine.phys.zeroFrame(pfn + i);
-    this.devices.set(name, { name, pfn, pages, order });
-    return va;
+    return vfs.registerDevice(this, name, sizeBytes);
   }
 
   /** The user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user). */
@@ -686,37 +580,9 @@ export class Kernel implements KernelCore {
     return this.uaccess.extable;
   }
 
-  /**
-   * read(2) / write(2) of `len` bytes at file offset 0 between a file and
-   * the user buffer `uva` of the task current on `cpuId`, through the page
-   * cache (pages missing from it are read first: I/O, not page faults) and
-   * copy_to_user / copy_from_user. Writes stay within the file's size and
-   * dirty the pages they change. Returns the bytes transferred, or -EFAULT
-   * when a fault stopped the copy before its first byte.
-   */
+  /** read(2) / write(2) between a file and a user buffer; bytes transferred, or -EFAULT. */
   fileIo(cpuId: number, f: FileObject, uva: bigint, len: number, write: boolean): number {
-    const n = Math.max(0, Math.min(len, f.sizeBytes));
-    if (n === 0) return 0;
-    const phys = this.machine.phys;
-    const pc = this.pageCache;
-    const at = (i: number): number => {
-      const pfn = pc.readPage(f, Math.floor(i / 4096), true);
-      assert(pfn >= 0, "fileIo: no memory for the page cache");
-      return pfn * 4096 + (i % 4096);
-    };
-    const r = this.uaccess.copy(
-      cpuId,
-      uva,
-      n,
-      !write,
-      (i) => phys.read8(at(i)),
-      (i, b) => {
-        phys.write8(at(i), b);
-        if (f.fs === "disk") f.dirty.add(Math.floor(i / 4096));
-      },
-    );
-    const done = n - r.notCopied;
-    return done > 0 ? done : -Errno.EFAULT;
+    return vfs.fileIo(this, cpuId, f, uva, len, write);
   }
 
   /**
@@ -736,31 +602,6 @@ export class Kernel implements KernelCore {
 
   /** The frame a kernel virtual address maps to in init_mm (software walk), or -1. */
   kernelPfn(va: bigint): number {
-    if (!this.va.isCanonical(va)) return -1;
-    const vpn = this.va.vpn(va);
-    const e = this.mapper.lookup(this.rootPfn, vpn);
-    if (e === null) return -1;
-    const base = ((e.hi & 0x3fff) * 4294967296 + ((e.lo & 0xfffff000) >>> 0)) / 4096;
-    const span = [1, 512, 262144][e.level];
-    const largeBase = e.level > 0 ? base - (base % span) : base;
-    return largeBase + (vpn % span);
+    return pgtable.kernelPfn(this, va);
   }
-}
-
-export function kindName(kind: PageKind): string {
-  return (
-    [
-      "free",
-      "reserved",
-      "kernel image",
-      "page table",
-      "slab",
-      "kmalloc-large",
-      "vmalloc",
-      "kernel pages",
-      "memmap",
-      "user",
-      "page cache",
-    ][kind] ?? `kind ${kind}`
-  );
 }
