@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { InputError } from "../base/errors.ts";
-import { MACHINE_KEYS } from "../workloads/scenario/machineConfig.ts";
+import { MACHINE_KEYS } from "../kernel/config.ts";
 import { formatWithCaret } from "../workloads/scenario/parser.ts";
 import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
 

@@ -1,0 +1,238 @@
+/**
+ * Page faults on x86-64 (arch/x86/mm/fault.c). A user access is translated
+ * at CPL 3; a #PF enters the kernel and do_user_addr_fault decides: resolve
+ * it (handle_mm_fault) and retry, or raise a signal. A plain kernel
+ * dereference is translated at CPL 0; a fault there is spurious
+ * (spurious_kernel_fault) or an oops (page_fault_oops, or a #GP for a
+ * non-canonical address).
+ */
+import { assert } from "../../../base/assert.ts";
+import { fromBig } from "../../../base/u64.ts";
+import { Access, Mode } from "../../../hw/access.ts";
+import { type Cpu, WalkRecord } from "../../../hw/x86_64/Cpu.ts";
+import { Outcome, PfErr } from "../../../hw/x86_64/fault.ts";
+import { Pte } from "../../../hw/x86_64/pte.ts";
+import type { KernelCore } from "../../core.ts";
+import { accountFault } from "../../gup.ts";
+import { VmFault } from "../../mm/userMm.ts";
+import { VmFlag } from "../../mm/vma.ts";
+import { contextTask } from "../../sched.ts";
+import { deliverSignal, type SigInfo } from "../../signal.ts";
+import type { Task } from "../../task.ts";
+import { px } from "../../vaddr.ts";
+import { type KernelAccessResult, oopsEnd } from "./dumpstack.ts";
+import { oopsReport } from "./oops.ts";
+
+/** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
+export type UserAccessResult =
+  | { ok: true; pa: number; value: number; faults: number }
+  | { ok: false; signal: string; siCode: string; siAddr: bigint; killed: boolean; faults: number };
+
+/**
+ * A user-mode access by `task` on `cpuId` (which must have it current):
+ * translate at CPL 3; on a page fault run do_user_addr_fault and retry.
+ * An access the kernel cannot resolve raises a signal: caught, it is
+ * abandoned; uncaught, it kills the task.
+ */
+export function userAccess(
+  k: KernelCore,
+  cpuId: number,
+  task: Task,
+  va: bigint,
+  access: Access,
+  value: number,
+): UserAccessResult {
+  assert(k.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
+  k.runningCpu = cpuId;
+  const cpu = k.machine.cpus[cpuId];
+  const { hi, lo } = fromBig(va);
+  let faults = 0;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
+    cpu.cpl = 3;
+    const out = cpu.translate(hi, lo, access);
+    if (out === Outcome.OK) {
+      const phys = k.machine.phys;
+      if (access === Access.Write) phys.write8(cpu.pa, value);
+      if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpn(va));
+      cpu.cpl = 0;
+      return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
+    }
+    faults++;
+    // the exception enters the kernel (kernel CR3 under PTI)
+    cpu.cpl = 0;
+    k.tlbMgr.enterKernel(cpuId);
+    const r =
+      out === Outcome.GP
+        ? ({ signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n } as const)
+        : doUserAddrFault(k, task, va, cpu.errorCode);
+    if (r === null) continue;
+    cpu.cpl = 0;
+    const killed = deliverSignal(k, task, r.signal, r.code, r.addr);
+    return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
+  }
+  cpu.cpl = 0;
+  return {
+    ok: false,
+    signal: "SIGSEGV",
+    siCode: "SEGV_ACCERR",
+    siAddr: va,
+    killed: deliverSignal(k, task, "SIGSEGV", "SEGV_ACCERR", va),
+    faults,
+  };
+}
+
+/**
+ * do_user_addr_fault for a fault taken in user mode, or in the kernel's
+ * user-access routines: find the VMA (growing a VM_GROWSDOWN stack down to
+ * its rlimit, keeping stack_guard_gap from the VMA below), check
+ * access_error, then handle_mm_fault. Returns null when resolved (retry),
+ * else the signal.
+ */
+export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode: number): SigInfo | null {
+  const mm = task.mm;
+  if (mm === null || k.va.isKernel(va)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+  const vpn = k.va.vpn(va);
+  const vma = mm.findVma(vpn);
+  if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+  if (vma.vmStart > vpn) {
+    if (!(vma.vmFlags & VmFlag.GROWSDOWN)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+    // expand_stack: within RLIMIT_STACK, and not into the guard gap above the previous VMA
+    const i = mm.indexOf(vma);
+    const prev = i > 0 ? mm.vmas[i - 1] : null;
+    const limitPages = Math.floor(task.rlimitStack / 4096);
+    // expand_downwards: the gap to an accessible, non-growsdown mapping below stays >= stack_guard_gap
+    const guarded =
+      prev !== null &&
+      !(prev.vmFlags & VmFlag.GROWSDOWN) &&
+      (prev.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)) !== 0;
+    if (
+      vma.vmEnd - vpn > limitPages ||
+      (guarded && prev.vmEnd + 256 > vpn) ||
+      (prev !== null && prev.vmEnd > vpn)
+    ) {
+      return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+    }
+    vma.vmStart = vpn;
+    vma.vmPgoff = vpn;
+  }
+  // access_error
+  const write = (errorCode & PfErr.WR) !== 0;
+  if (errorCode & PfErr.PK) return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va };
+  if (
+    write
+      ? !(vma.vmFlags & VmFlag.WRITE)
+      : errorCode & PfErr.P || !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
+  ) {
+    return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
+  }
+  k.faultingMm = mm;
+  const res = k.userMm.handleMmFault(mm, vma, vpn, write);
+  k.faultingMm = null;
+  if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
+  const r = res & ~accountFault(task, res);
+  if (r === VmFault.OK) return null;
+  if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // VM_FAULT_OOM: pagefault_out_of_memory
+  // mm_fault_error: VM_FAULT_SIGBUS -> BUS_ADRERR; VM_FAULT_SIGSEGV (a guard marker) -> bad_area_nosemaphore, SEGV_MAPERR
+  return {
+    signal: r & VmFault.SIGBUS ? "SIGBUS" : "SIGSEGV",
+    code: r & VmFault.SIGBUS ? "BUS_ADRERR" : "SEGV_MAPERR",
+    addr: va,
+  };
+}
+
+/**
+ * A plain kernel dereference (no exception-table entry) of one address on
+ * `cpuId`, in the context of its current task. On success returns the
+ * byte read (or written). A fault nobody can fix is an oops: the report
+ * is logged, the task is killed, and with panic_on_oops the machine stops.
+ */
+export function kernelAccess(
+  k: KernelCore,
+  cpuId: number,
+  va: bigint,
+  access: Access,
+  value: number,
+): KernelAccessResult {
+  assert(k.panicked === null, "kernelAccess: the machine has panicked");
+  const cpu = k.machine.cpus[cpuId];
+  const task = contextTask(k, cpuId);
+  cpu.cpl = 0;
+  k.tlbMgr.enterKernel(cpuId);
+  const { hi, lo } = fromBig(va);
+  let faults = 0;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const out = cpu.translate(hi, lo, access);
+    if (out === Outcome.OK) {
+      const phys = k.machine.phys;
+      if (access === Access.Write) phys.write8(cpu.pa, value);
+      return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
+    }
+    faults++;
+    if (out === Outcome.GP) {
+      return oopsEnd(k, cpu, task, [
+        `general protection fault, probably for non-canonical address 0x${px(va)}: 0000 [#${k.oopses.length + 1}] PREEMPT SMP ${k.config.pti ? "PTI" : "NOPTI"}`,
+        `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+      ]);
+    }
+    if (spuriousKernelFault(k, cpu, va, access)) continue;
+    return pageFaultOops(k, cpu, task, va, cpu.errorCode);
+  }
+  return pageFaultOops(k, cpu, task, va, cpu.errorCode);
+}
+
+/** the walk record of spuriousKernelFault's probe (scratch; the probe's result is all it needs) */
+const rec = new WalkRecord();
+
+/**
+ * spurious_kernel_fault: a write or fetch protection fault on a kernel
+ * address whose page tables now allow the access (a stale TLB entry, e.g.
+ * after permissions were relaxed without a flush). The fault already
+ * dropped the entry, so retrying succeeds.
+ */
+function spuriousKernelFault(k: KernelCore, cpu: Cpu, va: bigint, access: Access): boolean {
+  const ec = cpu.errorCode;
+  if (ec !== (PfErr.WR | PfErr.P) && ec !== (PfErr.ID | PfErr.P)) return false;
+  if (!k.va.isKernel(va)) return false;
+  const { hi, lo } = fromBig(va);
+  return cpu.probe(hi, lo, access, Mode.Supervisor, rec) === Outcome.OK;
+}
+
+/** page_fault_oops: show_fault_oops and dump_pagetable, then oops_end. */
+function pageFaultOops(
+  k: KernelCore,
+  cpu: Cpu,
+  task: Task,
+  va: bigint,
+  errorCode: number,
+): KernelAccessResult {
+  const vpn = k.va.vpn(va);
+  // show_fault_oops looks up the address in the page tables CR3 points to
+  // (lookup_address_in_pgd_attr), with NX accumulated over every level
+  const root = cpu.rootPa / 4096;
+  const leaf = k.mapper.lookup(root, vpn);
+  const pgd = k.mapper.entryAt(root, vpn, k.levels - 1);
+  let nx = false;
+  for (let level = k.levels - 1; leaf !== null && level >= leaf.level; level--)
+    if ((k.mapper.entryAt(root, vpn, level)?.hi ?? 0) & 0x80000000) nx = true;
+  const lines = oopsReport(
+    {
+      address: k.va.unsigned(va),
+      vpn,
+      errorCode,
+      cpu: cpu.id,
+      pid: task.pid,
+      comm: task.comm,
+      uid: task.uid,
+      serial: k.oopses.length + 1,
+      pti: k.config.pti,
+      rootPfn: cpu.rootPa / 4096,
+      levels: k.levels,
+      smep: cpu.cr4Smep,
+      leafExec: leaf === null ? null : !nx,
+      pgdUser: pgd !== null && (pgd.lo & Pte.US) !== 0,
+    },
+    k.mapper,
+  );
+  return oopsEnd(k, cpu, task, lines);
+}

@@ -1,0 +1,31 @@
+/**
+ * Signals a fault raises (kernel/signal.c force_sig_fault): the task records
+ * the signal with its si_code and si_addr; a caught one returns to the
+ * handler, an uncaught one (and SIGKILL always) kills the task.
+ */
+import type { KernelCore } from "./core.ts";
+import { exit } from "./sched.ts";
+import type { Task } from "./task.ts";
+
+/** A fault's signal: its name, si_code and si_addr. */
+export interface SigInfo {
+  signal: string;
+  code: string;
+  addr: bigint;
+}
+
+/** Records a signal; an uncaught one kills the task. Returns whether it died. */
+export function deliverSignal(
+  k: KernelCore,
+  task: Task,
+  signal: string,
+  code: string,
+  addr: bigint,
+): boolean {
+  task.signal = signal;
+  task.siCode = code;
+  task.siAddr = addr;
+  if (signal !== "SIGKILL" && task.caught.has(signal)) return false;
+  exit(k, task, signal);
+  return true;
+}
