@@ -17,7 +17,7 @@ import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
 import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex, SlabAllocator, ZERO_SIZE_PTR } from "./mm/slab.ts";
-import { SwapArea } from "./mm/swap.ts";
+import { SwapArea } from "./mm/swapfile.ts";
 import { Errno, type MmapArgs, PTE_SPECIAL, UserMm, VmFault } from "./mm/userMm.ts";
 import { Vma, VmFlag } from "./mm/vma.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";

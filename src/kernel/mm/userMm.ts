@@ -8,7 +8,7 @@ import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
-import { isSwapPte, type SwapArea, swapSlot } from "./swap.ts";
+import { isSwapPte, type SwapArea, swapSlot } from "./swapfile.ts";
 import { ShmemObject, Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
 
 /** Linux errno values returned (negated) by the system calls. */

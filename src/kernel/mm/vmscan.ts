@@ -3,7 +3,7 @@ import { Pte } from "../../hw/x86_64/pte.ts";
 import type { FileObject, PageCache } from "../fs/file.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageKind } from "./PageDesc.ts";
-import { type SwapArea, swapPte } from "./swap.ts";
+import { type SwapArea, swapPte } from "./swapfile.ts";
 import { UserMm } from "./userMm.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
