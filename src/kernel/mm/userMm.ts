@@ -1,90 +1,36 @@
 import { assert } from "../../base/assert.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import { type FrameAllocator, leafEntry, Mapper } from "../../hw/x86_64/Mapper.ts";
+import type { Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte, PteHi } from "../../hw/x86_64/pte.ts";
 import { ptiClonePgdPair, ptiSetUserPgtbl } from "../arch/x86/pti.ts";
-import type { FileObject, PageCache } from "../fs/file.ts";
-import type { BuddyAllocator } from "./buddy.ts";
+import type { FileObject } from "../fs/file.ts";
 import { Gfp } from "./gfp.ts";
+import { Errno, type MmContext, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
 import { MmStruct } from "./MmStruct.ts";
-import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
-import { isSwapPte, type SwapArea, swapSlot } from "./swapfile.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
+import {
+  hugePmd,
+  isHugePmd,
+  leafFor,
+  mapper,
+  PTE_GUARD,
+  PTE_PROTNONE,
+  PTE_SPECIAL,
+  pmdOf,
+  pmdPfn,
+  ptePa,
+  ptePfn,
+  readPte,
+  TWO32,
+  tableIfPresent,
+  userHalfEnd,
+  userPte,
+} from "./pgtable.ts";
+import { isSwapPte, swapSlot } from "./swapfile.ts";
 import { ShmemObject, Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
 
-/** Linux errno values returned (negated) by the system calls. */
-export const enum Errno {
-  EPERM = 1,
-  ENOMEM = 12,
-  EACCES = 13,
-  EFAULT = 14,
-  EEXIST = 17,
-  EINVAL = 22,
-}
-
-/** Results of the fault handler (Linux: VM_FAULT_*). */
-export const enum VmFault {
-  OK = 0,
-  OOM = 1,
-  SIGBUS = 2,
-  SIGSEGV = 4,
-  MAJOR = 8,
-}
-
-/** _PAGE_SPECIAL (software bit 9): a PTE with no struct page behind it, as the zero page's. */
-export const PTE_SPECIAL = 1 << 9;
-/** _PAGE_PROTNONE: a PROT_NONE page keeps its frame with P = 0 and bit 8 set. */
-export const PTE_PROTNONE = 1 << 8;
-/**
- * A guard marker (MADV_GUARD_INSTALL, Linux 6.13 PTE_MARKER_GUARD): a
- * non-present PTE that makes any access SIGSEGV. Encoded here with software
- * bit 10 and P = 0.
- */
-export const PTE_GUARD = 1 << 10;
-
-/** What the fault paths tell page reclaim (mm/vmscan.ts implements it). */
-export interface LruHooks {
-  /** a new anonymous page at linear index `index` joins the inactive anon list */
-  addAnon(pfn: number, index: number): void;
-  /** a new transparent huge page (512 frames from `head`) joins it as one folio */
-  addAnonHuge(head: number, index: number): void;
-  /** split_folio: a huge page's mapping was split; its 512 pages join the lists one by one */
-  splitFolio(head: number): void;
-  /** a freed page leaves the lists */
-  del(pfn: number): void;
-  /** pages a fault holds while it allocates; reclaim leaves them alone */
-  readonly pinned: Set<number>;
-  /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index */
-  reclaimPage(pfn: number, index: number): boolean;
-}
-
-/** What the address-space code needs from the rest of the kernel. */
-export interface MmEnv {
-  readonly phys: PhysMem;
-  readonly pages: PageDescTable;
-  readonly buddy: BuddyAllocator;
-  readonly levels: 4 | 5;
-  readonly kernelRootPfn: number;
-  /** page-table isolation: each PGD is an order-1 pair (kernel, user), user-half writes mirrored */
-  readonly pti: boolean;
-  /** empty_zero_page */
-  readonly zeroPfn: number;
-  /** first vpn above user space (TASK_SIZE) */
-  readonly taskSizeVpn: number;
-  /** NR_PAGETABLE accounting */
-  countPageTables(delta: number): void;
-  /** called before a user page is allocated: a memory limit reclaims here (mem_cgroup charge) */
-  chargeUserPage?(): void;
-  /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt); false: over the limit */
-  chargeHugePage?(): boolean;
-  /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
-  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number): void;
-  /** the page cache of the file system */
-  readonly pageCache: PageCache;
-  /** the swap area, or null without swap */
-  readonly swap: SwapArea | null;
-  /** the LRU lists of page reclaim (set once the kernel has built them) */
-  lru: LruHooks | null;
-}
+export { Errno, type LruHooks, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
+export { PTE_GUARD, PTE_PROTNONE, PTE_SPECIAL } from "./pgtable.ts";
 
 /** Arguments of mmap, decoded. */
 export interface MmapArgs {
@@ -127,33 +73,12 @@ export function mmapArgs(length: number, opts: Partial<MmapArgs> = {}): MmapArgs
   };
 }
 
-/** vm.* settings that shape mmap. */
-export interface MmSettings {
-  /** transparent huge pages for anonymous memory: never, madvise (VM_HUGEPAGE only), always */
-  thp: "never" | "madvise" | "always";
-  /** map the huge zero page on read faults (transparent_hugepage/use_zero_page) */
-  thpZeroPage: boolean;
-  /** fault_around_bytes / 4096 (default 16) */
-  faultAroundPages: number;
-  /** vm.page-cluster: swap readahead reads 2^page_cluster pages (default 3) */
-  pageCluster: number;
-  /** the backing device's read-ahead, in pages (default 32): sizes mmap read-around */
-  readaheadPages: number;
-  mmapMinAddr: number;
-  overcommit: "heuristic" | "always" | "never";
-  totalRamPages: () => number;
-  totalSwapPages: () => number;
-  committedPages: () => number;
-}
-
-const TWO32 = 4294967296;
-
 /**
  * User address spaces: creation and teardown, mmap / munmap / mprotect,
  * the anonymous fault path, fork. Linux: mm/mmap.c, mm/mprotect.c,
  * mm/memory.c, kernel/fork.c.
  */
-export class UserMm {
+export class UserMm implements MmContext {
   /** /proc/vmstat THP counters */
   readonly thpStats = {
     thp_fault_alloc: 0,
@@ -171,6 +96,33 @@ export class UserMm {
     readonly env: MmEnv,
     readonly settings: MmSettings,
   ) {}
+
+  // ---- page tables (mm/pgtable.ts) ----
+
+  pmdOf(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
+    return pmdOf(this, mm, vpn);
+  }
+  leafFor(
+    mm: MmStruct,
+    vpn: number,
+  ): { level: 0 | 1; pa: number; hi: number; lo: number; pfn: number } | null {
+    return leafFor(this, mm, vpn);
+  }
+  readPte(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
+    return readPte(this, mm, vpn);
+  }
+  mapper(mm: MmStruct): Mapper {
+    return mapper(this, mm);
+  }
+  static isHugePmd(lo: number): boolean {
+    return isHugePmd(lo);
+  }
+  static pmdPfn(hi: number, lo: number): number {
+    return pmdPfn(hi, lo);
+  }
+  static ptePfn(hi: number, lo: number): number {
+    return ptePfn(hi, lo);
+  }
 
   // =====================================================================
   // Transparent huge pages (mm/huge_memory.c)
@@ -196,56 +148,6 @@ export class UserMm {
     return haddr >= vma.vmStart && haddr + 512 <= vma.vmEnd;
   }
 
-  /** The PMD entry for vpn: its physical address and halves, or null when no PD covers it. */
-  pmdOf(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
-    const e = this.mapper(mm).entryAt(mm.pgdPfn, vpn, 1);
-    return e === null ? null : { pa: e.entryPa, hi: e.hi, lo: e.lo };
-  }
-
-  /** Is this PMD entry a huge (2 MiB) mapping, present or PROT_NONE? */
-  static isHugePmd(lo: number): boolean {
-    return (lo & Pte.PS) !== 0 && (lo & (Pte.P | PTE_PROTNONE)) !== 0;
-  }
-
-  /** First frame of a huge PMD's 2 MiB page. */
-  static pmdPfn(hi: number, lo: number): number {
-    return ((hi & 0x3fff) * TWO32 + ((lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
-  }
-
-  /**
-   * The entry that maps vpn: a PTE (level 0) or a huge PMD (level 1), with
-   * the frame of vpn itself. Null when no table covers it.
-   */
-  leafFor(
-    mm: MmStruct,
-    vpn: number,
-  ): { level: 0 | 1; pa: number; hi: number; lo: number; pfn: number } | null {
-    const pmd = this.pmdOf(mm, vpn);
-    if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
-      return {
-        level: 1,
-        pa: pmd.pa,
-        hi: pmd.hi,
-        lo: pmd.lo,
-        pfn: UserMm.pmdPfn(pmd.hi, pmd.lo) + (vpn % 512),
-      };
-    }
-    const pte = this.readPte(mm, vpn);
-    if (pte === null) return null;
-    return { level: 0, pa: pte.pa, hi: pte.hi, lo: pte.lo, pfn: UserMm.ptePfn(pte.hi, pte.lo) };
-  }
-
-  /** A huge PMD entry for the 512 frames from pfn (pfn_pmd + pmd_mkhuge), with the VMA's rights. */
-  private hugePmd(
-    pfn: number,
-    vmFlags: number,
-    writable: boolean,
-    dirty: boolean,
-    special: boolean,
-  ): { hi: number; lo: number } {
-    return UserMm.userLeaf(pfn, 1, vmFlags, writable, dirty, special);
-  }
-
   /**
    * do_huge_pmd_anonymous_page: a read maps the huge zero page (allocated
    * once, on first use) read-only; a write gets a zeroed 2 MiB page, mapped
@@ -255,7 +157,7 @@ export class UserMm {
   private hugeFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault | null {
     const env = this.env;
     const haddr = vpn - (vpn % 512);
-    const pd = this.mapper(mm).ensureTable(mm.pgdPfn, haddr, 1, true);
+    const pd = mapper(this, mm).ensureTable(mm.pgdPfn, haddr, 1, true);
     if (pd < 0) return VmFault.OOM;
     const pmdPa = pd * 4096 + (Math.floor(haddr / 512) % 512) * 8;
     if (!write && this.settings.thpZeroPage) {
@@ -268,7 +170,7 @@ export class UserMm {
         }
       }
       if (this.hugeZeroPfn >= 0) {
-        const e = this.hugePmd(this.hugeZeroPfn, vma.vmFlags, false, false, true);
+        const e = hugePmd(this.hugeZeroPfn, vma.vmFlags, false, false, true);
         env.phys.write64(pmdPa, e.hi, e.lo);
         return VmFault.OK;
       }
@@ -287,7 +189,7 @@ export class UserMm {
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
     for (let i = 0; i < 512; i++) env.pages.mapcount[pfn + i] = 1;
     mm.rssAnon += 512;
-    const e = this.hugePmd(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
+    const e = hugePmd(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
     env.phys.write64(pmdPa, e.hi, e.lo);
     env.lru?.addAnonHuge(pfn, UserMm.linearIndex(vma, haddr));
     this.thpStats.thp_fault_alloc++;
@@ -323,13 +225,13 @@ export class UserMm {
    */
   splitPmd(mm: MmStruct, vpn: number): boolean {
     const haddr = vpn - (vpn % 512);
-    const pmd = this.pmdOf(mm, haddr);
-    if (pmd === null || !UserMm.isHugePmd(pmd.lo)) return true;
+    const pmd = pmdOf(this, mm, haddr);
+    if (pmd === null || !isHugePmd(pmd.lo)) return true;
     const env = this.env;
-    const pt = this.mapper(mm).alloc.allocFrame();
+    const pt = mapper(this, mm).alloc.allocFrame();
     if (pt < 0) return false;
     env.phys.zeroFrame(pt);
-    const base = UserMm.pmdPfn(pmd.hi, pmd.lo);
+    const base = pmdPfn(pmd.hi, pmd.lo);
     const special = (pmd.lo & PTE_SPECIAL) !== 0;
     // each PTE inherits the PMD's own bits (not the VMA's: during mprotect the
     // VMA at haddr may already have its new rights while the rest of the huge
@@ -361,8 +263,8 @@ export class UserMm {
   splitRange(mm: MmStruct, start: number, end: number, partialOnly = false): void {
     for (let h = start - (start % 512); h < end; h += 512) {
       if (partialOnly && h >= start && h + 512 <= end) continue;
-      const pmd = this.pmdOf(mm, h);
-      if (pmd !== null && UserMm.isHugePmd(pmd.lo)) this.splitPmd(mm, h);
+      const pmd = pmdOf(this, mm, h);
+      if (pmd !== null && isHugePmd(pmd.lo)) this.splitPmd(mm, h);
     }
   }
 
@@ -381,7 +283,7 @@ export class UserMm {
   ): VmFault | null {
     const env = this.env;
     const haddr = vpn - (vpn % 512);
-    const base = UserMm.pmdPfn(pmd.hi, pmd.lo);
+    const base = pmdPfn(pmd.hi, pmd.lo);
     if (pmd.lo & PTE_SPECIAL) {
       const pfn = env.chargeHugePage && !env.chargeHugePage() ? -1 : this.allocHuge(vma);
       if (pfn < 0) {
@@ -393,7 +295,7 @@ export class UserMm {
       mm.rssAnon += 512;
       env.phys.write64(pmd.pa, 0, 0);
       env.flushTlbMmRange(mm, haddr, 512);
-      const e = this.hugePmd(pfn, vma.vmFlags, true, true, false);
+      const e = hugePmd(pfn, vma.vmFlags, true, true, false);
       env.phys.write64(pmd.pa, e.hi, e.lo);
       env.lru?.addAnonHuge(pfn, UserMm.linearIndex(vma, haddr));
       this.thpStats.thp_fault_alloc++;
@@ -439,48 +341,6 @@ export class UserMm {
     // mmap_base = TASK_SIZE - gap, gap = the stack rlimit clamped to [128 MiB, 5/6 of TASK_SIZE] (no randomisation)
     mm.mmapBase = taskSize - 32768;
     return mm;
-  }
-
-  /** The mapper that edits mm's page tables, charging new table pages to it. */
-  mapper(mm: MmStruct): Mapper {
-    const env = this.env;
-    const alloc: FrameAllocator = {
-      allocFrame: () => {
-        const t = env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
-        if (t >= 0) {
-          mm.ptPages++;
-          env.countPageTables(1);
-        }
-        return t;
-      },
-    };
-    const m = new Mapper(env.phys, env.levels, 46, alloc);
-    if (env.pti) m.onSetTop = (pa, hi, lo) => ptiSetUserPgtbl(env.phys, pa, hi, lo);
-    return m;
-  }
-
-  /** First vpn of the kernel half: page tables below it are the process's own (USER_PGTABLES_CEILING). */
-  private userHalfEnd(): number {
-    return 256 * 512 ** (this.env.levels - 1);
-  }
-
-  /** Physical address of the PTE for vpn, allocating tables if asked; -1 if absent (or out of memory). */
-  private ptePa(mm: MmStruct, vpn: number, alloc: boolean): number {
-    const m = this.mapper(mm);
-    const pt = alloc ? m.ensureTable(mm.pgdPfn, vpn, 0, true) : tableIfPresent(m, mm.pgdPfn, vpn);
-    return pt < 0 ? -1 : pt * 4096 + (vpn % 512) * 8;
-  }
-
-  /** The PTE for vpn as halves, or null when no page table covers it. */
-  readPte(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
-    const pa = this.ptePa(mm, vpn, false);
-    if (pa < 0) return null;
-    return { pa, hi: this.env.phys.read32(pa + 4), lo: this.env.phys.read32(pa) };
-  }
-
-  /** Frame of a PTE's page. */
-  static ptePfn(hi: number, lo: number): number {
-    return ((hi & 0x3fff) * TWO32 + ((lo & Pte.ADDR_LO_MASK) >>> 0)) / 4096;
   }
 
   // =====================================================================
@@ -572,9 +432,9 @@ export class UserMm {
   private remapPfnRange(mm: MmStruct, vma: Vma, pfn: number): void {
     const writable = (vma.vmFlags & VmFlag.WRITE) !== 0 && (vma.vmFlags & VmFlag.SHARED) !== 0;
     for (let i = 0; i < vma.pages; i++) {
-      const pa = this.ptePa(mm, vma.vmStart + i, true);
+      const pa = ptePa(this, mm, vma.vmStart + i, true);
       assert(pa >= 0, "remap_pfn_range: no memory for a page table");
-      const e = this.userPte(pfn + i, vma.vmFlags, writable, false, true);
+      const e = userPte(pfn + i, vma.vmFlags, writable, false, true);
       this.env.phys.write64(pa, e.hi, e.lo);
     }
   }
@@ -702,7 +562,7 @@ export class UserMm {
     for (const v of doomed) this.dropVma(v);
     const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
     const next = mm.vmas.find((v) => v.vmStart >= end);
-    this.freePgtables(mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : this.userHalfEnd());
+    this.freePgtables(mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(this));
     return 0;
   }
 
@@ -710,11 +570,11 @@ export class UserMm {
   private zapRange(mm: MmStruct, start: number, end: number, toFree: number[], keepGuards = false): void {
     const phys = this.env.phys;
     const pages = this.env.pages;
-    const m = this.mapper(mm);
+    const m = mapper(this, mm);
     const zapVma = mm.vmaAt(start);
     for (let vpn = start; vpn < end; ) {
       const pmdE = m.entryAt(mm.pgdPfn, vpn, 1);
-      if (pmdE !== null && UserMm.isHugePmd(pmdE.lo)) {
+      if (pmdE !== null && isHugePmd(pmdE.lo)) {
         const h = vpn - (vpn % 512);
         if (h >= start && h + 512 <= end) {
           // zap_huge_pmd: the whole 2 MiB goes
@@ -753,7 +613,7 @@ export class UserMm {
           continue;
         }
         if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
-        const pfn = UserMm.ptePfn(hi, lo);
+        const pfn = ptePfn(hi, lo);
         this.rssAdd(mm, zapVma, pfn, -1);
         pages.mapcount[pfn]--;
         toFree.push(pfn);
@@ -794,11 +654,11 @@ export class UserMm {
         const pa = tablePfn * 4096 + i * 8;
         const lo = phys.read32(pa);
         if (lo === 0 && phys.read32(pa + 4) === 0) continue;
-        if (level === 0 || childBase + span <= start || childBase >= end || childBase >= this.userHalfEnd()) {
+        if (level === 0 || childBase + span <= start || childBase >= end || childBase >= userHalfEnd(this)) {
           empty = false;
           continue;
         }
-        const child = UserMm.ptePfn(phys.read32(pa + 4), lo);
+        const child = ptePfn(phys.read32(pa + 4), lo);
         const childEmpty = walk(child, level - 1, childBase);
         if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
           phys.write64(pa, 0, 0);
@@ -867,8 +727,8 @@ export class UserMm {
     let n = 0;
     this.splitRange(mm, v.vmStart, v.vmEnd, true);
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
-      const pmd = this.pmdOf(mm, vpn);
-      if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
+      const pmd = pmdOf(this, mm, vpn);
+      if (pmd !== null && isHugePmd(pmd.lo)) {
         // change_huge_pmd: the whole PMD at once
         const base =
           ((pmd.hi & 0x3fff) * TWO32 + ((pmd.lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
@@ -878,7 +738,7 @@ export class UserMm {
         for (let i = 0; i < 512 && exclusive; i++)
           exclusive = pages.mapcount[base + i] === 1 && pages.refcount[base + i] === 1;
         const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && exclusive && dirty;
-        const next = this.hugePmd(base, v.vmFlags, writable, dirty, special);
+        const next = hugePmd(base, v.vmFlags, writable, dirty, special);
         if (next.hi !== pmd.hi || next.lo !== pmd.lo) {
           phys.write64(pmd.pa, next.hi, next.lo);
           n++;
@@ -886,9 +746,9 @@ export class UserMm {
         vpn += 511 - (vpn % 512);
         continue;
       }
-      const pte = this.readPte(mm, vpn);
+      const pte = readPte(this, mm, vpn);
       if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) continue;
-      const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      const pfn = ptePfn(pte.hi, pte.lo);
       const special = (pte.lo & PTE_SPECIAL) !== 0;
       const dirty = (pte.lo & Pte.D) !== 0;
       const exclusive = !special && pages.mapcount[pfn] === 1 && pages.refcount[pfn] === 1;
@@ -896,46 +756,13 @@ export class UserMm {
       const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
       const notify = v.file !== null && v.file.fs === "disk";
       const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? !notify || dirty : exclusive && dirty);
-      const next = this.userPte(pfn, v.vmFlags, writable, dirty, special);
+      const next = userPte(pfn, v.vmFlags, writable, dirty, special);
       if (next.hi !== pte.hi || next.lo !== pte.lo) {
         phys.write64(pte.pa, next.hi, next.lo);
         n++;
       }
     }
     return n;
-  }
-
-  /** A user PTE for a frame under the VMA's rights (vm_get_page_prot, then mkwrite/mkdirty as asked). */
-  userPte(
-    pfn: number,
-    vmFlags: number,
-    writable: boolean,
-    dirty: boolean,
-    special: boolean,
-  ): { hi: number; lo: number } {
-    return UserMm.userLeaf(pfn, 0, vmFlags, writable, dirty, special);
-  }
-
-  /** A user leaf entry (PTE at level 0, huge PMD at level 1): accessed, user, NX unless VM_EXEC; PAGE_NONE without rights. */
-  private static userLeaf(
-    pfn: number,
-    level: 0 | 1,
-    vmFlags: number,
-    writable: boolean,
-    dirty: boolean,
-    special: boolean,
-  ): { hi: number; lo: number } {
-    const e = leafEntry(pfn, level, {
-      user: true,
-      writable,
-      nx: !(vmFlags & VmFlag.EXEC),
-      accessed: true,
-      dirty,
-    });
-    let lo = e.lo;
-    if (special) lo = (lo | PTE_SPECIAL) >>> 0;
-    if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
-    return { hi: e.hi, lo };
   }
 
   // =====================================================================
@@ -950,8 +777,8 @@ export class UserMm {
    */
   handleMmFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
     // __handle_mm_fault: the PMD level first (transparent huge pages)
-    const pmd = this.pmdOf(mm, vpn);
-    if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
+    const pmd = pmdOf(this, mm, vpn);
+    if (pmd !== null && isHugePmd(pmd.lo)) {
       if (!(pmd.lo & Pte.P)) return VmFault.SIGSEGV;
       if (write && !(pmd.lo & Pte.RW)) {
         const r = this.hugeWp(mm, vma, vpn, pmd);
@@ -965,7 +792,7 @@ export class UserMm {
       const r = this.hugeFault(mm, vma, vpn, write);
       if (r !== null) return r;
     }
-    const pa = this.ptePa(mm, vpn, true);
+    const pa = ptePa(this, mm, vpn, true);
     if (pa < 0) return VmFault.OOM;
     const phys = this.env.phys;
     const lo = phys.read32(pa);
@@ -994,14 +821,14 @@ export class UserMm {
   private doAnonymousPage(mm: MmStruct, vma: Vma, vpn: number, pa: number, write: boolean): VmFault {
     const env = this.env;
     if (!write) {
-      const e = this.userPte(env.zeroPfn, vma.vmFlags, false, false, true);
+      const e = userPte(env.zeroPfn, vma.vmFlags, false, false, true);
       env.phys.write64(pa, e.hi, e.lo);
       return VmFault.OK;
     }
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
     const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
     if (pfn < 0) return VmFault.OOM;
-    const e = this.userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
+    const e = userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
     env.pages.mapcount[pfn] = 1;
     mm.rssAnon++;
     env.phys.write64(pa, e.hi, e.lo);
@@ -1029,7 +856,7 @@ export class UserMm {
     env.pages.refcount[pfn]++;
     env.pages.mapcount[pfn]++;
     mm.rssShmem++;
-    const e = this.userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, write, false);
+    const e = userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, write, false);
     env.phys.write64(pa, e.hi, e.lo);
     return VmFault.OK;
   }
@@ -1098,7 +925,7 @@ export class UserMm {
     env.pages.refcount[pfn]++;
     env.pages.mapcount[pfn]++;
     this.rssAdd(mm, vma, pfn, 1);
-    const e = this.userPte(pfn, vma.vmFlags, writable, dirty, false);
+    const e = userPte(pfn, vma.vmFlags, writable, dirty, false);
     env.phys.write64(pa, e.hi, e.lo);
   }
 
@@ -1120,7 +947,7 @@ export class UserMm {
       if (index >= f.nrPages) break;
       const pfn = this.env.pageCache.find(f, index);
       if (pfn < 0) continue;
-      const pa = this.ptePa(mm, v, true);
+      const pa = ptePa(this, mm, v, true);
       if (pa < 0 || phys.read32(pa) !== 0 || phys.read32(pa + 4) !== 0) continue;
       this.mapFilePage(mm, vma, pa, pfn, this.fileWritableAtOnce(vma), false);
     }
@@ -1193,7 +1020,7 @@ export class UserMm {
     copyFrame(env.phys, got.pfn, pfn);
     env.pages.mapcount[pfn] = 1;
     mm.rssAnon++;
-    const e = this.userPte(pfn, vma.vmFlags, true, true, false);
+    const e = userPte(pfn, vma.vmFlags, true, true, false);
     env.phys.write64(pa, e.hi, e.lo);
     return got.major ? VmFault.MAJOR : VmFault.OK;
   }
@@ -1241,7 +1068,7 @@ export class UserMm {
       swap.removeFromCache(pfn);
       pages.refcount[pfn]--;
     }
-    const e = this.userPte(pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
+    const e = userPte(pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
     env.phys.write64(pa, e.hi, e.lo);
     if (major) this.swapReadahead(mm, vma, vpn);
     if (write && !exclusive) {
@@ -1295,7 +1122,7 @@ export class UserMm {
     let n = 0;
     for (let v = start; v < end; v++) {
       const vma = mm.vmaAt(v);
-      const pte = vma === null ? null : this.readPte(mm, v);
+      const pte = vma === null ? null : readPte(this, mm, v);
       if (vma === null || pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
       const slot = swapSlot(pte.hi, pte.lo);
       if (swap.cache.has(slot)) continue;
@@ -1319,7 +1146,7 @@ export class UserMm {
     const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n);
     for (let v = start; v < end; v++) {
       if (v === vpn) continue;
-      const pte = this.readPte(mm, v);
+      const pte = readPte(this, mm, v);
       if (pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
       const slot = swapSlot(pte.hi, pte.lo);
       if (swap.cache.has(slot)) continue;
@@ -1346,9 +1173,9 @@ export class UserMm {
     for (let vpn = start; vpn < end; vpn++) {
       const vma = mm.vmaAt(vpn);
       if (vma === null || vma.shmem) continue;
-      const pte = this.readPte(mm, vpn);
+      const pte = readPte(this, mm, vpn);
       if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
-      const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      const pfn = ptePfn(pte.hi, pte.lo);
       // "do not interfere with other mappings of this folio"
       if (pages.mapcount[pfn] !== 1) continue;
       if (env.lru?.reclaimPage(pfn, UserMm.linearIndex(vma, vpn))) n++;
@@ -1387,7 +1214,7 @@ export class UserMm {
         if (v.file !== f || !(v.vmFlags & VmFlag.SHARED)) continue;
         if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
         const vpn = v.vmStart + (index - v.vmPgoff);
-        const pte = this.readPte(m, vpn);
+        const pte = readPte(this, m, vpn);
         if (pte === null || !(pte.lo & Pte.P) || !(pte.lo & (Pte.RW | Pte.D))) continue;
         phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.RW)) >>> 0);
         this.env.flushTlbMmRange(m, vpn, 1);
@@ -1436,7 +1263,7 @@ export class UserMm {
   private doWpPage(mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number): VmFault {
     const env = this.env;
     const pages = env.pages;
-    const old = UserMm.ptePfn(hi, lo);
+    const old = ptePfn(hi, lo);
     const special = (lo & PTE_SPECIAL) !== 0;
     if (vma.vmFlags & VmFlag.SHARED) {
       // wp_page_shared: a shared mapping writes the page itself
@@ -1468,7 +1295,7 @@ export class UserMm {
     // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame
     if (!special || vma.vmFlags & VmFlag.PFNMAP) copyFrame(env.phys, old, pfn);
     pages.mapcount[pfn] = 1;
-    const e = this.userPte(pfn, vma.vmFlags, true, true, false);
+    const e = userPte(pfn, vma.vmFlags, true, true, false);
     env.phys.write64(pa, 0, 0); // ptep_clear_flush
     env.flushTlbMmRange(mm, vpn, 1);
     env.phys.write64(pa, e.hi, e.lo);
@@ -1534,9 +1361,9 @@ export class UserMm {
     const pages = this.env.pages;
     let changed = 0;
     for (let vpn = start; vpn < end; vpn++) {
-      const pte = this.readPte(mm, vpn);
+      const pte = readPte(this, mm, vpn);
       if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
-      const pfn = UserMm.ptePfn(pte.hi, pte.lo);
+      const pfn = ptePfn(pte.hi, pte.lo);
       if (pages.kind[pfn] !== PageKind.UserAnon || pages.mapcount[pfn] !== 1) continue;
       pages.flags[pfn] |= PageFlag.Lazyfree;
       if (pte.lo & (Pte.D | Pte.A)) {
@@ -1554,7 +1381,7 @@ export class UserMm {
     this.env.flushTlbMmRange(mm, start, end - start);
     for (const pfn of toFree) this.putPage(pfn);
     for (let vpn = start; vpn < end; vpn++) {
-      const pa = this.ptePa(mm, vpn, true);
+      const pa = ptePa(this, mm, vpn, true);
       if (pa < 0) return -Errno.ENOMEM;
       this.env.phys.write64(pa, 0, PTE_GUARD);
     }
@@ -1564,7 +1391,7 @@ export class UserMm {
   /** MADV_GUARD_REMOVE: clear the guard markers of the range (pages stay as they are). */
   guardRemove(mm: MmStruct, start: number, end: number): void {
     for (let vpn = start; vpn < end; vpn++) {
-      const pte = this.readPte(mm, vpn);
+      const pte = readPte(this, mm, vpn);
       if (pte !== null && pte.lo === PTE_GUARD && pte.hi === 0) this.env.phys.write64(pte.pa, 0, 0);
     }
   }
@@ -1632,7 +1459,7 @@ export class UserMm {
     const phys = this.env.phys;
     const entries: { hi: number; lo: number }[] = [];
     for (let i = 0; i < moved; i++) {
-      const pte = this.readPte(mm, start + i);
+      const pte = readPte(this, mm, start + i);
       entries.push(pte === null ? { hi: 0, lo: 0 } : { hi: pte.hi, lo: pte.lo });
       if (pte !== null) phys.write64(pte.pa, 0, 0);
     }
@@ -1650,7 +1477,7 @@ export class UserMm {
     for (let i = 0; i < moved; i++) {
       const e = entries[i];
       if (e.lo === 0 && e.hi === 0) continue;
-      const pa = this.ptePa(mm, to + i, true);
+      const pa = ptePa(this, mm, to + i, true);
       if (pa < 0) return -Errno.ENOMEM;
       phys.write64(pa, e.hi, e.lo);
     }
@@ -1690,8 +1517,8 @@ export class UserMm {
         continue;
       const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
       for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
-        const pmd = vpn % 512 === 0 ? this.pmdOf(parent, vpn) : null;
-        if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
+        const pmd = vpn % 512 === 0 ? pmdOf(this, parent, vpn) : null;
+        if (pmd !== null && isHugePmd(pmd.lo)) {
           // copy_huge_pmd: share the huge page, write-protected on both sides
           let lo = pmd.lo;
           if (!(lo & PTE_SPECIAL)) {
@@ -1708,13 +1535,13 @@ export class UserMm {
               wrprotected++;
             }
           }
-          const pd = this.mapper(child).ensureTable(child.pgdPfn, vpn, 1, true);
+          const pd = mapper(this, child).ensureTable(child.pgdPfn, vpn, 1, true);
           if (pd < 0) return null;
           env.phys.write64(pd * 4096 + (Math.floor(vpn / 512) % 512) * 8, pmd.hi, lo);
           vpn += 511;
           continue;
         }
-        const pte = this.readPte(parent, vpn);
+        const pte = readPte(this, parent, vpn);
         if (pte === null || (pte.lo === 0 && pte.hi === 0)) continue;
         if (isSwapPte(pte.hi, pte.lo)) {
           // copy_nonpresent_pte: swap_duplicate
@@ -1723,7 +1550,7 @@ export class UserMm {
         }
         let lo = pte.lo;
         if (lo & (Pte.P | PTE_PROTNONE) && !(lo & PTE_SPECIAL)) {
-          const pfn = UserMm.ptePfn(pte.hi, lo);
+          const pfn = ptePfn(pte.hi, lo);
           pages.refcount[pfn]++;
           pages.mapcount[pfn]++;
           this.rssAdd(child, v, pfn, 1);
@@ -1733,7 +1560,7 @@ export class UserMm {
             wrprotected++;
           }
         }
-        const cpa = this.ptePa(child, vpn, true);
+        const cpa = ptePa(this, child, vpn, true);
         if (cpa < 0) return null;
         env.phys.write64(cpa, pte.hi, lo);
       }
@@ -1744,7 +1571,7 @@ export class UserMm {
 
   private hasGuards(mm: MmStruct, v: Vma): boolean {
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
-      const pte = this.readPte(mm, vpn);
+      const pte = readPte(this, mm, vpn);
       if (pte !== null && pte.lo === PTE_GUARD) return true;
     }
     return false;
@@ -1762,7 +1589,7 @@ export class UserMm {
     this.env.flushTlbMmRange(mm, 0, this.env.taskSizeVpn);
     for (const pfn of toFree) this.putPage(pfn);
     for (const v of all) this.dropVma(v);
-    this.freePgtables(mm, 0, this.userHalfEnd(), 0, this.userHalfEnd());
+    this.freePgtables(mm, 0, userHalfEnd(this), 0, userHalfEnd(this));
     mm.dead = true;
   }
 
@@ -1776,17 +1603,8 @@ export class UserMm {
   }
 }
 
-/** The PT frame covering vpn, if every level down to it is present (no allocation). */
-function tableIfPresent(m: Mapper, root: number, vpn: number): number {
-  const e = m.entryAt(root, vpn, 1);
-  if (e === null || !(e.lo & Pte.P) || e.lo & Pte.PS) return -1;
-  return UserMm.ptePfn(e.hi, e.lo);
-}
-
 function copyFrame(phys: PhysMem, from: number, to: number): void {
   const src = phys.frameWords(from);
   if (src === null) return; // an untouched frame is zeros, and `to` was zeroed
   phys.frameWordsForWrite(to).set(src);
 }
-
-export { PteHi };
