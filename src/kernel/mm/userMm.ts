@@ -1,11 +1,12 @@
 import { assert } from "../../base/assert.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { Mapper } from "../../hw/x86_64/Mapper.ts";
-import { Pte, PteHi } from "../../hw/x86_64/pte.ts";
+import { Pte } from "../../hw/x86_64/pte.ts";
 import { ptiClonePgdPair, ptiSetUserPgtbl } from "../arch/x86/pti.ts";
 import type { FileObject } from "../fs/file.ts";
 import { Gfp } from "./gfp.ts";
-import { Errno, type MmContext, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
+import { hugeEligible, hugeFault, hugeWp, splitPmd, splitRange } from "./huge_memory.ts";
+import { Errno, linearIndex, type MmContext, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -124,192 +125,13 @@ export class UserMm implements MmContext {
     return ptePfn(hi, lo);
   }
 
-  // =====================================================================
-  // Transparent huge pages (mm/huge_memory.c)
-  // =====================================================================
+  // ---- transparent huge pages (mm/huge_memory.ts) ----
 
-  /**
-   * May this anonymous fault be served by a huge page? (thp_vma_allowable_order)
-   * A private anonymous VMA, THP enabled for it (always, or madvise with
-   * MADV_HUGEPAGE), not MADV_NOHUGEPAGE, and the aligned 2 MiB around vpn
-   * inside the VMA.
-   */
   hugeEligible(vma: Vma, vpn: number): boolean {
-    const mode = this.settings.thp;
-    if (
-      mode === "never" ||
-      vma.shmem !== null ||
-      vma.file !== null ||
-      vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE)
-    )
-      return false;
-    if (mode === "madvise" && !(vma.vmFlags & VmFlag.HUGEPAGE)) return false;
-    const haddr = vpn - (vpn % 512);
-    return haddr >= vma.vmStart && haddr + 512 <= vma.vmEnd;
+    return hugeEligible(this, vma, vpn);
   }
-
-  /**
-   * do_huge_pmd_anonymous_page: a read maps the huge zero page (allocated
-   * once, on first use) read-only; a write gets a zeroed 2 MiB page, mapped
-   * writable and dirty by one PMD. If no order-9 block is free the fault
-   * falls back to 4K pages (thp_fault_fallback). Returns null to fall back.
-   */
-  private hugeFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault | null {
-    const env = this.env;
-    const haddr = vpn - (vpn % 512);
-    const pd = mapper(this, mm).ensureTable(mm.pgdPfn, haddr, 1, true);
-    if (pd < 0) return VmFault.OOM;
-    const pmdPa = pd * 4096 + (Math.floor(haddr / 512) % 512) * 8;
-    if (!write && this.settings.thpZeroPage) {
-      if (this.hugeZeroPfn < 0) {
-        const z = env.buddy.alloc(9, Gfp.KERNEL | Gfp.NOWARN, PageKind.KernelPages);
-        if (z >= 0) {
-          for (let i = 0; i < 512; i++) env.phys.zeroFrame(z + i);
-          this.hugeZeroPfn = z;
-          this.thpStats.thp_zero_page_alloc++;
-        }
-      }
-      if (this.hugeZeroPfn >= 0) {
-        const e = hugePmd(this.hugeZeroPfn, vma.vmFlags, false, false, true);
-        env.phys.write64(pmdPa, e.hi, e.lo);
-        return VmFault.OK;
-      }
-    }
-    // mem_cgroup_charge of the folio: over the limit after one reclaim attempt, fall back
-    if (env.chargeHugePage && !env.chargeHugePage()) {
-      this.thpStats.thp_fault_fallback++;
-      this.thpStats.thp_fault_fallback_charge++;
-      return null;
-    }
-    const pfn = this.allocHuge(vma);
-    if (pfn < 0) {
-      this.thpStats.thp_fault_fallback++;
-      return null;
-    }
-    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    for (let i = 0; i < 512; i++) env.pages.mapcount[pfn + i] = 1;
-    mm.rssAnon += 512;
-    const e = hugePmd(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
-    env.phys.write64(pmdPa, e.hi, e.lo);
-    env.lru?.addAnonHuge(pfn, UserMm.linearIndex(vma, haddr));
-    this.thpStats.thp_fault_alloc++;
-    return VmFault.OK;
-  }
-
-  /**
-   * A zeroed 2 MiB page for anonymous memory (vma_alloc_folio, order 9). Its
-   * 512 frames are accounted one by one (each refcount 1) so that splitting
-   * the PMD and freeing parts need no compound-page bookkeeping; the buddy
-   * allocator merges them back when the last is freed. No direct reclaim
-   * unless the VMA asked for huge pages (defrag=madvise).
-   */
-  private allocHuge(vma: Vma): number {
-    const env = this.env;
-    const gfp =
-      vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN;
-    const pfn = env.buddy.alloc(9, gfp, PageKind.UserAnon);
-    if (pfn < 0) return -1;
-    for (let i = 0; i < 512; i++) {
-      env.phys.zeroFrame(pfn + i);
-      env.pages.order[pfn + i] = 0;
-      env.pages.refcount[pfn + i] = 1;
-      env.pages.flags[pfn + i] = 0;
-    }
-    return pfn;
-  }
-
-  /**
-   * __split_huge_pmd: replace a huge PMD by a page table of 512 PTEs mapping
-   * the same frames with the same rights (the huge zero page becomes 512
-   * mappings of the 4K zero page), then flush the 2 MiB range.
-   */
   splitPmd(mm: MmStruct, vpn: number): boolean {
-    const haddr = vpn - (vpn % 512);
-    const pmd = pmdOf(this, mm, haddr);
-    if (pmd === null || !isHugePmd(pmd.lo)) return true;
-    const env = this.env;
-    const pt = mapper(this, mm).alloc.allocFrame();
-    if (pt < 0) return false;
-    env.phys.zeroFrame(pt);
-    const base = pmdPfn(pmd.hi, pmd.lo);
-    const special = (pmd.lo & PTE_SPECIAL) !== 0;
-    // each PTE inherits the PMD's own bits (not the VMA's: during mprotect the
-    // VMA at haddr may already have its new rights while the rest of the huge
-    // page belongs to a neighbour); the 2 MiB-only bits (PS, PAT at bit 12) go
-    const keepLo =
-      (pmd.lo & (Pte.P | Pte.RW | Pte.US | Pte.PWT | Pte.PCD | Pte.A | Pte.D | PTE_PROTNONE)) >>> 0;
-    const keepHi = pmd.hi & PteHi.XD;
-    for (let i = 0; i < 512; i++) {
-      const pfn = special ? env.zeroPfn : base + i;
-      const lo =
-        ((pfn % 1048576) * 4096 + (special ? (keepLo & ~(Pte.RW | Pte.D)) | PTE_SPECIAL : keepLo)) >>> 0;
-      const hi = (Math.floor(pfn / 1048576) | keepHi) >>> 0;
-      env.phys.write64(pt * 4096 + i * 8, hi, lo);
-    }
-    env.phys.write64(
-      pmd.pa,
-      Math.floor(pt / 1048576),
-      ((pt % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.US | Pte.A | Pte.D)) >>> 0,
-    );
-    env.flushTlbMmRange(mm, haddr, 512);
-    this.thpStats.thp_split_pmd++;
-    // the folio is split at once (Linux leaves it whole, PTE-mapped, on the deferred split
-    // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU
-    if (!special) env.lru?.splitFolio(base);
-    return true;
-  }
-
-  /** Splits every huge PMD overlapping [start, end); with `partialOnly`, only those not wholly inside. */
-  splitRange(mm: MmStruct, start: number, end: number, partialOnly = false): void {
-    for (let h = start - (start % 512); h < end; h += 512) {
-      if (partialOnly && h >= start && h + 512 <= end) continue;
-      const pmd = pmdOf(this, mm, h);
-      if (pmd !== null && isHugePmd(pmd.lo)) this.splitPmd(mm, h);
-    }
-  }
-
-  /**
-   * do_huge_pmd_wp_page: a write to a read-only huge PMD. The huge zero page
-   * is replaced by a new huge page (or split if none can be had); a huge page
-   * this process has alone is made writable in place; a shared one (after
-   * fork) is split, and the 4K copy-on-write path copies just the written
-   * page. Returns null when the caller must go on at 4K (after a split).
-   */
-  private hugeWp(
-    mm: MmStruct,
-    vma: Vma,
-    vpn: number,
-    pmd: { pa: number; hi: number; lo: number },
-  ): VmFault | null {
-    const env = this.env;
-    const haddr = vpn - (vpn % 512);
-    const base = pmdPfn(pmd.hi, pmd.lo);
-    if (pmd.lo & PTE_SPECIAL) {
-      const pfn = env.chargeHugePage && !env.chargeHugePage() ? -1 : this.allocHuge(vma);
-      if (pfn < 0) {
-        this.splitPmd(mm, haddr);
-        return null;
-      }
-      if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-      for (let i = 0; i < 512; i++) env.pages.mapcount[pfn + i] = 1;
-      mm.rssAnon += 512;
-      env.phys.write64(pmd.pa, 0, 0);
-      env.flushTlbMmRange(mm, haddr, 512);
-      const e = hugePmd(pfn, vma.vmFlags, true, true, false);
-      env.phys.write64(pmd.pa, e.hi, e.lo);
-      env.lru?.addAnonHuge(pfn, UserMm.linearIndex(vma, haddr));
-      this.thpStats.thp_fault_alloc++;
-      return VmFault.OK;
-    }
-    let exclusive = true;
-    for (let i = 0; i < 512 && exclusive; i++)
-      exclusive = env.pages.mapcount[base + i] === 1 && env.pages.refcount[base + i] === 1;
-    if (exclusive) {
-      env.phys.write32(pmd.pa, (pmd.lo | Pte.RW | Pte.D | Pte.A) >>> 0);
-      return VmFault.OK;
-    }
-    this.splitPmd(mm, haddr);
-    return null;
+    return splitPmd(this, mm, vpn);
   }
 
   // =====================================================================
@@ -591,7 +413,7 @@ export class UserMm implements MmContext {
           vpn = h + 512;
           continue;
         }
-        this.splitPmd(mm, h); // a partial unmap splits the huge page first
+        splitPmd(this, mm, h); // a partial unmap splits the huge page first
       }
       const pt = tableIfPresent(m, mm.pgdPfn, vpn);
       if (pt < 0) {
@@ -725,7 +547,7 @@ export class UserMm implements MmContext {
     const phys = this.env.phys;
     const pages = this.env.pages;
     let n = 0;
-    this.splitRange(mm, v.vmStart, v.vmEnd, true);
+    splitRange(this, mm, v.vmStart, v.vmEnd, true);
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
       const pmd = pmdOf(this, mm, vpn);
       if (pmd !== null && isHugePmd(pmd.lo)) {
@@ -781,7 +603,7 @@ export class UserMm implements MmContext {
     if (pmd !== null && isHugePmd(pmd.lo)) {
       if (!(pmd.lo & Pte.P)) return VmFault.SIGSEGV;
       if (write && !(pmd.lo & Pte.RW)) {
-        const r = this.hugeWp(mm, vma, vpn, pmd);
+        const r = hugeWp(this, mm, vma, vpn, pmd);
         if (r !== null) return r;
       } else {
         const young = (pmd.lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
@@ -789,7 +611,7 @@ export class UserMm implements MmContext {
         return VmFault.OK;
       }
     } else if ((pmd === null || (pmd.lo === 0 && pmd.hi === 0)) && this.hugeEligible(vma, vpn)) {
-      const r = this.hugeFault(mm, vma, vpn, write);
+      const r = hugeFault(this, mm, vma, vpn, write);
       if (r !== null) return r;
     }
     const pa = ptePa(this, mm, vpn, true);
@@ -826,7 +648,7 @@ export class UserMm implements MmContext {
       return VmFault.OK;
     }
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
+    const pfn = this.allocUserPage(linearIndex(vma, vpn));
     if (pfn < 0) return VmFault.OOM;
     const e = userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
     env.pages.mapcount[pfn] = 1;
@@ -1014,7 +836,7 @@ export class UserMm implements MmContext {
     // do_cow_fault: a private copy of the file page
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
     env.lru?.pinned.add(got.pfn);
-    const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
+    const pfn = this.allocUserPage(linearIndex(vma, vpn));
     env.lru?.pinned.delete(got.pfn);
     if (pfn < 0) return VmFault.OOM;
     copyFrame(env.phys, got.pfn, pfn);
@@ -1100,7 +922,7 @@ export class UserMm implements MmContext {
    */
   private swapInToCache(vma: Vma, vpn: number, slot: number): number {
     const swap = this.env.swap!;
-    const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
+    const pfn = this.allocUserPage(linearIndex(vma, vpn));
     if (pfn < 0) return -1;
     const words = swap.data.get(slot);
     assert(words !== undefined, `swap slot ${slot} holds no page`);
@@ -1168,7 +990,7 @@ export class UserMm implements MmContext {
     const env = this.env;
     const pages = env.pages;
     // a huge page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback)
-    if (env.swap !== null) this.splitRange(mm, start, end, false);
+    if (env.swap !== null) splitRange(this, mm, start, end, false);
     let n = 0;
     for (let vpn = start; vpn < end; vpn++) {
       const vma = mm.vmaAt(vpn);
@@ -1178,7 +1000,7 @@ export class UserMm implements MmContext {
       const pfn = ptePfn(pte.hi, pte.lo);
       // "do not interfere with other mappings of this folio"
       if (pages.mapcount[pfn] !== 1) continue;
-      if (env.lru?.reclaimPage(pfn, UserMm.linearIndex(vma, vpn))) n++;
+      if (env.lru?.reclaimPage(pfn, linearIndex(vma, vpn))) n++;
     }
     return n;
   }
@@ -1249,11 +1071,6 @@ export class UserMm implements MmContext {
     assert(err === null, `freeUnmapped: ${err}`);
   }
 
-  /** page->index of an anonymous page at vpn of vma (linear_page_index). */
-  private static linearIndex(vma: Vma, vpn: number): number {
-    return vma.vmPgoff + (vpn - vma.vmStart);
-  }
-
   /**
    * do_wp_page: a write to a present read-only PTE in a writable VMA. An
    * exclusive anonymous page is reused in place (wp_page_reuse); the zero
@@ -1289,7 +1106,7 @@ export class UserMm implements MmContext {
     }
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
     env.lru?.pinned.add(old); // wp_page_copy holds a reference on the old page
-    const pfn = this.allocUserPage(UserMm.linearIndex(vma, vpn));
+    const pfn = this.allocUserPage(linearIndex(vma, vpn));
     env.lru?.pinned.delete(old);
     if (pfn < 0) return VmFault.OOM;
     // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame
@@ -1357,7 +1174,7 @@ export class UserMm implements MmContext {
    * unless it was written again (the dirty bit is back).
    */
   lazyFree(mm: MmStruct, start: number, end: number): void {
-    this.splitRange(mm, start, end);
+    splitRange(this, mm, start, end);
     const pages = this.env.pages;
     let changed = 0;
     for (let vpn = start; vpn < end; vpn++) {
@@ -1455,7 +1272,7 @@ export class UserMm implements MmContext {
     to: number,
   ): number {
     const moved = Math.min(oldPages, newPages);
-    this.splitRange(mm, start, start + oldPages);
+    splitRange(this, mm, start, start + oldPages);
     const phys = this.env.phys;
     const entries: { hi: number; lo: number }[] = [];
     for (let i = 0; i < moved; i++) {
