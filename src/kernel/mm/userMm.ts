@@ -1,12 +1,23 @@
 import { assert } from "../../base/assert.ts";
-import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte } from "../../hw/x86_64/pte.ts";
-import { ptiClonePgdPair, ptiSetUserPgtbl } from "../arch/x86/pti.ts";
+import { ptiClonePgdPair } from "../arch/x86/pti.ts";
 import type { FileObject } from "../fs/file.ts";
 import { Gfp } from "./gfp.ts";
 import { hugeEligible, hugeFault, hugeWp, splitPmd, splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
+import {
+  allocUserPage,
+  copyFrame,
+  doAnonymousPage,
+  doWpPage,
+  freePgtables,
+  freeUnmapped,
+  putPage,
+  remapPfnRange,
+  rssAdd,
+  zapRange,
+} from "./memory.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -23,7 +34,6 @@ import {
   ptePfn,
   readPte,
   TWO32,
-  tableIfPresent,
   userHalfEnd,
   userPte,
 } from "./pgtable.ts";
@@ -134,6 +144,12 @@ export class UserMm implements MmContext {
     return splitPmd(this, mm, vpn);
   }
 
+  // ---- pages (mm/memory.ts) ----
+
+  freeUnmapped(pfn: number): void {
+    freeUnmapped(this, pfn);
+  }
+
   // =====================================================================
   // Address spaces
   // =====================================================================
@@ -226,7 +242,7 @@ export class UserMm implements MmContext {
     );
     if (a.device) {
       mm.insert(vma);
-      this.remapPfnRange(mm, vma, a.device.pfn + (a.offset ?? 0) / 4096);
+      remapPfnRange(this, mm, vma, a.device.pfn + (a.offset ?? 0) / 4096);
       return start;
     }
     if (a.file) vma.file = a.file;
@@ -243,22 +259,6 @@ export class UserMm implements MmContext {
       }
     }
     return start;
-  }
-
-  /**
-   * remap_pfn_range: every PTE of the VMA is filled at once with the
-   * driver's frames, marked special (no struct page is refcounted or
-   * mapcounted, nothing counts in RSS, reclaim never sees them); vm_pgoff
-   * holds the first pfn, as Linux sets it for a COW-able PFNMAP.
-   */
-  private remapPfnRange(mm: MmStruct, vma: Vma, pfn: number): void {
-    const writable = (vma.vmFlags & VmFlag.WRITE) !== 0 && (vma.vmFlags & VmFlag.SHARED) !== 0;
-    for (let i = 0; i < vma.pages; i++) {
-      const pa = ptePa(this, mm, vma.vmStart + i, true);
-      assert(pa >= 0, "remap_pfn_range: no memory for a page table");
-      const e = userPte(pfn + i, vma.vmFlags, writable, false, true);
-      this.env.phys.write64(pa, e.hi, e.lo);
-    }
   }
 
   /**
@@ -343,7 +343,7 @@ export class UserMm implements MmContext {
     if (obj === null) return;
     v.shmem = null;
     if (--obj.refs > 0) return;
-    for (const pfn of obj.pages.values()) this.putPage(pfn);
+    for (const pfn of obj.pages.values()) putPage(this, pfn);
     obj.pages.clear();
   }
 
@@ -375,124 +375,17 @@ export class UserMm implements MmContext {
     if (doomed.length === 0) return 0;
     const toFree: number[] = [];
     for (const v of doomed) {
-      this.zapRange(mm, v.vmStart, v.vmEnd, toFree);
+      zapRange(this, mm, v.vmStart, v.vmEnd, toFree);
       if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
       mm.remove(v);
     }
     this.env.flushTlbMmRange(mm, doomed[0].vmStart, doomed[doomed.length - 1].vmEnd - doomed[0].vmStart);
-    for (const pfn of toFree) this.putPage(pfn);
+    for (const pfn of toFree) putPage(this, pfn);
     for (const v of doomed) this.dropVma(v);
     const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
     const next = mm.vmas.find((v) => v.vmStart >= end);
-    this.freePgtables(mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(this));
+    freePgtables(this, mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(this));
     return 0;
-  }
-
-  /** zap_pte_range: clears every PTE in [start, end), dropping mapcounts and RSS; pages to free go to toFree. */
-  private zapRange(mm: MmStruct, start: number, end: number, toFree: number[], keepGuards = false): void {
-    const phys = this.env.phys;
-    const pages = this.env.pages;
-    const m = mapper(this, mm);
-    const zapVma = mm.vmaAt(start);
-    for (let vpn = start; vpn < end; ) {
-      const pmdE = m.entryAt(mm.pgdPfn, vpn, 1);
-      if (pmdE !== null && isHugePmd(pmdE.lo)) {
-        const h = vpn - (vpn % 512);
-        if (h >= start && h + 512 <= end) {
-          // zap_huge_pmd: the whole 2 MiB goes
-          phys.write64(pmdE.entryPa, 0, 0);
-          if (!(pmdE.lo & PTE_SPECIAL)) {
-            const base =
-              ((pmdE.hi & 0x3fff) * TWO32 + ((pmdE.lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
-            for (let i = 0; i < 512; i++) {
-              pages.mapcount[base + i]--;
-              toFree.push(base + i);
-            }
-            mm.rssAnon -= 512;
-          }
-          vpn = h + 512;
-          continue;
-        }
-        splitPmd(this, mm, h); // a partial unmap splits the huge page first
-      }
-      const pt = tableIfPresent(m, mm.pgdPfn, vpn);
-      if (pt < 0) {
-        vpn = (Math.floor(vpn / 512) + 1) * 512; // no page table here: skip its whole span
-        continue;
-      }
-      const stop = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
-      for (; vpn < stop; vpn++) {
-        const pa = pt * 4096 + (vpn % 512) * 8;
-        const lo = phys.read32(pa);
-        const hi = phys.read32(pa + 4);
-        if (lo === 0 && hi === 0) continue;
-        if (keepGuards && lo === PTE_GUARD) continue;
-        phys.write64(pa, 0, 0);
-        if (isSwapPte(hi, lo)) {
-          // zap_nonpresent_ptes: free_swap_and_cache
-          this.freeSwapAndCache(swapSlot(hi, lo));
-          mm.swapEnts--;
-          continue;
-        }
-        if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
-        const pfn = ptePfn(hi, lo);
-        this.rssAdd(mm, zapVma, pfn, -1);
-        pages.mapcount[pfn]--;
-        toFree.push(pfn);
-      }
-    }
-  }
-
-  /** Drops one reference to a user page; frees it at zero. */
-  putPage(pfn: number): void {
-    const pages = this.env.pages;
-    assert(pages.refcount[pfn] > 0, `putPage: pfn ${pfn} has no references`);
-    const swap = this.env.swap;
-    if (pages.refcount[pfn] === 2 && pages.mapcount[pfn] === 0 && swap?.slotOf.has(pfn)) {
-      // the last mapping of a swap-cache page is gone: vmlab drops it from the swap cache at once
-      // (Linux leaves it there until reclaim finds it unmapped); the slot is freed if no PTE needs it
-      swap.removeFromCache(pfn);
-      pages.refcount[pfn]--;
-    }
-    if (--pages.refcount[pfn] === 0) {
-      this.env.lru?.del(pfn);
-      const err = this.env.buddy.free(pfn, 0);
-      assert(err === null, `putPage: ${err}`);
-    }
-  }
-
-  /**
-   * free_pgd_range: frees page-table pages whose whole span lies in
-   * [floor, ceiling) (no VMA left in it) within the unmapped [start, end).
-   */
-  private freePgtables(mm: MmStruct, start: number, end: number, floor: number, ceiling: number): void {
-    const phys = this.env.phys;
-    const walk = (tablePfn: number, level: number, base: number): boolean => {
-      // returns true if the table is now empty
-      const span = 512 ** level;
-      let empty = true;
-      for (let i = 0; i < 512; i++) {
-        const childBase = base + i * span;
-        const pa = tablePfn * 4096 + i * 8;
-        const lo = phys.read32(pa);
-        if (lo === 0 && phys.read32(pa + 4) === 0) continue;
-        if (level === 0 || childBase + span <= start || childBase >= end || childBase >= userHalfEnd(this)) {
-          empty = false;
-          continue;
-        }
-        const child = ptePfn(phys.read32(pa + 4), lo);
-        const childEmpty = walk(child, level - 1, childBase);
-        if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
-          phys.write64(pa, 0, 0);
-          if (this.env.pti && level === this.env.levels - 1) ptiSetUserPgtbl(phys, pa, 0, 0); // pgd_clear
-          this.env.buddy.free(child, 0);
-          mm.ptPages--;
-          this.env.countPageTables(-1);
-        } else empty = false;
-      }
-      return empty;
-    };
-    walk(mm.pgdPfn, this.env.levels - 1, 0);
   }
 
   // =====================================================================
@@ -625,35 +518,14 @@ export class UserMm implements MmContext {
     if (lo === 0 && hi === 0)
       return vma.shmem
         ? this.shmemFault(mm, vma, vpn, pa, write)
-        : this.doAnonymousPage(mm, vma, vpn, pa, write);
+        : doAnonymousPage(this, mm, vma, vpn, pa, write);
     if (lo === PTE_GUARD && hi === 0) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
     if (isSwapPte(hi, lo)) return this.doSwapPage(mm, vma, vpn, pa, write, hi, lo);
     if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen
-    if (write && !(lo & Pte.RW)) return this.doWpPage(mm, vma, vpn, pa, hi, lo);
+    if (write && !(lo & Pte.RW)) return doWpPage(this, mm, vma, vpn, pa, hi, lo);
     // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
     const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
     if (young !== lo) phys.write32(pa, young);
-    return VmFault.OK;
-  }
-
-  /**
-   * do_anonymous_page: a read maps the shared zero page read-only (no page
-   * allocated, no RSS); a write allocates a zeroed page, writable and dirty.
-   */
-  private doAnonymousPage(mm: MmStruct, vma: Vma, vpn: number, pa: number, write: boolean): VmFault {
-    const env = this.env;
-    if (!write) {
-      const e = userPte(env.zeroPfn, vma.vmFlags, false, false, true);
-      env.phys.write64(pa, e.hi, e.lo);
-      return VmFault.OK;
-    }
-    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    const pfn = this.allocUserPage(linearIndex(vma, vpn));
-    if (pfn < 0) return VmFault.OOM;
-    const e = userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
-    env.pages.mapcount[pfn] = 1;
-    mm.rssAnon++;
-    env.phys.write64(pa, e.hi, e.lo);
     return VmFault.OK;
   }
 
@@ -686,13 +558,6 @@ export class UserMm implements MmContext {
   // =====================================================================
   // File mappings (mm/filemap.c, mm/memory.c do_read_fault, do_cow_fault, do_shared_fault)
   // =====================================================================
-
-  /** RSS kind of a mapped page: anon, file (disk files) or shmem (tmpfs, shared anonymous). */
-  private rssAdd(mm: MmStruct, vma: Vma | null, pfn: number, delta: number): void {
-    if (this.env.pages.kind[pfn] === PageKind.UserAnon) mm.rssAnon += delta;
-    else if (vma?.file && vma.file.fs === "disk") mm.rssFile += delta;
-    else mm.rssShmem += delta;
-  }
 
   /** May a file page be mapped writable before it is written? Not for private (COW) or disk-backed shared mappings (write-notify). */
   private fileWritableAtOnce(vma: Vma): boolean {
@@ -746,7 +611,7 @@ export class UserMm implements MmContext {
     const env = this.env;
     env.pages.refcount[pfn]++;
     env.pages.mapcount[pfn]++;
-    this.rssAdd(mm, vma, pfn, 1);
+    rssAdd(this, mm, vma, pfn, 1);
     const e = userPte(pfn, vma.vmFlags, writable, dirty, false);
     env.phys.write64(pa, e.hi, e.lo);
   }
@@ -805,7 +670,7 @@ export class UserMm implements MmContext {
           env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
           return VmFault.OK;
         }
-        return this.doWpPage(mm, vma, vpn, pa, hi, lo);
+        return doWpPage(this, mm, vma, vpn, pa, hi, lo);
       }
       const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
       if (young !== lo) env.phys.write32(pa, young);
@@ -836,7 +701,7 @@ export class UserMm implements MmContext {
     // do_cow_fault: a private copy of the file page
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
     env.lru?.pinned.add(got.pfn);
-    const pfn = this.allocUserPage(linearIndex(vma, vpn));
+    const pfn = allocUserPage(this, linearIndex(vma, vpn));
     env.lru?.pinned.delete(got.pfn);
     if (pfn < 0) return VmFault.OOM;
     copyFrame(env.phys, got.pfn, pfn);
@@ -894,25 +759,10 @@ export class UserMm implements MmContext {
     env.phys.write64(pa, e.hi, e.lo);
     if (major) this.swapReadahead(mm, vma, vpn);
     if (write && !exclusive) {
-      const again = this.doWpPage(mm, vma, vpn, pa, e.hi, e.lo);
+      const again = doWpPage(this, mm, vma, vpn, pa, e.hi, e.lo);
       if (again !== VmFault.OK) return again;
     }
     return major ? VmFault.MAJOR : VmFault.OK;
-  }
-
-  /**
-   * free_swap_and_cache: one swap PTE fewer names the slot; when none does
-   * and its page sits unmapped in the swap cache (read ahead, never
-   * faulted), the page is freed too (__try_to_reclaim_swap).
-   */
-  private freeSwapAndCache(slot: number): void {
-    const swap = this.env.swap!;
-    swap.put(slot);
-    const pfn = swap.cache.get(slot);
-    if (swap.map[slot] === 0 && pfn !== undefined && this.env.pages.mapcount[pfn] === 0) {
-      swap.removeFromCache(pfn);
-      this.putPage(pfn);
-    }
   }
 
   /**
@@ -922,7 +772,7 @@ export class UserMm implements MmContext {
    */
   private swapInToCache(vma: Vma, vpn: number, slot: number): number {
     const swap = this.env.swap!;
-    const pfn = this.allocUserPage(linearIndex(vma, vpn));
+    const pfn = allocUserPage(this, linearIndex(vma, vpn));
     if (pfn < 0) return -1;
     const words = swap.data.get(slot);
     assert(words !== undefined, `swap slot ${slot} holds no page`);
@@ -1053,81 +903,6 @@ export class UserMm implements MmContext {
     return out;
   }
 
-  /** A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO). */
-  allocUserPage(index = -1): number {
-    this.env.chargeUserPage?.();
-    const pfn = this.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
-    if (pfn >= 0) {
-      this.env.phys.zeroFrame(pfn);
-      if (index >= 0) this.env.lru?.addAnon(pfn, index);
-    }
-    return pfn;
-  }
-
-  /** Frees a page reclaim has unmapped everywhere (its last reference gone). */
-  freeUnmapped(pfn: number): void {
-    if (this.env.pages.refcount[pfn] !== 0) return;
-    const err = this.env.buddy.free(pfn, 0);
-    assert(err === null, `freeUnmapped: ${err}`);
-  }
-
-  /**
-   * do_wp_page: a write to a present read-only PTE in a writable VMA. An
-   * exclusive anonymous page is reused in place (wp_page_reuse); the zero
-   * page or a page shared with another process (after fork) is copied
-   * (wp_page_copy), the old PTE cleared and flushed first.
-   */
-  private doWpPage(mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number): VmFault {
-    const env = this.env;
-    const pages = env.pages;
-    const old = ptePfn(hi, lo);
-    const special = (lo & PTE_SPECIAL) !== 0;
-    if (vma.vmFlags & VmFlag.SHARED) {
-      // wp_page_shared: a shared mapping writes the page itself
-      env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
-      return VmFault.OK;
-    }
-    const swap = env.swap;
-    if (!special && pages.mapcount[old] === 1 && pages.refcount[old] === 2 && swap?.slotOf.has(old)) {
-      // wp_can_reuse_anon_folio: folio_free_swap when no swap PTE still needs the slot
-      if (swap.map[swap.slotOf.get(old)!] === 0) {
-        swap.removeFromCache(old);
-        pages.refcount[old]--;
-      }
-    }
-    if (
-      !special &&
-      pages.kind[old] === PageKind.UserAnon &&
-      pages.mapcount[old] === 1 &&
-      pages.refcount[old] === 1
-    ) {
-      env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
-      return VmFault.OK;
-    }
-    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    env.lru?.pinned.add(old); // wp_page_copy holds a reference on the old page
-    const pfn = this.allocUserPage(linearIndex(vma, vpn));
-    env.lru?.pinned.delete(old);
-    if (pfn < 0) return VmFault.OOM;
-    // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame
-    if (!special || vma.vmFlags & VmFlag.PFNMAP) copyFrame(env.phys, old, pfn);
-    pages.mapcount[pfn] = 1;
-    const e = userPte(pfn, vma.vmFlags, true, true, false);
-    env.phys.write64(pa, 0, 0); // ptep_clear_flush
-    env.flushTlbMmRange(mm, vpn, 1);
-    env.phys.write64(pa, e.hi, e.lo);
-    if (special) mm.rssAnon++;
-    else {
-      if (pages.kind[old] !== PageKind.UserAnon) {
-        this.rssAdd(mm, vma, old, -1);
-        mm.rssAnon++;
-      }
-      pages.mapcount[old]--;
-      this.putPage(old);
-    }
-    return VmFault.OK;
-  }
-
   // =====================================================================
   // madvise, mlock, mremap, brk
   // =====================================================================
@@ -1161,10 +936,10 @@ export class UserMm implements MmContext {
     for (const v of mm.vmas) {
       const a = Math.max(start, v.vmStart);
       const b = Math.min(end, v.vmEnd);
-      if (a < b) this.zapRange(mm, a, b, toFree, true);
+      if (a < b) zapRange(this, mm, a, b, toFree, true);
     }
     this.env.flushTlbMmRange(mm, start, end - start);
-    for (const pfn of toFree) this.putPage(pfn);
+    for (const pfn of toFree) putPage(this, pfn);
   }
 
   /**
@@ -1194,9 +969,9 @@ export class UserMm implements MmContext {
   /** MADV_GUARD_INSTALL: zap the range and put a guard marker in every PTE. */
   guardInstall(mm: MmStruct, start: number, end: number): number {
     const toFree: number[] = [];
-    this.zapRange(mm, start, end, toFree, true);
+    zapRange(this, mm, start, end, toFree, true);
     this.env.flushTlbMmRange(mm, start, end - start);
-    for (const pfn of toFree) this.putPage(pfn);
+    for (const pfn of toFree) putPage(this, pfn);
     for (let vpn = start; vpn < end; vpn++) {
       const pa = ptePa(this, mm, vpn, true);
       if (pa < 0) return -Errno.ENOMEM;
@@ -1370,7 +1145,7 @@ export class UserMm implements MmContext {
           const pfn = ptePfn(pte.hi, lo);
           pages.refcount[pfn]++;
           pages.mapcount[pfn]++;
-          this.rssAdd(child, v, pfn, 1);
+          rssAdd(this, child, v, pfn, 1);
           if (cow && lo & Pte.RW) {
             lo = (lo & ~Pte.RW) >>> 0;
             env.phys.write32(pte.pa, lo);
@@ -1399,14 +1174,14 @@ export class UserMm implements MmContext {
     const all = mm.vmas.slice();
     const toFree: number[] = [];
     for (const v of all) {
-      this.zapRange(mm, v.vmStart, v.vmEnd, toFree);
+      zapRange(this, mm, v.vmStart, v.vmEnd, toFree);
       mm.remove(v);
     }
     mm.committed = 0;
     this.env.flushTlbMmRange(mm, 0, this.env.taskSizeVpn);
-    for (const pfn of toFree) this.putPage(pfn);
+    for (const pfn of toFree) putPage(this, pfn);
     for (const v of all) this.dropVma(v);
-    this.freePgtables(mm, 0, userHalfEnd(this), 0, userHalfEnd(this));
+    freePgtables(this, mm, 0, userHalfEnd(this), 0, userHalfEnd(this));
     mm.dead = true;
   }
 
@@ -1418,10 +1193,4 @@ export class UserMm implements MmContext {
     this.env.countPageTables(-(1 << order));
     mm.pgdPfn = -1;
   }
-}
-
-function copyFrame(phys: PhysMem, from: number, to: number): void {
-  const src = phys.frameWords(from);
-  if (src === null) return; // an untouched frame is zeros, and `to` was zeroed
-  phys.frameWordsForWrite(to).set(src);
 }
