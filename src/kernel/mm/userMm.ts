@@ -3,12 +3,12 @@ import type { Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte } from "../../hw/x86_64/pte.ts";
 import { ptiClonePgdPair } from "../arch/x86/pti.ts";
 import type { FileObject } from "../fs/file.ts";
+import { filemapFault, msync } from "./filemap.ts";
 import { Gfp } from "./gfp.ts";
 import { hugeEligible, hugeFault, hugeWp, splitPmd, splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
+import { MmStruct } from "./MmStruct.ts";
 import {
-  allocUserPage,
-  copyFrame,
   doAnonymousPage,
   doWpPage,
   freePgtables,
@@ -18,7 +18,6 @@ import {
   rssAdd,
   zapRange,
 } from "./memory.ts";
-import { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   hugePmd,
@@ -37,8 +36,10 @@ import {
   userHalfEnd,
   userPte,
 } from "./pgtable.ts";
+import { shmemFault, shmemFrames, shmemPut, shmemZeroSetup } from "./shmem.ts";
+import { doSwapPage, willneedSwap } from "./swap_state.ts";
 import { isSwapPte, swapSlot } from "./swapfile.ts";
-import { ShmemObject, Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
+import { Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
 
 export { Errno, type LruHooks, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
 export { PTE_GUARD, PTE_PROTNONE, PTE_SPECIAL } from "./pgtable.ts";
@@ -150,6 +151,18 @@ export class UserMm implements MmContext {
     freeUnmapped(this, pfn);
   }
 
+  // ---- shmem, swap-in, file mappings (mm/shmem.ts, mm/swap_state.ts, mm/filemap.ts) ----
+
+  shmemFrames(mms: MmStruct[]): number[] {
+    return shmemFrames(mms);
+  }
+  willneedSwap(mm: MmStruct, start: number, end: number): number {
+    return willneedSwap(this, mm, start, end);
+  }
+  msync(mm: MmStruct, start: number, end: number, allMms: MmStruct[]): number {
+    return msync(this, mm, start, end, allMms);
+  }
+
   // =====================================================================
   // Address spaces
   // =====================================================================
@@ -248,8 +261,7 @@ export class UserMm implements MmContext {
     if (a.file) vma.file = a.file;
     else if (a.shared) {
       // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
-      vma.shmem = new ShmemObject();
-      vma.shmem.refs = 1;
+      shmemZeroSetup(vma);
     }
     this.insertAndMerge(mm, vma);
     if (a.populate || a.locked) {
@@ -342,9 +354,7 @@ export class UserMm implements MmContext {
     const obj = v.shmem;
     if (obj === null) return;
     v.shmem = null;
-    if (--obj.refs > 0) return;
-    for (const pfn of obj.pages.values()) putPage(this, pfn);
-    obj.pages.clear();
+    shmemPut(this, obj);
   }
 
   /** Splits the VMA containing vpn so that a VMA starts at vpn (split_vma). */
@@ -514,13 +524,13 @@ export class UserMm implements MmContext {
     const hi = phys.read32(pa + 4);
     if (vma.vmFlags & VmFlag.PFNMAP && lo === 0 && hi === 0) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
     if (vma.file && !(lo === PTE_GUARD && hi === 0) && !isSwapPte(hi, lo))
-      return this.filemapFault(mm, vma, vpn, pa, write, hi, lo);
+      return filemapFault(this, mm, vma, vpn, pa, write, hi, lo);
     if (lo === 0 && hi === 0)
       return vma.shmem
-        ? this.shmemFault(mm, vma, vpn, pa, write)
+        ? shmemFault(this, mm, vma, vpn, pa, write)
         : doAnonymousPage(this, mm, vma, vpn, pa, write);
     if (lo === PTE_GUARD && hi === 0) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
-    if (isSwapPte(hi, lo)) return this.doSwapPage(mm, vma, vpn, pa, write, hi, lo);
+    if (isSwapPte(hi, lo)) return doSwapPage(this, mm, vma, vpn, pa, write, hi, lo);
     if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen
     if (write && !(lo & Pte.RW)) return doWpPage(this, mm, vma, vpn, pa, hi, lo);
     // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
@@ -529,303 +539,13 @@ export class UserMm implements MmContext {
     return VmFault.OK;
   }
 
-  /**
-   * shmem_fault + finish_fault: find the page at this offset in the shmem
-   * object, allocating a zeroed one if it has none (a read allocates too:
-   * shared memory has no zero-page shortcut), and map it; a shared writable
-   * mapping maps it writable at once.
-   */
-  private shmemFault(mm: MmStruct, vma: Vma, vpn: number, pa: number, write: boolean): VmFault {
-    const env = this.env;
-    const obj = vma.shmem!;
-    const pgoff = vma.vmPgoff + (vpn - vma.vmStart);
-    let pfn = obj.pages.get(pgoff);
-    if (pfn === undefined) {
-      const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
-      if (p < 0) return VmFault.OOM;
-      env.phys.zeroFrame(p);
-      obj.pages.set(pgoff, p);
-      pfn = p;
-    }
-    env.pages.refcount[pfn]++;
-    env.pages.mapcount[pfn]++;
-    mm.rssShmem++;
-    const e = userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, write, false);
-    env.phys.write64(pa, e.hi, e.lo);
-    return VmFault.OK;
-  }
-
   // =====================================================================
   // File mappings (mm/filemap.c, mm/memory.c do_read_fault, do_cow_fault, do_shared_fault)
   // =====================================================================
 
-  /** May a file page be mapped writable before it is written? Not for private (COW) or disk-backed shared mappings (write-notify). */
-  private fileWritableAtOnce(vma: Vma): boolean {
-    return (
-      (vma.vmFlags & (VmFlag.SHARED | VmFlag.WRITE)) === (VmFlag.SHARED | VmFlag.WRITE) &&
-      vma.file !== null &&
-      vma.file.fs === "tmpfs"
-    );
-  }
-
-  /**
-   * A page of the file from the page cache (filemap_fault): a miss reads it
-   * from disk, a major fault, with read-around of `readaheadPages` pages
-   * centred on it (do_sync_mmap_readahead), or the page alone under
-   * MADV_RANDOM. Returns the frame and whether I/O was needed, or null.
-   */
-  private filePage(vma: Vma, index: number): { pfn: number; major: boolean } | null {
-    const f = vma.file!;
-    const pc = this.env.pageCache;
-    const have = pc.find(f, index);
-    if (have >= 0) return { pfn: have, major: false };
-    let from = index;
-    let to = index + 1;
-    if (!(vma.vmFlags & VmFlag.RAND_READ)) {
-      const ra = this.settings.readaheadPages;
-      if (vma.vmFlags & VmFlag.SEQ_READ) to = index + ra;
-      else {
-        from = Math.max(0, index - Math.floor(ra / 2));
-        to = from + ra;
-      }
-      to = Math.min(to, f.nrPages);
-    }
-    // the page itself first (held while the rest of the window is read, as the fault holds its folio)
-    const pfn = pc.readPage(f, index, true);
-    if (pfn < 0) return null;
-    this.env.lru?.pinned.add(pfn);
-    for (let i = from; i < to; i++) if (i !== index && pc.readPage(f, i, true) < 0) break;
-    this.env.lru?.pinned.delete(pfn);
-    return { pfn, major: true };
-  }
-
-  /** Maps a page-cache page at pa for this VMA (finish_fault / do_set_pte). */
-  private mapFilePage(
-    mm: MmStruct,
-    vma: Vma,
-    pa: number,
-    pfn: number,
-    writable: boolean,
-    dirty: boolean,
-  ): void {
-    const env = this.env;
-    env.pages.refcount[pfn]++;
-    env.pages.mapcount[pfn]++;
-    rssAdd(this, mm, vma, pfn, 1);
-    const e = userPte(pfn, vma.vmFlags, writable, dirty, false);
-    env.phys.write64(pa, e.hi, e.lo);
-  }
-
-  /**
-   * do_fault_around: on a read fault, map the pages of the file that are
-   * already in the page cache within the aligned fault_around window (16
-   * pages by default), inside the VMA, the page table and the file. No I/O,
-   * no extra fault counted.
-   */
-  private faultAround(mm: MmStruct, vma: Vma, vpn: number): void {
-    const n = this.settings.faultAroundPages;
-    if (n <= 1) return;
-    const f = vma.file!;
-    const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % 512));
-    const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % 512) + 512);
-    const phys = this.env.phys;
-    for (let v = start; v < end; v++) {
-      const index = vma.vmPgoff + (v - vma.vmStart);
-      if (index >= f.nrPages) break;
-      const pfn = this.env.pageCache.find(f, index);
-      if (pfn < 0) continue;
-      const pa = ptePa(this, mm, v, true);
-      if (pa < 0 || phys.read32(pa) !== 0 || phys.read32(pa + 4) !== 0) continue;
-      this.mapFilePage(mm, vma, pa, pfn, this.fileWritableAtOnce(vma), false);
-    }
-  }
-
-  /**
-   * The fault path of a file mapping: beyond the end of the file, SIGBUS; a
-   * read maps the cached page (fault-around first), a write to a private
-   * mapping copies it into an anonymous page (do_cow_fault), a write to a
-   * shared mapping dirties the page cache page (do_shared_fault,
-   * page_mkwrite). Major when the page had to be read.
-   */
-  private filemapFault(
-    mm: MmStruct,
-    vma: Vma,
-    vpn: number,
-    pa: number,
-    write: boolean,
-    hi: number,
-    lo: number,
-  ): VmFault {
-    const f = vma.file!;
-    const index = vma.vmPgoff + (vpn - vma.vmStart);
-    if (index >= f.nrPages) return VmFault.SIGBUS;
-    const env = this.env;
-    const shared = (vma.vmFlags & VmFlag.SHARED) !== 0;
-    if (lo !== 0 || hi !== 0) {
-      if (!(lo & Pte.P)) return VmFault.SIGSEGV;
-      if (write && !(lo & Pte.RW)) {
-        if (shared) {
-          // wp_page_shared + page_mkwrite: the page becomes dirty, the PTE writable
-          f.dirty.add(index);
-          env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
-          return VmFault.OK;
-        }
-        return doWpPage(this, mm, vma, vpn, pa, hi, lo);
-      }
-      const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
-      if (young !== lo) env.phys.write32(pa, young);
-      return VmFault.OK;
-    }
-    if (!write) {
-      // do_read_fault: fault-around first; it maps the page itself when it is cached
-      this.faultAround(mm, vma, vpn);
-      if (env.phys.read32(pa) !== 0) return VmFault.OK;
-      const got = this.filePage(vma, index);
-      if (got === null) return VmFault.OOM;
-      if (got.major) {
-        // filemap_fault dropped mmap_lock for the read and returned VM_FAULT_RETRY; the retry
-        // (FAULT_FLAG_TRIED, still counted as one major fault) maps around what is now cached
-        this.faultAround(mm, vma, vpn);
-        if (env.phys.read32(pa) !== 0) return VmFault.MAJOR;
-      }
-      this.mapFilePage(mm, vma, pa, got.pfn, this.fileWritableAtOnce(vma), false);
-      return got.major ? VmFault.MAJOR : VmFault.OK;
-    }
-    const got = this.filePage(vma, index);
-    if (got === null) return VmFault.OOM;
-    if (shared) {
-      f.dirty.add(index);
-      this.mapFilePage(mm, vma, pa, got.pfn, true, true);
-      return got.major ? VmFault.MAJOR : VmFault.OK;
-    }
-    // do_cow_fault: a private copy of the file page
-    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    env.lru?.pinned.add(got.pfn);
-    const pfn = allocUserPage(this, linearIndex(vma, vpn));
-    env.lru?.pinned.delete(got.pfn);
-    if (pfn < 0) return VmFault.OOM;
-    copyFrame(env.phys, got.pfn, pfn);
-    env.pages.mapcount[pfn] = 1;
-    mm.rssAnon++;
-    const e = userPte(pfn, vma.vmFlags, true, true, false);
-    env.phys.write64(pa, e.hi, e.lo);
-    return got.major ? VmFault.MAJOR : VmFault.OK;
-  }
-
   // =====================================================================
   // Swap (mm/memory.c do_swap_page, mm/vmscan.c shrink_folio_list, mm/madvise.c MADV_PAGEOUT)
   // =====================================================================
-
-  /**
-   * do_swap_page: the page of a swap PTE comes back from the swap cache (a
-   * minor fault) or from the device (a major fault; the page enters the swap
-   * cache). A read maps it read-only, a write of an exclusive page writable;
-   * the slot is freed when no PTE needs it any more and the fault writes
-   * (should_try_to_free_swap), swap is more than half full, or the VMA is
-   * locked. A write to a page other PTEs still share goes on to do_wp_page.
-   */
-  private doSwapPage(
-    mm: MmStruct,
-    vma: Vma,
-    vpn: number,
-    pa: number,
-    write: boolean,
-    hi: number,
-    lo: number,
-  ): VmFault {
-    const env = this.env;
-    const swap = env.swap!;
-    const pages = env.pages;
-    const slot = swapSlot(hi, lo);
-    let pfn = swap.cache.get(slot) ?? -1;
-    let major = false;
-    if (pfn < 0) {
-      pfn = this.swapInToCache(vma, vpn, slot);
-      if (pfn < 0) return VmFault.OOM;
-      major = true;
-    }
-    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    pages.refcount[pfn]++;
-    pages.mapcount[pfn]++;
-    mm.rssAnon++;
-    mm.swapEnts--;
-    swap.map[slot]--;
-    const exclusive = swap.map[slot] === 0 && pages.mapcount[pfn] === 1;
-    if (exclusive && (write || swap.full || vma.vmFlags & VmFlag.LOCKED)) {
-      swap.removeFromCache(pfn);
-      pages.refcount[pfn]--;
-    }
-    const e = userPte(pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
-    env.phys.write64(pa, e.hi, e.lo);
-    if (major) this.swapReadahead(mm, vma, vpn);
-    if (write && !exclusive) {
-      const again = doWpPage(this, mm, vma, vpn, pa, e.hi, e.lo);
-      if (again !== VmFault.OK) return again;
-    }
-    return major ? VmFault.MAJOR : VmFault.OK;
-  }
-
-  /**
-   * swap_read_folio into the swap cache: a new page for the slot's contents,
-   * holding only the swap cache's reference (a mapping adds its own). Returns
-   * the frame, or -1 without memory.
-   */
-  private swapInToCache(vma: Vma, vpn: number, slot: number): number {
-    const swap = this.env.swap!;
-    const pfn = allocUserPage(this, linearIndex(vma, vpn));
-    if (pfn < 0) return -1;
-    const words = swap.data.get(slot);
-    assert(words !== undefined, `swap slot ${slot} holds no page`);
-    this.env.phys.frameWordsForWrite(pfn).set(words);
-    swap.addToCache(slot, pfn);
-    this.env.pages.refcount[pfn] = 1;
-    swap.pswpin++;
-    return pfn;
-  }
-
-  /**
-   * MADV_WILLNEED on anonymous memory (madvise_willneed ->
-   * force_swapin_readahead): the swapped pages of the range are read into
-   * the swap cache, not mapped. Returns pages read.
-   */
-  willneedSwap(mm: MmStruct, start: number, end: number): number {
-    const swap = this.env.swap;
-    if (swap === null) return 0;
-    let n = 0;
-    for (let v = start; v < end; v++) {
-      const vma = mm.vmaAt(v);
-      const pte = vma === null ? null : readPte(this, mm, v);
-      if (vma === null || pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
-      const slot = swapSlot(pte.hi, pte.lo);
-      if (swap.cache.has(slot)) continue;
-      if (this.swapInToCache(vma, v, slot) < 0) break;
-      n++;
-    }
-    return n;
-  }
-
-  /**
-   * Swap readahead around a major swap fault (swap_vma_readahead, simplified
-   * to its first window): the other swap entries in the aligned block of
-   * 2^page_cluster PTEs within the VMA are read into the swap cache, not
-   * mapped; faulting on one later is a minor fault.
-   */
-  private swapReadahead(mm: MmStruct, vma: Vma, vpn: number): void {
-    const n = 1 << this.settings.pageCluster;
-    if (n <= 1) return;
-    const swap = this.env.swap!;
-    const start = Math.max(vma.vmStart, vpn - (vpn % n));
-    const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n);
-    for (let v = start; v < end; v++) {
-      if (v === vpn) continue;
-      const pte = readPte(this, mm, v);
-      if (pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
-      const slot = swapSlot(pte.hi, pte.lo);
-      if (swap.cache.has(slot)) continue;
-      if (this.swapInToCache(vma, v, slot) < 0) return;
-      swap.readahead++;
-    }
-  }
 
   /**
    * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range, then reclaim_pages):
@@ -853,54 +573,6 @@ export class UserMm implements MmContext {
       if (env.lru?.reclaimPage(pfn, linearIndex(vma, vpn))) n++;
     }
     return n;
-  }
-
-  /**
-   * msync (MS_SYNC) on [start, end) of mm: for each shared mapping of a disk
-   * file there, write back the file's dirty pages in that range
-   * (vfs_fsync_range), and write-protect and clean every PTE that maps them
-   * in every address space of `allMms` (page_mkclean through the rmap), so
-   * the next write faults and dirties the page again. Returns pages written.
-   */
-  msync(mm: MmStruct, start: number, end: number, allMms: MmStruct[]): number {
-    let written = 0;
-    for (const v of mm.vmas) {
-      const f = v.file;
-      if (f?.fs !== "disk" || !(v.vmFlags & VmFlag.SHARED) || v.vmEnd <= start || v.vmStart >= end) continue;
-      for (let vpn = Math.max(start, v.vmStart); vpn < Math.min(end, v.vmEnd); vpn++) {
-        const index = v.vmPgoff + (vpn - v.vmStart);
-        if (!f.dirty.has(index)) continue;
-        this.env.pageCache.writeback(f, index);
-        written++;
-        this.pageMkclean(f, index, allMms);
-      }
-    }
-    return written;
-  }
-
-  /** page_mkclean: every shared mapping of the file page loses write permission and its dirty bit. */
-  private pageMkclean(f: FileObject, index: number, allMms: MmStruct[]): void {
-    const phys = this.env.phys;
-    for (const m of allMms) {
-      for (const v of m.vmas) {
-        if (v.file !== f || !(v.vmFlags & VmFlag.SHARED)) continue;
-        if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
-        const vpn = v.vmStart + (index - v.vmPgoff);
-        const pte = readPte(this, m, vpn);
-        if (pte === null || !(pte.lo & Pte.P) || !(pte.lo & (Pte.RW | Pte.D))) continue;
-        phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.RW)) >>> 0);
-        this.env.flushTlbMmRange(m, vpn, 1);
-      }
-    }
-  }
-
-  /** The frames of the shmem objects mapped by these address spaces. */
-  shmemFrames(mms: MmStruct[]): number[] {
-    const objs = new Set<ShmemObject>();
-    for (const mm of mms) for (const v of mm.vmas) if (v.shmem) objs.add(v.shmem);
-    const out: number[] = [];
-    for (const o of objs) out.push(...o.pages.values());
-    return out;
   }
 
   // =====================================================================
