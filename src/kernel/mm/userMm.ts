@@ -2,22 +2,27 @@ import { assert } from "../../base/assert.ts";
 import type { Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte } from "../../hw/x86_64/pte.ts";
 import { ptiClonePgdPair } from "../arch/x86/pti.ts";
-import type { FileObject } from "../fs/file.ts";
-import { filemapFault, msync } from "./filemap.ts";
+import { handleMmFault } from "./fault.ts";
+import { msync } from "./filemap.ts";
 import { Gfp } from "./gfp.ts";
-import { hugeEligible, hugeFault, hugeWp, splitPmd, splitRange } from "./huge_memory.ts";
-import { Errno, linearIndex, type MmContext, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
+import { hugeEligible, splitPmd, splitRange } from "./huge_memory.ts";
+import { Errno, linearIndex, type MmContext, type MmEnv, type MmSettings, type VmFault } from "./internal.ts";
 import { MmStruct } from "./MmStruct.ts";
+import { freeUnmapped, putPage, rssAdd, zapRange } from "./memory.ts";
 import {
-  doAnonymousPage,
-  doWpPage,
-  freePgtables,
-  freeUnmapped,
-  putPage,
-  remapPfnRange,
-  rssAdd,
-  zapRange,
-} from "./memory.ts";
+  doBrk,
+  exitMmap,
+  getUnmappedArea,
+  insertAndMerge,
+  isFree,
+  isMapped,
+  type MmapArgs,
+  mergeAround,
+  mmap,
+  munmap,
+  setFlags,
+  splitAt,
+} from "./mmap.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   hugePmd,
@@ -33,57 +38,16 @@ import {
   ptePfn,
   readPte,
   TWO32,
-  userHalfEnd,
   userPte,
 } from "./pgtable.ts";
-import { shmemFault, shmemFrames, shmemPut, shmemZeroSetup } from "./shmem.ts";
-import { doSwapPage, willneedSwap } from "./swap_state.ts";
+import { shmemFrames } from "./shmem.ts";
+import { willneedSwap } from "./swap_state.ts";
 import { isSwapPte, swapSlot } from "./swapfile.ts";
-import { Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
+import { type Vma, VmFlag } from "./vma.ts";
 
 export { Errno, type LruHooks, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
+export { type MmapArgs, mmapArgs } from "./mmap.ts";
 export { PTE_GUARD, PTE_PROTNONE, PTE_SPECIAL } from "./pgtable.ts";
-
-/** Arguments of mmap, decoded. */
-export interface MmapArgs {
-  /** bytes */
-  length: number;
-  prot: { r: boolean; w: boolean; x: boolean };
-  shared: boolean;
-  populate: boolean;
-  locked: boolean;
-  noreserve: boolean;
-  /** hint or fixed address (bytes), or -1 */
-  addr: number;
-  fixed: boolean;
-  /** has CAP_SYS_RAWIO (may map below mmap_min_addr) */
-  privileged: boolean;
-  /** the file to map (a file mapping), and the offset in it (bytes, page-aligned) */
-  file?: FileObject | null;
-  offset?: number;
-  /** a character device whose mmap handler remap_pfn_range()s its buffer (the offset applies to it) */
-  device?: { name: string; pfn: number; pages: number } | null;
-}
-
-/**
- * MmapArgs with the defaults of `mmap(NULL, length, PROT_READ | PROT_WRITE,
- * MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)` by a privileged process, overridden
- * by `opts`.
- */
-export function mmapArgs(length: number, opts: Partial<MmapArgs> = {}): MmapArgs {
-  return {
-    length,
-    prot: { r: true, w: true, x: false },
-    shared: false,
-    populate: false,
-    locked: false,
-    noreserve: false,
-    addr: -1,
-    fixed: false,
-    privileged: true,
-    ...opts,
-  };
-}
 
 /**
  * User address spaces: creation and teardown, mmap / munmap / mprotect,
@@ -151,6 +115,36 @@ export class UserMm implements MmContext {
     freeUnmapped(this, pfn);
   }
 
+  // ---- mmap, munmap, brk, VMA flags, exit (mm/mmap.ts) ----
+
+  mmap(mm: MmStruct, a: MmapArgs, populate: (vpn: number, write: boolean) => VmFault): number {
+    return mmap(this, mm, a, populate);
+  }
+  munmap(mm: MmStruct, start: number, nrPages: number): number {
+    return munmap(this, mm, start, nrPages);
+  }
+  brk(mm: MmStruct, newBrk: number): number {
+    return doBrk(this, mm, newBrk);
+  }
+  insertAndMerge(mm: MmStruct, vma: Vma): Vma {
+    return insertAndMerge(this, mm, vma);
+  }
+  isMapped(mm: MmStruct, start: number, end: number): boolean {
+    return isMapped(mm, start, end);
+  }
+  setFlags(mm: MmStruct, start: number, end: number, set: number, clear: number): void {
+    setFlags(this, mm, start, end, set, clear);
+  }
+  exitMmap(mm: MmStruct): void {
+    exitMmap(this, mm);
+  }
+
+  // ---- faults (mm/fault.ts) ----
+
+  handleMmFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
+    return handleMmFault(this, mm, vma, vpn, write);
+  }
+
   // ---- shmem, swap-in, file mappings (mm/shmem.ts, mm/swap_state.ts, mm/filemap.ts) ----
 
   shmemFrames(mms: MmStruct[]): number[] {
@@ -198,205 +192,9 @@ export class UserMm implements MmContext {
   // mmap
   // =====================================================================
 
-  /** do_mmap for anonymous memory. Returns the start vpn, or -errno. */
-  mmap(mm: MmStruct, a: MmapArgs, populate: (vpn: number, write: boolean) => VmFault): number {
-    if (a.length <= 0) return -Errno.EINVAL;
-    const nrPages = Math.ceil(a.length / 4096);
-    const taskSize = this.env.taskSizeVpn;
-    if (nrPages > taskSize) return -Errno.ENOMEM;
-    if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
-    let flags = vmFlagsForProt(a.prot, a.shared);
-    if (a.locked) flags |= VmFlag.LOCKED;
-    if (a.noreserve) flags |= VmFlag.NORESERVE;
-    // overcommit (__vm_enough_memory) for private writable mappings without MAP_NORESERVE
-    const accountable = !a.shared && a.prot.w && !a.noreserve;
-    if (accountable) {
-      const s = this.settings;
-      if (s.overcommit === "heuristic" && nrPages > s.totalRamPages() + s.totalSwapPages())
-        return -Errno.ENOMEM;
-      if (
-        s.overcommit === "never" &&
-        s.committedPages() + nrPages > Math.floor(s.totalRamPages() / 2) + s.totalSwapPages()
-      )
-        return -Errno.ENOMEM;
-      flags |= VmFlag.ACCOUNT;
-    }
-    let start: number;
-    if (a.fixed) {
-      start = a.addr / 4096;
-      if (start + nrPages > taskSize) return -Errno.ENOMEM;
-      if (a.addr < this.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
-      this.munmap(mm, start, nrPages);
-    } else {
-      start = !a.shared && nrPages % 512 === 0 ? this.thpGetUnmappedArea(mm, nrPages, a.addr) : -1;
-      if (start < 0) start = this.getUnmappedArea(mm, nrPages, a.addr);
-      if (start < 0) return -Errno.ENOMEM;
-    }
-    if (a.device) {
-      // the driver's mmap handler: the range must lie inside its buffer
-      const first = (a.offset ?? 0) / 4096;
-      if (first + nrPages > a.device.pages) return -Errno.EINVAL;
-      flags = (flags | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.DONTDUMP) & ~VmFlag.ACCOUNT;
-    }
-    if (accountable && !a.device) mm.committed += nrPages;
-    const vma = new Vma(
-      start,
-      start + nrPages,
-      flags,
-      // remap_pfn_range sets vm_pgoff to the pfn for a COW (private) mapping only
-      a.device
-        ? (a.shared ? 0 : a.device.pfn) + (a.offset ?? 0) / 4096
-        : a.file
-          ? (a.offset ?? 0) / 4096
-          : a.shared
-            ? 0
-            : start,
-      a.device ? `/dev/${a.device.name}` : a.file ? a.file.path : "",
-    );
-    if (a.device) {
-      mm.insert(vma);
-      remapPfnRange(this, mm, vma, a.device.pfn + (a.offset ?? 0) / 4096);
-      return start;
-    }
-    if (a.file) vma.file = a.file;
-    else if (a.shared) {
-      // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
-      shmemZeroSetup(vma);
-    }
-    this.insertAndMerge(mm, vma);
-    if (a.populate || a.locked) {
-      for (let v = start; v < start + nrPages; v++) {
-        const r = populate(v, a.prot.w && !a.shared);
-        if (r & (VmFault.OOM | VmFault.SIGBUS | VmFault.SIGSEGV)) break;
-      }
-    }
-    return start;
-  }
-
-  /**
-   * get_unmapped_area, top-down (arch_get_unmapped_area_topdown): a free
-   * hint is used as is; else the highest gap below mmap_base that fits,
-   * keeping stack_guard_gap (256 pages) below a VM_GROWSDOWN neighbour.
-   */
-  getUnmappedArea(mm: MmStruct, nrPages: number, hintBytes: number): number {
-    const low = Math.max(1, Math.ceil(this.settings.mmapMinAddr / 4096));
-    if (hintBytes > 0) {
-      const hint = Math.ceil(hintBytes / 4096);
-      if (hint >= low && hint + nrPages <= this.env.taskSizeVpn && this.isFree(mm, hint, nrPages))
-        return hint;
-    }
-    let gapEnd = mm.mmapBase;
-    for (let i = mm.vmas.length - 1; i >= -1; i--) {
-      const v = i >= 0 ? mm.vmas[i] : null;
-      const below = v ? v.vmEnd : low;
-      // the gap is [below, end of the VMA above the gap, less its guard)
-      if (v === null || v.vmStart < gapEnd) {
-        const top = Math.min(gapEnd, mm.mmapBase);
-        if (top - below >= nrPages && top - nrPages >= low) return top - nrPages;
-      }
-      if (v === null) break;
-      gapEnd = Math.min(gapEnd, v.vmStart - (v.vmFlags & VmFlag.GROWSDOWN ? 256 : 0));
-    }
-    return -1;
-  }
-
-  /**
-   * __thp_get_unmapped_area (Linux 6.7+): an anonymous mapping whose length
-   * is a multiple of 2 MiB is placed on a 2 MiB boundary, so it can be
-   * mapped with huge pages: search for length + 2 MiB, then take the first
-   * aligned address in it (top-down: the upper one if the area is already
-   * aligned). A usable hint is taken as is. Returns -1 to fall back.
-   */
-  private thpGetUnmappedArea(mm: MmStruct, nrPages: number, hintBytes: number): number {
-    const padded = this.getUnmappedArea(mm, nrPages + 512, hintBytes);
-    if (padded < 0) return -1;
-    if (hintBytes > 0 && padded === Math.ceil(hintBytes / 4096)) return padded;
-    const offSub = (512 - (padded % 512)) % 512;
-    return offSub === 0 ? padded + 512 : padded + offSub;
-  }
-
-  private isFree(mm: MmStruct, start: number, nrPages: number): boolean {
-    const v = mm.findVma(start);
-    if (v === null) return true;
-    const guard = v.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
-    return v.vmStart - guard >= start + nrPages;
-  }
-
-  /** Inserts a VMA, merging it with compatible neighbours (vma_merge). */
-  insertAndMerge(mm: MmStruct, vma: Vma): Vma {
-    mm.insert(vma);
-    return this.mergeAround(mm, vma);
-  }
-
-  private mergeAround(mm: MmStruct, vma: Vma): Vma {
-    let i = mm.indexOf(vma);
-    const next = mm.vmas[i + 1];
-    if (next && vma.canMergeWith(next)) {
-      vma.vmEnd = next.vmEnd;
-      vma.anonVma ||= next.anonVma;
-      mm.remove(next);
-      this.dropVma(next);
-    }
-    i = mm.indexOf(vma);
-    const prev = mm.vmas[i - 1];
-    if (prev?.canMergeWith(vma)) {
-      prev.vmEnd = vma.vmEnd;
-      prev.anonVma ||= vma.anonVma;
-      mm.remove(vma);
-      this.dropVma(vma);
-      return prev;
-    }
-    return vma;
-  }
-
-  /** A VMA struct goes away: release its shmem reference; the last one frees the object's pages. */
-  private dropVma(v: Vma): void {
-    const obj = v.shmem;
-    if (obj === null) return;
-    v.shmem = null;
-    shmemPut(this, obj);
-  }
-
-  /** Splits the VMA containing vpn so that a VMA starts at vpn (split_vma). */
-  private splitAt(mm: MmStruct, vpn: number): void {
-    const v = mm.vmaAt(vpn);
-    if (v === null || v.vmStart === vpn) return;
-    const right = v.clone();
-    right.vmStart = vpn;
-    right.vmPgoff = v.vmPgoff + (vpn - v.vmStart);
-    v.vmEnd = vpn;
-    mm.insert(right);
-  }
-
   // =====================================================================
   // munmap
   // =====================================================================
-
-  /**
-   * do_munmap of [start, start+nrPages): split at the ends, zap the PTEs,
-   * flush the TLBs, then free the pages and the page tables no VMA needs
-   * any more (free_pgtables). Returns 0.
-   */
-  munmap(mm: MmStruct, start: number, nrPages: number): number {
-    const end = start + nrPages;
-    this.splitAt(mm, start);
-    this.splitAt(mm, end);
-    const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
-    if (doomed.length === 0) return 0;
-    const toFree: number[] = [];
-    for (const v of doomed) {
-      zapRange(this, mm, v.vmStart, v.vmEnd, toFree);
-      if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
-      mm.remove(v);
-    }
-    this.env.flushTlbMmRange(mm, doomed[0].vmStart, doomed[doomed.length - 1].vmEnd - doomed[0].vmStart);
-    for (const pfn of toFree) putPage(this, pfn);
-    for (const v of doomed) this.dropVma(v);
-    const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
-    const next = mm.vmas.find((v) => v.vmStart >= end);
-    freePgtables(this, mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(this));
-    return 0;
-  }
 
   // =====================================================================
   // mprotect
@@ -418,8 +216,8 @@ export class UserMm implements MmContext {
         return -Errno.EACCES;
       v = vma.vmEnd;
     }
-    this.splitAt(mm, start);
-    this.splitAt(mm, end);
+    splitAt(mm, start);
+    splitAt(mm, end);
     const changed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
     let ptesChanged = 0;
     for (const v of changed) {
@@ -436,7 +234,7 @@ export class UserMm implements MmContext {
       ptesChanged += this.changeProtection(mm, v);
     }
     if (ptesChanged > 0) this.env.flushTlbMmRange(mm, start, nrPages);
-    for (const v of changed) if (mm.indexOf(v) >= 0) this.mergeAround(mm, v);
+    for (const v of changed) if (mm.indexOf(v) >= 0) mergeAround(this, mm, v);
     return 0;
   }
 
@@ -494,51 +292,6 @@ export class UserMm implements MmContext {
   // Faults (mm/memory.c)
   // =====================================================================
 
-  /**
-   * handle_mm_fault for an anonymous VMA: allocate the page tables, then
-   * handle_pte_fault. On entry the caller has checked the VMA allows the
-   * access (access_error). On return the PTE allows the access, or a
-   * VmFault error bit is set.
-   */
-  handleMmFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
-    // __handle_mm_fault: the PMD level first (transparent huge pages)
-    const pmd = pmdOf(this, mm, vpn);
-    if (pmd !== null && isHugePmd(pmd.lo)) {
-      if (!(pmd.lo & Pte.P)) return VmFault.SIGSEGV;
-      if (write && !(pmd.lo & Pte.RW)) {
-        const r = hugeWp(this, mm, vma, vpn, pmd);
-        if (r !== null) return r;
-      } else {
-        const young = (pmd.lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
-        if (young !== pmd.lo) this.env.phys.write32(pmd.pa, young);
-        return VmFault.OK;
-      }
-    } else if ((pmd === null || (pmd.lo === 0 && pmd.hi === 0)) && this.hugeEligible(vma, vpn)) {
-      const r = hugeFault(this, mm, vma, vpn, write);
-      if (r !== null) return r;
-    }
-    const pa = ptePa(this, mm, vpn, true);
-    if (pa < 0) return VmFault.OOM;
-    const phys = this.env.phys;
-    const lo = phys.read32(pa);
-    const hi = phys.read32(pa + 4);
-    if (vma.vmFlags & VmFlag.PFNMAP && lo === 0 && hi === 0) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
-    if (vma.file && !(lo === PTE_GUARD && hi === 0) && !isSwapPte(hi, lo))
-      return filemapFault(this, mm, vma, vpn, pa, write, hi, lo);
-    if (lo === 0 && hi === 0)
-      return vma.shmem
-        ? shmemFault(this, mm, vma, vpn, pa, write)
-        : doAnonymousPage(this, mm, vma, vpn, pa, write);
-    if (lo === PTE_GUARD && hi === 0) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
-    if (isSwapPte(hi, lo)) return doSwapPage(this, mm, vma, vpn, pa, write, hi, lo);
-    if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen
-    if (write && !(lo & Pte.RW)) return doWpPage(this, mm, vma, vpn, pa, hi, lo);
-    // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
-    const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
-    if (young !== lo) phys.write32(pa, young);
-    return VmFault.OK;
-  }
-
   // =====================================================================
   // File mappings (mm/filemap.c, mm/memory.c do_read_fault, do_cow_fault, do_shared_fault)
   // =====================================================================
@@ -578,25 +331,6 @@ export class UserMm implements MmContext {
   // =====================================================================
   // madvise, mlock, mremap, brk
   // =====================================================================
-
-  /** Every page of [start, end) is inside some VMA. */
-  isMapped(mm: MmStruct, start: number, end: number): boolean {
-    for (let v = start; v < end; ) {
-      const vma = mm.vmaAt(v);
-      if (vma === null) return false;
-      v = vma.vmEnd;
-    }
-    return true;
-  }
-
-  /** Splits VMAs at start and end and returns those inside, after applying f to each (then re-merges). */
-  private applyToRange(mm: MmStruct, start: number, end: number, f: (v: Vma) => void): void {
-    this.splitAt(mm, start);
-    this.splitAt(mm, end);
-    const inside = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
-    for (const v of inside) f(v);
-    for (const v of inside) if (mm.indexOf(v) >= 0) this.mergeAround(mm, v);
-  }
 
   /**
    * MADV_DONTNEED (zap_page_range_single): drop the pages; the next touch
@@ -660,13 +394,6 @@ export class UserMm implements MmContext {
     }
   }
 
-  /** Sets and clears VMA flags over a range (madvise's VMA-flag advices, mlock, munlock). */
-  setFlags(mm: MmStruct, start: number, end: number, set: number, clear: number): void {
-    this.applyToRange(mm, start, end, (v) => {
-      v.vmFlags = (v.vmFlags & ~clear) | set;
-    });
-  }
-
   /**
    * mremap (mm/mremap.c): shrink in place, grow in place when the pages
    * after the area are free, else move (maymove) the VMA and its page
@@ -686,17 +413,17 @@ export class UserMm implements MmContext {
     if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP) && newPages > oldPages) return -Errno.EFAULT;
     if (fixedTo >= 0) {
       if (fixedTo === start) return -Errno.EINVAL;
-      this.munmap(mm, fixedTo, newPages);
+      munmap(this, mm, fixedTo, newPages);
       return this.moveVma(mm, vma, start, oldPages, newPages, fixedTo);
     }
     if (newPages <= oldPages) {
-      if (newPages < oldPages) this.munmap(mm, start + newPages, oldPages - newPages);
+      if (newPages < oldPages) munmap(this, mm, start + newPages, oldPages - newPages);
       return start;
     }
     // grow in place: the area must end the VMA and the pages after it be free
     if (
       start + oldPages === vma.vmEnd &&
-      this.isFree(mm, vma.vmEnd, newPages - oldPages) &&
+      isFree(mm, vma.vmEnd, newPages - oldPages) &&
       start + newPages <= this.env.taskSizeVpn
     ) {
       vma.vmEnd = start + newPages;
@@ -704,7 +431,7 @@ export class UserMm implements MmContext {
       return start;
     }
     if (!mayMove) return -Errno.ENOMEM;
-    const to = this.getUnmappedArea(mm, newPages, -1);
+    const to = getUnmappedArea(this, mm, newPages, -1);
     if (to < 0) return -Errno.ENOMEM;
     return this.moveVma(mm, vma, start, oldPages, newPages, to);
   }
@@ -735,7 +462,7 @@ export class UserMm implements MmContext {
     // an anonymous one keeps its linear index, which the reverse map relies on)
     nv.vmPgoff = vma.vmPgoff + (start - vma.vmStart);
     // the old range goes away (its PTEs are already cleared, so nothing is freed twice)
-    this.munmap(mm, start, oldPages);
+    munmap(this, mm, start, oldPages);
     mm.insert(nv);
     if (nv.vmFlags & VmFlag.ACCOUNT) mm.committed += newPages;
     for (let i = 0; i < moved; i++) {
@@ -839,22 +566,6 @@ export class UserMm implements MmContext {
       if (pte !== null && pte.lo === PTE_GUARD) return true;
     }
     return false;
-  }
-
-  /** exit_mmap: unmap everything and free the page tables below the PGD. */
-  exitMmap(mm: MmStruct): void {
-    const all = mm.vmas.slice();
-    const toFree: number[] = [];
-    for (const v of all) {
-      zapRange(this, mm, v.vmStart, v.vmEnd, toFree);
-      mm.remove(v);
-    }
-    mm.committed = 0;
-    this.env.flushTlbMmRange(mm, 0, this.env.taskSizeVpn);
-    for (const pfn of toFree) putPage(this, pfn);
-    for (const v of all) this.dropVma(v);
-    freePgtables(this, mm, 0, userHalfEnd(this), 0, userHalfEnd(this));
-    mm.dead = true;
   }
 
   /** __mmdrop: frees the PGD once no CPU has the mm loaded. */
