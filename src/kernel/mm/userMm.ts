@@ -2,7 +2,7 @@
  * The user address-space code as the rest of the kernel holds it: UserMm,
  * a facade over the functions of mm/ (each mirroring a Linux file: fault.ts,
  * memory.ts, huge_memory.ts, filemap.ts, shmem.ts, swap_state.ts, mmap.ts,
- * mprotect.ts, mremap.ts, madvise.ts, fork.ts, pgtable.ts). It is
+ * mprotect.ts, mremap.ts, mlock.ts, madvise.ts, fork.ts, pgtable.ts). It is
  * the MmContext those functions take: the kernel's services (env), the vm.*
  * settings, the THP counters and the huge zero page. Each method is one
  * delegation.
@@ -17,8 +17,9 @@ import { dupMm, freePgd, newMm } from "./fork.ts";
 import { hugeEligible, splitPmd } from "./huge_memory.ts";
 import type { MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { dontneed, guardInstall, guardRemove, lazyFree, pageout } from "./madvise.ts";
+import { doMadvise, dontneed, guardInstall, guardRemove, lazyFree, pageout } from "./madvise.ts";
 import { freeUnmapped } from "./memory.ts";
+import { doMlock, doMunlock } from "./mlock.ts";
 import { doBrk, exitMmap, insertAndMerge, isMapped, type MmapArgs, mmap, munmap, setFlags } from "./mmap.ts";
 import { mprotect } from "./mprotect.ts";
 import { mremap } from "./mremap.ts";
@@ -28,6 +29,7 @@ import { willneedSwap } from "./swap_state.ts";
 import type { Vma } from "./vma.ts";
 
 export { Errno, type LruHooks, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
+export { MADVISE_ADVICE, Madv } from "./madvise.ts";
 export { type MmapArgs, mmapArgs } from "./mmap.ts";
 export { PTE_GUARD, PTE_PROTNONE, PTE_SPECIAL } from "./pgtable.ts";
 
@@ -36,7 +38,7 @@ type Populate = (vpn: number, write: boolean) => VmFault;
 
 /**
  * User address spaces: creation and teardown, mmap / munmap / mprotect /
- * mremap / madvise / brk / msync, the fault path, fork. Addresses
+ * mremap / madvise / mlock / brk / msync, the fault path, fork. Addresses
  * are vpns; system calls return 0, a vpn, or -errno.
  */
 export class UserMm implements MmContext {
@@ -134,6 +136,22 @@ export class UserMm implements MmContext {
   }
   brk(mm: MmStruct, newBrk: number): number {
     return doBrk(this, mm, newBrk);
+  }
+  mlock(mm: MmStruct, start: number, end: number, onFault: boolean, fault: Populate): number {
+    return doMlock(this, mm, start, end, onFault, fault);
+  }
+  munlock(mm: MmStruct, start: number, end: number): number {
+    return doMunlock(this, mm, start, end);
+  }
+  madvise(
+    mm: MmStruct,
+    start: number,
+    end: number,
+    advice: number,
+    fault: Populate,
+    reclaimed?: (pages: number) => void,
+  ): number {
+    return doMadvise(this, mm, start, end, advice, fault, reclaimed);
   }
   msync(mm: MmStruct, start: number, end: number, allMms: MmStruct[]): number {
     return msync(this, mm, start, end, allMms);
