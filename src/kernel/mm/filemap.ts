@@ -111,7 +111,7 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): void 
  * mapping copies it into an anonymous page (do_cow_fault), a write to a
  * shared mapping dirties the page cache page (do_shared_fault,
  * page_mkwrite). Major when the page had to be read.
- * Linux: mm/memory.c do_read_fault, do_cow_fault, do_shared_fault
+ * Linux: mm/memory.c do_fault (do_read_fault, do_cow_fault, do_shared_fault), wp_page_shared
  */
 export function filemapFault(
   ctx: MmContext,

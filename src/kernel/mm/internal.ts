@@ -5,10 +5,15 @@
  * into page reclaim, the errno values of the system calls and the results of
  * the fault handler.
  *
- * The modules of mm/ form a DAG, lowest first: internal, pgtable,
- * huge_memory, memory, {shmem, swap_state, filemap}, fault, mmap,
- * {mprotect, mremap, mlock, madvise, fork}, rmap (reclaim's side), and
- * userMm.ts, the facade the rest of the kernel holds.
+ * The modules of mm/ import one another as a DAG, lowest first:
+ *
+ *     swapfile <- internal <- pgtable <- huge_memory <- memory
+ *       <- {filemap, shmem, swap_state, fork, rmap} <- {fault, mmap}
+ *       <- {mprotect, mremap, mlock, madvise} <- userMm <- vmscan
+ *
+ * (each imports only from files to its left; rmap needs only huge_memory,
+ * mmap only memory and shmem). userMm.ts is the facade the rest of the
+ * kernel holds; vmscan (reclaim) holds it too and calls rmap.
  */
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { PageCache } from "../fs/file.ts";
