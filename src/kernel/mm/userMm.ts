@@ -23,7 +23,7 @@ import { doMlock, doMunlock } from "./mlock.ts";
 import { doBrk, exitMmap, insertAndMerge, isMapped, type MmapArgs, mmap, munmap, setFlags } from "./mmap.ts";
 import { mprotect } from "./mprotect.ts";
 import { mremap } from "./mremap.ts";
-import { isHugePmd, leafFor, mapper, pmdOf, pmdPfn, ptePfn, readPte } from "./pgtable.ts";
+import { leafFor, mapper, pmdOf, ptePfn, readPte } from "./pgtable.ts";
 import { shmemFrames } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
 import type { Vma } from "./vma.ts";
@@ -75,12 +75,6 @@ export class UserMm implements MmContext {
     vpn: number,
   ): { level: 0 | 1; pa: number; hi: number; lo: number; pfn: number } | null {
     return leafFor(this, mm, vpn);
-  }
-  static isHugePmd(lo: number): boolean {
-    return isHugePmd(lo);
-  }
-  static pmdPfn(hi: number, lo: number): number {
-    return pmdPfn(hi, lo);
   }
   static ptePfn(hi: number, lo: number): number {
     return ptePfn(hi, lo);
