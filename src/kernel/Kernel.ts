@@ -21,7 +21,7 @@ import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
 import type { SlabAllocator } from "./mm/slab.ts";
-import type { SwapArea } from "./mm/swap.ts";
+import type { SwapArea } from "./mm/swapfile.ts";
 import type { MmapArgs, UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";

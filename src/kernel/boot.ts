@@ -39,7 +39,7 @@ import { BuddyAllocator } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { PageDescTable, PageKind } from "./mm/PageDesc.ts";
 import { SlabAllocator } from "./mm/slab.ts";
-import { SwapArea } from "./mm/swap.ts";
+import { SwapArea } from "./mm/swapfile.ts";
 import { UserMm } from "./mm/userMm.ts";
 import { Vmalloc } from "./mm/vmalloc.ts";
 import { Vmscan } from "./mm/vmscan.ts";

@@ -15,7 +15,7 @@ import type { BuddyAllocator } from "./mm/buddy.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
 import type { SlabAllocator } from "./mm/slab.ts";
-import type { SwapArea } from "./mm/swap.ts";
+import type { SwapArea } from "./mm/swapfile.ts";
 import type { UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";

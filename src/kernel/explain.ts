@@ -5,7 +5,7 @@ import { flagNames, LEVEL_NAMES, Pte, PteHi } from "../hw/x86_64/pte.ts";
 import { allowedByRights, pkDenied, Rights } from "../hw/x86_64/rights.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
-import { isSwapPte, swapSlot } from "./mm/swap.ts";
+import { isSwapPte, swapSlot } from "./mm/swapfile.ts";
 import { PTE_PROTNONE, PTE_SPECIAL, UserMm } from "./mm/userMm.ts";
 import { permString, VmFlag } from "./mm/vma.ts";
 import type { Task } from "./task.ts";

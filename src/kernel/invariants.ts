@@ -1,7 +1,7 @@
 import { Pte } from "../hw/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
-import { isSwapPte, swapSlot } from "./mm/swap.ts";
+import { isSwapPte, swapSlot } from "./mm/swapfile.ts";
 import { PTE_PROTNONE, PTE_SPECIAL } from "./mm/userMm.ts";
 import { VmFlag } from "./mm/vma.ts";
 

@@ -12,7 +12,7 @@ import { explainAccess } from "./explain.ts";
 import { fileByte } from "./fs/file.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel } from "./Kernel.ts";
-import { isSwapPte } from "./mm/swap.ts";
+import { isSwapPte } from "./mm/swapfile.ts";
 import { procMaps } from "./procfs.ts";
 import type { Task } from "./task.ts";
 

@@ -2,7 +2,7 @@ import type { EntryRef } from "../hw/x86_64/Mapper.ts";
 import { decodeEntry, flagNames, LEVEL_NAMES, Pte } from "../hw/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageFlag, PageKind } from "./mm/PageDesc.ts";
-import { isSwapPte, swapSlot } from "./mm/swap.ts";
+import { isSwapPte, swapSlot } from "./mm/swapfile.ts";
 import { PTE_PROTNONE, PTE_SPECIAL } from "./mm/userMm.ts";
 import { permString, VmFlag } from "./mm/vma.ts";
 import type { Task } from "./task.ts";

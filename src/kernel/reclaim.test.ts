@@ -9,7 +9,7 @@ import { checkInvariants } from "./invariants.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { PageKind } from "./mm/PageDesc.ts";
-import { isSwapPte } from "./mm/swap.ts";
+import { isSwapPte } from "./mm/swapfile.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { Lru } from "./mm/vmscan.ts";
 import { pageState } from "./procfs.ts";

@@ -8,7 +8,7 @@ import { Pte } from "../hw/x86_64/pte.ts";
 import { fileByte } from "./fs/file.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";
-import { isSwapPte, swapPte, swapSlot } from "./mm/swap.ts";
+import { isSwapPte, swapPte, swapSlot } from "./mm/swapfile.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { meminfo } from "./proc.ts";
 import type { Task } from "./task.ts";

@@ -36,7 +36,7 @@ import type { Cpu } from "../../hw/x86_64/Cpu.ts";
 import { Outcome } from "../../hw/x86_64/fault.ts";
 import { BumpFrames, Mapper } from "../../hw/x86_64/Mapper.ts";
 import { Pte } from "../../hw/x86_64/pte.ts";
-import { isSwapPte, swapPte, swapSlot } from "../../kernel/mm/swap.ts";
+import { isSwapPte, swapPte, swapSlot } from "../../kernel/mm/swapfile.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 

@@ -1,11 +1,17 @@
-import type { PhysMem } from "../../hw/PhysMem.ts";
-import { Pte } from "../../hw/x86_64/pte.ts";
 import type { FileObject, PageCache } from "../fs/file.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { type PageDescTable, PageKind } from "./PageDesc.ts";
-import { type SwapArea, swapPte } from "./swap.ts";
-import { UserMm } from "./userMm.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { PageKind } from "./PageDesc.ts";
+import {
+  folioReferenced,
+  type RmapEnv,
+  type RmapPages,
+  rmapWalk,
+  tryToUnmapAnon,
+  tryToUnmapFile,
+} from "./rmap.ts";
+import type { SwapArea } from "./swapfile.ts";
+import type { UserMm } from "./userMm.ts";
+import { VmFlag } from "./vma.ts";
 
 /** The LRU lists of the node (include/linux/mmzone.h enum lru_list; unevictable pages are kept off them). */
 export const enum Lru {
@@ -23,17 +29,11 @@ const DEF_PRIORITY = 12;
 /** SWAP_CLUSTER_MAX: the batch reclaim works in. */
 export const SWAP_CLUSTER_MAX = 32;
 
-/** What reclaim needs from the rest of the kernel. */
-export interface VmscanEnv {
-  readonly phys: PhysMem;
-  readonly pages: PageDescTable;
+/** What reclaim needs from the rest of the kernel (and, through RmapEnv, what the reverse map needs). */
+export interface VmscanEnv extends RmapEnv {
   readonly userMm: UserMm;
   readonly pageCache: PageCache;
   readonly swap: SwapArea | null;
-  /** every live address space */
-  mms(): MmStruct[];
-  /** flush one page of an address space from every TLB that may hold it */
-  flushPage(mm: MmStruct, vpn: number): void;
   /** vm.swappiness */
   swappiness(): number;
   /** the reclaim policy (`policy=`) */
@@ -71,7 +71,7 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * Unevictable here: mlocked pages, shmem and tmpfs pages, and every kernel
  * page (they are never put on these lists).
  */
-export class Vmscan {
+export class Vmscan implements RmapPages {
   readonly next: Int32Array;
   readonly prev: Int32Array;
   readonly lru: Uint8Array;
@@ -222,7 +222,7 @@ export class Vmscan {
   private splitForSwap(head: number): boolean {
     const um = this.env.userMm;
     const maps: [MmStruct, number][] = [];
-    this.rmap(head, (mm, _v, vpn) => maps.push([mm, vpn]));
+    rmapWalk(this, head, (mm, _v, vpn) => maps.push([mm, vpn]));
     for (const [mm, vpn] of maps) if (!um.splitPmd(mm, vpn)) return false;
     this.splitFolio(head); // if no mapping split did it
     um.thpStats.thp_swpout_fallback++;
@@ -265,68 +265,6 @@ export class Vmscan {
     return kind === PageKind.PageCache && f !== undefined && f.cache.get(this.index[pfn]) === pfn;
   }
 
-  // ---- the reverse map ----
-
-  /**
-   * rmap_walk: every PTE that maps pfn. Anonymous pages are found through
-   * their linear index in every VMA with anonymous pages whose pgoff range
-   * covers it (anon_vma, simplified to all address spaces); file pages in
-   * every VMA of their file.
-   */
-  private rmap(
-    pfn: number,
-    fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
-  ): void {
-    const anon = this.env.pages.kind[pfn] === PageKind.UserAnon;
-    const f = anon ? undefined : this.owner[pfn];
-    const index = this.index[pfn];
-    const um = this.env.userMm;
-    for (const mm of this.env.mms()) {
-      for (const v of mm.vmas) {
-        if (anon ? v.anonVma === 0 : v.file !== f) continue;
-        if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
-        const vpn = v.vmStart + (index - v.vmPgoff);
-        const pmd = um.pmdOf(mm, vpn - (vpn % 512));
-        if (pmd !== null && UserMm.isHugePmd(pmd.lo)) {
-          const base = UserMm.pmdPfn(pmd.hi, pmd.lo);
-          if (this.large[pfn]) {
-            if (base === pfn && vpn % 512 === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
-            continue;
-          }
-          // a page of a split huge page that this address space still maps whole (it was
-          // shared by fork): that PMD is split to reach the page's own PTE
-          if (pfn < base || pfn >= base + 512 || !um.splitPmd(mm, vpn)) continue;
-        }
-        if (this.large[pfn]) continue;
-        const pte = um.readPte(mm, vpn);
-        if (pte === null || !(pte.lo & Pte.P) || pte.lo & (1 << 9)) continue;
-        if (((pte.hi & 0x3fff) * 4294967296 + ((pte.lo & 0xfffff000) >>> 0)) / 4096 !== pfn) continue;
-        fn(mm, v, vpn, pte.pa, pte.hi, pte.lo);
-      }
-    }
-  }
-
-  /**
-   * folio_referenced: counts the mappings whose accessed bit is set,
-   * clearing each (ptep_clear_flush_young: with a TLB flush, so the next
-   * access sets it again). Also reports a VM_LOCKED or VM_EXEC mapping, and
-   * how many mappings it found.
-   */
-  private referencedPtes(pfn: number): { young: number; locked: boolean; exec: boolean; found: number } {
-    const r = { young: 0, locked: false, exec: false, found: 0 };
-    this.rmap(pfn, (mm, v, vpn, pa, _hi, lo) => {
-      r.found++;
-      if (v.vmFlags & VmFlag.LOCKED) r.locked = true;
-      if (v.vmFlags & VmFlag.EXEC) r.exec = true;
-      if (lo & Pte.A) {
-        r.young++;
-        this.env.phys.write32(pa, (lo & ~Pte.A) >>> 0);
-        this.env.flushPage(mm, vpn);
-      }
-    });
-    return r;
-  }
-
   // ---- shrinking ----
 
   /** shrink_active_list: up to nr pages from the active tail go to the inactive list. */
@@ -340,7 +278,7 @@ export class Vmscan {
         continue;
       }
       this.stats.pgrefill++;
-      const r = this.referencedPtes(pfn);
+      const r = folioReferenced(this, pfn);
       if (r.young > 0 && r.exec && list === Lru.ActiveFile) {
         this.add(pfn, list); // referenced executable file pages stay active
         continue;
@@ -364,7 +302,7 @@ export class Vmscan {
       }
       this.stats.pgscan++;
       const pages = this.env.pages;
-      const r = this.referencedPtes(pfn);
+      const r = folioReferenced(this, pfn);
       // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it
       const expectRefs = r.found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
       if (
@@ -427,7 +365,7 @@ export class Vmscan {
     }
     let found = 0;
     let locked = false;
-    this.rmap(pfn, (_mm, v) => {
+    rmapWalk(this, pfn, (_mm, v) => {
       found++;
       if (v.vmFlags & VmFlag.LOCKED) locked = true;
     });
@@ -450,17 +388,7 @@ export class Vmscan {
       slot = swap.allocSlot();
       if (slot < 0) return false;
     }
-    const e = swapPte(slot);
-    this.rmap(pfn, (mm, _v, vpn, pa, _hi, lo) => {
-      if (lo & Pte.D) dirty = true;
-      phys.write64(pa, e.hi, e.lo);
-      this.env.flushPage(mm, vpn);
-      swap.map[slot]++;
-      mm.swapEnts++;
-      mm.rssAnon--;
-      pages.mapcount[pfn]--;
-      pages.refcount[pfn]--;
-    });
+    if (tryToUnmapAnon(this, pfn, swap, slot)) dirty = true;
     if (dirty) swap.writePage(slot, phys.frameWords(pfn));
     if (cached) {
       swap.removeFromCache(pfn);
@@ -475,15 +403,7 @@ export class Vmscan {
   private dropFile(pfn: number): boolean {
     const f = this.owner[pfn]!;
     const index = this.index[pfn];
-    const pages = this.env.pages;
-    this.rmap(pfn, (mm, _v, vpn, pa, _hi, lo) => {
-      if (lo & Pte.D) f.dirty.add(index);
-      this.env.phys.write64(pa, 0, 0);
-      this.env.flushPage(mm, vpn);
-      mm.rssFile--;
-      pages.mapcount[pfn]--;
-      pages.refcount[pfn]--;
-    });
+    tryToUnmapFile(this, pfn, f, index);
     this.env.pageCache.writeback(f, index);
     this.del(pfn);
     this.owner[pfn] = undefined;
@@ -602,7 +522,7 @@ export class Vmscan {
       }
       this.stats.pgscan++;
       const anon = pages.kind[pfn] === PageKind.UserAnon;
-      const r = this.referencedPtes(pfn);
+      const r = folioReferenced(this, pfn);
       const expectRefs = r.found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
       const stuck =
         this.pinned.has(pfn) ||

@@ -1,3 +1,9 @@
+/**
+ * The swap area and the swap PTE. Linux: mm/swapfile.c (the swap area and
+ * its swap_map), mm/swap_state.c (the swap cache), arch/x86/include/asm/
+ * pgtable_64.h (the x86-64 swap entry). The fault paths that use them are in
+ * mm/swap_state.ts.
+ */
 import { assert } from "../../base/assert.ts";
 
 /**
@@ -47,7 +53,10 @@ export class SwapArea {
     return this.freePages * 2 < this.totalPages;
   }
 
-  /** A free slot (map 0, not cached), marked used; -1 when swap is full. */
+  /**
+   * A free slot (map 0, not cached), marked used; -1 when swap is full.
+   * Linux: mm/swapfile.c scan_swap_map_slots
+   */
   allocSlot(): number {
     const n = this.nrSlots;
     for (let i = 0; i < n - 1; i++) {
@@ -61,7 +70,10 @@ export class SwapArea {
     return -1;
   }
 
-  /** swap_writepage: the slot now holds these 1024 words (null: a page never written, all zeros). */
+  /**
+   * swap_writepage: the slot now holds these 1024 words (null: a page never written, all zeros).
+   * Linux: mm/page_io.c swap_writepage
+   */
   writePage(slot: number, words: Uint32Array | null): void {
     const copy = new Uint32Array(1024);
     if (words !== null) copy.set(words);
@@ -69,7 +81,10 @@ export class SwapArea {
     this.pswpout++;
   }
 
-  /** swap_duplicate: one more PTE refers to the slot (fork). */
+  /**
+   * swap_duplicate: one more PTE refers to the slot (fork).
+   * Linux: mm/swapfile.c swap_duplicate
+   */
   dup(slot: number): void {
     assert(this.map[slot] > 0, `swap_duplicate of free slot ${slot}`);
     this.map[slot]++;
@@ -83,20 +98,29 @@ export class SwapArea {
     }
   }
 
-  /** swap_free: one PTE fewer refers to the slot; frees it when nothing does. */
+  /**
+   * swap_free: one PTE fewer refers to the slot; frees it when nothing does.
+   * Linux: mm/swapfile.c swap_free
+   */
   put(slot: number): void {
     assert(this.map[slot] > 0, `swap_free of free slot ${slot}`);
     this.map[slot]--;
     this.maybeFree(slot);
   }
 
-  /** Adds a page to the swap cache for slot. */
+  /**
+   * Adds a page to the swap cache for slot.
+   * Linux: mm/swap_state.c add_to_swap_cache
+   */
   addToCache(slot: number, pfn: number): void {
     this.cache.set(slot, pfn);
     this.slotOf.set(pfn, slot);
   }
 
-  /** delete_from_swap_cache: the page leaves the swap cache; the slot is freed if no PTE needs it. */
+  /**
+   * delete_from_swap_cache: the page leaves the swap cache; the slot is freed if no PTE needs it.
+   * Linux: mm/swap_state.c delete_from_swap_cache
+   */
   removeFromCache(pfn: number): void {
     const slot = this.slotOf.get(pfn);
     if (slot === undefined) return;
@@ -106,7 +130,10 @@ export class SwapArea {
   }
 }
 
-/** The swap PTE for a slot (type 0): lo and hi halves. */
+/**
+ * The swap PTE for a slot (type 0): lo and hi halves.
+ * Linux: arch/x86/include/asm/pgtable_64.h __swp_entry, swp_entry_to_pte
+ */
 export function swapPte(slot: number): { hi: number; lo: number } {
   const inv = ~slot >>> 0; // the offset, inverted (bits above 31 of ~offset are all ones)
   const lo = ((inv & 0x7fffff) << 9) >>> 0;
@@ -114,12 +141,18 @@ export function swapPte(slot: number): { hi: number; lo: number } {
   return { hi, lo };
 }
 
-/** Is this non-zero PTE a swap entry (P = 0, PROTNONE = 0, the high half non-zero)? */
+/**
+ * Is this non-zero PTE a swap entry (P = 0, PROTNONE = 0, the high half non-zero)?
+ * Linux: include/linux/swapops.h is_swap_pte
+ */
 export function isSwapPte(hi: number, lo: number): boolean {
   return (lo & 0x101) === 0 && hi !== 0;
 }
 
-/** The slot of a swap PTE. */
+/**
+ * The slot of a swap PTE.
+ * Linux: arch/x86/include/asm/pgtable_64.h __swp_offset
+ */
 export function swapSlot(hi: number, lo: number): number {
   const inv = ((lo >>> 9) & 0x7fffff) | ((hi & 0x1ff) << 23);
   return ~inv >>> 0;

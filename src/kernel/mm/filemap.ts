@@ -1,0 +1,223 @@
+/**
+ * File mappings: the fault of a mapped file's page through the page cache
+ * (read-around on a miss, fault-around on a hit, private copies, write-notify
+ * on shared mappings), and msync. Linux: mm/filemap.c (filemap_fault,
+ * do_sync_mmap_readahead, filemap_map_pages), mm/memory.c (do_read_fault,
+ * do_cow_fault, do_shared_fault, do_fault_around, finish_fault),
+ * mm/msync.c, mm/rmap.c (folio_mkclean).
+ */
+
+import { Pte } from "../../hw/x86_64/pte.ts";
+import type { FileObject } from "../fs/file.ts";
+import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
+import { ptePa, readPte, userPte } from "./pgtable.ts";
+import { type Vma, VmFlag } from "./vma.ts";
+
+/**
+ * May a file page be mapped writable before it is written? Not for private (COW) or disk-backed shared mappings (write-notify).
+ * Linux: mm/mmap.c vma_wants_writenotify
+ */
+function fileWritableAtOnce(vma: Vma): boolean {
+  return (
+    (vma.vmFlags & (VmFlag.SHARED | VmFlag.WRITE)) === (VmFlag.SHARED | VmFlag.WRITE) &&
+    vma.file !== null &&
+    vma.file.fs === "tmpfs"
+  );
+}
+
+/**
+ * A page of the file from the page cache (filemap_fault): a miss reads it
+ * from disk, a major fault, with read-around of `readaheadPages` pages
+ * centred on it (do_sync_mmap_readahead), or the page alone under
+ * MADV_RANDOM. Returns the frame and whether I/O was needed, or null.
+ * Linux: mm/filemap.c filemap_fault, do_sync_mmap_readahead
+ */
+function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major: boolean } | null {
+  const f = vma.file!;
+  const pc = ctx.env.pageCache;
+  const have = pc.find(f, index);
+  if (have >= 0) return { pfn: have, major: false };
+  let from = index;
+  let to = index + 1;
+  if (!(vma.vmFlags & VmFlag.RAND_READ)) {
+    const ra = ctx.settings.readaheadPages;
+    if (vma.vmFlags & VmFlag.SEQ_READ) to = index + ra;
+    else {
+      from = Math.max(0, index - Math.floor(ra / 2));
+      to = from + ra;
+    }
+    to = Math.min(to, f.nrPages);
+  }
+  // the page itself first (held while the rest of the window is read, as the fault holds its folio)
+  const pfn = pc.readPage(f, index, true);
+  if (pfn < 0) return null;
+  ctx.env.lru?.pinned.add(pfn);
+  for (let i = from; i < to; i++) if (i !== index && pc.readPage(f, i, true) < 0) break;
+  ctx.env.lru?.pinned.delete(pfn);
+  return { pfn, major: true };
+}
+
+/**
+ * Maps a page-cache page at pa for this VMA (finish_fault / do_set_pte).
+ * Linux: mm/memory.c finish_fault, set_pte_range
+ */
+function mapFilePage(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  pa: number,
+  pfn: number,
+  writable: boolean,
+  dirty: boolean,
+): void {
+  const env = ctx.env;
+  env.pages.refcount[pfn]++;
+  env.pages.mapcount[pfn]++;
+  rssAdd(ctx, mm, vma, pfn, 1);
+  const e = userPte(pfn, vma.vmFlags, writable, dirty, false);
+  env.phys.write64(pa, e.hi, e.lo);
+}
+
+/**
+ * do_fault_around: on a read fault, map the pages of the file that are
+ * already in the page cache within the aligned fault_around window (16
+ * pages by default), inside the VMA, the page table and the file. No I/O,
+ * no extra fault counted.
+ * Linux: mm/memory.c do_fault_around, mm/filemap.c filemap_map_pages
+ */
+function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): void {
+  const n = ctx.settings.faultAroundPages;
+  if (n <= 1) return;
+  const f = vma.file!;
+  const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % 512));
+  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % 512) + 512);
+  const phys = ctx.env.phys;
+  for (let v = start; v < end; v++) {
+    const index = vma.vmPgoff + (v - vma.vmStart);
+    if (index >= f.nrPages) break;
+    const pfn = ctx.env.pageCache.find(f, index);
+    if (pfn < 0) continue;
+    const pa = ptePa(ctx, mm, v, true);
+    if (pa < 0 || phys.read32(pa) !== 0 || phys.read32(pa + 4) !== 0) continue;
+    mapFilePage(ctx, mm, vma, pa, pfn, fileWritableAtOnce(vma), false);
+  }
+}
+
+/**
+ * The fault path of a file mapping: beyond the end of the file, SIGBUS; a
+ * read maps the cached page (fault-around first), a write to a private
+ * mapping copies it into an anonymous page (do_cow_fault), a write to a
+ * shared mapping dirties the page cache page (do_shared_fault,
+ * page_mkwrite). Major when the page had to be read.
+ * Linux: mm/memory.c do_fault (do_read_fault, do_cow_fault, do_shared_fault), wp_page_shared
+ */
+export function filemapFault(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+  pa: number,
+  write: boolean,
+  hi: number,
+  lo: number,
+): VmFault {
+  const f = vma.file!;
+  const index = vma.vmPgoff + (vpn - vma.vmStart);
+  if (index >= f.nrPages) return VmFault.SIGBUS;
+  const env = ctx.env;
+  const shared = (vma.vmFlags & VmFlag.SHARED) !== 0;
+  if (lo !== 0 || hi !== 0) {
+    if (!(lo & Pte.P)) return VmFault.SIGSEGV;
+    if (write && !(lo & Pte.RW)) {
+      if (shared) {
+        // wp_page_shared + page_mkwrite: the page becomes dirty, the PTE writable
+        f.dirty.add(index);
+        env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+        return VmFault.OK;
+      }
+      return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
+    }
+    const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+    if (young !== lo) env.phys.write32(pa, young);
+    return VmFault.OK;
+  }
+  if (!write) {
+    // do_read_fault: fault-around first; it maps the page itself when it is cached
+    faultAround(ctx, mm, vma, vpn);
+    if (env.phys.read32(pa) !== 0) return VmFault.OK;
+    const got = filePage(ctx, vma, index);
+    if (got === null) return VmFault.OOM;
+    if (got.major) {
+      // filemap_fault dropped mmap_lock for the read and returned VM_FAULT_RETRY; the retry
+      // (FAULT_FLAG_TRIED, still counted as one major fault) maps around what is now cached
+      faultAround(ctx, mm, vma, vpn);
+      if (env.phys.read32(pa) !== 0) return VmFault.MAJOR;
+    }
+    mapFilePage(ctx, mm, vma, pa, got.pfn, fileWritableAtOnce(vma), false);
+    return got.major ? VmFault.MAJOR : VmFault.OK;
+  }
+  const got = filePage(ctx, vma, index);
+  if (got === null) return VmFault.OOM;
+  if (shared) {
+    f.dirty.add(index);
+    mapFilePage(ctx, mm, vma, pa, got.pfn, true, true);
+    return got.major ? VmFault.MAJOR : VmFault.OK;
+  }
+  // do_cow_fault: a private copy of the file page
+  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+  env.lru?.pinned.add(got.pfn);
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
+  env.lru?.pinned.delete(got.pfn);
+  if (pfn < 0) return VmFault.OOM;
+  copyFrame(env.phys, got.pfn, pfn);
+  env.pages.mapcount[pfn] = 1;
+  mm.rssAnon++;
+  const e = userPte(pfn, vma.vmFlags, true, true, false);
+  env.phys.write64(pa, e.hi, e.lo);
+  return got.major ? VmFault.MAJOR : VmFault.OK;
+}
+
+/**
+ * msync (MS_SYNC) on [start, end) of mm: for each shared mapping of a disk
+ * file there, write back the file's dirty pages in that range
+ * (vfs_fsync_range), and write-protect and clean every PTE that maps them
+ * in every address space of `allMms` (page_mkclean through the rmap), so
+ * the next write faults and dirties the page again. Returns pages written.
+ * Linux: mm/msync.c sys_msync (vfs_fsync_range)
+ */
+export function msync(ctx: MmContext, mm: MmStruct, start: number, end: number, allMms: MmStruct[]): number {
+  let written = 0;
+  for (const v of mm.vmas) {
+    const f = v.file;
+    if (f?.fs !== "disk" || !(v.vmFlags & VmFlag.SHARED) || v.vmEnd <= start || v.vmStart >= end) continue;
+    for (let vpn = Math.max(start, v.vmStart); vpn < Math.min(end, v.vmEnd); vpn++) {
+      const index = v.vmPgoff + (vpn - v.vmStart);
+      if (!f.dirty.has(index)) continue;
+      ctx.env.pageCache.writeback(f, index);
+      written++;
+      pageMkclean(ctx, f, index, allMms);
+    }
+  }
+  return written;
+}
+
+/**
+ * page_mkclean: every shared mapping of the file page loses write permission and its dirty bit.
+ * Linux: mm/rmap.c folio_mkclean
+ */
+function pageMkclean(ctx: MmContext, f: FileObject, index: number, allMms: MmStruct[]): void {
+  const phys = ctx.env.phys;
+  for (const m of allMms) {
+    for (const v of m.vmas) {
+      if (v.file !== f || !(v.vmFlags & VmFlag.SHARED)) continue;
+      if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
+      const vpn = v.vmStart + (index - v.vmPgoff);
+      const pte = readPte(ctx, m, vpn);
+      if (pte === null || !(pte.lo & Pte.P) || !(pte.lo & (Pte.RW | Pte.D))) continue;
+      phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.RW)) >>> 0);
+      ctx.env.flushTlbMmRange(m, vpn, 1);
+    }
+  }
+}

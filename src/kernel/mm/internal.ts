@@ -1,0 +1,137 @@
+/**
+ * What the user address-space code shares (Linux: mm/internal.h): the
+ * context every function of mm/ takes (`MmContext`: the kernel's services in
+ * `env`, the vm.* settings, the THP counters, the huge zero page), the hooks
+ * into page reclaim, the errno values of the system calls and the results of
+ * the fault handler.
+ *
+ * The modules of mm/ import one another as a DAG, lowest first:
+ *
+ *     swapfile <- internal <- pgtable <- huge_memory <- memory
+ *       <- {filemap, shmem, swap_state, fork, rmap} <- {fault, mmap}
+ *       <- {mprotect, mremap, mlock, madvise} <- userMm <- vmscan
+ *
+ * (each imports only from files to its left; rmap needs only huge_memory,
+ * mmap only memory and shmem). userMm.ts is the facade the rest of the
+ * kernel holds; vmscan (reclaim) holds it too and calls rmap.
+ */
+import type { PhysMem } from "../../hw/PhysMem.ts";
+import type { PageCache } from "../fs/file.ts";
+import type { BuddyAllocator } from "./buddy.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import type { PageDescTable } from "./PageDesc.ts";
+import type { SwapArea } from "./swapfile.ts";
+import type { Vma } from "./vma.ts";
+
+/** Linux errno values returned (negated) by the system calls. */
+export const enum Errno {
+  EPERM = 1,
+  ENOMEM = 12,
+  EACCES = 13,
+  EFAULT = 14,
+  EEXIST = 17,
+  EINVAL = 22,
+}
+
+/** Results of the fault handler (Linux: VM_FAULT_*). */
+export const enum VmFault {
+  OK = 0,
+  OOM = 1,
+  SIGBUS = 2,
+  SIGSEGV = 4,
+  MAJOR = 8,
+}
+
+/** What the fault paths tell page reclaim (mm/vmscan.ts implements it). */
+export interface LruHooks {
+  /** a new anonymous page at linear index `index` joins the inactive anon list */
+  addAnon(pfn: number, index: number): void;
+  /** a new transparent huge page (512 frames from `head`) joins it as one folio */
+  addAnonHuge(head: number, index: number): void;
+  /** split_folio: a huge page's mapping was split; its 512 pages join the lists one by one */
+  splitFolio(head: number): void;
+  /** a freed page leaves the lists */
+  del(pfn: number): void;
+  /** pages a fault holds while it allocates; reclaim leaves them alone */
+  readonly pinned: Set<number>;
+  /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index */
+  reclaimPage(pfn: number, index: number): boolean;
+}
+
+/** What the address-space code needs from the rest of the kernel. */
+export interface MmEnv {
+  readonly phys: PhysMem;
+  readonly pages: PageDescTable;
+  readonly buddy: BuddyAllocator;
+  readonly levels: 4 | 5;
+  readonly kernelRootPfn: number;
+  /** page-table isolation: each PGD is an order-1 pair (kernel, user), user-half writes mirrored */
+  readonly pti: boolean;
+  /** empty_zero_page */
+  readonly zeroPfn: number;
+  /** first vpn above user space (TASK_SIZE) */
+  readonly taskSizeVpn: number;
+  /** NR_PAGETABLE accounting */
+  countPageTables(delta: number): void;
+  /** called before a user page is allocated: a memory limit reclaims here (mem_cgroup charge) */
+  chargeUserPage?(): void;
+  /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt); false: over the limit */
+  chargeHugePage?(): boolean;
+  /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number): void;
+  /** the page cache of the file system */
+  readonly pageCache: PageCache;
+  /** the swap area, or null without swap */
+  readonly swap: SwapArea | null;
+  /** the LRU lists of page reclaim (set once the kernel has built them) */
+  lru: LruHooks | null;
+}
+
+/** vm.* settings that shape mmap. */
+export interface MmSettings {
+  /** transparent huge pages for anonymous memory: never, madvise (VM_HUGEPAGE only), always */
+  thp: "never" | "madvise" | "always";
+  /** map the huge zero page on read faults (transparent_hugepage/use_zero_page) */
+  thpZeroPage: boolean;
+  /** fault_around_bytes / 4096 (default 16) */
+  faultAroundPages: number;
+  /** vm.page-cluster: swap readahead reads 2^page_cluster pages (default 3) */
+  pageCluster: number;
+  /** the backing device's read-ahead, in pages (default 32): sizes mmap read-around */
+  readaheadPages: number;
+  mmapMinAddr: number;
+  overcommit: "heuristic" | "always" | "never";
+  totalRamPages: () => number;
+  totalSwapPages: () => number;
+  committedPages: () => number;
+}
+
+/** /proc/vmstat THP counters */
+export interface ThpStats {
+  thp_fault_alloc: number;
+  thp_fault_fallback: number;
+  thp_fault_fallback_charge: number;
+  thp_split_pmd: number;
+  thp_split_page: number;
+  thp_swpout_fallback: number;
+  thp_zero_page_alloc: number;
+}
+
+/**
+ * The context of every address-space function: the kernel's services, the
+ * settings, and the state that is the machine's rather than one mm's (the
+ * THP counters, the huge zero page). UserMm (mm/userMm.ts) is one.
+ */
+export interface MmContext {
+  readonly env: MmEnv;
+  readonly settings: MmSettings;
+  /** /proc/vmstat THP counters */
+  readonly thpStats: ThpStats;
+  /** the huge zero page's first frame, allocated on first use (-1: not yet) */
+  hugeZeroPfn: number;
+}
+
+/** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */
+export function linearIndex(vma: Vma, vpn: number): number {
+  return vma.vmPgoff + (vpn - vma.vmStart);
+}

@@ -1,0 +1,311 @@
+/**
+ * madvise: one entry point (doMadvise) over Linux's advice values, and the
+ * advice that acts on pages. Linux: mm/madvise.c (do_madvise,
+ * madvise_vma_behavior, madvise_dontneed_single_vma, madvise_free_pte_range,
+ * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
+ */
+import { Pte } from "../../hw/x86_64/pte.ts";
+import { splitRange } from "./huge_memory.ts";
+import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { putPage, zapRange } from "./memory.ts";
+import { isMapped, setFlags } from "./mmap.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
+import { PTE_GUARD, PTE_SPECIAL, ptePa, ptePfn, readPte } from "./pgtable.ts";
+import { willneedSwap } from "./swap_state.ts";
+import { VmFlag } from "./vma.ts";
+
+/**
+ * The advice values of madvise(2), as Linux numbers them.
+ * Linux: include/uapi/asm-generic/mman-common.h MADV_*
+ */
+export const enum Madv {
+  NORMAL = 0,
+  RANDOM = 1,
+  SEQUENTIAL = 2,
+  WILLNEED = 3,
+  DONTNEED = 4,
+  FREE = 8,
+  REMOVE = 9,
+  DONTFORK = 10,
+  DOFORK = 11,
+  MERGEABLE = 12,
+  UNMERGEABLE = 13,
+  HUGEPAGE = 14,
+  NOHUGEPAGE = 15,
+  DONTDUMP = 16,
+  DODUMP = 17,
+  WIPEONFORK = 18,
+  KEEPONFORK = 19,
+  COLD = 20,
+  PAGEOUT = 21,
+  POPULATE_READ = 22,
+  POPULATE_WRITE = 23,
+  DONTNEED_LOCKED = 24,
+  COLLAPSE = 25,
+  GUARD_INSTALL = 102,
+  GUARD_REMOVE = 103,
+}
+
+/**
+ * The advice vmlab models, by the name the scenario language (and
+ * Kernel.madvise) gives it: MADV_ in lower case, without the prefix.
+ * doMadvise returns -EINVAL for the others (REMOVE, MERGEABLE, UNMERGEABLE,
+ * DONTNEED_LOCKED, COLLAPSE), as for an advice the kernel does not know.
+ */
+export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
+  dontneed: Madv.DONTNEED,
+  free: Madv.FREE,
+  willneed: Madv.WILLNEED,
+  pageout: Madv.PAGEOUT,
+  cold: Madv.COLD,
+  random: Madv.RANDOM,
+  sequential: Madv.SEQUENTIAL,
+  normal: Madv.NORMAL,
+  hugepage: Madv.HUGEPAGE,
+  nohugepage: Madv.NOHUGEPAGE,
+  dontfork: Madv.DONTFORK,
+  dofork: Madv.DOFORK,
+  wipeonfork: Madv.WIPEONFORK,
+  keeponfork: Madv.KEEPONFORK,
+  dontdump: Madv.DONTDUMP,
+  dodump: Madv.DODUMP,
+  guard_install: Madv.GUARD_INSTALL,
+  guard_remove: Madv.GUARD_REMOVE,
+  populate_read: Madv.POPULATE_READ,
+  populate_write: Madv.POPULATE_WRITE,
+};
+
+/**
+ * madvise(2) on the pages [start, end) of mm (the system call has checked
+ * and rounded the byte range: -EINVAL for a misaligned start, -ENOMEM past
+ * TASK_SIZE). The advice applies to the mapped parts of the range; a hole
+ * makes the result -ENOMEM after applying it (MADV_POPULATE_*: before). An
+ * advice vmlab does not model is -EINVAL; so are the LRU, zap and guard
+ * advices on a VM_LOCKED or VM_PFNMAP range, and MADV_DODUMP on a VM_IO,
+ * VM_PFNMAP or VM_DONTEXPAND one. `fault` is a population fault counted
+ * against the task (MADV_POPULATE_*); `reclaimed` learns how many pages
+ * MADV_PAGEOUT reclaimed. Returns 0 or -errno.
+ * Linux: mm/madvise.c do_madvise, madvise_vma_behavior
+ */
+export function doMadvise(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  advice: number,
+  fault: (vpn: number, write: boolean) => VmFault,
+  reclaimed?: (pages: number) => void,
+): number {
+  if (start === end) return 0;
+  const hole = !isMapped(mm, start, end);
+  const mapped = (f: (a: number, b: number) => void) => {
+    for (const v of mm.vmas.slice()) {
+      const a = Math.max(start, v.vmStart);
+      const b = Math.min(end, v.vmEnd);
+      if (a < b) f(a, b);
+    }
+  };
+  const locked = mm.vmas.some(
+    (v) => v.vmStart < end && v.vmEnd > start && v.vmFlags & (VmFlag.LOCKED | VmFlag.PFNMAP),
+  );
+  switch (advice) {
+    case Madv.PAGEOUT:
+    case Madv.COLD:
+      // can_madv_lru_vma: not on VM_LOCKED or VM_PFNMAP mappings
+      if (locked) return -Errno.EINVAL;
+      // MADV_COLD only ages pages on the LRU lists, which vmlab does not model yet
+      if (advice === Madv.PAGEOUT)
+        mapped((a, b) => {
+          const n = pageout(ctx, mm, a, b);
+          reclaimed?.(n);
+        });
+      break;
+    case Madv.DONTNEED:
+      if (locked) return -Errno.EINVAL;
+      dontneed(ctx, mm, start, end);
+      break;
+    case Madv.FREE:
+      if (locked) return -Errno.EINVAL;
+      mapped((a, b) => lazyFree(ctx, mm, a, b));
+      break;
+    case Madv.WILLNEED:
+      // madvise_willneed: a file mapping's range is read into the page cache (vfs_fadvise WILLNEED), not mapped
+      mapped((a, b) => {
+        const v = mm.vmaAt(a)!;
+        if (!v.file) return;
+        for (let vpn = a; vpn < b; vpn++) {
+          const index = v.vmPgoff + (vpn - v.vmStart);
+          if (index >= v.file.nrPages || ctx.env.pageCache.readPage(v.file, index, true) < 0) break;
+        }
+      });
+      // anonymous memory: force_swapin_readahead brings swapped pages into the swap cache
+      willneedSwap(ctx, mm, start, end);
+      break;
+    case Madv.HUGEPAGE:
+      setFlags(ctx, mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
+      break;
+    case Madv.NOHUGEPAGE:
+      setFlags(ctx, mm, start, end, VmFlag.NOHUGEPAGE, VmFlag.HUGEPAGE);
+      break;
+    case Madv.DONTFORK:
+      setFlags(ctx, mm, start, end, VmFlag.DONTCOPY, 0);
+      break;
+    case Madv.DOFORK:
+      setFlags(ctx, mm, start, end, 0, VmFlag.DONTCOPY);
+      break;
+    case Madv.WIPEONFORK:
+      setFlags(ctx, mm, start, end, VmFlag.WIPEONFORK, 0);
+      break;
+    case Madv.KEEPONFORK:
+      setFlags(ctx, mm, start, end, 0, VmFlag.WIPEONFORK);
+      break;
+    case Madv.DONTDUMP:
+      setFlags(ctx, mm, start, end, VmFlag.DONTDUMP, 0);
+      break;
+    case Madv.DODUMP:
+      // VM_SPECIAL mappings (remap_pfn_range, VM_IO) stay out of core dumps
+      if (
+        mm.vmas.some(
+          (v) =>
+            v.vmStart < end && v.vmEnd > start && v.vmFlags & (VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND),
+        )
+      )
+        return -Errno.EINVAL;
+      setFlags(ctx, mm, start, end, 0, VmFlag.DONTDUMP);
+      break;
+    case Madv.RANDOM:
+      setFlags(ctx, mm, start, end, VmFlag.RAND_READ, VmFlag.SEQ_READ);
+      break;
+    case Madv.SEQUENTIAL:
+      setFlags(ctx, mm, start, end, VmFlag.SEQ_READ, VmFlag.RAND_READ);
+      break;
+    case Madv.NORMAL:
+      setFlags(ctx, mm, start, end, 0, VmFlag.SEQ_READ | VmFlag.RAND_READ);
+      break;
+    case Madv.POPULATE_READ:
+    case Madv.POPULATE_WRITE: {
+      if (hole) return -Errno.ENOMEM;
+      const write = advice === Madv.POPULATE_WRITE;
+      for (let v = start; v < end; v++) {
+        const vma = mm.vmaAt(v)!;
+        if (
+          write ? !(vma.vmFlags & VmFlag.WRITE) : !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
+        )
+          return -Errno.EFAULT;
+        const res = fault(v, write);
+        if (res !== VmFault.OK) return res & VmFault.OOM ? -Errno.ENOMEM : -Errno.EFAULT;
+      }
+      break;
+    }
+    case Madv.GUARD_INSTALL:
+      if (locked) return -Errno.EINVAL;
+      mapped((a, b) => guardInstall(ctx, mm, a, b));
+      break;
+    case Madv.GUARD_REMOVE:
+      mapped((a, b) => guardRemove(ctx, mm, a, b));
+      break;
+    default:
+      return -Errno.EINVAL;
+  }
+  return hole ? -Errno.ENOMEM : 0;
+}
+
+/**
+ * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range, then reclaim_pages):
+ * pages in the range that only this mapping uses are reclaimed now.
+ * Anonymous pages are written to swap (when there is swap) and their PTEs
+ * become swap entries; page-cache pages of disk files are unmapped, written
+ * back if dirty, and dropped from the cache. Shared pages (mapcount > 1),
+ * shmem and tmpfs pages, and the zero page are left. Returns the number of
+ * pages reclaimed.
+ * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, mm/vmscan.c reclaim_pages
+ */
+export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
+  const env = ctx.env;
+  const pages = env.pages;
+  // a huge page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback)
+  if (env.swap !== null) splitRange(ctx, mm, start, end, false);
+  let n = 0;
+  for (let vpn = start; vpn < end; vpn++) {
+    const vma = mm.vmaAt(vpn);
+    if (vma === null || vma.shmem) continue;
+    const pte = readPte(ctx, mm, vpn);
+    if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
+    const pfn = ptePfn(pte.hi, pte.lo);
+    // "do not interfere with other mappings of this folio"
+    if (pages.mapcount[pfn] !== 1) continue;
+    if (env.lru?.reclaimPage(pfn, linearIndex(vma, vpn))) n++;
+  }
+  return n;
+}
+
+/**
+ * MADV_DONTNEED (zap_page_range_single): drop the pages; the next touch
+ * faults in zero-filled memory. The TLBs are flushed before the pages are
+ * freed.
+ * Linux: mm/madvise.c madvise_dontneed_single_vma (zap_page_range_single)
+ */
+export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  const toFree: number[] = [];
+  for (const v of mm.vmas) {
+    const a = Math.max(start, v.vmStart);
+    const b = Math.min(end, v.vmEnd);
+    if (a < b) zapRange(ctx, mm, a, b, toFree, true);
+  }
+  ctx.env.flushTlbMmRange(mm, start, end - start);
+  for (const pfn of toFree) putPage(ctx, pfn);
+}
+
+/**
+ * MADV_FREE (madvise_free_pte_range): private anonymous pages become
+ * lazily freeable: their PTEs are made clean (and flushed) and the page
+ * marked; under memory pressure such a page is dropped instead of swapped,
+ * unless it was written again (the dirty bit is back).
+ * Linux: mm/madvise.c madvise_free_pte_range
+ */
+export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  splitRange(ctx, mm, start, end);
+  const pages = ctx.env.pages;
+  let changed = 0;
+  for (let vpn = start; vpn < end; vpn++) {
+    const pte = readPte(ctx, mm, vpn);
+    if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
+    const pfn = ptePfn(pte.hi, pte.lo);
+    if (pages.kind[pfn] !== PageKind.UserAnon || pages.mapcount[pfn] !== 1) continue;
+    pages.flags[pfn] |= PageFlag.Lazyfree;
+    if (pte.lo & (Pte.D | Pte.A)) {
+      ctx.env.phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.A)) >>> 0);
+      changed++;
+    }
+  }
+  if (changed) ctx.env.flushTlbMmRange(mm, start, end - start);
+}
+
+/**
+ * MADV_GUARD_INSTALL: zap the range and put a guard marker in every PTE.
+ * Linux: mm/madvise.c madvise_guard_install
+ */
+export function guardInstall(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
+  const toFree: number[] = [];
+  zapRange(ctx, mm, start, end, toFree, true);
+  ctx.env.flushTlbMmRange(mm, start, end - start);
+  for (const pfn of toFree) putPage(ctx, pfn);
+  for (let vpn = start; vpn < end; vpn++) {
+    const pa = ptePa(ctx, mm, vpn, true);
+    if (pa < 0) return -Errno.ENOMEM;
+    ctx.env.phys.write64(pa, 0, PTE_GUARD);
+  }
+  return 0;
+}
+
+/**
+ * MADV_GUARD_REMOVE: clear the guard markers of the range (pages stay as they are).
+ * Linux: mm/madvise.c madvise_guard_remove
+ */
+export function guardRemove(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  for (let vpn = start; vpn < end; vpn++) {
+    const pte = readPte(ctx, mm, vpn);
+    if (pte !== null && pte.lo === PTE_GUARD && pte.hi === 0) ctx.env.phys.write64(pte.pa, 0, 0);
+  }
+}

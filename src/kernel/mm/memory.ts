@@ -1,0 +1,334 @@
+/**
+ * The core of the fault paths and of unmapping. Linux: mm/memory.c
+ * (do_anonymous_page, do_wp_page, zap_pte_range, free_pgd_range,
+ * remap_pfn_range), with the page references and RSS counters they keep
+ * (include/linux/mm.h) and the freeing of a swap entry's slot that zapping
+ * needs (mm/swapfile.c free_swap_and_cache).
+ *
+ * The dispatch of a fault to these paths, handle_mm_fault, is in
+ * mm/fault.ts, above the file, shmem and swap paths that use do_wp_page.
+ */
+import { assert } from "../../base/assert.ts";
+import type { PhysMem } from "../../hw/PhysMem.ts";
+import { Pte } from "../../hw/x86_64/pte.ts";
+import { ptiSetUserPgtbl } from "../arch/x86/pti.ts";
+import { Gfp } from "./gfp.ts";
+import { splitPmd } from "./huge_memory.ts";
+import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { PageKind } from "./PageDesc.ts";
+import {
+  isHugePmd,
+  mapper,
+  PTE_GUARD,
+  PTE_PROTNONE,
+  PTE_SPECIAL,
+  ptePa,
+  ptePfn,
+  TWO32,
+  tableIfPresent,
+  userHalfEnd,
+  userPte,
+} from "./pgtable.ts";
+import { isSwapPte, swapSlot } from "./swapfile.ts";
+import { type Vma, VmFlag } from "./vma.ts";
+
+/**
+ * RSS kind of a mapped page: anon, file (disk files) or shmem (tmpfs, shared anonymous).
+ * Linux: include/linux/mm.h add_mm_counter, mm_counter_file
+ */
+export function rssAdd(ctx: MmContext, mm: MmStruct, vma: Vma | null, pfn: number, delta: number): void {
+  if (ctx.env.pages.kind[pfn] === PageKind.UserAnon) mm.rssAnon += delta;
+  else if (vma?.file && vma.file.fs === "disk") mm.rssFile += delta;
+  else mm.rssShmem += delta;
+}
+
+/**
+ * A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO).
+ * Linux: mm/memory.c alloc_anon_folio (vma_alloc_zeroed_movable_folio)
+ */
+export function allocUserPage(ctx: MmContext, index = -1): number {
+  ctx.env.chargeUserPage?.();
+  const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
+  if (pfn >= 0) {
+    ctx.env.phys.zeroFrame(pfn);
+    if (index >= 0) ctx.env.lru?.addAnon(pfn, index);
+  }
+  return pfn;
+}
+
+/**
+ * Drops one reference to a user page; frees it at zero.
+ * Linux: mm/swap.c folio_put (__folio_put)
+ */
+export function putPage(ctx: MmContext, pfn: number): void {
+  const pages = ctx.env.pages;
+  assert(pages.refcount[pfn] > 0, `putPage: pfn ${pfn} has no references`);
+  const swap = ctx.env.swap;
+  if (pages.refcount[pfn] === 2 && pages.mapcount[pfn] === 0 && swap?.slotOf.has(pfn)) {
+    // the last mapping of a swap-cache page is gone: vmlab drops it from the swap cache at once
+    // (Linux leaves it there until reclaim finds it unmapped); the slot is freed if no PTE needs it
+    swap.removeFromCache(pfn);
+    pages.refcount[pfn]--;
+  }
+  if (--pages.refcount[pfn] === 0) {
+    ctx.env.lru?.del(pfn);
+    const err = ctx.env.buddy.free(pfn, 0);
+    assert(err === null, `putPage: ${err}`);
+  }
+}
+
+/**
+ * Frees a page reclaim has unmapped everywhere (its last reference gone).
+ * Linux: mm/vmscan.c shrink_folio_list (free_it)
+ */
+export function freeUnmapped(ctx: MmContext, pfn: number): void {
+  if (ctx.env.pages.refcount[pfn] !== 0) return;
+  const err = ctx.env.buddy.free(pfn, 0);
+  assert(err === null, `freeUnmapped: ${err}`);
+}
+
+/**
+ * free_swap_and_cache: one swap PTE fewer names the slot; when none does
+ * and its page sits unmapped in the swap cache (read ahead, never
+ * faulted), the page is freed too (__try_to_reclaim_swap).
+ * Linux: mm/swapfile.c free_swap_and_cache_nr (__try_to_reclaim_swap)
+ */
+export function freeSwapAndCache(ctx: MmContext, slot: number): void {
+  const swap = ctx.env.swap!;
+  swap.put(slot);
+  const pfn = swap.cache.get(slot);
+  if (swap.map[slot] === 0 && pfn !== undefined && ctx.env.pages.mapcount[pfn] === 0) {
+    swap.removeFromCache(pfn);
+    putPage(ctx, pfn);
+  }
+}
+
+/**
+ * do_anonymous_page: a read maps the shared zero page read-only (no page
+ * allocated, no RSS); a write allocates a zeroed page, writable and dirty.
+ * Linux: mm/memory.c do_anonymous_page
+ */
+export function doAnonymousPage(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+  pa: number,
+  write: boolean,
+): VmFault {
+  const env = ctx.env;
+  if (!write) {
+    const e = userPte(env.zeroPfn, vma.vmFlags, false, false, true);
+    env.phys.write64(pa, e.hi, e.lo);
+    return VmFault.OK;
+  }
+  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
+  if (pfn < 0) return VmFault.OOM;
+  const e = userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
+  env.pages.mapcount[pfn] = 1;
+  mm.rssAnon++;
+  env.phys.write64(pa, e.hi, e.lo);
+  return VmFault.OK;
+}
+
+/**
+ * do_wp_page: a write to a present read-only PTE in a writable VMA. An
+ * exclusive anonymous page is reused in place (wp_page_reuse); the zero
+ * page or a page shared with another process (after fork) is copied
+ * (wp_page_copy), the old PTE cleared and flushed first.
+ * Linux: mm/memory.c do_wp_page (wp_page_reuse, wp_page_copy, wp_page_shared)
+ */
+export function doWpPage(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+  pa: number,
+  hi: number,
+  lo: number,
+): VmFault {
+  const env = ctx.env;
+  const pages = env.pages;
+  const old = ptePfn(hi, lo);
+  const special = (lo & PTE_SPECIAL) !== 0;
+  if (vma.vmFlags & VmFlag.SHARED) {
+    // wp_page_shared: a shared mapping writes the page itself
+    env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+    return VmFault.OK;
+  }
+  const swap = env.swap;
+  if (!special && pages.mapcount[old] === 1 && pages.refcount[old] === 2 && swap?.slotOf.has(old)) {
+    // wp_can_reuse_anon_folio: folio_free_swap when no swap PTE still needs the slot
+    if (swap.map[swap.slotOf.get(old)!] === 0) {
+      swap.removeFromCache(old);
+      pages.refcount[old]--;
+    }
+  }
+  if (
+    !special &&
+    pages.kind[old] === PageKind.UserAnon &&
+    pages.mapcount[old] === 1 &&
+    pages.refcount[old] === 1
+  ) {
+    env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+    return VmFault.OK;
+  }
+  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+  env.lru?.pinned.add(old); // wp_page_copy holds a reference on the old page
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
+  env.lru?.pinned.delete(old);
+  if (pfn < 0) return VmFault.OOM;
+  // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame
+  if (!special || vma.vmFlags & VmFlag.PFNMAP) copyFrame(env.phys, old, pfn);
+  pages.mapcount[pfn] = 1;
+  const e = userPte(pfn, vma.vmFlags, true, true, false);
+  env.phys.write64(pa, 0, 0); // ptep_clear_flush
+  env.flushTlbMmRange(mm, vpn, 1);
+  env.phys.write64(pa, e.hi, e.lo);
+  if (special) mm.rssAnon++;
+  else {
+    if (pages.kind[old] !== PageKind.UserAnon) {
+      rssAdd(ctx, mm, vma, old, -1);
+      mm.rssAnon++;
+    }
+    pages.mapcount[old]--;
+    putPage(ctx, old);
+  }
+  return VmFault.OK;
+}
+
+/**
+ * zap_pte_range: clears every PTE in [start, end), dropping mapcounts and RSS; pages to free go to toFree.
+ * Linux: mm/memory.c zap_pte_range (unmap_page_range; zap_huge_pmd in mm/huge_memory.c)
+ */
+export function zapRange(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  toFree: number[],
+  keepGuards = false,
+): void {
+  const phys = ctx.env.phys;
+  const pages = ctx.env.pages;
+  const m = mapper(ctx, mm);
+  const zapVma = mm.vmaAt(start);
+  for (let vpn = start; vpn < end; ) {
+    const pmdE = m.entryAt(mm.pgdPfn, vpn, 1);
+    if (pmdE !== null && isHugePmd(pmdE.lo)) {
+      const h = vpn - (vpn % 512);
+      if (h >= start && h + 512 <= end) {
+        // zap_huge_pmd: the whole 2 MiB goes
+        phys.write64(pmdE.entryPa, 0, 0);
+        if (!(pmdE.lo & PTE_SPECIAL)) {
+          const base =
+            ((pmdE.hi & 0x3fff) * TWO32 + ((pmdE.lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
+          for (let i = 0; i < 512; i++) {
+            pages.mapcount[base + i]--;
+            toFree.push(base + i);
+          }
+          mm.rssAnon -= 512;
+        }
+        vpn = h + 512;
+        continue;
+      }
+      splitPmd(ctx, mm, h); // a partial unmap splits the huge page first
+    }
+    const pt = tableIfPresent(m, mm.pgdPfn, vpn);
+    if (pt < 0) {
+      vpn = (Math.floor(vpn / 512) + 1) * 512; // no page table here: skip its whole span
+      continue;
+    }
+    const stop = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
+    for (; vpn < stop; vpn++) {
+      const pa = pt * 4096 + (vpn % 512) * 8;
+      const lo = phys.read32(pa);
+      const hi = phys.read32(pa + 4);
+      if (lo === 0 && hi === 0) continue;
+      if (keepGuards && lo === PTE_GUARD) continue;
+      phys.write64(pa, 0, 0);
+      if (isSwapPte(hi, lo)) {
+        // zap_nonpresent_ptes: free_swap_and_cache
+        freeSwapAndCache(ctx, swapSlot(hi, lo));
+        mm.swapEnts--;
+        continue;
+      }
+      if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
+      const pfn = ptePfn(hi, lo);
+      rssAdd(ctx, mm, zapVma, pfn, -1);
+      pages.mapcount[pfn]--;
+      toFree.push(pfn);
+    }
+  }
+}
+
+/**
+ * free_pgd_range: frees page-table pages whose whole span lies in
+ * [floor, ceiling) (no VMA left in it) within the unmapped [start, end).
+ * Linux: mm/memory.c free_pgd_range
+ */
+export function freePgtables(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  floor: number,
+  ceiling: number,
+): void {
+  const phys = ctx.env.phys;
+  const walk = (tablePfn: number, level: number, base: number): boolean => {
+    // returns true if the table is now empty
+    const span = 512 ** level;
+    let empty = true;
+    for (let i = 0; i < 512; i++) {
+      const childBase = base + i * span;
+      const pa = tablePfn * 4096 + i * 8;
+      const lo = phys.read32(pa);
+      if (lo === 0 && phys.read32(pa + 4) === 0) continue;
+      if (level === 0 || childBase + span <= start || childBase >= end || childBase >= userHalfEnd(ctx)) {
+        empty = false;
+        continue;
+      }
+      const child = ptePfn(phys.read32(pa + 4), lo);
+      const childEmpty = walk(child, level - 1, childBase);
+      if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
+        phys.write64(pa, 0, 0);
+        if (ctx.env.pti && level === ctx.env.levels - 1) ptiSetUserPgtbl(phys, pa, 0, 0); // pgd_clear
+        ctx.env.buddy.free(child, 0);
+        mm.ptPages--;
+        ctx.env.countPageTables(-1);
+      } else empty = false;
+    }
+    return empty;
+  };
+  walk(mm.pgdPfn, ctx.env.levels - 1, 0);
+}
+
+/**
+ * remap_pfn_range: every PTE of the VMA is filled at once with the
+ * driver's frames, marked special (no struct page is refcounted or
+ * mapcounted, nothing counts in RSS, reclaim never sees them); vm_pgoff
+ * holds the first pfn, as Linux sets it for a COW-able PFNMAP.
+ * Linux: mm/memory.c remap_pfn_range
+ */
+export function remapPfnRange(ctx: MmContext, mm: MmStruct, vma: Vma, pfn: number): void {
+  const writable = (vma.vmFlags & VmFlag.WRITE) !== 0 && (vma.vmFlags & VmFlag.SHARED) !== 0;
+  for (let i = 0; i < vma.pages; i++) {
+    const pa = ptePa(ctx, mm, vma.vmStart + i, true);
+    assert(pa >= 0, "remap_pfn_range: no memory for a page table");
+    const e = userPte(pfn + i, vma.vmFlags, writable, false, true);
+    ctx.env.phys.write64(pa, e.hi, e.lo);
+  }
+}
+
+/**
+ * Copies a frame's contents into a freshly zeroed frame.
+ * Linux: include/linux/highmem.h copy_user_highpage
+ */
+export function copyFrame(phys: PhysMem, from: number, to: number): void {
+  const src = phys.frameWords(from);
+  if (src === null) return; // an untouched frame is zeros, and `to` was zeroed
+  phys.frameWordsForWrite(to).set(src);
+}

@@ -1,0 +1,369 @@
+/**
+ * Mapping and unmapping: mmap with its placement, the VMA list's merges and
+ * splits, munmap, brk, flag changes over a range, and exit_mmap. Linux:
+ * mm/mmap.c (do_mmap, mmap_region, get_unmapped_area, brk, exit_mmap),
+ * mm/vma.c (vma_merge, split_vma, do_vmi_munmap, vma_modify_flags; in
+ * mm/mmap.c before Linux 6.10), arch/x86/kernel/sys_x86_64.c (top-down
+ * placement).
+ */
+import type { FileObject } from "../fs/file.ts";
+import { Errno, type MmContext, VmFault } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { freePgtables, putPage, remapPfnRange, zapRange } from "./memory.ts";
+import { userHalfEnd } from "./pgtable.ts";
+import { shmemPut, shmemZeroSetup } from "./shmem.ts";
+import { Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
+
+/** Arguments of mmap, decoded. */
+export interface MmapArgs {
+  /** bytes */
+  length: number;
+  prot: { r: boolean; w: boolean; x: boolean };
+  shared: boolean;
+  populate: boolean;
+  locked: boolean;
+  noreserve: boolean;
+  /** hint or fixed address (bytes), or -1 */
+  addr: number;
+  fixed: boolean;
+  /** has CAP_SYS_RAWIO (may map below mmap_min_addr) */
+  privileged: boolean;
+  /** the file to map (a file mapping), and the offset in it (bytes, page-aligned) */
+  file?: FileObject | null;
+  offset?: number;
+  /** a character device whose mmap handler remap_pfn_range()s its buffer (the offset applies to it) */
+  device?: { name: string; pfn: number; pages: number } | null;
+}
+
+/**
+ * MmapArgs with the defaults of `mmap(NULL, length, PROT_READ | PROT_WRITE,
+ * MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)` by a privileged process, overridden
+ * by `opts`.
+ */
+export function mmapArgs(length: number, opts: Partial<MmapArgs> = {}): MmapArgs {
+  return {
+    length,
+    prot: { r: true, w: true, x: false },
+    shared: false,
+    populate: false,
+    locked: false,
+    noreserve: false,
+    addr: -1,
+    fixed: false,
+    privileged: true,
+    ...opts,
+  };
+}
+
+/**
+ * do_mmap for anonymous memory. Returns the start vpn, or -errno.
+ * Linux: mm/mmap.c do_mmap, mmap_region
+ */
+export function mmap(
+  ctx: MmContext,
+  mm: MmStruct,
+  a: MmapArgs,
+  populate: (vpn: number, write: boolean) => VmFault,
+): number {
+  if (a.length <= 0) return -Errno.EINVAL;
+  const nrPages = Math.ceil(a.length / 4096);
+  const taskSize = ctx.env.taskSizeVpn;
+  if (nrPages > taskSize) return -Errno.ENOMEM;
+  if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
+  let flags = vmFlagsForProt(a.prot, a.shared);
+  if (a.locked) flags |= VmFlag.LOCKED;
+  if (a.noreserve) flags |= VmFlag.NORESERVE;
+  // overcommit (__vm_enough_memory) for private writable mappings without MAP_NORESERVE
+  const accountable = !a.shared && a.prot.w && !a.noreserve;
+  if (accountable) {
+    const s = ctx.settings;
+    if (s.overcommit === "heuristic" && nrPages > s.totalRamPages() + s.totalSwapPages())
+      return -Errno.ENOMEM;
+    if (
+      s.overcommit === "never" &&
+      s.committedPages() + nrPages > Math.floor(s.totalRamPages() / 2) + s.totalSwapPages()
+    )
+      return -Errno.ENOMEM;
+    flags |= VmFlag.ACCOUNT;
+  }
+  let start: number;
+  if (a.fixed) {
+    start = a.addr / 4096;
+    if (start + nrPages > taskSize) return -Errno.ENOMEM;
+    if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+    munmap(ctx, mm, start, nrPages);
+  } else {
+    start = !a.shared && nrPages % 512 === 0 ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr) : -1;
+    if (start < 0) start = getUnmappedArea(ctx, mm, nrPages, a.addr);
+    if (start < 0) return -Errno.ENOMEM;
+  }
+  if (a.device) {
+    // the driver's mmap handler: the range must lie inside its buffer
+    const first = (a.offset ?? 0) / 4096;
+    if (first + nrPages > a.device.pages) return -Errno.EINVAL;
+    flags = (flags | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.DONTDUMP) & ~VmFlag.ACCOUNT;
+  }
+  if (accountable && !a.device) mm.committed += nrPages;
+  const vma = new Vma(
+    start,
+    start + nrPages,
+    flags,
+    // remap_pfn_range sets vm_pgoff to the pfn for a COW (private) mapping only
+    a.device
+      ? (a.shared ? 0 : a.device.pfn) + (a.offset ?? 0) / 4096
+      : a.file
+        ? (a.offset ?? 0) / 4096
+        : a.shared
+          ? 0
+          : start,
+    a.device ? `/dev/${a.device.name}` : a.file ? a.file.path : "",
+  );
+  if (a.device) {
+    mm.insert(vma);
+    remapPfnRange(ctx, mm, vma, a.device.pfn + (a.offset ?? 0) / 4096);
+    return start;
+  }
+  if (a.file) vma.file = a.file;
+  else if (a.shared) {
+    // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
+    shmemZeroSetup(vma);
+  }
+  insertAndMerge(ctx, mm, vma);
+  if (a.populate || a.locked) {
+    for (let v = start; v < start + nrPages; v++) {
+      const r = populate(v, a.prot.w && !a.shared);
+      if (r & (VmFault.OOM | VmFault.SIGBUS | VmFault.SIGSEGV)) break;
+    }
+  }
+  return start;
+}
+
+/**
+ * get_unmapped_area, top-down (arch_get_unmapped_area_topdown): a free
+ * hint is used as is; else the highest gap below mmap_base that fits,
+ * keeping stack_guard_gap (256 pages) below a VM_GROWSDOWN neighbour.
+ * Linux: arch/x86/kernel/sys_x86_64.c arch_get_unmapped_area_topdown
+ */
+export function getUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, hintBytes: number): number {
+  const low = Math.max(1, Math.ceil(ctx.settings.mmapMinAddr / 4096));
+  if (hintBytes > 0) {
+    const hint = Math.ceil(hintBytes / 4096);
+    if (hint >= low && hint + nrPages <= ctx.env.taskSizeVpn && isFree(mm, hint, nrPages)) return hint;
+  }
+  let gapEnd = mm.mmapBase;
+  for (let i = mm.vmas.length - 1; i >= -1; i--) {
+    const v = i >= 0 ? mm.vmas[i] : null;
+    const below = v ? v.vmEnd : low;
+    // the gap is [below, end of the VMA above the gap, less its guard)
+    if (v === null || v.vmStart < gapEnd) {
+      const top = Math.min(gapEnd, mm.mmapBase);
+      if (top - below >= nrPages && top - nrPages >= low) return top - nrPages;
+    }
+    if (v === null) break;
+    gapEnd = Math.min(gapEnd, v.vmStart - (v.vmFlags & VmFlag.GROWSDOWN ? 256 : 0));
+  }
+  return -1;
+}
+
+/**
+ * __thp_get_unmapped_area (Linux 6.7+): an anonymous mapping whose length
+ * is a multiple of 2 MiB is placed on a 2 MiB boundary, so it can be
+ * mapped with huge pages: search for length + 2 MiB, then take the first
+ * aligned address in it (top-down: the upper one if the area is already
+ * aligned). A usable hint is taken as is. Returns -1 to fall back.
+ * Linux: mm/huge_memory.c __thp_get_unmapped_area
+ */
+function thpGetUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, hintBytes: number): number {
+  const padded = getUnmappedArea(ctx, mm, nrPages + 512, hintBytes);
+  if (padded < 0) return -1;
+  if (hintBytes > 0 && padded === Math.ceil(hintBytes / 4096)) return padded;
+  const offSub = (512 - (padded % 512)) % 512;
+  return offSub === 0 ? padded + 512 : padded + offSub;
+}
+
+/** Is [start, start+nrPages) free, keeping the guard gap below a VM_GROWSDOWN VMA above it? */
+export function isFree(mm: MmStruct, start: number, nrPages: number): boolean {
+  const v = mm.findVma(start);
+  if (v === null) return true;
+  const guard = v.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
+  return v.vmStart - guard >= start + nrPages;
+}
+
+/**
+ * Inserts a VMA, merging it with compatible neighbours (vma_merge).
+ * Linux: mm/vma.c vma_merge_new_range
+ */
+export function insertAndMerge(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
+  mm.insert(vma);
+  return mergeAround(ctx, mm, vma);
+}
+
+/**
+ * Merges a VMA whose flags or neighbours changed with the VMAs around it
+ * where they are compatible (vma_merge); returns the VMA that covers it.
+ * Linux: mm/vma.c vma_merge_existing_range
+ */
+export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
+  let i = mm.indexOf(vma);
+  const next = mm.vmas[i + 1];
+  if (next && vma.canMergeWith(next)) {
+    vma.vmEnd = next.vmEnd;
+    vma.anonVma ||= next.anonVma;
+    mm.remove(next);
+    dropVma(ctx, next);
+  }
+  i = mm.indexOf(vma);
+  const prev = mm.vmas[i - 1];
+  if (prev?.canMergeWith(vma)) {
+    prev.vmEnd = vma.vmEnd;
+    prev.anonVma ||= vma.anonVma;
+    mm.remove(vma);
+    dropVma(ctx, vma);
+    return prev;
+  }
+  return vma;
+}
+
+/**
+ * A VMA struct goes away: release its shmem reference; the last one frees the object's pages.
+ * Linux: mm/mmap.c remove_vma
+ */
+function dropVma(ctx: MmContext, v: Vma): void {
+  const obj = v.shmem;
+  if (obj === null) return;
+  v.shmem = null;
+  shmemPut(ctx, obj);
+}
+
+/**
+ * Splits the VMA containing vpn so that a VMA starts at vpn (split_vma).
+ * Linux: mm/vma.c split_vma
+ */
+export function splitAt(mm: MmStruct, vpn: number): void {
+  const v = mm.vmaAt(vpn);
+  if (v === null || v.vmStart === vpn) return;
+  const right = v.clone();
+  right.vmStart = vpn;
+  right.vmPgoff = v.vmPgoff + (vpn - v.vmStart);
+  v.vmEnd = vpn;
+  mm.insert(right);
+}
+
+/**
+ * do_munmap of [start, start+nrPages): split at the ends, zap the PTEs,
+ * flush the TLBs, then free the pages and the page tables no VMA needs
+ * any more (free_pgtables). Returns 0.
+ * Linux: mm/vma.c do_vmi_munmap (vms_complete_munmap_vmas)
+ */
+export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: number): number {
+  const end = start + nrPages;
+  splitAt(mm, start);
+  splitAt(mm, end);
+  const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
+  if (doomed.length === 0) return 0;
+  const toFree: number[] = [];
+  for (const v of doomed) {
+    zapRange(ctx, mm, v.vmStart, v.vmEnd, toFree);
+    if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
+    mm.remove(v);
+  }
+  ctx.env.flushTlbMmRange(mm, doomed[0].vmStart, doomed[doomed.length - 1].vmEnd - doomed[0].vmStart);
+  for (const pfn of toFree) putPage(ctx, pfn);
+  for (const v of doomed) dropVma(ctx, v);
+  const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
+  const next = mm.vmas.find((v) => v.vmStart >= end);
+  freePgtables(ctx, mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(ctx));
+  return 0;
+}
+
+/** Every page of [start, end) is inside some VMA. */
+export function isMapped(mm: MmStruct, start: number, end: number): boolean {
+  for (let v = start; v < end; ) {
+    const vma = mm.vmaAt(v);
+    if (vma === null) return false;
+    v = vma.vmEnd;
+  }
+  return true;
+}
+
+/**
+ * Splits VMAs at start and end and returns those inside, after applying f to each (then re-merges).
+ * Linux: mm/vma.c vma_modify
+ */
+function applyToRange(ctx: MmContext, mm: MmStruct, start: number, end: number, f: (v: Vma) => void): void {
+  splitAt(mm, start);
+  splitAt(mm, end);
+  const inside = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
+  for (const v of inside) f(v);
+  for (const v of inside) if (mm.indexOf(v) >= 0) mergeAround(ctx, mm, v);
+}
+
+/**
+ * Sets and clears VMA flags over a range (madvise's VMA-flag advices, mlock, munlock).
+ * Linux: mm/vma.c vma_modify_flags
+ */
+export function setFlags(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  set: number,
+  clear: number,
+): void {
+  applyToRange(ctx, mm, start, end, (v) => {
+    v.vmFlags = (v.vmFlags & ~clear) | set;
+  });
+}
+
+/**
+ * exit_mmap: unmap everything and free the page tables below the PGD.
+ * Linux: mm/mmap.c exit_mmap
+ */
+export function exitMmap(ctx: MmContext, mm: MmStruct): void {
+  const all = mm.vmas.slice();
+  const toFree: number[] = [];
+  for (const v of all) {
+    zapRange(ctx, mm, v.vmStart, v.vmEnd, toFree);
+    mm.remove(v);
+  }
+  mm.committed = 0;
+  ctx.env.flushTlbMmRange(mm, 0, ctx.env.taskSizeVpn);
+  for (const pfn of toFree) putPage(ctx, pfn);
+  for (const v of all) dropVma(ctx, v);
+  freePgtables(ctx, mm, 0, userHalfEnd(ctx), 0, userHalfEnd(ctx));
+  mm.dead = true;
+}
+
+/**
+ * brk: moves the break to `newBrk` (bytes; the heap VMA, [heap], covers
+ * [start_brk, PAGE_ALIGN(brk))), unmapping what it gives back or growing
+ * the heap; -ENOMEM below start_brk, at or above TASK_SIZE, or into another
+ * mapping or its guard gap. Returns 0 or -errno (sbrk's caller returns the
+ * old break).
+ * Linux: mm/mmap.c sys_brk (do_brk_flags)
+ */
+export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number): number {
+  if (newBrk < mm.startBrk * 4096 || newBrk >= (ctx.env.taskSizeVpn + 1) * 4096) return -Errno.ENOMEM;
+  const oldEnd = Math.ceil(mm.brkBytes / 4096);
+  const newEnd = Math.ceil(newBrk / 4096);
+  if (newEnd < oldEnd) munmap(ctx, mm, newEnd, oldEnd - newEnd);
+  else if (newEnd > oldEnd) {
+    const next = mm.findVma(oldEnd);
+    const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
+    if (next !== null && newEnd + 1 > next.vmStart - gap) return -Errno.ENOMEM;
+    insertAndMerge(
+      ctx,
+      mm,
+      new Vma(
+        oldEnd,
+        newEnd,
+        VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
+        oldEnd,
+        "[heap]",
+      ),
+    );
+    mm.committed += newEnd - oldEnd;
+  }
+  mm.brkBytes = newBrk;
+  return 0;
+}

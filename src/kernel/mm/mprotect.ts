@@ -1,0 +1,115 @@
+/**
+ * mprotect: new rights for the VMAs of a range and their PTEs. Linux:
+ * mm/mprotect.c (do_mprotect_pkey, mprotect_fixup, change_protection,
+ * change_pte_range, can_change_pte_writable), mm/huge_memory.c
+ * (change_huge_pmd).
+ */
+import { Pte } from "../../hw/x86_64/pte.ts";
+import { splitRange } from "./huge_memory.ts";
+import { Errno, type MmContext } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { mergeAround, splitAt } from "./mmap.ts";
+import {
+  hugePmd,
+  isHugePmd,
+  PTE_PROTNONE,
+  PTE_SPECIAL,
+  pmdOf,
+  ptePfn,
+  readPte,
+  TWO32,
+  userPte,
+} from "./pgtable.ts";
+import { type Vma, VmFlag } from "./vma.ts";
+
+/**
+ * do_mprotect_pkey for [start, start+nrPages). Returns 0 or -errno.
+ * Linux: mm/mprotect.c do_mprotect_pkey, mprotect_fixup
+ */
+export function mprotect(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  nrPages: number,
+  prot: { r: boolean; w: boolean; x: boolean },
+): number {
+  const end = start + nrPages;
+  // every page must be mapped (else ENOMEM), and MAY* must allow the new rights (else EACCES)
+  for (let v = start; v < end; ) {
+    const vma = mm.vmaAt(v);
+    if (vma === null) return -Errno.ENOMEM;
+    if ((prot.w && !(vma.vmFlags & VmFlag.MAYWRITE)) || (prot.x && !(vma.vmFlags & VmFlag.MAYEXEC)))
+      return -Errno.EACCES;
+    v = vma.vmEnd;
+  }
+  splitAt(mm, start);
+  splitAt(mm, end);
+  const changed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
+  let ptesChanged = 0;
+  for (const v of changed) {
+    let flags = v.vmFlags & ~(VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
+    if (prot.r) flags |= VmFlag.READ;
+    if (prot.w) flags |= VmFlag.WRITE;
+    if (prot.x) flags |= VmFlag.EXEC;
+    const wasAccountable = (v.vmFlags & VmFlag.ACCOUNT) !== 0;
+    if (!(flags & VmFlag.SHARED) && prot.w && !(flags & VmFlag.NORESERVE) && !wasAccountable) {
+      flags |= VmFlag.ACCOUNT;
+      mm.committed += v.pages;
+    }
+    v.vmFlags = flags;
+    ptesChanged += changeProtection(ctx, mm, v);
+  }
+  if (ptesChanged > 0) ctx.env.flushTlbMmRange(mm, start, nrPages);
+  for (const v of changed) if (mm.indexOf(v) >= 0) mergeAround(ctx, mm, v);
+  return 0;
+}
+
+/**
+ * change_pte_range: rewrite each PTE of the VMA for its new rights. A
+ * private page stays (or becomes) writable only if it is an exclusive,
+ * dirty anonymous page (can_change_pte_writable); otherwise a write will
+ * fault and copy.
+ * Linux: mm/mprotect.c change_protection (change_pte_range; change_huge_pmd in mm/huge_memory.c)
+ */
+function changeProtection(ctx: MmContext, mm: MmStruct, v: Vma): number {
+  const phys = ctx.env.phys;
+  const pages = ctx.env.pages;
+  let n = 0;
+  splitRange(ctx, mm, v.vmStart, v.vmEnd, true);
+  for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
+    const pmd = pmdOf(ctx, mm, vpn);
+    if (pmd !== null && isHugePmd(pmd.lo)) {
+      // change_huge_pmd: the whole PMD at once
+      const base = ((pmd.hi & 0x3fff) * TWO32 + ((pmd.lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
+      const special = (pmd.lo & PTE_SPECIAL) !== 0;
+      const dirty = (pmd.lo & Pte.D) !== 0;
+      let exclusive = !special;
+      for (let i = 0; i < 512 && exclusive; i++)
+        exclusive = pages.mapcount[base + i] === 1 && pages.refcount[base + i] === 1;
+      const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && exclusive && dirty;
+      const next = hugePmd(base, v.vmFlags, writable, dirty, special);
+      if (next.hi !== pmd.hi || next.lo !== pmd.lo) {
+        phys.write64(pmd.pa, next.hi, next.lo);
+        n++;
+      }
+      vpn += 511 - (vpn % 512);
+      continue;
+    }
+    const pte = readPte(ctx, mm, vpn);
+    if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) continue;
+    const pfn = ptePfn(pte.hi, pte.lo);
+    const special = (pte.lo & PTE_SPECIAL) !== 0;
+    const dirty = (pte.lo & Pte.D) !== 0;
+    const exclusive = !special && pages.mapcount[pfn] === 1 && pages.refcount[pfn] === 1;
+    // can_change_pte_writable: a shared mapping's page unless it needs write-notify (a clean page of a disk file)
+    const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
+    const notify = v.file !== null && v.file.fs === "disk";
+    const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? !notify || dirty : exclusive && dirty);
+    const next = userPte(pfn, v.vmFlags, writable, dirty, special);
+    if (next.hi !== pte.hi || next.lo !== pte.lo) {
+      phys.write64(pte.pa, next.hi, next.lo);
+      n++;
+    }
+  }
+  return n;
+}

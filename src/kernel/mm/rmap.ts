@@ -1,0 +1,150 @@
+/**
+ * The reverse map: from a page to every PTE (or huge PMD) that maps it, and
+ * what page reclaim does through it: read and clear the accessed bits, and
+ * unmap the page everywhere. Linux: mm/rmap.c (rmap_walk, rmap_walk_anon,
+ * rmap_walk_file, folio_referenced, try_to_unmap). Reclaim's policy (which
+ * pages, when) stays in mm/vmscan.ts, which keeps the keys the walk needs
+ * (each page's linear index, its file, whether it is a huge folio).
+ */
+import type { PhysMem } from "../../hw/PhysMem.ts";
+import { Pte } from "../../hw/x86_64/pte.ts";
+import type { FileObject } from "../fs/file.ts";
+import { splitPmd } from "./huge_memory.ts";
+import type { MmContext } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { type PageDescTable, PageKind } from "./PageDesc.ts";
+import { isHugePmd, pmdOf, pmdPfn, readPte } from "./pgtable.ts";
+import { type SwapArea, swapPte } from "./swapfile.ts";
+import { type Vma, VmFlag } from "./vma.ts";
+
+/** What the reverse map needs from the rest of the kernel. */
+export interface RmapEnv {
+  readonly phys: PhysMem;
+  readonly pages: PageDescTable;
+  /** the address-space code: reads page tables, splits a huge PMD to reach one page's PTE */
+  readonly userMm: MmContext;
+  /** every live address space */
+  mms(): MmStruct[];
+  /** flush one page of an address space from every TLB that may hold it */
+  flushPage(mm: MmStruct, vpn: number): void;
+}
+
+/** The reverse-map keys of the pages on the LRU lists (mm/vmscan.ts keeps them). */
+export interface RmapPages {
+  readonly env: RmapEnv;
+  /** the linear page index of an LRU page (page->index) */
+  readonly index: Float64Array;
+  /** the head of a transparent huge page on the lists: one entry for 512 pages */
+  readonly large: Uint8Array;
+  /** the file of a page-cache page on the LRU (page->mapping) */
+  readonly owner: (FileObject | undefined)[];
+}
+
+/**
+ * rmap_walk: every PTE that maps pfn. Anonymous pages are found through
+ * their linear index in every VMA with anonymous pages whose pgoff range
+ * covers it (anon_vma, simplified to all address spaces); file pages in
+ * every VMA of their file.
+ * Linux: mm/rmap.c rmap_walk (rmap_walk_anon, rmap_walk_file)
+ */
+export function rmapWalk(
+  r: RmapPages,
+  pfn: number,
+  fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
+): void {
+  const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
+  const f = anon ? undefined : r.owner[pfn];
+  const index = r.index[pfn];
+  const um = r.env.userMm;
+  for (const mm of r.env.mms()) {
+    for (const v of mm.vmas) {
+      if (anon ? v.anonVma === 0 : v.file !== f) continue;
+      if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
+      const vpn = v.vmStart + (index - v.vmPgoff);
+      const pmd = pmdOf(um, mm, vpn - (vpn % 512));
+      if (pmd !== null && isHugePmd(pmd.lo)) {
+        const base = pmdPfn(pmd.hi, pmd.lo);
+        if (r.large[pfn]) {
+          if (base === pfn && vpn % 512 === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
+          continue;
+        }
+        // a page of a split huge page that this address space still maps whole (it was
+        // shared by fork): that PMD is split to reach the page's own PTE
+        if (pfn < base || pfn >= base + 512 || !splitPmd(um, mm, vpn)) continue;
+      }
+      if (r.large[pfn]) continue;
+      const pte = readPte(um, mm, vpn);
+      if (pte === null || !(pte.lo & Pte.P) || pte.lo & (1 << 9)) continue;
+      if (((pte.hi & 0x3fff) * 4294967296 + ((pte.lo & 0xfffff000) >>> 0)) / 4096 !== pfn) continue;
+      fn(mm, v, vpn, pte.pa, pte.hi, pte.lo);
+    }
+  }
+}
+
+/**
+ * folio_referenced: counts the mappings whose accessed bit is set,
+ * clearing each (ptep_clear_flush_young: with a TLB flush, so the next
+ * access sets it again). Also reports a VM_LOCKED or VM_EXEC mapping, and
+ * how many mappings it found.
+ * Linux: mm/rmap.c folio_referenced (folio_referenced_one)
+ */
+export function folioReferenced(
+  r: RmapPages,
+  pfn: number,
+): { young: number; locked: boolean; exec: boolean; found: number } {
+  const res = { young: 0, locked: false, exec: false, found: 0 };
+  rmapWalk(r, pfn, (mm, v, vpn, pa, _hi, lo) => {
+    res.found++;
+    if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
+    if (v.vmFlags & VmFlag.EXEC) res.exec = true;
+    if (lo & Pte.A) {
+      res.young++;
+      r.env.phys.write32(pa, (lo & ~Pte.A) >>> 0);
+      r.env.flushPage(mm, vpn);
+    }
+  });
+  return res;
+}
+
+/**
+ * try_to_unmap for an anonymous page going to swap: every PTE that maps it
+ * becomes the swap entry of `slot` (one more reference in swap_map and
+ * MM_SWAPENTS, one page less of RSS, mapcount and refcount), with a TLB
+ * flush each. Returns whether a PTE was dirty.
+ * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
+ */
+export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: number): boolean {
+  const phys = r.env.phys;
+  const pages = r.env.pages;
+  const e = swapPte(slot);
+  let dirty = false;
+  rmapWalk(r, pfn, (mm, _v, vpn, pa, _hi, lo) => {
+    if (lo & Pte.D) dirty = true;
+    phys.write64(pa, e.hi, e.lo);
+    r.env.flushPage(mm, vpn);
+    swap.map[slot]++;
+    mm.swapEnts++;
+    mm.rssAnon--;
+    pages.mapcount[pfn]--;
+    pages.refcount[pfn]--;
+  });
+  return dirty;
+}
+
+/**
+ * try_to_unmap for a page-cache page: every PTE that maps it is cleared,
+ * with a TLB flush each; a dirty one marks the file's page dirty
+ * (folio_mark_dirty). RSS, mapcount and refcount drop with each.
+ * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
+ */
+export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: number): void {
+  const pages = r.env.pages;
+  rmapWalk(r, pfn, (mm, _v, vpn, pa, _hi, lo) => {
+    if (lo & Pte.D) f.dirty.add(index);
+    r.env.phys.write64(pa, 0, 0);
+    r.env.flushPage(mm, vpn);
+    mm.rssFile--;
+    pages.mapcount[pfn]--;
+    pages.refcount[pfn]--;
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Swapping in: the fault on a swap PTE, the swap cache it reads into, and
+ * swap readahead. Linux: mm/swap_state.c (the swap cache, swapin_readahead,
+ * swap_vma_readahead), mm/memory.c (do_swap_page), mm/madvise.c
+ * (force_swapin_readahead for MADV_WILLNEED). The swap area and the swap PTE
+ * are in mm/swapfile.ts; swapping out is page reclaim's (mm/vmscan.ts).
+ */
+import { assert } from "../../base/assert.ts";
+import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { allocUserPage, doWpPage } from "./memory.ts";
+import { readPte, userPte } from "./pgtable.ts";
+import { isSwapPte, swapSlot } from "./swapfile.ts";
+import { type Vma, VmFlag } from "./vma.ts";
+
+/**
+ * do_swap_page: the page of a swap PTE comes back from the swap cache (a
+ * minor fault) or from the device (a major fault; the page enters the swap
+ * cache). A read maps it read-only, a write of an exclusive page writable;
+ * the slot is freed when no PTE needs it any more and the fault writes
+ * (should_try_to_free_swap), swap is more than half full, or the VMA is
+ * locked. A write to a page other PTEs still share goes on to do_wp_page.
+ * Linux: mm/memory.c do_swap_page
+ */
+export function doSwapPage(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+  pa: number,
+  write: boolean,
+  hi: number,
+  lo: number,
+): VmFault {
+  const env = ctx.env;
+  const swap = env.swap!;
+  const pages = env.pages;
+  const slot = swapSlot(hi, lo);
+  let pfn = swap.cache.get(slot) ?? -1;
+  let major = false;
+  if (pfn < 0) {
+    pfn = swapInToCache(ctx, vma, vpn, slot);
+    if (pfn < 0) return VmFault.OOM;
+    major = true;
+  }
+  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+  pages.refcount[pfn]++;
+  pages.mapcount[pfn]++;
+  mm.rssAnon++;
+  mm.swapEnts--;
+  swap.map[slot]--;
+  const exclusive = swap.map[slot] === 0 && pages.mapcount[pfn] === 1;
+  if (exclusive && (write || swap.full || vma.vmFlags & VmFlag.LOCKED)) {
+    swap.removeFromCache(pfn);
+    pages.refcount[pfn]--;
+  }
+  const e = userPte(pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
+  env.phys.write64(pa, e.hi, e.lo);
+  if (major) swapReadahead(ctx, mm, vma, vpn);
+  if (write && !exclusive) {
+    const again = doWpPage(ctx, mm, vma, vpn, pa, e.hi, e.lo);
+    if (again !== VmFault.OK) return again;
+  }
+  return major ? VmFault.MAJOR : VmFault.OK;
+}
+
+/**
+ * swap_read_folio into the swap cache: a new page for the slot's contents,
+ * holding only the swap cache's reference (a mapping adds its own). Returns
+ * the frame, or -1 without memory.
+ * Linux: mm/swap_state.c __read_swap_cache_async, mm/page_io.c swap_read_folio
+ */
+function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): number {
+  const swap = ctx.env.swap!;
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
+  if (pfn < 0) return -1;
+  const words = swap.data.get(slot);
+  assert(words !== undefined, `swap slot ${slot} holds no page`);
+  ctx.env.phys.frameWordsForWrite(pfn).set(words);
+  swap.addToCache(slot, pfn);
+  ctx.env.pages.refcount[pfn] = 1;
+  swap.pswpin++;
+  return pfn;
+}
+
+/**
+ * MADV_WILLNEED on anonymous memory (madvise_willneed ->
+ * force_swapin_readahead): the swapped pages of the range are read into
+ * the swap cache, not mapped. Returns pages read.
+ * Linux: mm/madvise.c force_swapin_readahead
+ */
+export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
+  const swap = ctx.env.swap;
+  if (swap === null) return 0;
+  let n = 0;
+  for (let v = start; v < end; v++) {
+    const vma = mm.vmaAt(v);
+    const pte = vma === null ? null : readPte(ctx, mm, v);
+    if (vma === null || pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
+    const slot = swapSlot(pte.hi, pte.lo);
+    if (swap.cache.has(slot)) continue;
+    if (swapInToCache(ctx, vma, v, slot) < 0) break;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Swap readahead around a major swap fault (swap_vma_readahead, simplified
+ * to its first window): the other swap entries in the aligned block of
+ * 2^page_cluster PTEs within the VMA are read into the swap cache, not
+ * mapped; faulting on one later is a minor fault.
+ * Linux: mm/swap_state.c swap_vma_readahead
+ */
+function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): void {
+  const n = 1 << ctx.settings.pageCluster;
+  if (n <= 1) return;
+  const swap = ctx.env.swap!;
+  const start = Math.max(vma.vmStart, vpn - (vpn % n));
+  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n);
+  for (let v = start; v < end; v++) {
+    if (v === vpn) continue;
+    const pte = readPte(ctx, mm, v);
+    if (pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
+    const slot = swapSlot(pte.hi, pte.lo);
+    if (swap.cache.has(slot)) continue;
+    if (swapInToCache(ctx, vma, v, slot) < 0) return;
+    swap.readahead++;
+  }
+}
