@@ -8,7 +8,6 @@
 import type { KernelCore } from "./core.ts";
 import { populate } from "./gup.ts";
 import { Errno, type MmapArgs } from "./mm/userMm.ts";
-import { Vma, VmFlag } from "./mm/vma.ts";
 import { liveMms, syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
 
@@ -79,23 +78,7 @@ export function mlock(k: KernelCore, task: Task, addr: bigint, length: bigint, o
   syscallEntry(k, task);
   const r = pageRange(k, addr - (addr % 4096n), length + (addr % 4096n));
   if (typeof r === "bigint") return r;
-  if (!k.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
-  k.userMm.setFlags(
-    mm,
-    r.start,
-    r.end,
-    VmFlag.LOCKED | (onFault ? VmFlag.LOCKONFAULT : 0),
-    onFault ? 0 : VmFlag.LOCKONFAULT,
-  );
-  if (!onFault) {
-    // populate_vma_page_range: write faults for private writable mappings (FOLL_WRITE), read faults otherwise
-    for (let v = r.start; v < r.end; v++) {
-      const vma = mm.vmaAt(v)!;
-      if (!(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) continue;
-      populate(k, task, v, (vma.vmFlags & (VmFlag.WRITE | VmFlag.SHARED)) === VmFlag.WRITE);
-    }
-  }
-  return 0n;
+  return BigInt(k.userMm.mlock(mm, r.start, r.end, onFault, (vpn, write) => populate(k, task, vpn, write)));
 }
 
 /** munlock: clears VM_LOCKED over the range. */
@@ -103,9 +86,7 @@ export function munlock(k: KernelCore, task: Task, addr: bigint, length: bigint)
   const mm = userOf(task);
   const r = pageRange(k, addr - (addr % 4096n), length + (addr % 4096n));
   if (typeof r === "bigint") return r;
-  if (!k.userMm.isMapped(mm, r.start, r.end)) return BigInt(-Errno.ENOMEM);
-  k.userMm.setFlags(mm, r.start, r.end, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT);
-  return 0n;
+  return BigInt(k.userMm.munlock(mm, r.start, r.end));
 }
 
 /**
@@ -119,29 +100,9 @@ export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
   syscallEntry(k, task);
   const oldBrk = BigInt(mm.brkBytes);
   const newBrk = oldBrk + delta;
-  const startBrk = BigInt(mm.startBrk) * 4096n;
-  if (newBrk < startBrk || newBrk >= k.layout.userEnd) return BigInt(-Errno.ENOMEM);
-  const oldEnd = Number((oldBrk + 4095n) / 4096n);
-  const newEnd = Number((newBrk + 4095n) / 4096n);
-  if (newEnd < oldEnd) k.userMm.munmap(mm, newEnd, oldEnd - newEnd);
-  else if (newEnd > oldEnd) {
-    const next = mm.findVma(oldEnd);
-    const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
-    if (next !== null && newEnd + 1 > next.vmStart - gap) return BigInt(-Errno.ENOMEM);
-    k.userMm.insertAndMerge(
-      mm,
-      new Vma(
-        oldEnd,
-        newEnd,
-        VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
-        oldEnd,
-        "[heap]",
-      ),
-    );
-    mm.committed += newEnd - oldEnd;
-  }
-  mm.brkBytes = Number(newBrk);
-  return oldBrk;
+  if (newBrk < 0n || newBrk >= k.layout.userEnd) return BigInt(-Errno.ENOMEM);
+  const r = k.userMm.brk(mm, Number(newBrk));
+  return r < 0 ? BigInt(r) : oldBrk;
 }
 
 /** mremap; returns the new address or -errno. */
