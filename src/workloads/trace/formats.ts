@@ -16,7 +16,7 @@
  *   each a load of the first byte of that page.
  */
 import { InputError } from "../../base/errors.ts";
-import { compressionOf, peekBytes, type TraceInput, workerError } from "./input.ts";
+import { type Compression, compressionOf, peekBytes, type TraceInput, workerError } from "./input.ts";
 import {
   ADDR_LIMIT,
   FETCH,
@@ -159,7 +159,12 @@ export type RunSink = (runs: Uint32Array, count: number, totals: Float64Array) =
  */
 export function canReadRuns(path: string): boolean {
   if (path === "-") return false;
-  return compressionOf(peekBytes(path, 4)) !== "zstd" || zstdBindingPath() !== null;
+  return canFold(compressionOf(peekBytes(path, 4)));
+}
+
+/** Whether the reading thread can read a file compressed with `codec` (zstd only with zstd-napi's binding). */
+export function canFold(codec: Compression): boolean {
+  return codec !== "zstd" || zstdBindingPath() !== null;
 }
 
 /**
@@ -168,14 +173,16 @@ export function canReadRuns(path: string): boolean {
  * of the slot before: the fast path of machine mode. The same errors as
  * readTrace's, at the same offsets, after the runs before the bad record.
  * `onProgress` gets the bytes read from the file and the records so far.
+ * `codec` is the file's compression when the caller has read it already.
  */
 export async function readRuns(
   path: string,
   sink: RunSink,
   onProgress?: (rawBytes: number, records: number) => void,
+  codec: Compression = path === "-" ? "none" : compressionOf(peekBytes(path, 4)),
 ): Promise<TraceReadStats> {
-  if (!canReadRuns(path)) throw new Error(`readRuns: ${path} is not a file the reading thread can read`);
-  const codec = compressionOf(peekBytes(path, 4));
+  if (path === "-" || !canFold(codec))
+    throw new Error(`readRuns: ${path} is not a file the reading thread can read`);
   const totals = new Float64Array(RUN_TOTALS);
   const stats: TraceReadStats = { format: "bin", records: 0, bytes: 0, lines: 0, skippedLines: 0 };
   for await (const { m, view } of readSlots(path, codec, true)) {
