@@ -252,11 +252,6 @@ export function decodeHead(head: Buffer, n = 4096): Buffer {
   }
 }
 
-/** decodeHead of a file's first bytes (for the command's own peek; open.ts replaces it). */
-export function peekTrace(path: string, n = 4096): Buffer {
-  return decodeHead(peekBytes(path, HEAD_BYTES), n);
-}
-
 /** The compression a file's first bytes announce. */
 export function compressionOf(head: Buffer): Compression {
   return startsWith(head, ZSTD_MAGIC) ? "zstd" : startsWith(head, GZIP_MAGIC) ? "gzip" : "none";
