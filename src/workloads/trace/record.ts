@@ -23,8 +23,13 @@
  *   written      kind >= 2 (stores and modifies)
  *
  * The helpers are small functions that V8 inlines into the loops that call
- * them. The folded form of records, the runs of the reading thread, has its
- * own layout in runs.ts.
+ * them. Four hot loops spell the same arithmetic out instead, each with a
+ * comment naming this file, and must stay in sync with it: foldRuns
+ * (runs.ts: it runs on the reading thread from its source text and may use
+ * nothing outside its body), MachineMode.feed and feedRuns, and
+ * KernelMode.feed (analysis/trace: the analysis layer may not import
+ * workloads). record.test.ts holds all four to this file. The folded form
+ * of records, the runs of the reading thread, has its own layout in runs.ts.
  */
 
 /** The kinds of access (bits 0..1). */
