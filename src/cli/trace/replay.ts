@@ -80,36 +80,43 @@ export class Replay {
       // OPT needs the future: the page string is kept (8 bytes a reference), then run
       this.optPages = new Float64Array(1 << 20);
       this.inner = (w, n) => {
+        const fetch = isFetch; // record.ts's helpers as locals: see there
+        const pageOf = recordPage;
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          if (dataOnly && isFetch(lo)) continue;
+          if (dataOnly && fetch(lo)) continue;
           if (this.optN === this.optPages!.length) {
             const bigger = new Float64Array(this.optPages!.length * 2);
             bigger.set(this.optPages!);
             this.optPages = bigger;
           }
-          this.optPages![this.optN++] = recordPage(lo, w[2 * i + 1]);
+          this.optPages![this.optN++] = pageOf(lo, w[2 * i + 1]);
         }
       };
     } else if ((FAST_POLICIES as readonly string[]).includes(policy)) {
       const f = new FastSim(policy as never, frames);
       this.fast = f;
       this.inner = (w, n) => {
+        const fetch = isFetch; // record.ts's helpers as locals: see there
+        const pageOf = recordPage;
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          if (isFetch(lo) && dataOnly) continue;
-          f.access(recordPage(lo, w[2 * i + 1]));
+          if (fetch(lo) && dataOnly) continue;
+          f.access(pageOf(lo, w[2 * i + 1]));
         }
       };
     } else {
       const p = new PolicySim(policy, frames, { seed });
       this.psim = p;
       this.inner = (w, n) => {
+        const kindOf = recordKind; // record.ts's helpers as locals: see there
+        const pageOf = recordPage;
+        const writes = isWrite;
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          const kind = recordKind(lo);
+          const kind = kindOf(lo);
           if (kind === 0 && dataOnly) continue;
-          p.access(recordPage(lo, w[2 * i + 1]), isWrite(kind));
+          p.access(pageOf(lo, w[2 * i + 1]), writes(kind));
         }
       };
     }
@@ -141,10 +148,12 @@ export class Replay {
     if (an === null) return;
     const { exact, shards, ws, tlbCurve, curveSims } = an;
     const dataOnly = this.s.dataOnly;
+    const fetch = isFetch; // record.ts's helpers as locals: see there
+    const pageOf = recordPage;
     for (let i = 0; i < n; i++) {
       const lo = w[2 * i];
-      if (dataOnly && isFetch(lo)) continue;
-      const page = recordPage(lo, w[2 * i + 1]);
+      if (dataOnly && fetch(lo)) continue;
+      const page = pageOf(lo, w[2 * i + 1]);
       exact?.access(page);
       shards?.access(page);
       ws?.access(page);

@@ -247,8 +247,9 @@ class BinDecoder implements Decoder {
 
   /** Checks n records of w (the batch at byte `this.base`) and hands them on. */
   private hand(w: Uint32Array, n: number): void {
+    const isRecord = isRecordHi; // a local: see record.ts
     for (let i = 0; i < n; i++) {
-      if (!isRecordHi(w[2 * i + 1])) {
+      if (!isRecord(w[2 * i + 1])) {
         this.sink(w, i);
         this.stats.records += i;
         throw badRecord(this.name, this.stats.records, w[2 * i], w[2 * i + 1], this.base + i * RECORD_BYTES);
