@@ -31,7 +31,9 @@ type Acc = [number, number];
 /** Records of the accesses, written by setRecord. */
 function records(accesses: Acc[]): Uint32Array {
   const w = new Uint32Array(2 * accesses.length);
-  accesses.forEach(([vaddr, kind], i) => setRecord(w, i, vaddr, kind));
+  accesses.forEach(([vaddr, kind], i) => {
+    setRecord(w, i, vaddr, kind);
+  });
   return w;
 }
 
