@@ -20,8 +20,10 @@ import { resolve } from "node:path";
 import { StackDistance } from "../src/analysis/mrc.ts";
 import { FastSim } from "../src/analysis/policy/fast.ts";
 import { MachineMode } from "../src/analysis/trace/machineMode.ts";
-import { readRuns, readTrace } from "../src/workloads/trace/formats.ts";
+import { readTrace } from "../src/workloads/trace/formats.ts";
 import { openTrace } from "../src/workloads/trace/input.ts";
+import { openSource } from "../src/workloads/trace/open.ts";
+import { pageAt } from "../src/workloads/trace/record.ts";
 import { buildVmref, runVmref, SHARED } from "./common.ts";
 
 const COUNTERS = [
@@ -47,8 +49,6 @@ async function best<T>(runs: number, f: () => Promise<T>): Promise<{ seconds: nu
   return { seconds: bestS, value: value! };
 }
 
-const pageOf = (w: Uint32Array, i: number) => w[2 * i + 1] * 262144 + (w[2 * i] >>> 14);
-
 async function main(): Promise<void> {
   const vmref = buildVmref();
   if ("error" in vmref) console.log(`C reference unavailable: ${vmref.error}`);
@@ -60,10 +60,16 @@ async function main(): Promise<void> {
   ] as const) {
     const file = resolve(SHARED, "traces", trace);
     console.log(`${trace}, ${frames} frames, TLB 64x4,1536x12, CLOCK`);
-    // what `vmlab trace FILE` does: the reading thread checks and folds the records into runs
+    // what `vmlab trace FILE` does: the trace layer opens the file on the runs path, and the
+    // reading thread checks and folds the records into runs
     const m = await best(3, async () => {
       const mm = new MachineMode({ frames, tlb: "64x4,1536x12", policy: "clock" });
-      await readRuns(file, (w, n, totals) => mm.feedRuns(w, n, totals));
+      const source = openSource(file, { format: "auto", runs: mm.takesRuns });
+      if (source.path !== "runs") throw new Error(`${file} is not read as runs`);
+      await source.read({
+        records: (w, n) => mm.feed(w, n),
+        runs: (w, n, totals) => mm.feedRuns(w, n, totals),
+      });
       return mm.result();
     });
     // record by record, as from standard input or with an analysis alongside
@@ -97,14 +103,16 @@ async function main(): Promise<void> {
     const lru = await best(3, async () => {
       const sim = new FastSim("lru", frames);
       await readTrace(openTrace(file), "bin", (w, n) => {
-        for (let i = 0; i < n; i++) sim.access(pageOf(w, i));
+        const page = pageAt; // a local: see record.ts
+        for (let i = 0; i < n; i++) sim.access(page(w, i));
       });
       return sim.result();
     });
     const curve = await best(3, async () => {
       const sd = new StackDistance();
       await readTrace(openTrace(file), "bin", (w, n) => {
-        for (let i = 0; i < n; i++) sd.access(pageOf(w, i));
+        const page = pageAt; // a local: see record.ts
+        for (let i = 0; i < n; i++) sd.access(page(w, i));
       });
       return sd;
     });

@@ -1,9 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { POLICY_NAMES } from "../analysis/policy/policies.ts";
-import { MACHINE_POLICIES } from "../analysis/trace/machineMode.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
-import { RECLAIM_POLICIES } from "../kernel/mm/vmscan.ts";
 import { runGenCli } from "./gen.ts";
 import { runPolicyCli } from "./policy.ts";
 import { runWorker } from "./queue.ts";
@@ -12,7 +10,7 @@ import { runRepl } from "./repl.ts";
 import { runCli } from "./run.ts";
 import { runSweepCli } from "./sweep.ts";
 import { runTour } from "./tour.ts";
-import { runTraceCli } from "./trace.ts";
+import { addTraceOptions, runTraceCli } from "./trace.ts";
 import { runWalk } from "./walk.ts";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 invalid input, 3 a bug in vmlab. */
@@ -225,62 +223,6 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   return exitCode;
-}
-
-/** The replay options `vmlab trace` and `vmlab record` share. */
-function addTraceOptions(cmd: Command): Command {
-  return cmd
-    .option("--mode <m>", "machine (the MMU and a pager) or policy (page numbers only)", "machine")
-    .option("--frames <n>", "frames for the traced program's pages (page tables aside)", "4096")
-    .option("--ram <size>", "the same as a size: 16M is --frames 4096")
-    .option(
-      "--policy <name>",
-      `machine mode: ${MACHINE_POLICIES.join(", ")} (--pager linux: ${RECLAIM_POLICIES.join(", ")}); policy mode: ${POLICY_NAMES.join(", ")}`,
-      "clock",
-    )
-    .option(
-      "--tlb <spec>",
-      "machine mode: a preset (skylake, vmref, tiny, none) or levels like 64x4,1536x12",
-      "vmref",
-    )
-    .option("--data-only", "drop instruction fetches", false)
-    .option(
-      "--pager <p>",
-      "machine mode: reference (the C reference's demand pager) or linux (the kernel model's faults, LRU reclaim and swap)",
-      "reference",
-    )
-    .option("--swap <size>", "--pager linux: the swap area (default 4 times --frames, at least 64M)")
-    .option(
-      "--page <size>",
-      "machine mode: 4k, or 2m (every 2 MiB region a huge page, mapped by a PMD; thp is the same); with --pager linux: 4k or thp (the kernel's transparent huge pages)",
-      "4k",
-    )
-    .option("--arch <a>", "machine mode: x86_64 (4-level) or x86_64-la57 (5-level)", "x86_64")
-    .option("--seed <n>", "seed for random choices", "1")
-    .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
-    .option("--mrc", "also the exact LRU miss-ratio curve (one pass, every size at once)")
-    .option(
-      "--shards <rate>",
-      "an approximate curve by SHARDS sampling at this rate (0..1], for very long traces",
-    )
-    .option(
-      "--mrc-policies <list>",
-      "also these policies at each curve size (lru, fifo, clock; one run per size)",
-    )
-    .option("--mrc-max <frames>", "the largest memory size on the curve (default: --frames)")
-    .option("--wss <tau>", "Denning's working set W(t, tau) over the run")
-    .option("--wss-every <n>", "sample the working set every n references (default: tau)")
-    .option(
-      "--tlb-curve <ways>",
-      "TLB miss ratio against TLB size, 16 to 4096 entries of this many ways, and fully associative",
-    )
-    .option("--csv", "print the curve and working set (or the counts) as CSV")
-    .option(
-      "--chart <file>",
-      "write a chart: .svg, .html or .png (miss-ratio curves, working set, faults over time)",
-    )
-    .option("--no-progress", "no progress line (it is only shown on a terminal anyway)")
-    .option("--json", "print one JSON object", false);
 }
 
 function collect(value: string, previous: string[]): string[] {

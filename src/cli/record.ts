@@ -14,8 +14,8 @@ import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { InputError } from "../base/errors.ts";
-import { readTrace } from "../workloads/trace/formats.ts";
-import { openStream } from "../workloads/trace/input.ts";
+import { streamSource } from "../workloads/trace/open.ts";
+import { RECORD_BYTES } from "../workloads/trace/record.ts";
 import { runTraceCli, type TraceCliOptions, type TraceOutcome } from "./trace.ts";
 
 export interface RecordOptions extends TraceCliOptions {
@@ -57,7 +57,7 @@ export async function runRecordCli(
   // check every option before starting anything
   await runTraceCli("-", { ...o, format: "lackey" }, undefined, true);
   const v = await startValgrind(argv);
-  const r = await runTraceCli("-", { ...o, format: "lackey" }, () => openStream(name, v.trace));
+  const r = await runTraceCli("-", { ...o, format: "lackey" }, () => streamSource(name, v.trace, "lackey"));
   const code = await v.exited;
   if (r.summary !== undefined && r.summary.accesses === 0)
     return {
@@ -93,10 +93,12 @@ async function recordToFile(
   if (compressor) sink = compressor as unknown as Writable;
   let records = 0;
   try {
-    const stats = await readTrace(openStream(name, v.trace), "lackey", (w, n) => {
-      records += n;
-      // a copy: the batch buffer is reused for the next batch (valgrind is far slower than the writer)
-      sink.write(Buffer.from(w.buffer.slice(w.byteOffset, w.byteOffset + n * 8)));
+    const stats = await streamSource(name, v.trace, "lackey").read({
+      records: (w, n) => {
+        records += n;
+        // a copy: the batch buffer is reused for the next batch (valgrind is far slower than the writer)
+        sink.write(Buffer.from(w.buffer.slice(w.byteOffset, w.byteOffset + n * RECORD_BYTES)));
+      },
     });
     sink.end();
     if (done) await done;

@@ -102,6 +102,8 @@ export class KernelMode {
     const k = this.kernel;
     const cpu = this.cpu;
     const t = this.task;
+    // records decoded by hand, as workloads/trace/record.ts lays them out (the analysis layer may
+    // not import it): kind lo & 3, address (hi:lo) >> 2. Keep in sync (record.test.ts checks).
     for (let i = 0; i < count; i++) {
       const lo = words[2 * i];
       const hi = words[2 * i + 1];

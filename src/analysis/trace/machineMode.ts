@@ -243,6 +243,9 @@ export class MachineMode {
     const maskI = this.memoMaskI;
     // a unified first level: one table, and no branch on the kind of access in the common path
     const split = keysI !== keysD;
+    // The records are decoded here by hand, as workloads/trace/record.ts lays them out (the
+    // analysis layer may not import it): kind lo & 3, page hi * 2^18 + (lo >>> 14), address
+    // (hi:lo) >> 2, offset (lo >>> 2) & 4095. Keep in sync with record.ts (record.test.ts checks).
     for (let i = 0; i < count; i++) {
       const lo = words[2 * i];
       const hi = words[2 * i + 1];
@@ -314,6 +317,9 @@ export class MachineMode {
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
     const split = keysI !== keysD;
+    // Runs decoded by hand, as workloads/trace/runs.ts lays them out (high word bits 0..16, count
+    // minus one in bits 17..30, a write in bit 31), their first records' low words as
+    // workloads/trace/record.ts does (see feed). Keep in sync with both (record.test.ts checks).
     for (let i = 0; i < count; i++) {
       const lo = runs[2 * i];
       const w = runs[2 * i + 1];

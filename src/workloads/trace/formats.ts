@@ -16,7 +16,19 @@
  *   each a load of the first byte of that page.
  */
 import { InputError } from "../../base/errors.ts";
-import { compressionOf, peekBytes, type TraceInput, workerError } from "./input.ts";
+import { type Compression, compressionOf, peekBytes, type TraceInput, workerError } from "./input.ts";
+import {
+  ADDR_LIMIT,
+  FETCH,
+  isRecordHi,
+  kindOfLetter,
+  LOAD,
+  MODIFY,
+  RECORD_BYTES,
+  recordValue,
+  STORE,
+  setRecord,
+} from "./record.ts";
 import { RUN_TOTALS } from "./runs.ts";
 import { readSlots, zstdBindingPath } from "./worker.ts";
 
@@ -39,10 +51,6 @@ export interface TraceReadStats {
   lines: number;
   skippedLines: number;
 }
-
-/** Valgrind guest addresses (and x86-64 user addresses) are below 2^47. */
-const ADDR_LIMIT = 2 ** 47;
-const TWO32 = 4294967296;
 
 /** Guesses the format from the name, then from the first bytes. */
 export function sniffFormat(name: string, head: Buffer): TraceFormat {
@@ -127,9 +135,8 @@ interface Decoder {
 
 /** Record `index` (at byte `offset`), whose words are lo and hi, is not a u64-addr2kind record. */
 function badRecord(name: string, index: number, lo: number, hi: number, offset: number): InputError {
-  const rec = BigInt(hi) * 4294967296n + BigInt(lo);
   return new InputError(
-    `record ${index}: 0x${rec.toString(16)} is not a u64-addr2kind record (its address is beyond 2^47): a corrupt trace, or not this format (--format)`,
+    `record ${index}: 0x${recordValue(lo, hi).toString(16)} is not a u64-addr2kind record (its address is beyond 2^47): a corrupt trace, or not this format (--format)`,
     { file: name, offset },
   );
 }
@@ -152,7 +159,12 @@ export type RunSink = (runs: Uint32Array, count: number, totals: Float64Array) =
  */
 export function canReadRuns(path: string): boolean {
   if (path === "-") return false;
-  return compressionOf(peekBytes(path, 4)) !== "zstd" || zstdBindingPath() !== null;
+  return canFold(compressionOf(peekBytes(path, 4)));
+}
+
+/** Whether the reading thread can read a file compressed with `codec` (zstd only with zstd-napi's binding). */
+export function canFold(codec: Compression): boolean {
+  return codec !== "zstd" || zstdBindingPath() !== null;
 }
 
 /**
@@ -161,14 +173,16 @@ export function canReadRuns(path: string): boolean {
  * of the slot before: the fast path of machine mode. The same errors as
  * readTrace's, at the same offsets, after the runs before the bad record.
  * `onProgress` gets the bytes read from the file and the records so far.
+ * `codec` is the file's compression when the caller has read it already.
  */
 export async function readRuns(
   path: string,
   sink: RunSink,
   onProgress?: (rawBytes: number, records: number) => void,
+  codec: Compression = path === "-" ? "none" : compressionOf(peekBytes(path, 4)),
 ): Promise<TraceReadStats> {
-  if (!canReadRuns(path)) throw new Error(`readRuns: ${path} is not a file the reading thread can read`);
-  const codec = compressionOf(peekBytes(path, 4));
+  if (path === "-" || !canFold(codec))
+    throw new Error(`readRuns: ${path} is not a file the reading thread can read`);
   const totals = new Float64Array(RUN_TOTALS);
   const stats: TraceReadStats = { format: "bin", records: 0, bytes: 0, lines: 0, skippedLines: 0 };
   for await (const { m, view } of readSlots(path, codec, true)) {
@@ -190,7 +204,7 @@ export async function readRuns(
 
 /** u64-addr2kind: copies bytes into the batch buffer, checks each record, flushes full batches. */
 class BinDecoder implements Decoder {
-  private readonly bytes = new Uint8Array(BATCH_RECORDS * 8);
+  private readonly bytes = new Uint8Array(BATCH_RECORDS * RECORD_BYTES);
   private readonly words = new Uint32Array(this.bytes.buffer);
   private fill = 0;
   /** byte offset of the batch buffer's start in the trace */
@@ -206,14 +220,14 @@ class BinDecoder implements Decoder {
     let at = 0;
     if (this.fill === 0 && chunk.byteOffset % 4 === 0) {
       // whole records straight from the chunk (a worker's shared slot): no copy
-      const whole = Math.floor(chunk.length / 8);
+      const whole = Math.floor(chunk.length / RECORD_BYTES);
       const view = new Uint32Array(chunk.buffer, chunk.byteOffset, whole * 2);
       for (let r = 0; r < whole; r += BATCH_RECORDS) {
         const n = Math.min(BATCH_RECORDS, whole - r);
         this.hand(r === 0 ? view : view.subarray(2 * r), n);
-        this.base += n * 8;
+        this.base += n * RECORD_BYTES;
       }
-      at = whole * 8;
+      at = whole * RECORD_BYTES;
     }
     while (at < chunk.length) {
       const n = Math.min(chunk.length - at, this.bytes.length - this.fill);
@@ -225,20 +239,20 @@ class BinDecoder implements Decoder {
   }
 
   end(): void {
-    const whole = Math.floor(this.fill / 8);
-    const rest = this.fill - whole * 8;
+    const whole = Math.floor(this.fill / RECORD_BYTES);
+    const rest = this.fill - whole * RECORD_BYTES;
     this.flush(whole);
     if (rest !== 0) throw truncated(this.name, rest, this.stats.records, this.base);
   }
 
   /** Checks n records of w (the batch at byte `this.base`) and hands them on. */
   private hand(w: Uint32Array, n: number): void {
+    const isRecord = isRecordHi; // a local: see record.ts
     for (let i = 0; i < n; i++) {
-      // record = vaddr << 2 | kind with vaddr < 2^47: the high word is below 2^17
-      if (w[2 * i + 1] >= 131072) {
+      if (!isRecord(w[2 * i + 1])) {
         this.sink(w, i);
         this.stats.records += i;
-        throw badRecord(this.name, this.stats.records, w[2 * i], w[2 * i + 1], this.base + i * 8);
+        throw badRecord(this.name, this.stats.records, w[2 * i], w[2 * i + 1], this.base + i * RECORD_BYTES);
       }
     }
     if (n > 0) this.sink(w, n);
@@ -248,7 +262,7 @@ class BinDecoder implements Decoder {
   private flush(n: number): void {
     this.hand(this.words, n);
     // keep the bytes of a partial record at the front
-    const used = n * 8;
+    const used = n * RECORD_BYTES;
     if (used < this.fill) this.bytes.copyWithin(0, used, this.fill);
     this.fill -= used;
     this.base += used;
@@ -299,10 +313,7 @@ class LineDecoder implements Decoder {
   }
 
   private emit(vaddr: number, kind: number): void {
-    const rec = vaddr * 4 + kind;
-    const i = this.n++;
-    this.words[2 * i] = rec % TWO32;
-    this.words[2 * i + 1] = Math.floor(rec / TWO32);
+    setRecord(this.words, this.n++, vaddr, kind);
     if (this.n === BATCH_RECORDS) this.flush();
   }
 
@@ -324,9 +335,9 @@ class LineDecoder implements Decoder {
     const c0 = s.charCodeAt(from);
     const c1 = s.charCodeAt(from + 1);
     let kind = -1;
-    if (c0 === 73 /* I */ && c1 === 32 && s.charCodeAt(from + 2) === 32) kind = 0;
+    if (c0 === 73 /* I */ && c1 === 32 && s.charCodeAt(from + 2) === 32) kind = FETCH;
     else if (c0 === 32 && s.charCodeAt(from + 2) === 32)
-      kind = c1 === 76 ? 1 : c1 === 83 ? 2 : c1 === 77 ? 3 : -1;
+      kind = c1 === 76 /* L */ ? LOAD : c1 === 83 /* S */ ? STORE : c1 === 77 /* M */ ? MODIFY : -1;
     if (kind < 0) {
       this.stats.skippedLines++;
       return;
@@ -365,11 +376,11 @@ class LineDecoder implements Decoder {
       return;
     }
     if (tokens.length > 2) this.fail(`expected ADDRESS [R|W|X], not ${tokens.length} words`, tokens[2].col);
-    let kind = 1;
+    let kind = LOAD;
     let addr = tokens[0];
     if (tokens.length === 2) {
-      const k0 = accessKind(tokens[0].t);
-      const k1 = accessKind(tokens[1].t);
+      const k0 = kindOfLetter(tokens[0].t);
+      const k1 = kindOfLetter(tokens[1].t);
       if (k1 >= 0) kind = k1;
       else if (k0 >= 0) {
         kind = k0;
@@ -394,7 +405,7 @@ class LineDecoder implements Decoder {
         this.fail(`'${m[0]}' is not a page number`, m.index + 1);
       if (v >= ADDR_LIMIT / 4096)
         this.fail(`page ${m[0]} is beyond 2^35 (addresses below 2^47)`, m.index + 1);
-      this.emit(v * 4096, 1);
+      this.emit(v * 4096, LOAD);
     }
     if (!any) this.stats.skippedLines++;
   }
@@ -404,23 +415,6 @@ function hexDigit(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;
   if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-function accessKind(t: string): number {
-  switch (t.toUpperCase()) {
-    case "X":
-    case "I":
-      return 0;
-    case "R":
-    case "L":
-      return 1;
-    case "W":
-    case "S":
-      return 2;
-    case "M":
-      return 3;
-  }
   return -1;
 }
 

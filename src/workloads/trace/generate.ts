@@ -14,6 +14,7 @@
 import { InputError } from "../../base/errors.ts";
 import { Rng } from "../../base/rng.ts";
 import { BATCH_RECORDS, type BatchSink } from "./formats.ts";
+import { LOAD, STORE, setRecord } from "./record.ts";
 
 export const PATTERNS = ["seq", "random", "zipf", "hotcold"] as const;
 export type Pattern = (typeof PATTERNS)[number];
@@ -32,8 +33,6 @@ export interface GenerateOptions {
   /** the first page's address (default 0x10000000, 256 MiB: an ordinary user address) */
   base?: number;
 }
-
-const TWO32 = 4294967296;
 
 /** Produces the trace into `sink`, batch by batch. Returns the references written. */
 export function generateTrace(o: GenerateOptions, sink: BatchSink): number {
@@ -58,10 +57,7 @@ export function generateTrace(o: GenerateOptions, sink: BatchSink): number {
   for (let i = 0; i < o.refs; i++) {
     const page = next(i);
     const vaddr = base + page * 4096 + ((i * 64) % 4096);
-    const kind = writeRatio > 0 && rng.float() < writeRatio ? 2 : 1;
-    const rec = vaddr * 4 + kind;
-    words[2 * n] = rec % TWO32;
-    words[2 * n + 1] = Math.floor(rec / TWO32);
+    setRecord(words, n, vaddr, writeRatio > 0 && rng.float() < writeRatio ? STORE : LOAD);
     if (++n === BATCH_RECORDS) {
       sink(words, n);
       n = 0;

@@ -51,21 +51,25 @@ function zstdNapi(): (new () => NodeJS.ReadWriteStream) | null {
  * naming the file.
  */
 export function openTrace(path: string, stdin: Readable = process.stdin, threaded = true): TraceInput {
-  const name = path === "-" ? "<stdin>" : path;
-  const codec = path === "-" ? "none" : compressionOf(peekBytes(path, 4));
+  if (path === "-") return openStream("<stdin>", stdin);
+  return openTraceFile(path, compressionOf(peekBytes(path, 4)), threaded);
+}
+
+/** Opens the file `path`, whose first bytes announced `codec` (compressionOf). */
+export function openTraceFile(path: string, codec: Compression, threaded = true): TraceInput {
   if (threaded && (codec === "gzip" || (codec === "zstd" && zstdBindingPath() !== null))) {
     // decompressed by the reading thread, in parallel with the simulation
     const input: TraceInput = {
-      name,
+      name: path,
       compression: codec,
       rawBytes: 0,
-      chunks: viaWorker(path, name, codec, (n) => {
+      chunks: viaWorker(path, path, codec, (n) => {
         input.rawBytes = n;
       }),
     };
     return input;
   }
-  return openStream(name, path === "-" ? stdin : createReadStream(path, { highWaterMark: 1 << 20 }));
+  return openStream(path, createReadStream(path, { highWaterMark: 1 << 20 }));
 }
 
 /**
@@ -217,14 +221,16 @@ async function* viaZstdCommand(input: AsyncIterable<Buffer>, name: string): Asyn
     });
 }
 
+/** How many of a file's first bytes decodeHead wants. */
+export const HEAD_BYTES = 64 << 10;
+
 /**
- * The first (at most) `n` decompressed bytes of a trace file, read and
- * decompressed synchronously from its first 64 KiB: enough to guess its
- * format. Empty when the file cannot be read or decoded (its reader then
- * says why).
+ * The first (at most) `n` decompressed bytes of a trace file, decompressed
+ * synchronously from `head`, its first HEAD_BYTES bytes (peekBytes): enough
+ * to guess its format. Empty when they cannot be decoded (the file's reader
+ * then says why).
  */
-export function peekTrace(path: string, n = 4096): Buffer {
-  const head = peekBytes(path, 64 << 10);
+export function decodeHead(head: Buffer, n = 4096): Buffer {
   try {
     switch (compressionOf(head)) {
       case "none":

@@ -22,9 +22,26 @@ export const RUN_TOTALS = 7;
 /** Records in a run at most (14 bits of count). */
 export const RUN_MAX = 16384;
 
+/** The records' high word, from a run's second word `w`. */
+export function runHigh(w: number): number {
+  return w & 0x1ffff;
+}
+
+/** The records in the run (1..RUN_MAX), from its second word `w`. */
+export function runLength(w: number): number {
+  return ((w >>> 17) & 0x3fff) + 1;
+}
+
+/** 1 when a store or modify is among the run's records, else 0, from its second word `w`. */
+export function runWrites(w: number): number {
+  return w >>> 31;
+}
+
 /**
  * (It runs in the reading thread too, sent as source text: it may use
- * nothing from outside its body, RUN_MAX included.)
+ * nothing from outside its body, RUN_MAX included. So it decodes the
+ * records by hand, as record.ts lays them out: keep it in sync with
+ * record.ts, as record.test.ts checks.)
  *
  * Folds `n` records of `rec` into runs in `out` (room for n runs), adding
  * the records' totals to `totals`. Returns the number of runs. It stops
@@ -43,6 +60,7 @@ export function foldRuns(rec: Uint32Array, n: number, out: Uint32Array, totals: 
   let side = -1;
   let len = 0;
   let i = 0;
+  // record.ts's layout by hand: kind lo & 3, offset (lo >>> 2) & 4095, page hi:(lo >>> 14), hi < 2^17
   for (; i < n; i++) {
     const lo = rec[2 * i];
     const hi = rec[2 * i + 1];

@@ -1,0 +1,261 @@
+/**
+ * The options of `vmlab trace` and `vmlab record`: the flags as commander
+ * declares them (their --help text), and their parsing and checking into
+ * the settings of a run. Bad values are InputErrors (exit 2), checked in
+ * the order the run needs them: parseReplay before the simulation is
+ * built, parseAnalyses after it.
+ */
+import { extname } from "node:path";
+import type { Command } from "commander";
+import { curveSizes } from "../../analysis/mrc.ts";
+import { FAST_POLICIES } from "../../analysis/policy/fast.ts";
+import { POLICY_NAMES } from "../../analysis/policy/policies.ts";
+import { MACHINE_POLICIES } from "../../analysis/trace/machineMode.ts";
+import { InputError } from "../../base/errors.ts";
+import { parseTlbSpec, type TlbSpec } from "../../hw/mmu/Tlb.ts";
+import { RECLAIM_POLICIES } from "../../kernel/mm/vmscan.ts";
+import { TRACE_FORMATS, type TraceFormat } from "../../workloads/trace/formats.ts";
+
+/** The options as commander hands them over. */
+export interface TraceCliOptions {
+  format: string;
+  mode: string;
+  frames: string;
+  policy: string;
+  tlb: string;
+  dataOnly: boolean;
+  json: boolean;
+  seed: string;
+  cost?: string;
+  progress: boolean;
+  mrc?: boolean;
+  shards?: string;
+  mrcPolicies?: string;
+  mrcMax?: string;
+  wss?: string;
+  wssEvery?: string;
+  csv?: boolean;
+  chart?: string;
+  tlbCurve?: string;
+  page?: string;
+  arch?: string;
+  pager?: string;
+  swap?: string;
+  ram?: string;
+  /** --frames was given on the command line (not its default) */
+  framesGiven?: boolean;
+}
+
+/** What is replayed, and through what. */
+export interface ReplaySettings {
+  format: TraceFormat | "auto";
+  /** machine mode (else policy mode) */
+  machine: boolean;
+  /** machine mode through the kernel model's fault handling (--pager linux) */
+  linuxPager: boolean;
+  frames: number;
+  seed: number;
+  policy: string;
+  dataOnly: boolean;
+  /** --tlb as given, and parsed */
+  tlb: string;
+  tlbSpec: TlbSpec;
+  page: "4k" | "2m" | "thp";
+  arch: string;
+  /** --pager linux: the swap area in bytes */
+  swapBytes?: number;
+  /** machine mode with the reference pager: the cycle cost model */
+  cost?: Record<string, number>;
+}
+
+/** The analyses over page numbers that run in the same pass. */
+export interface AnalysisSettings {
+  /** the sizes of the miss-ratio curves */
+  sizes: number[];
+  /** the exact LRU curve (one pass) */
+  exact: boolean;
+  /** SHARDS' sampling rate, or null */
+  shardsRate: number | null;
+  /** policies run at every size of the curve */
+  curvePolicies: string[];
+  wss: { tau: number; every: number } | null;
+  tlbCurveWays: number | null;
+}
+
+export function positiveInt(text: string, what: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
+    throw new InputError(`${what} must be a positive integer, not '${text}'`);
+  return Number(text);
+}
+
+function parseCost(text: string | undefined): Record<string, number> {
+  if (!text) return {};
+  const out: Record<string, number> = {};
+  for (const part of text.split(",")) {
+    const m = /^\s*(l1|l2|walkRead|minorFault|majorFault)\s*=\s*(\d+(\.\d+)?)\s*$/.exec(part);
+    if (!m)
+      throw new InputError(
+        `--cost: '${part}' is not KEY=NUMBER with KEY l1, l2, walkRead, minorFault or majorFault`,
+      );
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** --ram SIZE as 4 KiB frames: a multiple of 4K. */
+function ramFrames(text: string): number {
+  const bytes = parseSize(text, "--ram");
+  if (bytes < 4096 || bytes % 4096 !== 0)
+    throw new InputError(`--ram: ${text} is not a positive multiple of 4K`);
+  return bytes / 4096;
+}
+
+/** A size with an optional K, M or G suffix, in bytes. */
+function parseSize(text: string, what: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
+  if (!m) throw new InputError(`${what}: '${text}' is not a size like 512M`);
+  const v = Number(m[1]) * 1024 ** " KMG".indexOf((m[2] || " ").toUpperCase());
+  if (!Number.isSafeInteger(v) || v > 2 ** 36) throw new InputError(`${what}: ${text} is more than 64G`);
+  return v;
+}
+
+/** A chart's file name: .svg, .html or .png. */
+export function checkChartName(path: string): void {
+  if (![".svg", ".html", ".png"].includes(extname(path).toLowerCase()))
+    throw new InputError(`--chart: the file must end in .svg, .html or .png, not '${path}'`);
+}
+
+/** The replay's settings: the mode, the memory, the policy, the machine. */
+export function parseReplay(o: TraceCliOptions): ReplaySettings {
+  if (o.format !== "auto" && !TRACE_FORMATS.includes(o.format as TraceFormat))
+    throw new InputError(`--format must be auto, ${TRACE_FORMATS.join(", ")}, not '${o.format}'`);
+  if (o.mode !== "machine" && o.mode !== "policy")
+    throw new InputError(`--mode must be machine or policy, not '${o.mode}'`);
+  // --ram SIZE: the machine statement's vocabulary for the same thing
+  if (o.ram !== undefined && o.framesGiven) throw new InputError("give --frames or --ram, not both");
+  const frames = o.ram !== undefined ? ramFrames(o.ram) : positiveInt(o.frames, "--frames");
+  const seed = Number(o.seed);
+  if (!Number.isSafeInteger(seed)) throw new InputError(`--seed must be an integer, not '${o.seed}'`);
+  const machine = o.mode === "machine";
+  const policy = o.policy;
+  const pager = o.pager ?? "reference";
+  if (pager !== "reference" && pager !== "linux")
+    throw new InputError(`--pager must be reference or linux, not '${pager}'`);
+  if (pager === "linux" && !machine) throw new InputError("--pager linux is a machine-mode option");
+  const linuxPager = machine && pager === "linux";
+  if (machine && !linuxPager && !(MACHINE_POLICIES as readonly string[]).includes(policy))
+    throw new InputError(`machine mode policies: ${MACHINE_POLICIES.join(", ")} (not '${policy}')`);
+  if (!machine && !(POLICY_NAMES as readonly string[]).includes(policy))
+    throw new InputError(`policy mode policies: ${POLICY_NAMES.join(", ")} (not '${policy}')`);
+  const tlbSpec = parseTlbSpec(o.tlb);
+  const page = (o.page ?? "4k").toLowerCase();
+  if (page !== "4k" && page !== "2m" && page !== "thp")
+    throw new InputError(`--page must be 4k, 2m or thp, not '${o.page}'`);
+  if (page !== "4k" && !machine) throw new InputError("--page: policy mode counts 4 KiB pages only");
+  if (o.chart !== undefined) checkChartName(o.chart);
+  const s: ReplaySettings = {
+    format: o.format as TraceFormat | "auto",
+    machine,
+    linuxPager,
+    frames,
+    seed,
+    policy,
+    dataOnly: o.dataOnly,
+    tlb: o.tlb,
+    tlbSpec,
+    page,
+    arch: o.arch ?? "x86_64",
+  };
+  if (linuxPager) {
+    if (page === "2m")
+      throw new InputError(
+        "--pager linux: --page 4k, or thp for the kernel's transparent huge pages (thp=always); Linux has no all-2M mode for anonymous memory",
+      );
+    if (o.swap !== undefined) s.swapBytes = parseSize(o.swap, "--swap");
+  } else if (machine) s.cost = parseCost(o.cost);
+  return s;
+}
+
+/** The analyses alongside (--mrc, --shards, --mrc-policies, --wss, --tlb-curve); `frames` is the run's. */
+export function parseAnalyses(o: TraceCliOptions, frames: number): AnalysisSettings {
+  const mrcMax = o.mrcMax !== undefined ? positiveInt(o.mrcMax, "--mrc-max") : frames;
+  const shardsRate = o.shards !== undefined ? Number(o.shards) : null;
+  if (shardsRate !== null && !(shardsRate > 0 && shardsRate <= 1))
+    throw new InputError(`--shards must be a sampling rate in (0, 1], not '${o.shards}'`);
+  const wantMrc = o.mrc === true || shardsRate !== null || o.mrcPolicies !== undefined;
+  const sizes = curveSizes(mrcMax);
+  const curvePolicies = (o.mrcPolicies ?? "").split(",").filter((p) => p !== "");
+  for (const p of curvePolicies)
+    if (!(FAST_POLICIES as readonly string[]).includes(p))
+      throw new InputError(`--mrc-policies: one of ${FAST_POLICIES.join(", ")}, not '${p}'`);
+  if (curvePolicies.length * sizes.length > 400)
+    throw new InputError(
+      `--mrc-policies: ${curvePolicies.length * sizes.length} runs at once is too many; lower --mrc-max`,
+    );
+  const wss =
+    o.wss !== undefined
+      ? {
+          tau: positiveInt(o.wss, "--wss"),
+          every:
+            o.wssEvery !== undefined ? positiveInt(o.wssEvery, "--wss-every") : positiveInt(o.wss, "--wss"),
+        }
+      : null;
+  const tlbCurveWays = o.tlbCurve !== undefined ? positiveInt(o.tlbCurve, "--tlb-curve") : null;
+  return { sizes, exact: wantMrc && shardsRate === null, shardsRate, curvePolicies, wss, tlbCurveWays };
+}
+
+/** The replay options `vmlab trace` and `vmlab record` share. */
+export function addTraceOptions(cmd: Command): Command {
+  return cmd
+    .option("--mode <m>", "machine (the MMU and a pager) or policy (page numbers only)", "machine")
+    .option("--frames <n>", "frames for the traced program's pages (page tables aside)", "4096")
+    .option("--ram <size>", "the same as a size: 16M is --frames 4096")
+    .option(
+      "--policy <name>",
+      `machine mode: ${MACHINE_POLICIES.join(", ")} (--pager linux: ${RECLAIM_POLICIES.join(", ")}); policy mode: ${POLICY_NAMES.join(", ")}`,
+      "clock",
+    )
+    .option(
+      "--tlb <spec>",
+      "machine mode: a preset (skylake, vmref, tiny, none) or levels like 64x4,1536x12",
+      "vmref",
+    )
+    .option("--data-only", "drop instruction fetches", false)
+    .option(
+      "--pager <p>",
+      "machine mode: reference (the C reference's demand pager) or linux (the kernel model's faults, LRU reclaim and swap)",
+      "reference",
+    )
+    .option("--swap <size>", "--pager linux: the swap area (default 4 times --frames, at least 64M)")
+    .option(
+      "--page <size>",
+      "machine mode: 4k, or 2m (every 2 MiB region a huge page, mapped by a PMD; thp is the same); with --pager linux: 4k or thp (the kernel's transparent huge pages)",
+      "4k",
+    )
+    .option("--arch <a>", "machine mode: x86_64 (4-level) or x86_64-la57 (5-level)", "x86_64")
+    .option("--seed <n>", "seed for random choices", "1")
+    .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
+    .option("--mrc", "also the exact LRU miss-ratio curve (one pass, every size at once)")
+    .option(
+      "--shards <rate>",
+      "an approximate curve by SHARDS sampling at this rate (0..1], for very long traces",
+    )
+    .option(
+      "--mrc-policies <list>",
+      "also these policies at each curve size (lru, fifo, clock; one run per size)",
+    )
+    .option("--mrc-max <frames>", "the largest memory size on the curve (default: --frames)")
+    .option("--wss <tau>", "Denning's working set W(t, tau) over the run")
+    .option("--wss-every <n>", "sample the working set every n references (default: tau)")
+    .option(
+      "--tlb-curve <ways>",
+      "TLB miss ratio against TLB size, 16 to 4096 entries of this many ways, and fully associative",
+    )
+    .option("--csv", "print the curve and working set (or the counts) as CSV")
+    .option(
+      "--chart <file>",
+      "write a chart: .svg, .html or .png (miss-ratio curves, working set, faults over time)",
+    )
+    .option("--no-progress", "no progress line (it is only shown on a terminal anyway)")
+    .option("--json", "print one JSON object", false);
+}

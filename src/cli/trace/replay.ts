@@ -1,0 +1,281 @@
+/**
+ * The simulation a `vmlab trace` run feeds, built from its settings:
+ * machine mode (the reference pager, or the kernel model's with --pager
+ * linux) or a replacement policy over page numbers, with the analyses over
+ * page numbers alongside (miss-ratio curves, SHARDS, the working set, the
+ * TLB curve). It takes batches of records (`feed`) or, in machine mode with
+ * nothing alongside, the reading thread's runs (`feedRuns`), and sums the
+ * run up as a TraceSummary.
+ */
+import { Shards, StackDistance, WorkingSet } from "../../analysis/mrc.ts";
+import { FAST_POLICIES, FastSim } from "../../analysis/policy/fast.ts";
+import { PolicySim } from "../../analysis/policy/simulate.ts";
+import { TlbCurve } from "../../analysis/tlbCurve.ts";
+import { KernelMode } from "../../analysis/trace/kernelMode.ts";
+import { MachineMode } from "../../analysis/trace/machineMode.ts";
+import type { BatchSink, RunSink } from "../../workloads/trace/formats.ts";
+import { isFetch, isWrite, recordKind, recordPage } from "../../workloads/trace/record.ts";
+import type { AnalysisSettings, ReplaySettings } from "./options.ts";
+import type { TraceSummary } from "./report.ts";
+
+/** The analyses of one run. */
+interface Analyses {
+  sizes: number[];
+  exact: StackDistance | null;
+  shards: Shards | null;
+  shardsRate: number | null;
+  curvePolicies: string[];
+  curveSims: FastSim[][];
+  ws: WorkingSet | null;
+  tlbCurve: TlbCurve | null;
+}
+
+/** The summary's fields that do not come from the simulation. */
+export type SummaryBase = Pick<TraceSummary, "trace" | "format" | "compression" | "seconds" | "complete">;
+
+export class Replay {
+  private sim: MachineMode | null = null;
+  private ksim: KernelMode | null = null;
+  private psim: PolicySim | null = null;
+  private fast: FastSim | null = null;
+  /** OPT: the page string, kept until the end (it needs the future) */
+  private optPages: Float64Array | null = null;
+  private optN = 0;
+  private an: Analyses | null = null;
+  /** the mode's own sink, without the analyses */
+  private readonly inner: BatchSink;
+  /** records fed so far */
+  fed = 0;
+  /** machine mode: faults so far after each batch */
+  private readonly faultsOverTime: [number, number][] = [];
+
+  constructor(private readonly s: ReplaySettings) {
+    const { frames, policy, dataOnly, seed } = s;
+    if (s.linuxPager) {
+      const k = new KernelMode({
+        frames,
+        tlb: s.tlb,
+        policy,
+        swapBytes: s.swapBytes,
+        dataOnly,
+        seed,
+        thp: s.page === "thp",
+      });
+      this.ksim = k;
+      this.inner = (w, n) => k.feed(w, n);
+    } else if (s.machine) {
+      const m = new MachineMode({
+        frames,
+        tlb: s.tlbSpec,
+        policy: policy as never,
+        dataOnly,
+        seed,
+        cost: s.cost,
+        pageSize: s.page === "4k" ? "4k" : "2m",
+        arch: s.arch as "x86_64" | "x86_64-la57",
+      });
+      this.sim = m;
+      this.inner = (w, n) => m.feed(w, n);
+    } else if (policy === "opt") {
+      // OPT needs the future: the page string is kept (8 bytes a reference), then run
+      this.optPages = new Float64Array(1 << 20);
+      this.inner = (w, n) => {
+        const fetch = isFetch; // record.ts's helpers as locals: see there
+        const pageOf = recordPage;
+        for (let i = 0; i < n; i++) {
+          const lo = w[2 * i];
+          if (dataOnly && fetch(lo)) continue;
+          if (this.optN === this.optPages!.length) {
+            const bigger = new Float64Array(this.optPages!.length * 2);
+            bigger.set(this.optPages!);
+            this.optPages = bigger;
+          }
+          this.optPages![this.optN++] = pageOf(lo, w[2 * i + 1]);
+        }
+      };
+    } else if ((FAST_POLICIES as readonly string[]).includes(policy)) {
+      const f = new FastSim(policy as never, frames);
+      this.fast = f;
+      this.inner = (w, n) => {
+        const fetch = isFetch; // record.ts's helpers as locals: see there
+        const pageOf = recordPage;
+        for (let i = 0; i < n; i++) {
+          const lo = w[2 * i];
+          if (fetch(lo) && dataOnly) continue;
+          f.access(pageOf(lo, w[2 * i + 1]));
+        }
+      };
+    } else {
+      const p = new PolicySim(policy, frames, { seed });
+      this.psim = p;
+      this.inner = (w, n) => {
+        const kindOf = recordKind; // record.ts's helpers as locals: see there
+        const pageOf = recordPage;
+        const writes = isWrite;
+        for (let i = 0; i < n; i++) {
+          const lo = w[2 * i];
+          const kind = kindOf(lo);
+          if (kind === 0 && dataOnly) continue;
+          p.access(pageOf(lo, w[2 * i + 1]), writes(kind));
+        }
+      };
+    }
+  }
+
+  /** Adds the analyses that run in the same pass (before anything is fed). */
+  addAnalyses(a: AnalysisSettings): void {
+    const exact = a.exact ? new StackDistance() : null;
+    const shards = a.shardsRate !== null ? new Shards(a.shardsRate) : null;
+    const curveSims = a.curvePolicies.map((p) => a.sizes.map((f) => new FastSim(p as never, f)));
+    const ws = a.wss !== null ? new WorkingSet(a.wss.tau, a.wss.every) : null;
+    const tlbCurve = a.tlbCurveWays !== null ? new TlbCurve(a.tlbCurveWays) : null;
+    if (exact !== null || shards !== null || curveSims.length > 0 || ws !== null || tlbCurve !== null)
+      this.an = { ...a, exact, shards, curveSims, ws, tlbCurve };
+  }
+
+  /** Whether the run can take runs (feedRuns): machine mode's fast path, with no analysis alongside. */
+  get takesRuns(): boolean {
+    return this.sim?.takesRuns === true && this.an === null;
+  }
+
+  /** Takes `n` records: the mode's simulation, then the analyses. */
+  readonly feed: BatchSink = (w, n) => {
+    this.fed += n;
+    this.inner(w, n);
+    const sim = this.sim;
+    if (sim !== null) this.faultsOverTime.push([this.fed, sim.faultCount()]);
+    const an = this.an;
+    if (an === null) return;
+    const { exact, shards, ws, tlbCurve, curveSims } = an;
+    const dataOnly = this.s.dataOnly;
+    const fetch = isFetch; // record.ts's helpers as locals: see there
+    const pageOf = recordPage;
+    for (let i = 0; i < n; i++) {
+      const lo = w[2 * i];
+      if (dataOnly && fetch(lo)) continue;
+      const page = pageOf(lo, w[2 * i + 1]);
+      exact?.access(page);
+      shards?.access(page);
+      ws?.access(page);
+      tlbCurve?.access(page);
+      for (const row of curveSims) for (const c of row) c.access(page);
+    }
+  };
+
+  /** Takes `n` runs of the reading thread (only when takesRuns). */
+  readonly feedRuns: RunSink = (w, n, totals) => {
+    const s = this.sim!;
+    s.feedRuns(w, n, totals);
+    this.fed += totals[6];
+    this.faultsOverTime.push([this.fed, s.faultCount()]);
+  };
+
+  /** The end of the input: OPT runs now over the page string, if the input was whole. */
+  finish(complete: boolean): void {
+    if (this.optPages !== null && complete) {
+      const pages = this.optPages;
+      const p = new PolicySim("opt", this.s.frames, { refs: pages.subarray(0, this.optN) });
+      for (let i = 0; i < this.optN; i++) p.access(pages[i], false);
+      this.psim = p;
+    }
+  }
+
+  /** The figures, as `vmlab trace --json` prints them. */
+  summary(base: SummaryBase): TraceSummary {
+    const s = this.headline({
+      trace: base.trace,
+      format: base.format,
+      compression: base.compression,
+      frames: this.s.frames,
+      policy: this.s.policy,
+      seconds: base.seconds,
+      complete: base.complete,
+    });
+    const an = this.an;
+    if (an !== null && (an.exact !== null || an.shards !== null || an.curveSims.length > 0)) {
+      const { exact, shards, sizes } = an;
+      const series: Record<string, number[]> = {};
+      const curve = exact ? exact.curve(sizes) : shards ? shards.curve(sizes) : null;
+      if (curve) series[exact ? "lru" : "lru (SHARDS)"] = curve.map((p) => p.missRatio);
+      an.curvePolicies.forEach((p, i) => {
+        series[p] = an.curveSims[i].map((c) => {
+          const r = c.result();
+          return r.hits + r.misses > 0 ? r.misses / (r.hits + r.misses) : 0;
+        });
+      });
+      s.mrc = {
+        method: exact
+          ? "exact LRU stack distances (one pass)"
+          : shards
+            ? `SHARDS, sampling rate ${an.shardsRate}`
+            : "one run per size",
+        references: exact?.references ?? shards?.references ?? this.fed,
+        distinctPages: exact?.distinct ?? Math.round(shards?.distinctEstimate ?? 0),
+        sizes,
+        series,
+      };
+    }
+    if (an?.ws) s.wss = { tau: an.ws.tau, samples: an.ws.samples };
+    if (an?.tlbCurve) s.tlbCurve = an.tlbCurve.result();
+    if (this.sim !== null) s.faultsOverTime = thin(this.faultsOverTime, 1000);
+    return s;
+  }
+
+  /** The headline figures of the mode. */
+  private headline(base: SummaryBase & Pick<TraceSummary, "frames" | "policy">): TraceSummary {
+    // machine mode: the same headline figures from either pager
+    const machine = (
+      r: { simulated: number; walks: number; levels: TraceSummary["levels"] },
+      faults: number,
+      major: number,
+      evictions: number,
+    ) => ({
+      mode: "machine" as const,
+      ...base,
+      accesses: r.simulated,
+      tlbHits: r.simulated - r.walks,
+      tlbMisses: r.walks,
+      walks: r.walks,
+      faults,
+      majorFaults: major,
+      evictions,
+      swapIns: major,
+      levels: r.levels,
+    });
+    if (this.ksim !== null) {
+      const r = this.ksim.result();
+      return { ...machine(r, r.faults, r.majorFaults, r.evictions), swapIns: r.swapIns, kernel: r };
+    }
+    if (this.sim !== null) {
+      const r = this.sim.result();
+      return { ...machine(r, r.faults, r.faults_swap_in, r.evictions), machine: r };
+    }
+    const p = (this.fast ?? this.psim)!.result();
+    const accesses = p.hits + p.misses;
+    return {
+      mode: "policy",
+      ...base,
+      accesses,
+      tlbHits: 0,
+      tlbMisses: 0,
+      walks: 0,
+      faults: p.misses,
+      majorFaults: p.misses - p.firstRefs,
+      evictions: p.evictions,
+      swapIns: p.misses - p.firstRefs,
+      levels: [],
+      policyHits: p.hits,
+      policyMisses: p.misses,
+    };
+  }
+}
+
+/** At most `max` points, evenly thinned, the last one kept. */
+function thin(points: [number, number][], max: number): [number, number][] {
+  if (points.length <= max) return points;
+  const step = points.length / max;
+  const out: [number, number][] = [];
+  for (let i = 0; i < max; i++) out.push(points[Math.floor(i * step)]);
+  out[out.length - 1] = points[points.length - 1];
+  return out;
+}

@@ -1,0 +1,314 @@
+/**
+ * What a `vmlab trace` run reports, and how: the TraceSummary (its JSON
+ * shape), the text report, the CSV, and the charts (SVG, HTML or PNG,
+ * written whole or not at all).
+ */
+import { extname } from "node:path";
+import { type Panel, toHtml, toPng, toSvg } from "../../analysis/chart.ts";
+import type { TlbCurveResult } from "../../analysis/tlbCurve.ts";
+import type { KernelModeResult } from "../../analysis/trace/kernelMode.ts";
+import type { MachineModeResult } from "../../analysis/trace/machineMode.ts";
+import { InputError } from "../../base/errors.ts";
+import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
+import { writeWhole } from "../output.ts";
+import { checkChartName } from "./options.ts";
+
+export interface TraceOutcome {
+  /** the report (stdout), or null when the input was bad */
+  text: string | null;
+  /** what went wrong, and the figures so far marked incomplete (stderr) */
+  error: string | null;
+  /** the figures, when the run finished */
+  summary?: TraceSummary;
+}
+
+/** The JSON shape every consumer can rely on (plus mode-specific fields). */
+export interface TraceSummary {
+  mode: "machine" | "policy";
+  trace: string;
+  format: TraceFormat;
+  compression: string;
+  frames: number;
+  policy: string;
+  accesses: number;
+  tlbHits: number;
+  tlbMisses: number;
+  walks: number;
+  faults: number;
+  majorFaults: number;
+  evictions: number;
+  swapIns: number;
+  seconds: number;
+  levels: { name: string; hits: number; misses: number }[];
+  complete: boolean;
+  machine?: MachineModeResult;
+  policyHits?: number;
+  policyMisses?: number;
+  /** the miss-ratio curve: miss ratio per memory size, one series per policy */
+  mrc?: {
+    method: string;
+    references: number;
+    distinctPages: number;
+    sizes: number[];
+    series: Record<string, number[]>;
+  };
+  /** Denning's working set W(t, tau) */
+  wss?: { tau: number; samples: { t: number; wss: number }[] };
+  /** machine mode with --pager linux: the kernel's counters */
+  kernel?: KernelModeResult;
+  /** TLB miss ratio against TLB size (set-associative and fully associative) */
+  tlbCurve?: TlbCurveResult;
+  /** machine mode: page faults so far, after each batch of records */
+  faultsOverTime?: [number, number][];
+}
+
+/** The report of a finished run as --json, --csv or text asks; writes --chart first. */
+export function report(
+  s: TraceSummary,
+  stats: TraceReadStats | null,
+  o: { json: boolean; csv?: boolean; chart?: string },
+): TraceOutcome {
+  if (o.chart) writeChart(o.chart, s);
+  if (o.json) return { text: JSON.stringify(s, null, 2), error: null, summary: s };
+  if (o.csv) return { text: formatCsv(s), error: null, summary: s };
+  return {
+    text: [...formatSummary(s, stats), ...formatAnalyses(s)].join("\n"),
+    error: null,
+    summary: s,
+  };
+}
+
+/** A run stopped by bad input: the error, then the figures up to it (when there are any), not as a result. */
+export function reportIncomplete(
+  error: InputError,
+  s: TraceSummary | null,
+  stats: TraceReadStats | null,
+): TraceOutcome {
+  if (s === null) return { text: null, error: error.format() };
+  return {
+    text: null,
+    error: `${error.format()}\nthe trace is not complete: the figures up to that point (not a result):\n${formatSummary(s, stats).join("\n")}`,
+  };
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(2)}%` : "-");
+
+function formatSummary(s: TraceSummary, stats: TraceReadStats | null): string[] {
+  const lines = [
+    `trace ${s.trace} (${s.format}${s.compression !== "none" ? `, ${s.compression}` : ""})${stats?.skippedLines ? `: ${fmt(stats.skippedLines)} non-access lines skipped` : ""}`,
+  ];
+  if (s.kernel) {
+    const r = s.kernel;
+    lines.push(
+      `machine mode, Linux's fault handling: user memory limited to ${fmt(s.frames)} pages, reclaim policy ${s.policy}`,
+    );
+    lines.push(
+      `  accesses        ${fmt(r.simulated)} in ${r.regions} mapped 1 GiB region${r.regions === 1 ? "" : "s"}`,
+    );
+    for (const l of r.levels)
+      lines.push(
+        `  TLB ${l.name.padEnd(11)} ${fmt(l.hits)} hits, ${fmt(l.misses)} misses (${pct(l.misses, l.hits + l.misses)} miss)`,
+      );
+    lines.push(`  walks           ${fmt(r.walks)}`);
+    lines.push(
+      `  page faults     ${fmt(r.faults)}: ${fmt(r.minorFaults)} minor, ${fmt(r.majorFaults)} major`,
+    );
+    lines.push(
+      `  reclaim         ${fmt(r.pgscan)} pages scanned, ${fmt(r.evictions)} reclaimed; ${fmt(r.swapOuts)} swapped out, ${fmt(r.swapIns)} in; ${fmt(r.memcgReclaims)} limit reclaims`,
+    );
+    if (r.thpFaultAlloc + r.thpFaultFallback > 0)
+      lines.push(
+        `  huge pages      ${fmt(r.thpFaultAlloc)} faulted in, ${fmt(r.thpFaultFallback)} fell back to 4K, ${fmt(r.thpSplitPage)} split by reclaim`,
+      );
+    lines.push(
+      `  at the end      ${fmt(r.rssPages)} pages resident, ${fmt(r.swapPages)} in swap${r.oomKills ? `; ${r.oomKills} OOM kills` : ""}`,
+    );
+  } else if (s.mode === "machine") {
+    const r = s.machine!;
+    lines.push(`machine mode: ${fmt(s.frames)} frames, policy ${s.policy}`);
+    lines.push(
+      `  accesses        ${fmt(r.simulated)} (${fmt(r.instr)} fetch, ${fmt(r.load)} load, ${fmt(r.store)} store, ${fmt(r.modify)} modify)${r.skipped_instr ? `; ${fmt(r.skipped_instr)} fetches skipped` : ""}`,
+    );
+    for (const l of r.levels)
+      lines.push(
+        `  TLB ${l.name.padEnd(11)} ${fmt(l.hits)} hits, ${fmt(l.misses)} misses (${pct(l.misses, l.hits + l.misses)} miss)`,
+      );
+    lines.push(
+      `  walks           ${fmt(r.walks)} (${fmt(r.pt_reads)} entries read; ${fmt(r.pt_frames)} page-table frames)`,
+    );
+    lines.push(
+      `  page faults     ${fmt(r.faults)}: ${fmt(r.faults_first_touch)} first touch (minor), ${fmt(r.faults_swap_in)} swap-in (major)`,
+    );
+    lines.push(
+      `  evictions       ${fmt(r.evictions)} (${fmt(r.dirty_evictions)} dirty); swap slots in use at most ${fmt(r.swap_max_in_use)}`,
+    );
+    if (s.policy === "clock")
+      lines.push(`  CLOCK           ${fmt(r.clock_ref_clears)} reference bits cleared`);
+    lines.push(`  frames used     ${fmt(r.frames_used)}; phys_sum ${r.phys_sum}`);
+    lines.push(
+      `  est. cycles     ${fmt(Math.round(r.cycles))} (${(r.cycles / Math.max(1, r.simulated)).toFixed(2)} per access)`,
+    );
+  } else {
+    lines.push(`policy mode: ${fmt(s.frames)} frames, policy ${s.policy}`);
+    lines.push(`  references      ${fmt(s.accesses)}`);
+    lines.push(`  hits            ${fmt(s.policyHits!)}`);
+    lines.push(
+      `  misses          ${fmt(s.policyMisses!)} (${pct(s.policyMisses!, s.accesses)}; ${fmt(s.policyMisses! - s.swapIns)} first references)`,
+    );
+    lines.push(`  evictions       ${fmt(s.evictions)}`);
+  }
+  lines.push(
+    `  time            ${s.seconds.toFixed(2)} s (${(s.accesses / Math.max(1e-9, s.seconds) / 1e6).toFixed(1)} M accesses/s)`,
+  );
+  return lines;
+}
+
+function formatAnalyses(s: TraceSummary): string[] {
+  const lines: string[] = [];
+  if (s.mrc) {
+    const mrc = s.mrc;
+    const names = Object.keys(mrc.series);
+    lines.push("");
+    lines.push(
+      `miss-ratio curve: ${mrc.method}; ${fmt(mrc.references)} references, ${fmt(mrc.distinctPages)} distinct pages`,
+    );
+    if (mrc.method.startsWith("SHARDS"))
+      lines.push(
+        "  (approximate: sizes below 1/R pages are not resolved; expect a mean absolute error around 0.01-0.02)",
+      );
+    lines.push(`  ${"frames".padStart(8)}  ${names.map((n) => n.padStart(12)).join(" ")}`);
+    mrc.sizes.forEach((f, i) => {
+      lines.push(
+        `  ${String(f).padStart(8)}  ${names.map((n) => mrc.series[n][i].toFixed(6).padStart(12)).join(" ")}`,
+      );
+    });
+  }
+  if (s.tlbCurve) {
+    const c = s.tlbCurve;
+    lines.push("");
+    lines.push(`TLB miss ratio against size (4 KiB pages, ${fmt(c.references)} references):`);
+    lines.push(
+      `  ${"entries".padStart(8)}  ${"reach".padStart(9)}  ${`${c.ways}-way`.padStart(12)}  ${"fully assoc.".padStart(12)}`,
+    );
+    c.entries.forEach((e, i) => {
+      lines.push(
+        `  ${String(e).padStart(8)}  ${`${c.reachKiB[i] >= 1024 ? `${c.reachKiB[i] / 1024} MiB` : `${c.reachKiB[i]} KiB`}`.padStart(9)}  ${c.setAssociative[i].toFixed(6).padStart(12)}  ${c.fullyAssociative[i].toFixed(6).padStart(12)}`,
+      );
+    });
+  }
+  if (s.wss) {
+    const w = s.wss.samples.map((x) => x.wss);
+    lines.push("");
+    lines.push(
+      `working set W(t, ${fmt(s.wss.tau)}): ${w.length} samples; min ${w.length ? Math.min(...w) : 0}, max ${w.length ? Math.max(...w) : 0}, mean ${(w.reduce((a, x) => a + x, 0) / Math.max(1, w.length)).toFixed(1)} pages`,
+    );
+  }
+  return lines;
+}
+
+function formatCsv(s: TraceSummary): string {
+  const out: string[] = [];
+  if (s.mrc) {
+    const mrc = s.mrc;
+    const names = Object.keys(mrc.series);
+    out.push(["frames", ...names].join(","));
+    mrc.sizes.forEach((f, i) => {
+      out.push([f, ...names.map((n) => mrc.series[n][i])].join(","));
+    });
+  }
+  if (s.tlbCurve) {
+    const c = s.tlbCurve;
+    if (out.length) out.push("");
+    out.push(`entries,reach_kib,miss_ratio_${c.ways}way,miss_ratio_fully_associative`);
+    c.entries.forEach((e, i) => {
+      out.push([e, c.reachKiB[i], c.setAssociative[i], c.fullyAssociative[i]].join(","));
+    });
+  }
+  if (s.wss) {
+    if (out.length) out.push("");
+    out.push("t,wss");
+    for (const x of s.wss.samples) out.push(`${x.t},${x.wss}`);
+  }
+  if (out.length === 0) {
+    out.push("accesses,tlb_hits,tlb_misses,walks,faults,major_faults,evictions,swap_ins,seconds");
+    out.push(
+      [
+        s.accesses,
+        s.tlbHits,
+        s.tlbMisses,
+        s.walks,
+        s.faults,
+        s.majorFaults,
+        s.evictions,
+        s.swapIns,
+        s.seconds,
+      ].join(","),
+    );
+  }
+  return out.join("\n");
+}
+
+/** The chart panels this run can draw. */
+export function chartPanels(s: TraceSummary): Panel[] {
+  const panels: Panel[] = [];
+  const mrc = s.mrc;
+  if (mrc)
+    panels.push({
+      title: `Miss ratio against memory size (${mrc.method})`,
+      xLabel: "frames (4 KiB pages)",
+      yLabel: "miss ratio",
+      logX: true,
+      yMax: 1,
+      series: Object.entries(mrc.series).map(([name, ys]) => ({
+        name,
+        points: mrc.sizes.map((f, i) => [f, ys[i]] as [number, number]),
+      })),
+    });
+  const tc = s.tlbCurve;
+  if (tc)
+    panels.push({
+      title: "TLB miss ratio against TLB size (reach = entries x 4 KiB)",
+      xLabel: "TLB entries",
+      yLabel: "miss ratio",
+      logX: true,
+      series: [
+        {
+          name: `${tc.ways}-way`,
+          points: tc.entries.map((e, i) => [e, tc.setAssociative[i]] as [number, number]),
+        },
+        {
+          name: "fully assoc.",
+          points: tc.entries.map((e, i) => [e, tc.fullyAssociative[i]] as [number, number]),
+        },
+      ],
+    });
+  if (s.wss)
+    panels.push({
+      title: `Working set W(t, ${s.wss.tau})`,
+      xLabel: "references",
+      yLabel: "pages",
+      series: [{ name: "W(t, tau)", points: s.wss.samples.map((x) => [x.t, x.wss] as [number, number]) }],
+    });
+  if (s.faultsOverTime && s.faultsOverTime.length > 1)
+    panels.push({
+      title: `Page faults over time (${fmt(s.frames)} frames, ${s.policy})`,
+      xLabel: "accesses",
+      yLabel: "faults so far",
+      series: [{ name: "faults", points: s.faultsOverTime }],
+    });
+  return panels;
+}
+
+function writeChart(path: string, s: TraceSummary): void {
+  checkChartName(path);
+  const ext = extname(path).toLowerCase();
+  const panels = chartPanels(s);
+  if (panels.length === 0)
+    throw new InputError(
+      "--chart: nothing to draw (add --mrc, --shards, --wss or --tlb-curve, or use machine mode)",
+    );
+  const svg = toSvg(panels);
+  const data = ext === ".png" ? toPng(svg) : ext === ".html" ? toHtml(panels, `vmlab trace ${s.trace}`) : svg;
+  writeWhole(path, data, "--chart");
+}

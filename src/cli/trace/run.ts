@@ -1,0 +1,61 @@
+/**
+ * One `vmlab trace` run: the options checked, the simulation built, the
+ * trace opened (the trace layer chooses how it is read: workloads/trace/
+ * open.ts) and fed through, and the outcome reported.
+ */
+import { InputError } from "../../base/errors.ts";
+import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
+import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
+import { parseAnalyses, parseReplay, type TraceCliOptions } from "./options.ts";
+import { Progress } from "./progress.ts";
+import { Replay } from "./replay.ts";
+import { report, reportIncomplete, type TraceOutcome } from "./report.ts";
+
+/**
+ * Runs the options on `file` (or on `opened`, a trace already open, such
+ * as valgrind's pipe for `vmlab record`). `validateOnly` checks the options
+ * and returns before reading anything.
+ */
+export async function runTraceCli(
+  file: string,
+  o: TraceCliOptions,
+  opened?: () => TraceSource,
+  validateOnly = false,
+): Promise<TraceOutcome> {
+  const settings = parseReplay(o);
+  // the reading thread starts while the rest is set up
+  if (!validateOnly && opened === undefined) warmUp(file);
+  const replay = new Replay(settings);
+  replay.addAnalyses(parseAnalyses(o, settings.frames));
+  if (validateOnly) return { text: null, error: null };
+  // opened last: every option is checked before a file is read or a program started
+  const source = opened ? opened() : openSource(file, { format: settings.format, runs: replay.takesRuns });
+  const progress = Progress.forTerminal(o.progress, process.stderr.isTTY, source.size);
+  const t0 = performance.now();
+  let stats: TraceReadStats | null = null;
+  let error: InputError | null = null;
+  try {
+    stats = await source.read({
+      records: replay.feed,
+      runs: replay.feedRuns,
+      progress: progress
+        ? (rawBytes, records) => progress.update(rawBytes, records, performance.now() - t0)
+        : undefined,
+    });
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    error = e;
+  } finally {
+    progress?.done();
+  }
+  replay.finish(error === null);
+  const summary = replay.summary({
+    trace: source.name,
+    format: stats?.format ?? (source.format as TraceFormat),
+    compression: source.compression,
+    seconds: (performance.now() - t0) / 1000,
+    complete: error === null,
+  });
+  if (error !== null) return reportIncomplete(error, replay.fed === 0 ? null : summary, stats);
+  return report(summary, stats, o);
+}

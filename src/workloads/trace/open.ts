@@ -1,0 +1,143 @@
+/**
+ * Opening a trace: the one place that chooses how its records are read.
+ * It looks at a file's first bytes once (the compression; the format too,
+ * when it is to be guessed and the choice depends on it) and picks the
+ * reading path:
+ *
+ * - `runs`: a binary (u64-addr2kind) file, when the consumer takes runs
+ *   (machine mode with nothing alongside that needs every record), is read,
+ *   checked and folded into runs on the reading thread (readRuns, worker.ts,
+ *   runs.ts);
+ * - `records`: everything else (standard input, a program's pipe, the text
+ *   formats, a zstd file without zstd-napi's binding, a consumer that needs
+ *   each record) in batches of records (readTrace): a compressed file is
+ *   decompressed on the reading thread, standard input on this one.
+ *
+ * Both paths give the consumer the same figures (docs/trace.md, "Speed").
+ */
+import { statSync } from "node:fs";
+import type { Readable } from "node:stream";
+import {
+  type BatchSink,
+  canFold,
+  type RunSink,
+  readRuns,
+  readTrace,
+  sniffFormat,
+  type TraceFormat,
+  type TraceReadStats,
+} from "./formats.ts";
+import {
+  type Compression,
+  compressionOf,
+  decodeHead,
+  HEAD_BYTES,
+  openStream,
+  openTrace,
+  openTraceFile,
+  peekBytes,
+  type TraceInput,
+} from "./input.ts";
+import { warmReader } from "./worker.ts";
+
+export type ReadingPath = "runs" | "records";
+
+/** Where the records go: `runs` is needed when the source's path is `runs`. */
+export interface TraceSinks {
+  records: BatchSink;
+  runs?: RunSink;
+  /** bytes read from the file or stream so far (compressed), and records so far */
+  progress?: (rawBytes: number, records: number) => void;
+}
+
+/** An opened trace, read once by `read`. */
+export interface TraceSource {
+  /** the name for messages: the path, `<stdin>`, or the stream's name */
+  readonly name: string;
+  /** the compression (a stream's is known once its first bytes have come) */
+  readonly compression: Compression;
+  readonly path: ReadingPath;
+  /** the format: the one given, or `bin` on the runs path (readTrace's stats say which `auto` found) */
+  readonly format: TraceFormat | "auto";
+  /** the file's size in bytes, 0 for a stream or a file that cannot be read */
+  readonly size: number;
+  read(sinks: TraceSinks): Promise<TraceReadStats>;
+}
+
+export interface OpenOptions {
+  format: TraceFormat | "auto";
+  /** the consumer takes runs (MachineMode.takesRuns, and nothing alongside needs every record) */
+  runs?: boolean;
+  /** what `-` reads */
+  stdin?: Readable;
+}
+
+/**
+ * Opens `file` (`-` for standard input) on the reading path that suits it
+ * and the consumer. Nothing is read but the file's first bytes (errors of
+ * the file system come from `read`, naming the file).
+ */
+export function openSource(file: string, o: OpenOptions): TraceSource {
+  if (file === "-") return recordsSource(openTrace(file, o.stdin), o.format, 0);
+  const size = fileSize(file);
+  if (!o.runs) return recordsSource(openTrace(file), o.format, size);
+  const head = peekBytes(file, HEAD_BYTES);
+  const codec = compressionOf(head);
+  const format = o.format === "auto" ? sniffFormat(file, decodeHead(head)) : o.format;
+  if (format === "bin" && canFold(codec)) return runsSource(file, codec, size);
+  return recordsSource(openTraceFile(file, codec), o.format, size);
+}
+
+/** An already open stream (a child's pipe) named `name`, read record by record. */
+export function streamSource(name: string, raw: Readable, format: TraceFormat | "auto"): TraceSource {
+  return recordsSource(openStream(name, raw), format, 0);
+}
+
+/**
+ * Starts a reading thread ahead of opening `file`, when it will need one
+ * (a file, not standard input): a thread takes some 25 ms to start.
+ */
+export function warmUp(file: string): void {
+  if (file !== "-") warmReader();
+}
+
+function recordsSource(input: TraceInput, format: TraceFormat | "auto", size: number): TraceSource {
+  return {
+    name: input.name,
+    get compression() {
+      return input.compression;
+    },
+    path: "records",
+    format,
+    size,
+    read: (sinks) =>
+      readTrace(
+        input,
+        format,
+        sinks.records,
+        sinks.progress && ((_bytes, records) => sinks.progress!(input.rawBytes, records)),
+      ),
+  };
+}
+
+function runsSource(file: string, codec: Compression, size: number): TraceSource {
+  return {
+    name: file,
+    compression: codec,
+    path: "runs",
+    format: "bin",
+    size,
+    read: (sinks) => {
+      if (sinks.runs === undefined) throw new Error(`${file}: read as runs, but the consumer takes no runs`);
+      return readRuns(file, sinks.runs, sinks.progress, codec);
+    },
+  };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
