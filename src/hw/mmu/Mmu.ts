@@ -24,6 +24,7 @@ import {
   type PagingFormat,
   WalkState,
 } from "./PagingFormat.ts";
+import { DirectMemory, type MemoryPort } from "./memAccess.ts";
 import { makeTlb, type Tlb, type TlbPageSizes, type TlbSpec } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
 
@@ -126,8 +127,13 @@ export abstract class Mmu {
   /** call attrDenied on every access (x86: CR4.PKE) */
   protected checkAttrs = false;
 
+  /** where translated accesses go: physical memory, or a cache model in front of it */
+  mem: MemoryPort;
+
   // ---- results of the last translate ----
   pa = 0;
+  /** the byte the last successful load8 read */
+  data = 0;
   faultKind = 0;
   faultLevel = -1;
   readonly walkRec = new WalkRecord();
@@ -184,6 +190,7 @@ export abstract class Mmu {
       }
     }
     this.hasPsc = hasPsc;
+    this.mem = new DirectMemory(phys);
   }
 
   /** Levels of a full walk. */
@@ -256,6 +263,31 @@ export abstract class Mmu {
       access,
       implicit ? Mode.ImplicitSupervisor : this.currentMode(),
     );
+  }
+
+  // =====================================================================
+  // The one memory-access path (see memAccess.ts)
+  // =====================================================================
+
+  /** A byte load: translate, then the memory port. Returns the outcome; the byte is in `data`. */
+  load8(vaHi: number, vaLo: number, access: Access = Access.Read, implicit = false): number {
+    const out = this.translate(vaHi, vaLo, access, implicit);
+    if (out === 0) this.data = this.mem.read8(this.pa, vaHi, vaLo);
+    return out;
+  }
+
+  /** A byte store: translate for a write, then the memory port. Returns the outcome. */
+  store8(vaHi: number, vaLo: number, value: number, implicit = false): number {
+    const out = this.translate(vaHi, vaLo, Access.Write, implicit);
+    if (out === 0) this.mem.write8(this.pa, value, vaHi, vaLo);
+    return out;
+  }
+
+  /** An access whose data is not modelled (trace replay): translate, then tell the memory port. */
+  touch(vaHi: number, vaLo: number, access: Access): number {
+    const out = this.translate(vaHi, vaLo, access);
+    if (out === 0) this.mem.touch(this.pa, access, vaHi, vaLo);
+    return out;
   }
 
   /** translate for an explicit mode (ARM64 LDTR/STTR: a user-mode check at EL1). */

@@ -1,5 +1,5 @@
 /** The teaching machine as a Machine's architecture: 4 KiB of RAM (128 pages of 32 bytes). */
-import { type HwArch, Machine } from "../../Machine.ts";
+import { type HwArch, Machine } from "../../machine/Machine.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { TEACHING_PAGE_SIZE, TEACHING_PHYS_PAGES } from "./format.ts";
 import { TeachingMmu } from "./Mmu.ts";

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../../base/rng.ts";
 import { Access, Mode } from "../../access.ts";
-import { Machine } from "../../Machine.ts";
+import { Machine } from "../../machine/Machine.ts";
 import { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind } from "../../mmu/PagingFormat.ts";
 import { TEACHING_PAGE_SIZE, TEACHING_PHYS_PAGES } from "./format.ts";

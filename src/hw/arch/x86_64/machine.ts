@@ -3,7 +3,7 @@
  * `x86_64-la57` (5-level), MAXPHYADDR 36..52.
  */
 import { InputError } from "../../../base/errors.ts";
-import { type HwArch, Machine } from "../../Machine.ts";
+import { type HwArch, Machine } from "../../machine/Machine.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { Cpu, type PscConfig } from "./Cpu.ts";
 

@@ -1,8 +1,8 @@
-import { InputError } from "../base/errors.ts";
-import { CoherenceChecker } from "./mmu/CoherenceChecker.ts";
-import type { Mmu } from "./mmu/Mmu.ts";
-import type { TlbSpec } from "./mmu/Tlb.ts";
-import { PhysMem } from "./PhysMem.ts";
+import { InputError } from "../../base/errors.ts";
+import { CoherenceChecker } from "../mmu/CoherenceChecker.ts";
+import type { Mmu } from "../mmu/Mmu.ts";
+import type { TlbSpec } from "../mmu/Tlb.ts";
+import { PhysMem } from "../PhysMem.ts";
 
 /**
  * What a Machine needs to know of an architecture: how to build one CPU, and
