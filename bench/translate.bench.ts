@@ -15,8 +15,8 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Rng } from "../src/base/rng.ts";
 import { Access } from "../src/hw/access.ts";
-import { Outcome } from "../src/hw/x86_64/fault.ts";
-import { bareMachine } from "../src/hw/x86_64/testkit.ts";
+import { Outcome } from "../src/hw/arch/x86_64/fault.ts";
+import { bareMachine } from "../src/hw/arch/x86_64/testkit.ts";
 import { BUILD, buildVmref, ensureDir, fmtRate, loadTrace, runVmref, SHARED } from "./common.ts";
 
 interface Result {

@@ -148,6 +148,7 @@ export class PhysMem {
     const shift = (pa & 3) * 8;
     const w = this.word(base);
     this.setWord(base, ((w & ~(0xff << shift)) | ((value & 0xff) << shift)) >>> 0);
+    if (this.watch !== null) this.watch.wrote(pa - (pa % 8));
   }
 
   read16(pa: number): number {

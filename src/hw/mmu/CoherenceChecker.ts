@@ -2,10 +2,9 @@ import { hexNum } from "../../base/u64.ts";
 import type { Access } from "../access.ts";
 import { Mode } from "../access.ts";
 import type { WriteWatch } from "../PhysMem.ts";
-import { type Cpu, type TlbObserver, WalkRecord } from "../x86_64/Cpu.ts";
-import { Outcome } from "../x86_64/fault.ts";
-import { LEVEL_NAMES } from "../x86_64/pte.ts";
-import { Meta, PAGES_PER, SIZE_NAMES, type TlbArray } from "./TlbArray.ts";
+import { type Mmu, type TlbObserver, WalkRecord } from "./Mmu.ts";
+import { Perm } from "./PagingFormat.ts";
+import { Meta, type TlbArray } from "./TlbArray.ts";
 
 /** One entry the walk that filled a TLB entry read, as it was then and is now. */
 export interface ChangedEntry {
@@ -21,9 +20,13 @@ export interface ChangedEntry {
 /** A use of a TLB entry that disagrees with the page tables in memory. */
 export interface StaleUse {
   cpu: number;
-  /** 4K page number of the access */
+  /** page number of the access (base pages) */
   vpn: number;
+  /** the virtual address of the page */
+  va: number;
+  /** the ASID (x86 PCID) of the entry, and what the architecture calls it */
   pcid: number;
+  asidName: string;
   global: boolean;
   /** what differs, e.g. "frame 0x12 (memory: 0x34)", "writable (memory: read-only)" */
   differences: string[];
@@ -66,8 +69,8 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
     this.lastWrite.set(pa8, { seq: ++this.seq, tag: this.tag });
   }
 
-  onFill(cpu: Cpu, vpn: number, rec: WalkRecord): void {
-    const pagesPer = PAGES_PER[rec.size];
+  onFill(cpu: Mmu, vpn: number, rec: WalkRecord): void {
+    const pagesPer = cpu.geometry.pagesPer[rec.size];
     const key = fillKey(cpu.id, rec.meta, vpn - (vpn % pagesPer), rec.size);
     const entries: FillRecord["entries"] = [];
     for (let i = 0; i < rec.count; i++) {
@@ -76,57 +79,54 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
     this.fills.set(key, { entries });
   }
 
-  onHit(cpu: Cpu, vpn: number, arr: TlbArray, slot: number): void {
+  onHit(cpu: Mmu, vpn: number, arr: TlbArray, slot: number): void {
+    const g = cpu.geometry;
     const meta = arr.metas[slot];
-    const heldSize = (meta >>> Meta.HELD_SIZE_SHIFT) & 3;
-    const srcSize = (meta >>> Meta.SRC_SIZE_SHIFT) & 3;
-    const cachedPfn = arr.pfns[slot] + (vpn % PAGES_PER[heldSize]);
+    const attrs = arr.attrs[slot];
+    const heldSize = (meta >>> Meta.HELD_SIZE_SHIFT) & 7;
+    const srcSize = (meta >>> Meta.SRC_SIZE_SHIFT) & 7;
+    const cachedPfn = arr.pfns[slot] + (vpn % g.pagesPer[heldSize]);
     const rec = this.rec;
     const outcome = cpu.walk(vpn, 0 as Access, Mode.Supervisor, false, rec, false);
     const diffs: string[] = [];
-    if (outcome !== Outcome.OK) {
+    if (outcome !== 0) {
       diffs.push("translation cached, but memory has none (not present or reserved bit)");
     } else {
-      const memPfn = rec.pagePfn + (vpn % PAGES_PER[rec.size]);
+      const memPfn = rec.pagePfn + (vpn % g.pagesPer[rec.size]);
       if (memPfn !== cachedPfn) diffs.push(`frame ${hexNum(cachedPfn)} (memory: ${hexNum(memPfn)})`);
-      const d = meta ^ rec.meta;
-      if (d & Meta.W)
-        diffs.push(
-          `${meta & Meta.W ? "writable" : "read-only"} (memory: ${meta & Meta.W ? "read-only" : "writable"})`,
-        );
-      if (d & Meta.U)
-        diffs.push(
-          `${meta & Meta.U ? "user" : "supervisor"} (memory: ${meta & Meta.U ? "supervisor" : "user"})`,
-        );
-      if (d & Meta.X)
-        diffs.push(`${meta & Meta.X ? "executable" : "XD"} (memory: ${meta & Meta.X ? "XD" : "executable"})`);
-      if (d & (0xf << Meta.PKEY_SHIFT))
-        diffs.push(
-          `pkey ${(meta >>> Meta.PKEY_SHIFT) & 15} (memory: ${(rec.meta >>> Meta.PKEY_SHIFT) & 15})`,
-        );
-      if (d & Meta.G)
+      const cached = (meta >>> Meta.RIGHTS_SHIFT) & 63;
+      const now = (rec.meta >>> Meta.RIGHTS_SHIFT) & 63;
+      const differ = (bits: number, yes: string, no: string) => {
+        const c = (cached & bits) !== 0;
+        if (c !== ((now & bits) !== 0)) diffs.push(`${c ? yes : no} (memory: ${c ? no : yes})`);
+      };
+      differ(Perm.UW | Perm.PW, "writable", "read-only");
+      differ(Perm.USER, "user", "supervisor");
+      differ(Perm.UX | Perm.PX, "executable", "no-execute");
+      if (((attrs ^ rec.attrs) & cpu.attrCompareMask) !== 0)
+        diffs.push(`${cpu.describeAttrs(attrs)} (memory: ${cpu.describeAttrs(rec.attrs)})`);
+      if ((meta ^ rec.meta) & Meta.G)
         diffs.push(
           `${meta & Meta.G ? "global" : "not global"} (memory: ${meta & Meta.G ? "not global" : "global"})`,
         );
       if (srcSize !== rec.size)
-        diffs.push(`page size ${SIZE_NAMES[srcSize]} (memory: ${SIZE_NAMES[rec.size]})`);
+        diffs.push(`page size ${g.sizeName(srcSize)} (memory: ${g.sizeName(rec.size)})`);
       if (meta & Meta.D && !(rec.meta & Meta.D))
         diffs.push("dirty (memory: clean; later writes will not set D)");
     }
     if (diffs.length === 0) return;
     const global = (meta & Meta.G) !== 0;
-    const pcid = meta & Meta.PCID_MASK;
-    const base = vpn - (vpn % PAGES_PER[srcSize]);
+    const pcid = meta & Meta.ASID_MASK;
+    const base = vpn - (vpn % g.pagesPer[srcSize]);
     const fill = this.fills.get(fillKey(cpu.id, meta, base, srcSize));
     const changed: ChangedEntry[] = [];
     if (fill) {
       for (const e of fill.entries) {
-        const hi = cpu.phys.read32(e.entryPa + 4);
-        const lo = cpu.phys.read32(e.entryPa);
+        const { hi, lo } = readEntry(cpu, e.entryPa);
         if (hi !== e.hi || lo !== e.lo) {
-          const w = this.lastWrite.get(e.entryPa) ?? { seq: -1, tag: "" };
+          const w = this.lastWrite.get(e.entryPa - (e.entryPa % 8)) ?? { seq: -1, tag: "" };
           changed.push({
-            level: LEVEL_NAMES[e.level],
+            level: cpu.format.levelNames[e.level],
             entryPa: e.entryPa,
             before: { hi: e.hi, lo: e.lo },
             after: { hi, lo },
@@ -139,18 +139,16 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
     const dedupe = `${cpu.id}:${pcid}:${global}:${vpn}:${changed.map((c) => c.seq).join(",")}:${diffs.join(";")}`;
     if (this.reported.has(dedupe)) return;
     this.reported.add(dedupe);
-    const va = `${hexNum(vpn * 4096)}`;
-    const missing = global
-      ? `INVLPG ${va} (or INVPCID type 2, or a CR4.PGE toggle): the entry is global, so CR3 writes keep it`
-      : `INVLPG ${va} in PCID ${pcid}, INVPCID type 0/1 for PCID ${pcid}, or a flushing MOV to CR3`;
     const report: StaleUse = {
       cpu: cpu.id,
       vpn,
+      va: vpn * g.pageSize,
       pcid,
+      asidName: cpu.asidName,
       global,
       differences: diffs,
       changed,
-      missing,
+      missing: cpu.invalidationHint(vpn, pcid, global),
       seq: ++this.seq,
       tag: this.tag,
     };
@@ -159,15 +157,22 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
   }
 }
 
+/** An entry as it is in memory now, by the format's entry size. */
+function readEntry(cpu: Mmu, entryPa: number): { hi: number; lo: number } {
+  const bytes = cpu.format.entryBytes;
+  if (bytes === 1) return { hi: 0, lo: cpu.phys.read8(entryPa) };
+  return { hi: bytes === 8 ? cpu.phys.read32(entryPa + 4) : 0, lo: cpu.phys.read32(entryPa) };
+}
+
 function fillKey(cpu: number, meta: number, baseVpn: number, size: number): string {
-  const tag = (meta & Meta.G) !== 0 ? "g" : String(meta & Meta.PCID_MASK);
+  const tag = (meta & Meta.G) !== 0 ? "g" : String(meta & Meta.ASID_MASK);
   return `${cpu}:${tag}:${baseVpn}:${size}`;
 }
 
 /** One line per report, for logs and the CLI. */
 export function formatStaleUse(r: StaleUse): string {
   const lines = [
-    `stale TLB entry used on cpu${r.cpu} for ${hexNum(r.vpn * 4096)} (PCID ${r.pcid}${r.global ? ", global" : ""}): ${r.differences.join(", ")}`,
+    `stale TLB entry used on cpu${r.cpu} for ${hexNum(r.va)} (${r.asidName} ${r.pcid}${r.global ? ", global" : ""}): ${r.differences.join(", ")}`,
   ];
   for (const c of r.changed) {
     lines.push(

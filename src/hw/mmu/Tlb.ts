@@ -1,12 +1,24 @@
 import { InputError } from "../../base/errors.ts";
-import { type InvalidateHow, Meta, SIZE_NAMES, SizeCode, TlbArray } from "./TlbArray.ts";
+import { type InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray } from "./TlbArray.ts";
+
+/** The page sizes of an architecture, by size code (= leaf level): their names and base pages each. */
+export interface TlbPageSizes {
+  names: readonly string[];
+  pagesPer: readonly number[];
+}
+
+/** 4 KiB pages with 2 MiB and 1 GiB ones above them, as x86-64, ARM64 (4K granule) and RISC-V Sv39 have. */
+export const DEFAULT_PAGE_SIZES: TlbPageSizes = { names: SIZE_NAMES, pagesPer: PAGES_PER };
 
 /** One array of a TLB level, as configured. */
 export interface TlbArraySpec {
   entries: number;
   ways: number;
-  /** page sizes held: any of "4K", "2M", "1G" (default ["4K"]; larger pages are then fractured into 4K entries) */
-  sizes?: ("4K" | "2M" | "1G")[];
+  /**
+   * page sizes held, by the architecture's names: "4K", "2M", "1G" on x86-64
+   * (default: the base page only; larger pages are then fractured into base-page entries)
+   */
+  sizes?: string[];
   /** which accesses use it (default "unified") */
   kind?: "data" | "instr" | "unified";
 }
@@ -77,9 +89,9 @@ export function parseTlbSpec(text: string): TlbSpec {
   return levels;
 }
 
-/** Builds a TLB from a spec, or a preset name / spec string. */
-export function makeTlb(spec: TlbSpec | string): Tlb {
-  return new Tlb(typeof spec === "string" ? parseTlbSpec(spec) : spec);
+/** Builds a TLB from a spec, or a preset name / spec string, for an architecture's page sizes. */
+export function makeTlb(spec: TlbSpec | string, sizes: TlbPageSizes = DEFAULT_PAGE_SIZES): Tlb {
+  return new Tlb(typeof spec === "string" ? parseTlbSpec(spec) : spec, sizes);
 }
 
 /**
@@ -103,22 +115,27 @@ export class Tlb {
   hitSlot = -1;
   hitLevel = -1;
 
-  constructor(readonly spec: TlbSpec) {
+  constructor(
+    readonly spec: TlbSpec,
+    readonly sizes: TlbPageSizes = DEFAULT_PAGE_SIZES,
+  ) {
     this.levels = spec.map((level) => ({
       name: level.name,
       arrays: level.arrays.map((a, ai) => {
-        const sizes = a.sizes ?? ["4K"];
         let mask = 0;
-        for (const s of sizes) {
-          const code = SIZE_NAMES.indexOf(s);
-          if (code < 0) throw new InputError(`TLB ${level.name}: unknown page size '${s}'`);
+        for (const s of a.sizes ?? [sizes.names[0]]) {
+          const code = sizes.names.indexOf(s);
+          if (code < 0)
+            throw new InputError(
+              `TLB ${level.name}: unknown page size '${s}' (this machine has ${sizes.names.join(", ")})`,
+            );
           mask |= 1 << code;
         }
         if (mask === 0) throw new InputError(`TLB ${level.name}: an array must hold at least one page size`);
         const kind = a.kind ?? "unified";
         const kindMask = kind === "data" ? 1 : kind === "instr" ? 2 : kind === "unified" ? 3 : -1;
         if (kindMask < 0) throw new InputError(`TLB ${level.name}: unknown kind '${kind}'`);
-        return new TlbArray(a.entries, a.ways, mask, kindMask, `${level.name}.${ai}`);
+        return new TlbArray(a.entries, a.ways, mask, kindMask, `${level.name}.${ai}`, sizes.pagesPer);
       }),
     }));
     this.dataPath = this.levels.map((l) => l.arrays.filter((a) => (a.kindMask & 1) !== 0));
@@ -132,13 +149,13 @@ export class Tlb {
    * hitLevel, counts it, fills the levels above, and returns true. On a miss
    * at every level returns false (each level's miss counted).
    */
-  lookup(vpn4k: number, pcid: number, instr: boolean): boolean {
+  lookup(vpn4k: number, asid: number, instr: boolean): boolean {
     const path = instr ? this.instrPath : this.dataPath;
     for (let level = 0; level < path.length; level++) {
       const arrays = path[level];
       for (let a = 0; a < arrays.length; a++) {
         const arr = arrays[a];
-        const slot = arr.lookup(vpn4k, pcid);
+        const slot = arr.lookup(vpn4k, asid);
         if (slot >= 0) {
           this.hits[level]++;
           this.hitArray = arr;
@@ -156,9 +173,10 @@ export class Tlb {
   /** Copies a lower-level hit into the levels above it; the hit becomes the level-0 copy. */
   private promote(path: TlbArray[][], level: number, vpn4k: number, arr: TlbArray, slot: number): void {
     const meta = arr.metas[slot];
-    const size = (meta >>> Meta.HELD_SIZE_SHIFT) & 3;
+    const size = (meta >>> Meta.HELD_SIZE_SHIFT) & 7;
     const pfn = arr.pfns[slot];
-    for (let l = level - 1; l >= 0; l--) this.insertAt(path[l], vpn4k, size, pfn, meta);
+    const attr = arr.attrs[slot];
+    for (let l = level - 1; l >= 0; l--) this.insertAt(path[l], vpn4k, size, pfn, meta, attr);
   }
 
   /**
@@ -171,13 +189,22 @@ export class Tlb {
     pfn: number,
     meta: number,
     instr: boolean,
+    attr = 0,
     upto = this.levels.length,
   ): void {
     const path = instr ? this.instrPath : this.dataPath;
-    for (let l = Math.min(upto, path.length) - 1; l >= 0; l--) this.insertAt(path[l], vpn4k, size, pfn, meta);
+    for (let l = Math.min(upto, path.length) - 1; l >= 0; l--)
+      this.insertAt(path[l], vpn4k, size, pfn, meta, attr);
   }
 
-  private insertAt(arrays: TlbArray[], vpn4k: number, size: number, pfn: number, meta: number): void {
+  private insertAt(
+    arrays: TlbArray[],
+    vpn4k: number,
+    size: number,
+    pfn: number,
+    meta: number,
+    attr: number,
+  ): void {
     // prefer an array holding the page's own size; else fracture into a 4K array
     let target: TlbArray | null = null;
     for (let i = 0; i < arrays.length; i++) {
@@ -186,31 +213,32 @@ export class Tlb {
         break;
       }
     }
+    // a promoted fractured entry keeps the size of the page it came from
+    const src = meta | (size << Meta.SRC_SIZE_SHIFT);
     if (target !== null) {
-      target.insert(vpn4k, size, pfn, meta | (size << 21));
+      target.insert(vpn4k, size, pfn, src, attr);
       return;
     }
     for (let i = 0; i < arrays.length; i++) {
       if ((arrays[i].sizeMask & 1) !== 0) {
-        // fractured: the 4K piece of the large page that holds vpn4k
-        const pagesPer = size === 1 ? 512 : 262144;
-        arrays[i].insert(vpn4k, SizeCode.K4, pfn + (vpn4k % pagesPer), meta | (size << 21));
+        // fractured: the base-page piece of the large page that holds vpn4k
+        arrays[i].insert(vpn4k, 0, pfn + (vpn4k % this.sizes.pagesPer[size]), src, attr);
         return;
       }
     }
   }
 
   /** Invalidates the page containing vpn4k in every array. */
-  invalidatePage(vpn4k: number, pcid: number, how: InvalidateHow): number {
+  invalidatePage(vpn4k: number, asid: number, how: InvalidateHow): number {
     let n = 0;
-    for (const l of this.levels) for (const a of l.arrays) n += a.invalidatePage(vpn4k, pcid, how);
+    for (const l of this.levels) for (const a of l.arrays) n += a.invalidatePage(vpn4k, asid, how);
     return n;
   }
 
   /** Invalidates all matching entries in every array. */
-  invalidateAll(pcid: number, how: InvalidateHow): number {
+  invalidateAll(asid: number, how: InvalidateHow): number {
     let n = 0;
-    for (const l of this.levels) for (const a of l.arrays) n += a.invalidateAll(pcid, how);
+    for (const l of this.levels) for (const a of l.arrays) n += a.invalidateAll(asid, how);
     return n;
   }
 

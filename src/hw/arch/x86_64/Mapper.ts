@@ -1,5 +1,5 @@
-import { assert } from "../../base/assert.ts";
-import type { PhysMem } from "../PhysMem.ts";
+import { assert } from "../../../base/assert.ts";
+import type { PhysMem } from "../../PhysMem.ts";
 import { Pte, PteHi, reservedMasks } from "./pte.ts";
 
 /** Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is left. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { toBig } from "../../base/u64.ts";
-import { Access, Mode } from "../access.ts";
-import { Machine } from "../Machine.ts";
-import { formatStaleUse } from "../mmu/CoherenceChecker.ts";
+import { toBig } from "../../../base/u64.ts";
+import { Access, Mode } from "../../access.ts";
+import { X86Machine as Machine } from "./machine.ts";
+import { formatStaleUse } from "../../mmu/CoherenceChecker.ts";
 import type { HwEvent } from "./Cpu.ts";
 import { Outcome, PfErr } from "./fault.ts";
 import { Mapper } from "./Mapper.ts";

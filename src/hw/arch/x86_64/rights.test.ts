@@ -5,9 +5,9 @@
  * sentence of Intel SDM Vol. 3A §4.6.1/§4.6.2 (4-level paging).
  */
 import { describe, expect, it } from "vitest";
-import { fromBig } from "../../base/u64.ts";
-import { Access } from "../access.ts";
-import { Machine } from "../Machine.ts";
+import { fromBig } from "../../../base/u64.ts";
+import { Access } from "../../access.ts";
+import { X86Machine as Machine } from "./machine.ts";
 import { Outcome, PfErr } from "./fault.ts";
 import { BumpFrames, Mapper } from "./Mapper.ts";
 import { Pte, PteHi } from "./pte.ts";

@@ -1,4 +1,4 @@
-import { hex64, hexNum } from "../../base/u64.ts";
+import { hex64, hexNum } from "../../../base/u64.ts";
 import type { WalkRecord } from "./Cpu.ts";
 import { describeErrorCode, errorCodeNames, Outcome } from "./fault.ts";
 import { flagNames, LEVEL_NAMES } from "./pte.ts";

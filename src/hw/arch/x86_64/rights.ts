@@ -1,4 +1,5 @@
-import { Access, Mode } from "../access.ts";
+import { Access, Mode } from "../../access.ts";
+import { PERM_TABLE_SIZE, Perm } from "../../mmu/PagingFormat.ts";
 
 /**
  * Rights of a translation, as the MMU accumulates them over the walk and the
@@ -26,11 +27,6 @@ export interface RightsRegs {
   nxe: boolean;
 }
 
-/** Index into a permission table: rights * 9 + mode * 3 + access. */
-export function permIndex(rights: number, mode: Mode, access: Access): number {
-  return rights * 9 + mode * 3 + access;
-}
-
 /**
  * Is an access allowed by paging rights (protection keys aside)?
  * Spec: Intel SDM Vol. 3A §4.6.1 "Determination of Access Rights", for
@@ -56,12 +52,20 @@ export function allowedByRights(rights: number, mode: Mode, access: Access, r: R
   return true;
 }
 
-/** The whole table for the current registers: 8 rights × 3 modes × 3 accesses. */
-export function computePermTable(r: RightsRegs, out: Uint8Array = new Uint8Array(72)): Uint8Array {
-  for (let rights = 0; rights < 8; rights++) {
+/**
+ * The whole table for the current registers, over canonical rights (Perm in
+ * hw/mmu/PagingFormat.ts): 64 rights × 3 modes × 3 accesses. x86's W is the
+ * privileged write right, U "user readable", X the privileged execute right.
+ */
+export function computePermTable(
+  r: RightsRegs,
+  out: Uint8Array = new Uint8Array(PERM_TABLE_SIZE),
+): Uint8Array {
+  for (let perm = 0; perm < 64; perm++) {
+    const rights = x86RightsOf(perm);
     for (let mode = 0; mode < 3; mode++) {
       for (let access = 0; access < 3; access++) {
-        out[rights * 9 + mode * 3 + access] = allowedByRights(rights, mode, access, r) ? 1 : 0;
+        out[perm * 9 + mode * 3 + access] = allowedByRights(rights, mode, access, r) ? 1 : 0;
       }
     }
   }
@@ -87,4 +91,19 @@ export function pkDenied(
   if (ad) return true;
   const wd = (pkru >>> (2 * pkey + 1)) & 1;
   return wd === 1 && access === Access.Write && (mode === Mode.User || wp);
+}
+
+/** Canonical rights (Perm) of x86 W|U|X rights: a user page is a supervisor page too. */
+export const X86_CANONICAL = new Uint8Array(8);
+for (let r = 0; r < 8; r++) {
+  const w = (r & Rights.W) !== 0;
+  const x = (r & Rights.X) !== 0;
+  let p = Perm.PR | (w ? Perm.PW : 0) | (x ? Perm.PX : 0);
+  if (r & Rights.U) p |= Perm.UR | (w ? Perm.UW : 0) | (x ? Perm.UX : 0);
+  X86_CANONICAL[r] = p;
+}
+
+/** The x86 W|U|X rights of canonical rights (the inverse of X86_CANONICAL on what it produces). */
+export function x86RightsOf(perm: number): number {
+  return (perm & Perm.PW ? Rights.W : 0) | (perm & Perm.UR ? Rights.U : 0) | (perm & Perm.PX ? Rights.X : 0);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fromBig, toBig } from "../../base/u64.ts";
+import { fromBig, toBig } from "../../../base/u64.ts";
 import { leafEntry, leafPfn } from "./Mapper.ts";
 import { decodeEntry, flagNames, reservedMasks } from "./pte.ts";
 

@@ -1,15 +1,15 @@
-import { fromBig } from "../../base/u64.ts";
-import { Machine, type MachineConfig } from "../Machine.ts";
+import { fromBig } from "../../../base/u64.ts";
+import { type X86MachineConfig, x86Machine } from "./machine.ts";
 import { BumpFrames, Mapper } from "./Mapper.ts";
 
 /**
  * A machine with one address space ready to map into: for tests, demos and
  * benchmarks of the hardware layer (the kernel has its own allocators).
  */
-export function bareMachine(config: Partial<MachineConfig> = {}) {
-  const m = new Machine({ ramBytes: 256 << 20, ...config });
+export function bareMachine(config: Partial<X86MachineConfig> = {}) {
+  const m = x86Machine({ ramBytes: 256 << 20, ...config });
   const frames = new BumpFrames(256, m.phys.nrFrames);
-  const mapper = new Mapper(m.phys, m.config.la57 ? 5 : 4, m.config.maxPhyAddr ?? 46, frames);
+  const mapper = new Mapper(m.phys, config.la57 ? 5 : 4, config.maxPhyAddr ?? 46, frames);
   const root = mapper.newRoot();
   for (const cpu of m.cpus) cpu.movToCr3(0, root * 4096);
   return { m, cpu: m.cpus[0], frames, mapper, root };

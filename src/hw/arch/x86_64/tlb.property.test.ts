@@ -10,7 +10,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Access, Mode } from "../access.ts";
+import { Access, Mode } from "../../access.ts";
 import { WalkRecord } from "./Cpu.ts";
 import { Outcome } from "./fault.ts";
 import { bareMachine } from "./testkit.ts";

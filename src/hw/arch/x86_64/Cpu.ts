@@ -1,0 +1,352 @@
+import { InputError } from "../../../base/errors.ts";
+import { Access, Mode } from "../../access.ts";
+import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
+import { HwFaultKind } from "../../mmu/PagingFormat.ts";
+import type { TlbSpec } from "../../mmu/Tlb.ts";
+import { InvalidateHow } from "../../mmu/TlbArray.ts";
+import type { PhysMem } from "../../PhysMem.ts";
+import { Outcome, PfErr } from "./fault.ts";
+import { X86_64Format, X86Attr } from "./format.ts";
+import { computePermTable, pkDenied } from "./rights.ts";
+
+export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
+
+/** Configuration of one x86-64 CPU's MMU. */
+export interface CpuConfig {
+  /** 5-level paging (CR4.LA57): 57-bit linear addresses */
+  la57?: boolean;
+  /** MAXPHYADDR, 36..52 (default 46) */
+  maxPhyAddr?: number;
+  /** TLB preset name, spec string (`64x4,1536x12`) or spec (default `skylake`) */
+  tlb?: TlbSpec | string;
+  /** paging-structure caches (PML5E/PML4E/PDPTE/PDE caches); default off */
+  psc?: boolean | PscConfig;
+}
+
+/** Entries × ways of each paging-structure cache; a level with 0 entries is not cached. */
+export interface PscConfig {
+  pde: [number, number];
+  pdpte: [number, number];
+  pml4e: [number, number];
+  pml5e: [number, number];
+}
+
+export const DEFAULT_PSC: PscConfig = { pde: [32, 4], pdpte: [4, 4], pml4e: [2, 2], pml5e: [2, 2] };
+
+/**
+ * One x86-64 logical processor: the paging registers and instructions over
+ * the generic MMU (hw/mmu/Mmu.ts: TLBs, paging-structure caches, the walk
+ * over the x86-64 PagingFormat). Several CPUs share one PhysMem.
+ *
+ * Spec: Intel SDM Vol. 3A ch. 4 (Paging): §4.5 4-level and 5-level paging,
+ * §4.6 access rights, §4.7 page-fault exceptions, §4.8 accessed and dirty
+ * flags, §4.10 caching translation information.
+ *
+ * `translate` is the hot path: it returns an Outcome and leaves the physical
+ * address in `pa`, or the fault in `errorCode`/`cr2Hi`/`cr2Lo`. It allocates
+ * nothing and never throws for an architectural fault.
+ */
+export class Cpu extends Mmu {
+  // ---- architectural registers ----
+  /** CPL: 0 (kernel) or 3 (user) */
+  cpl = 0;
+  cr0Wp = true;
+  cr4Pge = false;
+  cr4Pcide = false;
+  cr4Smep = false;
+  cr4Smap = false;
+  cr4Pke = false;
+  eferNxe = true;
+  rflagsAc = false;
+  pkru = 0;
+  cr3Hi = 0;
+  cr3Lo = 0;
+  /** CR2: the linear address of the last page fault */
+  cr2Hi = 0;
+  cr2Lo = 0;
+  readonly la57: boolean;
+  readonly maxPhyAddr: number;
+  readonly hiAddrMask: number;
+  declare readonly format: X86_64Format;
+
+  // ---- results of the last translate ----
+  errorCode = 0;
+
+  // ---- counters ----
+  gpFaults = 0;
+  readonly faultsByKind = { notPresent: 0, protection: 0, reserved: 0, pkey: 0 };
+  cr3Writes = 0;
+  invlpgs = 0;
+
+  constructor(id: number, phys: PhysMem, config: CpuConfig = {}) {
+    const la57 = config.la57 ?? false;
+    const m = config.maxPhyAddr ?? 46;
+    if (!Number.isInteger(m) || m < 36 || m > 52) throw new InputError(`MAXPHYADDR must be 36..52, not ${m}`);
+    const psc = config.psc ? (config.psc === true ? DEFAULT_PSC : config.psc) : null;
+    super(id, phys, new X86_64Format(la57, m), {
+      tlb: config.tlb ?? "skylake",
+      psc: psc === null ? undefined : [null, psc.pde, psc.pdpte, psc.pml4e, psc.pml5e],
+    });
+    this.la57 = la57;
+    this.maxPhyAddr = m;
+    this.hiAddrMask = this.format.hiAddrMask;
+    this.updatePerms();
+  }
+
+  /** current PCID (CR3[11:0] when CR4.PCIDE = 1, else 0): the ASID of x86 */
+  get pcid(): number {
+    return this.asid;
+  }
+
+  private updatePerms(): void {
+    this.format.nxe = this.eferNxe;
+    this.format.pge = this.cr4Pge;
+    this.checkAttrs = this.cr4Pke;
+    computePermTable(
+      { wp: this.cr0Wp, smep: this.cr4Smep, smap: this.cr4Smap, ac: this.rflagsAc, nxe: this.eferNxe },
+      this.permTable,
+    );
+  }
+
+  // =====================================================================
+  // The MMU hooks (see hw/mmu/Mmu.ts)
+  // =====================================================================
+
+  /** Canonical check (SDM §3.3.7.1: bits 63..N-1 all equal), then the 4K page number of the truncated address. */
+  protected override vpnOf(vaHi: number, vaLo: number, _access: Access): number {
+    if (this.la57 ? (vaHi << 7) >> 7 !== (vaHi | 0) : (vaHi << 16) >> 16 !== (vaHi | 0)) return -1;
+    return (vaHi & (this.la57 ? 0x1ffffff : 0xffff)) * 1048576 + (vaLo >>> 12);
+  }
+
+  /** #GP(0) for a non-canonical address; no page fault, CR2 unchanged. */
+  protected override badAddress(vaHi: number, vaLo: number, _access: Access): number {
+    this.gpFaults++;
+    this.faultKind = HwFaultKind.NonCanonical;
+    this.faultLevel = -1;
+    if (this.tracer !== null) this.emitFault(Outcome.GP, 0, vaHi, vaLo);
+    return Outcome.GP;
+  }
+
+  protected override probeBadAddress(): number {
+    return Outcome.GP;
+  }
+
+  /** The mode an access by the current CPL would have. */
+  override currentMode(): Mode {
+    return this.cpl === 3 ? Mode.User : Mode.Supervisor;
+  }
+
+  /** The #PF error code of a fault (SDM §4.7). */
+  protected override walkFault(rec: WalkRecord, access: Access, mode: Mode, attrs: number): number {
+    let code = this.faultBits(access, mode);
+    const kind = rec.faultKind;
+    if (kind === HwFaultKind.Reserved) code |= PfErr.P | PfErr.RSVD;
+    else if (kind !== HwFaultKind.Translation) {
+      code |= PfErr.P;
+      if (this.cr4Pke && this.pkCheck(attrs, mode, access)) {
+        code |= PfErr.PK;
+        rec.faultKind = HwFaultKind.ProtKey;
+      }
+    }
+    rec.errorCode = code;
+    rec.outcome = Outcome.PF;
+    return Outcome.PF;
+  }
+
+  protected override attrDenied(attrs: number, _rights: number, mode: Mode, access: Access): boolean {
+    return this.pkCheck(attrs, mode, access);
+  }
+
+  private faultBits(access: Access, mode: Mode): number {
+    let code = 0;
+    if (access === Access.Write) code |= PfErr.WR;
+    if (mode === Mode.User) code |= PfErr.US;
+    if (access === Access.Exec && (this.cr4Smep || this.eferNxe)) code |= PfErr.ID;
+    return code;
+  }
+
+  /** Does PKRU deny this access to the page of these attributes (its protection key; user pages only)? */
+  private pkCheck(attrs: number, mode: Mode, access: Access): boolean {
+    return pkDenied(
+      this.pkru,
+      attrs & X86Attr.PKEY_MASK,
+      (attrs & X86Attr.USER) !== 0,
+      mode,
+      access,
+      this.cr0Wp,
+    );
+  }
+
+  /**
+   * Delivers #PF: sets CR2 and the error code, and drops the TLB and
+   * paging-structure-cache entries for the address in the current PCID, as
+   * the processor does on a page fault (SDM §4.10.4.1, last paragraph), so a
+   * fault from a stale entry happens at most once.
+   */
+  protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: number): number {
+    const code = rec.errorCode;
+    this.pageFaults++;
+    if (code & PfErr.RSVD) this.faultsByKind.reserved++;
+    else if (code & PfErr.PK) this.faultsByKind.pkey++;
+    else if (code & PfErr.P) this.faultsByKind.protection++;
+    else this.faultsByKind.notPresent++;
+    this.errorCode = code;
+    this.cr2Hi = vaHi >>> 0;
+    this.cr2Lo = vaLo >>> 0;
+    this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
+    this.invalidatePscPath(vpn, this.asid);
+    if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
+    return Outcome.PF;
+  }
+
+  private emitFault(vector: number, errorCode: number, hi: number, lo: number): void {
+    this.tracer!({ type: "fault", cpu: this.id, vector, errorCode, cr2Hi: hi >>> 0, cr2Lo: lo >>> 0 });
+  }
+
+  override readonly asidName = "PCID";
+  /** protection key and memory type (the user bit is in the rights) */
+  override readonly attrCompareMask = X86Attr.PKEY_MASK | X86Attr.PWT | X86Attr.PCD | X86Attr.PAT;
+
+  override describeAttrs(attrs: number): string {
+    const parts = [`pkey ${attrs & X86Attr.PKEY_MASK}`];
+    if (attrs & X86Attr.PWT) parts.push("PWT");
+    if (attrs & X86Attr.PCD) parts.push("PCD");
+    if (attrs & X86Attr.PAT) parts.push("PAT");
+    return parts.join(" ");
+  }
+
+  override invalidationHint(vpn: number, asid: number, global: boolean): string {
+    const va = `0x${(vpn * 4096).toString(16)}`;
+    return global
+      ? `INVLPG ${va} (or INVPCID type 2, or a CR4.PGE toggle): the entry is global, so CR3 writes keep it`
+      : `INVLPG ${va} in PCID ${asid}, INVPCID type 0/1 for PCID ${asid}, or a flushing MOV to CR3`;
+  }
+
+  // =====================================================================
+  // Instructions that change paging state (SDM §4.10.4.1)
+  // =====================================================================
+
+  /**
+   * MOV to CR3. With CR4.PCIDE = 1, bit 63 set means "no flush"; otherwise
+   * the TLB and paging-structure-cache entries of the new PCID (PCID 0 when
+   * PCIDE = 0) are dropped, global entries kept. Returns GP for reserved bits.
+   */
+  movToCr3(hi: number, lo: number): number {
+    const noFlush = this.cr4Pcide && (hi & 0x80000000) !== 0;
+    const value = hi & 0x7fffffff;
+    if ((value & ~this.hiAddrMask) !== 0) return Outcome.GP;
+    this.cr3Hi = value >>> 0;
+    this.cr3Lo = lo >>> 0;
+    this.cr3Writes++;
+    this.rootPa = (value & this.hiAddrMask) * 4294967296 + ((lo & 0xfffff000) >>> 0);
+    this.asid = this.cr4Pcide ? lo & 0xfff : 0;
+    if (!noFlush) this.flushMatching(this.asid, InvalidateHow.PcidNonGlobal, "mov-cr3");
+    return Outcome.OK;
+  }
+
+  /** Writes CR4's paging bits, with the invalidations the SDM requires. */
+  movToCr4(bits: { pge?: boolean; pcide?: boolean; smep?: boolean; smap?: boolean; pke?: boolean }): number {
+    const pge = bits.pge ?? this.cr4Pge;
+    const pcide = bits.pcide ?? this.cr4Pcide;
+    const smep = bits.smep ?? this.cr4Smep;
+    if (pcide && !this.cr4Pcide && (this.cr3Lo & 0xfff) !== 0) return Outcome.GP; // SDM: #GP if CR3[11:0] != 0
+    const flushEverything = pge !== this.cr4Pge || (this.cr4Pcide && !pcide);
+    const flushCurrent = smep && !this.cr4Smep;
+    this.cr4Pge = pge;
+    this.cr4Pcide = pcide;
+    this.cr4Smep = smep;
+    this.cr4Smap = bits.smap ?? this.cr4Smap;
+    this.cr4Pke = bits.pke ?? this.cr4Pke;
+    this.asid = this.cr4Pcide ? this.cr3Lo & 0xfff : 0;
+    if (flushEverything) this.flushMatching(0, InvalidateHow.Everything, "mov-cr4");
+    else if (flushCurrent) this.flushMatching(this.asid, InvalidateHow.PcidNonGlobal, "mov-cr4");
+    this.updatePerms();
+    return Outcome.OK;
+  }
+
+  /** MOV to CR0 (WP only: vmlab keeps paging enabled). */
+  setWp(wp: boolean): void {
+    this.cr0Wp = wp;
+    this.updatePerms();
+  }
+
+  /** WRMSR IA32_EFER.NXE. */
+  setNxe(nxe: boolean): void {
+    this.eferNxe = nxe;
+    this.updatePerms();
+  }
+
+  /** STAC: set RFLAGS.AC (lifts SMAP for explicit supervisor accesses). */
+  stac(): void {
+    this.rflagsAc = true;
+    this.updatePerms();
+  }
+
+  /** CLAC: clear RFLAGS.AC. */
+  clac(): void {
+    this.rflagsAc = false;
+    this.updatePerms();
+  }
+
+  /** WRPKRU. */
+  wrpkru(value: number): void {
+    this.pkru = value >>> 0;
+  }
+
+  /**
+   * INVLPG: drops TLB entries for the page containing the address in the
+   * current PCID, and global entries for it; and every paging-structure-cache
+   * entry of the current PCID. A non-canonical address is a no-op.
+   */
+  invlpg(vaHi: number, vaLo: number): void {
+    this.invlpgs++;
+    const vpn = this.vpnOf(vaHi, vaLo, Access.Read);
+    if (vpn < 0) return;
+    const n = this.invalidatePageEntries(
+      vpn,
+      this.asid,
+      InvalidateHow.PcidAndGlobal,
+      InvalidateHow.PcidNonGlobal,
+    );
+    if (this.tracer !== null)
+      this.tracer({ type: "invalidate", cpu: this.id, op: "invlpg", asid: this.asid, vpn, entries: n });
+  }
+
+  /**
+   * INVPCID type 0 (individual address, globals kept), 1 (single context,
+   * globals kept), 2 (all contexts including globals), 3 (all contexts except
+   * globals). Returns GP for a bad type, a PCID above 4095, PCID != 0 with
+   * PCIDE = 0 (types 0/1), or a non-canonical address (type 0).
+   */
+  invpcid(type: number, pcid: number, vaHi = 0, vaLo = 0): number {
+    if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) return Outcome.GP;
+    switch (type) {
+      case 0: {
+        if (!this.cr4Pcide && pcid !== 0) return Outcome.GP;
+        const vpn = this.vpnOf(vaHi, vaLo, Access.Read);
+        if (vpn < 0) return Outcome.GP;
+        const n = this.invalidatePageEntries(
+          vpn,
+          pcid,
+          InvalidateHow.PcidNonGlobal,
+          InvalidateHow.PcidNonGlobal,
+        );
+        if (this.tracer !== null)
+          this.tracer({ type: "invalidate", cpu: this.id, op: "invpcid0", asid: pcid, vpn, entries: n });
+        return Outcome.OK;
+      }
+      case 1:
+        if (!this.cr4Pcide && pcid !== 0) return Outcome.GP;
+        this.flushMatching(pcid, InvalidateHow.PcidNonGlobal, "invpcid1");
+        return Outcome.OK;
+      case 2:
+        this.flushMatching(0, InvalidateHow.Everything, "invpcid2");
+        return Outcome.OK;
+      case 3:
+        this.flushMatching(0, InvalidateHow.AllNonGlobal, "invpcid3");
+        return Outcome.OK;
+      default:
+        return Outcome.GP;
+    }
+  }
+}

@@ -1,0 +1,608 @@
+/**
+ * The MMU every architecture implements: a TLB hierarchy, optional
+ * paging-structure (walk) caches, the one walk loop over a PagingFormat, and
+ * the translate hot path. An architecture's CPU (hw/arch/NAME/) extends this
+ * class with its registers and instructions and fills in a few hooks: how a
+ * virtual address becomes a page number (canonical checks, TTBR selection),
+ * where a walk starts, the access mode, and how a fault is reported (x86
+ * error code and CR2, ARM64 ESR_EL1 and FAR_EL1, RISC-V scause and stval).
+ *
+ * Shapes borrowed from QEMU's mmu_translate (in, out, err: one exit per
+ * fault) and gem5's walker (the walk apart from the rights decision). The
+ * hot path allocates nothing, uses no bigint and never throws for an
+ * architectural fault: `translate` returns 0 (OK) and leaves the physical
+ * address in `pa`, or an architecture outcome code (x86: 13 #GP, 14 #PF)
+ * with the fault in the CPU's registers and `faultKind`/`faultLevel`.
+ */
+import { Access, Mode } from "../access.ts";
+import type { PhysMem } from "../PhysMem.ts";
+import {
+  EntryKind,
+  Geometry,
+  HwFaultKind,
+  PERM_TABLE_SIZE,
+  type PagingFormat,
+  WalkState,
+} from "./PagingFormat.ts";
+import { DirectMemory, type MemoryPort } from "./memAccess.ts";
+import { makeTlb, type Tlb, type TlbPageSizes, type TlbSpec } from "./Tlb.ts";
+import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
+
+/** Most levels any format has (x86-64 LA57 and RISC-V Sv57: 5; ARM64 with 52-bit VAs: 5) plus one. */
+export const MAX_LEVELS = 6;
+
+/** An event of the opt-in trace stream. Built only when a tracer is installed. */
+export type HwEvent =
+  | { type: "tlb"; cpu: number; vpn: number; access: Access; hit: boolean; level: number }
+  | {
+      type: "walk-step";
+      cpu: number;
+      level: number;
+      index: number;
+      entryPa: number;
+      hi: number;
+      lo: number;
+      psc: boolean;
+    }
+  | {
+      type: "fault";
+      cpu: number;
+      /** the architecture's outcome code (x86: the vector, 13 or 14) */
+      vector: number;
+      /** the architecture's fault code (x86 error code, ARM64 ESR_EL1, RISC-V scause) */
+      errorCode: number;
+      /** the faulting address (x86 CR2, ARM64 FAR_EL1, RISC-V stval) */
+      cr2Hi: number;
+      cr2Lo: number;
+    }
+  | { type: "invalidate"; cpu: number; op: string; asid: number; vpn: number; entries: number }
+  | { type: "ad-write"; cpu: number; entryPa: number; hi: number; lo: number };
+
+/**
+ * The entries one walk read, top level first: filled by every walk (no
+ * allocation: preallocated typed arrays), read by `explain`, the CLI and the
+ * coherence checker.
+ */
+export class WalkRecord {
+  /** entries read, top level first */
+  count = 0;
+  readonly level = new Int32Array(MAX_LEVELS);
+  readonly index = new Int32Array(MAX_LEVELS);
+  readonly entryPa = new Float64Array(MAX_LEVELS);
+  readonly hi = new Uint32Array(MAX_LEVELS);
+  readonly lo = new Uint32Array(MAX_LEVELS);
+  /** the walk started below the top, from a paging-structure-cache entry of this level (-1: none) */
+  pscLevel = -1;
+  /** after success: first base frame of the page, its size code (its leaf level), TLB metadata and attributes */
+  pagePfn = 0;
+  size = 0;
+  meta = 0;
+  attrs = 0;
+  /** after a fault: the architecture's outcome and code, and the generic kind and level (-1: from a TLB entry) */
+  outcome = 0;
+  errorCode = 0;
+  faultKind = 0;
+  faultLevel = -1;
+}
+
+/** One coherence-checker hook; see CoherenceChecker. */
+export interface TlbObserver {
+  onFill(cpu: Mmu, vpn: number, rec: WalkRecord): void;
+  onHit(cpu: Mmu, vpn: number, arr: TlbArray, slot: number): void;
+}
+
+/** The TLB and walk-cache sizes of one MMU. */
+export interface MmuCaches {
+  /** TLB preset name, spec string (`64x4,1536x12`) or spec */
+  tlb?: TlbSpec | string;
+  /** walk caches by level (1 = the cache of level-1 entries, which point to leaf tables): [entries, ways] or null */
+  psc?: ([number, number] | null)[];
+}
+
+const TWO32 = 4294967296;
+
+export abstract class Mmu {
+  readonly geometry: Geometry;
+  readonly tlb: Tlb;
+  /** the base-page array of the first TLB level for data / for fetches, probed first (fast path), or null */
+  private readonly l1d: TlbArray | null;
+  private readonly l1i: TlbArray | null;
+  /** walk caches by level (index 1 holds level-1 entries); null where not modelled */
+  readonly psc: (TlbArray | null)[];
+  private readonly hasPsc: boolean;
+  /** base page size, and its offset mask */
+  readonly pageSize: number;
+  private readonly pageMask: number;
+  /** offset masks of each size code, as the low and high 32 bits of an address */
+  private readonly offLo: Float64Array;
+  private readonly offHi: Float64Array;
+
+  // ---- state the architecture's registers set ----
+  /** the ASID (x86 PCID) translations are tagged with now */
+  asid = 0;
+  /** physical address of the table a full walk starts from (x86 CR3; ARM64 and RISC-V select per address) */
+  rootPa = 0;
+  /** allowed[permIndex(rights, mode, access)], recomputed by the architecture when a control register changes */
+  protected readonly permTable = new Uint8Array(PERM_TABLE_SIZE);
+  /** call attrDenied on every access (x86: CR4.PKE) */
+  protected checkAttrs = false;
+
+  /** where translated accesses go: physical memory, or a cache model in front of it */
+  mem: MemoryPort;
+
+  // ---- results of the last translate ----
+  pa = 0;
+  /** the byte the last successful load8 read */
+  data = 0;
+  faultKind = 0;
+  faultLevel = -1;
+  readonly walkRec = new WalkRecord();
+  private readonly hitRec = new WalkRecord();
+  protected readonly ws = new WalkState();
+
+  // ---- counters ----
+  translations = 0;
+  walks = 0;
+  walkRefs = 0;
+  adWrites = 0;
+  dirtyAssists = 0;
+  pageFaults = 0;
+  readonly pscHits = new Float64Array(MAX_LEVELS);
+  readonly pscMisses = new Float64Array(MAX_LEVELS);
+  /** flushes of all non-global entries of an ASID or more */
+  fullFlushes = 0;
+
+  // ---- observation (off unless set) ----
+  tracer: ((e: HwEvent) => void) | null = null;
+  observer: TlbObserver | null = null;
+
+  protected constructor(
+    readonly id: number,
+    readonly phys: PhysMem,
+    readonly format: PagingFormat,
+    caches: MmuCaches,
+  ) {
+    const g = new Geometry(format);
+    this.geometry = g;
+    this.pageSize = g.pageSize;
+    this.pageMask = g.pageSize - 1;
+    const sizes: TlbPageSizes = {
+      names: Array.from({ length: format.levels }, (_, l) => g.sizeName(l)),
+      pagesPer: Array.from(g.pagesPer),
+    };
+    this.tlb = makeTlb(caches.tlb ?? "skylake", sizes);
+    this.l1d = this.tlb.dataPath[0]?.find((a) => (a.sizeMask & 1) !== 0) ?? null;
+    this.l1i = this.tlb.instrPath[0]?.find((a) => (a.sizeMask & 1) !== 0) ?? null;
+    this.offLo = new Float64Array(format.levels);
+    this.offHi = new Float64Array(format.levels);
+    for (let l = 0; l < format.levels; l++) {
+      const bits = g.leafShift[l];
+      this.offLo[l] = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
+      this.offHi[l] = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
+    }
+    this.psc = Array.from({ length: MAX_LEVELS }, () => null);
+    let hasPsc = false;
+    for (let level = 1; level < format.levels; level++) {
+      const s = caches.psc?.[level];
+      if (s && s[0] > 0) {
+        this.psc[level] = new TlbArray(s[0], s[1], 1, 3, `psc${level}`);
+        hasPsc = true;
+      }
+    }
+    this.hasPsc = hasPsc;
+    this.mem = new DirectMemory(phys);
+  }
+
+  /** Levels of a full walk. */
+  get levels(): number {
+    return this.format.levels;
+  }
+
+  // =====================================================================
+  // What each architecture supplies
+  // =====================================================================
+
+  /** The page number of a virtual address (in base pages), or -1 when no translation can apply to it. */
+  protected abstract vpnOf(vaHi: number, vaLo: number, access: Access): number;
+  /** The outcome for an address vpnOf refused (x86: #GP; ARM64: a level-0 translation fault). */
+  protected abstract badAddress(vaHi: number, vaLo: number, access: Access): number;
+  /** The mode of an explicit access now (x86 CPL, ARM64 EL, RISC-V privilege). */
+  abstract currentMode(): Mode;
+  /**
+   * Fills a fault's architecture code into `rec` (errorCode, outcome) from its
+   * kind and level; returns the outcome (non-zero). No register changes: probes
+   * use it too.
+   */
+  protected abstract walkFault(rec: WalkRecord, access: Access, mode: Mode, attrs: number): number;
+  /** Raises the fault `rec` describes: fault registers, the TLB rules on a fault, counters, trace. Returns rec.outcome. */
+  protected abstract deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: number): number;
+  /** Extra per-access check of a translation's attributes, called only when checkAttrs (x86 protection keys). */
+  protected attrDenied(_attrs: number, _rights: number, _mode: Mode, _access: Access): boolean {
+    return false;
+  }
+  /**
+   * Sets up a full walk in `w`: first level, table and index mask, and the
+   * initial accumulated state. Returns false (with `w.fault`, `w.level`) when
+   * the walk cannot start (ARM64 EPD0/EPD1, a VA outside both TTBRs).
+   */
+  protected startWalk(w: WalkState): boolean {
+    w.level = this.format.levels - 1;
+    w.tablePa = this.rootPa;
+    w.topMask = this.geometry.indexMask[w.level];
+    w.acc = this.format.initialAcc;
+    return true;
+  }
+  /** Which invalidation would have dropped a stale entry, in the architecture's words (for the checker). */
+  abstract invalidationHint(vpn: number, asid: number, global: boolean): string;
+  /** What the architecture calls its address-space tag. */
+  readonly asidName: string = "ASID";
+  /** The attribute bits whose change makes a cached translation stale (see describeAttrs). */
+  readonly attrCompareMask: number = -1;
+  /** Cached attributes in the architecture's words (x86: `pkey 3`). */
+  describeAttrs(attrs: number): string {
+    return `attributes 0x${attrs.toString(16)}`;
+  }
+
+  // =====================================================================
+  // Translation (hot path)
+  // =====================================================================
+
+  /**
+   * Translates (vaHi, vaLo) for `access` by the current mode (or an implicit
+   * supervisor access). Returns 0 with the physical address in `pa`, or the
+   * architecture's fault outcome.
+   */
+  translate(vaHi: number, vaLo: number, access: Access, implicit = false): number {
+    this.translations++;
+    const vpn = this.vpnOf(vaHi, vaLo, access);
+    if (vpn < 0) return this.badAddress(vaHi, vaLo, access);
+    return this.translateVpn(
+      vaHi,
+      vaLo,
+      vpn,
+      access,
+      implicit ? Mode.ImplicitSupervisor : this.currentMode(),
+    );
+  }
+
+  // =====================================================================
+  // The one memory-access path (see memAccess.ts)
+  // =====================================================================
+
+  /** A byte load: translate, then the memory port. Returns the outcome; the byte is in `data`. */
+  load8(vaHi: number, vaLo: number, access: Access = Access.Read, implicit = false): number {
+    const out = this.translate(vaHi, vaLo, access, implicit);
+    if (out === 0) this.data = this.mem.read8(this.pa, vaHi, vaLo);
+    return out;
+  }
+
+  /** A byte store: translate for a write, then the memory port. Returns the outcome. */
+  store8(vaHi: number, vaLo: number, value: number, implicit = false): number {
+    const out = this.translate(vaHi, vaLo, Access.Write, implicit);
+    if (out === 0) this.mem.write8(this.pa, value, vaHi, vaLo);
+    return out;
+  }
+
+  /** An access whose data is not modelled (trace replay): translate, then tell the memory port. */
+  touch(vaHi: number, vaLo: number, access: Access): number {
+    const out = this.translate(vaHi, vaLo, access);
+    if (out === 0) this.mem.touch(this.pa, access, vaHi, vaLo);
+    return out;
+  }
+
+  /** translate for an explicit mode (ARM64 LDTR/STTR: a user-mode check at EL1). */
+  translateAs(vaHi: number, vaLo: number, access: Access, mode: Mode): number {
+    this.translations++;
+    const vpn = this.vpnOf(vaHi, vaLo, access);
+    if (vpn < 0) return this.badAddress(vaHi, vaLo, access);
+    return this.translateVpn(vaHi, vaLo, vpn, access, mode);
+  }
+
+  private translateVpn(vaHi: number, vaLo: number, vpn: number, access: Access, mode: Mode): number {
+    const tlb = this.tlb;
+    // fast path: the first-level base-page array; the generic lookup (all levels and sizes) on a miss there
+    const l1 = access === Access.Exec ? this.l1i : this.l1d;
+    let arr: TlbArray | null = null;
+    let slot = l1 === null ? -1 : l1.lookup(vpn, this.asid);
+    if (slot >= 0) {
+      arr = l1;
+      tlb.hits[0]++;
+      tlb.hitLevel = 0;
+    } else if (tlb.lookup(vpn, this.asid, access === Access.Exec)) {
+      arr = tlb.hitArray!;
+      slot = tlb.hitSlot;
+    }
+    if (arr !== null) {
+      const meta = arr.metas[slot];
+      if (this.tracer !== null)
+        this.tracer({ type: "tlb", cpu: this.id, vpn, access, hit: true, level: tlb.hitLevel });
+      if (this.observer !== null) this.observer.onHit(this, vpn, arr, slot);
+      if (
+        this.permTable[((meta >>> Meta.RIGHTS_SHIFT) & 63) * 9 + mode * 3 + access] === 0 ||
+        (this.checkAttrs && this.attrDenied(arr.attrs[slot], (meta >>> Meta.RIGHTS_SHIFT) & 63, mode, access))
+      ) {
+        // a fault from cached rights, without a walk (x86 and Arm both allow it)
+        const rec = this.hitRec;
+        rec.faultKind = HwFaultKind.Permission;
+        rec.faultLevel = -1;
+        this.walkFault(rec, access, mode, arr.attrs[slot]);
+        return this.fault(rec, vaHi, vaLo, vpn);
+      }
+      if (access === Access.Write && (meta & Meta.D) === 0) {
+        // a write through a clean entry: walk again to set the dirty state in memory
+        this.dirtyAssists++;
+        return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
+      }
+      const held = (meta >>> Meta.HELD_SIZE_SHIFT) & 7;
+      this.pa =
+        arr.pfns[slot] * this.pageSize +
+        (held === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, held));
+      return 0;
+    }
+    if (this.tracer !== null) this.tracer({ type: "tlb", cpu: this.id, vpn, access, hit: false, level: -1 });
+    return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
+  }
+
+  /** The offset of an address in a page of size code `size`. */
+  private offsetIn(vaHi: number, vaLo: number, size: number): number {
+    const hi = this.offHi[size];
+    return (hi === 0 ? 0 : (vaHi & hi) * TWO32) + ((vaLo & this.offLo[size]) >>> 0);
+  }
+
+  /** The miss path: walk, then fill the TLB or raise the fault. */
+  private walkAndFill(vaHi: number, vaLo: number, vpn: number, access: Access, mode: Mode): number {
+    const rec = this.walkRec;
+    if (this.walk(vpn, access, mode, true, rec) !== 0) return this.fault(rec, vaHi, vaLo, vpn);
+    // a miss fills every level; a dirty assist refreshes the clean copies
+    this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
+    if (this.observer !== null) this.observer.onFill(this, vpn, rec);
+    this.pa =
+      rec.pagePfn * this.pageSize +
+      (rec.size === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, rec.size));
+    return 0;
+  }
+
+  private fault(rec: WalkRecord, vaHi: number, vaLo: number, vpn: number): number {
+    this.faultKind = rec.faultKind;
+    this.faultLevel = rec.faultLevel;
+    return this.deliver(rec, vaHi, vaLo, vpn);
+  }
+
+  /**
+   * The walk: reads one entry per level from physical memory, top level
+   * first, starting where startWalk says (or below, from a walk cache). The
+   * format decodes each entry; rights are checked at the leaf by the
+   * permission table. With `sideEffects` false (a probe) nothing is written
+   * and no cache is used or filled; accessed/dirty updates are then as if
+   * they succeeded.
+   *
+   * Level n's index is the vpn's bits levelShift[n] .. levelShift[n] +
+   * indexBits[n] - 1 (x86-64: vpn bits 9n+8..9n).
+   *
+   * On return: 0 with rec.pagePfn/size/meta/attrs set, or the architecture's
+   * outcome with rec.errorCode, faultKind and faultLevel.
+   */
+  walk(
+    vpn: number,
+    access: Access,
+    mode: Mode,
+    sideEffects: boolean,
+    rec: WalkRecord,
+    checkRights = true,
+  ): number {
+    const w = this.ws;
+    const g = this.geometry;
+    const fmt = this.format;
+    w.vpn = vpn;
+    w.access = access;
+    w.mode = mode;
+    w.sideEffects = sideEffects;
+    if (sideEffects) this.walks++;
+    rec.count = 0;
+    rec.pscLevel = -1;
+    if (!this.startWalk(w)) return this.failWalk(rec, w.fault, w.level, access, mode);
+    let level = w.level;
+    let tablePa = w.tablePa;
+    let mask = w.topMask;
+    if (sideEffects && this.hasPsc) {
+      // the lowest cached level gives the deepest starting point
+      for (let l = 1; l <= level; l++) {
+        const c = this.psc[l];
+        if (c === null) continue;
+        const slot = c.lookup(Math.floor(vpn / g.pagesPer[l]), this.asid);
+        if (slot >= 0) {
+          this.pscHits[l]++;
+          tablePa = c.pfns[slot];
+          w.acc = (c.metas[slot] >>> Meta.RIGHTS_SHIFT) & 63;
+          level = l - 1;
+          mask = g.indexMask[level];
+          rec.pscLevel = l;
+          break;
+        }
+        this.pscMisses[l]++;
+      }
+    }
+    const phys = this.phys;
+    const entryBytes = fmt.entryBytes;
+    // vpn < 2^53 as 32-bit halves, so each level's index is integer shifts
+    const vpnLo = vpn >>> 0;
+    const vpnHi = (vpn - vpnLo) / TWO32;
+    for (;;) {
+      const shift = g.levelShift[level];
+      const index =
+        (shift === 0
+          ? vpnLo
+          : shift < 32
+            ? (vpnLo >>> shift) | (vpnHi << (32 - shift))
+            : vpnHi >>> (shift - 32)) & mask;
+      const entryPa = tablePa + index * entryBytes;
+      // read the entry straight from its frame
+      let lo: number;
+      let hi = 0;
+      if (entryPa < phys.sizeBytes) {
+        const frame = Math.floor(entryPa / 4096);
+        const words = phys.frameWords(frame);
+        const wi = (entryPa - frame * 4096) >>> 2;
+        if (words === null) lo = 0;
+        else if (entryBytes === 8) {
+          lo = words[wi];
+          hi = words[wi + 1];
+        } else if (entryBytes === 4) lo = words[wi];
+        else lo = (words[wi] >>> ((entryPa & 3) * 8)) & 0xff;
+      } else {
+        // outside RAM: all ones, counted as stray
+        lo = entryBytes === 1 ? phys.read8(entryPa) : phys.read32(entryPa);
+        if (entryBytes === 8) hi = phys.read32(entryPa + 4);
+      }
+      const n = rec.count++;
+      rec.level[n] = level;
+      rec.index[n] = index;
+      rec.entryPa[n] = entryPa;
+      rec.hi[n] = hi;
+      rec.lo[n] = lo;
+      if (sideEffects) this.walkRefs++;
+      if (this.tracer !== null) {
+        this.tracer({
+          type: "walk-step",
+          cpu: this.id,
+          level,
+          index,
+          entryPa,
+          hi,
+          lo,
+          psc: n === 0 && rec.pscLevel >= 0,
+        });
+      }
+      const kind = fmt.decode(w, level, hi, lo);
+      if (kind === EntryKind.Leaf) {
+        const meta =
+          this.asid |
+          (w.rights << Meta.RIGHTS_SHIFT) |
+          (w.dirty ? Meta.D : 0) |
+          (w.global ? Meta.G : 0) |
+          (level << Meta.SRC_SIZE_SHIFT);
+        if (
+          checkRights &&
+          (this.permTable[w.rights * 9 + mode * 3 + access] === 0 ||
+            (this.checkAttrs && this.attrDenied(w.attrs, w.rights, mode, access)))
+        ) {
+          return this.failWalk(rec, HwFaultKind.Permission, level, access, mode, w.attrs);
+        }
+        if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) this.writeBack(entryPa, hi, w.newHi, w.newLo);
+        rec.pagePfn = w.next;
+        rec.size = level;
+        rec.meta = meta;
+        rec.attrs = w.attrs;
+        rec.outcome = 0;
+        rec.faultKind = HwFaultKind.None;
+        rec.faultLevel = -1;
+        return 0;
+      }
+      if (kind !== EntryKind.Table || level === 0) {
+        return this.failWalk(
+          rec,
+          kind === EntryKind.Fault ? w.fault : HwFaultKind.Translation,
+          level,
+          access,
+          mode,
+        );
+      }
+      if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) this.writeBack(entryPa, hi, w.newHi, w.newLo);
+      tablePa = w.next;
+      if (sideEffects) {
+        const c = this.psc[level];
+        if (c !== null)
+          c.insert(Math.floor(vpn / g.pagesPer[level]), 0, tablePa, this.asid | (w.acc << Meta.RIGHTS_SHIFT));
+      }
+      level--;
+      mask = g.indexMask[level];
+    }
+  }
+
+  private failWalk(
+    rec: WalkRecord,
+    kind: number,
+    level: number,
+    access: Access,
+    mode: Mode,
+    attrs = 0,
+  ): number {
+    rec.faultKind = kind;
+    rec.faultLevel = level;
+    return this.walkFault(rec, access, mode, attrs);
+  }
+
+  /** A hardware accessed/dirty update of an entry: a locked write of what changed. */
+  private writeBack(entryPa: number, oldHi: number, hi: number, lo: number): void {
+    const bytes = this.format.entryBytes;
+    if (bytes === 1) this.phys.write8(entryPa, lo);
+    else if (bytes === 4 || hi === oldHi) this.phys.write32(entryPa, lo);
+    else this.phys.write64(entryPa, hi, lo);
+    this.adWrites++;
+    if (this.tracer !== null) this.tracer({ type: "ad-write", cpu: this.id, entryPa, hi, lo });
+  }
+
+  /**
+   * Walks without side effects (no accessed/dirty writes, no TLB or cache
+   * use), for inspectors, `explain` and the coherence checker. Returns the
+   * outcome and fills `rec`; an address no translation applies to gives
+   * badAddress's outcome with `rec.count` = 0.
+   */
+  probe(vaHi: number, vaLo: number, access: Access, mode: Mode, rec: WalkRecord): number {
+    const vpn = this.vpnOf(vaHi, vaLo, access);
+    if (vpn < 0) {
+      rec.count = 0;
+      rec.faultKind = HwFaultKind.NonCanonical;
+      rec.faultLevel = -1;
+      rec.outcome = this.probeBadAddress();
+      return rec.outcome;
+    }
+    return this.walk(vpn, access, mode, false, rec);
+  }
+
+  /** The outcome probe gives for an address vpnOf refused (no registers change). */
+  protected abstract probeBadAddress(): number;
+
+  // =====================================================================
+  // Invalidation helpers for the architectures' instructions
+  // =====================================================================
+
+  /** Drops TLB entries of the page and walk-cache entries as `how` says; returns TLB entries dropped. */
+  protected invalidatePageEntries(
+    vpn: number,
+    asid: number,
+    how: InvalidateHow,
+    pscHow: InvalidateHow,
+  ): number {
+    const n = this.tlb.invalidatePage(vpn, asid, how);
+    this.invalidatePsc(asid, pscHow);
+    return n;
+  }
+
+  /** Drops the walk-cache entries on the way to vpn, as a fault does on x86. */
+  protected invalidatePscPath(vpn: number, asid: number): void {
+    for (let level = 1; level < this.psc.length; level++) {
+      const c = this.psc[level];
+      if (c !== null)
+        c.invalidatePage(Math.floor(vpn / this.geometry.pagesPer[level]), asid, InvalidateHow.PcidNonGlobal);
+    }
+  }
+
+  /** Drops every walk-cache entry that `how` matches. */
+  protected invalidatePsc(asid: number, how: InvalidateHow): void {
+    for (let l = 1; l < this.psc.length; l++) {
+      const c = this.psc[l];
+      if (c !== null) c.invalidateAll(asid, how);
+    }
+  }
+
+  /** Drops TLB and walk-cache entries that `how` matches, counted as a full flush; returns TLB entries dropped. */
+  protected flushMatching(asid: number, how: InvalidateHow, op: string): number {
+    this.fullFlushes++;
+    const n = this.tlb.invalidateAll(asid, how);
+    this.invalidatePsc(asid, how === InvalidateHow.PcidAndGlobal ? InvalidateHow.PcidNonGlobal : how);
+    if (this.tracer !== null)
+      this.tracer({ type: "invalidate", cpu: this.id, op, asid: how >= 2 ? -1 : asid, vpn: -1, entries: n });
+    return n;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What sits between a translation and RAM. Every load and store of the model
+ * (user accesses, kernel accesses, copy_to/from_user, trace replay) goes
+ * through an MMU's `load8`/`store8`/`touch`, which translate and then hand the
+ * physical address to the MMU's MemoryPort: today straight to PhysMem; a cache
+ * model (VIVT/VIPT/PIPT) is another port, and it sees the virtual address too.
+ */
+import type { Access } from "../access.ts";
+import type { PhysMem } from "../PhysMem.ts";
+
+export interface MemoryPort {
+  /** a byte load from physical address pa (va: the virtual address it was translated from) */
+  read8(pa: number, vaHi: number, vaLo: number): number;
+  /** a byte store */
+  write8(pa: number, value: number, vaHi: number, vaLo: number): void;
+  /** an access whose data the model does not carry (trace replay): only its address matters */
+  touch(pa: number, access: Access, vaHi: number, vaLo: number): void;
+}
+
+/** No cache: physical memory itself. */
+export class DirectMemory implements MemoryPort {
+  constructor(readonly phys: PhysMem) {}
+
+  read8(pa: number): number {
+    return this.phys.read8(pa);
+  }
+
+  write8(pa: number, value: number): void {
+    this.phys.write8(pa, value);
+  }
+
+  touch(): void {}
+}
