@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { InputError } from "../base/errors.ts";
 import { fromBig, parseU64 } from "../base/u64.ts";
 import { type Access, accessName, Mode, parseAccess } from "../hw/access.ts";
-import { WalkRecord } from "../hw/x86_64/Cpu.ts";
-import { describeWalk, formatWalk, type WalkReport } from "../hw/x86_64/describe.ts";
+import { WalkRecord } from "../hw/arch/x86_64/Cpu.ts";
+import { describeWalk, formatWalk, type WalkReport } from "../hw/arch/x86_64/describe.ts";
 import { loadImage, parseImage } from "../workloads/pagetableImage.ts";
 
 export interface WalkOptions {

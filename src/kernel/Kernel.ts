@@ -1,6 +1,6 @@
 import type { Access } from "../hw/access.ts";
-import type { Machine } from "../hw/Machine.ts";
-import type { Mapper } from "../hw/x86_64/Mapper.ts";
+import type { X86Machine as Machine } from "../hw/arch/x86_64/machine.ts";
+import type { Mapper } from "../hw/arch/x86_64/Mapper.ts";
 import * as alloc from "./alloc.ts";
 import type { KernelAccessResult } from "./arch/x86/dumpstack.ts";
 import * as dumpstack from "./arch/x86/dumpstack.ts";

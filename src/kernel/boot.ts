@@ -13,8 +13,8 @@
  * vmlab ever unmaps or moves a frame of a kernel kind.
  */
 import { fromBig } from "../base/u64.ts";
-import { Machine } from "../hw/Machine.ts";
-import { type FrameAllocator, Mapper } from "../hw/x86_64/Mapper.ts";
+import { X86Machine as Machine } from "../hw/arch/x86_64/machine.ts";
+import { type FrameAllocator, Mapper } from "../hw/arch/x86_64/Mapper.ts";
 import { doUserAddrFault } from "./arch/x86/fault.ts";
 import {
   cpuInit,

@@ -5,8 +5,8 @@
  * modules that hold the kernel's code (boot, sched, mman, fault, oom, ...)
  * take it as this type, so they need not import the facade.
  */
-import type { Machine } from "../hw/Machine.ts";
-import type { Mapper } from "../hw/x86_64/Mapper.ts";
+import type { X86Machine as Machine } from "../hw/arch/x86_64/machine.ts";
+import type { Mapper } from "../hw/arch/x86_64/Mapper.ts";
 import type { X86Tlb } from "./arch/x86/tlb.ts";
 import type { ResolvedKernelConfig } from "./config.ts";
 import type { PageCache } from "./fs/file.ts";

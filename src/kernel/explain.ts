@@ -1,8 +1,9 @@
 import { Access, accessName, Mode } from "../hw/access.ts";
+import { permText } from "../hw/mmu/PagingFormat.ts";
 import { Meta } from "../hw/mmu/TlbArray.ts";
-import { errorCodeNames, PfErr } from "../hw/x86_64/fault.ts";
-import { flagNames, LEVEL_NAMES, Pte, PteHi } from "../hw/x86_64/pte.ts";
-import { allowedByRights, pkDenied, Rights } from "../hw/x86_64/rights.ts";
+import { errorCodeNames, PfErr } from "../hw/arch/x86_64/fault.ts";
+import { flagNames, LEVEL_NAMES, Pte, PteHi } from "../hw/arch/x86_64/pte.ts";
+import { allowedByRights, pkDenied, Rights } from "../hw/arch/x86_64/rights.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { isSwapPte, swapSlot } from "./mm/swapfile.ts";
@@ -48,7 +49,7 @@ export function explainAccess(k: Kernel, t: Task, va: bigint, access: Access): s
         const slot = a.peek(vpn, pcid);
         if (slot >= 0) {
           const m = a.metas[slot];
-          found = `hit in ${l.name} (${a.name}): frame ${hex(a.pfns[slot])}, cached rights ${m & Meta.W ? "W" : "-"}${m & Meta.U ? "U" : "-"}${m & Meta.X ? "X" : "-"}, ${m & Meta.D ? "dirty" : "clean"}`;
+          found = `hit in ${l.name} (${a.name}): frame ${hex(a.pfns[slot])}, cached rights ${permText((m >>> Meta.RIGHTS_SHIFT) & 63)}, ${m & Meta.D ? "dirty" : "clean"}`;
         }
       }
     });

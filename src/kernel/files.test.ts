@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
-import { Pte } from "../hw/x86_64/pte.ts";
+import { Pte } from "../hw/arch/x86_64/pte.ts";
 import type { FileObject } from "./fs/file.ts";
 import { fileByte } from "./fs/file.ts";
 import { checkInvariants } from "./invariants.ts";

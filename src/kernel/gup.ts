@@ -4,7 +4,7 @@
  * MADV_POPULATE_*) and get_dump_page for core dumps; and how a resolved
  * fault is counted (mm/memory.c mm_account_fault).
  */
-import { Pte } from "../hw/x86_64/pte.ts";
+import { Pte } from "../hw/arch/x86_64/pte.ts";
 import type { KernelCore } from "./core.ts";
 import { PTE_SPECIAL, VmFault } from "./mm/userMm.ts";
 import { VmFlag } from "./mm/vma.ts";

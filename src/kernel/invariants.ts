@@ -1,4 +1,4 @@
-import { Pte } from "../hw/x86_64/pte.ts";
+import { Pte } from "../hw/arch/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { isSwapPte, swapSlot } from "./mm/swapfile.ts";

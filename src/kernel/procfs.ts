@@ -1,5 +1,5 @@
-import type { EntryRef } from "../hw/x86_64/Mapper.ts";
-import { decodeEntry, flagNames, LEVEL_NAMES, Pte } from "../hw/x86_64/pte.ts";
+import type { EntryRef } from "../hw/arch/x86_64/Mapper.ts";
+import { decodeEntry, flagNames, LEVEL_NAMES, Pte } from "../hw/arch/x86_64/pte.ts";
 import type { Kernel } from "./Kernel.ts";
 import { PageFlag, PageKind } from "./mm/PageDesc.ts";
 import { isSwapPte, swapSlot } from "./mm/swapfile.ts";

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
-import { PfErr } from "../hw/x86_64/fault.ts";
-import { Pte } from "../hw/x86_64/pte.ts";
+import { PfErr } from "../hw/arch/x86_64/fault.ts";
+import { Pte } from "../hw/arch/x86_64/pte.ts";
 import { CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START } from "./arch/x86/pti.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
-import { Pte } from "../hw/x86_64/pte.ts";
+import { Pte } from "../hw/arch/x86_64/pte.ts";
 import { checkInvariants } from "./invariants.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";
 import { Gfp } from "./mm/gfp.ts";

@@ -17,8 +17,8 @@ import { assert } from "../base/assert.ts";
 import { fromBig } from "../base/u64.ts";
 import { Access } from "../hw/access.ts";
 import type { PhysMem } from "../hw/PhysMem.ts";
-import type { Cpu } from "../hw/x86_64/Cpu.ts";
-import { Outcome } from "../hw/x86_64/fault.ts";
+import type { Cpu } from "../hw/arch/x86_64/Cpu.ts";
+import { Outcome } from "../hw/arch/x86_64/fault.ts";
 import type { Task } from "./task.ts";
 
 /** A user-access instruction and the fixup its exception-table entry names. */

@@ -1,9 +1,9 @@
 import { InputError } from "../base/errors.ts";
 import { type Located, parseJsonLocated } from "../base/json.ts";
 import { fromBig, parseU64 } from "../base/u64.ts";
-import { Machine } from "../hw/Machine.ts";
-import type { Cpu } from "../hw/x86_64/Cpu.ts";
-import { Outcome } from "../hw/x86_64/fault.ts";
+import { X86Machine as Machine } from "../hw/arch/x86_64/machine.ts";
+import type { Cpu } from "../hw/arch/x86_64/Cpu.ts";
+import { Outcome } from "../hw/arch/x86_64/fault.ts";
 
 /**
  * A page-table memory image: the input of `vmlab walk`. See docs/walk-image.md.

@@ -12,8 +12,8 @@
  */
 import { InputError } from "../../base/errors.ts";
 import { Access } from "../../hw/access.ts";
-import type { Cpu } from "../../hw/x86_64/Cpu.ts";
-import { Outcome } from "../../hw/x86_64/fault.ts";
+import type { Cpu } from "../../hw/arch/x86_64/Cpu.ts";
+import { Outcome } from "../../hw/arch/x86_64/fault.ts";
 import { Kernel } from "../../kernel/Kernel.ts";
 import { mmapArgs } from "../../kernel/mm/userMm.ts";
 import { RECLAIM_POLICIES, type ReclaimPolicy } from "../../kernel/mm/vmscan.ts";

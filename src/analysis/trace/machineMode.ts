@@ -1,6 +1,6 @@
 /**
  * Machine mode of trace replay (issue #6): every access of a trace goes
- * through the machine's real MMU (hw/x86_64/Cpu: the TLB hierarchy, the
+ * through the machine's real MMU (hw/arch/x86_64/Cpu: the TLB hierarchy, the
  * page walk over page tables stored in simulated physical memory, the
  * rights check) in one user address space, and page faults are handled by
  * a demand pager with a fixed number of data frames.
@@ -30,12 +30,12 @@
 import { InputError } from "../../base/errors.ts";
 import { Rng } from "../../base/rng.ts";
 import { Access } from "../../hw/access.ts";
-import { Machine } from "../../hw/Machine.ts";
+import { X86Machine as Machine } from "../../hw/arch/x86_64/machine.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
-import type { Cpu } from "../../hw/x86_64/Cpu.ts";
-import { Outcome } from "../../hw/x86_64/fault.ts";
-import { BumpFrames, Mapper } from "../../hw/x86_64/Mapper.ts";
-import { Pte } from "../../hw/x86_64/pte.ts";
+import type { Cpu } from "../../hw/arch/x86_64/Cpu.ts";
+import { Outcome } from "../../hw/arch/x86_64/fault.ts";
+import { BumpFrames, Mapper } from "../../hw/arch/x86_64/Mapper.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { isSwapPte, swapPte, swapSlot } from "../../kernel/mm/swapfile.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";

@@ -7,7 +7,7 @@
  * mm/shmem.ts, mm/swap_state.ts, mm/filemap.ts); the VM_FAULT_* results
  * (VmFault) are in mm/internal.ts, below all of them.
  */
-import { Pte } from "../../hw/x86_64/pte.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { filemapFault } from "./filemap.ts";
 import { hugeEligible, hugeFault, hugeWp } from "./huge_memory.ts";
 import { type MmContext, VmFault } from "./internal.ts";

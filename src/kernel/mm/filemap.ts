@@ -7,7 +7,7 @@
  * mm/msync.c, mm/rmap.c (folio_mkclean).
  */
 
-import { Pte } from "../../hw/x86_64/pte.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import type { FileObject } from "../fs/file.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";

@@ -7,7 +7,7 @@
  * (copy_huge_pmd). exit_mmap is in mm/mmap.ts.
  */
 import { assert } from "../../base/assert.ts";
-import { Pte } from "../../hw/x86_64/pte.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { ptiClonePgdPair } from "../arch/x86/pti.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext } from "./internal.ts";

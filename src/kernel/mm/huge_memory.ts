@@ -7,7 +7,7 @@
  * accounted one by one (refcount and mapcount each), so splitting and
  * partial freeing need no compound-page bookkeeping.
  */
-import { Pte, PteHi } from "../../hw/x86_64/pte.ts";
+import { Pte, PteHi } from "../../hw/arch/x86_64/pte.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";

@@ -4,7 +4,7 @@
  * madvise_vma_behavior, madvise_dontneed_single_vma, madvise_free_pte_range,
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
  */
-import { Pte } from "../../hw/x86_64/pte.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";

@@ -10,7 +10,7 @@
  */
 import { assert } from "../../base/assert.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import { Pte } from "../../hw/x86_64/pte.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { ptiSetUserPgtbl } from "../arch/x86/pti.ts";
 import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";

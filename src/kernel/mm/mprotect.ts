@@ -4,7 +4,7 @@
  * change_pte_range, can_change_pte_writable), mm/huge_memory.c
  * (change_huge_pmd).
  */
-import { Pte } from "../../hw/x86_64/pte.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { splitRange } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";

@@ -9,8 +9,8 @@
  * The PTE bits are manipulated here exactly as before the split; a later
  * step moves them behind an architecture interface.
  */
-import { type FrameAllocator, leafEntry, Mapper } from "../../hw/x86_64/Mapper.ts";
-import { Pte } from "../../hw/x86_64/pte.ts";
+import { type FrameAllocator, leafEntry, Mapper } from "../../hw/arch/x86_64/Mapper.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { ptiSetUserPgtbl } from "../arch/x86/pti.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext } from "./internal.ts";

@@ -7,7 +7,7 @@
  * (each page's linear index, its file, whether it is a huge folio).
  */
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import { Pte } from "../../hw/x86_64/pte.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import type { FileObject } from "../fs/file.ts";
 import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";

@@ -10,7 +10,7 @@
  * It also re-exports the vocabulary callers imported from here before the
  * split (Errno, VmFault, MmapArgs, the software PTE bits, ...).
  */
-import type { Mapper } from "../../hw/x86_64/Mapper.ts";
+import type { Mapper } from "../../hw/arch/x86_64/Mapper.ts";
 import { handleMmFault } from "./fault.ts";
 import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";

@@ -25,7 +25,7 @@ export function formatEvent(e: HwEvent): string {
     case "fault":
       return `cpu${e.cpu} fault vector ${e.vector} error_code 0x${e.errorCode.toString(16)}`;
     case "invalidate":
-      return `cpu${e.cpu} ${e.op} pcid ${e.pcid} (${e.entries} entries)`;
+      return `cpu${e.cpu} ${e.op} pcid ${e.asid} (${e.entries} entries)`;
     case "ad-write":
       return `cpu${e.cpu}   A/D update @0x${e.entryPa.toString(16)}`;
   }

@@ -17,8 +17,8 @@
  * src/hw/x86_64 or from the kernel's internals.
  */
 import type { Access } from "../../hw/access.ts";
-import type { HwEvent } from "../../hw/x86_64/Cpu.ts";
-import { Pte } from "../../hw/x86_64/pte.ts";
+import type { HwEvent } from "../../hw/arch/x86_64/Cpu.ts";
+import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { explainAccess } from "../../kernel/explain.ts";
 import type { FileObject } from "../../kernel/fs/file.ts";
 import { checkInvariants } from "../../kernel/invariants.ts";

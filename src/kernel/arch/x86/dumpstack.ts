@@ -5,7 +5,7 @@
  * (lib/bug.c, arch/x86/kernel/traps.c handle_bug: the ud2 is an "invalid
  * opcode" trap).
  */
-import type { Cpu } from "../../../hw/x86_64/Cpu.ts";
+import type { Cpu } from "../../../hw/arch/x86_64/Cpu.ts";
 import type { KernelCore } from "../../core.ts";
 import { contextTask, exit } from "../../sched.ts";
 import type { Task } from "../../task.ts";

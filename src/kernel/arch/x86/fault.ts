@@ -9,9 +9,9 @@
 import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
 import { Access, Mode } from "../../../hw/access.ts";
-import { type Cpu, WalkRecord } from "../../../hw/x86_64/Cpu.ts";
-import { Outcome, PfErr } from "../../../hw/x86_64/fault.ts";
-import { Pte } from "../../../hw/x86_64/pte.ts";
+import { type Cpu, WalkRecord } from "../../../hw/arch/x86_64/Cpu.ts";
+import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
+import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import type { KernelCore } from "../../core.ts";
 import { accountFault } from "../../gup.ts";
 import { VmFault } from "../../mm/userMm.ts";

@@ -6,8 +6,8 @@
  * fixmap table, PTI's cpu_entry_area), and the CPUs' paging registers.
  */
 import { assert } from "../../../base/assert.ts";
-import type { Machine } from "../../../hw/Machine.ts";
-import { type FrameAllocator, type MapFlags, Mapper } from "../../../hw/x86_64/Mapper.ts";
+import type { X86Machine as Machine } from "../../../hw/arch/x86_64/machine.ts";
+import { type FrameAllocator, type MapFlags, Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
 import type { Layout } from "../../layout.ts";
 import type { Memblock } from "../../memblock.ts";
 import { type PageDescTable, PageKind } from "../../mm/PageDesc.ts";

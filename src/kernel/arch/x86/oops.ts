@@ -1,6 +1,6 @@
-import { PfErr } from "../../../hw/x86_64/fault.ts";
-import type { Mapper } from "../../../hw/x86_64/Mapper.ts";
-import { Pte } from "../../../hw/x86_64/pte.ts";
+import { PfErr } from "../../../hw/arch/x86_64/fault.ts";
+import type { Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
+import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import { px } from "../../vaddr.ts";
 
 /** What the oops report needs to know about the fault. */

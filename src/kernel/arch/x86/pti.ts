@@ -10,8 +10,8 @@
  */
 import { assert } from "../../../base/assert.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
-import { Mapper } from "../../../hw/x86_64/Mapper.ts";
-import { Pte, PteHi } from "../../../hw/x86_64/pte.ts";
+import { Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
+import { Pte, PteHi } from "../../../hw/arch/x86_64/pte.ts";
 
 /** The user PGD lives at the kernel PGD + PAGE_SIZE (kernel_to_user_pgdp). */
 export const PTI_USER_PGD_OFFSET = 4096;

@@ -1,4 +1,4 @@
-import type { Cpu } from "../../../hw/x86_64/Cpu.ts";
+import type { Cpu } from "../../../hw/arch/x86_64/Cpu.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 
 /** Dynamic ASIDs per CPU (arch/x86/mm/tlb.c TLB_NR_DYN_ASIDS). PCID = ASID + 1 (kern_pcid). */
