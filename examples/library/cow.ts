@@ -4,10 +4,10 @@
  *   node --import tsx examples/library/cow.ts
  */
 import { Access } from "../../src/hw/access.ts";
-import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { Kernel } from "../../src/kernel/Kernel.ts";
 import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
-import { pageState } from "../../src/kernel/procfs.ts";
+import { checkInvariants } from "../../src/kernel/view/invariants.ts";
+import { pageState } from "../../src/kernel/view/procfs.ts";
 
 export function cowDemo(): {
   parentFrame: number;

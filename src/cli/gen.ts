@@ -8,7 +8,7 @@ import type { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { InputError } from "../base/errors.ts";
 import { generateTrace, type Pattern } from "../workloads/trace/generate.ts";
-import { writeWhole } from "./output.ts";
+import { writeWhole } from "./shared/output.ts";
 
 export interface GenOptions {
   pages: string;

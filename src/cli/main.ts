@@ -10,7 +10,7 @@ import { runRepl } from "./repl.ts";
 import { runCli } from "./run.ts";
 import { runSweepCli } from "./sweep.ts";
 import { runTour } from "./tour.ts";
-import { addTraceOptions, runTraceCli } from "./trace.ts";
+import { addTraceOptions, runTraceCli } from "./trace/index.ts";
 import { runWalk } from "./walk.ts";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 invalid input, 3 a bug in vmlab. */

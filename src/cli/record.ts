@@ -16,7 +16,7 @@ import { createGzip } from "node:zlib";
 import { InputError } from "../base/errors.ts";
 import { streamSource } from "../workloads/trace/open.ts";
 import { RECORD_BYTES } from "../workloads/trace/record.ts";
-import { runTraceCli, type TraceCliOptions, type TraceOutcome } from "./trace.ts";
+import { runTraceCli, type TraceCliOptions, type TraceOutcome } from "./trace/index.ts";
 
 export interface RecordOptions extends TraceCliOptions {
   out?: string;

@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import { InputError } from "../base/errors.ts";
-import { formatWithCaret } from "../workloads/scenario/parser.ts";
+import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { Session } from "../workloads/scenario/session.ts";
 import { formatStatements } from "./run.ts";
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { InputError } from "../base/errors.ts";
-import { MACHINE_KEYS } from "../kernel/config.ts";
-import { formatWithCaret } from "../workloads/scenario/parser.ts";
+import { MACHINE_KEYS } from "../kernel/core/config.ts";
+import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
 
 export interface RunCliOptions {

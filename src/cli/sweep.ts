@@ -10,7 +10,7 @@ import { availableParallelism } from "node:os";
 import { extname, resolve } from "node:path";
 import { type Panel, toHtml, toPng, toSvg } from "../analysis/chart.ts";
 import { InputError } from "../base/errors.ts";
-import { writeWhole } from "./output.ts";
+import { writeWhole } from "./shared/output.ts";
 import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
 
 export interface SweepOptions {

@@ -3,7 +3,7 @@
  * returning its summary. Runs in a worker thread (piscina) for local sweeps
  * and in `vmlab worker` for queued ones.
  */
-import { runTraceCli, type TraceSummary } from "./trace.ts";
+import { runTraceCli, type TraceSummary } from "./trace/index.ts";
 
 export interface SweepJob {
   file: string;

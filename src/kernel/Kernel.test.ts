@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../base/rng.ts";
 import { Access } from "../hw/access.ts";
-import { checkInvariants } from "./invariants.ts";
-import { KERNEL_PHYS_START, Kernel } from "./Kernel.ts";
+import { KERNEL_PHYS_START } from "./arch/x86/init.ts";
+import { Kernel } from "./Kernel.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { PageKind } from "./mm/PageDesc.ts";
-import { formatMeminfo, meminfo } from "./proc.ts";
+import { checkInvariants } from "./view/invariants.ts";
+import { formatMeminfo, meminfo } from "./view/proc.ts";
 
 const MiB = 1 << 20;
 

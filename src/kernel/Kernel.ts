@@ -1,62 +1,72 @@
 import type { Access } from "../hw/access.ts";
-import type { X86Machine as Machine } from "../hw/arch/x86_64/machine.ts";
-import type { Mapper } from "../hw/arch/x86_64/Mapper.ts";
-import * as alloc from "./alloc.ts";
-import type { KernelAccessResult } from "./arch/x86/dumpstack.ts";
-import * as dumpstack from "./arch/x86/dumpstack.ts";
-import type { UserAccessResult } from "./arch/x86/fault.ts";
-import * as fault from "./arch/x86/fault.ts";
-import * as pgtable from "./arch/x86/pgtable.ts";
-import type { X86Tlb } from "./arch/x86/tlb.ts";
-import * as tlbflush from "./arch/x86/tlbflush.ts";
-import { memInitInfo, startKernel } from "./boot.ts";
-import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./config.ts";
-import type { Device, KernelCore, MemblockSummary, Oops } from "./core.ts";
-import type { FileObject, PageCache } from "./fs/file.ts";
-import * as gup from "./gup.ts";
-import type { Layout } from "./layout.ts";
-import * as madvise from "./madvise.ts";
+import type { Machine } from "../hw/machine/Machine.ts";
+import type { PageTableMapper } from "../hw/mmu/Mapper.ts";
+import type { Mmu } from "../hw/mmu/Mmu.ts";
+import { archFor } from "./arch/index.ts";
+import * as alloc from "./core/alloc.ts";
+import { memInitInfo, startKernel } from "./core/boot.ts";
+import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./core/config.ts";
+import type {
+  Arch,
+  ArchTlb,
+  Device,
+  KernelAccessResult,
+  KernelCore,
+  MemblockSummary,
+  Oops,
+  UserAccessResult,
+} from "./core/core.ts";
+import * as gup from "./core/gup.ts";
+import type { Layout } from "./core/layout.ts";
+import * as madvise from "./core/madvise.ts";
+import * as mman from "./core/mman.ts";
+import * as reclaim from "./core/reclaim.ts";
+import * as sched from "./core/sched.ts";
+import type { Task } from "./core/task.ts";
+import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
+import type { Vaddr } from "./core/vaddr.ts";
+import * as vfs from "./core/vfs.ts";
+import type { FileObject } from "./fs/file.ts";
 import type { BuddyAllocator } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
+import type { PageCache } from "./mm/pagecache.ts";
 import type { SlabAllocator } from "./mm/slab.ts";
 import type { SwapArea } from "./mm/swapfile.ts";
 import type { MmapArgs, UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";
-import * as mman from "./mman.ts";
-import * as reclaim from "./reclaim.ts";
-import * as sched from "./sched.ts";
-import type { Task } from "./task.ts";
-import type { ExtableEntry, Uaccess } from "./uaccess.ts";
-import type { Vaddr } from "./vaddr.ts";
-import * as vfs from "./vfs.ts";
 
-export { kindName } from "./alloc.ts";
-export type { KernelAccessResult } from "./arch/x86/dumpstack.ts";
-export type { UserAccessResult } from "./arch/x86/fault.ts";
-export { KERNEL_DATA, KERNEL_PHYS_START, KERNEL_RODATA, KERNEL_TEXT } from "./arch/x86/init.ts";
-export { type KernelConfig, MIN_RAM } from "./config.ts";
-export type { Oops } from "./core.ts";
-export { COPY_USER_FIXUP, COPY_USER_IP, type UserCopyResult } from "./uaccess.ts";
+export { kindName } from "./core/alloc.ts";
+export { type KernelConfig, MIN_RAM } from "./core/config.ts";
+export type { KernelAccessResult, Oops, UserAccessResult } from "./core/core.ts";
+export { COPY_USER_FIXUP, COPY_USER_IP, type UserCopyResult } from "./core/uaccess.ts";
 
 /**
- * The Linux-shaped kernel, booted on a simulated x86-64 machine: its page
- * tables live in simulated RAM, its allocators manage simulated frames.
+ * The Linux-shaped kernel, booted on a simulated machine of the configured
+ * architecture: its page tables live in simulated RAM, its allocators
+ * manage simulated frames.
  *
  * This is the kernel's facade: it owns the subsystems and the shared state
- * (KernelCore, core.ts) and offers the API that scenarios, trace replay and
- * tests use; the code lives in the modules named after Linux's: boot.ts and
- * arch/x86/init.ts (boot), sched.ts (tasks), mman.ts and madvise.ts (system
- * calls), gup.ts, arch/x86/fault.ts (page faults), signal.ts, reclaim.ts,
- * memcontrol.ts, oom.ts, alloc.ts (kmalloc, vmalloc, alloc_pages), vfs.ts,
- * arch/x86/dumpstack.ts (oops, BUG).
+ * (KernelCore, core/core.ts) and offers the API that scenarios, trace replay
+ * and tests use; the code lives in the modules named after Linux's: core/
+ * (boot, sched, mman, madvise, gup, signal, reclaim, memcontrol, oom, alloc,
+ * vfs, uaccess), mm/ (the address-space code), and the architecture's
+ * (kernel/arch/NAME/, chosen in kernel/arch/index.ts: boot mapping, page
+ * faults, TLB maintenance, oops and BUG).
+ *
+ * C and T are the CPU and TLB-manager types of the configured architecture;
+ * they default to the generic ones (Mmu, ArchTlb). A test of one
+ * architecture may name its own (`new Kernel<Cpu, X86Tlb>(...)`) to read
+ * its registers; nothing checks them against `config.arch`.
  */
-export class Kernel implements KernelCore {
+export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements KernelCore {
   readonly config: ResolvedKernelConfig;
-  readonly machine: Machine;
-  readonly levels: 4 | 5;
+  /** the architecture: page tables, faults, TLB maintenance (core/core.ts Arch) */
+  readonly arch: Arch;
+  readonly machine: Machine<C>;
+  readonly levels: number;
   readonly layout: Layout;
   readonly va: Vaddr;
   readonly pages: PageDescTable;
@@ -64,7 +74,7 @@ export class Kernel implements KernelCore {
   readonly slab: SlabAllocator;
   readonly vm: Vmalloc;
   /** edits the kernel's page tables (init_mm), taking table pages from the buddy allocator */
-  readonly mapper: Mapper;
+  readonly mapper: PageTableMapper;
   /** init_mm.pgd (swapper_pg_dir) */
   readonly rootPfn: number;
   /** frames memblock handed out at boot: [start, end) pfns after the image */
@@ -80,7 +90,7 @@ export class Kernel implements KernelCore {
   /** page reclaim over the LRU lists (mm/vmscan.c) */
   readonly vmscan: Vmscan;
   /** ASIDs, context switches, TLB shootdowns */
-  readonly tlbMgr: X86Tlb;
+  readonly tlbMgr: T;
   /** The user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user). */
   readonly uaccess: Uaccess;
   /** policy=lru: every user access moves its page to the head of the list */
@@ -122,8 +132,9 @@ export class Kernel implements KernelCore {
    */
   constructor(config: KernelConfig) {
     this.config = resolveConfig(config);
-    const p = startKernel(this, this.config);
-    this.machine = p.machine;
+    this.arch = archFor(this.config);
+    const p = startKernel(this, this.config, this.arch);
+    this.machine = p.machine as Machine<C>;
     this.levels = p.levels;
     this.layout = p.layout;
     this.va = p.va;
@@ -139,7 +150,7 @@ export class Kernel implements KernelCore {
     this.pageCache = p.pageCache;
     this.swap = p.swap;
     this.vmscan = p.vmscan;
-    this.tlbMgr = p.tlbMgr;
+    this.tlbMgr = p.tlbMgr as T;
     this.uaccess = p.uaccess;
     this.exactLru = p.exactLru;
     this.directVpn = this.va.vpn(this.layout.directMap);
@@ -195,7 +206,7 @@ export class Kernel implements KernelCore {
 
   /** The PGD user code runs on: under PTI the second page of the pair, else the only one. */
   userPgdPfn(mm: MmStruct): number {
-    return pgtable.userPgdPfn(this, mm);
+    return this.arch.pgtable.userPgd(mm.pgdPfn);
   }
 
   // ---- memory system calls (mman.ts, madvise.ts), on the CPU where the task is current ----
@@ -270,7 +281,7 @@ export class Kernel implements KernelCore {
    * abandoned; uncaught, it kills the task.
    */
   userAccess(cpuId: number, task: Task, va: bigint, access: Access, value = 0): UserAccessResult {
-    return fault.userAccess(this, cpuId, task, va, access, value);
+    return this.arch.userAccess(this, cpuId, task, va, access, value);
   }
 
   // ---- files and devices (vfs.ts) ----
@@ -295,16 +306,16 @@ export class Kernel implements KernelCore {
     return this.uaccess.extable;
   }
 
-  // ---- addresses (arch/x86/pgtable.ts) ----
+  // ---- addresses (the architecture's __va and __pa) ----
 
   /** The direct-map address of a physical address (__va). */
   directVa(pa: number): bigint {
-    return pgtable.directVa(this, pa);
+    return this.arch.directVa(pa);
   }
 
   /** Physical address of a direct-map address (__pa), or -1. */
   directPa(va: bigint): number {
-    return pgtable.directPa(this, va);
+    return this.arch.directPa(va, this.machine.phys.sizeBytes);
   }
 
   /** Is vpn inside the direct map? */
@@ -319,7 +330,7 @@ export class Kernel implements KernelCore {
 
   /** The frame a kernel virtual address maps to in init_mm (software walk), or -1. */
   kernelPfn(va: bigint): number {
-    return pgtable.kernelPfn(this, va);
+    return alloc.kernelPfn(this, va);
   }
 
   // ---- the kernel's allocation API (alloc.ts) ----
@@ -354,10 +365,10 @@ export class Kernel implements KernelCore {
 
   /** flush_tlb_kernel_range on every CPU. */
   flushTlbKernelRange(startVpn: number, nrPages: number): void {
-    tlbflush.flushTlbKernelRange(this, startVpn, nrPages);
+    this.tlbMgr.flushTlbKernelRange(startVpn, nrPages, this.runningCpu);
   }
 
-  // ---- kernel-mode accesses, oopses (arch/x86/fault.ts, dumpstack.ts) ----
+  // ---- kernel-mode accesses, oopses (the architecture's fault and dumpstack) ----
 
   /**
    * A plain kernel dereference (no exception-table entry) of one address on
@@ -366,11 +377,11 @@ export class Kernel implements KernelCore {
    * is logged, the task is killed, and with panic_on_oops the machine stops.
    */
   kernelAccess(cpuId: number, va: bigint, access: Access, value = 0): KernelAccessResult {
-    return fault.kernelAccess(this, cpuId, va, access, value);
+    return this.arch.kernelAccess(this, cpuId, va, access, value);
   }
 
   /** BUG(): a `kernel BUG at FILE!` oops in the context of the current task on `cpuId`. Returns the report. */
   bug(cpuId: number, message: string, file: string): string[] {
-    return dumpstack.bug(this, cpuId, message, file);
+    return this.arch.bug(this, cpuId, message, file);
   }
 }

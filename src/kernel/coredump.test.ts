@@ -1,7 +1,7 @@
 /** Core dumps: vma_dump_size's choices and get_dump_page's holes. */
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
-import { coreDump, DEFAULT_COREDUMP_FILTER, MmfDump } from "./coredump.ts";
+import { coreDump, DEFAULT_COREDUMP_FILTER, MmfDump } from "./core/coredump.ts";
 import { Kernel } from "./Kernel.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 

@@ -5,11 +5,11 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
-import { checkInvariants } from "./invariants.ts";
 import { Kernel } from "./Kernel.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { mmapArgs } from "./mm/userMm.ts";
-import { pagetableLines } from "./procfs.ts";
+import { checkInvariants } from "./view/invariants.ts";
+import { pagetableLines } from "./view/procfs.ts";
 
 describe("remap_pfn_range", () => {
   it("show P pagetable ADDR puts the frame's two entries side by side and names what differs", () => {

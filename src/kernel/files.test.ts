@@ -6,13 +6,13 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
+import type { Task } from "./core/task.ts";
 import type { FileObject } from "./fs/file.ts";
 import { fileByte } from "./fs/file.ts";
-import { checkInvariants } from "./invariants.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";
 import { mmapArgs } from "./mm/userMm.ts";
-import { meminfo } from "./proc.ts";
-import type { Task } from "./task.ts";
+import { checkInvariants } from "./view/invariants.ts";
+import { meminfo } from "./view/proc.ts";
 
 const PAGE = 4096n;
 

@@ -8,13 +8,13 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../base/rng.ts";
 import { Access } from "../hw/access.ts";
-import { explainAccess } from "./explain.ts";
+import { isSwapPte } from "./arch/x86/pgtable.ts";
+import type { Task } from "./core/task.ts";
 import { fileByte } from "./fs/file.ts";
-import { checkInvariants } from "./invariants.ts";
 import { Kernel } from "./Kernel.ts";
-import { isSwapPte } from "./mm/swapfile.ts";
-import { procMaps } from "./procfs.ts";
-import type { Task } from "./task.ts";
+import { explainAccess } from "./view/explain.ts";
+import { checkInvariants } from "./view/invariants.ts";
+import { procMaps } from "./view/procfs.ts";
 
 interface ModelPage {
   prot: string; // "", "r", "rw"

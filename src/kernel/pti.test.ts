@@ -5,15 +5,17 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
+import type { Cpu } from "../hw/arch/x86_64/Cpu.ts";
 import { PfErr } from "../hw/arch/x86_64/fault.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
 import { CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START } from "./arch/x86/pti.ts";
-import { checkInvariants } from "./invariants.ts";
+import type { X86Tlb } from "./arch/x86/tlb.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";
 import { mmapArgs } from "./mm/userMm.ts";
+import { checkInvariants } from "./view/invariants.ts";
 
 function boot(extra: Partial<KernelConfig> = {}) {
-  const k = new Kernel({ ramBytes: 64 << 20, cpus: 2, pti: true, ...extra });
+  const k = new Kernel<Cpu, X86Tlb>({ ramBytes: 64 << 20, cpus: 2, pti: true, ...extra });
   const t = k.spawn("A")!;
   k.switchTo(0, t);
   const buf = k.mmap(t, mmapArgs(16 * 4096));
@@ -120,7 +122,7 @@ describe("page-table isolation", () => {
 
   it("lets the kernel never execute user memory, even with SMEP off: the kernel PGD's user entries are NX", () => {
     for (const pti of [true, false]) {
-      const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, pti, smep: false });
+      const k = new Kernel<Cpu, X86Tlb>({ ramBytes: 64 << 20, cpus: 1, pti, smep: false });
       const t = k.spawn("A")!;
       k.switchTo(0, t);
       const code = k.mmap(t, mmapArgs(4096, { prot: { r: true, w: false, x: true } }));

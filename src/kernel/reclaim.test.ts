@@ -5,15 +5,15 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
-import { checkInvariants } from "./invariants.ts";
+import { isSwapPte } from "./arch/x86/pgtable.ts";
+import type { Task } from "./core/task.ts";
 import { Kernel, type KernelConfig } from "./Kernel.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { PageKind } from "./mm/PageDesc.ts";
-import { isSwapPte } from "./mm/swapfile.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { Lru } from "./mm/vmscan.ts";
-import { pageState } from "./procfs.ts";
-import type { Task } from "./task.ts";
+import { checkInvariants } from "./view/invariants.ts";
+import { pageState } from "./view/procfs.ts";
 
 const PAGE = 4096n;
 

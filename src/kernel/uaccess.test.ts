@@ -4,12 +4,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
-import { checkInvariants } from "./invariants.ts";
+import type { Cpu } from "../hw/arch/x86_64/Cpu.ts";
+import type { X86Tlb } from "./arch/x86/tlb.ts";
 import { COPY_USER_IP, Kernel } from "./Kernel.ts";
 import { mmapArgs } from "./mm/userMm.ts";
+import { checkInvariants } from "./view/invariants.ts";
 
 function setup(smap = true) {
-  const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, smap, swapBytes: 1 << 20 });
+  const k = new Kernel<Cpu, X86Tlb>({ ramBytes: 64 << 20, cpus: 1, smap, swapBytes: 1 << 20 });
   const t = k.spawn("A")!;
   k.switchTo(0, t);
   const buf = k.mmap(t, mmapArgs(3 * 4096));

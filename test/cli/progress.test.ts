@@ -1,6 +1,6 @@
 /** The progress line of vmlab trace: only on a terminal, throttled, with the ETA when the size is known. */
 import { describe, expect, it } from "vitest";
-import { Progress } from "../../src/cli/trace.ts";
+import { Progress } from "../../src/cli/trace/index.ts";
 import { vmlab } from "./run.ts";
 
 describe("the progress line", () => {

@@ -12,12 +12,11 @@
  */
 import { InputError } from "../../base/errors.ts";
 import { Access } from "../../hw/access.ts";
-import type { Cpu } from "../../hw/arch/x86_64/Cpu.ts";
-import { Outcome } from "../../hw/arch/x86_64/fault.ts";
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import type { Task } from "../../kernel/core/task.ts";
 import { Kernel } from "../../kernel/Kernel.ts";
 import { mmapArgs } from "../../kernel/mm/userMm.ts";
 import { RECLAIM_POLICIES, type ReclaimPolicy } from "../../kernel/mm/vmscan.ts";
-import type { Task } from "../../kernel/task.ts";
 
 export interface KernelModeConfig {
   frames: number;
@@ -62,7 +61,7 @@ const REGION = 1 << 30;
 export class KernelMode {
   readonly kernel: Kernel;
   private readonly task: Task;
-  private readonly cpu: Cpu;
+  private readonly cpu: Mmu;
   private readonly dataOnly: boolean;
   private records = 0;
   private skipped = 0;
@@ -115,8 +114,8 @@ export class KernelMode {
       const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
       const vaHi = hi >>> 2;
       const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-      cpu.cpl = 3;
-      if (cpu.translate(vaHi, vaLo, access) === Outcome.OK) continue;
+      cpu.setUserMode(true);
+      if (cpu.touch(vaHi, vaLo, access) === 0) continue;
       // the kernel's fault path (userAccess retries the translation after it)
       const va = BigInt(vaHi) * 4294967296n + BigInt(vaLo);
       let r = k.userAccess(0, t, va, access);

@@ -1,6 +1,6 @@
 /**
  * Machine mode of trace replay (issue #6): every access of a trace goes
- * through the machine's real MMU (hw/arch/x86_64/Cpu: the TLB hierarchy, the
+ * through the machine's real MMU (hw/mmu/Mmu.ts: the TLB hierarchy, the
  * page walk over page tables stored in simulated physical memory, the
  * rights check) in one user address space, and page faults are handled by
  * a demand pager with a fixed number of data frames.
@@ -10,17 +10,18 @@
  * 64x4,1536x12` the counters are equal to vmref's count for count:
  * - data frames 0..N-1 are handed out in order, page-table frames come
  *   after them and do not count against N;
- * - a not-present leaf that is 0 is a first touch (demand zero), one that
- *   holds a swap entry (Linux's x86-64 encoding) a swap-in, whose slot goes
- *   back to the swap map (a LIFO free stack, else the next new slot);
+ * - a fault on a page that never left memory is a first touch (demand
+ *   zero), one on a page that has a swap slot (the pager's swap map, by
+ *   page number) a swap-in, whose slot goes back to the free slots (a LIFO
+ *   stack, else the next new slot);
  * - the new PTE is present, writable, user, accessed and dirty: the pager
  *   tracks dirtiness per frame (any write since the frame was loaded), so
  *   the MMU never needs a dirty-bit assist walk;
  * - every access that translates to a frame sets the frame's reference
  *   bit (vmref's CLOCK sees TLB hits too), as does the allocation;
- * - an evicted page's PTE becomes a swap entry and its address is
- *   invalidated with INVLPG (both TLB levels); every eviction is a
- *   swap-out.
+ * - an evicted page's entry is cleared (the mapper's unmap) and its
+ *   address invalidated (the architecture's flushPage: INVLPG on x86, both
+ *   TLB levels); every eviction is a swap-out.
  * The faulting instruction is retried after the fault, as on real
  * hardware; the retry's TLB misses and walk are counted apart
  * (`retries`) so that `walks` counts the walks the model asks for.
@@ -30,15 +31,15 @@
 import { InputError } from "../../base/errors.ts";
 import { Rng } from "../../base/rng.ts";
 import { Access } from "../../hw/access.ts";
-import { X86Machine as Machine } from "../../hw/arch/x86_64/machine.ts";
+import { hwArch } from "../../hw/arch/index.ts";
+import { BumpFrames, type MapFlags, type PageTableMapper } from "../../hw/mmu/Mapper.ts";
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
-import type { Cpu } from "../../hw/arch/x86_64/Cpu.ts";
-import { Outcome } from "../../hw/arch/x86_64/fault.ts";
-import { BumpFrames, Mapper } from "../../hw/arch/x86_64/Mapper.ts";
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
-import { isSwapPte, swapPte, swapSlot } from "../../kernel/mm/swapfile.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
+
+/** How the demand pager maps a page: present, user, writable, accessed and dirty (as vmref's pager does). */
+const USER_PAGE: MapFlags = { writable: true, user: true, accessed: true, dirty: true };
 
 export const MACHINE_POLICIES = ["clock", "fifo", "lru", "random"] as const;
 export type MachinePolicy = (typeof MACHINE_POLICIES)[number];
@@ -115,8 +116,8 @@ export interface MachineModeResult {
 const TWO32 = 4294967296;
 
 export class MachineMode {
-  readonly cpu: Cpu;
-  private readonly mapper: Mapper;
+  readonly cpu: Mmu;
+  private readonly mapper: PageTableMapper;
   private readonly root: number;
   private readonly tables: BumpFrames;
   /** frames of the page size (4K frames, or 2M frames) */
@@ -156,6 +157,8 @@ export class MachineMode {
   private readonly hand: ClockHand;
   // swap map: a LIFO stack of free slots, else the next new slot
   private freeSlots: number[] = [];
+  /** the swap slot of each page that left memory (the demand pager's swap map, by page number) */
+  private readonly slotOf = new Map<number, number>();
   private nextSlot = 0;
   private inUse = 0;
   // counters
@@ -182,23 +185,21 @@ export class MachineMode {
     this.leafLevel = this.shift === 9 ? 1 : 0;
     this.n = n >> this.shift;
     if (this.n < 1) throw new InputError(`--frames ${n} is less than one 2 MiB page (512 frames)`);
-    const la57 = cfg.arch === "x86_64-la57";
-    if (cfg.arch !== undefined && cfg.arch !== "x86_64" && !la57)
-      throw new InputError(`--arch must be x86_64 or x86_64-la57, not '${cfg.arch}'`);
+    const arch = hwArch(cfg.arch ?? "x86_64", ["x86_64", "x86_64-la57"]);
     this.dataOnly = cfg.dataOnly ?? false;
     this.rng = new Rng(cfg.seed ?? 1);
     this.cost = { ...DEFAULT_COST, ...cfg.cost };
     // data frames 0..N-1, then up to 2^20 page-table frames (memory is materialised on first use)
     const tableFrames = 1 << 20;
     const dataFrames = this.n << this.shift;
-    const m = new Machine({ ramBytes: (dataFrames + tableFrames) * 4096, tlb: cfg.tlb, la57 });
+    const m = arch.machine({ ramBytes: (dataFrames + tableFrames) * 4096, tlb: cfg.tlb });
     this.cpu = m.cpus[0];
     this.tables = new BumpFrames(dataFrames, dataFrames + tableFrames);
-    this.mapper = new Mapper(m.phys, la57 ? 5 : 4, 46, this.tables);
-    this.walkLevels = (la57 ? 5 : 4) - this.leafLevel;
+    this.mapper = arch.mapper(m.phys, this.tables);
+    this.walkLevels = this.mapper.levels - this.leafLevel;
     this.root = this.mapper.newRoot();
-    this.cpu.movToCr3(0, this.root * 4096);
-    this.cpu.cpl = 3;
+    this.cpu.loadUserRoot(this.root, 0);
+    this.cpu.setUserMode(true);
     const tlb = this.cpu.tlb;
     const l1d = tlb.dataPath[0]?.find((a) => (a.sizeMask & 1) !== 0);
     const l1i = tlb.instrPath[0]?.find((a) => (a.sizeMask & 1) !== 0);
@@ -376,47 +377,41 @@ export class MachineMode {
   private translate(vaHi: number, vaLo: number, kind: number): number {
     const cpu = this.cpu;
     const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-    if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK) {
+    if (cpu.touch(vaHi, vaLo, access) !== 0) {
       this.fault(vaHi, vaLo, access === Access.Write);
       this.retries++;
       // the eviction's INVLPG may have taken a set's front entry
       this.memoKeysD.fill(-1);
       this.memoKeysI.fill(-1);
-      if (cpu.translate(vaHi, vaLo, access) !== Outcome.OK)
+      if (cpu.touch(vaHi, vaLo, access) !== 0)
         throw new Error(`machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`);
     }
     return (cpu.pa / 4096) | 0;
   }
 
-  /** The physical address of the leaf entry (PTE or PMD) for vpn, allocating tables on the way. */
-  private leafPa(vpn: number): number {
-    const table = this.mapper.ensureTable(this.root, vpn, this.leafLevel, true);
-    if (table < 0)
-      throw new InputError("machine mode: out of page-table frames (more than 4 GiB of page tables)");
-    return table * 4096 + Mapper.index(vpn, this.leafLevel) * 8;
-  }
-
   private fault(vaHi: number, vaLo: number, write: boolean): void {
-    const vpn = (vaHi & 0xffff) * 1048576 + (vaLo >>> 12);
-    const phys = this.mapper.phys;
-    const pa = this.leafPa(vpn);
-    const plo = phys.read32(pa);
-    const phi = phys.read32(pa + 4);
-    if (plo === 0 && phi === 0) this.firstTouch++;
-    else if (isSwapPte(phi, plo)) {
+    const vpn = this.cpu.pageNumber(vaHi, vaLo);
+    const page = vpn - (vpn % 2 ** this.shift);
+    const slot = this.slotOf.get(page);
+    if (slot === undefined) this.firstTouch++;
+    else {
       this.swapIns++;
-      this.freeSlots.push(swapSlot(phi, plo));
+      this.slotOf.delete(page);
+      this.freeSlots.push(slot);
       this.inUse--;
-    } else throw new Error(`machine mode: fault on vpn 0x${vpn.toString(16)} with a present PTE`);
+    }
     let f: number;
     if (this.used < this.n) f = this.used++;
     else {
       f = this.victim();
       this.evict(f);
     }
-    const pfn = f * 2 ** this.shift;
-    const flags = Pte.P | Pte.RW | Pte.US | Pte.A | Pte.D | (this.shift ? Pte.PS : 0);
-    phys.write64(pa, Math.floor(pfn / 1048576), ((pfn % 1048576) * 4096 + flags) >>> 0);
+    const r = this.mapper.map(this.root, page, f * 2 ** this.shift, this.leafLevel, USER_PAGE);
+    if (!r.ok) {
+      if (r.error === "no-memory")
+        throw new InputError("machine mode: out of page-table frames (more than 4 GiB of page tables)");
+      throw new Error(`machine mode: fault on vpn 0x${vpn.toString(16)}: ${r.error}`);
+    }
     this.owner[f] = Math.floor(vpn / 2 ** this.shift);
     this.ref[f] = 1;
     this.dirty[f] = write ? 1 : 0;
@@ -436,17 +431,17 @@ export class MachineMode {
     }
   }
 
-  /** The victim's page leaves: its PTE becomes a swap entry, its TLB entries go. */
+  /** The victim's page leaves for a swap slot: its entry is cleared, its TLB entries go. */
   private evict(f: number): void {
     const vpn = this.owner[f] * 2 ** this.shift;
     const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.nextSlot++;
     this.inUse++;
     if (this.inUse > this.swapMax) this.swapMax = this.inUse;
-    const e = swapPte(slot);
-    this.mapper.phys.write64(this.leafPa(vpn), e.hi, e.lo);
-    const vaHi = Math.floor(vpn / 1048576);
-    const vaLo = ((vpn % 1048576) * 4096) >>> 0;
-    this.cpu.invlpg(vaHi, vaLo);
+    this.slotOf.set(vpn, slot);
+    const r = this.mapper.unmap(this.root, vpn);
+    if (!r.ok) throw new Error(`machine mode: evicting vpn 0x${vpn.toString(16)}: ${r.error}`);
+    const va = vpn * this.cpu.pageSize;
+    this.cpu.flushPage(Math.floor(va / TWO32), va % TWO32);
     this.evictions++;
     if (this.dirty[f]) this.dirtyEvictions++;
     if (this.policy === 2) this.lru.unlink(f);

@@ -10,7 +10,7 @@ import type { KernelModeResult } from "../../analysis/trace/kernelMode.ts";
 import type { MachineModeResult } from "../../analysis/trace/machineMode.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
-import { writeWhole } from "../output.ts";
+import { writeWhole } from "../shared/output.ts";
 import { checkChartName } from "./options.ts";
 
 export interface TraceOutcome {

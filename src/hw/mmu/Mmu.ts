@@ -16,15 +16,15 @@
  */
 import { Access, Mode } from "../access.ts";
 import type { PhysMem } from "../PhysMem.ts";
+import { DirectMemory, type MemoryPort } from "./memAccess.ts";
 import {
   EntryKind,
   Geometry,
   HwFaultKind,
-  PERM_TABLE_SIZE,
   type PagingFormat,
+  PERM_TABLE_SIZE,
   WalkState,
 } from "./PagingFormat.ts";
-import { DirectMemory, type MemoryPort } from "./memAccess.ts";
 import { makeTlb, type Tlb, type TlbPageSizes, type TlbSpec } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
 
@@ -147,6 +147,12 @@ export abstract class Mmu {
   adWrites = 0;
   dirtyAssists = 0;
   pageFaults = 0;
+  /** accesses to an address no translation applies to (x86: #GP for a non-canonical address) */
+  addressFaults = 0;
+  /** writes of the root register (x86 CR3, ARM64 TTBRn, RISC-V satp) */
+  rootWrites = 0;
+  /** single-page invalidations (x86 INVLPG, ARM64 TLBI VA*, RISC-V SFENCE.VMA with an address) */
+  pageInvalidations = 0;
   readonly pscHits = new Float64Array(MAX_LEVELS);
   readonly pscMisses = new Float64Array(MAX_LEVELS);
   /** flushes of all non-global entries of an ASID or more */
@@ -208,6 +214,24 @@ export abstract class Mmu {
   protected abstract badAddress(vaHi: number, vaLo: number, access: Access): number;
   /** The mode of an explicit access now (x86 CPL, ARM64 EL, RISC-V privilege). */
   abstract currentMode(): Mode;
+  /** Enters user mode (CPL 3, EL0, U-mode) or privileged mode (CPL 0, EL1, S-mode). */
+  abstract setUserMode(user: boolean): void;
+  /**
+   * Points user translations at the table in frame `rootPfn` under `asid`,
+   * flushing that ASID's entries (x86 MOV to CR3; ARM64 TTBR0_EL1; RISC-V satp).
+   */
+  abstract loadUserRoot(rootPfn: number, asid: number): void;
+  /**
+   * Drops every translation of the page holding the address in the current
+   * address space, global ones too (x86 INVLPG; ARM64 TLBI VAAE1; RISC-V
+   * SFENCE.VMA va).
+   */
+  abstract flushPage(vaHi: number, vaLo: number): void;
+
+  /** The page number (base pages) translations of the address use, or -1 when none applies to it. */
+  pageNumber(vaHi: number, vaLo: number): number {
+    return this.vpnOf(vaHi, vaLo, Access.Read);
+  }
   /**
    * Fills a fault's architecture code into `rec` (errorCode, outcome) from its
    * kind and level; returns the outcome (non-zero). No register changes: probes
@@ -255,7 +279,10 @@ export abstract class Mmu {
   translate(vaHi: number, vaLo: number, access: Access, implicit = false): number {
     this.translations++;
     const vpn = this.vpnOf(vaHi, vaLo, access);
-    if (vpn < 0) return this.badAddress(vaHi, vaLo, access);
+    if (vpn < 0) {
+      this.addressFaults++;
+      return this.badAddress(vaHi, vaLo, access);
+    }
     return this.translateVpn(
       vaHi,
       vaLo,
@@ -294,7 +321,10 @@ export abstract class Mmu {
   translateAs(vaHi: number, vaLo: number, access: Access, mode: Mode): number {
     this.translations++;
     const vpn = this.vpnOf(vaHi, vaLo, access);
-    if (vpn < 0) return this.badAddress(vaHi, vaLo, access);
+    if (vpn < 0) {
+      this.addressFaults++;
+      return this.badAddress(vaHi, vaLo, access);
+    }
     return this.translateVpn(vaHi, vaLo, vpn, access, mode);
   }
 

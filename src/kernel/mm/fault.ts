@@ -7,16 +7,15 @@
  * mm/shmem.ts, mm/swap_state.ts, mm/filemap.ts); the VM_FAULT_* results
  * (VmFault) are in mm/internal.ts, below all of them.
  */
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
+import { PteFlag } from "./arch.ts";
 import { filemapFault } from "./filemap.ts";
 import { hugeEligible, hugeFault, hugeWp } from "./huge_memory.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doAnonymousPage, doWpPage } from "./memory.ts";
-import { isHugePmd, PTE_GUARD, pmdOf, ptePa } from "./pgtable.ts";
+import { isHugePmd, pmdOf, ptePa } from "./pgtable.ts";
 import { shmemFault } from "./shmem.ts";
 import { doSwapPage } from "./swap_state.ts";
-import { isSwapPte } from "./swapfile.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -27,40 +26,40 @@ import { type Vma, VmFlag } from "./vma.ts";
  * Linux: mm/memory.c handle_mm_fault, __handle_mm_fault, handle_pte_fault
  */
 export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
+  const pt = ctx.env.pgtable;
+  const phys = ctx.env.phys;
   // __handle_mm_fault: the PMD level first (transparent huge pages)
   const pmd = pmdOf(ctx, mm, vpn);
-  if (pmd !== null && isHugePmd(pmd.lo)) {
-    if (!(pmd.lo & Pte.P)) return VmFault.SIGSEGV;
-    if (write && !(pmd.lo & Pte.RW)) {
+  if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
+    if (!pt.accessible(pmd.hi, pmd.lo)) return VmFault.SIGSEGV;
+    if (write && !pt.write(pmd.hi, pmd.lo)) {
       const r = hugeWp(ctx, mm, vma, vpn, pmd);
       if (r !== null) return r;
     } else {
-      const young = (pmd.lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
-      if (young !== pmd.lo) ctx.env.phys.write32(pmd.pa, young);
+      const young = pt.modify(pmd.hi, pmd.lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
+      if (young.lo !== pmd.lo || young.hi !== pmd.hi) pt.set(phys, pmd.pa, young.hi, young.lo);
       return VmFault.OK;
     }
-  } else if ((pmd === null || (pmd.lo === 0 && pmd.hi === 0)) && hugeEligible(ctx, vma, vpn)) {
+  } else if ((pmd === null || pt.none(pmd.hi, pmd.lo)) && hugeEligible(ctx, vma, vpn)) {
     const r = hugeFault(ctx, mm, vma, vpn, write);
     if (r !== null) return r;
   }
   const pa = ptePa(ctx, mm, vpn, true);
   if (pa < 0) return VmFault.OOM;
-  const phys = ctx.env.phys;
-  const lo = phys.read32(pa);
-  const hi = phys.read32(pa + 4);
-  if (vma.vmFlags & VmFlag.PFNMAP && lo === 0 && hi === 0) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
-  if (vma.file && !(lo === PTE_GUARD && hi === 0) && !isSwapPte(hi, lo))
+  const { hi, lo } = pt.get(phys, pa);
+  if (vma.vmFlags & VmFlag.PFNMAP && pt.none(hi, lo)) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
+  if (vma.file && !pt.isGuard(hi, lo) && !pt.isSwap(hi, lo))
     return filemapFault(ctx, mm, vma, vpn, pa, write, hi, lo);
-  if (lo === 0 && hi === 0)
+  if (pt.none(hi, lo))
     return vma.shmem
       ? shmemFault(ctx, mm, vma, vpn, pa, write)
       : doAnonymousPage(ctx, mm, vma, vpn, pa, write);
-  if (lo === PTE_GUARD && hi === 0) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
-  if (isSwapPte(hi, lo)) return doSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo);
-  if (!(lo & Pte.P)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen
-  if (write && !(lo & Pte.RW)) return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
+  if (pt.isGuard(hi, lo)) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
+  if (pt.isSwap(hi, lo)) return doSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo);
+  if (!pt.accessible(hi, lo)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen
+  if (write && !pt.write(hi, lo)) return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
   // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
-  const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
-  if (young !== lo) phys.write32(pa, young);
+  const young = pt.modify(hi, lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
+  if (young.lo !== lo || young.hi !== hi) pt.set(phys, pa, young.hi, young.lo);
   return VmFault.OK;
 }

@@ -7,8 +7,8 @@
  * mm/msync.c, mm/rmap.c (folio_mkclean).
  */
 
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import type { FileObject } from "../fs/file.ts";
+import { PteFlag } from "./arch.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
@@ -59,6 +59,12 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
   return { pfn, major: true };
 }
 
+/** Is the PTE at pa empty (pte_none)? */
+function pteNoneAt(ctx: MmContext, pa: number): boolean {
+  const e = ctx.env.pgtable.get(ctx.env.phys, pa);
+  return ctx.env.pgtable.none(e.hi, e.lo);
+}
+
 /**
  * Maps a page-cache page at pa for this VMA (finish_fault / do_set_pte).
  * Linux: mm/memory.c finish_fault, set_pte_range
@@ -76,8 +82,8 @@ function mapFilePage(
   env.pages.refcount[pfn]++;
   env.pages.mapcount[pfn]++;
   rssAdd(ctx, mm, vma, pfn, 1);
-  const e = userPte(pfn, vma.vmFlags, writable, dirty, false);
-  env.phys.write64(pa, e.hi, e.lo);
+  const e = userPte(ctx, pfn, vma.vmFlags, writable, dirty, false);
+  env.pgtable.set(env.phys, pa, e.hi, e.lo);
 }
 
 /**
@@ -91,16 +97,18 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): void 
   const n = ctx.settings.faultAroundPages;
   if (n <= 1) return;
   const f = vma.file!;
-  const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % 512));
-  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % 512) + 512);
-  const phys = ctx.env.phys;
+  const pt = ctx.env.pgtable;
+  // within the page table that maps vpn (PTRS_PER_PTE)
+  const ptrs = pt.ptrsPerTable;
+  const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % ptrs));
+  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % ptrs) + ptrs);
   for (let v = start; v < end; v++) {
     const index = vma.vmPgoff + (v - vma.vmStart);
     if (index >= f.nrPages) break;
     const pfn = ctx.env.pageCache.find(f, index);
     if (pfn < 0) continue;
     const pa = ptePa(ctx, mm, v, true);
-    if (pa < 0 || phys.read32(pa) !== 0 || phys.read32(pa + 4) !== 0) continue;
+    if (pa < 0 || !pteNoneAt(ctx, pa)) continue;
     mapFilePage(ctx, mm, vma, pa, pfn, fileWritableAtOnce(vma), false);
   }
 }
@@ -127,33 +135,35 @@ export function filemapFault(
   const index = vma.vmPgoff + (vpn - vma.vmStart);
   if (index >= f.nrPages) return VmFault.SIGBUS;
   const env = ctx.env;
+  const pt = env.pgtable;
   const shared = (vma.vmFlags & VmFlag.SHARED) !== 0;
-  if (lo !== 0 || hi !== 0) {
-    if (!(lo & Pte.P)) return VmFault.SIGSEGV;
-    if (write && !(lo & Pte.RW)) {
+  if (!pt.none(hi, lo)) {
+    if (!pt.accessible(hi, lo)) return VmFault.SIGSEGV;
+    if (write && !pt.write(hi, lo)) {
       if (shared) {
         // wp_page_shared + page_mkwrite: the page becomes dirty, the PTE writable
         f.dirty.add(index);
-        env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+        const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
+        pt.set(env.phys, pa, e.hi, e.lo);
         return VmFault.OK;
       }
       return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
     }
-    const young = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
-    if (young !== lo) env.phys.write32(pa, young);
+    const young = pt.modify(hi, lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
+    if (young.hi !== hi || young.lo !== lo) pt.set(env.phys, pa, young.hi, young.lo);
     return VmFault.OK;
   }
   if (!write) {
     // do_read_fault: fault-around first; it maps the page itself when it is cached
     faultAround(ctx, mm, vma, vpn);
-    if (env.phys.read32(pa) !== 0) return VmFault.OK;
+    if (!pteNoneAt(ctx, pa)) return VmFault.OK;
     const got = filePage(ctx, vma, index);
     if (got === null) return VmFault.OOM;
     if (got.major) {
       // filemap_fault dropped mmap_lock for the read and returned VM_FAULT_RETRY; the retry
       // (FAULT_FLAG_TRIED, still counted as one major fault) maps around what is now cached
       faultAround(ctx, mm, vma, vpn);
-      if (env.phys.read32(pa) !== 0) return VmFault.MAJOR;
+      if (!pteNoneAt(ctx, pa)) return VmFault.MAJOR;
     }
     mapFilePage(ctx, mm, vma, pa, got.pfn, fileWritableAtOnce(vma), false);
     return got.major ? VmFault.MAJOR : VmFault.OK;
@@ -174,8 +184,8 @@ export function filemapFault(
   copyFrame(env.phys, got.pfn, pfn);
   env.pages.mapcount[pfn] = 1;
   mm.rssAnon++;
-  const e = userPte(pfn, vma.vmFlags, true, true, false);
-  env.phys.write64(pa, e.hi, e.lo);
+  const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
+  pt.set(env.phys, pa, e.hi, e.lo);
   return got.major ? VmFault.MAJOR : VmFault.OK;
 }
 
@@ -209,14 +219,17 @@ export function msync(ctx: MmContext, mm: MmStruct, start: number, end: number, 
  */
 function pageMkclean(ctx: MmContext, f: FileObject, index: number, allMms: MmStruct[]): void {
   const phys = ctx.env.phys;
+  const pt = ctx.env.pgtable;
   for (const m of allMms) {
     for (const v of m.vmas) {
       if (v.file !== f || !(v.vmFlags & VmFlag.SHARED)) continue;
       if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
       const vpn = v.vmStart + (index - v.vmPgoff);
       const pte = readPte(ctx, m, vpn);
-      if (pte === null || !(pte.lo & Pte.P) || !(pte.lo & (Pte.RW | Pte.D))) continue;
-      phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.RW)) >>> 0);
+      if (pte === null || !pt.accessible(pte.hi, pte.lo)) continue;
+      if (!pt.write(pte.hi, pte.lo) && !pt.dirty(pte.hi, pte.lo)) continue;
+      const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.DIRTY | PteFlag.WRITE);
+      pt.set(phys, pte.pa, e.hi, e.lo);
       ctx.env.flushTlbMmRange(m, vpn, 1);
     }
   }

@@ -1,54 +1,37 @@
 /**
  * An address space's birth, copy and last reference: a new mm with its PGD,
  * fork's copy of the VMAs and page tables (copy-on-write), and the PGD's
- * release. Linux: kernel/fork.c (mm_alloc, dup_mmap, __mmdrop),
- * arch/x86/mm/pgtable.c (pgd_alloc, pgd_free), mm/memory.c
+ * release. Linux: kernel/fork.c (mm_alloc, mm_alloc_pgd, dup_mmap,
+ * __mmdrop, mm_free_pgd) over the architecture's pgd_alloc and pgd_free
+ * (Pgtable.pgdOrder and pgdCtor, mm/arch.ts), mm/memory.c
  * (copy_page_range, vma_needs_copy, copy_nonpresent_pte), mm/huge_memory.c
  * (copy_huge_pmd). exit_mmap is in mm/mmap.ts.
  */
 import { assert } from "../../base/assert.ts";
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
-import { ptiClonePgdPair } from "../arch/x86/pti.ts";
+import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext } from "./internal.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
 import { PageKind } from "./PageDesc.ts";
-import {
-  isHugePmd,
-  mapper,
-  PTE_GUARD,
-  PTE_PROTNONE,
-  PTE_SPECIAL,
-  pmdOf,
-  ptePa,
-  ptePfn,
-  readPte,
-  TWO32,
-} from "./pgtable.ts";
-import { isSwapPte, swapSlot } from "./swapfile.ts";
+import { isHugePmd, levelSpan, mapper, pmdOf, ptePa, readPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
  * mm_alloc + pgd_alloc: a new PGD whose kernel half is a copy of the
  * kernel's top-level entries, so every process shares the same kernel
  * page-table pages below the top level (pgd_ctor / clone_pgd_range).
- * Linux: kernel/fork.c mm_alloc, arch/x86/mm/pgtable.c pgd_alloc
+ * Linux: kernel/fork.c mm_alloc, mm_alloc_pgd (the architecture's pgd_alloc)
  */
 export function newMm(ctx: MmContext): MmStruct | null {
   const env = ctx.env;
-  // PGD_ALLOCATION_ORDER: 1 with PTI (the kernel PGD and, 4 KiB above it, the user PGD)
-  const order = env.pti ? 1 : 0;
+  // PGD_ALLOCATION_ORDER (x86-64: 1 with PTI, the kernel PGD and, 4 KiB above it, the user PGD)
+  const order = env.pgtable.pgdOrder;
   const pgd = env.buddy.alloc(order, Gfp.KERNEL, PageKind.PageTable);
   if (pgd < 0) return null;
   env.countPageTables(1 << order);
   for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pgd + i);
-  if (env.pti) ptiClonePgdPair(env.phys, env.kernelRootPfn, pgd);
-  else
-    for (let i = 256; i < 512; i++) {
-      const pa = env.kernelRootPfn * 4096 + i * 8;
-      env.phys.write64(pgd * 4096 + i * 8, env.phys.read32(pa + 4), env.phys.read32(pa));
-    }
+  env.pgtable.pgdCtor(env.phys, env.kernelRootPfn, pgd);
   const mm = new MmStruct(pgd);
   const taskSize = env.taskSizeVpn;
   mm.stackTop = taskSize;
@@ -73,6 +56,8 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
   child.committed = parent.committed;
   const env = ctx.env;
   const pages = env.pages;
+  const pt = env.pgtable;
+  const nr = pt.hpagePmdNr;
   let wrprotected = 0;
   for (const v of parent.vmas) {
     if (v.vmFlags & VmFlag.DONTCOPY) continue;
@@ -87,51 +72,52 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
       continue;
     const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
-      const pmd = vpn % 512 === 0 ? pmdOf(ctx, parent, vpn) : null;
-      if (pmd !== null && isHugePmd(pmd.lo)) {
+      const pmd = vpn % nr === 0 ? pmdOf(ctx, parent, vpn) : null;
+      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
         // copy_huge_pmd: share the huge page, write-protected on both sides
-        let lo = pmd.lo;
-        if (!(lo & PTE_SPECIAL)) {
-          const base = ((pmd.hi & 0x3fff) * TWO32 + ((lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
-          for (let i = 0; i < 512; i++) {
+        let e = { hi: pmd.hi, lo: pmd.lo };
+        if (!pt.special(e.hi, e.lo)) {
+          const base = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+          for (let i = 0; i < nr; i++) {
             pages.refcount[base + i]++;
             pages.mapcount[base + i]++;
           }
-          child.rssAnon += 512;
-          if (cow && lo & Pte.RW) {
-            lo = (lo & ~Pte.RW) >>> 0;
-            env.phys.write32(pmd.pa, lo);
+          child.rssAnon += nr;
+          if (cow && pt.write(e.hi, e.lo)) {
+            e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
+            pt.set(env.phys, pmd.pa, e.hi, e.lo);
             wrprotected++;
           }
         }
-        const pd = mapper(ctx, child).ensureTable(child.pgdPfn, vpn, 1, true);
+        const pd = mapper(ctx, child).ensureTable(child.pgdPfn, vpn, pt.pmdLevel, true);
         if (pd < 0) return null;
-        env.phys.write64(pd * 4096 + (Math.floor(vpn / 512) % 512) * 8, pmd.hi, lo);
-        vpn += 511;
+        const pmdIndex = Math.floor(vpn / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable;
+        pt.set(env.phys, pd * 4096 + pmdIndex * pt.entryBytes, e.hi, e.lo);
+        vpn += nr - 1;
         continue;
       }
       const pte = readPte(ctx, parent, vpn);
-      if (pte === null || (pte.lo === 0 && pte.hi === 0)) continue;
-      if (isSwapPte(pte.hi, pte.lo)) {
+      if (pte === null || pt.none(pte.hi, pte.lo)) continue;
+      if (pt.isSwap(pte.hi, pte.lo)) {
         // copy_nonpresent_pte: swap_duplicate
-        env.swap!.dup(swapSlot(pte.hi, pte.lo));
+        env.swap!.dup(pt.swapOffset(pte.hi, pte.lo));
         child.swapEnts++;
       }
-      let lo = pte.lo;
-      if (lo & (Pte.P | PTE_PROTNONE) && !(lo & PTE_SPECIAL)) {
-        const pfn = ptePfn(pte.hi, lo);
+      let e = { hi: pte.hi, lo: pte.lo };
+      if (pt.present(e.hi, e.lo) && !pt.special(e.hi, e.lo)) {
+        const pfn = pt.pfn(e.hi, e.lo, 0);
         pages.refcount[pfn]++;
         pages.mapcount[pfn]++;
         rssAdd(ctx, child, v, pfn, 1);
-        if (cow && lo & Pte.RW) {
-          lo = (lo & ~Pte.RW) >>> 0;
-          env.phys.write32(pte.pa, lo);
+        if (cow && pt.write(e.hi, e.lo)) {
+          e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
+          pt.set(env.phys, pte.pa, e.hi, e.lo);
           wrprotected++;
         }
       }
       const cpa = ptePa(ctx, child, vpn, true);
       if (cpa < 0) return null;
-      env.phys.write64(cpa, pte.hi, lo);
+      pt.set(env.phys, cpa, e.hi, e.lo);
     }
   }
   if (wrprotected > 0) env.flushTlbMmRange(parent, 0, env.taskSizeVpn);
@@ -146,17 +132,17 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
 function hasGuards(ctx: MmContext, mm: MmStruct, v: Vma): boolean {
   for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
     const pte = readPte(ctx, mm, vpn);
-    if (pte !== null && pte.lo === PTE_GUARD) return true;
+    if (pte !== null && ctx.env.pgtable.isGuard(pte.hi, pte.lo)) return true;
   }
   return false;
 }
 
 /**
  * __mmdrop: frees the PGD once no CPU has the mm loaded.
- * Linux: kernel/fork.c __mmdrop, arch/x86/mm/pgtable.c pgd_free
+ * Linux: kernel/fork.c __mmdrop, mm_free_pgd (the architecture's pgd_free)
  */
 export function freePgd(ctx: MmContext, mm: MmStruct): void {
-  const order = ctx.env.pti ? 1 : 0;
+  const order = ctx.env.pgtable.pgdOrder;
   const err = ctx.env.buddy.free(mm.pgdPfn, order);
   assert(err === null, `freePgd: ${err}`);
   ctx.env.countPageTables(-(1 << order));

@@ -7,12 +7,12 @@
  * accounted one by one (refcount and mapcount each), so splitting and
  * partial freeing need no compound-page bookkeeping.
  */
-import { Pte, PteHi } from "../../hw/arch/x86_64/pte.ts";
+import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageKind } from "./PageDesc.ts";
-import { hugePmd, isHugePmd, mapper, PTE_PROTNONE, PTE_SPECIAL, pmdOf, pmdPfn } from "./pgtable.ts";
+import { hugePmd, isHugePmd, levelSpan, mapper, pmdOf, pteAllocOne } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -32,8 +32,14 @@ export function hugeEligible(ctx: MmContext, vma: Vma, vpn: number): boolean {
   )
     return false;
   if (mode === "madvise" && !(vma.vmFlags & VmFlag.HUGEPAGE)) return false;
-  const haddr = vpn - (vpn % 512);
-  return haddr >= vma.vmStart && haddr + 512 <= vma.vmEnd;
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  const haddr = vpn - (vpn % nr);
+  return haddr >= vma.vmStart && haddr + nr <= vma.vmEnd;
+}
+
+/** The buddy order of a huge page (HPAGE_PMD_ORDER: 9 on x86-64). Linux: include/linux/huge_mm.h */
+function hpagePmdOrder(ctx: MmContext): number {
+  return 31 - Math.clz32(ctx.env.pgtable.hpagePmdNr);
 }
 
 /**
@@ -44,9 +50,9 @@ export function hugeEligible(ctx: MmContext, vma: Vma, vpn: number): boolean {
 function getHugeZeroPage(ctx: MmContext): number {
   if (ctx.hugeZeroPfn < 0) {
     const env = ctx.env;
-    const z = env.buddy.alloc(9, Gfp.KERNEL | Gfp.NOWARN, PageKind.KernelPages);
+    const z = env.buddy.alloc(hpagePmdOrder(ctx), Gfp.KERNEL | Gfp.NOWARN, PageKind.KernelPages);
     if (z >= 0) {
-      for (let i = 0; i < 512; i++) env.phys.zeroFrame(z + i);
+      for (let i = 0; i < env.pgtable.hpagePmdNr; i++) env.phys.zeroFrame(z + i);
       ctx.hugeZeroPfn = z;
       ctx.thpStats.thp_zero_page_alloc++;
     }
@@ -69,15 +75,18 @@ export function hugeFault(
   write: boolean,
 ): VmFault | null {
   const env = ctx.env;
-  const haddr = vpn - (vpn % 512);
-  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, haddr, 1, true);
+  const pt = env.pgtable;
+  const nr = pt.hpagePmdNr;
+  const haddr = vpn - (vpn % nr);
+  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, haddr, pt.pmdLevel, true);
   if (pd < 0) return VmFault.OOM;
-  const pmdPa = pd * 4096 + (Math.floor(haddr / 512) % 512) * 8;
+  const pmdPa =
+    pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
   if (!write && ctx.settings.thpZeroPage) {
     const zero = getHugeZeroPage(ctx);
     if (zero >= 0) {
-      const e = hugePmd(zero, vma.vmFlags, false, false, true);
-      env.phys.write64(pmdPa, e.hi, e.lo);
+      const e = hugePmd(ctx, zero, vma.vmFlags, false, false, true);
+      pt.set(env.phys, pmdPa, e.hi, e.lo);
       return VmFault.OK;
     }
   }
@@ -93,10 +102,10 @@ export function hugeFault(
     return null;
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-  for (let i = 0; i < 512; i++) env.pages.mapcount[pfn + i] = 1;
-  mm.rssAnon += 512;
-  const e = hugePmd(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
-  env.phys.write64(pmdPa, e.hi, e.lo);
+  for (let i = 0; i < nr; i++) env.pages.mapcount[pfn + i] = 1;
+  mm.rssAnon += nr;
+  const e = hugePmd(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
+  pt.set(env.phys, pmdPa, e.hi, e.lo);
   env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr));
   ctx.thpStats.thp_fault_alloc++;
   return VmFault.OK;
@@ -113,9 +122,9 @@ export function hugeFault(
 function allocHuge(ctx: MmContext, vma: Vma): number {
   const env = ctx.env;
   const gfp = vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN;
-  const pfn = env.buddy.alloc(9, gfp, PageKind.UserAnon);
+  const pfn = env.buddy.alloc(hpagePmdOrder(ctx), gfp, PageKind.UserAnon);
   if (pfn < 0) return -1;
-  for (let i = 0; i < 512; i++) {
+  for (let i = 0; i < env.pgtable.hpagePmdNr; i++) {
     env.phys.zeroFrame(pfn + i);
     env.pages.order[pfn + i] = 0;
     env.pages.refcount[pfn + i] = 1;
@@ -131,34 +140,27 @@ function allocHuge(ctx: MmContext, vma: Vma): number {
  * Linux: mm/huge_memory.c __split_huge_pmd
  */
 export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
-  const haddr = vpn - (vpn % 512);
-  const pmd = pmdOf(ctx, mm, haddr);
-  if (pmd === null || !isHugePmd(pmd.lo)) return true;
   const env = ctx.env;
-  const pt = mapper(ctx, mm).alloc.allocFrame();
-  if (pt < 0) return false;
-  env.phys.zeroFrame(pt);
-  const base = pmdPfn(pmd.hi, pmd.lo);
-  const special = (pmd.lo & PTE_SPECIAL) !== 0;
-  // each PTE inherits the PMD's own bits (not the VMA's: during mprotect the
-  // VMA at haddr may already have its new rights while the rest of the huge
-  // page belongs to a neighbour); the 2 MiB-only bits (PS, PAT at bit 12) go
-  const keepLo =
-    (pmd.lo & (Pte.P | Pte.RW | Pte.US | Pte.PWT | Pte.PCD | Pte.A | Pte.D | PTE_PROTNONE)) >>> 0;
-  const keepHi = pmd.hi & PteHi.XD;
-  for (let i = 0; i < 512; i++) {
-    const pfn = special ? env.zeroPfn : base + i;
-    const lo =
-      ((pfn % 1048576) * 4096 + (special ? (keepLo & ~(Pte.RW | Pte.D)) | PTE_SPECIAL : keepLo)) >>> 0;
-    const hi = (Math.floor(pfn / 1048576) | keepHi) >>> 0;
-    env.phys.write64(pt * 4096 + i * 8, hi, lo);
+  const pt = env.pgtable;
+  const nr = pt.hpagePmdNr;
+  const haddr = vpn - (vpn % nr);
+  const pmd = pmdOf(ctx, mm, haddr);
+  if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo)) return true;
+  const table = pteAllocOne(ctx, mm);
+  if (table < 0) return false;
+  env.phys.zeroFrame(table);
+  const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  const special = pt.special(pmd.hi, pmd.lo);
+  // each PTE inherits the PMD's own rights and state (pt.splitPte), not the VMA's: during
+  // mprotect the VMA at haddr may already have its new rights while the rest of the huge
+  // page belongs to a neighbour
+  for (let i = 0; i < nr; i++) {
+    const e = pt.splitPte(pmd.hi, pmd.lo, special ? env.zeroPfn : base + i, special);
+    pt.set(env.phys, table * 4096 + i * pt.entryBytes, e.hi, e.lo);
   }
-  env.phys.write64(
-    pmd.pa,
-    Math.floor(pt / 1048576),
-    ((pt % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.US | Pte.A | Pte.D)) >>> 0,
-  );
-  env.flushTlbMmRange(mm, haddr, 512);
+  const t = pt.mkTable(table, true);
+  pt.set(env.phys, pmd.pa, t.hi, t.lo);
+  env.flushTlbMmRange(mm, haddr, nr);
   ctx.thpStats.thp_split_pmd++;
   // the folio is split at once (Linux leaves it whole, PTE-mapped, on the deferred split
   // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU
@@ -177,10 +179,11 @@ export function splitRange(
   end: number,
   partialOnly = false,
 ): void {
-  for (let h = start - (start % 512); h < end; h += 512) {
-    if (partialOnly && h >= start && h + 512 <= end) continue;
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  for (let h = start - (start % nr); h < end; h += nr) {
+    if (partialOnly && h >= start && h + nr <= end) continue;
     const pmd = pmdOf(ctx, mm, h);
-    if (pmd !== null && isHugePmd(pmd.lo)) splitPmd(ctx, mm, h);
+    if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) splitPmd(ctx, mm, h);
   }
 }
 
@@ -200,30 +203,33 @@ export function hugeWp(
   pmd: { pa: number; hi: number; lo: number },
 ): VmFault | null {
   const env = ctx.env;
-  const haddr = vpn - (vpn % 512);
-  const base = pmdPfn(pmd.hi, pmd.lo);
-  if (pmd.lo & PTE_SPECIAL) {
+  const pt = env.pgtable;
+  const nr = pt.hpagePmdNr;
+  const haddr = vpn - (vpn % nr);
+  const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  if (pt.special(pmd.hi, pmd.lo)) {
     const pfn = env.chargeHugePage && !env.chargeHugePage() ? -1 : allocHuge(ctx, vma);
     if (pfn < 0) {
       splitPmd(ctx, mm, haddr);
       return null;
     }
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    for (let i = 0; i < 512; i++) env.pages.mapcount[pfn + i] = 1;
-    mm.rssAnon += 512;
-    env.phys.write64(pmd.pa, 0, 0);
-    env.flushTlbMmRange(mm, haddr, 512);
-    const e = hugePmd(pfn, vma.vmFlags, true, true, false);
-    env.phys.write64(pmd.pa, e.hi, e.lo);
+    for (let i = 0; i < nr; i++) env.pages.mapcount[pfn + i] = 1;
+    mm.rssAnon += nr;
+    pt.set(env.phys, pmd.pa, 0, 0);
+    env.flushTlbMmRange(mm, haddr, nr);
+    const e = hugePmd(ctx, pfn, vma.vmFlags, true, true, false);
+    pt.set(env.phys, pmd.pa, e.hi, e.lo);
     env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr));
     ctx.thpStats.thp_fault_alloc++;
     return VmFault.OK;
   }
   let exclusive = true;
-  for (let i = 0; i < 512 && exclusive; i++)
+  for (let i = 0; i < nr && exclusive; i++)
     exclusive = env.pages.mapcount[base + i] === 1 && env.pages.refcount[base + i] === 1;
   if (exclusive) {
-    env.phys.write32(pmd.pa, (pmd.lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+    const e = pt.modify(pmd.hi, pmd.lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
+    pt.set(env.phys, pmd.pa, e.hi, e.lo);
     return VmFault.OK;
   }
   splitPmd(ctx, mm, haddr);

@@ -16,10 +16,11 @@
  * kernel holds; vmscan (reclaim) holds it too and calls rmap.
  */
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import type { PageCache } from "../fs/file.ts";
+import type { Pgtable } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
+import type { PageCache } from "./pagecache.ts";
 import type { SwapArea } from "./swapfile.ts";
 import type { Vma } from "./vma.ts";
 
@@ -63,10 +64,10 @@ export interface MmEnv {
   readonly phys: PhysMem;
   readonly pages: PageDescTable;
   readonly buddy: BuddyAllocator;
-  readonly levels: 4 | 5;
+  /** the architecture's page tables: entries, geometry, PGDs (mm/arch.ts) */
+  readonly pgtable: Pgtable;
+  /** init_mm's PGD, whose kernel half every new PGD copies */
   readonly kernelRootPfn: number;
-  /** page-table isolation: each PGD is an order-1 pair (kernel, user), user-half writes mirrored */
-  readonly pti: boolean;
   /** empty_zero_page */
   readonly zeroPfn: number;
   /** first vpn above user space (TASK_SIZE) */

@@ -4,14 +4,14 @@
  * madvise_vma_behavior, madvise_dontneed_single_vma, madvise_free_pte_range,
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
  */
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
+import { PteFlag } from "./arch.ts";
 import { splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage, zapRange } from "./memory.ts";
 import { isMapped, setFlags } from "./mmap.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { PTE_GUARD, PTE_SPECIAL, ptePa, ptePfn, readPte } from "./pgtable.ts";
+import { ptePa, readPte } from "./pgtable.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { VmFlag } from "./vma.ts";
 
@@ -223,6 +223,7 @@ export function doMadvise(
  */
 export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
   const env = ctx.env;
+  const pt = env.pgtable;
   const pages = env.pages;
   // a huge page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback)
   if (env.swap !== null) splitRange(ctx, mm, start, end, false);
@@ -231,8 +232,8 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     const vma = mm.vmaAt(vpn);
     if (vma === null || vma.shmem) continue;
     const pte = readPte(ctx, mm, vpn);
-    if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
-    const pfn = ptePfn(pte.hi, pte.lo);
+    if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
+    const pfn = pt.pfn(pte.hi, pte.lo, 0);
     // "do not interfere with other mappings of this folio"
     if (pages.mapcount[pfn] !== 1) continue;
     if (env.lru?.reclaimPage(pfn, linearIndex(vma, vpn))) n++;
@@ -266,16 +267,19 @@ export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: numbe
  */
 export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   splitRange(ctx, mm, start, end);
+  const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   let changed = 0;
   for (let vpn = start; vpn < end; vpn++) {
     const pte = readPte(ctx, mm, vpn);
-    if (pte === null || !(pte.lo & Pte.P) || pte.lo & PTE_SPECIAL) continue;
-    const pfn = ptePfn(pte.hi, pte.lo);
+    if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
+    const pfn = pt.pfn(pte.hi, pte.lo, 0);
     if (pages.kind[pfn] !== PageKind.UserAnon || pages.mapcount[pfn] !== 1) continue;
     pages.flags[pfn] |= PageFlag.Lazyfree;
-    if (pte.lo & (Pte.D | Pte.A)) {
-      ctx.env.phys.write32(pte.pa, (pte.lo & ~(Pte.D | Pte.A)) >>> 0);
+    if (pt.dirty(pte.hi, pte.lo) || pt.young(pte.hi, pte.lo)) {
+      // pte_mkold + pte_mkclean
+      const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
+      pt.set(ctx.env.phys, pte.pa, e.hi, e.lo);
       changed++;
     }
   }
@@ -291,10 +295,11 @@ export function guardInstall(ctx: MmContext, mm: MmStruct, start: number, end: n
   zapRange(ctx, mm, start, end, toFree, true);
   ctx.env.flushTlbMmRange(mm, start, end - start);
   for (const pfn of toFree) putPage(ctx, pfn);
+  const pt = ctx.env.pgtable;
   for (let vpn = start; vpn < end; vpn++) {
     const pa = ptePa(ctx, mm, vpn, true);
     if (pa < 0) return -Errno.ENOMEM;
-    ctx.env.phys.write64(pa, 0, PTE_GUARD);
+    pt.set(ctx.env.phys, pa, pt.guard.hi, pt.guard.lo);
   }
   return 0;
 }
@@ -304,8 +309,9 @@ export function guardInstall(ctx: MmContext, mm: MmStruct, start: number, end: n
  * Linux: mm/madvise.c madvise_guard_remove
  */
 export function guardRemove(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  const pt = ctx.env.pgtable;
   for (let vpn = start; vpn < end; vpn++) {
     const pte = readPte(ctx, mm, vpn);
-    if (pte !== null && pte.lo === PTE_GUARD && pte.hi === 0) ctx.env.phys.write64(pte.pa, 0, 0);
+    if (pte !== null && pt.isGuard(pte.hi, pte.lo)) pt.set(ctx.env.phys, pte.pa, 0, 0);
   }
 }

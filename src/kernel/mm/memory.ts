@@ -10,27 +10,13 @@
  */
 import { assert } from "../../base/assert.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
-import { ptiSetUserPgtbl } from "../arch/x86/pti.ts";
+import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageKind } from "./PageDesc.ts";
-import {
-  isHugePmd,
-  mapper,
-  PTE_GUARD,
-  PTE_PROTNONE,
-  PTE_SPECIAL,
-  ptePa,
-  ptePfn,
-  TWO32,
-  tableIfPresent,
-  userHalfEnd,
-  userPte,
-} from "./pgtable.ts";
-import { isSwapPte, swapSlot } from "./swapfile.ts";
+import { isHugePmd, levelSpan, mapper, ptePa, tableIfPresent, userHalfEnd, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -118,18 +104,19 @@ export function doAnonymousPage(
   write: boolean,
 ): VmFault {
   const env = ctx.env;
+  const pt = env.pgtable;
   if (!write) {
-    const e = userPte(env.zeroPfn, vma.vmFlags, false, false, true);
-    env.phys.write64(pa, e.hi, e.lo);
+    const e = userPte(ctx, env.zeroPfn, vma.vmFlags, false, false, true);
+    pt.set(env.phys, pa, e.hi, e.lo);
     return VmFault.OK;
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
   const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
   if (pfn < 0) return VmFault.OOM;
-  const e = userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
+  const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   env.pages.mapcount[pfn] = 1;
   mm.rssAnon++;
-  env.phys.write64(pa, e.hi, e.lo);
+  pt.set(env.phys, pa, e.hi, e.lo);
   return VmFault.OK;
 }
 
@@ -151,11 +138,13 @@ export function doWpPage(
 ): VmFault {
   const env = ctx.env;
   const pages = env.pages;
-  const old = ptePfn(hi, lo);
-  const special = (lo & PTE_SPECIAL) !== 0;
+  const pt = env.pgtable;
+  const old = pt.pfn(hi, lo, 0);
+  const special = pt.special(hi, lo);
   if (vma.vmFlags & VmFlag.SHARED) {
     // wp_page_shared: a shared mapping writes the page itself
-    env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+    const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
+    pt.set(env.phys, pa, e.hi, e.lo);
     return VmFault.OK;
   }
   const swap = env.swap;
@@ -172,7 +161,9 @@ export function doWpPage(
     pages.mapcount[old] === 1 &&
     pages.refcount[old] === 1
   ) {
-    env.phys.write32(pa, (lo | Pte.RW | Pte.D | Pte.A) >>> 0);
+    // wp_page_reuse
+    const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
+    pt.set(env.phys, pa, e.hi, e.lo);
     return VmFault.OK;
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
@@ -183,10 +174,10 @@ export function doWpPage(
   // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame
   if (!special || vma.vmFlags & VmFlag.PFNMAP) copyFrame(env.phys, old, pfn);
   pages.mapcount[pfn] = 1;
-  const e = userPte(pfn, vma.vmFlags, true, true, false);
-  env.phys.write64(pa, 0, 0); // ptep_clear_flush
+  const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
+  pt.set(env.phys, pa, 0, 0); // ptep_clear_flush
   env.flushTlbMmRange(mm, vpn, 1);
-  env.phys.write64(pa, e.hi, e.lo);
+  pt.set(env.phys, pa, e.hi, e.lo);
   if (special) mm.rssAnon++;
   else {
     if (pages.kind[old] !== PageKind.UserAnon) {
@@ -213,50 +204,51 @@ export function zapRange(
 ): void {
   const phys = ctx.env.phys;
   const pages = ctx.env.pages;
+  const pt = ctx.env.pgtable;
+  const nr = pt.hpagePmdNr;
+  const perTable = pt.ptrsPerTable;
   const m = mapper(ctx, mm);
   const zapVma = mm.vmaAt(start);
   for (let vpn = start; vpn < end; ) {
-    const pmdE = m.entryAt(mm.pgdPfn, vpn, 1);
-    if (pmdE !== null && isHugePmd(pmdE.lo)) {
-      const h = vpn - (vpn % 512);
-      if (h >= start && h + 512 <= end) {
-        // zap_huge_pmd: the whole 2 MiB goes
-        phys.write64(pmdE.entryPa, 0, 0);
-        if (!(pmdE.lo & PTE_SPECIAL)) {
-          const base =
-            ((pmdE.hi & 0x3fff) * TWO32 + ((pmdE.lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
-          for (let i = 0; i < 512; i++) {
+    const pmdE = m.entryAt(mm.pgdPfn, vpn, pt.pmdLevel);
+    if (pmdE !== null && isHugePmd(ctx, pmdE.hi, pmdE.lo)) {
+      const h = vpn - (vpn % nr);
+      if (h >= start && h + nr <= end) {
+        // zap_huge_pmd: the whole huge page goes
+        pt.set(phys, pmdE.entryPa, 0, 0);
+        if (!pt.special(pmdE.hi, pmdE.lo)) {
+          const base = pt.pfn(pmdE.hi, pmdE.lo, pt.pmdLevel);
+          for (let i = 0; i < nr; i++) {
             pages.mapcount[base + i]--;
             toFree.push(base + i);
           }
-          mm.rssAnon -= 512;
+          mm.rssAnon -= nr;
         }
-        vpn = h + 512;
+        vpn = h + nr;
         continue;
       }
       splitPmd(ctx, mm, h); // a partial unmap splits the huge page first
     }
-    const pt = tableIfPresent(m, mm.pgdPfn, vpn);
-    if (pt < 0) {
-      vpn = (Math.floor(vpn / 512) + 1) * 512; // no page table here: skip its whole span
+    const table = tableIfPresent(ctx, m, mm.pgdPfn, vpn);
+    if (table < 0) {
+      vpn = (Math.floor(vpn / perTable) + 1) * perTable; // no page table here: skip its whole span
       continue;
     }
-    const stop = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
+    const stop = Math.min(end, (Math.floor(vpn / perTable) + 1) * perTable);
     for (; vpn < stop; vpn++) {
-      const pa = pt * 4096 + (vpn % 512) * 8;
-      const lo = phys.read32(pa);
-      const hi = phys.read32(pa + 4);
-      if (lo === 0 && hi === 0) continue;
-      if (keepGuards && lo === PTE_GUARD) continue;
-      phys.write64(pa, 0, 0);
-      if (isSwapPte(hi, lo)) {
+      const pa = table * 4096 + (vpn % perTable) * pt.entryBytes;
+      const { hi, lo } = pt.get(phys, pa);
+      if (pt.none(hi, lo)) continue;
+      if (keepGuards && pt.isGuard(hi, lo)) continue;
+      pt.set(phys, pa, 0, 0);
+      if (pt.isSwap(hi, lo)) {
         // zap_nonpresent_ptes: free_swap_and_cache
-        freeSwapAndCache(ctx, swapSlot(hi, lo));
+        freeSwapAndCache(ctx, pt.swapOffset(hi, lo));
         mm.swapEnts--;
         continue;
       }
-      if (!(lo & (Pte.P | PTE_PROTNONE)) || lo & PTE_SPECIAL) continue;
-      const pfn = ptePfn(hi, lo);
+      if (!pt.present(hi, lo) || pt.special(hi, lo)) continue;
+      const pfn = pt.pfn(hi, lo, 0);
       rssAdd(ctx, mm, zapVma, pfn, -1);
       pages.mapcount[pfn]--;
       toFree.push(pfn);
@@ -278,24 +270,26 @@ export function freePgtables(
   ceiling: number,
 ): void {
   const phys = ctx.env.phys;
+  const pt = ctx.env.pgtable;
   const walk = (tablePfn: number, level: number, base: number): boolean => {
     // returns true if the table is now empty
-    const span = 512 ** level;
+    const span = levelSpan(ctx, level);
     let empty = true;
-    for (let i = 0; i < 512; i++) {
+    for (let i = 0; i < pt.ptrsPerTable; i++) {
       const childBase = base + i * span;
-      const pa = tablePfn * 4096 + i * 8;
-      const lo = phys.read32(pa);
-      if (lo === 0 && phys.read32(pa + 4) === 0) continue;
+      const pa = tablePfn * 4096 + i * pt.entryBytes;
+      const { hi, lo } = pt.get(phys, pa);
+      if (pt.none(hi, lo)) continue;
       if (level === 0 || childBase + span <= start || childBase >= end || childBase >= userHalfEnd(ctx)) {
         empty = false;
         continue;
       }
-      const child = ptePfn(phys.read32(pa + 4), lo);
+      const child = pt.pfn(hi, lo, level);
       const childEmpty = walk(child, level - 1, childBase);
       if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
-        phys.write64(pa, 0, 0);
-        if (ctx.env.pti && level === ctx.env.levels - 1) ptiSetUserPgtbl(phys, pa, 0, 0); // pgd_clear
+        if (level === pt.levels - 1)
+          pt.setTop(phys, pa, 0, 0); // pgd_clear
+        else pt.set(phys, pa, 0, 0);
         ctx.env.buddy.free(child, 0);
         mm.ptPages--;
         ctx.env.countPageTables(-1);
@@ -303,7 +297,7 @@ export function freePgtables(
     }
     return empty;
   };
-  walk(mm.pgdPfn, ctx.env.levels - 1, 0);
+  walk(mm.pgdPfn, pt.levels - 1, 0);
 }
 
 /**
@@ -318,8 +312,8 @@ export function remapPfnRange(ctx: MmContext, mm: MmStruct, vma: Vma, pfn: numbe
   for (let i = 0; i < vma.pages; i++) {
     const pa = ptePa(ctx, mm, vma.vmStart + i, true);
     assert(pa >= 0, "remap_pfn_range: no memory for a page table");
-    const e = userPte(pfn + i, vma.vmFlags, writable, false, true);
-    ctx.env.phys.write64(pa, e.hi, e.lo);
+    const e = userPte(ctx, pfn + i, vma.vmFlags, writable, false, true);
+    ctx.env.pgtable.set(ctx.env.phys, pa, e.hi, e.lo);
   }
 }
 

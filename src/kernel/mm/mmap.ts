@@ -3,8 +3,9 @@
  * splits, munmap, brk, flag changes over a range, and exit_mmap. Linux:
  * mm/mmap.c (do_mmap, mmap_region, get_unmapped_area, brk, exit_mmap),
  * mm/vma.c (vma_merge, split_vma, do_vmi_munmap, vma_modify_flags; in
- * mm/mmap.c before Linux 6.10), arch/x86/kernel/sys_x86_64.c (top-down
- * placement).
+ * mm/mmap.c before Linux 6.10); top-down placement is mm/mmap.c's
+ * generic_get_unmapped_area_topdown (x86-64 overrides it in its
+ * sys_x86_64.c with the same gap search).
  */
 import type { FileObject } from "../fs/file.ts";
 import { Errno, type MmContext, VmFault } from "./internal.ts";
@@ -93,7 +94,10 @@ export function mmap(
     if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
     munmap(ctx, mm, start, nrPages);
   } else {
-    start = !a.shared && nrPages % 512 === 0 ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr) : -1;
+    start =
+      !a.shared && nrPages % ctx.env.pgtable.hpagePmdNr === 0
+        ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr)
+        : -1;
     if (start < 0) start = getUnmappedArea(ctx, mm, nrPages, a.addr);
     if (start < 0) return -Errno.ENOMEM;
   }
@@ -142,7 +146,9 @@ export function mmap(
  * get_unmapped_area, top-down (arch_get_unmapped_area_topdown): a free
  * hint is used as is; else the highest gap below mmap_base that fits,
  * keeping stack_guard_gap (256 pages) below a VM_GROWSDOWN neighbour.
- * Linux: arch/x86/kernel/sys_x86_64.c arch_get_unmapped_area_topdown
+ * (x86-64's own, in its sys_x86_64.c, searches the same way but takes
+ * PAGE_SIZE rather than mmap_min_addr as the floor.)
+ * Linux: mm/mmap.c generic_get_unmapped_area_topdown
  */
 export function getUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, hintBytes: number): number {
   const low = Math.max(1, Math.ceil(ctx.settings.mmapMinAddr / 4096));
@@ -174,11 +180,12 @@ export function getUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, h
  * Linux: mm/huge_memory.c __thp_get_unmapped_area
  */
 function thpGetUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, hintBytes: number): number {
-  const padded = getUnmappedArea(ctx, mm, nrPages + 512, hintBytes);
+  const nr = ctx.env.pgtable.hpagePmdNr; // PMD_SIZE in pages
+  const padded = getUnmappedArea(ctx, mm, nrPages + nr, hintBytes);
   if (padded < 0) return -1;
   if (hintBytes > 0 && padded === Math.ceil(hintBytes / 4096)) return padded;
-  const offSub = (512 - (padded % 512)) % 512;
-  return offSub === 0 ? padded + 512 : padded + offSub;
+  const offSub = (nr - (padded % nr)) % nr;
+  return offSub === 0 ? padded + nr : padded + offSub;
 }
 
 /** Is [start, start+nrPages) free, keeping the guard gap below a VM_GROWSDOWN VMA above it? */

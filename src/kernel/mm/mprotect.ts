@@ -4,22 +4,11 @@
  * change_pte_range, can_change_pte_writable), mm/huge_memory.c
  * (change_huge_pmd).
  */
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import { splitRange } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { mergeAround, splitAt } from "./mmap.ts";
-import {
-  hugePmd,
-  isHugePmd,
-  PTE_PROTNONE,
-  PTE_SPECIAL,
-  pmdOf,
-  ptePfn,
-  readPte,
-  TWO32,
-  userPte,
-} from "./pgtable.ts";
+import { hugePmd, isHugePmd, pmdOf, readPte, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -73,41 +62,43 @@ export function mprotect(
  */
 function changeProtection(ctx: MmContext, mm: MmStruct, v: Vma): number {
   const phys = ctx.env.phys;
+  const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
+  const nr = pt.hpagePmdNr;
   let n = 0;
   splitRange(ctx, mm, v.vmStart, v.vmEnd, true);
   for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
     const pmd = pmdOf(ctx, mm, vpn);
-    if (pmd !== null && isHugePmd(pmd.lo)) {
+    if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
       // change_huge_pmd: the whole PMD at once
-      const base = ((pmd.hi & 0x3fff) * TWO32 + ((pmd.lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
-      const special = (pmd.lo & PTE_SPECIAL) !== 0;
-      const dirty = (pmd.lo & Pte.D) !== 0;
+      const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+      const special = pt.special(pmd.hi, pmd.lo);
+      const dirty = pt.dirty(pmd.hi, pmd.lo);
       let exclusive = !special;
-      for (let i = 0; i < 512 && exclusive; i++)
+      for (let i = 0; i < nr && exclusive; i++)
         exclusive = pages.mapcount[base + i] === 1 && pages.refcount[base + i] === 1;
       const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && exclusive && dirty;
-      const next = hugePmd(base, v.vmFlags, writable, dirty, special);
+      const next = hugePmd(ctx, base, v.vmFlags, writable, dirty, special);
       if (next.hi !== pmd.hi || next.lo !== pmd.lo) {
-        phys.write64(pmd.pa, next.hi, next.lo);
+        pt.set(phys, pmd.pa, next.hi, next.lo);
         n++;
       }
-      vpn += 511 - (vpn % 512);
+      vpn += nr - 1 - (vpn % nr);
       continue;
     }
     const pte = readPte(ctx, mm, vpn);
-    if (pte === null || !(pte.lo & (Pte.P | PTE_PROTNONE))) continue;
-    const pfn = ptePfn(pte.hi, pte.lo);
-    const special = (pte.lo & PTE_SPECIAL) !== 0;
-    const dirty = (pte.lo & Pte.D) !== 0;
+    if (pte === null || !pt.present(pte.hi, pte.lo)) continue;
+    const pfn = pt.pfn(pte.hi, pte.lo, 0);
+    const special = pt.special(pte.hi, pte.lo);
+    const dirty = pt.dirty(pte.hi, pte.lo);
     const exclusive = !special && pages.mapcount[pfn] === 1 && pages.refcount[pfn] === 1;
     // can_change_pte_writable: a shared mapping's page unless it needs write-notify (a clean page of a disk file)
     const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
     const notify = v.file !== null && v.file.fs === "disk";
     const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? !notify || dirty : exclusive && dirty);
-    const next = userPte(pfn, v.vmFlags, writable, dirty, special);
+    const next = userPte(ctx, pfn, v.vmFlags, writable, dirty, special);
     if (next.hi !== pte.hi || next.lo !== pte.lo) {
-      phys.write64(pte.pa, next.hi, next.lo);
+      pt.set(phys, pte.pa, next.hi, next.lo);
       n++;
     }
   }

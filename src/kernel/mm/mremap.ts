@@ -69,11 +69,12 @@ function moveVma(
   const moved = Math.min(oldPages, newPages);
   splitRange(ctx, mm, start, start + oldPages);
   const phys = ctx.env.phys;
+  const pt = ctx.env.pgtable;
   const entries: { hi: number; lo: number }[] = [];
   for (let i = 0; i < moved; i++) {
     const pte = readPte(ctx, mm, start + i);
     entries.push(pte === null ? { hi: 0, lo: 0 } : { hi: pte.hi, lo: pte.lo });
-    if (pte !== null) phys.write64(pte.pa, 0, 0);
+    if (pte !== null) pt.set(phys, pte.pa, 0, 0);
   }
   ctx.env.flushTlbMmRange(mm, start, moved);
   const nv = vma.clone();
@@ -88,10 +89,10 @@ function moveVma(
   if (nv.vmFlags & VmFlag.ACCOUNT) mm.committed += newPages;
   for (let i = 0; i < moved; i++) {
     const e = entries[i];
-    if (e.lo === 0 && e.hi === 0) continue;
+    if (pt.none(e.hi, e.lo)) continue;
     const pa = ptePa(ctx, mm, to + i, true);
     if (pa < 0) return -Errno.ENOMEM;
-    phys.write64(pa, e.hi, e.lo);
+    pt.set(phys, pa, e.hi, e.lo);
   }
   return to;
 }

@@ -1,55 +1,36 @@
 /**
  * A user address space's page tables as the mm code reads and builds them:
  * finding the PTE or the PMD of a page, allocating tables (charged to the
- * mm), decoding an entry's frame, and making a user entry for a frame under
- * a VMA's rights. Linux: include/linux/pgtable.h, arch/x86/include/asm/
- * pgtable.h and pgtable_types.h (the software bits), mm/memory.c
- * (__pte_alloc), mm/mmap.c (vm_get_page_prot).
- *
- * The PTE bits are manipulated here exactly as before the split; a later
- * step moves them behind an architecture interface.
+ * mm), and the entry that maps a page. What an entry means is the
+ * architecture's (mm/arch.ts, through `ctx.env.pgtable`); this module only
+ * walks. Linux: include/linux/pgtable.h (pte_offset_map, pmd_offset),
+ * mm/memory.c (__pte_alloc, follow_pte).
  */
-import { type FrameAllocator, leafEntry, Mapper } from "../../hw/arch/x86_64/Mapper.ts";
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
-import { ptiSetUserPgtbl } from "../arch/x86/pti.ts";
+import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageKind } from "./PageDesc.ts";
-import { VmFlag } from "./vma.ts";
-
-/** _PAGE_SPECIAL (software bit 9): a PTE with no struct page behind it, as the zero page's. */
-export const PTE_SPECIAL = 1 << 9;
-/** _PAGE_PROTNONE: a PROT_NONE page keeps its frame with P = 0 and bit 8 set. */
-export const PTE_PROTNONE = 1 << 8;
-/**
- * A guard marker (MADV_GUARD_INSTALL, Linux 6.13 PTE_MARKER_GUARD): a
- * non-present PTE that makes any access SIGSEGV. Encoded here with software
- * bit 10 and P = 0.
- */
-export const PTE_GUARD = 1 << 10;
-
-export const TWO32 = 4294967296;
 
 /**
  * The mapper that edits mm's page tables, charging new table pages to it.
  * Linux: mm/memory.c __pte_alloc, __pmd_alloc (mm_inc_nr_ptes)
  */
-export function mapper(ctx: MmContext, mm: MmStruct): Mapper {
-  const env = ctx.env;
-  const alloc: FrameAllocator = {
-    allocFrame: () => {
-      const t = env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
-      if (t >= 0) {
-        mm.ptPages++;
-        env.countPageTables(1);
-      }
-      return t;
-    },
-  };
-  const m = new Mapper(env.phys, env.levels, 46, alloc);
-  if (env.pti) m.onSetTop = (pa, hi, lo) => ptiSetUserPgtbl(env.phys, pa, hi, lo);
-  return m;
+export function mapper(ctx: MmContext, mm: MmStruct): PageTableMapper {
+  return ctx.env.pgtable.mapper(ctx.env.phys, { allocFrame: () => pteAllocOne(ctx, mm) });
+}
+
+/**
+ * A page for a page table of mm, charged to it (-1: no memory).
+ * Linux: include/asm-generic/pgalloc.h pte_alloc_one, mm_inc_nr_ptes
+ */
+export function pteAllocOne(ctx: MmContext, mm: MmStruct): number {
+  const t = ctx.env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
+  if (t >= 0) {
+    mm.ptPages++;
+    ctx.env.countPageTables(1);
+  }
+  return t;
 }
 
 /**
@@ -57,7 +38,12 @@ export function mapper(ctx: MmContext, mm: MmStruct): Mapper {
  * Linux: include/linux/pgtable.h USER_PGTABLES_CEILING
  */
 export function userHalfEnd(ctx: MmContext): number {
-  return 256 * 512 ** (ctx.env.levels - 1);
+  return ctx.env.pgtable.userPgtablesCeiling;
+}
+
+/** Base pages mapped by one entry at `level` (1 at the PTE level, HPAGE_PMD_NR at the PMD level). */
+export function levelSpan(ctx: MmContext, level: number): number {
+  return ctx.env.pgtable.ptrsPerTable ** level;
 }
 
 /**
@@ -65,9 +51,10 @@ export function userHalfEnd(ctx: MmContext): number {
  * Linux: include/linux/mm.h pte_alloc_map, include/linux/pgtable.h pte_offset_map
  */
 export function ptePa(ctx: MmContext, mm: MmStruct, vpn: number, alloc: boolean): number {
+  const pt = ctx.env.pgtable;
   const m = mapper(ctx, mm);
-  const pt = alloc ? m.ensureTable(mm.pgdPfn, vpn, 0, true) : tableIfPresent(m, mm.pgdPfn, vpn);
-  return pt < 0 ? -1 : pt * 4096 + (vpn % 512) * 8;
+  const table = alloc ? m.ensureTable(mm.pgdPfn, vpn, 0, true) : tableIfPresent(ctx, m, mm.pgdPfn, vpn);
+  return table < 0 ? -1 : table * 4096 + (vpn % pt.ptrsPerTable) * pt.entryBytes;
 }
 
 /**
@@ -81,23 +68,19 @@ export function readPte(
 ): { pa: number; hi: number; lo: number } | null {
   const pa = ptePa(ctx, mm, vpn, false);
   if (pa < 0) return null;
-  return { pa, hi: ctx.env.phys.read32(pa + 4), lo: ctx.env.phys.read32(pa) };
+  const e = ctx.env.pgtable.get(ctx.env.phys, pa);
+  return { pa, hi: e.hi, lo: e.lo };
 }
 
-/** Frame of a PTE's page. Linux: arch/x86/include/asm/pgtable.h pte_pfn */
-export function ptePfn(hi: number, lo: number): number {
-  return ((hi & 0x3fff) * TWO32 + ((lo & Pte.ADDR_LO_MASK) >>> 0)) / 4096;
-}
-
-/** The PT frame covering vpn, if every level down to it is present (no allocation). */
-export function tableIfPresent(m: Mapper, root: number, vpn: number): number {
+/** The PTE table covering vpn, if every level down to it is present (no allocation). */
+export function tableIfPresent(ctx: MmContext, m: PageTableMapper, root: number, vpn: number): number {
   const e = m.entryAt(root, vpn, 1);
-  if (e === null || !(e.lo & Pte.P) || e.lo & Pte.PS) return -1;
-  return ptePfn(e.hi, e.lo);
+  if (e === null || !ctx.env.pgtable.table(e.hi, e.lo, 1)) return -1;
+  return ctx.env.pgtable.pfn(e.hi, e.lo, 1);
 }
 
 /**
- * The PMD entry for vpn: its physical address and halves, or null when no PD covers it.
+ * The PMD entry for vpn: its physical address and halves, or null when no PMD table covers it.
  * Linux: include/linux/pgtable.h pmd_offset
  */
 export function pmdOf(
@@ -105,21 +88,16 @@ export function pmdOf(
   mm: MmStruct,
   vpn: number,
 ): { pa: number; hi: number; lo: number } | null {
-  const e = mapper(ctx, mm).entryAt(mm.pgdPfn, vpn, 1);
+  const e = mapper(ctx, mm).entryAt(mm.pgdPfn, vpn, ctx.env.pgtable.pmdLevel);
   return e === null ? null : { pa: e.entryPa, hi: e.hi, lo: e.lo };
 }
 
 /**
- * Is this PMD entry a huge (2 MiB) mapping, present or PROT_NONE?
- * Linux: arch/x86/include/asm/pgtable.h pmd_trans_huge
+ * Is this PMD entry a huge mapping, present or PROT_NONE?
+ * Linux: include/linux/pgtable.h pmd_trans_huge
  */
-export function isHugePmd(lo: number): boolean {
-  return (lo & Pte.PS) !== 0 && (lo & (Pte.P | PTE_PROTNONE)) !== 0;
-}
-
-/** First frame of a huge PMD's 2 MiB page. Linux: arch/x86/include/asm/pgtable.h pmd_pfn */
-export function pmdPfn(hi: number, lo: number): number {
-  return ((hi & 0x3fff) * TWO32 + ((lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0)) / 4096;
+export function isHugePmd(ctx: MmContext, hi: number, lo: number): boolean {
+  return ctx.env.pgtable.leaf(hi, lo, ctx.env.pgtable.pmdLevel);
 }
 
 /**
@@ -131,44 +109,20 @@ export function leafFor(
   mm: MmStruct,
   vpn: number,
 ): { level: 0 | 1; pa: number; hi: number; lo: number; pfn: number } | null {
+  const pt = ctx.env.pgtable;
   const pmd = pmdOf(ctx, mm, vpn);
-  if (pmd !== null && isHugePmd(pmd.lo)) {
+  if (pmd !== null && pt.leaf(pmd.hi, pmd.lo, pt.pmdLevel)) {
     return {
       level: 1,
       pa: pmd.pa,
       hi: pmd.hi,
       lo: pmd.lo,
-      pfn: pmdPfn(pmd.hi, pmd.lo) + (vpn % 512),
+      pfn: pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel) + (vpn % pt.hpagePmdNr),
     };
   }
   const pte = readPte(ctx, mm, vpn);
   if (pte === null) return null;
-  return { level: 0, pa: pte.pa, hi: pte.hi, lo: pte.lo, pfn: ptePfn(pte.hi, pte.lo) };
-}
-
-/**
- * A user leaf entry (PTE at level 0, huge PMD at level 1): accessed, user, NX unless VM_EXEC; PAGE_NONE without rights.
- * Linux: mm/mmap.c vm_get_page_prot, arch/x86/include/asm/pgtable.h pfn_pte
- */
-export function userLeaf(
-  pfn: number,
-  level: 0 | 1,
-  vmFlags: number,
-  writable: boolean,
-  dirty: boolean,
-  special: boolean,
-): { hi: number; lo: number } {
-  const e = leafEntry(pfn, level, {
-    user: true,
-    writable,
-    nx: !(vmFlags & VmFlag.EXEC),
-    accessed: true,
-    dirty,
-  });
-  let lo = e.lo;
-  if (special) lo = (lo | PTE_SPECIAL) >>> 0;
-  if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
-  return { hi: e.hi, lo };
+  return { level: 0, pa: pte.pa, hi: pte.hi, lo: pte.lo, pfn: pt.pfn(pte.hi, pte.lo, 0) };
 }
 
 /**
@@ -176,25 +130,27 @@ export function userLeaf(
  * Linux: include/linux/mm.h mk_pte, maybe_mkwrite
  */
 export function userPte(
+  ctx: MmContext,
   pfn: number,
   vmFlags: number,
   writable: boolean,
   dirty: boolean,
   special: boolean,
 ): { hi: number; lo: number } {
-  return userLeaf(pfn, 0, vmFlags, writable, dirty, special);
+  return ctx.env.pgtable.mkUser(pfn, 0, vmFlags, writable, dirty, special);
 }
 
 /**
- * A huge PMD entry for the 512 frames from pfn (pfn_pmd + pmd_mkhuge), with the VMA's rights.
- * Linux: arch/x86/include/asm/pgtable.h pfn_pmd, pmd_mkhuge
+ * A huge PMD entry for the HPAGE_PMD_NR frames from pfn (pfn_pmd + pmd_mkhuge), with the VMA's rights.
+ * Linux: include/linux/huge_mm.h pfn_pmd, pmd_mkhuge
  */
 export function hugePmd(
+  ctx: MmContext,
   pfn: number,
   vmFlags: number,
   writable: boolean,
   dirty: boolean,
   special: boolean,
 ): { hi: number; lo: number } {
-  return userLeaf(pfn, 1, vmFlags, writable, dirty, special);
+  return ctx.env.pgtable.mkUser(pfn, ctx.env.pgtable.pmdLevel, vmFlags, writable, dirty, special);
 }

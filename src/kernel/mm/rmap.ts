@@ -6,22 +6,23 @@
  * pages, when) stays in mm/vmscan.ts, which keeps the keys the walk needs
  * (each page's linear index, its file, whether it is a huge folio).
  */
+
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import { Pte } from "../../hw/arch/x86_64/pte.ts";
 import type { FileObject } from "../fs/file.ts";
+import { PteFlag } from "./arch.ts";
 import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageKind } from "./PageDesc.ts";
-import { isHugePmd, pmdOf, pmdPfn, readPte } from "./pgtable.ts";
-import { type SwapArea, swapPte } from "./swapfile.ts";
+import { isHugePmd, pmdOf, readPte } from "./pgtable.ts";
+import type { SwapArea } from "./swapfile.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /** What the reverse map needs from the rest of the kernel. */
 export interface RmapEnv {
   readonly phys: PhysMem;
   readonly pages: PageDescTable;
-  /** the address-space code: reads page tables, splits a huge PMD to reach one page's PTE */
+  /** the address-space code: reads page tables (its `env.pgtable` says what an entry is), splits a huge PMD to reach one page's PTE */
   readonly userMm: MmContext;
   /** every live address space */
   mms(): MmStruct[];
@@ -34,7 +35,7 @@ export interface RmapPages {
   readonly env: RmapEnv;
   /** the linear page index of an LRU page (page->index) */
   readonly index: Float64Array;
-  /** the head of a transparent huge page on the lists: one entry for 512 pages */
+  /** the head of a transparent huge page on the lists: one entry for HPAGE_PMD_NR pages */
   readonly large: Uint8Array;
   /** the file of a page-cache page on the LRU (page->mapping) */
   readonly owner: (FileObject | undefined)[];
@@ -56,26 +57,28 @@ export function rmapWalk(
   const f = anon ? undefined : r.owner[pfn];
   const index = r.index[pfn];
   const um = r.env.userMm;
+  const pt = um.env.pgtable;
+  const nr = pt.hpagePmdNr;
   for (const mm of r.env.mms()) {
     for (const v of mm.vmas) {
       if (anon ? v.anonVma === 0 : v.file !== f) continue;
       if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
       const vpn = v.vmStart + (index - v.vmPgoff);
-      const pmd = pmdOf(um, mm, vpn - (vpn % 512));
-      if (pmd !== null && isHugePmd(pmd.lo)) {
-        const base = pmdPfn(pmd.hi, pmd.lo);
+      const pmd = pmdOf(um, mm, vpn - (vpn % nr));
+      if (pmd !== null && isHugePmd(um, pmd.hi, pmd.lo)) {
+        const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
         if (r.large[pfn]) {
-          if (base === pfn && vpn % 512 === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
+          if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
           continue;
         }
         // a page of a split huge page that this address space still maps whole (it was
         // shared by fork): that PMD is split to reach the page's own PTE
-        if (pfn < base || pfn >= base + 512 || !splitPmd(um, mm, vpn)) continue;
+        if (pfn < base || pfn >= base + nr || !splitPmd(um, mm, vpn)) continue;
       }
       if (r.large[pfn]) continue;
       const pte = readPte(um, mm, vpn);
-      if (pte === null || !(pte.lo & Pte.P) || pte.lo & (1 << 9)) continue;
-      if (((pte.hi & 0x3fff) * 4294967296 + ((pte.lo & 0xfffff000) >>> 0)) / 4096 !== pfn) continue;
+      if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
+      if (pt.pfn(pte.hi, pte.lo, 0) !== pfn) continue;
       fn(mm, v, vpn, pte.pa, pte.hi, pte.lo);
     }
   }
@@ -93,13 +96,15 @@ export function folioReferenced(
   pfn: number,
 ): { young: number; locked: boolean; exec: boolean; found: number } {
   const res = { young: 0, locked: false, exec: false, found: 0 };
-  rmapWalk(r, pfn, (mm, v, vpn, pa, _hi, lo) => {
+  const pt = r.env.userMm.env.pgtable;
+  rmapWalk(r, pfn, (mm, v, vpn, pa, hi, lo) => {
     res.found++;
     if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
     if (v.vmFlags & VmFlag.EXEC) res.exec = true;
-    if (lo & Pte.A) {
+    if (pt.young(hi, lo)) {
       res.young++;
-      r.env.phys.write32(pa, (lo & ~Pte.A) >>> 0);
+      const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
+      pt.set(r.env.phys, pa, e.hi, e.lo);
       r.env.flushPage(mm, vpn);
     }
   });
@@ -116,11 +121,12 @@ export function folioReferenced(
 export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: number): boolean {
   const phys = r.env.phys;
   const pages = r.env.pages;
-  const e = swapPte(slot);
+  const pt = r.env.userMm.env.pgtable;
+  const e = pt.mkSwap(slot);
   let dirty = false;
-  rmapWalk(r, pfn, (mm, _v, vpn, pa, _hi, lo) => {
-    if (lo & Pte.D) dirty = true;
-    phys.write64(pa, e.hi, e.lo);
+  rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
+    if (pt.dirty(hi, lo)) dirty = true;
+    pt.set(phys, pa, e.hi, e.lo);
     r.env.flushPage(mm, vpn);
     swap.map[slot]++;
     mm.swapEnts++;
@@ -139,9 +145,10 @@ export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: 
  */
 export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: number): void {
   const pages = r.env.pages;
-  rmapWalk(r, pfn, (mm, _v, vpn, pa, _hi, lo) => {
-    if (lo & Pte.D) f.dirty.add(index);
-    r.env.phys.write64(pa, 0, 0);
+  const pt = r.env.userMm.env.pgtable;
+  rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
+    if (pt.dirty(hi, lo)) f.dirty.add(index);
+    pt.set(r.env.phys, pa, 0, 0);
     r.env.flushPage(mm, vpn);
     mm.rssFile--;
     pages.mapcount[pfn]--;

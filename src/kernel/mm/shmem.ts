@@ -62,8 +62,8 @@ export function shmemFault(
   env.pages.refcount[pfn]++;
   env.pages.mapcount[pfn]++;
   mm.rssShmem++;
-  const e = userPte(pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, write, false);
-  env.phys.write64(pa, e.hi, e.lo);
+  const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, write, false);
+  env.pgtable.set(env.phys, pa, e.hi, e.lo);
   return VmFault.OK;
 }
 

@@ -2,15 +2,16 @@
  * Swapping in: the fault on a swap PTE, the swap cache it reads into, and
  * swap readahead. Linux: mm/swap_state.c (the swap cache, swapin_readahead,
  * swap_vma_readahead), mm/memory.c (do_swap_page), mm/madvise.c
- * (force_swapin_readahead for MADV_WILLNEED). The swap area and the swap PTE
- * are in mm/swapfile.ts; swapping out is page reclaim's (mm/vmscan.ts).
+ * (force_swapin_readahead for MADV_WILLNEED). The swap area is in
+ * mm/swapfile.ts, the swap PTE's encoding is the architecture's
+ * (`ctx.env.pgtable`: mkSwap, isSwap, swapOffset); swapping out is page
+ * reclaim's (mm/vmscan.ts).
  */
 import { assert } from "../../base/assert.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, doWpPage } from "./memory.ts";
 import { readPte, userPte } from "./pgtable.ts";
-import { isSwapPte, swapSlot } from "./swapfile.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -35,7 +36,7 @@ export function doSwapPage(
   const env = ctx.env;
   const swap = env.swap!;
   const pages = env.pages;
-  const slot = swapSlot(hi, lo);
+  const slot = env.pgtable.swapOffset(hi, lo);
   let pfn = swap.cache.get(slot) ?? -1;
   let major = false;
   if (pfn < 0) {
@@ -54,8 +55,8 @@ export function doSwapPage(
     swap.removeFromCache(pfn);
     pages.refcount[pfn]--;
   }
-  const e = userPte(pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
-  env.phys.write64(pa, e.hi, e.lo);
+  const e = userPte(ctx, pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
+  env.pgtable.set(env.phys, pa, e.hi, e.lo);
   if (major) swapReadahead(ctx, mm, vma, vpn);
   if (write && !exclusive) {
     const again = doWpPage(ctx, mm, vma, vpn, pa, e.hi, e.lo);
@@ -92,12 +93,13 @@ function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): num
 export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
   const swap = ctx.env.swap;
   if (swap === null) return 0;
+  const pt = ctx.env.pgtable;
   let n = 0;
   for (let v = start; v < end; v++) {
     const vma = mm.vmaAt(v);
     const pte = vma === null ? null : readPte(ctx, mm, v);
-    if (vma === null || pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
-    const slot = swapSlot(pte.hi, pte.lo);
+    if (vma === null || pte === null || !pt.isSwap(pte.hi, pte.lo)) continue;
+    const slot = pt.swapOffset(pte.hi, pte.lo);
     if (swap.cache.has(slot)) continue;
     if (swapInToCache(ctx, vma, v, slot) < 0) break;
     n++;
@@ -116,13 +118,14 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): voi
   const n = 1 << ctx.settings.pageCluster;
   if (n <= 1) return;
   const swap = ctx.env.swap!;
+  const pt = ctx.env.pgtable;
   const start = Math.max(vma.vmStart, vpn - (vpn % n));
   const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n);
   for (let v = start; v < end; v++) {
     if (v === vpn) continue;
     const pte = readPte(ctx, mm, v);
-    if (pte === null || !isSwapPte(pte.hi, pte.lo)) continue;
-    const slot = swapSlot(pte.hi, pte.lo);
+    if (pte === null || !pt.isSwap(pte.hi, pte.lo)) continue;
+    const slot = pt.swapOffset(pte.hi, pte.lo);
     if (swap.cache.has(slot)) continue;
     if (swapInToCache(ctx, vma, v, slot) < 0) return;
     swap.readahead++;

@@ -1,8 +1,8 @@
 /**
- * The swap area and the swap PTE. Linux: mm/swapfile.c (the swap area and
- * its swap_map), mm/swap_state.c (the swap cache), arch/x86/include/asm/
- * pgtable_64.h (the x86-64 swap entry). The fault paths that use them are in
- * mm/swap_state.ts.
+ * The swap area. Linux: mm/swapfile.c (the swap area and its swap_map),
+ * mm/swap_state.c (the swap cache). How a swap entry is stored in a PTE is
+ * the architecture's (mm/arch.ts Pgtable: mkSwap, isSwap, swapOffset, as
+ * `ctx.env.pgtable`). The fault paths that swap in are in mm/swap_state.ts.
  */
 import { assert } from "../../base/assert.ts";
 
@@ -13,10 +13,7 @@ import { assert } from "../../base/assert.ts";
  * while both exist: after a swap-in that kept the slot, or for a page of a
  * slot still referenced by other PTEs.
  *
- * x86-64 encodes a swap entry in a non-present PTE with the type in bits
- * 59-63 and the offset inverted in bits 9-58 (arch/x86/include/asm/
- * pgtable_64.h, the L1TF mitigation: a non-present PTE never points at
- * real memory). vmlab has one swap area: type 0.
+ * vmlab has one swap area: type 0; a swap PTE holds swp_entry(0, slot).
  */
 export class SwapArea {
   readonly map: Uint16Array;
@@ -128,32 +125,4 @@ export class SwapArea {
     this.cache.delete(slot);
     this.maybeFree(slot);
   }
-}
-
-/**
- * The swap PTE for a slot (type 0): lo and hi halves.
- * Linux: arch/x86/include/asm/pgtable_64.h __swp_entry, swp_entry_to_pte
- */
-export function swapPte(slot: number): { hi: number; lo: number } {
-  const inv = ~slot >>> 0; // the offset, inverted (bits above 31 of ~offset are all ones)
-  const lo = ((inv & 0x7fffff) << 9) >>> 0;
-  const hi = (((inv >>> 23) & 0x1ff) | (0x3ffff << 9)) >>> 0;
-  return { hi, lo };
-}
-
-/**
- * Is this non-zero PTE a swap entry (P = 0, PROTNONE = 0, the high half non-zero)?
- * Linux: include/linux/swapops.h is_swap_pte
- */
-export function isSwapPte(hi: number, lo: number): boolean {
-  return (lo & 0x101) === 0 && hi !== 0;
-}
-
-/**
- * The slot of a swap PTE.
- * Linux: arch/x86/include/asm/pgtable_64.h __swp_offset
- */
-export function swapSlot(hi: number, lo: number): number {
-  const inv = ((lo >>> 9) & 0x7fffff) | ((hi & 0x1ff) << 23);
-  return ~inv >>> 0;
 }

@@ -7,9 +7,9 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import { Pte } from "../../hw/arch/x86_64/pte.ts";
-import { checkInvariants } from "../invariants.ts";
 import { Kernel } from "../Kernel.ts";
-import { procMaps } from "../procfs.ts";
+import { checkInvariants } from "../view/invariants.ts";
+import { procMaps } from "../view/procfs.ts";
 import { MADVISE_ADVICE, type Madv, mmapArgs, VmFault } from "./userMm.ts";
 
 const PAGE = 4096n;

@@ -8,9 +8,10 @@
  * delegation.
  *
  * It also re-exports the vocabulary callers imported from here before the
- * split (Errno, VmFault, MmapArgs, the software PTE bits, ...).
+ * split (Errno, VmFault, MmapArgs, ...). What an entry means is the
+ * architecture's: ask `env.pgtable` (mm/arch.ts).
  */
-import type { Mapper } from "../../hw/arch/x86_64/Mapper.ts";
+import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import { handleMmFault } from "./fault.ts";
 import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";
@@ -23,7 +24,7 @@ import { doMlock, doMunlock } from "./mlock.ts";
 import { doBrk, exitMmap, insertAndMerge, isMapped, type MmapArgs, mmap, munmap, setFlags } from "./mmap.ts";
 import { mprotect } from "./mprotect.ts";
 import { mremap } from "./mremap.ts";
-import { leafFor, mapper, pmdOf, ptePfn, readPte } from "./pgtable.ts";
+import { leafFor, mapper, pmdOf, readPte } from "./pgtable.ts";
 import { shmemFrames } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
 import type { Vma } from "./vma.ts";
@@ -31,7 +32,6 @@ import type { Vma } from "./vma.ts";
 export { Errno, type LruHooks, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
 export { MADVISE_ADVICE, Madv } from "./madvise.ts";
 export { type MmapArgs, mmapArgs } from "./mmap.ts";
-export { PTE_GUARD, PTE_PROTNONE, PTE_SPECIAL } from "./pgtable.ts";
 
 type Prot = { r: boolean; w: boolean; x: boolean };
 type Populate = (vpn: number, write: boolean) => VmFault;
@@ -61,7 +61,7 @@ export class UserMm implements MmContext {
   ) {}
 
   // ---- page tables (pgtable.ts) ----
-  mapper(mm: MmStruct): Mapper {
+  mapper(mm: MmStruct): PageTableMapper {
     return mapper(this, mm);
   }
   readPte(mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } | null {
@@ -75,9 +75,6 @@ export class UserMm implements MmContext {
     vpn: number,
   ): { level: 0 | 1; pa: number; hi: number; lo: number; pfn: number } | null {
     return leafFor(this, mm, vpn);
-  }
-  static ptePfn(hi: number, lo: number): number {
-    return ptePfn(hi, lo);
   }
 
   // ---- faults (fault.ts, huge_memory.ts, memory.ts) ----

@@ -1,6 +1,7 @@
-import type { FileObject, PageCache } from "../fs/file.ts";
+import type { FileObject } from "../fs/file.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageKind } from "./PageDesc.ts";
+import type { PageCache } from "./pagecache.ts";
 import {
   folioReferenced,
   type RmapEnv,
@@ -65,7 +66,7 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * executable file pages active. get_scan_count splits the work between anon
  * and file by swappiness; without free swap only file pages are scanned.
  *
- * A transparent huge page is one entry (a folio of 512 pages); reclaim
+ * A transparent huge page is one entry (a folio of HPAGE_PMD_NR pages); reclaim
  * splits it to swap it (no THP swap clusters: thp_swpout_fallback).
  *
  * Unevictable here: mlocked pages, shmem and tmpfs pages, and every kernel
@@ -79,8 +80,10 @@ export class Vmscan implements RmapPages {
   readonly index: Float64Array;
   /** PG_referenced */
   readonly referenced: Uint8Array;
-  /** the head of a transparent huge page on the lists: one entry for 512 pages */
+  /** the head of a transparent huge page on the lists: one entry for HPAGE_PMD_NR pages */
   readonly large: Uint8Array;
+  /** HPAGE_PMD_NR: the pages of a transparent huge page (the architecture's) */
+  private readonly hpageNr: number;
   /** the file of a page-cache page on the LRU */
   readonly owner: (FileObject | undefined)[] = [];
   readonly head = new Int32Array(5).fill(-1);
@@ -114,6 +117,7 @@ export class Vmscan implements RmapPages {
     nrFrames: number,
   ) {
     this.rngState = env.seed >>> 0 || 1;
+    this.hpageNr = env.userMm.env.pgtable.hpagePmdNr;
     this.next = new Int32Array(nrFrames).fill(-1);
     this.prev = new Int32Array(nrFrames).fill(-1);
     this.lru = new Uint8Array(nrFrames);
@@ -133,7 +137,7 @@ export class Vmscan implements RmapPages {
     if (this.head[list] >= 0) this.prev[this.head[list]] = pfn;
     else this.tail[list] = pfn;
     this.head[list] = pfn;
-    this.size[list] += this.large[pfn] ? 512 : 1;
+    this.size[list] += this.large[pfn] ? this.hpageNr : 1;
   }
 
   /** Takes pfn off the lists for good (its page is freed or no longer reclaimable), clearing its flags. */
@@ -153,7 +157,7 @@ export class Vmscan implements RmapPages {
     if (n >= 0) this.prev[n] = p;
     else this.tail[list] = p;
     this.lru[pfn] = Lru.None;
-    this.size[list] -= this.large[pfn] ? 512 : 1;
+    this.size[list] -= this.large[pfn] ? this.hpageNr : 1;
   }
 
   /** A new anonymous page at linear index `index` (folio_add_lru_vma: new pages start inactive). */
@@ -163,7 +167,7 @@ export class Vmscan implements RmapPages {
     this.add(pfn, this.entryList(Lru.InactiveAnon));
   }
 
-  /** A new transparent huge page: one folio of 512 pages from `head`, at linear index `index`. */
+  /** A new transparent huge page: one folio of HPAGE_PMD_NR pages from `head`, at linear index `index`. */
   addAnonHuge(head: number, index: number): void {
     if (this.lru[head] !== Lru.None) this.del(head);
     this.index[head] = index;
@@ -173,7 +177,7 @@ export class Vmscan implements RmapPages {
   }
 
   /**
-   * split_folio (__split_huge_page): the huge page's 512 pages become one
+   * split_folio (__split_huge_page): the huge page's HPAGE_PMD_NR pages become one
    * LRU entry each, in the head's place on its list (the head, then the
    * pieces toward the tail), each with its linear index and the head's
    * PG_referenced. Pieces already freed are left out.
@@ -186,7 +190,7 @@ export class Vmscan implements RmapPages {
     this.large[head] = 0;
     const pages = this.env.pages;
     let at = after;
-    for (let i = 511; i >= 0; i--) {
+    for (let i = this.hpageNr - 1; i >= 0; i--) {
       const pfn = head + i;
       if (i > 0) {
         if (pages.kind[pfn] !== PageKind.UserAnon || pages.refcount[pfn] === 0 || this.lru[pfn] !== Lru.None)
@@ -244,7 +248,7 @@ export class Vmscan implements RmapPages {
   touch(pfn: number, vpn: number): void {
     if (this.lru[pfn] !== Lru.None) this.add(pfn, Lru.InactiveAnon);
     else {
-      const head = pfn - (vpn % 512);
+      const head = pfn - (vpn % this.hpageNr);
       if (head >= 0 && this.large[head] && this.lru[head] !== Lru.None) this.add(head, Lru.InactiveAnon);
     }
   }

@@ -5,8 +5,8 @@
  * (stmts/*.ts) checks everything first and returns the run closure; the
  * context the handlers share is context.ts.
  */
-import type { Stmt } from "./ast.ts";
-import type { CompileContext, Handler, Run } from "./context.ts";
+import type { Stmt } from "./lang/ast.ts";
+import type { CompileContext, Handler, Run } from "./runtime/context.ts";
 import { kernelAccess, userAccess } from "./stmts/access.ts";
 import { coredump } from "./stmts/coredump.ts";
 import { expect, letStmt } from "./stmts/expect.ts";

@@ -1,8 +1,13 @@
 import { InputError } from "../../base/errors.ts";
-import { MACHINE_KEYS, MachineKeyError, type MachineSettings, machineConfig } from "../../kernel/config.ts";
-import type { Stmt, Word } from "./ast.ts";
+import {
+  MACHINE_KEYS,
+  MachineKeyError,
+  type MachineSettings,
+  machineConfig,
+} from "../../kernel/core/config.ts";
+import type { Stmt, Word } from "./lang/ast.ts";
 
-export type { MachineSettings } from "../../kernel/config.ts";
+export type { MachineSettings } from "../../kernel/core/config.ts";
 
 /**
  * Reads a `machine` statement (or none: all defaults). This is the

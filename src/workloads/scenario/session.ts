@@ -7,10 +7,12 @@
 import { ModelBug } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import { Kernel } from "../../kernel/Kernel.ts";
-import type { Stmt } from "./ast.ts";
 import { compileStatement } from "./compile.ts";
-import { CompileContext, type ExpectResult, type Run, Runtime } from "./context.ts";
-import { formatEvent, formatValue, mib } from "./format.ts";
+import type { Stmt } from "./lang/ast.ts";
+import { parseLine, parseScenario } from "./lang/parser.ts";
+import { machineSettings } from "./machineConfig.ts";
+import { CompileContext, type ExpectResult, type Run, Runtime } from "./runtime/context.ts";
+import { formatEvent, formatValue, mib } from "./runtime/format.ts";
 import {
   invariantProblems,
   meminfoOf,
@@ -23,9 +25,7 @@ import {
   setTracers,
   tagCoherenceChecker,
   tlbHits,
-} from "./kernelReads.ts";
-import { machineSettings } from "./machineConfig.ts";
-import { parseLine, parseScenario } from "./parser.ts";
+} from "./runtime/kernelReads.ts";
 
 export type { ExpectResult };
 

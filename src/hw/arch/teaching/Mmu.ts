@@ -3,8 +3,9 @@
  * and (optionally) a TLB. No privilege levels: every access is checked as a
  * user access and every valid translation allows it.
  */
-import { Mode } from "../../access.ts";
+
 import type { Access } from "../../access.ts";
+import { Mode } from "../../access.ts";
 import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, PERM_TABLE_SIZE } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
@@ -51,6 +52,19 @@ export class TeachingMmu extends Mmu {
   protected override probeBadAddress(): number {
     return TeachingOutcome.OutOfRange;
   }
+
+  /** The PDBR (the directory's page number); no ASIDs. */
+  override loadUserRoot(rootPfn: number): void {
+    this.setPdbr(rootPfn);
+  }
+
+  /** No single-page invalidation: the whole TLB goes. */
+  override flushPage(): void {
+    this.flushMatching(0, InvalidateHow.Everything, "flush");
+  }
+
+  /** The teaching machine has no privilege levels. */
+  override setUserMode(): void {}
 
   override currentMode(): Mode {
     return Mode.User;

@@ -11,8 +11,8 @@ import { Machine } from "../../machine/Machine.ts";
 import { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind } from "../../mmu/PagingFormat.ts";
 import { TEACHING_PAGE_SIZE, TEACHING_PHYS_PAGES } from "./format.ts";
-import { TEACHING, teachingMachine } from "./machine.ts";
 import { TeachingOutcome } from "./Mmu.ts";
+import { TEACHING, teachingMachine } from "./machine.ts";
 
 /** The homework's translate: -1 PDE fault, -2 PTE fault, else the physical address. */
 function reference(mem: Uint8Array, pdbr: number, va: number): number {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { toBig } from "../../../base/u64.ts";
 import { Access, Mode } from "../../access.ts";
-import { X86Machine as Machine } from "./machine.ts";
 import { formatStaleUse } from "../../mmu/CoherenceChecker.ts";
 import type { HwEvent } from "./Cpu.ts";
 import { Outcome, PfErr } from "./fault.ts";
 import { Mapper } from "./Mapper.ts";
+import { X86Machine as Machine } from "./machine.ts";
 import { Pte } from "./pte.ts";
 import { bareMachine, va, vpnOf } from "./testkit.ts";
 

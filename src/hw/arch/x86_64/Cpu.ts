@@ -73,10 +73,22 @@ export class Cpu extends Mmu {
   errorCode = 0;
 
   // ---- counters ----
-  gpFaults = 0;
   readonly faultsByKind = { notPresent: 0, protection: 0, reserved: 0, pkey: 0 };
-  cr3Writes = 0;
-  invlpgs = 0;
+
+  /** #GP faults for non-canonical addresses */
+  get gpFaults(): number {
+    return this.addressFaults;
+  }
+
+  /** MOV to CR3 */
+  get cr3Writes(): number {
+    return this.rootWrites;
+  }
+
+  /** INVLPG instructions */
+  get invlpgs(): number {
+    return this.pageInvalidations;
+  }
 
   constructor(id: number, phys: PhysMem, config: CpuConfig = {}) {
     const la57 = config.la57 ?? false;
@@ -120,7 +132,6 @@ export class Cpu extends Mmu {
 
   /** #GP(0) for a non-canonical address; no page fault, CR2 unchanged. */
   protected override badAddress(vaHi: number, vaLo: number, _access: Access): number {
-    this.gpFaults++;
     this.faultKind = HwFaultKind.NonCanonical;
     this.faultLevel = -1;
     if (this.tracer !== null) this.emitFault(Outcome.GP, 0, vaHi, vaLo);
@@ -129,6 +140,21 @@ export class Cpu extends Mmu {
 
   protected override probeBadAddress(): number {
     return Outcome.GP;
+  }
+
+  /** MOV to CR3 with the PCID (flushing it). */
+  override loadUserRoot(rootPfn: number, asid: number): void {
+    this.movToCr3(0, rootPfn * 4096 + (this.cr4Pcide ? asid & 0xfff : 0));
+  }
+
+  /** INVLPG. */
+  override flushPage(vaHi: number, vaLo: number): void {
+    this.invlpg(vaHi, vaLo);
+  }
+
+  /** CPL 3 or 0. */
+  override setUserMode(user: boolean): void {
+    this.cpl = user ? 3 : 0;
   }
 
   /** The mode an access by the current CPL would have. */
@@ -237,7 +263,7 @@ export class Cpu extends Mmu {
     if ((value & ~this.hiAddrMask) !== 0) return Outcome.GP;
     this.cr3Hi = value >>> 0;
     this.cr3Lo = lo >>> 0;
-    this.cr3Writes++;
+    this.rootWrites++;
     this.rootPa = (value & this.hiAddrMask) * 4294967296 + ((lo & 0xfffff000) >>> 0);
     this.asid = this.cr4Pcide ? lo & 0xfff : 0;
     if (!noFlush) this.flushMatching(this.asid, InvalidateHow.PcidNonGlobal, "mov-cr3");
@@ -299,7 +325,7 @@ export class Cpu extends Mmu {
    * entry of the current PCID. A non-canonical address is a no-op.
    */
   invlpg(vaHi: number, vaLo: number): void {
-    this.invlpgs++;
+    this.pageInvalidations++;
     const vpn = this.vpnOf(vaHi, vaLo, Access.Read);
     if (vpn < 0) return;
     const n = this.invalidatePageEntries(

@@ -1,62 +1,7 @@
 import { assert } from "../../../base/assert.ts";
+import type { EntryRef, FrameAllocator, MapFlags, MapResult, PageTableMapper } from "../../mmu/Mapper.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { Pte, PteHi, reservedMasks } from "./pte.ts";
-
-/** Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is left. */
-export interface FrameAllocator {
-  allocFrame(): number;
-}
-
-/** Leaf permissions and attributes for `map` / `protect`. */
-export interface MapFlags {
-  writable?: boolean;
-  user?: boolean;
-  /** execute-disable (XD, bit 63) */
-  nx?: boolean;
-  global?: boolean;
-  /** protection key, 0..15 */
-  pkey?: number;
-  pwt?: boolean;
-  pcd?: boolean;
-  pat?: boolean;
-  /** preset the accessed / dirty flags (Linux sets them when it knows the page will be used) */
-  accessed?: boolean;
-  dirty?: boolean;
-  /** software bits 11..9 (0..7) */
-  soft?: number;
-}
-
-/** What the caller must invalidate after a change (x86_64 crate: MapperFlush). */
-export interface Flush {
-  /** 4K page number of the first page of the changed mapping */
-  vpn: number;
-  /** size code of the mapping: 0 = 4K, 1 = 2M, 2 = 1G */
-  size: number;
-  /**
-   * false when skipping the flush is harmless (rights only added: at most
-   * one spurious fault per address, SDM §4.10.4.3); true otherwise
-   */
-  required: boolean;
-}
-
-export type MapError =
-  | "mapped"
-  | "huge-in-the-way"
-  | "table-in-the-way"
-  | "misaligned"
-  | "no-memory"
-  | "not-mapped"
-  | "bad-frame";
-
-export type MapResult = { ok: true; flush: Flush | null } | { ok: false; error: MapError };
-
-/** Where an entry for a page lives, found by a software walk (no A/D writes). */
-export interface EntryRef {
-  level: number;
-  entryPa: number;
-  hi: number;
-  lo: number;
-}
 
 const TWO32 = 4294967296;
 const PAGES_PER = [1, 512, 262144];
@@ -74,7 +19,7 @@ const PAGES_PER = [1, 512, 262144];
  * Linux counterparts: pgd_alloc, __pte_alloc / pmd_alloc (tables on demand),
  * set_pte_at, ptep_get_and_clear, change_protection.
  */
-export class Mapper {
+export class Mapper implements PageTableMapper {
   private readonly hiAddrMask: number;
   private readonly maxPhyAddr: number;
 
@@ -294,14 +239,10 @@ export function leafPfn(hi: number, lo: number, level: number, hiAddrMask: numbe
   return ((hi & hiAddrMask) * TWO32 + addrLo) / 4096;
 }
 
-/** Hands out frames first..limit-1 in order (for tests, demos and images; the kernel has its buddy allocator). */
-export class BumpFrames implements FrameAllocator {
-  constructor(
-    public next: number,
-    readonly limit: number,
-  ) {}
-
-  allocFrame(): number {
-    return this.next < this.limit ? this.next++ : -1;
-  }
-}
+export {
+  BumpFrames,
+  type EntryRef,
+  type FrameAllocator,
+  type MapFlags,
+  type MapResult,
+} from "../../mmu/Mapper.ts";

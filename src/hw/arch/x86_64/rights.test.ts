@@ -7,9 +7,9 @@
 import { describe, expect, it } from "vitest";
 import { fromBig } from "../../../base/u64.ts";
 import { Access } from "../../access.ts";
-import { X86Machine as Machine } from "./machine.ts";
 import { Outcome, PfErr } from "./fault.ts";
 import { BumpFrames, Mapper } from "./Mapper.ts";
+import { X86Machine as Machine } from "./machine.ts";
 import { Pte, PteHi } from "./pte.ts";
 
 interface Case {

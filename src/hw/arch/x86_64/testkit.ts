@@ -1,6 +1,6 @@
 import { fromBig } from "../../../base/u64.ts";
-import { type X86MachineConfig, x86Machine } from "./machine.ts";
 import { BumpFrames, Mapper } from "./Mapper.ts";
+import { type X86MachineConfig, x86Machine } from "./machine.ts";
 
 /**
  * A machine with one address space ready to map into: for tests, demos and

@@ -5,17 +5,13 @@
  * (lib/bug.c, arch/x86/kernel/traps.c handle_bug: the ud2 is an "invalid
  * opcode" trap).
  */
-import type { Cpu } from "../../../hw/arch/x86_64/Cpu.ts";
-import type { KernelCore } from "../../core.ts";
-import { contextTask, exit } from "../../sched.ts";
-import type { Task } from "../../task.ts";
-
-export type KernelAccessResult =
-  | { ok: true; pa: number; value: number; faults: number }
-  | { ok: false; oops: string[]; panic: string | null };
+import type { Mmu } from "../../../hw/mmu/Mmu.ts";
+import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { contextTask, exit } from "../../core/sched.ts";
+import type { Task } from "../../core/task.ts";
 
 /** oops_end: log, kill the task (make_task_dead), or panic. */
-export function oopsEnd(k: KernelCore, cpu: Cpu, task: Task, lines: string[]): KernelAccessResult {
+export function oopsEnd(k: KernelCore, cpu: Mmu, task: Task, lines: string[]): KernelAccessResult {
   k.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm });
   k.log.push(...lines);
   let panic: string | null = null;

@@ -12,21 +12,19 @@ import { Access, Mode } from "../../../hw/access.ts";
 import { type Cpu, WalkRecord } from "../../../hw/arch/x86_64/Cpu.ts";
 import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import { Pte } from "../../../hw/arch/x86_64/pte.ts";
-import type { KernelCore } from "../../core.ts";
-import { accountFault } from "../../gup.ts";
+import type { Mmu } from "../../../hw/mmu/Mmu.ts";
+import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
+import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
+import { accountFault } from "../../core/gup.ts";
+import { contextTask } from "../../core/sched.ts";
+import { deliverSignal, type SigInfo } from "../../core/signal.ts";
+import type { Task } from "../../core/task.ts";
+import { px } from "../../core/vaddr.ts";
 import { VmFault } from "../../mm/userMm.ts";
 import { VmFlag } from "../../mm/vma.ts";
-import { contextTask } from "../../sched.ts";
-import { deliverSignal, type SigInfo } from "../../signal.ts";
-import type { Task } from "../../task.ts";
-import { px } from "../../vaddr.ts";
-import { type KernelAccessResult, oopsEnd } from "./dumpstack.ts";
+import { x86Cpu } from "./cpu.ts";
+import { oopsEnd } from "./dumpstack.ts";
 import { oopsReport } from "./oops.ts";
-
-/** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
-export type UserAccessResult =
-  | { ok: true; pa: number; value: number; faults: number }
-  | { ok: false; signal: string; siCode: string; siAddr: bigint; killed: boolean; faults: number };
 
 /**
  * A user-mode access by `task` on `cpuId` (which must have it current):
@@ -44,7 +42,7 @@ export function userAccess(
 ): UserAccessResult {
   assert(k.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
   k.runningCpu = cpuId;
-  const cpu = k.machine.cpus[cpuId];
+  const cpu = x86Cpu(k.machine.cpus[cpuId]);
   const { hi, lo } = fromBig(va);
   let faults = 0;
   for (let attempt = 0; attempt < 8; attempt++) {
@@ -142,6 +140,16 @@ export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode
 }
 
 /**
+ * A fault in a user-access routine (copy_to_user and the rest, in kernel
+ * mode on a user address): do_user_addr_fault with the #PF's error code.
+ * A #GP (a non-canonical address) is never resolved. True when resolved.
+ */
+export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean {
+  if (cpu.faultKind === HwFaultKind.NonCanonical || task.mm === null) return false;
+  return doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode) === null;
+}
+
+/**
  * A plain kernel dereference (no exception-table entry) of one address on
  * `cpuId`, in the context of its current task. On success returns the
  * byte read (or written). A fault nobody can fix is an oops: the report
@@ -155,7 +163,7 @@ export function kernelAccess(
   value: number,
 ): KernelAccessResult {
   assert(k.panicked === null, "kernelAccess: the machine has panicked");
-  const cpu = k.machine.cpus[cpuId];
+  const cpu = x86Cpu(k.machine.cpus[cpuId]);
   const task = contextTask(k, cpuId);
   cpu.cpl = 0;
   k.tlbMgr.enterKernel(cpuId);

@@ -6,12 +6,14 @@
  * fixmap table, PTI's cpu_entry_area), and the CPUs' paging registers.
  */
 import { assert } from "../../../base/assert.ts";
-import type { X86Machine as Machine } from "../../../hw/arch/x86_64/machine.ts";
 import { type FrameAllocator, type MapFlags, Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
-import type { Layout } from "../../layout.ts";
-import type { Memblock } from "../../memblock.ts";
+import type { Machine } from "../../../hw/machine/Machine.ts";
+import type { ArchMemoryMap } from "../../core/core.ts";
+import type { Layout } from "../../core/layout.ts";
+import type { Memblock } from "../../core/memblock.ts";
+import type { Vaddr } from "../../core/vaddr.ts";
 import { type PageDescTable, PageKind } from "../../mm/PageDesc.ts";
-import type { Vaddr } from "../../vaddr.ts";
+import { x86Cpus } from "./cpu.ts";
 import { CEA_PAGES_PER_CPU, CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START, ptiInitUserPgd } from "./pti.ts";
 
 /** Where the kernel image sits in physical memory: CONFIG_PHYSICAL_START (16 MiB). */
@@ -35,17 +37,6 @@ const PAGE_KERNEL: MapFlags = { writable: true, nx: true, global: true, accessed
 const PAGE_KERNEL_RO: MapFlags = { nx: true, global: true, accessed: true, dirty: true };
 const PAGE_KERNEL_RX: MapFlags = { global: true, accessed: true, dirty: true };
 
-/** What the x86 memory setup leaves for the rest of boot. */
-export interface X86MemoryMap {
-  /** init_mm.pgd (init_top_pgt; with PTI the kernel half of an 8 KiB pair) */
-  rootPfn: number;
-  /** PAGE_KERNEL as the kernel maps with it (under PTI not global: __default_kernel_pte_mask) */
-  pageKernel: MapFlags;
-  /** the vmalloc area as page numbers: [start, end) */
-  vmallocStartVpn: number;
-  vmallocEndVpn: number;
-}
-
 /**
  * The kernel's page tables, in frames from memblock (Linux: the early page
  * tables of setup_arch, init_mem_mapping, paging_init, pti_init): the
@@ -63,7 +54,7 @@ export function initMemMapping(
   layout: Layout,
   levels: 4 | 5,
   pti: boolean,
-): X86MemoryMap {
+): ArchMemoryMap {
   const nrFrames = machine.phys.nrFrames;
   const bootTables: FrameAllocator = { allocFrame: () => memblock.alloc(1, 1, PageKind.PageTable) };
   const boot = new Mapper(machine.phys, levels, 46, bootTables);
@@ -139,7 +130,7 @@ export function cpuInit(
   rootPfn: number,
   cfg: { pcid: boolean; smep: boolean; smap: boolean },
 ): void {
-  for (const cpu of machine.cpus) {
+  for (const cpu of x86Cpus(machine)) {
     cpu.setNxe(true);
     cpu.setWp(true);
     cpu.movToCr4({ pge: true, pcide: cfg.pcid, smep: cfg.smep, smap: cfg.smap });

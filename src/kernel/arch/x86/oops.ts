@@ -1,7 +1,7 @@
 import { PfErr } from "../../../hw/arch/x86_64/fault.ts";
-import type { Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
 import { Pte } from "../../../hw/arch/x86_64/pte.ts";
-import { px } from "../../vaddr.ts";
+import type { PageTableMapper as Mapper } from "../../../hw/mmu/Mapper.ts";
+import { px } from "../../core/vaddr.ts";
 
 /** What the oops report needs to know about the fault. */
 export interface OopsInfo {
@@ -18,7 +18,7 @@ export interface OopsInfo {
   pti: boolean;
   /** the CR3 root used (current page tables) */
   rootPfn: number;
-  levels: 4 | 5;
+  levels: number;
   smep: boolean;
   /** does the leaf PTE (if present) allow execution / is the PGD entry a user one: for the NX/SMEP lines */
   leafExec: boolean | null;
@@ -70,7 +70,7 @@ export function oopsReport(info: OopsInfo, mapper: Mapper): string[] {
  * present or is a large page. With 4-level paging the P4D level is folded
  * into the PGD, so it prints the same value.
  */
-export function dumpPagetable(mapper: Mapper, rootPfn: number, vpn: number, levels: 4 | 5): string {
+export function dumpPagetable(mapper: Mapper, rootPfn: number, vpn: number, levels: number): string {
   const names = levels === 5 ? ["PGD", "P4D", "PUD", "PMD", "PTE"] : ["PGD", "PUD", "PMD", "PTE"];
   const parts: string[] = [];
   for (let i = 0; i < names.length; i++) {

@@ -1,36 +1,227 @@
 /**
- * x86-64 address helpers of the kernel (arch/x86/include/asm/page.h,
- * pgtable.h): __va and __pa over the direct map, a software walk of init_mm
- * (lookup_address), and the user PGD of a PTI pair (kernel_to_user_pgdp).
+ * x86-64 page-table entries as generic mm sees them (kernel/mm/arch.ts
+ * Pgtable). Linux: arch/x86/include/asm/pgtable.h, pgtable_types.h,
+ * pgtable_64.h (the swap entry), arch/x86/mm/pgtable.c (pgd_alloc) and
+ * pti.c (the PGD pair).
+ *
+ * Software bits Linux uses in a PTE (pgtable_types.h):
+ *   bit 9  _PAGE_SPECIAL   no struct page refcounted (zero page, remap_pfn_range)
+ *   bit 8  _PAGE_PROTNONE  with P = 0: a PROT_NONE page that keeps its frame (bit 8 is G when P = 1)
+ *   bit 10 a guard marker  with P = 0 and nothing else (vmlab's encoding of PTE_MARKER_GUARD)
+ * A swap entry is a non-present PTE whose offset is stored inverted in bits
+ * 9..58 (the L1TF mitigation: a non-present PTE never points at real memory).
  */
-import type { KernelCore } from "../../core.ts";
-import type { MmStruct } from "../../mm/MmStruct.ts";
+import { leafEntry, Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
+import { Pte, PteHi, reservedMasks } from "../../../hw/arch/x86_64/pte.ts";
+import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
+import type { PhysMem } from "../../../hw/PhysMem.ts";
+import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
+import { VmFlag } from "../../mm/vma.ts";
+import { ptiClonePgdPair, ptiSetUserPgtbl } from "./pti.ts";
 
-/** The direct-map address of a physical address (__va). */
-export function directVa(k: KernelCore, pa: number): bigint {
-  return k.layout.directMap + BigInt(pa);
+/** _PAGE_SPECIAL (software bit 9). */
+export const PTE_SPECIAL = 1 << 9;
+/** _PAGE_PROTNONE (bit 8 with P = 0). */
+export const PTE_PROTNONE = 1 << 8;
+/** vmlab's guard marker: software bit 10, P = 0, nothing else. */
+export const PTE_GUARD = 1 << 10;
+
+/** MAXPHYADDR of the kernel's machine. */
+export const KERNEL_MAXPHYADDR = 46;
+const HI_ADDR = reservedMasks(KERNEL_MAXPHYADDR).hiAddrMask;
+const TWO32 = 4294967296;
+
+/** PteFlag bits as x86 PTE bits (the same at every level). */
+function bits(f: number): number {
+  return (f & PteFlag.YOUNG ? Pte.A : 0) | (f & PteFlag.DIRTY ? Pte.D : 0) | (f & PteFlag.WRITE ? Pte.RW : 0);
 }
 
-/** Physical address of a direct-map address (__pa), or -1. */
-export function directPa(k: KernelCore, va: bigint): number {
-  const off = va - k.layout.directMap;
-  if (off < 0n || off >= BigInt(k.machine.phys.sizeBytes)) return -1;
-  return Number(off);
+/**
+ * Is this a swap entry? P = 0, PROTNONE = 0, the high half non-zero (the
+ * inverted offset sets it). Linux: include/linux/swapops.h is_swap_pte
+ */
+export function isSwapPte(hi: number, lo: number): boolean {
+  return (lo & (Pte.P | PTE_PROTNONE)) === 0 && hi !== 0;
 }
 
-/** The frame a kernel virtual address maps to in init_mm (software walk), or -1. */
-export function kernelPfn(k: KernelCore, va: bigint): number {
-  if (!k.va.isCanonical(va)) return -1;
-  const vpn = k.va.vpn(va);
-  const e = k.mapper.lookup(k.rootPfn, vpn);
-  if (e === null) return -1;
-  const base = ((e.hi & 0x3fff) * 4294967296 + ((e.lo & 0xfffff000) >>> 0)) / 4096;
-  const span = [1, 512, 262144][e.level];
-  const largeBase = e.level > 0 ? base - (base % span) : base;
-  return largeBase + (vpn % span);
+/** The offset (slot) of a swap entry. Linux: arch/x86/include/asm/pgtable_64.h __swp_offset */
+export function swapSlot(hi: number, lo: number): number {
+  const inv = ((lo >>> 9) & 0x7fffff) | ((hi & 0x1ff) << 23);
+  return ~inv >>> 0;
 }
 
-/** The PGD user code runs on: under PTI the second page of the pair, else the only one. */
-export function userPgdPfn(k: KernelCore, mm: MmStruct): number {
-  return k.config.pti ? mm.pgdPfn + 1 : mm.pgdPfn;
+/** The swap entry of slot `offset` in area 0. Linux: arch/x86/include/asm/pgtable_64.h __swp_entry, swp_entry_to_pte */
+export function swapPte(offset: number): Entry {
+  const inv = ~offset >>> 0; // the offset, inverted (bits above 31 of ~offset are all ones)
+  const lo = ((inv & 0x7fffff) << 9) >>> 0;
+  const hi = (((inv >>> 23) & 0x1ff) | (0x3ffff << 9)) >>> 0;
+  return { hi, lo };
+}
+
+export class X86Pgtable implements Pgtable {
+  readonly ptrsPerTable = 512;
+  readonly entryBytes = 8;
+  readonly pmdLevel = 1;
+  readonly hpagePmdNr = 512;
+  readonly userPgtablesCeiling: number;
+  readonly levelNames: readonly string[];
+  readonly guard: Entry = { hi: 0, lo: PTE_GUARD };
+  readonly pgdOrder: number;
+
+  constructor(
+    readonly levels: 4 | 5,
+    /** page-table isolation: every PGD an order-1 pair, user-half writes mirrored */
+    readonly pti: boolean,
+  ) {
+    this.userPgtablesCeiling = 256 * 512 ** (levels - 1);
+    this.levelNames = levels === 5 ? ["PTE", "PMD", "PUD", "P4D", "PGD"] : ["PTE", "PMD", "PUD", "PGD"];
+    this.pgdOrder = pti ? 1 : 0;
+  }
+
+  none(hi: number, lo: number): boolean {
+    return lo === 0 && hi === 0;
+  }
+
+  present(_hi: number, lo: number): boolean {
+    return (lo & (Pte.P | PTE_PROTNONE)) !== 0;
+  }
+
+  accessible(_hi: number, lo: number): boolean {
+    return (lo & Pte.P) !== 0;
+  }
+
+  protnone(_hi: number, lo: number): boolean {
+    return (lo & (Pte.P | PTE_PROTNONE)) === PTE_PROTNONE;
+  }
+
+  write(_hi: number, lo: number): boolean {
+    return (lo & Pte.RW) !== 0;
+  }
+
+  dirty(_hi: number, lo: number): boolean {
+    return (lo & Pte.D) !== 0;
+  }
+
+  young(_hi: number, lo: number): boolean {
+    return (lo & Pte.A) !== 0;
+  }
+
+  special(_hi: number, lo: number): boolean {
+    return (lo & PTE_SPECIAL) !== 0;
+  }
+
+  leaf(_hi: number, lo: number, level: number): boolean {
+    if (level === 0) return (lo & (Pte.P | PTE_PROTNONE)) !== 0;
+    return (lo & Pte.PS) !== 0 && (lo & (Pte.P | PTE_PROTNONE)) !== 0;
+  }
+
+  table(_hi: number, lo: number, level: number): boolean {
+    return level > 0 && (lo & Pte.P) !== 0 && (lo & Pte.PS) === 0;
+  }
+
+  pfn(hi: number, lo: number, level: number): number {
+    const addrLo =
+      level > 0 && (lo & Pte.PS) !== 0
+        ? (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0
+        : (lo & Pte.ADDR_LO_MASK) >>> 0;
+    return ((hi & HI_ADDR) * TWO32 + addrLo) / 4096;
+  }
+
+  isSwap(hi: number, lo: number): boolean {
+    return isSwapPte(hi, lo);
+  }
+
+  swapOffset(hi: number, lo: number): number {
+    return swapSlot(hi, lo);
+  }
+
+  mkSwap(offset: number): Entry {
+    return swapPte(offset);
+  }
+
+  isGuard(hi: number, lo: number): boolean {
+    return lo === PTE_GUARD && hi === 0;
+  }
+
+  /** Linux: mm/mmap.c vm_get_page_prot (protection_map), then pte_mkwrite/mkdirty/mkspecial */
+  mkUser(
+    pfn: number,
+    level: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): Entry {
+    const e = leafEntry(pfn, level, {
+      user: true,
+      writable,
+      nx: !(vmFlags & VmFlag.EXEC),
+      accessed: true,
+      dirty,
+    });
+    let lo = e.lo;
+    if (special) lo = (lo | PTE_SPECIAL) >>> 0;
+    if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
+    return { hi: e.hi, lo };
+  }
+
+  modify(hi: number, lo: number, set: number, clear: number): Entry {
+    return { hi, lo: ((lo & ~bits(clear)) | bits(set)) >>> 0 };
+  }
+
+  /**
+   * Each PTE inherits the PMD's own bits (not the VMA's: during mprotect the
+   * VMA may already have its new rights while the rest of the huge page
+   * belongs to a neighbour); the 2 MiB-only bits (PS, PAT at bit 12) go. A
+   * special (huge zero page) PMD splits into read-only, clean PTEs of the
+   * zero page.
+   */
+  splitPte(pmdHi: number, pmdLo: number, pfn: number, special: boolean): Entry {
+    const keepLo =
+      (pmdLo & (Pte.P | Pte.RW | Pte.US | Pte.PWT | Pte.PCD | Pte.A | Pte.D | PTE_PROTNONE)) >>> 0;
+    const lo =
+      ((pfn % 1048576) * 4096 + (special ? (keepLo & ~(Pte.RW | Pte.D)) | PTE_SPECIAL : keepLo)) >>> 0;
+    return { hi: (Math.floor(pfn / 1048576) | (pmdHi & PteHi.XD)) >>> 0, lo };
+  }
+
+  /** _PAGE_TABLE (P, RW, US, A, D) for a user table; _KERNPG_TABLE without US */
+  mkTable(pfn: number, user: boolean): Entry {
+    const lo = ((pfn % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (user ? Pte.US : 0))) >>> 0;
+    return { hi: Math.floor(pfn / 1048576), lo };
+  }
+
+  get(phys: PhysMem, pa: number): Entry {
+    return { hi: phys.read32(pa + 4), lo: phys.read32(pa) };
+  }
+
+  set(phys: PhysMem, pa: number, hi: number, lo: number): void {
+    phys.write64(pa, hi >>> 0, lo >>> 0);
+  }
+
+  /** Under PTI a user-half PGD entry is mirrored into the user PGD (pti_set_user_pgtbl). */
+  setTop(phys: PhysMem, pa: number, hi: number, lo: number): void {
+    phys.write64(pa, (this.pti ? ptiSetUserPgtbl(phys, pa, hi, lo) : hi) >>> 0, lo >>> 0);
+  }
+
+  mapper(phys: PhysMem, alloc: FrameAllocator): PageTableMapper {
+    const m = new Mapper(phys, this.levels, KERNEL_MAXPHYADDR, alloc);
+    if (this.pti) m.onSetTop = (pa, hi, lo) => ptiSetUserPgtbl(phys, pa, hi, lo);
+    return m;
+  }
+
+  /** clone_pgd_range of the kernel half (entries 256..511); with PTI, of both PGDs of the pair */
+  pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void {
+    if (this.pti) {
+      ptiClonePgdPair(phys, kernelPgdPfn, pgdPfn);
+      return;
+    }
+    for (let i = 256; i < 512; i++) {
+      const pa = kernelPgdPfn * 4096 + i * 8;
+      phys.write64(pgdPfn * 4096 + i * 8, phys.read32(pa + 4), phys.read32(pa));
+    }
+  }
+
+  userPgd(pgdPfn: number): number {
+    return this.pti ? pgdPfn + 1 : pgdPfn;
+  }
 }

@@ -9,9 +9,9 @@
  * return to user switches back (see X86Tlb.enterKernel / exitToUser).
  */
 import { assert } from "../../../base/assert.ts";
-import type { PhysMem } from "../../../hw/PhysMem.ts";
 import { Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
 import { Pte, PteHi } from "../../../hw/arch/x86_64/pte.ts";
+import type { PhysMem } from "../../../hw/PhysMem.ts";
 
 /** The user PGD lives at the kernel PGD + PAGE_SIZE (kernel_to_user_pgdp). */
 export const PTI_USER_PGD_OFFSET = 4096;

@@ -1,4 +1,7 @@
+import { fromBig } from "../../../base/u64.ts";
 import type { Cpu } from "../../../hw/arch/x86_64/Cpu.ts";
+import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
+import type { Vaddr } from "../../core/vaddr.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 
 /** Dynamic ASIDs per CPU (arch/x86/mm/tlb.c TLB_NR_DYN_ASIDS). PCID = ASID + 1 (kern_pcid). */
@@ -7,7 +10,7 @@ export const TLB_NR_DYN_ASIDS = 6;
 export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
 
 /** Per-CPU TLB state (Linux: struct tlb_state, cpu_tlbstate). */
-export class TlbState {
+export class TlbState implements CpuTlbState {
   /** the mm whose page tables CR3 points to; null = init_mm (the kernel's) */
   loadedMm: MmStruct | null = null;
   loadedAsid = 0;
@@ -43,7 +46,7 @@ export const PTI_USER_PCID_BIT = 11;
  * (tlb_gen) loads CR3 with the no-flush bit. Without PCIDs every switch
  * flushes all non-global entries.
  */
-export class X86Tlb {
+export class X86Tlb implements ArchTlb {
   readonly states: TlbState[];
   /** flush IPIs sent */
   shootdowns = 0;
@@ -54,7 +57,9 @@ export class X86Tlb {
     readonly cpus: Cpu[],
     readonly pcid: boolean,
     /** page-table isolation: two PGDs per mm, CR3 switched on every kernel entry and exit */
-    readonly pti = false,
+    readonly pti: boolean,
+    /** canonical addresses, for INVLPG */
+    private readonly va: Vaddr,
   ) {
     this.states = cpus.map(() => new TlbState());
   }
@@ -200,13 +205,7 @@ export class X86Tlb {
    * CPUs and CPUs that merely cache the mm under an old ASID catch up when
    * they next switch to it (tlb_gen).
    */
-  flushTlbMmRange(
-    mm: MmStruct,
-    startVpn: number,
-    nrPages: number,
-    fromCpu: number,
-    canonical: (vpn: number) => [number, number],
-  ): void {
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number): void {
     mm.tlbGen++;
     for (const cpuId of mm.cpumask) {
       const st = this.states[cpuId];
@@ -221,7 +220,7 @@ export class X86Tlb {
       this.enterKernel(cpuId);
       if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING) {
         for (let i = 0; i < nrPages; i++) {
-          const [hi, lo] = canonical(startVpn + i);
+          const { hi, lo } = fromBig(this.va.canonical(startVpn + i));
           cpu.invlpg(hi, lo);
           // flush_tlb_one_user: INVLPG reaches only the current (kernel) PCID; the user PCID by INVPCID
           if (this.pti && this.pcid) cpu.invpcid(0, this.userPcid(st.loadedAsid), hi, lo);
@@ -232,5 +231,34 @@ export class X86Tlb {
       st.ctxs[st.loadedAsid].tlbGen = mm.tlbGen;
       if (wasUser) this.exitToUser(cpuId);
     }
+  }
+
+  /**
+   * flush_tlb_kernel_range on every CPU (an IPI to each other CPU): INVLPG
+   * per page up to tlb_single_page_flush_ceiling (33), else a full flush
+   * including globals. Under PTI kernel entries are not global, so other
+   * ASIDs may cache them too (invalidate_other_asid).
+   */
+  flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void {
+    for (const cpu of this.cpus) {
+      if (cpu.id !== fromCpu) {
+        this.shootdowns++;
+        this.states[cpu.id].shootdownsReceived++;
+      }
+      if (nrPages > TLB_SINGLE_PAGE_FLUSH_CEILING) {
+        cpu.invpcid(2, 0);
+        continue;
+      }
+      for (let i = 0; i < nrPages; i++) {
+        const { hi, lo } = fromBig(this.va.canonical(startVpn + i));
+        cpu.invlpg(hi, lo);
+      }
+      if (this.pti) this.invalidateOtherAsids(cpu.id);
+    }
+  }
+
+  /** The PCID user translations carry on `cpuId`: the user PCID under PTI, else the current one. */
+  userAsid(cpuId: number): number {
+    return this.pti ? this.userPcid(this.states[cpuId].loadedAsid) : this.cpus[cpuId].pcid;
   }
 }

@@ -5,9 +5,9 @@
  * oops when nobody fixes the fault). Ranges take `stride=` and `order=`.
  */
 import { Access, accessName } from "../../../hw/access.ts";
-import type { Stmt } from "../ast.ts";
-import { type CompileContext, kernelCpuOf, processOf, type Run } from "../context.ts";
-import { faultSummary } from "../format.ts";
+import type { Stmt } from "../lang/ast.ts";
+import { type CompileContext, kernelCpuOf, processOf, type Run } from "../runtime/context.ts";
+import { faultSummary } from "../runtime/format.ts";
 
 /** `P: read RANGE`, `P: write RANGE [value=N]`, `P: exec ADDR` (`stride=N`, `order=asc|desc|random`) */
 export function userAccess(c: CompileContext, s: Stmt): Run {

@@ -1,7 +1,7 @@
 /** `P: [VAR =] coredump [filter=MASK]` (extension): P's core dump by vma_dump_size and get_dump_page. */
-import { coreDump, DEFAULT_COREDUMP_FILTER } from "../../../kernel/coredump.ts";
-import type { Stmt } from "../ast.ts";
-import { type CompileContext, processOf, type Run } from "../context.ts";
+import { coreDump, DEFAULT_COREDUMP_FILTER } from "../../../kernel/core/coredump.ts";
+import type { Stmt } from "../lang/ast.ts";
+import { type CompileContext, processOf, type Run } from "../runtime/context.ts";
 
 export function coredump(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);

@@ -1,8 +1,8 @@
 /** `let VAR = EXPR` and `expect EXPR OP VALUE`: values of expressions (expr.ts) and checks on them. */
-import type { Stmt } from "../ast.ts";
-import type { CompileContext, Run } from "../context.ts";
-import { compileExpr } from "../expr.ts";
-import { formatValue } from "../format.ts";
+import type { Stmt } from "../lang/ast.ts";
+import type { CompileContext, Run } from "../runtime/context.ts";
+import { compileExpr } from "../runtime/expr.ts";
+import { formatValue } from "../runtime/format.ts";
 
 /** `let VAR = EXPR`: the value must be a number */
 export function letStmt(c: CompileContext, s: Stmt): Run {

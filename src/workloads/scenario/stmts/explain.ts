@@ -3,9 +3,9 @@
  * the rights check, and what the fault handler would do; changes nothing.
  */
 import { Access } from "../../../hw/access.ts";
-import type { Stmt } from "../ast.ts";
-import type { CompileContext, Run } from "../context.ts";
-import { explainLines } from "../kernelReads.ts";
+import type { Stmt } from "../lang/ast.ts";
+import type { CompileContext, Run } from "../runtime/context.ts";
+import { explainLines } from "../runtime/kernelReads.ts";
 
 export function explain(c: CompileContext, s: Stmt): Run {
   const w = s.words[0];

@@ -1,7 +1,7 @@
 /** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]`: a file of deterministic contents. */
-import type { Stmt } from "../ast.ts";
-import { argWords, type CompileContext, type Run } from "../context.ts";
-import { filePages } from "../kernelReads.ts";
+import type { Stmt } from "../lang/ast.ts";
+import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
+import { filePages } from "../runtime/kernelReads.ts";
 
 export function file(c: CompileContext, s: Stmt): Run {
   if (s.target) c.fail("'file' returns nothing to assign", s.target.pos);

@@ -4,12 +4,13 @@
  * free being a `kernel BUG` oops), and `device`, a character device whose
  * kernel buffer comes from alloc_pages.
  */
+
+import { px } from "../../../kernel/core/vaddr.ts";
 import { Gfp, parseGfp } from "../../../kernel/mm/gfp.ts";
-import { px } from "../../../kernel/vaddr.ts";
-import type { Stmt } from "../ast.ts";
-import { argWords, type CompileContext, kernelCpuOf, type Run } from "../context.ts";
-import { sizeName } from "../format.ts";
-import { deviceNamed, directPa, kernelPfn, kmallocPlacement } from "../kernelReads.ts";
+import type { Stmt } from "../lang/ast.ts";
+import { argWords, type CompileContext, kernelCpuOf, type Run } from "../runtime/context.ts";
+import { sizeName } from "../runtime/format.ts";
+import { deviceNamed, directPa, kernelPfn, kmallocPlacement } from "../runtime/kernelReads.ts";
 
 /** `kernel[@N]: VAR = kmalloc SIZE [gfp=...]` */
 export function kmalloc(c: CompileContext, s: Stmt): Run {

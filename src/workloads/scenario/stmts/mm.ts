@@ -4,10 +4,16 @@
  * its return value (0, an address, or a negative errno by name) and what
  * it did (pages populated, written back, faulted in).
  */
-import type { AddrExpr, Stmt } from "../ast.ts";
-import { argWords, type CompileContext, type Kv, processOf, type Run } from "../context.ts";
-import { errnoName } from "../format.ts";
-import { deviceNamed, fileNamed, pageoutCount, pagesWrittenBack, resetPageoutCount } from "../kernelReads.ts";
+import type { AddrExpr, Stmt } from "../lang/ast.ts";
+import { argWords, type CompileContext, type Kv, processOf, type Run } from "../runtime/context.ts";
+import { errnoName } from "../runtime/format.ts";
+import {
+  deviceNamed,
+  fileNamed,
+  pageoutCount,
+  pagesWrittenBack,
+  resetPageoutCount,
+} from "../runtime/kernelReads.ts";
 
 const MADVICE = [
   "dontneed",

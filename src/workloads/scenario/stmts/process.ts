@@ -3,9 +3,17 @@
  * `switch`, and a process's `fork`, `thread`, `exit`, `setuid` and
  * `catch`.
  */
-import type { Stmt } from "../ast.ts";
-import { argWords, type CompileContext, processOf, type Run } from "../context.ts";
-import { catchSignal, cpuCount, firstVmaStart, forkedMm, pgdPfn, setUid, stackTop } from "../kernelReads.ts";
+import type { Stmt } from "../lang/ast.ts";
+import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
+import {
+  catchSignal,
+  cpuCount,
+  firstVmaStart,
+  forkedMm,
+  pgdPfn,
+  setUid,
+  stackTop,
+} from "../runtime/kernelReads.ts";
 
 /** `spawn NAME [uid=N] [rlimit_stack=SIZE]`: an empty address space with its stack VMA */
 export function spawn(c: CompileContext, s: Stmt): Run {

@@ -1,7 +1,7 @@
 /** `reclaim [SIZE]` (try_to_free_pages) and `kswapd` (balance to the high watermark): page reclaim now. */
-import type { Stmt } from "../ast.ts";
-import type { CompileContext, Run } from "../context.ts";
-import { freePages, pagesStolen, swapOuts } from "../kernelReads.ts";
+import type { Stmt } from "../lang/ast.ts";
+import type { CompileContext, Run } from "../runtime/context.ts";
+import { freePages, pagesStolen, swapOuts } from "../runtime/kernelReads.ts";
 
 export function reclaim(c: CompileContext, s: Stmt): Run {
   c.noTarget(s);

@@ -9,9 +9,9 @@ import { InputError } from "../../../base/errors.ts";
 import { Access } from "../../../hw/access.ts";
 import { decodeAll, TRACE_FORMATS, type TraceFormat } from "../../trace/formats.ts";
 import { readTraceFileSync } from "../../trace/input.ts";
-import type { Stmt } from "../ast.ts";
-import { argWords, type CompileContext, MAX_TOUCHES, processOf, type Run } from "../context.ts";
-import { faultSummary } from "../format.ts";
+import type { Stmt } from "../lang/ast.ts";
+import { argWords, type CompileContext, MAX_TOUCHES, processOf, type Run } from "../runtime/context.ts";
+import { faultSummary } from "../runtime/format.ts";
 
 export function replay(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);

@@ -3,8 +3,8 @@
  * and `show P maps|smaps|pagetable [ADDR]`: the machine's and a process's
  * state as text, read through kernelReads.ts.
  */
-import type { AddrExpr, Pos, Stmt } from "../ast.ts";
-import { argWords, type CompileContext, type Run } from "../context.ts";
+import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
+import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
 import {
   buddyinfoLines,
   cpuCount,
@@ -21,7 +21,7 @@ import {
   taskCount,
   tlbArrays,
   vmstat,
-} from "../kernelReads.ts";
+} from "../runtime/kernelReads.ts";
 
 const SHOW_WHAT = ["layout", "buddyinfo", "slabinfo", "meminfo", "frames", "stats", "vmstat", "tlb"];
 

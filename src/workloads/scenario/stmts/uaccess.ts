@@ -5,10 +5,10 @@
  * resolved, the exception table's fixups), and a process's
  * `syscall read|write FILE BUF SIZE`, read(2)/write(2) through them.
  */
-import type { Stmt } from "../ast.ts";
-import { argWords, type CompileContext, kernelCpuOf, processOf, type Run } from "../context.ts";
-import { errnoName, faultSummary } from "../format.ts";
-import { currentTask, fileNamed } from "../kernelReads.ts";
+import type { Stmt } from "../lang/ast.ts";
+import { argWords, type CompileContext, kernelCpuOf, processOf, type Run } from "../runtime/context.ts";
+import { errnoName, faultSummary } from "../runtime/format.ts";
+import { currentTask, fileNamed } from "../runtime/kernelReads.ts";
 
 /** uaccess statements: the arguments after P, as the usage line names them */
 const UACCESS_ARGS: Record<string, string> = {

@@ -1,0 +1,78 @@
+/**
+ * Every machine vmlab builds, by its `arch=` name: the one place that lists
+ * the hardware architecture folders. Front ends and trace replay pick a
+ * machine here and use it through the generic MMU (hw/mmu/Mmu.ts) and
+ * page-table mapper (hw/mmu/Mapper.ts).
+ */
+import { InputError } from "../../base/errors.ts";
+import type { Machine } from "../machine/Machine.ts";
+import type { FrameAllocator, PageTableMapper } from "../mmu/Mapper.ts";
+import type { Mmu } from "../mmu/Mmu.ts";
+import type { TlbSpec } from "../mmu/Tlb.ts";
+import type { WalkImageDriver } from "../mmu/walkImage.ts";
+import type { PhysMem } from "../PhysMem.ts";
+import { teachingMachine } from "./teaching/machine.ts";
+import { X86_WALK_IMAGE } from "./x86_64/image.ts";
+import { Mapper } from "./x86_64/Mapper.ts";
+import { X86Machine } from "./x86_64/machine.ts";
+import { x86Tour } from "./x86_64/tour.ts";
+
+/** What every machine takes. */
+export interface HwMachineConfig {
+  ramBytes: number;
+  cpus?: number;
+  tlb?: string | TlbSpec;
+  checkCoherence?: boolean;
+}
+
+/** One architecture as generic code builds it. */
+export interface HwArchEntry {
+  readonly name: string;
+  readonly summary: string;
+  /** a machine of this architecture */
+  machine(config: HwMachineConfig): Machine<Mmu>;
+  /** the software walker and builder of its page tables */
+  mapper(phys: PhysMem, alloc: FrameAllocator): PageTableMapper;
+  /** the tour's narrated run of this machine (`vmlab tour`), when it has one */
+  tour?(say: (line?: string) => void): void;
+}
+
+const x86 = (la57: boolean): HwArchEntry => ({
+  name: la57 ? "x86_64-la57" : "x86_64",
+  summary: la57 ? "x86-64, 5-level paging (LA57)" : "x86-64, 4-level paging",
+  machine: (c) => new X86Machine({ ...c, la57 }),
+  mapper: (phys, alloc) => new Mapper(phys, la57 ? 5 : 4, 46, alloc),
+  tour: la57 ? undefined : x86Tour,
+});
+
+export const HW_ARCHES: Readonly<Record<string, HwArchEntry>> = {
+  x86_64: x86(false),
+  "x86_64-la57": x86(true),
+  teaching: {
+    name: "teaching",
+    summary: "OSTEP's two-level teaching format (32-byte pages, 15-bit addresses, 4 KiB of RAM)",
+    machine: (c) => teachingMachine(c.tlb ?? "none"),
+    mapper: () => {
+      throw new InputError("the teaching machine has no mapper: its tables are written byte by byte");
+    },
+  },
+};
+
+/** The machine named `name`, or an input error listing the names. */
+export function hwArch(name: string, allowed: readonly string[] = Object.keys(HW_ARCHES)): HwArchEntry {
+  if (!allowed.includes(name) || !Object.hasOwn(HW_ARCHES, name))
+    throw new InputError(`--arch must be ${allowed.join(" or ")}, not '${name}'`);
+  return HW_ARCHES[name];
+}
+
+/** The `vmlab walk` image drivers, one per family of `arch` values. */
+const WALK_IMAGES: readonly WalkImageDriver[] = [X86_WALK_IMAGE];
+
+export function walkImageArches(): readonly WalkImageDriver[] {
+  return WALK_IMAGES;
+}
+
+/** The driver that reads images of `arch`, or null. */
+export function walkImageDriver(arch: string): WalkImageDriver | null {
+  return WALK_IMAGES.find((d) => d.arches.includes(arch)) ?? null;
+}

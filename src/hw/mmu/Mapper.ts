@@ -1,0 +1,100 @@
+/**
+ * Building and editing page tables in simulated RAM, as software does
+ * (Linux: pgd_alloc, p?d_alloc, set_pte_at, ptep_get_and_clear,
+ * change_protection; the x86_64 crate's Mapper trait). Each architecture's
+ * Mapper implements PageTableMapper over its own entry format; tests, the
+ * kernel and trace replay never assemble entry bytes by hand. Changes
+ * return the TLB invalidation they require (`Flush`), which the caller must
+ * pass on.
+ */
+
+/** Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is left. */
+export interface FrameAllocator {
+  allocFrame(): number;
+}
+
+/**
+ * Leaf permissions and attributes for `map` / `protect`. The first six are
+ * every architecture's; the rest are x86's (others ignore them).
+ */
+export interface MapFlags {
+  writable?: boolean;
+  user?: boolean;
+  /** execute-disable (XD, bit 63) */
+  nx?: boolean;
+  global?: boolean;
+  /** protection key, 0..15 */
+  pkey?: number;
+  pwt?: boolean;
+  pcd?: boolean;
+  pat?: boolean;
+  /** preset the accessed / dirty flags (Linux sets them when it knows the page will be used) */
+  accessed?: boolean;
+  dirty?: boolean;
+  /** software bits 11..9 (0..7) */
+  soft?: number;
+}
+
+/** What the caller must invalidate after a change (x86_64 crate: MapperFlush). */
+export interface Flush {
+  /** 4K page number of the first page of the changed mapping */
+  vpn: number;
+  /** size code of the mapping: its leaf level (x86-64: 0 = 4K, 1 = 2M, 2 = 1G) */
+  size: number;
+  /**
+   * false when skipping the flush is harmless (rights only added: at most
+   * one spurious fault per address, SDM §4.10.4.3); true otherwise
+   */
+  required: boolean;
+}
+
+export type MapError =
+  | "mapped"
+  | "huge-in-the-way"
+  | "table-in-the-way"
+  | "misaligned"
+  | "no-memory"
+  | "not-mapped"
+  | "bad-frame";
+
+export type MapResult = { ok: true; flush: Flush | null } | { ok: false; error: MapError };
+
+/** Where an entry for a page lives, found by a software walk (no A/D writes). */
+export interface EntryRef {
+  level: number;
+  entryPa: number;
+  hi: number;
+  lo: number;
+}
+
+/** A software view of one architecture's page tables: find, build, change entries. */
+export interface PageTableMapper {
+  /** levels of a full walk */
+  readonly levels: number;
+  /** Allocates and zeroes a top-level table. Returns its pfn, or -1. */
+  newRoot(): number;
+  /** Maps the page of leaf level `size` at vpn to pfn, allocating tables; fails if anything is mapped there. */
+  map(rootPfn: number, vpn: number, pfn: number, size: number, flags: MapFlags): MapResult;
+  /** Makes sure the table at `level` on the way to vpn exists; its pfn, or -1 (no memory, a large page in the way). */
+  ensureTable(rootPfn: number, vpn: number, level: number, user?: boolean): number;
+  /** The leaf entry mapping vpn (a software walk: no accessed/dirty writes), or null. */
+  lookup(rootPfn: number, vpn: number): EntryRef | null;
+  /** The entry at `level` on the way to vpn (present or not), or null if the walk stops above it. */
+  entryAt(rootPfn: number, vpn: number, level: number): EntryRef | null;
+  /** Clears the leaf mapping vpn (its first page). The caller must flush. */
+  unmap(rootPfn: number, vpn: number): MapResult;
+  /** Changes the rights and attributes of the leaf mapping vpn, frame kept. */
+  protect(rootPfn: number, vpn: number, flags: MapFlags): MapResult;
+}
+
+/** Hands out frames first..limit-1 in order (for tests, demos and images; the kernel has its buddy allocator). */
+export class BumpFrames implements FrameAllocator {
+  constructor(
+    public next: number,
+    readonly limit: number,
+  ) {}
+
+  allocFrame(): number {
+    return this.next < this.limit ? this.next++ : -1;
+  }
+}

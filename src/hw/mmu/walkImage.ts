@@ -1,0 +1,52 @@
+/**
+ * What `vmlab walk` asks of an architecture (docs/walk-image.md,
+ * ../shared/spec/walk-images.md): the JSON reader (workloads/
+ * pagetableImage.ts) checks what every image has (arch, regs, memory, the
+ * hex bytes, FILE:LINE:COL for every mistake) and hands the rest to the
+ * architecture's driver: its own keys and registers, the one-CPU machine
+ * that holds the image, and a probe's report in the architecture's terms.
+ */
+import type { Access } from "../access.ts";
+
+/** An image's fields, as the reader found them (values unchecked). */
+export interface ImageFields {
+  arch: string;
+  /** the top-level keys other than arch, regs and memory */
+  top: Record<string, unknown>;
+  /** the registers under `regs` (names checked against the driver's list) */
+  regs: Record<string, unknown>;
+  /** a 64-bit value at a top-level key (hex string or integer), or a located error */
+  u64(key: string): bigint;
+}
+
+/** One probe of an image: the report (`vmlab walk --json`'s object) and its text. */
+export interface WalkResult {
+  report: object;
+  lines: string[];
+}
+
+export interface WalkSession {
+  /** a probe (no TLB, nothing written) of `va` for `access` at `privilege` (a value of the driver's flag) */
+  walk(va: bigint, access: Access, privilege: string): WalkResult;
+}
+
+export interface WalkImageDriver {
+  /** the `arch` values it reads */
+  readonly arches: readonly string[];
+  /** its top-level keys besides arch, regs and memory */
+  readonly keys: readonly string[];
+  /** the register names `regs` may hold */
+  readonly regs: readonly string[];
+  /** the privilege option: its flag (`--cpl`), its values, and the default */
+  readonly privilege: { flag: string; values: readonly string[]; default: string };
+  /** checks the driver's keys and registers (`bad` throws at a key's position) */
+  check(f: ImageFields, bad: (path: string, msg: string) => never): CheckedImage;
+}
+
+/** An image whose registers are checked. */
+export interface CheckedImage {
+  /** the physical address bits its memory must fit below */
+  readonly physBits: number;
+  /** the last checks (those that need the memory read first), then the machine holding the image */
+  open(memory: { pa: number; bytes: Uint8Array }[], bad: (path: string, msg: string) => never): WalkSession;
+}

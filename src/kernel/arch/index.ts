@@ -1,0 +1,21 @@
+/**
+ * Every architecture the kernel boots on, by its `arch=` name: the one place
+ * that lists the architecture folders (Linux's Kconfig). The kernel facade
+ * picks one here and hands it to boot; nothing else imports kernel/arch/NAME.
+ */
+import type { ResolvedKernelConfig } from "../core/config.ts";
+import type { Arch } from "../core/core.ts";
+import { x86Arch } from "./x86/index.ts";
+
+/** The architectures, by name, and what each is. */
+export const ARCHES: Readonly<
+  Record<string, { summary: string; build: (cfg: ResolvedKernelConfig) => Arch }>
+> = {
+  x86_64: { summary: "x86-64, 4-level paging (48-bit addresses)", build: x86Arch },
+  "x86_64-la57": { summary: "x86-64, 5-level paging (LA57, 57-bit addresses)", build: x86Arch },
+};
+
+/** The architecture a configuration names (config.ts has checked the name). */
+export function archFor(cfg: ResolvedKernelConfig): Arch {
+  return ARCHES[cfg.arch].build(cfg);
+}

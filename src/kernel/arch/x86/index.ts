@@ -1,0 +1,77 @@
+/**
+ * The x86-64 architecture of the kernel (Linux: arch/x86): `x86_64` with
+ * 4-level paging and `x86_64-la57` with 5-level, with PCIDs, SMEP/SMAP and
+ * page-table isolation as configured. Each piece lives in its own file,
+ * named as Linux names it; this object hands them to the generic kernel
+ * (kernel/core/core.ts Arch).
+ */
+import { X86Machine } from "../../../hw/arch/x86_64/machine.ts";
+import type { Mmu } from "../../../hw/mmu/Mmu.ts";
+import type { ResolvedKernelConfig } from "../../core/config.ts";
+import type { Arch, KernelImage } from "../../core/core.ts";
+import { Vaddr } from "../../core/vaddr.ts";
+import { x86Cpu, x86Cpus } from "./cpu.ts";
+import { bug } from "./dumpstack.ts";
+import { kernelAccess, uaccessFault, userAccess } from "./fault.ts";
+import {
+  cpuInit,
+  EMPTY_ZERO_PAGE_PFN,
+  IMAGE_END_PFN,
+  IMAGE_START_PFN,
+  initMemMapping,
+  KERNEL_DATA,
+  KERNEL_RODATA,
+  KERNEL_TEXT,
+  LOW_RESERVED_PFNS,
+} from "./init.ts";
+import { X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
+import { directPa, directVa } from "./page.ts";
+import { KERNEL_MAXPHYADDR, X86Pgtable } from "./pgtable.ts";
+import { X86Tlb } from "./tlb.ts";
+import { X86_VIEW } from "./view.ts";
+
+const IMAGE: KernelImage = {
+  lowReservedPfns: LOW_RESERVED_PFNS,
+  startPfn: IMAGE_START_PFN,
+  endPfn: IMAGE_END_PFN,
+  zeroPfn: EMPTY_ZERO_PAGE_PFN,
+  bytes: KERNEL_TEXT + KERNEL_RODATA + KERNEL_DATA,
+};
+
+/** The x86-64 architecture for one kernel's configuration. */
+export function x86Arch(cfg: ResolvedKernelConfig): Arch {
+  const levels = cfg.arch === "x86_64-la57" ? 5 : 4;
+  const layout = levels === 5 ? X86_64_LA57_LAYOUT : X86_64_LAYOUT;
+  const va = new Vaddr(levels === 5 ? 57 : 48);
+  return {
+    name: cfg.arch,
+    pgtable: new X86Pgtable(levels, cfg.pti),
+    layout,
+    va,
+    view: X86_VIEW,
+    image: IMAGE,
+    newMachine: () =>
+      new X86Machine({
+        ramBytes: cfg.ramBytes,
+        cpus: cfg.cpus,
+        la57: levels === 5,
+        maxPhyAddr: KERNEL_MAXPHYADDR,
+        tlb: cfg.tlb,
+        psc: cfg.psc,
+        checkCoherence: cfg.checkCoherence,
+      }),
+    setupArch: (machine, pages, memblock) =>
+      initMemMapping(machine, pages, memblock, va, layout, levels, cfg.pti),
+    cpuInit: (machine, rootPfn) => cpuInit(machine, rootPfn, cfg),
+    newTlb: (machine) => new X86Tlb(x86Cpus(machine), cfg.pcid, cfg.pti, va),
+    userAccess,
+    kernelAccess,
+    bug,
+    uaccessFault,
+    // user_access_begin / user_access_end: STAC and CLAC (RFLAGS.AC lifts SMAP)
+    uaccessBegin: (cpu: Mmu) => x86Cpu(cpu).stac(),
+    uaccessEnd: (cpu: Mmu) => x86Cpu(cpu).clac(),
+    directVa: (pa) => directVa(layout, pa),
+    directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * What the kernel's read-outs (explain, /proc, `show P pagetable`, the
+ * invariant checker, meminfo) ask of an architecture: its words for what
+ * they show, and the few checks only it can make. Linux splits them the same
+ * way: arch/x86/mm/dump_pagetables.c names an entry's bits,
+ * arch/x86/mm/fault.c prints the error code, arch_report_meminfo adds the
+ * DirectMap lines. Each architecture implements it in its folder's view.ts;
+ * the kernel holds it as `k.arch.view`.
+ *
+ * What these read-outs take from elsewhere: the meaning of an entry from
+ * the kernel's Pgtable (mm/arch.ts: present, special, swap entries, frames);
+ * the levels' names and page sizes from the hardware (`cpu.format.levelNames`,
+ * `cpu.geometry`); rights and fault codes from the MMU's own side-effect-free
+ * walk (`Mmu.probe`).
+ */
+import type { PhysMem } from "../../hw/PhysMem.ts";
+
+/** One row of an entry's bit-by-bit table: what a field of the entry says. */
+export interface EntryBit {
+  /** the field (`present`, `write`, `execute`, ...) */
+  name: string;
+  /** its value in words (`RW`, `read-only`, `XD (no execute)`, ...) */
+  value: string;
+  /** state the hardware keeps as the page is used (x86 A and D): not a difference in rights */
+  status?: boolean;
+}
+
+export interface ArchView {
+  /** user mode in the architecture's words (x86: `user mode (CPL 3)`) */
+  readonly userMode: string;
+  /** the register a walk starts from (x86: `CR3`) */
+  readonly rootRegister: string;
+  /** what an address outside every translated range raises, and what the kernel does about it */
+  readonly badAddress: string;
+  /** where a swap entry keeps its offset (x86: `stored inverted in bits 9-58`) */
+  readonly swapLayout: string;
+  /** An entry's flags as a walk display lists them (x86: `P RW US A D XD`). */
+  entryFlags(hi: number, lo: number, level: number): string[];
+  /** A leaf's hardware fields, one row each, for the side-by-side of two entries that map one frame. */
+  entryBits(hi: number, lo: number, level: number): EntryBit[];
+  /** A page fault as the architecture reports it, from the MMU's fault code (x86: `#PF error_code 0x6 (WR|US)`). */
+  faultText(errorCode: number): string;
+  /**
+   * What is wrong with a process's PGD pair (Pgtable.pgdOrder 1; x86 PTI:
+   * the user PGD mirrors the kernel PGD's user half, and init_mm's user PGD
+   * its kernel half; the kernel PGD's user entries carry NX), one sentence
+   * each; empty when nothing is.
+   */
+  pgdPairProblems(phys: PhysMem, pgdPfn: number, kernelPgdPfn: number): string[];
+  /** arch_report_meminfo: the architecture's own /proc/meminfo fields, in bytes, in order (x86: DirectMap4k, 2M, 1G). */
+  reportMeminfo(nrFrames: number): Record<string, number>;
+}

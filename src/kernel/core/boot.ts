@@ -1,0 +1,192 @@
+/**
+ * Boot, the generic part (init/main.c start_kernel, mm/mm_init.c
+ * mm_core_init): the machine, struct page for every frame, memblock and the
+ * architecture's page tables (arch/x86/init.ts), the rest of memory handed
+ * to the buddy allocator with its watermarks, slab, vmalloc, the page-table
+ * allocator of init_mm, then the user-memory subsystems (page cache, user
+ * address spaces, reclaim, swap), TLB management and the user-access
+ * routines, each given what it calls back into.
+ *
+ * The first 1 MiB is reserved; the kernel image is at 16 MiB; early page
+ * tables and the memmap come from memblock right after the image; the rest
+ * goes to the buddy allocator. Kernel memory is never reclaimed: nothing in
+ * vmlab ever unmaps or moves a frame of a kernel kind.
+ */
+import type { FrameAllocator } from "../../hw/mmu/Mapper.ts";
+import { BuddyAllocator } from "../mm/buddy.ts";
+import { Gfp } from "../mm/gfp.ts";
+import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
+import { PageCache } from "../mm/pagecache.ts";
+import { SlabAllocator } from "../mm/slab.ts";
+import { SwapArea } from "../mm/swapfile.ts";
+import { UserMm } from "../mm/userMm.ts";
+import { Vmalloc } from "../mm/vmalloc.ts";
+import { Vmscan } from "../mm/vmscan.ts";
+import type { ResolvedKernelConfig } from "./config.ts";
+import type { Arch, KernelCore, KernelParts } from "./core.ts";
+import { Memblock } from "./memblock.ts";
+import { chargeHugePage, chargeUserPage } from "./memcontrol.ts";
+import { outOfMemory } from "./oom.ts";
+import { directReclaim, kswapd } from "./reclaim.ts";
+import { contextTask, liveMms } from "./sched.ts";
+import { Uaccess } from "./uaccess.ts";
+
+/**
+ * Boots the kernel `k` on a new machine and returns its subsystems. `k` is
+ * the kernel being constructed: the callbacks wired here (reclaim, the OOM
+ * killer, TLB flushes, the task list) reach it once it is up.
+ */
+export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch): KernelParts {
+  const swap = cfg.swapBytes > 0 ? new SwapArea(cfg.swapBytes / 4096) : null;
+  const { layout, va, pgtable, image } = arch;
+  const machine = arch.newMachine();
+  const nrFrames = machine.phys.nrFrames;
+  const pages = new PageDescTable(nrFrames);
+  const buddy = new BuddyAllocator(pages, nrFrames);
+
+  // ---- setup_arch: memblock right after the image, the kernel's page tables ----
+  const memblock = new Memblock(machine.phys, pages, image.endPfn);
+  const archMap = arch.setupArch(machine, pages, memblock);
+  const rootPfn = archMap.rootPfn;
+  const memblockSummary = { start: image.endPfn, end: memblock.next, frames: memblock.frames };
+
+  // ---- mm_core_init: the rest to the buddy allocator (memblock_free_all), watermarks, slab, vmalloc ----
+  buddy.freeBootRange(image.lowReservedPfns, image.startPfn);
+  memblock.freeAll(buddy);
+  buddy.setupWatermarks();
+  const slab = new SlabAllocator(buddy, pages, cfg.cpus);
+  const tableAlloc: FrameAllocator = {
+    allocFrame: () => {
+      const t = buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
+      if (t >= 0) k.pageTablePages++;
+      return t;
+    },
+  };
+  const mapper = pgtable.mapper(machine.phys, tableAlloc);
+  const lazyMax = (32 - Math.clz32(cfg.cpus)) * 8192;
+  const vm = new Vmalloc(
+    buddy,
+    {
+      mapKernelPage: (vpn, p) => mapper.map(rootPfn, vpn, p, 0, archMap.pageKernel).ok,
+      unmapKernelPage: (vpn) => {
+        mapper.unmap(rootPfn, vpn);
+      },
+      flushKernelRange: (vpn, n) => tlbMgr.flushTlbKernelRange(vpn, n, k.runningCpu),
+    },
+    archMap.vmallocStartVpn,
+    archMap.vmallocEndVpn,
+    lazyMax,
+    cfg.vmallocLazy,
+  );
+
+  // ---- user address spaces, the page cache, reclaim ----
+  const zeroPfn = image.zeroPfn;
+  const taskSizeVpn = va.vpn(layout.userEnd) - 1; // TASK_SIZE_MAX = 2^47 - PAGE_SIZE
+  const tlbMgr = arch.newTlb(machine);
+  const pageCache = new PageCache(machine.phys, pages, buddy);
+  const fab = cfg.faultAroundBytes;
+  const userMm = new UserMm(
+    {
+      pageCache,
+      swap,
+      lru: null,
+      phys: machine.phys,
+      pages,
+      buddy,
+      pgtable,
+      kernelRootPfn: rootPfn,
+      zeroPfn,
+      taskSizeVpn,
+      countPageTables: (d) => {
+        k.pageTablePages += d;
+      },
+      chargeUserPage: () => chargeUserPage(k),
+      chargeHugePage: () => chargeHugePage(k),
+      flushTlbMmRange: (mm, vpn, n) => tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu),
+    },
+    {
+      thp: cfg.thp,
+      thpZeroPage: cfg.thpZeroPage,
+      // fault_around_bytes_set: max(rounddown_pow_of_two(val) >> PAGE_SHIFT, 1)
+      faultAroundPages: fab < 4096 ? 1 : 2 ** Math.floor(Math.log2(fab / 4096)),
+      pageCluster: cfg.pageCluster,
+      readaheadPages: Math.max(1, cfg.readaheadKb / 4),
+      mmapMinAddr: cfg.mmapMinAddr,
+      overcommit: cfg.overcommit,
+      totalRamPages: () => buddy.managedPages(),
+      totalSwapPages: () => swap?.totalPages ?? 0,
+      committedPages: () => k.tasks.reduce((n, t) => n + (t.alive && t.mm ? t.mm.committed : 0), 0),
+    },
+  );
+  const vmscan = new Vmscan(
+    {
+      phys: machine.phys,
+      pages,
+      userMm,
+      pageCache,
+      swap,
+      mms: () => liveMms(k),
+      flushPage: (mm, vpn) => userMm.env.flushTlbMmRange(mm, vpn, 1),
+      swappiness: () => cfg.swappiness,
+      policy: cfg.policy,
+      seed: cfg.seed,
+    },
+    pages.nrFrames,
+  );
+  // the LRU lists and the users of them need each other: wired once both exist
+  userMm.env.lru = vmscan;
+  pageCache.lru = vmscan;
+  buddy.hooks = {
+    wakeKswapd: () => {
+      kswapd(k);
+    },
+    directReclaim: (order) => directReclaim(k, order),
+    outOfMemory: (order) => outOfMemory(k, order),
+  };
+  tlbMgr.onMmUnloaded = (mm) => userMm.freePgd(mm);
+
+  // ---- CPUs: paging on, CR3 = init_mm's PGD; the user-access routines ----
+  arch.cpuInit(machine, rootPfn);
+  const uaccess = new Uaccess({
+    cpus: machine.cpus,
+    phys: machine.phys,
+    userEnd: layout.userEnd,
+    contextTask: (cpuId) => contextTask(k, cpuId),
+    enter: (cpuId) => {
+      k.runningCpu = cpuId;
+      tlbMgr.enterKernel(cpuId);
+    },
+    resolveUserFault: (task, cpu, addr) => arch.uaccessFault(k, task, cpu, addr),
+    begin: (cpu) => arch.uaccessBegin(cpu),
+    end: (cpu) => arch.uaccessEnd(cpu),
+  });
+  return {
+    arch,
+    machine,
+    levels: pgtable.levels,
+    layout,
+    va,
+    pages,
+    buddy,
+    slab,
+    vm,
+    mapper,
+    rootPfn,
+    memblock: memblockSummary,
+    zeroPfn,
+    userMm,
+    pageCache,
+    swap,
+    vmscan,
+    tlbMgr,
+    uaccess,
+    exactLru: cfg.policy === "lru",
+  };
+}
+
+/** mem_init_print_info: the boot's memory line in dmesg. */
+export function memInitInfo(k: KernelCore): string {
+  const nrFrames = k.machine.phys.nrFrames;
+  const image = k.arch.image;
+  return `Memory: ${(k.buddy.freePages() * 4) | 0}K/${(nrFrames * 4) | 0}K available (${(image.bytes / 1024) | 0}K kernel image, ${(k.memblock.frames * 4) | 0}K memblock, ${(image.lowReservedPfns * 4) | 0}K reserved)`;
+}

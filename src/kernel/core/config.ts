@@ -1,0 +1,363 @@
+/**
+ * The kernel's configuration: KernelConfig, its defaults and ranges, and
+ * the one validator of its values, for both ways in: the Kernel API
+ * (`resolveConfig`, errors worded in the API's fields and units) and the
+ * `.vm` language's `machine` statement (`machineConfig`, errors worded in
+ * the statement's keys and sizes; the scenario layer only reads the
+ * statement's syntax and attaches FILE:LINE:COL to a MachineKeyError).
+ */
+import { InputError } from "../../base/errors.ts";
+import { makeTlb } from "../../hw/mmu/Tlb.ts";
+import { RECLAIM_POLICIES, type ReclaimPolicy } from "../mm/vmscan.ts";
+
+/** The machine and kernel options that concern the kernel's own memory (the `machine` statement). */
+export interface KernelConfig {
+  ramBytes: number;
+  /**
+   * A limit on the pages user memory may hold (a cgroup's memory.max over
+   * every process): at the limit, allocating a user page first reclaims
+   * (try_to_free_mem_cgroup_pages). Null: no limit.
+   */
+  userMemoryPages?: number | null;
+  cpus?: number;
+  arch?: "x86_64" | "x86_64-la57";
+  /** TLB preset or spec */
+  tlb?: string;
+  /** use PCIDs (CR4.PCIDE); default on */
+  pcid?: boolean;
+  /** page-table isolation (pti=on): two PGDs per mm, CR3 switched on kernel entry and exit */
+  pti?: boolean;
+  /** CR4.SMAP / CR4.SMEP; default on */
+  smap?: boolean;
+  smep?: boolean;
+  /** panic on the first oops (kernel.panic_on_oops) */
+  panicOnOops?: boolean;
+  /** paging-structure caches in the CPUs */
+  psc?: boolean;
+  /** report every use of a stale TLB entry */
+  checkCoherence?: boolean;
+  /** vfree flushes TLBs lazily, as Linux does (default true) */
+  vmallocLazy?: boolean;
+  /** vm.mmap_min_addr (default 65536) */
+  mmapMinAddr?: number;
+  /** vm.overcommit_memory: heuristic (0), always (1), never (2) */
+  overcommit?: "heuristic" | "always" | "never";
+  /** /sys/kernel/mm/transparent_hugepage/enabled (default madvise) */
+  thp?: "never" | "madvise" | "always";
+  /** .../transparent_hugepage/use_zero_page (default on) */
+  thpZeroPage?: boolean;
+  /** debugfs fault_around_bytes (default 65536); rounded down to a power of two pages, at most 2 MiB */
+  faultAroundBytes?: number;
+  /** the block device's read_ahead_kb (default 128) */
+  readaheadKb?: number;
+  /** the size of the swap area in bytes (default 0: no swap) */
+  swapBytes?: number;
+  /** vm.swappiness, 0 .. 200 (default 60) */
+  swappiness?: number;
+  /** vm.page-cluster: swap readahead reads 2^N pages (default 3; 0 turns it off) */
+  pageCluster?: number;
+  /** the page-reclaim policy (default linux: the two-list LRU) */
+  policy?: ReclaimPolicy;
+  /** seeds the random reclaim policy */
+  seed?: number;
+}
+
+/** A KernelConfig with every default filled in (Kernel.config). */
+export type ResolvedKernelConfig = Required<Omit<KernelConfig, "tlb" | "arch">> & {
+  tlb: string;
+  arch: "x86_64" | "x86_64-la57";
+};
+
+// ---- ranges ----
+
+/** The smallest machine vmlab boots (the kernel image is loaded at 16 MiB). */
+export const MIN_RAM = 32 << 20;
+/** The most RAM the Kernel API boots: x86-64's direct map (64 TiB). */
+export const MAX_RAM = 2 ** 46;
+/** The most RAM a `machine` statement boots (struct page costs host memory per frame). */
+export const MAX_KERNEL_RAM = 64n << 30n;
+/** One swap area of at most 64 GiB; its first page is the header. */
+const MAX_SWAP_BYTES = 2 ** 36;
+const MIN_SWAP_BYTES = 2 * 4096;
+/** fault_around_bytes: at most one page table's 512 pages (PTRS_PER_PTE). */
+const MAX_FAULT_AROUND_BYTES = 512 * 4096;
+/** read_ahead_kb: at most 64 MiB */
+const MAX_READAHEAD_KB = 65536;
+const MAX_SWAPPINESS = 200;
+const MAX_PAGE_CLUSTER = 9;
+const MAX_MACHINE_CPUS = 64n;
+
+/**
+ * The Kernel API's configuration with its defaults, checked (InputError
+ * worded in the API's fields: `swap=N: ...`). The machine model checks
+ * what is its own (CPU count, TLB spec, RAM a multiple of the page size).
+ */
+export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
+  const c: ResolvedKernelConfig = {
+    ramBytes: config.ramBytes,
+    cpus: config.cpus ?? 1,
+    arch: config.arch ?? "x86_64",
+    tlb: config.tlb ?? "skylake",
+    pcid: config.pcid ?? true,
+    userMemoryPages: config.userMemoryPages ?? null,
+    pti: config.pti ?? false,
+    smap: config.smap ?? true,
+    smep: config.smep ?? true,
+    panicOnOops: config.panicOnOops ?? false,
+    psc: config.psc ?? false,
+    checkCoherence: config.checkCoherence ?? false,
+    vmallocLazy: config.vmallocLazy ?? true,
+    mmapMinAddr: config.mmapMinAddr ?? 65536,
+    overcommit: config.overcommit ?? "heuristic",
+    thp: config.thp ?? "madvise",
+    thpZeroPage: config.thpZeroPage ?? true,
+    faultAroundBytes: config.faultAroundBytes ?? 65536,
+    readaheadKb: config.readaheadKb ?? 128,
+    swapBytes: config.swapBytes ?? 0,
+    swappiness: config.swappiness ?? 60,
+    policy: config.policy ?? "linux",
+    pageCluster: config.pageCluster ?? 3,
+    seed: config.seed ?? 1,
+  };
+  const int = (v: number, max: number) => Number.isInteger(v) && v >= 0 && v <= max;
+  if (!int(c.pageCluster, MAX_PAGE_CLUSTER))
+    throw new InputError(`page_cluster=${c.pageCluster}: must be 0 .. ${MAX_PAGE_CLUSTER}`);
+  if (!RECLAIM_POLICIES.includes(c.policy))
+    throw new InputError(`policy=${c.policy}: one of ${RECLAIM_POLICIES.join(", ")}`);
+  if (!int(c.swappiness, MAX_SWAPPINESS))
+    throw new InputError(`swappiness=${c.swappiness}: must be an integer from 0 to ${MAX_SWAPPINESS}`);
+  const sw = c.swapBytes;
+  if (!(int(sw, MAX_SWAP_BYTES) && sw % 4096 === 0))
+    throw new InputError(`swap=${sw}: must be a multiple of 4096 from 0 to 64 GiB`);
+  if (sw > 0 && sw < MIN_SWAP_BYTES)
+    throw new InputError(`swap=${sw}: a swap area needs its header page and at least one page`);
+  const fab = c.faultAroundBytes;
+  if (!int(fab, MAX_FAULT_AROUND_BYTES))
+    throw new InputError(
+      `fault_around_bytes=${fab}: must be an integer from 0 to ${MAX_FAULT_AROUND_BYTES} (PTRS_PER_PTE pages)`,
+    );
+  if (!int(c.readaheadKb, MAX_READAHEAD_KB))
+    throw new InputError(`read_ahead_kb=${c.readaheadKb}: must be an integer from 0 to ${MAX_READAHEAD_KB}`);
+  if (!(c.ramBytes >= MIN_RAM)) {
+    throw new InputError(
+      `ram=${c.ramBytes} is too small: the kernel image is loaded at 16 MiB, so vmlab boots with at least 32 MiB`,
+    );
+  }
+  if (c.ramBytes > MAX_RAM)
+    throw new InputError(`ram=${c.ramBytes} is larger than x86-64's 64 TiB direct map`);
+  return c;
+}
+
+// =====================================================================
+// The `machine` statement
+// =====================================================================
+
+/**
+ * The `machine` statement's keys, their defaults (as the statement writes
+ * them) and whether vmlab models them yet. One place: `vmlab run --verbose`
+ * prints this table and docs/scenarios.md documents it.
+ */
+export const MACHINE_KEYS: { key: string; default: string; values: string; modelled: boolean }[] = [
+  {
+    key: "arch",
+    default: "x86_64",
+    values: "x86_64, x86_64-la57 (arm64, riscv-sv39, riscv-sv48, i386, i386-pae: later)",
+    modelled: true,
+  },
+  { key: "profile", default: "linux", values: "linux (windows: later)", modelled: true },
+  { key: "ram", default: "256M", values: "32M .. 64G, a multiple of 4K", modelled: true },
+  { key: "swap", default: "0", values: "0 .. 64G, a multiple of 4K (one swap area)", modelled: true },
+  { key: "cpus", default: "1", values: "1 .. 64", modelled: true },
+  {
+    key: "tlb",
+    default: "skylake",
+    values: "skylake, vmref, tiny, none, or L1xW,L2xW (e.g. 64x4,1536x12)",
+    modelled: true,
+  },
+  {
+    key: "policy",
+    default: "linux",
+    values: "linux (two-list LRU), mglru, clock, fifo, lru (exact), random",
+    modelled: true,
+  },
+  { key: "pcid", default: "on", values: "on, off", modelled: true },
+  { key: "smap", default: "on", values: "on, off", modelled: true },
+  { key: "smep", default: "on", values: "on, off", modelled: true },
+  { key: "pti", default: "off", values: "on, off", modelled: true },
+  { key: "thp", default: "madvise", values: "never, madvise, always", modelled: true },
+  { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
+  { key: "mmap_min_addr", default: "65536", values: "bytes", modelled: true },
+  { key: "overcommit", default: "heuristic", values: "heuristic, always, never", modelled: true },
+  {
+    key: "fault_around",
+    default: "64K",
+    values: "0 .. 2M (fault_around_bytes; rounded down to a power of two pages)",
+    modelled: true,
+  },
+  {
+    key: "readahead",
+    default: "128K",
+    values: "0 .. 64M (read_ahead_kb; sizes mmap read-around)",
+    modelled: true,
+  },
+  { key: "panic_on_oops", default: "0", values: "0, 1", modelled: true },
+  { key: "seed", default: "1", values: "integer", modelled: true },
+  {
+    key: "swappiness",
+    default: "60",
+    values: "0 .. 200 (vm.swappiness; a vmlab extension)",
+    modelled: true,
+  },
+  {
+    key: "page_cluster",
+    default: "3",
+    values: "0 .. 9 (vm.page-cluster: swap readahead of 2^N pages; a vmlab extension)",
+    modelled: true,
+  },
+  {
+    key: "psc",
+    default: "off",
+    values: "on, off (paging-structure caches; a vmlab extension)",
+    modelled: true,
+  },
+  {
+    key: "check_tlb",
+    default: "off",
+    values: "on, off (coherence checker; a vmlab extension)",
+    modelled: true,
+  },
+  {
+    key: "vmalloc_lazy",
+    default: "on",
+    values: "on, off (lazy vfree TLB purge; a vmlab extension)",
+    modelled: true,
+  },
+];
+
+/**
+ * A `machine` statement's values as its syntax reads them (the scenario
+ * layer): each key as given, or its default. Syntax errors (a number
+ * expected, on or off expected) are the reader's to raise.
+ */
+export interface MachineValues {
+  given(key: string): boolean;
+  /** the value as a word: an identifier, or a plain number in decimal */
+  word(key: string): string;
+  /** the value as a number (a size's K, M or G applied) */
+  number(key: string): bigint;
+  /** on or off (also 1 or 0) */
+  onOff(key: string): boolean;
+}
+
+/** A value a machine key does not allow; the scenario layer reports it at the key's value. */
+export class MachineKeyError extends InputError {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`machine ${key}: ${reason}`);
+  }
+}
+
+export interface MachineSettings {
+  kernel: KernelConfig;
+  seed: number;
+  /** every key as given or defaulted, for --verbose and --json */
+  effective: Record<string, string>;
+}
+
+/** Checks a `machine` statement's values and turns them into a KernelConfig (MachineKeyError for a bad value). */
+export function machineConfig(v: MachineValues): MachineSettings {
+  const bad = (key: string, reason: string): never => {
+    throw new MachineKeyError(key, reason);
+  };
+  const oneOf = (key: string, allowed: string[], later: string[] = []): string => {
+    const x = v.word(key);
+    if (later.includes(x)) bad(key, `'${x}' is not supported by this version of vmlab yet`);
+    if (!allowed.includes(x)) bad(key, `expected one of ${allowed.join(", ")}, not '${x}'`);
+    return x;
+  };
+
+  const arch = oneOf(
+    "arch",
+    ["x86_64", "x86_64-la57"],
+    ["arm64", "riscv-sv39", "riscv-sv48", "i386", "i386-pae"],
+  );
+  oneOf("profile", ["linux"], ["windows"]);
+  const ram = v.number("ram");
+  if (ram <= 0n || ram % 4096n !== 0n)
+    bad("ram", `must be a positive multiple of the 4 KiB page size, not ${ram}`);
+  if (ram < BigInt(MIN_RAM))
+    bad(
+      "ram",
+      `${ram} bytes is too small: the kernel image is loaded at 16 MiB, so vmlab boots with at least 32M`,
+    );
+  if (ram > MAX_KERNEL_RAM) bad("ram", `${ram} bytes is more than the 64G vmlab's kernel model boots`);
+  const cpus = v.number("cpus");
+  if (cpus < 1n || cpus > MAX_MACHINE_CPUS) bad("cpus", `must be 1..${MAX_MACHINE_CPUS}, not ${cpus}`);
+  const tlb = v.word("tlb");
+  try {
+    makeTlb(tlb);
+  } catch (e) {
+    if (v.given("tlb")) bad("tlb", (e as Error).message);
+    throw e;
+  }
+  const panic = v.word("panic_on_oops");
+  if (panic !== "0" && panic !== "1") bad("panic_on_oops", `expected 0 or 1, not '${panic}'`);
+  const thp = oneOf("thp", ["never", "madvise", "always"]) as "never" | "madvise" | "always";
+  const overcommit = oneOf("overcommit", ["heuristic", "always", "never"]) as
+    | "heuristic"
+    | "always"
+    | "never";
+  for (const k of ["swap", "mmap_min_addr", "fault_around", "readahead", "seed"]) v.number(k);
+  v.onOff("thp_zero_page");
+  const faultAround = v.number("fault_around");
+  if (faultAround < 0n || faultAround > BigInt(MAX_FAULT_AROUND_BYTES))
+    bad("fault_around", `must be 0 .. 2M (at most one page table's 512 pages), not ${faultAround}`);
+  const swap = v.number("swap");
+  if (swap < 0n || swap > BigInt(MAX_SWAP_BYTES) || swap % 4096n !== 0n)
+    bad("swap", `must be a multiple of 4K from 0 to 64G, not ${swap}`);
+  if (swap > 0n && swap < BigInt(MIN_SWAP_BYTES))
+    bad("swap", "a swap area needs its header page and at least one page (8K)");
+  const pageCluster = v.number("page_cluster");
+  if (pageCluster < 0n || pageCluster > BigInt(MAX_PAGE_CLUSTER))
+    bad("page_cluster", `must be 0 .. ${MAX_PAGE_CLUSTER}, not ${pageCluster}`);
+  const swappiness = v.number("swappiness");
+  if (swappiness < 0n || swappiness > BigInt(MAX_SWAPPINESS))
+    bad("swappiness", `must be 0 .. ${MAX_SWAPPINESS}, not ${swappiness}`);
+  const readahead = v.number("readahead");
+  if (readahead < 0n || readahead > BigInt(MAX_READAHEAD_KB) * 1024n)
+    bad("readahead", `must be 0 .. 64M, not ${readahead}`);
+  const seed = v.number("seed");
+  const effective: Record<string, string> = {};
+  for (const k of MACHINE_KEYS) effective[k.key] = v.given(k.key) ? v.word(k.key) : k.default;
+  return {
+    seed: Number(seed & 0xffffffffn),
+    effective,
+    kernel: {
+      ramBytes: Number(ram),
+      cpus: Number(cpus),
+      arch: arch as "x86_64" | "x86_64-la57",
+      tlb,
+      pcid: v.onOff("pcid"),
+      pti: v.onOff("pti"),
+      smap: v.onOff("smap"),
+      smep: v.onOff("smep"),
+      panicOnOops: panic === "1",
+      psc: v.onOff("psc"),
+      checkCoherence: v.onOff("check_tlb"),
+      vmallocLazy: v.onOff("vmalloc_lazy"),
+      mmapMinAddr: Number(v.number("mmap_min_addr")),
+      thp,
+      thpZeroPage: v.onOff("thp_zero_page"),
+      overcommit,
+      faultAroundBytes: Number(faultAround),
+      readaheadKb: Number(readahead / 1024n),
+      swapBytes: Number(swap),
+      swappiness: Number(swappiness),
+      pageCluster: Number(pageCluster),
+      policy: oneOf("policy", RECLAIM_POLICIES) as ReclaimPolicy,
+      seed: Number(v.number("seed") & 0xffffffffn),
+    },
+  };
+}

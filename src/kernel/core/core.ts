@@ -1,0 +1,243 @@
+/**
+ * The kernel as its own modules see it: the subsystems it owns and the
+ * state they share (in Linux, the kernel's globals: init_mm, the zones, the
+ * task list, `current`). Kernel (Kernel.ts) is the one implementation; the
+ * modules that hold the kernel's code (boot, sched, mman, fault, oom, ...)
+ * take it as this type, so they need not import the facade.
+ */
+
+import type { Access } from "../../hw/access.ts";
+import type { Machine } from "../../hw/machine/Machine.ts";
+import type { MapFlags, PageTableMapper } from "../../hw/mmu/Mapper.ts";
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import type { Pgtable } from "../mm/arch.ts";
+import type { BuddyAllocator } from "../mm/buddy.ts";
+import type { MmStruct } from "../mm/MmStruct.ts";
+import type { PageDescTable } from "../mm/PageDesc.ts";
+import type { PageCache } from "../mm/pagecache.ts";
+import type { SlabAllocator } from "../mm/slab.ts";
+import type { SwapArea } from "../mm/swapfile.ts";
+import type { UserMm } from "../mm/userMm.ts";
+import type { Vmalloc } from "../mm/vmalloc.ts";
+import type { Vmscan } from "../mm/vmscan.ts";
+import type { ArchView } from "./archView.ts";
+import type { ResolvedKernelConfig } from "./config.ts";
+import type { Layout } from "./layout.ts";
+import type { Memblock } from "./memblock.ts";
+import type { Task } from "./task.ts";
+import type { Uaccess } from "./uaccess.ts";
+import type { Vaddr } from "./vaddr.ts";
+
+/**
+ * Everything the kernel asks of an architecture beyond page-table entries
+ * (those are mm/arch.ts Pgtable): what Linux keeps under arch/X: the
+ * machine and its CPUs' paging set-up, the kernel's own page tables
+ * (setup_arch, init_mem_mapping), the virtual layout, address-space
+ * switching and TLB maintenance (arch/X/mm/tlb.c and how other CPUs learn
+ * of a flush), the page-fault entry (arch/X/mm/fault.c: from the hardware's
+ * fault report to generic fault flags, access_error, signals, oopses), the
+ * user-access bracket (STAC/CLAC, PAN), and the architecture's words for
+ * what it shows (ArchView). kernel/arch/NAME/ implements it; the kernel
+ * facade picks one by name from kernel/arch/index.ts and hands it to boot.
+ */
+export interface Arch {
+  /** the `arch=` name */
+  readonly name: string;
+  readonly pgtable: Pgtable;
+  readonly layout: Layout;
+  readonly va: Vaddr;
+  readonly view: ArchView;
+  /** where the kernel image and the zero page sit in physical memory */
+  readonly image: KernelImage;
+  /** the machine: RAM and CPUs */
+  newMachine(): Machine;
+  /** setup_arch: the kernel's own page tables, their frames from memblock */
+  setupArch(machine: Machine, pages: PageDescTable, memblock: Memblock): ArchMemoryMap;
+  /** each CPU's paging registers (x86 CR0/CR4/EFER; ARM64 SCTLR/TCR), root = init_mm's PGD */
+  cpuInit(machine: Machine, rootPfn: number): void;
+  /** ASIDs, switch_mm, flushes and shootdowns for the machine's CPUs */
+  newTlb(machine: Machine): ArchTlb;
+  /** a user-mode access (translate in user mode; a fault enters the kernel's handler; retry or signal) */
+  userAccess(
+    k: KernelCore,
+    cpuId: number,
+    task: Task,
+    va: bigint,
+    access: Access,
+    value: number,
+  ): UserAccessResult;
+  /** a plain kernel dereference: the byte, or an oops */
+  kernelAccess(k: KernelCore, cpuId: number, va: bigint, access: Access, value: number): KernelAccessResult;
+  /** BUG(): the report of a broken kernel invariant, in the current task's context */
+  bug(k: KernelCore, cpuId: number, message: string, file: string): string[];
+  /** the fault a user-access routine took on `cpu`, given to do_user_addr_fault: true when resolved (retry) */
+  uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean;
+  /** user_access_begin / user_access_end (x86 STAC/CLAC under SMAP; ARM64 PAN) */
+  uaccessBegin(cpu: Mmu): void;
+  uaccessEnd(cpu: Mmu): void;
+  /** __va / __pa over the direct map (-1: not a direct-map address) */
+  directVa(pa: number): bigint;
+  directPa(va: bigint, ramBytes: number): number;
+}
+
+/** Where the kernel image sits in physical memory, and what boot reserves around it. */
+export interface KernelImage {
+  /** frames below this are reserved (the first 1 MiB on x86) */
+  readonly lowReservedPfns: number;
+  /** the image's first frame and the first frame after it (memblock starts there) */
+  readonly startPfn: number;
+  readonly endPfn: number;
+  /** empty_zero_page */
+  readonly zeroPfn: number;
+  /** text, rodata and data+bss, in bytes (the boot log's "kernel image") */
+  readonly bytes: number;
+}
+
+/** What setup_arch leaves for the rest of boot. */
+export interface ArchMemoryMap {
+  /** init_mm.pgd */
+  rootPfn: number;
+  /** PAGE_KERNEL as the kernel maps vmalloc pages */
+  pageKernel: MapFlags;
+  /** the vmalloc area as page numbers: [start, end) */
+  vmallocStartVpn: number;
+  vmallocEndVpn: number;
+}
+
+/** Per-CPU TLB state (Linux: struct tlb_state, cpu_tlbstate). */
+export interface CpuTlbState {
+  /** the mm whose page tables the CPU's root register points to; null = init_mm */
+  readonly loadedMm: MmStruct | null;
+  /** the ASID slot it runs under */
+  readonly loadedAsid: number;
+  /** running a kernel thread on a borrowed mm (lazy TLB mode) */
+  readonly isLazy: boolean;
+  readonly contextSwitches: number;
+  /** flush IPIs this CPU received */
+  readonly shootdownsReceived: number;
+  /** full flushes of the current ASID done by switch_mm (a stale or new ASID) */
+  readonly switchFlushes: number;
+  /** root-register writes on kernel entry and exit (x86 PTI, ARM64 KPTI; 0 without) */
+  readonly ptiCr3Writes: number;
+  /** returns to user that flushed the user ASID (PTI) */
+  readonly ptiUserFlushes: number;
+}
+
+/** Address-space switching and TLB maintenance (Linux: arch/X/mm/tlb.c, context.c). */
+export interface ArchTlb {
+  readonly states: readonly CpuTlbState[];
+  /** flush IPIs sent (0 where TLB maintenance is broadcast by hardware) */
+  shootdowns: number;
+  /** called when a dead mm is no longer loaded anywhere (its PGD can be freed) */
+  onMmUnloaded: ((mm: MmStruct) => void) | null;
+  /** switch_mm, or enter_lazy_tlb for a kernel thread (null) */
+  switchMm(cpuId: number, next: MmStruct | null): void;
+  /** flush_tlb_mm_range from `fromCpu` */
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number): void;
+  /** flush_tlb_kernel_range from `fromCpu` (every CPU) */
+  flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void;
+  /** kernel entry and return to user on `cpuId` (a root switch under PTI) */
+  enterKernel(cpuId: number): void;
+  exitToUser(cpuId: number): void;
+  /** init_mm's tables back on a CPU whose mm goes away while it runs a kernel thread */
+  loadKernel(cpuId: number, kernelRootPfn: number): void;
+  /** the ASID user translations carry on `cpuId` now (x86 under PTI: the user PCID) */
+  userAsid(cpuId: number): number;
+}
+
+/** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
+export type UserAccessResult =
+  | { ok: true; pa: number; value: number; faults: number }
+  | { ok: false; signal: string; siCode: string; siAddr: bigint; killed: boolean; faults: number };
+
+/** A kernel access's outcome: the byte, or the oops (and the panic, if it was one). */
+export type KernelAccessResult =
+  | { ok: true; pa: number; value: number; faults: number }
+  | { ok: false; oops: string[]; panic: string | null };
+
+/** One oops as it happened. */
+export interface Oops {
+  lines: string[];
+  cpu: number;
+  pid: number;
+  comm: string;
+}
+
+/** A character device: a kernel buffer, mapped to processes by remap_pfn_range. */
+export interface Device {
+  name: string;
+  pfn: number;
+  pages: number;
+  order: number;
+}
+
+/** The frames memblock handed out at boot: [start, end) pfns after the image. */
+export interface MemblockSummary {
+  start: number;
+  end: number;
+  frames: number;
+}
+
+/** The subsystems the kernel owns, as boot builds them. */
+export interface KernelParts {
+  readonly arch: Arch;
+  readonly machine: Machine;
+  readonly levels: number;
+  readonly layout: Layout;
+  readonly va: Vaddr;
+  readonly pages: PageDescTable;
+  readonly buddy: BuddyAllocator;
+  readonly slab: SlabAllocator;
+  readonly vm: Vmalloc;
+  /** edits the kernel's page tables (init_mm), taking table pages from the buddy allocator */
+  readonly mapper: PageTableMapper;
+  /** init_mm.pgd (swapper_pg_dir) */
+  readonly rootPfn: number;
+  readonly memblock: MemblockSummary;
+  /** empty_zero_page: the frame every anonymous read of an untouched page maps */
+  readonly zeroPfn: number;
+  /** user address spaces: mmap, faults, fork */
+  readonly userMm: UserMm;
+  /** the page cache of the simulated file system (mm/filemap.c) */
+  readonly pageCache: PageCache;
+  /** the swap area (mm/swapfile.c), or null */
+  readonly swap: SwapArea | null;
+  /** page reclaim over the LRU lists (mm/vmscan.c) */
+  readonly vmscan: Vmscan;
+  /** ASIDs, context switches, TLB shootdowns */
+  readonly tlbMgr: ArchTlb;
+  /** the user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user) */
+  readonly uaccess: Uaccess;
+  /** policy=lru: every user access moves its page to the head of the list */
+  readonly exactLru: boolean;
+}
+
+/** The kernel: its subsystems and the state its modules share. */
+export interface KernelCore extends KernelParts {
+  readonly config: ResolvedKernelConfig;
+  readonly tasks: Task[];
+  /** the task current on each CPU (null: idle) */
+  readonly current: (Task | null)[];
+  /** the next pid, and each CPU's next kworker number */
+  nextPid: number;
+  readonly kworkerSerial: number[];
+  /** the CPU running the current system call (flushes from it need no IPI) */
+  runningCpu: number;
+  /** the address space whose fault or system call is allocating (the OOM killer does not reap it in place) */
+  faultingMm: MmStruct | null;
+  /** reclaim is running (PF_MEMALLOC: allocations inside it do not recurse into reclaim) */
+  reclaiming: boolean;
+  /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
+  pageTablePages: number;
+  /** pages the last MADV_PAGEOUT calls reclaimed (reset by callers that report it) */
+  lastPageout: number;
+  /** OOM kills so far, and the kernel's report line for each */
+  oomKills: number;
+  readonly oomReports: string[];
+  readonly oopses: Oops[];
+  panicked: string | null;
+  /** kernel log (dmesg) */
+  readonly log: string[];
+  /** character devices: a kernel buffer each, mapped to processes by remap_pfn_range */
+  readonly devices: Map<string, Device>;
+}

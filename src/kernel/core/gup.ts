@@ -1,0 +1,68 @@
+/**
+ * Faults the kernel takes on a task's behalf (mm/gup.c): populating pages
+ * (populate_vma_page_range, faultin_page, for MAP_POPULATE, mlock and
+ * MADV_POPULATE_*) and get_dump_page for core dumps; and how a resolved
+ * fault is counted (mm/memory.c mm_account_fault).
+ */
+import { VmFault } from "../mm/userMm.ts";
+import { VmFlag } from "../mm/vma.ts";
+import type { KernelCore } from "./core.ts";
+import { userOf } from "./sched.ts";
+import type { Task } from "./task.ts";
+
+/**
+ * mm_account_fault: a resolved fault counts as major when the page had to
+ * be read (VM_FAULT_MAJOR), else minor. Returns VmFault.MAJOR for masking.
+ */
+export function accountFault(task: Task, r: VmFault): number {
+  if ((r & ~VmFault.MAJOR) !== VmFault.OK) return VmFault.MAJOR;
+  if (r & VmFault.MAJOR) task.majFlt++;
+  else task.minFlt++;
+  return VmFault.MAJOR;
+}
+
+/** A population fault (MAP_POPULATE, MAP_LOCKED, MADV_POPULATE_*): counted as a fault per page, major when it read the page. */
+export function populate(k: KernelCore, task: Task, vpn: number, write: boolean): VmFault {
+  const mm = task.mm!;
+  const vma = mm.vmaAt(vpn);
+  if (vma === null) return VmFault.SIGSEGV;
+  const pt = k.arch.pgtable;
+  const leaf = k.userMm.leafFor(mm, vpn);
+  if (leaf !== null && pt.accessible(leaf.hi, leaf.lo) && (!write || pt.write(leaf.hi, leaf.lo)))
+    return VmFault.OK;
+  k.faultingMm = mm;
+  const r = k.userMm.handleMmFault(mm, vma, vpn, write);
+  k.faultingMm = null;
+  accountFault(task, r);
+  return r & ~VmFault.MAJOR;
+}
+
+/**
+ * get_dump_page (mm/gup.c): the frame at `vpn` for a core dump, or -1 for
+ * a hole. FOLL_DUMP: a missing entry in an anonymous VMA (or one without
+ * a fault handler, as a PFNMAP) is a hole, not a fault; the zero pages and
+ * special PTEs are holes; anything else not present (a file page, a shmem
+ * page, a swap entry) is faulted in as a read with FOLL_FORCE, counted
+ * against the task as GUP faults are.
+ */
+export function getDumpPage(k: KernelCore, task: Task, vpn: number): number {
+  const mm = userOf(task);
+  const vma = mm.vmaAt(vpn);
+  if (vma === null) return -1;
+  const pt = k.arch.pgtable;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const leaf = k.userMm.leafFor(mm, vpn);
+    if (leaf !== null && pt.accessible(leaf.hi, leaf.lo)) {
+      const special = leaf.level === 0 && pt.special(leaf.hi, leaf.lo);
+      const zero =
+        leaf.pfn === k.zeroPfn ||
+        (leaf.level === pt.pmdLevel && leaf.pfn - (vpn % pt.hpagePmdNr) === k.userMm.hugeZeroPfn);
+      return special || zero ? -1 : leaf.pfn;
+    }
+    const none = leaf === null || pt.none(leaf.hi, leaf.lo);
+    const anonymous = vma.file === null && vma.shmem === null;
+    if (none && (anonymous || vma.vmFlags & VmFlag.PFNMAP)) return -1; // no_page_table
+    if (attempt === 0) populate(k, task, vpn, false);
+  }
+  return -1;
+}

@@ -1,0 +1,62 @@
+/**
+ * The kernel's virtual address-space layout (each architecture has its own:
+ * kernel/arch/x86/layout.ts), and its text for `show layout`.
+ *
+ * Addresses are canonical 64-bit values as bigint (display, scenario
+ * values); the kernel converts them to page numbers (`vpnOf`) once.
+ */
+export interface Region {
+  name: string;
+  start: bigint;
+  /** first byte after the region */
+  end: bigint;
+  what: string;
+}
+
+export interface Layout {
+  profile: string;
+  levels: number;
+  userEnd: bigint;
+  /** page_offset_base: the direct map of all physical memory */
+  directMap: bigint;
+  vmallocStart: bigint;
+  vmallocEnd: bigint;
+  vmemmap: bigint;
+  /** __START_KERNEL_map: the kernel image mapping (phys 0 maps here) */
+  kernelMap: bigint;
+  modulesStart: bigint;
+  modulesEnd: bigint;
+  /** FIXADDR_TOP: fixmap slots grow down from here */
+  fixaddrTop: bigint;
+  regions: Region[];
+}
+
+const TB = 1n << 40n;
+const PB = 1n << 50n;
+
+/** Text table, as `show layout` prints it. */
+export function formatLayout(l: Layout): string[] {
+  const hex = (v: bigint) => `0x${v.toString(16).padStart(16, "0")}`;
+  const size = (n: bigint) => {
+    for (const [unit, v] of [
+      ["PB", PB],
+      ["TB", TB],
+      ["GB", 1n << 30n],
+      ["MB", 1n << 20n],
+      ["KB", 1n << 10n],
+    ] as const) {
+      if (n >= v && n % v === 0n) return `${n / v} ${unit}`;
+    }
+    return `${n} B`;
+  };
+  const lines = [
+    `${l.profile}:`,
+    `  ${"start".padEnd(18)} ${"end".padEnd(18)} ${"size".padStart(9)}  region`,
+  ];
+  for (const r of l.regions) {
+    lines.push(
+      `  ${hex(r.start)} ${hex(r.end - 1n)} ${size(r.end - r.start).padStart(9)}  ${r.name}: ${r.what}`,
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,141 @@
+/**
+ * The memory-mapping system calls (mm/mmap.c, mprotect.c, mlock.c,
+ * mremap.c, msync.c): argument checks with Linux's errno, then the address
+ * space's work in mm/userMm.ts. Each runs on the CPU where the task is
+ * current (syscallEntry). Addresses and lengths are bytes as bigints;
+ * results are 0, an address, or -errno.
+ */
+
+import { Errno, type MmapArgs } from "../mm/userMm.ts";
+import type { KernelCore } from "./core.ts";
+import { populate } from "./gup.ts";
+import { liveMms, syscallEntry, userOf } from "./sched.ts";
+import type { Task } from "./task.ts";
+
+/** The page range of a system call's (addr, length), or an errno: EINVAL when addr is not page-aligned. */
+export function pageRange(
+  k: KernelCore,
+  addr: bigint,
+  length: bigint,
+  alignAddr = true,
+): { start: number; end: number } | bigint {
+  if (alignAddr && addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  const first = addr / 4096n;
+  const last = (addr + length + 4095n) / 4096n;
+  if (addr + length > k.layout.userEnd) return BigInt(-Errno.ENOMEM);
+  return { start: Number(first), end: Number(last) };
+}
+
+/** mmap; returns the address or -errno (as a bigint). */
+export function mmap(k: KernelCore, task: Task, args: MmapArgs): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  if (args.addr >= 0 && args.addr > k.va.vpn(k.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
+  if ((args.file || args.device) && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
+  const r = k.userMm.mmap(mm, args, (vpn, write) => populate(k, task, vpn, write));
+  return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+}
+
+/** munmap; 0 or -errno. */
+export function munmap(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  if (addr % 4096n !== 0n || length === 0n) return BigInt(-Errno.EINVAL);
+  const end = addr + length;
+  if (end > k.layout.userEnd || end < addr) return BigInt(-Errno.EINVAL);
+  return BigInt(k.userMm.munmap(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n)));
+}
+
+/** mprotect; 0 or -errno. */
+export function mprotect(
+  k: KernelCore,
+  task: Task,
+  addr: bigint,
+  length: bigint,
+  prot: { r: boolean; w: boolean; x: boolean },
+): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  if (length === 0n) return 0n;
+  const end = addr + length;
+  if (end > k.layout.userEnd || end < addr) return BigInt(-Errno.ENOMEM);
+  return BigInt(k.userMm.mprotect(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n), prot));
+}
+
+/** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
+export function msync(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  const r = pageRange(k, addr, length);
+  if (typeof r === "bigint") return r;
+  k.userMm.msync(mm, r.start, r.end, liveMms(k));
+  return k.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
+}
+
+/** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
+export function mlock(k: KernelCore, task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  const r = pageRange(k, addr - (addr % 4096n), length + (addr % 4096n));
+  if (typeof r === "bigint") return r;
+  return BigInt(k.userMm.mlock(mm, r.start, r.end, onFault, (vpn, write) => populate(k, task, vpn, write)));
+}
+
+/** munlock: clears VM_LOCKED over the range. */
+export function munlock(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
+  const mm = userOf(task);
+  const r = pageRange(k, addr - (addr % 4096n), length + (addr % 4096n));
+  if (typeof r === "bigint") return r;
+  return BigInt(k.userMm.munlock(mm, r.start, r.end));
+}
+
+/**
+ * brk (mm/mmap.c sys_brk), as sbrk: moves the break by delta bytes and
+ * returns the old break, or -ENOMEM (below start_brk, into another
+ * mapping or its guard gap). The heap VMA, [heap], covers
+ * [start_brk, PAGE_ALIGN(brk)).
+ */
+export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  const oldBrk = BigInt(mm.brkBytes);
+  const newBrk = oldBrk + delta;
+  if (newBrk < 0n || newBrk >= k.layout.userEnd) return BigInt(-Errno.ENOMEM);
+  const r = k.userMm.brk(mm, Number(newBrk));
+  return r < 0 ? BigInt(r) : oldBrk;
+}
+
+/** mremap; returns the new address or -errno. */
+export function mremap(
+  k: KernelCore,
+  task: Task,
+  addr: bigint,
+  oldSize: bigint,
+  newSize: bigint,
+  mayMove: boolean,
+  to: bigint,
+): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  if (addr % 4096n !== 0n || newSize === 0n || (to >= 0n && (to % 4096n !== 0n || !mayMove)))
+    return BigInt(-Errno.EINVAL);
+  const oldPages = Number((oldSize + 4095n) / 4096n);
+  const newPages = Number((newSize + 4095n) / 4096n);
+  if (addr + oldSize > k.layout.userEnd || (to >= 0n && to + newSize > k.layout.userEnd))
+    return BigInt(-Errno.EINVAL);
+  if (to >= 0n) {
+    const a = Number(addr / 4096n);
+    const t = Number(to / 4096n);
+    if (t < a + oldPages && a < t + newPages) return BigInt(-Errno.EINVAL); // overlapping ranges
+  }
+  const r = k.userMm.mremap(
+    mm,
+    Number(addr / 4096n),
+    oldPages,
+    newPages,
+    mayMove,
+    to >= 0n ? Number(to / 4096n) : -1,
+  );
+  return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+}

@@ -1,0 +1,53 @@
+/**
+ * The kernel's side of page reclaim (mm/vmscan.c): try_to_free_pages, the
+ * direct reclaim of an allocation that found too little, and kswapd's
+ * balance_pgdat. The LRU lists and the scan itself are mm/vmscan.ts.
+ */
+
+import { Wmark } from "../mm/buddy.ts";
+import { SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
+import type { KernelCore } from "./core.ts";
+
+/** Reclaims up to `pages` pages (try_to_free_pages); returns how many. */
+export function reclaim(k: KernelCore, pages: number): number {
+  if (k.reclaiming) return 0;
+  k.reclaiming = true;
+  try {
+    // shrink_node passes; a pass that only aged pages (cleared accessed bits, moved them
+    // between the lists) is retried, up to three in a row, as kswapd and reclaim retries do
+    let total = 0;
+    let idle = 0;
+    while (total < pages && idle < 3) {
+      const n = k.vmscan.shrink(Math.min(SWAP_CLUSTER_MAX, pages - total));
+      idle = n === 0 ? idle + 1 : 0;
+      total += n;
+    }
+    return total;
+  } finally {
+    k.reclaiming = false;
+  }
+}
+
+/** __alloc_pages_direct_reclaim: an allocation of 2^order pages reclaims at least a batch itself. */
+export function directReclaim(k: KernelCore, order: number): number {
+  if (k.reclaiming) return 0;
+  k.vmscan.stats.direct_reclaims++;
+  return reclaim(k, Math.max(SWAP_CLUSTER_MAX, 1 << order));
+}
+
+/** The sum of the zones' high watermarks: where kswapd stops. */
+function highWatermark(k: KernelCore): number {
+  return k.buddy.zones.reduce((n, z) => n + (z.managed > 0 ? z.wmark[Wmark.High] : 0), 0);
+}
+
+/**
+ * kswapd's balance_pgdat: reclaim until free memory is back above the high
+ * watermark, or nothing more can be reclaimed. vmlab runs it at once when
+ * an allocation wakes it. Returns pages reclaimed.
+ */
+export function kswapd(k: KernelCore): number {
+  if (k.reclaiming) return 0;
+  k.vmscan.stats.kswapd_runs++;
+  const want = highWatermark(k) - k.buddy.freePages();
+  return want > 0 ? reclaim(k, want) : 0;
+}

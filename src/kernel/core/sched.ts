@@ -1,0 +1,169 @@
+/**
+ * Tasks and what runs where: creation (kernel/fork.c, kernel/kthread.c, an
+ * exec'd process's fresh mm), context switches (kernel/sched/core.c
+ * context_switch), exit (kernel/exit.c do_exit), the task a CPU's kernel
+ * code runs for, and system-call entry.
+ */
+import { assert } from "../../base/assert.ts";
+import type { MmStruct } from "../mm/MmStruct.ts";
+import { Vma, VmFlag } from "../mm/vma.ts";
+import type { KernelCore } from "./core.ts";
+import { Task } from "./task.ts";
+
+export function newTask(k: KernelCore, comm: string, kthread: boolean): Task {
+  const t = new Task(k.nextPid++, comm, kthread);
+  k.tasks.push(t);
+  return t;
+}
+
+function newKworker(k: KernelCore, cpu: number): Task {
+  return newTask(k, `kworker/${cpu}:${k.kworkerSerial[cpu]++}`, true);
+}
+
+/** sched_init and rest_init: the idle task (pid 0), init, kthreadd, one kworker per CPU as the context of kernel statements. */
+export function schedInit(k: KernelCore): void {
+  const idle = newTask(k, "swapper/0", true);
+  newTask(k, "init", true);
+  newTask(k, "kthreadd", true);
+  for (let c = 0; c < k.config.cpus; c++) k.current[c] = newKworker(k, c);
+  assert(idle.pid === 0, "boot: idle pid");
+}
+
+/** The task kernel code on `cpu` runs for; a fresh kworker if the last one died. */
+export function contextTask(k: KernelCore, cpu: number): Task {
+  let t = k.current[cpu];
+  if (t === null || !t.alive) {
+    t = newKworker(k, cpu);
+    k.current[cpu] = t;
+  }
+  return t;
+}
+
+/** The CPU a task is current on, or -1. */
+export function cpuOf(k: KernelCore, task: Task): number {
+  return k.current.indexOf(task);
+}
+
+/** The address spaces of the live tasks, each once. */
+export function liveMms(k: KernelCore): MmStruct[] {
+  return [...new Set(k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))];
+}
+
+/**
+ * A new user process with an empty address space but for its main-thread
+ * stack: a VM_GROWSDOWN VMA of 132 KiB ending at TASK_SIZE, as exec leaves
+ * it (no page is present until touched). mmap_base sits below the stack
+ * gap (the stack rlimit plus stack_guard_gap, at least 128 MiB).
+ */
+export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: number): Task | null {
+  const mm = k.userMm.newMm();
+  if (mm === null) return null;
+  const t = newTask(k, comm, false);
+  t.uid = uid;
+  t.rlimitStack = rlimitStack;
+  t.mm = mm;
+  const top = mm.stackTop;
+  const gap = Math.min(Math.max(Math.ceil(rlimitStack / 4096) + 256, 32768), Math.floor((top / 6) * 5));
+  mm.mmapBase = top - gap;
+  mm.startBrk = 0x555555559; // where a PIE binary's bss ends without ASLR
+  mm.brkBytes = mm.startBrk * 4096;
+  const stack = new Vma(
+    top - 33,
+    top,
+    VmFlag.READ |
+      VmFlag.WRITE |
+      VmFlag.MAYREAD |
+      VmFlag.MAYWRITE |
+      VmFlag.MAYEXEC |
+      VmFlag.GROWSDOWN |
+      VmFlag.ACCOUNT,
+    top - 33,
+    "[stack]",
+  );
+  mm.insert(stack);
+  return t;
+}
+
+/** fork: the child gets a copy of the address space (copy-on-write) and counters from zero. */
+export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
+  if (!parent.mm) return null;
+  syscallEntry(k, parent);
+  k.faultingMm = parent.mm;
+  const mm = k.userMm.dupMm(parent.mm);
+  k.faultingMm = null;
+  if (mm === null) return null;
+  const t = newTask(k, comm, false);
+  t.uid = parent.uid;
+  t.rlimitStack = parent.rlimitStack;
+  for (const s of parent.caught) t.caught.add(s);
+  t.mm = mm;
+  return t;
+}
+
+/**
+ * A thread of `parent` (clone with CLONE_VM): a new task sharing the
+ * parent's mm, so a TLB flush for it must reach every CPU running either.
+ */
+export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
+  if (!parent.mm) return null;
+  const t = newTask(k, comm, false);
+  t.uid = parent.uid;
+  t.rlimitStack = parent.rlimitStack;
+  t.mm = parent.mm;
+  parent.mm.users++;
+  return t;
+}
+
+/**
+ * A system call by `task` begins: it runs on the CPU where the task is
+ * current (CPU 0 if none), and under PTI the entry switches that CPU to
+ * the kernel PGD.
+ */
+export function syscallEntry(k: KernelCore, task: Task): void {
+  const cpu = cpuOf(k, task);
+  k.runningCpu = Math.max(0, cpu);
+  if (cpu >= 0) k.tlbMgr.enterKernel(cpu);
+}
+
+/** The address space of a task making a system call (it must have one). */
+export function userOf(task: Task): MmStruct {
+  assert(task.alive && task.mm !== null, "syscall on a task without a user address space");
+  return task.mm;
+}
+
+/**
+ * A context switch of `cpuId` to `task` (Linux: context_switch ->
+ * switch_mm_irqs_off for a user task, enter_lazy_tlb for a kernel thread).
+ */
+export function switchTo(k: KernelCore, cpuId: number, task: Task): void {
+  assert(task.alive, "switchTo: dead task");
+  const other = cpuOf(k, task);
+  if (other === cpuId) return;
+  if (other >= 0) {
+    // migrates: its old CPU runs the idle task, in lazy TLB mode
+    k.current[other] = null;
+    k.tlbMgr.switchMm(other, null);
+  }
+  k.current[cpuId] = task;
+  k.tlbMgr.switchMm(cpuId, task.mm);
+}
+
+/** do_exit: tear down the address space; the task is gone. */
+export function exit(k: KernelCore, task: Task, reason: string): void {
+  if (!task.alive) return;
+  task.alive = false;
+  task.exitReason = reason;
+  const cpu = cpuOf(k, task);
+  if (cpu >= 0) {
+    k.current[cpu] = null;
+    k.runningCpu = cpu;
+  }
+  const mm = task.mm;
+  if (mm && --mm.users === 0) {
+    k.userMm.exitMmap(mm);
+    for (let c = 0; c < k.machine.cpus.length; c++) {
+      if (k.tlbMgr.states[c].loadedMm === mm) k.tlbMgr.loadKernel(c, k.rootPfn);
+    }
+    if (mm.pgdPfn >= 0 && mm.cpumask.size === 0) k.userMm.freePgd(mm);
+  }
+}

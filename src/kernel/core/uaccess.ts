@@ -1,0 +1,338 @@
+/**
+ * The kernel's user-access routines (on x86: arch/x86/lib copy_user_64.S,
+ * getuser.S, putuser.S, clear_user; lib/strncpy_from_user.c) and the
+ * exception table they rely on (arch/x86/mm/extable.c).
+ *
+ * Each routine checks access_ok, sets EFLAGS.AC (STAC) so that SMAP lets
+ * supervisor accesses reach user pages, and clears it (CLAC) when it ends,
+ * however it ends. Every user access runs at a known instruction address;
+ * a page fault there goes through do_user_addr_fault in the context of the
+ * current task (the page is faulted or swapped in and the fault counted
+ * against the task), and a fault that cannot be resolved is looked up in
+ * the exception table: execution resumes at the entry's fixup, which turns
+ * it into "bytes not copied" or -EFAULT. A fault at an instruction without
+ * an entry would be an oops; in vmlab that is a broken invariant.
+ */
+import { assert } from "../../base/assert.ts";
+import { fromBig } from "../../base/u64.ts";
+import { Access } from "../../hw/access.ts";
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import type { PhysMem } from "../../hw/PhysMem.ts";
+import type { Task } from "./task.ts";
+
+/** A user-access instruction and the fixup its exception-table entry names. */
+export interface ExtableEntry {
+  fixup: bigint;
+  type: "EX_TYPE_UACCESS";
+  /** the routine the instruction belongs to, and what the fixup does */
+  symbol: string;
+  handler: string;
+}
+
+/** The `rep movsb` of rep_movs_alternative (copy_to_user, copy_from_user). */
+export const COPY_USER_IP = 0xffffffff81e0c2a0n;
+export const COPY_USER_FIXUP = 0xffffffff81e0c2c3n;
+/** The load of __get_user_N and the store of __put_user_N. */
+export const GET_USER_IP = 0xffffffff81e0b1c6n;
+export const PUT_USER_IP = 0xffffffff81e0b3a4n;
+/** The `rep stosb` of rep_stos_alternative (clear_user). */
+export const CLEAR_USER_IP = 0xffffffff81e0c3f0n;
+/** do_strncpy_from_user: the word-at-a-time load and the byte-at-a-time load. */
+export const STRNCPY_WORD_IP = 0xffffffff81e3a512n;
+export const STRNCPY_BYTE_IP = 0xffffffff81e3a5a8n;
+
+/** The initial exception table (sorted by instruction, as __ex_table is). */
+export function defaultExtable(): Map<bigint, ExtableEntry> {
+  const e = (fixup: bigint, symbol: string, handler: string): ExtableEntry => ({
+    fixup,
+    type: "EX_TYPE_UACCESS",
+    symbol,
+    handler,
+  });
+  return new Map([
+    [GET_USER_IP, e(0xffffffff81e0b1f0n, "__get_user_8", "zero the value, return -EFAULT")],
+    [PUT_USER_IP, e(0xffffffff81e0b3d0n, "__put_user_8", "return -EFAULT")],
+    [COPY_USER_IP, e(COPY_USER_FIXUP, "rep_movs_alternative", "return the bytes not copied")],
+    [CLEAR_USER_IP, e(0xffffffff81e0c410n, "rep_stos_alternative", "return the bytes not cleared")],
+    [STRNCPY_WORD_IP, e(0xffffffff81e3a590n, "do_strncpy_from_user", "go on byte at a time")],
+    [STRNCPY_BYTE_IP, e(0xffffffff81e3a5e0n, "do_strncpy_from_user", "return -EFAULT")],
+  ]);
+}
+
+/** What a user-access routine did. */
+export interface UserCopyResult {
+  /** bytes NOT copied (copy_*_user, clear_user), as Linux returns */
+  notCopied: number;
+  /** page faults taken (resolved or fixed up) */
+  faults: number;
+  /** an exception-table fixup ran (a fault the kernel could not resolve) */
+  fixedUp: boolean;
+  /** access_ok refused the range */
+  accessOkFailed: boolean;
+}
+
+/** get_user / put_user / strncpy_from_user: a return value (0, a length, or -EFAULT) and, for reads, what was read. */
+export interface UserValueResult extends UserCopyResult {
+  ret: number;
+  /** get_user: the value (0 after a fault, as get_user zeroes it); strncpy_from_user: unused */
+  value: bigint;
+  /** strncpy_from_user: the bytes stored in the kernel buffer */
+  bytes: number[];
+}
+
+/** What the routines need from the kernel. */
+export interface UaccessEnv {
+  readonly cpus: readonly Mmu[];
+  readonly phys: PhysMem;
+  /** TASK_SIZE_MAX: access_ok's limit */
+  readonly userEnd: bigint;
+  /** the task whose context CPU `cpuId` runs (the current task, or its kworker) */
+  contextTask(cpuId: number): Task;
+  /** the kernel is entered on `cpuId` (the uaccess runs there; CR3 switch under PTI) */
+  enter(cpuId: number): void;
+  /** do_user_addr_fault for the fault `cpu` took in kernel mode on a user address; true when resolved */
+  resolveUserFault(task: Task, cpu: Mmu, va: bigint): boolean;
+  /** user_access_begin / user_access_end: lift and restore the architecture's guard (x86 STAC/CLAC, ARM64 PAN) */
+  begin(cpu: Mmu): void;
+  end(cpu: Mmu): void;
+}
+
+const EFAULT = 14;
+
+export class Uaccess {
+  /** The exception table: faulting instruction -> fixup (search_exception_tables). */
+  readonly extable = defaultExtable();
+
+  constructor(private readonly env: UaccessEnv) {}
+
+  /** access_ok: [uva, uva+len) lies below TASK_SIZE_MAX without wrapping. */
+  accessOk(uva: bigint, len: number): boolean {
+    return len >= 0 && uva >= 0n && uva + BigInt(len) <= this.env.userEnd;
+  }
+
+  /**
+   * The physical address of user byte `va` for an access by the instruction
+   * at `ip`: translated by the CPU (in kernel mode, AC set), and on a fault
+   * resolved by do_user_addr_fault and retried. Returns -1 when the fault
+   * cannot be resolved; the instruction must then have an exception-table
+   * entry (fixup_exception), else this is an oops.
+   */
+  private userPa(cpu: Mmu, task: Task, va: bigint, access: Access, ip: bigint, res: UserCopyResult): number {
+    const { hi, lo } = fromBig(va);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      if (cpu.translate(hi, lo, access) === 0) return cpu.pa;
+      res.faults++;
+      if (this.env.resolveUserFault(task, cpu, va)) continue;
+      assert(this.extable.has(ip), `uaccess at 0x${ip.toString(16)} without an exception-table entry`);
+      res.fixedUp = true;
+      return -1;
+    }
+    assert(false, `uaccess: the fault at 0x${va.toString(16)} keeps coming back`);
+  }
+
+  /** user_access_begin ... user_access_end (STAC ... CLAC) around `body`, in the context of the task current on `cpuId`. */
+  private withUserAccess<T>(cpuId: number, body: (cpu: Mmu, task: Task) => T): T {
+    const task = this.env.contextTask(cpuId);
+    this.env.enter(cpuId);
+    const cpu = this.env.cpus[cpuId];
+    cpu.setUserMode(false);
+    this.env.begin(cpu);
+    try {
+      return body(cpu, task);
+    } finally {
+      this.env.end(cpu);
+    }
+  }
+
+  private static result(len: number): UserCopyResult {
+    return { notCopied: len, faults: 0, fixedUp: false, accessOkFailed: false };
+  }
+
+  /**
+   * A user range, page by page at the instruction `ip`: access_ok, then
+   * `each(pa, n, done)` for every piece reached; a fault nobody resolves
+   * stops it through the fixup. Returns the bytes not done.
+   */
+  private range(
+    cpuId: number,
+    uva: bigint,
+    len: number,
+    access: Access,
+    ip: bigint,
+    each: (pa: number, n: number, done: number) => void,
+  ): UserCopyResult {
+    const res = Uaccess.result(len);
+    if (!this.accessOk(uva, len)) {
+      res.accessOkFailed = true;
+      return res;
+    }
+    let done = 0;
+    this.withUserAccess(cpuId, (cpu, task) => {
+      while (done < len) {
+        const pa = this.userPa(cpu, task, uva + BigInt(done), access, ip, res);
+        if (pa < 0) break;
+        const n = Math.min(len - done, 4096 - (pa % 4096));
+        each(pa, n, done);
+        done += n;
+      }
+    });
+    res.notCopied = len - done;
+    return res;
+  }
+
+  /**
+   * copy_to_user / copy_from_user of `len` bytes at `uva`, page by page at
+   * COPY_USER_IP. `toUser` writes `data(i)` for byte i; otherwise `sink(i,
+   * byte)` receives what was read. Returns the bytes not copied.
+   */
+  copy(
+    cpuId: number,
+    uva: bigint,
+    len: number,
+    toUser: boolean,
+    data: (i: number) => number,
+    sink: (i: number, byte: number) => void = () => {},
+  ): UserCopyResult {
+    const phys = this.env.phys;
+    return this.range(cpuId, uva, len, toUser ? Access.Write : Access.Read, COPY_USER_IP, (pa, n, done) => {
+      for (let i = 0; i < n; i++) {
+        if (toUser) phys.write8(pa + i, data(done + i));
+        else sink(done + i, phys.read8(pa + i));
+      }
+    });
+  }
+
+  /**
+   * clear_user: access_ok, then `rep stosb` of zeros over [uva, uva+len).
+   * Returns the bytes not cleared (all of them when access_ok fails).
+   */
+  clear(cpuId: number, uva: bigint, len: number): UserCopyResult {
+    const phys = this.env.phys;
+    return this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (pa, n) => {
+      for (let i = 0; i < n; i++) phys.write8(pa + i, 0);
+    });
+  }
+
+  /**
+   * One access of `size` bytes (a single mov; it may span two pages, and
+   * both must be reachable before any byte moves). Returns the physical
+   * address of each byte, or null after a fixup.
+   */
+  private span(
+    cpu: Mmu,
+    task: Task,
+    va: bigint,
+    size: number,
+    access: Access,
+    ip: bigint,
+    res: UserCopyResult,
+  ): number[] | null {
+    const first = this.userPa(cpu, task, va, access, ip, res);
+    if (first < 0) return null;
+    const inPage = 4096 - (first % 4096);
+    let second = -1;
+    if (size > inPage) {
+      second = this.userPa(cpu, task, va + BigInt(inPage), access, ip, res);
+      if (second < 0) return null;
+    }
+    const pas: number[] = [];
+    for (let i = 0; i < size; i++) pas.push(i < inPage ? first + i : second + (i - inPage));
+    return pas;
+  }
+
+  /** get_user / put_user: one access of `size` bytes at `ip`; `move` reads or writes the bytes reached. */
+  private single(
+    cpuId: number,
+    uva: bigint,
+    size: 1 | 2 | 4 | 8,
+    access: Access,
+    ip: bigint,
+    res: UserValueResult,
+    move: (pas: number[]) => void,
+  ): UserValueResult {
+    if (!this.accessOk(uva, size)) {
+      res.accessOkFailed = true;
+      return res;
+    }
+    this.withUserAccess(cpuId, (cpu, task) => {
+      const pas = this.span(cpu, task, uva, size, access, ip, res);
+      if (pas === null) return;
+      move(pas);
+      res.ret = 0;
+      res.notCopied = 0;
+    });
+    return res;
+  }
+
+  /**
+   * get_user(x, ptr) of 1, 2, 4 or 8 bytes (little-endian): 0 and the
+   * value, or -EFAULT with the value zeroed. An address above TASK_SIZE_MAX
+   * fails without touching memory (getuser.S's range check).
+   */
+  get(cpuId: number, uva: bigint, size: 1 | 2 | 4 | 8): UserValueResult {
+    const res: UserValueResult = { ...Uaccess.result(size), ret: -EFAULT, value: 0n, bytes: [] };
+    return this.single(cpuId, uva, size, Access.Read, GET_USER_IP, res, (pas) => {
+      let v = 0n;
+      for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.env.phys.read8(pas[i]));
+      res.value = v;
+    });
+  }
+
+  /** put_user(x, ptr) of 1, 2, 4 or 8 bytes: 0, or -EFAULT with nothing written. */
+  put(cpuId: number, uva: bigint, size: 1 | 2 | 4 | 8, value: bigint): UserValueResult {
+    const res: UserValueResult = { ...Uaccess.result(size), ret: -EFAULT, value, bytes: [] };
+    return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (pas) => {
+      for (let i = 0; i < size; i++) this.env.phys.write8(pas[i], Number((value >> BigInt(8 * i)) & 0xffn));
+    });
+  }
+
+  /**
+   * strncpy_from_user(dst, src, count) (lib/strncpy_from_user.c): copies a
+   * NUL-terminated string of at most `count` bytes. Returns its length (the
+   * NUL not counted), `count` when no NUL came within `count` bytes, 0 for a
+   * count <= 0, and -EFAULT when src is not a user address or a byte of the
+   * string cannot be read. It reads aligned-or-not words of 8 bytes while 8
+   * remain (x86 has efficient unaligned access); a word that faults sends it
+   * on byte at a time, so a string ending just before an unmapped page still
+   * succeeds, but a word reaching into a present-but-untouched page faults it in.
+   */
+  strncpy(cpuId: number, src: bigint, count: number): UserValueResult {
+    const res: UserValueResult = { ...Uaccess.result(0), ret: 0, value: 0n, bytes: [] };
+    if (count <= 0) return res;
+    if (src < 0n || src >= this.env.userEnd) {
+      res.accessOkFailed = true;
+      res.ret = -EFAULT;
+      return res;
+    }
+    const limit = this.env.userEnd - src;
+    const max0 = limit < BigInt(count) ? Number(limit) : count;
+    const phys = this.env.phys;
+    res.ret = this.withUserAccess(cpuId, (cpu, task) => {
+      let got = 0;
+      let max = max0;
+      while (max >= 8) {
+        const pas = this.span(cpu, task, src + BigInt(got), 8, Access.Read, STRNCPY_WORD_IP, res);
+        if (pas === null) break; // the fixup: byte_at_a_time
+        for (let i = 0; i < 8; i++) {
+          const c = phys.read8(pas[i]);
+          res.bytes.push(c);
+          if (c === 0) return got + i;
+        }
+        got += 8;
+        max -= 8;
+      }
+      while (max > 0) {
+        const pa = this.userPa(cpu, task, src + BigInt(got), Access.Read, STRNCPY_BYTE_IP, res);
+        if (pa < 0) return -EFAULT;
+        const c = phys.read8(pa);
+        res.bytes.push(c);
+        if (c === 0) return got;
+        got++;
+        max--;
+      }
+      // hit max: fine if it was the caller's count, else the address-space limit
+      return got >= count ? got : -EFAULT;
+    });
+    return res;
+  }
+}

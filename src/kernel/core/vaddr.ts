@@ -1,0 +1,52 @@
+/**
+ * Kernel-side virtual addresses of a sign-extended N-bit address space
+ * (x86-64: 48 or 57 bits; RISC-V Sv39/48/57 alike): canonical 64-bit values
+ * as unsigned bigints at the API surface (0xffff888000000000, as Linux
+ * prints them), 4K page numbers of the truncated address (vpn: numbers,
+ * exact) inside. See docs/decisions/0001-64-bit-words.md.
+ */
+export class Vaddr {
+  private readonly bits: bigint;
+  private readonly mask: bigint;
+
+  constructor(readonly vaBits: number) {
+    this.bits = BigInt(vaBits);
+    this.mask = (1n << this.bits) - 1n;
+  }
+
+  /** Is the 64-bit value canonical (bits 63..N-1 all equal)? */
+  isCanonical(va: bigint): boolean {
+    const top = BigInt.asUintN(64, va) >> (this.bits - 1n);
+    return top === 0n || top === (1n << (65n - this.bits)) - 1n;
+  }
+
+  /** vpn of a canonical address (its low N bits >> 12). */
+  vpn(va: bigint): number {
+    return Number((BigInt.asUintN(64, va) & this.mask) >> 12n);
+  }
+
+  /** Offset in the 4K page. */
+  offset(va: bigint): number {
+    return Number(BigInt.asUintN(64, va) & 0xfffn);
+  }
+
+  /** The canonical address of a vpn (sign-extended from bit N-1) plus an offset, as an unsigned 64-bit value. */
+  canonical(vpn: number, offset = 0): bigint {
+    return BigInt.asUintN(64, BigInt.asIntN(Number(this.bits), (BigInt(vpn) << 12n) | BigInt(offset)));
+  }
+
+  /** Is this a kernel-half address (bit 63 set)? */
+  isKernel(va: bigint): boolean {
+    return BigInt.asUintN(64, va) >> 63n === 1n;
+  }
+
+  /** As an unsigned 64-bit value (how addresses are printed). */
+  unsigned(va: bigint): bigint {
+    return BigInt.asUintN(64, va);
+  }
+}
+
+/** `%px`-style: 16 hex digits, unsigned. */
+export function px(va: bigint): string {
+  return BigInt.asUintN(64, va).toString(16).padStart(16, "0");
+}

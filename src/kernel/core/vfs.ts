@@ -1,0 +1,95 @@
+/**
+ * Files and devices as the kernel's entry points see them: creating a file
+ * on the simulated file system, read(2) and write(2) through the page cache
+ * and copy_to/from_user (fs/read_write.c), and registering a character
+ * device whose buffer processes map with remap_pfn_range.
+ */
+import { assert } from "../../base/assert.ts";
+import { InputError } from "../../base/errors.ts";
+import type { FileObject } from "../fs/file.ts";
+import { MAX_ORDER } from "../mm/buddy.ts";
+import { Gfp } from "../mm/gfp.ts";
+import { Errno } from "../mm/userMm.ts";
+import { allocPages } from "./alloc.ts";
+import type { KernelCore } from "./core.ts";
+
+/**
+ * Creates a file of `sizeBytes` on the simulated file system: `disk`
+ * (ext4-like: pages come from disk on a miss, unless `cached` preloads them
+ * into the page cache) or `tmpfs` (shmem: always in memory).
+ */
+export function createFile(
+  k: KernelCore,
+  name: string,
+  sizeBytes: number,
+  fs: "disk" | "tmpfs",
+  cached: boolean,
+): FileObject {
+  if (k.pageCache.files.has(name)) throw new InputError(`file ${name} already exists`);
+  if (!(Number.isInteger(sizeBytes) && sizeBytes >= 0 && sizeBytes <= 2 ** 40))
+    throw new InputError(`file ${name}: size ${sizeBytes} must be an integer from 0 to 1 TiB`);
+  const f = k.pageCache.create(name, sizeBytes, fs, cached);
+  if (f === null) throw new InputError(`file ${name}: out of memory filling the page cache`);
+  return f;
+}
+
+/**
+ * read(2) / write(2) of `len` bytes at file offset 0 between a file and
+ * the user buffer `uva` of the task current on `cpuId`, through the page
+ * cache (pages missing from it are read first: I/O, not page faults) and
+ * copy_to_user / copy_from_user. Writes stay within the file's size and
+ * dirty the pages they change. Returns the bytes transferred, or -EFAULT
+ * when a fault stopped the copy before its first byte.
+ */
+export function fileIo(
+  k: KernelCore,
+  cpuId: number,
+  f: FileObject,
+  uva: bigint,
+  len: number,
+  write: boolean,
+): number {
+  const n = Math.max(0, Math.min(len, f.sizeBytes));
+  if (n === 0) return 0;
+  const phys = k.machine.phys;
+  const pc = k.pageCache;
+  const at = (i: number): number => {
+    const pfn = pc.readPage(f, Math.floor(i / 4096), true);
+    assert(pfn >= 0, "fileIo: no memory for the page cache");
+    return pfn * 4096 + (i % 4096);
+  };
+  const r = k.uaccess.copy(
+    cpuId,
+    uva,
+    n,
+    !write,
+    (i) => phys.read8(at(i)),
+    (i, b) => {
+      phys.write8(at(i), b);
+      if (f.fs === "disk") f.dirty.add(Math.floor(i / 4096));
+    },
+  );
+  const done = n - r.notCopied;
+  return done > 0 ? done : -Errno.EFAULT;
+}
+
+/**
+ * Registers a character device with a buffer of `sizeBytes` from
+ * alloc_pages (physically contiguous, so one remap_pfn_range maps it).
+ * Returns the buffer's kernel (direct-map) address.
+ */
+export function registerDevice(k: KernelCore, name: string, sizeBytes: number): bigint {
+  if (k.devices.has(name)) throw new InputError(`device ${name} already exists`);
+  if (!(Number.isInteger(sizeBytes) && sizeBytes > 0 && sizeBytes <= 4096 << MAX_ORDER))
+    throw new InputError(
+      `device ${name}: size ${sizeBytes} must be 1 .. ${4096 << MAX_ORDER} bytes (one alloc_pages block)`,
+    );
+  const pages = Math.ceil(sizeBytes / 4096);
+  const order = Math.ceil(Math.log2(pages));
+  const va = allocPages(k, order, Gfp.KERNEL);
+  if (va === 0n) throw new InputError(`device ${name}: no ${4 << order} KiB block of contiguous memory`);
+  const pfn = k.arch.directPa(va, k.machine.phys.sizeBytes) / 4096;
+  for (let i = 0; i < 1 << order; i++) k.machine.phys.zeroFrame(pfn + i);
+  k.devices.set(name, { name, pfn, pages, order });
+  return va;
+}

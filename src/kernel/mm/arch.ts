@@ -1,0 +1,129 @@
+/**
+ * What generic mm code asks of an architecture about page tables, and
+ * nothing else: Linux's include/linux/pgtable.h contract, which each
+ * arch/X/include/asm/pgtable*.h fills in. The x86-64 implementation is in
+ * kernel/arch/x86/pgtable.ts; mm/ reaches an architecture only through this.
+ *
+ * - the vocabulary of entries: pte_none, pte_present, pte_protnone,
+ *   pte_accessible, pte_write, pte_dirty, pte_young, pte_special,
+ *   pmd_trans_huge (`leaf`), pte_pfn/pmd_pfn, the swap-entry and PTE-marker
+ *   encodings, and the entries mm makes (pfn_pte with vm_get_page_prot,
+ *   pte_mkyoung/mkdirty/mkwrite/mkold/mkclean/wrprotect as `modify`,
+ *   __split_huge_pmd's PTEs, pmd_populate's table entries);
+ * - the geometry: levels, PTRS_PER_*, the PMD level of transparent huge
+ *   pages, USER_PGTABLES_CEILING;
+ * - entries in RAM (ptep_get, set_pte_at, set_pgd with PTI's mirror);
+ * - building tables (the mapper: p?d_alloc) and a new mm's PGD (pgd_alloc:
+ *   the kernel half, and PTI's pair).
+ *
+ * Entries are two unsigned 32-bit halves (hi, lo); an architecture with
+ * 32-bit entries keeps hi = 0. Methods that return an entry return a new
+ * `Entry`; nothing here is on the per-access path (faults, system calls and
+ * reclaim only).
+ */
+import type { FrameAllocator, PageTableMapper } from "../../hw/mmu/Mapper.ts";
+import type { PhysMem } from "../../hw/PhysMem.ts";
+
+/** One page-table entry's value. */
+export interface Entry {
+  hi: number;
+  lo: number;
+}
+
+/** Software-visible state bits every architecture's entries carry, for `modify`. */
+export const enum PteFlag {
+  /** accessed (x86 A, ARM64 AF, RISC-V A): pte_mkyoung / pte_mkold */
+  YOUNG = 1,
+  /** dirty (x86 D; ARM64 !AP[2] with DBM; RISC-V D): pte_mkdirty / pte_mkclean */
+  DIRTY = 2,
+  /** writable: pte_mkwrite / pte_wrprotect */
+  WRITE = 4,
+}
+
+export interface Pgtable {
+  /** levels of a full walk (x86-64: 4, or 5 with LA57) */
+  readonly levels: number;
+  /** entries per table at every level (PTRS_PER_PTE = PTRS_PER_PMD = ...) */
+  readonly ptrsPerTable: number;
+  /** bytes per entry */
+  readonly entryBytes: number;
+  /** the level whose entries map transparent huge pages (the PMD: 1) and its base pages (HPAGE_PMD_NR) */
+  readonly pmdLevel: number;
+  readonly hpagePmdNr: number;
+  /** first vpn of the kernel half: tables below it are a process's own (USER_PGTABLES_CEILING) */
+  readonly userPgtablesCeiling: number;
+  /** Linux's names of the levels, leaf first: PTE, PMD, PUD, (P4D,) PGD */
+  readonly levelNames: readonly string[];
+
+  // ---- what an entry is ----
+  /** pte_none: nothing at all (no mapping, swap entry or marker) */
+  none(hi: number, lo: number): boolean;
+  /** pte_present: maps a frame, PROT_NONE included */
+  present(hi: number, lo: number): boolean;
+  /** pte_accessible: maps a frame the hardware may use (present and not PROT_NONE) */
+  accessible(hi: number, lo: number): boolean;
+  /** pte_protnone: maps a frame with no access (PAGE_NONE) */
+  protnone(hi: number, lo: number): boolean;
+  write(hi: number, lo: number): boolean;
+  dirty(hi: number, lo: number): boolean;
+  young(hi: number, lo: number): boolean;
+  /** pte_special: no struct page is refcounted for it (the zero page, remap_pfn_range frames) */
+  special(hi: number, lo: number): boolean;
+  /** at level > 0: maps a page (a huge PMD, present or PROT_NONE) rather than pointing to a table (pmd_trans_huge) */
+  leaf(hi: number, lo: number, level: number): boolean;
+  /** at level > 0: points to a present table (pmd_present && !pmd_leaf) */
+  table(hi: number, lo: number, level: number): boolean;
+  /** pte_pfn / pmd_pfn: the first frame a leaf maps, or the frame of the table an entry points to */
+  pfn(hi: number, lo: number, level: number): number;
+
+  // ---- entries that map nothing ----
+  /** is_swap_pte: a swap entry (vmlab has one swap area: type 0) */
+  isSwap(hi: number, lo: number): boolean;
+  /** swp_offset: the slot of a swap entry */
+  swapOffset(hi: number, lo: number): number;
+  /** swp_entry_to_pte(swp_entry(0, offset)) */
+  mkSwap(offset: number): Entry;
+  /** a guard marker (MADV_GUARD_INSTALL, Linux 6.13 PTE_MARKER_GUARD) */
+  isGuard(hi: number, lo: number): boolean;
+  readonly guard: Entry;
+
+  // ---- entries mm makes ----
+  /**
+   * A user leaf at `level` (a PTE, or a huge PMD) for `pfn` under a VMA's
+   * rights (pfn_pte(pfn, vm_get_page_prot(vmFlags))): accessed, no-execute
+   * unless VM_EXEC, PAGE_NONE without any right; then writable, dirty and
+   * special as asked (maybe_mkwrite, pte_mkdirty, pte_mkspecial).
+   */
+  mkUser(
+    pfn: number,
+    level: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): Entry;
+  /** The entry with PteFlag bits set and cleared (pte_mkyoung, pte_mkdirty, pte_mkwrite, pte_mkold, pte_mkclean, pte_wrprotect). */
+  modify(hi: number, lo: number, set: number, clear: number): Entry;
+  /** A PTE for frame `pfn` of a huge PMD being split, with the PMD's rights and state (__split_huge_pmd_locked). */
+  splitPte(pmdHi: number, pmdLo: number, pfn: number, special: boolean): Entry;
+  /** A table entry pointing to the table in frame `pfn` (pmd_populate: the table of a user mapping). */
+  mkTable(pfn: number, user: boolean): Entry;
+
+  // ---- entries in RAM ----
+  /** ptep_get */
+  get(phys: PhysMem, pa: number): Entry;
+  /** set_pte_at / set_pmd_at (below the top level) */
+  set(phys: PhysMem, pa: number, hi: number, lo: number): void;
+  /** set_pgd / pgd_clear: a top-level entry, mirrored where the architecture keeps a second PGD (PTI) */
+  setTop(phys: PhysMem, pa: number, hi: number, lo: number): void;
+
+  // ---- tables ----
+  /** The software walker and builder of this architecture's tables, taking table pages from `alloc`. */
+  mapper(phys: PhysMem, alloc: FrameAllocator): PageTableMapper;
+  /** The order of a PGD allocation (0; 1 for PTI's kernel/user pair) */
+  readonly pgdOrder: number;
+  /** pgd_ctor: fills a new PGD (zeroed, `pgdOrder` pages at pgdPfn) with the kernel half of init_mm's */
+  pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void;
+  /** The PGD user code runs on (PTI: the second page of the pair). */
+  userPgd(pgdPfn: number): number;
+}

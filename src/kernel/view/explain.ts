@@ -1,0 +1,222 @@
+import { Access, accessName, Mode } from "../../hw/access.ts";
+import { type Mmu, WalkRecord } from "../../hw/mmu/Mmu.ts";
+import { HW_FAULT_NAMES, HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
+import { Meta } from "../../hw/mmu/TlbArray.ts";
+import type { Task } from "../core/task.ts";
+import type { Kernel } from "../Kernel.ts";
+import { PageKind } from "../mm/PageDesc.ts";
+import { permString, VmFlag } from "../mm/vma.ts";
+
+/**
+ * Mmu.probe's walk on page tables other than those the CPU's root register
+ * names (a task that is not running, or the user PGD under PTI), without a
+ * trace: the walk and the verdict of a user-mode access, read-only.
+ * `rights` gets the entries and, at a leaf, the rights they grant whatever
+ * the access (no rights check); `verdict` gets the hardware's answer: 0, or
+ * the fault with the architecture's code.
+ */
+function probeOn(
+  cpu: Mmu,
+  rootPfn: number,
+  va: bigint,
+  vpn: number,
+  access: Access,
+  rights: WalkRecord,
+  verdict: WalkRecord,
+): void {
+  const u = BigInt.asUintN(64, va);
+  const rootPa = cpu.rootPa;
+  const tracer = cpu.tracer;
+  cpu.rootPa = rootPfn * cpu.pageSize;
+  cpu.tracer = null;
+  try {
+    cpu.walk(vpn, access, Mode.User, false, rights, false);
+    cpu.probe(Number(u >> 32n), Number(u & 0xffffffffn), access, Mode.User, verdict);
+  } finally {
+    cpu.rootPa = rootPa;
+    cpu.tracer = tracer;
+  }
+}
+
+/**
+ * The whole story of one user access, told without changing anything: the
+ * TLB lookup, each level's entry, the rights check, and, if it faults, the
+ * error code and what the kernel's fault handler would do.
+ */
+export function explainAccess(k: Kernel, t: Task, va: bigint, access: Access): string[] {
+  const out: string[] = [];
+  const hex = (v: number | bigint) => `0x${v.toString(16)}`;
+  const view = k.arch.view;
+  const pt = k.arch.pgtable;
+  out.push(`${t.comm} (pid ${t.pid}) ${accessName(access)} of ${hex(va)}, ${view.userMode}:`);
+  if (!t.alive || t.mm === null) {
+    out.push(
+      t.alive ? "  a kernel thread has no user address space" : `  the process is dead (${t.exitReason})`,
+    );
+    return out;
+  }
+  if (!k.va.isCanonical(va)) {
+    out.push(`  ${view.badAddress}`);
+    return out;
+  }
+  const mm = t.mm;
+  const vpn = k.va.vpn(va);
+  const cpuId = k.cpuOf(t);
+  const cpu = k.machine.cpus[Math.max(0, cpuId)];
+  // 1. TLB
+  if (cpuId < 0)
+    out.push(
+      `  TLB: ${t.comm} is not running on any CPU; its translations may still be cached under its ASID`,
+    );
+  else {
+    let found = "";
+    // user code runs on the user ASID (x86 under PTI: the user PCID)
+    const asid = k.tlbMgr.userAsid(cpuId);
+    cpu.tlb.levels.forEach((l) => {
+      for (const a of l.arrays) {
+        if (found) return;
+        const slot = a.peek(vpn, asid);
+        if (slot >= 0) {
+          const m = a.metas[slot];
+          found = `hit in ${l.name} (${a.name}): frame ${hex(a.pfns[slot])}, cached rights ${permText((m >>> Meta.RIGHTS_SHIFT) & 63)}, ${m & Meta.D ? "dirty" : "clean"}`;
+        }
+      }
+    });
+    out.push(
+      `  TLB on cpu${cpuId} (${cpu.asidName} ${asid}): ${found || "miss: the MMU walks the page tables"}`,
+    );
+  }
+  // 2. walk
+  if (k.config.pti)
+    out.push(
+      `  PTI: user mode walks the user PGD (pfn 0x${k.userPgdPfn(mm).toString(16)}), which maps the user half and, of the kernel, only the entry text and the cpu_entry_area`,
+    );
+  // the walk user mode does on the task's tables, and the MMU's verdict
+  const rec = new WalkRecord();
+  const verdict = new WalkRecord();
+  probeOn(cpu, k.userPgdPfn(mm), va, vpn, access, rec, verdict);
+  const names = cpu.format.levelNames;
+  for (let n = 0; n < rec.count; n++) {
+    const level = rec.level[n];
+    const hi = rec.hi[n];
+    const lo = rec.lo[n];
+    const raw = `0x${hi.toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}`;
+    out.push(
+      `  ${names[level].padEnd(4)}[${String(rec.index[n]).padStart(3)}] entry @${hex(rec.entryPa[n])} = ${raw}  ${view.entryFlags(hi, lo, level).join(" ")}${level === 0 && pt.special(hi, lo) ? (((mm.vmaAt(vpn)?.vmFlags ?? 0) & VmFlag.PFNMAP) !== 0 ? " (special: a remap_pfn_range frame, no struct page refcounted)" : " (special: the zero page)") : ""}`,
+    );
+  }
+  // the leaf the walk reached, whatever the access
+  const leaf =
+    rec.outcome === 0 && rec.count > 0
+      ? { hi: rec.hi[rec.count - 1], lo: rec.lo[rec.count - 1], level: rec.size }
+      : null;
+  // 3. rights
+  if (leaf === null) {
+    const where = verdict.faultLevel >= 0 ? names[verdict.faultLevel] : "the top";
+    out.push(
+      verdict.faultKind === HwFaultKind.Translation
+        ? `  not present at ${where}: ${view.faultText(verdict.errorCode)}`
+        : `  ${HW_FAULT_NAMES[verdict.faultKind]} fault at ${where}: ${view.faultText(verdict.errorCode)}`,
+    );
+  } else {
+    const rights = (rec.meta >>> Meta.RIGHTS_SHIFT) & 63;
+    const ok = verdict.outcome === 0;
+    const pfn = pt.pfn(leaf.hi, leaf.lo, leaf.level);
+    out.push(
+      `  rights over all levels: ${rights & (Perm.PW | Perm.UW) ? "writable" : "read-only"}, ${rights & Perm.USER ? "user" : "supervisor"}, ${rights & (Perm.PX | Perm.UX) ? "executable" : "no-execute"} -> ${ok ? "allowed" : "denied"}`,
+    );
+    if (ok) {
+      out.push(
+        `  -> pa ${hex(pfn * 4096 + k.va.offset(va))} (frame ${hex(pfn)}${pfn === k.zeroPfn ? ", the zero page" : ""})${access === Access.Write && !pt.dirty(leaf.hi, leaf.lo) ? "; the write sets D" : ""}`,
+      );
+      return out;
+    }
+    out.push(`  ${view.faultText(verdict.errorCode)}: a protection violation`);
+  }
+  // 4. the kernel's fault handler (do_user_addr_fault)
+  let vma = mm.findVma(vpn);
+  if (vma !== null && vma.vmStart > vpn) {
+    if (vma.vmFlags & VmFlag.GROWSDOWN)
+      out.push(
+        `  below the stack VMA: expand_stack would grow it down to ${hex(k.va.canonical(vpn))} if within RLIMIT_STACK (${t.rlimitStack} bytes) and the guard gap`,
+      );
+    else vma = null;
+  }
+  if (vma === null) {
+    out.push("  no VMA covers the address: SIGSEGV, si_code SEGV_MAPERR");
+    return out;
+  }
+  out.push(
+    `  VMA ${hex(k.va.canonical(vma.vmStart))}-${hex(k.va.canonical(vma.vmEnd))} ${permString(vma.vmFlags)}${vma.name ? ` ${vma.name}` : ""}`,
+  );
+  const write = access === Access.Write;
+  if (
+    write
+      ? !(vma.vmFlags & VmFlag.WRITE)
+      : leaf !== null || !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
+  ) {
+    out.push(`  access_error: the VMA does not allow a ${accessName(access)}: SIGSEGV, si_code SEGV_ACCERR`);
+    return out;
+  }
+  if (leaf === null) {
+    const pte = k.userMm.readPte(mm, vpn);
+    const f = vma.file;
+    if (pte !== null && pt.protnone(pte.hi, pte.lo)) out.push("  a PROT_NONE entry");
+    else if (pte !== null && pt.isSwap(pte.hi, pte.lo)) {
+      const slot = pt.swapOffset(pte.hi, pte.lo);
+      const cached = k.swap?.cache.get(slot);
+      out.push(
+        `  a swap entry: type 0, offset ${slot} (${view.swapLayout})`,
+        cached !== undefined
+          ? `  handle_mm_fault -> do_swap_page: the page is in the swap cache (pfn ${hex(cached)}): mapped again without I/O (a minor fault)`
+          : "  handle_mm_fault -> do_swap_page: read the page from swap into the swap cache and map it (a major fault)",
+      );
+    } else if (f !== null) {
+      const index = vma.vmPgoff + (vpn - vma.vmStart);
+      if (index >= f.nrPages)
+        out.push(
+          `  page ${index} of ${f.path} is past its end (${f.sizeBytes} bytes): filemap_fault -> SIGBUS, BUS_ADRERR`,
+        );
+      else if (f.cache.has(index))
+        out.push(
+          `  do_read_fault/do_${write ? ((vma.vmFlags & VmFlag.SHARED) !== 0 ? "shared" : "cow") : "read"}_fault: page ${index} of ${f.path} is in the page cache (pfn ${hex(f.cache.get(index)!)}): no I/O (a minor fault)${write && !(vma.vmFlags & VmFlag.SHARED) ? "; a private copy is made" : ""}`,
+        );
+      else
+        out.push(
+          `  filemap_fault: page ${index} of ${f.path} is not cached: read it from disk with read-around (a major fault)`,
+        );
+    } else if (vma.shmem)
+      out.push("  shmem_fault: the shared page is found or allocated in the shmem object (a minor fault)");
+    else if (write)
+      out.push(
+        "  handle_mm_fault -> do_anonymous_page: allocate a zeroed page, map it writable and dirty (a minor fault)",
+      );
+    else
+      out.push(
+        "  handle_mm_fault -> do_anonymous_page: map the shared zero page read-only, allocate nothing (a minor fault)",
+      );
+    if (access === Access.Exec && !(vma.vmFlags & VmFlag.EXEC))
+      out.push("  the page will be mapped no-execute, so the fetch faults again and gets SEGV_ACCERR");
+    return out;
+  }
+  const pfn = pt.pfn(leaf.hi, leaf.lo, leaf.level);
+  if (write) {
+    if (pt.special(leaf.hi, leaf.lo))
+      out.push(
+        "  do_wp_page on the zero page -> wp_page_copy: a new zeroed page replaces it (a minor fault)",
+      );
+    else if (
+      k.pages.kind[pfn] === PageKind.UserAnon &&
+      k.pages.mapcount[pfn] === 1 &&
+      k.pages.refcount[pfn] === 1
+    )
+      out.push(
+        "  do_wp_page -> wp_page_reuse: the page is this process's alone, made writable in place (a minor fault)",
+      );
+    else
+      out.push(
+        `  do_wp_page -> wp_page_copy: the page is shared (mapcount ${k.pages.mapcount[pfn]}), copied to a new page (copy-on-write, a minor fault)`,
+      );
+  } else out.push("  the PTE allows it now: a stale TLB entry; the fault is spurious and the access retried");
+  return out;
+}

@@ -1,0 +1,249 @@
+import type { Kernel } from "../Kernel.ts";
+import { PageKind } from "../mm/PageDesc.ts";
+import { VmFlag } from "../mm/vma.ts";
+
+/**
+ * The invariant checker (a debug switch, on in tests). Returns every broken
+ * invariant as a sentence; empty when all hold:
+ * - every frame is exactly one kind, and the counts add up to RAM;
+ * - the buddy free lists and the slab books are consistent;
+ * - every page-table frame reachable from the kernel's root is of kind
+ *   page-table (or part of memblock/the image), and every page-table frame
+ *   is reachable (no leaked tables);
+ * - no present PTE outside the direct map and the kernel image mapping
+ *   points to a free frame;
+ * - every vmalloc area's frames are vmalloc frames mapped at its addresses.
+ */
+export function checkInvariants(k: Kernel): string[] {
+  const problems: string[] = [];
+  const counts = k.pages.countByKind();
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total !== k.machine.phys.nrFrames)
+    problems.push(`frame kinds add up to ${total}, RAM has ${k.machine.phys.nrFrames}`);
+  problems.push(...k.buddy.check());
+  problems.push(...k.slab.check());
+
+  // walk the kernel's page tables
+  const phys = k.machine.phys;
+  const pt = k.arch.pgtable;
+  const ptrs = pt.ptrsPerTable;
+  /** the first PGD index of the kernel half (USER_PGTABLES_CEILING) */
+  const kernelHalf = pt.userPgtablesCeiling / ptrs ** (k.levels - 1);
+  const reached = new Set<number>();
+  const visit = (tablePfn: number, level: number, vpnBase: number) => {
+    reached.add(tablePfn);
+    const kind = k.pages.kind[tablePfn];
+    if (kind !== PageKind.PageTable)
+      problems.push(`page table at pfn ${tablePfn} (level ${level}) is of kind ${kind}`);
+    for (let i = 0; i < ptrs; i++) {
+      const { hi, lo } = pt.get(phys, tablePfn * 4096 + i * pt.entryBytes);
+      if (!pt.accessible(hi, lo)) continue;
+      const vpn = vpnBase + i * ptrs ** level;
+      const addrPfn = pt.pfn(hi, lo, level);
+      if (pt.table(hi, lo, level)) {
+        visit(addrPfn, level - 1, vpn);
+        continue;
+      }
+      if (k.inDirectMap(vpn) || k.inKernelMap(vpn)) continue;
+      const span = ptrs ** level;
+      for (let f = addrPfn; f < addrPfn + span && f < k.pages.nrFrames; f++) {
+        if (k.pages.kind[f] === PageKind.Free)
+          problems.push(`present PTE for vpn 0x${vpn.toString(16)} points to free frame ${f}`);
+      }
+    }
+  };
+  visit(k.rootPfn, k.levels - 1, 0);
+  // a PGD pair (x86 PTI): init_mm's user PGD and the tables under its kernel half (the entry-text clone)
+  if (pt.pgdOrder > 0) visit(pt.userPgd(k.rootPfn), k.levels - 1, 0);
+
+  // user address spaces: their tables, RSS, mapcounts, and the shared kernel half
+  const mapcounts = new Map<number, number>();
+  const shmemOwned = new Set<number>();
+  const slotRefs = new Map<number, number>();
+  for (const f of k.pageCache.files.values()) {
+    for (const [index, pfn] of f.cache) {
+      shmemOwned.add(pfn);
+      if (k.pages.kind[pfn] !== PageKind.PageCache)
+        problems.push(`file ${f.name}: page ${index} in frame ${pfn} of kind ${k.pages.kind[pfn]}`);
+    }
+    for (const index of f.dirty)
+      if (!f.cache.has(index)) problems.push(`file ${f.name}: dirty page ${index} is not in the page cache`);
+  }
+  const seen = new Set<unknown>();
+  for (const t of k.tasks) {
+    const mm = t.mm;
+    if (!t.alive || mm === null || seen.has(mm)) continue;
+    seen.add(mm);
+    let anon = 0;
+    let shmem = 0;
+    let file = 0;
+    let swapEnts = 0;
+    let tables = 0;
+    for (const v of mm.vmas) if (v.shmem) for (const pfn of v.shmem.pages.values()) shmemOwned.add(pfn);
+    const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
+      reached.add(tablePfn);
+      if (level < k.levels - 1) tables++;
+      if (k.pages.kind[tablePfn] !== PageKind.PageTable)
+        problems.push(`${t.comm}: page table at pfn ${tablePfn} is of kind ${k.pages.kind[tablePfn]}`);
+      const top = level === k.levels - 1 ? kernelHalf : ptrs; // the kernel half of a PGD is shared, checked below
+      for (let i = 0; i < top; i++) {
+        const { hi, lo } = pt.get(phys, tablePfn * 4096 + i * pt.entryBytes);
+        if (pt.none(hi, lo)) continue;
+        const vpn = vpnBase + i * ptrs ** level;
+        const pfn = pt.pfn(hi, lo, level);
+        if (level === pt.pmdLevel && pt.leaf(hi, lo, level)) {
+          // a huge PMD: the frames of a transparent huge page, or the huge zero page
+          const nr = pt.hpagePmdNr;
+          const vma = mm.vmaAt(vpn);
+          if (vma === null || vma.vmEnd < vpn + nr)
+            problems.push(`${t.comm}: huge PMD at vpn 0x${vpn.toString(16)} not inside one VMA`);
+          if (pt.special(hi, lo)) {
+            if (pfn !== k.userMm.hugeZeroPfn)
+              problems.push(`${t.comm}: special huge PMD is not the huge zero page`);
+            continue;
+          }
+          for (let f = pfn; f < pfn + nr; f++) {
+            if (k.pages.kind[f] !== PageKind.UserAnon)
+              problems.push(`${t.comm}: huge PMD maps frame ${f} of kind ${k.pages.kind[f]}`);
+            anon++;
+            mapcounts.set(f, (mapcounts.get(f) ?? 0) + 1);
+          }
+          continue;
+        }
+        if (level > 0) {
+          visitUser(pfn, level - 1, vpn);
+          continue;
+        }
+        if (mm.vmaAt(vpn) === null)
+          problems.push(`${t.comm}: PTE for vpn 0x${vpn.toString(16)} outside every VMA`);
+        if (pt.isSwap(hi, lo)) {
+          swapEnts++;
+          const slot = pt.swapOffset(hi, lo);
+          slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+          continue;
+        }
+        if (!pt.present(hi, lo) || pt.special(hi, lo)) {
+          if (pt.special(hi, lo) && pfn !== k.zeroPfn && !((mm.vmaAt(vpn)?.vmFlags ?? 0) & VmFlag.PFNMAP))
+            problems.push(`${t.comm}: special PTE at vpn 0x${vpn.toString(16)} is not the zero page`);
+          continue;
+        }
+        const kind = k.pages.kind[pfn];
+        if (kind === PageKind.Free)
+          problems.push(`${t.comm}: present PTE for vpn 0x${vpn.toString(16)} points to free frame ${pfn}`);
+        if (kind === PageKind.UserAnon) anon++;
+        else if (kind === PageKind.PageCache) {
+          const f = mm.vmaAt(vpn)?.file;
+          if (f && f.fs === "disk") file++;
+          else shmem++;
+        } else problems.push(`${t.comm}: PTE for vpn 0x${vpn.toString(16)} maps a frame of kind ${kind}`);
+        mapcounts.set(pfn, (mapcounts.get(pfn) ?? 0) + 1);
+      }
+    };
+    visitUser(mm.pgdPfn, k.levels - 1, 0);
+    if (anon !== mm.rssAnon)
+      problems.push(`${t.comm}: ${anon} anonymous pages mapped, rss anon ${mm.rssAnon}`);
+    if (shmem !== mm.rssShmem)
+      problems.push(`${t.comm}: ${shmem} shmem pages mapped, rss shmem ${mm.rssShmem}`);
+    if (swapEnts !== mm.swapEnts)
+      problems.push(`${t.comm}: ${swapEnts} swap entries in the page tables, MM_SWAPENTS ${mm.swapEnts}`);
+    if (file !== mm.rssFile) problems.push(`${t.comm}: ${file} file pages mapped, rss file ${mm.rssFile}`);
+    if (tables !== mm.ptPages)
+      problems.push(`${t.comm}: ${tables} page-table pages below the PGD, pt_pages ${mm.ptPages}`);
+    for (let i = kernelHalf; i < ptrs; i++) {
+      const a = pt.get(phys, mm.pgdPfn * 4096 + i * pt.entryBytes);
+      const b = pt.get(phys, k.rootPfn * 4096 + i * pt.entryBytes);
+      if (a.hi !== b.hi || a.lo !== b.lo)
+        problems.push(`${t.comm}: PGD entry ${i} (kernel half) differs from the kernel's`);
+    }
+    if (pt.pgdOrder > 0) {
+      // the other PGD of the pair (x86 PTI: the user PGD), as the architecture keeps it
+      reached.add(pt.userPgd(mm.pgdPfn));
+      for (const p of k.arch.view.pgdPairProblems(phys, mm.pgdPfn, k.rootPfn))
+        problems.push(`${t.comm}: ${p}`);
+    }
+    for (let i = 1; i < mm.vmas.length; i++) {
+      if (mm.vmas[i - 1].vmEnd > mm.vmas[i].vmStart)
+        problems.push(`${t.comm}: VMAs overlap at vpn 0x${mm.vmas[i].vmStart.toString(16)}`);
+    }
+  }
+  // each shmem object is referenced by exactly the VMAs that map it
+  const vmaRefs = new Map<object, number>();
+  const seenMm = new Set<unknown>();
+  for (const t of k.tasks) {
+    if (!t.alive || t.mm === null || seenMm.has(t.mm)) continue;
+    seenMm.add(t.mm);
+    for (const v of t.mm.vmas) if (v.shmem) vmaRefs.set(v.shmem, (vmaRefs.get(v.shmem) ?? 0) + 1);
+  }
+  for (const [obj, n] of vmaRefs) {
+    const refs = (obj as { refs: number }).refs;
+    if (refs !== n) problems.push(`shmem object with ${refs} references is mapped by ${n} VMAs`);
+  }
+  for (const [pfn, n] of mapcounts) {
+    if (k.pages.mapcount[pfn] !== n)
+      problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
+    if (k.pages.refcount[pfn] < n)
+      problems.push(`frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings`);
+    // a page-cache page (shmem or file): one reference per mapping plus the cache's own
+    if (k.pages.kind[pfn] === PageKind.PageCache && k.pages.refcount[pfn] !== n + 1)
+      problems.push(`page-cache frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1}`);
+  }
+  for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
+    if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
+      problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
+    if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
+      problems.push(`page-cache frame ${pfn} belongs to no shmem object or file (leaked)`);
+  }
+  // swap: each slot's count is the swap PTEs that name it; every used slot holds a page
+  const sw = k.swap;
+  if (sw !== null) {
+    let used = 0;
+    for (let slot = 1; slot < sw.nrSlots; slot++) {
+      const refs = slotRefs.get(slot) ?? 0;
+      if (sw.map[slot] !== refs)
+        problems.push(`swap slot ${slot}: swap_map ${sw.map[slot]}, ${refs} swap PTEs`);
+      const inUse = refs > 0 || sw.cache.has(slot);
+      if (inUse) used++;
+      if (inUse && !sw.data.has(slot)) problems.push(`swap slot ${slot} is in use but holds no page`);
+      if (!inUse && sw.data.has(slot))
+        problems.push(`swap slot ${slot} is free but still holds a page (leaked)`);
+    }
+    if (used !== sw.used) problems.push(`swap: ${used} slots in use, counted ${sw.used}`);
+    for (const [slot, pfn] of sw.cache) {
+      if (sw.slotOf.get(pfn) !== slot)
+        problems.push(`swap cache: slot ${slot} -> pfn ${pfn} has no way back`);
+      if (k.pages.kind[pfn] !== PageKind.UserAnon)
+        problems.push(`swap cache: pfn ${pfn} is not an anonymous page`);
+      if (k.pages.refcount[pfn] !== k.pages.mapcount[pfn] + 1)
+        problems.push(
+          `swap cache: pfn ${pfn} refcount ${k.pages.refcount[pfn]}, expected its ${k.pages.mapcount[pfn]} mappings + 1`,
+        );
+    }
+  } else if (slotRefs.size) problems.push("swap PTEs without a swap area");
+  for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
+    if (k.pages.kind[pfn] === PageKind.PageTable && !reached.has(pfn))
+      problems.push(`page-table frame ${pfn} is not reachable from any root (leaked)`);
+  }
+
+  // vmalloc areas
+  let vmallocFrames = 0;
+  for (const a of k.vm.busy) {
+    a.pfns.forEach((pfn, i) => {
+      if (k.pages.kind[pfn] !== PageKind.Vmalloc)
+        problems.push(
+          `vmalloc area at vpn 0x${a.startVpn.toString(16)}: frame ${pfn} is not a vmalloc frame`,
+        );
+      const e = k.mapper.lookup(k.rootPfn, a.startVpn + i);
+      const mapped = e === null ? -1 : pt.pfn(e.hi, e.lo, e.level);
+      if (mapped !== pfn)
+        problems.push(
+          `vmalloc area at vpn 0x${a.startVpn.toString(16)}: page ${i} maps ${mapped}, not ${pfn}`,
+        );
+    });
+    if (k.mapper.lookup(k.rootPfn, a.startVpn + a.nrPages) !== null)
+      problems.push(`vmalloc area at vpn 0x${a.startVpn.toString(16)}: its guard page is mapped`);
+    vmallocFrames += a.pfns.length;
+  }
+  if (vmallocFrames !== counts[PageKind.Vmalloc])
+    problems.push(`${counts[PageKind.Vmalloc]} vmalloc frames, ${vmallocFrames} in areas`);
+  return problems;
+}

@@ -1,0 +1,371 @@
+/**
+ * The expression compiler of `let` and `expect`: integers, `+` and `-`,
+ * variables, symbols (SIGSEGV, none), machine metrics (oops, meminfo.X,
+ * vmstat.X, tlb.hits(cpu=N), ...), process metrics (P.rss, P.signal, ...),
+ * range metrics (rss(P, ADDR SIZE), pfn(kernel, ADDR), table(P, ADDR,
+ * LEVEL), ...) and file calls (cached(FILE), file_byte(FILE, OFFSET)).
+ *
+ * Names, functions and arguments are checked at compile time; what they
+ * read is read at run time, through kernelReads.ts. A chain of `+` and `-`
+ * compiles without recursion into a postfix program, so its length is not
+ * bounded by the stack; operands are evaluated left to right and the first
+ * symbolic operand fails at its operator, as a tree walk would.
+ */
+
+import type { Task } from "../../../kernel/core/task.ts";
+import type { Kernel } from "../../../kernel/Kernel.ts";
+import type { Expr, Pos } from "../lang/ast.ts";
+import { type CompileContext, type Runtime, touchPoints } from "./context.ts";
+import type { Value } from "./format.ts";
+import {
+  anonHugePages,
+  anonPages,
+  cachedPages,
+  contextSwitches,
+  cpuCount,
+  cr3Writes,
+  dirtyPages,
+  fileByte,
+  guardPages,
+  hasUserMemory,
+  isCanonical,
+  isKernelAddress,
+  kernelPfn,
+  kernelTablePfn,
+  lazyfreePages,
+  lockedPagesOf,
+  meminfoOf,
+  oomKills,
+  oopsCount,
+  pageOffset,
+  pagingLevels,
+  panicMessage,
+  presentPages,
+  ptiCr3Switches,
+  ptiUserFlushes,
+  ptPages,
+  readByte,
+  residentPages,
+  rss,
+  shootdownsReceived,
+  stackStart,
+  stackTop,
+  swapEntries,
+  swappedPages,
+  tlbFlushes,
+  tlbHits,
+  tlbMisses,
+  userByte,
+  userMapcount,
+  userPfn,
+  userTablePfn,
+  vmasOverlapping,
+  vmstat,
+  vpnOf,
+} from "./kernelReads.ts";
+
+/** A compiled expression. */
+export type Eval = (rt: Runtime) => Value;
+
+/** Page-table levels by name, for table(P, ADDR, LEVEL). */
+const LEVELS: Record<string, number> = {
+  pt: 0,
+  pd: 1,
+  pdpt: 2,
+  pml4: 3,
+  pml5: 4,
+  pte: 0,
+  pmd: 1,
+  pud: 2,
+  p4d: 3,
+  pgd: 4,
+};
+
+/** Per-CPU counters: one CPU's with cpu=N, else the sum over all CPUs. */
+const CPU_METRICS = new Map<string, (k: Kernel, cpu?: number) => number>([
+  ["tlb.hits", tlbHits],
+  ["tlb.misses", tlbMisses],
+  ["tlb.flushes", tlbFlushes],
+  ["shootdowns", shootdownsReceived],
+  ["context_switches", contextSwitches],
+  ["cr3_writes", cr3Writes],
+  ["pti.cr3_switches", ptiCr3Switches],
+  ["pti.user_flushes", ptiUserFlushes],
+]);
+
+/** The functions of the calls that are per-CPU metrics (`tlb.hits(cpu=1)`), in the order the checks try them. */
+const CPU_CALLS = [
+  "tlb.hits",
+  "tlb.misses",
+  "tlb.flushes",
+  "context_switches",
+  "shootdowns",
+  "cr3_writes",
+  "pti.cr3_switches",
+  "pti.user_flushes",
+];
+
+/** Range metrics: FN(P, ADDR [SIZE]) (and table's LEVEL). */
+const RANGE_FNS = [
+  "pfn",
+  "present",
+  "table",
+  "byte",
+  "rss",
+  "swapped",
+  "anon",
+  "dirty",
+  "mapcount",
+  "anon_huge",
+  "locked",
+  "lazyfree",
+  "vmas",
+  "guard",
+];
+
+/** Range metrics that count pages of a process's range. */
+const PAGE_COUNTS = new Map<string, (k: Kernel, t: Task, vpn: number, n: number) => number>([
+  ["present", presentPages],
+  ["rss", residentPages],
+  ["anon", anonPages],
+  ["dirty", dirtyPages],
+  ["locked", lockedPagesOf],
+  ["guard", guardPages],
+  ["lazyfree", lazyfreePages],
+  ["anon_huge", anonHugePages],
+  ["swapped", swappedPages],
+]);
+
+type Step = Eval | { op: "+" | "-"; pos: Pos };
+
+/** Compiles an expression; unknown names, functions and arguments fail here. */
+export function compileExpr(c: CompileContext, root: Expr): Eval {
+  if (root.kind !== "bin") return leaf(c, root);
+  // post-order without recursion: left operand, right operand, operator
+  const program: Step[] = [];
+  const stack: { e: Expr; operands: boolean }[] = [{ e: root, operands: false }];
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    const e = top.e;
+    if (e.kind !== "bin") program.push(leaf(c, e));
+    else if (top.operands) program.push({ op: e.op, pos: e.pos });
+    else stack.push({ e, operands: true }, { e: e.right, operands: false }, { e: e.left, operands: false });
+  }
+  return (rt) => {
+    const values: Value[] = [];
+    for (const step of program) {
+      if (typeof step === "function") {
+        values.push(step(rt));
+        continue;
+      }
+      const b = values.pop()!;
+      const a = values.pop()!;
+      if (typeof a !== "bigint" || typeof b !== "bigint") c.fail("arithmetic on a symbolic value", step.pos);
+      values.push(step.op === "+" ? a + b : a - b);
+    }
+    return values[0];
+  };
+}
+
+function leaf(c: CompileContext, e: Exclude<Expr, { kind: "bin" }>): Eval {
+  switch (e.kind) {
+    case "num":
+      return () => e.value;
+    case "name":
+      return name(c, e.name, e.pos, {});
+    case "call":
+      return call(c, e);
+  }
+}
+
+/** A variable, a machine or process metric, or a symbol. */
+function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bigint>): Eval {
+  if (c.defined.has(name)) return (rt) => rt.vars.get(name)!;
+  const cpuOpt = opts.cpu;
+  if (name.startsWith("meminfo.")) {
+    const field = name.slice(8);
+    return (rt) => {
+      const m = meminfoOf(rt.kernel);
+      if (!(field in m)) c.fail(`unknown /proc/meminfo field '${field}'`, pos);
+      return BigInt(m[field]);
+    };
+  }
+  if (name.startsWith("vmstat.")) {
+    const field = name.slice(7);
+    return (rt) => {
+      const v = vmstat(rt.kernel);
+      if (!(field in v)) c.fail(`unknown /proc/vmstat counter '${field}'`, pos);
+      return BigInt(v[field]);
+    };
+  }
+  const counter = CPU_METRICS.get(name);
+  if (counter !== undefined)
+    return (rt) => {
+      const k = rt.kernel;
+      if (cpuOpt !== undefined && cpuOpt >= BigInt(cpuCount(k))) c.fail(`CPU ${cpuOpt} does not exist`, pos);
+      return BigInt(counter(k, cpuOpt !== undefined ? Number(cpuOpt) : undefined));
+    };
+  switch (name) {
+    case "oops":
+      return (rt) => BigInt(oopsCount(rt.kernel));
+    case "oom_kills":
+      return (rt) => BigInt(oomKills(rt.kernel));
+    case "panic":
+      return (rt) => (panicMessage(rt.kernel) === null ? 0n : 1n);
+  }
+  if (/^[A-Z][A-Z_0-9]*$/.test(name) || name === "none") return () => name;
+  if (name.includes(".")) {
+    const [proc, field] = name.split(".");
+    if (!c.procs.has(proc)) c.fail(`process '${proc}' does not exist`, pos);
+    const getters: Record<string, (t: Task, k: Kernel) => Value> = {
+      min_flt: (t) => BigInt(t.minFlt),
+      maj_flt: (t) => BigInt(t.majFlt),
+      rss: (t) => BigInt(rss(t)),
+      swap: (t) => BigInt(swapEntries(t)),
+      pt_pages: (t) => BigInt(ptPages(t)),
+      stack_start: (t, k) => stackStart(k, t),
+      stack_top: (t, k) => stackTop(k, t),
+      signal: (t) => t.signal,
+      si_code: (t) => t.siCode,
+      si_addr: (t) => t.siAddr,
+      alive: (t) => (t.alive ? 1n : 0n),
+      pid: (t) => BigInt(t.pid),
+    };
+    const g = getters[field];
+    if (!g) c.fail(`unknown process metric '${field}' (${Object.keys(getters).join(", ")})`, pos);
+    return (rt) => g(rt.procs.get(proc)!, rt.kernel);
+  }
+  return c.fail(`undefined variable or unknown metric '${name}'`, pos);
+}
+
+/**
+ * The arguments of a range metric FN(P, ADDR [SIZE] [, LEVEL]): the
+ * address and size, the page-table level for `table`, and a reader that
+ * checks a value is a 64-bit address.
+ */
+function rangeArgs(c: CompileContext, e: Expr & { kind: "call" }) {
+  const fn = e.fn;
+  const group = e.args[1];
+  const addr = compileExpr(c, group[0]);
+  const size = group.length > 1 ? compileExpr(c, group[1]) : null;
+  if (group.length > 2) c.fail(`${fn}: expected ADDR [SIZE]`, group[2].pos);
+  let level = -1;
+  if (fn === "table") {
+    const l = e.args[2];
+    if (l?.length !== 1 || l[0].kind !== "name" || !(l[0].name in LEVELS))
+      c.fail("table(P, ADDR, LEVEL): LEVEL is pml5, pml4, pdpt, pd or pt", e.pos);
+    level = LEVELS[l[0].name];
+  } else if (e.args.length > 2) c.fail(`${fn} takes two arguments`, e.args[2][0].pos);
+  const num = (ev: Eval, rt: Runtime, what: string, p: Pos): bigint => {
+    const v = ev(rt);
+    if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n) c.fail(`${what} must be a 64-bit address`, p);
+    return v;
+  };
+  return { group, addr, size, level, num };
+}
+
+/** A range metric of a process: rss(P, RANGE), present, pfn, anon, dirty, mapcount, vmas, byte, table, ... */
+function procCall(c: CompileContext, e: Expr & { kind: "call" }, name: string, pos: Pos): Eval {
+  if (!c.procs.has(name)) c.fail(`process '${name}' does not exist`, pos);
+  const fn = e.fn;
+  const { group, addr, size, level, num } = rangeArgs(c, e);
+  const count = PAGE_COUNTS.get(fn);
+  return (rt) => {
+    const k = rt.kernel;
+    const t = rt.procs.get(name)!;
+    const va = num(addr, rt, "the address", group[0].pos);
+    if (!isCanonical(k, va))
+      return fn === "pfn" || fn === "byte" || fn === "mapcount" || fn === "table" ? -1n : 0n;
+    if (isKernelAddress(k, va) && fn !== "table") {
+      // the kernel half of every process's page tables is the kernel's own
+      const kpfn = t.alive && hasUserMemory(t) ? kernelPfn(k, va) : -1;
+      if (fn === "pfn") return BigInt(kpfn);
+      if (fn === "byte") return kpfn < 0 ? -1n : BigInt(readByte(k, kpfn, pageOffset(k, va)));
+      if (fn === "present") return kpfn < 0 ? 0n : 1n;
+      return fn === "mapcount" ? -1n : 0n;
+    }
+    const vpn = vpnOf(k, va);
+    const len = size ? num(size, rt, "the size", group[1].pos) : 1n;
+    const n = Number((BigInt(pageOffset(k, va)) + len + 4095n) / 4096n);
+    switch (fn) {
+      case "pfn":
+        return BigInt(userPfn(k, t, vpn));
+      case "byte":
+        return BigInt(userByte(k, t, vpn, pageOffset(k, va)));
+      case "mapcount":
+        return BigInt(userMapcount(k, t, vpn));
+      case "table":
+        if (level >= pagingLevels(k)) c.fail("this machine has no such level", e.pos);
+        return BigInt(userTablePfn(k, t, vpn, level));
+      case "vmas":
+        return BigInt(vmasOverlapping(t, vpn, n));
+      default:
+        return BigInt(count!(k, t, vpn, n));
+    }
+  };
+}
+
+/** cached(FILE), file_byte(FILE, OFFSET) */
+function fileCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
+  const fn = e.fn;
+  const g = e.args[0];
+  if (g?.length !== 1 || g[0].kind !== "name" || !c.files.has(g[0].name))
+    c.fail(`${fn}: the first argument is a file name`, g?.[0]?.pos ?? e.pos);
+  const name = g[0].name;
+  if (fn === "cached") {
+    if (e.args.length !== 1) c.fail("cached(FILE) takes one argument", e.pos);
+    return (rt) => BigInt(cachedPages(rt.kernel, name));
+  }
+  if (e.args.length !== 2 || e.args[1].length !== 1) c.fail("file_byte(FILE, OFFSET)", e.pos);
+  const off = compileExpr(c, e.args[1][0]);
+  return (rt) => {
+    const o = off(rt);
+    if (typeof o !== "bigint" || o < 0n) c.fail("file_byte: the offset is a non-negative number", e.pos);
+    return BigInt(fileByte(rt.kernel, name, o));
+  };
+}
+
+/** A call: a per-CPU metric with cpu=N, a range metric of a process or of the kernel, or a file call. */
+function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
+  const fn = e.fn;
+  if (CPU_CALLS.includes(fn)) {
+    for (const k of Object.keys(e.opts)) if (k !== "cpu") c.fail(`${fn} takes only cpu=N`, e.pos);
+    if (e.args.length) c.fail(`${fn} takes only cpu=N`, e.pos);
+    return name(c, fn, e.pos, e.opts);
+  }
+  if (!RANGE_FNS.includes(fn) && fn !== "cached" && fn !== "file_byte")
+    c.fail(`unknown function '${fn}'`, e.pos);
+  if (fn === "cached" || fn === "file_byte") return fileCall(c, e);
+  if (e.args.length < 2) c.fail(`${fn}(P, ...) needs a process (or kernel) and an address`, e.pos);
+  const who = e.args[0];
+  if (who.length !== 1 || who[0].kind !== "name")
+    c.fail(`${fn}: the first argument is a process name or 'kernel'`, who[0].pos);
+  if (who[0].name !== "kernel") return procCall(c, e, who[0].name, who[0].pos);
+  if (!["pfn", "present", "table", "byte"].includes(fn))
+    c.fail(`${fn}(kernel, ...) is not defined: it counts user pages`, e.pos);
+  const { group: addrGroup, addr, size, level, num } = rangeArgs(c, e);
+  return (rt) => {
+    const k = rt.kernel;
+    const va = num(addr, rt, "the address", addrGroup[0].pos);
+    switch (fn) {
+      case "pfn":
+        return BigInt(kernelPfn(k, va));
+      case "byte": {
+        const pfn = kernelPfn(k, va);
+        return pfn < 0 ? -1n : BigInt(readByte(k, pfn, pageOffset(k, va)));
+      }
+      case "table":
+        if (level >= pagingLevels(k))
+          c.fail(`this machine has no level '${(e.args[2][0] as { name: string }).name}'`, e.pos);
+        return BigInt(kernelTablePfn(k, va, level));
+      default: {
+        // present(kernel, RANGE)
+        const len = size ? num(size, rt, "the size", addrGroup[1].pos) : 1n;
+        let n = 0n;
+        for (const p of touchPoints(va - (va % 4096n), len + (va % 4096n), 4096n))
+          if (kernelPfn(k, p) >= 0) n++;
+        return n;
+      }
+    }
+  };
+}

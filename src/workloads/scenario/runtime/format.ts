@@ -1,0 +1,64 @@
+/**
+ * How the scenario runner writes things down: values (numbers, addresses,
+ * symbols), traced hardware events, sizes, errnos and fault counts. Pure
+ * text; no kernel state is read here.
+ */
+import { accessName } from "../../../hw/access.ts";
+import type { HwEvent } from "./kernelReads.ts";
+
+/** What an expression or a variable holds: a 64-bit integer, or a symbol (SIGSEGV, none). */
+export type Value = bigint | string;
+
+/** A value as the runner prints it: addresses (from 0x10000) in hex, other numbers in decimal. */
+export function formatValue(v: Value): string {
+  if (typeof v === "string") return v;
+  return v < 0n ? String(v) : v >= 0x10000n ? `0x${v.toString(16)}` : String(v);
+}
+
+/** One traced hardware event (`--trace`): a TLB lookup, a walk step, a fault, an invalidation, an A/D write. */
+export function formatEvent(e: HwEvent): string {
+  switch (e.type) {
+    case "tlb":
+      return `cpu${e.cpu} TLB ${e.hit ? `hit (L${e.level + 1})` : "miss"} vpn 0x${e.vpn.toString(16)} ${accessName(e.access)}`;
+    case "walk-step":
+      return `cpu${e.cpu}   walk level ${e.level} [${e.index}] entry @0x${e.entryPa.toString(16)} = 0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}${e.psc ? " (from the paging-structure cache)" : ""}`;
+    case "fault":
+      return `cpu${e.cpu} fault vector ${e.vector} error_code 0x${e.errorCode.toString(16)}`;
+    case "invalidate":
+      return `cpu${e.cpu} ${e.op} pcid ${e.asid} (${e.entries} entries)`;
+    case "ad-write":
+      return `cpu${e.cpu}   A/D update @0x${e.entryPa.toString(16)}`;
+  }
+}
+
+/** Bytes in MiB: whole, or with one decimal. */
+export function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(bytes % 1048576 === 0 ? 0 : 1)} MiB`;
+}
+
+/** A kmalloc cache's object size as its name says it (kmalloc-64, kmalloc-1k). */
+export function sizeName(n: number): string {
+  return n >= 1024 ? `${n / 1024}k` : String(n);
+}
+
+const ERRNO_NAMES: Record<string, string> = {
+  "-1": "EPERM",
+  "-12": "ENOMEM",
+  "-13": "EACCES",
+  "-14": "EFAULT",
+  "-17": "EEXIST",
+  "-22": "EINVAL",
+};
+
+/** A negative errno's name (ENOMEM), or `errno N`. */
+export function errnoName(r: bigint): string {
+  return ERRNO_NAMES[String(r)] ?? `errno ${-r}`;
+}
+
+/** Page faults taken: "no page fault", "3 page faults (minor)", "5 page faults (3 minor, 2 major)". */
+export function faultSummary(minor: number, major: number): string {
+  if (minor + major === 0) return "no page fault";
+  const n = minor + major;
+  const kind = major === 0 ? "minor" : minor === 0 ? "major" : `${minor} minor, ${major} major`;
+  return `${n} page fault${n > 1 ? "s" : ""} (${kind})`;
+}
