@@ -149,7 +149,6 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   arch.cpuInit(machine, rootPfn);
   const uaccess = new Uaccess({
     cpus: machine.cpus,
-    phys: machine.phys,
     userEnd: layout.userEnd,
     contextTask: (cpuId) => contextTask(k, cpuId),
     enter: (cpuId) => {

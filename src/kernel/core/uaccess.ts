@@ -17,7 +17,6 @@ import { assert } from "../../base/assert.ts";
 import { fromBig } from "../../base/u64.ts";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { Task } from "./task.ts";
 
 /** A user-access instruction and the fixup its exception-table entry names. */
@@ -83,7 +82,6 @@ export interface UserValueResult extends UserCopyResult {
 /** What the routines need from the kernel. */
 export interface UaccessEnv {
   readonly cpus: readonly Mmu[];
-  readonly phys: PhysMem;
   /** TASK_SIZE_MAX: access_ok's limit */
   readonly userEnd: bigint;
   /** the task whose context CPU `cpuId` runs (the current task, or its kworker) */
@@ -159,7 +157,7 @@ export class Uaccess {
     len: number,
     access: Access,
     ip: bigint,
-    each: (pa: number, n: number, done: number) => void,
+    each: (cpu: Mmu, pa: number, n: number, done: number, vaHi: number, vaLo: number) => void,
   ): UserCopyResult {
     const res = Uaccess.result(len);
     if (!this.accessOk(uva, len)) {
@@ -169,10 +167,12 @@ export class Uaccess {
     let done = 0;
     this.withUserAccess(cpuId, (cpu, task) => {
       while (done < len) {
-        const pa = this.userPa(cpu, task, uva + BigInt(done), access, ip, res);
+        const va = uva + BigInt(done);
+        const pa = this.userPa(cpu, task, va, access, ip, res);
         if (pa < 0) break;
         const n = Math.min(len - done, 4096 - (pa % 4096));
-        each(pa, n, done);
+        const { hi, lo } = fromBig(va);
+        each(cpu, pa, n, done, hi, lo);
         done += n;
       }
     });
@@ -193,11 +193,12 @@ export class Uaccess {
     data: (i: number) => number,
     sink: (i: number, byte: number) => void = () => {},
   ): UserCopyResult {
-    const phys = this.env.phys;
-    return this.range(cpuId, uva, len, toUser ? Access.Write : Access.Read, COPY_USER_IP, (pa, n, done) => {
+    const access = toUser ? Access.Write : Access.Read;
+    return this.range(cpuId, uva, len, access, COPY_USER_IP, (cpu, pa, n, done, vaHi, vaLo) => {
+      // the user bytes go through the CPU's memory port (the one access path)
       for (let i = 0; i < n; i++) {
-        if (toUser) phys.write8(pa + i, data(done + i));
-        else sink(done + i, phys.read8(pa + i));
+        if (toUser) cpu.mem.write8(pa + i, data(done + i), vaHi, vaLo + i);
+        else sink(done + i, cpu.mem.read8(pa + i, vaHi, vaLo + i));
       }
     });
   }
@@ -207,9 +208,8 @@ export class Uaccess {
    * Returns the bytes not cleared (all of them when access_ok fails).
    */
   clear(cpuId: number, uva: bigint, len: number): UserCopyResult {
-    const phys = this.env.phys;
-    return this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (pa, n) => {
-      for (let i = 0; i < n; i++) phys.write8(pa + i, 0);
+    return this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (cpu, pa, n, _done, vaHi, vaLo) => {
+      for (let i = 0; i < n; i++) cpu.mem.write8(pa + i, 0, vaHi, vaLo + i);
     });
   }
 
@@ -248,7 +248,7 @@ export class Uaccess {
     access: Access,
     ip: bigint,
     res: UserValueResult,
-    move: (pas: number[]) => void,
+    move: (cpu: Mmu, pas: number[]) => void,
   ): UserValueResult {
     if (!this.accessOk(uva, size)) {
       res.accessOkFailed = true;
@@ -257,7 +257,7 @@ export class Uaccess {
     this.withUserAccess(cpuId, (cpu, task) => {
       const pas = this.span(cpu, task, uva, size, access, ip, res);
       if (pas === null) return;
-      move(pas);
+      move(cpu, pas);
       res.ret = 0;
       res.notCopied = 0;
     });
@@ -271,9 +271,9 @@ export class Uaccess {
    */
   get(cpuId: number, uva: bigint, size: 1 | 2 | 4 | 8): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(size), ret: -EFAULT, value: 0n, bytes: [] };
-    return this.single(cpuId, uva, size, Access.Read, GET_USER_IP, res, (pas) => {
+    return this.single(cpuId, uva, size, Access.Read, GET_USER_IP, res, (cpu, pas) => {
       let v = 0n;
-      for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.env.phys.read8(pas[i]));
+      for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(userByte(cpu, pas[i], uva + BigInt(i)));
       res.value = v;
     });
   }
@@ -281,8 +281,11 @@ export class Uaccess {
   /** put_user(x, ptr) of 1, 2, 4 or 8 bytes: 0, or -EFAULT with nothing written. */
   put(cpuId: number, uva: bigint, size: 1 | 2 | 4 | 8, value: bigint): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(size), ret: -EFAULT, value, bytes: [] };
-    return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (pas) => {
-      for (let i = 0; i < size; i++) this.env.phys.write8(pas[i], Number((value >> BigInt(8 * i)) & 0xffn));
+    return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (cpu, pas) => {
+      for (let i = 0; i < size; i++) {
+        const { hi, lo } = fromBig(uva + BigInt(i));
+        cpu.mem.write8(pas[i], Number((value >> BigInt(8 * i)) & 0xffn), hi, lo);
+      }
     });
   }
 
@@ -306,7 +309,6 @@ export class Uaccess {
     }
     const limit = this.env.userEnd - src;
     const max0 = limit < BigInt(count) ? Number(limit) : count;
-    const phys = this.env.phys;
     res.ret = this.withUserAccess(cpuId, (cpu, task) => {
       let got = 0;
       let max = max0;
@@ -314,7 +316,7 @@ export class Uaccess {
         const pas = this.span(cpu, task, src + BigInt(got), 8, Access.Read, STRNCPY_WORD_IP, res);
         if (pas === null) break; // the fixup: byte_at_a_time
         for (let i = 0; i < 8; i++) {
-          const c = phys.read8(pas[i]);
+          const c = userByte(cpu, pas[i], src + BigInt(got + i));
           res.bytes.push(c);
           if (c === 0) return got + i;
         }
@@ -324,7 +326,7 @@ export class Uaccess {
       while (max > 0) {
         const pa = this.userPa(cpu, task, src + BigInt(got), Access.Read, STRNCPY_BYTE_IP, res);
         if (pa < 0) return -EFAULT;
-        const c = phys.read8(pa);
+        const c = userByte(cpu, pa, src + BigInt(got));
         res.bytes.push(c);
         if (c === 0) return got;
         got++;
@@ -335,4 +337,10 @@ export class Uaccess {
     });
     return res;
   }
+}
+
+/** A user byte through the CPU's memory port. */
+function userByte(cpu: Mmu, pa: number, va: bigint): number {
+  const { hi, lo } = fromBig(va);
+  return cpu.mem.read8(pa, hi, lo);
 }

@@ -48,13 +48,14 @@ export function userAccess(
   for (let attempt = 0; attempt < 8; attempt++) {
     k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
     cpu.cpl = 3;
-    const out = cpu.translate(hi, lo, access);
+    // the access itself, through the CPU's memory access path
+    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
     if (out === Outcome.OK) {
-      const phys = k.machine.phys;
-      if (access === Access.Write) phys.write8(cpu.pa, value);
       if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpn(va));
       cpu.cpl = 0;
-      return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
+      // a write reports the byte now in memory (read back through the port)
+      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
+      return { ok: true, pa: cpu.pa, value: byte, faults };
     }
     faults++;
     // the exception enters the kernel (kernel CR3 under PTI)
@@ -170,11 +171,10 @@ export function kernelAccess(
   const { hi, lo } = fromBig(va);
   let faults = 0;
   for (let attempt = 0; attempt < 4; attempt++) {
-    const out = cpu.translate(hi, lo, access);
+    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
     if (out === Outcome.OK) {
-      const phys = k.machine.phys;
-      if (access === Access.Write) phys.write8(cpu.pa, value);
-      return { ok: true, pa: cpu.pa, value: phys.read8(cpu.pa), faults };
+      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
+      return { ok: true, pa: cpu.pa, value: byte, faults };
     }
     faults++;
     if (out === Outcome.GP) {
