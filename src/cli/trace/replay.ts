@@ -14,7 +14,6 @@ import { TlbCurve } from "../../analysis/tlbCurve.ts";
 import { KernelMode } from "../../analysis/trace/kernelMode.ts";
 import { MachineMode } from "../../analysis/trace/machineMode.ts";
 import type { BatchSink, RunSink } from "../../workloads/trace/formats.ts";
-import { isFetch, isWrite, recordKind, recordPage } from "../../workloads/trace/record.ts";
 import type { AnalysisSettings, ReplaySettings } from "./options.ts";
 import type { TraceSummary } from "./report.ts";
 
@@ -80,43 +79,40 @@ export class Replay {
       // OPT needs the future: the page string is kept (8 bytes a reference), then run
       this.optPages = new Float64Array(1 << 20);
       this.inner = (w, n) => {
-        const fetch = isFetch; // record.ts's helpers as locals: see there
-        const pageOf = recordPage;
+        // record.ts's layout written out (a fetch is kind lo & 3 = 0, the page hi * 2^18 + (lo >>> 14)):
+        // keep in sync with it (see there why; test/cli/replay.test.ts checks)
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          if (dataOnly && fetch(lo)) continue;
+          if (dataOnly && (lo & 3) === 0) continue;
           if (this.optN === this.optPages!.length) {
             const bigger = new Float64Array(this.optPages!.length * 2);
             bigger.set(this.optPages!);
             this.optPages = bigger;
           }
-          this.optPages![this.optN++] = pageOf(lo, w[2 * i + 1]);
+          this.optPages![this.optN++] = w[2 * i + 1] * 262144 + (lo >>> 14);
         }
       };
     } else if ((FAST_POLICIES as readonly string[]).includes(policy)) {
       const f = new FastSim(policy as never, frames);
       this.fast = f;
       this.inner = (w, n) => {
-        const fetch = isFetch; // record.ts's helpers as locals: see there
-        const pageOf = recordPage;
+        // record.ts's layout written out, as above
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          if (fetch(lo) && dataOnly) continue;
-          f.access(pageOf(lo, w[2 * i + 1]));
+          if ((lo & 3) === 0 && dataOnly) continue;
+          f.access(w[2 * i + 1] * 262144 + (lo >>> 14));
         }
       };
     } else {
       const p = new PolicySim(policy, frames, { seed });
       this.psim = p;
       this.inner = (w, n) => {
-        const kindOf = recordKind; // record.ts's helpers as locals: see there
-        const pageOf = recordPage;
-        const writes = isWrite;
+        // record.ts's layout written out, as above; a store or modify (kind >= 2) writes
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          const kind = kindOf(lo);
+          const kind = lo & 3;
           if (kind === 0 && dataOnly) continue;
-          p.access(pageOf(lo, w[2 * i + 1]), writes(kind));
+          p.access(w[2 * i + 1] * 262144 + (lo >>> 14), kind >= 2);
         }
       };
     }
@@ -148,12 +144,12 @@ export class Replay {
     if (an === null) return;
     const { exact, shards, ws, tlbCurve, curveSims } = an;
     const dataOnly = this.s.dataOnly;
-    const fetch = isFetch; // record.ts's helpers as locals: see there
-    const pageOf = recordPage;
+    // record.ts's layout written out (a fetch is kind lo & 3 = 0, the page hi * 2^18 + (lo >>> 14)):
+    // keep in sync with it (see there why; test/cli/replay.test.ts checks)
     for (let i = 0; i < n; i++) {
       const lo = w[2 * i];
-      if (dataOnly && fetch(lo)) continue;
-      const page = pageOf(lo, w[2 * i + 1]);
+      if (dataOnly && (lo & 3) === 0) continue;
+      const page = w[2 * i + 1] * 262144 + (lo >>> 14);
       exact?.access(page);
       shards?.access(page);
       ws?.access(page);
