@@ -9,7 +9,12 @@ import { curveSizes, StackDistance, WorkingSet } from "../../src/analysis/mrc.ts
 import { FastSim } from "../../src/analysis/policy/fast.ts";
 import { PolicySim } from "../../src/analysis/policy/simulate.ts";
 import { TlbCurve } from "../../src/analysis/tlbCurve.ts";
-import { parseAnalyses, parseReplay, type TraceCliOptions } from "../../src/cli/trace/options.ts";
+import {
+  parseCurves,
+  parseReplay,
+  parseSamplers,
+  type TraceCliOptions,
+} from "../../src/cli/trace/options.ts";
 import { Replay } from "../../src/cli/trace/replay.ts";
 import { isFetch, isWrite, pageAt, recordKind, setRecord } from "../../src/workloads/trace/record.ts";
 
@@ -70,7 +75,8 @@ function options(extra: Partial<TraceCliOptions>): TraceCliOptions {
 function replay(w: Uint32Array, o: TraceCliOptions) {
   const s = parseReplay(o);
   const r = new Replay(s);
-  r.addAnalyses(parseAnalyses(o, s.frames));
+  r.addCurves(parseCurves(o, s.frames));
+  r.addSamplers(parseSamplers(o));
   const n = w.length / 2;
   const half = n >> 1;
   r.feed(w, half);

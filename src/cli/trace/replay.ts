@@ -14,7 +14,7 @@ import { TlbCurve } from "../../analysis/tlbCurve.ts";
 import { KernelMode } from "../../analysis/trace/kernelMode.ts";
 import { MachineMode } from "../../analysis/trace/machineMode.ts";
 import type { BatchSink, RunSink } from "../../workloads/trace/formats.ts";
-import type { AnalysisSettings, ReplaySettings } from "./options.ts";
+import type { CurveSettings, ReplaySettings, SamplerSettings } from "./options.ts";
 import type { TraceSummary } from "./report.ts";
 
 /** The analyses of one run. */
@@ -118,15 +118,48 @@ export class Replay {
     }
   }
 
-  /** Adds the analyses that run in the same pass (before anything is fed). */
-  addAnalyses(a: AnalysisSettings): void {
-    const exact = a.exact ? new StackDistance() : null;
-    const shards = a.shardsRate !== null ? new Shards(a.shardsRate) : null;
-    const curveSims = a.curvePolicies.map((p) => a.sizes.map((f) => new FastSim(p as never, f)));
-    const ws = a.wss !== null ? new WorkingSet(a.wss.tau, a.wss.every) : null;
-    const tlbCurve = a.tlbCurveWays !== null ? new TlbCurve(a.tlbCurveWays) : null;
-    if (exact !== null || shards !== null || curveSims.length > 0 || ws !== null || tlbCurve !== null)
-      this.an = { ...a, exact, shards, curveSims, ws, tlbCurve };
+  /** Adds the curves that run in the same pass (before anything is fed). */
+  addCurves(c: CurveSettings): void {
+    const exact = c.exact ? new StackDistance() : null;
+    const shards = c.shardsRate !== null ? new Shards(c.shardsRate) : null;
+    const curveSims = c.curvePolicies.map((p) => c.sizes.map((f) => new FastSim(p as never, f)));
+    this.an = { ...c, exact, shards, curveSims, ws: null, tlbCurve: null };
+    this.dropIdleAnalyses();
+  }
+
+  /** Adds the working set and the TLB curve (after addCurves, before anything is fed). */
+  addSamplers(s: SamplerSettings): void {
+    const ws = s.wss !== null ? new WorkingSet(s.wss.tau, s.wss.every) : null;
+    const tlbCurve = s.tlbCurveWays !== null ? new TlbCurve(s.tlbCurveWays) : null;
+    const an = this.an;
+    this.an =
+      an !== null
+        ? { ...an, ws, tlbCurve }
+        : {
+            sizes: [],
+            exact: null,
+            shards: null,
+            shardsRate: null,
+            curvePolicies: [],
+            curveSims: [],
+            ws,
+            tlbCurve,
+          };
+    this.dropIdleAnalyses();
+  }
+
+  /** No analysis at all: none to feed (and machine mode can take runs). */
+  private dropIdleAnalyses(): void {
+    const a = this.an;
+    if (
+      a !== null &&
+      a.exact === null &&
+      a.shards === null &&
+      a.curveSims.length === 0 &&
+      a.ws === null &&
+      a.tlbCurve === null
+    )
+      this.an = null;
   }
 
   /** Whether the run can take runs (feedRuns): machine mode's fast path, with no analysis alongside. */
