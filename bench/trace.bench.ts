@@ -49,6 +49,8 @@ async function best<T>(runs: number, f: () => Promise<T>): Promise<{ seconds: nu
   return { seconds: bestS, value: value! };
 }
 
+const pageOf = pageAt;
+
 async function main(): Promise<void> {
   const vmref = buildVmref();
   if ("error" in vmref) console.log(`C reference unavailable: ${vmref.error}`);
@@ -103,16 +105,14 @@ async function main(): Promise<void> {
     const lru = await best(3, async () => {
       const sim = new FastSim("lru", frames);
       await readTrace(openTrace(file), "bin", (w, n) => {
-        const page = pageAt; // a local: see record.ts
-        for (let i = 0; i < n; i++) sim.access(page(w, i));
+        for (let i = 0; i < n; i++) sim.access(pageOf(w, i));
       });
       return sim.result();
     });
     const curve = await best(3, async () => {
       const sd = new StackDistance();
       await readTrace(openTrace(file), "bin", (w, n) => {
-        const page = pageAt; // a local: see record.ts
-        for (let i = 0; i < n; i++) sd.access(page(w, i));
+        for (let i = 0; i < n; i++) sd.access(pageOf(w, i));
       });
       return sd;
     });

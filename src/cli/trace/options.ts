@@ -2,8 +2,9 @@
  * The options of `vmlab trace` and `vmlab record`: the flags as commander
  * declares them (their --help text), and their parsing and checking into
  * the settings of a run. Bad values are InputErrors (exit 2), checked in
- * the order the run needs them: parseReplay before the simulation is
- * built, parseAnalyses after it.
+ * the order the run has always checked them: parseReplay before the
+ * simulation is built, parseCurves after it, parseSamplers after the
+ * curves' simulations.
  */
 import { extname } from "node:path";
 import type { Command } from "commander";
@@ -68,9 +69,9 @@ export interface ReplaySettings {
   cost?: Record<string, number>;
 }
 
-/** The analyses over page numbers that run in the same pass. */
-export interface AnalysisSettings {
-  /** the sizes of the miss-ratio curves */
+/** The miss-ratio curves that run in the same pass. */
+export interface CurveSettings {
+  /** the sizes of the curves */
   sizes: number[];
   /** the exact LRU curve (one pass) */
   exact: boolean;
@@ -78,6 +79,10 @@ export interface AnalysisSettings {
   shardsRate: number | null;
   /** policies run at every size of the curve */
   curvePolicies: string[];
+}
+
+/** The other analyses over page numbers in the same pass: the working set, the TLB curve. */
+export interface SamplerSettings {
   wss: { tau: number; every: number } | null;
   tlbCurveWays: number | null;
 }
@@ -176,8 +181,8 @@ export function parseReplay(o: TraceCliOptions): ReplaySettings {
   return s;
 }
 
-/** The analyses alongside (--mrc, --shards, --mrc-policies, --wss, --tlb-curve); `frames` is the run's. */
-export function parseAnalyses(o: TraceCliOptions, frames: number): AnalysisSettings {
+/** The curves alongside (--mrc, --shards, --mrc-policies, --mrc-max); `frames` is the run's. */
+export function parseCurves(o: TraceCliOptions, frames: number): CurveSettings {
   const mrcMax = o.mrcMax !== undefined ? positiveInt(o.mrcMax, "--mrc-max") : frames;
   const shardsRate = o.shards !== undefined ? Number(o.shards) : null;
   if (shardsRate !== null && !(shardsRate > 0 && shardsRate <= 1))
@@ -192,6 +197,11 @@ export function parseAnalyses(o: TraceCliOptions, frames: number): AnalysisSetti
     throw new InputError(
       `--mrc-policies: ${curvePolicies.length * sizes.length} runs at once is too many; lower --mrc-max`,
     );
+  return { sizes, exact: wantMrc && shardsRate === null, shardsRate, curvePolicies };
+}
+
+/** The working set and the TLB curve alongside (--wss, --wss-every, --tlb-curve). */
+export function parseSamplers(o: TraceCliOptions): SamplerSettings {
   const wss =
     o.wss !== undefined
       ? {
@@ -201,7 +211,7 @@ export function parseAnalyses(o: TraceCliOptions, frames: number): AnalysisSetti
         }
       : null;
   const tlbCurveWays = o.tlbCurve !== undefined ? positiveInt(o.tlbCurve, "--tlb-curve") : null;
-  return { sizes, exact: wantMrc && shardsRate === null, shardsRate, curvePolicies, wss, tlbCurveWays };
+  return { wss, tlbCurveWays };
 }
 
 /** The replay options `vmlab trace` and `vmlab record` share. */

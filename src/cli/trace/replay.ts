@@ -14,8 +14,7 @@ import { TlbCurve } from "../../analysis/tlbCurve.ts";
 import { KernelMode } from "../../analysis/trace/kernelMode.ts";
 import { MachineMode } from "../../analysis/trace/machineMode.ts";
 import type { BatchSink, RunSink } from "../../workloads/trace/formats.ts";
-import { isFetch, isWrite, recordKind, recordPage } from "../../workloads/trace/record.ts";
-import type { AnalysisSettings, ReplaySettings } from "./options.ts";
+import type { CurveSettings, ReplaySettings, SamplerSettings } from "./options.ts";
 import type { TraceSummary } from "./report.ts";
 
 /** The analyses of one run. */
@@ -80,57 +79,87 @@ export class Replay {
       // OPT needs the future: the page string is kept (8 bytes a reference), then run
       this.optPages = new Float64Array(1 << 20);
       this.inner = (w, n) => {
-        const fetch = isFetch; // record.ts's helpers as locals: see there
-        const pageOf = recordPage;
+        // record.ts's layout written out (a fetch is kind lo & 3 = 0, the page hi * 2^18 + (lo >>> 14)):
+        // keep in sync with it (see there why; test/cli/replay.test.ts checks)
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          if (dataOnly && fetch(lo)) continue;
+          if (dataOnly && (lo & 3) === 0) continue;
           if (this.optN === this.optPages!.length) {
             const bigger = new Float64Array(this.optPages!.length * 2);
             bigger.set(this.optPages!);
             this.optPages = bigger;
           }
-          this.optPages![this.optN++] = pageOf(lo, w[2 * i + 1]);
+          this.optPages![this.optN++] = w[2 * i + 1] * 262144 + (lo >>> 14);
         }
       };
     } else if ((FAST_POLICIES as readonly string[]).includes(policy)) {
       const f = new FastSim(policy as never, frames);
       this.fast = f;
       this.inner = (w, n) => {
-        const fetch = isFetch; // record.ts's helpers as locals: see there
-        const pageOf = recordPage;
+        // record.ts's layout written out, as above
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          if (fetch(lo) && dataOnly) continue;
-          f.access(pageOf(lo, w[2 * i + 1]));
+          if ((lo & 3) === 0 && dataOnly) continue;
+          f.access(w[2 * i + 1] * 262144 + (lo >>> 14));
         }
       };
     } else {
       const p = new PolicySim(policy, frames, { seed });
       this.psim = p;
       this.inner = (w, n) => {
-        const kindOf = recordKind; // record.ts's helpers as locals: see there
-        const pageOf = recordPage;
-        const writes = isWrite;
+        // record.ts's layout written out, as above; a store or modify (kind >= 2) writes
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
-          const kind = kindOf(lo);
+          const kind = lo & 3;
           if (kind === 0 && dataOnly) continue;
-          p.access(pageOf(lo, w[2 * i + 1]), writes(kind));
+          p.access(w[2 * i + 1] * 262144 + (lo >>> 14), kind >= 2);
         }
       };
     }
   }
 
-  /** Adds the analyses that run in the same pass (before anything is fed). */
-  addAnalyses(a: AnalysisSettings): void {
-    const exact = a.exact ? new StackDistance() : null;
-    const shards = a.shardsRate !== null ? new Shards(a.shardsRate) : null;
-    const curveSims = a.curvePolicies.map((p) => a.sizes.map((f) => new FastSim(p as never, f)));
-    const ws = a.wss !== null ? new WorkingSet(a.wss.tau, a.wss.every) : null;
-    const tlbCurve = a.tlbCurveWays !== null ? new TlbCurve(a.tlbCurveWays) : null;
-    if (exact !== null || shards !== null || curveSims.length > 0 || ws !== null || tlbCurve !== null)
-      this.an = { ...a, exact, shards, curveSims, ws, tlbCurve };
+  /** Adds the curves that run in the same pass (before anything is fed). */
+  addCurves(c: CurveSettings): void {
+    const exact = c.exact ? new StackDistance() : null;
+    const shards = c.shardsRate !== null ? new Shards(c.shardsRate) : null;
+    const curveSims = c.curvePolicies.map((p) => c.sizes.map((f) => new FastSim(p as never, f)));
+    this.an = { ...c, exact, shards, curveSims, ws: null, tlbCurve: null };
+    this.dropIdleAnalyses();
+  }
+
+  /** Adds the working set and the TLB curve (after addCurves, before anything is fed). */
+  addSamplers(s: SamplerSettings): void {
+    const ws = s.wss !== null ? new WorkingSet(s.wss.tau, s.wss.every) : null;
+    const tlbCurve = s.tlbCurveWays !== null ? new TlbCurve(s.tlbCurveWays) : null;
+    const an = this.an;
+    this.an =
+      an !== null
+        ? { ...an, ws, tlbCurve }
+        : {
+            sizes: [],
+            exact: null,
+            shards: null,
+            shardsRate: null,
+            curvePolicies: [],
+            curveSims: [],
+            ws,
+            tlbCurve,
+          };
+    this.dropIdleAnalyses();
+  }
+
+  /** No analysis at all: none to feed (and machine mode can take runs). */
+  private dropIdleAnalyses(): void {
+    const a = this.an;
+    if (
+      a !== null &&
+      a.exact === null &&
+      a.shards === null &&
+      a.curveSims.length === 0 &&
+      a.ws === null &&
+      a.tlbCurve === null
+    )
+      this.an = null;
   }
 
   /** Whether the run can take runs (feedRuns): machine mode's fast path, with no analysis alongside. */
@@ -148,12 +177,12 @@ export class Replay {
     if (an === null) return;
     const { exact, shards, ws, tlbCurve, curveSims } = an;
     const dataOnly = this.s.dataOnly;
-    const fetch = isFetch; // record.ts's helpers as locals: see there
-    const pageOf = recordPage;
+    // record.ts's layout written out (a fetch is kind lo & 3 = 0, the page hi * 2^18 + (lo >>> 14)):
+    // keep in sync with it (see there why; test/cli/replay.test.ts checks)
     for (let i = 0; i < n; i++) {
       const lo = w[2 * i];
-      if (dataOnly && fetch(lo)) continue;
-      const page = pageOf(lo, w[2 * i + 1]);
+      if (dataOnly && (lo & 3) === 0) continue;
+      const page = w[2 * i + 1] * 262144 + (lo >>> 14);
       exact?.access(page);
       shards?.access(page);
       ws?.access(page);

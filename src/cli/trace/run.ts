@@ -6,7 +6,7 @@
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
 import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
-import { parseAnalyses, parseReplay, type TraceCliOptions } from "./options.ts";
+import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
 import { Replay } from "./replay.ts";
 import { report, reportIncomplete, type TraceOutcome } from "./report.ts";
@@ -26,7 +26,8 @@ export async function runTraceCli(
   // the reading thread starts while the rest is set up
   if (!validateOnly && opened === undefined) warmUp(file);
   const replay = new Replay(settings);
-  replay.addAnalyses(parseAnalyses(o, settings.frames));
+  replay.addCurves(parseCurves(o, settings.frames));
+  replay.addSamplers(parseSamplers(o));
   if (validateOnly) return { text: null, error: null };
   // opened last: every option is checked before a file is read or a program started
   const source = opened ? opened() : openSource(file, { format: settings.format, runs: replay.takesRuns });

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { KernelMode } from "../../analysis/trace/kernelMode.ts";
 import { MachineMode } from "../../analysis/trace/machineMode.ts";
 import { Access } from "../../hw/access.ts";
+import { decodeAll } from "./formats.ts";
 import {
   ADDR_LIMIT,
   HI_LIMIT,
@@ -39,7 +40,27 @@ function records(accesses: Acc[]): Uint32Array {
 
 const anyAccess = fc.tuple(fc.integer({ min: 0, max: ADDR_LIMIT - 1 }), fc.integer({ min: 0, max: 3 }));
 
-/** Accesses to at most `pages` pages (a few far apart: high words other than 0), any kind and offset. */
+/**
+ * Pages that a slip in the decoding would merge or move: neighbours, pages
+ * whose low 18 bits (the record's low word) are equal or whose high words
+ * are, the last page below 2^47; then more, far apart.
+ */
+const PAGES = [
+  0x400,
+  0x401,
+  0x402,
+  0x403,
+  0x400 + 2 ** 17,
+  0x400 + 2 ** 18,
+  0x401 + 2 ** 18,
+  0x400 + 2 ** 19,
+  2 ** 35 - 1,
+  2 ** 35 - 2,
+  2 ** 34,
+  2 ** 34 - 1,
+];
+
+/** Accesses to at most `pages` pages, any kind and offset. */
 const fewPages = (pages: number) =>
   fc
     .array(
@@ -48,9 +69,41 @@ const fewPages = (pages: number) =>
         fc.integer({ min: 0, max: 4095 }),
         fc.integer({ min: 0, max: 3 }),
       ),
-      { maxLength: 400 },
+      { maxLength: 400, size: "medium" },
     )
-    .map((xs) => xs.map(([p, off, kind]): Acc => [(p * 0x3_0000_1 + 0x400) * 4096 + off, kind]));
+    .map((xs) => xs.map(([p, off, kind]): Acc => [(PAGES[p] ?? p * 0x3_0000_1 + 0x400) * 4096 + off, kind]));
+
+/** MachineMode's figures, fed record by record and as runs, against the accesses read through record.ts. */
+function checkMachineMode(accesses: Acc[], dataOnly: boolean): void {
+  const w = records(accesses);
+  const n = accesses.length;
+  // enough frames: frame k is the k-th page touched first, so phys_sum is known
+  const frameOf = new Map<number, number>();
+  const kinds = [0, 0, 0, 0];
+  let sum = 0n;
+  for (let i = 0; i < n; i++) {
+    const lo = w[2 * i];
+    if (dataOnly && isFetch(lo)) continue;
+    kinds[recordKind(lo)]++;
+    const page = pageAt(w, i);
+    if (!frameOf.has(page)) frameOf.set(page, frameOf.size);
+    sum += BigInt(frameOf.get(page)! * 4096 + recordOffset(lo));
+  }
+  const byRecord = new MachineMode({ frames: 64, tlb: "vmref", policy: "clock", dataOnly });
+  byRecord.feed(w, n);
+  const asRuns = new MachineMode({ frames: 64, tlb: "vmref", policy: "clock", dataOnly });
+  const out = new Uint32Array(2 * n);
+  const totals = new Float64Array(RUN_TOTALS);
+  asRuns.feedRuns(out, foldRuns(w, n, out, totals), totals);
+  // the runs decoded by hand as well: the same figures as record by record
+  expect(asRuns.result()).toEqual(byRecord.result());
+  for (const r of [byRecord.result(), asRuns.result()]) {
+    expect([r.instr, r.load, r.store, r.modify]).toEqual(kinds);
+    expect(r.skipped_instr).toBe(dataOnly ? accesses.filter(([, k]) => k === 0).length : 0);
+    expect(r.faults_first_touch).toBe(frameOf.size);
+    expect(r.phys_sum).toBe(sum.toString());
+  }
+}
 
 describe("the trace record", () => {
   it("decodes what setRecord encodes: kind, offset, page, address, and the check of the high word", () => {
@@ -117,36 +170,35 @@ describe("the trace record", () => {
 
   it("is replayed by machine mode as record.ts reads it, record by record and as runs", () => {
     fc.assert(
-      fc.property(fewPages(40), fc.boolean(), (accesses, dataOnly) => {
-        const w = records(accesses);
-        const n = accesses.length;
-        // enough frames: frame k is the k-th page touched first, so phys_sum is known
-        const frameOf = new Map<number, number>();
-        const kinds = [0, 0, 0, 0];
-        let sum = 0n;
-        for (let i = 0; i < n; i++) {
-          const lo = w[2 * i];
-          if (dataOnly && isFetch(lo)) continue;
-          kinds[recordKind(lo)]++;
-          const page = pageAt(w, i);
-          if (!frameOf.has(page)) frameOf.set(page, frameOf.size);
-          sum += BigInt(frameOf.get(page)! * 4096 + recordOffset(lo));
-        }
-        const byRecord = new MachineMode({ frames: 64, tlb: "vmref", policy: "clock", dataOnly });
-        byRecord.feed(w, n);
-        const asRuns = new MachineMode({ frames: 64, tlb: "vmref", policy: "clock", dataOnly });
-        const out = new Uint32Array(2 * n);
-        const totals = new Float64Array(RUN_TOTALS);
-        asRuns.feedRuns(out, foldRuns(w, n, out, totals), totals);
-        for (const r of [byRecord.result(), asRuns.result()]) {
-          expect([r.instr, r.load, r.store, r.modify]).toEqual(kinds);
-          expect(r.skipped_instr).toBe(dataOnly ? accesses.filter(([, k]) => k === 0).length : 0);
-          expect(r.faults_first_touch).toBe(frameOf.size);
-          expect(r.phys_sum).toBe(sum.toString());
-        }
-      }),
+      fc.property(fewPages(16), fc.boolean(), (accesses, dataOnly) => checkMachineMode(accesses, dataOnly)),
       { numRuns: 60 },
     );
+    // every ordered pair of the pages a slip would merge, one after the other
+    const pairs: Acc[] = [];
+    PAGES.forEach((a, i) => {
+      PAGES.forEach((b, j) => {
+        if (i !== j) pairs.push([a * 4096 + 8 * i, (i + j) % 4], [b * 4096 + 8 * j, (i * j) % 4]);
+      });
+    });
+    checkMachineMode(pairs, false);
+    checkMachineMode(pairs, true);
+    // runs up to their longest (RUN_MAX records), on a page with a frame other than 0
+    const long: Acc[] = [[PAGES[0] * 4096, 1]];
+    for (let i = 0; i < 20000; i++) long.push([PAGES[9] * 4096 + (i % 4096), i % 7 === 0 ? 2 : 1]);
+    checkMachineMode(long, false);
+  });
+
+  it("is a record to the binary reader and to foldRuns exactly when isRecordHi says so", () => {
+    for (const hi of [0, 1, HI_LIMIT - 1, HI_LIMIT, HI_LIMIT + 1, 2 ** 31]) {
+      const w = new Uint32Array([5, 0, 9, hi]); // two loads, the second with that high word
+      const data = Buffer.from(w.buffer);
+      const read = () => decodeAll("x.u64", data, "bin", () => {});
+      if (isRecordHi(hi)) expect(read().records).toBe(2);
+      else expect(read).toThrow(/record 1: .* is not a u64-addr2kind record/);
+      const totals = new Float64Array(RUN_TOTALS);
+      foldRuns(w, 2, new Uint32Array(4), totals);
+      expect(totals[6]).toBe(isRecordHi(hi) ? 2 : 1);
+    }
   });
 
   it("is replayed by the kernel pager as record.ts reads it", () => {

@@ -22,20 +22,24 @@
  *   a record     hi < 2^17                        (the address below 2^47)
  *   written      kind >= 2 (stores and modifies)
  *
- * The helpers are small functions that V8 inlines into the loops that call
- * them. A hot loop binds them to locals first (`const pageOf = recordPage;`
- * before the loop): called through the import, an inlined helper still
- * costs a load and a check of the module binding on every record when the
- * loop calls out (a policy's access), some 10% of policy mode's loop;
- * through a local it costs what the arithmetic written out does.
+ * The helpers serve the code that is not per record hot: the readers of
+ * the text formats, the generator, messages, tests. A loop that runs per
+ * record spells the arithmetic out instead, with a comment naming this
+ * file, and must stay in sync with it: V8 inlines a helper, but still
+ * checks on every record that the function is the one it inlined, and that
+ * costs up to 15% of policy mode's loop. Those loops, and their tests:
  *
- * Four hot loops spell the arithmetic out instead, each with a comment
- * naming this file, and must stay in sync with it: foldRuns (runs.ts: it
- * runs on the reading thread from its source text and may use nothing
- * outside its body), MachineMode.feed and feedRuns, and KernelMode.feed
- * (analysis/trace: the analysis layer may not import workloads).
- * record.test.ts holds all four to this file. The folded form of records,
- * the runs of the reading thread, has its own layout in runs.ts.
+ * - BinDecoder.hand (formats.ts): the check of the high word
+ *   (formats.test.ts);
+ * - foldRuns (runs.ts; it runs on the reading thread from its source text
+ *   and may use nothing outside its body), MachineMode.feed and feedRuns,
+ *   KernelMode.feed (analysis/trace: the analysis layer may not import
+ *   workloads): record.test.ts;
+ * - the policy and analysis loops of vmlab trace (cli/trace/replay.ts):
+ *   test/cli/replay.test.ts.
+ *
+ * The folded form of records, the runs of the reading thread, has its own
+ * layout in runs.ts.
  */
 
 /** The kinds of access (bits 0..1). */

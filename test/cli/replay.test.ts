@@ -1,0 +1,159 @@
+/**
+ * vmlab trace's policy and analysis loops (src/cli/trace/replay.ts) decode
+ * records by hand, for speed: held here to src/workloads/trace/record.ts,
+ * against the simulators fed through record.ts's helpers.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { curveSizes, StackDistance, WorkingSet } from "../../src/analysis/mrc.ts";
+import { FastSim } from "../../src/analysis/policy/fast.ts";
+import { PolicySim } from "../../src/analysis/policy/simulate.ts";
+import { TlbCurve } from "../../src/analysis/tlbCurve.ts";
+import {
+  parseCurves,
+  parseReplay,
+  parseSamplers,
+  type TraceCliOptions,
+} from "../../src/cli/trace/options.ts";
+import { Replay } from "../../src/cli/trace/replay.ts";
+import { isFetch, isWrite, pageAt, recordKind, setRecord } from "../../src/workloads/trace/record.ts";
+
+/**
+ * Pages that a slip in the decoding would merge: neighbours, and pages
+ * whose low 18 bits (the record's low word) are equal or whose high words
+ * are.
+ */
+const PAGES = [
+  0x100,
+  0x101,
+  0x102,
+  0x103,
+  0x100 + 2 ** 17,
+  0x100 + 2 ** 18,
+  0x101 + 2 ** 18,
+  0x100 + 2 ** 19,
+  2 ** 35 - 1,
+  2 ** 35 - 2,
+  2 ** 34,
+  2 ** 34 - 1,
+];
+
+/** Records of [page, offset, kind] accesses to those pages. */
+const traces = fc
+  .array(
+    fc.tuple(
+      fc.integer({ min: 0, max: PAGES.length - 1 }),
+      fc.integer({ min: 0, max: 4095 }),
+      fc.integer({ min: 0, max: 3 }),
+    ),
+    { minLength: 1, maxLength: 300, size: "medium" },
+  )
+  .map((xs) => {
+    const w = new Uint32Array(2 * xs.length);
+    xs.forEach(([p, off, kind], i) => {
+      setRecord(w, i, PAGES[p] * 4096 + off, kind);
+    });
+    return w;
+  });
+
+function options(extra: Partial<TraceCliOptions>): TraceCliOptions {
+  return {
+    format: "bin",
+    mode: "policy",
+    frames: "4",
+    policy: "lru",
+    tlb: "vmref",
+    dataOnly: false,
+    json: true,
+    seed: "1",
+    progress: false,
+    ...extra,
+  };
+}
+
+/** Replay's summary of the records `w`, fed in two batches. */
+function replay(w: Uint32Array, o: TraceCliOptions) {
+  const s = parseReplay(o);
+  const r = new Replay(s);
+  r.addCurves(parseCurves(o, s.frames));
+  r.addSamplers(parseSamplers(o));
+  const n = w.length / 2;
+  const half = n >> 1;
+  r.feed(w, half);
+  r.feed(w.subarray(2 * half), n - half);
+  r.finish(true);
+  return r.summary({ trace: "t", format: "bin", compression: "none", seconds: 0, complete: true });
+}
+
+/** The pages and write flags of the records `w` that a run with `dataOnly` takes, through record.ts. */
+function decoded(w: Uint32Array, dataOnly: boolean): { pages: number[]; writes: boolean[] } {
+  const pages: number[] = [];
+  const writes: boolean[] = [];
+  for (let i = 0; i < w.length / 2; i++) {
+    if (dataOnly && isFetch(w[2 * i])) continue;
+    pages.push(pageAt(w, i));
+    writes.push(isWrite(recordKind(w[2 * i])));
+  }
+  return { pages, writes };
+}
+
+describe("vmlab trace's own record loops", () => {
+  it("feed policy mode the pages and writes record.ts reads: the fast path, the other policies, OPT", () => {
+    fc.assert(
+      fc.property(traces, fc.boolean(), (w, dataOnly) => {
+        const { pages, writes } = decoded(w, dataOnly);
+        for (const policy of ["lru", "clock", "nru", "arc", "opt"]) {
+          const s = replay(w, options({ policy, dataOnly }));
+          const sim =
+            policy === "lru" || policy === "clock"
+              ? new FastSim(policy, 4)
+              : new PolicySim(policy, 4, policy === "opt" ? { refs: Float64Array.from(pages) } : { seed: 1 });
+          pages.forEach((p, i) => {
+            sim.access(p, writes[i]);
+          });
+          const r = sim.result();
+          expect([s.accesses, s.policyHits, s.policyMisses, s.evictions], policy).toEqual([
+            pages.length,
+            r.hits,
+            r.misses,
+            r.evictions,
+          ]);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("feed the analyses the pages record.ts reads: the exact curve, the working set, the TLB curve", () => {
+    fc.assert(
+      fc.property(traces, fc.boolean(), (w, dataOnly) => {
+        const { pages } = decoded(w, dataOnly);
+        const s = replay(
+          w,
+          options({
+            mode: "machine",
+            policy: "clock",
+            dataOnly,
+            mrc: true,
+            mrcMax: "8",
+            wss: "5",
+            tlbCurve: "2",
+          }),
+        );
+        const sd = new StackDistance();
+        const ws = new WorkingSet(5, 5);
+        const tc = new TlbCurve(2);
+        for (const p of pages) {
+          sd.access(p);
+          ws.access(p);
+          tc.access(p);
+        }
+        expect(s.mrc?.series.lru).toEqual(sd.curve(curveSizes(8)).map((x) => x.missRatio));
+        expect(s.wss?.samples).toEqual(ws.samples);
+        expect(s.tlbCurve).toEqual(tc.result());
+        expect(s.accesses).toBe(pages.length);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
