@@ -14,6 +14,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Rng } from "../src/base/rng.ts";
+import { toPfn, vpnUnchecked } from "../src/base/units.ts";
 import { Access } from "../src/hw/access.ts";
 import { Outcome } from "../src/hw/arch/x86_64/fault.ts";
 import { bareMachine } from "../src/hw/arch/x86_64/testkit.ts";
@@ -39,7 +40,10 @@ function replay(buf: Buffer, ramBytes: number, repeat: number): Result {
     const vpn = hi * 262144 + (lo >>> 14);
     if (!seen.has(vpn)) {
       seen.add(vpn);
-      const r = mapper.map(root, vpn, frames.allocFrame(), 0, { writable: true, user: true });
+      const r = mapper.map(root, vpnUnchecked(vpn), toPfn(frames.allocFrame()), 0, {
+        writable: true,
+        user: true,
+      });
       if (!r.ok) throw new Error(`map failed: ${r.error}`);
     }
   }

@@ -7,18 +7,18 @@ import {
   paAdd,
   paOffset,
   paToPfn,
-  pfn,
   pfnAdd,
   pfnToPa,
   pfnUnchecked,
-  physAddr,
   physAddrUnchecked,
+  toPfn,
+  toPhysAddr,
+  toVpn,
   tryPfn,
   tryPhysAddr,
   tryVpn,
   VPN_LIMIT,
   vaToVpn,
-  vpn,
   vpnAdd,
   vpnUnchecked,
 } from "./units.ts";
@@ -36,12 +36,12 @@ const outside = (limit: number) =>
   );
 
 const units = [
-  { name: "pfn", limit: PFN_LIMIT, checked: pfn, tried: tryPfn, cast: pfnUnchecked },
-  { name: "vpn", limit: VPN_LIMIT, checked: vpn, tried: tryVpn, cast: vpnUnchecked },
+  { name: "toPfn", limit: PFN_LIMIT, checked: toPfn, tried: tryPfn, cast: pfnUnchecked },
+  { name: "toVpn", limit: VPN_LIMIT, checked: toVpn, tried: tryVpn, cast: vpnUnchecked },
   {
-    name: "physAddr",
+    name: "toPhysAddr",
     limit: PHYS_ADDR_LIMIT,
-    checked: physAddr,
+    checked: toPhysAddr,
     tried: tryPhysAddr,
     cast: physAddrUnchecked,
   },
@@ -90,53 +90,53 @@ describe("units: arithmetic that keeps the unit", () => {
   it("pfnToPa is pfn * 4096 exactly, for every frame up to 2^40-1 (the last frame of the 52-bit space)", () => {
     fc.assert(
       fc.property(below(PFN_LIMIT), (n) => {
-        const pa = pfnToPa(pfn(n));
+        const pa = pfnToPa(toPfn(n));
         expect(BigInt(pa)).toBe(BigInt(n) << 12n);
-        expect(physAddr(pa)).toBe(pa); // always a valid address
+        expect(toPhysAddr(pa)).toBe(pa); // always a valid address
       }),
     );
-    expect(pfnToPa(pfn(PFN_LIMIT - 1))).toBe(PHYS_ADDR_LIMIT - 4096);
+    expect(pfnToPa(toPfn(PFN_LIMIT - 1))).toBe(PHYS_ADDR_LIMIT - 4096);
   });
 
   it("paToPfn and paOffset split every address below 2^52 into frame and offset", () => {
     fc.assert(
       fc.property(below(PHYS_ADDR_LIMIT), (n) => {
-        const pa = physAddr(n);
+        const pa = toPhysAddr(n);
         const f = paToPfn(pa);
         const off = paOffset(pa);
         expect(BigInt(f)).toBe(BigInt(n) >> 12n);
         expect(off).toBe(Number(BigInt(n) & 0xfffn));
-        expect(pfn(f)).toBe(f); // always a valid frame
+        expect(toPfn(f)).toBe(f); // always a valid frame
         expect(pfnToPa(f) + off).toBe(n);
       }),
     );
-    expect(paToPfn(physAddr(PHYS_ADDR_LIMIT - 1))).toBe(PFN_LIMIT - 1);
-    expect(paOffset(physAddr(PHYS_ADDR_LIMIT - 1))).toBe(4095);
+    expect(paToPfn(toPhysAddr(PHYS_ADDR_LIMIT - 1))).toBe(PFN_LIMIT - 1);
+    expect(paOffset(toPhysAddr(PHYS_ADDR_LIMIT - 1))).toBe(4095);
   });
 
   it("paToPfn inverts pfnToPa", () => {
-    fc.assert(fc.property(below(PFN_LIMIT), (n) => paToPfn(pfnToPa(pfn(n))) === n));
+    fc.assert(fc.property(below(PFN_LIMIT), (n) => paToPfn(pfnToPa(toPfn(n))) === n));
   });
 
   it("pfnAdd, vpnAdd and paAdd are exact sums, undone by the negative step", () => {
     const step = fc.integer({ min: -(2 ** 31), max: 2 ** 31 });
     fc.assert(
       fc.property(below(PFN_LIMIT), step, (n, k) => {
-        const p = pfnAdd(pfn(n), k);
+        const p = pfnAdd(toPfn(n), k);
         expect(p).toBe(n + k);
         expect(pfnAdd(p, -k)).toBe(n);
       }),
     );
     fc.assert(
       fc.property(below(VPN_LIMIT), step, (n, k) => {
-        expect(vpnAdd(vpn(n), k)).toBe(n + k);
-        expect(vpnAdd(vpnAdd(vpn(n), k), -k)).toBe(n);
+        expect(vpnAdd(toVpn(n), k)).toBe(n + k);
+        expect(vpnAdd(vpnAdd(toVpn(n), k), -k)).toBe(n);
       }),
     );
     fc.assert(
       fc.property(below(PHYS_ADDR_LIMIT), step, (n, k) => {
-        expect(paAdd(physAddr(n), k)).toBe(n + k);
-        expect(paAdd(paAdd(physAddr(n), k), -k)).toBe(n);
+        expect(paAdd(toPhysAddr(n), k)).toBe(n + k);
+        expect(paAdd(paAdd(toPhysAddr(n), k), -k)).toBe(n);
       }),
     );
   });
@@ -151,7 +151,7 @@ describe("units: arithmetic that keeps the unit", () => {
           const lo = Number(va & 0xffffffffn);
           const v = vaToVpn(hi, lo, bits);
           expect(v).toBe(Number((va & ((1n << BigInt(bits)) - 1n)) >> 12n));
-          expect(vpn(v)).toBe(v); // always a valid page number
+          expect(toVpn(v)).toBe(v); // always a valid page number
         },
       ),
     );

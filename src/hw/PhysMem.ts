@@ -1,4 +1,5 @@
 import { InputError } from "../base/errors.ts";
+import type { Pfn } from "../base/units.ts";
 
 /** Base page size: 4 KiB frames on every architecture vmlab models. */
 export const PAGE_SHIFT = 12;
@@ -70,7 +71,7 @@ export class PhysMem {
   }
 
   /** The 1024 words of a frame, or null if it was never written (reads as zeros). */
-  frameWords(pfn: number): Uint32Array | null {
+  frameWords(pfn: Pfn): Uint32Array | null {
     let slot: number;
     if (this.dir !== null) {
       // array directory: nrFrames <= 2^28, so 32-bit integer ops are exact (no fmod)
@@ -87,7 +88,7 @@ export class PhysMem {
   }
 
   /** The 1024 words of a frame, materialising it. Caller checks pfn < nrFrames. */
-  frameWordsForWrite(pfn: number): Uint32Array {
+  frameWordsForWrite(pfn: Pfn): Uint32Array {
     const chunkIndex = Math.floor(pfn / FRAMES_PER_CHUNK);
     let chunk = this.dir !== null ? this.dir[chunkIndex] : this.dirMap!.get(chunkIndex);
     if (chunk === undefined) {
@@ -122,7 +123,8 @@ export class PhysMem {
       this.strayAccesses++;
       return 0xffffffff;
     }
-    const pfn = Math.floor(pa / PAGE_SIZE);
+    // a cast, not units.ts's paToPfn: every load goes through here (see units.ts on hot paths)
+    const pfn = Math.floor(pa / PAGE_SIZE) as Pfn;
     const w = this.frameWords(pfn);
     return w === null ? 0 : w[(pa - pfn * PAGE_SIZE) >>> 2];
   }
@@ -132,7 +134,7 @@ export class PhysMem {
       this.strayAccesses++;
       return;
     }
-    const pfn = Math.floor(pa / PAGE_SIZE);
+    const pfn = Math.floor(pa / PAGE_SIZE) as Pfn; // as in word()
     const off = (pa - pfn * PAGE_SIZE) >>> 2;
     const existing = this.frameWords(pfn);
     if (existing === null && value === 0) return; // still zero: stay untouched
@@ -216,7 +218,7 @@ export class PhysMem {
   }
 
   /** Fills a frame with zeros (as clear_page does). */
-  zeroFrame(pfn: number): void {
+  zeroFrame(pfn: Pfn): void {
     const w = this.frameWords(pfn);
     if (w !== null) w.fill(0);
     if (this.watch !== null) {
@@ -228,14 +230,4 @@ export class PhysMem {
   hostBytes(): number {
     return this.blocks.length * FRAMES_PER_BLOCK * WORDS_PER_FRAME * 4;
   }
-}
-
-/** Physical address of a frame. */
-export function pfnToPa(pfn: number): number {
-  return pfn * PAGE_SIZE;
-}
-
-/** Frame containing a physical address. */
-export function paToPfn(pa: number): number {
-  return Math.floor(pa / PAGE_SIZE);
 }

@@ -1,3 +1,4 @@
+import type { Pfn } from "../base/units.ts";
 import type { Access } from "../hw/access.ts";
 import type { Machine } from "../hw/machine/Machine.ts";
 import type { PageTableMapper } from "../hw/mmu/Mapper.ts";
@@ -76,7 +77,7 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
   /** edits the kernel's page tables (init_mm), taking table pages from the buddy allocator */
   readonly mapper: PageTableMapper;
   /** init_mm.pgd (swapper_pg_dir) */
-  readonly rootPfn: number;
+  readonly rootPfn: Pfn;
   /** frames memblock handed out at boot: [start, end) pfns after the image */
   readonly memblock: MemblockSummary;
   /** empty_zero_page: the frame every anonymous read of an untouched page maps */
@@ -205,7 +206,7 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
   }
 
   /** The PGD user code runs on: under PTI the second page of the pair, else the only one. */
-  userPgdPfn(mm: MmStruct): number {
+  userPgdPfn(mm: MmStruct): Pfn {
     return this.arch.pgtable.userPgd(mm.pgdPfn);
   }
 

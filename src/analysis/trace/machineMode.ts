@@ -30,6 +30,7 @@
  */
 import { InputError } from "../../base/errors.ts";
 import { Rng } from "../../base/rng.ts";
+import { type Pfn, pfnUnchecked, toPfn, vpnUnchecked } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import { hwArch } from "../../hw/arch/index.ts";
 import { BumpFrames, type MapFlags, type PageTableMapper } from "../../hw/mmu/Mapper.ts";
@@ -118,7 +119,7 @@ const TWO32 = 4294967296;
 export class MachineMode {
   readonly cpu: Mmu;
   private readonly mapper: PageTableMapper;
-  private readonly root: number;
+  private readonly root: Pfn;
   private readonly tables: BumpFrames;
   /** frames of the page size (4K frames, or 2M frames) */
   private readonly n: number;
@@ -197,7 +198,7 @@ export class MachineMode {
     this.tables = new BumpFrames(dataFrames, dataFrames + tableFrames);
     this.mapper = arch.mapper(m.phys, this.tables);
     this.walkLevels = this.mapper.levels - this.leafLevel;
-    this.root = this.mapper.newRoot();
+    this.root = toPfn(this.mapper.newRoot()); // the table frames are 2^20: never -1 here
     this.cpu.loadUserRoot(this.root, 0);
     this.cpu.setUserMode(true);
     const tlb = this.cpu.tlb;
@@ -406,7 +407,13 @@ export class MachineMode {
       f = this.victim();
       this.evict(f);
     }
-    const r = this.mapper.map(this.root, page, f * 2 ** this.shift, this.leafLevel, USER_PAGE);
+    const r = this.mapper.map(
+      this.root,
+      vpnUnchecked(page),
+      pfnUnchecked(f * 2 ** this.shift),
+      this.leafLevel,
+      USER_PAGE,
+    );
     if (!r.ok) {
       if (r.error === "no-memory")
         throw new InputError("machine mode: out of page-table frames (more than 4 GiB of page tables)");
@@ -438,7 +445,7 @@ export class MachineMode {
     this.inUse++;
     if (this.inUse > this.swapMax) this.swapMax = this.inUse;
     this.slotOf.set(vpn, slot);
-    const r = this.mapper.unmap(this.root, vpn);
+    const r = this.mapper.unmap(this.root, vpnUnchecked(vpn));
     if (!r.ok) throw new Error(`machine mode: evicting vpn 0x${vpn.toString(16)}: ${r.error}`);
     const va = vpn * this.cpu.pageSize;
     this.cpu.flushPage(Math.floor(va / TWO32), va % TWO32);

@@ -1,4 +1,5 @@
 import { hexNum } from "../../base/u64.ts";
+import type { PhysAddr, Vpn } from "../../base/units.ts";
 import type { Access } from "../access.ts";
 import { Mode } from "../access.ts";
 import type { WriteWatch } from "../PhysMem.ts";
@@ -9,7 +10,7 @@ import { Meta, type TlbArray } from "./TlbArray.ts";
 /** One entry the walk that filled a TLB entry read, as it was then and is now. */
 export interface ChangedEntry {
   level: string;
-  entryPa: number;
+  entryPa: PhysAddr;
   before: { hi: number; lo: number };
   after: { hi: number; lo: number };
   /** sequence number of the write that changed it (checker clock), and the tag current then */
@@ -21,7 +22,7 @@ export interface ChangedEntry {
 export interface StaleUse {
   cpu: number;
   /** page number of the access (base pages) */
-  vpn: number;
+  vpn: Vpn;
   /** the virtual address of the page */
   va: number;
   /** the ASID (x86 PCID) of the entry, and what the architecture calls it */
@@ -39,7 +40,7 @@ export interface StaleUse {
 }
 
 interface FillRecord {
-  entries: { level: number; entryPa: number; hi: number; lo: number }[];
+  entries: { level: number; entryPa: PhysAddr; hi: number; lo: number }[];
 }
 
 /**
@@ -69,17 +70,17 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
     this.lastWrite.set(pa8, { seq: ++this.seq, tag: this.tag });
   }
 
-  onFill(cpu: Mmu, vpn: number, rec: WalkRecord): void {
+  onFill(cpu: Mmu, vpn: Vpn, rec: WalkRecord): void {
     const pagesPer = cpu.geometry.pagesPer[rec.size];
     const key = fillKey(cpu.id, rec.meta, vpn - (vpn % pagesPer), rec.size);
     const entries: FillRecord["entries"] = [];
     for (let i = 0; i < rec.count; i++) {
-      entries.push({ level: rec.level[i], entryPa: rec.entryPa[i], hi: rec.hi[i], lo: rec.lo[i] });
+      entries.push({ level: rec.level[i], entryPa: rec.entryPaAt(i), hi: rec.hi[i], lo: rec.lo[i] });
     }
     this.fills.set(key, { entries });
   }
 
-  onHit(cpu: Mmu, vpn: number, arr: TlbArray, slot: number): void {
+  onHit(cpu: Mmu, vpn: Vpn, arr: TlbArray, slot: number): void {
     const g = cpu.geometry;
     const meta = arr.metas[slot];
     const attrs = arr.attrs[slot];
@@ -158,7 +159,7 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
 }
 
 /** An entry as it is in memory now, by the format's entry size. */
-function readEntry(cpu: Mmu, entryPa: number): { hi: number; lo: number } {
+function readEntry(cpu: Mmu, entryPa: PhysAddr): { hi: number; lo: number } {
   const bytes = cpu.format.entryBytes;
   if (bytes === 1) return { hi: 0, lo: cpu.phys.read8(entryPa) };
   return { hi: bytes === 8 ? cpu.phys.read32(entryPa + 4) : 0, lo: cpu.phys.read32(entryPa) };

@@ -6,11 +6,16 @@
  * kernel and trace replay never assemble entry bytes by hand. Changes
  * return the TLB invalidation they require (`Flush`), which the caller must
  * pass on.
+ *
+ * Units are in the types (base/units.ts): tables and frames are `Pfn`s,
+ * pages `Vpn`s (4K page numbers of the truncated linear address), entries
+ * are found at a `PhysAddr`.
  */
+import { type Pfn, type PhysAddr, pfnUnchecked, type Vpn } from "../../base/units.ts";
 
 /** Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is left. */
 export interface FrameAllocator {
-  allocFrame(): number;
+  allocFrame(): Pfn | -1;
 }
 
 /**
@@ -38,7 +43,7 @@ export interface MapFlags {
 /** What the caller must invalidate after a change (x86_64 crate: MapperFlush). */
 export interface Flush {
   /** 4K page number of the first page of the changed mapping */
-  vpn: number;
+  vpn: Vpn;
   /** size code of the mapping: its leaf level (x86-64: 0 = 4K, 1 = 2M, 2 = 1G) */
   size: number;
   /**
@@ -62,7 +67,7 @@ export type MapResult = { ok: true; flush: Flush | null } | { ok: false; error: 
 /** Where an entry for a page lives, found by a software walk (no A/D writes). */
 export interface EntryRef {
   level: number;
-  entryPa: number;
+  entryPa: PhysAddr;
   hi: number;
   lo: number;
 }
@@ -72,19 +77,19 @@ export interface PageTableMapper {
   /** levels of a full walk */
   readonly levels: number;
   /** Allocates and zeroes a top-level table. Returns its pfn, or -1. */
-  newRoot(): number;
+  newRoot(): Pfn | -1;
   /** Maps the page of leaf level `size` at vpn to pfn, allocating tables; fails if anything is mapped there. */
-  map(rootPfn: number, vpn: number, pfn: number, size: number, flags: MapFlags): MapResult;
+  map(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: MapFlags): MapResult;
   /** Makes sure the table at `level` on the way to vpn exists; its pfn, or -1 (no memory, a large page in the way). */
-  ensureTable(rootPfn: number, vpn: number, level: number, user?: boolean): number;
+  ensureTable(rootPfn: Pfn, vpn: Vpn, level: number, user?: boolean): Pfn | -1;
   /** The leaf entry mapping vpn (a software walk: no accessed/dirty writes), or null. */
-  lookup(rootPfn: number, vpn: number): EntryRef | null;
+  lookup(rootPfn: Pfn, vpn: Vpn): EntryRef | null;
   /** The entry at `level` on the way to vpn (present or not), or null if the walk stops above it. */
-  entryAt(rootPfn: number, vpn: number, level: number): EntryRef | null;
+  entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null;
   /** Clears the leaf mapping vpn (its first page). The caller must flush. */
-  unmap(rootPfn: number, vpn: number): MapResult;
+  unmap(rootPfn: Pfn, vpn: Vpn): MapResult;
   /** Changes the rights and attributes of the leaf mapping vpn, frame kept. */
-  protect(rootPfn: number, vpn: number, flags: MapFlags): MapResult;
+  protect(rootPfn: Pfn, vpn: Vpn, flags: MapFlags): MapResult;
 }
 
 /** Hands out frames first..limit-1 in order (for tests, demos and images; the kernel has its buddy allocator). */
@@ -94,7 +99,7 @@ export class BumpFrames implements FrameAllocator {
     readonly limit: number,
   ) {}
 
-  allocFrame(): number {
-    return this.next < this.limit ? this.next++ : -1;
+  allocFrame(): Pfn | -1 {
+    return this.next < this.limit ? pfnUnchecked(this.next++) : -1;
   }
 }

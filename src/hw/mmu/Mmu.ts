@@ -13,7 +13,14 @@
  * architectural fault: `translate` returns 0 (OK) and leaves the physical
  * address in `pa`, or an architecture outcome code (x86: 13 #GP, 14 #PF)
  * with the fault in the CPU's registers and `faultKind`/`faultLevel`.
+ *
+ * Units (base/units.ts) are in the types where values leave or enter the
+ * MMU: `pa`, `pageNumber`, `walk`'s vpn, WalkRecord's `pagePfn`, events and
+ * observer hooks. Inside the hot path (translate, the walk) page numbers
+ * and addresses are plain numbers, branded by inline `as` casts where they
+ * cross such a boundary (no call on the hot path; see units.ts).
  */
+import type { Pfn, PhysAddr, Vpn } from "../../base/units.ts";
 import { Access, Mode } from "../access.ts";
 import type { PhysMem } from "../PhysMem.ts";
 import { DirectMemory, type MemoryPort } from "./memAccess.ts";
@@ -33,13 +40,13 @@ export const MAX_LEVELS = 6;
 
 /** An event of the opt-in trace stream. Built only when a tracer is installed. */
 export type HwEvent =
-  | { type: "tlb"; cpu: number; vpn: number; access: Access; hit: boolean; level: number }
+  | { type: "tlb"; cpu: number; vpn: Vpn; access: Access; hit: boolean; level: number }
   | {
       type: "walk-step";
       cpu: number;
       level: number;
       index: number;
-      entryPa: number;
+      entryPa: PhysAddr;
       hi: number;
       lo: number;
       psc: boolean;
@@ -55,8 +62,9 @@ export type HwEvent =
       cr2Hi: number;
       cr2Lo: number;
     }
-  | { type: "invalidate"; cpu: number; op: string; asid: number; vpn: number; entries: number }
-  | { type: "ad-write"; cpu: number; entryPa: number; hi: number; lo: number };
+  /** vpn -1: every page */
+  | { type: "invalidate"; cpu: number; op: string; asid: number; vpn: Vpn | -1; entries: number }
+  | { type: "ad-write"; cpu: number; entryPa: PhysAddr; hi: number; lo: number };
 
 /**
  * The entries one walk read, top level first: filled by every walk (no
@@ -68,13 +76,14 @@ export class WalkRecord {
   count = 0;
   readonly level = new Int32Array(MAX_LEVELS);
   readonly index = new Int32Array(MAX_LEVELS);
+  /** physical address of each entry read (plain numbers in a typed array; `entryPaAt` gives one as a PhysAddr) */
   readonly entryPa = new Float64Array(MAX_LEVELS);
   readonly hi = new Uint32Array(MAX_LEVELS);
   readonly lo = new Uint32Array(MAX_LEVELS);
   /** the walk started below the top, from a paging-structure-cache entry of this level (-1: none) */
   pscLevel = -1;
   /** after success: first base frame of the page, its size code (its leaf level), TLB metadata and attributes */
-  pagePfn = 0;
+  pagePfn = 0 as Pfn;
   size = 0;
   meta = 0;
   attrs = 0;
@@ -83,12 +92,17 @@ export class WalkRecord {
   errorCode = 0;
   faultKind = 0;
   faultLevel = -1;
+
+  /** The physical address of the n-th entry read (n < count). */
+  entryPaAt(n: number): PhysAddr {
+    return this.entryPa[n] as PhysAddr;
+  }
 }
 
 /** One coherence-checker hook; see CoherenceChecker. */
 export interface TlbObserver {
-  onFill(cpu: Mmu, vpn: number, rec: WalkRecord): void;
-  onHit(cpu: Mmu, vpn: number, arr: TlbArray, slot: number): void;
+  onFill(cpu: Mmu, vpn: Vpn, rec: WalkRecord): void;
+  onHit(cpu: Mmu, vpn: Vpn, arr: TlbArray, slot: number): void;
 }
 
 /** The TLB and walk-cache sizes of one MMU. */
@@ -131,7 +145,8 @@ export abstract class Mmu {
   mem: MemoryPort;
 
   // ---- results of the last translate ----
-  pa = 0;
+  /** the physical address of the last successful translation */
+  pa = 0 as PhysAddr;
   /** the byte the last successful load8 read */
   data = 0;
   faultKind = 0;
@@ -209,7 +224,7 @@ export abstract class Mmu {
   // =====================================================================
 
   /** The page number of a virtual address (in base pages), or -1 when no translation can apply to it. */
-  protected abstract vpnOf(vaHi: number, vaLo: number, access: Access): number;
+  protected abstract vpnOf(vaHi: number, vaLo: number, access: Access): Vpn | -1;
   /** The outcome for an address vpnOf refused (x86: #GP; ARM64: a level-0 translation fault). */
   protected abstract badAddress(vaHi: number, vaLo: number, access: Access): number;
   /** The mode of an explicit access now (x86 CPL, ARM64 EL, RISC-V privilege). */
@@ -220,7 +235,7 @@ export abstract class Mmu {
    * Points user translations at the table in frame `rootPfn` under `asid`,
    * flushing that ASID's entries (x86 MOV to CR3; ARM64 TTBR0_EL1; RISC-V satp).
    */
-  abstract loadUserRoot(rootPfn: number, asid: number): void;
+  abstract loadUserRoot(rootPfn: Pfn, asid: number): void;
   /**
    * Drops every translation of the page holding the address in the current
    * address space, global ones too (x86 INVLPG; ARM64 TLBI VAAE1; RISC-V
@@ -229,7 +244,7 @@ export abstract class Mmu {
   abstract flushPage(vaHi: number, vaLo: number): void;
 
   /** The page number (base pages) translations of the address use, or -1 when none applies to it. */
-  pageNumber(vaHi: number, vaLo: number): number {
+  pageNumber(vaHi: number, vaLo: number): Vpn | -1 {
     return this.vpnOf(vaHi, vaLo, Access.Read);
   }
   /**
@@ -239,7 +254,7 @@ export abstract class Mmu {
    */
   protected abstract walkFault(rec: WalkRecord, access: Access, mode: Mode, attrs: number): number;
   /** Raises the fault `rec` describes: fault registers, the TLB rules on a fault, counters, trace. Returns rec.outcome. */
-  protected abstract deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: number): number;
+  protected abstract deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn): number;
   /** Extra per-access check of a translation's attributes, called only when checkAttrs (x86 protection keys). */
   protected attrDenied(_attrs: number, _rights: number, _mode: Mode, _access: Access): boolean {
     return false;
@@ -257,7 +272,7 @@ export abstract class Mmu {
     return true;
   }
   /** Which invalidation would have dropped a stale entry, in the architecture's words (for the checker). */
-  abstract invalidationHint(vpn: number, asid: number, global: boolean): string;
+  abstract invalidationHint(vpn: Vpn, asid: number, global: boolean): string;
   /** What the architecture calls its address-space tag. */
   readonly asidName: string = "ASID";
   /** The attribute bits whose change makes a cached translation stale (see describeAttrs). */
@@ -286,7 +301,7 @@ export abstract class Mmu {
     return this.translateVpn(
       vaHi,
       vaLo,
-      vpn,
+      vpn as Vpn, // -1 excluded above (`< 0` does not narrow the type)
       access,
       implicit ? Mode.ImplicitSupervisor : this.currentMode(),
     );
@@ -325,10 +340,10 @@ export abstract class Mmu {
       this.addressFaults++;
       return this.badAddress(vaHi, vaLo, access);
     }
-    return this.translateVpn(vaHi, vaLo, vpn, access, mode);
+    return this.translateVpn(vaHi, vaLo, vpn as Vpn, access, mode);
   }
 
-  private translateVpn(vaHi: number, vaLo: number, vpn: number, access: Access, mode: Mode): number {
+  private translateVpn(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const tlb = this.tlb;
     // fast path: the first-level base-page array; the generic lookup (all levels and sizes) on a miss there
     const l1 = access === Access.Exec ? this.l1i : this.l1d;
@@ -364,9 +379,8 @@ export abstract class Mmu {
         return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
       }
       const held = (meta >>> Meta.HELD_SIZE_SHIFT) & 7;
-      this.pa =
-        arr.pfns[slot] * this.pageSize +
-        (held === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, held));
+      this.pa = (arr.pfns[slot] * this.pageSize +
+        (held === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, held))) as PhysAddr;
       return 0;
     }
     if (this.tracer !== null) this.tracer({ type: "tlb", cpu: this.id, vpn, access, hit: false, level: -1 });
@@ -380,19 +394,18 @@ export abstract class Mmu {
   }
 
   /** The miss path: walk, then fill the TLB or raise the fault. */
-  private walkAndFill(vaHi: number, vaLo: number, vpn: number, access: Access, mode: Mode): number {
+  private walkAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const rec = this.walkRec;
     if (this.walk(vpn, access, mode, true, rec) !== 0) return this.fault(rec, vaHi, vaLo, vpn);
     // a miss fills every level; a dirty assist refreshes the clean copies
     this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     if (this.observer !== null) this.observer.onFill(this, vpn, rec);
-    this.pa =
-      rec.pagePfn * this.pageSize +
-      (rec.size === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, rec.size));
+    this.pa = (rec.pagePfn * this.pageSize +
+      (rec.size === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, rec.size))) as PhysAddr;
     return 0;
   }
 
-  private fault(rec: WalkRecord, vaHi: number, vaLo: number, vpn: number): number {
+  private fault(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn): number {
     this.faultKind = rec.faultKind;
     this.faultLevel = rec.faultLevel;
     return this.deliver(rec, vaHi, vaLo, vpn);
@@ -470,7 +483,7 @@ export abstract class Mmu {
       let lo: number;
       let hi = 0;
       if (entryPa < phys.sizeBytes) {
-        const frame = Math.floor(entryPa / 4096);
+        const frame = Math.floor(entryPa / 4096) as Pfn; // inline cast: the hot loop (units.ts)
         const words = phys.frameWords(frame);
         const wi = (entryPa - frame * 4096) >>> 2;
         if (words === null) lo = 0;
@@ -497,7 +510,7 @@ export abstract class Mmu {
           cpu: this.id,
           level,
           index,
-          entryPa,
+          entryPa: entryPa as PhysAddr,
           hi,
           lo,
           psc: n === 0 && rec.pscLevel >= 0,
@@ -519,7 +532,7 @@ export abstract class Mmu {
           return this.failWalk(rec, HwFaultKind.Permission, level, access, mode, w.attrs);
         }
         if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) this.writeBack(entryPa, hi, w.newHi, w.newLo);
-        rec.pagePfn = w.next;
+        rec.pagePfn = w.next as Pfn; // a leaf's `next` is its first frame
         rec.size = level;
         rec.meta = meta;
         rec.attrs = w.attrs;
@@ -569,7 +582,8 @@ export abstract class Mmu {
     else if (bytes === 4 || hi === oldHi) this.phys.write32(entryPa, lo);
     else this.phys.write64(entryPa, hi, lo);
     this.adWrites++;
-    if (this.tracer !== null) this.tracer({ type: "ad-write", cpu: this.id, entryPa, hi, lo });
+    if (this.tracer !== null)
+      this.tracer({ type: "ad-write", cpu: this.id, entryPa: entryPa as PhysAddr, hi, lo });
   }
 
   /**
@@ -598,12 +612,7 @@ export abstract class Mmu {
   // =====================================================================
 
   /** Drops TLB entries of the page and walk-cache entries as `how` says; returns TLB entries dropped. */
-  protected invalidatePageEntries(
-    vpn: number,
-    asid: number,
-    how: InvalidateHow,
-    pscHow: InvalidateHow,
-  ): number {
+  protected invalidatePageEntries(vpn: Vpn, asid: number, how: InvalidateHow, pscHow: InvalidateHow): number {
     const n = this.tlb.invalidatePage(vpn, asid, how);
     this.invalidatePsc(asid, pscHow);
     return n;

@@ -1,4 +1,5 @@
 import { InputError } from "../../base/errors.ts";
+import type { Pfn, Vpn } from "../../base/units.ts";
 import { type InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray } from "./TlbArray.ts";
 
 /** The page sizes of an architecture, by size code (= leaf level): their names and base pages each. */
@@ -149,7 +150,7 @@ export class Tlb {
    * hitLevel, counts it, fills the levels above, and returns true. On a miss
    * at every level returns false (each level's miss counted).
    */
-  lookup(vpn4k: number, asid: number, instr: boolean): boolean {
+  lookup(vpn4k: Vpn, asid: number, instr: boolean): boolean {
     const path = instr ? this.instrPath : this.dataPath;
     for (let level = 0; level < path.length; level++) {
       const arrays = path[level];
@@ -184,9 +185,9 @@ export class Tlb {
    * `pfn` into every level (after a walk), or levels below `upto`.
    */
   fill(
-    vpn4k: number,
+    vpn4k: Vpn,
     size: number,
-    pfn: number,
+    pfn: Pfn,
     meta: number,
     instr: boolean,
     attr = 0,
@@ -229,7 +230,7 @@ export class Tlb {
   }
 
   /** Invalidates the page containing vpn4k in every array. */
-  invalidatePage(vpn4k: number, asid: number, how: InvalidateHow): number {
+  invalidatePage(vpn4k: Vpn, asid: number, how: InvalidateHow): number {
     let n = 0;
     for (const l of this.levels) for (const a of l.arrays) n += a.invalidatePage(vpn4k, asid, how);
     return n;

@@ -54,6 +54,11 @@ export const OFFSET_MASK = [0xfff, 0x1fffff, 0x3fffffff] as const;
  * `1 << size`); the set of a translation is `tag & (sets - 1)`, probed once
  * per size held. `pagesPer` gives the base pages of each size code (x86-64's
  * 1, 512, 262144 unless the architecture says otherwise).
+ *
+ * Page and frame numbers here are plain numbers, not base/units.ts's `Vpn`
+ * and `Pfn`: the paging-structure caches are TlbArrays too, keyed by the
+ * page number of a higher level and holding a table's physical address in
+ * `pfns`. The TLB hierarchy (Tlb) takes `Vpn` and `Pfn`.
  */
 export class TlbArray {
   readonly sets: number;

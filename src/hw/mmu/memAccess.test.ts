@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { toPfn, toVpn } from "../../base/units.ts";
 import { Access } from "../access.ts";
 import { Outcome } from "../arch/x86_64/fault.ts";
 import { bareMachine } from "../arch/x86_64/testkit.ts";
@@ -7,7 +8,7 @@ import type { MemoryPort } from "./memAccess.ts";
 describe("the one memory-access path", () => {
   it("stores and loads bytes through the translation, and a fault touches no memory", () => {
     const { m, cpu, mapper, root } = bareMachine();
-    mapper.map(root, 0x400, 0x1234, 0, { writable: true, user: true });
+    mapper.map(root, toVpn(0x400), toPfn(0x1234), 0, { writable: true, user: true });
     cpu.cpl = 3;
     expect(cpu.store8(0, 0x400abc, 0x5a)).toBe(Outcome.OK);
     expect(m.phys.read8(0x1234abc)).toBe(0x5a);
@@ -21,7 +22,7 @@ describe("the one memory-access path", () => {
 
   it("hands every access to the memory port with both addresses (where a cache model sits)", () => {
     const { cpu, mapper, root } = bareMachine();
-    mapper.map(root, 0x400, 0x1234, 0, { writable: true, user: true });
+    mapper.map(root, toVpn(0x400), toPfn(0x1234), 0, { writable: true, user: true });
     const seen: string[] = [];
     const port: MemoryPort = {
       read8: (pa, hi, lo) => {

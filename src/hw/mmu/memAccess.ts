@@ -5,27 +5,28 @@
  * physical address to the MMU's MemoryPort: today straight to PhysMem; a cache
  * model (VIVT/VIPT/PIPT) is another port, and it sees the virtual address too.
  */
+import type { PhysAddr } from "../../base/units.ts";
 import type { Access } from "../access.ts";
 import type { PhysMem } from "../PhysMem.ts";
 
 export interface MemoryPort {
   /** a byte load from physical address pa (va: the virtual address it was translated from) */
-  read8(pa: number, vaHi: number, vaLo: number): number;
+  read8(pa: PhysAddr, vaHi: number, vaLo: number): number;
   /** a byte store */
-  write8(pa: number, value: number, vaHi: number, vaLo: number): void;
+  write8(pa: PhysAddr, value: number, vaHi: number, vaLo: number): void;
   /** an access whose data the model does not carry (trace replay): only its address matters */
-  touch(pa: number, access: Access, vaHi: number, vaLo: number): void;
+  touch(pa: PhysAddr, access: Access, vaHi: number, vaLo: number): void;
 }
 
 /** No cache: physical memory itself. */
 export class DirectMemory implements MemoryPort {
   constructor(readonly phys: PhysMem) {}
 
-  read8(pa: number): number {
+  read8(pa: PhysAddr): number {
     return this.phys.read8(pa);
   }
 
-  write8(pa: number, value: number): void {
+  write8(pa: PhysAddr, value: number): void {
     this.phys.write8(pa, value);
   }
 

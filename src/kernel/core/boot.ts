@@ -12,6 +12,7 @@
  * goes to the buddy allocator. Kernel memory is never reclaimed: nothing in
  * vmlab ever unmaps or moves a frame of a kernel kind.
  */
+import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { FrameAllocator } from "../../hw/mmu/Mapper.ts";
 import { BuddyAllocator } from "../mm/buddy.ts";
 import { Gfp } from "../mm/gfp.ts";
@@ -59,7 +60,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     allocFrame: () => {
       const t = buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
       if (t >= 0) k.pageTablePages++;
-      return t;
+      return t >= 0 ? pfnUnchecked(t) : -1;
     },
   };
   const mapper = pgtable.mapper(machine.phys, tableAlloc);
@@ -67,9 +68,10 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   const vm = new Vmalloc(
     buddy,
     {
-      mapKernelPage: (vpn, p) => mapper.map(rootPfn, vpn, p, 0, archMap.pageKernel).ok,
+      mapKernelPage: (vpn, p) =>
+        mapper.map(rootPfn, vpnUnchecked(vpn), pfnUnchecked(p), 0, archMap.pageKernel).ok,
       unmapKernelPage: (vpn) => {
-        mapper.unmap(rootPfn, vpn);
+        mapper.unmap(rootPfn, vpnUnchecked(vpn));
       },
       flushKernelRange: (vpn, n) => tlbMgr.flushTlbKernelRange(vpn, n, k.runningCpu),
     },

@@ -6,6 +6,7 @@
  * take it as this type, so they need not import the facade.
  */
 
+import type { Pfn } from "../../base/units.ts";
 import type { Access } from "../../hw/access.ts";
 import type { Machine } from "../../hw/machine/Machine.ts";
 import type { MapFlags, PageTableMapper } from "../../hw/mmu/Mapper.ts";
@@ -54,7 +55,7 @@ export interface Arch {
   /** setup_arch: the kernel's own page tables, their frames from memblock */
   setupArch(machine: Machine, pages: PageDescTable, memblock: Memblock): ArchMemoryMap;
   /** each CPU's paging registers (x86 CR0/CR4/EFER; ARM64 SCTLR/TCR), root = init_mm's PGD */
-  cpuInit(machine: Machine, rootPfn: number): void;
+  cpuInit(machine: Machine, rootPfn: Pfn): void;
   /** ASIDs, switch_mm, flushes and shootdowns for the machine's CPUs */
   newTlb(machine: Machine): ArchTlb;
   /** a user-mode access (translate in user mode; a fault enters the kernel's handler; retry or signal) */
@@ -96,7 +97,7 @@ export interface KernelImage {
 /** What setup_arch leaves for the rest of boot. */
 export interface ArchMemoryMap {
   /** init_mm.pgd */
-  rootPfn: number;
+  rootPfn: Pfn;
   /** PAGE_KERNEL as the kernel maps vmalloc pages */
   pageKernel: MapFlags;
   /** the vmalloc area as page numbers: [start, end) */
@@ -192,7 +193,7 @@ export interface KernelParts {
   /** edits the kernel's page tables (init_mm), taking table pages from the buddy allocator */
   readonly mapper: PageTableMapper;
   /** init_mm.pgd (swapper_pg_dir) */
-  readonly rootPfn: number;
+  readonly rootPfn: Pfn;
   readonly memblock: MemblockSummary;
   /** empty_zero_page: the frame every anonymous read of an untouched page maps */
   readonly zeroPfn: number;

@@ -6,6 +6,7 @@
  * the buddy allocator.
  */
 import { InputError } from "../../base/errors.ts";
+import { type Pfn, pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { BuddyAllocator } from "../mm/buddy.ts";
 import type { PageDescTable, PageKind } from "../mm/PageDesc.ts";
@@ -26,11 +27,11 @@ export class Memblock {
   }
 
   /** memblock_alloc: `count` zeroed frames of `kind`, aligned to `align` frames. */
-  alloc(count: number, align: number, kind: PageKind): number {
+  alloc(count: number, align: number, kind: PageKind): Pfn {
     this.next = Math.ceil(this.next / align) * align;
     if (this.next + count > this.phys.nrFrames)
       throw new InputError(`ram=${this.phys.sizeBytes} is too small for the kernel's boot allocations`);
-    const pfn = this.next;
+    const pfn = pfnUnchecked(this.next); // below nrFrames
     this.next += count;
     this.used.push([pfn, pfn + count]);
     this.pages.setKind(pfn, count, kind);

@@ -15,6 +15,7 @@
  */
 import { assert } from "../../base/assert.ts";
 import { fromBig } from "../../base/u64.ts";
+import { physAddrUnchecked } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { Task } from "./task.ts";
@@ -197,8 +198,8 @@ export class Uaccess {
     return this.range(cpuId, uva, len, access, COPY_USER_IP, (cpu, pa, n, done, vaHi, vaLo) => {
       // the user bytes go through the CPU's memory port (the one access path)
       for (let i = 0; i < n; i++) {
-        if (toUser) cpu.mem.write8(pa + i, data(done + i), vaHi, vaLo + i);
-        else sink(done + i, cpu.mem.read8(pa + i, vaHi, vaLo + i));
+        if (toUser) cpu.mem.write8(physAddrUnchecked(pa + i), data(done + i), vaHi, vaLo + i);
+        else sink(done + i, cpu.mem.read8(physAddrUnchecked(pa + i), vaHi, vaLo + i));
       }
     });
   }
@@ -209,7 +210,7 @@ export class Uaccess {
    */
   clear(cpuId: number, uva: bigint, len: number): UserCopyResult {
     return this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (cpu, pa, n, _done, vaHi, vaLo) => {
-      for (let i = 0; i < n; i++) cpu.mem.write8(pa + i, 0, vaHi, vaLo + i);
+      for (let i = 0; i < n; i++) cpu.mem.write8(physAddrUnchecked(pa + i), 0, vaHi, vaLo + i);
     });
   }
 
@@ -284,7 +285,7 @@ export class Uaccess {
     return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (cpu, pas) => {
       for (let i = 0; i < size; i++) {
         const { hi, lo } = fromBig(uva + BigInt(i));
-        cpu.mem.write8(pas[i], Number((value >> BigInt(8 * i)) & 0xffn), hi, lo);
+        cpu.mem.write8(physAddrUnchecked(pas[i]), Number((value >> BigInt(8 * i)) & 0xffn), hi, lo);
       }
     });
   }
@@ -342,5 +343,5 @@ export class Uaccess {
 /** A user byte through the CPU's memory port. */
 function userByte(cpu: Mmu, pa: number, va: bigint): number {
   const { hi, lo } = fromBig(va);
-  return cpu.mem.read8(pa, hi, lo);
+  return cpu.mem.read8(physAddrUnchecked(pa), hi, lo);
 }

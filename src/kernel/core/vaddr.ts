@@ -1,3 +1,5 @@
+import { type Vpn, vpnUnchecked } from "../../base/units.ts";
+
 /**
  * Kernel-side virtual addresses of a sign-extended N-bit address space
  * (x86-64: 48 or 57 bits; RISC-V Sv39/48/57 alike): canonical 64-bit values
@@ -21,8 +23,9 @@ export class Vaddr {
   }
 
   /** vpn of a canonical address (its low N bits >> 12). */
-  vpn(va: bigint): number {
-    return Number((BigInt.asUintN(64, va) & this.mask) >> 12n);
+  vpn(va: bigint): Vpn {
+    // below 2^(N-12): masked to N bits
+    return vpnUnchecked(Number((BigInt.asUintN(64, va) & this.mask) >> 12n));
   }
 
   /** Offset in the 4K page. */

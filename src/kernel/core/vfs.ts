@@ -6,6 +6,7 @@
  */
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
+import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { MAX_ORDER } from "../mm/buddy.ts";
 import { Gfp } from "../mm/gfp.ts";
@@ -89,7 +90,7 @@ export function registerDevice(k: KernelCore, name: string, sizeBytes: number): 
   const va = allocPages(k, order, Gfp.KERNEL);
   if (va === 0n) throw new InputError(`device ${name}: no ${4 << order} KiB block of contiguous memory`);
   const pfn = k.arch.directPa(va, k.machine.phys.sizeBytes) / 4096;
-  for (let i = 0; i < 1 << order; i++) k.machine.phys.zeroFrame(pfn + i);
+  for (let i = 0; i < 1 << order; i++) k.machine.phys.zeroFrame(pfnUnchecked(pfn + i));
   k.devices.set(name, { name, pfn, pages, order });
   return va;
 }

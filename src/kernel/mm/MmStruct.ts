@@ -1,3 +1,4 @@
+import type { Pfn } from "../../base/units.ts";
 import type { Vma } from "./vma.ts";
 
 let nextCtxId = 1;
@@ -38,7 +39,7 @@ export class MmStruct {
   users = 1;
   private nextAnonVma = 1;
 
-  constructor(public pgdPfn: number) {}
+  constructor(public pgdPfn: Pfn) {}
 
   /** A fresh anon_vma id (split pieces share theirs; merges need compatible ones). */
   newAnonVma(): number {

@@ -21,6 +21,7 @@
  * `Entry`; nothing here is on the per-access path (faults, system calls and
  * reclaim only).
  */
+import type { Pfn } from "../../base/units.ts";
 import type { FrameAllocator, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 
@@ -125,5 +126,5 @@ export interface Pgtable {
   /** pgd_ctor: fills a new PGD (zeroed, `pgdOrder` pages at pgdPfn) with the kernel half of init_mm's */
   pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void;
   /** The PGD user code runs on (PTI: the second page of the pair). */
-  userPgd(pgdPfn: number): number;
+  userPgd(pgdPfn: number): Pfn;
 }

@@ -8,6 +8,7 @@
  * (copy_huge_pmd). exit_mmap is in mm/mmap.ts.
  */
 import { assert } from "../../base/assert.ts";
+import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext } from "./internal.ts";
@@ -30,9 +31,9 @@ export function newMm(ctx: MmContext): MmStruct | null {
   const pgd = env.buddy.alloc(order, Gfp.KERNEL, PageKind.PageTable);
   if (pgd < 0) return null;
   env.countPageTables(1 << order);
-  for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pgd + i);
+  for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pfnUnchecked(pgd + i));
   env.pgtable.pgdCtor(env.phys, env.kernelRootPfn, pgd);
-  const mm = new MmStruct(pgd);
+  const mm = new MmStruct(pfnUnchecked(pgd));
   const taskSize = env.taskSizeVpn;
   mm.stackTop = taskSize;
   // mmap_base = TASK_SIZE - gap, gap = the stack rlimit clamped to [128 MiB, 5/6 of TASK_SIZE] (no randomisation)
@@ -89,7 +90,7 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
             wrprotected++;
           }
         }
-        const pd = mapper(ctx, child).ensureTable(child.pgdPfn, vpn, pt.pmdLevel, true);
+        const pd = mapper(ctx, child).ensureTable(child.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel, true);
         if (pd < 0) return null;
         const pmdIndex = Math.floor(vpn / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable;
         pt.set(env.phys, pd * 4096 + pmdIndex * pt.entryBytes, e.hi, e.lo);
@@ -146,5 +147,5 @@ export function freePgd(ctx: MmContext, mm: MmStruct): void {
   const err = ctx.env.buddy.free(mm.pgdPfn, order);
   assert(err === null, `freePgd: ${err}`);
   ctx.env.countPageTables(-(1 << order));
-  mm.pgdPfn = -1;
+  mm.pgdPfn = pfnUnchecked(-1); // poison: the PGD is freed, nothing walks it again
 }

@@ -7,6 +7,7 @@
  * accounted one by one (refcount and mapcount each), so splitting and
  * partial freeing need no compound-page bookkeeping.
  */
+import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
@@ -52,7 +53,7 @@ function getHugeZeroPage(ctx: MmContext): number {
     const env = ctx.env;
     const z = env.buddy.alloc(hpagePmdOrder(ctx), Gfp.KERNEL | Gfp.NOWARN, PageKind.KernelPages);
     if (z >= 0) {
-      for (let i = 0; i < env.pgtable.hpagePmdNr; i++) env.phys.zeroFrame(z + i);
+      for (let i = 0; i < env.pgtable.hpagePmdNr; i++) env.phys.zeroFrame(pfnUnchecked(z + i));
       ctx.hugeZeroPfn = z;
       ctx.thpStats.thp_zero_page_alloc++;
     }
@@ -78,7 +79,7 @@ export function hugeFault(
   const pt = env.pgtable;
   const nr = pt.hpagePmdNr;
   const haddr = vpn - (vpn % nr);
-  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, haddr, pt.pmdLevel, true);
+  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, vpnUnchecked(haddr), pt.pmdLevel, true);
   if (pd < 0) return VmFault.OOM;
   const pmdPa =
     pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
@@ -125,7 +126,7 @@ function allocHuge(ctx: MmContext, vma: Vma): number {
   const pfn = env.buddy.alloc(hpagePmdOrder(ctx), gfp, PageKind.UserAnon);
   if (pfn < 0) return -1;
   for (let i = 0; i < env.pgtable.hpagePmdNr; i++) {
-    env.phys.zeroFrame(pfn + i);
+    env.phys.zeroFrame(pfnUnchecked(pfn + i));
     env.pages.order[pfn + i] = 0;
     env.pages.refcount[pfn + i] = 1;
     env.pages.flags[pfn + i] = 0;
@@ -148,7 +149,7 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo)) return true;
   const table = pteAllocOne(ctx, mm);
   if (table < 0) return false;
-  env.phys.zeroFrame(table);
+  env.phys.zeroFrame(pfnUnchecked(table));
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
   const special = pt.special(pmd.hi, pmd.lo);
   // each PTE inherits the PMD's own rights and state (pt.splitPte), not the VMA's: during

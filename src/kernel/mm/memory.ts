@@ -9,6 +9,7 @@
  * mm/fault.ts, above the file, shmem and swap paths that use do_wp_page.
  */
 import { assert } from "../../base/assert.ts";
+import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
@@ -37,7 +38,7 @@ export function allocUserPage(ctx: MmContext, index = -1): number {
   ctx.env.chargeUserPage?.();
   const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
   if (pfn >= 0) {
-    ctx.env.phys.zeroFrame(pfn);
+    ctx.env.phys.zeroFrame(pfnUnchecked(pfn));
     if (index >= 0) ctx.env.lru?.addAnon(pfn, index);
   }
   return pfn;
@@ -210,7 +211,7 @@ export function zapRange(
   const m = mapper(ctx, mm);
   const zapVma = mm.vmaAt(start);
   for (let vpn = start; vpn < end; ) {
-    const pmdE = m.entryAt(mm.pgdPfn, vpn, pt.pmdLevel);
+    const pmdE = m.entryAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
     if (pmdE !== null && isHugePmd(ctx, pmdE.hi, pmdE.lo)) {
       const h = vpn - (vpn % nr);
       if (h >= start && h + nr <= end) {
@@ -322,7 +323,7 @@ export function remapPfnRange(ctx: MmContext, mm: MmStruct, vma: Vma, pfn: numbe
  * Linux: include/linux/highmem.h copy_user_highpage
  */
 export function copyFrame(phys: PhysMem, from: number, to: number): void {
-  const src = phys.frameWords(from);
+  const src = phys.frameWords(pfnUnchecked(from));
   if (src === null) return; // an untouched frame is zeros, and `to` was zeroed
-  phys.frameWordsForWrite(to).set(src);
+  phys.frameWordsForWrite(pfnUnchecked(to)).set(src);
 }

@@ -1,3 +1,4 @@
+import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { FileObject } from "../fs/file.ts";
 import type { BuddyAllocator } from "./buddy.ts";
@@ -48,7 +49,7 @@ export class PageCache {
     const pfn = this.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
     if (pfn < 0) return -1;
     const base = index * 4096;
-    const w = this.phys.frameWordsForWrite(pfn);
+    const w = this.phys.frameWordsForWrite(pfnUnchecked(pfn));
     for (let i = 0; i < 1024; i++) {
       let word = 0;
       for (let b = 3; b >= 0; b--) {

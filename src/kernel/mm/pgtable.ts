@@ -6,6 +6,7 @@
  * walks. Linux: include/linux/pgtable.h (pte_offset_map, pmd_offset),
  * mm/memory.c (__pte_alloc, follow_pte).
  */
+import { type Pfn, pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext } from "./internal.ts";
@@ -17,7 +18,12 @@ import { PageKind } from "./PageDesc.ts";
  * Linux: mm/memory.c __pte_alloc, __pmd_alloc (mm_inc_nr_ptes)
  */
 export function mapper(ctx: MmContext, mm: MmStruct): PageTableMapper {
-  return ctx.env.pgtable.mapper(ctx.env.phys, { allocFrame: () => pteAllocOne(ctx, mm) });
+  return ctx.env.pgtable.mapper(ctx.env.phys, {
+    allocFrame: () => {
+      const t = pteAllocOne(ctx, mm);
+      return t >= 0 ? pfnUnchecked(t) : -1;
+    },
+  });
 }
 
 /**
@@ -53,7 +59,9 @@ export function levelSpan(ctx: MmContext, level: number): number {
 export function ptePa(ctx: MmContext, mm: MmStruct, vpn: number, alloc: boolean): number {
   const pt = ctx.env.pgtable;
   const m = mapper(ctx, mm);
-  const table = alloc ? m.ensureTable(mm.pgdPfn, vpn, 0, true) : tableIfPresent(ctx, m, mm.pgdPfn, vpn);
+  const table = alloc
+    ? m.ensureTable(mm.pgdPfn, vpnUnchecked(vpn), 0, true)
+    : tableIfPresent(ctx, m, mm.pgdPfn, vpn);
   return table < 0 ? -1 : table * 4096 + (vpn % pt.ptrsPerTable) * pt.entryBytes;
 }
 
@@ -73,8 +81,8 @@ export function readPte(
 }
 
 /** The PTE table covering vpn, if every level down to it is present (no allocation). */
-export function tableIfPresent(ctx: MmContext, m: PageTableMapper, root: number, vpn: number): number {
-  const e = m.entryAt(root, vpn, 1);
+export function tableIfPresent(ctx: MmContext, m: PageTableMapper, root: Pfn, vpn: number): number {
+  const e = m.entryAt(root, vpnUnchecked(vpn), 1);
   if (e === null || !ctx.env.pgtable.table(e.hi, e.lo, 1)) return -1;
   return ctx.env.pgtable.pfn(e.hi, e.lo, 1);
 }
@@ -88,7 +96,7 @@ export function pmdOf(
   mm: MmStruct,
   vpn: number,
 ): { pa: number; hi: number; lo: number } | null {
-  const e = mapper(ctx, mm).entryAt(mm.pgdPfn, vpn, ctx.env.pgtable.pmdLevel);
+  const e = mapper(ctx, mm).entryAt(mm.pgdPfn, vpnUnchecked(vpn), ctx.env.pgtable.pmdLevel);
   return e === null ? null : { pa: e.entryPa, hi: e.hi, lo: e.lo };
 }
 

@@ -4,6 +4,7 @@
  * (shmem_zero_setup, shmem_fault, the object's pages freed with its last
  * reference).
  */
+import { pfnUnchecked } from "../../base/units.ts";
 import { Gfp } from "./gfp.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -55,7 +56,7 @@ export function shmemFault(
   if (pfn === undefined) {
     const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
     if (p < 0) return VmFault.OOM;
-    env.phys.zeroFrame(p);
+    env.phys.zeroFrame(pfnUnchecked(p));
     obj.pages.set(pgoff, p);
     pfn = p;
   }

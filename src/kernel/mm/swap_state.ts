@@ -8,6 +8,7 @@
  * reclaim's (mm/vmscan.ts).
  */
 import { assert } from "../../base/assert.ts";
+import { pfnUnchecked } from "../../base/units.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, doWpPage } from "./memory.ts";
@@ -77,7 +78,7 @@ function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): num
   if (pfn < 0) return -1;
   const words = swap.data.get(slot);
   assert(words !== undefined, `swap slot ${slot} holds no page`);
-  ctx.env.phys.frameWordsForWrite(pfn).set(words);
+  ctx.env.phys.frameWordsForWrite(pfnUnchecked(pfn)).set(words);
   swap.addToCache(slot, pfn);
   ctx.env.pages.refcount[pfn] = 1;
   swap.pswpin++;

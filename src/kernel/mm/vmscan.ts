@@ -1,3 +1,4 @@
+import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageKind } from "./PageDesc.ts";
@@ -393,7 +394,7 @@ export class Vmscan implements RmapPages {
       if (slot < 0) return false;
     }
     if (tryToUnmapAnon(this, pfn, swap, slot)) dirty = true;
-    if (dirty) swap.writePage(slot, phys.frameWords(pfn));
+    if (dirty) swap.writePage(slot, phys.frameWords(pfnUnchecked(pfn)));
     if (cached) {
       swap.removeFromCache(pfn);
       pages.refcount[pfn]--;

@@ -1,3 +1,4 @@
+import { vpnUnchecked } from "../../base/units.ts";
 import type { Kernel } from "../Kernel.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { VmFlag } from "../mm/vma.ts";
@@ -232,14 +233,14 @@ export function checkInvariants(k: Kernel): string[] {
         problems.push(
           `vmalloc area at vpn 0x${a.startVpn.toString(16)}: frame ${pfn} is not a vmalloc frame`,
         );
-      const e = k.mapper.lookup(k.rootPfn, a.startVpn + i);
+      const e = k.mapper.lookup(k.rootPfn, vpnUnchecked(a.startVpn + i));
       const mapped = e === null ? -1 : pt.pfn(e.hi, e.lo, e.level);
       if (mapped !== pfn)
         problems.push(
           `vmalloc area at vpn 0x${a.startVpn.toString(16)}: page ${i} maps ${mapped}, not ${pfn}`,
         );
     });
-    if (k.mapper.lookup(k.rootPfn, a.startVpn + a.nrPages) !== null)
+    if (k.mapper.lookup(k.rootPfn, vpnUnchecked(a.startVpn + a.nrPages)) !== null)
       problems.push(`vmalloc area at vpn 0x${a.startVpn.toString(16)}: its guard page is mapped`);
     vmallocFrames += a.pfns.length;
   }

@@ -4,6 +4,7 @@
  * user access and every valid translation allows it.
  */
 
+import type { Pfn, Vpn } from "../../../base/units.ts";
 import type { Access } from "../../access.ts";
 import { Mode } from "../../access.ts";
 import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
@@ -38,9 +39,9 @@ export class TeachingMmu extends Mmu {
     this.flushMatching(0, InvalidateHow.Everything, "set-pdbr");
   }
 
-  protected override vpnOf(vaHi: number, vaLo: number, _access: Access): number {
+  protected override vpnOf(vaHi: number, vaLo: number, _access: Access): Vpn | -1 {
     if (vaHi !== 0 || vaLo >= 2 ** TEACHING_VA_BITS) return -1;
-    return vaLo >>> 5;
+    return (vaLo >>> 5) as Vpn; // below 2^10: a cast on the hot path (units.ts)
   }
 
   protected override badAddress(): number {
@@ -54,7 +55,7 @@ export class TeachingMmu extends Mmu {
   }
 
   /** The PDBR (the directory's page number); no ASIDs. */
-  override loadUserRoot(rootPfn: number): void {
+  override loadUserRoot(rootPfn: Pfn): void {
     this.setPdbr(rootPfn);
   }
 

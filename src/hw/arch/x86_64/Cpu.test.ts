@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toBig } from "../../../base/u64.ts";
+import { toPfn, toVpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import { formatStaleUse } from "../../mmu/CoherenceChecker.ts";
 import type { HwEvent } from "./Cpu.ts";
@@ -26,9 +27,9 @@ function tr(
 describe("the page walk", () => {
   it("translates 4K, 2M and 1G pages and keeps the offset", () => {
     const { cpu, mapper, root } = bareMachine();
-    mapper.map(root, vpnOf(0x400000n), 0x1234, 0, USER_RW);
-    mapper.map(root, vpnOf(0x40000000n), 0x200 * 3, 1, USER_RW);
-    mapper.map(root, vpnOf(0x7f0000000000n), 262144 * 2, 2, USER_RW);
+    mapper.map(root, vpnOf(0x400000n), toPfn(0x1234), 0, USER_RW);
+    mapper.map(root, vpnOf(0x40000000n), toPfn(0x200 * 3), 1, USER_RW);
+    mapper.map(root, vpnOf(0x7f0000000000n), toPfn(262144 * 2), 2, USER_RW);
     expect(tr(cpu, 0x400abcn)).toBe(0x1234abc);
     expect(tr(cpu, 0x4012_3456n)).toBe(0x200 * 3 * 4096 + 0x123456);
     expect(tr(cpu, 0x7f00_1234_5678n)).toBe(2 * 2 ** 30 + 0x1234_5678);
@@ -38,7 +39,7 @@ describe("the page walk", () => {
   it("sets A on every level it uses, and D on the leaf only for writes", () => {
     const { m, cpu, mapper, root } = bareMachine();
     const vpn = vpnOf(0x1000n);
-    mapper.map(root, vpn, 0x500, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0x500), 0, USER_RW);
     // clear A on every level so the walk has to set them
     for (let level = 3; level >= 0; level--) {
       const e = mapper.entryAt(root, vpn, level)!;
@@ -59,7 +60,7 @@ describe("the page walk", () => {
   it("does not set the leaf's A or D when the access faults, but does set the upper levels'", () => {
     const { m, cpu, mapper, root } = bareMachine();
     const vpn = vpnOf(0x2000n);
-    mapper.map(root, vpn, 0x600, 0, { writable: false, user: true });
+    mapper.map(root, vpn, toPfn(0x600), 0, { writable: false, user: true });
     for (let level = 3; level >= 0; level--) {
       const e = mapper.entryAt(root, vpn, level)!;
       m.phys.write32(e.entryPa, (e.lo & ~Pte.A) >>> 0);
@@ -102,7 +103,7 @@ describe("the page walk", () => {
   it("walks five levels with LA57 and maps a 57-bit address", () => {
     const { cpu, mapper, root } = bareMachine({ la57: true });
     const addr = 0x00ab_cdef_1234_5000n;
-    expect(mapper.map(root, vpnOf(addr, true), 0x777, 0, USER_RW).ok).toBe(true);
+    expect(mapper.map(root, vpnOf(addr, true), toPfn(0x777), 0, USER_RW).ok).toBe(true);
     expect(tr(cpu, addr + 0x10n)).toBe(0x777010);
     expect(cpu.walkRec.count).toBe(5);
     expect(cpu.walkRec.level[0]).toBe(4);
@@ -113,7 +114,7 @@ describe("the page walk", () => {
     const { m, cpu, mapper, root } = bareMachine({ maxPhyAddr: 36 });
     const rsvd = `#PF ${PfErr.P | PfErr.RSVD}`;
     const vpn = vpnOf(0x200000n);
-    mapper.map(root, vpn, 0x400, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0x400), 0, USER_RW);
     const pte = mapper.lookup(root, vpn)!;
     m.phys.write32(pte.entryPa + 4, 1 << 4); // address bit 36 >= MAXPHYADDR
     expect(tr(cpu, 0x200000n)).toBe(rsvd);
@@ -124,7 +125,7 @@ describe("the page walk", () => {
     cpu.invlpg(0, 0x200000);
     expect(tr(cpu, 0x200000n)).toBe(rsvd);
     m.phys.write32(pml4e.entryPa, pml4e.lo);
-    mapper.map(root, vpnOf(0x4000_0000n), 512, 1, USER_RW);
+    mapper.map(root, vpnOf(0x4000_0000n), toPfn(512), 1, USER_RW);
     const pde = mapper.lookup(root, vpnOf(0x4000_0000n))!;
     m.phys.write32(pde.entryPa, (pde.lo | (1 << 13)) >>> 0);
     expect(tr(cpu, 0x4000_0000n)).toBe(rsvd);
@@ -140,7 +141,7 @@ describe("the page walk", () => {
 describe("the TLB", () => {
   it("hits after a walk, and checks rights on the hit: a user access to a supervisor page faults without walking", () => {
     const { cpu, mapper, root } = bareMachine();
-    mapper.map(root, vpnOf(0x9000n), 0x900, 0, { writable: true, user: false });
+    mapper.map(root, vpnOf(0x9000n), toPfn(0x900), 0, { writable: true, user: false });
     expect(tr(cpu, 0x9000n)).toBe(0x900000);
     expect(tr(cpu, 0x9008n)).toBe(0x900008);
     expect(cpu.walks).toBe(1);
@@ -154,11 +155,11 @@ describe("the TLB", () => {
   it("uses a stale entry after a PTE change without invalidation, and the new one after INVLPG", () => {
     const { cpu, mapper, root } = bareMachine();
     const vpn = vpnOf(0xa000n);
-    mapper.map(root, vpn, 0xa00, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0xa00), 0, USER_RW);
     expect(tr(cpu, 0xa000n)).toBe(0xa00000);
     const r = mapper.unmap(root, vpn);
     expect(r).toEqual({ ok: true, flush: { vpn, size: 0, required: true } });
-    mapper.map(root, vpn, 0xb00, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0xb00), 0, USER_RW);
     expect(tr(cpu, 0xa000n)).toBe(0xa00000); // stale, as hardware would
     cpu.invlpg(0, 0xa000);
     expect(tr(cpu, 0xa000n)).toBe(0xb00000);
@@ -167,14 +168,14 @@ describe("the TLB", () => {
   it("never caches a not-present translation: a page mapped after a fault is used at once", () => {
     const { cpu, mapper, root } = bareMachine();
     expect(tr(cpu, 0xc000n)).toBe("#PF 0");
-    mapper.map(root, vpnOf(0xc000n), 0xc00, 0, USER_RW);
+    mapper.map(root, vpnOf(0xc000n), toPfn(0xc00), 0, USER_RW);
     expect(tr(cpu, 0xc000n)).toBe(0xc00000);
   });
 
   it("takes a spurious fault at most once after rights are added without a flush", () => {
     const { cpu, mapper, root } = bareMachine();
     const vpn = vpnOf(0xd000n);
-    mapper.map(root, vpn, 0xd00, 0, { writable: false, user: true });
+    mapper.map(root, vpn, toPfn(0xd00), 0, { writable: false, user: true });
     cpu.cpl = 3;
     expect(tr(cpu, 0xd000n)).toBe(0xd00000);
     const r = mapper.protect(root, vpn, USER_RW);
@@ -186,12 +187,12 @@ describe("the TLB", () => {
   it("keeps entries per PCID and keeps global entries across CR3 writes", () => {
     const { m, cpu, mapper, root, frames } = bareMachine();
     cpu.movToCr4({ pcide: true, pge: true });
-    const root2 = mapper.newRoot();
+    const root2 = toPfn(mapper.newRoot());
     // a global kernel page in both address spaces, a private page in each
     for (const r of [root, root2])
-      mapper.map(r, vpnOf(0xffff_8880_0000_0000n), 0x100, 0, { writable: true, global: true });
-    mapper.map(root, vpnOf(0x10000n), 0x111, 0, USER_RW);
-    mapper.map(root2, vpnOf(0x10000n), 0x222, 0, USER_RW);
+      mapper.map(r, vpnOf(0xffff_8880_0000_0000n), toPfn(0x100), 0, { writable: true, global: true });
+    mapper.map(root, vpnOf(0x10000n), toPfn(0x111), 0, USER_RW);
+    mapper.map(root2, vpnOf(0x10000n), toPfn(0x222), 0, USER_RW);
     expect(cpu.movToCr3(0, root * 4096 + 1)).toBe(Outcome.OK);
     expect(tr(cpu, 0x10000n)).toBe(0x111000);
     expect(tr(cpu, 0xffff_8880_0000_0000n)).toBe(0x100000);
@@ -215,8 +216,8 @@ describe("the TLB", () => {
   it("flushes non-global entries on MOV to CR3 without PCIDs, and everything on a CR4.PGE toggle", () => {
     const { cpu, mapper, root } = bareMachine();
     cpu.movToCr4({ pge: true });
-    mapper.map(root, vpnOf(0x20000n), 0x20, 0, USER_RW);
-    mapper.map(root, vpnOf(0xffff_8880_0000_1000n), 0x21, 0, { writable: true, global: true });
+    mapper.map(root, vpnOf(0x20000n), toPfn(0x20), 0, USER_RW);
+    mapper.map(root, vpnOf(0xffff_8880_0000_1000n), toPfn(0x21), 0, { writable: true, global: true });
     tr(cpu, 0x20000n);
     tr(cpu, 0xffff_8880_0000_1000n);
     expect(cpu.walks).toBe(2);
@@ -232,9 +233,9 @@ describe("the TLB", () => {
   it("implements INVPCID types 0-3", () => {
     const { cpu, mapper, root } = bareMachine();
     cpu.movToCr4({ pcide: true, pge: true });
-    mapper.map(root, vpnOf(0x30000n), 0x30, 0, USER_RW);
-    mapper.map(root, vpnOf(0x31000n), 0x31, 0, USER_RW);
-    mapper.map(root, vpnOf(0xffff_8880_0000_2000n), 0x32, 0, { writable: true, global: true });
+    mapper.map(root, vpnOf(0x30000n), toPfn(0x30), 0, USER_RW);
+    mapper.map(root, vpnOf(0x31000n), toPfn(0x31), 0, USER_RW);
+    mapper.map(root, vpnOf(0xffff_8880_0000_2000n), toPfn(0x32), 0, { writable: true, global: true });
     const warm = () => {
       for (const a of [0x30000n, 0x31000n, 0xffff_8880_0000_2000n]) tr(cpu, a);
     };
@@ -261,7 +262,7 @@ describe("the TLB", () => {
     const { cpu, mapper, root } = bareMachine();
     cpu.movToCr4({ pcide: true });
     const vpn = vpnOf(0x3_0000n);
-    mapper.map(root, vpn, 0x30, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0x30), 0, USER_RW);
     cpu.movToCr3(0x80000000, root * 4096 + 1);
     expect(tr(cpu, 0x3_0000n)).toBe(0x30000);
     cpu.movToCr3(0x80000000, root * 4096 + 2);
@@ -277,7 +278,7 @@ describe("the TLB", () => {
   it("INVLPG drops the global entry too, and a 2M entry containing the address", () => {
     const { cpu, mapper, root } = bareMachine();
     cpu.movToCr4({ pge: true });
-    mapper.map(root, vpnOf(0x4000_0000n), 1024, 1, { writable: true, global: true });
+    mapper.map(root, vpnOf(0x4000_0000n), toPfn(1024), 1, { writable: true, global: true });
     tr(cpu, 0x4010_0000n);
     const w = cpu.walks;
     cpu.invlpg(0, 0x401f_f000);
@@ -294,7 +295,7 @@ describe("the TLB", () => {
 
   it("fractures a 2M page into 4K entries where a level has no 2M array", () => {
     const { cpu, mapper, root } = bareMachine({ tlb: "vmref" });
-    mapper.map(root, vpnOf(0x20_0000n), 512, 1, USER_RW);
+    mapper.map(root, vpnOf(0x20_0000n), toPfn(512), 1, USER_RW);
     expect(tr(cpu, 0x20_0000n)).toBe(512 * 4096);
     expect(tr(cpu, 0x20_1000n)).toBe(513 * 4096); // another 4K piece: another walk
     expect(cpu.walks).toBe(2);
@@ -304,7 +305,7 @@ describe("the TLB", () => {
 
   it("replaces the least recently used way of a set", () => {
     const { cpu, mapper, root } = bareMachine({ tlb: [{ name: "L1", arrays: [{ entries: 2, ways: 2 }] }] });
-    for (let i = 1; i <= 3; i++) mapper.map(root, i, i + 100, 0, USER_RW);
+    for (let i = 1; i <= 3; i++) mapper.map(root, toVpn(i), toPfn(i + 100), 0, USER_RW);
     tr(cpu, 0x1000n);
     tr(cpu, 0x2000n);
     tr(cpu, 0x1000n); // 1 is now most recent
@@ -328,8 +329,8 @@ describe("the TLB", () => {
 describe("paging-structure caches", () => {
   it("skip the upper levels of a walk, and are dropped by INVLPG", () => {
     const { cpu, mapper, root } = bareMachine({ psc: true, tlb: "none" });
-    mapper.map(root, vpnOf(0x40_0000n), 0x40, 0, USER_RW);
-    mapper.map(root, vpnOf(0x40_1000n), 0x41, 0, USER_RW);
+    mapper.map(root, vpnOf(0x40_0000n), toPfn(0x40), 0, USER_RW);
+    mapper.map(root, vpnOf(0x40_1000n), toPfn(0x41), 0, USER_RW);
     tr(cpu, 0x40_0000n);
     expect(cpu.walkRefs).toBe(4);
     tr(cpu, 0x40_1000n); // same PT: the PDE cache gives the table, one read
@@ -344,7 +345,7 @@ describe("paging-structure caches", () => {
   it("can make a walk use a stale upper-level entry", () => {
     const { m, cpu, mapper, root } = bareMachine({ psc: true, tlb: "none" });
     const vpn = vpnOf(0x60_0000n);
-    mapper.map(root, vpn, 0x60, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0x60), 0, USER_RW);
     tr(cpu, 0x60_0000n);
     const pde = mapper.entryAt(root, vpn, 1)!;
     m.phys.write64(pde.entryPa, 0, 0); // remove the page table, no flush
@@ -359,7 +360,7 @@ describe("several CPUs", () => {
     const { m, mapper, root } = bareMachine({ cpus: 2 });
     const [c0, c1] = m.cpus;
     const vpn = vpnOf(0x70000n);
-    mapper.map(root, vpn, 0x70, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0x70), 0, USER_RW);
     expect(tr(c0, 0x70000n)).toBe(0x70000);
     expect(tr(c1, 0x70000n)).toBe(0x70000);
     mapper.unmap(root, vpn);
@@ -374,7 +375,7 @@ describe("the coherence checker", () => {
     const { m, cpu, mapper, root } = bareMachine({ checkCoherence: true });
     const checker = m.checker!;
     const vpn = vpnOf(0x80000n);
-    mapper.map(root, vpn, 0x80, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0x80), 0, USER_RW);
     tr(cpu, 0x80000n);
     tr(cpu, 0x80000n);
     expect(checker.reports).toEqual([]);
@@ -404,13 +405,13 @@ describe("the coherence checker", () => {
 
   it("is silent for hardware A/D updates and for a kernel that flushes", () => {
     const { m, cpu, mapper, root } = bareMachine({ checkCoherence: true });
-    for (let i = 0; i < 64; i++) mapper.map(root, 0x100 + i, 0x200 + i, 0, USER_RW);
+    for (let i = 0; i < 64; i++) mapper.map(root, toVpn(0x100 + i), toPfn(0x200 + i), 0, USER_RW);
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 64; i++) {
         const v = BigInt(0x100 + i) * 4096n;
         tr(cpu, v, round === 1 ? Access.Write : Access.Read);
         if (round === 2 && i % 2 === 0) {
-          mapper.protect(root, 0x100 + i, { writable: false, user: true });
+          mapper.protect(root, toVpn(0x100 + i), { writable: false, user: true });
           cpu.invlpg(0, Number(v));
           tr(cpu, v);
         }
@@ -423,7 +424,7 @@ describe("the coherence checker", () => {
 describe("the event stream", () => {
   it("is off by default, and when on reports the lookup, each walk step with its entry, A/D writes and the fault", () => {
     const { cpu, mapper, root } = bareMachine();
-    mapper.map(root, vpnOf(0x5000n), 0x55, 0, { writable: false, user: true });
+    mapper.map(root, vpnOf(0x5000n), toPfn(0x55), 0, { writable: false, user: true });
     tr(cpu, 0x5000n); // no tracer: nothing to observe, nothing built
     cpu.invlpg(0, 0x5000);
     const events: HwEvent[] = [];
@@ -452,7 +453,7 @@ describe("probe mode", () => {
   it("walks without A/D writes or TLB fills", () => {
     const { m, cpu, mapper, root } = bareMachine();
     const vpn = vpnOf(0x90000n);
-    mapper.map(root, vpn, 0x90, 0, USER_RW);
+    mapper.map(root, vpn, toPfn(0x90), 0, USER_RW);
     const e = mapper.lookup(root, vpn)!;
     m.phys.write32(e.entryPa, (e.lo & ~Pte.A) >>> 0);
     const rec = cpu.walkRec;
@@ -469,7 +470,7 @@ describe("fractured large pages (SDM §4.10.2.3, §4.10.4.1)", () => {
   it("INVLPG of one address of a 2M page drops every 4K piece a 4K-only TLB holds of it", () => {
     const { cpu, mapper, root } = bareMachine({ tlb: "vmref" });
     const base = 0x40000000n; // 1 GiB: 2M-aligned
-    expect(mapper.map(root, vpnOf(base), 0x200, 1, { writable: true, user: true }).ok).toBe(true);
+    expect(mapper.map(root, vpnOf(base), toPfn(0x200), 1, { writable: true, user: true }).ok).toBe(true);
     cpu.cpl = 3;
     const at = (off: bigint) => va(base + off);
     for (const off of [0x1000n, 0x5000n, 0x1ff000n]) {

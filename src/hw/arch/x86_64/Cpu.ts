@@ -1,4 +1,5 @@
 import { InputError } from "../../../base/errors.ts";
+import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind } from "../../mmu/PagingFormat.ts";
@@ -125,9 +126,10 @@ export class Cpu extends Mmu {
   // =====================================================================
 
   /** Canonical check (SDM §3.3.7.1: bits 63..N-1 all equal), then the 4K page number of the truncated address. */
-  protected override vpnOf(vaHi: number, vaLo: number, _access: Access): number {
+  protected override vpnOf(vaHi: number, vaLo: number, _access: Access): Vpn | -1 {
     if (this.la57 ? (vaHi << 7) >> 7 !== (vaHi | 0) : (vaHi << 16) >> 16 !== (vaHi | 0)) return -1;
-    return (vaHi & (this.la57 ? 0x1ffffff : 0xffff)) * 1048576 + (vaLo >>> 12);
+    // units.ts's vaToVpn, written out with an inline cast: every translation comes here
+    return ((vaHi & (this.la57 ? 0x1ffffff : 0xffff)) * 1048576 + (vaLo >>> 12)) as Vpn;
   }
 
   /** #GP(0) for a non-canonical address; no page fault, CR2 unchanged. */
@@ -143,8 +145,8 @@ export class Cpu extends Mmu {
   }
 
   /** MOV to CR3 with the PCID (flushing it). */
-  override loadUserRoot(rootPfn: number, asid: number): void {
-    this.movToCr3(0, rootPfn * 4096 + (this.cr4Pcide ? asid & 0xfff : 0));
+  override loadUserRoot(rootPfn: Pfn, asid: number): void {
+    this.movToCr3(0, pfnToPa(rootPfn) + (this.cr4Pcide ? asid & 0xfff : 0));
   }
 
   /** INVLPG. */
@@ -209,7 +211,7 @@ export class Cpu extends Mmu {
    * the processor does on a page fault (SDM §4.10.4.1, last paragraph), so a
    * fault from a stale entry happens at most once.
    */
-  protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: number): number {
+  protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn): number {
     const code = rec.errorCode;
     this.pageFaults++;
     if (code & PfErr.RSVD) this.faultsByKind.reserved++;
@@ -241,7 +243,7 @@ export class Cpu extends Mmu {
     return parts.join(" ");
   }
 
-  override invalidationHint(vpn: number, asid: number, global: boolean): string {
+  override invalidationHint(vpn: Vpn, asid: number, global: boolean): string {
     const va = `0x${(vpn * 4096).toString(16)}`;
     return global
       ? `INVLPG ${va} (or INVPCID type 2, or a CR4.PGE toggle): the entry is global, so CR3 writes keep it`
@@ -327,7 +329,7 @@ export class Cpu extends Mmu {
   invlpg(vaHi: number, vaLo: number): void {
     this.pageInvalidations++;
     const vpn = this.vpnOf(vaHi, vaLo, Access.Read);
-    if (vpn < 0) return;
+    if (vpn === -1) return; // non-canonical
     const n = this.invalidatePageEntries(
       vpn,
       this.asid,
@@ -350,7 +352,7 @@ export class Cpu extends Mmu {
       case 0: {
         if (!this.cr4Pcide && pcid !== 0) return Outcome.GP;
         const vpn = this.vpnOf(vaHi, vaLo, Access.Read);
-        if (vpn < 0) return Outcome.GP;
+        if (vpn === -1) return Outcome.GP;
         const n = this.invalidatePageEntries(
           vpn,
           pcid,

@@ -1,4 +1,13 @@
 import { assert } from "../../../base/assert.ts";
+import {
+  type Pfn,
+  type PhysAddr,
+  paToPfn,
+  pfnToPa,
+  pfnUnchecked,
+  physAddrUnchecked,
+  type Vpn,
+} from "../../../base/units.ts";
 import type { EntryRef, FrameAllocator, MapFlags, MapResult, PageTableMapper } from "../../mmu/Mapper.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { Pte, PteHi, reservedMasks } from "./pte.ts";
@@ -39,28 +48,34 @@ export class Mapper implements PageTableMapper {
    * so that an OS hook can mirror the entry elsewhere and adjust its own
    * copy (page-table isolation sets NX there).
    */
-  onSetTop: ((entryPa: number, hi: number, lo: number) => number) | null = null;
+  onSetTop: ((entryPa: PhysAddr, hi: number, lo: number) => number) | null = null;
 
   /** Writes a table entry, through onSetTop at the top level. */
-  private setEntry(level: number, entryPa: number, hi: number, lo: number): void {
+  private setEntry(level: number, entryPa: PhysAddr, hi: number, lo: number): void {
     if (level === this.levels - 1 && this.onSetTop !== null) hi = this.onSetTop(entryPa, hi, lo);
     this.phys.write64(entryPa, hi >>> 0, lo >>> 0);
   }
 
   /** Allocates and zeroes a top-level table. Returns its pfn, or -1. */
-  newRoot(): number {
+  newRoot(): Pfn | -1 {
     const pfn = this.alloc.allocFrame();
-    if (pfn >= 0) this.phys.zeroFrame(pfn);
+    if (pfn !== -1) this.phys.zeroFrame(pfn);
     return pfn;
   }
 
   /** Index of vpn in a table of `level`. */
-  static index(vpn: number, level: number): number {
+  static index(vpn: Vpn, level: number): number {
     return Math.floor(vpn / 512 ** level) & 511;
   }
 
-  private entryAddr(hi: number, lo: number): number {
-    return (hi & this.hiAddrMask) * TWO32 + ((lo & Pte.ADDR_LO_MASK) >>> 0);
+  /** The table an entry points to (its address field, below MAXPHYADDR). */
+  private entryAddr(hi: number, lo: number): PhysAddr {
+    return physAddrUnchecked((hi & this.hiAddrMask) * TWO32 + ((lo & Pte.ADDR_LO_MASK) >>> 0));
+  }
+
+  /** The address of the entry for vpn at `level` in the table at tablePa. */
+  private static entryPaIn(tablePa: PhysAddr, vpn: Vpn, level: number): PhysAddr {
+    return physAddrUnchecked(tablePa + Mapper.index(vpn, level) * 8);
   }
 
   /**
@@ -68,18 +83,18 @@ export class Mapper implements PageTableMapper {
    * pfn. Allocates missing tables. Fails if anything is already mapped there.
    * On return the leaf is present; no invalidation is needed (P went 0 -> 1).
    */
-  map(rootPfn: number, vpn: number, pfn: number, size: number, flags: MapFlags): MapResult {
+  map(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: MapFlags): MapResult {
     assert(size >= 0 && size <= 2, "Mapper.map: size");
     if (vpn % PAGES_PER[size] !== 0 || pfn % PAGES_PER[size] !== 0) return { ok: false, error: "misaligned" };
     if (pfn < 0 || pfn * 4096 >= 2 ** this.maxPhyAddr) return { ok: false, error: "bad-frame" };
-    let tablePa = rootPfn * 4096;
+    let tablePa = pfnToPa(rootPfn);
     for (let level = this.levels - 1; level > size; level--) {
-      const entryPa = tablePa + Mapper.index(vpn, level) * 8;
+      const entryPa = Mapper.entryPaIn(tablePa, vpn, level);
       let lo = this.phys.read32(entryPa);
       let hi = this.phys.read32(entryPa + 4);
       if ((lo & Pte.P) === 0) {
         const t = this.alloc.allocFrame();
-        if (t < 0) return { ok: false, error: "no-memory" };
+        if (t === -1) return { ok: false, error: "no-memory" };
         this.phys.zeroFrame(t);
         lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D)) >>> 0;
         hi = Math.floor(t / 1048576);
@@ -93,7 +108,7 @@ export class Mapper implements PageTableMapper {
       }
       tablePa = this.entryAddr(hi, lo);
     }
-    const leafPa = tablePa + Mapper.index(vpn, size) * 8;
+    const leafPa = Mapper.entryPaIn(tablePa, vpn, size);
     const old = this.phys.read32(leafPa);
     if ((old & Pte.P) !== 0) return { ok: false, error: size > 0 ? "table-in-the-way" : "mapped" };
     const { hi, lo } = leafEntry(pfn, size, flags);
@@ -107,15 +122,15 @@ export class Mapper implements PageTableMapper {
    * pte_alloc. Returns the table's pfn, or -1 (no memory, or a large page in
    * the way).
    */
-  ensureTable(rootPfn: number, vpn: number, level: number, user = false): number {
-    let tablePa = rootPfn * 4096;
+  ensureTable(rootPfn: Pfn, vpn: Vpn, level: number, user = false): Pfn | -1 {
+    let tablePa = pfnToPa(rootPfn);
     for (let l = this.levels - 1; l > level; l--) {
-      const entryPa = tablePa + Mapper.index(vpn, l) * 8;
+      const entryPa = Mapper.entryPaIn(tablePa, vpn, l);
       let lo = this.phys.read32(entryPa);
       let hi = this.phys.read32(entryPa + 4);
       if ((lo & Pte.P) === 0) {
         const t = this.alloc.allocFrame();
-        if (t < 0) return -1;
+        if (t === -1) return -1;
         this.phys.zeroFrame(t);
         lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (user ? Pte.US : 0))) >>> 0;
         hi = Math.floor(t / 1048576);
@@ -125,17 +140,17 @@ export class Mapper implements PageTableMapper {
       }
       tablePa = this.entryAddr(hi, lo);
     }
-    return tablePa / 4096;
+    return paToPfn(tablePa);
   }
 
   /**
    * Finds the leaf entry mapping vpn (a software walk, as Linux's
    * follow_pte: no A/D writes). Returns null when nothing is mapped.
    */
-  lookup(rootPfn: number, vpn: number): EntryRef | null {
-    let tablePa = rootPfn * 4096;
+  lookup(rootPfn: Pfn, vpn: Vpn): EntryRef | null {
+    let tablePa = pfnToPa(rootPfn);
     for (let level = this.levels - 1; level >= 0; level--) {
-      const entryPa = tablePa + Mapper.index(vpn, level) * 8;
+      const entryPa = Mapper.entryPaIn(tablePa, vpn, level);
       const lo = this.phys.read32(entryPa);
       const hi = this.phys.read32(entryPa + 4);
       if ((lo & Pte.P) === 0) return null;
@@ -146,10 +161,10 @@ export class Mapper implements PageTableMapper {
   }
 
   /** The table entry at `level` on the way to vpn (present or not), or null if the walk stops above it. */
-  entryAt(rootPfn: number, vpn: number, level: number): EntryRef | null {
-    let tablePa = rootPfn * 4096;
+  entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null {
+    let tablePa = pfnToPa(rootPfn);
     for (let l = this.levels - 1; l >= level; l--) {
-      const entryPa = tablePa + Mapper.index(vpn, l) * 8;
+      const entryPa = Mapper.entryPaIn(tablePa, vpn, l);
       const lo = this.phys.read32(entryPa);
       const hi = this.phys.read32(entryPa + 4);
       if (l === level) return { level: l, entryPa, hi, lo };
@@ -160,7 +175,7 @@ export class Mapper implements PageTableMapper {
   }
 
   /** Clears the leaf mapping vpn (which must be its first page). The caller must flush. */
-  unmap(rootPfn: number, vpn: number): MapResult {
+  unmap(rootPfn: Pfn, vpn: Vpn): MapResult {
     const e = this.lookup(rootPfn, vpn);
     if (e === null) return { ok: false, error: "not-mapped" };
     if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
@@ -173,7 +188,7 @@ export class Mapper implements PageTableMapper {
    * frame and A/D flags unless given. Reports whether the flush is required
    * (any right removed) or optional (rights only added).
    */
-  protect(rootPfn: number, vpn: number, flags: MapFlags): MapResult {
+  protect(rootPfn: Pfn, vpn: Vpn, flags: MapFlags): MapResult {
     const e = this.lookup(rootPfn, vpn);
     if (e === null) return { ok: false, error: "not-mapped" };
     if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
@@ -195,17 +210,17 @@ export class Mapper implements PageTableMapper {
   }
 
   /** Writes raw entry halves at the leaf for vpn (tests of stale TLB entries, swap entries). */
-  setLeafRaw(rootPfn: number, vpn: number, level: number, hi: number, lo: number): boolean {
+  setLeafRaw(rootPfn: Pfn, vpn: Vpn, level: number, hi: number, lo: number): boolean {
     const e = this.entryAt(rootPfn, vpn, level);
     if (e === null) return false;
     this.phys.write64(e.entryPa, hi >>> 0, lo >>> 0);
     return true;
   }
 
-  private setUserOnPath(rootPfn: number, vpn: number, leafLevel: number): void {
-    let tablePa = rootPfn * 4096;
+  private setUserOnPath(rootPfn: Pfn, vpn: Vpn, leafLevel: number): void {
+    let tablePa = pfnToPa(rootPfn);
     for (let level = this.levels - 1; level > leafLevel; level--) {
-      const entryPa = tablePa + Mapper.index(vpn, level) * 8;
+      const entryPa = Mapper.entryPaIn(tablePa, vpn, level);
       const lo = this.phys.read32(entryPa);
       const hi = this.phys.read32(entryPa + 4);
       if ((lo & Pte.US) === 0) this.setEntry(level, entryPa, hi, lo | Pte.US);
@@ -215,7 +230,7 @@ export class Mapper implements PageTableMapper {
 }
 
 /** The leaf entry for a frame: halves ready to store. */
-export function leafEntry(pfn: number, size: number, f: MapFlags): { hi: number; lo: number } {
+export function leafEntry(pfn: Pfn, size: number, f: MapFlags): { hi: number; lo: number } {
   let lo = (pfn % 1048576) * 4096 + Pte.P;
   let hi = Math.floor(pfn / 1048576);
   if (f.writable) lo += Pte.RW;
@@ -234,9 +249,10 @@ export function leafEntry(pfn: number, size: number, f: MapFlags): { hi: number;
 }
 
 /** First frame of the page a leaf entry maps. */
-export function leafPfn(hi: number, lo: number, level: number, hiAddrMask: number): number {
+export function leafPfn(hi: number, lo: number, level: number, hiAddrMask: number): Pfn {
   const addrLo = level === 0 ? (lo & Pte.ADDR_LO_MASK) >>> 0 : (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0;
-  return ((hi & hiAddrMask) * TWO32 + addrLo) / 4096;
+  // the address field is 4K-aligned, so the quotient is exact
+  return pfnUnchecked(((hi & hiAddrMask) * TWO32 + addrLo) / 4096);
 }
 
 export {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fromBig, toBig } from "../../../base/u64.ts";
+import { toPfn } from "../../../base/units.ts";
 import { leafEntry, leafPfn } from "./Mapper.ts";
 import { decodeEntry, flagNames, reservedMasks } from "./pte.ts";
 
@@ -41,7 +42,7 @@ describe("x86-64 entry decoding", () => {
     for (const size of [0, 1, 2]) {
       for (const pfn of [0, 0x12345 * 512 ** size, (2 ** 40 - 512 ** size) / 1]) {
         const pfnAligned = pfn - (pfn % 512 ** size);
-        const e = leafEntry(pfnAligned, size, {
+        const e = leafEntry(toPfn(pfnAligned), size, {
           writable: true,
           user: true,
           nx: true,

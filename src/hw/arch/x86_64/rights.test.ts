@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { fromBig } from "../../../base/u64.ts";
+import { toPfn, toVpn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
 import { Outcome, PfErr } from "./fault.ts";
 import { BumpFrames, Mapper } from "./Mapper.ts";
@@ -105,7 +106,7 @@ describe("SDM §4.6 rights, every combination", () => {
     const cpu = m.cpus[0];
     const frames = new BumpFrames(16, m.phys.nrFrames);
     const mapper = new Mapper(m.phys, 4, 46, frames);
-    const root = mapper.newRoot();
+    const root = toPfn(mapper.newRoot());
     const PKEY = 5;
     // one mapping per (rw, us, xd) and per level carrying the restriction:
     // the restricting bit sits on that level only, so the AND over levels is tested
@@ -115,8 +116,8 @@ describe("SDM §4.6 rights, every combination", () => {
       for (const us of [false, true])
         for (const xd of [false, true])
           for (let restrictLevel = 0; restrictLevel < 4; restrictLevel++) {
-            const vpn = slot++ * 2 ** 27; // its own PML4 slot
-            const r = mapper.map(root, vpn, frames.allocFrame(), 0, {
+            const vpn = toVpn(slot++ * 2 ** 27); // its own PML4 slot
+            const r = mapper.map(root, vpn, toPfn(frames.allocFrame()), 0, {
               writable: true,
               user: true,
               pkey: PKEY,

@@ -10,13 +10,14 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { toPfn, toVpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import { WalkRecord } from "./Cpu.ts";
 import { Outcome } from "./fault.ts";
 import { bareMachine } from "./testkit.ts";
 
 const NPAGES = 24; // pages in play: vpn 0x100..0x117 spread over two page tables
-const vpnAt = (i: number) => (i < 12 ? 0x100 + i : 0x40000 + i);
+const vpnAt = (i: number) => toVpn(i < 12 ? 0x100 + i : 0x40000 + i);
 
 type Op =
   | { op: "map"; page: number; frame: number; writable: boolean; user: boolean; nx: boolean }
@@ -90,7 +91,7 @@ function run(ops: Op[], invalidate: boolean, tlb: string, psc: boolean) {
     if (o.op === "map") {
       const vpn = vpnAt(o.page);
       if (mapper.lookup(root, vpn) !== null) continue;
-      mapper.map(root, vpn, o.frame, 0, o);
+      mapper.map(root, vpn, toPfn(o.frame), 0, o);
       // P 0 -> 1 needs no invalidation, and no stale entry can exist for a not-present page
     } else if (o.op === "unmap") {
       const vpn = vpnAt(o.page);

@@ -5,6 +5,7 @@
  * back from the simulator, not written here.
  */
 import { hexNum } from "../../../base/u64.ts";
+import { toPfn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import { formatStaleUse } from "../../mmu/CoherenceChecker.ts";
 import { type Cpu, WalkRecord } from "./Cpu.ts";
@@ -28,7 +29,7 @@ export function x86Tour(say: (line?: string) => void): void {
   say("1. A page walk. The CPU finds a physical address by reading one entry per");
   say("   level from page tables that live in (simulated) physical memory.");
   const user = 0x0000_5555_5555_4000n;
-  mapper.map(root, vpnOf(user), 0x1234, 0, { writable: true, user: true });
+  mapper.map(root, vpnOf(user), toPfn(0x1234), 0, { writable: true, user: true });
   const rec = new WalkRecord();
   const a = va(user + 0x10n);
   const outcome = cpu.probe(a.hi, a.lo, Access.Read, Mode.User, rec);
@@ -48,7 +49,7 @@ export function x86Tour(say: (line?: string) => void): void {
   say("3. A TLB hit still enforces protection. The TLB entry caches the rights");
   say("   (R/W, U/S, XD); every use checks them against the current access.");
   const kernel = 0xffff_8880_0010_0000n;
-  mapper.map(root, vpnOf(kernel), 0x100, 0, { writable: true, user: false, nx: true });
+  mapper.map(root, vpnOf(kernel), toPfn(0x100), 0, { writable: true, user: false, nx: true });
   cpu.cpl = 0;
   say(`   kernel read of 0x${kernel.toString(16)} (CPL 0): ${show(cpu, kernel, Access.Read)}`);
   cpu.cpl = 3;
@@ -60,7 +61,7 @@ export function x86Tour(say: (line?: string) => void): void {
   const vpn = vpnOf(user);
   m.checker!.tag = "remap without INVLPG";
   mapper.unmap(root, vpn);
-  mapper.map(root, vpn, 0x5678, 0, { writable: true, user: true });
+  mapper.map(root, vpn, toPfn(0x5678), 0, { writable: true, user: true });
   m.checker!.tag = "";
   say(`   the PTE now points at frame 0x5678, but without INVLPG: ${show(cpu, user, Access.Read)}`);
   for (const line of formatStaleUse(m.checker!.reports[0]).split("\n")) say(`   checker: ${line}`);
@@ -73,8 +74,8 @@ export function x86Tour(say: (line?: string) => void): void {
   say("5. PCIDs let a context switch keep the TLB (MOV to CR3 with bit 63 set).");
   cpu.cpl = 0;
   cpu.movToCr4({ pcide: true });
-  const root2 = mapper.newRoot();
-  mapper.map(root2, vpnOf(user), 0x9abc, 0, { writable: true, user: true });
+  const root2 = toPfn(mapper.newRoot());
+  mapper.map(root2, vpnOf(user), toPfn(0x9abc), 0, { writable: true, user: true });
   cpu.cpl = 3;
   for (const [label, r, pcid, noflush] of [
     ["switch to A (PCID 1)", root, 1, false],

@@ -8,6 +8,7 @@
  */
 import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
+import { pfnUnchecked } from "../../../base/units.ts";
 import { Access, Mode } from "../../../hw/access.ts";
 import { type Cpu, WalkRecord } from "../../../hw/arch/x86_64/Cpu.ts";
 import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
@@ -217,7 +218,7 @@ function pageFaultOops(
   const vpn = k.va.vpn(va);
   // show_fault_oops looks up the address in the page tables CR3 points to
   // (lookup_address_in_pgd_attr), with NX accumulated over every level
-  const root = cpu.rootPa / 4096;
+  const root = pfnUnchecked(cpu.rootPa / 4096);
   const leaf = k.mapper.lookup(root, vpn);
   const pgd = k.mapper.entryAt(root, vpn, k.levels - 1);
   let nx = false;
@@ -234,7 +235,7 @@ function pageFaultOops(
       uid: task.uid,
       serial: k.oopses.length + 1,
       pti: k.config.pti,
-      rootPfn: cpu.rootPa / 4096,
+      rootPfn: root,
       levels: k.levels,
       smep: cpu.cr4Smep,
       leafExec: leaf === null ? null : !nx,

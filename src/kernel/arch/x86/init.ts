@@ -6,6 +6,7 @@
  * fixmap table, PTI's cpu_entry_area), and the CPUs' paging registers.
  */
 import { assert } from "../../../base/assert.ts";
+import { type Pfn, pfnAdd, pfnUnchecked, toPfn, vpnAdd, vpnUnchecked } from "../../../base/units.ts";
 import { type FrameAllocator, type MapFlags, Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { ArchMemoryMap } from "../../core/core.ts";
@@ -59,11 +60,11 @@ export function initMemMapping(
   const bootTables: FrameAllocator = { allocFrame: () => memblock.alloc(1, 1, PageKind.PageTable) };
   const boot = new Mapper(machine.phys, levels, 46, bootTables);
   // init_top_pgt; with PTI an 8 KiB-aligned pair whose second page is the user PGD
-  let rootPfn: number;
+  let rootPfn: Pfn;
   if (pti) {
     rootPfn = memblock.alloc(2, 2, PageKind.PageTable);
-    machine.phys.zeroFrame(rootPfn + 1);
-  } else rootPfn = boot.newRoot();
+    machine.phys.zeroFrame(pfnAdd(rootPfn, 1));
+  } else rootPfn = toPfn(boot.newRoot()); // memblock throws rather than run out
   // with PTI the kernel is mostly non-global (__default_kernel_pte_mask &= ~_PAGE_GLOBAL)
   const kf = (f: MapFlags): MapFlags => (pti ? { ...f, global: false } : f);
   pages.setKind(0, LOW_RESERVED_PFNS, PageKind.Reserved);
@@ -76,7 +77,7 @@ export function initMemMapping(
     let size = 0;
     if (pfn >= 262144 && pfn % 262144 === 0 && pfn + 262144 <= nrFrames) size = 2;
     else if (pfn >= 512 && pfn % 512 === 0 && pfn + 512 <= nrFrames) size = 1;
-    const r = boot.map(rootPfn, directVpn + pfn, pfn, size, kf(PAGE_KERNEL));
+    const r = boot.map(rootPfn, vpnAdd(directVpn, pfn), pfnUnchecked(pfn), size, kf(PAGE_KERNEL));
     assert(r.ok, "boot: direct map");
     pfn += [1, 512, 262144][size];
   }
@@ -90,7 +91,7 @@ export function initMemMapping(
   let at = IMAGE_START_PFN;
   for (const [bytes, flags] of sections) {
     for (let p = at; p < at + bytes / 4096; p += 512) {
-      assert(boot.map(rootPfn, kernelMapVpn + p, p, 1, flags).ok, "boot: kernel image");
+      assert(boot.map(rootPfn, vpnAdd(kernelMapVpn, p), pfnUnchecked(p), 1, flags).ok, "boot: kernel image");
     }
     at += bytes / 4096;
   }
@@ -99,14 +100,14 @@ export function initMemMapping(
   const vmemmapVpn = va.vpn(layout.vmemmap);
   for (let off = 0; off < memmapPages; off += 512) {
     const block = memblock.alloc(512, 512, PageKind.Memmap);
-    assert(boot.map(rootPfn, vmemmapVpn + off, block, 1, kf(PAGE_KERNEL)).ok, "boot: vmemmap");
+    assert(boot.map(rootPfn, vpnAdd(vmemmapVpn, off), block, 1, kf(PAGE_KERNEL)).ok, "boot: vmemmap");
   }
   // ---- vmalloc: the tables below the top level are preallocated (preallocate_vmalloc_pages) ----
   const vmStart = va.vpn(layout.vmallocStart);
   const vmEnd = va.vpn(layout.vmallocEnd - 1n) + 1;
   const topSpan = 512 ** (levels - 1);
-  for (let v = vmStart; v < vmEnd; v += topSpan)
-    assert(boot.ensureTable(rootPfn, v, levels - 2) >= 0, "boot: vmalloc");
+  for (let v: number = vmStart; v < vmEnd; v += topSpan)
+    assert(boot.ensureTable(rootPfn, vpnUnchecked(v), levels - 2) >= 0, "boot: vmalloc");
   // ---- fixmap: its page table (level1_fixmap_pgt), no slot mapped while idle ----
   assert(boot.ensureTable(rootPfn, va.vpn(layout.fixaddrTop - 4096n), 0) >= 0, "boot: fixmap");
   if (pti) {
@@ -116,7 +117,8 @@ export function initMemMapping(
       const frames = memblock.alloc(CEA_PAGES_PER_CPU, 1, PageKind.KernelPages);
       for (let i = 0; i < CEA_PAGES_PER_CPU; i++) {
         const flags = i === 0 ? PAGE_KERNEL_RO : PAGE_KERNEL; // the GDT is mapped read-only
-        assert(boot.map(rootPfn, ceaVpn + c * CEA_PAGES_PER_CPU + i, frames + i, 0, flags).ok, "boot: cea");
+        const vpn = vpnAdd(ceaVpn, c * CEA_PAGES_PER_CPU + i);
+        assert(boot.map(rootPfn, vpn, pfnAdd(frames, i), 0, flags).ok, "boot: cea");
       }
     }
     ptiInitUserPgd(boot, rootPfn, va.vpn(ENTRY_TEXT_START), ceaVpn);

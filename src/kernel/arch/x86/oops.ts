@@ -1,3 +1,4 @@
+import type { Pfn, Vpn } from "../../../base/units.ts";
 import { PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import type { PageTableMapper as Mapper } from "../../../hw/mmu/Mapper.ts";
@@ -7,7 +8,7 @@ import { px } from "../../core/vaddr.ts";
 export interface OopsInfo {
   address: bigint;
   /** the address's vpn, to read the page tables */
-  vpn: number;
+  vpn: Vpn;
   errorCode: number;
   cpu: number;
   pid: number;
@@ -17,7 +18,7 @@ export interface OopsInfo {
   serial: number;
   pti: boolean;
   /** the CR3 root used (current page tables) */
-  rootPfn: number;
+  rootPfn: Pfn;
   levels: number;
   smep: boolean;
   /** does the leaf PTE (if present) allow execution / is the PGD entry a user one: for the NX/SMEP lines */
@@ -70,7 +71,7 @@ export function oopsReport(info: OopsInfo, mapper: Mapper): string[] {
  * present or is a large page. With 4-level paging the P4D level is folded
  * into the PGD, so it prints the same value.
  */
-export function dumpPagetable(mapper: Mapper, rootPfn: number, vpn: number, levels: number): string {
+export function dumpPagetable(mapper: Mapper, rootPfn: Pfn, vpn: Vpn, levels: number): string {
   const names = levels === 5 ? ["PGD", "P4D", "PUD", "PMD", "PTE"] : ["PGD", "PUD", "PMD", "PTE"];
   const parts: string[] = [];
   for (let i = 0; i < names.length; i++) {

@@ -11,6 +11,7 @@
  * A swap entry is a non-present PTE whose offset is stored inverted in bits
  * 9..58 (the L1TF mitigation: a non-present PTE never points at real memory).
  */
+import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
 import { leafEntry, Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
 import { Pte, PteHi, reservedMasks } from "../../../hw/arch/x86_64/pte.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
@@ -152,7 +153,7 @@ export class X86Pgtable implements Pgtable {
     dirty: boolean,
     special: boolean,
   ): Entry {
-    const e = leafEntry(pfn, level, {
+    const e = leafEntry(pfnUnchecked(pfn), level, {
       user: true,
       writable,
       nx: !(vmFlags & VmFlag.EXEC),
@@ -221,7 +222,7 @@ export class X86Pgtable implements Pgtable {
     }
   }
 
-  userPgd(pgdPfn: number): number {
-    return this.pti ? pgdPfn + 1 : pgdPfn;
+  userPgd(pgdPfn: number): Pfn {
+    return pfnUnchecked(this.pti ? pgdPfn + 1 : pgdPfn);
   }
 }

@@ -9,6 +9,7 @@
  * return to user switches back (see X86Tlb.enterKernel / exitToUser).
  */
 import { assert } from "../../../base/assert.ts";
+import { type Pfn, pfnAdd, type Vpn } from "../../../base/units.ts";
 import { Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
 import { Pte, PteHi } from "../../../hw/arch/x86_64/pte.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
@@ -58,9 +59,9 @@ export const ENTRY_TEXT_START = 0xffffffff811e0000n;
  *   (the same table below it in both PGDs).
  * Nothing else of the kernel is reachable from the user PGD.
  */
-export function ptiInitUserPgd(boot: Mapper, kernelRoot: number, entryVpn: number, ceaVpn: number): void {
+export function ptiInitUserPgd(boot: Mapper, kernelRoot: Pfn, entryVpn: Vpn, ceaVpn: Vpn): void {
   const phys = boot.phys;
-  const userRoot = kernelRoot + 1;
+  const userRoot = pfnAdd(kernelRoot, 1);
   const pmd = boot.entryAt(kernelRoot, entryVpn, 1);
   assert(
     pmd !== null && (pmd.lo & Pte.P) !== 0 && (pmd.lo & Pte.PS) !== 0,

@@ -16,6 +16,7 @@
  * `t.mm` is. This is the only scenario module that imports from
  * src/hw/x86_64 or from the kernel's internals.
  */
+import { vpnUnchecked } from "../../../base/units.ts";
 import type { Access } from "../../../hw/access.ts";
 import type { HwEvent } from "../../../hw/mmu/Mmu.ts";
 import { formatLayout } from "../../../kernel/core/layout.ts";
@@ -457,7 +458,7 @@ export function userMapcount(k: Kernel, t: Task, vpn: number): number {
 export function userTablePfn(k: Kernel, t: Task, vpn: number, level: number): number {
   if (!t.alive || !t.mm) return -1;
   if (level === k.levels - 1) return t.mm.pgdPfn;
-  return tableBelow(k, k.userMm.mapper(t.mm).entryAt(t.mm.pgdPfn, vpn, level + 1), level + 1);
+  return tableBelow(k, k.userMm.mapper(t.mm).entryAt(t.mm.pgdPfn, vpnUnchecked(vpn), level + 1), level + 1);
 }
 
 /** Present pages (or PROT_NONE entries) of vpn .. vpn+n. */
