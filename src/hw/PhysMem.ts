@@ -35,6 +35,11 @@ export interface WriteWatch {
  *
  * Accesses outside RAM read as all ones (a bus with nothing behind it) and
  * writes there are dropped; both are counted in `strayAccesses`.
+ *
+ * Frame accessors take a `Pfn` (base/units.ts). The byte accessors
+ * (read8 .. write64, writeBytes) take the address as a plain number, so
+ * that their many callers (page-table code, images, uaccess, tests) can
+ * pass `pfn * 4096 + off` as it is; a `PhysAddr` passes as one too.
  */
 export class PhysMem {
   readonly sizeBytes: number;
