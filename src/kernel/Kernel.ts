@@ -38,6 +38,7 @@ import type { SwapArea } from "./mm/swapfile.ts";
 import type { MmapArgs, UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";
+import { KernelView } from "./view/KernelView.ts";
 
 export { kindName } from "./core/alloc.ts";
 export { type KernelConfig, MIN_RAM } from "./core/config.ts";
@@ -96,6 +97,8 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
   readonly uaccess: Uaccess;
   /** policy=lru: every user access moves its page to the head of the list */
   readonly exactLru: boolean;
+  /** the kernel's state as data, read-only (kernel/view/KernelView.ts) */
+  readonly view: KernelView;
 
   readonly tasks: Task[] = [];
   readonly current: (Task | null)[];
@@ -161,6 +164,7 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
     this.kworkerSerial = this.machine.cpus.map(() => 0);
     sched.schedInit(this);
     this.log.push(memInitInfo(this));
+    this.view = new KernelView(this);
   }
 
   // ---- tasks (sched.ts) ----

@@ -93,6 +93,7 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   k.faultingMm = null;
   if (mm === null) return null;
   const t = newTask(k, comm, false);
+  t.ppid = parent.pid;
   t.uid = parent.uid;
   t.rlimitStack = parent.rlimitStack;
   for (const s of parent.caught) t.caught.add(s);
@@ -107,6 +108,7 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
 export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
   if (!parent.mm) return null;
   const t = newTask(k, comm, false);
+  t.ppid = parent.ppid;
   t.uid = parent.uid;
   t.rlimitStack = parent.rlimitStack;
   t.mm = parent.mm;

@@ -1,12 +1,39 @@
+import { assert } from "../../base/assert.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+
+/**
+ * A task as the kernel facade's callers hold it (Kernel.ts): the handle
+ * spawn, fork, thread and kthread return and the operations take back, with
+ * the task's own counters to read (as /proc/PID/stat shows them). What is
+ * behind it (its mm, its signal handlers) is the kernel's: read it through
+ * the view (kernel/view), change it through the facade.
+ */
+export interface TaskHandle {
+  readonly pid: number;
+  readonly comm: string;
+  readonly kthread: boolean;
+  readonly alive: boolean;
+  /** why it died: "oops", "SIGSEGV", "exit", ... */
+  readonly exitReason: string;
+  readonly uid: number;
+  /** faults resolved without I/O / with I/O */
+  readonly minFlt: number;
+  readonly majFlt: number;
+  /** the last signal delivered, with its si_code and si_addr ("none" before any) */
+  readonly signal: string;
+  readonly siCode: string;
+  readonly siAddr: bigint;
+}
 
 /**
  * A task (Linux: struct task_struct), as far as the memory model needs it.
  * Kernel threads have no user address space (mm = null) and run on
  * whatever page tables are loaded (lazy TLB mode).
  */
-export class Task {
+export class Task implements TaskHandle {
   alive = true;
+  /** the pid of the task that forked it (a thread: its process's parent); -1 when outside the model (spawned, boot) */
+  ppid = -1;
   /** why it died: "oops", "SIGSEGV", "exit", ... */
   exitReason = "";
   mm: MmStruct | null = null;
@@ -30,4 +57,10 @@ export class Task {
     readonly kthread: boolean,
     public uid = 0,
   ) {}
+}
+
+/** The task behind a handle the kernel handed out (a handle from anywhere else is a caller's bug). */
+export function taskOf(h: TaskHandle): Task {
+  assert(h instanceof Task, "not a task of this kernel");
+  return h;
 }

@@ -1,3 +1,5 @@
+import { assert } from "../../base/assert.ts";
+
 /**
  * A file of the simulated file system: its size, where it lives (`disk`:
  * ext4-like, pages come from the disk on a miss; `tmpfs`: shmem, always in
@@ -5,7 +7,14 @@
  * by page index. The contents are deterministic from the name: byte `off` is
  * `fileByte(name, off)`, so a page read from "disk" can be checked.
  */
-export class FileObject {
+/** A file as the kernel facade's callers hold it (Kernel.ts): createFile returns it, mmap and fileIo take it back. */
+export interface FileHandle {
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly fs: "disk" | "tmpfs";
+}
+
+export class FileObject implements FileHandle {
   /** page index -> frame: the page cache */
   readonly cache = new Map<number, number>();
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
@@ -45,4 +54,10 @@ export function fileByte(name: string, off: number): number {
   let h = 2166136261;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
   return ((h >>> 0) + Math.imul(off, 2654435761) + (off >>> 12)) & 0xff;
+}
+
+/** The file behind a handle the kernel handed out. */
+export function fileOf(h: FileHandle): FileObject {
+  assert(h instanceof FileObject, "not a file of this kernel");
+  return h;
 }

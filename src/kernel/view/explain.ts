@@ -2,8 +2,9 @@ import { Access, accessName, Mode } from "../../hw/access.ts";
 import { type Mmu, WalkRecord } from "../../hw/mmu/Mmu.ts";
 import { HW_FAULT_NAMES, HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
 import { Meta } from "../../hw/mmu/TlbArray.ts";
+import type { KernelCore } from "../core/core.ts";
+import { cpuOf } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
-import type { Kernel } from "../Kernel.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { permString, VmFlag } from "../mm/vma.ts";
 
@@ -43,7 +44,7 @@ function probeOn(
  * TLB lookup, each level's entry, the rights check, and, if it faults, the
  * error code and what the kernel's fault handler would do.
  */
-export function explainAccess(k: Kernel, t: Task, va: bigint, access: Access): string[] {
+export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access): string[] {
   const out: string[] = [];
   const hex = (v: number | bigint) => `0x${v.toString(16)}`;
   const view = k.arch.view;
@@ -61,7 +62,7 @@ export function explainAccess(k: Kernel, t: Task, va: bigint, access: Access): s
   }
   const mm = t.mm;
   const vpn = k.va.vpn(va);
-  const cpuId = k.cpuOf(t);
+  const cpuId = cpuOf(k, t);
   const cpu = k.machine.cpus[Math.max(0, cpuId)];
   // 1. TLB
   if (cpuId < 0)
@@ -89,12 +90,12 @@ export function explainAccess(k: Kernel, t: Task, va: bigint, access: Access): s
   // 2. walk
   if (k.config.pti)
     out.push(
-      `  PTI: user mode walks the user PGD (pfn 0x${k.userPgdPfn(mm).toString(16)}), which maps the user half and, of the kernel, only the entry text and the cpu_entry_area`,
+      `  PTI: user mode walks the user PGD (pfn 0x${k.arch.pgtable.userPgd(mm.pgdPfn).toString(16)}), which maps the user half and, of the kernel, only the entry text and the cpu_entry_area`,
     );
   // the walk user mode does on the task's tables, and the MMU's verdict
   const rec = new WalkRecord();
   const verdict = new WalkRecord();
-  probeOn(cpu, k.userPgdPfn(mm), va, vpn, access, rec, verdict);
+  probeOn(cpu, k.arch.pgtable.userPgd(mm.pgdPfn), va, vpn, access, rec, verdict);
   const names = cpu.format.levelNames;
   for (let n = 0; n < rec.count; n++) {
     const level = rec.level[n];

@@ -1,5 +1,5 @@
 import { vpnUnchecked } from "../../base/units.ts";
-import type { Kernel } from "../Kernel.ts";
+import type { KernelCore } from "../core/core.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { VmFlag } from "../mm/vma.ts";
 
@@ -15,7 +15,7 @@ import { VmFlag } from "../mm/vma.ts";
  *   points to a free frame;
  * - every vmalloc area's frames are vmalloc frames mapped at its addresses.
  */
-export function checkInvariants(k: Kernel): string[] {
+export function checkInvariants(k: KernelCore): string[] {
   const problems: string[] = [];
   const counts = k.pages.countByKind();
   const total = counts.reduce((a, b) => a + b, 0);
@@ -30,6 +30,11 @@ export function checkInvariants(k: Kernel): string[] {
   const ptrs = pt.ptrsPerTable;
   /** the first PGD index of the kernel half (USER_PGTABLES_CEILING) */
   const kernelHalf = pt.userPgtablesCeiling / ptrs ** (k.levels - 1);
+  // the direct map and the kernel image mapping (__START_KERNEL_map .. modules) map frames of every kind
+  const directVpn = k.va.vpn(k.layout.directMap);
+  const directEndVpn = directVpn + k.machine.phys.nrFrames;
+  const kernelMapVpn = k.va.vpn(k.layout.kernelMap);
+  const modulesVpn = k.va.vpn(k.layout.modulesStart);
   const reached = new Set<number>();
   const visit = (tablePfn: number, level: number, vpnBase: number) => {
     reached.add(tablePfn);
@@ -45,7 +50,7 @@ export function checkInvariants(k: Kernel): string[] {
         visit(addrPfn, level - 1, vpn);
         continue;
       }
-      if (k.inDirectMap(vpn) || k.inKernelMap(vpn)) continue;
+      if ((vpn >= directVpn && vpn < directEndVpn) || (vpn >= kernelMapVpn && vpn < modulesVpn)) continue;
       const span = ptrs ** level;
       for (let f = addrPfn; f < addrPfn + span && f < k.pages.nrFrames; f++) {
         if (k.pages.kind[f] === PageKind.Free)

@@ -1,12 +1,20 @@
-import type { Kernel } from "../Kernel.ts";
+/**
+ * /proc/meminfo and /proc/vmstat as the kernel computes them, and the text
+ * of the machine-wide /proc files and `show` tables, made from the view's
+ * data (view/types.ts): meminfo, frames, buddyinfo, slabinfo, the layout.
+ */
+import type { KernelCore } from "../core/core.ts";
 import { Wmark } from "../mm/buddy.ts";
-import { PAGE_KIND_NAMES, PageKind } from "../mm/PageDesc.ts";
+import { PageKind } from "../mm/PageDesc.ts";
+import type { FramesInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
+
+export { formatLayout } from "../core/layout.ts";
 
 /**
  * /proc/meminfo, in bytes, field names as Linux prints them
  * (fs/proc/meminfo.c). Fields vmlab does not model yet are 0.
  */
-export function meminfo(k: Kernel): Record<string, number> {
+export function meminfo(k: KernelCore): Record<string, number> {
   const pg = 4096;
   const free = k.buddy.freePages();
   const slab = k.slab.slabPages();
@@ -83,31 +91,15 @@ export function formatMeminfo(m: Record<string, number>): string[] {
   );
 }
 
-/** Runs of frames of the same kind: `show frames`. */
-export function frameRuns(k: Kernel): { first: number; last: number; kind: string }[] {
-  const runs: { first: number; last: number; kind: string }[] = [];
-  const kinds = k.pages.kind;
-  let start = 0;
-  for (let pfn = 1; pfn <= kinds.length; pfn++) {
-    if (pfn === kinds.length || kinds[pfn] !== kinds[start]) {
-      runs.push({ first: start, last: pfn - 1, kind: PAGE_KIND_NAMES[kinds[start]] });
-      start = pfn;
-    }
-  }
-  return runs;
-}
-
-export function formatFrames(k: Kernel): string[] {
-  const counts = k.pages.countByKind();
+/** `show frames`: frames by kind, then the runs of one kind (the first 200). */
+export function formatFrames(f: FramesInfo): string[] {
   const lines = ["frames by kind:"];
-  PAGE_KIND_NAMES.forEach((name, i) => {
-    if (counts[i] > 0)
-      lines.push(
-        `  ${name.padEnd(14)} ${String(counts[i]).padStart(9)}  (${((counts[i] * 4096) / 1048576).toFixed(1)} MiB)`,
-      );
-  });
+  for (const [name, n] of Object.entries(f.byKind)) {
+    if (n > 0)
+      lines.push(`  ${name.padEnd(14)} ${String(n).padStart(9)}  (${((n * 4096) / 1048576).toFixed(1)} MiB)`);
+  }
   lines.push("runs:");
-  const runs = frameRuns(k);
+  const runs = f.runs;
   for (const r of runs.slice(0, 200)) {
     lines.push(
       `  pfn 0x${r.first.toString(16).padStart(6, "0")}-0x${r.last.toString(16).padStart(6, "0")} ${String(r.last - r.first + 1).padStart(8)}  ${r.kind}`,
@@ -117,17 +109,60 @@ export function formatFrames(k: Kernel): string[] {
   return lines;
 }
 
-/** Frames held by kernel memory (never reclaimed): everything but free, user and page cache. */
-export function kernelFrames(k: Kernel): number {
+/** /proc/buddyinfo: free blocks by order, for each zone that has memory. */
+export function formatBuddyinfo(zones: ZoneInfo[]): string[] {
+  return zones
+    .filter((z) => z.managed > 0)
+    .map(
+      (z) =>
+        `Node 0, zone ${z.name.padStart(8)} ${z.freeBlocks.map((n) => String(n).padStart(6)).join(" ")} `,
+    );
+}
+
+/** /proc/slabinfo (version 2.1) for the kmalloc caches (given smallest first), largest first as Linux lists them. */
+export function formatSlabinfo(caches: SlabCacheInfo[]): string[] {
+  const lines = [
+    "slabinfo - version: 2.1",
+    "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>",
+  ];
+  for (const c of [...caches].reverse()) {
+    lines.push(
+      `${c.name.padEnd(17)} ${String(c.activeObjs).padStart(6)} ${String(c.numObjs).padStart(6)} ${String(c.objSize).padStart(6)} ${String(c.objsPerSlab).padStart(4)} ${String(c.pagesPerSlab).padStart(4)} : tunables ${"0".padStart(4)} ${"0".padStart(4)} ${"0".padStart(4)} : slabdata ${String(c.numSlabs).padStart(6)} ${String(c.numSlabs).padStart(6)} ${"0".padStart(6)}`,
+    );
+  }
+  return lines;
+}
+
+/** /proc/vmstat: the counters vmlab keeps so far. */
+export function vmstat(k: KernelCore): Record<string, number> {
   const c = k.pages.countByKind();
-  return c.reduce(
-    (n, v, i) => (i === PageKind.Free || i === PageKind.UserAnon || i === PageKind.PageCache ? n : n + v),
-    0,
-  );
+  return {
+    nr_free_pages: k.buddy.freePages(),
+    nr_slab_unreclaimable: k.slab.slabPages(),
+    nr_page_table_pages: k.pageTablePages,
+    nr_vmalloc: c[PageKind.Vmalloc],
+    allocstall_normal: k.buddy.allocStalls,
+    pgalloc_failed: k.buddy.failedAllocs,
+    kswapd_wakeups: k.buddy.kswapdWakeups,
+    nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
+    ...k.userMm.thpStats,
+    ...k.vmscan.stats,
+    oom_kill: k.oomKills,
+    nr_inactive_anon: k.vmscan.size[1],
+    nr_active_anon: k.vmscan.size[2],
+    nr_inactive_file: k.vmscan.size[3],
+    nr_active_file: k.vmscan.size[4],
+    pswpin: k.swap?.pswpin ?? 0,
+    swap_ra: k.swap?.readahead ?? 0,
+    pswpout: k.swap?.pswpout ?? 0,
+    pgpgin: k.pageCache.pagesIn * 4,
+    pgpgout: k.pageCache.pagesOut * 4,
+    pgmajfault: k.tasks.reduce((n, t) => n + t.majFlt, 0),
+  };
 }
 
 /** Pages mapped by transparent huge PMDs over all processes (meminfo AnonHugePages). */
-function anonHugePages(k: Kernel): number {
+function anonHugePages(k: KernelCore): number {
   const pt = k.arch.pgtable;
   const nr = pt.hpagePmdNr;
   let n = 0;

@@ -28,14 +28,7 @@ import { KMALLOC_MAX_CACHE_SIZE, kmallocIndex } from "../../../kernel/mm/slab.ts
 import { explainAccess } from "../../../kernel/view/explain.ts";
 import { checkInvariants } from "../../../kernel/view/invariants.ts";
 import { formatFrames, formatMeminfo, meminfo } from "../../../kernel/view/proc.ts";
-import {
-  countPages,
-  lockedPages,
-  pageState,
-  pagetableLines,
-  procMaps,
-  procSmaps,
-} from "../../../kernel/view/procfs.ts";
+import { countPages, pageState, pagetableLines, procMaps, procSmaps } from "../../../kernel/view/procfs.ts";
 
 export type { HwEvent };
 
@@ -255,7 +248,7 @@ export function meminfoLines(k: Kernel): string[] {
 }
 
 export function frameLines(k: Kernel): string[] {
-  return formatFrames(k);
+  return formatFrames(k.view.frames());
 }
 
 /** /proc/PID/maps */
@@ -482,7 +475,7 @@ export function dirtyPages(k: Kernel, t: Task, vpn: number, n: number): number {
 
 /** Present pages inside VM_LOCKED VMAs. */
 export function lockedPagesOf(k: Kernel, t: Task, vpn: number, n: number): number {
-  return lockedPages(k, t, vpn, n);
+  return countPages(k, t, vpn, n, (st) => st.present && st.inLockedVma);
 }
 
 /** Guard markers (MADV_GUARD_INSTALL). */

@@ -1,0 +1,260 @@
+/**
+ * A read-only view of the kernel's state as typed data (view/types.ts):
+ * tasks, address spaces, VMAs, pages, page-table walks, TLB contents,
+ * frames, zones, slab caches, files, meminfo and vmstat, counters. Every
+ * method returns a fresh copy; nothing it returns is a live kernel object,
+ * and no method changes the kernel (no accessed or dirty bit set, no
+ * allocation, no TLB fill, no counter moved).
+ *
+ * The kernel builds one (`kernel.view`). Front ends (the scenario runner,
+ * the CLI, a browser view) read the kernel only through it; the text of
+ * /proc files and `show` tables is made from its data by the formatters in
+ * proc.ts and procfs.ts.
+ *
+ * Tasks are named by the handles the kernel facade hands out (TaskHandle,
+ * core/task.ts); page numbers (`vpn`) are 4 KiB pages of an address's low
+ * bits, as VmaInfo and AddressInfo give them.
+ */
+import type { Access } from "../../hw/access.ts";
+import { kernelPfn } from "../core/alloc.ts";
+import type { KernelCore } from "../core/core.ts";
+import type { Layout } from "../core/layout.ts";
+import { type TaskHandle, taskOf } from "../core/task.ts";
+import { cpuInfo, tlbInfo } from "./cpus.ts";
+import { explainAccess } from "./explain.ts";
+import { checkInvariants } from "./invariants.ts";
+import {
+  counters,
+  deviceInfos,
+  fileByte,
+  fileInfo,
+  frameInfo,
+  framesInfo,
+  slabCacheInfos,
+  zoneInfos,
+} from "./memory.ts";
+import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
+import { mappingRuns, walkInfo } from "./pagetable.ts";
+import { meminfo, vmstat } from "./proc.ts";
+import type {
+  AddressInfo,
+  CpuInfo,
+  DeviceInfo,
+  FileInfo,
+  FrameInfo,
+  FramesInfo,
+  KernelCounters,
+  MachineInfo,
+  MappingRun,
+  MmInfo,
+  OopsInfo,
+  PageInfo,
+  SlabCacheInfo,
+  SmapsInfo,
+  TaskInfo,
+  TlbInfo,
+  VmaInfo,
+  WalkInfo,
+  ZoneInfo,
+} from "./types.ts";
+
+export class KernelView {
+  constructor(private readonly k: KernelCore) {}
+
+  // ---- the machine and its layout ----
+
+  machine(): MachineInfo {
+    const k = this.k;
+    const cpu = k.machine.cpus[0];
+    const pt = k.arch.pgtable;
+    return {
+      arch: k.arch.name,
+      levels: k.levels,
+      levelNames: Array.from({ length: k.levels }, (_, l) => cpu.format.levelNames[l]),
+      linuxLevelNames: Array.from({ length: k.levels }, (_, l) => pt.levelNames[l]),
+      cpus: k.machine.cpus.length,
+      ramBytes: k.machine.phys.sizeBytes,
+      frames: k.machine.phys.nrFrames,
+      pcid: k.config.pcid,
+      pti: k.config.pti,
+      zeroPfn: k.zeroPfn,
+      kernelPgdPfn: k.rootPfn,
+    };
+  }
+
+  /** The kernel's virtual layout (`show layout`: proc.ts formatLayout). */
+  layout(): Layout {
+    const l = this.k.layout;
+    return { ...l, regions: l.regions.map((r) => ({ ...r })) };
+  }
+
+  /** How the layout classifies an address: canonical, which half, its page and offset. */
+  address(va: bigint): AddressInfo {
+    const v = this.k.va;
+    return {
+      va,
+      canonical: v.isCanonical(va),
+      kernelHalf: v.isKernel(va),
+      vpn: v.vpn(va),
+      offset: v.offset(va),
+    };
+  }
+
+  // ---- tasks and their address spaces ----
+
+  /** Every task ever created, the dead included, by pid. */
+  tasks(): TaskInfo[] {
+    return this.k.tasks.map((t) => taskInfo(this.k, t));
+  }
+
+  task(t: TaskHandle): TaskInfo {
+    return taskInfo(this.k, taskOf(t));
+  }
+
+  /** The task's address space (null for a kernel thread). */
+  mm(t: TaskHandle): MmInfo | null {
+    return mmInfo(this.k, taskOf(t));
+  }
+
+  /** The task's VMAs in address order. */
+  vmas(t: TaskHandle): VmaInfo[] {
+    return vmaInfos(this.k, taskOf(t));
+  }
+
+  /** One user page of the task (a dead task's pages are all absent). */
+  page(t: TaskHandle, vpn: number): PageInfo {
+    return pageInfo(this.k, taskOf(t), vpn);
+  }
+
+  /** `count` pages from `vpn`. */
+  pages(t: TaskHandle, vpn: number, count: number): PageInfo[] {
+    const task = taskOf(t);
+    const out: PageInfo[] = [];
+    for (let v = vpn; v < vpn + count; v++) out.push(pageInfo(this.k, task, v));
+    return out;
+  }
+
+  /** /proc/PID/smaps as data. */
+  smaps(t: TaskHandle): SmapsInfo[] {
+    return smapsInfos(this.k, taskOf(t));
+  }
+
+  /** The walk of an address through a task's page tables, or the kernel's (init_mm). */
+  walk(who: TaskHandle | "kernel", va: bigint): WalkInfo {
+    return walkInfo(this.k, who === "kernel" ? who : taskOf(who), va);
+  }
+
+  /** The present leaves of a task's user half, as runs. */
+  mappings(t: TaskHandle): MappingRun[] {
+    return mappingRuns(this.k, taskOf(t));
+  }
+
+  /** The 4 KiB frame a kernel address maps to through init_mm's tables, or -1. */
+  kernelPfn(va: bigint): number {
+    return kernelPfn(this.k, va);
+  }
+
+  // ---- CPUs and TLBs ----
+
+  cpus(): CpuInfo[] {
+    return this.k.machine.cpus.map((_, id) => cpuInfo(this.k, id));
+  }
+
+  cpu(id: number): CpuInfo {
+    return cpuInfo(this.k, id);
+  }
+
+  /** A CPU's TLB arrays and every valid entry. */
+  tlb(cpu: number): TlbInfo {
+    return tlbInfo(this.k, cpu);
+  }
+
+  // ---- physical memory ----
+
+  frames(): FramesInfo {
+    return framesInfo(this.k);
+  }
+
+  /** One frame's struct page, or null past the end of RAM. */
+  frame(pfn: number): FrameInfo | null {
+    return frameInfo(this.k, pfn);
+  }
+
+  /** The byte at a physical address. */
+  physByte(pa: number): number {
+    return this.k.machine.phys.read8(pa);
+  }
+
+  /** /proc/meminfo, bytes (proc.ts formatMeminfo). */
+  meminfo(): Record<string, number> {
+    return meminfo(this.k);
+  }
+
+  /** /proc/vmstat. */
+  vmstat(): Record<string, number> {
+    return vmstat(this.k);
+  }
+
+  /** The buddy allocator's zones (proc.ts formatBuddyinfo). */
+  buddyinfo(): ZoneInfo[] {
+    return zoneInfos(this.k);
+  }
+
+  /** The kmalloc caches, smallest first (proc.ts formatSlabinfo). */
+  slabinfo(): SlabCacheInfo[] {
+    return slabCacheInfos(this.k);
+  }
+
+  // ---- files and devices ----
+
+  files(): FileInfo[] {
+    return [...this.k.pageCache.files.keys()].map((name) => fileInfo(this.k, name)!);
+  }
+
+  file(name: string): FileInfo | null {
+    return fileInfo(this.k, name);
+  }
+
+  /** What read(2) of the byte at `offset` of a file returns; -1 past EOF. */
+  fileByte(name: string, offset: bigint): number {
+    return fileByte(this.k, name, offset);
+  }
+
+  devices(): DeviceInfo[] {
+    return deviceInfos(this.k);
+  }
+
+  device(name: string): DeviceInfo | null {
+    return this.devices().find((d) => d.name === name) ?? null;
+  }
+
+  // ---- the kernel's own record ----
+
+  counters(): KernelCounters {
+    return counters(this.k);
+  }
+
+  oopses(): OopsInfo[] {
+    return this.k.oopses.map((o) => ({ ...o, lines: [...o.lines] }));
+  }
+
+  /** The OOM killer's reports, from the `since`-th on. */
+  oomReports(since = 0): string[] {
+    return this.k.oomReports.slice(since);
+  }
+
+  /** The kernel log (dmesg), from the `since`-th line on. */
+  log(since = 0): string[] {
+    return this.k.log.slice(since);
+  }
+
+  /** Every broken invariant of the kernel's books, as a sentence (view/invariants.ts); empty when all hold. */
+  invariants(): string[] {
+    return checkInvariants(this.k);
+  }
+
+  /** The story of one user access, told without side effects (view/explain.ts). */
+  explain(t: TaskHandle, va: bigint, access: Access): string[] {
+    return explainAccess(this.k, taskOf(t), va, access);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Physical memory as data (view/types.ts): frames by kind and one frame's
+ * struct page, the buddy allocator's zones, the slab caches, the files and
+ * their page cache, the devices, and the machine-wide counters.
+ */
+import type { KernelCore } from "../core/core.ts";
+import { ZONE_NAMES } from "../mm/buddy.ts";
+import { PAGE_KIND_NAMES, PageFlag, PageKind } from "../mm/PageDesc.ts";
+import type {
+  DeviceInfo,
+  FileInfo,
+  FrameInfo,
+  FramesInfo,
+  KernelCounters,
+  SlabCacheInfo,
+  ZoneInfo,
+} from "./types.ts";
+
+/** PG_* flags by name, in bit order. */
+const PAGE_FLAG_NAMES: [number, string][] = [
+  [PageFlag.Buddy, "buddy"],
+  [PageFlag.Head, "head"],
+  [PageFlag.Lru, "lru"],
+  [PageFlag.Active, "active"],
+  [PageFlag.Referenced, "referenced"],
+  [PageFlag.Dirty, "dirty"],
+  [PageFlag.Locked, "locked"],
+  [PageFlag.Mlocked, "mlocked"],
+  [PageFlag.SwapBacked, "swapbacked"],
+  [PageFlag.Reclaim, "reclaim"],
+  [PageFlag.Lazyfree, "lazyfree"],
+];
+
+/** Runs of frames of the same kind across physical memory. */
+export function frameRuns(k: KernelCore): { first: number; last: number; kind: string }[] {
+  const runs: { first: number; last: number; kind: string }[] = [];
+  const kinds = k.pages.kind;
+  let start = 0;
+  for (let pfn = 1; pfn <= kinds.length; pfn++) {
+    if (pfn === kinds.length || kinds[pfn] !== kinds[start]) {
+      runs.push({ first: start, last: pfn - 1, kind: PAGE_KIND_NAMES[kinds[start]] });
+      start = pfn;
+    }
+  }
+  return runs;
+}
+
+export function framesInfo(k: KernelCore): FramesInfo {
+  const counts = k.pages.countByKind();
+  const byKind: Record<string, number> = {};
+  PAGE_KIND_NAMES.forEach((name, i) => {
+    byKind[name] = counts[i];
+  });
+  return { total: k.pages.nrFrames, byKind, runs: frameRuns(k) };
+}
+
+/** Who holds a frame, when the kernel knows: the zero page, a slab cache, a file, the swap cache, a device. */
+function ownerOf(k: KernelCore, pfn: number): string | null {
+  if (pfn === k.zeroPfn) return "the zero page";
+  const kind = k.pages.kind[pfn];
+  if (kind === PageKind.Slab) return `slab ${k.slab.caches[k.pages.priv[pfn]]?.name ?? "?"}`;
+  if (kind === PageKind.PageCache)
+    for (const f of k.pageCache.files.values())
+      for (const [index, p] of f.cache) if (p === pfn) return `file ${f.name} page ${index}`;
+  const slot = k.swap?.slotOf.get(pfn);
+  if (slot !== undefined) return `swap cache slot ${slot}`;
+  for (const d of k.devices.values())
+    if (pfn >= d.pfn && pfn < d.pfn + d.pages) return `device ${d.name} page ${pfn - d.pfn}`;
+  return null;
+}
+
+/** One frame's struct page, or null past the end of RAM. */
+export function frameInfo(k: KernelCore, pfn: number): FrameInfo | null {
+  const p = k.pages;
+  if (!Number.isInteger(pfn) || pfn < 0 || pfn >= p.nrFrames) return null;
+  const kind = p.kind[pfn];
+  const cache = kind === PageKind.Slab ? k.slab.caches[p.priv[pfn]] : undefined;
+  return {
+    pfn,
+    kind: PAGE_KIND_NAMES[kind],
+    refcount: p.refcount[pfn],
+    mapcount: p.mapcount[pfn],
+    flags: PAGE_FLAG_NAMES.filter(([bit]) => p.flags[pfn] & bit).map(([, name]) => name),
+    order: p.order[pfn],
+    zone: ZONE_NAMES[p.zone[pfn]],
+    owner: ownerOf(k, pfn),
+    slabObjectSize: cache?.objSize ?? 0,
+  };
+}
+
+/** The buddy allocator's zones (the empty ones too). */
+export function zoneInfos(k: KernelCore): ZoneInfo[] {
+  return k.buddy.zones.map((z) => ({
+    name: z.name,
+    managed: z.managed,
+    free: z.freePages,
+    freeBlocks: Array.from(z.nrFree),
+    watermarks: { min: z.wmark[0], low: z.wmark[1], high: z.wmark[2] },
+  }));
+}
+
+/** The kmalloc caches, smallest first. */
+export function slabCacheInfos(k: KernelCore): SlabCacheInfo[] {
+  return k.slab.caches.map((c) => ({
+    name: c.name,
+    activeObjs: c.activeObjs,
+    numObjs: c.numObjs,
+    objSize: c.objSize,
+    objsPerSlab: c.objsPerSlab,
+    pagesPerSlab: 2 ** c.order,
+    numSlabs: c.numSlabs,
+  }));
+}
+
+export function fileInfo(k: KernelCore, name: string): FileInfo | null {
+  const f = k.pageCache.files.get(name);
+  if (f === undefined) return null;
+  return {
+    name: f.name,
+    path: f.path,
+    fs: f.fs,
+    ino: f.ino,
+    sizeBytes: f.sizeBytes,
+    pages: f.nrPages,
+    cached: f.cache.size,
+    dirty: f.dirty.size,
+    pagesRead: f.pagesRead,
+    pagesWritten: f.pagesWritten,
+  };
+}
+
+/**
+ * What read(2) of one byte at `offset` of a file would return: the page
+ * cache's copy when cached, else the disk's; -1 past EOF or for no such file.
+ */
+export function fileByte(k: KernelCore, name: string, offset: bigint): number {
+  const f = k.pageCache.files.get(name);
+  if (f === undefined || offset < 0n || offset >= BigInt(f.sizeBytes)) return -1;
+  const pfn = f.cache.get(Number(offset / 4096n));
+  return pfn !== undefined
+    ? k.machine.phys.read8(pfn * 4096 + Number(offset % 4096n))
+    : f.storedByte(Number(offset));
+}
+
+export function deviceInfos(k: KernelCore): DeviceInfo[] {
+  return [...k.devices.values()].map((d) => ({ name: d.name, pfn: d.pfn, pages: d.pages, order: d.order }));
+}
+
+export function counters(k: KernelCore): KernelCounters {
+  return {
+    oopses: k.oopses.length,
+    oomKills: k.oomKills,
+    oomReports: k.oomReports.length,
+    shootdownsSent: k.tlbMgr.shootdowns,
+    tasks: k.tasks.length,
+    panic: k.panicked,
+    pageCacheReads: k.pageCache.pagesIn,
+    pageCacheWritebacks: k.pageCache.pagesOut,
+    swapOuts: k.swap?.pswpout ?? 0,
+    swapIns: k.swap?.pswpin ?? 0,
+    pagesStolen: k.vmscan.stats.pgsteal,
+    pagesScanned: k.vmscan.stats.pgscan,
+    freePages: k.buddy.freePages(),
+    pageTablePages: k.pageTablePages,
+  };
+}

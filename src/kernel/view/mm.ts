@@ -1,0 +1,298 @@
+/**
+ * Tasks and their address spaces as data (view/types.ts): task_struct,
+ * mm_struct, the VMAs, one page's state, and the per-VMA figures of
+ * /proc/PID/smaps. Read without side effects: software walks only, no
+ * accessed or dirty bit set, nothing allocated.
+ */
+import { vpnUnchecked } from "../../base/units.ts";
+import type { KernelCore } from "../core/core.ts";
+import { cpuOf } from "../core/sched.ts";
+import type { Task } from "../core/task.ts";
+import type { MmStruct } from "../mm/MmStruct.ts";
+import { PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { permString, type Vma, VmFlag } from "../mm/vma.ts";
+import type { MmInfo, PageInfo, SmapsInfo, TaskInfo, VmaInfo } from "./types.ts";
+
+/** VM_* flags: Linux's names, and the mnemonics of smaps' VmFlags line (show_smap_vma_flags), in its order. */
+const VM_FLAGS: [number, string, string][] = [
+  [VmFlag.READ, "VM_READ", "rd"],
+  [VmFlag.WRITE, "VM_WRITE", "wr"],
+  [VmFlag.EXEC, "VM_EXEC", "ex"],
+  [VmFlag.SHARED, "VM_SHARED", "sh"],
+  [VmFlag.MAYREAD, "VM_MAYREAD", "mr"],
+  [VmFlag.MAYWRITE, "VM_MAYWRITE", "mw"],
+  [VmFlag.MAYEXEC, "VM_MAYEXEC", "me"],
+  [VmFlag.MAYSHARE, "VM_MAYSHARE", "ms"],
+  [VmFlag.GROWSDOWN, "VM_GROWSDOWN", "gd"],
+  [VmFlag.PFNMAP, "VM_PFNMAP", "pf"],
+  [VmFlag.LOCKED, "VM_LOCKED", "lo"],
+  [VmFlag.IO, "VM_IO", "io"],
+  [VmFlag.SEQ_READ, "VM_SEQ_READ", "sr"],
+  [VmFlag.RAND_READ, "VM_RAND_READ", "rr"],
+  [VmFlag.DONTCOPY, "VM_DONTCOPY", "dc"],
+  [VmFlag.DONTEXPAND, "VM_DONTEXPAND", "de"],
+  [VmFlag.LOCKONFAULT, "VM_LOCKONFAULT", "lf"],
+  [VmFlag.ACCOUNT, "VM_ACCOUNT", "ac"],
+  [VmFlag.NORESERVE, "VM_NORESERVE", "nr"],
+  [VmFlag.HUGEPAGE, "VM_HUGEPAGE", "hg"],
+  [VmFlag.NOHUGEPAGE, "VM_NOHUGEPAGE", "nh"],
+  [VmFlag.WIPEONFORK, "VM_WIPEONFORK", "wf"],
+  [VmFlag.DONTDUMP, "VM_DONTDUMP", "dd"],
+];
+
+// ---- tasks ----
+
+export function taskInfo(k: KernelCore, t: Task): TaskInfo {
+  return {
+    pid: t.pid,
+    ppid: t.ppid,
+    comm: t.comm,
+    kthread: t.kthread,
+    alive: t.alive,
+    exitReason: t.exitReason,
+    uid: t.uid,
+    cpu: cpuOf(k, t),
+    hasMm: t.mm !== null,
+    mmId: t.mm === null ? null : t.mm.ctxId,
+    minFlt: t.minFlt,
+    majFlt: t.majFlt,
+    signal: t.signal,
+    siCode: t.siCode,
+    siAddr: t.siAddr,
+    caught: [...t.caught],
+    rlimitStack: t.rlimitStack,
+    oomKilled: t.oomKilled,
+  };
+}
+
+// ---- mm_struct ----
+
+/**
+ * A task's address space, or null for a kernel thread. A dead task's is
+ * what exit left of it (no VMAs, no page tables): read `TaskInfo.alive`.
+ */
+export function mmInfo(k: KernelCore, t: Task): MmInfo | null {
+  const mm = t.mm;
+  if (mm === null) return null;
+  const page = (vpn: number) => k.va.canonical(vpn);
+  return {
+    id: mm.ctxId,
+    pgdPfn: mm.pgdPfn,
+    userPgdPfn: mm.pgdPfn < 0 ? -1 : k.arch.pgtable.userPgd(mm.pgdPfn),
+    mapCount: mm.vmas.length,
+    totalVm: mm.totalVm(),
+    rssAnon: mm.rssAnon,
+    rssFile: mm.rssFile,
+    rssShmem: mm.rssShmem,
+    rss: mm.rss,
+    swapEntries: mm.swapEnts,
+    ptPages: mm.ptPages,
+    committed: mm.committed,
+    users: mm.users,
+    cpus: [...mm.cpumask].sort((a, b) => a - b),
+    startBrk: page(mm.startBrk),
+    brk: BigInt(mm.brkBytes),
+    stackTop: page(mm.stackTop),
+    mmapBase: page(mm.mmapBase),
+  };
+}
+
+// ---- VMAs ----
+
+export function vmaInfo(k: KernelCore, v: Vma): VmaInfo {
+  const f = v.file;
+  const pfnmap = (v.vmFlags & VmFlag.PFNMAP) !== 0;
+  return {
+    start: k.va.canonical(v.vmStart),
+    end: k.va.canonical(v.vmEnd),
+    startVpn: v.vmStart,
+    endVpn: v.vmEnd,
+    pages: v.pages,
+    flags: v.vmFlags,
+    flagNames: VM_FLAGS.filter(([flag]) => v.vmFlags & flag).map(([, name]) => name),
+    perms: permString(v.vmFlags),
+    name: v.name,
+    file: f === null ? null : { name: f.name, path: f.path, fs: f.fs, ino: f.ino },
+    pgoff: v.vmPgoff,
+    anon: f === null && v.shmem === null && !pfnmap,
+    shmem: v.shmem !== null,
+    pfnmap,
+  };
+}
+
+/** A task's VMAs in address order (none for a kernel thread). */
+export function vmaInfos(k: KernelCore, t: Task): VmaInfo[] {
+  return t.mm === null ? [] : t.mm.vmas.map((v) => vmaInfo(k, v));
+}
+
+// ---- pages ----
+
+/** One page's state in a process (the subset procfs and the kernel's tests read). */
+export interface PageState {
+  /** the PTE exists and is present, or is a PROT_NONE entry */
+  present: boolean;
+  /** mapped by a huge PMD (a transparent huge page, or the huge zero page) */
+  huge: boolean;
+  /** the frame, or -1 */
+  pfn: number;
+  zeroPage: boolean;
+  anon: boolean;
+  dirty: boolean;
+  writable: boolean;
+  /** the PTE is a swap entry: its slot, else -1 */
+  swapSlot: number;
+}
+
+/** A page's full state (PageInfo): its leaf entry decoded, the frame's struct page, its VMA's lock. */
+export function pageInfo(k: KernelCore, t: Task, vpn: number): PageInfo {
+  const info: PageInfo = {
+    vpn,
+    present: false,
+    huge: false,
+    pfn: -1,
+    zeroPage: false,
+    anon: false,
+    dirty: false,
+    writable: false,
+    young: false,
+    protnone: false,
+    swapSlot: -1,
+    guard: false,
+    inLockedVma: false,
+    lazyfree: false,
+    mapcount: -1,
+  };
+  const mm = t.mm;
+  if (mm === null || !t.alive) return info;
+  info.inLockedVma = ((mm.vmaAt(vpn)?.vmFlags ?? 0) & VmFlag.LOCKED) !== 0;
+  const pt = k.arch.pgtable;
+  const pte = k.userMm.leafFor(mm, vpnUnchecked(vpn));
+  if (pte === null) return info;
+  const { hi, lo } = pte;
+  if (!pt.present(hi, lo)) {
+    if (pte.level === 0 && pt.isSwap(hi, lo)) info.swapSlot = pt.swapOffset(hi, lo);
+    else if (pte.level === 0) info.guard = pt.isGuard(hi, lo);
+    return info;
+  }
+  const pfn = pte.pfn;
+  const special = pt.special(hi, lo);
+  info.present = true;
+  info.huge = pte.level === pt.pmdLevel;
+  info.pfn = pfn;
+  info.zeroPage = special;
+  info.anon = !special && k.pages.kind[pfn] === PageKind.UserAnon;
+  info.dirty = pt.dirty(hi, lo);
+  info.writable = pt.write(hi, lo);
+  info.young = pt.young(hi, lo);
+  info.protnone = pt.protnone(hi, lo);
+  info.lazyfree = !special && (k.pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
+  info.mapcount = special ? 0 : k.pages.mapcount[pfn];
+  return info;
+}
+
+export function pageState(k: KernelCore, t: Task, vpn: number): PageState {
+  const p = pageInfo(k, t, vpn);
+  return {
+    present: p.present,
+    huge: p.huge,
+    pfn: p.pfn,
+    zeroPage: p.zeroPage,
+    anon: p.anon,
+    dirty: p.dirty,
+    writable: p.writable,
+    swapSlot: p.swapSlot,
+  };
+}
+
+/** Counts pages of a range (vpn..vpn+n) matching a predicate. */
+export function countPages(
+  k: KernelCore,
+  t: Task,
+  vpn: number,
+  n: number,
+  pred: (s: PageInfo, vpn: number) => boolean,
+): number {
+  let c = 0;
+  for (let v = vpn; v < vpn + n; v++) if (pred(pageInfo(k, t, v), v)) c++;
+  return c;
+}
+
+// ---- smaps ----
+
+/** Per-VMA page statistics, as smaps_pte_entry gathers them (bytes). */
+export interface SmapsStats {
+  rss: number;
+  pss: number;
+  pssDirty: number;
+  sharedClean: number;
+  sharedDirty: number;
+  privateClean: number;
+  privateDirty: number;
+  referenced: number;
+  anonymous: number;
+  lazyFree: number;
+  locked: number;
+  anonHuge: number;
+}
+
+export function smapsStats(k: KernelCore, t: Task, start: number, end: number, locked: boolean): SmapsStats {
+  const s: SmapsStats = {
+    rss: 0,
+    pss: 0,
+    pssDirty: 0,
+    sharedClean: 0,
+    sharedDirty: 0,
+    privateClean: 0,
+    privateDirty: 0,
+    referenced: 0,
+    anonymous: 0,
+    lazyFree: 0,
+    locked: 0,
+    anonHuge: 0,
+  };
+  if (!t.mm) return s;
+  const pt = k.arch.pgtable;
+  for (let vpn = start; vpn < end; vpn++) {
+    const pte = k.userMm.leafFor(t.mm, vpnUnchecked(vpn));
+    if (pte === null || !pt.present(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue; // the zero page has no struct page here
+    const pfn = pte.pfn;
+    if (pte.level === pt.pmdLevel) s.anonHuge += 4096;
+    const mapcount = Math.max(1, k.pages.mapcount[pfn]);
+    const dirty = pt.dirty(pte.hi, pte.lo);
+    s.rss += 4096;
+    s.pss += 4096 / mapcount;
+    if (dirty) s.pssDirty += 4096 / mapcount;
+    if (mapcount > 1) {
+      if (dirty) s.sharedDirty += 4096;
+      else s.sharedClean += 4096;
+    } else if (dirty) s.privateDirty += 4096;
+    else s.privateClean += 4096;
+    if (pt.young(pte.hi, pte.lo)) s.referenced += 4096;
+    if (k.pages.kind[pfn] === PageKind.UserAnon) {
+      s.anonymous += 4096;
+      if (!dirty && k.pages.flags[pfn] & PageFlag.Lazyfree) s.lazyFree += 4096;
+    }
+  }
+  if (locked) s.locked = s.pss;
+  return s;
+}
+
+/** What /proc/PID/smaps shows of each VMA (none for a kernel thread). */
+export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
+  const mm: MmStruct | null = t.mm;
+  if (!mm) return [];
+  const hpage = k.arch.pgtable.hpagePmdNr;
+  return mm.vmas.map((v) => {
+    const s = smapsStats(k, t, v.vmStart, v.vmEnd, (v.vmFlags & VmFlag.LOCKED) !== 0);
+    const swapped = countPages(k, t, v.vmStart, v.pages, (st) => st.swapSlot >= 0);
+    const eligible =
+      v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
+    return {
+      vma: vmaInfo(k, v),
+      ...s,
+      swap: swapped * 4096,
+      thpEligible: eligible,
+      mnemonics: VM_FLAGS.filter(([f]) => v.vmFlags & f).map(([, , m]) => m),
+    };
+  });
+}

@@ -1,0 +1,476 @@
+/**
+ * The kernel's state as plain data: what KernelView (KernelView.ts) returns.
+ * Every value here is a copy made when it was asked for (numbers, bigints,
+ * strings, arrays and objects of them); none is a live kernel object, and
+ * changing one changes nothing in the kernel. Front ends (the scenario
+ * runner, the CLI, a browser view) read the kernel through these only.
+ *
+ * Units: virtual addresses are canonical 64-bit values as unsigned bigints
+ * (0xffff888000000000, as Linux prints them); page numbers (vpn) are 4 KiB
+ * pages of the truncated address, frames (pfn) 4 KiB frames, physical
+ * addresses (pa) bytes, all as numbers. Sizes of memory are in pages unless
+ * a name says bytes (meminfo's fields are bytes, as its formatter expects).
+ */
+import type { EntryBit } from "../core/archView.ts";
+
+export type { EntryBit };
+
+/** One task (task_struct), as ps and /proc/PID/status show it. */
+export interface TaskInfo {
+  pid: number;
+  /** the task that forked it (a thread: its process's parent); -1 when outside the model (spawned, boot) */
+  ppid: number;
+  comm: string;
+  kthread: boolean;
+  alive: boolean;
+  /** why it died ("oops", "SIGSEGV", "exit", ...); "" while alive */
+  exitReason: string;
+  uid: number;
+  /** the CPU it is current on, or -1 */
+  cpu: number;
+  /** it has a user address space (kernel threads have none) */
+  hasMm: boolean;
+  /** its address space's id (mm->context.ctx_id; threads share it), or null */
+  mmId: number | null;
+  minFlt: number;
+  majFlt: number;
+  /** the last signal delivered, its si_code and si_addr ("none", "none", 0 before any) */
+  signal: string;
+  siCode: string;
+  siAddr: bigint;
+  /** signals with a handler */
+  caught: string[];
+  /** RLIMIT_STACK in bytes */
+  rlimitStack: number;
+  /** chosen by the OOM killer */
+  oomKilled: boolean;
+}
+
+/** A user address space (mm_struct). */
+export interface MmInfo {
+  /** mm->context.ctx_id */
+  id: number;
+  /** the PGD (init_mm's kernel half shared); under PTI the kernel copy of the pair; -1 once freed (exit) */
+  pgdPfn: number;
+  /** the PGD user mode runs on (PTI: the second page of the pair; else pgdPfn) */
+  userPgdPfn: number;
+  /** VMAs (map_count) */
+  mapCount: number;
+  /** pages mapped (total_vm) */
+  totalVm: number;
+  /** resident pages by kind (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES) and their sum */
+  rssAnon: number;
+  rssFile: number;
+  rssShmem: number;
+  rss: number;
+  /** swap entries in the page tables (MM_SWAPENTS) */
+  swapEntries: number;
+  /** page-table pages below the top level */
+  ptPages: number;
+  /** pages charged against overcommit */
+  committed: number;
+  /** tasks sharing it (mm_users) */
+  users: number;
+  /** the CPUs that have it loaded (mm_cpumask) */
+  cpus: number[];
+  /** start_brk and the break, the top of the main stack, mmap_base: addresses */
+  startBrk: bigint;
+  brk: bigint;
+  stackTop: bigint;
+  mmapBase: bigint;
+}
+
+/** One VMA (vm_area_struct). */
+export interface VmaInfo {
+  /** [start, end) as addresses and as page numbers */
+  start: bigint;
+  end: bigint;
+  startVpn: number;
+  endVpn: number;
+  pages: number;
+  /** vm_flags, and their names (VM_READ, VM_WRITE, ...) */
+  flags: number;
+  flagNames: string[];
+  /** as /proc/PID/maps prints them: `rw-p` */
+  perms: string;
+  /** "[stack]", "[heap]", a file's name, or "" */
+  name: string;
+  /** the mapped file, or null */
+  file: { name: string; path: string; fs: "disk" | "tmpfs"; ino: number } | null;
+  /** vm_pgoff: the offset in the file, device or shmem object, in pages */
+  pgoff: number;
+  /** anonymous memory (no file, no shmem object, not a PFN map) */
+  anon: boolean;
+  /** shared anonymous memory (a shmem object) */
+  shmem: boolean;
+  /** VM_PFNMAP: frames remap_pfn_range mapped (a device buffer) */
+  pfnmap: boolean;
+}
+
+/** One user page of a process, read without side effects. */
+export interface PageInfo {
+  vpn: number;
+  /** the PTE exists and is present, or is a PROT_NONE entry */
+  present: boolean;
+  /** mapped by a huge PMD (a transparent huge page, or the huge zero page) */
+  huge: boolean;
+  /** the 4 KiB frame holding the page, or -1 */
+  pfn: number;
+  zeroPage: boolean;
+  /** an anonymous page (not the zero page, not page cache) */
+  anon: boolean;
+  dirty: boolean;
+  writable: boolean;
+  young: boolean;
+  protnone: boolean;
+  /** the PTE is a swap entry: its slot, else -1 */
+  swapSlot: number;
+  /** a guard marker (MADV_GUARD_INSTALL) */
+  guard: boolean;
+  /** inside a VM_LOCKED VMA */
+  inLockedVma: boolean;
+  /** MADV_FREE'd (the frame's lazyfree flag) */
+  lazyfree: boolean;
+  /** the frame's mapcount: -1 when not present, 0 for the zero page */
+  mapcount: number;
+}
+
+/** One entry of a walk through a page table. */
+export interface WalkEntry {
+  /** 0 is the last level (the PTE); levels - 1 the root */
+  level: number;
+  /** the architecture's name of the table (x86-64: PML5, PML4, PDPT, PD, PT) */
+  levelName: string;
+  /** Linux's (PGD, P4D, PUD, PMD, PTE) */
+  linuxLevel: string;
+  /** the entry's index in its table, the table's frame and the entry's physical address */
+  index: number;
+  tablePfn: number;
+  entryPa: number;
+  /** the raw entry as two 32-bit halves */
+  hi: number;
+  lo: number;
+  /** its flags as the architecture names them (x86: `P RW US A D XD`) */
+  flags: string[];
+  /** it points to a table (the walk goes on) */
+  table: boolean;
+  /** it maps a page (a PTE, or a huge page above level 0), present or PROT_NONE */
+  leaf: boolean;
+  /** pte_present (a table entry: present) */
+  present: boolean;
+  /** the frame it points to: the next table's, or a leaf's first frame; -1 when it maps nothing */
+  nextPfn: number;
+}
+
+/** The page a walk ends on. */
+export interface LeafInfo {
+  level: number;
+  /** the architecture's name of the level (PT, PD, PDPT) */
+  levelName: string;
+  /** `4K`, `2M`, `1G` */
+  pageSize: string;
+  /** 4 KiB pages in it */
+  pages: number;
+  /** its first frame; the frame and physical address of the walked address */
+  basePfn: number;
+  pfn: number;
+  pa: number;
+  hi: number;
+  lo: number;
+  /** what the architecture says of it, as the side-by-side of two entries prints it */
+  bits: EntryBit[];
+  /** maps a frame the hardware may use (present and not PROT_NONE) */
+  accessible: boolean;
+  writable: boolean;
+  dirty: boolean;
+  young: boolean;
+  /** no struct page refcounted for it (the zero page, remap_pfn_range frames) */
+  special: boolean;
+  /** a PROT_NONE entry: present, no access */
+  protnone: boolean;
+  /**
+   * For a page of a process that the hardware may use: the frame's
+   * direct-map address and the kernel's own leaf for it there (null when
+   * the kernel does not map the frame). Null for the kernel's walks.
+   */
+  directMap: { va: bigint; leaf: LeafInfo | null } | null;
+}
+
+/** A software walk of one address through a process's page tables or the kernel's (no A/D writes). */
+export interface WalkInfo {
+  /** whose tables: "kernel" (init_mm) or a process's pid */
+  space: "kernel" | number;
+  va: bigint;
+  canonical: boolean;
+  vpn: number;
+  /** the top-level table the walk starts from; -1 when there is none (no mm, or freed) */
+  rootPfn: number;
+  /** the one user mode runs on: under PTI the user copy of the pair, else rootPfn */
+  userRootPfn: number;
+  /** the register that holds it, as the architecture names it (x86: CR3) */
+  rootRegister: string;
+  /** the entries read, top level first; the walk stops at the first that is not a table */
+  entries: WalkEntry[];
+  /** the leaf mapping the address (present or PROT_NONE), or null */
+  leaf: LeafInfo | null;
+  /** where the walk ended on a PTE that maps nothing: its swap slot, else -1; a guard marker */
+  swapSlot: number;
+  guard: boolean;
+}
+
+/** Present leaves of a process's user half in a row: same flags, frames following each other (or all the zero page). */
+export interface MappingRun {
+  /** [start, end) as page numbers and addresses */
+  startVpn: number;
+  endVpn: number;
+  start: bigint;
+  end: bigint;
+  /** the first page's 4 KiB frame */
+  pfn: number;
+  zeroPage: boolean;
+  level: number;
+  /** the page size's name (`4K`, `2M`) */
+  pageSize: string;
+  flags: string[];
+  protnone: boolean;
+}
+
+/** One valid TLB entry. */
+export interface TlbEntryInfo {
+  /** the hierarchy level (`L1`, `L2`) and the array's name */
+  level: string;
+  array: string;
+  /** the first page of the translation (in base pages) and its address */
+  vpn: number;
+  va: bigint;
+  /** its first frame */
+  pfn: number;
+  /** the page size the entry holds (a large page in a 4K array is held fractured: `pageSize` 4K, `sourceSize` 2M) */
+  pageSize: string;
+  sourceSize: string;
+  asid: number;
+  global: boolean;
+  /** the rights it caches, canonically: `user rw- / kernel rw-` */
+  rights: string;
+  dirty: boolean;
+}
+
+/** One array of a TLB level. */
+export interface TlbArrayInfo {
+  level: string;
+  name: string;
+  entries: number;
+  ways: number;
+  /** the page sizes it holds and what it serves */
+  sizes: string[];
+  kind: "data" | "instr" | "unified";
+  valid: number;
+  evictions: number;
+}
+
+/** A CPU's TLB: its arrays and every valid entry. */
+export interface TlbInfo {
+  cpu: number;
+  /** what the architecture calls the tag (x86: PCID) */
+  asidName: string;
+  /** the ASID user translations carry now */
+  userAsid: number;
+  arrays: TlbArrayInfo[];
+  entries: TlbEntryInfo[];
+}
+
+/** One CPU: what runs on it, its MMU's counters, its TLB state. */
+export interface CpuInfo {
+  id: number;
+  /** the pid current on it, or null (idle) */
+  current: number | null;
+  asidName: string;
+  /** the ASID it runs under, the mm whose tables it has loaded (its id; null: init_mm), lazy TLB mode */
+  loadedAsid: number;
+  loadedMm: number | null;
+  lazy: boolean;
+  translations: number;
+  /** TLB hits at every level, and walks less those that only set a dirty bit */
+  tlbHits: number;
+  tlbMisses: number;
+  tlbLevels: { name: string; hits: number; misses: number }[];
+  walks: number;
+  /** entries the walks read */
+  walkRefs: number;
+  /** accessed/dirty writes by walks, and walks that only set a dirty bit */
+  adWrites: number;
+  dirtyAssists: number;
+  pageFaults: number;
+  /** accesses no translation applies to (x86: #GP, a non-canonical address) */
+  addressFaults: number;
+  /** root-register writes (x86 CR3) */
+  rootWrites: number;
+  /** single-page invalidations (x86 INVLPG) and full flushes of an ASID or more */
+  pageInvalidations: number;
+  fullFlushes: number;
+  contextSwitches: number;
+  /** flush IPIs received */
+  shootdownsReceived: number;
+  /** full flushes switch_mm made (a new or stale ASID) */
+  switchFlushes: number;
+  /** root switches on kernel entry and exit (PTI), and returns to user that flushed the user ASID */
+  ptiCr3Writes: number;
+  ptiUserFlushes: number;
+}
+
+/** Machine-wide counters. */
+export interface KernelCounters {
+  oopses: number;
+  oomKills: number;
+  /** the OOM killer's reports logged so far */
+  oomReports: number;
+  /** flush IPIs sent */
+  shootdownsSent: number;
+  /** tasks ever created, the dead included */
+  tasks: number;
+  /** the panic message, or null while the machine runs */
+  panic: string | null;
+  /** pages read into and written back from the page cache */
+  pageCacheReads: number;
+  pageCacheWritebacks: number;
+  /** pages written to swap and read back (0 without swap) */
+  swapOuts: number;
+  swapIns: number;
+  /** pages reclaim freed (pgsteal) and scanned */
+  pagesStolen: number;
+  pagesScanned: number;
+  /** free pages in the buddy allocator */
+  freePages: number;
+  /** page-table pages allocated after boot */
+  pageTablePages: number;
+}
+
+/** Frames by kind, and the runs of same-kind frames across physical memory. */
+export interface FramesInfo {
+  total: number;
+  /** frames of each kind, by kind name (`free`, `kernel-image`, `page-table`, `slab`, `user`, ...), every kind listed */
+  byKind: Record<string, number>;
+  runs: { first: number; last: number; kind: string }[];
+}
+
+/** One frame's struct page. */
+export interface FrameInfo {
+  pfn: number;
+  kind: string;
+  refcount: number;
+  /** mappings by user page tables */
+  mapcount: number;
+  /** PG_* flags by name (buddy, head, lru, active, referenced, dirty, ...) */
+  flags: string[];
+  /** buddy order of a free block's or an allocation's head; -1 otherwise */
+  order: number;
+  zone: string;
+  /** who holds it, when the kernel knows: a slab cache, a file's page, the swap cache, the zero page, a device */
+  owner: string | null;
+  /** the object size of its slab cache, or 0 */
+  slabObjectSize: number;
+}
+
+/** One zone of the buddy allocator (/proc/buddyinfo, /proc/zoneinfo). */
+export interface ZoneInfo {
+  name: string;
+  managed: number;
+  free: number;
+  /** free blocks of each order */
+  freeBlocks: number[];
+  watermarks: { min: number; low: number; high: number };
+}
+
+/** One slab cache (/proc/slabinfo). */
+export interface SlabCacheInfo {
+  name: string;
+  activeObjs: number;
+  numObjs: number;
+  objSize: number;
+  objsPerSlab: number;
+  pagesPerSlab: number;
+  numSlabs: number;
+}
+
+/** A file of the simulated file system and its page cache. */
+export interface FileInfo {
+  name: string;
+  path: string;
+  fs: "disk" | "tmpfs";
+  ino: number;
+  sizeBytes: number;
+  pages: number;
+  /** pages in the page cache, and of those the dirty ones */
+  cached: number;
+  dirty: number;
+  /** pages read from disk and written back */
+  pagesRead: number;
+  pagesWritten: number;
+}
+
+/** A character device's kernel buffer. */
+export interface DeviceInfo {
+  name: string;
+  pfn: number;
+  pages: number;
+  order: number;
+}
+
+/** One oops as it happened. */
+export interface OopsInfo {
+  lines: string[];
+  cpu: number;
+  pid: number;
+  comm: string;
+}
+
+/** An address as the kernel's layout classifies it. */
+export interface AddressInfo {
+  va: bigint;
+  canonical: boolean;
+  /** in the kernel half (bit 63 set) */
+  kernelHalf: boolean;
+  vpn: number;
+  /** the offset in its 4 KiB page */
+  offset: number;
+}
+
+/** What /proc/PID/smaps adds to a VMA's maps line (show_smap). */
+export interface SmapsInfo {
+  vma: VmaInfo;
+  /** bytes */
+  rss: number;
+  pss: number;
+  pssDirty: number;
+  sharedClean: number;
+  sharedDirty: number;
+  privateClean: number;
+  privateDirty: number;
+  referenced: number;
+  anonymous: number;
+  lazyFree: number;
+  anonHuge: number;
+  swap: number;
+  locked: number;
+  thpEligible: boolean;
+  /** VmFlags mnemonics (`rd wr mr mw me ac`) */
+  mnemonics: string[];
+}
+
+/** The machine as the kernel sees it. */
+export interface MachineInfo {
+  arch: string;
+  /** page-table levels, and their names by level (0: the last level): the architecture's (PT, PD, ...) and Linux's (PTE, PMD, ...) */
+  levels: number;
+  levelNames: string[];
+  linuxLevelNames: string[];
+  cpus: number;
+  ramBytes: number;
+  frames: number;
+  pcid: boolean;
+  pti: boolean;
+  /** the zero page's frame */
+  zeroPfn: number;
+  /** init_mm's PGD */
+  kernelPgdPfn: number;
+}
