@@ -2,7 +2,7 @@ import type { Pfn } from "../base/units.ts";
 import type { Access } from "../hw/access.ts";
 import type { Machine } from "../hw/machine/Machine.ts";
 import type { PageTableMapper } from "../hw/mmu/Mapper.ts";
-import type { Mmu } from "../hw/mmu/Mmu.ts";
+import type { HwEvent, Mmu } from "../hw/mmu/Mmu.ts";
 import { archFor } from "./arch/index.ts";
 import * as alloc from "./core/alloc.ts";
 import { memInitInfo, startKernel } from "./core/boot.ts";
@@ -17,17 +17,18 @@ import type {
   Oops,
   UserAccessResult,
 } from "./core/core.ts";
+import { type CoreDump, coreDump, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
 import * as madvise from "./core/madvise.ts";
 import * as mman from "./core/mman.ts";
 import * as reclaim from "./core/reclaim.ts";
 import * as sched from "./core/sched.ts";
-import type { Task } from "./core/task.ts";
+import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
 import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
 import type { Vaddr } from "./core/vaddr.ts";
 import * as vfs from "./core/vfs.ts";
-import type { FileObject } from "./fs/file.ts";
+import { type FileHandle, type FileObject, fileOf } from "./fs/file.ts";
 import type { BuddyAllocator } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
@@ -43,7 +44,17 @@ import { KernelView } from "./view/KernelView.ts";
 export { kindName } from "./core/alloc.ts";
 export { type KernelConfig, MIN_RAM } from "./core/config.ts";
 export type { KernelAccessResult, Oops, UserAccessResult } from "./core/core.ts";
+/** mmap's arguments as callers give them: MmapArgs with the file as the handle createFile returned. */
+export type MmapRequest = Omit<MmapArgs, "file"> & { file?: FileHandle | null };
+
+export { type CoreDump, type CoreSegment, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
+export type { TaskHandle } from "./core/task.ts";
 export { COPY_USER_FIXUP, COPY_USER_IP, type UserCopyResult } from "./core/uaccess.ts";
+export { px } from "./core/vaddr.ts";
+export type { FileHandle } from "./fs/file.ts";
+export { Gfp, parseGfp } from "./mm/gfp.ts";
+export { mmapArgs } from "./mm/mmap.ts";
+export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 
 /**
  * The Linux-shaped kernel, booted on a simulated machine of the configured
@@ -180,13 +191,13 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
   }
 
   /** fork: the child gets a copy of the address space (copy-on-write) and counters from zero. */
-  fork(parent: Task, comm: string): Task | null {
-    return sched.fork(this, parent, comm);
+  fork(parent: TaskHandle, comm: string): Task | null {
+    return sched.fork(this, taskOf(parent), comm);
   }
 
   /** A thread of `parent` (clone with CLONE_VM; the scenario language's `P: thread NAME`). */
-  thread(parent: Task, comm: string): Task | null {
-    return sched.thread(this, parent, comm);
+  thread(parent: TaskHandle, comm: string): Task | null {
+    return sched.thread(this, taskOf(parent), comm);
   }
 
   /** A kernel thread: no user address space. */
@@ -195,18 +206,18 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
   }
 
   /** The CPU a task is current on, or -1. */
-  cpuOf(task: Task): number {
-    return sched.cpuOf(this, task);
+  cpuOf(task: TaskHandle): number {
+    return sched.cpuOf(this, taskOf(task));
   }
 
   /** A context switch of `cpuId` to `task`. */
-  switchTo(cpuId: number, task: Task): void {
-    sched.switchTo(this, cpuId, task);
+  switchTo(cpuId: number, task: TaskHandle): void {
+    sched.switchTo(this, cpuId, taskOf(task));
   }
 
   /** do_exit: tear down the address space; the task is gone. */
-  exit(task: Task, reason: string): void {
-    sched.exit(this, task, reason);
+  exit(task: TaskHandle, reason: string): void {
+    sched.exit(this, taskOf(task), reason);
   }
 
   /** The PGD user code runs on: under PTI the second page of the pair, else the only one. */
@@ -214,55 +225,89 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
     return this.arch.pgtable.userPgd(mm.pgdPfn);
   }
 
+  /** setuid(2): the task's uid (0 has every capability). */
+  setUid(task: TaskHandle, uid: number): void {
+    taskOf(task).uid = uid;
+  }
+
+  /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */
+  catchSignal(task: TaskHandle, sig: string): void {
+    taskOf(task).caught.add(sig);
+  }
+
   // ---- memory system calls (mman.ts, madvise.ts), on the CPU where the task is current ----
 
   /** mmap; returns the address or -errno (as a bigint). */
-  mmap(task: Task, args: MmapArgs): bigint {
-    return mman.mmap(this, task, args);
+  mmap(task: TaskHandle, args: MmapRequest): bigint {
+    return mman.mmap(this, taskOf(task), { ...args, file: args.file ? fileOf(args.file) : null });
   }
 
   /** munmap; 0 or -errno. */
-  munmap(task: Task, addr: bigint, length: bigint): bigint {
-    return mman.munmap(this, task, addr, length);
+  munmap(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    return mman.munmap(this, taskOf(task), addr, length);
   }
 
   /** mprotect; 0 or -errno. */
-  mprotect(task: Task, addr: bigint, length: bigint, prot: { r: boolean; w: boolean; x: boolean }): bigint {
-    return mman.mprotect(this, task, addr, length, prot);
+  mprotect(
+    task: TaskHandle,
+    addr: bigint,
+    length: bigint,
+    prot: { r: boolean; w: boolean; x: boolean },
+  ): bigint {
+    return mman.mprotect(this, taskOf(task), addr, length, prot);
   }
 
   /** madvise; 0 or -errno (-ENOMEM after applying when the range has a hole). */
-  madvise(task: Task, addr: bigint, length: bigint, advice: string): bigint {
-    return madvise.madvise(this, task, addr, length, advice);
+  madvise(task: TaskHandle, addr: bigint, length: bigint, advice: string): bigint {
+    return madvise.madvise(this, taskOf(task), addr, length, advice);
   }
 
   /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
-  mlock(task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
-    return mman.mlock(this, task, addr, length, onFault);
+  mlock(task: TaskHandle, addr: bigint, length: bigint, onFault: boolean): bigint {
+    return mman.mlock(this, taskOf(task), addr, length, onFault);
   }
 
-  munlock(task: Task, addr: bigint, length: bigint): bigint {
-    return mman.munlock(this, task, addr, length);
+  munlock(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    return mman.munlock(this, taskOf(task), addr, length);
   }
 
   /** brk, as sbrk: moves the break by delta bytes and returns the old break, or -ENOMEM. */
-  brk(task: Task, delta: bigint): bigint {
-    return mman.brk(this, task, delta);
+  brk(task: TaskHandle, delta: bigint): bigint {
+    return mman.brk(this, taskOf(task), delta);
   }
 
   /** mremap; returns the new address or -errno. */
-  mremap(task: Task, addr: bigint, oldSize: bigint, newSize: bigint, mayMove: boolean, to: bigint): bigint {
-    return mman.mremap(this, task, addr, oldSize, newSize, mayMove, to);
+  mremap(
+    task: TaskHandle,
+    addr: bigint,
+    oldSize: bigint,
+    newSize: bigint,
+    mayMove: boolean,
+    to: bigint,
+  ): bigint {
+    return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to);
   }
 
   /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
-  msync(task: Task, addr: bigint, length: bigint): bigint {
-    return mman.msync(this, task, addr, length);
+  msync(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    return mman.msync(this, taskOf(task), addr, length);
   }
 
   /** get_dump_page: the frame at `vpn` for a core dump, or -1 for a hole. */
-  getDumpPage(task: Task, vpn: number): number {
-    return gup.getDumpPage(this, task, vpn);
+  getDumpPage(task: TaskHandle, vpn: number): number {
+    return gup.getDumpPage(this, taskOf(task), vpn);
+  }
+
+  /** do_coredump: the task's core as vma_dump_size and get_dump_page decide it (pages are faulted in). */
+  coreDump(task: TaskHandle, filter = DEFAULT_COREDUMP_FILTER): CoreDump {
+    return coreDump(this, taskOf(task), filter);
+  }
+
+  /** The pages MADV_PAGEOUT reclaimed since the last call; the count starts again from 0. */
+  takePageoutCount(): number {
+    const n = this.lastPageout;
+    this.lastPageout = 0;
+    return n;
   }
 
   // ---- memory pressure (reclaim.ts) ----
@@ -285,8 +330,8 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
    * An access the kernel cannot resolve raises a signal: caught, it is
    * abandoned; uncaught, it kills the task.
    */
-  userAccess(cpuId: number, task: Task, va: bigint, access: Access, value = 0): UserAccessResult {
-    return this.arch.userAccess(this, cpuId, task, va, access, value);
+  userAccess(cpuId: number, task: TaskHandle, va: bigint, access: Access, value = 0): UserAccessResult {
+    return this.arch.userAccess(this, cpuId, taskOf(task), va, access, value);
   }
 
   // ---- files and devices (vfs.ts) ----
@@ -297,8 +342,8 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
   }
 
   /** read(2) / write(2) between a file and a user buffer; bytes transferred, or -EFAULT. */
-  fileIo(cpuId: number, f: FileObject, uva: bigint, len: number, write: boolean): number {
-    return vfs.fileIo(this, cpuId, f, uva, len, write);
+  fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean): number {
+    return vfs.fileIo(this, cpuId, fileOf(f), uva, len, write);
   }
 
   /** Registers a character device with a buffer from alloc_pages; returns the buffer's address. */
@@ -371,6 +416,18 @@ export class Kernel<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements
   /** flush_tlb_kernel_range on every CPU. */
   flushTlbKernelRange(startVpn: number, nrPages: number): void {
     this.tlbMgr.flushTlbKernelRange(startVpn, nrPages, this.runningCpu);
+  }
+
+  // ---- watching the machine ----
+
+  /** Installs (or, with null, removes) a tracer of every TLB lookup, walk step and fault on every CPU. */
+  setTracer(tracer: ((e: HwEvent) => void) | null): void {
+    for (const cpu of this.machine.cpus) cpu.tracer = tracer;
+  }
+
+  /** Names what the coherence checker's reports blame from now on (when the checker is on). */
+  tagChecker(tag: string): void {
+    if (this.machine.checker) this.machine.checker.tag = tag;
   }
 
   // ---- kernel-mode accesses, oopses (the architecture's fault and dumpstack) ----
