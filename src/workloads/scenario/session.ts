@@ -13,19 +13,6 @@ import { parseLine, parseScenario } from "./lang/parser.ts";
 import { machineSettings } from "./machineConfig.ts";
 import { CompileContext, type ExpectResult, type Run, Runtime } from "./runtime/context.ts";
 import { formatEvent, formatValue, mib } from "./runtime/format.ts";
-import {
-  invariantProblems,
-  meminfoOf,
-  oomReportCount,
-  oomReportsSince,
-  oopsCount,
-  pageWalks,
-  pagingLevels,
-  panicMessage,
-  setTracers,
-  tagCoherenceChecker,
-  tlbHits,
-} from "./runtime/kernelReads.ts";
 
 export type { ExpectResult };
 
@@ -129,14 +116,14 @@ export class Session {
     const rt = new Runtime(kernel, settings.seed);
     this.rt = rt;
     this.result.machine = settings.effective;
-    if (this.opts.trace) setTracers(kernel, (e) => rt.out.push(`  trace: ${formatEvent(e)}`));
+    if (this.opts.trace) kernel.setTracer((e) => rt.out.push(`  trace: ${formatEvent(e)}`));
     if (!machineStmt) return null;
-    const m = meminfoOf(kernel);
+    const m = rt.view.meminfo();
     const r = {
       line: machineStmt.pos.line,
       text: machineStmt.text.trim(),
       output: [
-        `booted: ${mib(settings.kernel.ramBytes)} RAM, ${settings.kernel.cpus} CPU${settings.kernel.cpus === 1 ? "" : "s"}, ${pagingLevels(kernel)}-level paging; MemTotal ${mib(m.MemTotal)}, MemFree ${mib(m.MemFree)}`,
+        `booted: ${mib(settings.kernel.ramBytes)} RAM, ${settings.kernel.cpus} CPU${settings.kernel.cpus === 1 ? "" : "s"}, ${rt.view.machine().levels}-level paging; MemTotal ${mib(m.MemTotal)}, MemFree ${mib(m.MemFree)}`,
       ],
     };
     this.result.statements.push(r);
@@ -146,21 +133,20 @@ export class Session {
   /** Runs a compiled statement. Returns false when the machine has halted (nothing more runs). */
   execute(stmt: Stmt, run: Run): boolean {
     const rt = this.rt!;
-    const kernel = rt.kernel;
-    const panicked = panicMessage(kernel);
-    if (panicked !== null) {
-      this.result.halted = `Kernel panic - not syncing: ${panicked}`;
+    const view = rt.view;
+    const before = view.counters();
+    if (before.panic !== null) {
+      this.result.halted = `Kernel panic - not syncing: ${before.panic}`;
       return false;
     }
     rt.out = [];
-    tagCoherenceChecker(kernel, `line ${stmt.pos.line}`);
-    const ooms = oomReportCount(kernel);
+    rt.kernel.tagChecker(`line ${stmt.pos.line}`);
     run(rt);
     // the OOM killer's reports, as the kernel logs them, before what the statement printed
-    if (oomReportCount(kernel) > ooms) rt.out.unshift(...oomReportsSince(kernel, ooms));
+    if (view.counters().oomReports > before.oomReports) rt.out.unshift(...view.oomReports(before.oomReports));
     this.result.statements.push({ line: stmt.pos.line, text: stmt.text.trim(), output: rt.out });
     if (this.opts.checkInvariants) {
-      const problems = invariantProblems(kernel);
+      const problems = view.invariants();
       if (problems.length)
         throw new ModelBug(
           `invariants broken after line ${stmt.pos.line}: ${problems.slice(0, 5).join("; ")}`,
@@ -187,7 +173,7 @@ export class Session {
     }
     const run = this.compile(stmt);
     if (!this.booted) this.boot(null);
-    const panicked = panicMessage(this.kernel!);
+    const panicked = this.kernel!.view.counters().panic;
     if (panicked !== null)
       throw new InputError(`the machine has halted: Kernel panic - not syncing: ${panicked}`, {
         file: this.file,
@@ -200,22 +186,24 @@ export class Session {
   /** Final counts and metrics. */
   finish(): RunResult {
     const result = this.result;
-    const kernel = this.rt!.kernel;
-    const panicked = panicMessage(kernel);
+    const { kernel, view } = this.rt!;
+    const panicked = view.counters().panic;
     if (panicked !== null) result.halted = `Kernel panic - not syncing: ${panicked}`;
-    setTracers(kernel, null);
+    kernel.setTracer(null);
     result.passed = result.expectations.filter((e) => e.ok).length;
     result.failed = result.expectations.length - result.passed;
     result.exitCode = result.failed > 0 ? 1 : 0;
-    const m = meminfoOf(kernel);
+    const m = view.meminfo();
+    const cpus = view.cpus();
     result.metrics = {
-      oops: String(oopsCount(kernel)),
+      oops: String(view.counters().oopses),
       "meminfo.MemTotal": String(m.MemTotal),
       "meminfo.MemFree": String(m.MemFree),
       "meminfo.Slab": String(m.Slab),
       "meminfo.VmallocUsed": String(m.VmallocUsed),
-      "tlb.hits": String(tlbHits(kernel)),
-      "tlb.misses": String(pageWalks(kernel)),
+      "tlb.hits": String(cpus.reduce((n, c) => n + c.tlbHits, 0)),
+      // every page walk, the dirty-bit walks included
+      "tlb.misses": String(cpus.reduce((n, c) => n + c.walks, 0)),
     };
     for (const [k, v] of this.rt!.vars) result.metrics[k] = formatValue(v);
     return result;

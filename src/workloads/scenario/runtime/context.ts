@@ -11,15 +11,18 @@
  * FILE:LINE:COL), option and argument parsing, values of address
  * expressions at run time, the process a statement runs as and the context
  * switch to it, and the addresses a range touches.
+ *
+ * Statements change the kernel through its facade (`rt.kernel`: spawn,
+ * mmap, userAccess, ...) and read it through its view only (`rt.view`,
+ * kernel/view/KernelView.ts: plain data, never a live kernel object).
  */
 import { assert } from "../../../base/assert.ts";
 import { InputError } from "../../../base/errors.ts";
 import { Rng } from "../../../base/rng.ts";
-import type { Task } from "../../../kernel/core/task.ts";
-import type { Kernel } from "../../../kernel/Kernel.ts";
+import type { FileHandle, Kernel, TaskHandle } from "../../../kernel/Kernel.ts";
+import type { KernelView } from "../../../kernel/view/KernelView.ts";
 import type { AddrExpr, Pos, Stmt, Word } from "../lang/ast.ts";
 import { formatValue } from "./format.ts";
-import { cpuCount, cpuOf, pcidEnabled, pgdPfn, switchState } from "./kernelReads.ts";
 
 /** One `expect` statement's outcome. */
 export interface ExpectResult {
@@ -41,10 +44,14 @@ export type Arg = Word & { kind: "arg" };
 /** The runtime a compiled step sees. */
 export class Runtime {
   readonly vars = new Map<string, bigint>();
-  readonly procs = new Map<string, Task>();
+  readonly procs = new Map<string, TaskHandle>();
+  /** the files `file` statements created, by name */
+  readonly files = new Map<string, FileHandle>();
   /** where each process died, for error messages */
   readonly deaths = new Map<string, number>();
   readonly rng: Rng;
+  /** the kernel's state, read-only */
+  readonly view: KernelView;
   out: string[] = [];
 
   constructor(
@@ -52,6 +59,7 @@ export class Runtime {
     seed: number,
   ) {
     this.rng = new Rng(seed);
+    this.view = kernel.view;
   }
 }
 
@@ -200,15 +208,15 @@ export class CompileContext {
   // ---- processes and CPUs at run time ----
 
   /** The task of a process that must still be alive. */
-  liveProc(rt: Runtime, name: string, pos: Pos): Task {
+  liveProc(rt: Runtime, name: string, pos: Pos): TaskHandle {
     const t = rt.procs.get(name)!;
     if (!t.alive) this.fail(`process '${name}' is dead (${t.exitReason})`, pos);
     return t;
   }
 
   /** The CPU a process's statement runs on: where it is current, else CPU 0 after a context switch. */
-  runOn(rt: Runtime, t: Task): number {
-    let cpu = cpuOf(rt.kernel, t);
+  runOn(rt: Runtime, t: TaskHandle): number {
+    let cpu = rt.view.task(t).cpu;
     if (cpu < 0) {
       rt.out.push(this.doSwitch(rt, 0, t));
       cpu = 0;
@@ -217,22 +225,22 @@ export class CompileContext {
   }
 
   /** A context switch, described. */
-  doSwitch(rt: Runtime, cpuId: number, t: Task): string {
-    const k = rt.kernel;
-    const before = switchState(k, cpuId);
-    k.switchTo(cpuId, t);
-    const pgd = pgdPfn(t);
-    if (pgd === null)
+  doSwitch(rt: Runtime, cpuId: number, t: TaskHandle): string {
+    const v = rt.view;
+    const before = v.cpu(cpuId);
+    rt.kernel.switchTo(cpuId, t);
+    const mm = v.mm(t);
+    if (mm === null)
       return `cpu${cpuId}: ${t.comm} (kernel thread) runs on the previous mm's page tables: lazy TLB, no CR3 write`;
-    const after = switchState(k, cpuId);
-    const wrote = after.cr3Writes > before.cr3Writes;
+    const after = v.cpu(cpuId);
+    const wrote = after.rootWrites > before.rootWrites;
     const flushed = after.switchFlushes > before.switchFlushes;
-    return `cpu${cpuId}: ${wrote ? `CR3 <- PGD 0x${(pgd * 4096).toString(16)}` : "same mm, no CR3 write"}${pcidEnabled(k) ? ` PCID ${after.loadedAsid + 1}` : ""}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}`;
+    return `cpu${cpuId}: ${wrote ? `CR3 <- PGD 0x${(mm.pgdPfn * 4096).toString(16)}` : "same mm, no CR3 write"}${v.machine().pcid ? ` PCID ${after.loadedAsid + 1}` : ""}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}`;
   }
 
   /** A `kernel@N:` statement's CPU must exist. */
   checkCpu(rt: Runtime, cpuId: number, s: Stmt): void {
-    const n = cpuCount(rt.kernel);
+    const n = rt.view.machine().cpus;
     if (cpuId >= n) this.fail(`CPU ${cpuId} does not exist (the machine has ${n})`, s.prefix!.pos);
   }
 

@@ -6,63 +6,18 @@
  * LEVEL), ...) and file calls (cached(FILE), file_byte(FILE, OFFSET)).
  *
  * Names, functions and arguments are checked at compile time; what they
- * read is read at run time, through kernelReads.ts. A chain of `+` and `-`
+ * read is read at run time, through the kernel's view (KernelView) only. A chain of `+` and `-`
  * compiles without recursion into a postfix program, so its length is not
  * bounded by the stack; operands are evaluated left to right and the first
  * symbolic operand fails at its operator, as a tree walk would.
  */
 
-import type { Task } from "../../../kernel/core/task.ts";
-import type { Kernel } from "../../../kernel/Kernel.ts";
+import type { TaskHandle } from "../../../kernel/Kernel.ts";
+import type { KernelView } from "../../../kernel/view/KernelView.ts";
+import type { CpuInfo, PageInfo } from "../../../kernel/view/types.ts";
 import type { Expr, Pos } from "../lang/ast.ts";
 import { type CompileContext, type Runtime, touchPoints } from "./context.ts";
 import type { Value } from "./format.ts";
-import {
-  anonHugePages,
-  anonPages,
-  cachedPages,
-  contextSwitches,
-  cpuCount,
-  cr3Writes,
-  dirtyPages,
-  fileByte,
-  guardPages,
-  hasUserMemory,
-  isCanonical,
-  isKernelAddress,
-  kernelPfn,
-  kernelTablePfn,
-  lazyfreePages,
-  lockedPagesOf,
-  meminfoOf,
-  oomKills,
-  oopsCount,
-  pageOffset,
-  pagingLevels,
-  panicMessage,
-  presentPages,
-  ptiCr3Switches,
-  ptiUserFlushes,
-  ptPages,
-  readByte,
-  residentPages,
-  rss,
-  shootdownsReceived,
-  stackStart,
-  stackTop,
-  swapEntries,
-  swappedPages,
-  tlbFlushes,
-  tlbHits,
-  tlbMisses,
-  userByte,
-  userMapcount,
-  userPfn,
-  userTablePfn,
-  vmasOverlapping,
-  vmstat,
-  vpnOf,
-} from "./kernelReads.ts";
 
 /** A compiled expression. */
 export type Eval = (rt: Runtime) => Value;
@@ -82,15 +37,15 @@ const LEVELS: Record<string, number> = {
 };
 
 /** Per-CPU counters: one CPU's with cpu=N, else the sum over all CPUs. */
-const CPU_METRICS = new Map<string, (k: Kernel, cpu?: number) => number>([
-  ["tlb.hits", tlbHits],
-  ["tlb.misses", tlbMisses],
-  ["tlb.flushes", tlbFlushes],
-  ["shootdowns", shootdownsReceived],
-  ["context_switches", contextSwitches],
-  ["cr3_writes", cr3Writes],
-  ["pti.cr3_switches", ptiCr3Switches],
-  ["pti.user_flushes", ptiUserFlushes],
+const CPU_METRICS = new Map<string, (c: CpuInfo) => number>([
+  ["tlb.hits", (c) => c.tlbHits],
+  ["tlb.misses", (c) => c.tlbMisses],
+  ["tlb.flushes", (c) => c.fullFlushes],
+  ["shootdowns", (c) => c.shootdownsReceived],
+  ["context_switches", (c) => c.contextSwitches],
+  ["cr3_writes", (c) => c.rootWrites],
+  ["pti.cr3_switches", (c) => c.ptiCr3Writes],
+  ["pti.user_flushes", (c) => c.ptiUserFlushes],
 ]);
 
 /** The functions of the calls that are per-CPU metrics (`tlb.hits(cpu=1)`), in the order the checks try them. */
@@ -124,17 +79,35 @@ const RANGE_FNS = [
 ];
 
 /** Range metrics that count pages of a process's range. */
-const PAGE_COUNTS = new Map<string, (k: Kernel, t: Task, vpn: number, n: number) => number>([
-  ["present", presentPages],
-  ["rss", residentPages],
-  ["anon", anonPages],
-  ["dirty", dirtyPages],
-  ["locked", lockedPagesOf],
-  ["guard", guardPages],
-  ["lazyfree", lazyfreePages],
-  ["anon_huge", anonHugePages],
-  ["swapped", swappedPages],
+const PAGE_COUNTS = new Map<string, (p: PageInfo) => boolean>([
+  ["present", (p) => p.present],
+  ["rss", (p) => p.present && !p.zeroPage],
+  ["anon", (p) => p.anon],
+  ["dirty", (p) => p.present && !p.zeroPage && p.dirty],
+  ["locked", (p) => p.present && p.inLockedVma],
+  ["guard", (p) => p.guard],
+  ["lazyfree", (p) => p.anon && !p.dirty && p.lazyfree],
+  ["anon_huge", (p) => p.huge && p.anon],
+  ["swapped", (p) => p.swapSlot >= 0],
 ]);
+
+/** Pages of vpn .. vpn+n of a task that match. */
+function countPages(
+  v: KernelView,
+  t: TaskHandle,
+  vpn: number,
+  n: number,
+  pred: (p: PageInfo) => boolean,
+): number {
+  let c = 0;
+  for (let p = vpn; p < vpn + n; p++) if (pred(v.page(t, p))) c++;
+  return c;
+}
+
+/** The frame of the table at `level` a walk of `va` reaches (the root at the top level), or -1. */
+function tableAt(v: KernelView, who: TaskHandle | "kernel", va: bigint, level: number): number {
+  return v.walk(who, va).entries.find((e) => e.level === level)?.tablePfn ?? -1;
+}
 
 type Step = Eval | { op: "+" | "-"; pos: Pos };
 
@@ -185,7 +158,7 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
   if (name.startsWith("meminfo.")) {
     const field = name.slice(8);
     return (rt) => {
-      const m = meminfoOf(rt.kernel);
+      const m = rt.view.meminfo();
       if (!(field in m)) c.fail(`unknown /proc/meminfo field '${field}'`, pos);
       return BigInt(m[field]);
     };
@@ -193,7 +166,7 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
   if (name.startsWith("vmstat.")) {
     const field = name.slice(7);
     return (rt) => {
-      const v = vmstat(rt.kernel);
+      const v = rt.view.vmstat();
       if (!(field in v)) c.fail(`unknown /proc/vmstat counter '${field}'`, pos);
       return BigInt(v[field]);
     };
@@ -201,39 +174,42 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
   const counter = CPU_METRICS.get(name);
   if (counter !== undefined)
     return (rt) => {
-      const k = rt.kernel;
-      if (cpuOpt !== undefined && cpuOpt >= BigInt(cpuCount(k))) c.fail(`CPU ${cpuOpt} does not exist`, pos);
-      return BigInt(counter(k, cpuOpt !== undefined ? Number(cpuOpt) : undefined));
+      const cpus = rt.view.cpus();
+      if (cpuOpt !== undefined && cpuOpt >= BigInt(cpus.length)) c.fail(`CPU ${cpuOpt} does not exist`, pos);
+      if (cpuOpt !== undefined) return BigInt(counter(cpus[Number(cpuOpt)]));
+      return BigInt(cpus.reduce((n, cpu) => n + counter(cpu), 0));
     };
   switch (name) {
     case "oops":
-      return (rt) => BigInt(oopsCount(rt.kernel));
+      return (rt) => BigInt(rt.view.counters().oopses);
     case "oom_kills":
-      return (rt) => BigInt(oomKills(rt.kernel));
+      return (rt) => BigInt(rt.view.counters().oomKills);
     case "panic":
-      return (rt) => (panicMessage(rt.kernel) === null ? 0n : 1n);
+      return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
   }
   if (/^[A-Z][A-Z_0-9]*$/.test(name) || name === "none") return () => name;
   if (name.includes(".")) {
     const [proc, field] = name.split(".");
     if (!c.procs.has(proc)) c.fail(`process '${proc}' does not exist`, pos);
-    const getters: Record<string, (t: Task, k: Kernel) => Value> = {
-      min_flt: (t) => BigInt(t.minFlt),
-      maj_flt: (t) => BigInt(t.majFlt),
-      rss: (t) => BigInt(rss(t)),
-      swap: (t) => BigInt(swapEntries(t)),
-      pt_pages: (t) => BigInt(ptPages(t)),
-      stack_start: (t, k) => stackStart(k, t),
-      stack_top: (t, k) => stackTop(k, t),
-      signal: (t) => t.signal,
-      si_code: (t) => t.siCode,
-      si_addr: (t) => t.siAddr,
-      alive: (t) => (t.alive ? 1n : 0n),
-      pid: (t) => BigInt(t.pid),
+    // rss, swap and pt_pages of a dead process are 0; its stack_top is what exit left in its mm
+    const live = (v: KernelView, t: TaskHandle) => (v.task(t).alive ? v.mm(t) : null);
+    const getters: Record<string, (t: TaskHandle, v: KernelView) => Value> = {
+      min_flt: (t, v) => BigInt(v.task(t).minFlt),
+      maj_flt: (t, v) => BigInt(v.task(t).majFlt),
+      rss: (t, v) => BigInt(live(v, t)?.rss ?? 0),
+      swap: (t, v) => BigInt(live(v, t)?.swapEntries ?? 0),
+      pt_pages: (t, v) => BigInt(live(v, t)?.ptPages ?? 0),
+      stack_start: (t, v) => v.vmas(t).find((m) => m.name === "[stack]")?.start ?? 0n,
+      stack_top: (t, v) => v.mm(t)?.stackTop ?? 0n,
+      signal: (t, v) => v.task(t).signal,
+      si_code: (t, v) => v.task(t).siCode,
+      si_addr: (t, v) => v.task(t).siAddr,
+      alive: (t, v) => (v.task(t).alive ? 1n : 0n),
+      pid: (t, v) => BigInt(v.task(t).pid),
     };
     const g = getters[field];
     if (!g) c.fail(`unknown process metric '${field}' (${Object.keys(getters).join(", ")})`, pos);
-    return (rt) => g(rt.procs.get(proc)!, rt.kernel);
+    return (rt) => g(rt.procs.get(proc)!, rt.view);
   }
   return c.fail(`undefined variable or unknown metric '${name}'`, pos);
 }
@@ -271,36 +247,41 @@ function procCall(c: CompileContext, e: Expr & { kind: "call" }, name: string, p
   const { group, addr, size, level, num } = rangeArgs(c, e);
   const count = PAGE_COUNTS.get(fn);
   return (rt) => {
-    const k = rt.kernel;
+    const v = rt.view;
     const t = rt.procs.get(name)!;
     const va = num(addr, rt, "the address", group[0].pos);
-    if (!isCanonical(k, va))
-      return fn === "pfn" || fn === "byte" || fn === "mapcount" || fn === "table" ? -1n : 0n;
-    if (isKernelAddress(k, va) && fn !== "table") {
+    const a = v.address(va);
+    if (!a.canonical) return fn === "pfn" || fn === "byte" || fn === "mapcount" || fn === "table" ? -1n : 0n;
+    if (a.kernelHalf && fn !== "table") {
       // the kernel half of every process's page tables is the kernel's own
-      const kpfn = t.alive && hasUserMemory(t) ? kernelPfn(k, va) : -1;
+      const task = v.task(t);
+      const kpfn = task.alive && task.hasMm ? v.kernelPfn(va) : -1;
       if (fn === "pfn") return BigInt(kpfn);
-      if (fn === "byte") return kpfn < 0 ? -1n : BigInt(readByte(k, kpfn, pageOffset(k, va)));
+      if (fn === "byte") return kpfn < 0 ? -1n : BigInt(v.physByte(kpfn * 4096 + a.offset));
       if (fn === "present") return kpfn < 0 ? 0n : 1n;
       return fn === "mapcount" ? -1n : 0n;
     }
-    const vpn = vpnOf(k, va);
+    const vpn = a.vpn;
     const len = size ? num(size, rt, "the size", group[1].pos) : 1n;
-    const n = Number((BigInt(pageOffset(k, va)) + len + 4095n) / 4096n);
+    const n = Number((BigInt(a.offset) + len + 4095n) / 4096n);
     switch (fn) {
       case "pfn":
-        return BigInt(userPfn(k, t, vpn));
-      case "byte":
-        return BigInt(userByte(k, t, vpn, pageOffset(k, va)));
+        return BigInt(v.page(t, vpn).pfn);
+      case "byte": {
+        const pfn = v.page(t, vpn).pfn;
+        return pfn < 0 ? -1n : BigInt(v.physByte(pfn * 4096 + a.offset));
+      }
       case "mapcount":
-        return BigInt(userMapcount(k, t, vpn));
+        return BigInt(v.page(t, vpn).mapcount);
       case "table":
-        if (level >= pagingLevels(k)) c.fail("this machine has no such level", e.pos);
-        return BigInt(userTablePfn(k, t, vpn, level));
+        if (level >= v.machine().levels) c.fail("this machine has no such level", e.pos);
+        return BigInt(v.task(t).alive ? tableAt(v, t, va, level) : -1);
       case "vmas":
-        return BigInt(vmasOverlapping(t, vpn, n));
+        return BigInt(
+          v.task(t).alive ? v.vmas(t).filter((m) => m.startVpn < vpn + n && m.endVpn > vpn).length : 0,
+        );
       default:
-        return BigInt(count!(k, t, vpn, n));
+        return BigInt(countPages(v, t, vpn, n, count!));
     }
   };
 }
@@ -314,14 +295,14 @@ function fileCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
   const name = g[0].name;
   if (fn === "cached") {
     if (e.args.length !== 1) c.fail("cached(FILE) takes one argument", e.pos);
-    return (rt) => BigInt(cachedPages(rt.kernel, name));
+    return (rt) => BigInt(rt.view.file(name)!.cached);
   }
   if (e.args.length !== 2 || e.args[1].length !== 1) c.fail("file_byte(FILE, OFFSET)", e.pos);
   const off = compileExpr(c, e.args[1][0]);
   return (rt) => {
     const o = off(rt);
     if (typeof o !== "bigint" || o < 0n) c.fail("file_byte: the offset is a non-negative number", e.pos);
-    return BigInt(fileByte(rt.kernel, name, o));
+    return BigInt(rt.view.fileByte(name, o));
   };
 }
 
@@ -345,25 +326,25 @@ function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
     c.fail(`${fn}(kernel, ...) is not defined: it counts user pages`, e.pos);
   const { group: addrGroup, addr, size, level, num } = rangeArgs(c, e);
   return (rt) => {
-    const k = rt.kernel;
+    const v = rt.view;
     const va = num(addr, rt, "the address", addrGroup[0].pos);
     switch (fn) {
       case "pfn":
-        return BigInt(kernelPfn(k, va));
+        return BigInt(v.kernelPfn(va));
       case "byte": {
-        const pfn = kernelPfn(k, va);
-        return pfn < 0 ? -1n : BigInt(readByte(k, pfn, pageOffset(k, va)));
+        const pfn = v.kernelPfn(va);
+        return pfn < 0 ? -1n : BigInt(v.physByte(pfn * 4096 + v.address(va).offset));
       }
       case "table":
-        if (level >= pagingLevels(k))
+        if (level >= v.machine().levels)
           c.fail(`this machine has no level '${(e.args[2][0] as { name: string }).name}'`, e.pos);
-        return BigInt(kernelTablePfn(k, va, level));
+        return BigInt(tableAt(v, "kernel", va, level));
       default: {
         // present(kernel, RANGE)
         const len = size ? num(size, rt, "the size", addrGroup[1].pos) : 1n;
         let n = 0n;
         for (const p of touchPoints(va - (va % 4096n), len + (va % 4096n), 4096n))
-          if (kernelPfn(k, p) >= 0) n++;
+          if (v.kernelPfn(p) >= 0) n++;
         return n;
       }
     }

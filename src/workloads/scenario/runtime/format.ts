@@ -4,7 +4,7 @@
  * text; no kernel state is read here.
  */
 import { accessName } from "../../../hw/access.ts";
-import type { HwEvent } from "./kernelReads.ts";
+import type { HwEvent } from "../../../hw/mmu/Mmu.ts";
 
 /** What an expression or a variable holds: a 64-bit integer, or a symbol (SIGSEGV, none). */
 export type Value = bigint | string;

@@ -1,5 +1,5 @@
 /** `P: [VAR =] coredump [filter=MASK]` (extension): P's core dump by vma_dump_size and get_dump_page. */
-import { coreDump, DEFAULT_COREDUMP_FILTER } from "../../../kernel/core/coredump.ts";
+import { DEFAULT_COREDUMP_FILTER } from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
 import { type CompileContext, processOf, type Run } from "../runtime/context.ts";
 
@@ -15,7 +15,7 @@ export function coredump(c: CompileContext, s: Stmt): Run {
     c.runOn(rt, t);
     const filter = fw ? c.numOpt(fw, rt)! : DEFAULT_COREDUMP_FILTER;
     if (filter < 0 || filter > 0x1ff) c.fail("filter= is a coredump_filter mask, 0 .. 0x1ff", fw!.valuePos);
-    const d = coreDump(rt.kernel, t, filter);
+    const d = rt.kernel.coreDump(t, filter);
     const hex = (v: bigint) => v.toString(16).padStart(12, "0");
     const lines = d.segments.map(
       (g) =>

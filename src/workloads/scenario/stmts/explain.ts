@@ -5,7 +5,6 @@
 import { Access } from "../../../hw/access.ts";
 import type { Stmt } from "../lang/ast.ts";
 import type { CompileContext, Run } from "../runtime/context.ts";
-import { explainLines } from "../runtime/kernelReads.ts";
 
 export function explain(c: CompileContext, s: Stmt): Run {
   const w = s.words[0];
@@ -27,6 +26,6 @@ export function explain(c: CompileContext, s: Stmt): Run {
   const addrExpr = a.expr;
   return (rt) => {
     const t = rt.procs.get(name)!;
-    rt.out.push(...explainLines(rt.kernel, t, c.value(addrExpr, rt, "the address"), access));
+    rt.out.push(...rt.view.explain(t, c.value(addrExpr, rt, "the address"), access));
   };
 }

@@ -1,7 +1,6 @@
 /** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]`: a file of deterministic contents. */
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
-import { filePages } from "../runtime/kernelReads.ts";
 
 export function file(c: CompileContext, s: Stmt): Run {
   if (s.target) c.fail("'file' returns nothing to assign", s.target.pos);
@@ -36,7 +35,8 @@ export function file(c: CompileContext, s: Stmt): Run {
     );
   c.files.add(name);
   return (rt) => {
-    const f = filePages(rt.kernel.createFile(name, Number(size), fs, cached));
+    rt.files.set(name, rt.kernel.createFile(name, Number(size), fs, cached));
+    const f = rt.view.file(name)!;
     rt.out.push(
       `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}`,
     );

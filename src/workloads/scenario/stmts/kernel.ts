@@ -5,12 +5,10 @@
  * kernel buffer comes from alloc_pages.
  */
 
-import { px } from "../../../kernel/core/vaddr.ts";
-import { Gfp, parseGfp } from "../../../kernel/mm/gfp.ts";
+import { Gfp, parseGfp, px } from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, kernelCpuOf, type Run } from "../runtime/context.ts";
 import { sizeName } from "../runtime/format.ts";
-import { deviceNamed, directPa, kernelPfn, kmallocPlacement } from "../runtime/kernelReads.ts";
 
 /** `kernel[@N]: VAR = kmalloc SIZE [gfp=...]` */
 export function kmalloc(c: CompileContext, s: Stmt): Run {
@@ -32,11 +30,14 @@ export function kmalloc(c: CompileContext, s: Stmt): Run {
     let note = "(NULL: allocation failed)";
     if (va === 16n) note = "(ZERO_SIZE_PTR)";
     else {
-      const p = kmallocPlacement(rt.kernel, va, n);
-      if (p !== null)
-        note = p.large
-          ? `(large kmalloc, order ${p.order}: pfn 0x${p.pfn.toString(16)}..0x${(p.pfn + 2 ** p.order - 1).toString(16)})`
-          : `(kmalloc-${sizeName(p.objSize)}, pfn 0x${p.pfn.toString(16)})`;
+      // where it landed: a large kmalloc's block of frames, or an object of a kmalloc cache's slab
+      const pa = rt.kernel.directPa(va);
+      const f = pa < 0 ? null : rt.view.frame(Math.floor(pa / 4096));
+      if (f !== null)
+        note =
+          f.kind === "kmalloc-large"
+            ? `(large kmalloc, order ${f.order}: pfn 0x${f.pfn.toString(16)}..0x${(f.pfn + 2 ** f.order - 1).toString(16)})`
+            : `(kmalloc-${sizeName(f.slabObjectSize)}, pfn 0x${f.pfn.toString(16)})`;
     }
     c.assign(s, rt, va, note);
   };
@@ -55,7 +56,7 @@ export function vmalloc(c: CompileContext, s: Stmt): Run {
     if (va === 0n) return c.assign(s, rt, 0n, "(NULL: vmalloc failed)");
     const pfns = [];
     for (let i = 0; i < Math.ceil(n / 4096) && i < 8; i++)
-      pfns.push(`0x${kernelPfn(rt.kernel, va + BigInt(i * 4096)).toString(16)}`);
+      pfns.push(`0x${rt.view.kernelPfn(va + BigInt(i * 4096)).toString(16)}`);
     c.assign(
       s,
       rt,
@@ -82,7 +83,7 @@ export function allocPages(c: CompileContext, s: Stmt): Run {
     const order = c.numOpt(ow, rt)!;
     if (order > 10) c.fail(`alloc_pages: order ${order} is above MAX_PAGE_ORDER (10)`, ow.valuePos);
     const va = rt.kernel.allocPages(order, gfp);
-    const pa = directPa(rt.kernel, va);
+    const pa = rt.kernel.directPa(va);
     c.assign(
       s,
       rt,
@@ -146,7 +147,7 @@ export function device(c: CompileContext, s: Stmt): Run {
   c.define(s);
   return (rt) => {
     const va = rt.kernel.registerDevice(name, Number(size));
-    const d = deviceNamed(rt.kernel, name);
+    const d = rt.view.device(name)!;
     const what = `/dev/${name}: ${size} bytes of kernel buffer at pfn 0x${d.pfn.toString(16)}..0x${(d.pfn + d.pages - 1).toString(16)} (alloc_pages order ${d.order})`;
     if (s.target) c.assign(s, rt, va, what);
     else rt.out.push(what);

@@ -7,13 +7,6 @@
 import type { AddrExpr, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Kv, processOf, type Run } from "../runtime/context.ts";
 import { errnoName } from "../runtime/format.ts";
-import {
-  deviceNamed,
-  fileNamed,
-  pageoutCount,
-  pagesWrittenBack,
-  resetPageoutCount,
-} from "../runtime/kernelReads.ts";
 
 const MADVICE = [
   "dontneed",
@@ -125,8 +118,8 @@ export function mmap(c: CompileContext, s: Stmt): Run {
       return;
     }
     const r = rt.kernel.mmap(t, {
-      file: fileW ? fileNamed(rt.kernel, fileW.ident!) : null,
-      device: devW ? deviceNamed(rt.kernel, devW.ident!) : null,
+      file: fileW ? rt.files.get(fileW.ident!)! : null,
+      device: devW ? rt.view.device(devW.ident!)! : null,
       offset: Number(offset),
       length: Number(length),
       prot: protection,
@@ -188,7 +181,7 @@ export function madvise(c: CompileContext, s: Stmt): Run {
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
     const f0 = t.minFlt;
-    resetPageoutCount(rt.kernel);
+    rt.kernel.takePageoutCount(); // from zero: what this madvise reclaims
     const r = rt.kernel.madvise(t, c.value(addr, rt, "the address"), c.value(len, rt, "the size"), advice);
     c.assign(
       s,
@@ -199,7 +192,7 @@ export function madvise(c: CompileContext, s: Stmt): Run {
         : t.minFlt > f0
           ? `(${t.minFlt - f0} pages populated)`
           : advice === "pageout"
-            ? `(${pageoutCount(rt.kernel)} pages reclaimed)`
+            ? `(${rt.kernel.takePageoutCount()} pages reclaimed)`
             : "",
     );
   };
@@ -213,9 +206,9 @@ export function msync(c: CompileContext, s: Stmt): Run {
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
-    const out0 = pagesWrittenBack(rt.kernel);
+    const out0 = rt.view.counters().pageCacheWritebacks;
     const r = rt.kernel.msync(t, c.value(addr, rt, "the address"), c.value(len, rt, "the size"));
-    const n = pagesWrittenBack(rt.kernel) - out0;
+    const n = rt.view.counters().pageCacheWritebacks - out0;
     c.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : `(${n} page${n === 1 ? "" : "s"} written back)`);
   };
 }

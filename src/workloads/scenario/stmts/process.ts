@@ -5,15 +5,6 @@
  */
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
-import {
-  catchSignal,
-  cpuCount,
-  firstVmaStart,
-  forkedMm,
-  pgdPfn,
-  setUid,
-  stackTop,
-} from "../runtime/kernelReads.ts";
 
 /** `spawn NAME [uid=N] [rlimit_stack=SIZE]`: an empty address space with its stack VMA */
 export function spawn(c: CompileContext, s: Stmt): Run {
@@ -30,9 +21,9 @@ export function spawn(c: CompileContext, s: Stmt): Run {
     const t = rt.kernel.spawn(name, uid, rlim);
     if (t === null) c.fail("spawn: out of memory for the page tables", s.verbPos);
     rt.procs.set(name, t);
-    const k = rt.kernel;
+    const mm = rt.view.mm(t)!;
     rt.out.push(
-      `pid ${t.pid}; PGD at pfn 0x${pgdPfn(t)!.toString(16)}; stack 0x${firstVmaStart(k, t).toString(16)}-0x${stackTop(k, t).toString(16)}`,
+      `pid ${t.pid}; PGD at pfn 0x${mm.pgdPfn.toString(16)}; stack 0x${rt.view.vmas(t)[0].start.toString(16)}-0x${mm.stackTop.toString(16)}`,
     );
   };
 }
@@ -60,7 +51,7 @@ export function switchTask(c: CompileContext, s: Stmt): Run {
   return (rt) => {
     const t = c.liveProc(rt, name, w.pos);
     const cpu = c.numOpt(o.get("cpu"), rt) ?? 0;
-    if (cpu >= cpuCount(rt.kernel)) c.fail(`CPU ${cpu} does not exist`, o.get("cpu")!.valuePos);
+    if (cpu >= rt.view.machine().cpus) c.fail(`CPU ${cpu} does not exist`, o.get("cpu")!.valuePos);
     rt.out.push(c.doSwitch(rt, cpu, t));
   };
 }
@@ -77,9 +68,9 @@ export function fork(c: CompileContext, s: Stmt): Run {
     const ch = rt.kernel.fork(t, child);
     if (ch === null) c.fail("fork: out of memory", s.verbPos);
     rt.procs.set(child, ch);
-    const mm = forkedMm(ch);
+    const mm = rt.view.mm(ch)!;
     rt.out.push(
-      `child ${child} pid ${ch.pid}: ${mm.vmas} VMAs, ${mm.rssAnon} pages shared copy-on-write, ${mm.ptPages} page-table pages`,
+      `child ${child} pid ${ch.pid}: ${mm.mapCount} VMAs, ${mm.rssAnon} pages shared copy-on-write, ${mm.ptPages} page-table pages`,
     );
   };
 }
@@ -119,7 +110,7 @@ export function setuid(c: CompileContext, s: Stmt): Run {
   const [uid] = c.args(s, 1, 1, "a uid");
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
-    setUid(t, c.size(uid, rt, "the uid"));
+    rt.kernel.setUid(t, c.size(uid, rt, "the uid"));
     rt.out.push(`uid ${t.uid}${t.uid === 0 ? "" : " (no capabilities)"}`);
   };
 }
@@ -133,7 +124,7 @@ export function catchSig(c: CompileContext, s: Stmt): Run {
     c.fail("catch SIGSEGV or catch SIGBUS", w?.pos ?? s.verbPos);
   const sig = w.ident;
   return (rt) => {
-    catchSignal(c.liveProc(rt, name, pos), sig);
+    rt.kernel.catchSignal(c.liveProc(rt, name, pos), sig);
     rt.out.push(`${sig} will be caught`);
   };
 }

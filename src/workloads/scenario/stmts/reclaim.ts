@@ -1,7 +1,6 @@
 /** `reclaim [SIZE]` (try_to_free_pages) and `kswapd` (balance to the high watermark): page reclaim now. */
 import type { Stmt } from "../lang/ast.ts";
 import type { CompileContext, Run } from "../runtime/context.ts";
-import { freePages, pagesStolen, swapOuts } from "../runtime/kernelReads.ts";
 
 export function reclaim(c: CompileContext, s: Stmt): Run {
   c.noTarget(s);
@@ -15,8 +14,7 @@ export function reclaim(c: CompileContext, s: Stmt): Run {
   if (size) c.useVars(size);
   return (rt) => {
     const k = rt.kernel;
-    const out0 = swapOuts(k);
-    const steal0 = pagesStolen(k);
+    const before = rt.view.counters();
     let n: number;
     if (s.verb === "kswapd" || !size) n = k.kswapd();
     else {
@@ -24,9 +22,10 @@ export function reclaim(c: CompileContext, s: Stmt): Run {
       if (bytes > 1n << 46n) c.fail("reclaim: more than the machine could ever hold", size.pos);
       n = k.reclaim(Number((bytes + 4095n) / 4096n));
     }
-    const swapped = swapOuts(k) - out0;
+    const after = rt.view.counters();
+    const swapped = after.swapOuts - before.swapOuts;
     rt.out.push(
-      `${n} page${n === 1 ? "" : "s"} reclaimed (${swapped} written to swap, ${pagesStolen(k) - steal0 - swapped} from the page cache); free ${freePages(k)} pages`,
+      `${n} page${n === 1 ? "" : "s"} reclaimed (${swapped} written to swap, ${after.pagesStolen - before.pagesStolen - swapped} from the page cache); free ${after.freePages} pages`,
     );
   };
 }

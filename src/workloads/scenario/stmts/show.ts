@@ -1,27 +1,19 @@
 /**
  * `show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb [cpu=N]`
  * and `show P maps|smaps|pagetable [ADDR]`: the machine's and a process's
- * state as text, read through kernelReads.ts.
+ * state as text: the kernel's view (KernelView) read, its data put in
+ * words by the kernel's own /proc formatters (kernel/view/proc.ts, procfs.ts).
  */
+import {
+  formatBuddyinfo,
+  formatFrames,
+  formatLayout,
+  formatMeminfo,
+  formatSlabinfo,
+} from "../../../kernel/view/proc.ts";
+import { formatMappings, formatMaps, formatSmaps, formatWalk } from "../../../kernel/view/procfs.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
-import {
-  buddyinfoLines,
-  cpuCount,
-  cpuCounters,
-  frameLines,
-  layoutLines,
-  mapsLines,
-  meminfoLines,
-  oopsCount,
-  pagetableText,
-  shootdownsSent,
-  slabinfoLines,
-  smapsLines,
-  taskCount,
-  tlbArrays,
-  vmstat,
-} from "../runtime/kernelReads.ts";
 
 const SHOW_WHAT = ["layout", "buddyinfo", "slabinfo", "meminfo", "frames", "stats", "vmstat", "tlb"];
 
@@ -40,47 +32,48 @@ export function show(c: CompileContext, s: Stmt): Run {
   const o = c.opts(s, what === "tlb" ? ["cpu"] : []);
   if (argWords(s).length > 1) c.fail(`too many arguments to 'show ${what}'`, s.words[1].pos);
   return (rt) => {
-    const k = rt.kernel;
+    const v = rt.view;
     switch (what) {
       case "layout":
-        rt.out.push(...layoutLines(k));
+        rt.out.push(...formatLayout(v.layout()));
         return;
       case "buddyinfo":
-        rt.out.push(...buddyinfoLines(k));
+        rt.out.push(...formatBuddyinfo(v.buddyinfo()));
         return;
       case "slabinfo":
-        rt.out.push(...slabinfoLines(k));
+        rt.out.push(...formatSlabinfo(v.slabinfo()));
         return;
       case "meminfo":
-        rt.out.push(...meminfoLines(k));
+        rt.out.push(...formatMeminfo(v.meminfo()));
         return;
       case "frames":
-        rt.out.push(...frameLines(k));
+        rt.out.push(...formatFrames(v.frames()));
         return;
       case "vmstat":
-        for (const [n, v] of Object.entries(vmstat(k))) rt.out.push(`${n} ${v}`);
+        for (const [n, x] of Object.entries(v.vmstat())) rt.out.push(`${n} ${x}`);
         return;
       case "stats":
       case "tlb": {
         const cw = o.get("cpu");
         const only = cw ? c.numOpt(cw, rt)! : -1;
-        const n = cpuCount(k);
-        if (only >= n) c.fail(`CPU ${only} does not exist`, cw!.valuePos);
-        for (let id = 0; id < n; id++) {
-          const cpu = cpuCounters(k, id);
+        const cpus = v.cpus();
+        if (only >= cpus.length) c.fail(`CPU ${only} does not exist`, cw!.valuePos);
+        for (const cpu of cpus) {
           if (only >= 0 && cpu.id !== only) continue;
-          const levels = cpu.levels.map((l) => `${l.name} ${l.hits} hits/${l.misses} misses`).join(", ");
+          const levels = cpu.tlbLevels.map((l) => `${l.name} ${l.hits} hits/${l.misses} misses`).join(", ");
           rt.out.push(
-            `cpu${cpu.id}: ${cpu.translations} translations; ${levels}; ${cpu.walks} walks (${cpu.walkRefs} entries read), ${cpu.adWrites} A/D writes, ${cpu.pageFaults} #PF, ${cpu.gpFaults} #GP, ${cpu.fullFlushes} full flushes, ${cpu.invlpgs} INVLPG`,
+            `cpu${cpu.id}: ${cpu.translations} translations; ${levels}; ${cpu.walks} walks (${cpu.walkRefs} entries read), ${cpu.adWrites} A/D writes, ${cpu.pageFaults} #PF, ${cpu.addressFaults} #GP, ${cpu.fullFlushes} full flushes, ${cpu.pageInvalidations} INVLPG`,
           );
           if (what === "tlb")
-            for (const a of tlbArrays(k, id))
+            for (const a of v.tlb(cpu.id).arrays)
               rt.out.push(
                 `  ${a.name}: ${a.entries} entries, ${a.ways}-way, ${a.valid} valid, ${a.evictions} evictions`,
               );
         }
-        if (what === "stats")
-          rt.out.push(`oopses ${oopsCount(k)}, shootdown IPIs ${shootdownsSent(k)}, tasks ${taskCount(k)}`);
+        if (what === "stats") {
+          const n = v.counters();
+          rt.out.push(`oopses ${n.oopses}, shootdown IPIs ${n.shootdownsSent}, tasks ${n.tasks}`);
+        }
       }
     }
   };
@@ -107,8 +100,14 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
     c.fail(`too many arguments to 'show ${name} ${what}'`, s.words[what === "pagetable" ? 3 : 2].pos);
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
-    if (what === "maps") rt.out.push(...mapsLines(rt.kernel, t));
-    else if (what === "smaps") rt.out.push(...smapsLines(rt.kernel, t));
-    else rt.out.push(...pagetableText(rt.kernel, t, addr ? c.value(addr, rt, "the address") : null));
+    const v = rt.view;
+    if (what === "maps") rt.out.push(...formatMaps(v.vmas(t)));
+    else if (what === "smaps") rt.out.push(...formatSmaps(v.smaps(t)));
+    else if (v.task(t).hasMm)
+      rt.out.push(
+        ...(addr
+          ? formatWalk(t.comm, v.walk(t, c.value(addr, rt, "the address")))
+          : formatMappings(t.comm, v.mappings(t))),
+      );
   };
 }

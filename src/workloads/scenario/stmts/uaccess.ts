@@ -8,7 +8,6 @@
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, kernelCpuOf, processOf, type Run } from "../runtime/context.ts";
 import { errnoName, faultSummary } from "../runtime/format.ts";
-import { currentTask, fileNamed } from "../runtime/kernelReads.ts";
 
 /** uaccess statements: the arguments after P, as the usage line names them */
 const UACCESS_ARGS: Record<string, string> = {
@@ -53,7 +52,7 @@ export function uaccess(c: CompileContext, s: Stmt): Run {
     c.checkCpu(rt, cpuId, s);
     const t = c.liveProc(rt, pname, pw.pos);
     // the access runs in P's context: CPU N switches to P first if needed
-    if (currentTask(rt.kernel, cpuId) !== t) rt.out.push(c.doSwitch(rt, cpuId, t));
+    if (rt.view.task(t).cpu !== cpuId) rt.out.push(c.doSwitch(rt, cpuId, t));
     const uva = c.value(addrE, rt, verb === "strncpy_from_user" ? "the source" : "the address");
     const k = rt.kernel;
     const min0 = t.minFlt + t.majFlt;
@@ -145,7 +144,7 @@ export function syscall(c: CompileContext, s: Stmt): Run {
     const m0 = t.majFlt;
     const r = rt.kernel.fileIo(
       cpu,
-      fileNamed(rt.kernel, fname),
+      rt.files.get(fname)!,
       c.value(buf, rt, "the buffer"),
       Number(len),
       call === "write",
