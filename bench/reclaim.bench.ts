@@ -14,8 +14,7 @@
  * Run: npm run bench:reclaim
  */
 import { Access } from "../src/hw/access.ts";
-import { Kernel } from "../src/kernel/Kernel.ts";
-import { mmapArgs } from "../src/kernel/mm/userMm.ts";
+import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
 
 const GIB = 1 << 30;
 const PAGES = GIB / 4096;
@@ -53,21 +52,23 @@ function main() {
   const mem0 = process.memoryUsage();
   const p = cycle(256 << 20, GIB, passes);
   const mem1 = process.memoryUsage();
-  const s = p.k.vmscan.stats;
-  const sw = p.k.swap!;
+  const s = p.k.view.vmstat();
+  const m = p.k.view.meminfo();
+  const swapUsed = (m.SwapTotal - m.SwapFree) / 4096;
+  const nrFrames = p.k.view.machine().frames;
   console.log(
     `  pressure (256 MiB RAM, 1 GiB swap): ${p.touches} touches in ${p.seconds.toFixed(2)} s = ${(p.touches / p.seconds / 1e6).toFixed(2)} M touches/s`,
   );
   console.log(
-    `    reclaimed ${s.pgsteal} pages (${(s.pgsteal / p.seconds / 1e3).toFixed(1)} k pages/s), scanned ${s.pgscan}, swapped out ${sw.pswpout}, in ${sw.pswpin}, major faults ${p.t.majFlt}, kswapd runs ${s.kswapd_runs}, direct reclaims ${s.direct_reclaims}`,
+    `    reclaimed ${s.pgsteal} pages (${(s.pgsteal / p.seconds / 1e3).toFixed(1)} k pages/s), scanned ${s.pgscan}, swapped out ${s.pswpout}, in ${s.pswpin}, major faults ${p.t.majFlt}, kswapd runs ${s.kswapd_runs}, direct reclaims ${s.direct_reclaims}`,
   );
   console.log(
     `  ratio pressure / baseline, time per touch: ${(p.seconds / p.touches / (base.seconds / base.touches)).toFixed(1)}x`,
   );
-  const frames = p.k.pages.nrFrames + sw.used;
+  const frames = nrFrames + swapUsed;
   const bytes = mem1.heapUsed + mem1.arrayBuffers - (mem0.heapUsed + mem0.arrayBuffers);
   console.log(
-    `  host memory: ${(bytes / 2 ** 20).toFixed(0)} MiB for ${p.k.pages.nrFrames} frames + ${sw.used} swap slots = ${(bytes / frames).toFixed(0)} bytes per simulated page (4096 of them are the page's contents)`,
+    `  host memory: ${(bytes / 2 ** 20).toFixed(0)} MiB for ${nrFrames} frames + ${swapUsed} swap slots = ${(bytes / frames).toFixed(0)} bytes per simulated page (4096 of them are the page's contents)`,
   );
 }
 

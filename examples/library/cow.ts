@@ -4,10 +4,7 @@
  *   node --import tsx examples/library/cow.ts
  */
 import { Access } from "../../src/hw/access.ts";
-import { Kernel } from "../../src/kernel/Kernel.ts";
-import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
-import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { pageState } from "../../src/kernel/view/procfs.ts";
+import { Kernel, mmapArgs } from "../../src/kernel/Kernel.ts";
 
 export function cowDemo(): {
   parentFrame: number;
@@ -22,16 +19,16 @@ export function cowDemo(): {
   const buf = k.mmap(a, mmapArgs(64 * 1024)); // MAP_PRIVATE | MAP_ANONYMOUS, read-write
   k.userAccess(0, a, buf, Access.Write, 1); // first touch: a minor fault, a private page
   const b = k.fork(a, "B")!;
-  const vpn = k.va.vpn(buf);
-  const childFrameBefore = pageState(k, b, vpn).pfn; // shared with A, write-protected
+  const vpn = k.view.address(buf).vpn;
+  const childFrameBefore = k.view.page(b, vpn).pfn; // shared with A, write-protected
   k.switchTo(1, b);
   k.userAccess(1, b, buf, Access.Write, 2); // copy-on-write: B gets its own page
   return {
-    parentFrame: pageState(k, a, vpn).pfn,
+    parentFrame: k.view.page(a, vpn).pfn,
     childFrameBefore,
-    childFrameAfter: pageState(k, b, vpn).pfn,
-    childFaults: b.minFlt,
-    problems: checkInvariants(k),
+    childFrameAfter: k.view.page(b, vpn).pfn,
+    childFaults: k.view.task(b).minFlt,
+    problems: k.view.invariants(),
   };
 }
 

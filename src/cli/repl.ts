@@ -57,8 +57,8 @@ export async function runRepl(
       try {
         const r = session.feed(line, lineNo);
         if (r) for (const l of formatStatements({ ...session.result, statements: [r] })) out(`${l}\n`);
-        if (session.kernel?.panicked)
-          out(`machine halted: Kernel panic - not syncing: ${session.kernel.panicked}\n`);
+        const panic = session.kernel?.view.counters().panic;
+        if (panic) out(`machine halted: Kernel panic - not syncing: ${panic}\n`);
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         const lines: string[] = [];

@@ -3,10 +3,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Access } from "../hw/access.ts";
 import { hwArch } from "../hw/arch/index.ts";
-import { formatLayout } from "../kernel/core/layout.ts";
 import { Kernel } from "../kernel/Kernel.ts";
-import { PageKind } from "../kernel/mm/PageDesc.ts";
-import { meminfo } from "../kernel/view/proc.ts";
+import { formatLayout } from "../kernel/view/proc.ts";
 import { runScenario } from "../workloads/scenario/session.ts";
 import { formatStatements } from "./run.ts";
 
@@ -61,33 +59,33 @@ function scenarioTour(say: (s?: string) => void): boolean {
 /** Part two: the kernel's own memory, on a booted Linux-shaped kernel. */
 function kernelTour(say: (s?: string) => void): void {
   const k = new Kernel({ ramBytes: 256 << 20 });
-  const m = meminfo(k);
-  const counts = k.pages.countByKind();
+  const m = k.view.meminfo();
+  const counts = k.view.frames().byKind;
   say("vmlab tour: the kernel's own memory (Linux x86-64, 256 MiB)");
   say("===========================================================");
   say();
   say("6. Booting builds the kernel's page tables in simulated RAM, and the kernel's");
   say("   memory is allocated up front: it is resident from boot on.");
   say(
-    `   kernel image ${(counts[PageKind.KernelImage] * 4) / 1024} MiB at 16 MiB, struct pages (memmap) ${(counts[PageKind.Memmap] * 4) / 1024} MiB,`,
+    `   kernel image ${(counts["kernel-image"] * 4) / 1024} MiB at 16 MiB, struct pages (memmap) ${(counts.memmap * 4) / 1024} MiB,`,
   );
   say(
-    `   boot page tables ${counts[PageKind.PageTable]} pages; MemTotal ${Math.round(m.MemTotal / 1024)} kB of ${256 * 1024} kB.`,
+    `   boot page tables ${counts["page-table"]} pages; MemTotal ${Math.round(m.MemTotal / 1024)} kB of ${256 * 1024} kB.`,
   );
-  for (const line of formatLayout(k.layout).slice(1, 5)) say(`   ${line}`);
+  for (const line of formatLayout(k.view.layout()).slice(1, 5)) say(`   ${line}`);
   say();
   say("7. kmalloc gives physically contiguous memory from the direct map;");
   say("   vmalloc gives virtually contiguous pages that are physically scattered.");
   const kb = k.kmalloc(16384);
-  const kp = [0, 1, 2, 3].map((i) => k.kernelPfn(kb + BigInt(i * 4096)));
+  const kp = [0, 1, 2, 3].map((i) => k.view.kernelPfn(kb + BigInt(i * 4096)));
   say(`   kmalloc(16K) = 0x${kb.toString(16)}: frames ${kp.map((p) => `0x${p.toString(16)}`).join(" ")}`);
   const spacers = [0, 1, 2, 3, 4, 5].map(() => k.allocPages(0));
   for (let i = 0; i < 6; i += 2) k.freePages(spacers[i], 0);
   const vb = k.vmalloc(16384);
-  const vp = [0, 1, 2, 3].map((i) => k.kernelPfn(vb + BigInt(i * 4096)));
+  const vp = [0, 1, 2, 3].map((i) => k.view.kernelPfn(vb + BigInt(i * 4096)));
   say(`   vmalloc(16K) = 0x${vb.toString(16)}: frames ${vp.map((p) => `0x${p.toString(16)}`).join(" ")}`);
   say(
-    `   the page after the vmalloc area is a guard page: mapped? ${k.kernelPfn(vb + 16384n) >= 0 ? "yes" : "no"}`,
+    `   the page after the vmalloc area is a guard page: mapped? ${k.view.kernelPfn(vb + 16384n) >= 0 ? "yes" : "no"}`,
   );
   say();
   say("8. A kernel bug: dereferencing NULL. No page maps address 0 and the access");

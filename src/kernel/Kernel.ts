@@ -56,6 +56,11 @@ export { Gfp, parseGfp } from "./mm/gfp.ts";
 export { mmapArgs } from "./mm/mmap.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 
+/** The invariant checker over a booted kernel (kernel/view/invariants.ts): every broken invariant as a sentence, none when all hold. */
+export function checkInvariants(k: Kernel): string[] {
+  return k.view.invariants();
+}
+
 /**
  * The Linux-shaped kernel, booted on a simulated machine of the configured
  * architecture: its page tables live in simulated RAM, its allocators

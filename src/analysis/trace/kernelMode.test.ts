@@ -2,8 +2,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { RECLAIM_POLICIES } from "../../kernel/mm/vmscan.ts";
-import { checkInvariants } from "../../kernel/view/invariants.ts";
+import { checkInvariants, RECLAIM_POLICIES } from "../../kernel/Kernel.ts";
 import { readTrace } from "../../workloads/trace/formats.ts";
 import { openTrace } from "../../workloads/trace/input.ts";
 import { KernelMode } from "./kernelMode.ts";

@@ -13,10 +13,13 @@
 import { InputError } from "../../base/errors.ts";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import type { Task } from "../../kernel/core/task.ts";
-import { Kernel } from "../../kernel/Kernel.ts";
-import { mmapArgs } from "../../kernel/mm/userMm.ts";
-import { RECLAIM_POLICIES, type ReclaimPolicy } from "../../kernel/mm/vmscan.ts";
+import {
+  Kernel,
+  mmapArgs,
+  RECLAIM_POLICIES,
+  type ReclaimPolicy,
+  type TaskHandle,
+} from "../../kernel/Kernel.ts";
 
 export interface KernelModeConfig {
   frames: number;
@@ -60,7 +63,7 @@ const REGION = 1 << 30;
 
 export class KernelMode {
   readonly kernel: Kernel;
-  private readonly task: Task;
+  private readonly task: TaskHandle;
   private readonly cpu: Mmu;
   private readonly dataOnly: boolean;
   private records = 0;
@@ -91,7 +94,7 @@ export class KernelMode {
     });
     this.task = this.kernel.spawn("trace")!;
     // a touch outside every mapping is a caught SIGSEGV here: the driver maps the region and retries
-    this.task.caught.add("SIGSEGV");
+    this.kernel.catchSignal(this.task, "SIGSEGV");
     this.kernel.switchTo(0, this.task);
     this.cpu = this.kernel.machine.cpus[0];
     this.dataOnly = cfg.dataOnly ?? false;
@@ -152,10 +155,10 @@ export class KernelMode {
   }
 
   result(): KernelModeResult {
-    const k = this.kernel;
+    const view = this.kernel.view;
     const tlb = this.cpu.tlb;
-    const st = k.vmscan.stats;
-    const mm = this.task.mm;
+    const st = view.vmstat();
+    const mm = view.mm(this.task);
     return {
       records: this.records,
       simulated: this.records - this.skipped,
@@ -165,17 +168,17 @@ export class KernelMode {
       minorFaults: this.task.minFlt,
       majorFaults: this.task.majFlt,
       evictions: st.pgsteal,
-      swapOuts: k.swap?.pswpout ?? 0,
-      swapIns: k.swap?.pswpin ?? 0,
+      swapOuts: st.pswpout,
+      swapIns: st.pswpin,
       pgscan: st.pgscan,
       memcgReclaims: st.memcg_reclaims,
       regions: this.regions,
       rssPages: mm?.rss ?? 0,
-      swapPages: mm?.swapEnts ?? 0,
-      oomKills: k.oomKills,
-      thpFaultAlloc: k.userMm.thpStats.thp_fault_alloc,
-      thpFaultFallback: k.userMm.thpStats.thp_fault_fallback,
-      thpSplitPage: k.userMm.thpStats.thp_split_page,
+      swapPages: mm?.swapEntries ?? 0,
+      oomKills: st.oom_kill,
+      thpFaultAlloc: st.thp_fault_alloc,
+      thpFaultFallback: st.thp_fault_fallback,
+      thpSplitPage: st.thp_split_page,
     };
   }
 }

@@ -14,7 +14,7 @@ import { POLICY_NAMES } from "../../analysis/policy/policies.ts";
 import { MACHINE_POLICIES } from "../../analysis/trace/machineMode.ts";
 import { InputError } from "../../base/errors.ts";
 import { parseTlbSpec, type TlbSpec } from "../../hw/mmu/Tlb.ts";
-import { RECLAIM_POLICIES } from "../../kernel/mm/vmscan.ts";
+import { RECLAIM_POLICIES } from "../../kernel/Kernel.ts";
 import { TRACE_FORMATS, type TraceFormat } from "../../workloads/trace/formats.ts";
 
 /** The options as commander hands them over. */
