@@ -5,8 +5,11 @@
 // Generic code reaches an architecture only through the interfaces of
 // hw/mmu and kernel/arch: only architecture folders (hw/arch/NAME/,
 // kernel/arch/NAME/) and the two registries (hw/arch/index.ts,
-// kernel/arch/index.ts) import an architecture folder. No source file is
-// longer than MAX_LINES. See docs/ARCHITECTURE.md.
+// kernel/arch/index.ts) import an architecture folder. Code outside the
+// kernel reaches it only through its facade (kernel/Kernel.ts), its
+// read-only view (kernel/view/**) and the machine keys (kernel/core/config.ts):
+// KERNEL_PUBLIC. No source file is longer than MAX_LINES. See
+// docs/ARCHITECTURE.md.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +25,11 @@ function archFolderOf(rel) {
 }
 
 const REGISTRIES = new Set(["hw/arch/index.ts", "kernel/arch/index.ts"]);
+
+/** Whether code outside src/kernel may import this kernel path (relative to src, "/"-separated). */
+export function kernelPublic(rel) {
+  return rel === "kernel/Kernel.ts" || rel === "kernel/core/config.ts" || rel.startsWith("kernel/view/");
+}
 
 function walkTs(dir) {
   const out = [];
@@ -80,6 +88,10 @@ export function checkLayers(srcDir) {
       if (targetArch !== null && archFolderOf(relFile) === null && !REGISTRIES.has(relFile))
         problems.push(
           `${relFile}: generic code may not import the architecture folder ${targetArch} (${spec}); go through hw/mmu, kernel/arch or a registry`,
+        );
+      if (to === "kernel" && from !== "kernel" && !kernelPublic(posix(rel)))
+        problems.push(
+          `${relFile}: code outside the kernel may import only its facade (kernel/Kernel.ts), kernel/view/ and kernel/core/config.ts, not ${posix(rel)} (${spec})`,
         );
       if (!(to in LAYER_RANK)) continue;
       const ok = to === from || LAYER_RANK[to] < LAYER_RANK[from];

@@ -35,6 +35,28 @@ describe("layer rule", () => {
     expect(problems.some((p) => p.startsWith("import cycle:"))).toBe(true);
   });
 
+  it("lets code outside the kernel import only its facade, its view and its machine keys", () => {
+    const root = tree({
+      "kernel/Kernel.ts": "export const Kernel = 1;\n",
+      "kernel/view/KernelView.ts": "export class KernelView {}\n",
+      "kernel/core/config.ts": "export const MACHINE_KEYS = [];\n",
+      "kernel/core/task.ts": "export class Task {}\n",
+      "kernel/mm/buddy.ts": "export class BuddyAllocator {}\n",
+      "workloads/ok.ts":
+        'import { Kernel } from "../kernel/Kernel.ts";\nimport type { KernelView } from "../kernel/view/KernelView.ts";\nimport { MACHINE_KEYS } from "../kernel/core/config.ts";\n',
+      "workloads/deep.ts": 'import { BuddyAllocator } from "../kernel/mm/buddy.ts";\n',
+      "cli/task.ts": 'import type { Task } from "../kernel/core/task.ts";\n',
+      "kernel/inside.ts": 'import { BuddyAllocator } from "./mm/buddy.ts";\n',
+    });
+    const problems: string[] = checkLayers(root);
+    expect(
+      problems
+        .filter((p) => p.includes("outside the kernel"))
+        .map((p) => p.split(":")[0])
+        .sort(),
+    ).toEqual(["cli/task.ts", "workloads/deep.ts"]);
+  });
+
   it("finds static, side-effect and dynamic imports, not ones in comments", () => {
     const specs = importsOf(
       'import { a } from "./a.ts";\nimport "./b.ts";\nconst c = await import("./c.ts");\n// import { d } from "./d.ts";\nexport { e } from "./e.ts";\nimport type { F } from "./f.ts";\n',

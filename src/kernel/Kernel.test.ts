@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Rng } from "../base/rng.ts";
 import { Access } from "../hw/access.ts";
 import { KERNEL_PHYS_START } from "./arch/x86/init.ts";
-import { Kernel } from "./Kernel.ts";
+import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { checkInvariants } from "./view/invariants.ts";

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { coreDump, DEFAULT_COREDUMP_FILTER, MmfDump } from "./core/coredump.ts";
-import { Kernel } from "./Kernel.ts";
+import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 
 function setup() {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
-import { Kernel } from "./Kernel.ts";
+import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { checkInvariants } from "./view/invariants.ts";

@@ -11,7 +11,7 @@ import { Access } from "../hw/access.ts";
 import { isSwapPte } from "./arch/x86/pgtable.ts";
 import type { Task } from "./core/task.ts";
 import { fileByte } from "./fs/file.ts";
-import { Kernel } from "./Kernel.ts";
+import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { explainAccess } from "./view/explain.ts";
 import { checkInvariants } from "./view/invariants.ts";
 import { procMaps } from "./view/procfs.ts";

@@ -10,7 +10,8 @@ import { PfErr } from "../hw/arch/x86_64/fault.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
 import { CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START } from "./arch/x86/pti.ts";
 import type { X86Tlb } from "./arch/x86/tlb.ts";
-import { Kernel, type KernelConfig } from "./Kernel.ts";
+import type { KernelConfig } from "./Kernel.ts";
+import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { checkInvariants } from "./view/invariants.ts";
 

@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import type { Cpu } from "../hw/arch/x86_64/Cpu.ts";
 import type { X86Tlb } from "./arch/x86/tlb.ts";
-import { COPY_USER_IP, Kernel } from "./Kernel.ts";
+import { COPY_USER_IP } from "./Kernel.ts";
+import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { checkInvariants } from "./view/invariants.ts";
 

@@ -7,7 +7,7 @@
  * generic_get_unmapped_area_topdown (x86-64 overrides it in its
  * sys_x86_64.c with the same gap search).
  */
-import type { FileObject } from "../fs/file.ts";
+import type { FileHandle, FileObject } from "../fs/file.ts";
 import { Errno, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freePgtables, putPage, remapPfnRange, zapRange } from "./memory.ts";
@@ -35,6 +35,9 @@ export interface MmapArgs {
   /** a character device whose mmap handler remap_pfn_range()s its buffer (the offset applies to it) */
   device?: { name: string; pfn: number; pages: number } | null;
 }
+
+/** mmap's arguments as the kernel facade's callers give them: the file as the handle createFile returned. */
+export type MmapRequest = Omit<MmapArgs, "file"> & { file?: FileHandle | null };
 
 /**
  * MmapArgs with the defaults of `mmap(NULL, length, PROT_READ | PROT_WRITE,

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import { Pte } from "../../hw/arch/x86_64/pte.ts";
-import { Kernel } from "../Kernel.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { procMaps } from "../view/procfs.ts";
 import { MADVISE_ADVICE, type Madv, mmapArgs, VmFault } from "./userMm.ts";

@@ -1,0 +1,419 @@
+import type { Pfn } from "../base/units.ts";
+import type { Access } from "../hw/access.ts";
+import type { Machine } from "../hw/machine/Machine.ts";
+import type { PageTableMapper } from "../hw/mmu/Mapper.ts";
+import type { HwEvent, Mmu } from "../hw/mmu/Mmu.ts";
+import { archFor } from "./arch/index.ts";
+import * as alloc from "./core/alloc.ts";
+import { memInitInfo, startKernel } from "./core/boot.ts";
+import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./core/config.ts";
+import type {
+  Arch,
+  ArchTlb,
+  Device,
+  KernelAccessResult,
+  KernelCore,
+  MemblockSummary,
+  Oops,
+  UserAccessResult,
+} from "./core/core.ts";
+import { type CoreDump, coreDump, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
+import * as gup from "./core/gup.ts";
+import type { Layout } from "./core/layout.ts";
+import * as madvise from "./core/madvise.ts";
+import * as mman from "./core/mman.ts";
+import * as reclaim from "./core/reclaim.ts";
+import * as sched from "./core/sched.ts";
+import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
+import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
+import type { Vaddr } from "./core/vaddr.ts";
+import * as vfs from "./core/vfs.ts";
+import { type FileHandle, type FileObject, fileOf } from "./fs/file.ts";
+import type { BuddyAllocator } from "./mm/buddy.ts";
+import { Gfp } from "./mm/gfp.ts";
+import type { MmStruct } from "./mm/MmStruct.ts";
+import type { MmapRequest } from "./mm/mmap.ts";
+import type { PageDescTable } from "./mm/PageDesc.ts";
+import type { PageCache } from "./mm/pagecache.ts";
+import type { SlabAllocator } from "./mm/slab.ts";
+import type { SwapArea } from "./mm/swapfile.ts";
+import type { UserMm } from "./mm/userMm.ts";
+import type { Vmalloc } from "./mm/vmalloc.ts";
+import type { Vmscan } from "./mm/vmscan.ts";
+import { KernelView } from "./view/KernelView.ts";
+
+/**
+ * The Linux-shaped kernel, booted on a simulated machine of the configured
+ * architecture: its page tables live in simulated RAM, its allocators
+ * manage simulated frames.
+ *
+ * This is the kernel itself: it owns the subsystems and the shared state
+ * (KernelCore, core/core.ts) and implements the facade (Kernel.ts), which
+ * is all that code outside src/kernel sees of it; the kernel's own tests
+ * use it whole. The code lives in the modules named after Linux's: core/
+ * (boot, sched, mman, madvise, gup, signal, reclaim, memcontrol, oom, alloc,
+ * vfs, uaccess), mm/ (the address-space code), and the architecture's
+ * (kernel/arch/NAME/, chosen in kernel/arch/index.ts: boot mapping, page
+ * faults, TLB maintenance, oops and BUG).
+ *
+ * C and T are the CPU and TLB-manager types of the configured architecture;
+ * they default to the generic ones (Mmu, ArchTlb). A test of one
+ * architecture may name its own (`new KernelImpl<Cpu, X86Tlb>(...)`) to read
+ * its registers; nothing checks them against `config.arch`.
+ */
+export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements KernelCore {
+  readonly config: ResolvedKernelConfig;
+  /** the architecture: page tables, faults, TLB maintenance (core/core.ts Arch) */
+  readonly arch: Arch;
+  readonly machine: Machine<C>;
+  readonly levels: number;
+  readonly layout: Layout;
+  readonly va: Vaddr;
+  readonly pages: PageDescTable;
+  readonly buddy: BuddyAllocator;
+  readonly slab: SlabAllocator;
+  readonly vm: Vmalloc;
+  /** edits the kernel's page tables (init_mm), taking table pages from the buddy allocator */
+  readonly mapper: PageTableMapper;
+  /** init_mm.pgd (swapper_pg_dir) */
+  readonly rootPfn: Pfn;
+  /** frames memblock handed out at boot: [start, end) pfns after the image */
+  readonly memblock: MemblockSummary;
+  /** empty_zero_page: the frame every anonymous read of an untouched page maps */
+  readonly zeroPfn: number;
+  /** user address spaces: mmap, faults, fork */
+  readonly userMm: UserMm;
+  /** the page cache of the simulated file system (mm/filemap.c) */
+  readonly pageCache: PageCache;
+  /** the swap area (mm/swapfile.c), or null */
+  readonly swap: SwapArea | null;
+  /** page reclaim over the LRU lists (mm/vmscan.c) */
+  readonly vmscan: Vmscan;
+  /** ASIDs, context switches, TLB shootdowns */
+  readonly tlbMgr: T;
+  /** The user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user). */
+  readonly uaccess: Uaccess;
+  /** policy=lru: every user access moves its page to the head of the list */
+  readonly exactLru: boolean;
+  /** the kernel's state as data, read-only (kernel/view/KernelView.ts) */
+  readonly view: KernelView;
+
+  readonly tasks: Task[] = [];
+  readonly current: (Task | null)[];
+  readonly oopses: Oops[] = [];
+  panicked: string | null = null;
+  /** kernel log (dmesg) */
+  readonly log: string[] = [];
+  /** character devices: a kernel buffer each, mapped to processes by remap_pfn_range */
+  readonly devices = new Map<string, Device>();
+  /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
+  pageTablePages = 0;
+  /** pages the last MADV_PAGEOUT calls reclaimed (reset by callers that report it) */
+  lastPageout = 0;
+  /** OOM kills so far, and the kernel's report line for each */
+  oomKills = 0;
+  readonly oomReports: string[] = [];
+
+  // ---- state the kernel's modules share (KernelCore), not for callers ----
+  nextPid = 0;
+  readonly kworkerSerial: number[];
+  /** the CPU running the current system call (flushes from it need no IPI) */
+  runningCpu = 0;
+  /** the address space whose fault or system call is allocating (the OOM killer does not reap it in place) */
+  faultingMm: MmStruct | null = null;
+  /** reclaim is running (allocations inside it do not recurse into reclaim) */
+  reclaiming = false;
+
+  /**
+   * Boots (Linux: setup_arch, init_mem_mapping, paging_init, mm_core_init,
+   * sched_init): see boot.ts and arch/x86/init.ts.
+   */
+  constructor(config: KernelConfig) {
+    this.config = resolveConfig(config);
+    this.arch = archFor(this.config);
+    const p = startKernel(this, this.config, this.arch);
+    this.machine = p.machine as Machine<C>;
+    this.levels = p.levels;
+    this.layout = p.layout;
+    this.va = p.va;
+    this.pages = p.pages;
+    this.buddy = p.buddy;
+    this.slab = p.slab;
+    this.vm = p.vm;
+    this.mapper = p.mapper;
+    this.rootPfn = p.rootPfn;
+    this.memblock = p.memblock;
+    this.zeroPfn = p.zeroPfn;
+    this.userMm = p.userMm;
+    this.pageCache = p.pageCache;
+    this.swap = p.swap;
+    this.vmscan = p.vmscan;
+    this.tlbMgr = p.tlbMgr as T;
+    this.uaccess = p.uaccess;
+    this.exactLru = p.exactLru;
+    this.current = this.machine.cpus.map(() => null);
+    this.kworkerSerial = this.machine.cpus.map(() => 0);
+    sched.schedInit(this);
+    this.log.push(memInitInfo(this));
+    this.view = new KernelView(this);
+  }
+
+  // ---- tasks (sched.ts) ----
+
+  /** The task kernel code on `cpu` runs for; a fresh kworker if the last one died. */
+  contextTask(cpu: number): Task {
+    return sched.contextTask(this, cpu);
+  }
+
+  /** A new user process: an empty address space but for its main-thread stack, as exec leaves it. */
+  spawn(comm: string, uid = 0, rlimitStack = 8 << 20): Task | null {
+    return sched.spawn(this, comm, uid, rlimitStack);
+  }
+
+  /** fork: the child gets a copy of the address space (copy-on-write) and counters from zero. */
+  fork(parent: TaskHandle, comm: string): Task | null {
+    return sched.fork(this, taskOf(parent), comm);
+  }
+
+  /** A thread of `parent` (clone with CLONE_VM; the scenario language's `P: thread NAME`). */
+  thread(parent: TaskHandle, comm: string): Task | null {
+    return sched.thread(this, taskOf(parent), comm);
+  }
+
+  /** A kernel thread: no user address space. */
+  kthread(comm: string): Task {
+    return sched.newTask(this, comm, true);
+  }
+
+  /** The CPU a task is current on, or -1. */
+  cpuOf(task: TaskHandle): number {
+    return sched.cpuOf(this, taskOf(task));
+  }
+
+  /** A context switch of `cpuId` to `task`. */
+  switchTo(cpuId: number, task: TaskHandle): void {
+    sched.switchTo(this, cpuId, taskOf(task));
+  }
+
+  /** do_exit: tear down the address space; the task is gone. */
+  exit(task: TaskHandle, reason: string): void {
+    sched.exit(this, taskOf(task), reason);
+  }
+
+  /** The PGD user code runs on: under PTI the second page of the pair, else the only one. */
+  userPgdPfn(mm: MmStruct): Pfn {
+    return this.arch.pgtable.userPgd(mm.pgdPfn);
+  }
+
+  /** setuid(2): the task's uid (0 has every capability). */
+  setUid(task: TaskHandle, uid: number): void {
+    taskOf(task).uid = uid;
+  }
+
+  /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */
+  catchSignal(task: TaskHandle, sig: string): void {
+    taskOf(task).caught.add(sig);
+  }
+
+  // ---- memory system calls (mman.ts, madvise.ts), on the CPU where the task is current ----
+
+  /** mmap; returns the address or -errno (as a bigint). */
+  mmap(task: TaskHandle, args: MmapRequest): bigint {
+    return mman.mmap(this, taskOf(task), { ...args, file: args.file ? fileOf(args.file) : null });
+  }
+
+  /** munmap; 0 or -errno. */
+  munmap(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    return mman.munmap(this, taskOf(task), addr, length);
+  }
+
+  /** mprotect; 0 or -errno. */
+  mprotect(
+    task: TaskHandle,
+    addr: bigint,
+    length: bigint,
+    prot: { r: boolean; w: boolean; x: boolean },
+  ): bigint {
+    return mman.mprotect(this, taskOf(task), addr, length, prot);
+  }
+
+  /** madvise; 0 or -errno (-ENOMEM after applying when the range has a hole). */
+  madvise(task: TaskHandle, addr: bigint, length: bigint, advice: string): bigint {
+    return madvise.madvise(this, taskOf(task), addr, length, advice);
+  }
+
+  /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
+  mlock(task: TaskHandle, addr: bigint, length: bigint, onFault: boolean): bigint {
+    return mman.mlock(this, taskOf(task), addr, length, onFault);
+  }
+
+  munlock(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    return mman.munlock(this, taskOf(task), addr, length);
+  }
+
+  /** brk, as sbrk: moves the break by delta bytes and returns the old break, or -ENOMEM. */
+  brk(task: TaskHandle, delta: bigint): bigint {
+    return mman.brk(this, taskOf(task), delta);
+  }
+
+  /** mremap; returns the new address or -errno. */
+  mremap(
+    task: TaskHandle,
+    addr: bigint,
+    oldSize: bigint,
+    newSize: bigint,
+    mayMove: boolean,
+    to: bigint,
+  ): bigint {
+    return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to);
+  }
+
+  /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
+  msync(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    return mman.msync(this, taskOf(task), addr, length);
+  }
+
+  /** get_dump_page: the frame at `vpn` for a core dump, or -1 for a hole. */
+  getDumpPage(task: TaskHandle, vpn: number): number {
+    return gup.getDumpPage(this, taskOf(task), vpn);
+  }
+
+  /** do_coredump: the task's core as vma_dump_size and get_dump_page decide it (pages are faulted in). */
+  coreDump(task: TaskHandle, filter = DEFAULT_COREDUMP_FILTER): CoreDump {
+    return coreDump(this, taskOf(task), filter);
+  }
+
+  /** The pages MADV_PAGEOUT reclaimed since the last call; the count starts again from 0. */
+  takePageoutCount(): number {
+    const n = this.lastPageout;
+    this.lastPageout = 0;
+    return n;
+  }
+
+  // ---- memory pressure (reclaim.ts) ----
+
+  /** Reclaims up to `pages` pages (try_to_free_pages); returns how many. */
+  reclaim(pages: number): number {
+    return reclaim.reclaim(this, pages);
+  }
+
+  /** kswapd's balance_pgdat, run at once: reclaim up to the high watermark. Returns pages reclaimed. */
+  kswapd(): number {
+    return reclaim.kswapd(this);
+  }
+
+  // ---- user accesses (arch/x86/fault.ts) ----
+
+  /**
+   * A user-mode access by `task` on `cpuId` (which must have it current):
+   * translate at CPL 3; on a page fault run do_user_addr_fault and retry.
+   * An access the kernel cannot resolve raises a signal: caught, it is
+   * abandoned; uncaught, it kills the task.
+   */
+  userAccess(cpuId: number, task: TaskHandle, va: bigint, access: Access, value = 0): UserAccessResult {
+    return this.arch.userAccess(this, cpuId, taskOf(task), va, access, value);
+  }
+
+  // ---- files and devices (vfs.ts) ----
+
+  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs). */
+  createFile(name: string, sizeBytes: number, fs: "disk" | "tmpfs" = "disk", cached = false): FileObject {
+    return vfs.createFile(this, name, sizeBytes, fs, cached);
+  }
+
+  /** read(2) / write(2) between a file and a user buffer; bytes transferred, or -EFAULT. */
+  fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean): number {
+    return vfs.fileIo(this, cpuId, fileOf(f), uva, len, write);
+  }
+
+  /** Registers a character device with a buffer from alloc_pages; returns the buffer's address. */
+  registerDevice(name: string, sizeBytes: number): bigint {
+    return vfs.registerDevice(this, name, sizeBytes);
+  }
+
+  /** The exception table: faulting instruction -> fixup (search_exception_tables). */
+  get extable(): Map<bigint, ExtableEntry> {
+    return this.uaccess.extable;
+  }
+
+  // ---- addresses (the architecture's __va and __pa) ----
+
+  /** The direct-map address of a physical address (__va). */
+  directVa(pa: number): bigint {
+    return this.arch.directVa(pa);
+  }
+
+  /** Physical address of a direct-map address (__pa), or -1. */
+  directPa(va: bigint): number {
+    return this.arch.directPa(va, this.machine.phys.sizeBytes);
+  }
+
+  /** The frame a kernel virtual address maps to in init_mm (software walk), or -1. */
+  kernelPfn(va: bigint): number {
+    return alloc.kernelPfn(this, va);
+  }
+
+  // ---- the kernel's allocation API (alloc.ts) ----
+
+  /** kmalloc: the direct-map address, ZERO_SIZE_PTR for size 0, or 0n (NULL). */
+  kmalloc(size: number, gfp: number = Gfp.KERNEL): bigint {
+    return alloc.kmalloc(this, size, gfp);
+  }
+
+  /** kfree. Returns null, or what was wrong with the pointer (Linux would BUG or corrupt memory). */
+  kfree(va: bigint): string | null {
+    return alloc.kfree(this, va);
+  }
+
+  /** vmalloc: returns the area's address, or 0n. */
+  vmalloc(size: number): bigint {
+    return alloc.vmalloc(this, size);
+  }
+
+  vfree(va: bigint): string | null {
+    return alloc.vfree(this, va);
+  }
+
+  /** alloc_pages + page_address: 2^order contiguous frames, as a direct-map address; 0n on failure. */
+  allocPages(order: number, gfp: number = Gfp.KERNEL): bigint {
+    return alloc.allocPages(this, order, gfp);
+  }
+
+  freePages(va: bigint, order: number): string | null {
+    return alloc.freePages(this, va, order);
+  }
+
+  /** flush_tlb_kernel_range on every CPU. */
+  flushTlbKernelRange(startVpn: number, nrPages: number): void {
+    this.tlbMgr.flushTlbKernelRange(startVpn, nrPages, this.runningCpu);
+  }
+
+  // ---- watching the machine ----
+
+  /** Installs (or, with null, removes) a tracer of every TLB lookup, walk step and fault on every CPU. */
+  setTracer(tracer: ((e: HwEvent) => void) | null): void {
+    for (const cpu of this.machine.cpus) cpu.tracer = tracer;
+  }
+
+  /** Names what the coherence checker's reports blame from now on (when the checker is on). */
+  tagChecker(tag: string): void {
+    if (this.machine.checker) this.machine.checker.tag = tag;
+  }
+
+  // ---- kernel-mode accesses, oopses (the architecture's fault and dumpstack) ----
+
+  /**
+   * A plain kernel dereference (no exception-table entry) of one address on
+   * `cpuId`, in the context of its current task. On success returns the
+   * byte read (or written). A fault nobody can fix is an oops: the report
+   * is logged, the task is killed, and with panic_on_oops the machine stops.
+   */
+  kernelAccess(cpuId: number, va: bigint, access: Access, value = 0): KernelAccessResult {
+    return this.arch.kernelAccess(this, cpuId, va, access, value);
+  }
+
+  /** BUG(): a `kernel BUG at FILE!` oops in the context of the current task on `cpuId`. Returns the report. */
+  bug(cpuId: number, message: string, file: string): string[] {
+    return this.arch.bug(this, cpuId, message, file);
+  }
+}
