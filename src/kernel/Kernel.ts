@@ -24,7 +24,7 @@ import type { TaskHandle } from "./core/task.ts";
 import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
 import { KernelImpl } from "./KernelImpl.ts";
-import type { MmapRequest } from "./mm/mmap.ts";
+import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
 export { kindName } from "./core/alloc.ts";
@@ -42,7 +42,7 @@ export {
 export { px } from "./core/vaddr.ts";
 export type { FileHandle } from "./fs/file.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
-export { type MmapArgs, type MmapRequest, mmapArgs } from "./mm/mmap.ts";
+export type { MmapRequest } from "./mm/mmap.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 export type { KernelView } from "./view/KernelView.ts";
 
@@ -176,6 +176,15 @@ export interface Kernel<C extends Mmu = Mmu> {
 
 /** Boots a kernel. */
 export const Kernel: new <C extends Mmu = Mmu>(config: KernelConfig) => Kernel<C> = KernelImpl;
+
+/**
+ * mmap's arguments with the defaults of `mmap(NULL, length, PROT_READ |
+ * PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)` by a privileged process,
+ * overridden by `opts` (a file mapping: `{ file: kernel.createFile(...) }`).
+ */
+export function mmapArgs(length: number, opts: Partial<MmapRequest> = {}): MmapRequest {
+  return { ...defaultMmapArgs(length), ...opts };
+}
 
 /** The invariant checker over a booted kernel (kernel/view/invariants.ts): every broken invariant as a sentence, none when all hold. */
 export function checkInvariants(k: Kernel): string[] {

@@ -1,0 +1,211 @@
+/**
+ * The machine-wide half of the view's data (KernelView.ts; see types.ts for
+ * the conventions): CPUs and their TLBs, frames, zones, slab caches, files,
+ * devices, the kernel's counters and record, and the machine itself.
+ */
+/** One valid TLB entry. */
+export interface TlbEntryInfo {
+  /** the hierarchy level (`L1`, `L2`) and the array's name */
+  level: string;
+  array: string;
+  /** the first page of the translation (in base pages) and its address */
+  vpn: number;
+  va: bigint;
+  /** its first frame */
+  pfn: number;
+  /** the page size the entry holds (a large page in a 4K array is held fractured: `pageSize` 4K, `sourceSize` 2M) */
+  pageSize: string;
+  sourceSize: string;
+  asid: number;
+  global: boolean;
+  /** the rights it caches, canonically: `user rw- / kernel rw-` */
+  rights: string;
+  dirty: boolean;
+}
+
+/** One array of a TLB level. */
+export interface TlbArrayInfo {
+  level: string;
+  name: string;
+  entries: number;
+  ways: number;
+  /** the page sizes it holds and what it serves */
+  sizes: string[];
+  kind: "data" | "instr" | "unified";
+  valid: number;
+  evictions: number;
+}
+
+/** A CPU's TLB: its arrays and every valid entry. */
+export interface TlbInfo {
+  cpu: number;
+  /** what the architecture calls the tag (x86: PCID) */
+  asidName: string;
+  /** the ASID user translations carry now */
+  userAsid: number;
+  arrays: TlbArrayInfo[];
+  entries: TlbEntryInfo[];
+}
+
+/** One CPU: what runs on it, its MMU's counters, its TLB state. */
+export interface CpuInfo {
+  id: number;
+  /** the pid current on it, or null (idle) */
+  current: number | null;
+  asidName: string;
+  /** the ASID it runs under, the mm whose tables it has loaded (its id; null: init_mm), lazy TLB mode */
+  loadedAsid: number;
+  loadedMm: number | null;
+  lazy: boolean;
+  translations: number;
+  /** TLB hits at every level, and walks less those that only set a dirty bit */
+  tlbHits: number;
+  tlbMisses: number;
+  tlbLevels: { name: string; hits: number; misses: number }[];
+  walks: number;
+  /** entries the walks read */
+  walkRefs: number;
+  /** accessed/dirty writes by walks, and walks that only set a dirty bit */
+  adWrites: number;
+  dirtyAssists: number;
+  pageFaults: number;
+  /** accesses no translation applies to (x86: #GP, a non-canonical address) */
+  addressFaults: number;
+  /** root-register writes (x86 CR3) */
+  rootWrites: number;
+  /** single-page invalidations (x86 INVLPG) and full flushes of an ASID or more */
+  pageInvalidations: number;
+  fullFlushes: number;
+  contextSwitches: number;
+  /** flush IPIs received */
+  shootdownsReceived: number;
+  /** full flushes switch_mm made (a new or stale ASID) */
+  switchFlushes: number;
+  /** root switches on kernel entry and exit (PTI), and returns to user that flushed the user ASID */
+  ptiCr3Writes: number;
+  ptiUserFlushes: number;
+}
+
+/** Machine-wide counters. */
+export interface KernelCounters {
+  oopses: number;
+  oomKills: number;
+  /** the OOM killer's reports logged so far */
+  oomReports: number;
+  /** flush IPIs sent */
+  shootdownsSent: number;
+  /** tasks ever created, the dead included */
+  tasks: number;
+  /** the panic message, or null while the machine runs */
+  panic: string | null;
+  /** pages read into and written back from the page cache */
+  pageCacheReads: number;
+  pageCacheWritebacks: number;
+  /** pages written to swap and read back (0 without swap) */
+  swapOuts: number;
+  swapIns: number;
+  /** pages reclaim freed (pgsteal) and scanned */
+  pagesStolen: number;
+  pagesScanned: number;
+  /** free pages in the buddy allocator */
+  freePages: number;
+  /** page-table pages allocated after boot */
+  pageTablePages: number;
+}
+
+/** Frames by kind, and the runs of same-kind frames across physical memory. */
+export interface FramesInfo {
+  total: number;
+  /** frames of each kind, by kind name (`free`, `kernel-image`, `page-table`, `slab`, `user`, ...), every kind listed */
+  byKind: Record<string, number>;
+  runs: { first: number; last: number; kind: string }[];
+}
+
+/** One frame's struct page. */
+export interface FrameInfo {
+  pfn: number;
+  kind: string;
+  refcount: number;
+  /** mappings by user page tables */
+  mapcount: number;
+  /** PG_* flags by name (buddy, head, lru, active, referenced, dirty, ...) */
+  flags: string[];
+  /** buddy order of a free block's or an allocation's head; -1 otherwise */
+  order: number;
+  zone: string;
+  /** who holds it, when the kernel knows: a slab cache, a file's page, the swap cache, the zero page, a device */
+  owner: string | null;
+  /** the object size of its slab cache, or 0 */
+  slabObjectSize: number;
+}
+
+/** One zone of the buddy allocator (/proc/buddyinfo, /proc/zoneinfo). */
+export interface ZoneInfo {
+  name: string;
+  managed: number;
+  free: number;
+  /** free blocks of each order */
+  freeBlocks: number[];
+  watermarks: { min: number; low: number; high: number };
+}
+
+/** One slab cache (/proc/slabinfo). */
+export interface SlabCacheInfo {
+  name: string;
+  activeObjs: number;
+  numObjs: number;
+  objSize: number;
+  objsPerSlab: number;
+  pagesPerSlab: number;
+  numSlabs: number;
+}
+
+/** A file of the simulated file system and its page cache. */
+export interface FileInfo {
+  name: string;
+  path: string;
+  fs: "disk" | "tmpfs";
+  ino: number;
+  sizeBytes: number;
+  pages: number;
+  /** pages in the page cache, and of those the dirty ones */
+  cached: number;
+  dirty: number;
+  /** pages read from disk and written back */
+  pagesRead: number;
+  pagesWritten: number;
+}
+
+/** A character device's kernel buffer. */
+export interface DeviceInfo {
+  name: string;
+  pfn: number;
+  pages: number;
+  order: number;
+}
+
+/** One oops as it happened. */
+export interface OopsInfo {
+  lines: string[];
+  cpu: number;
+  pid: number;
+  comm: string;
+}
+
+/** The machine as the kernel sees it. */
+export interface MachineInfo {
+  arch: string;
+  /** page-table levels, and their names by level (0: the last level): the architecture's (PT, PD, ...) and Linux's (PTE, PMD, ...) */
+  levels: number;
+  levelNames: string[];
+  linuxLevelNames: string[];
+  cpus: number;
+  ramBytes: number;
+  frames: number;
+  pcid: boolean;
+  pti: boolean;
+  /** the zero page's frame */
+  zeroPfn: number;
+  /** init_mm's PGD */
+  kernelPgdPfn: number;
+}
