@@ -146,7 +146,7 @@ export class Cpu extends Mmu {
 
   /** MOV to CR3 with the PCID (flushing it). */
   override loadUserRoot(rootPfn: Pfn, asid: number): void {
-    this.movToCr3(0, pfnToPa(rootPfn) + (this.cr4Pcide ? asid & 0xfff : 0));
+    this.loadCr3(pfnToPa(rootPfn), this.cr4Pcide ? asid & 0xfff : 0, false);
   }
 
   /** INVLPG. */
@@ -270,6 +270,16 @@ export class Cpu extends Mmu {
     this.asid = this.cr4Pcide ? lo & 0xfff : 0;
     if (!noFlush) this.flushMatching(this.asid, InvalidateHow.PcidNonGlobal, "mov-cr3");
     return Outcome.OK;
+  }
+
+  /**
+   * MOV to CR3 of a table's physical address and a PCID: the 64-bit value
+   * PA | PCID (| bit 63 with `noFlush`), split into its halves so that a
+   * table above 4 GiB keeps its high bits. Returns GP for reserved bits.
+   */
+  loadCr3(tablePa: number, pcid: number, noFlush: boolean): number {
+    const hi = Math.floor(tablePa / 4294967296);
+    return this.movToCr3((hi | (noFlush ? 0x80000000 : 0)) >>> 0, ((tablePa % 4294967296) + pcid) >>> 0);
   }
 
   /** Writes CR4's paging bits, with the invalidations the SDM requires. */

@@ -15,7 +15,7 @@ export function bareMachine(config: Partial<X86MachineConfig> = {}) {
   const newRoot = mapper.newRoot();
   assert(newRoot !== -1, "bareMachine: no frame for the root table");
   const root: Pfn = newRoot;
-  for (const cpu of m.cpus) cpu.movToCr3(0, pfnToPa(root));
+  for (const cpu of m.cpus) cpu.loadCr3(pfnToPa(root), 0, false);
   return { m, cpu: m.cpus[0], frames, mapper, root };
 }
 

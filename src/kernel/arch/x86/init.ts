@@ -136,6 +136,6 @@ export function cpuInit(
     cpu.setNxe(true);
     cpu.setWp(true);
     cpu.movToCr4({ pge: true, pcide: cfg.pcid, smep: cfg.smep, smap: cfg.smap });
-    cpu.movToCr3(0, rootPfn * 4096);
+    cpu.loadCr3(rootPfn * 4096, 0, false);
   }
 }

@@ -98,7 +98,7 @@ export class X86Tlb implements ArchTlb {
     const mm = st.loadedMm;
     if (mm === null) return;
     st.ptiCr3Writes++;
-    this.cpus[cpuId].movToCr3(this.pcid ? 0x80000000 : 0, mm.pgdPfn * 4096 + this.kernPcid(st.loadedAsid));
+    this.cpus[cpuId].loadCr3(mm.pgdPfn * 4096, this.kernPcid(st.loadedAsid), this.pcid);
   }
 
   /**
@@ -117,9 +117,10 @@ export class X86Tlb implements ArchTlb {
     const flush = !this.pcid || (st.userPcidFlushMask & bit) !== 0;
     if (this.pcid && flush) st.ptiUserFlushes++;
     st.userPcidFlushMask &= ~bit;
-    this.cpus[cpuId].movToCr3(
-      flush ? 0 : 0x80000000,
-      mm.pgdPfn * 4096 + (1 << PTI_USER_PGTABLE_BIT) + this.userPcid(st.loadedAsid),
+    this.cpus[cpuId].loadCr3(
+      mm.pgdPfn * 4096 + (1 << PTI_USER_PGTABLE_BIT),
+      this.userPcid(st.loadedAsid),
+      !flush,
     );
   }
 
@@ -182,7 +183,7 @@ export class X86Tlb implements ArchTlb {
   private loadCr3(cpu: Cpu, mm: MmStruct, asid: number, flush: boolean): void {
     // PTI: the user half's PCID is flushed at the next return to user (invalidate_user_asid)
     if (this.pti && flush) this.states[cpu.id].userPcidFlushMask |= 1 << asid;
-    cpu.movToCr3(this.pcid && !flush ? 0x80000000 : 0, mm.pgdPfn * 4096 + this.kernPcid(asid));
+    cpu.loadCr3(mm.pgdPfn * 4096, this.kernPcid(asid), this.pcid && !flush);
   }
 
   /** Returns the kernel's page tables (init_mm) to a CPU whose mm goes away while it runs a kernel thread. */
@@ -192,7 +193,7 @@ export class X86Tlb implements ArchTlb {
     const prev = st.loadedMm;
     if (prev === null) return;
     prev.cpumask.delete(cpuId);
-    this.cpus[cpuId].movToCr3(0, kernelRootPfn * 4096);
+    this.cpus[cpuId].loadCr3(kernelRootPfn * 4096, 0, false);
     st.loadedMm = null;
     st.isLazy = false;
     if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
