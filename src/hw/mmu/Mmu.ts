@@ -252,7 +252,13 @@ export abstract class Mmu {
    * kind and level; returns the outcome (non-zero). No register changes: probes
    * use it too.
    */
-  protected abstract walkFault(rec: WalkRecord, access: Access, mode: Mode, attrs: number): number;
+  protected abstract walkFault(
+    rec: WalkRecord,
+    access: Access,
+    mode: Mode,
+    attrs: number,
+    rights: number,
+  ): number;
   /** Raises the fault `rec` describes: fault registers, the TLB rules on a fault, counters, trace. Returns rec.outcome. */
   protected abstract deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn): number;
   /** Extra per-access check of a translation's attributes, called only when checkAttrs (x86 protection keys). */
@@ -370,7 +376,7 @@ export abstract class Mmu {
         const rec = this.hitRec;
         rec.faultKind = HwFaultKind.Permission;
         rec.faultLevel = -1;
-        this.walkFault(rec, access, mode, arr.attrs[slot]);
+        this.walkFault(rec, access, mode, arr.attrs[slot], (meta >>> Meta.RIGHTS_SHIFT) & 63);
         return this.fault(rec, vaHi, vaLo, vpn);
       }
       if (access === Access.Write && (meta & Meta.D) === 0) {
@@ -444,34 +450,24 @@ export abstract class Mmu {
     rec.count = 0;
     rec.pscLevel = -1;
     if (!this.startWalk(w)) return this.failWalk(rec, w.fault, w.level, access, mode);
+    if (sideEffects && this.hasPsc) this.pscStart(vpn, w, rec);
     let level = w.level;
     let tablePa = w.tablePa;
     let mask = w.topMask;
-    if (sideEffects && this.hasPsc) {
-      // the lowest cached level gives the deepest starting point
-      for (let l = 1; l <= level; l++) {
-        const c = this.psc[l];
-        if (c === null) continue;
-        const slot = c.lookup(Math.floor(vpn / g.pagesPer[l]), this.asid);
-        if (slot >= 0) {
-          this.pscHits[l]++;
-          tablePa = c.pfns[slot];
-          w.acc = (c.metas[slot] >>> Meta.RIGHTS_SHIFT) & 63;
-          level = l - 1;
-          mask = g.indexMask[level];
-          rec.pscLevel = l;
-          break;
-        }
-        this.pscMisses[l]++;
-      }
-    }
     const phys = this.phys;
+    const sizeBytes = phys.sizeBytes;
     const entryBytes = fmt.entryBytes;
     // vpn < 2^53 as 32-bit halves, so each level's index is integer shifts
     const vpnLo = vpn >>> 0;
     const vpnHi = (vpn - vpnLo) / TWO32;
+    const levelShift = g.levelShift;
+    const recLevel = rec.level;
+    const recIndex = rec.index;
+    const recEntryPa = rec.entryPa;
+    const recHi = rec.hi;
+    const recLo = rec.lo;
     for (;;) {
-      const shift = g.levelShift[level];
+      const shift = levelShift[level];
       const index =
         (shift === 0
           ? vpnLo
@@ -482,65 +478,34 @@ export abstract class Mmu {
       // read the entry straight from its frame
       let lo: number;
       let hi = 0;
-      if (entryPa < phys.sizeBytes) {
-        const frame = Math.floor(entryPa / 4096) as Pfn; // inline cast: the hot loop (units.ts)
-        const words = phys.frameWords(frame);
-        const wi = (entryPa - frame * 4096) >>> 2;
+      if (entryPa < sizeBytes) {
+        const frame = Math.floor(tablePa / 4096); // the table's frame: an entry never crosses a page
+        const words = phys.frameWords(frame as Pfn); // inline cast: the hot loop (units.ts)
         if (words === null) lo = 0;
-        else if (entryBytes === 8) {
-          lo = words[wi];
-          hi = words[wi + 1];
-        } else if (entryBytes === 4) lo = words[wi];
-        else lo = (words[wi] >>> ((entryPa & 3) * 8)) & 0xff;
+        else {
+          const wi = (tablePa - frame * 4096 + index * entryBytes) >>> 2;
+          if (entryBytes === 8) {
+            lo = words[wi];
+            hi = words[wi + 1];
+          } else if (entryBytes === 4) lo = words[wi];
+          else lo = (words[wi] >>> ((entryPa & 3) * 8)) & 0xff;
+        }
       } else {
         // outside RAM: all ones, counted as stray
         lo = entryBytes === 1 ? phys.read8(entryPa) : phys.read32(entryPa);
         if (entryBytes === 8) hi = phys.read32(entryPa + 4);
       }
       const n = rec.count++;
-      rec.level[n] = level;
-      rec.index[n] = index;
-      rec.entryPa[n] = entryPa;
-      rec.hi[n] = hi;
-      rec.lo[n] = lo;
+      recLevel[n] = level;
+      recIndex[n] = index;
+      recEntryPa[n] = entryPa;
+      recHi[n] = hi;
+      recLo[n] = lo;
       if (sideEffects) this.walkRefs++;
-      if (this.tracer !== null) {
-        this.tracer({
-          type: "walk-step",
-          cpu: this.id,
-          level,
-          index,
-          entryPa: entryPa as PhysAddr,
-          hi,
-          lo,
-          psc: n === 0 && rec.pscLevel >= 0,
-        });
-      }
+      if (this.tracer !== null) this.traceStep(level, index, entryPa, hi, lo, n === 0 && rec.pscLevel >= 0);
       const kind = fmt.decode(w, level, hi, lo);
-      if (kind === EntryKind.Leaf) {
-        const meta =
-          this.asid |
-          (w.rights << Meta.RIGHTS_SHIFT) |
-          (w.dirty ? Meta.D : 0) |
-          (w.global ? Meta.G : 0) |
-          (level << Meta.SRC_SIZE_SHIFT);
-        if (
-          checkRights &&
-          (this.permTable[w.rights * 9 + mode * 3 + access] === 0 ||
-            (this.checkAttrs && this.attrDenied(w.attrs, w.rights, mode, access)))
-        ) {
-          return this.failWalk(rec, HwFaultKind.Permission, level, access, mode, w.attrs);
-        }
-        if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) this.writeBack(entryPa, hi, w.newHi, w.newLo);
-        rec.pagePfn = w.next as Pfn; // a leaf's `next` is its first frame
-        rec.size = level;
-        rec.meta = meta;
-        rec.attrs = w.attrs;
-        rec.outcome = 0;
-        rec.faultKind = HwFaultKind.None;
-        rec.faultLevel = -1;
-        return 0;
-      }
+      if (kind === EntryKind.Leaf)
+        return this.leafFound(rec, level, entryPa, hi, lo, access, mode, sideEffects, checkRights);
       if (kind !== EntryKind.Table || level === 0) {
         return this.failWalk(
           rec,
@@ -550,16 +515,102 @@ export abstract class Mmu {
           mode,
         );
       }
-      if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) this.writeBack(entryPa, hi, w.newHi, w.newLo);
-      tablePa = w.next;
       if (sideEffects) {
-        const c = this.psc[level];
-        if (c !== null)
-          c.insert(Math.floor(vpn / g.pagesPer[level]), 0, tablePa, this.asid | (w.acc << Meta.RIGHTS_SHIFT));
+        if (w.newLo !== lo || w.newHi !== hi) this.writeBack(entryPa, hi, w.newHi, w.newLo);
+        if (this.hasPsc) this.pscFill(vpn, level, w.next, w.acc);
       }
+      tablePa = w.next;
       level--;
       mask = g.indexMask[level];
     }
+  }
+
+  /** The leaf: the rights check, the accessed/dirty write-back, the record. */
+  private leafFound(
+    rec: WalkRecord,
+    level: number,
+    entryPa: number,
+    hi: number,
+    lo: number,
+    access: Access,
+    mode: Mode,
+    sideEffects: boolean,
+    checkRights: boolean,
+  ): number {
+    const w = this.ws;
+    if (
+      checkRights &&
+      (this.permTable[w.rights * 9 + mode * 3 + access] === 0 ||
+        (this.checkAttrs && this.attrDenied(w.attrs, w.rights, mode, access)))
+    ) {
+      return this.failWalk(rec, HwFaultKind.Permission, level, access, mode, w.attrs, w.rights);
+    }
+    if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) this.writeBack(entryPa, hi, w.newHi, w.newLo);
+    rec.pagePfn = w.next as Pfn; // a leaf's `next` is its first frame
+    rec.size = level;
+    rec.meta =
+      this.asid |
+      (w.rights << Meta.RIGHTS_SHIFT) |
+      (w.dirty ? Meta.D : 0) |
+      (w.global ? Meta.G : 0) |
+      (level << Meta.SRC_SIZE_SHIFT);
+    rec.attrs = w.attrs;
+    rec.outcome = 0;
+    rec.faultKind = HwFaultKind.None;
+    rec.faultLevel = -1;
+    return 0;
+  }
+
+  /** A walk starts below the top when a walk cache holds the entry of a lower level (the lowest wins). */
+  private pscStart(vpn: number, w: WalkState, rec: WalkRecord): void {
+    const g = this.geometry;
+    for (let l = 1; l <= w.level; l++) {
+      const c = this.psc[l];
+      if (c === null) continue;
+      const slot = c.lookup(Math.floor(vpn / g.pagesPer[l]), this.asid);
+      if (slot >= 0) {
+        this.pscHits[l]++;
+        w.tablePa = c.pfns[slot];
+        w.acc = (c.metas[slot] >>> Meta.RIGHTS_SHIFT) & 63;
+        w.level = l - 1;
+        w.topMask = g.indexMask[l - 1];
+        rec.pscLevel = l;
+        return;
+      }
+      this.pscMisses[l]++;
+    }
+  }
+
+  /** Caches a table entry of `level` in its walk cache: the next table and what the levels above allow. */
+  private pscFill(vpn: number, level: number, nextTablePa: number, acc: number): void {
+    const c = this.psc[level];
+    if (c !== null)
+      c.insert(
+        Math.floor(vpn / this.geometry.pagesPer[level]),
+        0,
+        nextTablePa,
+        this.asid | (acc << Meta.RIGHTS_SHIFT),
+      );
+  }
+
+  private traceStep(
+    level: number,
+    index: number,
+    entryPa: number,
+    hi: number,
+    lo: number,
+    psc: boolean,
+  ): void {
+    this.tracer!({
+      type: "walk-step",
+      cpu: this.id,
+      level,
+      index,
+      entryPa: entryPa as PhysAddr,
+      hi,
+      lo,
+      psc,
+    });
   }
 
   private failWalk(
@@ -569,10 +620,11 @@ export abstract class Mmu {
     access: Access,
     mode: Mode,
     attrs = 0,
+    rights = 0,
   ): number {
     rec.faultKind = kind;
     rec.faultLevel = level;
-    return this.walkFault(rec, access, mode, attrs);
+    return this.walkFault(rec, access, mode, attrs, rights);
   }
 
   /** A hardware accessed/dirty update of an entry: a locked write of what changed. */

@@ -73,6 +73,13 @@ export class TlbArray {
   /** the largest size code held, +1 */
   private readonly sizeEnd: number;
 
+  /**
+   * an entry with non-zero attributes has been inserted: until then `attrs`
+   * is all zeros and is not moved with the other arrays (most translations
+   * carry none: no protection key, write-back memory)
+   */
+  private hasAttrs = false;
+
   /** a base-page entry of a larger page has been inserted (INVLPG must then look for all pieces) */
   private mayHoldFractured = false;
 
@@ -156,21 +163,23 @@ export class TlbArray {
     const keys = this.keys;
     const pfns = this.pfns;
     const metas = this.metas;
-    const attrs = this.attrs;
     const k = keys[i];
     const p = pfns[i];
     const m = metas[i];
-    const a = attrs[i];
     for (let j = i; j > base; j--) {
       keys[j] = keys[j - 1];
       pfns[j] = pfns[j - 1];
       metas[j] = metas[j - 1];
-      attrs[j] = attrs[j - 1];
     }
     keys[base] = k;
     pfns[base] = p;
     metas[base] = m;
-    attrs[base] = a;
+    if (this.hasAttrs) {
+      const attrs = this.attrs;
+      const a = attrs[i];
+      for (let j = i; j > base; j--) attrs[j] = attrs[j - 1];
+      attrs[base] = a;
+    }
   }
 
   /** Removes way i of the set at base, shifting the later ways up; the last way becomes invalid. */
@@ -178,15 +187,17 @@ export class TlbArray {
     const keys = this.keys;
     const pfns = this.pfns;
     const metas = this.metas;
-    const attrs = this.attrs;
     const last = base + this.ways - 1;
     for (let j = i; j < last; j++) {
       keys[j] = keys[j + 1];
       pfns[j] = pfns[j + 1];
       metas[j] = metas[j + 1];
-      attrs[j] = attrs[j + 1];
     }
     keys[last] = -1;
+    if (this.hasAttrs) {
+      const attrs = this.attrs;
+      for (let j = i; j < last; j++) attrs[j] = attrs[j + 1];
+    }
   }
 
   /** Like lookup, but changes nothing (no recency update): for inspectors. */
@@ -225,7 +236,6 @@ export class TlbArray {
     const keys = this.keys;
     const pfns = this.pfns;
     const metas = this.metas;
-    const attrs = this.attrs;
     let from = base + this.ways - 1; // the way that leaves: the same entry if cached, else the LRU one
     for (let i = base; i < from; i++) {
       const k = keys[i];
@@ -248,12 +258,16 @@ export class TlbArray {
       keys[j] = keys[j - 1];
       pfns[j] = pfns[j - 1];
       metas[j] = metas[j - 1];
-      attrs[j] = attrs[j - 1];
     }
     keys[base] = key;
     pfns[base] = pfn;
     metas[base] = (meta & ~Meta.HELD_SIZE_MASK) | (size << Meta.HELD_SIZE_SHIFT);
-    attrs[base] = attr;
+    if (attr !== 0) this.hasAttrs = true;
+    if (this.hasAttrs) {
+      const attrs = this.attrs;
+      for (let j = from; j > base; j--) attrs[j] = attrs[j - 1];
+      attrs[base] = attr;
+    }
     if (size === 0 && ((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
     return base;
   }

@@ -2,7 +2,7 @@ import { InputError } from "../../../base/errors.ts";
 import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
-import { HwFaultKind } from "../../mmu/PagingFormat.ts";
+import { HwFaultKind, Perm } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
@@ -165,13 +165,19 @@ export class Cpu extends Mmu {
   }
 
   /** The #PF error code of a fault (SDM §4.7). */
-  protected override walkFault(rec: WalkRecord, access: Access, mode: Mode, attrs: number): number {
+  protected override walkFault(
+    rec: WalkRecord,
+    access: Access,
+    mode: Mode,
+    attrs: number,
+    rights: number,
+  ): number {
     let code = this.faultBits(access, mode);
     const kind = rec.faultKind;
     if (kind === HwFaultKind.Reserved) code |= PfErr.P | PfErr.RSVD;
     else if (kind !== HwFaultKind.Translation) {
       code |= PfErr.P;
-      if (this.cr4Pke && this.pkCheck(attrs, mode, access)) {
+      if (this.cr4Pke && this.pkCheck(attrs, rights, mode, access)) {
         code |= PfErr.PK;
         rec.faultKind = HwFaultKind.ProtKey;
       }
@@ -181,8 +187,8 @@ export class Cpu extends Mmu {
     return Outcome.PF;
   }
 
-  protected override attrDenied(attrs: number, _rights: number, mode: Mode, access: Access): boolean {
-    return this.pkCheck(attrs, mode, access);
+  protected override attrDenied(attrs: number, rights: number, mode: Mode, access: Access): boolean {
+    return this.pkCheck(attrs, rights, mode, access);
   }
 
   private faultBits(access: Access, mode: Mode): number {
@@ -194,11 +200,11 @@ export class Cpu extends Mmu {
   }
 
   /** Does PKRU deny this access to the page of these attributes (its protection key; user pages only)? */
-  private pkCheck(attrs: number, mode: Mode, access: Access): boolean {
+  private pkCheck(attrs: number, rights: number, mode: Mode, access: Access): boolean {
     return pkDenied(
       this.pkru,
       attrs & X86Attr.PKEY_MASK,
-      (attrs & X86Attr.USER) !== 0,
+      (rights & Perm.USER) !== 0,
       mode,
       access,
       this.cr0Wp,

@@ -22,15 +22,15 @@ const TWO32 = 4294967296;
 
 /**
  * Attributes an x86 translation caches beside its rights: the protection
- * key (bits 0..3), the memory-type bits PWT, PCD, PAT (bits 4..6), and
- * whether it is a user-mode address (bit 7: protection keys apply).
+ * key (bits 0..3) and the memory-type bits PWT, PCD, PAT (bits 4..6). Both
+ * are 0 for most pages (key 0, write-back), which keeps the TLB's attribute
+ * array idle.
  */
 export const enum X86Attr {
   PKEY_MASK = 0xf,
   PWT = 1 << 4,
   PCD = 1 << 5,
   PAT = 1 << 6,
-  USER = 1 << 7,
 }
 
 /**
@@ -68,42 +68,48 @@ export class X86_64Format implements PagingFormat {
   decode(w: WalkState, level: number, hi: number, lo: number): EntryKind {
     if ((lo & Pte.P) === 0) return EntryKind.Invalid;
     const ps = (lo & Pte.PS) !== 0;
-    if (
-      (hi & this.rsvdHi) !== 0 ||
-      (!this.nxe && (hi & PteHi.XD) !== 0) ||
-      (level >= 3 && ps) ||
-      (level === 2 && ps && (lo & RSVD_PDPTE_1G_LO) !== 0) ||
-      (level === 1 && ps && (lo & RSVD_PDE_2M_LO) !== 0)
-    ) {
+    const xd = (hi & PteHi.XD) !== 0;
+    if ((hi & this.rsvdHi) !== 0 || (ps ? this.largeReserved(level, xd, lo) : !this.nxe && xd)) {
       w.fault = HwFaultKind.Reserved;
       return EntryKind.Fault;
     }
-    let acc = w.acc;
-    if ((lo & Pte.RW) === 0) acc &= ~Rights.W;
-    if ((lo & Pte.US) === 0) acc &= ~Rights.U;
-    if ((hi & PteHi.XD) !== 0) acc &= ~Rights.X;
-    w.acc = acc;
+    // R/W and U/S ANDed over the levels, XD ORed (kept as an "allowed" X bit)
+    w.acc &= ((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X); // R/W is bit 1, U/S bit 2
     w.newHi = hi;
-    if (level === 0 || ps) {
-      const addrLo =
-        level === 0 ? (lo & Pte.ADDR_LO_MASK) >>> 0 : (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0;
-      w.next = ((hi & this.hiAddrMask) * TWO32 + addrLo) / 4096;
-      w.rights = X86_CANONICAL[acc];
-      const pat = level === 0 ? lo & Pte.PAT4K : lo & Pte.PAT_LARGE;
-      w.attrs =
-        ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
-        (lo & Pte.PWT ? X86Attr.PWT : 0) |
-        (lo & Pte.PCD ? X86Attr.PCD : 0) |
-        (pat !== 0 ? X86Attr.PAT : 0) |
-        (acc & Rights.U ? X86Attr.USER : 0);
-      const write = w.access === Access.Write;
-      w.dirty = write || (lo & Pte.D) !== 0;
-      w.global = this.pge && (lo & Pte.G) !== 0;
-      w.newLo = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
-      return EntryKind.Leaf;
-    }
+    if (level === 0 || ps) return this.leaf(w, level, hi, lo);
     w.newLo = (lo | Pte.A) >>> 0;
     w.next = (hi & this.hiAddrMask) * TWO32 + ((lo & Pte.ADDR_LO_MASK) >>> 0);
     return EntryKind.Table;
+  }
+
+  /**
+   * Reserved bits of an entry with PS set: PS itself in a PML4E/PML5E, bits
+   * 29..13 of a 1 GiB leaf, 20..13 of a 2 MiB leaf; and XD without NXE.
+   */
+  private largeReserved(level: number, xd: boolean, lo: number): boolean {
+    return (
+      (!this.nxe && xd) ||
+      level >= 3 ||
+      (level === 2 && (lo & RSVD_PDPTE_1G_LO) !== 0) ||
+      (level === 1 && (lo & RSVD_PDE_2M_LO) !== 0)
+    );
+  }
+
+  private leaf(w: WalkState, level: number, hi: number, lo: number): EntryKind {
+    const addrLo =
+      level === 0 ? (lo & Pte.ADDR_LO_MASK) >>> 0 : (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0;
+    w.next = ((hi & this.hiAddrMask) * TWO32 + addrLo) / 4096;
+    w.rights = X86_CANONICAL[w.acc];
+    const pat = level === 0 ? lo & Pte.PAT4K : lo & Pte.PAT_LARGE;
+    w.attrs =
+      ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
+      (lo & Pte.PWT ? X86Attr.PWT : 0) |
+      (lo & Pte.PCD ? X86Attr.PCD : 0) |
+      (pat !== 0 ? X86Attr.PAT : 0);
+    const write = w.access === Access.Write;
+    w.dirty = write || (lo & Pte.D) !== 0;
+    w.global = this.pge && (lo & Pte.G) !== 0;
+    w.newLo = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+    return EntryKind.Leaf;
   }
 }
