@@ -452,15 +452,18 @@ export abstract class Mmu {
     if (!this.startWalk(w)) return this.failWalk(rec, w.fault, w.level, access, mode);
     if (sideEffects && this.hasPsc) this.pscStart(vpn, w, rec);
     let level = w.level;
-    let tablePa = w.tablePa;
+    // the table being read, as a frame of RAM and a byte offset in it (tables need not fill a page)
+    let tableFrame = Math.floor(w.tablePa / 4096);
+    let tableOff = w.tablePa - tableFrame * 4096;
     let mask = w.topMask;
     const phys = this.phys;
-    const sizeBytes = phys.sizeBytes;
+    const nrFrames = phys.nrFrames;
     const entryBytes = fmt.entryBytes;
-    // vpn < 2^53 as 32-bit halves, so each level's index is integer shifts
+    // vpn < 2^53 as 32-bit halves (vpnHi < 2^21: an int32), so each level's index is integer shifts
     const vpnLo = vpn >>> 0;
-    const vpnHi = (vpn - vpnLo) / TWO32;
+    const vpnHi = ((vpn - vpnLo) / TWO32) | 0;
     const levelShift = g.levelShift;
+    const indexMask = g.indexMask;
     const recLevel = rec.level;
     const recIndex = rec.index;
     const recEntryPa = rec.entryPa;
@@ -469,27 +472,22 @@ export abstract class Mmu {
     for (;;) {
       const shift = levelShift[level];
       const index =
-        (shift === 0
-          ? vpnLo
-          : shift < 32
-            ? (vpnLo >>> shift) | (vpnHi << (32 - shift))
-            : vpnHi >>> (shift - 32)) & mask;
-      const entryPa = tablePa + index * entryBytes;
+        (shift < 32
+          ? (vpnLo >>> shift) | (shift === 0 || vpnHi === 0 ? 0 : vpnHi << (32 - shift))
+          : vpnHi >>> (shift - 32)) & mask;
+      const offset = tableOff + index * entryBytes; // an entry never crosses its table's page
+      const entryPa = tableFrame * 4096 + offset;
       // read the entry straight from its frame
       let lo: number;
       let hi = 0;
-      if (entryPa < sizeBytes) {
-        const frame = Math.floor(tablePa / 4096); // the table's frame: an entry never crosses a page
-        const words = phys.frameWords(frame as Pfn); // inline cast: the hot loop (units.ts)
+      if (tableFrame < nrFrames) {
+        const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
         if (words === null) lo = 0;
-        else {
-          const wi = (tablePa - frame * 4096 + index * entryBytes) >>> 2;
-          if (entryBytes === 8) {
-            lo = words[wi];
-            hi = words[wi + 1];
-          } else if (entryBytes === 4) lo = words[wi];
-          else lo = (words[wi] >>> ((entryPa & 3) * 8)) & 0xff;
-        }
+        else if (entryBytes === 8) {
+          lo = words[offset >>> 2];
+          hi = words[(offset >>> 2) + 1];
+        } else if (entryBytes === 4) lo = words[offset >>> 2];
+        else lo = (words[offset >>> 2] >>> ((offset & 3) * 8)) & 0xff;
       } else {
         // outside RAM: all ones, counted as stray
         lo = entryBytes === 1 ? phys.read8(entryPa) : phys.read32(entryPa);
@@ -516,12 +514,13 @@ export abstract class Mmu {
         );
       }
       if (sideEffects) {
-        if (w.newLo !== lo || w.newHi !== hi) this.writeBack(entryPa, hi, w.newHi, w.newLo);
-        if (this.hasPsc) this.pscFill(vpn, level, w.next, w.acc);
+        if (w.newLo !== lo) this.writeBack(entryPa, hi, hi, w.newLo); // a table's updates are in its low half
+        if (this.hasPsc) this.pscFill(vpn, level, w.nextFrame * 4096 + w.nextOffset, w.acc);
       }
-      tablePa = w.next;
+      tableFrame = w.nextFrame;
+      tableOff = w.nextOffset;
       level--;
-      mask = g.indexMask[level];
+      mask = indexMask[level];
     }
   }
 

@@ -119,8 +119,11 @@ export class WalkState {
   /** format-defined: what upper levels allow (x86: W|U|X; ARM64: APTable/XNTable) */
   acc = 0;
   // ---- outputs of decode ----
-  /** Table: physical address of the next table. Leaf: first base frame of the page. */
+  /** Leaf: first base frame of the page. */
   next = 0;
+  /** Table: the next table, as the 4 KiB frame of RAM that holds it and its byte offset there (0 for a table that fills a page) */
+  nextFrame = 0;
+  nextOffset = 0;
   /** Leaf: canonical rights (Perm) */
   rights = 0;
   /** Leaf: architecture attributes cached with the translation (x86: protection key, memory type) */
@@ -129,7 +132,11 @@ export class WalkState {
   dirty = false;
   /** Leaf: the translation is global (not tagged by an ASID/PCID) */
   global = false;
-  /** the entry as hardware writes it back (accessed/dirty updates); equal to what was read when nothing changes */
+  /**
+   * the entry as hardware writes it back (accessed/dirty updates); equal to
+   * what was read when nothing changes. A table entry's updates are in its
+   * low half (x86 A, ARM64 AF): decode sets only newLo for a Table.
+   */
   newHi = 0;
   newLo = 0;
   /** Fault: the kind */
@@ -155,8 +162,10 @@ export interface PagingFormat {
   readonly initialAcc: number;
   /**
    * Classifies the entry (hi, lo) read at `level` and fills `w`. For a Table,
-   * `w.next` is the next table's physical address and `w.acc` is updated;
-   * for a Leaf, `w.next` is the page's first base frame and rights, attrs,
+   * `w.nextFrame` and `w.nextOffset` say where the next table is (its 4 KiB
+   * frame of RAM and the byte offset in it: integers, no division in the
+   * walk) and `w.acc` is updated; for a Leaf, `w.next` is the page's first
+   * base frame and rights, attrs,
    * dirty and global are set; for both, `w.newHi/newLo` is the entry as the
    * hardware would write it back (the walker writes it only with side effects,
    * and for a leaf only when the access is allowed). Never throws.

@@ -262,14 +262,17 @@ export class TlbArray {
     keys[base] = key;
     pfns[base] = pfn;
     metas[base] = (meta & ~Meta.HELD_SIZE_MASK) | (size << Meta.HELD_SIZE_SHIFT);
-    if (attr !== 0) this.hasAttrs = true;
-    if (this.hasAttrs) {
-      const attrs = this.attrs;
-      for (let j = from; j > base; j--) attrs[j] = attrs[j - 1];
-      attrs[base] = attr;
-    }
+    if (attr !== 0 || this.hasAttrs) this.insertAttr(base, from, attr);
     if (size === 0 && ((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
     return base;
+  }
+
+  /** insert's move of the attribute array (apart: most TLBs never need it). */
+  private insertAttr(base: number, from: number, attr: number): void {
+    this.hasAttrs = true;
+    const attrs = this.attrs;
+    for (let j = from; j > base; j--) attrs[j] = attrs[j - 1];
+    attrs[base] = attr;
   }
 
   /** Drops entries for the page containing vpn that match the predicate. Returns how many. */

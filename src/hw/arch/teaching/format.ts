@@ -44,7 +44,9 @@ export const TEACHING_FORMAT: PagingFormat = {
     w.newHi = 0;
     w.newLo = lo;
     if (level === 1) {
-      w.next = (lo & TeachingPte.PFN_MASK) * TEACHING_PAGE_SIZE;
+      // a 32-byte table inside the machine's one 4 KiB frame of RAM
+      w.nextFrame = 0;
+      w.nextOffset = (lo & TeachingPte.PFN_MASK) * TEACHING_PAGE_SIZE;
       return EntryKind.Table;
     }
     w.next = lo & TeachingPte.PFN_MASK;

@@ -75,10 +75,10 @@ export class X86_64Format implements PagingFormat {
     }
     // R/W and U/S ANDed over the levels, XD ORed (kept as an "allowed" X bit)
     w.acc &= ((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X); // R/W is bit 1, U/S bit 2
-    w.newHi = hi;
     if (level === 0 || ps) return this.leaf(w, level, hi, lo);
     w.newLo = (lo | Pte.A) >>> 0;
-    w.next = (hi & this.hiAddrMask) * TWO32 + ((lo & Pte.ADDR_LO_MASK) >>> 0);
+    w.nextFrame = (hi & this.hiAddrMask) * 1048576 + (lo >>> 12); // the address field as a 4K frame
+    w.nextOffset = 0;
     return EntryKind.Table;
   }
 
@@ -110,6 +110,7 @@ export class X86_64Format implements PagingFormat {
     w.dirty = write || (lo & Pte.D) !== 0;
     w.global = this.pge && (lo & Pte.G) !== 0;
     w.newLo = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+    w.newHi = hi;
     return EntryKind.Leaf;
   }
 }
