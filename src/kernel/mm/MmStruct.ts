@@ -14,6 +14,11 @@ export class MmStruct {
   readonly ctxId = nextCtxId++;
   /** bumped on every TLB flush request (mm->context.tlb_gen) */
   tlbGen = 1;
+  /**
+   * page-table changes whose TLB flush is still owed: open mmu_gathers
+   * (mm->tlb_flush_pending, inc_tlb_flush_pending). Zero between operations.
+   */
+  tlbFlushPending = 0;
   /** CPUs that have this mm loaded (mm_cpumask) */
   readonly cpumask = new Set<number>();
   /** resident pages by kind (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES) */

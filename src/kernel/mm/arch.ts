@@ -76,6 +76,16 @@ export interface Pgtable {
   table(hi: number, lo: number, level: number): boolean;
   /** pte_pfn / pmd_pfn: the first frame a leaf maps, or the frame of the table an entry points to */
   pfn(hi: number, lo: number, level: number): number;
+  /**
+   * pte_needs_flush / huge_pmd_needs_flush: may a TLB still hold a
+   * translation from the old entry that the new one does not allow? False
+   * when the old entry was never cached (not present) or the change only
+   * adds what hardware would otherwise fault on and retry (a spurious fault
+   * at most) or only clears the accessed bit. An architecture without its
+   * own rule answers true for every change of a present entry
+   * (include/asm-generic/tlb.h's default).
+   */
+  needsFlush(oldHi: number, oldLo: number, newHi: number, newLo: number, level: number): boolean;
 
   // ---- entries that map nothing ----
   /** is_swap_pte: a swap entry (vmlab has one swap area: type 0) */

@@ -13,7 +13,7 @@ import { hugeEligible, hugeFault, hugeWp } from "./huge_memory.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doAnonymousPage, doWpPage } from "./memory.ts";
-import { isHugePmd, pmdOf, ptePa } from "./pgtable.ts";
+import { isHugePmd, pmdOf, ptePa, ptepSetAccessFlags } from "./pgtable.ts";
 import { shmemFault } from "./shmem.ts";
 import { doSwapPage } from "./swap_state.ts";
 import { type Vma, VmFlag } from "./vma.ts";
@@ -37,7 +37,7 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
       if (r !== null) return r;
     } else {
       const young = pt.modify(pmd.hi, pmd.lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
-      if (young.lo !== pmd.lo || young.hi !== pmd.hi) pt.set(phys, pmd.pa, young.hi, young.lo);
+      if (young.lo !== pmd.lo || young.hi !== pmd.hi) ptepSetAccessFlags(ctx, pmd.pa, pmd, young);
       return VmFault.OK;
     }
   } else if ((pmd === null || pt.none(pmd.hi, pmd.lo)) && hugeEligible(ctx, vma, vpn)) {
@@ -60,6 +60,6 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
   if (write && !pt.write(hi, lo)) return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
   // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
   const young = pt.modify(hi, lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
-  if (young.lo !== lo || young.hi !== hi) pt.set(phys, pa, young.hi, young.lo);
+  if (young.lo !== lo || young.hi !== hi) ptepSetAccessFlags(ctx, pa, { hi, lo }, young);
   return VmFault.OK;
 }

@@ -12,7 +12,7 @@ import { PteFlag } from "./arch.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
-import { ptePa, readPte, userPte } from "./pgtable.ts";
+import { ptePa, ptepClearFlush, ptepSetAccessFlags, readPte, setPteAt, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -83,7 +83,7 @@ function mapFilePage(
   env.pages.mapcount[pfn]++;
   rssAdd(ctx, mm, vma, pfn, 1);
   const e = userPte(ctx, pfn, vma.vmFlags, writable, dirty, false);
-  env.pgtable.set(env.phys, pa, e.hi, e.lo);
+  setPteAt(ctx, pa, e.hi, e.lo);
 }
 
 /**
@@ -144,13 +144,13 @@ export function filemapFault(
         // wp_page_shared + page_mkwrite: the page becomes dirty, the PTE writable
         f.dirty.add(index);
         const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-        pt.set(env.phys, pa, e.hi, e.lo);
+        ptepSetAccessFlags(ctx, pa, { hi, lo }, e);
         return VmFault.OK;
       }
       return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
     }
     const young = pt.modify(hi, lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
-    if (young.hi !== hi || young.lo !== lo) pt.set(env.phys, pa, young.hi, young.lo);
+    if (young.hi !== hi || young.lo !== lo) ptepSetAccessFlags(ctx, pa, { hi, lo }, young);
     return VmFault.OK;
   }
   if (!write) {
@@ -185,7 +185,7 @@ export function filemapFault(
   env.pages.mapcount[pfn] = 1;
   mm.rssAnon++;
   const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
-  pt.set(env.phys, pa, e.hi, e.lo);
+  setPteAt(ctx, pa, e.hi, e.lo);
   return got.major ? VmFault.MAJOR : VmFault.OK;
 }
 
@@ -218,7 +218,6 @@ export function msync(ctx: MmContext, mm: MmStruct, start: number, end: number, 
  * Linux: mm/rmap.c folio_mkclean
  */
 function pageMkclean(ctx: MmContext, f: FileObject, index: number, allMms: MmStruct[]): void {
-  const phys = ctx.env.phys;
   const pt = ctx.env.pgtable;
   for (const m of allMms) {
     for (const v of m.vmas) {
@@ -228,9 +227,10 @@ function pageMkclean(ctx: MmContext, f: FileObject, index: number, allMms: MmStr
       const pte = readPte(ctx, m, vpn);
       if (pte === null || !pt.accessible(pte.hi, pte.lo)) continue;
       if (!pt.write(pte.hi, pte.lo) && !pt.dirty(pte.hi, pte.lo)) continue;
-      const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.DIRTY | PteFlag.WRITE);
-      pt.set(phys, pte.pa, e.hi, e.lo);
-      ctx.env.flushTlbMmRange(m, vpn, 1);
+      // page_vma_mkclean_one: ptep_clear_flush, then the clean read-only entry
+      const old = ptepClearFlush(ctx, m, pte.pa, vpn, 0);
+      const e = pt.modify(old.hi, old.lo, 0, PteFlag.DIRTY | PteFlag.WRITE);
+      setPteAt(ctx, pte.pa, e.hi, e.lo);
     }
   }
 }

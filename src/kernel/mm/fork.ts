@@ -14,8 +14,9 @@ import { Gfp } from "./gfp.ts";
 import type { MmContext } from "./internal.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
+import { MmuGather } from "./mmu_gather.ts";
 import { PageKind } from "./PageDesc.ts";
-import { isHugePmd, levelSpan, mapper, pmdOf, ptePa, readPte } from "./pgtable.ts";
+import { isHugePmd, levelSpan, mapper, pmdOf, ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -50,6 +51,15 @@ export function newMm(ctx: MmContext): MmStruct | null {
 export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
   const child = newMm(ctx);
   if (child === null) return null;
+  // dup_mmap ends with flush_tlb_mm(oldmm), also when the copy fails half way
+  const tlb = new MmuGather(ctx, parent, true);
+  const ok = copyPageRanges(ctx, tlb, parent, child);
+  tlb.finish();
+  return ok ? child : null;
+}
+
+/** dup_mmap's loop: every VMA, and copy_page_range where vma_needs_copy. False: out of memory. */
+function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child: MmStruct): boolean {
   child.mmapBase = parent.mmapBase;
   child.stackTop = parent.stackTop;
   child.startBrk = parent.startBrk;
@@ -59,7 +69,6 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
   const pages = env.pages;
   const pt = env.pgtable;
   const nr = pt.hpagePmdNr;
-  let wrprotected = 0;
   for (const v of parent.vmas) {
     if (v.vmFlags & VmFlag.DONTCOPY) continue;
     const c = v.clone();
@@ -86,14 +95,13 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
           child.rssAnon += nr;
           if (cow && pt.write(e.hi, e.lo)) {
             e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
-            pt.set(env.phys, pmd.pa, e.hi, e.lo);
-            wrprotected++;
+            ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, e.hi, e.lo); // pmdp_set_wrprotect
           }
         }
         const pd = mapper(ctx, child).ensureTable(child.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel, true);
-        if (pd < 0) return null;
+        if (pd < 0) return false;
         const pmdIndex = Math.floor(vpn / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable;
-        pt.set(env.phys, pd * 4096 + pmdIndex * pt.entryBytes, e.hi, e.lo);
+        setPteAt(ctx, pd * 4096 + pmdIndex * pt.entryBytes, e.hi, e.lo); // set_pmd_at
         vpn += nr - 1;
         continue;
       }
@@ -112,17 +120,15 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
         rssAdd(ctx, child, v, pfn, 1);
         if (cow && pt.write(e.hi, e.lo)) {
           e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
-          pt.set(env.phys, pte.pa, e.hi, e.lo);
-          wrprotected++;
+          ptepModify(ctx, tlb, pte.pa, vpn, 0, e.hi, e.lo); // ptep_set_wrprotect
         }
       }
       const cpa = ptePa(ctx, child, vpn, true);
-      if (cpa < 0) return null;
-      pt.set(env.phys, cpa, e.hi, e.lo);
+      if (cpa < 0) return false;
+      setPteAt(ctx, cpa, e.hi, e.lo);
     }
   }
-  if (wrprotected > 0) env.flushTlbMmRange(parent, 0, env.taskSizeVpn);
-  return child;
+  return true;
 }
 
 /**

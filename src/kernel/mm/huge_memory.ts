@@ -13,7 +13,17 @@ import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageKind } from "./PageDesc.ts";
-import { hugePmd, isHugePmd, levelSpan, mapper, pmdOf, pteAllocOne } from "./pgtable.ts";
+import {
+  hugePmd,
+  isHugePmd,
+  levelSpan,
+  mapper,
+  pmdOf,
+  pteAllocOne,
+  ptepClearFlush,
+  ptepSetAccessFlags,
+  setPteAt,
+} from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -87,7 +97,7 @@ export function hugeFault(
     const zero = getHugeZeroPage(ctx);
     if (zero >= 0) {
       const e = hugePmd(ctx, zero, vma.vmFlags, false, false, true);
-      pt.set(env.phys, pmdPa, e.hi, e.lo);
+      setPteAt(ctx, pmdPa, e.hi, e.lo);
       return VmFault.OK;
     }
   }
@@ -106,7 +116,7 @@ export function hugeFault(
   for (let i = 0; i < nr; i++) env.pages.mapcount[pfn + i] = 1;
   mm.rssAnon += nr;
   const e = hugePmd(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
-  pt.set(env.phys, pmdPa, e.hi, e.lo);
+  setPteAt(ctx, pmdPa, e.hi, e.lo);
   env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr));
   ctx.thpStats.thp_fault_alloc++;
   return VmFault.OK;
@@ -157,11 +167,14 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   // page belongs to a neighbour
   for (let i = 0; i < nr; i++) {
     const e = pt.splitPte(pmd.hi, pmd.lo, special ? env.zeroPfn : base + i, special);
-    pt.set(env.phys, table * 4096 + i * pt.entryBytes, e.hi, e.lo);
+    pt.set(env.phys, table * 4096 + i * pt.entryBytes, e.hi, e.lo); // a table no walk reaches yet
   }
-  const t = pt.mkTable(table, true);
-  pt.set(env.phys, pmd.pa, t.hi, t.lo);
+  // pmdp_invalidate: the huge entry goes and is flushed (flush_pmd_tlb_range, always), then
+  // pmd_populate points the PMD at the new table
+  pt.set(env.phys, pmd.pa, 0, 0);
   env.flushTlbMmRange(mm, haddr, nr);
+  const t = pt.mkTable(table, true);
+  setPteAt(ctx, pmd.pa, t.hi, t.lo);
   ctx.thpStats.thp_split_pmd++;
   // the folio is split at once (Linux leaves it whole, PTE-mapped, on the deferred split
   // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU
@@ -217,10 +230,9 @@ export function hugeWp(
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
     for (let i = 0; i < nr; i++) env.pages.mapcount[pfn + i] = 1;
     mm.rssAnon += nr;
-    pt.set(env.phys, pmd.pa, 0, 0);
-    env.flushTlbMmRange(mm, haddr, nr);
+    ptepClearFlush(ctx, mm, pmd.pa, haddr, pt.pmdLevel); // pmdp_huge_clear_flush
     const e = hugePmd(ctx, pfn, vma.vmFlags, true, true, false);
-    pt.set(env.phys, pmd.pa, e.hi, e.lo);
+    setPteAt(ctx, pmd.pa, e.hi, e.lo);
     env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr));
     ctx.thpStats.thp_fault_alloc++;
     return VmFault.OK;
@@ -230,7 +242,7 @@ export function hugeWp(
     exclusive = env.pages.mapcount[base + i] === 1 && env.pages.refcount[base + i] === 1;
   if (exclusive) {
     const e = pt.modify(pmd.hi, pmd.lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-    pt.set(env.phys, pmd.pa, e.hi, e.lo);
+    ptepSetAccessFlags(ctx, pmd.pa, pmd, e);
     return VmFault.OK;
   }
   splitPmd(ctx, mm, haddr);

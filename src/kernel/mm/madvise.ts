@@ -8,10 +8,11 @@ import { PteFlag } from "./arch.ts";
 import { splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { putPage, zapRange } from "./memory.ts";
+import { zapRange } from "./memory.ts";
 import { isMapped, setFlags } from "./mmap.ts";
+import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { ptePa, readPte } from "./pgtable.ts";
+import { ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { VmFlag } from "./vma.ts";
 
@@ -248,14 +249,13 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
  * Linux: mm/madvise.c madvise_dontneed_single_vma (zap_page_range_single)
  */
 export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
-  const toFree: number[] = [];
+  const tlb = new MmuGather(ctx, mm);
   for (const v of mm.vmas) {
     const a = Math.max(start, v.vmStart);
     const b = Math.min(end, v.vmEnd);
-    if (a < b) zapRange(ctx, mm, a, b, toFree, true);
+    if (a < b) zapRange(ctx, tlb, mm, a, b, true);
   }
-  ctx.env.flushTlbMmRange(mm, start, end - start);
-  for (const pfn of toFree) putPage(ctx, pfn);
+  tlb.finish();
 }
 
 /**
@@ -269,7 +269,7 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
   splitRange(ctx, mm, start, end);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
-  let changed = 0;
+  const tlb = new MmuGather(ctx, mm);
   for (let vpn = start; vpn < end; vpn++) {
     const pte = readPte(ctx, mm, vpn);
     if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
@@ -279,11 +279,11 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
     if (pt.dirty(pte.hi, pte.lo) || pt.young(pte.hi, pte.lo)) {
       // pte_mkold + pte_mkclean
       const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
-      pt.set(ctx.env.phys, pte.pa, e.hi, e.lo);
-      changed++;
+      ptepModify(ctx, tlb, pte.pa, vpn, 0, e.hi, e.lo);
+      tlb.flushRange(vpn, 1); // tlb_remove_tlb_entry, whatever pte_needs_flush would say
     }
   }
-  if (changed) ctx.env.flushTlbMmRange(mm, start, end - start);
+  tlb.finish();
 }
 
 /**
@@ -291,15 +291,14 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
  * Linux: mm/madvise.c madvise_guard_install
  */
 export function guardInstall(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
-  const toFree: number[] = [];
-  zapRange(ctx, mm, start, end, toFree, true);
-  ctx.env.flushTlbMmRange(mm, start, end - start);
-  for (const pfn of toFree) putPage(ctx, pfn);
+  const tlb = new MmuGather(ctx, mm);
+  zapRange(ctx, tlb, mm, start, end, true);
+  tlb.finish();
   const pt = ctx.env.pgtable;
   for (let vpn = start; vpn < end; vpn++) {
     const pa = ptePa(ctx, mm, vpn, true);
     if (pa < 0) return -Errno.ENOMEM;
-    pt.set(ctx.env.phys, pa, pt.guard.hi, pt.guard.lo);
+    setPteAt(ctx, pa, pt.guard.hi, pt.guard.lo);
   }
   return 0;
 }
@@ -312,6 +311,6 @@ export function guardRemove(ctx: MmContext, mm: MmStruct, start: number, end: nu
   const pt = ctx.env.pgtable;
   for (let vpn = start; vpn < end; vpn++) {
     const pte = readPte(ctx, mm, vpn);
-    if (pte !== null && pt.isGuard(pte.hi, pte.lo)) pt.set(ctx.env.phys, pte.pa, 0, 0);
+    if (pte !== null && pt.isGuard(pte.hi, pte.lo)) setPteAt(ctx, pte.pa, 0, 0);
   }
 }

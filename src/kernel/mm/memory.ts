@@ -16,8 +16,21 @@ import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import type { MmuGather } from "./mmu_gather.ts";
 import { PageKind } from "./PageDesc.ts";
-import { isHugePmd, levelSpan, mapper, ptePa, tableIfPresent, userHalfEnd, userPte } from "./pgtable.ts";
+import {
+  isHugePmd,
+  levelSpan,
+  mapper,
+  ptePa,
+  ptepClearFlush,
+  ptepGetAndClear,
+  ptepSetAccessFlags,
+  setPteAt,
+  tableIfPresent,
+  userHalfEnd,
+  userPte,
+} from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -105,10 +118,9 @@ export function doAnonymousPage(
   write: boolean,
 ): VmFault {
   const env = ctx.env;
-  const pt = env.pgtable;
   if (!write) {
     const e = userPte(ctx, env.zeroPfn, vma.vmFlags, false, false, true);
-    pt.set(env.phys, pa, e.hi, e.lo);
+    setPteAt(ctx, pa, e.hi, e.lo);
     return VmFault.OK;
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
@@ -117,7 +129,7 @@ export function doAnonymousPage(
   const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   env.pages.mapcount[pfn] = 1;
   mm.rssAnon++;
-  pt.set(env.phys, pa, e.hi, e.lo);
+  setPteAt(ctx, pa, e.hi, e.lo);
   return VmFault.OK;
 }
 
@@ -145,7 +157,7 @@ export function doWpPage(
   if (vma.vmFlags & VmFlag.SHARED) {
     // wp_page_shared: a shared mapping writes the page itself
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-    pt.set(env.phys, pa, e.hi, e.lo);
+    ptepSetAccessFlags(ctx, pa, { hi, lo }, e);
     return VmFault.OK;
   }
   const swap = env.swap;
@@ -164,7 +176,7 @@ export function doWpPage(
   ) {
     // wp_page_reuse
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-    pt.set(env.phys, pa, e.hi, e.lo);
+    ptepSetAccessFlags(ctx, pa, { hi, lo }, e);
     return VmFault.OK;
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
@@ -176,9 +188,8 @@ export function doWpPage(
   if (!special || vma.vmFlags & VmFlag.PFNMAP) copyFrame(env.phys, old, pfn);
   pages.mapcount[pfn] = 1;
   const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
-  pt.set(env.phys, pa, 0, 0); // ptep_clear_flush
-  env.flushTlbMmRange(mm, vpn, 1);
-  pt.set(env.phys, pa, e.hi, e.lo);
+  ptepClearFlush(ctx, mm, pa, vpn, 0);
+  setPteAt(ctx, pa, e.hi, e.lo);
   if (special) mm.rssAnon++;
   else {
     if (pages.kind[old] !== PageKind.UserAnon) {
@@ -192,15 +203,17 @@ export function doWpPage(
 }
 
 /**
- * zap_pte_range: clears every PTE in [start, end), dropping mapcounts and RSS; pages to free go to toFree.
+ * zap_pte_range: clears every PTE in [start, end), dropping mapcounts and
+ * RSS; the flush each cleared entry needs, and the pages to free after it,
+ * go to the gather.
  * Linux: mm/memory.c zap_pte_range (unmap_page_range; zap_huge_pmd in mm/huge_memory.c)
  */
 export function zapRange(
   ctx: MmContext,
+  tlb: MmuGather,
   mm: MmStruct,
   start: number,
   end: number,
-  toFree: number[],
   keepGuards = false,
 ): void {
   const phys = ctx.env.phys;
@@ -216,12 +229,12 @@ export function zapRange(
       const h = vpn - (vpn % nr);
       if (h >= start && h + nr <= end) {
         // zap_huge_pmd: the whole huge page goes
-        pt.set(phys, pmdE.entryPa, 0, 0);
+        ptepGetAndClear(ctx, tlb, pmdE.entryPa, h, pt.pmdLevel);
         if (!pt.special(pmdE.hi, pmdE.lo)) {
           const base = pt.pfn(pmdE.hi, pmdE.lo, pt.pmdLevel);
           for (let i = 0; i < nr; i++) {
             pages.mapcount[base + i]--;
-            toFree.push(base + i);
+            tlb.removePage(base + i);
           }
           mm.rssAnon -= nr;
         }
@@ -241,7 +254,7 @@ export function zapRange(
       const { hi, lo } = pt.get(phys, pa);
       if (pt.none(hi, lo)) continue;
       if (keepGuards && pt.isGuard(hi, lo)) continue;
-      pt.set(phys, pa, 0, 0);
+      ptepGetAndClear(ctx, tlb, pa, vpn, 0);
       if (pt.isSwap(hi, lo)) {
         // zap_nonpresent_ptes: free_swap_and_cache
         freeSwapAndCache(ctx, pt.swapOffset(hi, lo));
@@ -252,7 +265,7 @@ export function zapRange(
       const pfn = pt.pfn(hi, lo, 0);
       rssAdd(ctx, mm, zapVma, pfn, -1);
       pages.mapcount[pfn]--;
-      toFree.push(pfn);
+      tlb.removePage(pfn);
     }
   }
 }
@@ -288,6 +301,8 @@ export function freePgtables(
       const child = pt.pfn(hi, lo, level);
       const childEmpty = walk(child, level - 1, childBase);
       if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
+        // p?d_clear: the caller's gather has flushed the range already (so no paging-structure
+        // cache still points at the table freed here)
         if (level === pt.levels - 1)
           pt.setTop(phys, pa, 0, 0); // pgd_clear
         else pt.set(phys, pa, 0, 0);
@@ -314,7 +329,7 @@ export function remapPfnRange(ctx: MmContext, mm: MmStruct, vma: Vma, pfn: numbe
     const pa = ptePa(ctx, mm, vma.vmStart + i, true);
     assert(pa >= 0, "remap_pfn_range: no memory for a page table");
     const e = userPte(ctx, pfn + i, vma.vmFlags, writable, false, true);
-    ctx.env.pgtable.set(ctx.env.phys, pa, e.hi, e.lo);
+    setPteAt(ctx, pa, e.hi, e.lo);
   }
 }
 

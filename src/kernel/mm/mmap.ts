@@ -10,7 +10,8 @@
 import type { FileHandle, FileObject } from "../fs/file.ts";
 import { Errno, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { freePgtables, putPage, remapPfnRange, zapRange } from "./memory.ts";
+import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
+import { MmuGather } from "./mmu_gather.ts";
 import { userHalfEnd } from "./pgtable.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
 import { Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
@@ -271,14 +272,13 @@ export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: num
   splitAt(mm, end);
   const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
   if (doomed.length === 0) return 0;
-  const toFree: number[] = [];
+  const tlb = new MmuGather(ctx, mm);
   for (const v of doomed) {
-    zapRange(ctx, mm, v.vmStart, v.vmEnd, toFree);
+    zapRange(ctx, tlb, mm, v.vmStart, v.vmEnd);
     if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
     mm.remove(v);
   }
-  ctx.env.flushTlbMmRange(mm, doomed[0].vmStart, doomed[doomed.length - 1].vmEnd - doomed[0].vmStart);
-  for (const pfn of toFree) putPage(ctx, pfn);
+  tlb.finish(); // the flush, then the pages freed
   for (const v of doomed) dropVma(ctx, v);
   const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
   const next = mm.vmas.find((v) => v.vmStart >= end);
@@ -331,14 +331,16 @@ export function setFlags(
  */
 export function exitMmap(ctx: MmContext, mm: MmStruct): void {
   const all = mm.vmas.slice();
-  const toFree: number[] = [];
+  const tlb = new MmuGather(ctx, mm, true);
   for (const v of all) {
-    zapRange(ctx, mm, v.vmStart, v.vmEnd, toFree);
+    zapRange(ctx, tlb, mm, v.vmStart, v.vmEnd);
     mm.remove(v);
   }
   mm.committed = 0;
-  ctx.env.flushTlbMmRange(mm, 0, ctx.env.taskSizeVpn);
-  for (const pfn of toFree) putPage(ctx, pfn);
+  // free_pgtables below frees every table: tlb->freed_tables makes the flush happen even
+  // when no PTE was present
+  if (mm.ptPages > 0) tlb.flushRange(0, ctx.env.taskSizeVpn);
+  tlb.finish();
   for (const v of all) dropVma(ctx, v);
   freePgtables(ctx, mm, 0, userHalfEnd(ctx), 0, userHalfEnd(ctx));
   mm.dead = true;

@@ -8,7 +8,8 @@ import { splitRange } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { mergeAround, splitAt } from "./mmap.ts";
-import { hugePmd, isHugePmd, pmdOf, readPte, userPte } from "./pgtable.ts";
+import { MmuGather } from "./mmu_gather.ts";
+import { hugePmd, isHugePmd, pmdOf, ptepModify, readPte, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -34,7 +35,7 @@ export function mprotect(
   splitAt(mm, start);
   splitAt(mm, end);
   const changed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
-  let ptesChanged = 0;
+  const tlb = new MmuGather(ctx, mm);
   for (const v of changed) {
     let flags = v.vmFlags & ~(VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
     if (prot.r) flags |= VmFlag.READ;
@@ -46,9 +47,9 @@ export function mprotect(
       mm.committed += v.pages;
     }
     v.vmFlags = flags;
-    ptesChanged += changeProtection(ctx, mm, v);
+    changeProtection(ctx, tlb, mm, v);
   }
-  if (ptesChanged > 0) ctx.env.flushTlbMmRange(mm, start, nrPages);
+  tlb.finish();
   for (const v of changed) if (mm.indexOf(v) >= 0) mergeAround(ctx, mm, v);
   return 0;
 }
@@ -57,15 +58,15 @@ export function mprotect(
  * change_pte_range: rewrite each PTE of the VMA for its new rights. A
  * private page stays (or becomes) writable only if it is an exclusive,
  * dirty anonymous page (can_change_pte_writable); otherwise a write will
- * fault and copy.
+ * fault and copy. Each changed entry the architecture says a TLB may still
+ * hold (pte_needs_flush) joins the gather's range; mprotect flushes that
+ * range once, at the end.
  * Linux: mm/mprotect.c change_protection (change_pte_range; change_huge_pmd in mm/huge_memory.c)
  */
-function changeProtection(ctx: MmContext, mm: MmStruct, v: Vma): number {
-  const phys = ctx.env.phys;
+function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma): void {
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const nr = pt.hpagePmdNr;
-  let n = 0;
   splitRange(ctx, mm, v.vmStart, v.vmEnd, true);
   for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
     const pmd = pmdOf(ctx, mm, vpn);
@@ -79,10 +80,8 @@ function changeProtection(ctx: MmContext, mm: MmStruct, v: Vma): number {
         exclusive = pages.mapcount[base + i] === 1 && pages.refcount[base + i] === 1;
       const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && exclusive && dirty;
       const next = hugePmd(ctx, base, v.vmFlags, writable, dirty, special);
-      if (next.hi !== pmd.hi || next.lo !== pmd.lo) {
-        pt.set(phys, pmd.pa, next.hi, next.lo);
-        n++;
-      }
+      if (next.hi !== pmd.hi || next.lo !== pmd.lo)
+        ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, next.hi, next.lo);
       vpn += nr - 1 - (vpn % nr);
       continue;
     }
@@ -97,10 +96,6 @@ function changeProtection(ctx: MmContext, mm: MmStruct, v: Vma): number {
     const notify = v.file !== null && v.file.fs === "disk";
     const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? !notify || dirty : exclusive && dirty);
     const next = userPte(ctx, pfn, v.vmFlags, writable, dirty, special);
-    if (next.hi !== pte.hi || next.lo !== pte.lo) {
-      pt.set(phys, pte.pa, next.hi, next.lo);
-      n++;
-    }
+    if (next.hi !== pte.hi || next.lo !== pte.lo) ptepModify(ctx, tlb, pte.pa, vpn, 0, next.hi, next.lo);
   }
-  return n;
 }

@@ -6,7 +6,8 @@ import { splitRange } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { getUnmappedArea, isFree, munmap } from "./mmap.ts";
-import { ptePa, readPte } from "./pgtable.ts";
+import { MmuGather } from "./mmu_gather.ts";
+import { ptePa, ptepGetAndClear, readPte, setPteAt } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -68,15 +69,16 @@ function moveVma(
 ): number {
   const moved = Math.min(oldPages, newPages);
   splitRange(ctx, mm, start, start + oldPages);
-  const phys = ctx.env.phys;
   const pt = ctx.env.pgtable;
   const entries: { hi: number; lo: number }[] = [];
+  const tlb = new MmuGather(ctx, mm);
   for (let i = 0; i < moved; i++) {
     const pte = readPte(ctx, mm, start + i);
-    entries.push(pte === null ? { hi: 0, lo: 0 } : { hi: pte.hi, lo: pte.lo });
-    if (pte !== null) pt.set(phys, pte.pa, 0, 0);
+    entries.push(pte === null ? { hi: 0, lo: 0 } : ptepGetAndClear(ctx, tlb, pte.pa, start + i, 0));
   }
-  ctx.env.flushTlbMmRange(mm, start, moved);
+  // move_ptes: a present entry moved (force_flush) flushes the whole old range (flush_tlb_range)
+  if (tlb.pending) tlb.flushRange(start, moved);
+  tlb.finish();
   const nv = vma.clone();
   nv.vmStart = to;
   nv.vmEnd = to + newPages;
@@ -92,7 +94,7 @@ function moveVma(
     if (pt.none(e.hi, e.lo)) continue;
     const pa = ptePa(ctx, mm, to + i, true);
     if (pa < 0) return -Errno.ENOMEM;
-    pt.set(phys, pa, e.hi, e.lo);
+    setPteAt(ctx, pa, e.hi, e.lo);
   }
   return to;
 }

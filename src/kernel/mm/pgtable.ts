@@ -6,11 +6,14 @@
  * walks. Linux: include/linux/pgtable.h (pte_offset_map, pmd_offset),
  * mm/memory.c (__pte_alloc, follow_pte).
  */
+import { assert } from "../../base/assert.ts";
 import { type Pfn, pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
+import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import type { MmuGather } from "./mmu_gather.ts";
 import { PageKind } from "./PageDesc.ts";
 
 /**
@@ -161,4 +164,119 @@ export function hugePmd(
   special: boolean,
 ): { hi: number; lo: number } {
   return ctx.env.pgtable.mkUser(pfn, ctx.env.pgtable.pmdLevel, vmFlags, writable, dirty, special);
+}
+
+// ---- writing entries: the only ways mm changes an entry a TLB may hold ----
+
+const ACCESS_FLAGS = PteFlag.YOUNG | PteFlag.DIRTY | PteFlag.WRITE;
+
+/**
+ * set_pte_at / set_pmd_at into an entry no TLB can hold (none, a swap
+ * entry, a marker, PROT_NONE): installing owes no flush. Changing an
+ * entry the hardware may have cached this way is a broken invariant.
+ * Linux: include/linux/pgtable.h set_pte_at
+ */
+export function setPteAt(ctx: MmContext, pa: number, hi: number, lo: number): void {
+  const pt = ctx.env.pgtable;
+  const old = pt.get(ctx.env.phys, pa);
+  assert(
+    !pt.accessible(old.hi, old.lo),
+    `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
+  );
+  pt.set(ctx.env.phys, pa, hi, lo);
+}
+
+/**
+ * ptep_set_access_flags / pmdp_set_access_flags: the entry gains accessed,
+ * dirty or write permission, frame and everything else kept. No flush: a
+ * TLB that still holds the old entry can only fault, and the fault finds
+ * the entry already fixed (a spurious fault; x86 drops the stale entry on
+ * the fault, flush_tlb_fix_spurious_fault).
+ * Linux: mm/pgtable-generic.c ptep_set_access_flags
+ */
+export function ptepSetAccessFlags(
+  ctx: MmContext,
+  pa: number,
+  old: { hi: number; lo: number },
+  next: { hi: number; lo: number },
+): void {
+  const pt = ctx.env.pgtable;
+  const a = pt.modify(old.hi, old.lo, 0, ACCESS_FLAGS);
+  const b = pt.modify(next.hi, next.lo, 0, ACCESS_FLAGS);
+  assert(
+    a.hi === b.hi &&
+      a.lo === b.lo &&
+      (!pt.young(old.hi, old.lo) || pt.young(next.hi, next.lo)) &&
+      (!pt.dirty(old.hi, old.lo) || pt.dirty(next.hi, next.lo)) &&
+      (!pt.write(old.hi, old.lo) || pt.write(next.hi, next.lo)),
+    `ptep_set_access_flags at 0x${pa.toString(16)}: the change takes something away`,
+  );
+  pt.set(ctx.env.phys, pa, next.hi, next.lo);
+}
+
+/**
+ * Writes a new value over an entry under a gather: if the architecture
+ * says a TLB may hold what the new entry no longer allows
+ * (pte_needs_flush), the page (or the huge page at `level`) joins the
+ * gather's flush range.
+ * Linux: mm/mprotect.c change_pte_range (ptep_modify_prot_commit, tlb_flush_pte_range)
+ */
+export function ptepModify(
+  ctx: MmContext,
+  tlb: MmuGather,
+  pa: number,
+  vpn: number,
+  level: number,
+  hi: number,
+  lo: number,
+): void {
+  const pt = ctx.env.pgtable;
+  const old = pt.get(ctx.env.phys, pa);
+  if (level === pt.levels - 1) pt.setTop(ctx.env.phys, pa, hi, lo);
+  else pt.set(ctx.env.phys, pa, hi, lo);
+  if (pt.needsFlush(old.hi, old.lo, hi, lo, level)) {
+    const span = levelSpan(ctx, level);
+    tlb.flushRange(vpn - (vpn % span), span);
+  }
+}
+
+/**
+ * ptep_get_and_clear under a gather (zap_pte_range, zap_huge_pmd): the
+ * entry is cleared, its old value returned, and the page joins the flush
+ * range if a TLB may hold it.
+ * Linux: include/linux/pgtable.h ptep_get_and_clear_full, tlb_remove_tlb_entry
+ */
+export function ptepGetAndClear(
+  ctx: MmContext,
+  tlb: MmuGather,
+  pa: number,
+  vpn: number,
+  level: number,
+): { hi: number; lo: number } {
+  const old = ctx.env.pgtable.get(ctx.env.phys, pa);
+  ptepModify(ctx, tlb, pa, vpn, level, 0, 0);
+  return old;
+}
+
+/**
+ * ptep_clear_flush / pmdp_huge_clear_flush: clear one entry and flush it
+ * from every TLB at once (flush_tlb_page), before the caller installs a
+ * new frame or frees the old one. Returns the old entry.
+ * Linux: mm/pgtable-generic.c ptep_clear_flush
+ */
+export function ptepClearFlush(
+  ctx: MmContext,
+  mm: MmStruct,
+  pa: number,
+  vpn: number,
+  level: number,
+): { hi: number; lo: number } {
+  const pt = ctx.env.pgtable;
+  const old = pt.get(ctx.env.phys, pa);
+  pt.set(ctx.env.phys, pa, 0, 0);
+  if (pt.needsFlush(old.hi, old.lo, 0, 0, level)) {
+    const span = levelSpan(ctx, level);
+    ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span);
+  }
+  return old;
 }

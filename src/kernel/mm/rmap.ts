@@ -14,7 +14,7 @@ import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageKind } from "./PageDesc.ts";
-import { isHugePmd, pmdOf, readPte } from "./pgtable.ts";
+import { isHugePmd, pmdOf, ptepClearFlush, readPte, setPteAt } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -103,6 +103,8 @@ export function folioReferenced(
     if (v.vmFlags & VmFlag.EXEC) res.exec = true;
     if (pt.young(hi, lo)) {
       res.young++;
+      // ptep_clear_flush_young: the accessed bit cleared, and this page flushed whatever
+      // the entry's level (x86 Linux skips this flush; vmlab keeps it: docs/processes.md)
       const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
       pt.set(r.env.phys, pa, e.hi, e.lo);
       r.env.flushPage(mm, vpn);
@@ -119,15 +121,14 @@ export function folioReferenced(
  * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
  */
 export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: number): boolean {
-  const phys = r.env.phys;
   const pages = r.env.pages;
   const pt = r.env.userMm.env.pgtable;
   const e = pt.mkSwap(slot);
   let dirty = false;
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) dirty = true;
-    pt.set(phys, pa, e.hi, e.lo);
-    r.env.flushPage(mm, vpn);
+    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+    setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
     swap.map[slot]++;
     mm.swapEnts++;
     mm.rssAnon--;
@@ -148,8 +149,7 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
   const pt = r.env.userMm.env.pgtable;
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) f.dirty.add(index);
-    pt.set(r.env.phys, pa, 0, 0);
-    r.env.flushPage(mm, vpn);
+    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
     mm.rssFile--;
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;

@@ -10,7 +10,7 @@ import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage } from "./memory.ts";
 import { PageKind } from "./PageDesc.ts";
-import { userPte } from "./pgtable.ts";
+import { setPteAt, userPte } from "./pgtable.ts";
 import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -64,7 +64,7 @@ export function shmemFault(
   env.pages.mapcount[pfn]++;
   mm.rssShmem++;
   const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, write, false);
-  env.pgtable.set(env.phys, pa, e.hi, e.lo);
+  setPteAt(ctx, pa, e.hi, e.lo);
   return VmFault.OK;
 }
 

@@ -12,7 +12,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, doWpPage } from "./memory.ts";
-import { readPte, userPte } from "./pgtable.ts";
+import { readPte, setPteAt, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -57,7 +57,7 @@ export function doSwapPage(
     pages.refcount[pfn]--;
   }
   const e = userPte(ctx, pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
-  env.pgtable.set(env.phys, pa, e.hi, e.lo);
+  setPteAt(ctx, pa, e.hi, e.lo);
   if (major) swapReadahead(ctx, mm, vma, vpn);
   if (write && !exclusive) {
     const again = doWpPage(ctx, mm, vma, vpn, pa, e.hi, e.lo);

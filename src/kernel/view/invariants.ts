@@ -80,6 +80,10 @@ export function checkInvariants(k: KernelCore): string[] {
     const mm = t.mm;
     if (!t.alive || mm === null || seen.has(mm)) continue;
     seen.add(mm);
+    if (mm.tlbFlushPending !== 0)
+      problems.push(
+        `${t.comm}: ${mm.tlbFlushPending} TLB flush(es) still pending (an mmu_gather never finished)`,
+      );
     let anon = 0;
     let shmem = 0;
     let file = 0;

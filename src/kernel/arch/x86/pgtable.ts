@@ -83,6 +83,23 @@ export class X86Pgtable implements Pgtable {
     return lo === 0 && hi === 0;
   }
 
+  /**
+   * arch/x86/include/asm/tlbflush.h pte_needs_flush (pte_flags_need_flush
+   * with ignore_access): a non-present old entry was never cached; a new
+   * frame always needs a flush; of the flags, clearing D or P does, any
+   * change of RW, US, PWT, PCD, PSE, G, PAT, the protection key or NX does,
+   * and A and the software bits (11..9, 58..52) never do.
+   */
+  needsFlush(oldHi: number, oldLo: number, newHi: number, newLo: number, level: number): boolean {
+    if ((oldLo & Pte.P) === 0) return false;
+    if (this.pfn(oldHi, oldLo, level) !== this.pfn(newHi, newLo, level)) return true;
+    const diffLo = oldLo ^ newLo;
+    const diffHi = oldHi ^ newHi;
+    if (diffLo & oldLo & (Pte.D | Pte.P)) return true;
+    const onChangeLo = Pte.RW | Pte.US | Pte.PWT | Pte.PCD | Pte.PS | Pte.G | Pte.PAT_LARGE;
+    return (diffLo & onChangeLo) !== 0 || (diffHi & (PteHi.PKEY_MASK | PteHi.XD)) !== 0;
+  }
+
   present(_hi: number, lo: number): boolean {
     return (lo & (Pte.P | PTE_PROTNONE)) !== 0;
   }

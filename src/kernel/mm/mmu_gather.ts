@@ -1,0 +1,93 @@
+/**
+ * The TLB flush that page-table changes owe, and the pages that must wait
+ * for it. Linux: mm/mmu_gather.c and include/asm-generic/tlb.h (struct
+ * mmu_gather: tlb_gather_mmu, tlb_gather_mmu_fullmm, tlb_flush_pte_range,
+ * tlb_flush_pmd_range, __tlb_remove_page, tlb_flush_mmu, tlb_finish_mmu).
+ *
+ * Every change of an entry that a TLB may hold goes through one of the
+ * helpers in mm/pgtable.ts, which asks the architecture whether the change
+ * needs a flush (pte_needs_flush) and, if so, adds the page to a gather's
+ * range. A change that needs a flush and has no gather is a broken
+ * invariant (it throws); a gather opened and never finished leaves
+ * `mm.tlbFlushPending` above zero, which the invariant checker reports;
+ * and a flush the architecture's TLB code drops shows up as a stale TLB use
+ * in the coherence checker. Pages unmapped under a gather are freed only
+ * after its flush, so no CPU can reach a reused frame through a stale
+ * entry.
+ *
+ * The gather's range is what Linux's is: from the first to the last page
+ * whose entry needed a flush (tlb->start, tlb->end), not the range the
+ * system call named; a fullmm gather (exit, fork's write-protection)
+ * flushes the whole mm.
+ */
+import { assert } from "../../base/assert.ts";
+import type { MmContext } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { putPage } from "./memory.ts";
+
+export class MmuGather {
+  /** first page owed a flush (tlb->start); Infinity while none is */
+  start = Number.POSITIVE_INFINITY;
+  /** one past the last page owed a flush (tlb->end) */
+  end = 0;
+  /** flushes issued by this gather (tlb_flush_mmu_tlbonly calls that flushed) */
+  flushes = 0;
+  /** pages to free after the flush (__tlb_remove_page's batch) */
+  private readonly batch: number[] = [];
+  private finished = false;
+
+  /**
+   * tlb_gather_mmu (fullmm: tlb_gather_mmu_fullmm, which exit_mmap uses; vmlab's fork uses it
+   * too for dup_mmap's flush_tlb_mm of the parent)
+   */
+  constructor(
+    private readonly ctx: MmContext,
+    readonly mm: MmStruct,
+    readonly fullmm = false,
+  ) {
+    mm.tlbFlushPending++; // inc_tlb_flush_pending
+  }
+
+  /** Is a flush owed? */
+  get pending(): boolean {
+    return this.end > 0;
+  }
+
+  /** tlb_flush_pte_range / tlb_flush_pmd_range: pages [vpn, vpn+nr) need a flush. */
+  flushRange(vpn: number, nr: number): void {
+    assert(!this.finished, "mmu_gather: a change after tlb_finish_mmu");
+    if (vpn < this.start) this.start = vpn;
+    if (vpn + nr > this.end) this.end = vpn + nr;
+  }
+
+  /** __tlb_remove_page: drop a reference to pfn once the flush is done. */
+  removePage(pfn: number): void {
+    assert(!this.finished, "mmu_gather: a page removed after tlb_finish_mmu");
+    this.batch.push(pfn);
+  }
+
+  /** tlb_flush_mmu_tlbonly: the owed flush now, if any (fullmm: the whole mm). */
+  flushTlbOnly(): void {
+    if (!this.pending) return;
+    if (this.fullmm) this.ctx.env.flushTlbMmRange(this.mm, 0, this.ctx.env.taskSizeVpn);
+    else this.ctx.env.flushTlbMmRange(this.mm, this.start, this.end - this.start);
+    this.flushes++;
+    this.start = Number.POSITIVE_INFINITY;
+    this.end = 0;
+  }
+
+  /** tlb_flush_mmu: the flush, then the batched pages freed (tlb_batch_pages_flush). */
+  flushMmu(): void {
+    this.flushTlbOnly();
+    for (const pfn of this.batch) putPage(this.ctx, pfn);
+    this.batch.length = 0;
+  }
+
+  /** tlb_finish_mmu: flush and free what is owed; the gather is closed. */
+  finish(): void {
+    assert(!this.finished, "mmu_gather: tlb_finish_mmu twice");
+    this.flushMmu();
+    this.finished = true;
+    this.mm.tlbFlushPending--; // dec_tlb_flush_pending
+  }
+}
