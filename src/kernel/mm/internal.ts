@@ -7,7 +7,7 @@
  *
  * The modules of mm/ import one another as a DAG, lowest first:
  *
- *     swapfile <- internal <- pgtable <- huge_memory <- memory
+ *     swapfile <- internal <- pgtable <- huge_memory <- memory <- mmu_gather
  *       <- {filemap, shmem, swap_state, fork, rmap} <- {fault, mmap}
  *       <- {mprotect, mremap, mlock, madvise} <- userMm <- vmscan
  *
@@ -86,6 +86,16 @@ export interface MmEnv {
   readonly swap: SwapArea | null;
   /** the LRU lists of page reclaim (set once the kernel has built them) */
   lru: LruHooks | null;
+}
+
+/**
+ * What page-table changes need of an mmu_gather: a range owed a flush, and
+ * pages to free only after it (mm/mmu_gather.ts implements it).
+ * Linux: include/asm-generic/tlb.h tlb_flush_pte_range, __tlb_remove_page
+ */
+export interface TlbGather {
+  flushRange(vpn: number, nr: number): void;
+  removePage(pfn: number): void;
 }
 
 /** vm.* settings that shape mmap. */

@@ -14,9 +14,8 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
-import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import type { MmuGather } from "./mmu_gather.ts";
 import { PageKind } from "./PageDesc.ts";
 import {
   isHugePmd,
@@ -210,7 +209,7 @@ export function doWpPage(
  */
 export function zapRange(
   ctx: MmContext,
-  tlb: MmuGather,
+  tlb: TlbGather,
   mm: MmStruct,
   start: number,
   end: number,

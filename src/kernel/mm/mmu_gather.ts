@@ -21,11 +21,11 @@
  * flushes the whole mm.
  */
 import { assert } from "../../base/assert.ts";
-import type { MmContext } from "./internal.ts";
+import type { MmContext, TlbGather } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage } from "./memory.ts";
 
-export class MmuGather {
+export class MmuGather implements TlbGather {
   /** first page owed a flush (tlb->start); Infinity while none is */
   start = Number.POSITIVE_INFINITY;
   /** one past the last page owed a flush (tlb->end) */

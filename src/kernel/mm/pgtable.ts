@@ -11,9 +11,8 @@ import { type Pfn, pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
-import type { MmContext } from "./internal.ts";
+import type { MmContext, TlbGather } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import type { MmuGather } from "./mmu_gather.ts";
 import { PageKind } from "./PageDesc.ts";
 
 /**
@@ -223,7 +222,7 @@ export function ptepSetAccessFlags(
  */
 export function ptepModify(
   ctx: MmContext,
-  tlb: MmuGather,
+  tlb: TlbGather,
   pa: number,
   vpn: number,
   level: number,
@@ -248,7 +247,7 @@ export function ptepModify(
  */
 export function ptepGetAndClear(
   ctx: MmContext,
-  tlb: MmuGather,
+  tlb: TlbGather,
   pa: number,
   vpn: number,
   level: number,
