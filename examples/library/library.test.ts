@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { cowDemo } from "../examples/library/cow.ts";
-import { replayAtSizes } from "../examples/library/replay.ts";
-import { FastSim } from "../src/analysis/policy/fast.ts";
-import { readTrace } from "../src/workloads/trace/formats.ts";
-import { openTrace } from "../src/workloads/trace/input.ts";
+import { FastSim } from "../../src/analysis/policy/fast.ts";
+import { readTrace } from "../../src/workloads/trace/formats.ts";
+import { openTrace } from "../../src/workloads/trace/input.ts";
+import { cowDemo } from "./cow.ts";
+import { replayAtSizes } from "./replay.ts";
 
 describe("the library example", () => {
   it("shows copy-on-write through the API", () => {
