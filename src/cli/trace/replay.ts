@@ -80,7 +80,7 @@ export class Replay {
       this.optPages = new Float64Array(1 << 20);
       this.inner = (w, n) => {
         // record.ts's layout written out (a fetch is kind lo & 3 = 0, the page hi * 2^18 + (lo >>> 14)):
-        // keep in sync with it (see there why; test/cli/replay.test.ts checks)
+        // keep in sync with it (see there why; src/cli/trace/replay.test.ts checks)
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
           if (dataOnly && (lo & 3) === 0) continue;
@@ -178,7 +178,7 @@ export class Replay {
     const { exact, shards, ws, tlbCurve, curveSims } = an;
     const dataOnly = this.s.dataOnly;
     // record.ts's layout written out (a fetch is kind lo & 3 = 0, the page hi * 2^18 + (lo >>> 14)):
-    // keep in sync with it (see there why; test/cli/replay.test.ts checks)
+    // keep in sync with it (see there why; src/cli/trace/replay.test.ts checks)
     for (let i = 0; i < n; i++) {
       const lo = w[2 * i];
       if (dataOnly && (lo & 3) === 0) continue;

@@ -36,7 +36,7 @@
  *   KernelMode.feed (analysis/trace: the analysis layer may not import
  *   workloads): record.test.ts;
  * - the policy and analysis loops of vmlab trace (cli/trace/replay.ts):
- *   test/cli/replay.test.ts.
+ *   src/cli/trace/replay.test.ts.
  *
  * The folded form of records, the runs of the reading thread, has its own
  * layout in runs.ts.

@@ -5,18 +5,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { curveSizes, StackDistance, WorkingSet } from "../../src/analysis/mrc.ts";
-import { FastSim } from "../../src/analysis/policy/fast.ts";
-import { PolicySim } from "../../src/analysis/policy/simulate.ts";
-import { TlbCurve } from "../../src/analysis/tlbCurve.ts";
-import {
-  parseCurves,
-  parseReplay,
-  parseSamplers,
-  type TraceCliOptions,
-} from "../../src/cli/trace/options.ts";
-import { Replay } from "../../src/cli/trace/replay.ts";
-import { isFetch, isWrite, pageAt, recordKind, setRecord } from "../../src/workloads/trace/record.ts";
+import { curveSizes, StackDistance, WorkingSet } from "../../analysis/mrc.ts";
+import { FastSim } from "../../analysis/policy/fast.ts";
+import { PolicySim } from "../../analysis/policy/simulate.ts";
+import { TlbCurve } from "../../analysis/tlbCurve.ts";
+import { isFetch, isWrite, pageAt, recordKind, setRecord } from "../../workloads/trace/record.ts";
+import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
+import { Replay } from "./replay.ts";
 
 /**
  * Pages that a slip in the decoding would merge: neighbours, and pages

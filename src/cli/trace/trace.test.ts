@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./run.ts";
+import { vmlab } from "../testkit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-trace-cli-"));
 
@@ -178,7 +178,7 @@ describe("vmlab trace", () => {
 
   it("reads a generated trace from a pipe: a scan one page larger than memory misses every time under LRU", () => {
     const gen = spawnSync(process.execPath, [
-      join(import.meta.dirname, "../../bin/vmlab.mjs"),
+      join(import.meta.dirname, "../../../bin/vmlab.mjs"),
       "gen",
       "seq",
       "--pages",
@@ -191,7 +191,7 @@ describe("vmlab trace", () => {
     const r = spawnSync(
       process.execPath,
       [
-        join(import.meta.dirname, "../../bin/vmlab.mjs"),
+        join(import.meta.dirname, "../../../bin/vmlab.mjs"),
         "trace",
         "-",
         "--mode",
@@ -218,7 +218,7 @@ describe("vmlab trace", () => {
   it("gives the same figures from a file (folded into runs on the reading thread) as from a pipe (record by record)", () => {
     const f = join(dir, "hot.u64");
     expect(vmlab(["gen", "hotcold", "--pages", "400", "--refs", "60000", "--out", f]).code).toBe(0);
-    const bin = join(import.meta.dirname, "../../bin/vmlab.mjs");
+    const bin = join(import.meta.dirname, "../../../bin/vmlab.mjs");
     for (const policy of ["clock", "lru"]) {
       const args = [
         "trace",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./run.ts";
+import { vmlab } from "./testkit.ts";
 
 describe("vmlab policy", () => {
   it("prints the per-access table and the counts", () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./run.ts";
+import { vmlab } from "./testkit.ts";
 
 const IMG = "examples/images/simple.json";
 

@@ -1,7 +1,7 @@
 /** The progress line of vmlab trace: only on a terminal, throttled, with the ETA when the size is known. */
 import { describe, expect, it } from "vitest";
-import { Progress } from "../../src/cli/trace/index.ts";
-import { vmlab } from "./run.ts";
+import { vmlab } from "../testkit.ts";
+import { Progress } from "./index.ts";
 
 describe("the progress line", () => {
   it("is drawn on a terminal only, at most every 200 ms, with percent and ETA, and erased at the end", () => {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: plain ESM script without types
-import { checkLayers, importsOf } from "../scripts/check-layers.mjs";
+import { checkLayers, importsOf } from "./check-layers.mjs";
 
 function tree(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), "vmlab-layers-"));

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./run.ts";
+import { vmlab } from "./testkit.ts";
 
 const haveValgrind = spawnSync("valgrind", ["--version"]).status === 0;
 const dir = mkdtempSync(join(tmpdir(), "vmlab-record-"));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./run.ts";
+import { vmlab } from "./testkit.ts";
 
 describe("vmlab repl", () => {
   it("runs the language line by line, reports a bad line with a caret and goes on", () => {

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../src/base/errors.ts";
+import { vmlab } from "../src/cli/testkit.ts";
 import { formatWithCaret } from "../src/workloads/scenario/lang/parser.ts";
 import { runScenario } from "../src/workloads/scenario/session.ts";
-import { vmlab } from "./cli/run.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
