@@ -11,6 +11,7 @@ import type { Mmu } from "../mmu/Mmu.ts";
 import type { TlbSpec } from "../mmu/Tlb.ts";
 import type { WalkImageDriver } from "../mmu/walkImage.ts";
 import type { PhysMem } from "../PhysMem.ts";
+import { ARM64_WALK_IMAGE } from "./arm64/image.ts";
 import { Arm64Mapper } from "./arm64/Mapper.ts";
 import { Arm64Machine } from "./arm64/machine.ts";
 import { teachingMachine } from "./teaching/machine.ts";
@@ -74,7 +75,7 @@ export function hwArch(name: string, allowed: readonly string[] = Object.keys(HW
 }
 
 /** The `vmlab walk` image drivers, one per family of `arch` values. */
-const WALK_IMAGES: readonly WalkImageDriver[] = [X86_WALK_IMAGE];
+const WALK_IMAGES: readonly WalkImageDriver[] = [X86_WALK_IMAGE, ARM64_WALK_IMAGE];
 
 export function walkImageArches(): readonly WalkImageDriver[] {
   return WALK_IMAGES;
