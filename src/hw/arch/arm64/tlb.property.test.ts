@@ -113,8 +113,8 @@ function run(ops: Op[], invalidate: boolean, tlb: string, psc: boolean) {
         if (got !== fresh) stale++;
       }
       // the state a TLB entry may now hold, as every later access would see it
-      let set = allowed.get(vpn);
-      if (!set) allowed.set(vpn, (set = new Set()));
+      const set = allowed.get(vpn) ?? new Set<string>();
+      allowed.set(vpn, set);
       const pan = cpu.pan;
       const el = cpu.el;
       for (const p of [false, true]) {
