@@ -39,8 +39,14 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(
       new Option("--va <addr>", "linear address to translate (repeatable)").argParser(collect).default([]),
     )
-    .addOption(new Option("--access <kind>", "read, write or exec").default("read"))
-    .addOption(new Option("--cpl <n>", "0 (supervisor) or 3 (user)").default("0"))
+    .addOption(
+      new Option(
+        "--access <kind>",
+        "read, write or exec (arm64 also read-unpriv, write-unpriv: LDTR/STTR)",
+      ).default("read"),
+    )
+    .addOption(new Option("--cpl <n>", "x86: 0 (supervisor) or 3 (user)").default("0"))
+    .addOption(new Option("--el <n>", "arm64: 0 (EL0) or 1 (EL1, the default)"))
     .option("--json", "print JSON (an array when --va is repeated)", false)
     .action((opts) => {
       const r = runWalk(opts);

@@ -8,7 +8,10 @@ export interface WalkOptions {
   image: string;
   va: string[];
   access: string;
+  /** x86 CPL (`--cpl`) */
   cpl: string;
+  /** ARM64 exception level (`--el`); unset: the driver's default */
+  el?: string;
   json: boolean;
 }
 
@@ -21,11 +24,19 @@ export function runWalk(opts: WalkOptions): { text: string; reports: object[] } 
     throw new InputError(`cannot read image: ${(e as Error).message}`, { file: opts.image });
   }
   const img = parseImage(text, opts.image);
-  const access = parseAccess(opts.access);
-  if (access === null) throw new InputError(`--access must be read, write or exec, not '${opts.access}'`);
+  const extra = img.driver.accesses ?? {};
+  const access = Object.hasOwn(extra, opts.access) ? extra[opts.access] : parseAccess(opts.access);
+  if (access === null) {
+    const kinds = ["read", "write", "exec", ...Object.keys(extra)];
+    throw new InputError(
+      `--access must be ${kinds.slice(0, -1).join(", ")} or ${kinds[kinds.length - 1]}, not '${opts.access}'`,
+    );
+  }
   const priv = img.driver.privilege;
-  if (!priv.values.includes(opts.cpl))
-    throw new InputError(`--${priv.flag} must be ${priv.values.join(" or ")}, not '${opts.cpl}'`);
+  // the image's privilege flag (--cpl for x86, --el for ARM64), as given or the driver's default
+  const given = (opts as unknown as Record<string, string | undefined>)[priv.flag] ?? priv.default;
+  if (!priv.values.includes(given))
+    throw new InputError(`--${priv.flag} must be ${priv.values.join(" or ")}, not '${given}'`);
   if (opts.va.length === 0) throw new InputError("give at least one --va ADDR");
   const addrs = opts.va.map((v) => {
     const n = parseU64(v);
@@ -35,7 +46,7 @@ export function runWalk(opts: WalkOptions): { text: string; reports: object[] } 
   const reports: object[] = [];
   const out: string[] = [];
   for (const a of addrs) {
-    const r = img.session.walk(a, access, opts.cpl);
+    const r = img.session.walk(a, access, given, opts.access);
     reports.push(r.report);
     out.push(...r.lines);
   }

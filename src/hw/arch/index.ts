@@ -11,6 +11,9 @@ import type { Mmu } from "../mmu/Mmu.ts";
 import type { TlbSpec } from "../mmu/Tlb.ts";
 import type { WalkImageDriver } from "../mmu/walkImage.ts";
 import type { PhysMem } from "../PhysMem.ts";
+import { ARM64_WALK_IMAGE } from "./arm64/image.ts";
+import { Arm64Mapper } from "./arm64/Mapper.ts";
+import { Arm64Machine } from "./arm64/machine.ts";
 import { teachingMachine } from "./teaching/machine.ts";
 import { X86_WALK_IMAGE } from "./x86_64/image.ts";
 import { Mapper } from "./x86_64/Mapper.ts";
@@ -48,6 +51,12 @@ const x86 = (la57: boolean): HwArchEntry => ({
 export const HW_ARCHES: Readonly<Record<string, HwArchEntry>> = {
   x86_64: x86(false),
   "x86_64-la57": x86(true),
+  arm64: {
+    name: "arm64",
+    summary: "ARM64 VMSAv8-64, EL1&0 stage 1, 4 KiB granule, 48-bit VAs in TTBR0 and TTBR1",
+    machine: (c) => new Arm64Machine(c),
+    mapper: (phys, alloc) => new Arm64Mapper(phys, alloc, 48, 48),
+  },
   teaching: {
     name: "teaching",
     summary: "OSTEP's two-level teaching format (32-byte pages, 15-bit addresses, 4 KiB of RAM)",
@@ -66,7 +75,7 @@ export function hwArch(name: string, allowed: readonly string[] = Object.keys(HW
 }
 
 /** The `vmlab walk` image drivers, one per family of `arch` values. */
-const WALK_IMAGES: readonly WalkImageDriver[] = [X86_WALK_IMAGE];
+const WALK_IMAGES: readonly WalkImageDriver[] = [X86_WALK_IMAGE, ARM64_WALK_IMAGE];
 
 export function walkImageArches(): readonly WalkImageDriver[] {
   return WALK_IMAGES;

@@ -26,8 +26,12 @@ export interface WalkResult {
 }
 
 export interface WalkSession {
-  /** a probe (no TLB, nothing written) of `va` for `access` at `privilege` (a value of the driver's flag) */
-  walk(va: bigint, access: Access, privilege: string): WalkResult;
+  /**
+   * a probe (no TLB, nothing written) of `va` for `access` at `privilege` (a
+   * value of the driver's flag); `kind` is the `--access` value as given
+   * (read, write, exec, or one of the driver's `accesses`)
+   */
+  walk(va: bigint, access: Access, privilege: string, kind: string): WalkResult;
 }
 
 export interface WalkImageDriver {
@@ -39,6 +43,8 @@ export interface WalkImageDriver {
   readonly regs: readonly string[];
   /** the privilege option: its flag (`--cpl`), its values, and the default */
   readonly privilege: { flag: string; values: readonly string[]; default: string };
+  /** `--access` values besides read, write and exec, and the access each is (ARM64: read-unpriv, an LDTR) */
+  readonly accesses?: Readonly<Record<string, Access>>;
   /** checks the driver's keys and registers (`bad` throws at a key's position) */
   check(f: ImageFields, bad: (path: string, msg: string) => never): CheckedImage;
 }

@@ -1,0 +1,460 @@
+/**
+ * One ARM64 processing element, EL1&0 regime, stage 1 only: the registers
+ * and instructions of virtual memory over the generic MMU (hw/mmu/Mmu.ts).
+ *
+ * Spec: Arm ARM DDI 0487 chapter D8 (VMSAv8-64): D8.1 address ranges and
+ * TTBR selection (AArch64.S1Translate, AArch64.GetVARange, AddrTop for
+ * TBI), D8.2 the walk (AArch64.S1Walk, AArch64.S1StartLevel,
+ * AArch64.TTBaseAddress), D8.4 permissions (AArch64.CheckPermission, in
+ * rights.ts), D8.5 Access flag and dirty state (AArch64.S1CheckAndUpdate),
+ * D8.16 TLB maintenance (TLBI VAE1, VALE1, ASIDE1, VAAE1, VAALE1, VMALLE1
+ * and their Inner Shareable forms); registers D17.2: TTBR0_EL1,
+ * TTBR1_EL1, TCR_EL1, SCTLR_EL1, ESR_EL1, FAR_EL1; PSTATE.EL, PSTATE.PAN.
+ *
+ * The page number of an address (what the TLB is tagged with) is VA[47:12]
+ * plus 2^36 for TTBR1's range (VA bit 55 = 1): both ranges fit in one
+ * number space, and `vpn * 4096` sign-extended from bit 48 is the address.
+ *
+ * `translate` returns 0 (OK, the address in `pa`) or the abort's exception
+ * class (Ec: 0x24/0x25 data, 0x20/0x21 instruction) with ESR_EL1 in `esr`
+ * and FAR_EL1 in `farHi/farLo`. No allocation, no bigint, no exception per
+ * access. Unlike x86, an abort does not drop TLB entries: a stale entry
+ * faults again until software issues a TLBI.
+ */
+import { InputError } from "../../../base/errors.ts";
+import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
+import { Access, Mode } from "../../access.ts";
+import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
+import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
+import type { TlbSpec } from "../../mmu/Tlb.ts";
+import { InvalidateHow } from "../../mmu/TlbArray.ts";
+import type { PhysMem } from "../../PhysMem.ts";
+import { Ec, esrOf } from "./fault.ts";
+import { Arm64Format, ArmAttr, IPS_BITS } from "./format.ts";
+import { computeArmPermTable } from "./rights.ts";
+
+export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
+
+const TWO32 = 4294967296;
+/** the page-number bit of TTBR1's range (VA bit 55) */
+export const TTBR1_VPN = 2 ** 36;
+
+/** Configuration of one ARM64 CPU. */
+export interface Arm64CpuConfig {
+  /** physical address range in bits (ID_AA64MMFR0_EL1.PARange): 32, 36, 40, 42, 44 or 48 (default 48) */
+  paBits?: number;
+  /** TLB preset name, spec string or spec (default `skylake`: the same geometry for comparisons) */
+  tlb?: TlbSpec | string;
+  /** walk caches of L0, L1 and L2 table descriptors; default off */
+  psc?: boolean;
+}
+
+/** TCR_EL1's fields vmlab models (D17.2.131). A1 is 0: the ASID is TTBR0_EL1's. TG0/TG1: 4 KiB. */
+export interface TcrEl1 {
+  /** size offset of TTBR0's range: VAs of 64 - T0SZ bits, 16..39 */
+  t0sz: number;
+  t1sz: number;
+  /** no walk on a TLB miss in TTBR0's / TTBR1's range: a Translation fault at level 0 */
+  epd0: boolean;
+  epd1: boolean;
+  /** hardware Access flag update */
+  ha: boolean;
+  /** hardware dirty state management through DBM (only with HA) */
+  hd: boolean;
+  /** intermediate physical address size: 0..5 = 32, 36, 40, 42, 44, 48 bits */
+  ips: number;
+  /** top byte ignored for data accesses (instruction fetches behave as TBIDx = 1) */
+  tbi0: boolean;
+  tbi1: boolean;
+  /** 16-bit ASIDs (else 8-bit: TTBR0's ASID bits 63:56 are ignored) */
+  as: boolean;
+}
+
+/** The operations of TLBI (EL1&0 regime, stage 1). */
+export type TlbiOp = "vae1" | "vale1" | "aside1" | "vaae1" | "vaale1" | "vmalle1";
+export const TLBI_OPS: readonly TlbiOp[] = ["vae1", "vale1", "aside1", "vaae1", "vaale1", "vmalle1"];
+
+export class Arm64Cpu extends Mmu {
+  // ---- architectural registers ----
+  /** PSTATE.EL: 0 or 1 */
+  el = 1;
+  /** PSTATE.PAN (set with setPan) */
+  pan = false;
+  /** SCTLR_EL1.WXN (set with setWxn) */
+  wxn = false;
+  ttbr0Hi = 0;
+  ttbr0Lo = 0;
+  ttbr1Hi = 0;
+  ttbr1Lo = 0;
+  /** TCR_EL1 (change it with setTcr) */
+  readonly tcr: TcrEl1 = {
+    t0sz: 16,
+    t1sz: 16,
+    epd0: false,
+    epd1: false,
+    ha: false,
+    hd: false,
+    ips: 5,
+    tbi0: false,
+    tbi1: false,
+    as: true,
+  };
+  /** ESR_EL1 and FAR_EL1 of the last abort */
+  esr = 0;
+  farHi = 0;
+  farLo = 0;
+  readonly paBits: number;
+  declare readonly format: Arm64Format;
+
+  /** the CPUs an Inner Shareable TLBI reaches (the machine's; this CPU alone until a machine sets it) */
+  shareDomain: readonly Arm64Cpu[] = [this];
+
+  // ---- counters ----
+  readonly faultsByKind = { translation: 0, accessFlag: 0, permission: 0, addressSize: 0 };
+  /** TLBI instructions executed here (local and Inner Shareable) */
+  tlbis = 0;
+  /** Inner Shareable TLBIs issued here: broadcast by hardware, no interrupt */
+  broadcasts = 0;
+  /** Inner Shareable TLBIs other CPUs issued that reached this one */
+  broadcastsReceived = 0;
+
+  // ---- derived from TTBRn_EL1 and TCR_EL1, by range (0: TTBR0, 1: TTBR1) ----
+  private readonly vaBits = new Int32Array(2);
+  /** the generic level of the first table, its index mask, its address */
+  private readonly startLevel = new Int32Array(2);
+  private readonly topMask = new Int32Array(2);
+  private readonly tableBase = new Float64Array(2);
+  /** the range refuses walks (EPDn) / its base is beyond the output size (an Address size fault at level 0) */
+  private readonly disabled = new Uint8Array(2);
+  private readonly baseTooBig = new Uint8Array(2);
+  private readonly tbi = new Uint8Array(2);
+
+  constructor(id: number, phys: PhysMem, config: Arm64CpuConfig = {}) {
+    const pa = config.paBits ?? 48;
+    if (!(IPS_BITS as readonly number[]).includes(pa))
+      throw new InputError(`the ARM64 physical address range must be ${IPS_BITS.join(", ")} bits, not ${pa}`);
+    super(id, phys, new Arm64Format(), {
+      tlb: config.tlb ?? "skylake",
+      psc: config.psc ? [null, [32, 4], [4, 4], [2, 2]] : undefined,
+    });
+    this.paBits = pa;
+    this.derive();
+    this.updatePerms();
+  }
+
+  // =====================================================================
+  // Registers
+  // =====================================================================
+
+  /** MSR TTBR0_EL1: BADDR in bits 47:1 (CnP bit 0), ASID in 63:48. No TLB maintenance (as hardware). */
+  setTtbr0(hi: number, lo: number): void {
+    this.ttbr0Hi = hi >>> 0;
+    this.ttbr0Lo = lo >>> 0;
+    this.rootWrites++;
+    this.derive();
+  }
+
+  /** MSR TTBR1_EL1 (its ASID field is not used: TCR_EL1.A1 = 0). */
+  setTtbr1(hi: number, lo: number): void {
+    this.ttbr1Hi = hi >>> 0;
+    this.ttbr1Lo = lo >>> 0;
+    this.rootWrites++;
+    this.derive();
+  }
+
+  /** TTBR0_EL1 = a table's physical address and an ASID (the halves split, so a table above 4 GiB keeps its bits). */
+  loadTtbr0(tablePa: number, asid: number): void {
+    const hi = Math.floor(tablePa / TWO32);
+    this.setTtbr0(((asid & 0xffff) * 65536 + (hi & 0xffff)) >>> 0, tablePa % TWO32);
+  }
+
+  /** TTBR1_EL1 = a table's physical address. */
+  loadTtbr1(tablePa: number): void {
+    this.setTtbr1(Math.floor(tablePa / TWO32) & 0xffff, tablePa % TWO32);
+  }
+
+  /** MSR TCR_EL1 (the fields given). T0SZ/T1SZ must be 16..39 and IPS 0..5. No TLB maintenance. */
+  setTcr(fields: Partial<TcrEl1>): void {
+    const next = { ...this.tcr, ...fields };
+    for (const k of ["t0sz", "t1sz"] as const)
+      if (!Number.isInteger(next[k]) || next[k] < 16 || next[k] > 39)
+        throw new InputError(`TCR_EL1.${k.toUpperCase()} must be 16..39, not ${next[k]}`);
+    if (!Number.isInteger(next.ips) || next.ips < 0 || next.ips > 5)
+      throw new InputError(`TCR_EL1.IPS must be 0..5, not ${next.ips}`);
+    Object.assign(this.tcr, next);
+    this.derive();
+  }
+
+  /** MSR PAN, #imm (PSTATE.PAN). */
+  setPan(pan: boolean): void {
+    this.pan = pan;
+    this.updatePerms();
+  }
+
+  /** SCTLR_EL1.WXN. */
+  setWxn(wxn: boolean): void {
+    this.wxn = wxn;
+    this.updatePerms();
+  }
+
+  /** The ASID in use (TTBR0_EL1[63:48], 8 bits unless TCR_EL1.AS). */
+  get currentAsid(): number {
+    return this.asid;
+  }
+
+  /** The VA size of TTBR0's (0) or TTBR1's (1) range, in bits. */
+  vaSize(range: 0 | 1): number {
+    return this.vaBits[range];
+  }
+
+  /** The output address size: TCR_EL1.IPS capped by the PA range (AArch64.PAMax). */
+  get outputBits(): number {
+    return Math.min(IPS_BITS[this.tcr.ips], this.paBits);
+  }
+
+  private updatePerms(): void {
+    computeArmPermTable({ pan: this.pan, wxn: this.wxn }, this.permTable);
+  }
+
+  /** Recomputes what TTBRn_EL1 and TCR_EL1 say (AArch64.S1StartLevel, AArch64.TTBaseAddress). */
+  private derive(): void {
+    const t = this.tcr;
+    const oa = this.outputBits;
+    this.format.setOutputBits(oa);
+    this.format.ha = t.ha;
+    this.format.hd = t.ha && t.hd;
+    this.asid = (this.ttbr0Hi >>> 16) & (t.as ? 0xffff : 0xff);
+    for (let r = 0; r < 2; r++) {
+      const bits = 64 - (r === 0 ? t.t0sz : t.t1sz);
+      this.vaBits[r] = bits;
+      // 9 bits a level above the 12-bit offset: L0 above 39 bits, L1 above 30, else L2
+      const start = bits > 39 ? 3 : bits > 30 ? 2 : 1;
+      this.startLevel[r] = start;
+      const entries = 2 ** (bits - 12 - 9 * start);
+      this.topMask[r] = entries - 1;
+      const hi = r === 0 ? this.ttbr0Hi : this.ttbr1Hi;
+      const lo = r === 0 ? this.ttbr0Lo : this.ttbr1Lo;
+      const base = (hi & 0xffff) * TWO32 + (lo >>> 0);
+      // the initial table is aligned to its own size (at least 8 bytes: CnP, bit 0, drops out)
+      this.tableBase[r] = base - (base % (entries * 8));
+      this.baseTooBig[r] = oa < 48 && (hi & 0xffff) >>> (oa - 32) !== 0 ? 1 : 0;
+      this.disabled[r] = (r === 0 ? t.epd0 : t.epd1) ? 1 : 0;
+      this.tbi[r] = (r === 0 ? t.tbi0 : t.tbi1) ? 1 : 0;
+    }
+    this.rootPa = this.tableBase[0];
+  }
+
+  // =====================================================================
+  // The MMU hooks (see hw/mmu/Mmu.ts)
+  // =====================================================================
+
+  /**
+   * AArch64.S1Translate's range check: bit 55 picks TTBR0 or TTBR1; the bits
+   * from the top (63, or 55 with TBI for a data access) down to the range's
+   * size must all equal it. -1 for any other address (a Translation fault at
+   * level 0).
+   */
+  protected override vpnOf(vaHi: number, vaLo: number, access: Access): Vpn | -1 {
+    const r = (vaHi >>> 23) & 1;
+    const ext = -r;
+    const h = this.tbi[r] !== 0 && access !== Access.Exec ? (vaHi << 8) >> 8 : vaHi | 0;
+    const bits = this.vaBits[r];
+    if (bits >= 32) {
+      if (h >> (bits - 32) !== ext) return -1;
+    } else if (h !== ext || (vaLo | 0) >> bits !== ext) return -1;
+    return (r * TTBR1_VPN + (vaHi & 0xffff) * 1048576 + (vaLo >>> 12)) as Vpn;
+  }
+
+  /** A Translation fault at level 0 for an address outside both ranges. */
+  protected override badAddress(vaHi: number, vaLo: number, access: Access): number {
+    const rec = this.walkRec;
+    rec.count = 0;
+    rec.faultKind = HwFaultKind.Translation;
+    rec.faultLevel = 3;
+    this.walkFault(rec, access, this.currentMode(), 0, 0);
+    this.faultKind = rec.faultKind;
+    this.faultLevel = rec.faultLevel;
+    return this.deliver(rec, vaHi, vaLo, 0 as Vpn);
+  }
+
+  protected override probeBadAddress(): number {
+    return Ec.DABT_CUR;
+  }
+
+  /** A probe reports an address outside both ranges as the Translation fault at level 0 it is. */
+  override probe(vaHi: number, vaLo: number, access: Access, mode: Mode, rec: WalkRecord): number {
+    const out = super.probe(vaHi, vaLo, access, mode, rec);
+    if (rec.faultKind !== HwFaultKind.NonCanonical) return out;
+    rec.faultKind = HwFaultKind.Translation;
+    rec.faultLevel = 3;
+    return this.walkFault(rec, access, mode, 0, 0);
+  }
+
+  /** The walk starts at TTBR0's or TTBR1's table, at the level the range's size gives. */
+  protected override startWalk(w: WalkState): boolean {
+    const r = w.vpn >= TTBR1_VPN ? 1 : 0;
+    w.level = 3; // a refused walk is reported at level 0
+    if (this.disabled[r] !== 0) {
+      w.fault = HwFaultKind.Translation;
+      return false;
+    }
+    if (this.baseTooBig[r] !== 0) {
+      w.fault = HwFaultKind.AddressSize;
+      return false;
+    }
+    w.level = this.startLevel[r];
+    w.tablePa = this.tableBase[r];
+    w.topMask = this.topMask[r];
+    w.acc = 0;
+    return true;
+  }
+
+  override currentMode(): Mode {
+    return this.el === 0 ? Mode.User : Mode.Supervisor;
+  }
+
+  /** EL0 or EL1. */
+  override setUserMode(user: boolean): void {
+    this.el = user ? 0 : 1;
+  }
+
+  /** TTBR0_EL1 = the table and ASID, then TLBI ASIDE1 of that ASID (the contract: the ASID's old entries go). */
+  override loadUserRoot(rootPfn: Pfn, asid: number): void {
+    this.loadTtbr0(pfnToPa(rootPfn), asid);
+    this.tlbi("aside1", 0, 0, this.asid);
+  }
+
+  /** TLBI VAE1 of the address in the current ASID (global entries of the page too). */
+  override flushPage(vaHi: number, vaLo: number): void {
+    this.tlbi("vae1", vaHi, vaLo, this.asid);
+  }
+
+  /** ESR_EL1 of a fault: its kind and Arm level, the access, the EL now (an LDTR at EL1 is from EL1). */
+  protected override walkFault(
+    rec: WalkRecord,
+    access: Access,
+    _mode: Mode,
+    attrs: number,
+    _rights: number,
+  ): number {
+    // a fault from a TLB entry (level -1) reports the level of the entry's leaf
+    const armLevel =
+      rec.faultLevel >= 0 ? 3 - rec.faultLevel : (attrs & ArmAttr.LEVEL_MASK) >>> ArmAttr.LEVEL_SHIFT;
+    rec.errorCode = esrOf(rec.faultKind, armLevel, access, this.el);
+    rec.outcome =
+      access === Access.Exec
+        ? this.el === 0
+          ? Ec.IABT_LOW
+          : Ec.IABT_CUR
+        : this.el === 0
+          ? Ec.DABT_LOW
+          : Ec.DABT_CUR;
+    return rec.outcome;
+  }
+
+  /** Takes the abort: ESR_EL1, FAR_EL1, counters. TLB entries stay (an abort invalidates nothing). */
+  protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, _vpn: Vpn): number {
+    this.pageFaults++;
+    const k = rec.faultKind;
+    if (k === HwFaultKind.Permission) this.faultsByKind.permission++;
+    else if (k === HwFaultKind.AccessFlag) this.faultsByKind.accessFlag++;
+    else if (k === HwFaultKind.AddressSize) this.faultsByKind.addressSize++;
+    else this.faultsByKind.translation++;
+    this.esr = rec.errorCode;
+    this.farHi = vaHi >>> 0;
+    this.farLo = vaLo >>> 0;
+    if (this.tracer !== null)
+      this.tracer({
+        type: "fault",
+        cpu: this.id,
+        vector: rec.outcome,
+        errorCode: rec.errorCode,
+        cr2Hi: this.farHi,
+        cr2Lo: this.farLo,
+      });
+    return rec.outcome;
+  }
+
+  override readonly attrCompareMask = ArmAttr.COMPARE_MASK;
+
+  override describeAttrs(attrs: number): string {
+    return `AttrIndx ${attrs & ArmAttr.ATTR_INDX_MASK} SH ${(attrs & ArmAttr.SH_MASK) >>> ArmAttr.SH_SHIFT}`;
+  }
+
+  override invalidationHint(vpn: Vpn, asid: number, global: boolean): string {
+    const va = `0x${vpnToVa(vpn).toString(16)}`;
+    return global
+      ? `TLBI VAAE1IS or VAE1IS for ${va} (the entry is global: TLBI ASIDE1 keeps it), or TLBI VMALLE1IS`
+      : `TLBI VAE1IS for ${va} in ASID ${asid}, TLBI ASIDE1IS ${asid}, or TLBI VMALLE1IS (the local forms on this CPU alone)`;
+  }
+
+  // =====================================================================
+  // TLB maintenance (D8.16; D7.7 "TLB maintenance instructions")
+  // =====================================================================
+
+  /**
+   * TLBI <op> on this CPU only (the non-shareable form). VA operations drop
+   * the page of the address (any size that holds it): VAE1 and VALE1 the
+   * entries of `asid` and global ones, VAAE1 and VAALE1 those of every
+   * ASID; the "last level" forms (VALE1, VAALE1) keep walk-cache entries.
+   * ASIDE1 drops `asid`'s non-global entries, VMALLE1 everything.
+   */
+  tlbi(op: TlbiOp, vaHi = 0, vaLo = 0, asid = 0): number {
+    this.tlbis++;
+    const a = asid & (this.tcr.as ? 0xffff : 0xff);
+    if (op === "aside1") return this.flushMatching(a, InvalidateHow.PcidNonGlobal, "tlbi aside1");
+    if (op === "vmalle1") return this.flushMatching(0, InvalidateHow.Everything, "tlbi vmalle1");
+    this.pageInvalidations++;
+    const vpn = tlbiVpn(vaHi, vaLo);
+    const how = op === "vae1" || op === "vale1" ? InvalidateHow.PcidAndGlobal : InvalidateHow.Everything;
+    const n =
+      op === "vale1" || op === "vaale1"
+        ? this.tlb.invalidatePage(vpn, a, how)
+        : this.invalidatePageEntries(vpn, a, how, InvalidateHow.Everything);
+    if (this.tracer !== null)
+      this.tracer({ type: "invalidate", cpu: this.id, op: `tlbi ${op}`, asid: a, vpn, entries: n });
+    return n;
+  }
+
+  /**
+   * TLBI <op>IS: the same operation on every CPU of the Inner Shareable
+   * domain, done by hardware (no interrupt, no handler on the others);
+   * complete once the issuing CPU's DSB ISH would return. Returns the TLB
+   * entries dropped on all of them.
+   */
+  tlbiIs(op: TlbiOp, vaHi = 0, vaLo = 0, asid = 0): number {
+    this.broadcasts++;
+    let n = 0;
+    for (const cpu of this.shareDomain) {
+      if (cpu !== this) cpu.broadcastsReceived++;
+      n += cpu.tlbi(op, vaHi, vaLo, asid);
+    }
+    return n;
+  }
+
+  /**
+   * TLBI with its register operand Xt as the instruction takes it: ASID in
+   * bits 63:48, VA[55:12] in bits 43:0 (for the VA operations).
+   */
+  tlbiXt(op: TlbiOp, xtHi: number, xtLo: number, innerShareable = false): number {
+    const asid = xtHi >>> 16;
+    // VA[55] is Xt bit 43; VA[47:12] are Xt bits 35:0
+    const va55 = (xtHi >>> 11) & 1;
+    const vpn = va55 * TTBR1_VPN + (xtHi & 0xf) * TWO32 + (xtLo >>> 0);
+    const vaHi = (va55 ? 0xffff0000 : 0) | (Math.floor(vpn / 1048576) % 65536);
+    const vaLo = ((vpn % 1048576) * 4096) >>> 0;
+    return innerShareable ? this.tlbiIs(op, vaHi >>> 0, vaLo, asid) : this.tlbi(op, vaHi >>> 0, vaLo, asid);
+  }
+}
+
+/** The page number TLBI by VA uses: VA[47:12], and bit 55 for TTBR1's range (no range check). */
+function tlbiVpn(vaHi: number, vaLo: number): Vpn {
+  return (((vaHi >>> 23) & 1) * TTBR1_VPN + (vaHi & 0xffff) * 1048576 + (vaLo >>> 12)) as Vpn;
+}
+
+/** The virtual address of a page number (sign-extended from the range bit). */
+export function vpnToVa(vpn: number): bigint {
+  const ttbr1 = vpn >= TTBR1_VPN;
+  const low = BigInt(vpn % TTBR1_VPN) << 12n;
+  return ttbr1 ? 0xffff_0000_0000_0000n | low : low;
+}

@@ -1,0 +1,262 @@
+/**
+ * Builds and edits ARM64 translation tables (4 KiB granule) in simulated
+ * RAM, as Linux's arch/arm64 pgtable code does (pgd_alloc, __pte_alloc,
+ * set_pte_at, ptep_get_and_clear, change_protection). Pages are the Cpu's
+ * page numbers (Cpu.ts: VA[47:12], plus 2^36 in TTBR1's range); a mapper
+ * serves one range size (`vaBits`, 25..48: the start level and the size of
+ * the initial table follow from it, as TCR_EL1.TxSZ makes them).
+ *
+ * How MapFlags become descriptor bits (Linux's PAGE_* protections):
+ *
+ *   user      AP[1] = 1 (EL0 may access)
+ *   writable  AP[2] = 0; with `dbm`, DBM = 1 and AP[2] = 0 only if `dirty`
+ *             (else writable-clean: hardware clears AP[2] on the first write
+ *             when TCR_EL1.HA and HD are set, or the write faults)
+ *   nx        a user page: UXN = 1 (and PXN = 1 always: user memory never
+ *             runs at EL1); a kernel page: PXN = 1 (and UXN = 1 always)
+ *   global    nG = 0 (else nG = 1: tagged with the ASID)
+ *   accessed  AF (default 1: AF = 0 is an Access flag fault without HA)
+ *   soft      software bits 58:55
+ *
+ * plus the arm64-only `pxn`, `uxn` (override the above), `dbm`, `attrIndx`
+ * (0..7, default 0) and `sh` (default 3, Inner Shareable). Table
+ * descriptors are plain (bits[1:0] = 11, no APTable/XNTable): leaf
+ * descriptors alone decide the rights.
+ */
+import { assert } from "../../../base/assert.ts";
+import {
+  type Pfn,
+  type PhysAddr,
+  paToPfn,
+  pfnToPa,
+  pfnUnchecked,
+  physAddrUnchecked,
+  type Vpn,
+} from "../../../base/units.ts";
+import type { EntryRef, FrameAllocator, MapFlags, MapResult, PageTableMapper } from "../../mmu/Mapper.ts";
+import type { PhysMem } from "../../PhysMem.ts";
+import { Desc, DescHi } from "./format.ts";
+
+const PAGES_PER = [1, 512, 262144];
+
+/** MapFlags with ARM64's own controls. */
+export interface Arm64MapFlags extends MapFlags {
+  /** PXN / UXN explicitly (default from `nx` and `user`, see above) */
+  pxn?: boolean;
+  uxn?: boolean;
+  /** Dirty Bit Modifier: the page's dirty state is AP[2] */
+  dbm?: boolean;
+  /** MAIR_EL1 index, 0..7 */
+  attrIndx?: number;
+  /** shareability, 0..3 */
+  sh?: number;
+}
+
+export class Arm64Mapper implements PageTableMapper {
+  readonly levels: number;
+  private readonly topMask: number;
+  private readonly maxFrame: number;
+
+  constructor(
+    readonly phys: PhysMem,
+    readonly alloc: FrameAllocator,
+    /** VA size of the range these tables serve (64 - TxSZ) */
+    readonly vaBits = 48,
+    /** the output address size (RAM and tables must be below it) */
+    readonly paBits = 48,
+  ) {
+    assert(Number.isInteger(vaBits) && vaBits >= 25 && vaBits <= 48, "Arm64Mapper: vaBits");
+    const start = vaBits > 39 ? 3 : vaBits > 30 ? 2 : 1;
+    this.levels = start + 1;
+    this.topMask = 2 ** (vaBits - 12 - 9 * start) - 1;
+    this.maxFrame = 2 ** (paBits - 12);
+  }
+
+  /** Allocates and zeroes a frame for the initial table (a smaller table sits at its start). */
+  newRoot(): Pfn | -1 {
+    const pfn = this.alloc.allocFrame();
+    if (pfn !== -1) this.phys.zeroFrame(pfn);
+    return pfn;
+  }
+
+  /** Index of vpn in a table of `level` (the initial table may be smaller). */
+  index(vpn: Vpn, level: number): number {
+    return Math.floor(vpn / 512 ** level) & (level === this.levels - 1 ? this.topMask : 511);
+  }
+
+  private entryPaIn(tablePa: PhysAddr, vpn: Vpn, level: number): PhysAddr {
+    return physAddrUnchecked(tablePa + this.index(vpn, level) * 8);
+  }
+
+  private read(entryPa: PhysAddr): { hi: number; lo: number } {
+    return { lo: this.phys.read32(entryPa), hi: this.phys.read32(entryPa + 4) };
+  }
+
+  /** Whether a descriptor read at `level` points to a next-level table. */
+  private static isTable(lo: number, level: number): boolean {
+    return level > 0 && (lo & (Desc.VALID | Desc.TABLE_OR_PAGE)) === (Desc.VALID | Desc.TABLE_OR_PAGE);
+  }
+
+  /** Whether a descriptor read at `level` maps a page or block. */
+  private static isLeaf(lo: number, level: number): boolean {
+    if ((lo & Desc.VALID) === 0) return false;
+    return level === 0 ? (lo & Desc.TABLE_OR_PAGE) !== 0 : level <= 2 && (lo & Desc.TABLE_OR_PAGE) === 0;
+  }
+
+  /** Follows (or, with `create`, makes) the tables down to `level`; the table's address, or -1. */
+  private tableAt(rootPfn: Pfn, vpn: Vpn, level: number, create: boolean): PhysAddr | -1 {
+    let tablePa = pfnToPa(rootPfn);
+    for (let l = this.levels - 1; l > level; l--) {
+      const entryPa = this.entryPaIn(tablePa, vpn, l);
+      let { hi, lo } = this.read(entryPa);
+      if ((lo & Desc.VALID) === 0) {
+        if (!create) return -1;
+        const t = this.alloc.allocFrame();
+        if (t === -1) return -1;
+        this.phys.zeroFrame(t);
+        ({ hi, lo } = tableDesc(t));
+        this.phys.write64(entryPa, hi, lo);
+      } else if (!Arm64Mapper.isTable(lo, l)) return -1;
+      tablePa = physAddrUnchecked((hi & DescHi.ADDR_HI_MASK) * 4294967296 + ((lo & Desc.ADDR_LO_MASK) >>> 0));
+    }
+    return tablePa;
+  }
+
+  /**
+   * Maps the page of leaf level `size` (0 = 4K page, 1 = 2M block, 2 = 1G
+   * block) at vpn to pfn, allocating tables. The descriptor goes from
+   * invalid to valid: no TLBI is needed.
+   */
+  map(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: Arm64MapFlags): MapResult {
+    assert(size >= 0 && size <= 2 && size < this.levels, "Arm64Mapper.map: size");
+    if (vpn % PAGES_PER[size] !== 0 || pfn % PAGES_PER[size] !== 0) return { ok: false, error: "misaligned" };
+    if (pfn < 0 || pfn >= this.maxFrame) return { ok: false, error: "bad-frame" };
+    let tablePa = pfnToPa(rootPfn);
+    for (let level = this.levels - 1; level > size; level--) {
+      const entryPa = this.entryPaIn(tablePa, vpn, level);
+      let { hi, lo } = this.read(entryPa);
+      if ((lo & Desc.VALID) === 0) {
+        const t = this.alloc.allocFrame();
+        if (t === -1) return { ok: false, error: "no-memory" };
+        this.phys.zeroFrame(t);
+        ({ hi, lo } = tableDesc(t));
+        this.phys.write64(entryPa, hi, lo);
+      } else if (!Arm64Mapper.isTable(lo, level)) return { ok: false, error: "huge-in-the-way" };
+      tablePa = physAddrUnchecked((hi & DescHi.ADDR_HI_MASK) * 4294967296 + ((lo & Desc.ADDR_LO_MASK) >>> 0));
+    }
+    const leafPa = this.entryPaIn(tablePa, vpn, size);
+    if ((this.phys.read32(leafPa) & Desc.VALID) !== 0)
+      return { ok: false, error: size > 0 ? "table-in-the-way" : "mapped" };
+    const d = leafDesc(pfn, size, flags);
+    this.phys.write64(leafPa, d.hi, d.lo);
+    return { ok: true, flush: null };
+  }
+
+  ensureTable(rootPfn: Pfn, vpn: Vpn, level: number, _user = false): Pfn | -1 {
+    const t = this.tableAt(rootPfn, vpn, level, true);
+    return t === -1 ? -1 : paToPfn(t);
+  }
+
+  /** The page or block descriptor mapping vpn (a software walk: nothing written), or null. */
+  lookup(rootPfn: Pfn, vpn: Vpn): EntryRef | null {
+    let tablePa = pfnToPa(rootPfn);
+    for (let level = this.levels - 1; level >= 0; level--) {
+      const entryPa = this.entryPaIn(tablePa, vpn, level);
+      const { hi, lo } = this.read(entryPa);
+      if (Arm64Mapper.isLeaf(lo, level)) return { level, entryPa, hi, lo };
+      if (!Arm64Mapper.isTable(lo, level)) return null;
+      tablePa = physAddrUnchecked((hi & DescHi.ADDR_HI_MASK) * 4294967296 + ((lo & Desc.ADDR_LO_MASK) >>> 0));
+    }
+    return null;
+  }
+
+  entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null {
+    if (level >= this.levels) return null;
+    const t = this.tableAt(rootPfn, vpn, level, false);
+    if (t === -1) return null;
+    const entryPa = this.entryPaIn(t, vpn, level);
+    return { level, entryPa, ...this.read(entryPa) };
+  }
+
+  /** Makes the descriptor mapping vpn invalid. The caller must TLBI (VAE1IS or VALE1IS). */
+  unmap(rootPfn: Pfn, vpn: Vpn): MapResult {
+    const e = this.lookup(rootPfn, vpn);
+    if (e === null) return { ok: false, error: "not-mapped" };
+    if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
+    this.phys.write64(e.entryPa, 0, 0);
+    return { ok: true, flush: { vpn, size: e.level, required: true } };
+  }
+
+  /**
+   * Changes the rights and attributes of the descriptor mapping vpn, keeping
+   * its frame, AF and dirty state unless given. The flush is required when
+   * anything is taken away (a right, the dirty state, DBM, globalness or an
+   * attribute change), optional when rights are only added.
+   */
+  protect(rootPfn: Pfn, vpn: Vpn, flags: Arm64MapFlags): MapResult {
+    const e = this.lookup(rootPfn, vpn);
+    if (e === null) return { ok: false, error: "not-mapped" };
+    if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
+    const pfn = leafPfn(e.hi, e.lo, e.level);
+    const next = leafDesc(pfn, e.level, {
+      ...flags,
+      accessed: flags.accessed ?? (e.lo & Desc.AF) !== 0,
+      dirty: flags.dirty ?? (e.lo & Desc.AP2) === 0,
+    });
+    this.phys.write64(e.entryPa, next.hi, next.lo);
+    const lost = (bitsBefore: number, bitsAfter: number, mask: number) =>
+      (bitsBefore & ~bitsAfter & mask) !== 0;
+    const gained = (bitsBefore: number, bitsAfter: number, mask: number) => lost(bitsAfter, bitsBefore, mask);
+    const required =
+      lost(e.lo, next.lo, Desc.AP1) ||
+      gained(e.lo, next.lo, Desc.AP2) ||
+      gained(e.hi, next.hi, DescHi.UXN | DescHi.PXN) ||
+      lost(e.hi, next.hi, DescHi.DBM) ||
+      ((e.lo ^ next.lo) & (Desc.NG | Desc.ATTR_INDX_MASK | Desc.SH_MASK)) !== 0;
+    return { ok: true, flush: { vpn, size: e.level, required } };
+  }
+
+  /** Writes a raw descriptor at `level` for vpn (tests of stale TLB entries, reserved encodings). */
+  setEntryRaw(rootPfn: Pfn, vpn: Vpn, level: number, hi: number, lo: number): boolean {
+    const e = this.entryAt(rootPfn, vpn, level);
+    if (e === null) return false;
+    this.phys.write64(e.entryPa, hi >>> 0, lo >>> 0);
+    return true;
+  }
+}
+
+/** A table descriptor pointing at frame t. */
+export function tableDesc(t: number): { hi: number; lo: number } {
+  return {
+    hi: Math.floor(t / 1048576),
+    lo: ((t % 1048576) * 4096 + (Desc.VALID | Desc.TABLE_OR_PAGE)) >>> 0,
+  };
+}
+
+/** A page (size 0) or block (1, 2) descriptor for a frame: halves ready to store. */
+export function leafDesc(pfn: number, size: number, f: Arm64MapFlags): { hi: number; lo: number } {
+  let lo = (pfn % 1048576) * 4096 + Desc.VALID;
+  let hi = Math.floor(pfn / 1048576);
+  if (size === 0) lo += Desc.TABLE_OR_PAGE;
+  if (f.accessed ?? true) lo += Desc.AF;
+  if (!f.global) lo += Desc.NG;
+  lo += ((f.sh ?? 3) & 3) << 8;
+  lo += ((f.attrIndx ?? 0) & 7) << 2;
+  if (f.user) lo += Desc.AP1;
+  if (!f.writable || (f.dbm && !f.dirty)) lo += Desc.AP2;
+  if (f.dbm) hi += DescHi.DBM;
+  const uxn = f.uxn ?? (f.user ? (f.nx ?? false) : true);
+  const pxn = f.pxn ?? (f.user ? true : (f.nx ?? false));
+  if (uxn) hi += DescHi.UXN;
+  if (pxn) hi += DescHi.PXN;
+  if (f.soft) hi += (f.soft & 15) << 23;
+  return { hi: hi >>> 0, lo: lo >>> 0 };
+}
+
+/** First frame of the page or block a descriptor maps. */
+export function leafPfn(hi: number, lo: number, level: number): Pfn {
+  const pages = (hi & DescHi.ADDR_HI_MASK) * 1048576 + ((lo & Desc.ADDR_LO_MASK) >>> 12);
+  return pfnUnchecked(pages - (pages % PAGES_PER[level]));
+}
+
+export { BumpFrames } from "../../mmu/Mapper.ts";
