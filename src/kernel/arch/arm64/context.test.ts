@@ -1,6 +1,6 @@
 /** The ASID allocator against Linux v6.12 arch/arm64/mm/context.c, step by step. */
 import { describe, expect, it } from "vitest";
-import { ASID_FIRST_VERSION, type AsidContext, AsidAllocator } from "./context.ts";
+import { ASID_FIRST_VERSION, AsidAllocator, type AsidContext } from "./context.ts";
 
 const mms = (n: number): AsidContext[] => Array.from({ length: n }, () => ({ id: 0 }));
 const GEN = ASID_FIRST_VERSION;
