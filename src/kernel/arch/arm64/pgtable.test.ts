@@ -319,3 +319,18 @@ describe("entries in RAM, the PGD, the mapper", () => {
     expect(seen).toEqual([phys, alloc]);
   });
 });
+
+describe("needsFlush (asm-generic pte_needs_flush: every change of a valid descriptor)", () => {
+  it("a valid entry owes a flush on any change; an invalid one (none, swap, PROT_NONE) never", () => {
+    const page = pt.mkUser(0x1234, 0, 0x3 /* VM_READ|VM_WRITE */, true, true, false);
+    expect(page.lo & 1).toBe(1);
+    expect(pt.needsFlush(page.hi, page.lo, 0, 0, 0)).toBe(true);
+    const young = pt.modify(page.hi, page.lo, 0, PteFlag.YOUNG);
+    expect(pt.needsFlush(page.hi, page.lo, young.hi, young.lo, 0)).toBe(true);
+    const none = pt.mkUser(0x1234, 0, 0, false, false, false); // PAGE_NONE: PTE_PRESENT_INVALID
+    expect(pt.protnone(none.hi, none.lo)).toBe(true);
+    expect(pt.needsFlush(none.hi, none.lo, page.hi, page.lo, 0)).toBe(false);
+    const swap = pt.mkSwap(7);
+    expect(pt.needsFlush(swap.hi, swap.lo, page.hi, page.lo, 0)).toBe(false);
+  });
+});

@@ -242,6 +242,16 @@ export class Arm64Pgtable implements Pgtable {
   }
 
   /** pte_none */
+  /**
+   * arm64 has no pte_needs_flush of its own: include/asm-generic/tlb.h's
+   * default asks for a flush on every change of an entry the hardware may
+   * hold, that is, one with PTE_VALID set (an invalid descriptor, PROT_NONE
+   * included, is never cached).
+   */
+  needsFlush(_oldHi: number, oldLo: number, _newHi: number, _newLo: number, _level: number): boolean {
+    return (oldLo & PteLo.VALID) !== 0;
+  }
+
   none(hi: number, lo: number): boolean {
     return lo === 0 && hi === 0;
   }
