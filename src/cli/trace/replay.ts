@@ -209,6 +209,14 @@ export class Replay {
     }
   }
 
+  /**
+   * Are there figures to report? Not for OPT over an input that stopped
+   * early: it runs only over a whole page string (finish).
+   */
+  get hasResult(): boolean {
+    return this.optPages === null || this.psim !== null;
+  }
+
   /** The figures, as `vmlab trace --json` prints them. */
   summary(base: SummaryBase): TraceSummary {
     const s = this.headline({

@@ -3,6 +3,7 @@
  * trace opened (the trace layer chooses how it is read: workloads/trace/
  * open.ts) and fed through, and the outcome reported.
  */
+import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
 import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
@@ -50,6 +51,16 @@ export async function runTraceCli(
     progress?.done();
   }
   replay.finish(error === null);
+  if (!replay.hasResult) {
+    // OPT over a trace that stopped early: no partial figures exist (it needs the whole future)
+    assert(error !== null, "trace: no figures from a complete input");
+    const out = reportIncomplete(error, null, stats);
+    if (replay.fed === 0) return out;
+    return {
+      ...out,
+      error: `${out.error}\nno figures: OPT replays only a whole trace (it needs every future reference)`,
+    };
+  }
   const summary = replay.summary({
     trace: source.name,
     format: stats?.format ?? (source.format as TraceFormat),

@@ -66,6 +66,25 @@ describe("vmlab trace", () => {
     expect(r.stderr).toContain("not a result");
   });
 
+  it("OPT over a truncated or corrupt trace: exit 2, the offset, no figures and no stack trace", () => {
+    const cut = join(dir, "cut-opt.u64");
+    const b = Buffer.alloc(8 * 10 + 5);
+    for (let i = 0; i < 10; i++) b.writeBigUInt64LE(BigInt(0x400000 + i * 4096) * 4n + 1n, i * 8);
+    writeFileSync(cut, b);
+    const r = vmlab(["trace", cut, "--mode", "policy", "--policy", "opt", "--frames", "4", "--json"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(`${cut} (byte offset 80): truncated`);
+    expect(r.stderr).toContain("OPT replays only a whole trace");
+    expect(r.stderr).not.toMatch(/TypeError|\n\s+at /);
+    const junk = join(dir, "junk.u64");
+    writeFileSync(junk, Buffer.from("not a trace at all\n"));
+    const j = vmlab(["trace", junk, "--mode", "policy", "--policy", "opt", "--frames", "4"]);
+    expect(j.code).toBe(2);
+    expect(j.stderr).toContain(`${junk} (byte offset 0)`);
+    expect(j.stderr).not.toMatch(/TypeError|\n\s+at /);
+  });
+
   it("refuses bad options and missing files with exit 2", () => {
     for (const args of [
       ["--frames", "0"],
