@@ -8,7 +8,7 @@
  * standard error, so that standard output carries only the report.
  */
 import { spawn } from "node:child_process";
-import { createWriteStream, renameSync, rmSync } from "node:fs";
+import { createWriteStream, renameSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -16,6 +16,7 @@ import { createGzip } from "node:zlib";
 import { InputError } from "../base/errors.ts";
 import { streamSource } from "../workloads/trace/open.ts";
 import { RECORD_BYTES } from "../workloads/trace/record.ts";
+import { checkOutputPath, removeQuietly } from "./shared/output.ts";
 import { runTraceCli, type TraceCliOptions, type TraceOutcome } from "./trace/index.ts";
 
 export interface RecordOptions extends TraceCliOptions {
@@ -78,6 +79,7 @@ async function recordToFile(
     throw new InputError(
       `--out: name the file .u64, .u64.zst or .u64.gz (the binary trace format), not '${out}'`,
     );
+  checkOutputPath(out, "--out");
   const v = await startValgrind(argv);
   const tmp = `${out}.tmp-${process.pid}`;
   const file = createWriteStream(tmp);
@@ -112,7 +114,7 @@ async function recordToFile(
       programExit: code,
     };
   } catch (e) {
-    rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     v.child.kill();
     if (e instanceof InputError) return { text: null, error: e.format(), programExit: 1 };
     throw e;
