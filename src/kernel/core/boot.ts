@@ -160,6 +160,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     resolveUserFault: (task, cpu, addr) => arch.uaccessFault(k, task, cpu, addr),
     begin: (cpu) => arch.uaccessBegin(cpu),
     end: (cpu) => arch.uaccessEnd(cpu),
+    unprivileged: arch.unprivilegedUaccess ?? false,
   });
   return {
     arch,

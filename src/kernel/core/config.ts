@@ -20,7 +20,7 @@ export interface KernelConfig {
    */
   userMemoryPages?: number | null;
   cpus?: number;
-  arch?: "x86_64" | "x86_64-la57";
+  arch?: KernelArchName;
   /** TLB preset or spec */
   tlb?: string;
   /** use PCIDs (CR4.PCIDE); default on */
@@ -65,8 +65,13 @@ export interface KernelConfig {
 /** A KernelConfig with every default filled in (Kernel.config). */
 export type ResolvedKernelConfig = Required<Omit<KernelConfig, "tlb" | "arch">> & {
   tlb: string;
-  arch: "x86_64" | "x86_64-la57";
+  arch: KernelArchName;
 };
+
+/** The architectures the kernel boots on (kernel/arch/index.ts ARCHES has one entry for each). */
+export type KernelArchName = "x86_64" | "x86_64-la57" | "arm64";
+/** The same names, for the `machine` statement's check. */
+export const KERNEL_ARCH_NAMES: readonly KernelArchName[] = ["x86_64", "x86_64-la57", "arm64"];
 
 // ---- ranges ----
 
@@ -161,7 +166,7 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
   {
     key: "arch",
     default: "x86_64",
-    values: "x86_64, x86_64-la57 (arm64, riscv-sv39, riscv-sv48, i386, i386-pae: later)",
+    values: "x86_64, x86_64-la57, arm64 (riscv-sv39, riscv-sv48, i386, i386-pae: later)",
     modelled: true,
   },
   { key: "profile", default: "linux", values: "linux (windows: later)", modelled: true },
@@ -278,11 +283,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
     return x;
   };
 
-  const arch = oneOf(
-    "arch",
-    ["x86_64", "x86_64-la57"],
-    ["arm64", "riscv-sv39", "riscv-sv48", "i386", "i386-pae"],
-  );
+  const arch = oneOf("arch", [...KERNEL_ARCH_NAMES], ["riscv-sv39", "riscv-sv48", "i386", "i386-pae"]);
   oneOf("profile", ["linux"], ["windows"]);
   const ram = v.number("ram");
   if (ram <= 0n || ram % 4096n !== 0n)
@@ -337,7 +338,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
     kernel: {
       ramBytes: Number(ram),
       cpus: Number(cpus),
-      arch: arch as "x86_64" | "x86_64-la57",
+      arch: arch as KernelArchName,
       tlb,
       pcid: v.onOff("pcid"),
       pti: v.onOff("pti"),

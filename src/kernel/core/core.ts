@@ -76,6 +76,8 @@ export interface Arch {
   /** user_access_begin / user_access_end (x86 STAC/CLAC under SMAP; ARM64 PAN) */
   uaccessBegin(cpu: Mmu): void;
   uaccessEnd(cpu: Mmu): void;
+  /** the user-access routines use unprivileged loads and stores (arm64 LDTR/STTR); absent: false */
+  readonly unprivilegedUaccess?: boolean;
   /** __va / __pa over the direct map (-1: not a direct-map address) */
   directVa(pa: number): bigint;
   directPa(va: bigint, ramBytes: number): number;
@@ -129,6 +131,8 @@ export interface ArchTlb {
   readonly states: readonly CpuTlbState[];
   /** flush IPIs sent (0 where TLB maintenance is broadcast by hardware) */
   shootdowns: number;
+  /** broadcast TLB maintenance instructions issued (arm64 TLBI ...IS; 0 where flushes are IPIs) */
+  readonly broadcasts: number;
   /** called when a dead mm is no longer loaded anywhere (its PGD can be freed) */
   onMmUnloaded: ((mm: MmStruct) => void) | null;
   /** switch_mm, or enter_lazy_tlb for a kernel thread (null) */

@@ -16,7 +16,7 @@
 import { assert } from "../../base/assert.ts";
 import { fromBig } from "../../base/u64.ts";
 import { physAddrUnchecked } from "../../base/units.ts";
-import { Access } from "../../hw/access.ts";
+import { Access, Mode } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { Task } from "./task.ts";
 
@@ -94,6 +94,13 @@ export interface UaccessEnv {
   /** user_access_begin / user_access_end: lift and restore the architecture's guard (x86 STAC/CLAC, ARM64 PAN) */
   begin(cpu: Mmu): void;
   end(cpu: Mmu): void;
+  /**
+   * The routines' loads and stores are unprivileged (arm64 LDTR/STTR, Linux
+   * 5.11 and later): checked as user-mode accesses while the CPU stays in
+   * kernel mode, PAN left set. False: ordinary kernel-mode accesses inside
+   * begin/end (x86 under STAC).
+   */
+  readonly unprivileged: boolean;
 }
 
 const EFAULT = 14;
@@ -119,7 +126,10 @@ export class Uaccess {
   private userPa(cpu: Mmu, task: Task, va: bigint, access: Access, ip: bigint, res: UserCopyResult): number {
     const { hi, lo } = fromBig(va);
     for (let attempt = 0; attempt < 8; attempt++) {
-      if (cpu.translate(hi, lo, access) === 0) return cpu.pa;
+      const out = this.env.unprivileged
+        ? cpu.translateAs(hi, lo, access, Mode.User)
+        : cpu.translate(hi, lo, access);
+      if (out === 0) return cpu.pa;
       res.faults++;
       if (this.env.resolveUserFault(task, cpu, va)) continue;
       assert(this.extable.has(ip), `uaccess at 0x${ip.toString(16)} without an exception-table entry`);

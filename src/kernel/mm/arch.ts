@@ -53,6 +53,22 @@ export interface Pgtable {
   readonly hpagePmdNr: number;
   /** first vpn of the kernel half: tables below it are a process's own (USER_PGTABLES_CEILING) */
   readonly userPgtablesCeiling: number;
+  /**
+   * The first vpn init_mm's root translates: 0 where one root serves both
+   * halves and every process's PGD carries a copy of the kernel half (x86);
+   * `userPgtablesCeiling` where the kernel half has a root register of its
+   * own (arm64 TTBR1 = swapper_pg_dir): a process's PGD then holds the user
+   * half only, and a kernel vpn is walked from init_mm's root, never from a
+   * process's.
+   */
+  readonly kernelRootVpn: number;
+  /**
+   * ptep_set_access_flags flushes the page after a write fault's change
+   * (arm64: an abort leaves the stale entry in the TLB, so
+   * __ptep_set_access_flags issues flush_tlb_page when `dirty`); false
+   * where the fault itself dropped it (x86).
+   */
+  readonly accessFlagsFlush: boolean;
   /** Linux's names of the levels, leaf first: PTE, PMD, PUD, (P4D,) PGD */
   readonly levelNames: readonly string[];
 

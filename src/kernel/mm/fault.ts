@@ -37,7 +37,8 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
       if (r !== null) return r;
     } else {
       const young = pt.modify(pmd.hi, pmd.lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
-      if (young.lo !== pmd.lo || young.hi !== pmd.hi) ptepSetAccessFlags(ctx, pmd.pa, pmd, young);
+      if (young.lo !== pmd.lo || young.hi !== pmd.hi)
+        ptepSetAccessFlags(ctx, mm, vpn, pmd.pa, pmd, young, write);
       return VmFault.OK;
     }
   } else if ((pmd === null || pt.none(pmd.hi, pmd.lo)) && hugeEligible(ctx, vma, vpn)) {
@@ -60,6 +61,6 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
   if (write && !pt.write(hi, lo)) return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
   // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
   const young = pt.modify(hi, lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
-  if (young.lo !== lo || young.hi !== hi) ptepSetAccessFlags(ctx, pa, { hi, lo }, young);
+  if (young.lo !== lo || young.hi !== hi) ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, young, write);
   return VmFault.OK;
 }

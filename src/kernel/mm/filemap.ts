@@ -144,13 +144,13 @@ export function filemapFault(
         // wp_page_shared + page_mkwrite: the page becomes dirty, the PTE writable
         f.dirty.add(index);
         const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-        ptepSetAccessFlags(ctx, pa, { hi, lo }, e);
+        ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
         return VmFault.OK;
       }
       return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
     }
     const young = pt.modify(hi, lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
-    if (young.hi !== hi || young.lo !== lo) ptepSetAccessFlags(ctx, pa, { hi, lo }, young);
+    if (young.hi !== hi || young.lo !== lo) ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, young, write);
     return VmFault.OK;
   }
   if (!write) {

@@ -242,7 +242,7 @@ export function hugeWp(
     exclusive = env.pages.mapcount[base + i] === 1 && env.pages.refcount[base + i] === 1;
   if (exclusive) {
     const e = pt.modify(pmd.hi, pmd.lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-    ptepSetAccessFlags(ctx, pmd.pa, pmd, e);
+    ptepSetAccessFlags(ctx, mm, haddr, pmd.pa, pmd, e, true);
     return VmFault.OK;
   }
   splitPmd(ctx, mm, haddr);

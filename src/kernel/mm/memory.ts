@@ -156,7 +156,7 @@ export function doWpPage(
   if (vma.vmFlags & VmFlag.SHARED) {
     // wp_page_shared: a shared mapping writes the page itself
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-    ptepSetAccessFlags(ctx, pa, { hi, lo }, e);
+    ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     return VmFault.OK;
   }
   const swap = env.swap;
@@ -175,7 +175,7 @@ export function doWpPage(
   ) {
     // wp_page_reuse
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-    ptepSetAccessFlags(ctx, pa, { hi, lo }, e);
+    ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     return VmFault.OK;
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();

@@ -103,11 +103,13 @@ describe("writing entries with the flush duty (mm/pgtable.ts)", () => {
     expect(k.userAccess(0, t, BigInt(v) * 4096n, Access.Write, 7).ok).toBe(true);
     const pte = readPte(k.userMm, t.mm!, v)!;
     const readOnly = { hi: pte.hi, lo: (pte.lo & ~Pte.RW) >>> 0 };
-    expect(() => ptepSetAccessFlags(k.userMm, pte.pa, pte, readOnly)).toThrow(/takes something away/);
+    expect(() => ptepSetAccessFlags(k.userMm, t.mm!, v, pte.pa, pte, readOnly, false)).toThrow(
+      /takes something away/,
+    );
     const otherFrame = { hi: pte.hi, lo: (pte.lo + 4096) >>> 0 };
-    expect(() => ptepSetAccessFlags(k.userMm, pte.pa, pte, otherFrame)).toThrow();
+    expect(() => ptepSetAccessFlags(k.userMm, t.mm!, v, pte.pa, pte, otherFrame, false)).toThrow();
     const old = { hi: pte.hi, lo: (pte.lo & ~Pte.A) >>> 0 };
-    expect(() => ptepSetAccessFlags(k.userMm, pte.pa, old, pte)).not.toThrow();
+    expect(() => ptepSetAccessFlags(k.userMm, t.mm!, v, pte.pa, old, pte, false)).not.toThrow();
   });
 });
 

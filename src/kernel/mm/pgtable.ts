@@ -187,17 +187,22 @@ export function setPteAt(ctx: MmContext, pa: number, hi: number, lo: number): vo
 
 /**
  * ptep_set_access_flags / pmdp_set_access_flags: the entry gains accessed,
- * dirty or write permission, frame and everything else kept. No flush: a
- * TLB that still holds the old entry can only fault, and the fault finds
- * the entry already fixed (a spurious fault; x86 drops the stale entry on
- * the fault, flush_tlb_fix_spurious_fault).
+ * dirty or write permission, frame and everything else kept. A TLB that
+ * still holds the old entry can only fault. On x86 the fault dropped the
+ * stale entry, so no flush (flush_tlb_fix_spurious_fault is empty); where
+ * an abort leaves it cached (arm64, Pgtable.accessFlagsFlush), a write
+ * fault's change is flushed at `vpn` (arm64 __ptep_set_access_flags:
+ * `if (dirty) flush_tlb_page`), or the access would fault forever.
  * Linux: mm/pgtable-generic.c ptep_set_access_flags
  */
 export function ptepSetAccessFlags(
   ctx: MmContext,
+  mm: MmStruct,
+  vpn: number,
   pa: number,
   old: { hi: number; lo: number },
   next: { hi: number; lo: number },
+  dirty: boolean,
 ): void {
   const pt = ctx.env.pgtable;
   const a = pt.modify(old.hi, old.lo, 0, ACCESS_FLAGS);
@@ -211,6 +216,7 @@ export function ptepSetAccessFlags(
     `ptep_set_access_flags at 0x${pa.toString(16)}: the change takes something away`,
   );
   pt.set(ctx.env.phys, pa, next.hi, next.lo);
+  if (dirty && pt.accessFlagsFlush) ctx.env.flushTlbMmRange(mm, vpn, 1);
 }
 
 /**

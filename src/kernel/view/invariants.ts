@@ -28,8 +28,8 @@ export function checkInvariants(k: KernelCore): string[] {
   const phys = k.machine.phys;
   const pt = k.arch.pgtable;
   const ptrs = pt.ptrsPerTable;
-  /** the first PGD index of the kernel half (USER_PGTABLES_CEILING) */
-  const kernelHalf = pt.userPgtablesCeiling / ptrs ** (k.levels - 1);
+  /** the first PGD index of the kernel half (USER_PGTABLES_CEILING); every index where a PGD holds the user half only */
+  const kernelHalf = pt.kernelRootVpn > 0 ? ptrs : pt.userPgtablesCeiling / ptrs ** (k.levels - 1);
   // the direct map and the kernel image mapping (__START_KERNEL_map .. modules) map frames of every kind
   const directVpn = k.va.vpn(k.layout.directMap);
   const directEndVpn = directVpn + k.machine.phys.nrFrames;
@@ -58,7 +58,7 @@ export function checkInvariants(k: KernelCore): string[] {
       }
     }
   };
-  visit(k.rootPfn, k.levels - 1, 0);
+  visit(k.rootPfn, k.levels - 1, pt.kernelRootVpn);
   // a PGD pair (x86 PTI): init_mm's user PGD and the tables under its kernel half (the entry-text clone)
   if (pt.pgdOrder > 0) visit(pt.userPgd(k.rootPfn), k.levels - 1, 0);
 

@@ -94,6 +94,8 @@ export interface KernelCounters {
   oomReports: number;
   /** flush IPIs sent */
   shootdownsSent: number;
+  /** broadcast TLB maintenance instructions issued (arm64 TLBI ...IS) */
+  tlbBroadcasts: number;
   /** tasks ever created, the dead included */
   tasks: number;
   /** the panic message, or null while the machine runs */

@@ -152,6 +152,7 @@ export function counters(k: KernelCore): KernelCounters {
     oomKills: k.oomKills,
     oomReports: k.oomReports.length,
     shootdownsSent: k.tlbMgr.shootdowns,
+    tlbBroadcasts: k.tlbMgr.broadcasts,
     tasks: k.tasks.length,
     panic: k.panicked,
     pageCacheReads: k.pageCache.pagesIn,

@@ -227,6 +227,10 @@ export class Arm64Pgtable implements Pgtable {
    * only user entries; the kernel's tables hang from swapper_pg_dir in TTBR1.
    */
   readonly userPgtablesCeiling = 2 ** 36;
+  /** swapper_pg_dir, in TTBR1, translates the kernel half only: its vpns start at 2^36 */
+  readonly kernelRootVpn = 2 ** 36;
+  /** an abort keeps the stale entry: __ptep_set_access_flags flushes the page when `dirty` */
+  readonly accessFlagsFlush = true;
   readonly levelNames: readonly string[] = ["PTE", "PMD", "PUD", "PGD"];
   /** make_pte_marker(PTE_MARKER_GUARD): swp_entry(SWP_PTE_MARKER, PTE_MARKER_GUARD) */
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);

@@ -16,6 +16,7 @@ import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
+import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
 import { contextTask } from "../../core/sched.ts";
 import { deliverSignal, type SigInfo } from "../../core/signal.ts";
@@ -93,29 +94,8 @@ export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode
   const mm = task.mm;
   if (mm === null || k.va.isKernel(va)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   const vpn = k.va.vpn(va);
-  const vma = mm.findVma(vpn);
+  const vma = lockMmAndFindVma(mm, task, vpn);
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-  if (vma.vmStart > vpn) {
-    if (!(vma.vmFlags & VmFlag.GROWSDOWN)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-    // expand_stack: within RLIMIT_STACK, and not into the guard gap above the previous VMA
-    const i = mm.indexOf(vma);
-    const prev = i > 0 ? mm.vmas[i - 1] : null;
-    const limitPages = Math.floor(task.rlimitStack / 4096);
-    // expand_downwards: the gap to an accessible, non-growsdown mapping below stays >= stack_guard_gap
-    const guarded =
-      prev !== null &&
-      !(prev.vmFlags & VmFlag.GROWSDOWN) &&
-      (prev.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)) !== 0;
-    if (
-      vma.vmEnd - vpn > limitPages ||
-      (guarded && prev.vmEnd + 256 > vpn) ||
-      (prev !== null && prev.vmEnd > vpn)
-    ) {
-      return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-    }
-    vma.vmStart = vpn;
-    vma.vmPgoff = vpn;
-  }
   // access_error
   const write = (errorCode & PfErr.WR) !== 0;
   if (errorCode & PfErr.PK) return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va };

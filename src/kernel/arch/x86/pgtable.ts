@@ -65,6 +65,10 @@ export class X86Pgtable implements Pgtable {
   readonly pmdLevel = 1;
   readonly hpagePmdNr = 512;
   readonly userPgtablesCeiling: number;
+  /** one root (CR3) for both halves: the kernel half is copied into every PGD */
+  readonly kernelRootVpn = 0;
+  /** a #PF drops the faulting translation: ptep_set_access_flags needs no flush */
+  readonly accessFlagsFlush = false;
   readonly levelNames: readonly string[];
   readonly guard: Entry = { hi: 0, lo: PTE_GUARD };
   readonly pgdOrder: number;

@@ -50,6 +50,8 @@ export class X86Tlb implements ArchTlb {
   readonly states: TlbState[];
   /** flush IPIs sent */
   shootdowns = 0;
+  /** broadcast TLB maintenance: none on x86 (flushes reach other CPUs by IPI) */
+  readonly broadcasts = 0;
   /** called when a dead mm is no longer loaded anywhere (its PGD can be freed) */
   onMmUnloaded: ((mm: MmStruct) => void) | null = null;
 

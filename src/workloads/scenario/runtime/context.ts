@@ -235,7 +235,12 @@ export class CompileContext {
     const after = v.cpu(cpuId);
     const wrote = after.rootWrites > before.rootWrites;
     const flushed = after.switchFlushes > before.switchFlushes;
-    return `cpu${cpuId}: ${wrote ? `CR3 <- PGD 0x${(mm.pgdPfn * 4096).toString(16)}` : "same mm, no CR3 write"}${v.machine().pcid ? ` PCID ${after.loadedAsid + 1}` : ""}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}`;
+    const m = v.machine();
+    // arm64: TTBR0_EL1 takes the PGD and the ASID the allocator gave the mm
+    const arm = m.arch === "arm64";
+    const reg = arm ? "TTBR0_EL1" : "CR3";
+    const tag = arm ? ` ASID ${after.loadedAsid}` : m.pcid ? ` PCID ${after.loadedAsid + 1}` : "";
+    return `cpu${cpuId}: ${wrote ? `${reg} <- PGD 0x${(mm.pgdPfn * 4096).toString(16)}` : `same mm, no ${reg} write`}${tag}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}`;
   }
 
   /** A `kernel@N:` statement's CPU must exist. */

@@ -184,6 +184,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().oopses);
     case "oom_kills":
       return (rt) => BigInt(rt.view.counters().oomKills);
+    case "tlb.broadcasts":
+      return (rt) => BigInt(rt.view.counters().tlbBroadcasts);
     case "panic":
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
   }

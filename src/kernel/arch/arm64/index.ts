@@ -1,0 +1,80 @@
+/**
+ * The arm64 architecture of the kernel (Linux: arch/arm64), 4K pages,
+ * 48-bit VAs, 4 levels: swapper_pg_dir in TTBR1_EL1, each mm's own PGD in
+ * TTBR0_EL1 with an ASID from the allocator, broadcast TLB maintenance,
+ * hardware PAN, LDTR/STTR user accesses. Each piece lives in its own file,
+ * named as Linux names it; this object hands them to the generic kernel
+ * (kernel/core/core.ts Arch).
+ *
+ * Not modelled yet: KPTI, FEAT_TLBIRANGE, the fixmap, KASLR, pkeys/POE, MTE.
+ */
+
+import { InputError } from "../../../base/errors.ts";
+import { Arm64Mapper } from "../../../hw/arch/arm64/Mapper.ts";
+import { Arm64Machine } from "../../../hw/arch/arm64/machine.ts";
+import type { ResolvedKernelConfig } from "../../core/config.ts";
+import type { Arch, KernelImage } from "../../core/core.ts";
+import { Vaddr } from "../../core/vaddr.ts";
+import {
+  cpuInit,
+  EMPTY_ZERO_PAGE_PFN,
+  IMAGE_END_PFN,
+  IMAGE_START_PFN,
+  KERNEL_DATA,
+  KERNEL_RODATA,
+  KERNEL_TEXT,
+  LOW_RESERVED_PFNS,
+  pagingInit,
+  RESERVED_PG_DIR_PFN,
+} from "./init.ts";
+import { ARM64_LAYOUT, directPa, directVa } from "./layout.ts";
+import { arm64Cpus, bug, kernelAccess, uaccessFault, userAccess } from "./memAbort.ts";
+import { Arm64Tlb } from "./mmuContext.ts";
+import { Arm64Pgtable } from "./pgtable.ts";
+import { ARM64_VIEW } from "./view.ts";
+
+const IMAGE: KernelImage = {
+  lowReservedPfns: LOW_RESERVED_PFNS,
+  startPfn: IMAGE_START_PFN,
+  endPfn: IMAGE_END_PFN,
+  zeroPfn: EMPTY_ZERO_PAGE_PFN,
+  bytes: KERNEL_TEXT + KERNEL_RODATA + KERNEL_DATA,
+};
+
+/** The arm64 architecture for one kernel's configuration. */
+export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
+  if (cfg.pti) throw new InputError("pti=on: arm64's KPTI is not modelled yet");
+  const layout = ARM64_LAYOUT;
+  // both halves as one number space: kernel vpns carry bit 36, as the CPU's do
+  const va = new Vaddr(49);
+  return {
+    name: cfg.arch,
+    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc)),
+    layout,
+    va,
+    view: ARM64_VIEW,
+    image: IMAGE,
+    newMachine: () =>
+      new Arm64Machine({
+        ramBytes: cfg.ramBytes,
+        cpus: cfg.cpus,
+        tlb: cfg.tlb,
+        psc: cfg.psc,
+        checkCoherence: cfg.checkCoherence,
+      }),
+    setupArch: (machine, pages, memblock) => pagingInit(machine, pages, memblock, va, layout),
+    // PAN: CONFIG_ARM64_PAN (vmlab's smap switch names the same guard)
+    cpuInit: (machine, rootPfn) => cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.smap),
+    newTlb: (machine) => new Arm64Tlb(arm64Cpus(machine), RESERVED_PG_DIR_PFN),
+    userAccess,
+    kernelAccess,
+    bug,
+    uaccessFault,
+    // LDTR/STTR (Linux 5.11+): PAN stays set, user_access_begin/end change nothing
+    uaccessBegin: () => {},
+    uaccessEnd: () => {},
+    unprivilegedUaccess: true,
+    directVa: (pa) => directVa(layout, pa),
+    directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The arm64 part of boot (arch/arm64/kernel/setup.c setup_arch,
+ * arch/arm64/mm/mmu.c paging_init, map_mem, map_kernel; proc.S
+ * __cpu_setup): where the kernel image sits, swapper_pg_dir built in RAM
+ * before the buddy allocator exists (the linear map of RAM, the kernel
+ * image, vmemmap), and each CPU's TCR_EL1, TTBR1_EL1 and PSTATE.PAN.
+ *
+ * Not modelled yet: the fixmap and its early tables, KASLR, the
+ * trampoline tables of KPTI, the idmap (TTBR0 during boot).
+ */
+import { assert } from "../../../base/assert.ts";
+import { type Pfn, pfnUnchecked, toPfn, vpnAdd } from "../../../base/units.ts";
+import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
+import { type Arm64MapFlags, Arm64Mapper } from "../../../hw/arch/arm64/Mapper.ts";
+import type { Machine } from "../../../hw/machine/Machine.ts";
+import type { FrameAllocator } from "../../../hw/mmu/Mapper.ts";
+import type { ArchMemoryMap } from "../../core/core.ts";
+import type { Layout } from "../../core/layout.ts";
+import type { Memblock } from "../../core/memblock.ts";
+import type { Vaddr } from "../../core/vaddr.ts";
+import { type PageDescTable, PageKind } from "../../mm/PageDesc.ts";
+
+/** Where the image is loaded in physical memory (vmlab: 16 MiB, 2 MiB-aligned as the boot protocol asks). */
+export const KERNEL_PHYS_START = 16 << 20;
+/** Kernel image sections (bytes): text (RX), rodata (RO, XN), data+bss (RW, XN). */
+export const KERNEL_TEXT = 2 << 20;
+export const KERNEL_RODATA = 2 << 20;
+export const KERNEL_DATA = 2 << 20;
+export const IMAGE_START_PFN = KERNEL_PHYS_START / 4096;
+export const IMAGE_END_PFN = IMAGE_START_PFN + (KERNEL_TEXT + KERNEL_RODATA + KERNEL_DATA) / 4096;
+/** arm64 reserves no low memory of its own (no BIOS area): RAM from PHYS_OFFSET is all usable. */
+export const LOW_RESERVED_PFNS = 0;
+/** empty_zero_page: a page of the image's bss (vmlab: its last page) */
+export const EMPTY_ZERO_PAGE_PFN = IMAGE_END_PFN - 1;
+/** reserved_pg_dir: the zeroed table TTBR0 points to while no user mm is loaded (the page before) */
+export const RESERVED_PG_DIR_PFN = IMAGE_END_PFN - 2;
+/** sizeof(struct page) */
+const STRUCT_PAGE_SIZE = 64;
+
+/** PAGE_KERNEL (PROT_NORMAL): AF, SH inner, nG = 0, PXN, UXN, writable (DBM) and dirty (AP[2] = 0). */
+export const PAGE_KERNEL: Arm64MapFlags = {
+  writable: true,
+  nx: true,
+  global: true,
+  accessed: true,
+  dirty: true,
+  dbm: true,
+};
+/** PAGE_KERNEL_RO and PAGE_KERNEL_ROX (text: executable at EL1, never at EL0) */
+const PAGE_KERNEL_RO: Arm64MapFlags = { nx: true, global: true, accessed: true };
+const PAGE_KERNEL_ROX: Arm64MapFlags = { global: true, accessed: true };
+
+/** The boot mapper of TTBR1's range: 48-bit VAs, tables from memblock. */
+export function bootMapper(machine: Machine, memblock: Memblock): Arm64Mapper {
+  const tables: FrameAllocator = { allocFrame: () => memblock.alloc(1, 1, PageKind.PageTable) };
+  return new Arm64Mapper(machine.phys, tables, 48, 48);
+}
+
+/**
+ * paging_init: swapper_pg_dir with the linear map of all RAM in 4K pages
+ * (rodata_full, the default since CONFIG_RODATA_FULL_DEFAULT_ENABLED:
+ * map_mem passes NO_BLOCK_MAPPINGS | NO_CONT_MAPPINGS so that
+ * set_memory_* can change single pages), the kernel image at KIMAGE_VADDR
+ * in 2M blocks (map_kernel: text ROX, rodata RO, data RW), and vmemmap in
+ * 2M blocks (vmemmap_populate). The vmalloc area starts after the image
+ * (vm_area_add_early reserves the image's part of it).
+ */
+export function pagingInit(
+  machine: Machine,
+  pages: PageDescTable,
+  memblock: Memblock,
+  va: Vaddr,
+  layout: Layout,
+): ArchMemoryMap {
+  const nrFrames = machine.phys.nrFrames;
+  const boot = bootMapper(machine, memblock);
+  const rootPfn: Pfn = toPfn(boot.newRoot());
+  pages.setKind(IMAGE_START_PFN, IMAGE_END_PFN - IMAGE_START_PFN, PageKind.KernelImage);
+
+  // ---- map_mem: the linear map, page by page ----
+  const linearVpn = va.vpn(layout.directMap);
+  for (let pfn = 0; pfn < nrFrames; pfn++) {
+    const r = boot.map(rootPfn, vpnAdd(linearVpn, pfn), pfnUnchecked(pfn), 0, PAGE_KERNEL);
+    assert(r.ok, "boot: linear map");
+  }
+  // ---- map_kernel: the image at KIMAGE_VADDR, 2M blocks ----
+  const imageVpn = va.vpn(layout.kernelMap);
+  const sections: [number, Arm64MapFlags][] = [
+    [KERNEL_TEXT, PAGE_KERNEL_ROX],
+    [KERNEL_RODATA, PAGE_KERNEL_RO],
+    [KERNEL_DATA, PAGE_KERNEL],
+  ];
+  let at = IMAGE_START_PFN;
+  for (const [bytes, flags] of sections) {
+    for (let p = at; p < at + bytes / 4096; p += 512) {
+      const r = boot.map(rootPfn, vpnAdd(imageVpn, p - IMAGE_START_PFN), pfnUnchecked(p), 1, flags);
+      assert(r.ok, "boot: kernel image");
+    }
+    at += bytes / 4096;
+  }
+  // ---- vmemmap_populate: the struct page array in 2M blocks ----
+  const memmapPages = Math.ceil((nrFrames * STRUCT_PAGE_SIZE) / 4096);
+  const vmemmapVpn = va.vpn(layout.vmemmap);
+  for (let off = 0; off < memmapPages; off += 512) {
+    const block = memblock.alloc(512, 512, PageKind.Memmap);
+    assert(boot.map(rootPfn, vpnAdd(vmemmapVpn, off), block, 1, PAGE_KERNEL).ok, "boot: vmemmap");
+  }
+  // ---- the vmalloc area: after the image (and a guard page), up to VMALLOC_END ----
+  const imagePages = IMAGE_END_PFN - IMAGE_START_PFN;
+  const vmStart = imageVpn + imagePages + 1;
+  const vmEnd = va.vpn(layout.vmallocEnd - 1n) + 1;
+  return { rootPfn, pageKernel: PAGE_KERNEL, vmallocStartVpn: vmStart, vmallocEndVpn: vmEnd };
+}
+
+/**
+ * __cpu_setup and the rest of each CPU's bring-up: TCR_EL1 with T0SZ =
+ * T1SZ = 16 (48-bit VAs), 16-bit ASIDs, HA and HD (hardware Access flag
+ * and dirty state, as Linux sets them when the CPU has them), IPS from the
+ * PA range; TTBR1_EL1 = swapper_pg_dir; TTBR0_EL1 = the reserved empty
+ * table (here: zero with ASID 0, with EPD0 off: init_mm has no user half,
+ * so any user address faults); PSTATE.PAN on (CONFIG_ARM64_PAN).
+ */
+export function cpuInit(
+  cpus: readonly Arm64Cpu[],
+  rootPfn: number,
+  reservedPgPfn: number,
+  pan: boolean,
+): void {
+  for (const cpu of cpus) {
+    cpu.setTcr({ t0sz: 16, t1sz: 16, ha: true, hd: true, as: true, ips: 5, tbi0: true, tbi1: false });
+    cpu.loadTtbr1(rootPfn * 4096);
+    cpu.loadTtbr0(reservedPgPfn * 4096, 0);
+    cpu.setPan(pan);
+  }
+}

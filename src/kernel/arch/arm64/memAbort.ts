@@ -1,0 +1,249 @@
+/**
+ * Memory aborts on arm64, run on the machine's CPUs (arch/arm64/mm/fault.c
+ * do_mem_abort, do_page_fault, __do_kernel_fault, die_kernel_fault;
+ * arch/arm64/kernel/traps.c die): the decisions and the oops text are
+ * fault.ts's; this file takes the abort from the CPU (ESR_EL1, FAR_EL1),
+ * calls the generic fault handling, and delivers the signal or the oops.
+ *
+ * A user access runs at EL0. A plain kernel dereference runs at EL1 with
+ * PSTATE.PAN set: a user address then takes a permission fault, and
+ * do_page_fault dies with "access to user memory outside uaccess
+ * routines". The user-access routines use LDTR/STTR (an EL0 permission
+ * check at EL1, PAN left set), so their faults reach do_page_fault with an
+ * exception-table entry.
+ */
+import { assert } from "../../../base/assert.ts";
+import { fromBig } from "../../../base/u64.ts";
+import { Access, Mode } from "../../../hw/access.ts";
+import { Arm64Cpu, WalkRecord } from "../../../hw/arch/arm64/Cpu.ts";
+import type { Machine } from "../../../hw/machine/Machine.ts";
+import type { Mmu } from "../../../hw/mmu/Mmu.ts";
+import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
+import { lockMmAndFindVma } from "../../core/findvma.ts";
+import { accountFault } from "../../core/gup.ts";
+import { contextTask, exit } from "../../core/sched.ts";
+import { deliverSignal, type SigInfo } from "../../core/signal.ts";
+import type { Task } from "../../core/task.ts";
+import { VmFault } from "../../mm/userMm.ts";
+import { Ec, esrFscIsTranslationFault } from "./esr.ts";
+import {
+  dieKernelFault,
+  doKernelFault,
+  doMemAbortEl1,
+  type El1AbortVerdict,
+  esrToFaultInfo,
+  faultVmFlags,
+  internalError,
+  isTtbr0Addr,
+  type ShowPteContext,
+  userFaultSignal,
+} from "./fault.ts";
+
+/** An ARM64 CPU of the kernel's machine. */
+export function arm64Cpu(cpu: Mmu): Arm64Cpu {
+  assert(cpu instanceof Arm64Cpu, "arm64: the machine's CPU is not an ARM64 CPU");
+  return cpu;
+}
+
+/** The machine's CPUs. */
+export function arm64Cpus(machine: Machine): Arm64Cpu[] {
+  return machine.cpus.map(arm64Cpu);
+}
+
+/**
+ * do_page_fault's part after the EL1 checks, for a user address: the VMA
+ * (lock_mm_and_find_vma), its rights against the fault's vm_flags, then
+ * handle_mm_fault. Returns null when resolved (retry), else the signal.
+ */
+export function doPageFault(k: KernelCore, task: Task, va: bigint, esr: number): SigInfo | null {
+  const mm = task.mm;
+  const badmap = () => ({ ...userFaultSignal(esr, "badmap"), addr: va });
+  if (mm === null || !isTtbr0Addr(va)) return badmap();
+  const { vmFlags, write } = faultVmFlags(esr);
+  const vpn = k.va.vpn(va);
+  const vma = lockMmAndFindVma(mm, task, vpn);
+  if (vma === null) return badmap();
+  if (!(vma.vmFlags & vmFlags)) return { ...userFaultSignal(esr, "badaccess"), addr: va };
+  k.faultingMm = mm;
+  const res = k.userMm.handleMmFault(mm, vma, vpn, write);
+  k.faultingMm = null;
+  if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  const r = res & ~accountFault(task, res);
+  if (r === VmFault.OK) return null;
+  if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // pagefault_out_of_memory
+  const sig = userFaultSignal(esr, r & VmFault.SIGBUS ? "sigbus" : "badmap");
+  return { ...sig, addr: va };
+}
+
+/**
+ * do_mem_abort for an abort from EL0: fault_info[FSC]'s handler.
+ * do_translation_fault sends a kernel address to do_bad_area (SIGSEGV,
+ * SEGV_MAPERR); do_page_fault handles the rest; other handlers raise
+ * fault_info's signal.
+ */
+function doMemAbortEl0(k: KernelCore, task: Task, va: bigint, esr: number): SigInfo | null {
+  const inf = esrToFaultInfo(esr);
+  if (inf.fn === "do_page_fault" || (inf.fn === "do_translation_fault" && isTtbr0Addr(va)))
+    return doPageFault(k, task, va, esr);
+  return { signal: inf.sig, code: inf.code, addr: va };
+}
+
+/**
+ * A user-mode access by `task` on `cpuId` (which must have it current): the
+ * load or store at EL0; an abort enters the kernel at EL1 and do_mem_abort
+ * decides: resolve and retry, or a signal (caught: abandoned; uncaught: the
+ * task dies).
+ */
+export function userAccess(
+  k: KernelCore,
+  cpuId: number,
+  task: Task,
+  va: bigint,
+  access: Access,
+  value: number,
+): UserAccessResult {
+  assert(k.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
+  k.runningCpu = cpuId;
+  const cpu = arm64Cpu(k.machine.cpus[cpuId]);
+  const { hi, lo } = fromBig(va);
+  let faults = 0;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    cpu.setUserMode(true);
+    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
+    cpu.setUserMode(false);
+    if (out === 0) {
+      if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpn(va));
+      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
+      return { ok: true, pa: cpu.pa, value: byte, faults };
+    }
+    faults++;
+    const r = doMemAbortEl0(k, task, va, cpu.esr);
+    if (r === null) continue;
+    const killed = deliverSignal(k, task, r.signal, r.code, r.addr);
+    return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
+  }
+  return {
+    ok: false,
+    signal: "SIGSEGV",
+    siCode: "SEGV_ACCERR",
+    siAddr: va,
+    killed: deliverSignal(k, task, "SIGSEGV", "SEGV_ACCERR", va),
+    faults,
+  };
+}
+
+/**
+ * A fault in a user-access routine (LDTR/STTR at EL1, with an
+ * exception-table entry): do_mem_abort's EL1 path with the routine's
+ * fixup available. True when do_page_fault resolved it (retry); false
+ * when the fixup runs.
+ */
+export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean {
+  const c = arm64Cpu(cpu);
+  if (task.mm === null) return false;
+  const v = doMemAbortEl1(va, c.esr, { pan: c.pan, inUaccess: true, hasMm: true });
+  if (v.action !== "do_page_fault") return false;
+  return doPageFault(k, task, va, c.esr) === null;
+}
+
+/** is_spurious_el1_translation_fault's probe (AT S1E1R): scratch */
+const rec = new WalkRecord();
+
+/**
+ * A plain kernel dereference (no exception-table entry) on `cpuId` at EL1
+ * in its current task's context: the byte, or the oops.
+ */
+export function kernelAccess(
+  k: KernelCore,
+  cpuId: number,
+  va: bigint,
+  access: Access,
+  value: number,
+): KernelAccessResult {
+  assert(k.panicked === null, "kernelAccess: the machine has panicked");
+  const cpu = arm64Cpu(k.machine.cpus[cpuId]);
+  const task = contextTask(k, cpuId);
+  cpu.setUserMode(false);
+  const { hi, lo } = fromBig(va);
+  let faults = 0;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
+    if (out === 0) {
+      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
+      return { ok: true, pa: cpu.pa, value: byte, faults };
+    }
+    faults++;
+    const esr = cpu.esr;
+    const ctx = {
+      pan: cpu.pan,
+      inUaccess: false,
+      hasMm: task.mm !== null,
+      atTranslates:
+        esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
+    };
+    let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
+    if (v.action === "do_page_fault") {
+      // a user address in a VMA: handle_mm_fault may map it (then the retry meets PAN)
+      if (doPageFault(k, task, va, esr) === null) continue;
+      v = doKernelFault(va, esr, ctx);
+    }
+    if (v.action === "spurious") continue;
+    if (v.action === "notify_die")
+      return die(k, cpu, task, [internalError(v.name, esr, k.oopses.length + 1)]);
+    const msg = v.action === "die" ? v.msg : "paging request";
+    return die(k, cpu, task, dieKernelFault(msg, va, esr, showPteContext(k, cpu), k.oopses.length + 1));
+  }
+  return die(k, cpu, task, dieKernelFault("paging request", va, cpu.esr, showPteContext(k, cpu), 0));
+}
+
+/** What show_pte reads: the active mm's PGD (TTBR0), swapper_pg_dir (TTBR1), RAM. */
+function showPteContext(k: KernelCore, cpu: Arm64Cpu): ShowPteContext {
+  const mm = k.tlbMgr.states[cpu.id].loadedMm;
+  const phys = k.machine.phys;
+  return {
+    activeMmIsInitMm: mm === null,
+    userPgdPa: mm === null ? 0 : mm.pgdPfn * 4096,
+    swapperPgdPa: k.rootPfn * 4096,
+    read: (pa) => ({ lo: phys.read32(pa), hi: phys.read32(pa + 4) }),
+  };
+}
+
+/**
+ * die() after the architecture's report (arch/arm64/kernel/traps.c): the
+ * CPU line of show_regs, then the task dies (make_task_dead), or the
+ * kernel panics (panic_on_oops, the idle task, init).
+ */
+export function die(k: KernelCore, cpu: Mmu, task: Task, report: string[]): KernelAccessResult {
+  const lines = [...report, `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`];
+  k.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm });
+  k.log.push(...lines);
+  let panic: string | null = null;
+  if (k.config.panicOnOops) panic = "Fatal exception";
+  else if (task.pid === 0) panic = "Attempted to kill the idle task!";
+  else if (task.pid === 1) panic = "Attempted to kill init! exitcode=0x0000000b";
+  if (panic !== null) {
+    k.panicked = panic;
+    k.log.push(`Kernel panic - not syncing: ${panic}`);
+  } else {
+    const running = k.runningCpu;
+    exit(k, task, "oops");
+    k.runningCpu = running;
+  }
+  return { ok: false, oops: lines, panic };
+}
+
+/** ESR of BRK #0x800 (BUG_BRK_IMM), the instruction BUG() is. */
+const BUG_ESR = ((Ec.BRK64 << 26) | (1 << 25) | 0x800) >>> 0;
+
+/** BUG(): `kernel BUG at FILE!` then die("Oops - BUG") (arch/arm64/kernel/traps.c bug_brk_handler). */
+export function bug(k: KernelCore, cpuId: number, message: string, file: string): string[] {
+  const cpu = k.machine.cpus[cpuId];
+  const task = contextTask(k, cpuId);
+  const r = die(k, cpu, task, [
+    message,
+    `kernel BUG at ${file}!`,
+    internalError("Oops - BUG", BUG_ESR, k.oopses.length + 1),
+  ]);
+  if (r.ok) return [];
+  return r.panic ? [...r.oops, `Kernel panic - not syncing: ${r.panic}`] : r.oops;
+}

@@ -1,0 +1,183 @@
+/**
+ * Address-space switching and TLB maintenance of arm64 Linux, executed on
+ * the machine's CPUs (arch/arm64/include/asm/mmu_context.h switch_mm,
+ * arch/arm64/mm/context.c check_and_switch_context, asm/tlbflush.h): the
+ * ASID comes from the allocator (context.ts), a switch writes TTBR0_EL1
+ * with it and flushes nothing unless a rollover asks for it, and every
+ * flush is a TLBI ...IS that the hardware broadcasts to all CPUs (tlb.ts
+ * decides which ones): no IPIs, no mm_cpumask walk, nothing for lazy CPUs
+ * to catch up on.
+ */
+import type { Arm64Cpu, TlbiOp as HwTlbiOp } from "../../../hw/arch/arm64/Cpu.ts";
+import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { AsidAllocator, type AsidContext } from "./context.ts";
+import { flushTlbKernelRange, flushTlbRange, type TlbiOp } from "./tlb.ts";
+
+const TWO20 = 1048576;
+/** the page-number bit of TTBR1's range */
+const TTBR1_VPN = 2 ** 36;
+
+/** Per-CPU state, as ArchTlb shows it. */
+export class Arm64TlbState implements CpuTlbState {
+  loadedMm: MmStruct | null = null;
+  loadedAsid = 0;
+  isLazy = false;
+  contextSwitches = 0;
+  /** always 0: nothing interrupts a CPU to flush its TLB */
+  readonly shootdownsReceived = 0;
+  /** local_flush_tlb_all done by check_and_switch_context after a rollover */
+  switchFlushes = 0;
+  /** no KPTI yet */
+  readonly ptiCr3Writes = 0;
+  readonly ptiUserFlushes = 0;
+}
+
+/** The operand of a TLBI by VA for page `vpn` (either range): VA's high and low words. */
+function vaHi(vpn: number): number {
+  const ttbr1 = vpn >= TTBR1_VPN;
+  const v = ttbr1 ? vpn - TTBR1_VPN : vpn;
+  return ((ttbr1 ? 0xffff0000 : 0) | (Math.floor(v / TWO20) & 0xffff)) >>> 0;
+}
+function vaLo(vpn: number): number {
+  return ((vpn % TWO20) * 4096) >>> 0;
+}
+
+/** The hardware's name of a Linux TLBI operation (its Inner Shareable form is issued with tlbiIs). */
+function hwOp(op: TlbiOp["op"]): HwTlbiOp {
+  switch (op) {
+    case "VALE1IS":
+      return "vale1";
+    case "VAE1IS":
+      return "vae1";
+    case "ASIDE1IS":
+      return "aside1";
+    case "VAALE1IS":
+      return "vaale1";
+    case "VAAE1IS":
+      return "vaae1";
+    case "VMALLE1IS":
+    case "VMALLE1":
+      return "vmalle1";
+    default:
+      // range operations need FEAT_TLBIRANGE, which vmlab's kernel does not ask tlb.ts for
+      throw new Error(`arm64: TLBI ${op} is not issued without FEAT_TLBIRANGE`);
+  }
+}
+
+/**
+ * arm64's ArchTlb: switch_mm through the ASID allocator, flushes as
+ * broadcast TLBIs from the CPU that runs the flush.
+ */
+export class Arm64Tlb implements ArchTlb {
+  readonly states: Arm64TlbState[];
+  /** flush IPIs sent: none, ever (TLB maintenance is broadcast by hardware) */
+  shootdowns = 0;
+  /** TLBI ...IS instructions issued */
+  broadcasts = 0;
+  onMmUnloaded: ((mm: MmStruct) => void) | null = null;
+  readonly asids: AsidAllocator;
+  /** each mm's context (mm->context.id) */
+  private readonly contexts = new WeakMap<MmStruct, AsidContext>();
+
+  constructor(
+    readonly cpus: readonly Arm64Cpu[],
+    /** reserved_pg_dir: the empty table TTBR0 holds while no user mm is loaded */
+    private readonly reservedPgPfn: number,
+  ) {
+    this.states = cpus.map(() => new Arm64TlbState());
+    this.asids = new AsidAllocator({ asidBits: 16, nrCpus: cpus.length });
+  }
+
+  /** mm->context */
+  context(mm: MmStruct): AsidContext {
+    let c = this.contexts.get(mm);
+    if (c === undefined) {
+      c = { id: 0 };
+      this.contexts.set(mm, c);
+    }
+    return c;
+  }
+
+  /** ASID(mm) */
+  asidOf(mm: MmStruct): number {
+    return this.context(mm).id & 0xffff;
+  }
+
+  /** No KPTI: kernel entry and exit change no register. */
+  enterKernel(_cpuId: number): void {}
+  exitToUser(_cpuId: number): void {}
+
+  /**
+   * switch_mm (prev != next: __switch_mm -> check_and_switch_context, then
+   * cpu_switch_mm: TTBR0_EL1 = the PGD with the ASID), or enter_lazy_tlb
+   * for a kernel thread (null): nothing, TTBR0 keeps the previous mm.
+   */
+  switchMm(cpuId: number, next: MmStruct | null): void {
+    const st = this.states[cpuId];
+    st.contextSwitches++;
+    if (next === null) {
+      if (st.loadedMm !== null) st.isLazy = true;
+      return;
+    }
+    st.isLazy = false;
+    if (st.loadedMm === next) return;
+    const prev = st.loadedMm;
+    if (prev !== null) {
+      prev.cpumask.delete(cpuId);
+      if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
+    }
+    const cpu = this.cpus[cpuId];
+    const r = this.asids.checkAndSwitchContext(this.context(next), cpuId);
+    if (r.flushAll) {
+      cpu.tlbi("vmalle1"); // local_flush_tlb_all
+      st.switchFlushes++;
+    }
+    cpu.loadTtbr0(next.pgdPfn * 4096, r.asid);
+    st.loadedMm = next;
+    st.loadedAsid = r.asid;
+    next.cpumask.add(cpuId);
+  }
+
+  /** Issues Linux's TLBIs from `fromCpu` (Inner Shareable: every CPU drops the entries). */
+  private issue(fromCpu: number, ops: readonly TlbiOp[]): void {
+    const cpu = this.cpus[fromCpu];
+    for (const o of ops) {
+      const vpn = o.vpn ?? 0;
+      if (o.op === "VMALLE1") cpu.tlbi("vmalle1");
+      else {
+        cpu.tlbiIs(hwOp(o.op), vaHi(vpn), vaLo(vpn), o.asid ?? 0);
+        this.broadcasts++;
+      }
+    }
+  }
+
+  /** flush_tlb_range (__flush_tlb_range: VAE1IS per page, ASIDE1IS from MAX_DVM_OPS pages). */
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number): void {
+    mm.tlbGen++;
+    this.issue(fromCpu, flushTlbRange(this.asidOf(mm), startVpn, startVpn + nrPages));
+  }
+
+  /** flush_tlb_kernel_range: VAALE1IS per page, VMALLE1IS above MAX_DVM_OPS. */
+  flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void {
+    this.issue(fromCpu, flushTlbKernelRange(startVpn, startVpn + nrPages));
+  }
+
+  /** switch_mm to init_mm: cpu_set_reserved_ttbr0 (the empty table, ASID 0). */
+  loadKernel(cpuId: number, _kernelRootPfn: number): void {
+    const st = this.states[cpuId];
+    const prev = st.loadedMm;
+    if (prev === null) return;
+    prev.cpumask.delete(cpuId);
+    this.cpus[cpuId].loadTtbr0(this.reservedPgPfn * 4096, 0);
+    st.loadedMm = null;
+    st.loadedAsid = 0;
+    st.isLazy = false;
+    if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
+  }
+
+  /** The ASID in TTBR0_EL1 on `cpuId`. */
+  userAsid(cpuId: number): number {
+    return this.cpus[cpuId].currentAsid;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The arm64 words of the kernel's read-outs (core/archView.ts ArchView):
+ * descriptor fields as the Arm ARM names them, the abort as ESR_EL1
+ * (arch/arm64/mm/fault.c mem_abort_decode's words), and
+ * arch_report_meminfo (arm64 has none of its own).
+ */
+import { describeEsr } from "../../../hw/arch/arm64/fault.ts";
+import { Desc, DescHi, descFlagNames } from "../../../hw/arch/arm64/format.ts";
+import type { PhysMem } from "../../../hw/PhysMem.ts";
+import type { ArchView, EntryBit } from "../../core/archView.ts";
+
+export const ARM64_VIEW: ArchView = {
+  userMode: "EL0",
+  rootRegister: "TTBR0_EL1",
+  badAddress:
+    "the address is in neither TTBR0's nor TTBR1's range: a level 0 translation fault; the kernel sends SIGSEGV (SEGV_MAPERR)",
+  swapLayout: "type in bits 6-10, offset in bits 12-61 (VALID and PTE_PRESENT_INVALID clear)",
+
+  entryFlags: descFlagNames,
+
+  entryBits(hi: number, lo: number, _level: number): EntryBit[] {
+    const ap2 = (lo & Desc.AP2) !== 0;
+    const dbm = (hi & DescHi.DBM) !== 0;
+    return [
+      { name: "valid", value: lo & Desc.VALID ? "valid" : "-" },
+      { name: "AP[2]", value: ap2 ? (dbm ? "read-only (writable-clean with DBM)" : "read-only") : "RW" },
+      { name: "AP[1]", value: lo & Desc.AP1 ? "EL0 access" : "EL1 only" },
+      { name: "UXN", value: hi & DescHi.UXN ? "no EL0 execute" : "EL0 executable" },
+      { name: "PXN", value: hi & DescHi.PXN ? "no EL1 execute" : "EL1 executable" },
+      { name: "nG", value: lo & Desc.NG ? "nG (tagged with the ASID)" : "global" },
+      { name: "AF", value: lo & Desc.AF ? "AF" : "-", status: true },
+      { name: "DBM", value: dbm ? "DBM" : "-" },
+      { name: "AttrIndx", value: String((lo & Desc.ATTR_INDX_MASK) >>> Desc.ATTR_INDX_SHIFT) },
+    ];
+  },
+
+  faultText(errorCode: number): string {
+    return `ESR_EL1 0x${(errorCode >>> 0).toString(16).padStart(8, "0")} (${describeEsr(errorCode)})`;
+  },
+
+  /** One PGD per mm: no pair to check. */
+  pgdPairProblems(_phys: PhysMem, _pgdPfn: number, _kernelPgdPfn: number): string[] {
+    return [];
+  },
+
+  /** arm64 has no arch_report_meminfo. */
+  reportMeminfo(_nrFrames: number): Record<string, number> {
+    return {};
+  },
+};
