@@ -75,6 +75,19 @@ describe("scenario results", () => {
     expect(JSON.stringify(runScenario(src))).toBe(JSON.stringify(runScenario(src)));
   });
 
+  it("reads hyphenated KEY=VALUE words (arch=x86_64-la57, uaccess=pan-toggle), while '-' in an expression still subtracts", () => {
+    const la57 = runScenario(
+      "machine arch=x86_64-la57 ram=64M\nspawn A\nA: b = mmap 16K\nA: c = mmap 4K at=b-8K\nexpect c == b-8K\nexpect table(A, b, pml5) != 0\n",
+    );
+    expect(la57.failed).toBe(0);
+    expect(la57.passed).toBe(2);
+    const arm = runScenario(
+      "machine arch=arm64 uaccess=pan-toggle ram=64M\nspawn A\nA: b = mmap 4K\nA: write b value=9\nkernel: n = copy_from_user A b 1\nexpect n == 0\n",
+    );
+    expect(arm.failed).toBe(0);
+    expect(arm.passed).toBe(1);
+  });
+
   it("compares metrics with metrics plus integers, and symbols", () => {
     const r = runScenario(
       "machine ram=64M\nkernel: k = kmalloc 8K\nexpect pfn(kernel, k+4K) == pfn(kernel, k) + 1\nlet m = meminfo.MemFree\nkernel: j = kmalloc 4K\nexpect meminfo.MemFree <= m - 4K\nexpect table(kernel, k, pml4) == table(kernel, j, pml4)\n",
@@ -187,6 +200,12 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
       /^t\.vm:2:1: CPU 2 does not exist/,
     ],
     ["arch not yet supported", "machine arch=i386\n", /^t\.vm:1:14: machine arch: 'i386' is not supported/],
+    [
+      "a hyphenated arch not yet supported (one word, 1.2's lexical addition)",
+      "machine arch=riscv-sv39\n",
+      /^t\.vm:1:14: machine arch: 'riscv-sv39' is not supported/,
+    ],
+    ["uaccess= on x86", "machine uaccess=pan-toggle\n", /^t\.vm:1:\d+: .*uaccess.*is arm64's/],
   ];
   for (const [what, src, want] of cases) {
     it(what, () => {

@@ -38,6 +38,12 @@ export interface KernelConfig {
   checkCoherence?: boolean;
   /** vfree flushes TLBs lazily, as Linux does (default true) */
   vmallocLazy?: boolean;
+  /**
+   * arm64: how copy_*_user crosses PAN: `ldtr`, the unprivileged loads and
+   * stores of Linux 5.11+ (default), or `pan-toggle`, PSTATE.PAN cleared
+   * around the copy (uaccess_enable_privileged, the older scheme)
+   */
+  uaccess?: "ldtr" | "pan-toggle";
   /** vm.mmap_min_addr (default 65536) */
   mmapMinAddr?: number;
   /** vm.overcommit_memory: heuristic (0), always (1), never (2) */
@@ -112,6 +118,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     psc: config.psc ?? false,
     checkCoherence: config.checkCoherence ?? false,
     vmallocLazy: config.vmallocLazy ?? true,
+    uaccess: config.uaccess ?? "ldtr",
     mmapMinAddr: config.mmapMinAddr ?? 65536,
     overcommit: config.overcommit ?? "heuristic",
     thp: config.thp ?? "madvise",
@@ -232,6 +239,12 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
     modelled: true,
   },
   {
+    key: "uaccess",
+    default: "ldtr",
+    values: "ldtr, pan-toggle (arm64: how copy_*_user crosses PAN)",
+    modelled: true,
+  },
+  {
     key: "vmalloc_lazy",
     default: "on",
     values: "on, off (lazy vfree TLB purge; a vmlab extension)",
@@ -285,6 +298,9 @@ export function machineConfig(v: MachineValues): MachineSettings {
 
   const arch = oneOf("arch", [...KERNEL_ARCH_NAMES], ["riscv-sv39", "riscv-sv48", "i386", "i386-pae"]);
   oneOf("profile", ["linux"], ["windows"]);
+  const uaccess = oneOf("uaccess", ["ldtr", "pan-toggle"]) as "ldtr" | "pan-toggle";
+  if (v.given("uaccess") && arch !== "arm64")
+    bad("uaccess", `is arm64's (PSTATE.PAN); ${arch} crosses SMAP with STAC/CLAC`);
   const ram = v.number("ram");
   if (ram <= 0n || ram % 4096n !== 0n)
     bad("ram", `must be a positive multiple of the 4 KiB page size, not ${ram}`);
@@ -348,6 +364,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
       psc: v.onOff("psc"),
       checkCoherence: v.onOff("check_tlb"),
       vmallocLazy: v.onOff("vmalloc_lazy"),
+      uaccess,
       mmapMinAddr: Number(v.number("mmap_min_addr")),
       thp,
       thpZeroPage: v.onOff("thp_zero_page"),

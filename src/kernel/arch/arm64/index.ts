@@ -10,6 +10,7 @@
  */
 
 import { InputError } from "../../../base/errors.ts";
+import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import { Arm64Mapper } from "../../../hw/arch/arm64/Mapper.ts";
 import { Arm64Machine } from "../../../hw/arch/arm64/machine.ts";
 import type { ResolvedKernelConfig } from "../../core/config.ts";
@@ -47,6 +48,7 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
   const layout = ARM64_LAYOUT;
   // both halves as one number space: kernel vpns carry bit 36, as the CPU's do
   const va = new Vaddr(49);
+  const panToggle = cfg.uaccess === "pan-toggle";
   return {
     name: cfg.arch,
     pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc)),
@@ -70,10 +72,12 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     kernelAccess,
     bug,
     uaccessFault,
-    // LDTR/STTR (Linux 5.11+): PAN stays set, user_access_begin/end change nothing
-    uaccessBegin: () => {},
-    uaccessEnd: () => {},
-    unprivilegedUaccess: true,
+    // uaccess=ldtr (Linux 5.11+): LDTR/STTR, PAN stays set, user_access_begin/end change nothing.
+    // uaccess=pan-toggle (before 5.11): uaccess_enable_privileged clears PSTATE.PAN around
+    // the copy's ordinary loads and stores, uaccess_disable_privileged sets it again
+    uaccessBegin: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(false) : () => {},
+    uaccessEnd: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(cfg.smap) : () => {},
+    unprivilegedUaccess: !panToggle,
     directVa: (pa) => directVa(layout, pa),
     directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
   };

@@ -12,8 +12,14 @@ import { KernelImpl as Kernel } from "../../KernelImpl.ts";
 import { checkInvariants } from "../../view/invariants.ts";
 import type { Arm64Tlb } from "./mmuContext.ts";
 
-function boot(): Kernel<Arm64Cpu, Arm64Tlb> {
-  return new Kernel<Arm64Cpu, Arm64Tlb>({ arch: "arm64", ramBytes: 64 << 20, cpus: 2, checkCoherence: true });
+function boot(uaccess: "ldtr" | "pan-toggle" = "ldtr"): Kernel<Arm64Cpu, Arm64Tlb> {
+  return new Kernel<Arm64Cpu, Arm64Tlb>({
+    arch: "arm64",
+    ramBytes: 64 << 20,
+    cpus: 2,
+    checkCoherence: true,
+    uaccess,
+  });
 }
 
 function anon(k: Kernel, t: Task, pages: number, w = true): bigint {
@@ -184,6 +190,41 @@ describe("the kernel on arm64", () => {
     expect(r.notCopied).toBe(0);
     expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(ok(k.userAccess(0, t, a + 4096n, Access.Read))).toBe(7);
+  });
+
+  it("uaccess=ldtr never touches PAN; uaccess=pan-toggle clears it around each copy and sets it after", () => {
+    for (const scheme of ["ldtr", "pan-toggle"] as const) {
+      const k = boot(scheme);
+      const t = k.spawn("io") as Task;
+      k.switchTo(0, t);
+      const a = anon(k, t, 2);
+      const cpu = k.machine.cpus[0] as Arm64Cpu;
+      const seen: boolean[] = [];
+      const setPan = cpu.setPan.bind(cpu);
+      cpu.setPan = (on: boolean) => {
+        seen.push(on);
+        setPan(on);
+      };
+      // PAN as the copy's own accesses saw it
+      const during: boolean[] = [];
+      const w = k.uaccess.copy(0, a + 4090n, 10, true, (i) => {
+        during.push(cpu.pan);
+        return i + 1;
+      });
+      expect(w.notCopied).toBe(0);
+      expect(cpu.pan, `${scheme}: PAN set after the copy`).toBe(true);
+      if (scheme === "ldtr") {
+        expect(seen).toEqual([]);
+        expect(during.every((p) => p)).toBe(true);
+      } else {
+        expect(seen[0]).toBe(false);
+        expect(seen.at(-1)).toBe(true);
+        expect(during.every((p) => !p)).toBe(true);
+      }
+      expect(ok(k.userAccess(0, t, a + 4095n, Access.Read))).toBe(6);
+      expect(checkInvariants(k)).toEqual([]);
+      expect(k.machine.checker!.reports).toEqual([]);
+    }
   });
 
   it("munmap with the mm on two CPUs: broadcast TLBIs, no IPIs, coherent TLBs", () => {

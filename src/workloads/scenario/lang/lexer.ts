@@ -76,6 +76,16 @@ export function lexLine(text: string, file: string, line: number): Tok[] {
       i += m[0].length;
       continue;
     }
+    // version 1.2: a KEY=VALUE option's value may hold '-' between words (arch=x86_64-la57,
+    // arch=riscv-sv39, uaccess=pan-toggle); elsewhere, and before a digit, '-' subtracts
+    if (/[A-Za-z_]/.test(c) && i >= 2 && text[i - 1] === "=" && /[A-Za-z0-9_]/.test(text[i - 2])) {
+      const m = /^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z][A-Za-z0-9_]*)+(?![A-Za-z0-9_])/.exec(text.slice(i));
+      if (m) {
+        toks.push({ kind: "ident", text: m[0], col: start + 1 });
+        i += m[0].length;
+        continue;
+      }
+    }
     if (/[A-Za-z_]/.test(c)) {
       const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i))!;
       toks.push({ kind: "ident", text: m[0], col: start + 1 });
