@@ -88,6 +88,26 @@ describe("scenario results", () => {
     expect(arm.passed).toBe(1);
   });
 
+  it("kernel: stac/clac (x86) and kernel: pan on|off (arm64) open and close plain kernel access to user pages", () => {
+    for (const [arch, open, close] of [
+      ["x86_64", "stac", "clac"],
+      ["arm64", "pan off", "pan on"],
+    ] as const) {
+      const r = runScenario(
+        `machine arch=${arch} ram=64M\nspawn A\nA: b = mmap 4K\nA: write b value=7\nkernel: ${open}\nkernel: read b\nkernel: ${close}\nkernel: read b\n`,
+      );
+      const out = r.statements.map((x) => x.output.join("\n"));
+      expect(out[5], `${arch}: read with the guard open`).toMatch(/byte 0x07/);
+      expect(out[7], `${arch}: read with the guard closed`).toMatch(
+        arch === "arm64"
+          ? /Unable to handle kernel access to user memory/
+          : /BUG: unable to handle page fault|SMAP/,
+      );
+    }
+    expect(() => runScenario("machine arch=arm64 ram=64M\nkernel: stac\n")).toThrow(/'stac' is x86's/);
+    expect(() => runScenario("machine ram=64M\nkernel: pan off\n")).toThrow(/'pan' is arm64's/);
+  });
+
   it("compares metrics with metrics plus integers, and symbols", () => {
     const r = runScenario(
       "machine ram=64M\nkernel: k = kmalloc 8K\nexpect pfn(kernel, k+4K) == pfn(kernel, k) + 1\nlet m = meminfo.MemFree\nkernel: j = kmalloc 4K\nexpect meminfo.MemFree <= m - 4K\nexpect table(kernel, k, pml4) == table(kernel, j, pml4)\n",

@@ -137,6 +137,11 @@ export interface Kernel<C extends Mmu = Mmu> {
    * killed; with panic_on_oops the machine stops).
    */
   kernelAccess(cpuId: number, va: bigint, access: Access, value?: number): KernelAccessResult;
+  /**
+   * STAC/CLAC (x86) or PSTATE.PAN (ARM64) on `cpuId`: opens (`open`) or
+   * closes plain kernel access to user pages; returns the instruction's name.
+   */
+  userAccessWindow(cpuId: number, open: boolean): string;
   /** BUG(): a `kernel BUG at FILE!` oops in the context of the current task on `cpuId`; the report. */
   bug(cpuId: number, message: string, file: string): string[];
 

@@ -408,6 +408,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
    * byte read (or written). A fault nobody can fix is an oops: the report
    * is logged, the task is killed, and with panic_on_oops the machine stops.
    */
+  userAccessWindow(cpuId: number, open: boolean): string {
+    this.arch.userAccessWindow(this.machine.cpus[cpuId], open);
+    return this.arch.userAccessWindowNames[open ? 0 : 1];
+  }
+
   kernelAccess(cpuId: number, va: bigint, access: Access, value = 0): KernelAccessResult {
     return this.arch.kernelAccess(this, cpuId, va, access, value);
   }

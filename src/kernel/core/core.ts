@@ -73,6 +73,14 @@ export interface Arch {
   bug(k: KernelCore, cpuId: number, message: string, file: string): string[];
   /** the fault a user-access routine took on `cpu`, given to do_user_addr_fault: true when resolved (retry) */
   uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean;
+  /**
+   * The instruction that opens (x86 STAC: RFLAGS.AC = 1; ARM64: PSTATE.PAN = 0)
+   * or closes (CLAC; PAN = 1) plain kernel access to user pages, on its own
+   * (the scenario language's `kernel: stac|clac|pan on|off`)
+   */
+  userAccessWindow(cpu: Mmu, open: boolean): void;
+  /** the instructions' names: [open, close] */
+  readonly userAccessWindowNames: readonly [string, string];
   /** user_access_begin / user_access_end (x86 STAC/CLAC under SMAP; ARM64 PAN) */
   uaccessBegin(cpu: Mmu): void;
   uaccessEnd(cpu: Mmu): void;

@@ -12,7 +12,7 @@ import { coredump } from "./stmts/coredump.ts";
 import { expect, letStmt } from "./stmts/expect.ts";
 import { explain } from "./stmts/explain.ts";
 import { file } from "./stmts/files.ts";
-import { allocPages, device, free, kmalloc, vmalloc } from "./stmts/kernel.ts";
+import { allocPages, device, free, kmalloc, userAccessWindow, vmalloc } from "./stmts/kernel.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
@@ -75,6 +75,9 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["get_user", uaccess],
   ["put_user", uaccess],
   ["strncpy_from_user", uaccess],
+  ["stac", userAccessWindow],
+  ["clac", userAccessWindow],
+  ["pan", userAccessWindow],
 ]);
 
 /** Statements of the language that later versions of vmlab add. */

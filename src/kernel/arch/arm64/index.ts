@@ -75,6 +75,8 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     // uaccess=ldtr (Linux 5.11+): LDTR/STTR, PAN stays set, user_access_begin/end change nothing.
     // uaccess=pan-toggle (before 5.11): uaccess_enable_privileged clears PSTATE.PAN around
     // the copy's ordinary loads and stores, uaccess_disable_privileged sets it again
+    userAccessWindow: (cpu, open) => (cpu as Arm64Cpu).setPan(!open),
+    userAccessWindowNames: ["pan off", "pan on"],
     uaccessBegin: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(false) : () => {},
     uaccessEnd: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(cfg.smap) : () => {},
     unprivilegedUaccess: !panToggle,

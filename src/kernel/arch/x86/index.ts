@@ -69,6 +69,8 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
     bug,
     uaccessFault,
     // user_access_begin / user_access_end: STAC and CLAC (RFLAGS.AC lifts SMAP)
+    userAccessWindow: (cpu: Mmu, open: boolean) => (open ? x86Cpu(cpu).stac() : x86Cpu(cpu).clac()),
+    userAccessWindowNames: ["stac", "clac"],
     uaccessBegin: (cpu: Mmu) => x86Cpu(cpu).stac(),
     uaccessEnd: (cpu: Mmu) => x86Cpu(cpu).clac(),
     directVa: (pa) => directVa(layout, pa),

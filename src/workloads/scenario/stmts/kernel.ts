@@ -153,3 +153,41 @@ export function device(c: CompileContext, s: Stmt): Run {
     else rt.out.push(what);
   };
 }
+
+/**
+ * `kernel[@N]: stac`, `kernel[@N]: clac` (x86: RFLAGS.AC under SMAP) and
+ * `kernel[@N]: pan on|off` (arm64: PSTATE.PAN): they change only what a
+ * plain `kernel: read` or `write` of a user address may do (a copy_*_user
+ * crosses the guard on its own, and ends with it closed).
+ */
+export function userAccessWindow(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  c.noTarget(s);
+  c.opts(s, []);
+  const args = argWords(s);
+  let open: boolean;
+  if (s.verb === "pan") {
+    const w = args[0]?.ident;
+    if (args.length !== 1 || (w !== "on" && w !== "off")) c.fail("pan on|off", args[0]?.pos ?? s.verbPos);
+    open = w === "off";
+  } else {
+    if (args.length !== 0) c.fail(`'${s.verb}' takes no arguments`, args[0].pos);
+    open = s.verb === "stac";
+  }
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    const arch = rt.view.machine().arch;
+    const isArm = arch === "arm64";
+    if (isArm !== (s.verb === "pan"))
+      c.fail(
+        isArm
+          ? `'${s.verb}' is x86's (RFLAGS.AC); arm64 says 'kernel: pan on|off'`
+          : `'pan' is arm64's (PSTATE.PAN); ${arch} says 'kernel: stac' and 'kernel: clac'`,
+        s.verbPos,
+      );
+    const name = rt.kernel.userAccessWindow(cpuId, open);
+    rt.out.push(
+      `cpu${cpuId}: ${name.toUpperCase()}: plain kernel accesses to user pages are ${open ? "allowed" : "refused"} (${isArm ? `PSTATE.PAN = ${open ? 0 : 1}` : `RFLAGS.AC = ${open ? 1 : 0}`})`,
+    );
+  };
+}
