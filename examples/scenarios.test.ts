@@ -108,6 +108,23 @@ describe("scenario results", () => {
     expect(() => runScenario("machine ram=64M\nkernel: pan off\n")).toThrow(/'pan' is arm64's/);
   });
 
+  it("table(P, ADDR, LEVEL) takes the architecture's level names and Linux's, folded levels answering the level they fold into", () => {
+    const arm = runScenario(
+      "machine arch=arm64 ram=64M\nspawn A\nA: b = mmap 4K\nA: write b\nexpect table(A, b, l0) == table(A, b, pgd)\nexpect table(A, b, p4d) == table(A, b, pgd)\nexpect table(A, b, l1) == table(A, b, pud)\nexpect table(A, b, l2) == table(A, b, pmd)\nexpect table(A, b, l3) == table(A, b, pte)\nexpect table(A, b, l0) != table(A, b, l3)\n",
+    );
+    expect([arm.passed, arm.failed]).toEqual([6, 0]);
+    const x86 = runScenario(
+      "machine ram=64M\nspawn A\nA: b = mmap 4K\nA: write b\nexpect table(A, b, pgd) == table(A, b, pml4)\nexpect table(A, b, p4d) == table(A, b, pml4)\nexpect table(A, b, pte) == table(A, b, pt)\n",
+    );
+    expect([x86.passed, x86.failed]).toEqual([3, 0]);
+    expect(() => runScenario("machine ram=64M\nspawn A\nexpect table(A, 0x1000, l0) == 0\n")).toThrow(
+      /x86_64 has no level 'l0'/,
+    );
+    expect(() =>
+      runScenario("machine arch=arm64 ram=64M\nspawn A\nexpect table(A, 0x1000, pml4) == 0\n"),
+    ).toThrow(/arm64 has no level 'pml4'/);
+  });
+
   it("compares metrics with metrics plus integers, and symbols", () => {
     const r = runScenario(
       "machine ram=64M\nkernel: k = kmalloc 8K\nexpect pfn(kernel, k+4K) == pfn(kernel, k) + 1\nlet m = meminfo.MemFree\nkernel: j = kmalloc 4K\nexpect meminfo.MemFree <= m - 4K\nexpect table(kernel, k, pml4) == table(kernel, j, pml4)\n",

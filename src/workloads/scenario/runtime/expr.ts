@@ -22,19 +22,35 @@ import type { Value } from "./format.ts";
 /** A compiled expression. */
 export type Eval = (rt: Runtime) => Value;
 
-/** Page-table levels by name, for table(P, ADDR, LEVEL). */
-const LEVELS: Record<string, number> = {
-  pt: 0,
-  pd: 1,
-  pdpt: 2,
-  pml4: 3,
-  pml5: 4,
-  pte: 0,
-  pmd: 1,
-  pud: 2,
-  p4d: 3,
-  pgd: 4,
+/**
+ * Page-table levels by name, for table(P, ADDR, LEVEL) (level 0 is the
+ * leaf table): the architecture's own names, and Linux's generic ones,
+ * where a folded level answers the level it folds into (on a 4-level
+ * machine p4d is the pgd).
+ */
+const ARCH_LEVELS: Record<string, { arches: readonly string[]; level: number }> = {
+  pt: { arches: ["x86_64", "x86_64-la57"], level: 0 },
+  pd: { arches: ["x86_64", "x86_64-la57"], level: 1 },
+  pdpt: { arches: ["x86_64", "x86_64-la57"], level: 2 },
+  pml4: { arches: ["x86_64", "x86_64-la57"], level: 3 },
+  pml5: { arches: ["x86_64-la57"], level: 4 },
+  // arm64 numbers its levels from the top (Arm ARM D8: level 0 is the first of a 48-bit walk)
+  l3: { arches: ["arm64"], level: 0 },
+  l2: { arches: ["arm64"], level: 1 },
+  l1: { arches: ["arm64"], level: 2 },
+  l0: { arches: ["arm64"], level: 3 },
 };
+const GENERIC_LEVELS: Record<string, number> = { pte: 0, pmd: 1, pud: 2, p4d: 3, pgd: 99 };
+const LEVEL_NAMES = [...Object.keys(ARCH_LEVELS), ...Object.keys(GENERIC_LEVELS)];
+
+/** The level `name` means on this machine, or why it means none. */
+function resolveLevel(name: string, arch: string, levels: number): number | string {
+  if (name in GENERIC_LEVELS) return Math.min(GENERIC_LEVELS[name], levels - 1);
+  const a = ARCH_LEVELS[name];
+  if (a.arches.includes(arch)) return a.level;
+  const own = Object.keys(ARCH_LEVELS).filter((n) => ARCH_LEVELS[n].arches.includes(arch));
+  return `${arch} has no level '${name}' (its levels: ${own.join(", ")}; or pgd, p4d, pud, pmd, pte)`;
+}
 
 /** Per-CPU counters: one CPU's with cpu=N, else the sum over all CPUs. */
 const CPU_METRICS = new Map<string, (c: CpuInfo) => number>([
@@ -227,17 +243,27 @@ function rangeArgs(c: CompileContext, e: Expr & { kind: "call" }) {
   const addr = compileExpr(c, group[0]);
   const size = group.length > 1 ? compileExpr(c, group[1]) : null;
   if (group.length > 2) c.fail(`${fn}: expected ADDR [SIZE]`, group[2].pos);
-  let level = -1;
+  let levelName = "";
   if (fn === "table") {
     const l = e.args[2];
-    if (l?.length !== 1 || l[0].kind !== "name" || !(l[0].name in LEVELS))
-      c.fail("table(P, ADDR, LEVEL): LEVEL is pml5, pml4, pdpt, pd or pt", e.pos);
-    level = LEVELS[l[0].name];
+    if (l?.length !== 1 || l[0].kind !== "name" || !LEVEL_NAMES.includes(l[0].name))
+      c.fail(
+        "table(P, ADDR, LEVEL): LEVEL is the architecture's (x86: pml5 pml4 pdpt pd pt; arm64: l0 l1 l2 l3) or pgd, p4d, pud, pmd, pte",
+        e.pos,
+      );
+    levelName = l[0].name;
   } else if (e.args.length > 2) c.fail(`${fn} takes two arguments`, e.args[2][0].pos);
   const num = (ev: Eval, rt: Runtime, what: string, p: Pos): bigint => {
     const v = ev(rt);
     if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n) c.fail(`${what} must be a 64-bit address`, p);
     return v;
+  };
+  /** the level `table` names, on the machine that runs */
+  const level = (rt: Runtime): number => {
+    const m = rt.view.machine();
+    const r = resolveLevel(levelName, m.arch, m.levels);
+    if (typeof r === "string") c.fail(r, e.pos);
+    return r as number;
   };
   return { group, addr, size, level, num };
 }
@@ -276,8 +302,7 @@ function procCall(c: CompileContext, e: Expr & { kind: "call" }, name: string, p
       case "mapcount":
         return BigInt(v.page(t, vpn).mapcount);
       case "table":
-        if (level >= v.machine().levels) c.fail("this machine has no such level", e.pos);
-        return BigInt(v.task(t).alive ? tableAt(v, t, va, level) : -1);
+        return BigInt(v.task(t).alive ? tableAt(v, t, va, level(rt)) : -1);
       case "vmas":
         return BigInt(
           v.task(t).alive ? v.vmas(t).filter((m) => m.startVpn < vpn + n && m.endVpn > vpn).length : 0,
@@ -338,9 +363,7 @@ function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
         return pfn < 0 ? -1n : BigInt(v.physByte(pfn * 4096 + v.address(va).offset));
       }
       case "table":
-        if (level >= v.machine().levels)
-          c.fail(`this machine has no level '${(e.args[2][0] as { name: string }).name}'`, e.pos);
-        return BigInt(tableAt(v, "kernel", va, level));
+        return BigInt(tableAt(v, "kernel", va, level(rt)));
       default: {
         // present(kernel, RANGE)
         const len = size ? num(size, rt, "the size", addrGroup[1].pos) : 1n;
