@@ -125,6 +125,19 @@ describe("scenario results", () => {
     ).toThrow(/arm64 has no level 'pml4'/);
   });
 
+  it("oops_esr (arm64) and oops_error_code (x86) give the last oops's hardware code", () => {
+    const arm = runScenario(
+      "machine arch=arm64 ram=64M\nspawn A\nA: b = mmap 4K\nA: write b\nexpect oops_esr == -1\nkernel: read b\nexpect oops_esr == 0x9600000f\nkernel: write 0\nexpect oops_esr == 0x96000044\n",
+    );
+    // a level-3 permission fault on a read under PAN (DABT current EL, IL); then a NULL write: a level 0 translation fault (nothing mapped in its 512 GiB), WnR
+    expect([arm.passed, arm.failed]).toEqual([3, 0]);
+    const x86 = runScenario(
+      "machine ram=64M\nspawn A\nA: b = mmap 4K\nA: write b\nkernel: read b\nexpect oops_error_code == 1\nkernel: write 0x1000\nexpect oops_error_code == 2\n",
+    );
+    expect([x86.passed, x86.failed]).toEqual([2, 0]);
+    expect(() => runScenario("machine ram=64M\nexpect oops_esr == 0\n")).toThrow(/oops_esr is arm64's/);
+  });
+
   it("compares metrics with metrics plus integers, and symbols", () => {
     const r = runScenario(
       "machine ram=64M\nkernel: k = kmalloc 8K\nexpect pfn(kernel, k+4K) == pfn(kernel, k) + 1\nlet m = meminfo.MemFree\nkernel: j = kmalloc 4K\nexpect meminfo.MemFree <= m - 4K\nexpect table(kernel, k, pml4) == table(kernel, j, pml4)\n",

@@ -15,6 +15,13 @@ import { runWalk } from "./walk.ts";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 invalid input, 3 a bug in vmlab. */
 export async function main(argv: string[]): Promise<number> {
+  // a reader that stops early (`vmlab run FILE | head -1`) closes the pipe: the rest of
+  // the output has nowhere to go, which is the reader's choice, not an error of vmlab's
+  for (const out of [process.stdout, process.stderr])
+    out.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(0);
+      throw e;
+    });
   const program = new Command();
   program
     .name("vmlab")

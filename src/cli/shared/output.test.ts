@@ -1,9 +1,10 @@
 /** Output files: a path below a regular file, or in a missing folder, is an input error (exit 2), never a stack trace. */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "../testkit.ts";
+import { ROOT, vmlab } from "../testkit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-out-"));
 const file = join(dir, "regular");
@@ -43,6 +44,27 @@ describe("output paths (issue #19, defect 4)", () => {
       );
       expect(r.stderr).not.toMatch(/\n\s+at |ENOTDIR/);
       expect(readdirSync(dir).sort()).toEqual(["refs.txt", "regular"]);
+    });
+  }
+});
+
+describe("a reader that closes the pipe early (issue #19, defect 5)", () => {
+  for (const cmd of [
+    "gen seq --pages 100 --refs 1000000",
+    "run examples/process/cow-fork.vm --trace",
+    "run examples/arm64/hello.vm",
+  ]) {
+    it(`vmlab ${cmd} | head -c 1: exit 0, no EPIPE stack trace`, () => {
+      const r = spawnSync(
+        "bash",
+        [
+          "-c",
+          `node bin/vmlab.mjs ${cmd} 2>/tmp/vmlab-err.$$ | head -c 1 >/dev/null; s=\${PIPESTATUS[0]}; cat /tmp/vmlab-err.$$ >&2; rm -f /tmp/vmlab-err.$$; exit $s`,
+        ],
+        { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
+      );
+      expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
+      expect(r.status).toBe(0);
     });
   }
 });

@@ -174,6 +174,11 @@ export interface Oops {
   cpu: number;
   pid: number;
   comm: string;
+  /**
+   * the fault's hardware code: x86's #PF error code, arm64's ESR_EL1 (its
+   * low 32 bits); -1 for an oops that is not a page fault or data abort
+   */
+  code: number;
 }
 
 /** A character device: a kernel buffer, mapped to processes by remap_pfn_range. */

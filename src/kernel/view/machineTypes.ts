@@ -192,6 +192,11 @@ export interface OopsInfo {
   cpu: number;
   pid: number;
   comm: string;
+  /**
+   * the fault's hardware code: x86's #PF error code, arm64's ESR_EL1 (its
+   * low 32 bits); -1 for an oops that is not a page fault or data abort
+   */
+  code: number;
 }
 
 /** The machine as the kernel sees it. */

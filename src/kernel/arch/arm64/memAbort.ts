@@ -189,11 +189,11 @@ export function kernelAccess(
     }
     if (v.action === "spurious") continue;
     if (v.action === "notify_die")
-      return die(k, cpu, task, [internalError(v.name, esr, k.oopses.length + 1)]);
+      return die(k, cpu, task, [internalError(v.name, esr, k.oopses.length + 1)], esr);
     const msg = v.action === "die" ? v.msg : "paging request";
-    return die(k, cpu, task, dieKernelFault(msg, va, esr, showPteContext(k, cpu), k.oopses.length + 1));
+    return die(k, cpu, task, dieKernelFault(msg, va, esr, showPteContext(k, cpu), k.oopses.length + 1), esr);
   }
-  return die(k, cpu, task, dieKernelFault("paging request", va, cpu.esr, showPteContext(k, cpu), 0));
+  return die(k, cpu, task, dieKernelFault("paging request", va, cpu.esr, showPteContext(k, cpu), 0), cpu.esr);
 }
 
 /** What show_pte reads: the active mm's PGD (TTBR0), swapper_pg_dir (TTBR1), RAM. */
@@ -213,9 +213,9 @@ function showPteContext(k: KernelCore, cpu: Arm64Cpu): ShowPteContext {
  * CPU line of show_regs, then the task dies (make_task_dead), or the
  * kernel panics (panic_on_oops, the idle task, init).
  */
-export function die(k: KernelCore, cpu: Mmu, task: Task, report: string[]): KernelAccessResult {
+export function die(k: KernelCore, cpu: Mmu, task: Task, report: string[], esr = -1): KernelAccessResult {
   const lines = [...report, `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`];
-  k.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm });
+  k.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm, code: esr });
   k.log.push(...lines);
   let panic: string | null = null;
   if (k.config.panicOnOops) panic = "Fatal exception";

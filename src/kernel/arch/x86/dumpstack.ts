@@ -11,8 +11,8 @@ import { contextTask, exit } from "../../core/sched.ts";
 import type { Task } from "../../core/task.ts";
 
 /** oops_end: log, kill the task (make_task_dead), or panic. */
-export function oopsEnd(k: KernelCore, cpu: Mmu, task: Task, lines: string[]): KernelAccessResult {
-  k.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm });
+export function oopsEnd(k: KernelCore, cpu: Mmu, task: Task, lines: string[], code = -1): KernelAccessResult {
+  k.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm, code });
   k.log.push(...lines);
   let panic: string | null = null;
   if (k.config.panicOnOops) panic = "Fatal exception";

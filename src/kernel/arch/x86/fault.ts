@@ -223,5 +223,5 @@ function pageFaultOops(
     },
     k.mapper,
   );
-  return oopsEnd(k, cpu, task, lines);
+  return oopsEnd(k, cpu, task, lines, errorCode);
 }

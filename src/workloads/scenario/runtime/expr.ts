@@ -204,6 +204,23 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().tlbBroadcasts);
     case "panic":
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
+    case "oops_esr":
+    case "oops_error_code": {
+      // the last oops's hardware code: arm64's ESR_EL1, x86's #PF error code (-1: none, or not a fault)
+      const arm = name === "oops_esr";
+      return (rt) => {
+        const arch = rt.view.machine().arch;
+        if ((arch === "arm64") !== arm)
+          c.fail(
+            arm
+              ? `oops_esr is arm64's (ESR_EL1); ${arch} has oops_error_code`
+              : `oops_error_code is x86's (the #PF error code); arm64 has oops_esr`,
+            pos,
+          );
+        const last = rt.view.oopses().at(-1);
+        return BigInt(last === undefined ? -1 : last.code);
+      };
+    }
   }
   if (/^[A-Z][A-Z_0-9]*$/.test(name) || name === "none") return () => name;
   if (name.includes(".")) {
