@@ -103,3 +103,20 @@ export class BumpFrames implements FrameAllocator {
     return this.next < this.limit ? pfnUnchecked(this.next++) : -1;
   }
 }
+
+/**
+ * The leaf entry `unmap` and `protect` change: the one mapping vpn, which
+ * must be its first page (`pagesPer[level]`: base pages per leaf at each
+ * level). The entry, or the error to return.
+ */
+export function leafToChange(
+  m: Pick<PageTableMapper, "lookup">,
+  rootPfn: Pfn,
+  vpn: Vpn,
+  pagesPer: readonly number[],
+): EntryRef | { ok: false; error: MapError } {
+  const e = m.lookup(rootPfn, vpn);
+  if (e === null) return { ok: false, error: "not-mapped" };
+  if (vpn % pagesPer[e.level] !== 0) return { ok: false, error: "misaligned" };
+  return e;
+}

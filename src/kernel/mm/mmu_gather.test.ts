@@ -14,6 +14,7 @@ import type { X86Tlb } from "../arch/x86/tlb.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
+import { mmapArgs } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { ptepSetAccessFlags, readPte, setPteAt } from "./pgtable.ts";
 
@@ -69,19 +70,7 @@ function boot() {
 }
 
 function mapAnon(k: Kernel, t: Task, pages: number): number {
-  const r = k.mmap(t, {
-    file: null,
-    offset: 0,
-    length: pages * 4096,
-    prot: { r: true, w: true, x: false },
-    shared: false,
-    populate: false,
-    locked: false,
-    noreserve: false,
-    addr: -1,
-    fixed: false,
-    privileged: true,
-  });
+  const r = k.mmap(t, mmapArgs(pages * 4096));
   expect(r > 0n).toBe(true);
   return Number(r / 4096n);
 }

@@ -33,7 +33,14 @@ import {
   physAddrUnchecked,
   type Vpn,
 } from "../../../base/units.ts";
-import type { EntryRef, FrameAllocator, MapFlags, MapResult, PageTableMapper } from "../../mmu/Mapper.ts";
+import {
+  type EntryRef,
+  type FrameAllocator,
+  leafToChange,
+  type MapFlags,
+  type MapResult,
+  type PageTableMapper,
+} from "../../mmu/Mapper.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { Desc, DescHi } from "./format.ts";
 
@@ -180,9 +187,8 @@ export class Arm64Mapper implements PageTableMapper {
 
   /** Makes the descriptor mapping vpn invalid. The caller must TLBI (VAE1IS or VALE1IS). */
   unmap(rootPfn: Pfn, vpn: Vpn): MapResult {
-    const e = this.lookup(rootPfn, vpn);
-    if (e === null) return { ok: false, error: "not-mapped" };
-    if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
+    const e = leafToChange(this, rootPfn, vpn, PAGES_PER);
+    if ("error" in e) return e;
     this.phys.write64(e.entryPa, 0, 0);
     return { ok: true, flush: { vpn, size: e.level, required: true } };
   }
@@ -194,9 +200,8 @@ export class Arm64Mapper implements PageTableMapper {
    * attribute change), optional when rights are only added.
    */
   protect(rootPfn: Pfn, vpn: Vpn, flags: Arm64MapFlags): MapResult {
-    const e = this.lookup(rootPfn, vpn);
-    if (e === null) return { ok: false, error: "not-mapped" };
-    if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
+    const e = leafToChange(this, rootPfn, vpn, PAGES_PER);
+    if ("error" in e) return e;
     const pfn = leafPfn(e.hi, e.lo, e.level);
     const next = leafDesc(pfn, e.level, {
       ...flags,

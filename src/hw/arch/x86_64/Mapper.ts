@@ -8,7 +8,14 @@ import {
   physAddrUnchecked,
   type Vpn,
 } from "../../../base/units.ts";
-import type { EntryRef, FrameAllocator, MapFlags, MapResult, PageTableMapper } from "../../mmu/Mapper.ts";
+import {
+  type EntryRef,
+  type FrameAllocator,
+  leafToChange,
+  type MapFlags,
+  type MapResult,
+  type PageTableMapper,
+} from "../../mmu/Mapper.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { Pte, PteHi, reservedMasks } from "./pte.ts";
 
@@ -176,9 +183,8 @@ export class Mapper implements PageTableMapper {
 
   /** Clears the leaf mapping vpn (which must be its first page). The caller must flush. */
   unmap(rootPfn: Pfn, vpn: Vpn): MapResult {
-    const e = this.lookup(rootPfn, vpn);
-    if (e === null) return { ok: false, error: "not-mapped" };
-    if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
+    const e = leafToChange(this, rootPfn, vpn, PAGES_PER);
+    if ("error" in e) return e;
     this.phys.write64(e.entryPa, 0, 0);
     return { ok: true, flush: { vpn, size: e.level, required: true } };
   }
@@ -189,9 +195,8 @@ export class Mapper implements PageTableMapper {
    * (any right removed) or optional (rights only added).
    */
   protect(rootPfn: Pfn, vpn: Vpn, flags: MapFlags): MapResult {
-    const e = this.lookup(rootPfn, vpn);
-    if (e === null) return { ok: false, error: "not-mapped" };
-    if (vpn % PAGES_PER[e.level] !== 0) return { ok: false, error: "misaligned" };
+    const e = leafToChange(this, rootPfn, vpn, PAGES_PER);
+    if ("error" in e) return e;
     const pfn = leafPfn(e.hi, e.lo, e.level, this.hiAddrMask);
     const keepAd = {
       accessed: flags.accessed ?? (e.lo & Pte.A) !== 0,

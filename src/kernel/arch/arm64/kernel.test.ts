@@ -9,6 +9,7 @@ import { Access } from "../../../hw/access.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
+import { mmapArgs } from "../../mm/mmap.ts";
 import { checkInvariants } from "../../view/invariants.ts";
 import type { Arm64Tlb } from "./mmuContext.ts";
 
@@ -23,19 +24,7 @@ function boot(uaccess: "ldtr" | "pan-toggle" = "ldtr"): Kernel<Arm64Cpu, Arm64Tl
 }
 
 function anon(k: Kernel, t: Task, pages: number, w = true): bigint {
-  const r = k.mmap(t, {
-    file: null,
-    offset: 0,
-    length: pages * 4096,
-    prot: { r: true, w, x: false },
-    shared: false,
-    populate: false,
-    locked: false,
-    noreserve: false,
-    addr: -1,
-    fixed: false,
-    privileged: true,
-  });
+  const r = k.mmap(t, mmapArgs(pages * 4096, { prot: { r: true, w, x: false } }));
   expect(r > 0n).toBe(true);
   return r;
 }

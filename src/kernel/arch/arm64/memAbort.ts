@@ -19,10 +19,11 @@ import { Arm64Cpu, WalkRecord } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
+import { kernelModeAccess, oopsEnd, userModeAccess } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
-import { contextTask, exit } from "../../core/sched.ts";
-import { deliverSignal, type SigInfo } from "../../core/signal.ts";
+import { contextTask } from "../../core/sched.ts";
+import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import { VmFault } from "../../mm/userMm.ts";
 import { Ec, esrFscIsTranslationFault } from "./esr.ts";
@@ -102,34 +103,9 @@ export function userAccess(
   access: Access,
   value: number,
 ): UserAccessResult {
-  assert(k.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
-  k.runningCpu = cpuId;
-  const cpu = arm64Cpu(k.machine.cpus[cpuId]);
-  const { hi, lo } = fromBig(va);
-  let faults = 0;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    cpu.setUserMode(true);
-    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
-    cpu.setUserMode(false);
-    if (out === 0) {
-      if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpn(va));
-      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
-      return { ok: true, pa: cpu.pa, value: byte, faults };
-    }
-    faults++;
-    const r = doMemAbortEl0(k, task, va, cpu.esr);
-    if (r === null) continue;
-    const killed = deliverSignal(k, task, r.signal, r.code, r.addr);
-    return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
-  }
-  return {
-    ok: false,
-    signal: "SIGSEGV",
-    siCode: "SEGV_ACCERR",
-    siAddr: va,
-    killed: deliverSignal(k, task, "SIGSEGV", "SEGV_ACCERR", va),
-    faults,
-  };
+  return userModeAccess(k, cpuId, task, va, access, value, (cpu) =>
+    doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr),
+  );
 }
 
 /**
@@ -160,40 +136,52 @@ export function kernelAccess(
   access: Access,
   value: number,
 ): KernelAccessResult {
-  assert(k.panicked === null, "kernelAccess: the machine has panicked");
-  const cpu = arm64Cpu(k.machine.cpus[cpuId]);
-  const task = contextTask(k, cpuId);
-  cpu.setUserMode(false);
-  const { hi, lo } = fromBig(va);
-  let faults = 0;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
-    if (out === 0) {
-      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
-      return { ok: true, pa: cpu.pa, value: byte, faults };
-    }
-    faults++;
-    const esr = cpu.esr;
-    const ctx = {
-      pan: cpu.pan,
-      inUaccess: false,
-      hasMm: task.mm !== null,
-      atTranslates:
-        esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
-    };
-    let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
-    if (v.action === "do_page_fault") {
-      // a user address in a VMA: handle_mm_fault may map it (then the retry meets PAN)
-      if (doPageFault(k, task, va, esr) === null) continue;
-      v = doKernelFault(va, esr, ctx);
-    }
-    if (v.action === "spurious") continue;
-    if (v.action === "notify_die")
-      return die(k, cpu, task, [internalError(v.name, esr, k.oopses.length + 1)], esr);
-    const msg = v.action === "die" ? v.msg : "paging request";
-    return die(k, cpu, task, dieKernelFault(msg, va, esr, showPteContext(k, cpu), k.oopses.length + 1), esr);
-  }
-  return die(k, cpu, task, dieKernelFault("paging request", va, cpu.esr, showPteContext(k, cpu), 0), cpu.esr);
+  return kernelModeAccess(
+    k,
+    cpuId,
+    va,
+    access,
+    value,
+    (c, task) => {
+      const cpu = arm64Cpu(c);
+      const { hi, lo } = fromBig(va);
+      const esr = cpu.esr;
+      const ctx = {
+        pan: cpu.pan,
+        inUaccess: false,
+        hasMm: task.mm !== null,
+        atTranslates:
+          esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
+      };
+      let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
+      if (v.action === "do_page_fault") {
+        // a user address in a VMA: handle_mm_fault may map it (then the retry meets PAN)
+        if (doPageFault(k, task, va, esr) === null) return null;
+        v = doKernelFault(va, esr, ctx);
+      }
+      if (v.action === "spurious") return null;
+      if (v.action === "notify_die")
+        return die(k, cpu, task, [internalError(v.name, esr, k.oopses.length + 1)], esr);
+      const msg = v.action === "die" ? v.msg : "paging request";
+      return die(
+        k,
+        cpu,
+        task,
+        dieKernelFault(msg, va, esr, showPteContext(k, cpu), k.oopses.length + 1),
+        esr,
+      );
+    },
+    (c, task) => {
+      const cpu = arm64Cpu(c);
+      return die(
+        k,
+        cpu,
+        task,
+        dieKernelFault("paging request", va, cpu.esr, showPteContext(k, cpu), 0),
+        cpu.esr,
+      );
+    },
+  );
 }
 
 /** What show_pte reads: the active mm's PGD (TTBR0), swapper_pg_dir (TTBR1), RAM. */
@@ -214,22 +202,8 @@ function showPteContext(k: KernelCore, cpu: Arm64Cpu): ShowPteContext {
  * kernel panics (panic_on_oops, the idle task, init).
  */
 export function die(k: KernelCore, cpu: Mmu, task: Task, report: string[], esr = -1): KernelAccessResult {
-  const lines = [...report, `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`];
-  k.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm, code: esr });
-  k.log.push(...lines);
-  let panic: string | null = null;
-  if (k.config.panicOnOops) panic = "Fatal exception";
-  else if (task.pid === 0) panic = "Attempted to kill the idle task!";
-  else if (task.pid === 1) panic = "Attempted to kill init! exitcode=0x0000000b";
-  if (panic !== null) {
-    k.panicked = panic;
-    k.log.push(`Kernel panic - not syncing: ${panic}`);
-  } else {
-    const running = k.runningCpu;
-    exit(k, task, "oops");
-    k.runningCpu = running;
-  }
-  return { ok: false, oops: lines, panic };
+  // make_task_dead(SIGSEGV): init's exit code is 0x0000000b
+  return oopsEnd(k, cpu, task, [...report, `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`], esr, 11);
 }
 
 /** ESR of BRK #0x800 (BUG_BRK_IMM), the instruction BUG() is. */

@@ -7,27 +7,13 @@
  */
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
-import { contextTask, exit } from "../../core/sched.ts";
+import { oopsEnd as endOops } from "../../core/entry.ts";
+import { contextTask } from "../../core/sched.ts";
 import type { Task } from "../../core/task.ts";
 
-/** oops_end: log, kill the task (make_task_dead), or panic. */
+/** oops_end (arch/x86/kernel/dumpstack.c): make_task_dead(SIGKILL) for init's exit code. */
 export function oopsEnd(k: KernelCore, cpu: Mmu, task: Task, lines: string[], code = -1): KernelAccessResult {
-  k.oopses.push({ lines, cpu: cpu.id, pid: task.pid, comm: task.comm, code });
-  k.log.push(...lines);
-  let panic: string | null = null;
-  if (k.config.panicOnOops) panic = "Fatal exception";
-  else if (task.pid === 0) panic = "Attempted to kill the idle task!";
-  else if (task.pid === 1) panic = "Attempted to kill init! exitcode=0x00000009";
-  if (panic !== null) {
-    k.panicked = panic;
-    k.log.push(`Kernel panic - not syncing: ${panic}`);
-  } else {
-    // make_task_dead -> do_exit: the task dies and its address space is torn down
-    const running = k.runningCpu;
-    exit(k, task, "oops");
-    k.runningCpu = running;
-  }
-  return { ok: false, oops: lines, panic };
+  return endOops(k, cpu, task, lines, code, 9);
 }
 
 /**

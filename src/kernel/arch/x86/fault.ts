@@ -1,25 +1,16 @@
-/**
- * Page faults on x86-64 (arch/x86/mm/fault.c). A user access is translated
- * at CPL 3; a #PF enters the kernel and do_user_addr_fault decides: resolve
- * it (handle_mm_fault) and retry, or raise a signal. A plain kernel
- * dereference is translated at CPL 0; a fault there is spurious
- * (spurious_kernel_fault) or an oops (page_fault_oops, or a #GP for a
- * non-canonical address).
- */
-import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
 import { pfnUnchecked } from "../../../base/units.ts";
-import { Access, Mode } from "../../../hw/access.ts";
+import { type Access, Mode } from "../../../hw/access.ts";
 import { type Cpu, WalkRecord } from "../../../hw/arch/x86_64/Cpu.ts";
 import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
+import { kernelModeAccess, userModeAccess } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
-import { contextTask } from "../../core/sched.ts";
-import { deliverSignal, type SigInfo } from "../../core/signal.ts";
+import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import { px } from "../../core/vaddr.ts";
 import { VmFault } from "../../mm/userMm.ts";
@@ -42,45 +33,11 @@ export function userAccess(
   access: Access,
   value: number,
 ): UserAccessResult {
-  assert(k.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
-  k.runningCpu = cpuId;
-  const cpu = x86Cpu(k.machine.cpus[cpuId]);
-  const { hi, lo } = fromBig(va);
-  let faults = 0;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
-    cpu.cpl = 3;
-    // the access itself, through the CPU's memory access path
-    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
-    if (out === Outcome.OK) {
-      if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpn(va));
-      cpu.cpl = 0;
-      // a write reports the byte now in memory (read back through the port)
-      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
-      return { ok: true, pa: cpu.pa, value: byte, faults };
-    }
-    faults++;
-    // the exception enters the kernel (kernel CR3 under PTI)
-    cpu.cpl = 0;
-    k.tlbMgr.enterKernel(cpuId);
-    const r =
-      out === Outcome.GP
-        ? ({ signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n } as const)
-        : doUserAddrFault(k, task, va, cpu.errorCode);
-    if (r === null) continue;
-    cpu.cpl = 0;
-    const killed = deliverSignal(k, task, r.signal, r.code, r.addr);
-    return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
-  }
-  cpu.cpl = 0;
-  return {
-    ok: false,
-    signal: "SIGSEGV",
-    siCode: "SEGV_ACCERR",
-    siAddr: va,
-    killed: deliverSignal(k, task, "SIGSEGV", "SEGV_ACCERR", va),
-    faults,
-  };
+  return userModeAccess(k, cpuId, task, va, access, value, (cpu, out) =>
+    out === Outcome.GP
+      ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
+      : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode),
+  );
 }
 
 /**
@@ -144,30 +101,25 @@ export function kernelAccess(
   access: Access,
   value: number,
 ): KernelAccessResult {
-  assert(k.panicked === null, "kernelAccess: the machine has panicked");
-  const cpu = x86Cpu(k.machine.cpus[cpuId]);
-  const task = contextTask(k, cpuId);
-  cpu.cpl = 0;
-  k.tlbMgr.enterKernel(cpuId);
-  const { hi, lo } = fromBig(va);
-  let faults = 0;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
-    if (out === Outcome.OK) {
-      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
-      return { ok: true, pa: cpu.pa, value: byte, faults };
-    }
-    faults++;
-    if (out === Outcome.GP) {
-      return oopsEnd(k, cpu, task, [
-        `general protection fault, probably for non-canonical address 0x${px(va)}: 0000 [#${k.oopses.length + 1}] PREEMPT SMP ${k.config.pti ? "PTI" : "NOPTI"}`,
-        `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
-      ]);
-    }
-    if (spuriousKernelFault(k, cpu, va, access)) continue;
-    return pageFaultOops(k, cpu, task, va, cpu.errorCode);
-  }
-  return pageFaultOops(k, cpu, task, va, cpu.errorCode);
+  return kernelModeAccess(
+    k,
+    cpuId,
+    va,
+    access,
+    value,
+    (c, task, out) => {
+      const cpu = x86Cpu(c);
+      if (out === Outcome.GP) {
+        return oopsEnd(k, cpu, task, [
+          `general protection fault, probably for non-canonical address 0x${px(va)}: 0000 [#${k.oopses.length + 1}] PREEMPT SMP ${k.config.pti ? "PTI" : "NOPTI"}`,
+          `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+        ]);
+      }
+      if (spuriousKernelFault(k, cpu, va, access)) return null;
+      return pageFaultOops(k, cpu, task, va, cpu.errorCode);
+    },
+    (c, task) => pageFaultOops(k, x86Cpu(c), task, va, x86Cpu(c).errorCode),
+  );
 }
 
 /** the walk record of spuriousKernelFault's probe (scratch; the probe's result is all it needs) */
