@@ -296,7 +296,7 @@ describe("vmlab run", () => {
     expect(v.stdout).toMatch(/tlb {12}= skylake {4}\[skylake\]/);
     const t = vmlab(["run", "-", "--trace"], "machine ram=64M\nkernel: read 0xffff888000001000\n");
     expect(t.stdout).toMatch(/trace: cpu0 TLB miss vpn 0x888000001 read/);
-    expect(t.stdout).toMatch(/trace: cpu0 {3}walk level 0 \[1\]/);
+    expect(t.stdout).toMatch(/trace: cpu0 {3}walk PT \[1\] entry @0x/);
   });
 });
 

@@ -40,11 +40,22 @@ export const MAX_LEVELS = 6;
 
 /** An event of the opt-in trace stream. Built only when a tracer is installed. */
 export type HwEvent =
-  | { type: "tlb"; cpu: number; vpn: Vpn; access: Access; hit: boolean; level: number }
+  | {
+      type: "tlb";
+      cpu: number;
+      vpn: Vpn;
+      access: Access;
+      hit: boolean;
+      level: number;
+      /** an unprivileged access made in privileged mode (arm64 LDTR/STTR at EL1) */
+      unprivileged: boolean;
+    }
   | {
       type: "walk-step";
       cpu: number;
       level: number;
+      /** the level's name in the architecture's manual (x86 PML4, arm64 L0) */
+      levelName: string;
       index: number;
       entryPa: PhysAddr;
       hi: number;
@@ -61,9 +72,21 @@ export type HwEvent =
       /** the faulting address (x86 CR2, ARM64 FAR_EL1, RISC-V stval) */
       cr2Hi: number;
       cr2Lo: number;
+      /** the fault as the architecture's manual words it (x86 "#PF", arm64 the ESR_EL1 decoded) */
+      text: string;
     }
-  /** vpn -1: every page */
-  | { type: "invalidate"; cpu: number; op: string; asid: number; vpn: Vpn | -1; entries: number }
+  /** vpn -1: every page; `asidName` is what the architecture calls the tag (PCID, ASID) */
+  | {
+      type: "invalidate";
+      cpu: number;
+      op: string;
+      asid: number;
+      asidName: string;
+      vpn: Vpn | -1;
+      entries: number;
+    }
+  /** a change of the CPU's state that decides what accesses may do (arm64 PSTATE.PAN, x86 RFLAGS.AC) */
+  | { type: "state"; cpu: number; text: string }
   | { type: "ad-write"; cpu: number; entryPa: PhysAddr; hi: number; lo: number };
 
 /**
@@ -366,7 +389,15 @@ export abstract class Mmu {
     if (arr !== null) {
       const meta = arr.metas[slot];
       if (this.tracer !== null)
-        this.tracer({ type: "tlb", cpu: this.id, vpn, access, hit: true, level: tlb.hitLevel });
+        this.tracer({
+          type: "tlb",
+          cpu: this.id,
+          vpn,
+          access,
+          hit: true,
+          level: tlb.hitLevel,
+          unprivileged: mode === Mode.User && this.currentMode() !== Mode.User,
+        });
       if (this.observer !== null) this.observer.onHit(this, vpn, arr, slot);
       if (
         this.permTable[((meta >>> Meta.RIGHTS_SHIFT) & 63) * 9 + mode * 3 + access] === 0 ||
@@ -389,7 +420,16 @@ export abstract class Mmu {
         (held === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, held))) as PhysAddr;
       return 0;
     }
-    if (this.tracer !== null) this.tracer({ type: "tlb", cpu: this.id, vpn, access, hit: false, level: -1 });
+    if (this.tracer !== null)
+      this.tracer({
+        type: "tlb",
+        cpu: this.id,
+        vpn,
+        access,
+        hit: false,
+        level: -1,
+        unprivileged: mode === Mode.User && this.currentMode() !== Mode.User,
+      });
     return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
   }
 
@@ -604,6 +644,7 @@ export abstract class Mmu {
       type: "walk-step",
       cpu: this.id,
       level,
+      levelName: this.format.levelNames[level],
       index,
       entryPa: entryPa as PhysAddr,
       hi,
@@ -635,6 +676,38 @@ export abstract class Mmu {
     this.adWrites++;
     if (this.tracer !== null)
       this.tracer({ type: "ad-write", cpu: this.id, entryPa: entryPa as PhysAddr, hi, lo });
+  }
+
+  /**
+   * Runs `body` as though the CPU ran user code on the tables at `rootPa`
+   * (explain's probes of a task that is not running, or of PTI's user PGD):
+   * the user root and the privilege level swapped in and the tracer off, all
+   * three restored after. Only probes and walks belong inside: they change
+   * nothing.
+   */
+  probeAsUser<T>(rootPa: number, body: () => T): T {
+    const root = this.userRootPa();
+    const user = this.currentMode() === Mode.User;
+    const tracer = this.tracer;
+    this.setUserRootPa(rootPa);
+    this.setUserMode(true);
+    this.tracer = null;
+    try {
+      return body();
+    } finally {
+      this.setUserRootPa(root);
+      this.setUserMode(user);
+      this.tracer = tracer;
+    }
+  }
+
+  /** The table user translations start from (x86 CR3's; ARM64 TTBR0_EL1's). */
+  protected userRootPa(): number {
+    return this.rootPa;
+  }
+
+  protected setUserRootPa(pa: number): void {
+    this.rootPa = pa;
   }
 
   /**
@@ -692,7 +765,15 @@ export abstract class Mmu {
     const n = this.tlb.invalidateAll(asid, how);
     this.invalidatePsc(asid, how === InvalidateHow.PcidAndGlobal ? InvalidateHow.PcidNonGlobal : how);
     if (this.tracer !== null)
-      this.tracer({ type: "invalidate", cpu: this.id, op, asid: how >= 2 ? -1 : asid, vpn: -1, entries: n });
+      this.tracer({
+        type: "invalidate",
+        cpu: this.id,
+        op,
+        asid: how >= 2 ? -1 : asid,
+        asidName: this.asidName,
+        vpn: -1,
+        entries: n,
+      });
     return n;
   }
 }

@@ -6,7 +6,7 @@ import { HwFaultKind, Perm } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
-import { Outcome, PfErr } from "./fault.ts";
+import { describeErrorCode, errorCodeNames, Outcome, PfErr } from "./fault.ts";
 import { X86_64Format, X86Attr } from "./format.ts";
 import { computePermTable, pkDenied } from "./rights.ts";
 
@@ -234,7 +234,15 @@ export class Cpu extends Mmu {
   }
 
   private emitFault(vector: number, errorCode: number, hi: number, lo: number): void {
-    this.tracer!({ type: "fault", cpu: this.id, vector, errorCode, cr2Hi: hi >>> 0, cr2Lo: lo >>> 0 });
+    const cr2 = `0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, "0")}`.replace(
+      /^0x0+(?=.)/,
+      "0x",
+    );
+    const text =
+      vector === Outcome.PF
+        ? `#PF error_code 0x${errorCode.toString(16)} (${errorCodeNames(errorCode)}: ${describeErrorCode(errorCode)}) CR2 ${cr2}`
+        : `#GP(0): ${cr2} is not canonical`;
+    this.tracer!({ type: "fault", cpu: this.id, vector, errorCode, cr2Hi: hi >>> 0, cr2Lo: lo >>> 0, text });
   }
 
   override readonly asidName = "PCID";
@@ -324,12 +332,14 @@ export class Cpu extends Mmu {
   stac(): void {
     this.rflagsAc = true;
     this.updatePerms();
+    if (this.tracer !== null) this.tracer({ type: "state", cpu: this.id, text: "STAC: RFLAGS.AC <- 1" });
   }
 
   /** CLAC: clear RFLAGS.AC. */
   clac(): void {
     this.rflagsAc = false;
     this.updatePerms();
+    if (this.tracer !== null) this.tracer({ type: "state", cpu: this.id, text: "CLAC: RFLAGS.AC <- 0" });
   }
 
   /** WRPKRU. */
@@ -353,7 +363,15 @@ export class Cpu extends Mmu {
       InvalidateHow.PcidNonGlobal,
     );
     if (this.tracer !== null)
-      this.tracer({ type: "invalidate", cpu: this.id, op: "invlpg", asid: this.asid, vpn, entries: n });
+      this.tracer({
+        type: "invalidate",
+        cpu: this.id,
+        op: "invlpg",
+        asid: this.asid,
+        asidName: this.asidName,
+        vpn,
+        entries: n,
+      });
   }
 
   /**
@@ -376,7 +394,15 @@ export class Cpu extends Mmu {
           InvalidateHow.PcidNonGlobal,
         );
         if (this.tracer !== null)
-          this.tracer({ type: "invalidate", cpu: this.id, op: "invpcid0", asid: pcid, vpn, entries: n });
+          this.tracer({
+            type: "invalidate",
+            cpu: this.id,
+            op: "invpcid0",
+            asid: pcid,
+            asidName: this.asidName,
+            vpn,
+            entries: n,
+          });
         return Outcome.OK;
       }
       case 1:

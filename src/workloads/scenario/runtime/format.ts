@@ -15,19 +15,25 @@ export function formatValue(v: Value): string {
   return v < 0n ? String(v) : v >= 0x10000n ? `0x${v.toString(16)}` : String(v);
 }
 
-/** One traced hardware event (`--trace`): a TLB lookup, a walk step, a fault, an invalidation, an A/D write. */
+/**
+ * One traced hardware event (`--trace`): a TLB lookup, a walk step, a
+ * fault, an invalidation, an A/D write, a change of the CPU's access state.
+ * Levels, faults and tags are named as the architecture's manual names them.
+ */
 export function formatEvent(e: HwEvent): string {
   switch (e.type) {
     case "tlb":
-      return `cpu${e.cpu} TLB ${e.hit ? `hit (L${e.level + 1})` : "miss"} vpn 0x${e.vpn.toString(16)} ${accessName(e.access)}`;
+      return `cpu${e.cpu} TLB ${e.hit ? `hit (L${e.level + 1})` : "miss"} vpn 0x${e.vpn.toString(16)} ${accessName(e.access)}${e.unprivileged ? " (unprivileged: checked as a user access)" : ""}`;
     case "walk-step":
-      return `cpu${e.cpu}   walk level ${e.level} [${e.index}] entry @0x${e.entryPa.toString(16)} = 0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}${e.psc ? " (from the paging-structure cache)" : ""}`;
+      return `cpu${e.cpu}   walk ${e.levelName} [${e.index}] entry @0x${e.entryPa.toString(16)} = 0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}${e.psc ? " (from the paging-structure cache)" : ""}`;
     case "fault":
-      return `cpu${e.cpu} fault vector ${e.vector} error_code 0x${e.errorCode.toString(16)}`;
+      return `cpu${e.cpu} fault: ${e.text}`;
     case "invalidate":
-      return `cpu${e.cpu} ${e.op} pcid ${e.asid} (${e.entries} entries)`;
+      return `cpu${e.cpu} ${e.op} ${e.asid < 0 ? `every ${e.asidName}` : `${e.asidName} ${e.asid}`}${e.vpn === -1 ? "" : ` vpn 0x${e.vpn.toString(16)}`} (${e.entries} entries)`;
     case "ad-write":
       return `cpu${e.cpu}   A/D update @0x${e.entryPa.toString(16)}`;
+    case "state":
+      return `cpu${e.cpu} ${e.text}`;
   }
 }
 
