@@ -46,6 +46,8 @@ export function runCli(
   if (opts.verbose) {
     out("machine settings (key = value [default]):\n");
     for (const k of MACHINE_KEYS) {
+      // the other architectures' keys
+      if (!(k.key in result.machine)) continue;
       out(
         `  ${k.key.padEnd(14)} = ${result.machine[k.key].padEnd(10)} [${k.default}]  ${k.values}${k.modelled ? "" : "  (not modelled yet)"}\n`,
       );

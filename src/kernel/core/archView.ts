@@ -30,6 +30,11 @@ export interface ArchView {
   readonly userMode: string;
   /** the register a walk starts from (x86: `CR3`) */
   readonly rootRegister: string;
+  /**
+   * the register the kernel half's walk starts from where it has one of its
+   * own (arm64: `TTBR1_EL1`); absent where one root serves both halves (x86)
+   */
+  readonly kernelRootRegister?: string;
   /** what an address outside every translated range raises, and what the kernel does about it */
   readonly badAddress: string;
   /** where a swap entry keeps its offset (x86: `stored inverted in bits 9-58`) */

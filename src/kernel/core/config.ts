@@ -27,9 +27,20 @@ export interface KernelConfig {
   pcid?: boolean;
   /** page-table isolation (pti=on): two PGDs per mm, CR3 switched on kernel entry and exit */
   pti?: boolean;
-  /** CR4.SMAP / CR4.SMEP; default on */
+  /** x86: CR4.SMAP / CR4.SMEP; default on */
   smap?: boolean;
   smep?: boolean;
+  /**
+   * arm64: CONFIG_ARM64_PAN, the kernel running with PSTATE.PAN set; default
+   * on. (arm64 has no switch for its SMEP counterpart: Linux maps every user
+   * page PXN; and no PCID switch: the TLB is always tagged with ASIDs.)
+   */
+  pan?: boolean;
+  /**
+   * arm64: ID_AA64MMFR0_EL1.ASIDBits, 8 or 16 (default 16, TCR_EL1.AS set):
+   * how many mms the ASID allocator serves before a rollover
+   */
+  asidBits?: 8 | 16;
   /** panic on the first oops (kernel.panic_on_oops) */
   panicOnOops?: boolean;
   /** paging-structure caches in the CPUs */
@@ -98,6 +109,19 @@ const MAX_SWAPPINESS = 200;
 const MAX_PAGE_CLUSTER = 9;
 const MAX_MACHINE_CPUS = 64n;
 
+/** Why x86's switches are refused on arm64, and what arm64 has instead. */
+export const X86_ONLY = {
+  pcid: "is x86's (CR4.PCIDE); arm64 always tags its TLB with ASIDs (arch/arm64/mm/context.c)",
+  smap: "is x86's (CR4.SMAP); arm64's counterpart is PSTATE.PAN: pan=on|off",
+  smep: "is x86's (CR4.SMEP); arm64 has no switch: Linux maps every user page PXN",
+} as const;
+
+/** arm64's counterpart of PTI (tramp_pg_dir, ASID pairs) is not in this version. */
+export const ARM64_KPTI =
+  "arm64's counterpart, KPTI (unmap_kernel_at_el0: the trampoline table and a user ASID per mm), is not modelled yet";
+
+const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
+
 /**
  * The Kernel API's configuration with its defaults, checked (InputError
  * worded in the API's fields: `swap=N: ...`). The machine model checks
@@ -114,6 +138,8 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     pti: config.pti ?? false,
     smap: config.smap ?? true,
     smep: config.smep ?? true,
+    pan: config.pan ?? true,
+    asidBits: config.asidBits ?? 16,
     panicOnOops: config.panicOnOops ?? false,
     psc: config.psc ?? false,
     checkCoherence: config.checkCoherence ?? false,
@@ -131,6 +157,15 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     pageCluster: config.pageCluster ?? 3,
     seed: config.seed ?? 1,
   };
+  if (c.arch === "arm64") {
+    for (const [key, field] of [
+      ["pcid", config.pcid],
+      ["smap", config.smap],
+      ["smep", config.smep],
+    ] as const)
+      if (field !== undefined) throw new InputError(`${key}: ${X86_ONLY[key]}`);
+  } else if (config.pan !== undefined) throw new InputError(`pan: ${PAN_IS_ARM64}`);
+  if (c.asidBits !== 8 && c.asidBits !== 16) throw new InputError(`asid_bits=${c.asidBits}: must be 8 or 16`);
   const int = (v: number, max: number) => Number.isInteger(v) && v >= 0 && v <= max;
   if (!int(c.pageCluster, MAX_PAGE_CLUSTER))
     throw new InputError(`page_cluster=${c.pageCluster}: must be 0 .. ${MAX_PAGE_CLUSTER}`);
@@ -169,7 +204,16 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
  * them) and whether vmlab models them yet. One place: `vmlab run --verbose`
  * prints this table and docs/scenarios.md documents it.
  */
-export const MACHINE_KEYS: { key: string; default: string; values: string; modelled: boolean }[] = [
+const X86_ARCHS: readonly string[] = ["x86_64", "x86_64-la57"];
+
+export const MACHINE_KEYS: {
+  key: string;
+  default: string;
+  values: string;
+  modelled: boolean;
+  /** the architectures the key belongs to (absent: every one) */
+  archs?: readonly string[];
+}[] = [
   {
     key: "arch",
     default: "x86_64",
@@ -192,10 +236,24 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
     values: "linux (two-list LRU), mglru, clock, fifo, lru (exact), random",
     modelled: true,
   },
-  { key: "pcid", default: "on", values: "on, off", modelled: true },
-  { key: "smap", default: "on", values: "on, off", modelled: true },
-  { key: "smep", default: "on", values: "on, off", modelled: true },
+  { key: "pcid", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
+  { key: "smap", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
+  { key: "smep", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
   { key: "pti", default: "off", values: "on, off", modelled: true },
+  {
+    key: "pan",
+    default: "on",
+    values: "on, off (arm64: CONFIG_ARM64_PAN)",
+    modelled: true,
+    archs: ["arm64"],
+  },
+  {
+    key: "asid_bits",
+    default: "16",
+    values: "8, 16 (arm64: ID_AA64MMFR0_EL1.ASIDBits; a vmlab extension)",
+    modelled: true,
+    archs: ["arm64"],
+  },
   { key: "thp", default: "madvise", values: "never, madvise, always", modelled: true },
   { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
   { key: "mmap_min_addr", default: "65536", values: "bytes", modelled: true },
@@ -243,6 +301,7 @@ export const MACHINE_KEYS: { key: string; default: string; values: string; model
     default: "ldtr",
     values: "ldtr, pan-toggle (arm64: how copy_*_user crosses PAN)",
     modelled: true,
+    archs: ["arm64"],
   },
   {
     key: "vmalloc_lazy",
@@ -301,6 +360,14 @@ export function machineConfig(v: MachineValues): MachineSettings {
   const uaccess = oneOf("uaccess", ["ldtr", "pan-toggle"]) as "ldtr" | "pan-toggle";
   if (v.given("uaccess") && arch !== "arm64")
     bad("uaccess", `is arm64's (PSTATE.PAN); ${arch} crosses SMAP with STAC/CLAC`);
+  if (arch === "arm64") {
+    for (const key of ["pcid", "smap", "smep"] as const) if (v.given(key)) bad(key, X86_ONLY[key]);
+    if (v.onOff("pti")) bad("pti", ARM64_KPTI);
+  } else if (v.given("pan")) bad("pan", PAN_IS_ARM64);
+  const asidBits = v.number("asid_bits");
+  if (asidBits !== 8n && asidBits !== 16n) bad("asid_bits", `must be 8 or 16, not ${asidBits}`);
+  if (v.given("asid_bits") && arch !== "arm64")
+    bad("asid_bits", "is arm64's (ID_AA64MMFR0_EL1.ASIDBits); x86 has 12-bit PCIDs, 6 of them used per CPU");
   const ram = v.number("ram");
   if (ram <= 0n || ram % 4096n !== 0n)
     bad("ram", `must be a positive multiple of the 4 KiB page size, not ${ram}`);
@@ -347,7 +414,9 @@ export function machineConfig(v: MachineValues): MachineSettings {
     bad("readahead", `must be 0 .. 64M, not ${readahead}`);
   const seed = v.number("seed");
   const effective: Record<string, string> = {};
-  for (const k of MACHINE_KEYS) effective[k.key] = v.given(k.key) ? v.word(k.key) : k.default;
+  for (const k of MACHINE_KEYS)
+    if (k.archs === undefined || k.archs.includes(arch))
+      effective[k.key] = v.given(k.key) ? v.word(k.key) : k.default;
   return {
     seed: Number(seed & 0xffffffffn),
     effective,
@@ -356,10 +425,10 @@ export function machineConfig(v: MachineValues): MachineSettings {
       cpus: Number(cpus),
       arch: arch as KernelArchName,
       tlb,
-      pcid: v.onOff("pcid"),
       pti: v.onOff("pti"),
-      smap: v.onOff("smap"),
-      smep: v.onOff("smep"),
+      ...(arch === "arm64"
+        ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16 }
+        : { pcid: v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
       panicOnOops: panic === "1",
       psc: v.onOff("psc"),
       checkCoherence: v.onOff("check_tlb"),

@@ -107,8 +107,8 @@ export function coreDump(k: KernelCore, t: Task, filter = DEFAULT_COREDUMP_FILTE
     let written = 0;
     for (let vpn = v.vmStart; vpn < v.vmStart + pages; vpn++) if (getDumpPage(k, t, vpn) >= 0) written++;
     dump.segments.push({
-      start: k.va.canonical(v.vmStart),
-      end: k.va.canonical(v.vmEnd),
+      start: k.va.user(v.vmStart),
+      end: k.va.user(v.vmEnd),
       perms: permString(v.vmFlags),
       name: v.name,
       dumpBytes: pages * 4096,

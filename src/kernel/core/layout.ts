@@ -16,7 +16,14 @@ export interface Region {
 export interface Layout {
   profile: string;
   levels: number;
+  /** the end of the user half's canonical range */
   userEnd: bigint;
+  /**
+   * TASK_SIZE: the end of what mmap may hand out and STACK_TOP, the top of
+   * the main stack (x86-64: TASK_SIZE_MAX = userEnd - PAGE_SIZE, a guard page
+   * below the non-canonical hole; arm64: TASK_SIZE_64 = userEnd)
+   */
+  taskSize: bigint;
   /** page_offset_base: the direct map of all physical memory */
   directMap: bigint;
   vmallocStart: bigint;

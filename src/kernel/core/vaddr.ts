@@ -38,6 +38,15 @@ export class Vaddr {
     return BigInt.asUintN(64, BigInt.asIntN(Number(this.bits), (BigInt(vpn) << 12n) | BigInt(offset)));
   }
 
+  /**
+   * The address of a user-half vpn, or of the end of a user range, as is:
+   * no sign extension, so the end of the user half (arm64: TASK_SIZE_64 =
+   * 2^48, the end of the top VMA and STACK_TOP) stays a user value.
+   */
+  user(vpn: number, offset = 0): bigint {
+    return (BigInt(vpn) << 12n) | BigInt(offset);
+  }
+
   /** Is this a kernel-half address (bit 63 set)? */
   isKernel(va: bigint): boolean {
     return BigInt.asUintN(64, va) >> 63n === 1n;

@@ -75,8 +75,9 @@ export class KernelView {
       cpus: k.machine.cpus.length,
       ramBytes: k.machine.phys.sizeBytes,
       frames: k.machine.phys.nrFrames,
-      pcid: k.config.pcid,
+      pcid: k.arch.pgtable.kernelRootVpn > 0 || k.config.pcid,
       pti: k.config.pti,
+      rootRegister: k.arch.view.rootRegister,
       zeroPfn: k.zeroPfn,
       kernelPgdPfn: k.rootPfn,
     };

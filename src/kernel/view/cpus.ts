@@ -31,6 +31,7 @@ export function cpuInfo(k: KernelCore, id: number): CpuInfo {
     pageFaults: c.pageFaults,
     addressFaults: c.addressFaults,
     rootWrites: c.rootWrites,
+    hwAsid: c.asid,
     pageInvalidations: c.pageInvalidations,
     fullFlushes: c.fullFlushes,
     contextSwitches: st.contextSwitches,

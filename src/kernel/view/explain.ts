@@ -9,12 +9,12 @@ import { PageKind } from "../mm/PageDesc.ts";
 import { permString, VmFlag } from "../mm/vma.ts";
 
 /**
- * Mmu.probe's walk on page tables other than those the CPU's root register
- * names (a task that is not running, or the user PGD under PTI), without a
+ * Mmu.probe's walk on the task's own tables (it may not be running, or PTI
+ * may have the kernel PGD loaded), as user code would make it, without a
  * trace: the walk and the verdict of a user-mode access, read-only.
  * `rights` gets the entries and, at a leaf, the rights they grant whatever
  * the access (no rights check); `verdict` gets the hardware's answer: 0, or
- * the fault with the architecture's code.
+ * the fault with the architecture's code (ARM64: an abort from EL0).
  */
 function probeOn(
   cpu: Mmu,
@@ -26,17 +26,10 @@ function probeOn(
   verdict: WalkRecord,
 ): void {
   const u = BigInt.asUintN(64, va);
-  const rootPa = cpu.rootPa;
-  const tracer = cpu.tracer;
-  cpu.rootPa = rootPfn * cpu.pageSize;
-  cpu.tracer = null;
-  try {
+  cpu.probeAsUser(rootPfn * cpu.pageSize, () => {
     cpu.walk(vpn, access, Mode.User, false, rights, false);
     cpu.probe(Number(u >> 32n), Number(u & 0xffffffffn), access, Mode.User, verdict);
-  } finally {
-    cpu.rootPa = rootPa;
-    cpu.tracer = tracer;
-  }
+  });
 }
 
 /**
@@ -139,7 +132,7 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
   if (vma !== null && vma.vmStart > vpn) {
     if (vma.vmFlags & VmFlag.GROWSDOWN)
       out.push(
-        `  below the stack VMA: expand_stack would grow it down to ${hex(k.va.canonical(vpn))} if within RLIMIT_STACK (${t.rlimitStack} bytes) and the guard gap`,
+        `  below the stack VMA: expand_stack would grow it down to ${hex(k.va.user(vpn))} if within RLIMIT_STACK (${t.rlimitStack} bytes) and the guard gap`,
       );
     else vma = null;
   }
@@ -148,7 +141,7 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     return out;
   }
   out.push(
-    `  VMA ${hex(k.va.canonical(vma.vmStart))}-${hex(k.va.canonical(vma.vmEnd))} ${permString(vma.vmFlags)}${vma.name ? ` ${vma.name}` : ""}`,
+    `  VMA ${hex(k.va.user(vma.vmStart))}-${hex(k.va.user(vma.vmEnd))} ${permString(vma.vmFlags)}${vma.name ? ` ${vma.name}` : ""}`,
   );
   const write = access === Access.Write;
   if (

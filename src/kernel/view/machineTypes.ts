@@ -73,6 +73,8 @@ export interface CpuInfo {
   addressFaults: number;
   /** root-register writes (x86 CR3) */
   rootWrites: number;
+  /** the tag the CPU's translations carry now, as the hardware holds it (x86 CR3's PCID, arm64 the ASID) */
+  hwAsid: number;
   /** single-page invalidations (x86 INVLPG) and full flushes of an ASID or more */
   pageInvalidations: number;
   fullFlushes: number;
@@ -96,6 +98,8 @@ export interface KernelCounters {
   shootdownsSent: number;
   /** broadcast TLB maintenance instructions issued (arm64 TLBI ...IS) */
   tlbBroadcasts: number;
+  /** arm64: ASID rollovers (a new generation; 0 elsewhere) */
+  asidRollovers: number;
   /** tasks ever created, the dead included */
   tasks: number;
   /** the panic message, or null while the machine runs */
@@ -209,8 +213,11 @@ export interface MachineInfo {
   cpus: number;
   ramBytes: number;
   frames: number;
+  /** x86 CR4.PCIDE (arm64: true, the TLB is always tagged) */
   pcid: boolean;
   pti: boolean;
+  /** the register a process's page tables are loaded into (x86 CR3, arm64 TTBR0_EL1) */
+  rootRegister: string;
   /** the zero page's frame */
   zeroPfn: number;
   /** init_mm's PGD */

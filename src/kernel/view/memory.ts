@@ -153,6 +153,7 @@ export function counters(k: KernelCore): KernelCounters {
     oomReports: k.oomReports.length,
     shootdownsSent: k.tlbMgr.shootdowns,
     tlbBroadcasts: k.tlbMgr.broadcasts,
+    asidRollovers: k.tlbMgr.asidRollovers ?? 0,
     tasks: k.tasks.length,
     panic: k.panicked,
     pageCacheReads: k.pageCache.pagesIn,

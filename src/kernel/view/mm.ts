@@ -74,7 +74,7 @@ export function taskInfo(k: KernelCore, t: Task): TaskInfo {
 export function mmInfo(k: KernelCore, t: Task): MmInfo | null {
   const mm = t.mm;
   if (mm === null) return null;
-  const page = (vpn: number) => k.va.canonical(vpn);
+  const page = (vpn: number) => k.va.user(vpn);
   return {
     id: mm.ctxId,
     pgdPfn: mm.pgdPfn,
@@ -103,8 +103,8 @@ export function vmaInfo(k: KernelCore, v: Vma): VmaInfo {
   const f = v.file;
   const pfnmap = (v.vmFlags & VmFlag.PFNMAP) !== 0;
   return {
-    start: k.va.canonical(v.vmStart),
-    end: k.va.canonical(v.vmEnd),
+    start: k.va.user(v.vmStart),
+    end: k.va.user(v.vmEnd),
     startVpn: v.vmStart,
     endVpn: v.vmEnd,
     pages: v.pages,

@@ -33,6 +33,14 @@ export function walkInfo(k: KernelCore, who: Task | "kernel", va: bigint): WalkI
     userRoot = pt.userPgd(root);
     mapper = k.userMm.mapper(who.mm);
   }
+  // the kernel half under its own root register (arm64 TTBR1 = swapper_pg_dir): the
+  // MMU walks init_mm's tables for it in every process, never the process's PGD
+  const ownKernelRoot = who !== "kernel" && pt.kernelRootVpn > 0 && canonical && vpn >= pt.kernelRootVpn;
+  if (ownKernelRoot && mapper !== null) {
+    root = k.rootPfn;
+    userRoot = root;
+    mapper = k.mapper;
+  }
   const w: WalkInfo = {
     space: who === "kernel" ? "kernel" : who.pid,
     va,
@@ -40,7 +48,7 @@ export function walkInfo(k: KernelCore, who: Task | "kernel", va: bigint): WalkI
     vpn,
     rootPfn: root,
     userRootPfn: userRoot,
-    rootRegister: k.arch.view.rootRegister,
+    rootRegister: (ownKernelRoot ? k.arch.view.kernelRootRegister : undefined) ?? k.arch.view.rootRegister,
     entries: [],
     leaf: null,
     swapSlot: -1,
@@ -138,7 +146,7 @@ export function mappingRuns(k: KernelCore, t: Task): MappingRun[] {
     const flush = (end: number) => {
       if (run !== null) {
         run.endVpn = end;
-        run.end = k.va.canonical(end);
+        run.end = k.va.user(end);
         out.push(run);
       }
       run = null;
@@ -161,7 +169,7 @@ export function mappingRuns(k: KernelCore, t: Task): MappingRun[] {
         run = {
           startVpn: vpn,
           endVpn: vpn,
-          start: k.va.canonical(vpn),
+          start: k.va.user(vpn),
           end: 0n,
           pfn,
           zeroPage: pfn === zero,

@@ -69,6 +69,7 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["free_pages", free],
   ["read", kernelAccess],
   ["write", kernelAccess],
+  ["exec", kernelAccess],
   ["copy_from_user", uaccess],
   ["copy_to_user", uaccess],
   ["clear_user", uaccess],

@@ -29,7 +29,7 @@ import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
-import { Ec, esrOf } from "./fault.ts";
+import { describeEsr, Ec, esrOf } from "./fault.ts";
 import { Arm64Format, ArmAttr, IPS_BITS } from "./format.ts";
 import { computeArmPermTable } from "./rights.ts";
 
@@ -189,6 +189,12 @@ export class Arm64Cpu extends Mmu {
   setPan(pan: boolean): void {
     this.pan = pan;
     this.updatePerms();
+    if (this.tracer !== null)
+      this.tracer({
+        type: "state",
+        cpu: this.id,
+        text: `MSR PAN, #${pan ? 1 : 0}: PSTATE.PAN <- ${pan ? 1 : 0}`,
+      });
   }
 
   /** SCTLR_EL1.WXN. */
@@ -309,6 +315,16 @@ export class Arm64Cpu extends Mmu {
     return true;
   }
 
+  /** TTBR0_EL1's table (the user half). */
+  protected override userRootPa(): number {
+    return this.tableBase[0];
+  }
+
+  protected override setUserRootPa(pa: number): void {
+    this.tableBase[0] = pa;
+    this.rootPa = pa;
+  }
+
   override currentMode(): Mode {
     return this.el === 0 ? Mode.User : Mode.Supervisor;
   }
@@ -371,6 +387,10 @@ export class Arm64Cpu extends Mmu {
         errorCode: rec.errorCode,
         cr2Hi: this.farHi,
         cr2Lo: this.farLo,
+        text: `${rec.outcome === Ec.IABT_LOW || rec.outcome === Ec.IABT_CUR ? "instruction" : "data"} abort: ESR_EL1 0x${(rec.errorCode >>> 0).toString(16)} (${describeEsr(rec.errorCode)}) FAR_EL1 0x${this.farHi.toString(16)}${this.farLo.toString(16).padStart(8, "0")}`.replace(
+          /FAR_EL1 0x0+(?=.)/,
+          "FAR_EL1 0x",
+        ),
       });
     return rec.outcome;
   }
@@ -412,7 +432,15 @@ export class Arm64Cpu extends Mmu {
         ? this.tlb.invalidatePage(vpn, a, how)
         : this.invalidatePageEntries(vpn, a, how, InvalidateHow.Everything);
     if (this.tracer !== null)
-      this.tracer({ type: "invalidate", cpu: this.id, op: `tlbi ${op}`, asid: a, vpn, entries: n });
+      this.tracer({
+        type: "invalidate",
+        cpu: this.id,
+        op: `tlbi ${op}`,
+        asid: a,
+        asidName: this.asidName,
+        vpn,
+        entries: n,
+      });
     return n;
   }
 
@@ -424,6 +452,15 @@ export class Arm64Cpu extends Mmu {
    */
   tlbiIs(op: TlbiOp, vaHi = 0, vaLo = 0, asid = 0): number {
     this.broadcasts++;
+    if (this.tracer !== null) {
+      const va = op === "aside1" || op === "vmalle1" ? "" : ` vpn 0x${tlbiVpn(vaHi, vaLo).toString(16)}`;
+      const tag = op === "vaae1" || op === "vaale1" || op === "vmalle1" ? "" : ` ASID ${asid}`;
+      this.tracer({
+        type: "state",
+        cpu: this.id,
+        text: `TLBI ${op.toUpperCase()}IS${tag}${va}: broadcast to ${this.shareDomain.length === 1 ? "the 1 CPU" : `the ${this.shareDomain.length} CPUs`} of the Inner Shareable domain`,
+      });
+    }
     let n = 0;
     for (const cpu of this.shareDomain) {
       if (cpu !== this) cpu.broadcastsReceived++;

@@ -13,7 +13,7 @@ import { InputError } from "../../../base/errors.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import { Arm64Mapper } from "../../../hw/arch/arm64/Mapper.ts";
 import { Arm64Machine } from "../../../hw/arch/arm64/machine.ts";
-import type { ResolvedKernelConfig } from "../../core/config.ts";
+import { ARM64_KPTI, type ResolvedKernelConfig } from "../../core/config.ts";
 import type { Arch, KernelImage } from "../../core/core.ts";
 import { Vaddr } from "../../core/vaddr.ts";
 import {
@@ -44,7 +44,7 @@ const IMAGE: KernelImage = {
 
 /** The arm64 architecture for one kernel's configuration. */
 export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
-  if (cfg.pti) throw new InputError("pti=on: arm64's KPTI is not modelled yet");
+  if (cfg.pti) throw new InputError(`pti: ${ARM64_KPTI}`);
   const layout = ARM64_LAYOUT;
   // both halves as one number space: kernel vpns carry bit 36, as the CPU's do
   const va = new Vaddr(49);
@@ -65,9 +65,10 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
         checkCoherence: cfg.checkCoherence,
       }),
     setupArch: (machine, pages, memblock) => pagingInit(machine, pages, memblock, va, layout),
-    // PAN: CONFIG_ARM64_PAN (vmlab's smap switch names the same guard)
-    cpuInit: (machine, rootPfn) => cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.smap),
-    newTlb: (machine) => new Arm64Tlb(arm64Cpus(machine), RESERVED_PG_DIR_PFN),
+    // PAN: CONFIG_ARM64_PAN
+    cpuInit: (machine, rootPfn) =>
+      cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.pan, cfg.asidBits),
+    newTlb: (machine) => new Arm64Tlb(arm64Cpus(machine), RESERVED_PG_DIR_PFN, cfg.asidBits),
     userAccess,
     kernelAccess,
     bug,
@@ -78,7 +79,7 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     userAccessWindow: (cpu, open) => (cpu as Arm64Cpu).setPan(!open),
     userAccessWindowNames: ["pan off", "pan on"],
     uaccessBegin: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(false) : () => {},
-    uaccessEnd: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(cfg.smap) : () => {},
+    uaccessEnd: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(cfg.pan) : () => {},
     unprivilegedUaccess: !panToggle,
     directVa: (pa) => directVa(layout, pa),
     directPa: (v, ramBytes) => directPa(layout, v, ramBytes),

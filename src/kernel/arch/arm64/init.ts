@@ -125,9 +125,20 @@ export function cpuInit(
   rootPfn: number,
   reservedPgPfn: number,
   pan: boolean,
+  asidBits: 8 | 16,
 ): void {
   for (const cpu of cpus) {
-    cpu.setTcr({ t0sz: 16, t1sz: 16, ha: true, hd: true, as: true, ips: 5, tbi0: true, tbi1: false });
+    // TCR_EL1.AS: 16-bit ASIDs where the CPU has them (__cpu_setup: tcr_set_asid_bits... ID_AA64MMFR0_EL1.ASIDBits)
+    cpu.setTcr({
+      t0sz: 16,
+      t1sz: 16,
+      ha: true,
+      hd: true,
+      as: asidBits === 16,
+      ips: 5,
+      tbi0: true,
+      tbi1: false,
+    });
     cpu.loadTtbr1(rootPfn * 4096);
     cpu.loadTtbr0(reservedPgPfn * 4096, 0);
     cpu.setPan(pan);

@@ -72,6 +72,8 @@ export const ARM64_LAYOUT: Layout = {
   profile: "linux arm64 (4K pages, 48-bit VAs)",
   levels: 4,
   userEnd: TASK_SIZE,
+  // STACK_TOP = STACK_TOP_MAX = TASK_SIZE_64: no guard page below TTBR1's range
+  taskSize: TASK_SIZE,
   directMap: PAGE_OFFSET,
   vmallocStart: VMALLOC_START,
   vmallocEnd: VMALLOC_END,

@@ -84,9 +84,15 @@ export class Arm64Tlb implements ArchTlb {
     readonly cpus: readonly Arm64Cpu[],
     /** reserved_pg_dir: the empty table TTBR0 holds while no user mm is loaded */
     private readonly reservedPgPfn: number,
+    asidBits: 8 | 16 = 16,
   ) {
     this.states = cpus.map(() => new Arm64TlbState());
-    this.asids = new AsidAllocator({ asidBits: 16, nrCpus: cpus.length });
+    this.asids = new AsidAllocator({ asidBits, nrCpus: cpus.length });
+  }
+
+  /** ASID rollovers so far (new generations: each flushes every CPU's TLB at its next switch) */
+  get asidRollovers(): number {
+    return this.asids.rollovers;
   }
 
   /** mm->context */

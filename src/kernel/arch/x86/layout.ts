@@ -51,6 +51,7 @@ function mk(
     profile: levels === 4 ? "linux x86_64 (4-level)" : "linux x86_64 (5-level, LA57)",
     levels,
     userEnd: p.userEnd,
+    taskSize: p.userEnd - 4096n,
     directMap: p.directMap,
     vmallocStart: p.vmallocStart,
     vmallocEnd,

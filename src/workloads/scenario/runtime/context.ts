@@ -230,16 +230,15 @@ export class CompileContext {
     const before = v.cpu(cpuId);
     rt.kernel.switchTo(cpuId, t);
     const mm = v.mm(t);
+    const m = v.machine();
+    const reg = m.rootRegister;
     if (mm === null)
-      return `cpu${cpuId}: ${t.comm} (kernel thread) runs on the previous mm's page tables: lazy TLB, no CR3 write`;
+      return `cpu${cpuId}: ${t.comm} (kernel thread) runs on the previous mm's page tables: lazy TLB, no ${reg} write`;
     const after = v.cpu(cpuId);
     const wrote = after.rootWrites > before.rootWrites;
     const flushed = after.switchFlushes > before.switchFlushes;
-    const m = v.machine();
-    // arm64: TTBR0_EL1 takes the PGD and the ASID the allocator gave the mm
-    const arm = m.arch === "arm64";
-    const reg = arm ? "TTBR0_EL1" : "CR3";
-    const tag = arm ? ` ASID ${after.loadedAsid}` : m.pcid ? ` PCID ${after.loadedAsid + 1}` : "";
+    // the tag the hardware now holds (x86: the PCID in CR3; arm64: the ASID the allocator gave the mm)
+    const tag = m.pcid ? ` ${after.asidName} ${after.hwAsid}` : "";
     return `cpu${cpuId}: ${wrote ? `${reg} <- PGD 0x${(mm.pgdPfn * 4096).toString(16)}` : `same mm, no ${reg} write`}${tag}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}`;
   }
 

@@ -202,6 +202,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().oomKills);
     case "tlb.broadcasts":
       return (rt) => BigInt(rt.view.counters().tlbBroadcasts);
+    case "asid_rollovers":
+      return (rt) => BigInt(rt.view.counters().asidRollovers);
     case "panic":
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
     case "oops_esr":

@@ -66,11 +66,15 @@ export function userAccess(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `kernel[@N]: read RANGE`, `kernel[@N]: write RANGE [value=N]`: dereferences in the current task's context */
+/**
+ * `kernel[@N]: read RANGE`, `kernel[@N]: write RANGE [value=N]`: dereferences
+ * in the current task's context; `kernel[@N]: exec RANGE`: instruction
+ * fetches there (SMEP, PXN, NX decide).
+ */
 export function kernelAccess(c: CompileContext, s: Stmt): Run {
   const cpuId = kernelCpuOf(s);
   c.noTarget(s);
-  const access = s.verb === "write" ? Access.Write : Access.Read;
+  const access = s.verb === "write" ? Access.Write : s.verb === "exec" ? Access.Exec : Access.Read;
   const o = c.opts(s, access === Access.Write ? ["stride", "order", "value"] : ["stride", "order"]);
   const [addr, size] = c.args(s, 1, 2, "an address and an optional size");
   const strideW = o.get("stride");
