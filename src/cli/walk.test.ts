@@ -153,11 +153,15 @@ describe("vmlab tour", () => {
       "Why does the kernel read user memory with copy_from_user, not a plain dereference?",
       "How can a driver give a process direct access to kernel memory?",
       "What does a real program do to memory in its first 100,000 accesses?",
+      "On arm64, what stops the kernel from touching user memory, and how does copy_from_user get through?",
+      "Can the kernel run code from a user page on arm64?",
+      "On arm64, is the kernel half copied into every process's page tables?",
+      "How does arm64 keep TLBs right: ASIDs instead of PCIDs, broadcasts instead of IPIs?",
     ]) {
       expect(r.stdout).toContain(q);
     }
     const verdicts = [...r.stdout.matchAll(/-> (\d+) of (\d+) expectations hold/g)];
-    expect(verdicts.length).toBe(10);
+    expect(verdicts.length).toBe(14);
     for (const v of verdicts) expect(v[1]).toBe(v[2]);
   });
 });

@@ -1,0 +1,196 @@
+import { describe, expect, it } from "vitest";
+import { InputError } from "../../src/base/errors.ts";
+import { runScenario } from "../../src/workloads/scenario/session.ts";
+
+/** Scenario-level behaviour of arm64 against x86-64 (issue #13). */
+
+const lines = (src: string, opts: { trace?: boolean; checkInvariants?: boolean } = {}) =>
+  runScenario(src, { checkInvariants: true, ...opts });
+
+function inputError(src: string): InputError {
+  try {
+    runScenario(src, { file: "t.vm" });
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error("no error");
+}
+
+describe("--trace names what each architecture's manual names", () => {
+  const src = (arch: string) =>
+    `machine arch=${arch} ram=64M\nspawn A\nA: buf = mmap 8K\nA: write buf\nA: munmap buf 8K\nexpect oops == 0\n`;
+
+  it("arm64: levels L0..L3, the abort as ESR_EL1 and FAR_EL1, TLBIs by ASID", () => {
+    const r = lines(src("arm64"), { trace: true });
+    const out = r.statements.flatMap((s) => s.output).join("\n");
+    expect(out).toMatch(/walk L0 \[511\] entry @0x[0-9a-f]+ = 0x0{16}\n/);
+    expect(out).toMatch(
+      /fault: data abort: ESR_EL1 0x92000044 \(EC = 0x24: DABT \(lower EL\), IL = 1, WnR = 1 \(write\), DFSC = 0x04: translation fault, level 0\) FAR_EL1 0xfffff7ffe000/,
+    );
+    expect(out).toMatch(/walk L3 \[510\]/);
+    // munmap freed the PTE table too: not the last-level form
+    expect(out).toMatch(
+      /cpu0 TLBI VAE1IS ASID 1 vpn 0xfffff7ffe: broadcast to the 1 CPU of the Inner Shareable domain\n.*cpu0 tlbi vae1 ASID 1 vpn 0xfffff7ffe \(\d entries\)/,
+    );
+    expect(out).not.toMatch(/PML4|#PF|PCID/);
+  });
+
+  it("x86-64: levels PML4..PT, #PF with its error code and CR2", () => {
+    const out = lines(src("x86_64"), { trace: true })
+      .statements.flatMap((s) => s.output)
+      .join("\n");
+    expect(out).toMatch(/walk PML4 \[255\]/);
+    expect(out).toMatch(/fault: #PF error_code 0x6 \(WR\|US: not-present page\) CR2 0x7ffff7ffd000/);
+    expect(out).not.toMatch(/ESR_EL1|walk L0/);
+  });
+});
+
+describe("copy_from_user's two arm64 schemes, as --trace shows them", () => {
+  const src = (uaccess: string) =>
+    `machine arch=arm64 ram=64M uaccess=${uaccess}\nspawn A\nA: buf = mmap 4K\nA: write buf\nkernel: n = copy_from_user A buf 16\nexpect n == 0\n`;
+  const copyLines = (uaccess: string) => {
+    const r = lines(src(uaccess), { trace: true });
+    expect(r.failed).toBe(0);
+    return r.statements[4].output.filter((l) => l.includes("trace:"));
+  };
+
+  it("ldtr (Linux 5.11+): PAN never changes; the loads are unprivileged, checked as EL0's", () => {
+    const t = copyLines("ldtr");
+    expect(t.some((l) => /TLB (hit|miss).*read \(unprivileged/.test(l))).toBe(true);
+    expect(t.some((l) => l.includes("PSTATE.PAN"))).toBe(false);
+  });
+
+  it("pan-toggle (before 5.11): PSTATE.PAN cleared first and set again last; the loads are ordinary EL1 loads", () => {
+    const t = copyLines("pan-toggle");
+    expect(t[0]).toMatch(/MSR PAN, #0: PSTATE.PAN <- 0/);
+    expect(t.at(-1)).toMatch(/MSR PAN, #1: PSTATE.PAN <- 1/);
+    expect(t.some((l) => l.includes("unprivileged"))).toBe(false);
+  });
+
+  it("x86: STAC before the copy, CLAC after", () => {
+    const r = lines(src("x").replace("arch=arm64 ", "").replace(" uaccess=x", ""), { trace: true });
+    const t = r.statements[4].output.filter((l) => l.includes("trace:"));
+    expect(t[0]).toMatch(/STAC: RFLAGS.AC <- 1/);
+    expect(t.at(-1)).toMatch(/CLAC: RFLAGS.AC <- 0/);
+  });
+});
+
+describe("kernel: exec", () => {
+  const src = (arch: string, code: string) =>
+    `machine arch=${arch} ram=64M\nspawn A\nA: c = mmap 4K prot=rwx\nA: write c\nkernel: exec c\nexpect oops == 1\nexpect ${code}\nkernel: v = vmalloc 4K\nkernel: exec v\nexpect oops == 2\n`;
+
+  it("arm64: a user page is PXN (execution of user memory); vmalloc data is PXN too", () => {
+    const r = lines(src("arm64", "oops_esr == 0x8600000f"));
+    expect(r.failed).toBe(0);
+    expect(r.statements[4].output[0]).toBe(
+      "Unable to handle kernel execution of user memory at virtual address 0000fffff7fff000",
+    );
+    expect(r.statements[4].output).toContain("  EC = 0x21: IABT (current EL), IL = 32 bits");
+    expect(r.statements[8].output[0]).toMatch(
+      /^Unable to handle kernel execute from non-executable memory at virtual address ffff8000/,
+    );
+  });
+
+  it("x86: SMEP refuses the user page, NX the vmalloc page", () => {
+    const r = lines(src("x86_64", "oops_error_code == 0x11"));
+    expect(r.failed).toBe(0);
+    expect(r.statements[4].output[0]).toBe("unable to execute userspace code (SMEP?) (uid: 0)");
+    expect(r.statements[8].output[0]).toBe(
+      "kernel tried to execute NX-protected page - exploit attempt? (uid: 0)",
+    );
+  });
+
+  it("a fetch the kernel may make runs: a kernel text address", () => {
+    const r = lines(
+      "machine arch=arm64 ram=64M\nkernel: v = vmalloc 4K\nexpect oops == 0\nkernel: exec 0xffff800080000000\nexpect oops == 0\n",
+    );
+    expect(r.failed).toBe(0);
+    expect(r.statements[3].output[0]).toMatch(/^exec 1 page: pa 0x/);
+  });
+});
+
+describe("two root registers: the kernel half through TTBR1 in every process", () => {
+  it("table(P, kernel address, l0) is swapper_pg_dir on arm64, the process's own PGD on x86", () => {
+    const arm = lines(
+      "machine arch=arm64 ram=64M\nspawn A\nspawn B\nA: a = mmap 4K\nA: write a\nexpect table(A, 0xffff000000000000, l0) == table(kernel, 0xffff000000000000, l0)\nexpect table(B, 0xffff000000000000, pgd) == table(kernel, 0xffff000000000000, pgd)\nexpect table(A, a, l0) != table(kernel, 0xffff000000000000, l0)\n",
+    );
+    expect(arm.failed).toBe(0);
+    const x86 = lines(
+      "machine ram=64M\nspawn A\nA: a = mmap 4K\nA: write a\nexpect table(A, 0xffff888000000000, pml4) != table(kernel, 0xffff888000000000, pml4)\nexpect table(A, 0xffff888000000000, pml4) == table(A, a, pml4)\n",
+    );
+    expect(x86.failed).toBe(0);
+  });
+
+  it("show P pagetable of a kernel address names TTBR1_EL1 and walks swapper_pg_dir", () => {
+    const r = lines("machine arch=arm64 ram=64M\nspawn A\nshow A pagetable 0xffff000000000000\n");
+    expect(r.statements[2].output[0]).toMatch(/^A: walk of 0xffff000000000000 from TTBR1_EL1 0x/);
+  });
+});
+
+describe("explain on arm64", () => {
+  it("tells a process's access as EL0's (an abort from a lower EL) on its own tables, also when another runs", () => {
+    const r = lines(
+      "machine arch=arm64 ram=64M\nspawn A\nA: a = mmap 4K prot=r\nA: read a\nspawn B\nB: b = mmap 4K\nB: write b\nexplain A a write\n",
+    );
+    const out = r.statements[7].output;
+    expect(out[0]).toMatch(/^A \(pid \d+\) write of 0xfffff7fff000, EL0:/);
+    // A's own PGD (not B's, which TTBR0 holds now)
+    const pgdA = r.statements[1].output.join(" ").match(/PGD at pfn 0x([0-9a-f]+)/)![1];
+    expect(out.find((l) => /^\s+L0 /.test(l))).toContain(`@0x${pgdA}ff8`);
+    expect(out.join("\n")).toMatch(/ESR_EL1 0x9200004f \(EC = 0x24: DABT \(lower EL\)/);
+    expect(out.join("\n")).toMatch(/SEGV_ACCERR/);
+  });
+});
+
+describe("ASIDs through the kernel", () => {
+  it("with 8-bit ASIDs the 256th mm rolls the allocator over: a new generation, a flush, and every TLB stays coherent", () => {
+    const src = ["machine arch=arm64 asid_bits=8 ram=256M check_tlb=on"];
+    for (let i = 0; i < 256; i++)
+      src.push(`spawn P${i}`, `P${i}: a${i} = mmap 4K`, `P${i}: write a${i} value=${i & 0xff}`);
+    src.push("expect asid_rollovers == 1");
+    // back to the first: a fresh ASID of the new generation, its data intact
+    src.push("P0: read a0", "expect byte(P0, a0) == 0", "P255: read a255", "expect byte(P255, a255) == 255");
+    // the coherence checker on (check_tlb); the invariant checker after each of ~800 statements would take minutes
+    const r = lines(`${src.join("\n")}\n`, { checkInvariants: false });
+    expect(r.failed).toBe(0);
+    const rolled = r.statements.findIndex((s) => s.text.startsWith("P255: a255 = mmap"));
+    expect(r.statements[rolled].output[0]).toMatch(/TTBR0_EL1 <- PGD 0x[0-9a-f]+ ASID 1 \(TLB flushed\)/);
+    const before = r.statements.findIndex((s) => s.text.startsWith("P254: a254 = mmap"));
+    expect(r.statements[before].output[0]).toMatch(/ASID 255 \(no flush/);
+  });
+
+  it("16-bit ASIDs (the default) do not roll over at 256", () => {
+    const src = ["machine arch=arm64 ram=256M"];
+    for (let i = 0; i < 260; i++) src.push(`spawn P${i}`, `P${i}: a${i} = mmap 4K`);
+    src.push("expect asid_rollovers == 0");
+    expect(lines(`${src.join("\n")}\n`, { checkInvariants: false }).failed).toBe(0);
+  });
+});
+
+describe("machine keys of one architecture on the other: errors at the key", () => {
+  it.each([
+    [
+      "machine arch=arm64 smap=on",
+      /machine smap: is x86's \(CR4.SMAP\); arm64's counterpart is PSTATE.PAN: pan=on\|off/,
+    ],
+    ["machine arch=arm64 pcid=off", /machine pcid: is x86's/],
+    ["machine arch=arm64 smep=off", /machine smep: is x86's \(CR4.SMEP\); arm64 has no switch/],
+    ["machine arch=arm64 pti=on", /machine pti: arm64's counterpart, KPTI/],
+    ["machine pan=off", /machine pan: is arm64's/],
+    ["machine asid_bits=8", /machine asid_bits: is arm64's/],
+    ["machine arch=arm64 asid_bits=12", /machine asid_bits: must be 8 or 16, not 12/],
+  ])("%s", (src, msg) => {
+    const e = inputError(`${src}\n`);
+    expect(e.message).toMatch(msg);
+    // at the key's value
+    expect(e.where).toMatchObject({ file: "t.vm", line: 1, col: src.lastIndexOf("=") + 2 });
+  });
+
+  it("pan=off on arm64 lets a plain kernel read of a user page through", () => {
+    const r = lines(
+      "machine arch=arm64 pan=off ram=64M\nspawn A\nA: a = mmap 4K\nA: write a\nkernel: read a\nexpect oops == 0\n",
+    );
+    expect(r.failed).toBe(0);
+  });
+});

@@ -1,0 +1,109 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../../src/workloads/scenario/session.ts";
+
+/**
+ * Every x86 example rerun on arm64 (issue #13): the machine line gets
+ * `arch=arm64`, and what x86 words one way and arm64 another is translated
+ * to the arm64 equivalent: x86's level names to Linux's (pml4 -> pgd,
+ * pdpt -> pud, pd -> pmd, pt -> pte: the same levels), `smap=on` to
+ * `pan=on` (the same guard) and `pcid=on` dropped (arm64 always tags the
+ * TLB). Each example must then hold on arm64 unchanged, or be listed below
+ * with its arm64 counterpart (examples/arm64/, arm64's figures) or the
+ * reason it cannot run there. A listed example that has become portable is
+ * reported, so the list stays true.
+ */
+const ROOT = resolve(import.meta.dirname, "../..");
+
+const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }> = {
+  "examples/kernel/fragmentation.vm": { counterpart: "examples/arm64/fragmentation.vm" },
+  "examples/kernel/kmalloc-contiguous.vm": { counterpart: "examples/arm64/kmalloc-contiguous.vm" },
+  "examples/kernel/vmalloc-scatter.vm": { counterpart: "examples/arm64/vmalloc-scatter.vm" },
+  "examples/process/cow-fork.vm": { counterpart: "examples/arm64/cow-fork.vm" },
+  "examples/process/demand-paging.vm": { counterpart: "examples/arm64/demand-paging.vm" },
+  "examples/process/thp.vm": { counterpart: "examples/arm64/thp.vm" },
+  "examples/process/context-switch-nopcid.vm": {
+    reason: "pcid=off: arm64 has no switch to turn ASIDs off (see examples/tour/13-arm64-asid.vm)",
+  },
+  "examples/process/shootdown.vm": { counterpart: "examples/arm64/broadcast-tlbi.vm" },
+  "examples/process/signals.vm": { counterpart: "examples/arm64/signals.vm" },
+  "examples/process/stack-growth.vm": { counterpart: "examples/arm64/stack-growth.vm" },
+  "examples/uaccess/pti.vm": { reason: "pti=on: arm64's KPTI is not modelled yet" },
+};
+
+const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
+
+/** An x86 scenario as arm64 words it. */
+function onArm64(source: string): string {
+  return source
+    .replace(/^machine\b(.*)$/m, (_line, rest: string) => {
+      const words = rest
+        .split(/\s+/)
+        .filter((w) => w !== "" && w !== "pcid=on")
+        .map((w) => (w === "smap=on" ? "pan=on" : w));
+      return ["machine", "arch=arm64", ...words].join(" ");
+    })
+    .replace(/\btable\(([^,()]+),\s*([^()]+?),\s*(pml5|pml4|pdpt|pd|pt)\)/g, (_m, who, addr, level) => {
+      return `table(${who}, ${addr}, ${X86_LEVELS[level]})`;
+    });
+}
+
+function examples(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...examples(p));
+    else if (e.name.endsWith(".vm")) out.push(p);
+  }
+  return out.sort();
+}
+
+function failures(source: string, file: string): string[] {
+  try {
+    const r = runScenario(source, { file, checkInvariants: true });
+    const failed = r.expectations.filter((e) => !e.ok).map((e) => `${e.line}: ${e.text}: got ${e.actual}`);
+    if (r.expectations.length === 0) failed.push("no expectation ran");
+    return failed;
+  } catch (e) {
+    return [(e as Error).message];
+  }
+}
+
+describe("the x86 examples rerun on arm64 (invariant checker on)", () => {
+  const files = examples(join(ROOT, "examples"))
+    .map((f) => relative(ROOT, f))
+    .filter((f) => !f.startsWith("examples/arm64/"))
+    // the tour's own arm64 questions
+    .filter((f) => !/^machine\b.*\barch=/m.test(readFileSync(join(ROOT, f), "utf8")));
+  it("are many, and every listed one exists", () => {
+    expect(files.length).toBeGreaterThan(30);
+    for (const f of Object.keys(NOT_PORTABLE)) expect(files).toContain(f);
+    for (const v of Object.values(NOT_PORTABLE))
+      if ("counterpart" in v) expect(existsSync(join(ROOT, v.counterpart)), v.counterpart).toBe(true);
+  });
+  for (const f of files) {
+    const source = readFileSync(join(ROOT, f), "utf8");
+    const listed = NOT_PORTABLE[f];
+    if (listed === undefined)
+      it(`${f}: every expectation holds on arm64`, () => {
+        const arm = onArm64(source);
+        expect(arm).toMatch(/^machine arch=arm64/m);
+        expect(failures(arm, f)).toEqual([]);
+      });
+    else
+      it(`${f}: x86's own (${"counterpart" in listed ? listed.counterpart : listed.reason})`, () => {
+        // still not portable: otherwise it belongs to the list above no longer
+        expect(failures(onArm64(source), f)).not.toEqual([]);
+      });
+  }
+});
+
+describe("onArm64", () => {
+  it("puts arch=arm64 on the machine line and words x86's settings and levels as arm64's", () => {
+    const src = "machine ram=64M smap=on pcid=on\nexpect table(A, a, pml4) != table(B, b+4K, pt)\n";
+    expect(onArm64(src)).toBe(
+      "machine arch=arm64 ram=64M pan=on\nexpect table(A, a, pgd) != table(B, b+4K, pte)\n",
+    );
+  });
+});
