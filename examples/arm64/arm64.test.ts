@@ -46,6 +46,25 @@ describe("--trace names what each architecture's manual names", () => {
   });
 });
 
+describe("arm64's TLBIs: last-level unless page tables were freed (tlb->freed_tables)", () => {
+  it("VALE1IS for a munmap, mprotect or DONTNEED that keeps the tables, VAE1IS for one that frees them", () => {
+    const r = lines(
+      "machine arch=arm64 ram=64M\nspawn A\nA: keep = mmap 4K at=0x40200000\nA: write keep\nA: b = mmap 16K at=0x40000000\nA: write b 16K\nA: munmap b+4K 4K\nA: mprotect b+8K 4K prot=r\nA: madvise b+12K 4K dontneed\nA: munmap b 16K\n",
+      { trace: true },
+    );
+    const tlbis = (i: number) =>
+      r.statements[i].output
+        .filter((l) => l.includes(" TLBI "))
+        .map((l) => l.replace(/^.*TLBI (\S+) ASID 1 vpn (\S+):.*$/, "$1 $2"));
+    expect(tlbis(6)).toEqual(["VALE1IS 0x40001"]);
+    expect(tlbis(7)).toEqual(["VALE1IS 0x40002"]);
+    expect(tlbis(8)).toEqual(["VALE1IS 0x40003"]);
+    // the L3 table goes: the range reaches down to its base (b), up to the last page that was present
+    // (b+8K; b+4K and b+12K were gone already), and walk caches are dropped too
+    expect(tlbis(9)).toEqual(["VAE1IS 0x40000", "VAE1IS 0x40001", "VAE1IS 0x40002"]);
+  });
+});
+
 describe("copy_from_user's two arm64 schemes, as --trace shows them", () => {
   const src = (uaccess: string) =>
     `machine arch=arm64 ram=64M uaccess=${uaccess}\nspawn A\nA: buf = mmap 4K\nA: write buf\nkernel: n = copy_from_user A buf 16\nexpect n == 0\n`;

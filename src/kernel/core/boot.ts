@@ -14,6 +14,7 @@
  */
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { FrameAllocator } from "../../hw/mmu/Mapper.ts";
+import { TlbFlush } from "../mm/arch.ts";
 import { BuddyAllocator } from "../mm/buddy.ts";
 import { Gfp } from "../mm/gfp.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
@@ -104,7 +105,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       },
       chargeUserPage: () => chargeUserPage(k),
       chargeHugePage: () => chargeHugePage(k),
-      flushTlbMmRange: (mm, vpn, n) => tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu),
+      flushTlbMmRange: (mm, vpn, n, kind) => tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind),
     },
     {
       thp: cfg.thp,
@@ -128,7 +129,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       pageCache,
       swap,
       mms: () => liveMms(k),
-      flushPage: (mm, vpn) => userMm.env.flushTlbMmRange(mm, vpn, 1),
+      flushPage: (mm, vpn) => userMm.env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page),
       swappiness: () => cfg.swappiness,
       policy: cfg.policy,
       seed: cfg.seed,

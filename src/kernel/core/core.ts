@@ -11,7 +11,7 @@ import type { Access } from "../../hw/access.ts";
 import type { Machine } from "../../hw/machine/Machine.ts";
 import type { MapFlags, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import type { Pgtable } from "../mm/arch.ts";
+import type { Pgtable, TlbFlush } from "../mm/arch.ts";
 import type { BuddyAllocator } from "../mm/buddy.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import type { PageDescTable } from "../mm/PageDesc.ts";
@@ -147,8 +147,8 @@ export interface ArchTlb {
   onMmUnloaded: ((mm: MmStruct) => void) | null;
   /** switch_mm, or enter_lazy_tlb for a kernel thread (null) */
   switchMm(cpuId: number, next: MmStruct | null): void;
-  /** flush_tlb_mm_range from `fromCpu` */
-  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number): void;
+  /** flush_tlb_mm_range from `fromCpu`, of the kind the caller names (flush_tlb_range by default) */
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number, kind?: TlbFlush): void;
   /** flush_tlb_kernel_range from `fromCpu` (every CPU) */
   flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void;
   /** kernel entry and return to user on `cpuId` (a root switch under PTI) */

@@ -26,6 +26,22 @@ import type { FrameAllocator, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 
 /** One page-table entry's value. */
+/**
+ * Which flush of a user range the generic mm asks for: the architectures
+ * issue different operations for each (arm64: last-level TLBIs for leaf
+ * changes only; x86: IPIs to lazy CPUs too once page tables were freed).
+ */
+export const enum TlbFlush {
+  /** flush_tlb_range: entries at any level may have changed (arm64 TLBI VAE1IS) */
+  Range = 0,
+  /** flush_tlb_page: one leaf entry (arm64 TLBI VALE1IS) */
+  Page = 1,
+  /** tlb_flush of an mmu_gather that freed no page table (arm64 last_level: VALE1IS) */
+  Leaves = 2,
+  /** tlb_flush of an mmu_gather that freed page tables (tlb->freed_tables: arm64 VAE1IS, x86 reaches lazy CPUs) */
+  Tables = 3,
+}
+
 export interface Entry {
   hi: number;
   lo: number;

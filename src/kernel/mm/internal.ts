@@ -16,7 +16,7 @@
  * kernel holds; vmscan (reclaim) holds it too and calls rmap.
  */
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import type { Pgtable } from "./arch.ts";
+import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
@@ -79,7 +79,7 @@ export interface MmEnv {
   /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt); false: over the limit */
   chargeHugePage?(): boolean;
   /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
-  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number): void;
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush): void;
   /** the page cache of the file system */
   readonly pageCache: PageCache;
   /** the swap area, or null without swap */
@@ -96,6 +96,8 @@ export interface MmEnv {
 export interface TlbGather {
   flushRange(vpn: number, nr: number): void;
   removePage(pfn: number): void;
+  /** pte_free_tlb and its kin: a page-table page unlinked at `vpn`, freed after the flush */
+  removeTable(pfn: number, vpn: number): void;
 }
 
 /** vm.* settings that shape mmap. */

@@ -270,12 +270,15 @@ export function zapRange(
 }
 
 /**
- * free_pgd_range: frees page-table pages whose whole span lies in
- * [floor, ceiling) (no VMA left in it) within the unmapped [start, end).
- * Linux: mm/memory.c free_pgd_range
+ * free_pgd_range: unlinks page-table pages whose whole span lies in
+ * [floor, ceiling) (no VMA left in it) within the unmapped [start, end),
+ * and hands each to the gather, which frees it after its flush (a walk
+ * cache may still point at it until then).
+ * Linux: mm/memory.c free_pgd_range (pte_free_tlb, pmd_free_tlb, pud_free_tlb)
  */
 export function freePgtables(
   ctx: MmContext,
+  tlb: TlbGather,
   mm: MmStruct,
   start: number,
   end: number,
@@ -300,12 +303,11 @@ export function freePgtables(
       const child = pt.pfn(hi, lo, level);
       const childEmpty = walk(child, level - 1, childBase);
       if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
-        // p?d_clear: the caller's gather has flushed the range already (so no paging-structure
-        // cache still points at the table freed here)
+        // p?d_clear, then p?d_free_tlb: freed once the gather has flushed
         if (level === pt.levels - 1)
           pt.setTop(phys, pa, 0, 0); // pgd_clear
         else pt.set(phys, pa, 0, 0);
-        ctx.env.buddy.free(child, 0);
+        tlb.removeTable(child, childBase);
         mm.ptPages--;
         ctx.env.countPageTables(-1);
       } else empty = false;

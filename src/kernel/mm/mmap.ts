@@ -278,11 +278,11 @@ export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: num
     if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
     mm.remove(v);
   }
-  tlb.finish(); // the flush, then the pages freed
-  for (const v of doomed) dropVma(ctx, v);
   const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
   const next = mm.vmas.find((v) => v.vmStart >= end);
-  freePgtables(ctx, mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(ctx));
+  freePgtables(ctx, tlb, mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(ctx));
+  tlb.finish(); // the flush, then the pages and the tables freed
+  for (const v of doomed) dropVma(ctx, v);
   return 0;
 }
 
@@ -337,12 +337,11 @@ export function exitMmap(ctx: MmContext, mm: MmStruct): void {
     mm.remove(v);
   }
   mm.committed = 0;
-  // free_pgtables below frees every table: tlb->freed_tables makes the flush happen even
-  // when no PTE was present
-  if (mm.ptPages > 0) tlb.flushRange(0, ctx.env.taskSizeVpn);
+  // free_pgtables frees every table: tlb->freed_tables makes the flush happen even when no
+  // PTE was present
+  freePgtables(ctx, tlb, mm, 0, userHalfEnd(ctx), 0, userHalfEnd(ctx));
   tlb.finish();
   for (const v of all) dropVma(ctx, v);
-  freePgtables(ctx, mm, 0, userHalfEnd(ctx), 0, userHalfEnd(ctx));
   mm.dead = true;
 }
 

@@ -14,8 +14,10 @@ import type { X86Tlb } from "../arch/x86/tlb.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
+import { TlbFlush } from "./arch.ts";
 import { mmapArgs } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
+import { PageKind } from "./PageDesc.ts";
 import { ptepSetAccessFlags, readPte, setPteAt } from "./pgtable.ts";
 
 const FRAME = 0x1234 * 4096;
@@ -117,10 +119,36 @@ describe("mmu_gather (mm/mmu_gather.ts)", () => {
       flushes.push([start - v, n, k.pages.refcount[frame]]);
       real(mm, start, n, from);
     };
-    expect(k.munmap(t, BigInt(v) * 4096n, 64n * 4096n)).toBe(0n);
+    // the first half: pages 32..63 keep the page table
+    expect(k.munmap(t, BigInt(v) * 4096n, 32n * 4096n)).toBe(0n);
     // one flush, of pages 10..12, while the page was still referenced (freed after the flush)
     expect(flushes).toEqual([[10, 3, 1]]);
     expect(k.pages.refcount[frame]).toBe(0);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("a munmap that frees page tables flushes them too (tlb->freed_tables) and frees them after the flush", () => {
+    const { k, t } = boot();
+    const v = mapAnon(k, t, 64);
+    expect(k.userAccess(0, t, BigInt(v + 10) * 4096n, Access.Write, 1).ok).toBe(true);
+    const w = k.view.walk(t, BigInt(v + 10) * 4096n);
+    const ptePfn = w.entries.find((e) => e.level === 0)!.tablePfn;
+    expect(k.pages.kind[ptePfn]).toBe(PageKind.PageTable);
+    const flushes: { start: number; n: number; kind: TlbFlush | undefined; tableKind: number }[] = [];
+    const real = k.tlbMgr.flushTlbMmRange.bind(k.tlbMgr);
+    k.tlbMgr.flushTlbMmRange = (mm, start, n, from, kind) => {
+      flushes.push({ start, n, kind, tableKind: k.pages.kind[ptePfn] });
+      real(mm, start, n, from, kind);
+    };
+    expect(k.munmap(t, BigInt(v) * 4096n, 64n * 4096n)).toBe(0n);
+    expect(flushes).toHaveLength(1);
+    // the range reaches down to the freed tables' spans (2 MiB-aligned for the PTE table)
+    expect(flushes[0].start).toBeLessThanOrEqual(v - (v % 512));
+    expect(flushes[0].start + flushes[0].n).toBeGreaterThanOrEqual(v + 11);
+    expect(flushes[0].kind).toBe(TlbFlush.Tables);
+    // still a page table during the flush, free after it
+    expect(flushes[0].tableKind).toBe(PageKind.PageTable);
+    expect(k.pages.kind[ptePfn]).not.toBe(PageKind.PageTable);
     expect(checkInvariants(k)).toEqual([]);
   });
 

@@ -21,6 +21,7 @@
  * flushes the whole mm.
  */
 import { assert } from "../../base/assert.ts";
+import { TlbFlush } from "./arch.ts";
 import type { MmContext, TlbGather } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage } from "./memory.ts";
@@ -34,6 +35,10 @@ export class MmuGather implements TlbGather {
   flushes = 0;
   /** pages to free after the flush (__tlb_remove_page's batch) */
   private readonly batch: number[] = [];
+  /** page-table pages to free after the flush (tlb_remove_table's batch) */
+  private readonly tables: number[] = [];
+  /** tlb->freed_tables: a page table was unlinked, so the flush is not of leaves only */
+  freedTables = false;
   private finished = false;
 
   /**
@@ -66,11 +71,27 @@ export class MmuGather implements TlbGather {
     this.batch.push(pfn);
   }
 
+  /**
+   * pte_free_tlb / pmd_free_tlb / pud_free_tlb: the table at `vpn` is
+   * unlinked; it is freed after the flush, which must now drop walk-cache
+   * entries too (tlb->freed_tables, and the range grows by the page at
+   * `vpn`: tlb_flush_pmd_range(tlb, address, PAGE_SIZE)).
+   */
+  removeTable(pfn: number, vpn: number): void {
+    assert(!this.finished, "mmu_gather: a table removed after tlb_finish_mmu");
+    this.freedTables = true;
+    this.flushRange(vpn, 1);
+    this.tables.push(pfn);
+  }
+
   /** tlb_flush_mmu_tlbonly: the owed flush now, if any (fullmm: the whole mm). */
   flushTlbOnly(): void {
     if (!this.pending) return;
-    if (this.fullmm) this.ctx.env.flushTlbMmRange(this.mm, 0, this.ctx.env.taskSizeVpn);
-    else this.ctx.env.flushTlbMmRange(this.mm, this.start, this.end - this.start);
+    // tlb_flush: last_level = !tlb->freed_tables
+    const kind = this.freedTables ? TlbFlush.Tables : TlbFlush.Leaves;
+    if (this.fullmm) this.ctx.env.flushTlbMmRange(this.mm, 0, this.ctx.env.taskSizeVpn, kind);
+    else this.ctx.env.flushTlbMmRange(this.mm, this.start, this.end - this.start, kind);
+    this.freedTables = false;
     this.flushes++;
     this.start = Number.POSITIVE_INFINITY;
     this.end = 0;
@@ -81,6 +102,9 @@ export class MmuGather implements TlbGather {
     this.flushTlbOnly();
     for (const pfn of this.batch) putPage(this.ctx, pfn);
     this.batch.length = 0;
+    // tlb_table_flush: the page tables, no walk can reach them now
+    for (const pfn of this.tables) this.ctx.env.buddy.free(pfn, 0);
+    this.tables.length = 0;
   }
 
   /** tlb_finish_mmu: flush and free what is owed; the gather is closed. */

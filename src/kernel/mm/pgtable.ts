@@ -9,7 +9,7 @@
 import { assert } from "../../base/assert.ts";
 import { type Pfn, pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
-import { PteFlag } from "./arch.ts";
+import { PteFlag, TlbFlush } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext, TlbGather } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -216,7 +216,7 @@ export function ptepSetAccessFlags(
     `ptep_set_access_flags at 0x${pa.toString(16)}: the change takes something away`,
   );
   pt.set(ctx.env.phys, pa, next.hi, next.lo);
-  if (dirty && pt.accessFlagsFlush) ctx.env.flushTlbMmRange(mm, vpn, 1);
+  if (dirty && pt.accessFlagsFlush) ctx.env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page);
 }
 
 /**
@@ -281,7 +281,8 @@ export function ptepClearFlush(
   pt.set(ctx.env.phys, pa, 0, 0);
   if (pt.needsFlush(old.hi, old.lo, 0, 0, level)) {
     const span = levelSpan(ctx, level);
-    ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span);
+    // flush_tlb_page, or flush_pmd_tlb_range (flush_tlb_range) for a huge entry
+    ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span, level === 0 ? TlbFlush.Page : TlbFlush.Range);
   }
   return old;
 }

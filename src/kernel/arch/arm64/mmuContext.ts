@@ -10,9 +10,10 @@
  */
 import type { Arm64Cpu, TlbiOp as HwTlbiOp } from "../../../hw/arch/arm64/Cpu.ts";
 import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
+import { TlbFlush } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { AsidAllocator, type AsidContext } from "./context.ts";
-import { flushTlbKernelRange, flushTlbRange, type TlbiOp } from "./tlb.ts";
+import { flushTlbKernelRange, flushTlbPage, flushTlbRange, type TlbiOp } from "./tlb.ts";
 
 const TWO20 = 1048576;
 /** the page-number bit of TTBR1's range */
@@ -158,10 +159,27 @@ export class Arm64Tlb implements ArchTlb {
     }
   }
 
-  /** flush_tlb_range (__flush_tlb_range: VAE1IS per page, ASIDE1IS from MAX_DVM_OPS pages). */
-  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number): void {
+  /**
+   * flush_tlb_page (TLBI VALE1IS), flush_tlb_range (__flush_tlb_range with
+   * last_level false: VAE1IS per page, ASIDE1IS from MAX_DVM_OPS pages), or
+   * an mmu_gather's tlb_flush (last_level = !tlb->freed_tables).
+   */
+  flushTlbMmRange(
+    mm: MmStruct,
+    startVpn: number,
+    nrPages: number,
+    fromCpu: number,
+    kind: TlbFlush = TlbFlush.Range,
+  ): void {
     mm.tlbGen++;
-    this.issue(fromCpu, flushTlbRange(this.asidOf(mm), startVpn, startVpn + nrPages));
+    const asid = this.asidOf(mm);
+    const lastLevel = kind === TlbFlush.Page || kind === TlbFlush.Leaves;
+    this.issue(
+      fromCpu,
+      kind === TlbFlush.Page && nrPages === 1
+        ? flushTlbPage(asid, startVpn)
+        : flushTlbRange(asid, startVpn, startVpn + nrPages, 1, lastLevel),
+    );
   }
 
   /** flush_tlb_kernel_range: VAALE1IS per page, VMALLE1IS above MAX_DVM_OPS. */

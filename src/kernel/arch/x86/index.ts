@@ -43,6 +43,8 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
   const levels = cfg.arch === "x86_64-la57" ? 5 : 4;
   const layout = levels === 5 ? X86_64_LA57_LAYOUT : X86_64_LAYOUT;
   const va = new Vaddr(levels === 5 ? 57 : 48);
+  // init_mm's PGD, known once the CPUs are set up (a lazy CPU switches to it on a flush that freed tables)
+  let kernelRootPfn = -1;
   return {
     name: cfg.arch,
     pgtable: new X86Pgtable(levels, cfg.pti),
@@ -62,8 +64,11 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
       }),
     setupArch: (machine, pages, memblock) =>
       initMemMapping(machine, pages, memblock, va, layout, levels, cfg.pti),
-    cpuInit: (machine, rootPfn) => cpuInit(machine, rootPfn, cfg),
-    newTlb: (machine) => new X86Tlb(x86Cpus(machine), cfg.pcid, cfg.pti, va),
+    cpuInit: (machine, rootPfn) => {
+      kernelRootPfn = rootPfn;
+      cpuInit(machine, rootPfn, cfg);
+    },
+    newTlb: (machine) => new X86Tlb(x86Cpus(machine), cfg.pcid, cfg.pti, va, () => kernelRootPfn),
     userAccess,
     kernelAccess,
     bug,

@@ -2,6 +2,7 @@ import { fromBig } from "../../../base/u64.ts";
 import type { Cpu } from "../../../hw/arch/x86_64/Cpu.ts";
 import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
 import type { Vaddr } from "../../core/vaddr.ts";
+import { TlbFlush } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 
 /** Dynamic ASIDs per CPU (arch/x86/mm/tlb.c TLB_NR_DYN_ASIDS). PCID = ASID + 1 (kern_pcid). */
@@ -62,6 +63,8 @@ export class X86Tlb implements ArchTlb {
     readonly pti: boolean,
     /** canonical addresses, for INVLPG */
     private readonly va: Vaddr,
+    /** init_mm's PGD (where a lazy CPU goes when tables are freed under it) */
+    private readonly kernelRootPfn: () => number = () => -1,
   ) {
     this.states = cpus.map(() => new TlbState());
   }
@@ -206,13 +209,31 @@ export class X86Tlb implements ArchTlb {
    * loaded and is not lazy flushes now (an IPI unless it is `fromCpu`): one
    * INVLPG per page up to the ceiling, else a flush of the whole ASID. Lazy
    * CPUs and CPUs that merely cache the mm under an old ASID catch up when
-   * they next switch to it (tlb_gen).
+   * they next switch to it (tlb_gen) — unless page tables were freed
+   * (info->freed_tables): then the lazy CPUs get the IPI too, and
+   * flush_tlb_func switches each to init_mm, so that no walk of theirs can
+   * reach a freed table.
    */
-  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number): void {
+  flushTlbMmRange(
+    mm: MmStruct,
+    startVpn: number,
+    nrPages: number,
+    fromCpu: number,
+    kind: TlbFlush = TlbFlush.Range,
+  ): void {
     mm.tlbGen++;
     for (const cpuId of mm.cpumask) {
       const st = this.states[cpuId];
-      if (st.loadedMm !== mm || st.isLazy) continue;
+      if (st.loadedMm !== mm) continue;
+      if (st.isLazy) {
+        if (kind !== TlbFlush.Tables) continue;
+        if (cpuId !== fromCpu) {
+          this.shootdowns++;
+          st.shootdownsReceived++;
+        }
+        this.loadKernel(cpuId, this.kernelRootPfn());
+        continue;
+      }
       if (cpuId !== fromCpu) {
         this.shootdowns++;
         st.shootdownsReceived++;
