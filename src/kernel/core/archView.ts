@@ -35,6 +35,8 @@ export interface ArchView {
    * own (arm64: `TTBR1_EL1`); absent where one root serves both halves (x86)
    */
   readonly kernelRootRegister?: string;
+  /** where a switch writes the ASID when it is not the root register's (arm64 under TCR_EL1.A1: `TTBR1_EL1.ASID`) */
+  readonly asidRegister?: string;
   /** what an address outside every translated range raises, and what the kernel does about it */
   readonly badAddress: string;
   /** where a swap entry keeps its offset (x86: `stored inverted in bits 9-58`) */

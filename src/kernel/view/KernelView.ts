@@ -78,6 +78,7 @@ export class KernelView {
       pcid: k.arch.pgtable.kernelRootVpn > 0 || k.config.pcid,
       pti: k.config.pti,
       rootRegister: k.arch.view.rootRegister,
+      asidRegister: k.arch.view.asidRegister ?? null,
       zeroPfn: k.zeroPfn,
       kernelPgdPfn: k.rootPfn,
     };

@@ -218,6 +218,8 @@ export interface MachineInfo {
   pti: boolean;
   /** the register a process's page tables are loaded into (x86 CR3, arm64 TTBR0_EL1) */
   rootRegister: string;
+  /** where a switch writes the ASID, when that is another register (arm64: `TTBR1_EL1.ASID`) */
+  asidRegister: string | null;
   /** the zero page's frame */
   zeroPfn: number;
   /** init_mm's PGD */

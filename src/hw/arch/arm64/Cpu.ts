@@ -49,7 +49,7 @@ export interface Arm64CpuConfig {
   psc?: boolean;
 }
 
-/** TCR_EL1's fields vmlab models (D17.2.131). A1 is 0: the ASID is TTBR0_EL1's. TG0/TG1: 4 KiB. */
+/** TCR_EL1's fields vmlab models (D17.2.131). TG0/TG1: 4 KiB. */
 export interface TcrEl1 {
   /** size offset of TTBR0's range: VAs of 64 - T0SZ bits, 16..39 */
   t0sz: number;
@@ -66,8 +66,10 @@ export interface TcrEl1 {
   /** top byte ignored for data accesses (instruction fetches behave as TBIDx = 1) */
   tbi0: boolean;
   tbi1: boolean;
-  /** 16-bit ASIDs (else 8-bit: TTBR0's ASID bits 63:56 are ignored) */
+  /** 16-bit ASIDs (else 8-bit: the ASID field's bits 63:56 are ignored) */
   as: boolean;
+  /** the ASID is TTBR1_EL1's (else TTBR0_EL1's); Linux sets A1 */
+  a1: boolean;
 }
 
 /** The operations of TLBI (EL1&0 regime, stage 1). */
@@ -98,6 +100,7 @@ export class Arm64Cpu extends Mmu {
     tbi0: false,
     tbi1: false,
     as: true,
+    a1: false,
   };
   /** ESR_EL1 and FAR_EL1 of the last abort */
   esr = 0;
@@ -154,7 +157,7 @@ export class Arm64Cpu extends Mmu {
     this.derive();
   }
 
-  /** MSR TTBR1_EL1 (its ASID field is not used: TCR_EL1.A1 = 0). */
+  /** MSR TTBR1_EL1: BADDR, and the ASID in 63:48 (the current ASID when TCR_EL1.A1 is set). */
   setTtbr1(hi: number, lo: number): void {
     this.ttbr1Hi = hi >>> 0;
     this.ttbr1Lo = lo >>> 0;
@@ -168,9 +171,9 @@ export class Arm64Cpu extends Mmu {
     this.setTtbr0(((asid & 0xffff) * 65536 + (hi & 0xffff)) >>> 0, tablePa % TWO32);
   }
 
-  /** TTBR1_EL1 = a table's physical address. */
-  loadTtbr1(tablePa: number): void {
-    this.setTtbr1(Math.floor(tablePa / TWO32) & 0xffff, tablePa % TWO32);
+  /** TTBR1_EL1 = a table's physical address and an ASID. */
+  loadTtbr1(tablePa: number, asid = 0): void {
+    this.setTtbr1(((asid & 0xffff) * 65536 + (Math.floor(tablePa / TWO32) & 0xffff)) >>> 0, tablePa % TWO32);
   }
 
   /** MSR TCR_EL1 (the fields given). T0SZ/T1SZ must be 16..39 and IPS 0..5. No TLB maintenance. */
@@ -229,7 +232,7 @@ export class Arm64Cpu extends Mmu {
     this.format.setOutputBits(oa);
     this.format.ha = t.ha;
     this.format.hd = t.ha && t.hd;
-    this.asid = (this.ttbr0Hi >>> 16) & (t.as ? 0xffff : 0xff);
+    this.asid = ((t.a1 ? this.ttbr1Hi : this.ttbr0Hi) >>> 16) & (t.as ? 0xffff : 0xff);
     for (let r = 0; r < 2; r++) {
       const bits = 64 - (r === 0 ? t.t0sz : t.t1sz);
       this.vaBits[r] = bits;
@@ -334,10 +337,25 @@ export class Arm64Cpu extends Mmu {
     this.el = user ? 0 : 1;
   }
 
-  /** TTBR0_EL1 = the table and ASID, then TLBI ASIDE1 of that ASID (the contract: the ASID's old entries go). */
+  /**
+   * TTBR0_EL1 = the table and the ASID where TCR_EL1.A1 wants it (TTBR1's
+   * field under A1), then TLBI ASIDE1 of that ASID (the contract: the ASID's
+   * old entries go).
+   */
   override loadUserRoot(rootPfn: Pfn, asid: number): void {
-    this.loadTtbr0(pfnToPa(rootPfn), asid);
+    this.switchTtbr0(pfnToPa(rootPfn), asid);
     this.tlbi("aside1", 0, 0, this.asid);
+  }
+
+  /**
+   * The user table and the ASID as cpu_do_switch_mm writes them: under
+   * TCR_EL1.A1 the ASID into TTBR1_EL1's field (TTBR1's table unchanged),
+   * then TTBR0_EL1 = the table; without A1 both into TTBR0_EL1.
+   */
+  switchTtbr0(tablePa: number, asid: number): void {
+    if (!this.tcr.a1) return this.loadTtbr0(tablePa, asid);
+    this.setTtbr1((((asid & 0xffff) << 16) | (this.ttbr1Hi & 0xffff)) >>> 0, this.ttbr1Lo);
+    this.loadTtbr0(tablePa, 0);
   }
 
   /** TLBI VAE1 of the address in the current ASID (global entries of the page too). */

@@ -84,6 +84,19 @@ describe("TLBI by ASID and VA", () => {
     expect(cached(c0, KERNEL, 1)).toBe(false);
   });
 
+  it("TCR_EL1.A1 takes the ASID from TTBR1_EL1: switchTtbr0 writes it there and TTBR0's field no longer counts", () => {
+    const { cpu, root0 } = bareArm64();
+    cpu.setTcr({ a1: true });
+    cpu.switchTtbr0(pfnToPa(root0), 7);
+    expect(cpu.asid).toBe(7);
+    expect(cpu.ttbr1Hi >>> 16).toBe(7);
+    expect(cpu.ttbr0Hi >>> 16).toBe(0);
+    cpu.loadTtbr0(pfnToPa(root0), 9);
+    expect(cpu.asid).toBe(7);
+    cpu.setTcr({ a1: false });
+    expect(cpu.asid).toBe(9);
+  });
+
   it("8-bit ASIDs: TLBI compares the low 8 bits", () => {
     const { m } = warm();
     const c0 = m.cpus[0];

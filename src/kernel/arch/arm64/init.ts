@@ -135,6 +135,8 @@ export function cpuInit(
       ha: true,
       hd: true,
       as: asidBits === 16,
+      // the ASID lives in TTBR1_EL1 (TCR_A1 in __cpu_setup): cpu_do_switch_mm writes it there
+      a1: true,
       ips: 5,
       tbi0: true,
       tbi1: false,

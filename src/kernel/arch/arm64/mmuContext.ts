@@ -140,7 +140,8 @@ export class Arm64Tlb implements ArchTlb {
       cpu.tlbi("vmalle1"); // local_flush_tlb_all
       st.switchFlushes++;
     }
-    cpu.loadTtbr0(next.pgdPfn * 4096, r.asid);
+    // cpu_switch_mm -> cpu_do_switch_mm: the ASID into TTBR1_EL1 (TCR_EL1.A1), the PGD into TTBR0_EL1
+    cpu.switchTtbr0(next.pgdPfn * 4096, r.asid);
     st.loadedMm = next;
     st.loadedAsid = r.asid;
     next.cpumask.add(cpuId);

@@ -238,7 +238,11 @@ export class CompileContext {
     const wrote = after.rootWrites > before.rootWrites;
     const flushed = after.switchFlushes > before.switchFlushes;
     // the tag the hardware now holds (x86: the PCID in CR3; arm64: the ASID the allocator gave the mm)
-    const tag = m.pcid ? ` ${after.asidName} ${after.hwAsid}` : "";
+    const tag = !m.pcid
+      ? ""
+      : m.asidRegister !== null && wrote
+        ? `, ${m.asidRegister} <- ${after.hwAsid}`
+        : ` ${after.asidName} ${after.hwAsid}`;
     return `cpu${cpuId}: ${wrote ? `${reg} <- PGD 0x${(mm.pgdPfn * 4096).toString(16)}` : `same mm, no ${reg} write`}${tag}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}`;
   }
 
