@@ -174,7 +174,9 @@ describe("ASIDs through the kernel", () => {
     const r = lines(`${src.join("\n")}\n`, { checkInvariants: false });
     expect(r.failed).toBe(0);
     const rolled = r.statements.findIndex((s) => s.text.startsWith("P255: a255 = mmap"));
-    expect(r.statements[rolled].output[0]).toMatch(/TTBR0_EL1 <- PGD 0x[0-9a-f]+, TTBR1_EL1.ASID <- 1 \(TLB flushed\)/);
+    expect(r.statements[rolled].output[0]).toMatch(
+      /TTBR0_EL1 <- PGD 0x[0-9a-f]+, TTBR1_EL1.ASID <- 1 \(TLB flushed\)/,
+    );
     const before = r.statements.findIndex((s) => s.text.startsWith("P254: a254 = mmap"));
     expect(r.statements[before].output[0]).toMatch(/TTBR1_EL1.ASID <- 255 \(no flush/);
   });

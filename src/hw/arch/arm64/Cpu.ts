@@ -353,7 +353,10 @@ export class Arm64Cpu extends Mmu {
    * then TTBR0_EL1 = the table; without A1 both into TTBR0_EL1.
    */
   switchTtbr0(tablePa: number, asid: number): void {
-    if (!this.tcr.a1) return this.loadTtbr0(tablePa, asid);
+    if (!this.tcr.a1) {
+      this.loadTtbr0(tablePa, asid);
+      return;
+    }
     this.setTtbr1((((asid & 0xffff) << 16) | (this.ttbr1Hi & 0xffff)) >>> 0, this.ttbr1Lo);
     this.loadTtbr0(tablePa, 0);
   }
