@@ -29,7 +29,6 @@ const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }>
   "examples/process/shootdown.vm": { counterpart: "examples/arm64/broadcast-tlbi.vm" },
   "examples/process/signals.vm": { counterpart: "examples/arm64/signals.vm" },
   "examples/process/stack-growth.vm": { counterpart: "examples/arm64/stack-growth.vm" },
-  "examples/uaccess/pti.vm": { reason: "pti=on: arm64's KPTI is not modelled yet" },
 };
 
 const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };

@@ -683,23 +683,35 @@ export abstract class Mmu {
    * (explain's probes of a task that is not running, or of PTI's user PGD):
    * the user root and the privilege level swapped in and the tracer off, all
    * three restored after. Only probes and walks belong inside: they change
-   * nothing.
+   * nothing. `kernelRootPa` (>= 0) is the table the kernel half's walk
+   * starts from in user mode, where it has a root of its own (arm64 KPTI:
+   * tramp_pg_dir in TTBR1_EL1).
    */
-  probeAsUser<T>(rootPa: number, body: () => T): T {
+  probeAsUser<T>(rootPa: number, body: () => T, kernelRootPa = -1): T {
     const root = this.userRootPa();
+    const kernelRoot = this.kernelRootPa();
     const user = this.currentMode() === Mode.User;
     const tracer = this.tracer;
     this.setUserRootPa(rootPa);
+    if (kernelRootPa >= 0) this.setKernelRootPa(kernelRootPa);
     this.setUserMode(true);
     this.tracer = null;
     try {
       return body();
     } finally {
       this.setUserRootPa(root);
+      if (kernelRootPa >= 0) this.setKernelRootPa(kernelRoot);
       this.setUserMode(user);
       this.tracer = tracer;
     }
   }
+
+  /** The table the kernel half's walks start from where it has its own root register (ARM64 TTBR1_EL1), else -1. */
+  protected kernelRootPa(): number {
+    return -1;
+  }
+
+  protected setKernelRootPa(_pa: number): void {}
 
   /** The table user translations start from (x86 CR3's; ARM64 TTBR0_EL1's). */
   protected userRootPa(): number {

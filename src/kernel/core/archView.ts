@@ -35,6 +35,8 @@ export interface ArchView {
    * own (arm64: `TTBR1_EL1`); absent where one root serves both halves (x86)
    */
   readonly kernelRootRegister?: string;
+  /** the counters' names in `show tlb`: faults, accesses outside every range, single-page invalidations */
+  readonly counterNames: { pageFaults: string; addressFaults: string; pageInvalidations: string };
   /** where a switch writes the ASID when it is not the root register's (arm64 under TCR_EL1.A1: `TTBR1_EL1.ASID`) */
   readonly asidRegister?: string;
   /** what an address outside every translated range raises, and what the kernel does about it */

@@ -116,10 +116,6 @@ export const X86_ONLY = {
   smep: "is x86's (CR4.SMEP); arm64 has no switch: Linux maps every user page PXN",
 } as const;
 
-/** arm64's counterpart of PTI (tramp_pg_dir, ASID pairs) is not in this version. */
-export const ARM64_KPTI =
-  "arm64's counterpart, KPTI (unmap_kernel_at_el0: the trampoline table and a user ASID per mm), is not modelled yet";
-
 const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
 
 /**
@@ -362,7 +358,6 @@ export function machineConfig(v: MachineValues): MachineSettings {
     bad("uaccess", `is arm64's (PSTATE.PAN); ${arch} crosses SMAP with STAC/CLAC`);
   if (arch === "arm64") {
     for (const key of ["pcid", "smap", "smep"] as const) if (v.given(key)) bad(key, X86_ONLY[key]);
-    if (v.onOff("pti")) bad("pti", ARM64_KPTI);
   } else if (v.given("pan")) bad("pan", PAN_IS_ARM64);
   const asidBits = v.number("asid_bits");
   if (asidBits !== 8n && asidBits !== 16n) bad("asid_bits", `must be 8 or 16, not ${asidBits}`);

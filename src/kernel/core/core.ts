@@ -156,6 +156,8 @@ export interface ArchTlb {
   exitToUser(cpuId: number): void;
   /** init_mm's tables back on a CPU whose mm goes away while it runs a kernel thread */
   loadKernel(cpuId: number, kernelRootPfn: number): void;
+  /** arm64 KPTI: the table TTBR1_EL1 holds at EL0 (tramp_pg_dir); -1 or absent elsewhere */
+  userKernelRootPfn?(): number;
   /** the ASID user translations carry on `cpuId` now (x86 under PTI: the user PCID) */
   userAsid(cpuId: number): number;
 }

@@ -79,6 +79,7 @@ export class KernelView {
       pti: k.config.pti,
       rootRegister: k.arch.view.rootRegister,
       asidRegister: k.arch.view.asidRegister ?? null,
+      counterNames: { ...k.arch.view.counterNames },
       zeroPfn: k.zeroPfn,
       kernelPgdPfn: k.rootPfn,
     };

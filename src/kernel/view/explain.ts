@@ -24,12 +24,17 @@ function probeOn(
   access: Access,
   rights: WalkRecord,
   verdict: WalkRecord,
+  kernelRootPfn = -1,
 ): void {
   const u = BigInt.asUintN(64, va);
-  cpu.probeAsUser(rootPfn * cpu.pageSize, () => {
-    cpu.walk(vpn, access, Mode.User, false, rights, false);
-    cpu.probe(Number(u >> 32n), Number(u & 0xffffffffn), access, Mode.User, verdict);
-  });
+  cpu.probeAsUser(
+    rootPfn * cpu.pageSize,
+    () => {
+      cpu.walk(vpn, access, Mode.User, false, rights, false);
+      cpu.probe(Number(u >> 32n), Number(u & 0xffffffffn), access, Mode.User, verdict);
+    },
+    kernelRootPfn < 0 ? -1 : kernelRootPfn * cpu.pageSize,
+  );
 }
 
 /**
@@ -81,14 +86,20 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     );
   }
   // 2. walk
-  if (k.config.pti)
+  // arm64 KPTI: at EL0 TTBR1_EL1 holds tramp_pg_dir
+  const trampPfn = k.tlbMgr.userKernelRootPfn?.() ?? -1;
+  if (trampPfn >= 0)
+    out.push(
+      `  KPTI: at EL0 TTBR1_EL1 holds tramp_pg_dir (pfn 0x${trampPfn.toString(16)}), which maps only the trampoline vectors, and EL0 runs with the user ASID (the odd one of the mm's pair)`,
+    );
+  else if (k.config.pti)
     out.push(
       `  PTI: user mode walks the user PGD (pfn 0x${k.arch.pgtable.userPgd(mm.pgdPfn).toString(16)}), which maps the user half and, of the kernel, only the entry text and the cpu_entry_area`,
     );
   // the walk user mode does on the task's tables, and the MMU's verdict
   const rec = new WalkRecord();
   const verdict = new WalkRecord();
-  probeOn(cpu, k.arch.pgtable.userPgd(mm.pgdPfn), va, vpn, access, rec, verdict);
+  probeOn(cpu, k.arch.pgtable.userPgd(mm.pgdPfn), va, vpn, access, rec, verdict, trampPfn);
   const names = cpu.format.levelNames;
   for (let n = 0; n < rec.count; n++) {
     const level = rec.level[n];

@@ -61,6 +61,9 @@ export function checkInvariants(k: KernelCore): string[] {
   visit(k.rootPfn, k.levels - 1, pt.kernelRootVpn);
   // a PGD pair (x86 PTI): init_mm's user PGD and the tables under its kernel half (the entry-text clone)
   if (pt.pgdOrder > 0) visit(pt.userPgd(k.rootPfn), k.levels - 1, 0);
+  // arm64 KPTI: tramp_pg_dir, the kernel half as EL0 sees it
+  const trampPfn = k.tlbMgr.userKernelRootPfn?.() ?? -1;
+  if (trampPfn >= 0) visit(trampPfn, k.levels - 1, pt.kernelRootVpn);
 
   // user address spaces: their tables, RSS, mapcounts, and the shared kernel half
   const mapcounts = new Map<number, number>();

@@ -220,6 +220,8 @@ export interface MachineInfo {
   rootRegister: string;
   /** where a switch writes the ASID, when that is another register (arm64: `TTBR1_EL1.ASID`) */
   asidRegister: string | null;
+  /** the counters' names as the architecture says them (x86: #PF, #GP, INVLPG) */
+  counterNames: { pageFaults: string; addressFaults: string; pageInvalidations: string };
   /** the zero page's frame */
   zeroPfn: number;
   /** init_mm's PGD */

@@ -84,7 +84,7 @@ export function walkInfo(k: KernelCore, who: Task | "kernel", va: bigint): WalkI
     }
     if (leaf) {
       const l = leafInfo(k, hi, lo, level, vpn);
-      if (who !== "kernel" && l.accessible) {
+      if (who !== "kernel" && l.accessible && !k.va.isKernel(va)) {
         // the kernel's own entry for the frame: every frame of RAM is in the direct map
         const kva = k.arch.directVa(l.pa);
         l.directMap = { va: kva, leaf: walkInfo(k, "kernel", kva).leaf };

@@ -328,6 +328,15 @@ export class Arm64Cpu extends Mmu {
     this.rootPa = pa;
   }
 
+  /** TTBR1_EL1's table (the kernel half). */
+  protected override kernelRootPa(): number {
+    return this.tableBase[1];
+  }
+
+  protected override setKernelRootPa(pa: number): void {
+    this.tableBase[1] = pa;
+  }
+
   override currentMode(): Mode {
     return this.el === 0 ? Mode.User : Mode.Supervisor;
   }

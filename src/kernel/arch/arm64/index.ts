@@ -6,14 +6,16 @@
  * named as Linux names it; this object hands them to the generic kernel
  * (kernel/core/core.ts Arch).
  *
- * Not modelled yet: KPTI, FEAT_TLBIRANGE, the fixmap, KASLR, pkeys/POE, MTE.
+ * KPTI (pti=on) unmaps the kernel at EL0 (tramp_pg_dir in TTBR1, ASID pairs).
+ *
+ * Not modelled yet: FEAT_TLBIRANGE, the fixmap, KASLR, pkeys/POE, MTE.
  */
 
 import { InputError } from "../../../base/errors.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import { Arm64Mapper } from "../../../hw/arch/arm64/Mapper.ts";
 import { Arm64Machine } from "../../../hw/arch/arm64/machine.ts";
-import { ARM64_KPTI, type ResolvedKernelConfig } from "../../core/config.ts";
+import type { ResolvedKernelConfig } from "../../core/config.ts";
 import type { Arch, KernelImage } from "../../core/core.ts";
 import { Vaddr } from "../../core/vaddr.ts";
 import {
@@ -44,8 +46,11 @@ const IMAGE: KernelImage = {
 
 /** The arm64 architecture for one kernel's configuration. */
 export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
-  if (cfg.pti) throw new InputError(`pti: ${ARM64_KPTI}`);
   const layout = ARM64_LAYOUT;
+  // KPTI (unmap_kernel_at_el0): tramp_pg_dir at EL0, ASID pairs, the kernel's entries nG
+  const kpti = cfg.pti;
+  let swapperPfn = -1;
+  let trampPfn = -1;
   // both halves as one number space: kernel vpns carry bit 36, as the CPU's do
   const va = new Vaddr(49);
   const panToggle = cfg.uaccess === "pan-toggle";
@@ -64,11 +69,22 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
         psc: cfg.psc,
         checkCoherence: cfg.checkCoherence,
       }),
-    setupArch: (machine, pages, memblock) => pagingInit(machine, pages, memblock, va, layout),
+    setupArch: (machine, pages, memblock) => {
+      const map = pagingInit(machine, pages, memblock, va, layout, kpti);
+      swapperPfn = map.rootPfn;
+      trampPfn = map.trampPfn;
+      return map;
+    },
     // PAN: CONFIG_ARM64_PAN
     cpuInit: (machine, rootPfn) =>
       cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.pan, cfg.asidBits),
-    newTlb: (machine) => new Arm64Tlb(arm64Cpus(machine), RESERVED_PG_DIR_PFN, cfg.asidBits),
+    newTlb: (machine) =>
+      new Arm64Tlb(
+        arm64Cpus(machine),
+        RESERVED_PG_DIR_PFN,
+        cfg.asidBits,
+        kpti ? { swapperPfn: () => swapperPfn, trampPfn: () => trampPfn } : null,
+      ),
     userAccess,
     kernelAccess,
     bug,

@@ -9,7 +9,7 @@
  * trampoline tables of KPTI, the idmap (TTBR0 during boot).
  */
 import { assert } from "../../../base/assert.ts";
-import { type Pfn, pfnUnchecked, toPfn, vpnAdd } from "../../../base/units.ts";
+import { type Pfn, pfnUnchecked, toPfn, vpnAdd, vpnUnchecked } from "../../../base/units.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import { type Arm64MapFlags, Arm64Mapper } from "../../../hw/arch/arm64/Mapper.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
@@ -19,6 +19,7 @@ import type { Layout } from "../../core/layout.ts";
 import type { Memblock } from "../../core/memblock.ts";
 import type { Vaddr } from "../../core/vaddr.ts";
 import { type PageDescTable, PageKind } from "../../mm/PageDesc.ts";
+import { TRAMP_VALIAS } from "./layout.ts";
 
 /** Where the image is loaded in physical memory (vmlab: 16 MiB, 2 MiB-aligned as the boot protocol asks). */
 export const KERNEL_PHYS_START = 16 << 20;
@@ -38,7 +39,7 @@ export const RESERVED_PG_DIR_PFN = IMAGE_END_PFN - 2;
 const STRUCT_PAGE_SIZE = 64;
 
 /** PAGE_KERNEL (PROT_NORMAL): AF, SH inner, nG = 0, PXN, UXN, writable (DBM) and dirty (AP[2] = 0). */
-export const PAGE_KERNEL: Arm64MapFlags = {
+const PAGE_KERNEL_PROT: Arm64MapFlags = {
   writable: true,
   nx: true,
   global: true,
@@ -47,8 +48,8 @@ export const PAGE_KERNEL: Arm64MapFlags = {
   dbm: true,
 };
 /** PAGE_KERNEL_RO and PAGE_KERNEL_ROX (text: executable at EL1, never at EL0) */
-const PAGE_KERNEL_RO: Arm64MapFlags = { nx: true, global: true, accessed: true };
-const PAGE_KERNEL_ROX: Arm64MapFlags = { global: true, accessed: true };
+const PAGE_KERNEL_RO_PROT: Arm64MapFlags = { nx: true, global: true, accessed: true };
+const PAGE_KERNEL_ROX_PROT: Arm64MapFlags = { global: true, accessed: true };
 
 /** The boot mapper of TTBR1's range: 48-bit VAs, tables from memblock. */
 export function bootMapper(machine: Machine, memblock: Memblock): Arm64Mapper {
@@ -71,8 +72,15 @@ export function pagingInit(
   memblock: Memblock,
   va: Vaddr,
   layout: Layout,
-): ArchMemoryMap {
+  kpti = false,
+): ArchMemoryMap & { trampPfn: number } {
   const nrFrames = machine.phys.nrFrames;
+  // PTE_MAYBE_NG: under KPTI (arm64_use_ng_mappings) the kernel's own entries are nG too,
+  // tagged with the kernel ASID, so that none survives into EL0's user ASID
+  const g = (f: Arm64MapFlags): Arm64MapFlags => (kpti ? { ...f, global: false } : f);
+  const PAGE_KERNEL = g(PAGE_KERNEL_PROT);
+  const PAGE_KERNEL_RO = g(PAGE_KERNEL_RO_PROT);
+  const PAGE_KERNEL_ROX = g(PAGE_KERNEL_ROX_PROT);
   const boot = bootMapper(machine, memblock);
   const rootPfn: Pfn = toPfn(boot.newRoot());
   pages.setKind(IMAGE_START_PFN, IMAGE_END_PFN - IMAGE_START_PFN, PageKind.KernelImage);
@@ -109,7 +117,17 @@ export function pagingInit(
   const imagePages = IMAGE_END_PFN - IMAGE_START_PFN;
   const vmStart = imageVpn + imagePages + 1;
   const vmEnd = va.vpn(layout.vmallocEnd - 1n) + 1;
-  return { rootPfn, pageKernel: PAGE_KERNEL, vmallocStartVpn: vmStart, vmallocEndVpn: vmEnd };
+  // ---- map_entry_trampoline (KPTI): tramp_pg_dir maps the trampoline text alone, at TRAMP_VALIAS ----
+  let trampPfn = -1;
+  if (kpti) {
+    const tramp = toPfn(boot.newRoot());
+    trampPfn = tramp;
+    const text = pfnUnchecked(IMAGE_START_PFN);
+    const at = vpnUnchecked(va.vpn(TRAMP_VALIAS));
+    assert(boot.map(tramp, at, text, 0, PAGE_KERNEL_ROX).ok, "boot: tramp_pg_dir");
+    assert(boot.map(rootPfn, at, text, 0, PAGE_KERNEL_ROX).ok, "boot: the trampoline alias");
+  }
+  return { rootPfn, pageKernel: PAGE_KERNEL, vmallocStartVpn: vmStart, vmallocEndVpn: vmEnd, trampPfn };
 }
 
 /**

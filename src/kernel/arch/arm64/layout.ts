@@ -58,6 +58,13 @@ export const PCI_IO_END = PCI_IO_START + SZ_16M;
 /** FIXADDR_TOP = -SZ_8M */
 export const FIXADDR_TOP = neg(SZ_8M);
 /**
+ * TRAMP_VALIAS = __fix_to_virt(FIX_ENTRY_TRAMP_TEXT1): fixmap slot 524
+ * (FIX_HOLE 0, FIX_FDT_END 1, FIX_FDT 514, EARLYCON 515, TEXT_POKE0 516,
+ * the four GHES/SDEI slots 517-520, FIX_ENTRY_TRAMP_TEXT4..1 521-524), where
+ * KPTI's trampoline vectors are mapped, in tramp_pg_dir as in swapper_pg_dir.
+ */
+export const TRAMP_VALIAS = FIXADDR_TOP - 524n * 4096n;
+/**
  * __end_of_fixed_addresses for defconfig (fixmap.h): FIX_HOLE, the FDT
  * window (1 + DIV_ROUND_UP(MAX_FDT_SIZE = 2M, 4K) + 1), EARLYCON, TEXT_POKE0,
  * 4 GHES/SDEI slots, 4 KPTI trampoline slots (RELOCATABLE), then 7 x 64

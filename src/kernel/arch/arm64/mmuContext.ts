@@ -29,9 +29,20 @@ export class Arm64TlbState implements CpuTlbState {
   readonly shootdownsReceived = 0;
   /** local_flush_tlb_all done by check_and_switch_context after a rollover */
   switchFlushes = 0;
-  /** no KPTI yet */
-  readonly ptiCr3Writes = 0;
+  /** KPTI: TTBR1_EL1 switches on kernel entry and exit (tramp_map_kernel / tramp_unmap_kernel) */
+  ptiCr3Writes = 0;
+  /** never: the user ASID's entries need no deferred flush (every TLBI is issued for both ASIDs) */
   readonly ptiUserFlushes = 0;
+  /** KPTI: the CPU is at EL0, TTBR1 holds tramp_pg_dir */
+  inUser = false;
+}
+
+/** KPTI's tables: what TTBR1_EL1 holds in the kernel and at EL0. */
+export interface Arm64Kpti {
+  /** swapper_pg_dir */
+  swapperPfn(): number;
+  /** tramp_pg_dir: the trampoline vectors only */
+  trampPfn(): number;
 }
 
 /** The operand of a TLBI by VA for page `vpn` (either range): VA's high and low words. */
@@ -86,10 +97,16 @@ export class Arm64Tlb implements ArchTlb {
     /** reserved_pg_dir: the empty table TTBR0 holds while no user mm is loaded */
     private readonly reservedPgPfn: number,
     asidBits: 8 | 16 = 16,
+    /** arm64_kernel_unmapped_at_el0(): KPTI's tables, or null */
+    private readonly kpti: Arm64Kpti | null = null,
   ) {
     this.states = cpus.map(() => new Arm64TlbState());
-    this.asids = new AsidAllocator({ asidBits, nrCpus: cpus.length });
+    this.asids = new AsidAllocator({ asidBits, nrCpus: cpus.length, kpti: kpti !== null });
+    this.features = { kpti: kpti !== null };
   }
+
+  /** what tlb.ts's flushes issue: under KPTI each ASID operation again for the user ASID */
+  private readonly features: { kpti: boolean };
 
   /** ASID rollovers so far (new generations: each flushes every CPU's TLB at its next switch) */
   get asidRollovers(): number {
@@ -111,9 +128,38 @@ export class Arm64Tlb implements ArchTlb {
     return this.context(mm).id & 0xffff;
   }
 
-  /** No KPTI: kernel entry and exit change no register. */
-  enterKernel(_cpuId: number): void {}
-  exitToUser(_cpuId: number): void {}
+  /**
+   * Kernel entry on `cpuId`: under KPTI the exception vectors' tramp_map_kernel
+   * points TTBR1_EL1 back at swapper_pg_dir with the kernel (even) ASID.
+   * Nothing without KPTI.
+   */
+  enterKernel(cpuId: number): void {
+    const st = this.states[cpuId];
+    if (this.kpti === null || !st.inUser) return;
+    st.inUser = false;
+    st.ptiCr3Writes++;
+    this.cpus[cpuId].loadTtbr1(this.kpti.swapperPfn() * 4096, st.loadedAsid & ~1);
+  }
+
+  /**
+   * Return to EL0 on `cpuId`: under KPTI tramp_exit's tramp_unmap_kernel
+   * points TTBR1_EL1 at tramp_pg_dir with the user ASID (USER_ASID_FLAG:
+   * ASID | 1): at EL0 nothing of the kernel but the trampoline is mapped, and
+   * user translations are tagged with the user ASID. Nothing without KPTI.
+   */
+  exitToUser(cpuId: number): void {
+    const st = this.states[cpuId];
+    if (this.kpti === null || st.inUser) return;
+    if (st.loadedMm === null || st.isLazy) return;
+    st.inUser = true;
+    st.ptiCr3Writes++;
+    this.cpus[cpuId].loadTtbr1(this.kpti.trampPfn() * 4096, st.loadedAsid | 1);
+  }
+
+  /** KPTI: the table TTBR1_EL1 holds at EL0 (tramp_pg_dir), or -1 */
+  userKernelRootPfn(): number {
+    return this.kpti === null ? -1 : this.kpti.trampPfn();
+  }
 
   /**
    * switch_mm (prev != next: __switch_mm -> check_and_switch_context, then
@@ -178,8 +224,8 @@ export class Arm64Tlb implements ArchTlb {
     this.issue(
       fromCpu,
       kind === TlbFlush.Page && nrPages === 1
-        ? flushTlbPage(asid, startVpn)
-        : flushTlbRange(asid, startVpn, startVpn + nrPages, 1, lastLevel),
+        ? flushTlbPage(asid, startVpn, this.features)
+        : flushTlbRange(asid, startVpn, startVpn + nrPages, 1, lastLevel, undefined, this.features),
     );
   }
 
@@ -201,8 +247,9 @@ export class Arm64Tlb implements ArchTlb {
     if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
   }
 
-  /** The ASID in TTBR0_EL1 on `cpuId`. */
+  /** The ASID EL0 runs with on `cpuId` (KPTI: the odd one of the mm's pair). */
   userAsid(cpuId: number): number {
-    return this.cpus[cpuId].currentAsid;
+    const asid = this.cpus[cpuId].currentAsid;
+    return this.kpti === null ? asid : asid | 1;
   }
 }

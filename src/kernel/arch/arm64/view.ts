@@ -13,6 +13,11 @@ export const ARM64_VIEW: ArchView = {
   userMode: "EL0",
   rootRegister: "TTBR0_EL1",
   kernelRootRegister: "TTBR1_EL1",
+  counterNames: {
+    pageFaults: "aborts",
+    addressFaults: "outside both ranges",
+    pageInvalidations: "TLBI by VA",
+  },
   asidRegister: "TTBR1_EL1.ASID",
   badAddress:
     "the address is in neither TTBR0's nor TTBR1's range: a level 0 translation fault; the kernel sends SIGSEGV (SEGV_MAPERR)",

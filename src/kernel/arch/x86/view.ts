@@ -22,6 +22,7 @@ const PRESENT_USER = 5n;
 export const X86_VIEW: ArchView = {
   userMode: "user mode (CPL 3)",
   rootRegister: "CR3",
+  counterNames: { pageFaults: "#PF", addressFaults: "#GP", pageInvalidations: "INVLPG" },
   badAddress: "the address is not canonical: #GP, not #PF; the kernel sends SIGSEGV (SI_KERNEL)",
   swapLayout: "stored inverted in bits 9-58",
 

@@ -57,12 +57,13 @@ export function show(c: CompileContext, s: Stmt): Run {
         const cw = o.get("cpu");
         const only = cw ? c.numOpt(cw, rt)! : -1;
         const cpus = v.cpus();
+        const w = v.machine().counterNames;
         if (only >= cpus.length) c.fail(`CPU ${only} does not exist`, cw!.valuePos);
         for (const cpu of cpus) {
           if (only >= 0 && cpu.id !== only) continue;
           const levels = cpu.tlbLevels.map((l) => `${l.name} ${l.hits} hits/${l.misses} misses`).join(", ");
           rt.out.push(
-            `cpu${cpu.id}: ${cpu.translations} translations; ${levels}; ${cpu.walks} walks (${cpu.walkRefs} entries read), ${cpu.adWrites} A/D writes, ${cpu.pageFaults} #PF, ${cpu.addressFaults} #GP, ${cpu.fullFlushes} full flushes, ${cpu.pageInvalidations} INVLPG`,
+            `cpu${cpu.id}: ${cpu.translations} translations; ${levels}; ${cpu.walks} walks (${cpu.walkRefs} entries read), ${cpu.adWrites} A/D writes, ${cpu.pageFaults} ${w.pageFaults}, ${cpu.addressFaults} ${w.addressFaults}, ${cpu.fullFlushes} full flushes, ${cpu.pageInvalidations} ${w.pageInvalidations}`,
           );
           if (what === "tlb")
             for (const a of v.tlb(cpu.id).arrays)
