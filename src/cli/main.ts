@@ -79,6 +79,11 @@ export async function main(argv: string[]): Promise<number> {
     .option("--trace", "add every access, TLB lookup and walk step", false)
     .option("--verbose", "print the machine settings and their defaults first", false)
     .option("--check", "run the invariant checker after every statement (debug)", false)
+    .option(
+      "--allow-read <dir>",
+      "a directory the scenario may read traces from (replay) besides its own; repeatable",
+      (d: string, prev: string[] = []) => [...prev, d],
+    )
     .action((file: string, opts) => {
       exitCode = runCli(
         file,
