@@ -201,7 +201,10 @@ export async function main(argv: string[]): Promise<number> {
     .description("process sweep jobs from a BullMQ queue on Redis until stopped (SIGINT or SIGTERM)")
     .requiredOption("--queue <url>", "the Redis of the queue, e.g. redis://127.0.0.1:6379")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .option("--exit-when-idle <seconds>", "stop once no job has come for this long")
+    .option(
+      "--exit-when-idle <seconds>",
+      "stop once no job has come for this long and the queue holds none (waiting or active)",
+    )
     .action(async (opts) => {
       const n = await runWorker(opts, (line) => process.stderr.write(`${line}\n`));
       process.stderr.write(`vmlab worker: ${n} jobs done\n`);

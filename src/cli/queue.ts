@@ -3,8 +3,8 @@
  * --queue redis://HOST:PORT` adds one job per configuration to the queue
  * `vmlab-sweep` and waits for every result; `vmlab worker --queue ...`
  * processes jobs, each on a worker thread of its own pool (one per core by
- * default), until it is stopped (or, with --exit-when-idle, once the queue
- * has been empty that long). A failed job is retried once on another worker.
+ * default), until it is stopped (or, with --exit-when-idle, once it has had
+ * no job that long and the queue holds none, waiting or active). A failed job is retried once on another worker.
  * A worker holds a job's lock for LOCK_MS, renewed every half of it while
  * the job runs; a worker that dies (killed, its machine lost) stops renewing,
  * and the other workers' check for stalled jobs, every STALLED_CHECK_MS,
@@ -168,7 +168,7 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
   if (idle !== null && !(idle > 0))
     throw new InputError(`--exit-when-idle must be a number of seconds, not '${o.exitWhenIdle}'`);
   await probe(o.queue);
-  const { Worker } = await import("bullmq");
+  const { Queue, Worker } = await import("bullmq");
   const { Piscina } = await import("piscina");
   const pool = new Piscina({
     filename: new URL("./sweepTask.ts", import.meta.url).href,
@@ -210,19 +210,36 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
   worker.on("error", (err) => log(`queue error: ${err.message}`));
   await worker.waitUntilReady();
   log(`vmlab worker: ${threads} threads on ${o.queue}, queue ${QUEUE_NAME}`);
+  // idle means no job here and none left in the queue: a job whose worker died stays active until a
+  // stalled check puts it back, and this worker may be the one to run it
+  const queue = idle !== null ? new Queue(QUEUE_NAME, { connection }) : null;
+  queue?.on("error", () => {});
+  const queueEmpty = async () => {
+    try {
+      const c = await queue!.getJobCounts("active", "wait", "delayed", "prioritized", "waiting-children");
+      return Object.values(c).every((n) => n === 0);
+    } catch {
+      return true;
+    }
+  };
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     if (idle !== null) {
-      const timer = setInterval(() => {
-        if (running === 0 && Date.now() - lastActive > idle * 1000) {
+      let checking = false;
+      const timer = setInterval(async () => {
+        if (checking || running !== 0 || Date.now() - lastActive <= idle * 1000) return;
+        checking = true;
+        if (await queueEmpty()) {
           clearInterval(timer);
           resolve();
-        }
+        } else lastActive = Date.now();
+        checking = false;
       }, 100);
     }
   });
+  await queue?.close();
   await worker.close();
   await pool.destroy();
   return completed;
