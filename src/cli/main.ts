@@ -79,6 +79,11 @@ export async function main(argv: string[]): Promise<number> {
     .option("--trace", "add every access, TLB lookup and walk step", false)
     .option("--verbose", "print the machine settings and their defaults first", false)
     .option("--check", "run the invariant checker after every statement (debug)", false)
+    .option(
+      "--allow-read <dir>",
+      "a directory the scenario may read traces from (replay) besides its own; repeatable",
+      (d: string, prev: string[] = []) => [...prev, d],
+    )
     .action((file: string, opts) => {
       exitCode = runCli(
         file,
@@ -196,7 +201,10 @@ export async function main(argv: string[]): Promise<number> {
     .description("process sweep jobs from a BullMQ queue on Redis until stopped (SIGINT or SIGTERM)")
     .requiredOption("--queue <url>", "the Redis of the queue, e.g. redis://127.0.0.1:6379")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .option("--exit-when-idle <seconds>", "stop once no job has come for this long")
+    .option(
+      "--exit-when-idle <seconds>",
+      "stop once no job has come for this long and the queue holds none (waiting or active)",
+    )
     .action(async (opts) => {
       const n = await runWorker(opts, (line) => process.stderr.write(`${line}\n`));
       process.stderr.write(`vmlab worker: ${n} jobs done\n`);

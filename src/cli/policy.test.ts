@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./testkit.ts";
+import { ROOT, vmlab } from "./testkit.ts";
 
 describe("vmlab policy", () => {
   it("prints the per-access table and the counts", () => {
@@ -56,4 +57,26 @@ describe("vmlab policy", () => {
       0,
     );
   });
+
+  it("answers at once with the largest frame count: the table costs the frames in use, not the frames given (issue #19, defect 3)", () => {
+    // today's table copied 67,108,864 frames a row: nothing printed for a minute, 5 GB. The address-space
+    // limit is Node's own reservations (about 23 GB, WebAssembly's included) plus 3 GB.
+    const r = spawnSync(
+      "bash",
+      [
+        "-c",
+        `ulimit -v 26000000; exec "${process.execPath}" bin/vmlab.mjs policy --refs 1,2,3,1 --frames 67108864`,
+      ],
+      { cwd: ROOT, encoding: "utf8", timeout: 30_000 },
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ {3}3 {5}3 {2}MISS {13}1 {4}2 {4}3$/m);
+    expect(r.stdout).toMatch(/^ {3}4 {5}1 {2}hit {14}1 {4}2 {4}3$/m);
+    expect(r.stdout).toMatch(/\(4 references, 67108864 frames\)/);
+    const all = vmlab(["policy", "--refs", "1,2,3,1", "--frames", "67108864", "--policy", "all", "--json"]);
+    expect(all.code).toBe(0);
+    const doc = JSON.parse(all.stdout) as { frames: number; misses: number }[];
+    for (const d of doc) expect(d).toMatchObject({ frames: 67108864, misses: 3 });
+  }, 40_000);
 });

@@ -29,22 +29,25 @@ export function runPolicyCli(o: PolicyCliOptions): string {
   if (!Number.isSafeInteger(seed)) throw new InputError(`--seed must be an integer, not '${o.seed}'`);
   const names = o.policy === "all" ? [...POLICY_NAMES] : [o.policy];
   const table = o.table ?? refs.length <= TABLE_LIMIT;
-  const results = names.map((n) => simulate(refs, n, frames, { seed, table: table && names.length === 1 }));
+  // frames beyond the distinct pages are never used (no page is ever evicted then, whatever the
+  // policy): the simulation gets no more than it can use, the report says what was asked for
+  const simFrames = Math.min(frames, new Set(refs).size);
+  const results = names.map((n) =>
+    simulate(refs, n, simFrames, { seed, table: table && names.length === 1 }),
+  );
   if (o.json) {
     const doc = results.map((r) => ({
       policy: r.policy,
       frames,
       // the frames in use, in frame order (frames fill in order and are never emptied, so no gap is lost)
-      ...(r.accesses
-        ? { accesses: r.accesses.map((a) => ({ ...a, frames: a.frames.filter((f) => f !== null) })) }
-        : {}),
+      ...(r.accesses ? { accesses: r.accesses } : {}),
       hits: r.hits,
       misses: r.misses,
     }));
     return JSON.stringify(doc.length === 1 ? doc[0] : doc, null, 2);
   }
   const lines: string[] = [];
-  if (results.length === 1 && results[0].accesses) lines.push(...formatTable(results[0]));
+  if (results.length === 1 && results[0].accesses) lines.push(...formatTable(results[0], simFrames));
   lines.push(
     `${"policy".padEnd(14)} ${"misses".padStart(8)} ${"hits".padStart(8)} ${"miss ratio".padStart(10)}   (${refs.length} references, ${frames} frames)`,
   );
@@ -56,15 +59,17 @@ export function runPolicyCli(o: PolicyCliOptions): string {
   return lines.join("\n");
 }
 
-function formatTable(r: PolicyResult): string[] {
+/** The table's frame columns: the frames that can be used (`.` for one still empty). */
+function formatTable(r: PolicyResult, columns: number): string[] {
   const width = Math.max(4, ...r.accesses!.map((a) => String(a.page).length));
-  const cell = (v: number | null) => (v === null ? "." : String(v)).padStart(width);
+  const cell = (i: number, frames: number[]) => (i < frames.length ? String(frames[i]) : ".").padStart(width);
+  const row = (frames: number[]) => Array.from({ length: columns }, (_, i) => cell(i, frames)).join(" ");
   const lines = [
     `${"t".padStart(4)}  ${"page".padStart(width)}  result  ${"victim".padStart(width)}  frames`,
   ];
   r.accesses!.forEach((a, i) => {
     lines.push(
-      `${String(i + 1).padStart(4)}  ${String(a.page).padStart(width)}  ${a.hit ? "hit   " : "MISS  "}  ${a.victim === null ? " ".repeat(width) : String(a.victim).padStart(width)}  ${a.frames.map(cell).join(" ")}`,
+      `${String(i + 1).padStart(4)}  ${String(a.page).padStart(width)}  ${a.hit ? "hit   " : "MISS  "}  ${a.victim === null ? " ".repeat(width) : String(a.victim).padStart(width)}  ${row(a.frames)}`,
     );
   });
   lines.push("");

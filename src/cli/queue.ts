@@ -3,8 +3,13 @@
  * --queue redis://HOST:PORT` adds one job per configuration to the queue
  * `vmlab-sweep` and waits for every result; `vmlab worker --queue ...`
  * processes jobs, each on a worker thread of its own pool (one per core by
- * default), until it is stopped (or, with --exit-when-idle, once the queue
- * has been empty that long). A failed job is retried once on another worker.
+ * default), until it is stopped (or, with --exit-when-idle, once it has had
+ * no job that long and the queue holds none, waiting or active). A failed job is retried once on another worker.
+ * A worker holds a job's lock for LOCK_MS, renewed every half of it while
+ * the job runs; a worker that dies (killed, its machine lost) stops renewing,
+ * and the other workers' check for stalled jobs, every STALLED_CHECK_MS,
+ * puts the job back in the queue within about ten seconds (BullMQ's
+ * defaults took a minute and more); the sweep says so on standard error.
  * The trace path in a job must name the same file on every worker machine
  * (a shared file system, or the same copy everywhere).
  */
@@ -13,6 +18,11 @@ import { InputError } from "../base/errors.ts";
 import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
 
 export const QUEUE_NAME = "vmlab-sweep";
+
+/** How long a worker's lock on a job lasts unless renewed (it renews every half of it). */
+const LOCK_MS = 6000;
+/** How often a worker looks for jobs whose worker stopped renewing their lock. */
+const STALLED_CHECK_MS = 3000;
 
 /** `redis://host:port` (optionally with a password and a database number) as ioredis options. */
 export function redisConnection(url: string): {
@@ -31,7 +41,7 @@ export function redisConnection(url: string): {
   if (u.protocol !== "redis:") throw new InputError(`--queue: '${url}' is not a redis:// URL`);
   const port = u.port ? Number(u.port) : 6379;
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
-  if (db !== undefined && !Number.isInteger(db))
+  if (db !== undefined && !(Number.isSafeInteger(db) && db >= 0))
     throw new InputError(`--queue: '${u.pathname.slice(1)}' is not a database number`);
   return {
     host: u.hostname || "127.0.0.1",
@@ -42,10 +52,13 @@ export function redisConnection(url: string): {
   };
 }
 
-/** Fails fast with an InputError when no Redis answers at `url` (BullMQ itself would retry forever). */
+/**
+ * Fails fast with an InputError when no Redis answers at `url`, or it
+ * refuses the URL's database (BullMQ itself would retry forever, logging).
+ */
 async function probe(url: string): Promise<void> {
   const { Redis } = await import("ioredis");
-  const c = redisConnection(url);
+  const { db, ...c } = redisConnection(url);
   const client = new Redis({
     ...c,
     lazyConnect: true,
@@ -58,25 +71,53 @@ async function probe(url: string): Promise<void> {
     cause ||= e.message;
   });
   try {
-    await client.connect();
-    await client.ping();
-  } catch (e) {
-    throw new InputError(`--queue: no Redis answers at ${url}: ${cause || (e as Error).message}`);
+    try {
+      await client.connect();
+      await client.ping();
+    } catch (e) {
+      throw new InputError(`--queue: no Redis answers at ${url}: ${cause || (e as Error).message}`);
+    }
+    if (db !== undefined) {
+      try {
+        await client.select(db);
+      } catch (e) {
+        throw new InputError(`--queue: Redis at ${url} refuses database ${db}: ${(e as Error).message}`);
+      }
+    }
   } finally {
     client.disconnect();
   }
 }
 
+/** What a queued sweep tells its caller as it goes. */
+export interface QueueProgress {
+  /** a job's result came */
+  tick(): void;
+  /** job `index` (of the list) lost its worker and goes back to the queue */
+  retrying(index: number): void;
+}
+
 /** Adds the jobs and waits for all of them; results in the jobs' order. */
-export async function runQueued(url: string, jobs: SweepJob[], tick: () => void): Promise<SweepJobResult[]> {
+export async function runQueued(
+  url: string,
+  jobs: SweepJob[],
+  progress: QueueProgress,
+): Promise<SweepJobResult[]> {
   const connection = redisConnection(url);
   await probe(url);
   const { Queue, QueueEvents } = await import("bullmq");
   const queue = new Queue(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
+  // each job's wait listens for the queue's closing: one listener a job, not a leak
+  queue.setMaxListeners(jobs.length + 10);
   // a lost connection shows in the jobs' results; no stack traces on stderr
   queue.on("error", () => {});
   events.on("error", () => {});
+  const indexOf = new Map<string, number>();
+  events.on("stalled", ({ jobId }) => {
+    const i = indexOf.get(jobId);
+    if (i !== undefined) progress.retrying(i);
+  });
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     const added = await queue.addBulk(
@@ -86,6 +127,9 @@ export async function runQueued(url: string, jobs: SweepJob[], tick: () => void)
         opts: { attempts: 2, removeOnComplete: 1000, removeOnFail: 1000 },
       })),
     );
+    added.forEach((job, i) => {
+      if (job.id !== undefined) indexOf.set(job.id, i);
+    });
     return await Promise.all(
       added.map(async (job, i) => {
         try {
@@ -98,7 +142,7 @@ export async function runQueued(url: string, jobs: SweepJob[], tick: () => void)
             error: `the queue gave up on this job: ${(e as Error).message}`,
           };
         } finally {
-          tick();
+          progress.tick();
         }
       }),
     );
@@ -124,12 +168,12 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
   if (idle !== null && !(idle > 0))
     throw new InputError(`--exit-when-idle must be a number of seconds, not '${o.exitWhenIdle}'`);
   await probe(o.queue);
-  const { Worker } = await import("bullmq");
+  const { Queue, Worker } = await import("bullmq");
   const { Piscina } = await import("piscina");
   const pool = new Piscina({
     filename: new URL("./sweepTask.ts", import.meta.url).href,
     maxThreads: threads,
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", import.meta.resolve("tsx")],
   });
   let completed = 0;
   let lastActive = Date.now();
@@ -145,8 +189,18 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
         lastActive = Date.now();
       }
     },
-    { connection, concurrency: threads },
+    {
+      connection,
+      concurrency: threads,
+      lockDuration: LOCK_MS,
+      stalledInterval: STALLED_CHECK_MS,
+      maxStalledCount: 2,
+    },
   );
+  worker.on("active", (job) => {
+    const d = job.data as SweepJob;
+    log(`start: ${d.mode} ${d.policy} ${d.frames} frames (${d.file})`);
+  });
   worker.on("completed", (job) => {
     completed++;
     const d = job.data as SweepJob;
@@ -156,19 +210,36 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
   worker.on("error", (err) => log(`queue error: ${err.message}`));
   await worker.waitUntilReady();
   log(`vmlab worker: ${threads} threads on ${o.queue}, queue ${QUEUE_NAME}`);
+  // idle means no job here and none left in the queue: a job whose worker died stays active until a
+  // stalled check puts it back, and this worker may be the one to run it
+  const queue = idle !== null ? new Queue(QUEUE_NAME, { connection }) : null;
+  queue?.on("error", () => {});
+  const queueEmpty = async () => {
+    try {
+      const c = await queue!.getJobCounts("active", "wait", "delayed", "prioritized", "waiting-children");
+      return Object.values(c).every((n) => n === 0);
+    } catch {
+      return true;
+    }
+  };
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     if (idle !== null) {
-      const timer = setInterval(() => {
-        if (running === 0 && Date.now() - lastActive > idle * 1000) {
+      let checking = false;
+      const timer = setInterval(async () => {
+        if (checking || running !== 0 || Date.now() - lastActive <= idle * 1000) return;
+        checking = true;
+        if (await queueEmpty()) {
           clearInterval(timer);
           resolve();
-        }
+        } else lastActive = Date.now();
+        checking = false;
       }, 100);
     }
   });
+  await queue?.close();
   await worker.close();
   await pool.destroy();
   return completed;

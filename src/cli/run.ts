@@ -9,6 +9,8 @@ export interface RunCliOptions {
   trace: boolean;
   verbose: boolean;
   check: boolean;
+  /** directories a scenario may read besides its own (--allow-read) */
+  allowRead?: string[];
 }
 
 /**
@@ -31,7 +33,12 @@ export function runCli(
   }
   let result: RunResult;
   try {
-    result = runScenario(source, { file, trace: opts.trace, checkInvariants: opts.check });
+    result = runScenario(source, {
+      file,
+      trace: opts.trace,
+      checkInvariants: opts.check,
+      allowRead: opts.allowRead,
+    });
   } catch (e) {
     if (e instanceof InputError) {
       err(`${formatWithCaret(e, source.split("\n"))}\n`);

@@ -140,3 +140,130 @@ describe.skipIf(!haveRedis)("vmlab sweep through a job queue", () => {
     }
   }, 120_000);
 });
+
+/** A redis-server on a free loopback port, answering; `stop` ends it. */
+async function startRedis(): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const redis = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  for (
+    let i = 0;
+    i < 50 &&
+    spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() !== "PONG";
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 100));
+  return { url: `redis://127.0.0.1:${port}`, stop: () => redis.kill() };
+}
+
+/** `vmlab ARGS` as a child process: its exit, output, and a log of its stderr as it comes. */
+function child(args: string[]) {
+  const p = spawn(process.execPath, [join(ROOT, "bin/vmlab.mjs"), ...args], { cwd: ROOT });
+  const r = { out: "", err: "", code: null as number | null, p, closed: null as unknown as Promise<number> };
+  p.stdout.on("data", (d) => {
+    r.out += d;
+  });
+  p.stderr.on("data", (d) => {
+    r.err += d;
+  });
+  r.closed = new Promise<number>((res) =>
+    p.on("close", (code) => {
+      r.code = code ?? -1;
+      res(r.code);
+    }),
+  );
+  return r;
+}
+
+async function until(what: () => boolean, ms: number): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; ) {
+    if (what()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return what();
+}
+
+describe.skipIf(!haveRedis)("vmlab sweep and worker: a queue's faults (issue #19, defects 10 and 13)", () => {
+  it("refuse a database Redis refuses, at once; a sweep of many jobs warns of no listener leak", async () => {
+    const redis = await startRedis();
+    try {
+      for (const cmd of [
+        ["sweep", belady, "--policy", "lru", "--frames", "3"],
+        ["worker", "--threads", "1"],
+      ]) {
+        const c = child([...cmd, "--queue", `${redis.url}/99999`]);
+        const finished = await until(() => c.code !== null, 15_000);
+        c.p.kill("SIGKILL");
+        expect(finished, cmd[0]).toBe(true);
+        expect(c.code, cmd[0]).toBe(2);
+        expect(c.err, cmd[0]).toMatch(
+          /^vmlab: --queue: Redis at .* refuses database 99999: ERR DB index is out of range\n$/,
+        );
+      }
+      const w = child(["worker", "--queue", redis.url, "--threads", "1", "--exit-when-idle", "2"]);
+      const args = [
+        "sweep",
+        belady,
+        "--mode",
+        "policy",
+        "--policy",
+        "fifo,lru,clock,opt",
+        "--frames",
+        "1,2,3,4",
+      ];
+      const s = child([...args, "--queue", redis.url, "--json"]);
+      expect(await s.closed).toBe(0);
+      expect(s.err).not.toMatch(/MaxListenersExceededWarning/);
+      expect(JSON.parse(s.out).results).toHaveLength(16);
+      expect(await w.closed).toBe(0);
+    } finally {
+      redis.stop();
+    }
+  }, 90_000);
+
+  it("takes a killed worker's job to another within seconds, says so, and keeps every result once", async () => {
+    const redis = await startRedis();
+    const slow = join(dir, "slow.u64");
+    expect(
+      vmlab(["gen", "random", "--pages", "100000", "--refs", "300000", "--seed", "3", "--out", slow]).code,
+    ).toBe(0);
+    const args = [
+      "sweep",
+      slow,
+      "--mode",
+      "policy",
+      "--policy",
+      "lirs,fifo",
+      "--frames",
+      "5000,6000",
+      "--json",
+    ];
+    try {
+      const a = child(["worker", "--queue", redis.url, "--threads", "1"]);
+      const s = child([...args, "--queue", redis.url]);
+      // worker A starts a job: it dies mid-job, holding the job's lock
+      expect(await until(() => /^start: /m.test(a.err), 30_000)).toBe(true);
+      a.p.kill("SIGKILL");
+      const killed = Date.now();
+      const b = child(["worker", "--queue", redis.url, "--threads", "1", "--exit-when-idle", "3"]);
+      const ended = await until(() => s.code !== null, 90_000);
+      expect(ended, `sweep: ${s.err}\nworker A: ${a.err}\nworker B: ${b.err}`).toBe(true);
+      expect(s.code).toBe(0);
+      const recovered = (Date.now() - killed) / 1000;
+      // BullMQ's defaults took 57-87 s before another worker saw the job (the jobs themselves take seconds)
+      expect(recovered).toBeLessThan(35);
+      expect(s.err).toMatch(/job \d+ \(policy lirs \d+ frames\) lost its worker: it runs again/);
+      const q = JSON.parse(s.out);
+      const local = JSON.parse(vmlab(args).stdout);
+      expect(q.results).toHaveLength(4);
+      expect(faultsOf(q.results)).toEqual(faultsOf(local.results));
+      expect(q.results.map((r: Row) => r.error)).toEqual([null, null, null, null]);
+      expect(await b.closed).toBe(0);
+    } finally {
+      redis.stop();
+    }
+  }, 150_000);
+});

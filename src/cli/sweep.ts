@@ -93,8 +93,16 @@ export async function runSweepCli(file: string, o: SweepOptions): Promise<SweepO
     done++;
     if (progress) process.stderr.write(`\r${done}/${jobs.length} configurations done   `);
   };
+  // a job whose worker died runs again: said on stderr (on the progress line's own line when there is one)
+  const retrying = (i: number) => {
+    const j = jobs[i];
+    process.stderr.write(
+      `${progress ? "\r\x1b[K" : ""}vmlab sweep: job ${i + 1} (${j.mode} ${j.policy} ${j.frames} frames) lost its worker: it runs again\n`,
+    );
+    if (progress) process.stderr.write(`${done}/${jobs.length} configurations done   `);
+  };
   const results = o.queue
-    ? await (await import("./queue.ts")).runQueued(o.queue, jobs, tick)
+    ? await (await import("./queue.ts")).runQueued(o.queue, jobs, { tick, retrying })
     : await runLocal(jobs, threads, tick);
   if (progress) process.stderr.write("\r\x1b[K");
   const seconds = (performance.now() - t0) / 1000;
@@ -120,7 +128,7 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
     maxThreads: threads,
     minThreads: Math.min(threads, jobs.length),
     // the workers run the TypeScript sources too
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", import.meta.resolve("tsx")],
   });
   try {
     return await Promise.all(

@@ -7,8 +7,8 @@ export interface AccessRow {
   page: number;
   hit: boolean;
   victim: number | null;
-  /** frame contents after the access, by frame (null = empty) */
-  frames: (number | null)[];
+  /** the pages in the frames in use after the access, by frame (frames fill in order and never empty) */
+  frames: number[];
 }
 
 export interface PolicyResult {
@@ -29,13 +29,15 @@ export interface PolicyResult {
  * The frame table of policy mode, fed one reference at a time (a trace of
  * any length streams through it). A miss takes a free frame if there is
  * one, else the policy's victim's frame. With `table`, records every access
- * (for short, textbook-sized inputs).
+ * (for short, textbook-sized inputs); a row holds the frames in use, never
+ * the empty ones (--frames 67108864 costs nothing per row).
  */
 export class PolicySim {
   private readonly policy: Policy;
   private readonly slotOf = new Map<number, number>();
   private readonly seen = new Set<number>();
-  private readonly pageAt: (number | null)[];
+  /** the page in each frame in use (frames fill in order: this grows to at most `frames`) */
+  private readonly pageAt: number[] = [];
   private used = 0;
   private t = 0;
   hits = 0;
@@ -57,7 +59,6 @@ export class PolicySim {
       refs: opts.refs,
       nruPeriod: opts.nruPeriod,
     });
-    this.pageAt = new Array(frames).fill(null);
     this.rows = opts.table ? [] : undefined;
   }
 

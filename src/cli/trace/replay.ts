@@ -9,7 +9,8 @@
  */
 import { Shards, StackDistance, WorkingSet } from "../../analysis/mrc.ts";
 import { FAST_POLICIES, FastSim } from "../../analysis/policy/fast.ts";
-import { PolicySim } from "../../analysis/policy/simulate.ts";
+import { OptString } from "../../analysis/policy/opt.ts";
+import { type PolicyResult, PolicySim } from "../../analysis/policy/simulate.ts";
 import { TlbCurve } from "../../analysis/tlbCurve.ts";
 import { KernelMode } from "../../analysis/trace/kernelMode.ts";
 import { MachineMode } from "../../analysis/trace/machineMode.ts";
@@ -37,9 +38,9 @@ export class Replay {
   private ksim: KernelMode | null = null;
   private psim: PolicySim | null = null;
   private fast: FastSim | null = null;
-  /** OPT: the page string, kept until the end (it needs the future) */
-  private optPages: Float64Array | null = null;
-  private optN = 0;
+  /** OPT: the page string, kept until the end (it needs the future; 4 bytes a reference) */
+  private opt: OptString | null = null;
+  private optResult: PolicyResult | null = null;
   private an: Analyses | null = null;
   /** the mode's own sink, without the analyses */
   private readonly inner: BatchSink;
@@ -76,20 +77,16 @@ export class Replay {
       this.sim = m;
       this.inner = (w, n) => m.feed(w, n);
     } else if (policy === "opt") {
-      // OPT needs the future: the page string is kept (8 bytes a reference), then run
-      this.optPages = new Float64Array(1 << 20);
+      // OPT needs the future: the page string is kept (4 bytes a reference, analysis/policy/opt.ts), then run
+      const opt = new OptString();
+      this.opt = opt;
       this.inner = (w, n) => {
         // record.ts's layout written out (a fetch is kind lo & 3 = 0, the page hi * 2^18 + (lo >>> 14)):
         // keep in sync with it (see there why; src/cli/trace/replay.test.ts checks)
         for (let i = 0; i < n; i++) {
           const lo = w[2 * i];
           if (dataOnly && (lo & 3) === 0) continue;
-          if (this.optN === this.optPages!.length) {
-            const bigger = new Float64Array(this.optPages!.length * 2);
-            bigger.set(this.optPages!);
-            this.optPages = bigger;
-          }
-          this.optPages![this.optN++] = w[2 * i + 1] * 262144 + (lo >>> 14);
+          opt.add(w[2 * i + 1] * 262144 + (lo >>> 14));
         }
       };
     } else if ((FAST_POLICIES as readonly string[]).includes(policy)) {
@@ -201,12 +198,8 @@ export class Replay {
 
   /** The end of the input: OPT runs now over the page string, if the input was whole. */
   finish(complete: boolean): void {
-    if (this.optPages !== null && complete) {
-      const pages = this.optPages;
-      const p = new PolicySim("opt", this.s.frames, { refs: pages.subarray(0, this.optN) });
-      for (let i = 0; i < this.optN; i++) p.access(pages[i], false);
-      this.psim = p;
-    }
+    if (this.opt !== null && complete) this.optResult = this.opt.run(this.s.frames);
+    this.opt = null;
   }
 
   /**
@@ -214,7 +207,7 @@ export class Replay {
    * early: it runs only over a whole page string (finish).
    */
   get hasResult(): boolean {
-    return this.optPages === null || this.psim !== null;
+    return this.s.policy !== "opt" || this.s.machine || this.s.linuxPager || this.optResult !== null;
   }
 
   /** The figures, as `vmlab trace --json` prints them. */
@@ -287,7 +280,7 @@ export class Replay {
       const r = this.sim.result();
       return { ...machine(r, r.faults, r.faults_swap_in, r.evictions), machine: r };
     }
-    const p = (this.fast ?? this.psim)!.result();
+    const p = this.optResult ?? (this.fast ?? this.psim)!.result();
     const accesses = p.hits + p.misses;
     return {
       mode: "policy",

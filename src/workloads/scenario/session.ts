@@ -43,6 +43,8 @@ export interface RunOptions {
   trace?: boolean;
   /** run the invariant checker after every statement (a broken invariant is a vmlab bug) */
   checkInvariants?: boolean;
+  /** directories a `replay` may read besides the scenario's own (docs/scenarios.md, "Files a scenario reads") */
+  allowRead?: readonly string[];
 }
 
 /**
@@ -81,7 +83,7 @@ export class Session {
 
   constructor(private readonly opts: RunOptions = {}) {
     this.file = opts.file ?? "<scenario>";
-    this.context = new CompileContext(this.file);
+    this.context = new CompileContext(this.file, opts.allowRead);
     this.result = {
       file: this.file,
       machine: {},

@@ -110,21 +110,61 @@ export async function readTrace(
 }
 
 /**
- * A whole trace already in memory (decompressed), decoded at once and
- * synchronously: for scenarios, which run statement by statement.
+ * readTrace for a caller that runs synchronously (a scenario's replay):
+ * decompressed chunks from an iterator (the first one guesses the format),
+ * decoded as they come. A sink that throws stops the reading; the iterator
+ * is closed either way.
  */
+export function readTraceSync(
+  name: string,
+  chunks: Iterator<Buffer>,
+  format: TraceFormat | "auto",
+  sink: BatchSink,
+): TraceReadStats {
+  try {
+    const first = chunks.next();
+    const head = first.done ? Buffer.alloc(0) : first.value;
+    const fmt = format === "auto" ? sniffFormat(name, head) : format;
+    const stats: TraceReadStats = { format: fmt, records: 0, bytes: 0, lines: 0, skippedLines: 0 };
+    const decoder =
+      fmt === "bin" ? new BinDecoder(name, sink, stats) : new LineDecoder(name, fmt, sink, stats);
+    for (let r = first; !r.done; r = chunks.next()) {
+      stats.bytes += r.value.length;
+      decoder.push(r.value);
+    }
+    decoder.end();
+    return stats;
+  } finally {
+    chunks.return?.();
+  }
+}
+
+/** A whole trace already in memory (decompressed), decoded at once and synchronously. */
 export function decodeAll(
   name: string,
   data: Buffer,
   format: TraceFormat | "auto",
   sink: BatchSink,
 ): TraceReadStats {
-  const fmt = format === "auto" ? sniffFormat(name, data.subarray(0, 4096)) : format;
-  const stats: TraceReadStats = { format: fmt, records: 0, bytes: data.length, lines: 0, skippedLines: 0 };
-  const decoder = fmt === "bin" ? new BinDecoder(name, sink, stats) : new LineDecoder(name, fmt, sink, stats);
-  decoder.push(data);
-  decoder.end();
-  return stats;
+  return readTraceSync(name, [data][Symbol.iterator](), format, sink);
+}
+
+/**
+ * A token of the input for an error message: quoted, at most 40 characters
+ * (then `...`), control characters, quotes and backslashes escaped, so that
+ * a message shows little of a file it was not meant to read and nothing
+ * that a terminal would act on.
+ */
+export function excerpt(token: string, max = 40): string {
+  const cut = token.length > max ? token.slice(0, max) : token;
+  let escaped = "";
+  for (const ch of cut) {
+    const c = ch.charCodeAt(0);
+    if (ch === "'" || ch === "\\") escaped += `\\${ch}`;
+    else if (c < 0x20 || (c >= 0x7f && c < 0xa0)) escaped += `\\x${c.toString(16).padStart(2, "0")}`;
+    else escaped += ch;
+  }
+  return `'${escaped}'${token.length > max ? "..." : ""}`;
 }
 
 interface Decoder {
@@ -350,7 +390,7 @@ class LineDecoder implements Decoder {
       if (d < 0) break;
       v = v * 16 + d;
       if (v >= ADDR_LIMIT)
-        this.fail(`address ${s.slice(start, i + 1)}... is not below 2^47`, start - from + 1);
+        this.fail(`address ${excerpt(s.slice(start, i + 1))}... is not below 2^47`, start - from + 1);
     }
     if (i === start) this.fail("expected a hexadecimal address after the access kind", i - from + 1);
     if (s.charCodeAt(i) !== 44 /* , */) this.fail("expected ',SIZE' after the address", i - from + 1);
@@ -384,11 +424,11 @@ class LineDecoder implements Decoder {
       else if (k0 >= 0) {
         kind = k0;
         addr = tokens[1];
-      } else this.fail(`expected R, W or X, not '${tokens[1].t}'`, tokens[1].col);
+      } else this.fail(`expected R, W or X, not ${excerpt(tokens[1].t)}`, tokens[1].col);
     }
     const v = parseNumber(addr.t);
-    if (v === null) this.fail(`'${addr.t}' is not an address (0x hex or decimal)`, addr.col);
-    if (v >= ADDR_LIMIT) this.fail(`address ${addr.t} is not below 2^47`, addr.col);
+    if (v === null) this.fail(`${excerpt(addr.t)} is not an address (0x hex or decimal)`, addr.col);
+    if (v >= ADDR_LIMIT) this.fail(`address ${excerpt(addr.t)} is not below 2^47`, addr.col);
     this.emit(v, kind);
   }
 
@@ -401,9 +441,9 @@ class LineDecoder implements Decoder {
       any = true;
       const v = parseNumber(m[0]);
       if (v === null || !/^(0x[0-9a-f]+|\d+)$/i.test(m[0]))
-        this.fail(`'${m[0]}' is not a page number`, m.index + 1);
+        this.fail(`${excerpt(m[0])} is not a page number`, m.index + 1);
       if (v >= ADDR_LIMIT / 4096)
-        this.fail(`page ${m[0]} is beyond 2^35 (addresses below 2^47)`, m.index + 1);
+        this.fail(`page ${excerpt(m[0])} is beyond 2^35 (addresses below 2^47)`, m.index + 1);
       this.emit(v * 4096, LOAD);
     }
     if (!any) this.stats.skippedLines++;

@@ -36,6 +36,16 @@ export interface GenerateOptions {
 
 /** Produces the trace into `sink`, batch by batch. Returns the references written. */
 export function generateTrace(o: GenerateOptions, sink: BatchSink): number {
+  for (const [w, n] of traceBatches(o)) sink(w, n);
+  return o.refs;
+}
+
+/**
+ * The trace batch by batch, as it is asked for (a writer that waits for its
+ * output keeps the memory at one batch). Each batch is the same buffer,
+ * refilled: a consumer copies what it keeps. Bad options throw at once.
+ */
+export function traceBatches(o: GenerateOptions): Generator<[Uint32Array, number]> {
   if (!(PATTERNS as readonly string[]).includes(o.pattern))
     throw new InputError(`pattern must be one of ${PATTERNS.join(", ")}, not '${o.pattern}'`);
   if (!Number.isSafeInteger(o.pages) || o.pages < 1 || o.pages > 2 ** 30)
@@ -52,19 +62,28 @@ export function generateTrace(o: GenerateOptions, sink: BatchSink): number {
     throw new InputError("--base must be a page-aligned address that leaves room for the pages below 2^47");
   const rng = new Rng(o.seed ?? 1);
   const next = drawer(o.pattern, o.pages, s, rng);
+  return batches(o.refs, next, base, writeRatio, rng);
+}
+
+function* batches(
+  refs: number,
+  next: (i: number) => number,
+  base: number,
+  writeRatio: number,
+  rng: Rng,
+): Generator<[Uint32Array, number]> {
   const words = new Uint32Array(BATCH_RECORDS * 2);
   let n = 0;
-  for (let i = 0; i < o.refs; i++) {
+  for (let i = 0; i < refs; i++) {
     const page = next(i);
     const vaddr = base + page * 4096 + ((i * 64) % 4096);
     setRecord(words, n, vaddr, writeRatio > 0 && rng.float() < writeRatio ? STORE : LOAD);
     if (++n === BATCH_RECORDS) {
-      sink(words, n);
+      yield [words, n];
       n = 0;
     }
   }
-  if (n > 0) sink(words, n);
-  return o.refs;
+  if (n > 0) yield [words, n];
 }
 
 function drawer(pattern: Pattern, pages: number, s: number, rng: Rng): (i: number) => number {

@@ -9,7 +9,7 @@
  * `zstd -dcq` in a child process; gzip with node:zlib.
  */
 import { spawn } from "node:child_process";
-import { closeSync, createReadStream, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { createGunzip, gunzipSync, constants as zlibConstants } from "node:zlib";
@@ -70,41 +70,6 @@ export function openTraceFile(path: string, codec: Compression, threaded = true)
     return input;
   }
   return openStream(path, createReadStream(path, { highWaterMark: 1 << 20 }));
-}
-
-/**
- * A whole trace file read and decompressed at once (synchronously), for
- * scenarios: at most `limit` bytes once decompressed.
- */
-export function readTraceFileSync(
-  path: string,
-  limit = 256 << 20,
-): { data: Buffer; compression: Compression } {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    throw fsError(e, path);
-  }
-  let data = raw;
-  let compression: Compression = "none";
-  try {
-    if (startsWith(raw, GZIP_MAGIC)) {
-      compression = "gzip";
-      data = gunzipSync(raw, { maxOutputLength: limit + 1 });
-    } else if (startsWith(raw, ZSTD_MAGIC)) {
-      compression = "zstd";
-      const req = createRequire(import.meta.url);
-      data = (req("zstd-napi") as { decompress(b: Buffer): Buffer }).decompress(raw);
-    }
-  } catch (e) {
-    throw decodeError(e, path, compression);
-  }
-  if (data.length > limit)
-    throw new InputError(`more than ${limit >> 20} MiB of trace: replay it with vmlab trace, which streams`, {
-      file: path,
-    });
-  return { data, compression };
 }
 
 /** An already open stream (a child's pipe) as a trace named `name`. */
@@ -303,7 +268,8 @@ function once(emitter: NodeJS.EventEmitter, event: string): Promise<void> {
   return new Promise((resolve) => emitter.once(event, () => resolve()));
 }
 
-function fsError(e: unknown, name: string): InputError {
+/** A file system error as an InputError naming the file. */
+export function fsError(e: unknown, name: string): InputError {
   const err = e as NodeJS.ErrnoException;
   if (err.code === "ENOENT") return new InputError("no such file", { file: name });
   if (err.code === "EISDIR") return new InputError("is a directory, not a trace", { file: name });

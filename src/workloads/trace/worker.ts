@@ -17,13 +17,18 @@
  * consumer is done with the slot. The worker waits on a slot's state word
  * before filling it again. state[SLOTS] = 1 asks it to stop.
  *
+ * A job that brings its own MessagePort (readSlotsSync, for a caller that
+ * cannot wait for events: a scenario's replay) gets the messages there, and
+ * state[SLOTS + 1] counts them (notified), so that the main thread can block
+ * in Atomics.wait and take each with receiveMessageOnPort.
+ *
  * zstd goes through zstd-napi's binding of ZSTD_decompressStream straight
  * into the slot or the staging buffer (zstd-napi's stream wrapper makes a
  * Buffer per 128 KiB and runs at a quarter of the speed); gzip through
  * node:zlib's stream.
  */
 import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { foldRuns } from "./runs.ts";
 
 export type Codec = "none" | "gzip" | "zstd";
@@ -77,13 +82,23 @@ function workerMain(): void {
     slots: number;
     size: number;
   };
-  parentPort.on("message", (job: { path: string; codec: Codec; fold: boolean }) =>
-    runJob(job.path, job.codec, job.fold),
+  parentPort.on("message", (job: { path: string; codec: Codec; fold: boolean; port?: MessagePort }) =>
+    runJob(job.path, job.codec, job.fold, job.port ?? null),
   );
 
   /** Reads one file; its last message is `done` or `error` (none when the main thread stopped it). */
-  function runJob(path: string, codec: Codec, fold: boolean): void {
+  function runJob(path: string, codec: Codec, fold: boolean, port: MessagePort | null): void {
     const state = new Int32Array(ctl);
+    /** a message to the main thread: on the job's own port (counted in state[slots + 1]), else the thread's */
+    const send = (m: SlotMessage): void => {
+      if (port === null) {
+        parentPort.postMessage(m);
+        return;
+      }
+      port.postMessage(m);
+      Atomics.add(state, slots + 1, 1);
+      Atomics.notify(state, slots + 1);
+    };
     let slot = 0;
     let fill = 0;
     let raw = 0;
@@ -100,7 +115,7 @@ function workerMain(): void {
 
     const post = (): void => {
       Atomics.store(state, slot, 1);
-      parentPort.postMessage(
+      send(
         fold
           ? { slot, runs: fill / 8, totals: Array.from(totals), raw, out }
           : { slot, bytes: fill, raw, out },
@@ -126,7 +141,7 @@ function workerMain(): void {
       fill += m * 8;
       if (n < whole) {
         if (fill > 0) post();
-        parentPort.postMessage({
+        send({
           done: true,
           raw,
           out,
@@ -247,10 +262,10 @@ function workerMain(): void {
         rest = staged;
       }
       if (fill > 0) post();
-      parentPort.postMessage({ done: true, raw, out, rest });
+      send({ done: true, raw, out, rest });
     })().catch((e) => {
       if (Atomics.load(state, slots) === 0)
-        parentPort.postMessage({
+        send({
           error: String(e?.message ?? e),
           code: e?.code,
           // a decoder's complaint about the data (zlib's codes are Z_...), not a fault of the worker
@@ -292,7 +307,7 @@ const POOL_MAX = 2;
 
 function newReader(): Reader {
   const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
-  const ctl = new SharedArrayBuffer(4 * (SLOTS + 1));
+  const ctl = new SharedArrayBuffer(4 * (SLOTS + 2));
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { zstd: zstdBindingPath(), ring, ctl, slots: SLOTS, size: SLOT_BYTES },
@@ -372,6 +387,62 @@ export async function* readSlots(
       Atomics.store(state, SLOTS, 1);
       for (let k = 0; k < SLOTS; k++) Atomics.notify(state, k);
       await r.worker.terminate();
+    }
+  }
+}
+
+/** How long readSlotsSync waits for a reading thread that sends nothing before it gives up. */
+const SYNC_PATIENCE_MS = 120_000;
+
+/**
+ * readSlots for a caller that must not return to the event loop (a
+ * scenario statement runs synchronously): the same reading thread and
+ * slots, its messages taken from a port of the job's own while this thread
+ * blocks in Atomics.wait. Stopping early (return, a throw) stops the thread.
+ */
+export function* readSlotsSync(path: string, codec: Codec): Generator<{ m: SlotMessage; view: Uint8Array }> {
+  let r = pool.pop() ?? newReader();
+  while (r.dead) r = pool.pop() ?? newReader();
+  const { state, ring } = r;
+  const seq = SLOTS + 1;
+  state.fill(0);
+  const { port1, port2 } = new MessageChannel();
+  r.worker.postMessage({ path, codec, fold: false, port: port2 }, [port2]);
+  let finished = false;
+  let taken = 0;
+  const none = new Uint8Array(0);
+  try {
+    for (;;) {
+      let got = receiveMessageOnPort(port1);
+      const since = Date.now();
+      while (got === undefined) {
+        if (Atomics.wait(state, seq, taken, 1000) === "timed-out" && Date.now() - since > SYNC_PATIENCE_MS)
+          throw new Error(`the reading thread sent nothing for ${SYNC_PATIENCE_MS / 1000} s (${path})`);
+        got = receiveMessageOnPort(port1);
+      }
+      taken++;
+      const m = got.message as SlotMessage;
+      if (m.slot === undefined) {
+        finished = m.done === true || m.error !== undefined;
+        yield { m, view: none };
+        if (finished) return;
+        continue;
+      }
+      yield { m, view: new Uint8Array(ring, m.slot * SLOT_BYTES, m.bytes!) };
+      Atomics.store(state, m.slot, 0);
+      Atomics.notify(state, m.slot);
+    }
+  } finally {
+    port1.close();
+    if (finished && !r.dead && pool.length < POOL_MAX) {
+      r.worker.unref();
+      pool.push(r);
+    } else {
+      Atomics.store(state, SLOTS, 1);
+      for (let k = 0; k < SLOTS; k++) Atomics.notify(state, k);
+      // it ends at its next slot; stopping it is not waited for (nothing here can wait)
+      r.dead = true;
+      void r.worker.terminate();
     }
   }
 }

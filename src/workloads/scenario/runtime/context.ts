@@ -16,6 +16,7 @@
  * mmap, userAccess, ...) and read it through its view only (`rt.view`,
  * kernel/view/KernelView.ts: plain data, never a live kernel object).
  */
+import { dirname } from "node:path";
 import { assert } from "../../../base/assert.ts";
 import { InputError } from "../../../base/errors.ts";
 import { Rng } from "../../../base/rng.ts";
@@ -98,7 +99,18 @@ export class CompileContext {
   readonly devices = new Set<string>();
   expectations: ExpectResult[] = [];
 
-  constructor(readonly file: string) {}
+  /**
+   * The directories the scenario may read files from (replay): its own (the
+   * current one for a scenario without a file), then those the user allowed.
+   */
+  readonly readDirs: string[];
+
+  constructor(
+    readonly file: string,
+    allowRead: readonly string[] = [],
+  ) {
+    this.readDirs = [file.startsWith("<") || file === "-" ? "." : dirname(file), ...allowRead];
+  }
 
   fail(msg: string, pos: Pos): never {
     throw new InputError(msg, { file: this.file, ...pos });

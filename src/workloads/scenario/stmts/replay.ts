@@ -2,13 +2,15 @@
  * `P: [VAR =] replay "FILE" [format=auto|bin|lackey|text|refs] [limit=N]`
  * (extension): every record of a trace is one access of P, a fetch, load
  * or store through P's page tables and the fault path. The replay stops at
- * an access that raises a signal and after `limit` accesses.
+ * an access that raises a signal and after `limit` accesses. The trace is
+ * read as a stream (readSync.ts), only from a regular file inside the
+ * scenario's directory or one the user allowed (c.readDirs).
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { InputError } from "../../../base/errors.ts";
 import { Access } from "../../../hw/access.ts";
-import { decodeAll, TRACE_FORMATS, type TraceFormat } from "../../trace/formats.ts";
-import { readTraceFileSync } from "../../trace/input.ts";
+import { TRACE_FORMATS, type TraceFormat } from "../../trace/formats.ts";
+import { readTraceFileSync } from "../../trace/readSync.ts";
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, MAX_TOUCHES, processOf, type Run } from "../runtime/context.ts";
 import { faultSummary } from "../runtime/format.ts";
@@ -39,13 +41,6 @@ export function replay(c: CompileContext, s: Stmt): Run {
     const cpu = c.runOn(rt, t);
     const limit = lw ? c.numOpt(lw, rt)! : MAX_TOUCHES;
     if (limit < 1 || limit > MAX_TOUCHES) c.fail(`limit= must be 1 .. ${MAX_TOUCHES}`, lw!.valuePos);
-    let data: Buffer;
-    try {
-      data = readTraceFileSync(path).data;
-    } catch (e) {
-      if (e instanceof InputError) c.fail(e.format(), fileW.pos);
-      throw e;
-    }
     const k = rt.kernel;
     const f0 = t.minFlt;
     const m0 = t.majFlt;
@@ -53,7 +48,7 @@ export function replay(c: CompileContext, s: Stmt): Run {
     let signal: string | null = null;
     const stop = {};
     try {
-      decodeAll(path, data, format as TraceFormat | "auto", (w, n) => {
+      const sink = (w: Uint32Array, n: number) => {
         for (let i = 0; i < n && done < limit; i++) {
           const rec = BigInt(w[2 * i + 1]) * 4294967296n + BigInt(w[2 * i]);
           const kind = Number(rec & 3n);
@@ -66,7 +61,8 @@ export function replay(c: CompileContext, s: Stmt): Run {
           }
         }
         if (done >= limit) throw stop;
-      });
+      };
+      readTraceFileSync(path, format as TraceFormat | "auto", sink, { allowedDirs: c.readDirs });
     } catch (e) {
       if (e instanceof InputError) c.fail(e.format(), fileW.pos);
       if (e !== stop) throw e;
