@@ -195,6 +195,44 @@ describe("explain on arm64", () => {
   });
 });
 
+describe("explain kernel: a plain kernel access as the CPU stands", () => {
+  const src = (arch: string, open: string, close: string) =>
+    `machine arch=${arch} ram=64M\nspawn A\nA: a = mmap 4K\nA: write a\nexplain kernel a read\nkernel: ${open}\nexplain kernel a read\nkernel: ${close}\nexplain kernel a exec\nexplain kernel a cpu=1\n`;
+
+  it("arm64: PAN refuses the read (the oops it would be), PAN off lets it through, PXN refuses the fetch", () => {
+    const r = lines(src("arm64", "pan off", "pan on").replace(" ram=64M", " ram=64M cpus=2"));
+    const [pan, open, exec] = [4, 6, 8].map((i) => r.statements[i].output.join("\n"));
+    expect(pan).toMatch(/PSTATE.PAN=1/);
+    expect(pan).toMatch(/ESR_EL1 0x9600000f/);
+    expect(pan).toMatch(/Unable to handle kernel access to user memory outside uaccess routines/);
+    expect(open).toMatch(/PSTATE.PAN=0/);
+    expect(open).toMatch(/-> allowed\n\s+-> pa 0x[0-9a-f]+/);
+    expect(exec).toMatch(/ESR_EL1 0x8600000f/);
+    expect(exec).toMatch(/Unable to handle kernel execution of user memory/);
+    // CPU 1 runs A's mm? no: it has TTBR0 = reserved_pg_dir, so the user address is not there
+    expect(r.statements[9].output.join("\n")).toMatch(/translation fault, level 0/);
+  });
+
+  it("x86: SMAP with AC clear is an oops at once; STAC lets the read through; SMEP refuses the fetch", () => {
+    const r = lines(src("x86_64", "stac", "clac").replace(" ram=64M", " ram=64M cpus=2"));
+    const [smap, open, exec] = [4, 6, 8].map((i) => r.statements[i].output.join("\n"));
+    expect(smap).toMatch(/CR4.SMAP=1 RFLAGS.AC=0/);
+    expect(smap).toMatch(/#PF error_code 0x1 \(P\)/);
+    expect(smap).toMatch(/SMAP is on and RFLAGS.AC is clear/);
+    expect(open).toMatch(/RFLAGS.AC=1[\s\S]*-> allowed/);
+    expect(exec).toMatch(/error_code 0x11[\s\S]*unable to execute userspace code \(SMEP\?\)/);
+  });
+
+  it("changes nothing, and a CPU that does not exist is an error at its word", () => {
+    const r = lines(
+      "machine arch=arm64 ram=64M\nspawn A\nA: a = mmap 4K\nexplain kernel a\nexpect oops == 0\nexpect A.min_flt == 0\n",
+    );
+    expect(r.failed).toBe(0);
+    const e = inputError("machine arch=arm64 ram=64M\nexplain kernel 0x1000 cpu=3\n");
+    expect(e.message).toMatch(/CPU 3 does not exist/);
+  });
+});
+
 describe("ASIDs through the kernel", () => {
   it("with 8-bit ASIDs the 256th mm rolls the allocator over: a new generation, a flush, and every TLB stays coherent", () => {
     const src = ["machine arch=arm64 asid_bits=8 ram=256M check_tlb=on"];

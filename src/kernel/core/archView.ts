@@ -1,3 +1,4 @@
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
 /**
  * What the kernel's read-outs (explain, /proc, `show P pagetable`, the
  * invariant checker, meminfo) ask of an architecture: its words for what
@@ -28,6 +29,10 @@ export interface EntryBit {
 export interface ArchView {
   /** user mode in the architecture's words (x86: `user mode (CPL 3)`) */
   readonly userMode: string;
+  /** kernel mode in the architecture's words (x86: `kernel mode (CPL 0)`) */
+  readonly kernelMode: string;
+  /** the controls that decide a kernel access, as they stand on `cpu` (x86: `CR4.SMAP=1 RFLAGS.AC=0 ...`) */
+  accessState(cpu: Mmu): string;
   /** the register a walk starts from (x86: `CR3`) */
   readonly rootRegister: string;
   /**

@@ -74,6 +74,12 @@ export interface Arch {
   /** the fault a user-access routine took on `cpu`, given to do_user_addr_fault: true when resolved (retry) */
   uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean;
   /**
+   * What the kernel's fault handler does with the fault `code` (x86 #PF
+   * error code, arm64 ESR) that a plain kernel access to `va` on `cpu`
+   * takes, in words, changing nothing (`explain kernel`).
+   */
+  explainKernelFault(k: KernelCore, cpu: Mmu, va: bigint, code: number): string[];
+  /**
    * The instruction that opens (x86 STAC: RFLAGS.AC = 1; ARM64: PSTATE.PAN = 0)
    * or closes (CLAC; PAN = 1) plain kernel access to user pages, on its own
    * (the scenario language's `kernel: stac|clac|pan on|off`)

@@ -22,6 +22,7 @@ import type { Layout } from "../core/layout.ts";
 import { type TaskHandle, taskOf } from "../core/task.ts";
 import { cpuInfo, tlbInfo } from "./cpus.ts";
 import { explainAccess } from "./explain.ts";
+import { explainKernelAccess } from "./explainKernel.ts";
 import { checkInvariants } from "./invariants.ts";
 import {
   counters,
@@ -259,5 +260,10 @@ export class KernelView {
   /** The story of one user access, told without side effects (view/explain.ts). */
   explain(t: TaskHandle, va: bigint, access: Access): string[] {
     return explainAccess(this.k, taskOf(t), va, access);
+  }
+
+  /** The story of one plain kernel access on `cpu` as it stands, told without side effects (view/explainKernel.ts). */
+  explainKernel(cpu: number, va: bigint, access: Access): string[] {
+    return explainKernelAccess(this.k, cpu, va, access);
   }
 }

@@ -11,7 +11,6 @@
  * Not modelled yet: FEAT_TLBIRANGE, the fixmap, KASLR, pkeys/POE, MTE.
  */
 
-import { InputError } from "../../../base/errors.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import { Arm64Mapper } from "../../../hw/arch/arm64/Mapper.ts";
 import { Arm64Machine } from "../../../hw/arch/arm64/machine.ts";
@@ -31,7 +30,7 @@ import {
   RESERVED_PG_DIR_PFN,
 } from "./init.ts";
 import { ARM64_LAYOUT, directPa, directVa } from "./layout.ts";
-import { arm64Cpus, bug, kernelAccess, uaccessFault, userAccess } from "./memAbort.ts";
+import { arm64Cpus, bug, explainKernelFault, kernelAccess, uaccessFault, userAccess } from "./memAbort.ts";
 import { Arm64Tlb } from "./mmuContext.ts";
 import { Arm64Pgtable } from "./pgtable.ts";
 import { ARM64_VIEW } from "./view.ts";
@@ -89,6 +88,7 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     kernelAccess,
     bug,
     uaccessFault,
+    explainKernelFault,
     // uaccess=ldtr (Linux 5.11+): LDTR/STTR, PAN stays set, user_access_begin/end change nothing.
     // uaccess=pan-toggle (before 5.11): uaccess_enable_privileged clears PSTATE.PAN around
     // the copy's ordinary loads and stores, uaccess_disable_privileged sets it again

@@ -221,3 +221,39 @@ export function bug(k: KernelCore, cpuId: number, message: string, file: string)
   if (r.ok) return [];
   return r.panic ? [...r.oops, `Kernel panic - not syncing: ${r.panic}`] : r.oops;
 }
+
+/**
+ * `explain kernel`: what do_mem_abort would make of the abort `esr` that a
+ * plain EL1 access to `va` takes on `cpu` (no exception-table entry),
+ * changing nothing.
+ */
+export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, esr: number): string[] {
+  const cpu = arm64Cpu(c);
+  const task = contextTask(k, cpu.id);
+  const { hi, lo } = fromBig(va);
+  const ctx = {
+    pan: cpu.pan,
+    inUaccess: false,
+    hasMm: task.mm !== null,
+    atTranslates: esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
+  };
+  const out: string[] = [];
+  let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
+  if (v.action === "do_page_fault") {
+    out.push(
+      `do_page_fault: a user address; handle_mm_fault maps it if a VMA of ${task.comm} allows the ${v.write ? "write" : "access"}, and the access retries${cpu.pan ? " (where PSTATE.PAN=1 refuses it: a permission fault)" : ""}; if no VMA allows it, __do_kernel_fault:`,
+    );
+    v = doKernelFault(va, esr, ctx);
+  }
+  const where = `at virtual address ${va.toString(16).padStart(16, "0")}`;
+  if (v.action === "die") out.push(`die_kernel_fault: the oops "Unable to handle kernel ${v.msg} ${where}"`);
+  else if (v.action === "spurious")
+    out.push(
+      "is_spurious_el1_translation_fault: the tables translate it now (a stale TLB entry): ignored, the access retries",
+    );
+  else if (v.action === "notify_die") out.push(`arm64_notify_die: "Internal error: ${v.name}"`);
+  else if (v.action === "tag_recovery") out.push("do_tag_recovery: MTE tag checks off on this CPU");
+  else if (v.action === "fixup")
+    out.push("fixup_exception: the routine's exception-table entry returns an error");
+  return out;
+}

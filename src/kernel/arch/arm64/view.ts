@@ -1,3 +1,4 @@
+import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 /**
  * The arm64 words of the kernel's read-outs (core/archView.ts ArchView):
  * descriptor fields as the Arm ARM names them, the abort as ESR_EL1
@@ -6,11 +7,17 @@
  */
 import { describeEsr } from "../../../hw/arch/arm64/fault.ts";
 import { Desc, DescHi, descFlagNames } from "../../../hw/arch/arm64/format.ts";
+import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 import type { ArchView, EntryBit } from "../../core/archView.ts";
 
 export const ARM64_VIEW: ArchView = {
   userMode: "EL0",
+  kernelMode: "EL1",
+  accessState(cpu: Mmu): string {
+    const c = cpu as Arm64Cpu;
+    return `PSTATE.PAN=${c.pan ? 1 : 0} SCTLR_EL1.WXN=${c.wxn ? 1 : 0}`;
+  },
   rootRegister: "TTBR0_EL1",
   kernelRootRegister: "TTBR1_EL1",
   counterNames: {

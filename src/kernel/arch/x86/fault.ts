@@ -10,6 +10,7 @@ import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../cor
 import { kernelModeAccess, userModeAccess } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
+import { contextTask } from "../../core/sched.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import { px } from "../../core/vaddr.ts";
@@ -176,4 +177,49 @@ function pageFaultOops(
     k.mapper,
   );
   return oopsEnd(k, cpu, task, lines, errorCode);
+}
+
+/**
+ * `explain kernel`: what handle_page_fault would make of the #PF `code`
+ * that a plain supervisor access to `va` takes on `cpu` (no exception-table
+ * entry), changing nothing. Linux: arch/x86/mm/fault.c do_kern_addr_fault,
+ * do_user_addr_fault, page_fault_oops, show_fault_oops.
+ */
+export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, code: number): string[] {
+  const cpu = x86Cpu(c);
+  const address = px(va);
+  const oops =
+    va < 4096n
+      ? `page_fault_oops: "BUG: kernel NULL pointer dereference, address: ${address}"`
+      : `page_fault_oops: "BUG: unable to handle page fault for address: ${address}"`;
+  if (k.va.isKernel(va)) {
+    const lines = [
+      "do_kern_addr_fault: a kernel address (x86-64 has no vmalloc fault: every PGD shares the kernel's entries)",
+    ];
+    if (code === (PfErr.WR | PfErr.P) || code === (PfErr.ID | PfErr.P))
+      lines.push(
+        "spurious_kernel_fault: if the tables allow the access now (a stale TLB entry), it retries; else",
+      );
+    if (code & PfErr.ID)
+      lines.push('show_fault_oops: "kernel tried to execute NX-protected page - exploit attempt?"');
+    lines.push(oops);
+    return lines;
+  }
+  if (code & PfErr.RSVD) return ["do_user_addr_fault: a reserved bit in a user entry: pgtable_bad, an oops"];
+  if (cpu.cr4Smap && !(code & PfErr.US) && !cpu.rflagsAc)
+    return [
+      "do_user_addr_fault: SMAP is on and RFLAGS.AC is clear: a supervisor access to a user address outside the uaccess routines (no STAC) is an oops at once, mapped or not",
+      ...(code & PfErr.ID && cpu.cr4Smep
+        ? ['show_fault_oops: "unable to execute userspace code (SMEP?)"']
+        : []),
+      oops,
+    ];
+  const task = contextTask(k, cpu.id);
+  return [
+    `do_user_addr_fault: a user address with SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}: find ${task.comm}'s VMA, handle_mm_fault maps the page if the VMA allows it, and the access retries; with no VMA (or no right), no_context: no exception-table entry, so`,
+    ...(code & PfErr.ID && cpu.cr4Smep
+      ? ['show_fault_oops: "unable to execute userspace code (SMEP?)"']
+      : []),
+    oops,
+  ];
 }

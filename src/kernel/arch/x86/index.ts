@@ -12,7 +12,7 @@ import type { Arch, KernelImage } from "../../core/core.ts";
 import { Vaddr } from "../../core/vaddr.ts";
 import { x86Cpu, x86Cpus } from "./cpu.ts";
 import { bug } from "./dumpstack.ts";
-import { kernelAccess, uaccessFault, userAccess } from "./fault.ts";
+import { explainKernelFault, kernelAccess, uaccessFault, userAccess } from "./fault.ts";
 import {
   cpuInit,
   EMPTY_ZERO_PAGE_PFN,
@@ -73,6 +73,7 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
     kernelAccess,
     bug,
     uaccessFault,
+    explainKernelFault,
     // user_access_begin / user_access_end: STAC and CLAC (RFLAGS.AC lifts SMAP)
     userAccessWindow: (cpu: Mmu, open: boolean) => (open ? x86Cpu(cpu).stac() : x86Cpu(cpu).clac()),
     userAccessWindowNames: ["stac", "clac"],

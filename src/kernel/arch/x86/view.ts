@@ -1,3 +1,4 @@
+import type { Cpu } from "../../../hw/arch/x86_64/Cpu.ts";
 /**
  * The x86-64 words of the kernel's read-outs (core/archView.ts ArchView):
  * entry flags as Linux's page-table dumps name them
@@ -8,6 +9,7 @@
  */
 import { errorCodeNames } from "../../../hw/arch/x86_64/fault.ts";
 import { decodeEntry, flagNames } from "../../../hw/arch/x86_64/pte.ts";
+import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 import type { ArchView, EntryBit } from "../../core/archView.ts";
 
@@ -21,6 +23,12 @@ const PRESENT_USER = 5n;
 
 export const X86_VIEW: ArchView = {
   userMode: "user mode (CPL 3)",
+  kernelMode: "kernel mode (CPL 0)",
+  accessState(cpu: Mmu): string {
+    const c = cpu as Cpu;
+    const b = (x: boolean) => (x ? 1 : 0);
+    return `CR4.SMAP=${b(c.cr4Smap)} RFLAGS.AC=${b(c.rflagsAc)} CR4.SMEP=${b(c.cr4Smep)} CR0.WP=${b(c.cr0Wp)} EFER.NXE=${b(c.eferNxe)}`;
+  },
   rootRegister: "CR3",
   counterNames: { pageFaults: "#PF", addressFaults: "#GP", pageInvalidations: "INVLPG" },
   badAddress: "the address is not canonical: #GP, not #PF; the kernel sends SIGSEGV (SI_KERNEL)",

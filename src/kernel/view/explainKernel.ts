@@ -1,0 +1,83 @@
+/**
+ * `explain kernel ADDR`: the story of one plain kernel-mode access (no
+ * exception-table entry) on a CPU as it stands: the controls that decide it
+ * (x86 SMAP/AC/SMEP/WP, arm64 PAN/WXN), the TLB lookup under the CPU's
+ * current tag, each level's entry from the CPU's own root registers, the
+ * rights check, and, if it faults, the hardware's code and what the
+ * kernel's fault handler makes of it. Changes nothing.
+ */
+import { fromBig } from "../../base/u64.ts";
+import { type Access, accessName, Mode } from "../../hw/access.ts";
+import { WalkRecord } from "../../hw/mmu/Mmu.ts";
+import { HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
+import { Meta } from "../../hw/mmu/TlbArray.ts";
+import type { KernelCore } from "../core/core.ts";
+import { contextTask } from "../core/sched.ts";
+
+export function explainKernelAccess(k: KernelCore, cpuId: number, va: bigint, access: Access): string[] {
+  const hex = (v: number | bigint) => `0x${v.toString(16)}`;
+  const view = k.arch.view;
+  const cpu = k.machine.cpus[cpuId];
+  const task = contextTask(k, cpuId);
+  const out = [
+    `kernel ${accessName(access)} of ${hex(va)} on cpu${cpuId}, ${view.kernelMode}, in the context of ${task.comm} (pid ${task.pid}):`,
+    `  ${view.accessState(cpu)}`,
+  ];
+  const u = BigInt.asUintN(64, va);
+  const { hi, lo } = fromBig(u);
+  const verdict = new WalkRecord();
+  const outcome = cpu.probe(hi, lo, access, Mode.Supervisor, verdict);
+  if (verdict.faultKind === HwFaultKind.NonCanonical) {
+    out.push(
+      "  the address is not canonical: a general protection fault (#GP), not a page fault; in kernel mode an oops",
+    );
+    return out;
+  }
+  const vpn = k.va.vpn(u);
+  // 1. the TLB, under the tag the CPU runs with now
+  let found = "";
+  for (const l of cpu.tlb.levels)
+    for (const a of l.arrays) {
+      if (found) break;
+      const slot = a.peek(vpn, cpu.asid);
+      if (slot >= 0) {
+        const m = a.metas[slot];
+        found = `hit in ${l.name} (${a.name}): frame ${hex(a.pfns[slot])}, cached rights ${permText((m >>> Meta.RIGHTS_SHIFT) & 63)}`;
+      }
+    }
+  out.push(
+    `  TLB on cpu${cpuId} (${cpu.asidName} ${cpu.asid}): ${found || "miss: the MMU walks the page tables"}`,
+  );
+  // 2. the walk from the CPU's own roots
+  const rec = new WalkRecord();
+  cpu.walk(vpn, access, Mode.Supervisor, false, rec, false);
+  const names = cpu.format.levelNames;
+  for (let n = 0; n < rec.count; n++) {
+    const level = rec.level[n];
+    const raw = `0x${rec.hi[n].toString(16).padStart(8, "0")}${rec.lo[n].toString(16).padStart(8, "0")}`;
+    out.push(
+      `  ${names[level].padEnd(4)}[${String(rec.index[n]).padStart(3)}] entry @${hex(rec.entryPa[n])} = ${raw}  ${view.entryFlags(rec.hi[n], rec.lo[n], level).join(" ")}`,
+    );
+  }
+  // 3. the rights and the verdict
+  if (rec.outcome === 0 && rec.count > 0) {
+    const rights = (rec.meta >>> Meta.RIGHTS_SHIFT) & 63;
+    out.push(
+      `  rights over all levels: ${rights & (Perm.PW | Perm.UW) ? "writable" : "read-only"}, ${rights & Perm.USER ? "a user page" : "a kernel page"}, ${rights & Perm.PX ? "executable in kernel mode" : "not executable in kernel mode"} -> ${outcome === 0 ? "allowed" : "denied"}`,
+    );
+  }
+  if (outcome === 0) {
+    const pfn = verdict.pagePfn + (vpn % cpu.geometry.pagesPer[verdict.size]);
+    out.push(`  -> pa ${hex(pfn * 4096 + Number(u & 0xfffn))} (frame ${hex(pfn)})`);
+    return out;
+  }
+  const where = verdict.faultLevel >= 0 ? names[verdict.faultLevel] : "the top";
+  out.push(
+    verdict.faultKind === HwFaultKind.Translation
+      ? `  not present at ${where}: ${view.faultText(verdict.errorCode)}`
+      : `  ${view.faultText(verdict.errorCode)}`,
+  );
+  // 4. the kernel's fault handler
+  for (const line of k.arch.explainKernelFault(k, cpu, u, verdict.errorCode)) out.push(`  ${line}`);
+  return out;
+}
