@@ -170,7 +170,8 @@ export class RiscvCpu extends Mmu {
   loadSatp(mode: SatpMode, asid: number, rootPa: number): boolean {
     const ppn = Math.floor(rootPa / 4096);
     return this.setSatp(
-      ((mode << Satp.MODE_SHIFT) | ((asid & Satp.ASID_MASK) << Satp.ASID_SHIFT) | Math.floor(ppn / TWO32)) >>> 0,
+      ((mode << Satp.MODE_SHIFT) | ((asid & Satp.ASID_MASK) << Satp.ASID_SHIFT) | Math.floor(ppn / TWO32)) >>>
+        0,
       ppn % TWO32,
     );
   }
@@ -209,7 +210,11 @@ export class RiscvCpu extends Mmu {
   /** Svadu (menvcfg.ADUE), Svnapot, Svpbmt: on or off. No TLB maintenance. */
   setExtensions(e: Partial<RiscvExtensions>): void {
     const f = this.format;
-    f.setExtensions({ svadu: e.svadu ?? f.svadu, svnapot: e.svnapot ?? f.svnapot, svpbmt: e.svpbmt ?? f.svpbmt });
+    f.setExtensions({
+      svadu: e.svadu ?? f.svadu,
+      svnapot: e.svnapot ?? f.svnapot,
+      svpbmt: e.svpbmt ?? f.svpbmt,
+    });
   }
 
   private updatePerms(): void {

@@ -125,12 +125,14 @@ export class RiscvMapper implements PageTableMapper {
    */
   map(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: RiscvMapFlags): MapResult {
     assert(size >= 0 && size < this.levels, "RiscvMapper.map: size");
-    if (vpn % this.pagesPer[size] !== 0 || pfn % this.pagesPer[size] !== 0) return { ok: false, error: "misaligned" };
+    if (vpn % this.pagesPer[size] !== 0 || pfn % this.pagesPer[size] !== 0)
+      return { ok: false, error: "misaligned" };
     if (pfn < 0 || pfn >= 2 ** 44) return { ok: false, error: "bad-frame" };
     const t = this.tableAt(rootPfn, vpn, size, true);
     if (typeof t === "string") return { ok: false, error: t === "not-mapped" ? "no-memory" : t };
     const leafPa = this.entryPaIn(t, vpn, size);
-    if ((this.phys.read32(leafPa) & Pte.V) !== 0) return { ok: false, error: size > 0 ? "table-in-the-way" : "mapped" };
+    if ((this.phys.read32(leafPa) & Pte.V) !== 0)
+      return { ok: false, error: size > 0 ? "table-in-the-way" : "mapped" };
     const p = leafPte(pfn, flags);
     this.phys.write64(leafPa, p.hi, p.lo);
     return { ok: true, flush: null };

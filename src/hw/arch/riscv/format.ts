@@ -152,13 +152,15 @@ export class RiscvFormat implements PagingFormat, RiscvExtensions {
     this.svadu = e.svadu;
     this.svnapot = e.svnapot;
     this.svpbmt = e.svpbmt;
-    this.reservedHi = (PteHi.RESERVED_MASK | (e.svpbmt ? 0 : PteHi.PBMT_MASK) | (e.svnapot ? 0 : PteHi.N)) >>> 0;
+    this.reservedHi =
+      (PteHi.RESERVED_MASK | (e.svpbmt ? 0 : PteHi.PBMT_MASK) | (e.svnapot ? 0 : PteHi.N)) >>> 0;
   }
 
   decode(w: WalkState, level: number, hi: number, lo: number): EntryKind {
     // step 3
     if ((lo & Pte.V) === 0) return EntryKind.Invalid;
-    if ((lo & (Pte.R | Pte.W)) === Pte.W || (hi & this.reservedHi) !== 0) return this.fault(w, HwFaultKind.Reserved);
+    if ((lo & (Pte.R | Pte.W)) === Pte.W || (hi & this.reservedHi) !== 0)
+      return this.fault(w, HwFaultKind.Reserved);
     if ((lo & (Pte.R | Pte.X)) === 0) {
       // step 4: a pointer (the walker turns one at level 0 into a page fault)
       if (level === 0) return EntryKind.Table;
