@@ -5,9 +5,9 @@
 import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
 import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
+import { levelsOfBits } from "./format.ts";
 import { BumpFrames, RiscvMapper } from "./Mapper.ts";
 import { RiscvMachine, type RiscvMachineConfig } from "./machine.ts";
-import { levelsOfBits } from "./format.ts";
 
 export function bareRiscv(config: Partial<RiscvMachineConfig> = {}, asid = 0) {
   const vaBits = config.vaBits ?? 39;
