@@ -119,9 +119,13 @@ export class RiscvMapper implements PageTableMapper {
   /**
    * Maps the page of leaf level `size` (0 = 4K, 1 = 2M megapage, 2 = 1G
    * gigapage, 3 = 512G terapage, 4 = 256T petapage) at vpn to pfn,
-   * allocating tables. The PTE goes from invalid to valid: no SFENCE.VMA is
-   * needed ("implementations must not cache invalid PTEs" is not promised,
-   * but a V = 0 PTE never fills a TLB entry here, as in every hart).
+   * allocating tables. The PTE goes from invalid to valid, and still the
+   * spec asks for an SFENCE.VMA (SFENCE.VMA orders the PTE store before
+   * later implicit reads; a hart may have cached the invalid entry, unless
+   * it has Svvptc): the returned flush is not `required`, since skipping it
+   * costs at most a spurious page fault that the handler retries (Linux:
+   * update_mmu_cache fences eagerly instead). vmlab's harts cache no V = 0
+   * PTE, which the spec allows.
    */
   map(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: RiscvMapFlags): MapResult {
     assert(size >= 0 && size < this.levels, "RiscvMapper.map: size");
@@ -135,7 +139,7 @@ export class RiscvMapper implements PageTableMapper {
       return { ok: false, error: size > 0 ? "table-in-the-way" : "mapped" };
     const p = leafPte(pfn, flags);
     this.phys.write64(leafPa, p.hi, p.lo);
-    return { ok: true, flush: null };
+    return { ok: true, flush: { vpn, size, required: false } };
   }
 
   ensureTable(rootPfn: Pfn, vpn: Vpn, level: number, _user = false): Pfn | -1 {
