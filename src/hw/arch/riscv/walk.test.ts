@@ -58,6 +58,14 @@ describe("scause and stval", () => {
     expect(tr(USER + 0x123n, R)).toBe(13);
     expect([cpu.stvalHi, cpu.stvalLo]).toEqual([0, 0x400123]);
     expect(cpu.faultsByCause).toEqual({ pageFault: 4, accessFault: 0 });
+    // the trace names the trap as the spec does
+    const texts: string[] = [];
+    cpu.tracer = (e) => {
+      if (e.type === "fault" || e.type === "state") texts.push(e.text);
+    };
+    cpu.setSum(true);
+    expect(tr(USER + 0x123n, W)).toBe(15);
+    expect(texts).toEqual(["sstatus.SUM <- 1", "scause 15: store/AMO page fault, stval 0x400123"]);
   });
 });
 
