@@ -111,6 +111,33 @@ describe("SFENCE.VMA rs1, rs2", () => {
   });
 });
 
+describe("superpages in the TLB", () => {
+  it("Sv57: megapages to petapages are cached (whole or as 4K pieces) and dropped by a fence at any address in them", () => {
+    const { cpu, mapper, root } = bareRiscv({ vaBits: 57 });
+    for (let level = 1; level < 5; level++) {
+      const size = 1n << BigInt(12 + 9 * level);
+      const v = size * 5n;
+      const pfn = 2 ** (9 * level) * 3;
+      expect(mapper.map(root, vpnOf(v, 57), pfn as never, level, { global: true }).ok).toBe(true);
+      const at = (off: bigint) => {
+        const a = va(v + off);
+        expect(cpu.translate(a.hi, a.lo, Access.Read), `level ${level}`).toBe(0);
+        return cpu.pa;
+      };
+      expect(at(0x1234n)).toBe(pfn * 4096 + 0x1234);
+      const walks = cpu.walks;
+      expect(at(0x1238n)).toBe(pfn * 4096 + 0x1238);
+      expect(cpu.walks, `level ${level}: a hit`).toBe(walks);
+      // remap it elsewhere: a fence by the page's last address drops what the first access cached
+      mapper.unmap(root, vpnOf(v, 57));
+      mapper.map(root, vpnOf(v, 57), (pfn + 2 ** (9 * level)) as never, level, { global: true });
+      expect(at(0x1234n), `level ${level}: stale until the fence`).toBe(pfn * 4096 + 0x1234);
+      cpu.sfenceVma(va(v + size - 1n), null);
+      expect(at(0x1234n), `level ${level}: after the fence`).toBe((pfn + 2 ** (9 * level)) * 4096 + 0x1234);
+    }
+  });
+});
+
 describe("stale entries", () => {
   it("a missing fence leaves a stale translation that the hart uses, and the checker reports it", () => {
     const k = bareRiscv({ cpus: 2, checkCoherence: true }, 7);
