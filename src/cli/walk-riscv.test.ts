@@ -167,4 +167,12 @@ describe("vmlab walk, arch riscv-sv39/48/57", () => {
     );
     expect(vmlab(["walk", "--help"]).stdout).toMatch(/--priv <mode>/);
   });
+
+  it("has no kernel yet: scenarios refuse machine arch=riscv-*", () => {
+    const p = join(mkdtempSync(join(tmpdir(), "vmlab-riscv-")), "riscv.vm");
+    writeFileSync(p, "machine arch=riscv-sv39\n");
+    const r = vmlab(["run", p]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/machine arch: 'riscv-sv39' is not supported/);
+  });
 });
