@@ -54,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .addOption(new Option("--cpl <n>", "x86: 0 (supervisor) or 3 (user)").default("0"))
     .addOption(new Option("--el <n>", "arm64: 0 (EL0) or 1 (EL1, the default)"))
+    .addOption(new Option("--priv <mode>", "riscv: u (U-mode) or s (S-mode, the default)"))
     .option("--json", "print JSON (an array when --va is repeated)", false)
     .action((opts) => {
       const r = runWalk(opts);

@@ -12,6 +12,8 @@ export interface WalkOptions {
   cpl: string;
   /** ARM64 exception level (`--el`); unset: the driver's default */
   el?: string;
+  /** RISC-V privilege mode (`--priv u|s`); unset: the driver's default */
+  priv?: string;
   json: boolean;
 }
 
@@ -33,7 +35,7 @@ export function runWalk(opts: WalkOptions): { text: string; reports: object[] } 
     );
   }
   const priv = img.driver.privilege;
-  // the image's privilege flag (--cpl for x86, --el for ARM64), as given or the driver's default
+  // the image's privilege flag (--cpl for x86, --el for ARM64, --priv for RISC-V), as given or the driver's default
   const given = (opts as unknown as Record<string, string | undefined>)[priv.flag] ?? priv.default;
   if (!priv.values.includes(given))
     throw new InputError(`--${priv.flag} must be ${priv.values.join(" or ")}, not '${given}'`);

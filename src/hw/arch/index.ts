@@ -14,6 +14,9 @@ import type { PhysMem } from "../PhysMem.ts";
 import { ARM64_WALK_IMAGE } from "./arm64/image.ts";
 import { Arm64Mapper } from "./arm64/Mapper.ts";
 import { Arm64Machine } from "./arm64/machine.ts";
+import { RISCV_WALK_IMAGE } from "./riscv/image.ts";
+import { RiscvMapper } from "./riscv/Mapper.ts";
+import { RiscvMachine } from "./riscv/machine.ts";
 import { teachingMachine } from "./teaching/machine.ts";
 import { X86_WALK_IMAGE } from "./x86_64/image.ts";
 import { Mapper } from "./x86_64/Mapper.ts";
@@ -48,6 +51,14 @@ const x86 = (la57: boolean): HwArchEntry => ({
   tour: la57 ? undefined : x86Tour,
 });
 
+/** RISC-V harts whose deepest format is Sv39, Sv48 or Sv57 (hw/arch/riscv/, docs/riscv.md). */
+const riscv = (vaBits: 39 | 48 | 57): HwArchEntry => ({
+  name: `riscv-sv${vaBits}`,
+  summary: `RISC-V ${vaBits === 39 ? "Sv39" : vaBits === 48 ? "Sv48 (and Sv39)" : "Sv57 (and Sv48, Sv39)"}, U- and S-mode, 4 KiB pages and superpages`,
+  machine: (c) => new RiscvMachine({ ...c, vaBits }),
+  mapper: (phys, alloc) => new RiscvMapper(phys, alloc, vaBits === 39 ? 3 : vaBits === 48 ? 4 : 5),
+});
+
 export const HW_ARCHES: Readonly<Record<string, HwArchEntry>> = {
   x86_64: x86(false),
   "x86_64-la57": x86(true),
@@ -57,6 +68,9 @@ export const HW_ARCHES: Readonly<Record<string, HwArchEntry>> = {
     machine: (c) => new Arm64Machine(c),
     mapper: (phys, alloc) => new Arm64Mapper(phys, alloc, 48, 48),
   },
+  "riscv-sv39": riscv(39),
+  "riscv-sv48": riscv(48),
+  "riscv-sv57": riscv(57),
   teaching: {
     name: "teaching",
     summary: "OSTEP's two-level teaching format (32-byte pages, 15-bit addresses, 4 KiB of RAM)",
@@ -75,7 +89,7 @@ export function hwArch(name: string, allowed: readonly string[] = Object.keys(HW
 }
 
 /** The `vmlab walk` image drivers, one per family of `arch` values. */
-const WALK_IMAGES: readonly WalkImageDriver[] = [X86_WALK_IMAGE, ARM64_WALK_IMAGE];
+const WALK_IMAGES: readonly WalkImageDriver[] = [X86_WALK_IMAGE, ARM64_WALK_IMAGE, RISCV_WALK_IMAGE];
 
 export function walkImageArches(): readonly WalkImageDriver[] {
   return WALK_IMAGES;

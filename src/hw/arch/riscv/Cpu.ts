@@ -1,0 +1,452 @@
+/**
+ * One RISC-V hart in U-mode or S-mode: the registers and instructions of
+ * virtual memory over the generic MMU (hw/mmu/Mmu.ts).
+ *
+ * Spec: RISC-V Privileged Architecture, "Supervisor-Level ISA":
+ * "Supervisor Address Translation and Protection (satp) Register" (MODE,
+ * ASID, PPN; a write of an unsupported MODE has no effect), "Supervisor
+ * Status Register (sstatus)" (SUM, MXR, in rights.ts), "Supervisor Cause
+ * Register (scause)" and "Supervisor Trap Value (stval) Register" (in
+ * fault.ts), "Supervisor Memory-Management Fence Instruction" (SFENCE.VMA),
+ * and the Sv39/Sv48/Sv57 sections (format.ts). M-mode, the hypervisor
+ * extension (two-stage translation), PMP and the Svinval instructions are
+ * not modelled.
+ *
+ * A hart that implements Sv57 also implements Sv48 and Sv39, and one with
+ * Sv48 also Sv39 (the spec's rule): the format is the deepest one, and a
+ * shallower MODE starts its walks at a lower level. The page number of an
+ * address (what the TLB is tagged with) is VA[vaBits-1:12] of the current
+ * MODE: an address is valid when bits 63..vaBits all equal bit vaBits-1,
+ * else the access is a page fault ("must have bits 63–39 all equal to bit
+ * 38, or else a page-fault exception will occur").
+ *
+ * `translate` returns 0 (OK, the address in `pa`) or the scause of the
+ * fault (12, 13, 15; 1, 5, 7) with stval in `stvalHi/stvalLo`. No
+ * allocation, no bigint, no exception per access. A fault drops no TLB
+ * entry: a stale entry is used until software issues SFENCE.VMA.
+ */
+import { InputError } from "../../../base/errors.ts";
+import { type Pfn, type PhysAddr, pfnToPa, type Vpn } from "../../../base/units.ts";
+import { Access, Mode } from "../../access.ts";
+import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
+import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
+import type { TlbSpec } from "../../mmu/Tlb.ts";
+import { InvalidateHow } from "../../mmu/TlbArray.ts";
+import type { PhysMem } from "../../PhysMem.ts";
+import { describeScause, Scause, scauseOf } from "./fault.ts";
+import { levelsOfBits, PBMT_NAMES, type RiscvExtensions, RiscvFormat } from "./format.ts";
+import { computeRiscvPermTable } from "./rights.ts";
+
+export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
+
+const TWO32 = 4294967296;
+/** walk-cache sizes by level (entries, ways): level n caches non-leaf PTEs of level n */
+const PSC_SIZES: ([number, number] | null)[] = [null, [32, 4], [4, 4], [2, 2], [2, 2]];
+
+/** satp.MODE values (RV64). */
+export const enum SatpMode {
+  Bare = 0,
+  Sv39 = 8,
+  Sv48 = 9,
+  Sv57 = 10,
+}
+
+/** satp fields in its high word (RV64: MODE 63:60, ASID 59:44, PPN 43:0). */
+export const enum Satp {
+  MODE_SHIFT = 28,
+  ASID_SHIFT = 12,
+  ASID_MASK = 0xffff,
+  /** PPN[43:32] */
+  PPN_HI_MASK = 0xfff,
+}
+
+/** VA bits of a translating MODE (Sv39 39, Sv48 48, Sv57 57), 0 for Bare or an unknown MODE. */
+export function vaBitsOfMode(mode: number): 0 | 39 | 48 | 57 {
+  return mode === SatpMode.Sv39 ? 39 : mode === SatpMode.Sv48 ? 48 : mode === SatpMode.Sv57 ? 57 : 0;
+}
+
+/** The privilege modes vmlab models. */
+export const enum Priv {
+  U = 0,
+  S = 1,
+}
+
+/** Configuration of one hart. */
+export interface RiscvCpuConfig extends Partial<RiscvExtensions> {
+  /** the deepest format implemented: 39 (Sv39), 48 (Sv48, and Sv39) or 57 (all three); default 39 */
+  vaBits?: 39 | 48 | 57;
+  /** TLB preset name, spec string or spec (default `skylake`: the same geometry for comparisons) */
+  tlb?: TlbSpec | string;
+  /** walk caches of non-leaf PTEs; default off */
+  psc?: boolean;
+}
+
+export class RiscvCpu extends Mmu {
+  // ---- architectural registers ----
+  /** the current privilege mode (U or S) */
+  priv: Priv = Priv.S;
+  /** sstatus.SUM and sstatus.MXR (set with setSum, setMxr) */
+  sum = false;
+  mxr = false;
+  /** satp (write it with setSatp) */
+  satpHi = 0;
+  satpLo = 0;
+  /** scause and stval of the last fault */
+  scause = 0;
+  stvalHi = 0;
+  stvalLo = 0;
+  declare readonly format: RiscvFormat;
+  /** the deepest format the hart implements */
+  readonly maxVaBits: 39 | 48 | 57;
+
+  // ---- counters ----
+  readonly faultsByCause = { pageFault: 0, accessFault: 0 };
+  /** SFENCE.VMA instructions executed here */
+  sfences = 0;
+
+  // ---- derived from satp ----
+  /** satp.MODE is Bare: no translation, no protection */
+  private bare = true;
+  /** VA bits of the current MODE (of the deepest format under Bare, for SFENCE.VMA's address) */
+  private vaBits: number;
+  /** VA[63:32] >> signShift is 0 or -1 for a valid address */
+  private signShift: number;
+  /** VA bits 55..32 of the vpn (the high word's part below the sign bits) */
+  private hiMask: number;
+  private startLevel: number;
+
+  constructor(id: number, phys: PhysMem, config: RiscvCpuConfig = {}) {
+    const bits = config.vaBits ?? 39;
+    if (bits !== 39 && bits !== 48 && bits !== 57)
+      throw new InputError(`a RISC-V hart implements Sv39, Sv48 or Sv57, not ${bits}-bit addresses`);
+    const levels = levelsOfBits(bits);
+    super(id, phys, new RiscvFormat(levels), {
+      tlb: config.tlb ?? "skylake",
+      psc: config.psc ? PSC_SIZES.slice(0, levels) : undefined,
+    });
+    this.maxVaBits = bits;
+    this.vaBits = bits;
+    this.signShift = bits - 33;
+    this.hiMask = 2 ** (bits - 32) - 1;
+    this.startLevel = levels - 1;
+    this.format.ramFrames = phys.nrFrames;
+    this.format.setExtensions({
+      svadu: config.svadu ?? false,
+      svnapot: config.svnapot ?? false,
+      svpbmt: config.svpbmt ?? false,
+    });
+    this.updatePerms();
+  }
+
+  // =====================================================================
+  // Registers
+  // =====================================================================
+
+  /**
+   * CSRW satp: MODE, ASID and PPN as RV64 lays them out. A MODE the hart
+   * does not implement makes the whole write have no effect (satp is WARL):
+   * returns false then. No TLB maintenance (as hardware: software issues
+   * SFENCE.VMA when it must).
+   */
+  setSatp(hi: number, lo: number): boolean {
+    const mode = hi >>> Satp.MODE_SHIFT;
+    const bits = vaBitsOfMode(mode);
+    if (mode !== SatpMode.Bare && (bits === 0 || bits > this.maxVaBits)) return false;
+    this.satpHi = hi >>> 0;
+    this.satpLo = lo >>> 0;
+    this.rootWrites++;
+    this.bare = mode === SatpMode.Bare;
+    const v = this.bare ? this.maxVaBits : bits;
+    this.vaBits = v;
+    this.signShift = v - 33;
+    this.hiMask = 2 ** (v - 32) - 1;
+    this.startLevel = (v - 12) / 9 - 1;
+    this.asid = (hi >>> Satp.ASID_SHIFT) & Satp.ASID_MASK;
+    this.rootPa = ((hi & Satp.PPN_HI_MASK) * TWO32 + (lo >>> 0)) * 4096;
+    return true;
+  }
+
+  /** satp = MODE, ASID, the root table's physical address (4 KiB aligned). */
+  loadSatp(mode: SatpMode, asid: number, rootPa: number): boolean {
+    const ppn = Math.floor(rootPa / 4096);
+    return this.setSatp(
+      ((mode << Satp.MODE_SHIFT) | ((asid & Satp.ASID_MASK) << Satp.ASID_SHIFT) | Math.floor(ppn / TWO32)) >>>
+        0,
+      ppn % TWO32,
+    );
+  }
+
+  /** The MODE of satp now. */
+  get satpMode(): SatpMode {
+    return this.satpHi >>> Satp.MODE_SHIFT;
+  }
+
+  /** The VA size of the current MODE (0 under Bare). */
+  get vaSize(): number {
+    return this.bare ? 0 : this.vaBits;
+  }
+
+  /** The MODE of the deepest format implemented. */
+  get maxMode(): SatpMode {
+    return this.maxVaBits === 39 ? SatpMode.Sv39 : this.maxVaBits === 48 ? SatpMode.Sv48 : SatpMode.Sv57;
+  }
+
+  /** sstatus.SUM. */
+  setSum(sum: boolean): void {
+    this.sum = sum;
+    this.updatePerms();
+    if (this.tracer !== null)
+      this.tracer({ type: "state", cpu: this.id, text: `sstatus.SUM <- ${sum ? 1 : 0}` });
+  }
+
+  /** sstatus.MXR. */
+  setMxr(mxr: boolean): void {
+    this.mxr = mxr;
+    this.updatePerms();
+    if (this.tracer !== null)
+      this.tracer({ type: "state", cpu: this.id, text: `sstatus.MXR <- ${mxr ? 1 : 0}` });
+  }
+
+  /** Svadu (menvcfg.ADUE), Svnapot, Svpbmt: on or off. No TLB maintenance. */
+  setExtensions(e: Partial<RiscvExtensions>): void {
+    const f = this.format;
+    f.setExtensions({
+      svadu: e.svadu ?? f.svadu,
+      svnapot: e.svnapot ?? f.svnapot,
+      svpbmt: e.svpbmt ?? f.svpbmt,
+    });
+  }
+
+  private updatePerms(): void {
+    computeRiscvPermTable({ sum: this.sum, mxr: this.mxr }, this.permTable);
+  }
+
+  // =====================================================================
+  // Bare mode: no translation (satp.MODE = 0)
+  // =====================================================================
+
+  /** An access under Bare: the physical address is the address; outside RAM it is an access fault. */
+  private bareAccess(vaHi: number, vaLo: number, access: Access): number {
+    this.translations++;
+    const pa = (vaHi >>> 0) * TWO32 + (vaLo >>> 0);
+    if (pa < this.phys.nrFrames * 4096) {
+      this.pa = pa as PhysAddr; // a plain number below the RAM size
+      return 0;
+    }
+    const rec = this.walkRec;
+    rec.count = 0;
+    rec.faultKind = HwFaultKind.AddressSize;
+    rec.faultLevel = -1;
+    this.walkFault(rec, access, this.currentMode(), 0, 0);
+    this.faultKind = rec.faultKind;
+    this.faultLevel = -1;
+    return this.deliver(rec, vaHi, vaLo, 0 as Vpn);
+  }
+
+  override translate(vaHi: number, vaLo: number, access: Access, implicit = false): number {
+    if (this.bare) return this.bareAccess(vaHi, vaLo, access);
+    return super.translate(vaHi, vaLo, access, implicit);
+  }
+
+  override translateAs(vaHi: number, vaLo: number, access: Access, mode: Mode): number {
+    if (this.bare) return this.bareAccess(vaHi, vaLo, access);
+    return super.translateAs(vaHi, vaLo, access, mode);
+  }
+
+  /**
+   * A probe. Under Bare: the address itself (rec.count 0, a 4K "page"), or
+   * an access fault outside RAM. An invalid address is the page fault it is.
+   */
+  override probe(vaHi: number, vaLo: number, access: Access, mode: Mode, rec: WalkRecord): number {
+    if (this.bare) {
+      const pa = (vaHi >>> 0) * TWO32 + (vaLo >>> 0);
+      rec.count = 0;
+      rec.faultLevel = -1;
+      if (pa < this.phys.nrFrames * 4096) {
+        rec.pagePfn = Math.floor(pa / 4096) as Pfn;
+        rec.size = 0;
+        rec.outcome = 0;
+        rec.faultKind = HwFaultKind.None;
+        return 0;
+      }
+      rec.faultKind = HwFaultKind.AddressSize;
+      return this.walkFault(rec, access, mode, 0, 0);
+    }
+    const out = super.probe(vaHi, vaLo, access, mode, rec);
+    if (rec.faultKind !== HwFaultKind.NonCanonical) return out;
+    return this.walkFault(rec, access, mode, 0, 0);
+  }
+
+  // =====================================================================
+  // The MMU hooks (see hw/mmu/Mmu.ts)
+  // =====================================================================
+
+  /** VA[vaBits-1:12], or -1 when bits 63..vaBits are not all equal to bit vaBits-1. */
+  protected override vpnOf(vaHi: number, vaLo: number, _access: Access): Vpn | -1 {
+    const top = (vaHi | 0) >> this.signShift;
+    if (top !== 0 && top !== -1) return -1;
+    return ((vaHi & this.hiMask) * 1048576 + (vaLo >>> 12)) as Vpn;
+  }
+
+  /** An invalid (non-canonical) address: a page fault of the access, stval = the address. */
+  protected override badAddress(vaHi: number, vaLo: number, access: Access): number {
+    const rec = this.walkRec;
+    rec.count = 0;
+    rec.faultKind = HwFaultKind.NonCanonical;
+    rec.faultLevel = -1;
+    this.walkFault(rec, access, this.currentMode(), 0, 0);
+    this.faultKind = rec.faultKind;
+    this.faultLevel = -1;
+    return this.deliver(rec, vaHi, vaLo, 0 as Vpn);
+  }
+
+  protected override probeBadAddress(): number {
+    return Scause.LOAD_PAGE_FAULT;
+  }
+
+  /** Step 1: a = satp.PPN × PAGESIZE, i = LEVELS − 1; the root must be in RAM (else an access fault). */
+  protected override startWalk(w: WalkState): boolean {
+    w.level = this.startLevel;
+    if (this.rootPa >= this.phys.nrFrames * 4096) {
+      w.fault = HwFaultKind.AddressSize;
+      return false;
+    }
+    w.tablePa = this.rootPa;
+    w.topMask = 511;
+    w.acc = 0;
+    return true;
+  }
+
+  override currentMode(): Mode {
+    return this.priv === Priv.U ? Mode.User : Mode.Supervisor;
+  }
+
+  override setUserMode(user: boolean): void {
+    this.priv = user ? Priv.U : Priv.S;
+  }
+
+  /**
+   * satp = the deepest MODE (or the current one, if translating), the ASID
+   * and the table, then SFENCE.VMA x0, asid (the contract: the ASID's old
+   * entries go; global ones stay).
+   */
+  override loadUserRoot(rootPfn: Pfn, asid: number): void {
+    this.loadSatp(this.bare ? this.maxMode : this.satpMode, asid, pfnToPa(rootPfn));
+    this.sfenceVma(null, asid);
+  }
+
+  /** SFENCE.VMA va, x0: the page's leaf entries of every address space, global ones too. */
+  override flushPage(vaHi: number, vaLo: number): void {
+    this.sfenceVma({ hi: vaHi, lo: vaLo }, null);
+  }
+
+  /** scause of a fault: its kind and the access. */
+  protected override walkFault(
+    rec: WalkRecord,
+    access: Access,
+    _mode: Mode,
+    _attrs: number,
+    _rights: number,
+  ): number {
+    rec.errorCode = scauseOf(rec.faultKind, access);
+    rec.outcome = rec.errorCode;
+    return rec.outcome;
+  }
+
+  /** Takes the trap: scause, stval (the faulting address), counters. TLB entries stay. */
+  protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, _vpn: Vpn): number {
+    this.pageFaults++;
+    if (rec.faultKind === HwFaultKind.AddressSize) this.faultsByCause.accessFault++;
+    else this.faultsByCause.pageFault++;
+    this.scause = rec.errorCode;
+    this.stvalHi = vaHi >>> 0;
+    this.stvalLo = vaLo >>> 0;
+    if (this.tracer !== null)
+      this.tracer({
+        type: "fault",
+        cpu: this.id,
+        vector: rec.outcome,
+        errorCode: rec.errorCode,
+        cr2Hi: this.stvalHi,
+        cr2Lo: this.stvalLo,
+        text: `${describeScause(rec.errorCode)}, stval 0x${this.stvalHi.toString(16)}${this.stvalLo.toString(16).padStart(8, "0")}`.replace(
+          /stval 0x0+(?=.)/,
+          "stval 0x",
+        ),
+      });
+    return rec.outcome;
+  }
+
+  /** the PBMT memory type is the attribute a cached translation carries */
+  override readonly attrCompareMask = 3;
+
+  override describeAttrs(attrs: number): string {
+    return `PBMT ${PBMT_NAMES[attrs & 3]}`;
+  }
+
+  override invalidationHint(vpn: Vpn, asid: number, global: boolean): string {
+    const va = `0x${this.vpnToVa(vpn).toString(16)}`;
+    return global
+      ? `SFENCE.VMA ${va}, x0 (the entry is global: a fence with an ASID keeps it), or SFENCE.VMA x0, x0`
+      : `SFENCE.VMA ${va}, ${asid} (or ${va}, x0), SFENCE.VMA x0, ${asid}, or SFENCE.VMA x0, x0 (on every hart that may cache it: a remote fence through SBI)`;
+  }
+
+  /** The virtual address of a page number of the current MODE (sign-extended from bit vaBits-1). */
+  vpnToVa(vpn: number): bigint {
+    const low = BigInt(vpn) << 12n;
+    const bits = BigInt(this.vaBits);
+    return (low >> (bits - 1n)) & 1n ? BigInt.asUintN(64, low - (1n << bits)) : low;
+  }
+
+  // =====================================================================
+  // SFENCE.VMA ("Supervisor Memory-Management Fence Instruction")
+  // =====================================================================
+
+  /**
+   * SFENCE.VMA rs1, rs2 on this hart, `null` standing for x0:
+   *
+   *   x0, x0     every entry of every address space, global ones too, and
+   *              every cached non-leaf entry;
+   *   x0, asid   every entry of that ASID except global mappings (non-leaf
+   *              cached entries of the ASID too);
+   *   va, x0     the leaf entries of the page holding va, every address
+   *              space, global ones too;
+   *   va, asid   the leaf entries of the page for that ASID, global
+   *              mappings kept.
+   *
+   * The address forms order only leaf PTEs: walk-cache entries (non-leaf
+   * PTEs) stay, so a changed pointer needs a fence with rs1 = x0. An
+   * address that is not valid under the current MODE makes the fence do
+   * nothing ("no exception is raised"). Returns TLB entries dropped. There
+   * is no broadcast: other harts are reached through SBI remote fences
+   * (IPIs), i.e. their own sfenceVma.
+   */
+  sfenceVma(rs1: { hi: number; lo: number } | null, rs2: number | null): number {
+    this.sfences++;
+    const asid = rs2 === null ? 0 : rs2 & Satp.ASID_MASK;
+    const asidText = rs2 === null ? "x0" : String(asid);
+    if (rs1 === null)
+      return rs2 === null
+        ? this.flushMatching(0, InvalidateHow.Everything, "sfence.vma x0, x0")
+        : this.flushMatching(asid, InvalidateHow.PcidNonGlobal, `sfence.vma x0, ${asidText}`);
+    const vpn = this.vpnOf(rs1.hi, rs1.lo, Access.Read);
+    if (vpn < 0) return 0;
+    this.pageInvalidations++;
+    const n = this.tlb.invalidatePage(
+      vpn as Vpn,
+      asid,
+      rs2 === null ? InvalidateHow.Everything : InvalidateHow.PcidNonGlobal,
+    );
+    if (this.tracer !== null)
+      this.tracer({
+        type: "invalidate",
+        cpu: this.id,
+        op: `sfence.vma va, ${asidText}`,
+        asid: rs2 === null ? -1 : asid,
+        asidName: this.asidName,
+        vpn: vpn as Vpn,
+        entries: n,
+      });
+    return n;
+  }
+}

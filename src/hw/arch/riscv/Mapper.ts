@@ -1,0 +1,242 @@
+/**
+ * Builds and edits Sv39/Sv48/Sv57 page tables in simulated RAM, as Linux's
+ * arch/riscv pgtable code does (pgd_alloc, __pte_alloc, set_pte_at,
+ * ptep_get_and_clear) and xv6-riscv's kernel/vm.c (walk, mappages). Pages
+ * are the Cpu's page numbers, VA[vaBits-1:12] (Cpu.ts). Pointers are plain
+ * (V and the PPN only: D, A, U are reserved in them); leaves alone decide
+ * the rights.
+ *
+ * How MapFlags become PTE bits:
+ *
+ *   (always)  V; R unless `readable: false` (an execute-only page)
+ *   writable  W (W without R is reserved: `readable: false` with it is refused)
+ *   user      U
+ *   nx        X = 0 (else X = 1)
+ *   global    G
+ *   accessed  A (default 1: A = 0 is a page fault under Svade)
+ *   dirty     D (default: = writable, as Linux's PAGE_KERNEL and its
+ *             write faults set it; D = 0 makes a store fault under Svade)
+ *   soft      RSW, bits 9:8 (0..3)
+ *
+ * plus the RISC-V-only `pbmt` (Svpbmt memory type, 0..2).
+ */
+import { assert } from "../../../base/assert.ts";
+import {
+  type Pfn,
+  type PhysAddr,
+  paToPfn,
+  pfnToPa,
+  pfnUnchecked,
+  physAddrUnchecked,
+  type Vpn,
+} from "../../../base/units.ts";
+import {
+  type EntryRef,
+  type FrameAllocator,
+  leafToChange,
+  type MapFlags,
+  type MapResult,
+  type PageTableMapper,
+} from "../../mmu/Mapper.ts";
+import type { PhysMem } from "../../PhysMem.ts";
+import { Pte, PteHi, ptePpn } from "./format.ts";
+
+/** MapFlags with RISC-V's own controls. */
+export interface RiscvMapFlags extends MapFlags {
+  /** R (default true) */
+  readable?: boolean;
+  /** Svpbmt memory type: 0 PMA, 1 NC, 2 IO */
+  pbmt?: number;
+}
+
+const TWO32 = 4294967296;
+
+export class RiscvMapper implements PageTableMapper {
+  private readonly pagesPer: number[];
+
+  constructor(
+    readonly phys: PhysMem,
+    readonly alloc: FrameAllocator,
+    /** levels of the tables: 3 (Sv39), 4 (Sv48), 5 (Sv57) */
+    readonly levels: 3 | 4 | 5 = 3,
+  ) {
+    assert(levels === 3 || levels === 4 || levels === 5, "RiscvMapper: levels");
+    this.pagesPer = Array.from({ length: levels }, (_, l) => 512 ** l);
+  }
+
+  /** Allocates and zeroes a frame for the root table. */
+  newRoot(): Pfn | -1 {
+    const pfn = this.alloc.allocFrame();
+    if (pfn !== -1) this.phys.zeroFrame(pfn);
+    return pfn;
+  }
+
+  /** VPN[level] of a page number (9 bits at every level). */
+  index(vpn: Vpn, level: number): number {
+    return Math.floor(vpn / 512 ** level) % 512;
+  }
+
+  private entryPaIn(tablePa: PhysAddr, vpn: Vpn, level: number): PhysAddr {
+    return physAddrUnchecked(tablePa + this.index(vpn, level) * 8);
+  }
+
+  private read(entryPa: PhysAddr): { hi: number; lo: number } {
+    return { lo: this.phys.read32(entryPa), hi: this.phys.read32(entryPa + 4) };
+  }
+
+  private static isPointer(lo: number): boolean {
+    return (lo & (Pte.V | Pte.R | Pte.W | Pte.X)) === Pte.V;
+  }
+
+  private static isLeaf(lo: number): boolean {
+    return (lo & Pte.V) !== 0 && (lo & (Pte.R | Pte.X)) !== 0;
+  }
+
+  /** Follows (or, with `create`, makes) the tables down to `level`; the table's address, or an error. */
+  private tableAt(
+    rootPfn: Pfn,
+    vpn: Vpn,
+    level: number,
+    create: boolean,
+  ): PhysAddr | "no-memory" | "huge-in-the-way" | "not-mapped" {
+    let tablePa = pfnToPa(rootPfn);
+    for (let l = this.levels - 1; l > level; l--) {
+      const entryPa = this.entryPaIn(tablePa, vpn, l);
+      let { hi, lo } = this.read(entryPa);
+      if ((lo & Pte.V) === 0) {
+        if (!create) return "not-mapped";
+        const t = this.alloc.allocFrame();
+        if (t === -1) return "no-memory";
+        this.phys.zeroFrame(t);
+        ({ hi, lo } = pointerPte(t));
+        this.phys.write64(entryPa, hi, lo);
+      } else if (!RiscvMapper.isPointer(lo)) return "huge-in-the-way";
+      tablePa = pfnToPa(pfnUnchecked(ptePpn(hi, lo)));
+    }
+    return tablePa;
+  }
+
+  /**
+   * Maps the page of leaf level `size` (0 = 4K, 1 = 2M megapage, 2 = 1G
+   * gigapage, 3 = 512G terapage, 4 = 256T petapage) at vpn to pfn,
+   * allocating tables. The PTE goes from invalid to valid, and still the
+   * spec asks for an SFENCE.VMA (SFENCE.VMA orders the PTE store before
+   * later implicit reads; a hart may have cached the invalid entry, unless
+   * it has Svvptc): the returned flush is not `required`, since skipping it
+   * costs at most a spurious page fault that the handler retries (Linux:
+   * update_mmu_cache fences eagerly instead). vmlab's harts cache no V = 0
+   * PTE, which the spec allows.
+   */
+  map(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: RiscvMapFlags): MapResult {
+    assert(size >= 0 && size < this.levels, "RiscvMapper.map: size");
+    if (vpn % this.pagesPer[size] !== 0 || pfn % this.pagesPer[size] !== 0)
+      return { ok: false, error: "misaligned" };
+    if (pfn < 0 || pfn >= 2 ** 44) return { ok: false, error: "bad-frame" };
+    const t = this.tableAt(rootPfn, vpn, size, true);
+    if (typeof t === "string") return { ok: false, error: t === "not-mapped" ? "no-memory" : t };
+    const leafPa = this.entryPaIn(t, vpn, size);
+    if ((this.phys.read32(leafPa) & Pte.V) !== 0)
+      return { ok: false, error: size > 0 ? "table-in-the-way" : "mapped" };
+    const p = leafPte(pfn, flags);
+    this.phys.write64(leafPa, p.hi, p.lo);
+    return { ok: true, flush: { vpn, size, required: false } };
+  }
+
+  ensureTable(rootPfn: Pfn, vpn: Vpn, level: number, _user = false): Pfn | -1 {
+    const t = this.tableAt(rootPfn, vpn, level, true);
+    return typeof t === "string" ? -1 : paToPfn(t);
+  }
+
+  /** The leaf PTE mapping vpn (a software walk: nothing written), or null. */
+  lookup(rootPfn: Pfn, vpn: Vpn): EntryRef | null {
+    let tablePa = pfnToPa(rootPfn);
+    for (let level = this.levels - 1; level >= 0; level--) {
+      const entryPa = this.entryPaIn(tablePa, vpn, level);
+      const { hi, lo } = this.read(entryPa);
+      if (RiscvMapper.isLeaf(lo)) return { level, entryPa, hi, lo };
+      if (!RiscvMapper.isPointer(lo) || level === 0) return null;
+      tablePa = pfnToPa(pfnUnchecked(ptePpn(hi, lo)));
+    }
+    return null;
+  }
+
+  entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null {
+    if (level >= this.levels) return null;
+    const t = this.tableAt(rootPfn, vpn, level, false);
+    if (typeof t === "string") return null;
+    const entryPa = this.entryPaIn(t, vpn, level);
+    return { level, entryPa, ...this.read(entryPa) };
+  }
+
+  /** Clears the leaf PTE mapping vpn. The caller must SFENCE.VMA (va, or va and the ASID unless global). */
+  unmap(rootPfn: Pfn, vpn: Vpn): MapResult {
+    const e = leafToChange(this, rootPfn, vpn, this.pagesPer);
+    if ("error" in e) return e;
+    this.phys.write64(e.entryPa, 0, 0);
+    return { ok: true, flush: { vpn, size: e.level, required: true } };
+  }
+
+  /**
+   * Changes the rights of the leaf PTE mapping vpn, frame kept, A and D kept
+   * unless given. The fence is required when anything is taken away (R, W,
+   * X, U, G or D lost, U or G gained, PBMT changed), optional when rights
+   * are only added (a stale entry then faults at most once per address).
+   */
+  protect(rootPfn: Pfn, vpn: Vpn, flags: RiscvMapFlags): MapResult {
+    const e = leafToChange(this, rootPfn, vpn, this.pagesPer);
+    if ("error" in e) return e;
+    const next = leafPte(pfnUnchecked(ptePpn(e.hi, e.lo)), {
+      ...flags,
+      accessed: flags.accessed ?? (e.lo & Pte.A) !== 0,
+      dirty: flags.dirty ?? (e.lo & Pte.D) !== 0,
+    });
+    this.phys.write64(e.entryPa, next.hi, next.lo);
+    const lost = (mask: number) => (e.lo & ~next.lo & mask) !== 0;
+    const required =
+      lost(Pte.R | Pte.W | Pte.X | Pte.D) ||
+      ((e.lo ^ next.lo) & (Pte.U | Pte.G)) !== 0 ||
+      ((e.hi ^ next.hi) & PteHi.PBMT_MASK) !== 0;
+    return { ok: true, flush: { vpn, size: e.level, required } };
+  }
+
+  /** Writes a raw PTE at `level` for vpn (tests of stale entries, reserved encodings). */
+  setEntryRaw(rootPfn: Pfn, vpn: Vpn, level: number, hi: number, lo: number): boolean {
+    const e = this.entryAt(rootPfn, vpn, level);
+    if (e === null) return false;
+    this.phys.write64(e.entryPa, hi >>> 0, lo >>> 0);
+    return true;
+  }
+}
+
+/** A pointer PTE to the table in frame t (V only: R = W = X = 0). */
+export function pointerPte(t: number): { hi: number; lo: number } {
+  return { hi: Math.floor(t / 4194304), lo: ((t % 4194304) * 1024 + Pte.V) >>> 0 };
+}
+
+/** A leaf PTE for a frame: halves ready to store. */
+export function leafPte(pfn: number, f: RiscvMapFlags): { hi: number; lo: number } {
+  const readable = f.readable ?? true;
+  assert(readable || !f.writable, "leafPte: W without R is reserved");
+  let lo = (pfn % 4194304) * 1024 + Pte.V;
+  let hi = Math.floor(pfn / 4194304);
+  if (readable) lo += Pte.R;
+  if (f.writable) lo += Pte.W;
+  if (!f.nx) lo += Pte.X;
+  if (f.user) lo += Pte.U;
+  if (f.global) lo += Pte.G;
+  if (f.accessed ?? true) lo += Pte.A;
+  if (f.dirty ?? f.writable ?? false) lo += Pte.D;
+  if (f.soft) lo += (f.soft & 3) << Pte.RSW_SHIFT;
+  if (f.pbmt) hi += (f.pbmt & 3) * 2 ** PteHi.PBMT_SHIFT;
+  return { hi: hi >>> 0, lo: lo >>> 0 };
+}
+
+/** The virtual-address halves of a page number of a `vaBits` MODE (sign-extended from bit vaBits-1). */
+export function vpnHalves(vpn: number, vaBits: 39 | 48 | 57): { hi: number; lo: number } {
+  const hiBits = Math.floor(vpn / 1048576); // VA[vaBits-1:32]
+  const signBit = 2 ** (vaBits - 33);
+  const hi = hiBits >= signBit ? hiBits + (TWO32 - 2 * signBit) : hiBits;
+  return { hi: hi >>> 0, lo: ((vpn % 1048576) * 4096) >>> 0 };
+}
+
+export { BumpFrames } from "../../mmu/Mapper.ts";
