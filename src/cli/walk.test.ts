@@ -157,11 +157,12 @@ describe("vmlab tour", () => {
       "Can the kernel run code from a user page on arm64?",
       "On arm64, is the kernel half copied into every process's page tables?",
       "How does arm64 keep TLBs right: ASIDs instead of PCIDs, broadcasts instead of IPIs?",
+      "Who are processes 0, 1 and 2, and why can a kernel thread not touch user space?",
     ]) {
       expect(r.stdout).toContain(q);
     }
     const verdicts = [...r.stdout.matchAll(/-> (\d+) of (\d+) expectations hold/g)];
-    expect(verdicts.length).toBe(14);
+    expect(verdicts.length).toBe(15);
     for (const v of verdicts) expect(v[1]).toBe(v[2]);
   });
 });

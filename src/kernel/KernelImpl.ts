@@ -182,7 +182,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   /** A kernel thread: no user address space. */
   kthread(comm: string): Task {
-    return sched.newTask(this, comm, true);
+    return sched.newKthread(this, comm);
   }
 
   /** The CPU a task is current on, or -1. */

@@ -10,23 +10,48 @@ import { Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { Task } from "./task.ts";
 
-export function newTask(k: KernelCore, comm: string, kthread: boolean): Task {
+/** pid 1 (init, the ancestor of user processes) and pid 2 (kthreadd, the parent of kernel threads) */
+export const INIT_PID = 1;
+export const KTHREADD_PID = 2;
+
+/** A task with the next pid (alloc_pid), a child of `ppid`. */
+export function newTask(k: KernelCore, comm: string, kthread: boolean, ppid = -1): Task {
   const t = new Task(k.nextPid++, comm, kthread);
+  t.ppid = ppid;
   k.tasks.push(t);
   return t;
 }
 
-function newKworker(k: KernelCore, cpu: number): Task {
-  return newTask(k, `kworker/${cpu}:${k.kworkerSerial[cpu]++}`, true);
+/** A kernel thread (kthread_create): kthreadd's child. */
+export function newKthread(k: KernelCore, comm: string): Task {
+  return newTask(k, comm, true, KTHREADD_PID);
 }
 
-/** sched_init and rest_init: the idle task (pid 0), init, kthreadd, one kworker per CPU as the context of kernel statements. */
+function newKworker(k: KernelCore, cpu: number): Task {
+  return newKthread(k, `kworker/${cpu}:${k.kworkerSerial[cpu]++}`);
+}
+
+/**
+ * sched_init, rest_init and smp_init: the boot task becomes CPU 0's idle
+ * task, swapper/0, pid 0; rest_init creates pid 1 (kernel_init, which
+ * becomes init and the ancestor of every user process) and pid 2
+ * (kthreadd, which creates every other kernel thread); each other CPU's
+ * idle task, swapper/N (fork_idle), has pid 0 too. Then one kworker per CPU,
+ * the context of the scenario's kernel statements. (Linux's init execs
+ * /sbin/init and has an mm; vmlab's stays a kernel thread, as kernel_init
+ * is before that exec.)
+ */
 export function schedInit(k: KernelCore): void {
-  const idle = newTask(k, "swapper/0", true);
-  newTask(k, "init", true);
-  newTask(k, "kthreadd", true);
+  const idle = newTask(k, "swapper/0", true, 0);
+  const init = newTask(k, "init", true, 0);
+  const kthreadd = newTask(k, "kthreadd", true, 0);
+  assert(idle.pid === 0 && init.pid === INIT_PID && kthreadd.pid === KTHREADD_PID, "boot: pids 0, 1, 2");
+  for (let c = 1; c < k.config.cpus; c++) {
+    const t = new Task(0, `swapper/${c}`, true);
+    t.ppid = 0;
+    k.tasks.push(t);
+  }
   for (let c = 0; c < k.config.cpus; c++) k.current[c] = newKworker(k, c);
-  assert(idle.pid === 0, "boot: idle pid");
 }
 
 /** The task kernel code on `cpu` runs for; a fresh kworker if the last one died. */
@@ -58,7 +83,8 @@ export function liveMms(k: KernelCore): MmStruct[] {
 export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: number): Task | null {
   const mm = k.userMm.newMm();
   if (mm === null) return null;
-  const t = newTask(k, comm, false);
+  // a process exec'd by a child of init
+  const t = newTask(k, comm, false, INIT_PID);
   t.uid = uid;
   t.rlimitStack = rlimitStack;
   t.mm = mm;

@@ -32,7 +32,7 @@ export interface TaskHandle {
  */
 export class Task implements TaskHandle {
   alive = true;
-  /** the pid of the task that forked it (a thread: its process's parent); -1 when outside the model (spawned, boot) */
+  /** the parent's pid: the task that forked it (a thread: its process's parent), init for a spawned process, kthreadd for a kernel thread, 0 for pids 0, 1, 2 */
   ppid = -1;
   /** why it died: "oops", "SIGSEGV", "exit", ... */
   exitReason = "";

@@ -42,6 +42,14 @@ const VM_FLAGS: [number, string, string][] = [
 
 // ---- tasks ----
 
+/** active_mm: the task's own mm, else (a kernel thread current on a CPU) the mm that CPU has loaded. */
+function activeMm(k: KernelCore, t: Task): number | null {
+  if (t.mm !== null) return t.alive ? t.mm.ctxId : null;
+  const cpu = cpuOf(k, t);
+  if (cpu < 0) return null;
+  return k.tlbMgr.states[cpu].loadedMm?.ctxId ?? null;
+}
+
 export function taskInfo(k: KernelCore, t: Task): TaskInfo {
   return {
     pid: t.pid,
@@ -54,6 +62,8 @@ export function taskInfo(k: KernelCore, t: Task): TaskInfo {
     cpu: cpuOf(k, t),
     hasMm: t.mm !== null,
     mmId: t.mm === null ? null : t.mm.ctxId,
+    activeMmId: activeMm(k, t),
+    state: !t.alive ? "X" : t.comm.startsWith("swapper/") && t.pid === 0 ? "I" : cpuOf(k, t) >= 0 ? "R" : "S",
     minFlt: t.minFlt,
     majFlt: t.majFlt,
     signal: t.signal,

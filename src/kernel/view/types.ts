@@ -32,6 +32,14 @@ export interface TaskInfo {
   hasMm: boolean;
   /** its address space's id (mm->context.ctx_id; threads share it), or null */
   mmId: number | null;
+  /**
+   * active_mm: the address space whose tables it runs on: its own, or for a
+   * kernel thread current on a CPU the one that CPU has loaded (lazy TLB);
+   * null when none (init_mm)
+   */
+  activeMmId: number | null;
+  /** R (current on a CPU), S (not running), X (dead), I (an idle task) */
+  state: "R" | "S" | "X" | "I";
   minFlt: number;
   majFlt: number;
   /** the last signal delivered, its si_code and si_addr ("none", "none", 0 before any) */

@@ -243,6 +243,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       si_addr: (t, v) => v.task(t).siAddr,
       alive: (t, v) => (v.task(t).alive ? 1n : 0n),
       pid: (t, v) => BigInt(v.task(t).pid),
+      ppid: (t, v) => BigInt(v.task(t).ppid),
+      has_mm: (t, v) => (v.task(t).hasMm ? 1n : 0n),
     };
     const g = getters[field];
     if (!g) c.fail(`unknown process metric '${field}' (${Object.keys(getters).join(", ")})`, pos);

@@ -12,10 +12,11 @@ import {
   formatSlabinfo,
 } from "../../../kernel/view/proc.ts";
 import { formatMappings, formatMaps, formatSmaps, formatWalk } from "../../../kernel/view/procfs.ts";
+import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
 
-const SHOW_WHAT = ["layout", "buddyinfo", "slabinfo", "meminfo", "frames", "stats", "vmstat", "tlb"];
+const SHOW_WHAT = ["layout", "buddyinfo", "slabinfo", "meminfo", "frames", "stats", "vmstat", "tlb", "tasks"];
 
 export function show(c: CompileContext, s: Stmt): Run {
   const first = s.words[0];
@@ -36,6 +37,9 @@ export function show(c: CompileContext, s: Stmt): Run {
     switch (what) {
       case "layout":
         rt.out.push(...formatLayout(v.layout()));
+        return;
+      case "tasks":
+        rt.out.push(...formatTasks(v.tasks()));
         return;
       case "buddyinfo":
         rt.out.push(...formatBuddyinfo(v.buddyinfo()));
@@ -82,10 +86,21 @@ export function show(c: CompileContext, s: Stmt): Run {
 
 function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   const w = s.words[1];
-  if (w?.kind !== "arg" || w.ident === null || !["maps", "smaps", "pagetable"].includes(w.ident)) {
-    c.fail(`show ${name} maps|smaps|pagetable [ADDR]`, w?.pos ?? pos);
+  if (w?.kind !== "arg" || w.ident === null || !["maps", "smaps", "pagetable", "task"].includes(w.ident)) {
+    c.fail(`show ${name} maps|smaps|pagetable [ADDR]|task`, w?.pos ?? pos);
   }
   const what = w.ident;
+  if (what === "task") {
+    if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} task'`, s.words[2].pos);
+    return (rt) => {
+      const t = rt.procs.get(name)!;
+      const v = rt.view;
+      const info = v.task(t);
+      rt.out.push(
+        ...formatTask(info, info.alive ? v.mm(t) : null, info.alive && info.hasMm ? v.vmas(t) : []),
+      );
+    };
+  }
   if (c.procs.get(name) === "kthread")
     c.fail(`'${name}' is a kernel thread: it has no user address space`, pos);
   let addr: AddrExpr | null = null;

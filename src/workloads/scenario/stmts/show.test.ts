@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../session.ts";
+
+describe("tasks: pids 0, 1 and 2, show tasks, show P task", () => {
+  const src =
+    "machine ram=64M cpus=2\nspawn A\nA: a = mmap 8K\nA: write a\nA: thread T\nswitch T cpu=1\nkthread K\nswitch K cpu=1\nA: fork B\nshow tasks\nshow A task\nshow K task\nexpect A.ppid == 1\nexpect K.ppid == 2\nexpect B.ppid == A.pid\nexpect T.ppid == 1\nexpect K.has_mm == 0\nexpect A.has_mm == 1\n";
+
+  it("boots swapper (pid 0 on every CPU), init (1) and kthreadd (2); spawn is init's child, kthread kthreadd's", () => {
+    const r = runScenario(src, { checkInvariants: true });
+    expect(r.failed).toBe(0);
+    const rows = r.statements[9].output.map((l) => l.trim().split(/\s+/));
+    expect(rows[0]).toEqual(["PID", "PPID", "S", "MM", "ACTIVE_MM", "CPU", "NAME"]);
+    const byName = new Map(rows.slice(1).map((c) => [c[6], c]));
+    expect(byName.get("[swapper/0]")?.slice(0, 3)).toEqual(["0", "0", "I"]);
+    expect(byName.get("[swapper/1]")?.slice(0, 3)).toEqual(["0", "0", "I"]);
+    expect(byName.get("[init]")?.slice(0, 2)).toEqual(["1", "0"]);
+    expect(byName.get("[kthreadd]")?.slice(0, 2)).toEqual(["2", "0"]);
+    // A runs on CPU 0 with its own mm; the thread shares it; K borrows it on CPU 1 (lazy TLB)
+    const a = byName.get("A")!;
+    expect(a.slice(1, 6)).toEqual(["1", "R", a[3], a[3], "0"]);
+    expect(byName.get("T")?.[3]).toBe(a[3]);
+    expect(byName.get("[K]")?.slice(1, 6)).toEqual(["2", "R", "-", a[3], "1"]);
+    expect(byName.get("B")?.[1]).toBe(a[0]);
+    expect(byName.get("B")?.[3]).not.toBe(a[3]);
+  });
+
+  it("show P task: task_struct -> mm_struct -> VMAs; a kernel thread has mm = NULL and a borrowed active_mm", () => {
+    const r = runScenario(src);
+    const a = r.statements[10].output;
+    expect(a[0]).toMatch(/^task_struct: pid \d+, ppid 1, comm A, state R, current on CPU 0$/);
+    expect(a[2]).toMatch(
+      /mm_struct mm#\d+: pgd pfn 0x[0-9a-f]+, map_count 2, total_vm \d+ pages, mm_users 2, mm_cpumask \{0,1\}/,
+    );
+    expect(a.filter((l) => l.includes("vm_area_struct"))).toHaveLength(2);
+    const k = r.statements[11].output;
+    expect(k[1]).toMatch(/mm = NULL \(no user address space\), active_mm = mm#\d+ \(borrowed: lazy TLB\)/);
+  });
+});
