@@ -3,8 +3,8 @@ import {
   type Pfn,
   type PhysAddr,
   pfnToPa,
-  physAddrUnchecked,
   pfnUnchecked,
+  physAddrUnchecked,
   type Vpn,
 } from "../../../base/units.ts";
 import {
