@@ -1,3 +1,4 @@
+import { assert } from "../../../base/assert.ts";
 import { InputError } from "../../../base/errors.ts";
 import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
@@ -66,13 +67,14 @@ export class I386Cpu extends Mmu {
   // ---- architectural registers ----
   /** CPL: 0 (kernel) or 3 (user) */
   cpl = 0;
+  // CR0.WP, CR4.PSE and EFER.NXE start as Linux sets them (as ../x86_64/Cpu.ts does)
   cr0Wp = true;
-  cr4Pse = false;
+  cr4Pse = true;
   cr4Pge = false;
   cr4Smep = false;
   cr4Smap = false;
   /** IA32_EFER.NXE (it has no effect on 32-bit paging) */
-  eferNxe = false;
+  eferNxe = true;
   rflagsAc = false;
   /** CR3 as last loaded (32 bits) */
   cr3 = 0;
@@ -174,9 +176,12 @@ export class I386Cpu extends Mmu {
     return true;
   }
 
-  /** MOV to CR3 (no PCIDs: the table's address is the value). */
+  /** MOV to CR3 (no PCIDs: the table's address is the value); a PDPT the MOV refuses is a model bug. */
   override loadUserRoot(rootPfn: Pfn, _asid: number): void {
-    this.movToCr3(pfnToPa(rootPfn));
+    assert(
+      this.movToCr3(pfnToPa(rootPfn)) === Outcome.OK,
+      "loadUserRoot: MOV to CR3 #GP (a reserved bit in a PDPTE)",
+    );
   }
 
   /** INVLPG. */

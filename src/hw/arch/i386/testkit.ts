@@ -7,7 +7,7 @@ import { type Pfn, pfnToPa } from "../../../base/units.ts";
 import { BumpFrames, I386Mapper } from "./Mapper.ts";
 import { I386Machine, type I386MachineConfig } from "./machine.ts";
 
-/** A machine (default 256 MiB, 32-bit paging with CR4.PSE = 1) whose CPUs run on one fresh table. */
+/** A machine (default 256 MiB, 32-bit paging) whose CPUs run on one fresh table, CR4.PSE = 1. */
 export function bareI386(config: Partial<I386MachineConfig> = {}) {
   const m = new I386Machine({ ramBytes: 256 << 20, ...config });
   const frames = new BumpFrames(256, m.phys.nrFrames);

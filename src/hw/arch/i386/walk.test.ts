@@ -131,6 +131,7 @@ describe("PAE paging (§4.4)", () => {
 
   it("reserved bits: 62..M in every entry, 20..13 of a 2 MiB PDE, XD without EFER.NXE", () => {
     const { cpu, mapper, root } = bareI386({ pae: true });
+    cpu.setNxe(false);
     mapper.map(root, vpn(0x40_0000), toPfn(0x1234), 0, { writable: true, user: true });
     mapper.map(root, vpn(0x80_0000), toPfn(0x2400), 1, { writable: true, user: true });
     const pte = mapper.lookup(root, vpn(0x40_0000))!;
@@ -287,6 +288,53 @@ describe("TLB and invalidation (§4.10)", () => {
       expect(cpu.translate(0, 0x40_0000, W)).toBe(Outcome.PF);
       expect(cpu.errorCode).toBe(0x03);
       expect(reports.length).toBe(1);
+    }
+  });
+});
+
+describe("as the generic code sees it", () => {
+  it("the registry builds i386 and i386-pae machines and mappers; loadUserRoot, flushPage, setUserMode", async () => {
+    const { hwArch } = await import("../index.ts");
+    const { BumpFrames } = await import("./Mapper.ts");
+    for (const [name, large] of [
+      ["i386", 4 << 20],
+      ["i386-pae", 2 << 20],
+    ] as const) {
+      const arch = hwArch(name);
+      const m = arch.machine({ ramBytes: 64 << 20 });
+      const mapper = arch.mapper(m.phys, new BumpFrames(16, m.phys.nrFrames));
+      const root = mapper.newRoot() as Pfn;
+      expect(mapper.map(root, vpn(large), toPfn(large / 4096), 1, { user: true }).ok, name).toBe(true);
+      const cpu = m.cpus[0];
+      cpu.loadUserRoot(root, 5);
+      cpu.setUserMode(true);
+      expect(cpu.translate(0, large + 0x1234, R), name).toBe(0);
+      expect(cpu.pa).toBe(large + 0x1234);
+      expect(cpu.tlb.levels[0].arrays.some((a) => a.name.includes("L1"))).toBe(true);
+      mapper.unmap(root, vpn(large));
+      expect(cpu.translate(0, large, R)).toBe(0); // stale until flushed
+      cpu.flushPage(0, large);
+      expect(cpu.translate(0, large, R)).toBe(Outcome.PF);
+    }
+  });
+
+  it("a PDPT the MOV to CR3 refuses is a model bug for loadUserRoot", () => {
+    const { cpu, m, mapper } = bareI386({ pae: true });
+    const root = mapper.newRoot() as Pfn;
+    m.phys.write32(pfnToPa(root) + 8, m.phys.read32(pfnToPa(root) + 8) | 2);
+    expect(() => cpu.loadUserRoot(root, 0)).toThrow(/loadUserRoot: MOV to CR3 #GP/);
+  });
+
+  it("x86-64 TLB presets hold 4 MiB (32-bit) or 2 MiB (PAE) pages in their large-page arrays", () => {
+    for (const pae of [false, true]) {
+      const { cpu, mapper, root } = bareI386({ pae, tlb: "skylake" });
+      const big = pae ? 0x20_0000 : 0x40_0000;
+      mapper.map(root, vpn(big), toPfn(big / 4096), 1, {});
+      cpu.translate(0, big, R);
+      const l1 = cpu.tlb.levels[0].arrays;
+      const held = l1.filter((a) => a.occupancy() > 0).map((a) => a.sizeMask);
+      expect(held).toEqual([2]); // the large-page array, size code 1
+      expect(l1.some((a) => (a.sizeMask & 4) !== 0)).toBe(false); // no 1G arrays
     }
   });
 });
