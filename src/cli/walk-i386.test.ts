@@ -47,7 +47,12 @@ describe("vmlab walk, arch i386 (32-bit paging)", () => {
   });
 
   it("reports #PF with the error code and CR2: rights, WP, SMAP/AC, SMEP, not present", () => {
-    // SMAP: a CPL 0 read of a user page faults, unless RFLAGS.AC
+    // SMAP: a CPL 0 read of a user page faults, unless RFLAGS.AC (registers may be hex strings too)
+    expect(
+      walk(["--va", "0x400abc", "--cpl", "0"], variant(I386, { regs: { "rflags.ac": "0x1" } })),
+    ).toMatchObject({
+      ok: true,
+    });
     expect(walk(["--va", "0x400abc", "--cpl", "0"], I386)).toMatchObject({
       ok: false,
       fault: "#PF",
@@ -175,6 +180,8 @@ describe("vmlab walk, i386 errors", () => {
         /img\.json:2:22: regs\.cr4\.pse: must be 0 or 1, not 2/,
       ],
       ['{"arch": "i386", "regs": {"cr4.pke": 1}, "cr3": 0}', /unknown register 'cr4\.pke'/],
+      ['{"arch": "i386", "regs": {"cr0.wp": "0x2"}, "cr3": 0}', /regs\.cr0\.wp: must be 0 or 1, not "0x2"/],
+      ['{"arch": "i386", "regs": {"cr0.wp": -1}, "cr3": 0}', /regs\.cr0\.wp: must be 0 or 1, not -1/],
       ['{"arch": "i386-pae", "cr3": "0x1000", "ttbr0_el1": 0}', /img\.json:1:\d+: ttbr0_el1: unknown key/],
       ['{"arch": "i386"}', /cr3: is missing/],
       ['{"arch": "i386", "cr3": "0x100000000"}', /cr3: CR3 is a 32-bit register/],

@@ -6,7 +6,7 @@
  * and CR2, or `#GP` when loading CR3 faulted on a PDPTE, SDM Vol. 3A §4.4.1).
  */
 import { InputError } from "../../../base/errors.ts";
-import { hexNum } from "../../../base/u64.ts";
+import { hexNum, parseU64 } from "../../../base/u64.ts";
 import { type Access, accessName, Mode } from "../../access.ts";
 import type { CheckedImage, ImageFields, WalkImageDriver, WalkSession } from "../../mmu/walkImage.ts";
 import { describeErrorCode, errorCodeNames } from "../x86_64/fault.ts";
@@ -68,10 +68,12 @@ function check(f: ImageFields, bad: (path: string, msg: string) => never): Check
   if (cr3 > 0xffffffffn)
     bad("cr3", `CR3 is a 32-bit register without IA-32e mode, not 0x${cr3.toString(16)}`);
   const regs = Object.fromEntries(I386_REG_NAMES.map((r) => [r, false])) as Record<RegName, boolean>;
+  // each register is one bit: 0 or 1, as an integer, a hex or decimal string, or a boolean
   for (const [k, v] of Object.entries(f.regs)) {
-    if (v !== 0 && v !== 1 && v !== true && v !== false)
+    const n = typeof v === "string" ? parseU64(v) : typeof v === "boolean" ? BigInt(v) : v;
+    if (n !== 0 && n !== 1 && n !== 0n && n !== 1n)
       bad(`regs.${k}`, `must be 0 or 1, not ${JSON.stringify(v)}`);
-    regs[k as RegName] = v === 1 || v === true;
+    regs[k as RegName] = n === 1 || n === 1n;
   }
   const img: I386Image = { pae, cr3: Number(cr3), maxPhyAddr, regs };
   return {
