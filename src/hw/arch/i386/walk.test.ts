@@ -338,3 +338,29 @@ describe("as the generic code sees it", () => {
     }
   });
 });
+
+describe("trace events", () => {
+  it("name the fault in the SDM's words, and the invalidations", () => {
+    const { cpu, mapper, root } = bareI386({ pae: true });
+    mapper.map(root, vpn(0x1000), toPfn(0x42), 0, {});
+    const events: string[] = [];
+    cpu.tracer = (e) => {
+      if (e.type === "fault") events.push(e.text);
+      else if (e.type === "invalidate") events.push(`${e.op} ${e.asidName} ${e.asid} vpn ${e.vpn}`);
+      else if (e.type === "walk-step") events.push(`${e.levelName}[${e.index}]`);
+    };
+    cpu.cpl = 3;
+    cpu.translate(0, 0x1234, W);
+    cpu.invlpg(0x1000);
+    cpu.movToCr3(pfnToPa(root));
+    cpu.translate(1, 0, R);
+    expect(events).toEqual([
+      "PD[0]",
+      "PT[1]",
+      "#PF error_code 0x7 (P|WR|US: permissions violation) CR2 0x1234",
+      "invlpg PCID 0 vpn 1",
+      "mov-cr3 PCID 0 vpn -1",
+      "#GP(0): 0x100000000 is not a 32-bit address",
+    ]);
+  });
+});
