@@ -14,6 +14,9 @@ import type { PhysMem } from "../PhysMem.ts";
 import { ARM64_WALK_IMAGE } from "./arm64/image.ts";
 import { Arm64Mapper } from "./arm64/Mapper.ts";
 import { Arm64Machine } from "./arm64/machine.ts";
+import { I386_WALK_IMAGE } from "./i386/image.ts";
+import { I386Mapper } from "./i386/Mapper.ts";
+import { I386Machine } from "./i386/machine.ts";
 import { RISCV_WALK_IMAGE } from "./riscv/image.ts";
 import { RiscvMapper } from "./riscv/Mapper.ts";
 import { RiscvMachine } from "./riscv/machine.ts";
@@ -71,6 +74,18 @@ export const HW_ARCHES: Readonly<Record<string, HwArchEntry>> = {
   "riscv-sv39": riscv(39),
   "riscv-sv48": riscv(48),
   "riscv-sv57": riscv(57),
+  i386: {
+    name: "i386",
+    summary: "32-bit x86, 32-bit paging (4-byte entries, 4 KiB and 4 MiB pages with PSE-36)",
+    machine: (c) => new I386Machine({ ...c, pae: false }),
+    mapper: (phys, alloc) => new I386Mapper(phys, false, alloc, 36),
+  },
+  "i386-pae": {
+    name: "i386-pae",
+    summary: "32-bit x86, PAE paging (PDPTE registers, 8-byte entries, 2 MiB pages, XD)",
+    machine: (c) => new I386Machine({ ...c, pae: true }),
+    mapper: (phys, alloc) => new I386Mapper(phys, true, alloc, 36),
+  },
   teaching: {
     name: "teaching",
     summary: "OSTEP's two-level teaching format (32-byte pages, 15-bit addresses, 4 KiB of RAM)",
@@ -89,7 +104,12 @@ export function hwArch(name: string, allowed: readonly string[] = Object.keys(HW
 }
 
 /** The `vmlab walk` image drivers, one per family of `arch` values. */
-const WALK_IMAGES: readonly WalkImageDriver[] = [X86_WALK_IMAGE, ARM64_WALK_IMAGE, RISCV_WALK_IMAGE];
+const WALK_IMAGES: readonly WalkImageDriver[] = [
+  X86_WALK_IMAGE,
+  ARM64_WALK_IMAGE,
+  I386_WALK_IMAGE,
+  RISCV_WALK_IMAGE,
+];
 
 export function walkImageArches(): readonly WalkImageDriver[] {
   return WALK_IMAGES;
