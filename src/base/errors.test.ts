@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { excerpt, InputError } from "./errors.ts";
+import { excerpt, InputError, tidyMessage } from "./errors.ts";
 
 describe("excerpt", () => {
   it("keeps short text as it is", () => {
@@ -19,5 +19,14 @@ describe("excerpt", () => {
 describe("InputError.format", () => {
   it("puts FILE:LINE:COL first", () => {
     expect(new InputError("bad", { file: "f", line: 2, col: 3 }).format()).toBe("f:2:3: bad");
+  });
+});
+
+describe("tidyMessage", () => {
+  it("cuts long quoted pieces and escapes control characters", () => {
+    expect(tidyMessage(`unknown statement '${"q".repeat(100)}' at 'x'`)).toBe(
+      `unknown statement '${"q".repeat(40)}…' at 'x'`,
+    );
+    expect(tidyMessage("bad 'a\u001bb'\nnext\tline")).toBe("bad 'a\\u001bb'\nnext\\tline");
   });
 });

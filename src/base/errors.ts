@@ -54,3 +54,15 @@ export function excerpt(text: string, max = 40): string {
   }
   return out;
 }
+
+/**
+ * A message fit to print: every '…'-quoted piece longer than `max` cut to an
+ * excerpt, and control characters (but newlines) escaped.
+ */
+export function tidyMessage(msg: string, max = 40): string {
+  return msg
+    .replace(/'([^'\n]*)'/g, (whole, inner: string) =>
+      inner.length > max ? `'${excerpt(inner, max)}'` : whole,
+    )
+    .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => excerpt(ch));
+}

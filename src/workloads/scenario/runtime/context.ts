@@ -17,7 +17,7 @@
  * kernel/view/KernelView.ts: plain data, never a live kernel object).
  */
 import { assert } from "../../../base/assert.ts";
-import { InputError } from "../../../base/errors.ts";
+import { InputError, tidyMessage } from "../../../base/errors.ts";
 import { Rng } from "../../../base/rng.ts";
 import type { FileHandle, Kernel, TaskHandle } from "../../../kernel/Kernel.ts";
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
@@ -101,7 +101,7 @@ export class CompileContext {
   constructor(readonly file: string) {}
 
   fail(msg: string, pos: Pos): never {
-    throw new InputError(msg, { file: this.file, ...pos });
+    throw new InputError(tidyMessage(msg), { file: this.file, ...pos });
   }
 
   // ---- words ----
