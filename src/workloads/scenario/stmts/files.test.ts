@@ -21,6 +21,9 @@ describe("file NAME size=...", () => {
     expect(error("machine ram=64M\nfile big size=65M fs=tmpfs\n")).toMatch(
       /^s\.vm:2:15: size=65M: a tmpfs file lives in RAM whole, and this machine has 64 MiB/,
     );
+    expect(error("machine ram=64G\nfile big size=8G cached\n")).toMatch(
+      /^s\.vm:2:15: a cached file fills a page per 4K at once; vmlab caps one statement at 1,000,000 pages/,
+    );
     expect(performance.now() - t0).toBeLessThan(5000);
   });
 

@@ -1,6 +1,6 @@
 /** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]`: a file of deterministic contents. */
 import type { Stmt } from "../lang/ast.ts";
-import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
+import { argWords, type CompileContext, MAX_TOUCHES, type Run } from "../runtime/context.ts";
 import { mib } from "../runtime/format.ts";
 
 export function file(c: CompileContext, s: Stmt): Run {
@@ -46,6 +46,12 @@ export function file(c: CompileContext, s: Stmt): Run {
         fs === "tmpfs"
           ? `${sizeText}: a tmpfs file lives in RAM whole, and this machine has ${mib(ram)}`
           : `${sizeText}: a cached file is read into RAM whole, and this machine has ${mib(ram)} (without 'cached', pages are read on demand)`,
+        sizeW.valuePos,
+      );
+    // filling the cache is a touch per page: the statement cap applies
+    if ((cached || fs === "tmpfs") && size > BigInt(MAX_TOUCHES) * 4096n)
+      c.fail(
+        `a ${fs === "tmpfs" ? "tmpfs" : "cached"} file fills a page per 4K at once; vmlab caps one statement at 1,000,000 pages`,
         sizeW.valuePos,
       );
     rt.files.set(name, rt.kernel.createFile(name, Number(size), fs, cached));
