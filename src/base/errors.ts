@@ -60,9 +60,10 @@ export function excerpt(text: string, max = 40): string {
  * excerpt, and control characters (but newlines) escaped.
  */
 export function tidyMessage(msg: string, max = 40): string {
-  return msg
-    .replace(/'([^'\n]*)'/g, (whole, inner: string) =>
-      inner.length > max ? `'${excerpt(inner, max)}'` : whole,
-    )
-    .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => excerpt(ch));
+  const cut = msg.replace(/'([^'\n]*)'/g, (whole, inner: string) =>
+    inner.length > max ? `'${excerpt(inner, max)}'` : whole,
+  );
+  let out = "";
+  for (const ch of cut) out += ch === "\n" ? ch : excerpt(ch);
+  return out;
 }
