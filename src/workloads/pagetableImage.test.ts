@@ -36,6 +36,13 @@ describe("parseImage on hostile input", () => {
     expect(msg).toMatch(/cr3: must be a 64-bit hex string like "0x1000", not "z{40}…"$/);
   });
 
+  it("quotes a huge or control-character key only as a short escaped excerpt", () => {
+    const msg = error(`${head}, "${"k".repeat(1_000_000)}\\u001b": 1}`);
+    expect(msg.length).toBeLessThan(300);
+    expect(msg).toMatch(/unknown key 'k{40}…'/);
+    expect(error(`${head}, "a\\u001bb": 1}`)).toMatch(/^img\.json:1:\d+: a\\u001bb: unknown key 'a\\u001bb'/);
+  });
+
   it("decodes hex with whitespace between digits, and places a bad digit", () => {
     const img = parseImage(`${head}, "memory": [{"pa": "0x1000", "hex": "67 20 00 00\\n00000000"}]}`);
     const r = img.session.walk(0n, 1 as never, "0", "read");

@@ -36,7 +36,8 @@ export const MAX_IMAGE_FRAMES = 8192;
 export function parseImage(text: string, file?: string): PageTableImage {
   const doc = parseJsonLocated(text, file);
   const bad = (path: string, msg: string): never => {
-    throw new InputError(path ? `${path}: ${msg}` : msg, { file, ...doc.where(path) });
+    // a path holds the image's keys: quoted as a short escaped excerpt, as values are
+    throw new InputError(path ? `${excerpt(path, 60)}: ${msg}` : msg, { file, ...doc.where(path) });
   };
   const root = doc.value;
   if (typeof root !== "object" || root === null || Array.isArray(root))
