@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { InputError } from "../base/errors.ts";
 import { parseU64 } from "../base/u64.ts";
 import { parseAccess } from "../hw/access.ts";
@@ -62,7 +62,15 @@ function readImage(file: string): string {
   } catch (e) {
     return fail(e);
   }
+  const tooLarge = () =>
+    new InputError(
+      `the image is larger than ${MAX_IMAGE_BYTES / 1024 / 1024} MiB, the most vmlab walk reads (docs/walk-image.md, "Limits")`,
+      { file },
+    );
   try {
+    // a regular file says its size: refused before a byte is read
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size > MAX_IMAGE_BYTES) throw tooLarge();
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -75,11 +83,7 @@ function readImage(file: string): string {
       }
       if (n === 0) break;
       total += n;
-      if (total > MAX_IMAGE_BYTES)
-        throw new InputError(
-          `the image is larger than ${MAX_IMAGE_BYTES / 1024 / 1024} MiB, the most vmlab walk reads (docs/walk-image.md, "Limits")`,
-          { file },
-        );
+      if (total > MAX_IMAGE_BYTES) throw tooLarge();
       chunks.push(buf.subarray(0, n));
     }
     return Buffer.concat(chunks, total).toString("utf8");
