@@ -19,6 +19,9 @@ describe("parseJsonLocated", () => {
     expect(d.where("a[1]")).toEqual({ line: 2, col: 12 });
     expect(d.where("b.c")).toEqual({ line: 3, col: 14 });
     expect(d.where("nowhere")).toEqual({ line: 1, col: 1 });
+    // a missing key: the object it is missing from
+    expect(d.where("b.missing")).toEqual({ line: 3, col: 8 });
+    expect(d.where("a[7]")).toEqual({ line: 2, col: 8 });
   });
 
   it("refuses nesting deeper than the cap with a located error, not a stack overflow", () => {

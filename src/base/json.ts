@@ -14,7 +14,11 @@ import { excerpt, InputError } from "./errors.ts";
  */
 export interface Located {
   value: unknown;
-  /** position of the value at a path such as `memory[2].hex`, or of the root */
+  /**
+   * position of the value at a path such as `memory[2].hex`; for a path
+   * that is not there, of the deepest value on the way to it (so a missing
+   * key points at the object that lacks it)
+   */
   where(path: string): { line: number; col: number };
 }
 
@@ -104,7 +108,12 @@ function parse(
   };
   const value = (path: string, depth: number): unknown => {
     ws();
-    if (path === want) found = i;
+    // the value at `want`, or else the deepest value on the way to it (the object a missing key is missing from)
+    if (
+      want !== null &&
+      (path === want || path === "" || want.startsWith(`${path}.`) || want.startsWith(`${path}[`))
+    )
+      found = i;
     const c = text[i];
     if (c === "{" || c === "[") {
       if (depth >= MAX_JSON_DEPTH) fail(`arrays and objects nested more than ${MAX_JSON_DEPTH} deep`);
