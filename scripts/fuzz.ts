@@ -298,8 +298,12 @@ function mutateJson(text: string, rng: Rng): string {
           at[pick(rng, ["__proto__", "constructor", "toString", "regs", "memory", "x"])] = wildValue(rng);
         break;
       case 3:
-        if (Array.isArray(parent))
-          for (let r = rng.below(20_000); r > 0; r--) parent.push(structuredClone(parent[0] ?? 0));
+        if (Array.isArray(parent)) {
+          // many copies of the first item, at most about 4 MB of them
+          const one = JSON.stringify(parent[0] ?? 0).length + 1;
+          for (let r = Math.min(rng.below(20_000), Math.floor(4e6 / one)); r > 0; r--)
+            parent.push(structuredClone(parent[0] ?? 0));
+        }
         break;
       case 4:
         at[key] = DEEP; // nested arrays, put in the text below (JSON.stringify would recurse)
@@ -427,7 +431,13 @@ export async function fuzz(target: FuzzTarget, o: FuzzOptions): Promise<FuzzSumm
     while (next <= o.seeds[1] && performance.now() < deadline) {
       const seed = next++;
       const rng = new Rng(seed);
-      const input = target.mutate(corpus[rng.below(corpus.length)], rng);
+      let input: string;
+      try {
+        input = target.mutate(corpus[rng.below(corpus.length)], rng);
+      } catch (e) {
+        o.log?.(`seed ${seed}: the mutation failed (${(e as Error).message}); skipped`);
+        continue;
+      }
       const file = join(work, `${seed}${target.ext}`);
       writeFileSync(file, input);
       const args = target.command(file, rng);
