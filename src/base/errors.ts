@@ -25,3 +25,45 @@ export class InputError extends Error {
     return head ? `${head}: ${this.message}` : this.message;
   }
 }
+
+/**
+ * A piece of user input fit to quote in a message: at most `max`
+ * characters (then `…`), control and non-ASCII characters escaped
+ * (`\n`, `\u0001`), so that a bad 1 MB token or a stray control byte
+ * never floods or garbles the terminal.
+ */
+export function excerpt(text: string, max = 40): string {
+  let out = "";
+  let n = 0;
+  for (const ch of text) {
+    if (n === max) return `${out}…`;
+    const c = ch.codePointAt(0)!;
+    if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\r") out += "\\r";
+    else if (
+      c < 0x20 ||
+      (c >= 0x7f && c < 0xa0) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      (c >= 0xd800 && c < 0xe000)
+    )
+      out += `\\u${c.toString(16).padStart(4, "0")}`;
+    else out += ch;
+    n++;
+  }
+  return out;
+}
+
+/**
+ * A message fit to print: every '…'-quoted piece longer than `max` cut to an
+ * excerpt, and control characters (but newlines) escaped.
+ */
+export function tidyMessage(msg: string, max = 40): string {
+  const cut = msg.replace(/'([^'\n]*)'/g, (whole, inner: string) =>
+    inner.length > max ? `'${excerpt(inner, max)}'` : whole,
+  );
+  let out = "";
+  for (const ch of cut) out += ch === "\n" ? ch : excerpt(ch);
+  return out;
+}

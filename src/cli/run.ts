@@ -3,6 +3,7 @@ import { InputError } from "../base/errors.ts";
 import { MACHINE_KEYS } from "../kernel/core/config.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
+import { refuseClosedStdin } from "./shared/stdin.ts";
 
 export interface RunCliOptions {
   json: boolean;
@@ -25,6 +26,12 @@ export function runCli(
   err: (s: string) => void,
 ): number {
   let source: string;
+  try {
+    refuseClosedStdin(file);
+  } catch (e) {
+    err(`vmlab: ${(e as InputError).format()}\n`);
+    return 2;
+  }
   try {
     source = file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
   } catch (e) {

@@ -128,6 +128,32 @@ describe("vmlab walk", () => {
     expect(vmlab(["walk", "--image", IMG]).stderr).toMatch(/at least one --va/);
     expect(vmlab(["nonsense"]).code).toBe(2);
   });
+
+  it("refuses hostile images with exit 2 and a clear message: deep nesting, __proto__, an oversized file", () => {
+    const deep = vmlab([
+      "walk",
+      "--image",
+      tmpImage(`{"arch": "x86_64", "cr3": "0x1000", "regs": ${"[".repeat(4000)}${"]".repeat(4000)}}`),
+      "--va",
+      "0",
+    ]);
+    expect(deep.code).toBe(2);
+    expect(deep.stderr).toMatch(/img\.json:1:\d+: arrays and objects nested more than 64 deep\n$/);
+    const proto = vmlab([
+      "walk",
+      "--image",
+      tmpImage('{"arch": "x86_64", "cr3": "0x1000", "__proto__": {}}'),
+      "--va",
+      "0",
+    ]);
+    expect(proto.code).toBe(2);
+    expect(proto.stderr).toMatch(/img\.json:1:\d+: __proto__: unknown key '__proto__'/);
+    const big = tmpImage(`{"arch": "x86_64", "cr3": "0x1000"}${" ".repeat(64 * 1024 * 1024)}`);
+    const r = vmlab(["walk", "--image", big, "--va", "0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/img\.json: the image is larger than 64 MiB, the most vmlab walk reads/);
+    expect(r.stdout).toBe("");
+  });
 });
 
 describe("vmlab tour", () => {

@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { InputError } from "../base/errors.ts";
 import { parseU64 } from "../base/u64.ts";
 import { parseAccess } from "../hw/access.ts";
-import { parseImage } from "../workloads/pagetableImage.ts";
+import { MAX_IMAGE_BYTES, parseImage } from "../workloads/pagetableImage.ts";
 
 export interface WalkOptions {
   image: string;
@@ -19,12 +19,7 @@ export interface WalkOptions {
 
 /** `vmlab walk`: translate addresses over a page-table image (a probe: nothing is written). */
 export function runWalk(opts: WalkOptions): { text: string; reports: object[] } {
-  let text: string;
-  try {
-    text = readFileSync(opts.image, "utf8");
-  } catch (e) {
-    throw new InputError(`cannot read image: ${(e as Error).message}`, { file: opts.image });
-  }
+  const text = readImage(opts.image);
   const img = parseImage(text, opts.image);
   const extra = img.driver.accesses ?? {};
   const access = Object.hasOwn(extra, opts.access) ? extra[opts.access] : parseAccess(opts.access);
@@ -56,4 +51,45 @@ export function runWalk(opts: WalkOptions): { text: string; reports: object[] } 
     text: opts.json ? JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) : out.join("\n"),
     reports,
   };
+}
+
+/** The image file's text: read in pieces, so that a file (or pipe) over MAX_IMAGE_BYTES is refused before it fills memory. */
+function readImage(file: string): string {
+  const fail = (e: unknown): never => {
+    throw new InputError(`cannot read image: ${(e as Error).message}`, { file });
+  };
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    return fail(e);
+  }
+  const tooLarge = () =>
+    new InputError(
+      `the image is larger than ${MAX_IMAGE_BYTES / 1024 / 1024} MiB, the most vmlab walk reads (docs/walk-image.md, "Limits")`,
+      { file },
+    );
+  try {
+    // a regular file says its size: refused before a byte is read
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size > MAX_IMAGE_BYTES) throw tooLarge();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        return fail(e);
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_IMAGE_BYTES) throw tooLarge();
+      chunks.push(buf.subarray(0, n));
+    }
+    return Buffer.concat(chunks, total).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -323,6 +323,20 @@ describe("page cache accounting", () => {
     expect(() => k.createFile("g", 2 ** 41)).toThrow(/1 TiB/);
     k.createFile("h", 1);
     expect(() => k.createFile("h", 1)).toThrow(/already exists/);
-    expect(() => k.createFile("huge", 2 ** 30, "tmpfs")).toThrow(/out of memory/);
+    expect(() => k.createFile("huge", 2 ** 30, "tmpfs")).toThrow(/cannot fit/);
+    expect(() => k.createFile("most", 60 << 20, "tmpfs")).toThrow(/out of memory/);
+  });
+});
+
+describe("createFile sizes", () => {
+  it("refuses at once a cached or tmpfs file larger than RAM, and takes a 1 TiB disk file read on demand", () => {
+    const k = boot();
+    expect(() => k.createFile("a", 2 ** 40, "disk", true)).toThrow(
+      /a cached file of 1099511627776 bytes cannot fit/,
+    );
+    expect(() => k.createFile("b", (64 << 20) + 4096, "tmpfs")).toThrow(
+      /a tmpfs file of \d+ bytes cannot fit/,
+    );
+    expect(k.createFile("c", 2 ** 40, "disk").sizeBytes).toBe(2 ** 40);
   });
 });

@@ -7,6 +7,7 @@ import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
 import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
+import { refuseClosedStdin } from "../shared/stdin.ts";
 import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
 import { Replay } from "./replay.ts";
@@ -31,6 +32,7 @@ export async function runTraceCli(
   replay.addSamplers(parseSamplers(o));
   if (validateOnly) return { text: null, error: null };
   // opened last: every option is checked before a file is read or a program started
+  if (opened === undefined) refuseClosedStdin(file);
   const source = opened ? opened() : openSource(file, { format: settings.format, runs: replay.takesRuns });
   const progress = Progress.forTerminal(o.progress, process.stderr.isTTY, source.size);
   const t0 = performance.now();

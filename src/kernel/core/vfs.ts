@@ -29,6 +29,10 @@ export function createFile(
   if (k.pageCache.files.has(name)) throw new InputError(`file ${name} already exists`);
   if (!(Number.isInteger(sizeBytes) && sizeBytes >= 0 && sizeBytes <= 2 ** 40))
     throw new InputError(`file ${name}: size ${sizeBytes} must be an integer from 0 to 1 TiB`);
+  if ((cached || fs === "tmpfs") && sizeBytes > k.machine.phys.sizeBytes)
+    throw new InputError(
+      `file ${name}: ${fs === "tmpfs" ? "a tmpfs file" : "a cached file"} of ${sizeBytes} bytes cannot fit in ${k.machine.phys.sizeBytes} bytes of RAM`,
+    );
   const f = k.pageCache.create(name, sizeBytes, fs, cached);
   if (f === null) throw new InputError(`file ${name}: out of memory filling the page cache`);
   return f;

@@ -35,7 +35,7 @@ import {
   zoneInfos,
 } from "./memory.ts";
 import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
-import { mappingRuns, walkInfo } from "./pagetable.ts";
+import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
 import type {
   AddressInfo,
@@ -136,6 +136,21 @@ export class KernelView {
     const out: PageInfo[] = [];
     for (let v = vpn; v < vpn + count; v++) out.push(pageInfo(this.k, task, v));
     return out;
+  }
+
+  /**
+   * The pages of `count` from `vpn` that hold an entry (present, swapped,
+   * a marker), with their state; the others are all absent. A sparse walk:
+   * a range of terabytes costs what its page tables hold.
+   */
+  entryPages(t: TaskHandle, vpn: number, count: number): PageInfo[] {
+    const task = taskOf(t);
+    return userEntryPages(this.k, task, vpn, count).map((v) => pageInfo(this.k, task, v));
+  }
+
+  /** How many 4 KiB pages of [va, va+len) init_mm maps (a sparse walk). */
+  kernelPresent(va: bigint, len: bigint): number {
+    return kernelPresentPages(this.k, va, len);
   }
 
   /** /proc/PID/smaps as data. */

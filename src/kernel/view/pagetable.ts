@@ -6,6 +6,7 @@
  */
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
+import { kernelPfn } from "../core/alloc.ts";
 import type { KernelCore } from "../core/core.ts";
 import type { Task } from "../core/task.ts";
 import type { LeafInfo, MappingRun, WalkEntry, WalkInfo } from "./types.ts";
@@ -185,4 +186,70 @@ export function mappingRuns(k: KernelCore, t: Task): MappingRun[] {
     flush(v.vmEnd);
   }
   return out;
+}
+
+/**
+ * Every entry of [vpn, end) that a walk reaches and that is not a table
+ * (a leaf, a swap entry, a marker: anything but zero), as `fn(first,
+ * count, level)` over the pages of the range it covers. A sparse walk: the
+ * span of an empty entry at any level is skipped whole, so a range of
+ * terabytes costs what its tables hold, not a step per page.
+ */
+export function forEachEntry(
+  k: KernelCore,
+  mapper: PageTableMapper,
+  root: number,
+  vpn: number,
+  end: number,
+  fn: (first: number, count: number, level: number) => void,
+): void {
+  const pt = k.arch.pgtable;
+  const pagesPer = k.machine.cpus[0].geometry.pagesPer;
+  let v = vpn;
+  while (v < end) {
+    for (let level = k.levels - 1; ; level--) {
+      const span = pagesPer[level];
+      const stop = Math.min(end, v - (v % span) + span);
+      const e = mapper.entryAt(pfnUnchecked(root), vpnUnchecked(v), level);
+      if (e !== null && level > 0 && pt.table(e.hi, e.lo, level)) continue;
+      if (e !== null && (e.hi !== 0 || e.lo !== 0)) fn(v, stop - v, level);
+      v = stop;
+      break;
+    }
+  }
+}
+
+/** The pages of [vpn, vpn+count) of a task's user half that hold an entry (present, swap, marker): a sparse walk. */
+export function userEntryPages(k: KernelCore, t: Task, vpn: number, count: number): number[] {
+  const mm = t.mm;
+  if (mm === null || !t.alive || mm.pgdPfn < 0) return [];
+  const userEnd = 2 ** (k.va.vaBits - 13);
+  const out: number[] = [];
+  forEachEntry(k, k.userMm.mapper(mm), mm.pgdPfn, vpn, Math.min(vpn + count, userEnd), (first, n) => {
+    for (let p = first; p < first + n; p++) out.push(p);
+  });
+  return out;
+}
+
+/** How many 4 KiB pages of [va, va+len) init_mm maps (both halves; the non-canonical hole maps nothing). */
+export function kernelPresentPages(k: KernelCore, va: bigint, len: bigint): number {
+  const top = 1n << 64n;
+  const half = 1n << BigInt(k.va.vaBits - 1);
+  const start = va - (va % 4096n);
+  const end = va + len > top ? top : va + len;
+  let total = 0;
+  for (const [lo, hi] of [
+    [0n, half],
+    [top - half, top],
+  ]) {
+    const s = start > lo ? start : lo;
+    const e = end < hi ? end : hi;
+    if (s >= e) continue;
+    const first = k.va.vpn(s);
+    const count = Number((e - s + 4095n) / 4096n);
+    forEachEntry(k, k.mapper, k.rootPfn, first, first + count, (p, n) => {
+      if (kernelPfn(k, k.va.canonical(p)) >= 0) total += n;
+    });
+  }
+  return total;
 }

@@ -1,4 +1,4 @@
-import { InputError } from "../../base/errors.ts";
+import { excerpt, InputError, tidyMessage } from "../../base/errors.ts";
 import {
   MACHINE_KEYS,
   MachineKeyError,
@@ -21,16 +21,17 @@ export function machineSettings(stmt: Stmt | null, file: string): MachineSetting
     if (w.kind !== "kv") throw new InputError("machine takes key=value settings only", { file, ...w.pos });
     if (!MACHINE_KEYS.some((k) => k.key === w.key)) {
       throw new InputError(
-        `unknown machine key '${w.key}' (known: ${MACHINE_KEYS.map((k) => k.key).join(", ")})`,
+        `unknown machine key '${excerpt(w.key)}' (known: ${MACHINE_KEYS.map((k) => k.key).join(", ")})`,
         { file, ...w.pos },
       );
     }
-    if (given.has(w.key)) throw new InputError(`machine key '${w.key}' given twice`, { file, ...w.pos });
+    if (given.has(w.key))
+      throw new InputError(`machine key '${excerpt(w.key)}' given twice`, { file, ...w.pos });
     given.set(w.key, w as Word & { kind: "kv" });
   }
   const bad = (key: string, msg: string): never => {
     const w = given.get(key)!;
-    throw new InputError(`machine ${key}: ${msg}`, { file, ...w.valuePos });
+    throw new InputError(tidyMessage(`machine ${key}: ${msg}`), { file, ...w.valuePos });
   };
   const text = (key: string): string => {
     const w = given.get(key);

@@ -6,6 +6,7 @@
  * (`read-unpriv`, `write-unpriv`: LDTR/STTR at EL1), and a probe's report
  * (`{"ok": false, "fault", "level", "esr", "far"}` with ESR_EL1 and FAR_EL1).
  */
+import { jsonExcerpt } from "../../../base/json.ts";
 import { fromBig, hex64, hexNum, parseU64 } from "../../../base/u64.ts";
 import { Access, accessName, Mode } from "../../access.ts";
 import type { CheckedImage, ImageFields, WalkImageDriver, WalkSession } from "../../mmu/walkImage.ts";
@@ -78,7 +79,7 @@ function check(f: ImageFields, bad: (path: string, msg: string) => never): Check
     }
     return bad(
       `regs.${name}`,
-      `must be a hex string like "0x1000" or a non-negative integer, not ${JSON.stringify(v)}`,
+      `must be a hex string like "0x1000" or a non-negative integer, not ${jsonExcerpt(v)}`,
     );
   };
   const small = (name: string, lo: number, hi: number, dflt: number): number => {

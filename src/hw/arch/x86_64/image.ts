@@ -5,6 +5,7 @@
  * and a probe's report (`#PF` with the error code and CR2, or `#GP`).
  */
 import { InputError } from "../../../base/errors.ts";
+import { jsonExcerpt } from "../../../base/json.ts";
 import { fromBig, parseU64 } from "../../../base/u64.ts";
 import { type Access, accessName, Mode } from "../../access.ts";
 import type { CheckedImage, ImageFields, WalkImageDriver, WalkSession } from "../../mmu/walkImage.ts";
@@ -38,7 +39,7 @@ function check(f: ImageFields, bad: (path: string, msg: string) => never): Check
   const m = f.top.maxphyaddr;
   if (m !== undefined) {
     if (typeof m !== "number" || !Number.isInteger(m) || m < 36 || m > 52)
-      bad("maxphyaddr", `must be an integer from 36 to 52, not ${JSON.stringify(m)}`);
+      bad("maxphyaddr", `must be an integer from 36 to 52, not ${jsonExcerpt(m)}`);
     maxPhyAddr = m as number;
   }
   const cr3 = f.u64("cr3");
@@ -51,8 +52,7 @@ function check(f: ImageFields, bad: (path: string, msg: string) => never): Check
       if (n === null || n < 0n || n > 0xffffffffn) bad(path, "pkru must be a 32-bit value");
       regs.pkru = Number(n);
     } else {
-      if (v !== 0 && v !== 1 && v !== true && v !== false)
-        bad(path, `must be 0 or 1, not ${JSON.stringify(v)}`);
+      if (v !== 0 && v !== 1 && v !== true && v !== false) bad(path, `must be 0 or 1, not ${jsonExcerpt(v)}`);
       regs[k] = v === 1 || v === true ? 1 : 0;
     }
   }

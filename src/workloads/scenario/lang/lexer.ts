@@ -1,4 +1,4 @@
-import { InputError } from "../../../base/errors.ts";
+import { excerpt, InputError, tidyMessage } from "../../../base/errors.ts";
 
 export type TokKind = "ident" | "num" | "op" | "eol";
 
@@ -37,7 +37,7 @@ export function lexLine(text: string, file: string, line: number): Tok[] {
   const toks: Tok[] = [];
   let i = 0;
   const fail = (msg: string, at: number): never => {
-    throw new InputError(msg, { file, line, col: at + 1 });
+    throw new InputError(tidyMessage(msg), { file, line, col: at + 1 });
   };
   while (i < text.length) {
     const c = text[i];
@@ -68,10 +68,13 @@ export function lexLine(text: string, file: string, line: number): Tok[] {
       const digits = m[1].replace(/_/g, "");
       const suffix = m[2];
       if (!(suffix in SUFFIX))
-        fail(`unknown size suffix '${suffix}' (use K, M, G, T, KiB, MiB, GiB, TiB or p)`, i + m[1].length);
+        fail(
+          `unknown size suffix '${excerpt(suffix)}' (use K, M, G, T, KiB, MiB, GiB, TiB or p)`,
+          i + m[1].length,
+        );
       if (/^0[xX]$/.test(digits)) fail("hex number without digits", i);
       const value = BigInt(digits) * SUFFIX[suffix];
-      if (value >= 1n << 64n) fail(`number ${m[0]} does not fit in 64 bits`, i);
+      if (value >= 1n << 64n) fail(`number ${excerpt(m[0])} does not fit in 64 bits`, i);
       toks.push({ kind: "num", text: m[0], col: start + 1, value });
       i += m[0].length;
       continue;
@@ -103,7 +106,7 @@ export function lexLine(text: string, file: string, line: number): Tok[] {
       i++;
       continue;
     }
-    fail(`unexpected character '${c}'`, i);
+    fail(`unexpected character '${excerpt(String.fromCodePoint(text.codePointAt(i)!))}'`, i);
   }
   toks.push({ kind: "eol", text: "", col: text.replace(/\s*(#.*)?$/, "").length + 1 });
   return toks;

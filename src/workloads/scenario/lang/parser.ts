@@ -1,8 +1,11 @@
-import { InputError } from "../../../base/errors.ts";
+import { excerpt, InputError, tidyMessage } from "../../../base/errors.ts";
 import type { AddrExpr, Expr, Pos, Stmt, Word } from "./ast.ts";
 import { lexLine, type Tok } from "./lexer.ts";
 
 const COMPARISONS = ["==", "!=", "<", "<=", ">", ">="];
+
+/** How deep calls may nest in an expression (`pfn(A, pfn(A, ...))`): deeper is an error, not a stack overflow. */
+export const MAX_NESTING = 64;
 
 /** Parses a whole scenario. Every syntax error is an InputError at FILE:LINE:COL. */
 export function parseScenario(source: string, file = "<scenario>"): Stmt[] {
@@ -24,6 +27,8 @@ export function parseLine(text: string, file: string, line: number): Stmt | null
 
 class LineParser {
   private i = 0;
+  /** calls open around the expression being parsed */
+  private depth = 0;
 
   constructor(
     private readonly toks: Tok[],
@@ -45,7 +50,7 @@ class LineParser {
   }
 
   fail(msg: string, t: Tok = this.peek()): never {
-    throw new InputError(msg, { file: this.file, line: this.line, col: t.col });
+    throw new InputError(tidyMessage(msg), { file: this.file, line: this.line, col: t.col });
   }
 
   private isOp(t: Tok, op: string): boolean {
@@ -221,6 +226,15 @@ class LineParser {
       }
     }
     if (!this.isOp(this.peek(), "(")) return { kind: "name", name, pos };
+    if (this.depth >= MAX_NESTING) this.fail(`calls nested more than ${MAX_NESTING} deep`, this.peek());
+    this.depth++;
+    const call = this.callArgs(name, pos);
+    this.depth--;
+    return call;
+  }
+
+  /** The arguments of a call, after its name: `(` [ARG {, ARG}] `)`. */
+  private callArgs(name: string, pos: Pos): Expr {
     this.i++;
     const args: Expr[][] = [];
     const opts: Record<string, bigint> = {};
@@ -249,12 +263,19 @@ class LineParser {
   }
 }
 
-/** Renders an error with its source line and a caret under the column. */
+/**
+ * Renders an error with its source line and a caret under the column. A
+ * long line shows only a window around the column; control characters
+ * show escaped, in the message as in the line.
+ */
 export function formatWithCaret(e: InputError, sourceLines?: string[]): string {
-  const head = e.format();
+  const head = tidyMessage(e.format());
   const w = e.where;
   if (!w || w.line === undefined || !sourceLines || w.line < 1 || w.line > sourceLines.length) return head;
-  const src = sourceLines[w.line - 1].replace(/\t/g, " ");
-  const caret = `${" ".repeat(Math.max(0, (w.col ?? 1) - 1))}^`;
-  return `${head}\n  ${src}\n  ${caret}`;
+  const line = sourceLines[w.line - 1].replace(/\t/g, " ");
+  const col = Math.max(0, (w.col ?? 1) - 1);
+  const from = col > 60 ? col - 50 : 0;
+  const before = (from > 0 ? "…" : "") + excerpt(line.slice(from, col), 1000);
+  const after = excerpt(line.slice(col), 40);
+  return `${head}\n  ${before}${after}\n  ${" ".repeat(before.length)}^`;
 }

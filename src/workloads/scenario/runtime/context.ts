@@ -18,7 +18,7 @@
  */
 import { dirname } from "node:path";
 import { assert } from "../../../base/assert.ts";
-import { InputError } from "../../../base/errors.ts";
+import { InputError, tidyMessage } from "../../../base/errors.ts";
 import { Rng } from "../../../base/rng.ts";
 import type { FileHandle, Kernel, TaskHandle } from "../../../kernel/Kernel.ts";
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
@@ -113,7 +113,7 @@ export class CompileContext {
   }
 
   fail(msg: string, pos: Pos): never {
-    throw new InputError(msg, { file: this.file, ...pos });
+    throw new InputError(tidyMessage(msg), { file: this.file, ...pos });
   }
 
   // ---- words ----

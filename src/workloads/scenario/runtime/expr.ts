@@ -16,7 +16,7 @@ import type { TaskHandle } from "../../../kernel/Kernel.ts";
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
 import type { CpuInfo, PageInfo } from "../../../kernel/view/types.ts";
 import type { Expr, Pos } from "../lang/ast.ts";
-import { type CompileContext, type Runtime, touchPoints } from "./context.ts";
+import type { CompileContext, Runtime } from "./context.ts";
 import type { Value } from "./format.ts";
 
 /** A compiled expression. */
@@ -107,7 +107,11 @@ const PAGE_COUNTS = new Map<string, (p: PageInfo) => boolean>([
   ["swapped", (p) => p.swapSlot >= 0],
 ]);
 
-/** Pages of vpn .. vpn+n of a task that match. */
+/**
+ * Pages of vpn .. vpn+n of a task that match: only pages that hold an
+ * entry can (every predicate needs one), so a sparse walk finds them and a
+ * range of terabytes is as quick as the tables are small.
+ */
 function countPages(
   v: KernelView,
   t: TaskHandle,
@@ -116,7 +120,7 @@ function countPages(
   pred: (p: PageInfo) => boolean,
 ): number {
   let c = 0;
-  for (let p = vpn; p < vpn + n; p++) if (pred(v.page(t, p))) c++;
+  for (const p of v.entryPages(t, vpn, n)) if (pred(p)) c++;
   return c;
 }
 
@@ -388,10 +392,7 @@ function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
       default: {
         // present(kernel, RANGE)
         const len = size ? num(size, rt, "the size", addrGroup[1].pos) : 1n;
-        let n = 0n;
-        for (const p of touchPoints(va - (va % 4096n), len + (va % 4096n), 4096n))
-          if (v.kernelPfn(p) >= 0) n++;
-        return n;
+        return BigInt(v.kernelPresent(va, len));
       }
     }
   };

@@ -1,6 +1,7 @@
 /** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]`: a file of deterministic contents. */
 import type { Stmt } from "../lang/ast.ts";
-import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
+import { argWords, type CompileContext, MAX_TOUCHES, type Run } from "../runtime/context.ts";
+import { mib } from "../runtime/format.ts";
 
 export function file(c: CompileContext, s: Stmt): Run {
   if (s.target) c.fail("'file' returns nothing to assign", s.target.pos);
@@ -34,7 +35,25 @@ export function file(c: CompileContext, s: Stmt): Run {
       folioW.valuePos,
     );
   c.files.add(name);
+  // the words as written (size=1T), for messages
+  const sizeText = s.text.slice(sizeW.pos.col - 1).split(/\s/)[0];
   return (rt) => {
+    // a cached disk file or a tmpfs file is filled page by page at once: one larger than RAM
+    // cannot fit, and would only reclaim itself over and over (70 ms per MiB above RAM)
+    const ram = rt.view.machine().ramBytes;
+    if ((cached || fs === "tmpfs") && size > BigInt(ram))
+      c.fail(
+        fs === "tmpfs"
+          ? `${sizeText}: a tmpfs file lives in RAM whole, and this machine has ${mib(ram)}`
+          : `${sizeText}: a cached file is read into RAM whole, and this machine has ${mib(ram)} (without 'cached', pages are read on demand)`,
+        sizeW.valuePos,
+      );
+    // filling the cache is a touch per page: the statement cap applies
+    if ((cached || fs === "tmpfs") && size > BigInt(MAX_TOUCHES) * 4096n)
+      c.fail(
+        `a ${fs === "tmpfs" ? "tmpfs" : "cached"} file fills a page per 4K at once; vmlab caps one statement at 1,000,000 pages`,
+        sizeW.valuePos,
+      );
     rt.files.set(name, rt.kernel.createFile(name, Number(size), fs, cached));
     const f = rt.view.file(name)!;
     rt.out.push(
