@@ -1,25 +1,16 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../src/base/errors.ts";
 import { vmlab } from "../src/cli/testkit.ts";
 import { formatWithCaret } from "../src/workloads/scenario/lang/parser.ts";
 import { runScenario } from "../src/workloads/scenario/session.ts";
+import { exampleFiles } from "./exampleFiles.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
-function examples(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...examples(p));
-    else if (e.name.endsWith(".vm")) out.push(p);
-  }
-  return out.sort();
-}
-
 describe("example scenarios (invariant checker on)", () => {
-  const files = examples(join(ROOT, "examples"));
+  const files = exampleFiles(join(ROOT, "examples"));
   it("exist", () => expect(files.length).toBeGreaterThanOrEqual(6));
   for (const f of files) {
     const name = relative(ROOT, f);

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
+import { exampleFiles } from "../exampleFiles.ts";
 
 /**
  * Every x86 example rerun on arm64 (issue #13): the machine line gets
@@ -48,16 +49,6 @@ function onArm64(source: string): string {
     });
 }
 
-function examples(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...examples(p));
-    else if (e.name.endsWith(".vm")) out.push(p);
-  }
-  return out.sort();
-}
-
 function failures(source: string, file: string): string[] {
   try {
     const r = runScenario(source, { file, checkInvariants: true });
@@ -70,7 +61,7 @@ function failures(source: string, file: string): string[] {
 }
 
 describe("the x86 examples rerun on arm64 (invariant checker on)", () => {
-  const files = examples(join(ROOT, "examples"))
+  const files = exampleFiles(join(ROOT, "examples"))
     .map((f) => relative(ROOT, f))
     .filter((f) => !f.startsWith("examples/arm64/"))
     // the tour's own arm64 questions
