@@ -2,11 +2,12 @@ import { assert } from "../../../base/assert.ts";
 import { InputError } from "../../../base/errors.ts";
 import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
-import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
+import type { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
 import { parseTlbSpec, type TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
+import { X86FamilyCpu } from "../x86_64/controls.ts";
 import { describeErrorCode, errorCodeNames, Outcome, PfErr } from "../x86_64/fault.ts";
 import { X86Attr } from "../x86_64/format.ts";
 import { computePermTable, Rights } from "../x86_64/rights.ts";
@@ -63,19 +64,11 @@ export function tlbFor32(spec: TlbSpec | string, large: "4M" | "2M"): TlbSpec {
  * address in `pa`, or the fault in `errorCode`/`cr2`. It allocates nothing
  * and never throws for an architectural fault.
  */
-export class I386Cpu extends Mmu {
+export class I386Cpu extends X86FamilyCpu {
   // ---- architectural registers ----
-  /** CPL: 0 (kernel) or 3 (user) */
-  cpl = 0;
-  // CR0.WP, CR4.PSE and EFER.NXE start as Linux sets them (as ../x86_64/Cpu.ts does)
-  cr0Wp = true;
+  // CR4.PSE starts set as Linux sets it (CR0.WP and EFER.NXE too: ../x86_64/controls.ts; NXE has no effect on 32-bit paging)
   cr4Pse = true;
   cr4Pge = false;
-  cr4Smep = false;
-  cr4Smap = false;
-  /** IA32_EFER.NXE (it has no effect on 32-bit paging) */
-  eferNxe = true;
-  rflagsAc = false;
   /** CR3 as last loaded (32 bits) */
   cr3 = 0;
   /** CR2: the linear address of the last page fault */
@@ -118,7 +111,7 @@ export class I386Cpu extends Mmu {
     this.updatePerms();
   }
 
-  private updatePerms(): void {
+  protected override updatePerms(): void {
     this.format.pge = this.cr4Pge;
     if (this.format instanceof PaeFormat) this.format.nxe = this.eferNxe;
     else this.format.pse = this.cr4Pse;
@@ -187,14 +180,6 @@ export class I386Cpu extends Mmu {
   /** INVLPG. */
   override flushPage(vaHi: number, vaLo: number): void {
     if (vaHi === 0) this.invlpg(vaLo);
-  }
-
-  override setUserMode(user: boolean): void {
-    this.cpl = user ? 3 : 0;
-  }
-
-  override currentMode(): Mode {
-    return this.cpl === 3 ? Mode.User : Mode.Supervisor;
   }
 
   /** The #PF error code of a fault (§4.7); I/D only with SMEP or PAE with NXE. */
@@ -356,32 +341,6 @@ export class I386Cpu extends Mmu {
     else if (flushCurrent) this.flushMatching(0, InvalidateHow.PcidNonGlobal, "mov-cr4");
     this.updatePerms();
     return Outcome.OK;
-  }
-
-  /** MOV to CR0 (WP only: paging stays enabled). */
-  setWp(wp: boolean): void {
-    this.cr0Wp = wp;
-    this.updatePerms();
-  }
-
-  /** WRMSR IA32_EFER.NXE (honoured by PAE paging only). */
-  setNxe(nxe: boolean): void {
-    this.eferNxe = nxe;
-    this.updatePerms();
-  }
-
-  /** STAC: RFLAGS.AC <- 1 (lifts SMAP for explicit supervisor accesses). */
-  stac(): void {
-    this.rflagsAc = true;
-    this.updatePerms();
-    if (this.tracer !== null) this.tracer({ type: "state", cpu: this.id, text: "STAC: RFLAGS.AC <- 1" });
-  }
-
-  /** CLAC: RFLAGS.AC <- 0. */
-  clac(): void {
-    this.rflagsAc = false;
-    this.updatePerms();
-    if (this.tracer !== null) this.tracer({ type: "state", cpu: this.id, text: "CLAC: RFLAGS.AC <- 0" });
   }
 
   /**

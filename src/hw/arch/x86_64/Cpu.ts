@@ -1,11 +1,12 @@
 import { InputError } from "../../../base/errors.ts";
 import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
-import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
+import type { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, Perm } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
+import { X86FamilyCpu } from "./controls.ts";
 import { describeErrorCode, errorCodeNames, Outcome, PfErr } from "./fault.ts";
 import { X86_64Format, X86Attr } from "./format.ts";
 import { computePermTable, pkDenied } from "./rights.ts";
@@ -47,18 +48,11 @@ export const DEFAULT_PSC: PscConfig = { pde: [32, 4], pdpte: [4, 4], pml4e: [2, 
  * address in `pa`, or the fault in `errorCode`/`cr2Hi`/`cr2Lo`. It allocates
  * nothing and never throws for an architectural fault.
  */
-export class Cpu extends Mmu {
+export class Cpu extends X86FamilyCpu {
   // ---- architectural registers ----
-  /** CPL: 0 (kernel) or 3 (user) */
-  cpl = 0;
-  cr0Wp = true;
   cr4Pge = false;
   cr4Pcide = false;
-  cr4Smep = false;
-  cr4Smap = false;
   cr4Pke = false;
-  eferNxe = true;
-  rflagsAc = false;
   pkru = 0;
   cr3Hi = 0;
   cr3Lo = 0;
@@ -111,7 +105,7 @@ export class Cpu extends Mmu {
     return this.asid;
   }
 
-  private updatePerms(): void {
+  protected override updatePerms(): void {
     this.format.nxe = this.eferNxe;
     this.format.pge = this.cr4Pge;
     this.checkAttrs = this.cr4Pke;
@@ -152,16 +146,6 @@ export class Cpu extends Mmu {
   /** INVLPG. */
   override flushPage(vaHi: number, vaLo: number): void {
     this.invlpg(vaHi, vaLo);
-  }
-
-  /** CPL 3 or 0. */
-  override setUserMode(user: boolean): void {
-    this.cpl = user ? 3 : 0;
-  }
-
-  /** The mode an access by the current CPL would have. */
-  override currentMode(): Mode {
-    return this.cpl === 3 ? Mode.User : Mode.Supervisor;
   }
 
   /** The #PF error code of a fault (SDM §4.7). */
@@ -314,32 +298,6 @@ export class Cpu extends Mmu {
     else if (flushCurrent) this.flushMatching(this.asid, InvalidateHow.PcidNonGlobal, "mov-cr4");
     this.updatePerms();
     return Outcome.OK;
-  }
-
-  /** MOV to CR0 (WP only: vmlab keeps paging enabled). */
-  setWp(wp: boolean): void {
-    this.cr0Wp = wp;
-    this.updatePerms();
-  }
-
-  /** WRMSR IA32_EFER.NXE. */
-  setNxe(nxe: boolean): void {
-    this.eferNxe = nxe;
-    this.updatePerms();
-  }
-
-  /** STAC: set RFLAGS.AC (lifts SMAP for explicit supervisor accesses). */
-  stac(): void {
-    this.rflagsAc = true;
-    this.updatePerms();
-    if (this.tracer !== null) this.tracer({ type: "state", cpu: this.id, text: "STAC: RFLAGS.AC <- 1" });
-  }
-
-  /** CLAC: clear RFLAGS.AC. */
-  clac(): void {
-    this.rflagsAc = false;
-    this.updatePerms();
-    if (this.tracer !== null) this.tracer({ type: "state", cpu: this.id, text: "CLAC: RFLAGS.AC <- 0" });
   }
 
   /** WRPKRU. */
