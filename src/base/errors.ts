@@ -60,8 +60,9 @@ export function excerpt(text: string, max = 40): string {
  * excerpt, and control characters (but newlines) escaped.
  */
 export function tidyMessage(msg: string, max = 40): string {
+  // a piece excerpt() made already (it ends in '…') stays as it is
   const cut = msg.replace(/'([^'\n]*)'/g, (whole, inner: string) =>
-    inner.length > max ? `'${excerpt(inner, max)}'` : whole,
+    inner.length > max && !inner.endsWith("…") ? `'${excerpt(inner, max)}'` : whole,
   );
   let out = "";
   for (const ch of cut) out += ch === "\n" ? ch : excerpt(ch);

@@ -15,7 +15,7 @@
  * - `refs`: page numbers separated by commas or white space (`1,2,3,4,1,2,5`),
  *   each a load of the first byte of that page.
  */
-import { InputError } from "../../base/errors.ts";
+import { excerpt as baseExcerpt, InputError } from "../../base/errors.ts";
 import { type Compression, compressionOf, peekBytes, type TraceInput, workerError } from "./input.ts";
 import {
   ADDR_LIMIT,
@@ -151,20 +151,12 @@ export function decodeAll(
 
 /**
  * A token of the input for an error message: quoted, at most 40 characters
- * (then `...`), control characters, quotes and backslashes escaped, so that
- * a message shows little of a file it was not meant to read and nothing
- * that a terminal would act on.
+ * (then `…`), control characters, quotes and backslashes escaped (base
+ * excerpt), so that a message shows little of a file it was not meant to
+ * read and nothing that a terminal would act on.
  */
 export function excerpt(token: string, max = 40): string {
-  const cut = token.length > max ? token.slice(0, max) : token;
-  let escaped = "";
-  for (const ch of cut) {
-    const c = ch.charCodeAt(0);
-    if (ch === "'" || ch === "\\") escaped += `\\${ch}`;
-    else if (c < 0x20 || (c >= 0x7f && c < 0xa0)) escaped += `\\x${c.toString(16).padStart(2, "0")}`;
-    else escaped += ch;
-  }
-  return `'${escaped}'${token.length > max ? "..." : ""}`;
+  return `'${baseExcerpt(token.replaceAll("\\", "\\\\").replaceAll("'", "\\'"), max)}'`;
 }
 
 interface Decoder {

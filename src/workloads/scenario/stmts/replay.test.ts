@@ -115,7 +115,7 @@ describe("replay reads only inside the scenario's directory (issue #19, defect 9
     ]);
     expect(bad.code).toBe(2);
     const msg = bad.stderr.split("\n")[0];
-    expect(msg).toMatch(/bad\.txt:2:1: '\\x1b\[31mA+'\.\.\. is not an address/);
+    expect(msg).toMatch(/bad\.txt:2:1: '\\u001b\[31mA+…' is not an address/);
     expect(msg).not.toContain("\x1b");
     expect(msg).not.toMatch(/A{41}/);
   }, 60_000);
