@@ -27,7 +27,10 @@ export function mremap(
   fixedTo: number,
 ): number {
   const vma = mm.vmaAt(start);
-  if (vma === null || start + oldPages > vma.vmEnd) return -Errno.EFAULT;
+  if (vma === null) return -Errno.EFAULT;
+  // resize_is_valid: an old_size of 0 "duplicates" a mapping, which only a shared one can be
+  if (oldPages === 0 && !(vma.vmFlags & (VmFlag.SHARED | VmFlag.MAYSHARE))) return -Errno.EINVAL;
+  if (start + oldPages > vma.vmEnd) return -Errno.EFAULT;
   if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP) && newPages > oldPages) return -Errno.EFAULT;
   if (fixedTo >= 0) {
     if (fixedTo === start) return -Errno.EINVAL;

@@ -53,6 +53,7 @@ function readAll(k: Kernel, t: TaskHandle, va: bigint): unknown[] {
     v.oomReports(),
     v.invariants(),
     v.explain(t, va, Access.Write),
+    v.explainKernel(0, va, Access.Read),
   ];
 }
 
@@ -175,5 +176,39 @@ describe("KernelView", () => {
       const after = JSON.stringify(readAll(k, a, buf), (_, x) => (typeof x === "bigint" ? `${x}n` : x));
       expect(after).toBe(before);
     }
+  });
+});
+
+describe("explain", () => {
+  it("looks in the instruction TLBs for a fetch and in the data TLBs for a load", () => {
+    const k = new Kernel({ ramBytes: 64 << 20 });
+    const a = k.spawn("A")!;
+    k.switchTo(0, a);
+    const code = k.mmap(a, mmapArgs(4096, { prot: { r: true, w: true, x: true } }));
+    k.userAccess(0, a, code, Access.Write, 1);
+    k.userAccess(0, a, code, Access.Read);
+    // only the data side and the shared L2 hold the page yet
+    expect(k.view.explain(a, code, Access.Read)[1]).toMatch(/hit in L1 \(L1\.0\)/);
+    expect(k.view.explain(a, code, Access.Exec)[1]).toMatch(/hit in L2 /);
+    k.userAccess(0, a, code, Access.Exec);
+    expect(k.view.explain(a, code, Access.Exec)[1]).toMatch(/hit in L1 \(L1\.[1-9]\)/);
+  });
+
+  it("names a kernel thread as one, not as user mode", () => {
+    const k = new Kernel({ ramBytes: 64 << 20 });
+    const kt = k.kthread("K");
+    const out = k.view.explain(kt, 0x1000n, Access.Read);
+    expect(out[0]).toBe("K (pid 4, a kernel thread) read of 0x1000:");
+    expect(out[1]).toMatch(/a kernel thread has no user address space/);
+  });
+});
+
+describe("mremap", () => {
+  it("an old_size of 0 duplicates only a shared mapping: a private one is -EINVAL (resize_is_valid)", () => {
+    const k = new Kernel({ ramBytes: 64 << 20 });
+    const a = k.spawn("A")!;
+    const priv = k.mmap(a, mmapArgs(8192));
+    expect(k.mremap(a, priv, 0n, 4096n, true, -1n)).toBe(-22n);
+    expect(k.mremap(a, priv + 8192n * 1000n, 0n, 4096n, true, -1n)).toBe(-14n);
   });
 });

@@ -47,7 +47,11 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
   const hex = (v: number | bigint) => `0x${v.toString(16)}`;
   const view = k.arch.view;
   const pt = k.arch.pgtable;
-  out.push(`${t.comm} (pid ${t.pid}) ${accessName(access)} of ${hex(va)}, ${view.userMode}:`);
+  out.push(
+    t.kthread
+      ? `${t.comm} (pid ${t.pid}, a kernel thread) ${accessName(access)} of ${hex(va)}:`
+      : `${t.comm} (pid ${t.pid}) ${accessName(access)} of ${hex(va)}, ${view.userMode}:`,
+  );
   if (!t.alive || t.mm === null) {
     out.push(
       t.alive ? "  a kernel thread has no user address space" : `  the process is dead (${t.exitReason})`,
@@ -71,8 +75,10 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     let found = "";
     // user code runs on the user ASID (x86 under PTI: the user PCID)
     const asid = k.tlbMgr.userAsid(cpuId);
-    cpu.tlb.levels.forEach((l) => {
-      for (const a of l.arrays) {
+    // a fetch looks in the instruction TLBs, a load or store in the data TLBs
+    const path = access === Access.Exec ? cpu.tlb.instrPath : cpu.tlb.dataPath;
+    cpu.tlb.levels.forEach((l, i) => {
+      for (const a of path[i]) {
         if (found) return;
         const slot = a.peek(vpn, asid);
         if (slot >= 0) {

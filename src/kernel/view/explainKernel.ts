@@ -7,7 +7,7 @@
  * kernel's fault handler makes of it. Changes nothing.
  */
 import { fromBig } from "../../base/u64.ts";
-import { type Access, accessName, Mode } from "../../hw/access.ts";
+import { Access, accessName, Mode } from "../../hw/access.ts";
 import { WalkRecord } from "../../hw/mmu/Mmu.ts";
 import { HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
 import { Meta } from "../../hw/mmu/TlbArray.ts";
@@ -36,8 +36,10 @@ export function explainKernelAccess(k: KernelCore, cpuId: number, va: bigint, ac
   const vpn = k.va.vpn(u);
   // 1. the TLB, under the tag the CPU runs with now
   let found = "";
-  for (const l of cpu.tlb.levels)
-    for (const a of l.arrays) {
+  const path = access === Access.Exec ? cpu.tlb.instrPath : cpu.tlb.dataPath;
+  for (let i = 0; i < cpu.tlb.levels.length; i++) {
+    const l = cpu.tlb.levels[i];
+    for (const a of path[i]) {
       if (found) break;
       const slot = a.peek(vpn, cpu.asid);
       if (slot >= 0) {
@@ -45,6 +47,7 @@ export function explainKernelAccess(k: KernelCore, cpuId: number, va: bigint, ac
         found = `hit in ${l.name} (${a.name}): frame ${hex(a.pfns[slot])}, cached rights ${permText((m >>> Meta.RIGHTS_SHIFT) & 63)}`;
       }
     }
+  }
   out.push(
     `  TLB on cpu${cpuId} (${cpu.asidName} ${cpu.asid}): ${found || "miss: the MMU walks the page tables"}`,
   );
