@@ -129,6 +129,23 @@ describe("scenario results", () => {
     expect(() => runScenario("machine ram=64M\nexpect oops_esr == 0\n")).toThrow(/oops_esr is arm64's/);
   });
 
+  it("check_tlb=on prints each stale TLB use under the statement that made it, counted in tlb.stale_uses", () => {
+    const src = readFileSync(join(ROOT, "examples/kernel/use-after-vfree.vm"), "utf8");
+    const r = runScenario(src, { file: "use-after-vfree.vm" });
+    expect(r.failed).toBe(0);
+    const read = r.statements.find((s) => s.text === "kernel: read v")!;
+    expect(read.output[1]).toBe(
+      "checker: stale TLB entry used on cpu0 for 0xffffc90000000000 (PCID 0, global): translation cached, but memory has none (not present or reserved bit)",
+    );
+    expect(read.output.at(-1)).toMatch(/^checker: {3}missing: INVLPG 0xffffc90000000000 /);
+    // without the checker: the same read, nothing reported
+    const off = runScenario(
+      src.replace(" check_tlb=on", "").replace(/expect tlb.stale_uses == 1/, "expect tlb.stale_uses == 0"),
+    );
+    expect(off.failed).toBe(0);
+    expect(off.statements.find((s) => s.text === "kernel: read v")!.output).toHaveLength(1);
+  });
+
   it("compares metrics with metrics plus integers, and symbols", () => {
     const r = runScenario(
       "machine ram=64M\nkernel: k = kmalloc 8K\nexpect pfn(kernel, k+4K) == pfn(kernel, k) + 1\nlet m = meminfo.MemFree\nkernel: j = kmalloc 4K\nexpect meminfo.MemFree <= m - 4K\nexpect table(kernel, k, pml4) == table(kernel, j, pml4)\n",

@@ -23,8 +23,10 @@ export interface StaleUse {
   cpu: number;
   /** page number of the access (base pages) */
   vpn: Vpn;
-  /** the virtual address of the page */
+  /** the virtual address of the page (its low bits: the page number times the page size) */
   va: number;
+  /** the address as the architecture writes it (canonical) */
+  vaText: string;
   /** the ASID (x86 PCID) of the entry, and what the architecture calls it */
   pcid: number;
   asidName: string;
@@ -144,6 +146,7 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
       cpu: cpu.id,
       vpn,
       va: vpn * g.pageSize,
+      vaText: cpu.vaText(vpn),
       pcid,
       asidName: cpu.asidName,
       global,
@@ -173,7 +176,7 @@ function fillKey(cpu: number, meta: number, baseVpn: number, size: number): stri
 /** One line per report, for logs and the CLI. */
 export function formatStaleUse(r: StaleUse): string {
   const lines = [
-    `stale TLB entry used on cpu${r.cpu} for ${hexNum(r.va)} (${r.asidName} ${r.pcid}${r.global ? ", global" : ""}): ${r.differences.join(", ")}`,
+    `stale TLB entry used on cpu${r.cpu} for ${r.vaText} (${r.asidName} ${r.pcid}${r.global ? ", global" : ""}): ${r.differences.join(", ")}`,
   ];
   for (const c of r.changed) {
     lines.push(

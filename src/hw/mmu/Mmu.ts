@@ -302,6 +302,10 @@ export abstract class Mmu {
   }
   /** Which invalidation would have dropped a stale entry, in the architecture's words (for the checker). */
   abstract invalidationHint(vpn: Vpn, asid: number, global: boolean): string;
+  /** The address of page `vpn` as the architecture writes it (canonical, sign-extended), for reports. */
+  vaText(vpn: number): string {
+    return `0x${(vpn * this.pageSize).toString(16)}`;
+  }
   /** What the architecture calls its address-space tag. */
   readonly asidName: string = "ASID";
   /** The attribute bits whose change makes a cached translation stale (see describeAttrs). */

@@ -16,6 +16,7 @@
  * bits, as VmaInfo and AddressInfo give them.
  */
 import type { Access } from "../../hw/access.ts";
+import { formatStaleUse } from "../../hw/mmu/CoherenceChecker.ts";
 import { kernelPfn } from "../core/alloc.ts";
 import type { KernelCore } from "../core/core.ts";
 import type { Layout } from "../core/layout.ts";
@@ -251,6 +252,11 @@ export class KernelView {
 
   counters(): KernelCounters {
     return counters(this.k);
+  }
+
+  /** The coherence checker's reports from the `from`-th on, each as its lines (none without the checker). */
+  staleTlbUses(from = 0): string[][] {
+    return (this.k.machine.checker?.reports ?? []).slice(from).map((r) => formatStaleUse(r).split("\n"));
   }
 
   oopses(): OopsInfo[] {

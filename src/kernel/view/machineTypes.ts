@@ -100,6 +100,8 @@ export interface KernelCounters {
   tlbBroadcasts: number;
   /** arm64: ASID rollovers (a new generation; 0 elsewhere) */
   asidRollovers: number;
+  /** uses of a stale TLB entry the coherence checker reported (0 without `check_tlb=on`) */
+  staleTlbUses: number;
   /** tasks ever created, the dead included */
   tasks: number;
   /** the panic message, or null while the machine runs */

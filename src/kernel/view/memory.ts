@@ -154,6 +154,7 @@ export function counters(k: KernelCore): KernelCounters {
     shootdownsSent: k.tlbMgr.shootdowns,
     tlbBroadcasts: k.tlbMgr.broadcasts,
     asidRollovers: k.tlbMgr.asidRollovers ?? 0,
+    staleTlbUses: k.machine.checker?.reports.length ?? 0,
     tasks: k.tasks.length,
     panic: k.panicked,
     pageCacheReads: k.pageCache.pagesIn,

@@ -145,7 +145,12 @@ export class Session {
     rt.kernel.tagChecker(`line ${stmt.pos.line}`);
     run(rt);
     // the OOM killer's reports, as the kernel logs them, before what the statement printed
-    if (view.counters().oomReports > before.oomReports) rt.out.unshift(...view.oomReports(before.oomReports));
+    const after = view.counters();
+    if (after.oomReports > before.oomReports) rt.out.unshift(...view.oomReports(before.oomReports));
+    // check_tlb=on: every use of a stale TLB entry during the statement, with the write that made it stale
+    if (after.staleTlbUses > before.staleTlbUses)
+      for (const lines of view.staleTlbUses(before.staleTlbUses))
+        rt.out.push(...lines.map((l) => `checker: ${l}`));
     this.result.statements.push({ line: stmt.pos.line, text: stmt.text.trim(), output: rt.out });
     if (this.opts.checkInvariants) {
       const problems = view.invariants();

@@ -431,6 +431,11 @@ export class Arm64Cpu extends Mmu {
     return `AttrIndx ${attrs & ArmAttr.ATTR_INDX_MASK} SH ${(attrs & ArmAttr.SH_MASK) >>> ArmAttr.SH_SHIFT}`;
   }
 
+  /** TTBR1's range sign-extended from bit 55 (vpnToVa). */
+  override vaText(vpn: number): string {
+    return `0x${vpnToVa(vpn).toString(16)}`;
+  }
+
   override invalidationHint(vpn: Vpn, asid: number, global: boolean): string {
     const va = `0x${vpnToVa(vpn).toString(16)}`;
     return global

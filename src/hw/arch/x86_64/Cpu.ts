@@ -241,8 +241,15 @@ export class Cpu extends X86FamilyCpu {
     return parts.join(" ");
   }
 
+  /** The canonical address: bits above 47 (56 with LA57) copy bit 47 (56). */
+  override vaText(vpn: number): string {
+    const bits = BigInt(this.la57 ? 57 : 48);
+    const v = BigInt(vpn) << 12n;
+    return `0x${(v >> (bits - 1n) === 1n ? v | ((1n << 64n) - (1n << bits)) : v).toString(16)}`;
+  }
+
   override invalidationHint(vpn: Vpn, asid: number, global: boolean): string {
-    const va = `0x${(vpn * 4096).toString(16)}`;
+    const va = this.vaText(vpn);
     return global
       ? `INVLPG ${va} (or INVPCID type 2, or a CR4.PGE toggle): the entry is global, so CR3 writes keep it`
       : `INVLPG ${va} in PCID ${asid}, INVPCID type 0/1 for PCID ${asid}, or a flushing MOV to CR3`;

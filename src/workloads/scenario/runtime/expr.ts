@@ -208,6 +208,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().tlbBroadcasts);
     case "asid_rollovers":
       return (rt) => BigInt(rt.view.counters().asidRollovers);
+    case "tlb.stale_uses":
+      return (rt) => BigInt(rt.view.counters().staleTlbUses);
     case "panic":
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
     case "oops_esr":
