@@ -146,6 +146,11 @@ describe("vmlab walk, arch riscv-sv39/48/57", () => {
         '{"arch": "riscv-sv39", "regs": {"satp": "0x8g"}}',
         /img\.json:1:\d+: regs\.satp: must be a hex string/,
       ],
+      // a long bad value is quoted as a short excerpt, not whole
+      [
+        `{"arch": "riscv-sv39", "regs": {"satp": "${"9".repeat(5000)}x"}}`,
+        /regs\.satp: must be a hex string like "0x8000000000001000" or a non-negative integer, not "9{40}…"\n/,
+      ],
       ['{"arch": "riscv-sv39", "regs": {"satp": 0, "sstatus.spp": 1}}', /unknown register 'sstatus\.spp'/],
       [
         '{"arch": "riscv-sv39", "cr3": "0x1000", "regs": {"satp": 0}}',

@@ -1,3 +1,5 @@
+import { jsonExcerpt } from "../../base/json.ts";
+import { parseU64 } from "../../base/u64.ts";
 /**
  * What `vmlab walk` asks of an architecture (docs/walk-image.md,
  * ../shared/spec/walk-images.md): the JSON reader (workloads/
@@ -55,4 +57,29 @@ export interface CheckedImage {
   readonly physBits: number;
   /** the last checks (those that need the memory read first), then the machine holding the image */
   open(memory: { pa: number; bytes: Uint8Array }[], bad: (path: string, msg: string) => never): WalkSession;
+}
+
+/**
+ * A register under an image's `regs`: a hex string or a non-negative safe
+ * integer, null when absent; anything else is `bad` at `regs.NAME`, quoting
+ * at most a short excerpt of the value. `example` is a value the message
+ * offers.
+ */
+export function imageRegister(
+  regs: Record<string, unknown>,
+  name: string,
+  bad: (path: string, msg: string) => never,
+  example = "0x1000",
+): bigint | null {
+  const v = regs[name];
+  if (v === undefined) return null;
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === "string") {
+    const n = parseU64(v);
+    if (n !== null) return n;
+  }
+  return bad(
+    `regs.${name}`,
+    `must be a hex string like "${example}" or a non-negative integer, not ${jsonExcerpt(v)}`,
+  );
 }

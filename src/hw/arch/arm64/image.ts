@@ -6,10 +6,15 @@
  * (`read-unpriv`, `write-unpriv`: LDTR/STTR at EL1), and a probe's report
  * (`{"ok": false, "fault", "level", "esr", "far"}` with ESR_EL1 and FAR_EL1).
  */
-import { jsonExcerpt } from "../../../base/json.ts";
-import { fromBig, hex64, hexNum, parseU64 } from "../../../base/u64.ts";
+import { fromBig, hex64, hexNum } from "../../../base/u64.ts";
 import { Access, accessName, Mode } from "../../access.ts";
-import type { CheckedImage, ImageFields, WalkImageDriver, WalkSession } from "../../mmu/walkImage.ts";
+import {
+  type CheckedImage,
+  type ImageFields,
+  imageRegister,
+  type WalkImageDriver,
+  type WalkSession,
+} from "../../mmu/walkImage.ts";
 import { WalkRecord } from "./Cpu.ts";
 import { describeEsr, Esr, fscName } from "./fault.ts";
 import { ARM_LEVEL_NAMES, descFlagNames } from "./format.ts";
@@ -69,19 +74,7 @@ const PAGE_SIZES = [4096, 2 * 1024 * 1024, 1024 * 1024 * 1024];
 
 function check(f: ImageFields, bad: (path: string, msg: string) => never): CheckedImage {
   const regs = f.regs;
-  const value = (name: string): bigint | null => {
-    const v = regs[name];
-    if (v === undefined) return null;
-    if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-    if (typeof v === "string") {
-      const n = parseU64(v);
-      if (n !== null) return n;
-    }
-    return bad(
-      `regs.${name}`,
-      `must be a hex string like "0x1000" or a non-negative integer, not ${jsonExcerpt(v)}`,
-    );
-  };
+  const value = (name: string): bigint | null => imageRegister(regs, name, bad, "0x1000");
   const small = (name: string, lo: number, hi: number, dflt: number): number => {
     const n = value(name);
     if (n === null) return dflt;

@@ -8,9 +8,15 @@
  * The image's RAM is 2^52 bytes (the most PhysMem holds); memory not given
  * reads as zero, and a table above 2^52 is outside RAM: an access fault.
  */
-import { fromBig, hex64, hexNum, parseU64 } from "../../../base/u64.ts";
+import { fromBig, hex64, hexNum } from "../../../base/u64.ts";
 import { type Access, accessName, Mode } from "../../access.ts";
-import type { CheckedImage, ImageFields, WalkImageDriver, WalkSession } from "../../mmu/walkImage.ts";
+import {
+  type CheckedImage,
+  type ImageFields,
+  imageRegister,
+  type WalkImageDriver,
+  type WalkSession,
+} from "../../mmu/walkImage.ts";
 import { Priv, SatpMode, WalkRecord } from "./Cpu.ts";
 import { describeScause, type RiscvFaultName, scauseName } from "./fault.ts";
 import { PteHi, pteFlagNames, RISCV_LEVEL_NAMES, type RiscvExtensions } from "./format.ts";
@@ -45,19 +51,7 @@ const MODE_NAMES: Record<number, string> = { 0: "Bare", 8: "Sv39", 9: "Sv48", 10
 function check(f: ImageFields, bad: (path: string, msg: string) => never): CheckedImage {
   const regs = f.regs;
   const vaBits = Number(f.arch.slice("riscv-sv".length)) as 39 | 48 | 57;
-  const value = (name: string): bigint | null => {
-    const v = regs[name];
-    if (v === undefined) return null;
-    if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-    if (typeof v === "string") {
-      const n = parseU64(v);
-      if (n !== null) return n;
-    }
-    return bad(
-      `regs.${name}`,
-      `must be a hex string like "0x8000000000001000" or a non-negative integer, not ${JSON.stringify(v)}`,
-    );
-  };
+  const value = (name: string): bigint | null => imageRegister(regs, name, bad, "0x8000000000001000");
   const flags = {} as RiscvImage["flags"];
   for (const k of FLAGS) {
     const n = value(k);
