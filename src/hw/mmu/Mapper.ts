@@ -11,7 +11,8 @@
  * pages `Vpn`s (4K page numbers of the truncated linear address), entries
  * are found at a `PhysAddr`.
  */
-import { type Pfn, type PhysAddr, pfnUnchecked, type Vpn } from "../../base/units.ts";
+import { type Pfn, type PhysAddr, pfnUnchecked, physAddrUnchecked, type Vpn } from "../../base/units.ts";
+import type { PhysMem } from "../PhysMem.ts";
 
 /** Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is left. */
 export interface FrameAllocator {
@@ -119,4 +120,44 @@ export function leafToChange(
   if (e === null) return { ok: false, error: "not-mapped" };
   if (vpn % pagesPer[e.level] !== 0) return { ok: false, error: "misaligned" };
   return e;
+}
+
+/**
+ * What the mappers of 8-byte radix tables share (ARM64 VMSAv8-64, RISC-V
+ * Sv39/48/57): a zeroed root, an entry's address in a table, an entry read
+ * as its halves, and a raw write through `entryAt`. Each architecture
+ * supplies the index of a page number at a level and the walk.
+ */
+export abstract class Mapper8 {
+  constructor(
+    readonly phys: PhysMem,
+    readonly alloc: FrameAllocator,
+  ) {}
+
+  /** Allocates and zeroes a frame for the root table. */
+  newRoot(): Pfn | -1 {
+    const pfn = this.alloc.allocFrame();
+    if (pfn !== -1) this.phys.zeroFrame(pfn);
+    return pfn;
+  }
+
+  /** The index of `vpn` in a table of `level`. */
+  abstract index(vpn: Vpn, level: number): number;
+  abstract entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null;
+
+  protected entryPaIn(tablePa: PhysAddr, vpn: Vpn, level: number): PhysAddr {
+    return physAddrUnchecked(tablePa + this.index(vpn, level) * 8);
+  }
+
+  protected read(entryPa: PhysAddr): { hi: number; lo: number } {
+    return { lo: this.phys.read32(entryPa), hi: this.phys.read32(entryPa + 4) };
+  }
+
+  /** Writes a raw entry at `level` for vpn (tests of stale TLB entries, reserved encodings); false with no table there. */
+  setEntryRaw(rootPfn: Pfn, vpn: Vpn, level: number, hi: number, lo: number): boolean {
+    const e = this.entryAt(rootPfn, vpn, level);
+    if (e === null) return false;
+    this.phys.write64(e.entryPa, hi >>> 0, lo >>> 0);
+    return true;
+  }
 }

@@ -38,6 +38,7 @@ import {
   type FrameAllocator,
   leafToChange,
   type MapFlags,
+  Mapper8,
   type MapResult,
   type PageTableMapper,
 } from "../../mmu/Mapper.ts";
@@ -59,19 +60,20 @@ export interface Arm64MapFlags extends MapFlags {
   sh?: number;
 }
 
-export class Arm64Mapper implements PageTableMapper {
+export class Arm64Mapper extends Mapper8 implements PageTableMapper {
   readonly levels: number;
   private readonly topMask: number;
   private readonly maxFrame: number;
 
   constructor(
-    readonly phys: PhysMem,
-    readonly alloc: FrameAllocator,
+    phys: PhysMem,
+    alloc: FrameAllocator,
     /** VA size of the range these tables serve (64 - TxSZ) */
     readonly vaBits = 48,
     /** the output address size (RAM and tables must be below it) */
     readonly paBits = 48,
   ) {
+    super(phys, alloc);
     assert(Number.isInteger(vaBits) && vaBits >= 25 && vaBits <= 48, "Arm64Mapper: vaBits");
     const start = vaBits > 39 ? 3 : vaBits > 30 ? 2 : 1;
     this.levels = start + 1;
@@ -79,24 +81,9 @@ export class Arm64Mapper implements PageTableMapper {
     this.maxFrame = 2 ** (paBits - 12);
   }
 
-  /** Allocates and zeroes a frame for the initial table (a smaller table sits at its start). */
-  newRoot(): Pfn | -1 {
-    const pfn = this.alloc.allocFrame();
-    if (pfn !== -1) this.phys.zeroFrame(pfn);
-    return pfn;
-  }
-
   /** Index of vpn in a table of `level` (the initial table may be smaller). */
   index(vpn: Vpn, level: number): number {
     return Math.floor(vpn / 512 ** level) & (level === this.levels - 1 ? this.topMask : 511);
-  }
-
-  private entryPaIn(tablePa: PhysAddr, vpn: Vpn, level: number): PhysAddr {
-    return physAddrUnchecked(tablePa + this.index(vpn, level) * 8);
-  }
-
-  private read(entryPa: PhysAddr): { hi: number; lo: number } {
-    return { lo: this.phys.read32(entryPa), hi: this.phys.read32(entryPa + 4) };
   }
 
   /** Whether a descriptor read at `level` points to a next-level table. */
@@ -219,14 +206,6 @@ export class Arm64Mapper implements PageTableMapper {
       lost(e.hi, next.hi, DescHi.DBM) ||
       ((e.lo ^ next.lo) & (Desc.NG | Desc.ATTR_INDX_MASK | Desc.SH_MASK)) !== 0;
     return { ok: true, flush: { vpn, size: e.level, required } };
-  }
-
-  /** Writes a raw descriptor at `level` for vpn (tests of stale TLB entries, reserved encodings). */
-  setEntryRaw(rootPfn: Pfn, vpn: Vpn, level: number, hi: number, lo: number): boolean {
-    const e = this.entryAt(rootPfn, vpn, level);
-    if (e === null) return false;
-    this.phys.write64(e.entryPa, hi >>> 0, lo >>> 0);
-    return true;
   }
 }
 

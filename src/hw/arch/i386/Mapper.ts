@@ -16,6 +16,7 @@ import {
   type PageTableMapper,
 } from "../../mmu/Mapper.ts";
 import type { PhysMem } from "../../PhysMem.ts";
+import { leafFlagBits } from "../x86_64/pte.ts";
 import { PDE4M_ADDR_LO, PSE36_SHIFT, Pte, PteHi, paeHiAddrMask, pse36Mask, pse36Width } from "./pte.ts";
 
 const TWO32 = 4294967296;
@@ -246,17 +247,7 @@ export class I386Mapper implements PageTableMapper {
     } else {
       lo = pfn * 4096;
     }
-    lo += Pte.P;
-    if (f.writable) lo += Pte.RW;
-    if (f.user) lo += Pte.US;
-    if (f.pwt) lo += Pte.PWT;
-    if (f.pcd) lo += Pte.PCD;
-    if (f.accessed) lo += Pte.A;
-    if (f.dirty) lo += Pte.D;
-    if (size > 0) lo += Pte.PS;
-    if (f.global) lo += Pte.G;
-    if (f.pat) lo += size > 0 ? Pte.PAT_LARGE : Pte.PAT4K;
-    if (f.soft) lo += (f.soft & 7) << 9;
+    lo += leafFlagBits(size, f);
     return { hi: hi >>> 0, lo: lo >>> 0 };
   }
 

@@ -21,20 +21,13 @@
  * plus the RISC-V-only `pbmt` (Svpbmt memory type, 0..2).
  */
 import { assert } from "../../../base/assert.ts";
-import {
-  type Pfn,
-  type PhysAddr,
-  paToPfn,
-  pfnToPa,
-  pfnUnchecked,
-  physAddrUnchecked,
-  type Vpn,
-} from "../../../base/units.ts";
+import { type Pfn, type PhysAddr, paToPfn, pfnToPa, pfnUnchecked, type Vpn } from "../../../base/units.ts";
 import {
   type EntryRef,
   type FrameAllocator,
   leafToChange,
   type MapFlags,
+  Mapper8,
   type MapResult,
   type PageTableMapper,
 } from "../../mmu/Mapper.ts";
@@ -51,37 +44,23 @@ export interface RiscvMapFlags extends MapFlags {
 
 const TWO32 = 4294967296;
 
-export class RiscvMapper implements PageTableMapper {
+export class RiscvMapper extends Mapper8 implements PageTableMapper {
   private readonly pagesPer: number[];
 
   constructor(
-    readonly phys: PhysMem,
-    readonly alloc: FrameAllocator,
+    phys: PhysMem,
+    alloc: FrameAllocator,
     /** levels of the tables: 3 (Sv39), 4 (Sv48), 5 (Sv57) */
     readonly levels: 3 | 4 | 5 = 3,
   ) {
+    super(phys, alloc);
     assert(levels === 3 || levels === 4 || levels === 5, "RiscvMapper: levels");
     this.pagesPer = Array.from({ length: levels }, (_, l) => 512 ** l);
-  }
-
-  /** Allocates and zeroes a frame for the root table. */
-  newRoot(): Pfn | -1 {
-    const pfn = this.alloc.allocFrame();
-    if (pfn !== -1) this.phys.zeroFrame(pfn);
-    return pfn;
   }
 
   /** VPN[level] of a page number (9 bits at every level). */
   index(vpn: Vpn, level: number): number {
     return Math.floor(vpn / 512 ** level) % 512;
-  }
-
-  private entryPaIn(tablePa: PhysAddr, vpn: Vpn, level: number): PhysAddr {
-    return physAddrUnchecked(tablePa + this.index(vpn, level) * 8);
-  }
-
-  private read(entryPa: PhysAddr): { hi: number; lo: number } {
-    return { lo: this.phys.read32(entryPa), hi: this.phys.read32(entryPa + 4) };
   }
 
   private static isPointer(lo: number): boolean {
@@ -197,14 +176,6 @@ export class RiscvMapper implements PageTableMapper {
       ((e.lo ^ next.lo) & (Pte.U | Pte.G)) !== 0 ||
       ((e.hi ^ next.hi) & PteHi.PBMT_MASK) !== 0;
     return { ok: true, flush: { vpn, size: e.level, required } };
-  }
-
-  /** Writes a raw PTE at `level` for vpn (tests of stale entries, reserved encodings). */
-  setEntryRaw(rootPfn: Pfn, vpn: Vpn, level: number, hi: number, lo: number): boolean {
-    const e = this.entryAt(rootPfn, vpn, level);
-    if (e === null) return false;
-    this.phys.write64(e.entryPa, hi >>> 0, lo >>> 0);
-    return true;
   }
 }
 

@@ -17,7 +17,7 @@ import {
   type PageTableMapper,
 } from "../../mmu/Mapper.ts";
 import type { PhysMem } from "../../PhysMem.ts";
-import { Pte, PteHi, reservedMasks } from "./pte.ts";
+import { leafFlagBits, Pte, PteHi, reservedMasks } from "./pte.ts";
 
 const TWO32 = 4294967296;
 const PAGES_PER = [1, 512, 262144];
@@ -236,18 +236,8 @@ export class Mapper implements PageTableMapper {
 
 /** The leaf entry for a frame: halves ready to store. */
 export function leafEntry(pfn: Pfn, size: number, f: MapFlags): { hi: number; lo: number } {
-  let lo = (pfn % 1048576) * 4096 + Pte.P;
+  const lo = (pfn % 1048576) * 4096 + leafFlagBits(size, f);
   let hi = Math.floor(pfn / 1048576);
-  if (f.writable) lo += Pte.RW;
-  if (f.user) lo += Pte.US;
-  if (f.pwt) lo += Pte.PWT;
-  if (f.pcd) lo += Pte.PCD;
-  if (f.accessed) lo += Pte.A;
-  if (f.dirty) lo += Pte.D;
-  if (size > 0) lo += Pte.PS;
-  if (f.global) lo += Pte.G;
-  if (f.pat) lo += size > 0 ? Pte.PAT_LARGE : Pte.PAT4K;
-  if (f.soft) lo += (f.soft & 7) << 9;
   if (f.pkey) hi = (hi | ((f.pkey & 15) << PteHi.PKEY_SHIFT)) >>> 0;
   if (f.nx) hi = (hi | PteHi.XD) >>> 0;
   return { hi: hi >>> 0, lo: lo >>> 0 };

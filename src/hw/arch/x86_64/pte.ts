@@ -60,6 +60,40 @@ export const LEVEL_NAMES = ["PT", "PD", "PDPT", "PML4", "PML5"] as const;
 export const LINUX_LEVEL_NAMES = ["PTE", "PMD", "PUD", "P4D", "PGD"] as const;
 
 /**
+ * The low word's flag bits of a leaf entry as every x86 paging mode lays
+ * them out (SDM §4.3, §4.4, §4.5: 32-bit, PAE and 4/5-level paging agree
+ * on bits 0..12): P, R/W, U/S, PWT, PCD, A, D, PS for a large page, G,
+ * PAT (bit 7 in a PTE, bit 12 in a large page), and the software bits 9..11.
+ */
+export function leafFlagBits(size: number, f: LeafFlags): number {
+  let lo = Pte.P;
+  if (f.writable) lo += Pte.RW;
+  if (f.user) lo += Pte.US;
+  if (f.pwt) lo += Pte.PWT;
+  if (f.pcd) lo += Pte.PCD;
+  if (f.accessed) lo += Pte.A;
+  if (f.dirty) lo += Pte.D;
+  if (size > 0) lo += Pte.PS;
+  if (f.global) lo += Pte.G;
+  if (f.pat) lo += size > 0 ? Pte.PAT_LARGE : Pte.PAT4K;
+  if (f.soft) lo += (f.soft & 7) << 9;
+  return lo;
+}
+
+/** The mapping flags leafFlagBits reads (a subset of MapFlags). */
+export interface LeafFlags {
+  writable?: boolean;
+  user?: boolean;
+  pwt?: boolean;
+  pcd?: boolean;
+  accessed?: boolean;
+  dirty?: boolean;
+  global?: boolean;
+  pat?: boolean;
+  soft?: number;
+}
+
+/**
  * Masks of reserved bits for a given MAXPHYADDR (SDM §4.5, Table 4-20's
  * notes): bits 51..M of every present entry; bit 7 of PML5E/PML4E; bits
  * 29..13 of a 1 GiB PDPTE and 20..13 of a 2 MiB PDE (between PAT and the
