@@ -14,6 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pfnToPa, toPfn, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
+import { type TableOp, tableOpArbs } from "../../mmu/tableOps.testkit.ts";
 import { type Arm64Cpu, TTBR1_VPN, WalkRecord } from "./Cpu.ts";
 import { bareArm64 } from "./testkit.ts";
 
@@ -22,14 +23,11 @@ const vpnAt = (i: number): Vpn =>
   (i < 8 ? 0x400 + i : i < 16 ? TTBR1_VPN + 0x8_0000_0000 + 0x200 + i : 0x4_0000 + i) as Vpn;
 
 type Op =
-  | { op: "map"; page: number; frame: number; writable: boolean; user: boolean; nx: boolean; global: boolean }
-  | { op: "unmap"; page: number }
-  | { op: "protect"; page: number; writable: boolean; user: boolean; nx: boolean; global: boolean }
+  | TableOp
   | { op: "access"; cpu: number; page: number; access: Access; el: 0 | 1; unpriv: boolean }
   | { op: "asid"; asid: number }
   | { op: "pan"; cpu: number; pan: boolean };
 
-const flagsArb = { writable: fc.boolean(), user: fc.boolean(), nx: fc.boolean(), global: fc.boolean() };
 const accessArb = fc.record({
   op: fc.constant("access" as const),
   cpu: fc.nat(1),
@@ -39,14 +37,7 @@ const accessArb = fc.record({
   unpriv: fc.boolean(),
 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({
-    op: fc.constant("map" as const),
-    page: fc.nat(NPAGES - 1),
-    frame: fc.integer({ min: 0x800, max: 0x8ff }),
-    ...flagsArb,
-  }),
-  fc.record({ op: fc.constant("unmap" as const), page: fc.nat(NPAGES - 1) }),
-  fc.record({ op: fc.constant("protect" as const), page: fc.nat(NPAGES - 1), ...flagsArb }),
+  ...tableOpArbs(NPAGES),
   accessArb,
   accessArb,
   fc.record({ op: fc.constant("asid" as const), asid: fc.nat(3) }),

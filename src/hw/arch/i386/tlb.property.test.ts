@@ -17,6 +17,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Pfn, pfnToPa, toPfn, toVpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
+import { type TableOp, tableOpArbs } from "../../mmu/tableOps.testkit.ts";
 import { Outcome, WalkRecord } from "./Cpu.ts";
 import { bareI386 } from "./testkit.ts";
 
@@ -24,14 +25,11 @@ const NPAGES = 24; // 12 pages under PDPTE 0 (VA 0x100000..), 12 under PDPTE 3 (
 const vpnAt = (i: number) => toVpn(i < 12 ? 0x100 + i : 0xc0100 + i);
 
 type Op =
-  | { op: "map"; page: number; frame: number; writable: boolean; user: boolean; nx: boolean; global: boolean }
-  | { op: "unmap"; page: number }
-  | { op: "protect"; page: number; writable: boolean; user: boolean; nx: boolean; global: boolean }
+  | TableOp
   | { op: "access"; page: number; access: Access; cpl: 0 | 3 }
   | { op: "reload" }
   | { op: "pdpt" };
 
-const flags = { writable: fc.boolean(), user: fc.boolean(), nx: fc.boolean(), global: fc.boolean() };
 const accessArb = fc.record({
   op: fc.constant("access" as const),
   page: fc.nat(NPAGES - 1),
@@ -39,14 +37,7 @@ const accessArb = fc.record({
   cpl: fc.constantFrom(0 as const, 3 as const),
 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({
-    op: fc.constant("map" as const),
-    page: fc.nat(NPAGES - 1),
-    frame: fc.integer({ min: 0x800, max: 0x8ff }),
-    ...flags,
-  }),
-  fc.record({ op: fc.constant("unmap" as const), page: fc.nat(NPAGES - 1) }),
-  fc.record({ op: fc.constant("protect" as const), page: fc.nat(NPAGES - 1), ...flags }),
+  ...tableOpArbs(NPAGES),
   accessArb,
   accessArb,
   fc.record({ op: fc.constant("reload" as const) }),

@@ -18,6 +18,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pfnToPa, toPfn, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
+import { type TableOp, tableOpArbs } from "../../mmu/tableOps.testkit.ts";
 import { Priv, type RiscvCpu, SatpMode, WalkRecord } from "./Cpu.ts";
 import { vpnHalves } from "./Mapper.ts";
 import { bareRiscv } from "./testkit.ts";
@@ -26,14 +27,11 @@ const NPAGES = 24; // 8 user pages in one leaf table, 8 in the upper half, 8 mor
 const vpnAt = (i: number): Vpn => (i < 8 ? 0x400 + i : i < 16 ? 0x400_0000 + 0x100 + i : 0x4_0000 + i) as Vpn; // 0x400_0000: VA bit 38
 
 type Op =
-  | { op: "map"; page: number; frame: number; writable: boolean; user: boolean; nx: boolean; global: boolean }
-  | { op: "unmap"; page: number }
-  | { op: "protect"; page: number; writable: boolean; user: boolean; nx: boolean; global: boolean }
+  | TableOp
   | { op: "access"; cpu: number; page: number; access: Access; priv: Priv }
   | { op: "asid"; asid: number }
   | { op: "sstatus"; cpu: number; sum: boolean; mxr: boolean };
 
-const flagsArb = { writable: fc.boolean(), user: fc.boolean(), nx: fc.boolean(), global: fc.boolean() };
 const accessArb = fc.record({
   op: fc.constant("access" as const),
   cpu: fc.nat(1),
@@ -42,14 +40,7 @@ const accessArb = fc.record({
   priv: fc.constantFrom(Priv.U, Priv.S),
 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({
-    op: fc.constant("map" as const),
-    page: fc.nat(NPAGES - 1),
-    frame: fc.integer({ min: 0x800, max: 0x8ff }),
-    ...flagsArb,
-  }),
-  fc.record({ op: fc.constant("unmap" as const), page: fc.nat(NPAGES - 1) }),
-  fc.record({ op: fc.constant("protect" as const), page: fc.nat(NPAGES - 1), ...flagsArb }),
+  ...tableOpArbs(NPAGES),
   accessArb,
   accessArb,
   fc.record({ op: fc.constant("asid" as const), asid: fc.nat(3) }),
