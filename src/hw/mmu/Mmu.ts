@@ -38,56 +38,9 @@ import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
 /** Most levels any format has (x86-64 LA57 and RISC-V Sv57: 5; ARM64 with 52-bit VAs: 5) plus one. */
 export const MAX_LEVELS = 6;
 
-/** An event of the opt-in trace stream. Built only when a tracer is installed. */
-export type HwEvent =
-  | {
-      type: "tlb";
-      cpu: number;
-      vpn: Vpn;
-      access: Access;
-      hit: boolean;
-      level: number;
-      /** an unprivileged access made in privileged mode (arm64 LDTR/STTR at EL1) */
-      unprivileged: boolean;
-    }
-  | {
-      type: "walk-step";
-      cpu: number;
-      level: number;
-      /** the level's name in the architecture's manual (x86 PML4, arm64 L0) */
-      levelName: string;
-      index: number;
-      entryPa: PhysAddr;
-      hi: number;
-      lo: number;
-      psc: boolean;
-    }
-  | {
-      type: "fault";
-      cpu: number;
-      /** the architecture's outcome code (x86: the vector, 13 or 14) */
-      vector: number;
-      /** the architecture's fault code (x86 error code, ARM64 ESR_EL1, RISC-V scause) */
-      errorCode: number;
-      /** the faulting address (x86 CR2, ARM64 FAR_EL1, RISC-V stval) */
-      cr2Hi: number;
-      cr2Lo: number;
-      /** the fault as the architecture's manual words it (x86 "#PF", arm64 the ESR_EL1 decoded) */
-      text: string;
-    }
-  /** vpn -1: every page; `asidName` is what the architecture calls the tag (PCID, ASID) */
-  | {
-      type: "invalidate";
-      cpu: number;
-      op: string;
-      asid: number;
-      asidName: string;
-      vpn: Vpn | -1;
-      entries: number;
-    }
-  /** a change of the CPU's state that decides what accesses may do (arm64 PSTATE.PAN, x86 RFLAGS.AC) */
-  | { type: "state"; cpu: number; text: string }
-  | { type: "ad-write"; cpu: number; entryPa: PhysAddr; hi: number; lo: number };
+export type { HwEvent } from "./events.ts";
+
+import type { HwEvent } from "./events.ts";
 
 /**
  * The entries one walk read, top level first: filled by every walk (no
@@ -302,6 +255,15 @@ export abstract class Mmu {
   }
   /** Which invalidation would have dropped a stale entry, in the architecture's words (for the checker). */
   abstract invalidationHint(vpn: Vpn, asid: number, global: boolean): string;
+  /**
+   * Emits the trace event of a fault (only with a tracer installed):
+   * `text` is the fault in the architecture's words, `hi`/`lo` the faulting
+   * address (x86 CR2, ARM64 FAR_EL1, RISC-V stval).
+   */
+  protected traceFault(vector: number, errorCode: number, hi: number, lo: number, text: string): void {
+    this.tracer?.({ type: "fault", cpu: this.id, vector, errorCode, cr2Hi: hi >>> 0, cr2Lo: lo >>> 0, text });
+  }
+
   /** The address of page `vpn` as the architecture writes it (canonical, sign-extended), for reports. */
   vaText(vpn: number): string {
     return `0x${(vpn * this.pageSize).toString(16)}`;

@@ -410,18 +410,16 @@ export class Arm64Cpu extends Mmu {
     this.farHi = vaHi >>> 0;
     this.farLo = vaLo >>> 0;
     if (this.tracer !== null)
-      this.tracer({
-        type: "fault",
-        cpu: this.id,
-        vector: rec.outcome,
-        errorCode: rec.errorCode,
-        cr2Hi: this.farHi,
-        cr2Lo: this.farLo,
-        text: `${rec.outcome === Ec.IABT_LOW || rec.outcome === Ec.IABT_CUR ? "instruction" : "data"} abort: ESR_EL1 0x${(rec.errorCode >>> 0).toString(16)} (${describeEsr(rec.errorCode)}) FAR_EL1 0x${this.farHi.toString(16)}${this.farLo.toString(16).padStart(8, "0")}`.replace(
+      this.traceFault(
+        rec.outcome,
+        rec.errorCode,
+        this.farHi,
+        this.farLo,
+        `${rec.outcome === Ec.IABT_LOW || rec.outcome === Ec.IABT_CUR ? "instruction" : "data"} abort: ESR_EL1 0x${(rec.errorCode >>> 0).toString(16)} (${describeEsr(rec.errorCode)}) FAR_EL1 0x${this.farHi.toString(16)}${this.farLo.toString(16).padStart(8, "0")}`.replace(
           /FAR_EL1 0x0+(?=.)/,
           "FAR_EL1 0x",
         ),
-      });
+      );
     return rec.outcome;
   }
 

@@ -8,7 +8,7 @@ import { parseTlbSpec, type TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { X86FamilyCpu } from "../x86_64/controls.ts";
-import { describeErrorCode, errorCodeNames, Outcome, PfErr } from "../x86_64/fault.ts";
+import { Outcome, PfErr, pfTraceText } from "../x86_64/fault.ts";
 import { X86Attr } from "../x86_64/format.ts";
 import { computePermTable, Rights } from "../x86_64/rights.ts";
 import { I386Format, PaeFormat } from "./format.ts";
@@ -223,11 +223,15 @@ export class I386Cpu extends X86FamilyCpu {
 
   private emitFault(vector: number, errorCode: number, hi: number, lo: number): void {
     const va = `0x${(lo >>> 0).toString(16)}`;
-    const text =
+    this.traceFault(
+      vector,
+      errorCode,
+      hi,
+      lo,
       vector === Outcome.PF
-        ? `#PF error_code 0x${errorCode.toString(16)} (${errorCodeNames(errorCode)}: ${describeErrorCode(errorCode)}) CR2 ${va}`
-        : `#GP(0): 0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, "0")} is not a 32-bit address`;
-    this.tracer!({ type: "fault", cpu: this.id, vector, errorCode, cr2Hi: hi >>> 0, cr2Lo: lo >>> 0, text });
+        ? pfTraceText(errorCode, va)
+        : `#GP(0): 0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, "0")} is not a 32-bit address`,
+    );
   }
 
   override readonly asidName = "PCID";

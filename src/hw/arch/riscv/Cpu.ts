@@ -362,18 +362,16 @@ export class RiscvCpu extends Mmu {
     this.stvalHi = vaHi >>> 0;
     this.stvalLo = vaLo >>> 0;
     if (this.tracer !== null)
-      this.tracer({
-        type: "fault",
-        cpu: this.id,
-        vector: rec.outcome,
-        errorCode: rec.errorCode,
-        cr2Hi: this.stvalHi,
-        cr2Lo: this.stvalLo,
-        text: `${describeScause(rec.errorCode)}, stval 0x${this.stvalHi.toString(16)}${this.stvalLo.toString(16).padStart(8, "0")}`.replace(
+      this.traceFault(
+        rec.outcome,
+        rec.errorCode,
+        this.stvalHi,
+        this.stvalLo,
+        `${describeScause(rec.errorCode)}, stval 0x${this.stvalHi.toString(16)}${this.stvalLo.toString(16).padStart(8, "0")}`.replace(
           /stval 0x0+(?=.)/,
           "stval 0x",
         ),
-      });
+      );
     return rec.outcome;
   }
 

@@ -7,7 +7,7 @@ import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { X86FamilyCpu } from "./controls.ts";
-import { describeErrorCode, errorCodeNames, Outcome, PfErr } from "./fault.ts";
+import { Outcome, PfErr, pfTraceText } from "./fault.ts";
 import { X86_64Format, X86Attr } from "./format.ts";
 import { computePermTable, pkDenied } from "./rights.ts";
 
@@ -222,11 +222,13 @@ export class Cpu extends X86FamilyCpu {
       /^0x0+(?=.)/,
       "0x",
     );
-    const text =
-      vector === Outcome.PF
-        ? `#PF error_code 0x${errorCode.toString(16)} (${errorCodeNames(errorCode)}: ${describeErrorCode(errorCode)}) CR2 ${cr2}`
-        : `#GP(0): ${cr2} is not canonical`;
-    this.tracer!({ type: "fault", cpu: this.id, vector, errorCode, cr2Hi: hi >>> 0, cr2Lo: lo >>> 0, text });
+    this.traceFault(
+      vector,
+      errorCode,
+      hi,
+      lo,
+      vector === Outcome.PF ? pfTraceText(errorCode, cr2) : `#GP(0): ${cr2} is not canonical`,
+    );
   }
 
   override readonly asidName = "PCID";

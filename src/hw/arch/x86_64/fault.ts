@@ -46,3 +46,8 @@ export function errorCodeNames(code: number): string {
   if (code & PfErr.PK) names.push("PK");
   return names.length ? names.join("|") : "0";
 }
+
+/** A #PF as `--trace` words it: the error code, its bits decoded, and CR2 (`cr2`: as the caller prints addresses). */
+export function pfTraceText(errorCode: number, cr2: string): string {
+  return `#PF error_code 0x${errorCode.toString(16)} (${errorCodeNames(errorCode)}: ${describeErrorCode(errorCode)}) CR2 ${cr2}`;
+}

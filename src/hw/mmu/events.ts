@@ -1,0 +1,57 @@
+/**
+ * The events of the MMU's opt-in trace stream (`--trace`): built only when
+ * a tracer is installed (Mmu.tracer), worded by the architecture.
+ */
+import type { PhysAddr, Vpn } from "../../base/units.ts";
+import type { Access } from "../access.ts";
+
+/** An event of the opt-in trace stream. Built only when a tracer is installed. */
+export type HwEvent =
+  | {
+      type: "tlb";
+      cpu: number;
+      vpn: Vpn;
+      access: Access;
+      hit: boolean;
+      level: number;
+      /** an unprivileged access made in privileged mode (arm64 LDTR/STTR at EL1) */
+      unprivileged: boolean;
+    }
+  | {
+      type: "walk-step";
+      cpu: number;
+      level: number;
+      /** the level's name in the architecture's manual (x86 PML4, arm64 L0) */
+      levelName: string;
+      index: number;
+      entryPa: PhysAddr;
+      hi: number;
+      lo: number;
+      psc: boolean;
+    }
+  | {
+      type: "fault";
+      cpu: number;
+      /** the architecture's outcome code (x86: the vector, 13 or 14) */
+      vector: number;
+      /** the architecture's fault code (x86 error code, ARM64 ESR_EL1, RISC-V scause) */
+      errorCode: number;
+      /** the faulting address (x86 CR2, ARM64 FAR_EL1, RISC-V stval) */
+      cr2Hi: number;
+      cr2Lo: number;
+      /** the fault as the architecture's manual words it (x86 "#PF", arm64 the ESR_EL1 decoded) */
+      text: string;
+    }
+  /** vpn -1: every page; `asidName` is what the architecture calls the tag (PCID, ASID) */
+  | {
+      type: "invalidate";
+      cpu: number;
+      op: string;
+      asid: number;
+      asidName: string;
+      vpn: Vpn | -1;
+      entries: number;
+    }
+  /** a change of the CPU's state that decides what accesses may do (arm64 PSTATE.PAN, x86 RFLAGS.AC) */
+  | { type: "state"; cpu: number; text: string }
+  | { type: "ad-write"; cpu: number; entryPa: PhysAddr; hi: number; lo: number };
