@@ -54,15 +54,24 @@ describe("fuzz harness", () => {
     );
   });
 
+  it("ops: bad parameters are an error naming the key, not a crash", async () => {
+    const bad = { ...TARGETS.ops, mutate: () => '{"seed": -1, "steps": 10}' };
+    const s = await fuzz(bad, { ...opts, seeds: [1, 1], out: out() });
+    expect(s.counts.error).toBe(1);
+    expect(s.tries[0].stderr).toMatch(/"seed" must be an integer 0\.\.2147483647/);
+  });
+
   // image seed 54 nests arrays thousands deep: a stack overflow in the JSON reader before issue #19's fix
   // (the seeds name these inputs as long as the mutations and the corpus stay as they are)
   for (const [name, seeds] of [
     ["scenario", [1, 3]],
     ["image", [52, 54]],
+    ["trace", [1, 3]],
+    ["ops", [1, 1]],
   ] as const) {
     it(`finds no crash in the ${name} target for seeds ${seeds[0]}..${seeds[1]}`, async () => {
       const s = await fuzz(TARGETS[name], { ...opts, seeds: [...seeds], out: out() });
-      expect(s.ran).toBe(3);
+      expect(s.ran).toBe(seeds[1] - seeds[0] + 1);
       expect(
         s.tries.filter((t) => t.outcome === "crash").map((t) => `${t.seed}: ${t.stderr.slice(0, 300)}`),
       ).toEqual([]);

@@ -1,13 +1,15 @@
 /**
  * Mutation fuzzing of vmlab's inputs (docs/fuzzing.md):
  *
- *   npm run fuzz -- --target scenario|image [--seeds A..B] [--seconds N]
+ *   npm run fuzz -- --target scenario|image|trace|ops [--seeds A..B] [--seconds N]
  *                   [--timeout MS] [--jobs N] [--max-mb N] [--out DIR]
  *
  * Each seed mutates one input of the corpus (examples/**\/*.vm for
- * `scenario`, examples/images/*.json for `image`) deterministically, runs
- * the real CLI on it as a child process (`vmlab run FILE`, `vmlab walk
- * --image FILE ...`) with a timeout, and classifies the try:
+ * `scenario`, examples/images/*.json for `image`, test/fuzz/corpus and
+ * examples/traces for `trace`; for `ops` the parameters of one run of the
+ * model-based process fuzz) deterministically, runs it as a child process
+ * (`vmlab run FILE`, `vmlab walk --image FILE ...`, `vmlab trace FILE ...`,
+ * scripts/fuzz-ops.ts FILE) with a timeout, and classifies the try:
  *
  * - accepted: exit 0 or 1 (1: an expectation failed), no stack trace;
  * - error: exit 2 with a message and no stack trace (a good error);
@@ -38,8 +40,10 @@ export interface FuzzTarget {
   name: string;
   /** the file extension of an input */
   ext: string;
-  /** the inputs mutations start from */
+  /** the files mutations start from */
   corpus(): string[];
+  /** how inputs are read and written: utf8 text, or latin1 (byte for byte: binary traces) */
+  encoding?: "utf8" | "latin1";
   mutate(text: string, rng: Rng): string;
   /** node's arguments for one try over the input saved at `file` */
   command(file: string, rng: Rng): string[];
@@ -320,6 +324,86 @@ function mutateJson(text: string, rng: Rng): string {
     : out;
 }
 
+/** Words that reach the corners of the text trace readers (latin1 only: the trace target is byte for byte). */
+const TRACE_WORDS = [
+  "I  0401ab70,3",
+  " L 1fff000768,8",
+  " S ffffffffffffffff,8",
+  " M 0,4096",
+  " L 1fff000768,",
+  " L ,8",
+  " X 1000,8",
+  "==1== ",
+  "0xffffffffffffffff W",
+  "0x1ffffffffffffffff",
+  "99999999999999999999",
+  "-1",
+  "0x",
+  "R",
+  "W X",
+  "#",
+  ",",
+  ",,,,",
+  "1e9",
+  "\t",
+  "\r",
+  "\u0000",
+  "\u00ff\u00fe",
+  "\u001f\u008b\u0008",
+  "(\u00b5/\u00fd",
+];
+
+/** A binary trace damaged: bytes flipped, records made extreme, spans cut, repeated or truncated mid-record. */
+function mutateBytes(bytes: string, rng: Rng): string {
+  let b = bytes;
+  const n = 1 + rng.below(4);
+  for (let k = 0; k < n; k++) {
+    const at = rng.below(b.length + 1);
+    switch (rng.below(7)) {
+      case 0: // one byte changed (in a compressed stream: its header, data or checksum)
+        b = `${b.slice(0, at)}${String.fromCharCode(rng.below(256))}${b.slice(at + 1)}`;
+        break;
+      case 1: // a record made extreme: all ones, or zero
+        b = `${b.slice(0, at - (at % 8))}${(rng.below(2) ? "\u00ff" : "\u0000").repeat(8)}${b.slice(at - (at % 8) + 8)}`;
+        break;
+      case 2: // truncated, mostly not on a record boundary
+        b = b.slice(0, at);
+        break;
+      case 3: // a span deleted
+        b = b.slice(0, at) + b.slice(at + rng.below(64));
+        break;
+      case 4: // a span repeated many times (a long trace, or garbage after the end)
+        b = b.slice(0, at) + b.slice(at, at + 1 + rng.below(64)).repeat(1 + rng.below(20_000)) + b.slice(at);
+        break;
+      case 5: // random bytes inserted
+        b =
+          b.slice(0, at) +
+          Array.from({ length: 1 + rng.below(32) }, () => String.fromCharCode(rng.below(256))).join("") +
+          b.slice(at);
+        break;
+      default: // a text trace's words in a binary one
+        b = `${b.slice(0, at)}${pick(rng, TRACE_WORDS)}\n${b.slice(at)}`;
+    }
+  }
+  return b;
+}
+
+/** The parameters of one run of the random-operation fuzz (test/fuzz/processModel.ts), drawn from the seed. */
+function mutateOps(text: string, rng: Rng): string {
+  const base = JSON.parse(text) as Record<string, unknown>;
+  const pressure = rng.below(3) === 0;
+  return JSON.stringify({
+    ...base,
+    seed: rng.below(0x7fffffff),
+    steps: 100 + rng.below(pressure ? 200 : 500),
+    pcid: rng.below(2) === 0,
+    thp: rng.below(4) === 0,
+    pressure,
+    policy: pressure ? pick(rng, ["linux", "mglru", "clock", "fifo", "lru", "random"]) : "linux",
+    pti: rng.below(4) === 0,
+  });
+}
+
 function files(dir: string, ext: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -362,6 +446,42 @@ export const TARGETS: Record<string, FuzzTarget> = {
       pick(rng, ["read", "write", "exec", "read-unpriv", "jump"]),
       "--json",
     ],
+  },
+  trace: {
+    name: "trace",
+    ext: ".trace",
+    encoding: "latin1",
+    corpus: () =>
+      [
+        ...files(join(ROOT, "test", "fuzz", "corpus"), ""),
+        join(ROOT, "examples", "traces", "hotcold.u64.gz"),
+      ].filter((f) => !f.endsWith(".json")),
+    mutate: (bytes, rng) =>
+      /^[\t\n\r -~]*$/.test(bytes.slice(0, 512)) && rng.below(4) !== 0
+        ? mutateText(bytes, rng, TRACE_WORDS)
+        : mutateBytes(bytes, rng),
+    command: (file, rng) => [
+      BIN,
+      "trace",
+      file,
+      "--format",
+      rng.below(4) === 0 ? pick(rng, ["bin", "lackey", "text", "refs"]) : "auto",
+      ...pick(rng, [
+        ["--frames", "64"],
+        ["--mode", "policy", "--policy", pick(rng, ["opt", "arc", "lirs", "lru", "clock"]), "--frames", "8"],
+        ["--pager", "linux", "--frames", "64"],
+        ["--frames", "16", "--mrc"],
+        ["--page", "2m", "--frames", "1024"],
+        ["--frames", "64", "--data-only", "--tlb", "tiny"],
+      ]),
+    ],
+  },
+  ops: {
+    name: "ops",
+    ext: ".json",
+    corpus: () => [join(ROOT, "test", "fuzz", "corpus", "ops.json")],
+    mutate: mutateOps,
+    command: (file) => ["--import", "tsx", join(ROOT, "scripts", "fuzz-ops.ts"), file],
   },
 };
 
@@ -408,7 +528,8 @@ function runOne(
 
 /** Runs seeds first..last of a target (or until the time budget ends) and saves the offenders. */
 export async function fuzz(target: FuzzTarget, o: FuzzOptions): Promise<FuzzSummary> {
-  const corpus = target.corpus().map((f) => readFileSync(f, "utf8"));
+  const encoding = target.encoding ?? "utf8";
+  const corpus = target.corpus().map((f) => readFileSync(f, encoding));
   if (corpus.length === 0) throw new Error(`fuzz: the ${target.name} corpus is empty`);
   mkdirSync(o.out, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), `vmlab-fuzz-${target.name}-`));
@@ -439,7 +560,7 @@ export async function fuzz(target: FuzzTarget, o: FuzzOptions): Promise<FuzzSumm
         continue;
       }
       const file = join(work, `${seed}${target.ext}`);
-      writeFileSync(file, input);
+      writeFileSync(file, input, encoding);
       const args = target.command(file, rng);
       const r = await runOne(args, o.timeoutMs);
       const outcome = classify(r);
@@ -465,7 +586,7 @@ export async function fuzz(target: FuzzTarget, o: FuzzOptions): Promise<FuzzSumm
       if (outcome === "crash" || outcome === "hang" || over) {
         const kind = outcome === "crash" || outcome === "hang" ? outcome : "memory";
         const saved = join(o.out, `${target.name}-${seed}-${kind}${target.ext}`);
-        writeFileSync(saved, input);
+        writeFileSync(saved, input, encoding);
         const shown = args.map((a) => (a === file ? saved : a));
         writeFileSync(
           `${saved}.txt`,
