@@ -27,6 +27,17 @@ export class InputError extends Error {
 }
 
 /**
+ * The simulated RAM a run has written needs more host memory than the run
+ * may use (PhysMem.hostLimitFrames): the front end names its flag and the
+ * statement. Thrown on the first write to a frame past the limit (a frame
+ * takes host memory only when first written), never on the hot path of an
+ * access to a frame that already holds memory.
+ */
+export class HostMemoryError extends InputError {
+  override name = "HostMemoryError";
+}
+
+/**
  * A piece of user input fit to quote in a message: at most `max`
  * characters (then `…`), control and non-ASCII characters escaped
  * (`\n`, `\u0001`), so that a bad 1 MB token or a stray control byte

@@ -7,7 +7,7 @@ import { runPolicyCli } from "./policy.ts";
 import { runWorker } from "./queue.ts";
 import { runRecordCli } from "./record.ts";
 import { runRepl } from "./repl.ts";
-import { runCli } from "./run.ts";
+import { DEFAULT_MAX_HOST_MEMORY, runCli } from "./run.ts";
 import { runSweepCli } from "./sweep.ts";
 import { runTour } from "./tour.ts";
 import { addTraceOptions, runTraceCli } from "./trace/index.ts";
@@ -84,6 +84,11 @@ export async function main(argv: string[]): Promise<number> {
       "--allow-read <dir>",
       "a directory the scenario may read traces from (replay) besides its own; repeatable",
       (d: string, prev: string[] = []) => [...prev, d],
+    )
+    .option(
+      "--max-host-memory <size>",
+      "the most host memory the simulated RAM may hold (a frame holds 4 KiB once written); a statement past it is an error",
+      DEFAULT_MAX_HOST_MEMORY,
     )
     .action((file: string, opts) => {
       exitCode = runCli(
@@ -218,6 +223,11 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option("--check", "run the invariant checker after every statement (debug)", false)
     .option("--trace", "add every access, TLB lookup and walk step", false)
+    .option(
+      "--max-host-memory <size>",
+      "the most host memory the simulated RAM may hold; a statement past it is an error",
+      DEFAULT_MAX_HOST_MEMORY,
+    )
     .action(async (opts) => {
       exitCode = await runRepl(process.stdin, (s) => process.stdout.write(s), opts);
     });

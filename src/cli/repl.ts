@@ -2,7 +2,8 @@ import { createInterface } from "node:readline";
 import { InputError } from "../base/errors.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { Session } from "../workloads/scenario/session.ts";
-import { formatStatements } from "./run.ts";
+import { DEFAULT_MAX_HOST_MEMORY, formatStatements } from "./run.ts";
+import { parseSize } from "./shared/size.ts";
 
 const HELP = `The vmlab scenario language, one statement per line (docs/scenarios.md):
   machine ram=256M cpus=2 pcid=on ...        first, or defaults boot at the first statement
@@ -28,10 +29,15 @@ REPL commands: help, history, quit (or end of input).`;
 export async function runRepl(
   input: NodeJS.ReadableStream,
   out: (s: string) => void,
-  opts: { check: boolean; trace: boolean },
+  opts: { check: boolean; trace: boolean; maxHostMemory?: string },
 ): Promise<number> {
   const tty = (input as { isTTY?: boolean }).isTTY === true;
-  const session = new Session({ file: "<repl>", checkInvariants: opts.check, trace: opts.trace });
+  const session = new Session({
+    file: "<repl>",
+    checkInvariants: opts.check,
+    trace: opts.trace,
+    maxHostMemory: parseSize(opts.maxHostMemory ?? DEFAULT_MAX_HOST_MEMORY, "--max-host-memory"),
+  });
   const rl = createInterface({
     input,
     output: tty ? process.stdout : undefined,

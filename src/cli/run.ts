@@ -3,6 +3,7 @@ import { InputError } from "../base/errors.ts";
 import { MACHINE_KEYS } from "../kernel/core/config.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
+import { parseSize } from "./shared/size.ts";
 import { refuseClosedStdin } from "./shared/stdin.ts";
 
 export interface RunCliOptions {
@@ -12,7 +13,12 @@ export interface RunCliOptions {
   check: boolean;
   /** directories a scenario may read besides its own (--allow-read) */
   allowRead?: string[];
+  /** --max-host-memory SIZE: the most host memory the simulated RAM may hold */
+  maxHostMemory?: string;
 }
+
+/** --max-host-memory's default: what a run's simulated RAM may hold on the host. */
+export const DEFAULT_MAX_HOST_MEMORY = "2G";
 
 /**
  * `vmlab run FILE.vm`: prints one line per statement with what happened,
@@ -26,7 +32,9 @@ export function runCli(
   err: (s: string) => void,
 ): number {
   let source: string;
+  let maxHostMemory: number;
   try {
+    maxHostMemory = parseSize(opts.maxHostMemory ?? DEFAULT_MAX_HOST_MEMORY, "--max-host-memory");
     refuseClosedStdin(file);
   } catch (e) {
     err(`vmlab: ${(e as InputError).format()}\n`);
@@ -45,6 +53,7 @@ export function runCli(
       trace: opts.trace,
       checkInvariants: opts.check,
       allowRead: opts.allowRead,
+      maxHostMemory,
     });
   } catch (e) {
     if (e instanceof InputError) {

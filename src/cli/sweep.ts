@@ -9,7 +9,7 @@
 import { availableParallelism } from "node:os";
 import { extname, resolve } from "node:path";
 import { type Panel, toHtml, toPng, toSvg } from "../analysis/chart.ts";
-import { InputError } from "../base/errors.ts";
+import { excerpt, InputError } from "../base/errors.ts";
 import { writeWhole } from "./shared/output.ts";
 import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
 
@@ -130,14 +130,28 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
     // the workers run the TypeScript sources too
     execArgv: ["--import", import.meta.resolve("tsx")],
   });
+  // a thread that fails outside any job (it cannot start: too little memory or address space)
+  // ends the sweep with a message, not an unhandled 'error' event
+  const broken = new Promise<never>((_, reject) =>
+    pool.on("error", (e: Error) =>
+      reject(
+        new InputError(
+          `sweep: a worker thread failed: ${excerpt(e.message, 200)} (too little memory or address space for ${threads} threads? try --jobs 1)`,
+        ),
+      ),
+    ),
+  );
   try {
-    return await Promise.all(
-      jobs.map(async (job) => {
-        const r = (await pool.run(job)) as SweepJobResult;
-        tick();
-        return r;
-      }),
-    );
+    return await Promise.race([
+      broken,
+      Promise.all(
+        jobs.map(async (job) => {
+          const r = (await pool.run(job)) as SweepJobResult;
+          tick();
+          return r;
+        }),
+      ),
+    ]);
   } finally {
     await pool.destroy();
   }

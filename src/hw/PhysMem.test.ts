@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InputError } from "../base/errors.ts";
+import { HostMemoryError, InputError } from "../base/errors.ts";
 import { PhysMem } from "./PhysMem.ts";
 
 describe("PhysMem", () => {
@@ -63,5 +63,16 @@ describe("PhysMem", () => {
     m.write32(2 ** 51 + 8, 7);
     expect(m.read32(2 ** 51 + 8)).toBe(7);
     expect(m.materialized).toBe(1);
+  });
+
+  it("refuses to materialise a frame past hostLimitFrames, and goes on with the frames it holds", () => {
+    const m = new PhysMem(64 << 20);
+    m.hostLimitFrames = 2;
+    m.write8(0x1000, 1);
+    m.write64(0x5008, 0, 7);
+    expect(() => m.write8(0x9000, 1)).toThrow(HostMemoryError);
+    expect(() => m.write8(0x9000, 1)).toThrow(/fills the 8 KiB of host memory/);
+    m.write8(0x1001, 2); // a frame it holds: no new memory
+    expect([m.read8(0x1000), m.read8(0x1001), m.read8(0x9000), m.materialized]).toEqual([1, 2, 0, 2]);
   });
 });

@@ -1,4 +1,4 @@
-import { InputError } from "../base/errors.ts";
+import { HostMemoryError, InputError } from "../base/errors.ts";
 import type { Pfn } from "../base/units.ts";
 
 /** Base page size: 4 KiB frames on every architecture vmlab models. */
@@ -53,6 +53,12 @@ export class PhysMem {
   /** Reads and writes outside RAM. */
   strayAccesses = 0;
   watch: WriteWatch | null = null;
+  /**
+   * The most frames that may hold host memory at once (a front end's
+   * budget, e.g. `vmlab run --max-host-memory`): the write that would
+   * materialise one more throws HostMemoryError. Unlimited by default.
+   */
+  hostLimitFrames = Number.POSITIVE_INFINITY;
 
   constructor(sizeBytes: number) {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) {
@@ -104,6 +110,10 @@ export class PhysMem {
     const i = pfn - chunkIndex * FRAMES_PER_CHUNK;
     let slot = chunk[i];
     if (slot < 0) {
+      if (this.frames.length >= this.hostLimitFrames)
+        throw new HostMemoryError(
+          `the simulated RAM written so far fills the ${this.hostLimitFrames >= 256 ? `${Math.round(this.hostLimitFrames / 256)} MiB` : `${this.hostLimitFrames * 4} KiB`} of host memory this run may use (one 4 KiB frame each)`,
+        );
       slot = this.frames.length;
       const blockIndex = Math.floor(slot / FRAMES_PER_BLOCK);
       if (blockIndex === this.blocks.length) {

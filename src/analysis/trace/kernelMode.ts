@@ -61,6 +61,9 @@ export interface KernelModeResult {
 
 const REGION = 1 << 30;
 
+/** The most frames `--pager linux` runs (48 GiB). */
+export const MAX_KERNEL_PAGER_FRAMES = 12 << 20;
+
 export class KernelMode {
   readonly kernel: Kernel;
   private readonly task: TaskHandle;
@@ -74,11 +77,16 @@ export class KernelMode {
     const n = cfg.frames;
     if (!Number.isInteger(n) || n < 16)
       throw new InputError(`--frames must be an integer of at least 16 for --pager linux, not ${n}`);
-    if (n > 1 << 24)
-      throw new InputError(`--frames ${n} is more than the kernel pager runs (16,777,216 = 64 GiB)`);
+    // the machine holds the frames with a quarter more for page tables and the swap cache, and the
+    // kernel's 64 MiB: within the 64G the kernel model boots
+    if (n > MAX_KERNEL_PAGER_FRAMES)
+      throw new InputError(
+        `--frames ${n} is more than the kernel pager runs (12,582,912 = 48 GiB: the machine needs a quarter more, within the 64 GiB vmlab's kernel boots)`,
+      );
     if (!(RECLAIM_POLICIES as readonly string[]).includes(cfg.policy))
       throw new InputError(`--pager linux policies: ${RECLAIM_POLICIES.join(", ")} (not '${cfg.policy}')`);
-    const swap = cfg.swapBytes ?? Math.max(64 << 20, n * 4096 * 4);
+    // the default: four times the frames, at least 64M, at most the 64G of one swap area
+    const swap = cfg.swapBytes ?? Math.min(2 ** 36, Math.max(64 << 20, n * 4096 * 4));
     // RAM: the limit's frames, room for page tables and the swap cache, and the kernel's own 64 MiB
     const ram = Math.ceil((n * 4096 * 1.25 + (64 << 20)) / (2 << 20)) * (2 << 20);
     this.kernel = new Kernel({

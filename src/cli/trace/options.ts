@@ -16,6 +16,7 @@ import { InputError } from "../../base/errors.ts";
 import { parseTlbSpec, type TlbSpec } from "../../hw/mmu/Tlb.ts";
 import { RECLAIM_POLICIES } from "../../kernel/Kernel.ts";
 import { TRACE_FORMATS, type TraceFormat } from "../../workloads/trace/formats.ts";
+import { parseSize } from "../shared/size.ts";
 
 /** The options as commander hands them over. */
 export interface TraceCliOptions {
@@ -113,15 +114,6 @@ function ramFrames(text: string): number {
   if (bytes < 4096 || bytes % 4096 !== 0)
     throw new InputError(`--ram: ${text} is not a positive multiple of 4K`);
   return bytes / 4096;
-}
-
-/** A size with an optional K, M or G suffix, in bytes. */
-function parseSize(text: string, what: string): number {
-  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
-  if (!m) throw new InputError(`${what}: '${text}' is not a size like 512M`);
-  const v = Number(m[1]) * 1024 ** " KMG".indexOf((m[2] || " ").toUpperCase());
-  if (!Number.isSafeInteger(v) || v > 2 ** 36) throw new InputError(`${what}: ${text} is more than 64G`);
-  return v;
 }
 
 /** A chart's file name: .svg, .html or .png. */
@@ -236,7 +228,10 @@ export function addTraceOptions(cmd: Command): Command {
       "machine mode: reference (the C reference's demand pager) or linux (the kernel model's faults, LRU reclaim and swap)",
       "reference",
     )
-    .option("--swap <size>", "--pager linux: the swap area (default 4 times --frames, at least 64M)")
+    .option(
+      "--swap <size>",
+      "--pager linux: the swap area (default 4 times --frames, at least 64M, at most 64G)",
+    )
     .option(
       "--page <size>",
       "machine mode: 4k, or 2m (every 2 MiB region a huge page, mapped by a PMD; thp is the same); with --pager linux: 4k or thp (the kernel's transparent huge pages)",

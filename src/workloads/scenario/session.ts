@@ -5,7 +5,7 @@
  * StatementResult, ExpectResult) and their options (RunOptions).
  */
 import { ModelBug } from "../../base/assert.ts";
-import { InputError } from "../../base/errors.ts";
+import { HostMemoryError, InputError } from "../../base/errors.ts";
 import { Kernel } from "../../kernel/Kernel.ts";
 import { compileStatement } from "./compile.ts";
 import type { Stmt } from "./lang/ast.ts";
@@ -45,6 +45,12 @@ export interface RunOptions {
   checkInvariants?: boolean;
   /** directories a `replay` may read besides the scenario's own (docs/scenarios.md, "Files a scenario reads") */
   allowRead?: readonly string[];
+  /**
+   * The most host memory the simulated RAM may hold (bytes; unlimited by
+   * default): a statement that writes past it stops the run with an error
+   * at its line (`vmlab run --max-host-memory`).
+   */
+  maxHostMemory?: number;
 }
 
 /**
@@ -79,6 +85,8 @@ export class Session {
   /** what the statements compiled so far defined */
   private readonly context: CompileContext;
   private rt: Runtime | null = null;
+  /** why the machine cannot go on (host memory ran out in a statement), or null */
+  private exhausted: string | null = null;
   readonly result: RunResult;
 
   constructor(private readonly opts: RunOptions = {}) {
@@ -115,6 +123,11 @@ export class Session {
   boot(machineStmt: Stmt | null): StatementResult | null {
     const settings = machineSettings(machineStmt, this.file);
     const kernel = new Kernel(settings.kernel);
+    if (this.opts.maxHostMemory !== undefined)
+      kernel.machine.phys.hostLimitFrames = Math.max(
+        kernel.machine.phys.materialized,
+        Math.floor(this.opts.maxHostMemory / 4096),
+      );
     const rt = new Runtime(kernel, settings.seed);
     this.rt = rt;
     this.result.machine = settings.effective;
@@ -143,7 +156,20 @@ export class Session {
     }
     rt.out = [];
     rt.kernel.tagChecker(`line ${stmt.pos.line}`);
-    run(rt);
+    if (this.exhausted !== null) throw new InputError(this.exhausted, { file: this.file, ...stmt.pos });
+    try {
+      run(rt);
+    } catch (e) {
+      // the statement stopped part way: the machine is not fit to go on
+      if (e instanceof HostMemoryError) {
+        this.exhausted = `the run stopped at line ${stmt.pos.line}: ${e.message}`;
+        throw new InputError(`${e.message}; give a larger --max-host-memory, or a smaller range or machine`, {
+          file: this.file,
+          ...stmt.pos,
+        });
+      }
+      throw e;
+    }
     // the OOM killer's reports, as the kernel logs them, before what the statement printed
     const after = view.counters();
     if (after.oomReports > before.oomReports) rt.out.unshift(...view.oomReports(before.oomReports));
