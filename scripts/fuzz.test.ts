@@ -48,6 +48,17 @@ describe("fuzz harness", () => {
       out: dir,
     });
     expect(hang.counts.hang).toBe(1);
+    expect(hang.hangsRetried).toBe(1);
+    // a try stalled once (a busy machine) and quick the second time is not a hang
+    const mark = join(dir, "stalled-once");
+    const slow = await fuzz(
+      fake(
+        `const fs = require("node:fs"); if (!fs.existsSync(${JSON.stringify(mark)})) { fs.writeFileSync(${JSON.stringify(mark)}, ""); setTimeout(() => {}, 60000); }`,
+      ),
+      { ...opts, seeds: [8, 8], timeoutMs: 1500, out: dir },
+    );
+    expect(slow.counts).toMatchObject({ hang: 0, accepted: 1 });
+    expect(slow.hangsRetried).toBe(1);
     expect(existsSync(join(dir, "fake-7-hang.txt"))).toBe(true);
     expect(formatSummary(hang)).toMatch(
       /seeds 7\.\.7 \(1 tries\)\n {2}accepted 0, good errors 0, crashes 0, hangs 1/,

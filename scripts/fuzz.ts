@@ -80,6 +80,8 @@ export interface FuzzSummary {
   target: string;
   counts: Record<Outcome, number>;
   overMemory: number;
+  /** tries that ran past the timeout once and were run again with three times as long */
+  hangsRetried: number;
   /** the seeds run: first..last (the time budget may stop before the end) */
   ran: number;
   firstSeed: number;
@@ -537,6 +539,7 @@ export async function fuzz(target: FuzzTarget, o: FuzzOptions): Promise<FuzzSumm
     target: target.name,
     counts: { accepted: 0, error: 0, crash: 0, hang: 0 },
     overMemory: 0,
+    hangsRetried: 0,
     ran: 0,
     firstSeed: o.seeds[0],
     lastSeed: o.seeds[0] - 1,
@@ -562,7 +565,12 @@ export async function fuzz(target: FuzzTarget, o: FuzzOptions): Promise<FuzzSumm
       const file = join(work, `${seed}${target.ext}`);
       writeFileSync(file, input, encoding);
       const args = target.command(file, rng);
-      const r = await runOne(args, o.timeoutMs);
+      let r = await runOne(args, o.timeoutMs);
+      if (r.timedOut) {
+        // a busy machine can stall a try: a hang counts only if it also outlasts three times the limit
+        s.hangsRetried++;
+        r = await runOne(args, o.timeoutMs * 3);
+      }
       const outcome = classify(r);
       const t: TryResult = {
         seed,
@@ -606,7 +614,7 @@ export function formatSummary(s: FuzzSummary): string {
   const c = s.counts;
   return [
     `fuzz ${s.target}: seeds ${s.firstSeed}..${s.lastSeed} (${s.ran} tries)`,
-    `  accepted ${c.accepted}, good errors ${c.error}, crashes ${c.crash}, hangs ${c.hang}, over memory ${s.overMemory}`,
+    `  accepted ${c.accepted}, good errors ${c.error}, crashes ${c.crash}, hangs ${c.hang}, over memory ${s.overMemory}${s.hangsRetried ? ` (${s.hangsRetried} tries past the timeout run again)` : ""}`,
     `  memory peak ${(s.peakKb / 1024).toFixed(0)} MB (seed ${s.peakSeed})`,
     `  offenders: ${s.offenders.length}${s.offenders.length ? ` in ${s.out}` : ""}`,
     ...s.offenders.map((f) => `    seed ${f.seed}: ${f.outcome}: ${f.file}`),
