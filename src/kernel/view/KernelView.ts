@@ -22,6 +22,7 @@ import type { KernelCore } from "../core/core.ts";
 import type { Layout } from "../core/layout.ts";
 import { type TaskHandle, taskOf } from "../core/task.ts";
 import { cpuInfo, tlbInfo } from "./cpus.ts";
+import { crashVtop, type PagemapEntry, pagemap } from "./crash.ts";
 import { explainAccess } from "./explain.ts";
 import { explainKernelAccess } from "./explainKernel.ts";
 import { checkInvariants } from "./invariants.ts";
@@ -276,6 +277,16 @@ export class KernelView {
   /** Every broken invariant of the kernel's books, as a sentence (view/invariants.ts); empty when all hold. */
   invariants(): string[] {
     return checkInvariants(this.k);
+  }
+
+  /** crash's `vtop ADDR` in a task's context or through swapper_pg_dir (view/crash.ts). */
+  vtop(who: TaskHandle | "kernel", va: bigint): string[] {
+    return crashVtop(this.k, who === "kernel" ? "kernel" : taskOf(who), va);
+  }
+
+  /** /proc/PID/pagemap's entries for `count` pages from `vpn` (view/crash.ts). */
+  pagemap(t: TaskHandle, vpn: number, count: number): PagemapEntry[] {
+    return pagemap(this.k, taskOf(t), vpn, count);
   }
 
   /** The story of one user access, told without side effects (view/explain.ts). */

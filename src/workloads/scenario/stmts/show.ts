@@ -4,6 +4,8 @@
  * state as text: the kernel's view (KernelView) read, its data put in
  * words by the kernel's own /proc formatters (kernel/view/proc.ts, procfs.ts).
  */
+
+import { formatPagemap } from "../../../kernel/view/crash.ts";
 import {
   formatBuddyinfo,
   formatFrames,
@@ -24,6 +26,8 @@ export function show(c: CompileContext, s: Stmt): Run {
     c.fail(`show what? (${SHOW_WHAT.join(", ")})`, first?.pos ?? s.verbPos);
   const what = first.ident;
   if (c.procs.has(what)) return showProc(c, s, what, first.pos);
+  if (what === "kernel" && s.words[1]?.kind === "arg" && s.words[1].ident === "vtop")
+    return showKernelVtop(c, s);
   if (!SHOW_WHAT.includes(what)) {
     const second = s.words[1];
     if (second?.kind === "arg" && second.ident !== null)
@@ -86,10 +90,15 @@ export function show(c: CompileContext, s: Stmt): Run {
 
 function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   const w = s.words[1];
-  if (w?.kind !== "arg" || w.ident === null || !["maps", "smaps", "pagetable", "task"].includes(w.ident)) {
-    c.fail(`show ${name} maps|smaps|pagetable [ADDR]|task`, w?.pos ?? pos);
+  if (
+    w?.kind !== "arg" ||
+    w.ident === null ||
+    !["maps", "smaps", "pagetable", "task", "vtop", "pagemap"].includes(w.ident)
+  ) {
+    c.fail(`show ${name} maps|smaps|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]`, w?.pos ?? pos);
   }
   const what = w.ident;
+  if (what === "vtop" || what === "pagemap") return showCrashView(c, s, name, what, pos);
   if (what === "task") {
     if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} task'`, s.words[2].pos);
     return (rt) => {
@@ -125,5 +134,52 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
           ? formatWalk(t.comm, v.walk(t, c.value(addr, rt, "the address")))
           : formatMappings(t.comm, v.mappings(t))),
       );
+  };
+}
+
+/** The most pages `show P pagemap` prints (one line each). */
+const MAX_PAGEMAP_PAGES = 65_536;
+
+/** An address word of a `show` statement (words[i]), checked at compile time. */
+function addrWord(c: CompileContext, s: Stmt, i: number, usage: string): AddrExpr {
+  const a = s.words[i];
+  if (a === undefined) c.fail(usage, s.words[i - 1].pos);
+  if (a.kind !== "arg" || a.expr === null) c.fail(usage, a.pos);
+  c.useVars(a.expr);
+  return a.expr;
+}
+
+/** `show P vtop ADDR` (crash's vtop in P's context) and `show P pagemap ADDR [SIZE]` (/proc/P/pagemap). */
+function showCrashView(c: CompileContext, s: Stmt, name: string, what: "vtop" | "pagemap", pos: Pos): Run {
+  const usage = what === "vtop" ? `show ${name} vtop ADDR` : `show ${name} pagemap ADDR [SIZE]`;
+  const addr = addrWord(c, s, 2, usage);
+  const size = what === "pagemap" && s.words[3] !== undefined ? addrWord(c, s, 3, usage) : null;
+  const last = what === "vtop" || size === null ? 3 : 4;
+  if (s.words.length > last) c.fail(`too many arguments to '${usage}'`, s.words[last].pos);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    const va = c.value(addr, rt, "the address");
+    if (what === "vtop") {
+      rt.out.push(...rt.view.vtop(t, va));
+      return;
+    }
+    const bytes = size === null ? 1n : c.value(size, rt, "the size");
+    const first = va >> 12n;
+    const pages = ((va + bytes + 4095n) >> 12n) - first;
+    if (bytes <= 0n || pages > BigInt(MAX_PAGEMAP_PAGES))
+      c.fail(
+        `show pagemap prints 1 to ${MAX_PAGEMAP_PAGES} pages, not ${bytes <= 0n ? 0n : pages}`,
+        s.words[3].pos,
+      );
+    rt.out.push(...formatPagemap(rt.view.pagemap(t, Number(first), Number(pages))));
+  };
+}
+
+/** `show kernel vtop ADDR`: crash's vtop of a kernel address, through swapper_pg_dir. */
+function showKernelVtop(c: CompileContext, s: Stmt): Run {
+  const addr = addrWord(c, s, 2, "show kernel vtop ADDR");
+  if (s.words.length > 3) c.fail("too many arguments to 'show kernel vtop ADDR'", s.words[3].pos);
+  return (rt) => {
+    rt.out.push(...rt.view.vtop("kernel", c.value(addr, rt, "the address")));
   };
 }
