@@ -16,7 +16,7 @@ const HELP = `The vmlab scenario language, one statement per line (docs/scenario
   file F size=1M [fs=tmpfs] [cached] | A: m = mmap 1M shared file=F | A: msync ADDR SIZE
   A: n = replay "trace.u64.gz" [limit=N] | A: n = syscall read|write F BUF SIZE | kernel: n = copy_from_user A BUF SIZE | copy_to_user A BUF SIZE | get_user A ADDR | put_user A ADDR V | clear_user A BUF SIZE | strncpy_from_user A SRC N
   kbuf = device D size=16K | A: u = mmap 16K shared dev=D | reclaim [SIZE] | kswapd
-  show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb | show A maps|smaps|task | show A vtop ADDR | show kernel vtop ADDR | show A pagemap ADDR SIZE
+  show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb | show A maps|smaps|task | show A vtop ADDR | show kernel vtop ADDR | show A pagemap ADDR SIZE | show kpageflags [PFN [COUNT]]
   explain A ADDR [read|write|exec]
   let m = tlb.misses | expect A.rss == 16 | expect pfn(A, buf) == pfn(B, buf)
 REPL commands: help, history, quit (or end of input).`;

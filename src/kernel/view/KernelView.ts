@@ -37,6 +37,7 @@ import {
   zoneInfos,
 } from "./memory.ts";
 import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
+import { kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
 import type {
@@ -287,6 +288,16 @@ export class KernelView {
   /** /proc/PID/pagemap's entries for `count` pages from `vpn` (view/crash.ts). */
   pagemap(t: TaskHandle, vpn: number, count: number): PagemapEntry[] {
     return pagemap(this.k, taskOf(t), vpn, count);
+  }
+
+  /** tools/mm/page-types' summary of /proc/kpageflags over frames [first, first + count) (view/pageTypes.ts). */
+  pageTypes(first = 0, count = Number.POSITIVE_INFINITY): PageTypesRow[] {
+    return pageTypes(this.k, first, count);
+  }
+
+  /** One frame's /proc/kpageflags entry, or null past the end of RAM. */
+  kpageflags(pfn: number): bigint | null {
+    return Number.isInteger(pfn) && pfn >= 0 && pfn < this.k.pages.nrFrames ? kpageflags(this.k, pfn) : null;
   }
 
   /** The story of one user access, told without side effects (view/explain.ts). */

@@ -135,3 +135,44 @@ describe("/proc/PID/pagemap", () => {
     expect(() => runScenario(SRC)).toThrow(/show pagemap prints 1 to 65536 pages, not 0/);
   });
 });
+
+describe("/proc/kpageflags through page-types' summary", () => {
+  const src =
+    "machine ram=64M swap=16M thp=always\nspawn A\nA: m = mmap 64K\nA: write m 16K\nA: h = mmap 4M\nA: write h+2M 4K\nshow kpageflags\nlet p = pfn(A, m)\nshow kpageflags p 1\n";
+  const r = runScenario(src);
+  const table = (line: number) =>
+    out(r, line).map((l) => {
+      const [flags, pages, mb, sym, long] = l.split(/\t| +/).filter((x) => x !== "");
+      return { flags, pages: Number(pages), mb, sym, long, line: l };
+    });
+
+  it("one row per set of flags in page-types' layout, the flag-less frames first, the total last", () => {
+    const rows = table(7);
+    expect(out(r, 7)[0]).toBe(
+      "             flags\tpage-count       MB  symbolic-flags\t\t\tlong-symbolic-flags",
+    );
+    expect(rows[1].flags).toBe("0x0000000000000000");
+    expect(rows.at(-1)!.line).toMatch(/^ {13}total\t {5}16384 {7}64$/);
+    const sum = rows.slice(1, -1).reduce((n, x) => n + x.pages, 0);
+    expect(sum).toBe(16384);
+    for (const x of rows.slice(1, -1)) expect(x.sym, x.line).toHaveLength(43);
+    // the 4 base pages A wrote: anonymous, mapped, on the LRU, swap-backed, up to date
+    const anon = rows.find((x) => x.long === "uptodate,lru,mmap,anonymous,swapbacked");
+    expect(anon?.pages).toBe(4);
+    expect(anon?.sym).toBe("___U_l_____Ma_b____________________________");
+    // the THP: 512 pages flagged t (compound bits hidden: not hugetlb)
+    const thp = rows.find((x) => x.long?.includes("thp"));
+    expect(thp?.pages).toBe(512);
+    expect(thp?.long).toBe("uptodate,lru,mmap,anonymous,swapbacked,thp");
+    // free frames: buddy
+    const free = r.statements.length && rows.find((x) => x.long === "buddy");
+    expect(free && free.pages).toBeGreaterThan(10_000);
+  });
+
+  it("a range: one frame", () => {
+    const rows = table(9);
+    expect(rows.slice(1, -1).map((x) => [x.pages, x.long])).toEqual([
+      [1, "uptodate,lru,mmap,anonymous,swapbacked"],
+    ]);
+  });
+});

@@ -106,20 +106,45 @@ const PG_BITS: [PageFlag, number, string][] = [
   [PageFlag.SwapBacked, 17, "swapbacked"],
   [PageFlag.Mlocked, 19, "mlocked"],
 ];
-const PG_UPTODATE = 3;
-const PG_RESERVED = 13;
+export const PG_LOCKED = 0;
+export const PG_DIRTY = 4;
+export const PG_RECLAIM = 16;
+export const PG_REFERENCED = 2;
+export const PG_UPTODATE = 3;
+export const PG_LRU = 5;
+export const PG_ACTIVE = 8;
+export const PG_RESERVED = 13;
+export const PG_SWAPBACKED = 17;
+export const PG_MLOCKED = 19;
 const ZONES_PGSHIFT = 52n;
 
-/** page->flags as Linux keeps it: the PG_* bits and the zone above them; and their names in bit order. */
-export function linuxPageFlags(k: KernelCore, pfn: number): { value: bigint; names: string[] } {
+/**
+ * The frame's PG_* bits as Linux would hold them, from vmlab's struct page
+ * (k.pages) and LRU lists (k.vmscan): bit -> pageflag name. PG_lru and
+ * PG_active from the list the page is on, PG_swapbacked for an anonymous
+ * page that is not lazyfree (folio_add_new_anon_rmap; MADV_FREE clears it),
+ * PG_uptodate for user and page-cache pages, PG_reserved for boot's frames.
+ */
+export function pgBits(k: KernelCore, pfn: number): Map<number, string> {
   const p = k.pages;
   const kind = p.kind[pfn];
   const bits = new Map<number, string>();
   for (const [f, bit, name] of PG_BITS) if (p.flags[pfn] & f) bits.set(bit, name);
-  // user and page-cache pages hold their data (folio_mark_uptodate); boot's frames are PG_reserved
+  const lru = k.vmscan.lru[pfn];
+  if (lru !== 0) bits.set(PG_LRU, "lru");
+  if (lru === 2 || lru === 4) bits.set(PG_ACTIVE, "active");
+  if (k.vmscan.referenced[pfn]) bits.set(PG_REFERENCED, "referenced");
+  if (kind === PageKind.UserAnon && !(p.flags[pfn] & PageFlag.Lazyfree))
+    bits.set(PG_SWAPBACKED, "swapbacked");
   if (kind === PageKind.UserAnon || kind === PageKind.PageCache) bits.set(PG_UPTODATE, "uptodate");
   if (kind === PageKind.Reserved || kind === PageKind.KernelImage) bits.set(PG_RESERVED, "reserved");
-  let value = BigInt(p.zone[pfn]) << ZONES_PGSHIFT;
+  return bits;
+}
+
+/** page->flags as Linux keeps it: the PG_* bits and the zone above them; and their names in bit order. */
+export function linuxPageFlags(k: KernelCore, pfn: number): { value: bigint; names: string[] } {
+  const bits = pgBits(k, pfn);
+  let value = BigInt(k.pages.zone[pfn]) << ZONES_PGSHIFT;
   for (const bit of bits.keys()) value |= 1n << BigInt(bit);
   return { value, names: [...bits.keys()].sort((a, b) => a - b).map((b) => bits.get(b)!) };
 }

@@ -6,6 +6,7 @@
  */
 
 import { formatPagemap } from "../../../kernel/view/crash.ts";
+import { formatPageTypes } from "../../../kernel/view/pageTypes.ts";
 import {
   formatBuddyinfo,
   formatFrames,
@@ -18,7 +19,18 @@ import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
 
-const SHOW_WHAT = ["layout", "buddyinfo", "slabinfo", "meminfo", "frames", "stats", "vmstat", "tlb", "tasks"];
+const SHOW_WHAT = [
+  "layout",
+  "buddyinfo",
+  "slabinfo",
+  "meminfo",
+  "frames",
+  "stats",
+  "vmstat",
+  "tlb",
+  "tasks",
+  "kpageflags",
+];
 
 export function show(c: CompileContext, s: Stmt): Run {
   const first = s.words[0];
@@ -34,6 +46,7 @@ export function show(c: CompileContext, s: Stmt): Run {
       c.fail(`process '${what}' does not exist`, first.pos);
     c.fail(`cannot show '${what}' (${SHOW_WHAT.join(", ")})`, first.pos);
   }
+  if (what === "kpageflags") return showKpageflags(c, s);
   const o = c.opts(s, what === "tlb" ? ["cpu"] : []);
   if (argWords(s).length > 1) c.fail(`too many arguments to 'show ${what}'`, s.words[1].pos);
   return (rt) => {
@@ -181,5 +194,24 @@ function showKernelVtop(c: CompileContext, s: Stmt): Run {
   if (s.words.length > 3) c.fail("too many arguments to 'show kernel vtop ADDR'", s.words[3].pos);
   return (rt) => {
     rt.out.push(...rt.view.vtop("kernel", c.value(addr, rt, "the address")));
+  };
+}
+
+/** `show kpageflags [PFN [COUNT]]`: tools/mm/page-types' summary of /proc/kpageflags (all frames by default). */
+function showKpageflags(c: CompileContext, s: Stmt): Run {
+  const usage = "show kpageflags [PFN [COUNT]]";
+  const pfn = s.words[1] !== undefined ? addrWord(c, s, 1, usage) : null;
+  const count = s.words[2] !== undefined ? addrWord(c, s, 2, usage) : null;
+  if (s.words.length > 3) c.fail(`too many arguments to '${usage}'`, s.words[3].pos);
+  return (rt) => {
+    const frames = rt.view.machine().frames;
+    const first = pfn === null ? 0n : c.value(pfn, rt, "the frame number");
+    const n = count === null ? BigInt(frames) - first : c.value(count, rt, "the count");
+    if (first < 0n || first >= BigInt(frames))
+      c.fail(`frame ${first} is not in RAM (0..${frames - 1})`, s.words[1].pos);
+    if (n <= 0n) c.fail(`the count must be at least 1, not ${n}`, s.words[2].pos);
+    rt.out.push(
+      ...formatPageTypes(rt.view.pageTypes(Number(first), Number(n < BigInt(frames) ? n : BigInt(frames)))),
+    );
   };
 }
