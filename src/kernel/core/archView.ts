@@ -63,4 +63,19 @@ export interface ArchView {
   pgdPairProblems(phys: PhysMem, pgdPfn: number, kernelPgdPfn: number): string[];
   /** arch_report_meminfo: the architecture's own /proc/meminfo fields, in bytes, in order (x86: DirectMap4k, 2M, 1G). */
   reportMeminfo(nrFrames: number): Record<string, number>;
+  /** How crash's `vtop` prints this architecture (view/crash.ts); absent: not modelled yet. */
+  readonly crash?: CrashVtopStyle;
+}
+
+/** The architecture's part of crash's vtop (crash-utility x86_64.c, arm64.c). */
+export interface CrashVtopStyle {
+  /** its translate_pte's flag list of an entry: `(PRESENT|RW|USER|...)` */
+  pteFlags(hi: number, lo: number): string;
+  /**
+   * x86_64: table entries at their physical addresses, a kernel walk headed by
+   * `PGD DIRECTORY:` (swapper_pg_dir) and `PAGE DIRECTORY:` (the PGD entry);
+   * arm64: entries at their kernel virtual addresses (FILL_PGD with KVADDR),
+   * every walk headed by `PAGE DIRECTORY:` (the PGD's address)
+   */
+  readonly layout: "x86_64" | "arm64";
 }

@@ -176,3 +176,22 @@ describe("/proc/kpageflags through page-types' summary", () => {
     ]);
   });
 });
+
+describe("crash's vtop on arm64 (arm64.c arm64_vtop_4level_4k, arm64_translate_pte)", () => {
+  const r = runScenario(
+    "machine arch=arm64 ram=256M swap=64M\nspawn A\nA: m = mmap 16K\nA: write m 8K\nA: madvise m+4K 4K pageout\nshow A vtop m\nshow A vtop m+4K\nkernel: v = vmalloc 8K\nshow kernel vtop v\n",
+  );
+  it("PAGE DIRECTORY, then each level at its kernel virtual address; the descriptor's flags in crash's arm64 names", () => {
+    const o = out(r, 6);
+    expect(o[3]).toMatch(/^PAGE DIRECTORY: ffff0000[0-9a-f]+$/);
+    for (const [i, name] of ["PGD", "PUD", "PMD", "PTE"].entries())
+      expect(o[4 + i]).toMatch(new RegExp(`^ {3}${name}: ffff0000[0-9a-f]+ => [0-9a-f]+$`));
+    expect(o[11]).toMatch(/ \(VALID\|USER\|SHARED\|AF\|NG\|PXN\|UXN\|DIRTY\)$/);
+    const sw = out(r, 7);
+    expect(sw.at(-1)).toMatch(/^SWAP: \/swapfile {2}OFFSET: \d+$/);
+    const k = out(r, 9);
+    expect(k[3]).toMatch(/^PAGE DIRECTORY: [0-9a-f]+$/);
+    // a kernel page: global (no NG), no EL0 access, never executable from vmalloc
+    expect(k.find((l) => l.includes("(VALID"))).toMatch(/\(VALID\|SHARED\|AF\|PXN\|UXN[|A-Z]*\)$/);
+  });
+});

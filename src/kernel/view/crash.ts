@@ -6,7 +6,7 @@
  * (Documentation/admin-guide/mm/pagemap.rst; fs/proc/task_mmu.c
  * pagemap_pmd_range, pte_to_pagemap_entry).
  *
- * crash's column widths are its own on x86-64 (defs.h: VADDR_PRLEN 16,
+ * crash's column widths are its own on 64-bit machines (defs.h: VADDR_PRLEN 16,
  * UVADDR_PRLEN 10, MINSPACE one space; PADDR_PRLEN the width of the
  * largest physical address in hex) and its justification is mkstring's.
  *
@@ -53,26 +53,7 @@ const UVADDR_PRLEN = 10;
 const hex = (hi: number, lo: number): string => ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString(16);
 const hexN = (n: number | bigint): string => n.toString(16);
 
-/** x86_64_translate_pte's flag names, in its order. */
-function x86PteFlags(hi: number, lo: number): string {
-  if (hi === 0 && lo === 0) return "(no mapping)";
-  const f: string[] = [];
-  const present = (lo & 1) !== 0;
-  if (present) f.push("PRESENT");
-  if (lo & 2) f.push("RW");
-  if (lo & 4) f.push("USER");
-  if (lo & 8) f.push("PWT");
-  if (lo & 0x10) f.push("PCD");
-  if (lo & 0x20) f.push("ACCESSED");
-  if (lo & 0x40) f.push("DIRTY");
-  if (lo & 0x80 && present) f.push("PSE");
-  if (lo & 0x100 && !present) f.push("PROTNONE"); // _PAGE_PROTNONE is _PAGE_GLOBAL's bit
-  if (lo & 0x100) f.push("GLOBAL");
-  if (hi & 0x80000000) f.push("NX");
-  return `(${f.join("|")})`;
-}
-
-/** x86_64_translate_pte of a present (or PROT_NONE) entry, or of a swap entry. */
+/** translate_pte (x86_64_translate_pte, arm64_translate_pte) of a present (or PROT_NONE) entry, or of a swap entry. */
 function translatePte(k: KernelCore, e: { hi: number; lo: number }, pa: number | null): string[] {
   const pte = hex(e.hi, e.lo);
   const len1 = Math.max(pte.length, 3);
@@ -90,7 +71,7 @@ function translatePte(k: KernelCore, e: { hi: number; lo: number }, pa: number |
   const len2 = Math.max(phys.length, 8);
   return [
     `${mkstring("PTE", len1, CENTER | LJUST)}  ${mkstring("PHYSICAL", len2, CENTER | LJUST)}  FLAGS`,
-    `${mkstring(pte, len1, CENTER | RJUST)}  ${mkstring(phys, len2, CENTER | RJUST)}  ${x86PteFlags(e.hi, e.lo)}`,
+    `${mkstring(pte, len1, CENTER | RJUST)}  ${mkstring(phys, len2, CENTER | RJUST)}  ${k.arch.view.crash!.pteFlags(e.hi, e.lo)}`,
   ];
 }
 
@@ -174,8 +155,17 @@ function vmaLines(v: VmaInfo): string[] {
 }
 
 /** The walk's lines and where it ends: crash prints each entry as `NAME: ENTRY-ADDRESS => VALUE`. */
-function entryLine(e: WalkEntry): string {
-  return `   ${e.linuxLevel}: ${hexN(e.entryPa)} => ${hex(e.hi, e.lo)}`;
+function entryLine(k: KernelCore, e: WalkEntry): string {
+  const at = k.arch.view.crash!.layout === "arm64" ? k.arch.directVa(e.entryPa) : e.entryPa;
+  return `   ${e.linuxLevel}: ${hexN(at)} => ${hex(e.hi, e.lo)}`;
+}
+
+/** The address crash names a walk's PGD by: swapper_pg_dir in the kernel image, or a PGD page in the direct map. */
+function pgdVa(k: KernelCore, rootPfn: number): bigint {
+  const img = k.arch.image;
+  return rootPfn >= img.startPfn && rootPfn < img.endPfn
+    ? k.layout.kernelMap + BigInt(rootPfn * 4096)
+    : k.arch.directVa(rootPfn * 4096);
 }
 
 /** `PAGE:` and the translated entry of a leaf, as x86_64_uvtop_level4 / x86_64_kvtop print them. */
@@ -193,12 +183,14 @@ function leafLines(k: KernelCore, w: WalkInfo, user: boolean): string[] {
 
 /**
  * crash's `vtop ADDR` in a process's context (uvtop) or of a kernel
- * address (kvtop through swapper_pg_dir), x86-64. Other architectures get
- * one line saying crash's layout for them is not modelled yet.
+ * address (kvtop through swapper_pg_dir), in the architecture's layout
+ * (ArchView.crash: x86-64, arm64). Other architectures get one line saying
+ * crash's layout for them is not modelled yet.
  */
 export function crashVtop(k: KernelCore, who: Task | "kernel", va: bigint): string[] {
-  if (!k.arch.name.startsWith("x86_64"))
-    return [`vtop: crash's output for ${k.arch.name} is not modelled yet (x86-64 only)`];
+  const style = k.arch.view.crash;
+  if (style === undefined)
+    return [`vtop: crash's output for ${k.arch.name} is not modelled yet (x86-64 and arm64)`];
   const isKernel = who === "kernel" || va >= k.layout.userEnd;
   const out: string[] = [];
   const vlen = isKernel ? VADDR_PRLEN : UVADDR_PRLEN;
@@ -211,7 +203,8 @@ export function crashVtop(k: KernelCore, who: Task | "kernel", va: bigint): stri
     const w = walkInfo(k, t, va);
     const mapped = w.leaf !== null;
     out.push(`${vaText}  ${mapped ? mkstring(hexN(w.leaf!.pa), VADDR_PRLEN, LJUST) : "(not mapped)"}`, "");
-    for (const e of w.entries) if (!e.leaf || e.level > 0 || mapped || e.hi || e.lo) out.push(entryLine(e));
+    if (style.layout === "arm64" && w.rootPfn >= 0) out.push(`PAGE DIRECTORY: ${hexN(pgdVa(k, w.rootPfn))}`);
+    for (const e of w.entries) out.push(entryLine(k, e));
     if (mapped) out.push(...leafLines(k, w, true));
     else if (w.swapSlot >= 0) {
       const pte = w.entries.at(-1)!;
@@ -239,17 +232,16 @@ export function crashVtop(k: KernelCore, who: Task | "kernel", va: bigint): stri
   const w = walkInfo(k, "kernel", va);
   const mapped = w.leaf !== null;
   out.push(`${vaText}  ${mapped ? mkstring(hexN(w.leaf!.pa), VADDR_PRLEN, LJUST) : "(not mapped)"}`, "");
-  // PGD DIRECTORY: swapper_pg_dir's address; PAGE DIRECTORY: the PGD entry's value
-  const rootPa = w.rootPfn * 4096;
-  const img = k.arch.image;
-  const rootVa =
-    w.rootPfn >= img.startPfn && w.rootPfn < img.endPfn
-      ? k.layout.kernelMap + BigInt(rootPa)
-      : k.arch.directVa(rootPa);
-  out.push(`PGD DIRECTORY: ${hexN(rootVa)}`);
-  const [top, ...rest] = w.entries;
-  if (top !== undefined) out.push(`PAGE DIRECTORY: ${hex(top.hi, top.lo)}`);
-  for (const e of rest) out.push(entryLine(e));
+  if (style.layout === "arm64") {
+    out.push(`PAGE DIRECTORY: ${hexN(pgdVa(k, w.rootPfn))}`);
+    for (const e of w.entries) out.push(entryLine(k, e));
+  } else {
+    // PGD DIRECTORY: swapper_pg_dir's address; PAGE DIRECTORY: the PGD entry's value
+    out.push(`PGD DIRECTORY: ${hexN(pgdVa(k, w.rootPfn))}`);
+    const [top, ...rest] = w.entries;
+    if (top !== undefined) out.push(`PAGE DIRECTORY: ${hex(top.hi, top.lo)}`);
+    for (const e of rest) out.push(entryLine(k, e));
+  }
   if (mapped) out.push(...leafLines(k, w, false));
   out.push("");
   if (mapped && w.leaf!.pfn < k.pages.nrFrames) out.push(...memMapLines(k, w.leaf!.pfn, null));

@@ -11,7 +11,26 @@ import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 import type { ArchView, EntryBit } from "../../core/archView.ts";
 
+/** crash's arm64_translate_pte flag names, in its order (crash-utility arm64.c); PROT_NONE is PTE_PRESENT_INVALID. */
+function crashPteFlags(hi: number, lo: number): string {
+  if (hi === 0 && lo === 0) return "(no mapping)";
+  const f: string[] = [];
+  if (lo & 1) f.push("VALID");
+  if (!(lo & 1) && lo & 0x800) f.push("PROT_NONE");
+  if (lo & 0x40) f.push("USER");
+  if (lo & 0x80) f.push("RDONLY");
+  if ((lo & 0x300) === 0x300) f.push("SHARED");
+  if (lo & 0x400) f.push("AF");
+  if (lo & 0x800) f.push("NG");
+  if (hi & (1 << 21)) f.push("PXN");
+  if (hi & (1 << 22)) f.push("UXN");
+  if (hi & (1 << 23)) f.push("DIRTY");
+  if (hi & (1 << 24)) f.push("SPECIAL");
+  return `(${f.join("|")})`;
+}
+
 export const ARM64_VIEW: ArchView = {
+  crash: { pteFlags: crashPteFlags, layout: "arm64" },
   userMode: "EL0",
   kernelMode: "EL1",
   accessState(cpu: Mmu): string {

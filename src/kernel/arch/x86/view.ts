@@ -21,7 +21,27 @@ const NX = 1n << 63n;
 /** P and U/S */
 const PRESENT_USER = 5n;
 
+/** crash's x86_64_translate_pte flag names, in its order (crash-utility x86_64.c). */
+function crashPteFlags(hi: number, lo: number): string {
+  if (hi === 0 && lo === 0) return "(no mapping)";
+  const f: string[] = [];
+  const present = (lo & 1) !== 0;
+  if (present) f.push("PRESENT");
+  if (lo & 2) f.push("RW");
+  if (lo & 4) f.push("USER");
+  if (lo & 8) f.push("PWT");
+  if (lo & 0x10) f.push("PCD");
+  if (lo & 0x20) f.push("ACCESSED");
+  if (lo & 0x40) f.push("DIRTY");
+  if (lo & 0x80 && present) f.push("PSE");
+  if (lo & 0x100 && !present) f.push("PROTNONE"); // _PAGE_PROTNONE is _PAGE_GLOBAL's bit
+  if (lo & 0x100) f.push("GLOBAL");
+  if (hi & 0x80000000) f.push("NX");
+  return `(${f.join("|")})`;
+}
+
 export const X86_VIEW: ArchView = {
+  crash: { pteFlags: crashPteFlags, layout: "x86_64" },
   userMode: "user mode (CPL 3)",
   kernelMode: "kernel mode (CPL 0)",
   accessState(cpu: Mmu): string {
