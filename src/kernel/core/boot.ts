@@ -85,6 +85,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   // ---- user address spaces, the page cache, reclaim ----
   const zeroPfn = image.zeroPfn;
   const taskSizeVpn = va.vpn(layout.taskSize); // TASK_SIZE (x86-64: TASK_SIZE_MAX = 2^47 - PAGE_SIZE)
+  const mapWindowVpn = va.vpn(layout.defaultMapWindow ?? layout.taskSize); // DEFAULT_MAP_WINDOW
   const tlbMgr = arch.newTlb(machine);
   const pageCache = new PageCache(machine.phys, pages, buddy);
   const fab = cfg.faultAroundBytes;
@@ -100,6 +101,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       kernelRootPfn: rootPfn,
       zeroPfn,
       taskSizeVpn,
+      mapWindowVpn,
       countPageTables: (d) => {
         k.pageTablePages += d;
       },

@@ -24,6 +24,14 @@ export interface Layout {
    * below the non-canonical hole; arm64: TASK_SIZE_64 = userEnd)
    */
   taskSize: bigint;
+  /**
+   * DEFAULT_MAP_WINDOW: where the stack and mmap's default search stay
+   * (x86-64 with LA57: 2^47 - PAGE_SIZE, so a program that keeps pointers
+   * in 47 bits still works; an mmap hint above it opens the whole
+   * TASK_SIZE). Absent: TASK_SIZE.
+   * Linux: arch/x86/include/asm/page_64_types.h, Documentation/arch/x86/x86_64/5level-paging.rst
+   */
+  defaultMapWindow?: bigint;
   /** page_offset_base: the direct map of all physical memory */
   directMap: bigint;
   vmallocStart: bigint;

@@ -35,10 +35,11 @@ export function newMm(ctx: MmContext): MmStruct | null {
   for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pfnUnchecked(pgd + i));
   env.pgtable.pgdCtor(env.phys, env.kernelRootPfn, pgd);
   const mm = new MmStruct(pfnUnchecked(pgd));
-  const taskSize = env.taskSizeVpn;
-  mm.stackTop = taskSize;
-  // mmap_base = TASK_SIZE - gap, gap = the stack rlimit clamped to [128 MiB, 5/6 of TASK_SIZE] (no randomisation)
-  mm.mmapBase = taskSize - 32768;
+  // STACK_TOP = TASK_SIZE_LOW = DEFAULT_MAP_WINDOW (below TASK_SIZE only with x86 LA57)
+  const top = env.mapWindowVpn;
+  mm.stackTop = top;
+  // mmap_base = STACK_TOP - gap, gap = the stack rlimit clamped to [128 MiB, 5/6 of it] (no randomisation)
+  mm.mmapBase = top - 32768;
   return mm;
 }
 

@@ -72,6 +72,8 @@ export interface MmEnv {
   readonly zeroPfn: number;
   /** first vpn above user space (TASK_SIZE) */
   readonly taskSizeVpn: number;
+  /** DEFAULT_MAP_WINDOW as a vpn: the stack's top and the default top of mmap's search (x86 LA57: 2^47 - 4K) */
+  readonly mapWindowVpn: number;
   /** NR_PAGETABLE accounting */
   countPageTables(delta: number): void;
   /** called before a user page is allocated: a memory limit reclaims here (mem_cgroup charge) */

@@ -156,17 +156,24 @@ export function mmap(
  */
 export function getUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, hintBytes: number): number {
   const low = Math.max(1, Math.ceil(ctx.settings.mmapMinAddr / 4096));
+  const { taskSizeVpn, mapWindowVpn } = ctx.env;
+  // the search's top: mmap_base, raised by TASK_SIZE - DEFAULT_MAP_WINDOW for a hint above the window
+  // (x86 LA57: arch/x86/kernel/sys_x86_64.c arch_get_unmapped_area_topdown)
+  let highLimit = mm.mmapBase;
   if (hintBytes > 0) {
     const hint = Math.ceil(hintBytes / 4096);
-    if (hint >= low && hint + nrPages <= ctx.env.taskSizeVpn && isFree(mm, hint, nrPages)) return hint;
+    // mmap_address_hint_valid: inside TASK_SIZE, and not straddling DEFAULT_MAP_WINDOW
+    const valid = hint + nrPages <= taskSizeVpn && hint > mapWindowVpn === hint + nrPages > mapWindowVpn;
+    if (hint >= low && valid && isFree(mm, hint, nrPages)) return hint;
+    if (hint > mapWindowVpn) highLimit += taskSizeVpn - mapWindowVpn;
   }
-  let gapEnd = mm.mmapBase;
+  let gapEnd = highLimit;
   for (let i = mm.vmas.length - 1; i >= -1; i--) {
     const v = i >= 0 ? mm.vmas[i] : null;
     const below = v ? v.vmEnd : low;
     // the gap is [below, end of the VMA above the gap, less its guard)
     if (v === null || v.vmStart < gapEnd) {
-      const top = Math.min(gapEnd, mm.mmapBase);
+      const top = Math.min(gapEnd, highLimit);
       if (top - below >= nrPages && top - nrPages >= low) return top - nrPages;
     }
     if (v === null) break;

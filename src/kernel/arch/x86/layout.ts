@@ -52,6 +52,8 @@ function mk(
     levels,
     userEnd: p.userEnd,
     taskSize: p.userEnd - 4096n,
+    // with LA57, STACK_TOP and mmap_base stay in the 4-level window unless a hint asks for more
+    ...(levels === 5 ? { defaultMapWindow: (1n << 47n) - 4096n } : {}),
     directMap: p.directMap,
     vmallocStart: p.vmallocStart,
     vmallocEnd,
