@@ -49,6 +49,8 @@ export function runFuzz(
   pressure = false,
   policy: FuzzPolicy = "linux",
   pti = false,
+  /** the fixed seeds' coverage checks (the file was read, pages went to swap); off for short random runs */
+  coverage = true,
 ) {
   const rng = new Rng(seed);
   const k = new Kernel({
@@ -246,13 +248,14 @@ export function runFuzz(
       expect(checkInvariants(k), `step ${step} after ${log.slice(-3).join("; ")}`).toEqual([]);
   }
   expect(checkInvariants(k)).toEqual([]);
-  if (!pressure) expect(files[0].pagesRead, "the disk file was read through a mapping").toBeGreaterThan(0);
+  if (coverage && !pressure)
+    expect(files[0].pagesRead, "the disk file was read through a mapping").toBeGreaterThan(0);
   // the page cache holds what shared mappings wrote (byte 0 of each cached page)
   for (const f of files)
     for (const [index, pfn] of f.cache)
       expect(k.machine.phys.read8(pfn * 4096), `${f.name} page ${index}`).toBe(fileBox(f.name, index).value);
   expect(k.machine.checker!.reports.map((r) => r.differences.join(","))).toEqual([]);
-  expect(k.swap!.pswpout, "pages went to swap").toBeGreaterThan(0);
+  if (coverage) expect(k.swap!.pswpout, "pages went to swap").toBeGreaterThan(0);
   // every page still in swap reads back what the model says it holds
   for (const q of procs) {
     if (!q.task.alive) continue;
