@@ -122,7 +122,7 @@ export function riscvLayout(vaBits: RiscvVaBits, imageBytes: number): Layout {
     levels: (vaBits - 12) / 9,
     userEnd: c.taskSize,
     // STACK_TOP = DEFAULT_MAP_WINDOW (Sv57: 2^47, the Sv48 user range, unless mmap is given a higher hint)
-    taskSize: c.mapWindow < c.taskSize ? c.mapWindow : c.taskSize,
+    taskSize: vaBits === 57 ? c.mapWindow : c.taskSize,
     directMap: c.pageOffset,
     vmallocStart: c.vmallocStart,
     vmallocEnd: c.vmallocEnd,

@@ -22,33 +22,33 @@
  *   bits 12-63 the offset.
  */
 import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
-import { Pte } from "../../../hw/arch/riscv/format.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
 
 /** pgtable-bits.h, as PTE bits of the low word. */
 export const enum PageBit {
-  PRESENT = Pte.V,
-  READ = Pte.R,
-  WRITE = Pte.W,
-  EXEC = Pte.X,
-  USER = Pte.U,
-  GLOBAL = Pte.G,
-  ACCESSED = Pte.A,
-  DIRTY = Pte.D,
+  /** V */
+  PRESENT = 1 << 0,
+  READ = 1 << 1,
+  WRITE = 1 << 2,
+  EXEC = 1 << 3,
+  USER = 1 << 4,
+  GLOBAL = 1 << 5,
+  ACCESSED = 1 << 6,
+  DIRTY = 1 << 7,
   /** _PAGE_SPECIAL = _PAGE_SOFT's first bit (RSW bit 8) */
   SPECIAL = 1 << 8,
   /** _PAGE_DEVMAP (RSW bit 9) */
   DEVMAP = 1 << 9,
   /** _PAGE_PROT_NONE = _PAGE_GLOBAL (only when V is clear) */
-  PROT_NONE = Pte.G,
+  PROT_NONE = GLOBAL,
   /** _PAGE_LEAF = R | W | X */
-  LEAF = Pte.R | Pte.W | Pte.X,
+  LEAF = READ | WRITE | EXEC,
   /** _PAGE_TABLE = _PAGE_PRESENT */
-  TABLE = Pte.V,
+  TABLE = PRESENT,
   /** _PAGE_SWP_EXCLUSIVE = _PAGE_ACCESSED (bit 6, swap entries only) */
-  SWP_EXCLUSIVE = Pte.A,
+  SWP_EXCLUSIVE = ACCESSED,
 }
 
 /** _PAGE_BASE: present, accessed, user */
