@@ -220,9 +220,9 @@ export class RiscvPgtable implements Pgtable {
     return (lo & PageBit.ACCESSED) !== 0;
   }
 
-  /** pte_special */
+  /** pte_special (of a present entry: in a swap entry or marker bit 8 is the swap type's) */
   special(_hi: number, lo: number): boolean {
-    return (lo & PageBit.SPECIAL) !== 0;
+    return (lo & (PageBit.PRESENT | PageBit.PROT_NONE)) !== 0 && (lo & PageBit.SPECIAL) !== 0;
   }
 
   /** level 0: pte_present; above: pmd_leaf (present and one of R, W, X) */

@@ -196,7 +196,8 @@ export function userAccessWindow(c: CompileContext, s: Stmt): Run {
     c.checkCpu(rt, cpuId, s);
     const arch = rt.view.machine().arch;
     const verb = WINDOW_VERBS[s.verb];
-    if (!verb.archs(arch)) c.fail(`'${s.verb}' is ${verb.owner}; ${arch} says ${windowWords(arch)}`, s.verbPos);
+    if (!verb.archs(arch))
+      c.fail(`'${s.verb}' is ${verb.owner}; ${arch} says ${windowWords(arch)}`, s.verbPos);
     const name = rt.kernel.userAccessWindow(cpuId, open);
     const reg =
       arch === "arm64"
