@@ -51,7 +51,7 @@ const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }>
 const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
 
 /** An x86 scenario as RISC-V words it. */
-export function onRiscv(source: string): string {
+function onRiscv(source: string): string {
   return source
     .replace(/^machine\b(.*)$/m, (_line, rest: string) => {
       const words = rest.split(/\s+/).filter((w) => w !== "" && w !== "pcid=on" && w !== "smap=on");
