@@ -231,7 +231,7 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
     case "oops_esr":
     case "oops_error_code": {
-      // the last oops's hardware code: arm64's ESR_EL1, x86's #PF error code (-1: none, or not a fault)
+      // the last oops's hardware code: arm64's ESR_EL1, x86's #PF error code, RISC-V's scause (-1: none, or not a fault)
       const arm = name === "oops_esr";
       return (rt) => {
         const arch = rt.view.machine().arch;
