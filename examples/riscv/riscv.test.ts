@@ -72,6 +72,20 @@ describe("machine keys on RISC-V", () => {
     expect(r.expectations.every((e) => e.ok)).toBe(true);
   });
 
+  it("explain kernel: the SUM state, the PTE's V R W X U G A D, scause, and handle_page_fault's verdict", () => {
+    const o = out(
+      run(
+        "machine arch=riscv-sv39 ram=64M\nspawn A\nA: b = mmap 4K\nA: write b\nexplain kernel b read\nkernel: sum on\nexplain kernel b exec\n",
+      ),
+    );
+    expect(o).toMatch(/sstatus\.SUM=0 sstatus\.MXR=0/);
+    expect(o).toMatch(/L0 +\[\d+\] entry @0x[0-9a-f]+ = 0x[0-9a-f]{16} +page R W U A D/);
+    expect(o).toMatch(/scause 13: load page fault/);
+    expect(o).toMatch(/Unable to handle kernel access to user memory without uaccess routines/);
+    expect(o).toMatch(/sstatus\.SUM=1/);
+    expect(o).toMatch(/S-mode never executes a U page, whatever SUM says/);
+  });
+
   it("show layout prints the mode's map", () => {
     for (const [arch, start] of [
       ["riscv-sv39", "0xffffffd600000000"],
