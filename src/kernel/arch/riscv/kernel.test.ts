@@ -210,6 +210,40 @@ describe("sstatus.SUM", () => {
   });
 });
 
+describe("kernel text, data and BUG()", () => {
+  it("S-mode executes the image's text; a fetch from the linear map (no X) is a paging request", () => {
+    const k = boot();
+    const t = k.spawn("k") as Task;
+    k.switchTo(0, t);
+    expect(k.kernelAccess(0, 0xffffffff80000100n, Access.Exec).ok).toBe(true);
+    // rodata is read-only: a store faults, and no VMA covers a kernel address
+    const w = k.kernelAccess(0, 0xffffffff80200000n, Access.Write, 1);
+    expect(!w.ok && w.oops[0]).toBe(
+      "Unable to handle kernel paging request at virtual address ffffffff80200000",
+    );
+    const t2 = k.spawn("k2") as Task;
+    k.switchTo(0, t2);
+    const x = k.kernelAccess(0, k.directVa(0x200000), Access.Exec);
+    expect(!x.ok && x.oops[0]).toBe(
+      `Unable to handle kernel paging request at virtual address ${hex16(k.directVa(0x200000))}`,
+    );
+    expect(!x.ok && x.oops.some((l) => l.endsWith("cause: 000000000000000c"))).toBe(true);
+  });
+
+  it('BUG(): report_bug\'s line, then die(regs, "Kernel BUG") with cause 3 (breakpoint)', () => {
+    const k = boot();
+    const t = k.spawn("b") as Task;
+    k.switchTo(0, t);
+    const lines = k.bug(0, "something broke", "mm/memory.c:42");
+    expect(lines.slice(0, 3)).toEqual([
+      "something broke",
+      "kernel BUG at mm/memory.c:42!",
+      "Kernel BUG [#1]",
+    ]);
+    expect(lines.some((l) => l.endsWith("badaddr: 0000000000000000 cause: 0000000000000003"))).toBe(true);
+  });
+});
+
 describe("ASIDs and remote fences", () => {
   it("two processes switched alternately keep distinct ASIDs, with no flush at the switch", () => {
     const k = boot();
