@@ -121,8 +121,9 @@ export function riscvLayout(vaBits: RiscvVaBits, imageBytes: number): Layout {
     profile: `linux riscv64 (Sv${vaBits}, ${(vaBits - 12) / 9}-level)`,
     levels: (vaBits - 12) / 9,
     userEnd: c.taskSize,
-    // STACK_TOP = DEFAULT_MAP_WINDOW (Sv57: 2^47, the Sv48 user range, unless mmap is given a higher hint)
-    taskSize: vaBits === 57 ? c.mapWindow : c.taskSize,
+    // TASK_SIZE. Linux's Sv57 starts the stack and mmap at DEFAULT_MAP_WINDOW (2^47) unless mmap is
+    // given a higher hint; vmlab's generic mm has one TASK_SIZE for both, as for x86_64-la57
+    taskSize: c.taskSize,
     directMap: c.pageOffset,
     vmallocStart: c.vmallocStart,
     vmallocEnd: c.vmallocEnd,

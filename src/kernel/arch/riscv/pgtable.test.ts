@@ -149,7 +149,7 @@ describe("layouts (vm-layout.rst)", () => {
     expect(r.vmalloc).toEqual([0xffff8f8000000000n, 0xffffaf8000000000n]);
     expect(r["direct map"]).toEqual([0xffffaf8000000000n, 0xffffef8000000000n]);
   });
-  it("Sv57: STACK_TOP is DEFAULT_MAP_WINDOW (2^47), the user range 64 PB", () => {
+  it("Sv57: the user range 64 PB, the heap at ELF_ET_DYN_BASE of DEFAULT_MAP_WINDOW (2^47)", () => {
     const l = riscvLayout(57, 6 << 20);
     const r = rows(57);
     expect(r.user).toEqual([0n, 0x0100_0000_0000_0000n]);
@@ -157,8 +157,10 @@ describe("layouts (vm-layout.rst)", () => {
     expect(r.vmemmap).toEqual([0xff1c000000000000n, 0xff20000000000000n]);
     expect(r.vmalloc).toEqual([0xff20000000000000n, 0xff60000000000000n]);
     expect(r["direct map"]).toEqual([0xff60000000000000n, 0xffe0000000000000n]);
-    expect(l.taskSize).toBe(1n << 47n);
+    expect(l.taskSize).toBe(1n << 56n);
     expect(l.userEnd).toBe(1n << 56n);
+    expect(l.brkStart).toBe(0x555555559000n);
+    expect(riscvLayout(39, 0).brkStart).toBe(0x2aaaaaf000n);
     expect(riscvLayoutConsts(39, 0).taskSize).toBe(riscvLayout(39, 0).taskSize);
   });
 });
