@@ -132,7 +132,7 @@ export function riscvLayout(vaBits: RiscvVaBits, imageBytes: number): Layout {
     modulesStart: c.modulesVaddr,
     modulesEnd: c.modulesEnd,
     fixaddrTop: c.fixaddrTop,
-    // ELF_ET_DYN_BASE = DEFAULT_MAP_WINDOW / 3 * 2, page-aligned, and vmlab's 5-page PIE image (x86-64's 0x555555559000)
+    // ELF_ET_DYN_BASE = DEFAULT_MAP_WINDOW / 3 * 2, page-aligned (ELF_PAGESTART), and vmlab's 5-page PIE image
     brkStart: (((c.mapWindow / 3n) * 2n) & ~0xfffn) + 0x5000n,
     regions: [
       { name: "user", start: 0n, end: c.taskSize, what: "user-space virtual memory, different per mm" },

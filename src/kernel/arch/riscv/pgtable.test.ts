@@ -159,7 +159,7 @@ describe("layouts (vm-layout.rst)", () => {
     expect(r["direct map"]).toEqual([0xff60000000000000n, 0xffe0000000000000n]);
     expect(l.taskSize).toBe(1n << 56n);
     expect(l.userEnd).toBe(1n << 56n);
-    expect(l.brkStart).toBe(0x555555559000n);
+    expect(l.brkStart).toBe(0x55555555a000n); // ELF_PAGESTART(2^47 / 3 * 2) + 5 pages
     expect(riscvLayout(39, 0).brkStart).toBe(0x2aaaaaf000n);
     expect(riscvLayoutConsts(39, 0).taskSize).toBe(riscvLayout(39, 0).taskSize);
   });
