@@ -188,6 +188,8 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
       ["smep", config.smep],
       ["pan", config.pan],
       ["pti", config.pti],
+      ["asid_bits", config.asidBits],
+      ["uaccess", config.uaccess],
     ] as const)
       if (field !== undefined) throw new InputError(`${key}: ${NOT_RISCV[key]}`);
     if (c.arch === "riscv-sv39" && c.ramBytes > 2 ** 37)
@@ -484,7 +486,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
       psc: v.onOff("psc"),
       checkCoherence: v.onOff("check_tlb"),
       vmallocLazy: v.onOff("vmalloc_lazy"),
-      uaccess,
+      ...(isRiscv(arch) ? {} : { uaccess }),
       mmapMinAddr: Number(v.number("mmap_min_addr")),
       thp,
       thpZeroPage: v.onOff("thp_zero_page"),
