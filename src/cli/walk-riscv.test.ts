@@ -173,11 +173,17 @@ describe("vmlab walk, arch riscv-sv39/48/57", () => {
     expect(vmlab(["walk", "--help"]).stdout).toMatch(/--priv <mode>/);
   });
 
-  it("has no kernel yet: scenarios refuse machine arch=riscv-*", () => {
-    const p = join(mkdtempSync(join(tmpdir(), "vmlab-riscv-")), "riscv.vm");
-    writeFileSync(p, "machine arch=riscv-sv39\n");
-    const r = vmlab(["run", p]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/machine arch: 'riscv-sv39' is not supported/);
+  it("the kernel boots on it: vmlab run takes machine arch=riscv-sv39|sv48|sv57", () => {
+    for (const [arch, levels] of [
+      ["riscv-sv39", 3],
+      ["riscv-sv48", 4],
+      ["riscv-sv57", 5],
+    ] as const) {
+      const p = join(mkdtempSync(join(tmpdir(), "vmlab-riscv-")), "riscv.vm");
+      writeFileSync(p, `machine arch=${arch}\n`);
+      const r = vmlab(["run", p]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`booted: 256 MiB RAM, 1 CPU, ${levels}-level paging`));
+    }
   });
 });

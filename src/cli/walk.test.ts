@@ -184,11 +184,12 @@ describe("vmlab tour", () => {
       "On arm64, is the kernel half copied into every process's page tables?",
       "How does arm64 keep TLBs right: ASIDs instead of PCIDs, broadcasts instead of IPIs?",
       "Who are processes 0, 1 and 2, and why can a kernel thread not touch user space?",
+      "On RISC-V, what stands beside SMAP and PAN, and how does copy_from_user get through?",
     ]) {
       expect(r.stdout).toContain(q);
     }
     const verdicts = [...r.stdout.matchAll(/-> (\d+) of (\d+) expectations hold/g)];
-    expect(verdicts.length).toBe(15);
+    expect(verdicts.length).toBe(16);
     for (const v of verdicts) expect(v[1]).toBe(v[2]);
   });
 });

@@ -6,6 +6,7 @@
 import type { ResolvedKernelConfig } from "../core/config.ts";
 import type { Arch } from "../core/core.ts";
 import { arm64Arch } from "./arm64/index.ts";
+import { riscvArch } from "./riscv/index.ts";
 import { x86Arch } from "./x86/index.ts";
 
 /** The architectures, by name, and what each is. */
@@ -15,6 +16,18 @@ export const ARCHES: Readonly<
   x86_64: { summary: "x86-64, 4-level paging (48-bit addresses)", build: x86Arch },
   "x86_64-la57": { summary: "x86-64, 5-level paging (LA57, 57-bit addresses)", build: x86Arch },
   arm64: { summary: "arm64, 4K pages, 48-bit VAs (TTBR0 user, TTBR1 kernel)", build: arm64Arch },
+  "riscv-sv39": {
+    summary: "RISC-V RV64, Sv39 (3 levels, 39-bit VAs), ASIDs, SBI remote fences",
+    build: riscvArch,
+  },
+  "riscv-sv48": {
+    summary: "RISC-V RV64, Sv48 (4 levels, 48-bit VAs), ASIDs, SBI remote fences",
+    build: riscvArch,
+  },
+  "riscv-sv57": {
+    summary: "RISC-V RV64, Sv57 (5 levels, 57-bit VAs), ASIDs, SBI remote fences",
+    build: riscvArch,
+  },
 };
 
 /** The architecture a configuration names (config.ts has checked the name). */

@@ -55,6 +55,11 @@ export interface KernelConfig {
    * around the copy (uaccess_enable_privileged, the older scheme)
    */
   uaccess?: "ldtr" | "pan-toggle";
+  /**
+   * RISC-V: how a TLB flush reaches other harts (riscv_use_sbi_for_rfence):
+   * `sbi`, one SBI remote-fence call (default), or `ipi`, Linux's own IPIs
+   */
+  rfence?: "sbi" | "ipi";
   /** vm.mmap_min_addr (default 65536) */
   mmapMinAddr?: number;
   /** vm.overcommit_memory: heuristic (0), always (1), never (2) */
@@ -86,9 +91,30 @@ export type ResolvedKernelConfig = Required<Omit<KernelConfig, "tlb" | "arch">> 
 };
 
 /** The architectures the kernel boots on (kernel/arch/index.ts ARCHES has one entry for each). */
-export type KernelArchName = "x86_64" | "x86_64-la57" | "arm64";
+export type KernelArchName = "x86_64" | "x86_64-la57" | "arm64" | "riscv-sv39" | "riscv-sv48" | "riscv-sv57";
 /** The same names, for the `machine` statement's check. */
-export const KERNEL_ARCH_NAMES: readonly KernelArchName[] = ["x86_64", "x86_64-la57", "arm64"];
+export const KERNEL_ARCH_NAMES: readonly KernelArchName[] = [
+  "x86_64",
+  "x86_64-la57",
+  "arm64",
+  "riscv-sv39",
+  "riscv-sv48",
+  "riscv-sv57",
+];
+/** The RISC-V names. */
+const RISCV_ARCHS: readonly string[] = ["riscv-sv39", "riscv-sv48", "riscv-sv57"];
+const isRiscv = (arch: string) => RISCV_ARCHS.includes(arch);
+
+/** Why other architectures' switches are refused on RISC-V, and what RISC-V has instead. */
+export const NOT_RISCV: Record<string, string> = {
+  pcid: "is x86's (CR4.PCIDE); RISC-V always tags its TLB with the ASID in satp (arch/riscv/mm/context.c)",
+  smap: "is x86's (CR4.SMAP); RISC-V's counterpart is sstatus.SUM, which the kernel keeps clear outside the uaccess routines",
+  smep: "is x86's (CR4.SMEP); RISC-V needs no switch: S-mode never executes a U page",
+  pan: "is arm64's (PSTATE.PAN); RISC-V's counterpart is sstatus.SUM, which the kernel keeps clear outside the uaccess routines",
+  pti: "RISC-V Linux has no page-table isolation",
+  asid_bits: "is arm64's; RISC-V's satp holds a 16-bit ASID",
+  uaccess: "is arm64's (PSTATE.PAN); RISC-V's copy_*_user sets sstatus.SUM around the copy",
+};
 
 // ---- ranges ----
 
@@ -117,6 +143,7 @@ export const X86_ONLY = {
 } as const;
 
 const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
+const RFENCE_IS_RISCV = "is RISC-V's (how a TLB flush reaches other harts: SBI remote fences or IPIs)";
 
 /**
  * The Kernel API's configuration with its defaults, checked (InputError
@@ -141,6 +168,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     checkCoherence: config.checkCoherence ?? false,
     vmallocLazy: config.vmallocLazy ?? true,
     uaccess: config.uaccess ?? "ldtr",
+    rfence: config.rfence ?? "sbi",
     mmapMinAddr: config.mmapMinAddr ?? 65536,
     overcommit: config.overcommit ?? "heuristic",
     thp: config.thp ?? "madvise",
@@ -153,6 +181,22 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     pageCluster: config.pageCluster ?? 3,
     seed: config.seed ?? 1,
   };
+  if (isRiscv(c.arch)) {
+    for (const [key, field] of [
+      ["pcid", config.pcid],
+      ["smap", config.smap],
+      ["smep", config.smep],
+      ["pan", config.pan],
+      ["pti", config.pti],
+      ["asid_bits", config.asidBits],
+      ["uaccess", config.uaccess],
+    ] as const)
+      if (field !== undefined) throw new InputError(`${key}: ${NOT_RISCV[key]}`);
+    if (c.arch === "riscv-sv39" && c.ramBytes > 2 ** 37)
+      throw new InputError(`ram=${c.ramBytes} is larger than Sv39's 128 GiB linear map`);
+  } else if (config.rfence !== undefined) throw new InputError(`rfence: ${RFENCE_IS_RISCV}`);
+  if (c.rfence !== "sbi" && c.rfence !== "ipi")
+    throw new InputError(`rfence=${c.rfence}: must be sbi or ipi`);
   if (c.arch === "arm64") {
     for (const [key, field] of [
       ["pcid", config.pcid],
@@ -160,7 +204,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
       ["smep", config.smep],
     ] as const)
       if (field !== undefined) throw new InputError(`${key}: ${X86_ONLY[key]}`);
-  } else if (config.pan !== undefined) throw new InputError(`pan: ${PAN_IS_ARM64}`);
+  } else if (config.pan !== undefined && !isRiscv(c.arch)) throw new InputError(`pan: ${PAN_IS_ARM64}`);
   if (c.asidBits !== 8 && c.asidBits !== 16) throw new InputError(`asid_bits=${c.asidBits}: must be 8 or 16`);
   const int = (v: number, max: number) => Number.isInteger(v) && v >= 0 && v <= max;
   if (!int(c.pageCluster, MAX_PAGE_CLUSTER))
@@ -213,7 +257,7 @@ export const MACHINE_KEYS: {
   {
     key: "arch",
     default: "x86_64",
-    values: "x86_64, x86_64-la57, arm64 (riscv-sv39, riscv-sv48, i386, i386-pae: later)",
+    values: "x86_64, x86_64-la57, arm64, riscv-sv39, riscv-sv48, riscv-sv57 (i386, i386-pae: later)",
     modelled: true,
   },
   { key: "profile", default: "linux", values: "linux (windows: later)", modelled: true },
@@ -235,7 +279,7 @@ export const MACHINE_KEYS: {
   { key: "pcid", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
   { key: "smap", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
   { key: "smep", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
-  { key: "pti", default: "off", values: "on, off", modelled: true },
+  { key: "pti", default: "off", values: "on, off", modelled: true, archs: [...X86_ARCHS, "arm64"] },
   {
     key: "pan",
     default: "on",
@@ -300,6 +344,13 @@ export const MACHINE_KEYS: {
     archs: ["arm64"],
   },
   {
+    key: "rfence",
+    default: "sbi",
+    values: "sbi, ipi (RISC-V: remote TLB flushes by SBI remote fences or by Linux's IPIs)",
+    modelled: true,
+    archs: RISCV_ARCHS,
+  },
+  {
     key: "vmalloc_lazy",
     default: "on",
     values: "on, off (lazy vfree TLB purge; a vmlab extension)",
@@ -351,14 +402,19 @@ export function machineConfig(v: MachineValues): MachineSettings {
     return x;
   };
 
-  const arch = oneOf("arch", [...KERNEL_ARCH_NAMES], ["riscv-sv39", "riscv-sv48", "i386", "i386-pae"]);
+  const arch = oneOf("arch", [...KERNEL_ARCH_NAMES], ["i386", "i386-pae"]);
+  const rfence = oneOf("rfence", ["sbi", "ipi"]) as "sbi" | "ipi";
+  if (isRiscv(arch)) {
+    for (const key of ["pcid", "smap", "smep", "pan", "pti", "asid_bits", "uaccess"])
+      if (v.given(key)) bad(key, NOT_RISCV[key]);
+  } else if (v.given("rfence")) bad("rfence", RFENCE_IS_RISCV);
   oneOf("profile", ["linux"], ["windows"]);
   const uaccess = oneOf("uaccess", ["ldtr", "pan-toggle"]) as "ldtr" | "pan-toggle";
-  if (v.given("uaccess") && arch !== "arm64")
+  if (v.given("uaccess") && arch !== "arm64" && !isRiscv(arch))
     bad("uaccess", `is arm64's (PSTATE.PAN); ${arch} crosses SMAP with STAC/CLAC`);
   if (arch === "arm64") {
     for (const key of ["pcid", "smap", "smep"] as const) if (v.given(key)) bad(key, X86_ONLY[key]);
-  } else if (v.given("pan")) bad("pan", PAN_IS_ARM64);
+  } else if (v.given("pan") && !isRiscv(arch)) bad("pan", PAN_IS_ARM64);
   const asidBits = v.number("asid_bits");
   if (asidBits !== 8n && asidBits !== 16n) bad("asid_bits", `must be 8 or 16, not ${asidBits}`);
   if (v.given("asid_bits") && arch !== "arm64")
@@ -420,15 +476,17 @@ export function machineConfig(v: MachineValues): MachineSettings {
       cpus: Number(cpus),
       arch: arch as KernelArchName,
       tlb,
-      pti: v.onOff("pti"),
-      ...(arch === "arm64"
-        ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16 }
-        : { pcid: v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
+      ...(isRiscv(arch) ? {} : { pti: v.onOff("pti") }),
+      ...(isRiscv(arch)
+        ? { rfence }
+        : arch === "arm64"
+          ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16 }
+          : { pcid: v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
       panicOnOops: panic === "1",
       psc: v.onOff("psc"),
       checkCoherence: v.onOff("check_tlb"),
       vmallocLazy: v.onOff("vmalloc_lazy"),
-      uaccess,
+      ...(isRiscv(arch) ? {} : { uaccess }),
       mmapMinAddr: Number(v.number("mmap_min_addr")),
       thp,
       thpZeroPage: v.onOff("thp_zero_page"),

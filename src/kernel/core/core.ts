@@ -147,8 +147,10 @@ export interface ArchTlb {
   shootdowns: number;
   /** broadcast TLB maintenance instructions issued (arm64 TLBI ...IS; 0 where flushes are IPIs) */
   readonly broadcasts: number;
-  /** arm64: ASID allocator rollovers (arch/arm64/mm/context.c new_context); absent elsewhere */
+  /** arm64, RISC-V: ASID allocator rollovers (arch/X/mm/context.c new_context); absent elsewhere */
   readonly asidRollovers?: number;
+  /** RISC-V: SBI remote fence calls (sbi_remote_sfence_vma_asid); absent elsewhere */
+  readonly sbiFences?: number;
   /** called when a dead mm is no longer loaded anywhere (its PGD can be freed) */
   onMmUnloaded: ((mm: MmStruct) => void) | null;
   /** switch_mm, or enter_lazy_tlb for a kernel thread (null) */

@@ -43,6 +43,12 @@ export interface Layout {
   modulesEnd: bigint;
   /** FIXADDR_TOP: fixmap slots grow down from here */
   fixaddrTop: bigint;
+  /**
+   * where a PIE binary's bss ends without ASLR (the heap's start_brk), when
+   * ELF_ET_DYN_BASE puts it elsewhere than x86-64's 0x555555559000
+   * (RISC-V Sv39: two thirds of its 256 GiB user half)
+   */
+  brkStart?: bigint;
   regions: Region[];
 }
 

@@ -98,7 +98,9 @@ export interface KernelCounters {
   shootdownsSent: number;
   /** broadcast TLB maintenance instructions issued (arm64 TLBI ...IS) */
   tlbBroadcasts: number;
-  /** arm64: ASID rollovers (a new generation; 0 elsewhere) */
+  /** RISC-V: SBI remote-fence calls (sbi_remote_sfence_vma_asid; 0 elsewhere, and with rfence=ipi) */
+  tlbSbiFences: number;
+  /** arm64, RISC-V: ASID rollovers (a new generation/version; 0 elsewhere) */
   asidRollovers: number;
   /** uses of a stale TLB entry the coherence checker reported (0 without `check_tlb=on`) */
   staleTlbUses: number;

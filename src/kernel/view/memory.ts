@@ -153,6 +153,7 @@ export function counters(k: KernelCore): KernelCounters {
     oomReports: k.oomReports.length,
     shootdownsSent: k.tlbMgr.shootdowns,
     tlbBroadcasts: k.tlbMgr.broadcasts,
+    tlbSbiFences: k.tlbMgr.sbiFences ?? 0,
     asidRollovers: k.tlbMgr.asidRollovers ?? 0,
     staleTlbUses: k.machine.checker?.reports.length ?? 0,
     tasks: k.tasks.length,

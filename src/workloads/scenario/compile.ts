@@ -79,6 +79,7 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["stac", userAccessWindow],
   ["clac", userAccessWindow],
   ["pan", userAccessWindow],
+  ["sum", userAccessWindow],
 ]);
 
 /** Statements of the language that later versions of vmlab add. */

@@ -28,17 +28,32 @@ export type Eval = (rt: Runtime) => Value;
  * where a folded level answers the level it folds into (on a 4-level
  * machine p4d is the pgd).
  */
-const ARCH_LEVELS: Record<string, { arches: readonly string[]; level: number }> = {
-  pt: { arches: ["x86_64", "x86_64-la57"], level: 0 },
-  pd: { arches: ["x86_64", "x86_64-la57"], level: 1 },
-  pdpt: { arches: ["x86_64", "x86_64-la57"], level: 2 },
-  pml4: { arches: ["x86_64", "x86_64-la57"], level: 3 },
-  pml5: { arches: ["x86_64-la57"], level: 4 },
-  // arm64 numbers its levels from the top (Arm ARM D8: level 0 is the first of a 48-bit walk)
-  l3: { arches: ["arm64"], level: 0 },
-  l2: { arches: ["arm64"], level: 1 },
-  l1: { arches: ["arm64"], level: 2 },
-  l0: { arches: ["arm64"], level: 3 },
+const RISCV = ["riscv-sv39", "riscv-sv48", "riscv-sv57"];
+const ARCH_LEVELS: Record<string, { arches: readonly string[]; level: number }[]> = {
+  pt: [{ arches: ["x86_64", "x86_64-la57"], level: 0 }],
+  pd: [{ arches: ["x86_64", "x86_64-la57"], level: 1 }],
+  pdpt: [{ arches: ["x86_64", "x86_64-la57"], level: 2 }],
+  pml4: [{ arches: ["x86_64", "x86_64-la57"], level: 3 }],
+  pml5: [{ arches: ["x86_64-la57"], level: 4 }],
+  // arm64 numbers its levels from the top (Arm ARM D8: level 0 is the first of a 48-bit walk);
+  // RISC-V from the leaf, as the privileged spec's `i` does (level 0 is the last table of every mode)
+  l4: [{ arches: ["riscv-sv57"], level: 4 }],
+  l3: [
+    { arches: ["arm64"], level: 0 },
+    { arches: ["riscv-sv48", "riscv-sv57"], level: 3 },
+  ],
+  l2: [
+    { arches: ["arm64"], level: 1 },
+    { arches: RISCV, level: 2 },
+  ],
+  l1: [
+    { arches: ["arm64"], level: 2 },
+    { arches: RISCV, level: 1 },
+  ],
+  l0: [
+    { arches: ["arm64"], level: 3 },
+    { arches: RISCV, level: 0 },
+  ],
 };
 const GENERIC_LEVELS: Record<string, number> = { pte: 0, pmd: 1, pud: 2, p4d: 3, pgd: 99 };
 const LEVEL_NAMES = [...Object.keys(ARCH_LEVELS), ...Object.keys(GENERIC_LEVELS)];
@@ -46,9 +61,9 @@ const LEVEL_NAMES = [...Object.keys(ARCH_LEVELS), ...Object.keys(GENERIC_LEVELS)
 /** The level `name` means on this machine, or why it means none. */
 function resolveLevel(name: string, arch: string, levels: number): number | string {
   if (name in GENERIC_LEVELS) return Math.min(GENERIC_LEVELS[name], levels - 1);
-  const a = ARCH_LEVELS[name];
-  if (a.arches.includes(arch)) return a.level;
-  const own = Object.keys(ARCH_LEVELS).filter((n) => ARCH_LEVELS[n].arches.includes(arch));
+  const a = ARCH_LEVELS[name].find((x) => x.arches.includes(arch));
+  if (a !== undefined) return a.level;
+  const own = Object.keys(ARCH_LEVELS).filter((n) => ARCH_LEVELS[n].some((x) => x.arches.includes(arch)));
   return `${arch} has no level '${name}' (its levels: ${own.join(", ")}; or pgd, p4d, pud, pmd, pte)`;
 }
 
@@ -206,6 +221,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().oomKills);
     case "tlb.broadcasts":
       return (rt) => BigInt(rt.view.counters().tlbBroadcasts);
+    case "tlb.sbi_fences":
+      return (rt) => BigInt(rt.view.counters().tlbSbiFences);
     case "asid_rollovers":
       return (rt) => BigInt(rt.view.counters().asidRollovers);
     case "tlb.stale_uses":
@@ -214,7 +231,7 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
     case "oops_esr":
     case "oops_error_code": {
-      // the last oops's hardware code: arm64's ESR_EL1, x86's #PF error code (-1: none, or not a fault)
+      // the last oops's hardware code: arm64's ESR_EL1, x86's #PF error code, RISC-V's scause (-1: none, or not a fault)
       const arm = name === "oops_esr";
       return (rt) => {
         const arch = rt.view.machine().arch;
@@ -275,7 +292,7 @@ function rangeArgs(c: CompileContext, e: Expr & { kind: "call" }) {
     const l = e.args[2];
     if (l?.length !== 1 || l[0].kind !== "name" || !LEVEL_NAMES.includes(l[0].name))
       c.fail(
-        "table(P, ADDR, LEVEL): LEVEL is the architecture's (x86: pml5 pml4 pdpt pd pt; arm64: l0 l1 l2 l3) or pgd, p4d, pud, pmd, pte",
+        "table(P, ADDR, LEVEL): LEVEL is the architecture's (x86: pml5 pml4 pdpt pd pt; arm64: l0 l1 l2 l3; RISC-V: l4 l3 l2 l1 l0) or pgd, p4d, pud, pmd, pte",
         e.pos,
       );
     levelName = l[0].name;

@@ -154,11 +154,27 @@ export function device(c: CompileContext, s: Stmt): Run {
   };
 }
 
+/** Which architectures' words each user-access window statement is, and how it reads. */
+const WINDOW_VERBS: Record<string, { archs: (arch: string) => boolean; owner: string }> = {
+  stac: { archs: (a) => a.startsWith("x86"), owner: "x86's (RFLAGS.AC)" },
+  clac: { archs: (a) => a.startsWith("x86"), owner: "x86's (RFLAGS.AC)" },
+  pan: { archs: (a) => a === "arm64", owner: "arm64's (PSTATE.PAN)" },
+  sum: { archs: (a) => a.startsWith("riscv"), owner: "RISC-V's (sstatus.SUM)" },
+};
+
+/** What each architecture says instead. */
+function windowWords(arch: string): string {
+  if (arch === "arm64") return "'kernel: pan on|off'";
+  if (arch.startsWith("riscv")) return "'kernel: sum on|off'";
+  return "'kernel: stac' and 'kernel: clac'";
+}
+
 /**
- * `kernel[@N]: stac`, `kernel[@N]: clac` (x86: RFLAGS.AC under SMAP) and
- * `kernel[@N]: pan on|off` (arm64: PSTATE.PAN): they change only what a
- * plain `kernel: read` or `write` of a user address may do (a copy_*_user
- * crosses the guard on its own, and ends with it closed).
+ * `kernel[@N]: stac`, `kernel[@N]: clac` (x86: RFLAGS.AC under SMAP),
+ * `kernel[@N]: pan on|off` (arm64: PSTATE.PAN) and `kernel[@N]: sum on|off`
+ * (RISC-V: sstatus.SUM): they change only what a plain `kernel: read` or
+ * `write` of a user address may do (a copy_*_user crosses the guard on its
+ * own, and ends with it closed).
  */
 export function userAccessWindow(c: CompileContext, s: Stmt): Run {
   const cpuId = kernelCpuOf(s);
@@ -166,10 +182,12 @@ export function userAccessWindow(c: CompileContext, s: Stmt): Run {
   c.opts(s, []);
   const args = argWords(s);
   let open: boolean;
-  if (s.verb === "pan") {
+  if (s.verb === "pan" || s.verb === "sum") {
     const w = args[0]?.ident;
-    if (args.length !== 1 || (w !== "on" && w !== "off")) c.fail("pan on|off", args[0]?.pos ?? s.verbPos);
-    open = w === "off";
+    if (args.length !== 1 || (w !== "on" && w !== "off"))
+      c.fail(`${s.verb} on|off`, args[0]?.pos ?? s.verbPos);
+    // PAN set closes the window; SUM set opens it
+    open = s.verb === "pan" ? w === "off" : w === "on";
   } else {
     if (args.length !== 0) c.fail(`'${s.verb}' takes no arguments`, args[0].pos);
     open = s.verb === "stac";
@@ -177,17 +195,18 @@ export function userAccessWindow(c: CompileContext, s: Stmt): Run {
   return (rt) => {
     c.checkCpu(rt, cpuId, s);
     const arch = rt.view.machine().arch;
-    const isArm = arch === "arm64";
-    if (isArm !== (s.verb === "pan"))
-      c.fail(
-        isArm
-          ? `'${s.verb}' is x86's (RFLAGS.AC); arm64 says 'kernel: pan on|off'`
-          : `'pan' is arm64's (PSTATE.PAN); ${arch} says 'kernel: stac' and 'kernel: clac'`,
-        s.verbPos,
-      );
+    const verb = WINDOW_VERBS[s.verb];
+    if (!verb.archs(arch))
+      c.fail(`'${s.verb}' is ${verb.owner}; ${arch} says ${windowWords(arch)}`, s.verbPos);
     const name = rt.kernel.userAccessWindow(cpuId, open);
+    const reg =
+      arch === "arm64"
+        ? `PSTATE.PAN = ${open ? 0 : 1}`
+        : arch.startsWith("riscv")
+          ? `sstatus.SUM = ${open ? 1 : 0}`
+          : `RFLAGS.AC = ${open ? 1 : 0}`;
     rt.out.push(
-      `cpu${cpuId}: ${name.toUpperCase()}: plain kernel accesses to user pages are ${open ? "allowed" : "refused"} (${isArm ? `PSTATE.PAN = ${open ? 0 : 1}` : `RFLAGS.AC = ${open ? 1 : 0}`})`,
+      `cpu${cpuId}: ${name.toUpperCase()}: plain kernel accesses to user pages are ${open ? "allowed" : "refused"} (${reg})`,
     );
   };
 }

@@ -1,0 +1,110 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../../src/workloads/scenario/session.ts";
+import { exampleFiles } from "../exampleFiles.ts";
+
+/**
+ * Every x86 example rerun on RISC-V Sv39 (issue #14): the machine line gets
+ * `arch=riscv-sv39`, and what x86 words one way and RISC-V another is
+ * translated: x86's level names to Linux's (pml4 -> pgd, pdpt -> pud,
+ * pd -> pmd, pt -> pte; Sv39 folds the pud into the pgd), `smap=on` and
+ * `pcid=on` dropped (RISC-V's SUM is always the kernel's, its TLB always
+ * tagged with the ASID). Each example must then hold on RISC-V unchanged,
+ * or be listed below with its RISC-V counterpart (examples/riscv/) or the
+ * reason it cannot run there. A listed example that has become portable
+ * is reported, so the list stays true.
+ */
+const ROOT = resolve(import.meta.dirname, "../..");
+
+const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }> = {
+  "examples/files/sigbus-private-tmpfs.vm": {
+    reason:
+      "Svade: the first store to a clean writable tmpfs page faults to set D (x86 sets D in hardware), one more minor fault",
+  },
+  "examples/kernel/fragmentation.vm": {
+    reason:
+      "x86's direct-map addresses and boot-memory figures (RISC-V's linear map is at 0xffffffd600000000)",
+  },
+  "examples/kernel/kmalloc-contiguous.vm": {
+    reason: "x86's direct-map range (page_offset_base 0xffff888000000000)",
+  },
+  "examples/process/context-switch-nopcid.vm": {
+    reason:
+      "pcid=off: RISC-V has no switch to turn ASIDs off (asids_init uses them whenever there are enough)",
+  },
+  "examples/process/cow-fork.vm": { counterpart: "examples/riscv/cow-fork.vm" },
+  "examples/process/demand-paging.vm": { counterpart: "examples/riscv/demand-paging.vm" },
+  "examples/process/mmap-family.vm": { reason: "maps 1T: more than Sv39's 256 GiB user half" },
+  "examples/process/shootdown.vm": { counterpart: "examples/riscv/shootdown.vm" },
+  "examples/process/signals.vm": {
+    reason:
+      "RISC-V's access_error refuses a fetch from a VMA without VM_EXEC at the first fault; x86 maps the page first and refuses the retried fetch",
+  },
+  "examples/process/stack-growth.vm": {
+    reason: "x86's stack addresses (STACK_TOP 0x7ffffffff000; Sv39's is 2^38)",
+  },
+  "examples/process/thp.vm": { reason: "x86's address of the 2 MiB-aligned mapping (0x7ffff7a00000)" },
+  "examples/uaccess/pti.vm": { reason: "pti=on: RISC-V Linux has no page-table isolation" },
+};
+
+const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
+
+/** An x86 scenario as RISC-V words it. */
+function onRiscv(source: string): string {
+  return source
+    .replace(/^machine\b(.*)$/m, (_line, rest: string) => {
+      const words = rest.split(/\s+/).filter((w) => w !== "" && w !== "pcid=on" && w !== "smap=on");
+      return ["machine", "arch=riscv-sv39", ...words].join(" ");
+    })
+    .replace(/\btable\(([^,()]+),\s*([^()]+?),\s*(pml5|pml4|pdpt|pd|pt)\)/g, (_m, who, addr, level) => {
+      return `table(${who}, ${addr}, ${X86_LEVELS[level]})`;
+    });
+}
+
+function failures(source: string, file: string): string[] {
+  try {
+    const r = runScenario(source, { file, checkInvariants: true });
+    const failed = r.expectations.filter((e) => !e.ok).map((e) => `${e.line}: ${e.text}: got ${e.actual}`);
+    if (r.expectations.length === 0) failed.push("no expectation ran");
+    return failed;
+  } catch (e) {
+    return [(e as Error).message];
+  }
+}
+
+describe("the x86 examples rerun on RISC-V Sv39 (invariant checker on)", () => {
+  const files = exampleFiles(join(ROOT, "examples"))
+    .map((f) => relative(ROOT, f))
+    // the tour's and the other architectures' own examples
+    .filter((f) => !/^machine\b.*\barch=/m.test(readFileSync(join(ROOT, f), "utf8")));
+  it("are many, and every listed one exists", () => {
+    expect(files.length).toBeGreaterThan(30);
+    for (const f of Object.keys(NOT_PORTABLE)) expect(files).toContain(f);
+    for (const v of Object.values(NOT_PORTABLE))
+      if ("counterpart" in v) expect(existsSync(join(ROOT, v.counterpart)), v.counterpart).toBe(true);
+  });
+  for (const f of files) {
+    const source = readFileSync(join(ROOT, f), "utf8");
+    const listed = NOT_PORTABLE[f];
+    if (listed === undefined)
+      it(`${f}: every expectation holds on RISC-V`, () => {
+        const rv = onRiscv(source);
+        expect(rv).toMatch(/^machine arch=riscv-sv39/m);
+        expect(failures(rv, f)).toEqual([]);
+      });
+    else
+      it(`${f}: x86's own (${"counterpart" in listed ? listed.counterpart : listed.reason})`, () => {
+        expect(failures(onRiscv(source), f)).not.toEqual([]);
+      });
+  }
+});
+
+describe("onRiscv", () => {
+  it("puts arch=riscv-sv39 on the machine line and words x86's settings and levels as Linux's", () => {
+    const src = "machine ram=64M smap=on pcid=on\nexpect table(A, a, pml4) != table(B, b+4K, pt)\n";
+    expect(onRiscv(src)).toBe(
+      "machine arch=riscv-sv39 ram=64M\nexpect table(A, a, pgd) != table(B, b+4K, pte)\n",
+    );
+  });
+});

@@ -1,0 +1,330 @@
+/**
+ * Page faults on RISC-V, run on the machine's harts (Linux v6.12
+ * arch/riscv/mm/fault.c handle_page_fault, access_error, bad_area,
+ * no_context, mm_fault_error, show_pte, die_kernel_fault;
+ * arch/riscv/kernel/traps.c die, do_trap_*_fault; pgtable.h
+ * update_mmu_cache).
+ *
+ * The trap gives scause (12 instruction, 13 load, 15 store/AMO page fault;
+ * 1, 5, 7 access faults) and stval (the address). A user fault goes to
+ * lock_mm_and_find_vma, access_error and handle_mm_fault; a resolved
+ * fault ends with update_mmu_cache, a local SFENCE.VMA of the address
+ * (a hart keeps a stale entry after a fault, so this is what lets the
+ * retry see the new PTE). A kernel fault on a user address with
+ * sstatus.SUM clear (outside __enable_user_access) is an oops at once,
+ * mapped or not: "access to user memory without uaccess routines". The
+ * user-access routines set SUM around their ordinary loads and stores, so
+ * their faults take the user path, with an exception-table fixup.
+ */
+import { assert } from "../../../base/assert.ts";
+import { fromBig } from "../../../base/u64.ts";
+import type { Access } from "../../../hw/access.ts";
+import { RiscvCpu } from "../../../hw/arch/riscv/Cpu.ts";
+import { Scause } from "../../../hw/arch/riscv/fault.ts";
+import type { Machine } from "../../../hw/machine/Machine.ts";
+import type { Mmu } from "../../../hw/mmu/Mmu.ts";
+import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
+import { kernelModeAccess, oopsEnd, userModeAccess } from "../../core/entry.ts";
+import { lockMmAndFindVma } from "../../core/findvma.ts";
+import { accountFault } from "../../core/gup.ts";
+import { contextTask } from "../../core/sched.ts";
+import type { SigInfo } from "../../core/signal.ts";
+import type { Task } from "../../core/task.ts";
+import { px } from "../../core/vaddr.ts";
+import { VmFault } from "../../mm/userMm.ts";
+import { VmFlag } from "../../mm/vma.ts";
+import { KERNEL_LINK_ADDR } from "./layout.ts";
+import { PageBit, pteToPfn } from "./pgtable.ts";
+
+/** A RISC-V hart of the kernel's machine. */
+export function riscvCpu(cpu: Mmu): RiscvCpu {
+  assert(cpu instanceof RiscvCpu, "riscv: the machine's CPU is not a RISC-V hart");
+  return cpu;
+}
+
+export function riscvCpus(machine: Machine): RiscvCpu[] {
+  return machine.cpus.map(riscvCpu);
+}
+
+/** access_error: the VMA lacks the right the fault's cause needs (a load: read or write; write implies read). */
+export function accessError(cause: number, vmFlags: number): boolean {
+  if (cause === Scause.INSTRUCTION_PAGE_FAULT) return (vmFlags & VmFlag.EXEC) === 0;
+  if (cause === Scause.STORE_PAGE_FAULT) return (vmFlags & VmFlag.WRITE) === 0;
+  return (vmFlags & (VmFlag.READ | VmFlag.WRITE)) === 0;
+}
+
+/** An access fault (a PMA check failed), not a page fault. */
+function isAccessFault(cause: number): boolean {
+  return (
+    cause === Scause.INSTRUCTION_ACCESS_FAULT ||
+    cause === Scause.LOAD_ACCESS_FAULT ||
+    cause === Scause.STORE_ACCESS_FAULT
+  );
+}
+
+/** do_trap_*_fault's names (traps.c DO_ERROR_INFO) */
+function accessFaultName(cause: number): string {
+  return cause === Scause.INSTRUCTION_ACCESS_FAULT
+    ? "instruction access fault"
+    : cause === Scause.LOAD_ACCESS_FAULT
+      ? "load access fault"
+      : "store (or AMO) access fault";
+}
+
+/**
+ * handle_page_fault after its kernel-mode checks, for the task's mm:
+ * lock_mm_and_find_vma, access_error, handle_mm_fault, and on success
+ * update_mmu_cache (local_flush_tlb_page: SFENCE.VMA va, x0 on the hart).
+ * Returns null when resolved (retry), else the signal (bad_area: SIGSEGV;
+ * mm_fault_error: SIGBUS BUS_ADRERR, SIGSEGV SEGV_MAPERR, or the OOM kill).
+ */
+export function doPageFault(
+  k: KernelCore,
+  task: Task,
+  va: bigint,
+  cause: number,
+  cpu: RiscvCpu,
+): SigInfo | null {
+  const mm = task.mm;
+  if (mm === null || va >= k.layout.userEnd) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+  const vpn = k.va.vpn(va);
+  const vma = lockMmAndFindVma(mm, task, vpn);
+  if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+  if (accessError(cause, vma.vmFlags)) return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
+  k.faultingMm = mm;
+  const res = k.userMm.handleMmFault(mm, vma, vpn, cause === Scause.STORE_PAGE_FAULT);
+  k.faultingMm = null;
+  if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  const r = res & ~accountFault(task, res);
+  if (r === VmFault.OK) {
+    const { hi, lo } = fromBig(va);
+    cpu.flushPage(hi, lo); // update_mmu_cache -> local_flush_tlb_page(address)
+    return null;
+  }
+  if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // pagefault_out_of_memory
+  return r & VmFault.SIGBUS
+    ? { signal: "SIGBUS", code: "BUS_ADRERR", addr: va }
+    : { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+}
+
+/** A U-mode access: a page fault goes to handle_page_fault; an access fault is SIGSEGV SEGV_ACCERR. */
+export function userAccess(
+  k: KernelCore,
+  cpuId: number,
+  task: Task,
+  va: bigint,
+  access: Access,
+  value: number,
+): UserAccessResult {
+  return userModeAccess(k, cpuId, task, va, access, value, (c) => {
+    const cpu = riscvCpu(c);
+    if (isAccessFault(cpu.scause)) return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
+    return doPageFault(k, task, va, cpu.scause, cpu);
+  });
+}
+
+/**
+ * A fault in a user-access routine (S-mode, SUM set by
+ * __enable_user_access, an exception-table entry): handle_page_fault's
+ * user path. True when resolved (retry); false when the fixup runs.
+ */
+export function uaccessFault(k: KernelCore, task: Task, c: Mmu, va: bigint): boolean {
+  const cpu = riscvCpu(c);
+  if (task.mm === null || isAccessFault(cpu.scause)) return false;
+  if (va < k.layout.userEnd && !cpu.sum) return false; // fixup_exception before die_kernel_fault
+  return doPageFault(k, task, va, cpu.scause, cpu) === null;
+}
+
+/** What handle_page_fault decides for a fault taken in S-mode by a plain access (no exception-table entry). */
+type KernelVerdict =
+  | { action: "access_fault"; name: string }
+  | { action: "die"; msg: string }
+  | { action: "do_page_fault" };
+
+function kernelVerdict(k: KernelCore, cpu: RiscvCpu, task: Task, va: bigint, cause: number): KernelVerdict {
+  if (isAccessFault(cause)) return { action: "access_fault", name: accessFaultName(cause) };
+  // faulthandler_disabled() || !mm: no_context
+  if (task.mm === null) return { action: "die", msg: noContextMsg(va) };
+  if (va < k.layout.userEnd && !cpu.sum)
+    return { action: "die", msg: "access to user memory without uaccess routines" };
+  if (va >= k.layout.userEnd) return { action: "die", msg: noContextMsg(va) }; // no VMA: bad_area -> no_context
+  return { action: "do_page_fault" };
+}
+
+/** no_context's words: a NULL pointer below PAGE_SIZE, else a paging request */
+function noContextMsg(va: bigint): string {
+  return va < 4096n ? "NULL pointer dereference" : "paging request";
+}
+
+/** vmlab's stand-in for the instruction of a plain `kernel: read|write`: an address in the image's text */
+export const KERNEL_ACCESS_EPC = KERNEL_LINK_ADDR + 0xc2a0n;
+
+/** sstatus as a trap from S-mode saves it: UXL = 2 (64-bit U-mode), SPP = 1, SPIE = 1, SUM and MXR as they were */
+export function savedStatus(cpu: RiscvCpu): bigint {
+  return (2n << 32n) | 0x120n | (cpu.sum ? 1n << 18n : 0n) | (cpu.mxr ? 1n << 19n : 0n);
+}
+
+/**
+ * show_pte: the mm's page tables (current->mm, or init_mm for a kernel
+ * thread) and the entries down to `addr`, Linux's five names with the
+ * levels the mode folds printing the entry they fold into; the walk stops
+ * at an entry that is none, bad (not present) or a leaf.
+ */
+export function showPte(k: KernelCore, task: Task, addr: bigint): string[] {
+  const mm = task.mm;
+  const pgdPa = (mm === null ? k.rootPfn : mm.pgdPfn) * 4096;
+  const phys = k.machine.phys;
+  const levels = k.levels;
+  const lines = [
+    `Current ${task.comm} pgtable: 4K pagesize, ${k.va.vaBits}-bit VAs, pgdp=0x${pgdPa.toString(16).padStart(16, "0")}`,
+  ];
+  const names = ["pgd", "p4d", "pud", "pmd", "pte"];
+  const vpn = k.va.vpn(addr);
+  let table = pgdPa;
+  let parts = `[${px(addr)}]`;
+  let hi = 0;
+  let lo = 0;
+  let readLevel = levels; // the hardware level last read
+  for (let i = 0; i < 5; i++) {
+    const level = Math.min(levels - 1, 4 - i);
+    if (level < readLevel) {
+      const pa = table + (Math.floor(vpn / 512 ** level) % 512) * 8;
+      lo = phys.read32(pa);
+      hi = phys.read32(pa + 4);
+      readLevel = level;
+    }
+    parts += `${i === 0 ? " " : ", "}${names[i]}=${hi.toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}`;
+    // the folded levels above the real top never stop the walk (p?d_none, _bad, _leaf are 0 there)
+    if (4 - i > levels - 1 || i === 4) continue;
+    if ((hi === 0 && lo === 0) || (lo & PageBit.PRESENT) === 0 || (lo & PageBit.LEAF) !== 0) break;
+    table = pteToPfn(hi, lo) * 4096;
+  }
+  lines.push(parts);
+  return lines;
+}
+
+/**
+ * die(regs, str) (traps.c): "<str> [#n]", show_regs' CPU line, epc and the
+ * trap registers, then make_task_dead(SIGSEGV) or a panic (oopsEnd).
+ */
+export function die(
+  k: KernelCore,
+  cpu: RiscvCpu,
+  task: Task,
+  report: string[],
+  str: string,
+  regs: { epc: bigint; badaddr: bigint; cause: number },
+): KernelAccessResult {
+  const hex = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, "0");
+  const lines = [
+    ...report,
+    `${str} [#${k.oopses.length + 1}]`,
+    `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+    `epc : ${hex(regs.epc)}`,
+    `status: ${hex(savedStatus(cpu))} badaddr: ${hex(regs.badaddr)} cause: ${hex(BigInt(regs.cause))}`,
+  ];
+  return oopsEnd(k, cpu, task, lines, regs.cause, 11);
+}
+
+/** die_kernel_fault: "Unable to handle kernel <msg> at virtual address <addr>", show_pte, then die("Oops"). */
+function dieKernelFault(k: KernelCore, cpu: RiscvCpu, task: Task, msg: string, va: bigint, cause: number) {
+  const epc = cause === Scause.INSTRUCTION_PAGE_FAULT ? va : KERNEL_ACCESS_EPC;
+  return die(
+    k,
+    cpu,
+    task,
+    [`Unable to handle kernel ${msg} at virtual address ${px(va)}`, ...showPte(k, task, va)],
+    "Oops",
+    { epc, badaddr: va, cause },
+  );
+}
+
+/**
+ * A plain kernel dereference on `cpuId` in S-mode, in its current task's
+ * context: the byte, or the oops. A user address with SUM set goes to
+ * handle_mm_fault and retries; S-mode never executes a U page whatever SUM
+ * says, so an instruction fetch from one faults again on every retry, and
+ * vmlab reports it as the paging request it would end as.
+ */
+export function kernelAccess(
+  k: KernelCore,
+  cpuId: number,
+  va: bigint,
+  access: Access,
+  value: number,
+): KernelAccessResult {
+  return kernelModeAccess(
+    k,
+    cpuId,
+    va,
+    access,
+    value,
+    (c, task) => {
+      const cpu = riscvCpu(c);
+      const cause = cpu.scause;
+      const v = kernelVerdict(k, cpu, task, va, cause);
+      if (v.action === "access_fault")
+        return die(k, cpu, task, [], v.name, { epc: KERNEL_ACCESS_EPC, badaddr: va, cause });
+      if (v.action === "do_page_fault") {
+        if (doPageFault(k, task, va, cause, cpu) === null) return null;
+        return dieKernelFault(k, cpu, task, noContextMsg(va), va, cause);
+      }
+      return dieKernelFault(k, cpu, task, v.msg, va, cause);
+    },
+    (c, task) => {
+      const cpu = riscvCpu(c);
+      return dieKernelFault(k, cpu, task, noContextMsg(va), va, cpu.scause);
+    },
+  );
+}
+
+/** BUG(): report_bug's "kernel BUG at FILE!", then die(regs, "Kernel BUG") (traps.c handle_break: an ebreak, cause 3). */
+export function bug(k: KernelCore, cpuId: number, message: string, file: string): string[] {
+  const cpu = riscvCpu(k.machine.cpus[cpuId]);
+  const task = contextTask(k, cpuId);
+  const r = die(k, cpu, task, [message, `kernel BUG at ${file}!`], "Kernel BUG", {
+    epc: KERNEL_ACCESS_EPC,
+    badaddr: 0n,
+    cause: 3,
+  });
+  if (r.ok) return [];
+  return r.panic ? [...r.oops, `Kernel panic - not syncing: ${r.panic}`] : r.oops;
+}
+
+/**
+ * `explain kernel`: what handle_page_fault would make of the fault `cause`
+ * that a plain S-mode access to `va` takes on `cpu` (no exception-table
+ * entry), changing nothing.
+ */
+export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, cause: number): string[] {
+  const cpu = riscvCpu(c);
+  const task = contextTask(k, cpu.id);
+  const where = `at virtual address ${px(va)}`;
+  const v = kernelVerdict(k, cpu, task, va, cause);
+  if (v.action === "access_fault")
+    return [
+      `do_trap_${cause === Scause.INSTRUCTION_ACCESS_FAULT ? "insn" : cause === Scause.LOAD_ACCESS_FAULT ? "load" : "store"}_fault: a PMA check failed: die "${v.name}"`,
+    ];
+  if (v.action === "die") {
+    const why =
+      task.mm === null
+        ? "handle_page_fault: no mm (a kernel thread): no_context, no exception-table entry, so"
+        : v.msg.startsWith("access to user")
+          ? "handle_page_fault: a user address with sstatus.SUM=0 (outside __enable_user_access): fixup_exception finds no entry for a plain access, so, mapped or not,"
+          : "handle_page_fault: a kernel address: no VMA covers it (64-bit RISC-V has no vmalloc_fault: every PGD carries the kernel's entries), bad_area -> no_context, no exception-table entry, so";
+    return [why, `die_kernel_fault: the oops "Unable to handle kernel ${v.msg} ${where}"`];
+  }
+  const what =
+    cause === Scause.STORE_PAGE_FAULT ? "write" : cause === Scause.INSTRUCTION_PAGE_FAULT ? "fetch" : "read";
+  const lines = [
+    `handle_page_fault: a user address with sstatus.SUM=1: lock_mm_and_find_vma in ${task.comm}'s mm, access_error, handle_mm_fault maps the page if the VMA allows the ${what}, update_mmu_cache fences it on this hart, and the access retries`,
+  ];
+  if (cause === Scause.INSTRUCTION_PAGE_FAULT)
+    lines.push(
+      "but S-mode never executes a U page, whatever SUM says: the instruction page fault comes back on every retry",
+    );
+  lines.push(
+    `with no VMA (or no right), bad_area -> no_context: die_kernel_fault: the oops "Unable to handle kernel ${noContextMsg(va)} ${where}"`,
+  );
+  return lines;
+}

@@ -1,0 +1,97 @@
+/**
+ * The RISC-V architecture of the kernel (Linux: arch/riscv), RV64 with 4K
+ * pages in Sv39, Sv48 or Sv57 (`riscv-sv39`, `riscv-sv48`, `riscv-sv57`):
+ * one satp root per mm whose upper half is swapper_pg_dir's entries
+ * (pgd_alloc's sync_kernel_mappings), ASIDs from the allocator of
+ * arch/riscv/mm/context.c, local SFENCE.VMA and remote fences through SBI
+ * or IPIs (tlbflush.c), sstatus.SUM opened by the user-access routines
+ * only (__enable_user_access / __disable_user_access). Each piece lives in
+ * its own file, named as Linux names it; this object hands them to the
+ * generic kernel (kernel/core/core.ts Arch).
+ *
+ * Not modelled: Svadu, Svnapot and Svpbmt mappings, the new_vmalloc
+ * bitmap's fence on trap entry (vmlab's harts never cache an invalid PTE),
+ * KASLR, KASAN, hugetlbfs, the icache flushes of flush_icache_pte.
+ */
+import { RiscvMapper } from "../../../hw/arch/riscv/Mapper.ts";
+import { RiscvMachine } from "../../../hw/arch/riscv/machine.ts";
+import type { ResolvedKernelConfig } from "../../core/config.ts";
+import type { Arch, KernelImage } from "../../core/core.ts";
+import { Vaddr } from "../../core/vaddr.ts";
+import {
+  bug,
+  explainKernelFault,
+  kernelAccess,
+  riscvCpu,
+  riscvCpus,
+  uaccessFault,
+  userAccess,
+} from "./fault.ts";
+import {
+  cpuInit,
+  EMPTY_ZERO_PAGE_PFN,
+  IMAGE_BYTES,
+  IMAGE_END_PFN,
+  IMAGE_START_PFN,
+  LOW_RESERVED_PFNS,
+  setupVm,
+} from "./init.ts";
+import { directPa, directVa, type RiscvVaBits, riscvLayout, riscvLayoutConsts } from "./layout.ts";
+import { RiscvPgtable } from "./pgtable.ts";
+import { RiscvTlb } from "./tlb.ts";
+import { RISCV_VIEW } from "./view.ts";
+
+const IMAGE: KernelImage = {
+  lowReservedPfns: LOW_RESERVED_PFNS,
+  startPfn: IMAGE_START_PFN,
+  endPfn: IMAGE_END_PFN,
+  zeroPfn: EMPTY_ZERO_PAGE_PFN,
+  bytes: IMAGE_BYTES,
+};
+
+/** The satp mode an `arch=` name asks for. */
+export function riscvVaBits(arch: string): RiscvVaBits {
+  return arch === "riscv-sv57" ? 57 : arch === "riscv-sv48" ? 48 : 39;
+}
+
+/** The RISC-V architecture for one kernel's configuration. */
+export function riscvArch(cfg: ResolvedKernelConfig): Arch {
+  const vaBits = riscvVaBits(cfg.arch);
+  const levels = ((vaBits - 12) / 9) as 3 | 4 | 5;
+  const layout = riscvLayout(vaBits, IMAGE_BYTES);
+  const consts = riscvLayoutConsts(vaBits, IMAGE_BYTES);
+  const va = new Vaddr(vaBits);
+  return {
+    name: cfg.arch,
+    pgtable: new RiscvPgtable(levels, (phys, alloc) => new RiscvMapper(phys, alloc, levels)),
+    layout,
+    va,
+    view: RISCV_VIEW,
+    image: IMAGE,
+    newMachine: () =>
+      new RiscvMachine({
+        ramBytes: cfg.ramBytes,
+        cpus: cfg.cpus,
+        tlb: cfg.tlb,
+        psc: cfg.psc,
+        checkCoherence: cfg.checkCoherence,
+        vaBits,
+      }),
+    setupArch: (machine, pages, memblock) => setupVm(machine, pages, memblock, va, layout, consts, levels),
+    cpuInit: (machine, rootPfn) => cpuInit(riscvCpus(machine), rootPfn),
+    newTlb: (machine) => new RiscvTlb(riscvCpus(machine), va, cfg.rfence),
+    userAccess,
+    kernelAccess,
+    bug,
+    uaccessFault,
+    explainKernelFault,
+    // `kernel: sum on|off`: csrs / csrc sstatus, SR_SUM on its own
+    userAccessWindow: (cpu, open) => riscvCpu(cpu).setSum(open),
+    userAccessWindowNames: ["sum on", "sum off"],
+    // user_access_begin / user_access_end: __enable_user_access, __disable_user_access
+    uaccessBegin: (cpu) => riscvCpu(cpu).setSum(true),
+    uaccessEnd: (cpu) => riscvCpu(cpu).setSum(false),
+    directVa: (pa) => directVa(layout, pa),
+    directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
+  };
+}
