@@ -6,6 +6,7 @@
 import type { ResolvedKernelConfig } from "../core/config.ts";
 import type { Arch } from "../core/core.ts";
 import { arm64Arch } from "./arm64/index.ts";
+import { i386Arch } from "./x86/i386.ts";
 import { x86Arch } from "./x86/index.ts";
 
 /** The architectures, by name, and what each is. */
@@ -15,6 +16,11 @@ export const ARCHES: Readonly<
   x86_64: { summary: "x86-64, 4-level paging (48-bit addresses)", build: x86Arch },
   "x86_64-la57": { summary: "x86-64, 5-level paging (LA57, 57-bit addresses)", build: x86Arch },
   arm64: { summary: "arm64, 4K pages, 48-bit VAs (TTBR0 user, TTBR1 kernel)", build: arm64Arch },
+  i386: { summary: "32-bit x86, 2-level paging, 3G/1G split, highmem", build: i386Arch },
+  "i386-pae": {
+    summary: "32-bit x86, PAE 3-level paging (NX, 64 GiB), 3G/1G split, highmem",
+    build: i386Arch,
+  },
 };
 
 /** The architecture a configuration names (config.ts has checked the name). */

@@ -43,7 +43,9 @@ const PB = 1n << 50n;
 
 /** Text table, as `show layout` prints it. */
 export function formatLayout(l: Layout): string[] {
-  const hex = (v: bigint) => `0x${v.toString(16).padStart(16, "0")}`;
+  // a 32-bit layout prints 8 hex digits, as a 32-bit kernel does
+  const width = l.userEnd <= 1n << 32n ? 8 : 16;
+  const hex = (v: bigint) => `0x${v.toString(16).padStart(width, "0")}`;
   const size = (n: bigint) => {
     for (const [unit, v] of [
       ["PB", PB],
@@ -58,7 +60,7 @@ export function formatLayout(l: Layout): string[] {
   };
   const lines = [
     `${l.profile}:`,
-    `  ${"start".padEnd(18)} ${"end".padEnd(18)} ${"size".padStart(9)}  region`,
+    `  ${"start".padEnd(width + 2)} ${"end".padEnd(width + 2)} ${"size".padStart(9)}  region`,
   ];
   for (const r of l.regions) {
     lines.push(

@@ -302,7 +302,9 @@ export function freePgtables(
       }
       const child = pt.pfn(hi, lo, level);
       const childEmpty = walk(child, level - 1, childBase);
-      if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
+      // PAE's preallocated PMDs live as long as the PGD
+      const pinned = level === pt.levels - 1 && pt.preallocatedPmds === true;
+      if (childEmpty && !pinned && childBase >= floor && childBase + span <= ceiling) {
         // p?d_clear, then p?d_free_tlb: freed once the gather has flushed
         if (level === pt.levels - 1)
           pt.setTop(phys, pa, 0, 0); // pgd_clear

@@ -29,9 +29,9 @@ export type Eval = (rt: Runtime) => Value;
  * machine p4d is the pgd).
  */
 const ARCH_LEVELS: Record<string, { arches: readonly string[]; level: number }> = {
-  pt: { arches: ["x86_64", "x86_64-la57"], level: 0 },
-  pd: { arches: ["x86_64", "x86_64-la57"], level: 1 },
-  pdpt: { arches: ["x86_64", "x86_64-la57"], level: 2 },
+  pt: { arches: ["x86_64", "x86_64-la57", "i386", "i386-pae"], level: 0 },
+  pd: { arches: ["x86_64", "x86_64-la57", "i386", "i386-pae"], level: 1 },
+  pdpt: { arches: ["x86_64", "x86_64-la57", "i386-pae"], level: 2 },
   pml4: { arches: ["x86_64", "x86_64-la57"], level: 3 },
   pml5: { arches: ["x86_64-la57"], level: 4 },
   // arm64 numbers its levels from the top (Arm ARM D8: level 0 is the first of a 48-bit walk)
@@ -210,6 +210,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().asidRollovers);
     case "tlb.stale_uses":
       return (rt) => BigInt(rt.view.counters().staleTlbUses);
+    case "vmalloc_faults":
+      return (rt) => BigInt(rt.view.counters().vmallocFaults);
     case "panic":
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
     case "oops_esr":
@@ -275,7 +277,7 @@ function rangeArgs(c: CompileContext, e: Expr & { kind: "call" }) {
     const l = e.args[2];
     if (l?.length !== 1 || l[0].kind !== "name" || !LEVEL_NAMES.includes(l[0].name))
       c.fail(
-        "table(P, ADDR, LEVEL): LEVEL is the architecture's (x86: pml5 pml4 pdpt pd pt; arm64: l0 l1 l2 l3) or pgd, p4d, pud, pmd, pte",
+        "table(P, ADDR, LEVEL): LEVEL is the architecture's (x86: pml5 pml4 pdpt pd pt; arm64: l0 l1 l2 l3; i386: pd pt; i386-pae: pdpt pd pt) or pgd, p4d, pud, pmd, pte",
         e.pos,
       );
     levelName = l[0].name;
