@@ -35,6 +35,8 @@ export interface Layout {
   modulesEnd: bigint;
   /** FIXADDR_TOP: fixmap slots grow down from here */
   fixaddrTop: bigint;
+  /** start_brk of a spawned process, as a vpn (absent: 0x555555559, x86-64's PIE at 2/3 of TASK_SIZE; 32-bit: ELF_ET_DYN_BASE 4 MiB) */
+  pieBrkVpn?: number;
   regions: Region[];
 }
 

@@ -91,7 +91,8 @@ export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: num
   const top = mm.stackTop;
   const gap = Math.min(Math.max(Math.ceil(rlimitStack / 4096) + 256, 32768), Math.floor((top / 6) * 5));
   mm.mmapBase = top - gap;
-  mm.startBrk = 0x555555559; // where a PIE binary's bss ends without ASLR
+  // where a PIE binary's bss ends without ASLR (ELF_ET_DYN_BASE plus a small image)
+  mm.startBrk = k.layout.pieBrkVpn ?? 0x555555559;
   mm.brkBytes = mm.startBrk * 4096;
   const stack = new Vma(
     top - 33,

@@ -128,6 +128,8 @@ export function i386Layout(pae: boolean, ramBytes: number, cpus: number): Layout
     modulesStart: B(highMemory),
     modulesEnd: B(vmallocEnd),
     fixaddrTop: B(FIXADDR_TOP_32),
+    // ELF_ET_DYN_BASE for ia32 (0x400000) plus a 16 KiB image
+    pieBrkVpn: 0x404,
     regions: [
       {
         name: "user",
