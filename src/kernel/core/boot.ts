@@ -109,6 +109,12 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       chargeUserPage: () => chargeUserPage(k),
       chargeHugePage: () => chargeHugePage(k),
       flushTlbMmRange: (mm, vpn, n, kind) => tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind),
+      ...(arch.kmapLocalPage && arch.kunmapLocal
+        ? {
+            kmapLocal: (pfn: number) => arch.kmapLocalPage!(k, k.runningCpu, pfn),
+            kunmapLocal: (va: bigint) => arch.kunmapLocal!(k, k.runningCpu, va),
+          }
+        : {}),
     },
     {
       thp: cfg.thp,

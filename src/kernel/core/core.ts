@@ -92,6 +92,13 @@ export interface Arch {
   uaccessEnd(cpu: Mmu): void;
   /** the user-access routines use unprivileged loads and stores (arm64 LDTR/STTR); absent: false */
   readonly unprivilegedUaccess?: boolean;
+  /**
+   * kmap_local_page / kunmap_local on `cpuId` (32-bit highmem: a fixmap slot
+   * mapping the frame for a moment; a lowmem frame's direct-map address).
+   * Absent: every frame has its direct-map address.
+   */
+  kmapLocalPage?(k: KernelCore, cpuId: number, pfn: number): bigint;
+  kunmapLocal?(k: KernelCore, cpuId: number, va: bigint): void;
   /** the memory zones (absent: x86-64's DMA, DMA32, Normal; 32-bit x86: DMA, Normal, HighMem) */
   readonly zones?: ZoneLayout;
   /**

@@ -38,6 +38,8 @@ export class Highmem32 {
   private readonly pkmapOf = new Map<number, number>();
   private readonly pkmapPfn: Int32Array;
   lastPkmapNr = 0;
+  /** kmap_local_page calls that mapped a highmem frame (a fixmap PTE written) */
+  localMaps = 0;
   /** flush_all_zero_pkmaps runs (each a flush_tlb_kernel_range of the whole area) */
   pkmapFlushes = 0;
 
@@ -67,6 +69,7 @@ export class Highmem32 {
     const idx = this.localIdx[cpuId];
     if (idx >= KM_MAX_IDX) throw new Error("kmap_local: BUG_ON(idx >= KM_MAX_IDX)");
     this.localIdx[cpuId] = idx + 1;
+    this.localMaps++;
     const va = fixToVirt(this.layout.fixKmapBegin + idx + KM_MAX_IDX * cpuId);
     this.setKernelPte(k, va, kernelPte(pfn, this.layout.pae));
     return BigInt(va);

@@ -77,6 +77,8 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
     image: IMAGE,
     zones: zones32(layout),
     highmem,
+    kmapLocalPage: (k, cpuId, pfn) => highmem.kmapLocalPage(k, cpuId, pfn),
+    kunmapLocal: (k, cpuId, v) => highmem.kunmapLocal(k, cpuId, v),
     newMachine: () =>
       new I386Machine({
         ramBytes: cfg.ramBytes,
