@@ -141,7 +141,7 @@ export function i386Layout(pae: boolean, ramBytes: number, cpus: number): Layout
         name: "lowmem",
         start: B(PAGE_OFFSET_32),
         end: B(highMemory),
-        what: `the direct map of frames 0..max_low_pfn 0x${maxLowPfn.toString(16)} (kernel image at 0xc1000000)${highmemBytes > 0 ? `; ${highmemBytes >> 20} MiB of highmem above it has no kernel address` : ""}`,
+        what: `the direct map of frames 0..max_low_pfn 0x${maxLowPfn.toString(16)} (kernel image at 0xc1000000)${highmemBytes > 0 ? `; ${Math.floor(highmemBytes / 2 ** 20)} MiB of highmem above it has no kernel address` : ""}`,
       },
       {
         name: "vmalloc",
