@@ -46,7 +46,7 @@ const NOT_PORTABLE: Record<string, string> = {
 const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
 
 /** An x86-64 scenario as i386 words it. */
-export function onI386(source: string, arch = "i386"): string {
+function onI386(source: string, arch = "i386"): string {
   return source
     .replace(/^machine\b(.*)$/m, (_line, rest: string) => {
       const words = rest.split(/\s+/).filter((w) => w !== "" && !w.startsWith("pcid="));
