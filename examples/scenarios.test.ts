@@ -268,6 +268,11 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
       /^t\.vm:3:9: the address 0x7fff00000000 does not fit in i386's 32-bit address space/,
     ],
     [
+      "a 64-bit address in a metric on i386",
+      "machine arch=i386 ram=64M\nspawn A\nexpect pfn(A, 0xffff888000000000) == 0\n",
+      /^t\.vm:3:15: the address 0xffff888000000000 does not fit in i386's 32-bit address space/,
+    ],
+    [
       "vmalloc_sync= on PAE",
       "machine arch=i386-pae vmalloc_sync=lazy\n",
       /^t\.vm:1:\d+: machine vmalloc_sync: is 32-bit x86's without PAE/,

@@ -285,6 +285,11 @@ function rangeArgs(c: CompileContext, e: Expr & { kind: "call" }) {
   const num = (ev: Eval, rt: Runtime, what: string, p: Pos): bigint => {
     const v = ev(rt);
     if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n) c.fail(`${what} must be a 64-bit address`, p);
+    if (v >= 1n << 32n) {
+      const arch = rt.view.machine().arch;
+      if (arch === "i386" || arch === "i386-pae")
+        c.fail(`${what} 0x${v.toString(16)} does not fit in ${arch}'s 32-bit address space`, p);
+    }
     return v;
   };
   /** the level `table` names, on the machine that runs */
