@@ -115,6 +115,7 @@ const NOT_ON_I386 = {
   pti: "page-table isolation on 32-bit x86 is not modelled (Linux has it since 4.19: pti=on with PAE only)",
   ram2level:
     "32-bit paging's 4-byte PTEs reach 4G of physical memory: use arch=i386-pae for more (up to 64G)",
+  swap2level: "a 2-level swap entry keeps the offset in PTE bits 31..9: at most 2^23 pages (32G) of swap",
   vmallocSync:
     "is 32-bit x86's without PAE (2-level page tables, a PGD entry per 4M of vmalloc space); on this arch the kernel's upper tables are shared",
 } as const;
@@ -195,6 +196,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     if (c.pcid) throw new InputError(`pcid: ${NOT_ON_I386.pcid}`);
     if (c.pti) throw new InputError(`pti: ${NOT_ON_I386.pti}`);
     if (c.arch === "i386" && c.ramBytes > 2 ** 32) throw new InputError(`ram: ${NOT_ON_I386.ram2level}`);
+    if (c.arch === "i386" && c.swapBytes > 2 ** 35) throw new InputError(`swap: ${NOT_ON_I386.swap2level}`);
   }
   if (c.vmallocSync !== "eager" && c.vmallocSync !== "lazy")
     throw new InputError(`vmalloc_sync=${c.vmallocSync}: must be eager or lazy`);
@@ -426,6 +428,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
     );
   if (ram > MAX_KERNEL_RAM) bad("ram", `${ram} bytes is more than the 64G vmlab's kernel model boots`);
   if (arch === "i386" && ram > 1n << 32n) bad("ram", NOT_ON_I386.ram2level);
+  if (arch === "i386" && v.number("swap") > 1n << 35n) bad("swap", NOT_ON_I386.swap2level);
   const cpus = v.number("cpus");
   if (cpus < 1n || cpus > MAX_MACHINE_CPUS) bad("cpus", `must be 1..${MAX_MACHINE_CPUS}, not ${cpus}`);
   const tlb = v.word("tlb");

@@ -199,6 +199,8 @@ describe("the kernel on i386 (2-level paging)", () => {
     expect(() => boot({ pcid: true })).toThrow(/PCIDs exist only in IA-32e mode/);
     expect(() => boot({ pti: true })).toThrow(/pti/);
     expect(() => boot({ ramBytes: 8 * 2 ** 30 })).toThrow(/i386-pae/);
+    expect(() => boot({ swapBytes: 2 ** 35 + 4096 })).toThrow(/2\^23 pages/);
+    expect(() => boot({ arch: "i386-pae", swapBytes: 2 ** 35 + 4096 })).not.toThrow();
     expect(() => boot({ arch: "i386-pae", vmallocSync: "lazy" })).toThrow(/vmalloc_sync/);
   });
 });
