@@ -16,6 +16,7 @@
  *   every CPU.
  * A lowmem page needs none of this: page_address is its direct-map address.
  */
+import { assert } from "../../../base/assert.ts";
 import { vpnUnchecked } from "../../../base/units.ts";
 import { Pte, PteHi } from "../../../hw/arch/i386/pte.ts";
 import type { KernelCore } from "../../core/core.ts";
@@ -59,7 +60,7 @@ export class Highmem32 {
 
   private setKernelPte(k: KernelCore, va: number, e: { hi: number; lo: number }): void {
     const ref = k.mapper.entryAt(k.rootPfn, vpnUnchecked(va / 4096), 0);
-    if (ref === null) throw new Error(`kmap: no page table at 0x${va.toString(16)}`);
+    assert(ref !== null, `kmap: no page table at 0x${va.toString(16)}`);
     k.arch.pgtable.set(k.machine.phys, ref.entryPa, e.hi, e.lo);
   }
 
@@ -67,7 +68,7 @@ export class Highmem32 {
   kmapLocalPage(k: KernelCore, cpuId: number, pfn: number): bigint {
     if (!this.isHighmem(pfn)) return directVa32(this.layout, pfn * 4096);
     const idx = this.localIdx[cpuId];
-    if (idx >= KM_MAX_IDX) throw new Error("kmap_local: BUG_ON(idx >= KM_MAX_IDX)");
+    assert(idx < KM_MAX_IDX, "kmap_local: BUG_ON(idx >= KM_MAX_IDX)");
     this.localIdx[cpuId] = idx + 1;
     this.localMaps++;
     const va = fixToVirt(this.layout.fixKmapBegin + idx + KM_MAX_IDX * cpuId);
@@ -95,7 +96,7 @@ export class Highmem32 {
         this.lastPkmapNr = (this.lastPkmapNr + 1) % n;
         if (this.lastPkmapNr === 0) this.flushAllZeroPkmaps(k);
         if (this.pkmapCount[this.lastPkmapNr] === 0) break;
-        if (--tries === 0) throw new Error("kmap: every pkmap slot is in use (Linux would sleep)");
+        assert(--tries > 0, "kmap: every pkmap slot is in use (Linux would sleep; not modelled)");
       }
       slot = this.lastPkmapNr;
       this.setKernelPte(k, pkmapAddr(this.layout, slot), kernelPte(pfn, this.layout.pae));

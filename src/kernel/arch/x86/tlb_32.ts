@@ -8,6 +8,7 @@
  * __flush_tlb_all (a CR4.PGE toggle, which drops the global entries too).
  * Lazy TLB mode and the tlb_gen catch-up as on x86-64 (tlb.ts).
  */
+import { assert } from "../../../base/assert.ts";
 import type { I386Cpu } from "../../../hw/arch/i386/Cpu.ts";
 import type { ArchTlb } from "../../core/core.ts";
 import { TlbFlush } from "../../mm/arch.ts";
@@ -35,7 +36,7 @@ export class I386Tlb implements ArchTlb {
   /** load_new_mm_cr3 without PCIDs: MOV to CR3 (flushes the non-global entries; PAE: reloads the PDPTEs). */
   private loadCr3(cpuId: number, pgdPfn: number): void {
     const r = this.cpus[cpuId].movToCr3(pgdPfn * 4096);
-    if (r !== 0) throw new Error(`MOV to CR3 #GP: bad PDPTE in PGD pfn ${pgdPfn}`);
+    assert(r === 0, `MOV to CR3 #GP: a bad PDPTE in the PGD at pfn ${pgdPfn}`);
   }
 
   /** switch_mm_irqs_off; enter_lazy_tlb for a kernel thread (null). */
