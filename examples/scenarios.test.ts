@@ -257,7 +257,26 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
       "machine ram=64M cpus=2\nkernel@2: read 0xffff888000000000\n",
       /^t\.vm:2:1: CPU 2 does not exist/,
     ],
-    ["arch not yet supported", "machine arch=i386\n", /^t\.vm:1:14: machine arch: 'i386' is not supported/],
+    [
+      "pcid= on i386",
+      "machine arch=i386 pcid=on\n",
+      /^t\.vm:1:\d+: machine pcid: PCIDs exist only in IA-32e mode/,
+    ],
+    [
+      "a 64-bit address on i386",
+      "machine arch=i386 ram=64M\nspawn A\nA: read 0x7fff00000000\n",
+      /^t\.vm:3:9: the address 0x7fff00000000 does not fit in i386's 32-bit address space/,
+    ],
+    [
+      "a 64-bit address in a metric on i386",
+      "machine arch=i386 ram=64M\nspawn A\nexpect pfn(A, 0xffff888000000000) == 0\n",
+      /^t\.vm:3:15: the address 0xffff888000000000 does not fit in i386's 32-bit address space/,
+    ],
+    [
+      "vmalloc_sync= on PAE",
+      "machine arch=i386-pae vmalloc_sync=lazy\n",
+      /^t\.vm:1:\d+: machine vmalloc_sync: is 32-bit x86's without PAE/,
+    ],
     [
       "a hyphenated arch not yet supported (one word, 1.2's lexical addition)",
       "machine arch=i386-pae\n",

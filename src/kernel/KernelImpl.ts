@@ -108,6 +108,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   readonly devices = new Map<string, Device>();
   /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
   pageTablePages = 0;
+  /** vmalloc faults fixed (32-bit x86, vmalloc_sync=lazy: vmalloc_fault) */
+  vmallocFaults = 0;
   /** pages the last MADV_PAGEOUT calls reclaimed (reset by callers that report it) */
   lastPageout = 0;
   /** OOM kills so far, and the kernel's report line for each */

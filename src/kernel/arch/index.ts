@@ -7,6 +7,7 @@ import type { ResolvedKernelConfig } from "../core/config.ts";
 import type { Arch } from "../core/core.ts";
 import { arm64Arch } from "./arm64/index.ts";
 import { riscvArch } from "./riscv/index.ts";
+import { i386Arch } from "./x86/i386.ts";
 import { x86Arch } from "./x86/index.ts";
 
 /** The architectures, by name, and what each is. */
@@ -27,6 +28,11 @@ export const ARCHES: Readonly<
   "riscv-sv57": {
     summary: "RISC-V RV64, Sv57 (5 levels, 57-bit VAs), ASIDs, SBI remote fences",
     build: riscvArch,
+  },
+  i386: { summary: "32-bit x86, 2-level paging, 3G/1G split, highmem", build: i386Arch },
+  "i386-pae": {
+    summary: "32-bit x86, PAE 3-level paging (NX, 64 GiB), 3G/1G split, highmem",
+    build: i386Arch,
   },
 };
 

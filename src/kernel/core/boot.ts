@@ -44,7 +44,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   const machine = arch.newMachine();
   const nrFrames = machine.phys.nrFrames;
   const pages = new PageDescTable(nrFrames);
-  const buddy = new BuddyAllocator(pages, nrFrames);
+  const buddy = new BuddyAllocator(pages, nrFrames, arch.zones);
 
   // ---- setup_arch: memblock right after the image, the kernel's page tables ----
   const memblock = new Memblock(machine.phys, pages, image.endPfn);
@@ -69,8 +69,11 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   const vm = new Vmalloc(
     buddy,
     {
-      mapKernelPage: (vpn, p) =>
-        mapper.map(rootPfn, vpnUnchecked(vpn), pfnUnchecked(p), 0, archMap.pageKernel).ok,
+      mapKernelPage: (vpn, p) => {
+        const ok = mapper.map(rootPfn, vpnUnchecked(vpn), pfnUnchecked(p), 0, archMap.pageKernel).ok;
+        if (ok) arch.syncKernelMappings?.(k, vpn); // vmap_pages_range: arch_sync_kernel_mappings
+        return ok;
+      },
       unmapKernelPage: (vpn) => {
         mapper.unmap(rootPfn, vpnUnchecked(vpn));
       },
@@ -108,6 +111,12 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       chargeUserPage: () => chargeUserPage(k),
       chargeHugePage: () => chargeHugePage(k),
       flushTlbMmRange: (mm, vpn, n, kind) => tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind),
+      ...(arch.kmapLocalPage && arch.kunmapLocal
+        ? {
+            kmapLocal: (pfn: number) => arch.kmapLocalPage!(k, k.runningCpu, pfn),
+            kunmapLocal: (va: bigint) => arch.kunmapLocal!(k, k.runningCpu, va),
+          }
+        : {}),
     },
     {
       thp: cfg.thp,

@@ -50,6 +50,14 @@ export interface KernelConfig {
   /** vfree flushes TLBs lazily, as Linux does (default true) */
   vmallocLazy?: boolean;
   /**
+   * 32-bit x86 without PAE: how a new vmalloc page-directory entry reaches
+   * the processes' PGDs: `eager` (Linux 5.8+, arch_sync_kernel_mappings
+   * copies it into every PGD at vmalloc time; the default) or `lazy` (before
+   * 5.8: only swapper_pg_dir gets it; each process's first access takes a
+   * vmalloc fault that copies it)
+   */
+  vmallocSync?: "eager" | "lazy";
+  /**
    * arm64: how copy_*_user crosses PAN: `ldtr`, the unprivileged loads and
    * stores of Linux 5.11+ (default), or `pan-toggle`, PSTATE.PAN cleared
    * around the copy (uaccess_enable_privileged, the older scheme)
@@ -91,7 +99,15 @@ export type ResolvedKernelConfig = Required<Omit<KernelConfig, "tlb" | "arch">> 
 };
 
 /** The architectures the kernel boots on (kernel/arch/index.ts ARCHES has one entry for each). */
-export type KernelArchName = "x86_64" | "x86_64-la57" | "arm64" | "riscv-sv39" | "riscv-sv48" | "riscv-sv57";
+export type KernelArchName =
+  | "x86_64"
+  | "x86_64-la57"
+  | "arm64"
+  | "riscv-sv39"
+  | "riscv-sv48"
+  | "riscv-sv57"
+  | "i386"
+  | "i386-pae";
 /** The same names, for the `machine` statement's check. */
 export const KERNEL_ARCH_NAMES: readonly KernelArchName[] = [
   "x86_64",
@@ -100,6 +116,8 @@ export const KERNEL_ARCH_NAMES: readonly KernelArchName[] = [
   "riscv-sv39",
   "riscv-sv48",
   "riscv-sv57",
+  "i386",
+  "i386-pae",
 ];
 /** The RISC-V names. */
 const RISCV_ARCHS: readonly string[] = ["riscv-sv39", "riscv-sv48", "riscv-sv57"];
@@ -115,6 +133,22 @@ export const NOT_RISCV: Record<string, string> = {
   asid_bits: "is arm64's; RISC-V's satp holds a 16-bit ASID",
   uaccess: "is arm64's (PSTATE.PAN); RISC-V's copy_*_user sets sstatus.SUM around the copy",
 };
+
+/** 32-bit x86 (`i386`, `i386-pae`) */
+function is32(arch: string): boolean {
+  return arch === "i386" || arch === "i386-pae";
+}
+
+/** Why keys that 32-bit x86 lacks are refused there. */
+const NOT_ON_I386 = {
+  pcid: "PCIDs exist only in IA-32e mode (CR4.PCIDE needs long mode): 32-bit x86 flushes the non-global TLB entries at every CR3 write",
+  pti: "page-table isolation on 32-bit x86 is not modelled (Linux has it since 4.19: pti=on with PAE only)",
+  ram2level:
+    "32-bit paging's 4-byte PTEs reach 4G of physical memory: use arch=i386-pae for more (up to 64G)",
+  swap2level: "a 2-level swap entry keeps the offset in PTE bits 31..9: at most 2^23 pages (32G) of swap",
+  vmallocSync:
+    "is 32-bit x86's without PAE (2-level page tables, a PGD entry per 4M of vmalloc space); on this arch the kernel's upper tables are shared",
+} as const;
 
 // ---- ranges ----
 
@@ -156,7 +190,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     cpus: config.cpus ?? 1,
     arch: config.arch ?? "x86_64",
     tlb: config.tlb ?? "skylake",
-    pcid: config.pcid ?? true,
+    pcid: config.pcid ?? !is32(config.arch ?? "x86_64"),
     userMemoryPages: config.userMemoryPages ?? null,
     pti: config.pti ?? false,
     smap: config.smap ?? true,
@@ -167,6 +201,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     psc: config.psc ?? false,
     checkCoherence: config.checkCoherence ?? false,
     vmallocLazy: config.vmallocLazy ?? true,
+    vmallocSync: config.vmallocSync ?? "eager",
     uaccess: config.uaccess ?? "ldtr",
     rfence: config.rfence ?? "sbi",
     mmapMinAddr: config.mmapMinAddr ?? 65536,
@@ -205,6 +240,16 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     ] as const)
       if (field !== undefined) throw new InputError(`${key}: ${X86_ONLY[key]}`);
   } else if (config.pan !== undefined && !isRiscv(c.arch)) throw new InputError(`pan: ${PAN_IS_ARM64}`);
+  if (is32(c.arch)) {
+    if (c.pcid) throw new InputError(`pcid: ${NOT_ON_I386.pcid}`);
+    if (c.pti) throw new InputError(`pti: ${NOT_ON_I386.pti}`);
+    if (c.arch === "i386" && c.ramBytes > 2 ** 32) throw new InputError(`ram: ${NOT_ON_I386.ram2level}`);
+    if (c.arch === "i386" && c.swapBytes > 2 ** 35) throw new InputError(`swap: ${NOT_ON_I386.swap2level}`);
+  }
+  if (c.vmallocSync !== "eager" && c.vmallocSync !== "lazy")
+    throw new InputError(`vmalloc_sync=${c.vmallocSync}: must be eager or lazy`);
+  if (c.vmallocSync === "lazy" && c.arch !== "i386")
+    throw new InputError(`vmalloc_sync: ${NOT_ON_I386.vmallocSync}`);
   if (c.asidBits !== 8 && c.asidBits !== 16) throw new InputError(`asid_bits=${c.asidBits}: must be 8 or 16`);
   const int = (v: number, max: number) => Number.isInteger(v) && v >= 0 && v <= max;
   if (!int(c.pageCluster, MAX_PAGE_CLUSTER))
@@ -244,7 +289,8 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
  * them) and whether vmlab models them yet. One place: `vmlab run --verbose`
  * prints this table and docs/scenarios.md documents it.
  */
-const X86_ARCHS: readonly string[] = ["x86_64", "x86_64-la57"];
+const X86_ARCHS: readonly string[] = ["x86_64", "x86_64-la57", "i386", "i386-pae"];
+const X86_64_ARCHS: readonly string[] = ["x86_64", "x86_64-la57"];
 
 export const MACHINE_KEYS: {
   key: string;
@@ -257,7 +303,7 @@ export const MACHINE_KEYS: {
   {
     key: "arch",
     default: "x86_64",
-    values: "x86_64, x86_64-la57, arm64, riscv-sv39, riscv-sv48, riscv-sv57 (i386, i386-pae: later)",
+    values: "x86_64, x86_64-la57, arm64, riscv-sv39, riscv-sv48, riscv-sv57, i386, i386-pae",
     modelled: true,
   },
   { key: "profile", default: "linux", values: "linux (windows: later)", modelled: true },
@@ -276,7 +322,7 @@ export const MACHINE_KEYS: {
     values: "linux (two-list LRU), mglru, clock, fifo, lru (exact), random",
     modelled: true,
   },
-  { key: "pcid", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
+  { key: "pcid", default: "on", values: "on, off", modelled: true, archs: X86_64_ARCHS },
   { key: "smap", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
   { key: "smep", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
   { key: "pti", default: "off", values: "on, off", modelled: true, archs: [...X86_ARCHS, "arm64"] },
@@ -351,6 +397,13 @@ export const MACHINE_KEYS: {
     archs: RISCV_ARCHS,
   },
   {
+    key: "vmalloc_sync",
+    default: "eager",
+    values: "eager (5.8+: arch_sync_kernel_mappings), lazy (before 5.8: vmalloc_fault) (i386 without PAE)",
+    modelled: true,
+    archs: ["i386"],
+  },
+  {
     key: "vmalloc_lazy",
     default: "on",
     values: "on, off (lazy vfree TLB purge; a vmlab extension)",
@@ -402,7 +455,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
     return x;
   };
 
-  const arch = oneOf("arch", [...KERNEL_ARCH_NAMES], ["i386", "i386-pae"]);
+  const arch = oneOf("arch", [...KERNEL_ARCH_NAMES]);
   const rfence = oneOf("rfence", ["sbi", "ipi"]) as "sbi" | "ipi";
   if (isRiscv(arch)) {
     for (const key of ["pcid", "smap", "smep", "pan", "pti", "asid_bits", "uaccess"])
@@ -415,6 +468,12 @@ export function machineConfig(v: MachineValues): MachineSettings {
   if (arch === "arm64") {
     for (const key of ["pcid", "smap", "smep"] as const) if (v.given(key)) bad(key, X86_ONLY[key]);
   } else if (v.given("pan") && !isRiscv(arch)) bad("pan", PAN_IS_ARM64);
+  const vmallocSync = oneOf("vmalloc_sync", ["eager", "lazy"]) as "eager" | "lazy";
+  if (v.given("vmalloc_sync") && arch !== "i386") bad("vmalloc_sync", NOT_ON_I386.vmallocSync);
+  if (is32(arch)) {
+    if (v.given("pcid")) bad("pcid", NOT_ON_I386.pcid);
+    if (v.onOff("pti")) bad("pti", NOT_ON_I386.pti);
+  }
   const asidBits = v.number("asid_bits");
   if (asidBits !== 8n && asidBits !== 16n) bad("asid_bits", `must be 8 or 16, not ${asidBits}`);
   if (v.given("asid_bits") && arch !== "arm64")
@@ -428,6 +487,8 @@ export function machineConfig(v: MachineValues): MachineSettings {
       `${ram} bytes is too small: the kernel image is loaded at 16 MiB, so vmlab boots with at least 32M`,
     );
   if (ram > MAX_KERNEL_RAM) bad("ram", `${ram} bytes is more than the 64G vmlab's kernel model boots`);
+  if (arch === "i386" && ram > 1n << 32n) bad("ram", NOT_ON_I386.ram2level);
+  if (arch === "i386" && v.number("swap") > 1n << 35n) bad("swap", NOT_ON_I386.swap2level);
   const cpus = v.number("cpus");
   if (cpus < 1n || cpus > MAX_MACHINE_CPUS) bad("cpus", `must be 1..${MAX_MACHINE_CPUS}, not ${cpus}`);
   const tlb = v.word("tlb");
@@ -481,7 +542,8 @@ export function machineConfig(v: MachineValues): MachineSettings {
         ? { rfence }
         : arch === "arm64"
           ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16 }
-          : { pcid: v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
+          : { pcid: !is32(arch) && v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
+      vmallocSync,
       panicOnOops: panic === "1",
       psc: v.onOff("psc"),
       checkCoherence: v.onOff("check_tlb"),

@@ -12,7 +12,7 @@ import type { Machine } from "../../hw/machine/Machine.ts";
 import type { MapFlags, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { Pgtable, TlbFlush } from "../mm/arch.ts";
-import type { BuddyAllocator } from "../mm/buddy.ts";
+import type { BuddyAllocator, ZoneLayout } from "../mm/buddy.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import type { PageDescTable } from "../mm/PageDesc.ts";
 import type { PageCache } from "../mm/pagecache.ts";
@@ -92,7 +92,23 @@ export interface Arch {
   uaccessEnd(cpu: Mmu): void;
   /** the user-access routines use unprivileged loads and stores (arm64 LDTR/STTR); absent: false */
   readonly unprivilegedUaccess?: boolean;
-  /** __va / __pa over the direct map (-1: not a direct-map address) */
+  /**
+   * kmap_local_page / kunmap_local on `cpuId` (32-bit highmem: a fixmap slot
+   * mapping the frame for a moment; a lowmem frame's direct-map address).
+   * Absent: every frame has its direct-map address.
+   */
+  kmapLocalPage?(k: KernelCore, cpuId: number, pfn: number): bigint;
+  kunmapLocal?(k: KernelCore, cpuId: number, va: bigint): void;
+  /** the memory zones (absent: x86-64's DMA, DMA32, Normal; 32-bit x86: DMA, Normal, HighMem) */
+  readonly zones?: ZoneLayout;
+  /**
+   * arch_sync_kernel_mappings: vmalloc has just mapped `vpn` in init_mm's
+   * tables; where a process's PGD keeps its own copy of kernel entries the
+   * architecture may copy a new one into every PGD (32-bit x86 since 5.8).
+   * Absent: nothing to do (the kernel's upper tables are shared or preallocated).
+   */
+  syncKernelMappings?(k: KernelCore, vpn: number): void;
+  /** __va / __pa over the direct map (__va: -1n for a frame with no permanent kernel address, 32-bit highmem; __pa: -1 for an address outside the direct map) */
   directVa(pa: number): bigint;
   directPa(va: bigint, ramBytes: number): number;
 }
@@ -257,6 +273,8 @@ export interface KernelCore extends KernelParts {
   faultingMm: MmStruct | null;
   /** reclaim is running (PF_MEMALLOC: allocations inside it do not recurse into reclaim) */
   reclaiming: boolean;
+  /** kernel-mode page faults on a vmalloc address resolved by copying init_mm's entry (32-bit x86 before 5.8: vmalloc_fault) */
+  vmallocFaults: number;
   /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
   pageTablePages: number;
   /** pages the last MADV_PAGEOUT calls reclaimed (reset by callers that report it) */

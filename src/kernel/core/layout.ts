@@ -49,6 +49,8 @@ export interface Layout {
    * (RISC-V Sv39: two thirds of its 256 GiB user half)
    */
   brkStart?: bigint;
+  /** start_brk of a spawned process, as a vpn (absent: 0x555555559, x86-64's PIE at 2/3 of TASK_SIZE; 32-bit: ELF_ET_DYN_BASE 4 MiB) */
+  pieBrkVpn?: number;
   regions: Region[];
 }
 
@@ -57,7 +59,9 @@ const PB = 1n << 50n;
 
 /** Text table, as `show layout` prints it. */
 export function formatLayout(l: Layout): string[] {
-  const hex = (v: bigint) => `0x${v.toString(16).padStart(16, "0")}`;
+  // a 32-bit layout prints 8 hex digits, as a 32-bit kernel does
+  const width = l.userEnd <= 1n << 32n ? 8 : 16;
+  const hex = (v: bigint) => `0x${v.toString(16).padStart(width, "0")}`;
   const size = (n: bigint) => {
     for (const [unit, v] of [
       ["PB", PB],
@@ -72,7 +76,7 @@ export function formatLayout(l: Layout): string[] {
   };
   const lines = [
     `${l.profile}:`,
-    `  ${"start".padEnd(18)} ${"end".padEnd(18)} ${"size".padStart(9)}  region`,
+    `  ${"start".padEnd(width + 2)} ${"end".padEnd(width + 2)} ${"size".padStart(9)}  region`,
   ];
   for (const r of l.regions) {
     lines.push(

@@ -92,7 +92,8 @@ export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: num
   const gap = Math.min(Math.max(Math.ceil(rlimitStack / 4096) + 256, 32768), Math.floor((top / 6) * 5));
   mm.mmapBase = top - gap;
   // where a PIE binary's bss ends without ASLR (ELF_ET_DYN_BASE + the image)
-  mm.startBrk = k.layout.brkStart === undefined ? 0x555555559 : Number(k.layout.brkStart / 4096n);
+  mm.startBrk =
+    k.layout.brkStart !== undefined ? Number(k.layout.brkStart / 4096n) : (k.layout.pieBrkVpn ?? 0x555555559);
   mm.brkBytes = mm.startBrk * 4096;
   const stack = new Vma(
     top - 33,

@@ -52,6 +52,16 @@ export class Vaddr {
     return BigInt.asUintN(64, va) >> 63n === 1n;
   }
 
+  /** The address ranges that translate at all, [start, end): the two canonical halves. */
+  ranges(): [bigint, bigint][] {
+    const half = 1n << (this.bits - 1n);
+    const top = 1n << 64n;
+    return [
+      [0n, half],
+      [top - half, top],
+    ];
+  }
+
   /** As an unsigned 64-bit value (how addresses are printed). */
   unsigned(va: bigint): bigint {
     return BigInt.asUintN(64, va);
@@ -61,4 +71,39 @@ export class Vaddr {
 /** `%px`-style: 16 hex digits, unsigned. */
 export function px(va: bigint): string {
   return BigInt.asUintN(64, va).toString(16).padStart(16, "0");
+}
+
+/**
+ * A flat 32-bit address space split at PAGE_OFFSET (32-bit x86's 3G/1G:
+ * user below 0xC0000000, the kernel above): no sign extension, every
+ * address below 2^32 is valid, and one above cannot be formed (the CPU's
+ * #GP), so it is not "canonical" here.
+ */
+export class Vaddr32 extends Vaddr {
+  constructor(
+    /** PAGE_OFFSET: the first kernel address */
+    readonly pageOffset: bigint,
+  ) {
+    super(32);
+  }
+
+  override isCanonical(va: bigint): boolean {
+    return va >= 0n && va < 0x1_0000_0000n;
+  }
+
+  override vpn(va: bigint): Vpn {
+    return vpnUnchecked(Number((BigInt.asUintN(64, va) & 0xffff_ffffn) >> 12n));
+  }
+
+  override canonical(vpn: number, offset = 0): bigint {
+    return BigInt(vpn * 4096 + offset);
+  }
+
+  override isKernel(va: bigint): boolean {
+    return BigInt.asUintN(64, va) >= this.pageOffset && va < 0x1_0000_0000n;
+  }
+
+  override ranges(): [bigint, bigint][] {
+    return [[0n, 0x1_0000_0000n]];
+  }
 }

@@ -163,7 +163,14 @@ export interface Pgtable {
   // ---- tables ----
   /** The software walker and builder of this architecture's tables, taking table pages from `alloc`. */
   mapper(phys: PhysMem, alloc: FrameAllocator): PageTableMapper;
-  /** The order of a PGD allocation (0; 1 for PTI's kernel/user pair) */
+  /**
+   * The tables under the top level's user entries come with the PGD and go
+   * with it (x86 PAE: pgd_alloc's preallocate_pmds; the PDPTEs are loaded
+   * only at a CR3 write, so they are never changed after pgd_ctor):
+   * free_pgd_range leaves them. Absent: false.
+   */
+  readonly preallocatedPmds?: boolean;
+  /** The order of a PGD allocation (0; 1 for PTI's kernel/user pair; 2 for PAE's PDPT with its three user PMDs) */
   readonly pgdOrder: number;
   /** pgd_ctor: fills a new PGD (zeroed, `pgdOrder` pages at pgdPfn) with the kernel half of init_mm's */
   pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void;

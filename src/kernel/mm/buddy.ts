@@ -14,6 +14,30 @@ export const enum ZoneId {
 export const ZONE_NAMES = ["DMA", "DMA32", "Normal"] as const;
 /** First pfn above each zone on x86-64: 16 MiB, 4 GiB, everything. */
 const ZONE_END_PFN = [4096, 1048576, Number.POSITIVE_INFINITY];
+
+/**
+ * The zones of a machine (Linux: the zone list the architecture's
+ * zone_sizes_init builds): three, named, with the first pfn above each,
+ * and which zone GFP_KERNEL and __GFP_HIGHMEM allocations start from
+ * (gfp_zone). x86-64: DMA, DMA32, Normal, both from Normal; 32-bit x86:
+ * DMA, Normal (lowmem, up to max_low_pfn), HighMem, GFP_KERNEL from Normal
+ * and GFP_HIGHUSER from HighMem.
+ */
+export interface ZoneLayout {
+  readonly names: readonly [string, string, string];
+  readonly endPfns: readonly [number, number, number];
+  /** the highest zone of a GFP_KERNEL allocation (and of GFP_DMA32: ZONE_DMA32, or Normal where there is none) */
+  readonly normal: number;
+  readonly highmem: number;
+}
+
+/** x86-64's (and arm64's, as vmlab boots it) zones. */
+export const ZONES_64: ZoneLayout = {
+  names: ZONE_NAMES,
+  endPfns: ZONE_END_PFN as [number, number, number],
+  normal: 2,
+  highmem: 2,
+};
 /** vm.lowmem_reserve_ratio defaults (DMA, DMA32, Normal). */
 const LOWMEM_RESERVE_RATIO = [256, 256, 32];
 /** vm.watermark_scale_factor default (fraction of 10000). */
@@ -49,11 +73,12 @@ export class Zone {
     readonly id: ZoneId,
     readonly startPfn: number,
     readonly endPfn: number,
-  ) {}
-
-  get name(): string {
-    return ZONE_NAMES[this.id];
+  ) {
+    this.name = ZONE_NAMES[id];
   }
+
+  /** the zone's name (the layout's; x86-64: DMA, DMA32, Normal) */
+  name: string;
 }
 
 /** Called by the allocator when it runs short; the kernel installs these (Kernel installs kswapd, direct reclaim and the OOM killer). */
@@ -90,18 +115,22 @@ export class BuddyAllocator {
   constructor(
     readonly pages: PageDescTable,
     nrFrames: number,
+    readonly layout: ZoneLayout = ZONES_64,
   ) {
     this.zones = [];
     let start = 0;
     for (let id = 0; id < 3; id++) {
-      const end = Math.min(nrFrames, ZONE_END_PFN[id]);
-      this.zones.push(new Zone(id, Math.min(start, end), end));
+      const end = Math.min(nrFrames, layout.endPfns[id]);
+      const z = new Zone(id, Math.min(start, end), end);
+      z.name = layout.names[id];
+      this.zones.push(z);
       start = end;
     }
   }
 
   zoneOf(pfn: number): Zone {
-    return pfn < 4096 ? this.zones[0] : pfn < 1048576 ? this.zones[1] : this.zones[2];
+    const e = this.layout.endPfns;
+    return pfn < e[0] ? this.zones[0] : pfn < e[1] ? this.zones[1] : this.zones[2];
   }
 
   /** Total free pages over all zones. */
@@ -279,7 +308,15 @@ export class BuddyAllocator {
    */
   alloc(order: number, gfp: number, kind: PageKind): number {
     assert(order >= 0 && order <= MAX_ORDER, "alloc: order out of range");
-    const highest = gfp & Gfp.DMA ? ZoneId.DMA : gfp & Gfp.DMA32 ? ZoneId.DMA32 : ZoneId.Normal;
+    // gfp_zone
+    const highest =
+      gfp & Gfp.DMA
+        ? ZoneId.DMA
+        : gfp & Gfp.DMA32
+          ? ZoneId.DMA32
+          : gfp & Gfp.HIGHMEM
+            ? this.layout.highmem
+            : this.layout.normal;
     let pfn = this.fromFreelist(order, highest, Wmark.Low, 0);
     if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
     // slow path

@@ -7,6 +7,8 @@ export const enum Gfp {
   DMA = 1 << 0,
   /** zone modifier: ZONE_DMA32 and below */
   DMA32 = 1 << 1,
+  /** zone modifier: ZONE_HIGHMEM allowed (32-bit: frames with no permanent kernel address) */
+  HIGHMEM = 1 << 2,
   /** __GFP_HIGH: may use some of the reserve below the min watermark */
   HIGH = 1 << 5,
   /** __GFP_IO, __GFP_FS: may start I/O during reclaim */
@@ -30,7 +32,7 @@ export const enum Gfp {
   /** GFP_NOWAIT: no direct reclaim, no reserves */
   NOWAIT = KSWAPD_RECLAIM,
   /** GFP_HIGHUSER_MOVABLE (as far as vmlab distinguishes it) */
-  HIGHUSER = KERNEL,
+  HIGHUSER = KERNEL | HIGHMEM,
 }
 
 export function parseGfp(name: string): number | null {

@@ -80,6 +80,15 @@ export interface MmEnv {
   chargeUserPage?(): void;
   /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt); false: over the limit */
   chargeHugePage?(): boolean;
+  /**
+   * kmap_local_page / kunmap_local around the kernel's own touch of a user
+   * page's contents (clear_user_highpage, copy_user_highpage): on 32-bit x86
+   * a highmem frame has no kernel address until it is mapped in a fixmap
+   * slot. Returns the token kunmap takes. Absent: every frame is in the
+   * direct map (64-bit).
+   */
+  kmapLocal?(pfn: number): bigint;
+  kunmapLocal?(va: bigint): void;
   /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
   flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush): void;
   /** the page cache of the file system */

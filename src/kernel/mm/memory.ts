@@ -50,7 +50,10 @@ export function allocUserPage(ctx: MmContext, index = -1): number {
   ctx.env.chargeUserPage?.();
   const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
   if (pfn >= 0) {
+    // clear_user_highpage: kmap_local_page, clear_page, kunmap_local
+    const va = ctx.env.kmapLocal?.(pfn);
     ctx.env.phys.zeroFrame(pfnUnchecked(pfn));
+    if (va !== undefined) ctx.env.kunmapLocal?.(va);
     if (index >= 0) ctx.env.lru?.addAnon(pfn, index);
   }
   return pfn;
@@ -184,7 +187,14 @@ export function doWpPage(
   env.lru?.pinned.delete(old);
   if (pfn < 0) return VmFault.OOM;
   // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame
-  if (!special || vma.vmFlags & VmFlag.PFNMAP) copyFrame(env.phys, old, pfn);
+  if (!special || vma.vmFlags & VmFlag.PFNMAP) {
+    // copy_user_highpage: both pages kmap_local'd (32-bit highmem), copied, unmapped in reverse
+    const src = env.kmapLocal?.(old);
+    const dst = env.kmapLocal?.(pfn);
+    copyFrame(env.phys, old, pfn);
+    if (dst !== undefined) env.kunmapLocal?.(dst);
+    if (src !== undefined) env.kunmapLocal?.(src);
+  }
   pages.mapcount[pfn] = 1;
   const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
   ptepClearFlush(ctx, mm, pa, vpn, 0);
@@ -302,7 +312,9 @@ export function freePgtables(
       }
       const child = pt.pfn(hi, lo, level);
       const childEmpty = walk(child, level - 1, childBase);
-      if (childEmpty && childBase >= floor && childBase + span <= ceiling) {
+      // PAE's preallocated PMDs live as long as the PGD
+      const pinned = level === pt.levels - 1 && pt.preallocatedPmds === true;
+      if (childEmpty && !pinned && childBase >= floor && childBase + span <= ceiling) {
         // p?d_clear, then p?d_free_tlb: freed once the gather has flushed
         if (level === pt.levels - 1)
           pt.setTop(phys, pa, 0, 0); // pgd_clear

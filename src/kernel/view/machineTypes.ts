@@ -104,6 +104,8 @@ export interface KernelCounters {
   asidRollovers: number;
   /** uses of a stale TLB entry the coherence checker reported (0 without `check_tlb=on`) */
   staleTlbUses: number;
+  /** kernel-mode faults on vmalloc addresses fixed by copying init_mm's entry (32-bit x86, vmalloc_sync=lazy) */
+  vmallocFaults: number;
   /** tasks ever created, the dead included */
   tasks: number;
   /** the panic message, or null while the machine runs */

@@ -4,7 +4,6 @@
  * their page cache, the devices, and the machine-wide counters.
  */
 import type { KernelCore } from "../core/core.ts";
-import { ZONE_NAMES } from "../mm/buddy.ts";
 import { PAGE_KIND_NAMES, PageFlag, PageKind } from "../mm/PageDesc.ts";
 import type {
   DeviceInfo,
@@ -82,7 +81,7 @@ export function frameInfo(k: KernelCore, pfn: number): FrameInfo | null {
     mapcount: p.mapcount[pfn],
     flags: PAGE_FLAG_NAMES.filter(([bit]) => p.flags[pfn] & bit).map(([, name]) => name),
     order: p.order[pfn],
-    zone: ZONE_NAMES[p.zone[pfn]],
+    zone: k.buddy.zones[p.zone[pfn]].name,
     owner: ownerOf(k, pfn),
     slabObjectSize: cache?.objSize ?? 0,
   };
@@ -156,6 +155,7 @@ export function counters(k: KernelCore): KernelCounters {
     tlbSbiFences: k.tlbMgr.sbiFences ?? 0,
     asidRollovers: k.tlbMgr.asidRollovers ?? 0,
     staleTlbUses: k.machine.checker?.reports.length ?? 0,
+    vmallocFaults: k.vmallocFaults,
     tasks: k.tasks.length,
     panic: k.panicked,
     pageCacheReads: k.pageCache.pagesIn,

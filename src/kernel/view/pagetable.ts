@@ -88,8 +88,11 @@ export function walkInfo(k: KernelCore, who: Task | "kernel", va: bigint): WalkI
       if (who !== "kernel" && l.accessible && !k.va.isKernel(va)) {
         // the kernel's own entry for the frame: every frame of RAM is in the direct map
         const kva = k.arch.directVa(l.pa);
-        l.directMap = { va: kva, leaf: walkInfo(k, "kernel", kva).leaf };
-        if (l.directMap.leaf !== null && !l.directMap.leaf.accessible) l.directMap.leaf = null;
+        // (a 32-bit highmem frame has no direct-map address)
+        if (kva >= 0n) {
+          l.directMap = { va: kva, leaf: walkInfo(k, "kernel", kva).leaf };
+          if (l.directMap.leaf !== null && !l.directMap.leaf.accessible) l.directMap.leaf = null;
+        }
       }
       w.leaf = l;
     } else if (level === 0 && pt.isSwap(hi, lo)) w.swapSlot = pt.swapOffset(hi, lo);
@@ -223,7 +226,7 @@ export function forEachEntry(
 export function userEntryPages(k: KernelCore, t: Task, vpn: number, count: number): number[] {
   const mm = t.mm;
   if (mm === null || !t.alive || mm.pgdPfn < 0) return [];
-  const userEnd = 2 ** (k.va.vaBits - 13);
+  const userEnd = k.arch.pgtable.userPgtablesCeiling;
   const out: number[] = [];
   forEachEntry(k, k.userMm.mapper(mm), mm.pgdPfn, vpn, Math.min(vpn + count, userEnd), (first, n) => {
     for (let p = first; p < first + n; p++) out.push(p);
@@ -234,14 +237,10 @@ export function userEntryPages(k: KernelCore, t: Task, vpn: number, count: numbe
 /** How many 4 KiB pages of [va, va+len) init_mm maps (both halves; the non-canonical hole maps nothing). */
 export function kernelPresentPages(k: KernelCore, va: bigint, len: bigint): number {
   const top = 1n << 64n;
-  const half = 1n << BigInt(k.va.vaBits - 1);
   const start = va - (va % 4096n);
   const end = va + len > top ? top : va + len;
   let total = 0;
-  for (const [lo, hi] of [
-    [0n, half],
-    [top - half, top],
-  ]) {
+  for (const [lo, hi] of k.va.ranges()) {
     const s = start > lo ? start : lo;
     const e = end < hi ? end : hi;
     if (s >= e) continue;

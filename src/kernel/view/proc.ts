@@ -52,6 +52,7 @@ export function meminfo(k: KernelCore): Record<string, number> {
     "Inactive(file)": k.vmscan.size[3] * pg,
     Unevictable: 0,
     Mlocked: 0,
+    ...highmemInfo(k),
     SwapTotal: (k.swap?.totalPages ?? 0) * pg,
     SwapFree: (k.swap?.freePages ?? 0) * pg,
     Dirty: dirty * pg,
@@ -180,4 +181,21 @@ function anonHugePages(k: KernelCore): number {
     }
   }
   return n;
+}
+
+/**
+ * CONFIG_HIGHMEM's lines (fs/proc/meminfo.c: HighTotal, HighFree, LowTotal,
+ * LowFree), where the zones have a HighMem (32-bit x86); none elsewhere.
+ */
+function highmemInfo(k: KernelCore): Record<string, number> {
+  const l = k.buddy.layout;
+  if (l.highmem === l.normal) return {};
+  const high = k.buddy.zones[l.highmem];
+  const pg = 4096;
+  return {
+    HighTotal: high.managed * pg,
+    HighFree: high.freePages * pg,
+    LowTotal: (k.buddy.managedPages() - high.managed) * pg,
+    LowFree: (k.buddy.freePages() - high.freePages) * pg,
+  };
 }

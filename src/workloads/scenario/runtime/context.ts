@@ -193,6 +193,12 @@ export class CompileContext {
     const v = base + e.offset;
     if (v < 0n) this.fail(`${what} is negative (${v})`, e.pos);
     if (v >= 1n << 64n) this.fail(`${what} does not fit in 64 bits`, e.pos);
+    if (v >= 1n << 32n && (what.includes("address") || ADDRESS_OPTS.includes(what))) {
+      // 32-bit x86 cannot form such an address at all (its linear addresses are 32 bits)
+      const arch = rt.view.machine().arch;
+      if (arch === "i386" || arch === "i386-pae")
+        this.fail(`${what} 0x${v.toString(16)} does not fit in ${arch}'s 32-bit address space`, e.pos);
+    }
     return v;
   }
 
@@ -292,6 +298,9 @@ export class CompileContext {
     return points;
   }
 }
+
+/** The values `value` reads that are addresses besides "the address": mmap at=, mremap to=, a uaccess buffer. */
+const ADDRESS_OPTS = ["at=", "to=", "the buffer"];
 
 /** Addresses a range touches: once per stride, from start, in ascending order (at most MAX_TOUCHES + 1). */
 export function touchPoints(start: bigint, len: bigint, stride: bigint): bigint[] {

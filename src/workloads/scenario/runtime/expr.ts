@@ -30,9 +30,9 @@ export type Eval = (rt: Runtime) => Value;
  */
 const RISCV = ["riscv-sv39", "riscv-sv48", "riscv-sv57"];
 const ARCH_LEVELS: Record<string, { arches: readonly string[]; level: number }[]> = {
-  pt: [{ arches: ["x86_64", "x86_64-la57"], level: 0 }],
-  pd: [{ arches: ["x86_64", "x86_64-la57"], level: 1 }],
-  pdpt: [{ arches: ["x86_64", "x86_64-la57"], level: 2 }],
+  pt: [{ arches: ["x86_64", "x86_64-la57", "i386", "i386-pae"], level: 0 }],
+  pd: [{ arches: ["x86_64", "x86_64-la57", "i386", "i386-pae"], level: 1 }],
+  pdpt: [{ arches: ["x86_64", "x86_64-la57", "i386-pae"], level: 2 }],
   pml4: [{ arches: ["x86_64", "x86_64-la57"], level: 3 }],
   pml5: [{ arches: ["x86_64-la57"], level: 4 }],
   // arm64 numbers its levels from the top (Arm ARM D8: level 0 is the first of a 48-bit walk);
@@ -227,6 +227,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().asidRollovers);
     case "tlb.stale_uses":
       return (rt) => BigInt(rt.view.counters().staleTlbUses);
+    case "vmalloc_faults":
+      return (rt) => BigInt(rt.view.counters().vmallocFaults);
     case "panic":
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
     case "oops_esr":
@@ -292,7 +294,7 @@ function rangeArgs(c: CompileContext, e: Expr & { kind: "call" }) {
     const l = e.args[2];
     if (l?.length !== 1 || l[0].kind !== "name" || !LEVEL_NAMES.includes(l[0].name))
       c.fail(
-        "table(P, ADDR, LEVEL): LEVEL is the architecture's (x86: pml5 pml4 pdpt pd pt; arm64: l0 l1 l2 l3; RISC-V: l4 l3 l2 l1 l0) or pgd, p4d, pud, pmd, pte",
+        "table(P, ADDR, LEVEL): LEVEL is the architecture's (x86: pml5 pml4 pdpt pd pt; arm64: l0 l1 l2 l3; RISC-V: l4 l3 l2 l1 l0; i386: pd pt; i386-pae: pdpt pd pt) or pgd, p4d, pud, pmd, pte",
         e.pos,
       );
     levelName = l[0].name;
@@ -300,6 +302,11 @@ function rangeArgs(c: CompileContext, e: Expr & { kind: "call" }) {
   const num = (ev: Eval, rt: Runtime, what: string, p: Pos): bigint => {
     const v = ev(rt);
     if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n) c.fail(`${what} must be a 64-bit address`, p);
+    if (v >= 1n << 32n) {
+      const arch = rt.view.machine().arch;
+      if (arch === "i386" || arch === "i386-pae")
+        c.fail(`${what} 0x${v.toString(16)} does not fit in ${arch}'s 32-bit address space`, p);
+    }
     return v;
   };
   /** the level `table` names, on the machine that runs */

@@ -91,6 +91,7 @@ export function kernelAccess(c: CompileContext, s: Stmt): Run {
     let faults = 0;
     let lastPa = -1;
     let lastValue = 0;
+    const vmallocFaults0 = rt.view.counters().vmallocFaults;
     for (const va of points) {
       const r = k.kernelAccess(cpuId, va, access, value);
       if (!r.ok) {
@@ -103,8 +104,11 @@ export function kernelAccess(c: CompileContext, s: Stmt): Run {
       lastValue = r.value;
     }
     const one = points.length === 1;
+    // a fault the kernel fixed and retried: a vmalloc fault (32-bit x86, vmalloc_sync=lazy) or a spurious one
+    const vf = rt.view.counters().vmallocFaults - vmallocFaults0;
+    const spurious = faults - vf;
     rt.out.push(
-      `${accessName(access)} ${points.length} ${one ? "page" : "pages"}${one ? `: pa 0x${lastPa.toString(16)}, byte 0x${lastValue.toString(16).padStart(2, "0")}` : ""}${faults ? `, ${faults} spurious fault${faults > 1 ? "s" : ""}` : ""}`,
+      `${accessName(access)} ${points.length} ${one ? "page" : "pages"}${one ? `: pa 0x${lastPa.toString(16)}, byte 0x${lastValue.toString(16).padStart(2, "0")}` : ""}${vf ? `, ${vf} vmalloc fault${vf > 1 ? "s" : ""} (PDE copied from swapper_pg_dir)` : ""}${spurious ? `, ${spurious} spurious fault${spurious > 1 ? "s" : ""}` : ""}`,
     );
   };
 }

@@ -1,0 +1,263 @@
+/**
+ * 32-bit x86 page-table entries as generic mm sees them (kernel/mm/arch.ts
+ * Pgtable): 2-level paging (pgtable-2level.h: 4-byte entries, 1024 per
+ * table, the PMD, PUD and P4D folded into the PGD) and PAE 3-level paging
+ * (pgtable-3level.h: 8-byte entries, 512 per table, a 4-entry PDPT as the
+ * PGD with the PUD and P4D folded into it, NX in bit 63).
+ * Linux: arch/x86/include/asm/pgtable_32.h, pgtable-2level.h,
+ * pgtable-3level.h, arch/x86/mm/pgtable.c (pgd_alloc, pgd_ctor,
+ * preallocate_pmds, SHARED_KERNEL_PMD).
+ *
+ * Software bits as on x86-64: _PAGE_SPECIAL (bit 9), _PAGE_PROTNONE (bit 8
+ * with P = 0).
+ *
+ * Swap entries (swp_entry_to_pte(swp_entry(0, offset))):
+ * - 2-level (pgtable-2level.h __swp_entry): type in bits 5..1, offset in
+ *   bits 31..9, not inverted (no L1TF mitigation without PAE: a 32-bit PTE
+ *   has no bits to spare). A PTE marker is a swap entry of the last type
+ *   (SWP_PTE_MARKER = 31 with 5 type bits), so the guard marker is
+ *   swp_entry(31, PTE_MARKER_GUARD = 4).
+ * - PAE (pgtable-3level.h __swp_pteval_entry): as x86-64, the offset
+ *   inverted in bits 58..9 (L1TF), the type in bits 63..59.
+ */
+import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
+import { I386Mapper } from "../../../hw/arch/i386/Mapper.ts";
+import { Pte, PteHi } from "../../../hw/arch/i386/pte.ts";
+import { leafFlagBits } from "../../../hw/arch/x86_64/pte.ts";
+import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
+import type { PhysMem } from "../../../hw/PhysMem.ts";
+import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
+import { VmFlag } from "../../mm/vma.ts";
+import { isSwapPte, PTE_GUARD, PTE_PROTNONE, PTE_SPECIAL, swapPte, swapSlot } from "./pgtable.ts";
+
+/** MAXPHYADDR of the 32-bit kernel's machine (PAE's 36 bits: 64 GiB) */
+export const MAXPHYADDR_32 = 36;
+/** KERNEL_PGD_BOUNDARY: pgd_index(PAGE_OFFSET): 768 of 1024 (2-level), 3 of 4 (PAE) */
+export const KERNEL_PGD_BOUNDARY_2LEVEL = 768;
+export const KERNEL_PGD_BOUNDARY_PAE = 3;
+/** PAE: the high half's address bits (36-bit physical addresses) */
+const HI_ADDR_PAE = 0xf;
+const TWO32 = 4294967296;
+
+/** 2-level: the swap type's bits (5..1) and where the offset starts (bit 9, _PAGE_BIT_PROTNONE + 1). */
+const SWP_TYPE_SHIFT_2L = 1;
+const SWP_OFFSET_SHIFT_2L = 9;
+/** SWP_PTE_MARKER with 5 type bits, and PTE_MARKER_GUARD */
+const SWP_PTE_MARKER = 31;
+const PTE_MARKER_GUARD = 4;
+/** the 2-level guard marker: swp_entry(SWP_PTE_MARKER, PTE_MARKER_GUARD) */
+export const GUARD_2LEVEL =
+  ((SWP_PTE_MARKER << SWP_TYPE_SHIFT_2L) | (PTE_MARKER_GUARD << SWP_OFFSET_SHIFT_2L)) >>> 0;
+
+/** 2-level: is_swap_pte of a swap entry of area 0 (not a marker). */
+export function isSwapPte2(lo: number): boolean {
+  return (lo & (Pte.P | PTE_PROTNONE)) === 0 && lo !== 0 && ((lo >>> SWP_TYPE_SHIFT_2L) & 31) === 0;
+}
+
+/** 2-level __swp_offset */
+export function swapSlot2(lo: number): number {
+  return lo >>> SWP_OFFSET_SHIFT_2L;
+}
+
+/** 2-level __swp_entry(0, offset): offsets up to 2^23 - 1 */
+export function swapPte2(offset: number): Entry {
+  return { hi: 0, lo: (offset * 512) >>> 0 };
+}
+
+function bits(f: number): number {
+  return (f & PteFlag.YOUNG ? Pte.A : 0) | (f & PteFlag.DIRTY ? Pte.D : 0) | (f & PteFlag.WRITE ? Pte.RW : 0);
+}
+
+export class I386Pgtable implements Pgtable {
+  readonly levels: number;
+  readonly ptrsPerTable: number;
+  readonly entryBytes: number;
+  readonly pmdLevel = 1;
+  readonly hpagePmdNr: number;
+  /** TASK_SIZE as a vpn: the PGD entries above it are the kernel's */
+  readonly userPgtablesCeiling = 0xc0000;
+  readonly kernelRootVpn = 0;
+  readonly accessFlagsFlush = false;
+  readonly levelNames: readonly string[];
+  readonly guard: Entry;
+  /** PAE: the PDPT and its three user PMDs in one order-2 block (pgd_alloc with preallocate_pmds) */
+  readonly pgdOrder: number;
+  readonly preallocatedPmds: boolean;
+
+  constructor(readonly pae: boolean) {
+    this.levels = pae ? 3 : 2;
+    this.ptrsPerTable = pae ? 512 : 1024;
+    this.entryBytes = pae ? 8 : 4;
+    this.hpagePmdNr = pae ? 512 : 1024;
+    // folded levels answer the level they fold into: the PMD is the PGD (2-level), the PUD the PGD (PAE)
+    this.levelNames = pae ? ["PTE", "PMD", "PGD"] : ["PTE", "PGD"];
+    this.guard = pae ? { hi: 0, lo: PTE_GUARD } : { hi: 0, lo: GUARD_2LEVEL };
+    this.pgdOrder = pae ? 2 : 0;
+    this.preallocatedPmds = pae;
+  }
+
+  none(hi: number, lo: number): boolean {
+    return lo === 0 && hi === 0;
+  }
+
+  /** pte_needs_flush, as on x86-64 (pte_flags_need_flush); NX only with PAE. */
+  needsFlush(oldHi: number, oldLo: number, newHi: number, newLo: number, level: number): boolean {
+    if ((oldLo & Pte.P) === 0) return false;
+    if (this.pfn(oldHi, oldLo, level) !== this.pfn(newHi, newLo, level)) return true;
+    const diffLo = oldLo ^ newLo;
+    if (diffLo & oldLo & (Pte.D | Pte.P)) return true;
+    const onChangeLo = Pte.RW | Pte.US | Pte.PWT | Pte.PCD | Pte.PS | Pte.G | Pte.PAT_LARGE;
+    return (diffLo & onChangeLo) !== 0 || ((oldHi ^ newHi) & PteHi.XD) !== 0;
+  }
+
+  present(_hi: number, lo: number): boolean {
+    return (lo & (Pte.P | PTE_PROTNONE)) !== 0;
+  }
+
+  accessible(_hi: number, lo: number): boolean {
+    return (lo & Pte.P) !== 0;
+  }
+
+  protnone(_hi: number, lo: number): boolean {
+    return (lo & (Pte.P | PTE_PROTNONE)) === PTE_PROTNONE;
+  }
+
+  write(_hi: number, lo: number): boolean {
+    return (lo & Pte.RW) !== 0;
+  }
+
+  dirty(_hi: number, lo: number): boolean {
+    return (lo & Pte.D) !== 0;
+  }
+
+  young(_hi: number, lo: number): boolean {
+    return (lo & Pte.A) !== 0;
+  }
+
+  special(_hi: number, lo: number): boolean {
+    return (lo & PTE_SPECIAL) !== 0;
+  }
+
+  leaf(_hi: number, lo: number, level: number): boolean {
+    if (level === 0) return (lo & (Pte.P | PTE_PROTNONE)) !== 0;
+    if (this.pae && level === 2) return false; // a PDPTE never maps a page
+    return (lo & Pte.PS) !== 0 && (lo & (Pte.P | PTE_PROTNONE)) !== 0;
+  }
+
+  table(_hi: number, lo: number, level: number): boolean {
+    if (this.pae && level === 2) return (lo & Pte.P) !== 0;
+    return level > 0 && (lo & Pte.P) !== 0 && (lo & Pte.PS) === 0;
+  }
+
+  /** pte_pfn / pmd_pfn; a 4 MiB PDE (2-level) keeps PA bits 35..32 in bits 16..13 (PSE-36). */
+  pfn(hi: number, lo: number, level: number): number {
+    const large = level === 1 && (lo & Pte.PS) !== 0;
+    if (!this.pae) {
+      if (large) return ((lo >>> 13) & 0xf) * 1048576 + ((lo & 0xffc00000) >>> 12);
+      return (lo & Pte.ADDR_LO_MASK) >>> 12;
+    }
+    const addrLo = large ? (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0 : (lo & Pte.ADDR_LO_MASK) >>> 0;
+    return ((hi & HI_ADDR_PAE) * TWO32 + addrLo) / 4096;
+  }
+
+  isSwap(hi: number, lo: number): boolean {
+    return this.pae ? isSwapPte(hi, lo) : isSwapPte2(lo);
+  }
+
+  swapOffset(hi: number, lo: number): number {
+    return this.pae ? swapSlot(hi, lo) : swapSlot2(lo);
+  }
+
+  mkSwap(offset: number): Entry {
+    return this.pae ? swapPte(offset) : swapPte2(offset);
+  }
+
+  isGuard(hi: number, lo: number): boolean {
+    return hi === 0 && lo === this.guard.lo;
+  }
+
+  /** vm_get_page_prot, then pte_mkwrite/mkdirty/mkspecial; NX (bit 63) only with PAE (__supported_pte_mask) */
+  mkUser(
+    pfn: number,
+    level: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): Entry {
+    let lo = leafFlagBits(level, { user: true, writable, accessed: true, dirty });
+    let hi = 0;
+    if (this.pae) {
+      lo += (pfn % 1048576) * 4096;
+      hi = Math.floor(pfn / 1048576);
+      if (!(vmFlags & VmFlag.EXEC)) hi = (hi | PteHi.XD) >>> 0;
+    } else if (level > 0) lo += (pfn % 1048576) * 4096 + ((Math.floor(pfn / 1048576) & 0xf) << 13);
+    else lo += pfn * 4096;
+    lo >>>= 0;
+    if (special) lo = (lo | PTE_SPECIAL) >>> 0;
+    if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
+    return { hi, lo };
+  }
+
+  modify(hi: number, lo: number, set: number, clear: number): Entry {
+    return { hi, lo: ((lo & ~bits(clear)) | bits(set)) >>> 0 };
+  }
+
+  /** __split_huge_pmd_locked: each PTE keeps the PMD's rights and state; a special PMD splits into read-only zero-page PTEs. */
+  splitPte(pmdHi: number, pmdLo: number, pfn: number, special: boolean): Entry {
+    const keepLo =
+      (pmdLo & (Pte.P | Pte.RW | Pte.US | Pte.PWT | Pte.PCD | Pte.A | Pte.D | PTE_PROTNONE)) >>> 0;
+    const lo =
+      ((pfn % 1048576) * 4096 + (special ? (keepLo & ~(Pte.RW | Pte.D)) | PTE_SPECIAL : keepLo)) >>> 0;
+    return { hi: this.pae ? (Math.floor(pfn / 1048576) | (pmdHi & PteHi.XD)) >>> 0 : 0, lo };
+  }
+
+  /** pmd_populate: _PAGE_TABLE (P, RW, US, A, D), _KERNPG_TABLE without US. (A PDPTE is P alone: set by pgd_ctor.) */
+  mkTable(pfn: number, user: boolean): Entry {
+    const lo = ((pfn % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (user ? Pte.US : 0))) >>> 0;
+    return { hi: this.pae ? Math.floor(pfn / 1048576) : 0, lo };
+  }
+
+  get(phys: PhysMem, pa: number): Entry {
+    return this.pae ? { hi: phys.read32(pa + 4), lo: phys.read32(pa) } : { hi: 0, lo: phys.read32(pa) };
+  }
+
+  /** set_pte_at: 2-level one store; PAE set_pte writes the high half first, then the low (native_set_pte) */
+  set(phys: PhysMem, pa: number, hi: number, lo: number): void {
+    if (this.pae) phys.write64(pa, hi >>> 0, lo >>> 0);
+    else phys.write32(pa, lo >>> 0);
+  }
+
+  setTop(phys: PhysMem, pa: number, hi: number, lo: number): void {
+    this.set(phys, pa, hi, lo);
+  }
+
+  mapper(phys: PhysMem, alloc: FrameAllocator): PageTableMapper {
+    return new I386Mapper(phys, this.pae, alloc, MAXPHYADDR_32);
+  }
+
+  /**
+   * pgd_ctor. 2-level: clone_pgd_range of the kernel's entries 768..1023.
+   * PAE (pgd_prepopulate_pmd, SHARED_KERNEL_PMD): PDPTEs 0..2 point to the
+   * mm's own PMDs (the three pages after the PDPT, zeroed), PDPTE 3 to the
+   * kernel's one PMD, shared by every process: a new kernel PDE (vmalloc)
+   * is seen by all at once.
+   */
+  pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void {
+    const k = kernelPgdPfn * 4096;
+    const p = pgdPfn * 4096;
+    if (!this.pae) {
+      for (let i = KERNEL_PGD_BOUNDARY_2LEVEL; i < 1024; i++) phys.write32(p + i * 4, phys.read32(k + i * 4));
+      return;
+    }
+    for (let i = 0; i < KERNEL_PGD_BOUNDARY_PAE; i++) {
+      const pmd = pgdPfn + 1 + i;
+      phys.write64(p + i * 8, Math.floor(pmd / 1048576), ((pmd % 1048576) * 4096 + Pte.P) >>> 0);
+    }
+    phys.write64(p + 24, phys.read32(k + 28), phys.read32(k + 24));
+  }
+
+  userPgd(pgdPfn: number): Pfn {
+    return pfnUnchecked(pgdPfn);
+  }
+}

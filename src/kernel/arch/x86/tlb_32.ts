@@ -1,0 +1,135 @@
+/**
+ * Address-space switching and TLB flushing on 32-bit x86 (Linux:
+ * arch/x86/mm/tlb.c without X86_FEATURE_PCID: CR4.PCIDE needs IA-32e
+ * mode). Every switch_mm to another mm writes CR3, which drops every
+ * non-global TLB entry (the kernel's pages are global and survive);
+ * flush_tlb_mm_range is INVLPG per page up to tlb_single_page_flush_ceiling,
+ * else a CR3 reload; flush_tlb_kernel_range INVLPG per page, else
+ * __flush_tlb_all (a CR4.PGE toggle, which drops the global entries too).
+ * Lazy TLB mode and the tlb_gen catch-up as on x86-64 (tlb.ts).
+ */
+import { assert } from "../../../base/assert.ts";
+import type { I386Cpu } from "../../../hw/arch/i386/Cpu.ts";
+import type { ArchTlb } from "../../core/core.ts";
+import { TlbFlush } from "../../mm/arch.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { TLB_SINGLE_PAGE_FLUSH_CEILING, TlbState } from "./tlb.ts";
+
+export class I386Tlb implements ArchTlb {
+  readonly states: TlbState[];
+  shootdowns = 0;
+  readonly broadcasts = 0;
+  onMmUnloaded: ((mm: MmStruct) => void) | null = null;
+
+  constructor(
+    readonly cpus: I386Cpu[],
+    /** swapper_pg_dir (where a lazy CPU goes when tables are freed under it) */
+    private readonly kernelRootPfn: () => number,
+  ) {
+    this.states = cpus.map(() => new TlbState());
+  }
+
+  /** No PTI on 32-bit here: kernel entry and exit change nothing. */
+  enterKernel(_cpuId: number): void {}
+  exitToUser(_cpuId: number): void {}
+
+  /** load_new_mm_cr3 without PCIDs: MOV to CR3 (flushes the non-global entries; PAE: reloads the PDPTEs). */
+  private loadCr3(cpuId: number, pgdPfn: number): void {
+    const r = this.cpus[cpuId].movToCr3(pgdPfn * 4096);
+    assert(r === 0, `MOV to CR3 #GP: a bad PDPTE in the PGD at pfn ${pgdPfn}`);
+  }
+
+  /** switch_mm_irqs_off; enter_lazy_tlb for a kernel thread (null). */
+  switchMm(cpuId: number, next: MmStruct | null): void {
+    const st = this.states[cpuId];
+    st.contextSwitches++;
+    if (next === null) {
+      if (st.loadedMm !== null) st.isLazy = true;
+      return;
+    }
+    if (st.loadedMm === next) {
+      st.isLazy = false;
+      next.cpumask.add(cpuId);
+      const ctx = st.ctxs[0];
+      if (ctx.tlbGen < next.tlbGen) {
+        this.loadCr3(cpuId, next.pgdPfn);
+        ctx.tlbGen = next.tlbGen;
+        st.switchFlushes++;
+      }
+      return;
+    }
+    const prev = st.loadedMm;
+    if (prev !== null) {
+      prev.cpumask.delete(cpuId);
+      if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
+    }
+    this.loadCr3(cpuId, next.pgdPfn);
+    st.switchFlushes++;
+    st.ctxs[0].ctxId = next.ctxId;
+    st.ctxs[0].tlbGen = next.tlbGen;
+    st.loadedMm = next;
+    st.loadedAsid = 0;
+    st.isLazy = false;
+    next.cpumask.add(cpuId);
+  }
+
+  loadKernel(cpuId: number, kernelRootPfn: number): void {
+    const st = this.states[cpuId];
+    const prev = st.loadedMm;
+    if (prev === null) return;
+    prev.cpumask.delete(cpuId);
+    this.loadCr3(cpuId, kernelRootPfn);
+    st.loadedMm = null;
+    st.isLazy = false;
+    if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
+  }
+
+  /** flush_tlb_mm_range (see X86Tlb.flushTlbMmRange): an IPI to every other CPU running the mm. */
+  flushTlbMmRange(
+    mm: MmStruct,
+    startVpn: number,
+    nrPages: number,
+    fromCpu: number,
+    kind: TlbFlush = TlbFlush.Range,
+  ): void {
+    mm.tlbGen++;
+    for (const cpuId of mm.cpumask) {
+      const st = this.states[cpuId];
+      if (st.loadedMm !== mm) continue;
+      if (cpuId !== fromCpu && (!st.isLazy || kind === TlbFlush.Tables)) {
+        this.shootdowns++;
+        st.shootdownsReceived++;
+      }
+      if (st.isLazy) {
+        if (kind === TlbFlush.Tables) this.loadKernel(cpuId, this.kernelRootPfn());
+        continue;
+      }
+      const cpu = this.cpus[cpuId];
+      if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING) {
+        for (let i = 0; i < nrPages; i++) cpu.invlpg((startVpn + i) * 4096);
+      } else this.loadCr3(cpuId, mm.pgdPfn);
+      st.ctxs[0].tlbGen = mm.tlbGen;
+    }
+  }
+
+  /** flush_tlb_kernel_range on every CPU: INVLPG per page, else __flush_tlb_all (CR4.PGE off and on). */
+  flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void {
+    for (const cpu of this.cpus) {
+      if (cpu.id !== fromCpu) {
+        this.shootdowns++;
+        this.states[cpu.id].shootdownsReceived++;
+      }
+      if (nrPages > TLB_SINGLE_PAGE_FLUSH_CEILING) {
+        cpu.movToCr4({ pge: false });
+        cpu.movToCr4({ pge: true });
+        continue;
+      }
+      for (let i = 0; i < nrPages; i++) cpu.invlpg((startVpn + i) * 4096);
+    }
+  }
+
+  /** No PCIDs: every translation is tagged 0. */
+  userAsid(_cpuId: number): number {
+    return 0;
+  }
+}

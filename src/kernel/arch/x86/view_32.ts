@@ -1,0 +1,100 @@
+/**
+ * The 32-bit x86 words of the kernel's read-outs (core/archView.ts
+ * ArchView): entry flags of 4-byte and PAE entries, the #PF error code,
+ * PAE's PGD block (the PDPT with its three user PMDs and the shared kernel
+ * PMD), and arch_report_meminfo's DirectMap4k / DirectMap4M (2M with PAE).
+ */
+import type { I386Cpu } from "../../../hw/arch/i386/Cpu.ts";
+import { flagNames, Pte, PteHi } from "../../../hw/arch/i386/pte.ts";
+import { errorCodeNames } from "../../../hw/arch/x86_64/fault.ts";
+import type { Mmu } from "../../../hw/mmu/Mmu.ts";
+import type { PhysMem } from "../../../hw/PhysMem.ts";
+import type { ArchView, EntryBit } from "../../core/archView.ts";
+import { IMAGE_END_PFN, IMAGE_START_PFN } from "./init.ts";
+import type { Layout32 } from "./layout_32.ts";
+
+export function i386View(layout: Layout32): ArchView {
+  const pae = layout.pae;
+  return {
+    userMode: "user mode (CPL 3)",
+    kernelMode: "kernel mode (CPL 0)",
+    accessState(cpu: Mmu): string {
+      const c = cpu as I386Cpu;
+      const b = (x: boolean) => (x ? 1 : 0);
+      return `CR4.SMAP=${b(c.cr4Smap)} EFLAGS.AC=${b(c.rflagsAc)} CR4.SMEP=${b(c.cr4Smep)} CR0.WP=${b(c.cr0Wp)}${pae ? ` EFER.NXE=${b(c.eferNxe)}` : ""}`;
+    },
+    rootRegister: "CR3",
+    counterNames: { pageFaults: "#PF", addressFaults: "#GP", pageInvalidations: "INVLPG" },
+    badAddress: "a 32-bit CPU cannot form an address above 4 GiB (#GP); the kernel sends SIGSEGV",
+    swapLayout: pae ? "stored inverted in bits 9-58 (PAE, as x86-64)" : "in bits 9-31, the type in bits 1-5",
+
+    entryFlags: (hi, lo, level) => flagNames(hi, lo, level, pae, true),
+
+    entryBits(hi: number, lo: number, level: number): EntryBit[] {
+      const large = level === 1 && (lo & Pte.PS) !== 0;
+      const rows: EntryBit[] = [
+        { name: "present", value: lo & Pte.P ? "P" : "-" },
+        { name: "write", value: lo & Pte.RW ? "RW" : "read-only" },
+        { name: "U/S", value: lo & Pte.US ? "user" : "supervisor" },
+      ];
+      rows.push({
+        name: "execute",
+        value: !pae ? "executable (no XD bit)" : hi & PteHi.XD ? "XD (no execute)" : "executable",
+      });
+      rows.push({
+        name: "global",
+        value: (level === 0 || large) && lo & Pte.G ? "G (survives CR3 writes)" : "-",
+      });
+      rows.push({ name: "accessed", value: lo & Pte.A ? "A" : "-", status: true });
+      rows.push({ name: "dirty", value: lo & Pte.D ? "D" : "-", status: true });
+      rows.push({
+        name: "caching",
+        value: `${lo & Pte.PCD ? "PCD " : ""}${lo & Pte.PWT ? "PWT" : ""}`.trim() || "WB",
+      });
+      return rows;
+    },
+
+    faultText(errorCode: number): string {
+      return `#PF error_code 0x${errorCode.toString(16)} (${errorCodeNames(errorCode)})`;
+    },
+
+    /** PAE: PDPTEs 0..2 point to the three pages after the PDPT (P only), PDPTE 3 to the kernel's PMD. */
+    pgdPairProblems(phys: PhysMem, pgdPfn: number, kernelPgdPfn: number): string[] {
+      if (!pae) return [];
+      const problems: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const lo = phys.read32(pgdPfn * 4096 + i * 8);
+        const want = ((pgdPfn + 1 + i) * 4096 + Pte.P) >>> 0;
+        if (lo !== want || phys.read32(pgdPfn * 4096 + i * 8 + 4) !== 0)
+          problems.push(`PDPTE ${i} does not point to the mm's own PMD (pgd_prepopulate_pmd)`);
+      }
+      const k = kernelPgdPfn * 4096 + 24;
+      if (
+        phys.read32(pgdPfn * 4096 + 24) !== phys.read32(k) ||
+        phys.read32(pgdPfn * 4096 + 28) !== phys.read32(k + 4)
+      )
+        problems.push("PDPTE 3 is not the shared kernel PMD (SHARED_KERNEL_PMD)");
+      return problems;
+    },
+
+    /** Lowmem in large pages but for those holding the image (4K pages); highmem is not mapped. */
+    reportMeminfo(_nrFrames: number): Record<string, number> {
+      const large = pae ? 512 : 1024;
+      let small = 0;
+      let big = 0;
+      for (let pfn = 0; pfn < layout.maxLowPfn; ) {
+        const hasImage = pfn < IMAGE_END_PFN && pfn + large > IMAGE_START_PFN;
+        if (pfn % large === 0 && pfn + large <= layout.maxLowPfn && !hasImage) {
+          big += large;
+          pfn += large;
+        } else {
+          small++;
+          pfn++;
+        }
+      }
+      return pae
+        ? { DirectMap4k: small * 4096, DirectMap2M: big * 4096 }
+        : { DirectMap4k: small * 4096, DirectMap4M: big * 4096 };
+    },
+  };
+}
