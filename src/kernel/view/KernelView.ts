@@ -273,6 +273,17 @@ export class KernelView {
     return this.k.log.slice(since);
   }
 
+  /**
+   * The metrics of the page table the MMU reads besides the radix tables
+   * (pagetable=inverted: `ipt.X`), and the radix tables' own size:
+   * `pagetable.bytes` (user page-table pages, /proc/meminfo PageTables).
+   * On a radix machine every `ipt.X` reads 0.
+   */
+  pageTableMetrics(): Record<string, number> {
+    const hw = this.k.arch.hwTable?.metrics() ?? {};
+    return { ...hw, "pagetable.bytes": this.k.pageTablePages * 4096 };
+  }
+
   /** Every broken invariant of the kernel's books, as a sentence (view/invariants.ts); empty when all hold. */
   invariants(): string[] {
     return checkInvariants(this.k);

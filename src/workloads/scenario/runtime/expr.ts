@@ -64,6 +64,24 @@ const CPU_METRICS = new Map<string, (c: CpuInfo) => number>([
   ["pti.user_flushes", (c) => c.ptiUserFlushes],
 ]);
 
+/**
+ * The page-table metrics (KernelView.pageTableMetrics): the radix tables'
+ * bytes, and the inverted page table's counters (0 on a radix machine).
+ */
+const PAGETABLE_METRICS = [
+  "pagetable.bytes",
+  "ipt.bytes",
+  "ipt.entries",
+  "ipt.lookups",
+  "ipt.hits",
+  "ipt.misses",
+  "ipt.refs",
+  "ipt.hash_faults",
+  "ipt.reloads",
+  "ipt.steals",
+  "ipt.invalidations",
+];
+
 /** The functions of the calls that are per-CPU metrics (`tlb.hits(cpu=1)`), in the order the checks try them. */
 const CPU_CALLS = [
   "tlb.hits",
@@ -199,6 +217,12 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       if (cpuOpt !== undefined) return BigInt(counter(cpus[Number(cpuOpt)]));
       return BigInt(cpus.reduce((n, cpu) => n + counter(cpu), 0));
     };
+  if (PAGETABLE_METRICS.includes(name)) return (rt) => BigInt(rt.view.pageTableMetrics()[name] ?? 0);
+  if (name.startsWith("ipt."))
+    return c.fail(
+      `unknown inverted-page-table metric '${name}' (${PAGETABLE_METRICS.slice(1).join(", ")})`,
+      pos,
+    );
   switch (name) {
     case "oops":
       return (rt) => BigInt(rt.view.counters().oopses);
