@@ -84,6 +84,7 @@ export class KernelView {
       counterNames: { ...k.arch.view.counterNames },
       zeroPfn: k.zeroPfn,
       kernelPgdPfn: k.rootPfn,
+      pagetable: k.config.pagetable,
     };
   }
 

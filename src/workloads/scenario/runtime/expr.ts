@@ -62,6 +62,8 @@ const CPU_METRICS = new Map<string, (c: CpuInfo) => number>([
   ["cr3_writes", (c) => c.rootWrites],
   ["pti.cr3_switches", (c) => c.ptiCr3Writes],
   ["pti.user_flushes", (c) => c.ptiUserFlushes],
+  // the page faults the MMU raised (x86 #PF, arm64 aborts of a translation or permission), whoever took them
+  ["page_faults", (c) => c.pageFaults],
 ]);
 
 /**
@@ -92,6 +94,7 @@ const CPU_CALLS = [
   "cr3_writes",
   "pti.cr3_switches",
   "pti.user_flushes",
+  "page_faults",
 ];
 
 /** Range metrics: FN(P, ADDR [SIZE]) (and table's LEVEL). */
