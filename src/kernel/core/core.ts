@@ -106,7 +106,7 @@ export interface ArchHwTable {
   /** its coherence with the radix tables: every broken rule as a sentence */
   check(k: KernelCore): string[];
   /** the story of an access to vpn by mm through it, for explain */
-  explain(mm: MmStruct, vpn: number, access: Access): string[];
+  explain(k: KernelCore, mm: MmStruct, vpn: number, access: Access): string[];
 }
 
 /** Where the kernel image sits in physical memory, and what boot reserves around it. */

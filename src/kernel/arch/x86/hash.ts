@@ -216,7 +216,12 @@ export class HashMmu {
    * explain: the hash lookup of an access to vpn by the address space mm,
    * step by step, changing nothing.
    */
-  explain(mm: MmStruct, vpn: number, access: Access): string[] {
+  explain(
+    mm: MmStruct,
+    vpn: number,
+    access: Access,
+    pte: { frame: number; write: boolean; dirty: boolean } | null,
+  ): string[] {
     const ipt = this.ipt;
     if (ipt === null) return [];
     const space = this.spaces.get(mm);
@@ -241,10 +246,16 @@ export class HashMmu {
       out.push(
         `    hit after ${refs} memory references: frame ${hex(t.pfn)}, rights ${permText(e.rights)}, ${e.dirty ? "dirty" : "clean"}${usable ? "" : `: a ${accessName(access)} through a clean entry is a hash fault (hash_page sets D)`}`,
       );
-    } else
+    } else {
       out.push(
-        `    miss after ${refs} memory references: a hash fault; hash_page looks up the Linux PTE below: if it allows the access, it inserts the entry of its frame (taking it from any other alias of the frame) and the access retries without a page fault; else the page fault`,
+        `    miss after ${refs} memory references: a hash fault; hash_page looks up the Linux PTE below: if it allows the access, it inserts the entry of its frame and the access retries without a page fault; else the page fault`,
       );
+      const holder = pte === null ? null : ipt.entry(pte.frame);
+      if (pte !== null && holder !== null)
+        out.push(
+          `    frame ${hex(pte.frame)}'s one entry is held by space ${holder.space}, vpn ${hex(holder.vpn)}${this.spaceMm.get(holder.space) === mm ? " (this process, another page: the frame is mapped twice)" : ""}: inserting it for space ${space} is an alias steal`,
+        );
+    }
     return out;
   }
 }

@@ -127,7 +127,7 @@ function invertedArch(cfg: ResolvedKernelConfig, radix: Arch): Arch {
     hwTable: {
       metrics: () => hash.metrics(),
       check: (k) => hash.check((mm, vpn) => linuxPte(pgtable, k.mapper, mm, vpn)),
-      explain: (mm, vpn, access) => hash.explain(mm, vpn, access),
+      explain: (k, mm, vpn, access) => hash.explain(mm, vpn, access, linuxPte(pgtable, k.mapper, mm, vpn)),
     },
   };
 }
