@@ -116,6 +116,21 @@ describe("explain on pagetable=inverted", () => {
   });
 });
 
+describe("--trace on pagetable=inverted", () => {
+  it("a first touch: IPT miss, hash fault, #PF, then after the fault the reload", () => {
+    const r = runScenario("machine ram=64M pagetable=inverted\nspawn A\nA: a = mmap 8K\nA: read a\n", {
+      trace: true,
+    });
+    const t = r.statements[3].output.filter((l) => l.includes("trace:")).join("\n");
+    expect(t).toMatch(
+      /IPT lookup space 1 vpn 0x7ffff7ffd: HAT slot 0x[0-9a-f]+, 0 entries compared: miss\n.*hash fault: hash_page walks Linux's page tables\n(.*walk .*\n)+.*fault: #PF error_code 0x4/,
+    );
+    expect(t).toMatch(
+      /hash fault[^]*#PF[^]*hash fault[^]*IPT lookup space 1 vpn 0x7ffff7ffd: HAT slot 0x[0-9a-f]+, 1 entry compared: frame 0x[0-9a-f]+$/,
+    );
+  });
+});
+
 describe("the machine key", () => {
   const error = (src: string): string => {
     try {

@@ -27,7 +27,7 @@
  * the kernel's spurious-fault check) walk the radix tables: what memory says
  * the translation is.
  */
-import type { Pfn } from "../../../base/units.ts";
+import type { Pfn, Vpn } from "../../../base/units.ts";
 import type { Access } from "../../access.ts";
 import { Access as A, type Mode } from "../../access.ts";
 import { type HwArch, Machine } from "../../machine/Machine.ts";
@@ -106,6 +106,16 @@ export class InvertedCpu extends Cpu {
       const refs = ipt.refs;
       const pfn = ipt.lookup(this.space, vpn);
       this.walkRefs += ipt.refs - refs;
+      if (this.tracer !== null)
+        this.tracer({
+          type: "ipt",
+          cpu: this.id,
+          space: this.space,
+          vpn: vpn as Vpn,
+          slot: ipt.hash(this.space, vpn),
+          compared: ipt.chainSteps,
+          pfn,
+        });
       if (pfn >= 0) {
         const rights = ipt.rights;
         const attrs = ipt.attrs;
@@ -136,6 +146,12 @@ export class InvertedCpu extends Cpu {
         rec.faultLevel = 0;
         return this.walkFault(rec, access, mode, 0, 0);
       }
+      if (this.tracer !== null)
+        this.tracer({
+          type: "state",
+          cpu: this.id,
+          text: "hash fault: hash_page walks Linux's page tables",
+        });
       const out = this.hashFault(this, vpn, access, mode, rec);
       if (out !== 0) return out;
       this.hashReloads++;
