@@ -126,7 +126,7 @@ describe("--trace on pagetable=inverted", () => {
       /IPT lookup space 1 vpn 0x7ffff7ffd: HAT slot 0x[0-9a-f]+, 0 entries compared: miss\n.*hash fault: hash_page walks Linux's page tables\n(.*walk .*\n)+.*fault: #PF error_code 0x4/,
     );
     expect(t).toMatch(
-      /hash fault[^]*#PF[^]*hash fault[^]*IPT lookup space 1 vpn 0x7ffff7ffd: HAT slot 0x[0-9a-f]+, 1 entry compared: frame 0x[0-9a-f]+$/,
+      /hash fault[\s\S]*#PF[\s\S]*hash fault[\s\S]*IPT lookup space 1 vpn 0x7ffff7ffd: HAT slot 0x[0-9a-f]+, 1 entry compared: frame 0x[0-9a-f]+$/,
     );
   });
 });
