@@ -122,6 +122,30 @@ describe("pagetable=inverted: shared pages, one alias at a time", () => {
   });
 });
 
+describe("pagetable=inverted: alias steals across CPUs", () => {
+  it("a steal drops the TLB entries filled from the old alias on the other CPU too", () => {
+    const { k, a, buf, ipt } = boot({ cpus: 2 });
+    k.userAccess(0, a, buf, Access.Write, 0x42);
+    const b = k.fork(a, "B")!;
+    k.switchTo(1, b);
+    const cached = (cpu: number) =>
+      k.machine.cpus[cpu].tlb.dataPath[0].some((arr) => arr.peek(vpnOf(buf), k.machine.cpus[cpu].asid) >= 0);
+    expect(k.userAccess(0, a, buf, Access.Read)).toMatchObject({ ok: true, value: 0x42 });
+    expect(cached(0)).toBe(true);
+    // B on CPU 1 takes the frame's entry: A's TLB entry on CPU 0 goes with it
+    expect(k.userAccess(1, b, buf, Access.Read)).toMatchObject({ ok: true, value: 0x42 });
+    expect(ipt.steals).toBe(1);
+    expect(cached(0)).toBe(false);
+    expect(cached(1)).toBe(true);
+    // and back
+    expect(k.userAccess(0, a, buf, Access.Read)).toMatchObject({ ok: true, value: 0x42 });
+    expect(ipt.steals).toBe(2);
+    expect(cached(1)).toBe(false);
+    expect(k.machine.cpus[0].pageFaults + k.machine.cpus[1].pageFaults).toBe(1);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+});
+
 describe("pagetable=inverted: coherence with Linux's tables", () => {
   const stale = (ipt: Ipt, space: number, vpn: number) => ipt.lookup(space, vpn) >= 0;
 
