@@ -96,6 +96,7 @@ describe("hashed inverted page table", () => {
     ])
       ipt.insert(pfn, 1, 5 + k * ipt.hatSlots, 1, false, 0);
     expect(ipt.chain(h)).toEqual([22, 21, 20]);
+    expect(ipt.chainStats()).toEqual({ slotsUsed: 1, longest: 3 });
     expect(ipt.remove(21)).toBe(true);
     expect(ipt.chain(h)).toEqual([22, 20]);
     expect(ipt.lookup(1, 5)).toBe(20);

@@ -283,6 +283,24 @@ export class Ipt {
     this.phys.write32(pa + 12, 0);
   }
 
+  /** The HAT's chains now (a scan: views): slots holding a chain, and the longest chain. */
+  chainStats(): { slotsUsed: number; longest: number } {
+    let slotsUsed = 0;
+    let longest = 0;
+    for (let h = 0; h < this.hatSlots; h++) {
+      let link = this.phys.read32(this.slotAddress(h));
+      if (link === 0) continue;
+      slotsUsed++;
+      let n = 0;
+      while (link !== 0 && n <= this.nrFrames) {
+        n++;
+        link = this.phys.read32(this.entryAddress(link - 1) + 12);
+      }
+      if (n > longest) longest = n;
+    }
+    return { slotsUsed, longest };
+  }
+
   /** Valid entries now (a scan: views and tests). */
   validEntries(): number {
     let n = 0;

@@ -167,8 +167,11 @@ export class HashMmu {
     const ipt = this.ipt;
     let hashFaults = 0;
     for (const c of this.machine?.cpus ?? []) hashFaults += c.hashFaults;
+    const chains = ipt?.chainStats() ?? { slotsUsed: 0, longest: 0 };
     return {
       "ipt.bytes": ipt?.bytes ?? 0,
+      "ipt.chains": chains.slotsUsed,
+      "ipt.longest_chain": chains.longest,
       "ipt.entries": ipt?.validEntries() ?? 0,
       "ipt.lookups": ipt?.lookups ?? 0,
       "ipt.hits": ipt?.hits ?? 0,

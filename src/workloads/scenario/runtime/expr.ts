@@ -74,6 +74,8 @@ const PAGETABLE_METRICS = [
   "pagetable.bytes",
   "ipt.bytes",
   "ipt.entries",
+  "ipt.chains",
+  "ipt.longest_chain",
   "ipt.lookups",
   "ipt.hits",
   "ipt.misses",

@@ -174,7 +174,7 @@ function formatPageTableMemory(
   const ipt = `${frames} entries x 16 B = ${kib(iptBytes)} + HAT ${hatBytes / 4} slots x 4 B = ${kib(hatBytes)}: ${kib(iptBytes + hatBytes)}, ${pct(iptBytes + hatBytes)}`;
   if (kind === "inverted")
     lines.push(
-      `  inverted (what the MMU reads; fixed by RAM, not by address space): ${ipt}; ${m["ipt.entries"] ?? 0} entries valid`,
+      `  inverted (what the MMU reads; fixed by RAM, not by address space): ${ipt}; ${m["ipt.entries"] ?? 0} entries valid, in ${m["ipt.chains"] ?? 0} hash chains (the longest: ${m["ipt.longest_chain"] ?? 0})`,
     );
   else lines.push(`  inverted: none on this machine; for this RAM one would take ${ipt}`);
   return lines;
