@@ -41,10 +41,11 @@ function faultCounts(src: string, pagetable: "radix" | "inverted", file: string)
 
 describe("examples/inverted: every expectation holds, and the faults are the radix twin's", () => {
   const files = exampleFiles(join(ROOT, "examples/inverted"));
-  it("has the four scenarios of the issue", () => {
+  it("has the four scenarios of the issue, and one of hash chains", () => {
     expect(files.map((f) => relative(join(ROOT, "examples/inverted"), f))).toEqual([
       "cow-fork.vm",
       "demand-paging.vm",
+      "hash-chains.vm",
       "munmap.vm",
       "swap.vm",
     ]);
