@@ -54,4 +54,6 @@ export type HwEvent =
     }
   /** a change of the CPU's state that decides what accesses may do (arm64 PSTATE.PAN, x86 RFLAGS.AC) */
   | { type: "state"; cpu: number; text: string }
-  | { type: "ad-write"; cpu: number; entryPa: PhysAddr; hi: number; lo: number };
+  | { type: "ad-write"; cpu: number; entryPa: PhysAddr; hi: number; lo: number }
+  /** a hash lookup of an inverted page table (pagetable=inverted): its HAT slot, entries compared, the frame or -1 */
+  | { type: "ipt"; cpu: number; space: number; vpn: Vpn; slot: number; compared: number; pfn: number };

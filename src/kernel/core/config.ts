@@ -90,6 +90,12 @@ export interface KernelConfig {
   policy?: ReclaimPolicy;
   /** seeds the random reclaim policy */
   seed?: number;
+  /**
+   * the page table the MMU reads: `radix` (the architecture's own) or
+   * `inverted`, a hashed inverted page table refilled from Linux's radix
+   * tables (x86_64 only; docs/inverted.md)
+   */
+  pagetable?: "radix" | "inverted";
 }
 
 /** A KernelConfig with every default filled in (Kernel.config). */
@@ -176,6 +182,12 @@ export const X86_ONLY = {
   smep: "is x86's (CR4.SMEP); arm64 has no switch: Linux maps every user page PXN",
 } as const;
 
+/** Why pagetable=inverted is x86_64's only, and why it refuses PTI. */
+const INVERTED_ARCH =
+  "inverted is vmlab's own x86-64 machine with a hashed inverted page table (4-level addresses); arch=x86_64 only";
+const INVERTED_PTI =
+  "PTI swaps CR3 on kernel entry; with pagetable=inverted user translations come from the IPT, not CR3 (not modelled)";
+
 const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
 const RFENCE_IS_RISCV = "is RISC-V's (how a TLB flush reaches other harts: SBI remote fences or IPIs)";
 
@@ -215,6 +227,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     policy: config.policy ?? "linux",
     pageCluster: config.pageCluster ?? 3,
     seed: config.seed ?? 1,
+    pagetable: config.pagetable ?? "radix",
   };
   if (isRiscv(c.arch)) {
     for (const [key, field] of [
@@ -232,6 +245,10 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
   } else if (config.rfence !== undefined) throw new InputError(`rfence: ${RFENCE_IS_RISCV}`);
   if (c.rfence !== "sbi" && c.rfence !== "ipi")
     throw new InputError(`rfence=${c.rfence}: must be sbi or ipi`);
+  if (c.pagetable !== "radix" && c.pagetable !== "inverted")
+    throw new InputError(`pagetable=${c.pagetable}: radix or inverted`);
+  if (c.pagetable === "inverted" && c.arch !== "x86_64") throw new InputError(`pagetable: ${INVERTED_ARCH}`);
+  if (c.pagetable === "inverted" && c.pti) throw new InputError(`pti: ${INVERTED_PTI}`);
   if (c.arch === "arm64") {
     for (const [key, field] of [
       ["pcid", config.pcid],
@@ -404,6 +421,12 @@ export const MACHINE_KEYS: {
     archs: ["i386"],
   },
   {
+    key: "pagetable",
+    default: "radix",
+    values: "radix, inverted (a hashed inverted page table; x86_64 only; docs/inverted.md)",
+    modelled: true,
+  },
+  {
     key: "vmalloc_lazy",
     default: "on",
     values: "on, off (lazy vfree TLB purge; a vmlab extension)",
@@ -525,6 +548,9 @@ export function machineConfig(v: MachineValues): MachineSettings {
   if (readahead < 0n || readahead > BigInt(MAX_READAHEAD_KB) * 1024n)
     bad("readahead", `must be 0 .. 64M, not ${readahead}`);
   const seed = v.number("seed");
+  const pagetable = oneOf("pagetable", ["radix", "inverted"]) as "radix" | "inverted";
+  if (pagetable === "inverted" && arch !== "x86_64") bad("pagetable", INVERTED_ARCH);
+  if (pagetable === "inverted" && v.onOff("pti")) bad("pti", INVERTED_PTI);
   const effective: Record<string, string> = {};
   for (const k of MACHINE_KEYS)
     if (k.archs === undefined || k.archs.includes(arch))
@@ -560,6 +586,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
       pageCluster: Number(pageCluster),
       policy: oneOf("policy", RECLAIM_POLICIES) as ReclaimPolicy,
       seed: Number(v.number("seed") & 0xffffffffn),
+      pagetable,
     },
   };
 }

@@ -111,6 +111,18 @@ export interface Arch {
   /** __va / __pa over the direct map (__va: -1n for a frame with no permanent kernel address, 32-bit highmem; __pa: -1 for an address outside the direct map) */
   directVa(pa: number): bigint;
   directPa(va: bigint, ramBytes: number): number;
+  /** a table the MMU reads besides Linux's radix tables (pagetable=inverted: the hashed IPT); absent: none */
+  readonly hwTable?: ArchHwTable;
+}
+
+/** A hardware page table the kernel keeps as a cache of its radix tables (pagetable=inverted). */
+export interface ArchHwTable {
+  /** its counters and sizes by metric name (`ipt.steals`) */
+  metrics(): Readonly<Record<string, number>>;
+  /** its coherence with the radix tables: every broken rule as a sentence */
+  check(k: KernelCore): string[];
+  /** the story of an access to vpn by mm through it, for explain */
+  explain(k: KernelCore, mm: MmStruct, vpn: number, access: Access): string[];
 }
 
 /** Where the kernel image sits in physical memory, and what boot reserves around it. */

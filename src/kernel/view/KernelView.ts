@@ -86,6 +86,7 @@ export class KernelView {
       counterNames: { ...k.arch.view.counterNames },
       zeroPfn: k.zeroPfn,
       kernelPgdPfn: k.rootPfn,
+      pagetable: k.config.pagetable,
     };
   }
 
@@ -273,6 +274,17 @@ export class KernelView {
   /** The kernel log (dmesg), from the `since`-th line on. */
   log(since = 0): string[] {
     return this.k.log.slice(since);
+  }
+
+  /**
+   * The metrics of the page table the MMU reads besides the radix tables
+   * (pagetable=inverted: `ipt.X`), and the radix tables' own size:
+   * `pagetable.bytes` (user page-table pages, /proc/meminfo PageTables).
+   * On a radix machine every `ipt.X` reads 0.
+   */
+  pageTableMetrics(): Record<string, number> {
+    const hw = this.k.arch.hwTable?.metrics() ?? {};
+    return { ...hw, "pagetable.bytes": this.k.pageTablePages * 4096 };
   }
 
   /** Every broken invariant of the kernel's books, as a sentence (view/invariants.ts); empty when all hold. */

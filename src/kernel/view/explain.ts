@@ -91,6 +91,16 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
       `  TLB on cpu${cpuId} (${cpu.asidName} ${asid}): ${found || "miss: the MMU walks the page tables"}`,
     );
   }
+  // pagetable=inverted: a miss looks the page up in the hashed IPT; Linux's tables come after, in hash_page
+  const hw = k.arch.hwTable;
+  if (hw !== undefined) {
+    const asid = cpuId < 0 ? -1 : k.tlbMgr.userAsid(cpuId);
+    out.push(
+      `  on a TLB hit nothing else is consulted: ${asid < 0 ? `the entry's tag (its ${cpu.asidName})` : `the entry's tag (${cpu.asidName} ${asid})`} is what keeps ${t.comm} to its own pages; another process's entry for this address carries another tag and cannot hit`,
+      ...hw.explain(k, mm, vpn, access),
+      "  hash_page's software walk of Linux's page tables (the radix tables the IPT is refilled from):",
+    );
+  }
   // 2. walk
   // arm64 KPTI: at EL0 TTBR1_EL1 holds tramp_pg_dir
   const trampPfn = k.tlbMgr.userKernelRootPfn?.() ?? -1;

@@ -23,6 +23,8 @@ export function checkInvariants(k: KernelCore): string[] {
     problems.push(`frame kinds add up to ${total}, RAM has ${k.machine.phys.nrFrames}`);
   problems.push(...k.buddy.check());
   problems.push(...k.slab.check());
+  // pagetable=inverted: no IPT entry the radix tables do not back
+  if (k.arch.hwTable !== undefined) problems.push(...k.arch.hwTable.check(k));
 
   // walk the kernel's page tables
   const phys = k.machine.phys;

@@ -232,4 +232,6 @@ export interface MachineInfo {
   zeroPfn: number;
   /** init_mm's PGD */
   kernelPgdPfn: number;
+  /** the table the MMU reads: `radix`, or `inverted` (a hashed IPT refilled from the radix tables) */
+  pagetable: string;
 }

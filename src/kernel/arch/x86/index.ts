@@ -5,6 +5,7 @@
  * named as Linux names it; this object hands them to the generic kernel
  * (kernel/core/core.ts Arch).
  */
+import { InvertedX86Machine } from "../../../hw/arch/x86_64/InvertedCpu.ts";
 import { X86Machine } from "../../../hw/arch/x86_64/machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { ResolvedKernelConfig } from "../../core/config.ts";
@@ -13,6 +14,7 @@ import { Vaddr } from "../../core/vaddr.ts";
 import { x86Cpu, x86Cpus } from "./cpu.ts";
 import { bug } from "./dumpstack.ts";
 import { explainKernelFault, kernelAccess, uaccessFault, userAccess } from "./fault.ts";
+import { HashMmu, HashPgtable, HashTlb, linuxPte } from "./hash.ts";
 import {
   cpuInit,
   EMPTY_ZERO_PAGE_PFN,
@@ -45,6 +47,7 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
   const va = new Vaddr(levels === 5 ? 57 : 48);
   // init_mm's PGD, known once the CPUs are set up (a lazy CPU switches to it on a flush that freed tables)
   let kernelRootPfn = -1;
+  if (cfg.pagetable === "inverted") return invertedArch(cfg, x86Arch({ ...cfg, pagetable: "radix" }));
   return {
     name: cfg.arch,
     pgtable: new X86Pgtable(levels, cfg.pti),
@@ -81,5 +84,50 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
     uaccessEnd: (cpu: Mmu) => x86Cpu(cpu).clac(),
     directVa: (pa) => directVa(layout, pa),
     directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
+  };
+}
+
+/**
+ * x86-64 with a hashed inverted page table (pagetable=inverted, hash.ts,
+ * docs/inverted.md): the radix kernel, with the MMU refilling its TLB from
+ * the IPT, the IPT placed by memblock, hash_page as the hash-fault
+ * handler, PTE changes reported to it, and space IDs loaded at switch_mm.
+ */
+function invertedArch(cfg: ResolvedKernelConfig, radix: Arch): Arch {
+  const hash = new HashMmu();
+  const pgtable = new HashPgtable(4, hash);
+  hash.pt = pgtable;
+  let kernelRootPfn = -1;
+  let machine: InvertedX86Machine | null = null;
+  return {
+    ...radix,
+    pgtable,
+    newMachine: () => {
+      machine = new InvertedX86Machine({
+        ramBytes: cfg.ramBytes,
+        cpus: cfg.cpus,
+        maxPhyAddr: KERNEL_MAXPHYADDR,
+        tlb: cfg.tlb,
+        psc: cfg.psc,
+        checkCoherence: cfg.checkCoherence,
+      });
+      return machine;
+    },
+    setupArch: (m, pages, memblock) => {
+      const map = radix.setupArch(m, pages, memblock);
+      hash.setup(machine!, memblock);
+      return map;
+    },
+    cpuInit: (m, rootPfn) => {
+      kernelRootPfn = rootPfn;
+      radix.cpuInit(m, rootPfn);
+      hash.installHandlers();
+    },
+    newTlb: () => new HashTlb(machine!.cpus, cfg.pcid, radix.va, () => kernelRootPfn, hash),
+    hwTable: {
+      metrics: () => hash.metrics(),
+      check: (k) => hash.check((mm, vpn) => linuxPte(pgtable, k.mapper, mm, vpn)),
+      explain: (k, mm, vpn, access) => hash.explain(mm, vpn, access, linuxPte(pgtable, k.mapper, mm, vpn)),
+    },
   };
 }

@@ -77,7 +77,29 @@ const CPU_METRICS = new Map<string, (c: CpuInfo) => number>([
   ["cr3_writes", (c) => c.rootWrites],
   ["pti.cr3_switches", (c) => c.ptiCr3Writes],
   ["pti.user_flushes", (c) => c.ptiUserFlushes],
+  // the page faults the MMU raised (x86 #PF, arm64 aborts of a translation or permission), whoever took them
+  ["page_faults", (c) => c.pageFaults],
 ]);
+
+/**
+ * The page-table metrics (KernelView.pageTableMetrics): the radix tables'
+ * bytes, and the inverted page table's counters (0 on a radix machine).
+ */
+const PAGETABLE_METRICS = [
+  "pagetable.bytes",
+  "ipt.bytes",
+  "ipt.entries",
+  "ipt.chains",
+  "ipt.longest_chain",
+  "ipt.lookups",
+  "ipt.hits",
+  "ipt.misses",
+  "ipt.refs",
+  "ipt.hash_faults",
+  "ipt.reloads",
+  "ipt.steals",
+  "ipt.invalidations",
+];
 
 /** The functions of the calls that are per-CPU metrics (`tlb.hits(cpu=1)`), in the order the checks try them. */
 const CPU_CALLS = [
@@ -89,6 +111,7 @@ const CPU_CALLS = [
   "cr3_writes",
   "pti.cr3_switches",
   "pti.user_flushes",
+  "page_faults",
 ];
 
 /** Range metrics: FN(P, ADDR [SIZE]) (and table's LEVEL). */
@@ -214,6 +237,12 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       if (cpuOpt !== undefined) return BigInt(counter(cpus[Number(cpuOpt)]));
       return BigInt(cpus.reduce((n, cpu) => n + counter(cpu), 0));
     };
+  if (PAGETABLE_METRICS.includes(name)) return (rt) => BigInt(rt.view.pageTableMetrics()[name] ?? 0);
+  if (name.startsWith("ipt."))
+    return c.fail(
+      `unknown inverted-page-table metric '${name}' (${PAGETABLE_METRICS.slice(1).join(", ")})`,
+      pos,
+    );
   switch (name) {
     case "oops":
       return (rt) => BigInt(rt.view.counters().oopses);

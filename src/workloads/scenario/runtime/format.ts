@@ -34,6 +34,8 @@ export function formatEvent(e: HwEvent): string {
       return `cpu${e.cpu}   A/D update @0x${e.entryPa.toString(16)}`;
     case "state":
       return `cpu${e.cpu} ${e.text}`;
+    case "ipt":
+      return `cpu${e.cpu}   IPT lookup space ${e.space} vpn 0x${e.vpn.toString(16)}: HAT slot 0x${e.slot.toString(16)}, ${e.compared} ${e.compared === 1 ? "entry" : "entries"} compared: ${e.pfn < 0 ? "miss" : `frame 0x${e.pfn.toString(16)}`}`;
   }
 }
 

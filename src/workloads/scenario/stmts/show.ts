@@ -5,6 +5,7 @@
  * words by the kernel's own /proc formatters (kernel/view/proc.ts, procfs.ts).
  */
 
+import { Ipt } from "../../../hw/mmu/inverted/Ipt.ts";
 import { formatPagemap } from "../../../kernel/view/crash.ts";
 import { formatPageTypes } from "../../../kernel/view/pageTypes.ts";
 import {
@@ -30,6 +31,7 @@ const SHOW_WHAT = [
   "tlb",
   "tasks",
   "kpageflags",
+  "pagetables",
 ];
 
 export function show(c: CompileContext, s: Stmt): Run {
@@ -69,6 +71,16 @@ export function show(c: CompileContext, s: Stmt): Run {
         return;
       case "frames":
         rt.out.push(...formatFrames(v.frames()));
+        return;
+      case "pagetables":
+        rt.out.push(
+          ...formatPageTableMemory(
+            v.machine().pagetable,
+            v.meminfo().MemTotal,
+            v.machine().frames,
+            v.pageTableMetrics(),
+          ),
+        );
         return;
       case "vmstat":
         for (const [n, x] of Object.entries(v.vmstat())) rt.out.push(`${n} ${x}`);
@@ -214,4 +226,33 @@ function showKpageflags(c: CompileContext, s: Stmt): Run {
       ...formatPageTypes(rt.view.pageTypes(Number(first), Number(n < BigInt(frames) ? n : BigInt(frames)))),
     );
   };
+}
+
+/**
+ * `show pagetables`: the memory of the page tables side by side: Linux's
+ * radix tables (which grow with the address space each process maps) and
+ * the inverted table (fixed by RAM: one entry per frame), the one this
+ * machine's MMU reads or, on a radix machine, the one it would take.
+ */
+function formatPageTableMemory(
+  kind: string,
+  memTotal: number,
+  frames: number,
+  m: Record<string, number>,
+): string[] {
+  const kib = (n: number) => `${(n / 1024).toLocaleString("en-US")} KiB`;
+  const radix = m["pagetable.bytes"] ?? 0;
+  const { iptBytes, hatBytes } = Ipt.sizes(frames);
+  const pct = (n: number) => `${((100 * n) / (frames * 4096)).toFixed(2)}% of RAM`;
+  const lines = [
+    `page tables (pagetable=${kind}, ${frames} frames of RAM, MemTotal ${kib(memTotal)}):`,
+    `  radix (Linux's own, per process; grows with the address space mapped): ${radix / 4096} pages = ${kib(radix)}${kind === "inverted" ? " (kept in software: the IPT is refilled from them)" : ""}`,
+  ];
+  const ipt = `${frames} entries x 16 B = ${kib(iptBytes)} + HAT ${hatBytes / 4} slots x 4 B = ${kib(hatBytes)}: ${kib(iptBytes + hatBytes)}, ${pct(iptBytes + hatBytes)}`;
+  if (kind === "inverted")
+    lines.push(
+      `  inverted (what the MMU reads; fixed by RAM, not by address space): ${ipt}; ${m["ipt.entries"] ?? 0} entries valid, in ${m["ipt.chains"] ?? 0} hash chains (the longest: ${m["ipt.longest_chain"] ?? 0})`,
+    );
+  else lines.push(`  inverted: none on this machine; for this RAM one would take ${ipt}`);
+  return lines;
 }
