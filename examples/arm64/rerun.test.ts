@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runScenario } from "../../src/workloads/scenario/session.ts";
 import { exampleFiles } from "../exampleFiles.ts";
+import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
 
 /**
  * Every x86 example rerun on arm64 (issue #13): the machine line gets
@@ -32,32 +32,11 @@ const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }>
   "examples/process/stack-growth.vm": { counterpart: "examples/arm64/stack-growth.vm" },
 };
 
-const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
-
 /** An x86 scenario as arm64 words it. */
 function onArm64(source: string): string {
-  return source
-    .replace(/^machine\b(.*)$/m, (_line, rest: string) => {
-      const words = rest
-        .split(/\s+/)
-        .filter((w) => w !== "" && w !== "pcid=on")
-        .map((w) => (w === "smap=on" ? "pan=on" : w));
-      return ["machine", "arch=arm64", ...words].join(" ");
-    })
-    .replace(/\btable\(([^,()]+),\s*([^()]+?),\s*(pml5|pml4|pdpt|pd|pt)\)/g, (_m, who, addr, level) => {
-      return `table(${who}, ${addr}, ${X86_LEVELS[level]})`;
-    });
-}
-
-function failures(source: string, file: string): string[] {
-  try {
-    const r = runScenario(source, { file, checkInvariants: true });
-    const failed = r.expectations.filter((e) => !e.ok).map((e) => `${e.line}: ${e.text}: got ${e.actual}`);
-    if (r.expectations.length === 0) failed.push("no expectation ran");
-    return failed;
-  } catch (e) {
-    return [(e as Error).message];
-  }
+  return rewriteX86Scenario(source, "arm64", (w) =>
+    w === "pcid=on" ? null : w === "smap=on" ? "pan=on" : w,
+  );
 }
 
 describe("the x86 examples rerun on arm64 (invariant checker on)", () => {
@@ -79,12 +58,12 @@ describe("the x86 examples rerun on arm64 (invariant checker on)", () => {
       it(`${f}: every expectation holds on arm64`, () => {
         const arm = onArm64(source);
         expect(arm).toMatch(/^machine arch=arm64/m);
-        expect(failures(arm, f)).toEqual([]);
+        expect(expectationFailures(arm, f)).toEqual([]);
       });
     else
       it(`${f}: x86's own (${"counterpart" in listed ? listed.counterpart : listed.reason})`, () => {
         // still not portable: otherwise it belongs to the list above no longer
-        expect(failures(onArm64(source), f)).not.toEqual([]);
+        expect(expectationFailures(onArm64(source), f)).not.toEqual([]);
       });
   }
 });

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runScenario } from "../../src/workloads/scenario/session.ts";
 import { exampleFiles } from "../exampleFiles.ts";
+import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
 
 /**
  * Every x86-64 example rerun on 32-bit x86 (issue #14), with 2-level
@@ -42,30 +42,12 @@ const NOT_PORTABLE: Record<string, string> = {
   "examples/uaccess/pti.vm": "pti=on: page-table isolation on 32-bit x86 is not modelled",
 };
 
-const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
-
 /** An x86-64 scenario as i386 words it. */
 function onI386(source: string, arch = "i386"): string {
-  return source
-    .replace(/^machine\b(.*)$/m, (_line, rest: string) => {
-      const words = rest.split(/\s+/).filter((w) => w !== "" && !w.startsWith("pcid="));
-      return ["machine", `arch=${arch}`, ...words].join(" ");
-    })
-    .replace(/\btable\(([^,()]+),\s*([^()]+?),\s*(pml5|pml4|pdpt|pd|pt)\)/g, (_m, who, addr, level) => {
-      return `table(${who}, ${addr}, ${X86_LEVELS[level]})`;
-    })
-    .replaceAll("0xffff888000000000", "0xc0000000"); // __va(0): the direct map's first address
-}
-
-function failures(source: string, file: string): string[] {
-  try {
-    const r = runScenario(source, { file, checkInvariants: true });
-    const failed = r.expectations.filter((e) => !e.ok).map((e) => `${e.line}: ${e.text}: got ${e.actual}`);
-    if (r.expectations.length === 0) failed.push("no expectation ran");
-    return failed;
-  } catch (e) {
-    return [(e as Error).message];
-  }
+  return rewriteX86Scenario(source, arch, (w) => (w.startsWith("pcid=") ? null : w)).replaceAll(
+    "0xffff888000000000",
+    "0xc0000000",
+  ); // __va(0): the direct map's first address
 }
 
 /** PAE: 2 MiB huge pages and page tables, as on x86-64, so the 4 MiB reasons do not hold there */
@@ -94,11 +76,11 @@ for (const arch of ["i386", "i386-pae"]) {
         it(`${f}: every expectation holds on ${arch}`, () => {
           const src = onI386(source, arch);
           expect(src).toMatch(new RegExp(`^machine arch=${arch} `, "m"));
-          expect(failures(src, f)).toEqual([]);
+          expect(expectationFailures(src, f)).toEqual([]);
         });
       else
         it(`${f}: x86-64's own (${reason})`, () => {
-          expect(failures(onI386(source, arch), f)).not.toEqual([]);
+          expect(expectationFailures(onI386(source, arch), f)).not.toEqual([]);
         });
     }
   });

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runScenario } from "../../src/workloads/scenario/session.ts";
 import { exampleFiles } from "../exampleFiles.ts";
+import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
 
 /**
  * Every x86 example rerun on RISC-V Sv39 (issue #14): the machine line gets
@@ -48,29 +48,9 @@ const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }>
   "examples/uaccess/pti.vm": { reason: "pti=on: RISC-V Linux has no page-table isolation" },
 };
 
-const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
-
 /** An x86 scenario as RISC-V words it. */
 function onRiscv(source: string): string {
-  return source
-    .replace(/^machine\b(.*)$/m, (_line, rest: string) => {
-      const words = rest.split(/\s+/).filter((w) => w !== "" && w !== "pcid=on" && w !== "smap=on");
-      return ["machine", "arch=riscv-sv39", ...words].join(" ");
-    })
-    .replace(/\btable\(([^,()]+),\s*([^()]+?),\s*(pml5|pml4|pdpt|pd|pt)\)/g, (_m, who, addr, level) => {
-      return `table(${who}, ${addr}, ${X86_LEVELS[level]})`;
-    });
-}
-
-function failures(source: string, file: string): string[] {
-  try {
-    const r = runScenario(source, { file, checkInvariants: true });
-    const failed = r.expectations.filter((e) => !e.ok).map((e) => `${e.line}: ${e.text}: got ${e.actual}`);
-    if (r.expectations.length === 0) failed.push("no expectation ran");
-    return failed;
-  } catch (e) {
-    return [(e as Error).message];
-  }
+  return rewriteX86Scenario(source, "riscv-sv39", (w) => (w === "pcid=on" || w === "smap=on" ? null : w));
 }
 
 describe("the x86 examples rerun on RISC-V Sv39 (invariant checker on)", () => {
@@ -91,11 +71,11 @@ describe("the x86 examples rerun on RISC-V Sv39 (invariant checker on)", () => {
       it(`${f}: every expectation holds on RISC-V`, () => {
         const rv = onRiscv(source);
         expect(rv).toMatch(/^machine arch=riscv-sv39/m);
-        expect(failures(rv, f)).toEqual([]);
+        expect(expectationFailures(rv, f)).toEqual([]);
       });
     else
       it(`${f}: x86's own (${"counterpart" in listed ? listed.counterpart : listed.reason})`, () => {
-        expect(failures(onRiscv(source), f)).not.toEqual([]);
+        expect(expectationFailures(onRiscv(source), f)).not.toEqual([]);
       });
   }
 });

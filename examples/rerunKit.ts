@@ -1,0 +1,41 @@
+/**
+ * What the reruns of the x86 examples on other architectures share
+ * (examples/arm64, riscv, i386 rerun.test.ts): the rewrite of a scenario's
+ * machine line and x86 level names, and the run that lists what failed.
+ */
+import { runScenario } from "../src/workloads/scenario/session.ts";
+
+/** x86's level names in table() as Linux's generic ones, which every architecture answers. */
+const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
+
+/**
+ * An x86 scenario for `arch`: its machine line's words through `word`
+ * (null drops one), `arch=` put first, and table(P, ADDR, pml4|...|pt)
+ * with Linux's level names.
+ */
+export function rewriteX86Scenario(source: string, arch: string, word: (w: string) => string | null): string {
+  return source
+    .replace(/^machine\b(.*)$/m, (_line, rest: string) => {
+      const words = rest
+        .split(/\s+/)
+        .filter((w) => w !== "")
+        .map(word)
+        .filter((w): w is string => w !== null);
+      return ["machine", `arch=${arch}`, ...words].join(" ");
+    })
+    .replace(/\btable\(([^,()]+),\s*([^()]+?),\s*(pml5|pml4|pdpt|pd|pt)\)/g, (_m, who, addr, level) => {
+      return `table(${who}, ${addr}, ${X86_LEVELS[level]})`;
+    });
+}
+
+/** Runs a scenario with the invariant checker on: the expectations that failed (or why it did not run). */
+export function expectationFailures(source: string, file: string): string[] {
+  try {
+    const r = runScenario(source, { file, checkInvariants: true });
+    const failed = r.expectations.filter((e) => !e.ok).map((e) => `${e.line}: ${e.text}: got ${e.actual}`);
+    if (r.expectations.length === 0) failed.push("no expectation ran");
+    return failed;
+  } catch (e) {
+    return [(e as Error).message];
+  }
+}
