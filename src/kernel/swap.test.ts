@@ -11,6 +11,7 @@ import { fileByte } from "./fs/file.ts";
 import type { KernelConfig } from "./Kernel.ts";
 import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { mmapArgs } from "./mm/userMm.ts";
+import { explainAccess } from "./view/explain.ts";
 import { checkInvariants } from "./view/invariants.ts";
 import { meminfo } from "./view/proc.ts";
 
@@ -102,6 +103,53 @@ describe("MADV_PAGEOUT and swap-in", () => {
     expect(k.munmap(t, a, 16n * PAGE)).toBe(0n);
     expect([k.swap!.used, k.swap!.cache.size]).toEqual([0, 0]);
     expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("the faulting page is held while readahead allocates: reclaim run by those allocations cannot take it", () => {
+    // Found by the ops fuzz (seed 10099, test/fuzz/ops-10099-read-fault.json): do_swap_page mapped
+    // the page, then read the window; the window's allocations ran reclaim, which swapped the page
+    // just mapped out again, and the retried access faulted until it gave up with SIGSEGV. Linux's
+    // swapin_readahead reads the window first, holding a reference on the faulting folio.
+    const k = boot({ pageCluster: 2 });
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 16);
+    for (let i = 0; i < 16; i++) touch(k, t, a + BigInt(i) * PAGE, true, i);
+    pageout(k, t, a, 16);
+    const v = Number(a / PAGE);
+    const target = v + ((4 - (v % 4)) % 4) + 5;
+    const pte = k.userMm.readPte(t.mm!, target)!;
+    const slot = swapSlot(pte.hi, pte.lo);
+    // reclaim inside the readahead's first allocation, aimed at the faulting page (as reclaim
+    // under pressure may choose it: the fuzz ran policy=random)
+    const reclaimed: boolean[] = [];
+    const alloc = k.buddy.alloc.bind(k.buddy);
+    k.buddy.alloc = (order, gfp, kind) => {
+      const pfn = k.swap!.cache.get(slot);
+      if (reclaimed.length === 0 && pfn !== undefined)
+        reclaimed.push(k.vmscan.reclaimPage(pfn, k.vmscan.index[pfn]));
+      return alloc(order, gfp, kind);
+    };
+    k.switchTo(0, t);
+    const r = k.userAccess(0, t, BigInt(target) * PAGE, Access.Read, 0);
+    k.buddy.alloc = alloc;
+    expect(reclaimed, "reclaim was tried during the readahead").toEqual([false]);
+    expect(r.ok && [r.value, r.faults]).toEqual([(target - v) & 0xff, 1]);
+    expect([t.majFlt, k.swap!.readahead]).toEqual([1, 3]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("explain reads a swap entry as one: bit 9 (the offset's lowest, inverted) is not _PAGE_SPECIAL there", () => {
+    const k = boot({ pageCluster: 0 });
+    const t = k.spawn("A")!;
+    const a0 = anon(k, t, 2);
+    for (const o of [0n, PAGE]) touch(k, t, a0 + o, true, 7);
+    pageout(k, t, a0, 2);
+    // the page whose slot is even: its inverted offset sets bit 9
+    const a = [a0, a0 + PAGE].find((x) => (k.userMm.readPte(t.mm!, Number(x / PAGE))!.lo & (1 << 9)) !== 0);
+    expect(a, "one of two consecutive slots is even").toBeDefined();
+    const text = explainAccess(k, t, a!, Access.Read).join("\n");
+    expect(text).toMatch(/a swap entry: type 0, offset \d+/);
+    expect(text).not.toMatch(/special/);
   });
 
   it("MADV_WILLNEED reads swapped anonymous pages into the swap cache (force_swapin_readahead)", () => {

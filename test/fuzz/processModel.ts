@@ -208,6 +208,7 @@ export function runFuzz(
           (write ? mp.prot === "rw" : mp.prot !== "") &&
           (mp.file === undefined || mp.file.index < mp.file.size);
         if (r.ok !== allowed && process.env.FUZZ_EXPLAIN) {
+          console.log(JSON.stringify(r, (_k, x) => (typeof x === "bigint" ? x.toString(16) : x)));
           console.log(explainAccess(k, t, BigInt(v) * 4096n, write ? Access.Write : Access.Read).join("\n"));
           console.log(procMaps(k, t).join("\n"));
         }

@@ -44,6 +44,12 @@ export function doSwapPage(
     pfn = swapInToCache(ctx, vma, vpn, slot);
     if (pfn < 0) return VmFault.OOM;
     major = true;
+    // swapin_readahead reads the window before the page is mapped, holding a reference on
+    // the faulting folio: reclaim, run by the readahead's allocations, cannot take it back
+    // (folio_ref_freeze fails) and the fault makes progress
+    env.lru?.pinned.add(pfn);
+    swapReadahead(ctx, mm, vma, vpn);
+    env.lru?.pinned.delete(pfn);
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
   pages.refcount[pfn]++;
@@ -58,7 +64,6 @@ export function doSwapPage(
   }
   const e = userPte(ctx, pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
   setPteAt(ctx, pa, e.hi, e.lo);
-  if (major) swapReadahead(ctx, mm, vma, vpn);
   if (write && !exclusive) {
     const again = doWpPage(ctx, mm, vma, vpn, pa, e.hi, e.lo);
     if (again !== VmFault.OK) return again;

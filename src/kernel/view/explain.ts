@@ -123,7 +123,7 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     const lo = rec.lo[n];
     const raw = `0x${hi.toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}`;
     out.push(
-      `  ${names[level].padEnd(4)}[${String(rec.index[n]).padStart(3)}] entry @${hex(rec.entryPa[n])} = ${raw}  ${view.entryFlags(hi, lo, level).join(" ")}${level === 0 && pt.special(hi, lo) ? (((mm.vmaAt(vpn)?.vmFlags ?? 0) & VmFlag.PFNMAP) !== 0 ? " (special: a remap_pfn_range frame, no struct page refcounted)" : " (special: the zero page)") : ""}`,
+      `  ${names[level].padEnd(4)}[${String(rec.index[n]).padStart(3)}] entry @${hex(rec.entryPa[n])} = ${raw}  ${view.entryFlags(hi, lo, level).join(" ")}${level === 0 ? specialNote(pt, hi, lo, mm.vmaAt(vpn)?.vmFlags ?? 0) : ""}`,
     );
   }
   // the leaf the walk reached, whatever the access
@@ -240,4 +240,15 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
       );
   } else out.push("  the PTE allows it now: a stale TLB entry; the fault is spurious and the access retried");
   return out;
+}
+
+/**
+ * pte_special, said in words: only a present PTE has the bit (in a swap
+ * entry or a PTE marker the same bit is part of the offset).
+ */
+function specialNote(pt: KernelCore["arch"]["pgtable"], hi: number, lo: number, vmFlags: number): string {
+  if (!pt.present(hi, lo) || !pt.special(hi, lo)) return "";
+  return vmFlags & VmFlag.PFNMAP
+    ? " (special: a remap_pfn_range frame, no struct page refcounted)"
+    : " (special: the zero page)";
 }
