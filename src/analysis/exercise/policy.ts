@@ -91,7 +91,9 @@ export function solvePolicy(ex: PolicyExercise): { answers: string[]; results: P
   const width = Math.max(4, ...ex.refs.map((r) => String(r).length));
   for (const r of results) {
     answers.push(`${r.policy.toUpperCase()}:`);
-    answers.push(`  ${"t".padStart(3)}  ${"page".padStart(width)}  result  ${"evicts".padStart(width)}  frames`);
+    answers.push(
+      `  ${"t".padStart(3)}  ${"page".padStart(width)}  result  ${"evicts".padStart(width)}  frames`,
+    );
     r.accesses!.forEach((a, i) => {
       const frames = Array.from({ length: ex.frames }, (_, k) =>
         (k < a.frames.length ? String(a.frames[k]) : ".").padStart(width),
@@ -100,7 +102,10 @@ export function solvePolicy(ex: PolicyExercise): { answers: string[]; results: P
         `  ${String(i + 1).padStart(3)}  ${String(a.page).padStart(width)}  ${a.hit ? "hit " : "MISS"}    ${(a.victim === null ? "" : String(a.victim)).padStart(width)}  ${frames}`,
       );
     });
-    answers.push(`  ${r.hits} hits, ${r.misses} misses (${r.firstRefs} compulsory), ${r.evictions} evictions`, "");
+    answers.push(
+      `  ${r.hits} hits, ${r.misses} misses (${r.firstRefs} compulsory), ${r.evictions} evictions`,
+      "",
+    );
   }
   return { answers, results };
 }

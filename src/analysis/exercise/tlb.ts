@@ -147,7 +147,11 @@ export function runTlbExercise(ex: TlbExercise, pcid = ex.pcid): TlbOutcome {
 export function tlbProblem(ex: TlbExercise): string[] {
   const sets = ex.entries / ex.ways;
   const kind =
-    ex.ways === ex.entries ? "fully associative" : ex.ways === 1 ? "direct-mapped" : `${ex.ways}-way set associative`;
+    ex.ways === ex.entries
+      ? "fully associative"
+      : ex.ways === 1
+        ? "direct-mapped"
+        : `${ex.ways}-way set associative`;
   const out = [
     `TLB exercise: seed ${ex.seed}`,
     "",
@@ -186,7 +190,9 @@ export function solveTlb(ex: TlbExercise): { answers: string[]; outcome: TlbOutc
       : s.evicted === null
         ? "miss, fills a free way"
         : `miss, evicts ${refName(s.evicted, ex.processes)} (least recently used)`;
-    answers.push(`${String(i + 1).padStart(3)}  ${refName(s.ref, ex.processes).padEnd(8)} set ${s.set}  ${what}`);
+    answers.push(
+      `${String(i + 1).padStart(3)}  ${refName(s.ref, ex.processes).padEnd(8)} set ${s.set}  ${what}`,
+    );
   });
   answers.push(
     "",

@@ -99,7 +99,10 @@ export function generateScenarioExercise(o: ScenarioExerciseOptions): ScenarioEx
     const n = 1 + rng.below(Math.min(4, pages));
     add(`A: madvise ${bufRange(0, n)} dontneed`);
     add(`A: read ${bufRange(0, n)}`);
-    ask(`How many of buf's ${pages} pages are present in A's page tables now?`, `present(A, ${bufRange(0, pages)})`);
+    ask(
+      `How many of buf's ${pages} pages are present in A's page tables now?`,
+      `present(A, ${bufRange(0, pages)})`,
+    );
   }
   ask("How many minor faults has A taken in all?", "A.min_flt");
   ask("How many minor faults has B taken (counted from the fork)?", "B.min_flt");

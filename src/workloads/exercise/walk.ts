@@ -165,8 +165,7 @@ export function generateWalkExercise(opts: WalkExerciseOptions): WalkExercise {
   for (let pfn = FIRST_TABLE_PFN; pfn < alloc.next; pfn++) {
     for (let off = 0; off < 4096; off += profile.entryBytes) {
       const pa = pfn * 4096 + off;
-      const value =
-        profile.entryBytes === 4 ? BigInt(machine.phys.read32(pa)) : machine.phys.read64Big(pa);
+      const value = profile.entryBytes === 4 ? BigInt(machine.phys.read32(pa)) : machine.phys.read64Big(pa);
       if (value !== 0n) entries.push({ pa, value });
     }
   }
@@ -215,7 +214,10 @@ function formatImage(
 ): string {
   const le = (v: bigint): string => {
     let s = "";
-    for (let i = 0; i < entryBytes; i++) s += Number((v >> BigInt(8 * i)) & 0xffn).toString(16).padStart(2, "0");
+    for (let i = 0; i < entryBytes; i++)
+      s += Number((v >> BigInt(8 * i)) & 0xffn)
+        .toString(16)
+        .padStart(2, "0");
     return s;
   };
   const lines = ["{", `  "arch": ${JSON.stringify(arch)},`];
@@ -224,9 +226,7 @@ function formatImage(
   lines.push('  "regs": {', regText.join(",\n"), "  },");
   lines.push('  "memory": [');
   lines.push(
-    entries
-      .map((e) => `    { "pa": "0x${e.pa.toString(16)}", "hex": "${le(e.value)}" }`)
-      .join(",\n"),
+    entries.map((e) => `    { "pa": "0x${e.pa.toString(16)}", "hex": "${le(e.value)}" }`).join(",\n"),
   );
   lines.push("  ]", "}");
   return lines.join("\n");
@@ -243,7 +243,9 @@ export function walkProblem(ex: WalkExercise, imageFile: string | null): string[
     ...ex.registers.map(([k, v]) => `  ${k.padEnd(14)} ${v}`),
     "",
     `Physical memory: every non-zero ${ex.entryBytes}-byte entry (all other memory reads as zero)`,
-    ...ex.entries.map((e) => `  0x${e.pa.toString(16).padStart(8, "0")}: 0x${e.value.toString(16).padStart(digits, "0")}`),
+    ...ex.entries.map(
+      (e) => `  0x${e.pa.toString(16).padStart(8, "0")}: 0x${e.value.toString(16).padStart(digits, "0")}`,
+    ),
     "",
     "For each access, say whether it translates (give the physical address) or faults",
     `(give ${ex.faultAnswer}). Hardware would set accessed and dirty flags where it may;`,

@@ -13,7 +13,10 @@ export interface WalkProfile {
   /** bytes per page-table entry (the image lists each non-zero one) */
   readonly entryBytes: 4 | 8;
   /** the image keys that hold the table roots, from the user root's and (if separate) the kernel root's address */
-  roots(userRootPa: number, kernelRootPa: number): { top: Record<string, string>; regs: Record<string, string> };
+  roots(
+    userRootPa: number,
+    kernelRootPa: number,
+  ): { top: Record<string, string>; regs: Record<string, string> };
   /** whether kernel addresses have their own root (ARM64: TTBR1_EL1) */
   readonly kernelRoot: boolean;
   /** fixed register values (i386: CR4.PSE, so that 4 MiB pages are pages) */
