@@ -50,24 +50,34 @@ export function exercisePolicies(list: string): string[] {
 export function generatePolicyExercise(o: PolicyExerciseOptions): PolicyExercise {
   const rng = new Rng(o.seed);
   const frames = o.frames ?? 3 + rng.below(2);
+  // drawn again (from the same stream) until it needs evictions: more distinct pages than frames
+  let refs: number[] = [];
+  for (let attempt = 0; attempt < 50; attempt++) {
+    refs = drawRefs(rng, o.count, o.pages, frames);
+    if (new Set(refs).size > frames || o.pages <= frames) break;
+  }
+  return { seed: o.seed, refs, frames, policies: o.policies };
+}
+
+function drawRefs(rng: Rng, count: number, pages: number, frames: number): number[] {
   const ws: number[] = [];
-  while (ws.length < Math.min(o.pages, frames + 1)) {
-    const p = rng.below(o.pages);
+  while (ws.length < Math.min(pages, frames + 1)) {
+    const p = rng.below(pages);
     if (!ws.includes(p)) ws.push(p);
   }
   const refs: number[] = [];
-  for (let t = 0; t < o.count; t++) {
-    let page = -1;
-    for (let tries = 0; tries < 4 && (page < 0 || page === refs[t - 1]); tries++) {
+  for (let t = 0; t < count; t++) {
+    let page: number;
+    do {
       if (rng.float() < 0.75) page = rng.pick(ws);
       else {
-        page = rng.below(o.pages);
+        page = rng.below(pages);
         if (!ws.includes(page)) ws[rng.below(ws.length)] = page;
       }
-    }
+    } while (page === refs[t - 1]);
     refs.push(page);
   }
-  return { seed: o.seed, refs, frames, policies: o.policies };
+  return refs;
 }
 
 export function policyProblem(ex: PolicyExercise): string[] {

@@ -55,7 +55,7 @@ const x86 = (kernelBase: bigint, nxe: boolean): WalkProfile => ({
   userBase: 0x40_0000n,
   kernelBase,
   largePageBytes: 2 * 1024 * 1024,
-  faultAnswer: "the #PF error code (or #GP)",
+  faultAnswer: "the #PF error code",
 });
 
 /** RISC-V: satp holds MODE and the root's PPN (privileged spec, "satp"); Linux's PAGE_OFFSET of each mode. */
