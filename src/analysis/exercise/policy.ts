@@ -10,6 +10,7 @@ import { InputError } from "../../base/errors.ts";
 import { Rng } from "../../base/rng.ts";
 import { POLICY_NAMES } from "../policy/policies.ts";
 import { type PolicyResult, simulate } from "../policy/simulate.ts";
+import { counted } from "./tlb.ts";
 
 export interface PolicyExerciseOptions {
   seed: number;
@@ -113,7 +114,7 @@ export function solvePolicy(ex: PolicyExercise): { answers: string[]; results: P
       );
     });
     answers.push(
-      `  ${r.hits} hits, ${r.misses} misses (${r.firstRefs} compulsory), ${r.evictions} evictions`,
+      `  ${counted(r.hits, "hit")}, ${counted(r.misses, "miss")} (${r.firstRefs} compulsory), ${counted(r.evictions, "eviction")}`,
       "",
     );
   }

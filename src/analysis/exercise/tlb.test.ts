@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { generateTlbExercise, runTlbExercise, solveTlb, type TlbExercise, tlbProblem } from "./tlb.ts";
+import {
+  counted,
+  generateTlbExercise,
+  runTlbExercise,
+  solveTlb,
+  type TlbExercise,
+  tlbProblem,
+} from "./tlb.ts";
 
 const base = { count: 24, entries: 4, ways: 2, pages: 8, processes: 1, pcid: false };
 
@@ -84,7 +91,10 @@ describe("exercise tlb", () => {
     expect(problem).toMatch(/A:0x[0-9a-f]+ .*B:0x/);
     const r = runTlbExercise(ex);
     expect(solveTlb(ex).answers.join("\n")).toContain(
-      `${r.hits} hits, ${r.misses} misses, ${r.evictions} evictions`,
+      `${counted(r.hits, "hit")}, ${counted(r.misses, "miss")}, ${counted(r.evictions, "eviction")}`,
     );
+    expect(counted(1, "miss")).toBe("1 miss");
+    expect(counted(2, "flush")).toBe("2 flushes");
+    expect(counted(0, "hit")).toBe("0 hits");
   });
 });

@@ -54,6 +54,9 @@ export interface TlbOutcome {
   flushes: number;
 }
 
+/** "1 hit", "2 hits", "1 miss", "3 misses". */
+export const counted = (n: number, word: string): string =>
+  `${n} ${word}${n === 1 ? "" : /(s|sh)$/.test(word) ? "es" : "s"}`;
 const procName = (p: number): string => String.fromCharCode(65 + p);
 const pageName = (vpn: number): string => `0x${vpn.toString(16)}`;
 const refName = (r: TlbRef, procs: number): string =>
@@ -155,7 +158,7 @@ export function tlbProblem(ex: TlbExercise): string[] {
   const out = [
     `TLB exercise: seed ${ex.seed}`,
     "",
-    `A TLB of ${ex.entries} entries, ${kind} (${sets} set${sets === 1 ? "" : "s"}; set = page number mod ${sets}),`,
+    `A TLB of ${ex.entries} entries, ${kind} (${sets === 1 ? "one set: any entry may hold any page" : `${sets} sets; set = page number mod ${sets}`}),`,
     "least recently used replacement within a set, empty at the start.",
   ];
   if (ex.processes > 1)
@@ -196,12 +199,12 @@ export function solveTlb(ex: TlbExercise): { answers: string[]; outcome: TlbOutc
   });
   answers.push(
     "",
-    `${r.hits} hits, ${r.misses} misses, ${r.evictions} evictions${ex.processes > 1 ? `, ${r.flushes} flushes` : ""}`,
+    `${counted(r.hits, "hit")}, ${counted(r.misses, "miss")}, ${counted(r.evictions, "eviction")}${ex.processes > 1 ? `, ${counted(r.flushes, "flush")}` : ""}`,
   );
   if (ex.processes > 1) {
     const other = runTlbExercise(ex, !ex.pcid);
     answers.push(
-      `(${ex.pcid ? "without" : "with"} PCIDs the same string would take ${other.hits} hits, ${other.misses} misses, ${other.evictions} evictions)`,
+      `(${ex.pcid ? "without" : "with"} PCIDs the same string would take ${counted(other.hits, "hit")}, ${counted(other.misses, "miss")}, ${counted(other.evictions, "eviction")})`,
     );
   }
   return { answers, outcome: r };
