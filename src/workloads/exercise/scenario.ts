@@ -83,6 +83,11 @@ export function generateScenarioExercise(o: ScenarioExerciseOptions): ScenarioEx
     add(`A: m = mmap ${filePages}p prot=r file=data`);
     add(`A: read ${rng.float() < 0.5 ? "m" : `m+${rng.below(filePages)}p`}`);
     ask("How many minor faults has A taken so far?", "A.min_flt");
+    // filemap_map_pages (fault_around_bytes, 64K by default) maps the cached pages around the one touched
+    ask(
+      `How many of m's ${filePages} pages are present in A's page tables after that one read?`,
+      `present(A, m ${filePages}p)`,
+    );
   }
   add("A: fork B");
   ask("How many pages are resident in B (its Rss) right after the fork?", "B.rss");

@@ -135,7 +135,7 @@ export function generateWalkExercise(opts: WalkExerciseOptions): WalkExercise {
         accessed: rng.float() >= 0.15,
         dirty: region.flags.writable ? rng.float() >= 0.25 : false,
       };
-      const r = mapper.map(kernelRootFor(region.user), vpnOf(va), pfnUnchecked(frame(1)), 0, flags);
+      const r = mapper.map(rootFor(region.user), vpnOf(va), pfnUnchecked(frame(1)), 0, flags);
       assert(r.ok, `generateWalkExercise: map ${region.name}`);
     }
   }
@@ -143,14 +143,14 @@ export function generateWalkExercise(opts: WalkExerciseOptions): WalkExercise {
   for (const user of [true, false]) {
     const va = base(user, slotIn(user));
     const flags: MapFlags = { user, writable: true, nx: true, accessed: true, dirty: true, global: !user };
-    const r = mapper.map(kernelRootFor(user), vpnOf(va), pfnUnchecked(frame(slotPages)), 1, flags);
+    const r = mapper.map(rootFor(user), vpnOf(va), pfnUnchecked(frame(slotPages)), 1, flags);
     assert(r.ok, "generateWalkExercise: map a large page");
     targets.push({ va, span: profile.largePageBytes, user });
   }
   // nothing mapped there at all
   for (const user of [true, false]) targets.push({ va: base(user, slotIn(user)), span: 4096, user });
 
-  function kernelRootFor(user: boolean): Pfn {
+  function rootFor(user: boolean): Pfn {
     return user ? userRoot : kernelRoot;
   }
 
