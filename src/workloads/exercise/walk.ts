@@ -89,6 +89,7 @@ export function generateWalkExercise(opts: WalkExerciseOptions): WalkExercise {
   const mapper = hw.mapper(machine.phys, alloc);
   const userRoot = mapper.newRoot() as Pfn;
   const kernelRoot = profile.kernelRoot ? (mapper.newRoot() as Pfn) : userRoot;
+  const rootFor = (user: boolean): Pfn => (user ? userRoot : kernelRoot);
 
   const usedFrames = new Set<number>();
   const frame = (align: number): number => {
@@ -149,10 +150,6 @@ export function generateWalkExercise(opts: WalkExerciseOptions): WalkExercise {
   }
   // nothing mapped there at all
   for (const user of [true, false]) targets.push({ va: base(user, slotIn(user)), span: 4096, user });
-
-  function rootFor(user: boolean): Pfn {
-    return user ? userRoot : kernelRoot;
-  }
 
   // registers
   const rootKeys = profile.roots(userRoot * 4096, kernelRoot * 4096);
