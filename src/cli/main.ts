@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { POLICY_NAMES } from "../analysis/policy/policies.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
+import { addExerciseCommand } from "./exercise/index.ts";
 import { runGenCli } from "./gen.ts";
 import { runPolicyCli } from "./policy.ts";
 import { runWorker } from "./queue.ts";
@@ -60,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
       const r = runWalk(opts);
       process.stdout.write(`${r.text}\n`);
     });
+
+  addExerciseCommand(program, (s) => process.stdout.write(s));
 
   let exitCode = 0;
   /** A trace or record outcome: the report on stdout, an error on stderr with exit 2. */

@@ -1,0 +1,222 @@
+/** `vmlab exercise`: the problems' text is enough to check them with vmlab's own commands. */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InputError } from "../../base/errors.ts";
+import { walkExerciseArches } from "../../workloads/exercise/walk.ts";
+import { runPolicyCli } from "../policy.ts";
+import { vmlab } from "../testkit.ts";
+import { runWalk } from "../walk.ts";
+import { runPolicyExercise, runScenarioExercise, runTlbExercise, runWalkExercise } from "./index.ts";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "vmlab-exercise-"));
+
+/** The questions of a walk problem, as its text states them. */
+function questions(text: string) {
+  const re = /^ {2}Q(\d+)\s+(read|write|exec)\s+(user|kernel)\s+\(--(\w+) (\S+)\)\s+va (0x[0-9a-f]+)$/gm;
+  return [...text.matchAll(re)].map((m) => ({
+    n: Number(m[1]),
+    access: m[2],
+    flag: m[4],
+    value: m[5],
+    va: m[6],
+  }));
+}
+
+/** `--solve`'s one-line answers, by question number. */
+function answers(text: string): Map<number, string> {
+  return new Map([...text.matchAll(/^Q(\d+): (.*)$/gm)].map((m) => [Number(m[1]), m[2]]));
+}
+
+/** What `vmlab walk` says of a question over an image file: its outcome line. */
+function walkOutcome(image: string, q: ReturnType<typeof questions>[number]): string {
+  const r = runWalk({ image, va: [q.va], access: q.access, cpl: "3", [q.flag]: q.value, json: false });
+  return r.text
+    .split("\n")
+    .at(-1)!
+    .replace(/^\s*->\s*/, "");
+}
+
+describe("vmlab exercise walk", () => {
+  it("--out's image, walked by vmlab walk, gives --solve's answers, on every architecture", () => {
+    const dir = tmp();
+    for (const arch of walkExerciseArches()) {
+      const image = join(dir, `${arch}.json`);
+      const text = runWalkExercise({ arch, seed: "3", n: "6", solve: true, out: image });
+      expect(text).toContain(`The image is in ${image}.`);
+      const qs = questions(text);
+      const a = answers(text);
+      expect(qs).toHaveLength(6);
+      for (const q of qs) expect(walkOutcome(image, q), `${arch} Q${q.n}`).toBe(a.get(q.n));
+    }
+  });
+
+  it("the image printed in the problem, saved as a file, gives the same answers", () => {
+    const text = runWalkExercise({ arch: "arm64", seed: "9", n: "5", solve: true });
+    const json = /^The image as `vmlab walk` reads it \(save it as walk\.json\):\n(\{\n[\s\S]*?\n\})$/m.exec(
+      text,
+    );
+    expect(json).not.toBeNull();
+    const image = join(tmp(), "walk.json");
+    writeFileSync(image, json![1]);
+    const a = answers(text);
+    for (const q of questions(text)) expect(walkOutcome(image, q)).toBe(a.get(q.n));
+  });
+
+  it("the check command the problem prints runs as printed", () => {
+    const dir = tmp();
+    const image = join(dir, "img.json");
+    const r = vmlab([
+      "exercise",
+      "walk",
+      "--arch",
+      "riscv-sv48",
+      "-s",
+      "12",
+      "-n",
+      "3",
+      "--out",
+      image,
+      "--solve",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    // the same seed prints the same problem and image again
+    const again = vmlab([
+      "exercise",
+      "walk",
+      "--arch",
+      "riscv-sv48",
+      "-s",
+      "12",
+      "-n",
+      "3",
+      "--out",
+      image,
+      "--solve",
+    ]);
+    expect(again.stdout).toBe(r.stdout);
+    const cmd = /^Check an answer: vmlab (walk .*)$/m.exec(r.stdout)![1].split(" ");
+    const check = vmlab(cmd);
+    expect(check.code, check.stderr).toBe(0);
+    expect(
+      check.stdout
+        .trim()
+        .split("\n")
+        .at(-1)!
+        .replace(/^\s*->\s*/, ""),
+    ).toBe(answers(r.stdout).get(1));
+  });
+});
+
+describe("vmlab exercise policy and tlb", () => {
+  it("policy: --solve's table is vmlab policy's for the same string and frames", () => {
+    for (const seed of ["1", "2", "3"]) {
+      const text = runPolicyExercise({
+        seed,
+        n: "12",
+        pages: "6",
+        policy: "fifo,lru,opt,clock",
+        solve: true,
+      });
+      const refs = /Reference string \(12 references\): ([\d ]+)$/m
+        .exec(text)![1]
+        .trim()
+        .split(" ")
+        .join(",");
+      const frames = /^Frames: (\d+),/m.exec(text)![1];
+      for (const policy of ["fifo", "lru", "opt", "clock"]) {
+        const doc = JSON.parse(runPolicyCli({ refs, frames, policy, json: true, seed }));
+        const block = new RegExp(`^${policy.toUpperCase()}:\\n([\\s\\S]*?)\\n\\n`, "m").exec(
+          `${text}\n\n`,
+        )![1];
+        const rows = block.split("\n").slice(1, -1);
+        expect(rows).toHaveLength(12);
+        rows.forEach((row, t) => {
+          const a = doc.accesses[t];
+          expect(row).toContain(a.hit ? " hit " : " MISS ");
+          if (a.victim !== null) expect(row.split(/\s+/)[4]).toBe(String(a.victim));
+        });
+        expect(block).toMatch(new RegExp(`  ${doc.hits} hits?, ${doc.misses} miss(es)? `));
+      }
+    }
+  });
+
+  it("tlb and policy: the same seed prints the same text, another seed another", () => {
+    const tlb = (seed: string) =>
+      runTlbExercise({ seed, n: "12", entries: "4", pages: "8", processes: "2", pcid: true, solve: true });
+    expect(tlb("5")).toBe(tlb("5"));
+    expect(tlb("6")).not.toBe(tlb("5"));
+    const pol = (seed: string) =>
+      runPolicyExercise({ seed, n: "12", pages: "7", policy: "lru", solve: false });
+    expect(pol("5")).toBe(pol("5"));
+    expect(pol("6")).not.toBe(pol("5"));
+    expect(pol("5")).not.toContain("Answers:");
+  });
+});
+
+describe("vmlab exercise scenario", () => {
+  it("--out writes the scenario; vmlab run of it with --solve's answers as expects passes", () => {
+    const file = join(tmp(), "ex.vm");
+    const text = runScenarioExercise({ seed: "3", solve: true, out: file });
+    const problem = readFileSync(file, "utf8");
+    expect(text.startsWith(problem)).toBe(true);
+    const values = answers(text);
+    const exprs = new Map(
+      [...text.matchAll(/^Q(\d+): \S+ {3}\((.*), after `/gm)].map((m) => [Number(m[1]), m[2]]),
+    );
+    const withExpects = problem.replace(/^# Q(\d+):.*$/gm, (_, n) => {
+      const v = values.get(Number(n))!.split(" ")[0];
+      return `expect ${exprs.get(Number(n))} == ${v}`;
+    });
+    const r = vmlab(["run", "-"], withExpects);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/(\d+) expectations: \1 passed, 0 failed/);
+  });
+});
+
+describe("vmlab exercise: flags", () => {
+  it("refuses bad values with a message that names the flag", () => {
+    const walk = { arch: "x86_64", seed: "1", n: "4", solve: false };
+    const tlb = { seed: "1", n: "10", entries: "4", pages: "8", processes: "1", pcid: false, solve: false };
+    const cases: [() => unknown, RegExp][] = [
+      [() => runWalkExercise({ ...walk, arch: undefined }), /give --arch/],
+      [() => runWalkExercise({ ...walk, arch: "teaching" }), /--arch must be x86_64/],
+      [() => runWalkExercise({ ...walk, seed: "-1" }), /--seed must be an integer from 0/],
+      [() => runWalkExercise({ ...walk, seed: "4294967296" }), /--seed/],
+      [() => runWalkExercise({ ...walk, n: "0" }), /-n must be an integer from 1 to 100/],
+      [() => runTlbExercise({ ...tlb, ways: "3" }), /--entries 4 \/ --ways 3/],
+      [() => runTlbExercise({ ...tlb, ways: "8" }), /--ways must be an integer from 1 to 4/],
+      [() => runTlbExercise({ ...tlb, pcid: true }), /--pcid needs --processes 2/],
+      [() => runTlbExercise({ ...tlb, processes: "7" }), /--processes must be an integer from 1 to 6/],
+      [() => runPolicyExercise({ seed: "1", n: "10", pages: "1", policy: "lru", solve: false }), /--pages/],
+      [
+        () => runPolicyExercise({ seed: "1", n: "10", pages: "5", frames: "0", policy: "lru", solve: false }),
+        /--frames/,
+      ],
+      [() => runScenarioExercise({ seed: "1", arch: "vax", solve: false }), /--arch 'vax'/],
+      [() => runWalkExercise({ ...walk, out: "/nonexistent-dir/x.json" }), /--out: cannot write/],
+    ];
+    for (const [f, msg] of cases) {
+      expect(f).toThrow(InputError);
+      expect(f).toThrow(msg);
+    }
+  });
+
+  it("exits 2 with one line on stderr, no stack trace; --help for each; vmlab --help lists it", () => {
+    const bad = vmlab(["exercise", "tlb", "--entries", "x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe("vmlab: --entries must be an integer from 1 to 64, not 'x'");
+    const unknown = vmlab(["exercise", "policy", "--bogus"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--bogus'");
+    const help = vmlab(["exercise", "--help"]);
+    expect(help.code).toBe(0);
+    for (const c of ["walk", "tlb", "policy", "scenario"])
+      expect(help.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+    const walkHelp = vmlab(["exercise", "walk", "--help"]);
+    expect(walkHelp.stdout).toContain("--solve");
+    expect(walkHelp.stdout).toContain("riscv-sv57");
+    expect(vmlab(["--help"]).stdout).toMatch(/^ {2}exercise /m);
+  });
+});

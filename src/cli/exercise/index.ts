@@ -1,0 +1,194 @@
+/**
+ * `vmlab exercise walk|tlb|policy|scenario`: problems a teacher can hand
+ * out, one per seed (the same seed gives the same problem on every
+ * machine: base/rng.ts), with `--solve` for the answers, each computed by
+ * vmlab's own machinery (docs/exercises.md).
+ */
+import type { Command } from "commander";
+import {
+  DEFAULT_EXERCISE_POLICIES,
+  exercisePolicies,
+  generatePolicyExercise,
+  policyProblem,
+  solvePolicy,
+} from "../../analysis/exercise/policy.ts";
+import { generateTlbExercise, solveTlb, tlbProblem } from "../../analysis/exercise/tlb.ts";
+import { InputError } from "../../base/errors.ts";
+import {
+  generateScenarioExercise,
+  scenarioProblem,
+  solveScenario,
+} from "../../workloads/exercise/scenario.ts";
+import {
+  generateWalkExercise,
+  solveWalk,
+  walkExerciseArches,
+  walkProblem,
+} from "../../workloads/exercise/walk.ts";
+import { writeWhole } from "../shared/output.ts";
+
+/** An integer flag within [min, max], or a clear error naming the flag. */
+export function intFlag(flag: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max)
+    throw new InputError(`${flag} must be an integer from ${min} to ${max}, not '${text}'`);
+  return Number(text);
+}
+
+const seedOf = (text: string): number => intFlag("--seed", text, 0, 0xffffffff);
+
+/** Problem, then (with --solve) the answers. */
+function emit(problem: string[], answers: string[] | null): string {
+  const out = [...problem];
+  if (answers !== null) out.push("", "Answers:", "", ...answers);
+  while (out.length > 0 && out[out.length - 1] === "") out.pop();
+  return `${out.join("\n")}\n`;
+}
+
+export interface WalkExerciseFlags {
+  arch?: string;
+  seed: string;
+  n: string;
+  solve: boolean;
+  out?: string;
+}
+
+/** `vmlab exercise walk`. */
+export function runWalkExercise(o: WalkExerciseFlags): string {
+  if (o.arch === undefined) throw new InputError(`give --arch (${walkExerciseArches().join(", ")})`);
+  const ex = generateWalkExercise({ arch: o.arch, seed: seedOf(o.seed), count: intFlag("-n", o.n, 1, 100) });
+  if (o.out !== undefined) writeWhole(o.out, `${ex.imageText}\n`, "--out");
+  return emit(walkProblem(ex, o.out ?? null), o.solve ? solveWalk(ex).answers : null);
+}
+
+export interface TlbExerciseFlags {
+  seed: string;
+  n: string;
+  entries: string;
+  ways?: string;
+  pages: string;
+  processes: string;
+  pcid: boolean;
+  solve: boolean;
+}
+
+/** `vmlab exercise tlb`. */
+export function runTlbExercise(o: TlbExerciseFlags): string {
+  const entries = intFlag("--entries", o.entries, 1, 64);
+  const ways = o.ways === undefined ? entries : intFlag("--ways", o.ways, 1, entries);
+  const sets = entries / ways;
+  if (!Number.isInteger(sets) || (sets & (sets - 1)) !== 0)
+    throw new InputError(
+      `--entries ${entries} / --ways ${ways} must divide into a power-of-two number of sets (entries / ways)`,
+    );
+  const processes = intFlag("--processes", o.processes, 1, 6);
+  if (o.pcid && processes === 1)
+    throw new InputError("--pcid needs --processes 2 or more (PCIDs tell address spaces apart)");
+  const ex = generateTlbExercise({
+    seed: seedOf(o.seed),
+    count: intFlag("-n", o.n, 1, 200),
+    entries,
+    ways,
+    pages: intFlag("--pages", o.pages, 1, 240),
+    processes,
+    pcid: o.pcid,
+  });
+  return emit(tlbProblem(ex), o.solve ? solveTlb(ex).answers : null);
+}
+
+export interface PolicyExerciseFlags {
+  seed: string;
+  n: string;
+  pages: string;
+  frames?: string;
+  policy: string;
+  solve: boolean;
+}
+
+/** `vmlab exercise policy`. */
+export function runPolicyExercise(o: PolicyExerciseFlags): string {
+  const ex = generatePolicyExercise({
+    seed: seedOf(o.seed),
+    count: intFlag("-n", o.n, 1, 200),
+    pages: intFlag("--pages", o.pages, 2, 100),
+    frames: o.frames === undefined ? null : intFlag("--frames", o.frames, 1, 32),
+    policies: exercisePolicies(o.policy),
+  });
+  return emit(policyProblem(ex), o.solve ? solvePolicy(ex).answers : null);
+}
+
+export interface ScenarioExerciseFlags {
+  seed: string;
+  arch?: string;
+  solve: boolean;
+  out?: string;
+}
+
+/** `vmlab exercise scenario`. */
+export function runScenarioExercise(o: ScenarioExerciseFlags): string {
+  const ex = generateScenarioExercise({ seed: seedOf(o.seed), arch: o.arch ?? null });
+  const problem = scenarioProblem(ex);
+  if (o.out !== undefined) writeWhole(o.out, `${problem.join("\n")}\n`, "--out");
+  return emit(problem, o.solve ? solveScenario(ex).answers : null);
+}
+
+/** Registers `vmlab exercise` and its four generators. */
+export function addExerciseCommand(program: Command, write: (s: string) => void): void {
+  const exercise = program
+    .command("exercise")
+    .description(
+      "generated problems to hand out (walk, tlb, policy, scenario): one per seed, the same everywhere; --solve adds the answers",
+    );
+  const common = (c: Command): Command =>
+    c
+      .option("-s, --seed <n>", "the problem's seed (0..4294967295)", "0")
+      .option("-c, --solve", "print the answers too, each computed by vmlab", false);
+
+  common(
+    exercise
+      .command("walk")
+      .description(
+        "a page-table image (vmlab walk's format) and accesses: translation or fault (#PF error code, ESR_EL1, scause)?",
+      )
+      .option("--arch <a>", `the image's architecture: ${walkExerciseArches().join(", ")}`)
+      .option("-n <n>", "accesses to ask about", "8")
+      .option("--out <file>", "write the image there (else it is printed in the problem)"),
+  ).action((o: WalkExerciseFlags) => write(runWalkExercise(o)));
+
+  common(
+    exercise
+      .command("tlb")
+      .description("a reference string of virtual pages through a small LRU TLB: hits, misses, evictions")
+      .option("-n <n>", "references", "14")
+      .option("--entries <n>", "TLB entries", "4")
+      .option("--ways <n>", "ways per set (default: fully associative)")
+      .option("--pages <n>", "distinct pages each process touches", "8")
+      .option(
+        "--processes <n>",
+        "address spaces taking turns (1..6); a switch flushes the TLB unless --pcid",
+        "1",
+      )
+      .option("--pcid", "tag entries with a PCID per process: switches flush nothing", false),
+  ).action((o: TlbExerciseFlags) => write(runTlbExercise(o)));
+
+  common(
+    exercise
+      .command("policy")
+      .description(
+        "a reference string and a frame count: hits, misses and evictions per reference under each policy",
+      )
+      .option("-n <n>", "references", "15")
+      .option("--pages <n>", "distinct pages (0..N-1)", "7")
+      .option("--frames <n>", "frames (default: 3 or 4, from the seed)")
+      .option("--policy <list>", "policies, comma-separated, or all", DEFAULT_EXERCISE_POLICIES.join(",")),
+  ).action((o: PolicyExerciseFlags) => write(runPolicyExercise(o)));
+
+  common(
+    exercise
+      .command("scenario")
+      .description(
+        "a generated .vm scenario with questions (minor faults, Rss, mapcount); --solve runs it and reads the answers",
+      )
+      .option("--arch <a>", "the machine's arch= (default x86_64)")
+      .option("--out <file>", "also write the scenario there"),
+  ).action((o: ScenarioExerciseFlags) => write(runScenarioExercise(o)));
+}
