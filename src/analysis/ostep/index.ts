@@ -10,6 +10,7 @@ import { POLICY } from "./policy.ts";
 import { PyError, PyExit, PyOut } from "./python.ts";
 import { RELOCATION } from "./relocation.ts";
 import { SEGMENTATION } from "./segmentation.ts";
+import { LoopsForever } from "./stuck.ts";
 
 /** The scripts, by the name `vmlab ostep` takes (the file name without .py). */
 export const OSTEP_SCRIPTS: readonly OstepScript[] = [RELOCATION, SEGMENTATION, LINEAR, MULTILEVEL, POLICY];
@@ -34,7 +35,8 @@ export function ostepScript(name: string): OstepScript | null {
  * Runs a script as `python3 SCRIPT.py ARGV...` runs it: what it prints, and
  * its exit status. A Python exception ends it with the traceback's last line
  * on stderr and status 1 (the lines above it, which name the script's file
- * and lines, are not reproduced).
+ * and lines, are not reproduced). Where the Python would never end, the
+ * run stops with the reason and status 2 (stuck.ts).
  */
 export function runOstep(
   script: OstepScript,
@@ -50,8 +52,10 @@ export function runOstep(
     if (e instanceof PyExit) code = e.code;
     else if (e instanceof PyError) {
       err.print(e.lastLine());
-      // "vmlab" is not Python's: where the script would never end (stuck.ts)
-      code = e.type === "vmlab" ? 2 : 1;
+      code = 1;
+    } else if (e instanceof LoopsForever) {
+      err.print(`vmlab: ${e.message}`);
+      code = 2;
     } else throw e;
   }
   return { stdout: out.text(), stderr: err.text(), code };

@@ -139,11 +139,6 @@ function asciiDigits(s: string): string {
   return out;
 }
 
-/** A Python int as a JS number (the scripts' sizes and counts stay far below 2^53). */
-export function toNum(n: bigint): number {
-  return Number(n);
-}
-
 /** int(x) of a float: truncation toward zero. */
 export function pyIntOfFloat(x: number): number {
   const t = Math.trunc(x);

@@ -4,12 +4,15 @@
  * Python never ends. vmlab stops at once and says why instead (the one place
  * where it does not do what the script does; docs/ostep.md).
  */
-import { PyError } from "./python.ts";
+
+/** The script can never end from here: runOstep prints the reason and exits with 2. */
+export class LoopsForever {
+  constructor(readonly message: string) {}
+}
 
 /** Ends the run: no draw can ever place the segment. */
 export function noRoomError(script: string, what: string): never {
-  throw new PyError(
-    "vmlab",
+  throw new LoopsForever(
     `${script} would loop forever here: no random value of ${what} fits in physical memory with these sizes`,
   );
 }
