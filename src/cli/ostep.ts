@@ -6,7 +6,7 @@ import { InputError } from "../base/errors.ts";
 /** The scripts, one line each, for `vmlab ostep --help`. */
 export function ostepScriptList(): string {
   const width = Math.max(...OSTEP_SCRIPTS.map((s) => s.name.length));
-  return OSTEP_SCRIPTS.map((s) => `  ${s.name.padEnd(width)}  ${s.summary} (${s.path})`).join("\n");
+  return OSTEP_SCRIPTS.map((s) => `  ${s.name.padEnd(width)}  ${s.summary}`).join("\n");
 }
 
 /** open(path).read() as Python reports its failures (paging-policy's -f). */

@@ -208,6 +208,6 @@ function main(argv: readonly string[], io: ScriptIo): void {
 export const MULTILEVEL: OstepScript = {
   name: "paging-multilevel-translate",
   path: "vm-smalltables/paging-multilevel-translate.py",
-  summary: "a two-level page table (OSTEP's teaching format) and loads through it",
+  summary: "a two-level page table (the teaching machine), loads through it",
   main,
 };

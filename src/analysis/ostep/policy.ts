@@ -263,6 +263,6 @@ function hasUseBefore(refs: readonly number[], page: number, from: number, end: 
 export const POLICY: OstepScript = {
   name: "paging-policy",
   path: "vm-beyondphys-policy/paging-policy.py",
-  summary: "page replacement (FIFO, LRU, MRU, OPT, UNOPT, RAND, CLOCK) on a reference string",
+  summary: "replacement: FIFO, LRU, MRU, OPT, UNOPT, RAND, CLOCK",
   main,
 };

@@ -224,6 +224,6 @@ function main(argv: readonly string[], io: ScriptIo): void {
 export const SEGMENTATION: OstepScript = {
   name: "segmentation",
   path: "vm-segmentation/segmentation.py",
-  summary: "segmentation with two segments growing in opposite directions",
+  summary: "two segments, growing in opposite directions",
   main,
 };
