@@ -4,6 +4,7 @@ import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import { addExerciseCommand } from "./exercise/index.ts";
 import { runGenCli } from "./gen.ts";
+import { ostepScriptList, runOstepCli } from "./ostep.ts";
 import { runPolicyCli } from "./policy.ts";
 import { runWorker } from "./queue.ts";
 import { runRecordCli } from "./record.ts";
@@ -217,6 +218,26 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (opts) => {
       const n = await runWorker(opts, (line) => process.stderr.write(`${line}\n`));
       process.stderr.write(`vmlab worker: ${n} jobs done\n`);
+    });
+
+  program.enablePositionalOptions();
+  program
+    .command("ostep")
+    .description(
+      "OSTEP's virtual-memory homework simulators: the script's own flags, its problems and (-c) answers byte for byte (docs/ostep.md)",
+    )
+    .argument(
+      "<script>",
+      "relocation, segmentation, paging-linear-translate, paging-multilevel-translate or paging-policy",
+    )
+    .argument("[flags...]", "the script's own flags, e.g. -s 3 -c (SCRIPT -h lists them)")
+    .passThroughOptions()
+    .addHelpText("after", `\nScripts (remzi-arpacidusseau/ostep-homework):\n${ostepScriptList()}`)
+    .action((script: string, flags: string[]) => {
+      const r = runOstepCli(script, flags);
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      exitCode = r.code;
     });
 
   program

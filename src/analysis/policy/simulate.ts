@@ -43,22 +43,23 @@ export class PolicySim {
   hits = 0;
   cold = 0;
   evictions = 0;
+  /** the last access's victim (null: a hit or a free frame) */
+  lastVictim: number | null = null;
   readonly rows: AccessRow[] | undefined;
 
   constructor(
-    policyName: string,
+    /** a policy of makePolicy's by name, or one built by the caller */
+    policyName: string | Policy,
     readonly frames: number,
     opts: { seed?: number; table?: boolean; refs?: ArrayLike<number>; nruPeriod?: number } = {},
   ) {
     if (!Number.isInteger(frames) || frames < 1)
       throw new InputError(`frames must be a positive integer, not ${frames}`);
     if (frames > 1 << 26) throw new InputError(`frames=${frames} is more than vmlab simulates (67,108,864)`);
-    this.policy = makePolicy(policyName, {
-      frames,
-      seed: opts.seed,
-      refs: opts.refs,
-      nruPeriod: opts.nruPeriod,
-    });
+    this.policy =
+      typeof policyName === "string"
+        ? makePolicy(policyName, { frames, seed: opts.seed, refs: opts.refs, nruPeriod: opts.nruPeriod })
+        : policyName;
     this.rows = opts.table ? [] : undefined;
   }
 
@@ -68,6 +69,7 @@ export class PolicySim {
     const policy = this.policy;
     if (this.slotOf.has(page)) {
       this.hits++;
+      this.lastVictim = null;
       policy.hit(page, t, write);
       this.rows?.push({ page, hit: true, victim: null, frames: this.pageAt.slice() });
       return true;
@@ -87,6 +89,7 @@ export class PolicySim {
       policy.remove(victim);
       this.evictions++;
     }
+    this.lastVictim = victim;
     this.slotOf.set(page, slot);
     this.pageAt[slot] = page;
     policy.insert(page, slot, t, write);
