@@ -6,6 +6,7 @@
  * si_code of signals. Built and run by test/differential/linux.test.ts.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -193,6 +194,30 @@ int main(void) {
     p4[0] = 1;
     f1 = minflt();
     printf("{\"exp\":\"thp-write\",\"faults\":%ld,\"present\":%ld,\"rss\":%ld}\n", f1 - f0, present(p4, 512), rss_pages(p4, 512));
+
+    /* 14. mprotect over a hole: the VMA before it changes, then ENOMEM (do_mprotect_pkey) */
+    char *h = mmap(NULL, 5 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(h + 2 * PG, PG);
+    int hr = mprotect(h, 5 * PG, PROT_READ);
+    int herr = hr ? errno : 0;
+    last_code = 0;
+    if (sigsetjmp(jb, 1) == 0) h[0] = 1;
+    int before = last_code;
+    last_code = 0;
+    if (sigsetjmp(jb, 1) == 0) h[3 * PG] = 1;
+    printf("{\"exp\":\"mprotect-hole\",\"ret\":%d,\"before\":%d,\"after\":%d}\n", hr ? -herr : 0, before, last_code);
+
+    /* 15. mlock of PROT_NONE memory: ENOMEM from the population, nothing mapped */
+    char *q = mmap(NULL, 4 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int qr = mlock(q, 4 * PG);
+    int qerr = qr ? errno : 0;
+    printf("{\"exp\":\"mlock-none\",\"ret\":%d,\"present\":%ld}\n", qr ? -qerr : 0, present(q, 4));
+
+    /* 16. MAP_POPULATE of PROT_NONE maps nothing */
+    f0 = minflt();
+    char *pn = mmap(NULL, N * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    f1 = minflt();
+    printf("{\"exp\":\"populate-none\",\"faults\":%ld,\"present\":%ld}\n", f1 - f0, present(pn, N));
 
     /* 8. signals: a write to a read-only page, an access where nothing is mapped */
     mprotect(a, PG, PROT_READ);

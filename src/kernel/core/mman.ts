@@ -60,7 +60,11 @@ export function mprotect(
   if (length === 0n) return 0n;
   const end = addr + length;
   if (end > k.layout.userEnd || end < addr) return BigInt(-Errno.ENOMEM);
-  return BigInt(k.userMm.mprotect(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n), prot));
+  return BigInt(
+    k.userMm.mprotect(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n), prot, (vpn, write) =>
+      populate(k, task, vpn, write),
+    ),
+  );
 }
 
 /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
@@ -136,6 +140,7 @@ export function mremap(
     newPages,
     mayMove,
     to >= 0n ? Number(to / 4096n) : -1,
+    (vpn, write) => populate(k, task, vpn, write),
   );
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
 }

@@ -27,6 +27,7 @@ import type { Vma } from "./vma.ts";
 /** Linux errno values returned (negated) by the system calls. */
 export const enum Errno {
   EPERM = 1,
+  EAGAIN = 11,
   ENOMEM = 12,
   EACCES = 13,
   EFAULT = 14,

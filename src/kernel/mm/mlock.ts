@@ -1,20 +1,48 @@
 /**
  * mlock, mlock2(MLOCK_ONFAULT) and munlock below the system-call layer.
  * Linux: mm/mlock.c (do_mlock, apply_vma_lock_flags, mlock_fixup,
- * sys_munlock), mm/gup.c (__mm_populate, populate_vma_page_range).
+ * sys_munlock, __mlock_posix_error_return); the population is mm/gup.ts.
  */
-import { Errno, type MmContext, type VmFault } from "./internal.ts";
+import { mmPopulate, type Populate } from "./gup.ts";
+import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { isMapped, setFlags } from "./mmap.ts";
+import { setFlags } from "./mmap.ts";
 import { VmFlag } from "./vma.ts";
 
 /**
+ * The end of the run of VMAs that covers [start, end) without a hole from
+ * `start`: `start` itself when no VMA holds `start`, `end` when nothing is
+ * missing. apply_vma_lock_flags and do_mprotect_pkey change the VMAs up to
+ * that point and then return -ENOMEM.
+ */
+export function coveredUpTo(mm: MmStruct, start: number, end: number): number {
+  let v = start;
+  while (v < end) {
+    const vma = mm.vmaAt(v);
+    if (vma === null) return v;
+    v = vma.vmEnd;
+  }
+  return end;
+}
+
+/**
+ * apply_vma_lock_flags: the lock flags of every VMA from `start` up to the
+ * first hole (or `end`) are replaced by `flags`; -ENOMEM if a hole came
+ * before `end` (the VMAs before it keep their new flags), else 0.
+ */
+function applyVmaLockFlags(ctx: MmContext, mm: MmStruct, start: number, end: number, flags: number): number {
+  const upTo = coveredUpTo(mm, start, end);
+  if (upTo > start) setFlags(ctx, mm, start, upTo, flags, (VmFlag.LOCKED | VmFlag.LOCKONFAULT) & ~flags);
+  return upTo < end ? -Errno.ENOMEM : 0;
+}
+
+/**
  * mlock / mlock2 on the pages [start, end) of mm (the system call has
- * rounded the range to pages): -ENOMEM if a page is not mapped, else
- * VM_LOCKED (and VM_LOCKONFAULT with `onFault`) over the range, populated
- * unless on fault: write faults for private writable memory (FOLL_WRITE),
- * read faults otherwise, none for PROT_NONE. `fault` is a population fault
- * counted against the task. Returns 0 or -errno.
+ * rounded the range to pages): VM_LOCKED (and VM_LOCKONFAULT with
+ * `onFault`) from `start` up to the first hole (-ENOMEM if there is one,
+ * the VMAs before it locked, nothing populated), then __mm_populate, whose
+ * error __mlock_posix_error_return turns into POSIX's: -EFAULT (a PROT_NONE
+ * VMA, which stays VM_LOCKED) is -ENOMEM, -ENOMEM is -EAGAIN. Returns 0 or -errno.
  * Linux: mm/mlock.c do_mlock, apply_vma_lock_flags, mm/gup.c __mm_populate
  */
 export function doMlock(
@@ -23,35 +51,22 @@ export function doMlock(
   start: number,
   end: number,
   onFault: boolean,
-  fault: (vpn: number, write: boolean) => VmFault,
+  fault: Populate,
 ): number {
-  if (!isMapped(mm, start, end)) return -Errno.ENOMEM;
-  setFlags(
-    ctx,
-    mm,
-    start,
-    end,
-    VmFlag.LOCKED | (onFault ? VmFlag.LOCKONFAULT : 0),
-    onFault ? 0 : VmFlag.LOCKONFAULT,
-  );
-  if (!onFault) {
-    // populate_vma_page_range: write faults for private writable mappings (FOLL_WRITE), read faults otherwise
-    for (let v = start; v < end; v++) {
-      const vma = mm.vmaAt(v)!;
-      if (!(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) continue;
-      fault(v, (vma.vmFlags & (VmFlag.WRITE | VmFlag.SHARED)) === VmFlag.WRITE);
-    }
-  }
-  return 0;
+  const err = applyVmaLockFlags(ctx, mm, start, end, VmFlag.LOCKED | (onFault ? VmFlag.LOCKONFAULT : 0));
+  if (err < 0) return err;
+  const r = mmPopulate(mm, start, end, fault, false);
+  if (r === -Errno.EFAULT) return -Errno.ENOMEM;
+  if (r === -Errno.ENOMEM) return -Errno.EAGAIN;
+  return r;
 }
 
 /**
- * munlock on the pages [start, end) of mm: -ENOMEM if a page is not
- * mapped, else VM_LOCKED and VM_LOCKONFAULT cleared. Returns 0 or -errno.
+ * munlock on the pages [start, end) of mm: VM_LOCKED and VM_LOCKONFAULT
+ * cleared from `start` up to the first hole; -ENOMEM if there is one (the
+ * VMAs before it unlocked), else 0.
  * Linux: mm/mlock.c sys_munlock, apply_vma_lock_flags
  */
 export function doMunlock(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
-  if (!isMapped(mm, start, end)) return -Errno.ENOMEM;
-  setFlags(ctx, mm, start, end, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT);
-  return 0;
+  return applyVmaLockFlags(ctx, mm, start, end, 0);
 }

@@ -8,7 +8,8 @@
  * sys_x86_64.c with the same gap search).
  */
 import type { FileHandle, FileObject } from "../fs/file.ts";
-import { Errno, type MmContext, VmFault } from "./internal.ts";
+import { mmPopulate } from "./gup.ts";
+import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
@@ -137,12 +138,8 @@ export function mmap(
     shmemZeroSetup(vma);
   }
   insertAndMerge(ctx, mm, vma);
-  if (a.populate || a.locked) {
-    for (let v = start; v < start + nrPages; v++) {
-      const r = populate(v, a.prot.w && !a.shared);
-      if (r & (VmFault.OOM | VmFault.SIGBUS | VmFault.SIGSEGV)) break;
-    }
-  }
+  // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its VMA)
+  if (a.populate || a.locked) mmPopulate(mm, start, start + nrPages, populate, true);
   return start;
 }
 

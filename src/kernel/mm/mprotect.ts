@@ -4,6 +4,8 @@
  * change_pte_range, can_change_pte_writable), mm/huge_memory.c
  * (change_huge_pmd).
  */
+
+import { mmPopulate, type Populate } from "./gup.ts";
 import { splitRange } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -13,7 +15,11 @@ import { hugePmd, isHugePmd, pmdOf, ptepModify, readPte, userPte } from "./pgtab
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
- * do_mprotect_pkey for [start, start+nrPages). Returns 0 or -errno.
+ * do_mprotect_pkey for [start, start+nrPages). The VMAs are changed in
+ * address order until one fails: a hole is -ENOMEM (none changed if `start`
+ * itself is in one), a VMA whose VM_MAY* bits refuse the new rights is
+ * -EACCES; either way the VMAs before it keep their new rights, as in
+ * Linux's loop. Returns 0 or -errno.
  * Linux: mm/mprotect.c do_mprotect_pkey, mprotect_fixup
  */
 export function mprotect(
@@ -22,21 +28,44 @@ export function mprotect(
   start: number,
   nrPages: number,
   prot: { r: boolean; w: boolean; x: boolean },
+  populate?: Populate,
 ): number {
   const end = start + nrPages;
-  // every page must be mapped (else ENOMEM), and MAY* must allow the new rights (else EACCES)
-  for (let v = start; v < end; ) {
-    const vma = mm.vmaAt(v);
-    if (vma === null) return -Errno.ENOMEM;
-    if ((prot.w && !(vma.vmFlags & VmFlag.MAYWRITE)) || (prot.x && !(vma.vmFlags & VmFlag.MAYEXEC)))
-      return -Errno.EACCES;
-    v = vma.vmEnd;
+  let stop = start;
+  let error = 0;
+  while (stop < end) {
+    const vma = mm.vmaAt(stop);
+    if (vma === null) {
+      error = -Errno.ENOMEM;
+      break;
+    }
+    // newflags >> 4: VM_MAY* in place of VM_*
+    if ((prot.w && !(vma.vmFlags & VmFlag.MAYWRITE)) || (prot.x && !(vma.vmFlags & VmFlag.MAYEXEC))) {
+      error = -Errno.EACCES;
+      break;
+    }
+    stop = Math.min(end, vma.vmEnd);
   }
+  if (stop > start) mprotectRange(ctx, mm, start, stop, prot, populate);
+  return error;
+}
+
+/** mprotect_fixup on every VMA of [start, end), which has no hole, then one flush. */
+function mprotectRange(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  prot: { r: boolean; w: boolean; x: boolean },
+  populate?: Populate,
+): void {
   splitAt(mm, start);
   splitAt(mm, end);
   const changed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
   const tlb = new MmuGather(ctx, mm);
+  const toPopulate: [number, number][] = [];
   for (const v of changed) {
+    const old = v.vmFlags;
     let flags = v.vmFlags & ~(VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
     if (prot.r) flags |= VmFlag.READ;
     if (prot.w) flags |= VmFlag.WRITE;
@@ -48,10 +77,14 @@ export function mprotect(
     }
     v.vmFlags = flags;
     changeProtection(ctx, tlb, mm, v);
+    // mprotect_fixup: a locked private mapping made writable is populated at once, so that
+    // the COW break happens now rather than at the first write
+    if ((old & (VmFlag.WRITE | VmFlag.SHARED | VmFlag.LOCKED)) === VmFlag.LOCKED && flags & VmFlag.WRITE)
+      toPopulate.push([v.vmStart, v.vmEnd]);
   }
   tlb.finish();
   for (const v of changed) if (mm.indexOf(v) >= 0) mergeAround(ctx, mm, v);
-  return 0;
+  if (populate) for (const [s, e] of toPopulate) mmPopulate(mm, s, e, populate, true);
 }
 
 /**

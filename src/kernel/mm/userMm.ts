@@ -15,6 +15,7 @@ import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import { handleMmFault } from "./fault.ts";
 import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";
+import { mmPopulate, type Populate } from "./gup.ts";
 import { hugeEligible, splitPmd } from "./huge_memory.ts";
 import type { MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -27,14 +28,13 @@ import { mremap } from "./mremap.ts";
 import { leafFor, mapper, pmdOf, readPte } from "./pgtable.ts";
 import { shmemFrames } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
-import type { Vma } from "./vma.ts";
+import { type Vma, VmFlag } from "./vma.ts";
 
 export { Errno, type LruHooks, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
 export { MADVISE_ADVICE, Madv } from "./madvise.ts";
 export { type MmapArgs, mmapArgs } from "./mmap.ts";
 
 type Prot = { r: boolean; w: boolean; x: boolean };
-type Populate = (vpn: number, write: boolean) => VmFault;
 
 /**
  * User address spaces: creation and teardown, mmap / munmap / mprotect /
@@ -112,8 +112,9 @@ export class UserMm implements MmContext {
   munmap(mm: MmStruct, start: number, nrPages: number): number {
     return munmap(this, mm, start, nrPages);
   }
-  mprotect(mm: MmStruct, start: number, nrPages: number, prot: Prot): number {
-    return mprotect(this, mm, start, nrPages, prot);
+  /** `populate`: the faults mprotect_fixup makes when a locked private VMA becomes writable */
+  mprotect(mm: MmStruct, start: number, nrPages: number, prot: Prot, populate?: Populate): number {
+    return mprotect(this, mm, start, nrPages, prot, populate);
   }
   mremap(
     mm: MmStruct,
@@ -122,8 +123,13 @@ export class UserMm implements MmContext {
     newPages: number,
     mayMove: boolean,
     fixedTo: number,
+    populate?: Populate,
   ): number {
-    return mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo);
+    const r = mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo);
+    // SYSCALL_DEFINE5(mremap): a locked area that grew has its new part populated (mm_populate)
+    if (r >= 0 && newPages > oldPages && populate && (mm.vmaAt(r)?.vmFlags ?? 0) & VmFlag.LOCKED)
+      mmPopulate(mm, r + oldPages, r + newPages, populate, true);
+    return r;
   }
   brk(mm: MmStruct, newBrk: number): number {
     return doBrk(this, mm, newBrk);
