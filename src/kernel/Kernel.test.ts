@@ -6,7 +6,7 @@ import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { PageKind } from "./mm/PageDesc.ts";
 import { checkInvariants } from "./view/invariants.ts";
-import { formatMeminfo, meminfo } from "./view/proc.ts";
+import { formatMeminfo, meminfo, vmstat } from "./view/proc.ts";
 
 const MiB = 1 << 20;
 
@@ -78,6 +78,18 @@ describe("kmalloc, vmalloc, alloc_pages", () => {
     expect(k.kernelPfn(v + 4n * 4096n)).toBe(-1); // the guard page
     expect(v >= 0xffff_c900_0000_0000n).toBe(true);
     expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("kmalloc above KMALLOC_MAX_CACHE_SIZE counts in Slab and SUnreclaim (___kmalloc_large_node)", () => {
+    const k = new Kernel({ ramBytes: 128 * MiB });
+    const before = meminfo(k);
+    const nr = vmstat(k).nr_slab_unreclaimable;
+    const big = k.kmalloc(64 * 1024); // order 4: 16 pages from the page allocator
+    const after = meminfo(k);
+    expect([after.Slab - before.Slab, after.SUnreclaim - before.SUnreclaim]).toEqual([16 * 4096, 16 * 4096]);
+    expect(vmstat(k).nr_slab_unreclaimable - nr).toBe(16);
+    expect(k.kfree(big)).toBeNull();
+    expect(meminfo(k).Slab).toBe(before.Slab);
   });
 
   it("returns ZERO_SIZE_PTR for kmalloc(0) and NULL when no block of the order is free", () => {

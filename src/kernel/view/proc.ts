@@ -17,7 +17,9 @@ export { formatLayout } from "../core/layout.ts";
 export function meminfo(k: KernelCore): Record<string, number> {
   const pg = 4096;
   const free = k.buddy.freePages();
-  const slab = k.slab.slabPages();
+  // NR_SLAB_UNRECLAIMABLE_B: the slabs, and the pages of kmalloc above KMALLOC_MAX_CACHE_SIZE
+  // (mm/slub.c ___kmalloc_large_node accounts them there too)
+  const slab = k.slab.slabPages() + k.pages.countByKind()[PageKind.KmallocLarge];
   // si_mem_available: free minus the reserve the kernel keeps (high watermarks and lowmem reserves)
   let totalreserve = 0;
   for (const z of k.buddy.zones) totalreserve += z.wmark[Wmark.High] + Math.max(...z.lowmemReserve);
@@ -139,7 +141,7 @@ export function vmstat(k: KernelCore): Record<string, number> {
   const c = k.pages.countByKind();
   return {
     nr_free_pages: k.buddy.freePages(),
-    nr_slab_unreclaimable: k.slab.slabPages(),
+    nr_slab_unreclaimable: k.slab.slabPages() + c[PageKind.KmallocLarge], // ___kmalloc_large_node
     nr_page_table_pages: k.pageTablePages,
     nr_vmalloc: c[PageKind.Vmalloc],
     allocstall_normal: k.buddy.allocStalls,
