@@ -284,8 +284,9 @@ export class DataCache implements MemoryPort {
    * `context` (VIVT: ARM's __cpuc_flush_user_range). As arm920's
    * flush_user_cache_range, a range of more than CACHE_DLIMIT (here: twice
    * the cache) flushes the whole cache instead. Returns true if it did.
+   * Counted in `pageFlushes` when `page` (flush_cache_page), else in `rangeFlushes`.
    */
-  flushVirtualRange(vpn: number, nr: number, context: number): boolean {
+  flushVirtualRange(vpn: number, nr: number, context: number, page = false): boolean {
     if (nr * PAGE_SIZE > 2 * this.spec.sizeBytes) {
       this.flushAll();
       return true;
@@ -298,7 +299,7 @@ export class DataCache implements MemoryPort {
       const va = this.vtagHi[i] * 4294967296 + this.vtagLo[i];
       if (va >= first && va < end) this.flushLine(i);
     }
-    if (nr === 1) this.pageFlushes++;
+    if (page) this.pageFlushes++;
     else this.rangeFlushes++;
     return false;
   }

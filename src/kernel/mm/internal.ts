@@ -18,6 +18,7 @@
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
+import type { CacheFlush } from "./cacheflush.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
@@ -97,6 +98,8 @@ export interface MmEnv {
   readonly swap: SwapArea | null;
   /** the LRU lists of page reclaim (set once the kernel has built them) */
   lru: LruHooks | null;
+  /** the data caches' maintenance calls (mm/cacheflush.ts; no-ops without a cache that needs them) */
+  readonly cache: CacheFlush;
 }
 
 /**

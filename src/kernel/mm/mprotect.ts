@@ -47,6 +47,7 @@ export function mprotect(
       mm.committed += v.pages;
     }
     v.vmFlags = flags;
+    tlb.startVma(v.vmStart, v.vmEnd);
     changeProtection(ctx, tlb, mm, v);
   }
   tlb.finish();
