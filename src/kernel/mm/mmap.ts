@@ -96,7 +96,7 @@ export function mmap(
   // mapping starts at the colour of its file offset, so every mapping of a page shares one colour
   const colourPages = ctx.env.cache.shmlba / 4096;
   const pgoff = a.file ? (a.offset ?? 0) / 4096 : 0;
-  const coloured = colourPages > 1 && (a.shared || (a.file ?? null) !== null);
+  const coloured = colourPages > 1 && (a.shared || (a.file ?? null) !== null || (a.device ?? null) !== null);
   if (a.fixed) {
     start = a.addr / 4096;
     // MAP_FIXED | MAP_SHARED at another colour: -EINVAL ((addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1))
