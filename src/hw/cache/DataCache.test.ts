@@ -69,6 +69,30 @@ describe("an L1 data cache on the memory-access path", () => {
     expect(cache.staleReads).toBe(1);
   });
 
+  it("homonyms: an untagged VIVT line answers for the same VA after it maps another frame; an ASID tag tells them apart", () => {
+    for (const asidTagged of [false, true]) {
+      const { m, cpu, mapper, root } = bareMachine();
+      const spec: CacheSpec = { kind: "vivt", sizeBytes: 32 << 10, ways: 4, lineBytes: 64, asidTagged };
+      const sys = CacheSystem.install(spec, m.phys, [cpu]);
+      const c = sys.caches[0];
+      mapper.map(root, toVpn(0x400), toPfn(FRAME), 0, { writable: true, user: true });
+      c.context = 1; // address space 1 writes 0x400000
+      cpu.store8(0, 0x400000, 0x11);
+      // address space 2: the same VA, another frame (the TLB entry goes with the switch)
+      mapper.unmap(root, toVpn(0x400));
+      mapper.map(root, toVpn(0x400), toPfn(FRAME + 1), 0, { writable: true, user: true });
+      cpu.flushPage(0, 0x400000);
+      c.context = 2;
+      cpu.load8(0, 0x400000);
+      expect({ asidTagged, data: cpu.data, stale: c.staleReads }).toEqual({
+        asidTagged,
+        data: asidTagged ? 0 : 0x11,
+        stale: asidTagged ? 0 : 1,
+      });
+      expect(c.probe(pfnToPa(toPfn(FRAME + 1)), 0, 0x400000).otherFrame).toBe(!asidTagged);
+    }
+  });
+
   it("evicts the least recently used way of a full set", () => {
     const { m, cpu, mapper, root } = bareMachine();
     const spec: CacheSpec = { kind: "pipt", sizeBytes: 1024, ways: 2, lineBytes: 64, asidTagged: false };
