@@ -85,13 +85,8 @@ export class CacheSystem implements PhysSnoop, CacheShared {
     return this.track(pa)[PAGE_SIZE + ((pa >>> 0) & (PAGE_SIZE - 1))];
   }
 
-  /** the age of the byte memory holds at pa */
-  memoryAge(pa: number): number {
-    return this.track(pa)[(pa >>> 0) & (PAGE_SIZE - 1)];
-  }
-
-  setMemoryAge(pa: number, age: number): void {
-    this.track(pa)[(pa >>> 0) & (PAGE_SIZE - 1)] = age;
+  frameAges(pa: number): Uint32Array {
+    return this.track(pa);
   }
 
   /** A store to physical byte pa through a cache: its age. */

@@ -26,7 +26,7 @@
  *
  * Hot path: numbers and typed arrays only; nothing is allocated per access.
  */
-import type { PhysAddr } from "../../base/units.ts";
+import type { PhysAddr, Pfn } from "../../base/units.ts";
 import { Access } from "../access.ts";
 import type { MemoryPort } from "../mmu/memAccess.ts";
 import { PAGE_SIZE, type PhysMem } from "../PhysMem.ts";
@@ -47,8 +47,8 @@ export interface CacheShared {
   /** more than one CPU: snoop the others */
   readonly multi: boolean;
   latestAge(pa: number): number;
-  memoryAge(pa: number): number;
-  setMemoryAge(pa: number, age: number): void;
+  /** the ages of frame pa's bytes: memory's at [0, 4096), the last writes' at [4096, 8192) */
+  frameAges(pa: number): Uint32Array;
   /** a store to physical byte pa: its age */
   wrote(pa: number): number;
   snoopPeers(from: DataCache, paL: number, write: boolean): void;
@@ -95,6 +95,8 @@ export class DataCache implements MemoryPort {
   private readonly used: Float64Array;
   /** the bytes, and each byte's age (CacheSystem.seq of the write that produced it) */
   readonly data: Uint8Array;
+  /** the same bytes as little-endian words, as PhysMem keeps them (for whole-line copies) */
+  private readonly data32: Uint32Array;
   readonly age: Uint32Array;
   private tick = 0;
 
@@ -140,6 +142,7 @@ export class DataCache implements MemoryPort {
     this.paLine = new Float64Array(n);
     this.used = new Float64Array(n);
     this.data = new Uint8Array(n * spec.lineBytes);
+    this.data32 = new Uint32Array(this.data.buffer);
     this.age = new Uint32Array(n * spec.lineBytes);
   }
 
@@ -224,11 +227,14 @@ export class DataCache implements MemoryPort {
       if (this.used[i] < this.used[victim]) victim = i;
     }
     if (this.valid[victim] !== 0 && this.dirty[victim] !== 0) this.writeBack(victim);
+    // the line from memory, word by word (little-endian words, as PhysMem and the host keep them)
     const b = victim * this.lineBytes;
-    for (let k = 0; k < this.lineBytes; k++) {
-      this.data[b + k] = this.phys.read8(paL + k);
-      this.age[b + k] = this.system.memoryAge(paL + k);
-    }
+    const off = (paL >>> 0) & (PAGE_SIZE - 1);
+    const words = this.phys.frameWords(Math.floor(paL / PAGE_SIZE) as Pfn);
+    if (!this.phys.inRange(paL)) this.data32.fill(0xffffffff, b >>> 2, (b + this.lineBytes) >>> 2);
+    else if (words === null) this.data32.fill(0, b >>> 2, (b + this.lineBytes) >>> 2);
+    else this.data32.set(words.subarray(off >>> 2, (off + this.lineBytes) >>> 2), b >>> 2);
+    this.age.set(this.system.frameAges(paL).subarray(off, off + this.lineBytes), b);
     this.valid[victim] = 1;
     this.dirty[victim] = 0;
     this.paLine[victim] = paL;
@@ -245,15 +251,19 @@ export class DataCache implements MemoryPort {
   writeBack(i: number): void {
     const b = i * this.lineBytes;
     const paL = this.paLine[i];
-    const snoop = this.phys.snoop;
-    this.phys.snoop = null; // the cache's own write, not the kernel's
-    for (let k = 0; k < this.lineBytes; k++) {
-      this.phys.write8(paL + k, this.data[b + k]);
-      this.system.setMemoryAge(paL + k, this.age[b + k]);
-    }
-    this.phys.snoop = snoop;
+    const off = (paL >>> 0) & (PAGE_SIZE - 1);
     this.dirty[i] = 0;
     this.writebacks++;
+    if (!this.phys.inRange(paL)) {
+      this.phys.strayAccesses++; // nothing behind the bus: the write is dropped
+      return;
+    }
+    // the cache's own write, not the kernel's: straight into the frame (the snoop is not told)
+    const words = this.phys.frameWordsForWrite(Math.floor(paL / PAGE_SIZE) as Pfn);
+    words.set(this.data32.subarray(b >>> 2, (b + this.lineBytes) >>> 2), off >>> 2);
+    const watch = this.phys.watch;
+    if (watch !== null) for (let k = 0; k < this.lineBytes; k += 8) watch.wrote(paL + k);
+    this.system.frameAges(paL).set(this.age.subarray(b, b + this.lineBytes), off);
   }
 
   /** Clean and invalidate one line. */
