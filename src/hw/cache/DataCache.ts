@@ -26,7 +26,7 @@
  *
  * Hot path: numbers and typed arrays only; nothing is allocated per access.
  */
-import type { PhysAddr, Pfn } from "../../base/units.ts";
+import type { Pfn, PhysAddr } from "../../base/units.ts";
 import { Access } from "../access.ts";
 import type { MemoryPort } from "../mmu/memAccess.ts";
 import { PAGE_SIZE, type PhysMem } from "../PhysMem.ts";
