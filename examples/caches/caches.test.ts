@@ -128,6 +128,33 @@ B: read a`;
     expect(metric(`${src}\nB: exit`, "cache.flushes")).toBe("2");
   });
 
+  it("write(2) to a page a user maps: flush_dcache_page after the copy (aliasing caches only), no stale read", () => {
+    const src = (keys: string) => `machine ram=64M ${keys}
+file f size=8K fs=tmpfs
+spawn A
+A: u = mmap 8K file=f shared
+A: read u 8K
+A: buf = mmap 4K
+A: write buf value=0x33
+A: n = syscall write f buf 16
+A: read u 8K`;
+    for (const [keys, flushes] of [
+      ["cache=vipt cache_ways=4", "1"], // the one page the 16 bytes reach
+      ["cache=vivt", "1"],
+      ["cache=pipt", "0"],
+    ]) {
+      expect({ keys, flushes: metric(src(keys), "cache.page_flushes") }).toEqual({ keys, flushes });
+      expect(metric(src(keys), "cache.stale_reads")).toBe("0");
+    }
+    // an unmapped page: the flush is deferred (PG_dcache_clean), none is made
+    expect(
+      metric(
+        src("cache=vivt").replace("A: read u 8K\nA: buf", "A: munmap u 8K\nA: buf"),
+        "cache.page_flushes",
+      ),
+    ).toBe("0");
+  });
+
   it("munmap and mprotect flush the VMA's range (tlb_start_vma) on VIVT, the whole cache on aliasing VIPT", () => {
     const body = "spawn A\nA: a = mmap 16K\nA: write a 16K\nA: mprotect a 8K prot=r\nA: munmap a 16K";
     // mprotect splits the VMA: one range flush for it, then munmap's two VMAs
