@@ -5,8 +5,9 @@
  *
  *   flush_cache_mm        exit_mmap (mm/mmap.c)
  *   flush_cache_dup_mm    dup_mmap, before the parent's PTEs are write-protected (kernel/fork.c)
- *   flush_cache_range     tlb_start_vma: munmap and mprotect (include/asm-generic/tlb.h);
- *                         move_page_tables: mremap (mm/mremap.c)
+ *   flush_cache_range     tlb_start_vma (include/asm-generic/tlb.h): every zap
+ *                         (unmap_page_range: munmap, MADV_DONTNEED, guard install),
+ *                         mprotect, MADV_FREE; move_page_tables: mremap (mm/mremap.c)
  *   flush_cache_page      wp_page_copy: COW (mm/memory.c); try_to_unmap_one: reclaim (mm/rmap.c)
  *   flush_dcache_page     the kernel wrote a page-cache page a user may map (generic_perform_write)
  *   switch_mm             an untagged VIVT cache is flushed whole (cpu_arm926_switch_mm)

@@ -108,6 +108,8 @@ export interface MmEnv {
  * Linux: include/asm-generic/tlb.h tlb_flush_pte_range, __tlb_remove_page
  */
 export interface TlbGather {
+  /** tlb_start_vma: the VMA [startVpn, endVpn) is about to change (its lines leave the data cache) */
+  startVma?(startVpn: number, endVpn: number): void;
   flushRange(vpn: number, nr: number): void;
   removePage(pfn: number): void;
   /** pte_free_tlb and its kin: a page-table page unlinked at `vpn`, freed after the flush */

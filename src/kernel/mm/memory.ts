@@ -228,6 +228,9 @@ export function zapRange(
   end: number,
   keepGuards = false,
 ): void {
+  // unmap_page_range: tlb_start_vma for each VMA the range reaches (flush_cache_range over the VMA)
+  if (tlb.startVma)
+    for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   const phys = ctx.env.phys;
   const pages = ctx.env.pages;
   const pt = ctx.env.pgtable;

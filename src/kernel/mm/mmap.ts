@@ -313,7 +313,6 @@ export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: num
   if (doomed.length === 0) return 0;
   const tlb = new MmuGather(ctx, mm);
   for (const v of doomed) {
-    tlb.startVma(v.vmStart, v.vmEnd);
     zapRange(ctx, tlb, mm, v.vmStart, v.vmEnd);
     if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
     mm.remove(v);
