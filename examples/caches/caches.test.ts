@@ -164,6 +164,43 @@ A: read u 8K`;
   });
 });
 
+describe("vmlab trace --cache: the data cache in machine mode and its cost", () => {
+  const trace = (extra: string[]) => {
+    const r = vmlab(["trace", "examples/traces/hotcold.u64.gz", "--frames", "16", "--json", ...extra]);
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout).machine;
+  };
+  const FREE = ["--cost", "cacheHit=0,cacheMiss=0,cacheWriteback=0,cacheFlush=0"];
+
+  it("adds exactly its own costs; the pager's evictions call flush_cache_page on VIVT only", () => {
+    const none = trace([]);
+    const pipt = trace(["--cache", "pipt", ...FREE]);
+    const vivt = trace(["--cache", "vivt", ...FREE]);
+    expect(none.cache).toBeNull();
+    // the TLB and the pager see the same accesses with a cache: the cycles differ only by the cache's
+    expect(pipt.cycles).toBe(none.cycles);
+    expect(vivt.cycles).toBe(none.cycles);
+    expect(pipt.cache.hits + pipt.cache.misses).toBe(none.simulated);
+    expect(pipt.cache.page_flushes).toBe(0);
+    expect(vivt.cache.page_flushes).toBe(none.evictions);
+    // swap-out reads a dirty frame: its dirty lines are written back on either kind
+    expect(pipt.cache.writebacks).toBeGreaterThan(0);
+    const costed = trace(["--cache", "vivt"]);
+    const c = costed.cache;
+    expect(costed.cycles).toBe(
+      none.cycles + c.hits * 4 + c.misses * 50 + c.writebacks * 50 + c.page_flushes * 200,
+    );
+  });
+
+  it("refuses a bad geometry and the policy mode", () => {
+    const bad = vmlab(["trace", "examples/traces/hotcold.u64.gz", "--cache", "vipt:32K:3"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--cache: ways 3 does not divide the 512 lines/);
+    const policy = vmlab(["trace", "examples/traces/hotcold.u64.gz", "--mode", "policy", "--cache", "pipt"]);
+    expect(policy.stderr).toMatch(/--cache is a machine-mode option/);
+  });
+});
+
 describe("the cache keys", () => {
   const err = (src: string) => {
     try {

@@ -334,6 +334,19 @@ export class DataCache implements MemoryPort {
     this.pageFlushes++;
   }
 
+  /**
+   * flush_cache_page for a user page leaving its frame, as the kind needs it
+   * (arch/arm/mm/flush.c flush_cache_pages): VIVT, the page's lines by
+   * virtual address; VIPT with colours, the frame's lines in the page's
+   * colour (flush_pfn_alias); otherwise nothing. Returns whether it flushed.
+   */
+  flushUserPage(vpn: number, pfn: number, context: number): boolean {
+    if (this.kind === Kind.Vivt) this.flushVirtualRange(vpn, 1, context, true);
+    else if (this.kind === Kind.Vipt && this.colours > 1) this.flushFrame(pfn, vpn);
+    else return false;
+    return true;
+  }
+
   // =====================================================================
   // Snooping (CacheSystem): another CPU's access, the kernel's direct access
   // =====================================================================
