@@ -60,7 +60,7 @@ export class CacheSystem implements PhysSnoop, CacheShared {
     return sys;
   }
 
-  // ---- ages (hot when a cache is on; one Map lookup per new frame, then the memo) ----
+  // ---- ages: looked up at a fill (one Map lookup per new frame, then the memo); a line keeps its frame's ----
 
   private track(pa: number): Uint32Array {
     const pfn = Math.floor(pa / PAGE_SIZE);
@@ -80,20 +80,8 @@ export class CacheSystem implements PhysSnoop, CacheShared {
     return this.frames.get(pfn) ?? null;
   }
 
-  /** the age of the last write to physical byte pa */
-  latestAge(pa: number): number {
-    return this.track(pa)[PAGE_SIZE + ((pa >>> 0) & (PAGE_SIZE - 1))];
-  }
-
   frameAges(pa: number): Uint32Array {
     return this.track(pa);
-  }
-
-  /** A store to physical byte pa through a cache: its age. */
-  wrote(pa: number): number {
-    const s = ++this.seq;
-    this.track(pa)[PAGE_SIZE + ((pa >>> 0) & (PAGE_SIZE - 1))] = s;
-    return s;
   }
 
   /** Another CPU's cache reads (fill) or writes physical line paL. */

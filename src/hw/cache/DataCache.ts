@@ -46,11 +46,10 @@ const GLOBAL = -1;
 export interface CacheShared {
   /** more than one CPU: snoop the others */
   readonly multi: boolean;
-  latestAge(pa: number): number;
+  /** the write clock: a store takes ++seq as its age */
+  seq: number;
   /** the ages of frame pa's bytes: memory's at [0, 4096), the last writes' at [4096, 8192) */
   frameAges(pa: number): Uint32Array;
-  /** a store to physical byte pa: its age */
-  wrote(pa: number): number;
   snoopPeers(from: DataCache, paL: number, write: boolean): void;
 }
 
@@ -98,6 +97,8 @@ export class DataCache implements MemoryPort {
   /** the same bytes as little-endian words, as PhysMem keeps them (for whole-line copies) */
   private readonly data32: Uint32Array;
   readonly age: Uint32Array;
+  /** each line's frame's ages (CacheShared.frameAges), so that a hit looks nothing up */
+  private readonly frameAges: (Uint32Array | null)[];
   private tick = 0;
 
   // ---- state software sets ----
@@ -144,6 +145,7 @@ export class DataCache implements MemoryPort {
     this.data = new Uint8Array(n * spec.lineBytes);
     this.data32 = new Uint32Array(this.data.buffer);
     this.age = new Uint32Array(n * spec.lineBytes);
+    this.frameAges = new Array<Uint32Array | null>(n).fill(null);
   }
 
   // =====================================================================
@@ -156,7 +158,11 @@ export class DataCache implements MemoryPort {
     const b = i * this.lineBytes + off;
     const paL = pa - off;
     // the bytes of another frame (VIVT homonym), or older than the last write to this byte
-    if (this.paLine[i] !== paL || this.age[b] < this.system.latestAge(pa)) this.staleReads++;
+    if (
+      this.paLine[i] !== paL ||
+      this.age[b] < this.frameAges[i]![PAGE_SIZE + ((pa >>> 0) & (PAGE_SIZE - 1))]
+    )
+      this.staleReads++;
     return this.data[b];
   }
 
@@ -167,7 +173,9 @@ export class DataCache implements MemoryPort {
     this.data[b] = value;
     this.dirty[i] = 1;
     // the byte lands where the line writes back: its own frame, even when that is another's (homonym)
-    this.age[b] = this.system.wrote(this.paLine[i] + off);
+    const age = ++this.system.seq;
+    this.age[b] = age;
+    this.frameAges[i]![PAGE_SIZE + ((this.paLine[i] + off) % PAGE_SIZE)] = age;
   }
 
   touch(pa: PhysAddr, access: Access, vaHi: number, vaLo: number): void {
@@ -234,7 +242,9 @@ export class DataCache implements MemoryPort {
     if (!this.phys.inRange(paL)) this.data32.fill(0xffffffff, b >>> 2, (b + this.lineBytes) >>> 2);
     else if (words === null) this.data32.fill(0, b >>> 2, (b + this.lineBytes) >>> 2);
     else this.data32.set(words.subarray(off >>> 2, (off + this.lineBytes) >>> 2), b >>> 2);
-    this.age.set(this.system.frameAges(paL).subarray(off, off + this.lineBytes), b);
+    const ages = this.system.frameAges(paL);
+    this.age.set(ages.subarray(off, off + this.lineBytes), b);
+    this.frameAges[victim] = ages;
     this.valid[victim] = 1;
     this.dirty[victim] = 0;
     this.paLine[victim] = paL;
@@ -263,7 +273,7 @@ export class DataCache implements MemoryPort {
     words.set(this.data32.subarray(b >>> 2, (b + this.lineBytes) >>> 2), off >>> 2);
     const watch = this.phys.watch;
     if (watch !== null) for (let k = 0; k < this.lineBytes; k += 8) watch.wrote(paL + k);
-    this.system.frameAges(paL).set(this.age.subarray(b, b + this.lineBytes), off);
+    this.frameAges[i]!.set(this.age.subarray(b, b + this.lineBytes), off);
   }
 
   /** Clean and invalidate one line. */
