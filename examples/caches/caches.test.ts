@@ -62,6 +62,23 @@ A: c = mmap 4K file=f shared`;
   });
 });
 
+describe("two CPUs", () => {
+  it("keep their caches coherent by physical line (a thread on each CPU, VIVT), counted per CPU", () => {
+    const src = `machine ram=64M cpus=2 cache=vivt
+spawn A
+A: a = mmap 4K
+A: write a value=1
+A: thread T
+switch T cpu=1
+T: read a
+T: write a value=2
+A: read a`;
+    expect(metric(src, "cache.stale_reads")).toBe("0");
+    expect(metric(src, "byte(A, a)")).toBe("2"); // A's load on cpu0 made cpu1 write its dirty line back
+    expect(metric(src, "cache.misses(cpu=1)")).toBe("1");
+  });
+});
+
 describe("homonyms: flushes at context switch", () => {
   const SWITCHES = `spawn A
 spawn B

@@ -120,6 +120,13 @@ const CPU_CALLS = [
   "pti.cr3_switches",
   "pti.user_flushes",
   "page_faults",
+  "cache.hits",
+  "cache.misses",
+  "cache.flushes",
+  "cache.stale_reads",
+  "cache.range_flushes",
+  "cache.page_flushes",
+  "cache.writebacks",
 ];
 
 /** Range metrics: FN(P, ADDR [SIZE]) (and table's LEVEL). */
