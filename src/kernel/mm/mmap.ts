@@ -95,7 +95,7 @@ export function mmap(
   // arch_get_unmapped_area on a cache with colours (arch/arm/mm/mmap.c): a shared or file
   // mapping starts at the colour of its file offset, so every mapping of a page shares one colour
   const colourPages = ctx.env.cache.shmlba / 4096;
-  const pgoff = a.file ? (a.offset ?? 0) / 4096 : 0;
+  const pgoff = a.file || a.device ? (a.offset ?? 0) / 4096 : 0; // a device's offset is its pgoff too
   const coloured = colourPages > 1 && (a.shared || (a.file ?? null) !== null || (a.device ?? null) !== null);
   if (a.fixed) {
     start = a.addr / 4096;
