@@ -111,6 +111,29 @@ kernel: read 0xffff888000001000`;
   });
 });
 
+describe("ASID tags and the kernel's addresses", () => {
+  it("a kernel line is global: filled under A's context, it hits under B's", () => {
+    const src = `machine ram=64M cache=vivt cache_asid=on
+kbuf = device fb size=4K
+spawn A
+spawn B
+A: a = mmap 4K
+kernel: read kbuf
+B: b = mmap 4K
+let h = cache.hits
+kernel: read kbuf`;
+    expect(metric(src, "cache.hits - h")).toBe("1");
+    // a user address under another context is another line: B's read of A's address misses
+    const user = `${src}
+A: write a value=1
+B: m = mmap 4K at=a fixed
+let x = cache.misses
+B: read a`;
+    expect(Number(metric(user, "cache.misses - x"))).toBeGreaterThan(0);
+    expect(metric(user, "cache.stale_reads")).toBe("0");
+  });
+});
+
 describe("Linux's flush calls", () => {
   const FORK = `spawn A
 A: a = mmap 4K

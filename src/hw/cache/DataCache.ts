@@ -175,7 +175,7 @@ export class DataCache implements MemoryPort {
     // the byte lands where the line writes back: its own frame, even when that is another's (homonym)
     const age = ++this.system.seq;
     this.age[b] = age;
-    this.frameAges[i]![PAGE_SIZE + ((this.paLine[i] + off) % PAGE_SIZE)] = age;
+    this.frameAges[i]![PAGE_SIZE + (((this.paLine[i] + off) >>> 0) & (PAGE_SIZE - 1))] = age;
   }
 
   touch(pa: PhysAddr, access: Access, vaHi: number, vaLo: number): void {
