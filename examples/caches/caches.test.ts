@@ -274,6 +274,14 @@ describe("the cache keys", () => {
     expect(err("machine cache=l1\n")).toMatch(/cache: expected one of none, vivt, vipt, pipt, not 'l1'/);
   });
 
+  it("vmlab run --json gives the cache's final counters with a cache, none without", () => {
+    const withCache = JSON.parse(vmlab(["run", "examples/caches/homonyms-vivt.vm", "--json"]).stdout).metrics;
+    expect(withCache["cache.flushes"]).toBe("6");
+    expect(withCache["cache.stale_reads"]).toBe("0");
+    const without = JSON.parse(vmlab(["run", "-", "--json"], "spawn A\nexpect oops == 0\n").stdout).metrics;
+    expect(Object.keys(without).filter((k) => k.startsWith("cache."))).toEqual([]);
+  });
+
   it("vmlab run exits 2 with FILE:LINE:COL and no stack trace", () => {
     const r = vmlab(["run", "-"], "# a cache\nmachine cache=vivt cache_ways=0\n");
     expect(r.code).toBe(2);
