@@ -25,6 +25,19 @@ export interface WriteWatch {
 }
 
 /**
+ * The data caches in front of this memory (hw/cache/CacheSystem.ts), told of
+ * the accesses that do not go through them: the kernel's own reads and writes
+ * of frames (clearing, copying, page tables, filling from disk), made
+ * through its direct map. Installed only with `cache=vivt|vipt|pipt`.
+ */
+export interface PhysSnoop {
+  /** `len` bytes at pa are about to be written (`whole`: every byte of them, as clear_page does) */
+  willWrite(pa: number, len: number, whole: boolean): void;
+  /** `len` bytes at pa are about to be read */
+  willRead(pa: number, len: number): void;
+}
+
+/**
  * Simulated physical memory: `nrFrames` frames of 4 KiB, little-endian.
  *
  * Layout: a directory indexed by `pfn >>> 12` points to chunks (Int32Array of
@@ -53,6 +66,8 @@ export class PhysMem {
   /** Reads and writes outside RAM. */
   strayAccesses = 0;
   watch: WriteWatch | null = null;
+  /** the data caches, told of direct accesses (null: no cache, the common case) */
+  snoop: PhysSnoop | null = null;
   /**
    * The most frames that may hold host memory at once (a front end's
    * budget, e.g. `vmlab run --max-host-memory`): the write that would
@@ -161,6 +176,7 @@ export class PhysMem {
   }
 
   write8(pa: number, value: number): void {
+    if (this.snoop !== null) this.snoop.willWrite(pa, 1, false);
     const base = pa - (pa & 3);
     const shift = (pa & 3) * 8;
     const w = this.word(base);
@@ -185,6 +201,7 @@ export class PhysMem {
 
   write32(pa: number, value: number): void {
     if ((pa & 3) === 0) {
+      if (this.snoop !== null) this.snoop.willWrite(pa, 4, false);
       this.setWord(pa, value >>> 0);
       if (this.watch !== null && (pa & 7) === 0) this.watch.wrote(pa);
       else if (this.watch !== null && (pa & 7) === 4) this.watch.wrote(pa - 4);
@@ -207,6 +224,7 @@ export class PhysMem {
   /** Writes a 64-bit little-endian word given as halves. */
   write64(pa: number, hi: number, lo: number): void {
     if ((pa & 7) === 0) {
+      if (this.snoop !== null) this.snoop.willWrite(pa, 8, false);
       this.setWord(pa, lo >>> 0);
       this.setWord(pa + 4, hi >>> 0);
       if (this.watch !== null) this.watch.wrote(pa);
@@ -234,11 +252,25 @@ export class PhysMem {
 
   /** Fills a frame with zeros (as clear_page does). */
   zeroFrame(pfn: Pfn): void {
+    if (this.snoop !== null) this.snoop.willWrite(pfn * PAGE_SIZE, PAGE_SIZE, true);
     const w = this.frameWords(pfn);
     if (w !== null) w.fill(0);
     if (this.watch !== null) {
       for (let off = 0; off < PAGE_SIZE; off += 8) this.watch.wrote(pfn * PAGE_SIZE + off);
     }
+  }
+
+  /**
+   * The kernel is about to overwrite frame pfn whole through frameWordsForWrite
+   * (copy_page, a page read from disk or swap): the caches learn of it.
+   */
+  frameWillBeWritten(pfn: Pfn): void {
+    if (this.snoop !== null) this.snoop.willWrite(pfn * PAGE_SIZE, PAGE_SIZE, true);
+  }
+
+  /** The kernel is about to read frame pfn whole through frameWords (copy_page's source, swap-out). */
+  frameWillBeRead(pfn: Pfn): void {
+    if (this.snoop !== null) this.snoop.willRead(pfn * PAGE_SIZE, PAGE_SIZE);
   }
 
   /** Host bytes held for simulated RAM (materialised blocks). */

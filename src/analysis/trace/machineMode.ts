@@ -33,9 +33,13 @@ import { Rng } from "../../base/rng.ts";
 import { type Pfn, pfnUnchecked, toPfn, vpnUnchecked } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import { hwArch } from "../../hw/arch/index.ts";
+import type { CacheSpec } from "../../hw/cache/CacheSpec.ts";
+import { CacheSystem } from "../../hw/cache/CacheSystem.ts";
+import type { DataCache } from "../../hw/cache/DataCache.ts";
 import { BumpFrames, type MapFlags, type PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
+import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 
@@ -61,6 +65,8 @@ export interface MachineModeConfig {
   arch?: "x86_64" | "x86_64-la57";
   /** cycle cost model */
   cost?: Partial<CostModel>;
+  /** an L1 data cache in front of the CPU (docs/caches.md); every access then goes through the MMU */
+  cache?: CacheSpec | null;
 }
 
 /**
@@ -68,7 +74,11 @@ export interface MachineModeConfig {
  * walk pays per entry read, each fault its handling. The defaults are round
  * figures for a recent x86 core (L1 TLB hit 1, STLB hit 7, a walk's entry
  * read 30 on average between cache levels, a minor fault 1,500, a swap-in
- * from an SSD 50,000); set them with --cost.
+ * from an SSD 50,000); set them with --cost. With a data cache (--cache),
+ * each access also pays its data-cache hit or miss (4 and 50: an L1D
+ * load-to-use latency, and a round figure for the next level), each line
+ * written back 50, and each flush_cache_page the pager makes 200 besides
+ * its lines (arm's flush_pfn_alias: a temporary mapping and a TLB flush).
  */
 export interface CostModel {
   l1: number;
@@ -76,8 +86,22 @@ export interface CostModel {
   walkRead: number;
   minorFault: number;
   majorFault: number;
+  cacheHit: number;
+  cacheMiss: number;
+  cacheWriteback: number;
+  cacheFlush: number;
 }
-export const DEFAULT_COST: CostModel = { l1: 1, l2: 7, walkRead: 30, minorFault: 1500, majorFault: 50000 };
+export const DEFAULT_COST: CostModel = {
+  l1: 1,
+  l2: 7,
+  walkRead: 30,
+  minorFault: 1500,
+  majorFault: 50000,
+  cacheHit: 4,
+  cacheMiss: 50,
+  cacheWriteback: 50,
+  cacheFlush: 200,
+};
 
 /** The counters, named as vmref names them, plus vmlab's. */
 export interface MachineModeResult {
@@ -111,6 +135,8 @@ export interface MachineModeResult {
   phys_sum: string;
   /** retried accesses after a fault (their TLB misses and walks are not in the figures above) */
   retries: number;
+  /** the data cache's counters (--cache), or null without one */
+  cache: { hits: number; misses: number; writebacks: number; page_flushes: number } | null;
   cycles: number;
 }
 
@@ -148,6 +174,9 @@ export class MachineMode {
   private readonly memoMaskD: number;
   private readonly memoMaskI: number;
   readonly cost: CostModel;
+  /** the data cache (--cache), or null */
+  private readonly dcache: DataCache | null;
+  private readonly phys: PhysMem;
   /** per frame: the vpn it holds, its reference bit, its dirty flag */
   private readonly owner: Float64Array;
   private readonly ref: Uint8Array;
@@ -198,6 +227,8 @@ export class MachineMode {
     this.tables = new BumpFrames(dataFrames, dataFrames + tableFrames);
     this.mapper = arch.mapper(m.phys, this.tables);
     this.walkLevels = this.mapper.levels - this.leafLevel;
+    this.phys = m.phys;
+    this.dcache = cfg.cache ? CacheSystem.install(cfg.cache, m.phys, m.cpus).caches[0] : null;
     this.root = toPfn(this.mapper.newRoot()); // the table frames are 2^20: never -1 here
     this.cpu.loadUserRoot(this.root, 0);
     this.cpu.setUserMode(true);
@@ -209,6 +240,7 @@ export class MachineMode {
     const setsI = l1i ? l1i.entries / l1i.ways : 1;
     // the set index is taken from the record's low word: up to 2^18 sets
     if (setsD > 1 << 18 || setsI > 1 << 18) this.memo = false;
+    if (this.dcache !== null) this.memo = false; // every access reaches the cache
     this.memoKeysD = new Float64Array(setsD).fill(-1);
     this.memoPfnsD = new Int32Array(setsD);
     // a unified first level: fetches share the data tables
@@ -419,6 +451,10 @@ export class MachineMode {
         throw new InputError("machine mode: out of page-table frames (more than 4 GiB of page tables)");
       throw new Error(`machine mode: fault on vpn 0x${vpn.toString(16)}: ${r.error}`);
     }
+    // the frame's new contents (zeroed, or read from swap) reach memory directly: lines of its old page go
+    if (this.dcache !== null)
+      for (let i = 0; i < 2 ** this.shift; i++)
+        this.phys.frameWillBeWritten(pfnUnchecked(f * 2 ** this.shift + i));
     this.owner[f] = Math.floor(vpn / 2 ** this.shift);
     this.ref[f] = 1;
     this.dirty[f] = write ? 1 : 0;
@@ -445,10 +481,18 @@ export class MachineMode {
     this.inUse++;
     if (this.inUse > this.swapMax) this.swapMax = this.inUse;
     this.slotOf.set(vpn, slot);
+    // try_to_unmap_one: flush_cache_page before the entry is cleared (VIVT, VIPT with colours)
+    if (this.dcache !== null)
+      for (let i = 0; i < 2 ** this.shift; i++)
+        this.dcache.flushUserPage(vpn + i, f * 2 ** this.shift + i, 0);
     const r = this.mapper.unmap(this.root, vpnUnchecked(vpn));
     if (!r.ok) throw new Error(`machine mode: evicting vpn 0x${vpn.toString(16)}: ${r.error}`);
     const va = vpn * this.cpu.pageSize;
     this.cpu.flushPage(Math.floor(va / TWO32), va % TWO32);
+    // swap-out reads the page through the kernel's direct map (a coherent cache gives it the dirty lines)
+    if (this.dcache !== null && this.dirty[f])
+      for (let i = 0; i < 2 ** this.shift; i++)
+        this.phys.frameWillBeRead(pfnUnchecked(f * 2 ** this.shift + i));
     this.evictions++;
     if (this.dirty[f]) this.dirtyEvictions++;
     if (this.policy === 2) this.lru.unlink(f);
@@ -468,6 +512,7 @@ export class MachineMode {
     const simulated = this.records - this.skipped;
     const faults = this.firstTouch + this.swapIns;
     const c = this.cost;
+    const dc = this.dcache;
     const l1 = levels[0]?.hits ?? 0;
     const l2 = levels.slice(1).reduce((a, l) => a + l.hits, 0);
     return {
@@ -497,12 +542,22 @@ export class MachineMode {
       frames_used: this.used << this.shift,
       phys_sum: BigInt.asUintN(64, this.pfnSum).toString(),
       retries: r,
+      cache:
+        dc === null
+          ? null
+          : { hits: dc.hits, misses: dc.misses, writebacks: dc.writebacks, page_flushes: dc.pageFlushes },
       cycles:
         l1 * c.l1 +
         l2 * c.l2 +
         ptReads * c.walkRead +
         this.firstTouch * c.minorFault +
-        this.swapIns * c.majorFault,
+        this.swapIns * c.majorFault +
+        (dc === null
+          ? 0
+          : dc.hits * c.cacheHit +
+            dc.misses * c.cacheMiss +
+            dc.writebacks * c.cacheWriteback +
+            dc.pageFlushes * c.cacheFlush),
     };
   }
 }

@@ -13,6 +13,7 @@ import { FAST_POLICIES } from "../../analysis/policy/fast.ts";
 import { POLICY_NAMES } from "../../analysis/policy/policies.ts";
 import { MACHINE_POLICIES } from "../../analysis/trace/machineMode.ts";
 import { InputError } from "../../base/errors.ts";
+import { CACHE_DEFAULTS, type CacheSpec, cacheSpecError } from "../../hw/cache/CacheSpec.ts";
 import { parseTlbSpec, type TlbSpec } from "../../hw/mmu/Tlb.ts";
 import { RECLAIM_POLICIES } from "../../kernel/Kernel.ts";
 import { TRACE_FORMATS, type TraceFormat } from "../../workloads/trace/formats.ts";
@@ -29,6 +30,7 @@ export interface TraceCliOptions {
   json: boolean;
   seed: string;
   cost?: string;
+  cache?: string;
   progress: boolean;
   mrc?: boolean;
   shards?: string;
@@ -68,6 +70,8 @@ export interface ReplaySettings {
   swapBytes?: number;
   /** machine mode with the reference pager: the cycle cost model */
   cost?: Record<string, number>;
+  /** machine mode with the reference pager: an L1 data cache (--cache) */
+  cache?: CacheSpec;
 }
 
 /** The miss-ratio curves that run in the same pass. */
@@ -98,14 +102,38 @@ function parseCost(text: string | undefined): Record<string, number> {
   if (!text) return {};
   const out: Record<string, number> = {};
   for (const part of text.split(",")) {
-    const m = /^\s*(l1|l2|walkRead|minorFault|majorFault)\s*=\s*(\d+(\.\d+)?)\s*$/.exec(part);
+    const m =
+      /^\s*(l1|l2|walkRead|minorFault|majorFault|cacheHit|cacheMiss|cacheWriteback|cacheFlush)\s*=\s*(\d+(\.\d+)?)\s*$/.exec(
+        part,
+      );
     if (!m)
       throw new InputError(
-        `--cost: '${part}' is not KEY=NUMBER with KEY l1, l2, walkRead, minorFault or majorFault`,
+        `--cost: '${part}' is not KEY=NUMBER with KEY l1, l2, walkRead, minorFault, majorFault, cacheHit, cacheMiss, cacheWriteback or cacheFlush`,
       );
     out[m[1]] = Number(m[2]);
   }
   return out;
+}
+
+/**
+ * --cache KIND[:SIZE[:WAYS[:LINE]]] (docs/caches.md): vivt, vipt or pipt,
+ * 32K 4-way 64-byte lines unless given, checked as the machine statement's
+ * cache keys are.
+ */
+function parseCache(text: string): CacheSpec {
+  const [kind, size, ways, line] = text.split(":");
+  if (kind !== "vivt" && kind !== "vipt" && kind !== "pipt")
+    throw new InputError(`--cache: KIND[:SIZE[:WAYS[:LINE]]] with KIND vivt, vipt or pipt, not '${text}'`);
+  const spec: CacheSpec = {
+    kind,
+    sizeBytes: size ? parseSize(size, "--cache SIZE") : CACHE_DEFAULTS.sizeBytes,
+    ways: ways ? positiveInt(ways, "--cache WAYS") : CACHE_DEFAULTS.ways,
+    lineBytes: line ? parseSize(line, "--cache LINE") : CACHE_DEFAULTS.lineBytes,
+    asidTagged: false,
+  };
+  const e = cacheSpecError(spec);
+  if (e !== null) throw new InputError(`--cache: ${e[0].replace("cache_", "")} ${e[1]}`);
+  return spec;
 }
 
 /** --ram SIZE as 4 KiB frames: a multiple of 4K. */
@@ -169,7 +197,12 @@ export function parseReplay(o: TraceCliOptions): ReplaySettings {
         "--pager linux: --page 4k, or thp for the kernel's transparent huge pages (thp=always); Linux has no all-2M mode for anonymous memory",
       );
     if (o.swap !== undefined) s.swapBytes = parseSize(o.swap, "--swap");
-  } else if (machine) s.cost = parseCost(o.cost);
+  } else if (machine) {
+    s.cost = parseCost(o.cost);
+    if (o.cache !== undefined) s.cache = parseCache(o.cache);
+  }
+  if (o.cache !== undefined && (!machine || linuxPager))
+    throw new InputError("--cache is a machine-mode option (with the reference pager)");
   return s;
 }
 
@@ -240,6 +273,10 @@ export function addTraceOptions(cmd: Command): Command {
     .option("--arch <a>", "machine mode: x86_64 (4-level) or x86_64-la57 (5-level)", "x86_64")
     .option("--seed <n>", "seed for random choices", "1")
     .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
+    .option(
+      "--cache <kind>",
+      "machine mode: an L1 data cache, KIND[:SIZE[:WAYS[:LINE]]] with KIND vivt, vipt or pipt (default 32K:4:64; docs/caches.md)",
+    )
     .option("--mrc", "also the exact LRU miss-ratio curve (one pass, every size at once)")
     .option(
       "--shards <rate>",

@@ -71,6 +71,7 @@ export class Replay {
         dataOnly,
         seed,
         cost: s.cost,
+        cache: s.cache ?? null,
         pageSize: s.page === "4k" ? "4k" : "2m",
         arch: s.arch as "x86_64" | "x86_64-la57",
       });

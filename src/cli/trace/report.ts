@@ -146,6 +146,10 @@ function formatSummary(s: TraceSummary, stats: TraceReadStats | null): string[] 
     if (s.policy === "clock")
       lines.push(`  CLOCK           ${fmt(r.clock_ref_clears)} reference bits cleared`);
     lines.push(`  frames used     ${fmt(r.frames_used)}; phys_sum ${r.phys_sum}`);
+    if (r.cache !== null)
+      lines.push(
+        `  data cache      ${fmt(r.cache.hits)} hits, ${fmt(r.cache.misses)} misses, ${fmt(r.cache.writebacks)} lines written back, ${fmt(r.cache.page_flushes)} flush_cache_page`,
+      );
     lines.push(
       `  est. cycles     ${fmt(Math.round(r.cycles))} (${(r.cycles / Math.max(1, r.simulated)).toFixed(2)} per access)`,
     );

@@ -2,8 +2,9 @@
  * What sits between a translation and RAM. Every load and store of the model
  * (user accesses, kernel accesses, copy_to/from_user, trace replay) goes
  * through an MMU's `load8`/`store8`/`touch`, which translate and then hand the
- * physical address to the MMU's MemoryPort: today straight to PhysMem; a cache
- * model (VIVT/VIPT/PIPT) is another port, and it sees the virtual address too.
+ * physical address to the MMU's MemoryPort: straight to PhysMem, or, with
+ * `cache=vivt|vipt|pipt`, the CPU's data cache (hw/cache/DataCache.ts), which
+ * sees the virtual address too.
  */
 import type { PhysAddr } from "../../base/units.ts";
 import type { Access } from "../access.ts";

@@ -16,6 +16,7 @@ import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { FrameAllocator } from "../../hw/mmu/Mapper.ts";
 import { TlbFlush } from "../mm/arch.ts";
 import { BuddyAllocator } from "../mm/buddy.ts";
+import { cacheFlushFor } from "../mm/cacheflush.ts";
 import { Gfp } from "../mm/gfp.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
@@ -91,12 +92,22 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   const mapWindowVpn = va.vpn(layout.defaultMapWindow ?? layout.taskSize); // DEFAULT_MAP_WINDOW
   const tlbMgr = arch.newTlb(machine);
   const pageCache = new PageCache(machine.phys, pages, buddy);
+  // the L1 data caches (cache=), and the kernel's cacheflush calls for their kind
+  const userTop = BigInt.asUintN(64, layout.taskSize);
+  const cache = cacheFlushFor(
+    cfg.cache,
+    machine.phys,
+    machine.cpus,
+    { hi: Number(userTop >> 32n), lo: Number(userTop & 0xffffffffn) },
+    () => k.runningCpu,
+  );
   const fab = cfg.faultAroundBytes;
   const userMm = new UserMm(
     {
       pageCache,
       swap,
       lru: null,
+      cache,
       phys: machine.phys,
       pages,
       buddy,

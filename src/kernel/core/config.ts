@@ -7,6 +7,7 @@
  * statement's syntax and attaches FILE:LINE:COL to a MachineKeyError).
  */
 import { InputError } from "../../base/errors.ts";
+import { type CacheSpec, cacheSpecError } from "../../hw/cache/CacheSpec.ts";
 import { makeTlb } from "../../hw/mmu/Tlb.ts";
 import { RECLAIM_POLICIES, type ReclaimPolicy } from "../mm/vmscan.ts";
 
@@ -96,6 +97,8 @@ export interface KernelConfig {
    * tables (x86_64 only; docs/inverted.md)
    */
   pagetable?: "radix" | "inverted";
+  /** an L1 data cache on every CPU (`cache=vivt|vipt|pipt`; docs/caches.md); null or absent: none */
+  cache?: CacheSpec | null;
 }
 
 /** A KernelConfig with every default filled in (Kernel.config). */
@@ -228,7 +231,10 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     pageCluster: config.pageCluster ?? 3,
     seed: config.seed ?? 1,
     pagetable: config.pagetable ?? "radix",
+    cache: config.cache ?? null,
   };
+  const cacheError = c.cache === null ? null : cacheSpecError(c.cache);
+  if (cacheError !== null) throw new InputError(`${cacheError[0]}: ${cacheError[1]}`);
   if (isRiscv(c.arch)) {
     for (const [key, field] of [
       ["pcid", config.pcid],
@@ -427,6 +433,21 @@ export const MACHINE_KEYS: {
     modelled: true,
   },
   {
+    key: "cache",
+    default: "none",
+    values: "none, vivt, vipt, pipt (an L1 data cache per CPU; docs/caches.md)",
+    modelled: true,
+  },
+  { key: "cache_size", default: "32K", values: "a power of two, 16 .. 4M (with cache=)", modelled: true },
+  { key: "cache_ways", default: "4", values: "1 .. lines, dividing them (with cache=)", modelled: true },
+  { key: "cache_line", default: "64", values: "16 .. 4K, a power of two (with cache=)", modelled: true },
+  {
+    key: "cache_asid",
+    default: "off",
+    values: "on, off (cache=vivt: lines tagged with the address space)",
+    modelled: true,
+  },
+  {
     key: "vmalloc_lazy",
     default: "on",
     values: "on, off (lazy vfree TLB purge; a vmlab extension)",
@@ -551,6 +572,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
   const pagetable = oneOf("pagetable", ["radix", "inverted"]) as "radix" | "inverted";
   if (pagetable === "inverted" && arch !== "x86_64") bad("pagetable", INVERTED_ARCH);
   if (pagetable === "inverted" && v.onOff("pti")) bad("pti", INVERTED_PTI);
+  const cache = machineCache(v, bad);
   const effective: Record<string, string> = {};
   for (const k of MACHINE_KEYS)
     if (k.archs === undefined || k.archs.includes(arch))
@@ -587,6 +609,30 @@ export function machineConfig(v: MachineValues): MachineSettings {
       policy: oneOf("policy", RECLAIM_POLICIES) as ReclaimPolicy,
       seed: Number(v.number("seed") & 0xffffffffn),
       pagetable,
+      cache,
     },
   };
+}
+
+/** The cache keys: `cache=KIND` and its geometry (docs/caches.md). */
+function machineCache(v: MachineValues, bad: (key: string, reason: string) => never): CacheSpec | null {
+  const kind = v.word("cache");
+  const geometry = ["cache_size", "cache_ways", "cache_line", "cache_asid"];
+  if (kind === "none") {
+    for (const key of geometry)
+      if (v.given(key)) bad(key, "describes a cache: give cache=vivt, vipt or pipt too");
+    return null;
+  }
+  if (kind !== "vivt" && kind !== "vipt" && kind !== "pipt")
+    bad("cache", `expected one of none, vivt, vipt, pipt, not '${kind}'`);
+  const spec: CacheSpec = {
+    kind: kind as CacheSpec["kind"],
+    sizeBytes: Number(v.number("cache_size")),
+    ways: Number(v.number("cache_ways")),
+    lineBytes: Number(v.number("cache_line")),
+    asidTagged: v.onOff("cache_asid"),
+  };
+  const e = cacheSpecError(spec);
+  if (e !== null) bad(e[0], e[1]);
+  return spec;
 }

@@ -175,6 +175,8 @@ export function switchTo(k: KernelCore, cpuId: number, task: Task): void {
     k.tlbMgr.switchMm(other, null);
   }
   k.current[cpuId] = task;
+  // switch_mm: an untagged VIVT cache is cleaned before the new tables are loaded (cpu_arm926_switch_mm)
+  k.userMm.env.cache.switchMm(cpuId, k.tlbMgr.states[cpuId].loadedMm, task.mm);
   k.tlbMgr.switchMm(cpuId, task.mm);
 }
 

@@ -63,6 +63,17 @@ export function fileIo(
     assert(pfn >= 0, "fileIo: no memory for the page cache");
     return pfn * 4096 + (i % 4096);
   };
+  // flush_dcache_folio: a page users map may hold their writes in lines of other colours
+  // (filemap_read, when writably mapped, before the copy) or must lose its old lines
+  // (generic_perform_write, after it); an unmapped page needs none (ARM defers it)
+  const cache = k.userMm.env.cache;
+  const flushMapped = () => {
+    for (let p = 0; p * 4096 < n; p++) {
+      const pfn = pc.readPage(f, p, true);
+      if (pfn >= 0 && k.pages.mapcount[pfn] > 0) cache.flushDcachePage(pfn);
+    }
+  };
+  if (!write) flushMapped();
   const r = k.uaccess.copy(
     cpuId,
     uva,
@@ -74,6 +85,7 @@ export function fileIo(
       if (f.fs === "disk") f.dirty.add(Math.floor(i / 4096));
     },
   );
+  if (write) flushMapped();
   const done = n - r.notCopied;
   return done > 0 ? done : -Errno.EFAULT;
 }

@@ -52,6 +52,8 @@ export function newMm(ctx: MmContext): MmStruct | null {
 export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
   const child = newMm(ctx);
   if (child === null) return null;
+  // dup_mmap: flush_cache_dup_mm(oldmm) before the parent's PTEs are write-protected
+  ctx.env.cache.flushCacheDupMm(parent);
   // dup_mmap ends with flush_tlb_mm(oldmm), also when the copy fails half way
   const tlb = new MmuGather(ctx, parent, true);
   const ok = copyPageRanges(ctx, tlb, parent, child);

@@ -18,6 +18,7 @@
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
+import type { CacheFlush } from "./cacheflush.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
@@ -98,6 +99,8 @@ export interface MmEnv {
   readonly swap: SwapArea | null;
   /** the LRU lists of page reclaim (set once the kernel has built them) */
   lru: LruHooks | null;
+  /** the data caches' maintenance calls (mm/cacheflush.ts; no-ops without a cache that needs them) */
+  readonly cache: CacheFlush;
 }
 
 /**
@@ -106,6 +109,8 @@ export interface MmEnv {
  * Linux: include/asm-generic/tlb.h tlb_flush_pte_range, __tlb_remove_page
  */
 export interface TlbGather {
+  /** tlb_start_vma: the VMA [startVpn, endVpn) is about to change (its lines leave the data cache) */
+  startVma?(startVpn: number, endVpn: number): void;
   flushRange(vpn: number, nr: number): void;
   removePage(pfn: number): void;
   /** pte_free_tlb and its kin: a page-table page unlinked at `vpn`, freed after the flush */

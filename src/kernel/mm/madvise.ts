@@ -270,6 +270,8 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const tlb = new MmuGather(ctx, mm);
+  // madvise_free_single_vma: tlb_start_vma
+  for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   for (let vpn = start; vpn < end; vpn++) {
     const pte = readPte(ctx, mm, vpn);
     if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;

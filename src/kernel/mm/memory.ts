@@ -191,6 +191,9 @@ export function doWpPage(
     // copy_user_highpage: both pages kmap_local'd (32-bit highmem), copied, unmapped in reverse
     const src = env.kmapLocal?.(old);
     const dst = env.kmapLocal?.(pfn);
+    // flush_cache_page(vma, address, pte_pfn(orig_pte)): the user's lines of the old page reach
+    // memory before the copy reads it (wp_page_copy; arm's v4wb_copy_user_highpage does it first)
+    env.cache.flushCachePage(mm, vpn, old);
     copyFrame(env.phys, old, pfn);
     if (dst !== undefined) env.kunmapLocal?.(dst);
     if (src !== undefined) env.kunmapLocal?.(src);
@@ -225,6 +228,9 @@ export function zapRange(
   end: number,
   keepGuards = false,
 ): void {
+  // unmap_page_range: tlb_start_vma for each VMA the range reaches (flush_cache_range over the VMA)
+  if (tlb.startVma)
+    for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   const phys = ctx.env.phys;
   const pages = ctx.env.pages;
   const pt = ctx.env.pgtable;
@@ -351,7 +357,9 @@ export function remapPfnRange(ctx: MmContext, mm: MmStruct, vma: Vma, pfn: numbe
  * Linux: include/linux/highmem.h copy_user_highpage
  */
 export function copyFrame(phys: PhysMem, from: number, to: number): void {
+  phys.frameWillBeRead(pfnUnchecked(from));
   const src = phys.frameWords(pfnUnchecked(from));
   if (src === null) return; // an untouched frame is zeros, and `to` was zeroed
+  phys.frameWillBeWritten(pfnUnchecked(to));
   phys.frameWordsForWrite(pfnUnchecked(to)).set(src);
 }

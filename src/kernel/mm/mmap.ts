@@ -93,8 +93,16 @@ export function mmap(
     flags |= VmFlag.ACCOUNT;
   }
   let start: number;
+  // arch_get_unmapped_area on a cache with colours (arch/arm/mm/mmap.c): a shared or file
+  // mapping starts at the colour of its file offset, so every mapping of a page shares one colour
+  const colourPages = ctx.env.cache.shmlba / 4096;
+  const pgoff = a.file || a.device ? (a.offset ?? 0) / 4096 : 0; // a device's offset is its pgoff too
+  const coloured = colourPages > 1 && (a.shared || (a.file ?? null) !== null || (a.device ?? null) !== null);
   if (a.fixed) {
     start = a.addr / 4096;
+    // MAP_FIXED | MAP_SHARED at another colour: -EINVAL ((addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1))
+    if (coloured && a.shared && (((start - pgoff) % colourPages) + colourPages) % colourPages !== 0)
+      return -Errno.EINVAL;
     if (start + nrPages > taskSize) return -Errno.ENOMEM;
     if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
     munmap(ctx, mm, start, nrPages);
@@ -103,6 +111,19 @@ export function mmap(
       !a.shared && nrPages % ctx.env.pgtable.hpagePmdNr === 0
         ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr)
         : -1;
+    if (start < 0 && coloured) {
+      // COLOUR_ALIGN(addr, pgoff) for the hint, then the search with align_mask = SHMLBA - 1
+      const hint =
+        a.addr > 0 ? Math.ceil(a.addr / 4096 / colourPages) * colourPages + (pgoff % colourPages) : a.addr;
+      start = getUnmappedArea(
+        ctx,
+        mm,
+        nrPages,
+        hint > 0 ? hint * 4096 : a.addr,
+        colourPages,
+        pgoff % colourPages,
+      );
+    }
     if (start < 0) start = getUnmappedArea(ctx, mm, nrPages, a.addr);
     if (start < 0) return -Errno.ENOMEM;
   }
@@ -151,7 +172,14 @@ export function mmap(
  * PAGE_SIZE rather than mmap_min_addr as the floor.)
  * Linux: mm/mmap.c generic_get_unmapped_area_topdown
  */
-export function getUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, hintBytes: number): number {
+export function getUnmappedArea(
+  ctx: MmContext,
+  mm: MmStruct,
+  nrPages: number,
+  hintBytes: number,
+  alignPages = 1,
+  alignOffset = 0,
+): number {
   const low = Math.max(1, Math.ceil(ctx.settings.mmapMinAddr / 4096));
   const { taskSizeVpn, mapWindowVpn } = ctx.env;
   // the search's top: mmap_base, raised by TASK_SIZE - DEFAULT_MAP_WINDOW for a hint above the window
@@ -161,7 +189,8 @@ export function getUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, h
     const hint = Math.ceil(hintBytes / 4096);
     // mmap_address_hint_valid: inside TASK_SIZE, and not straddling DEFAULT_MAP_WINDOW
     const valid = hint + nrPages <= taskSizeVpn && hint > mapWindowVpn === hint + nrPages > mapWindowVpn;
-    if (hint >= low && valid && isFree(mm, hint, nrPages)) return hint;
+    if (hint >= low && valid && isFree(mm, hint, nrPages) && (hint - alignOffset) % alignPages === 0)
+      return hint;
     if (hint > mapWindowVpn) highLimit += taskSizeVpn - mapWindowVpn;
   }
   let gapEnd = highLimit;
@@ -171,7 +200,10 @@ export function getUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, h
     // the gap is [below, end of the VMA above the gap, less its guard)
     if (v === null || v.vmStart < gapEnd) {
       const top = Math.min(gapEnd, highLimit);
-      if (top - below >= nrPages && top - nrPages >= low) return top - nrPages;
+      // vm_unmapped_area's align_mask and align_offset: the highest start with that colour
+      const start =
+        top - nrPages - ((((top - nrPages - alignOffset) % alignPages) + alignPages) % alignPages);
+      if (start >= below && start >= low) return start;
     }
     if (v === null) break;
     gapEnd = Math.min(gapEnd, v.vmStart - (v.vmFlags & VmFlag.GROWSDOWN ? 256 : 0));
@@ -335,6 +367,7 @@ export function setFlags(
  */
 export function exitMmap(ctx: MmContext, mm: MmStruct): void {
   const all = mm.vmas.slice();
+  ctx.env.cache.flushCacheMm(mm); // exit_mmap: flush_cache_mm before the tables are torn down
   const tlb = new MmuGather(ctx, mm, true);
   for (const v of all) {
     zapRange(ctx, tlb, mm, v.vmStart, v.vmEnd);

@@ -58,6 +58,15 @@ export class MmuGather implements TlbGather {
     return this.end > 0;
   }
 
+  /**
+   * tlb_start_vma: a VMA's tables are about to change (unmap_single_vma,
+   * change_protection_range). Unless the whole mm goes (fullmm), its user
+   * pages leave the data cache first: flush_cache_range(vma, vm_start, vm_end).
+   */
+  startVma(startVpn: number, endVpn: number): void {
+    if (!this.fullmm) this.ctx.env.cache.flushCacheRange(this.mm, startVpn, endVpn - startVpn);
+  }
+
   /** tlb_flush_pte_range / tlb_flush_pmd_range: pages [vpn, vpn+nr) need a flush. */
   flushRange(vpn: number, nr: number): void {
     assert(!this.finished, "mmu_gather: a change after tlb_finish_mmu");

@@ -76,6 +76,7 @@ function mprotectRange(
       mm.committed += v.pages;
     }
     v.vmFlags = flags;
+    tlb.startVma(v.vmStart, v.vmEnd);
     changeProtection(ctx, tlb, mm, v);
     // mprotect_fixup: a locked private mapping made writable is populated at once, so that
     // the COW break happens now rather than at the first write

@@ -74,6 +74,7 @@ function moveVma(
   splitRange(ctx, mm, start, start + oldPages);
   const pt = ctx.env.pgtable;
   const entries: { hi: number; lo: number }[] = [];
+  ctx.env.cache.flushCacheRange(mm, start, moved); // move_page_tables: flush_cache_range(vma, old_addr, old_end)
   const tlb = new MmuGather(ctx, mm);
   for (let i = 0; i < moved; i++) {
     const pte = readPte(ctx, mm, start + i);

@@ -49,6 +49,7 @@ export class PageCache {
     const pfn = this.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
     if (pfn < 0) return -1;
     const base = index * 4096;
+    this.phys.frameWillBeWritten(pfnUnchecked(pfn));
     const w = this.phys.frameWordsForWrite(pfnUnchecked(pfn));
     for (let i = 0; i < 1024; i++) {
       let word = 0;

@@ -127,6 +127,7 @@ export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: 
   let dirty = false;
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) dirty = true;
+    r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
     ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
     setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
     swap.map[slot]++;
@@ -149,6 +150,7 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
   const pt = r.env.userMm.env.pgtable;
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) f.dirty.add(index);
+    r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
     ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
     mm.rssFile--;
     pages.mapcount[pfn]--;

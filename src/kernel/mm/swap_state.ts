@@ -83,6 +83,7 @@ function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): num
   if (pfn < 0) return -1;
   const words = swap.data.get(slot);
   assert(words !== undefined, `swap slot ${slot} holds no page`);
+  ctx.env.phys.frameWillBeWritten(pfnUnchecked(pfn));
   ctx.env.phys.frameWordsForWrite(pfnUnchecked(pfn)).set(words);
   swap.addToCache(slot, pfn);
   ctx.env.pages.refcount[pfn] = 1;

@@ -394,7 +394,10 @@ export class Vmscan implements RmapPages {
       if (slot < 0) return false;
     }
     if (tryToUnmapAnon(this, pfn, swap, slot)) dirty = true;
-    if (dirty) swap.writePage(slot, phys.frameWords(pfnUnchecked(pfn)));
+    if (dirty) {
+      phys.frameWillBeRead(pfnUnchecked(pfn));
+      swap.writePage(slot, phys.frameWords(pfnUnchecked(pfn)));
+    }
     if (cached) {
       swap.removeFromCache(pfn);
       pages.refcount[pfn]--;

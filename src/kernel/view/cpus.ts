@@ -6,7 +6,7 @@
 import { permText } from "../../hw/mmu/PagingFormat.ts";
 import { Meta } from "../../hw/mmu/TlbArray.ts";
 import type { KernelCore } from "../core/core.ts";
-import type { CpuInfo, TlbArrayInfo, TlbEntryInfo, TlbInfo } from "./types.ts";
+import type { CacheCounters, CpuInfo, TlbArrayInfo, TlbEntryInfo, TlbInfo } from "./types.ts";
 
 export function cpuInfo(k: KernelCore, id: number): CpuInfo {
   const c = k.machine.cpus[id];
@@ -39,7 +39,15 @@ export function cpuInfo(k: KernelCore, id: number): CpuInfo {
     switchFlushes: st.switchFlushes,
     ptiCr3Writes: st.ptiCr3Writes,
     ptiUserFlushes: st.ptiUserFlushes,
+    cache: cacheCounters(k, id),
   };
+}
+
+function cacheCounters(k: KernelCore, id: number): CacheCounters | null {
+  const c = k.userMm.env.cache.system?.caches[id];
+  if (c === undefined) return null;
+  const { hits, misses, staleReads, flushes, rangeFlushes, pageFlushes, writebacks } = c;
+  return { hits, misses, staleReads, flushes, rangeFlushes, pageFlushes, writebacks };
 }
 
 const KINDS = ["unified", "data", "instr", "unified"] as const;

@@ -7,6 +7,7 @@ import { cpuOf } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { permString, VmFlag } from "../mm/vma.ts";
+import { explainCache } from "./cacheExplain.ts";
 
 /**
  * Mmu.probe's walk on the task's own tables (it may not be running, or PTI
@@ -150,6 +151,7 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
       out.push(
         `  -> pa ${hex(pfn * 4096 + k.va.offset(va))} (frame ${hex(pfn)}${pfn === k.zeroPfn ? ", the zero page" : ""})${access === Access.Write && !pt.dirty(leaf.hi, leaf.lo) ? "; the write sets D" : ""}`,
       );
+      out.push(...explainCache(k, Math.max(0, cpuId), va, pfn * 4096 + k.va.offset(va)));
       return out;
     }
     out.push(`  ${view.faultText(verdict.errorCode)}: a protection violation`);

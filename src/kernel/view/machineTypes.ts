@@ -86,6 +86,22 @@ export interface CpuInfo {
   /** root switches on kernel entry and exit (PTI), and returns to user that flushed the user ASID */
   ptiCr3Writes: number;
   ptiUserFlushes: number;
+  /** its L1 data cache's counters (cache=vivt|vipt|pipt), or null without one */
+  cache: CacheCounters | null;
+}
+
+/** A CPU's data-cache counters (hw/cache/DataCache.ts). */
+export interface CacheCounters {
+  hits: number;
+  misses: number;
+  /** loads that returned bytes older than the last write to them (or another frame's: a VIVT homonym) */
+  staleReads: number;
+  /** whole-cache and per-mm flushes; range and page flushes (cache.range_flushes, cache.page_flushes) */
+  flushes: number;
+  rangeFlushes: number;
+  pageFlushes: number;
+  /** lines written back to memory */
+  writebacks: number;
 }
 
 /** Machine-wide counters. */

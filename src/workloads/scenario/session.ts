@@ -238,6 +238,15 @@ export class Session {
       // every page walk, the dirty-bit walks included
       "tlb.misses": String(cpus.reduce((n, c) => n + c.walks, 0)),
     };
+    // with a data cache (cache=): its counters, summed over the CPUs
+    if (cpus[0]?.cache) {
+      const sum = (f: (c: NonNullable<(typeof cpus)[0]["cache"]>) => number) =>
+        String(cpus.reduce((n, c) => n + f(c.cache!), 0));
+      result.metrics["cache.hits"] = sum((c) => c.hits);
+      result.metrics["cache.misses"] = sum((c) => c.misses);
+      result.metrics["cache.flushes"] = sum((c) => c.flushes);
+      result.metrics["cache.stale_reads"] = sum((c) => c.staleReads);
+    }
     for (const [k, v] of this.rt!.vars) result.metrics[k] = formatValue(v);
     return result;
   }

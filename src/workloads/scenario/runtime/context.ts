@@ -261,7 +261,11 @@ export class CompileContext {
       : m.asidRegister !== null && wrote
         ? `, ${m.asidRegister} <- ${after.hwAsid}`
         : ` ${after.asidName} ${after.hwAsid}`;
-    return `cpu${cpuId}: ${wrote ? `${reg} <- PGD 0x${(mm.pgdPfn * 4096).toString(16)}` : `same mm, no ${reg} write`}${tag}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}`;
+    const cacheFlushed =
+      (after.cache?.flushes ?? 0) > (before.cache?.flushes ?? 0)
+        ? "; data cache flushed (untagged VIVT)"
+        : "";
+    return `cpu${cpuId}: ${wrote ? `${reg} <- PGD 0x${(mm.pgdPfn * 4096).toString(16)}` : `same mm, no ${reg} write`}${tag}${wrote ? (flushed ? " (TLB flushed)" : " (no flush: the ASID's entries are still valid)") : ""}${cacheFlushed}`;
   }
 
   /** A `kernel@N:` statement's CPU must exist. */

@@ -79,6 +79,14 @@ const CPU_METRICS = new Map<string, (c: CpuInfo) => number>([
   ["pti.user_flushes", (c) => c.ptiUserFlushes],
   // the page faults the MMU raised (x86 #PF, arm64 aborts of a translation or permission), whoever took them
   ["page_faults", (c) => c.pageFaults],
+  // the L1 data caches (cache=; 0 without one): docs/caches.md
+  ["cache.hits", (c) => c.cache?.hits ?? 0],
+  ["cache.misses", (c) => c.cache?.misses ?? 0],
+  ["cache.flushes", (c) => c.cache?.flushes ?? 0],
+  ["cache.stale_reads", (c) => c.cache?.staleReads ?? 0],
+  ["cache.range_flushes", (c) => c.cache?.rangeFlushes ?? 0],
+  ["cache.page_flushes", (c) => c.cache?.pageFlushes ?? 0],
+  ["cache.writebacks", (c) => c.cache?.writebacks ?? 0],
 ]);
 
 /**
@@ -112,6 +120,13 @@ const CPU_CALLS = [
   "pti.cr3_switches",
   "pti.user_flushes",
   "page_faults",
+  "cache.hits",
+  "cache.misses",
+  "cache.flushes",
+  "cache.stale_reads",
+  "cache.range_flushes",
+  "cache.page_flushes",
+  "cache.writebacks",
 ];
 
 /** Range metrics: FN(P, ADDR [SIZE]) (and table's LEVEL). */

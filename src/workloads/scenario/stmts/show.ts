@@ -98,6 +98,11 @@ export function show(c: CompileContext, s: Stmt): Run {
           rt.out.push(
             `cpu${cpu.id}: ${cpu.translations} translations; ${levels}; ${cpu.walks} walks (${cpu.walkRefs} entries read), ${cpu.adWrites} A/D writes, ${cpu.pageFaults} ${w.pageFaults}, ${cpu.addressFaults} ${w.addressFaults}, ${cpu.fullFlushes} full flushes, ${cpu.pageInvalidations} ${w.pageInvalidations}`,
           );
+          const dc = cpu.cache;
+          if (dc !== null)
+            rt.out.push(
+              `  L1 data cache: ${dc.hits} hits/${dc.misses} misses, ${dc.staleReads} stale reads, ${dc.flushes} flushes (+${dc.rangeFlushes} range, ${dc.pageFlushes} page), ${dc.writebacks} lines written back`,
+            );
           if (what === "tlb")
             for (const a of v.tlb(cpu.id).arrays)
               rt.out.push(
