@@ -1,3 +1,4 @@
+import { ModelBug } from "../base/assert.ts";
 import type { Pfn } from "../base/units.ts";
 import type { Access } from "../hw/access.ts";
 import type { Machine } from "../hw/machine/Machine.ts";
@@ -40,6 +41,8 @@ import type { SwapArea } from "./mm/swapfile.ts";
 import type { UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";
+import { osFor } from "./os/index.ts";
+import type { MemoryBasicInformation, WindowsOs } from "./os/windows/index.ts";
 import { KernelView } from "./view/KernelView.ts";
 
 /**
@@ -106,6 +109,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   readonly log: string[] = [];
   /** character devices: a kernel buffer each, mapped to processes by remap_pfn_range */
   readonly devices = new Map<string, Device>();
+  /** profile=windows: Windows' memory manager for user address spaces (kernel/os/windows); null for Linux */
+  readonly os: WindowsOs | null;
   /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
   pageTablePages = 0;
   /** vmalloc faults fixed (32-bit x86, vmalloc_sync=lazy: vmalloc_fault) */
@@ -155,6 +160,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     this.exactLru = p.exactLru;
     this.current = this.machine.cpus.map(() => null);
     this.kworkerSerial = this.machine.cpus.map(() => 0);
+    this.os = osFor(this);
     sched.schedInit(this);
     this.log.push(memInitInfo(this));
     this.view = new KernelView(this);
@@ -314,6 +320,52 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
    */
   userAccess(cpuId: number, task: TaskHandle, va: bigint, access: Access, value = 0): UserAccessResult {
     return this.arch.userAccess(this, cpuId, taskOf(task), va, access, value);
+  }
+
+  // ---- the Windows profile's services (kernel/os/windows) ----
+
+  private win(task: TaskHandle): { os: WindowsOs; t: Task } {
+    const t = taskOf(task);
+    if (this.os === null || t.mm === null)
+      throw new ModelBug("windows service without profile=windows or an address space");
+    return { os: this.os, t };
+  }
+
+  /** VirtualAlloc: the base, or 0n (GetLastError: `view.windowsProcess(task).lastError`). */
+  virtualAlloc(
+    task: TaskHandle,
+    addr: bigint,
+    size: bigint,
+    reserve: boolean,
+    commit: boolean,
+    protect: number,
+  ): bigint {
+    const { os, t } = this.win(task);
+    return os.virtualAlloc(t, addr, size, reserve, commit, protect);
+  }
+
+  /** VirtualFree with MEM_RELEASE (`release`) or MEM_DECOMMIT: TRUE or FALSE. */
+  virtualFree(task: TaskHandle, addr: bigint, size: bigint, release: boolean): boolean {
+    const { os, t } = this.win(task);
+    return os.virtualFree(t, addr, size, release);
+  }
+
+  /** VirtualProtect: the old protection (Win32 PAGE_*), or -1 (FALSE). */
+  virtualProtect(task: TaskHandle, addr: bigint, size: bigint, protect: number): number {
+    const { os, t } = this.win(task);
+    return os.virtualProtect(t, addr, size, protect);
+  }
+
+  /** VirtualQuery: MEMORY_BASIC_INFORMATION, or null (0 bytes returned). */
+  virtualQuery(task: TaskHandle, addr: bigint): MemoryBasicInformation | null {
+    const { os, t } = this.win(task);
+    return os.virtualQuery(t, addr);
+  }
+
+  /** Structured exception handling around what the task does next (`P: catch exceptions`). */
+  catchExceptions(task: TaskHandle): void {
+    const { os, t } = this.win(task);
+    os.catchExceptions(t);
   }
 
   // ---- files and devices (vfs.ts) ----

@@ -51,7 +51,8 @@ export function userModeAccess(
     }
     faults++;
     k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
-    const r = handle(cpu, out);
+    // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
+    const r = k.os === null ? handle(cpu, out) : k.os.userFault(k, task, va, access);
     if (r === null) continue;
     const killed = deliverSignal(k, task, r.signal, r.code, r.addr);
     return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };

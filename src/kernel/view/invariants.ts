@@ -130,6 +130,12 @@ export function checkInvariants(k: KernelCore): string[] {
           visitUser(pfn, level - 1, vpn);
           continue;
         }
+        if (k.os?.ownsVpn(mm, vpn)) {
+          // the OS profile's own PTE (profile=windows: inside a VAD), checked by its rules
+          const f = k.os.checkPte(k, mm, vpn, hi, lo, problems);
+          if (f >= 0) mapcounts.set(f, (mapcounts.get(f) ?? 0) + 1);
+          continue;
+        }
         if (mm.vmaAt(vpn) === null)
           problems.push(`${t.comm}: PTE for vpn 0x${vpn.toString(16)} outside every VMA`);
         if (pt.isSwap(hi, lo)) {

@@ -22,8 +22,11 @@ export function spawn(c: CompileContext, s: Stmt): Run {
     if (t === null) c.fail("spawn: out of memory for the page tables", s.verbPos);
     rt.procs.set(name, t);
     const mm = rt.view.mm(t)!;
+    const win = rt.view.windows();
     rt.out.push(
-      `pid ${t.pid}; PGD at pfn 0x${mm.pgdPfn.toString(16)}; stack 0x${rt.view.vmas(t)[0].start.toString(16)}-0x${mm.stackTop.toString(16)}`,
+      win !== null
+        ? `pid ${t.pid}; page directory at pfn 0x${mm.pgdPfn.toString(16)}; user space 0x${(win.layout().lowestUserVpn * 4096).toString(16)}-0x${win.layout().highestUserAddress.toString(16)}, no VADs yet`
+        : `pid ${t.pid}; PGD at pfn 0x${mm.pgdPfn.toString(16)}; stack 0x${rt.view.vmas(t)[0].start.toString(16)}-0x${mm.stackTop.toString(16)}`,
     );
   };
 }

@@ -1,0 +1,147 @@
+/**
+ * MmAccessFault for faults from user mode (Windows Internals 7th ed.,
+ * Part 1, ch. 5 "Page fault handling": the trap handler calls MmAccessFault
+ * with the faulting address, the kind of access and the previous mode).
+ *
+ * In order:
+ * 1. A user-mode access at or above MM_USER_PROBE_ADDRESS (the no-access
+ *    64 KB at the top of user space, or system space: every kernel page has
+ *    U/S clear, so the CPU refused it on a TLB hit as on a walk) is an access
+ *    violation.
+ * 2. No VAD contains the address: access violation.
+ * 3. The PTE (decoded by mmpte.ts, the one place the software formats are
+ *    read) gives the page's state and protection; a reserved page that is
+ *    not committed, or a decommitted one, is an access violation.
+ * 4. MiAccessCheck: the protection must allow the access (DEP: an execute of
+ *    a page without execute rights raises an access violation with
+ *    ExceptionInformation[0] = 8, where the CPU has NX: x64 and PAE); then a
+ *    guard page raises STATUS_GUARD_PAGE_VIOLATION once and loses its
+ *    guard (the "one-shot alarm" of the VirtualAlloc/Creating Guard Pages
+ *    page).
+ * 5. The PTE is resolved: a demand-zero page gets a zeroed frame
+ *    (MiResolveDemandZeroFault), a transition page its frame back
+ *    (MiResolveTransitionFault, a soft fault), a write to a copy-on-write
+ *    page a private copy (MiCopyOnWrite); the access is retried.
+ *
+ * EXCEPTION_ACCESS_VIOLATION's ExceptionInformation: [0] 0 read, 1 write,
+ * 8 execute (DEP); [1] the address (the EXCEPTION_RECORD page).
+ */
+import type { Access } from "../../../hw/access.ts";
+import type { KernelCore } from "../../core/core.ts";
+import type { SigInfo } from "../../core/signal.ts";
+import type { Task } from "../../core/task.ts";
+import { copyFrame } from "../../mm/memory.ts";
+import { isGuard, MmProt, mmRights, SoftKind } from "./mmpte.ts";
+import { pageState, validPte } from "./pages.ts";
+import { setPte, type WinProcess, winProcess } from "./process.ts";
+import type { WinMm } from "./virtual.ts";
+
+/** NTSTATUS exception codes (ntstatus.h). */
+export const STATUS_ACCESS_VIOLATION = 0xc0000005;
+export const STATUS_GUARD_PAGE_VIOLATION = 0x80000001;
+
+/** ExceptionInformation[0] of each access (Access.Read 0, Write 1, Exec 2). */
+const RW = [0, 1, 8];
+const RW_NAMES = ["read", "write", "execute"];
+
+/** Names of the exception codes, for messages (ntstatus.h). */
+export function exceptionName(code: number): string {
+  if (code === STATUS_ACCESS_VIOLATION) return "STATUS_ACCESS_VIOLATION";
+  if (code === STATUS_GUARD_PAGE_VIOLATION) return "STATUS_GUARD_PAGE_VIOLATION";
+  return `0x${code.toString(16)}`;
+}
+
+/** Raises an exception in the process: its EXCEPTION_RECORD, and the SigInfo entry.ts delivers. */
+function raise(p: WinProcess, code: number, access: Access, va: bigint, rwOverride = -1): SigInfo {
+  p.exception.code = code;
+  p.exception.rw = rwOverride >= 0 ? rwOverride : RW[access];
+  p.exception.address = va;
+  return { signal: exceptionName(code), code: RW_NAMES[access], addr: va };
+}
+
+/**
+ * MmAccessFault for a fault taken in user mode. Null: resolved, retry the
+ * access; else the exception (its name as the SigInfo's signal).
+ */
+export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access): SigInfo | null {
+  const k: KernelCore = w.k;
+  const mm = task.mm;
+  if (mm === null) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  const p = winProcess(mm);
+  // 1. system space (or the top 64 KB of user space) from user mode
+  if (va >= w.layout.userProbeAddress) return raise(p, STATUS_ACCESS_VIOLATION, access, va);
+  const vpn = Number(va / 4096n);
+  // 2. the VAD
+  const vad = p.vads.locate(vpn);
+  if (vad === null) return raise(p, STATUS_ACCESS_VIOLATION, access, va);
+  // 3. the PTE
+  const s = pageState(k, w.db, mm, vad, vpn);
+  if (!s.committed) return raise(p, STATUS_ACCESS_VIOLATION, access, va);
+  // 4. MiAccessCheck
+  const r = mmRights(s.protection);
+  const nx = k.arch.pgtable.entryBytes === 8; // x64 and PAE have the XD bit; 32-bit paging executes what it reads
+  const write = access === 1;
+  const exec = access === 2;
+  if (!r.r || (write && !r.w) || (exec && nx && !r.x)) return raise(p, STATUS_ACCESS_VIOLATION, access, va);
+  if (isGuard(s.protection)) {
+    // the guard goes (a demand-zero or transition PTE with the protection less PAGE_GUARD)
+    const without = s.protection & ~MmProt.GUARD_PAGE;
+    if (s.pfn >= 0) w.db.originalProtection[s.pfn] = without;
+    const e = s.pfn >= 0 ? validPte(k, s.pfn, without, false) : { hi: 0, lo: (without << 5) >>> 0 };
+    setPte(k, mm, vpn, e.hi, e.lo);
+    return raise(p, STATUS_GUARD_PAGE_VIOLATION, access, va);
+  }
+  // 5. resolve
+  if (s.valid) {
+    if (write && r.copy) return copyOnWrite(w, p, mm, vpn, s.pfn, s.protection);
+    // the hardware allows it now (a stale TLB entry was dropped by the fault): retry
+    return null;
+  }
+  if (s.kind === SoftKind.Transition) {
+    // MiResolveTransitionFault: the frame is still in memory; back into the working set
+    const e = validPte(k, s.pfn, s.protection, write && r.w && !r.copy);
+    setPte(k, mm, vpn, e.hi, e.lo);
+    task.minFlt++;
+    return null;
+  }
+  if (s.kind === SoftKind.Zero || s.kind === SoftKind.DemandZero) {
+    // MiResolveDemandZeroFault: the hook where the zero page list will feed it
+    const pfn = w.db.allocDemandZeroFrame(k, s.protection);
+    if (pfn < 0) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+    p.privatePages++;
+    const e = validPte(k, pfn, s.protection, write && !r.copy);
+    setPte(k, mm, vpn, e.hi, e.lo);
+    task.minFlt++;
+    return null;
+  }
+  // prototype and paging-file PTEs: the paging code to come (not written by this module)
+  return raise(p, STATUS_ACCESS_VIOLATION, access, va);
+}
+
+/**
+ * MiCopyOnWrite: a write to a PAGE_WRITECOPY page gets a private copy,
+ * read-write from then on (VirtualQuery reports PAGE_READWRITE, the
+ * memory-protection-constants page). Only mapped views have such pages.
+ */
+function copyOnWrite(
+  w: WinMm,
+  p: WinProcess,
+  mm: NonNullable<Task["mm"]>,
+  vpn: number,
+  oldPfn: number,
+  prot: number,
+) {
+  const k = w.k;
+  const base = (prot & 7) === MmProt.EXECUTE_WRITECOPY ? MmProt.EXECUTE_READWRITE : MmProt.READWRITE;
+  const rw = (prot & ~7) | base;
+  const pfn = w.db.allocDemandZeroFrame(k, rw);
+  if (pfn < 0) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  copyFrame(k.machine.phys, oldPfn, pfn);
+  // the old frame: a private page here (a shared view's page would keep its other mappings)
+  w.db.releaseFrame(k, oldPfn);
+  const e = validPte(k, pfn, rw, true);
+  setPte(k, mm, vpn, e.hi, e.lo);
+  k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
+  void p; // the working-set accounting of a copied page is the working-set code's
+  return null;
+}

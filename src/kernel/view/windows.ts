@@ -1,0 +1,68 @@
+/**
+ * profile=windows as data (kernel.view.windows()): each process's VADs,
+ * exception record and last error, the commit charge, the Windows layout.
+ * Copies only, like the rest of the view.
+ */
+import type { KernelCore } from "../core/core.ts";
+import { type TaskHandle, taskOf } from "../core/task.ts";
+import {
+  type MemoryBasicInformation,
+  type VadInfo,
+  WindowsOs,
+  type WinProcessInfo,
+} from "../os/windows/index.ts";
+import type { WinLayout } from "../os/windows/layout.ts";
+
+export type { MemoryBasicInformation, VadInfo, WinLayout, WinProcessInfo };
+
+/** The system's commit accounting, in pages. */
+export interface CommitInfo {
+  /** MmTotalCommittedPages */
+  total: number;
+  /** MmTotalCommitLimit: RAM plus the paging file */
+  limit: number;
+  peak: number;
+}
+
+export class WindowsView {
+  constructor(private readonly os: WindowsOs) {}
+
+  /** The user/system split of this machine. */
+  layout(): WinLayout {
+    return { ...this.os.layout };
+  }
+
+  commit(): CommitInfo {
+    return { ...this.os.commit };
+  }
+
+  /** A process's exception record, last error and charges; null for a dead process. */
+  process(t: TaskHandle): WinProcessInfo | null {
+    const task = taskOf(t);
+    return task.mm === null || !(task.alive || task.mm.osState) ? null : this.os.processInfo(task.mm);
+  }
+
+  /** The process's VADs in address order (empty once it has exited). */
+  vads(t: TaskHandle): VadInfo[] {
+    const task = taskOf(t);
+    return task.mm === null || !task.alive ? [] : this.os.vads(task.mm);
+  }
+
+  /** Pages of [vpn, vpn + n) committed, and inside a reservation. */
+  pages(t: TaskHandle, vpn: number, n: number): { committed: number; reserved: number } {
+    const task = taskOf(t);
+    return task.mm === null || !task.alive
+      ? { committed: 0, reserved: 0 }
+      : this.os.countPages(task.mm, vpn, n);
+  }
+
+  /** The frames demand-zero faults have handed out so far. */
+  demandZeroFaults(): number {
+    return this.os.db.demandZeroFaults;
+  }
+}
+
+/** The Windows view of a kernel, or null for profile=linux. */
+export function windowsView(k: KernelCore): WindowsView | null {
+  return k.os instanceof WindowsOs ? new WindowsView(k.os) : null;
+}
