@@ -45,6 +45,7 @@ export type { FileHandle } from "./fs/file.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
+export { EXCEPTION_CODES } from "./os/windows/fault.ts";
 export type { MemoryBasicInformation } from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";

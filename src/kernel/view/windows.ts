@@ -12,6 +12,7 @@ import {
   type WinProcessInfo,
 } from "../os/windows/index.ts";
 import type { WinLayout } from "../os/windows/layout.ts";
+import { protName as protNameOf } from "../os/windows/mmpte.ts";
 
 export type { MemoryBasicInformation, VadInfo, WinLayout, WinProcessInfo };
 
@@ -65,4 +66,21 @@ export class WindowsView {
 /** The Windows view of a kernel, or null for profile=linux. */
 export function windowsView(k: KernelCore): WindowsView | null {
   return k.os instanceof WindowsOs ? new WindowsView(k.os) : null;
+}
+
+/** `show P vad`: the VAD tree in address order, one reservation a line. */
+export function formatVads(comm: string, vads: VadInfo[], info: WinProcessInfo | null): string[] {
+  const hex = (v: bigint) => `0x${v.toString(16).padStart(8, "0")}`;
+  const lines = [
+    `${comm}: ${vads.length} VAD${vads.length === 1 ? "" : "s"} (AVL tree height ${info?.vadHeight ?? 0}), commit charge ${info?.commitCharge ?? 0} pages`,
+  ];
+  if (vads.length)
+    lines.push("start      end (excl)  pages  committed  resident  charge  MemCommit  AllocationProtect");
+  for (const v of vads) {
+    const pages = Number((v.end - v.start) / 4096n);
+    lines.push(
+      `${hex(v.start)} ${hex(v.end)} ${String(pages).padStart(7)} ${String(v.committedPages).padStart(10)} ${String(v.residentPages).padStart(9)} ${String(v.commitCharge).padStart(7)}  ${v.memCommit ? "yes" : "no "}        ${protNameOf(v.protect)}`,
+    );
+  }
+  return lines;
 }

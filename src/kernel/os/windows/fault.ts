@@ -44,6 +44,12 @@ export const STATUS_GUARD_PAGE_VIOLATION = 0x80000001;
 const RW = [0, 1, 8];
 const RW_NAMES = ["read", "write", "execute"];
 
+/** The exception codes by name (ntstatus.h). */
+export const EXCEPTION_CODES: Readonly<Record<string, number>> = {
+  STATUS_ACCESS_VIOLATION,
+  STATUS_GUARD_PAGE_VIOLATION,
+};
+
 /** Names of the exception codes, for messages (ntstatus.h). */
 export function exceptionName(code: number): string {
   if (code === STATUS_ACCESS_VIOLATION) return "STATUS_ACCESS_VIOLATION";

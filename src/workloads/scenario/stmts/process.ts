@@ -123,9 +123,17 @@ export function catchSig(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   c.noTarget(s);
   const w = s.words[0];
-  if (w?.kind !== "arg" || (w.ident !== "SIGSEGV" && w.ident !== "SIGBUS"))
-    c.fail("catch SIGSEGV or catch SIGBUS", w?.pos ?? s.verbPos);
+  if (w?.kind !== "arg" || (w.ident !== "SIGSEGV" && w.ident !== "SIGBUS" && w.ident !== "exceptions"))
+    c.fail("catch SIGSEGV or catch SIGBUS (profile=windows: catch exceptions)", w?.pos ?? s.verbPos);
   const sig = w.ident;
+  if (s.words.length > 1) c.fail("catch takes one word", s.words[1].pos);
+  if (sig === "exceptions")
+    return (rt) => {
+      if (rt.view.windows() === null)
+        c.fail("'catch exceptions' is the windows profile's (Linux delivers signals: catch SIGSEGV)", w.pos);
+      rt.kernel.catchExceptions(c.liveProc(rt, name, pos));
+      rt.out.push("__try { ... } __except (EXCEPTION_EXECUTE_HANDLER): exceptions will be handled");
+    };
   return (rt) => {
     rt.kernel.catchSignal(c.liveProc(rt, name, pos), sig);
     rt.out.push(`${sig} will be caught`);
