@@ -1,8 +1,23 @@
 import { describe, expect, it } from "vitest";
+import type { KernelConfig } from "../../core/config.ts";
+import type { Task } from "../../core/task.ts";
+import { KernelImpl } from "../../KernelImpl.ts";
 import { MmProt, PageProt } from "./mmpte.ts";
 import { getPte } from "./process.ts";
-import { lastError, winKernel } from "./testkit.ts";
 import { MemState, WinError } from "./virtual.ts";
+
+/** A booted profile=windows kernel with one running process. */
+function winKernel(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; t: Task } {
+  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", ...cfg });
+  const t = k.spawn("app")!;
+  k.switchTo(0, t);
+  return { k, t };
+}
+
+/** GetLastError of the task's process. */
+function lastError(k: KernelImpl, t: Task): number {
+  return k.view.windows()!.process(t)!.lastError;
+}
 
 const RW = PageProt.READWRITE;
 
