@@ -177,8 +177,10 @@ export function virtualAlloc(
       return fail(p, WinError.NOT_ENOUGH_MEMORY);
     }
   let flushOwed = false;
-  for (let vpn = startVpn; vpn <= endVpn; vpn++)
-    flushOwed ||= commitPage(w.k, w.db, p, mm, vad, vpn, protection).flush;
+  for (let vpn = startVpn; vpn <= endVpn; vpn++) {
+    const r = commitPage(w.k, w.db, p, mm, vad, vpn, protection);
+    flushOwed ||= r.flush;
+  }
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
   return BigInt(startVpn) * PAGE;
 }
