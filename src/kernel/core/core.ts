@@ -340,6 +340,12 @@ export interface OsProfile {
    * `checkPte`, not to Linux's VMA rules)?
    */
   ownsVpn(mm: MmStruct, vpn: number): boolean;
+  /**
+   * Is vpn inside a kernel mapping of the profile's own that maps frames of
+   * every kind, in the kernel's and every process's tables (Windows x86 2G:
+   * system space from 0x80000000)? The invariant checker leaves it alone.
+   */
+  kernelAlias(vpn: number): boolean;
   /** The invariant checker's question for an owned entry: problems found, and the frame it maps (-1: none). */
   checkPte(k: KernelCore, mm: MmStruct, vpn: number, hi: number, lo: number, problems: string[]): number;
 }

@@ -112,11 +112,14 @@ describe("MmAccessFault: access violations", () => {
   });
 
   it("a kernel address from user mode is refused on a TLB hit too (U/S clear on every kernel page)", () => {
-    for (const [arch, kva] of [
-      ["x86_64", 0xffff_8880_0010_0000n],
-      ["i386", 0xc010_0000n],
+    for (const [arch, kva, split] of [
+      ["x86_64", 0xffff_8880_0010_0000n, "2G"],
+      ["i386", 0xc010_0000n, "3G"],
+      // x86 2G: system space from 0x80000000 (its large-page region over the first physical memory)
+      ["i386", 0x8000_0000n, "2G"],
+      ["i386-pae", 0x8000_0000n, "2G"],
     ] as const) {
-      const { k, t } = winKernel({ arch, ...(arch === "i386" ? { split: "3G" as const } : {}) });
+      const { k, t } = winKernel({ arch, ...(arch === "x86_64" ? {} : { split }) });
       k.catchExceptions(t);
       expect(k.kernelAccess(0, kva, Access.Read).ok).toBe(true); // the kernel's translation is now in the TLB
       const c0 = k.view.cpu(0);
@@ -125,6 +128,9 @@ describe("MmAccessFault: access violations", () => {
       expect(c1.tlbHits - c0.tlbHits, arch).toBe(1);
       expect(c1.tlbMisses - c0.tlbMisses, arch).toBe(0);
       expect(exception(k, t)).toEqual({ code: STATUS_ACCESS_VIOLATION, rw: 0, address: kva });
+      expect(k.view.invariants(), arch).toEqual([]);
+      k.exit(t, "exit");
+      expect(k.view.invariants(), arch).toEqual([]);
     }
   });
 

@@ -27,6 +27,7 @@ import { win32Protection as win32 } from "./mmpte.ts";
 import { pageState } from "./pages.ts";
 import { PfnDatabase } from "./pfn.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
+import { clearSystemPdes, copySystemPdes, mapSystemSpace, type SystemAlias } from "./system.ts";
 import {
   type CommitBook,
   type MemoryBasicInformation,
@@ -71,12 +72,15 @@ export class WindowsOs implements OsProfile, WinMm {
   readonly layout: WinLayout;
   readonly db: PfnDatabase;
   readonly commit: CommitBook;
+  /** x86 2G: system space from 0x80000000 below the kernel's own mappings (system.ts); else null */
+  readonly systemAlias: SystemAlias | null;
 
   constructor(readonly k: KernelCore) {
     this.layout = winLayout(k.config.arch, k.config.split);
     this.db = new PfnDatabase(k.machine.phys.nrFrames);
     // the commit limit: RAM plus the paging file (Windows Internals, "Commit charge and the system commit limit")
     this.commit = { total: 0, limit: k.machine.phys.nrFrames + k.config.pagefileBytes / 4096, peak: 0 };
+    this.systemAlias = mapSystemSpace(k, this.layout);
   }
 
   // ---- the hooks (core/core.ts OsProfile) ----
@@ -84,6 +88,7 @@ export class WindowsOs implements OsProfile, WinMm {
   newProcess(_k: KernelCore, task: Task): void {
     const mm = task.mm!;
     mm.osState = new WinProcess();
+    if (this.systemAlias !== null) copySystemPdes(this.k, this.systemAlias, mm);
     // no Linux stack VMA: the address space is the VAD tree's alone
     mm.stackTop = 0;
   }
@@ -97,6 +102,12 @@ export class WindowsOs implements OsProfile, WinMm {
     const p = mm.osState;
     // process rundown (MmCleanProcessAddressSpace): every VAD released
     for (const vad of p.vads.list()) releaseVad(this, p, mm, vad);
+    if (this.systemAlias !== null) clearSystemPdes(this.k, this.systemAlias, mm);
+  }
+
+  kernelAlias(vpn: number): boolean {
+    const a = this.systemAlias;
+    return a !== null && vpn >= a.startVpn && vpn < a.endVpn;
   }
 
   ownsVpn(mm: MmStruct, vpn: number): boolean {
