@@ -261,6 +261,15 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().staleTlbUses);
     case "vmalloc_faults":
       return (rt) => BigInt(rt.view.counters().vmallocFaults);
+    case "system_range_start":
+    case "highest_user_address":
+      // profile=windows: MmSystemRangeStart and MM_HIGHEST_USER_ADDRESS of this machine and split
+      return (rt) => {
+        const w = rt.view.windows();
+        if (w === null) c.fail(`${name} is the windows profile's (machine profile=windows)`, pos);
+        const l = w.layout();
+        return name === "system_range_start" ? l.systemRangeStart : l.highestUserAddress;
+      };
     case "commit_charge":
     case "commit_limit":
     case "commit_peak":
