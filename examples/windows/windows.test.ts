@@ -56,6 +56,22 @@ describe("what the runner prints in the windows profile", () => {
     expect(r.statements[5].output).toEqual(["f = 0 (FALSE: GetLastError 87 ERROR_INVALID_PARAMETER)"]);
   });
 
+  it("explain says what MmAccessFault would do, changing nothing", () => {
+    const r = run(
+      "spawn A\nA: a = VirtualAlloc 64K reserve\nA: c = VirtualAlloc 4K commit at=a prot=r\nexplain A a write\nexplain A a read\nexplain A a+4K read\nexplain A 0x80000000 read\nexpect present(A, a) == 0\n",
+    );
+    const last = (i: number) => r.statements[i].output.at(-1);
+    expect(last(4)).toBe(
+      "  MiAccessCheck: VAD 0x10000-0x20000: PAGE_READONLY does not allow a write: STATUS_ACCESS_VIOLATION (0xC0000005), ExceptionInformation 1, 0x10000",
+    );
+    expect(last(5)).toMatch(
+      /MiResolveDemandZeroFault: VAD 0x10000-0x20000: committed PAGE_READONLY, no frame yet/,
+    );
+    expect(last(6)).toMatch(/the page is reserved, not committed: STATUS_ACCESS_VIOLATION/);
+    expect(last(7)).toMatch(/no VAD contains the address/);
+    expect(r.failed).toBe(0);
+  });
+
   it("show P vad lists the reservations with their commit", () => {
     const r = run(
       "spawn A\nA: a = VirtualAlloc 64K reserve+commit prot=rw+guard+nocache\nA: b = VirtualAlloc 1M reserve\nshow A vad\n",

@@ -333,6 +333,8 @@ export interface OsProfile {
     va: bigint,
     access: Access,
   ): { signal: string; code: string; addr: bigint } | null;
+  /** `explain P ADDR`: what the profile's fault handler would do with this access's fault, changing nothing. */
+  explainUserFault(k: KernelCore, task: Task, va: bigint, access: Access): string[];
   /** exit_mmap is about to run on mm: release what the profile mapped (its PTEs, frames, charges). */
   exitMm(k: KernelCore, mm: MmStruct): void;
   /**

@@ -18,6 +18,7 @@ import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import {
   exceptionName,
+  explainAccessFault,
   mmAccessFault,
   STATUS_ACCESS_VIOLATION,
   STATUS_GUARD_PAGE_VIOLATION,
@@ -95,6 +96,10 @@ export class WindowsOs implements OsProfile, WinMm {
 
   userFault(_k: KernelCore, task: Task, va: bigint, access: Access): SigInfo | null {
     return mmAccessFault(this, task, va, access);
+  }
+
+  explainUserFault(_k: KernelCore, task: Task, va: bigint, access: Access): string[] {
+    return explainAccessFault(this, task, va, access);
   }
 
   exitMm(_k: KernelCore, mm: MmStruct): void {
