@@ -81,6 +81,11 @@ export function mkDemandZero(protection: number): { hi: number; lo: number } {
   return { hi: 0, lo: (protection << SoftPte.PROTECTION_SHIFT) >>> 0 };
 }
 
+/** A decommitted page's PTE inside a VAD committed at creation (Protection = MM_DECOMMIT). */
+export function mkDecommitted(): { hi: number; lo: number } {
+  return mkDemandZero(MmProt.DECOMMIT);
+}
+
 /** The protection field of an invalid PTE. */
 export function softProtection(lo: number): number {
   return (lo & SoftPte.PROTECTION_MASK) >>> SoftPte.PROTECTION_SHIFT;

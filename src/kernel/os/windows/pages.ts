@@ -10,6 +10,7 @@ import type { MmStruct } from "../../mm/MmStruct.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import {
   MmProt,
+  mkDecommitted,
   mkDemandZero,
   mkTransition,
   mmRights,
@@ -150,7 +151,9 @@ export function decommitPage(
     db.releaseFrame(k, s.pfn);
     p.privatePages--;
   }
-  if (vad.memCommit) setPte(k, mm, vpn, 0, MmProt.DECOMMIT << 5);
-  else if (getPte(k, mm, vpn).pa >= 0) setPte(k, mm, vpn, 0, 0);
+  if (vad.memCommit) {
+    const e = mkDecommitted();
+    setPte(k, mm, vpn, e.hi, e.lo);
+  } else if (getPte(k, mm, vpn).pa >= 0) setPte(k, mm, vpn, 0, 0);
   return { was: true, flush: s.valid };
 }
