@@ -187,6 +187,7 @@ describe("vmlab tour", () => {
       "On RISC-V, what stands beside SMAP and PAN, and how does copy_from_user get through?",
       "What was the vmalloc fault of 32-bit x86, and why is it gone (lazy, then eager)?",
       "With one page table for the whole machine, what keeps a process to its own pages?",
+      "Where does the Windows kernel start, and what keeps user code out of it?",
     ]) {
       expect(r.stdout).toContain(q);
     }
