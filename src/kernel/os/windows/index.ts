@@ -25,7 +25,7 @@ import {
 } from "./fault.ts";
 import { type WinLayout, winLayout } from "./layout.ts";
 import { win32Protection as win32 } from "./mmpte.ts";
-import { pageState } from "./pages.ts";
+import { pageRuns, pageState } from "./pages.ts";
 import { PfnDatabase } from "./pfn.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
 import { clearSystemPdes, copySystemPdes, mapSystemSpace, type SystemAlias } from "./system.ts";
@@ -201,7 +201,7 @@ export class WindowsOs implements OsProfile, WinMm {
       const b = Math.min(vad.endVpn + 1, startVpn + n);
       if (a >= b) continue;
       reserved += b - a;
-      for (let vpn = a; vpn < b; vpn++) if (pageState(this.k, this.db, mm, vad, vpn).committed) committed++;
+      for (const r of pageRuns(this.k, this.db, mm, vad, a, b - 1)) if (r.s.committed) committed += r.n;
     }
     return { committed, reserved };
   }
@@ -211,10 +211,9 @@ export class WindowsOs implements OsProfile, WinMm {
     return p.vads.list().map((v) => {
       let committedPages = 0;
       let residentPages = 0;
-      for (let vpn = v.startVpn; vpn <= v.endVpn; vpn++) {
-        const s = pageState(this.k, this.db, mm, v, vpn);
-        if (s.committed) committedPages++;
-        if (s.valid) residentPages++;
+      for (const r of pageRuns(this.k, this.db, mm, v, v.startVpn, v.endVpn)) {
+        if (r.s.committed) committedPages += r.n;
+        if (r.s.valid) residentPages += r.n;
       }
       return {
         start: BigInt(v.startVpn) * 4096n,

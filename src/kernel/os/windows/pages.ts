@@ -5,6 +5,7 @@
  * "Invalid PTEs"); and the edits VirtualAlloc, VirtualFree and
  * VirtualProtect make to it.
  */
+import { vpnUnchecked } from "../../../base/units.ts";
 import type { KernelCore } from "../../core/core.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { VmFlag } from "../../mm/vma.ts";
@@ -66,6 +67,63 @@ export function pageState(k: KernelCore, db: PfnDatabase, mm: MmStruct, vad: Vad
       };
     default:
       return { committed: true, protection: softProtection(lo), valid: false, pfn: -1, kind };
+  }
+}
+
+/**
+ * The first vpn at or after `vpn` whose PTE may be non-zero: `vpn` itself
+ * when its page table exists, else the end of the span a missing table
+ * would have covered (every PTE in it reads as zero). Lets a walk over a
+ * reservation of terabytes cost what its page tables hold.
+ */
+export function emptySpanEnd(k: KernelCore, mm: MmStruct, vpn: number): number {
+  const pt = k.arch.pgtable;
+  const m = k.userMm.mapper(mm);
+  for (let level = pt.levels - 1; level >= 1; level--) {
+    const e = m.entryAt(mm.pgdPfn, vpnUnchecked(vpn), level);
+    if (e === null || !pt.table(e.hi, e.lo, level)) {
+      const span = pt.ptrsPerTable ** level;
+      return (Math.floor(vpn / span) + 1) * span;
+    }
+  }
+  return vpn;
+}
+
+/**
+ * The pages [startVpn, endVpn] (inclusive, inside `vad`) as runs: one page
+ * at a time where a page table exists, a whole run of all-zero PTEs where
+ * none does.
+ */
+export function* pageRuns(
+  k: KernelCore,
+  db: PfnDatabase,
+  mm: MmStruct,
+  vad: Vad,
+  startVpn: number,
+  endVpn: number,
+): Generator<{ vpn: number; n: number; s: PageState }> {
+  let vpn = startVpn;
+  while (vpn <= endVpn) {
+    const end = emptySpanEnd(k, mm, vpn);
+    if (end > vpn) {
+      const n = Math.min(end, endVpn + 1) - vpn;
+      const committed = vad.memCommit;
+      yield {
+        vpn,
+        n,
+        s: {
+          committed,
+          protection: committed ? vad.protection : 0,
+          valid: false,
+          pfn: -1,
+          kind: SoftKind.Zero,
+        },
+      };
+      vpn += n;
+      continue;
+    }
+    yield { vpn, n: 1, s: pageState(k, db, mm, vad, vpn) };
+    vpn++;
   }
 }
 

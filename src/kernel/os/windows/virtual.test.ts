@@ -225,3 +225,32 @@ describe("VirtualProtect and VirtualQuery", () => {
     expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
   });
 });
+
+describe("a reservation of terabytes", () => {
+  it("costs what its page tables hold: query, count, commit inside, decommit and release", () => {
+    const { k, t } = winKernel();
+    const T = 1n << 40n;
+    const a = k.virtualAlloc(t, 0n, 100n * T, true, false, RW);
+    expect(a).toBe(0x10000n);
+    expect(k.virtualQuery(t, a)).toMatchObject({ state: MemState.RESERVE, regionSize: 100n * T });
+    const mid = a + 50n * T;
+    expect(k.virtualAlloc(t, mid, 0x3000n, false, true, RW)).toBe(mid);
+    expect(k.virtualQuery(t, a)!.regionSize).toBe(50n * T);
+    expect(k.virtualQuery(t, mid)).toMatchObject({ state: MemState.COMMIT, regionSize: 0x3000n });
+    expect(k.virtualQuery(t, mid + 0x3000n)!.regionSize).toBe(a + 100n * T - mid - 0x3000n);
+    const w = k.view.windows()!;
+    expect(w.pages(t, Number(a / 4096n), Number((100n * T) / 4096n))).toEqual({
+      committed: 3,
+      reserved: Number((100n * T) / 4096n),
+    });
+    expect(k.virtualFree(t, a, 100n * T, false)).toBe(true);
+    expect(w.commit().total).toBe(0);
+    // reserved and committed at once: every page committed, none with a PTE
+    const b = k.virtualAlloc(t, 0n, 16n << 20n, true, true, RW);
+    expect(w.vads(t)[1]).toMatchObject({ committedPages: 4096, residentPages: 0, commitCharge: 4096 });
+    expect(k.virtualFree(t, b, 0n, true)).toBe(true);
+    expect(k.virtualFree(t, a, 0n, true)).toBe(true);
+    expect(w.commit().total).toBe(0);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});

@@ -14,8 +14,8 @@ import { freePgtables } from "../../mm/memory.ts";
 import { MmuGather } from "../../mm/mmu_gather.ts";
 import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
 import { GRANULARITY_PAGES, type WinLayout, X64K } from "./layout.ts";
-import { makeProtectionMask, mmRights, PageProt, win32Protection } from "./mmpte.ts";
-import { commitPage, decommitPage, pageState, setProtection } from "./pages.ts";
+import { makeProtectionMask, mmRights, PageProt, SoftKind, win32Protection } from "./mmpte.ts";
+import { commitPage, decommitPage, type PageState, pageRuns, setProtection } from "./pages.ts";
 import type { PfnDatabase } from "./pfn.ts";
 import { getPte, type WinProcess } from "./process.ts";
 import { Vad } from "./vad.ts";
@@ -168,19 +168,27 @@ export function virtualAlloc(
   const vad = p.vads.locate(startVpn);
   if (vad === null || endVpn > vad.endVpn) return fail(p, WinError.INVALID_ADDRESS);
   let needed = 0;
-  for (let vpn = startVpn; vpn <= endVpn; vpn++) if (!pageState(w.k, w.db, mm, vad, vpn).committed) needed++;
+  // the runs whose PTEs change: not committed yet, or committed with another protection
+  const writes: { vpn: number; n: number }[] = [];
+  for (const r of pageRuns(w.k, w.db, mm, vad, startVpn, endVpn)) {
+    if (!r.s.committed) needed += r.n;
+    if (!r.s.committed || r.s.protection !== protection) writes.push({ vpn: r.vpn, n: r.n });
+  }
   if (!charge(w, p, vad, needed)) return fail(p, WinError.COMMITMENT_LIMIT);
   // the page tables first (MiMakePdeExistAndMakeValid), so that committing cannot fail half-way
-  for (let vpn = startVpn; vpn <= endVpn; vpn += 512 - (vpn % 512))
-    if (ptePa(w.k.userMm, mm, vpn, true) < 0) {
-      uncharge(w, p, vad, needed);
-      return fail(p, WinError.NOT_ENOUGH_MEMORY);
-    }
+  const ptrs = w.k.arch.pgtable.ptrsPerTable;
+  for (const r of writes)
+    for (let vpn = r.vpn; vpn < r.vpn + r.n; vpn += ptrs - (vpn % ptrs))
+      if (ptePa(w.k.userMm, mm, vpn, true) < 0) {
+        uncharge(w, p, vad, needed);
+        return fail(p, WinError.NOT_ENOUGH_MEMORY);
+      }
   let flushOwed = false;
-  for (let vpn = startVpn; vpn <= endVpn; vpn++) {
-    const r = commitPage(w.k, w.db, p, mm, vad, vpn, protection);
-    flushOwed ||= r.flush;
-  }
+  for (const run of writes)
+    for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
+      const r = commitPage(w.k, w.db, p, mm, vad, vpn, protection);
+      flushOwed ||= r.flush;
+    }
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
   return BigInt(startVpn) * PAGE;
 }
@@ -229,11 +237,13 @@ export function virtualFree(
   }
   let returned = 0;
   let flushOwed = false;
-  for (let vpn = startVpn; vpn <= endVpn; vpn++) {
-    const r = decommitPage(k, w.db, p, mm, vad, vpn);
-    if (r.was) returned++;
-    flushOwed ||= r.flush;
-  }
+  const runs = [...pageRuns(k, w.db, mm, vad, startVpn, endVpn)].filter((r) => r.s.committed);
+  for (const run of runs)
+    for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
+      const r = decommitPage(k, w.db, p, mm, vad, vpn);
+      if (r.was) returned++;
+      flushOwed ||= r.flush;
+    }
   uncharge(w, p, vad, returned);
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
   return true;
@@ -247,8 +257,10 @@ export function virtualFree(
 export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): void {
   const k = w.k;
   let flushOwed = false;
-  for (let vpn = vad.startVpn; vpn <= vad.endVpn; vpn++) {
-    const s = pageState(k, w.db, mm, vad, vpn);
+  for (const run of pageRuns(k, w.db, mm, vad, vad.startVpn, vad.endVpn)) {
+    if (run.n > 1 || run.s.kind === SoftKind.Zero) continue; // all-zero PTEs: nothing to free or clear
+    const vpn = run.vpn;
+    const s = run.s;
     if (s.pfn >= 0) {
       w.db.releaseFrame(k, s.pfn);
       p.privatePages--;
@@ -302,19 +314,20 @@ export function virtualProtect(
   const startVpn = Number(addr / PAGE);
   const endVpn = Number((addr + size - 1n) / PAGE);
   const vad = p.vads.locate(startVpn);
-  const states =
-    vad === null || endVpn > vad.endVpn
-      ? null
-      : Array.from({ length: endVpn - startVpn + 1 }, (_, i) => pageState(w.k, w.db, mm, vad, startVpn + i));
-  if (vad === null || states === null || states.some((s) => !s.committed)) {
+  const runs =
+    vad === null || endVpn > vad.endVpn ? null : [...pageRuns(w.k, w.db, mm, vad, startVpn, endVpn)];
+  if (vad === null || runs === null || runs.some((r) => !r.s.committed)) {
     p.lastError = WinError.INVALID_ADDRESS;
     return -1;
   }
-  const old = win32Protection(states[0].protection);
+  const old = win32Protection(runs[0].s.protection);
   let flushOwed = false;
-  for (let vpn = startVpn; vpn <= endVpn; vpn++) {
-    const r = setProtection(w.k, w.db, p, mm, vad, vpn, protection);
-    flushOwed ||= r.flush;
+  for (const run of runs) {
+    if (run.s.protection === protection) continue;
+    for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
+      const r = setProtection(w.k, w.db, p, mm, vad, vpn, protection);
+      flushOwed ||= r.flush;
+    }
   }
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
   return old;
@@ -352,13 +365,14 @@ export function virtualQuery(
       type: 0,
     };
   }
-  const first = pageState(w.k, w.db, mm, vad, vpn);
-  let end = vpn + 1;
-  while (end <= vad.endVpn) {
-    const s = pageState(w.k, w.db, mm, vad, end);
-    if (s.committed !== first.committed || s.protection !== first.protection) break;
-    end++;
+  let first: PageState | null = null;
+  let end = vpn;
+  for (const r of pageRuns(w.k, w.db, mm, vad, vpn, vad.endVpn)) {
+    first ??= r.s;
+    if (r.s.committed !== first.committed || r.s.protection !== first.protection) break;
+    end = r.vpn + r.n;
   }
+  first = first!;
   return {
     baseAddress: BigInt(vpn) * PAGE,
     allocationBase: BigInt(vad.startVpn) * PAGE,
