@@ -135,6 +135,8 @@ export function catchSig(c: CompileContext, s: Stmt): Run {
       rt.out.push("__try { ... } __except (EXCEPTION_EXECUTE_HANDLER): exceptions will be handled");
     };
   return (rt) => {
+    if (rt.view.windows() !== null)
+      c.fail("the windows profile raises exceptions, not signals: 'catch exceptions'", w.pos);
     rt.kernel.catchSignal(c.liveProc(rt, name, pos), sig);
     rt.out.push(`${sig} will be caught`);
   };
