@@ -325,13 +325,15 @@ export interface OsProfile {
    * A user-mode fault (entry.ts userModeAccess, after the hardware raised it,
    * on a TLB hit or a walk): resolve it (null: retry the access) or name the
    * exception as a SigInfo (`signal` is the exception's name,
-   * `code` read, write or execute, `addr` the address).
+   * `code` read, write or execute, `addr` the address). `nonCanonical`: the
+   * CPU raised a #GP for an address outside the canonical range, not a #PF.
    */
   userFault(
     k: KernelCore,
     task: Task,
     va: bigint,
     access: Access,
+    nonCanonical: boolean,
   ): { signal: string; code: string; addr: bigint } | null;
   /** `explain P ADDR`: what the profile's fault handler would do with this access's fault, changing nothing. */
   explainUserFault(k: KernelCore, task: Task, va: bigint, access: Access): string[];

@@ -134,6 +134,17 @@ describe("MmAccessFault: access violations", () => {
     }
   });
 
+  it("a non-canonical address on x64 is a #GP: an access violation whose address is unknown (-1)", () => {
+    const { k, t } = winKernel();
+    k.catchExceptions(t);
+    expect(k.userAccess(0, t, 0x8000_0000_0000n, Access.Write, 1).ok).toBe(false);
+    expect(exception(k, t)).toEqual({
+      code: STATUS_ACCESS_VIOLATION,
+      rw: 1,
+      address: 0xffff_ffff_ffff_ffffn,
+    });
+  });
+
   it("the 64 KB below the top of user space is never mapped", () => {
     const { k, t } = winKernel({ arch: "i386" });
     k.catchExceptions(t);

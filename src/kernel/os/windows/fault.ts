@@ -76,6 +76,16 @@ function raise(p: WinProcess, code: number, access: Access, va: bigint): SigInfo
   return { signal: exceptionName(code), code: RW_NAMES[access], addr: va };
 }
 
+/**
+ * A #GP in user mode (x64: a non-canonical address): no page fault, so no
+ * MmAccessFault; KiGeneralProtectionFault raises STATUS_ACCESS_VIOLATION
+ * with ExceptionInformation[1] = 0xFFFFFFFFFFFFFFFF, the address unknown
+ * (a debugger's "Attempt to read from address ffffffffffffffff").
+ */
+export function generalProtection(task: Task, access: Access): SigInfo {
+  return raise(winProcess(task.mm!), STATUS_ACCESS_VIOLATION, access, 0xffff_ffff_ffff_ffffn);
+}
+
 /** What MmAccessFault decides for a fault (steps 1 to 5 of the header). */
 export const enum Verdict {
   SystemSpace = 0,

@@ -19,6 +19,7 @@ import { PageKind } from "../../mm/PageDesc.ts";
 import {
   exceptionName,
   explainAccessFault,
+  generalProtection,
   mmAccessFault,
   STATUS_ACCESS_VIOLATION,
   STATUS_GUARD_PAGE_VIOLATION,
@@ -94,8 +95,8 @@ export class WindowsOs implements OsProfile, WinMm {
     mm.stackTop = 0;
   }
 
-  userFault(_k: KernelCore, task: Task, va: bigint, access: Access): SigInfo | null {
-    return mmAccessFault(this, task, va, access);
+  userFault(_k: KernelCore, task: Task, va: bigint, access: Access, nonCanonical: boolean): SigInfo | null {
+    return nonCanonical ? generalProtection(task, access) : mmAccessFault(this, task, va, access);
   }
 
   explainUserFault(_k: KernelCore, task: Task, va: bigint, access: Access): string[] {
