@@ -183,7 +183,7 @@ export function setProtection(
     db.originalProtection[s.pfn] = protection;
     const hidden = protection === MmProt.NOACCESS || (protection & MmProt.GUARD_PAGE) !== 0;
     const e = hidden ? mkTransition(s.pfn, protection) : validPte(k, s.pfn, protection, false);
-    return { ok: setPte(k, mm, s.pfn >= 0 ? vpn : vpn, e.hi, e.lo), flush: s.valid };
+    return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: s.valid };
   }
   const e = mkDemandZero(protection);
   return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: false };
