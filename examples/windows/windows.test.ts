@@ -100,6 +100,29 @@ describe("what the runner prints in the windows profile", () => {
     );
   });
 
+  it("show layout puts the user/system split before the kernel's own mappings", () => {
+    const r = run("show layout\n", "machine arch=i386 profile=windows ram=64M");
+    expect(r.statements[1].output.slice(0, 7)).toEqual([
+      "windows x86 (2G/2G, system space from 0x80000000):",
+      "  0x0 - 0xffff  never mapped (below MM_LOWEST_USER_ADDRESS)",
+      "  0x10000 - 0x7ffdffff  user space VADs may cover",
+      "  0x7ffe0000 - 0x7ffeffff  the system's (KUSER_SHARED_DATA; MM_HIGHEST_USER_ADDRESS 0x7ffeffff)",
+      "  0x7fff0000 - 0x7fffffff  no access (from MM_USER_PROBE_ADDRESS)",
+      "  0x80000000 -  system space (MmSystemRangeStart)",
+      "  0x80000000 - 0x83ffffff  system code: large pages over the first physical memory (NTOSKRNL, HAL, boot drivers)",
+    ]);
+  });
+
+  it("the effective settings: split and pagefile only on a windows machine, split as written", () => {
+    expect(run("", "machine arch=i386 ram=64M").machine).not.toHaveProperty("split");
+    expect(run("", "machine arch=i386 ram=64M").machine).not.toHaveProperty("pagefile");
+    expect(run("", "machine arch=i386 profile=windows split=3G ram=64M").machine).toMatchObject({
+      profile: "windows",
+      split: "3G",
+      pagefile: "0",
+    });
+  });
+
   it("machine keys: profile=windows on x86 only, split on 32-bit windows only", () => {
     const bad = (m: string) => () => run("spawn A\n", m);
     expect(bad("machine arch=arm64 profile=windows")).toThrow(/windows runs on x86_64, i386, i386-pae/);

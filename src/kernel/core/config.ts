@@ -315,6 +315,8 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
 
 /** The architectures profile=windows runs on (Windows' own: x64 and x86, with or without PAE). */
 export const WINDOWS_ARCHS: readonly string[] = ["x86_64", "i386", "i386-pae"];
+/** The keys only profile=windows has (effective settings leave them out of a Linux machine). */
+const WINDOWS_KEYS: readonly string[] = ["split", "pagefile"];
 /** The largest paging file (a vmlab bound, as swap=). */
 const MAX_PAGEFILE_BYTES = 2 ** 36;
 
@@ -644,8 +646,11 @@ export function machineConfig(v: MachineValues): MachineSettings {
   if (pagetable === "inverted" && v.onOff("pti")) bad("pti", INVERTED_PTI);
   const effective: Record<string, string> = {};
   for (const k of MACHINE_KEYS)
-    if (k.archs === undefined || k.archs.includes(arch))
-      effective[k.key] = v.given(k.key) ? v.word(k.key) : k.default;
+    if (
+      (k.archs === undefined || k.archs.includes(arch)) &&
+      (profile === "windows" || !WINDOWS_KEYS.includes(k.key))
+    )
+      effective[k.key] = k.key === "split" ? split : v.given(k.key) ? v.word(k.key) : k.default;
   return {
     seed: Number(seed & 0xffffffffn),
     effective,

@@ -33,6 +33,12 @@ export class WindowsView {
     return { ...this.os.layout };
   }
 
+  /** x86 2G: the large-page region of system space at 0x80000000 (os/windows/system.ts); else null. */
+  systemCode(): { start: bigint; end: bigint } | null {
+    const a = this.os.systemAlias;
+    return a === null ? null : { start: BigInt(a.startVpn) * 4096n, end: BigInt(a.endVpn) * 4096n };
+  }
+
   commit(): CommitInfo {
     return { ...this.os.commit };
   }
@@ -83,4 +89,23 @@ export function formatVads(comm: string, vads: VadInfo[], info: WinProcessInfo |
     );
   }
   return lines;
+}
+
+/** `show layout` in the windows profile: the user/system split, before the kernel's own mappings. */
+export function formatWinLayout(l: WinLayout, systemCode: { start: bigint; end: bigint } | null): string[] {
+  const hex = (v: bigint) => `0x${v.toString(16)}`;
+  return [
+    `${l.profile}:`,
+    `  0x0 - ${hex(BigInt(l.lowestUserVpn * 4096) - 1n)}  never mapped (below MM_LOWEST_USER_ADDRESS)`,
+    `  ${hex(BigInt(l.lowestUserVpn * 4096))} - ${hex(BigInt(l.vadEndVpn * 4096) - 1n)}  user space VADs may cover`,
+    `  ${hex(BigInt(l.vadEndVpn * 4096))} - ${hex(l.highestUserAddress)}  the system's (KUSER_SHARED_DATA; MM_HIGHEST_USER_ADDRESS ${hex(l.highestUserAddress)})`,
+    `  ${hex(l.userProbeAddress)} - ${hex(l.systemRangeStart - 1n)}  no access (from MM_USER_PROBE_ADDRESS)`,
+    `  ${hex(l.systemRangeStart)} -  system space (MmSystemRangeStart)`,
+    ...(systemCode
+      ? [
+          `  ${hex(systemCode.start)} - ${hex(systemCode.end - 1n)}  system code: large pages over the first physical memory (NTOSKRNL, HAL, boot drivers)`,
+        ]
+      : []),
+    "the kernel's own mappings:",
+  ];
 }

@@ -17,6 +17,7 @@ import {
 } from "../../../kernel/view/proc.ts";
 import { formatMappings, formatMaps, formatSmaps, formatWalk } from "../../../kernel/view/procfs.ts";
 import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
+import { formatWinLayout } from "../../../kernel/view/windows.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
 import { showVad } from "./windows.ts";
@@ -55,9 +56,12 @@ export function show(c: CompileContext, s: Stmt): Run {
   return (rt) => {
     const v = rt.view;
     switch (what) {
-      case "layout":
+      case "layout": {
+        const win = v.windows();
+        if (win !== null) rt.out.push(...formatWinLayout(win.layout(), win.systemCode()));
         rt.out.push(...formatLayout(v.layout()));
         return;
+      }
       case "tasks":
         rt.out.push(...formatTasks(v.tasks()));
         return;
