@@ -1,4 +1,5 @@
 import { ModelBug } from "../base/assert.ts";
+import { InputError } from "../base/errors.ts";
 import type { Pfn } from "../base/units.ts";
 import type { Access } from "../hw/access.ts";
 import type { Machine } from "../hw/machine/Machine.ts";
@@ -180,6 +181,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   /** fork: the child gets a copy of the address space (copy-on-write) and counters from zero. */
   fork(parent: TaskHandle, comm: string): Task | null {
+    this.linuxOnly("fork");
     return sched.fork(this, taskOf(parent), comm);
   }
 
@@ -227,11 +229,13 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   /** mmap; returns the address or -errno (as a bigint). */
   mmap(task: TaskHandle, args: MmapRequest): bigint {
+    this.linuxOnly("mmap");
     return mman.mmap(this, taskOf(task), { ...args, file: args.file ? fileOf(args.file) : null });
   }
 
   /** munmap; 0 or -errno. */
   munmap(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    this.linuxOnly("munmap");
     return mman.munmap(this, taskOf(task), addr, length);
   }
 
@@ -242,25 +246,30 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     length: bigint,
     prot: { r: boolean; w: boolean; x: boolean },
   ): bigint {
+    this.linuxOnly("mprotect");
     return mman.mprotect(this, taskOf(task), addr, length, prot);
   }
 
   /** madvise; 0 or -errno (-ENOMEM after applying when the range has a hole). */
   madvise(task: TaskHandle, addr: bigint, length: bigint, advice: string): bigint {
+    this.linuxOnly("madvise");
     return madvise.madvise(this, taskOf(task), addr, length, advice);
   }
 
   /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
   mlock(task: TaskHandle, addr: bigint, length: bigint, onFault: boolean): bigint {
+    this.linuxOnly("mlock");
     return mman.mlock(this, taskOf(task), addr, length, onFault);
   }
 
   munlock(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    this.linuxOnly("munlock");
     return mman.munlock(this, taskOf(task), addr, length);
   }
 
   /** brk, as sbrk: moves the break by delta bytes and returns the old break, or -ENOMEM. */
   brk(task: TaskHandle, delta: bigint): bigint {
+    this.linuxOnly("brk");
     return mman.brk(this, taskOf(task), delta);
   }
 
@@ -273,11 +282,13 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     mayMove: boolean,
     to: bigint,
   ): bigint {
+    this.linuxOnly("mremap");
     return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to);
   }
 
   /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
   msync(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    this.linuxOnly("msync");
     return mman.msync(this, taskOf(task), addr, length);
   }
 
@@ -323,6 +334,14 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   }
 
   // ---- the Windows profile's services (kernel/os/windows) ----
+
+  /** Linux's memory calls and fork are refused in the windows profile (it has the VirtualAlloc family). */
+  private linuxOnly(call: string): void {
+    if (this.os !== null)
+      throw new InputError(
+        `${call} is Linux's; profile=windows has VirtualAlloc, VirtualFree, VirtualProtect and VirtualQuery`,
+      );
+  }
 
   private win(task: TaskHandle): { os: WindowsOs; t: Task } {
     const t = taskOf(task);

@@ -95,7 +95,7 @@ export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: num
   mm.startBrk =
     k.layout.brkStart !== undefined ? Number(k.layout.brkStart / 4096n) : (k.layout.pieBrkVpn ?? 0x555555559);
   mm.brkBytes = mm.startBrk * 4096;
-  // profile=windows: the process's address space is the OS's (its VAD tree, its initial stack)
+  // profile=windows: the process's address space is the OS's (its VAD tree)
   if (k.os !== null) {
     k.os.newProcess(k, t);
     return t;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
+import { mmapArgs } from "../../Kernel.ts";
 import { KernelImpl } from "../../KernelImpl.ts";
 import { MmProt, PageProt } from "./mmpte.ts";
 import { getPte } from "./process.ts";
@@ -252,5 +253,15 @@ describe("a reservation of terabytes", () => {
     expect(k.virtualFree(t, a, 0n, true)).toBe(true);
     expect(w.commit().total).toBe(0);
     expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("the facade in the windows profile", () => {
+  it("refuses Linux's memory calls and fork (the address space is the VAD tree's)", () => {
+    const { k, t } = winKernel();
+    expect(() => k.mmap(t, mmapArgs(4096))).toThrow(/mmap is Linux's; profile=windows has VirtualAlloc/);
+    expect(() => k.fork(t, "child")).toThrow(/fork is Linux's/);
+    expect(() => k.brk(t, 4096n)).toThrow(/brk is Linux's/);
+    expect(k.view.vmas(t)).toEqual([]);
   });
 });
