@@ -57,6 +57,8 @@ describe("MiMakeProtectionMask and back", () => {
       [PageProt.EXECUTE_WRITECOPY, MmProt.EXECUTE_WRITECOPY],
       [PageProt.READWRITE | PageProt.GUARD, MmProt.READWRITE | MmProt.GUARD_PAGE],
       [PageProt.READONLY | PageProt.NOCACHE, MmProt.READONLY | MmProt.NOCACHE],
+      // write-combined: both modifier bits
+      [PageProt.READWRITE | PageProt.WRITECOMBINE, MmProt.READWRITE | MmProt.GUARD_PAGE | MmProt.NOCACHE],
     ];
     for (const [win, mm] of table) {
       expect(makeProtectionMask(win)).toBe(mm);
@@ -66,11 +68,15 @@ describe("MiMakeProtectionMask and back", () => {
       0,
       PageProt.READONLY | PageProt.READWRITE,
       PageProt.NOACCESS | PageProt.GUARD,
-      0x400 | 4,
+      PageProt.NOACCESS | PageProt.NOCACHE,
+      PageProt.READWRITE | PageProt.GUARD | PageProt.NOCACHE,
+      PageProt.READWRITE | PageProt.WRITECOMBINE | PageProt.NOCACHE,
+      0x800 | 4,
     ])
       expect(makeProtectionMask(bad)).toBe(-1);
     expect(isGuard(MmProt.READWRITE | MmProt.GUARD_PAGE)).toBe(true);
     expect(isGuard(MmProt.DECOMMIT)).toBe(false);
     expect(isGuard(MmProt.NOACCESS)).toBe(false);
+    expect(isGuard(MmProt.READWRITE | MmProt.GUARD_PAGE | MmProt.NOCACHE)).toBe(false);
   });
 });

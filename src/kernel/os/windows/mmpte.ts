@@ -120,6 +120,7 @@ export const enum PageProt {
   EXECUTE_WRITECOPY = 0x80,
   GUARD = 0x100,
   NOCACHE = 0x200,
+  WRITECOMBINE = 0x400,
 }
 
 const BASE_TO_MM: Record<number, number> = {
@@ -135,18 +136,25 @@ const BASE_TO_MM: Record<number, number> = {
 
 /**
  * MiMakeProtectionMask: a Win32 protection to the MM_* field, or -1 when
- * invalid (no base protection or two of them; PAGE_GUARD or PAGE_NOCACHE
- * with PAGE_NOACCESS; the VirtualAlloc page: "PAGE_GUARD ... cannot be used
- * with PAGE_NOACCESS", and the same for PAGE_NOCACHE).
+ * invalid: no base protection or two of them, or modifiers the
+ * memory-protection-constants page forbids together ("PAGE_GUARD ... cannot
+ * be used with PAGE_NOACCESS"; "PAGE_NOCACHE cannot be used with the
+ * PAGE_GUARD, PAGE_NOACCESS, or PAGE_WRITECOMBINE flags"; PAGE_WRITECOMBINE
+ * "cannot be specified with the PAGE_NOACCESS, PAGE_GUARD, and
+ * PAGE_NOCACHE flags"). The two modifier bits encode four states: none,
+ * MM_NOCACHE, MM_GUARD_PAGE, and both for write-combined (WRK mm/mi.h
+ * MM_WRITECOMBINE); with a zero base they are MM_DECOMMIT and MM_NOACCESS.
  */
 export function makeProtectionMask(win32: number): number {
   const base = win32 & 0xff;
   const mm = BASE_TO_MM[base];
-  if (mm === undefined || win32 & ~0x3ff) return -1;
-  if (base === PageProt.NOACCESS && win32 & (PageProt.GUARD | PageProt.NOCACHE)) return -1;
-  return (
-    mm | (win32 & PageProt.GUARD ? MmProt.GUARD_PAGE : 0) | (win32 & PageProt.NOCACHE ? MmProt.NOCACHE : 0)
-  );
+  if (mm === undefined || win32 & ~0x7ff) return -1;
+  const mods = win32 & (PageProt.GUARD | PageProt.NOCACHE | PageProt.WRITECOMBINE);
+  if (mods !== 0 && (base === PageProt.NOACCESS || (mods & (mods - 1)) !== 0)) return -1;
+  if (mods === PageProt.GUARD) return mm | MmProt.GUARD_PAGE;
+  if (mods === PageProt.NOCACHE) return mm | MmProt.NOCACHE;
+  if (mods === PageProt.WRITECOMBINE) return mm | MmProt.GUARD_PAGE | MmProt.NOCACHE;
+  return mm;
 }
 
 /** The Win32 protection of an MM_* field (what VirtualQuery reports; 0 for none). */
@@ -163,7 +171,13 @@ export function win32Protection(mm: number): number {
     PageProt.EXECUTE_READWRITE,
     PageProt.EXECUTE_WRITECOPY,
   ][mm & 7];
-  return base | (mm & MmProt.GUARD_PAGE ? PageProt.GUARD : 0) | (mm & MmProt.NOCACHE ? PageProt.NOCACHE : 0);
+  const mods = mm & (MmProt.GUARD_PAGE | MmProt.NOCACHE);
+  return (
+    base |
+    (mods === MmProt.GUARD_PAGE ? PageProt.GUARD : 0) |
+    (mods === MmProt.NOCACHE ? PageProt.NOCACHE : 0) |
+    (mods === (MmProt.GUARD_PAGE | MmProt.NOCACHE) ? PageProt.WRITECOMBINE : 0)
+  );
 }
 
 /** Rights of an MM_* protection as the hardware grants them (guard and nocache aside). */
@@ -187,9 +201,9 @@ export function mmRights(mm: number): { r: boolean; w: boolean; x: boolean; copy
   };
 }
 
-/** Is this an MM_* protection with the guard bit (not the DECOMMIT or NOACCESS encodings)? */
+/** Is this a guard page's MM_* protection (not MM_DECOMMIT, MM_NOACCESS or a write-combined one)? */
 export function isGuard(mm: number): boolean {
-  return (mm & MmProt.GUARD_PAGE) !== 0 && (mm & 7) !== 0;
+  return (mm & (MmProt.GUARD_PAGE | MmProt.NOCACHE)) === MmProt.GUARD_PAGE && (mm & 7) !== 0;
 }
 
 /** PAGE_* names, as VirtualQuery's Protect is printed. */
@@ -206,6 +220,7 @@ export function protName(win32: number): string {
     [PageProt.EXECUTE_WRITECOPY, "PAGE_EXECUTE_WRITECOPY"],
     [PageProt.GUARD, "PAGE_GUARD"],
     [PageProt.NOCACHE, "PAGE_NOCACHE"],
+    [PageProt.WRITECOMBINE, "PAGE_WRITECOMBINE"],
   ];
   return names
     .filter(([bit]) => win32 & bit)

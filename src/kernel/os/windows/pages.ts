@@ -10,6 +10,7 @@ import type { KernelCore } from "../../core/core.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import {
+  isGuard,
   MmProt,
   mkDecommitted,
   mkDemandZero,
@@ -181,7 +182,7 @@ export function setProtection(
   const s = pageState(k, db, mm, vad, vpn);
   if (s.pfn >= 0) {
     db.originalProtection[s.pfn] = protection;
-    const hidden = protection === MmProt.NOACCESS || (protection & MmProt.GUARD_PAGE) !== 0;
+    const hidden = protection === MmProt.NOACCESS || isGuard(protection);
     const e = hidden ? mkTransition(s.pfn, protection) : validPte(k, s.pfn, protection, false);
     return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: s.valid };
   }

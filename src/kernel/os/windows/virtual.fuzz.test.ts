@@ -42,8 +42,10 @@ interface Model {
 function validProt(p: number): boolean {
   const base = p & 0xff;
   if (!BASES.includes(base)) return false; // write-copy too: not for private memory
-  if (p & ~0x3ff) return false;
-  return !(base === PageProt.NOACCESS && p & (PageProt.GUARD | PageProt.NOCACHE));
+  if (p & ~0x7ff) return false;
+  // the memory-protection-constants page: at most one modifier, none with PAGE_NOACCESS
+  const mods = [PageProt.GUARD, PageProt.NOCACHE, PageProt.WRITECOMBINE].filter((m) => p & m).length;
+  return mods === 0 || (mods === 1 && base !== PageProt.NOACCESS);
 }
 
 const idx = (vpn: number) => vpn - FIRST;

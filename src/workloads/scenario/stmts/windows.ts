@@ -39,7 +39,12 @@ const BASE_PROT: Record<string, number> = {
   writecopy: PageProt.WRITECOPY,
   execute_writecopy: PageProt.EXECUTE_WRITECOPY,
 };
-const MODIFIERS: Record<string, number> = { guard: PageProt.GUARD, nocache: PageProt.NOCACHE };
+const MODIFIERS: Record<string, number> = {
+  guard: PageProt.GUARD,
+  nocache: PageProt.NOCACHE,
+  // an extension: PAGE_WRITECOMBINE
+  writecombine: PageProt.WRITECOMBINE,
+};
 
 /**
  * `prot=` of this profile: none, r, rw, x, rx, rwx (letters in any order),
@@ -58,7 +63,8 @@ export function winProt(c: CompileContext, w: Kv | undefined): number {
       w.valuePos,
     );
   for (const m of words.slice(1)) {
-    if (!(m in MODIFIERS)) c.fail(`unknown protection modifier '${m}' (guard, nocache)`, w.valuePos);
+    if (!(m in MODIFIERS))
+      c.fail(`unknown protection modifier '${m}' (guard, nocache, writecombine)`, w.valuePos);
     v |= MODIFIERS[m];
   }
   return v;
