@@ -241,9 +241,9 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
     ],
     ["kernel verb without prefix", "machine ram=64M\nkmalloc 8\n", /^t\.vm:2:1: 'kmalloc' needs a prefix/],
     [
-      "not yet supported statement",
+      "a process's system call without its process",
       "machine ram=64M\nVirtualAlloc 4K\n",
-      /^t\.vm:2:1: statement 'VirtualAlloc' is not supported by this version of vmlab yet/,
+      /^t\.vm:2:1: 'VirtualAlloc' is a process's system call: 'P: VirtualAlloc \.\.\.'/,
     ],
     ["bad character", "machine ram=64M\nkernel: a = kmalloc 8 ;\n", /^t\.vm:2:23: unexpected character ';'/],
     ["bad TLB spec", "machine tlb=65x4\n", /^t\.vm:1:13: machine tlb: .*not a multiple of 4 ways/],

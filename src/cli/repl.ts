@@ -17,7 +17,9 @@ const HELP = `The vmlab scenario language, one statement per line (docs/scenario
   A: n = replay "trace.u64.gz" [limit=N] | A: n = syscall read|write F BUF SIZE | kernel: n = copy_from_user A BUF SIZE | copy_to_user A BUF SIZE | get_user A ADDR | put_user A ADDR V | clear_user A BUF SIZE | strncpy_from_user A SRC N
   kbuf = device D size=16K | A: u = mmap 16K shared dev=D | reclaim [SIZE] | kswapd
   show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb | show A maps|smaps|task | show A vtop ADDR | show kernel vtop ADDR | show A pagemap ADDR SIZE | show kpageflags [PFN [COUNT]]
-  explain A ADDR [read|write|exec]
+    explain A ADDR [read|write|exec]
+  machine profile=windows: A: a = VirtualAlloc 1M reserve|commit|reserve+commit [prot=rw+guard] [at=ADDR] | A: VirtualFree ADDR SIZE decommit|release | A: VirtualProtect ADDR SIZE prot=r | A: VirtualQuery ADDR | A: catch exceptions | show A vad
+
   let m = tlb.misses | expect A.rss == 16 | expect pfn(A, buf) == pfn(B, buf)
 REPL commands: help, history, quit (or end of input).`;
 

@@ -188,6 +188,7 @@ describe("vmlab tour", () => {
       "What was the vmalloc fault of 32-bit x86, and why is it gone (lazy, then eager)?",
       "With one page table for the whole machine, what keeps a process to its own pages?",
       "VIVT, VIPT, PIPT: why must the first two flush when the PGD or a PTE changes?",
+      "Where does the Windows kernel start, and what keeps user code out of it?",
     ]) {
       expect(r.stdout).toContain(q);
     }

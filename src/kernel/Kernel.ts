@@ -25,6 +25,7 @@ import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
 import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
+import type { MemoryBasicInformation } from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
 export { kindName } from "./core/alloc.ts";
@@ -44,6 +45,10 @@ export type { FileHandle } from "./fs/file.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
+export { EXCEPTION_CODES } from "./os/windows/fault.ts";
+export type { MemoryBasicInformation } from "./os/windows/index.ts";
+export { PageProt, protName } from "./os/windows/mmpte.ts";
+export { MemState, WinError } from "./os/windows/virtual.ts";
 export type { KernelView } from "./view/KernelView.ts";
 
 /**
@@ -144,6 +149,29 @@ export interface Kernel<C extends Mmu = Mmu> {
   userAccessWindow(cpuId: number, open: boolean): string;
   /** BUG(): a `kernel BUG at FILE!` oops in the context of the current task on `cpuId`; the report. */
   bug(cpuId: number, message: string, file: string): string[];
+
+  // ---- profile=windows (kernel/os/windows, docs/windows.md): the VirtualAlloc family ----
+
+  /**
+   * VirtualAlloc(addr or 0, size, MEM_RESERVE and/or MEM_COMMIT, PAGE_*):
+   * the base, or 0n with GetLastError in `view.windows().process(task).lastError`.
+   */
+  virtualAlloc(
+    task: TaskHandle,
+    addr: bigint,
+    size: bigint,
+    reserve: boolean,
+    commit: boolean,
+    protect: number,
+  ): bigint;
+  /** VirtualFree with MEM_RELEASE (`release`) or MEM_DECOMMIT: TRUE or FALSE. */
+  virtualFree(task: TaskHandle, addr: bigint, size: bigint, release: boolean): boolean;
+  /** VirtualProtect: the old protection (Win32 PAGE_*), or -1 (FALSE). */
+  virtualProtect(task: TaskHandle, addr: bigint, size: bigint, protect: number): number;
+  /** VirtualQuery: MEMORY_BASIC_INFORMATION, or null (0 bytes returned). */
+  virtualQuery(task: TaskHandle, addr: bigint): MemoryBasicInformation | null;
+  /** `__try { ... } __except (EXCEPTION_EXECUTE_HANDLER)` around what the task does next. */
+  catchExceptions(task: TaskHandle): void;
 
   // ---- files and devices ----
 

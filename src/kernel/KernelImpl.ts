@@ -1,3 +1,5 @@
+import { ModelBug } from "../base/assert.ts";
+import { InputError } from "../base/errors.ts";
 import type { Pfn } from "../base/units.ts";
 import type { Access } from "../hw/access.ts";
 import type { Machine } from "../hw/machine/Machine.ts";
@@ -40,6 +42,8 @@ import type { SwapArea } from "./mm/swapfile.ts";
 import type { UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";
+import { osFor } from "./os/index.ts";
+import type { MemoryBasicInformation, WindowsOs } from "./os/windows/index.ts";
 import { KernelView } from "./view/KernelView.ts";
 
 /**
@@ -106,6 +110,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   readonly log: string[] = [];
   /** character devices: a kernel buffer each, mapped to processes by remap_pfn_range */
   readonly devices = new Map<string, Device>();
+  /** profile=windows: Windows' memory manager for user address spaces (kernel/os/windows); null for Linux */
+  readonly os: WindowsOs | null;
   /** pages of user/kernel page tables allocated after boot (NR_PAGETABLE) */
   pageTablePages = 0;
   /** vmalloc faults fixed (32-bit x86, vmalloc_sync=lazy: vmalloc_fault) */
@@ -155,6 +161,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     this.exactLru = p.exactLru;
     this.current = this.machine.cpus.map(() => null);
     this.kworkerSerial = this.machine.cpus.map(() => 0);
+    this.os = osFor(this);
     sched.schedInit(this);
     this.log.push(memInitInfo(this));
     this.view = new KernelView(this);
@@ -174,6 +181,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   /** fork: the child gets a copy of the address space (copy-on-write) and counters from zero. */
   fork(parent: TaskHandle, comm: string): Task | null {
+    this.linuxOnly("fork");
     return sched.fork(this, taskOf(parent), comm);
   }
 
@@ -221,11 +229,13 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   /** mmap; returns the address or -errno (as a bigint). */
   mmap(task: TaskHandle, args: MmapRequest): bigint {
+    this.linuxOnly("mmap");
     return mman.mmap(this, taskOf(task), { ...args, file: args.file ? fileOf(args.file) : null });
   }
 
   /** munmap; 0 or -errno. */
   munmap(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    this.linuxOnly("munmap");
     return mman.munmap(this, taskOf(task), addr, length);
   }
 
@@ -236,25 +246,30 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     length: bigint,
     prot: { r: boolean; w: boolean; x: boolean },
   ): bigint {
+    this.linuxOnly("mprotect");
     return mman.mprotect(this, taskOf(task), addr, length, prot);
   }
 
   /** madvise; 0 or -errno (-ENOMEM after applying when the range has a hole). */
   madvise(task: TaskHandle, addr: bigint, length: bigint, advice: string): bigint {
+    this.linuxOnly("madvise");
     return madvise.madvise(this, taskOf(task), addr, length, advice);
   }
 
   /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
   mlock(task: TaskHandle, addr: bigint, length: bigint, onFault: boolean): bigint {
+    this.linuxOnly("mlock");
     return mman.mlock(this, taskOf(task), addr, length, onFault);
   }
 
   munlock(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    this.linuxOnly("munlock");
     return mman.munlock(this, taskOf(task), addr, length);
   }
 
   /** brk, as sbrk: moves the break by delta bytes and returns the old break, or -ENOMEM. */
   brk(task: TaskHandle, delta: bigint): bigint {
+    this.linuxOnly("brk");
     return mman.brk(this, taskOf(task), delta);
   }
 
@@ -267,11 +282,13 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     mayMove: boolean,
     to: bigint,
   ): bigint {
+    this.linuxOnly("mremap");
     return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to);
   }
 
   /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
   msync(task: TaskHandle, addr: bigint, length: bigint): bigint {
+    this.linuxOnly("msync");
     return mman.msync(this, taskOf(task), addr, length);
   }
 
@@ -314,6 +331,60 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
    */
   userAccess(cpuId: number, task: TaskHandle, va: bigint, access: Access, value = 0): UserAccessResult {
     return this.arch.userAccess(this, cpuId, taskOf(task), va, access, value);
+  }
+
+  // ---- the Windows profile's services (kernel/os/windows) ----
+
+  /** Linux's memory calls and fork are refused in the windows profile (it has the VirtualAlloc family). */
+  private linuxOnly(call: string): void {
+    if (this.os !== null)
+      throw new InputError(
+        `${call} is Linux's; profile=windows has VirtualAlloc, VirtualFree, VirtualProtect and VirtualQuery`,
+      );
+  }
+
+  private win(task: TaskHandle): { os: WindowsOs; t: Task } {
+    const t = taskOf(task);
+    if (this.os === null || t.mm === null)
+      throw new ModelBug("windows service without profile=windows or an address space");
+    return { os: this.os, t };
+  }
+
+  /** VirtualAlloc: the base, or 0n (GetLastError: `view.windowsProcess(task).lastError`). */
+  virtualAlloc(
+    task: TaskHandle,
+    addr: bigint,
+    size: bigint,
+    reserve: boolean,
+    commit: boolean,
+    protect: number,
+  ): bigint {
+    const { os, t } = this.win(task);
+    return os.virtualAlloc(t, addr, size, reserve, commit, protect);
+  }
+
+  /** VirtualFree with MEM_RELEASE (`release`) or MEM_DECOMMIT: TRUE or FALSE. */
+  virtualFree(task: TaskHandle, addr: bigint, size: bigint, release: boolean): boolean {
+    const { os, t } = this.win(task);
+    return os.virtualFree(t, addr, size, release);
+  }
+
+  /** VirtualProtect: the old protection (Win32 PAGE_*), or -1 (FALSE). */
+  virtualProtect(task: TaskHandle, addr: bigint, size: bigint, protect: number): number {
+    const { os, t } = this.win(task);
+    return os.virtualProtect(t, addr, size, protect);
+  }
+
+  /** VirtualQuery: MEMORY_BASIC_INFORMATION, or null (0 bytes returned). */
+  virtualQuery(task: TaskHandle, addr: bigint): MemoryBasicInformation | null {
+    const { os, t } = this.win(task);
+    return os.virtualQuery(t, addr);
+  }
+
+  /** Structured exception handling around what the task does next (`P: catch exceptions`). */
+  catchExceptions(task: TaskHandle): void {
+    const { os, t } = this.win(task);
+    os.catchExceptions(t);
   }
 
   // ---- files and devices (vfs.ts) ----

@@ -99,6 +99,16 @@ export interface KernelConfig {
   pagetable?: "radix" | "inverted";
   /** an L1 data cache on every CPU (`cache=vivt|vipt|pipt`; docs/caches.md); null or absent: none */
   cache?: CacheSpec | null;
+  /**
+   * the operating-system profile: `linux` (default) or `windows` (x86_64,
+   * i386, i386-pae: the same hardware, boot and allocators, with user
+   * address spaces managed by Windows' rules; kernel/os/windows, docs/windows.md)
+   */
+  profile?: "linux" | "windows";
+  /** windows on i386/i386-pae: the user/kernel split, `2G` (default) or `3G` (/3GB, increaseuserva, a large-address-aware image) */
+  split?: "2G" | "3G";
+  /** windows: the paging file's size in bytes (default 0); the commit limit is RAM plus this */
+  pagefileBytes?: number;
 }
 
 /** A KernelConfig with every default filled in (Kernel.config). */
@@ -232,9 +242,15 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     seed: config.seed ?? 1,
     pagetable: config.pagetable ?? "radix",
     cache: config.cache ?? null,
+    profile: config.profile ?? "linux",
+    split: config.split ?? "2G",
+    pagefileBytes: config.pagefileBytes ?? 0,
   };
   const cacheError = c.cache === null ? null : cacheSpecError(c.cache);
   if (cacheError !== null) throw new InputError(`${cacheError[0]}: ${cacheError[1]}`);
+  checkProfile(c, config.split !== undefined, config.pagefileBytes !== undefined, (key, why) => {
+    throw new InputError(`${key}: ${why}`);
+  });
   if (isRiscv(c.arch)) {
     for (const [key, field] of [
       ["pcid", config.pcid],
@@ -303,6 +319,49 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
   return c;
 }
 
+/** The architectures profile=windows runs on (Windows' own: x64 and x86, with or without PAE). */
+export const WINDOWS_ARCHS: readonly string[] = ["x86_64", "i386", "i386-pae"];
+/** The keys only profile=windows has (effective settings leave them out of a Linux machine). */
+const WINDOWS_KEYS: readonly string[] = ["split", "pagefile"];
+/** The largest paging file (a vmlab bound, as swap=). */
+const MAX_PAGEFILE_BYTES = 2 ** 36;
+
+/** profile=, split= and pagefile= together: windows only on its architectures, split only on 32-bit x86. */
+function checkProfile(
+  c: { profile: string; arch: string; split: string; pagefileBytes: number; pagetable: string },
+  splitGiven: boolean,
+  pagefileGiven: boolean,
+  bad: (key: string, why: string) => never,
+): void {
+  if (c.profile !== "linux" && c.profile !== "windows")
+    bad("profile", `expected linux or windows, not '${c.profile}'`);
+  if (c.split !== "2G" && c.split !== "3G") bad("split", `expected 2G or 3G, not '${c.split}'`);
+  if (c.profile === "windows" && !WINDOWS_ARCHS.includes(c.arch))
+    bad(
+      "profile",
+      `windows runs on ${WINDOWS_ARCHS.join(", ")} (Windows' x64 and x86 memory managers), not ${c.arch}`,
+    );
+  if (splitGiven && c.profile !== "windows")
+    bad(
+      "split",
+      "is the windows profile's (boot.ini /3GB, bcdedit increaseuserva); Linux's i386 split is 3G/1G",
+    );
+  if (splitGiven && !is32(c.arch))
+    bad("split", "is 32-bit x86's (/3GB); x64 Windows gives user space the low 128 TB");
+  if (pagefileGiven && c.profile !== "windows") bad("pagefile", "is the windows profile's; Linux has swap=");
+  if (
+    !(
+      Number.isInteger(c.pagefileBytes) &&
+      c.pagefileBytes >= 0 &&
+      c.pagefileBytes <= MAX_PAGEFILE_BYTES &&
+      c.pagefileBytes % 4096 === 0
+    )
+  )
+    bad("pagefile", `must be a multiple of 4K from 0 to 64G, not ${c.pagefileBytes}`);
+  if (c.profile === "windows" && c.pagetable !== "radix")
+    bad("pagetable", "the windows profile runs on the architecture's own radix tables");
+}
+
 // =====================================================================
 // The `machine` statement
 // =====================================================================
@@ -329,7 +388,25 @@ export const MACHINE_KEYS: {
     values: "x86_64, x86_64-la57, arm64, riscv-sv39, riscv-sv48, riscv-sv57, i386, i386-pae",
     modelled: true,
   },
-  { key: "profile", default: "linux", values: "linux (windows: later)", modelled: true },
+  {
+    key: "profile",
+    default: "linux",
+    values: "linux, windows (x86_64, i386, i386-pae; docs/windows.md)",
+    modelled: true,
+  },
+  {
+    key: "split",
+    default: "2G",
+    values: "2G, 3G (profile=windows on i386, i386-pae: /3GB with a large-address-aware image)",
+    modelled: true,
+    archs: ["i386", "i386-pae"],
+  },
+  {
+    key: "pagefile",
+    default: "0",
+    values: "0 .. 64G, a multiple of 4K (profile=windows: the paging file; commit limit = RAM + pagefile)",
+    modelled: true,
+  },
   { key: "ram", default: "256M", values: "32M .. 64G, a multiple of 4K", modelled: true },
   { key: "swap", default: "0", values: "0 .. 64G, a multiple of 4K (one swap area)", modelled: true },
   { key: "cpus", default: "1", values: "1 .. 64", modelled: true },
@@ -505,7 +582,23 @@ export function machineConfig(v: MachineValues): MachineSettings {
     for (const key of ["pcid", "smap", "smep", "pan", "pti", "asid_bits", "uaccess"])
       if (v.given(key)) bad(key, NOT_RISCV[key]);
   } else if (v.given("rfence")) bad("rfence", RFENCE_IS_RISCV);
-  oneOf("profile", ["linux"], ["windows"]);
+  const profile = oneOf("profile", ["linux", "windows"]) as "linux" | "windows";
+  // split=2G / 3G read as sizes (the lexer reads 2G as 2 GiB)
+  const splitBytes = v.number("split");
+  if (splitBytes !== 2n << 30n && splitBytes !== 3n << 30n) bad("split", "expected 2G or 3G");
+  const split = splitBytes === 2n << 30n ? "2G" : "3G";
+  checkProfile(
+    {
+      profile,
+      arch,
+      split,
+      pagefileBytes: Number(v.number("pagefile")),
+      pagetable: v.word("pagetable"),
+    },
+    v.given("split"),
+    v.given("pagefile"),
+    bad,
+  );
   const uaccess = oneOf("uaccess", ["ldtr", "pan-toggle"]) as "ldtr" | "pan-toggle";
   if (v.given("uaccess") && arch !== "arm64" && !isRiscv(arch))
     bad("uaccess", `is arm64's (PSTATE.PAN); ${arch} crosses SMAP with STAC/CLAC`);
@@ -575,8 +668,11 @@ export function machineConfig(v: MachineValues): MachineSettings {
   const cache = machineCache(v, bad);
   const effective: Record<string, string> = {};
   for (const k of MACHINE_KEYS)
-    if (k.archs === undefined || k.archs.includes(arch))
-      effective[k.key] = v.given(k.key) ? v.word(k.key) : k.default;
+    if (
+      (k.archs === undefined || k.archs.includes(arch)) &&
+      (profile === "windows" || !WINDOWS_KEYS.includes(k.key))
+    )
+      effective[k.key] = k.key === "split" ? split : v.given(k.key) ? v.word(k.key) : k.default;
   return {
     seed: Number(seed & 0xffffffffn),
     effective,
@@ -610,6 +706,9 @@ export function machineConfig(v: MachineValues): MachineSettings {
       seed: Number(v.number("seed") & 0xffffffffn),
       pagetable,
       cache,
+      ...(profile === "windows"
+        ? { profile, pagefileBytes: Number(v.number("pagefile")), ...(is32(arch) ? { split } : {}) }
+        : {}),
     },
   };
 }

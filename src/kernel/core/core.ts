@@ -300,4 +300,56 @@ export interface KernelCore extends KernelParts {
   readonly log: string[];
   /** character devices: a kernel buffer each, mapped to processes by remap_pfn_range */
   readonly devices: Map<string, Device>;
+  /** the operating-system profile's hooks (OsProfile below); null for Linux */
+  readonly os: OsProfile | null;
+}
+
+/**
+ * The operating-system profile hook (KernelCore.os): where a kernel other than Linux's
+ * takes over the user side of the same machine (profile=windows). The
+ * hardware, boot, the buddy allocator, the architecture's page tables and
+ * TLB maintenance stay the kernel's; a profile owns user address spaces
+ * (their layout, their system calls, their page faults) and says so at
+ * these few points. Linux (profile=linux) has no hook: `KernelCore.os` is
+ * null and every path is the one it was.
+ */
+export interface OsProfile {
+  /** the `profile=` name */
+  readonly name: string;
+  /**
+   * A new process's address space has just been created (spawn: the mm exec
+   * leaves): the profile sets up its own per-process state on it.
+   */
+  newProcess(k: KernelCore, task: Task): void;
+  /**
+   * A user-mode fault (entry.ts userModeAccess, after the hardware raised it,
+   * on a TLB hit or a walk): resolve it (null: retry the access) or name the
+   * exception as a SigInfo (`signal` is the exception's name,
+   * `code` read, write or execute, `addr` the address). `nonCanonical`: the
+   * CPU raised a #GP for an address outside the canonical range, not a #PF.
+   */
+  userFault(
+    k: KernelCore,
+    task: Task,
+    va: bigint,
+    access: Access,
+    nonCanonical: boolean,
+  ): { signal: string; code: string; addr: bigint } | null;
+  /** `explain P ADDR`: what the profile's fault handler would do with this access's fault, changing nothing. */
+  explainUserFault(k: KernelCore, task: Task, va: bigint, access: Access): string[];
+  /** exit_mmap is about to run on mm: release what the profile mapped (its PTEs, frames, charges). */
+  exitMm(k: KernelCore, mm: MmStruct): void;
+  /**
+   * Is the user PTE for vpn the profile's (the invariant checker leaves it to
+   * `checkPte`, not to Linux's VMA rules)?
+   */
+  ownsVpn(mm: MmStruct, vpn: number): boolean;
+  /**
+   * Is vpn inside a kernel mapping of the profile's own that maps frames of
+   * every kind, in the kernel's and every process's tables (Windows x86 2G:
+   * system space from 0x80000000)? The invariant checker leaves it alone.
+   */
+  kernelAlias(vpn: number): boolean;
+  /** The invariant checker's question for an owned entry: problems found, and the frame it maps (-1: none). */
+  checkPte(k: KernelCore, mm: MmStruct, vpn: number, hi: number, lo: number, problems: string[]): number;
 }

@@ -11,6 +11,7 @@ import { assert } from "../../base/assert.ts";
 import { fromBig } from "../../base/u64.ts";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import { HwFaultKind } from "../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult } from "./core.ts";
 import { contextTask, exit } from "./sched.ts";
 import { deliverSignal, type SigInfo } from "./signal.ts";
@@ -51,7 +52,11 @@ export function userModeAccess(
     }
     faults++;
     k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
-    const r = handle(cpu, out);
+    // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
+    const r =
+      k.os === null
+        ? handle(cpu, out)
+        : k.os.userFault(k, task, va, access, cpu.faultKind === HwFaultKind.NonCanonical);
     if (r === null) continue;
     const killed = deliverSignal(k, task, r.signal, r.code, r.addr);
     return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };

@@ -95,6 +95,11 @@ export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: num
   mm.startBrk =
     k.layout.brkStart !== undefined ? Number(k.layout.brkStart / 4096n) : (k.layout.pieBrkVpn ?? 0x555555559);
   mm.brkBytes = mm.startBrk * 4096;
+  // profile=windows: the process's address space is the OS's (its VAD tree)
+  if (k.os !== null) {
+    k.os.newProcess(k, t);
+    return t;
+  }
   const stack = new Vma(
     top - 33,
     top,
@@ -192,6 +197,7 @@ export function exit(k: KernelCore, task: Task, reason: string): void {
   }
   const mm = task.mm;
   if (mm && --mm.users === 0) {
+    k.os?.exitMm(k, mm);
     k.userMm.exitMmap(mm);
     for (let c = 0; c < k.machine.cpus.length; c++) {
       if (k.tlbMgr.states[c].loadedMm === mm) k.tlbMgr.loadKernel(c, k.rootPfn);

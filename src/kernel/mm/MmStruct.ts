@@ -43,6 +43,12 @@ export class MmStruct {
   /** tasks sharing this mm (mm_users) */
   users = 1;
   private nextAnonVma = 1;
+  /**
+   * The operating-system profile's per-process state (profile=windows: the
+   * VAD tree and the process's exception record, kernel/os/windows); null
+   * for Linux, whose state is the fields above.
+   */
+  osState: unknown = null;
 
   constructor(public pgdPfn: Pfn) {}
 

@@ -61,6 +61,7 @@ import type {
   WalkInfo,
   ZoneInfo,
 } from "./types.ts";
+import { type WindowsView, windowsView } from "./windows.ts";
 
 export class KernelView {
   constructor(private readonly k: KernelCore) {}
@@ -91,6 +92,11 @@ export class KernelView {
   }
 
   /** The kernel's virtual layout (`show layout`: proc.ts formatLayout). */
+  /** profile=windows: the Windows memory manager's state (VADs, exceptions, commit); null for Linux. */
+  windows(): WindowsView | null {
+    return windowsView(this.k);
+  }
+
   layout(): Layout {
     const l = this.k.layout;
     return { ...l, regions: l.regions.map((r) => ({ ...r })) };

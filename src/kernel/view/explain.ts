@@ -156,7 +156,11 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     }
     out.push(`  ${view.faultText(verdict.errorCode)}: a protection violation`);
   }
-  // 4. the kernel's fault handler (do_user_addr_fault)
+  // 4. the kernel's fault handler (do_user_addr_fault; profile=windows: MmAccessFault)
+  if (k.os !== null) {
+    out.push(...k.os.explainUserFault(k, t, va, access));
+    return out;
+  }
   let vma = mm.findVma(vpn);
   if (vma !== null && vma.vmStart > vpn) {
     if (vma.vmFlags & VmFlag.GROWSDOWN)

@@ -53,6 +53,7 @@ export function checkInvariants(k: KernelCore): string[] {
         continue;
       }
       if ((vpn >= directVpn && vpn < directEndVpn) || (vpn >= kernelMapVpn && vpn < modulesVpn)) continue;
+      if (k.os?.kernelAlias(vpn)) continue; // profile=windows, x86 2G: system space at 0x80000000
       const span = ptrs ** level;
       for (let f = addrPfn; f < addrPfn + span && f < k.pages.nrFrames; f++) {
         if (k.pages.kind[f] === PageKind.Free)
@@ -106,6 +107,8 @@ export function checkInvariants(k: KernelCore): string[] {
         const { hi, lo } = pt.get(phys, tablePfn * 4096 + i * pt.entryBytes);
         if (pt.none(hi, lo)) continue;
         const vpn = vpnBase + i * ptrs ** level;
+        // the profile's system space (large pages copied into every process), below its tables
+        if (k.os?.kernelAlias(vpn) && (level === 0 || pt.leaf(hi, lo, level))) continue;
         const pfn = pt.pfn(hi, lo, level);
         if (level === pt.pmdLevel && pt.leaf(hi, lo, level)) {
           // a huge PMD: the frames of a transparent huge page, or the huge zero page
@@ -128,6 +131,12 @@ export function checkInvariants(k: KernelCore): string[] {
         }
         if (level > 0) {
           visitUser(pfn, level - 1, vpn);
+          continue;
+        }
+        if (k.os?.ownsVpn(mm, vpn)) {
+          // the OS profile's own PTE (profile=windows: inside a VAD), checked by its rules
+          const f = k.os.checkPte(k, mm, vpn, hi, lo, problems);
+          if (f >= 0) mapcounts.set(f, (mapcounts.get(f) ?? 0) + 1);
           continue;
         }
         if (mm.vmaAt(vpn) === null)

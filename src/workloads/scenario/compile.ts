@@ -19,6 +19,7 @@ import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
 import { show } from "./stmts/show.ts";
 import { syscall, uaccess } from "./stmts/uaccess.ts";
+import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 
 /** Statements without a prefix. */
 const STATEMENTS = new Map<string, Handler>([
@@ -57,6 +58,10 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["munlock", mlockOrMunlock],
   ["brk", brk],
   ["mremap", mremap],
+  ["VirtualAlloc", virtualAlloc],
+  ["VirtualFree", virtualFree],
+  ["VirtualProtect", virtualProtect],
+  ["VirtualQuery", virtualQuery],
 ]);
 
 /** `kernel[@N]:` statements, in the order the error message lists them. */
@@ -82,6 +87,38 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["sum", userAccessWindow],
 ]);
 
+/**
+ * Linux's memory system calls and fork: the windows profile has the
+ * VirtualAlloc family instead (and no fork); `syscall` copies with Linux's
+ * uaccess, which does not know VADs (ProbeForRead/ProbeForWrite: later).
+ */
+const LINUX_ONLY = new Set([
+  "mmap",
+  "munmap",
+  "mprotect",
+  "madvise",
+  "msync",
+  "mlock",
+  "munlock",
+  "brk",
+  "mremap",
+  "fork",
+  "syscall",
+  "coredump",
+]);
+
+/** A Linux-only statement refuses to run in the windows profile (known once the machine has booted). */
+function linuxOnly(c: CompileContext, s: Stmt, run: Run): Run {
+  return (rt) => {
+    if (rt.view.windows() !== null)
+      c.fail(
+        `'${s.verb}' is Linux's; the windows profile has VirtualAlloc, VirtualFree, VirtualProtect and VirtualQuery`,
+        s.verbPos,
+      );
+    run(rt);
+  };
+}
+
 /** Statements of the language that later versions of vmlab add. */
 const LATER = new Set([
   "spawn",
@@ -97,9 +134,6 @@ const LATER = new Set([
   "munlock",
   "brk",
   "mremap",
-  "VirtualAlloc",
-  "VirtualFree",
-  "VirtualProtect",
   "exec",
   "catch",
   "setuid",
@@ -119,7 +153,7 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
         s.prefix.pos,
       );
     const h = PROCESS_STATEMENTS.get(s.verb);
-    if (h !== undefined) return h(c, s);
+    if (h !== undefined) return LINUX_ONLY.has(s.verb) ? linuxOnly(c, s, h(c, s)) : h(c, s);
     if (LATER.has(s.verb)) c.fail(`'${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
     return c.fail(`unknown process statement '${s.verb}'`, s.verbPos);
   }
@@ -135,6 +169,8 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
   }
   const h = STATEMENTS.get(s.verb);
   if (h !== undefined) return h(c, s);
+  if (s.verb.startsWith("Virtual") && PROCESS_STATEMENTS.has(s.verb))
+    c.fail(`'${s.verb}' is a process's system call: 'P: ${s.verb} ...'`, s.verbPos);
   if (KERNEL_STATEMENTS.has(s.verb))
     c.fail(
       `'${s.verb}' needs a prefix: 'kernel: ${s.verb} ...' (or 'P: ${s.verb} ...' for a process)`,

@@ -164,7 +164,13 @@ class LineParser {
       const n = this.peek(1);
       if (op.kind === "op" && op.text === "+" && n.kind === "ident") {
         this.i += 2;
-        return { expr: null, ident: `${t.text}+${n.text}` };
+        let ident = `${t.text}+${n.text}`;
+        // more words: prot=rw+guard+nocache
+        while (this.isOp(this.peek(), "+") && this.peek(1).kind === "ident") {
+          ident += `+${this.peek(1).text}`;
+          this.i += 2;
+        }
+        return { expr: null, ident };
       }
       base = t.text;
       offset = 0n;

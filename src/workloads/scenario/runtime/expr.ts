@@ -145,6 +145,9 @@ const RANGE_FNS = [
   "lazyfree",
   "vmas",
   "guard",
+  // profile=windows: pages committed, and pages inside a reservation (VAD), committed or not
+  "committed",
+  "reserved",
 ];
 
 /** Range metrics that count pages of a process's range. */
@@ -273,6 +276,25 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return (rt) => BigInt(rt.view.counters().staleTlbUses);
     case "vmalloc_faults":
       return (rt) => BigInt(rt.view.counters().vmallocFaults);
+    case "system_range_start":
+    case "highest_user_address":
+      // profile=windows: MmSystemRangeStart and MM_HIGHEST_USER_ADDRESS of this machine and split
+      return (rt) => {
+        const w = rt.view.windows();
+        if (w === null) c.fail(`${name} is the windows profile's (machine profile=windows)`, pos);
+        const l = w.layout();
+        return name === "system_range_start" ? l.systemRangeStart : l.highestUserAddress;
+      };
+    case "commit_charge":
+    case "commit_limit":
+    case "commit_peak":
+      // profile=windows: the system's commit charge, its limit (RAM + pagefile) and peak, in pages
+      return (rt) => {
+        const w = rt.view.windows();
+        if (w === null) c.fail(`${name} is the windows profile's (machine profile=windows)`, pos);
+        const b = w.commit();
+        return BigInt(name === "commit_charge" ? b.total : name === "commit_limit" ? b.limit : b.peak);
+      };
     case "panic":
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
     case "oops_esr":
@@ -299,6 +321,13 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
     if (!c.procs.has(proc)) c.fail(`process '${proc}' does not exist`, pos);
     // rss, swap and pt_pages of a dead process are 0; its stack_top is what exit left in its mm
     const live = (v: KernelView, t: TaskHandle) => (v.task(t).alive ? v.mm(t) : null);
+    const win = (v: KernelView, t: TaskHandle) => {
+      const w = v.windows();
+      if (w === null) c.fail(`${name} is the windows profile's (machine profile=windows)`, pos);
+      const p = w.process(t);
+      if (p === null) c.fail(`${proc} has no Windows address space`, pos);
+      return p;
+    };
     const getters: Record<string, (t: TaskHandle, v: KernelView) => Value> = {
       min_flt: (t, v) => BigInt(v.task(t).minFlt),
       maj_flt: (t, v) => BigInt(v.task(t).majFlt),
@@ -314,6 +343,12 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       pid: (t, v) => BigInt(v.task(t).pid),
       ppid: (t, v) => BigInt(v.task(t).ppid),
       has_mm: (t, v) => (v.task(t).hasMm ? 1n : 0n),
+      // profile=windows: the EXCEPTION_RECORD of the last exception, GetLastError, the process's commit charge
+      exception: (t, v) => BigInt(win(v, t).exception),
+      exception_rw: (t, v) => BigInt(win(v, t).exceptionRw),
+      exception_address: (t, v) => win(v, t).exceptionAddress,
+      last_error: (t, v) => BigInt(win(v, t).lastError),
+      commit: (t, v) => BigInt(win(v, t).commitCharge),
     };
     const g = getters[field];
     if (!g) c.fail(`unknown process metric '${field}' (${Object.keys(getters).join(", ")})`, pos);
@@ -373,6 +408,15 @@ function procCall(c: CompileContext, e: Expr & { kind: "call" }, name: string, p
     const v = rt.view;
     const t = rt.procs.get(name)!;
     const va = num(addr, rt, "the address", group[0].pos);
+    if (fn === "committed" || fn === "reserved") {
+      const w = v.windows();
+      if (w === null) c.fail(`${fn}(P, RANGE) is the windows profile's (machine profile=windows)`, e.pos);
+      const len = size ? num(size, rt, "the size", group[1].pos) : 1n;
+      const first = va / 4096n;
+      const n = Number((va + len + 4095n) / 4096n - first);
+      if (first >= 1n << 45n) return 0n;
+      return BigInt(w.pages(t, Number(first), n)[fn]);
+    }
     const a = v.address(va);
     if (!a.canonical) return fn === "pfn" || fn === "byte" || fn === "mapcount" || fn === "table" ? -1n : 0n;
     if (a.kernelHalf && fn !== "table") {

@@ -5,6 +5,7 @@
  * oops when nobody fixes the fault). Ranges take `stride=` and `order=`.
  */
 import { Access, accessName } from "../../../hw/access.ts";
+import { EXCEPTION_CODES } from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
 import { type CompileContext, kernelCpuOf, processOf, type Run } from "../runtime/context.ts";
 import { faultSummary } from "../runtime/format.ts";
@@ -47,8 +48,12 @@ export function userAccess(c: CompileContext, s: Stmt): Run {
       if (!r.ok) {
         if (t.minFlt + t.majFlt > min0 + maj0)
           rt.out.push(`${t.minFlt + t.majFlt - min0 - maj0} page faults resolved first`);
+        const code = EXCEPTION_CODES[r.signal];
         rt.out.push(
-          `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}: ${r.killed ? `${name} killed` : "caught; the access is abandoned"}`,
+          code === undefined
+            ? `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}: ${r.killed ? `${name} killed` : "caught; the access is abandoned"}`
+            : // profile=windows: an exception; unhandled, it ends the process with the code as its exit status
+              `exception 0x${code.toString(16).toUpperCase()} ${r.signal}: ${r.siCode} of 0x${r.siAddr.toString(16)}; ${r.killed ? `unhandled: ${name} terminated (exit code 0x${code.toString(16).toUpperCase()})` : "handled by __except; the access is abandoned"}`,
         );
         if (r.killed) rt.deaths.set(name, s.pos.line);
         return;

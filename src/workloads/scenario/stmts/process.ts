@@ -22,8 +22,11 @@ export function spawn(c: CompileContext, s: Stmt): Run {
     if (t === null) c.fail("spawn: out of memory for the page tables", s.verbPos);
     rt.procs.set(name, t);
     const mm = rt.view.mm(t)!;
+    const win = rt.view.windows();
     rt.out.push(
-      `pid ${t.pid}; PGD at pfn 0x${mm.pgdPfn.toString(16)}; stack 0x${rt.view.vmas(t)[0].start.toString(16)}-0x${mm.stackTop.toString(16)}`,
+      win !== null
+        ? `pid ${t.pid}; page directory at pfn 0x${mm.pgdPfn.toString(16)}; user space 0x${(win.layout().lowestUserVpn * 4096).toString(16)}-0x${win.layout().highestUserAddress.toString(16)}, no VADs yet`
+        : `pid ${t.pid}; PGD at pfn 0x${mm.pgdPfn.toString(16)}; stack 0x${rt.view.vmas(t)[0].start.toString(16)}-0x${mm.stackTop.toString(16)}`,
     );
   };
 }
@@ -120,10 +123,20 @@ export function catchSig(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   c.noTarget(s);
   const w = s.words[0];
-  if (w?.kind !== "arg" || (w.ident !== "SIGSEGV" && w.ident !== "SIGBUS"))
-    c.fail("catch SIGSEGV or catch SIGBUS", w?.pos ?? s.verbPos);
+  if (w?.kind !== "arg" || (w.ident !== "SIGSEGV" && w.ident !== "SIGBUS" && w.ident !== "exceptions"))
+    c.fail("catch SIGSEGV or catch SIGBUS (profile=windows: catch exceptions)", w?.pos ?? s.verbPos);
   const sig = w.ident;
+  if (s.words.length > 1) c.fail("catch takes one word", s.words[1].pos);
+  if (sig === "exceptions")
+    return (rt) => {
+      if (rt.view.windows() === null)
+        c.fail("'catch exceptions' is the windows profile's (Linux delivers signals: catch SIGSEGV)", w.pos);
+      rt.kernel.catchExceptions(c.liveProc(rt, name, pos));
+      rt.out.push("__try { ... } __except (EXCEPTION_EXECUTE_HANDLER): exceptions will be handled");
+    };
   return (rt) => {
+    if (rt.view.windows() !== null)
+      c.fail("the windows profile raises exceptions, not signals: 'catch exceptions'", w.pos);
     rt.kernel.catchSignal(c.liveProc(rt, name, pos), sig);
     rt.out.push(`${sig} will be caught`);
   };

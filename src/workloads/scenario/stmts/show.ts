@@ -17,8 +17,10 @@ import {
 } from "../../../kernel/view/proc.ts";
 import { formatMappings, formatMaps, formatSmaps, formatWalk } from "../../../kernel/view/procfs.ts";
 import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
+import { formatWinLayout } from "../../../kernel/view/windows.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
+import { showVad } from "./windows.ts";
 
 const SHOW_WHAT = [
   "layout",
@@ -54,9 +56,12 @@ export function show(c: CompileContext, s: Stmt): Run {
   return (rt) => {
     const v = rt.view;
     switch (what) {
-      case "layout":
+      case "layout": {
+        const win = v.windows();
+        if (win !== null) rt.out.push(...formatWinLayout(win.layout(), win.systemCode()));
         rt.out.push(...formatLayout(v.layout()));
         return;
+      }
       case "tasks":
         rt.out.push(...formatTasks(v.tasks()));
         return;
@@ -123,11 +128,12 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   if (
     w?.kind !== "arg" ||
     w.ident === null ||
-    !["maps", "smaps", "pagetable", "task", "vtop", "pagemap"].includes(w.ident)
+    !["maps", "smaps", "pagetable", "task", "vtop", "pagemap", "vad"].includes(w.ident)
   ) {
-    c.fail(`show ${name} maps|smaps|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]`, w?.pos ?? pos);
+    c.fail(`show ${name} maps|smaps|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad`, w?.pos ?? pos);
   }
   const what = w.ident;
+  if (what === "vad") return showVad(c, s, name, pos);
   if (what === "vtop" || what === "pagemap") return showCrashView(c, s, name, what, pos);
   if (what === "task") {
     if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} task'`, s.words[2].pos);

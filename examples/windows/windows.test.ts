@@ -1,0 +1,135 @@
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../../src/workloads/scenario/session.ts";
+import { expectationFailures } from "../rerunKit.ts";
+
+/**
+ * The Windows examples (docs/windows.md). Those written for x64 that touch
+ * only low user addresses hold on x86 too (with and without PAE: the same
+ * memory manager, its rules do not depend on the page-table format); the
+ * split examples are their machine's own. Also what the runner prints for
+ * Windows' exceptions and system calls.
+ */
+const ROOT = resolve(import.meta.dirname, "../..");
+const PORTABLE = ["null-page.vm", "reserve-commit.vm", "guard-page.vm"];
+/** What cannot hold on one of them, and why. */
+const NOT_PORTABLE: Record<string, string> = {
+  "guard-page.vm i386":
+    "DEP: 32-bit paging has no XD bit, so a fetch from a read-write page succeeds (Windows needs PAE for NX)",
+};
+
+describe("the x64 Windows examples rerun on x86 (invariant checker on)", () => {
+  for (const f of PORTABLE)
+    for (const arch of ["i386", "i386-pae"]) {
+      const reason = NOT_PORTABLE[`${f} ${arch}`];
+      it(`${f} on ${arch}${reason ? ` fails: ${reason}` : ""}`, () => {
+        const src = readFileSync(join(ROOT, "examples/windows", f), "utf8");
+        expect(src).toMatch(/^machine arch=x86_64 profile=windows /m);
+        const failures = expectationFailures(src.replace("arch=x86_64", `arch=${arch}`), f);
+        if (reason) expect(failures.join("\n")).toMatch(/exception_rw == 8: got 1/);
+        else expect(failures).toEqual([]);
+      });
+    }
+});
+
+describe("what the runner prints in the windows profile", () => {
+  const run = (body: string, machine = "machine arch=x86_64 profile=windows ram=64M") =>
+    runScenario(`${machine}\n${body}`, { checkInvariants: true });
+
+  it("an unhandled access violation terminates the process with its code and address", () => {
+    const r = run("spawn A\nA: a = VirtualAlloc 64K reserve\nA: write a+0x10\nexpect A.alive == 0\n");
+    expect(r.statements[3].output.at(-1)).toBe(
+      "exception 0xC0000005 STATUS_ACCESS_VIOLATION: write of 0x10010; unhandled: A terminated (exit code 0xC0000005)",
+    );
+    expect(r.failed).toBe(0);
+  });
+
+  it("VirtualQuery prints MEMORY_BASIC_INFORMATION; a failure prints GetLastError by name", () => {
+    const r = run(
+      "spawn A\nA: a = VirtualAlloc 64K reserve\nA: c = VirtualAlloc 8K commit at=a+4K prot=r\nA: n = VirtualQuery a+4K\nA: f = VirtualFree a 4K release\n",
+    );
+    expect(r.statements[4].output).toEqual([
+      "n = 48 (sizeof MEMORY_BASIC_INFORMATION)",
+      "BaseAddress 0x11000, AllocationBase 0x10000, AllocationProtect PAGE_READWRITE, RegionSize 0x2000 (2 pages), State MEM_COMMIT, Protect PAGE_READONLY, Type MEM_PRIVATE",
+    ]);
+    expect(r.statements[5].output).toEqual(["f = 0 (FALSE: GetLastError 87 ERROR_INVALID_PARAMETER)"]);
+  });
+
+  it("explain says what MmAccessFault would do, changing nothing", () => {
+    const r = run(
+      "spawn A\nA: a = VirtualAlloc 64K reserve\nA: c = VirtualAlloc 4K commit at=a prot=r\nexplain A a write\nexplain A a read\nexplain A a+4K read\nexplain A 0x80000000 read\nexpect present(A, a) == 0\n",
+    );
+    const last = (i: number) => r.statements[i].output.at(-1);
+    expect(last(4)).toBe(
+      "  MiAccessCheck: VAD 0x10000-0x20000: PAGE_READONLY does not allow a write: STATUS_ACCESS_VIOLATION (0xC0000005), ExceptionInformation 1, 0x10000",
+    );
+    expect(last(5)).toMatch(
+      /MiResolveDemandZeroFault: VAD 0x10000-0x20000: committed PAGE_READONLY, no frame yet/,
+    );
+    expect(last(6)).toMatch(/the page is reserved, not committed: STATUS_ACCESS_VIOLATION/);
+    expect(last(7)).toMatch(/no VAD contains the address/);
+    expect(r.failed).toBe(0);
+  });
+
+  it("show P vad lists the reservations with their commit", () => {
+    const r = run(
+      "spawn A\nA: a = VirtualAlloc 64K reserve+commit prot=rw+nocache\nA: b = VirtualAlloc 1M reserve\nshow A vad\n",
+    );
+    expect(r.statements[4].output).toEqual([
+      "A: 2 VADs (AVL tree height 2), commit charge 16 pages",
+      "start      end (excl)  pages  committed  resident  charge  MemCommit  AllocationProtect",
+      "0x00010000 0x00020000      16         16         0      16  yes        PAGE_READWRITE|PAGE_NOCACHE",
+      "0x00020000 0x00120000     256          0         0       0  no         PAGE_READWRITE",
+    ]);
+  });
+
+  it("refuses Linux's calls in the windows profile, and Windows' in the Linux one, at their line", () => {
+    expect(() => run("spawn A\nA: m = mmap 4K\n")).toThrow(
+      /^'mmap' is Linux's; the windows profile has VirtualAlloc/,
+    );
+    expect(() => run("spawn A\nA: fork B\n")).toThrow(/'fork' is Linux's/);
+    expect(() => run("spawn A\nA: a = VirtualAlloc 4K commit\n", "machine ram=64M")).toThrow(
+      /'VirtualAlloc' is the windows profile's \(machine profile=windows\)/,
+    );
+    expect(() => run("spawn A\nexpect A.last_error == 0\n", "machine ram=64M")).toThrow(
+      /last_error is the windows profile's/,
+    );
+    expect(() => run("spawn A\nA: a = VirtualAlloc 4K commit prot=w\n")).toThrow(
+      /Windows has no write-only protection/,
+    );
+  });
+
+  it("show layout puts the user/system split before the kernel's own mappings", () => {
+    const r = run("show layout\n", "machine arch=i386 profile=windows ram=64M");
+    expect(r.statements[1].output.slice(0, 7)).toEqual([
+      "windows x86 (2G/2G, system space from 0x80000000):",
+      "  0x0 - 0xffff  never mapped (below MM_LOWEST_USER_ADDRESS)",
+      "  0x10000 - 0x7ffdffff  user space VADs may cover",
+      "  0x7ffe0000 - 0x7ffeffff  the system's (KUSER_SHARED_DATA; MM_HIGHEST_USER_ADDRESS 0x7ffeffff)",
+      "  0x7fff0000 - 0x7fffffff  no access (from MM_USER_PROBE_ADDRESS)",
+      "  0x80000000 -  system space (MmSystemRangeStart)",
+      "  0x80000000 - 0x83ffffff  system code: large pages over the first physical memory (NTOSKRNL, HAL, boot drivers)",
+    ]);
+  });
+
+  it("the effective settings: split and pagefile only on a windows machine, split as written", () => {
+    expect(run("", "machine arch=i386 ram=64M").machine).not.toHaveProperty("split");
+    expect(run("", "machine arch=i386 ram=64M").machine).not.toHaveProperty("pagefile");
+    expect(run("", "machine arch=i386 profile=windows split=3G ram=64M").machine).toMatchObject({
+      profile: "windows",
+      split: "3G",
+      pagefile: "0",
+    });
+  });
+
+  it("machine keys: profile=windows on x86 only, split on 32-bit windows only", () => {
+    const bad = (m: string) => () => run("spawn A\n", m);
+    expect(bad("machine arch=arm64 profile=windows")).toThrow(/windows runs on x86_64, i386, i386-pae/);
+    expect(bad("machine arch=x86_64 profile=windows split=3G")).toThrow(/split: is 32-bit x86's/);
+    expect(bad("machine arch=i386 split=3G")).toThrow(/split: is the windows profile's/);
+    expect(bad("machine arch=i386 profile=windows split=1G")).toThrow(/split: expected 2G or 3G/);
+    expect(bad("machine profile=windows pagefile=5000")).toThrow(/pagefile: must be a multiple of 4K/);
+    expect(bad("machine profile=linux pagefile=4K")).toThrow(/pagefile: is the windows profile's/);
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * MmAccessFault for faults from user mode (Windows Internals 7th ed.,
+ * Part 1, ch. 5 "Page fault handling": the trap handler calls MmAccessFault
+ * with the faulting address, the kind of access and the previous mode).
+ *
+ * In order:
+ * 1. A user-mode access at or above MM_USER_PROBE_ADDRESS (the no-access
+ *    64 KB at the top of user space, or system space: every kernel page has
+ *    U/S clear, so the CPU refused it on a TLB hit as on a walk) is an access
+ *    violation.
+ * 2. No VAD contains the address: access violation.
+ * 3. The PTE (decoded by mmpte.ts, the one place the software formats are
+ *    read) gives the page's state and protection; a reserved page that is
+ *    not committed, or a decommitted one, is an access violation.
+ * 4. MiAccessCheck: the protection must allow the access (DEP: an execute of
+ *    a page without execute rights raises an access violation with
+ *    ExceptionInformation[0] = 8, where the CPU has NX: x64 and PAE); then a
+ *    guard page raises STATUS_GUARD_PAGE_VIOLATION once and loses its
+ *    guard (the "one-shot alarm" of the VirtualAlloc/Creating Guard Pages
+ *    page).
+ * 5. The PTE is resolved: a demand-zero page gets a zeroed frame
+ *    (MiResolveDemandZeroFault), a transition page its frame back
+ *    (MiResolveTransitionFault, a soft fault), a write to a copy-on-write
+ *    page a private copy (MiCopyOnWrite); the access is retried.
+ *
+ * EXCEPTION_ACCESS_VIOLATION's ExceptionInformation: [0] 0 read, 1 write,
+ * 8 execute (DEP); [1] the address (the EXCEPTION_RECORD page).
+ */
+import type { Access } from "../../../hw/access.ts";
+import type { KernelCore } from "../../core/core.ts";
+import type { SigInfo } from "../../core/signal.ts";
+import type { Task } from "../../core/task.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { copyFrame } from "../../mm/memory.ts";
+import {
+  isGuard,
+  MmProt,
+  mkDemandZero,
+  mkTransition,
+  mmRights,
+  protName,
+  SoftKind,
+  win32Protection,
+} from "./mmpte.ts";
+import { type PageState, pageState, validPte } from "./pages.ts";
+import { setPte, type WinProcess, winProcess } from "./process.ts";
+import type { Vad } from "./vad.ts";
+import type { WinMm } from "./virtual.ts";
+
+/** NTSTATUS exception codes (ntstatus.h). */
+export const STATUS_ACCESS_VIOLATION = 0xc0000005;
+export const STATUS_GUARD_PAGE_VIOLATION = 0x80000001;
+
+/** ExceptionInformation[0] of each access (Access.Read 0, Write 1, Exec 2). */
+const RW = [0, 1, 8];
+const RW_NAMES = ["read", "write", "execute"];
+
+/** The exception codes by name (ntstatus.h). */
+export const EXCEPTION_CODES: Readonly<Record<string, number>> = {
+  STATUS_ACCESS_VIOLATION,
+  STATUS_GUARD_PAGE_VIOLATION,
+};
+
+/** Names of the exception codes, for messages (ntstatus.h). */
+export function exceptionName(code: number): string {
+  if (code === STATUS_ACCESS_VIOLATION) return "STATUS_ACCESS_VIOLATION";
+  if (code === STATUS_GUARD_PAGE_VIOLATION) return "STATUS_GUARD_PAGE_VIOLATION";
+  return `0x${code.toString(16)}`;
+}
+
+/** Raises an exception in the process: its EXCEPTION_RECORD, and the SigInfo entry.ts delivers. */
+function raise(p: WinProcess, code: number, access: Access, va: bigint): SigInfo {
+  p.exception.code = code;
+  p.exception.rw = RW[access];
+  p.exception.address = va;
+  return { signal: exceptionName(code), code: RW_NAMES[access], addr: va };
+}
+
+/**
+ * A #GP in user mode (x64: a non-canonical address): no page fault, so no
+ * MmAccessFault; KiGeneralProtectionFault raises STATUS_ACCESS_VIOLATION
+ * with ExceptionInformation[1] = 0xFFFFFFFFFFFFFFFF, the address unknown
+ * (a debugger's "Attempt to read from address ffffffffffffffff").
+ */
+export function generalProtection(task: Task, access: Access): SigInfo {
+  return raise(winProcess(task.mm!), STATUS_ACCESS_VIOLATION, access, 0xffff_ffff_ffff_ffffn);
+}
+
+/** What MmAccessFault decides for a fault (steps 1 to 5 of the header). */
+export const enum Verdict {
+  SystemSpace = 0,
+  NoVad = 1,
+  NotCommitted = 2,
+  Protection = 3,
+  Guard = 4,
+  CopyOnWrite = 5,
+  Retry = 6,
+  Transition = 7,
+  DemandZero = 8,
+  NotYet = 9,
+}
+
+/** The decision, changing nothing (MmAccessFault acts on it; `explain` puts it in words). */
+export function decide(
+  w: WinMm,
+  mm: MmStruct,
+  va: bigint,
+  access: Access,
+): { verdict: Verdict; vad: Vad | null; s: PageState | null } {
+  const p = winProcess(mm);
+  // 1. system space (or the top 64 KB of user space) from user mode
+  if (va >= w.layout.userProbeAddress) return { verdict: Verdict.SystemSpace, vad: null, s: null };
+  const vpn = Number(va / 4096n);
+  // 2. the VAD (MiLocateAddress)
+  const vad = p.vads.locate(vpn);
+  if (vad === null) return { verdict: Verdict.NoVad, vad, s: null };
+  // 3. the PTE
+  const s = pageState(w.k, w.db, mm, vad, vpn);
+  if (!s.committed) return { verdict: Verdict.NotCommitted, vad, s };
+  // 4. MiAccessCheck: the rights, then the guard
+  const r = mmRights(s.protection);
+  const nx = w.k.arch.pgtable.entryBytes === 8; // x64 and PAE have the XD bit; 32-bit paging executes what it reads
+  const write = access === 1;
+  if (!r.r || (write && !r.w) || (access === 2 && nx && !r.x)) return { verdict: Verdict.Protection, vad, s };
+  if (isGuard(s.protection)) return { verdict: Verdict.Guard, vad, s };
+  // 5. how the PTE is resolved
+  if (s.valid) return { verdict: write && r.copy ? Verdict.CopyOnWrite : Verdict.Retry, vad, s };
+  if (s.kind === SoftKind.Transition) return { verdict: Verdict.Transition, vad, s };
+  if (s.kind === SoftKind.Zero || s.kind === SoftKind.DemandZero)
+    return { verdict: Verdict.DemandZero, vad, s };
+  // prototype and paging-file PTEs: the paging code to come (not written by this module)
+  return { verdict: Verdict.NotYet, vad, s };
+}
+
+/**
+ * MmAccessFault for a fault taken in user mode. Null: resolved, retry the
+ * access; else the exception (its name as the SigInfo's signal).
+ */
+export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access): SigInfo | null {
+  const k: KernelCore = w.k;
+  const mm = task.mm;
+  if (mm === null) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  const p = winProcess(mm);
+  const { verdict, s } = decide(w, mm, va, access);
+  const vpn = Number(va / 4096n);
+  const write = access === 1;
+  switch (verdict) {
+    case Verdict.Guard: {
+      // the guard goes (a demand-zero or transition PTE keeps the rest of the protection)
+      const st = s!;
+      const without = st.protection & ~MmProt.GUARD_PAGE;
+      if (st.pfn >= 0) w.db.originalProtection[st.pfn] = without;
+      const e = st.pfn >= 0 ? mkTransition(st.pfn, without) : mkDemandZero(without);
+      setPte(k, mm, vpn, e.hi, e.lo);
+      return raise(p, STATUS_GUARD_PAGE_VIOLATION, access, va);
+    }
+    case Verdict.CopyOnWrite:
+      return copyOnWrite(w, p, mm, vpn, s!.pfn, s!.protection);
+    case Verdict.Retry:
+      // the hardware allows it now (a stale TLB entry was dropped by the fault): retry
+      return null;
+    case Verdict.Transition: {
+      // MiResolveTransitionFault: the frame is still in memory; back into the working set (a soft fault)
+      const r = mmRights(s!.protection);
+      const e = validPte(k, s!.pfn, s!.protection, write && r.w && !r.copy);
+      setPte(k, mm, vpn, e.hi, e.lo);
+      task.minFlt++;
+      return null;
+    }
+    case Verdict.DemandZero: {
+      // MiResolveDemandZeroFault: the hook where the zero page list will feed it
+      const pfn = w.db.allocDemandZeroFrame(k, s!.protection);
+      if (pfn < 0) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+      p.privatePages++;
+      const e = validPte(k, pfn, s!.protection, write && !mmRights(s!.protection).copy);
+      setPte(k, mm, vpn, e.hi, e.lo);
+      task.minFlt++;
+      return null;
+    }
+    default:
+      return raise(p, STATUS_ACCESS_VIOLATION, access, va);
+  }
+}
+
+/** `explain P ADDR`: what MmAccessFault would do with a fault on this access, in words. */
+export function explainAccessFault(w: WinMm, task: Task, va: bigint, access: Access): string[] {
+  const mm = task.mm;
+  if (mm === null) return ["  no address space"];
+  const { verdict, vad, s } = decide(w, mm, va, access);
+  const av = `STATUS_ACCESS_VIOLATION (0xC0000005), ExceptionInformation ${RW[access]}, 0x${va.toString(16)}`;
+  const where = vad
+    ? `VAD 0x${(vad.startVpn * 4096).toString(16)}-0x${((vad.endVpn + 1) * 4096).toString(16)}${vad.memCommit ? " (MemCommit)" : ""}`
+    : "";
+  const prot = s ? protName(win32Protection(s.protection)) : "";
+  switch (verdict) {
+    case Verdict.SystemSpace:
+      return [`  MmAccessFault: a user-mode access at or above MM_USER_PROBE_ADDRESS: ${av}`];
+    case Verdict.NoVad:
+      return [`  MmAccessFault: no VAD contains the address: ${av}`];
+    case Verdict.NotCommitted:
+      return [`  MmAccessFault: ${where}: the page is reserved, not committed: ${av}`];
+    case Verdict.Protection:
+      return [`  MiAccessCheck: ${where}: ${prot} does not allow a ${RW_NAMES[access]}: ${av}`];
+    case Verdict.Guard:
+      return [
+        `  MiAccessCheck: ${where}: a guard page (${prot}): STATUS_GUARD_PAGE_VIOLATION (0x80000001), and the guard is removed`,
+      ];
+    case Verdict.CopyOnWrite:
+      return [`  MiCopyOnWrite: ${where}: a private copy of the page, read-write from then on`];
+    case Verdict.Retry:
+      return [`  ${where}: the PTE allows it now (${prot}): the access is retried`];
+    case Verdict.Transition:
+      return [`  MiResolveTransitionFault: ${where}: the page is still in memory: back into the working set`];
+    case Verdict.DemandZero:
+      return [
+        `  MiResolveDemandZeroFault: ${where}: committed ${prot}, no frame yet: a zeroed page is mapped`,
+      ];
+    default:
+      return [`  ${where}: a prototype or paging-file PTE: not modelled yet: ${av}`];
+  }
+}
+
+/**
+ * MiCopyOnWrite: a write to a PAGE_WRITECOPY page gets a private copy,
+ * read-write from then on (VirtualQuery reports PAGE_READWRITE, the
+ * memory-protection-constants page). Only mapped views have such pages.
+ */
+function copyOnWrite(
+  w: WinMm,
+  p: WinProcess,
+  mm: NonNullable<Task["mm"]>,
+  vpn: number,
+  oldPfn: number,
+  prot: number,
+) {
+  const k = w.k;
+  const base = (prot & 7) === MmProt.EXECUTE_WRITECOPY ? MmProt.EXECUTE_READWRITE : MmProt.READWRITE;
+  const rw = (prot & ~7) | base;
+  const pfn = w.db.allocDemandZeroFrame(k, rw);
+  if (pfn < 0) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  copyFrame(k.machine.phys, oldPfn, pfn);
+  // the old frame: a private page here (a shared view's page would keep its other mappings)
+  w.db.releaseFrame(k, oldPfn);
+  const e = validPte(k, pfn, rw, true);
+  setPte(k, mm, vpn, e.hi, e.lo);
+  k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
+  void p; // the working-set accounting of a copied page is the working-set code's
+  return null;
+}

@@ -1,0 +1,230 @@
+/**
+ * The Windows profile (profile=windows): Windows' memory manager for user
+ * address spaces on the kernel's machine (docs/windows.md). The hardware,
+ * boot, the buddy allocator, the architecture's page tables in RAM and TLB
+ * maintenance are the kernel's; a process's address space is managed the
+ * Windows way: a VAD tree per process (vad.ts), the VirtualAlloc family
+ * (virtual.ts), MmAccessFault for its faults (fault.ts), Windows' software
+ * PTEs (mmpte.ts), the commit charge against the commit limit.
+ *
+ * This object is the OsProfile the generic kernel calls at its hooks
+ * (core/core.ts OsProfile) and the services the facade exposes.
+ */
+import type { Access } from "../../../hw/access.ts";
+import type { KernelCore, OsProfile } from "../../core/core.ts";
+import type { SigInfo } from "../../core/signal.ts";
+import type { Task } from "../../core/task.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { PageKind } from "../../mm/PageDesc.ts";
+import {
+  exceptionName,
+  explainAccessFault,
+  generalProtection,
+  mmAccessFault,
+  STATUS_ACCESS_VIOLATION,
+  STATUS_GUARD_PAGE_VIOLATION,
+} from "./fault.ts";
+import { type WinLayout, winLayout } from "./layout.ts";
+import { win32Protection as win32 } from "./mmpte.ts";
+import { pageRuns, pageState } from "./pages.ts";
+import { PfnDatabase } from "./pfn.ts";
+import { pteValid, WinProcess, winProcess } from "./process.ts";
+import { clearSystemPdes, copySystemPdes, mapSystemSpace, type SystemAlias } from "./system.ts";
+import {
+  type CommitBook,
+  type MemoryBasicInformation,
+  releaseVad,
+  virtualAlloc,
+  virtualFree,
+  virtualProtect,
+  virtualQuery,
+  type WinMm,
+} from "./virtual.ts";
+
+export type { MemoryBasicInformation };
+export { exceptionName, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION };
+
+/** One VAD as the view shows it. */
+export interface VadInfo {
+  start: bigint;
+  /** exclusive */
+  end: bigint;
+  /** AllocationProtect (Win32) */
+  protect: number;
+  memCommit: boolean;
+  commitCharge: number;
+  committedPages: number;
+  residentPages: number;
+}
+
+/** A process's Windows state as data (the view's copy). */
+export interface WinProcessInfo {
+  exception: number;
+  exceptionRw: number;
+  exceptionAddress: bigint;
+  lastError: number;
+  commitCharge: number;
+  privatePages: number;
+  vadCount: number;
+  vadHeight: number;
+}
+
+export class WindowsOs implements OsProfile, WinMm {
+  readonly name = "windows";
+  readonly layout: WinLayout;
+  readonly db: PfnDatabase;
+  readonly commit: CommitBook;
+  /** x86 2G: system space from 0x80000000 below the kernel's own mappings (system.ts); else null */
+  readonly systemAlias: SystemAlias | null;
+
+  constructor(readonly k: KernelCore) {
+    this.layout = winLayout(k.config.arch, k.config.split);
+    this.db = new PfnDatabase(k.machine.phys.nrFrames);
+    // the commit limit: RAM plus the paging file (Windows Internals, "Commit charge and the system commit limit")
+    this.commit = { total: 0, limit: k.machine.phys.nrFrames + k.config.pagefileBytes / 4096, peak: 0 };
+    this.systemAlias = mapSystemSpace(k, this.layout);
+  }
+
+  // ---- the hooks (core/core.ts OsProfile) ----
+
+  newProcess(_k: KernelCore, task: Task): void {
+    const mm = task.mm!;
+    mm.osState = new WinProcess();
+    if (this.systemAlias !== null) copySystemPdes(this.k, this.systemAlias, mm);
+    // no Linux stack VMA: the address space is the VAD tree's alone
+    mm.stackTop = 0;
+  }
+
+  userFault(_k: KernelCore, task: Task, va: bigint, access: Access, nonCanonical: boolean): SigInfo | null {
+    return nonCanonical ? generalProtection(task, access) : mmAccessFault(this, task, va, access);
+  }
+
+  explainUserFault(_k: KernelCore, task: Task, va: bigint, access: Access): string[] {
+    return explainAccessFault(this, task, va, access);
+  }
+
+  exitMm(_k: KernelCore, mm: MmStruct): void {
+    if (!(mm.osState instanceof WinProcess)) return;
+    const p = mm.osState;
+    // process rundown (MmCleanProcessAddressSpace): every VAD released
+    for (const vad of p.vads.list()) releaseVad(this, p, mm, vad);
+    if (this.systemAlias !== null) clearSystemPdes(this.k, this.systemAlias, mm);
+  }
+
+  kernelAlias(vpn: number): boolean {
+    const a = this.systemAlias;
+    return a !== null && vpn >= a.startVpn && vpn < a.endVpn;
+  }
+
+  ownsVpn(mm: MmStruct, vpn: number): boolean {
+    return mm.osState instanceof WinProcess && mm.osState.vads.locate(vpn) !== null;
+  }
+
+  checkPte(k: KernelCore, mm: MmStruct, vpn: number, hi: number, lo: number, problems: string[]): number {
+    const p = winProcess(mm);
+    const vad = p.vads.locate(vpn)!;
+    const s = pageState(k, this.db, mm, vad, vpn);
+    if (s.pfn >= 0 && k.pages.kind[s.pfn] !== PageKind.UserAnon && pteValid(k, hi, lo))
+      problems.push(
+        `windows: PTE for vpn 0x${vpn.toString(16)} maps frame ${s.pfn} of kind ${k.pages.kind[s.pfn]}`,
+      );
+    return s.pfn;
+  }
+
+  // ---- the services ----
+
+  private proc(task: Task): { p: WinProcess; mm: MmStruct } {
+    const mm = task.mm!;
+    return { p: winProcess(mm), mm };
+  }
+
+  /** VirtualAlloc: the base, or 0n (GetLastError in lastError). */
+  virtualAlloc(
+    task: Task,
+    addr: bigint,
+    size: bigint,
+    reserve: boolean,
+    commit: boolean,
+    protect: number,
+  ): bigint {
+    const { p, mm } = this.proc(task);
+    return virtualAlloc(this, p, mm, addr, size, reserve, commit, protect);
+  }
+
+  /** VirtualFree: TRUE or FALSE. */
+  virtualFree(task: Task, addr: bigint, size: bigint, release: boolean): boolean {
+    const { p, mm } = this.proc(task);
+    return virtualFree(this, p, mm, addr, size, release);
+  }
+
+  /** VirtualProtect: the old protection, or -1 (FALSE). */
+  virtualProtect(task: Task, addr: bigint, size: bigint, protect: number): number {
+    const { p, mm } = this.proc(task);
+    return virtualProtect(this, p, mm, addr, size, protect);
+  }
+
+  /** VirtualQuery: MEMORY_BASIC_INFORMATION, or null (FALSE: 0 bytes returned). */
+  virtualQuery(task: Task, addr: bigint): MemoryBasicInformation | null {
+    const { p, mm } = this.proc(task);
+    return virtualQuery(this, p, mm, addr);
+  }
+
+  /** `P: catch exceptions`: a __try/__except around what follows. */
+  catchExceptions(task: Task): void {
+    winProcess(task.mm!).catching = true;
+    task.caught.add(exceptionName(STATUS_ACCESS_VIOLATION));
+    task.caught.add(exceptionName(STATUS_GUARD_PAGE_VIOLATION));
+  }
+
+  // ---- what the view reads ----
+
+  processInfo(mm: MmStruct): WinProcessInfo {
+    const p = winProcess(mm);
+    return {
+      exception: p.exception.code,
+      exceptionRw: p.exception.rw,
+      exceptionAddress: p.exception.address,
+      lastError: p.lastError,
+      commitCharge: p.commitCharge,
+      privatePages: p.privatePages,
+      vadCount: p.vads.count,
+      vadHeight: p.vads.height,
+    };
+  }
+
+  /** Pages of [startVpn, startVpn + n) that are committed / inside a reservation. */
+  countPages(mm: MmStruct, startVpn: number, n: number): { committed: number; reserved: number } {
+    const p = winProcess(mm);
+    let committed = 0;
+    let reserved = 0;
+    for (const vad of p.vads.list()) {
+      const a = Math.max(vad.startVpn, startVpn);
+      const b = Math.min(vad.endVpn + 1, startVpn + n);
+      if (a >= b) continue;
+      reserved += b - a;
+      for (const r of pageRuns(this.k, this.db, mm, vad, a, b - 1)) if (r.s.committed) committed += r.n;
+    }
+    return { committed, reserved };
+  }
+
+  vads(mm: MmStruct): VadInfo[] {
+    const p = winProcess(mm);
+    return p.vads.list().map((v) => {
+      let committedPages = 0;
+      let residentPages = 0;
+      for (const r of pageRuns(this.k, this.db, mm, v, v.startVpn, v.endVpn)) {
+        if (r.s.committed) committedPages += r.n;
+        if (r.s.valid) residentPages += r.n;
+      }
+      return {
+        start: BigInt(v.startVpn) * 4096n,
+        end: BigInt(v.endVpn + 1) * 4096n,
+        protect: win32(v.protection),
+        memCommit: v.memCommit,
+        commitCharge: v.commitCharge,
+        committedPages,
+        residentPages,
+      };
+    });
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * One page of a reservation as the memory manager sees it: committed or
+ * not, its protection, and its frame, read from the PTE and the VAD
+ * (Windows Internals 7th ed., Part 1, ch. 5 "Reserving and committing pages",
+ * "Invalid PTEs"); and the edits VirtualAlloc, VirtualFree and
+ * VirtualProtect make to it.
+ */
+import { vpnUnchecked } from "../../../base/units.ts";
+import type { KernelCore } from "../../core/core.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { VmFlag } from "../../mm/vma.ts";
+import {
+  isGuard,
+  MmProt,
+  mkDecommitted,
+  mkDemandZero,
+  mkTransition,
+  mmRights,
+  SoftKind,
+  softKind,
+  softProtection,
+  transitionPfn,
+} from "./mmpte.ts";
+import type { PfnDatabase } from "./pfn.ts";
+import { getPte, pteValid, setPte, type WinProcess, widePtes } from "./process.ts";
+import type { Vad } from "./vad.ts";
+
+/** One page's state. */
+export interface PageState {
+  committed: boolean;
+  /** its MM_* protection (0 when not committed) */
+  protection: number;
+  /** the PTE is valid (hardware present) */
+  valid: boolean;
+  /** the frame behind a valid or transition PTE, else -1 */
+  pfn: number;
+  /** what the invalid PTE is (SoftKind), for a valid one -1 */
+  kind: number;
+}
+
+/** The state of page vpn of `vad`. */
+export function pageState(k: KernelCore, db: PfnDatabase, mm: MmStruct, vad: Vad, vpn: number): PageState {
+  const { hi, lo } = getPte(k, mm, vpn);
+  if (pteValid(k, hi, lo)) {
+    const pfn = k.arch.pgtable.pfn(hi, lo, 0);
+    return { committed: true, protection: db.originalProtection[pfn], valid: true, pfn, kind: -1 };
+  }
+  const kind = softKind(hi, lo, widePtes(k));
+  switch (kind) {
+    case SoftKind.Zero:
+      // an all-zero PTE: the VAD says (MemCommit: committed with the VAD's protection)
+      return {
+        committed: vad.memCommit,
+        protection: vad.memCommit ? vad.protection : 0,
+        valid: false,
+        pfn: -1,
+        kind,
+      };
+    case SoftKind.Decommitted:
+      return { committed: false, protection: 0, valid: false, pfn: -1, kind };
+    case SoftKind.Transition:
+      return {
+        committed: true,
+        protection: softProtection(lo),
+        valid: false,
+        pfn: transitionPfn(hi, lo),
+        kind,
+      };
+    default:
+      return { committed: true, protection: softProtection(lo), valid: false, pfn: -1, kind };
+  }
+}
+
+/**
+ * The first vpn at or after `vpn` whose PTE may be non-zero: `vpn` itself
+ * when its page table exists, else the end of the span a missing table
+ * would have covered (every PTE in it reads as zero). Lets a walk over a
+ * reservation of terabytes cost what its page tables hold.
+ */
+export function emptySpanEnd(k: KernelCore, mm: MmStruct, vpn: number): number {
+  const pt = k.arch.pgtable;
+  const m = k.userMm.mapper(mm);
+  for (let level = pt.levels - 1; level >= 1; level--) {
+    const e = m.entryAt(mm.pgdPfn, vpnUnchecked(vpn), level);
+    if (e === null || !pt.table(e.hi, e.lo, level)) {
+      const span = pt.ptrsPerTable ** level;
+      return (Math.floor(vpn / span) + 1) * span;
+    }
+  }
+  return vpn;
+}
+
+/**
+ * The pages [startVpn, endVpn] (inclusive, inside `vad`) as runs: one page
+ * at a time where a page table exists, a whole run of all-zero PTEs where
+ * none does.
+ */
+export function* pageRuns(
+  k: KernelCore,
+  db: PfnDatabase,
+  mm: MmStruct,
+  vad: Vad,
+  startVpn: number,
+  endVpn: number,
+): Generator<{ vpn: number; n: number; s: PageState }> {
+  let vpn = startVpn;
+  while (vpn <= endVpn) {
+    const end = emptySpanEnd(k, mm, vpn);
+    if (end > vpn) {
+      const n = Math.min(end, endVpn + 1) - vpn;
+      const committed = vad.memCommit;
+      yield {
+        vpn,
+        n,
+        s: {
+          committed,
+          protection: committed ? vad.protection : 0,
+          valid: false,
+          pfn: -1,
+          kind: SoftKind.Zero,
+        },
+      };
+      vpn += n;
+      continue;
+    }
+    yield { vpn, n: 1, s: pageState(k, db, mm, vad, vpn) };
+    vpn++;
+  }
+}
+
+/** The VM_* rights a valid PTE with this MM_* protection gets (Pgtable.mkUser's vmFlags). */
+export function vmFlagsOf(protection: number): number {
+  const r = mmRights(protection);
+  return (r.r ? VmFlag.READ : 0) | (r.w ? VmFlag.WRITE : 0) | (r.x ? VmFlag.EXEC : 0);
+}
+
+/**
+ * A valid PTE for `pfn` under `protection` (MI_MAKE_VALID_PTE): writable
+ * only if the protection writes and is not copy-on-write; dirty on a write.
+ */
+export function validPte(k: KernelCore, pfn: number, protection: number, dirty: boolean) {
+  const r = mmRights(protection);
+  return k.arch.pgtable.mkUser(pfn, 0, vmFlagsOf(protection), r.w && !r.copy, dirty, false);
+}
+
+/**
+ * Commits page vpn with `protection` (MiCommit: a demand-zero PTE); an
+ * already-committed page gets the protection (setProtection). False: no
+ * memory for a page table.
+ */
+export function commitPage(
+  k: KernelCore,
+  db: PfnDatabase,
+  p: WinProcess,
+  mm: MmStruct,
+  vad: Vad,
+  vpn: number,
+  protection: number,
+): { ok: boolean; flush: boolean } {
+  const s = pageState(k, db, mm, vad, vpn);
+  if (s.committed) return setProtection(k, db, p, mm, vad, vpn, protection);
+  const e = mkDemandZero(protection);
+  return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: false };
+}
+
+/**
+ * VirtualProtect of one committed page: a valid page keeps its frame with
+ * new rights, unless the new protection is PAGE_NOACCESS or has PAGE_GUARD,
+ * which the hardware cannot express: the page leaves the working set as a
+ * transition PTE (MiProtectPrivateMemory removes it, the frame stays).
+ * Returns whether a TLB flush is owed.
+ */
+export function setProtection(
+  k: KernelCore,
+  db: PfnDatabase,
+  _p: WinProcess,
+  mm: MmStruct,
+  vad: Vad,
+  vpn: number,
+  protection: number,
+): { ok: boolean; flush: boolean } {
+  const s = pageState(k, db, mm, vad, vpn);
+  if (s.pfn >= 0) {
+    db.originalProtection[s.pfn] = protection;
+    const hidden = protection === MmProt.NOACCESS || isGuard(protection);
+    const e = hidden ? mkTransition(s.pfn, protection) : validPte(k, s.pfn, protection, false);
+    return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: s.valid };
+  }
+  const e = mkDemandZero(protection);
+  return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: false };
+}
+
+/**
+ * Decommits page vpn (MiDecommitPages): its frame goes back, its PTE becomes
+ * MM_DECOMMIT in a MemCommit VAD (where zero would mean committed) or zero.
+ * Returns whether it was committed (its charge is returned by the caller)
+ * and whether a TLB flush is owed.
+ */
+export function decommitPage(
+  k: KernelCore,
+  db: PfnDatabase,
+  p: WinProcess,
+  mm: MmStruct,
+  vad: Vad,
+  vpn: number,
+): { was: boolean; flush: boolean } {
+  const s = pageState(k, db, mm, vad, vpn);
+  if (!s.committed) return { was: false, flush: false };
+  if (s.pfn >= 0) {
+    db.releaseFrame(k, s.pfn);
+    p.privatePages--;
+  }
+  if (vad.memCommit) {
+    const e = mkDecommitted();
+    setPte(k, mm, vpn, e.hi, e.lo);
+  } else if (getPte(k, mm, vpn).pa >= 0) setPte(k, mm, vpn, 0, 0);
+  return { was: true, flush: s.valid };
+}

@@ -1,0 +1,68 @@
+/**
+ * A Windows process's memory-manager state, and the page-table entries of
+ * its user range as the memory manager reads and writes them.
+ *
+ * The state hangs off the process's address space (MmStruct.osState), as
+ * Windows keeps it in the EPROCESS beside the page directory: the VAD tree
+ * (VadRoot), the process's commit charge (EPROCESS.CommitCharge), the last
+ * error of its thread (TEB.LastErrorValue: vmlab keeps one per process) and
+ * the record of its last exception (EXCEPTION_RECORD: code, ExceptionInformation
+ * [0] read/write/execute, [1] the address).
+ */
+import { assert } from "../../../base/assert.ts";
+import type { KernelCore } from "../../core/core.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { ptePa, readPte } from "../../mm/pgtable.ts";
+import { VadTree } from "./vad.ts";
+
+/** EXCEPTION_RECORD as the process last saw it. */
+export interface ExceptionRecord {
+  /** ExceptionCode (0: none yet) */
+  code: number;
+  /** ExceptionInformation[0]: 0 read, 1 write, 8 execute (DEP) */
+  rw: number;
+  /** ExceptionInformation[1]: the inaccessible address */
+  address: bigint;
+}
+
+export class WinProcess {
+  readonly vads = new VadTree();
+  /** EPROCESS.CommitCharge: pages this process has committed */
+  commitCharge = 0;
+  /** GetLastError's value */
+  lastError = 0;
+  readonly exception: ExceptionRecord = { code: 0, rw: 0, address: 0n };
+  /** frames mapped by valid or transition PTEs of this process (its private pages) */
+  privatePages = 0;
+  /** structured exception handling is on (`P: catch exceptions`) */
+  catching = false;
+}
+
+/** The Windows state of an address space. */
+export function winProcess(mm: MmStruct): WinProcess {
+  assert(mm.osState instanceof WinProcess, "windows: the address space has no Windows state");
+  return mm.osState;
+}
+
+/** The PTE of vpn as halves (zero when no page table covers it), and its address (-1: none). */
+export function getPte(k: KernelCore, mm: MmStruct, vpn: number): { pa: number; hi: number; lo: number } {
+  return readPte(k.userMm, mm, vpn) ?? { pa: -1, hi: 0, lo: 0 };
+}
+
+/** Writes the PTE of vpn, building the page tables down to it (false: no memory for a table). */
+export function setPte(k: KernelCore, mm: MmStruct, vpn: number, hi: number, lo: number): boolean {
+  const pa = ptePa(k.userMm, mm, vpn, true);
+  if (pa < 0) return false;
+  k.arch.pgtable.set(k.machine.phys, pa, hi, lo);
+  return true;
+}
+
+/** Is a PTE valid (the hardware's present bit)? */
+export function pteValid(k: KernelCore, hi: number, lo: number): boolean {
+  return k.arch.pgtable.accessible(hi, lo);
+}
+
+/** Do PTEs need 64-bit software fields (x64, PAE)? */
+export function widePtes(k: KernelCore): boolean {
+  return k.arch.pgtable.entryBytes === 8;
+}

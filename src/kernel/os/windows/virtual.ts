@@ -1,0 +1,385 @@
+/**
+ * The virtual-memory system services: NtAllocateVirtualMemory,
+ * NtFreeVirtualMemory, NtProtectVirtualMemory, NtQueryVirtualMemory, as
+ * the Win32 VirtualAlloc, VirtualFree, VirtualProtect and VirtualQuery
+ * pages document them (learn.microsoft.com, "VirtualAlloc function
+ * (memoryapi.h)" and its siblings), with the failure codes GetLastError
+ * returns (winerror.h; RtlNtStatusToDosError of the NTSTATUS).
+ *
+ * Addresses are bytes as bigints at the edge, page numbers inside.
+ */
+import type { KernelCore } from "../../core/core.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { freePgtables } from "../../mm/memory.ts";
+import { MmuGather } from "../../mm/mmu_gather.ts";
+import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
+import { GRANULARITY_PAGES, type WinLayout, X64K } from "./layout.ts";
+import { makeProtectionMask, mmRights, PageProt, SoftKind, win32Protection } from "./mmpte.ts";
+import { commitPage, decommitPage, type PageState, pageRuns, setProtection } from "./pages.ts";
+import type { PfnDatabase } from "./pfn.ts";
+import { getPte, type WinProcess } from "./process.ts";
+import { Vad } from "./vad.ts";
+
+/** GetLastError codes (winerror.h). */
+export const enum WinError {
+  SUCCESS = 0,
+  /** ERROR_NOT_ENOUGH_MEMORY: STATUS_NO_MEMORY (no free range of that size) */
+  NOT_ENOUGH_MEMORY = 8,
+  /** ERROR_INVALID_PARAMETER: STATUS_INVALID_PARAMETER_n, STATUS_INVALID_PAGE_PROTECTION */
+  INVALID_PARAMETER = 87,
+  /** ERROR_INVALID_ADDRESS: STATUS_CONFLICTING_ADDRESSES, STATUS_NOT_COMMITTED, STATUS_FREE_VM_NOT_AT_BASE, ... */
+  INVALID_ADDRESS = 487,
+  /** ERROR_COMMITMENT_LIMIT: STATUS_COMMITMENT_LIMIT */
+  COMMITMENT_LIMIT = 1455,
+}
+
+/** MEMORY_BASIC_INFORMATION's State and Type values (winnt.h). */
+export const enum MemState {
+  COMMIT = 0x1000,
+  RESERVE = 0x2000,
+  FREE = 0x10000,
+  PRIVATE = 0x20000,
+}
+
+/** The system's commit accounting (MmTotalCommittedPages, MmTotalCommitLimit). */
+export interface CommitBook {
+  /** pages charged now */
+  total: number;
+  /** the most that may be charged: RAM plus the paging file, in pages */
+  limit: number;
+  /** the highest `total` seen (the Commit peak of Task Manager) */
+  peak: number;
+}
+
+/** What the services need of the system. */
+export interface WinMm {
+  readonly k: KernelCore;
+  readonly layout: WinLayout;
+  readonly db: PfnDatabase;
+  readonly commit: CommitBook;
+}
+
+/** MEMORY_BASIC_INFORMATION. */
+export interface MemoryBasicInformation {
+  baseAddress: bigint;
+  allocationBase: bigint;
+  allocationProtect: number;
+  regionSize: bigint;
+  state: number;
+  protect: number;
+  type: number;
+}
+
+const PAGE = 4096n;
+
+/**
+ * MiChargeCommitment: `pages` more, or false at the commit limit (no
+ * overcommit: Windows Internals 7th ed., Part 1, ch. 5 "Commit charge and
+ * the system commit limit": a commit that would pass the limit fails).
+ */
+function charge(w: WinMm, p: WinProcess, vad: Vad, pages: number): boolean {
+  if (w.commit.total + pages > w.commit.limit) return false;
+  w.commit.total += pages;
+  w.commit.peak = Math.max(w.commit.peak, w.commit.total);
+  p.commitCharge += pages;
+  vad.commitCharge += pages;
+  return true;
+}
+
+/** MiReturnCommitment. */
+function uncharge(w: WinMm, p: WinProcess, vad: Vad, pages: number): void {
+  w.commit.total -= pages;
+  p.commitCharge -= pages;
+  vad.commitCharge -= pages;
+}
+
+function fail(p: WinProcess, code: WinError): 0n {
+  p.lastError = code; // SetLastError(RtlNtStatusToDosError(status))
+  return 0n;
+}
+
+/** Flushes the TLB entries of [startVpn, startVpn + n) on every CPU using mm. */
+function flush(w: WinMm, mm: MmStruct, startVpn: number, n: number): void {
+  w.k.tlbMgr.flushTlbMmRange(mm, startVpn, n, w.k.runningCpu);
+}
+
+/**
+ * VirtualAlloc (NtAllocateVirtualMemory). `addr` 0 lets the system choose
+ * (bottom-up, the first free 64 KB-aligned range). Returns the base, or 0
+ * with lastError set. The VirtualAlloc page's rules:
+ * - "If the memory is being reserved, the specified address is rounded down
+ *   to the nearest multiple of the allocation granularity"; "if the memory
+ *   is already reserved and is being committed, the address is rounded down
+ *   to the next page boundary"; the region is "all pages containing one or
+ *   more bytes in the range from lpAddress to lpAddress+dwSize".
+ * - "Attempting to commit a specific address range by specifying MEM_COMMIT
+ *   without MEM_RESERVE and a non-NULL lpAddress fails unless the entire
+ *   range has already been reserved. The resulting error code is
+ *   ERROR_INVALID_ADDRESS." MEM_COMMIT with a NULL address reserves too.
+ * - "An attempt to commit a page that is already committed does not cause
+ *   the function to fail" (its protection becomes the new one).
+ * - PAGE_WRITECOPY and PAGE_EXECUTE_WRITECOPY are refused for private
+ *   memory (the memory-protection-constants page: "not supported by the
+ *   VirtualAlloc or VirtualAllocEx functions"): ERROR_INVALID_PARAMETER.
+ * - Below MM_LOWEST_USER_ADDRESS (the first 64 KB) and above
+ *   MM_HIGHEST_VAD_ADDRESS NtAllocateVirtualMemory returns
+ *   STATUS_INVALID_PARAMETER_2 (WRK mm/allocvm.c): ERROR_INVALID_PARAMETER.
+ */
+export function virtualAlloc(
+  w: WinMm,
+  p: WinProcess,
+  mm: MmStruct,
+  addr: bigint,
+  size: bigint,
+  reserve: boolean,
+  commit: boolean,
+  protect: number,
+): bigint {
+  const L = w.layout;
+  if (!reserve && !commit) return fail(p, WinError.INVALID_PARAMETER);
+  const protection = makeProtectionMask(protect);
+  if (protection < 0 || mmRights(protection).copy) return fail(p, WinError.INVALID_PARAMETER);
+  if (size === 0n) return fail(p, WinError.INVALID_PARAMETER);
+  const vadEnd = BigInt(L.vadEndVpn) * PAGE; // MM_HIGHEST_VAD_ADDRESS + 1
+  if (addr !== 0n && addr < BigInt(X64K)) return fail(p, WinError.INVALID_PARAMETER);
+  if (addr >= vadEnd) return fail(p, WinError.INVALID_PARAMETER);
+  if (vadEnd - addr < size) return fail(p, WinError.INVALID_PARAMETER);
+  if (reserve || addr === 0n) {
+    let startVpn: number;
+    let endVpn: number;
+    if (addr !== 0n) {
+      startVpn = Number((addr - (addr % BigInt(X64K))) / PAGE);
+      endVpn = Number((addr + size - 1n) / PAGE);
+      if (p.vads.conflicting(startVpn, endVpn) !== null) return fail(p, WinError.INVALID_ADDRESS);
+    } else {
+      const n = Number((size + PAGE - 1n) / PAGE);
+      startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
+      if (startVpn < 0) return fail(p, WinError.NOT_ENOUGH_MEMORY);
+      endVpn = startVpn + n - 1;
+    }
+    const vad = new Vad(startVpn, endVpn, protection, commit);
+    if (commit && !charge(w, p, vad, vad.nrPages)) return fail(p, WinError.COMMITMENT_LIMIT);
+    p.vads.insert(vad);
+    return BigInt(startVpn) * PAGE;
+  }
+  // commit inside an existing reservation
+  const startVpn = Number(addr / PAGE);
+  const endVpn = Number((addr + size - 1n) / PAGE);
+  const vad = p.vads.locate(startVpn);
+  if (vad === null || endVpn > vad.endVpn) return fail(p, WinError.INVALID_ADDRESS);
+  let needed = 0;
+  // the runs whose PTEs change: not committed yet, or committed with another protection
+  const writes: { vpn: number; n: number }[] = [];
+  for (const r of pageRuns(w.k, w.db, mm, vad, startVpn, endVpn)) {
+    if (!r.s.committed) needed += r.n;
+    if (!r.s.committed || r.s.protection !== protection) writes.push({ vpn: r.vpn, n: r.n });
+  }
+  if (!charge(w, p, vad, needed)) return fail(p, WinError.COMMITMENT_LIMIT);
+  // the page tables first (MiMakePdeExistAndMakeValid), so that committing cannot fail half-way
+  const ptrs = w.k.arch.pgtable.ptrsPerTable;
+  for (const r of writes)
+    for (let vpn = r.vpn; vpn < r.vpn + r.n; vpn += ptrs - (vpn % ptrs))
+      if (ptePa(w.k.userMm, mm, vpn, true) < 0) {
+        uncharge(w, p, vad, needed);
+        return fail(p, WinError.NOT_ENOUGH_MEMORY);
+      }
+  let flushOwed = false;
+  for (const run of writes)
+    for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
+      const r = commitPage(w.k, w.db, p, mm, vad, vpn, protection);
+      flushOwed ||= r.flush;
+    }
+  if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
+  return BigInt(startVpn) * PAGE;
+}
+
+/**
+ * VirtualFree (NtFreeVirtualMemory). The VirtualFree page: with MEM_RELEASE
+ * "dwSize must be 0 (zero)" and lpAddress "must be the base address returned
+ * by the VirtualAlloc function when the region is reserved"; the whole
+ * reservation goes, its committed pages decommitted. With MEM_DECOMMIT "if
+ * dwSize is 0 and lpAddress is the base address of the region allocated by
+ * VirtualAlloc, the function decommits the entire region"; otherwise the
+ * pages containing [lpAddress, lpAddress+dwSize), all in one reservation;
+ * decommitting an uncommitted page does not fail. True, or false with
+ * lastError.
+ */
+export function virtualFree(
+  w: WinMm,
+  p: WinProcess,
+  mm: MmStruct,
+  addr: bigint,
+  size: bigint,
+  release: boolean,
+): boolean {
+  const k = w.k;
+  if (addr >= BigInt(w.layout.vadEndVpn) * PAGE) return !!fail(p, WinError.INVALID_PARAMETER);
+  const vad = p.vads.locate(Number(addr / PAGE));
+  if (release) {
+    if (size !== 0n) return !!fail(p, WinError.INVALID_PARAMETER);
+    if (vad === null || addr !== BigInt(vad.startVpn) * PAGE) return !!fail(p, WinError.INVALID_ADDRESS);
+    releaseVad(w, p, mm, vad);
+    return true;
+  }
+  if (vad === null) return !!fail(p, WinError.INVALID_ADDRESS);
+  let startVpn: number;
+  let endVpn: number;
+  if (size === 0n) {
+    // STATUS_FREE_VM_NOT_AT_BASE
+    if (addr !== BigInt(vad.startVpn) * PAGE) return !!fail(p, WinError.INVALID_ADDRESS);
+    startVpn = vad.startVpn;
+    endVpn = vad.endVpn;
+  } else {
+    startVpn = Number(addr / PAGE);
+    endVpn = Number((addr + size - 1n) / PAGE);
+    // STATUS_UNABLE_TO_FREE_VM: the range leaves the reservation
+    if (endVpn > vad.endVpn) return !!fail(p, WinError.INVALID_ADDRESS);
+  }
+  let returned = 0;
+  let flushOwed = false;
+  const runs = [...pageRuns(k, w.db, mm, vad, startVpn, endVpn)].filter((r) => r.s.committed);
+  for (const run of runs)
+    for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
+      const r = decommitPage(k, w.db, p, mm, vad, vpn);
+      if (r.was) returned++;
+      flushOwed ||= r.flush;
+    }
+  uncharge(w, p, vad, returned);
+  if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
+  return true;
+}
+
+/**
+ * MEM_RELEASE of a whole VAD (MiDeleteVirtualAddresses, MiRemoveVad): its
+ * pages' frames go back, its PTEs are cleared, its commit charge is
+ * returned, and page tables left empty between its neighbours are freed.
+ */
+export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): void {
+  const k = w.k;
+  let flushOwed = false;
+  for (const run of pageRuns(k, w.db, mm, vad, vad.startVpn, vad.endVpn)) {
+    if (run.n > 1 || run.s.kind === SoftKind.Zero) continue; // all-zero PTEs: nothing to free or clear
+    const vpn = run.vpn;
+    const s = run.s;
+    if (s.pfn >= 0) {
+      w.db.releaseFrame(k, s.pfn);
+      p.privatePages--;
+    }
+    flushOwed ||= s.valid;
+    const pte = getPte(k, mm, vpn);
+    if (pte.pa >= 0 && (pte.hi !== 0 || pte.lo !== 0)) k.arch.pgtable.set(k.machine.phys, pte.pa, 0, 0);
+  }
+  uncharge(w, p, vad, vad.commitCharge);
+  p.vads.remove(vad);
+  if (flushOwed) flush(w, mm, vad.startVpn, vad.nrPages);
+  // the page tables only this reservation used (free_pgd_range between the neighbours)
+  const below = p.vads.list().filter((v) => v.endVpn < vad.startVpn);
+  const above = p.vads.list().filter((v) => v.startVpn > vad.endVpn);
+  const floor = below.length ? below[below.length - 1].endVpn + 1 : 0;
+  const ceiling = above.length ? above[0].startVpn : userHalfEnd(k.userMm);
+  const tlb = new MmuGather(k.userMm, mm, false);
+  freePgtables(k.userMm, tlb, mm, vad.startVpn, vad.endVpn + 1, floor, ceiling);
+  tlb.finish();
+}
+
+/**
+ * VirtualProtect (NtProtectVirtualMemory). The VirtualProtect page: the
+ * region is every page containing a byte of [lpAddress, lpAddress+dwSize);
+ * "all pages in the specified region must be within the same reserved
+ * region allocated when calling the VirtualAlloc function using
+ * MEM_RESERVE" and must be committed (STATUS_NOT_COMMITTED:
+ * ERROR_INVALID_ADDRESS); lpflOldProtect receives "the previous access
+ * protection value of the first page in the specified region".
+ * PAGE_WRITECOPY on private memory is STATUS_INVALID_PAGE_PROTECTION
+ * (ERROR_INVALID_PARAMETER). Returns the old protection (Win32), or -1 with
+ * lastError.
+ */
+export function virtualProtect(
+  w: WinMm,
+  p: WinProcess,
+  mm: MmStruct,
+  addr: bigint,
+  size: bigint,
+  protect: number,
+): number {
+  const protection = makeProtectionMask(protect);
+  if (protection < 0 || mmRights(protection).copy || size === 0n) {
+    p.lastError = WinError.INVALID_PARAMETER;
+    return -1;
+  }
+  if (addr >= BigInt(w.layout.vadEndVpn) * PAGE) {
+    p.lastError = WinError.INVALID_PARAMETER;
+    return -1;
+  }
+  const startVpn = Number(addr / PAGE);
+  const endVpn = Number((addr + size - 1n) / PAGE);
+  const vad = p.vads.locate(startVpn);
+  const runs =
+    vad === null || endVpn > vad.endVpn ? null : [...pageRuns(w.k, w.db, mm, vad, startVpn, endVpn)];
+  if (vad === null || runs === null || runs.some((r) => !r.s.committed)) {
+    p.lastError = WinError.INVALID_ADDRESS;
+    return -1;
+  }
+  const old = win32Protection(runs[0].s.protection);
+  let flushOwed = false;
+  for (const run of runs) {
+    if (run.s.protection === protection) continue;
+    for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
+      const r = setProtection(w.k, w.db, p, mm, vad, vpn, protection);
+      flushOwed ||= r.flush;
+    }
+  }
+  if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
+  return old;
+}
+
+/**
+ * VirtualQuery (NtQueryVirtualMemory, MemoryBasicInformation): the run of
+ * pages from the page of `addr` with the same state and protection, inside
+ * one reservation or one free range. Null (ERROR_INVALID_PARAMETER) above
+ * the highest user address.
+ */
+export function virtualQuery(
+  w: WinMm,
+  p: WinProcess,
+  mm: MmStruct,
+  addr: bigint,
+): MemoryBasicInformation | null {
+  const L = w.layout;
+  if (addr > L.highestUserAddress) {
+    p.lastError = WinError.INVALID_PARAMETER;
+    return null;
+  }
+  const vpn = Number(addr / PAGE);
+  const vad = p.vads.locate(vpn);
+  if (vad === null) {
+    const above = p.vads.list().find((v) => v.startVpn > vpn);
+    const end = above ? BigInt(above.startVpn) * PAGE : L.highestUserAddress + 1n;
+    return {
+      baseAddress: BigInt(vpn) * PAGE,
+      allocationBase: 0n,
+      allocationProtect: 0,
+      regionSize: end - BigInt(vpn) * PAGE,
+      state: MemState.FREE,
+      protect: PageProt.NOACCESS,
+      type: 0,
+    };
+  }
+  let first: PageState | null = null;
+  let end = vpn;
+  for (const r of pageRuns(w.k, w.db, mm, vad, vpn, vad.endVpn)) {
+    first ??= r.s;
+    if (r.s.committed !== first.committed || r.s.protection !== first.protection) break;
+    end = r.vpn + r.n;
+  }
+  first = first!;
+  return {
+    baseAddress: BigInt(vpn) * PAGE,
+    allocationBase: BigInt(vad.startVpn) * PAGE,
+    allocationProtect: win32Protection(vad.protection),
+    regionSize: BigInt(end - vpn) * PAGE,
+    state: first.committed ? MemState.COMMIT : MemState.RESERVE,
+    protect: first.committed ? win32Protection(first.protection) : 0,
+    type: MemState.PRIVATE,
+  };
+}

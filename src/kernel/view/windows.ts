@@ -1,0 +1,111 @@
+/**
+ * profile=windows as data (kernel.view.windows()): each process's VADs,
+ * exception record and last error, the commit charge, the Windows layout.
+ * Copies only, like the rest of the view.
+ */
+import type { KernelCore } from "../core/core.ts";
+import { type TaskHandle, taskOf } from "../core/task.ts";
+import {
+  type MemoryBasicInformation,
+  type VadInfo,
+  WindowsOs,
+  type WinProcessInfo,
+} from "../os/windows/index.ts";
+import type { WinLayout } from "../os/windows/layout.ts";
+import { protName as protNameOf } from "../os/windows/mmpte.ts";
+
+export type { MemoryBasicInformation, VadInfo, WinLayout, WinProcessInfo };
+
+/** The system's commit accounting, in pages. */
+export interface CommitInfo {
+  /** MmTotalCommittedPages */
+  total: number;
+  /** MmTotalCommitLimit: RAM plus the paging file */
+  limit: number;
+  peak: number;
+}
+
+export class WindowsView {
+  constructor(private readonly os: WindowsOs) {}
+
+  /** The user/system split of this machine. */
+  layout(): WinLayout {
+    return { ...this.os.layout };
+  }
+
+  /** x86 2G: the large-page region of system space at 0x80000000 (os/windows/system.ts); else null. */
+  systemCode(): { start: bigint; end: bigint } | null {
+    const a = this.os.systemAlias;
+    return a === null ? null : { start: BigInt(a.startVpn) * 4096n, end: BigInt(a.endVpn) * 4096n };
+  }
+
+  commit(): CommitInfo {
+    return { ...this.os.commit };
+  }
+
+  /** A process's exception record, last error and charges; null for a dead process. */
+  process(t: TaskHandle): WinProcessInfo | null {
+    const task = taskOf(t);
+    return task.mm === null || !(task.alive || task.mm.osState) ? null : this.os.processInfo(task.mm);
+  }
+
+  /** The process's VADs in address order (empty once it has exited). */
+  vads(t: TaskHandle): VadInfo[] {
+    const task = taskOf(t);
+    return task.mm === null || !task.alive ? [] : this.os.vads(task.mm);
+  }
+
+  /** Pages of [vpn, vpn + n) committed, and inside a reservation. */
+  pages(t: TaskHandle, vpn: number, n: number): { committed: number; reserved: number } {
+    const task = taskOf(t);
+    return task.mm === null || !task.alive
+      ? { committed: 0, reserved: 0 }
+      : this.os.countPages(task.mm, vpn, n);
+  }
+
+  /** The frames demand-zero faults have handed out so far. */
+  demandZeroFaults(): number {
+    return this.os.db.demandZeroFaults;
+  }
+}
+
+/** The Windows view of a kernel, or null for profile=linux. */
+export function windowsView(k: KernelCore): WindowsView | null {
+  return k.os instanceof WindowsOs ? new WindowsView(k.os) : null;
+}
+
+/** `show P vad`: the VAD tree in address order, one reservation a line. */
+export function formatVads(comm: string, vads: VadInfo[], info: WinProcessInfo | null): string[] {
+  const hex = (v: bigint) => `0x${v.toString(16).padStart(8, "0")}`;
+  const lines = [
+    `${comm}: ${vads.length} VAD${vads.length === 1 ? "" : "s"} (AVL tree height ${info?.vadHeight ?? 0}), commit charge ${info?.commitCharge ?? 0} pages`,
+  ];
+  if (vads.length)
+    lines.push("start      end (excl)  pages  committed  resident  charge  MemCommit  AllocationProtect");
+  for (const v of vads) {
+    const pages = Number((v.end - v.start) / 4096n);
+    lines.push(
+      `${hex(v.start)} ${hex(v.end)} ${String(pages).padStart(7)} ${String(v.committedPages).padStart(10)} ${String(v.residentPages).padStart(9)} ${String(v.commitCharge).padStart(7)}  ${v.memCommit ? "yes" : "no "}        ${protNameOf(v.protect)}`,
+    );
+  }
+  return lines;
+}
+
+/** `show layout` in the windows profile: the user/system split, before the kernel's own mappings. */
+export function formatWinLayout(l: WinLayout, systemCode: { start: bigint; end: bigint } | null): string[] {
+  const hex = (v: bigint) => `0x${v.toString(16)}`;
+  return [
+    `${l.profile}:`,
+    `  0x0 - ${hex(BigInt(l.lowestUserVpn * 4096) - 1n)}  never mapped (below MM_LOWEST_USER_ADDRESS)`,
+    `  ${hex(BigInt(l.lowestUserVpn * 4096))} - ${hex(BigInt(l.vadEndVpn * 4096) - 1n)}  user space VADs may cover`,
+    `  ${hex(BigInt(l.vadEndVpn * 4096))} - ${hex(l.highestUserAddress)}  the system's (KUSER_SHARED_DATA; MM_HIGHEST_USER_ADDRESS ${hex(l.highestUserAddress)})`,
+    `  ${hex(l.userProbeAddress)} - ${hex(l.systemRangeStart - 1n)}  no access (from MM_USER_PROBE_ADDRESS)`,
+    `  ${hex(l.systemRangeStart)} -  system space (MmSystemRangeStart)`,
+    ...(systemCode
+      ? [
+          `  ${hex(systemCode.start)} - ${hex(systemCode.end - 1n)}  system code: large pages over the first physical memory (NTOSKRNL, HAL, boot drivers)`,
+        ]
+      : []),
+    "the kernel's own mappings:",
+  ];
+}

@@ -1,0 +1,242 @@
+/**
+ * The Windows profile's statements (profile=windows; docs/windows.md):
+ * `VirtualAlloc`, `VirtualFree`, `VirtualProtect`, `VirtualQuery` (a vmlab
+ * extension) and `show P vad`. Each prints its return value and, on
+ * failure, GetLastError's code by name.
+ */
+import { type KernelView, MemState, PageProt, protName, WinError } from "../../../kernel/Kernel.ts";
+import { formatVads } from "../../../kernel/view/windows.ts";
+import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
+import {
+  argWords,
+  type CompileContext,
+  type Kv,
+  processOf,
+  type Run,
+  type Runtime,
+} from "../runtime/context.ts";
+
+const ERROR_NAMES: Record<number, string> = {
+  [WinError.NOT_ENOUGH_MEMORY]: "ERROR_NOT_ENOUGH_MEMORY",
+  [WinError.INVALID_PARAMETER]: "ERROR_INVALID_PARAMETER",
+  [WinError.INVALID_ADDRESS]: "ERROR_INVALID_ADDRESS",
+  [WinError.COMMITMENT_LIMIT]: "ERROR_COMMITMENT_LIMIT",
+};
+
+/** A GetLastError value with its name. */
+export function errorName(code: number): string {
+  return `${code} ${ERROR_NAMES[code] ?? ""}`.trim();
+}
+
+const BASE_PROT: Record<string, number> = {
+  none: PageProt.NOACCESS,
+  r: PageProt.READONLY,
+  rw: PageProt.READWRITE,
+  x: PageProt.EXECUTE,
+  rx: PageProt.EXECUTE_READ,
+  rwx: PageProt.EXECUTE_READWRITE,
+  // vmlab's words for the copy-on-write protections (refused for private memory, as Windows does)
+  writecopy: PageProt.WRITECOPY,
+  execute_writecopy: PageProt.EXECUTE_WRITECOPY,
+};
+const MODIFIERS: Record<string, number> = {
+  guard: PageProt.GUARD,
+  nocache: PageProt.NOCACHE,
+  // an extension: PAGE_WRITECOMBINE
+  writecombine: PageProt.WRITECOMBINE,
+};
+
+/**
+ * `prot=` of this profile: none, r, rw, x, rx, rwx (letters in any order),
+ * writecopy or execute_writecopy, with `+guard` and `+nocache`; default rw
+ * (PAGE_READWRITE).
+ */
+export function winProt(c: CompileContext, w: Kv | undefined): number {
+  if (!w) return PageProt.READWRITE;
+  const words = (w.ident ?? "").split("+");
+  const letters = /^[rwx]+$/.test(words[0]) && new Set(words[0]).size === words[0].length;
+  const base = letters ? ["r", "w", "x"].filter((l) => words[0].includes(l)).join("") : words[0];
+  let v = BASE_PROT[base];
+  if (v === undefined)
+    c.fail(
+      "prot= is none, r, rw, x, rx, rwx, writecopy or execute_writecopy, with +guard or +nocache (Windows has no write-only protection)",
+      w.valuePos,
+    );
+  for (const m of words.slice(1)) {
+    if (!(m in MODIFIERS))
+      c.fail(`unknown protection modifier '${m}' (guard, nocache, writecombine)`, w.valuePos);
+    v |= MODIFIERS[m];
+  }
+  return v;
+}
+
+/** The profile must be windows: checked when the statement runs (the machine boots after compiling). */
+function windowsOnly(
+  c: CompileContext,
+  rt: Runtime,
+  verb: string,
+  pos: Pos,
+): NonNullable<ReturnType<KernelView["windows"]>> {
+  const w = rt.view.windows();
+  if (w === null) c.fail(`'${verb}' is the windows profile's (machine profile=windows)`, pos);
+  return w;
+}
+
+/** Prints a BOOL result (1 or 0 with GetLastError). */
+function boolResult(
+  c: CompileContext,
+  s: Stmt,
+  rt: Runtime,
+  ok: boolean,
+  lastError: number,
+  note: string,
+): void {
+  c.assign(s, rt, ok ? 1n : 0n, ok ? note : `(FALSE: GetLastError ${errorName(lastError)})`);
+}
+
+/** `P: VAR = VirtualAlloc SIZE reserve|commit|reserve+commit [prot=PROT] [at=ADDR]` */
+export function virtualAlloc(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  const o = c.opts(s, ["prot", "at"]);
+  const args = argWords(s);
+  if (args.length < 2) c.fail("VirtualAlloc SIZE reserve|commit|reserve+commit", args[0]?.pos ?? s.verbPos);
+  if (args.length > 2) c.fail("too many arguments to 'VirtualAlloc'", args[2].pos);
+  const [sizeW, typeW] = args;
+  if (sizeW.expr === null) c.fail(`expected a size, not '${sizeW.ident}'`, sizeW.pos);
+  c.useVars(sizeW.expr);
+  const type = typeW.ident;
+  if (type !== "reserve" && type !== "commit" && type !== "reserve+commit" && type !== "commit+reserve")
+    c.fail("the allocation type is reserve, commit or reserve+commit", typeW.pos);
+  const at = o.get("at");
+  if (at && at.value === null) c.fail("at= needs an address", at.valuePos);
+  if (at?.value) c.useVars(at.value);
+  const protect = winProt(c, o.get("prot"));
+  if (s.target) c.defined.add(s.target.name);
+  const size: AddrExpr = sizeW.expr;
+  return (rt) => {
+    const w = windowsOnly(c, rt, "VirtualAlloc", s.verbPos);
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const addr = at ? c.value(at.value!, rt, "at=") : 0n;
+    const len = c.value(size, rt, "the size");
+    const reserve = type !== "commit";
+    const commit = type !== "reserve";
+    const base = rt.kernel.virtualAlloc(t, addr, len, reserve, commit, protect);
+    const info = w.process(t)!;
+    if (base === 0n) {
+      c.assign(s, rt, 0n, `(NULL: GetLastError ${errorName(info.lastError)})`);
+      return;
+    }
+    const q = rt.kernel.virtualQuery(t, base)!;
+    const what = reserve ? (commit ? "reserved and committed" : "reserved") : "committed";
+    c.assign(
+      s,
+      rt,
+      base,
+      `(${what}; region 0x${q.baseAddress.toString(16)}+${q.regionSize / 4096n} pages ${q.state === MemState.COMMIT ? protName(q.protect) : "MEM_RESERVE"}; commit charge ${w.commit().total} pages)`,
+    );
+  };
+}
+
+/** `P: [VAR =] VirtualFree ADDR SIZE decommit|release` */
+export function virtualFree(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.opts(s, []);
+  const args = argWords(s);
+  if (args.length !== 3) c.fail("VirtualFree ADDR SIZE decommit|release", args[0]?.pos ?? s.verbPos);
+  const [addrW, sizeW, typeW] = args;
+  for (const w of [addrW, sizeW]) {
+    if (w.expr === null) c.fail(`expected an address or size, not '${w.ident}'`, w.pos);
+    c.useVars(w.expr);
+  }
+  if (typeW.ident !== "decommit" && typeW.ident !== "release") c.fail("decommit or release", typeW.pos);
+  c.define(s);
+  const release = typeW.ident === "release";
+  return (rt) => {
+    const w = windowsOnly(c, rt, "VirtualFree", s.verbPos);
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const before = w.commit().total;
+    const ok = rt.kernel.virtualFree(
+      t,
+      c.value(addrW.expr!, rt, "the address"),
+      c.value(sizeW.expr!, rt, "the size"),
+      release,
+    );
+    const returned = before - w.commit().total;
+    boolResult(
+      c,
+      s,
+      rt,
+      ok,
+      w.process(t)!.lastError,
+      `(${release ? "released" : "decommitted"}; ${returned} pages of commit returned)`,
+    );
+  };
+}
+
+/** `P: [VAR =] VirtualProtect ADDR SIZE prot=PROT` */
+export function virtualProtect(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  const o = c.opts(s, ["prot"]);
+  if (!o.has("prot")) c.fail("VirtualProtect needs prot=PROT", s.verbPos);
+  const protect = winProt(c, o.get("prot"));
+  const [addr, size] = c.args(s, 2, 2, "an address and a size");
+  c.define(s);
+  return (rt) => {
+    const w = windowsOnly(c, rt, "VirtualProtect", s.verbPos);
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const old = rt.kernel.virtualProtect(
+      t,
+      c.value(addr, rt, "the address"),
+      c.value(size, rt, "the size"),
+      protect,
+    );
+    boolResult(c, s, rt, old >= 0, w.process(t)!.lastError, `(old protection ${protName(old)})`);
+  };
+}
+
+const STATE_NAMES: Record<number, string> = {
+  [MemState.COMMIT]: "MEM_COMMIT",
+  [MemState.RESERVE]: "MEM_RESERVE",
+  [MemState.FREE]: "MEM_FREE",
+};
+
+/**
+ * `P: [VAR =] VirtualQuery ADDR` (a vmlab extension): prints
+ * MEMORY_BASIC_INFORMATION; VAR is what VirtualQuery returns, the bytes
+ * written (sizeof(MEMORY_BASIC_INFORMATION): 48 on x64, 28 on x86), or 0.
+ */
+export function virtualQuery(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.opts(s, []);
+  const [addr] = c.args(s, 1, 1, "an address");
+  c.define(s);
+  return (rt) => {
+    const w = windowsOnly(c, rt, "VirtualQuery", s.verbPos);
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const q = rt.kernel.virtualQuery(t, c.value(addr, rt, "the address"));
+    if (q === null) {
+      c.assign(s, rt, 0n, `(GetLastError ${errorName(w.process(t)!.lastError)})`);
+      return;
+    }
+    const wide = rt.view.machine().arch === "x86_64";
+    c.assign(s, rt, wide ? 48n : 28n, "(sizeof MEMORY_BASIC_INFORMATION)");
+    const hex = (v: bigint) => `0x${v.toString(16)}`;
+    rt.out.push(
+      `BaseAddress ${hex(q.baseAddress)}, AllocationBase ${hex(q.allocationBase)}, AllocationProtect ${protName(q.allocationProtect)}, RegionSize ${hex(q.regionSize)} (${q.regionSize / 4096n} page${q.regionSize === 4096n ? "" : "s"}), State ${STATE_NAMES[q.state]}, Protect ${protName(q.protect)}, Type ${q.type === MemState.PRIVATE ? "MEM_PRIVATE" : "0"}`,
+    );
+  };
+}
+
+/** `show P vad` */
+export function showVad(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
+  if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} vad'`, s.words[2].pos);
+  return (rt) => {
+    const w = windowsOnly(c, rt, "show P vad", s.words[1].pos);
+    const t = c.liveProc(rt, name, pos);
+    rt.out.push(...formatVads(t.comm, w.vads(t), w.process(t)));
+  };
+}
