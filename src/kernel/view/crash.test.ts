@@ -519,4 +519,21 @@ describe("crash's vtop on RISC-V and 32-bit x86", () => {
       });
     });
   }
+
+  it("i386 with highmem: a user page above max_low_pfn has no direct-map address, and its struct page is still in mem_map, its zone HighMem", () => {
+    const k = new Kernel({ arch: "i386", ramBytes: 1 << 30 });
+    const a = k.spawn("A")!;
+    k.switchTo(0, a);
+    const m = k.mmap(a, mmapArgs(4096));
+    k.userAccess(0, a, m, Access.Write, 1);
+    const pfn = k.view.page(a, Number(m / PAGE)).pfn;
+    expect(k.directVa(pfn * 4096)).toBe(-1n);
+    let memMapPfn = 0;
+    while (k.view.frame(memMapPfn)?.kind !== "memmap") memMapPfn++;
+    const page = (0xc0000000n + BigInt(memMapPfn) * PAGE + BigInt(pfn) * 32n).toString(16);
+    const last = k.view.vtop(a, m).at(-1)!;
+    expect(last.slice(0, 18)).toBe(`${page} ${(pfn * 4096).toString(16).padStart(8)} `);
+    // ZONE_HIGHMEM (2) in bits 30-31 of the 32-bit page->flags
+    expect(Number.parseInt(/ 1 ([0-9a-f]+) /.exec(last)![1], 16) >>> 30).toBe(2);
+  });
 });

@@ -16,7 +16,9 @@
  * address_space objects have no kernel addresses here (VMAs are not
  * allocated from the vm_area_struct slab), so the VMA column and a page's
  * MAPPING are dashes; page->flags carries the PG_* bits and the zone
- * (NODES_SHIFT 10: ZONES_PGSHIFT 52), not LAST_CPUPID.
+ * (at the architecture's ZONES_PGSHIFT: 52 on x86_64 and arm64 with
+ * NODES_SHIFT 10, 62 on RISC-V without NUMA, 30 of 32 bits on i386), not
+ * LAST_CPUPID.
  */
 
 import type { CrashVtopStyle } from "../core/archView.ts";
