@@ -67,15 +67,44 @@ export interface ArchView {
   readonly crash?: CrashVtopStyle;
 }
 
-/** The architecture's part of crash's vtop (crash-utility x86_64.c, arm64.c). */
+/** The architecture's part of crash's vtop (crash-utility x86_64.c, arm64.c, riscv64.c, x86.c). */
 export interface CrashVtopStyle {
   /** its translate_pte's flag list of an entry: `(PRESENT|RW|USER|...)` */
   pteFlags(hi: number, lo: number): string;
   /**
-   * x86_64: table entries at their physical addresses, a kernel walk headed by
-   * `PGD DIRECTORY:` (swapper_pg_dir) and `PAGE DIRECTORY:` (the PGD entry);
-   * arm64: entries at their kernel virtual addresses (FILL_PGD with KVADDR),
-   * every walk headed by `PAGE DIRECTORY:` (the PGD's address)
+   * How its uvtop / kvtop print a walk:
+   * - `x86_64`: table entries at their physical addresses, a kernel walk
+   *   headed by `PGD DIRECTORY:` (swapper_pg_dir) and `PAGE DIRECTORY:` (the PGD entry);
+   * - `arm64`: entries at their kernel virtual addresses (FILL_PGD with
+   *   KVADDR), every walk headed by `PAGE DIRECTORY:` (the PGD's address);
+   * - `riscv64`: riscv64_vtop_{3,4,5}level_4k: `PAGE DIRECTORY:`, the PGD
+   *   entry at its kernel virtual address, the others at physical ones
+   *   (PMD, PUD, P4D as %016lx);
+   * - `x86`, `x86-pae`: x86_uvtop / x86_kvtop and their _PAE variants:
+   *   addresses right-justified in 8 columns, the PGD entry at its kernel
+   *   virtual address (2-level: the folded PMD printed again, the same entry).
    */
-  readonly layout: "x86_64" | "arm64";
+  readonly layout: "x86_64" | "arm64" | "riscv64" | "x86" | "x86-pae";
+  /** defs.h VADDR_PRLEN and UVADDR_PRLEN: the columns of a kernel and of a user address (x86_64: 16 and 10) */
+  readonly vaddrPrlen: number;
+  readonly uvaddrPrlen: number;
+  /** sizeof(struct page) */
+  readonly structPageSize: number;
+  /** ZONES_PGSHIFT (include/linux/page-flags-layout.h): where page->flags keeps the zone */
+  readonly zonesPgshift: bigint;
+  /**
+   * Where struct page of frame 0 would sit: FLATMEM's mem_map (32-bit x86,
+   * an address in lowmem); absent: the layout's vmemmap (SPARSEMEM_VMEMMAP,
+   * RAM from physical 0).
+   */
+  memMap?(): bigint;
+  /**
+   * kvtop's shortcut (its `!IS_VMALLOC_ADDR(kvaddr)` branch): the physical
+   * address crash's VTOP gives a kernel address outside the ranges it walks
+   * (it walks anyway when verbose); null for an address it must walk.
+   * Absent: every kernel address is walked (x86_64, arm64 as modelled here).
+   */
+  kvtopDirect?(va: bigint): bigint | null;
+  /** IS_KVADDR where it is narrower than "the upper half" (riscv64: vmalloc, vmemmap, modules, and from PAGE_OFFSET up) */
+  isKvaddr?(va: bigint): boolean;
 }

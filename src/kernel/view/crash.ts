@@ -6,74 +6,44 @@
  * (Documentation/admin-guide/mm/pagemap.rst; fs/proc/task_mmu.c
  * pagemap_pmd_range, pte_to_pagemap_entry).
  *
- * crash's column widths are its own on 64-bit machines (defs.h: VADDR_PRLEN 16,
- * UVADDR_PRLEN 10, MINSPACE one space; PADDR_PRLEN the width of the
- * largest physical address in hex) and its justification is mkstring's.
+ * crash's column widths are the architecture's (defs.h VADDR_PRLEN and
+ * UVADDR_PRLEN: 16 and 10 on x86_64 and arm64, 16 and 16 on riscv64, 8 and 8
+ * on 32-bit x86; MINSPACE one space; PADDR_PRLEN the width of the largest
+ * physical address in hex) and its justification is mkstring's. The walks
+ * of RISC-V and 32-bit x86 are crashRiscv64.ts and crashX86.ts.
  *
  * What vmlab does not model shows as `-`: vm_area_struct, anon_vma and
  * address_space objects have no kernel addresses here (VMAs are not
  * allocated from the vm_area_struct slab), so the VMA column and a page's
  * MAPPING are dashes; page->flags carries the PG_* bits and the zone
- * (NODES_SHIFT 10: ZONES_PGSHIFT 52), not LAST_CPUPID.
+ * (at the architecture's ZONES_PGSHIFT: 52 on x86_64 and arm64 with
+ * NODES_SHIFT 10, 62 on RISC-V without NUMA, 30 of 32 bits on i386), not
+ * LAST_CPUPID.
  */
 
+import type { CrashVtopStyle } from "../core/archView.ts";
 import type { KernelCore } from "../core/core.ts";
 import type { Task } from "../core/task.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { riscv64Walk } from "./crashRiscv64.ts";
+import {
+  CENTER,
+  hex,
+  hexN,
+  LJUST,
+  mkstring,
+  pteTable,
+  RJUST,
+  SWAP_DEVICE,
+  swapTable,
+  type VtopWalk,
+} from "./crashText.ts";
+import { x86Walk } from "./crashX86.ts";
 import { pageInfo, vmaInfos } from "./mm.ts";
 import { walkInfo } from "./pagetable.ts";
 import type { VmaInfo, WalkEntry, WalkInfo } from "./types.ts";
 
-/** The swap device vtop and /proc/swaps name (vmlab has one swap area, type 0). */
-export const SWAP_DEVICE = "/swapfile";
-
-const CENTER = 1;
-const LJUST = 2;
-const RJUST = 4;
-
-/** crash's mkstring: `s` justified in `size` columns (never cut). */
-function mkstring(s: string, size: number, flags: number): string {
-  const extra = size - s.length;
-  if (extra <= 0) return s;
-  if (flags & CENTER) {
-    let left = extra >> 1;
-    let right = extra >> 1;
-    if (extra % 2) {
-      if (flags & RJUST) left++;
-      else right++;
-    }
-    return " ".repeat(left) + s + " ".repeat(right);
-  }
-  return flags & RJUST ? s.padStart(size) : s.padEnd(size);
-}
-
-const VADDR_PRLEN = 16;
-const UVADDR_PRLEN = 10;
-
-const hex = (hi: number, lo: number): string => ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString(16);
-const hexN = (n: number | bigint): string => n.toString(16);
-
-/** translate_pte (x86_64_translate_pte, arm64_translate_pte) of a present (or PROT_NONE) entry, or of a swap entry. */
-function translatePte(k: KernelCore, e: { hi: number; lo: number }, pa: number | null): string[] {
-  const pte = hex(e.hi, e.lo);
-  const len1 = Math.max(pte.length, 3);
-  if (pa === null) {
-    // a swap entry: SWAP and OFFSET
-    const offset = String(k.arch.pgtable.swapOffset(e.hi, e.lo));
-    const len2 = Math.max(SWAP_DEVICE.length, 4);
-    const len3 = Math.max(offset.length, 6);
-    return [
-      `${mkstring("PTE", len1, CENTER | LJUST)}  ${mkstring("SWAP", len2, CENTER | LJUST)}  ${mkstring("OFFSET", len3, CENTER | LJUST)}`,
-      `${mkstring(pte, len1, CENTER | RJUST)}  ${mkstring(SWAP_DEVICE, len2, CENTER | RJUST)}  ${mkstring(offset, len3, CENTER | RJUST)}`,
-    ];
-  }
-  const phys = hexN(pa);
-  const len2 = Math.max(phys.length, 8);
-  return [
-    `${mkstring("PTE", len1, CENTER | LJUST)}  ${mkstring("PHYSICAL", len2, CENTER | LJUST)}  FLAGS`,
-    `${mkstring(pte, len1, CENTER | RJUST)}  ${mkstring(phys, len2, CENTER | RJUST)}  ${k.arch.view.crash!.pteFlags(e.hi, e.lo)}`,
-  ];
-}
+export { SWAP_DEVICE } from "./crashText.ts";
 
 /** Linux's enum pageflags bit of each vmlab PageFlag, and the name crash prints (pageflag_names). */
 const PG_BITS: [PageFlag, number, string][] = [
@@ -97,7 +67,6 @@ export const PG_ACTIVE = 8;
 export const PG_RESERVED = 13;
 export const PG_SWAPBACKED = 17;
 export const PG_MLOCKED = 19;
-const ZONES_PGSHIFT = 52n;
 
 /**
  * The frame's PG_* bits as Linux would hold them, from vmlab's struct page
@@ -122,35 +91,42 @@ export function pgBits(k: KernelCore, pfn: number): Map<number, string> {
   return bits;
 }
 
-/** page->flags as Linux keeps it: the PG_* bits and the zone above them; and their names in bit order. */
+/**
+ * page->flags as Linux keeps it: the PG_* bits and the zone above them at
+ * the architecture's ZONES_PGSHIFT (x86_64, arm64: 52); and their names in
+ * bit order.
+ */
 export function linuxPageFlags(k: KernelCore, pfn: number): { value: bigint; names: string[] } {
   const bits = pgBits(k, pfn);
-  let value = BigInt(k.pages.zone[pfn]) << ZONES_PGSHIFT;
+  let value = BigInt(k.pages.zone[pfn]) << (k.arch.view.crash?.zonesPgshift ?? 52n);
   for (const bit of bits.keys()) value |= 1n << BigInt(bit);
   return { value, names: [...bits.keys()].sort((a, b) => a - b).map((b) => bits.get(b)!) };
 }
 
-/** dump_mem_map for one frame: the header and the struct page's line. */
-function memMapLines(k: KernelCore, pfn: number, index: number | null): string[] {
+/** dump_mem_map for one frame: the header and the struct page's line (vmemmap or mem_map + pfn * sizeof(struct page)). */
+function memMapLines(k: KernelCore, s: CrashVtopStyle, pfn: number, index: number | null): string[] {
+  const V = s.vaddrPrlen;
   const pprlen = Math.max(hexN(k.machine.phys.sizeBytes).length, "PHYSICAL".length);
-  const hdr = `${mkstring("PAGE", VADDR_PRLEN, CENTER)} ${mkstring("PHYSICAL", pprlen, RJUST)} ${mkstring("MAPPING", VADDR_PRLEN, CENTER | RJUST)} ${mkstring("INDEX", 8, CENTER | RJUST)}CNT FLAGS`;
-  const page = hexN(k.layout.vmemmap + BigInt(pfn) * 64n).padEnd(VADDR_PRLEN);
-  const phys = hexN(pfn * 4096).padStart(pprlen);
+  const hdr = `${mkstring("PAGE", V, CENTER)} ${mkstring("PHYSICAL", pprlen, RJUST)} ${mkstring("MAPPING", V, CENTER | RJUST)} ${mkstring("INDEX", 8, CENTER | RJUST)}CNT FLAGS`;
+  const memMap = s.memMap?.() ?? k.layout.vmemmap;
+  const page = hexN(memMap + BigInt(pfn) * BigInt(s.structPageSize)).padEnd(V);
+  const phys = hexN(BigInt(pfn) * 4096n).padStart(pprlen);
   const { value, names } = linuxPageFlags(k, pfn);
   const cnt = String(k.pages.refcount[pfn]).padStart(2);
   // style4 with a mapping (its address is not modelled: `-`), style3 without one
   const mid =
     index !== null
-      ? `${"-".padStart(VADDR_PRLEN)} ${hexN(index).padStart(8)}`
-      : `${mkstring("-------", VADDR_PRLEN, CENTER | RJUST)} ${mkstring("-----", 8, CENTER | RJUST)}`;
+      ? `${"-".padStart(V)} ${hexN(index).padStart(8)}`
+      : `${mkstring("-------", V, CENTER | RJUST)} ${mkstring("-----", 8, CENTER | RJUST)}`;
   return [hdr, `${page} ${phys} ${mid} ${cnt} ${hexN(value)}${names.length ? ` ${names.join(",")}` : ""}`];
 }
 
-/** vm_area_dump of the VMA holding the address: the header and its line. */
-function vmaLines(v: VmaInfo): string[] {
+/** vm_area_dump of the VMA holding the address: the header and its line (PRINT_VMA_DATA). */
+function vmaLines(s: CrashVtopStyle, v: VmaInfo): string[] {
+  const [V, U] = [s.vaddrPrlen, s.uvaddrPrlen];
   return [
-    `${mkstring("VMA", VADDR_PRLEN, CENTER | LJUST)} ${mkstring("START", UVADDR_PRLEN, CENTER | RJUST)} ${mkstring("END", UVADDR_PRLEN, CENTER | RJUST)}  FLAGS FILE`,
-    `${mkstring("-", VADDR_PRLEN, CENTER | LJUST)} ${mkstring(hexN(v.start), UVADDR_PRLEN, RJUST)} ${mkstring(hexN(v.end), UVADDR_PRLEN, RJUST)} ${hexN(v.flags).padStart(6)} ${v.file?.path ?? ""}`,
+    `${mkstring("VMA", V, CENTER | LJUST)} ${mkstring("START", U, CENTER | RJUST)} ${mkstring("END", U, CENTER | RJUST)}  FLAGS FILE`,
+    `${mkstring("-", V, CENTER | LJUST)} ${mkstring(hexN(v.start), U, RJUST)} ${mkstring(hexN(v.end), U, RJUST)} ${hexN(v.flags).padStart(6)} ${v.file?.path ?? ""}`,
   ];
 }
 
@@ -178,40 +154,72 @@ function leafLines(k: KernelCore, w: WalkInfo, user: boolean): string[] {
     leaf.pageSize === "4K"
       ? `  PAGE: ${base}  ${user && zero ? "(ZERO PAGE)" : ""}`
       : `  PAGE: ${base}  (${leaf.pageSize === "2M" ? "2MB" : "1GB"}${user && zero ? ", ZERO PAGE" : ""})`;
-  return [page, "", ...translatePte(k, leaf, leaf.basePfn * 4096)];
+  const flags = k.arch.view.crash!.pteFlags(leaf.hi, leaf.lo);
+  return [page, "", ...pteTable(hex(leaf.hi, leaf.lo), hexN(leaf.basePfn * 4096), flags)];
+}
+
+/** x86_64_uvtop_level4, x86_64_kvtop and arm64_vtop_4level_4k as vmlab prints them. */
+function walk64(k: KernelCore, w: WalkInfo, va: bigint, user: boolean): VtopWalk {
+  const arm64 = k.arch.view.crash!.layout === "arm64";
+  const lines: string[] = [];
+  const leaf = w.leaf;
+  if (arm64 || !user) {
+    if (arm64 && w.rootPfn >= 0) lines.push(`PAGE DIRECTORY: ${hexN(pgdVa(k, w.rootPfn))}`);
+    else if (!arm64) {
+      // PGD DIRECTORY: swapper_pg_dir's address; PAGE DIRECTORY: the PGD entry's value
+      lines.push(`PGD DIRECTORY: ${hexN(pgdVa(k, w.rootPfn))}`);
+      const top = w.entries[0];
+      if (top !== undefined) lines.push(`PAGE DIRECTORY: ${hex(top.hi, top.lo)}`);
+    }
+  }
+  for (const e of !arm64 && !user ? w.entries.slice(1) : w.entries) lines.push(entryLine(k, e));
+  if (leaf !== null) lines.push(...leafLines(k, w, user));
+  else if (user && w.swapSlot >= 0) {
+    const pte = w.entries.at(-1)!;
+    lines.push("", ...swapTable(k, pte.hi, pte.lo));
+  }
+  return { lines, mapped: leaf !== null, pa: leaf === null ? 0n : BigInt(leaf.pa) + (va & 0xfffn) };
+}
+
+/** The architecture's verbose uvtop (`user`) or kvtop of `va`. */
+function archWalk(k: KernelCore, s: CrashVtopStyle, w: WalkInfo, va: bigint, user: boolean): VtopWalk {
+  switch (s.layout) {
+    case "riscv64":
+      return riscv64Walk(k, w, va, pgdVa(k, w.rootPfn));
+    case "x86":
+    case "x86-pae":
+      return x86Walk(k, w, va, pgdVa(k, w.rootPfn), user);
+    default:
+      return walk64(k, w, va, user);
+  }
 }
 
 /**
- * crash's `vtop ADDR` in a process's context (uvtop) or of a kernel
- * address (kvtop through swapper_pg_dir), in the architecture's layout
- * (ArchView.crash: x86-64, arm64). Other architectures get one line saying
- * crash's layout for them is not modelled yet.
+ * crash's `vtop ADDR` (memory.c do_vtop) in a process's context (uvtop)
+ * or of a kernel address (kvtop through swapper_pg_dir), in the
+ * architecture's layout (ArchView.crash: x86-64, arm64, RISC-V, 32-bit
+ * x86). Other architectures get one line saying crash's layout for them is
+ * not modelled yet.
  */
 export function crashVtop(k: KernelCore, who: Task | "kernel", va: bigint): string[] {
   const style = k.arch.view.crash;
   if (style === undefined)
-    return [`vtop: crash's output for ${k.arch.name} is not modelled yet (x86-64 and arm64)`];
+    return [`vtop: crash's output for ${k.arch.name} is not modelled yet (x86-64, arm64, RISC-V, i386)`];
+  const V = style.vaddrPrlen;
   const isKernel = who === "kernel" || va >= k.layout.userEnd;
-  const out: string[] = [];
-  const vlen = isKernel ? VADDR_PRLEN : UVADDR_PRLEN;
-  out.push(`${mkstring("VIRTUAL", vlen, LJUST)}  ${mkstring("PHYSICAL", VADDR_PRLEN, LJUST)}`);
+  const vlen = isKernel ? V : style.uvaddrPrlen;
+  const out = [`${mkstring("VIRTUAL", vlen, LJUST)}  ${mkstring("PHYSICAL", V, LJUST)}`];
   const vaText = mkstring(hexN(va), vlen, LJUST);
+  const nrFrames = BigInt(k.pages.nrFrames);
   if (!isKernel) {
     const t = who as Task;
     const vma = t.mm ? vmaInfos(k, t).find((v) => va >= v.start && va < v.end) : undefined;
     if (vma === undefined) return [...out, `${vaText}  (not accessible)`, ""];
     const w = walkInfo(k, t, va);
-    const mapped = w.leaf !== null;
-    out.push(`${vaText}  ${mapped ? mkstring(hexN(w.leaf!.pa), VADDR_PRLEN, LJUST) : "(not mapped)"}`, "");
-    if (style.layout === "arm64" && w.rootPfn >= 0) out.push(`PAGE DIRECTORY: ${hexN(pgdVa(k, w.rootPfn))}`);
-    for (const e of w.entries) out.push(entryLine(k, e));
-    if (mapped) out.push(...leafLines(k, w, true));
-    else if (w.swapSlot >= 0) {
-      const pte = w.entries.at(-1)!;
-      out.push("", ...translatePte(k, pte, null));
-    }
-    out.push("", ...vmaLines(vma));
-    if (!mapped) {
+    const r = archWalk(k, style, w, va, true);
+    out.push(`${vaText}  ${r.mapped ? mkstring(hexN(r.pa), V, LJUST) : "(not mapped)"}`, "", ...r.lines);
+    out.push("", ...vmaLines(style, vma));
+    if (!r.mapped) {
       if (w.swapSlot >= 0) out.push("", `SWAP: ${SWAP_DEVICE}  OFFSET: ${w.swapSlot}`);
       else if (vma.file !== null)
         out.push(
@@ -220,31 +228,29 @@ export function crashVtop(k: KernelCore, who: Task | "kernel", va: bigint): stri
         );
       return out;
     }
-    const pfn = w.leaf!.pfn;
-    const special = k.arch.pgtable.special(w.leaf!.hi, w.leaf!.lo);
+    const special = w.leaf !== null && k.arch.pgtable.special(w.leaf.hi, w.leaf.lo);
     const index = special ? null : vma.pgoff + (w.vpn - vma.startVpn);
-    out.push("", ...(pfn < k.pages.nrFrames ? memMapLines(k, pfn, index) : []));
+    const pfn = r.pa >> 12n;
+    out.push("", ...(pfn < nrFrames ? memMapLines(k, style, Number(pfn), index) : []));
     return out;
   }
-  if (!k.va.isCanonical(va) || va < k.layout.userEnd) {
+  if (!k.va.isCanonical(va) || va < k.layout.userEnd || style.isKvaddr?.(va) === false) {
     return [...out, `${hexN(va).padEnd(8)}  (not a kernel virtual address)`, ""];
   }
   const w = walkInfo(k, "kernel", va);
-  const mapped = w.leaf !== null;
-  out.push(`${vaText}  ${mapped ? mkstring(hexN(w.leaf!.pa), VADDR_PRLEN, LJUST) : "(not mapped)"}`, "");
-  if (style.layout === "arm64") {
-    out.push(`PAGE DIRECTORY: ${hexN(pgdVa(k, w.rootPfn))}`);
-    for (const e of w.entries) out.push(entryLine(k, e));
-  } else {
-    // PGD DIRECTORY: swapper_pg_dir's address; PAGE DIRECTORY: the PGD entry's value
-    out.push(`PGD DIRECTORY: ${hexN(pgdVa(k, w.rootPfn))}`);
-    const [top, ...rest] = w.entries;
-    if (top !== undefined) out.push(`PAGE DIRECTORY: ${hex(top.hi, top.lo)}`);
-    for (const e of rest) out.push(entryLine(k, e));
-  }
-  if (mapped) out.push(...leafLines(k, w, false));
+  // kvtop's first, quiet call: VTOP outside the ranges it walks, else the walk's answer
+  const direct = style.kvtopDirect?.(va) ?? null;
+  const r = archWalk(k, style, w, va, false);
+  const exists = direct !== null || r.mapped;
+  out.push(
+    `${vaText}  ${exists ? mkstring(hexN(direct ?? r.pa), V, LJUST) : "(not mapped)"}`,
+    "",
+    ...r.lines,
+  );
   out.push("");
-  if (mapped && w.leaf!.pfn < k.pages.nrFrames) out.push(...memMapLines(k, w.leaf!.pfn, null));
+  // *paddr after the verbose call: the walk's, or where it failed VTOP's (riscv64 zeroes it before walking)
+  const pa = r.mapped ? r.pa : style.layout === "riscv64" ? 0n : (direct ?? 0n);
+  if (exists && pa >> 12n < nrFrames) out.push(...memMapLines(k, style, Number(pa >> 12n), null));
   return out;
 }
 

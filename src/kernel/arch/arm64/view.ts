@@ -30,7 +30,15 @@ function crashPteFlags(hi: number, lo: number): string {
 }
 
 export const ARM64_VIEW: ArchView = {
-  crash: { pteFlags: crashPteFlags, layout: "arm64" },
+  crash: {
+    pteFlags: crashPteFlags,
+    layout: "arm64",
+    vaddrPrlen: 16,
+    uvaddrPrlen: 10,
+    structPageSize: 64,
+    // NODES_SHIFT 10 (MAXSMP) above the zone: ZONES_PGSHIFT 52
+    zonesPgshift: 52n,
+  },
   userMode: "EL0",
   kernelMode: "EL1",
   accessState(cpu: Mmu): string {

@@ -39,7 +39,7 @@ import {
 import { directPa, directVa, type RiscvVaBits, riscvLayout, riscvLayoutConsts } from "./layout.ts";
 import { RiscvPgtable } from "./pgtable.ts";
 import { RiscvTlb } from "./tlb.ts";
-import { RISCV_VIEW } from "./view.ts";
+import { RISCV_VIEW, riscvCrashStyle } from "./view.ts";
 
 const IMAGE: KernelImage = {
   lowReservedPfns: LOW_RESERVED_PFNS,
@@ -66,7 +66,7 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
     pgtable: new RiscvPgtable(levels, (phys, alloc) => new RiscvMapper(phys, alloc, levels)),
     layout,
     va,
-    view: RISCV_VIEW,
+    view: { ...RISCV_VIEW, crash: riscvCrashStyle(consts) },
     image: IMAGE,
     newMachine: () =>
       new RiscvMachine({

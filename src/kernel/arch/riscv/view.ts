@@ -9,10 +9,51 @@ import { describeScause } from "../../../hw/arch/riscv/fault.ts";
 import { Pte, pteFlagNames } from "../../../hw/arch/riscv/format.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
-import type { ArchView, EntryBit } from "../../core/archView.ts";
+import type { ArchView, CrashVtopStyle, EntryBit } from "../../core/archView.ts";
+import { KERNEL_PHYS_START } from "./init.ts";
+import { KERNEL_LINK_ADDR, type RiscvLayoutConsts } from "./layout.ts";
 
 /** the extensions vmlab's kernel runs with: none (Svade: A and D are software's) */
 const EXTENSIONS = { svadu: false, svnapot: false, svpbmt: false };
+
+/** riscv64_translate_pte's flag names, in its order (crash-utility riscv64.c CHECK_PAGE_FLAG; _PAGE_SOFT is bit 8). */
+function crashPteFlags(hi: number, lo: number): string {
+  if (hi === 0 && lo === 0) return "(no mapping)";
+  const names = ["PRESENT", "READ", "WRITE", "EXEC", "USER", "GLOBAL", "ACCESSED", "DIRTY", "SOFT"];
+  return `(${names.filter((_, bit) => lo & (1 << bit)).join("|")})`;
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * crash's vtop on RISC-V (riscv64.c; view/crashRiscv64.ts): UVADDR_PRLEN 16;
+ * struct page 64 bytes in the vmemmap, RAM from physical 0 (phys_ram_base
+ * 0: vmemmap = VMEMMAP_START); defconfig without NUMA, three zones:
+ * ZONES_PGSHIFT 62. kvtop walks riscv64_IS_VMALLOC_ADDR's ranges (vmalloc,
+ * vmemmap, modules, ends included) and takes VTOP (riscv64_VTOP) of the
+ * rest, walking anyway when verbose.
+ */
+export function riscvCrashStyle(c: RiscvLayoutConsts): CrashVtopStyle {
+  const isVmalloc = (va: bigint) =>
+    (va >= c.vmallocStart && va <= c.vmallocEnd) ||
+    (va >= c.vmemmapStart && va <= c.vmemmapEnd) ||
+    (va >= c.modulesVaddr && va <= c.modulesEnd);
+  return {
+    pteFlags: crashPteFlags,
+    layout: "riscv64",
+    vaddrPrlen: 16,
+    uvaddrPrlen: 16,
+    structPageSize: 64,
+    zonesPgshift: 62n,
+    kvtopDirect: (va) =>
+      isVmalloc(va)
+        ? null
+        : va >= KERNEL_LINK_ADDR
+          ? va - KERNEL_LINK_ADDR + BigInt(KERNEL_PHYS_START)
+          : (va - c.pageOffset) & MASK64,
+    isKvaddr: (va) => isVmalloc(va) || va >= c.pageOffset,
+  };
+}
 
 export const RISCV_VIEW: ArchView = {
   userMode: "U-mode",

@@ -67,13 +67,15 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
   const va = new Vaddr32(BigInt(PAGE_OFFSET_32));
   const fault: Fault32Config = { layout, lazy: cfg.vmallocSync === "lazy" };
   let kernelRootPfn = -1;
+  /** mem_map's first frame (FLATMEM), once setup_arch has allocated it */
+  let memMapPfn = -1;
   const highmem = new Highmem32(layout, cfg.cpus);
   return {
     name: cfg.arch,
     pgtable: new I386Pgtable(pae),
     layout,
     va,
-    view: i386View(layout),
+    view: i386View(layout, () => memMapPfn),
     image: IMAGE,
     zones: zones32(layout),
     highmem,
@@ -89,7 +91,11 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
         psc: cfg.psc,
         checkCoherence: cfg.checkCoherence,
       }),
-    setupArch: (machine, pages, memblock) => initMemMapping32(machine, pages, memblock, layout),
+    setupArch: (machine, pages, memblock) => {
+      const map = initMemMapping32(machine, pages, memblock, layout);
+      memMapPfn = map.memMapPfn;
+      return map;
+    },
     cpuInit: (machine, rootPfn) => {
       kernelRootPfn = rootPfn;
       cpuInit32(machine, rootPfn, cfg, pae);

@@ -29,7 +29,7 @@ import type { Layout32 } from "./layout_32.ts";
 import { MAXPHYADDR_32 } from "./pgtable_32.ts";
 
 /** sizeof(struct page) on 32-bit */
-const STRUCT_PAGE_SIZE_32 = 32;
+export const STRUCT_PAGE_SIZE_32 = 32;
 
 /** A 32-bit x86 CPU of the kernel's machine. */
 export function i386Cpu(cpu: Mmu): I386Cpu {
@@ -65,7 +65,7 @@ export function initMemMapping32(
   pages: PageDescTable,
   memblock: Memblock,
   layout: Layout32,
-): ArchMemoryMap & { kernelPmdPfn: number } {
+): ArchMemoryMap & { kernelPmdPfn: number; memMapPfn: number } {
   const pae = layout.pae;
   const bootTables: FrameAllocator = { allocFrame: () => memblock.alloc(1, 1, PageKind.PageTable) };
   const boot = new I386Mapper(machine.phys, pae, bootTables, MAXPHYADDR_32);
@@ -100,7 +100,7 @@ export function initMemMapping32(
   void KERNEL_DATA;
   // ---- mem_map (FLATMEM): struct page for every frame, in lowmem from memblock ----
   const memmapPages = Math.ceil((machine.phys.nrFrames * STRUCT_PAGE_SIZE_32) / 4096);
-  memblock.alloc(memmapPages, 1, PageKind.Memmap);
+  const memMapPfn = memblock.alloc(memmapPages, 1, PageKind.Memmap);
   // ---- permanent_kmaps_init: the PKMAP area's page table (pkmap_page_table) ----
   const pkmapVpn = layout.pkmapBase / 4096;
   for (let v = pkmapVpn; v < pkmapVpn + layout.lastPkmap; v += large)
@@ -114,6 +114,7 @@ export function initMemMapping32(
     pageKernel: PAGE_KERNEL_32,
     vmallocStartVpn: layout.vmallocStart32 / 4096,
     vmallocEndVpn: layout.vmallocEnd32 / 4096,
+    memMapPfn,
     kernelPmdPfn: kernelPmdPfn === null ? -1 : Math.floor(((kernelPmdPfn.lo & 0xfffff000) >>> 0) / 4096),
   };
 }

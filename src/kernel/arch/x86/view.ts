@@ -41,7 +41,15 @@ function crashPteFlags(hi: number, lo: number): string {
 }
 
 export const X86_VIEW: ArchView = {
-  crash: { pteFlags: crashPteFlags, layout: "x86_64" },
+  crash: {
+    pteFlags: crashPteFlags,
+    layout: "x86_64",
+    vaddrPrlen: 16,
+    uvaddrPrlen: 10,
+    structPageSize: 64,
+    // NODES_SHIFT 10 (MAXSMP) above the zone: ZONES_PGSHIFT 52
+    zonesPgshift: 52n,
+  },
   userMode: "user mode (CPL 3)",
   kernelMode: "kernel mode (CPL 0)",
   accessState(cpu: Mmu): string {

@@ -9,13 +9,62 @@ import { flagNames, Pte, PteHi } from "../../../hw/arch/i386/pte.ts";
 import { errorCodeNames } from "../../../hw/arch/x86_64/fault.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
-import type { ArchView, EntryBit } from "../../core/archView.ts";
+import type { ArchView, CrashVtopStyle, EntryBit } from "../../core/archView.ts";
 import { IMAGE_END_PFN, IMAGE_START_PFN } from "./init.ts";
-import type { Layout32 } from "./layout_32.ts";
+import { STRUCT_PAGE_SIZE_32 } from "./init_32.ts";
+import { type Layout32, PAGE_OFFSET_32 } from "./layout_32.ts";
 
-export function i386View(layout: Layout32): ArchView {
+/**
+ * x86_translate_pte's flag names, its tests as written (crash-utility
+ * x86.c): the low word's bits; PSE for bit 7 of any non-zero entry (its
+ * `pte && _PAGE_PRESENT` is always true), so a 4K PTE's PAT bit shows as
+ * PSE; PROTNONE never (`!(pte && _PAGE_PRESENT)` is always false); NX from
+ * bit 63 with PAE.
+ */
+function crashPteFlags(pae: boolean, hi: number, lo: number): string {
+  if (lo === 0) return "(no mapping)";
+  const names: [number, string][] = [
+    [Pte.P, "PRESENT"],
+    [Pte.RW, "RW"],
+    [Pte.US, "USER"],
+    [Pte.PWT, "PWT"],
+    [Pte.PCD, "PCD"],
+    [Pte.A, "ACCESSED"],
+    [Pte.D, "DIRTY"],
+    [Pte.PS, "PSE"],
+    [Pte.G, "GLOBAL"],
+  ];
+  const f = names.filter(([bit]) => lo & bit).map(([, n]) => n);
+  if (pae && hi & PteHi.XD) f.push("NX");
+  return `(${f.join("|")})`;
+}
+
+/**
+ * crash's vtop on 32-bit x86 (x86.c; view/crashX86.ts): VADDR_PRLEN and
+ * UVADDR_PRLEN 8; FLATMEM: struct page (32 bytes) in mem_map, allocated in
+ * lowmem at boot (`memMapPfn`, known once setup_arch has run); no NUMA, four
+ * zones (DMA, Normal, HighMem, Movable): ZONES_PGSHIFT 30 of 32 bits.
+ * kvtop walks from vt->vmalloc_start (the first vmalloc area: VMALLOC_START
+ * here) up and takes VTOP (kvaddr - PAGE_OFFSET) below, walking anyway when
+ * verbose.
+ */
+function crashStyle(layout: Layout32, memMapPfn: () => number): CrashVtopStyle {
+  return {
+    pteFlags: (hi, lo) => crashPteFlags(layout.pae, hi, lo),
+    layout: layout.pae ? "x86-pae" : "x86",
+    vaddrPrlen: 8,
+    uvaddrPrlen: 8,
+    structPageSize: STRUCT_PAGE_SIZE_32,
+    zonesPgshift: 30n,
+    memMap: () => BigInt(PAGE_OFFSET_32 + memMapPfn() * 4096),
+    kvtopDirect: (va) => (va < BigInt(layout.vmallocStart32) ? va - BigInt(PAGE_OFFSET_32) : null),
+  };
+}
+
+export function i386View(layout: Layout32, memMapPfn: () => number): ArchView {
   const pae = layout.pae;
   return {
+    crash: crashStyle(layout, memMapPfn),
     userMode: "user mode (CPL 3)",
     kernelMode: "kernel mode (CPL 0)",
     accessState(cpu: Mmu): string {
