@@ -96,8 +96,8 @@ export function formatPfnLists(p: PagingInfo): string[] {
   return [
     `page lists (pages): zeroed ${p.zeroed}, free ${p.free}, standby ${p.standby}, modified ${p.modified}`,
     `paging file: ${p.pagefileInUse} of ${p.pagefilePages} pages in use`,
-    `faults: ${p.demandZeroFaults} demand-zero, ${p.transitionFaults} transition (soft), ${p.pageReads} page reads (hard)`,
+    `faults: ${p.demandZeroFaults} demand-zero, ${p.transitionFaults} transition (soft), ${p.pageReads} page read${p.pageReads === 1 ? "" : "s"} (hard)`,
     `modified page writer: ${p.pagesOutput} pages written; ${p.repurposed} standby pages repurposed; zero page thread: ${p.pagesZeroed} zeroed`,
-    `pools: paged ${p.poolPagedBytes} bytes in ${p.poolPagedPages} pages (${p.poolPagedResident} resident), nonpaged ${p.poolNonpagedBytes} bytes in ${p.poolNonpagedPages} pages`,
+    `pools: paged ${p.poolPagedBytes} bytes in ${p.poolPagedPages} page${p.poolPagedPages === 1 ? "" : "s"} (${p.poolPagedResident} resident), nonpaged ${p.poolNonpagedBytes} bytes in ${p.poolNonpagedPages} page${p.poolNonpagedPages === 1 ? "" : "s"}`,
   ];
 }

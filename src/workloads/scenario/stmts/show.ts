@@ -20,6 +20,7 @@ import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
 import { showVad } from "./windows.ts";
+import { showPfnLists } from "./winkernel.ts";
 
 const SHOW_WHAT = [
   "layout",
@@ -33,6 +34,7 @@ const SHOW_WHAT = [
   "tasks",
   "kpageflags",
   "pagetables",
+  "pfnlists",
 ];
 
 export function show(c: CompileContext, s: Stmt): Run {
@@ -50,6 +52,7 @@ export function show(c: CompileContext, s: Stmt): Run {
     c.fail(`cannot show '${what}' (${SHOW_WHAT.join(", ")})`, first.pos);
   }
   if (what === "kpageflags") return showKpageflags(c, s);
+  if (what === "pfnlists") return showPfnLists(c, s);
   const o = c.opts(s, what === "tlb" ? ["cpu"] : []);
   if (argWords(s).length > 1) c.fail(`too many arguments to 'show ${what}'`, s.words[1].pos);
   return (rt) => {
