@@ -188,6 +188,7 @@ describe("vmlab tour", () => {
       "What was the vmalloc fault of 32-bit x86, and why is it gone (lazy, then eager)?",
       "With one page table for the whole machine, what keeps a process to its own pages?",
       "Where does the Windows kernel start, and what keeps user code out of it?",
+      "Is kernel memory ever paged out? Linux says no; what does Windows say, and what has IRQL to do with it?",
     ]) {
       expect(r.stdout).toContain(q);
     }
