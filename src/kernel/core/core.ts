@@ -364,4 +364,6 @@ export interface OsProfile {
     va: bigint,
     access: Access,
   ): KernelAccessResult | null | undefined;
+  /** `explain kernel ADDR`: what `kernelFault` would do, in words; undefined when the address is not the profile's. */
+  explainKernelFault?(k: KernelCore, cpuId: number, va: bigint, access: Access): string[] | undefined;
 }

@@ -179,6 +179,10 @@ export class WindowsOs implements OsProfile, WinMm {
     return this.kmem.kernelFault(cpuId, va, access);
   }
 
+  explainKernelFault(_k: KernelCore, cpuId: number, va: bigint, access: Access): string[] | undefined {
+    return this.kmem.explainKernelFault(cpuId, va, access);
+  }
+
   // ---- the services ----
 
   /**

@@ -142,3 +142,23 @@ describe("the paged pool pages; IRQL decides what a fault on it does", () => {
     expect(k.view.invariants()).toEqual([]);
   });
 });
+
+describe("explain: MmAccessFault's answer for pool addresses, changing nothing", () => {
+  it("a soft fault, a hard fault, bug check 0xA at DISPATCH_LEVEL, 0x50 for a freed page", () => {
+    const k = winKernel();
+    const p = alloc(k, true, 64);
+    const last = () => k.view.explainKernel(0, p, Access.Read).at(-1)!;
+    k.trim(null, false);
+    expect(last()).toMatch(/MiResolveTransitionFault: the paged pool/);
+    k.modifiedPageWriter();
+    k.trim(null, true);
+    expect(last()).toMatch(/MiResolvePageFileFault: the paged pool: .*a hard fault/);
+    k.setIrql(0, 2);
+    expect(last()).toMatch(/at DISPATCH_LEVEL: .*bug check 0xA IRQL_NOT_LESS_OR_EQUAL/);
+    // nothing happened
+    expect(paging(k)).toMatchObject({ bugcheck: 0, pageReads: 0, poolPagedResident: 0 });
+    k.setIrql(0, 0);
+    k.poolFree(p);
+    expect(last()).toMatch(/bug check 0x50 PAGE_FAULT_IN_NONPAGED_AREA/);
+  });
+});

@@ -213,6 +213,32 @@ export class WinKernelMemory implements PoolHost {
     return this.bugCheck(PAGE_FAULT_IN_NONPAGED_AREA, [va, p2, ip, 2n]);
   }
 
+  /** `explain kernel ADDR` on a pool address: what kernelFault would do, changing nothing. */
+  explainKernelFault(cpuId: number, va: bigint, access: Access): string[] | undefined {
+    const k = this.k;
+    const vpn = k.va.vpn(va) as unknown as number;
+    const pool = poolOf([this.paged, this.nonpaged], vpn);
+    if (pool === null) return undefined;
+    const { hi, lo } = getKernelPte(k, vpn);
+    if (k.arch.pgtable.accessible(hi, lo)) return undefined;
+    const irql = this.irql[cpuId];
+    const name = pool.paged ? "the paged pool" : "the nonpaged pool";
+    if (irql > Irql.APC)
+      return [
+        `MmAccessFault: ${name}, at ${IRQL_NAMES[irql]}: no page fault can be resolved above APC_LEVEL: bug check 0xA IRQL_NOT_LESS_OR_EQUAL`,
+      ];
+    const kind = softKind(hi, lo, widePtes(k));
+    if (pool.use[vpn - pool.startVpn] !== PoolPage.None && kind === SoftKind.Transition)
+      return [
+        `MiResolveTransitionFault: ${name}: the page is on a page list: back into the system working set (a soft fault)`,
+      ];
+    if (pool.use[vpn - pool.startVpn] !== PoolPage.None && kind === SoftKind.PageFile)
+      return [
+        `MiResolvePageFileFault: ${name}: the page is in the paging file: a new frame and an in-page read (a hard fault)`,
+      ];
+    return [`MmAccessFault: ${name}: no pool page is there: bug check 0x50 PAGE_FAULT_IN_NONPAGED_AREA`];
+  }
+
   /** KeBugCheckEx: recorded (the `bugcheck` metric), logged, and the text the statement prints. */
   bugCheck(code: number, params: [bigint, bigint, bigint, bigint]): KernelAccessResult {
     this.bugcheck = { code, params };

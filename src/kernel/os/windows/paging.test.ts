@@ -155,3 +155,19 @@ describe("the zero page list feeds demand-zero faults", () => {
     expect(k.view.invariants()).toEqual([]);
   });
 });
+
+describe("explain names the list a transition PTE's page is on, and a paging-file PTE's hard fault", () => {
+  it("modified list, standby list, paging file", () => {
+    const { k, t } = winKernel();
+    const a = k.virtualAlloc(t, 0n, 0x1000n, true, true, RW);
+    k.userAccess(0, t, a, Access.Write, 1);
+    const last = () => k.view.explain(t, a, Access.Read).at(-1)!;
+    k.trim(t, false);
+    expect(last()).toMatch(/MiResolveTransitionFault: .*\(modified list\).*soft fault/);
+    k.modifiedPageWriter();
+    expect(last()).toMatch(/\(standby list\)/);
+    k.trim(t, true);
+    expect(last()).toMatch(/MiResolvePageFileFault: .*hard fault/);
+    expect(paging(k)).toMatchObject({ transitionFaults: 0, pageReads: 0 });
+  });
+});
