@@ -25,7 +25,7 @@ import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
 import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
-import type { MemoryBasicInformation, TrimResult } from "./os/windows/index.ts";
+import type { MemoryBasicInformation, ProbeResult, TrimResult } from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
 export { kindName } from "./core/alloc.ts";
@@ -46,7 +46,7 @@ export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 export { EXCEPTION_CODES } from "./os/windows/fault.ts";
-export type { MemoryBasicInformation, PagingInfo, TrimResult } from "./os/windows/index.ts";
+export type { MemoryBasicInformation, PagingInfo, ProbeResult, TrimResult } from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";
 export type { KernelView } from "./view/KernelView.ts";
@@ -185,6 +185,11 @@ export interface Kernel<C extends Mmu = Mmu> {
   trim(task: TaskHandle | null, pageout: boolean): TrimResult;
   /** MiModifiedPageWriter: the modified list to the paging file and the standby list; pages written. */
   modifiedPageWriter(): number;
+  /**
+   * `__try { ProbeForRead|ProbeForWrite(va, len, align); copy } __except` on
+   * `cpuId`, in the context of the task current there: the NTSTATUS.
+   */
+  probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult;
 
   // ---- files and devices ----
 

@@ -42,7 +42,7 @@ import type { UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";
 import { osFor } from "./os/index.ts";
-import type { MemoryBasicInformation, TrimResult, WindowsOs } from "./os/windows/index.ts";
+import type { MemoryBasicInformation, ProbeResult, TrimResult, WindowsOs } from "./os/windows/index.ts";
 import { KernelView } from "./view/KernelView.ts";
 
 /**
@@ -396,6 +396,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   /** MiModifiedPageWriter: pages written. */
   modifiedPageWriter(): number {
     return this.winOs().modifiedPageWriter();
+  }
+
+  /** `__try { ProbeForRead|ProbeForWrite; copy } __except`: the NTSTATUS. */
+  probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult {
+    return this.winOs().probe(cpuId, va, len, write, align, value);
   }
 
   // ---- files and devices (vfs.ts) ----

@@ -17,6 +17,7 @@ import type { Task } from "../../core/task.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import {
+  EXCEPTION_CODES,
   exceptionName,
   explainAccessFault,
   generalProtection,
@@ -30,6 +31,7 @@ import { win32Protection as win32 } from "./mmpte.ts";
 import { pageRuns, pageState } from "./pages.ts";
 import { modifiedPageWriter, purgeStandby, trimProcess } from "./paging.ts";
 import { PfnDatabase } from "./pfn.ts";
+import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
 import { clearSystemPdes, copySystemPdes, mapSystemSpace, type SystemAlias } from "./system.ts";
 import {
@@ -43,7 +45,7 @@ import {
   type WinMm,
 } from "./virtual.ts";
 
-export type { MemoryBasicInformation };
+export type { MemoryBasicInformation, ProbeResult };
 export { exceptionName, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION };
 
 /** One VAD as the view shows it. */
@@ -171,12 +173,36 @@ export class WindowsOs implements OsProfile, WinMm {
   }
 
   kernelFault(
-    _k: KernelCore,
+    k: KernelCore,
     cpuId: number,
     va: bigint,
     access: Access,
   ): KernelAccessResult | null | undefined {
-    return this.kmem.kernelFault(cpuId, va, access);
+    const r = this.kmem.kernelFault(cpuId, va, access);
+    if (r !== undefined || this.seh === null || va >= this.layout.userProbeAddress) return r;
+    // inside a __try (probe.ts): MmAccessFault on the user address; an exception goes to the __except
+    const task = k.current[cpuId];
+    if (task === null || !(task.mm?.osState instanceof WinProcess)) return undefined;
+    const sig = mmAccessFault(this, task, va, access);
+    if (sig === null) return null;
+    this.seh.code = EXCEPTION_CODES[sig.signal] ?? STATUS_ACCESS_VIOLATION;
+    return {
+      ok: false,
+      oops: [
+        `exception 0x${this.seh.code.toString(16).toUpperCase()} raised in kernel mode at 0x${va.toString(16)}: caught by __except`,
+      ],
+      panic: null,
+    };
+  }
+
+  /** the __try around a probe and copy in progress (probe.ts), else null */
+  private seh: Seh | null = null;
+
+  /** `__try { ProbeForRead|ProbeForWrite; copy } __except` on `cpuId` in its current task's context. */
+  probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult {
+    return probeAndCopy(this.k, this.layout.userProbeAddress, cpuId, va, len, write, align, value, (s) => {
+      this.seh = s;
+    });
   }
 
   explainKernelFault(_k: KernelCore, cpuId: number, va: bigint, access: Access): string[] | undefined {
