@@ -20,7 +20,7 @@ import { replay } from "./stmts/replay.ts";
 import { show } from "./stmts/show.ts";
 import { syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
-import { irql, modifiedWriter, poolAlloc, poolFree, trim } from "./stmts/winkernel.ts";
+import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
 
 /** Statements without a prefix. */
 const STATEMENTS = new Map<string, Handler>([
@@ -93,12 +93,14 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["pool_alloc", poolAlloc],
   ["pool_free", poolFree],
   ["irql", irql],
+  ["ProbeForRead", probe],
+  ["ProbeForWrite", probe],
 ]);
 
 /**
  * Linux's memory system calls and fork: the windows profile has the
  * VirtualAlloc family instead (and no fork); `syscall` copies with Linux's
- * uaccess, which does not know VADs (ProbeForRead/ProbeForWrite: later).
+ * uaccess, which does not know VADs (the profile has kernel: ProbeForRead/ProbeForWrite).
  */
 const LINUX_ONLY = new Set([
   "mmap",

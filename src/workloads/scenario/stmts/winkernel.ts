@@ -145,3 +145,52 @@ export function showPfnLists(c: CompileContext, s: Stmt): Run {
     rt.out.push(...formatPfnLists(w.paging()));
   };
 }
+
+const NTSTATUS_NAMES: Record<number, string> = {
+  0: "STATUS_SUCCESS",
+  2147483650: "STATUS_DATATYPE_MISALIGNMENT",
+  3221225477: "STATUS_ACCESS_VIOLATION",
+  2147483649: "STATUS_GUARD_PAGE_VIOLATION",
+};
+
+/**
+ * `kernel[@N]: VAR = ProbeForRead P BUF SIZE [align=N]`, `ProbeForWrite P BUF SIZE [align=N] [value=N]`
+ * (extensions): `__try { ProbeForXxx(BUF, SIZE, align); copy } __except (EXCEPTION_EXECUTE_HANDLER)`
+ * in P's context; VAR is the NTSTATUS (0, or the exception code the __except caught).
+ */
+export function probe(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  const write = s.verb === "ProbeForWrite";
+  const o = c.opts(s, write ? ["align", "value"] : ["align"]);
+  const args = argWords(s);
+  const usage = `${s.verb} P BUF SIZE [align=N]`;
+  const pw = args[0];
+  if (pw?.ident == null || !c.procs.has(pw.ident) || args.length !== 3) c.fail(usage, pw?.pos ?? s.verbPos);
+  const pname = pw.ident;
+  const [bufE, sizeE] = c.exprArgs(args.slice(1));
+  const alignW = o.get("align");
+  const valueW = o.get("value");
+  for (const w of [alignW, valueW]) if (w?.value) c.useVars(w.value);
+  c.define(s);
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    windowsOnly(c, rt, s.verb, s);
+    const t = c.liveProc(rt, pname, pw.pos);
+    if (rt.view.task(t).cpu !== cpuId) rt.out.push(c.doSwitch(rt, cpuId, t));
+    const align = alignW ? c.numOpt(alignW, rt)! : 1;
+    if (![1, 2, 4, 8, 16].includes(align)) c.fail("align= is 1, 2, 4, 8 or 16", alignW!.valuePos);
+    const len = c.value(sizeE, rt, "the size");
+    if (len > 1n << 30n) c.fail(`${s.verb}: a size up to 1G`, sizeE.pos);
+    const va = c.value(bufE, rt, "the buffer");
+    const value = valueW ? c.numOpt(valueW, rt)! & 0xff : 0x5a;
+    const r = rt.kernel.probe(cpuId, va, Number(len), write, align, value);
+    const name = NTSTATUS_NAMES[r.status] ?? "";
+    const why =
+      r.raisedBy === ""
+        ? `${name}: probed and ${write ? "wrote" : "read"} ${len} bytes`
+        : r.raisedBy === "probe"
+          ? `${name} raised by ${s.verb}, caught by __except; nothing copied`
+          : `${name} raised during the copy, caught by __except; ${r.copied} bytes copied before it`;
+    c.assign(s, rt, BigInt(r.status), `(${why})`);
+  };
+}
