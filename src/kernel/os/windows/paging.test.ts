@@ -156,6 +156,28 @@ describe("the zero page list feeds demand-zero faults", () => {
   });
 });
 
+describe("memory pressure", () => {
+  it("with the free list short, a demand-zero fault repurposes the oldest standby page, not Linux's OOM killer", () => {
+    const { k, t } = winKernel({ pagefileBytes: 16 << 20 });
+    const free = paging(k).free;
+    const a = k.virtualAlloc(t, 0n, BigInt(free + 64) * 4096n, true, true, RW);
+    k.userAccess(0, t, a, Access.Write, 0x11);
+    k.trim(t, false);
+    k.modifiedPageWriter(); // the page is on standby, with its copy in the paging file
+    expect(paging(k).standby).toBe(1);
+    let i = 1n;
+    while (paging(k).standby === 1 && i < BigInt(free + 64))
+      k.userAccess(0, t, a + i++ * 4096n, Access.Write, 1);
+    expect(t.alive).toBe(true);
+    expect(k.view.counters().oomReports).toBe(0);
+    expect(paging(k)).toMatchObject({ standby: 0, repurposed: 1, pagefileInUse: 1 });
+    // the repurposed page left its paging-file PTE: committed, no frame
+    expect(k.view.page(t, Number(a / 4096n)).pfn).toBe(-1);
+    expect(k.view.windows()!.pages(t, Number(a / 4096n), 1).committed).toBe(1);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
+
 describe("explain names the list a transition PTE's page is on, and a paging-file PTE's hard fault", () => {
   it("modified list, standby list, paging file", () => {
     const { k, t } = winKernel();

@@ -95,11 +95,15 @@ export class PfnDatabase {
       k.pages.kind[pfn] = kind;
       return pfn;
     }
-    pfn = k.buddy.alloc(0, gfp, kind);
+    // the free list without waiting (no reclaim: Linux's reclaim and OOM killer are not Windows');
+    // when it is short, a standby page is repurposed before anything waits
+    const nowait = gfp & ~(Gfp.DIRECT_RECLAIM | Gfp.KSWAPD_RECLAIM);
+    pfn = k.buddy.alloc(0, nowait, kind);
     if (pfn < 0 && this.standby.size > 0) {
       this.repurpose(k, this.standby.values().next().value!);
-      pfn = k.buddy.alloc(0, gfp, kind);
+      pfn = k.buddy.alloc(0, nowait, kind);
     }
+    if (pfn < 0) pfn = k.buddy.alloc(0, gfp, kind);
     if (pfn >= 0 && zero) k.machine.phys.zeroFrame(pfnUnchecked(pfn));
     return pfn;
   }
