@@ -183,7 +183,7 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       const r = mmRights(s!.protection);
       const e = validPte(k, pfn, s!.protection, write && r.w && !r.copy);
       setPte(k, mm, vpn, e.hi, e.lo);
-      if (write && r.w && !r.copy) trimPageFileCopy(w, pfn);
+      if (write && r.w && !r.copy) dropPageFileCopy(w, pfn);
       task.majFlt++;
       return null;
     }
@@ -278,7 +278,7 @@ function copyOnWrite(
 const LIST_NAMES = ["in no list", "zeroed list", "standby list", "modified list"];
 
 /** A write fault made the page differ from its paging-file copy: the copy goes (MiReleasePageFileSpace). */
-function trimPageFileCopy(w: WinMm, pfn: number): void {
+function dropPageFileCopy(w: WinMm, pfn: number): void {
   const off = w.db.pageFileOffset[pfn];
   if (off > 0) w.db.pagefile.release(off);
   w.db.pageFileOffset[pfn] = 0;

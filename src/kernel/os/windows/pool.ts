@@ -5,7 +5,7 @@
  * fault), ExAllocatePoolWithTag / ExFreePoolWithTag, the IRQL of each CPU,
  * and what a fault on a paged-out pool page does at each IRQL (Windows
  * Internals 7th ed., Part 1, ch. 5 "Kernel-mode heaps (system memory
- * pools)", ch. 6 "Interrupt request levels"; learn.microsoft.com
+ * pools)", Part 2, ch. 8 "Trap dispatching" (IRQLs); learn.microsoft.com
  * "ExAllocatePoolWithTag function (wdm.h)", "Bug Check 0xA:
  * IRQL_NOT_LESS_OR_EQUAL", "Bug Check 0x50: PAGE_FAULT_IN_NONPAGED_AREA").
  *

@@ -3,7 +3,7 @@
  * service wraps ProbeForRead / ProbeForWrite and the copy in
  * `__try { } __except (EXCEPTION_EXECUTE_HANDLER) { }` (learn.microsoft.com
  * "ProbeForRead function (wdm.h)", "ProbeForWrite function (wdm.h)";
- * Windows Internals 7th ed., Part 1, ch. 8 "Exception dispatching"),
+ * Windows Internals 7th ed., Part 2, ch. 8 "Exception dispatching"),
  * where Linux checks access_ok and lets the exception table fix up a
  * faulting copy (copy_from_user).
  *
