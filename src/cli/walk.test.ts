@@ -189,6 +189,7 @@ describe("vmlab tour", () => {
       "With one page table for the whole machine, what keeps a process to its own pages?",
       "VIVT, VIPT, PIPT: why must the first two flush when the PGD or a PTE changes?",
       "Where does the Windows kernel start, and what keeps user code out of it?",
+      "Is kernel memory ever paged out? Linux says no; what does Windows say, and what has IRQL to do with it?",
     ]) {
       expect(r.stdout).toContain(q);
     }

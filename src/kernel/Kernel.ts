@@ -25,7 +25,7 @@ import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
 import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
-import type { MemoryBasicInformation } from "./os/windows/index.ts";
+import type { MemoryBasicInformation, ProbeResult, TrimResult } from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
 export { kindName } from "./core/alloc.ts";
@@ -46,7 +46,7 @@ export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 export { EXCEPTION_CODES } from "./os/windows/fault.ts";
-export type { MemoryBasicInformation } from "./os/windows/index.ts";
+export type { MemoryBasicInformation, PagingInfo, ProbeResult, TrimResult } from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";
 export type { KernelView } from "./view/KernelView.ts";
@@ -172,6 +172,24 @@ export interface Kernel<C extends Mmu = Mmu> {
   virtualQuery(task: TaskHandle, addr: bigint): MemoryBasicInformation | null;
   /** `__try { ... } __except (EXCEPTION_EXECUTE_HANDLER)` around what the task does next. */
   catchExceptions(task: TaskHandle): void;
+  /**
+   * ExAllocatePoolWithTag on `cpuId` (paged or nonpaged pool): the address,
+   * 0n (NULL), or why the call is refused (paged pool at DISPATCH_LEVEL).
+   */
+  poolAlloc(cpuId: number, paged: boolean, size: number): bigint | string;
+  /** ExFreePoolWithTag: null, or what is wrong with the address. */
+  poolFree(va: bigint): string | null;
+  /** KeRaiseIrql / KeLowerIrql on `cpuId` (0 PASSIVE_LEVEL, 1 APC_LEVEL, 2 DISPATCH_LEVEL): the old IRQL. */
+  setIrql(cpuId: number, irql: number): number;
+  /** `trim P` / `trim kernel` (task null), with `pageout`: then the modified page writer and the standby list repurposed. */
+  trim(task: TaskHandle | null, pageout: boolean): TrimResult;
+  /** MiModifiedPageWriter: the modified list to the paging file and the standby list; pages written. */
+  modifiedPageWriter(): number;
+  /**
+   * `__try { ProbeForRead|ProbeForWrite(va, len, align); copy } __except` on
+   * `cpuId`, in the context of the task current there: the NTSTATUS.
+   */
+  probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult;
 
   // ---- files and devices ----
 

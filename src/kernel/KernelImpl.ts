@@ -43,7 +43,7 @@ import type { UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";
 import { osFor } from "./os/index.ts";
-import type { MemoryBasicInformation, WindowsOs } from "./os/windows/index.ts";
+import type { MemoryBasicInformation, ProbeResult, TrimResult, WindowsOs } from "./os/windows/index.ts";
 import { KernelView } from "./view/KernelView.ts";
 
 /**
@@ -385,6 +385,41 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   catchExceptions(task: TaskHandle): void {
     const { os, t } = this.win(task);
     os.catchExceptions(t);
+  }
+
+  private winOs(): WindowsOs {
+    if (this.os === null) throw new ModelBug("windows service without profile=windows");
+    return this.os;
+  }
+
+  /** ExAllocatePoolWithTag: the address, 0n (NULL), or why it is refused. */
+  poolAlloc(cpuId: number, paged: boolean, size: number): bigint | string {
+    return this.winOs().kmem.alloc(cpuId, paged, size);
+  }
+
+  /** ExFreePoolWithTag: null, or what is wrong with the address. */
+  poolFree(va: bigint): string | null {
+    return this.winOs().kmem.free(va);
+  }
+
+  /** KeRaiseIrql / KeLowerIrql: the old IRQL. */
+  setIrql(cpuId: number, irql: number): number {
+    return this.winOs().kmem.setIrql(cpuId, irql);
+  }
+
+  /** `trim P` / `trim kernel` (null). */
+  trim(task: TaskHandle | null, pageout: boolean): TrimResult {
+    return this.winOs().trim(task === null ? null : this.win(task).t, pageout);
+  }
+
+  /** MiModifiedPageWriter: pages written. */
+  modifiedPageWriter(): number {
+    return this.winOs().modifiedPageWriter();
+  }
+
+  /** `__try { ProbeForRead|ProbeForWrite; copy } __except`: the NTSTATUS. */
+  probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult {
+    return this.winOs().probe(cpuId, va, len, write, align, value);
   }
 
   // ---- files and devices (vfs.ts) ----

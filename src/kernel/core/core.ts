@@ -352,4 +352,18 @@ export interface OsProfile {
   kernelAlias(vpn: number): boolean;
   /** The invariant checker's question for an owned entry: problems found, and the frame it maps (-1: none). */
   checkPte(k: KernelCore, mm: MmStruct, vpn: number, hi: number, lo: number, problems: string[]): number;
+  /**
+   * A kernel-mode fault (entry.ts kernelModeAccess, before the
+   * architecture's handler) on memory the profile manages itself (Windows:
+   * its pools): null when resolved (retry), the result (a bug check) when
+   * not; undefined when the address is not the profile's.
+   */
+  kernelFault?(
+    k: KernelCore,
+    cpuId: number,
+    va: bigint,
+    access: Access,
+  ): KernelAccessResult | null | undefined;
+  /** `explain kernel ADDR`: what `kernelFault` would do, in words; undefined when the address is not the profile's. */
+  explainKernelFault?(k: KernelCore, cpuId: number, va: bigint, access: Access): string[] | undefined;
 }

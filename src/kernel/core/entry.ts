@@ -135,6 +135,10 @@ export function kernelModeAccess(
       return { ok: true, pa: cpu.pa, value: byte, faults };
     }
     faults++;
+    // profile=windows: a fault on the memory the profile manages (its pools) is its MmAccessFault's
+    const os = k.os?.kernelFault?.(k, cpuId, va, access);
+    if (os === null) continue;
+    if (os !== undefined) return os;
     const r = handle(cpu, task, out);
     if (r !== null) return r;
   }

@@ -96,6 +96,17 @@ export class Vmalloc {
     return area;
   }
 
+  /**
+   * KVA only: a range of nrPages (and a guard page) held as a busy area
+   * with no pages of its own, for a kernel that maps it itself (profile=
+   * windows: the paged and nonpaged pools). -1 when no range fits.
+   */
+  reserve(nrPages: number): number {
+    const start = this.findRange(nrPages);
+    if (start >= 0) this.insertSorted(this.busy, { startVpn: start, nrPages, pfns: [] });
+    return start;
+  }
+
   private insertSorted(list: VmArea[], area: VmArea): void {
     let i = list.length;
     while (i > 0 && list[i - 1].startVpn > area.startVpn) i--;

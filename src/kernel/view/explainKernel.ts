@@ -81,6 +81,8 @@ export function explainKernelAccess(k: KernelCore, cpuId: number, va: bigint, ac
       : `  ${view.faultText(verdict.errorCode)}`,
   );
   // 4. the kernel's fault handler
-  for (const line of k.arch.explainKernelFault(k, cpu, u, verdict.errorCode)) out.push(`  ${line}`);
+  // (profile=windows: its pools' addresses are its own MmAccessFault's)
+  const os = k.os?.explainKernelFault?.(k, cpuId, va, access);
+  for (const line of os ?? k.arch.explainKernelFault(k, cpu, u, verdict.errorCode)) out.push(`  ${line}`);
   return out;
 }

@@ -7,6 +7,7 @@ import type { KernelCore } from "../core/core.ts";
 import { type TaskHandle, taskOf } from "../core/task.ts";
 import {
   type MemoryBasicInformation,
+  type PagingInfo,
   type VadInfo,
   WindowsOs,
   type WinProcessInfo,
@@ -14,7 +15,7 @@ import {
 import type { WinLayout } from "../os/windows/layout.ts";
 import { protName as protNameOf } from "../os/windows/mmpte.ts";
 
-export type { MemoryBasicInformation, VadInfo, WinLayout, WinProcessInfo };
+export type { MemoryBasicInformation, PagingInfo, VadInfo, WinLayout, WinProcessInfo };
 
 /** The system's commit accounting, in pages. */
 export interface CommitInfo {
@@ -63,6 +64,11 @@ export class WindowsView {
       : this.os.countPages(task.mm, vpn, n);
   }
 
+  /** The page lists, the paging counters, the pools, IRQL and the last bug check. */
+  paging(): PagingInfo {
+    return this.os.paging();
+  }
+
   /** The frames demand-zero faults have handed out so far. */
   demandZeroFaults(): number {
     return this.os.db.demandZeroFaults;
@@ -107,5 +113,16 @@ export function formatWinLayout(l: WinLayout, systemCode: { start: bigint; end: 
         ]
       : []),
     "the kernel's own mappings:",
+  ];
+}
+
+/** `show pfnlists`: the page lists' sizes, the paging file, the pools, and the fault and writer counters. */
+export function formatPfnLists(p: PagingInfo): string[] {
+  return [
+    `page lists (pages): zeroed ${p.zeroed}, free ${p.free}, standby ${p.standby}, modified ${p.modified}`,
+    `paging file: ${p.pagefileInUse} of ${p.pagefilePages} pages in use`,
+    `faults: ${p.demandZeroFaults} demand-zero, ${p.transitionFaults} transition (soft), ${p.pageReads} page read${p.pageReads === 1 ? "" : "s"} (hard)`,
+    `modified page writer: ${p.pagesOutput} pages written; ${p.repurposed} standby pages repurposed; zero page thread: ${p.pagesZeroed} zeroed`,
+    `pools: paged ${p.poolPagedBytes} bytes in ${p.poolPagedPages} page${p.poolPagedPages === 1 ? "" : "s"} (${p.poolPagedResident} resident), nonpaged ${p.poolNonpagedBytes} bytes in ${p.poolNonpagedPages} page${p.poolNonpagedPages === 1 ? "" : "s"}`,
   ];
 }

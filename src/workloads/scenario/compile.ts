@@ -20,6 +20,7 @@ import { replay } from "./stmts/replay.ts";
 import { show } from "./stmts/show.ts";
 import { syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
+import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
 
 /** Statements without a prefix. */
 const STATEMENTS = new Map<string, Handler>([
@@ -34,6 +35,9 @@ const STATEMENTS = new Map<string, Handler>([
   ["let", letStmt],
   ["expect", expect],
   ["show", show],
+  // profile=windows: the working-set trimmer and the modified page writer
+  ["trim", trim],
+  ["modified_writer", modifiedWriter],
 ]);
 
 /** `P:` statements: a process's system calls and accesses. */
@@ -85,12 +89,18 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["clac", userAccessWindow],
   ["pan", userAccessWindow],
   ["sum", userAccessWindow],
+  // profile=windows: the pools and IRQL
+  ["pool_alloc", poolAlloc],
+  ["pool_free", poolFree],
+  ["irql", irql],
+  ["ProbeForRead", probe],
+  ["ProbeForWrite", probe],
 ]);
 
 /**
  * Linux's memory system calls and fork: the windows profile has the
  * VirtualAlloc family instead (and no fork); `syscall` copies with Linux's
- * uaccess, which does not know VADs (ProbeForRead/ProbeForWrite: later).
+ * uaccess, which does not know VADs (the profile has kernel: ProbeForRead/ProbeForWrite).
  */
 const LINUX_ONLY = new Set([
   "mmap",

@@ -38,12 +38,14 @@ import {
   mkDemandZero,
   mkTransition,
   mmRights,
+  pageFileOffset,
   protName,
   SoftKind,
   win32Protection,
 } from "./mmpte.ts";
 import { type PageState, pageState, validPte } from "./pages.ts";
-import { setPte, type WinProcess, winProcess } from "./process.ts";
+import { resolvePageFile, resolveTransition } from "./paging.ts";
+import { getPte, setPte, type WinProcess, widePtes, winProcess } from "./process.ts";
 import type { Vad } from "./vad.ts";
 import type { WinMm } from "./virtual.ts";
 
@@ -98,6 +100,8 @@ export const enum Verdict {
   Transition = 7,
   DemandZero = 8,
   NotYet = 9,
+  /** a paging-file PTE: a hard fault (paging.ts) */
+  PageFile = 10,
 }
 
 /** The decision, changing nothing (MmAccessFault acts on it; `explain` puts it in words). */
@@ -128,7 +132,8 @@ export function decide(
   if (s.kind === SoftKind.Transition) return { verdict: Verdict.Transition, vad, s };
   if (s.kind === SoftKind.Zero || s.kind === SoftKind.DemandZero)
     return { verdict: Verdict.DemandZero, vad, s };
-  // prototype and paging-file PTEs: the paging code to come (not written by this module)
+  if (s.kind === SoftKind.PageFile) return { verdict: Verdict.PageFile, vad, s };
+  // prototype PTEs: no sections or mapped views yet
   return { verdict: Verdict.NotYet, vad, s };
 }
 
@@ -160,11 +165,26 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       // the hardware allows it now (a stale TLB entry was dropped by the fault): retry
       return null;
     case Verdict.Transition: {
-      // MiResolveTransitionFault: the frame is still in memory; back into the working set (a soft fault)
+      // MiResolveTransitionFault: the frame is still in memory (on the standby or modified list,
+      // or held by a protection change); back into the working set: a soft fault (paging.ts)
+      resolveTransition(w.db, s!.pfn);
       const r = mmRights(s!.protection);
       const e = validPte(k, s!.pfn, s!.protection, write && r.w && !r.copy);
       setPte(k, mm, vpn, e.hi, e.lo);
       task.minFlt++;
+      return null;
+    }
+    case Verdict.PageFile: {
+      // MiResolvePageFileFault: a new frame, an in-page read from the paging file (a hard fault)
+      const pte = getPte(k, mm, vpn);
+      const pfn = resolvePageFile(k, w.db, pageFileOffset(pte.hi, pte.lo, widePtes(k)), s!.protection, false);
+      if (pfn < 0) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+      p.privatePages++;
+      const r = mmRights(s!.protection);
+      const e = validPte(k, pfn, s!.protection, write && r.w && !r.copy);
+      setPte(k, mm, vpn, e.hi, e.lo);
+      if (write && r.w && !r.copy) dropPageFileCopy(w, pfn);
+      task.majFlt++;
       return null;
     }
     case Verdict.DemandZero: {
@@ -210,7 +230,13 @@ export function explainAccessFault(w: WinMm, task: Task, va: bigint, access: Acc
     case Verdict.Retry:
       return [`  ${where}: the PTE allows it now (${prot}): the access is retried`];
     case Verdict.Transition:
-      return [`  MiResolveTransitionFault: ${where}: the page is still in memory: back into the working set`];
+      return [
+        `  MiResolveTransitionFault: ${where}: the page is still in memory${s && s.pfn >= 0 ? ` (${LIST_NAMES[w.db.list[s.pfn]]})` : ""}: back into the working set (a soft fault)`,
+      ];
+    case Verdict.PageFile:
+      return [
+        `  MiResolvePageFileFault: ${where}: the page is in the paging file: a new frame and an in-page read (a hard fault)`,
+      ];
     case Verdict.DemandZero:
       return [
         `  MiResolveDemandZeroFault: ${where}: committed ${prot}, no frame yet: a zeroed page is mapped`,
@@ -246,4 +272,15 @@ function copyOnWrite(
   k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
   void p; // the working-set accounting of a copied page is the working-set code's
   return null;
+}
+
+/** Names of the page lists (PfnList), for explain. */
+const LIST_NAMES = ["in no list", "zeroed list", "standby list", "modified list"];
+
+/** A write fault made the page differ from its paging-file copy: the copy goes (MiReleasePageFileSpace). */
+function dropPageFileCopy(w: WinMm, pfn: number): void {
+  const off = w.db.pageFileOffset[pfn];
+  if (off > 0) w.db.pagefile.release(off);
+  w.db.pageFileOffset[pfn] = 0;
+  w.db.modified[pfn] = 1;
 }

@@ -11,12 +11,13 @@
  * (core/core.ts OsProfile) and the services the facade exposes.
  */
 import type { Access } from "../../../hw/access.ts";
-import type { KernelCore, OsProfile } from "../../core/core.ts";
+import type { KernelAccessResult, KernelCore, OsProfile } from "../../core/core.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import {
+  EXCEPTION_CODES,
   exceptionName,
   explainAccessFault,
   generalProtection,
@@ -24,10 +25,13 @@ import {
   STATUS_ACCESS_VIOLATION,
   STATUS_GUARD_PAGE_VIOLATION,
 } from "./fault.ts";
+import { WinKernelMemory } from "./kmem.ts";
 import { type WinLayout, winLayout } from "./layout.ts";
 import { win32Protection as win32 } from "./mmpte.ts";
 import { pageRuns, pageState } from "./pages.ts";
+import { modifiedPageWriter, purgeStandby, trimProcess } from "./paging.ts";
 import { PfnDatabase } from "./pfn.ts";
+import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
 import { clearSystemPdes, copySystemPdes, mapSystemSpace, type SystemAlias } from "./system.ts";
 import {
@@ -41,7 +45,7 @@ import {
   type WinMm,
 } from "./virtual.ts";
 
-export type { MemoryBasicInformation };
+export type { MemoryBasicInformation, ProbeResult };
 export { exceptionName, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION };
 
 /** One VAD as the view shows it. */
@@ -69,6 +73,40 @@ export interface WinProcessInfo {
   vadHeight: number;
 }
 
+/** The page lists and the paging counters (the Memory performance object's names in docs/windows.md). */
+export interface PagingInfo {
+  zeroed: number;
+  /** the free list: the buddy allocator's free pages */
+  free: number;
+  standby: number;
+  modified: number;
+  transitionFaults: number;
+  pageReads: number;
+  demandZeroFaults: number;
+  pagesOutput: number;
+  repurposed: number;
+  pagesZeroed: number;
+  pagefilePages: number;
+  pagefileInUse: number;
+  poolPagedBytes: number;
+  poolNonpagedBytes: number;
+  poolPagedPages: number;
+  poolNonpagedPages: number;
+  poolPagedResident: number;
+  bugcheck: number;
+  bugcheckParams: bigint[];
+  irql: number[];
+}
+
+/** What a trim did. */
+export interface TrimResult {
+  trimmed: number;
+  /** pageout: pages the modified page writer wrote, and standby pages repurposed */
+  written: number;
+  repurposed: number;
+  zeroed: number;
+}
+
 export class WindowsOs implements OsProfile, WinMm {
   readonly name = "windows";
   readonly layout: WinLayout;
@@ -76,13 +114,16 @@ export class WindowsOs implements OsProfile, WinMm {
   readonly commit: CommitBook;
   /** x86 2G: system space from 0x80000000 below the kernel's own mappings (system.ts); else null */
   readonly systemAlias: SystemAlias | null;
+  /** the pools, IRQL and bug checks (kmem.ts) */
+  readonly kmem: WinKernelMemory;
 
   constructor(readonly k: KernelCore) {
     this.layout = winLayout(k.config.arch, k.config.split);
-    this.db = new PfnDatabase(k.machine.phys.nrFrames);
+    this.db = new PfnDatabase(k.machine.phys.nrFrames, k.config.pagefileBytes);
     // the commit limit: RAM plus the paging file (Windows Internals, "Commit charge and the system commit limit")
     this.commit = { total: 0, limit: k.machine.phys.nrFrames + k.config.pagefileBytes / 4096, peak: 0 };
     this.systemAlias = mapSystemSpace(k, this.layout);
+    this.kmem = new WinKernelMemory(k, this.db, this.commit);
   }
 
   // ---- the hooks (core/core.ts OsProfile) ----
@@ -131,7 +172,92 @@ export class WindowsOs implements OsProfile, WinMm {
     return s.pfn;
   }
 
+  kernelFault(
+    k: KernelCore,
+    cpuId: number,
+    va: bigint,
+    access: Access,
+  ): KernelAccessResult | null | undefined {
+    const r = this.kmem.kernelFault(cpuId, va, access);
+    if (r !== undefined || this.seh === null || va >= this.layout.userProbeAddress) return r;
+    // inside a __try (probe.ts): MmAccessFault on the user address; an exception goes to the __except
+    const task = k.current[cpuId];
+    if (task === null || !(task.mm?.osState instanceof WinProcess)) return undefined;
+    const sig = mmAccessFault(this, task, va, access);
+    if (sig === null) return null;
+    this.seh.code = EXCEPTION_CODES[sig.signal] ?? STATUS_ACCESS_VIOLATION;
+    return {
+      ok: false,
+      oops: [
+        `exception 0x${this.seh.code.toString(16).toUpperCase()} raised in kernel mode at 0x${va.toString(16)}: caught by __except`,
+      ],
+      panic: null,
+    };
+  }
+
+  /** the __try around a probe and copy in progress (probe.ts), else null */
+  private seh: Seh | null = null;
+
+  /** `__try { ProbeForRead|ProbeForWrite; copy } __except` on `cpuId` in its current task's context. */
+  probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult {
+    return probeAndCopy(this.k, this.layout.userProbeAddress, cpuId, va, len, write, align, value, (s) => {
+      this.seh = s;
+    });
+  }
+
+  explainKernelFault(_k: KernelCore, cpuId: number, va: bigint, access: Access): string[] | undefined {
+    return this.kmem.explainKernelFault(cpuId, va, access);
+  }
+
   // ---- the services ----
+
+  /**
+   * `trim P` (task) or `trim kernel` (null): the working set emptied onto
+   * the standby and modified lists; with `pageout`, then the modified page
+   * writer and every standby page repurposed (the pages end in the paging
+   * file). The zero page thread runs after it.
+   */
+  trim(task: Task | null, pageout: boolean): TrimResult {
+    const trimmed = task === null ? this.kmem.trim() : trimProcess(this.k, this.db, task.mm!);
+    const written = pageout ? modifiedPageWriter(this.k, this.db) : 0;
+    const repurposed = pageout ? purgeStandby(this.k, this.db) : 0;
+    const zeroed = this.db.zeroPageThread(this.k);
+    return { trimmed, written, repurposed, zeroed };
+  }
+
+  /** MiModifiedPageWriter alone (then the zero page thread): pages written. */
+  modifiedPageWriter(): number {
+    const n = modifiedPageWriter(this.k, this.db);
+    this.db.zeroPageThread(this.k);
+    return n;
+  }
+
+  paging(): PagingInfo {
+    const db = this.db;
+    const km = this.kmem;
+    return {
+      zeroed: db.zeroed.length,
+      free: this.k.buddy.freePages(),
+      standby: db.standby.size,
+      modified: db.modifiedList.size,
+      transitionFaults: db.transitionFaults,
+      pageReads: db.pageReads,
+      demandZeroFaults: db.demandZeroFaults,
+      pagesOutput: db.pagesOutput,
+      repurposed: db.repurposed,
+      pagesZeroed: db.pagesZeroed,
+      pagefilePages: db.pagefile.nrPages,
+      pagefileInUse: db.pagefile.inUse,
+      poolPagedBytes: km.paged.bytes,
+      poolNonpagedBytes: km.nonpaged.bytes,
+      poolPagedPages: km.paged.pages,
+      poolNonpagedPages: km.nonpaged.pages,
+      poolPagedResident: km.pagedResident(),
+      bugcheck: km.bugcheck.code,
+      bugcheckParams: [...km.bugcheck.params],
+      irql: [...km.irql],
+    };
+  }
 
   private proc(task: Task): { p: WinProcess; mm: MmStruct } {
     const mm = task.mm!;

@@ -244,3 +244,19 @@ export function mkTransition(pfn: number, protection: number): { hi: number; lo:
 export function transitionPfn(hi: number, lo: number): number {
   return (hi & 0xfffff) * 0x100000 + (lo >>> 12);
 }
+
+/**
+ * A paging-file PTE (MMPTE_SOFTWARE with PageFileLow 0, the first paging
+ * file, and PageFileHigh the page's offset in it, never 0: pagefile.ts):
+ * what a page leaves behind when its frame is repurposed from the standby
+ * list (MiRestoreTransitionPte puts the OriginalPte back).
+ */
+export function mkPageFile(offset: number, protection: number, wide: boolean): { hi: number; lo: number } {
+  const lo = (protection << SoftPte.PROTECTION_SHIFT) >>> 0;
+  return wide ? { hi: offset >>> 0, lo } : { hi: 0, lo: (lo | (offset << 12)) >>> 0 };
+}
+
+/** PageFileHigh of a paging-file PTE: the page's offset in the paging file. */
+export function pageFileOffset(hi: number, lo: number, wide: boolean): number {
+  return wide ? hi >>> 0 : lo >>> 12;
+}

@@ -14,8 +14,10 @@ import {
   MmProt,
   mkDecommitted,
   mkDemandZero,
+  mkPageFile,
   mkTransition,
   mmRights,
+  pageFileOffset,
   SoftKind,
   softKind,
   softProtection,
@@ -183,10 +185,18 @@ export function setProtection(
   if (s.pfn >= 0) {
     db.originalProtection[s.pfn] = protection;
     const hidden = protection === MmProt.NOACCESS || isGuard(protection);
+    // a page on the standby or modified list made valid again leaves its list (the owner's protection follows)
+    if (!hidden) db.unlink(s.pfn);
+    else if (db.owners.has(s.pfn)) db.owners.get(s.pfn)!.protection = protection;
     const e = hidden ? mkTransition(s.pfn, protection) : validPte(k, s.pfn, protection, false);
     return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: s.valid };
   }
-  const e = mkDemandZero(protection);
+  // a page in the paging file keeps its copy, with the new protection
+  const pte = getPte(k, mm, vpn);
+  const e =
+    s.kind === SoftKind.PageFile
+      ? mkPageFile(pageFileOffset(pte.hi, pte.lo, widePtes(k)), protection, widePtes(k))
+      : mkDemandZero(protection);
   return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: false };
 }
 
@@ -209,6 +219,10 @@ export function decommitPage(
   if (s.pfn >= 0) {
     db.releaseFrame(k, s.pfn);
     p.privatePages--;
+  } else if (s.kind === SoftKind.PageFile) {
+    // its copy in the paging file goes too (MiReleasePageFileSpace)
+    const pte = getPte(k, mm, vpn);
+    db.pagefile.release(pageFileOffset(pte.hi, pte.lo, widePtes(k)));
   }
   if (vad.memCommit) {
     const e = mkDecommitted();

@@ -198,12 +198,19 @@ function compareRegions(
   expect(info.vadHeight, where).toBeLessThanOrEqual(Math.ceil(1.45 * Math.log2(vads.length + 2)));
 }
 
+/** soft and hard faults over all seeds (a touch after a trim of that page) */
+let pagedBack = 0;
+
 function run(seed: number, steps: number): void {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows" });
+  // a paging file, so that trims (below) can page out
+  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 8 << 20 });
   const t = k.spawn("fuzz")!;
   k.switchTo(0, t);
   k.catchExceptions(t);
   const rng = new Rng(seed);
+  // trims from their own stream (the operations' stream is unchanged): none may change what the model sees
+  const trimRng = new Rng(seed + 7919);
+  let trims = 0;
   const m: Model = {
     vad: new Int32Array(PAGES + 64),
     committed: new Uint8Array(PAGES + 64),
@@ -288,17 +295,25 @@ function run(seed: number, steps: number): void {
         `${where}: touch 0x${vpn.toString(16)}`,
       ).toBe(want);
     }
+    if (trimRng.below(12) === 0) {
+      k.trim(t, trimRng.below(2) === 0);
+      trims++;
+    }
     if (step % 8 === 7) compareRegions(k, t, m, where);
   }
+  expect(trims).toBeGreaterThan(10);
+  pagedBack += k.view.windows()!.paging().pageReads + k.view.windows()!.paging().transitionFaults;
   compareRegions(k, t, m, `seed ${seed} end`);
   for (const [what, n] of Object.entries(seen))
     expect(n, `seed ${seed}: ${what}`).toBeGreaterThan(what === "guard" ? 0 : 2);
   expect(k.view.invariants()).toEqual([]);
   k.exit(t, "exit");
   expect(k.view.windows()!.commit().total).toBe(0);
+  expect(k.view.windows()!.paging()).toMatchObject({ pagefileInUse: 0, standby: 0, modified: 0 });
   expect(k.view.invariants()).toEqual([]);
 }
 
 describe("VirtualAlloc / VirtualFree / VirtualProtect against a naive model", () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) it(`seed ${seed}`, () => run(seed, 400));
+  it("the seeds' trims were followed by soft or hard faults", () => expect(pagedBack).toBeGreaterThan(0));
 });

@@ -14,10 +14,17 @@ import { freePgtables } from "../../mm/memory.ts";
 import { MmuGather } from "../../mm/mmu_gather.ts";
 import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
 import { GRANULARITY_PAGES, type WinLayout, X64K } from "./layout.ts";
-import { makeProtectionMask, mmRights, PageProt, SoftKind, win32Protection } from "./mmpte.ts";
+import {
+  makeProtectionMask,
+  mmRights,
+  PageProt,
+  pageFileOffset,
+  SoftKind,
+  win32Protection,
+} from "./mmpte.ts";
 import { commitPage, decommitPage, type PageState, pageRuns, setProtection } from "./pages.ts";
 import type { PfnDatabase } from "./pfn.ts";
-import { getPte, type WinProcess } from "./process.ts";
+import { getPte, type WinProcess, widePtes } from "./process.ts";
 import { Vad } from "./vad.ts";
 
 /** GetLastError codes (winerror.h). */
@@ -267,6 +274,8 @@ export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): voi
     }
     flushOwed ||= s.valid;
     const pte = getPte(k, mm, vpn);
+    // a page in the paging file: its copy is released (MiReleasePageFileSpace)
+    if (s.kind === SoftKind.PageFile) w.db.pagefile.release(pageFileOffset(pte.hi, pte.lo, widePtes(k)));
     if (pte.pa >= 0 && (pte.hi !== 0 || pte.lo !== 0)) k.arch.pgtable.set(k.machine.phys, pte.pa, 0, 0);
   }
   uncharge(w, p, vad, vad.commitCharge);

@@ -12,7 +12,7 @@
  * symbolic operand fails at its operator, as a tree walk would.
  */
 
-import type { TaskHandle } from "../../../kernel/Kernel.ts";
+import type { PagingInfo, TaskHandle } from "../../../kernel/Kernel.ts";
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
 import type { CpuInfo, PageInfo } from "../../../kernel/view/types.ts";
 import type { Expr, Pos } from "../lang/ast.ts";
@@ -295,6 +295,30 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
         const b = w.commit();
         return BigInt(name === "commit_charge" ? b.total : name === "commit_limit" ? b.limit : b.peak);
       };
+    case "transition_faults":
+    case "page_reads":
+    case "demand_zero_faults":
+    case "pages_output":
+    case "standby_repurposed":
+    case "zero_list":
+    case "free_list":
+    case "standby_list":
+    case "modified_list":
+    case "pagefile_used":
+    case "pool_paged_bytes":
+    case "pool_nonpaged_bytes":
+    case "pool_paged_resident_bytes":
+    case "bugcheck":
+    case "bugcheck_arg1":
+    case "bugcheck_arg2":
+    case "bugcheck_arg3":
+    case "bugcheck_arg4":
+      // profile=windows: the Memory performance counters' values, the page lists, the pools, the last bug check
+      return (rt) => {
+        const w = rt.view.windows();
+        if (w === null) c.fail(`${name} is the windows profile's (machine profile=windows)`, pos);
+        return winMetric(w.paging(), name);
+      };
     case "panic":
       return (rt) => (rt.view.counters().panic === null ? 0n : 1n);
     case "oops_esr":
@@ -349,6 +373,16 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       exception_address: (t, v) => win(v, t).exceptionAddress,
       last_error: (t, v) => BigInt(win(v, t).lastError),
       commit: (t, v) => BigInt(win(v, t).commitCharge),
+      // its working set: the pages valid PTEs map (Working Set - Private / 4096)
+      working_set: (t, v) => {
+        win(v, t);
+        return BigInt(
+          v
+            .windows()!
+            .vads(t)
+            .reduce((n, x) => n + x.residentPages, 0),
+        );
+      },
     };
     const g = getters[field];
     if (!g) c.fail(`unknown process metric '${field}' (${Object.keys(getters).join(", ")})`, pos);
@@ -510,4 +544,29 @@ function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
       }
     }
   };
+}
+
+/** A windows paging metric from the view's PagingInfo (docs/windows.md, "Metrics"). */
+function winMetric(p: PagingInfo, name: string): bigint {
+  const values: Record<string, number | bigint> = {
+    transition_faults: p.transitionFaults,
+    page_reads: p.pageReads,
+    demand_zero_faults: p.demandZeroFaults,
+    pages_output: p.pagesOutput,
+    standby_repurposed: p.repurposed,
+    zero_list: p.zeroed,
+    free_list: p.free,
+    standby_list: p.standby,
+    modified_list: p.modified,
+    pagefile_used: p.pagefileInUse,
+    pool_paged_bytes: p.poolPagedBytes,
+    pool_nonpaged_bytes: p.poolNonpagedBytes,
+    pool_paged_resident_bytes: p.poolPagedResident * 4096,
+    bugcheck: p.bugcheck,
+    bugcheck_arg1: p.bugcheckParams[0],
+    bugcheck_arg2: p.bugcheckParams[1],
+    bugcheck_arg3: p.bugcheckParams[2],
+    bugcheck_arg4: p.bugcheckParams[3],
+  };
+  return BigInt(values[name]);
 }

@@ -97,6 +97,8 @@ export function kernelAccess(c: CompileContext, s: Stmt): Run {
     let lastPa = -1;
     let lastValue = 0;
     const vmallocFaults0 = rt.view.counters().vmallocFaults;
+    // profile=windows: pool pages brought back by a soft (transition) or hard (paging file) fault
+    const win0 = rt.view.windows()?.paging();
     for (const va of points) {
       const r = k.kernelAccess(cpuId, va, access, value);
       if (!r.ok) {
@@ -111,9 +113,13 @@ export function kernelAccess(c: CompileContext, s: Stmt): Run {
     const one = points.length === 1;
     // a fault the kernel fixed and retried: a vmalloc fault (32-bit x86, vmalloc_sync=lazy) or a spurious one
     const vf = rt.view.counters().vmallocFaults - vmallocFaults0;
-    const spurious = faults - vf;
+    const win1 = rt.view.windows()?.paging();
+    const soft = win0 && win1 ? win1.transitionFaults - win0.transitionFaults : 0;
+    const hard = win0 && win1 ? win1.pageReads - win0.pageReads : 0;
+    const spurious = faults - vf - soft - hard;
+    const winFaults = `${soft ? `, ${soft} soft fault${soft > 1 ? "s" : ""} (from the standby/modified list)` : ""}${hard ? `, ${hard} hard fault${hard > 1 ? "s" : ""} (read from the paging file)` : ""}`;
     rt.out.push(
-      `${accessName(access)} ${points.length} ${one ? "page" : "pages"}${one ? `: pa 0x${lastPa.toString(16)}, byte 0x${lastValue.toString(16).padStart(2, "0")}` : ""}${vf ? `, ${vf} vmalloc fault${vf > 1 ? "s" : ""} (PDE copied from swapper_pg_dir)` : ""}${spurious ? `, ${spurious} spurious fault${spurious > 1 ? "s" : ""}` : ""}`,
+      `${accessName(access)} ${points.length} ${one ? "page" : "pages"}${one ? `: pa 0x${lastPa.toString(16)}, byte 0x${lastValue.toString(16).padStart(2, "0")}` : ""}${vf ? `, ${vf} vmalloc fault${vf > 1 ? "s" : ""} (PDE copied from swapper_pg_dir)` : ""}${winFaults}${spurious ? `, ${spurious} spurious fault${spurious > 1 ? "s" : ""}` : ""}`,
     );
   };
 }

@@ -21,6 +21,7 @@ import { formatWinLayout } from "../../../kernel/view/windows.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
 import { showVad } from "./windows.ts";
+import { showPfnLists } from "./winkernel.ts";
 
 const SHOW_WHAT = [
   "layout",
@@ -34,6 +35,7 @@ const SHOW_WHAT = [
   "tasks",
   "kpageflags",
   "pagetables",
+  "pfnlists",
 ];
 
 export function show(c: CompileContext, s: Stmt): Run {
@@ -51,6 +53,7 @@ export function show(c: CompileContext, s: Stmt): Run {
     c.fail(`cannot show '${what}' (${SHOW_WHAT.join(", ")})`, first.pos);
   }
   if (what === "kpageflags") return showKpageflags(c, s);
+  if (what === "pfnlists") return showPfnLists(c, s);
   const o = c.opts(s, what === "tlb" ? ["cpu"] : []);
   if (argWords(s).length > 1) c.fail(`too many arguments to 'show ${what}'`, s.words[1].pos);
   return (rt) => {
