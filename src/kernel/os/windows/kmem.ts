@@ -214,7 +214,7 @@ export class WinKernelMemory implements PoolHost {
   }
 
   /** `explain kernel ADDR` on a pool address: what kernelFault would do, changing nothing. */
-  explainKernelFault(cpuId: number, va: bigint, access: Access): string[] | undefined {
+  explainKernelFault(cpuId: number, va: bigint, _access: Access): string[] | undefined {
     const k = this.k;
     const vpn = k.va.vpn(va) as unknown as number;
     const pool = poolOf([this.paged, this.nonpaged], vpn);

@@ -43,7 +43,8 @@ export const enum MmProt {
   NOCACHE = 0x8,
   /** the guard bit: PAGE_GUARD */
   GUARD_PAGE = 0x10,
-  /** ZERO_ACCESS with the guard bit: a decommitted page */
+  /** ZERO_ACCESS with the guard bit: a decommitted page (MM_DECOMMIT: the same bits as MM_GUARD_PAGE, read in context) */
+  // biome-ignore lint/suspicious/noDuplicateEnumValues: Windows' MM_DECOMMIT is MM_GUARD_PAGE's value with no access bits
   DECOMMIT = 0x10,
   /** ZERO_ACCESS with guard and nocache: PAGE_NOACCESS */
   NOACCESS = 0x18,
