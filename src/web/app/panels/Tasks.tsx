@@ -1,0 +1,62 @@
+/** Tasks (kernel.view.tasks) and each address space's VMAs as /proc/PID/maps prints them. */
+import { formatMaps } from "../../../kernel/view/procfs.ts";
+import { stepper, tick } from "../model/state.ts";
+
+export function Tasks() {
+  tick.value;
+  const k = stepper.value?.session.kernel;
+  if (!k) return null;
+  const view = k.view;
+  const tasks = view.tasks();
+  return (
+    <div data-testid="tasks">
+      <table class="tasks">
+        <thead>
+          <tr>
+            <th>pid</th>
+            <th>ppid</th>
+            <th>comm</th>
+            <th>state</th>
+            <th>cpu</th>
+            <th>min_flt</th>
+            <th>maj_flt</th>
+            <th>signal</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tasks.map((t) => (
+            <tr key={t.pid} class={t.alive ? "" : "dead"}>
+              <td>{t.pid}</td>
+              <td>{t.ppid}</td>
+              <td>{t.kthread ? `[${t.comm}]` : t.comm}</td>
+              <td>
+                {t.state}
+                {t.alive ? "" : ` (${t.exitReason})`}
+              </td>
+              <td>{t.cpu >= 0 ? t.cpu : ""}</td>
+              <td data-testid={`minflt-${t.comm}`}>{t.minFlt}</td>
+              <td>{t.majFlt}</td>
+              <td>{t.signal === "none" ? "" : `${t.signal} ${t.siCode}`}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {tasks
+        .filter((t) => t.alive && t.hasMm)
+        .map((t) => {
+          const h = view.taskHandle(t.pid)!;
+          const lines = formatMaps(view.vmas(h));
+          return (
+            <div key={t.pid}>
+              <div class="pt-head">
+                /proc/{t.pid}/maps ({t.comm})
+              </div>
+              <pre class="maps" data-testid={`maps-${t.comm}`}>
+                {lines.join("\n") || "(no VMAs)"}
+              </pre>
+            </div>
+          );
+        })}
+    </div>
+  );
+}
