@@ -119,7 +119,7 @@ export function Explain() {
   };
   return (
     <form class="explain" onSubmit={run} data-testid="explain">
-      <select value={proc} onChange={(e) => setProc((e.target as HTMLSelectElement).value)}>
+      <select value={proc || procs[0]?.[0]} onChange={(e) => setProc((e.target as HTMLSelectElement).value)}>
         {procs.map(([n]) => (
           <option key={n} value={n}>
             {n}

@@ -25,7 +25,7 @@ export function Controls() {
   return (
     <div class="controls">
       <button type="button" onClick={() => goTo(0)} title="restart (Home)">
-        ⏮ restart
+        restart
       </button>
       <button type="button" onClick={back} disabled={done === 0} title="step back (←, k)" data-testid="back">
         ◀ back
@@ -40,7 +40,7 @@ export function Controls() {
         step ▶
       </button>
       <button type="button" onClick={toEnd} disabled={s?.finished ?? true} title="run to the end (End, e)">
-        run to end ⏭
+        run to end
       </button>
       <button type="button" onClick={jump} title="run to a line (g)">
         go to line…
