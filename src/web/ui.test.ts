@@ -22,8 +22,10 @@ const errors: string[] = [];
 
 const source = (id: string) => readFileSync(join(PACKAGE_ROOT, "examples", id), "utf8");
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
-const raw = (hi: number, lo: number) =>
-  `0x${(hi >>> 0).toString(16).padStart(8, "0")}${(lo >>> 0).toString(16).padStart(8, "0")}`;
+const raw = (hi: number, lo: number, bytes: number) =>
+  bytes === 4
+    ? `0x${(lo >>> 0).toString(16).padStart(8, "0")}`
+    : `0x${(hi >>> 0).toString(16).padStart(8, "0")}${(lo >>> 0).toString(16).padStart(8, "0")}`;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -81,9 +83,10 @@ async function sameAsEngine(id: string, n: number): Promise<Stepper> {
   // every process's leaf PTEs, by raw value, and the entries the statement changed
   const pageRaw = await page.locator('[data-testid="pagetables"] [data-testid="pte-raw"]').allTextContents();
   for (const t of view.tasks().filter((t) => t.alive && t.hasMm)) {
-    for (const table of view.pageTables(view.taskHandle(t.pid)!).tables)
+    const tree = view.pageTables(view.taskHandle(t.pid)!);
+    for (const table of tree.tables)
       for (const e of table.entries.filter((e) => e.leaf && !e.kernelHalf))
-        expect(pageRaw).toContain(raw(e.hi, e.lo));
+        expect(pageRaw).toContain(raw(e.hi, e.lo, tree.entryBytes));
   }
   const changed = s.changedEntries();
   const marked = await page

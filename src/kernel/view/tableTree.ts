@@ -17,7 +17,13 @@ import type { PageTableEntryInfo, PageTableInfo, PageTablesInfo } from "./types.
 export const MAX_TREE_TABLES = 256;
 
 export function tableTree(k: KernelCore, t: Task): PageTablesInfo {
-  const out: PageTablesInfo = { rootPfn: -1, userRootPfn: -1, tables: [], truncated: false };
+  const out: PageTablesInfo = {
+    rootPfn: -1,
+    userRootPfn: -1,
+    entryBytes: k.arch.pgtable.entryBytes,
+    tables: [],
+    truncated: false,
+  };
   const mm = t.mm;
   if (mm === null || !t.alive || mm.pgdPfn < 0) return out;
   const pt = k.arch.pgtable;

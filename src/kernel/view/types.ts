@@ -323,6 +323,8 @@ export interface PageTableInfo {
 export interface PageTablesInfo {
   rootPfn: number;
   userRootPfn: number;
+  /** bytes per entry (8; 4 for 32-bit x86 without PAE): how wide a raw value is */
+  entryBytes: number;
   tables: PageTableInfo[];
   /** more tables than the tree lists (MAX_TREE_TABLES) */
   truncated: boolean;

@@ -5,8 +5,9 @@ export function hex(n: number | bigint, width = 0): string {
   return `0x${n.toString(16).padStart(width, "0")}`;
 }
 
-/** A raw entry from its two 32-bit halves, as 16 hex digits. */
-export function raw(hi: number, lo: number): string {
+/** A raw entry from its two 32-bit halves, as 16 hex digits (8 for a 4-byte entry). */
+export function raw(hi: number, lo: number, bytes = 8): string {
+  if (bytes <= 4) return `0x${(lo >>> 0).toString(16).padStart(bytes * 2, "0")}`;
   return `0x${(hi >>> 0).toString(16).padStart(8, "0")}${(lo >>> 0).toString(16).padStart(8, "0")}`;
 }
 

@@ -36,7 +36,7 @@ export function PageTables() {
           <details open key={t.pid} class="process" data-testid={`pt-${t.comm}`}>
             <summary>
               {t.comm} (pid {t.pid}) — root {view.machine().rootRegister} = frame {hex(tree.rootPfn)},{" "}
-              {tree.tables.length} tables
+              {tree.tables.length} table{tree.tables.length === 1 ? "" : "s"}
             </summary>
             {tree.tables.map((table) => (
               <Table
@@ -45,6 +45,7 @@ export function PageTables() {
                 top={view.machine().levels - 1}
                 changed={changed}
                 view={view}
+                bytes={tree.entryBytes}
               />
             ))}
             {tree.truncated && <p class="hint">(more tables than shown)</p>}
@@ -55,7 +56,13 @@ export function PageTables() {
   );
 }
 
-function Table(p: { table: PageTableInfo; top: number; changed: Set<number>; view: KernelView }) {
+function Table(p: {
+  table: PageTableInfo;
+  top: number;
+  changed: Set<number>;
+  view: KernelView;
+  bytes: number;
+}) {
   const { table } = p;
   const user = table.entries.filter((e) => !e.kernelHalf);
   const kernel = table.entries.filter((e) => e.kernelHalf);
@@ -67,7 +74,7 @@ function Table(p: { table: PageTableInfo; top: number; changed: Set<number>; vie
       <table class="entries">
         <tbody>
           {user.map((e) => (
-            <Entry key={e.entryPa} e={e} changed={p.changed.has(e.entryPa)} view={p.view} />
+            <Entry key={e.entryPa} e={e} changed={p.changed.has(e.entryPa)} view={p.view} bytes={p.bytes} />
           ))}
           {kernel.length > 0 && (
             <tr class="kernel-half">
@@ -85,7 +92,7 @@ function Table(p: { table: PageTableInfo; top: number; changed: Set<number>; vie
   );
 }
 
-function Entry(p: { e: PageTableEntryInfo; changed: boolean; view: KernelView }) {
+function Entry(p: { e: PageTableEntryInfo; changed: boolean; view: KernelView; bytes: number }) {
   const { e } = p;
   let target = "";
   let shared = "";
@@ -105,7 +112,7 @@ function Entry(p: { e: PageTableEntryInfo; changed: boolean; view: KernelView })
       <td class="idx">[{e.index}]</td>
       <td class="pa">{hex(e.entryPa)}</td>
       <td class="raw" data-testid="pte-raw">
-        {raw(e.hi, e.lo)}
+        {raw(e.hi, e.lo, p.bytes)}
       </td>
       <td class="flags">{e.flags.join(" ")}</td>
       <td class="target">
