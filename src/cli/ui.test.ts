@@ -116,6 +116,42 @@ describe("vmlab ui's server", () => {
     }
   });
 
+  it("serves a trace only from a listed scenario's own directory", async () => {
+    const tour = encodeURIComponent("tour/09-real-program.vm");
+    const gz = await new Promise<Buffer>((ok, fail) => {
+      request(
+        { host: "127.0.0.1", port: ui.address.port, path: `/api/trace/${tour}/gzip-start.u64.gz` },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on("data", (c: Buffer) => parts.push(c));
+          res.on("end", () => ok(Buffer.concat(parts)));
+        },
+      )
+        .on("error", fail)
+        .end();
+    });
+    expect(gz.equals(readFileSync(join(PACKAGE_ROOT, "examples", "tour", "gzip-start.u64.gz")))).toBe(true);
+    const dir = join(file, "..");
+    symlinkSync("/etc/passwd", join(dir, "passwd"));
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "sub", "t.u64"), "12345678");
+    for (const path of [
+      `/api/trace/${tour}/..%2F..%2Fpackage.json`,
+      `/api/trace/${tour}/..`,
+      `/api/trace/${tour}/%2Fetc%2Fpasswd`,
+      `/api/trace/${tour}/gzip-start.u64.gz/x`,
+      "/api/trace/tour%2Fnot-listed.vm/gzip-start.u64.gz",
+      "/api/trace/%40mine.vm/passwd",
+      "/api/trace/%40mine.vm/sub",
+      "/api/trace/%40mine.vm/sub%2Ft.u64",
+    ]) {
+      const r = await get(path);
+      expect(r.status, path).toBe(404);
+      expect(r.body, path).not.toContain("root:");
+    }
+    expect((await get("/api/trace/%40mine.vm/other.vm")).status).toBe(200);
+  });
+
   it("answers only requests for its loopback name, and only GET", async () => {
     expect((await get("/", "evil.example:80")).status).toBe(403);
     expect((await get("/api/scenarios", `attacker.test:${ui.address.port}`)).status).toBe(403);

@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { basename, extname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../base/errors.ts";
 
@@ -164,6 +164,39 @@ export function staticPath(urlPath: string, root = WEB_DIR): string | null {
   }
 }
 
+/** The most bytes of a trace the server hands to a page (as a replay's limit in `vmlab run`). */
+const MAX_TRACE_FILE = 256 << 20;
+
+/**
+ * The trace `ID/NAME` names (both URI-encoded): the file NAME, a plain file
+ * name, in the directory of the listed scenario ID, the only directory a
+ * scenario's `replay` reads without --allow-read; null for anything else
+ * (another directory, a link out of it, not a regular file, too large).
+ */
+export function tracePath(rest: string, byId: ReadonlyMap<string, ScenarioListing>): string | null {
+  const parts = rest.split("/");
+  if (parts.length !== 2) return null;
+  let id: string;
+  let name: string;
+  try {
+    id = decodeURIComponent(parts[0]);
+    name = decodeURIComponent(parts[1]);
+  } catch {
+    return null;
+  }
+  const scenario = byId.get(id);
+  if (scenario === undefined || !/^[^/\\\0]+$/.test(name) || name === "." || name === "..") return null;
+  try {
+    const dir = realpathSync(dirname(scenario.path));
+    const real = realpathSync(join(dir, name));
+    const st = statSync(real);
+    if (dirname(real) !== dir || !st.isFile() || st.size > MAX_TRACE_FILE) return null;
+    return real;
+  } catch {
+    return null;
+  }
+}
+
 /** Starts the server on 127.0.0.1; resolves once it listens. */
 export async function startUi(opts: UiOptions = {}, say: (s: string) => void = () => {}): Promise<UiServer> {
   const scenarios = scenarioListing(opts.file);
@@ -206,6 +239,11 @@ export async function startUi(opts: UiOptions = {}, say: (s: string) => void = (
       } catch {
         return send(res, 404, "text/plain", "the scenario file is gone\n");
       }
+    }
+    if (path.startsWith("/api/trace/")) {
+      const trace = tracePath(path.slice("/api/trace/".length), byId);
+      if (trace === null) return send(res, 404, "text/plain", "no such trace\n");
+      return send(res, 200, "application/octet-stream", readFileSync(trace));
     }
     const file = staticPath(path);
     if (file === null) return send(res, 404, "text/plain", "not found\n");

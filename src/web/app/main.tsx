@@ -29,7 +29,7 @@ import "./style.css";
 async function open(id: string): Promise<void> {
   const r = await fetch(`api/scenario/${encodeURIComponent(id)}`);
   if (!r.ok) throw new Error(`${id}: ${r.status}`);
-  load(await r.text(), id);
+  await load(await r.text(), id);
   if (location.hash.slice(1) !== id) history.replaceState(null, "", `#${id}`);
 }
 

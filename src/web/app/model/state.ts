@@ -6,6 +6,7 @@
  */
 import { signal } from "@preact/signals";
 import { type StepError, Stepper, stepError } from "../../engine/stepper.ts";
+import { prefetchTraces } from "../shims/traceStore.ts";
 
 export interface ScenarioEntry {
   id: string;
@@ -27,8 +28,9 @@ function redraw(): void {
   tick.value++;
 }
 
-/** Parses and boots `text` (step 0); an invalid text leaves no stepper and an error at its line. */
-export function load(text: string, id: string | null): void {
+/** Parses and boots `text` (step 0), after fetching the traces it replays; an invalid text leaves no stepper and an error at its line. */
+export async function load(text: string, id: string | null): Promise<void> {
+  if (id !== null) await prefetchTraces(text, id);
   source.value = text;
   draft.value = text;
   scenarioId.value = id;
@@ -84,7 +86,8 @@ export function toLine(line: number): void {
 }
 
 /** Runs the edited text from the start. */
-export function runDraft(): void {
+export async function runDraft(): Promise<void> {
+  if (scenarioId.value !== null) await prefetchTraces(draft.value, scenarioId.value);
   source.value = draft.value;
   goTo(0);
 }

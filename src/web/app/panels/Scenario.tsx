@@ -114,7 +114,7 @@ export function Editor() {
           draft.value = (e.target as HTMLTextAreaElement).value;
         }}
       />
-      <button type="button" onClick={runDraft} data-testid="run-edited">
+      <button type="button" onClick={() => void runDraft()} data-testid="run-edited">
         run the edited text
       </button>
     </details>
