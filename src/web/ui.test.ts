@@ -162,6 +162,53 @@ describe("vmlab ui in chromium", () => {
     await page.screenshot({ path: join(SHOTS, `${id.replace(/\W+/g, "-")}.png`) });
   });
 
+  it("marks a TLB entry stale once its page table entry is gone, before the checker catches its use", async () => {
+    const id = "kernel/use-after-vfree.vm";
+    const path = join(PACKAGE_ROOT, "examples", id);
+    await open(id);
+    const vfree = Stepper.at(source(id), 99, path).statements.findIndex((t) => t.verb === "vfree") + 1;
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowRight");
+    await sameAsEngine(id, vfree - 1);
+    expect(await page.locator('[data-testid="tlbs"] tr.stale').count()).toBe(0);
+    await page.keyboard.press("ArrowRight");
+    const s = await sameAsEngine(id, vfree);
+    const v = s.session.variables.get("v")!;
+    const stale = await page.locator('[data-testid="tlbs"] tr.stale').allTextContents();
+    expect(stale.length).toBeGreaterThan(0);
+    expect(stale.some((row) => row.includes(hex(v)))).toBe(true);
+    // the checker agrees: the next read of v uses a stale entry
+    const after = Stepper.at(source(id), 99, path);
+    expect(after.session.kernel!.view.counters().staleTlbUses).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, "stale-tlb.png") });
+  });
+
+  it("lists who maps a frame when the pointer is on it", async () => {
+    const id = "tour/01-first-touch.vm";
+    await open(id);
+    await page.keyboard.press("End");
+    const s = Stepper.at(source(id), 99, join(PACKAGE_ROOT, "examples", id));
+    const view = s.session.kernel!.view;
+    const leaf = view
+      .pageTables(s.session.processes.get("A")!)
+      .tables.flatMap((t) => t.entries)
+      .find((e) => e.leaf && !e.kernelHalf && !e.zeroPage)!;
+    const grid = page.locator('[data-testid="frame-grid"]');
+    await grid.scrollIntoViewIfNeeded();
+    const box = (await grid.boundingBox())!;
+    const cols = Number(await grid.getAttribute("data-cols"));
+    const cell = Number(await grid.getAttribute("data-cell"));
+    const width = Number(await grid.getAttribute("width"));
+    const scale = box.width / width;
+    await page.mouse.move(
+      box.x + ((leaf.nextPfn % cols) * cell + cell / 2) * scale,
+      box.y + (Math.floor(leaf.nextPfn / cols) * cell + cell / 2) * scale,
+    );
+    const info = await text("frame-info");
+    expect(info).toContain(`frame ${hex(leaf.nextPfn)}: ${view.frame(leaf.nextPfn)!.kind}`);
+    expect(info).toContain(`mapped by A ${hex(leaf.va)}`);
+  });
+
   it("explains an access, and shows an edited scenario's error at its line and column", async () => {
     const id = "tour/01-first-touch.vm";
     await open(id);
