@@ -60,8 +60,8 @@ export class Stepper {
   error: StepError | null = null;
   /** the machine halted (a panic): nothing more runs */
   halted = false;
-  /** the entries before the last statement ran (empty before the first) */
-  before: EntrySnapshot = new Map();
+  /** the entries before the last statement ran (null when it ran untracked, or before the first) */
+  before: EntrySnapshot | null = null;
   /** the figures after boot (index 0) and after each statement */
   readonly history: Figures[];
 
@@ -84,8 +84,19 @@ export class Stepper {
   /** A stepper that has run the first `n` statements of `source` (or as many as ran before an error or a halt). */
   static at(source: string, n: number, file?: string): Stepper {
     const s = new Stepper(source, file);
-    while (s.done < n && s.step()) {}
+    s.runTo(n);
     return s;
+  }
+
+  /**
+   * Runs statements until `n` have run (or the run ends): those before the
+   * last untracked, since only the last one's changes are marked (a
+   * snapshot of every table per statement would make a long scenario slow).
+   */
+  runTo(n: number): void {
+    const last = Math.min(n, this.statements.length);
+    while (this.done < last - 1 && this.step(false)) {}
+    if (this.done < last) this.step();
   }
 
   get finished(): boolean {
@@ -102,11 +113,11 @@ export class Stepper {
     return this.session.result.statements;
   }
 
-  /** Runs the next statement; false when nothing ran (the end, an error, a halt). */
-  step(): boolean {
+  /** Runs the next statement; false when nothing ran (the end, an error, a halt). `track`: keep the entries before it. */
+  step(track = true): boolean {
     if (this.finished) return false;
     const stmt = this.statements[this.done];
-    this.before = entrySnapshot(this.session);
+    this.before = track ? entrySnapshot(this.session) : null;
     try {
       if (!this.session.execute(stmt, this.runs[this.done])) {
         this.halted = true;
@@ -128,10 +139,10 @@ export class Stepper {
 
   /** Entries whose raw value the last statement changed (new ones included), by physical address. */
   changedEntries(): Set<number> {
-    const now = entrySnapshot(this.session);
     const out = new Set<number>();
-    if (this.done === 0) return out;
-    for (const [pa, v] of now) if (this.before.get(pa) !== v) out.add(pa);
+    const before = this.before;
+    if (this.done === 0 || before === null) return out;
+    for (const [pa, v] of entrySnapshot(this.session)) if (before.get(pa) !== v) out.add(pa);
     return out;
   }
 }

@@ -69,7 +69,7 @@ export function back(): void {
 export function toEnd(): void {
   const s = stepper.value;
   if (s === null) return;
-  while (s.step()) {}
+  s.runTo(s.statements.length);
   redraw();
 }
 
@@ -80,7 +80,7 @@ export function toLine(line: number): void {
   let n = 0;
   for (let i = 0; i < s.statements.length; i++) if (s.statements[i].pos.line <= line) n = i + 1;
   if (n >= s.done) {
-    while (s.done < n && s.step()) {}
+    s.runTo(n);
     redraw();
   } else goTo(n);
 }
