@@ -11,7 +11,7 @@
  * address (a DNS-rebinding page) is refused.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
@@ -133,7 +133,21 @@ export async function ensureBuilt(say: (s: string) => void = () => {}): Promise<
     );
   }
   say("vmlab ui: building the browser view (npm run build:web) ...");
-  await vite.build({ configFile: join(PACKAGE_ROOT, "src", "web", "vite.config.ts"), logLevel: "warn" });
+  // built beside and moved in whole: a server (or test) running at the same time never sees half a bundle
+  const tmp = `${WEB_DIR}.tmp-${process.pid}`;
+  try {
+    await vite.build({
+      configFile: join(PACKAGE_ROOT, "src", "web", "vite.config.ts"),
+      logLevel: "warn",
+      build: { outDir: tmp, emptyOutDir: true },
+    });
+    rmSync(WEB_DIR, { recursive: true, force: true });
+    renameSync(tmp, WEB_DIR);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    // another process moved its build in first: serve that one
+    if (!existsSync(join(WEB_DIR, "index.html"))) throw e;
+  }
 }
 
 /**
