@@ -183,6 +183,32 @@ describe("vmlab ui in chromium", () => {
     await page.screenshot({ path: join(SHOTS, "stale-tlb.png") });
   });
 
+  it("names a page shared copy-on-write after fork, in both trees", async () => {
+    const id = "process/cow-fork.vm";
+    await open(id);
+    const line =
+      source(id)
+        .split("\n")
+        .findIndex((l) => l.startsWith("A: fork B")) + 1;
+    await page.locator(`[data-line="${line}"] button.ln`).click();
+    const path = join(PACKAGE_ROOT, "examples", id);
+    const s0 = Stepper.at(source(id), 99, path);
+    const s = await sameAsEngine(id, s0.statements.findIndex((t) => t.pos.line === line) + 1);
+    const view = s.session.kernel!.view;
+    const data = s.session.variables.get("data")!;
+    for (const name of ["A", "B"]) {
+      const w = view.walk(s.session.processes.get(name)!, data);
+      const pte = w.entries.at(-1)!;
+      expect(w.leaf!.writable).toBe(false);
+      const row = await page
+        .locator(`[data-testid="pt-${name}"] tr[data-entry-pa="${pte.entryPa}"]`)
+        .textContent();
+      expect(row).toContain("COW");
+      expect(row).toContain(`shared ×${view.frame(w.leaf!.pfn)!.mapcount}`);
+    }
+    await page.screenshot({ path: join(SHOTS, "cow-fork.png") });
+  });
+
   it("lists who maps a frame when the pointer is on it", async () => {
     const id = "tour/01-first-touch.vm";
     await open(id);

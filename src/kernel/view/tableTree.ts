@@ -72,6 +72,7 @@ export function tableTree(k: KernelCore, t: Task): PageTablesInfo {
         table: isTable,
         leaf,
         present: isTable || (leaf && pt.present(hi, lo)),
+        writable: leaf && pt.write(hi, lo),
         nextPfn: isTable || leaf ? pt.pfn(hi, lo, level) : -1,
         pageSize: leaf ? g.sizeName(level) : null,
         kernelHalf,

@@ -294,6 +294,8 @@ export interface PageTableEntryInfo {
   table: boolean;
   leaf: boolean;
   present: boolean;
+  /** a leaf that allows writes (pte_write) */
+  writable: boolean;
   /** the next table's frame or a leaf's first frame; -1 when it maps nothing */
   nextPfn: number;
   /** a leaf's page size (`4K`, `2M`), else null */

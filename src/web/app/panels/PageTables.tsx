@@ -5,7 +5,7 @@
  * kernel half (shared with init_mm) folded into one row.
  */
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
-import type { PageTableEntryInfo, PageTableInfo } from "../../../kernel/view/types.ts";
+import type { PageTableEntryInfo, PageTableInfo, VmaInfo } from "../../../kernel/view/types.ts";
 import { hex, raw } from "../model/format.ts";
 import { stepper, tick } from "../model/state.ts";
 
@@ -32,6 +32,7 @@ export function PageTables() {
         const h = view.taskHandle(t.pid);
         if (h === null) return null;
         const tree = view.pageTables(h);
+        const vmas = view.vmas(h);
         return (
           <details open key={t.pid} class="process" data-testid={`pt-${t.comm}`}>
             <summary>
@@ -46,6 +47,7 @@ export function PageTables() {
                 changed={changed}
                 view={view}
                 bytes={tree.entryBytes}
+                vmas={vmas}
               />
             ))}
             {tree.truncated && <p class="hint">(more tables than shown)</p>}
@@ -57,6 +59,7 @@ export function PageTables() {
 }
 
 function Table(p: {
+  vmas: VmaInfo[];
   table: PageTableInfo;
   top: number;
   changed: Set<number>;
@@ -74,7 +77,14 @@ function Table(p: {
       <table class="entries">
         <tbody>
           {user.map((e) => (
-            <Entry key={e.entryPa} e={e} changed={p.changed.has(e.entryPa)} view={p.view} bytes={p.bytes} />
+            <Entry
+              key={e.entryPa}
+              e={e}
+              changed={p.changed.has(e.entryPa)}
+              view={p.view}
+              bytes={p.bytes}
+              vmas={p.vmas}
+            />
           ))}
           {kernel.length > 0 && (
             <tr class="kernel-half">
@@ -92,18 +102,36 @@ function Table(p: {
   );
 }
 
-function Entry(p: { e: PageTableEntryInfo; changed: boolean; view: KernelView; bytes: number }) {
+/**
+ * What an entry shares, in words: the zero page, a page-cache (file) page,
+ * a copy-on-write page (write-protected in a private writable mapping:
+ * do_wp_page will copy it on the first write), a frame mapped N times.
+ */
+function sharing(e: PageTableEntryInfo, view: KernelView, vmas: VmaInfo[]): string {
+  if (e.zeroPage) return "zero page";
+  const f = view.frame(e.nextPfn);
+  const words: string[] = [];
+  if (f?.kind === "page-cache") words.push("file page");
+  const vma = vmas.find((v) => e.vpn >= v.startVpn && e.vpn < v.endVpn);
+  if (vma && e.present && !e.writable && vma.perms[1] === "w" && vma.perms[3] === "p") words.push("COW");
+  if (f !== null && f.mapcount > 1) words.push(`shared ×${f.mapcount}`);
+  return words.join(", ");
+}
+
+function Entry(p: {
+  e: PageTableEntryInfo;
+  changed: boolean;
+  view: KernelView;
+  bytes: number;
+  vmas: VmaInfo[];
+}) {
   const { e } = p;
   let target = "";
   let shared = "";
   if (e.table) target = `→ table ${hex(e.nextPfn)}`;
   else if (e.leaf) {
     target = `→ ${e.pageSize} page, frame ${hex(e.nextPfn)}`;
-    if (e.zeroPage) shared = "zero page";
-    else {
-      const f = p.view.frame(e.nextPfn);
-      if (f !== null && f.mapcount > 1) shared = `shared ×${f.mapcount}`;
-    }
+    shared = sharing(e, p.view, p.vmas);
   } else if (e.swapSlot >= 0) target = `swap slot ${e.swapSlot}`;
   else target = "not present";
   const legend = e.bits.map((b) => `${b.name}: ${b.value}`).join("\n");

@@ -8,6 +8,21 @@ export function Tasks() {
   if (!k) return null;
   const view = k.view;
   const tasks = view.tasks();
+  // the task tree: each task under its parent (pstree), children in pid order
+  const byParent = new Map<number, typeof tasks>();
+  for (const t of tasks) {
+    const parent = t.pid === t.ppid || !tasks.some((p) => p.pid === t.ppid) ? -1 : t.ppid;
+    if (!byParent.has(parent)) byParent.set(parent, []);
+    byParent.get(parent)!.push(t);
+  }
+  const ordered: { t: (typeof tasks)[number]; depth: number }[] = [];
+  const visit = (parent: number, depth: number) => {
+    for (const t of byParent.get(parent) ?? []) {
+      ordered.push({ t, depth });
+      if (t.pid !== parent) visit(t.pid, depth + 1);
+    }
+  };
+  visit(-1, 0);
   return (
     <div data-testid="tasks">
       <table class="tasks">
@@ -24,11 +39,14 @@ export function Tasks() {
           </tr>
         </thead>
         <tbody>
-          {tasks.map((t) => (
+          {ordered.map(({ t, depth }) => (
             <tr key={t.pid} class={t.alive ? "" : "dead"}>
               <td>{t.pid}</td>
               <td>{t.ppid}</td>
-              <td>{t.kthread ? `[${t.comm}]` : t.comm}</td>
+              <td class="comm">
+                {depth > 0 ? `${"  ".repeat(depth - 1)}└ ` : ""}
+                {t.kthread ? `[${t.comm}]` : t.comm}
+              </td>
               <td>
                 {t.state}
                 {t.alive ? "" : ` (${t.exitReason})`}
