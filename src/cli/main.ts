@@ -13,6 +13,7 @@ import { DEFAULT_MAX_HOST_MEMORY, runCli } from "./run.ts";
 import { runSweepCli } from "./sweep.ts";
 import { runTour } from "./tour.ts";
 import { addTraceOptions, runTraceCli } from "./trace/index.ts";
+import { runUiCli } from "./ui.ts";
 import { runWalk } from "./walk.ts";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 invalid input, 3 a bug in vmlab. */
@@ -238,6 +239,18 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       exitCode = r.code;
+    });
+
+  program
+    .command("ui")
+    .description(
+      "the simulator in a browser: step through a scenario (the tour's, the examples, or FILE) and watch its page tables, TLBs, frames and tasks; serves on 127.0.0.1 only (docs/ui.md)",
+    )
+    .argument("[file]", "a scenario (.vm) to open first")
+    .option("--port <n>", "the port (0: any free one)", "0")
+    .option("--open", "open the URL in a browser (xdg-open)", false)
+    .action(async (file: string | undefined, opts) => {
+      await runUiCli(file, opts, (s) => process.stdout.write(s));
     });
 
   program

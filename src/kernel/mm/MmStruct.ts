@@ -1,6 +1,7 @@
 import type { Pfn } from "../../base/units.ts";
 import type { Vma } from "./vma.ts";
 
+/** ids for an MmStruct made outside a kernel (unit tests); a kernel numbers its own (MmContext.lastCtxId) */
 let nextCtxId = 1;
 
 /**
@@ -10,8 +11,6 @@ let nextCtxId = 1;
  */
 export class MmStruct {
   readonly vmas: Vma[] = [];
-  /** unique id of this mm for ASID reuse (Linux: mm->context.ctx_id) */
-  readonly ctxId = nextCtxId++;
   /** bumped on every TLB flush request (mm->context.tlb_gen) */
   tlbGen = 1;
   /**
@@ -50,7 +49,11 @@ export class MmStruct {
    */
   osState: unknown = null;
 
-  constructor(public pgdPfn: Pfn) {}
+  constructor(
+    public pgdPfn: Pfn,
+    /** unique id of this mm for ASID reuse (Linux: mm->context.ctx_id, from the machine's last_mm_ctx_id) */
+    readonly ctxId: number = nextCtxId++,
+  ) {}
 
   /** A fresh anon_vma id (split pieces share theirs; merges need compatible ones). */
   newAnonVma(): number {

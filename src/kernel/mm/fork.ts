@@ -34,7 +34,8 @@ export function newMm(ctx: MmContext): MmStruct | null {
   env.countPageTables(1 << order);
   for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pfnUnchecked(pgd + i));
   env.pgtable.pgdCtor(env.phys, env.kernelRootPfn, pgd);
-  const mm = new MmStruct(pfnUnchecked(pgd));
+  // x86 init_new_context: ctx_id = atomic64_inc_return(&last_mm_ctx_id), one counter per machine
+  const mm = new MmStruct(pfnUnchecked(pgd), ++ctx.lastCtxId);
   // STACK_TOP = TASK_SIZE_LOW = DEFAULT_MAP_WINDOW (below TASK_SIZE only with x86 LA57)
   const top = env.mapWindowVpn;
   mm.stackTop = top;

@@ -159,6 +159,8 @@ export interface MmContext {
   readonly thpStats: ThpStats;
   /** the huge zero page's first frame, allocated on first use (-1: not yet) */
   hugeZeroPfn: number;
+  /** the last mm's ctx_id handed out (x86 last_mm_ctx_id): a machine's own, so that two runs number alike */
+  lastCtxId: number;
 }
 
 /** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */

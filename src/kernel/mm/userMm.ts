@@ -54,6 +54,8 @@ export class UserMm implements MmContext {
   };
   /** the huge zero page's first frame, allocated on first use (-1: not yet) */
   hugeZeroPfn = -1;
+  /** the last mm's ctx_id handed out (x86 last_mm_ctx_id) */
+  lastCtxId = 0;
 
   constructor(
     readonly env: MmEnv,

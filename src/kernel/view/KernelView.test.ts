@@ -37,6 +37,7 @@ function readAll(k: Kernel, t: TaskHandle, va: bigint): unknown[] {
     v.walk(t, va),
     v.walk("kernel", va),
     v.mappings(t),
+    v.pageTables(t),
     v.cpus(),
     v.tlb(0),
     v.tlb(1),

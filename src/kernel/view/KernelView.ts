@@ -40,6 +40,7 @@ import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
 import { kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
+import { tableTree } from "./tableTree.ts";
 import type {
   AddressInfo,
   CpuInfo,
@@ -53,6 +54,7 @@ import type {
   MmInfo,
   OopsInfo,
   PageInfo,
+  PageTablesInfo,
   SlabCacheInfo,
   SmapsInfo,
   TaskInfo,
@@ -121,6 +123,11 @@ export class KernelView {
     return this.k.tasks.map((t) => taskInfo(this.k, t));
   }
 
+  /** The handle the facade gave out for a pid (a front end's way from TaskInfo back to the view's methods), or null. */
+  taskHandle(pid: number): TaskHandle | null {
+    return this.k.tasks.find((t) => t.pid === pid) ?? null;
+  }
+
   task(t: TaskHandle): TaskInfo {
     return taskInfo(this.k, taskOf(t));
   }
@@ -171,6 +178,11 @@ export class KernelView {
   /** The walk of an address through a task's page tables, or the kernel's (init_mm). */
   walk(who: TaskHandle | "kernel", va: bigint): WalkInfo {
     return walkInfo(this.k, who === "kernel" ? who : taskOf(who), va);
+  }
+
+  /** A task's page tables as a tree: every table of its user half, each entry that is not zero (view/tableTree.ts). */
+  pageTables(t: TaskHandle): PageTablesInfo {
+    return tableTree(this.k, taskOf(t));
   }
 
   /** The present leaves of a task's user half, as runs. */

@@ -277,3 +277,57 @@ export interface SmapsInfo {
 }
 
 export type * from "./machineTypes.ts";
+
+/** One entry of a page table that is not zero (view/tableTree.ts). */
+export interface PageTableEntryInfo {
+  /** its index in the table, the first page it covers and that page's address */
+  index: number;
+  vpn: number;
+  va: bigint;
+  entryPa: number;
+  /** the raw entry as two 32-bit halves */
+  hi: number;
+  lo: number;
+  /** its flags as the architecture names them, and a leaf's fields in words (the legend) */
+  flags: string[];
+  bits: EntryBit[];
+  table: boolean;
+  leaf: boolean;
+  present: boolean;
+  /** a leaf that allows writes (pte_write) */
+  writable: boolean;
+  /** the next table's frame or a leaf's first frame; -1 when it maps nothing */
+  nextPfn: number;
+  /** a leaf's page size (`4K`, `2M`), else null */
+  pageSize: string | null;
+  /** an entry of the root's kernel half: shared with init_mm and every process */
+  kernelHalf: boolean;
+  /** a swap entry's slot, else -1 */
+  swapSlot: number;
+  /** a leaf mapping the shared zero page */
+  zeroPage: boolean;
+}
+
+/** One table page of a process's tree. */
+export interface PageTableInfo {
+  pfn: number;
+  level: number;
+  /** the architecture's name of its level (PML4, PT, L0...) and Linux's (PGD, PTE...) */
+  levelName: string;
+  linuxLevel: string;
+  /** the first page it covers, and its address */
+  firstVpn: number;
+  va: bigint;
+  entries: PageTableEntryInfo[];
+}
+
+/** A process's page tables: root first, then depth first, lowest address first. */
+export interface PageTablesInfo {
+  rootPfn: number;
+  userRootPfn: number;
+  /** bytes per entry (8; 4 for 32-bit x86 without PAE): how wide a raw value is */
+  entryBytes: number;
+  tables: PageTableInfo[];
+  /** more tables than the tree lists (MAX_TREE_TABLES) */
+  truncated: boolean;
+}

@@ -6,7 +6,7 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import { HostMemoryError, InputError } from "../../base/errors.ts";
-import { Kernel } from "../../kernel/Kernel.ts";
+import { Kernel, type TaskHandle } from "../../kernel/Kernel.ts";
 import { compileStatement } from "./compile.ts";
 import type { Stmt } from "./lang/ast.ts";
 import { parseLine, parseScenario } from "./lang/parser.ts";
@@ -108,6 +108,15 @@ export class Session {
 
   get kernel(): Kernel | null {
     return this.rt?.kernel ?? null;
+  }
+
+  /** The scenario's variables and processes by name, as the statements run so far left them (empty before boot). */
+  get variables(): ReadonlyMap<string, bigint> {
+    return this.rt?.vars ?? new Map();
+  }
+
+  get processes(): ReadonlyMap<string, TaskHandle> {
+    return this.rt?.procs ?? new Map();
   }
 
   get booted(): boolean {

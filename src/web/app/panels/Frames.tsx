@@ -1,0 +1,146 @@
+/**
+ * Physical memory as a grid of frames coloured by kind (kernel.view.frames),
+ * with the count of each kind; hovering a frame shows its struct page
+ * (kernel.view.frame: kind, refcount, mapcount, flags, owner).
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { KernelView } from "../../../kernel/view/KernelView.ts";
+import type { FrameInfo } from "../../../kernel/view/types.ts";
+import { hex } from "../model/format.ts";
+import { stepper, tick } from "../model/state.ts";
+
+/** Colours by kind; a kind not listed gets a grey. */
+const COLOURS: Record<string, string> = {
+  free: "#e8e8e8",
+  reserved: "#555555",
+  "kernel-image": "#7b3294",
+  memmap: "#c2a5cf",
+  "page-table": "#d7191c",
+  slab: "#fdae61",
+  "kmalloc-large": "#f46d43",
+  vmalloc: "#abd9e9",
+  "kernel-pages": "#2c7bb6",
+  user: "#1a9641",
+  "page-cache": "#a6d96a",
+  "swap-cache": "#ffff66",
+  "zero-page": "#000000",
+};
+
+/** 4 KiB frames in a page of a size name (`4K`, `2M`, `1G`, `4M`). */
+function framesIn(size: string): number {
+  const m = /^(\d+)([KMG])$/.exec(size);
+  if (m === null) return 1;
+  return Math.max(1, (Number(m[1]) * { K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2] as "K" | "M" | "G"]) / 4096);
+}
+
+/**
+ * The reverse map as the page tables have it (Linux's rmap_walk, read from
+ * the other side): for each frame, who maps it (`A 0x7fff...` for a user
+ * page, `A: PT` for one of A's tables). Every live address space once.
+ */
+export function reverseMap(view: KernelView): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  const add = (pfn: number, who: string) => {
+    const list = out.get(pfn);
+    if (list === undefined) out.set(pfn, [who]);
+    else list.push(who);
+  };
+  const seen = new Set<number>();
+  for (const t of view.tasks()) {
+    if (!t.alive || !t.hasMm || t.mmId === null || seen.has(t.mmId)) continue;
+    seen.add(t.mmId);
+    const h = view.taskHandle(t.pid);
+    if (h === null) continue;
+    for (const table of view.pageTables(h).tables) {
+      add(table.pfn, `${t.comm}: its ${table.levelName}`);
+      for (const e of table.entries)
+        if (e.leaf && !e.kernelHalf && e.present) {
+          const n = framesIn(e.pageSize ?? "4K");
+          for (let i = 0; i < n; i++) add(e.nextPfn + i, `${t.comm} ${hex(e.va + BigInt(i) * 4096n)}`);
+        }
+    }
+  }
+  return out;
+}
+
+let rmapCache: { tick: number; map: Map<number, string[]> } | null = null;
+
+export function colour(kind: string): string {
+  return COLOURS[kind] ?? "#999999";
+}
+
+export function Frames() {
+  tick.value;
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const [hover, setHover] = useState<FrameInfo | null>(null);
+  const [mappers, setMappers] = useState<string[]>([]);
+  const k = stepper.value?.session.kernel;
+  const info = k?.view.frames() ?? null;
+  const total = info?.total ?? 0;
+  const cols = Math.max(64, Math.ceil(Math.sqrt(total) * 1.5));
+  const cell = total > 40000 ? 2 : total > 4000 ? 4 : 8;
+  const rows = Math.ceil(total / cols);
+  useEffect(() => {
+    const c = canvas.current;
+    if (!c || !info) return;
+    const g = c.getContext("2d")!;
+    g.clearRect(0, 0, c.width, c.height);
+    for (const r of info.runs) {
+      g.fillStyle = colour(r.kind);
+      for (let p = r.first; p <= r.last; ) {
+        const row = Math.floor(p / cols);
+        const end = Math.min(r.last, (row + 1) * cols - 1);
+        g.fillRect((p % cols) * cell, row * cell, (end - p + 1) * cell, cell);
+        p = end + 1;
+      }
+    }
+  });
+  if (!k || !info) return null;
+  const zero = k.view.machine().zeroPfn;
+  const onMove = (e: MouseEvent) => {
+    const c = e.target as HTMLCanvasElement;
+    const rect = c.getBoundingClientRect();
+    // the canvas may be drawn narrower than its pixels (max-width: 100%)
+    const scale = c.width / rect.width;
+    const col = Math.floor(((e.clientX - rect.left) * scale) / cell);
+    const row = Math.floor(((e.clientY - rect.top) * scale) / cell);
+    const pfn = col < cols ? row * cols + col : -1;
+    showFrame(pfn);
+  };
+  const showFrame = (pfn: number) => {
+    setHover(pfn >= 0 && pfn < total ? k.view.frame(pfn) : null);
+    if (rmapCache === null || rmapCache.tick !== tick.value)
+      rmapCache = { tick: tick.value, map: reverseMap(k.view) };
+    setMappers(rmapCache.map.get(pfn) ?? []);
+  };
+  return (
+    <div data-testid="frames">
+      <ul class="kinds">
+        {Object.entries(info.byKind).map(([kind, n]) => (
+          <li key={kind} data-kind={kind}>
+            <span class="swatch" style={{ background: colour(kind) }} />
+            {kind} <b data-testid={`count-${kind}`}>{n}</b>
+          </li>
+        ))}
+        <li>
+          total <b data-testid="count-total">{total}</b>
+        </li>
+      </ul>
+      <canvas
+        ref={canvas}
+        width={cols * cell}
+        height={rows * cell}
+        onMouseMove={onMove}
+        onMouseLeave={() => setHover(null)}
+        data-cols={cols}
+        data-cell={cell}
+        data-testid="frame-grid"
+      />
+      <div class="frame-info" data-testid="frame-info">
+        {hover === null
+          ? `${total} frames of 4 KiB; the zero page is ${hex(zero)}. Hover a frame.`
+          : `frame ${hex(hover.pfn)}: ${hover.kind}${hover.owner ? ` (${hover.owner})` : ""}, zone ${hover.zone}, refcount ${hover.refcount}, mapped by ${hover.mapcount} user page table entr${hover.mapcount === 1 ? "y" : "ies"}${hover.order >= 0 ? `, order ${hover.order}` : ""}; ${hover.flags.join(" ") || "no flags"}${mappers.length ? `; mapped by ${mappers.slice(0, 8).join(", ")}${mappers.length > 8 ? ` and ${mappers.length - 8} more` : ""}` : ""}`}
+      </div>
+    </div>
+  );
+}

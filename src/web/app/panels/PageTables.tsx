@@ -1,0 +1,183 @@
+/**
+ * Page tables per process, as a tree from the root (kernel.view.pageTables):
+ * each entry's physical address, raw value and flags; a leaf's fields in
+ * words on hover; the entries the last statement changed marked; the root's
+ * kernel half (shared with init_mm) folded into one row.
+ */
+import type { KernelView } from "../../../kernel/view/KernelView.ts";
+import type { PageTableEntryInfo, PageTableInfo, VmaInfo } from "../../../kernel/view/types.ts";
+import { hex, raw } from "../model/format.ts";
+import { stepper, tick } from "../model/state.ts";
+
+export function PageTables() {
+  tick.value;
+  const s = stepper.value;
+  const k = s?.session.kernel;
+  if (!s || !k) return null;
+  const view = k.view;
+  const changed = s.changedEntries();
+  const tasks = view.tasks().filter((t) => t.alive && t.hasMm);
+  const seenMm = new Set<number>();
+  return (
+    <div data-testid="pagetables">
+      <p class="hint">
+        {view.machine().arch}: {view.machine().levels} levels (
+        {[...view.machine().levelNames].reverse().join(" → ")}). Entries the last statement changed are{" "}
+        <span class="changed">marked</span>; hover a leaf for its fields.
+      </p>
+      {tasks.length === 0 && <p class="hint">no process has an address space yet</p>}
+      {tasks.map((t) => {
+        if (t.mmId !== null && seenMm.has(t.mmId)) return null;
+        if (t.mmId !== null) seenMm.add(t.mmId);
+        const h = view.taskHandle(t.pid);
+        if (h === null) return null;
+        const tree = view.pageTables(h);
+        const vmas = view.vmas(h);
+        return (
+          <details open key={t.pid} class="process" data-testid={`pt-${t.comm}`}>
+            <summary>
+              {t.comm} (pid {t.pid}) — root {view.machine().rootRegister} = frame {hex(tree.rootPfn)},{" "}
+              {tree.tables.length} table{tree.tables.length === 1 ? "" : "s"}
+            </summary>
+            {tree.tables.map((table) => (
+              <Table
+                key={table.pfn}
+                table={table}
+                top={view.machine().levels - 1}
+                changed={changed}
+                view={view}
+                bytes={tree.entryBytes}
+                vmas={vmas}
+              />
+            ))}
+            {tree.truncated && <p class="hint">(more tables than shown)</p>}
+          </details>
+        );
+      })}
+    </div>
+  );
+}
+
+function Table(p: {
+  vmas: VmaInfo[];
+  table: PageTableInfo;
+  top: number;
+  changed: Set<number>;
+  view: KernelView;
+  bytes: number;
+}) {
+  const { table } = p;
+  const user = table.entries.filter((e) => !e.kernelHalf);
+  const kernel = table.entries.filter((e) => e.kernelHalf);
+  return (
+    <div class="pt-table" style={{ marginLeft: `${(p.top - table.level) * 1.2}em` }}>
+      <div class="pt-head">
+        {table.levelName} ({table.linuxLevel}) at frame {hex(table.pfn)} — covers {hex(table.va)}
+      </div>
+      <table class="entries">
+        <tbody>
+          {user.map((e) => (
+            <Entry
+              key={e.entryPa}
+              e={e}
+              changed={p.changed.has(e.entryPa)}
+              view={p.view}
+              bytes={p.bytes}
+              vmas={p.vmas}
+            />
+          ))}
+          {kernel.length > 0 && (
+            <tr class="kernel-half">
+              <td colSpan={5}>
+                + {kernel.length} entries of the kernel half (indices {kernel[0].index}–
+                {kernel[kernel.length - 1].index}
+                ), shared with init_mm by every process
+                {kernel.some((e) => p.changed.has(e.entryPa)) ? " (changed)" : ""}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/**
+ * What an entry shares, in words: the zero page, a page-cache (file) page,
+ * a copy-on-write page (write-protected in a private writable mapping:
+ * do_wp_page will copy it on the first write), a frame mapped N times.
+ */
+function sharing(e: PageTableEntryInfo, view: KernelView, vmas: VmaInfo[]): string {
+  if (e.zeroPage) return "zero page";
+  const f = view.frame(e.nextPfn);
+  const words: string[] = [];
+  if (f?.kind === "page-cache") words.push("file page");
+  const vma = vmas.find((v) => e.vpn >= v.startVpn && e.vpn < v.endVpn);
+  if (vma && e.present && !e.writable && vma.perms[1] === "w" && vma.perms[3] === "p") words.push("COW");
+  if (f !== null && f.mapcount > 1) words.push(`shared ×${f.mapcount}`);
+  return words.join(", ");
+}
+
+function Entry(p: {
+  e: PageTableEntryInfo;
+  changed: boolean;
+  view: KernelView;
+  bytes: number;
+  vmas: VmaInfo[];
+}) {
+  const { e } = p;
+  let target = "";
+  let shared = "";
+  if (e.table) target = `→ table ${hex(e.nextPfn)}`;
+  else if (e.leaf) {
+    target = `→ ${e.pageSize} page, frame ${hex(e.nextPfn)}`;
+    shared = sharing(e, p.view, p.vmas);
+  } else if (e.swapSlot >= 0) target = `swap slot ${e.swapSlot}`;
+  else target = "not present";
+  const legend = e.bits.map((b) => `${b.name}: ${b.value}`).join("\n");
+  return (
+    <tr class={p.changed ? "changed" : ""} title={legend || undefined} data-entry-pa={e.entryPa}>
+      <td class="idx">[{e.index}]</td>
+      <td class="pa">{hex(e.entryPa)}</td>
+      <td class="raw" data-testid="pte-raw">
+        {raw(e.hi, e.lo, p.bytes)}
+      </td>
+      <td class="flags">{e.flags.join(" ")}</td>
+      <td class="target">
+        {hex(e.va)} {target} {shared && <span class="shared">{shared}</span>}
+      </td>
+    </tr>
+  );
+}
+
+/** The fields of the leaves on show, once each: what the flag letters stand for. */
+export function Legend() {
+  tick.value;
+  const k = stepper.value?.session.kernel;
+  if (!k) return null;
+  const view = k.view;
+  const fields = new Map<string, Set<string>>();
+  for (const t of view.tasks()) {
+    const h = t.alive && t.hasMm ? view.taskHandle(t.pid) : null;
+    if (h === null) continue;
+    for (const table of view.pageTables(h).tables)
+      for (const e of table.entries)
+        for (const b of e.bits) {
+          if (!fields.has(b.name)) fields.set(b.name, new Set());
+          fields.get(b.name)!.add(b.value);
+        }
+  }
+  if (fields.size === 0) return null;
+  return (
+    <table class="legend" data-testid="legend">
+      <tbody>
+        {[...fields].map(([name, values]) => (
+          <tr key={name}>
+            <th>{name}</th>
+            <td>{[...values].join(" · ")}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,254 @@
+/**
+ * `vmlab ui` in a real browser: Debian's chromium driven by playwright-core
+ * against the server of src/cli/ui.ts. Each check compares what the page
+ * shows with the same scenario run by the engine here in Node (Stepper):
+ * a PTE's raw value, the entries the statement changed, a TLB entry, the
+ * fault count, the frame grid's counts, going forward and back.
+ * Screenshots go to test-output/ui/.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { PACKAGE_ROOT, startUi, type UiServer } from "../cli/ui.ts";
+import { Stepper } from "./engine/stepper.ts";
+
+const SHOTS = join(PACKAGE_ROOT, "test-output", "ui");
+let ui: UiServer;
+let browser: Browser;
+let page: Page;
+/** uncaught errors in the page: none expected */
+const errors: string[] = [];
+
+const source = (id: string) => readFileSync(join(PACKAGE_ROOT, "examples", id), "utf8");
+const hex = (n: number | bigint) => `0x${n.toString(16)}`;
+const raw = (hi: number, lo: number, bytes: number) =>
+  bytes === 4
+    ? `0x${(lo >>> 0).toString(16).padStart(8, "0")}`
+    : `0x${(hi >>> 0).toString(16).padStart(8, "0")}${(lo >>> 0).toString(16).padStart(8, "0")}`;
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  ui = await startUi({});
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1500, height: 1100 } });
+  page.on("pageerror", (e) => errors.push(e.message));
+}, 120_000);
+
+afterEach(() => {
+  expect(errors).toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await ui?.close();
+});
+
+/** Opens a scenario and waits for the engine in the page to boot it. */
+async function open(id: string): Promise<void> {
+  await page.goto(`${ui.url}#${id}`);
+  await page.reload();
+  await page.waitForSelector('[data-ready="yes"]');
+  await expect.poll(() => page.locator('[data-testid="picker"]').inputValue()).toBe(id);
+}
+
+async function text(testid: string): Promise<string> {
+  return (await page.locator(`[data-testid="${testid}"]`).first().textContent()) ?? "";
+}
+
+/** Checks the page against the Node engine after `n` statements of `id`. */
+async function sameAsEngine(id: string, n: number): Promise<Stepper> {
+  // the scenario's own path: a replay reads its trace from beside it, as the page gets it from the server
+  const s = Stepper.at(source(id), n, join(PACKAGE_ROOT, "examples", id));
+  expect(await text("progress")).toContain(`step ${s.done} of ${s.statements.length}`);
+  const view = s.session.kernel!.view;
+  // the frame grid's counts, kind by kind
+  for (const [kind, count] of Object.entries(view.frames().byKind))
+    expect(await text(`count-${kind}`), kind).toBe(String(count));
+  // the running figures: page faults, TLB hits and misses
+  const f = s.history.at(-1)!;
+  expect(await text("fig-pageFaults")).toBe(String(f.pageFaults));
+  expect(await text("fig-tlbMisses")).toBe(String(f.tlbMisses));
+  // every process's leaf PTEs, by raw value, and the entries the statement changed
+  const pageRaw = await page.locator('[data-testid="pagetables"] [data-testid="pte-raw"]').allTextContents();
+  for (const t of view.tasks().filter((t) => t.alive && t.hasMm)) {
+    const tree = view.pageTables(view.taskHandle(t.pid)!);
+    for (const table of tree.tables)
+      for (const e of table.entries.filter((e) => e.leaf && !e.kernelHalf))
+        expect(pageRaw).toContain(raw(e.hi, e.lo, tree.entryBytes));
+  }
+  const changed = s.changedEntries();
+  const marked = await page
+    .locator('[data-testid="pagetables"] tr.changed')
+    .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-entry-pa"))));
+  // the kernel half of a root is one folded row, so its entries are not marked one by one
+  expect(new Set(marked)).toEqual(new Set([...changed].filter((pa) => !isKernelHalf(s, pa))));
+  // CPU 0's TLB: as many entries, and the first one's address
+  const tlb = view.tlb(0);
+  expect(await page.locator('[data-testid="tlb-cpu0"] [data-testid="tlb-entry"]').count()).toBe(
+    tlb.entries.length,
+  );
+  if (tlb.entries.length > 0) expect(await text("tlb-cpu0")).toContain(hex(tlb.entries[0].va));
+  return s;
+}
+
+/** An entry of a root's kernel half (folded into one row in the page). */
+function isKernelHalf(s: Stepper, pa: number): boolean {
+  const view = s.session.kernel!.view;
+  for (const t of view.tasks().filter((t) => t.alive && t.hasMm))
+    for (const table of view.pageTables(view.taskHandle(t.pid)!).tables)
+      for (const e of table.entries) if (e.entryPa === pa) return e.kernelHalf;
+  return false;
+}
+
+describe("vmlab ui in chromium", () => {
+  it("steps the tour's first-touch scenario forward and back, showing what the engine has", async () => {
+    const id = "tour/01-first-touch.vm";
+    await open(id);
+    await sameAsEngine(id, 0);
+    // run to the write (the click on its line number), then compare
+    const src = source(id).split("\n");
+    const writeLine = src.findIndex((l) => l.startsWith("A: write")) + 1;
+    await page.locator(`[data-line="${writeLine}"] button.ln`).click();
+    const s = await sameAsEngine(
+      id,
+      Stepper.at(source(id), 99).statements.findIndex((t) => t.pos.line === writeLine) + 1,
+    );
+    expect(s.changedEntries().size).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid="pagetables"] tr.changed').count()).toBeGreaterThan(0);
+    expect(await text("current-output")).toContain(`line ${writeLine}`);
+    await page.screenshot({ path: join(SHOTS, "first-touch-write.png"), fullPage: false });
+    // back one step (the key), and the state is the one before the write
+    await page.keyboard.press("ArrowLeft");
+    const before = await sameAsEngine(id, s.done - 1);
+    expect(before.session.kernel!.view.frames().byKind.user).toBeLessThan(
+      s.session.kernel!.view.frames().byKind.user,
+    );
+    // forward again with the key: the same state as the click gave
+    await page.keyboard.press("ArrowRight");
+    await sameAsEngine(id, s.done);
+    // to the end: every expectation of the tour holds
+    await page.keyboard.press("End");
+    await sameAsEngine(id, 99);
+    expect(await page.locator(".expects .fail").count()).toBe(0);
+  });
+
+  it.each([
+    "tour/09-real-program.vm",
+    "tour/12-arm64-ttbr.vm",
+    "tour/15-riscv-sum.vm",
+    "tour/24-i386-vmalloc-fault.vm",
+  ])("runs %s to the end as the engine does", async (id) => {
+    await open(id);
+    await page.keyboard.press("End");
+    await sameAsEngine(id, 999);
+    expect(await page.locator('[data-testid="error"]').count()).toBe(0);
+    expect(await page.locator(".expects .fail").count()).toBe(0);
+    expect(await page.locator(".expects .ok").count()).toBeGreaterThan(0);
+    expect(await page.locator(".expects .fail").count()).toBe(0);
+    expect(await page.locator(".expects .ok").count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, `${id.replace(/\W+/g, "-")}.png`) });
+  });
+
+  it("marks a TLB entry stale once its page table entry is gone, before the checker catches its use", async () => {
+    const id = "kernel/use-after-vfree.vm";
+    const path = join(PACKAGE_ROOT, "examples", id);
+    await open(id);
+    const vfree = Stepper.at(source(id), 99, path).statements.findIndex((t) => t.verb === "vfree") + 1;
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("ArrowRight");
+    await sameAsEngine(id, vfree - 1);
+    expect(await page.locator('[data-testid="tlbs"] tr.stale').count()).toBe(0);
+    await page.keyboard.press("ArrowRight");
+    const s = await sameAsEngine(id, vfree);
+    const v = s.session.variables.get("v")!;
+    const stale = await page.locator('[data-testid="tlbs"] tr.stale').allTextContents();
+    expect(stale.length).toBeGreaterThan(0);
+    expect(stale.some((row) => row.includes(hex(v)))).toBe(true);
+    // the checker agrees: the next read of v uses a stale entry
+    const after = Stepper.at(source(id), 99, path);
+    expect(after.session.kernel!.view.counters().staleTlbUses).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, "stale-tlb.png") });
+  });
+
+  it("names a page shared copy-on-write after fork, in both trees", async () => {
+    const id = "process/cow-fork.vm";
+    await open(id);
+    const line =
+      source(id)
+        .split("\n")
+        .findIndex((l) => l.startsWith("A: fork B")) + 1;
+    await page.locator(`[data-line="${line}"] button.ln`).click();
+    const path = join(PACKAGE_ROOT, "examples", id);
+    const s0 = Stepper.at(source(id), 99, path);
+    const s = await sameAsEngine(id, s0.statements.findIndex((t) => t.pos.line === line) + 1);
+    const view = s.session.kernel!.view;
+    const data = s.session.variables.get("data")!;
+    for (const name of ["A", "B"]) {
+      const w = view.walk(s.session.processes.get(name)!, data);
+      const pte = w.entries.at(-1)!;
+      expect(w.leaf!.writable).toBe(false);
+      const row = await page
+        .locator(`[data-testid="pt-${name}"] tr[data-entry-pa="${pte.entryPa}"]`)
+        .textContent();
+      expect(row).toContain("COW");
+      expect(row).toContain(`shared ×${view.frame(w.leaf!.pfn)!.mapcount}`);
+    }
+    await page.screenshot({ path: join(SHOTS, "cow-fork.png") });
+  });
+
+  it("lists who maps a frame when the pointer is on it", async () => {
+    const id = "tour/01-first-touch.vm";
+    await open(id);
+    await page.keyboard.press("End");
+    const s = Stepper.at(source(id), 99, join(PACKAGE_ROOT, "examples", id));
+    const view = s.session.kernel!.view;
+    const leaf = view
+      .pageTables(s.session.processes.get("A")!)
+      .tables.flatMap((t) => t.entries)
+      .find((e) => e.leaf && !e.kernelHalf && !e.zeroPage)!;
+    const grid = page.locator('[data-testid="frame-grid"]');
+    await grid.scrollIntoViewIfNeeded();
+    const box = (await grid.boundingBox())!;
+    const cols = Number(await grid.getAttribute("data-cols"));
+    const cell = Number(await grid.getAttribute("data-cell"));
+    const width = Number(await grid.getAttribute("width"));
+    const scale = box.width / width;
+    await page.mouse.move(
+      box.x + ((leaf.nextPfn % cols) * cell + cell / 2) * scale,
+      box.y + (Math.floor(leaf.nextPfn / cols) * cell + cell / 2) * scale,
+    );
+    const info = await text("frame-info");
+    expect(info).toContain(`frame ${hex(leaf.nextPfn)}: ${view.frame(leaf.nextPfn)!.kind}`);
+    expect(info).toContain(`mapped by A ${hex(leaf.va)}`);
+  });
+
+  it("explains an access, and shows an edited scenario's error at its line and column", async () => {
+    const id = "tour/01-first-touch.vm";
+    await open(id);
+    await page.keyboard.press("End");
+    const s = Stepper.at(source(id), 99, id);
+    const view = s.session.kernel!.view;
+    const story = view.explain(s.session.processes.get("A")!, s.session.variables.get("buf")! + 0x1000n, 0);
+    await page.fill('[data-testid="explain-addr"]', "buf+0x1000");
+    await page.click('[data-testid="explain"] button');
+    expect(await text("explain-story")).toBe(story.join("\n"));
+    await page.click(".editor summary");
+    await page.fill('[data-testid="editor"]', "spawn A\nA: x = mmap 4K\nA: write y\n");
+    await page.click('[data-testid="run-edited"]');
+    expect(await text("error")).toMatch(/^line 3:\d+: /);
+    await page.screenshot({ path: join(SHOTS, "edit-error.png") });
+  });
+});
