@@ -85,6 +85,42 @@ static void touch_write(volatile char *p, long pages) {
     for (long i = 0; i < pages; i++) p[i * PG] = 1;
 }
 
+static long majflt(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_majflt;
+}
+
+/* does /proc/swaps list an area (a line after its header)? */
+static int swap_enabled(void) {
+    FILE *f = fopen("/proc/swaps", "r");
+    if (!f) return 0;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n++;
+    fclose(f);
+    return n > 1;
+}
+
+static void swap_read_write(long n) {
+    if (!swap_enabled()) {
+        printf("{\"exp\":\"swap-read-write\",\"skip\":\"no swap area is enabled (/proc/swaps lists none), so MADV_PAGEOUT cannot swap\"}\n");
+        return;
+    }
+    char *s = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    touch_write(s, n);
+    if (madvise(s, n * PG, MADV_PAGEOUT) != 0 || present(s, n) != 0) {
+        printf("{\"exp\":\"swap-read-write\",\"skip\":\"MADV_PAGEOUT left %ld of %ld pages resident\"}\n", present(s, n), n);
+        return;
+    }
+    long f0 = minflt() + majflt();
+    touch_read(s, n);
+    long f1 = minflt() + majflt();
+    touch_write(s, n);
+    long f2 = minflt() + majflt();
+    printf("{\"exp\":\"swap-read-write\",\"read\":%ld,\"write\":%ld,\"faults\":%ld}\n", f1 - f0, f2 - f1, f2 - f0);
+}
+
 int main(void) {
     const long N = 64; /* 256 KiB: no transparent huge page can be used */
     struct sigaction sa;
@@ -218,6 +254,43 @@ int main(void) {
     char *pn = mmap(NULL, N * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     f1 = minflt();
     printf("{\"exp\":\"populate-none\",\"faults\":%ld,\"present\":%ld}\n", f1 - f0, present(pn, N));
+
+    /* 17. fork clears PageAnonExclusive: after the child exits, mprotect RO -> RW leaves the
+       parent's pages read-only (can_change_pte_writable), so each write faults once (a reuse);
+       the reuse marks them exclusive, and the next RO -> RW keeps them writable */
+    char *e = mmap(NULL, N * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    touch_write(e, N);
+    pid_t epid = fork();
+    if (epid == 0) _exit(0);
+    waitpid(epid, &status, 0);
+    mprotect(e, N * PG, PROT_READ);
+    mprotect(e, N * PG, PROT_READ | PROT_WRITE);
+    f0 = minflt();
+    touch_write(e, N);
+    f1 = minflt();
+    printf("{\"exp\":\"fork-exit-mprotect-write\",\"faults\":%ld,\"present\":%ld}\n", f1 - f0, present(e, N));
+    mprotect(e, N * PG, PROT_READ);
+    mprotect(e, N * PG, PROT_READ | PROT_WRITE);
+    f0 = minflt();
+    touch_write(e, N);
+    f1 = minflt();
+    printf("{\"exp\":\"mprotect-again-write\",\"faults\":%ld,\"present\":%ld}\n", f1 - f0, present(e, N));
+
+    /* 18. MADV_FREE cleans the PTEs of exclusive pages; mprotect RO -> RW makes them writable
+       again all the same (PageAnonExclusive, clean or dirty): the writes take no fault */
+    char *w = mmap(NULL, N * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    touch_write(w, N);
+    madvise(w, N * PG, MADV_FREE);
+    mprotect(w, N * PG, PROT_READ);
+    mprotect(w, N * PG, PROT_READ | PROT_WRITE);
+    f0 = minflt();
+    touch_write(w, N);
+    f1 = minflt();
+    printf("{\"exp\":\"free-mprotect-write\",\"faults\":%ld,\"present\":%ld}\n", f1 - f0, present(w, N));
+
+    /* 19. the swap PTE's exclusive marker: a read swap-in of an exclusive page maps it writable,
+       so the write after it takes no fault (do_swap_page); needs swap for MADV_PAGEOUT */
+    swap_read_write(N);
 
     /* 8. signals: a write to a read-only page, an access where nothing is mapped */
     mprotect(a, PG, PROT_READ);

@@ -62,6 +62,21 @@ export const enum PageFlag {
   Reclaim = 1 << 9,
   /** MADV_FREE'd: may be dropped instead of swapped while clean (Linux: !PageSwapBacked on an anon folio) */
   Lazyfree = 1 << 10,
+  /**
+   * PageAnonExclusive (PG_anon_exclusive, which reuses PG_mappedtodisk on
+   * anonymous pages): this anonymous page is mapped by exactly one PTE (or
+   * huge PMD) and nobody else may map it without first clearing the flag,
+   * so a write fault may reuse it and mprotect may make it writable without
+   * looking at reference counts. Set when the page is mapped new (a new
+   * anonymous page, a COW copy, an exclusive swap-in) or reused by a write
+   * fault; cleared by fork (folio_try_dup_anon_rmap) and by try_to_unmap to
+   * swap, which moves it into the swap PTE's exclusive marker
+   * (folio_try_share_anon_rmap, pte_swp_mkexclusive). vmlab keeps it on
+   * every base page of a PMD-mapped huge page (Linux: on the head only;
+   * __split_huge_pmd_locked then gives it to each PTE-mapped subpage).
+   * Linux: include/linux/page-flags.h PageAnonExclusive
+   */
+  AnonExclusive = 1 << 11,
 }
 
 /**

@@ -122,10 +122,17 @@ export interface Pgtable {
   // ---- entries that map nothing ----
   /** is_swap_pte: a swap entry (vmlab has one swap area: type 0) */
   isSwap(hi: number, lo: number): boolean;
-  /** swp_offset: the slot of a swap entry */
+  /** swp_offset: the slot of a swap entry (the exclusive marker ignored) */
   swapOffset(hi: number, lo: number): number;
-  /** swp_entry_to_pte(swp_entry(0, offset)) */
-  mkSwap(offset: number): Entry;
+  /**
+   * swp_entry_to_pte(swp_entry(0, offset)), with the exclusive marker when
+   * `exclusive` (pte_swp_mkexclusive: try_to_unmap_one of a PageAnonExclusive page)
+   */
+  mkSwap(offset: number, exclusive: boolean): Entry;
+  /** pte_swp_exclusive: the swap entry carries the exclusive marker (_PAGE_SWP_EXCLUSIVE) */
+  swapExclusive(hi: number, lo: number): boolean;
+  /** pte_swp_clear_exclusive: the same swap entry without the marker */
+  swapClearExclusive(hi: number, lo: number): Entry;
   /** a guard marker (MADV_GUARD_INSTALL, Linux 6.13 PTE_MARKER_GUARD) */
   isGuard(hi: number, lo: number): boolean;
   readonly guard: Entry;

@@ -12,6 +12,7 @@ import { PteFlag } from "./arch.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
+import { PageFlag } from "./PageDesc.ts";
 import { ptePa, ptepClearFlush, ptepSetAccessFlags, readPte, setPteAt, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -183,6 +184,7 @@ export function filemapFault(
   if (pfn < 0) return VmFault.OOM;
   copyFrame(env.phys, got.pfn, pfn);
   env.pages.mapcount[pfn] = 1;
+  env.pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
   mm.rssAnon++;
   const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
   setPteAt(ctx, pa, e.hi, e.lo);

@@ -15,7 +15,7 @@ import type { MmContext } from "./internal.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
-import { PageKind } from "./PageDesc.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, levelSpan, mapper, pmdOf, ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -95,6 +95,8 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
           for (let i = 0; i < nr; i++) {
             pages.refcount[base + i]++;
             pages.mapcount[base + i]++;
+            // folio_try_dup_anon_rmap_pmd: the huge page is no longer exclusive
+            pages.flags[base + i] &= ~PageFlag.AnonExclusive;
           }
           child.rssAnon += nr;
           if (cow && pt.write(e.hi, e.lo)) {
@@ -111,16 +113,25 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
       }
       const pte = readPte(ctx, parent, vpn);
       if (pte === null || pt.none(pte.hi, pte.lo)) continue;
+      let e = { hi: pte.hi, lo: pte.lo };
       if (pt.isSwap(pte.hi, pte.lo)) {
-        // copy_nonpresent_pte: swap_duplicate
+        // copy_nonpresent_pte: swap_duplicate; the slot is now named twice, so the parent's
+        // entry loses its exclusive marker too (pte_swp_clear_exclusive, set_pte_at on src)
         env.swap!.dup(pt.swapOffset(pte.hi, pte.lo));
         child.swapEnts++;
+        if (pt.swapExclusive(e.hi, e.lo)) {
+          e = pt.swapClearExclusive(e.hi, e.lo);
+          setPteAt(ctx, pte.pa, e.hi, e.lo);
+        }
       }
-      let e = { hi: pte.hi, lo: pte.lo };
       if (pt.present(e.hi, e.lo) && !pt.special(e.hi, e.lo)) {
         const pfn = pt.pfn(e.hi, e.lo, 0);
         pages.refcount[pfn]++;
         pages.mapcount[pfn]++;
+        // copy_present_pte: folio_try_dup_anon_rmap_pte clears PageAnonExclusive (it would
+        // refuse, and the page be copied at once, for a page that may be DMA-pinned; vmlab's
+        // pins are never long-term)
+        pages.flags[pfn] &= ~PageFlag.AnonExclusive;
         rssAdd(ctx, child, v, pfn, 1);
         if (cow && pt.write(e.hi, e.lo)) {
           e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);

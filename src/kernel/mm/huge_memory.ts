@@ -12,7 +12,7 @@ import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { PageKind } from "./PageDesc.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   hugePmd,
   isHugePmd,
@@ -113,13 +113,26 @@ export function hugeFault(
     return null;
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-  for (let i = 0; i < nr; i++) env.pages.mapcount[pfn + i] = 1;
+  mapNewHuge(ctx, pfn);
   mm.rssAnon += nr;
   const e = hugePmd(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   setPteAt(ctx, pmdPa, e.hi, e.lo);
   env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr));
   ctx.thpStats.thp_fault_alloc++;
   return VmFault.OK;
+}
+
+/**
+ * folio_add_new_anon_rmap(RMAP_EXCLUSIVE) of a new huge page mapped by one
+ * PMD: every base page mapped once and exclusive (PageAnonExclusive).
+ * Linux: mm/rmap.c folio_add_new_anon_rmap
+ */
+function mapNewHuge(ctx: MmContext, pfn: number): void {
+  const pages = ctx.env.pages;
+  for (let i = 0; i < ctx.env.pgtable.hpagePmdNr; i++) {
+    pages.mapcount[pfn + i] = 1;
+    pages.flags[pfn + i] |= PageFlag.AnonExclusive;
+  }
 }
 
 /**
@@ -228,7 +241,7 @@ export function hugeWp(
       return null;
     }
     if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-    for (let i = 0; i < nr; i++) env.pages.mapcount[pfn + i] = 1;
+    mapNewHuge(ctx, pfn);
     mm.rssAnon += nr;
     ptepClearFlush(ctx, mm, pmd.pa, haddr, pt.pmdLevel); // pmdp_huge_clear_flush
     const e = hugePmd(ctx, pfn, vma.vmFlags, true, true, false);
@@ -237,9 +250,15 @@ export function hugeWp(
     ctx.thpStats.thp_fault_alloc++;
     return VmFault.OK;
   }
-  let exclusive = true;
-  for (let i = 0; i < nr && exclusive; i++)
-    exclusive = env.pages.mapcount[base + i] === 1 && env.pages.refcount[base + i] === 1;
+  // PageAnonExclusive: reuse; otherwise reuse when the folio's only reference is this PMD's
+  // (folio_ref_count == 1), setting the flag
+  let exclusive = (env.pages.flags[base] & PageFlag.AnonExclusive) !== 0;
+  if (!exclusive) {
+    exclusive = true;
+    for (let i = 0; i < nr && exclusive; i++)
+      exclusive = env.pages.mapcount[base + i] === 1 && env.pages.refcount[base + i] === 1;
+    if (exclusive) for (let i = 0; i < nr; i++) env.pages.flags[base + i] |= PageFlag.AnonExclusive;
+  }
   if (exclusive) {
     const e = pt.modify(pmd.hi, pmd.lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, haddr, pmd.pa, pmd, e, true);

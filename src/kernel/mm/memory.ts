@@ -16,7 +16,7 @@ import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
 import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { PageKind } from "./PageDesc.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   isHugePmd,
   levelSpan,
@@ -67,10 +67,13 @@ export function putPage(ctx: MmContext, pfn: number): void {
   const pages = ctx.env.pages;
   assert(pages.refcount[pfn] > 0, `putPage: pfn ${pfn} has no references`);
   const swap = ctx.env.swap;
-  if (pages.refcount[pfn] === 2 && pages.mapcount[pfn] === 0 && swap?.slotOf.has(pfn)) {
-    // the last mapping of a swap-cache page is gone: vmlab drops it from the swap cache at once
-    // (Linux leaves it there until reclaim finds it unmapped); the slot is freed if no PTE needs it
-    swap.removeFromCache(pfn);
+  const slot = pages.refcount[pfn] === 2 && pages.mapcount[pfn] === 0 ? swap?.slotOf.get(pfn) : undefined;
+  if (slot !== undefined && swap!.map[slot] === 0) {
+    // the last mapping of a swap-cache page is gone and no swap PTE names its slot: vmlab drops
+    // it from the swap cache at once (Linux leaves it there until reclaim finds it unmapped).
+    // While a swap PTE still names the slot (a forked child's), the page stays in the swap
+    // cache as in Linux, and that PTE's fault finds it there (a minor fault)
+    swap!.removeFromCache(pfn);
     pages.refcount[pfn]--;
   }
   if (--pages.refcount[pfn] === 0) {
@@ -130,6 +133,7 @@ export function doAnonymousPage(
   if (pfn < 0) return VmFault.OOM;
   const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   env.pages.mapcount[pfn] = 1;
+  env.pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
   mm.rssAnon++;
   setPteAt(ctx, pa, e.hi, e.lo);
   return VmFault.OK;
@@ -162,21 +166,13 @@ export function doWpPage(
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     return VmFault.OK;
   }
-  const swap = env.swap;
-  if (!special && pages.mapcount[old] === 1 && pages.refcount[old] === 2 && swap?.slotOf.has(old)) {
-    // wp_can_reuse_anon_folio: folio_free_swap when no swap PTE still needs the slot
-    if (swap.map[swap.slotOf.get(old)!] === 0) {
-      swap.removeFromCache(old);
-      pages.refcount[old]--;
-    }
-  }
   if (
     !special &&
     pages.kind[old] === PageKind.UserAnon &&
-    pages.mapcount[old] === 1 &&
-    pages.refcount[old] === 1
+    (pages.flags[old] & PageFlag.AnonExclusive || wpCanReuseAnonFolio(ctx, old))
   ) {
-    // wp_page_reuse
+    // wp_page_reuse of an exclusive page, or of one wp_can_reuse_anon_folio found to be ours alone
+    pages.flags[old] |= PageFlag.AnonExclusive;
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     return VmFault.OK;
@@ -199,6 +195,7 @@ export function doWpPage(
     if (src !== undefined) env.kunmapLocal?.(src);
   }
   pages.mapcount[pfn] = 1;
+  pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
   const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
   ptepClearFlush(ctx, mm, pa, vpn, 0);
   setPteAt(ctx, pa, e.hi, e.lo);
@@ -212,6 +209,29 @@ export function doWpPage(
     putPage(ctx, old);
   }
   return VmFault.OK;
+}
+
+/**
+ * wp_can_reuse_anon_folio: may a write fault reuse this anonymous page that
+ * is not marked exclusive? Only if no one else holds a reference: at most
+ * the mapping's and the swap cache's (folio_ref_count > 1 +
+ * folio_test_swapcache refuses), and then the swap cache lets go of it
+ * (folio_free_swap, which needs no swap PTE still naming the slot), leaving
+ * the mapping's alone. vmlab's pages are never large (a split huge page's
+ * pages are order 0) and never KSM.
+ * Linux: mm/memory.c wp_can_reuse_anon_folio
+ */
+function wpCanReuseAnonFolio(ctx: MmContext, pfn: number): boolean {
+  const pages = ctx.env.pages;
+  const swap = ctx.env.swap;
+  const slot = swap?.slotOf.get(pfn);
+  if (pages.refcount[pfn] > 1 + (slot !== undefined ? 1 : 0)) return false;
+  if (slot !== undefined && swap!.map[slot] === 0) {
+    // folio_free_swap: !folio_swapped
+    swap!.removeFromCache(pfn);
+    pages.refcount[pfn]--;
+  }
+  return pages.refcount[pfn] === 1;
 }
 
 /**

@@ -11,6 +11,7 @@ import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { mergeAround, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 import { hugePmd, isHugePmd, pmdOf, ptepModify, readPte, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -90,9 +91,10 @@ function mprotectRange(
 
 /**
  * change_pte_range: rewrite each PTE of the VMA for its new rights. A
- * private page stays (or becomes) writable only if it is an exclusive,
- * dirty anonymous page (can_change_pte_writable); otherwise a write will
- * fault and copy. Each changed entry the architecture says a TLB may still
+ * private page stays (or becomes) writable only if it is an exclusive
+ * anonymous page (PageAnonExclusive; clean or dirty, as Linux 6.12's
+ * can_change_pte_writable); otherwise a write will fault (and copy, or
+ * reuse a page that turns out to be ours alone). Each changed entry the architecture says a TLB may still
  * hold (pte_needs_flush) joins the gather's range; mprotect flushes that
  * range once, at the end.
  * Linux: mm/mprotect.c change_protection (change_pte_range; change_huge_pmd in mm/huge_memory.c)
@@ -109,10 +111,11 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
       const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
       const special = pt.special(pmd.hi, pmd.lo);
       const dirty = pt.dirty(pmd.hi, pmd.lo);
-      let exclusive = !special;
-      for (let i = 0; i < nr && exclusive; i++)
-        exclusive = pages.mapcount[base + i] === 1 && pages.refcount[base + i] === 1;
-      const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && exclusive && dirty;
+      // can_change_pmd_writable: a private huge page only if PageAnonExclusive; a shared one
+      // (vmlab's huge pages are anonymous) when dirty
+      const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
+      const exclusive = !special && (pages.flags[base] & PageFlag.AnonExclusive) !== 0;
+      const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? dirty : exclusive);
       const next = hugePmd(ctx, base, v.vmFlags, writable, dirty, special);
       if (next.hi !== pmd.hi || next.lo !== pmd.lo)
         ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, next.hi, next.lo);
@@ -124,11 +127,14 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
     const special = pt.special(pte.hi, pte.lo);
     const dirty = pt.dirty(pte.hi, pte.lo);
-    const exclusive = !special && pages.mapcount[pfn] === 1 && pages.refcount[pfn] === 1;
-    // can_change_pte_writable: a shared mapping's page unless it needs write-notify (a clean page of a disk file)
+    // can_change_pte_writable: a private mapping's page only if it is an exclusive anonymous page
+    // (PageAnonExclusive, clean or dirty), a shared mapping's unless it needs write-notify (a
+    // clean page of a disk file)
+    const exclusive =
+      !special && pages.kind[pfn] === PageKind.UserAnon && (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
     const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
     const notify = v.file !== null && v.file.fs === "disk";
-    const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? !notify || dirty : exclusive && dirty);
+    const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? !notify || dirty : exclusive);
     const next = userPte(ctx, pfn, v.vmFlags, writable, dirty, special);
     if (next.hi !== pte.hi || next.lo !== pte.lo) ptepModify(ctx, tlb, pte.pa, vpn, 0, next.hi, next.lo);
   }

@@ -13,7 +13,7 @@ import { PteFlag } from "./arch.ts";
 import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { type PageDescTable, PageKind } from "./PageDesc.ts";
+import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptepClearFlush, readPte, setPteAt } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { type Vma, VmFlag } from "./vma.ts";
@@ -117,18 +117,23 @@ export function folioReferenced(
  * try_to_unmap for an anonymous page going to swap: every PTE that maps it
  * becomes the swap entry of `slot` (one more reference in swap_map and
  * MM_SWAPENTS, one page less of RSS, mapcount and refcount), with a TLB
- * flush each. Returns whether a PTE was dirty.
+ * flush each; an exclusive page's one swap entry gets the exclusive marker.
+ * Returns whether a PTE was dirty.
  * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
  */
 export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: number): boolean {
   const pages = r.env.pages;
   const pt = r.env.userMm.env.pgtable;
-  const e = pt.mkSwap(slot);
   let dirty = false;
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) dirty = true;
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
     ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+    // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
+    // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
+    const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
+    pages.flags[pfn] &= ~PageFlag.AnonExclusive;
+    const e = pt.mkSwap(slot, exclusive);
     setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
     swap.map[slot]++;
     mm.swapEnts++;

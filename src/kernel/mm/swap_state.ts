@@ -12,17 +12,24 @@ import { pfnUnchecked } from "../../base/units.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, doWpPage } from "./memory.ts";
+import { PageFlag } from "./PageDesc.ts";
 import { readPte, setPteAt, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
  * do_swap_page: the page of a swap PTE comes back from the swap cache (a
  * minor fault) or from the device (a major fault; the page enters the swap
- * cache). A read maps it read-only, a write of an exclusive page writable;
- * the slot is freed when no PTE needs it any more and the fault writes
- * (should_try_to_free_swap), swap is more than half full, or the VMA is
- * locked. A write to a page other PTEs still share goes on to do_wp_page.
- * Linux: mm/memory.c do_swap_page
+ * cache). The PTE's exclusive marker says the page was this PTE's alone
+ * when it went out (vmlab's swap-ins always go through the swap cache:
+ * no SWP_SYNCHRONOUS_IO path). The slot is freed (swap_free) and, when no
+ * other swap PTE names it, the page leaves the swap cache if swap is more
+ * than half full, the VMA is locked, or a write finds no other reference
+ * (should_try_to_free_swap, folio_free_swap). Then a page that is exclusive,
+ * or whose only reference is now this mapping's, is mapped exclusive
+ * (PageAnonExclusive) and, in a writable VMA, writable even on a read fault
+ * (clean then; dirty on a write). A write to a page others still share goes
+ * on to do_wp_page.
+ * Linux: mm/memory.c do_swap_page (should_try_to_free_swap)
  */
 export function doSwapPage(
   ctx: MmContext,
@@ -52,19 +59,29 @@ export function doSwapPage(
     env.lru?.pinned.delete(pfn);
   }
   if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+  // the fault's reference (swap_cache_get_folio), which becomes the mapping's
   pages.refcount[pfn]++;
-  pages.mapcount[pfn]++;
-  mm.rssAnon++;
-  mm.swapEnts--;
+  const exclusive = env.pgtable.swapExclusive(hi, lo);
+  // swap_free_nr; should_try_to_free_swap: swap full, VM_LOCKED, or a write with only the swap
+  // cache's reference besides ours; folio_free_swap then needs no other swap PTE on the slot
   swap.map[slot]--;
-  const exclusive = swap.map[slot] === 0 && pages.mapcount[pfn] === 1;
-  if (exclusive && (write || swap.full || vma.vmFlags & VmFlag.LOCKED)) {
+  mm.swapEnts--;
+  const tryFree = swap.full || (vma.vmFlags & VmFlag.LOCKED) !== 0 || (write && pages.refcount[pfn] === 2);
+  if (tryFree && swap.map[slot] === 0) {
     swap.removeFromCache(pfn);
     pages.refcount[pfn]--;
   }
-  const e = userPte(ctx, pfn, vma.vmFlags, write && exclusive, write && exclusive, false);
+  mm.rssAnon++;
+  pages.mapcount[pfn]++;
+  let writable = false;
+  if (exclusive || pages.refcount[pfn] === 1) {
+    writable = (vma.vmFlags & VmFlag.WRITE) !== 0;
+    pages.flags[pfn] |= PageFlag.AnonExclusive; // RMAP_EXCLUSIVE
+  }
+  const e = userPte(ctx, pfn, vma.vmFlags, writable, write && writable, false);
   setPteAt(ctx, pa, e.hi, e.lo);
-  if (write && !exclusive) {
+  if (write && !writable) {
+    // FAULT_FLAG_WRITE still set: do_wp_page copies (or reuses) the page
     const again = doWpPage(ctx, mm, vma, vpn, pa, e.hi, e.lo);
     if (again !== VmFault.OK) return again;
   }

@@ -56,6 +56,8 @@ const PG_BITS: [PageFlag, number, string][] = [
   [PageFlag.Reclaim, 16, "reclaim"],
   [PageFlag.SwapBacked, 17, "swapbacked"],
   [PageFlag.Mlocked, 19, "mlocked"],
+  // PG_anon_exclusive = PG_owner_2 (include/linux/page-flags.h)
+  [PageFlag.AnonExclusive, 11, "anon_exclusive"],
 ];
 export const PG_LOCKED = 0;
 export const PG_DIRTY = 4;

@@ -1,6 +1,6 @@
 import { vpnUnchecked } from "../../base/units.ts";
 import type { KernelCore } from "../core/core.ts";
-import { PageKind } from "../mm/PageDesc.ts";
+import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { VmFlag } from "../mm/vma.ts";
 
 /**
@@ -13,7 +13,11 @@ import { VmFlag } from "../mm/vma.ts";
  *   is reachable (no leaked tables);
  * - no present PTE outside the direct map and the kernel image mapping
  *   points to a free frame;
- * - every vmalloc area's frames are vmalloc frames mapped at its addresses.
+ * - every vmalloc area's frames are vmalloc frames mapped at its addresses;
+ * - PageAnonExclusive: a writable PTE (or huge PMD) of a private mapping
+ *   maps an exclusive anonymous page; an exclusive page is mapped once; an
+ *   exclusive swap PTE is its slot's only reference, and no swap PTE names
+ *   a swap-cache page that is exclusive (do_swap_page's sanity check).
  */
 export function checkInvariants(k: KernelCore): string[] {
   const problems: string[] = [];
@@ -72,6 +76,9 @@ export function checkInvariants(k: KernelCore): string[] {
   const mapcounts = new Map<number, number>();
   const shmemOwned = new Set<number>();
   const slotRefs = new Map<number, number>();
+  /** slots named by a swap PTE with the exclusive marker */
+  const exclusiveSlots: number[] = [];
+  const anonExclusive = (pfn: number) => (k.pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
   for (const f of k.pageCache.files.values()) {
     for (const [index, pfn] of f.cache) {
       shmemOwned.add(pfn);
@@ -121,9 +128,12 @@ export function checkInvariants(k: KernelCore): string[] {
               problems.push(`${t.comm}: special huge PMD is not the huge zero page`);
             continue;
           }
+          const privWrite = pt.write(hi, lo) && vma !== null && !(vma.vmFlags & VmFlag.SHARED);
           for (let f = pfn; f < pfn + nr; f++) {
             if (k.pages.kind[f] !== PageKind.UserAnon)
               problems.push(`${t.comm}: huge PMD maps frame ${f} of kind ${k.pages.kind[f]}`);
+            if (privWrite && !anonExclusive(f))
+              problems.push(`${t.comm}: writable private huge PMD maps frame ${f}, not PageAnonExclusive`);
             anon++;
             mapcounts.set(f, (mapcounts.get(f) ?? 0) + 1);
           }
@@ -145,6 +155,12 @@ export function checkInvariants(k: KernelCore): string[] {
           swapEnts++;
           const slot = pt.swapOffset(hi, lo);
           slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+          if (pt.swapExclusive(hi, lo)) exclusiveSlots.push(slot);
+          const cached = k.swap?.cache.get(slot);
+          if (cached !== undefined && anonExclusive(cached))
+            problems.push(
+              `${t.comm}: swap PTE at vpn 0x${vpn.toString(16)} names exclusive swap-cache page ${cached}`,
+            );
           continue;
         }
         if (!pt.present(hi, lo) || pt.special(hi, lo)) {
@@ -155,8 +171,14 @@ export function checkInvariants(k: KernelCore): string[] {
         const kind = k.pages.kind[pfn];
         if (kind === PageKind.Free)
           problems.push(`${t.comm}: present PTE for vpn 0x${vpn.toString(16)} points to free frame ${pfn}`);
-        if (kind === PageKind.UserAnon) anon++;
-        else if (kind === PageKind.PageCache) {
+        if (kind === PageKind.UserAnon) {
+          anon++;
+          const vma = mm.vmaAt(vpn);
+          if (pt.write(hi, lo) && vma !== null && !(vma.vmFlags & VmFlag.SHARED) && !anonExclusive(pfn))
+            problems.push(
+              `${t.comm}: writable private PTE at vpn 0x${vpn.toString(16)} maps frame ${pfn}, not PageAnonExclusive`,
+            );
+        } else if (kind === PageKind.PageCache) {
           const f = mm.vmaAt(vpn)?.file;
           if (f && f.fs === "disk") file++;
           else shmem++;
@@ -210,6 +232,7 @@ export function checkInvariants(k: KernelCore): string[] {
       problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
     if (k.pages.refcount[pfn] < n)
       problems.push(`frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings`);
+    if (n > 1 && anonExclusive(pfn)) problems.push(`frame ${pfn}: PageAnonExclusive but mapped ${n} times`);
     // a page-cache page (shmem or file): one reference per mapping plus the cache's own
     if (k.pages.kind[pfn] === PageKind.PageCache && k.pages.refcount[pfn] !== n + 1)
       problems.push(`page-cache frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1}`);
@@ -235,6 +258,9 @@ export function checkInvariants(k: KernelCore): string[] {
         problems.push(`swap slot ${slot} is free but still holds a page (leaked)`);
     }
     if (used !== sw.used) problems.push(`swap: ${used} slots in use, counted ${sw.used}`);
+    for (const slot of exclusiveSlots)
+      if (sw.map[slot] !== 1)
+        problems.push(`swap slot ${slot}: exclusive swap PTE, but swap_map ${sw.map[slot]}`);
     for (const [slot, pfn] of sw.cache) {
       if (sw.slotOf.get(pfn) !== slot)
         problems.push(`swap cache: slot ${slot} -> pfn ${pfn} has no way back`);

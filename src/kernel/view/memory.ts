@@ -28,6 +28,7 @@ const PAGE_FLAG_NAMES: [number, string][] = [
   [PageFlag.SwapBacked, "swapbacked"],
   [PageFlag.Reclaim, "reclaim"],
   [PageFlag.Lazyfree, "lazyfree"],
+  [PageFlag.AnonExclusive, "anon_exclusive"],
 ];
 
 /** Runs of frames of the same kind across physical memory. */

@@ -207,7 +207,7 @@ describe("what an entry is", () => {
 
 describe("swap entries (__swp_entry, __swp_offset)", () => {
   it.each([1, 2, 0xfffff, 0x100000, 2 ** 32 + 5, 2 ** 50 - 1])("offset %d", (offset) => {
-    const e = pt.mkSwap(offset);
+    const e = pt.mkSwap(offset, false);
     expect(big(e)).toBe(BigInt(offset) << __SWP_OFFSET_SHIFT);
     expect(pt.isSwap(e.hi, e.lo)).toBe(true);
     expect(pt.present(e.hi, e.lo)).toBe(false);
@@ -218,6 +218,11 @@ describe("swap entries (__swp_entry, __swp_offset)", () => {
     const [hi, lo] = split((9n << __SWP_OFFSET_SHIFT) | b(2));
     expect(pt.isSwap(hi, lo)).toBe(true);
     expect(pt.swapOffset(hi, lo)).toBe(9);
+    expect(pt.swapExclusive(hi, lo)).toBe(true);
+    expect(big(pt.mkSwap(9, true))).toBe((9n << __SWP_OFFSET_SHIFT) | b(2));
+    expect(pt.swapExclusive(pt.mkSwap(9, false).hi, pt.mkSwap(9, false).lo)).toBe(false);
+    const c = pt.swapClearExclusive(hi, lo);
+    expect(big(c)).toBe(9n << __SWP_OFFSET_SHIFT);
   });
 });
 
@@ -330,7 +335,7 @@ describe("needsFlush (asm-generic pte_needs_flush: every change of a valid descr
     const none = pt.mkUser(0x1234, 0, 0, false, false, false); // PAGE_NONE: PTE_PRESENT_INVALID
     expect(pt.protnone(none.hi, none.lo)).toBe(true);
     expect(pt.needsFlush(none.hi, none.lo, page.hi, page.lo, 0)).toBe(false);
-    const swap = pt.mkSwap(7);
+    const swap = pt.mkSwap(7, false);
     expect(pt.needsFlush(swap.hi, swap.lo, page.hi, page.lo, 0)).toBe(false);
   });
 });

@@ -94,7 +94,7 @@ describe("RISC-V PTEs (pgtable-bits.h, pgtable.h)", () => {
 describe("swap entries (__swp_entry: type in bits 7-11, offset from bit 12)", () => {
   it("round-trips offsets up to 2^50, and is neither present nor none", () => {
     for (const off of [1, 2, 0xfffff, 0x100000, 0x123456789, 2 ** 50 - 1]) {
-      const e = pt.mkSwap(off);
+      const e = pt.mkSwap(off, false);
       expect(pt.isSwap(e.hi, e.lo), `offset ${off}`).toBe(true);
       expect(pt.swapOffset(e.hi, e.lo)).toBe(off);
       expect(pt.present(e.hi, e.lo) || pt.none(e.hi, e.lo)).toBe(false);
@@ -110,7 +110,7 @@ describe("swap entries (__swp_entry: type in bits 7-11, offset from bit 12)", ()
     expect(swpType(g.hi, g.lo)).toBe(SWP_PTE_MARKER);
     expect(pt.isGuard(g.hi, g.lo)).toBe(true);
     expect(pt.isSwap(g.hi, g.lo)).toBe(false);
-    const s = pt.mkSwap(4);
+    const s = pt.mkSwap(4, false);
     expect(pt.isGuard(s.hi, s.lo)).toBe(false);
   });
 
@@ -188,5 +188,19 @@ describe("the ASID allocator (context.c)", () => {
 
   it("with no more ASIDs than twice the harts, the allocator is off (set_mm_noasid)", () => {
     expect(new RiscvAsidAllocator(2, 2).useAsidAllocator).toBe(false);
+  });
+});
+
+describe("the swap PTE's exclusive marker (_PAGE_SWP_EXCLUSIVE = _PAGE_ACCESSED, bit 6)", () => {
+  it("pte_swp_mkexclusive sets bit 6 only; the offset and is_swap_pte ignore it", () => {
+    for (const off of [1, 0x100000, 2 ** 40 + 3]) {
+      const plain = pt.mkSwap(off, false);
+      const ex = pt.mkSwap(off, true);
+      expect([ex.hi, ex.lo >>> 0]).toEqual([plain.hi, (plain.lo | (1 << 6)) >>> 0]);
+      expect([pt.swapExclusive(plain.hi, plain.lo), pt.swapExclusive(ex.hi, ex.lo)]).toEqual([false, true]);
+      expect(pt.isSwap(ex.hi, ex.lo) && !pt.present(ex.hi, ex.lo)).toBe(true);
+      expect(pt.swapOffset(ex.hi, ex.lo)).toBe(off);
+      expect(pt.swapClearExclusive(ex.hi, ex.lo)).toEqual(plain);
+    }
   });
 });

@@ -253,8 +253,21 @@ export class RiscvPgtable implements Pgtable {
     return swpOffset(hi, lo);
   }
 
-  mkSwap(offset: number): Entry {
-    return swpEntryPte(0, offset);
+  /** swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  mkSwap(offset: number, exclusive: boolean): Entry {
+    const e = swpEntryPte(0, offset);
+    if (exclusive) e.lo = (e.lo | PageBit.SWP_EXCLUSIVE) >>> 0;
+    return e;
+  }
+
+  /** pte_swp_exclusive: _PAGE_SWP_EXCLUSIVE (bit 6) */
+  swapExclusive(_hi: number, lo: number): boolean {
+    return (lo & PageBit.SWP_EXCLUSIVE) !== 0;
+  }
+
+  /** pte_swp_clear_exclusive */
+  swapClearExclusive(hi: number, lo: number): Entry {
+    return { hi, lo: (lo & ~PageBit.SWP_EXCLUSIVE) >>> 0 };
   }
 
   /** is_guard_swp_entry: a PTE marker (type SWP_PTE_MARKER) with PTE_MARKER_GUARD */

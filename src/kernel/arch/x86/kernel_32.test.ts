@@ -175,7 +175,7 @@ describe("the kernel on i386 (2-level paging)", () => {
     const k = boot({ swapBytes: 16 << 20 });
     const pt = k.arch.pgtable;
     for (const off of [1, 2, 3, 0x1234, 0x7fffff]) {
-      const e = pt.mkSwap(off);
+      const e = pt.mkSwap(off, false);
       expect(e).toEqual({ hi: 0, lo: (off << 9) >>> 0 });
       expect(pt.isSwap(e.hi, e.lo)).toBe(true);
       expect(pt.present(e.hi, e.lo) || pt.none(e.hi, e.lo) || pt.isGuard(e.hi, e.lo)).toBe(false);
@@ -336,7 +336,7 @@ describe("the kernel on i386-pae", () => {
     const k = pae({ swapBytes: 16 << 20 });
     const pt = k.arch.pgtable;
     for (const off of [1, 2, 0x1234, 0xfffff]) {
-      const e = pt.mkSwap(off);
+      const e = pt.mkSwap(off, false);
       expect(pt.isSwap(e.hi, e.lo)).toBe(true);
       expect(pt.present(e.hi, e.lo)).toBe(false);
       expect(pt.swapOffset(e.hi, e.lo)).toBe(off);

@@ -52,6 +52,13 @@ export function swapSlot(hi: number, lo: number): number {
 }
 
 /** The swap entry of slot `offset` in area 0. Linux: arch/x86/include/asm/pgtable_64.h __swp_entry, swp_entry_to_pte */
+/**
+ * _PAGE_SWP_EXCLUSIVE = _PAGE_PSE (bit 7): the exclusive marker of a swap
+ * PTE, outside the type and offset fields (pgtable_64.h; the same bit in
+ * pgtable-2level.h and pgtable-3level.h).
+ */
+export const PAGE_SWP_EXCLUSIVE = 1 << 7;
+
 export function swapPte(offset: number): Entry {
   const inv = ~offset >>> 0; // the offset, inverted (bits above 31 of ~offset are all ones)
   const lo = ((inv & 0x7fffff) << 9) >>> 0;
@@ -157,8 +164,18 @@ export class X86Pgtable implements Pgtable {
     return swapSlot(hi, lo);
   }
 
-  mkSwap(offset: number): Entry {
-    return swapPte(offset);
+  mkSwap(offset: number, exclusive: boolean): Entry {
+    const e = swapPte(offset);
+    if (exclusive) e.lo = (e.lo | PAGE_SWP_EXCLUSIVE) >>> 0;
+    return e;
+  }
+
+  swapExclusive(_hi: number, lo: number): boolean {
+    return (lo & PAGE_SWP_EXCLUSIVE) !== 0;
+  }
+
+  swapClearExclusive(hi: number, lo: number): Entry {
+    return { hi, lo: (lo & ~PAGE_SWP_EXCLUSIVE) >>> 0 };
   }
 
   isGuard(hi: number, lo: number): boolean {

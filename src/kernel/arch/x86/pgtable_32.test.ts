@@ -73,7 +73,7 @@ describe("i386 (2-level) entries", () => {
 
   it("__swp_entry(0, off) = off << 9; the guard marker swp_entry(SWP_PTE_MARKER = 31, PTE_MARKER_GUARD = 4)", () => {
     for (const off of [1, 7, 0x1000, 0x7fffff]) {
-      const e = pt.mkSwap(off);
+      const e = pt.mkSwap(off, false);
       expect(big(e)).toBe(BigInt(off) << 9n);
       expect(pt.swapOffset(e.hi, e.lo)).toBe(off);
       expect(pt.isSwap(e.hi, e.lo) && !pt.isGuard(e.hi, e.lo)).toBe(true);
@@ -131,10 +131,10 @@ describe("i386-pae (3-level) entries", () => {
 
   it("__swp_pteval_entry: the offset inverted from bit 9 (L1TF), type 0 in bits 63..59", () => {
     for (const off of [1, 0x12345, 0xffffff]) {
-      const e = big(pt.mkSwap(off));
+      const e = big(pt.mkSwap(off, false));
       const want = (~BigInt(off) << 14n) & ((1n << 64n) - 1n);
       expect(e).toBe(want >> 5n);
-      const s = pt.mkSwap(off);
+      const s = pt.mkSwap(off, false);
       expect(pt.swapOffset(s.hi, s.lo)).toBe(off);
       expect(pt.isSwap(s.hi, s.lo)).toBe(true);
     }
@@ -147,4 +147,22 @@ describe("i386-pae (3-level) entries", () => {
     for (let i = 0; i < 3; i++) expect(phys.read32(0x10000 + i * 8)).toBe((0x11 + i) * 4096 + 1);
     expect(phys.read32(0x10000 + 24)).toBe(0x9001);
   });
+});
+
+describe("the swap PTE's exclusive marker (_PAGE_SWP_EXCLUSIVE = _PAGE_PSE, bit 7)", () => {
+  it.each([false, true])(
+    "pae=%s: pte_swp_mkexclusive sets bit 7 only; the offset and is_swap_pte ignore it",
+    (pae) => {
+      const pt = new I386Pgtable(pae);
+      for (const off of [1, 9, 0x7fffff]) {
+        const plain = pt.mkSwap(off, false);
+        const ex = pt.mkSwap(off, true);
+        expect(big(ex)).toBe(big(plain) | _PAGE_PSE);
+        expect([pt.swapExclusive(plain.hi, plain.lo), pt.swapExclusive(ex.hi, ex.lo)]).toEqual([false, true]);
+        expect(pt.isSwap(ex.hi, ex.lo) && !pt.present(ex.hi, ex.lo) && !pt.isGuard(ex.hi, ex.lo)).toBe(true);
+        expect(pt.swapOffset(ex.hi, ex.lo)).toBe(off);
+        expect(big(pt.swapClearExclusive(ex.hi, ex.lo))).toBe(big(plain));
+      }
+    },
+  );
 });

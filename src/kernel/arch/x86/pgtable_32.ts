@@ -28,7 +28,15 @@ import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts"
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
 import { VmFlag } from "../../mm/vma.ts";
-import { isSwapPte, PTE_GUARD, PTE_PROTNONE, PTE_SPECIAL, swapPte, swapSlot } from "./pgtable.ts";
+import {
+  isSwapPte,
+  PAGE_SWP_EXCLUSIVE,
+  PTE_GUARD,
+  PTE_PROTNONE,
+  PTE_SPECIAL,
+  swapPte,
+  swapSlot,
+} from "./pgtable.ts";
 
 /** MAXPHYADDR of the 32-bit kernel's machine (PAE's 36 bits: 64 GiB) */
 export const MAXPHYADDR_32 = 36;
@@ -168,8 +176,19 @@ export class I386Pgtable implements Pgtable {
     return this.pae ? swapSlot(hi, lo) : swapSlot2(lo);
   }
 
-  mkSwap(offset: number): Entry {
-    return this.pae ? swapPte(offset) : swapPte2(offset);
+  mkSwap(offset: number, exclusive: boolean): Entry {
+    const e = this.pae ? swapPte(offset) : swapPte2(offset);
+    if (exclusive) e.lo = (e.lo | PAGE_SWP_EXCLUSIVE) >>> 0;
+    return e;
+  }
+
+  /** pte_swp_exclusive: _PAGE_SWP_EXCLUSIVE = _PAGE_PSE (bit 7) in both pgtable-2level.h and pgtable-3level.h */
+  swapExclusive(_hi: number, lo: number): boolean {
+    return (lo & PAGE_SWP_EXCLUSIVE) !== 0;
+  }
+
+  swapClearExclusive(hi: number, lo: number): Entry {
+    return { hi, lo: (lo & ~PAGE_SWP_EXCLUSIVE) >>> 0 };
   }
 
   isGuard(hi: number, lo: number): boolean {
