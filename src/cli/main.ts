@@ -9,7 +9,7 @@ import { runPolicyCli } from "./policy.ts";
 import { runWorker } from "./queue.ts";
 import { runRecordCli } from "./record.ts";
 import { runRepl } from "./repl.ts";
-import { DEFAULT_MAX_HOST_MEMORY, runCli } from "./run.ts";
+import { DEFAULT_MAX_HOST_MEMORY, runFiles } from "./run.ts";
 import { runSweepCli } from "./sweep.ts";
 import { runTour } from "./tour.ts";
 import { addTraceOptions, runTraceCli } from "./trace/index.ts";
@@ -35,8 +35,10 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command("tour")
     .description("a narrated run of the model: page walk, TLB, protection on a TLB hit, stale entries, PCIDs")
-    .action(() => {
-      runTour((line) => process.stdout.write(`${line}\n`));
+    .argument("[n]", "only question N (vmlab tour --list numbers them)")
+    .option("--list", "list the tour's questions, one line each", false)
+    .action((n: string | undefined, opts: { list: boolean }) => {
+      runTour((line) => process.stdout.write(`${line}\n`), { list: opts.list, question: n });
     });
 
   program
@@ -77,9 +79,9 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command("run")
     .description(
-      "run a .vm scenario: one line per statement, then a summary; exit 0 if every expect holds, 1 if one fails, 2 if the scenario is invalid",
+      "run .vm scenarios: one line per statement, then a summary; exit 0 if every expect holds, 1 if one fails, 2 if a scenario is invalid (several files: each under a header, the worst status)",
     )
-    .argument("<file>", "scenario file (.vm), or - for standard input")
+    .argument("<files...>", "scenario files (.vm), run in turn; - for standard input")
     .option("--json", "print one JSON document instead", false)
     .option("--trace", "add every access, TLB lookup and walk step", false)
     .option("--verbose", "print the machine settings and their defaults first", false)
@@ -94,9 +96,9 @@ export async function main(argv: string[]): Promise<number> {
       "the most host memory the simulated RAM may hold (a frame holds 4 KiB once written); a statement past it is an error",
       DEFAULT_MAX_HOST_MEMORY,
     )
-    .action((file: string, opts) => {
-      exitCode = runCli(
-        file,
+    .action((files: string[], opts) => {
+      exitCode = runFiles(
+        files,
         opts,
         (s) => process.stdout.write(s),
         (s) => process.stderr.write(s),

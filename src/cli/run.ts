@@ -21,6 +21,31 @@ export interface RunCliOptions {
 export const DEFAULT_MAX_HOST_MEMORY = "2G";
 
 /**
+ * `vmlab run A.vm B.vm ...` (the shell expands examples/DIR/*.vm to several): each file in turn under
+ * a `==> FILE <==` header (head(1)'s), or with --json one array of the documents. The
+ * exit status is the worst of the files' (2 invalid over 1 failed over 0).
+ */
+export function runFiles(
+  files: string[],
+  opts: RunCliOptions,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
+  if (files.length === 1) return runCli(files[0], opts, out, err);
+  let worst = 0;
+  const docs: string[] = [];
+  files.forEach((file, i) => {
+    if (!opts.json) out(`${i > 0 ? "\n" : ""}==> ${file} <==\n`);
+    let doc = "";
+    const code = runCli(file, opts, opts.json ? (s) => (doc += s) : out, err);
+    if (doc !== "") docs.push(doc.trimEnd());
+    worst = Math.max(worst, code);
+  });
+  if (opts.json) out(`[\n${docs.join(",\n")}\n]\n`);
+  return worst;
+}
+
+/**
  * `vmlab run FILE.vm`: prints one line per statement with what happened,
  * then a summary (or one JSON document). Returns the exit status: 0 when
  * every expectation holds, 1 when one fails, 2 when the scenario is invalid.

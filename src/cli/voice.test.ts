@@ -1,8 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./testkit.ts";
+import { ROOT, vmlab } from "./testkit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-voice-"));
 /** Writes a scenario to a file of its own and returns its path. */
@@ -31,5 +32,73 @@ describe("a clearer voice: sizes and addresses", () => {
     expect(r.stderr).toContain(`${f}:3:9: '7fff0000' looks like a hex number: write 0x7fff0000`);
     expect(r.stderr).not.toMatch(/suffix/);
     expect(r.code).toBe(2);
+  });
+});
+
+describe("a clearer voice: the tour", () => {
+  it("lists its questions, numbered as the tour numbers them", () => {
+    const r = vmlab(["tour", "--list"]);
+    expect(r.code).toBe(0);
+    const nums = [...r.stdout.matchAll(/^ ?(\d+)\. /gm)].map((m) => Number(m[1]));
+    expect(nums.length).toBeGreaterThan(20);
+    expect(nums).toEqual(nums.map((_, i) => i + 1));
+    expect(r.stdout).toMatch(/^ 1\. A page walk\.$/m);
+    expect(r.stdout).toMatch(
+      /^10\. Does malloc allocate memory\? {3}\(examples\/tour\/01-first-touch\.vm\)$/m,
+    );
+  });
+
+  it("runs one question alone, and refuses a number it does not have", () => {
+    const r = vmlab(["tour", "10"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^10\. Does malloc allocate memory\?/);
+    expect(r.stdout).toMatch(/-> (\d+) of \1 expectations hold\n$/);
+    expect(r.stdout).not.toMatch(/^(9|11)\. /m);
+    const three = vmlab(["tour", "3"]);
+    expect(three.stdout).toMatch(/^3\. A TLB hit still enforces protection/);
+    expect(three.stdout).toMatch(/#PF error_code/);
+    expect(three.stdout).not.toMatch(/^(2|4)\. /m);
+    const bad = vmlab(["tour", "999"]);
+    expect(bad.stderr).toMatch(
+      /^vmlab: tour: no question '999': the questions are 1 to \d+ \(vmlab tour --list\)\n$/,
+    );
+    expect(bad.code).toBe(2);
+  });
+
+  it("ends with hints that run exactly as printed", { timeout: 180_000 }, () => {
+    const r = vmlab(["tour"]);
+    expect(r.code).toBe(0);
+    const hints = r.stdout
+      .split("Next")[1]
+      .split("\n")
+      .filter((l) => l.startsWith("  npx vmlab "));
+    expect(hints.length).toBeGreaterThan(3);
+    for (const hint of hints) {
+      // the shell expands examples/*/*.vm, as a user's would; npx vmlab is bin/vmlab.mjs
+      const cmd = hint.trim().replace(/^npx vmlab /, `"${process.execPath}" bin/vmlab.mjs `);
+      const h = spawnSync("sh", ["-c", cmd], { cwd: ROOT, encoding: "utf8", input: "", timeout: 120_000 });
+      expect({ hint, status: h.status, stderr: h.stderr }).toEqual({ hint, status: 0, stderr: "" });
+    }
+  });
+
+  it("runs several scenario files in turn, each under a header, the exit status the worst", () => {
+    const ok = scenario("ok.vm", "machine ram=64M\nexpect oops == 0\n");
+    const failing = scenario("fail.vm", "machine ram=64M\nexpect oops == 1\n");
+    const invalid = scenario("invalid.vm", "machine ram=64M\nfrobnicate\n");
+    const two = vmlab(["run", ok, failing]);
+    expect(two.stdout).toMatch(new RegExp(`^==> ${ok} <==\\n`));
+    expect(two.stdout).toMatch(new RegExp(`\\n\\n==> ${failing} <==\\n`));
+    expect(two.stdout).toMatch(/1 passed, 0 failed[\s\S]*0 passed, 1 failed/);
+    expect(two.code).toBe(1);
+    const three = vmlab(["run", invalid, ok, failing]);
+    expect(three.stderr).toMatch(/invalid\.vm:2:1: unknown statement 'frobnicate'/);
+    expect(three.stdout).toMatch(/0 passed, 1 failed/); // the later files still ran
+    expect(three.code).toBe(2);
+    const json = vmlab(["run", "--json", ok, failing]);
+    const docs = JSON.parse(json.stdout) as { passed: number; failed: number }[];
+    expect(docs.map((d) => [d.passed, d.failed])).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
   });
 });
