@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { POLICY_NAMES } from "../analysis/policy/policies.ts";
+import { policyNamesHelp } from "../analysis/policy/policies.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import { addExerciseCommand } from "./exercise/index.ts";
@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .requiredOption("--refs <list>", "page numbers, e.g. 1,2,3,4,1,2,5")
     .requiredOption("--frames <n>", "number of frames")
-    .option("--policy <name>", `${POLICY_NAMES.join(", ")}, or all`, "lru")
+    .option("--policy <name>", `${policyNamesHelp()}, or all`, "lru")
     .option("--json", "print JSON: {accesses, hits, misses}", false)
     .option("--table", "print the per-access table even for long inputs")
     .option("--seed <n>", "seed for random choices (random, nru)", "1")

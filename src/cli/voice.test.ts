@@ -102,3 +102,58 @@ describe("a clearer voice: the tour", () => {
     ]);
   });
 });
+
+describe("a clearer voice: policy mode", () => {
+  const refs = "7,0,1,2,0,3,0,4,2,3,0,3,2,1,2,0,1,7,0,1";
+  /** The policy the run names in its JSON. */
+  const policyOf = (args: string[]) => {
+    const r = vmlab(["policy", "--refs", refs, "--frames", "3", "--json", ...args]);
+    expect(r.code).toBe(0);
+    return (JSON.parse(r.stdout) as { policy: string }).policy;
+  };
+
+  it("takes the names as the field spells them (s3fifo, belady), and says so in --help", () => {
+    expect(policyOf(["--policy", "belady"])).toBe("opt");
+    expect(policyOf(["--policy", "s3fifo"])).toBe("s3-fifo");
+    const belady = JSON.parse(
+      vmlab(["policy", "--refs", refs, "--frames", "3", "--json", "--policy", "belady"]).stdout,
+    );
+    const opt = JSON.parse(
+      vmlab(["policy", "--refs", refs, "--frames", "3", "--json", "--policy", "opt"]).stdout,
+    );
+    expect(belady).toEqual(opt);
+    const help = vmlab(["policy", "--help"]).stdout.replace(/\s+/g, " ");
+    expect(help).toMatch(/s3fifo = s3-fifo/);
+    expect(help).toMatch(/belady = opt/);
+    const trace = vmlab([
+      "trace",
+      "examples/tour/gzip-start.u64.gz",
+      "--mode",
+      "policy",
+      "--policy",
+      "belady",
+      "--frames",
+      "16",
+    ]);
+    expect(trace.code).toBe(0);
+    expect(trace.stdout).toMatch(/policy mode: 16 frames, policy opt/);
+  });
+
+  it("gives a JSON row for every reference, past the text table's 200", () => {
+    // a stream of 1,000 references over 37 pages, as OSTEP's paging-policy makes them
+    const long = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 37);
+    const r = vmlab(["policy", "--refs", long.join(","), "--frames", "8", "--policy", "fifo", "--json"]);
+    const doc = JSON.parse(r.stdout) as { accesses: { page: number; hit: boolean }[]; hits: number };
+    expect(doc.accesses.map((a) => a.page)).toEqual(long);
+    expect(doc.accesses.filter((a) => a.hit).length).toBe(doc.hits);
+    // every policy too (250 references: the whole document stays under spawnSync's 1 MB)
+    const some = long.slice(0, 250).join(",");
+    const all = JSON.parse(
+      vmlab(["policy", "--refs", some, "--frames", "4", "--policy", "all", "--json"]).stdout,
+    ) as {
+      accesses: unknown[];
+    }[];
+    expect(all.length).toBeGreaterThan(10);
+    for (const d of all) expect(d.accesses.length).toBe(250);
+  });
+});
