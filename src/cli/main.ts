@@ -85,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--json", "print one JSON document instead", false)
     .option("--trace", "add every access, TLB lookup and walk step", false)
     .option("--verbose", "print the machine settings and their defaults first", false)
+    .option("--narrate", "print the scenario's comments in place, between the statements' lines", false)
     .option("--check", "run the invariant checker after every statement (debug)", false)
     .option(
       "--allow-read <dir>",

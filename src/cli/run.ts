@@ -15,6 +15,8 @@ export interface RunCliOptions {
   allowRead?: string[];
   /** --max-host-memory SIZE: the most host memory the simulated RAM may hold */
   maxHostMemory?: string;
+  /** --narrate: the scenario's comment lines in place, between the statements' lines */
+  narrate?: boolean;
 }
 
 /** --max-host-memory's default: what a run's simulated RAM may hold on the host. */
@@ -102,7 +104,7 @@ export function runCli(
     }
     out("\n");
   }
-  for (const line of formatStatements(result)) out(`${line}\n`);
+  for (const line of formatStatements(result, opts.narrate ? comments(source) : [])) out(`${line}\n`);
   if (result.halted) out(`\nmachine halted: ${result.halted} (the statements after it did not run)\n`);
   out(
     `\n${result.statements.length} statements, ${result.expectations.length} expectations: ${result.passed} passed, ${result.failed} failed\n`,
@@ -113,10 +115,28 @@ export function runCli(
   return result.exitCode;
 }
 
-/** One line per statement (its line number, text and what happened), as `vmlab run` prints them. */
-export function formatStatements(result: RunResult): string[] {
+/** A scenario's comment lines (a line whose first word starts with #), with their line numbers. */
+export function comments(source: string): { line: number; text: string }[] {
+  const out: { line: number; text: string }[] = [];
+  source.split("\n").forEach((text, i) => {
+    if (/^\s*#/.test(text)) out.push({ line: i + 1, text: text.trim() });
+  });
+  return out;
+}
+
+/**
+ * One line per statement (its line number, text and what happened), as `vmlab run` prints them;
+ * `notes` (--narrate: the comment lines) each go in place, before the first statement below them.
+ */
+export function formatStatements(result: RunResult, notes: { line: number; text: string }[] = []): string[] {
   const lines: string[] = [];
+  let next = 0;
+  const notesBefore = (line: number) => {
+    for (; next < notes.length && notes[next].line < line; next++)
+      lines.push(`${String(notes[next].line).padStart(4)}  ${notes[next].text}`);
+  };
   for (const s of result.statements) {
+    notesBefore(s.line);
     const head = `${String(s.line).padStart(4)}  ${s.text}`;
     if (s.output.length === 1 && head.length + s.output[0].length < 110) {
       lines.push(`${head.padEnd(48)}  ${s.output[0]}`);
@@ -125,5 +145,7 @@ export function formatStatements(result: RunResult): string[] {
       for (const line of s.output) lines.push(`        ${line}`);
     }
   }
+  // the comments after the last statement that ran (none past a halt: nothing ran there)
+  if (!result.halted) notesBefore(Number.POSITIVE_INFINITY);
   return lines;
 }

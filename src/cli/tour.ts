@@ -7,7 +7,7 @@ import { hwArch } from "../hw/arch/index.ts";
 import { Kernel } from "../kernel/Kernel.ts";
 import { formatLayout } from "../kernel/view/proc.ts";
 import { runScenario } from "../workloads/scenario/session.ts";
-import { formatStatements } from "./run.ts";
+import { comments, formatStatements } from "./run.ts";
 
 /** `vmlab tour [N] [--list]`: the whole tour, one question of it, or the list of questions. */
 export interface TourOptions {
@@ -118,15 +118,17 @@ function scenarioQuestion(
   n: number,
   f: { name: string; path: string; source: string; title: string },
 ): boolean {
-  const header = f.source
-    .split("\n")
-    .filter((l) => l.startsWith("#"))
-    .map((l) => l.replace(/^# ?/, ""));
+  // the comment block at the top is the narration; a comment further down stays where it is
+  // in the file, between the statements it explains (as vmlab run --narrate prints it)
+  const all = f.source.split("\n");
+  const top = all.findIndex((l) => !l.startsWith("#"));
+  const header = all.slice(0, top < 0 ? all.length : top).map((l) => l.replace(/^# ?/, ""));
   say(`${n}. ${f.title}   (examples/tour/${f.name})`);
   for (const line of header.slice(1)) say(`   ${line}`);
   // the absolute path: a scenario's relative paths (replay "...") are taken from its directory
   const r = runScenario(f.source, { file: f.path });
-  for (const line of formatStatements(r)) say(`   ${line}`);
+  const notes = comments(f.source).filter((c) => c.line > header.length);
+  for (const line of formatStatements(r, notes)) say(`   ${line}`);
   say(`   -> ${r.passed} of ${r.expectations.length} expectations hold`);
   return r.failed === 0;
 }

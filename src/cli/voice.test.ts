@@ -157,3 +157,33 @@ describe("a clearer voice: policy mode", () => {
     for (const d of all) expect(d.accesses.length).toBe(250);
   });
 });
+
+describe("a clearer voice: comments in place", () => {
+  it("run --narrate prints each comment between the statements around it; without it, none", () => {
+    const f = scenario(
+      "narrate.vm",
+      "# Q: does mmap allocate?\nmachine ram=64M\nspawn A\n# nothing yet:\nA: b = mmap 16K\nexpect A.rss == 0   # a trailing note\n  # the first touch allocates\nA: write b 4K\n# the end\n",
+    );
+    const r = vmlab(["run", "--narrate", f]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n");
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(lines[0]).toBe("   1  # Q: does mmap allocate?");
+    expect(at(/^ {3}4 {2}# nothing yet:$/)).toBeGreaterThan(at(/^ {3}3 {2}spawn A/));
+    expect(at(/^ {3}4 {2}# nothing yet:$/)).toBeLessThan(at(/^ {3}5 {2}A: b = mmap 16K/));
+    expect(at(/^ {3}7 {2}# the first touch allocates$/)).toBeGreaterThan(at(/^ {3}6 {2}expect A\.rss == 0/));
+    expect(at(/^ {3}7 {2}#/)).toBeLessThan(at(/^ {3}8 {2}A: write b 4K/));
+    expect(at(/^ {3}9 {2}# the end$/)).toBeGreaterThan(at(/^ {3}8 {2}/));
+    expect(at(/^ {3}9 {2}# the end$/)).toBeLessThan(at(/statements, 1 expectations/));
+    const plain = vmlab(["run", f]);
+    expect(plain.stdout).not.toMatch(/^ +\d+ {2}#/m);
+  });
+
+  it("the tour keeps a comment below the header where the file has it", () => {
+    const r = vmlab(["tour", "12"]);
+    const lines = r.stdout.split("\n");
+    const note = lines.findIndex((l) => /^ +\d+ {2}# no page walk happened/.test(l));
+    expect(note).toBeGreaterThan(lines.findIndex((l) => /expect A\.signal == SIGSEGV/.test(l)));
+    expect(note).toBeLessThan(lines.findIndex((l) => /expect tlb\.misses == misses/.test(l)));
+  });
+});
