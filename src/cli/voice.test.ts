@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { statementVerbs } from "../workloads/scenario/compile.ts";
 import { ROOT, vmlab } from "./testkit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-voice-"));
@@ -185,5 +186,61 @@ describe("a clearer voice: comments in place", () => {
     const note = lines.findIndex((l) => /^ +\d+ {2}# no page walk happened/.test(l));
     expect(note).toBeGreaterThan(lines.findIndex((l) => /expect A\.signal == SIGSEGV/.test(l)));
     expect(note).toBeLessThan(lines.findIndex((l) => /expect tlb\.misses == misses/.test(l)));
+  });
+});
+
+describe("a clearer voice: the REPL", () => {
+  it("help lists every statement, show P pagetable and smaps among them", () => {
+    const r = vmlab(["repl"], "help\n");
+    expect(r.code).toBe(0);
+    const v = statementVerbs();
+    for (const verb of [...v.plain, ...v.process, ...v.kernel])
+      expect(r.stdout, verb).toMatch(new RegExp(`(^|[\\s|:])${verb}([\\s|]|$)`, "m"));
+    expect(r.stdout).toMatch(/show A pagetable \[ADDR\]/);
+    expect(r.stdout).toMatch(/show A maps\|smaps/);
+  });
+
+  it("help STATEMENT prints what docs/scenarios.md says of it", () => {
+    const r = vmlab(["repl"], "help mmap\nhelp pagetable\nhelp malloc\n");
+    expect(r.stdout).toMatch(/^- `P: VAR = mmap SIZE/m);
+    expect(r.stdout).toMatch(/^- `show P maps`, `show P smaps`, `show P pagetable \[ADDR\]`/m);
+    expect(r.stdout).toMatch(/^no statement 'malloc': did you mean 'mmap'\? \(help mmap\)$/m);
+    for (const line of r.stdout.split("\n")) expect(line.length).toBeLessThanOrEqual(130);
+  });
+
+  it("says what an unknown word likely meant: malloc -> mmap, memset -> write, a typo -> the word", () => {
+    const r = vmlab(
+      ["repl"],
+      "machine ram=64M\nspwan A\nspawn A\nA: b = malloc 16K\nA: b = mmap 16K\nA: memset b 16K\nmemset 4K\nkernel: k = kmaloc 64\n",
+    );
+    expect(r.stdout).toMatch(/<repl>:2:1: unknown statement 'spwan': did you mean 'spawn'\?/);
+    expect(r.stdout).toMatch(/<repl>:4:8: unknown process statement 'malloc': did you mean 'mmap'\?/);
+    expect(r.stdout).toMatch(/<repl>:6:4: unknown process statement 'memset': did you mean 'write'\?/);
+    expect(r.stdout).toMatch(/<repl>:7:1: unknown statement 'memset': did you mean 'P: write'\?/);
+    expect(r.stdout).toMatch(/<repl>:8:13: unknown kernel statement 'kmaloc': did you mean 'kmalloc'\?/);
+    expect(r.code).toBe(2);
+  });
+
+  it("save FILE writes the accepted statements as a scenario that vmlab run runs alike", () => {
+    const file = join(dir, "saved.vm");
+    const r = vmlab(
+      ["repl"],
+      `machine ram=64M\nspawn A\nA: b = malloc 16K\nA: b = mmap 16K\n\nhelp\nA: write b 8K\nexpect A.rss == 2\nhistory\nsave ${file}\n`,
+    );
+    expect(r.stdout).toMatch(new RegExp(`saved 5 statements to ${file}`));
+    // history numbers are the statements' numbers (the blank line and help count as lines)
+    expect(r.stdout).toMatch(/^ {3}7 {2}A: write b 8K +write 2 pages/m);
+    expect(r.stdout).toMatch(/^ {3}7 {2}A: write b 8K$/m);
+    const saved = readFileSync(file, "utf8");
+    expect(saved).not.toMatch(/malloc|help|history/);
+    const run = vmlab(["run", file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/A: write b 8K +write 2 pages; 2 page faults \(minor\)/);
+    expect(run.stdout).toMatch(/5 statements, 1 expectations: 1 passed, 0 failed/);
+  });
+
+  it("exits 0 when every line was valid and every expectation held", () => {
+    const r = vmlab(["repl"], "machine ram=64M\nspawn A\nexpect A.rss == 0\n");
+    expect(r.code).toBe(0);
   });
 });
