@@ -6,6 +6,7 @@ import { statementVerbs } from "../workloads/scenario/compile.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { suggest } from "../workloads/scenario/lang/suggest.ts";
 import { Session } from "../workloads/scenario/session.ts";
+import { Legend } from "./legend.ts";
 import { DEFAULT_MAX_HOST_MEMORY, formatStatements } from "./run.ts";
 import { parseSize } from "./shared/size.ts";
 
@@ -115,6 +116,7 @@ export async function runRepl(
   const accepted: string[] = [];
   let invalid = false;
   let lineNo = 0;
+  const legend = new Legend();
   if (tty) {
     out("vmlab repl: type 'help' for the statements, 'quit' to leave.\n");
     rl.setPrompt("vmlab> ");
@@ -148,7 +150,9 @@ export async function runRepl(
       try {
         const r = session.feed(line, lineNo);
         accepted.push(line);
-        if (r) for (const l of formatStatements({ ...session.result, statements: [r] })) out(`${l}\n`);
+        if (r)
+          for (const l of legend.annotate(formatStatements({ ...session.result, statements: [r] })))
+            out(`${l}\n`);
         const panic = session.kernel?.view.counters().panic;
         if (panic) out(`machine halted: Kernel panic - not syncing: ${panic}\n`);
       } catch (e) {

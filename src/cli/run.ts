@@ -3,6 +3,7 @@ import { InputError } from "../base/errors.ts";
 import { MACHINE_KEYS } from "../kernel/core/config.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
+import { Legend } from "./legend.ts";
 import { parseSize } from "./shared/size.ts";
 import { refuseClosedStdin } from "./shared/stdin.ts";
 
@@ -104,7 +105,8 @@ export function runCli(
     }
     out("\n");
   }
-  for (const line of formatStatements(result, opts.narrate ? comments(source) : [])) out(`${line}\n`);
+  const lines = formatStatements(result, opts.narrate ? comments(source) : []);
+  for (const line of new Legend().annotate(lines)) out(`${line}\n`);
   if (result.halted) out(`\nmachine halted: ${result.halted} (the statements after it did not run)\n`);
   out(
     `\n${result.statements.length} statements, ${result.expectations.length} expectations: ${result.passed} passed, ${result.failed} failed\n`,

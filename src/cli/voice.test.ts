@@ -244,3 +244,46 @@ describe("a clearer voice: the REPL", () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe("a clearer voice: legends and pipes", () => {
+  it("explains PTE flag letters and errno names once, before the first line that shows them", () => {
+    const f = scenario(
+      "legend.vm",
+      "machine ram=64M\nspawn A\nA: b = mmap 16K\nA: write b 8K\nshow A pagetable\nexplain A b write\nA: r = munmap 0x1001 4K\nA: s = munmap 0x1003 4K\nA: t = mremap b 4K 8K\n",
+    );
+    const r = vmlab(["run", f]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n");
+    const first = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const flags = first(/legend: P present, RW writable, US user/);
+    expect(flags).toBeGreaterThan(0);
+    expect(flags).toBe(first(/ P RW US A D/) - 1);
+    expect(lines.filter((l) => /legend: P present/.test(l)).length).toBe(1);
+    const errno = first(/legend: a negative result is -errno: EINVAL invalid argument/);
+    expect(errno).toBe(first(/-22 \(EINVAL\)/) - 1);
+    expect(lines.filter((l) => /legend: .*EINVAL/.test(l)).length).toBe(1);
+    expect(first(/legend: ENOMEM out of memory/)).toBe(first(/-12 \(ENOMEM\)/) - 1);
+    for (const l of lines.filter((x) => x.includes("legend:"))) expect(l.length).toBeLessThanOrEqual(110);
+  });
+
+  it("names the other architectures' letters: RISC-V's and arm64's", () => {
+    const body = "spawn A\nA: b = mmap 16K\nA: write b 4K\nshow A pagetable\n";
+    const rv = vmlab(["run", scenario("rv.vm", `machine ram=64M arch=riscv-sv39\n${body}`)]);
+    expect(rv.stdout).toMatch(/legend: R readable, W writable, X executable, U user.*\n.* R W U A D/);
+    const arm = vmlab(["run", scenario("arm.vm", `machine ram=64M arch=arm64\n${body}`)]);
+    expect(arm.stdout).toMatch(/legend: AP\[2:1\] .*AF accessed.*\n.*AP\[2:1\]=01 AF/);
+  });
+
+  it("vmlab run of several files | head -1 ends quietly, exit 0", () => {
+    const r = spawnSync(
+      "bash",
+      [
+        "-c",
+        `"${process.execPath}" bin/vmlab.mjs run --narrate examples/tour/*.vm 2>/tmp/vmlab-voice-err.$$ | head -1 >/dev/null; s=\${PIPESTATUS[0]}; cat /tmp/vmlab-voice-err.$$ >&2; rm -f /tmp/vmlab-voice-err.$$; exit $s`,
+      ],
+      { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
+    );
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+    expect(r.status).toBe(0);
+  });
+});
