@@ -82,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       "run .vm scenarios: one line per statement, then a summary; exit 0 if every expect holds, 1 if one fails, 2 if a scenario is invalid (several files: each under a header, the worst status)",
     )
     .argument("<files...>", "scenario files (.vm), run in turn; - for standard input")
-    .option("--json", "print one JSON document instead", false)
+    .option("--json", "print one JSON document instead (several files: an array of them)", false)
     .option("--trace", "add every access, TLB lookup and walk step", false)
     .option("--verbose", "print the machine settings and their defaults first", false)
     .option("--narrate", "print the scenario's comments in place, between the statements' lines", false)
