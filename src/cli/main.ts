@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { POLICY_NAMES } from "../analysis/policy/policies.ts";
+import { policyNamesHelp } from "../analysis/policy/policies.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import { addExerciseCommand } from "./exercise/index.ts";
@@ -9,7 +9,7 @@ import { runPolicyCli } from "./policy.ts";
 import { runWorker } from "./queue.ts";
 import { runRecordCli } from "./record.ts";
 import { runRepl } from "./repl.ts";
-import { DEFAULT_MAX_HOST_MEMORY, runCli } from "./run.ts";
+import { DEFAULT_MAX_HOST_MEMORY, runFiles } from "./run.ts";
 import { runSweepCli } from "./sweep.ts";
 import { runTour } from "./tour.ts";
 import { addTraceOptions, runTraceCli } from "./trace/index.ts";
@@ -36,8 +36,10 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command("tour")
     .description("a narrated run of the model: page walk, TLB, protection on a TLB hit, stale entries, PCIDs")
-    .action(() => {
-      runTour((line) => process.stdout.write(`${line}\n`));
+    .argument("[n]", "only question N (vmlab tour --list numbers them)")
+    .option("--list", "list the tour's questions, one line each", false)
+    .action((n: string | undefined, opts: { list: boolean }) => {
+      runTour((line) => process.stdout.write(`${line}\n`), { list: opts.list, question: n });
     });
 
   program
@@ -78,12 +80,13 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command("run")
     .description(
-      "run a .vm scenario: one line per statement, then a summary; exit 0 if every expect holds, 1 if one fails, 2 if the scenario is invalid",
+      "run .vm scenarios: one line per statement, then a summary; exit 0 if every expect holds, 1 if one fails, 2 if a scenario is invalid (several files: each under a header, the worst status)",
     )
-    .argument("<file>", "scenario file (.vm), or - for standard input")
-    .option("--json", "print one JSON document instead", false)
+    .argument("<files...>", "scenario files (.vm), run in turn; - for standard input")
+    .option("--json", "print one JSON document instead (several files: an array of them)", false)
     .option("--trace", "add every access, TLB lookup and walk step", false)
     .option("--verbose", "print the machine settings and their defaults first", false)
+    .option("--narrate", "print the scenario's comments in place, between the statements' lines", false)
     .option("--check", "run the invariant checker after every statement (debug)", false)
     .option(
       "--allow-read <dir>",
@@ -95,9 +98,9 @@ export async function main(argv: string[]): Promise<number> {
       "the most host memory the simulated RAM may hold (a frame holds 4 KiB once written); a statement past it is an error",
       DEFAULT_MAX_HOST_MEMORY,
     )
-    .action((file: string, opts) => {
-      exitCode = runCli(
-        file,
+    .action((files: string[], opts) => {
+      exitCode = runFiles(
+        files,
         opts,
         (s) => process.stdout.write(s),
         (s) => process.stderr.write(s),
@@ -111,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .requiredOption("--refs <list>", "page numbers, e.g. 1,2,3,4,1,2,5")
     .requiredOption("--frames <n>", "number of frames")
-    .option("--policy <name>", `${POLICY_NAMES.join(", ")}, or all`, "lru")
+    .option("--policy <name>", `${policyNamesHelp()}, or all`, "lru")
     .option("--json", "print JSON: {accesses, hits, misses}", false)
     .option("--table", "print the per-access table even for long inputs")
     .option("--seed <n>", "seed for random choices (random, nru)", "1")

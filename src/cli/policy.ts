@@ -1,4 +1,4 @@
-import { POLICY_NAMES } from "../analysis/policy/policies.ts";
+import { POLICY_NAMES, policyName } from "../analysis/policy/policies.ts";
 import { type PolicyResult, parseRefs, simulate } from "../analysis/policy/simulate.ts";
 import { InputError } from "../base/errors.ts";
 
@@ -13,12 +13,14 @@ export interface PolicyCliOptions {
 
 /** Above this many references the per-access table is left out unless asked for. */
 const TABLE_LIMIT = 200;
+/** --json's rows hold the frames after each access: at most this many numbers in all. */
+const JSON_CELL_LIMIT = 20_000_000;
 
 /**
  * `vmlab policy`: a page-replacement exercise. Prints the per-access table
  * (hit or miss, the victim, the frames after) for short inputs, then the
  * counts; `--policy all` compares every policy; `--json` prints
- * {"accesses": [...], "hits": N, "misses": N} (an array of those for all).
+ * {"accesses": [...], "hits": N, "misses": N} (an array of those for all), a row per reference.
  */
 export function runPolicyCli(o: PolicyCliOptions): string {
   const refs = parseRefs(o.refs);
@@ -27,13 +29,20 @@ export function runPolicyCli(o: PolicyCliOptions): string {
     throw new InputError(`--frames must be a positive integer, not '${o.frames}'`);
   const seed = Number(o.seed);
   if (!Number.isSafeInteger(seed)) throw new InputError(`--seed must be an integer, not '${o.seed}'`);
-  const names = o.policy === "all" ? [...POLICY_NAMES] : [o.policy];
-  const table = o.table ?? refs.length <= TABLE_LIMIT;
+  const names = o.policy === "all" ? [...POLICY_NAMES] : [policyName(o.policy)];
   // frames beyond the distinct pages are never used (no page is ever evicted then, whatever the
   // policy): the simulation gets no more than it can use, the report says what was asked for
   const simFrames = Math.min(frames, new Set(refs).size);
+  // --json has a row for every reference, whatever the length (OSTEP's streams run to
+  // thousands); the text table only up to TABLE_LIMIT unless --table asks
+  const table = o.json || (o.table ?? refs.length <= TABLE_LIMIT);
+  const cells = refs.length * simFrames * (o.json ? names.length : 1);
+  if (o.json && cells > JSON_CELL_LIMIT)
+    throw new InputError(
+      `--json: ${refs.length} references × ${simFrames} frames${names.length > 1 ? ` × ${names.length} policies` : ""} is more than vmlab lists (${JSON_CELL_LIMIT.toLocaleString("en-US")} frame cells); vmlab trace --mode policy gives the counts of any length`,
+    );
   const results = names.map((n) =>
-    simulate(refs, n, simFrames, { seed, table: table && names.length === 1 }),
+    simulate(refs, n, simFrames, { seed, table: table && (o.json || names.length === 1) }),
   );
   if (o.json) {
     const doc = results.map((r) => ({

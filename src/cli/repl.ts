@@ -1,32 +1,97 @@
+import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { InputError } from "../base/errors.ts";
+import { fileURLToPath } from "node:url";
+import { excerpt, InputError } from "../base/errors.ts";
+import { statementVerbs } from "../workloads/scenario/compile.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
+import { suggest } from "../workloads/scenario/lang/suggest.ts";
 import { Session } from "../workloads/scenario/session.ts";
+import { Legend } from "./legend.ts";
 import { DEFAULT_MAX_HOST_MEMORY, formatStatements } from "./run.ts";
 import { parseSize } from "./shared/size.ts";
 
-const HELP = `The vmlab scenario language, one statement per line (docs/scenarios.md):
+const HELP = `The vmlab scenario language, one statement per line (docs/scenarios.md);
+help STATEMENT (help mmap, help show) prints what the docs say of it:
   machine ram=256M cpus=2 pcid=on ...        first, or defaults boot at the first statement
-  spawn A | kthread K | switch A [cpu=N]
-  A: buf = mmap 1M [prot=rw] [populate] [at=ADDR [fixed]]
-  A: munmap ADDR SIZE | A: mprotect ADDR SIZE prot=r | A: fork B | A: exit | A: catch SIGSEGV
+  spawn A [uid=N] | kthread K | switch A [cpu=N] | file F size=1M [fs=tmpfs] [cached]
+  kbuf = device D size=16K | reclaim [SIZE] | kswapd
+  A: buf = mmap 1M [prot=rw] [shared] [file=F|dev=D] [populate] [at=ADDR [fixed]]
+  A: munmap ADDR SIZE | A: mprotect ADDR SIZE prot=r | A: madvise ADDR SIZE dontneed|pageout|...
+  A: mlock ADDR SIZE | A: munlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
+  A: msync ADDR SIZE | A: fork B | A: thread T | A: exit | A: setuid N | A: catch SIGSEGV
   A: read ADDR [SIZE] | A: write ADDR [SIZE] [value=N] | A: exec ADDR
-  kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: read ADDR
-  A: madvise ADDR SIZE dontneed|pageout|dontdump|... | A: n = coredump | A: mlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
-  file F size=1M [fs=tmpfs] [cached] | A: m = mmap 1M shared file=F | A: msync ADDR SIZE
-  A: n = replay "trace.u64.gz" [limit=N] | A: n = syscall read|write F BUF SIZE | kernel: n = copy_from_user A BUF SIZE | copy_to_user A BUF SIZE | get_user A ADDR | put_user A ADDR V | clear_user A BUF SIZE | strncpy_from_user A SRC N
-  kbuf = device D size=16K | A: u = mmap 16K shared dev=D | reclaim [SIZE] | kswapd
-  show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb | show A maps|smaps|task | show A vtop ADDR | show kernel vtop ADDR | show A pagemap ADDR SIZE | show kpageflags [PFN [COUNT]]
-    explain A ADDR [read|write|exec]
-  machine profile=windows: A: a = VirtualAlloc 1M reserve|commit|reserve+commit [prot=rw+guard] [at=ADDR] | A: VirtualFree ADDR SIZE decommit|release | A: VirtualProtect ADDR SIZE prot=r | A: VirtualQuery ADDR | A: catch exceptions | show A vad
-
+  A: n = syscall read|write F BUF SIZE | A: n = coredump | A: n = replay "trace.u64.gz" [limit=N]
+  kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: vfree v
+  kernel: p = alloc_pages order=N | kernel: free_pages ADDR order=N
+  kernel: read ADDR | kernel: write ADDR [value=N] | kernel: exec ADDR
+  kernel: n = copy_from_user A BUF SIZE | copy_to_user A BUF SIZE | clear_user A BUF SIZE
+  kernel: n = get_user A ADDR | put_user A ADDR V | strncpy_from_user A SRC N
+  kernel: stac | kernel: clac | kernel: pan on|off | kernel: sum on|off
+  show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb|tasks|pagetables
+  show A maps|smaps|task|vad | show A pagetable [ADDR] | show A vtop ADDR | show kernel vtop ADDR
+  show A pagemap ADDR SIZE | show kpageflags [PFN [COUNT]]
+  explain A ADDR [read|write|exec] | explain kernel ADDR [read|write|exec]
   let m = tlb.misses | expect A.rss == 16 | expect pfn(A, buf) == pfn(B, buf)
-REPL commands: help, history, quit (or end of input).`;
+machine profile=windows:
+  A: a = VirtualAlloc 1M reserve|commit|reserve+commit [prot=rw+guard] [at=ADDR]
+  A: VirtualFree ADDR SIZE decommit|release | A: VirtualProtect ADDR SIZE prot=r
+  A: VirtualQuery ADDR | A: catch exceptions | trim A | modified_writer
+  kernel: p = pool_alloc paged|nonpaged SIZE | kernel: pool_free p | kernel: irql passive|apc|dispatch
+  kernel: s = ProbeForRead A BUF SIZE | kernel: s = ProbeForWrite A BUF SIZE
+REPL commands: help [STATEMENT], history, save FILE (the accepted statements as a .vm file),
+quit (or end of input). The exit status: 2 if a line was invalid, else 1 if an expectation
+failed, else 0.`;
+
+/** The docs' lines about a statement: the bullets of docs/scenarios.md whose forms name it. */
+export function statementHelp(word: string): string[] {
+  const docs = readFileSync(fileURLToPath(new URL("../../docs/scenarios.md", import.meta.url)), "utf8");
+  const bullets = docs.split("\n").filter((l) => l.startsWith("- `"));
+  // a bullet's forms: its code spans before the description (which follows `: or ): )
+  const forms = (l: string) => {
+    const end = l.search(/`: |\): /);
+    return [...(end < 0 ? l : l.slice(0, end + 1)).matchAll(/`([^`]*)`/g)].map((m) => m[1]);
+  };
+  // the verb: the first word after the prefix (P:, kernel[@N]:) and the variable (VAR =, [VAR =])
+  const verb = (form: string) =>
+    form
+      .replace(/^(P|kernel(\[@N\])?): /, "")
+      .replace(/^\[?VAR =\]? /, "")
+      .split(/[\s|[]/)[0];
+  const byVerb = bullets.filter((l) => forms(l).some((f) => verb(f) === word));
+  if (byVerb.length > 0) return byVerb.map(tidyBullet);
+  // else a word of the forms (help pagetable: show P pagetable)
+  const w = new RegExp(`(^|[\\s|])${word.replace(/[^A-Za-z0-9_]/g, "")}($|[\\s|\\]])`);
+  return word === "" ? [] : bullets.filter((l) => forms(l).some((f) => w.test(f))).map(tidyBullet);
+}
+
+/** A docs bullet in lines of at most 100 columns, the first six (the docs have the rest). */
+function tidyBullet(l: string): string {
+  const lines: string[] = [];
+  let cur = "";
+  for (const word of l.split(" ")) {
+    if (cur !== "" && cur.length + 1 + word.length > 100) {
+      lines.push(cur);
+      cur = `  ${word}`;
+    } else cur = cur === "" ? word : `${cur} ${word}`;
+  }
+  lines.push(cur);
+  return lines.length <= 6 ? lines.join("\n") : `${lines.slice(0, 6).join("\n")} ... (docs/scenarios.md)`;
+}
+
+/** `help WORD`: what the docs say of the statement, or a "did you mean". */
+function helpFor(word: string): string {
+  const found = statementHelp(word);
+  if (found.length > 0) return `${found.join("\n")}\n`;
+  const v = statementVerbs();
+  const guess = suggest(word, [...v.plain, ...v.process, ...v.kernel]);
+  return `no statement '${excerpt(word)}'${guess !== null ? `: did you mean '${guess}'? (help ${guess})` : " (help lists them)"}\n`;
+}
 
 /**
  * `vmlab repl`: the scenario language line by line. An invalid line is
  * reported (with a caret) and skipped; the session goes on. At the end of
- * input the expectations are summed up: exit 1 if one failed.
+ * input the expectations are summed up: exit 2 if a line was invalid, else
+ * 1 if an expectation failed.
  */
 export async function runRepl(
   input: NodeJS.ReadableStream,
@@ -46,8 +111,12 @@ export async function runRepl(
     terminal: tty,
     historySize: 1000,
   });
-  const history: string[] = [];
+  // what was typed (numbered as the statements are: by line) and the statements accepted
+  const history: { line: number; text: string }[] = [];
+  const accepted: string[] = [];
+  let invalid = false;
   let lineNo = 0;
+  const legend = new Legend();
   if (tty) {
     out("vmlab repl: type 'help' for the statements, 'quit' to leave.\n");
     rl.setPrompt("vmlab> ");
@@ -56,19 +125,39 @@ export async function runRepl(
   for await (const line of rl) {
     lineNo++;
     const cmd = line.trim();
+    const word = /^(help|save)(\s+(.*))?$/.exec(cmd);
     if (cmd === "quit" || cmd === ".exit") break;
     if (cmd === "help") out(`${HELP}\n`);
-    else if (cmd === "history") {
-      for (let i = 0; i < history.length; i++) out(`${String(i + 1).padStart(4)}  ${history[i]}\n`);
+    else if (word?.[1] === "help") out(helpFor(word[3]));
+    else if (word?.[1] === "save") {
+      const file = word[3];
+      if (file === undefined) {
+        out("save FILE: the file to write the session's statements to\n");
+        invalid = true;
+      } else {
+        try {
+          writeFileSync(file, `# vmlab repl session\n${accepted.map((l) => `${l}\n`).join("")}`);
+          out(`saved ${accepted.length} statements to ${file} (vmlab run ${file})\n`);
+        } catch (e) {
+          out(`save: ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+          invalid = true;
+        }
+      }
+    } else if (cmd === "history") {
+      for (const h of history) out(`${String(h.line).padStart(4)}  ${h.text}\n`);
     } else if (cmd !== "") {
-      history.push(line);
+      history.push({ line: lineNo, text: line });
       try {
         const r = session.feed(line, lineNo);
-        if (r) for (const l of formatStatements({ ...session.result, statements: [r] })) out(`${l}\n`);
+        accepted.push(line);
+        if (r)
+          for (const l of legend.annotate(formatStatements({ ...session.result, statements: [r] })))
+            out(`${l}\n`);
         const panic = session.kernel?.view.counters().panic;
         if (panic) out(`machine halted: Kernel panic - not syncing: ${panic}\n`);
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
+        invalid = true;
         const lines: string[] = [];
         lines[lineNo - 1] = line;
         out(`${formatWithCaret(e, lines)}\n`);
@@ -77,10 +166,10 @@ export async function runRepl(
     if (tty) rl.prompt();
   }
   rl.close();
-  if (!session.booted) return 0;
+  if (!session.booted) return invalid ? 2 : 0;
   const r = session.finish();
   out(
     `${r.statements.length} statements, ${r.expectations.length} expectations: ${r.passed} passed, ${r.failed} failed\n`,
   );
-  return r.exitCode;
+  return invalid ? 2 : r.exitCode;
 }

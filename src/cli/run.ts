@@ -3,6 +3,7 @@ import { InputError } from "../base/errors.ts";
 import { MACHINE_KEYS } from "../kernel/core/config.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
+import { Legend } from "./legend.ts";
 import { parseSize } from "./shared/size.ts";
 import { refuseClosedStdin } from "./shared/stdin.ts";
 
@@ -15,10 +16,37 @@ export interface RunCliOptions {
   allowRead?: string[];
   /** --max-host-memory SIZE: the most host memory the simulated RAM may hold */
   maxHostMemory?: string;
+  /** --narrate: the scenario's comment lines in place, between the statements' lines */
+  narrate?: boolean;
 }
 
 /** --max-host-memory's default: what a run's simulated RAM may hold on the host. */
 export const DEFAULT_MAX_HOST_MEMORY = "2G";
+
+/**
+ * `vmlab run A.vm B.vm ...` (the shell expands examples/DIR/*.vm to several): each file in turn under
+ * a `==> FILE <==` header (head(1)'s), or with --json one array of the documents. The
+ * exit status is the worst of the files' (2 invalid over 1 failed over 0).
+ */
+export function runFiles(
+  files: string[],
+  opts: RunCliOptions,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
+  if (files.length === 1) return runCli(files[0], opts, out, err);
+  let worst = 0;
+  const docs: string[] = [];
+  files.forEach((file, i) => {
+    if (!opts.json) out(`${i > 0 ? "\n" : ""}==> ${file} <==\n`);
+    let doc = "";
+    const code = runCli(file, opts, opts.json ? (s) => (doc += s) : out, err);
+    if (doc !== "") docs.push(doc.trimEnd());
+    worst = Math.max(worst, code);
+  });
+  if (opts.json) out(`[\n${docs.join(",\n")}\n]\n`);
+  return worst;
+}
 
 /**
  * `vmlab run FILE.vm`: prints one line per statement with what happened,
@@ -77,7 +105,8 @@ export function runCli(
     }
     out("\n");
   }
-  for (const line of formatStatements(result)) out(`${line}\n`);
+  const lines = formatStatements(result, opts.narrate ? comments(source) : []);
+  for (const line of new Legend().annotate(lines)) out(`${line}\n`);
   if (result.halted) out(`\nmachine halted: ${result.halted} (the statements after it did not run)\n`);
   out(
     `\n${result.statements.length} statements, ${result.expectations.length} expectations: ${result.passed} passed, ${result.failed} failed\n`,
@@ -88,10 +117,28 @@ export function runCli(
   return result.exitCode;
 }
 
-/** One line per statement (its line number, text and what happened), as `vmlab run` prints them. */
-export function formatStatements(result: RunResult): string[] {
+/** A scenario's comment lines (a line whose first word starts with #), with their line numbers. */
+export function comments(source: string): { line: number; text: string }[] {
+  const out: { line: number; text: string }[] = [];
+  source.split("\n").forEach((text, i) => {
+    if (/^\s*#/.test(text)) out.push({ line: i + 1, text: text.trim() });
+  });
+  return out;
+}
+
+/**
+ * One line per statement (its line number, text and what happened), as `vmlab run` prints them;
+ * `notes` (--narrate: the comment lines) each go in place, before the first statement below them.
+ */
+export function formatStatements(result: RunResult, notes: { line: number; text: string }[] = []): string[] {
   const lines: string[] = [];
+  let next = 0;
+  const notesBefore = (line: number) => {
+    for (; next < notes.length && notes[next].line < line; next++)
+      lines.push(`${String(notes[next].line).padStart(4)}  ${notes[next].text}`);
+  };
   for (const s of result.statements) {
+    notesBefore(s.line);
     const head = `${String(s.line).padStart(4)}  ${s.text}`;
     if (s.output.length === 1 && head.length + s.output[0].length < 110) {
       lines.push(`${head.padEnd(48)}  ${s.output[0]}`);
@@ -100,5 +147,7 @@ export function formatStatements(result: RunResult): string[] {
       for (const line of s.output) lines.push(`        ${line}`);
     }
   }
+  // the comments after the last statement that ran (none past a halt: nothing ran there)
+  if (!result.halted) notesBefore(Number.POSITIVE_INFINITY);
   return lines;
 }

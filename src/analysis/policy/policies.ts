@@ -683,9 +683,28 @@ export const POLICY_NAMES = [
   "linux",
 ] as const;
 
+/** Other spellings of the names, as papers and courses write them (Belady's MIN is OPT). */
+export const POLICY_ALIASES: Readonly<Record<string, (typeof POLICY_NAMES)[number]>> = {
+  s3fifo: "s3-fifo",
+  belady: "opt",
+  min: "opt",
+  second_chance: "second-chance",
+};
+
+/** A policy's name as POLICY_NAMES spells it (an alias resolved; any other word unchanged). */
+export function policyName(name: string): string {
+  return Object.hasOwn(POLICY_ALIASES, name) ? POLICY_ALIASES[name] : name;
+}
+
+/** The names for --help: every policy, then the aliases. */
+export function policyNamesHelp(): string {
+  const aliases = Object.entries(POLICY_ALIASES).map(([a, n]) => `${a} = ${n}`);
+  return `${POLICY_NAMES.join(", ")} (also ${aliases.join(", ")})`;
+}
+
 export function makePolicy(name: string, opts: PolicyOptions): Policy {
   const seed = opts.seed ?? 1;
-  switch (name) {
+  switch (policyName(name)) {
     case "fifo":
       return new Fifo();
     case "lru":
@@ -693,13 +712,11 @@ export function makePolicy(name: string, opts: PolicyOptions): Policy {
     case "mru":
       return new Mru();
     case "opt":
-    case "min":
       if (!opts.refs) throw new InputError("opt needs the whole reference string in advance");
       return new Opt(opts.refs);
     case "clock":
       return new Clock(opts.frames);
     case "second-chance":
-    case "second_chance":
       return new SecondChance();
     case "nru":
       return new Nru(opts.nruPeriod ?? opts.frames, seed);
@@ -714,12 +731,11 @@ export function makePolicy(name: string, opts: PolicyOptions): Policy {
     case "2q":
       return new TwoQ(opts.frames);
     case "s3-fifo":
-    case "s3fifo":
       return new S3Fifo(opts.frames);
     case "lirs":
       return new Lirs(opts.frames);
     case "linux":
       return new LinuxTwoList();
   }
-  throw new InputError(`unknown policy '${name}' (${POLICY_NAMES.join(", ")})`);
+  throw new InputError(`unknown policy '${name}' (${policyNamesHelp()})`);
 }

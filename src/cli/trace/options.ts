@@ -10,7 +10,7 @@ import { extname } from "node:path";
 import type { Command } from "commander";
 import { curveSizes } from "../../analysis/mrc.ts";
 import { FAST_POLICIES } from "../../analysis/policy/fast.ts";
-import { POLICY_NAMES } from "../../analysis/policy/policies.ts";
+import { POLICY_NAMES, policyName, policyNamesHelp } from "../../analysis/policy/policies.ts";
 import { MACHINE_POLICIES } from "../../analysis/trace/machineMode.ts";
 import { InputError } from "../../base/errors.ts";
 import { CACHE_DEFAULTS, type CacheSpec, cacheSpecError } from "../../hw/cache/CacheSpec.ts";
@@ -162,7 +162,8 @@ export function parseReplay(o: TraceCliOptions): ReplaySettings {
   const seed = Number(o.seed);
   if (!Number.isSafeInteger(seed)) throw new InputError(`--seed must be an integer, not '${o.seed}'`);
   const machine = o.mode === "machine";
-  const policy = o.policy;
+  // policy mode takes the field's spellings too (s3fifo, belady): policyName resolves them
+  const policy = machine ? o.policy : policyName(o.policy);
   const pager = o.pager ?? "reference";
   if (pager !== "reference" && pager !== "linux")
     throw new InputError(`--pager must be reference or linux, not '${pager}'`);
@@ -171,7 +172,7 @@ export function parseReplay(o: TraceCliOptions): ReplaySettings {
   if (machine && !linuxPager && !(MACHINE_POLICIES as readonly string[]).includes(policy))
     throw new InputError(`machine mode policies: ${MACHINE_POLICIES.join(", ")} (not '${policy}')`);
   if (!machine && !(POLICY_NAMES as readonly string[]).includes(policy))
-    throw new InputError(`policy mode policies: ${POLICY_NAMES.join(", ")} (not '${policy}')`);
+    throw new InputError(`policy mode policies: ${policyNamesHelp()} (not '${policy}')`);
   const tlbSpec = parseTlbSpec(o.tlb);
   const page = (o.page ?? "4k").toLowerCase();
   if (page !== "4k" && page !== "2m" && page !== "thp")
@@ -247,7 +248,7 @@ export function addTraceOptions(cmd: Command): Command {
     .option("--ram <size>", "the same as a size: 16M is --frames 4096")
     .option(
       "--policy <name>",
-      `machine mode: ${MACHINE_POLICIES.join(", ")} (--pager linux: ${RECLAIM_POLICIES.join(", ")}); policy mode: ${POLICY_NAMES.join(", ")}`,
+      `machine mode: ${MACHINE_POLICIES.join(", ")} (--pager linux: ${RECLAIM_POLICIES.join(", ")}); policy mode: ${policyNamesHelp()}`,
       "clock",
     )
     .option(

@@ -6,6 +6,7 @@
  * context the handlers share is context.ts.
  */
 import type { Stmt } from "./lang/ast.ts";
+import { didYouMean, suggest } from "./lang/suggest.ts";
 import type { CompileContext, Handler, Run } from "./runtime/context.ts";
 import { kernelAccess, userAccess } from "./stmts/access.ts";
 import { coredump } from "./stmts/coredump.ts";
@@ -165,7 +166,10 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
     const h = PROCESS_STATEMENTS.get(s.verb);
     if (h !== undefined) return LINUX_ONLY.has(s.verb) ? linuxOnly(c, s, h(c, s)) : h(c, s);
     if (LATER.has(s.verb)) c.fail(`'${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
-    return c.fail(`unknown process statement '${s.verb}'`, s.verbPos);
+    return c.fail(
+      `unknown process statement '${s.verb}'${didYouMean(s.verb, PROCESS_STATEMENTS.keys())}`,
+      s.verbPos,
+    );
   }
   if (s.prefix?.kind === "kernel") {
     const h = KERNEL_STATEMENTS.get(s.verb);
@@ -173,7 +177,7 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
     if (LATER.has(s.verb))
       c.fail(`kernel statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
     return c.fail(
-      `unknown kernel statement '${s.verb}' (known: ${[...KERNEL_STATEMENTS.keys()].join(", ")})`,
+      `unknown kernel statement '${s.verb}'${didYouMean(s.verb, KERNEL_STATEMENTS.keys())} (known: ${[...KERNEL_STATEMENTS.keys()].join(", ")})`,
       s.verbPos,
     );
   }
@@ -188,5 +192,22 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
     );
   if (LATER.has(s.verb))
     c.fail(`statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
-  return c.fail(`unknown statement '${s.verb}'`, s.verbPos);
+  return c.fail(`unknown statement '${s.verb}'${topLevelSuggestion(s.verb)}`, s.verbPos);
+}
+
+/** For a word without a prefix: a statement, else a process's (`P: mmap`) or the kernel's. */
+function topLevelSuggestion(verb: string): string {
+  const top = suggest(verb, [...STATEMENTS.keys(), "machine"]);
+  if (top !== null) return `: did you mean '${top}'?`;
+  const proc = didYouMean(verb, PROCESS_STATEMENTS.keys(), "P: ");
+  return proc !== "" ? proc : didYouMean(verb, KERNEL_STATEMENTS.keys(), "kernel: ");
+}
+
+/** Every statement's verb, by prefix (the REPL's help and its "did you mean"). */
+export function statementVerbs(): { plain: string[]; process: string[]; kernel: string[] } {
+  return {
+    plain: ["machine", ...STATEMENTS.keys()],
+    process: [...PROCESS_STATEMENTS.keys()],
+    kernel: [...KERNEL_STATEMENTS.keys()],
+  };
 }

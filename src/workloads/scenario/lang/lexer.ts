@@ -22,6 +22,11 @@ const SUFFIX: Record<string, bigint> = {
   GiB: 1n << 30n,
   TiB: 1n << 40n,
   p: 4096n,
+  // a vmlab extension: lower case, as the command line's sizes (--max-host-memory 512m) take them
+  k: 1n << 10n,
+  m: 1n << 20n,
+  g: 1n << 30n,
+  t: 1n << 40n,
 };
 
 const TWO_CHAR_OPS = ["==", "!=", "<=", ">="];
@@ -31,7 +36,7 @@ const ONE_CHAR_OPS = "=<>:+-(),.@";
  * Splits one line into tokens (the language is line-based: see
  * ../shared/spec/scenario-language.md, "Lexical rules"). `#` starts a comment.
  * Integers are decimal or 0x hex with an optional size suffix (K, M, G, T,
- * KiB, MiB, GiB, TiB, or p for pages).
+ * KiB, MiB, GiB, TiB, or p for pages; k, m, g, t too).
  */
 export function lexLine(text: string, file: string, line: number): Tok[] {
   const toks: Tok[] = [];
@@ -64,12 +69,17 @@ export function lexLine(text: string, file: string, line: number): Tok[] {
       continue;
     }
     if (/[0-9]/.test(c)) {
+      // a word of hex digits with a letter among them, but no 0x: an address copied from
+      // /proc/PID/maps or a debugger, which would otherwise read as a number and a suffix
+      const bare = /^[0-9][0-9a-fA-F_]*(?![A-Za-z0-9_])/.exec(text.slice(i));
+      if (bare && /[a-fA-F]/.test(bare[0]) && !/^0[xX]/.test(bare[0]))
+        fail(`'${excerpt(bare[0])}' looks like a hex number: write 0x${excerpt(bare[0])}`, i);
       const m = /^(0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)([A-Za-z]*)/.exec(text.slice(i))!;
       const digits = m[1].replace(/_/g, "");
       const suffix = m[2];
       if (!(suffix in SUFFIX))
         fail(
-          `unknown size suffix '${excerpt(suffix)}' (use K, M, G, T, KiB, MiB, GiB, TiB or p)`,
+          `unknown size suffix '${excerpt(suffix)}' (use K, M, G, T (or k, m, g, t), KiB, MiB, GiB, TiB or p)`,
           i + m[1].length,
         );
       if (/^0[xX]$/.test(digits)) fail("hex number without digits", i);

@@ -1,0 +1,75 @@
+/**
+ * Legends for `vmlab run` and the REPL: the first time PTE flag letters (x86-64 and i386, RISC-V,
+ * arm64) or an errno name appear, one short line before that line says what they mean. The
+ * letters are the ones vmlab prints (the manuals' bit names: Intel SDM Vol. 3A 4.5 tables 4-19
+ * and 4-20, the RISC-V privileged spec 4.3.1, Arm ARM D8.3); the errno texts are strerror's
+ * (glibc's, shortened).
+ */
+const FLAGS: { kind: string; re: RegExp; legend: string }[] = [
+  {
+    kind: "x86",
+    re: /(^|\s)P( (RW|US|A|D|XD|G|PS|PWT|PCD|PAT))+(\s|$)/,
+    legend: "P present, RW writable, US user, A accessed, D dirty, XD no-execute, G global, PS large page",
+  },
+  {
+    kind: "riscv",
+    re: /(^|\s)[RWX]( [RWX])* U( [GAD])*(\s|$)|(^|\s)[RWX]( [RWX])*( [GAD])+(\s|$)/,
+    legend: "R readable, W writable, X executable, U user, G global, A accessed, D dirty",
+  },
+  {
+    kind: "arm64",
+    re: /AP\[2:1\]=/,
+    legend: "AP[2:1] 01 user rw, 11 user ro, 00/10 kernel only; AF accessed, nG per-ASID, PXN/UXN no-exec",
+  },
+];
+
+const ERRNO: Readonly<Record<string, string>> = {
+  EPERM: "operation not permitted",
+  ENOENT: "no such file",
+  EINTR: "interrupted",
+  EIO: "I/O error",
+  EBADF: "bad file descriptor",
+  EAGAIN: "try again",
+  ENOMEM: "out of memory (or of address space)",
+  EACCES: "permission denied",
+  EFAULT: "bad address",
+  EBUSY: "busy",
+  EEXIST: "exists",
+  ENODEV: "no such device",
+  EINVAL: "invalid argument",
+  EFBIG: "file too large",
+  ENOSPC: "no space left",
+  ENOSYS: "not implemented",
+  EOVERFLOW: "value too large",
+  EOPNOTSUPP: "not supported",
+  EHWPOISON: "memory page has a hardware error",
+};
+
+/** Adds the legends to a run's lines; one Legend per run, so each legend appears once. */
+export class Legend {
+  private readonly shown = new Set<string>();
+
+  /** `lines` with a legend line before each line that first shows a kind of flag or an errno. */
+  annotate(lines: string[]): string[] {
+    const out: string[] = [];
+    for (const line of lines) {
+      const notes: string[] = [];
+      for (const f of FLAGS)
+        if (!this.shown.has(f.kind) && f.re.test(line)) {
+          this.shown.add(f.kind);
+          notes.push(f.legend);
+        }
+      for (const m of line.matchAll(/-\d+ \((E[A-Z0-9]+)\)/g)) {
+        const name = m[1];
+        if (this.shown.has(name)) continue;
+        const first = ![...this.shown].some((k) => k.startsWith("E"));
+        this.shown.add(name);
+        const what = Object.hasOwn(ERRNO, name) ? `${name} ${ERRNO[name]}` : name;
+        notes.push(first ? `a negative result is -errno: ${what}` : what);
+      }
+      for (const n of notes) out.push(`        legend: ${n}`);
+      out.push(line);
+    }
+    return out;
+  }
+}
