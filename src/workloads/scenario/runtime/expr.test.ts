@@ -42,3 +42,24 @@ describe("range metrics over huge ranges", () => {
     expect(ms).toBeLessThan(10_000);
   });
 });
+
+describe("expect shows numbers in the base the expected value was written in (issue #18)", () => {
+  it("hex when the right-hand side is 0x..., decimal otherwise", () => {
+    const { r } = run(
+      [
+        "machine ram=64M",
+        "spawn A",
+        "A: a = mmap 4p",
+        "A: write a value=0x5a",
+        "expect byte(A, a) == 0x5a",
+        "expect byte(A, a) == 90",
+        "expect byte(A, a) == 0x10",
+      ].join("\n"),
+    );
+    expect(r.expectations.map((e) => [e.actual, e.expected])).toEqual([
+      ["0x5a", "== 0x5a"],
+      ["90", "== 90"],
+      ["0x5a", "== 0x10"],
+    ]);
+  });
+});

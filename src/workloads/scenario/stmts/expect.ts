@@ -22,6 +22,7 @@ export function expect(c: CompileContext, s: Stmt): Run {
   const left = compileExpr(c, s.expr!);
   const right = compileExpr(c, s.rhs!);
   const op = s.op!;
+  const hexRhs = /(==|!=|<=|>=|<|>)\s*-?0x/i.test(s.text);
   return (rt) => {
     const a = left(rt);
     const b = right(rt);
@@ -44,9 +45,13 @@ export function expect(c: CompileContext, s: Stmt): Run {
     } else {
       ok = false;
     }
-    const actual = formatValue(a);
-    const expected = `${op} ${formatValue(b)}`;
+    // numbers shown in the base the expected value was written in (a `0x` value: hex; else formatValue's rule)
+    const show = (v: typeof a) => (hexRhs && typeof v === "bigint" ? hexOf(v) : formatValue(v));
+    const actual = show(a);
+    const expected = `${op} ${show(b)}`;
     c.expectations.push({ line: s.pos.line, text: s.text.trim(), ok, actual, expected });
     rt.out.push(ok ? `ok (${actual})` : `FAILED: expected ${expected}, got ${actual}`);
   };
 }
+
+const hexOf = (v: bigint): string => (v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`);
