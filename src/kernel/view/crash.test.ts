@@ -297,13 +297,14 @@ describe("crash's vtop on RISC-V and 32-bit x86", () => {
           "",
           pageHdr,
         ]);
-        const flags = /^(\S+) +(\S+) +- +(\S+) +1 ([0-9a-f]+) uptodate,lru,swapbacked$/.exec(o.at(-1)!)!;
+        const flags = /^(\S+) +(\S+) +- +(\S+) +1 ([0-9a-f]+) uptodate,lru,owner_2,swapbacked$/.exec(o.at(-1)!)!;
         expect([flags[1], flags[2], flags[3]]).toEqual([page, h(pa), h(m / PAGE)]);
         // %-16lx, %8llx (PADDR_PRLEN of 256M), MAPPING `-` in 16, INDEX %8lx, CNT %2d
         const row = `${page.padEnd(16)} ${h(pa).padStart(8)} ${"-".padStart(16)} ${h(m / PAGE).padStart(8)}  1`;
         expect(o.at(-1)!.slice(0, row.length)).toBe(row);
-        // PG_uptodate, PG_lru, PG_swapbacked; the zone from bit 62 (ZONES_PGSHIFT without NUMA)
-        expect(BigInt(`0x${flags[4]}`) & ((1n << 62n) - 1n)).toBe(0x20028n);
+        // PG_uptodate, PG_lru, PG_anon_exclusive (PG_owner_2), PG_swapbacked; the zone from bit 62
+        // (ZONES_PGSHIFT without NUMA)
+        expect(BigInt(`0x${flags[4]}`) & ((1n << 62n) - 1n)).toBe(0x20828n);
       });
 
       it("a swapped page: the PTE title and `PAGE: 0000000000000000 not present` on one line, then SWAP: with the entry's offset", () => {
@@ -441,11 +442,11 @@ describe("crash's vtop on RISC-V and 32-bit x86", () => {
           pageHdr,
         ]);
         const page = h(memMap + (pa / PAGE) * 32n);
-        const m1 = /^(\S+) +(\S+) +- +(\S+) +1 ([0-9a-f]+) uptodate,lru,swapbacked$/.exec(o.at(-1)!)!;
+        const m1 = /^(\S+) +(\S+) +- +(\S+) +1 ([0-9a-f]+) uptodate,lru,owner_2,swapbacked$/.exec(o.at(-1)!)!;
         expect([m1[1], m1[2], m1[3]]).toEqual([page, h(pa), h(m / PAGE)]);
         expect(o.at(-1)!.slice(0, 18)).toBe(`${page.padEnd(8)} ${h(pa).padStart(8)} `);
         // 32-bit page->flags: the zone in bits 30-31
-        expect(Number.parseInt(m1[4], 16) & 0x3fffffff).toBe(0x20028);
+        expect(Number.parseInt(m1[4], 16) & 0x3fffffff).toBe(0x20828); // with PG_owner_2 (anon_exclusive)
       });
 
       it("a swapped page: PTE SWAP OFFSET, then SWAP: after the VMA", () => {

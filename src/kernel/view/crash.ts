@@ -56,8 +56,9 @@ const PG_BITS: [PageFlag, number, string][] = [
   [PageFlag.Reclaim, 16, "reclaim"],
   [PageFlag.SwapBacked, 17, "swapbacked"],
   [PageFlag.Mlocked, 19, "mlocked"],
-  // PG_anon_exclusive = PG_owner_2 (include/linux/page-flags.h)
-  [PageFlag.AnonExclusive, 11, "anon_exclusive"],
+  // PG_anon_exclusive = PG_owner_2 (include/linux/page-flags.h); crash names bits from the
+  // kernel's pageflag_names (include/trace/events/mmflags.h), which calls it owner_2
+  [PageFlag.AnonExclusive, 11, "owner_2"],
 ];
 export const PG_LOCKED = 0;
 export const PG_DIRTY = 4;
