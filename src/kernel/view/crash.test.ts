@@ -297,7 +297,9 @@ describe("crash's vtop on RISC-V and 32-bit x86", () => {
           "",
           pageHdr,
         ]);
-        const flags = /^(\S+) +(\S+) +- +(\S+) +1 ([0-9a-f]+) uptodate,lru,owner_2,swapbacked$/.exec(o.at(-1)!)!;
+        const flags = /^(\S+) +(\S+) +- +(\S+) +1 ([0-9a-f]+) uptodate,lru,owner_2,swapbacked$/.exec(
+          o.at(-1)!,
+        )!;
         expect([flags[1], flags[2], flags[3]]).toEqual([page, h(pa), h(m / PAGE)]);
         // %-16lx, %8llx (PADDR_PRLEN of 256M), MAPPING `-` in 16, INDEX %8lx, CNT %2d
         const row = `${page.padEnd(16)} ${h(pa).padStart(8)} ${"-".padStart(16)} ${h(m / PAGE).padStart(8)}  1`;
