@@ -53,3 +53,33 @@ export function randomSeed(seed: PyValue): PyRandom {
 export function optInt(v: PyValue): number {
   return Number(v);
 }
+
+/** `-s/--seed`, as relocation.py, segmentation.py and both paging-*-translate.py declare it */
+export const SEED_OPTION = {
+  short: "-s",
+  long: "--seed",
+  dest: "seed",
+  kind: "int",
+  default: 0,
+  help: "the random seed",
+} as const;
+
+/** relocation.py's and segmentation.py's `-a/--asize` and `-p/--physmem` (the same lines in both) */
+export const BASE_BOUNDS_SIZES = [
+  {
+    short: "-a",
+    long: "--asize",
+    dest: "asize",
+    kind: "string",
+    default: "1k",
+    help: "address space size (e.g., 16, 64k, 32m, 1g)",
+  },
+  {
+    short: "-p",
+    long: "--physmem",
+    dest: "psize",
+    kind: "string",
+    default: "16k",
+    help: "physical memory size (e.g., 16, 64k, 32m, 1g)",
+  },
+] as const;

@@ -5,7 +5,7 @@
  */
 import { PyRandom } from "../../base/pyRandom.ts";
 import type { OstepScript, ScriptIo } from "./common.ts";
-import { convert, optInt } from "./common.ts";
+import { convert, optInt, SEED_OPTION } from "./common.ts";
 import { parseArgs } from "./optparse.ts";
 import { PyError, PyExit, pyFormat, pyInt, pyIntOfFloat } from "./python.ts";
 
@@ -18,7 +18,7 @@ const OPTIONS = [
     default: "-1",
     help: "a set of comma-separated pages to access; -1 means randomly generate",
   },
-  { short: "-s", long: "--seed", dest: "seed", kind: "int", default: 0, help: "the random seed" },
+  SEED_OPTION,
   {
     short: "-a",
     long: "--asize",

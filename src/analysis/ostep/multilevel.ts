@@ -15,12 +15,12 @@ import { hwArch } from "../../hw/arch/index.ts";
 import type { Machine } from "../../hw/machine/Machine.ts";
 import { type Mmu, WalkRecord } from "../../hw/mmu/Mmu.ts";
 import type { OstepScript, ScriptIo } from "./common.ts";
-import { optInt, randomSeed } from "./common.ts";
+import { optInt, randomSeed, SEED_OPTION } from "./common.ts";
 import { parseArgs } from "./optparse.ts";
 import { PyError, type PyOut, pyFormat, pyIntOfFloat } from "./python.ts";
 
 const OPTIONS = [
-  { short: "-s", long: "--seed", dest: "seed", kind: "int", default: 0, help: "the random seed" },
+  SEED_OPTION,
   {
     short: "-a",
     long: "--allocated",

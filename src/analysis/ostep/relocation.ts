@@ -4,29 +4,14 @@
  * comments name the Python they mirror.
  */
 import type { OstepScript, ScriptIo } from "./common.ts";
-import { convert, optInt, randomSeed } from "./common.ts";
+import { BASE_BOUNDS_SIZES, convert, optInt, randomSeed, SEED_OPTION } from "./common.ts";
 import { parseArgs } from "./optparse.ts";
 import { PyExit, pyFormat, pyIntOfFloat } from "./python.ts";
 import { noRoomError } from "./stuck.ts";
 
 const OPTIONS = [
-  { short: "-s", long: "--seed", dest: "seed", kind: "int", default: 0, help: "the random seed" },
-  {
-    short: "-a",
-    long: "--asize",
-    dest: "asize",
-    kind: "string",
-    default: "1k",
-    help: "address space size (e.g., 16, 64k, 32m, 1g)",
-  },
-  {
-    short: "-p",
-    long: "--physmem",
-    dest: "psize",
-    kind: "string",
-    default: "16k",
-    help: "physical memory size (e.g., 16, 64k, 32m, 1g)",
-  },
+  SEED_OPTION,
+  ...BASE_BOUNDS_SIZES,
   {
     short: "-n",
     long: "--addresses",

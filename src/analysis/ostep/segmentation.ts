@@ -4,13 +4,13 @@
  * remzi-arpacidusseau/ostep-homework (docs/ostep.md).
  */
 import type { OstepScript, ScriptIo } from "./common.ts";
-import { convert, optInt, randomSeed } from "./common.ts";
+import { BASE_BOUNDS_SIZES, convert, optInt, randomSeed, SEED_OPTION } from "./common.ts";
 import { parseArgs } from "./optparse.ts";
 import { PyExit, pyFormat, pyInt, pyIntOfFloat } from "./python.ts";
 import { noRoomError } from "./stuck.ts";
 
 const OPTIONS = [
-  { short: "-s", long: "--seed", dest: "seed", kind: "int", default: 0, help: "the random seed" },
+  SEED_OPTION,
   {
     short: "-A",
     long: "--addresses",
@@ -19,22 +19,7 @@ const OPTIONS = [
     default: "-1",
     help: "a set of comma-separated pages to access; -1 means randomly generate",
   },
-  {
-    short: "-a",
-    long: "--asize",
-    dest: "asize",
-    kind: "string",
-    default: "1k",
-    help: "address space size (e.g., 16, 64k, 32m, 1g)",
-  },
-  {
-    short: "-p",
-    long: "--physmem",
-    dest: "psize",
-    kind: "string",
-    default: "16k",
-    help: "physical memory size (e.g., 16, 64k, 32m, 1g)",
-  },
+  ...BASE_BOUNDS_SIZES,
   {
     short: "-n",
     long: "--numaddrs",
