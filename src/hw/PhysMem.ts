@@ -22,6 +22,8 @@ const WORDS_PER_FRAME = 1024;
 export interface WriteWatch {
   /** Called after every write of 4 or 8 bytes at an aligned address. */
   wrote(pa8: number): void;
+  /** Called after the whole frame was cleared (clear_page): one record, not 512 words' */
+  wroteFrame(pfn: Pfn): void;
 }
 
 /**
@@ -255,9 +257,7 @@ export class PhysMem {
     if (this.snoop !== null) this.snoop.willWrite(pfn * PAGE_SIZE, PAGE_SIZE, true);
     const w = this.frameWords(pfn);
     if (w !== null) w.fill(0);
-    if (this.watch !== null) {
-      for (let off = 0; off < PAGE_SIZE; off += 8) this.watch.wrote(pfn * PAGE_SIZE + off);
-    }
+    if (this.watch !== null) this.watch.wroteFrame(pfn);
   }
 
   /**

@@ -1,8 +1,8 @@
 import { hexNum } from "../../base/u64.ts";
-import type { PhysAddr, Vpn } from "../../base/units.ts";
+import type { PhysAddr, Pfn, Vpn } from "../../base/units.ts";
 import type { Access } from "../access.ts";
 import { Mode } from "../access.ts";
-import type { WriteWatch } from "../PhysMem.ts";
+import { PAGE_SIZE, type WriteWatch } from "../PhysMem.ts";
 import { type Mmu, type TlbObserver, WalkRecord } from "./Mmu.ts";
 import { Perm } from "./PagingFormat.ts";
 import { Meta, type TlbArray } from "./TlbArray.ts";
@@ -65,11 +65,24 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
   onReport: ((r: StaleUse) => void) | null = null;
   private readonly fills = new Map<string, FillRecord>();
   private readonly lastWrite = new Map<number, { seq: number; tag: string }>();
+  private readonly lastClear = new Map<number, { seq: number; tag: string }>();
   private readonly reported = new Set<string>();
   private readonly rec = new WalkRecord();
 
   wrote(pa8: number): void {
     this.lastWrite.set(pa8, { seq: ++this.seq, tag: this.tag });
+  }
+
+  /** A cleared frame is one record: its words' last write is the later of it and their own. */
+  wroteFrame(pfn: Pfn): void {
+    this.lastClear.set(pfn, { seq: ++this.seq, tag: this.tag });
+  }
+
+  private lastWriteOf(pa8: number): { seq: number; tag: string } {
+    const w = this.lastWrite.get(pa8);
+    const c = this.lastClear.get(Math.floor(pa8 / PAGE_SIZE));
+    if (c !== undefined && (w === undefined || c.seq > w.seq)) return c;
+    return w ?? { seq: -1, tag: "" };
   }
 
   onFill(cpu: Mmu, vpn: Vpn, rec: WalkRecord): void {
@@ -127,7 +140,7 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
       for (const e of fill.entries) {
         const { hi, lo } = readEntry(cpu, e.entryPa);
         if (hi !== e.hi || lo !== e.lo) {
-          const w = this.lastWrite.get(e.entryPa - (e.entryPa % 8)) ?? { seq: -1, tag: "" };
+          const w = this.lastWriteOf(e.entryPa - (e.entryPa % 8));
           changed.push({
             level: cpu.format.levelNames[e.level],
             entryPa: e.entryPa,

@@ -290,6 +290,23 @@ describe("TLB and invalidation (§4.10)", () => {
       expect(reports.length).toBe(1);
     }
   });
+  it("the checker names a cleared page-table frame as the write that made an entry stale", () => {
+    const { cpu, mapper, root, m } = bareI386({ pae: false, checkCoherence: true });
+    for (const page of [0x40_0000, 0x40_1000])
+      mapper.map(root, vpn(page), toPfn(page / 4096 + 0x100), 0, { writable: true });
+    expect(cpu.translate(0, 0x40_0000, W)).toBe(Outcome.OK);
+    expect(cpu.translate(0, 0x40_1000, W)).toBe(Outcome.OK);
+    mapper.protect(root, vpn(0x40_0000), { writable: false });
+    expect(cpu.translate(0, 0x40_0000, W)).toBe(Outcome.OK); // stale: reported, naming the PTE's write
+    const reports = m.checker!.reports;
+    const pt = toPfn(Math.floor(reports[0].changed[0].entryPa / 4096));
+    m.checker!.tag = "clear_page";
+    m.phys.zeroFrame(pt); // one record for the frame, not 512
+    expect(cpu.translate(0, 0x40_1000, W)).toBe(Outcome.OK); // stale again: the whole table is gone
+    expect(reports.length).toBe(2);
+    expect(reports[1].changed[0].tag).toBe("clear_page");
+    expect(reports[1].changed[0].seq).toBeGreaterThan(reports[0].changed[0].seq);
+  });
 });
 
 describe("as the generic code sees it", () => {
