@@ -1,5 +1,5 @@
 import { hexNum } from "../../base/u64.ts";
-import type { PhysAddr, Pfn, Vpn } from "../../base/units.ts";
+import type { Pfn, PhysAddr, Vpn } from "../../base/units.ts";
 import type { Access } from "../access.ts";
 import { Mode } from "../access.ts";
 import { PAGE_SIZE, type WriteWatch } from "../PhysMem.ts";
