@@ -151,7 +151,13 @@ export async function runRepl(
         const r = session.feed(line, lineNo);
         accepted.push(line);
         if (r)
-          for (const l of legend.annotate(formatStatements({ ...session.result, statements: [r] })))
+          for (const l of legend.annotate(
+            formatStatements({
+              ...session.result,
+              statements: [r],
+              log: session.kernel?.view.log(0) ?? [],
+            }),
+          ))
             out(`${l}\n`);
         const panic = session.kernel?.view.counters().panic;
         if (panic) out(`machine halted: Kernel panic - not syncing: ${panic}\n`);

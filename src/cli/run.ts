@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { InputError } from "../base/errors.ts";
+import { wrapLine } from "../base/text.ts";
 import { MACHINE_KEYS } from "../kernel/core/config.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
@@ -126,12 +127,23 @@ export function comments(source: string): { line: number; text: string }[] {
   return out;
 }
 
+/** The width `vmlab run` and the tour keep their lines to (the kernel's own log lines excepted). */
+export const OUTPUT_WIDTH = 100;
+
 /**
  * One line per statement (its line number, text and what happened), as `vmlab run` prints them;
  * `notes` (--narrate: the comment lines) each go in place, before the first statement below them.
+ * A statement's result goes beside it when both fit in `width` columns, else on the lines below;
+ * vmlab's own sentences wrap at a space to stay inside `width`, while lines of the kernel's log
+ * (oops text, the OOM killer's report) stay whole, as dmesg prints them, so they can be compared.
  */
-export function formatStatements(result: RunResult, notes: { line: number; text: string }[] = []): string[] {
+export function formatStatements(
+  result: RunResult,
+  notes: { line: number; text: string }[] = [],
+  width = OUTPUT_WIDTH,
+): string[] {
   const lines: string[] = [];
+  const kernelLog = new Set(result.log);
   let next = 0;
   const notesBefore = (line: number) => {
     for (; next < notes.length && notes[next].line < line; next++)
@@ -140,11 +152,14 @@ export function formatStatements(result: RunResult, notes: { line: number; text:
   for (const s of result.statements) {
     notesBefore(s.line);
     const head = `${String(s.line).padStart(4)}  ${s.text}`;
-    if (s.output.length === 1 && head.length + s.output[0].length < 110) {
+    if (s.output.length === 1 && Math.max(head.length, 48) + 2 + s.output[0].length <= width) {
       lines.push(`${head.padEnd(48)}  ${s.output[0]}`);
     } else {
       lines.push(head);
-      for (const line of s.output) lines.push(`        ${line}`);
+      for (const line of s.output) {
+        if (kernelLog.has(line)) lines.push(`        ${line}`);
+        else lines.push(...wrapLine(line, width, "        ", "          "));
+      }
     }
   }
   // the comments after the last statement that ran (none past a halt: nothing ran there)

@@ -2,12 +2,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { excerpt, InputError } from "../base/errors.ts";
+import { wrapLine } from "../base/text.ts";
 import { Access } from "../hw/access.ts";
 import { hwArch } from "../hw/arch/index.ts";
 import { Kernel } from "../kernel/Kernel.ts";
 import { formatLayout } from "../kernel/view/proc.ts";
 import { runScenario } from "../workloads/scenario/session.ts";
-import { comments, formatStatements } from "./run.ts";
+import { comments, formatStatements, OUTPUT_WIDTH } from "./run.ts";
 
 /** `vmlab tour [N] [--list]`: the whole tour, one question of it, or the list of questions. */
 export interface TourOptions {
@@ -123,12 +124,18 @@ function scenarioQuestion(
   const all = f.source.split("\n");
   const top = all.findIndex((l) => !l.startsWith("#"));
   const header = all.slice(0, top < 0 ? all.length : top).map((l) => l.replace(/^# ?/, ""));
-  say(`${n}. ${f.title}   (examples/tour/${f.name})`);
+  const heading = `${n}. ${f.title}   (examples/tour/${f.name})`;
+  if (heading.length <= OUTPUT_WIDTH) say(heading);
+  else {
+    // the question on its line, where it came from on the next
+    for (const line of wrapLine(`${n}. ${f.title}`, OUTPUT_WIDTH, "", "    ")) say(line);
+    say(`    (examples/tour/${f.name})`);
+  }
   for (const line of header.slice(1)) say(`   ${line}`);
   // the absolute path: a scenario's relative paths (replay "...") are taken from its directory
   const r = runScenario(f.source, { file: f.path });
   const notes = comments(f.source).filter((c) => c.line > header.length);
-  for (const line of formatStatements(r, notes)) say(`   ${line}`);
+  for (const line of formatStatements(r, notes, OUTPUT_WIDTH - 3)) say(`   ${line}`);
   say(`   -> ${r.passed} of ${r.expectations.length} expectations hold`);
   return r.failed === 0;
 }

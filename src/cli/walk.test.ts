@@ -179,7 +179,7 @@ describe("vmlab tour", () => {
       "Why does the kernel read user memory with copy_from_user, not a plain dereference?",
       "How can a driver give a process direct access to kernel memory?",
       "What does a real program do to memory in its first 100,000 accesses?",
-      "On arm64, what stops the kernel from touching user memory, and how does copy_from_user get through?",
+      "On arm64, what keeps the kernel out of user memory, and how does copy_from_user get in?",
       "Can the kernel run code from a user page on arm64?",
       "On arm64, is the kernel half copied into every process's page tables?",
       "How does arm64 keep TLBs right: ASIDs instead of PCIDs, broadcasts instead of IPIs?",
@@ -189,7 +189,7 @@ describe("vmlab tour", () => {
       "With one page table for the whole machine, what keeps a process to its own pages?",
       "VIVT, VIPT, PIPT: why must the first two flush when the PGD or a PTE changes?",
       "Where does the Windows kernel start, and what keeps user code out of it?",
-      "Is kernel memory ever paged out? Linux says no; what does Windows say, and what has IRQL to do with it?",
+      "Is kernel memory ever paged out? Linux: never. Windows: its paged pool, and IRQL says when.",
     ]) {
       expect(r.stdout).toContain(q);
     }

@@ -34,6 +34,8 @@ export interface RunResult {
   /** set when the machine panicked: statements after it did not run */
   halted: string | null;
   metrics: Record<string, string>;
+  /** the kernel log (dmesg) at the end of the run: its lines appear in the statements' output as the kernel printed them */
+  log: string[];
   exitCode: 0 | 1;
 }
 
@@ -101,6 +103,7 @@ export class Session {
       failed: 0,
       halted: null,
       metrics: {},
+      log: [],
       exitCode: 0,
     };
     this.context.expectations = this.result.expectations;
@@ -257,6 +260,7 @@ export class Session {
       result.metrics["cache.stale_reads"] = sum((c) => c.staleReads);
     }
     for (const [k, v] of this.rt!.vars) result.metrics[k] = formatValue(v);
+    result.log = view.log(0);
     return result;
   }
 }

@@ -1,3 +1,4 @@
+import { wrapLine } from "../../../base/text.ts";
 /**
  * The tour's first part (`vmlab tour`, `npm start`): a narrated run of the
  * x86-64 machine: a page walk, a TLB hit, protection on a TLB hit, a stale
@@ -64,7 +65,8 @@ export function x86Tour(say: (line?: string) => void): void {
   mapper.map(root, vpn, toPfn(0x5678), 0, { writable: true, user: true });
   m.checker!.tag = "";
   say(`   the PTE now points at frame 0x5678, but without INVLPG: ${show(cpu, user, Access.Read)}`);
-  for (const line of formatStaleUse(m.checker!.reports[0]).split("\n")) say(`   checker: ${line}`);
+  for (const line of formatStaleUse(m.checker!.reports[0]).split("\n"))
+    for (const part of wrapLine(line, 100, "   checker: ", "   checker:     ")) say(part);
   cpu.invlpg(a.hi, a.lo);
   say(`   after INVLPG: ${show(cpu, user, Access.Read)}`);
   const other = m.cpus[1];
