@@ -89,11 +89,11 @@ export function protoPteVa(k: KernelCore, s: Section, index: number): bigint {
  */
 export function protoPointer(k: KernelCore, kmem: ProtoPool, s: Section, index: number) {
   const pt = k.arch.pgtable;
-  return mkProtoPointer(protoPteVa(k, s, index), protoBase(k, kmem), pt.entryBytes === 8, pt.levels >= 4);
+  return mkProtoPointer(protoPteVa(k, s, index), protoBase(kmem), pt.entryBytes === 8, pt.levels >= 4);
 }
 
 /** The address 32-bit MMPTE_PROTOTYPEs are relative to: the nonpaged pool's start. */
-export function protoBase(k: KernelCore, kmem: ProtoPool): bigint {
+export function protoBase(kmem: ProtoPool): bigint {
   return kmem.nonpaged.startVpn < 0 ? 0n : BigInt(kmem.nonpaged.startVpn) * 4096n;
 }
 

@@ -242,7 +242,9 @@ export function mapViewOfFile(
 
 /** The segment of a section nobody holds any more is deleted, its commit returned (MiSegmentDelete). */
 export function deleteSection(w: WinMm, sec: Section): void {
-  w.commit.total -= deleteSegment(w.k, w.db, w.kmem, sec);
+  // (the pool free inside deleteSegment changes the total too: read it after)
+  const charged = deleteSegment(w.k, w.db, w.kmem, sec);
+  w.commit.total -= charged;
   w.sections.delete(sec.handle);
 }
 
