@@ -270,7 +270,7 @@ export function explainAccessFault(w: WinMm, task: Task, va: bigint, access: Acc
         `  MiResolveDemandZeroFault: ${where}: committed ${prot}, no frame yet: a zeroed page is mapped`,
       ];
     default:
-      return [`  ${where}: a prototype or paging-file PTE: not modelled yet: ${av}`];
+      return [`  ${where}: an invalid PTE MmAccessFault does not resolve: ${av}`];
   }
 }
 
