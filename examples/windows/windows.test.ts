@@ -57,8 +57,17 @@ describe("what the runner prints in the windows profile", () => {
 
   it("sections, views and thread stacks print what they made; bad forms are errors at their line and column", () => {
     const r = run(
-      "spawn A\nA: s = CreateFileMapping 8K\nA: v = MapViewOfFile s copy\nA: n = VirtualQuery v\nA: x = MapViewOfFile s write offset=4K\nA: t = CreateThread stack=64K\nA: w = SetProcessWorkingSetSize 4K 8K\n",
+      "spawn A\nA: s = CreateFileMapping 8K\nA: v = MapViewOfFile s copy\nA: n = VirtualQuery v\nA: x = MapViewOfFile s write offset=4K\nA: t = CreateThread stack=64K\nA: w = SetProcessWorkingSetSize 4K 8K\nshow A maps\n",
     );
+    // show P maps: the regions VirtualQuery reports, KUSER_SHARED_DATA among them
+    expect(r.statements[8].output).toEqual([
+      "start      end (excl)  pages  State        Protect                     Type         AllocationBase",
+      "0x00010000 0x00012000      2  MEM_COMMIT   PAGE_WRITECOPY              MEM_MAPPED   0x00010000",
+      "0x00020000 0x0002e000     14  MEM_RESERVE  -                           MEM_PRIVATE  0x00020000",
+      "0x0002e000 0x0002f000      1  MEM_COMMIT   PAGE_READWRITE|PAGE_GUARD   MEM_PRIVATE  0x00020000",
+      "0x0002f000 0x00030000      1  MEM_COMMIT   PAGE_READWRITE              MEM_PRIVATE  0x00020000",
+      "0x7ffe0000 0x7ffe1000      1  MEM_COMMIT   PAGE_READONLY               MEM_PRIVATE  0x7ffe0000",
+    ]);
     expect(r.statements[2].output.at(-1)).toBe(
       "s = 64 (section handle; 2 pages backed by the paging file; commit charge 3 pages)",
     );

@@ -262,7 +262,7 @@ export function explainAccessFault(w: WinMm, task: Task, va: bigint, access: Acc
       const v = vad!.view!;
       const index = v.firstPage + Number(va / 4096n) - vad!.startVpn;
       return [
-        `  MiResolveProtoPteFault: ${where}: a view of section 0x${v.section.handle.toString(16)} (page ${index}): the prototype PTE gives the frame; the process PTE maps it ${prot}`,
+        `  MiResolveProtoPteFault: ${where}: a view of section 0x${v.section.handle.toString(16)} (page ${index}): the prototype PTE gives the frame; the process PTE maps it ${prot}${access === 1 && mmRights(s!.protection).copy ? "; the write then makes a private copy (MiCopyOnWrite)" : ""}`,
       ];
     }
     case Verdict.DemandZero:

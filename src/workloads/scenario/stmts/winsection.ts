@@ -5,7 +5,7 @@
  * `CreateThread`, `SetProcessWorkingSetSize`. Each prints its return value
  * and, on failure, GetLastError's code by name.
  */
-import { MemState, PageProt, protName } from "../../../kernel/Kernel.ts";
+import { MemState, PageProt, protName, type TaskHandle } from "../../../kernel/Kernel.ts";
 import type { AddrExpr, Stmt } from "../lang/ast.ts";
 import {
   argWords,
@@ -256,4 +256,45 @@ export function setWorkingSetSize(c: CompileContext, s: Stmt): Run {
           : `(minimum ${p.wsMin} pages, maximum ${p.wsMax} pages${p.wsHardMax ? " (hard)" : ""}; working set ${p.workingSet} pages)`,
     );
   };
+}
+
+const STATES: Record<number, string> = {
+  [MemState.COMMIT]: "MEM_COMMIT",
+  [MemState.RESERVE]: "MEM_RESERVE",
+};
+const TYPES: Record<number, string> = {
+  [MemState.PRIVATE]: "MEM_PRIVATE",
+  [MemState.MAPPED]: "MEM_MAPPED",
+  [MemState.IMAGE]: "MEM_IMAGE",
+};
+
+/**
+ * `show P maps` in the windows profile: every region VirtualQuery reports
+ * inside P's reservations and views, and KUSER_SHARED_DATA, one a line
+ * (what a debugger's `!address` lists; free space left out): start, end
+ * (exclusive), pages, State, Protect, Type, the allocation's base.
+ */
+export function winMaps(rt: Runtime, t: TaskHandle): string[] {
+  const w = rt.view.windows()!;
+  const hex = (v: bigint) => `0x${v.toString(16).padStart(8, "0")}`;
+  const out = [
+    "start      end (excl)  pages  State        Protect                     Type         AllocationBase",
+  ];
+  const line = (q: NonNullable<ReturnType<Runtime["kernel"]["virtualQuery"]>>) =>
+    `${hex(q.baseAddress)} ${hex(q.baseAddress + q.regionSize)} ${String(q.regionSize / 4096n).padStart(6)}  ${(STATES[q.state] ?? "").padEnd(11)}  ${(q.state === MemState.COMMIT ? protName(q.protect) : "-").padEnd(26)}  ${(TYPES[q.type] ?? "").padEnd(11)}  ${hex(q.allocationBase)}`;
+  const shared = 0x7ffe_0000n;
+  let sharedDone = false;
+  for (const v of w.vads(t)) {
+    if (!sharedDone && shared < v.start) {
+      out.push(line(rt.kernel.virtualQuery(t, shared)!));
+      sharedDone = true;
+    }
+    for (let a = v.start; a < v.end; ) {
+      const q = rt.kernel.virtualQuery(t, a)!;
+      out.push(line(q));
+      a += q.regionSize;
+    }
+  }
+  if (!sharedDone) out.push(line(rt.kernel.virtualQuery(t, shared)!));
+  return out;
 }
