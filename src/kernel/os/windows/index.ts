@@ -44,6 +44,7 @@ import {
 } from "./shared.ts";
 import { createUserStack } from "./stack.ts";
 import { clearSystemPdes, copySystemPdes, mapSystemSpace, type SystemAlias } from "./system.ts";
+import { VadType } from "./vad.ts";
 import {
   closeSection,
   createFileMapping,
@@ -78,6 +79,10 @@ export interface VadInfo {
   commitCharge: number;
   committedPages: number;
   residentPages: number;
+  /** VadFlags.VadType: private memory, a mapped view, an image view */
+  type: "private" | "mapped" | "image";
+  /** a view's section handle, else null */
+  section: number | null;
 }
 
 /** A process's Windows state as data (the view's copy). */
@@ -486,6 +491,8 @@ export class WindowsOs implements OsProfile, WinMm {
         commitCharge: v.commitCharge,
         committedPages,
         residentPages,
+        type: v.type === VadType.Image ? "image" : v.type === VadType.Mapped ? "mapped" : "private",
+        section: v.view === null ? null : v.view.section.handle,
       };
     });
   }

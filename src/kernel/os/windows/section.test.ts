@@ -45,6 +45,7 @@ describe("a paging-file-backed section mapped by two processes", () => {
     expect(w.section(h)).toMatchObject({ pages: 3, views: 0, resident: 0 });
     const va = k.mapViewOfFile(a, h, "write", false, 0n, 0n, 0n);
     expect(va % 0x10000n).toBe(0n);
+    expect(w.vads(a)[0]).toMatchObject({ type: "mapped", section: h, committedPages: 3, residentPages: 0 });
     expect(k.virtualQuery(a, va)).toMatchObject({
       type: MemState.MAPPED,
       state: MemState.COMMIT,
