@@ -17,11 +17,18 @@
  *    ExceptionInformation[0] = 8, where the CPU has NX: x64 and PAE); then a
  *    guard page raises STATUS_GUARD_PAGE_VIOLATION once and loses its
  *    guard (the "one-shot alarm" of the VirtualAlloc/Creating Guard Pages
- *    page).
+ *    page), unless it is a thread stack's guard page: then
+ *    MiCheckForUserStackOverflow grows the stack (no exception) or raises
+ *    STATUS_STACK_OVERFLOW at the reservation's end (stack.ts).
  * 5. The PTE is resolved: a demand-zero page gets a zeroed frame
  *    (MiResolveDemandZeroFault), a transition page its frame back
- *    (MiResolveTransitionFault, a soft fault), a write to a copy-on-write
- *    page a private copy (MiCopyOnWrite); the access is retried.
+ *    (MiResolveTransitionFault, a soft fault), a paging-file page a new
+ *    frame and an in-page read (MiResolvePageFileFault, a hard fault), a
+ *    view page its section's frame through the prototype PTE
+ *    (MiResolveProtoPteFault, view.ts), a write to a copy-on-write page a
+ *    private copy (MiCopyOnWrite); the page joins the working set
+ *    (workingset.ts: a hard maximum may replace another) and the access is
+ *    retried.
  *
  * EXCEPTION_ACCESS_VIOLATION's ExceptionInformation: [0] 0 read, 1 write,
  * 8 execute (DEP); [1] the address (the EXCEPTION_RECORD page).

@@ -25,6 +25,10 @@
  * process PTE that maps a frame holds a mapping and a reference
  * (mapcount, refcount); the segment's own reference is the page cache's or,
  * for the paging-file-backed pages, one of its own.
+ *
+ * This file keeps the objects and the prototype PTEs' bytes; making a
+ * prototype's page resident (sectionFrame) and deleting a segment are
+ * view.ts's, which may use the PFN database.
  */
 import { assert } from "../../../base/assert.ts";
 import { vpnUnchecked } from "../../../base/units.ts";

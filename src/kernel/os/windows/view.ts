@@ -275,7 +275,7 @@ export function closeSection(w: WinMm, p: WinProcess, handle: number): boolean {
 /**
  * MiResolveProtoPteFault: a fault on a view page whose PTE is zero or an
  * MMPTE_PROTOTYPE. The prototype gives the frame (made resident if need
- * be: a demand-zero or an in-page read, section.ts sectionFrame); the
+ * be: a demand-zero or an in-page read, sectionFrame above); the
  * process PTE maps it with the view's protection. A write to a
  * copy-on-write page goes on to MiCopyOnWrite at once. Null: resolved.
  */
