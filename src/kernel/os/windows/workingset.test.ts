@@ -10,8 +10,8 @@ function readByte(k: KernelImpl, t: Task, va: bigint): number {
   return r.ok ? r.value : -1;
 }
 
-function winKernel(): { k: KernelImpl; t: Task } {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20 });
+function winKernel(arch: "x86_64" | "i386" | "i386-pae" = "x86_64"): { k: KernelImpl; t: Task } {
+  const k = new KernelImpl({ arch, ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20 });
   const t = k.spawn("app")!;
   k.switchTo(0, t);
   return { k, t };
@@ -49,31 +49,32 @@ describe("the working-set list", () => {
     expect(info(k, t)).toMatchObject({ wsMin: 20, wsMax: 20 });
   });
 
-  it("a hard maximum: a fault past it replaces the oldest page not accessed since the last look", () => {
-    const { k, t } = winKernel();
-    const a = k.virtualAlloc(t, 0n, 64n * P, true, true, PageProt.READWRITE);
-    expect(k.setWorkingSetSize(t, 20n * P, 20n * P, true)).toBe(0);
-    for (let i = 0n; i < 20n; i++) k.userAccess(0, t, a + i * P, Access.Write, Number(i));
-    expect(info(k, t).workingSet).toBe(20);
-    const modified0 = k.view.windows()!.paging().modified;
-    // page 20: every page was accessed, so the scan clears their accessed bits and takes the oldest, page 0
-    k.userAccess(0, t, a + 20n * P, Access.Write, 20);
-    expect(info(k, t)).toMatchObject({ workingSet: 20, wsReplaced: 1 });
-    expect(resident(k, t, a)).toBe(false);
-    expect(k.view.windows()!.paging().modified - modified0).toBe(1);
-    // page 1 is used again (its accessed bit set anew); the next replacement passes it over for page 2
-    k.userAccess(0, t, a + P, Access.Read);
-    k.userAccess(0, t, a + 21n * P, Access.Write, 21);
-    expect(resident(k, t, a + P)).toBe(true);
-    expect(resident(k, t, a + 2n * P)).toBe(false);
-    // page 0 comes back from the modified list (a soft fault) with its bytes, replacing another
-    const soft0 = k.view.windows()!.paging().transitionFaults;
-    expect(k.userAccess(0, t, a, Access.Read)).toMatchObject({ ok: true, value: 0 });
-    expect(k.userAccess(0, t, a + 2n * P, Access.Read)).toMatchObject({ ok: true, value: 2 });
-    expect(k.view.windows()!.paging().transitionFaults - soft0).toBe(2);
-    expect(info(k, t).workingSet).toBe(20);
-    expect(k.view.invariants()).toEqual([]);
-  });
+  for (const arch of ["x86_64", "i386", "i386-pae"] as const)
+    it(`a hard maximum: a fault past it replaces the oldest page not accessed since the last look (${arch})`, () => {
+      const { k, t } = winKernel(arch);
+      const a = k.virtualAlloc(t, 0n, 64n * P, true, true, PageProt.READWRITE);
+      expect(k.setWorkingSetSize(t, 20n * P, 20n * P, true)).toBe(0);
+      for (let i = 0n; i < 20n; i++) k.userAccess(0, t, a + i * P, Access.Write, Number(i));
+      expect(info(k, t).workingSet).toBe(20);
+      const modified0 = k.view.windows()!.paging().modified;
+      // page 20: every page was accessed, so the scan clears their accessed bits and takes the oldest, page 0
+      k.userAccess(0, t, a + 20n * P, Access.Write, 20);
+      expect(info(k, t)).toMatchObject({ workingSet: 20, wsReplaced: 1 });
+      expect(resident(k, t, a)).toBe(false);
+      expect(k.view.windows()!.paging().modified - modified0).toBe(1);
+      // page 1 is used again (its accessed bit set anew); the next replacement passes it over for page 2
+      k.userAccess(0, t, a + P, Access.Read);
+      k.userAccess(0, t, a + 21n * P, Access.Write, 21);
+      expect(resident(k, t, a + P)).toBe(true);
+      expect(resident(k, t, a + 2n * P)).toBe(false);
+      // page 0 comes back from the modified list (a soft fault) with its bytes, replacing another
+      const soft0 = k.view.windows()!.paging().transitionFaults;
+      expect(k.userAccess(0, t, a, Access.Read)).toMatchObject({ ok: true, value: 0 });
+      expect(k.userAccess(0, t, a + 2n * P, Access.Read)).toMatchObject({ ok: true, value: 2 });
+      expect(k.view.windows()!.paging().transitionFaults - soft0).toBe(2);
+      expect(info(k, t).workingSet).toBe(20);
+      expect(k.view.invariants()).toEqual([]);
+    });
 
   it("a view's shared pages count in the working set and leave it as prototype PTEs", () => {
     const { k, t } = winKernel();
