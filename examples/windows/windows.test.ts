@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { InputError } from "../../src/base/errors.ts";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
 import { expectationFailures } from "../rerunKit.ts";
 
@@ -12,7 +13,16 @@ import { expectationFailures } from "../rerunKit.ts";
  * Windows' exceptions and system calls.
  */
 const ROOT = resolve(import.meta.dirname, "../..");
-const PORTABLE = ["null-page.vm", "reserve-commit.vm", "guard-page.vm", "working-set.vm", "paged-pool.vm"];
+const PORTABLE = [
+  "null-page.vm",
+  "reserve-commit.vm",
+  "guard-page.vm",
+  "working-set.vm",
+  "paged-pool.vm",
+  "shared-section.vm",
+  "thread-stack.vm",
+  "working-set-limit.vm",
+];
 /** What cannot hold on one of them, and why. */
 const NOT_PORTABLE: Record<string, string> = {
   "guard-page.vm i386":
@@ -43,6 +53,53 @@ describe("what the runner prints in the windows profile", () => {
       "exception 0xC0000005 STATUS_ACCESS_VIOLATION: write of 0x10010; unhandled: A terminated (exit code 0xC0000005)",
     );
     expect(r.failed).toBe(0);
+  });
+
+  it("sections, views and thread stacks print what they made; bad forms are errors at their line and column", () => {
+    const r = run(
+      "spawn A\nA: s = CreateFileMapping 8K\nA: v = MapViewOfFile s copy\nA: n = VirtualQuery v\nA: x = MapViewOfFile s write offset=4K\nA: t = CreateThread stack=64K\nA: w = SetProcessWorkingSetSize 4K 8K\nshow A maps\n",
+    );
+    // show P maps: the regions VirtualQuery reports, KUSER_SHARED_DATA among them
+    expect(r.statements[8].output).toEqual([
+      "start      end (excl)  pages  State        Protect                     Type         AllocationBase",
+      "0x00010000 0x00012000      2  MEM_COMMIT   PAGE_WRITECOPY              MEM_MAPPED   0x00010000",
+      "0x00020000 0x0002e000     14  MEM_RESERVE  -                           MEM_PRIVATE  0x00020000",
+      "0x0002e000 0x0002f000      1  MEM_COMMIT   PAGE_READWRITE|PAGE_GUARD   MEM_PRIVATE  0x00020000",
+      "0x0002f000 0x00030000      1  MEM_COMMIT   PAGE_READWRITE              MEM_PRIVATE  0x00020000",
+      "0x7ffe0000 0x7ffe1000      1  MEM_COMMIT   PAGE_READONLY               MEM_PRIVATE  0x7ffe0000",
+    ]);
+    expect(r.statements[2].output.at(-1)).toBe(
+      "s = 64 (section handle; 2 pages backed by the paging file; commit charge 3 pages)",
+    );
+    expect(r.statements[3].output.at(-1)).toBe(
+      "v = 0x10000 (a view of 2 pages, MEM_MAPPED PAGE_WRITECOPY; commit charge 5 pages)",
+    );
+    expect(r.statements[4].output.at(-1)).toMatch(/Protect PAGE_WRITECOPY, Type MEM_MAPPED$/);
+    expect(r.statements[5].output.at(-1)).toBe("x = 0 (NULL: GetLastError 1132 ERROR_MAPPED_ALIGNMENT)");
+    expect(r.statements[6].output.at(-1)).toMatch(
+      /^t = 0x30000 \(StackBase; StackLimit 0x2f000, guard page 0x2e000, DeallocationStack 0x20000\)$/,
+    );
+    expect(r.statements[7].output.at(-1)).toBe("w = 0 (FALSE: GetLastError 87 ERROR_INVALID_PARAMETER)");
+    const where = (body: string) => {
+      try {
+        run(body);
+      } catch (e) {
+        return e instanceof InputError ? `${e.where?.line}:${e.where?.col}: ${e.message}` : String(e);
+      }
+      return "no error";
+    };
+    expect(where("spawn A\nA: s = CreateFileMapping 8K\nA: MapViewOfFile s read\n")).toMatch(
+      /^4:4: MapViewOfFile returns an address/,
+    );
+    expect(where("spawn A\nA: s = CreateFileMapping 8K\nA: v = MapViewOfFile s readwrite\n")).toMatch(
+      /^4:24: the access is read, write or copy/,
+    );
+    expect(() => run("spawn A\nA: s = CreateFileMapping 8K image\n")).toThrow(
+      /image section needs file=NAME/,
+    );
+    expect(() => run("spawn A\nA: s = CreateFileMapping 8K\n", "machine ram=64M")).toThrow(
+      /'CreateFileMapping' is the windows profile's/,
+    );
   });
 
   it("VirtualQuery prints MEMORY_BASIC_INFORMATION; a failure prints GetLastError by name", () => {

@@ -25,7 +25,7 @@ import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
 import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
-import type { MemoryBasicInformation, ProbeResult, TrimResult } from "./os/windows/index.ts";
+import type { ImageLayout, MemoryBasicInformation, ProbeResult, TrimResult } from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
 export { kindName } from "./core/alloc.ts";
@@ -46,7 +46,13 @@ export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 export { EXCEPTION_CODES } from "./os/windows/fault.ts";
-export type { MemoryBasicInformation, PagingInfo, ProbeResult, TrimResult } from "./os/windows/index.ts";
+export type {
+  ImageLayout,
+  MemoryBasicInformation,
+  PagingInfo,
+  ProbeResult,
+  TrimResult,
+} from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";
 export type { KernelView } from "./view/KernelView.ts";
@@ -190,6 +196,36 @@ export interface Kernel<C extends Mmu = Mmu> {
    * `cpuId`, in the context of the task current there: the NTSTATUS.
    */
   probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult;
+  /**
+   * CreateFileMapping: a section backed by the paging file (`file` null), a
+   * file, or an image (`image`: SEC_IMAGE with that layout). The handle
+   * (every process sees it), or 0 with GetLastError.
+   */
+  createFileMapping(
+    task: TaskHandle,
+    size: bigint,
+    protect: number,
+    file: FileHandle | null,
+    image: ImageLayout | null,
+  ): number;
+  /** MapViewOfFileEx with FILE_MAP_READ/WRITE/COPY (+EXECUTE): the base, or 0n with GetLastError. */
+  mapViewOfFile(
+    task: TaskHandle,
+    handle: number,
+    access: "read" | "write" | "copy",
+    execute: boolean,
+    offset: bigint,
+    size: bigint,
+    addr: bigint,
+  ): bigint;
+  /** UnmapViewOfFile: TRUE or FALSE. */
+  unmapViewOfFile(task: TaskHandle, addr: bigint): boolean;
+  /** CloseHandle of a section: TRUE or FALSE. */
+  closeHandle(task: TaskHandle, handle: number): boolean;
+  /** CreateThread's user stack (RtlCreateUserStack): StackBase, or 0n with GetLastError. */
+  createThreadStack(task: TaskHandle, reserve: bigint, commit: bigint): bigint;
+  /** SetProcessWorkingSetSizeEx (`hard`: QUOTA_LIMITS_HARDWS_MAX_ENABLE): 0 (TRUE) or the GetLastError code. */
+  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number;
 
   // ---- files and devices ----
 

@@ -43,7 +43,13 @@ import type { UserMm } from "./mm/userMm.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";
 import { osFor } from "./os/index.ts";
-import type { MemoryBasicInformation, ProbeResult, TrimResult, WindowsOs } from "./os/windows/index.ts";
+import type {
+  ImageLayout,
+  MemoryBasicInformation,
+  ProbeResult,
+  TrimResult,
+  WindowsOs,
+} from "./os/windows/index.ts";
 import { KernelView } from "./view/KernelView.ts";
 
 /**
@@ -420,6 +426,58 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   /** `__try { ProbeForRead|ProbeForWrite; copy } __except`: the NTSTATUS. */
   probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult {
     return this.winOs().probe(cpuId, va, len, write, align, value);
+  }
+
+  /** CreateFileMapping: the handle, or 0 (GetLastError). */
+  createFileMapping(
+    task: TaskHandle,
+    size: bigint,
+    protect: number,
+    file: FileHandle | null,
+    image: ImageLayout | null,
+  ): number {
+    const { os, t } = this.win(task);
+    return os.createFileMapping(t, size, protect, file === null ? null : fileOf(file), image);
+  }
+
+  /** MapViewOfFileEx: the base, or 0n (GetLastError). */
+  mapViewOfFile(
+    task: TaskHandle,
+    handle: number,
+    access: "read" | "write" | "copy",
+    execute: boolean,
+    offset: bigint,
+    size: bigint,
+    addr: bigint,
+  ): bigint {
+    const { os, t } = this.win(task);
+    return os.mapViewOfFile(t, handle, access, execute, offset, size, addr);
+  }
+
+  /** UnmapViewOfFile: TRUE or FALSE. */
+  unmapViewOfFile(task: TaskHandle, addr: bigint): boolean {
+    const { os, t } = this.win(task);
+    return os.unmapViewOfFile(t, addr);
+  }
+
+  /** CloseHandle of a section: TRUE or FALSE. */
+  closeHandle(task: TaskHandle, handle: number): boolean {
+    const { os, t } = this.win(task);
+    return os.closeHandle(t, handle);
+  }
+
+  /** CreateThread's stack: StackBase, or 0n (GetLastError); one stack per process in this version. */
+  createThreadStack(task: TaskHandle, reserve: bigint, commit: bigint): bigint {
+    const { os, t } = this.win(task);
+    if (os.processInfo(t.mm!).stack !== null)
+      throw new InputError("CreateThread: this version of vmlab models one thread stack per process");
+    return os.createThreadStack(t, reserve, commit);
+  }
+
+  /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
+  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
+    const { os, t } = this.win(task);
+    return os.setWorkingSetSize(t, minBytes, maxBytes, hard);
   }
 
   // ---- files and devices (vfs.ts) ----

@@ -69,6 +69,11 @@ export class WindowsView {
     return this.os.paging();
   }
 
+  /** A section by handle (os/windows/section.ts): pages, mapped views, handle open, paging-file-backed pages resident; null: none. */
+  section(handle: number): { pages: number; views: number; open: boolean; resident: number } | null {
+    return this.os.section(handle);
+  }
+
   /** The frames demand-zero faults have handed out so far. */
   demandZeroFaults(): number {
     return this.os.db.demandZeroFaults;

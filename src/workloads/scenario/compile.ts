@@ -22,6 +22,13 @@ import { show } from "./stmts/show.ts";
 import { syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
+import {
+  createFileMapping,
+  createThread,
+  mapViewOfFile,
+  setWorkingSetSize,
+  unmapOrClose,
+} from "./stmts/winsection.ts";
 
 /** Statements without a prefix. */
 const STATEMENTS = new Map<string, Handler>([
@@ -67,6 +74,13 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["VirtualFree", virtualFree],
   ["VirtualProtect", virtualProtect],
   ["VirtualQuery", virtualQuery],
+  // profile=windows: sections and views, thread stacks, working-set sizes (extensions, docs/windows.md)
+  ["CreateFileMapping", createFileMapping],
+  ["MapViewOfFile", mapViewOfFile],
+  ["UnmapViewOfFile", unmapOrClose],
+  ["CloseHandle", unmapOrClose],
+  ["CreateThread", createThread],
+  ["SetProcessWorkingSetSize", setWorkingSetSize],
 ]);
 
 /** `kernel[@N]:` statements, in the order the error message lists them. */

@@ -17,11 +17,18 @@
  *    ExceptionInformation[0] = 8, where the CPU has NX: x64 and PAE); then a
  *    guard page raises STATUS_GUARD_PAGE_VIOLATION once and loses its
  *    guard (the "one-shot alarm" of the VirtualAlloc/Creating Guard Pages
- *    page).
+ *    page), unless it is a thread stack's guard page: then
+ *    MiCheckForUserStackOverflow grows the stack (no exception) or raises
+ *    STATUS_STACK_OVERFLOW at the reservation's end (stack.ts).
  * 5. The PTE is resolved: a demand-zero page gets a zeroed frame
  *    (MiResolveDemandZeroFault), a transition page its frame back
- *    (MiResolveTransitionFault, a soft fault), a write to a copy-on-write
- *    page a private copy (MiCopyOnWrite); the access is retried.
+ *    (MiResolveTransitionFault, a soft fault), a paging-file page a new
+ *    frame and an in-page read (MiResolvePageFileFault, a hard fault), a
+ *    view page its section's frame through the prototype PTE
+ *    (MiResolveProtoPteFault, view.ts), a write to a copy-on-write page a
+ *    private copy (MiCopyOnWrite); the page joins the working set
+ *    (workingset.ts: a hard maximum may replace another) and the access is
+ *    retried.
  *
  * EXCEPTION_ACCESS_VIOLATION's ExceptionInformation: [0] 0 read, 1 write,
  * 8 execute (DEP); [1] the address (the EXCEPTION_RECORD page).
@@ -31,7 +38,6 @@ import type { KernelCore } from "../../core/core.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
-import { copyFrame } from "../../mm/memory.ts";
 import {
   isGuard,
   MmProt,
@@ -46,12 +52,16 @@ import {
 import { type PageState, pageState, validPte } from "./pages.ts";
 import { resolvePageFile, resolveTransition } from "./paging.ts";
 import { getPte, setPte, type WinProcess, widePtes, winProcess } from "./process.ts";
+import { checkForUserStackOverflow, StackCheck } from "./stack.ts";
 import type { Vad } from "./vad.ts";
+import { copyOnWrite, protoPteFault } from "./view.ts";
 import type { WinMm } from "./virtual.ts";
+import { wsAdded } from "./workingset.ts";
 
 /** NTSTATUS exception codes (ntstatus.h). */
 export const STATUS_ACCESS_VIOLATION = 0xc0000005;
 export const STATUS_GUARD_PAGE_VIOLATION = 0x80000001;
+export const STATUS_STACK_OVERFLOW = 0xc00000fd;
 
 /** ExceptionInformation[0] of each access (Access.Read 0, Write 1, Exec 2). */
 const RW = [0, 1, 8];
@@ -61,12 +71,14 @@ const RW_NAMES = ["read", "write", "execute"];
 export const EXCEPTION_CODES: Readonly<Record<string, number>> = {
   STATUS_ACCESS_VIOLATION,
   STATUS_GUARD_PAGE_VIOLATION,
+  STATUS_STACK_OVERFLOW,
 };
 
 /** Names of the exception codes, for messages (ntstatus.h). */
 export function exceptionName(code: number): string {
   if (code === STATUS_ACCESS_VIOLATION) return "STATUS_ACCESS_VIOLATION";
   if (code === STATUS_GUARD_PAGE_VIOLATION) return "STATUS_GUARD_PAGE_VIOLATION";
+  if (code === STATUS_STACK_OVERFLOW) return "STATUS_STACK_OVERFLOW";
   return `0x${code.toString(16)}`;
 }
 
@@ -102,6 +114,8 @@ export const enum Verdict {
   NotYet = 9,
   /** a paging-file PTE: a hard fault (paging.ts) */
   PageFile = 10,
+  /** a view page whose PTE is zero or points to its prototype PTE (view.ts) */
+  ProtoPte = 11,
 }
 
 /** The decision, changing nothing (MmAccessFault acts on it; `explain` puts it in words). */
@@ -130,6 +144,8 @@ export function decide(
   // 5. how the PTE is resolved
   if (s.valid) return { verdict: write && r.copy ? Verdict.CopyOnWrite : Verdict.Retry, vad, s };
   if (s.kind === SoftKind.Transition) return { verdict: Verdict.Transition, vad, s };
+  if (vad.view !== null && (s.kind === SoftKind.Zero || s.kind === SoftKind.Prototype))
+    return { verdict: Verdict.ProtoPte, vad, s };
   if (s.kind === SoftKind.Zero || s.kind === SoftKind.DemandZero)
     return { verdict: Verdict.DemandZero, vad, s };
   if (s.kind === SoftKind.PageFile) return { verdict: Verdict.PageFile, vad, s };
@@ -146,7 +162,7 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
   const mm = task.mm;
   if (mm === null) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const p = winProcess(mm);
-  const { verdict, s } = decide(w, mm, va, access);
+  const { verdict, vad, s } = decide(w, mm, va, access);
   const vpn = Number(va / 4096n);
   const write = access === 1;
   switch (verdict) {
@@ -157,10 +173,19 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       if (st.pfn >= 0) w.db.originalProtection[st.pfn] = without;
       const e = st.pfn >= 0 ? mkTransition(st.pfn, without) : mkDemandZero(without);
       setPte(k, mm, vpn, e.hi, e.lo);
+      // a thread stack's guard page: MiCheckForUserStackOverflow grows the stack (stack.ts)
+      const grown = checkForUserStackOverflow(w, p, mm, vpn);
+      if (grown === StackCheck.Grown) return null;
+      if (grown === StackCheck.Overflow) return raise(p, STATUS_STACK_OVERFLOW, access, va);
       return raise(p, STATUS_GUARD_PAGE_VIOLATION, access, va);
     }
-    case Verdict.CopyOnWrite:
-      return copyOnWrite(w, p, mm, vpn, s!.pfn, s!.protection);
+    case Verdict.CopyOnWrite: {
+      const sig = copyOnWrite(w, p, mm, vad!, vpn, s!.pfn, s!.protection);
+      if (sig === null) task.minFlt++;
+      return sig;
+    }
+    case Verdict.ProtoPte:
+      return protoPteFault(w, task, p, mm, vad!, vpn, write);
     case Verdict.Retry:
       // the hardware allows it now (a stale TLB entry was dropped by the fault): retry
       return null;
@@ -172,6 +197,7 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       const e = validPte(k, s!.pfn, s!.protection, write && r.w && !r.copy);
       setPte(k, mm, vpn, e.hi, e.lo);
       task.minFlt++;
+      wsAdded(w, mm, vpn);
       return null;
     }
     case Verdict.PageFile: {
@@ -185,6 +211,7 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       setPte(k, mm, vpn, e.hi, e.lo);
       if (write && r.w && !r.copy) dropPageFileCopy(w, pfn);
       task.majFlt++;
+      wsAdded(w, mm, vpn);
       return null;
     }
     case Verdict.DemandZero: {
@@ -195,6 +222,7 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       const e = validPte(k, pfn, s!.protection, write && !mmRights(s!.protection).copy);
       setPte(k, mm, vpn, e.hi, e.lo);
       task.minFlt++;
+      wsAdded(w, mm, vpn);
       return null;
     }
     default:
@@ -237,41 +265,20 @@ export function explainAccessFault(w: WinMm, task: Task, va: bigint, access: Acc
       return [
         `  MiResolvePageFileFault: ${where}: the page is in the paging file: a new frame and an in-page read (a hard fault)`,
       ];
+    case Verdict.ProtoPte: {
+      const v = vad!.view!;
+      const index = v.firstPage + Number(va / 4096n) - vad!.startVpn;
+      return [
+        `  MiResolveProtoPteFault: ${where}: a view of section 0x${v.section.handle.toString(16)} (page ${index}): the prototype PTE gives the frame; the process PTE maps it ${prot}${access === 1 && mmRights(s!.protection).copy ? "; the write then makes a private copy (MiCopyOnWrite)" : ""}`,
+      ];
+    }
     case Verdict.DemandZero:
       return [
         `  MiResolveDemandZeroFault: ${where}: committed ${prot}, no frame yet: a zeroed page is mapped`,
       ];
     default:
-      return [`  ${where}: a prototype or paging-file PTE: not modelled yet: ${av}`];
+      return [`  ${where}: an invalid PTE MmAccessFault does not resolve: ${av}`];
   }
-}
-
-/**
- * MiCopyOnWrite: a write to a PAGE_WRITECOPY page gets a private copy,
- * read-write from then on (VirtualQuery reports PAGE_READWRITE, the
- * memory-protection-constants page). Only mapped views have such pages.
- */
-function copyOnWrite(
-  w: WinMm,
-  p: WinProcess,
-  mm: NonNullable<Task["mm"]>,
-  vpn: number,
-  oldPfn: number,
-  prot: number,
-) {
-  const k = w.k;
-  const base = (prot & 7) === MmProt.EXECUTE_WRITECOPY ? MmProt.EXECUTE_READWRITE : MmProt.READWRITE;
-  const rw = (prot & ~7) | base;
-  const pfn = w.db.allocDemandZeroFrame(k, rw);
-  if (pfn < 0) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
-  copyFrame(k.machine.phys, oldPfn, pfn);
-  // the old frame: a private page here (a shared view's page would keep its other mappings)
-  w.db.releaseFrame(k, oldPfn);
-  const e = validPte(k, pfn, rw, true);
-  setPte(k, mm, vpn, e.hi, e.lo);
-  k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
-  void p; // the working-set accounting of a copied page is the working-set code's
-  return null;
 }
 
 /** Names of the page lists (PfnList), for explain. */

@@ -14,6 +14,7 @@ import type { Access } from "../../../hw/access.ts";
 import type { KernelAccessResult, KernelCore, OsProfile } from "../../core/core.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
+import type { FileObject } from "../../fs/file.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import {
@@ -29,11 +30,29 @@ import { WinKernelMemory } from "./kmem.ts";
 import { type WinLayout, winLayout } from "./layout.ts";
 import { win32Protection as win32 } from "./mmpte.ts";
 import { pageRuns, pageState } from "./pages.ts";
-import { modifiedPageWriter, purgeStandby, trimProcess } from "./paging.ts";
+import { modifiedPageWriter, purgeStandby } from "./paging.ts";
 import { PfnDatabase } from "./pfn.ts";
 import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
+import type { Section } from "./section.ts";
+import {
+  createSharedUserData,
+  mapSharedUserData,
+  SHARED_USER_DATA_VPN,
+  type SharedUserData,
+  unmapSharedUserData,
+} from "./shared.ts";
+import { createUserStack } from "./stack.ts";
 import { clearSystemPdes, copySystemPdes, mapSystemSpace, type SystemAlias } from "./system.ts";
+import { VadType } from "./vad.ts";
+import {
+  closeSection,
+  createFileMapping,
+  type ImageLayout,
+  mapViewOfFile,
+  releaseView,
+  unmapViewOfFile,
+} from "./view.ts";
 import {
   type CommitBook,
   type MemoryBasicInformation,
@@ -44,8 +63,9 @@ import {
   virtualQuery,
   type WinMm,
 } from "./virtual.ts";
+import { setWorkingSetSize, trimProcess } from "./workingset.ts";
 
-export type { MemoryBasicInformation, ProbeResult };
+export type { ImageLayout, MemoryBasicInformation, ProbeResult };
 export { exceptionName, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION };
 
 /** One VAD as the view shows it. */
@@ -59,6 +79,10 @@ export interface VadInfo {
   commitCharge: number;
   committedPages: number;
   residentPages: number;
+  /** VadFlags.VadType: private memory, a mapped view, an image view */
+  type: "private" | "mapped" | "image";
+  /** a view's section handle, else null */
+  section: number | null;
 }
 
 /** A process's Windows state as data (the view's copy). */
@@ -71,6 +95,14 @@ export interface WinProcessInfo {
   privatePages: number;
   vadCount: number;
   vadHeight: number;
+  /** the working-set list's length, its minimum and maximum (pages), whether the maximum is hard, pages given up to it */
+  workingSet: number;
+  wsMin: number;
+  wsMax: number;
+  wsHardMax: boolean;
+  wsReplaced: number;
+  /** the thread stack (TEB: StackBase, StackLimit, DeallocationStack) as addresses, and stack overflows; null: none */
+  stack: { base: bigint; limit: bigint; deallocation: bigint; overflows: number } | null;
 }
 
 /** The page lists and the paging counters (the Memory performance object's names in docs/windows.md). */
@@ -86,6 +118,8 @@ export interface PagingInfo {
   pagesOutput: number;
   repurposed: number;
   pagesZeroed: number;
+  /** Write Copies: private copies made by writes to copy-on-write pages */
+  writeCopies: number;
   pagefilePages: number;
   pagefileInUse: number;
   poolPagedBytes: number;
@@ -116,6 +150,12 @@ export class WindowsOs implements OsProfile, WinMm {
   readonly systemAlias: SystemAlias | null;
   /** the pools, IRQL and bug checks (kmem.ts) */
   readonly kmem: WinKernelMemory;
+  /** the section objects by handle (section.ts) */
+  readonly sections = new Map<number, Section>();
+  /** the next section handle (handles are multiples of 4) */
+  private nextHandle = 0x40;
+  /** KUSER_SHARED_DATA (shared.ts) */
+  readonly sharedUserData: SharedUserData;
 
   constructor(readonly k: KernelCore) {
     this.layout = winLayout(k.config.arch, k.config.split);
@@ -124,6 +164,7 @@ export class WindowsOs implements OsProfile, WinMm {
     this.commit = { total: 0, limit: k.machine.phys.nrFrames + k.config.pagefileBytes / 4096, peak: 0 };
     this.systemAlias = mapSystemSpace(k, this.layout);
     this.kmem = new WinKernelMemory(k, this.db, this.commit);
+    this.sharedUserData = createSharedUserData(k);
   }
 
   // ---- the hooks (core/core.ts OsProfile) ----
@@ -132,6 +173,7 @@ export class WindowsOs implements OsProfile, WinMm {
     const mm = task.mm!;
     mm.osState = new WinProcess();
     if (this.systemAlias !== null) copySystemPdes(this.k, this.systemAlias, mm);
+    mapSharedUserData(this.k, this.sharedUserData, mm);
     // no Linux stack VMA: the address space is the VAD tree's alone
     mm.stackTop = 0;
   }
@@ -148,7 +190,10 @@ export class WindowsOs implements OsProfile, WinMm {
     if (!(mm.osState instanceof WinProcess)) return;
     const p = mm.osState;
     // process rundown (MmCleanProcessAddressSpace): every VAD released
-    for (const vad of p.vads.list()) releaseVad(this, p, mm, vad);
+    for (const vad of p.vads.list())
+      if (vad.view !== null) releaseView(this, p, mm, vad);
+      else releaseVad(this, p, mm, vad);
+    unmapSharedUserData(this.k, this.sharedUserData, mm);
     if (this.systemAlias !== null) clearSystemPdes(this.k, this.systemAlias, mm);
   }
 
@@ -158,16 +203,32 @@ export class WindowsOs implements OsProfile, WinMm {
   }
 
   ownsVpn(mm: MmStruct, vpn: number): boolean {
-    return mm.osState instanceof WinProcess && mm.osState.vads.locate(vpn) !== null;
+    return (
+      mm.osState instanceof WinProcess &&
+      (vpn === SHARED_USER_DATA_VPN || mm.osState.vads.locate(vpn) !== null)
+    );
   }
 
   checkPte(k: KernelCore, mm: MmStruct, vpn: number, hi: number, lo: number, problems: string[]): number {
     const p = winProcess(mm);
-    const vad = p.vads.locate(vpn)!;
+    const vad = p.vads.locate(vpn);
+    if (vad === null) {
+      // KUSER_SHARED_DATA: the one frame, read-only
+      const pfn = pteValid(k, hi, lo) ? k.arch.pgtable.pfn(hi, lo, 0) : -1;
+      if (pfn !== this.sharedUserData.pfn || k.arch.pgtable.write(hi, lo))
+        problems.push(`windows: the PTE at 0x7ffe0000 is not KUSER_SHARED_DATA's read-only page`);
+      return pfn;
+    }
     const s = pageState(k, this.db, mm, vad, vpn);
-    if (s.pfn >= 0 && k.pages.kind[s.pfn] !== PageKind.UserAnon && pteValid(k, hi, lo))
+    const valid = pteValid(k, hi, lo);
+    // a view's shared page maps the section's frame (a segment page or a file's page-cache page)
+    if (s.pfn >= 0 && k.pages.kind[s.pfn] !== PageKind.UserAnon && valid && vad.view === null)
       problems.push(
         `windows: PTE for vpn 0x${vpn.toString(16)} maps frame ${s.pfn} of kind ${k.pages.kind[s.pfn]}`,
+      );
+    if (valid !== p.ws.has(vpn))
+      problems.push(
+        `windows: vpn 0x${vpn.toString(16)} is ${valid ? "valid but not in" : "in the working-set list but not valid"} the working set`,
       );
     return s.pfn;
   }
@@ -218,7 +279,7 @@ export class WindowsOs implements OsProfile, WinMm {
    * file). The zero page thread runs after it.
    */
   trim(task: Task | null, pageout: boolean): TrimResult {
-    const trimmed = task === null ? this.kmem.trim() : trimProcess(this.k, this.db, task.mm!);
+    const trimmed = task === null ? this.kmem.trim() : trimProcess(this, task.mm!);
     const written = pageout ? modifiedPageWriter(this.k, this.db) : 0;
     const repurposed = pageout ? purgeStandby(this.k, this.db) : 0;
     const zeroed = this.db.zeroPageThread(this.k);
@@ -246,6 +307,7 @@ export class WindowsOs implements OsProfile, WinMm {
       pagesOutput: db.pagesOutput,
       repurposed: db.repurposed,
       pagesZeroed: db.pagesZeroed,
+      writeCopies: db.writeCopies,
       pagefilePages: db.pagefile.nrPages,
       pagefileInUse: db.pagefile.inUse,
       poolPagedBytes: km.paged.bytes,
@@ -298,8 +360,73 @@ export class WindowsOs implements OsProfile, WinMm {
   /** `P: catch exceptions`: a __try/__except around what follows. */
   catchExceptions(task: Task): void {
     winProcess(task.mm!).catching = true;
-    task.caught.add(exceptionName(STATUS_ACCESS_VIOLATION));
-    task.caught.add(exceptionName(STATUS_GUARD_PAGE_VIOLATION));
+    for (const code of Object.values(EXCEPTION_CODES)) task.caught.add(exceptionName(code));
+  }
+
+  // ---- sections, thread stacks, working-set sizes ----
+
+  /** CreateFileMapping: the section's handle, or 0 with GetLastError (view.ts). */
+  createFileMapping(
+    task: Task,
+    size: bigint,
+    protect: number,
+    file: FileObject | null,
+    image: ImageLayout | null,
+  ): number {
+    const { p } = this.proc(task);
+    const r = createFileMapping(this, this.nextHandle, size, protect, file, image);
+    if (typeof r === "number") {
+      p.lastError = r;
+      return 0;
+    }
+    this.nextHandle += 4;
+    return r.handle;
+  }
+
+  /** MapViewOfFileEx: the view's base, or 0n with GetLastError. */
+  mapViewOfFile(
+    task: Task,
+    handle: number,
+    access: "read" | "write" | "copy",
+    execute: boolean,
+    offset: bigint,
+    size: bigint,
+    addr: bigint,
+  ): bigint {
+    return mapViewOfFile(this, this.proc(task).p, handle, access, execute, offset, size, addr);
+  }
+
+  /** UnmapViewOfFile: TRUE or FALSE. */
+  unmapViewOfFile(task: Task, addr: bigint): boolean {
+    const { p, mm } = this.proc(task);
+    return unmapViewOfFile(this, p, mm, addr);
+  }
+
+  /** CloseHandle of a section: TRUE or FALSE. */
+  closeHandle(task: Task, handle: number): boolean {
+    return closeSection(this, this.proc(task).p, handle);
+  }
+
+  /** The section behind a handle, as data (null: none). */
+  section(handle: number): { pages: number; views: number; open: boolean; resident: number } | null {
+    const s = this.sections.get(handle);
+    return s === undefined
+      ? null
+      : { pages: s.nrPages, views: s.views, open: s.open, resident: s.residentPages };
+  }
+
+  /** CreateThread's stack (RtlCreateUserStack): StackBase, or 0n with GetLastError. */
+  createThreadStack(task: Task, reserve: bigint, commit: bigint): bigint {
+    const { p, mm } = this.proc(task);
+    return createUserStack(this, p, mm, reserve, commit);
+  }
+
+  /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
+  setWorkingSetSize(task: Task, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
+    const { p, mm } = this.proc(task);
+    const err = setWorkingSetSize(this, mm, minBytes, maxBytes, hard);
+    if (err !== 0) p.lastError = err;
+    return err;
   }
 
   // ---- what the view reads ----
@@ -315,6 +442,20 @@ export class WindowsOs implements OsProfile, WinMm {
       privatePages: p.privatePages,
       vadCount: p.vads.count,
       vadHeight: p.vads.height,
+      workingSet: p.ws.size,
+      wsMin: p.wsMin,
+      wsMax: p.wsMax,
+      wsHardMax: p.wsHardMax,
+      wsReplaced: p.wsReplaced,
+      stack:
+        p.stack === null
+          ? null
+          : {
+              base: BigInt(p.stack.baseVpn) * 4096n,
+              limit: BigInt(p.stack.stackLimitVpn) * 4096n,
+              deallocation: BigInt(p.stack.deallocationVpn) * 4096n,
+              overflows: p.stack.overflows,
+            },
     };
   }
 
@@ -350,6 +491,8 @@ export class WindowsOs implements OsProfile, WinMm {
         commitCharge: v.commitCharge,
         committedPages,
         residentPages,
+        type: v.type === VadType.Image ? "image" : v.type === VadType.Mapped ? "mapped" : "private",
+        section: v.view === null ? null : v.view.section.handle,
       };
     });
   }

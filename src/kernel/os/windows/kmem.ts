@@ -32,7 +32,13 @@ import {
   poolOf,
 } from "./pool.ts";
 import { widePtes } from "./process.ts";
-import type { CommitBook } from "./virtual.ts";
+
+/** The system's commit accounting (virtual.ts CommitBook, whose shape this is: kmem.ts may not import virtual.ts, which imports it). */
+interface CommitBook {
+  total: number;
+  limit: number;
+  peak: number;
+}
 
 /** MM_READWRITE: the protection of a pool page's software PTEs. */
 const POOL_PROTECTION = 4;

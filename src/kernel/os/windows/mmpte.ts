@@ -261,3 +261,64 @@ export function mkPageFile(offset: number, protection: number, wide: boolean): {
 export function pageFileOffset(hi: number, lo: number, wide: boolean): number {
   return wide ? hi >>> 0 : lo >>> 12;
 }
+
+/**
+ * MMPTE_PROTOTYPE: a process PTE that points to the prototype PTE of a
+ * shared page (Windows Internals 7th ed., Part 1, ch. 5 "Prototype PTEs":
+ * "when a shared page is not valid in a process, its PTE points to the
+ * prototype PTE"; WRK mm/amd64 and i386 mipte.h):
+ *
+ *     x64:   63            16 15     11 10  9  8  7       1 0
+ *           +----------------+---------+---+--+--+---------+-+
+ *           |  ProtoAddress  |  Prot.  | P |  |RO|         |0|   ProtoAddress: the prototype PTE's
+ *           +----------------+---------+---+--+--+---------+-+   kernel address (bits 47..0, signed)
+ *     PAE:   ProtoAddress is bits 63..32 (a 32-bit kernel address), Protection bits 15..11.
+ *     x86:   31                  11 10  9  8  7          1 0
+ *           +---------------------+---+--+--+-------------+-+
+ *           |   ProtoAddressHigh  | P |WP|RO| ProtoAddrLow|0|     (address - base) >> 2 split in 7 + 21 bits
+ *           +---------------------+---+--+--+-------------+-+
+ *
+ * Prototype (bit 10) is set; Protection there is the view's when it
+ * overrides the prototype's (vmlab keeps the view's protection in the VAD
+ * and writes 0 here). On 32-bit paging the address is relative to the
+ * prototype PTEs' pool (`base`, MmPagedPoolStart in the WRK; vmlab's are in
+ * nonpaged pool: docs/windows.md).
+ */
+export function mkProtoPointer(
+  protoVa: bigint,
+  base: bigint,
+  wide: boolean,
+  x64: boolean,
+): { hi: number; lo: number } {
+  if (x64) {
+    const a = protoVa & 0xffff_ffff_ffffn;
+    const v = (a << 16n) | BigInt(SoftPte.PROTOTYPE);
+    return { hi: Number((v >> 32n) & 0xffff_ffffn) >>> 0, lo: Number(v & 0xffff_ffffn) >>> 0 };
+  }
+  if (wide) return { hi: Number(protoVa & 0xffff_ffffn) >>> 0, lo: SoftPte.PROTOTYPE };
+  const off = Number((protoVa - base) >> 2n);
+  return { hi: 0, lo: (((off >>> 7) << 11) | ((off & 0x7f) << 1) | SoftPte.PROTOTYPE) >>> 0 };
+}
+
+/** The prototype PTE's kernel address an MMPTE_PROTOTYPE names (MiPteToProto). */
+export function protoPointerVa(hi: number, lo: number, base: bigint, wide: boolean, x64: boolean): bigint {
+  if (x64) {
+    const a = ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)) >> 16n;
+    // sign-extend bit 47 (a kernel address)
+    return a & 0x8000_0000_0000n ? a | 0xffff_0000_0000_0000n : a;
+  }
+  if (wide) return BigInt(hi >>> 0);
+  const off = ((lo >>> 11) << 7) | ((lo >>> 1) & 0x7f);
+  return base + (BigInt(off >>> 0) << 2n);
+}
+
+/**
+ * MMPTE_SUBSECTION, as a prototype PTE holds it before its page was ever
+ * read: Valid 0, Prototype 1 (in a prototype PTE Prototype means "the page
+ * is in the mapped file": the subsection's file and the page's place in
+ * it), Protection the section's. vmlab finds the file through the segment
+ * and writes no subsection address.
+ */
+export function mkSubsection(protection: number): { hi: number; lo: number } {
+  return { hi: 0, lo: ((protection << SoftPte.PROTECTION_SHIFT) | SoftPte.PROTOTYPE) >>> 0 };
+}

@@ -8,6 +8,7 @@
 import { vpnUnchecked } from "../../../base/units.ts";
 import type { KernelCore } from "../../core/core.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
+import { PageKind } from "../../mm/PageDesc.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import {
   isGuard,
@@ -25,7 +26,65 @@ import {
 } from "./mmpte.ts";
 import type { PfnDatabase } from "./pfn.ts";
 import { getPte, pteValid, setPte, type WinProcess, widePtes } from "./process.ts";
-import type { Vad } from "./vad.ts";
+import { type Vad, VadType } from "./vad.ts";
+
+/**
+ * The MM_* protection of page vpn of a mapped view (what the view grants a
+ * shared page): an image's page protection (from its section headers),
+ * else the view's (MapViewOfFile's access).
+ */
+export function viewPageProtection(vad: Vad, vpn: number): number {
+  const v = vad.view!;
+  return vad.type === VadType.Image
+    ? v.section.protectionOf(v.firstPage + vpn - vad.startVpn)
+    : vad.protection;
+}
+
+/**
+ * A page of a mapped view: always committed (the section committed it);
+ * a valid PTE maps a section frame (the view's protection) or, after a
+ * copy-on-write, a private one (its own); an all-zero or MMPTE_PROTOTYPE
+ * PTE leaves it to the prototype PTE; a trimmed private copy is a
+ * transition or paging-file PTE, as private memory's.
+ */
+function viewPageState(
+  k: KernelCore,
+  db: PfnDatabase,
+  vad: Vad,
+  vpn: number,
+  hi: number,
+  lo: number,
+): PageState {
+  const prot = viewPageProtection(vad, vpn);
+  if (pteValid(k, hi, lo)) {
+    const pfn = k.arch.pgtable.pfn(hi, lo, 0);
+    const own = k.pages.kind[pfn] === PageKind.UserAnon;
+    return {
+      committed: true,
+      protection: own ? db.originalProtection[pfn] : prot,
+      valid: true,
+      pfn,
+      kind: -1,
+    };
+  }
+  const kind = softKind(hi, lo, widePtes(k));
+  if (kind === SoftKind.Transition)
+    return {
+      committed: true,
+      protection: softProtection(lo),
+      valid: false,
+      pfn: transitionPfn(hi, lo),
+      kind,
+    };
+  if (kind === SoftKind.PageFile)
+    return { committed: true, protection: softProtection(lo), valid: false, pfn: -1, kind };
+  return { committed: true, protection: prot, valid: false, pfn: -1, kind };
+}
+
+/** Is a valid PTE's frame a section's (shared) rather than the process's own (a private page or copy)? */
+export function sharedFrame(k: KernelCore, vad: Vad, pfn: number): boolean {
+  return vad.view !== null && k.pages.kind[pfn] !== PageKind.UserAnon;
+}
 
 /** One page's state. */
 export interface PageState {
@@ -43,6 +102,7 @@ export interface PageState {
 /** The state of page vpn of `vad`. */
 export function pageState(k: KernelCore, db: PfnDatabase, mm: MmStruct, vad: Vad, vpn: number): PageState {
   const { hi, lo } = getPte(k, mm, vpn);
+  if (vad.view !== null) return viewPageState(k, db, vad, vpn, hi, lo);
   if (pteValid(k, hi, lo)) {
     const pfn = k.arch.pgtable.pfn(hi, lo, 0);
     return { committed: true, protection: db.originalProtection[pfn], valid: true, pfn, kind: -1 };
@@ -108,9 +168,10 @@ export function* pageRuns(
   let vpn = startVpn;
   while (vpn <= endVpn) {
     const end = emptySpanEnd(k, mm, vpn);
-    if (end > vpn) {
+    // an image's pages differ in protection: one at a time
+    if (end > vpn && vad.type !== VadType.Image) {
       const n = Math.min(end, endVpn + 1) - vpn;
-      const committed = vad.memCommit;
+      const committed = vad.memCommit || vad.view !== null;
       yield {
         vpn,
         n,
@@ -188,6 +249,9 @@ export function setProtection(
     // a page on the standby or modified list made valid again leaves its list (the owner's protection follows)
     if (!hidden) db.unlink(s.pfn);
     else if (db.owners.has(s.pfn)) db.owners.get(s.pfn)!.protection = protection;
+    // the working-set list follows the PTE: a valid page is in it, a hidden one is not
+    if (hidden) _p.ws.delete(vpn);
+    else _p.ws.add(vpn);
     const e = hidden ? mkTransition(s.pfn, protection) : validPte(k, s.pfn, protection, false);
     return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: s.valid };
   }
@@ -219,6 +283,7 @@ export function decommitPage(
   if (s.pfn >= 0) {
     db.releaseFrame(k, s.pfn);
     p.privatePages--;
+    p.ws.delete(vpn);
   } else if (s.kind === SoftKind.PageFile) {
     // its copy in the paging file goes too (MiReleasePageFileSpace)
     const pte = getPte(k, mm, vpn);

@@ -22,12 +22,10 @@
  */
 import type { KernelCore } from "../../core/core.ts";
 import { Gfp } from "../../mm/gfp.ts";
-import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import { mkTransition } from "./mmpte.ts";
-import { pageRuns } from "./pages.ts";
 import { type PfnDatabase, PfnList, type PteOwner, setKernelPte } from "./pfn.ts";
-import { getPte, setPte, winProcess } from "./process.ts";
+import { setPte, winProcess } from "./process.ts";
 
 /**
  * One valid page out of its working set: a transition PTE in its place,
@@ -42,26 +40,11 @@ export function trimPage(k: KernelCore, db: PfnDatabase, pfn: number, dirty: boo
     db.pageFileOffset[pfn] = 0;
   }
   const e = mkTransition(pfn, owner.protection);
-  if (owner.mm !== null) setPte(k, owner.mm, owner.vpn, e.hi, e.lo);
-  else setKernelPte(k, owner.vpn, e.hi, e.lo);
+  if (owner.mm !== null) {
+    setPte(k, owner.mm, owner.vpn, e.hi, e.lo);
+    winProcess(owner.mm).ws.delete(owner.vpn);
+  } else setKernelPte(k, owner.vpn, e.hi, e.lo);
   db.enlist(pfn, owner);
-}
-
-/** `trim P`: the process's working set emptied (MiTrimWorkingSet over every VAD). Pages trimmed. */
-export function trimProcess(k: KernelCore, db: PfnDatabase, mm: MmStruct): number {
-  const p = winProcess(mm);
-  const pt = k.arch.pgtable;
-  let n = 0;
-  for (const vad of p.vads.list()) {
-    for (const r of pageRuns(k, db, mm, vad, vad.startVpn, vad.endVpn)) {
-      if (!r.s.valid) continue;
-      const { hi, lo } = getPte(k, mm, r.vpn);
-      trimPage(k, db, r.s.pfn, pt.dirty(hi, lo), { mm, vpn: r.vpn, protection: r.s.protection });
-      k.tlbMgr.flushTlbMmRange(mm, r.vpn, 1, k.runningCpu);
-      n++;
-    }
-  }
-  return n;
 }
 
 /**

@@ -73,6 +73,8 @@ export class PfnDatabase {
   repurposed = 0;
   /** pages the zero page thread zeroed onto the zeroed list */
   pagesZeroed = 0;
+  /** Write Copies: private copies made by writes to copy-on-write pages (MiCopyOnWrite) */
+  writeCopies = 0;
 
   constructor(nrFrames: number, pagefileBytes = 0) {
     this.originalProtection = new Uint8Array(nrFrames);

@@ -36,6 +36,25 @@ export class WinProcess {
   privatePages = 0;
   /** structured exception handling is on (`P: catch exceptions`) */
   catching = false;
+  /**
+   * The working-set list (MMWSL, Windows Internals 7th ed., Part 1, ch. 5
+   * "Working sets"): the pages valid PTEs map in this process, in the order
+   * they entered it (oldest first: the replacement scan starts there).
+   */
+  readonly ws = new Set<number>();
+  /** MMSUPPORT.MinimumWorkingSetSize and MaximumWorkingSetSize, in pages (the defaults: 50 and 345) */
+  wsMin = 50;
+  wsMax = 345;
+  /** QUOTA_LIMITS_HARDWS_MAX_ENABLE: the maximum is a hard limit (a fault past it replaces a page) */
+  wsHardMax = false;
+  /** pages the working set gave up to stay within its maximum (replacements and trims to the maximum) */
+  wsReplaced = 0;
+  /**
+   * The thread stack (CreateThread's RtlCreateUserStack; the TEB's
+   * NT_TIB StackBase and StackLimit, DeallocationStack): vpns, null when the
+   * process has none. stackLimitVpn is the lowest committed page's.
+   */
+  stack: { deallocationVpn: number; baseVpn: number; stackLimitVpn: number; overflows: number } | null = null;
 }
 
 /** The Windows state of an address space. */

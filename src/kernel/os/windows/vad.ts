@@ -14,14 +14,37 @@
  * the page tables (mmpte.ts), not here.
  */
 import { assert } from "../../../base/assert.ts";
+import type { Section } from "./section.ts";
 
-/** One reservation (MMVAD_SHORT with VadFlags, private memory). */
+/** VadFlags.VadType: what the VAD describes (VirtualQuery's Type: MEM_PRIVATE, MEM_MAPPED, MEM_IMAGE). */
+export const enum VadType {
+  Private = 0,
+  Mapped = 1,
+  Image = 2,
+}
+
+/**
+ * A mapped view's part of the VAD (MMVAD: Subsection, FirstPrototypePte):
+ * the section, the first page of the section the view maps (its prototype
+ * PTE is FirstPrototypePte), and whether it was mapped copy-on-write.
+ */
+export interface ViewInfo {
+  readonly section: Section;
+  /** the section page the view's first page maps (the view's offset / 4096) */
+  readonly firstPage: number;
+}
+
+/** One reservation (MMVAD_SHORT with VadFlags, private memory), or a mapped view (MMVAD). */
 export class Vad {
   left: Vad | null = null;
   right: Vad | null = null;
   height = 1;
   /** pages committed in it, charged against the commit limit (VadFlags.CommitCharge) */
   commitCharge = 0;
+  /** Private, or a view of a section (Mapped, Image) */
+  type: VadType = VadType.Private;
+  /** a mapped view's section and offset; null for private memory */
+  view: ViewInfo | null = null;
 
   constructor(
     /** StartingVpn */

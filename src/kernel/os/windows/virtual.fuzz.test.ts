@@ -195,6 +195,8 @@ function compareRegions(
     where,
   ).toBe(m.charge);
   const info = w.process(t)!;
+  // the working-set list is exactly the valid pages (checkPte checks each valid one is in it)
+  expect(info.workingSet, where).toBe(vads.reduce((a, v) => a + v.residentPages, 0));
   expect(info.vadHeight, where).toBeLessThanOrEqual(Math.ceil(1.45 * Math.log2(vads.length + 2)));
 }
 
@@ -299,6 +301,11 @@ function run(seed: number, steps: number): void {
       k.trim(t, trimRng.below(2) === 0);
       trims++;
     }
+    // a working-set maximum now and then, hard or soft: replacement must not change what the model sees
+    if (trimRng.below(50) === 0)
+      expect(
+        k.setWorkingSetSize(t, 20n * 4096n, BigInt(20 + trimRng.below(40)) * 4096n, trimRng.below(2) === 0),
+      ).toBe(0);
     if (step % 8 === 7) compareRegions(k, t, m, where);
   }
   expect(trims).toBeGreaterThan(10);

@@ -8,11 +8,13 @@
  *
  * Addresses are bytes as bigints at the edge, page numbers inside.
  */
+import { InputError } from "../../../base/errors.ts";
 import type { KernelCore } from "../../core/core.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { freePgtables } from "../../mm/memory.ts";
 import { MmuGather } from "../../mm/mmu_gather.ts";
 import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
+import type { WinKernelMemory } from "./kmem.ts";
 import { GRANULARITY_PAGES, type WinLayout, X64K } from "./layout.ts";
 import {
   makeProtectionMask,
@@ -22,10 +24,12 @@ import {
   SoftKind,
   win32Protection,
 } from "./mmpte.ts";
-import { commitPage, decommitPage, type PageState, pageRuns, setProtection } from "./pages.ts";
+import { commitPage, decommitPage, type PageState, pageRuns, setProtection, sharedFrame } from "./pages.ts";
 import type { PfnDatabase } from "./pfn.ts";
 import { getPte, type WinProcess, widePtes } from "./process.ts";
-import { Vad } from "./vad.ts";
+import { type Section, unmapShared } from "./section.ts";
+import { SHARED_USER_DATA_VPN } from "./shared.ts";
+import { Vad, VadType } from "./vad.ts";
 
 /** GetLastError codes (winerror.h). */
 export const enum WinError {
@@ -46,6 +50,8 @@ export const enum MemState {
   RESERVE = 0x2000,
   FREE = 0x10000,
   PRIVATE = 0x20000,
+  MAPPED = 0x40000,
+  IMAGE = 0x1000000,
 }
 
 /** The system's commit accounting (MmTotalCommittedPages, MmTotalCommitLimit). */
@@ -64,6 +70,10 @@ export interface WinMm {
   readonly layout: WinLayout;
   readonly db: PfnDatabase;
   readonly commit: CommitBook;
+  /** the pools (sections' prototype PTEs live in the nonpaged pool) */
+  readonly kmem: WinKernelMemory;
+  /** the section objects, by handle */
+  readonly sections: Map<number, Section>;
 }
 
 /** MEMORY_BASIC_INFORMATION. */
@@ -84,7 +94,7 @@ const PAGE = 4096n;
  * overcommit: Windows Internals 7th ed., Part 1, ch. 5 "Commit charge and
  * the system commit limit": a commit that would pass the limit fails).
  */
-function charge(w: WinMm, p: WinProcess, vad: Vad, pages: number): boolean {
+export function charge(w: WinMm, p: WinProcess, vad: Vad, pages: number): boolean {
   if (w.commit.total + pages > w.commit.limit) return false;
   w.commit.total += pages;
   w.commit.peak = Math.max(w.commit.peak, w.commit.total);
@@ -94,13 +104,13 @@ function charge(w: WinMm, p: WinProcess, vad: Vad, pages: number): boolean {
 }
 
 /** MiReturnCommitment. */
-function uncharge(w: WinMm, p: WinProcess, vad: Vad, pages: number): void {
+export function uncharge(w: WinMm, p: WinProcess, vad: Vad, pages: number): void {
   w.commit.total -= pages;
   p.commitCharge -= pages;
   vad.commitCharge -= pages;
 }
 
-function fail(p: WinProcess, code: WinError): 0n {
+export function fail(p: WinProcess, code: number): 0n {
   p.lastError = code; // SetLastError(RtlNtStatusToDosError(status))
   return 0n;
 }
@@ -108,6 +118,11 @@ function fail(p: WinProcess, code: WinError): 0n {
 /** Flushes the TLB entries of [startVpn, startVpn + n) on every CPU using mm. */
 function flush(w: WinMm, mm: MmStruct, startVpn: number, n: number): void {
   w.k.tlbMgr.flushTlbMmRange(mm, startVpn, n, w.k.runningCpu);
+}
+
+/** Does [startVpn, endVpn] include KUSER_SHARED_DATA's page (inside the VAD range on x64 only)? */
+export function overSharedPage(startVpn: number, endVpn: number): boolean {
+  return startVpn <= SHARED_USER_DATA_VPN && endVpn >= SHARED_USER_DATA_VPN;
 }
 
 /**
@@ -157,10 +172,14 @@ export function virtualAlloc(
     if (addr !== 0n) {
       startVpn = Number((addr - (addr % BigInt(X64K))) / PAGE);
       endVpn = Number((addr + size - 1n) / PAGE);
-      if (p.vads.conflicting(startVpn, endVpn) !== null) return fail(p, WinError.INVALID_ADDRESS);
+      if (p.vads.conflicting(startVpn, endVpn) !== null || overSharedPage(startVpn, endVpn))
+        return fail(p, WinError.INVALID_ADDRESS);
     } else {
       const n = Number((size + PAGE - 1n) / PAGE);
       startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
+      // (x64) a free range over KUSER_SHARED_DATA: the next one above it
+      if (startVpn >= 0 && overSharedPage(startVpn, startVpn + n - 1))
+        startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, SHARED_USER_DATA_VPN + 1, L.vadEndVpn);
       if (startVpn < 0) return fail(p, WinError.NOT_ENOUGH_MEMORY);
       endVpn = startVpn + n - 1;
     }
@@ -174,6 +193,10 @@ export function virtualAlloc(
   const endVpn = Number((addr + size - 1n) / PAGE);
   const vad = p.vads.locate(startVpn);
   if (vad === null || endVpn > vad.endVpn) return fail(p, WinError.INVALID_ADDRESS);
+  if (vad.view !== null)
+    throw new InputError(
+      "VirtualAlloc MEM_COMMIT inside a mapped view is not modelled by this version of vmlab yet",
+    );
   let needed = 0;
   // the runs whose PTEs change: not committed yet, or committed with another protection
   const writes: { vpn: number; n: number }[] = [];
@@ -222,6 +245,8 @@ export function virtualFree(
   const k = w.k;
   if (addr >= BigInt(w.layout.vadEndVpn) * PAGE) return !!fail(p, WinError.INVALID_PARAMETER);
   const vad = p.vads.locate(Number(addr / PAGE));
+  // a mapped view is UnmapViewOfFile's: STATUS_UNABLE_TO_DELETE_SECTION (WRK mm/freevm.c)
+  if (vad?.view) return !!fail(p, WinError.INVALID_PARAMETER);
   if (release) {
     if (size !== 0n) return !!fail(p, WinError.INVALID_PARAMETER);
     if (vad === null || addr !== BigInt(vad.startVpn) * PAGE) return !!fail(p, WinError.INVALID_ADDRESS);
@@ -268,10 +293,16 @@ export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): voi
     if (run.n > 1 || run.s.kind === SoftKind.Zero) continue; // all-zero PTEs: nothing to free or clear
     const vpn = run.vpn;
     const s = run.s;
-    if (s.pfn >= 0) {
+    if (s.pfn >= 0 && s.valid && sharedFrame(k, vad, s.pfn)) {
+      // a section's frame: this process's mapping of it goes, the frame stays with the segment
+      const pte0 = getPte(k, mm, vpn);
+      const index = vad.view!.firstPage + vpn - vad.startVpn;
+      unmapShared(k, vad.view!.section, index, s.pfn, k.arch.pgtable.dirty(pte0.hi, pte0.lo));
+    } else if (s.pfn >= 0) {
       w.db.releaseFrame(k, s.pfn);
       p.privatePages--;
     }
+    if (s.valid) p.ws.delete(vpn);
     flushOwed ||= s.valid;
     const pte = getPte(k, mm, vpn);
     // a page in the paging file: its copy is released (MiReleasePageFileSpace)
@@ -280,12 +311,20 @@ export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): voi
   }
   uncharge(w, p, vad, vad.commitCharge);
   p.vads.remove(vad);
+  if (vad.view !== null) {
+    // the view's reference to its section (MiRemoveMappedView); view.ts releaseView deletes a closed section with its last view
+    vad.view.section.views--;
+  }
   if (flushOwed) flush(w, mm, vad.startVpn, vad.nrPages);
   // the page tables only this reservation used (free_pgd_range between the neighbours)
   const below = p.vads.list().filter((v) => v.endVpn < vad.startVpn);
   const above = p.vads.list().filter((v) => v.startVpn > vad.endVpn);
-  const floor = below.length ? below[below.length - 1].endVpn + 1 : 0;
-  const ceiling = above.length ? above[0].startVpn : userHalfEnd(k.userMm);
+  let floor = below.length ? below[below.length - 1].endVpn + 1 : 0;
+  let ceiling = above.length ? above[0].startVpn : userHalfEnd(k.userMm);
+  // KUSER_SHARED_DATA's PTE (no VAD) keeps its page table
+  if (SHARED_USER_DATA_VPN >= vad.endVpn + 1 && SHARED_USER_DATA_VPN < ceiling)
+    ceiling = SHARED_USER_DATA_VPN;
+  if (SHARED_USER_DATA_VPN < vad.startVpn && SHARED_USER_DATA_VPN >= floor) floor = SHARED_USER_DATA_VPN + 1;
   const tlb = new MmuGather(k.userMm, mm, false);
   freePgtables(k.userMm, tlb, mm, vad.startVpn, vad.endVpn + 1, floor, ceiling);
   tlb.finish();
@@ -329,6 +368,8 @@ export function virtualProtect(
     p.lastError = WinError.INVALID_ADDRESS;
     return -1;
   }
+  if (vad.view !== null)
+    throw new InputError("VirtualProtect of a mapped view is not modelled by this version of vmlab yet");
   const old = win32Protection(runs[0].s.protection);
   let flushOwed = false;
   for (const run of runs) {
@@ -361,9 +402,22 @@ export function virtualQuery(
   }
   const vpn = Number(addr / PAGE);
   const vad = p.vads.locate(vpn);
+  if (vad === null && vpn === SHARED_USER_DATA_VPN)
+    // KUSER_SHARED_DATA: one committed read-only page (what VirtualQuery reports for it)
+    return {
+      baseAddress: BigInt(vpn) * PAGE,
+      allocationBase: BigInt(vpn) * PAGE,
+      allocationProtect: PageProt.READONLY,
+      regionSize: PAGE,
+      state: MemState.COMMIT,
+      protect: PageProt.READONLY,
+      type: MemState.PRIVATE,
+    };
   if (vad === null) {
     const above = p.vads.list().find((v) => v.startVpn > vpn);
-    const end = above ? BigInt(above.startVpn) * PAGE : L.highestUserAddress + 1n;
+    let end = above ? BigInt(above.startVpn) * PAGE : L.highestUserAddress + 1n;
+    const shared = BigInt(SHARED_USER_DATA_VPN) * PAGE;
+    if (vpn < SHARED_USER_DATA_VPN && shared < end) end = shared;
     return {
       baseAddress: BigInt(vpn) * PAGE,
       allocationBase: 0n,
@@ -389,6 +443,11 @@ export function virtualQuery(
     regionSize: BigInt(end - vpn) * PAGE,
     state: first.committed ? MemState.COMMIT : MemState.RESERVE,
     protect: first.committed ? win32Protection(first.protection) : 0,
-    type: MemState.PRIVATE,
+    type:
+      vad.type === VadType.Image
+        ? MemState.IMAGE
+        : vad.type === VadType.Mapped
+          ? MemState.MAPPED
+          : MemState.PRIVATE,
   };
 }

@@ -313,6 +313,7 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
     case "bugcheck_arg2":
     case "bugcheck_arg3":
     case "bugcheck_arg4":
+    case "write_copies":
       // profile=windows: the Memory performance counters' values, the page lists, the pools, the last bug check
       return (rt) => {
         const w = rt.view.windows();
@@ -355,7 +356,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
     const getters: Record<string, (t: TaskHandle, v: KernelView) => Value> = {
       min_flt: (t, v) => BigInt(v.task(t).minFlt),
       maj_flt: (t, v) => BigInt(v.task(t).majFlt),
-      rss: (t, v) => BigInt(live(v, t)?.rss ?? 0),
+      // profile=windows: a process's resident pages are its working set (Linux's RSS counters stay 0)
+      rss: (t, v) => BigInt(v.windows()?.process(t)?.workingSet ?? live(v, t)?.rss ?? 0),
       swap: (t, v) => BigInt(live(v, t)?.swapEntries ?? 0),
       pt_pages: (t, v) => BigInt(live(v, t)?.ptPages ?? 0),
       stack_start: (t, v) => v.vmas(t).find((m) => m.name === "[stack]")?.start ?? 0n,
@@ -372,6 +374,9 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       exception_rw: (t, v) => BigInt(win(v, t).exceptionRw),
       exception_address: (t, v) => win(v, t).exceptionAddress,
       last_error: (t, v) => BigInt(win(v, t).lastError),
+      // the thread stack (CreateThread): the TEB's StackBase and StackLimit (0: no stack)
+      stack_base: (t, v) => win(v, t).stack?.base ?? 0n,
+      stack_limit: (t, v) => win(v, t).stack?.limit ?? 0n,
       commit: (t, v) => BigInt(win(v, t).commitCharge),
       // its working set: the pages valid PTEs map (Working Set - Private / 4096)
       working_set: (t, v) => {
@@ -567,6 +572,7 @@ function winMetric(p: PagingInfo, name: string): bigint {
     bugcheck_arg2: p.bugcheckParams[1],
     bugcheck_arg3: p.bugcheckParams[2],
     bugcheck_arg4: p.bugcheckParams[3],
+    write_copies: p.writeCopies,
   };
   return BigInt(values[name]);
 }

@@ -22,6 +22,7 @@ import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
 import { showVad } from "./windows.ts";
 import { showPfnLists } from "./winkernel.ts";
+import { winMaps } from "./winsection.ts";
 
 const SHOW_WHAT = [
   "layout",
@@ -165,7 +166,9 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
     const v = rt.view;
-    if (what === "maps") rt.out.push(...formatMaps(v.vmas(t)));
+    // profile=windows: the regions VirtualQuery reports (winsection.ts)
+    if (what === "maps" && v.windows() !== null) rt.out.push(...winMaps(rt, t));
+    else if (what === "maps") rt.out.push(...formatMaps(v.vmas(t)));
     else if (what === "smaps") rt.out.push(...formatSmaps(v.smaps(t)));
     else if (v.task(t).hasMm)
       rt.out.push(

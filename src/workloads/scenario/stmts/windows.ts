@@ -17,6 +17,11 @@ import {
 } from "../runtime/context.ts";
 
 const ERROR_NAMES: Record<number, string> = {
+  5: "ERROR_ACCESS_DENIED",
+  6: "ERROR_INVALID_HANDLE",
+  193: "ERROR_BAD_EXE_FORMAT",
+  1006: "ERROR_FILE_INVALID",
+  1132: "ERROR_MAPPED_ALIGNMENT",
   [WinError.NOT_ENOUGH_MEMORY]: "ERROR_NOT_ENOUGH_MEMORY",
   [WinError.INVALID_PARAMETER]: "ERROR_INVALID_PARAMETER",
   [WinError.INVALID_ADDRESS]: "ERROR_INVALID_ADDRESS",
@@ -197,6 +202,12 @@ export function virtualProtect(c: CompileContext, s: Stmt): Run {
   };
 }
 
+const TYPE_NAMES: Record<number, string> = {
+  [MemState.PRIVATE]: "MEM_PRIVATE",
+  [MemState.MAPPED]: "MEM_MAPPED",
+  [MemState.IMAGE]: "MEM_IMAGE",
+};
+
 const STATE_NAMES: Record<number, string> = {
   [MemState.COMMIT]: "MEM_COMMIT",
   [MemState.RESERVE]: "MEM_RESERVE",
@@ -226,7 +237,7 @@ export function virtualQuery(c: CompileContext, s: Stmt): Run {
     c.assign(s, rt, wide ? 48n : 28n, "(sizeof MEMORY_BASIC_INFORMATION)");
     const hex = (v: bigint) => `0x${v.toString(16)}`;
     rt.out.push(
-      `BaseAddress ${hex(q.baseAddress)}, AllocationBase ${hex(q.allocationBase)}, AllocationProtect ${protName(q.allocationProtect)}, RegionSize ${hex(q.regionSize)} (${q.regionSize / 4096n} page${q.regionSize === 4096n ? "" : "s"}), State ${STATE_NAMES[q.state]}, Protect ${protName(q.protect)}, Type ${q.type === MemState.PRIVATE ? "MEM_PRIVATE" : "0"}`,
+      `BaseAddress ${hex(q.baseAddress)}, AllocationBase ${hex(q.allocationBase)}, AllocationProtect ${protName(q.allocationProtect)}, RegionSize ${hex(q.regionSize)} (${q.regionSize / 4096n} page${q.regionSize === 4096n ? "" : "s"}), State ${STATE_NAMES[q.state]}, Protect ${protName(q.protect)}, Type ${TYPE_NAMES[q.type] ?? "0"}`,
     );
   };
 }

@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../../base/rng.ts";
+import { Access } from "../../../hw/access.ts";
+import type { Task } from "../../core/task.ts";
+import { KernelImpl } from "../../KernelImpl.ts";
+import { PageProt } from "./mmpte.ts";
+
+/**
+ * Seeded sequences of CreateFileMapping, MapViewOfFile (read, write,
+ * copy), UnmapViewOfFile, CloseHandle, writes, reads, trims and hard
+ * working-set maxima in two processes, against a naive model: each
+ * section page's byte, each copy-on-write view's copied pages. Checks the
+ * bytes every read returns, the invariant checker, the working-set list,
+ * and that every section's frames, pool and commit come back at the end.
+ */
+/** Two bytes of each page are followed: at offset 0 and at 0x800 (a copy must carry the one not written). */
+const SLOTS = [0, 0x800];
+interface ModelSection {
+  handle: number;
+  /** page * 2 + slot */
+  bytes: number[];
+  open: boolean;
+  views: number;
+}
+interface ModelView {
+  proc: number;
+  base: bigint;
+  sec: ModelSection;
+  access: "read" | "write" | "copy";
+  /** copy views: the pages copied, with their two bytes */
+  copied: Map<number, [number, number]>;
+}
+
+function run(seed: number, steps: number): void {
+  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20 });
+  const procs: Task[] = [k.spawn("a")!, k.spawn("b")!];
+  for (const t of procs) k.catchExceptions(t);
+  const commit0 = k.view.windows()!.commit().total;
+  const rng = new Rng(seed);
+  const sections: ModelSection[] = [];
+  const views: ModelView[] = [];
+  const pick = <T>(a: readonly T[]): T => a[rng.below(a.length)];
+  let reads = 0;
+  for (let step = 0; step < steps; step++) {
+    const where = `seed ${seed} step ${step}`;
+    const op = rng.below(10);
+    const pi = rng.below(2);
+    const t = procs[pi];
+    k.switchTo(0, t);
+    const live = sections.filter((s) => s.open);
+    if (op === 0 || live.length === 0) {
+      const pages = 1 + rng.below(8);
+      const h = k.createFileMapping(t, BigInt(pages) * 4096n, PageProt.READWRITE, null, null);
+      expect(h, where).toBeGreaterThan(0);
+      sections.push({ handle: h, bytes: new Array(pages * 2).fill(0), open: true, views: 0 });
+    } else if (op === 1) {
+      const sec = pick(live);
+      const access = pick(["read", "write", "copy"] as const);
+      const base = k.mapViewOfFile(t, sec.handle, access, false, 0n, 0n, 0n);
+      expect(base, where).not.toBe(0n);
+      sec.views++;
+      views.push({ proc: pi, base, sec, access, copied: new Map() });
+    } else if (op === 2 && views.length > 0) {
+      const v = pick(views);
+      k.switchTo(0, procs[v.proc]);
+      expect(
+        k.unmapViewOfFile(procs[v.proc], v.base + BigInt(rng.below(v.sec.bytes.length * 2048))),
+        where,
+      ).toBe(true);
+      views.splice(views.indexOf(v), 1);
+      v.sec.views--;
+    } else if (op === 3 && rng.below(3) === 0) {
+      const sec = pick(live);
+      expect(k.closeHandle(t, sec.handle), where).toBe(true);
+      sec.open = false;
+    } else if (op <= 6 && views.length > 0) {
+      // a write through a write or copy view
+      const v = pick(views);
+      if (v.access === "read") continue;
+      const page = rng.below(v.sec.bytes.length / 2);
+      const slot = rng.below(2);
+      const value = 1 + rng.below(255);
+      k.switchTo(0, procs[v.proc]);
+      const r = k.userAccess(
+        0,
+        procs[v.proc],
+        v.base + BigInt(page * 4096 + SLOTS[slot]),
+        Access.Write,
+        value,
+      );
+      expect(r.ok, where).toBe(true);
+      if (v.access === "copy") {
+        // the first write copies the page as the section holds it now
+        const c = v.copied.get(page) ?? [v.sec.bytes[page * 2], v.sec.bytes[page * 2 + 1]];
+        c[slot] = value;
+        v.copied.set(page, c);
+      } else v.sec.bytes[page * 2 + slot] = value;
+    } else if (op <= 8 && views.length > 0) {
+      const v = pick(views);
+      const page = rng.below(v.sec.bytes.length / 2);
+      const slot = rng.below(2);
+      k.switchTo(0, procs[v.proc]);
+      const r = k.userAccess(0, procs[v.proc], v.base + BigInt(page * 4096 + SLOTS[slot]), Access.Read);
+      const want = v.copied.get(page)?.[slot] ?? v.sec.bytes[page * 2 + slot];
+      expect(r.ok ? r.value : -1, `${where}: read of page ${page} (${v.access} view)`).toBe(want);
+      reads++;
+    } else if (rng.below(2) === 0) k.trim(t, rng.below(2) === 0);
+    else expect(k.setWorkingSetSize(t, 20n * 4096n, BigInt(20 + rng.below(20)) * 4096n, true), where).toBe(0);
+    if (step % 16 === 15) {
+      expect(k.view.invariants(), where).toEqual([]);
+      for (const p of procs) {
+        const w = k.view.windows()!;
+        expect(w.process(p)!.workingSet, where).toBe(w.vads(p).reduce((n, v) => n + v.residentPages, 0));
+      }
+    }
+  }
+  expect(reads).toBeGreaterThan(steps / 10);
+  expect(k.view.windows()!.paging().writeCopies, "copy-on-write exercised").toBeGreaterThan(0);
+  expect(k.view.invariants()).toEqual([]);
+  for (const s of sections) if (s.open) expect(k.closeHandle(procs[0], s.handle)).toBe(true);
+  for (const t of procs) k.exit(t, "exit");
+  const w = k.view.windows()!;
+  for (const s of sections) expect(w.section(s.handle)).toBeNull();
+  expect(w.commit().total).toBe(commit0);
+  expect(w.paging().poolNonpagedBytes).toBe(0);
+  expect(k.view.invariants()).toEqual([]);
+}
+
+describe("sections and views against a naive model", () => {
+  for (const seed of [1, 2, 3, 4]) it(`seed ${seed}`, () => run(seed, 300));
+});

@@ -1,0 +1,350 @@
+/**
+ * CreateFileMapping, MapViewOfFile(Ex), UnmapViewOfFile, CloseHandle of a
+ * section (NtCreateSection, NtMapViewOfSection, NtUnmapViewOfSection), as
+ * the Win32 pages document them, and the faults on a view's pages: a
+ * prototype PTE fault (MiResolveProtoPteFault) and a copy-on-write
+ * (MiCopyOnWrite). Sections and their prototype PTEs: section.ts.
+ */
+import { assert } from "../../../base/assert.ts";
+import type { KernelCore } from "../../core/core.ts";
+import type { SigInfo } from "../../core/signal.ts";
+import type { Task } from "../../core/task.ts";
+import type { FileObject } from "../../fs/file.ts";
+import { Gfp } from "../../mm/gfp.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { copyFrame } from "../../mm/memory.ts";
+import { PageKind } from "../../mm/PageDesc.ts";
+import { GRANULARITY_PAGES, X64K } from "./layout.ts";
+import { MmProt, makeProtectionMask, mmRights, SoftKind, softKind } from "./mmpte.ts";
+import { sharedFrame, validPte, viewPageProtection } from "./pages.ts";
+import type { PfnDatabase } from "./pfn.ts";
+import { setPte, type WinProcess } from "./process.ts";
+import {
+  createSegment,
+  mapShared,
+  type ProtoPool,
+  readProto,
+  type Section,
+  SectionKind,
+  unmapShared,
+  validProto,
+  viewProtection,
+  writeProto,
+} from "./section.ts";
+import { Vad, VadType } from "./vad.ts";
+import { charge, fail, overSharedPage, releaseVad, WinError, type WinMm } from "./virtual.ts";
+import { wsAdded } from "./workingset.ts";
+
+/**
+ * MiResolveProtoPteFault's first half: the frame of section page `index`,
+ * made resident if it is not. A demand-zero prototype gets a zeroed frame
+ * (a demand-zero fault); a subsection prototype the file's page-cache page,
+ * read from the disk when it is not cached (an in-page read: a hard fault).
+ * The prototype PTE becomes valid. `read`: the page came from the disk.
+ * Null: no memory.
+ */
+export function sectionFrame(
+  k: KernelCore,
+  db: PfnDatabase,
+  s: Section,
+  index: number,
+): { pfn: number; read: boolean } | null {
+  const pt = k.arch.pgtable;
+  const e = readProto(k, s, index);
+  if (s.file !== null) {
+    // the page cache is the file's pages: a prototype's frame is current only while the cache holds it
+    let pfn = k.pageCache.find(s.file, index);
+    let read = false;
+    if (pfn < 0) {
+      pfn = k.pageCache.readPage(s.file, index, true);
+      if (pfn < 0) return null;
+      db.pageReads++;
+      read = true;
+    }
+    const v = validProto(k, pfn, s.protectionOf(index));
+    writeProto(k, s, index, v.hi, v.lo);
+    return { pfn, read };
+  }
+  if (pt.accessible(e.hi, e.lo)) return { pfn: pt.pfn(e.hi, e.lo, 0), read: false };
+  assert(
+    softKind(e.hi, e.lo, pt.entryBytes === 8) === SoftKind.DemandZero,
+    "sectionFrame: unexpected prototype",
+  );
+  const pfn = db.takeFrame(k, true, Gfp.HIGHUSER, PageKind.KernelPages);
+  if (pfn < 0) return null;
+  k.pages.refcount[pfn] = 1; // the segment's own reference
+  db.originalProtection[pfn] = s.protection;
+  db.modified[pfn] = 1;
+  db.pageFileOffset[pfn] = 0;
+  db.demandZeroFaults++;
+  s.residentPages++;
+  const v = validProto(k, pfn, s.protection);
+  writeProto(k, s, index, v.hi, v.lo);
+  return { pfn, read: false };
+}
+
+/**
+ * The segment deleted (MiSegmentDelete: the handle closed and the last view
+ * gone): the paging-file-backed pages' frames go back, the prototype PTEs'
+ * pool block is freed. A file's pages stay in the page cache. Returns the
+ * commit to give back.
+ */
+export function deleteSegment(k: KernelCore, db: PfnDatabase, kmem: ProtoPool, s: Section): number {
+  assert(s.views === 0 && !s.open, "deleteSegment: still in use");
+  if (s.file === null) {
+    const pt = k.arch.pgtable;
+    for (let i = 0; i < s.nrPages; i++) {
+      const e = readProto(k, s, i);
+      if (!pt.accessible(e.hi, e.lo)) continue;
+      const pfn = pt.pfn(e.hi, e.lo, 0);
+      assert(k.pages.mapcount[pfn] === 0, "deleteSegment: a page is still mapped");
+      db.releaseFrame(k, pfn);
+    }
+    s.residentPages = 0;
+  }
+  const err = kmem.free(s.protoVa);
+  assert(err === null, `deleteSegment: ${err}`);
+  return s.commitCharge;
+}
+
+/** More GetLastError codes of the section calls (winerror.h). */
+export const enum SectionError {
+  /** ERROR_INVALID_HANDLE: not a section handle */
+  INVALID_HANDLE = 6,
+  /** ERROR_ACCESS_DENIED: the view asks more than the section allows; a view past its end (STATUS_INVALID_VIEW_SIZE) */
+  ACCESS_DENIED = 5,
+  /** ERROR_BAD_EXE_FORMAT: SEC_IMAGE of a file that is no image (here: too short for its layout) */
+  BAD_EXE_FORMAT = 193,
+  /** ERROR_FILE_INVALID: a mapping of an empty file with no size */
+  FILE_INVALID = 1006,
+  /** ERROR_MAPPED_ALIGNMENT: a view's offset or address not on the 64 KB granularity */
+  MAPPED_ALIGNMENT = 1132,
+}
+
+/** An image's layout in pages (vmlab's stand-in for the PE section headers: docs/windows.md). */
+export interface ImageLayout {
+  textPages: number;
+  dataPages: number;
+}
+
+/**
+ * CreateFileMapping: a section of `size` bytes backed by the paging file
+ * (`file` null), by a file (size 0: the file's size), or SEC_IMAGE (`image`:
+ * a header page PAGE_READONLY, then .text PAGE_EXECUTE_READ, then .data
+ * PAGE_WRITECOPY). flProtect is one of PAGE_READONLY, PAGE_READWRITE,
+ * PAGE_WRITECOPY and their EXECUTE_ forms. A paging-file-backed section
+ * is committed whole at creation (SEC_COMMIT: ERROR_COMMITMENT_LIMIT if it
+ * does not fit). Returns the section, or an error code.
+ */
+export function createFileMapping(
+  w: WinMm,
+  handle: number,
+  size: bigint,
+  protect: number,
+  file: FileObject | null,
+  image: ImageLayout | null,
+): Section | number {
+  const protection = makeProtectionMask(protect);
+  if (protection < 0 || protection > MmProt.EXECUTE_WRITECOPY || protection === MmProt.EXECUTE)
+    return WinError.INVALID_PARAMETER;
+  let kind = SectionKind.PageFile;
+  let nrPages: number;
+  let pageProt: Uint8Array | null = null;
+  if (image !== null) {
+    if (file === null) return WinError.INVALID_PARAMETER;
+    kind = SectionKind.Image;
+    nrPages = 1 + image.textPages + image.dataPages;
+    if (file.nrPages < nrPages) return SectionError.BAD_EXE_FORMAT;
+    pageProt = new Uint8Array(nrPages);
+    for (let i = 0; i < nrPages; i++)
+      pageProt[i] = i === 0 ? MmProt.READONLY : i <= image.textPages ? MmProt.EXECUTE_READ : MmProt.WRITECOPY;
+  } else if (file !== null) {
+    kind = SectionKind.File;
+    if (size === 0n && file.sizeBytes === 0) return SectionError.FILE_INVALID;
+    const bytes = size === 0n ? BigInt(file.sizeBytes) : size;
+    nrPages = Number((bytes + 4095n) / 4096n);
+  } else {
+    if (size === 0n) return WinError.INVALID_PARAMETER;
+    nrPages = Number((size + 4095n) / 4096n);
+  }
+  // SEC_COMMIT: the paging-file-backed pages are charged now
+  const charged = kind === SectionKind.PageFile ? nrPages : 0;
+  if (w.commit.total + charged > w.commit.limit) return WinError.COMMITMENT_LIMIT;
+  const sec = createSegment(w.k, w.kmem, handle, kind, nrPages, protection, file, pageProt);
+  if (sec === null) return WinError.NOT_ENOUGH_MEMORY;
+  sec.commitCharge = charged;
+  w.commit.total += charged;
+  w.commit.peak = Math.max(w.commit.peak, w.commit.total);
+  w.sections.set(handle, sec);
+  return sec;
+}
+
+/**
+ * MapViewOfFileEx: a view of `size` bytes (0: to the section's end) from
+ * `offset` (a multiple of the 64 KB granularity, else
+ * ERROR_MAPPED_ALIGNMENT), at `addr` (0: the system chooses; else a
+ * multiple of 64 KB) with FILE_MAP_READ, FILE_MAP_WRITE or FILE_MAP_COPY
+ * (`execute`: FILE_MAP_EXECUTE). FILE_MAP_WRITE needs a read-write section,
+ * FILE_MAP_EXECUTE an executable one (ERROR_ACCESS_DENIED). An image is
+ * mapped whole, each page with its own protection. A copy-on-write view
+ * is charged commit for every page it may copy (the whole view; an image
+ * its PAGE_WRITECOPY pages). Returns the base, or 0n with GetLastError.
+ */
+export function mapViewOfFile(
+  w: WinMm,
+  p: WinProcess,
+  handle: number,
+  access: "read" | "write" | "copy",
+  execute: boolean,
+  offset: bigint,
+  size: bigint,
+  addr: bigint,
+): bigint {
+  const sec = w.sections.get(handle);
+  if (sec === undefined || !sec.open) return fail(p, SectionError.INVALID_HANDLE);
+  const r = mmRights(sec.protection);
+  const image = sec.kind === SectionKind.Image;
+  if (!image && ((access === "write" && (!r.w || r.copy)) || (execute && !r.x)))
+    return fail(p, SectionError.ACCESS_DENIED);
+  if (offset % BigInt(X64K) !== 0n || addr % BigInt(X64K) !== 0n)
+    return fail(p, SectionError.MAPPED_ALIGNMENT);
+  const bytes = BigInt(sec.nrPages) * 4096n;
+  if (image && offset !== 0n) return fail(p, WinError.INVALID_PARAMETER);
+  const len = image || size === 0n ? bytes - offset : size;
+  if (offset >= bytes || offset + len > bytes) return fail(p, SectionError.ACCESS_DENIED);
+  const n = Number((len + 4095n) / 4096n);
+  const L = w.layout;
+  let startVpn: number;
+  if (addr !== 0n) {
+    startVpn = Number(addr / 4096n);
+    if (addr < BigInt(X64K) || startVpn + n > L.vadEndVpn) return fail(p, WinError.INVALID_PARAMETER);
+    if (p.vads.conflicting(startVpn, startVpn + n - 1) !== null || overSharedPage(startVpn, startVpn + n - 1))
+      return fail(p, WinError.INVALID_ADDRESS);
+  } else {
+    startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
+    if (startVpn >= 0 && overSharedPage(startVpn, startVpn + n - 1))
+      startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, 0x7ffe1, L.vadEndVpn);
+    if (startVpn < 0) return fail(p, WinError.NOT_ENOUGH_MEMORY);
+  }
+  // an image view's AllocationProtect is PAGE_EXECUTE_WRITECOPY; its pages have the image's protections
+  const protection = image ? MmProt.EXECUTE_WRITECOPY : viewProtection(access, execute);
+  const vad = new Vad(startVpn, startVpn + n - 1, protection, false);
+  vad.type = image ? VadType.Image : VadType.Mapped;
+  vad.view = { section: sec, firstPage: Number(offset / 4096n) };
+  let copyPages = 0;
+  if (image) for (let i = 0; i < n; i++) copyPages += mmRights(sec.protectionOf(i)).copy ? 1 : 0;
+  else if (access === "copy") copyPages = n;
+  if (!charge(w, p, vad, copyPages)) return fail(p, WinError.COMMITMENT_LIMIT);
+  p.vads.insert(vad);
+  sec.views++;
+  return BigInt(startVpn) * 4096n;
+}
+
+/** The segment of a section nobody holds any more is deleted, its commit returned (MiSegmentDelete). */
+export function deleteSection(w: WinMm, sec: Section): void {
+  // (the pool free inside deleteSegment changes the total too: read it after)
+  const charged = deleteSegment(w.k, w.db, w.kmem, sec);
+  w.commit.total -= charged;
+  w.sections.delete(sec.handle);
+}
+
+/** A view's VAD released (MiUnmapViewOfSection): a closed section goes with its last view. */
+export function releaseView(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): void {
+  const sec = vad.view!.section;
+  releaseVad(w, p, mm, vad);
+  if (sec.views === 0 && !sec.open) deleteSection(w, sec);
+}
+
+/** UnmapViewOfFile: any address in a view unmaps it; else ERROR_INVALID_ADDRESS (STATUS_NOT_MAPPED_VIEW). */
+export function unmapViewOfFile(w: WinMm, p: WinProcess, mm: MmStruct, addr: bigint): boolean {
+  const vad = p.vads.locate(Number(addr / 4096n));
+  if (vad === null || vad.view === null) return !!fail(p, WinError.INVALID_ADDRESS);
+  releaseView(w, p, mm, vad);
+  return true;
+}
+
+/** CloseHandle of a section: the segment goes now, or with its last view. ERROR_INVALID_HANDLE when no section has it. */
+export function closeSection(w: WinMm, p: WinProcess, handle: number): boolean {
+  const sec = w.sections.get(handle);
+  if (sec === undefined || !sec.open) return !!fail(p, SectionError.INVALID_HANDLE);
+  sec.open = false;
+  if (sec.views === 0) deleteSection(w, sec);
+  return true;
+}
+
+/**
+ * MiResolveProtoPteFault: a fault on a view page whose PTE is zero or an
+ * MMPTE_PROTOTYPE. The prototype gives the frame (made resident if need
+ * be: a demand-zero or an in-page read, sectionFrame above); the
+ * process PTE maps it with the view's protection. A write to a
+ * copy-on-write page goes on to MiCopyOnWrite at once. Null: resolved.
+ */
+export function protoPteFault(
+  w: WinMm,
+  task: Task,
+  p: WinProcess,
+  mm: MmStruct,
+  vad: Vad,
+  vpn: number,
+  write: boolean,
+): SigInfo | null {
+  const k = w.k;
+  const v = vad.view!;
+  const index = v.firstPage + vpn - vad.startVpn;
+  const f = sectionFrame(k, w.db, v.section, index);
+  if (f === null) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  const prot = viewPageProtection(vad, vpn);
+  const r = mmRights(prot);
+  const e = validPte(k, f.pfn, prot, write && r.w && !r.copy);
+  if (!setPte(k, mm, vpn, e.hi, e.lo)) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  mapShared(k, f.pfn);
+  if (f.read) task.majFlt++;
+  else task.minFlt++;
+  if (write && r.copy) {
+    const sig = copyOnWrite(w, p, mm, vad, vpn, f.pfn, prot);
+    if (sig !== null) return sig;
+  }
+  wsAdded(w, mm, vpn);
+  return null;
+}
+
+/**
+ * MiCopyOnWrite: a write to a PAGE_WRITECOPY or PAGE_EXECUTE_WRITECOPY
+ * page gets a private copy, read-write (or execute-read-write) from then
+ * on (VirtualQuery reports PAGE_READWRITE: the memory-protection-constants
+ * page). The section's frame keeps its other mappings; this process's
+ * mapping of it goes. Counted as Write Copies (the Memory object's
+ * counter). The copy is the process's own page, charged when the view was
+ * mapped.
+ */
+export function copyOnWrite(
+  w: WinMm,
+  p: WinProcess,
+  mm: MmStruct,
+  vad: Vad,
+  vpn: number,
+  oldPfn: number,
+  prot: number,
+): SigInfo | null {
+  const k = w.k;
+  const base = (prot & 7) === MmProt.EXECUTE_WRITECOPY ? MmProt.EXECUTE_READWRITE : MmProt.READWRITE;
+  const rw = (prot & ~7) | base;
+  const pfn = w.db.takeFrame(k, false, Gfp.HIGHUSER, PageKind.UserAnon);
+  if (pfn < 0) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  copyFrame(k.machine.phys, oldPfn, pfn);
+  k.pages.refcount[pfn] = 1;
+  k.pages.mapcount[pfn] = 1;
+  w.db.originalProtection[pfn] = rw;
+  w.db.modified[pfn] = 1;
+  w.db.pageFileOffset[pfn] = 0;
+  if (sharedFrame(k, vad, oldPfn)) {
+    const v = vad.view!;
+    unmapShared(k, v.section, v.firstPage + vpn - vad.startVpn, oldPfn, false);
+    p.privatePages++;
+  } else w.db.releaseFrame(k, oldPfn);
+  w.db.writeCopies++;
+  const e = validPte(k, pfn, rw, true);
+  setPte(k, mm, vpn, e.hi, e.lo);
+  k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
+  return null;
+}
