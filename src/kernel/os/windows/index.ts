@@ -59,6 +59,15 @@ export interface VadInfo {
   commitCharge: number;
   committedPages: number;
   residentPages: number;
+  /**
+   * MEM_PRIVATE (VirtualAlloc), MEM_MAPPED (a section's view) or MEM_IMAGE;
+   * absent: private. The views read it (view/windbg.ts, view/sysinternals.ts).
+   */
+  type?: "private" | "mapped" | "image";
+  /** what VMMap calls the region when it is not plain private data or a mapping's kind (a thread's stack, a heap) */
+  use?: "stack" | "heap";
+  /** a mapped file's or image's name; "Pagefile section" for a section the paging file backs */
+  detail?: string;
 }
 
 /** A process's Windows state as data (the view's copy). */
