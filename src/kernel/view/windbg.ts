@@ -524,6 +524,9 @@ const VAD_PROT = [
   "EXECUTE_WRITECOPY",
 ];
 
+/** The two modifier bits (mmpte.ts): none, MM_NOCACHE, MM_GUARD_PAGE, both (write-combined). */
+const VAD_MODS = ["", " NOCACHE", " GUARD", " WRITECOMBINE"];
+
 function depths(root: Vad | null): Map<number, number> {
   const out = new Map<number, number>();
   const walk = (n: Vad | null, d: number) => {
@@ -552,7 +555,7 @@ export function vadRows(os: WindowsOs, t: Task): VadRow[] {
       commit: v.commitCharge,
       type: mapped ? "Mapped" : "Private",
       image: v.type === "image",
-      protection: VAD_PROT[mmProt & 7] + (mmProt & MmProt.GUARD_PAGE && mmProt & 7 ? " GUARD" : ""),
+      protection: VAD_PROT[mmProt & 7] + VAD_MODS[(mmProt >> 3) & 3],
       detail: v.detail ?? "",
     };
   });
