@@ -213,6 +213,39 @@ describe("!pte, !pfn, !vad, !poolused on x64", () => {
   });
 });
 
+describe("!pfn of a page-table page: the self-map's PTE that maps it and the table above", () => {
+  const src = (arch: string, levels: string[]) =>
+    `machine arch=${arch} profile=windows ram=64M\nspawn A\nA: a = VirtualAlloc 64K reserve+commit\nA: write a\n${levels
+      .map((l) => `let t${l} = table(A, a, ${l})\nshow pfn t${l}\n`)
+      .join("")}`;
+  type Pfn = { pfn: number; pteAddress: string; containingPage: number; blinkOrShareCount: number };
+  const pfns = (arch: string, levels: string[]) => {
+    const r = runScenario(src(arch, levels), { checkInvariants: true });
+    return levels.map((_, i) => r.statements.find((x) => x.line === 6 + 2 * i)!.view as Pfn);
+  };
+
+  it("x64: a page table's PTE is the PDE of its range, a PD's the PPE, the PML4's its own self-referencing PXE", () => {
+    const [pt, pd, pml4] = pfns("x86_64", ["pt", "pd", "pml4"]);
+    expect([pt.pteAddress, pd.pteAddress, pml4.pteAddress]).toEqual([
+      "0xfffff6fb40000000",
+      "0xfffff6fb7da00000",
+      "0xfffff6fb7dbedf68",
+    ]);
+    expect(pt.containingPage).toBe(pd.pfn);
+    expect(pml4.containingPage).toBe(pml4.pfn);
+    // a page table's share count: its valid entries (the one page written)
+    expect(pt.blinkOrShareCount).toBe(1);
+  });
+
+  it("x86: the page directory maps itself at C0300C00; PAE: the page directories at C0603000 + 8i", () => {
+    const [pt, pd] = pfns("i386", ["pt", "pd"]);
+    expect([pt.pteAddress, pd.pteAddress]).toEqual(["0xc0300000", "0xc0300c00"]);
+    expect([pt.containingPage, pd.containingPage]).toEqual([pd.pfn, pd.pfn]);
+    const [, paePd] = pfns("i386-pae", ["pt", "pd"]);
+    expect(paePd.pteAddress).toBe("0xc0603000");
+  });
+});
+
 describe("!pte and !pfn on 32-bit Windows", () => {
   const src = (arch: string) => `machine arch=${arch} profile=windows ram=64M
 spawn A

@@ -45,6 +45,7 @@ import { PfnList } from "../os/windows/pfn.ts";
 import { winProcess } from "../os/windows/process.ts";
 import type { Vad } from "../os/windows/vad.ts";
 import { walkInfo } from "./pagetable.ts";
+import { tableTree } from "./tableTree.ts";
 
 /** Which of Windows' x86 page-table formats the machine runs. */
 export type WinPaging = "x64" | "x86" | "pae";
@@ -373,6 +374,36 @@ function findPte(os: WindowsOs, pfn: number): PteRef | null {
   return null;
 }
 
+/**
+ * A process's page-table page in the self-map: the table that covers
+ * firstVpn at `level` is itself the page of its first entry's self-map
+ * address, so the PTE that maps it is MiGetPteAddress of that page (the
+ * entry one level up: a page table's PDE; the top table's own
+ * self-referencing entry), and its containing page is the table one level
+ * up (the top one contains itself). PAE's PDPT is in no page of the
+ * self-map: null.
+ */
+function tableOwner(os: WindowsOs, pfn: number): { pteAddress: bigint; containingPage: number } | null {
+  const k = os.k;
+  const paging = winPaging(k);
+  for (const t of k.tasks) {
+    if (!t.alive || t.mm === null || !t.mm.osState) continue;
+    const table = tableTree(k, t).tables.find((x) => x.pfn === pfn);
+    if (table === undefined) continue;
+    const names = selfMapAddresses(paging, BigInt(table.firstVpn) * 4096n);
+    const self = names[names.length - 1 - table.level];
+    if (self === undefined) return null;
+    const pteAddress = selfMapAddresses(paging, self.at & ~0xfffn).at(-1)!.at;
+    // PAE: the four page directories are mapped through the one that covers 0xC0000000 (its PDEs at C0603000)
+    const pae = paging === "pae" && table.level === 1;
+    const up = walkInfo(k, t, pae ? 0xc000_0000n : BigInt(table.firstVpn) * 4096n).entries.find(
+      (e) => e.level === (pae ? 1 : table.level + 1),
+    );
+    return { pteAddress, containingPage: up?.tablePfn ?? pfn };
+  }
+  return null;
+}
+
 /** The last vpn of the span an entry at `level` covers (a walk that stopped there skips it). */
 function spanEnd(k: KernelCore, vpn: number, level: number): number {
   const span = k.arch.pgtable.ptrsPerTable ** level;
@@ -421,7 +452,7 @@ export function pfnView(os: WindowsOs, pfn: number): PfnView {
   else if (location === 3) neighbours([...db.modifiedList]);
   // the zeroed list is taken from its end (pfn.ts takeFrame pops): the head is the last pushed
   else if (location === 0) neighbours([...db.zeroed].reverse());
-  const ref = location === 6 ? findPte(os, pfn) : location === 2 || location === 3 ? findPte(os, pfn) : null;
+  const ref = location === 6 || location === 2 || location === 3 ? findPte(os, pfn) : null;
   let pteAddress = 0n;
   let containingPage = 0;
   if (ref !== null) {
@@ -429,6 +460,9 @@ export function pfnView(os: WindowsOs, pfn: number): PfnView {
     const task = ref.mm === null ? "kernel" : k.tasks.find((t) => t.mm === ref.mm && t.alive);
     const w = task === undefined ? null : walkInfo(k, task, ref.va);
     containingPage = w?.entries.at(-1)?.tablePfn ?? 0;
+  } else if (kind === PageKind.PageTable) {
+    const t = tableOwner(os, pfn);
+    if (t !== null) ({ pteAddress, containingPage } = t);
   }
   const share =
     location !== 6
@@ -452,7 +486,7 @@ export function pfnView(os: WindowsOs, pfn: number): PfnView {
     flink,
     blinkOrShareCount: location === 6 ? share : blink,
     pteAddress,
-    referenceCount: location === 6 && kind !== PageKind.Free ? 1 : 0,
+    referenceCount: location === 6 ? 1 : 0,
     color: pfn % COLORS,
     priority: 5,
     restorePte,
