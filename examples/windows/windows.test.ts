@@ -12,7 +12,14 @@ import { expectationFailures } from "../rerunKit.ts";
  * Windows' exceptions and system calls.
  */
 const ROOT = resolve(import.meta.dirname, "../..");
-const PORTABLE = ["null-page.vm", "reserve-commit.vm", "guard-page.vm", "working-set.vm", "paged-pool.vm"];
+const PORTABLE = [
+  "null-page.vm",
+  "reserve-commit.vm",
+  "guard-page.vm",
+  "working-set.vm",
+  "paged-pool.vm",
+  "debugger-views.vm",
+];
 /** What cannot hold on one of them, and why. */
 const NOT_PORTABLE: Record<string, string> = {
   "guard-page.vm i386":
