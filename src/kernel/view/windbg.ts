@@ -464,16 +464,9 @@ export function pfnView(os: WindowsOs, pfn: number): PfnView {
     const t = tableOwner(os, pfn);
     if (t !== null) ({ pteAddress, containingPage } = t);
   }
-  const share =
-    location !== 6
-      ? blink
-      : kind === PageKind.PageTable
-        ? tableShareCount(os, pfn)
-        : ref !== null
-          ? 1
-          : kind === PageKind.Free
-            ? 0
-            : 1;
+  // u2: Blink on a list; ShareCount when active (a page table's: its valid and transition entries;
+  // any other active page here is mapped once: a process's, a pool page, or the kernel's own)
+  const share = location !== 6 ? blink : kind === PageKind.PageTable ? tableShareCount(os, pfn) : 1;
   const protection = db.originalProtection[pfn];
   const off = db.pageFileOffset[pfn];
   const soft = BigInt(protection << SoftPte.PROTECTION_SHIFT);
@@ -484,7 +477,7 @@ export function pfnView(os: WindowsOs, pfn: number): PfnView {
     pfn,
     address: base + BigInt(pfn) * size,
     flink,
-    blinkOrShareCount: location === 6 ? share : blink,
+    blinkOrShareCount: share,
     pteAddress,
     referenceCount: location === 6 ? 1 : 0,
     color: pfn % COLORS,
