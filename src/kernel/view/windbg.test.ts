@@ -287,6 +287,24 @@ show kernel pte 0x80000000
   });
 });
 
+describe("!vad and !poolused on x86", () => {
+  it("8-column VAD addresses; the x86 pool's 8-byte blocks and header (100 bytes -> 112)", () => {
+    const r = runScenario(
+      "machine arch=i386 profile=windows ram=64M\nspawn A\nA: a = VirtualAlloc 64K reserve+commit prot=rx\nshow A vad\nkernel: p = pool_alloc paged 100 tag=Abcd\nshow poolused\n",
+      { checkInvariants: true },
+    );
+    expect(out(r, 4)).toEqual([
+      "VAD       Level     Start       End Commit",
+      "-             0        10        1f     16 Private      EXECUTE_READ",
+      "",
+      "Total VADs: 1, average level: 1, maximum depth: 1",
+    ]);
+    expect(out(r, 6)[5]).toBe(
+      " Abcd        0        0         1      112UNKNOWN pooltag 'Abcd', please update pooltag.txt",
+    );
+  });
+});
+
 describe("bad input", () => {
   const run = (body: string, machine = "machine arch=x86_64 profile=windows ram=64M") =>
     runScenario(`${machine}\n${body}`, { file: "t.vm" });
