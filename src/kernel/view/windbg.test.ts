@@ -321,6 +321,7 @@ describe("bad input", () => {
   it("the Windows views on a Linux machine are refused at their line", () => {
     for (const [body, verb] of [
       ["spawn A\nshow A pte 0x10000\n", "show P pte"],
+      ["show kernel pte 0x10000\n", "show kernel pte"],
       ["spawn A\nshow A vmmap\n", "show P vmmap"],
       ["show pfn 1\n", "show pfn"],
       ["show poolused\n", "show poolused"],

@@ -32,7 +32,7 @@ export function showPte(c: CompileContext, s: Stmt, who: string, pos: Pos): Run 
   const addr = exprWord(c, s, 2, usage);
   noMore(c, s, 3, usage);
   return (rt) => {
-    const w = windowsOnly(c, rt, "show P pte", s.words[1].pos);
+    const w = windowsOnly(c, rt, `show ${who === "kernel" ? "kernel" : "P"} pte`, s.words[1].pos);
     const t = who === "kernel" ? "kernel" : c.liveProc(rt, who, pos);
     const v = w.pte(t, c.value(addr, rt, "the address"));
     rt.out.push(...formatPte(v));
