@@ -22,6 +22,7 @@ const PORTABLE = [
   "shared-section.vm",
   "thread-stack.vm",
   "working-set-limit.vm",
+  "debugger-views.vm",
 ];
 /** What cannot hold on one of them, and why. */
 const NOT_PORTABLE: Record<string, string> = {
@@ -129,15 +130,16 @@ describe("what the runner prints in the windows profile", () => {
     expect(r.failed).toBe(0);
   });
 
-  it("show P vad lists the reservations with their commit", () => {
+  it("show P vad lists the reservations as WinDbg's !vad: level, VPNs, commit, type, protection", () => {
     const r = run(
       "spawn A\nA: a = VirtualAlloc 64K reserve+commit prot=rw+nocache\nA: b = VirtualAlloc 1M reserve\nshow A vad\n",
     );
     expect(r.statements[4].output).toEqual([
-      "A: 2 VADs (AVL tree height 2), commit charge 16 pages",
-      "start      end (excl)  pages  committed  resident  charge  MemCommit  AllocationProtect",
-      "0x00010000 0x00020000      16         16         0      16  yes        PAGE_READWRITE|PAGE_NOCACHE",
-      "0x00020000 0x00120000     256          0         0       0  no         PAGE_READWRITE",
+      "VAD               Level     Start       End Commit",
+      "-                     0        10        1f     16 Private      READWRITE NOCACHE",
+      "-                     1        20       11f      0 Private      READWRITE",
+      "",
+      "Total VADs: 2, average level: 1, maximum depth: 2",
     ]);
   });
 

@@ -36,11 +36,12 @@ machine profile=windows:
   A: a = VirtualAlloc 1M reserve|commit|reserve+commit [prot=rw+guard] [at=ADDR]
   A: VirtualFree ADDR SIZE decommit|release | A: VirtualProtect ADDR SIZE prot=r
   A: VirtualQuery ADDR | A: catch exceptions | trim A | modified_writer
-  kernel: p = pool_alloc paged|nonpaged SIZE | kernel: pool_free p | kernel: irql passive|apc|dispatch
+  kernel: p = pool_alloc paged|nonpaged SIZE [tag=Abcd] | kernel: pool_free p | kernel: irql passive|apc|dispatch
   kernel: s = ProbeForRead A BUF SIZE | kernel: s = ProbeForWrite A BUF SIZE
   A: s = CreateFileMapping 64K [file=F [image text=8K data=8K]] | A: v = MapViewOfFile s read|write|copy
   A: UnmapViewOfFile v | A: CloseHandle s | A: top = CreateThread [stack=1M]
   A: SetProcessWorkingSetSize 80K 400K [hard] | A: SetProcessWorkingSetSize empty
+  show A pte ADDR | show kernel pte ADDR | show pfn N | show A vad | show poolused | show A vmmap | show rammap
 REPL commands: help [STATEMENT], history, save FILE (the accepted statements as a .vm file),
 quit (or end of input). The exit status: 2 if a line was invalid, else 1 if an expectation
 failed, else 0.`;

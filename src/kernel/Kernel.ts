@@ -181,8 +181,9 @@ export interface Kernel<C extends Mmu = Mmu> {
   /**
    * ExAllocatePoolWithTag on `cpuId` (paged or nonpaged pool): the address,
    * 0n (NULL), or why the call is refused (paged pool at DISPATCH_LEVEL).
+   * `tag`: the four-byte pool tag (default 'None', as ExAllocatePool).
    */
-  poolAlloc(cpuId: number, paged: boolean, size: number): bigint | string;
+  poolAlloc(cpuId: number, paged: boolean, size: number, tag?: string): bigint | string;
   /** ExFreePoolWithTag: null, or what is wrong with the address. */
   poolFree(va: bigint): string | null;
   /** KeRaiseIrql / KeLowerIrql on `cpuId` (0 PASSIVE_LEVEL, 1 APC_LEVEL, 2 DISPATCH_LEVEL): the old IRQL. */

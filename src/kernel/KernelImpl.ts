@@ -399,8 +399,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   }
 
   /** ExAllocatePoolWithTag: the address, 0n (NULL), or why it is refused. */
-  poolAlloc(cpuId: number, paged: boolean, size: number): bigint | string {
-    return this.winOs().kmem.alloc(cpuId, paged, size);
+  poolAlloc(cpuId: number, paged: boolean, size: number, tag?: string): bigint | string {
+    return this.winOs().kmem.alloc(cpuId, paged, size, tag);
   }
 
   /** ExFreePoolWithTag: null, or what is wrong with the address. */

@@ -13,9 +13,34 @@ import {
   type WinProcessInfo,
 } from "../os/windows/index.ts";
 import type { WinLayout } from "../os/windows/layout.ts";
-import { protName as protNameOf } from "../os/windows/mmpte.ts";
+import { type RammapCounts, rammap, type VmmapRow, vmmap } from "./sysinternals.ts";
+import {
+  type PfnView,
+  type PoolUsedRow,
+  type PteView,
+  pfnView,
+  poolUsedRows,
+  pteView,
+  type VadRow,
+  vadRows,
+  type WinPaging,
+  winPaging,
+} from "./windbg.ts";
 
-export type { MemoryBasicInformation, PagingInfo, VadInfo, WinLayout, WinProcessInfo };
+export type {
+  MemoryBasicInformation,
+  PagingInfo,
+  PfnView,
+  PoolUsedRow,
+  PteView,
+  RammapCounts,
+  VadInfo,
+  VadRow,
+  VmmapRow,
+  WinLayout,
+  WinPaging,
+  WinProcessInfo,
+};
 
 /** The system's commit accounting, in pages. */
 export interface CommitInfo {
@@ -78,28 +103,49 @@ export class WindowsView {
   demandZeroFaults(): number {
     return this.os.db.demandZeroFaults;
   }
+
+  // ---- the debugger's and the Sysinternals tools' views (windbg.ts, sysinternals.ts) ----
+
+  /** x64, 32-bit paging (x86) or PAE: which of Windows' page-table formats runs. */
+  pagingFormat(): WinPaging {
+    return winPaging(this.os.k);
+  }
+
+  /** WinDbg's `!pte VA` in a process's address space or the kernel's tables. */
+  pte(who: TaskHandle | "kernel", va: bigint): PteView {
+    return pteView(this.os.k, who === "kernel" ? who : taskOf(who), va);
+  }
+
+  /** WinDbg's `!pfn N`; null for a frame beyond RAM. */
+  pfn(pfn: number): PfnView | null {
+    return pfn >= 0 && pfn < this.os.k.pages.nrFrames ? pfnView(this.os, pfn) : null;
+  }
+
+  /** WinDbg's `!vad` of a live process (empty once it has exited). */
+  vadTree(t: TaskHandle): VadRow[] {
+    const task = taskOf(t);
+    return task.mm === null || !task.alive ? [] : vadRows(this.os, task);
+  }
+
+  /** WinDbg's `!poolused`: the pool tagging table. */
+  poolUsed(): PoolUsedRow[] {
+    return poolUsedRows(this.os);
+  }
+
+  /** VMMap's summary of a live process. */
+  vmmap(t: TaskHandle): VmmapRow[] {
+    return vmmap(this.os, taskOf(t));
+  }
+
+  /** RAMMap's Use Counts. */
+  rammap(): RammapCounts {
+    return rammap(this.os);
+  }
 }
 
 /** The Windows view of a kernel, or null for profile=linux. */
 export function windowsView(k: KernelCore): WindowsView | null {
   return k.os instanceof WindowsOs ? new WindowsView(k.os) : null;
-}
-
-/** `show P vad`: the VAD tree in address order, one reservation a line. */
-export function formatVads(comm: string, vads: VadInfo[], info: WinProcessInfo | null): string[] {
-  const hex = (v: bigint) => `0x${v.toString(16).padStart(8, "0")}`;
-  const lines = [
-    `${comm}: ${vads.length} VAD${vads.length === 1 ? "" : "s"} (AVL tree height ${info?.vadHeight ?? 0}), commit charge ${info?.commitCharge ?? 0} pages`,
-  ];
-  if (vads.length)
-    lines.push("start      end (excl)  pages  committed  resident  charge  MemCommit  AllocationProtect");
-  for (const v of vads) {
-    const pages = Number((v.end - v.start) / 4096n);
-    lines.push(
-      `${hex(v.start)} ${hex(v.end)} ${String(pages).padStart(7)} ${String(v.committedPages).padStart(10)} ${String(v.residentPages).padStart(9)} ${String(v.commitCharge).padStart(7)}  ${v.memCommit ? "yes" : "no "}        ${protNameOf(v.protect)}`,
-    );
-  }
-  return lines;
 }
 
 /** `show layout` in the windows profile: the user/system split, before the kernel's own mappings. */

@@ -22,6 +22,13 @@ export interface StatementResult {
   text: string;
   /** what happened, one or more lines (oops reports, show output, values) */
   output: string[];
+  /**
+   * A view statement's data (`show P vtop|pagemap|pte|vmmap|vad`, `show
+   * kpageflags|pfn|poolused|rammap`): what `output` prints, as JSON values
+   * (addresses and 64-bit entries as "0x..." strings); `vmlab run --json`
+   * prints it. Absent for other statements.
+   */
+  view?: unknown;
 }
 
 export interface RunResult {
@@ -167,6 +174,7 @@ export class Session {
       return false;
     }
     rt.out = [];
+    rt.data = undefined;
     rt.kernel.tagChecker(`line ${stmt.pos.line}`);
     if (this.exhausted !== null) throw new InputError(this.exhausted, { file: this.file, ...stmt.pos });
     try {
@@ -189,7 +197,12 @@ export class Session {
     if (after.staleTlbUses > before.staleTlbUses)
       for (const lines of view.staleTlbUses(before.staleTlbUses))
         rt.out.push(...lines.map((l) => `checker: ${l}`));
-    this.result.statements.push({ line: stmt.pos.line, text: stmt.text.trim(), output: rt.out });
+    this.result.statements.push({
+      line: stmt.pos.line,
+      text: stmt.text.trim(),
+      output: rt.out,
+      ...(rt.data === undefined ? {} : { view: jsonValue(rt.data) }),
+    });
     if (this.opts.checkInvariants) {
       const problems = view.invariants();
       if (problems.length)
@@ -263,4 +276,9 @@ export class Session {
     result.log = view.log(0);
     return result;
   }
+}
+
+/** A view's data as plain JSON: bigints (addresses, entries) as "0x..." strings. */
+function jsonValue(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x)));
 }

@@ -83,6 +83,10 @@ export interface VadInfo {
   type: "private" | "mapped" | "image";
   /** a view's section handle, else null */
   section: number | null;
+  /** what VMMap calls the region when it is not plain private data or a mapping's kind (a thread's stack, a heap) */
+  use?: "stack" | "heap";
+  /** a mapped file's or image's name; "Pagefile section" for a section the paging file backs */
+  detail?: string;
 }
 
 /** A process's Windows state as data (the view's copy). */
@@ -493,6 +497,11 @@ export class WindowsOs implements OsProfile, WinMm {
         residentPages,
         type: v.type === VadType.Image ? "image" : v.type === VadType.Mapped ? "mapped" : "private",
         section: v.view === null ? null : v.view.section.handle,
+        // VMMap's Stack: the thread stack's reservation [DeallocationStack, StackBase)
+        ...(p.stack !== null && v.startVpn === p.stack.deallocationVpn ? { use: "stack" as const } : {}),
+        ...(v.view === null
+          ? {}
+          : { detail: v.view.section.file === null ? "Pagefile section" : `\\${v.view.section.file.name}` }),
       };
     });
   }

@@ -27,6 +27,7 @@ import {
   type PoolBlock,
   type PoolHost,
   PoolPage,
+  PoolTracker,
   poolAlloc,
   poolFree,
   poolOf,
@@ -52,6 +53,7 @@ export class WinKernelMemory implements PoolHost {
   readonly paged = new Pool(true);
   readonly nonpaged = new Pool(false);
   readonly live = new Map<string, PoolBlock>();
+  readonly tracker = new PoolTracker();
   /** KPCR.Irql of each CPU */
   readonly irql: Uint8Array;
   /** the last bug check (code 0: none) */
@@ -69,11 +71,11 @@ export class WinKernelMemory implements PoolHost {
   // ---- the pools (PoolHost) ----
 
   /** ExAllocatePoolWithTag on `cpuId`: the address, 0n (NULL), or an error for a paged request at DISPATCH_LEVEL. */
-  alloc(cpuId: number, paged: boolean, size: number): bigint | string {
+  alloc(cpuId: number, paged: boolean, size: number, tag?: string): bigint | string {
     // "Callers ... running at DISPATCH_LEVEL must specify a NonPagedXxx value for PoolType"
     if (paged && this.irql[cpuId] >= Irql.DISPATCH)
       return `ExAllocatePoolWithTag(PagedPool) at ${IRQL_NAMES[this.irql[cpuId]]}: callers at DISPATCH_LEVEL must ask for nonpaged pool`;
-    return poolAlloc(this, paged ? this.paged : this.nonpaged, size);
+    return poolAlloc(this, paged ? this.paged : this.nonpaged, size, tag);
   }
 
   free(va: bigint): string | null {

@@ -76,8 +76,47 @@ export class Pool {
   }
 }
 
+/**
+ * The pool tagging table (PoolTrackTable; Windows Internals 7th ed., Part
+ * 1, ch. 5 "Monitoring pool usage"): per four-byte tag and pool, the
+ * allocations and frees made and the bytes outstanding (the blocks' sizes,
+ * headers included; whole pages for a large allocation), what `!poolused`
+ * and poolmon read. ExAllocatePool without a tag tags 'None'.
+ */
+export class PoolTracker {
+  readonly rows = new Map<string, PoolTrack>();
+
+  record(tag: string, paged: boolean, bytes: number, alloc: boolean): void {
+    let r = this.rows.get(tag);
+    if (r === undefined) {
+      r = { tag, nonpaged: { allocs: 0, frees: 0, bytes: 0 }, paged: { allocs: 0, frees: 0, bytes: 0 } };
+      this.rows.set(tag, r);
+    }
+    const c = paged ? r.paged : r.nonpaged;
+    if (alloc) {
+      c.allocs++;
+      c.bytes += bytes;
+    } else {
+      c.frees++;
+      c.bytes -= bytes;
+    }
+  }
+}
+
+/** One tag's counts (POOL_TRACKER_TABLE: NonPagedAllocs, NonPagedFrees, NonPagedBytes and the paged three). */
+export interface PoolTrack {
+  tag: string;
+  nonpaged: { allocs: number; frees: number; bytes: number };
+  paged: { allocs: number; frees: number; bytes: number };
+}
+
+/** The tag ExAllocatePool (no tag) uses. */
+export const NO_TAG = "None";
+
 /** One live allocation (what ExFreePoolWithTag needs). */
 export interface PoolBlock {
+  /** the four-byte pool tag */
+  tag: string;
   pool: Pool;
   /** page index in the pool */
   page: number;
@@ -104,13 +143,15 @@ export interface PoolHost {
   touch(vpn: number): void;
   /** the live allocations, by address (hex) */
   readonly live: Map<string, PoolBlock>;
+  /** the pool tagging table */
+  readonly tracker: PoolTracker;
 }
 
 /**
  * ExAllocatePoolWithTag: the address, or 0n (NULL: no memory, no KVA or the
  * commit limit).
  */
-export function poolAlloc(h: PoolHost, pool: Pool, size: number): bigint {
+export function poolAlloc(h: PoolHost, pool: Pool, size: number, tag = NO_TAG): bigint {
   const bs = poolBlockSize(h.k);
   if (pool.startVpn < 0) {
     pool.startVpn = h.k.vm.reserve(POOL_PAGES);
@@ -133,7 +174,8 @@ export function poolAlloc(h: PoolHost, pool: Pool, size: number): bigint {
     }
     pool.bytes += n * 4096;
     const va = h.k.va.canonical(pool.startVpn + first);
-    h.live.set(key(va), { pool, page: first, first: 0, count: n, large: true });
+    h.live.set(key(va), { tag, pool, page: first, first: 0, count: n, large: true });
+    h.tracker.record(tag, pool.paged, n * 4096, true);
     return va;
   }
   // a small block: the header, then the caller's bytes, rounded up to the block size
@@ -143,14 +185,14 @@ export function poolAlloc(h: PoolHost, pool: Pool, size: number): bigint {
     const at = findBlocks(used, need);
     if (at < 0) continue;
     h.touch(pool.startVpn + page); // the allocator writes the header: the page must be resident
-    return takeBlocks(h, pool, page, used, at, need, bs);
+    return takeBlocks(h, pool, page, used, at, need, bs, tag);
   }
   const page = findPages(pool, 1);
   if (page < 0 || !h.addPage(pool, pool.startVpn + page)) return 0n;
   pool.use[page] = PoolPage.Blocks;
   const used = new Uint8Array(per);
   pool.blocks.set(page, used);
-  return takeBlocks(h, pool, page, used, 0, need, bs);
+  return takeBlocks(h, pool, page, used, 0, need, bs, tag);
 }
 
 function takeBlocks(
@@ -161,11 +203,13 @@ function takeBlocks(
   at: number,
   need: number,
   bs: number,
+  tag: string,
 ): bigint {
   used.fill(1, at, at + need);
   pool.bytes += need * bs;
   const va = h.k.va.canonical(pool.startVpn + page) + BigInt(at * bs + bs);
-  h.live.set(key(va), { pool, page, first: at, count: need, large: false });
+  h.live.set(key(va), { tag, pool, page, first: at, count: need, large: false });
+  h.tracker.record(tag, pool.paged, need * bs, true);
   return va;
 }
 
@@ -176,6 +220,7 @@ export function poolFree(h: PoolHost, va: bigint): string | null {
   h.live.delete(key(va));
   const pool = b.pool;
   const bs = poolBlockSize(h.k);
+  h.tracker.record(b.tag, pool.paged, b.large ? b.count * 4096 : b.count * bs, false);
   if (b.large) {
     for (let i = 0; i < b.count; i++) {
       h.removePage(pool, pool.startVpn + b.page + i);

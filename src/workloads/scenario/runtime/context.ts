@@ -54,6 +54,8 @@ export class Runtime {
   /** the kernel's state, read-only */
   readonly view: KernelView;
   out: string[] = [];
+  /** a view statement's data for `vmlab run --json` (the statement's `view`), else undefined */
+  data: unknown = undefined;
 
   constructor(
     readonly kernel: Kernel,

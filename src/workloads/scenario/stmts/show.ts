@@ -20,9 +20,9 @@ import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
 import { formatWinLayout } from "../../../kernel/view/windows.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
-import { showVad } from "./windows.ts";
 import { showPfnLists } from "./winkernel.ts";
 import { winMaps } from "./winsection.ts";
+import { showPfn, showPte, showSystemView, showVad, showVmmap } from "./winviews.ts";
 
 const SHOW_WHAT = [
   "layout",
@@ -37,6 +37,9 @@ const SHOW_WHAT = [
   "kpageflags",
   "pagetables",
   "pfnlists",
+  "pfn",
+  "poolused",
+  "rammap",
 ];
 
 export function show(c: CompileContext, s: Stmt): Run {
@@ -47,6 +50,8 @@ export function show(c: CompileContext, s: Stmt): Run {
   if (c.procs.has(what)) return showProc(c, s, what, first.pos);
   if (what === "kernel" && s.words[1]?.kind === "arg" && s.words[1].ident === "vtop")
     return showKernelVtop(c, s);
+  if (what === "kernel" && s.words[1]?.kind === "arg" && s.words[1].ident === "pte")
+    return showPte(c, s, "kernel", first.pos);
   if (!SHOW_WHAT.includes(what)) {
     const second = s.words[1];
     if (second?.kind === "arg" && second.ident !== null)
@@ -55,6 +60,8 @@ export function show(c: CompileContext, s: Stmt): Run {
   }
   if (what === "kpageflags") return showKpageflags(c, s);
   if (what === "pfnlists") return showPfnLists(c, s);
+  if (what === "pfn") return showPfn(c, s);
+  if (what === "poolused" || what === "rammap") return showSystemView(c, s, what);
   const o = c.opts(s, what === "tlb" ? ["cpu"] : []);
   if (argWords(s).length > 1) c.fail(`too many arguments to 'show ${what}'`, s.words[1].pos);
   return (rt) => {
@@ -132,12 +139,17 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   if (
     w?.kind !== "arg" ||
     w.ident === null ||
-    !["maps", "smaps", "pagetable", "task", "vtop", "pagemap", "vad"].includes(w.ident)
+    !["maps", "smaps", "pagetable", "task", "vtop", "pagemap", "vad", "pte", "vmmap"].includes(w.ident)
   ) {
-    c.fail(`show ${name} maps|smaps|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad`, w?.pos ?? pos);
+    c.fail(
+      `show ${name} maps|smaps|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
+      w?.pos ?? pos,
+    );
   }
   const what = w.ident;
   if (what === "vad") return showVad(c, s, name, pos);
+  if (what === "vmmap") return showVmmap(c, s, name, pos);
+  if (what === "pte") return showPte(c, s, name, pos);
   if (what === "vtop" || what === "pagemap") return showCrashView(c, s, name, what, pos);
   if (what === "task") {
     if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} task'`, s.words[2].pos);
@@ -203,6 +215,7 @@ function showCrashView(c: CompileContext, s: Stmt, name: string, what: "vtop" | 
     const va = c.value(addr, rt, "the address");
     if (what === "vtop") {
       rt.out.push(...rt.view.vtop(t, va));
+      rt.data = rt.view.walk(t, va);
       return;
     }
     const bytes = size === null ? 1n : c.value(size, rt, "the size");
@@ -213,7 +226,9 @@ function showCrashView(c: CompileContext, s: Stmt, name: string, what: "vtop" | 
         `show pagemap prints 1 to ${MAX_PAGEMAP_PAGES} pages, not ${bytes <= 0n ? 0n : pages}`,
         s.words[3].pos,
       );
-    rt.out.push(...formatPagemap(rt.view.pagemap(t, Number(first), Number(pages))));
+    const entries = rt.view.pagemap(t, Number(first), Number(pages));
+    rt.out.push(...formatPagemap(entries));
+    rt.data = entries;
   };
 }
 
@@ -222,7 +237,9 @@ function showKernelVtop(c: CompileContext, s: Stmt): Run {
   const addr = addrWord(c, s, 2, "show kernel vtop ADDR");
   if (s.words.length > 3) c.fail("too many arguments to 'show kernel vtop ADDR'", s.words[3].pos);
   return (rt) => {
-    rt.out.push(...rt.view.vtop("kernel", c.value(addr, rt, "the address")));
+    const va = c.value(addr, rt, "the address");
+    rt.out.push(...rt.view.vtop("kernel", va));
+    rt.data = rt.view.walk("kernel", va);
   };
 }
 
@@ -239,9 +256,9 @@ function showKpageflags(c: CompileContext, s: Stmt): Run {
     if (first < 0n || first >= BigInt(frames))
       c.fail(`frame ${first} is not in RAM (0..${frames - 1})`, s.words[1].pos);
     if (n <= 0n) c.fail(`the count must be at least 1, not ${n}`, s.words[2].pos);
-    rt.out.push(
-      ...formatPageTypes(rt.view.pageTypes(Number(first), Number(n < BigInt(frames) ? n : BigInt(frames)))),
-    );
+    const rows = rt.view.pageTypes(Number(first), Number(n < BigInt(frames) ? n : BigInt(frames)));
+    rt.out.push(...formatPageTypes(rows));
+    rt.data = rows;
   };
 }
 

@@ -1,11 +1,10 @@
 /**
  * The Windows profile's statements (profile=windows; docs/windows.md):
  * `VirtualAlloc`, `VirtualFree`, `VirtualProtect`, `VirtualQuery` (a vmlab
- * extension) and `show P vad`. Each prints its return value and, on
+ * extension). Each prints its return value and, on
  * failure, GetLastError's code by name.
  */
 import { type KernelView, MemState, PageProt, protName, WinError } from "../../../kernel/Kernel.ts";
-import { formatVads } from "../../../kernel/view/windows.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import {
   argWords,
@@ -76,7 +75,7 @@ export function winProt(c: CompileContext, w: Kv | undefined): number {
 }
 
 /** The profile must be windows: checked when the statement runs (the machine boots after compiling). */
-function windowsOnly(
+export function windowsOnly(
   c: CompileContext,
   rt: Runtime,
   verb: string,
@@ -239,15 +238,5 @@ export function virtualQuery(c: CompileContext, s: Stmt): Run {
     rt.out.push(
       `BaseAddress ${hex(q.baseAddress)}, AllocationBase ${hex(q.allocationBase)}, AllocationProtect ${protName(q.allocationProtect)}, RegionSize ${hex(q.regionSize)} (${q.regionSize / 4096n} page${q.regionSize === 4096n ? "" : "s"}), State ${STATE_NAMES[q.state]}, Protect ${protName(q.protect)}, Type ${TYPE_NAMES[q.type] ?? "0"}`,
     );
-  };
-}
-
-/** `show P vad` */
-export function showVad(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
-  if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} vad'`, s.words[2].pos);
-  return (rt) => {
-    const w = windowsOnly(c, rt, "show P vad", s.words[1].pos);
-    const t = c.liveProc(rt, name, pos);
-    rt.out.push(...formatVads(t.comm, w.vads(t), w.process(t)));
   };
 }

@@ -69,10 +69,15 @@ export function modifiedWriter(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `kernel[@N]: VAR = pool_alloc paged|nonpaged SIZE` */
+/** `kernel[@N]: VAR = pool_alloc paged|nonpaged SIZE [tag=TAG]` */
 export function poolAlloc(c: CompileContext, s: Stmt): Run {
   const cpuId = kernelCpuOf(s);
-  c.opts(s, []);
+  const o = c.opts(s, ["tag"]);
+  // ExAllocatePoolWithTag's Tag: four ASCII characters (a shorter one padded with spaces, as 'Irp ')
+  const tagW = o.get("tag");
+  if (tagW && !/^[A-Za-z][A-Za-z0-9_]{0,3}$/.test(tagW.ident ?? ""))
+    c.fail("tag= is one to four letters or digits, starting with a letter (a pool tag)", tagW.valuePos);
+  const tag = tagW ? tagW.ident!.padEnd(4) : undefined;
   const args = argWords(s);
   if (args.length !== 2 || (args[0].ident !== "paged" && args[0].ident !== "nonpaged"))
     c.fail("pool_alloc paged|nonpaged SIZE", args[0]?.pos ?? s.verbPos);
@@ -86,7 +91,7 @@ export function poolAlloc(c: CompileContext, s: Stmt): Run {
     const w = windowsOnly(c, rt, "pool_alloc", s);
     const size = Number(c.value(sizeW.expr!, rt, "the size"));
     if (!(size >= 1 && size <= 4 << 20)) c.fail("pool_alloc: a size of 1 byte .. 4M", sizeW.pos);
-    const va = rt.kernel.poolAlloc(cpuId, paged, size);
+    const va = rt.kernel.poolAlloc(cpuId, paged, size, tag);
     if (typeof va === "string") c.fail(va, s.verbPos);
     const p = w.paging();
     const pool = paged ? "PagedPool" : "NonPagedPool";
