@@ -16,6 +16,7 @@ const ODD = 3 * CHUNK; // index (0..511) of the one 64-bit word that differs fro
 const OLO = 4 * CHUNK; // that word's low half
 const OHI = 5 * CHUNK; // ... and high half
 const FIELDS = 6 * CHUNK;
+const SCRATCH = 8; // expanded copies of compact pages kept for readers of whole pages
 
 /** How a page's contents are held (`PageStore.state`). */
 export const enum PageState {
@@ -54,8 +55,14 @@ export class PageStore {
   private readonly frames: Uint32Array[] = [];
   private readonly blocks: Uint32Array[] = [];
   private readonly freeSlots: number[] = [];
-  /** what `wordsForRead` returns for a page that is not materialised (valid until the next call) */
-  private readonly scratch = new Uint32Array(WORDS_PER_PAGE);
+  /**
+   * What `wordsForRead` returns for pages that are not materialised: the
+   * expanded words of up to SCRATCH pages (a walk reads the same few
+   * compact page tables again and again), by page & (SCRATCH - 1); any
+   * change to a page drops its copy.
+   */
+  private readonly scratch: Uint32Array[] = [];
+  private readonly scratchPage = new Float64Array(SCRATCH).fill(-1);
   private chunks = 0;
   /** Pages materialised now (each holds a 4 KiB slot). */
   materialized = 0;
@@ -67,6 +74,7 @@ export class PageStore {
     /** what the pages are, for HostMemoryError ("the simulated RAM written so far") */
     private readonly what = "the pages written so far",
   ) {
+    for (let k = 0; k < SCRATCH; k++) this.scratch.push(new Uint32Array(WORDS_PER_PAGE));
     if (nrPages <= ARRAY_DIR_LIMIT) {
       this.dir = new Array(Math.ceil(nrPages / CHUNK));
       this.dirMap = null;
@@ -96,7 +104,11 @@ export class PageStore {
     const c = this.chunkOf(page);
     if (c === undefined) return PageState.Uniform;
     const i = page & 4095;
-    return c[SLOT + i] >= 0 ? PageState.Materialised : c[ODD + i] >= 0 ? PageState.OneWord : PageState.Uniform;
+    return c[SLOT + i] >= 0
+      ? PageState.Materialised
+      : c[ODD + i] >= 0
+        ? PageState.OneWord
+        : PageState.Uniform;
   }
 
   /** True when the page holds only zeros and is not materialised (an untouched page is). */
@@ -131,6 +143,7 @@ export class PageStore {
       this.frames[slot][w] = value;
       return;
     }
+    if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const v = value | 0;
     const half = (w & 1) === 0 ? 0 : CHUNK; // OLO -> OHI, PLO -> PHI
     const q = w >>> 1;
@@ -195,8 +208,8 @@ export class PageStore {
 
   /**
    * The page's 1024 words to read: its own when materialised, null when
-   * it is all zeros, else a scratch copy of its contents that the next call
-   * overwrites (read it at once; never write through it).
+   * it is all zeros, else a scratch copy of its contents that a later call
+   * may overwrite (read it at once; never write through it).
    */
   wordsForRead(page: number): Uint32Array | null {
     const c = this.chunkOf(page);
@@ -205,8 +218,13 @@ export class PageStore {
     const slot = c[i];
     if (slot >= 0) return this.frames[slot];
     if (c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0) return null;
-    this.expand(c, i, this.scratch);
-    return this.scratch;
+    const k = page & (SCRATCH - 1);
+    const words = this.scratch[k];
+    if (this.scratchPage[k] !== page) {
+      this.expand(c, i, words);
+      this.scratchPage[k] = page;
+    }
+    return words;
   }
 
   /** The page's own 1024 words, materialising it (a caller about to write it word by word). */
@@ -229,6 +247,7 @@ export class PageStore {
       c = this.newChunk(page);
     }
     const i = page & 4095;
+    if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const slot = c[i];
     if (slot >= 0) {
       this.freeSlots.push(slot);

@@ -279,6 +279,7 @@ describe("PhysMem: uniform frames (PageStore)", () => {
       fc.record({ k: fc.constant("zero"), f: frame }),
       fc.record({ k: fc.constant("copy"), f: frame, g: frame }),
       fc.record({ k: fc.constant("swap"), f: frame, g: frame }),
+      fc.record({ k: fc.constant("words"), f: frame }),
       // a memset word by word but for up to two 64-bit words (a materialised frame stays materialised),
       // then a copy to another frame or to the device and back: the copy scans for a repeated value
       fc.record({
@@ -316,8 +317,21 @@ describe("PhysMem: uniform frames (PageStore)", () => {
           put(pa, lo, 4);
           put(pa + 4, hi, 4);
         };
+        const wordsAgree = (f: number) => {
+          const w = m.frameWords(F(f));
+          for (let i = 0; i < 1024; i++) {
+            const at = f * 4096 + 4 * i;
+            const v =
+              (model[at] | (model[at + 1] << 8) | (model[at + 2] << 16) | (model[at + 3] << 24)) >>> 0;
+            if ((w === null ? 0 : w[i]) !== v) return false;
+          }
+          return true;
+        };
         for (const o of ops) {
           switch (o.k) {
+            case "words": // a reader of whole frames (the walker) in the middle of the run
+              if (!wordsAgree(o.f)) return false;
+              break;
             case "w8":
               m.write8(o.a, o.v);
               put(o.a, o.v, 1);

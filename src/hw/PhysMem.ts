@@ -100,8 +100,8 @@ export class PhysMem {
 
   /**
    * The 1024 words of a frame to read: null when it holds only zeros; a
-   * frame that is not materialised comes as a scratch copy that the next
-   * call overwrites (read it at once, never write through it).
+   * frame that is not materialised comes as a scratch copy that a later
+   * call may overwrite (read it at once, never write through it).
    */
   frameWords(pfn: Pfn): Uint32Array | null {
     return this.store.wordsForRead(pfn);
