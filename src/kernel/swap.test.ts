@@ -308,4 +308,22 @@ describe("uniform pages through swap (hw/PageStore.ts)", () => {
     ]);
     expect(checkInvariants(k)).toEqual([]);
   });
+
+  it("copies a page of one value on a COW fault without a host slot (copy_user_highpage)", () => {
+    const k = boot();
+    const p = k.spawn("P")!;
+    const a = anon(k, p, 1);
+    for (let off = 0; off < 4096; off++) touch(k, p, a + BigInt(off), true, 0x5a); // materialised on the way
+    const c = k.fork(p, "C")!;
+    touch(k, c, a + 10n, true, 0x5a); // the COW copy, then a store of the value it holds
+    touch(k, p, a + 20n, true, 0x11); // the parent's page is its own again: a varied byte
+    const pfnOf = (t: Task) => k.userMm.readPte(t.mm!, Number(a / PAGE))!.lo >>> 12; // 64 MiB of RAM: lo holds it
+    expect(pfnOf(c)).not.toBe(pfnOf(p));
+    expect(k.machine.phys.store.state(pfnOf(c))).toBe(PageState.Uniform);
+    for (let off = 0; off < 4096; off += 5) {
+      expect(touch(k, c, a + BigInt(off))).toBe(0x5a);
+      expect(touch(k, p, a + BigInt(off))).toBe(off === 20 ? 0x11 : 0x5a);
+    }
+    expect(checkInvariants(k)).toEqual([]);
+  });
 });
