@@ -61,7 +61,7 @@ export class PageStore {
    * compact page tables again and again), by page & (SCRATCH - 1); any
    * change to a page drops its copy.
    */
-  private readonly scratch: Uint32Array[] = [];
+  private readonly scratch: (Uint32Array | undefined)[] = new Array(SCRATCH);
   private readonly scratchPage = new Float64Array(SCRATCH).fill(-1);
   private chunks = 0;
   /** Pages materialised now (each holds a 4 KiB slot). */
@@ -74,7 +74,6 @@ export class PageStore {
     /** what the pages are, for HostMemoryError ("the simulated RAM written so far") */
     private readonly what = "the pages written so far",
   ) {
-    for (let k = 0; k < SCRATCH; k++) this.scratch.push(new Uint32Array(WORDS_PER_PAGE));
     if (nrPages <= ARRAY_DIR_LIMIT) {
       this.dir = new Array(Math.ceil(nrPages / CHUNK));
       this.dirMap = null;
@@ -219,7 +218,8 @@ export class PageStore {
     if (slot >= 0) return this.frames[slot];
     if (c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0) return null;
     const k = page & (SCRATCH - 1);
-    const words = this.scratch[k];
+    let words = this.scratch[k];
+    if (words === undefined) words = this.scratch[k] = new Uint32Array(WORDS_PER_PAGE); // once per entry
     if (this.scratchPage[k] !== page) {
       this.expand(c, i, words);
       this.scratchPage[k] = page;
