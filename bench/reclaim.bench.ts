@@ -68,7 +68,7 @@ function main() {
   const frames = nrFrames + swapUsed;
   const bytes = mem1.heapUsed + mem1.arrayBuffers - (mem0.heapUsed + mem0.arrayBuffers);
   console.log(
-    `  host memory: ${(bytes / 2 ** 20).toFixed(0)} MiB for ${nrFrames} frames + ${swapUsed} swap slots = ${(bytes / frames).toFixed(0)} bytes per simulated page (4096 of them are the page's contents)`,
+    `  host memory: ${(bytes / 2 ** 20).toFixed(0)} MiB for ${nrFrames} frames + ${swapUsed} swap slots = ${(bytes / frames).toFixed(0)} bytes per simulated page (4 KiB only for pages of varied bytes: hw/PageStore.ts)`,
   );
 }
 

@@ -52,9 +52,10 @@ describe("every command within a memory cap on its largest accepted inputs", () 
     expect(b.code).toBe(0);
     expect(b.peakMb).toBeLessThan(1536);
 
-    // one statement may touch 1,000,000 pages: 3.9 GB of simulated RAM written
+    // one statement may make 1,000,000 touches: two bytes in each page of 1.9 GB of simulated RAM
+    // (one byte a page would not do: a page of zeros but one word costs no frame of host memory)
     const big = join(dir, "big.vm");
-    writeFileSync(big, "machine ram=64G\nspawn A\nA: m = mmap 3900M\nA: write m 3900M\n");
+    writeFileSync(big, "machine ram=64G\nspawn A\nA: m = mmap 1950M\nA: write m 1950M stride=2048\n");
     const r = capped(`run ${big} --max-host-memory 256M`);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
@@ -70,7 +71,7 @@ describe("every command within a memory cap on its largest accepted inputs", () 
   it("repl: the same limit, and the session says why nothing more runs", () => {
     const r = capped(
       "repl --max-host-memory 64M",
-      "machine ram=4G\nspawn A\nA: m = mmap 1G\nA: write m 1G\nA: read m\n",
+      "machine ram=4G\nspawn A\nA: m = mmap 1G\nA: write m 1G stride=2048\nA: read m\n",
     );
     expect(r.stdout).toMatch(/<repl>:4:1: the simulated RAM written so far fills the 64 MiB/);
     expect(r.stdout).toMatch(/<repl>:5:\d+: the run stopped at line 4/);

@@ -1,5 +1,6 @@
-import { HostMemoryError, InputError } from "../base/errors.ts";
+import { InputError } from "../base/errors.ts";
 import type { Pfn } from "../base/units.ts";
+import { PageStore } from "./PageStore.ts";
 
 /** Base page size: 4 KiB frames on every architecture vmlab models. */
 export const PAGE_SHIFT = 12;
@@ -7,12 +8,6 @@ export const PAGE_SIZE = 4096;
 
 /** Largest simulated RAM accepted: the whole 52-bit physical address space. */
 export const MAX_RAM_BYTES = 2 ** 52;
-/** Above this, the frame directory is a Map instead of an array. */
-const ARRAY_DIR_LIMIT = 2 ** 40;
-
-const FRAMES_PER_CHUNK = 4096; // directory granularity: 16 MiB of RAM per chunk
-const FRAMES_PER_BLOCK = 256; // host allocation granularity: 1 MiB
-const WORDS_PER_FRAME = 1024;
 
 /**
  * Records the last write to each watched 8-byte word, for the TLB coherence
@@ -22,7 +17,7 @@ const WORDS_PER_FRAME = 1024;
 export interface WriteWatch {
   /** Called after every write of 4 or 8 bytes at an aligned address. */
   wrote(pa8: number): void;
-  /** Called after the whole frame was cleared (clear_page): one record, not 512 words' */
+  X
   wroteFrame(pfn: Pfn): void;
 }
 
@@ -42,11 +37,15 @@ export interface PhysSnoop {
 /**
  * Simulated physical memory: `nrFrames` frames of 4 KiB, little-endian.
  *
- * Layout: a directory indexed by `pfn >>> 12` points to chunks (Int32Array of
- * 4096 slots, -1 = untouched); a slot indexes a frame inside host blocks of
- * 256 frames (Uint32Array, 1024 words per frame). A frame takes host memory
- * only when first written; an untouched frame reads as zeros. So a 64 GiB
- * machine whose programs touch 10 MiB costs about 10 MiB of host memory.
+ * The frames' contents are a PageStore (PageStore.ts): a frame is uniform
+ * (one 64-bit value repeated; an untouched frame reads as zeros), uniform
+ * but for one 64-bit word, or materialised (4 KiB of host memory). Reads
+ * never materialise; a store materialises a frame only when it leaves it
+ * with more than one word off the pattern; clearing or filling a frame, or
+ * copying a compact one onto it, gives its host slot back. So a 64 GiB
+ * machine whose programs touch 10 MiB costs far less than 10 MiB of host
+ * memory, and a 16 GiB machine whose pages are all written with one value
+ * costs about 24 bytes of contents per frame.
  *
  * Accesses outside RAM read as all ones (a bus with nothing behind it) and
  * writes there are dropped; both are counted in `strayAccesses`.
@@ -59,23 +58,13 @@ export interface PhysSnoop {
 export class PhysMem {
   readonly sizeBytes: number;
   readonly nrFrames: number;
-  private readonly dir: (Int32Array | undefined)[] | null;
-  private readonly dirMap: Map<number, Int32Array> | null;
-  private readonly frames: Uint32Array[] = [];
-  private readonly blocks: Uint32Array[] = [];
-  /** Frames that have been materialised (hold host memory). */
-  materialized = 0;
+  /** the frames' contents, indexed by pfn */
+  readonly store: PageStore;
   /** Reads and writes outside RAM. */
   strayAccesses = 0;
   watch: WriteWatch | null = null;
   /** the data caches, told of direct accesses (null: no cache, the common case) */
   snoop: PhysSnoop | null = null;
-  /**
-   * The most frames that may hold host memory at once (a front end's
-   * budget, e.g. `vmlab run --max-host-memory`): the write that would
-   * materialise one more throws HostMemoryError. Unlimited by default.
-   */
-  hostLimitFrames = Number.POSITIVE_INFINITY;
 
   constructor(sizeBytes: number) {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) {
@@ -89,59 +78,40 @@ export class PhysMem {
     }
     this.sizeBytes = sizeBytes;
     this.nrFrames = sizeBytes / PAGE_SIZE;
-    if (sizeBytes <= ARRAY_DIR_LIMIT) {
-      this.dir = new Array(Math.ceil(this.nrFrames / FRAMES_PER_CHUNK));
-      this.dirMap = null;
-    } else {
-      this.dir = null;
-      this.dirMap = new Map();
-    }
+    this.store = new PageStore(this.nrFrames, "the simulated RAM written so far");
   }
 
-  /** The 1024 words of a frame, or null if it was never written (reads as zeros). */
+  /** Frames materialised now (each holds 4 KiB of host memory). */
+  get materialized(): number {
+    return this.store.materialized;
+  }
+
+  /**
+   * The most frames that may hold host memory at once (a front end's
+   * budget, e.g. `vmlab run --max-host-memory`): the write that would
+   * materialise one more throws HostMemoryError. Unlimited by default.
+   * Uniform frames do not count.
+   */
+  get hostLimitFrames(): number {
+    return this.store.limit;
+  }
+
+  set hostLimitFrames(n: number) {
+    this.store.limit = n;
+  }
+
+  /**
+   * The 1024 words of a frame to read: null when it holds only zeros; a
+   * frame that is not materialised comes as a scratch copy that a later
+   * call may overwrite (read it at once, never write through it).
+   */
   frameWords(pfn: Pfn): Uint32Array | null {
-    let slot: number;
-    if (this.dir !== null) {
-      // array directory: nrFrames <= 2^28, so 32-bit integer ops are exact (no fmod)
-      const chunk = this.dir[pfn >>> 12];
-      if (chunk === undefined) return null;
-      slot = chunk[pfn & 4095];
-    } else {
-      const c = Math.floor(pfn / FRAMES_PER_CHUNK);
-      const chunk = this.dirMap!.get(c);
-      if (chunk === undefined) return null;
-      slot = chunk[pfn - c * FRAMES_PER_CHUNK];
-    }
-    return slot < 0 ? null : this.frames[slot];
+    return this.store.wordsForRead(pfn);
   }
 
   /** The 1024 words of a frame, materialising it. Caller checks pfn < nrFrames. */
   frameWordsForWrite(pfn: Pfn): Uint32Array {
-    const chunkIndex = Math.floor(pfn / FRAMES_PER_CHUNK);
-    let chunk = this.dir !== null ? this.dir[chunkIndex] : this.dirMap!.get(chunkIndex);
-    if (chunk === undefined) {
-      chunk = new Int32Array(FRAMES_PER_CHUNK).fill(-1);
-      if (this.dir !== null) this.dir[chunkIndex] = chunk;
-      else this.dirMap!.set(chunkIndex, chunk);
-    }
-    const i = pfn - chunkIndex * FRAMES_PER_CHUNK;
-    let slot = chunk[i];
-    if (slot < 0) {
-      if (this.frames.length >= this.hostLimitFrames)
-        throw new HostMemoryError(
-          `the simulated RAM written so far fills the ${this.hostLimitFrames >= 256 ? `${Math.round(this.hostLimitFrames / 256)} MiB` : `${this.hostLimitFrames * 4} KiB`} of host memory this run may use (one 4 KiB frame each)`,
-        );
-      slot = this.frames.length;
-      const blockIndex = Math.floor(slot / FRAMES_PER_BLOCK);
-      if (blockIndex === this.blocks.length) {
-        this.blocks.push(new Uint32Array(FRAMES_PER_BLOCK * WORDS_PER_FRAME));
-      }
-      const off = (slot % FRAMES_PER_BLOCK) * WORDS_PER_FRAME;
-      this.frames.push(this.blocks[blockIndex].subarray(off, off + WORDS_PER_FRAME));
-      chunk[i] = slot;
-      this.materialized++;
-    }
-    return this.frames[slot];
+    return this.store.wordsForWrite(pfn);
   }
 
   /** True when pa is inside RAM. */
@@ -156,9 +126,8 @@ export class PhysMem {
       return 0xffffffff;
     }
     // a cast, not units.ts's paToPfn: every load goes through here (see units.ts on hot paths)
-    const pfn = Math.floor(pa / PAGE_SIZE) as Pfn;
-    const w = this.frameWords(pfn);
-    return w === null ? 0 : w[(pa - pfn * PAGE_SIZE) >>> 2];
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    return this.store.readWord(pfn, (pa - pfn * PAGE_SIZE) >>> 2);
   }
 
   private setWord(pa: number, value: number): void {
@@ -166,11 +135,8 @@ export class PhysMem {
       this.strayAccesses++;
       return;
     }
-    const pfn = Math.floor(pa / PAGE_SIZE) as Pfn; // as in word()
-    const off = (pa - pfn * PAGE_SIZE) >>> 2;
-    const existing = this.frameWords(pfn);
-    if (existing === null && value === 0) return; // still zero: stay untouched
-    (existing ?? this.frameWordsForWrite(pfn))[off] = value;
+    const pfn = Math.floor(pa / PAGE_SIZE); // as in word()
+    this.store.writeWord(pfn, (pa - pfn * PAGE_SIZE) >>> 2, value);
   }
 
   read8(pa: number): number {
@@ -254,10 +220,38 @@ export class PhysMem {
 
   /** Fills a frame with zeros (as clear_page does). */
   zeroFrame(pfn: Pfn): void {
+    this.fillFrame(pfn, 0, 0);
+  }
+
+  /**
+   * Fills a frame with one 64-bit little-endian value (hi:lo) repeated, as
+   * a memset of the whole page does; the frame stays (or becomes) uniform.
+   */
+  fillFrame(pfn: Pfn, hi: number, lo: number): void {
     if (this.snoop !== null) this.snoop.willWrite(pfn * PAGE_SIZE, PAGE_SIZE, true);
-    const w = this.frameWords(pfn);
-    if (w !== null) w.fill(0);
+    this.store.fill(pfn, lo, hi);
     if (this.watch !== null) this.watch.wroteFrame(pfn);
+  }
+
+  /** copy_page: frame `to` gets frame `from`'s bytes (a uniform frame's copy is uniform). */
+  copyFrame(to: Pfn, from: Pfn): void {
+    if (this.snoop !== null) {
+      this.snoop.willRead(from * PAGE_SIZE, PAGE_SIZE);
+      this.snoop.willWrite(to * PAGE_SIZE, PAGE_SIZE, true);
+    }
+    this.store.copyTo(from, this.store, to);
+  }
+
+  /** A frame's bytes to page `index` of another store (swap-out, a page file's write). */
+  saveFrame(pfn: Pfn, dst: PageStore, index: number): void {
+    if (this.snoop !== null) this.snoop.willRead(pfn * PAGE_SIZE, PAGE_SIZE);
+    this.store.copyTo(pfn, dst, index);
+  }
+
+  /** Page `index` of another store into a frame (swap-in, a page file's read). */
+  loadFrame(src: PageStore, index: number, pfn: Pfn): void {
+    if (this.snoop !== null) this.snoop.willWrite(pfn * PAGE_SIZE, PAGE_SIZE, true);
+    src.copyTo(index, this.store, pfn);
   }
 
   /**
@@ -273,8 +267,8 @@ export class PhysMem {
     if (this.snoop !== null) this.snoop.willRead(pfn * PAGE_SIZE, PAGE_SIZE);
   }
 
-  /** Host bytes held for simulated RAM (materialised blocks). */
+  /** Host bytes held for simulated RAM's contents (materialised frames' blocks and the store's directory). */
   hostBytes(): number {
-    return this.blocks.length * FRAMES_PER_BLOCK * WORDS_PER_FRAME * 4;
+    return this.store.hostBytes();
   }
 }

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
+import { PageState } from "../hw/PageStore.ts";
 import { isSwapPte, swapPte, swapSlot } from "./arch/x86/pgtable.ts";
 import type { Task } from "./core/task.ts";
 import { fileByte } from "./fs/file.ts";
@@ -259,3 +260,70 @@ function hiLo(k: Kernel, t: Task, va: bigint): [number, number] {
   const e = k.userMm.readPte(t.mm!, Number(va / PAGE))!;
   return [e.hi, e.lo];
 }
+
+describe("uniform pages through swap (hw/PageStore.ts)", () => {
+  it("swaps out and in pages of one repeated value without host slots, and every byte reads back", () => {
+    const k = boot({ pageCluster: 0 });
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 4);
+    const phys = k.machine.phys;
+    const pfnOf = (i: number) => k.userMm.readPte(t.mm!, Number(a / PAGE) + i)!.lo >>> 12; // 64 MiB of RAM: lo holds it
+    // page 0: every byte 0x5a, written byte by byte (materialised on the way, uniform in the end)
+    for (let off = 0; off < 4096; off++) touch(k, t, a + BigInt(off), true, 0x5a);
+    // page 1: one byte written (as a scenario's `write` leaves a page); page 2: varied; page 3: only read
+    touch(k, t, a + PAGE + 100n, true, 0x77);
+    for (let off = 0; off < 4096; off += 512) touch(k, t, a + 2n * PAGE + BigInt(off), true, off >>> 9);
+    touch(k, t, a + 3n * PAGE);
+    expect([0, 1, 2].map((i) => phys.store.state(pfnOf(i)))).toEqual([
+      PageState.Materialised,
+      PageState.OneWord,
+      PageState.Materialised,
+    ]);
+    expect(pageout(k, t, a, 4)).toBe(0n);
+    expect(k.swap!.pswpout).toBe(3); // the zero page is not swapped
+    const slots = [0, 1, 2].map((i) => {
+      const e = k.userMm.readPte(t.mm!, Number(a / PAGE) + i)!;
+      return swapSlot(e.hi, e.lo);
+    });
+    // the device holds page 0 as its value, page 1 as a value and one word, page 2 word by word
+    expect(slots.map((s) => k.swap!.contents.state(s))).toEqual([
+      PageState.Uniform,
+      PageState.OneWord,
+      PageState.Materialised,
+    ]);
+    expect(k.swap!.contents.materialized).toBe(1);
+    // every byte of every page back, through the user's reads (major faults)
+    for (let off = 0; off < 4096; off += 7) {
+      expect(touch(k, t, a + BigInt(off))).toBe(0x5a);
+      expect(touch(k, t, a + PAGE + BigInt(off))).toBe(off === 100 ? 0x77 : 0);
+      expect(touch(k, t, a + 2n * PAGE + BigInt(off))).toBe(off % 512 === 0 ? off >>> 9 : 0);
+      expect(touch(k, t, a + 3n * PAGE + BigInt(off))).toBe(0);
+    }
+    expect(touch(k, t, a + 4095n)).toBe(0x5a);
+    // swapped in as compact as they went out
+    expect([0, 1, 2].map((i) => phys.store.state(pfnOf(i)))).toEqual([
+      PageState.Uniform,
+      PageState.OneWord,
+      PageState.Materialised,
+    ]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("copies a page of one value on a COW fault without a host slot (copy_user_highpage)", () => {
+    const k = boot();
+    const p = k.spawn("P")!;
+    const a = anon(k, p, 1);
+    for (let off = 0; off < 4096; off++) touch(k, p, a + BigInt(off), true, 0x5a); // materialised on the way
+    const c = k.fork(p, "C")!;
+    touch(k, c, a + 10n, true, 0x5a); // the COW copy, then a store of the value it holds
+    touch(k, p, a + 20n, true, 0x11); // the parent's page is its own again: a varied byte
+    const pfnOf = (t: Task) => k.userMm.readPte(t.mm!, Number(a / PAGE))!.lo >>> 12; // 64 MiB of RAM: lo holds it
+    expect(pfnOf(c)).not.toBe(pfnOf(p));
+    expect(k.machine.phys.store.state(pfnOf(c))).toBe(PageState.Uniform);
+    for (let off = 0; off < 4096; off += 5) {
+      expect(touch(k, c, a + BigInt(off))).toBe(0x5a);
+      expect(touch(k, p, a + BigInt(off))).toBe(off === 20 ? 0x11 : 0x5a);
+    }
+    expect(checkInvariants(k)).toEqual([]);
+  });
+});

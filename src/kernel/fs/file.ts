@@ -1,4 +1,5 @@
 import { assert } from "../../base/assert.ts";
+import { PageStore } from "../../hw/PageStore.ts";
 
 /**
  * A file of the simulated file system: its size, where it lives (`disk`:
@@ -19,8 +20,10 @@ export class FileObject implements FileHandle {
   readonly cache = new Map<number, number>();
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
   readonly dirty = new Set<number>();
-  /** what the disk holds for pages that were written back (index -> the page), else the deterministic contents */
-  readonly written = new Map<number, Uint8Array>();
+  /** page indices written back to disk: the disk holds them in `disk`, the others' contents are the deterministic ones */
+  readonly written = new Set<number>();
+  /** what the disk holds for the pages written back, kept compact where a page allows (hw/PageStore.ts) */
+  private diskPages: PageStore | null = null;
   /** pages read from disk (I/O) and written back */
   pagesRead = 0;
   pagesWritten = 0;
@@ -42,10 +45,21 @@ export class FileObject implements FileHandle {
     return Math.ceil(this.sizeBytes / 4096);
   }
 
+  /** The disk's copy of the pages written back (made at the first writeback). */
+  get disk(): PageStore {
+    this.diskPages ??= new PageStore(
+      Math.max(this.nrPages, 1),
+      `file ${this.name}'s pages written back so far`,
+    );
+    return this.diskPages;
+  }
+
   /** The file's byte at `off` as stored (written-back pages, else the deterministic contents). */
   storedByte(off: number): number {
-    const page = this.written.get(Math.floor(off / 4096));
-    return page ? page[off % 4096] : fileByte(this.name, off);
+    const index = Math.floor(off / 4096);
+    if (!this.written.has(index)) return fileByte(this.name, off);
+    const o = off - index * 4096;
+    return (this.disk.readWord(index, o >>> 2) >>> ((o & 3) * 8)) & 0xff;
   }
 }
 

@@ -378,8 +378,7 @@ export function remapPfnRange(ctx: MmContext, mm: MmStruct, vma: Vma, pfn: numbe
  */
 export function copyFrame(phys: PhysMem, from: number, to: number): void {
   phys.frameWillBeRead(pfnUnchecked(from));
-  const src = phys.frameWords(pfnUnchecked(from));
-  if (src === null) return; // an untouched frame is zeros, and `to` was zeroed
+  if (phys.store.isZero(from)) return; // zeros, and `to` was zeroed
   phys.frameWillBeWritten(pfnUnchecked(to));
-  phys.frameWordsForWrite(pfnUnchecked(to)).set(src);
+  phys.store.copyTo(from, phys.store, to); // a uniform frame's copy stays uniform
 }

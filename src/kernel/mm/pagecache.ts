@@ -50,14 +50,11 @@ export class PageCache {
     if (pfn < 0) return -1;
     const base = index * 4096;
     this.phys.frameWillBeWritten(pfnUnchecked(pfn));
-    const w = this.phys.frameWordsForWrite(pfnUnchecked(pfn));
-    for (let i = 0; i < 1024; i++) {
-      let word = 0;
-      for (let b = 3; b >= 0; b--) {
-        const off = base + i * 4 + b;
-        word = (word << 8) | (off < f.sizeBytes ? f.storedByte(off) : 0);
-      }
-      w[i] = word >>> 0;
+    if (f.written.has(index)) {
+      // the disk's copy, compact if it is (bytes past EOF were zeroed when it was written)
+      f.disk.copyTo(index, this.phys.store, pfn);
+    } else {
+      this.fillFromName(f, pfn, base);
     }
     this.pages.refcount[pfn] = 1; // the page cache's own reference
     f.cache.set(index, pfn);
@@ -69,13 +66,31 @@ export class PageCache {
     return pfn;
   }
 
+  /** A page never written back: the file's deterministic contents (zeros past EOF), word by word. */
+  private fillFromName(f: FileObject, pfn: number, base: number): void {
+    const w = this.phys.frameWordsForWrite(pfnUnchecked(pfn));
+    for (let i = 0; i < 1024; i++) {
+      let word = 0;
+      for (let b = 3; b >= 0; b--) {
+        const off = base + i * 4 + b;
+        word = (word << 8) | (off < f.sizeBytes ? f.storedByte(off) : 0);
+      }
+      w[i] = word >>> 0;
+    }
+  }
+
   /** Writes back a dirty page (writepage): the disk now holds its bytes; the page is clean. */
   writeback(f: FileObject, index: number): void {
     const pfn = f.cache.get(index);
     if (pfn === undefined || !f.dirty.has(index)) return;
-    const bytes = new Uint8Array(4096);
-    for (let i = 0; i < 4096; i++) bytes[i] = this.phys.read8(pfn * 4096 + i);
-    f.written.set(index, bytes);
+    const disk = f.disk;
+    this.phys.store.copyTo(pfn, disk, index);
+    // the part of the last page past EOF is not the file's: zeroed (Linux: block_write_full_page)
+    for (let off = Math.max(0, f.sizeBytes - index * 4096); off < 4096; off++) {
+      const w = disk.readWord(index, off >>> 2);
+      disk.writeWord(index, off >>> 2, (w & ~(0xff << ((off & 3) * 8))) >>> 0);
+    }
+    f.written.add(index);
     f.dirty.delete(index);
     f.pagesWritten++;
     this.pagesOut++;

@@ -98,10 +98,8 @@ function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): num
   const swap = ctx.env.swap!;
   const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
   if (pfn < 0) return -1;
-  const words = swap.data.get(slot);
-  assert(words !== undefined, `swap slot ${slot} holds no page`);
-  ctx.env.phys.frameWillBeWritten(pfnUnchecked(pfn));
-  ctx.env.phys.frameWordsForWrite(pfnUnchecked(pfn)).set(words);
+  assert(swap.holds(slot), `swap slot ${slot} holds no page`);
+  ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));
   swap.addToCache(slot, pfn);
   ctx.env.pages.refcount[pfn] = 1;
   swap.pswpin++;

@@ -5,6 +5,7 @@
  * `ctx.env.pgtable`). The fault paths that swap in are in mm/swap_state.ts.
  */
 import { assert } from "../../base/assert.ts";
+import { PageStore } from "../../hw/PageStore.ts";
 
 /**
  * A swap area (mm/swapfile.c): slot 0 holds the swap header, slots 1..n-1
@@ -17,8 +18,13 @@ import { assert } from "../../base/assert.ts";
  */
 export class SwapArea {
   readonly map: Uint16Array;
-  /** slot -> the page's 1024 words on the device */
-  readonly data = new Map<number, Uint32Array>();
+  /**
+   * What the device holds in each slot, kept as compactly as the page
+   * allows (a page of one repeated value costs no 4 KiB: zram's ZRAM_SAME).
+   */
+  readonly contents: PageStore;
+  /** 1 where the slot holds a written page (swap_writepage ran, the slot is not freed yet) */
+  private readonly written: Uint8Array;
   /** the swap cache: slot -> pfn, and back */
   readonly cache = new Map<number, number>();
   readonly slotOf = new Map<number, number>();
@@ -34,6 +40,13 @@ export class SwapArea {
 
   constructor(readonly nrSlots: number) {
     this.map = new Uint16Array(nrSlots);
+    this.contents = new PageStore(nrSlots, "the swap slots written so far");
+    this.written = new Uint8Array(nrSlots);
+  }
+
+  /** Does the slot hold a page (written, not freed)? */
+  holds(slot: number): boolean {
+    return this.written[slot] === 1;
   }
 
   /** Pages the area can hold (the header slot excluded): SwapTotal. */
@@ -58,7 +71,7 @@ export class SwapArea {
     const n = this.nrSlots;
     for (let i = 0; i < n - 1; i++) {
       const s = 1 + ((this.cursor - 1 + i) % (n - 1));
-      if (this.map[s] === 0 && !this.cache.has(s) && !this.data.has(s)) {
+      if (this.map[s] === 0 && !this.cache.has(s) && this.written[s] === 0) {
         this.cursor = s + 1 >= n ? 1 : s + 1;
         this.used++;
         return s;
@@ -68,13 +81,12 @@ export class SwapArea {
   }
 
   /**
-   * swap_writepage: the slot now holds these 1024 words (null: a page never written, all zeros).
+   * swap_writepage: the slot now holds the page, which the caller has
+   * copied into `contents` (PhysMem.saveFrame).
    * Linux: mm/page_io.c swap_writepage
    */
-  writePage(slot: number, words: Uint32Array | null): void {
-    const copy = new Uint32Array(1024);
-    if (words !== null) copy.set(words);
-    this.data.set(slot, copy);
+  wrotePage(slot: number): void {
+    this.written[slot] = 1;
     this.pswpout++;
   }
 
@@ -90,7 +102,10 @@ export class SwapArea {
   /** Is the slot still needed: referenced by a PTE, or holding a cached page? */
   private maybeFree(slot: number): void {
     if (this.map[slot] === 0 && !this.cache.has(slot)) {
-      this.data.delete(slot);
+      if (this.written[slot] === 1) {
+        this.written[slot] = 0;
+        this.contents.fill(slot, 0, 0); // the slot's host memory back (a discard)
+      }
       this.used--;
     }
   }

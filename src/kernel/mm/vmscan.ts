@@ -395,8 +395,8 @@ export class Vmscan implements RmapPages {
     }
     if (tryToUnmapAnon(this, pfn, swap, slot)) dirty = true;
     if (dirty) {
-      phys.frameWillBeRead(pfnUnchecked(pfn));
-      swap.writePage(slot, phys.frameWords(pfnUnchecked(pfn)));
+      phys.saveFrame(pfnUnchecked(pfn), swap.contents, slot);
+      swap.wrotePage(slot);
     }
     if (cached) {
       swap.removeFromCache(pfn);

@@ -253,8 +253,8 @@ export function checkInvariants(k: KernelCore): string[] {
         problems.push(`swap slot ${slot}: swap_map ${sw.map[slot]}, ${refs} swap PTEs`);
       const inUse = refs > 0 || sw.cache.has(slot);
       if (inUse) used++;
-      if (inUse && !sw.data.has(slot)) problems.push(`swap slot ${slot} is in use but holds no page`);
-      if (!inUse && sw.data.has(slot))
+      if (inUse && !sw.holds(slot)) problems.push(`swap slot ${slot} is in use but holds no page`);
+      if (!inUse && sw.holds(slot))
         problems.push(`swap slot ${slot} is free but still holds a page (leaked)`);
     }
     if (used !== sw.used) problems.push(`swap: ${used} slots in use, counted ${sw.used}`);

@@ -10,18 +10,19 @@
  * bitmap's first bit), so a software PTE whose PageFileLow and PageFileHigh
  * are both zero stays what it is, a demand-zero PTE.
  *
- * Contents are kept per offset (a page's 1024 words, or nothing for a page
- * of zeros); not on the hot path (trims, the writer and hard faults only).
+ * Contents are kept per offset in a PageStore (hw/PageStore.ts: a page of
+ * one repeated value costs no 4 KiB); not on the hot path (trims, the
+ * writer and hard faults only).
  */
 import { assert } from "../../../base/assert.ts";
-import { pfnUnchecked } from "../../../base/units.ts";
+import { PageStore } from "../../../hw/PageStore.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 
 export class PagingFile {
   /** pages the file holds (its size / 4096); offset 0 is reserved */
   readonly nrPages: number;
   private readonly used: Uint8Array;
-  private readonly data = new Map<number, Uint32Array | null>();
+  private readonly data: PageStore;
   private hint = 1;
   /** offsets in use (Paging File "% Usage" is this over nrPages) */
   inUse = 0;
@@ -30,6 +31,7 @@ export class PagingFile {
     this.nrPages = Math.floor(bytes / 4096);
     this.used = new Uint8Array(Math.max(this.nrPages, 1));
     if (this.nrPages > 0) this.used[0] = 1;
+    this.data = new PageStore(Math.max(this.nrPages, 1), "the paging file's pages written so far");
   }
 
   /** A free offset (MiReservePageFileSpace, next fit), or 0: the file is full or absent. */
@@ -51,7 +53,7 @@ export class PagingFile {
     assert(off > 0 && this.used[off] === 1, `pagefile: offset ${off} released twice`);
     this.used[off] = 0;
     this.inUse--;
-    this.data.delete(off);
+    this.data.fill(off, 0, 0);
   }
 
   isUsed(off: number): boolean {
@@ -60,13 +62,11 @@ export class PagingFile {
 
   /** The modified page writer's I/O: the frame's contents to the offset. */
   write(phys: PhysMem, pfn: number, off: number): void {
-    const w = phys.frameWords(pfnUnchecked(pfn));
-    this.data.set(off, w === null ? null : w.slice());
+    phys.store.copyTo(pfn, this.data, off);
   }
 
   /** A hard fault's I/O (an in-page read): the offset's contents into the frame (already zeroed). */
   read(phys: PhysMem, off: number, pfn: number): void {
-    const w = this.data.get(off);
-    if (w) phys.frameWordsForWrite(pfnUnchecked(pfn)).set(w);
+    this.data.copyTo(off, phys.store, pfn);
   }
 }
