@@ -17,7 +17,7 @@ export const MAX_RAM_BYTES = 2 ** 52;
 export interface WriteWatch {
   /** Called after every write of 4 or 8 bytes at an aligned address. */
   wrote(pa8: number): void;
-  X
+  /** Called after the whole frame was filled (clear_page, a memset of the page): one record, not 512 words' */
   wroteFrame(pfn: Pfn): void;
 }
 
