@@ -39,6 +39,7 @@ import type { DataCache } from "../../hw/cache/DataCache.ts";
 import { BumpFrames, type MapFlags, type PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
+import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
@@ -173,6 +174,14 @@ export class MachineMode {
   private readonly memoPfnsI: Int32Array;
   private readonly memoMaskD: number;
   private readonly memoMaskI: number;
+  /**
+   * The first-level 4K arrays themselves (when memo): a run whose page is in
+   * its set but not at the front is looked up there directly (TlbArray.lookup
+   * moves it to the front, as Mmu.translateVpn's first probe does), which is
+   * all a hit there does when the rights are the pager's and nothing traces.
+   */
+  private readonly l1D: TlbArray | null;
+  private readonly l1I: TlbArray | null;
   readonly cost: CostModel;
   /** the data cache (--cache), or null */
   private readonly dcache: DataCache | null;
@@ -248,6 +257,8 @@ export class MachineMode {
     this.memoPfnsI = l1i === l1d ? this.memoPfnsD : new Int32Array(setsI);
     this.memoMaskD = setsD - 1;
     this.memoMaskI = setsI - 1;
+    this.l1D = l1d ?? null;
+    this.l1I = l1i ?? null;
     this.owner = new Float64Array(this.n);
     this.ref = new Uint8Array(this.n);
     this.dirty = new Uint8Array(this.n);
@@ -351,6 +362,12 @@ export class MachineMode {
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
     const split = keysI !== keysD;
+    // a hit in a first-level 4K array, past its set's front: as Mmu.translateVpn's first probe
+    // (the pager's PTEs allow every access at CPL 3; no cache, tracer or observer to tell)
+    const direct = cpu.tracer === null && cpu.observer === null;
+    const arrD = this.l1D!;
+    const arrI = this.l1I!;
+    const asid = cpu.asid;
     // Runs decoded by hand, as workloads/trace/runs.ts lays them out (high word bits 0..16, count
     // minus one in bits 17..30, a write in bit 31), their first records' low words as
     // workloads/trace/record.ts does (see feed). Keep in sync with both (record.test.ts checks).
@@ -370,10 +387,17 @@ export class MachineMode {
         repeats += len;
         pfn = (fetch ? pfnsI : pfnsD)[set];
       } else {
-        repeats += len - 1;
-        const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
-        const vaHi = hi >>> 2;
-        pfn = this.translate(vaHi, vaLo, kind);
+        const arr = fetch ? arrI : arrD;
+        const slot = direct ? arr.lookup(vpn, asid) : -1;
+        if (slot >= 0) {
+          repeats += len;
+          pfn = arr.pfns[slot];
+        } else {
+          repeats += len - 1;
+          const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
+          const vaHi = hi >>> 2;
+          pfn = this.translate(vaHi, vaLo, kind);
+        }
         keys[set] = vpn;
         (fetch ? pfnsI : pfnsD)[set] = pfn;
       }
