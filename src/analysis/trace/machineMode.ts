@@ -391,7 +391,7 @@ export class MachineMode {
         const slot = direct ? arr.lookup(vpn, asid) : -1;
         if (slot >= 0) {
           repeats += len;
-          pfn = arr.pfns[slot];
+          pfn = arr.pfns[slot] | 0;
         } else {
           repeats += len - 1;
           const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
