@@ -14,7 +14,7 @@
  *                 --jobs 2, alternating; the time with two over the linear
  *                 time (half the time with one). Goal: <= 1.8.
  *   10^9 pipe     (only with BENCH_BILLION=1: about a minute or more)
- *                 `vmlab gen hotcold --pages 1024 --refs 1e9 | vmlab trace -
+ *                 `vmlab gen hotcold --pages 256 --refs 1e9 | vmlab trace -
  *                 --frames 1024`: the peak RSS of each process, sampled
  *                 from /proc every 100 ms during the run, and the rate.
  *                 Goal: constant memory (the same peak as a 10^7 run).
@@ -24,7 +24,8 @@
  * The machine has two cores that other jobs share: each figure is the best
  * of RUNS (default 3; BENCH_RUNS=N), and ranges across runs are printed.
  *
- * Run: npm run bench:scale   (BENCH_BILLION=1 npm run bench:scale for the pipe)
+ * Run: npm run bench:scale   (BENCH_BILLION=1 npm run bench:scale for the pipe;
+ * BENCH_ONLY=machine, policy, sweep or pipe for one part)
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -33,6 +34,9 @@ import { BUILD, buildVmref, ROOT, SHARED } from "./common.ts";
 
 const VMLAB = resolve(ROOT, "bin", "vmlab.mjs");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const ONLY = process.env.BENCH_ONLY;
+/** Whether the part is asked for (all but the pipe, unless BENCH_ONLY names one). */
+const part = (name: string) => (ONLY === undefined ? name !== "pipe" : ONLY === name);
 const COUNTERS = [
   "l1_hits",
   "l1_misses",
@@ -201,7 +205,7 @@ async function pipe(refs: number): Promise<void> {
   const t0 = process.hrtime.bigint();
   const gen = spawn(
     process.execPath,
-    [VMLAB, "gen", "hotcold", "--pages", "1024", "--refs", String(refs), "--write-ratio", "0.3"],
+    [VMLAB, "gen", "hotcold", "--pages", "256", "--refs", String(refs), "--write-ratio", "0.3"],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const trace = spawn(
@@ -241,23 +245,30 @@ async function main(): Promise<void> {
   const vmref = "path" in built ? built.path : null;
   if (vmref === null && "error" in built) console.log(`C reference unavailable: ${built.error}`);
   const traces = resolve(SHARED, "traces");
-  const big = py200();
+  const big = part("machine") || part("policy") ? py200() : null;
   console.log(
     `node ${process.version}; whole processes (node's start included), ${RUNS} runs each, alternating; wall-clock ranges\n`,
   );
-  console.log("machine mode (goal 1: vmlab/vmref >= 1.0, counters equal)");
-  machineVsVmref(vmref, resolve(traces, "gzip-10M.u64.zst"), 1024);
-  machineVsVmref(vmref, resolve(traces, "py-50M.u64.zst"), 256);
-  machineVsVmref(vmref, resolve(traces, "py-50M.u64.zst"), 1024);
-  if (big) machineVsVmref(vmref, big, 1024);
-  console.log("\npolicy mode LRU (goal 1: >= 65 M references/s)");
-  policyLru(resolve(traces, "gzip-10M.u64.zst"), 1024);
-  policyLru(resolve(traces, "py-50M.u64.zst"), 1024);
-  if (big) policyLru(big, 1024);
-  console.log("\nsweep, one worker against two (goal 5)");
-  sweep(resolve(traces, "gzip-10M.u64.zst"));
-  if (process.env.BENCH_BILLION === "1") {
-    console.log("\nvmlab gen hotcold --pages 1024 --write-ratio 0.3 | vmlab trace - --frames 1024 (goal 4)");
+  if (part("machine")) {
+    console.log("machine mode (goal 1: vmlab/vmref >= 1.0, counters equal)");
+    machineVsVmref(vmref, resolve(traces, "gzip-10M.u64.zst"), 1024);
+    machineVsVmref(vmref, resolve(traces, "py-50M.u64.zst"), 256);
+    machineVsVmref(vmref, resolve(traces, "py-50M.u64.zst"), 1024);
+    if (big) machineVsVmref(vmref, big, 1024);
+  }
+  if (part("policy")) {
+    console.log("\npolicy mode LRU (goal 1: >= 65 M references/s)");
+    policyLru(resolve(traces, "gzip-10M.u64.zst"), 1024);
+    policyLru(resolve(traces, "py-50M.u64.zst"), 1024);
+    if (big) policyLru(big, 1024);
+  }
+  if (part("sweep")) {
+    console.log("\nsweep, one worker against two (goal 5)");
+    sweep(resolve(traces, "gzip-10M.u64.zst"));
+    sweep(resolve(traces, "py-50M.u64.zst"));
+  }
+  if (process.env.BENCH_BILLION === "1" || ONLY === "pipe") {
+    console.log("\nvmlab gen hotcold --pages 256 --write-ratio 0.3 | vmlab trace - --frames 1024 (goal 4)");
     await pipe(1e7);
     await pipe(Number(process.env.BENCH_REFS ?? 1e9));
   } else console.log("\n(the 10^9-reference pipe: BENCH_BILLION=1)");

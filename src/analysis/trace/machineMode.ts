@@ -68,6 +68,12 @@ export interface MachineModeConfig {
   cost?: Partial<CostModel>;
   /** an L1 data cache in front of the CPU (docs/caches.md); every access then goes through the MMU */
   cache?: CacheSpec | null;
+  /**
+   * false: every access through Mmu.translate, without the first-level
+   * shortcuts (the front-entry memo, the direct 4K-array lookup) or runs;
+   * the tests' reference for those shortcuts. Default true.
+   */
+  shortcuts?: boolean;
 }
 
 /**
@@ -250,6 +256,7 @@ export class MachineMode {
     // the set index is taken from the record's low word: up to 2^18 sets
     if (setsD > 1 << 18 || setsI > 1 << 18) this.memo = false;
     if (this.dcache !== null) this.memo = false; // every access reaches the cache
+    if (cfg.shortcuts === false) this.memo = false;
     this.memoKeysD = new Float64Array(setsD).fill(-1);
     this.memoPfnsD = new Int32Array(setsD);
     // a unified first level: fetches share the data tables
@@ -288,6 +295,11 @@ export class MachineMode {
     const maskI = this.memoMaskI;
     // a unified first level: one table, and no branch on the kind of access in the common path
     const split = keysI !== keysD;
+    // as in feedRuns: a hit past the set's front looked up in the first-level 4K array directly
+    const direct = memo && cpu.tracer === null && cpu.observer === null;
+    const arrD = this.l1D!;
+    const arrI = this.l1I!;
+    const asid = cpu.asid;
     // The records are decoded here by hand, as workloads/trace/record.ts lays them out (the
     // analysis layer may not import it): kind lo & 3, page hi * 2^18 + (lo >>> 14), address
     // (hi:lo) >> 2, offset (lo >>> 2) & 4095. Keep in sync with record.ts (record.test.ts checks).
@@ -310,10 +322,17 @@ export class MachineMode {
         repeats++;
         pfn = (fetch ? pfnsI : pfnsD)[set];
       } else {
-        // vaddr = (hi:lo) >> 2
-        const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
-        const vaHi = hi >>> 2;
-        pfn = this.translate(vaHi, vaLo, kind);
+        const arr = fetch ? arrI : arrD;
+        const slot = direct ? arr.lookup(vpn, asid) : -1;
+        if (slot >= 0) {
+          repeats++;
+          pfn = arr.pfns[slot] | 0;
+        } else {
+          // vaddr = (hi:lo) >> 2
+          const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
+          const vaHi = hi >>> 2;
+          pfn = this.translate(vaHi, vaLo, kind);
+        }
         keys[set] = vpn;
         (fetch ? pfnsI : pfnsD)[set] = pfn;
       }
