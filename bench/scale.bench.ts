@@ -14,7 +14,7 @@
  *                 --jobs 2, alternating; the time with two over the linear
  *                 time (half the time with one). Goal: <= 1.8.
  *   10^9 pipe     (only with BENCH_BILLION=1: about a minute or more)
- *                 `vmlab gen hotcold --pages 256 --refs 1e9 | vmlab trace -
+ *                 `vmlab gen hotcold --pages 64 --refs 1e9 | vmlab trace -
  *                 --frames 1024`: the peak RSS of each process, sampled
  *                 from /proc every 100 ms during the run, and the rate.
  *                 Goal: constant memory (the same peak as a 10^7 run).
@@ -205,7 +205,7 @@ async function pipe(refs: number): Promise<void> {
   const t0 = process.hrtime.bigint();
   const gen = spawn(
     process.execPath,
-    [VMLAB, "gen", "hotcold", "--pages", "256", "--refs", String(refs), "--write-ratio", "0.3"],
+    [VMLAB, "gen", "hotcold", "--pages", "64", "--refs", String(refs), "--write-ratio", "0.3"],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const trace = spawn(
@@ -268,7 +268,7 @@ async function main(): Promise<void> {
     sweep(resolve(traces, "py-50M.u64.zst"));
   }
   if (process.env.BENCH_BILLION === "1" || ONLY === "pipe") {
-    console.log("\nvmlab gen hotcold --pages 256 --write-ratio 0.3 | vmlab trace - --frames 1024 (goal 4)");
+    console.log("\nvmlab gen hotcold --pages 64 --write-ratio 0.3 | vmlab trace - --frames 1024 (goal 4)");
     await pipe(1e7);
     await pipe(Number(process.env.BENCH_REFS ?? 1e9));
   } else console.log("\n(the 10^9-reference pipe: BENCH_BILLION=1)");
