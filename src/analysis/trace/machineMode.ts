@@ -43,6 +43,7 @@ import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
+import { PageMap } from "../pageMap.ts";
 
 /** How the demand pager maps a page: present, user, writable, accessed and dirty (as vmref's pager does). */
 const USER_PAGE: MapFlags = { writable: true, user: true, accessed: true, dirty: true };
@@ -203,7 +204,7 @@ export class MachineMode {
   // swap map: a LIFO stack of free slots, else the next new slot
   private freeSlots: number[] = [];
   /** the swap slot of each page that left memory (the demand pager's swap map, by page number) */
-  private readonly slotOf = new Map<number, number>();
+  private readonly slotOf = new PageMap();
   private nextSlot = 0;
   private inUse = 0;
   // counters
@@ -467,9 +468,9 @@ export class MachineMode {
 
   private fault(vaHi: number, vaLo: number, write: boolean): void {
     const vpn = this.cpu.pageNumber(vaHi, vaLo);
-    const page = vpn - (vpn % 2 ** this.shift);
+    const page = this.shift === 0 ? vpn : vpn - (vpn % 2 ** this.shift);
     const slot = this.slotOf.get(page);
-    if (slot === undefined) this.firstTouch++;
+    if (slot < 0) this.firstTouch++;
     else {
       this.swapIns++;
       this.slotOf.delete(page);
@@ -531,7 +532,8 @@ export class MachineMode {
     const r = this.mapper.unmap(this.root, vpnUnchecked(vpn));
     if (!r.ok) throw new Error(`machine mode: evicting vpn 0x${vpn.toString(16)}: ${r.error}`);
     const va = vpn * this.cpu.pageSize;
-    this.cpu.flushPage(Math.floor(va / TWO32), va % TWO32);
+    const vaHi = Math.floor(va / TWO32);
+    this.cpu.flushPage(vaHi, va - vaHi * TWO32); // (no % on a double: an fmod call)
     // swap-out reads the page through the kernel's direct map (a coherent cache gives it the dirty lines)
     if (this.dcache !== null && this.dirty[f])
       for (let i = 0; i < 2 ** this.shift; i++)
