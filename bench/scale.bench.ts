@@ -51,16 +51,26 @@ const COUNTERS = [
 
 interface Timed {
   seconds: number;
+  /** CPU seconds of the process and its threads (user + system), to 10 ms */
+  cpu: number;
   out: string;
 }
 
-/** Runs a command to its end; wall-clock seconds and its standard output. */
+/** CPU seconds of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
+function childCpu(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[13]) + Number(f[14])) / 100; // fields 16 and 17, in clock ticks of 1/100 s
+}
+
+/** Runs a command to its end; wall-clock and CPU seconds and its standard output. */
 function timed(cmd: string, args: string[]): Timed {
+  const c0 = childCpu();
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 26 });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return { seconds, out: r.stdout };
+  return { seconds, cpu: childCpu() - c0, out: r.stdout };
 }
 
 /** The two commands RUNS times each, alternating: every time of each. */
@@ -77,6 +87,7 @@ function alternate(a: () => Timed, b: () => Timed): [Timed[], Timed[]] {
 const best = (ts: Timed[]) => Math.min(...ts.map((t) => t.seconds));
 const worst = (ts: Timed[]) => Math.max(...ts.map((t) => t.seconds));
 const range = (ts: Timed[]) => `${best(ts).toFixed(3)}-${worst(ts).toFixed(3)} s`;
+const bestCpu = (ts: Timed[]) => Math.min(...ts.map((t) => t.cpu));
 
 /** py-50M four times over (205 M references), made once. */
 function py200(): string | null {
@@ -126,6 +137,10 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
   console.log(
     `  ${name}, ${frames} frames: vmlab ${range(v)} (${(records / best(v) / 1e6).toFixed(1)} M/s), vmref ${range(c)}; ratio vmlab/vmref = ${(best(c) / best(v)).toFixed(2)} (best against best; worst against worst ${(worst(c) / worst(v)).toFixed(2)}); counters ${diff.length ? `DIFFER: ${diff.join(", ")}` : "equal"}`,
   );
+  // CPU time is less at the mercy of other jobs on the machine than wall-clock time
+  console.log(
+    `    CPU (user + system, best): vmlab ${bestCpu(v).toFixed(2)} s, vmref ${bestCpu(c).toFixed(2)} s; ratio ${(bestCpu(c) / bestCpu(v)).toFixed(2)}`,
+  );
 }
 
 function policyLru(file: string, frames: number): void {
@@ -148,7 +163,7 @@ function policyLru(file: string, frames: number): void {
     );
   const refs = Number(JSON.parse(runs[0].out).accesses);
   console.log(
-    `  ${file.split("/").pop()}, ${frames} frames: ${(refs / best(runs) / 1e6).toFixed(1)} M refs/s whole process (${range(runs)}; goal 65)`,
+    `  ${file.split("/").pop()}, ${frames} frames: ${(refs / best(runs) / 1e6).toFixed(1)} M refs/s whole process (${range(runs)}; goal 65); ${(refs / bestCpu(runs) / 1e6).toFixed(1)} M refs per CPU second`,
   );
 }
 
