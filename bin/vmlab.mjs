@@ -4,7 +4,8 @@
 // linking the ~300 source modules through tsx's loader took 1-2 s of every run (issue #20).
 // The bundle is made on first use and again whenever one of the sources it was made from
 // changed (their list is kept beside it); if it cannot be made (a source that does not
-// compile), or VMLAB_TSX=1, the sources run through tsx as before, with tsx's messages.
+// compile, or no esbuild: it comes with tsx), or VMLAB_TSX=1, the sources run through tsx
+// as before, with tsx's messages.
 import { mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -19,7 +20,7 @@ function stale() {
   let made;
   let inputs;
   try {
-    made = statSync(join(OUT, "vmlab.mjs")).mtimeMs;
+    made = Math.min(...Object.keys(ENTRIES).map((e) => statSync(join(OUT, `${e}.mjs`)).mtimeMs));
     inputs = JSON.parse(readFileSync(join(OUT, "inputs.json"), "utf8"));
   } catch {
     return true;
