@@ -24,7 +24,7 @@
  * The machine has two cores that other jobs share: each figure is the best
  * of RUNS (default 3; BENCH_RUNS=N), and ranges across runs are printed.
  *
- * Run: npm run bench:scale   (BENCH_BILLION=1 npm run bench:scale for the pipe;
+ * Run: npm run bench:process   (BENCH_BILLION=1 npm run bench:process for the pipe;
  * BENCH_ONLY=machine, policy, sweep or pipe for one part)
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
