@@ -15,6 +15,7 @@
  */
 import { availableParallelism } from "node:os";
 import { InputError } from "../base/errors.ts";
+import { sweepTaskModule } from "./shared/taskModule.ts";
 import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
 
 export const QUEUE_NAME = "vmlab-sweep";
@@ -171,9 +172,8 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
   const { Queue, Worker } = await import("bullmq");
   const { Piscina } = await import("piscina");
   const pool = new Piscina({
-    filename: new URL("./sweepTask.ts", import.meta.url).href,
+    ...sweepTaskModule(),
     maxThreads: threads,
-    execArgv: ["--import", import.meta.resolve("tsx")],
   });
   let completed = 0;
   let lastActive = Date.now();

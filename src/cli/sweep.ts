@@ -11,6 +11,7 @@ import { extname, resolve } from "node:path";
 import { type Panel, toHtml, toPng, toSvg } from "../analysis/chart.ts";
 import { excerpt, InputError } from "../base/errors.ts";
 import { writeWhole } from "./shared/output.ts";
+import { sweepTaskModule } from "./shared/taskModule.ts";
 import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
 
 export interface SweepOptions {
@@ -124,11 +125,9 @@ export async function runSweepCli(file: string, o: SweepOptions): Promise<SweepO
 async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Promise<SweepJobResult[]> {
   const { Piscina } = await import("piscina");
   const pool = new Piscina({
-    filename: new URL("./sweepTask.ts", import.meta.url).href,
+    ...sweepTaskModule(),
     maxThreads: threads,
     minThreads: Math.min(threads, jobs.length),
-    // the workers run the TypeScript sources too
-    execArgv: ["--import", import.meta.resolve("tsx")],
   });
   // a thread that fails outside any job (it cannot start: too little memory or address space)
   // ends the sweep with a message, not an unhandled 'error' event

@@ -82,7 +82,7 @@ const COUNTERS = [
 ];
 
 describe("machine mode, runs against records", () => {
-  it("feedRuns gives every figure feed gives, whatever the policy, TLB, frames and batches", () => {
+  it("feedRuns and feed give every figure the plain path (each access through Mmu.translate) gives, whatever the policy, TLB, frames and batches", () => {
     const rec = fc.tuple(
       fc.oneof(
         { weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) },
@@ -113,16 +113,20 @@ describe("machine mode, runs against records", () => {
           const cfg = { frames, tlb, policy: policy as MachinePolicy, dataOnly, seed: 3 };
           const byRecord = new MachineMode(cfg);
           const byRun = new MachineMode(cfg);
+          // no first-level shortcuts: the reference for the memo and the direct 4K-array lookups
+          const plain = new MachineMode({ ...cfg, shortcuts: false });
           const out = new Uint32Array(2 * batch);
           const totals = new Float64Array(RUN_TOTALS);
           for (let at = 0; at < recs.length; at += batch) {
             const n = Math.min(batch, recs.length - at);
             const part = w.subarray(2 * at, 2 * (at + n));
             byRecord.feed(part, n);
+            plain.feed(part, n);
             totals.fill(0);
             byRun.feedRuns(out, foldRuns(part, n, out, totals), totals);
           }
-          expect(byRun.result()).toEqual(byRecord.result());
+          expect(byRecord.result()).toEqual(plain.result());
+          expect(byRun.result()).toEqual(plain.result());
         },
       ),
       { numRuns: 1500 },

@@ -39,9 +39,11 @@ import type { DataCache } from "../../hw/cache/DataCache.ts";
 import { BumpFrames, type MapFlags, type PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
+import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
+import { PageMap } from "../pageMap.ts";
 
 /** How the demand pager maps a page: present, user, writable, accessed and dirty (as vmref's pager does). */
 const USER_PAGE: MapFlags = { writable: true, user: true, accessed: true, dirty: true };
@@ -67,6 +69,12 @@ export interface MachineModeConfig {
   cost?: Partial<CostModel>;
   /** an L1 data cache in front of the CPU (docs/caches.md); every access then goes through the MMU */
   cache?: CacheSpec | null;
+  /**
+   * false: every access through Mmu.translate, without the first-level
+   * shortcuts (the front-entry memo, the direct 4K-array lookup) or runs;
+   * the tests' reference for those shortcuts. Default true.
+   */
+  shortcuts?: boolean;
 }
 
 /**
@@ -173,6 +181,14 @@ export class MachineMode {
   private readonly memoPfnsI: Int32Array;
   private readonly memoMaskD: number;
   private readonly memoMaskI: number;
+  /**
+   * The first-level 4K arrays themselves (when memo): a run whose page is in
+   * its set but not at the front is looked up there directly (TlbArray.lookup
+   * moves it to the front, as Mmu.translateVpn's first probe does), which is
+   * all a hit there does when the rights are the pager's and nothing traces.
+   */
+  private readonly l1D: TlbArray | null;
+  private readonly l1I: TlbArray | null;
   readonly cost: CostModel;
   /** the data cache (--cache), or null */
   private readonly dcache: DataCache | null;
@@ -188,7 +204,7 @@ export class MachineMode {
   // swap map: a LIFO stack of free slots, else the next new slot
   private freeSlots: number[] = [];
   /** the swap slot of each page that left memory (the demand pager's swap map, by page number) */
-  private readonly slotOf = new Map<number, number>();
+  private readonly slotOf = new PageMap();
   private nextSlot = 0;
   private inUse = 0;
   // counters
@@ -241,6 +257,7 @@ export class MachineMode {
     // the set index is taken from the record's low word: up to 2^18 sets
     if (setsD > 1 << 18 || setsI > 1 << 18) this.memo = false;
     if (this.dcache !== null) this.memo = false; // every access reaches the cache
+    if (cfg.shortcuts === false) this.memo = false;
     this.memoKeysD = new Float64Array(setsD).fill(-1);
     this.memoPfnsD = new Int32Array(setsD);
     // a unified first level: fetches share the data tables
@@ -248,6 +265,8 @@ export class MachineMode {
     this.memoPfnsI = l1i === l1d ? this.memoPfnsD : new Int32Array(setsI);
     this.memoMaskD = setsD - 1;
     this.memoMaskI = setsI - 1;
+    this.l1D = l1d ?? null;
+    this.l1I = l1i ?? null;
     this.owner = new Float64Array(this.n);
     this.ref = new Uint8Array(this.n);
     this.dirty = new Uint8Array(this.n);
@@ -277,6 +296,11 @@ export class MachineMode {
     const maskI = this.memoMaskI;
     // a unified first level: one table, and no branch on the kind of access in the common path
     const split = keysI !== keysD;
+    // as in feedRuns: a hit past the set's front looked up in the first-level 4K array directly
+    const direct = memo && cpu.tracer === null && cpu.observer === null;
+    const arrD = this.l1D!;
+    const arrI = this.l1I!;
+    const asid = cpu.asid;
     // The records are decoded here by hand, as workloads/trace/record.ts lays them out (the
     // analysis layer may not import it): kind lo & 3, page hi * 2^18 + (lo >>> 14), address
     // (hi:lo) >> 2, offset (lo >>> 2) & 4095. Keep in sync with record.ts (record.test.ts checks).
@@ -299,10 +323,17 @@ export class MachineMode {
         repeats++;
         pfn = (fetch ? pfnsI : pfnsD)[set];
       } else {
-        // vaddr = (hi:lo) >> 2
-        const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
-        const vaHi = hi >>> 2;
-        pfn = this.translate(vaHi, vaLo, kind);
+        const arr = fetch ? arrI : arrD;
+        const slot = direct ? arr.lookup(vpn, asid) : -1;
+        if (slot >= 0) {
+          repeats++;
+          pfn = arr.pfns[slot] | 0;
+        } else {
+          // vaddr = (hi:lo) >> 2
+          const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
+          const vaHi = hi >>> 2;
+          pfn = this.translate(vaHi, vaLo, kind);
+        }
         keys[set] = vpn;
         (fetch ? pfnsI : pfnsD)[set] = pfn;
       }
@@ -351,6 +382,12 @@ export class MachineMode {
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
     const split = keysI !== keysD;
+    // a hit in a first-level 4K array, past its set's front: as Mmu.translateVpn's first probe
+    // (the pager's PTEs allow every access at CPL 3; no cache, tracer or observer to tell)
+    const direct = cpu.tracer === null && cpu.observer === null;
+    const arrD = this.l1D!;
+    const arrI = this.l1I!;
+    const asid = cpu.asid;
     // Runs decoded by hand, as workloads/trace/runs.ts lays them out (high word bits 0..16, count
     // minus one in bits 17..30, a write in bit 31), their first records' low words as
     // workloads/trace/record.ts does (see feed). Keep in sync with both (record.test.ts checks).
@@ -370,10 +407,17 @@ export class MachineMode {
         repeats += len;
         pfn = (fetch ? pfnsI : pfnsD)[set];
       } else {
-        repeats += len - 1;
-        const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
-        const vaHi = hi >>> 2;
-        pfn = this.translate(vaHi, vaLo, kind);
+        const arr = fetch ? arrI : arrD;
+        const slot = direct ? arr.lookup(vpn, asid) : -1;
+        if (slot >= 0) {
+          repeats += len;
+          pfn = arr.pfns[slot] | 0;
+        } else {
+          repeats += len - 1;
+          const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
+          const vaHi = hi >>> 2;
+          pfn = this.translate(vaHi, vaLo, kind);
+        }
         keys[set] = vpn;
         (fetch ? pfnsI : pfnsD)[set] = pfn;
       }
@@ -424,9 +468,9 @@ export class MachineMode {
 
   private fault(vaHi: number, vaLo: number, write: boolean): void {
     const vpn = this.cpu.pageNumber(vaHi, vaLo);
-    const page = vpn - (vpn % 2 ** this.shift);
+    const page = this.shift === 0 ? vpn : vpn - (vpn % 2 ** this.shift);
     const slot = this.slotOf.get(page);
-    if (slot === undefined) this.firstTouch++;
+    if (slot < 0) this.firstTouch++;
     else {
       this.swapIns++;
       this.slotOf.delete(page);
@@ -488,7 +532,8 @@ export class MachineMode {
     const r = this.mapper.unmap(this.root, vpnUnchecked(vpn));
     if (!r.ok) throw new Error(`machine mode: evicting vpn 0x${vpn.toString(16)}: ${r.error}`);
     const va = vpn * this.cpu.pageSize;
-    this.cpu.flushPage(Math.floor(va / TWO32), va % TWO32);
+    const vaHi = Math.floor(va / TWO32);
+    this.cpu.flushPage(vaHi, va - vaHi * TWO32); // (no % on a double: an fmod call)
     // swap-out reads the page through the kernel's direct map (a coherent cache gives it the dirty lines)
     if (this.dcache !== null && this.dirty[f])
       for (let i = 0; i < 2 ** this.shift; i++)

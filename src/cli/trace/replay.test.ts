@@ -159,6 +159,28 @@ describe("vmlab trace's own record loops", () => {
   });
 });
 
+describe("machine mode's faults over time", () => {
+  it("keep at most 1,000 true points however many batches come, and end at the last batch", () => {
+    const o = options({ mode: "machine", policy: "clock", frames: "8192" });
+    const r = new Replay(parseReplay(o));
+    const w = new Uint32Array(2);
+    // one record a batch, each on a page of its own: a first touch each, so faults = records at every point
+    const batches = 5003;
+    for (let i = 0; i < batches; i++) {
+      setRecord(w, 0, (0x100000 + i) * 4096, 1);
+      r.feed(w, 1);
+    }
+    r.finish(true);
+    const points = r.summary({ trace: "t", format: "bin", compression: "none", seconds: 0, complete: true })
+      .faultsOverTime!;
+    expect(points.length).toBeLessThanOrEqual(1000);
+    expect(points.length).toBeGreaterThan(400);
+    for (const [fed, faults] of points) expect(faults).toBe(fed);
+    for (let i = 1; i < points.length; i++) expect(points[i][0]).toBeGreaterThan(points[i - 1][0]);
+    expect(points[points.length - 1]).toEqual([batches, batches]);
+  });
+});
+
 describe("OPT over a long trace (issue #19, defect 14)", () => {
   it("runs 151 M references in bounded memory, where it died of a V8 fatal error", () => {
     // 18 copies of one zstd frame (concatenated frames are one stream) of 8 Mi loads cycling over 16 pages

@@ -48,6 +48,9 @@ export class Replay {
   fed = 0;
   /** machine mode: faults so far after each batch */
   private readonly faultsOverTime: [number, number][] = [];
+  /** a point every `faultsEvery` batches: doubled (and every other point dropped) at 2 * FAULT_POINTS */
+  private faultsEvery = 1;
+  private batches = 0;
 
   constructor(private readonly s: ReplaySettings) {
     const { frames, policy, dataOnly, seed } = s;
@@ -170,7 +173,7 @@ export class Replay {
     this.fed += n;
     this.inner(w, n);
     const sim = this.sim;
-    if (sim !== null) this.faultsOverTime.push([this.fed, sim.faultCount()]);
+    if (sim !== null) this.noteFaults(sim.faultCount());
     const an = this.an;
     if (an === null) return;
     const { exact, shards, ws, tlbCurve, curveSims } = an;
@@ -194,8 +197,24 @@ export class Replay {
     const s = this.sim!;
     s.feedRuns(w, n, totals);
     this.fed += totals[6];
-    this.faultsOverTime.push([this.fed, s.faultCount()]);
+    this.noteFaults(s.faultCount());
   };
+
+  /**
+   * Machine mode's faults after a batch, kept in constant memory for a trace
+   * of any length: at 2 * FAULT_POINTS points, every other one goes and a
+   * point is taken every twice as many batches.
+   */
+  private noteFaults(faults: number): void {
+    if (++this.batches % this.faultsEvery !== 0) return;
+    const points = this.faultsOverTime;
+    points.push([this.fed, faults]);
+    if (points.length < 2 * FAULT_POINTS) return;
+    let j = 0;
+    for (let i = 1; i < points.length; i += 2) points[j++] = points[i];
+    points.length = j;
+    this.faultsEvery *= 2;
+  }
 
   /** The end of the input: OPT runs now over the page string, if the input was whole. */
   finish(complete: boolean): void {
@@ -248,7 +267,12 @@ export class Replay {
     }
     if (an?.ws) s.wss = { tau: an.ws.tau, samples: an.ws.samples };
     if (an?.tlbCurve) s.tlbCurve = an.tlbCurve.result();
-    if (this.sim !== null) s.faultsOverTime = thin(this.faultsOverTime, 1000);
+    if (this.sim !== null) {
+      const points = this.faultsOverTime;
+      const last = points[points.length - 1];
+      if (last === undefined || last[0] !== this.fed) points.push([this.fed, this.sim.faultCount()]);
+      s.faultsOverTime = thin(points, FAULT_POINTS);
+    }
     return s;
   }
 
@@ -300,6 +324,9 @@ export class Replay {
     };
   }
 }
+
+/** Points of faults over time in a summary. */
+const FAULT_POINTS = 1000;
 
 /** At most `max` points, evenly thinned, the last one kept. */
 function thin(points: [number, number][], max: number): [number, number][] {

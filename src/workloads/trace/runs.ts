@@ -52,48 +52,57 @@ export function foldRuns(rec: Uint32Array, n: number, out: Uint32Array, totals: 
   let fetches = 0;
   let writes = 0; // stores and modifies
   let modifies = 0;
-  let offAll = 0;
+  let offData = 0;
   let offFetch = 0;
-  let m = -1;
-  let page = -1;
-  let high = -1;
-  let side = -1;
-  let len = 0;
+  let m = 0;
   let i = 0;
-  // record.ts's layout by hand: kind lo & 3, offset (lo >>> 2) & 4095, page hi:(lo >>> 14), hi < 2^17
-  for (; i < n; i++) {
+  // record.ts's layout by hand: kind lo & 3, offset (lo >>> 2) & 4095, page hi:(lo >>> 14), hi < 2^17.
+  // One run per turn of the outer loop; the inner loops take the rest of the run, one for fetch
+  // runs (every record kind 0) and one for data runs (kinds 1..3), each with only its own sums.
+  while (i < n) {
     const lo = rec[2 * i];
     const hi = rec[2 * i + 1];
     if (hi >= 131072) break; // not a record: its address is at or beyond 2^47
-    const kind = lo & 3;
-    const fetch = (kind - 1) >>> 31; // 1 for kind 0
-    const w = kind >> 1;
-    fetches += fetch;
-    writes += w;
-    modifies += w & kind;
-    const off = (lo >>> 2) & 4095;
-    offAll += off;
-    offFetch += off & -fetch;
-    const p = lo >>> 14;
-    if (p === page && hi === high && fetch === side && len < 16384 /* RUN_MAX */) {
-      len++;
-      out[2 * m + 1] = (out[2 * m + 1] + 131072) | (w << 31);
+    const end = Math.min(n, i + 16384 /* RUN_MAX */);
+    let j = i + 1;
+    let offs = (lo >>> 2) & 4095;
+    let w = lo & 2; // 2 when a store or modify is among the records
+    if ((lo & 3) === 0) {
+      for (; j < end; j++) {
+        const l = rec[2 * j];
+        // the same page (and high word), a fetch
+        if (rec[2 * j + 1] !== hi || (l ^ lo) >>> 14 !== 0 || (l & 3) !== 0) break;
+        offs += (l >>> 2) & 4095;
+      }
+      fetches += j - i;
+      offFetch += offs;
     } else {
-      m++;
-      page = p;
-      high = hi;
-      side = fetch;
-      len = 1;
-      out[2 * m] = lo;
-      out[2 * m + 1] = hi | (w << 31);
+      let wr = w >> 1;
+      let mo = lo & (lo >>> 1) & 1;
+      for (; j < end; j++) {
+        const l = rec[2 * j];
+        // the same page (and high word), data
+        if (rec[2 * j + 1] !== hi || (l ^ lo) >>> 14 !== 0 || (l & 3) === 0) break;
+        offs += (l >>> 2) & 4095;
+        wr += (l >>> 1) & 1;
+        mo += l & (l >>> 1) & 1;
+      }
+      writes += wr;
+      modifies += mo;
+      offData += offs;
+      w = wr > 0 ? 2 : 0;
     }
+    out[2 * m] = lo;
+    out[2 * m + 1] = (hi | ((j - i - 1) << 17) | (w << 30)) >>> 0;
+    m++;
+    i = j;
   }
   totals[0] += fetches;
   totals[1] += i - fetches - writes;
   totals[2] += writes - modifies;
   totals[3] += modifies;
-  totals[4] += offAll - offFetch;
+  totals[4] += offData;
   totals[5] += offFetch;
   totals[6] += i;
-  return m + 1;
+  return m;
 }

@@ -65,6 +65,11 @@ const SLOT_BYTES = 4 << 20;
  * foldRuns' text (the body must not name an import: loaders rewrite those).
  */
 declare const foldInWorker: typeof foldRuns;
+/**
+ * The worker's `require`, named apart: a bundler turns a `require` in the
+ * body's text into its own helper, which the worker does not have.
+ */
+declare const workerRequire: NodeJS.Require;
 
 /**
  * The worker's body. It runs in the worker (as CommonJS, from its source
@@ -72,9 +77,9 @@ declare const foldInWorker: typeof foldRuns;
  * body but foldInWorker, which is sent with it.
  */
 function workerMain(): void {
-  const { parentPort, workerData } = require("node:worker_threads");
-  const fs = require("node:fs");
-  const zlib = require("node:zlib");
+  const { parentPort, workerData } = workerRequire("node:worker_threads");
+  const fs = workerRequire("node:fs");
+  const zlib = workerRequire("node:zlib");
   const { zstd, ring, ctl, slots, size } = workerData as {
     zstd: string | null;
     ring: SharedArrayBuffer;
@@ -183,7 +188,7 @@ function workerMain(): void {
     };
 
     const readZstd = (): void => {
-      const dctx = new (require(zstd as string).DCtx)();
+      const dctx = new (workerRequire(zstd as string).DCtx)();
       const fd = fs.openSync(path, "r");
       const src = Buffer.allocUnsafe(1 << 20);
       const empty = new Uint8Array(0);
@@ -287,7 +292,7 @@ export function zstdBindingPath(): string | null {
 }
 
 // `__name`: the name-keeping shim some TypeScript loaders (tsx) put in function bodies
-const WORKER_SOURCE = `"use strict";\nconst __name = (f) => f;\nconst foldInWorker = ${foldRuns.toString()};\n(${workerMain.toString()})();\n`;
+const WORKER_SOURCE = `"use strict";\nconst __name = (f) => f;\nconst workerRequire = require;\nconst foldInWorker = ${foldRuns.toString()};\n(${workerMain.toString()})();\n`;
 
 /** A reading thread with its ring; idle ones wait in the pool for the next file. */
 interface Reader {

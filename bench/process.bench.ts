@@ -1,0 +1,292 @@
+/**
+ * Trace replay as whole processes (issue #20, goals 1, 4 and 5): what a
+ * user waits for, Node's start included.
+ *
+ *   machine mode  `vmlab trace FILE --mode machine --policy clock --tlb
+ *                 64x4,1536x12 --frames N --json` against `vmref --frames N
+ *                 FILE`, the two spawned one after the other, alternating,
+ *                 best of RUNS each (wall clock); the counters compared.
+ *                 Goal: vmlab/vmref (vmref's time over vmlab's) >= 1.0.
+ *   policy LRU    `vmlab trace FILE --mode policy --policy lru`, references
+ *                 per second of the whole process. Goal: >= 65 M/s
+ *                 (libCacheSim's LRU in-process on this machine).
+ *   sweep         `vmlab sweep` of the same configurations with --jobs 1 and
+ *                 --jobs 2, alternating; the time with two over the linear
+ *                 time (half the time with one). Goal: <= 1.8.
+ *   10^9 pipe     (only with BENCH_BILLION=1: about a minute or more)
+ *                 `vmlab gen hotcold --pages 64 --refs 1e9 | vmlab trace -
+ *                 --frames 1024`: the peak RSS of each process, sampled
+ *                 from /proc every 100 ms during the run, and the rate.
+ *                 Goal: constant memory (the same peak as a 10^7 run).
+ *
+ * The traces: the shared ones, and py-200M (py-50M four times over, made
+ * once into bench/.build/ with the zstd command) for a 200 M-reference file.
+ * The machine has two cores that other jobs share: each figure is the best
+ * of RUNS (default 3; BENCH_RUNS=N), and ranges across runs are printed.
+ *
+ * Run: npm run bench:process   (BENCH_BILLION=1 npm run bench:process for the pipe;
+ * BENCH_ONLY=machine, policy, sweep or pipe for one part)
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { BUILD, buildVmref, ROOT, SHARED } from "./common.ts";
+
+const VMLAB = resolve(ROOT, "bin", "vmlab.mjs");
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const ONLY = process.env.BENCH_ONLY;
+/** Whether the part is asked for (all but the pipe, unless BENCH_ONLY names one). */
+const part = (name: string) => (ONLY === undefined ? name !== "pipe" : ONLY === name);
+const COUNTERS = [
+  "l1_hits",
+  "l1_misses",
+  "l2_hits",
+  "l2_misses",
+  "walks",
+  "faults",
+  "evictions",
+  "clock_ref_clears",
+  "phys_sum",
+];
+
+interface Timed {
+  seconds: number;
+  /** CPU seconds of the process and its threads (user + system), to 10 ms */
+  cpu: number;
+  out: string;
+}
+
+/** CPU seconds of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
+function childCpu(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[13]) + Number(f[14])) / 100; // fields 16 and 17, in clock ticks of 1/100 s
+}
+
+/** Runs a command to its end; wall-clock and CPU seconds and its standard output. */
+function timed(cmd: string, args: string[]): Timed {
+  const c0 = childCpu();
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 26 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return { seconds, cpu: childCpu() - c0, out: r.stdout };
+}
+
+/** The two commands RUNS times each, alternating: every time of each. */
+function alternate(a: () => Timed, b: () => Timed): [Timed[], Timed[]] {
+  const as: Timed[] = [];
+  const bs: Timed[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    as.push(a());
+    bs.push(b());
+  }
+  return [as, bs];
+}
+
+const best = (ts: Timed[]) => Math.min(...ts.map((t) => t.seconds));
+const worst = (ts: Timed[]) => Math.max(...ts.map((t) => t.seconds));
+const range = (ts: Timed[]) => `${best(ts).toFixed(3)}-${worst(ts).toFixed(3)} s`;
+const bestCpu = (ts: Timed[]) => Math.min(...ts.map((t) => t.cpu));
+
+/** py-50M four times over (205 M references), made once. */
+function py200(): string | null {
+  const out = resolve(BUILD, "py-200M.u64.zst");
+  if (existsSync(out)) return out;
+  const src = resolve(SHARED, "traces", "py-50M.u64.zst");
+  try {
+    execFileSync("sh", [
+      "-c",
+      `zstd -dcq "${src}" "${src}" "${src}" "${src}" | zstd -q -3 -o "${out}.tmp" && mv "${out}.tmp" "${out}"`,
+    ]);
+    return out;
+  } catch (e) {
+    console.log(`py-200M not made (needs the zstd command): ${(e as Error).message.split("\n")[0]}`);
+    return null;
+  }
+}
+
+function machineVsVmref(vmref: string | null, file: string, frames: number): void {
+  const name = file.split("/").pop();
+  const vmlab = () =>
+    timed(process.execPath, [
+      VMLAB,
+      "trace",
+      file,
+      "--mode",
+      "machine",
+      "--policy",
+      "clock",
+      "--tlb",
+      "64x4,1536x12",
+      "--frames",
+      String(frames),
+      "--json",
+      "--no-progress",
+    ]);
+  if (vmref === null) {
+    const v = [vmlab(), vmlab(), vmlab()];
+    console.log(`  ${name}, ${frames} frames: vmlab ${range(v)} (no vmref)`);
+    return;
+  }
+  const [v, c] = alternate(vmlab, () => timed(vmref, ["--frames", String(frames), file]));
+  const mine = JSON.parse(v[0].out).machine as Record<string, unknown>;
+  const theirs = JSON.parse(c[0].out) as Record<string, unknown>;
+  const diff = COUNTERS.filter((k) => String(mine[k]) !== String(theirs[k]));
+  const records = Number(theirs.records);
+  console.log(
+    `  ${name}, ${frames} frames: vmlab ${range(v)} (${(records / best(v) / 1e6).toFixed(1)} M/s), vmref ${range(c)}; ratio vmlab/vmref = ${(best(c) / best(v)).toFixed(2)} (best against best; worst against worst ${(worst(c) / worst(v)).toFixed(2)}); counters ${diff.length ? `DIFFER: ${diff.join(", ")}` : "equal"}`,
+  );
+  // CPU time is less at the mercy of other jobs on the machine than wall-clock time
+  console.log(
+    `    CPU (user + system, best): vmlab ${bestCpu(v).toFixed(2)} s, vmref ${bestCpu(c).toFixed(2)} s; ratio ${(bestCpu(c) / bestCpu(v)).toFixed(2)}`,
+  );
+}
+
+function policyLru(file: string, frames: number): void {
+  const runs: Timed[] = [];
+  for (let i = 0; i < RUNS; i++)
+    runs.push(
+      timed(process.execPath, [
+        VMLAB,
+        "trace",
+        file,
+        "--mode",
+        "policy",
+        "--policy",
+        "lru",
+        "--frames",
+        String(frames),
+        "--json",
+        "--no-progress",
+      ]),
+    );
+  const refs = Number(JSON.parse(runs[0].out).accesses);
+  console.log(
+    `  ${file.split("/").pop()}, ${frames} frames: ${(refs / best(runs) / 1e6).toFixed(1)} M refs/s whole process (${range(runs)}; goal 65); ${(refs / bestCpu(runs) / 1e6).toFixed(1)} M refs per CPU second`,
+  );
+}
+
+function sweep(file: string): void {
+  const args = (jobs: number) => [
+    VMLAB,
+    "sweep",
+    file,
+    "--mode",
+    "machine,policy",
+    "--policy",
+    "clock,lru",
+    "--frames",
+    "256,1024",
+    "--jobs",
+    String(jobs),
+    "--json",
+    "--no-progress",
+  ];
+  const [one, two] = alternate(
+    () => timed(process.execPath, args(1)),
+    () => timed(process.execPath, args(2)),
+  );
+  const same =
+    JSON.stringify(
+      JSON.parse(one[0].out).results.map((r: { summary: unknown }) => r.summary && strip(r.summary)),
+    ) ===
+    JSON.stringify(
+      JSON.parse(two[0].out).results.map((r: { summary: unknown }) => r.summary && strip(r.summary)),
+    );
+  console.log(
+    `  ${file.split("/").pop()}, 8 configurations: 1 worker ${range(one)}, 2 workers ${range(two)}; speed-up ${(best(one) / best(two)).toFixed(2)}x, 2 workers' time over linear ${(best(two) / (best(one) / 2)).toFixed(2)} (goal <= 1.8; figures ${same ? "equal" : "DIFFER"})`,
+  );
+}
+
+/** A summary without its timing. */
+function strip(s: unknown): unknown {
+  const { seconds: _s, ...rest } = s as Record<string, unknown>;
+  return rest;
+}
+
+/** Peak RSS (VmHWM) of a live process in KiB, or 0 once it is gone. */
+function hwm(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** gen | trace - with `refs` references; the peak RSS of each side sampled during the run. */
+async function pipe(refs: number): Promise<void> {
+  const t0 = process.hrtime.bigint();
+  const gen = spawn(
+    process.execPath,
+    [VMLAB, "gen", "hotcold", "--pages", "64", "--refs", String(refs), "--write-ratio", "0.3"],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const trace = spawn(
+    process.execPath,
+    [VMLAB, "trace", "-", "--frames", "1024", "--json", "--no-progress"],
+    {
+      stdio: [gen.stdout, "pipe", "inherit"],
+    },
+  );
+  let out = "";
+  trace.stdout.setEncoding("utf8");
+  trace.stdout.on("data", (s: string) => {
+    out += s;
+  });
+  const peak = { gen: 0, trace: 0 };
+  const samples: number[] = [];
+  const timer = setInterval(() => {
+    peak.gen = Math.max(peak.gen, hwm(gen.pid!));
+    const t = hwm(trace.pid!);
+    peak.trace = Math.max(peak.trace, t);
+    if (t > 0) samples.push(t);
+  }, 100);
+  const code = await new Promise<number | null>((res) => trace.on("close", res));
+  clearInterval(timer);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (code !== 0) throw new Error(`trace - exited with ${code}`);
+  const r = JSON.parse(out);
+  // the trace side's peak at a tenth of the run and at its end: constant memory keeps them equal
+  const early = samples[Math.floor(samples.length / 10)] ?? 0;
+  console.log(
+    `  ${refs.toExponential(0)} references: ${seconds.toFixed(1)} s, ${(r.accesses / seconds / 1e6).toFixed(1)} M/s; peak RSS trace ${(peak.trace / 1024).toFixed(0)} MiB (${(early / 1024).toFixed(0)} MiB a tenth of the way), gen ${(peak.gen / 1024).toFixed(0)} MiB; ${r.faults} faults, ${r.accesses} accesses`,
+  );
+}
+
+async function main(): Promise<void> {
+  const built = buildVmref();
+  const vmref = "path" in built ? built.path : null;
+  if (vmref === null && "error" in built) console.log(`C reference unavailable: ${built.error}`);
+  const traces = resolve(SHARED, "traces");
+  const big = part("machine") || part("policy") ? py200() : null;
+  console.log(
+    `node ${process.version}; whole processes (node's start included), ${RUNS} runs each, alternating; wall-clock ranges\n`,
+  );
+  if (part("machine")) {
+    console.log("machine mode (goal 1: vmlab/vmref >= 1.0, counters equal)");
+    machineVsVmref(vmref, resolve(traces, "gzip-10M.u64.zst"), 1024);
+    machineVsVmref(vmref, resolve(traces, "py-50M.u64.zst"), 256);
+    machineVsVmref(vmref, resolve(traces, "py-50M.u64.zst"), 1024);
+    if (big) machineVsVmref(vmref, big, 1024);
+  }
+  if (part("policy")) {
+    console.log("\npolicy mode LRU (goal 1: >= 65 M references/s)");
+    policyLru(resolve(traces, "gzip-10M.u64.zst"), 1024);
+    policyLru(resolve(traces, "py-50M.u64.zst"), 1024);
+    if (big) policyLru(big, 1024);
+  }
+  if (part("sweep")) {
+    console.log("\nsweep, one worker against two (goal 5)");
+    sweep(resolve(traces, "gzip-10M.u64.zst"));
+    sweep(resolve(traces, "py-50M.u64.zst"));
+  }
+  if (process.env.BENCH_BILLION === "1" || ONLY === "pipe") {
+    console.log("\nvmlab gen hotcold --pages 64 --write-ratio 0.3 | vmlab trace - --frames 1024 (goal 4)");
+    await pipe(1e7);
+    await pipe(Number(process.env.BENCH_REFS ?? 1e9));
+  } else console.log("\n(the 10^9-reference pipe: BENCH_BILLION=1)");
+}
+
+await main();

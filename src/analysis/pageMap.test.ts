@@ -1,0 +1,32 @@
+/** PageMap against a JS Map: the same answers after any sequence of sets, gets and deletes. */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { PageMap } from "./pageMap.ts";
+
+describe("PageMap", () => {
+  it("answers as a Map does, through growth and deletions that shift clusters back", () => {
+    // few distinct keys (long probe clusters, many deletions), some above 2^32 and near 2^35
+    const key = fc.oneof(
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 40 }).map((k) => k * 2 ** 32 + 7),
+      fc.integer({ min: 2 ** 35 - 40, max: 2 ** 35 - 1 }),
+    );
+    const op = fc.tuple(fc.constantFrom("set", "get", "delete"), key, fc.integer({ min: 0, max: 1000 }));
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 1, max: 8 }), (ops, expected) => {
+        const m = new PageMap(expected);
+        const ref = new Map<number, number>();
+        for (const [kind, k, v] of ops) {
+          if (kind === "set") {
+            m.set(k, v);
+            ref.set(k, v);
+          } else if (kind === "delete") expect(m.delete(k)).toBe(ref.delete(k));
+          else expect(m.get(k)).toBe(ref.get(k) ?? -1);
+          expect(m.size).toBe(ref.size);
+        }
+        for (const [k, v] of ref) expect(m.get(k)).toBe(v);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
