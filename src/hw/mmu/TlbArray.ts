@@ -296,27 +296,37 @@ export class TlbArray {
     return n;
   }
 
-  /** Drops the base-page pieces of any large page that contains vpn. */
+  /**
+   * Drops the base-page pieces of any large page that contains vpn. The
+   * scan sees every entry: when no piece is left after it, later
+   * invalidations skip it until the next fractured insert.
+   */
   private invalidateFractured(vpn: number, asid: number, how: InvalidateHow): number {
     let n = 0;
+    let left = 0;
     const keys = this.keys;
     const metas = this.metas;
     for (let base = 0; base < this.entries; base += this.ways) {
       for (let i = base; i < base + this.ways; ) {
         const k = keys[i];
         const src = (metas[i] >>> Meta.SRC_SIZE_SHIFT) & 7;
+        if (k === -1 || src === 0 || ((metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7) !== 0) {
+          i++;
+          continue;
+        }
         if (
-          k !== -1 &&
-          src !== 0 &&
-          ((metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7) === 0 &&
           Math.floor(k / 8 / this.pagesPer[src]) === Math.floor(vpn / this.pagesPer[src]) &&
           matches(metas[i], asid, how)
         ) {
           this.remove(base, i);
           n++;
-        } else i++;
+        } else {
+          left++;
+          i++;
+        }
       }
     }
+    if (left === 0) this.mayHoldFractured = false;
     return n;
   }
 

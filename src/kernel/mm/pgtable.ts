@@ -20,12 +20,16 @@ import { PageKind } from "./PageDesc.ts";
  * Linux: mm/memory.c __pte_alloc, __pmd_alloc (mm_inc_nr_ptes)
  */
 export function mapper(ctx: MmContext, mm: MmStruct): PageTableMapper {
-  return ctx.env.pgtable.mapper(ctx.env.phys, {
+  if (mm.ptMapper !== null && mm.ptMapperOwner === ctx) return mm.ptMapper;
+  const m = ctx.env.pgtable.mapper(ctx.env.phys, {
     allocFrame: () => {
       const t = pteAllocOne(ctx, mm);
       return t >= 0 ? pfnUnchecked(t) : -1;
     },
   });
+  mm.ptMapper = m;
+  mm.ptMapperOwner = ctx;
+  return m;
 }
 
 /**
