@@ -29,12 +29,23 @@ export class AnonVmas {
     return this.chains.get(id);
   }
 
-  /** anon_vma_chain_link: every anon_vma of vma's chain learns of vma (in mm) */
+  /**
+   * anon_vma_chain_link: every anon_vma of vma's chain learns of vma (in
+   * mm). An anon_vma whose last VMA left is linked again (mremap unmaps the
+   * old VMA before the new one, a copy, goes in; its pages still name it).
+   */
   link(vma: Vma, mm: MmStruct): void {
-    for (const id of vma.avc) this.chains.get(id)?.set(vma, mm);
+    for (const id of vma.avc) {
+      let c = this.chains.get(id);
+      if (c === undefined) {
+        c = new Map();
+        this.chains.set(id, c);
+      }
+      c.set(vma, mm);
+    }
   }
 
-  /** unlink_anon_vmas: vma leaves the chains; an anon_vma no VMA is linked to is freed */
+  /** unlink_anon_vmas: vma leaves the chains; an anon_vma no VMA is linked to is dropped */
   unlink(vma: Vma): void {
     for (const id of vma.avc) {
       const c = this.chains.get(id);
