@@ -31,6 +31,8 @@ export interface KernelModeConfig {
   seed?: number;
   /** transparent huge pages (thp=always): 2 MiB pages where a whole aligned 2 MiB is mapped */
   thp?: boolean;
+  /** every access through the MMU, without the hit path's memo (the reference its tests compare with) */
+  noMemo?: boolean;
 }
 
 export interface KernelModeResult {
@@ -72,6 +74,23 @@ export class KernelMode {
   private records = 0;
   private skipped = 0;
   private regions = 0;
+  /**
+   * The hit path's memo, as machine mode's: for each set of the first-level
+   * 4K TLB arrays, the page its last translation left at the set's front
+   * (keys, -1: none) and the access kinds (bit 1 << Access) that succeeded
+   * on that entry since. Another access of such a kind to that page would
+   * hit that front entry and change nothing but the hit counters (its
+   * rights allowed it; a write left the entry dirty), so it is counted
+   * without the lookup. Any kernel entry (a fault, reclaim, a flush) clears
+   * it. Off without first-level 4K arrays, and with huge pages.
+   */
+  private readonly memo: boolean;
+  private readonly memoKeysD: Float64Array;
+  private readonly memoKindsD: Uint8Array;
+  private readonly memoKeysI: Float64Array;
+  private readonly memoKindsI: Uint8Array;
+  private readonly memoMaskD: number;
+  private readonly memoMaskI: number;
 
   constructor(cfg: KernelModeConfig) {
     const n = cfg.frames;
@@ -106,14 +125,45 @@ export class KernelMode {
     this.kernel.switchTo(0, this.task);
     this.cpu = this.kernel.machine.cpus[0];
     this.dataOnly = cfg.dataOnly ?? false;
+    const tlb = this.cpu.tlb;
+    const l1d = tlb.dataPath[0]?.find((a) => (a.sizeMask & 1) !== 0);
+    const l1i = tlb.instrPath[0]?.find((a) => (a.sizeMask & 1) !== 0);
+    const setsD = l1d ? l1d.entries / l1d.ways : 1;
+    const setsI = l1i ? l1i.entries / l1i.ways : 1;
+    // the set index is taken from the record's low word: up to 2^18 sets
+    this.memo =
+      l1d !== undefined &&
+      l1i !== undefined &&
+      !cfg.thp &&
+      !cfg.noMemo &&
+      setsD <= 1 << 18 &&
+      setsI <= 1 << 18;
+    this.memoKeysD = new Float64Array(setsD).fill(-1);
+    this.memoKindsD = new Uint8Array(setsD);
+    // a unified first level: fetches share the data tables
+    this.memoKeysI = l1i === l1d ? this.memoKeysD : new Float64Array(setsI).fill(-1);
+    this.memoKindsI = l1i === l1d ? this.memoKindsD : new Uint8Array(setsI);
+    this.memoMaskD = setsD - 1;
+    this.memoMaskI = setsI - 1;
   }
 
   feed(words: Uint32Array, count: number): void {
     const k = this.kernel;
     const cpu = this.cpu;
     const t = this.task;
+    const memo = this.memo;
+    const keysD = this.memoKeysD;
+    const kindsD = this.memoKindsD;
+    const keysI = this.memoKeysI;
+    const kindsI = this.memoKindsI;
+    const maskD = this.memoMaskD;
+    const maskI = this.memoMaskI;
+    const split = keysI !== keysD;
+    let repeats = 0;
+    cpu.setUserMode(true);
     // records decoded by hand, as workloads/trace/record.ts lays them out (the analysis layer may
-    // not import it): kind lo & 3, address (hi:lo) >> 2. Keep in sync (record.test.ts checks).
+    // not import it): kind lo & 3, page hi * 2^18 + (lo >>> 14), address (hi:lo) >> 2. Keep in
+    // sync (record.test.ts checks).
     for (let i = 0; i < count; i++) {
       const lo = words[2 * i];
       const hi = words[2 * i + 1];
@@ -122,18 +172,37 @@ export class KernelMode {
         this.skipped++;
         continue;
       }
+      const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
+      const vpn = hi * 262144 + (lo >>> 14);
+      const fetch = split && kind === 0;
+      const set = (lo >>> 14) & (fetch ? maskI : maskD);
+      const keys = fetch ? keysI : keysD;
+      const kinds = fetch ? kindsI : kindsD;
+      if (memo && keys[set] === vpn && (kinds[set] & (1 << access)) !== 0) {
+        repeats++;
+        continue;
+      }
       const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
       const vaHi = hi >>> 2;
-      const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-      cpu.setUserMode(true);
-      if (cpu.touch(vaHi, vaLo, access) === 0) continue;
-      // the kernel's fault path (userAccess retries the translation after it)
+      if (cpu.touch(vaHi, vaLo, access) === 0) {
+        if (keys[set] === vpn) kinds[set] |= 1 << access;
+        else {
+          keys[set] = vpn;
+          kinds[set] = 1 << access;
+        }
+        continue;
+      }
+      // the kernel's fault path (userAccess retries the translation after it); what it
+      // changes (page tables, flushes, the accessed bits reclaim clears) voids the memo
+      keysD.fill(-1);
+      keysI.fill(-1);
       const va = BigInt(vaHi) * 4294967296n + BigInt(vaLo);
       let r = k.userAccess(0, t, va, access);
       if (!r.ok && r.signal === "SIGSEGV" && r.siCode === "SEGV_MAPERR") {
         this.mapRegion(va);
         r = k.userAccess(0, t, va, access);
       }
+      cpu.setUserMode(true);
       if (!r.ok) {
         if (!t.alive)
           throw new InputError(
@@ -142,6 +211,9 @@ export class KernelMode {
         throw new Error(`kernel pager: ${r.signal} (${r.siCode}) at 0x${va.toString(16)}`);
       }
     }
+    // the repeated hits, counted as the MMU counts a first-level hit
+    cpu.translations += repeats;
+    cpu.tlb.hits[0] += repeats;
     this.records += count;
   }
 
