@@ -31,6 +31,8 @@ export class SwapArea {
   readahead = 0;
   /** where the next slot search starts (scan_swap_map_slots' cluster_next, simplified to a cursor) */
   private cursor = 1;
+  /** host buffers of freed slots, reused by the next writes (a host-side pool: allocating 4 KiB per swap-out dominated reclaim) */
+  private readonly spare: Uint32Array[] = [];
 
   constructor(readonly nrSlots: number) {
     this.map = new Uint16Array(nrSlots);
@@ -72,8 +74,9 @@ export class SwapArea {
    * Linux: mm/page_io.c swap_writepage
    */
   writePage(slot: number, words: Uint32Array | null): void {
-    const copy = new Uint32Array(1024);
+    const copy = this.data.get(slot) ?? this.spare.pop() ?? new Uint32Array(1024);
     if (words !== null) copy.set(words);
+    else copy.fill(0);
     this.data.set(slot, copy);
     this.pswpout++;
   }
@@ -90,6 +93,8 @@ export class SwapArea {
   /** Is the slot still needed: referenced by a PTE, or holding a cached page? */
   private maybeFree(slot: number): void {
     if (this.map[slot] === 0 && !this.cache.has(slot)) {
+      const w = this.data.get(slot);
+      if (w !== undefined && this.spare.length < 1024) this.spare.push(w);
       this.data.delete(slot);
       this.used--;
     }
