@@ -86,6 +86,17 @@ export function readPte(
   return { pa, hi: e.hi, lo: e.lo };
 }
 
+/**
+ * The address of vpn's PTE in the table the PMD entry (hi, lo) points to,
+ * without walking from the top again; -1 when that entry is not a table.
+ * Linux: include/linux/pgtable.h pte_offset_map (pte_offset_kernel)
+ */
+export function pteOffset(ctx: MmContext, pmdHi: number, pmdLo: number, vpn: number): number {
+  const pt = ctx.env.pgtable;
+  if (!pt.table(pmdHi, pmdLo, 1)) return -1;
+  return pt.pfn(pmdHi, pmdLo, 1) * 4096 + (vpn % pt.ptrsPerTable) * pt.entryBytes;
+}
+
 /** The PTE table covering vpn, if every level down to it is present (no allocation). */
 export function tableIfPresent(ctx: MmContext, m: PageTableMapper, root: Pfn, vpn: number): number {
   const e = m.entryAt(root, vpnUnchecked(vpn), 1);

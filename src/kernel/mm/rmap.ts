@@ -14,7 +14,7 @@ import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
-import { isHugePmd, pmdOf, ptepClearFlush, readPte, setPteAt } from "./pgtable.ts";
+import { isHugePmd, pmdOf, pteOffset, ptePa, ptepClearFlush, setPteAt } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -99,7 +99,9 @@ function rmapOne(
   const nr = pt.hpagePmdNr;
   const vpn = v.vmStart + (index - v.vmPgoff);
   const pmd = pmdOf(um, mm, vpn - (vpn % nr));
-  if (pmd !== null && isHugePmd(um, pmd.hi, pmd.lo)) {
+  if (pmd === null) return;
+  let pa: number;
+  if (isHugePmd(um, pmd.hi, pmd.lo)) {
     const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
     if (r.large[pfn]) {
       if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
@@ -108,12 +110,16 @@ function rmapOne(
     // a page of a split huge page that this address space still maps whole (it was
     // shared by fork): that PMD is split to reach the page's own PTE
     if (pfn < base || pfn >= base + nr || !splitPmd(um, mm, vpn)) return;
+    pa = ptePa(um, mm, vpn, false);
+  } else {
+    if (r.large[pfn]) return;
+    pa = pteOffset(um, pmd.hi, pmd.lo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
   }
-  if (r.large[pfn]) return;
-  const pte = readPte(um, mm, vpn);
-  if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) return;
+  if (pa < 0) return;
+  const pte = pt.get(r.env.phys, pa);
+  if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) return;
   if (pt.pfn(pte.hi, pte.lo, 0) !== pfn) return;
-  fn(mm, v, vpn, pte.pa, pte.hi, pte.lo);
+  fn(mm, v, vpn, pa, pte.hi, pte.lo);
 }
 
 /**
