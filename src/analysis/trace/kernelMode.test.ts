@@ -6,6 +6,7 @@ import { Rng } from "../../base/rng.ts";
 import { checkInvariants, RECLAIM_POLICIES } from "../../kernel/Kernel.ts";
 import { readTrace } from "../../workloads/trace/formats.ts";
 import { openTrace } from "../../workloads/trace/input.ts";
+import { foldRuns, RUN_TOTALS } from "../../workloads/trace/runs.ts";
 import { KernelMode } from "./kernelMode.ts";
 
 const TRACE = resolve(import.meta.dirname, "../../../../shared/traces/gzip-10M.u64.zst");
@@ -80,7 +81,7 @@ function randomRecords(seed: number, n: number): Uint32Array {
 }
 
 describe("machine mode, --pager linux: the hit path's memo", () => {
-  it("gives the figures of the lookup of every access, under reclaim and with several TLB shapes", () => {
+  it("gives the figures of the lookup of every access, record by record and as runs, under reclaim and with several TLB shapes", () => {
     for (const [seed, tlb, policy, frames] of [
       [1, "vmref", "linux", 24],
       [2, "64x4,1536x12", "clock", 40],
@@ -96,12 +97,25 @@ describe("machine mode, --pager linux: the hit path's memo", () => {
         }
         return k;
       });
+      // the reading thread's runs (workloads/trace/runs.ts) through feedRuns
+      const runs = new KernelMode({ frames, tlb, policy });
+      expect(runs.takesRuns).toBe(true);
+      for (let at = 0; at < 30_000; at += 5_000) {
+        const n = Math.min(5_000, 30_000 - at);
+        const out = new Uint32Array(2 * n);
+        const totals = new Float64Array(RUN_TOTALS);
+        const m = foldRuns(w.subarray(2 * at, 2 * (at + n)), n, out, totals);
+        expect(m).toBeLessThan(n);
+        runs.feedRuns(out, m, totals);
+      }
       const a = fast.result();
       if (frames < 96) expect(a.evictions, `${seed}`).toBeGreaterThan(0);
-      expect(a, `${seed}`).toEqual(slow.result());
-      expect(fast.kernel.view.vmstat()).toEqual(slow.kernel.view.vmstat());
-      expect(fast.kernel.machine.cpus[0].translations).toBe(slow.kernel.machine.cpus[0].translations);
-      expect(fast.kernel.machine.cpus[0].walks).toBe(slow.kernel.machine.cpus[0].walks);
+      for (const other of [slow, runs]) {
+        expect(a, `${seed}`).toEqual(other.result());
+        expect(fast.kernel.view.vmstat()).toEqual(other.kernel.view.vmstat());
+        expect(fast.kernel.machine.cpus[0].translations).toBe(other.kernel.machine.cpus[0].translations);
+        expect(fast.kernel.machine.cpus[0].walks).toBe(other.kernel.machine.cpus[0].walks);
+      }
     }
   });
 });
