@@ -163,9 +163,9 @@ export class Replay {
       this.an = null;
   }
 
-  /** Whether the run can take runs (feedRuns): machine mode's fast path, with no analysis alongside. */
+  /** Whether the run can take runs (feedRuns): machine mode's fast path (and --pager linux's), with no analysis alongside. */
   get takesRuns(): boolean {
-    return this.sim?.takesRuns === true && this.an === null;
+    return (this.sim?.takesRuns === true || this.ksim?.takesRuns === true) && this.an === null;
   }
 
   /** Takes `n` records: the mode's simulation, then the analyses. */
@@ -194,6 +194,12 @@ export class Replay {
 
   /** Takes `n` runs of the reading thread (only when takesRuns). */
   readonly feedRuns: RunSink = (w, n, totals) => {
+    if (this.ksim !== null) {
+      // --pager linux: the kernel pager's hit path takes runs as machine mode's does
+      this.ksim.feedRuns(w, n, totals);
+      this.fed += totals[6];
+      return;
+    }
     const s = this.sim!;
     s.feedRuns(w, n, totals);
     this.fed += totals[6];

@@ -82,6 +82,8 @@ export class TlbArray {
 
   /** a base-page entry of a larger page has been inserted (INVLPG must then look for all pieces) */
   private mayHoldFractured = false;
+  /** valid entries (an invalidation of an empty array has nothing to look at) */
+  private valid = 0;
 
   constructor(
     readonly entries: number,
@@ -194,6 +196,7 @@ export class TlbArray {
       metas[j] = metas[j + 1];
     }
     keys[last] = -1;
+    this.valid--;
     if (this.hasAttrs) {
       const attrs = this.attrs;
       for (let j = i; j < last; j++) attrs[j] = attrs[j + 1];
@@ -248,10 +251,8 @@ export class TlbArray {
         break;
       }
     }
-    if (
-      keys[from] !== -1 &&
-      !(keys[from] === key && ((metas[from] ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0)
-    ) {
+    if (keys[from] === -1) this.valid++;
+    else if (!(keys[from] === key && ((metas[from] ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0)) {
       this.evictions++;
     }
     for (let j = from; j > base; j--) {
@@ -277,6 +278,7 @@ export class TlbArray {
 
   /** Drops entries for the page containing vpn that match the predicate. Returns how many. */
   invalidatePage(vpn: number, asid: number, how: InvalidateHow): number {
+    if (this.valid === 0) return 0;
     let n = 0;
     // SDM §4.10.4.1: when a large page is cached as several 4K ("fractured") entries,
     // INVLPG of any address in it invalidates all of them
@@ -296,32 +298,43 @@ export class TlbArray {
     return n;
   }
 
-  /** Drops the base-page pieces of any large page that contains vpn. */
+  /**
+   * Drops the base-page pieces of any large page that contains vpn. The
+   * scan sees every entry: when no piece is left after it, later
+   * invalidations skip it until the next fractured insert.
+   */
   private invalidateFractured(vpn: number, asid: number, how: InvalidateHow): number {
     let n = 0;
+    let left = 0;
     const keys = this.keys;
     const metas = this.metas;
     for (let base = 0; base < this.entries; base += this.ways) {
       for (let i = base; i < base + this.ways; ) {
         const k = keys[i];
         const src = (metas[i] >>> Meta.SRC_SIZE_SHIFT) & 7;
+        if (k === -1 || src === 0 || ((metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7) !== 0) {
+          i++;
+          continue;
+        }
         if (
-          k !== -1 &&
-          src !== 0 &&
-          ((metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7) === 0 &&
           Math.floor(k / 8 / this.pagesPer[src]) === Math.floor(vpn / this.pagesPer[src]) &&
           matches(metas[i], asid, how)
         ) {
           this.remove(base, i);
           n++;
-        } else i++;
+        } else {
+          left++;
+          i++;
+        }
       }
     }
+    if (left === 0) this.mayHoldFractured = false;
     return n;
   }
 
   /** Drops every entry that matches. Returns how many. */
   invalidateAll(asid: number, how: InvalidateHow): number {
+    if (this.valid === 0) return 0;
     let n = 0;
     for (let base = 0; base < this.entries; base += this.ways) {
       for (let i = base; i < base + this.ways; ) {

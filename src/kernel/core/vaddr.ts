@@ -10,10 +10,35 @@ import { type Vpn, vpnUnchecked } from "../../base/units.ts";
 export class Vaddr {
   private readonly bits: bigint;
   private readonly mask: bigint;
+  /** vpns at or above this have bit N-1 set (sign-extended into the kernel half) */
+  private readonly signVpn: number;
+  /** vpns below this fit the N bits */
+  private readonly vpnSpan: number;
+  /** the high word's bits above N-1, set by the sign extension */
+  private readonly hiExt: number;
 
   constructor(readonly vaBits: number) {
     this.bits = BigInt(vaBits);
     this.mask = (1n << this.bits) - 1n;
+    this.signVpn = 2 ** (vaBits - 13);
+    this.vpnSpan = 2 ** (vaBits - 12);
+    this.hiExt = vaBits > 32 ? ~(2 ** (vaBits - 32) - 1) >>> 0 : 0;
+  }
+
+  /**
+   * The high 32 bits of canonical(vpn) (unsigned), without a bigint: for
+   * the hot loops that hand an address to the CPU as halves (INVLPG per
+   * page of a flush). canonicalLo gives the low 32 bits.
+   */
+  canonicalHi(vpn: number): number {
+    if (!(vpn >= 0 && vpn < this.vpnSpan)) return Number(BigInt.asUintN(64, this.canonical(vpn)) >> 32n);
+    const hi = Math.floor(vpn / 1048576);
+    return vpn >= this.signVpn ? (hi | this.hiExt) >>> 0 : hi;
+  }
+
+  /** The low 32 bits of canonical(vpn) (unsigned). */
+  canonicalLo(vpn: number): number {
+    return ((vpn - Math.floor(vpn / 1048576) * 1048576) * 4096) >>> 0;
   }
 
   /** Is the 64-bit value canonical (bits 63..N-1 all equal)? */
@@ -97,6 +122,10 @@ export class Vaddr32 extends Vaddr {
 
   override canonical(vpn: number, offset = 0): bigint {
     return BigInt(vpn * 4096 + offset);
+  }
+
+  override canonicalHi(vpn: number): number {
+    return Math.floor((vpn * 4096) / 2 ** 32);
   }
 
   override isKernel(va: bigint): boolean {

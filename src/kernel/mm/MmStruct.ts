@@ -1,5 +1,60 @@
 import type { Pfn } from "../../base/units.ts";
+import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Vma } from "./vma.ts";
+
+/**
+ * The machine's anon_vmas and their chains (Linux: struct anon_vma with the
+ * interval tree of anon_vma_chains, mm/rmap.c). Every anonymous page
+ * records the anon_vma of the VMA it was faulted in (folio->mapping); the
+ * anon_vma lists every VMA that may map its pages: the VMA that made it,
+ * the pieces that VMA was split into or moved to (anon_vma_clone), and the
+ * copies of them in forked children (anon_vma_fork chains a child's VMA to
+ * every anon_vma of its parent's, plus its own). rmap_walk_anon visits
+ * those VMAs only. An anon_vma is an id here (vma.anonVma); its chain is
+ * the set of (VMA, mm) linked to it, in link order.
+ */
+export class AnonVmas {
+  private last = 0;
+  private readonly chains = new Map<number, Map<Vma, MmStruct>>();
+
+  /** anon_vma_alloc: a new anon_vma with no VMA linked yet */
+  create(): number {
+    const id = ++this.last;
+    this.chains.set(id, new Map());
+    return id;
+  }
+
+  /** The VMAs linked to anon_vma `id` with their mms (empty when none is). */
+  vmas(id: number): ReadonlyMap<Vma, MmStruct> | undefined {
+    return this.chains.get(id);
+  }
+
+  /**
+   * anon_vma_chain_link: every anon_vma of vma's chain learns of vma (in
+   * mm). An anon_vma whose last VMA left is linked again (mremap unmaps the
+   * old VMA before the new one, a copy, goes in; its pages still name it).
+   */
+  link(vma: Vma, mm: MmStruct): void {
+    for (const id of vma.avc) {
+      let c = this.chains.get(id);
+      if (c === undefined) {
+        c = new Map();
+        this.chains.set(id, c);
+      }
+      c.set(vma, mm);
+    }
+  }
+
+  /** unlink_anon_vmas: vma leaves the chains; an anon_vma no VMA is linked to is dropped */
+  unlink(vma: Vma): void {
+    for (const id of vma.avc) {
+      const c = this.chains.get(id);
+      if (c === undefined) continue;
+      c.delete(vma);
+      if (c.size === 0) this.chains.delete(id);
+    }
+  }
+}
 
 /** ids for an MmStruct made outside a kernel (unit tests); a kernel numbers its own (MmContext.lastCtxId) */
 let nextCtxId = 1;
@@ -42,12 +97,21 @@ export class MmStruct {
   /** tasks sharing this mm (mm_users) */
   users = 1;
   private nextAnonVma = 1;
+  /** the machine's anon_vmas (null for an mm made outside a kernel: ids are then the mm's own) */
+  anonVmas: AnonVmas | null = null;
   /**
    * The operating-system profile's per-process state (profile=windows: the
    * VAD tree and the process's exception record, kernel/os/windows); null
    * for Linux, whose state is the fields above.
    */
   osState: unknown = null;
+  /**
+   * The editor of this mm's page tables (mm/pgtable.ts mapper), built once
+   * for the context that owns the mm and kept: the fault and reclaim paths
+   * reach the tables through it on every call.
+   */
+  ptMapper: PageTableMapper | null = null;
+  ptMapperOwner: object | null = null;
 
   constructor(
     public pgdPfn: Pfn,
@@ -57,7 +121,30 @@ export class MmStruct {
 
   /** A fresh anon_vma id (split pieces share theirs; merges need compatible ones). */
   newAnonVma(): number {
-    return this.nextAnonVma++;
+    return this.anonVmas !== null ? this.anonVmas.create() : this.nextAnonVma++;
+  }
+
+  /**
+   * anon_vma_prepare: the VMA (already in this mm) gets its own anon_vma
+   * at its first anonymous page, and is linked to it.
+   * Linux: mm/rmap.c __anon_vma_prepare
+   */
+  anonVmaPrepare(vma: Vma): void {
+    if (vma.anonVma !== 0) return;
+    vma.anonVma = this.newAnonVma();
+    vma.avc.push(vma.anonVma);
+    this.anonVmas?.link(vma, this);
+  }
+
+  /**
+   * A merge: `vma` (without an anon_vma) takes over the one of `from`, and
+   * every anon_vma `from` is chained to. Linux: mm/vma.c dup_anon_vma
+   */
+  dupAnonVma(vma: Vma, from: Vma): void {
+    if (vma.anonVma !== 0 || from.anonVma === 0) return;
+    vma.anonVma = from.anonVma;
+    vma.avc = from.avc.slice();
+    if (this.vmas.includes(vma)) this.anonVmas?.link(vma, this);
   }
 
   /** find_vma: the first VMA with vmEnd > vpn (it may start above vpn), or null. */
@@ -86,11 +173,15 @@ export class MmStruct {
     let i = 0;
     while (i < this.vmas.length && this.vmas[i].vmStart < vma.vmStart) i++;
     this.vmas.splice(i, 0, vma);
+    this.anonVmas?.link(vma, this);
   }
 
   remove(vma: Vma): void {
     const i = this.vmas.indexOf(vma);
-    if (i >= 0) this.vmas.splice(i, 1);
+    if (i >= 0) {
+      this.vmas.splice(i, 1);
+      this.anonVmas?.unlink(vma);
+    }
   }
 
   get rss(): number {

@@ -13,7 +13,7 @@ import { hugeEligible, hugeFault, hugeWp } from "./huge_memory.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doAnonymousPage, doWpPage } from "./memory.ts";
-import { isHugePmd, pmdOf, ptePa, ptepSetAccessFlags } from "./pgtable.ts";
+import { isHugePmd, pmdOf, pteOffset, ptePa, ptepSetAccessFlags } from "./pgtable.ts";
 import { shmemFault } from "./shmem.ts";
 import { doSwapPage } from "./swap_state.ts";
 import { type Vma, VmFlag } from "./vma.ts";
@@ -45,7 +45,9 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
     const r = hugeFault(ctx, mm, vma, vpn, write);
     if (r !== null) return r;
   }
-  const pa = ptePa(ctx, mm, vpn, true);
+  // pte_alloc: a PMD that already points to a table gives the PTE at once (pte_offset_map)
+  let pa = pmd !== null ? pteOffset(ctx, pmd.hi, pmd.lo, vpn) : -1;
+  if (pa < 0) pa = ptePa(ctx, mm, vpn, true);
   if (pa < 0) return VmFault.OOM;
   const { hi, lo } = pt.get(phys, pa);
   if (vma.vmFlags & VmFlag.PFNMAP && pt.none(hi, lo)) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS

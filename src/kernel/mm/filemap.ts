@@ -177,9 +177,9 @@ export function filemapFault(
     return got.major ? VmFault.MAJOR : VmFault.OK;
   }
   // do_cow_fault: a private copy of the file page
-  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+  mm.anonVmaPrepare(vma);
   env.lru?.pinned.add(got.pfn);
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma);
   env.lru?.pinned.delete(got.pfn);
   if (pfn < 0) return VmFault.OOM;
   copyFrame(env.phys, got.pfn, pfn);

@@ -36,6 +36,7 @@ export function newMm(ctx: MmContext): MmStruct | null {
   env.pgtable.pgdCtor(env.phys, env.kernelRootPfn, pgd);
   // x86 init_new_context: ctx_id = atomic64_inc_return(&last_mm_ctx_id), one counter per machine
   const mm = new MmStruct(pfnUnchecked(pgd), ++ctx.lastCtxId);
+  mm.anonVmas = ctx.anonVmas ?? null;
   // STACK_TOP = TASK_SIZE_LOW = DEFAULT_MAP_WINDOW (below TASK_SIZE only with x86 LA57)
   const top = env.mapWindowVpn;
   mm.stackTop = top;
@@ -76,7 +77,13 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
   for (const v of parent.vmas) {
     if (v.vmFlags & VmFlag.DONTCOPY) continue;
     const c = v.clone();
-    c.anonVma = v.anonVma === 0 || v.vmFlags & VmFlag.WIPEONFORK ? 0 : child.newAnonVma();
+    // anon_vma_fork: the child's VMA is chained to every anon_vma of the parent's, and to its own
+    c.avc = [];
+    c.anonVma = 0;
+    if (v.anonVma !== 0 && !(v.vmFlags & VmFlag.WIPEONFORK)) {
+      c.anonVma = child.newAnonVma();
+      c.avc = [...v.avc, c.anonVma];
+    }
     child.insert(c);
     // vma_needs_copy: PFNMAP mappings are always copied (their PTEs cannot be refaulted)
     if (

@@ -112,12 +112,12 @@ export function hugeFault(
     ctx.thpStats.thp_fault_fallback++;
     return null;
   }
-  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+  mm.anonVmaPrepare(vma);
   mapNewHuge(ctx, pfn);
   mm.rssAnon += nr;
   const e = hugePmd(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   setPteAt(ctx, pmdPa, e.hi, e.lo);
-  env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr));
+  env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma);
   ctx.thpStats.thp_fault_alloc++;
   return VmFault.OK;
 }
@@ -240,13 +240,13 @@ export function hugeWp(
       splitPmd(ctx, mm, haddr);
       return null;
     }
-    if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+    mm.anonVmaPrepare(vma);
     mapNewHuge(ctx, pfn);
     mm.rssAnon += nr;
     ptepClearFlush(ctx, mm, pmd.pa, haddr, pt.pmdLevel); // pmdp_huge_clear_flush
     const e = hugePmd(ctx, pfn, vma.vmFlags, true, true, false);
     setPteAt(ctx, pmd.pa, e.hi, e.lo);
-    env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr));
+    env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma);
     ctx.thpStats.thp_fault_alloc++;
     return VmFault.OK;
   }

@@ -19,7 +19,7 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { CacheFlush } from "./cacheflush.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import type { SwapArea } from "./swapfile.ts";
@@ -47,18 +47,18 @@ export const enum VmFault {
 
 /** What the fault paths tell page reclaim (mm/vmscan.ts implements it). */
 export interface LruHooks {
-  /** a new anonymous page at linear index `index` joins the inactive anon list */
-  addAnon(pfn: number, index: number): void;
+  /** a new anonymous page at linear index `index` of anon_vma `anonVma` joins the inactive anon list */
+  addAnon(pfn: number, index: number, anonVma: number): void;
   /** a new transparent huge page (512 frames from `head`) joins it as one folio */
-  addAnonHuge(head: number, index: number): void;
+  addAnonHuge(head: number, index: number, anonVma: number): void;
   /** split_folio: a huge page's mapping was split; its 512 pages join the lists one by one */
   splitFolio(head: number): void;
   /** a freed page leaves the lists */
   del(pfn: number): void;
   /** pages a fault holds while it allocates; reclaim leaves them alone */
   readonly pinned: Set<number>;
-  /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index */
-  reclaimPage(pfn: number, index: number): boolean;
+  /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */
+  reclaimPage(pfn: number, index: number, anonVma?: number): boolean;
 }
 
 /** What the address-space code needs from the rest of the kernel. */
@@ -161,6 +161,8 @@ export interface MmContext {
   hugeZeroPfn: number;
   /** the last mm's ctx_id handed out (x86 last_mm_ctx_id): a machine's own, so that two runs number alike */
   lastCtxId: number;
+  /** the machine's anon_vmas (absent in unit tests that build a bare context: the reverse map then scans) */
+  readonly anonVmas?: AnonVmas;
 }
 
 /** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */

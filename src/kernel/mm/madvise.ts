@@ -237,7 +237,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
     // "do not interfere with other mappings of this folio"
     if (pages.mapcount[pfn] !== 1) continue;
-    if (env.lru?.reclaimPage(pfn, linearIndex(vma, vpn))) n++;
+    if (env.lru?.reclaimPage(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : 0)) n++;
   }
   return n;
 }

@@ -46,7 +46,7 @@ export function rssAdd(ctx: MmContext, mm: MmStruct, vma: Vma | null, pfn: numbe
  * A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO).
  * Linux: mm/memory.c alloc_anon_folio (vma_alloc_zeroed_movable_folio)
  */
-export function allocUserPage(ctx: MmContext, index = -1): number {
+export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0): number {
   ctx.env.chargeUserPage?.();
   const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
   if (pfn >= 0) {
@@ -54,7 +54,7 @@ export function allocUserPage(ctx: MmContext, index = -1): number {
     const va = ctx.env.kmapLocal?.(pfn);
     ctx.env.phys.zeroFrame(pfnUnchecked(pfn));
     if (va !== undefined) ctx.env.kunmapLocal?.(va);
-    if (index >= 0) ctx.env.lru?.addAnon(pfn, index);
+    if (index >= 0) ctx.env.lru?.addAnon(pfn, index, anonVma);
   }
   return pfn;
 }
@@ -128,8 +128,8 @@ export function doAnonymousPage(
     setPteAt(ctx, pa, e.hi, e.lo);
     return VmFault.OK;
   }
-  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
+  mm.anonVmaPrepare(vma);
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma);
   if (pfn < 0) return VmFault.OOM;
   const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   env.pages.mapcount[pfn] = 1;
@@ -177,9 +177,9 @@ export function doWpPage(
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     return VmFault.OK;
   }
-  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
+  mm.anonVmaPrepare(vma);
   env.lru?.pinned.add(old); // wp_page_copy holds a reference on the old page
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma);
   env.lru?.pinned.delete(old);
   if (pfn < 0) return VmFault.OOM;
   // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame

@@ -255,7 +255,7 @@ export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
   const next = mm.vmas[i + 1];
   if (next && vma.canMergeWith(next)) {
     vma.vmEnd = next.vmEnd;
-    vma.anonVma ||= next.anonVma;
+    mm.dupAnonVma(vma, next);
     mm.remove(next);
     dropVma(ctx, next);
   }
@@ -263,7 +263,7 @@ export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
   const prev = mm.vmas[i - 1];
   if (prev?.canMergeWith(vma)) {
     prev.vmEnd = vma.vmEnd;
-    prev.anonVma ||= vma.anonVma;
+    mm.dupAnonVma(prev, vma);
     mm.remove(vma);
     dropVma(ctx, vma);
     return prev;

@@ -20,12 +20,16 @@ import { PageKind } from "./PageDesc.ts";
  * Linux: mm/memory.c __pte_alloc, __pmd_alloc (mm_inc_nr_ptes)
  */
 export function mapper(ctx: MmContext, mm: MmStruct): PageTableMapper {
-  return ctx.env.pgtable.mapper(ctx.env.phys, {
+  if (mm.ptMapper !== null && mm.ptMapperOwner === ctx) return mm.ptMapper;
+  const m = ctx.env.pgtable.mapper(ctx.env.phys, {
     allocFrame: () => {
       const t = pteAllocOne(ctx, mm);
       return t >= 0 ? pfnUnchecked(t) : -1;
     },
   });
+  mm.ptMapper = m;
+  mm.ptMapperOwner = ctx;
+  return m;
 }
 
 /**
@@ -80,6 +84,17 @@ export function readPte(
   if (pa < 0) return null;
   const e = ctx.env.pgtable.get(ctx.env.phys, pa);
   return { pa, hi: e.hi, lo: e.lo };
+}
+
+/**
+ * The address of vpn's PTE in the table the PMD entry (hi, lo) points to,
+ * without walking from the top again; -1 when that entry is not a table.
+ * Linux: include/linux/pgtable.h pte_offset_map (pte_offset_kernel)
+ */
+export function pteOffset(ctx: MmContext, pmdHi: number, pmdLo: number, vpn: number): number {
+  const pt = ctx.env.pgtable;
+  if (!pt.table(pmdHi, pmdLo, 1)) return -1;
+  return pt.pfn(pmdHi, pmdLo, 1) * 4096 + (vpn % pt.ptrsPerTable) * pt.entryBytes;
 }
 
 /** The PTE table covering vpn, if every level down to it is present (no allocation). */

@@ -14,7 +14,7 @@ import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
-import { isHugePmd, pmdOf, ptepClearFlush, readPte, setPteAt } from "./pgtable.ts";
+import { isHugePmd, pmdOf, pteOffset, ptePa, ptepClearFlush, setPteAt } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -35,6 +35,8 @@ export interface RmapPages {
   readonly env: RmapEnv;
   /** the linear page index of an LRU page (page->index) */
   readonly index: Float64Array;
+  /** the anon_vma of an anonymous LRU page (folio->mapping; 0: unknown) */
+  readonly anonVma: Int32Array;
   /** the head of a transparent huge page on the lists: one entry for HPAGE_PMD_NR pages */
   readonly large: Uint8Array;
   /** the file of a page-cache page on the LRU (page->mapping) */
@@ -42,10 +44,10 @@ export interface RmapPages {
 }
 
 /**
- * rmap_walk: every PTE that maps pfn. Anonymous pages are found through
- * their linear index in every VMA with anonymous pages whose pgoff range
- * covers it (anon_vma, simplified to all address spaces); file pages in
- * every VMA of their file.
+ * rmap_walk: every PTE that maps pfn. An anonymous page is looked for in
+ * the VMAs linked to its anon_vma (rmap_walk_anon: the anon_vma's chain,
+ * each VMA whose pgoff range covers the page's linear index); a file page
+ * in every VMA of its file (rmap_walk_file).
  * Linux: mm/rmap.c rmap_walk (rmap_walk_anon, rmap_walk_file)
  */
 export function rmapWalk(
@@ -54,34 +56,70 @@ export function rmapWalk(
   fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
 ): void {
   const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
+  const chain = anon ? r.env.userMm.anonVmas?.vmas(r.anonVma[pfn]) : undefined;
+  if (chain !== undefined) {
+    for (const [v, mm] of chain) rmapOne(r, pfn, true, undefined, mm, v, fn);
+    return;
+  }
+  if (anon && r.anonVma[pfn] !== 0 && r.env.userMm.anonVmas !== undefined) return; // its anon_vma has no VMA left
+  rmapWalkScan(r, pfn, fn);
+}
+
+/**
+ * The reverse map without anon_vmas: every VMA of every live address space
+ * whose pgoff range covers the page. The walk of a machine built without
+ * them (unit tests' bare contexts) and the reference rmapWalk is tested
+ * against.
+ */
+export function rmapWalkScan(
+  r: RmapPages,
+  pfn: number,
+  fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
+): void {
+  const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
   const f = anon ? undefined : r.owner[pfn];
+  for (const mm of r.env.mms()) for (const v of mm.vmas) rmapOne(r, pfn, anon, f, mm, v, fn);
+}
+
+/** One VMA of a reverse-map walk: the PTE (or huge PMD) of vma that maps pfn, if any (rmap_walk's rwc->rmap_one). */
+function rmapOne(
+  r: RmapPages,
+  pfn: number,
+  anon: boolean,
+  f: FileObject | undefined,
+  mm: MmStruct,
+  v: Vma,
+  fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
+): void {
+  if (anon ? v.anonVma === 0 : v.file !== f) return;
   const index = r.index[pfn];
+  if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) return;
   const um = r.env.userMm;
   const pt = um.env.pgtable;
   const nr = pt.hpagePmdNr;
-  for (const mm of r.env.mms()) {
-    for (const v of mm.vmas) {
-      if (anon ? v.anonVma === 0 : v.file !== f) continue;
-      if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
-      const vpn = v.vmStart + (index - v.vmPgoff);
-      const pmd = pmdOf(um, mm, vpn - (vpn % nr));
-      if (pmd !== null && isHugePmd(um, pmd.hi, pmd.lo)) {
-        const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
-        if (r.large[pfn]) {
-          if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
-          continue;
-        }
-        // a page of a split huge page that this address space still maps whole (it was
-        // shared by fork): that PMD is split to reach the page's own PTE
-        if (pfn < base || pfn >= base + nr || !splitPmd(um, mm, vpn)) continue;
-      }
-      if (r.large[pfn]) continue;
-      const pte = readPte(um, mm, vpn);
-      if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
-      if (pt.pfn(pte.hi, pte.lo, 0) !== pfn) continue;
-      fn(mm, v, vpn, pte.pa, pte.hi, pte.lo);
+  const vpn = v.vmStart + (index - v.vmPgoff);
+  const pmd = pmdOf(um, mm, vpn - (vpn % nr));
+  if (pmd === null) return;
+  let pa: number;
+  if (isHugePmd(um, pmd.hi, pmd.lo)) {
+    const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    if (r.large[pfn]) {
+      if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
+      return;
     }
+    // a page of a split huge page that this address space still maps whole (it was
+    // shared by fork): that PMD is split to reach the page's own PTE
+    if (pfn < base || pfn >= base + nr || !splitPmd(um, mm, vpn)) return;
+    pa = ptePa(um, mm, vpn, false);
+  } else {
+    if (r.large[pfn]) return;
+    pa = pteOffset(um, pmd.hi, pmd.lo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
   }
+  if (pa < 0) return;
+  const pte = pt.get(r.env.phys, pa);
+  if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) return;
+  if (pt.pfn(pte.hi, pte.lo, 0) !== pfn) return;
+  fn(mm, v, vpn, pa, pte.hi, pte.lo);
 }
 
 /**

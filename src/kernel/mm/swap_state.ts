@@ -45,6 +45,7 @@ export function doSwapPage(
   const swap = env.swap!;
   const pages = env.pages;
   const slot = env.pgtable.swapOffset(hi, lo);
+  mm.anonVmaPrepare(vma);
   let pfn = swap.cache.get(slot) ?? -1;
   let major = false;
   if (pfn < 0) {
@@ -58,7 +59,6 @@ export function doSwapPage(
     swapReadahead(ctx, mm, vma, vpn);
     env.lru?.pinned.delete(pfn);
   }
-  if (vma.anonVma === 0) vma.anonVma = mm.newAnonVma();
   // the fault's reference (swap_cache_get_folio), which becomes the mapping's
   pages.refcount[pfn]++;
   const exclusive = env.pgtable.swapExclusive(hi, lo);
@@ -96,7 +96,9 @@ export function doSwapPage(
  */
 function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): number {
   const swap = ctx.env.swap!;
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn));
+  // a page others may share (the slot was copied by fork) takes the oldest anon_vma of the
+  // VMA's chain, its root, to which every VMA that may map it is linked (__folio_set_anon)
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   if (pfn < 0) return -1;
   assert(swap.holds(slot), `swap slot ${slot} holds no page`);
   ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));

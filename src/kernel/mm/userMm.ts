@@ -18,7 +18,7 @@ import { dupMm, freePgd, newMm } from "./fork.ts";
 import { mmPopulate, type Populate } from "./gup.ts";
 import { hugeEligible, splitPmd } from "./huge_memory.ts";
 import type { MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import { AnonVmas, type MmStruct } from "./MmStruct.ts";
 import { doMadvise, dontneed, guardInstall, guardRemove, lazyFree, pageout } from "./madvise.ts";
 import { freeUnmapped } from "./memory.ts";
 import { doMlock, doMunlock } from "./mlock.ts";
@@ -56,6 +56,8 @@ export class UserMm implements MmContext {
   hugeZeroPfn = -1;
   /** the last mm's ctx_id handed out (x86 last_mm_ctx_id) */
   lastCtxId = 0;
+  /** the machine's anon_vmas (the reverse map of anonymous pages) */
+  readonly anonVmas = new AnonVmas();
 
   constructor(
     readonly env: MmEnv,

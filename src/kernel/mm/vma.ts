@@ -57,6 +57,11 @@ export class Vma {
    * different anon_vmas do not merge.
    */
   anonVma = 0;
+  /**
+   * The anon_vmas this VMA is chained to (its anon_vma_chain list): its own
+   * and, after fork, every one of the parent VMA's. Empty without an anon_vma.
+   */
+  avc: number[] = [];
   constructor(
     public vmStart: number,
     public vmEnd: number,
@@ -74,6 +79,7 @@ export class Vma {
   clone(): Vma {
     const v = new Vma(this.vmStart, this.vmEnd, this.vmFlags, this.vmPgoff, this.name);
     v.anonVma = this.anonVma;
+    v.avc = this.avc.slice(); // anon_vma_clone
     v.shmem = this.shmem;
     if (v.shmem) v.shmem.refs++;
     v.file = this.file;

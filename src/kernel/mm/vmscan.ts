@@ -79,6 +79,8 @@ export class Vmscan implements RmapPages {
   readonly lru: Uint8Array;
   /** the linear page index of an LRU page (page->index), for the reverse map */
   readonly index: Float64Array;
+  /** the anon_vma of an anonymous LRU page (folio->mapping), for the reverse map */
+  readonly anonVma: Int32Array;
   /** PG_referenced */
   readonly referenced: Uint8Array;
   /** the head of a transparent huge page on the lists: one entry for HPAGE_PMD_NR pages */
@@ -123,6 +125,7 @@ export class Vmscan implements RmapPages {
     this.prev = new Int32Array(nrFrames).fill(-1);
     this.lru = new Uint8Array(nrFrames);
     this.index = new Float64Array(nrFrames);
+    this.anonVma = new Int32Array(nrFrames);
     this.referenced = new Uint8Array(nrFrames);
     this.large = new Uint8Array(nrFrames);
   }
@@ -161,17 +164,19 @@ export class Vmscan implements RmapPages {
     this.size[list] -= this.large[pfn] ? this.hpageNr : 1;
   }
 
-  /** A new anonymous page at linear index `index` (folio_add_lru_vma: new pages start inactive). */
-  addAnon(pfn: number, index: number): void {
+  /** A new anonymous page at linear index `index` of anon_vma `anonVma` (folio_add_lru_vma: new pages start inactive). */
+  addAnon(pfn: number, index: number, anonVma: number): void {
     this.index[pfn] = index;
+    this.anonVma[pfn] = anonVma;
     this.referenced[pfn] = 0;
     this.add(pfn, this.entryList(Lru.InactiveAnon));
   }
 
   /** A new transparent huge page: one folio of HPAGE_PMD_NR pages from `head`, at linear index `index`. */
-  addAnonHuge(head: number, index: number): void {
+  addAnonHuge(head: number, index: number, anonVma: number): void {
     if (this.lru[head] !== Lru.None) this.del(head);
     this.index[head] = index;
+    this.anonVma[head] = anonVma;
     this.referenced[head] = 0;
     this.large[head] = 1;
     this.add(head, this.entryList(Lru.InactiveAnon));
@@ -197,6 +202,7 @@ export class Vmscan implements RmapPages {
         if (pages.kind[pfn] !== PageKind.UserAnon || pages.refcount[pfn] === 0 || this.lru[pfn] !== Lru.None)
           continue;
         this.index[pfn] = this.index[head] + i;
+        this.anonVma[pfn] = this.anonVma[head];
         this.referenced[pfn] = this.referenced[head];
       }
       this.insertBefore(pfn, list, at);
@@ -358,7 +364,7 @@ export class Vmscan implements RmapPages {
    * `index` is its linear index (pages that never joined the lists, as the
    * pieces of a split huge page, get it here).
    */
-  reclaimPage(pfn: number, index: number): boolean {
+  reclaimPage(pfn: number, index: number, anonVma = 0): boolean {
     if (!this.valid(pfn)) return false;
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
@@ -366,7 +372,10 @@ export class Vmscan implements RmapPages {
       if (this.env.swap === null) return false;
       if (this.large[pfn]) {
         if (!this.splitForSwap(pfn)) return false;
-      } else this.index[pfn] = index;
+      } else {
+        this.index[pfn] = index;
+        if (anonVma !== 0) this.anonVma[pfn] = anonVma;
+      }
     }
     let found = 0;
     let locked = false;

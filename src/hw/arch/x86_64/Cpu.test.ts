@@ -486,4 +486,25 @@ describe("fractured large pages (SDM §4.10.2.3, §4.10.4.1)", () => {
     }
     expect(cpu.walks).toBe(5); // the other pieces went too
   });
+
+  it("looks for pieces again after an INVLPG found none left, once a new piece is cached", () => {
+    const { cpu, mapper, root } = bareMachine({ tlb: "vmref" });
+    const base = 0x40000000n;
+    expect(mapper.map(root, vpnOf(base), toPfn(0x200), 1, { writable: true, user: true }).ok).toBe(true);
+    cpu.cpl = 3;
+    const at = (off: bigint) => va(base + off);
+    const touch = (off: bigint) => {
+      const a = at(off);
+      return cpu.translate(a.hi, a.lo, Access.Read);
+    };
+    expect(touch(0x1000n)).toBe(Outcome.OK);
+    cpu.invlpg(at(0x1000n).hi, at(0x1000n).lo); // drops the only piece: nothing fractured is left
+    cpu.invlpg(at(0x3000n).hi, at(0x3000n).lo); // (and this one finds nothing)
+    expect(touch(0x2000n)).toBe(Outcome.OK); // a new piece
+    expect(touch(0x4000n)).toBe(Outcome.OK); // and another
+    const w = cpu.walks;
+    cpu.invlpg(at(0x2000n).hi, at(0x2000n).lo);
+    touch(0x4000n);
+    expect(cpu.walks).toBe(w + 1); // the other piece went with it
+  });
 });

@@ -35,6 +35,9 @@ const PAGES_PER = [1, 512, 262144];
  * Linux counterparts: pgd_alloc, __pte_alloc / pmd_alloc (tables on demand),
  * set_pte_at, ptep_get_and_clear, change_protection.
  */
+/** Base pages under one entry of each level (512^level), so that index() divides without Math.pow. */
+const LEVEL_SPAN = [1, 512, 512 ** 2, 512 ** 3, 512 ** 4];
+
 export class Mapper implements PageTableMapper {
   private readonly hiAddrMask: number;
   private readonly maxPhyAddr: number;
@@ -72,7 +75,7 @@ export class Mapper implements PageTableMapper {
 
   /** Index of vpn in a table of `level`. */
   static index(vpn: Vpn, level: number): number {
-    return Math.floor(vpn / 512 ** level) & 511;
+    return Math.floor(vpn / LEVEL_SPAN[level]) & 511;
   }
 
   /** The table an entry points to (its address field, below MAXPHYADDR). */

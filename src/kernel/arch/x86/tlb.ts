@@ -244,7 +244,8 @@ export class X86Tlb implements ArchTlb {
       this.enterKernel(cpuId);
       if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING) {
         for (let i = 0; i < nrPages; i++) {
-          const { hi, lo } = fromBig(this.va.canonical(startVpn + i));
+          const hi = this.va.canonicalHi(startVpn + i);
+          const lo = this.va.canonicalLo(startVpn + i);
           cpu.invlpg(hi, lo);
           // flush_tlb_one_user: INVLPG reaches only the current (kernel) PCID; the user PCID by INVPCID
           if (this.pti && this.pcid) cpu.invpcid(0, this.userPcid(st.loadedAsid), hi, lo);

@@ -1,0 +1,28 @@
+/** The count of valid entries that lets an invalidation of an empty array stop at once, against occupancy(). */
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../base/rng.ts";
+import { InvalidateHow, TlbArray } from "./TlbArray.ts";
+
+describe("TlbArray's count of valid entries", () => {
+  it("equals the entries present after random inserts and invalidations, so an empty array skips the scan exactly", () => {
+    const rng = new Rng(3);
+    const a = new TlbArray(16, 4, 1, 3, "t");
+    const valid = (x: TlbArray) => (x as unknown as { valid: number }).valid;
+    for (let step = 0; step < 20000; step++) {
+      const vpn = rng.below(64);
+      const asid = rng.below(3);
+      const op = rng.below(10);
+      if (op < 6) a.insert(vpn, 0, vpn + 100, asid | (rng.below(8) === 0 ? 1 << 23 : 0));
+      else if (op < 9) a.invalidatePage(vpn, asid, rng.below(4) as InvalidateHow);
+      else a.invalidateAll(asid, rng.below(4) as InvalidateHow);
+      expect(valid(a)).toBe(a.occupancy());
+    }
+    // emptied, it drops nothing and says so; filled again, invalidation finds the entries
+    a.invalidateAll(0, InvalidateHow.Everything);
+    expect(a.occupancy()).toBe(0);
+    expect(a.invalidatePage(5, 0, InvalidateHow.Everything)).toBe(0);
+    a.insert(5, 0, 105, 0);
+    expect(a.invalidatePage(5, 0, InvalidateHow.PcidAndGlobal)).toBe(1);
+    expect(a.lookup(5, 0)).toBe(-1);
+  });
+});

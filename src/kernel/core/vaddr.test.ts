@@ -1,0 +1,21 @@
+/** The halves of a canonical address computed without a bigint, against the bigint form. */
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../base/rng.ts";
+import { fromBig } from "../../base/u64.ts";
+import { Vaddr, Vaddr32 } from "./vaddr.ts";
+
+describe("Vaddr.canonicalHi / canonicalLo", () => {
+  it("give the halves of canonical(vpn) for user and kernel vpns of every width", () => {
+    const rng = new Rng(7);
+    for (const va of [new Vaddr(39), new Vaddr(48), new Vaddr(57), new Vaddr32(0xc000_0000n)]) {
+      const span = 2 ** (va.vaBits - 12);
+      const vpns = [0, 1, span / 2 - 1, span / 2, span - 1, 2 ** 20 - 1, 2 ** 20];
+      for (let i = 0; i < 2000; i++) vpns.push(Math.floor(rng.float() * span));
+      for (const vpn of vpns) {
+        if (vpn >= span) continue;
+        const { hi, lo } = fromBig(va.canonical(vpn));
+        expect([va.canonicalHi(vpn), va.canonicalLo(vpn)], `${va.vaBits} ${vpn}`).toEqual([hi, lo]);
+      }
+    }
+  });
+});
