@@ -6,6 +6,19 @@ export const ROOT = resolve(import.meta.dirname, "..");
 export const SHARED = resolve(ROOT, "..", "shared");
 export const BUILD = resolve(ROOT, "bench", ".build");
 
+/** The counters vmref prints and vmlab's machine mode must equal. */
+export const COUNTERS = [
+  "l1_hits",
+  "l1_misses",
+  "l2_hits",
+  "l2_misses",
+  "walks",
+  "faults",
+  "evictions",
+  "clock_ref_clears",
+  "phys_sum",
+];
+
 /** Builds ../shared/bench/vmref.c (needs gcc and libzstd-dev); returns its path or null with a reason. */
 export function buildVmref(): { path: string } | { error: string } {
   const src = resolve(SHARED, "bench", "vmref.c");

@@ -30,24 +30,13 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { BUILD, buildVmref, ROOT, SHARED } from "./common.ts";
+import { BUILD, buildVmref, COUNTERS, ROOT, SHARED } from "./common.ts";
 
 const VMLAB = resolve(ROOT, "bin", "vmlab.mjs");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ONLY = process.env.BENCH_ONLY;
 /** Whether the part is asked for (all but the pipe, unless BENCH_ONLY names one). */
 const part = (name: string) => (ONLY === undefined ? name !== "pipe" : ONLY === name);
-const COUNTERS = [
-  "l1_hits",
-  "l1_misses",
-  "l2_hits",
-  "l2_misses",
-  "walks",
-  "faults",
-  "evictions",
-  "clock_ref_clears",
-  "phys_sum",
-];
 
 interface Timed {
   seconds: number;

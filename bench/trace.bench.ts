@@ -24,19 +24,7 @@ import { readTrace } from "../src/workloads/trace/formats.ts";
 import { openTrace } from "../src/workloads/trace/input.ts";
 import { openSource } from "../src/workloads/trace/open.ts";
 import { pageAt } from "../src/workloads/trace/record.ts";
-import { buildVmref, runVmref, SHARED } from "./common.ts";
-
-const COUNTERS = [
-  "l1_hits",
-  "l1_misses",
-  "l2_hits",
-  "l2_misses",
-  "walks",
-  "faults",
-  "evictions",
-  "clock_ref_clears",
-  "phys_sum",
-];
+import { buildVmref, COUNTERS, runVmref, SHARED } from "./common.ts";
 
 async function best<T>(runs: number, f: () => Promise<T>): Promise<{ seconds: number; value: T }> {
   let bestS = Number.POSITIVE_INFINITY;

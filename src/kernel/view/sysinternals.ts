@@ -74,22 +74,7 @@ export function vmmapType(v: VadInfo): (typeof VMMAP_TYPES)[number] {
 
 /** VMMap's summary of `t`: the Total row first, then one row per type. */
 export function vmmap(os: WindowsOs, t: Task): VmmapRow[] {
-  const rows = new Map<string, VmmapRow>(
-    VMMAP_TYPES.map((type) => [
-      type,
-      {
-        type,
-        size: 0,
-        committed: 0,
-        private: 0,
-        totalWs: 0,
-        privateWs: 0,
-        shareableWs: 0,
-        blocks: 0,
-        largest: 0,
-      },
-    ]),
-  );
+  const rows = new Map<string, VmmapRow>(VMMAP_TYPES.map((type) => [type, emptyRow(type)]));
   const add = (type: string, pages: number, f: Partial<VmmapRow>) => {
     const r = rows.get(type)!;
     r.size += pages;
@@ -134,17 +119,7 @@ export function vmmap(os: WindowsOs, t: Task): VmmapRow[] {
   const pt = info === null ? 0 : info.ptPages + 1;
   if (pt > 0) add("Page Table", pt, { committed: pt, private: pt, totalWs: pt, privateWs: pt });
   const out = [...rows.values()];
-  const total: VmmapRow = {
-    type: "Total",
-    size: 0,
-    committed: 0,
-    private: 0,
-    totalWs: 0,
-    privateWs: 0,
-    shareableWs: 0,
-    blocks: 0,
-    largest: 0,
-  };
+  const total = emptyRow("Total");
   // VMMap's Total is the address space in use: every row but Free
   for (const r of out) {
     if (r.type === "Free") continue;
@@ -319,4 +294,19 @@ export function formatRammap(r: RammapCounts): string[] {
     ],
     10,
   );
+}
+
+/** A VMMap row with nothing in it yet. */
+function emptyRow(type: string): VmmapRow {
+  return {
+    type,
+    size: 0,
+    committed: 0,
+    private: 0,
+    totalWs: 0,
+    privateWs: 0,
+    shareableWs: 0,
+    blocks: 0,
+    largest: 0,
+  };
 }
