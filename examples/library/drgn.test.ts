@@ -57,3 +57,15 @@ describe.each(["x86_64", "arm64"])("examples/library/drgn.ts on %s", (arch) => {
     expect(flags.split("|")).not.toContain("PG_lru");
   });
 });
+
+describe("the package's entry points", () => {
+  it("vmlab/drgn and vmlab/kernel (package.json exports) are the helpers' module and the facade that re-exports them", async () => {
+    const drgn = await import("vmlab/drgn");
+    const kernel = await import("vmlab/kernel");
+    const direct = await import("../../src/kernel/view/drgn.ts");
+    expect(drgn.follow_page).toBe(direct.follow_page);
+    expect(kernel.follow_page).toBe(direct.follow_page);
+    const k = new kernel.Kernel({ ramBytes: 64 << 20 });
+    expect([...drgn.for_each_task(k.view)].map((t) => t.comm)).toContain("kthreadd");
+  });
+});
