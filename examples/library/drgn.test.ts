@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -18,6 +19,14 @@ function run(arch: string): string[] {
 
 describe.each(["x86_64", "arm64"])("examples/library/drgn.ts on %s", (arch) => {
   const lines = run(arch);
+
+  if (arch === "x86_64")
+    it("prints what docs/library.md says it prints", () => {
+      const doc = readFileSync(join(ROOT, "docs/library.md"), "utf8");
+      const block = doc.slice(doc.indexOf("On x86_64 it prints")).split("```\n")[1];
+      expect(block.trimEnd().split("\n")).toEqual(lines);
+    });
+
   const find = (re: RegExp) => {
     const m = lines.map((l) => re.exec(l)).find((x) => x !== null);
     expect(m, `no line matching ${re} in\n${lines.join("\n")}`).toBeDefined();
