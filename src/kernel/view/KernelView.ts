@@ -128,6 +128,11 @@ export class KernelView {
     return this.k.tasks.find((t) => t.pid === pid) ?? null;
   }
 
+  /** Every task's handle, in tasks()'s order (the idle tasks all have pid 0: this tells them apart). */
+  taskHandles(): TaskHandle[] {
+    return [...this.k.tasks];
+  }
+
   task(t: TaskHandle): TaskInfo {
     return taskInfo(this.k, taskOf(t));
   }

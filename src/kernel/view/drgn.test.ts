@@ -39,7 +39,7 @@ const PAGE = 4096n;
 
 /** A process with four pages: 0 and 2 written, 1 written and paged out, 3 a guard region; and a fork. */
 function machine(arch: KernelArchName) {
-  const k = new Kernel({ arch, ramBytes: 64 << 20, swapBytes: 16 << 20 });
+  const k = new Kernel({ arch, ramBytes: 64 << 20, swapBytes: 16 << 20, cpus: 2 });
   const a = k.spawn("A")!;
   k.switchTo(0, a);
   const buf = k.mmap(a, mmapArgs(16384));
@@ -75,6 +75,9 @@ describe.each(["x86_64", "arm64", "i386"] as const)("drgn's helpers on %s", (arc
     expect(withIdle[0].comm).toMatch(/^swapper\//);
     expect(withIdle.length).toBe(live.length + v.tasks().filter((t) => t.state === "I").length);
     expect(find_task(v, 0)).toBeNull();
+    // each idle task is its own (they share pid 0)
+    const idle = withIdle.filter((t) => t.pid === 0);
+    expect(new Set(idle.map((t) => v.task(t.handle).comm)).size).toBe(idle.length);
     const t = find_task(v, pid)!;
     expect(t.comm).toBe("A");
     expect(t.mm!.map_count).toBe(v.mm(a)!.mapCount);

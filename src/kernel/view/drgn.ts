@@ -149,8 +149,7 @@ function hide<T extends object, L extends object>(fields: T, links: L): T & L {
 
 // ---- drgn.helpers.linux.pid ----
 
-function taskStruct(prog: KernelView, info: TaskInfo): TaskStruct {
-  const handle = prog.taskHandle(info.pid)!;
+function taskStruct(prog: KernelView, handle: TaskHandle, info: TaskInfo): TaskStruct {
   const mm = info.hasMm && info.alive ? mmStruct(prog, handle, prog.mm(handle)!) : null;
   return hide({ pid: info.pid, comm: info.comm, mm, info }, { prog_: prog, handle });
 }
@@ -175,10 +174,12 @@ function mmStruct(prog: KernelView, owner: TaskHandle, info: MmInfo): MmStruct {
  * swapper/N) first, as drgn's `for_each_task(prog, idle=True)`.
  */
 export function* for_each_task(prog: KernelView, opts: { idle?: boolean } = {}): Generator<TaskStruct> {
-  const tasks = prog.tasks();
-  if (opts.idle) for (const t of tasks) if (t.alive && t.state === "I") yield taskStruct(prog, t);
-  const visible = tasks.filter((t) => t.alive && t.state !== "I").sort((a, b) => a.pid - b.pid);
-  for (const t of visible) yield taskStruct(prog, t);
+  const handles = prog.taskHandles();
+  const tasks = prog.tasks().map((info, i) => ({ info, handle: handles[i] }));
+  const idle = tasks.filter((t) => t.info.alive && t.info.state === "I");
+  const visible = tasks.filter((t) => t.info.alive && t.info.state !== "I");
+  visible.sort((a, b) => a.info.pid - b.info.pid);
+  for (const t of opts.idle ? [...idle, ...visible] : visible) yield taskStruct(prog, t.handle, t.info);
 }
 
 /** find_task: the task with this pid, or null (pid 0, the idle task, is not hashed: null, as in Linux). */
