@@ -131,6 +131,23 @@ describe.each(["x86_64", "arm64", "i386"] as const)("drgn's helpers on %s", (arc
     }
   });
 
+  it("a huge page: follow_pfn gives the 4 KiB frame inside it (pagemap's PFN), lookup_address_in_mm the leaf above the PTEs", () => {
+    const t = new Kernel({ arch, ramBytes: 64 << 20, thp: "always" });
+    const p = t.spawn("P")!;
+    t.switchTo(0, p);
+    const h = t.mmap(p, mmapArgs(8 << 20));
+    const va = ((h + (4n << 20n) - 1n) & ~((4n << 20n) - 1n)) + 5n * PAGE; // 5 pages into an aligned 4 MiB
+    t.userAccess(0, p, va, Access.Write, 1);
+    const pmm = find_task(t.view, t.view.task(p).pid)!.mm!;
+    const pte = lookup_address_in_mm(pmm, va)!;
+    // a PMD (i386 without PAE: the PGD entry, a 4 MiB page)
+    expect([pte.level, pte.leaf, pte.pageSize]).toEqual([1, true, arch === "i386" ? "4M" : "2M"]);
+    const [entry] = t.view.pagemap(p, t.view.address(va).vpn, 1);
+    expect(follow_pfn(pmm, va)).toBe(entry.pfn);
+    expect(follow_pfn(pmm, va - 5n * PAGE)).toBe(entry.pfn - 5);
+    expect(follow_phys(pmm, va + 0x42n)).toBe(vtopPhysical(t.view.vtop(p, va + 0x42n)));
+  });
+
   it('decode_page_flags_value: drgn\'s decode_flags, aliases included; 0 as "0"; zone bits dropped', () => {
     expect(decode_page_flags_value(v, 0n)).toBe("0");
     expect(decode_page_flags_value(v, (1n << 3n) | (1n << 5n))).toBe("PG_uptodate|PG_lru|PG_reported");
