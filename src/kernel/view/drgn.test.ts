@@ -1,7 +1,7 @@
 /**
  * drgn's helpers (view/drgn.ts) against the view's own answers: crash's
  * `vtop` text (the PHYSICAL column, the VMA line, the struct page line, the
- * SWAP line) and /proc/PID/pagemap's entries, on x86-64, arm64 and 32-bit
+ * SWAP line) and /proc/PID/pagemap's entries, on x86-64, arm64, RISC-V Sv39 and 32-bit
  * x86 (whose swp_entry_t is 32 bits wide).
  */
 import { describe, expect, it } from "vitest";
@@ -63,7 +63,7 @@ function vtopRow(lines: string[], header: RegExp): string[] {
   return lines[i + 1].trim().split(/\s+/);
 }
 
-describe.each(["x86_64", "arm64", "i386"] as const)("drgn's helpers on %s", (arch) => {
+describe.each(["x86_64", "arm64", "riscv-sv39", "i386"] as const)("drgn's helpers on %s", (arch) => {
   const { k, a, b, buf, pid } = machine(arch);
   const v = k.view;
   const mm = find_task(v, pid)!.mm!;
