@@ -55,6 +55,7 @@ export type {
 } from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";
+export * from "./view/drgn.ts";
 export type { KernelView } from "./view/KernelView.ts";
 
 /**

@@ -22,7 +22,7 @@ import type { KernelCore } from "../core/core.ts";
 import type { Layout } from "../core/layout.ts";
 import { type TaskHandle, taskOf } from "../core/task.ts";
 import { cpuInfo, tlbInfo } from "./cpus.ts";
-import { crashVtop, type PagemapEntry, pagemap } from "./crash.ts";
+import { crashVtop, linuxPageFlags, type PagemapEntry, pagemap } from "./crash.ts";
 import { explainAccess } from "./explain.ts";
 import { explainKernelAccess } from "./explainKernel.ts";
 import { checkInvariants } from "./invariants.ts";
@@ -128,6 +128,11 @@ export class KernelView {
     return this.k.tasks.find((t) => t.pid === pid) ?? null;
   }
 
+  /** Every task's handle, in tasks()'s order (the idle tasks all have pid 0: this tells them apart). */
+  taskHandles(): TaskHandle[] {
+    return [...this.k.tasks];
+  }
+
   task(t: TaskHandle): TaskInfo {
     return taskInfo(this.k, taskOf(t));
   }
@@ -195,6 +200,16 @@ export class KernelView {
     return kernelPfn(this.k, va);
   }
 
+  /** __va: the direct-map address of a physical address (-1n for a frame with no permanent kernel address: 32-bit highmem). */
+  directVa(pa: number): bigint {
+    return this.k.arch.directVa(pa);
+  }
+
+  /** __pa: the physical address of a direct-map address, or -1 outside the direct map. */
+  directPa(va: bigint): number {
+    return this.k.arch.directPa(va, this.k.machine.phys.sizeBytes);
+  }
+
   // ---- CPUs and TLBs ----
 
   cpus(): CpuInfo[] {
@@ -219,6 +234,27 @@ export class KernelView {
   /** One frame's struct page, or null past the end of RAM. */
   frame(pfn: number): FrameInfo | null {
     return frameInfo(this.k, pfn);
+  }
+
+  /**
+   * Where the frames' struct pages sit: the address of frame 0's
+   * (SPARSEMEM_VMEMMAP's vmemmap, or FLATMEM's mem_map on 32-bit x86) and
+   * sizeof(struct page); pfn_to_page is `page0 + pfn * structPageSize`.
+   */
+  memMap(): { page0: bigint; structPageSize: number } {
+    const s = this.k.arch.view.crash;
+    return { page0: s?.memMap?.() ?? this.k.layout.vmemmap, structPageSize: s?.structPageSize ?? 64 };
+  }
+
+  /**
+   * page->flags as Linux would hold it (the PG_* bits of enum pageflags and
+   * the zone above them, view/crash.ts linuxPageFlags), with the set bits'
+   * names in bit order; null past the end of RAM.
+   */
+  pageFlags(pfn: number): { value: bigint; names: string[] } | null {
+    return Number.isInteger(pfn) && pfn >= 0 && pfn < this.k.pages.nrFrames
+      ? linuxPageFlags(this.k, pfn)
+      : null;
   }
 
   /** The byte at a physical address. */
