@@ -40,6 +40,7 @@ import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
 import { kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
+import { type ReclaimInfo, reclaimInfo, type SwapInfo, swapInfo } from "./reclaim.ts";
 import { tableTree } from "./tableTree.ts";
 import type {
   AddressInfo,
@@ -219,6 +220,16 @@ export class KernelView {
   /** One frame's struct page, or null past the end of RAM. */
   frame(pfn: number): FrameInfo | null {
     return frameInfo(this.k, pfn);
+  }
+
+  /** Each frame as reclaim sees it: free, reclaimable, or pinned and why (view/reclaim.ts). */
+  reclaim(): ReclaimInfo {
+    return reclaimInfo(this.k);
+  }
+
+  /** The swap area's slots in use and who refers to them; null without swap (view/reclaim.ts). */
+  swap(): SwapInfo | null {
+    return swapInfo(this.k);
   }
 
   /** The byte at a physical address. */
