@@ -327,6 +327,7 @@ describe("vmlab ui in chromium", () => {
     expect(
       await page.locator('[data-testid="rammap"] tr[data-use="Process Private"] td').allTextContents(),
     ).toEqual([...modified.pages.map(kb), kb(modified.total)]);
+    await page.locator('[data-testid="vad-A"]').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(SHOTS, "windows-views.png") });
   });
 

@@ -185,7 +185,8 @@ export function Frames() {
         </div>
       )}
       {reclaim !== null && (
-        <ul class="kinds" data-testid="reclaim-counts">
+        <ul class={`kinds${colouring === "reclaim" ? " active" : ""}`} data-testid="reclaim-counts">
+          <li class="by">reclaim:</li>
           {RECLAIM_STATES.map((st) => (
             <li key={st} title={RECLAIM_WORDS[st]}>
               <span class="swatch" style={{ background: RECLAIM_COLOURS[st] }} />
@@ -197,7 +198,8 @@ export function Frames() {
           </li>
         </ul>
       )}
-      <ul class="kinds">
+      <ul class={`kinds${colouring === "kind" ? " active" : ""}`}>
+        <li class="by">kinds:</li>
         {Object.entries(info.byKind).map(([kind, n]) => (
           <li key={kind} data-kind={kind}>
             <span class="swatch" style={{ background: colour(kind) }} />
