@@ -43,7 +43,8 @@ export function Swap() {
       g.fillRect((s.slot % cols) * cell, Math.floor(s.slot / cols) * cell, cell, cell);
     }
   });
-  if (!k) return null;
+  // profile=windows pages to its paging file, which the RAMMap panel reports (Windows.tsx)
+  if (!k || k.view.windows() !== null) return null;
   if (info === null)
     return <div data-testid="swap">no swap area (machine swap=0): anonymous pages cannot leave RAM</div>;
   const onMove = (e: MouseEvent) => {
