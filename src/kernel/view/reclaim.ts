@@ -22,6 +22,7 @@
 import type { KernelCore } from "../core/core.ts";
 import type { Task } from "../core/task.ts";
 import { PageKind } from "../mm/PageDesc.ts";
+import { VmFlag } from "../mm/vma.ts";
 import { pageInfo } from "./mm.ts";
 import { userEntryPages } from "./pagetable.ts";
 
@@ -77,24 +78,35 @@ function liveMms(k: KernelCore): Task[] {
   return out;
 }
 
-/** Each user page with an entry in a live address space: its task, page and state. */
+/**
+ * Each user page with an entry in a live address space, in the VMAs
+ * `want` picks: its task, page, frame (-1 if not present) and swap slot.
+ */
 function forEachUserPage(
   k: KernelCore,
-  f: (t: Task, vpn: number, pfn: number, swapSlot: number, locked: boolean) => void,
-) {
-  const end = k.arch.pgtable.userPgtablesCeiling;
+  want: (t: Task, vmFlags: number) => boolean,
+  f: (t: Task, vpn: number, pfn: number, swapSlot: number) => void,
+): void {
   for (const t of liveMms(k))
-    for (const vpn of userEntryPages(k, t, 0, end)) {
-      const p = pageInfo(k, t, vpn);
-      f(t, vpn, p.present ? p.pfn : -1, p.swapSlot, p.inLockedVma);
+    for (const v of t.mm!.vmas) {
+      if (!want(t, v.vmFlags)) continue;
+      for (const vpn of userEntryPages(k, t, v.vmStart, v.vmEnd - v.vmStart)) {
+        const p = pageInfo(k, t, vpn);
+        f(t, vpn, p.present ? p.pfn : -1, p.swapSlot);
+      }
     }
 }
 
 export function reclaimInfo(k: KernelCore): ReclaimInfo {
   const locked = new Set<number>();
-  forEachUserPage(k, (_t, _vpn, pfn, _slot, inLocked) => {
-    if (inLocked && pfn >= 0) locked.add(pfn);
-  });
+  // only the VM_LOCKED VMAs are walked: the cost is what they map
+  forEachUserPage(
+    k,
+    (_t, flags) => (flags & VmFlag.LOCKED) !== 0,
+    (_t, _vpn, pfn) => {
+      if (pfn >= 0) locked.add(pfn);
+    },
+  );
   const pages = k.pages;
   const { lru, large } = k.vmscan;
   const hpage = k.arch.pgtable.hpagePmdNr;
@@ -129,13 +141,18 @@ export function swapInfo(k: KernelCore): SwapInfo | null {
   const swap = k.swap;
   if (swap === null) return null;
   const owners = new Map<number, string[]>();
-  forEachUserPage(k, (t, vpn, _pfn, slot) => {
-    if (slot < 0) return;
-    const who = `${t.comm} 0x${k.va.canonical(vpn).toString(16)}`;
-    const list = owners.get(slot);
-    if (list === undefined) owners.set(slot, [who]);
-    else list.push(who);
-  });
+  // only the address spaces that hold swap entries (MM_SWAPENTS) are walked
+  forEachUserPage(
+    k,
+    (t) => t.mm!.swapEnts > 0,
+    (t, vpn, _pfn, slot) => {
+      if (slot < 0) return;
+      const who = `${t.comm} 0x${k.va.canonical(vpn).toString(16)}`;
+      const list = owners.get(slot);
+      if (list === undefined) owners.set(slot, [who]);
+      else list.push(who);
+    },
+  );
   const slots: SwapSlotInfo[] = [];
   for (let s = 1; s < swap.nrSlots; s++) {
     const cachedPfn = swap.cache.get(s) ?? -1;
