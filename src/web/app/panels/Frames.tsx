@@ -46,7 +46,7 @@ const RECLAIM_COLOURS: Record<ReclaimState, string> = {
 const RECLAIM_WORDS: Record<ReclaimState, string> = {
   free: "free",
   reclaimable: "reclaimable (on an LRU list)",
-  kernel: "pinned: the kernel's own (never on an LRU list)",
+  kernel: "pinned: the kernel's own, or firmware-reserved (never on an LRU list)",
   "page-table": "pinned: a page table (freed with its mm, never reclaimed)",
   mlocked: "pinned: mlocked (mapped by a VM_LOCKED VMA)",
   unevictable: "pinned: off the LRU lists (shmem, tmpfs, or held by a fault)",
