@@ -101,6 +101,24 @@ async function sameAsEngine(id: string, n: number): Promise<Stepper> {
     tlb.entries.length,
   );
   if (tlb.entries.length > 0) expect(await text("tlb-cpu0")).toContain(hex(tlb.entries[0].va));
+  // the grid: the first and last entries in the row of their set and the column of their way
+  for (const e of [tlb.entries[0], tlb.entries.at(-1)].filter((e) => e !== undefined)) {
+    const cell = page
+      .locator(
+        `[data-testid="tlb-cpu0"] [data-testid="tlb-array-${e.level}-${e.array}"] tr[data-set="${e.set}"] td`,
+      )
+      .nth(e.way);
+    expect(await cell.getAttribute("data-va")).toBe(hex(e.va));
+    expect(await cell.textContent()).toContain(e.global ? "G" : `${tlb.asidName} ${e.asid}`);
+  }
+  // frames reclaim may take against the pinned ones, and the swap slots in use
+  if (view.windows() === null) {
+    const r = view.reclaim();
+    for (const state of ["reclaimable", "kernel", "page-table", "mlocked", "pinned"] as const)
+      expect(await text(`reclaim-${state}`), state).toBe(String(r.counts[state]));
+  }
+  const swap = view.swap();
+  if (swap !== null) expect(await text("swap-used")).toBe(String(swap.used));
   return s;
 }
 
@@ -170,13 +188,20 @@ describe("vmlab ui in chromium", () => {
     await page.keyboard.press("ArrowRight");
     await page.keyboard.press("ArrowRight");
     await sameAsEngine(id, vfree - 1);
-    expect(await page.locator('[data-testid="tlbs"] tr.stale').count()).toBe(0);
+    expect(await page.locator('[data-testid="tlbs"] .stale[data-testid="tlb-entry"]').count()).toBe(0);
     await page.keyboard.press("ArrowRight");
     const s = await sameAsEngine(id, vfree);
     const v = s.session.variables.get("v")!;
-    const stale = await page.locator('[data-testid="tlbs"] tr.stale').allTextContents();
-    expect(stale.length).toBeGreaterThan(0);
-    expect(stale.some((row) => row.includes(hex(v)))).toBe(true);
+    // the grid's cell of v's entry, in the warning colour, and its row in the list
+    const stale = page.locator('[data-testid="tlbs"] td.tlb-cell.stale');
+    expect(await stale.count()).toBeGreaterThan(0);
+    expect(await stale.evaluateAll((cells) => cells.map((c) => c.getAttribute("data-va")))).toContain(hex(v));
+    const background = await stale
+      .first()
+      .evaluate((c) => c.ownerDocument.defaultView!.getComputedStyle(c).backgroundColor);
+    expect(background).toBe("rgb(255, 204, 188)");
+    const rows = await page.locator('[data-testid="tlbs"] tr.stale').allTextContents();
+    expect(rows.some((row) => row.includes(hex(v)))).toBe(true);
     // the checker agrees: the next read of v uses a stale entry
     const after = Stepper.at(source(id), 99, path);
     expect(after.session.kernel!.view.counters().staleTlbUses).toBeGreaterThan(0);
@@ -233,6 +258,77 @@ describe("vmlab ui in chromium", () => {
     const info = await text("frame-info");
     expect(info).toContain(`frame ${hex(leaf.nextPfn)}: ${view.frame(leaf.nextPfn)!.kind}`);
     expect(info).toContain(`mapped by A ${hex(leaf.va)}`);
+  });
+
+  it("lists the swap slots with the pages that refer to them, and colours frames pinned against reclaimable", async () => {
+    const id = "swap/pageout-swapin.vm";
+    const path = join(PACKAGE_ROOT, "examples", id);
+    await open(id);
+    const line =
+      source(id)
+        .split("\n")
+        .findIndex((l) => l.startsWith("A: fork B")) + 1;
+    await page.locator(`[data-line="${line}"] button.ln`).click();
+    const all = Stepper.at(source(id), 99, path);
+    const s = await sameAsEngine(id, all.statements.findIndex((t) => t.pos.line === line) + 1);
+    const view = s.session.kernel!.view;
+    const swap = view.swap()!;
+    expect(swap.used).toBeGreaterThan(0);
+    const rows = page.locator('[data-testid="swap-slot"]');
+    expect(await rows.count()).toBe(Math.min(64, swap.slots.length));
+    // after fork each slot still swapped out is named by both processes' PTEs
+    const shared = swap.slots.find((x) => x.refs === 2)!;
+    expect(shared.owners.map((o) => o.split(" ")[0]).sort()).toEqual(["A", "B"]);
+    const row = await page.locator(`[data-testid="swap-slot"][data-slot="${shared.slot}"]`).textContent();
+    for (const o of shared.owners) expect(row).toContain(o);
+    expect(row).toContain("2 references");
+    // the reclaim colouring, and a page table's frame under the pointer says it is pinned
+    await page.click('[data-testid="by-reclaim"]');
+    expect(await page.locator('[data-testid="frames"]').getAttribute("data-colouring")).toBe("reclaim");
+    const ptPfn = view
+      .walk(s.session.processes.get("A")!, s.session.variables.get("a")!)
+      .entries.at(-1)!.tablePfn;
+    const grid = page.locator('[data-testid="frame-grid"]');
+    await grid.scrollIntoViewIfNeeded();
+    const box = (await grid.boundingBox())!;
+    const cols = Number(await grid.getAttribute("data-cols"));
+    const cell = Number(await grid.getAttribute("data-cell"));
+    const scale = box.width / Number(await grid.getAttribute("width"));
+    await page.mouse.move(
+      box.x + ((ptPfn % cols) * cell + cell / 2) * scale,
+      box.y + (Math.floor(ptPfn / cols) * cell + cell / 2) * scale,
+    );
+    expect(await text("frame-info")).toContain(`frame ${hex(ptPfn)}: page-table`);
+    expect(await text("frame-info")).toContain("pinned: a page table");
+    await page.screenshot({ path: join(SHOTS, "swap-reclaim.png") });
+  });
+
+  it("shows !vad, VMMap and RAMMap in place of /proc/PID/maps on a Windows scenario", async () => {
+    const id = "windows/debugger-views.vm";
+    await open(id);
+    await page.keyboard.press("End");
+    const s = await sameAsEngine(id, 999);
+    const view = s.session.kernel!.view;
+    const win = view.windows()!;
+    const a = s.session.processes.get("A")!;
+    expect(await page.locator('[data-testid="maps-A"]').count()).toBe(0);
+    expect(await page.locator('[data-testid="reclaim-counts"]').count()).toBe(0);
+    const starts = await page
+      .locator('[data-testid="vad-A"] [data-testid="vad-row"]')
+      .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-start"))));
+    expect(starts).toEqual(win.vadTree(a).map((v) => v.startVpn));
+    const kb = (n: number) => (n === 0 ? "" : `${(n * 4).toLocaleString("en-US")} K`);
+    const total = win.vmmap(a)[0];
+    const cells = await page.locator('[data-testid="vmmap-A"] tr[data-type="Total"] td').allTextContents();
+    expect(cells.slice(0, 3)).toEqual([kb(total.size), kb(total.committed), kb(total.private)]);
+    const r = win.rammap();
+    expect(await text("rammap-total")).toBe(kb(r.total.reduce((x, y) => x + y, 0)));
+    const modified = r.rows.find((x) => x.use === "Process Private")!;
+    expect(
+      await page.locator('[data-testid="rammap"] tr[data-use="Process Private"] td').allTextContents(),
+    ).toEqual([...modified.pages.map(kb), kb(modified.total)]);
+    await page.locator('[data-testid="vad-A"]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, "windows-views.png") });
   });
 
   it("explains an access, and shows an edited scenario's error at its line and column", async () => {

@@ -40,6 +40,7 @@ import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
 import { kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
+import { type ReclaimInfo, reclaimInfo, type SwapInfo, swapInfo } from "./reclaim.ts";
 import { tableTree } from "./tableTree.ts";
 import type {
   AddressInfo,
@@ -255,6 +256,16 @@ export class KernelView {
     return Number.isInteger(pfn) && pfn >= 0 && pfn < this.k.pages.nrFrames
       ? linuxPageFlags(this.k, pfn)
       : null;
+  }
+
+  /** Each frame as reclaim sees it: free, reclaimable, or pinned and why (view/reclaim.ts). */
+  reclaim(): ReclaimInfo {
+    return reclaimInfo(this.k);
+  }
+
+  /** The swap area's slots in use and who refers to them; null without swap (view/reclaim.ts). */
+  swap(): SwapInfo | null {
+    return swapInfo(this.k);
   }
 
   /** The byte at a physical address. */

@@ -82,6 +82,9 @@ export function tlbInfo(k: KernelCore, id: number): TlbInfo {
           global: (meta & Meta.G) !== 0,
           rights: permText((meta >>> Meta.RIGHTS_SHIFT) & 63),
           dirty: (meta & Meta.D) !== 0,
+          // TlbArray keeps slot = set * ways + way
+          set: Math.floor(slot / a.ways),
+          way: slot % a.ways,
         });
       }
       arrays.push({
@@ -89,6 +92,7 @@ export function tlbInfo(k: KernelCore, id: number): TlbInfo {
         name: a.name,
         entries: a.entries,
         ways: a.ways,
+        sets: a.sets,
         sizes: names.filter((_, code) => (a.sizeMask & (1 << code)) !== 0),
         kind: KINDS[a.kindMask & 3],
         valid,

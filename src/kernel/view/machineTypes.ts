@@ -21,6 +21,9 @@ export interface TlbEntryInfo {
   /** the rights it caches, canonically: `user rw- / kernel rw-` */
   rights: string;
   dirty: boolean;
+  /** where it sits in its array: the set (the tag's low bits) and the way (0 most recently used) */
+  set: number;
+  way: number;
 }
 
 /** One array of a TLB level. */
@@ -29,6 +32,8 @@ export interface TlbArrayInfo {
   name: string;
   entries: number;
   ways: number;
+  /** entries / ways */
+  sets: number;
   /** the page sizes it holds and what it serves */
   sizes: string[];
   kind: "data" | "instr" | "unified";

@@ -24,6 +24,7 @@ import { Legend, PageTables } from "./panels/PageTables.tsx";
 import { Controls, Editor, ErrorBox, ScenarioText } from "./panels/Scenario.tsx";
 import { Tasks } from "./panels/Tasks.tsx";
 import { Tlbs } from "./panels/Tlb.tsx";
+import { RamMap } from "./panels/Windows.tsx";
 import "./style.css";
 
 async function open(id: string): Promise<void> {
@@ -127,7 +128,8 @@ function App() {
         <Tlbs />
         <h3>physical memory</h3>
         <Frames />
-        <h3>tasks and address spaces</h3>
+        <RamMap />
+        <h3>{s?.session.kernel?.view.windows() ? "processes and their VADs" : "tasks and address spaces"}</h3>
         <Tasks />
       </section>
     </div>

@@ -1,6 +1,11 @@
-/** Tasks (kernel.view.tasks) and each address space's VMAs as /proc/PID/maps prints them. */
+/**
+ * Tasks (kernel.view.tasks) and each address space's VMAs as /proc/PID/maps
+ * prints them; under profile=windows, each process's VADs and VMMap's
+ * summary instead (Windows.tsx), as Windows has no /proc.
+ */
 import { formatMaps } from "../../../kernel/view/procfs.ts";
 import { stepper, tick } from "../model/state.ts";
+import { WinProcess } from "./Windows.tsx";
 
 export function Tasks() {
   tick.value;
@@ -8,6 +13,7 @@ export function Tasks() {
   if (!k) return null;
   const view = k.view;
   const tasks = view.tasks();
+  const windows = view.windows() !== null;
   // the task tree: each task under its parent (pstree), children in pid order
   const byParent = new Map<number, typeof tasks>();
   for (const t of tasks) {
@@ -62,6 +68,7 @@ export function Tasks() {
       {tasks
         .filter((t) => t.alive && t.hasMm)
         .map((t) => {
+          if (windows) return <WinProcess key={t.pid} t={t} />;
           const h = view.taskHandle(t.pid)!;
           const lines = formatMaps(view.vmas(h));
           return (
