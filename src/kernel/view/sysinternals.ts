@@ -225,7 +225,8 @@ function poolFrames(os: WindowsOs): { paged: Set<number>; nonpaged: Set<number> 
     }
   }
   // only the paged pool is ever trimmed (kmem.ts)
-  for (const [pfn, owner] of os.db.owners) if (owner.mm === null) out.paged.add(pfn);
+  for (const [pfn, owner] of os.db.owners)
+    if (owner.mm === null && owner.proto === undefined) out.paged.add(pfn);
   return out;
 }
 

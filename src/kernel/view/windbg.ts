@@ -342,7 +342,9 @@ interface PteRef {
 function findPte(os: WindowsOs, pfn: number): PteRef | null {
   const k = os.k;
   const owner = os.db.owners.get(pfn);
-  if (owner !== undefined) return { mm: owner.mm, va: BigInt(owner.vpn) * 4096n };
+  // (a section page's PTE is its prototype PTE, in no process's or the pools' self-map range)
+  if (owner !== undefined && owner.proto === undefined)
+    return { mm: owner.mm, va: BigInt(owner.vpn) * 4096n };
   if (k.pages.kind[pfn] === PageKind.UserAnon)
     for (const t of k.tasks) {
       if (!t.alive || t.mm === null || !t.mm.osState) continue;

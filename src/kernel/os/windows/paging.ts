@@ -15,6 +15,9 @@
  *   pages stay on the modified list: nothing can take them.
  * - Repurposing a standby page (pfn.ts repurpose): its PTE becomes a
  *   paging-file PTE; the frame is free.
+ * - A section page no process maps any more (releaseShared): its prototype
+ *   PTE is a transition PTE and the frame is on a list, as above; repurposed,
+ *   the prototype PTE becomes a paging-file PTE.
  * - A fault on a transition PTE is a soft fault (MiResolveTransitionFault:
  *   the frame comes off its list, no I/O); on a paging-file PTE a hard fault
  *   (MiResolvePageFileFault: a new frame, an in-page read from the paging
@@ -26,6 +29,7 @@ import { PageKind } from "../../mm/PageDesc.ts";
 import { mkTransition } from "./mmpte.ts";
 import { type PfnDatabase, PfnList, type PteOwner, setKernelPte } from "./pfn.ts";
 import { setPte, winProcess } from "./process.ts";
+import { type Section, SectionKind, unmapShared, writeProto } from "./section.ts";
 
 /**
  * One valid page out of its working set: a transition PTE in its place,
@@ -45,6 +49,42 @@ export function trimPage(k: KernelCore, db: PfnDatabase, pfn: number, dirty: boo
     winProcess(owner.mm).ws.delete(owner.vpn);
   } else setKernelPte(k, owner.vpn, e.hi, e.lo);
   db.enlist(pfn, owner);
+}
+
+/**
+ * A process PTE stops mapping section page `index` (a trim, an unmap, a
+ * copy-on-write): MiDecrementShareCount. A write through it (`dirty`)
+ * makes the page differ from its paging-file copy, which goes. When no
+ * process maps the page any more (its share count 0), a paging-file-backed
+ * section's page leaves memory as a private page does: its prototype PTE
+ * becomes a transition PTE and the frame goes to the modified list (to be
+ * written to the paging file by the modified page writer) or, clean, to the
+ * standby list (Windows Internals 7th ed., Part 1, ch. 5 "Prototype PTEs":
+ * a shared page whose share count drops to zero is put on the standby or
+ * modified list, its prototype PTE marked transition; WRK
+ * MiDecrementShareCount). A file's pages are the page cache's (its
+ * own writeback and reclaim: docs/windows.md).
+ */
+export function releaseShared(
+  k: KernelCore,
+  db: PfnDatabase,
+  s: Section,
+  index: number,
+  pfn: number,
+  dirty: boolean,
+): void {
+  unmapShared(k, s, index, pfn, dirty);
+  if (s.kind !== SectionKind.PageFile) return;
+  if (dirty && db.modified[pfn] === 0) {
+    db.modified[pfn] = 1;
+    if (db.pageFileOffset[pfn] > 0) db.pagefile.release(db.pageFileOffset[pfn]);
+    db.pageFileOffset[pfn] = 0;
+  }
+  if (k.pages.mapcount[pfn] > 0) return;
+  const protection = s.protectionOf(index);
+  const e = mkTransition(pfn, protection);
+  writeProto(k, s, index, e.hi, e.lo);
+  db.enlist(pfn, { mm: null, vpn: -1, protection, proto: { section: s, index } });
 }
 
 /**

@@ -19,6 +19,7 @@ import { PageKind } from "../../mm/PageDesc.ts";
 import { mkPageFile } from "./mmpte.ts";
 import { PagingFile } from "./pagefile.ts";
 import { setPte, widePtes, winProcess } from "./process.ts";
+import { type Section, writeProto } from "./section.ts";
 
 /**
  * Which list a frame is on (MMPFN.u3.e1.PageLocation; Windows Internals 7th
@@ -35,11 +36,16 @@ export const enum PfnList {
   Modified = 3,
 }
 
-/** Who maps a page that sits on the standby or modified list (MMPFN.PteAddress): a process's PTE, or the kernel's (mm null). */
+/**
+ * Who maps a page that sits on the standby or modified list
+ * (MMPFN.PteAddress): a process's PTE, the kernel's (mm null), or a
+ * section's prototype PTE (`proto`; mm null, vpn -1; MMPFN.u3.e1.PrototypePte).
+ */
 export interface PteOwner {
   mm: MmStruct | null;
   vpn: number;
   protection: number;
+  proto?: { section: Section; index: number };
 }
 
 export class PfnDatabase {
@@ -179,7 +185,11 @@ export class PfnDatabase {
     const off = this.pageFileOffset[pfn];
     assert(off > 0, `repurpose: standby pfn ${pfn} has no copy in the paging file`);
     const e = mkPageFile(off, owner.protection, widePtes(k));
-    if (owner.mm !== null) {
+    if (owner.proto !== undefined) {
+      // a section page: its prototype PTE holds the paging-file PTE (the segment's pages are nobody's private pages)
+      writeProto(k, owner.proto.section, owner.proto.index, e.hi, e.lo);
+      owner.proto.section.residentPages--;
+    } else if (owner.mm !== null) {
       setPte(k, owner.mm, owner.vpn, e.hi, e.lo);
       winProcess(owner.mm).privatePages--;
     } else setKernelPte(k, owner.vpn, e.hi, e.lo);

@@ -6,9 +6,9 @@ import { fileByte } from "../../fs/file.ts";
 import { KernelImpl } from "../../KernelImpl.ts";
 import { STATUS_ACCESS_VIOLATION } from "./fault.ts";
 import type { WindowsOs } from "./index.ts";
-import { PageProt, protoPointerVa, SoftKind, softKind } from "./mmpte.ts";
+import { PageProt, protoPointerVa, SoftKind, softKind, transitionPfn } from "./mmpte.ts";
 import { getPte } from "./process.ts";
-import { protoBase, protoPteVa } from "./section.ts";
+import { protoBase, protoPteVa, readProto } from "./section.ts";
 import { MemState, WinError } from "./virtual.ts";
 
 /** A user read of one byte (-1: it faulted). */
@@ -83,13 +83,20 @@ describe("a paging-file-backed section mapped by two processes", () => {
       const sec = os.sections.get(h)!;
       const base = protoBase(os.kmem);
       expect(protoPointerVa(pte.hi, pte.lo, base, wide, arch === "x86_64")).toBe(protoPteVa(k, sec, 1));
-      // still resident (the segment's), mapped by nobody; no page list holds it
+      // still resident (the segment's), mapped by nobody: on the modified list (never written anywhere)
       expect(k.pages.mapcount[pfn]).toBe(0);
-      expect(k.view.windows()!.paging().modified).toBe(0);
-      // the next touch is resolved from the prototype without I/O, same frame, same bytes
+      expect(k.view.windows()!.paging().modified).toBe(1);
+      // its prototype PTE is a transition PTE for the frame
+      const proto = readProto(k, sec, 1);
+      expect(softKind(proto.hi, proto.lo, wide)).toBe(SoftKind.Transition);
+      expect(transitionPfn(proto.hi, proto.lo)).toBe(pfn);
+      // the next touch is resolved from the prototype without I/O (a soft fault), same frame, same bytes
       const maj = a.majFlt;
+      const soft = os.db.transitionFaults;
       expect(k.userAccess(0, a, va + 0x1000n, Access.Read)).toMatchObject({ ok: true, value: 0x77 });
       expect(a.majFlt).toBe(maj);
+      expect(os.db.transitionFaults).toBe(soft + 1);
+      expect(k.view.windows()!.paging().modified).toBe(0);
       expect(pfnOf(k, a, va + 0x1000n)).toBe(pfn);
       expect(k.view.invariants()).toEqual([]);
     }

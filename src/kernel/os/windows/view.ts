@@ -15,8 +15,17 @@ import type { MmStruct } from "../../mm/MmStruct.ts";
 import { copyFrame } from "../../mm/memory.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import { GRANULARITY_PAGES, X64K } from "./layout.ts";
-import { MmProt, makeProtectionMask, mmRights, SoftKind, softKind } from "./mmpte.ts";
+import {
+  MmProt,
+  makeProtectionMask,
+  mmRights,
+  pageFileOffset,
+  SoftKind,
+  softKind,
+  transitionPfn,
+} from "./mmpte.ts";
 import { sharedFrame, validPte, viewPageProtection } from "./pages.ts";
+import { releaseShared, resolveTransition } from "./paging.ts";
 import type { PfnDatabase } from "./pfn.ts";
 import { setPte, type WinProcess } from "./process.ts";
 import {
@@ -26,7 +35,6 @@ import {
   readProto,
   type Section,
   SectionKind,
-  unmapShared,
   validProto,
   viewProtection,
   writeProto,
@@ -39,7 +47,11 @@ import { wsAdded } from "./workingset.ts";
  * MiResolveProtoPteFault's first half: the frame of section page `index`,
  * made resident if it is not. A demand-zero prototype gets a zeroed frame
  * (a demand-zero fault); a subsection prototype the file's page-cache page,
- * read from the disk when it is not cached (an in-page read: a hard fault).
+ * read from the disk when it is not cached (an in-page read: a hard fault);
+ * a transition prototype (a paging-file-backed page no process mapped, on
+ * the standby or modified list: paging.ts releaseShared) its frame back off
+ * the list (a soft fault); a paging-file prototype (that frame repurposed) a
+ * new frame read from the paging file (a hard fault).
  * The prototype PTE becomes valid. `read`: the page came from the disk.
  * Null: no memory.
  */
@@ -66,21 +78,42 @@ export function sectionFrame(
     return { pfn, read };
   }
   if (pt.accessible(e.hi, e.lo)) return { pfn: pt.pfn(e.hi, e.lo, 0), read: false };
-  assert(
-    softKind(e.hi, e.lo, pt.entryBytes === 8) === SoftKind.DemandZero,
-    "sectionFrame: unexpected prototype",
-  );
-  const pfn = db.takeFrame(k, true, Gfp.HIGHUSER, PageKind.KernelPages);
-  if (pfn < 0) return null;
-  k.pages.refcount[pfn] = 1; // the segment's own reference
-  db.originalProtection[pfn] = s.protection;
-  db.modified[pfn] = 1;
-  db.pageFileOffset[pfn] = 0;
-  db.demandZeroFaults++;
-  s.residentPages++;
+  const wide = pt.entryBytes === 8;
+  const kind = softKind(e.hi, e.lo, wide);
+  let pfn: number;
+  let read = false;
+  if (kind === SoftKind.Transition) {
+    // the page is on the standby or modified list: a soft fault (MiResolveTransitionFault on the prototype PTE)
+    pfn = transitionPfn(e.hi, e.lo);
+    const onList = resolveTransition(db, pfn);
+    assert(onList, "sectionFrame: a transition prototype PTE whose frame is on no list");
+  } else if (kind === SoftKind.PageFile) {
+    // repurposed: a new frame and an in-page read from the paging file (MiResolvePageFileFault, a hard fault)
+    const off = pageFileOffset(e.hi, e.lo, wide);
+    pfn = db.takeFrame(k, true, Gfp.HIGHUSER, PageKind.KernelPages);
+    if (pfn < 0) return null;
+    db.pagefile.read(k.machine.phys, off, pfn);
+    k.pages.refcount[pfn] = 1; // the segment's own reference
+    db.originalProtection[pfn] = s.protection;
+    db.modified[pfn] = 0; // the copy in the paging file stays: clean
+    db.pageFileOffset[pfn] = off;
+    db.pageReads++;
+    s.residentPages++;
+    read = true;
+  } else {
+    assert(kind === SoftKind.DemandZero, "sectionFrame: unexpected prototype");
+    pfn = db.takeFrame(k, true, Gfp.HIGHUSER, PageKind.KernelPages);
+    if (pfn < 0) return null;
+    k.pages.refcount[pfn] = 1; // the segment's own reference
+    db.originalProtection[pfn] = s.protection;
+    db.modified[pfn] = 1;
+    db.pageFileOffset[pfn] = 0;
+    db.demandZeroFaults++;
+    s.residentPages++;
+  }
   const v = validProto(k, pfn, s.protection);
   writeProto(k, s, index, v.hi, v.lo);
-  return { pfn, read: false };
+  return { pfn, read };
 }
 
 /**
@@ -93,10 +126,15 @@ export function deleteSegment(k: KernelCore, db: PfnDatabase, kmem: ProtoPool, s
   assert(s.views === 0 && !s.open, "deleteSegment: still in use");
   if (s.file === null) {
     const pt = k.arch.pgtable;
+    const wide = pt.entryBytes === 8;
     for (let i = 0; i < s.nrPages; i++) {
       const e = readProto(k, s, i);
-      if (!pt.accessible(e.hi, e.lo)) continue;
-      const pfn = pt.pfn(e.hi, e.lo, 0);
+      const kind = pt.accessible(e.hi, e.lo) ? -1 : softKind(e.hi, e.lo, wide);
+      // a page in the paging file: its copy goes (MiReleasePageFileSpace)
+      if (kind === SoftKind.PageFile) db.pagefile.release(pageFileOffset(e.hi, e.lo, wide));
+      if (kind !== -1 && kind !== SoftKind.Transition) continue;
+      // valid, or on the standby or modified list (releaseFrame takes it off, with its paging-file copy)
+      const pfn = kind === -1 ? pt.pfn(e.hi, e.lo, 0) : transitionPfn(e.hi, e.lo);
       assert(k.pages.mapcount[pfn] === 0, "deleteSegment: a page is still mapped");
       db.releaseFrame(k, pfn);
     }
@@ -339,7 +377,7 @@ export function copyOnWrite(
   w.db.pageFileOffset[pfn] = 0;
   if (sharedFrame(k, vad, oldPfn)) {
     const v = vad.view!;
-    unmapShared(k, v.section, v.firstPage + vpn - vad.startVpn, oldPfn, false);
+    releaseShared(k, w.db, v.section, v.firstPage + vpn - vad.startVpn, oldPfn, false);
     p.privatePages++;
   } else w.db.releaseFrame(k, oldPfn);
   w.db.writeCopies++;

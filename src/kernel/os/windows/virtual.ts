@@ -25,9 +25,10 @@ import {
   win32Protection,
 } from "./mmpte.ts";
 import { commitPage, decommitPage, type PageState, pageRuns, setProtection, sharedFrame } from "./pages.ts";
+import { releaseShared } from "./paging.ts";
 import type { PfnDatabase } from "./pfn.ts";
 import { getPte, type WinProcess, widePtes } from "./process.ts";
-import { type Section, unmapShared } from "./section.ts";
+import type { Section } from "./section.ts";
 import { SHARED_USER_DATA_VPN } from "./shared.ts";
 import { Vad, VadType } from "./vad.ts";
 
@@ -297,7 +298,7 @@ export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): voi
       // a section's frame: this process's mapping of it goes, the frame stays with the segment
       const pte0 = getPte(k, mm, vpn);
       const index = vad.view!.firstPage + vpn - vad.startVpn;
-      unmapShared(k, vad.view!.section, index, s.pfn, k.arch.pgtable.dirty(pte0.hi, pte0.lo));
+      releaseShared(k, w.db, vad.view!.section, index, s.pfn, k.arch.pgtable.dirty(pte0.hi, pte0.lo));
     } else if (s.pfn >= 0) {
       w.db.releaseFrame(k, s.pfn);
       p.privatePages--;

@@ -83,10 +83,13 @@ describe("the working-set list", () => {
     expect(k.setWorkingSetSize(t, 20n * P, 20n * P, true)).toBe(0);
     for (let i = 0n; i < 30n; i++) k.userAccess(0, t, v + i * P, Access.Write, Number(i));
     expect(info(k, t)).toMatchObject({ workingSet: 20, wsReplaced: 10 });
-    // the replaced shared pages stayed in the segment: no page list holds them
-    expect(k.view.windows()!.paging().modified).toBe(0);
+    // the replaced shared pages are mapped by no process now: the segment's, on the modified list
+    expect(k.view.windows()!.paging().modified).toBe(10);
+    const soft0 = k.view.windows()!.paging().transitionFaults;
     expect(readByte(k, t, v)).toBe(0);
     expect(readByte(k, t, v + 5n * P)).toBe(5);
+    // each comes back through its transition prototype PTE: a soft fault
+    expect(k.view.windows()!.paging().transitionFaults - soft0).toBe(2);
     expect(k.view.invariants()).toEqual([]);
   });
 });

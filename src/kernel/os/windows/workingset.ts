@@ -10,7 +10,8 @@
  *   standby list (paging.ts trimPage); a shared page of a mapped view
  *   (its frame the section's) becomes an MMPTE_PROTOTYPE pointing at its
  *   prototype PTE, and the frame stays with the segment (its share count,
- *   mapcount here, drops by one).
+ *   mapcount here, drops by one; at zero a paging-file-backed section's
+ *   page goes to the standby or modified list: paging.ts releaseShared).
  * - The order of the list is the order pages entered it. The trimmer ages
  *   pages by their accessed bits (the WSLE's Age): a page accessed since
  *   the last look has the bit cleared and goes to the end; the first page
@@ -29,10 +30,10 @@ import { PteFlag } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import type { WinKernelMemory } from "./kmem.ts";
 import { type PageState, pageRuns, pageState, sharedFrame } from "./pages.ts";
-import { trimPage } from "./paging.ts";
+import { releaseShared, trimPage } from "./paging.ts";
 import type { PfnDatabase } from "./pfn.ts";
 import { getPte, setPte, type WinProcess, winProcess } from "./process.ts";
-import { protoPointer, unmapShared } from "./section.ts";
+import { protoPointer } from "./section.ts";
 import type { Vad } from "./vad.ts";
 
 /** The smallest minimum and maximum SetProcessWorkingSetSize accepts, in pages (its page: 20 and 13). */
@@ -55,7 +56,7 @@ export function trimWsPage(h: WsHost, mm: MmStruct, vad: Vad, vpn: number, s: Pa
   if (sharedFrame(k, vad, s.pfn)) {
     const v = vad.view!;
     const index = v.firstPage + vpn - vad.startVpn;
-    unmapShared(k, v.section, index, s.pfn, dirty);
+    releaseShared(k, h.db, v.section, index, s.pfn, dirty);
     const e = protoPointer(k, h.kmem, v.section, index);
     setPte(k, mm, vpn, e.hi, e.lo);
   } else trimPage(k, h.db, s.pfn, dirty, { mm, vpn, protection: s.protection });
