@@ -23,6 +23,7 @@ const PORTABLE = [
   "thread-stack.vm",
   "working-set-limit.vm",
   "debugger-views.vm",
+  "section-paging.vm",
 ];
 /** What cannot hold on one of them, and why. */
 const NOT_PORTABLE: Record<string, string> = {
