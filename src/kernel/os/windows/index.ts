@@ -64,6 +64,7 @@ import {
   type WinMm,
 } from "./virtual.ts";
 import { setWorkingSetSize, trimProcess } from "./workingset.ts";
+import { availablePages } from "./wsmanager.ts";
 
 export type { ImageLayout, MemoryBasicInformation, ProbeResult };
 export { exceptionName, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION };
@@ -124,6 +125,11 @@ export interface PagingInfo {
   pagesZeroed: number;
   /** Write Copies: private copies made by writes to copy-on-write pages */
   writeCopies: number;
+  /** MmAvailablePages: zeroed + free + standby (Available Bytes / 4096) */
+  available: number;
+  /** the working-set manager (wsmanager.ts): times it trimmed under memory pressure, pages it took */
+  wsManagerRuns: number;
+  wsManagerTrimmed: number;
   pagefilePages: number;
   pagefileInUse: number;
   poolPagedBytes: number;
@@ -312,6 +318,9 @@ export class WindowsOs implements OsProfile, WinMm {
       repurposed: db.repurposed,
       pagesZeroed: db.pagesZeroed,
       writeCopies: db.writeCopies,
+      available: availablePages(this),
+      wsManagerRuns: db.wsManager.runs,
+      wsManagerTrimmed: db.wsManager.trimmed,
       pagefilePages: db.pagefile.nrPages,
       pagefileInUse: db.pagefile.inUse,
       poolPagedBytes: km.paged.bytes,

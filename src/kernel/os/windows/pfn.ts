@@ -81,6 +81,8 @@ export class PfnDatabase {
   pagesZeroed = 0;
   /** Write Copies: private copies made by writes to copy-on-write pages (MiCopyOnWrite) */
   writeCopies = 0;
+  /** the working-set manager (wsmanager.ts): times it trimmed, pages it took, and whether it is running */
+  readonly wsManager = { runs: 0, trimmed: 0, active: false };
 
   constructor(nrFrames: number, pagefileBytes = 0) {
     this.originalProtection = new Uint8Array(nrFrames);

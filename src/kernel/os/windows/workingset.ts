@@ -24,45 +24,16 @@
  *   Setting a maximum below the current size trims down to it
  *   (MmAdjustWorkingSetSize).
  */
-import { assert } from "../../../base/assert.ts";
-import type { KernelCore } from "../../core/core.ts";
-import { PteFlag } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
-import type { WinKernelMemory } from "./kmem.ts";
-import { type PageState, pageRuns, pageState, sharedFrame } from "./pages.ts";
-import { releaseShared, trimPage } from "./paging.ts";
-import type { PfnDatabase } from "./pfn.ts";
-import { getPte, setPte, type WinProcess, winProcess } from "./process.ts";
-import { protoPointer } from "./section.ts";
-import type { Vad } from "./vad.ts";
+import { pageRuns } from "./pages.ts";
+import { winProcess } from "./process.ts";
+import { trimOne, trimWsPage, type WsHost, workingSetManager } from "./wsmanager.ts";
+
+export type { WsHost } from "./wsmanager.ts";
 
 /** The smallest minimum and maximum SetProcessWorkingSetSize accepts, in pages (its page: 20 and 13). */
 export const WS_MIN_FLOOR = 20;
 export const WS_MAX_FLOOR = 13;
-
-/** What trimming needs of the system. */
-export interface WsHost {
-  readonly k: KernelCore;
-  readonly db: PfnDatabase;
-  readonly kmem: WinKernelMemory;
-}
-
-/** One valid page out of its process's working set (MiTrimWorkingSet's work on one WSLE). */
-export function trimWsPage(h: WsHost, mm: MmStruct, vad: Vad, vpn: number, s: PageState): void {
-  const k = h.k;
-  const p = winProcess(mm);
-  const { hi, lo } = getPte(k, mm, vpn);
-  const dirty = k.arch.pgtable.dirty(hi, lo);
-  if (sharedFrame(k, vad, s.pfn)) {
-    const v = vad.view!;
-    const index = v.firstPage + vpn - vad.startVpn;
-    releaseShared(k, h.db, v.section, index, s.pfn, dirty);
-    const e = protoPointer(k, h.kmem, v.section, index);
-    setPte(k, mm, vpn, e.hi, e.lo);
-  } else trimPage(k, h.db, s.pfn, dirty, { mm, vpn, protection: s.protection });
-  p.ws.delete(vpn);
-  k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
-}
 
 /** `trim P` (EmptyWorkingSet): every page of the working set trimmed. Pages trimmed. */
 export function trimProcess(h: WsHost, mm: MmStruct): number {
@@ -78,43 +49,6 @@ export function trimProcess(h: WsHost, mm: MmStruct): number {
 }
 
 /**
- * The aging scan: the first page of the list not accessed since the last
- * look is trimmed; accessed ones lose their accessed bit and go to the end
- * of the list. `keep` (the page a fault just added) is never chosen.
- * False when nothing could be trimmed.
- */
-function trimOne(h: WsHost, mm: MmStruct, p: WinProcess, keep: number): boolean {
-  const k = h.k;
-  const pt = k.arch.pgtable;
-  // two passes at most: the first may only clear accessed bits
-  for (let budget = p.ws.size * 2; budget > 0; budget--) {
-    const vpn = firstOf(p.ws, keep);
-    if (vpn < 0) return false;
-    const vad = p.vads.locate(vpn)!;
-    const s = pageState(k, h.db, mm, vad, vpn);
-    assert(s.valid, `trimOne: vpn 0x${vpn.toString(16)} is in the working set but not valid`);
-    const pte = getPte(k, mm, vpn);
-    if (pt.young(pte.hi, pte.lo)) {
-      const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.YOUNG);
-      setPte(k, mm, vpn, e.hi, e.lo);
-      k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
-      p.ws.delete(vpn);
-      p.ws.add(vpn);
-      continue;
-    }
-    trimWsPage(h, mm, vad, vpn, s);
-    p.wsReplaced++;
-    return true;
-  }
-  return false;
-}
-
-function firstOf(ws: Set<number>, skip: number): number {
-  for (const vpn of ws) if (vpn !== skip) return vpn;
-  return -1;
-}
-
-/**
  * A page just entered the working set (a fault made its PTE valid):
  * with a hard maximum, pages go until the set fits it again
  * (MiReplaceWorkingSetEntry).
@@ -122,7 +56,12 @@ function firstOf(ws: Set<number>, skip: number): number {
 export function wsAdded(h: WsHost, mm: MmStruct, vpn: number): void {
   const p = winProcess(mm);
   p.ws.add(vpn);
-  while (p.wsHardMax && p.ws.size > p.wsMax) if (!trimOne(h, mm, p, vpn)) break;
+  while (p.wsHardMax && p.ws.size > p.wsMax) {
+    if (!trimOne(h, mm, p, vpn)) break;
+    p.wsReplaced++;
+  }
+  // the fault took a page: the working-set manager runs when available pages are low (wsmanager.ts)
+  workingSetManager(h, mm, vpn);
 }
 
 /**
@@ -152,6 +91,9 @@ export function setWorkingSetSize(
   p.wsMin = Math.max(minPages, WS_MIN_FLOOR);
   p.wsMax = Math.max(maxPages, p.wsMin);
   p.wsHardMax = hard;
-  while (p.ws.size > p.wsMax) if (!trimOne(h, mm, p, -1)) break;
+  while (p.ws.size > p.wsMax) {
+    if (!trimOne(h, mm, p, -1)) break;
+    p.wsReplaced++;
+  }
   return 0;
 }

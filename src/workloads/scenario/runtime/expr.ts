@@ -314,6 +314,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
     case "bugcheck_arg3":
     case "bugcheck_arg4":
     case "write_copies":
+    case "available_pages":
+    case "ws_manager_trimmed":
       // profile=windows: the Memory performance counters' values, the page lists, the pools, the last bug check
       return (rt) => {
         const w = rt.view.windows();
@@ -573,6 +575,8 @@ function winMetric(p: PagingInfo, name: string): bigint {
     bugcheck_arg3: p.bugcheckParams[2],
     bugcheck_arg4: p.bugcheckParams[3],
     write_copies: p.writeCopies,
+    available_pages: p.available,
+    ws_manager_trimmed: p.wsManagerTrimmed,
   };
   return BigInt(values[name]);
 }
