@@ -174,6 +174,7 @@ export function formatPfnLists(p: PagingInfo): string[] {
     `paging file: ${p.pagefileInUse} of ${p.pagefilePages} pages in use`,
     `faults: ${p.demandZeroFaults} demand-zero, ${p.transitionFaults} transition (soft), ${p.pageReads} page read${p.pageReads === 1 ? "" : "s"} (hard)`,
     `modified page writer: ${p.pagesOutput} pages written; ${p.repurposed} standby pages repurposed; zero page thread: ${p.pagesZeroed} zeroed`,
+    `available: ${p.available} pages; working-set manager: ${p.wsManagerRuns} run${p.wsManagerRuns === 1 ? "" : "s"} under pressure, ${p.wsManagerTrimmed} pages trimmed`,
     `pools: paged ${p.poolPagedBytes} bytes in ${p.poolPagedPages} page${p.poolPagedPages === 1 ? "" : "s"} (${p.poolPagedResident} resident), nonpaged ${p.poolNonpagedBytes} bytes in ${p.poolNonpagedPages} page${p.poolNonpagedPages === 1 ? "" : "s"}`,
   ];
 }
