@@ -24,6 +24,7 @@ const PORTABLE = [
   "working-set-limit.vm",
   "debugger-views.vm",
   "section-paging.vm",
+  "sec-reserve.vm",
 ];
 /** What cannot hold on one of them, and why. */
 const NOT_PORTABLE: Record<string, string> = {

@@ -200,8 +200,8 @@ export interface Kernel<C extends Mmu = Mmu> {
   probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult;
   /**
    * CreateFileMapping: a section backed by the paging file (`file` null), a
-   * file, or an image (`image`: SEC_IMAGE with that layout). The handle
-   * (every process sees it), or 0 with GetLastError.
+   * file, or an image (`image`: SEC_IMAGE with that layout); `reserve`:
+   * SEC_RESERVE. The handle (every process sees it), or 0 with GetLastError.
    */
   createFileMapping(
     task: TaskHandle,
@@ -209,6 +209,7 @@ export interface Kernel<C extends Mmu = Mmu> {
     protect: number,
     file: FileHandle | null,
     image: ImageLayout | null,
+    reserve?: boolean,
   ): number;
   /** MapViewOfFileEx with FILE_MAP_READ/WRITE/COPY (+EXECUTE): the base, or 0n with GetLastError. */
   mapViewOfFile(

@@ -435,9 +435,10 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     protect: number,
     file: FileHandle | null,
     image: ImageLayout | null,
+    reserve = false,
   ): number {
     const { os, t } = this.win(task);
-    return os.createFileMapping(t, size, protect, file === null ? null : fileOf(file), image);
+    return os.createFileMapping(t, size, protect, file === null ? null : fileOf(file), image, reserve);
   }
 
   /** MapViewOfFileEx: the base, or 0n (GetLastError). */

@@ -385,9 +385,10 @@ export class WindowsOs implements OsProfile, WinMm {
     protect: number,
     file: FileObject | null,
     image: ImageLayout | null,
+    reserve = false,
   ): number {
     const { p } = this.proc(task);
-    const r = createFileMapping(this, this.nextHandle, size, protect, file, image);
+    const r = createFileMapping(this, this.nextHandle, size, protect, file, image, reserve);
     if (typeof r === "number") {
       p.lastError = r;
       return 0;

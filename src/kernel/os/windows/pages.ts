@@ -26,6 +26,7 @@ import {
 } from "./mmpte.ts";
 import type { PfnDatabase } from "./pfn.ts";
 import { getPte, pteValid, setPte, type WinProcess, widePtes } from "./process.ts";
+import { protoCommitted } from "./section.ts";
 import { type Vad, VadType } from "./vad.ts";
 
 /**
@@ -78,6 +79,10 @@ function viewPageState(
     };
   if (kind === SoftKind.PageFile)
     return { committed: true, protection: softProtection(lo), valid: false, pfn: -1, kind };
+  // the prototype PTE decides: a SEC_RESERVE section's page is committed once VirtualAlloc committed it
+  const v = vad.view!;
+  if (!protoCommitted(k, v.section, v.firstPage + vpn - vad.startVpn))
+    return { committed: false, protection: 0, valid: false, pfn: -1, kind };
   return { committed: true, protection: prot, valid: false, pfn: -1, kind };
 }
 
@@ -169,7 +174,7 @@ export function* pageRuns(
   while (vpn <= endVpn) {
     const end = emptySpanEnd(k, mm, vpn);
     // an image's pages differ in protection: one at a time
-    if (end > vpn && vad.type !== VadType.Image) {
+    if (end > vpn && vad.type !== VadType.Image && !vad.view?.section.reserve) {
       const n = Math.min(end, endVpn + 1) - vpn;
       const committed = vad.memCommit || vad.view !== null;
       yield {

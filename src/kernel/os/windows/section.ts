@@ -60,6 +60,12 @@ export class Section {
   commitCharge = 0;
   /** the frames of the paging-file-backed pages made so far */
   residentPages = 0;
+  /**
+   * SEC_RESERVE (a paging-file-backed section): its pages are reserved, not
+   * committed; VirtualAlloc MEM_COMMIT in a view commits them in the
+   * segment (a reserved page's prototype PTE is zero).
+   */
+  reserve = false;
 
   constructor(
     /** the handle value every process sees (handles are inherited: docs/windows.md) */
@@ -137,15 +143,29 @@ export function createSegment(
   protection: number,
   file: FileObject | null,
   pageProt: Uint8Array | null,
+  reserve = false,
 ): Section | null {
   const va = kmem.alloc(k.runningCpu, false, nrPages * k.arch.pgtable.entryBytes);
   if (typeof va === "string" || va === 0n) return null;
   const s = new Section(handle, kind, nrPages, protection, file, pageProt, va);
+  s.reserve = reserve;
   for (let i = 0; i < nrPages; i++) {
-    const e = kind === SectionKind.PageFile ? mkDemandZero(protection) : mkSubsection(s.protectionOf(i));
+    // SEC_RESERVE: a zero prototype PTE, reserved (MiCreatePagingFileMap leaves them zero)
+    const e = reserve
+      ? { hi: 0, lo: 0 }
+      : kind === SectionKind.PageFile
+        ? mkDemandZero(protection)
+        : mkSubsection(s.protectionOf(i));
     writeProto(k, s, i, e.hi, e.lo);
   }
   return s;
+}
+
+/** Is section page `index` committed? Only a SEC_RESERVE section has pages that are not (a zero prototype PTE). */
+export function protoCommitted(k: KernelCore, s: Section, index: number): boolean {
+  if (!s.reserve) return true;
+  const e = readProto(k, s, index);
+  return e.hi !== 0 || e.lo !== 0;
 }
 
 /** A valid prototype PTE for `pfn` under the page's protection (the section's rights; copy-on-write as read-only). */

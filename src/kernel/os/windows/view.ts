@@ -172,7 +172,8 @@ export interface ImageLayout {
  * PAGE_WRITECOPY). flProtect is one of PAGE_READONLY, PAGE_READWRITE,
  * PAGE_WRITECOPY and their EXECUTE_ forms. A paging-file-backed section
  * is committed whole at creation (SEC_COMMIT: ERROR_COMMITMENT_LIMIT if it
- * does not fit). Returns the section, or an error code.
+ * does not fit), or with `reserve` (SEC_RESERVE) reserved, charged as
+ * VirtualAlloc commits its pages. Returns the section, or an error code.
  */
 export function createFileMapping(
   w: WinMm,
@@ -181,6 +182,7 @@ export function createFileMapping(
   protect: number,
   file: FileObject | null,
   image: ImageLayout | null,
+  reserve = false,
 ): Section | number {
   const protection = makeProtectionMask(protect);
   if (protection < 0 || protection > MmProt.EXECUTE_WRITECOPY || protection === MmProt.EXECUTE)
@@ -205,10 +207,12 @@ export function createFileMapping(
     if (size === 0n) return WinError.INVALID_PARAMETER;
     nrPages = Number((size + 4095n) / 4096n);
   }
-  // SEC_COMMIT: the paging-file-backed pages are charged now
-  const charged = kind === SectionKind.PageFile ? nrPages : 0;
+  // SEC_COMMIT: the paging-file-backed pages are charged now; SEC_RESERVE (no effect on a file or an
+  // image: the CreateFileMapping page) charges none until VirtualAlloc commits them (commitView)
+  const reserved = reserve && kind === SectionKind.PageFile;
+  const charged = kind === SectionKind.PageFile && !reserved ? nrPages : 0;
   if (w.commit.total + charged > w.commit.limit) return WinError.COMMITMENT_LIMIT;
-  const sec = createSegment(w.k, w.kmem, handle, kind, nrPages, protection, file, pageProt);
+  const sec = createSegment(w.k, w.kmem, handle, kind, nrPages, protection, file, pageProt, reserved);
   if (sec === null) return WinError.NOT_ENOUGH_MEMORY;
   sec.commitCharge = charged;
   w.commit.total += charged;

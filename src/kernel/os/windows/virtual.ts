@@ -18,6 +18,7 @@ import type { WinKernelMemory } from "./kmem.ts";
 import { GRANULARITY_PAGES, type WinLayout, X64K } from "./layout.ts";
 import {
   makeProtectionMask,
+  mkDemandZero,
   mmRights,
   PageProt,
   pageFileOffset,
@@ -28,7 +29,7 @@ import { commitPage, decommitPage, type PageState, pageRuns, setProtection, shar
 import { releaseShared } from "./paging.ts";
 import type { PfnDatabase } from "./pfn.ts";
 import { getPte, type WinProcess, widePtes } from "./process.ts";
-import type { Section } from "./section.ts";
+import { protoCommitted, type Section, writeProto } from "./section.ts";
 import { SHARED_USER_DATA_VPN } from "./shared.ts";
 import { Vad, VadType } from "./vad.ts";
 
@@ -194,10 +195,13 @@ export function virtualAlloc(
   const endVpn = Number((addr + size - 1n) / PAGE);
   const vad = p.vads.locate(startVpn);
   if (vad === null || endVpn > vad.endVpn) return fail(p, WinError.INVALID_ADDRESS);
-  if (vad.view !== null)
-    throw new InputError(
-      "VirtualAlloc MEM_COMMIT inside a mapped view is not modelled by this version of vmlab yet",
-    );
+  if (vad.view !== null) {
+    if (vad.view.section.file !== null)
+      throw new InputError(
+        "VirtualAlloc MEM_COMMIT inside a view of a file or an image is not modelled by this version of vmlab yet",
+      );
+    return commitView(w, p, vad, startVpn, endVpn, protection);
+  }
   let needed = 0;
   // the runs whose PTEs change: not committed yet, or committed with another protection
   const writes: { vpn: number; n: number }[] = [];
@@ -221,6 +225,48 @@ export function virtualAlloc(
       flushOwed ||= r.flush;
     }
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
+  return BigInt(startVpn) * PAGE;
+}
+
+/**
+ * VirtualAlloc MEM_COMMIT inside a view of a paging-file-backed section
+ * (NtAllocateVirtualMemory on a VAD that is not private memory, WRK
+ * mm/allocvm.c): the pages are committed in the segment, for every view
+ * of it (the CreateFileMapping page, SEC_RESERVE: "Reserved pages can be
+ * committed to subsequent calls to the VirtualAlloc function"): each zero
+ * prototype PTE in the range becomes a demand-zero one with the section's
+ * protection, charged to the commit limit as the section's (given back
+ * with the segment); pages already committed are left as they are. The
+ * protection asked must be one the view allows (MiIsPteProtectionCompatible,
+ * STATUS_SECTION_PROTECTION; reported as ERROR_INVALID_PARAMETER here).
+ */
+function commitView(
+  w: WinMm,
+  p: WinProcess,
+  vad: Vad,
+  startVpn: number,
+  endVpn: number,
+  protection: number,
+): bigint {
+  const v = vad.view!;
+  const sec = v.section;
+  const want = mmRights(protection);
+  const have = mmRights(vad.protection);
+  if ((want.w && !have.w) || (want.x && !have.x) || (want.r && !have.r))
+    return fail(p, WinError.INVALID_PARAMETER);
+  const first = v.firstPage + startVpn - vad.startVpn;
+  const last = v.firstPage + endVpn - vad.startVpn;
+  let needed = 0;
+  for (let i = first; i <= last; i++) if (!protoCommitted(w.k, sec, i)) needed++;
+  if (w.commit.total + needed > w.commit.limit) return fail(p, WinError.COMMITMENT_LIMIT);
+  for (let i = first; i <= last; i++) {
+    if (protoCommitted(w.k, sec, i)) continue;
+    const e = mkDemandZero(sec.protection);
+    writeProto(w.k, sec, i, e.hi, e.lo);
+  }
+  sec.commitCharge += needed;
+  w.commit.total += needed;
+  w.commit.peak = Math.max(w.commit.peak, w.commit.total);
   return BigInt(startVpn) * PAGE;
 }
 

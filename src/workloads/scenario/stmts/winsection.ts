@@ -37,12 +37,13 @@ function exprOpt(c: CompileContext, w: Kv | undefined): void {
 }
 
 const CREATE_USAGE =
-  "CreateFileMapping SIZE [prot=r|rw|writecopy|rx|rwx|execute_writecopy] [file=NAME [image text=SIZE data=SIZE]]";
+  "CreateFileMapping SIZE [prot=r|rw|writecopy|rx|rwx|execute_writecopy] [reserve] [file=NAME [image text=SIZE data=SIZE]]";
 
 /**
- * `P: H = CreateFileMapping SIZE [prot=PROT] [file=NAME] [image text=SIZE data=SIZE]`:
+ * `P: H = CreateFileMapping SIZE [prot=PROT] [reserve] [file=NAME] [image text=SIZE data=SIZE]`:
  * a section backed by the paging file, a file (SIZE 0: the file's size) or
- * an image; H is its handle (every process may use it), or 0.
+ * an image; `reserve` is SEC_RESERVE; H is its handle (every process may
+ * use it), or 0.
  */
 export function createFileMapping(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
@@ -50,9 +51,10 @@ export function createFileMapping(c: CompileContext, s: Stmt): Run {
   const args = argWords(s);
   if (args.length < 1 || args.length > 2 || args[0].expr === null)
     c.fail(CREATE_USAGE, args[0]?.pos ?? s.verbPos);
-  const image = args.length === 2;
+  const reserve = args.length === 2 && args[1].ident === "reserve";
+  const image = args.length === 2 && !reserve;
   if (image && args[1].ident !== "image")
-    c.fail(`expected 'image', not '${args[1].ident ?? "?"}'`, args[1].pos);
+    c.fail(`expected 'image' or 'reserve', not '${args[1].ident ?? "?"}'`, args[1].pos);
   const sizeE: AddrExpr = args[0].expr!;
   c.useVars(sizeE);
   const fileW = o.get("file");
@@ -90,7 +92,14 @@ export function createFileMapping(c: CompileContext, s: Stmt): Run {
     const layout = image
       ? { textPages: pages(optValue(c, rt, textW, 0n)), dataPages: pages(optValue(c, rt, dataW, 0n)) }
       : null;
-    const h = rt.kernel.createFileMapping(t, size, image ? PageProt.READONLY : protect, file, layout);
+    const h = rt.kernel.createFileMapping(
+      t,
+      size,
+      image ? PageProt.READONLY : protect,
+      file,
+      layout,
+      reserve,
+    );
     if (h === 0) {
       c.assign(s, rt, 0n, `(NULL: GetLastError ${errorName(w.process(t)!.lastError)})`);
       return;
@@ -100,7 +109,7 @@ export function createFileMapping(c: CompileContext, s: Stmt): Run {
       ? `SEC_IMAGE of ${file!.name}`
       : file
         ? `backed by ${file.name}`
-        : "backed by the paging file";
+        : `backed by the paging file${reserve ? ", SEC_RESERVE" : ""}`;
     c.assign(
       s,
       rt,
