@@ -38,7 +38,7 @@ machine profile=windows:
   A: VirtualQuery ADDR | A: catch exceptions | trim A | modified_writer
   kernel: p = pool_alloc paged|nonpaged SIZE [tag=Abcd] | kernel: pool_free p | kernel: irql passive|apc|dispatch
   kernel: s = ProbeForRead A BUF SIZE | kernel: s = ProbeForWrite A BUF SIZE
-  A: s = CreateFileMapping 64K [file=F [image text=8K data=8K]] | A: v = MapViewOfFile s read|write|copy
+  A: s = CreateFileMapping 64K [reserve] [file=F [image text=8K data=8K]] | A: v = MapViewOfFile s read|write|copy
   A: UnmapViewOfFile v | A: CloseHandle s | A: top = CreateThread [stack=1M]
   A: SetProcessWorkingSetSize 80K 400K [hard] | A: SetProcessWorkingSetSize empty
   show A pte ADDR | show kernel pte ADDR | show pfn N | show A vad | show poolused | show A vmmap | show rammap
