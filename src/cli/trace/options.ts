@@ -15,7 +15,7 @@ import { MACHINE_POLICIES } from "../../analysis/trace/machineMode.ts";
 import type { CurveSettings, SamplerSettings, SimSettings } from "../../analysis/trace/replay.ts";
 import { InputError } from "../../base/errors.ts";
 import { CACHE_DEFAULTS, type CacheSpec, cacheSpecError } from "../../hw/cache/CacheSpec.ts";
-import { parseTlbSpec, type TlbSpec } from "../../hw/mmu/Tlb.ts";
+import { parseTlbSpec } from "../../hw/mmu/Tlb.ts";
 import { RECLAIM_POLICIES } from "../../kernel/Kernel.ts";
 import { TRACE_FORMATS, type TraceFormat } from "../../workloads/trace/formats.ts";
 import { parseSize } from "../shared/size.ts";
