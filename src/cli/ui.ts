@@ -342,7 +342,15 @@ export async function startUi(opts: UiOptions = {}, say: (s: string) => void = (
     if (path.startsWith("/api/trace/")) {
       const trace = tracePath(path.slice("/api/trace/".length), byId);
       if (trace === null) return send(res, 404, "text/plain", "no such trace\n");
-      return send(res, 200, "application/octet-stream", readFileSync(trace));
+      // zstd decompressed here (the page has no zstd decoder); gzip and plain as they are
+      const size = statSync(trace).size;
+      sendTrace(
+        res,
+        { path: trace, size, compression: compressionOf(peekBytes(trace, 4)) },
+        headers,
+        req.method === "GET",
+      );
+      return true;
     }
     const file = staticPath(path);
     if (file === null) return send(res, 404, "text/plain", "not found\n");
