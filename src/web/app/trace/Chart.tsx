@@ -3,8 +3,8 @@
  * the specification `vmlab trace --chart` draws too) as an interactive
  * SVG: the same size, margins, axes and ticks as the CLI's (analysis/
  * chart.ts, chartScale.ts); the pointer over the plot shows the nearest
- * point of every series with its numbers; a click on a legend entry hides
- * or shows its series. Below each chart, its numbers as a table (the
+ * point of every series with its numbers; a box per series hides or shows
+ * it. Below each chart, its numbers as a table (the
  * `data-v` of each cell is the exact value, as `--json` prints it).
  * No chart library: the panels are few lines, and this is all they need.
  */
@@ -36,8 +36,7 @@ export function LineChart({ panel, id }: { panel: Panel; id: string }) {
   // the x values, in order, that the pointer snaps to
   const allX = [...new Set(shown.flatMap((s) => s.points.map(([x]) => x)))].sort((a, b) => a - b);
   const onMove = (e: MouseEvent) => {
-    const svg = (e.currentTarget as SVGElement).ownerSVGElement ?? (e.currentTarget as SVGSVGElement);
-    const box = svg.getBoundingClientRect();
+    const box = (e.currentTarget as SVGSVGElement).getBoundingClientRect();
     const px = ((e.clientX - box.left) / box.width) * W;
     let best: number | null = null;
     for (const x of allX) if (best === null || Math.abs(sx(x) - px) < Math.abs(sx(best) - px)) best = x;
@@ -46,7 +45,14 @@ export function LineChart({ panel, id }: { panel: Panel; id: string }) {
   const at = (pts: [number, number][], x: number) => pts.find((p) => p[0] === x);
   return (
     <figure class="trace-chart" data-testid={`chart-${id}`}>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={panel.title}>
+      <svg
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={panel.title}
+        data-testid="plot"
+        onMouseMove={onMove}
+        onMouseLeave={() => setHover(null)}
+      >
         <text x={W / 2} y={22} text-anchor="middle" class="title">
           {panel.title}
         </text>
@@ -95,17 +101,7 @@ export function LineChart({ panel, id }: { panel: Panel; id: string }) {
         {panel.series.map((s, i) => {
           const ly = M.top + 14 + i * 18;
           return (
-            <g
-              key={`l${s.name}`}
-              class={`legend${hidden.has(s.name) ? " off" : ""}`}
-              data-testid="legend"
-              onClick={() => {
-                const next = new Set(hidden);
-                if (!next.delete(s.name)) next.add(s.name);
-                setHidden(next);
-              }}
-            >
-              <title>click: hide or show</title>
+            <g key={`l${s.name}`} class={`legend${hidden.has(s.name) ? " off" : ""}`}>
               <line
                 x1={W - M.right + 12}
                 y1={ly - 4}
@@ -154,17 +150,27 @@ export function LineChart({ panel, id }: { panel: Panel; id: string }) {
             })}
           </g>
         )}
-        <rect
-          x={M.left}
-          y={M.top}
-          width={PW}
-          height={PH}
-          fill="transparent"
-          data-testid="plot"
-          onMouseMove={onMove}
-          onMouseLeave={() => setHover(null)}
-        />
       </svg>
+      {panel.series.length > 1 && (
+        <figcaption class="series-toggles">
+          show:{" "}
+          {panel.series.map((s) => (
+            <label key={s.name}>
+              <input
+                type="checkbox"
+                data-testid="series-toggle"
+                checked={!hidden.has(s.name)}
+                onChange={() => {
+                  const next = new Set(hidden);
+                  if (!next.delete(s.name)) next.add(s.name);
+                  setHidden(next);
+                }}
+              />{" "}
+              {s.name}
+            </label>
+          ))}
+        </figcaption>
+      )}
       <details>
         <summary>the numbers</summary>
         <NumbersTable panel={panel} id={id} />

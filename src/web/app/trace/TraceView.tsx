@@ -284,7 +284,7 @@ export function TraceView() {
   return (
     <div class="trace-view" data-ready={status.value === "done" || status.value === "error" ? "yes" : "no"}>
       <header>
-        <b>vmlab ui</b> trace view <a href="#">scenarios</a>
+        <b>vmlab ui</b> trace view <a href="./">the scenario view</a>
       </header>
       <main>
         <div class="trace-source">
