@@ -30,6 +30,8 @@ const status = signal<"idle" | "running" | "done" | "error">("idle");
 const progress = signal<{ raw: number; total: number; records: number }>({ raw: 0, total: -1, records: 0 });
 const result = signal<{ summary: TraceSummary; stats: TraceReadStats } | null>(null);
 const failure = signal<{ message: string; partial: TraceSummary | null } | null>(null);
+/** runs started since the page loaded (the tests wait for the one they started) */
+const runs = signal(0);
 let worker: Worker | null = null;
 
 /** Starts the worker on the source with the form's settings (stopping a run under way). */
@@ -37,6 +39,7 @@ function run(): void {
   const src = source.value;
   if (src === null) return;
   worker?.terminate();
+  runs.value++;
   result.value = null;
   failure.value = null;
   let req: TraceRequest;
@@ -175,7 +178,7 @@ function Progress() {
   const p = progress.value;
   const pct = p.total > 0 ? Math.min(100, (100 * p.raw) / p.total) : null;
   return (
-    <div class="trace-progress" data-testid="trace-progress" data-status={status.value}>
+    <div class="trace-progress" data-testid="trace-progress" data-status={status.value} data-run={runs.value}>
       <progress max={100} value={pct ?? undefined} />{" "}
       {status.value === "running" ? "analysing" : status.value}: {fmt(p.records)} records
       {p.raw > 0 && `, ${mib(p.raw)}${p.total > 0 ? ` of ${mib(p.total)}` : ""}`}
