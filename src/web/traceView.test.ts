@@ -5,10 +5,11 @@
  * prints for the same trace with the flags the page itself says it used:
  * the tour's binary trace (gzip) served by `--trace`, the same accesses as a
  * lackey trace (gzip) opened in the page, and a zstd file the server
- * decompresses. Screenshots go to test-output/ui/.
+ * decompresses; and a scenario whose `replay`s read those two in the
+ * scenario view. Screenshots go to test-output/ui/.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -17,6 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TraceSummary } from "../analysis/trace/summary.ts";
 import { vmlab } from "../cli/testkit.ts";
 import { PACKAGE_ROOT, startUi, type UiServer } from "../cli/ui.ts";
+import { Stepper } from "./engine/stepper.ts";
 
 const SHOTS = join(PACKAGE_ROOT, "test-output", "ui");
 const TRACE = join(PACKAGE_ROOT, "examples", "tour", "gzip-start.u64.gz");
@@ -26,8 +28,19 @@ let browser: Browser;
 let page: Page;
 const errors: string[] = [];
 
+/** The tour's binary trace compressed with zstd. */
+function zstdCopy(): string {
+  const zst = join(dir, "gzip-start.u64.zst");
+  if (existsSync(zst)) return zst;
+  writeFileSync(join(dir, "gzip-start.u64"), gunzipSync(readFileSync(TRACE)));
+  expect(spawnSync("zstd", ["-q", "-f", join(dir, "gzip-start.u64"), "-o", zst]).status).toBe(0);
+  return zst;
+}
+
 /** The tour's binary trace written as valgrind's lackey prints it (with one of its messages), gzipped. */
 function lackeyCopy(): string {
+  const path = join(dir, "gzip-start.lackey.gz");
+  if (existsSync(path)) return path;
   const words = new Uint32Array(new Uint8Array(gunzipSync(readFileSync(TRACE))).buffer);
   const lines = ["==4242== Lackey, an example Valgrind tool"];
   for (let i = 0; i < words.length; i += 2) {
@@ -36,7 +49,6 @@ function lackeyCopy(): string {
     const hex = va.toString(16).padStart(8, "0");
     lines.push([`I  ${hex},4`, ` L ${hex},8`, ` S ${hex},8`, ` M ${hex},4`][lo & 3]);
   }
-  const path = join(dir, "gzip-start.lackey.gz");
   writeFileSync(path, gzipSync(`${lines.join("\n")}\n`));
   return path;
 }
@@ -173,9 +185,7 @@ describe("vmlab ui --trace in chromium", () => {
   });
 
   it("reads a zstd trace the server decompresses, and says why a zstd file opened in the page cannot be read", async () => {
-    const zst = join(dir, "gzip-start.u64.zst");
-    writeFileSync(join(dir, "gzip-start.u64"), gunzipSync(readFileSync(TRACE)));
-    expect(spawnSync("zstd", ["-q", "-f", join(dir, "gzip-start.u64"), "-o", zst]).status).toBe(0);
+    const zst = zstdCopy();
     // opened in the page: the browser has no zstd decoder
     await page.locator('[data-testid="trace-file"]').setInputFiles(zst);
     expect(await finished(4)).toBe("error");
@@ -188,6 +198,45 @@ describe("vmlab ui --trace in chromium", () => {
       await sameAsCli(await cliOf(zst));
     } finally {
       await ui2.close();
+    }
+  });
+
+  it("replays a lackey and a zstd trace in a scenario, as the engine does in Node", async () => {
+    lackeyCopy();
+    zstdCopy();
+    const mmaps = (p: string) => [
+      `${p}: exe = mmap 96K at=0x108000 fixed prot=rwx`,
+      `${p}: libs = mmap 0xa2b000 at=0x4000000 fixed prot=rwx`,
+      `${p}: stk = mmap 12K at=0x1ffeffe000 fixed`,
+    ];
+    const text = [
+      "machine ram=256M tlb=vmref",
+      "spawn A",
+      ...mmaps("A"),
+      'A: n = replay "gzip-start.lackey.gz"',
+      "expect n == 100000",
+      "spawn B",
+      ...mmaps("B"),
+      'B: m = replay "gzip-start.u64.zst"',
+      "expect m == 100000",
+      "expect B.min_flt == A.min_flt",
+      "",
+    ].join("\n");
+    const file = join(dir, "both.vm");
+    writeFileSync(file, text);
+    const node = Stepper.at(text, 99, file);
+    const ui3 = await startUi({ file, build: false });
+    try {
+      await page.goto(`${ui3.url}#@both.vm`);
+      await page.waitForSelector('[data-ready="yes"]');
+      await page.keyboard.press("End");
+      await expect.poll(() => page.locator(".expects .ok").count()).toBe(3);
+      expect(await page.locator(".expects .fail").count()).toBe(0);
+      expect(await page.locator('[data-testid="fig-pageFaults"]').textContent()).toBe(
+        String(node.history.at(-1)!.pageFaults),
+      );
+    } finally {
+      await ui3.close();
     }
   });
 });

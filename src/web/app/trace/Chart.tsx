@@ -225,7 +225,7 @@ function NumbersTable({ panel, id }: { panel: Panel; id: string }) {
 export function HitRates({ levels }: { levels: { name: string; hits: number; misses: number }[] }) {
   const rowH = 26;
   const h = 40 + levels.length * rowH;
-  const bw = 420;
+  const bw = 300;
   return (
     <figure class="trace-chart" data-testid="chart-tlb-levels">
       <svg viewBox={`0 0 ${W} ${h}`} role="img" aria-label="TLB hit rate by level">
