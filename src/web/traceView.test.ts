@@ -106,7 +106,10 @@ async function numbers(chart: string): Promise<Record<string, number[]>> {
     .locator(`[data-testid="numbers-${chart}"] td[data-series]`)
     .evaluateAll((tds) => tds.map((td) => [td.getAttribute("data-series"), td.getAttribute("data-v")]));
   const out: Record<string, number[]> = {};
-  for (const [name, v] of cells) (out[name!] ??= []).push(Number(v));
+  for (const [name, v] of cells) {
+    out[name!] ??= [];
+    out[name!].push(Number(v));
+  }
   return out;
 }
 
