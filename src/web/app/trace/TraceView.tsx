@@ -179,10 +179,10 @@ function Progress() {
   const pct = p.total > 0 ? Math.min(100, (100 * p.raw) / p.total) : null;
   return (
     <div class="trace-progress" data-testid="trace-progress" data-status={status.value} data-run={runs.value}>
-      <progress max={100} value={pct ?? undefined} />{" "}
+      <progress max={100} value={status.value === "done" ? 100 : (pct ?? undefined)} />{" "}
       {status.value === "running" ? "analysing" : status.value}: {fmt(p.records)} records
       {p.raw > 0 && `, ${mib(p.raw)}${p.total > 0 ? ` of ${mib(p.total)}` : ""}`}
-      {pct !== null && ` (${pct.toFixed(0)}%)`}
+      {pct !== null && ` (${pct.toFixed(0)}%)`}{" "}
       {status.value === "running" && (
         <button type="button" onClick={stop}>
           stop
