@@ -118,6 +118,7 @@ function Settings() {
           }}
         >
           <option value="machine">machine (MMU, TLBs, pager)</option>
+          <option value="linux">machine, Linux's fault handling and reclaim</option>
           <option value="policy">policy (page numbers only)</option>
         </select>
       </label>
@@ -136,7 +137,7 @@ function Settings() {
           ))}
         </select>
       </label>
-      {f.mode === "machine" && (
+      {f.mode !== "policy" && (
         <Field
           label="TLB"
           k="tlb"
@@ -203,6 +204,12 @@ function Figures({ s, stats }: { s: TraceSummary; stats: TraceReadStats | null }
   if (s.mode === "machine")
     rows.push(["tlbHits", "TLB hits", s.tlbHits], ["tlbMisses", "TLB misses (walks)", s.tlbMisses]);
   else rows.push(["policyHits", "hits", s.policyHits ?? 0]);
+  if (s.kernel)
+    rows.push(
+      ["swapOuts", "swapped out", s.kernel.swapOuts],
+      ["swapIns", "swapped in", s.swapIns],
+      ["pgscan", "pages scanned by reclaim", s.kernel.pgscan],
+    );
   if (s.machine)
     rows.push(
       ["phys_sum", "phys_sum", s.machine.phys_sum],

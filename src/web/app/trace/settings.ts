@@ -3,8 +3,9 @@
  * as `vmlab trace` checks its flags (src/cli/trace/options.ts), turned into
  * the settings of the replay the worker runs (analysis/trace/replay.ts),
  * and into the `vmlab trace` command line that gives the same figures.
- * The page offers the reference pager only (machine mode) or policy mode;
- * `--pager linux`, --cache, --page 2m and SHARDS are the CLI's.
+ * The page offers machine mode with the reference pager or Linux's
+ * (`--pager linux`), and policy mode; --cache, --page, --swap, SHARDS and
+ * the working set are the CLI's.
  */
 import { curveSizes } from "../../../analysis/mrc.ts";
 import { FAST_POLICIES } from "../../../analysis/policy/fast.ts";
@@ -12,10 +13,12 @@ import { POLICY_NAMES, policyName } from "../../../analysis/policy/policies.ts";
 import { MACHINE_POLICIES } from "../../../analysis/trace/machineMode.ts";
 import type { CurveSettings, SamplerSettings, SimSettings } from "../../../analysis/trace/replay.ts";
 import { parseTlbSpec } from "../../../hw/mmu/Tlb.ts";
+import { RECLAIM_POLICIES } from "../../../kernel/Kernel.ts";
 
 /** What the form holds (strings, as typed). */
 export interface TraceForm {
-  mode: "machine" | "policy";
+  /** machine mode with the reference pager, with Linux's fault handling (--pager linux), or policy mode */
+  mode: "machine" | "linux" | "policy";
   frames: string;
   policy: string;
   tlb: string;
@@ -49,7 +52,7 @@ export interface TraceRun {
 }
 
 export function policiesOf(mode: TraceForm["mode"]): readonly string[] {
-  return mode === "machine" ? MACHINE_POLICIES : POLICY_NAMES;
+  return mode === "machine" ? MACHINE_POLICIES : mode === "linux" ? RECLAIM_POLICIES : POLICY_NAMES;
 }
 
 function positive(text: string, what: string): number {
@@ -63,7 +66,8 @@ export function runOf(f: TraceForm): TraceRun {
   const frames = positive(f.frames, "frames");
   const seed = Number(f.seed);
   if (!Number.isSafeInteger(seed)) throw new Error(`seed must be an integer, not '${f.seed}'`);
-  const machine = f.mode === "machine";
+  const machine = f.mode !== "policy";
+  const linuxPager = f.mode === "linux";
   const policy = machine ? f.policy : policyName(f.policy);
   if (!policiesOf(f.mode).includes(policy))
     throw new Error(`${f.mode} mode policies: ${policiesOf(f.mode).join(", ")} (not '${f.policy}')`);
@@ -84,7 +88,7 @@ export function runOf(f: TraceForm): TraceRun {
   return {
     sim: {
       machine,
-      linuxPager: false,
+      linuxPager,
       frames,
       seed,
       policy,
@@ -93,7 +97,7 @@ export function runOf(f: TraceForm): TraceRun {
       tlbSpec,
       page: "4k",
       arch: "x86_64",
-      ...(machine ? { cost: {} } : {}),
+      ...(machine && !linuxPager ? { cost: {} } : {}),
     },
     curves: { sizes, exact: f.mrc || others.length > 0, shardsRate: null, curvePolicies: others },
     samplers: { wss: null, tlbCurveWays: ways },
@@ -102,8 +106,10 @@ export function runOf(f: TraceForm): TraceRun {
 
 /** The `vmlab trace` flags that give the same figures as the page's run of `f`. */
 export function cliFlags(f: TraceForm): string[] {
-  const out = ["--mode", f.mode, "--frames", f.frames.trim(), "--policy", f.policy];
-  if (f.mode === "machine") out.push("--tlb", f.tlb.trim());
+  const out = ["--mode", f.mode === "policy" ? "policy" : "machine"];
+  if (f.mode === "linux") out.push("--pager", "linux");
+  out.push("--frames", f.frames.trim(), "--policy", f.policy);
+  if (f.mode !== "policy") out.push("--tlb", f.tlb.trim());
   if (f.dataOnly) out.push("--data-only");
   if (f.mrc) out.push("--mrc");
   if (f.mrcMax.trim() !== "") out.push("--mrc-max", f.mrcMax.trim());
