@@ -201,12 +201,23 @@ describe("vmlab ui --trace in chromium", () => {
     await sameAsCli(s);
   });
 
-  it("reads a zstd trace the server decompresses, and says why a zstd file opened in the page cannot be read", async () => {
+  it("reads a zstd trace the server decompresses; says why a zstd file opened in the page cannot be read, and where a bad trace is bad", async () => {
     const zst = zstdCopy();
     // opened in the page: the browser has no zstd decoder
     await page.locator('[data-testid="trace-file"]').setInputFiles(zst);
     expect(await finished(5)).toBe("error");
     expect(await page.locator('[data-testid="trace-error"]').textContent()).toContain("vmlab ui --trace");
+    // bad input: the CLI's message, at its line and column
+    const bad = join(dir, "bad.txt");
+    writeFileSync(bad, "0x1000\n0x2000 W\nzzz\n");
+    await page.locator('[data-testid="trace-file"]').setInputFiles(bad);
+    expect(await finished(6)).toBe("error");
+    const cli = vmlab(["trace", bad, "--mode", "policy", "--frames", "4"]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain("bad.txt:3:1: ");
+    expect(await page.locator('[data-testid="trace-error"]').textContent()).toContain(
+      cli.stderr.trim().replace(/^vmlab: .*bad\.txt/, "bad.txt"),
+    );
     // through the server: decompressed there, analysed here
     const ui2 = await startUi({ trace: zst, build: false });
     try {
