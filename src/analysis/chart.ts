@@ -2,9 +2,12 @@
  * Line charts as SVG (no DOM, no browser): miss-ratio curves, working set
  * and faults over time. One or more panels stacked in one image; `toPng`
  * renders the SVG with resvg (a native module from the registry), `toHtml`
- * wraps it in a page.
+ * wraps it in a page. The panels of a trace come from analysis/trace/
+ * summary.ts; the browser's trace view draws the same panels with the same
+ * ticks (chartScale.ts), interactively.
  */
 import { createRequire } from "node:module";
+import { fmtTick, log2Ticks, niceTicks } from "./chartScale.ts";
 
 export interface Series {
   name: string;
@@ -29,25 +32,6 @@ const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-function niceTicks(lo: number, hi: number, n = 5): number[] {
-  if (!(hi > lo)) return [lo];
-  const step0 = (hi - lo) / n;
-  const mag = 10 ** Math.floor(Math.log10(step0));
-  const step = [1, 2, 5, 10].map((k) => k * mag).find((s) => s >= step0) ?? step0;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
-    out.push(Number(v.toPrecision(12)));
-  return out;
-}
-
-function fmtTick(v: number): string {
-  if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential(0);
-  if (Math.abs(v) >= 1e9) return `${Number((v / 1e9).toPrecision(3))}G`;
-  if (Math.abs(v) >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
-  if (Math.abs(v) >= 1000) return `${Number((v / 1000).toPrecision(3))}k`;
-  return String(Number(v.toPrecision(4)));
-}
-
 function panelSvg(p: Panel, y0: number): string {
   const pts = p.series.flatMap((s) => s.points);
   const xs = pts.map(([x]) => (p.logX ? Math.log2(Math.max(x, 1)) : x));
@@ -68,9 +52,7 @@ function panelSvg(p: Panel, y0: number): string {
     `<rect x="${M.left}" y="${y0 + M.top}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`,
   );
   // axes
-  const xTicks = p.logX
-    ? Array.from({ length: Math.floor(xMax) - Math.ceil(xMin) + 1 }, (_, i) => 2 ** (Math.ceil(xMin) + i))
-    : niceTicks(xMin, xMax);
+  const xTicks = p.logX ? log2Ticks(xMin, xMax) : niceTicks(xMin, xMax);
   for (const t of xTicks) {
     const x = sx(t);
     parts.push(

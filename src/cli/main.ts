@@ -252,6 +252,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument("[file]", "a scenario (.vm) to open first")
     .option("--port <n>", "the port (0: any free one)", "0")
     .option("--open", "open the URL in a browser (xdg-open)", false)
+    .option(
+      "--trace <file>",
+      "also a trace's analysis: miss-ratio curve, faults over time, TLB hit rates (bin, lackey, text, refs; plain, gzip or zstd), computed in the page",
+    )
     .action(async (file: string | undefined, opts) => {
       await runUiCli(file, opts, (s) => process.stdout.write(s));
     });

@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../base/errors.ts";
 import { PACKAGE_ROOT, scenarioListing, startUi, staticPath, type UiServer } from "./ui.ts";
@@ -150,6 +151,36 @@ describe("vmlab ui's server", () => {
       expect(r.body, path).not.toContain("root:");
     }
     expect((await get("/api/trace/%40mine.vm/other.vm")).status).toBe(200);
+  });
+
+  it("serves the --trace file whole (a zstd one decompressed), and nothing without --trace", async () => {
+    expect((await get("/api/trace-info")).status).toBe(404);
+    expect((await get("/api/trace-file")).status).toBe(404);
+    const gz = join(PACKAGE_ROOT, "examples", "tour", "gzip-start.u64.gz");
+    const raw = gunzipSync(readFileSync(gz));
+    const dir = mkdtempSync(join(tmpdir(), "vmlab-ui-trace-"));
+    writeFileSync(join(dir, "t.u64"), raw);
+    expect(spawnSync("zstd", ["-q", join(dir, "t.u64"), "-o", join(dir, "t.u64.zst")]).status).toBe(0);
+    for (const [path, compression, body] of [
+      [gz, "gzip", readFileSync(gz)],
+      [join(dir, "t.u64.zst"), "zstd", raw],
+    ] as const) {
+      const t = await startUi({ trace: path, build: false });
+      try {
+        const info = await (await fetch(`${t.url}api/trace-info`)).json();
+        expect(info).toEqual({ name: basename(path), size: statSync(path).size, compression });
+        const got = Buffer.from(await (await fetch(`${t.url}api/trace-file`)).arrayBuffer());
+        expect(got.equals(body)).toBe(true);
+      } finally {
+        await t.close();
+      }
+    }
+    const bin = join(PACKAGE_ROOT, "bin", "vmlab.mjs");
+    const bad = spawnSync(process.execPath, [bin, "ui", "--trace", join(dir, "none.u64")], {
+      encoding: "utf8",
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("no such trace file");
   });
 
   it("answers only requests for its loopback name, and only GET", async () => {

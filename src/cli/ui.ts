@@ -6,17 +6,32 @@
  * and FILE when given), by id from a list made at start. The engine runs in
  * the page; nothing is written and nothing is fetched from the network.
  *
+ * With --trace FILE it also serves that one trace, whole (`/api/trace-file`:
+ * a zstd file decompressed here by the CLI's own reader, as the browser has
+ * no zstd decoder; plain and gzip as they are), for the page's trace view,
+ * which analyses it in a Web Worker.
+ *
  * A request for any other path, one with `..` segments, an absolute or
  * encoded path outside dist/web, or a Host header other than the loopback
  * address (a DNS-rebinding page) is refused.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../base/errors.ts";
+import { type Compression, compressionOf, openTraceFile, peekBytes } from "../workloads/trace/input.ts";
 
 /** The package's root (where package.json, dist/ and examples/ are). */
 export const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -28,6 +43,8 @@ export interface UiOptions {
   file?: string;
   /** 0: any free port */
   port?: number;
+  /** a trace for the trace view (--trace FILE) */
+  trace?: string;
   /** build dist/web when it is missing (true by default) */
   build?: boolean;
 }
@@ -45,6 +62,8 @@ export interface UiServer {
   address: AddressInfo;
   server: Server;
   scenarios: ScenarioListing[];
+  /** --trace FILE, resolved */
+  trace: string | null;
   close(): Promise<void>;
 }
 
@@ -211,20 +230,71 @@ export function tracePath(rest: string, byId: ReadonlyMap<string, ScenarioListin
   }
 }
 
+/** --trace FILE: a regular file, and how it is compressed; else an InputError. */
+function traceFile(file: string): { path: string; size: number; compression: Compression } {
+  const path = resolve(file);
+  let size = -1;
+  try {
+    const st = statSync(path);
+    if (st.isFile()) size = st.size;
+  } catch {}
+  if (size < 0) throw new InputError(`--trace ${file}: no such trace file`);
+  return { path, size, compression: compressionOf(peekBytes(path, 4)) };
+}
+
+/**
+ * Sends the --trace file: plain and gzip as they are (the page gunzips
+ * with DecompressionStream), zstd decompressed here (workloads/trace/
+ * input.ts, zstd-napi or the zstd command), streamed in either case.
+ */
+function sendTrace(
+  res: ServerResponse,
+  t: { path: string; size: number; compression: Compression },
+  head: Record<string, string>,
+  bodyToo: boolean,
+): void {
+  const zstd = t.compression === "zstd";
+  res.writeHead(200, {
+    ...head,
+    "Content-Type": "application/octet-stream",
+    ...(zstd ? {} : { "Content-Length": String(t.size) }),
+  });
+  if (!bodyToo) {
+    res.end();
+    return;
+  }
+  void (async () => {
+    try {
+      const input = zstd
+        ? openTraceFile(t.path, "zstd", false)
+        : { chunks: createReadStream(t.path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer> };
+      for await (const c of input.chunks) {
+        if (res.destroyed) return;
+        if (!res.write(c)) await new Promise((ok) => res.once("drain", ok));
+      }
+      res.end();
+    } catch {
+      // a broken zstd stream: the page sees a cut response and says the trace could not be read
+      res.destroy();
+    }
+  })();
+}
+
 /** Starts the server on 127.0.0.1; resolves once it listens. */
 export async function startUi(opts: UiOptions = {}, say: (s: string) => void = () => {}): Promise<UiServer> {
   const scenarios = scenarioListing(opts.file);
+  const trace = opts.trace !== undefined ? traceFile(opts.trace) : null;
   if (opts.build !== false) await ensureBuilt(say);
   const byId = new Map(scenarios.map((s) => [s.id, s]));
   let port = 0;
+  const headers = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy":
+      "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+  };
   const send = (res: ServerResponse, code: number, type: string, body: string | Buffer): true => {
-    res.writeHead(code, {
-      "Content-Type": type,
-      "Cache-Control": "no-store",
-      "X-Content-Type-Options": "nosniff",
-      "Content-Security-Policy":
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
-    });
+    res.writeHead(code, { ...headers, "Content-Type": type });
     res.end(body);
     return true;
   };
@@ -254,10 +324,33 @@ export async function startUi(opts: UiOptions = {}, say: (s: string) => void = (
         return send(res, 404, "text/plain", "the scenario file is gone\n");
       }
     }
+    if (path === "/api/trace-info") {
+      if (trace === null) return send(res, 404, "text/plain", "no --trace\n");
+      const { size, compression } = trace;
+      return send(
+        res,
+        200,
+        TYPES[".json"],
+        JSON.stringify({ name: basename(trace.path), size, compression }),
+      );
+    }
+    if (path === "/api/trace-file") {
+      if (trace === null) return send(res, 404, "text/plain", "no --trace\n");
+      sendTrace(res, trace, headers, req.method === "GET");
+      return true;
+    }
     if (path.startsWith("/api/trace/")) {
       const trace = tracePath(path.slice("/api/trace/".length), byId);
       if (trace === null) return send(res, 404, "text/plain", "no such trace\n");
-      return send(res, 200, "application/octet-stream", readFileSync(trace));
+      // zstd decompressed here (the page has no zstd decoder); gzip and plain as they are
+      const size = statSync(trace).size;
+      sendTrace(
+        res,
+        { path: trace, size, compression: compressionOf(peekBytes(trace, 4)) },
+        headers,
+        req.method === "GET",
+      );
+      return true;
     }
     const file = staticPath(path);
     if (file === null) return send(res, 404, "text/plain", "not found\n");
@@ -275,6 +368,7 @@ export async function startUi(opts: UiOptions = {}, say: (s: string) => void = (
     address,
     server,
     scenarios,
+    trace: trace?.path ?? null,
     close: () => new Promise<void>((ok) => server.close(() => ok())),
   };
 }
@@ -282,20 +376,23 @@ export async function startUi(opts: UiOptions = {}, say: (s: string) => void = (
 /** `vmlab ui`: starts the server, prints the URL (and the scenarios offered), opens a browser only with --open. */
 export async function runUiCli(
   file: string | undefined,
-  opts: { port?: string; open?: boolean },
+  opts: { port?: string; open?: boolean; trace?: string },
   out: (s: string) => void,
 ): Promise<UiServer> {
   const port = opts.port === undefined ? 0 : Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new InputError(`--port ${opts.port}: a port number 0 .. 65535`);
-  const ui = await startUi({ file, port }, (s) => out(`${s}\n`));
+  const ui = await startUi({ file, port, trace: opts.trace }, (s) => out(`${s}\n`));
   const tour = ui.scenarios.filter((s) => s.group === "the tour").length;
+  const at =
+    opts.trace !== undefined ? "#trace" : file !== undefined ? `#${encodeURI(ui.scenarios[0].id)}` : "";
   out(
-    `vmlab ui: ${ui.url}${file !== undefined ? `#${encodeURI(ui.scenarios[0].id)}` : ""}\n` +
+    `vmlab ui: ${ui.url}${at}\n` +
+      (opts.trace !== undefined ? `  the trace view of ${opts.trace}, analysed in the page\n` : "") +
       `  ${file !== undefined ? `${file}, ` : ""}${tour} tour scenarios and ${ui.scenarios.length - tour - (file !== undefined ? 1 : 0)} examples; listening on 127.0.0.1 only; Ctrl-C stops it\n`,
   );
   if (opts.open) {
-    const child = spawn("xdg-open", [ui.url], { stdio: "ignore", detached: true });
+    const child = spawn("xdg-open", [`${ui.url}${at}`], { stdio: "ignore", detached: true });
     child.on("error", () => out(`vmlab ui: could not open a browser; open ${ui.url}\n`));
     child.unref();
   }

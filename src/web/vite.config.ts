@@ -33,6 +33,8 @@ export default defineConfig({
   base: "./",
   logLevel: "warn",
   plugins: [browserShims(), preact()],
+  // the trace view's worker (app/trace/worker.ts) is bundled with the same stand-ins
+  worker: { format: "es", plugins: () => [browserShims()] },
   build: {
     outDir: here("../../dist/web"),
     emptyOutDir: true,

@@ -12,9 +12,10 @@ import { curveSizes } from "../../analysis/mrc.ts";
 import { FAST_POLICIES } from "../../analysis/policy/fast.ts";
 import { POLICY_NAMES, policyName, policyNamesHelp } from "../../analysis/policy/policies.ts";
 import { MACHINE_POLICIES } from "../../analysis/trace/machineMode.ts";
+import type { CurveSettings, SamplerSettings, SimSettings } from "../../analysis/trace/replay.ts";
 import { InputError } from "../../base/errors.ts";
 import { CACHE_DEFAULTS, type CacheSpec, cacheSpecError } from "../../hw/cache/CacheSpec.ts";
-import { parseTlbSpec, type TlbSpec } from "../../hw/mmu/Tlb.ts";
+import { parseTlbSpec } from "../../hw/mmu/Tlb.ts";
 import { RECLAIM_POLICIES } from "../../kernel/Kernel.ts";
 import { TRACE_FORMATS, type TraceFormat } from "../../workloads/trace/formats.ts";
 import { parseSize } from "../shared/size.ts";
@@ -50,47 +51,12 @@ export interface TraceCliOptions {
   framesGiven?: boolean;
 }
 
-/** What is replayed, and through what. */
-export interface ReplaySettings {
+/** What is replayed, and through what: the simulation's settings (analysis/trace/replay.ts) and the input's format. */
+export interface ReplaySettings extends SimSettings {
   format: TraceFormat | "auto";
-  /** machine mode (else policy mode) */
-  machine: boolean;
-  /** machine mode through the kernel model's fault handling (--pager linux) */
-  linuxPager: boolean;
-  frames: number;
-  seed: number;
-  policy: string;
-  dataOnly: boolean;
-  /** --tlb as given, and parsed */
-  tlb: string;
-  tlbSpec: TlbSpec;
-  page: "4k" | "2m" | "thp";
-  arch: string;
-  /** --pager linux: the swap area in bytes */
-  swapBytes?: number;
-  /** machine mode with the reference pager: the cycle cost model */
-  cost?: Record<string, number>;
-  /** machine mode with the reference pager: an L1 data cache (--cache) */
-  cache?: CacheSpec;
 }
 
-/** The miss-ratio curves that run in the same pass. */
-export interface CurveSettings {
-  /** the sizes of the curves */
-  sizes: number[];
-  /** the exact LRU curve (one pass) */
-  exact: boolean;
-  /** SHARDS' sampling rate, or null */
-  shardsRate: number | null;
-  /** policies run at every size of the curve */
-  curvePolicies: string[];
-}
-
-/** The other analyses over page numbers in the same pass: the working set, the TLB curve. */
-export interface SamplerSettings {
-  wss: { tau: number; every: number } | null;
-  tlbCurveWays: number | null;
-}
+export type { CurveSettings, SamplerSettings };
 
 export function positiveInt(text: string, what: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))

@@ -1,5 +1,5 @@
 /**
- * vmlab trace's policy and analysis loops (src/cli/trace/replay.ts) decode
+ * vmlab trace's policy and analysis loops (src/analysis/trace/replay.ts) decode
  * records by hand, for speed: held here to src/workloads/trace/record.ts,
  * against the simulators fed through record.ts's helpers.
  */
@@ -14,10 +14,10 @@ import { curveSizes, StackDistance, WorkingSet } from "../../analysis/mrc.ts";
 import { FastSim } from "../../analysis/policy/fast.ts";
 import { PolicySim } from "../../analysis/policy/simulate.ts";
 import { TlbCurve } from "../../analysis/tlbCurve.ts";
+import { Replay } from "../../analysis/trace/replay.ts";
 import { isFetch, isWrite, pageAt, recordKind, setRecord } from "../../workloads/trace/record.ts";
 import { ROOT } from "../testkit.ts";
 import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
-import { Replay } from "./replay.ts";
 
 /**
  * Pages that a slip in the decoding would merge: neighbours, and pages

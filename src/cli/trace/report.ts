@@ -1,17 +1,17 @@
 /**
- * What a `vmlab trace` run reports, and how: the TraceSummary (its JSON
- * shape), the text report, the CSV, and the charts (SVG, HTML or PNG,
+ * What a `vmlab trace` run reports, and how: the text report of its
+ * TraceSummary (analysis/trace/summary.ts), the CSV, and the charts (SVG, HTML or PNG,
  * written whole or not at all).
  */
 import { extname } from "node:path";
-import { type Panel, toHtml, toPng, toSvg } from "../../analysis/chart.ts";
-import type { TlbCurveResult } from "../../analysis/tlbCurve.ts";
-import type { KernelModeResult } from "../../analysis/trace/kernelMode.ts";
-import type { MachineModeResult } from "../../analysis/trace/machineMode.ts";
+import { toHtml, toPng, toSvg } from "../../analysis/chart.ts";
+import { chartPanels, type TraceSummary } from "../../analysis/trace/summary.ts";
 import { InputError } from "../../base/errors.ts";
-import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
+import type { TraceReadStats } from "../../workloads/trace/formats.ts";
 import { writeWhole } from "../shared/output.ts";
 import { checkChartName } from "./options.ts";
+
+export { chartPanels, type TraceSummary };
 
 export interface TraceOutcome {
   /** the report (stdout), or null when the input was bad */
@@ -20,46 +20,6 @@ export interface TraceOutcome {
   error: string | null;
   /** the figures, when the run finished */
   summary?: TraceSummary;
-}
-
-/** The JSON shape every consumer can rely on (plus mode-specific fields). */
-export interface TraceSummary {
-  mode: "machine" | "policy";
-  trace: string;
-  format: TraceFormat;
-  compression: string;
-  frames: number;
-  policy: string;
-  accesses: number;
-  tlbHits: number;
-  tlbMisses: number;
-  walks: number;
-  faults: number;
-  majorFaults: number;
-  evictions: number;
-  swapIns: number;
-  seconds: number;
-  levels: { name: string; hits: number; misses: number }[];
-  complete: boolean;
-  machine?: MachineModeResult;
-  policyHits?: number;
-  policyMisses?: number;
-  /** the miss-ratio curve: miss ratio per memory size, one series per policy */
-  mrc?: {
-    method: string;
-    references: number;
-    distinctPages: number;
-    sizes: number[];
-    series: Record<string, number[]>;
-  };
-  /** Denning's working set W(t, tau) */
-  wss?: { tau: number; samples: { t: number; wss: number }[] };
-  /** machine mode with --pager linux: the kernel's counters */
-  kernel?: KernelModeResult;
-  /** TLB miss ratio against TLB size (set-associative and fully associative) */
-  tlbCurve?: TlbCurveResult;
-  /** machine mode: page faults so far, after each batch of records */
-  faultsOverTime?: [number, number][];
 }
 
 /** The report of a finished run as --json, --csv or text asks; writes --chart first. */
@@ -251,57 +211,6 @@ function formatCsv(s: TraceSummary): string {
     );
   }
   return out.join("\n");
-}
-
-/** The chart panels this run can draw. */
-export function chartPanels(s: TraceSummary): Panel[] {
-  const panels: Panel[] = [];
-  const mrc = s.mrc;
-  if (mrc)
-    panels.push({
-      title: `Miss ratio against memory size (${mrc.method})`,
-      xLabel: "frames (4 KiB pages)",
-      yLabel: "miss ratio",
-      logX: true,
-      yMax: 1,
-      series: Object.entries(mrc.series).map(([name, ys]) => ({
-        name,
-        points: mrc.sizes.map((f, i) => [f, ys[i]] as [number, number]),
-      })),
-    });
-  const tc = s.tlbCurve;
-  if (tc)
-    panels.push({
-      title: "TLB miss ratio against TLB size (reach = entries x 4 KiB)",
-      xLabel: "TLB entries",
-      yLabel: "miss ratio",
-      logX: true,
-      series: [
-        {
-          name: `${tc.ways}-way`,
-          points: tc.entries.map((e, i) => [e, tc.setAssociative[i]] as [number, number]),
-        },
-        {
-          name: "fully assoc.",
-          points: tc.entries.map((e, i) => [e, tc.fullyAssociative[i]] as [number, number]),
-        },
-      ],
-    });
-  if (s.wss)
-    panels.push({
-      title: `Working set W(t, ${s.wss.tau})`,
-      xLabel: "references",
-      yLabel: "pages",
-      series: [{ name: "W(t, tau)", points: s.wss.samples.map((x) => [x.t, x.wss] as [number, number]) }],
-    });
-  if (s.faultsOverTime && s.faultsOverTime.length > 1)
-    panels.push({
-      title: `Page faults over time (${fmt(s.frames)} frames, ${s.policy})`,
-      xLabel: "accesses",
-      yLabel: "faults so far",
-      series: [{ name: "faults", points: s.faultsOverTime }],
-    });
-  return panels;
 }
 
 function writeChart(path: string, s: TraceSummary): void {

@@ -3,6 +3,7 @@
  * trace opened (the trace layer chooses how it is read: workloads/trace/
  * open.ts) and fed through, and the outcome reported.
  */
+import { Replay } from "../../analysis/trace/replay.ts";
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
@@ -10,7 +11,6 @@ import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open
 import { refuseClosedStdin } from "../shared/stdin.ts";
 import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
-import { Replay } from "./replay.ts";
 import { report, reportIncomplete, type TraceOutcome } from "./report.ts";
 
 /**

@@ -4,6 +4,7 @@
  * read-only view of the engine running in this page. The server only
  * serves files and scenario texts; nothing is sent back.
  */
+import { signal } from "@preact/signals";
 import { render } from "preact";
 import { useEffect } from "preact/hooks";
 import {
@@ -25,6 +26,7 @@ import { Controls, Editor, ErrorBox, ScenarioText } from "./panels/Scenario.tsx"
 import { Tasks } from "./panels/Tasks.tsx";
 import { Tlbs } from "./panels/Tlb.tsx";
 import { RamMap } from "./panels/Windows.tsx";
+import { TraceView } from "./trace/TraceView.tsx";
 import "./style.css";
 
 async function open(id: string): Promise<void> {
@@ -102,6 +104,9 @@ function App() {
       <header>
         <b>vmlab ui</b> <Picker />
         <span class="keys">
+          <a href="#trace" class="to-trace">
+            trace view
+          </a>{" "}
           keys: → / j step · ← / k back · End / e run to end · Home restart · g go to line
         </span>
       </header>
@@ -136,4 +141,17 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById("app")!);
+/** `#trace`: the trace view (trace/TraceView.tsx); any other hash names a scenario. */
+const traceMode = signal(location.hash === "#trace");
+window.addEventListener("hashchange", () => {
+  const was = traceMode.value;
+  traceMode.value = location.hash === "#trace";
+  // back from the trace view: the scenario view starts afresh
+  if (was && !traceMode.value) location.reload();
+});
+
+function Root() {
+  return traceMode.value ? <TraceView /> : <App />;
+}
+
+render(<Root />, document.getElementById("app")!);

@@ -35,7 +35,7 @@
  *   and may use nothing outside its body), MachineMode.feed and feedRuns,
  *   KernelMode.feed (analysis/trace: the analysis layer may not import
  *   workloads): record.test.ts;
- * - the policy and analysis loops of vmlab trace (cli/trace/replay.ts):
+ * - the policy and analysis loops of vmlab trace (analysis/trace/replay.ts):
  *   src/cli/trace/replay.test.ts.
  *
  * The folded form of records, the runs of the reading thread, has its own

@@ -2,8 +2,9 @@
  * The traces a scenario's `replay` statements name, fetched before the run
  * (the engine reads synchronously; the page cannot): `prefetchTraces` asks
  * the server for each file named in the text (it serves only files in the
- * scenario's own directory, as `vmlab run` reads only those), gunzips it
- * with the browser's DecompressionStream, and keeps the bytes under the
+ * scenario's own directory, as `vmlab run` reads only those; a zstd file
+ * comes decompressed), gunzips it with the browser's DecompressionStream,
+ * and keeps the bytes under the
  * path the replay statement computes (join(dirname(scenario), NAME)).
  */
 import { dirname, join } from "./path.ts";

@@ -1,5 +1,6 @@
 /**
- * The simulation a `vmlab trace` run feeds, built from its settings:
+ * The simulation a `vmlab trace` run (and `vmlab ui --trace`'s worker)
+ * feeds, built from its settings:
  * machine mode (the reference pager, or the kernel model's with --pager
  * linux) or a replacement policy over page numbers, with the analyses over
  * page numbers alongside (miss-ratio curves, SHARDS, the working set, the
@@ -7,16 +8,62 @@
  * nothing alongside, the reading thread's runs (`feedRuns`), and sums the
  * run up as a TraceSummary.
  */
-import { Shards, StackDistance, WorkingSet } from "../../analysis/mrc.ts";
-import { FAST_POLICIES, FastSim } from "../../analysis/policy/fast.ts";
-import { OptString } from "../../analysis/policy/opt.ts";
-import { type PolicyResult, PolicySim } from "../../analysis/policy/simulate.ts";
-import { TlbCurve } from "../../analysis/tlbCurve.ts";
-import { KernelMode } from "../../analysis/trace/kernelMode.ts";
-import { MachineMode } from "../../analysis/trace/machineMode.ts";
-import type { BatchSink, RunSink } from "../../workloads/trace/formats.ts";
-import type { CurveSettings, ReplaySettings, SamplerSettings } from "./options.ts";
-import type { TraceSummary } from "./report.ts";
+import type { CacheSpec } from "../../hw/cache/CacheSpec.ts";
+import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
+import { Shards, StackDistance, WorkingSet } from "../mrc.ts";
+import { FAST_POLICIES, FastSim } from "../policy/fast.ts";
+import { OptString } from "../policy/opt.ts";
+import { type PolicyResult, PolicySim } from "../policy/simulate.ts";
+import { TlbCurve } from "../tlbCurve.ts";
+import { KernelMode } from "./kernelMode.ts";
+import { MachineMode } from "./machineMode.ts";
+import type { TraceSummary } from "./summary.ts";
+
+/** `n` records as word pairs (workloads/trace/formats.ts BatchSink; the same shape, declared here: analysis does not import workloads). */
+type BatchSink = (words: Uint32Array, n: number) => void;
+/** `count` runs and their totals (workloads/trace/formats.ts RunSink). */
+type RunSink = (runs: Uint32Array, count: number, totals: Float64Array) => void;
+
+/** What is replayed through what (the CLI's ReplaySettings less the input's format). */
+export interface SimSettings {
+  /** machine mode (else policy mode) */
+  machine: boolean;
+  /** machine mode through the kernel model's fault handling (--pager linux) */
+  linuxPager: boolean;
+  frames: number;
+  seed: number;
+  policy: string;
+  dataOnly: boolean;
+  /** --tlb as given, and parsed */
+  tlb: string;
+  tlbSpec: TlbSpec;
+  page: "4k" | "2m" | "thp";
+  arch: string;
+  /** --pager linux: the swap area in bytes */
+  swapBytes?: number;
+  /** machine mode with the reference pager: the cycle cost model */
+  cost?: Record<string, number>;
+  /** machine mode with the reference pager: an L1 data cache (--cache) */
+  cache?: CacheSpec;
+}
+
+/** The miss-ratio curves that run in the same pass. */
+export interface CurveSettings {
+  /** the sizes of the curves */
+  sizes: number[];
+  /** the exact LRU curve (one pass) */
+  exact: boolean;
+  /** SHARDS' sampling rate, or null */
+  shardsRate: number | null;
+  /** policies run at every size of the curve */
+  curvePolicies: string[];
+}
+
+/** The other analyses over page numbers in the same pass: the working set, the TLB curve. */
+export interface SamplerSettings {
+  wss: { tau: number; every: number } | null;
+  tlbCurveWays: number | null;
+}
 
 /** The analyses of one run. */
 interface Analyses {
@@ -52,7 +99,7 @@ export class Replay {
   private faultsEvery = 1;
   private batches = 0;
 
-  constructor(private readonly s: ReplaySettings) {
+  constructor(private readonly s: SimSettings) {
     const { frames, policy, dataOnly, seed } = s;
     if (s.linuxPager) {
       const k = new KernelMode({
