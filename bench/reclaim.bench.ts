@@ -30,6 +30,7 @@ function cycle(ramBytes: number, swapBytes: number, passes: number) {
   const base = k.mmap(t, mmapArgs(GIB));
   if (base < 0n) throw new Error(`mmap failed: ${base}`);
   const start = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   let touches = 0;
   let firstPass = 0;
   for (let pass = 0; pass < passes; pass++) {
@@ -44,7 +45,10 @@ function cycle(ramBytes: number, swapBytes: number, passes: number) {
     }
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { k, t, seconds, touches, firstPass };
+  const used = process.cpuUsage(cpu0);
+  // CPU time (user + system) beside the wall time: on a shared machine the wall time moves with the load
+  const cpu = (used.user + used.system) / 1e6;
+  return { k, t, seconds, cpu, touches, firstPass };
 }
 
 function main() {
@@ -54,7 +58,7 @@ function main() {
   const baseRate = base.touches / base.seconds;
   const resident = (base.touches - PAGES) / (base.seconds - base.firstPass);
   console.log(
-    `  baseline (2 GiB RAM, nothing reclaimed): ${base.touches} touches in ${base.seconds.toFixed(2)} s = ${(baseRate / 1e6).toFixed(2)} M touches/s (goal 10 M/s: ${(baseRate / 10e6).toFixed(3)}); after the first write pass (all resident): ${(resident / 1e6).toFixed(2)} M/s`,
+    `  baseline (2 GiB RAM, nothing reclaimed): ${base.touches} touches in ${base.seconds.toFixed(2)} s (CPU ${base.cpu.toFixed(2)} s) = ${(baseRate / 1e6).toFixed(2)} M touches/s (goal 10 M/s: ${(baseRate / 10e6).toFixed(3)}); after the first write pass (all resident): ${(resident / 1e6).toFixed(2)} M/s`,
   );
   global.gc?.();
   const mem0 = process.memoryUsage();
@@ -65,10 +69,10 @@ function main() {
   const swapUsed = (m.SwapTotal - m.SwapFree) / 4096;
   const nrFrames = p.k.view.machine().frames;
   console.log(
-    `  pressure (256 MiB RAM, 1 GiB swap): ${p.touches} touches in ${p.seconds.toFixed(2)} s = ${(p.touches / p.seconds / 1e6).toFixed(2)} M touches/s`,
+    `  pressure (256 MiB RAM, 1 GiB swap): ${p.touches} touches in ${p.seconds.toFixed(2)} s (CPU ${p.cpu.toFixed(2)} s) = ${(p.touches / p.seconds / 1e6).toFixed(2)} M touches/s`,
   );
   console.log(
-    `    reclaimed ${s.pgsteal} pages (${(s.pgsteal / p.seconds / 1e3).toFixed(1)} k pages/s; goal 1 M/s: ${(s.pgsteal / p.seconds / 1e6).toFixed(3)}), scanned ${s.pgscan}, swapped out ${s.pswpout}, in ${s.pswpin}, major faults ${p.t.majFlt}, kswapd runs ${s.kswapd_runs}, direct reclaims ${s.direct_reclaims}`,
+    `    reclaimed ${s.pgsteal} pages (${(s.pgsteal / p.seconds / 1e3).toFixed(1)} k pages/s, ${(s.pgsteal / p.cpu / 1e3).toFixed(1)} k per CPU second; goal 1 M/s: ${(s.pgsteal / p.seconds / 1e6).toFixed(3)}), scanned ${s.pgscan}, swapped out ${s.pswpout}, in ${s.pswpin}, major faults ${p.t.majFlt}, kswapd runs ${s.kswapd_runs}, direct reclaims ${s.direct_reclaims}`,
   );
   console.log(
     `  ratio pressure / baseline, time per touch: ${(p.seconds / p.touches / (base.seconds / base.touches)).toFixed(1)}x`,

@@ -53,9 +53,17 @@ export function hexNum(n: number): string {
 // ---- edges: bigint converters (never on the hot path) ----
 
 const MASK32 = 0xffffffffn;
+const MAX_EXACT = 2n ** 53n - 1n;
 
 /** Splits a bigint (taken modulo 2^64) into halves. */
 export function fromBig(v: bigint): { hi: number; lo: number } {
+  // the common case, every user address (below 2^53): one conversion, no bigint made
+  // (asUintN, the shift and the masks each make one; userAccess splits an address per touch)
+  if (v >= 0n && v <= MAX_EXACT) {
+    const n = Number(v);
+    const lo = n >>> 0;
+    return { hi: (n - lo) / TWO32, lo };
+  }
   const u = BigInt.asUintN(64, v);
   return { hi: Number((u >> 32n) & MASK32), lo: Number(u & MASK32) };
 }

@@ -348,7 +348,7 @@ export abstract class Mmu {
       arr = l1;
       tlb.hits[0]++;
       tlb.hitLevel = 0;
-    } else if (tlb.lookup(vpn, this.asid, access === Access.Exec)) {
+    } else if (tlb.lookup(vpn, this.asid, access === Access.Exec, l1)) {
       arr = tlb.hitArray!;
       slot = tlb.hitSlot;
     }

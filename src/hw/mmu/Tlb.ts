@@ -148,14 +148,17 @@ export class Tlb {
   /**
    * Looks vpn4k up for `pcid`, level by level. On a hit sets hitArray/hitSlot/
    * hitLevel, counts it, fills the levels above, and returns true. On a miss
-   * at every level returns false (each level's miss counted).
+   * at every level returns false (each level's miss counted). `missed`: an
+   * array the caller probed for the same vpn4k and asid just before and
+   * missed in (Mmu's first-level fast path), not probed a second time.
    */
-  lookup(vpn4k: Vpn, asid: number, instr: boolean): boolean {
+  lookup(vpn4k: Vpn, asid: number, instr: boolean, missed: TlbArray | null = null): boolean {
     const path = instr ? this.instrPath : this.dataPath;
     for (let level = 0; level < path.length; level++) {
       const arrays = path[level];
       for (let a = 0; a < arrays.length; a++) {
         const arr = arrays[a];
+        if (arr === missed) continue; // probed just before for the same vpn and asid: a miss changes nothing
         const slot = arr.lookup(vpn4k, asid);
         if (slot >= 0) {
           this.hits[level]++;

@@ -26,3 +26,28 @@ describe("TlbArray's count of valid entries", () => {
     expect(a.lookup(5, 0)).toBe(-1);
   });
 });
+
+describe("TlbArray's count of valid entries by size", () => {
+  it("equals the entries of each size present, so lookups and invalidations that skip an absent size find what a full probe finds", () => {
+    const rng = new Rng(5);
+    const a = new TlbArray(32, 4, 7, 3, "t"); // 4K, 2M and 1G entries
+    const bySize = (x: TlbArray) => (x as unknown as { bySize: Int32Array }).bySize;
+    let hits = 0;
+    for (let step = 0; step < 20000; step++) {
+      const size = rng.below(10) === 0 ? 2 : rng.below(4) === 0 ? 1 : 0;
+      const vpn = rng.below(1 << 20);
+      const asid = rng.below(2);
+      const op = rng.below(10);
+      if (op < 4) a.insert(vpn, size, vpn + 7, asid | (rng.below(8) === 0 ? 1 << 23 : 0));
+      else if (op < 6) a.invalidatePage(vpn, asid, rng.below(4) as InvalidateHow);
+      else if (op === 6 && rng.below(50) === 0) a.invalidateAll(asid, rng.below(4) as InvalidateHow);
+      else {
+        const seen = a.peek(vpn, asid) >= 0; // probes every size held
+        expect(a.lookup(vpn, asid) >= 0).toBe(seen);
+        if (seen) hits++;
+      }
+      for (let s = 0; s < 3; s++) expect(bySize(a)[s]).toBe(a.occupancy(s));
+    }
+    expect(hits).toBeGreaterThan(100);
+  });
+});

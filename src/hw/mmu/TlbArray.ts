@@ -84,6 +84,12 @@ export class TlbArray {
   private mayHoldFractured = false;
   /** valid entries (an invalidation of an empty array has nothing to look at) */
   private valid = 0;
+  /**
+   * valid entries by size code: a lookup or an invalidation does not probe
+   * for a size none is held of (an STLB of 4K and 2M entries holding no 2M
+   * page misses its 2M probe for certain)
+   */
+  private readonly bySize = new Int32Array(8);
 
   constructor(
     readonly entries: number,
@@ -142,7 +148,7 @@ export class TlbArray {
       return -1;
     }
     for (let size = 0; size < this.sizeEnd; size++) {
-      if ((this.sizeMask & (1 << size)) === 0) continue;
+      if ((this.sizeMask & (1 << size)) === 0 || this.bySize[size] === 0) continue;
       const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
       const key = tag * 8 + size;
       const base = (tag & this.setMask) * ways;
@@ -190,6 +196,7 @@ export class TlbArray {
     const pfns = this.pfns;
     const metas = this.metas;
     const last = base + this.ways - 1;
+    this.bySize[keys[i] % 8]--;
     for (let j = i; j < last; j++) {
       keys[j] = keys[j + 1];
       pfns[j] = pfns[j + 1];
@@ -252,9 +259,11 @@ export class TlbArray {
       }
     }
     if (keys[from] === -1) this.valid++;
-    else if (!(keys[from] === key && ((metas[from] ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0)) {
-      this.evictions++;
+    else {
+      this.bySize[keys[from] % 8]--;
+      if (!(keys[from] === key && ((metas[from] ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0)) this.evictions++;
     }
+    this.bySize[size]++;
     for (let j = from; j > base; j--) {
       keys[j] = keys[j - 1];
       pfns[j] = pfns[j - 1];
@@ -284,7 +293,7 @@ export class TlbArray {
     // INVLPG of any address in it invalidates all of them
     if (this.mayHoldFractured) n += this.invalidateFractured(vpn, asid, how);
     for (let size = 0; size < this.sizeEnd; size++) {
-      if ((this.sizeMask & (1 << size)) === 0) continue;
+      if ((this.sizeMask & (1 << size)) === 0 || this.bySize[size] === 0) continue;
       const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
       const key = tag * 8 + size;
       const base = (tag & this.setMask) * this.ways;
@@ -347,10 +356,11 @@ export class TlbArray {
     return n;
   }
 
-  /** Number of valid entries. */
-  occupancy(): number {
+  /** Number of valid entries (of one size code, when given). */
+  occupancy(size = -1): number {
     let n = 0;
-    for (let i = 0; i < this.entries; i++) if (this.keys[i] !== -1) n++;
+    for (let i = 0; i < this.entries; i++)
+      if (this.keys[i] !== -1 && (size < 0 || this.keys[i] % 8 === size)) n++;
     return n;
   }
 }

@@ -172,11 +172,24 @@ export class Mapper implements PageTableMapper {
 
   /** The table entry at `level` on the way to vpn (present or not), or null if the walk stops above it. */
   entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null {
+    const phys = this.phys;
     let tablePa = pfnToPa(rootPfn);
     for (let l = this.levels - 1; l >= level; l--) {
       const entryPa = Mapper.entryPaIn(tablePa, vpn, l);
-      const lo = this.phys.read32(entryPa);
-      const hi = this.phys.read32(entryPa + 4);
+      // both halves from one look-up of the table's frame, as the MMU's walk reads them (the
+      // kernel's fault path and rmap come here for every page); outside RAM, read32's stray reads
+      const frame = Math.floor(entryPa / 4096);
+      let lo: number;
+      let hi: number;
+      if (frame < phys.nrFrames) {
+        const words = phys.frameWords(frame as Pfn);
+        const w = (entryPa - frame * 4096) >>> 2;
+        lo = words === null ? 0 : words[w];
+        hi = words === null ? 0 : words[w + 1];
+      } else {
+        lo = phys.read32(entryPa);
+        hi = phys.read32(entryPa + 4);
+      }
       if (l === level) return { level: l, entryPa, hi, lo };
       if ((lo & Pte.P) === 0 || (l <= 2 && (lo & Pte.PS) !== 0)) return null;
       tablePa = this.entryAddr(hi, lo);
