@@ -39,7 +39,7 @@ import {
   type VtopWalk,
 } from "./crashText.ts";
 import { x86Walk } from "./crashX86.ts";
-import { pageInfo, vmaInfos } from "./mm.ts";
+import { pageInfo, softDirtyVmas, vmaInfos } from "./mm.ts";
 import { walkInfo } from "./pagetable.ts";
 import type { VmaInfo, WalkEntry, WalkInfo } from "./types.ts";
 
@@ -279,6 +279,14 @@ export interface PagemapEntry {
   swapOffset: number;
 }
 
+/**
+ * A guard region's PTE is a swap entry of the last swap type, SWP_PTE_MARKER
+ * ((1 << MAX_SWAPFILES_SHIFT) - 1 = 31), its offset the marker's bits:
+ * PTE_MARKER_GUARD = BIT(2) (include/linux/swapops.h, swap.h). pagemap
+ * reports it as PM_SWAP | PM_GUARD_REGION with that type and offset.
+ */
+const SWP_PTE_MARKER = 31;
+const PTE_MARKER_GUARD = 4;
 const PM_SOFT_DIRTY = 1n << 55n;
 const PM_MMAP_EXCLUSIVE = 1n << 56n;
 const PM_GUARD_REGION = 1n << 58n;
@@ -294,7 +302,7 @@ const PM_PRESENT = 1n << 63n;
  */
 export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): PagemapEntry[] {
   const out: PagemapEntry[] = [];
-  const softDirtyArch = k.arch.name.startsWith("x86_64");
+  const softDirtyArch = softDirtyVmas(k);
   const vmas = t.mm ? vmaInfos(k, t) : [];
   for (let v = vpn; v < vpn + count; v++) {
     const vma = vmas.find((m) => v >= m.startVpn && v < m.endVpn);
@@ -304,14 +312,15 @@ export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): Pag
       va: BigInt(v) * 4096n,
       entry: 0n,
       present: p.present,
-      swapped: p.swapSlot >= 0,
+      // a guard marker is a swap PTE too: PM_SWAP with the marker's type and offset
+      swapped: p.swapSlot >= 0 || p.guard,
       fileShared: false,
       exclusive: false,
       softDirty: softDirtyArch && vma !== undefined,
       guard: p.guard,
       pfn: p.present ? p.pfn : 0,
-      swapType: 0,
-      swapOffset: Math.max(p.swapSlot, 0),
+      swapType: p.guard ? SWP_PTE_MARKER : 0,
+      swapOffset: p.guard ? PTE_MARKER_GUARD : Math.max(p.swapSlot, 0),
     };
     if (p.present) {
       entry |= PM_PRESENT | BigInt(p.pfn);
@@ -320,7 +329,7 @@ export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): Pag
       e.fileShared = normal && !p.anon;
       e.exclusive = normal && p.mapcount === 1;
     } else if (e.swapped) {
-      entry |= PM_SWAP | (BigInt(e.swapOffset) << 5n);
+      entry |= PM_SWAP | BigInt(e.swapType) | (BigInt(e.swapOffset) << 5n);
       // a swapped-out shmem page is not a PTE swap entry; a private anon one is never PM_FILE
     }
     if (e.fileShared) entry |= PM_FILE;
@@ -339,7 +348,7 @@ export function formatPagemap(entries: PagemapEntry[]): string[] {
   for (const e of entries) {
     const f: string[] = [];
     if (e.present) f.push(`present pfn 0x${hexN(e.pfn)}`);
-    if (e.swapped) f.push(`swapped type ${e.swapType} offset ${e.swapOffset}`);
+    if (e.swapped) f.push(`${e.guard ? "swap marker" : "swapped"} type ${e.swapType} offset ${e.swapOffset}`);
     if (e.fileShared) f.push("file/shared-anon");
     if (e.exclusive) f.push("exclusive");
     if (e.softDirty) f.push("soft-dirty");
