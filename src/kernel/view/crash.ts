@@ -70,6 +70,7 @@ export const PG_ACTIVE = 8;
 export const PG_RESERVED = 13;
 export const PG_SWAPBACKED = 17;
 export const PG_MLOCKED = 19;
+export const PG_OWNER_2 = 11;
 
 /**
  * The frame's PG_* bits as Linux would hold them, from vmlab's struct page

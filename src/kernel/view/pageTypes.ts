@@ -17,6 +17,7 @@ import {
   PG_LOCKED,
   PG_LRU,
   PG_MLOCKED,
+  PG_OWNER_2,
   PG_RECLAIM,
   PG_REFERENCED,
   PG_RESERVED,
@@ -47,6 +48,7 @@ const KPF = {
   PGTABLE: 26,
   RESERVED: 32,
   MLOCKED: 33,
+  OWNER_2: 34,
 } as const;
 
 /** page-types' page_flag_names: bit -> "letter:name". */
@@ -137,6 +139,8 @@ export function kpageflags(k: KernelCore, pfn: number): bigint {
     [PG_SWAPBACKED, KPF.SWAPBACKED],
     [PG_MLOCKED, KPF.MLOCKED],
     [PG_RESERVED, KPF.RESERVED],
+    // PG_owner_2: on an anonymous page, PG_anon_exclusive
+    [PG_OWNER_2, KPF.OWNER_2],
   ] as const)
     if (pg.has(pgBit)) u |= bit(kpf);
   // PG_swapcache (owner_priv_1) on a swap-backed page in the swap cache
