@@ -258,6 +258,13 @@ describe("vmlab ui in chromium", () => {
     const info = await text("frame-info");
     expect(info).toContain(`frame ${hex(leaf.nextPfn)}: ${view.frame(leaf.nextPfn)!.kind}`);
     expect(info).toContain(`mapped by A ${hex(leaf.va)}`);
+    // the tools' views of it: kpageflags of the frame, crash's vtop of the page, as the engine prints them
+    const views = await text("frame-views");
+    expect(views).toContain(
+      `/proc/kpageflags[${leaf.nextPfn}] = 0x${view.kpageflags(leaf.nextPfn)!.toString(16).padStart(16, "0")}`,
+    );
+    const A = s.session.processes.get("A")!;
+    for (const l of view.vtop(A, leaf.va)) expect(views).toContain(l);
   });
 
   it("lists the swap slots with the pages that refer to them, and colours frames pinned against reclaimable", async () => {
