@@ -319,8 +319,8 @@ export interface PagemapEntry {
  * PTE_MARKER_GUARD = BIT(2) (include/linux/swapops.h, swap.h). pagemap
  * reports it as PM_SWAP | PM_GUARD_REGION with that type and offset.
  */
-const SWP_PTE_MARKER = 31;
-const PTE_MARKER_GUARD = 4;
+export const SWP_PTE_MARKER = 31;
+export const PTE_MARKER_GUARD = 4;
 const PM_SOFT_DIRTY = 1n << 55n;
 const PM_MMAP_EXCLUSIVE = 1n << 56n;
 const PM_GUARD_REGION = 1n << 58n;

@@ -424,9 +424,11 @@ export function virt_to_page(prog: KernelView, addr: bigint): StructPage {
 
 /** MAX_SWAPFILES_SHIFT, and the swap type of PTE markers (the last of the 32: SWP_PTE_MARKER). */
 const MAX_SWAPFILES_SHIFT = 5n;
-export const SWP_PTE_MARKER = 31;
-/** PTE_MARKER_GUARD (Linux 6.13): a MADV_GUARD_INSTALL region */
-export const PTE_MARKER_GUARD = 4;
+
+/** PTE_MARKER_GUARD (Linux 6.13): a MADV_GUARD_INSTALL region; both as pagemap reports them (crash.ts) */
+export { PTE_MARKER_GUARD, SWP_PTE_MARKER } from "./crash.ts";
+
+import { PTE_MARKER_GUARD, SWP_PTE_MARKER } from "./crash.ts";
 
 /** SWP_TYPE_SHIFT: BITS_PER_XA_VALUE (BITS_PER_LONG - 1) less MAX_SWAPFILES_SHIFT: 58 on 64-bit, 26 on 32-bit. */
 function swpTypeShift(prog: KernelView): bigint {
