@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Session } from "../../../workloads/scenario/session.ts";
-import { firstUserMapper, frameViews } from "./frameViews.ts";
+import { addressViews, firstUserMapper, frameViews } from "./frameViews.ts";
 
 /** A scenario fed line by line: the session after its last line. */
 function runScenarioSession(text: string): Session {
@@ -33,6 +33,12 @@ describe("the frame hover's views", () => {
     // crash's vtop of that address, as `show A vtop` prints it
     const vtop = view.vtop(A, va);
     expect(lines.slice(-vtop.length)).toEqual(vtop);
+    // the tree's hover for the same page: the same pagemap and vtop lines, without the frame's
+    expect(addressViews(view, m!)).toEqual(lines.slice(2));
+    // a page not present: its pagemap entry says nothing, vtop says so too
+    const hole = addressViews(view, { ...m!, va: s.variables.get("a")! });
+    expect(hole[1]).toMatch(/ADDRESS/);
+    expect(hole[2]).toMatch(/\(nothing\)|soft-dirty/);
     // the zero page is everyone's: no single mapper
     expect(firstUserMapper(view, view.machine().zeroPfn)).toBeNull();
   });
@@ -50,5 +56,6 @@ describe("the frame hover's views", () => {
     const pte = lines.findIndex((l) => l.startsWith("kd> !pte"));
     expect(lines[pte]).toContain(va.toString(16));
     expect(lines.slice(pte + 1).join("\n")).toMatch(/pfn/);
+    expect(lines.slice(pte)).toEqual(addressViews(view, { task: A, pid: view.task(A).pid, comm: "A", va }));
   });
 });

@@ -47,35 +47,38 @@ export function firstUserMapper(view: KernelView, pfn: number): FrameMapper | nu
   return null;
 }
 
+/**
+ * The views' lines for one user page of a process: on Linux its
+ * /proc/PID/pagemap entry and crash's `vtop`; on Windows WinDbg's `!pte`.
+ * The page-table tree's hover shows them for a leaf or a swap entry.
+ */
+export function addressViews(view: KernelView, page: FrameMapper): string[] {
+  const win = view.windows();
+  const va = page.va.toString(16);
+  if (win !== null) return [`kd> !pte ${va}   (${page.comm})`, ...formatPte(win.pte(page.task, page.va))];
+  return [
+    `/proc/${page.pid}/pagemap (${page.comm}) at 0x${va}:`,
+    ...formatPagemap(view.pagemap(page.task, Number(page.va >> 12n), 1)),
+    "",
+    `crash> vtop -c ${page.pid} ${va}`,
+    ...view.vtop(page.task, page.va),
+  ];
+}
+
 /** The views' lines for a frame (and, if given, the user page that maps it). */
 export function frameViews(view: KernelView, pfn: number, mapper: FrameMapper | null): string[] {
   const win = view.windows();
   const out: string[] = [];
   if (win !== null) {
-    const paging = win.pagingFormat();
     const p = win.pfn(pfn);
-    if (p !== null) out.push(`kd> !pfn ${pfn.toString(16)}`, ...formatPfn(p, paging));
-    if (mapper !== null)
+    if (p !== null) out.push(`kd> !pfn ${pfn.toString(16)}`, ...formatPfn(p, win.pagingFormat()));
+  } else {
+    const flags = view.kpageflags(pfn);
+    if (flags !== null)
       out.push(
-        "",
-        `kd> !pte ${mapper.va.toString(16)}   (${mapper.comm})`,
-        ...formatPte(win.pte(mapper.task, mapper.va)),
+        `/proc/kpageflags[${pfn}] = 0x${flags.toString(16).padStart(16, "0")}  ${pageFlagName(flags)}  ${pageFlagLongname(flags) || "(none)"}`,
       );
-    return out;
   }
-  const flags = view.kpageflags(pfn);
-  if (flags !== null)
-    out.push(
-      `/proc/kpageflags[${pfn}] = 0x${flags.toString(16).padStart(16, "0")}  ${pageFlagName(flags)}  ${pageFlagLongname(flags) || "(none)"}`,
-    );
-  if (mapper !== null) {
-    out.push("", `/proc/${mapper.pid}/pagemap (${mapper.comm}) at 0x${mapper.va.toString(16)}:`);
-    out.push(...formatPagemap(view.pagemap(mapper.task, Number(mapper.va >> 12n), 1)));
-    out.push(
-      "",
-      `crash> vtop -c ${mapper.pid} ${mapper.va.toString(16)}`,
-      ...view.vtop(mapper.task, mapper.va),
-    );
-  }
+  if (mapper !== null) out.push("", ...addressViews(view, mapper));
   return out;
 }
