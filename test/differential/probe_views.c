@@ -228,5 +228,13 @@ int main(void) {
     } else {
         printf("{\"exp\":\"guard\",\"skip\":\"MADV_GUARD_INSTALL is not supported (Linux before 6.13)\"}\n");
     }
+
+    /* 10. MADV_HUGEPAGE over an aligned 2 MiB (REGION(10) is): the first write maps a
+       transparent huge page when the kernel has a free 2 MiB block (else 4K pages) */
+    char *t = at(10, 512, MAP_PRIVATE);
+    madvise(t, 2L << 20, MADV_HUGEPAGE);
+    t[0] = 1;
+    drain();
+    report("thp", t, N);
     return 0;
 }
