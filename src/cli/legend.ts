@@ -1,6 +1,6 @@
 /**
  * Legends for `vmlab run` and the REPL: the first time PTE flag letters (x86-64 and i386, RISC-V,
- * arm64) or an errno name appear, one short line before that line says what they mean. The
+ * arm64), smaps' VmFlags mnemonics or an errno name appear, one short line before that line says what they mean. The
  * letters are the ones vmlab prints (the manuals' bit names: Intel SDM Vol. 3A 4.5 tables 4-19
  * and 4-20, the RISC-V privileged spec 4.3.1, Arm ARM D8.3); the errno texts are strerror's
  * (glibc's, shortened).
@@ -45,6 +45,68 @@ const ERRNO: Readonly<Record<string, string>> = {
   EHWPOISON: "memory page has a hardware error",
 };
 
+/**
+ * smaps' VmFlags mnemonics, in the words of Documentation/filesystems/proc.rst
+ * ("VmFlags" under /proc/PID/smaps), shortened.
+ */
+const VMFLAGS: Readonly<Record<string, string>> = {
+  rd: "readable",
+  wr: "writable",
+  ex: "executable",
+  sh: "shared",
+  mr: "may read",
+  mw: "may write",
+  me: "may execute",
+  ms: "may share",
+  gd: "grows down (stack)",
+  pf: "pure PFN range",
+  gu: "may hold guard regions",
+  lo: "locked in memory",
+  io: "memory-mapped I/O",
+  sr: "sequential-read advice",
+  rr: "random-read advice",
+  dc: "not copied on fork",
+  de: "not expanded by mremap",
+  lf: "locked on fault",
+  ac: "accounted (commit charge)",
+  nr: "no swap reserved",
+  ht: "hugetlb pages",
+  wf: "wiped on fork",
+  dd: "not in core dumps",
+  sd: "soft-dirty",
+  mm: "mixed map",
+  hg: "huge-page advice",
+  nh: "no-huge-page advice",
+  mg: "mergeable (KSM)",
+  um: "userfaultfd missing",
+  uw: "userfaultfd wr-protect",
+  ui: "userfaultfd minor",
+  sl: "sealed",
+};
+
+/** Legend lines (each at most ~100 characters) for the VmFlags mnemonics of `line` not explained yet. */
+function vmflagsNotes(line: string, shown: Set<string>): string[] {
+  const m = /^\s*VmFlags: (.*)$/.exec(line);
+  if (!m) return [];
+  const words: string[] = [];
+  for (const f of m[1].trim().split(/\s+/)) {
+    if (f === "" || shown.has(`vm:${f}`)) continue;
+    shown.add(`vm:${f}`);
+    words.push(`${f} ${Object.hasOwn(VMFLAGS, f) ? VMFLAGS[f] : "(see proc(5))"}`);
+  }
+  const notes: string[] = [];
+  let cur = "VmFlags:";
+  for (const w of words) {
+    if (cur.length + w.length + 2 > 100) {
+      notes.push(cur);
+      cur = "VmFlags:";
+    }
+    cur += `${cur === "VmFlags:" ? " " : ", "}${w}`;
+  }
+  if (cur !== "VmFlags:") notes.push(cur);
+  return notes;
+}
+
 /** Adds the legends to a run's lines; one Legend per run, so each legend appears once. */
 export class Legend {
   private readonly shown = new Set<string>();
@@ -59,6 +121,7 @@ export class Legend {
           this.shown.add(f.kind);
           notes.push(f.legend);
         }
+      notes.push(...vmflagsNotes(line, this.shown));
       for (const m of line.matchAll(/-\d+ \((E[A-Z0-9]+)\)/g)) {
         const name = m[1];
         if (this.shown.has(name)) continue;

@@ -266,6 +266,28 @@ describe("a clearer voice: legends and pipes", () => {
     for (const l of lines.filter((x) => x.includes("legend:"))) expect(l.length).toBeLessThanOrEqual(110);
   });
 
+  it("explains smaps' VmFlags mnemonics once each, before the first line that shows them", () => {
+    const f = scenario(
+      "vmflags.vm",
+      "machine ram=64M\nspawn A\nA: b = mmap 16K\nshow A smaps\nA: madvise b 16K hugepage\nshow A smaps\n",
+    );
+    const r = vmlab(["run", f]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n");
+    const vmflags = lines.findIndex((l) => l.trim().startsWith("VmFlags:"));
+    const firstLegend = lines.findIndex((l) => l.includes("legend: VmFlags:"));
+    expect(lines[firstLegend]).toMatch(/^ +legend: VmFlags: rd readable, wr writable, mr may read/);
+    // the legend lines come right before the first VmFlags line
+    expect(lines.slice(firstLegend, vmflags).every((l) => l.includes("legend: VmFlags:"))).toBe(true);
+    expect(firstLegend).toBeLessThan(vmflags);
+    const legends = lines.filter((l) => l.includes("legend: VmFlags:"));
+    // every mnemonic once: hg (added by the madvise) only in a later legend, before the second smaps
+    expect(legends.join(" ").match(/\brd readable/g)).toHaveLength(1);
+    expect(legends.join(" ").match(/\bhg huge-page advice/g)).toHaveLength(1);
+    expect(lines.findIndex((l) => l.includes("hg huge-page advice"))).toBeGreaterThan(vmflags);
+    for (const l of legends) expect(l.length).toBeLessThanOrEqual(110);
+  });
+
   it("names the other architectures' letters: RISC-V's and arm64's", () => {
     const body = "spawn A\nA: b = mmap 16K\nA: write b 4K\nshow A pagetable\n";
     const rv = vmlab(["run", scenario("rv.vm", `machine ram=64M arch=riscv-sv39\n${body}`)]);

@@ -258,6 +258,20 @@ describe("vmlab ui in chromium", () => {
     const info = await text("frame-info");
     expect(info).toContain(`frame ${hex(leaf.nextPfn)}: ${view.frame(leaf.nextPfn)!.kind}`);
     expect(info).toContain(`mapped by A ${hex(leaf.va)}`);
+    // the tools' views of it: kpageflags of the frame, crash's vtop of the page, as the engine prints them
+    const views = await text("frame-views");
+    expect(views).toContain(
+      `/proc/kpageflags[${leaf.nextPfn}] = 0x${view.kpageflags(leaf.nextPfn)!.toString(16).padStart(16, "0")}`,
+    );
+    const A = s.session.processes.get("A")!;
+    for (const l of view.vtop(A, leaf.va)) expect(views).toContain(l);
+    // the page-table tree's row of that leaf: its hover adds the page's vtop
+    const row = page.locator(`tr[data-entry-pa="${leaf.entryPa}"]`).first();
+    await row.scrollIntoViewIfNeeded();
+    await row.hover();
+    const title = (await row.getAttribute("title")) ?? "";
+    expect(title).toContain(`crash> vtop -c ${view.task(A).pid} ${leaf.va.toString(16)}`);
+    for (const l of view.vtop(A, leaf.va)) expect(title).toContain(l);
   });
 
   it("lists the swap slots with the pages that refer to them, and colours frames pinned against reclaimable", async () => {

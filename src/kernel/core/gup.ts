@@ -4,6 +4,7 @@
  * MADV_POPULATE_*) and get_dump_page for core dumps; and how a resolved
  * fault is counted (mm/memory.c mm_account_fault).
  */
+import type { MmStruct } from "../mm/MmStruct.ts";
 import { VmFault } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -21,20 +22,39 @@ export function accountFault(task: Task, r: VmFault): number {
   return VmFault.MAJOR;
 }
 
-/** A population fault (MAP_POPULATE, MAP_LOCKED, MADV_POPULATE_*): counted as a fault per page, major when it read the page. */
+/**
+ * A population fault (MAP_POPULATE, MAP_LOCKED, MADV_POPULATE_*): counted as
+ * a fault per page, major when it read the page. The page it finds or
+ * faults in is then touched as populate_vma_page_range's FOLL_TOUCH does
+ * (follow_page_pte: folio_mark_accessed; not the zero page nor a special PTE).
+ */
 export function populate(k: KernelCore, task: Task, vpn: number, write: boolean): VmFault {
   const mm = task.mm!;
   const vma = mm.vmaAt(vpn);
   if (vma === null) return VmFault.SIGSEGV;
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
-  if (leaf !== null && pt.accessible(leaf.hi, leaf.lo) && (!write || pt.write(leaf.hi, leaf.lo)))
+  if (leaf !== null && pt.accessible(leaf.hi, leaf.lo) && (!write || pt.write(leaf.hi, leaf.lo))) {
+    touchPage(k, mm, vpn);
     return VmFault.OK;
+  }
   k.faultingMm = mm;
   const r = k.userMm.handleMmFault(mm, vma, vpn, write);
   k.faultingMm = null;
   accountFault(task, r);
+  if ((r & ~VmFault.MAJOR) === VmFault.OK) touchPage(k, mm, vpn);
   return r & ~VmFault.MAJOR;
+}
+
+/** FOLL_TOUCH on the page mapped at vpn: folio_mark_accessed of its folio (a huge page's head). */
+function touchPage(k: KernelCore, mm: MmStruct, vpn: number): void {
+  const pt = k.arch.pgtable;
+  const leaf = k.userMm.leafFor(mm, vpn);
+  if (leaf === null || !pt.present(leaf.hi, leaf.lo) || (leaf.level === 0 && pt.special(leaf.hi, leaf.lo)))
+    return;
+  const head = leaf.level === 0 ? leaf.pfn : leaf.pfn - (leaf.pfn % pt.hpagePmdNr);
+  if (head === k.zeroPfn || head === k.userMm.hugeZeroPfn) return;
+  k.vmscan.markAccessed(head);
 }
 
 /**

@@ -201,6 +201,8 @@ export function doMadvise(
     }
     case Madv.GUARD_INSTALL:
       if (locked) return -Errno.EINVAL;
+      // VM_MAYBE_GUARD on each VMA the range touches, whole (set atomically, no split; Linux 6.18)
+      for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) v.vmFlags |= VmFlag.MAYBE_GUARD;
       mapped((a, b) => guardInstall(ctx, mm, a, b));
       break;
     case Madv.GUARD_REMOVE:

@@ -9,7 +9,7 @@ import { Gfp } from "./gfp.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage } from "./memory.ts";
-import { PageKind } from "./PageDesc.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 import { setPteAt, userPte } from "./pgtable.ts";
 import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
@@ -57,9 +57,13 @@ export function shmemFault(
     const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
     if (p < 0) return VmFault.OOM;
     env.phys.zeroFrame(pfnUnchecked(p));
+    // shmem_alloc_and_add_folio: a shmem folio is swap-backed (__folio_set_swapbacked)
+    env.pages.flags[p] |= PageFlag.SwapBacked;
     obj.pages.set(pgoff, p);
     pfn = p;
   }
+  // do_shared_fault -> fault_dirty_shared_page: a write fault dirties the folio (folio_mark_dirty)
+  if (write && vma.vmFlags & VmFlag.WRITE) env.pages.flags[pfn] |= PageFlag.Dirty;
   env.pages.refcount[pfn]++;
   env.pages.mapcount[pfn]++;
   mm.rssShmem++;

@@ -23,6 +23,8 @@ export const enum VmFlag {
   ACCOUNT = 0x100000,
   NORESERVE = 0x200000,
   PFNMAP = 0x400,
+  /** the VMA may hold guard markers (MADV_GUARD_INSTALL sets it and nothing clears it; Linux 6.18 VM_MAYBE_GUARD) */
+  MAYBE_GUARD = 0x800,
   HUGEPAGE = 0x20000000,
   NOHUGEPAGE = 0x40000000,
   DONTDUMP = 0x4000000,

@@ -260,6 +260,22 @@ export class Vmscan implements RmapPages {
     }
   }
 
+  /**
+   * folio_mark_accessed (mm/swap.c), as GUP's FOLL_TOUCH calls it: a first
+   * use sets PG_referenced; a second, on an inactive list, activates the
+   * folio and clears it. Under the linux policy only (mglru counts
+   * references in generations instead; the others keep no PG_referenced).
+   */
+  markAccessed(pfn: number): void {
+    const list = this.lru[pfn];
+    if (this.env.policy !== "linux" || list === Lru.None) return;
+    if (!this.referenced[pfn]) this.referenced[pfn] = 1;
+    else if (list === Lru.InactiveAnon || list === Lru.InactiveFile) {
+      this.add(pfn, list + 1);
+      this.referenced[pfn] = 0;
+    }
+  }
+
   /** A new page-cache page of a disk file. */
   addFile(pfn: number, f: FileObject, index: number): void {
     this.index[pfn] = index;

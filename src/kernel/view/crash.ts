@@ -21,10 +21,13 @@
  * LAST_CPUPID.
  */
 
+import { vpnUnchecked } from "../../base/units.ts";
 import type { CrashVtopStyle } from "../core/archView.ts";
 import type { KernelCore } from "../core/core.ts";
+import { liveMms } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { VmFlag } from "../mm/vma.ts";
 import { riscv64Walk } from "./crashRiscv64.ts";
 import {
   CENTER,
@@ -39,7 +42,7 @@ import {
   type VtopWalk,
 } from "./crashText.ts";
 import { x86Walk } from "./crashX86.ts";
-import { pageInfo, vmaInfos } from "./mm.ts";
+import { pageInfo, softDirtyVmas, vmaInfos } from "./mm.ts";
 import { walkInfo } from "./pagetable.ts";
 import type { VmaInfo, WalkEntry, WalkInfo } from "./types.ts";
 
@@ -70,6 +73,8 @@ export const PG_ACTIVE = 8;
 export const PG_RESERVED = 13;
 export const PG_SWAPBACKED = 17;
 export const PG_MLOCKED = 19;
+export const PG_UNEVICTABLE = 18;
+export const PG_OWNER_2 = 11;
 
 /**
  * The frame's PG_* bits as Linux would hold them, from vmlab's struct page
@@ -78,11 +83,15 @@ export const PG_MLOCKED = 19;
  * page that is not lazyfree (folio_add_new_anon_rmap; MADV_FREE clears it),
  * PG_uptodate for user and page-cache pages, PG_reserved for boot's frames.
  */
-export function pgBits(k: KernelCore, pfn: number): Map<number, string> {
+export function pgBits(k: KernelCore, pfn: number, locked = mlockedFrames(k)): Map<number, string> {
   const p = k.pages;
   const kind = p.kind[pfn];
   const bits = new Map<number, string>();
   for (const [f, bit, name] of PG_BITS) if (p.flags[pfn] & f) bits.set(bit, name);
+  if (locked.has(pfn)) {
+    bits.set(PG_UNEVICTABLE, "unevictable");
+    bits.set(PG_MLOCKED, "mlocked");
+  }
   const lru = k.vmscan.lru[pfn];
   if (lru !== 0) bits.set(PG_LRU, "lru");
   if (lru === 2 || lru === 4) bits.set(PG_ACTIVE, "active");
@@ -92,6 +101,31 @@ export function pgBits(k: KernelCore, pfn: number): Map<number, string> {
   if (kind === PageKind.UserAnon || kind === PageKind.PageCache) bits.set(PG_UPTODATE, "uptodate");
   if (kind === PageKind.Reserved || kind === PageKind.KernelImage) bits.set(PG_RESERVED, "reserved");
   return bits;
+}
+
+/**
+ * The frames Linux would mark PG_mlocked and PG_unevictable: every page
+ * (a huge page's head) that a VM_LOCKED VMA of a live process maps.
+ * Linux sets both when such a page is mapped (mlock_new_folio, from
+ * folio_add_lru_vma) or the VMA is locked over it (mlock_pte_range), and
+ * clears them when no locked mapping is left (munlock_folio, through the
+ * folio's mlock_count). vmlab keeps no such bits on its pages (its reclaim
+ * finds VM_LOCKED through the reverse map, as folio_referenced does for a
+ * page Linux missed), so the view reads them off the page tables.
+ */
+export function mlockedFrames(k: KernelCore): Set<number> {
+  const out = new Set<number>();
+  const pt = k.arch.pgtable;
+  for (const mm of liveMms(k))
+    for (const v of mm.vmas) {
+      if (!(v.vmFlags & VmFlag.LOCKED)) continue;
+      for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
+        const leaf = k.userMm.leafFor(mm, vpnUnchecked(vpn));
+        if (leaf === null || !pt.present(leaf.hi, leaf.lo) || pt.special(leaf.hi, leaf.lo)) continue;
+        out.add(leaf.level === 0 ? leaf.pfn : leaf.pfn - (leaf.pfn % pt.hpagePmdNr));
+      }
+    }
+  return out;
 }
 
 /**
@@ -279,6 +313,14 @@ export interface PagemapEntry {
   swapOffset: number;
 }
 
+/**
+ * A guard region's PTE is a swap entry of the last swap type, SWP_PTE_MARKER
+ * ((1 << MAX_SWAPFILES_SHIFT) - 1 = 31), its offset the marker's bits:
+ * PTE_MARKER_GUARD = BIT(2) (include/linux/swapops.h, swap.h). pagemap
+ * reports it as PM_SWAP | PM_GUARD_REGION with that type and offset.
+ */
+export const SWP_PTE_MARKER = 31;
+export const PTE_MARKER_GUARD = 4;
 const PM_SOFT_DIRTY = 1n << 55n;
 const PM_MMAP_EXCLUSIVE = 1n << 56n;
 const PM_GUARD_REGION = 1n << 58n;
@@ -294,7 +336,7 @@ const PM_PRESENT = 1n << 63n;
  */
 export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): PagemapEntry[] {
   const out: PagemapEntry[] = [];
-  const softDirtyArch = k.arch.name.startsWith("x86_64");
+  const softDirtyArch = softDirtyVmas(k);
   const vmas = t.mm ? vmaInfos(k, t) : [];
   for (let v = vpn; v < vpn + count; v++) {
     const vma = vmas.find((m) => v >= m.startVpn && v < m.endVpn);
@@ -304,14 +346,15 @@ export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): Pag
       va: BigInt(v) * 4096n,
       entry: 0n,
       present: p.present,
-      swapped: p.swapSlot >= 0,
+      // a guard marker is a swap PTE too: PM_SWAP with the marker's type and offset
+      swapped: p.swapSlot >= 0 || p.guard,
       fileShared: false,
       exclusive: false,
       softDirty: softDirtyArch && vma !== undefined,
       guard: p.guard,
       pfn: p.present ? p.pfn : 0,
-      swapType: 0,
-      swapOffset: Math.max(p.swapSlot, 0),
+      swapType: p.guard ? SWP_PTE_MARKER : 0,
+      swapOffset: p.guard ? PTE_MARKER_GUARD : Math.max(p.swapSlot, 0),
     };
     if (p.present) {
       entry |= PM_PRESENT | BigInt(p.pfn);
@@ -320,7 +363,7 @@ export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): Pag
       e.fileShared = normal && !p.anon;
       e.exclusive = normal && p.mapcount === 1;
     } else if (e.swapped) {
-      entry |= PM_SWAP | (BigInt(e.swapOffset) << 5n);
+      entry |= PM_SWAP | BigInt(e.swapType) | (BigInt(e.swapOffset) << 5n);
       // a swapped-out shmem page is not a PTE swap entry; a private anon one is never PM_FILE
     }
     if (e.fileShared) entry |= PM_FILE;
@@ -339,7 +382,7 @@ export function formatPagemap(entries: PagemapEntry[]): string[] {
   for (const e of entries) {
     const f: string[] = [];
     if (e.present) f.push(`present pfn 0x${hexN(e.pfn)}`);
-    if (e.swapped) f.push(`swapped type ${e.swapType} offset ${e.swapOffset}`);
+    if (e.swapped) f.push(`${e.guard ? "swap marker" : "swapped"} type ${e.swapType} offset ${e.swapOffset}`);
     if (e.fileShared) f.push("file/shared-anon");
     if (e.exclusive) f.push("exclusive");
     if (e.softDirty) f.push("soft-dirty");

@@ -171,6 +171,15 @@ describe.each(["x86_64", "arm64", "riscv-sv39", "i386"] as const)("drgn's helper
     const marker = pte_to_swp_entry(lookup_address_in_mm(mm, buf + 3n * PAGE)!)!;
     expect(guard.guard).toBe(true);
     expect([swp_type(marker), swp_offset(marker)]).toEqual([SWP_PTE_MARKER, PTE_MARKER_GUARD]);
+    // pagemap reports the same marker: PM_SWAP with its type and offset, and PM_GUARD_REGION
+    expect([guard.swapped, guard.swapType, guard.swapOffset]).toEqual([
+      true,
+      swp_type(marker),
+      swp_offset(marker),
+    ]);
+    expect(guard.entry & ((1n << 55n) - 1n)).toBe(
+      BigInt(swp_type(marker)) | (BigInt(swp_offset(marker)) << 5n),
+    );
     // no table for an address far from every mapping: pXd_none above the PTE
     expect(lookup_address_in_mm(mm, 0x1000n)).toBeNull();
   });

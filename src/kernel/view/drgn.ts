@@ -20,6 +20,7 @@
  * numbers, as everywhere in the view (types.ts).
  */
 import type { TaskHandle } from "../core/task.ts";
+import { PTE_MARKER_GUARD, SWP_PTE_MARKER } from "./crash.ts";
 import type { KernelView } from "./KernelView.ts";
 import type { FrameInfo, MmInfo, TaskInfo, VmaInfo } from "./types.ts";
 
@@ -422,11 +423,10 @@ export function virt_to_page(prog: KernelView, addr: bigint): StructPage {
 
 // ---- include/linux/swapops.h ----
 
-/** MAX_SWAPFILES_SHIFT, and the swap type of PTE markers (the last of the 32: SWP_PTE_MARKER). */
+/** MAX_SWAPFILES_SHIFT; the swap type of PTE markers (the last of the 32: SWP_PTE_MARKER) and PTE_MARKER_GUARD (Linux 6.13: a MADV_GUARD_INSTALL region) are pagemap's (crash.ts). */
 const MAX_SWAPFILES_SHIFT = 5n;
-export const SWP_PTE_MARKER = 31;
-/** PTE_MARKER_GUARD (Linux 6.13): a MADV_GUARD_INSTALL region */
-export const PTE_MARKER_GUARD = 4;
+
+export { PTE_MARKER_GUARD, SWP_PTE_MARKER } from "./crash.ts";
 
 /** SWP_TYPE_SHIFT: BITS_PER_XA_VALUE (BITS_PER_LONG - 1) less MAX_SWAPFILES_SHIFT: 58 on 64-bit, 26 on 32-bit. */
 function swpTypeShift(prog: KernelView): bigint {

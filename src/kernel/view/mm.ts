@@ -13,7 +13,11 @@ import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { permString, type Vma, VmFlag } from "../mm/vma.ts";
 import type { MmInfo, PageInfo, SmapsInfo, TaskInfo, VmaInfo } from "./types.ts";
 
-/** VM_* flags: Linux's names, and the mnemonics of smaps' VmFlags line (show_smap_vma_flags), in its order. */
+/**
+ * VM_* flags: Linux's names, and the mnemonics of smaps' VmFlags line in
+ * its order, that of the bits (fs/proc/task_mmu.c show_smap_vma_flags).
+ * VM_SOFTDIRTY (bit 27, "sd") is not here: see softDirtyVmas.
+ */
 const VM_FLAGS: [number, string, string][] = [
   [VmFlag.READ, "VM_READ", "rd"],
   [VmFlag.WRITE, "VM_WRITE", "wr"],
@@ -25,6 +29,7 @@ const VM_FLAGS: [number, string, string][] = [
   [VmFlag.MAYSHARE, "VM_MAYSHARE", "ms"],
   [VmFlag.GROWSDOWN, "VM_GROWSDOWN", "gd"],
   [VmFlag.PFNMAP, "VM_PFNMAP", "pf"],
+  [VmFlag.MAYBE_GUARD, "VM_MAYBE_GUARD", "gu"],
   [VmFlag.LOCKED, "VM_LOCKED", "lo"],
   [VmFlag.IO, "VM_IO", "io"],
   [VmFlag.SEQ_READ, "VM_SEQ_READ", "sr"],
@@ -34,11 +39,32 @@ const VM_FLAGS: [number, string, string][] = [
   [VmFlag.LOCKONFAULT, "VM_LOCKONFAULT", "lf"],
   [VmFlag.ACCOUNT, "VM_ACCOUNT", "ac"],
   [VmFlag.NORESERVE, "VM_NORESERVE", "nr"],
-  [VmFlag.HUGEPAGE, "VM_HUGEPAGE", "hg"],
-  [VmFlag.NOHUGEPAGE, "VM_NOHUGEPAGE", "nh"],
   [VmFlag.WIPEONFORK, "VM_WIPEONFORK", "wf"],
   [VmFlag.DONTDUMP, "VM_DONTDUMP", "dd"],
+  [VmFlag.HUGEPAGE, "VM_HUGEPAGE", "hg"],
+  [VmFlag.NOHUGEPAGE, "VM_NOHUGEPAGE", "nh"],
 ];
+
+/**
+ * Whether every VMA carries VM_SOFTDIRTY: on x86 (HAVE_ARCH_SOFT_DIRTY,
+ * with CONFIG_MEM_SOFT_DIRTY as distributions build it) mmap sets it on
+ * every new or merged VMA (__mmap_complete) and only clear_refs' "4"
+ * clears it, which vmlab does not have. /proc/PID/pagemap's bit 55
+ * (view/crash.ts) and smaps' "sd" both follow from it.
+ */
+export function softDirtyVmas(k: KernelCore): boolean {
+  return k.arch.name.startsWith("x86_64");
+}
+
+/** smaps' VmFlags mnemonics of a VMA's flags, with "sd" after "dd" where VMAs are soft-dirty. */
+function mnemonics(k: KernelCore, flags: number): string[] {
+  const out: string[] = [];
+  for (const [f, , m] of VM_FLAGS) {
+    if (m === "hg" && softDirtyVmas(k)) out.push("sd");
+    if (flags & f) out.push(m);
+  }
+  return out;
+}
 
 // ---- tasks ----
 
@@ -302,7 +328,7 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
       ...s,
       swap: swapped * 4096,
       thpEligible: eligible,
-      mnemonics: VM_FLAGS.filter(([f]) => v.vmFlags & f).map(([, , m]) => m),
+      mnemonics: mnemonics(k, v.vmFlags),
     };
   });
 }

@@ -12,15 +12,18 @@
 import type { KernelCore } from "../core/core.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import {
+  mlockedFrames,
   PG_ACTIVE,
   PG_DIRTY,
   PG_LOCKED,
   PG_LRU,
   PG_MLOCKED,
+  PG_OWNER_2,
   PG_RECLAIM,
   PG_REFERENCED,
   PG_RESERVED,
   PG_SWAPBACKED,
+  PG_UNEVICTABLE,
   PG_UPTODATE,
   pgBits,
 } from "./crash.ts";
@@ -42,11 +45,13 @@ const KPF = {
   COMPOUND_HEAD: 15,
   COMPOUND_TAIL: 16,
   HUGE: 17,
+  UNEVICTABLE: 18,
   THP: 22,
   ZERO_PAGE: 24,
   PGTABLE: 26,
   RESERVED: 32,
   MLOCKED: 33,
+  OWNER_2: 34,
 } as const;
 
 /** page-types' page_flag_names: bit -> "letter:name". */
@@ -101,8 +106,11 @@ const BITS = Object.keys(NAMES)
 
 const bit = (b: number): bigint => 1n << BigInt(b);
 
-/** The frame's entry of /proc/kpageflags (stable_page_flags). */
-export function kpageflags(k: KernelCore, pfn: number): bigint {
+/**
+ * The frame's entry of /proc/kpageflags (stable_page_flags); `locked` is
+ * crash.ts mlockedFrames, computed once for a scan of many frames.
+ */
+export function kpageflags(k: KernelCore, pfn: number, locked = mlockedFrames(k)): bigint {
   const p = k.pages;
   const kind = p.kind[pfn];
   const f = p.flags[pfn];
@@ -125,7 +133,7 @@ export function kpageflags(k: KernelCore, pfn: number): bigint {
   if (kind === PageKind.PageTable) u |= bit(KPF.PGTABLE);
   if (kind === PageKind.Slab) u |= bit(KPF.SLAB);
   // kpf_copy_bit of each PG_* bit (crash.ts pgBits: the bits as Linux would hold them)
-  const pg = pgBits(k, folio);
+  const pg = pgBits(k, folio, locked);
   for (const [pgBit, kpf] of [
     [PG_LOCKED, KPF.LOCKED],
     [PG_DIRTY, KPF.DIRTY],
@@ -136,7 +144,10 @@ export function kpageflags(k: KernelCore, pfn: number): bigint {
     [PG_RECLAIM, KPF.RECLAIM],
     [PG_SWAPBACKED, KPF.SWAPBACKED],
     [PG_MLOCKED, KPF.MLOCKED],
+    [PG_UNEVICTABLE, KPF.UNEVICTABLE],
     [PG_RESERVED, KPF.RESERVED],
+    // PG_owner_2: on an anonymous page, PG_anon_exclusive
+    [PG_OWNER_2, KPF.OWNER_2],
   ] as const)
     if (pg.has(pgBit)) u |= bit(kpf);
   // PG_swapcache (owner_priv_1) on a swap-backed page in the swap cache
@@ -175,8 +186,9 @@ export function pageTypes(k: KernelCore, first: number, count: number): PageType
   const HASH_SIZE = 8192;
   const slots: (PageTypesRow | undefined)[] = [];
   const end = Math.min(first + count, k.pages.nrFrames);
+  const locked = mlockedFrames(k);
   for (let pfn = first; pfn < end; pfn++) {
-    const flags = wellKnown(kpageflags(k, pfn));
+    const flags = wellKnown(kpageflags(k, pfn, locked));
     let slot = 0;
     if (flags !== 0n) {
       // hash_slot: start at flags & HASH_MASK, probe upwards, wrapping past slot 0

@@ -3,14 +3,17 @@
  * with the count of each kind; or, at the switch, by what reclaim may do
  * with each (kernel.view.reclaim: reclaimable against pinned, and why
  * pinned). Hovering a frame shows its struct page (kernel.view.frame: kind,
- * refcount, mapcount, flags, owner) and who maps it. The swap area's slots
- * are beside it (Swap.tsx).
+ * refcount, mapcount, flags, owner) and who maps it, then the views
+ * engineers read of it (model/frameViews.ts: kpageflags, pagemap and crash's
+ * vtop; WinDbg's !pfn and !pte on Windows). The swap area's slots are
+ * beside it (Swap.tsx).
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
 import { RECLAIM_STATES, type ReclaimInfo, type ReclaimState } from "../../../kernel/view/reclaim.ts";
 import type { FrameInfo } from "../../../kernel/view/types.ts";
 import { hex } from "../model/format.ts";
+import { firstUserMapper, frameViews } from "../model/frameViews.ts";
 import { stepper, tick } from "../model/state.ts";
 import { Swap } from "./Swap.tsx";
 
@@ -115,6 +118,7 @@ export function Frames() {
   const canvas = useRef<HTMLCanvasElement>(null);
   const [hover, setHover] = useState<FrameInfo | null>(null);
   const [mappers, setMappers] = useState<string[]>([]);
+  const [views, setViews] = useState<{ tick: number; pfn: number; lines: string[] } | null>(null);
   const [by, setBy] = useState<"kind" | "reclaim">("kind");
   const k = stepper.value?.session.kernel;
   const info = k?.view.frames() ?? null;
@@ -161,6 +165,10 @@ export function Frames() {
     if (rmapCache === null || rmapCache.tick !== tick.value)
       rmapCache = { tick: tick.value, map: reverseMap(k.view) };
     setMappers(rmapCache.map.get(pfn) ?? []);
+    // the tools' views of the frame, once per frame and step (the search for a mapper walks the tables)
+    if (pfn < 0 || pfn >= total) setViews(null);
+    else if (views === null || views.pfn !== pfn || views.tick !== tick.value)
+      setViews({ tick: tick.value, pfn, lines: frameViews(k.view, pfn, firstUserMapper(k.view, pfn)) });
   };
   const state = hover !== null && reclaim !== null ? reclaimOf(reclaim, hover.pfn) : null;
   return (
@@ -227,6 +235,11 @@ export function Frames() {
               ? `${total} frames of 4 KiB; the zero page is ${hex(zero)}. Hover a frame.`
               : `frame ${hex(hover.pfn)}: ${hover.kind}${hover.owner ? ` (${hover.owner})` : ""}, zone ${hover.zone}, refcount ${hover.refcount}, mapped by ${hover.mapcount} user page table entr${hover.mapcount === 1 ? "y" : "ies"}${hover.order >= 0 ? `, order ${hover.order}` : ""}; ${hover.flags.join(" ") || "no flags"}${mappers.length ? `; mapped by ${mappers.slice(0, 8).join(", ")}${mappers.length > 8 ? ` and ${mappers.length - 8} more` : ""}` : ""}${state ? `; ${RECLAIM_WORDS[state]}` : ""}`}
           </div>
+          {hover !== null && views !== null && views.pfn === hover.pfn && views.lines.length > 0 && (
+            <pre class="frame-views" data-testid="frame-views">
+              {views.lines.join("\n")}
+            </pre>
+          )}
         </div>
         <Swap />
       </div>

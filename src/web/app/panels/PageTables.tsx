@@ -1,12 +1,16 @@
 /**
  * Page tables per process, as a tree from the root (kernel.view.pageTables):
  * each entry's physical address, raw value and flags; a leaf's fields in
- * words on hover; the entries the last statement changed marked; the root's
- * kernel half (shared with init_mm) folded into one row.
+ * words on hover, with the tools' views of its page (model/frameViews.ts:
+ * pagemap and crash's vtop, or WinDbg's !pte); the entries the last
+ * statement changed marked; the root's kernel half (shared with init_mm)
+ * folded into one row.
  */
+import type { TaskHandle } from "../../../kernel/Kernel.ts";
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
 import type { PageTableEntryInfo, PageTableInfo, VmaInfo } from "../../../kernel/view/types.ts";
 import { hex, raw } from "../model/format.ts";
+import { addressViews } from "../model/frameViews.ts";
 import { stepper, tick } from "../model/state.ts";
 
 export function PageTables() {
@@ -48,6 +52,7 @@ export function PageTables() {
                 view={view}
                 bytes={tree.entryBytes}
                 vmas={vmas}
+                page={{ task: h, pid: t.pid, comm: t.comm }}
               />
             ))}
             {tree.truncated && <p class="hint">(more tables than shown)</p>}
@@ -58,8 +63,12 @@ export function PageTables() {
   );
 }
 
+/** The process whose tree an entry is in. */
+type Owner = { task: TaskHandle; pid: number; comm: string };
+
 function Table(p: {
   vmas: VmaInfo[];
+  page: Owner;
   table: PageTableInfo;
   top: number;
   changed: Set<number>;
@@ -84,6 +93,7 @@ function Table(p: {
               view={p.view}
               bytes={p.bytes}
               vmas={p.vmas}
+              page={p.page}
             />
           ))}
           {kernel.length > 0 && (
@@ -124,6 +134,7 @@ function Entry(p: {
   view: KernelView;
   bytes: number;
   vmas: VmaInfo[];
+  page: Owner;
 }) {
   const { e } = p;
   let target = "";
@@ -135,8 +146,18 @@ function Entry(p: {
   } else if (e.swapSlot >= 0) target = `swap slot ${e.swapSlot}`;
   else target = "not present";
   const legend = e.bits.map((b) => `${b.name}: ${b.value}`).join("\n");
+  // a user page's leaf or swap entry: the tools' views of that page, made when the pointer comes (a walk each)
+  const onEnter = (ev: MouseEvent) => {
+    const views = addressViews(p.view, { ...p.page, va: e.va }).join("\n");
+    (ev.currentTarget as HTMLElement).title = legend ? `${legend}\n\n${views}` : views;
+  };
   return (
-    <tr class={p.changed ? "changed" : ""} title={legend || undefined} data-entry-pa={e.entryPa}>
+    <tr
+      class={p.changed ? "changed" : ""}
+      title={legend || undefined}
+      data-entry-pa={e.entryPa}
+      onMouseEnter={e.leaf || e.swapSlot >= 0 ? onEnter : undefined}
+    >
       <td class="idx">[{e.index}]</td>
       <td class="pa">{hex(e.entryPa)}</td>
       <td class="raw" data-testid="pte-raw">
