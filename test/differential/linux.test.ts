@@ -171,6 +171,25 @@ let swr_read = A.min_flt + A.maj_flt - f
 let f = A.min_flt + A.maj_flt
 A: write sw ${N}p
 let swr_write = A.min_flt + A.maj_flt - f
+A: fp = mmap ${N}p
+A: write fp ${N}p value=7
+A: madvise fp ${N}p free
+let fpo_lazyfree = lazyfree(A, fp ${N}p)
+A: write fp ${N / 4}p value=9
+A: fpo_ret = madvise fp ${N}p pageout
+let fpo_rss = rss(A, fp ${N}p)
+let f = A.min_flt
+A: read fp ${N}p
+let fpo_faults = A.min_flt - f
+let fpo_first = byte(A, fp)
+let fpo_last = byte(A, fp+${N - 1}p)
+A: fs = mmap ${N}p
+A: write fs ${N}p
+A: fork S
+A: madvise fs ${N}p free
+let fsh_lazyfree = lazyfree(A, fs ${N}p)
+let fsh_present = present(A, fs ${N}p)
+S: exit
 A: mprotect a 1p prot=r
 A: write a
 expect A.si_code == ${ro}
@@ -246,6 +265,27 @@ describe("vmlab against this machine's Linux kernel", () => {
           read: swr.read,
           write: swr.write,
         });
+      // MADV_FREE: clean lazy-free pages are discarded by MADV_PAGEOUT's reclaim without swap
+      // (try_to_unmap_one), pages written again are kept; pages a forked child still maps become
+      // lazy-free too (madvise_free_pte_range skips only dirty or swap-cache shared folios)
+      const fpo = real.get("free-pageout");
+      expect(
+        { ret: v("fpo_ret"), lazyfree: v("fpo_lazyfree"), rss: v("fpo_rss"), faults: v("fpo_faults") },
+        "free-pageout",
+      ).toEqual({ ret: fpo.ret, lazyfree: fpo.lazyfree, rss: fpo.rss, faults: fpo.faults });
+      // the first page was written again (9), the last was discarded (a zero page on the read)
+      expect({ kept: fpo.kept, zero: fpo.zero }, "free-pageout reads").toEqual({
+        kept: N / 4,
+        zero: (3 * N) / 4,
+      });
+      expect({ first: v("fpo_first"), last: v("fpo_last") }, "free-pageout bytes").toEqual({
+        first: 9,
+        last: 0,
+      });
+      expect({ lazyfree: v("fsh_lazyfree"), present: v("fsh_present") }, "free-shared").toEqual({
+        lazyfree: real.get("free-shared").lazyfree,
+        present: real.get("free-shared").present,
+      });
       const aligned = (name: string) => BigInt(r.metrics[name]) % (2n << 20n) === 0n;
       const place = real.get("placement");
       expect({ a2m: aligned("p2"), a2m4k: aligned("p3"), a8m: aligned("p4") }).toEqual({

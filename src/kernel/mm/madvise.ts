@@ -8,7 +8,7 @@ import { PteFlag } from "./arch.ts";
 import { splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { zapRange } from "./memory.ts";
+import { freeSwapAndCache, zapRange } from "./memory.ts";
 import { isMapped, setFlags } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -260,30 +260,57 @@ export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: numbe
 
 /**
  * MADV_FREE (madvise_free_pte_range): private anonymous pages become
- * lazily freeable: their PTEs are made clean (and flushed) and the page
- * marked; under memory pressure such a page is dropped instead of swapped,
- * unless it was written again (the dirty bit is back).
+ * lazily freeable. A swap entry in the range is dropped at once (its slot
+ * freed: the next touch is a zero-filled page, not a swap-in). A mapped
+ * page in the swap cache or dirty (PG_dirty) is skipped when it is mapped
+ * more than once, and otherwise leaves the swap cache and is made clean; a
+ * page mapped twice but neither (a forked child's, say) is marked like any
+ * other. Each page's PTE is made old and clean (and flushed), and the page
+ * is marked lazyfree (folio_mark_lazyfree: onto the inactive file list), so
+ * reclaim drops it without swap I/O while it stays clean, swap or no swap;
+ * a page written again (the dirty bit is back) is kept.
  * Linux: mm/madvise.c madvise_free_pte_range
  */
 export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   splitRange(ctx, mm, start, end);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
+  const swap = ctx.env.swap;
   const tlb = new MmuGather(ctx, mm);
   // madvise_free_single_vma: tlb_start_vma
   for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   for (let vpn = start; vpn < end; vpn++) {
     const pte = readPte(ctx, mm, vpn);
-    if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
+    if (pte === null) continue;
+    if (pt.isSwap(pte.hi, pte.lo)) {
+      // "just clear page table to prevent swap-in": free_swap_and_cache_nr, MM_SWAPENTS
+      setPteAt(ctx, pte.pa, 0, 0);
+      freeSwapAndCache(ctx, pt.swapOffset(pte.hi, pte.lo));
+      mm.swapEnts--;
+      continue;
+    }
+    if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
-    if (pages.kind[pfn] !== PageKind.UserAnon || pages.mapcount[pfn] !== 1) continue;
-    pages.flags[pfn] |= PageFlag.Lazyfree;
+    if (pages.kind[pfn] !== PageKind.UserAnon) continue; // vm_normal_folio: not the zero page
+    const slot = swap?.slotOf.get(pfn);
+    if (slot !== undefined || pages.flags[pfn] & PageFlag.Dirty) {
+      if (pages.mapcount[pfn] !== 1) continue; // folio_mapcount != folio_nr_pages: shared
+      if (slot !== undefined) {
+        // folio_free_swap: only when no swap PTE still names the slot (!folio_swapped)
+        if (swap!.map[slot] !== 0) continue;
+        swap!.removeFromCache(pfn);
+        pages.refcount[pfn]--;
+      }
+      pages.flags[pfn] &= ~PageFlag.Dirty; // folio_clear_dirty
+    }
     if (pt.dirty(pte.hi, pte.lo) || pt.young(pte.hi, pte.lo)) {
-      // pte_mkold + pte_mkclean
+      // clear_young_dirty_ptes: pte_mkold + pte_mkclean
       const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
       ptepModify(ctx, tlb, pte.pa, vpn, 0, e.hi, e.lo);
-      tlb.flushRange(vpn, 1); // tlb_remove_tlb_entry, whatever pte_needs_flush would say
+      tlb.flushRange(vpn, 1); // tlb_remove_tlb_entries, whatever pte_needs_flush would say
     }
+    if (ctx.env.lru !== null) ctx.env.lru.markLazyfree(pfn);
+    else pages.flags[pfn] |= PageFlag.Lazyfree;
   }
   tlb.finish();
 }
