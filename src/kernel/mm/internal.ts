@@ -34,6 +34,7 @@ export const enum Errno {
   EFAULT = 14,
   EEXIST = 17,
   EINVAL = 22,
+  EFBIG = 27,
 }
 
 /** Results of the fault handler (Linux: VM_FAULT_*). */
