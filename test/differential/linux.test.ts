@@ -358,7 +358,7 @@ describe("vmlab against this machine's Linux kernel: file mappings", () => {
   const probe = buildProbe("probe_file.c");
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(
-    `cold read, fault-around, MADV_RANDOM: major and minor faults, present and cached pages${skip ? ` (skipped: ${skip})` : ""}`,
+    `cold read, fault-around, MADV_RANDOM, ftruncate: major and minor faults, present and cached pages, SIGBUS past EOF${skip ? ` (skipped: ${skip})` : ""}`,
     (ctx) => {
       const path = (probe as { path: string }).path;
       const real = runProbe(path, () => [join(mkdtempSync(join(tmpdir(), "vmlab-file-")), "data")]);
@@ -394,6 +394,62 @@ describe("vmlab against this machine's Linux kernel: file mappings", () => {
         }
         expect(got, exp).toEqual(want);
       }
+      // ftruncate of a mapped file (truncate_pagecache, unmap_mapping_range with even_cows)
+      const t = real.get("truncate");
+      if (t === undefined || t.skip !== undefined)
+        console.log(`truncate not compared: ${t?.skip ?? "no record"}`);
+      else {
+        const tr = runScenario(truncateScenario, { checkInvariants: true });
+        const tv = (name: string) => Number(BigInt(tr.metrics[name]));
+        expect(
+          {
+            ret: tv("tr_ret"),
+            shared_present: tv("tr_sp"),
+            private_present: tv("tr_pp"),
+            // SIGBUS at the address read (the scenario's two expectations, in order)
+            bus_shared: Number(tr.expectations[0].ok && tv("tr_bs_addr") === tv("m") + 8192),
+            bus_private: Number(tr.expectations[1].ok && tv("tr_bp_addr") === tv("q") + 12288),
+            tail: tv("tr_tail"),
+            ret2: tv("tr_ret2"),
+            regrow: tv("tr_regrow"),
+          },
+          "truncate",
+        ).toEqual({
+          ret: t.ret,
+          shared_present: t.shared_present,
+          private_present: t.private_present,
+          bus_shared: t.bus_shared,
+          bus_private: t.bus_private,
+          tail: t.tail,
+          ret2: t.ret2,
+          regrow: t.regrow,
+        });
+      }
     },
   );
 });
+
+/** The same steps as probe_file.c's truncate_exp. */
+const truncateScenario = `
+machine ram=64M
+file t size=16K
+spawn A
+A: catch SIGBUS
+A: m = mmap 16K shared file=t
+A: q = mmap 16K private file=t
+A: read m 16K
+A: write q+12K value=5
+A: tr_ret = ftruncate t 5000
+let tr_sp = present(A, m 16K)
+let tr_pp = present(A, q 16K)
+let tr_tail = byte(A, m+5000)
+A: read m+8K
+let tr_bs_addr = A.si_addr
+expect A.signal == SIGBUS
+A: read q+12K
+let tr_bp_addr = A.si_addr
+expect A.signal == SIGBUS
+A: tr_ret2 = ftruncate t 16K
+A: read m+12K
+let tr_regrow = byte(A, m+12K)
+`;
