@@ -190,6 +190,13 @@ A: madvise fs ${N}p free
 let fsh_lazyfree = lazyfree(A, fs ${N}p)
 let fsh_present = present(A, fs ${N}p)
 S: exit
+A: sh = mmap ${N}p shared at=0x50000000
+A: write sh ${N}p
+A: fork SH
+SH: read sh ${N}p
+let sfa_faults = SH.min_flt
+let sfa_present = present(SH, sh ${N}p)
+SH: exit
 A: mprotect a 1p prot=r
 A: write a
 expect A.si_code == ${ro}
@@ -245,6 +252,8 @@ describe("vmlab against this machine's Linux kernel", () => {
         ["fork-exit-mprotect-write", "fem"],
         ["mprotect-again-write", "mag"],
         ["free-mprotect-write", "fmw"],
+        // shmem's fault-around (do_fault_around; shmem_anon_vm_ops.map_pages = filemap_map_pages)
+        ["shmem-fault-around", "sfa"],
       ];
       if (real.get("mlock").ok) pairs.push(["mlock", "ml"]);
       expect(real.get("mremap-move").moved).toBe(1);

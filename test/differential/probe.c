@@ -198,6 +198,30 @@ static void free_shared(long n) {
     printf("{\"exp\":\"free-shared\",\"lazyfree\":%ld,\"present\":%ld}\n", lazy, present(p, n));
 }
 
+/* 22. shared anonymous memory (shmem) has fault-around: a forked child's reads of pages the
+   parent populated fault once per fault_around_bytes window (do_fault_around, filemap_map_pages
+   as shmem_anon_vm_ops.map_pages). The mapping starts on a 64 KiB boundary. */
+static void shmem_fault_around(long n) {
+    char *hint = mmap(NULL, (n + 16) * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *al = (char *)(((uintptr_t)hint + 16 * PG - 1) & ~((uintptr_t)16 * PG - 1));
+    munmap(hint, (n + 16) * PG);
+    char *s = mmap(al, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    touch_write(s, n);
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        long f0 = minflt();
+        touch_read(s, n);
+        long f1 = minflt();
+        printf("{\"exp\":\"shmem-fault-around\",\"faults\":%ld,\"present\":%ld}\n", f1 - f0, present(s, n));
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    waitpid(c, &status, 0);
+    munmap(s, n * PG);
+}
+
 int main(void) {
     const long N = 64; /* 256 KiB: no transparent huge page can be used */
     struct sigaction sa;
@@ -371,6 +395,7 @@ int main(void) {
 
     free_pageout(N);
     free_shared(N);
+    shmem_fault_around(N);
 
     /* 8. signals: a write to a read-only page, an access where nothing is mapped */
     mprotect(a, PG, PROT_READ);
