@@ -197,6 +197,16 @@ SH: read sh ${N}p
 let sfa_faults = SH.min_flt
 let sfa_present = present(SH, sh ${N}p)
 SH: exit
+A: pr = mmap 4M at=0x60000000
+A: madvise pr 4M nohugepage
+A: write pr 4M
+let prp0 = A.pt_pages
+A: madvise pr 2M dontneed
+let pr_whole = A.pt_pages - prp0
+let prp1 = A.pt_pages
+A: madvise pr+2M 1M dontneed
+A: madvise pr+3M 1M dontneed
+let pr_halves = A.pt_pages - prp1
 A: mprotect a 1p prot=r
 A: write a
 expect A.si_code == ${ro}
@@ -294,6 +304,11 @@ describe("vmlab against this machine's Linux kernel", () => {
       expect({ lazyfree: v("fsh_lazyfree"), present: v("fsh_present") }, "free-shared").toEqual({
         lazyfree: real.get("free-shared").lazyfree,
         present: real.get("free-shared").present,
+      });
+      // CONFIG_PT_RECLAIM: VmPTE after MADV_DONTNEED of a whole PTE table, and of two halves
+      expect({ whole: v("pr_whole"), halves: v("pr_halves") }, "pt-reclaim").toEqual({
+        whole: real.get("pt-reclaim").whole,
+        halves: real.get("pt-reclaim").halves,
       });
       const aligned = (name: string) => BigInt(r.metrics[name]) % (2n << 20n) === 0n;
       const place = real.get("placement");

@@ -222,6 +222,35 @@ static void shmem_fault_around(long n) {
     munmap(s, n * PG);
 }
 
+/* VmPTE of /proc/self/status, in kB */
+static long vmpte_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmPTE:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+/* 23. CONFIG_PT_RECLAIM: MADV_DONTNEED frees a PTE table it covered whole and left empty; two
+   halves of a table zapped one by one keep it (zap_pte_range, reclaim_pt_is_enabled) */
+static void pt_reclaim(void) {
+    char *h = mmap(NULL, 8L << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *a = (char *)(((uintptr_t)h + (2L << 20) - 1) & ~((uintptr_t)(2L << 20) - 1));
+    madvise(h, 8L << 20, MADV_NOHUGEPAGE);
+    touch_write(a, 1024);
+    long p0 = vmpte_kb();
+    madvise(a, 2L << 20, MADV_DONTNEED);
+    long p1 = vmpte_kb();
+    madvise(a + (2L << 20), 1L << 20, MADV_DONTNEED);
+    madvise(a + (3L << 20), 1L << 20, MADV_DONTNEED);
+    long p2 = vmpte_kb();
+    printf("{\"exp\":\"pt-reclaim\",\"whole\":%ld,\"halves\":%ld}\n", (p1 - p0) / 4, (p2 - p1) / 4);
+    munmap(h, 8L << 20);
+}
+
 int main(void) {
     const long N = 64; /* 256 KiB: no transparent huge page can be used */
     struct sigaction sa;
@@ -396,6 +425,7 @@ int main(void) {
     free_pageout(N);
     free_shared(N);
     shmem_fault_around(N);
+    pt_reclaim();
 
     /* 8. signals: a write to a read-only page, an access where nothing is mapped */
     mprotect(a, PG, PROT_READ);

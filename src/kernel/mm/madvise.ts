@@ -12,7 +12,7 @@ import { freeSwapAndCache, zapRange } from "./memory.ts";
 import { isMapped, setFlags } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
+import { isHugePmd, pmdOf, ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { VmFlag } from "./vma.ts";
 
@@ -245,17 +245,57 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
 /**
  * MADV_DONTNEED (zap_page_range_single): drop the pages; the next touch
  * faults in zero-filled memory. The TLBs are flushed before the pages are
- * freed.
- * Linux: mm/madvise.c madvise_dontneed_single_vma (zap_page_range_single)
+ * freed. A PTE table the zap covered whole and left empty is freed too
+ * (CONFIG_PT_RECLAIM, Linux 6.14 and later, on by default on x86-64).
+ * Linux: mm/madvise.c madvise_dontneed_single_vma (zap_page_range_single, details.reclaim_pt)
  */
 export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   const tlb = new MmuGather(ctx, mm);
   for (const v of mm.vmas) {
     const a = Math.max(start, v.vmStart);
     const b = Math.min(end, v.vmEnd);
-    if (a < b) zapRange(ctx, tlb, mm, a, b, true);
+    if (a < b) {
+      zapRange(ctx, tlb, mm, a, b, true);
+      reclaimEmptyPteTables(ctx, tlb, mm, a, b);
+    }
   }
   tlb.finish();
+}
+
+/**
+ * CONFIG_PT_RECLAIM: zap_pte_range reclaims the PTE table of a PMD whose
+ * whole span the zap covered (reclaim_pt_is_enabled: end - start >=
+ * PMD_SIZE within the table) when every entry is now none (a guard marker
+ * the zap kept, any_skipped, keeps it): the PMD is cleared and the table
+ * freed after the gather's flush (pte_free_tlb), counted off VmPTE.
+ * Linux: mm/memory.c zap_pte_range, mm/pt_reclaim.c try_get_and_clear_pmd, free_pte
+ */
+function reclaimEmptyPteTables(
+  ctx: MmContext,
+  tlb: MmuGather,
+  mm: MmStruct,
+  start: number,
+  end: number,
+): void {
+  const pt = ctx.env.pgtable;
+  const phys = ctx.env.phys;
+  const n = pt.ptrsPerTable;
+  for (let base = Math.ceil(start / n) * n; base + n <= end; base += n) {
+    const pmd = pmdOf(ctx, mm, base);
+    if (pmd === null || !pt.present(pmd.hi, pmd.lo) || isHugePmd(ctx, pmd.hi, pmd.lo)) continue;
+    const table = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    let empty = true;
+    for (let i = 0; i < n && empty; i++) {
+      const e = pt.get(phys, table * 4096 + i * pt.entryBytes);
+      if (!pt.none(e.hi, e.lo)) empty = false;
+    }
+    if (!empty) continue;
+    if (pt.pmdLevel === pt.levels - 1) pt.setTop(phys, pmd.pa, 0, 0);
+    else pt.set(phys, pmd.pa, 0, 0); // pmd_clear
+    tlb.removeTable(table, base);
+    mm.ptPages--;
+    ctx.env.countPageTables(-1);
+  }
 }
 
 /**
