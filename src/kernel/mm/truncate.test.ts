@@ -72,6 +72,29 @@ expect byte(A, m+100) == 0
     ).toEqual([]);
   });
 
+  it("a tmpfs file cut short and grown again gives a zeroed page on a minor fault", () => {
+    expect(
+      failures(`machine ram=64M
+file t size=16K fs=tmpfs
+spawn A
+A: catch SIGBUS
+A: m = mmap 16K shared file=t
+A: write m+12K value=3
+A: ftruncate t 8K
+expect cached(t) == 2
+A: read m+12K
+expect A.signal == SIGBUS
+A: ftruncate t 16K
+let mi = A.min_flt
+let ma = A.maj_flt
+A: read m+12K
+expect A.min_flt == mi + 1
+expect A.maj_flt == ma
+expect byte(A, m+12K) == 0
+`),
+    ).toEqual([]);
+  });
+
   it("refuses a negative length (EINVAL) and one past vmlab's 1 TiB files (EFBIG)", () => {
     const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
     const f = k.createFile("f", 4096);
