@@ -312,14 +312,24 @@ function reclaimEmptyPteTables(
  * Linux: mm/madvise.c madvise_free_pte_range
  */
 export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
-  splitRange(ctx, mm, start, end);
+  // madvise_free_huge_pmd: a huge page the range covers in part is split; one it covers whole stays huge
+  splitRange(ctx, mm, start, end, true);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const swap = ctx.env.swap;
+  const nr = pt.hpagePmdNr;
   const tlb = new MmuGather(ctx, mm);
   // madvise_free_single_vma: tlb_start_vma
   for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   for (let vpn = start; vpn < end; vpn++) {
+    if (vpn % nr === 0 && vpn + nr <= end) {
+      const pmd = pmdOf(ctx, mm, vpn);
+      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
+        lazyFreeHugePmd(ctx, tlb, mm, vpn, pmd);
+        vpn += nr - 1;
+        continue;
+      }
+    }
     const pte = readPte(ctx, mm, vpn);
     if (pte === null) continue;
     if (pt.isSwap(pte.hi, pte.lo)) {
@@ -353,6 +363,40 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
     else pages.flags[pfn] |= PageFlag.Lazyfree;
   }
   tlb.finish();
+}
+
+/**
+ * madvise_free_huge_pmd for a huge PMD the range covers whole: the huge page
+ * stays huge; unless it is the huge zero page or mapped elsewhere too, it is
+ * made clean (PG_dirty and the PMD's dirty and accessed bits, flushed) and
+ * marked lazyfree as one folio (reclaim then discards it whole while clean).
+ * Linux: mm/huge_memory.c madvise_free_huge_pmd
+ */
+function lazyFreeHugePmd(
+  ctx: MmContext,
+  tlb: MmuGather,
+  mm: MmStruct,
+  vpn: number,
+  pmd: { pa: number; hi: number; lo: number },
+): void {
+  const pt = ctx.env.pgtable;
+  const pages = ctx.env.pages;
+  const nr = pt.hpagePmdNr;
+  if (pt.special(pmd.hi, pmd.lo) || !pt.accessible(pmd.hi, pmd.lo)) return;
+  const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  if (pages.mapcount[head] !== 1) return; // folio_likely_mapped_shared
+  for (let i = 0; i < nr; i++) pages.flags[head + i] &= ~PageFlag.Dirty; // folio_clear_dirty
+  if (pt.dirty(pmd.hi, pmd.lo) || pt.young(pmd.hi, pmd.lo)) {
+    // pmdp_invalidate, pmd_mkold + pmd_mkclean, tlb_remove_pmd_tlb_entry
+    const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
+    ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, e.hi, e.lo);
+    tlb.flushRange(vpn, nr);
+  }
+  if (ctx.env.lru !== null) ctx.env.lru.markLazyfree(head);
+  else pages.flags[head] |= PageFlag.Lazyfree;
+  // vmlab keeps the flag on every base page (the view reads it per frame)
+  if (pages.flags[head] & PageFlag.Lazyfree)
+    for (let i = 1; i < nr; i++) pages.flags[head + i] |= PageFlag.Lazyfree;
 }
 
 /**

@@ -105,4 +105,30 @@ expect rss(B, a 8p) == 0
 `),
     ).toEqual([]);
   });
+
+  it("keeps a transparent huge page it covers whole huge, and reclaim discards it whole", () => {
+    expect(
+      failures(`machine ram=64M swap=0 thp=always
+spawn A
+A: a = mmap 4M at=0x40000000
+A: write a 4M
+expect anon_huge(A, a 4M) == 1024
+let sp = vmstat.thp_split_pmd
+A: madvise a 2M free
+expect anon_huge(A, a 2M) == 512
+expect lazyfree(A, a 2M) == 512
+expect vmstat.thp_split_pmd == sp
+A: madvise a+2M 1M free
+expect anon_huge(A, a+2M 2M) == 0
+expect lazyfree(A, a+2M 2M) == 256
+reclaim 4M
+expect rss(A, a 2M) == 0
+expect rss(A, a+2M 2M) == 256
+expect vmstat.pglazyfreed == 768
+expect vmstat.thp_split_pmd == sp + 1
+A: read a 2M
+expect byte(A, a) == 0
+`),
+    ).toEqual([]);
+  });
 });

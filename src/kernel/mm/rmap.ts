@@ -214,21 +214,26 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
 export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
   const pages = r.env.pages;
   const pt = r.env.userMm.env.pgtable;
+  // a PMD-mapped huge page goes whole, its PMDs cleared (unmap_huge_pmd_locked, Linux 6.11 and later)
+  const nr = r.large[pfn] ? pt.hpagePmdNr : 1;
+  const level = r.large[pfn] ? pt.pmdLevel : 0;
   let aborted = false;
   rmapWalk(r, pfn, (mm, _v, vpn, pa) => {
     if (aborted) return; // walk_abort
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn);
-    const old = ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+    const old = ptepClearFlush(r.env.userMm, mm, pa, vpn, level);
     if (pt.dirty(old.hi, old.lo)) pages.flags[pfn] |= PageFlag.Dirty;
     if (pages.flags[pfn] & PageFlag.Dirty) {
       setPteAt(r.env.userMm, pa, old.hi, old.lo); // "the folio was redirtied": remapped as it was
-      pages.flags[pfn] &= ~PageFlag.Lazyfree; // folio_set_swapbacked
+      for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree; // folio_set_swapbacked
       aborted = true;
       return;
     }
-    mm.rssAnon--; // dec_mm_counter(MM_ANONPAGES), goto discard
-    pages.mapcount[pfn]--;
-    pages.refcount[pfn]--;
+    mm.rssAnon -= nr; // dec_mm_counter(MM_ANONPAGES), goto discard
+    for (let i = 0; i < nr; i++) {
+      pages.mapcount[pfn + i]--;
+      pages.refcount[pfn + i]--;
+    }
   });
   return !aborted;
 }

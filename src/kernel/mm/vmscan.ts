@@ -348,7 +348,8 @@ export class Vmscan implements RmapPages {
         } else this.add(pfn, list);
         continue;
       }
-      if (this.tryReclaim(pfn, anon)) reclaimed++;
+      const got = this.tryReclaim(pfn, anon);
+      if (got > 0) reclaimed += got;
       // activate_locked: onto the active list of what the page now is (a redirtied lazyfree
       // page is swap-backed again: folio_lru_list gives the anonymous one)
       else this.add(pfn, anonPage && !(pages.flags[pfn] & PageFlag.Lazyfree) ? Lru.ActiveAnon : active);
@@ -360,18 +361,21 @@ export class Vmscan implements RmapPages {
    * The end of shrink_folio_list for a page that may go: a lazy-free page
    * is discarded (discardLazyfree); otherwise a huge page is split first
    * (splitForSwap), then the page is swapped out or dropped from the page
-   * cache. True if it went (counted in pgsteal).
+   * cache. The pages that went (counted in pgsteal; a lazy-free huge page
+   * goes whole), 0 if none.
    */
-  private tryReclaim(pfn: number, anon: boolean): boolean {
+  private tryReclaim(pfn: number, anon: boolean): number {
     const swap = this.env.swap;
+    let nr = 1;
     if (this.env.pages.flags[pfn] & PageFlag.Lazyfree) {
-      if (!this.discardLazyfree(pfn)) return false;
+      nr = this.large[pfn] ? this.hpageNr : 1;
+      if (!this.discardLazyfree(pfn)) return 0;
     } else {
-      if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return false;
-      if (!(anon ? this.swapOut(pfn) : this.dropFile(pfn))) return false;
+      if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return 0;
+      if (!(anon ? this.swapOut(pfn) : this.dropFile(pfn))) return 0;
     }
-    this.stats.pgsteal++;
-    return true;
+    this.stats.pgsteal += nr;
+    return nr;
   }
 
   /**
@@ -435,10 +439,11 @@ export class Vmscan implements RmapPages {
    * Linux: mm/vmscan.c shrink_folio_list, mm/rmap.c try_to_unmap_one
    */
   private discardLazyfree(pfn: number): boolean {
+    const nr = this.large[pfn] ? this.hpageNr : 1;
     if (!tryToUnmapLazyfree(this, pfn)) return false;
     this.del(pfn);
-    this.env.userMm.freeUnmapped(pfn);
-    this.stats.pglazyfreed++;
+    for (let i = 0; i < nr; i++) this.env.userMm.freeUnmapped(pfn + i);
+    this.stats.pglazyfreed += nr;
     return true;
   }
 
@@ -605,7 +610,8 @@ export class Vmscan implements RmapPages {
         this.keep(pfn, r.young > 0);
         continue;
       }
-      if (this.tryReclaim(pfn, anon)) reclaimed++;
+      const got = this.tryReclaim(pfn, anon);
+      if (got > 0) reclaimed += got;
       else this.keep(pfn, false);
     }
     return reclaimed;
