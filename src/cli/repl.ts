@@ -18,7 +18,8 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: buf = mmap 1M [prot=rw] [shared] [file=F|dev=D] [populate] [at=ADDR [fixed]]
   A: munmap ADDR SIZE | A: mprotect ADDR SIZE prot=r | A: madvise ADDR SIZE dontneed|pageout|...
   A: mlock ADDR SIZE | A: munlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
-  A: msync ADDR SIZE | A: fork B | A: thread T | A: exit | A: setuid N | A: catch SIGSEGV
+  A: msync ADDR SIZE | A: ftruncate F SIZE | A: fork B | A: thread T | A: exit | A: setuid N
+  A: catch SIGSEGV
   A: read ADDR [SIZE] | A: write ADDR [SIZE] [value=N] | A: exec ADDR
   A: n = syscall read|write F BUF SIZE | A: n = coredump | A: n = replay "trace.u64.gz" [limit=N]
   kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: vfree v

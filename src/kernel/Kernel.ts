@@ -236,6 +236,8 @@ export interface Kernel<C extends Mmu = Mmu> {
   createFile(name: string, sizeBytes: number, fs?: "disk" | "tmpfs", cached?: boolean): FileHandle;
   /** read(2) / write(2) between a file (from offset 0) and a user buffer; bytes moved, or -EFAULT. */
   fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean): number;
+  /** ftruncate(2) by a task: the file's new size; 0 or -errno. Mappings past the new end fault SIGBUS. */
+  ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint;
   /** A character device with a buffer from alloc_pages, which its mmap remap_pfn_range()s; the buffer's address. */
   registerDevice(name: string, sizeBytes: number): bigint;
 

@@ -493,6 +493,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     return vfs.fileIo(this, cpuId, fileOf(f), uva, len, write);
   }
 
+  /** ftruncate(2) by a task; 0 or -errno. */
+  ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint {
+    this.linuxOnly("ftruncate");
+    return vfs.ftruncate(this, taskOf(task), fileOf(f), length);
+  }
+
   /** Registers a character device with a buffer from alloc_pages; returns the buffer's address. */
   registerDevice(name: string, sizeBytes: number): bigint {
     return vfs.registerDevice(this, name, sizeBytes);

@@ -171,6 +171,42 @@ let swr_read = A.min_flt + A.maj_flt - f
 let f = A.min_flt + A.maj_flt
 A: write sw ${N}p
 let swr_write = A.min_flt + A.maj_flt - f
+A: fp = mmap ${N}p
+A: write fp ${N}p value=7
+A: madvise fp ${N}p free
+let fpo_lazyfree = lazyfree(A, fp ${N}p)
+A: write fp ${N / 4}p value=9
+A: fpo_ret = madvise fp ${N}p pageout
+let fpo_rss = rss(A, fp ${N}p)
+let f = A.min_flt
+A: read fp ${N}p
+let fpo_faults = A.min_flt - f
+let fpo_first = byte(A, fp)
+let fpo_last = byte(A, fp+${N - 1}p)
+A: fs = mmap ${N}p
+A: write fs ${N}p
+A: fork S
+A: madvise fs ${N}p free
+let fsh_lazyfree = lazyfree(A, fs ${N}p)
+let fsh_present = present(A, fs ${N}p)
+S: exit
+A: sh = mmap ${N}p shared at=0x50000000
+A: write sh ${N}p
+A: fork SH
+SH: read sh ${N}p
+let sfa_faults = SH.min_flt
+let sfa_present = present(SH, sh ${N}p)
+SH: exit
+A: pr = mmap 4M at=0x60000000
+A: madvise pr 4M nohugepage
+A: write pr 4M
+let prp0 = A.pt_pages
+A: madvise pr 2M dontneed
+let pr_whole = A.pt_pages - prp0
+let prp1 = A.pt_pages
+A: madvise pr+2M 1M dontneed
+A: madvise pr+3M 1M dontneed
+let pr_halves = A.pt_pages - prp1
 A: mprotect a 1p prot=r
 A: write a
 expect A.si_code == ${ro}
@@ -226,6 +262,8 @@ describe("vmlab against this machine's Linux kernel", () => {
         ["fork-exit-mprotect-write", "fem"],
         ["mprotect-again-write", "mag"],
         ["free-mprotect-write", "fmw"],
+        // shmem's fault-around (do_fault_around; shmem_anon_vm_ops.map_pages = filemap_map_pages)
+        ["shmem-fault-around", "sfa"],
       ];
       if (real.get("mlock").ok) pairs.push(["mlock", "ml"]);
       expect(real.get("mremap-move").moved).toBe(1);
@@ -246,6 +284,32 @@ describe("vmlab against this machine's Linux kernel", () => {
           read: swr.read,
           write: swr.write,
         });
+      // MADV_FREE: clean lazy-free pages are discarded by MADV_PAGEOUT's reclaim without swap
+      // (try_to_unmap_one), pages written again are kept; pages a forked child still maps become
+      // lazy-free too (madvise_free_pte_range skips only dirty or swap-cache shared folios)
+      const fpo = real.get("free-pageout");
+      expect(
+        { ret: v("fpo_ret"), lazyfree: v("fpo_lazyfree"), rss: v("fpo_rss"), faults: v("fpo_faults") },
+        "free-pageout",
+      ).toEqual({ ret: fpo.ret, lazyfree: fpo.lazyfree, rss: fpo.rss, faults: fpo.faults });
+      // the first page was written again (9), the last was discarded (a zero page on the read)
+      expect({ kept: fpo.kept, zero: fpo.zero }, "free-pageout reads").toEqual({
+        kept: N / 4,
+        zero: (3 * N) / 4,
+      });
+      expect({ first: v("fpo_first"), last: v("fpo_last") }, "free-pageout bytes").toEqual({
+        first: 9,
+        last: 0,
+      });
+      expect({ lazyfree: v("fsh_lazyfree"), present: v("fsh_present") }, "free-shared").toEqual({
+        lazyfree: real.get("free-shared").lazyfree,
+        present: real.get("free-shared").present,
+      });
+      // CONFIG_PT_RECLAIM: VmPTE after MADV_DONTNEED of a whole PTE table, and of two halves
+      expect({ whole: v("pr_whole"), halves: v("pr_halves") }, "pt-reclaim").toEqual({
+        whole: real.get("pt-reclaim").whole,
+        halves: real.get("pt-reclaim").halves,
+      });
       const aligned = (name: string) => BigInt(r.metrics[name]) % (2n << 20n) === 0n;
       const place = real.get("placement");
       expect({ a2m: aligned("p2"), a2m4k: aligned("p3"), a8m: aligned("p4") }).toEqual({
@@ -318,7 +382,7 @@ describe("vmlab against this machine's Linux kernel: file mappings", () => {
   const probe = buildProbe("probe_file.c");
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(
-    `cold read, fault-around, MADV_RANDOM: major and minor faults, present and cached pages${skip ? ` (skipped: ${skip})` : ""}`,
+    `cold read, fault-around, MADV_RANDOM, ftruncate: major and minor faults, present and cached pages, SIGBUS past EOF${skip ? ` (skipped: ${skip})` : ""}`,
     (ctx) => {
       const path = (probe as { path: string }).path;
       const real = runProbe(path, () => [join(mkdtempSync(join(tmpdir(), "vmlab-file-")), "data")]);
@@ -354,6 +418,62 @@ describe("vmlab against this machine's Linux kernel: file mappings", () => {
         }
         expect(got, exp).toEqual(want);
       }
+      // ftruncate of a mapped file (truncate_pagecache, unmap_mapping_range with even_cows)
+      const t = real.get("truncate");
+      if (t === undefined || t.skip !== undefined)
+        console.log(`truncate not compared: ${t?.skip ?? "no record"}`);
+      else {
+        const tr = runScenario(truncateScenario, { checkInvariants: true });
+        const tv = (name: string) => Number(BigInt(tr.metrics[name]));
+        expect(
+          {
+            ret: tv("tr_ret"),
+            shared_present: tv("tr_sp"),
+            private_present: tv("tr_pp"),
+            // SIGBUS at the address read (the scenario's two expectations, in order)
+            bus_shared: Number(tr.expectations[0].ok && tv("tr_bs_addr") === tv("m") + 8192),
+            bus_private: Number(tr.expectations[1].ok && tv("tr_bp_addr") === tv("q") + 12288),
+            tail: tv("tr_tail"),
+            ret2: tv("tr_ret2"),
+            regrow: tv("tr_regrow"),
+          },
+          "truncate",
+        ).toEqual({
+          ret: t.ret,
+          shared_present: t.shared_present,
+          private_present: t.private_present,
+          bus_shared: t.bus_shared,
+          bus_private: t.bus_private,
+          tail: t.tail,
+          ret2: t.ret2,
+          regrow: t.regrow,
+        });
+      }
     },
   );
 });
+
+/** The same steps as probe_file.c's truncate_exp. */
+const truncateScenario = `
+machine ram=64M
+file t size=16K
+spawn A
+A: catch SIGBUS
+A: m = mmap 16K shared file=t
+A: q = mmap 16K private file=t
+A: read m 16K
+A: write q+12K value=5
+A: tr_ret = ftruncate t 5000
+let tr_sp = present(A, m 16K)
+let tr_pp = present(A, q 16K)
+let tr_tail = byte(A, m+5000)
+A: read m+8K
+let tr_bs_addr = A.si_addr
+expect A.signal == SIGBUS
+A: read q+12K
+let tr_bp_addr = A.si_addr
+expect A.signal == SIGBUS
+A: tr_ret2 = ftruncate t 16K
+A: read m+12K
+let tr_regrow = byte(A, m+12K)
+`;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,6 +120,135 @@ static void swap_read_write(long n) {
     touch_write(s, n);
     long f2 = minflt() + majflt();
     printf("{\"exp\":\"swap-read-write\",\"read\":%ld,\"write\":%ld,\"faults\":%ld}\n", f1 - f0, f2 - f1, f2 - f0);
+}
+
+/* smaps LazyFree of the mapping that starts at addr, in pages (-1 if unreadable) */
+static long smaps_lazyfree(void *addr) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512], head[64];
+    snprintf(head, sizeof head, "%lx-", (unsigned long)(uintptr_t)addr);
+    int in = 0;
+    long kb = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strchr(line, '-') && strchr(line, ' ') && strncmp(line, head, strlen(head)) == 0) in = 1;
+        else if (in && strncmp(line, "LazyFree:", 9) == 0) { kb = strtol(line + 9, NULL, 10); break; }
+    }
+    fclose(f);
+    return kb < 0 ? -1 : kb / 4;
+}
+
+/* 20. MADV_FREE, then some pages written again, then MADV_PAGEOUT (no swap needed): reclaim
+   discards the clean lazy-free pages (try_to_unmap_one) and keeps the written ones; the reads
+   after it find zero-filled pages where pages were discarded. Pinned to one CPU, so the per-CPU
+   LRU batch that folio_mark_lazyfree fills is the one drain_local and MADV_PAGEOUT empty. */
+static void pin_cpu(void) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    sched_setaffinity(0, sizeof one, &one);
+}
+
+/* lru_add_drain on this CPU (MADV_COLD starts with it): folio_mark_lazyfree's batch is applied */
+static void drain_local(void) {
+    static char *scratch;
+    if (!scratch) scratch = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    madvise(scratch, PG, MADV_COLD);
+}
+
+static void free_pageout(long n) {
+    pin_cpu();
+    char *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (long i = 0; i < n; i++) p[i * PG] = 7;
+    madvise(p, n * PG, MADV_FREE);
+    drain_local();
+    long lazy = smaps_lazyfree(p);
+    for (long i = 0; i < n / 4; i++) p[i * PG] = 9;
+    int r = madvise(p, n * PG, MADV_PAGEOUT);
+    long rss = rss_pages(p, n);
+    long f0 = minflt();
+    long kept = 0, zero = 0;
+    for (long i = 0; i < n; i++) {
+        char c = ((volatile char *)p)[i * PG];
+        if (c == 9) kept++;
+        else if (c == 0) zero++;
+    }
+    long f1 = minflt();
+    printf("{\"exp\":\"free-pageout\",\"ret\":%d,\"lazyfree\":%ld,\"rss\":%ld,\"faults\":%ld,\"kept\":%ld,\"zero\":%ld}\n",
+           r, lazy, rss, f1 - f0, kept, zero);
+}
+
+/* 21. MADV_FREE of pages a forked child still maps: madvise_free_pte_range skips a shared folio
+   only when it is dirty or in the swap cache, so these (never swapped) become lazy-free too */
+static void free_shared(long n) {
+    char *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    touch_write(p, n);
+    int go[2];
+    if (pipe(go) != 0) return;
+    pid_t c = fork();
+    if (c == 0) { char b; close(go[1]); (void)read(go[0], &b, 1); _exit(0); }
+    close(go[0]);
+    pin_cpu();
+    madvise(p, n * PG, MADV_FREE);
+    drain_local();
+    long lazy = smaps_lazyfree(p);
+    close(go[1]);
+    int status;
+    waitpid(c, &status, 0);
+    printf("{\"exp\":\"free-shared\",\"lazyfree\":%ld,\"present\":%ld}\n", lazy, present(p, n));
+}
+
+/* 22. shared anonymous memory (shmem) has fault-around: a forked child's reads of pages the
+   parent populated fault once per fault_around_bytes window (do_fault_around, filemap_map_pages
+   as shmem_anon_vm_ops.map_pages). The mapping starts on a 64 KiB boundary. */
+static void shmem_fault_around(long n) {
+    char *hint = mmap(NULL, (n + 16) * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *al = (char *)(((uintptr_t)hint + 16 * PG - 1) & ~((uintptr_t)16 * PG - 1));
+    munmap(hint, (n + 16) * PG);
+    char *s = mmap(al, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    touch_write(s, n);
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        long f0 = minflt();
+        touch_read(s, n);
+        long f1 = minflt();
+        printf("{\"exp\":\"shmem-fault-around\",\"faults\":%ld,\"present\":%ld}\n", f1 - f0, present(s, n));
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    waitpid(c, &status, 0);
+    munmap(s, n * PG);
+}
+
+/* VmPTE of /proc/self/status, in kB */
+static long vmpte_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmPTE:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+/* 23. CONFIG_PT_RECLAIM: MADV_DONTNEED frees a PTE table it covered whole and left empty; two
+   halves of a table zapped one by one keep it (zap_pte_range, reclaim_pt_is_enabled) */
+static void pt_reclaim(void) {
+    char *h = mmap(NULL, 8L << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *a = (char *)(((uintptr_t)h + (2L << 20) - 1) & ~((uintptr_t)(2L << 20) - 1));
+    madvise(h, 8L << 20, MADV_NOHUGEPAGE);
+    touch_write(a, 1024);
+    long p0 = vmpte_kb();
+    madvise(a, 2L << 20, MADV_DONTNEED);
+    long p1 = vmpte_kb();
+    madvise(a + (2L << 20), 1L << 20, MADV_DONTNEED);
+    madvise(a + (3L << 20), 1L << 20, MADV_DONTNEED);
+    long p2 = vmpte_kb();
+    printf("{\"exp\":\"pt-reclaim\",\"whole\":%ld,\"halves\":%ld}\n", (p1 - p0) / 4, (p2 - p1) / 4);
+    munmap(h, 8L << 20);
 }
 
 int main(void) {
@@ -291,6 +421,11 @@ int main(void) {
     /* 19. the swap PTE's exclusive marker: a read swap-in of an exclusive page maps it writable,
        so the write after it takes no fault (do_swap_page); needs swap for MADV_PAGEOUT */
     swap_read_write(N);
+
+    free_pageout(N);
+    free_shared(N);
+    shmem_fault_around(N);
+    pt_reclaim();
 
     /* 8. signals: a write to a read-only page, an access where nothing is mapped */
     mprotect(a, PG, PROT_READ);

@@ -5,10 +5,13 @@
  * read, the major and minor faults (getrusage), the present pages
  * (/proc/self/pagemap) and the cached pages (mincore). Prints the backing
  * device's read_ahead_kb so that vmlab can be configured alike, or a "skip"
- * object when the measurement is impossible here.
+ * object when the measurement is impossible here. Last, ftruncate of a
+ * mapped file: what stays mapped, SIGBUS past the new end, zeros after it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,6 +103,57 @@ static int make_file(const char *path) {
     return fd;
 }
 
+static sigjmp_buf bus_jb;
+static void on_bus(int sig) { (void)sig; siglongjmp(bus_jb, 1); }
+
+/* does a read of *a raise SIGBUS? */
+static int bus_on_read(const char *a) {
+    if (sigsetjmp(bus_jb, 1) == 0) { (void)*(volatile const char *)a; return 0; }
+    return 1;
+}
+
+static long present_n(const char *a, long pages) {
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0) return -1;
+    long n = 0;
+    for (long i = 0; i < pages; i++) {
+        uint64_t e = 0;
+        if (pread(fd, &e, 8, (off_t)(((uintptr_t)a / PG) + i) * 8) != 8) { close(fd); return -1; }
+        if (e >> 63) n++;
+    }
+    close(fd);
+    return n;
+}
+
+/* ftruncate of a mapped file to 5000 bytes (truncate_pagecache, unmap_mapping_range with even_cows):
+   what stays mapped, SIGBUS past the end (shared, and a private COW copy), the zeroed tail, and
+   zeros after growing it again */
+static void truncate_exp(const char *path) {
+    int fd = make_file(path);
+    if (fd < 0 || ftruncate(fd, 4 * PG) != 0) { printf("{\"exp\":\"truncate\",\"skip\":\"cannot make the file\"}\n"); return; }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_bus;
+    sigaction(SIGBUS, &sa, NULL);
+    char *m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char *q = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    for (long i = 0; i < 4; i++) (void)*(volatile char *)(m + i * PG);
+    q[3 * PG] = 5;
+    int r = ftruncate(fd, 5000);
+    long sp = present_n(m, 4), pp = present_n(q, 4);
+    int tail = m[5000], before = m[4999];
+    int bs = bus_on_read(m + 2 * PG), bp = bus_on_read(q + 3 * PG);
+    int r2 = ftruncate(fd, 4 * PG);
+    int regrow = m[3 * PG];
+    printf("{\"exp\":\"truncate\",\"ret\":%d,\"shared_present\":%ld,\"private_present\":%ld,\"bus_shared\":%d,"
+           "\"bus_private\":%d,\"tail\":%d,\"before\":%d,\"ret2\":%d,\"regrow\":%d}\n",
+           r, sp, pp, bs, bp, tail, before, r2, regrow);
+    munmap(m, 4 * PG);
+    munmap(q, 4 * PG);
+    close(fd);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     int fd = make_file(argv[1]);
@@ -147,5 +201,6 @@ int main(int argc, char **argv) {
     step("random", p, 300);
     step("random-next", p, 301);
     unlink(argv[1]);
+    truncate_exp(argv[1]);
     return 0;
 }

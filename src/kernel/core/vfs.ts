@@ -13,6 +13,8 @@ import { Gfp } from "../mm/gfp.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
+import { liveMms, syscallEntry } from "./sched.ts";
+import type { Task } from "./task.ts";
 
 /**
  * Creates a file of `sizeBytes` on the simulated file system: `disk`
@@ -88,6 +90,21 @@ export function fileIo(
   if (write) flushMapped();
   const done = n - r.notCopied;
   return done > 0 ? done : -Errno.EFAULT;
+}
+
+/**
+ * ftruncate(2) by `task`: the file's new size is `length` bytes; 0 or
+ * -errno (EINVAL for a negative length, EFBIG past vmlab's 1 TiB files).
+ * Mappings of the part cut off are zapped and its cached pages dropped
+ * (mm/truncate.ts); an access there is then SIGBUS.
+ * Linux: fs/open.c do_ftruncate (do_truncate, notify_change, inode_newsize_ok, truncate_setsize)
+ */
+export function ftruncate(k: KernelCore, task: Task, f: FileObject, length: bigint): bigint {
+  syscallEntry(k, task);
+  if (length < 0n) return BigInt(-Errno.EINVAL);
+  if (length > 1n << 40n) return BigInt(-Errno.EFBIG);
+  k.userMm.truncate(f, Number(length), liveMms(k));
+  return 0n;
 }
 
 /**

@@ -15,6 +15,9 @@ export interface FileHandle {
   readonly fs: "disk" | "tmpfs";
 }
 
+/** The largest file vmlab makes (1 TiB), in pages. */
+const MAX_FILE_PAGES = 2 ** 28;
+
 export class FileObject implements FileHandle {
   /** page index -> frame: the page cache */
   readonly cache = new Map<number, number>();
@@ -28,9 +31,13 @@ export class FileObject implements FileHandle {
   pagesRead = 0;
   pagesWritten = 0;
 
+  /** bytes from here on hold zeros unless written back: the least size the file ever had (ftruncate) */
+  private zeroFrom = Number.POSITIVE_INFINITY;
+
   constructor(
     readonly name: string,
-    readonly sizeBytes: number,
+    /** i_size; changed only by setSize */
+    public sizeBytes: number,
     readonly fs: "disk" | "tmpfs",
     /** the inode number /proc/PID/maps shows */
     readonly ino: number,
@@ -45,19 +52,35 @@ export class FileObject implements FileHandle {
     return Math.ceil(this.sizeBytes / 4096);
   }
 
-  /** The disk's copy of the pages written back (made at the first writeback). */
+  /**
+   * i_size_write (truncate_setsize): a new size. The bytes past the smaller
+   * of the old and new sizes read as zeros from then on (a file cut short
+   * and grown again does not get its old contents back).
+   */
+  setSize(bytes: number): void {
+    this.zeroFrom = Math.min(this.zeroFrom, this.sizeBytes, bytes);
+    this.sizeBytes = bytes;
+  }
+
+  /** ext4_block_truncate_page: the disk's copy of page `index` is zeroed from byte `from` on. */
+  zeroDiskTail(index: number, from: number): void {
+    const disk = this.disk;
+    for (let off = from; off < 4096; off++) {
+      const w = disk.readWord(index, off >>> 2);
+      disk.writeWord(index, off >>> 2, (w & ~(0xff << ((off & 3) * 8))) >>> 0);
+    }
+  }
+
+  /** The disk's copy of the pages written back (made at the first writeback; room for the largest file, as ftruncate may grow it). */
   get disk(): PageStore {
-    this.diskPages ??= new PageStore(
-      Math.max(this.nrPages, 1),
-      `file ${this.name}'s pages written back so far`,
-    );
+    this.diskPages ??= new PageStore(MAX_FILE_PAGES, `file ${this.name}'s pages written back so far`);
     return this.diskPages;
   }
 
   /** The file's byte at `off` as stored (written-back pages, else the deterministic contents). */
   storedByte(off: number): number {
     const index = Math.floor(off / 4096);
-    if (!this.written.has(index)) return fileByte(this.name, off);
+    if (!this.written.has(index)) return off >= this.zeroFrom ? 0 : fileByte(this.name, off);
     const o = off - index * 4096;
     return (this.disk.readWord(index, o >>> 2) >>> ((o & 3) * 8)) & 0xff;
   }

@@ -40,6 +40,11 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
   const pc = ctx.env.pageCache;
   const have = pc.find(f, index);
   if (have >= 0) return { pfn: have, major: false };
+  if (f.fs === "tmpfs") {
+    // shmem_get_folio: a page a truncate took away (the file grown again) comes back zeroed, no I/O
+    const pfn = pc.readPage(f, index, false);
+    return pfn < 0 ? null : { pfn, major: false };
+  }
   let from = index;
   let to = index + 1;
   if (!(vma.vmFlags & VmFlag.RAND_READ)) {

@@ -34,6 +34,7 @@ export const enum Errno {
   EFAULT = 14,
   EEXIST = 17,
   EINVAL = 22,
+  EFBIG = 27,
 }
 
 /** Results of the fault handler (Linux: VM_FAULT_*). */
@@ -59,6 +60,8 @@ export interface LruHooks {
   readonly pinned: Set<number>;
   /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */
   reclaimPage(pfn: number, index: number, anonVma?: number): boolean;
+  /** folio_mark_lazyfree: a clean anonymous page MADV_FREE made lazily freeable moves to the inactive file list */
+  markLazyfree(pfn: number): void;
 }
 
 /** What the address-space code needs from the rest of the kernel. */

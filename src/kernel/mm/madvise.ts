@@ -8,11 +8,11 @@ import { PteFlag } from "./arch.ts";
 import { splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { zapRange } from "./memory.ts";
+import { freeSwapAndCache, zapRange } from "./memory.ts";
 import { isMapped, setFlags } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
+import { isHugePmd, pmdOf, ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { VmFlag } from "./vma.ts";
 
@@ -247,47 +247,158 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
 /**
  * MADV_DONTNEED (zap_page_range_single): drop the pages; the next touch
  * faults in zero-filled memory. The TLBs are flushed before the pages are
- * freed.
- * Linux: mm/madvise.c madvise_dontneed_single_vma (zap_page_range_single)
+ * freed. A PTE table the zap covered whole and left empty is freed too
+ * (CONFIG_PT_RECLAIM, Linux 6.14 and later, on by default on x86-64).
+ * Linux: mm/madvise.c madvise_dontneed_single_vma (zap_page_range_single, details.reclaim_pt)
  */
 export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   const tlb = new MmuGather(ctx, mm);
   for (const v of mm.vmas) {
     const a = Math.max(start, v.vmStart);
     const b = Math.min(end, v.vmEnd);
-    if (a < b) zapRange(ctx, tlb, mm, a, b, true);
+    if (a < b) {
+      zapRange(ctx, tlb, mm, a, b, true);
+      reclaimEmptyPteTables(ctx, tlb, mm, a, b);
+    }
   }
   tlb.finish();
 }
 
 /**
+ * CONFIG_PT_RECLAIM: zap_pte_range reclaims the PTE table of a PMD whose
+ * whole span the zap covered (reclaim_pt_is_enabled: end - start >=
+ * PMD_SIZE within the table) when every entry is now none (a guard marker
+ * the zap kept, any_skipped, keeps it): the PMD is cleared and the table
+ * freed after the gather's flush (pte_free_tlb), counted off VmPTE.
+ * Linux: mm/memory.c zap_pte_range, mm/pt_reclaim.c try_get_and_clear_pmd, free_pte
+ */
+function reclaimEmptyPteTables(
+  ctx: MmContext,
+  tlb: MmuGather,
+  mm: MmStruct,
+  start: number,
+  end: number,
+): void {
+  const pt = ctx.env.pgtable;
+  const phys = ctx.env.phys;
+  const n = pt.ptrsPerTable;
+  for (let base = Math.ceil(start / n) * n; base + n <= end; base += n) {
+    const pmd = pmdOf(ctx, mm, base);
+    if (pmd === null || !pt.present(pmd.hi, pmd.lo) || isHugePmd(ctx, pmd.hi, pmd.lo)) continue;
+    const table = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    let empty = true;
+    for (let i = 0; i < n && empty; i++) {
+      const e = pt.get(phys, table * 4096 + i * pt.entryBytes);
+      if (!pt.none(e.hi, e.lo)) empty = false;
+    }
+    if (!empty) continue;
+    if (pt.pmdLevel === pt.levels - 1) pt.setTop(phys, pmd.pa, 0, 0);
+    else pt.set(phys, pmd.pa, 0, 0); // pmd_clear
+    tlb.removeTable(table, base);
+    mm.ptPages--;
+    ctx.env.countPageTables(-1);
+  }
+}
+
+/**
  * MADV_FREE (madvise_free_pte_range): private anonymous pages become
- * lazily freeable: their PTEs are made clean (and flushed) and the page
- * marked; under memory pressure such a page is dropped instead of swapped,
- * unless it was written again (the dirty bit is back).
+ * lazily freeable. A swap entry in the range is dropped at once (its slot
+ * freed: the next touch is a zero-filled page, not a swap-in). A mapped
+ * page in the swap cache or dirty (PG_dirty) is skipped when it is mapped
+ * more than once, and otherwise leaves the swap cache and is made clean; a
+ * page mapped twice but neither (a forked child's, say) is marked like any
+ * other. Each page's PTE is made old and clean (and flushed), and the page
+ * is marked lazyfree (folio_mark_lazyfree: onto the inactive file list), so
+ * reclaim drops it without swap I/O while it stays clean, swap or no swap;
+ * a page written again (the dirty bit is back) is kept.
  * Linux: mm/madvise.c madvise_free_pte_range
  */
 export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
-  splitRange(ctx, mm, start, end);
+  // madvise_free_huge_pmd: a huge page the range covers in part is split; one it covers whole stays huge
+  splitRange(ctx, mm, start, end, true);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
+  const swap = ctx.env.swap;
+  const nr = pt.hpagePmdNr;
   const tlb = new MmuGather(ctx, mm);
   // madvise_free_single_vma: tlb_start_vma
   for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   for (let vpn = start; vpn < end; vpn++) {
+    if (vpn % nr === 0 && vpn + nr <= end) {
+      const pmd = pmdOf(ctx, mm, vpn);
+      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
+        lazyFreeHugePmd(ctx, tlb, mm, vpn, pmd);
+        vpn += nr - 1;
+        continue;
+      }
+    }
     const pte = readPte(ctx, mm, vpn);
-    if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
+    if (pte === null) continue;
+    if (pt.isSwap(pte.hi, pte.lo)) {
+      // "just clear page table to prevent swap-in": free_swap_and_cache_nr, MM_SWAPENTS
+      setPteAt(ctx, pte.pa, 0, 0);
+      freeSwapAndCache(ctx, pt.swapOffset(pte.hi, pte.lo));
+      mm.swapEnts--;
+      continue;
+    }
+    if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
-    if (pages.kind[pfn] !== PageKind.UserAnon || pages.mapcount[pfn] !== 1) continue;
-    pages.flags[pfn] |= PageFlag.Lazyfree;
+    if (pages.kind[pfn] !== PageKind.UserAnon) continue; // vm_normal_folio: not the zero page
+    const slot = swap?.slotOf.get(pfn);
+    if (slot !== undefined || pages.flags[pfn] & PageFlag.Dirty) {
+      if (pages.mapcount[pfn] !== 1) continue; // folio_mapcount != folio_nr_pages: shared
+      if (slot !== undefined) {
+        // folio_free_swap: only when no swap PTE still names the slot (!folio_swapped)
+        if (swap!.map[slot] !== 0) continue;
+        swap!.removeFromCache(pfn);
+        pages.refcount[pfn]--;
+      }
+      pages.flags[pfn] &= ~PageFlag.Dirty; // folio_clear_dirty
+    }
     if (pt.dirty(pte.hi, pte.lo) || pt.young(pte.hi, pte.lo)) {
-      // pte_mkold + pte_mkclean
+      // clear_young_dirty_ptes: pte_mkold + pte_mkclean
       const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
       ptepModify(ctx, tlb, pte.pa, vpn, 0, e.hi, e.lo);
-      tlb.flushRange(vpn, 1); // tlb_remove_tlb_entry, whatever pte_needs_flush would say
+      tlb.flushRange(vpn, 1); // tlb_remove_tlb_entries, whatever pte_needs_flush would say
     }
+    if (ctx.env.lru !== null) ctx.env.lru.markLazyfree(pfn);
+    else pages.flags[pfn] |= PageFlag.Lazyfree;
   }
   tlb.finish();
+}
+
+/**
+ * madvise_free_huge_pmd for a huge PMD the range covers whole: the huge page
+ * stays huge; unless it is the huge zero page or mapped elsewhere too, it is
+ * made clean (PG_dirty and the PMD's dirty and accessed bits, flushed) and
+ * marked lazyfree as one folio (reclaim then discards it whole while clean).
+ * Linux: mm/huge_memory.c madvise_free_huge_pmd
+ */
+function lazyFreeHugePmd(
+  ctx: MmContext,
+  tlb: MmuGather,
+  mm: MmStruct,
+  vpn: number,
+  pmd: { pa: number; hi: number; lo: number },
+): void {
+  const pt = ctx.env.pgtable;
+  const pages = ctx.env.pages;
+  const nr = pt.hpagePmdNr;
+  if (pt.special(pmd.hi, pmd.lo) || !pt.accessible(pmd.hi, pmd.lo)) return;
+  const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  if (pages.mapcount[head] !== 1) return; // folio_likely_mapped_shared
+  for (let i = 0; i < nr; i++) pages.flags[head + i] &= ~PageFlag.Dirty; // folio_clear_dirty
+  if (pt.dirty(pmd.hi, pmd.lo) || pt.young(pmd.hi, pmd.lo)) {
+    // pmdp_invalidate, pmd_mkold + pmd_mkclean, tlb_remove_pmd_tlb_entry
+    const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
+    ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, e.hi, e.lo);
+    tlb.flushRange(vpn, nr);
+  }
+  if (ctx.env.lru !== null) ctx.env.lru.markLazyfree(head);
+  else pages.flags[head] |= PageFlag.Lazyfree;
+  // vmlab keeps the flag on every base page (the view reads it per frame)
+  if (pages.flags[head] & PageFlag.Lazyfree)
+    for (let i = 1; i < nr; i++) pages.flags[head + i] |= PageFlag.Lazyfree;
 }
 
 /**

@@ -230,6 +230,7 @@ function wpCanReuseAnonFolio(ctx: MmContext, pfn: number): boolean {
     // folio_free_swap: !folio_swapped
     swap!.removeFromCache(pfn);
     pages.refcount[pfn]--;
+    pages.flags[pfn] |= PageFlag.Dirty; // folio_free_swap: folio_set_dirty (its only copy now)
   }
   return pages.refcount[pfn] === 1;
 }

@@ -200,3 +200,40 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
     pages.refcount[pfn]--;
   });
 }
+
+/**
+ * try_to_unmap for a lazily freed (MADV_FREE) anonymous page: each mapping
+ * is cleared with a TLB flush; a clean one is discarded (one page less of
+ * RSS, mapcount and refcount, no swap entry), but a dirty PTE marks the
+ * page dirty (folio_mark_dirty): it was written after MADV_FREE, so the
+ * entry is put back, the page becomes swap-backed again (PG_swapbacked:
+ * vmlab clears its Lazyfree flag) and the walk stops. Returns whether every
+ * mapping went.
+ * Linux: mm/rmap.c try_to_unmap_one ("MADV_FREE page check")
+ */
+export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
+  const pages = r.env.pages;
+  const pt = r.env.userMm.env.pgtable;
+  // a PMD-mapped huge page goes whole, its PMDs cleared (unmap_huge_pmd_locked, Linux 6.11 and later)
+  const nr = r.large[pfn] ? pt.hpagePmdNr : 1;
+  const level = r.large[pfn] ? pt.pmdLevel : 0;
+  let aborted = false;
+  rmapWalk(r, pfn, (mm, _v, vpn, pa) => {
+    if (aborted) return; // walk_abort
+    r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn);
+    const old = ptepClearFlush(r.env.userMm, mm, pa, vpn, level);
+    if (pt.dirty(old.hi, old.lo)) pages.flags[pfn] |= PageFlag.Dirty;
+    if (pages.flags[pfn] & PageFlag.Dirty) {
+      setPteAt(r.env.userMm, pa, old.hi, old.lo); // "the folio was redirtied": remapped as it was
+      for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree; // folio_set_swapbacked
+      aborted = true;
+      return;
+    }
+    mm.rssAnon -= nr; // dec_mm_counter(MM_ANONPAGES), goto discard
+    for (let i = 0; i < nr; i++) {
+      pages.mapcount[pfn + i]--;
+      pages.refcount[pfn + i]--;
+    }
+  });
+  return !aborted;
+}

@@ -10,7 +10,7 @@ import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage } from "./memory.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { setPteAt, userPte } from "./pgtable.ts";
+import { ptePa, setPteAt, userPte } from "./pgtable.ts";
 import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -51,6 +51,13 @@ export function shmemFault(
 ): VmFault {
   const env = ctx.env;
   const obj = vma.shmem!;
+  if (!write) {
+    // do_read_fault: fault-around first (shmem's vm_ops have map_pages); it maps the page
+    // itself when the object has it
+    shmemFaultAround(ctx, mm, vma, vpn);
+    const now = env.pgtable.get(env.phys, pa);
+    if (!env.pgtable.none(now.hi, now.lo)) return VmFault.OK;
+  }
   const pgoff = vma.vmPgoff + (vpn - vma.vmStart);
   let pfn = obj.pages.get(pgoff);
   if (pfn === undefined) {
@@ -64,12 +71,44 @@ export function shmemFault(
   }
   // do_shared_fault -> fault_dirty_shared_page: a write fault dirties the folio (folio_mark_dirty)
   if (write && vma.vmFlags & VmFlag.WRITE) env.pages.flags[pfn] |= PageFlag.Dirty;
-  env.pages.refcount[pfn]++;
-  env.pages.mapcount[pfn]++;
-  mm.rssShmem++;
-  const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, write, false);
-  setPteAt(ctx, pa, e.hi, e.lo);
+  mapShmemPage(ctx, mm, vma, pa, pfn, write);
   return VmFault.OK;
+}
+
+/** finish_fault / set_pte_range for a shmem page: writable at once where the VMA is (no write-notify). */
+function mapShmemPage(ctx: MmContext, mm: MmStruct, vma: Vma, pa: number, pfn: number, dirty: boolean): void {
+  ctx.env.pages.refcount[pfn]++;
+  ctx.env.pages.mapcount[pfn]++;
+  mm.rssShmem++;
+  const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, dirty, false);
+  setPteAt(ctx, pa, e.hi, e.lo);
+}
+
+/**
+ * do_fault_around for shared anonymous memory: on a read fault, the pages
+ * the shmem object already has within the aligned fault_around window (16
+ * pages by default), inside the VMA and the page table, are mapped too:
+ * shmem_anon_vm_ops.map_pages is filemap_map_pages, as for a file. No page
+ * is allocated and no extra fault counted.
+ * Linux: mm/memory.c do_fault_around, mm/filemap.c filemap_map_pages (mm/shmem.c shmem_anon_vm_ops)
+ */
+function shmemFaultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): void {
+  const n = ctx.settings.faultAroundPages;
+  if (n <= 1) return;
+  const pt = ctx.env.pgtable;
+  const obj = vma.shmem!;
+  const ptrs = pt.ptrsPerTable;
+  const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % ptrs));
+  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % ptrs) + ptrs);
+  for (let v = start; v < end; v++) {
+    const pfn = obj.pages.get(vma.vmPgoff + (v - vma.vmStart));
+    if (pfn === undefined) continue;
+    const pa = ptePa(ctx, mm, v, true);
+    if (pa < 0) continue;
+    const e = pt.get(ctx.env.phys, pa);
+    if (!pt.none(e.hi, e.lo)) continue;
+    mapShmemPage(ctx, mm, vma, pa, pfn, false);
+  }
 }
 
 /**

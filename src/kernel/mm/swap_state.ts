@@ -70,6 +70,7 @@ export function doSwapPage(
   if (tryFree && swap.map[slot] === 0) {
     swap.removeFromCache(pfn);
     pages.refcount[pfn]--;
+    pages.flags[pfn] |= PageFlag.Dirty; // folio_free_swap: folio_set_dirty (its only copy now)
   }
   mm.rssAnon++;
   pages.mapcount[pfn]++;

@@ -12,6 +12,7 @@
  * architecture's: ask `env.pgtable` (mm/arch.ts).
  */
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
+import type { FileObject } from "../fs/file.ts";
 import { handleMmFault } from "./fault.ts";
 import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";
@@ -28,6 +29,7 @@ import { mremap } from "./mremap.ts";
 import { leafFor, mapper, pmdOf, readPte } from "./pgtable.ts";
 import { shmemFrames } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
+import { truncateSetsize } from "./truncate.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 export { Errno, type LruHooks, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
@@ -156,6 +158,9 @@ export class UserMm implements MmContext {
   }
   msync(mm: MmStruct, start: number, end: number, allMms: MmStruct[]): number {
     return msync(this, mm, start, end, allMms);
+  }
+  truncate(f: FileObject, newSize: number, allMms: MmStruct[]): void {
+    truncateSetsize(this, f, newSize, allMms);
   }
   insertAndMerge(mm: MmStruct, vma: Vma): Vma {
     return insertAndMerge(this, mm, vma);

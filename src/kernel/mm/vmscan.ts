@@ -1,7 +1,7 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { PageKind } from "./PageDesc.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import {
   folioReferenced,
@@ -10,6 +10,7 @@ import {
   rmapWalk,
   tryToUnmapAnon,
   tryToUnmapFile,
+  tryToUnmapLazyfree,
 } from "./rmap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import type { UserMm } from "./userMm.ts";
@@ -70,6 +71,9 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * A transparent huge page is one entry (a folio of HPAGE_PMD_NR pages); reclaim
  * splits it to swap it (no THP swap clusters: thp_swpout_fallback).
  *
+ * MADV_FREE'd anonymous pages sit on the inactive file list (lru_lazyfree)
+ * and are discarded, not swapped, while clean (markLazyfree, discardLazyfree).
+ *
  * Unevictable here: mlocked pages, shmem and tmpfs pages, and every kernel
  * page (they are never put on these lists).
  */
@@ -106,6 +110,9 @@ export class Vmscan implements RmapPages {
     direct_reclaims: 0,
     /** reclaims forced by a memory limit (Kernel config userMemoryPages) */
     memcg_reclaims: 0,
+    /** pages MADV_FREE made lazily freeable (lru_lazyfree), and those reclaim then discarded */
+    pglazyfree: 0,
+    pglazyfreed: 0,
   };
 
   /** mglru: the oldest and youngest generation numbers (a page's list is its generation mod 4, plus 1) */
@@ -331,7 +338,9 @@ export class Vmscan implements RmapPages {
       const pages = this.env.pages;
       const r = folioReferenced(this, pfn);
       // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it
-      const expectRefs = r.found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
+      // (a lazyfree anonymous page sits on the file list: its references are an anonymous page's)
+      const anonPage = pages.kind[pfn] === PageKind.UserAnon;
+      const expectRefs = r.found + (anonPage ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
       if (
         this.pinned.has(pfn) ||
         r.locked ||
@@ -355,23 +364,34 @@ export class Vmscan implements RmapPages {
         } else this.add(pfn, list);
         continue;
       }
-      if (this.tryReclaim(pfn, anon)) reclaimed++;
-      else this.add(pfn, active);
+      const got = this.tryReclaim(pfn, anon);
+      if (got > 0) reclaimed += got;
+      // activate_locked: onto the active list of what the page now is (a redirtied lazyfree
+      // page is swap-backed again: folio_lru_list gives the anonymous one)
+      else this.add(pfn, anonPage && !(pages.flags[pfn] & PageFlag.Lazyfree) ? Lru.ActiveAnon : active);
     }
     return reclaimed;
   }
 
   /**
-   * The end of shrink_folio_list for a page that may go: a huge page is
-   * split first (splitForSwap), then the page is swapped out or dropped from
-   * the page cache. True if it went (counted in pgsteal).
+   * The end of shrink_folio_list for a page that may go: a lazy-free page
+   * is discarded (discardLazyfree); otherwise a huge page is split first
+   * (splitForSwap), then the page is swapped out or dropped from the page
+   * cache. The pages that went (counted in pgsteal; a lazy-free huge page
+   * goes whole), 0 if none.
    */
-  private tryReclaim(pfn: number, anon: boolean): boolean {
+  private tryReclaim(pfn: number, anon: boolean): number {
     const swap = this.env.swap;
-    if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return false;
-    if (!(anon ? this.swapOut(pfn) : this.dropFile(pfn))) return false;
-    this.stats.pgsteal++;
-    return true;
+    let nr = 1;
+    if (this.env.pages.flags[pfn] & PageFlag.Lazyfree) {
+      nr = this.large[pfn] ? this.hpageNr : 1;
+      if (!this.discardLazyfree(pfn)) return 0;
+    } else {
+      if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return 0;
+      if (!(anon ? this.swapOut(pfn) : this.dropFile(pfn))) return 0;
+    }
+    this.stats.pgsteal += nr;
+    return nr;
   }
 
   /**
@@ -384,8 +404,9 @@ export class Vmscan implements RmapPages {
     if (!this.valid(pfn)) return false;
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
+    const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
     if (anon) {
-      if (this.env.swap === null) return false;
+      if (this.env.swap === null && !lazy) return false;
       if (this.large[pfn]) {
         if (!this.splitForSwap(pfn)) return false;
       } else {
@@ -402,7 +423,44 @@ export class Vmscan implements RmapPages {
     const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return false;
+    if (lazy) return this.discardLazyfree(pfn);
     return anon ? this.swapOut(pfn) : this.dropFile(pfn);
+  }
+
+  /**
+   * MADV_FREE (folio_mark_lazyfree, lru_lazyfree): a clean private anonymous
+   * page loses PG_swapbacked (vmlab: gains Lazyfree) and moves to the
+   * inactive file list, its PG_active and PG_referenced cleared, so reclaim
+   * finds it even with no swap (get_scan_count scans only the file lists
+   * then). Only a page on the anonymous lists, not in the swap cache.
+   * Linux: mm/swap.c folio_mark_lazyfree, lru_lazyfree
+   */
+  markLazyfree(pfn: number): void {
+    const pages = this.env.pages;
+    if (pages.kind[pfn] !== PageKind.UserAnon || pages.flags[pfn] & PageFlag.Lazyfree) return;
+    if (this.env.swap?.slotOf.has(pfn)) return;
+    const list = this.lru[pfn];
+    if (list === Lru.None) return; // unevictable or off the lists
+    pages.flags[pfn] |= PageFlag.Lazyfree;
+    this.referenced[pfn] = 0;
+    if (this.env.policy === "linux") this.add(pfn, Lru.InactiveFile);
+    this.stats.pglazyfree += this.large[pfn] ? this.hpageNr : 1;
+  }
+
+  /**
+   * shrink_folio_list for a lazyfree page: no add_to_swap; try_to_unmap
+   * discards every clean mapping, and the page is freed without any I/O,
+   * swap or no swap (PGLAZYFREED). A page written after MADV_FREE is kept
+   * (try_to_unmap put it back and made it swap-backed). True if it went.
+   * Linux: mm/vmscan.c shrink_folio_list, mm/rmap.c try_to_unmap_one
+   */
+  private discardLazyfree(pfn: number): boolean {
+    const nr = this.large[pfn] ? this.hpageNr : 1;
+    if (!tryToUnmapLazyfree(this, pfn)) return false;
+    this.del(pfn);
+    for (let i = 0; i < nr; i++) this.env.userMm.freeUnmapped(pfn + i);
+    this.stats.pglazyfreed += nr;
+    return true;
   }
 
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
@@ -562,13 +620,14 @@ export class Vmscan implements RmapPages {
         r.locked ||
         r.found !== pages.mapcount[pfn] ||
         pages.refcount[pfn] !== expectRefs ||
-        (anon && !swapOk);
+        (anon && !swapOk && !(pages.flags[pfn] & PageFlag.Lazyfree));
       if (stuck || (usesRef && r.young > 0)) {
         if (!stuck) this.stats.pgactivate++;
         this.keep(pfn, r.young > 0);
         continue;
       }
-      if (this.tryReclaim(pfn, anon)) reclaimed++;
+      const got = this.tryReclaim(pfn, anon);
+      if (got > 0) reclaimed += got;
       else this.keep(pfn, false);
     }
     return reclaimed;

@@ -137,6 +137,8 @@ export interface KernelCounters {
   /** pages written to swap and read back (0 without swap) */
   swapOuts: number;
   swapIns: number;
+  /** lazy-free (MADV_FREE) pages reclaim discarded without swap I/O (pglazyfreed) */
+  lazyFreed: number;
   /** pages reclaim freed (pgsteal) and scanned */
   pagesStolen: number;
   pagesScanned: number;

@@ -163,6 +163,7 @@ export function counters(k: KernelCore): KernelCounters {
     pageCacheWritebacks: k.pageCache.pagesOut,
     swapOuts: k.swap?.pswpout ?? 0,
     swapIns: k.swap?.pswpin ?? 0,
+    lazyFreed: k.vmscan.stats.pglazyfreed,
     pagesStolen: k.vmscan.stats.pgsteal,
     pagesScanned: k.vmscan.stats.pgscan,
     freePages: k.buddy.freePages(),

@@ -196,6 +196,7 @@ export function pageInfo(k: KernelCore, t: Task, vpn: number): PageInfo {
     guard: false,
     inLockedVma: false,
     lazyfree: false,
+    swapCache: false,
     mapcount: -1,
   };
   const mm = t.mm;
@@ -206,8 +207,10 @@ export function pageInfo(k: KernelCore, t: Task, vpn: number): PageInfo {
   if (pte === null) return info;
   const { hi, lo } = pte;
   if (!pt.present(hi, lo)) {
-    if (pte.level === 0 && pt.isSwap(hi, lo)) info.swapSlot = pt.swapOffset(hi, lo);
-    else if (pte.level === 0) info.guard = pt.isGuard(hi, lo);
+    if (pte.level === 0 && pt.isSwap(hi, lo)) {
+      info.swapSlot = pt.swapOffset(hi, lo);
+      info.swapCache = k.swap?.cache.has(info.swapSlot) ?? false;
+    } else if (pte.level === 0) info.guard = pt.isGuard(hi, lo);
     return info;
   }
   const pfn = pte.pfn;
@@ -222,6 +225,7 @@ export function pageInfo(k: KernelCore, t: Task, vpn: number): PageInfo {
   info.young = pt.young(hi, lo);
   info.protnone = pt.protnone(hi, lo);
   info.lazyfree = !special && (k.pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
+  info.swapCache = !special && (k.swap?.slotOf.has(pfn) ?? false);
   info.mapcount = special ? 0 : k.pages.mapcount[pfn];
   return info;
 }

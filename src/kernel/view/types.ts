@@ -139,6 +139,8 @@ export interface PageInfo {
   inLockedVma: boolean;
   /** MADV_FREE'd (the frame's lazyfree flag) */
   lazyfree: boolean;
+  /** the swap cache holds this page (PG_swapcache), or, for a swap entry, a page for its slot */
+  swapCache: boolean;
   /** the frame's mapcount: -1 when not present, 0 for the zero page */
   mapcount: number;
 }

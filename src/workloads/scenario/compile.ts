@@ -12,7 +12,7 @@ import { kernelAccess, userAccess } from "./stmts/access.ts";
 import { coredump } from "./stmts/coredump.ts";
 import { expect, letStmt } from "./stmts/expect.ts";
 import { explain } from "./stmts/explain.ts";
-import { file } from "./stmts/files.ts";
+import { file, ftruncate } from "./stmts/files.ts";
 import { allocPages, device, free, kmalloc, userAccessWindow, vmalloc } from "./stmts/kernel.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
@@ -66,6 +66,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["coredump", coredump],
   ["replay", replay],
   ["msync", msync],
+  ["ftruncate", ftruncate],
   ["mlock", mlockOrMunlock],
   ["munlock", mlockOrMunlock],
   ["brk", brk],
@@ -123,6 +124,7 @@ const LINUX_ONLY = new Set([
   "mprotect",
   "madvise",
   "msync",
+  "ftruncate",
   "mlock",
   "munlock",
   "brk",

@@ -21,7 +21,7 @@ export type Word =
 /** An expression of `expect` and `let`. */
 export type Expr =
   | { kind: "num"; value: bigint; pos: Pos }
-  | { kind: "name"; name: string; pos: Pos } // variable, metric (a.b.c), or symbol (SIGSEGV)
+  | { kind: "name"; name: string; pos: Pos; quoted?: boolean } // variable, metric (a.b.c), symbol (SIGSEGV), or "a string"
   | { kind: "call"; fn: string; args: Expr[][]; pos: Pos; opts: Record<string, bigint> } // pfn(P, ADDR), tlb.hits(cpu=1)
   | { kind: "bin"; op: "+" | "-"; left: Expr; right: Expr; pos: Pos };
 

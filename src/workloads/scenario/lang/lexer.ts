@@ -9,6 +9,8 @@ export interface Tok {
   col: number;
   /** for numbers: the value in bytes (size suffixes applied; `p` = 4096 bytes) */
   value?: bigint;
+  /** a double-quoted word: in an expression, a string (`vm_flags(A, a) == "rd wr"`) */
+  quoted?: boolean;
 }
 
 const SUFFIX: Record<string, bigint> = {
@@ -57,7 +59,7 @@ export function lexLine(text: string, file: string, line: number): Tok[] {
       const end = text.indexOf('"', i + 1);
       if (end < 0) fail("unterminated quoted word", i);
       if (end === i + 1) fail("an empty quoted word", i);
-      toks.push({ kind: "ident", text: text.slice(i + 1, end), col: start + 1 });
+      toks.push({ kind: "ident", text: text.slice(i + 1, end), col: start + 1, quoted: true });
       i = end + 1;
       continue;
     }

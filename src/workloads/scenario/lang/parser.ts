@@ -213,6 +213,7 @@ class LineParser {
     }
     if (t.kind !== "ident")
       return this.fail(t.kind === "eol" ? "expected a value" : `unexpected '${t.text}'`, t);
+    if (t.quoted) return { kind: "name", name: t.text, pos, quoted: true };
     let name = t.text;
     while (this.isOp(this.peek(), ".") && this.peek(1).kind === "ident") {
       name += `.${this.peek(1).text}`;
@@ -232,11 +233,32 @@ class LineParser {
       }
     }
     if (!this.isOp(this.peek(), "(")) return { kind: "name", name, pos };
+    if (name === "slab") return this.slabCall(pos);
     if (this.depth >= MAX_NESTING) this.fail(`calls nested more than ${MAX_NESTING} deep`, this.peek());
     this.depth++;
     const call = this.callArgs(name, pos);
     this.depth--;
     return call;
+  }
+
+  /**
+   * `slab(CACHE).objects` / `slab(CACHE).slabs` (language 1.2): CACHE is a
+   * /proc/slabinfo name written as it is (`kmalloc-4k`, `vm_area_struct`),
+   * so its words are joined, not read as an expression.
+   */
+  private slabCall(pos: Pos): Expr {
+    this.next(); // (
+    const first = this.peek();
+    let cache = "";
+    while (this.peek().kind !== "eol" && !this.isOp(this.peek(), ")")) cache += this.next().text;
+    if (cache === "") this.fail("slab(CACHE): expected a cache name", first);
+    if (!this.isOp(this.next(), ")")) this.fail("slab(CACHE): expected ')'", this.toks[this.i - 1]);
+    if (!this.isOp(this.peek(), ".") || this.peek(1).kind !== "ident")
+      this.fail("slab(CACHE).objects or slab(CACHE).slabs", this.peek());
+    this.next();
+    const field = this.next().text;
+    const arg: Expr = { kind: "name", name: cache, pos: { ...pos, col: first.col }, quoted: true };
+    return { kind: "call", fn: `slab.${field}`, args: [[arg]], pos, opts: {} };
   }
 
   /** The arguments of a call, after its name: `(` [ARG {, ARG}] `)`. */

@@ -143,6 +143,7 @@ const RANGE_FNS = [
   "anon_huge",
   "locked",
   "lazyfree",
+  "swapcache",
   "vmas",
   "guard",
   // profile=windows: pages committed, and pages inside a reservation (VAD), committed or not
@@ -159,6 +160,8 @@ const PAGE_COUNTS = new Map<string, (p: PageInfo) => boolean>([
   ["locked", (p) => p.present && p.inLockedVma],
   ["guard", (p) => p.guard],
   ["lazyfree", (p) => p.anon && !p.dirty && p.lazyfree],
+  // language 1.2: pages whose swap slot has a page in the swap cache (mapped or not)
+  ["swapcache", (p) => p.swapCache],
   ["anon_huge", (p) => p.huge && p.anon],
   ["swapped", (p) => p.swapSlot >= 0],
 ]);
@@ -221,7 +224,7 @@ function leaf(c: CompileContext, e: Exclude<Expr, { kind: "bin" }>): Eval {
     case "num":
       return () => e.value;
     case "name":
-      return name(c, e.name, e.pos, {});
+      return e.quoted ? () => e.name : name(c, e.name, e.pos, {});
     case "call":
       return call(c, e);
   }
@@ -521,6 +524,18 @@ function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
     if (e.args.length) c.fail(`${fn} takes only cpu=N`, e.pos);
     return name(c, fn, e.pos, e.opts);
   }
+  if (fn === "vm_flags") return vmFlagsCall(c, e);
+  if (fn === "slab.objects" || fn === "slab.slabs") {
+    // slab(CACHE).objects|slabs (language 1.2): /proc/slabinfo's active_objs (in use) and num_slabs
+    const cache = (e.args[0][0] as { name: string }).name;
+    const field = fn === "slab.objects" ? "activeObjs" : "numSlabs";
+    return (rt) => {
+      const s = rt.view.slabinfo().find((x) => x.name === cache);
+      if (s === undefined) c.fail(`no slab cache '${cache}' (show slabinfo lists them)`, e.args[0][0].pos);
+      return BigInt(s[field]);
+    };
+  }
+  if (fn.startsWith("slab.")) c.fail(`slab(CACHE) has .objects and .slabs, not .${fn.slice(5)}`, e.pos);
   if (!RANGE_FNS.includes(fn) && fn !== "cached" && fn !== "file_byte")
     c.fail(`unknown function '${fn}'`, e.pos);
   if (fn === "cached" || fn === "file_byte") return fileCall(c, e);
@@ -579,4 +594,26 @@ function winMetric(p: PagingInfo, name: string): bigint {
     ws_manager_trimmed: p.wsManagerTrimmed,
   };
   return BigInt(values[name]);
+}
+
+/**
+ * vm_flags(P, ADDR) (language 1.2): the flags of the VMA holding ADDR as
+ * smaps' VmFlags line spells them (`rd wr mr mw me ac`), a string; "" where
+ * no VMA is.
+ */
+function vmFlagsCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
+  const who = e.args[0];
+  if (e.args.length !== 2 || who.length !== 1 || who[0].kind !== "name" || e.args[1].length !== 1)
+    c.fail("vm_flags(P, ADDR)", e.pos);
+  const proc = who[0].name;
+  if (!c.procs.has(proc)) c.fail(`process '${proc}' does not exist`, who[0].pos);
+  const addr = compileExpr(c, e.args[1][0]);
+  return (rt) => {
+    const va = addr(rt);
+    if (typeof va !== "bigint") c.fail("vm_flags: the address must be a number", e.args[1][0].pos);
+    const t = rt.procs.get(proc)!;
+    if (!rt.view.task(t).alive) return "";
+    const s = rt.view.smaps(t).find((x) => x.vma.start <= va && va < x.vma.end);
+    return s === undefined ? "" : s.mnemonics.join(" ");
+  };
 }

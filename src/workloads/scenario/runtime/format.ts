@@ -56,6 +56,7 @@ const ERRNO_NAMES: Record<string, string> = {
   "-14": "EFAULT",
   "-17": "EEXIST",
   "-22": "EINVAL",
+  "-27": "EFBIG",
 };
 
 /** A negative errno's name (ENOMEM), or `errno N`. */

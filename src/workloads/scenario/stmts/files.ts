@@ -1,7 +1,7 @@
 /** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]`: a file of deterministic contents. */
 import type { Stmt } from "../lang/ast.ts";
-import { argWords, type CompileContext, MAX_TOUCHES, type Run } from "../runtime/context.ts";
-import { mib } from "../runtime/format.ts";
+import { argWords, type CompileContext, MAX_TOUCHES, processOf, type Run } from "../runtime/context.ts";
+import { errnoName, mib } from "../runtime/format.ts";
 
 export function file(c: CompileContext, s: Stmt): Run {
   if (s.target) c.fail("'file' returns nothing to assign", s.target.pos);
@@ -59,5 +59,30 @@ export function file(c: CompileContext, s: Stmt): Run {
     rt.out.push(
       `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}`,
     );
+  };
+}
+
+/**
+ * `P: [VAR =] ftruncate FILE SIZE`: ftruncate(2) by P (scenario language 1.2).
+ * Mappings of the part cut off are zapped and its page-cache pages dropped;
+ * an access there is SIGBUS. Prints 0 or the errno, and the new size.
+ */
+export function ftruncate(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.opts(s, []);
+  const args = argWords(s);
+  const fileW = args[0];
+  if (args.length !== 2 || fileW.ident === null) c.fail("ftruncate FILE SIZE", fileW?.pos ?? s.verbPos);
+  const fileName = fileW.ident;
+  if (!c.files.has(fileName))
+    c.fail(`no file '${fileName}' (create it with 'file ${fileName} size=...')`, fileW.pos);
+  const [size] = c.exprArgs([args[1]]);
+  c.define(s);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const len = c.value(size, rt, "the size");
+    const r = rt.kernel.ftruncate(t, rt.files.get(fileName)!, len);
+    c.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : `(${fileName} is ${len} bytes)`);
   };
 }

@@ -24,8 +24,10 @@ export function reclaim(c: CompileContext, s: Stmt): Run {
     }
     const after = rt.view.counters();
     const swapped = after.swapOuts - before.swapOuts;
+    const lazy = after.lazyFreed - before.lazyFreed;
+    const lazyText = lazy > 0 ? `${lazy} lazy-free dropped, ` : "";
     rt.out.push(
-      `${n} page${n === 1 ? "" : "s"} reclaimed (${swapped} written to swap, ${after.pagesStolen - before.pagesStolen - swapped} from the page cache); free ${after.freePages} pages`,
+      `${n} page${n === 1 ? "" : "s"} reclaimed (${swapped} written to swap, ${lazyText}${after.pagesStolen - before.pagesStolen - swapped - lazy} from the page cache); free ${after.freePages} pages`,
     );
   };
 }

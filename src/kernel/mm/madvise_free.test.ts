@@ -1,0 +1,134 @@
+/**
+ * MADV_FREE as Linux 6.12 does it: madvise_free_pte_range (which folios it
+ * marks, swap entries dropped), folio_mark_lazyfree (onto the inactive file
+ * list, so reclaim finds lazy-free pages without swap), and try_to_unmap_one's
+ * MADV_FREE check (a clean page is discarded with no swap I/O; a page written
+ * again is kept and becomes swap-backed). Each scenario states its
+ * expectations; the test asserts that every one held.
+ */
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../../workloads/scenario/session.ts";
+
+function failures(src: string): string[] {
+  const r = runScenario(src, { checkInvariants: true });
+  expect(r.expectations.length).toBeGreaterThan(0);
+  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
+}
+
+describe("MADV_FREE", () => {
+  it("with no swap, MADV_PAGEOUT discards the clean lazy-free pages and keeps those written again", () => {
+    expect(
+      failures(`machine ram=64M swap=0
+spawn A
+A: a = mmap 16p
+A: write a 16p value=7
+A: madvise a 16p free
+expect lazyfree(A, a 16p) == 16
+expect vmstat.pglazyfree == 16
+A: write a 4p value=9
+A: madvise a 16p pageout
+expect rss(A, a 16p) == 4
+expect byte(A, a) == 9
+expect byte(A, a+8p) == -1
+expect vmstat.pglazyfreed == 12
+let f = A.min_flt
+A: read a 16p
+expect A.min_flt - f == 12
+expect byte(A, a+8p) == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("memory pressure drops clean lazy-free pages without writing them to swap; redirtied pages stay", () => {
+    expect(
+      failures(`machine ram=64M swap=16M
+spawn A
+A: a = mmap 32p
+A: write a 32p value=7
+A: madvise a 32p free
+A: write a+16p 16p value=5
+let out = vmstat.pswpout
+reclaim 64K
+expect rss(A, a 32p) == 16
+expect swapped(A, a 32p) == 0
+expect vmstat.pswpout == out
+expect vmstat.pglazyfreed == 16
+expect byte(A, a+16p) == 5
+expect lazyfree(A, a 32p) == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("drops swap entries in the range: the slots are freed and the next read is a zero page, not a swap-in", () => {
+    expect(
+      failures(`machine ram=64M swap=16M
+spawn A
+A: s = mmap 8p
+A: write s 8p value=3
+A: madvise s 8p pageout
+expect swapped(A, s 8p) == 8
+let sf = meminfo.SwapFree
+A: madvise s 8p free
+expect swapped(A, s 8p) == 0
+expect meminfo.SwapFree == sf + 32K
+let maj = A.maj_flt
+A: read s 8p
+expect A.maj_flt == maj
+expect byte(A, s) == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("marks a page a forked child shares, skips a shared dirty one; a child's dirty PTE keeps the page", () => {
+    expect(
+      failures(`machine ram=64M swap=0
+spawn A
+A: a = mmap 8p
+A: write a 8p value=7
+A: fork B
+A: madvise a 8p free
+expect lazyfree(A, a 8p) == 8
+reclaim 32K
+# A's clean mappings were discarded; B's dirty PTEs made the pages dirty and swap-backed again
+expect rss(A, a 8p) == 0
+expect rss(B, a 8p) == 8
+expect lazyfree(B, a 8p) == 0
+expect byte(B, a) == 7
+B: fork C
+B: madvise a 8p free
+expect lazyfree(B, a 8p) == 0
+C: exit
+B: madvise a 8p free
+expect lazyfree(B, a 8p) == 8
+reclaim 32K
+expect rss(B, a 8p) == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("keeps a transparent huge page it covers whole huge, and reclaim discards it whole", () => {
+    expect(
+      failures(`machine ram=64M swap=0 thp=always
+spawn A
+A: a = mmap 4M at=0x40000000
+A: write a 4M
+expect anon_huge(A, a 4M) == 1024
+let sp = vmstat.thp_split_pmd
+A: madvise a 2M free
+expect anon_huge(A, a 2M) == 512
+expect lazyfree(A, a 2M) == 512
+expect vmstat.thp_split_pmd == sp
+A: madvise a+2M 1M free
+expect anon_huge(A, a+2M 2M) == 0
+expect lazyfree(A, a+2M 2M) == 256
+reclaim 4M
+expect rss(A, a 2M) == 0
+expect rss(A, a+2M 2M) == 256
+expect vmstat.pglazyfreed == 768
+expect vmstat.thp_split_pmd == sp + 1
+A: read a 2M
+expect byte(A, a) == 0
+`),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * The metrics of language 1.2: vm_flags(P, ADDR) (smaps VmFlags, a string),
+ * swapcache(P, RANGE) (pages whose slot has a page in the swap cache) and
+ * slab(CACHE).objects|slabs (/proc/slabinfo active_objs and num_slabs).
+ */
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../session.ts";
+
+function failures(src: string): string[] {
+  const r = runScenario(src, { checkInvariants: true });
+  expect(r.expectations.length).toBeGreaterThan(0);
+  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
+}
+
+describe("language 1.2 metrics", () => {
+  it("vm_flags follows mlock and munlock as smaps' VmFlags does", () => {
+    expect(
+      failures(`machine ram=64M
+spawn A
+A: a = mmap 8p
+expect vm_flags(A, a) == "rd wr mr mw me ac"
+A: mlock a 4p
+expect vm_flags(A, a) == "rd wr mr mw me lo ac"
+expect vm_flags(A, a+4p) == "rd wr mr mw me ac"
+A: mprotect a+4p 4p prot=r
+expect vm_flags(A, a+4p) == "rd mr mw me ac"
+`),
+    ).toEqual([]);
+  });
+
+  it("swapcache counts mapped swap-cache pages and swap entries whose slot is cached", () => {
+    expect(
+      failures(`machine ram=64M swap=16M
+spawn A
+A: b = mmap 8p
+A: write b 8p
+A: madvise b 8p pageout
+expect swapcache(A, b 8p) == 0
+A: fork B
+A: read b 4p
+# A's 4 pages stay in the swap cache while B's swap entries name their slots; swap readahead
+# brought the other 4 slots' pages in
+expect present(A, b 8p) == 4
+expect swapcache(A, b 8p) == 8
+expect swapcache(B, b 8p) == 8
+expect swapcache(A, b 4p) == 4
+`),
+    ).toEqual([]);
+  });
+
+  it("slab(CACHE).objects counts a kmalloc, .slabs the slabs; an unknown cache is an error at its line", () => {
+    expect(
+      failures(`machine ram=64M
+let o = slab(kmalloc-64).objects
+kernel: k = kmalloc 64
+expect slab(kmalloc-64).objects == o + 1
+kernel: kfree k
+expect slab(kmalloc-64).objects == o
+expect slab(kmalloc-64).slabs >= 1
+`),
+    ).toEqual([]);
+    expect(() => runScenario("machine ram=64M\nexpect slab(nonesuch).slabs == 0\n")).toThrow(
+      /no slab cache 'nonesuch'/,
+    );
+  });
+});
