@@ -13,17 +13,18 @@ function failures(src: string): string[] {
 }
 
 describe("language 1.2 metrics", () => {
+  // sd: x86-64 has CONFIG_MEM_SOFT_DIRTY, so every VMA shows it (smaps' VmFlags, view/procfs.ts)
   it("vm_flags follows mlock and munlock as smaps' VmFlags does", () => {
     expect(
       failures(`machine ram=64M
 spawn A
 A: a = mmap 8p
-expect vm_flags(A, a) == "rd wr mr mw me ac"
+expect vm_flags(A, a) == "rd wr mr mw me ac sd"
 A: mlock a 4p
-expect vm_flags(A, a) == "rd wr mr mw me lo ac"
-expect vm_flags(A, a+4p) == "rd wr mr mw me ac"
+expect vm_flags(A, a) == "rd wr mr mw me lo ac sd"
+expect vm_flags(A, a+4p) == "rd wr mr mw me ac sd"
 A: mprotect a+4p 4p prot=r
-expect vm_flags(A, a+4p) == "rd mr mw me ac"
+expect vm_flags(A, a+4p) == "rd mr mw me ac sd"
 `),
     ).toEqual([]);
   });
