@@ -13,11 +13,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TraceSummary } from "../analysis/trace/summary.ts";
 import { vmlab } from "../cli/testkit.ts";
 import { PACKAGE_ROOT, startUi, type UiServer } from "../cli/ui.ts";
+import { launchChromium } from "./chromium.ts";
 import { Stepper } from "./engine/stepper.ts";
 
 const SHOTS = join(PACKAGE_ROOT, "test-output", "ui");
@@ -57,19 +58,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), "vmlab-trace-view-"));
   ui = await startUi({ trace: TRACE });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
   page.on("pageerror", (e) => errors.push(e.message));
 }, 120_000);

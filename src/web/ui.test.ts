@@ -8,9 +8,10 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PACKAGE_ROOT, startUi, type UiServer } from "../cli/ui.ts";
+import { launchChromium } from "./chromium.ts";
 import { Stepper } from "./engine/stepper.ts";
 
 const SHOTS = join(PACKAGE_ROOT, "test-output", "ui");
@@ -30,19 +31,7 @@ const raw = (hi: number, lo: number, bytes: number) =>
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   ui = await startUi({});
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1500, height: 1100 } });
   page.on("pageerror", (e) => errors.push(e.message));
 }, 120_000);
