@@ -13,21 +13,19 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TraceSummary } from "../analysis/trace/summary.ts";
 import { vmlab } from "../cli/testkit.ts";
 import { PACKAGE_ROOT, startUi, type UiServer } from "../cli/ui.ts";
-import { launchChromium } from "./chromium.ts";
+import { pageFixture } from "./chromium.ts";
 import { Stepper } from "./engine/stepper.ts";
 
 const SHOTS = join(PACKAGE_ROOT, "test-output", "ui");
 const TRACE = join(PACKAGE_ROOT, "examples", "tour", "gzip-start.u64.gz");
 let dir: string;
 let ui: UiServer;
-let browser: Browser;
 let page: Page;
-const errors: string[] = [];
 
 /** The tour's binary trace compressed with zstd. */
 function zstdCopy(): string {
@@ -54,22 +52,14 @@ function lackeyCopy(): string {
   return path;
 }
 
-beforeAll(async () => {
+const fx = pageFixture(() => startUi({ trace: TRACE }), { width: 1200, height: 1400 });
+beforeAll(() => {
   mkdirSync(SHOTS, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), "vmlab-trace-view-"));
-  ui = await startUi({ trace: TRACE });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-  page.on("pageerror", (e) => errors.push(e.message));
-}, 120_000);
-
-afterEach(() => {
-  expect(errors).toEqual([]);
+  ({ ui, page } = fx);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await ui?.close();
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,18 +8,15 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { PACKAGE_ROOT, startUi, type UiServer } from "../cli/ui.ts";
-import { launchChromium } from "./chromium.ts";
+import { pageFixture } from "./chromium.ts";
 import { Stepper } from "./engine/stepper.ts";
 
 const SHOTS = join(PACKAGE_ROOT, "test-output", "ui");
 let ui: UiServer;
-let browser: Browser;
 let page: Page;
-/** uncaught errors in the page: none expected */
-const errors: string[] = [];
 
 const source = (id: string) => readFileSync(join(PACKAGE_ROOT, "examples", id), "utf8");
 const hex = (n: number | bigint) => `0x${n.toString(16)}`;
@@ -28,21 +25,10 @@ const raw = (hi: number, lo: number, bytes: number) =>
     ? `0x${(lo >>> 0).toString(16).padStart(8, "0")}`
     : `0x${(hi >>> 0).toString(16).padStart(8, "0")}${(lo >>> 0).toString(16).padStart(8, "0")}`;
 
-beforeAll(async () => {
+const fx = pageFixture(() => startUi({}), { width: 1500, height: 1100 });
+beforeAll(() => {
   mkdirSync(SHOTS, { recursive: true });
-  ui = await startUi({});
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1500, height: 1100 } });
-  page.on("pageerror", (e) => errors.push(e.message));
-}, 120_000);
-
-afterEach(() => {
-  expect(errors).toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await ui?.close();
+  ({ ui, page } = fx);
 });
 
 /** Opens a scenario and waits for the engine in the page to boot it. */

@@ -327,7 +327,7 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
     if (vpn % nr === 0 && vpn + nr <= end) {
       const pmd = pmdOf(ctx, mm, vpn);
       if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
-        lazyFreeHugePmd(ctx, tlb, mm, vpn, pmd);
+        lazyFreeHugePmd(ctx, tlb, vpn, pmd);
         vpn += nr - 1;
         continue;
       }
@@ -377,7 +377,6 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
 function lazyFreeHugePmd(
   ctx: MmContext,
   tlb: MmuGather,
-  mm: MmStruct,
   vpn: number,
   pmd: { pa: number; hi: number; lo: number },
 ): void {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import { Kernel, mmapArgs } from "../Kernel.ts";
+import { RECLAIM_STATES } from "./reclaim.ts";
 
 const PAGE = 4096n;
 
@@ -22,16 +23,7 @@ describe("kernel.view.reclaim and swap", () => {
     const { k, a, buf } = setup(4 << 20);
     const r = k.view.reclaim();
     const frames = k.view.frames();
-    const states = [
-      "free",
-      "reclaimable",
-      "kernel",
-      "page-table",
-      "mlocked",
-      "unevictable",
-      "no-swap",
-    ] as const;
-    expect(states.reduce((n, s) => n + r.counts[s], 0)).toBe(frames.total);
+    expect(RECLAIM_STATES.reduce((n, s) => n + r.counts[s], 0)).toBe(frames.total);
     expect(r.counts.free).toBe(frames.byKind.free);
     expect(r.counts["page-table"]).toBe(frames.byKind["page-table"]);
     expect(r.counts.pinned).toBe(frames.total - r.counts.free - r.counts.reclaimable);

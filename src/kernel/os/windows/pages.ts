@@ -69,16 +69,7 @@ function viewPageState(
     };
   }
   const kind = softKind(hi, lo, widePtes(k));
-  if (kind === SoftKind.Transition)
-    return {
-      committed: true,
-      protection: softProtection(lo),
-      valid: false,
-      pfn: transitionPfn(hi, lo),
-      kind,
-    };
-  if (kind === SoftKind.PageFile)
-    return { committed: true, protection: softProtection(lo), valid: false, pfn: -1, kind };
+  if (kind === SoftKind.Transition || kind === SoftKind.PageFile) return trimmedPage(hi, lo, kind);
   // the prototype PTE decides: a SEC_RESERVE section's page is committed once VirtualAlloc committed it
   const v = vad.view!;
   if (!protoCommitted(k, v.section, v.firstPage + vpn - vad.startVpn))
@@ -125,17 +116,19 @@ export function pageState(k: KernelCore, db: PfnDatabase, mm: MmStruct, vad: Vad
       };
     case SoftKind.Decommitted:
       return { committed: false, protection: 0, valid: false, pfn: -1, kind };
-    case SoftKind.Transition:
-      return {
-        committed: true,
-        protection: softProtection(lo),
-        valid: false,
-        pfn: transitionPfn(hi, lo),
-        kind,
-      };
     default:
-      return { committed: true, protection: softProtection(lo), valid: false, pfn: -1, kind };
+      return trimmedPage(hi, lo, kind);
   }
+}
+
+/**
+ * A committed page out of the working set, its protection in the software
+ * PTE: a transition PTE names its frame (on the standby or modified list),
+ * a paging-file PTE none (MiResolveTransitionFault, MiResolvePageFileFault).
+ */
+function trimmedPage(hi: number, lo: number, kind: number): PageState {
+  const pfn = kind === SoftKind.Transition ? transitionPfn(hi, lo) : -1;
+  return { committed: true, protection: softProtection(lo), valid: false, pfn, kind };
 }
 
 /**
