@@ -154,6 +154,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * closes plain kernel access to user pages; returns the instruction's name.
    */
   userAccessWindow(cpuId: number, open: boolean): string;
+  /**
+   * pagefault_disable() (`disable`) or pagefault_enable() in the context of
+   * the current task on `cpuId` (current->pagefault_disabled, which nests).
+   * The task and its new count; null for an enable with nothing disabled.
+   */
+  pagefaultDisable(cpuId: number, disable: boolean): { task: TaskHandle; count: number } | null;
   /** BUG(): a `kernel BUG at FILE!` oops in the context of the current task on `cpuId`; the report. */
   bug(cpuId: number, message: string, file: string): string[];
 

@@ -575,17 +575,25 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   // ---- kernel-mode accesses, oopses (the architecture's fault and dumpstack) ----
 
+  userAccessWindow(cpuId: number, open: boolean): string {
+    this.arch.userAccessWindow(this.machine.cpus[cpuId], open);
+    return this.arch.userAccessWindowNames[open ? 0 : 1];
+  }
+
+  /** include/linux/uaccess.h pagefault_disable / pagefault_enable (pagefault_disabled_inc/dec) */
+  pagefaultDisable(cpuId: number, disable: boolean): { task: TaskHandle; count: number } | null {
+    const task = sched.contextTask(this, cpuId);
+    if (!disable && task.pagefaultDisabled === 0) return null;
+    task.pagefaultDisabled += disable ? 1 : -1;
+    return { task, count: task.pagefaultDisabled };
+  }
+
   /**
    * A plain kernel dereference (no exception-table entry) of one address on
    * `cpuId`, in the context of its current task. On success returns the
    * byte read (or written). A fault nobody can fix is an oops: the report
    * is logged, the task is killed, and with panic_on_oops the machine stops.
    */
-  userAccessWindow(cpuId: number, open: boolean): string {
-    this.arch.userAccessWindow(this.machine.cpus[cpuId], open);
-    return this.arch.userAccessWindowNames[open ? 0 : 1];
-  }
-
   kernelAccess(cpuId: number, va: bigint, access: Access, value = 0): KernelAccessResult {
     return this.arch.kernelAccess(this, cpuId, va, access, value);
   }

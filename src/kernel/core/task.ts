@@ -50,6 +50,12 @@ export class Task implements TaskHandle {
   readonly caught = new Set<string>();
   /** RLIMIT_STACK, bytes */
   rlimitStack = 8 << 20;
+  /**
+   * current->pagefault_disabled (include/linux/uaccess.h pagefault_disable):
+   * above 0, faulthandler_disabled() is true and the fault handlers resolve
+   * nothing (do_user_addr_fault and its arm64/RISC-V peers go to no_context)
+   */
+  pagefaultDisabled = 0;
 
   constructor(
     readonly pid: number,

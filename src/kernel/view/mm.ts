@@ -98,6 +98,7 @@ export function taskInfo(k: KernelCore, t: Task): TaskInfo {
     caught: [...t.caught],
     rlimitStack: t.rlimitStack,
     oomKilled: t.oomKilled,
+    pagefaultDisabled: t.pagefaultDisabled,
   };
 }
 

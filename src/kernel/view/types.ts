@@ -48,6 +48,8 @@ export interface TaskInfo {
   siAddr: bigint;
   /** signals with a handler */
   caught: string[];
+  /** current->pagefault_disabled: above 0, faulthandler_disabled() (atomic context for faults) */
+  pagefaultDisabled: number;
   /** RLIMIT_STACK in bytes */
   rlimitStack: number;
   /** chosen by the OOM killer */

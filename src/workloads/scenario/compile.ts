@@ -13,7 +13,15 @@ import { coredump } from "./stmts/coredump.ts";
 import { expect, letStmt } from "./stmts/expect.ts";
 import { explain } from "./stmts/explain.ts";
 import { file, ftruncate } from "./stmts/files.ts";
-import { allocPages, device, free, kmalloc, userAccessWindow, vmalloc } from "./stmts/kernel.ts";
+import {
+  allocPages,
+  device,
+  free,
+  kmalloc,
+  pagefaultDisable,
+  userAccessWindow,
+  vmalloc,
+} from "./stmts/kernel.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
@@ -105,6 +113,8 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["clac", userAccessWindow],
   ["pan", userAccessWindow],
   ["sum", userAccessWindow],
+  ["pagefault_disable", pagefaultDisable],
+  ["pagefault_enable", pagefaultDisable],
   // profile=windows: the pools and IRQL
   ["pool_alloc", poolAlloc],
   ["pool_free", poolFree],

@@ -1,6 +1,7 @@
 import { fromBig } from "../../../base/u64.ts";
 import { pfnUnchecked } from "../../../base/units.ts";
 import { type Access, Mode } from "../../../hw/access.ts";
+import type { I386Cpu } from "../../../hw/arch/i386/Cpu.ts";
 import { type Cpu, WalkRecord } from "../../../hw/arch/x86_64/Cpu.ts";
 import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import { Pte } from "../../../hw/arch/x86_64/pte.ts";
@@ -50,7 +51,9 @@ export function userAccess(
  */
 export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode: number): SigInfo | null {
   const mm = task.mm;
-  if (mm === null || k.va.isKernel(va)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+  // faulthandler_disabled() || !mm: bad_area_nosemaphore
+  if (mm === null || task.pagefaultDisabled > 0 || k.va.isKernel(va))
+    return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   const vpn = k.va.vpn(va);
   const vma = lockMmAndFindVma(mm, task, vpn);
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
@@ -117,10 +120,38 @@ export function kernelAccess(
         ]);
       }
       if (spuriousKernelFault(k, cpu, va, access)) return null;
+      if (userAddrFault(k, cpu, task, va)) return null;
       return pageFaultOops(k, cpu, task, va, cpu.errorCode);
     },
     (c, task) => pageFaultOops(k, x86Cpu(c), task, va, x86Cpu(c).errorCode),
   );
+}
+
+/**
+ * do_user_addr_fault for a plain kernel access (no exception-table entry)
+ * to a user address: with SMAP on and RFLAGS.AC clear it is an oops at
+ * once, mapped or not; else, as for any fault in the current mm, the VMA,
+ * access_error and handle_mm_fault, and the access retries ("it would work
+ * more often than not"). A kernel thread (no mm), pagefault_disable
+ * (faulthandler_disabled) or no VMA: bad_area_nosemaphore, and with no
+ * fixup to run, kernelmode_fixup_or_oops oopses. True when resolved. The
+ * windows profile's kernel-mode faults on user addresses are its own.
+ * Linux: arch/x86/mm/fault.c do_user_addr_fault.
+ */
+export function userAddrFault(k: KernelCore, cpu: Cpu | I386Cpu, task: Task, va: bigint): boolean {
+  const ec = cpu.errorCode;
+  if (k.os !== null || k.va.isKernel(va) || ec & PfErr.RSVD) return false;
+  if (cpu.cr4Smap && !cpu.rflagsAc) return false;
+  return doUserAddrFault(k, task, va, ec) === null;
+}
+
+/** explain's words for do_user_addr_fault on a plain kernel access to a user address the SMAP check let through. */
+export function userAddrStory(task: Task, smap: string): string {
+  if (task.mm === null)
+    return `do_user_addr_fault: a user address with ${smap}, but ${task.comm} is a kernel thread (no mm): bad_area_nosemaphore, no exception-table entry, so`;
+  if (task.pagefaultDisabled > 0)
+    return `do_user_addr_fault: a user address with ${smap}, but ${task.comm} is in pagefault_disable (faulthandler_disabled()): bad_area_nosemaphore, no exception-table entry, so`;
+  return `do_user_addr_fault: a user address with ${smap}: find ${task.comm}'s VMA, handle_mm_fault maps the page if the VMA allows it, and the access retries; with no VMA (or no right), bad_area: no exception-table entry, so`;
 }
 
 /** the walk record of spuriousKernelFault's probe (scratch; the probe's result is all it needs) */
@@ -216,7 +247,7 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, code: numb
     ];
   const task = contextTask(k, cpu.id);
   return [
-    `do_user_addr_fault: a user address with SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}: find ${task.comm}'s VMA, handle_mm_fault maps the page if the VMA allows it, and the access retries; with no VMA (or no right), no_context: no exception-table entry, so`,
+    userAddrStory(task, `SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}`),
     ...(code & PfErr.ID && cpu.cr4Smep
       ? ['show_fault_oops: "unable to execute userspace code (SMEP?)"']
       : []),
