@@ -154,14 +154,15 @@ export function lineSpec(c: LineChart): TopLevelSpec {
     field: "x",
     type: "quantitative" as const,
     title: c.xLabel,
-    scale: log2 ? { type: "log" as const, base: 2, nice: false } : { zero: !c.sizes, nice: false },
+    // linear axes (references, accesses) from the first point, integer ticks
+    scale: log2 ? { type: "log" as const, base: 2, nice: false } : { zero: false, nice: false },
     axis: log2
       ? {
           values: powersOfTwo(Math.min(...xs), Math.max(...xs)),
           format: ",d",
           labelOverlap: "parity" as const,
         }
-      : { format: "~s" },
+      : { format: ",~f", tickCount: 8, tickMinStep: 1 },
   };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -179,7 +180,8 @@ export function lineSpec(c: LineChart): TopLevelSpec {
             type: "quantitative",
             title: c.yLabel,
             scale: c.yMax === undefined ? {} : { domain: [0, c.yMax] },
-            axis: { format: "~s" },
+            // counts as 12k, 3.4M; ratios as vega writes them
+            axis: c.yFormat === COUNT ? { format: "~s", tickMinStep: 1 } : {},
           },
           color: {
             field: "series",

@@ -1,9 +1,10 @@
 /**
  * The trace view's charts: the Vega-Lite specifications of
  * analysis/chartSpec.ts (the ones `vmlab trace --chart` renders to SVG and
- * PNG) compiled by vega-lite and rendered by vega into the page as SVG.
- * vega and vega-lite are loaded (a chunk of their own) when the first chart
- * is drawn. The pointer over a line chart picks the nearest x and a tooltip
+ * PNG) compiled by vega-lite and rendered by vega into the page as SVG,
+ * with vega-interpreter evaluating vega's expressions (no eval under the
+ * page's Content-Security-Policy). vega and vega-lite are loaded (chunks of
+ * their own) when the first chart is drawn. The pointer over a line chart picks the nearest x and a tooltip
  * lists every series' value there; below each chart, its numbers as a table
  * (the `data-v` of each cell is the exact value, as `--json` prints it).
  */
@@ -12,9 +13,10 @@ import { hitRatesSpec, type LineChart, lineSpec, type TopLevelSpec } from "../..
 
 type Vega = typeof import("vega");
 type VegaLite = typeof import("vega-lite");
-let libs: Promise<[Vega, VegaLite]> | null = null;
+type Interpreter = typeof import("vega-interpreter");
+let libs: Promise<[Vega, VegaLite, Interpreter]> | null = null;
 const load = () => {
-  libs ??= Promise.all([import("vega"), import("vega-lite")]);
+  libs ??= Promise.all([import("vega"), import("vega-lite"), import("vega-interpreter")]);
   return libs;
 };
 
@@ -35,10 +37,13 @@ function VegaView({ spec, label }: { spec: TopLevelSpec; label: string }) {
     let view: InstanceType<Vega["View"]> | null = null;
     let gone = false;
     void (async () => {
-      const [vega, vl] = await load();
+      const [vega, vl, { expressionInterpreter }] = await load();
       const el = box.current;
       if (gone || el === null) return;
-      view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "svg", hover: true });
+      // vega's expressions interpreted, not compiled with Function(): the page's
+      // Content-Security-Policy (cli/ui.ts) allows no eval
+      const runtime = vega.parse(vl.compile(spec).spec, undefined, { ast: true });
+      view = new vega.View(runtime, { renderer: "svg", hover: true, expr: expressionInterpreter });
       view.tooltip((_handler: unknown, event: MouseEvent, _item: unknown, value: unknown) => {
         const t = tip.current;
         if (t === null) return;
