@@ -188,7 +188,7 @@ export function lineSpec(c: LineChart): TopLevelSpec {
             type: "nominal",
             title: null,
             scale: { domain: names },
-            legend: names.length > 1 ? { orient: "right" } : null,
+            legend: { orient: "right", symbolType: "stroke", symbolStrokeWidth: 3 },
           },
         },
         layer: [
