@@ -107,6 +107,13 @@ describe("chart specifications", () => {
     expect(faults.encoding.x.scale.type).toBeUndefined();
     expect(faults.encoding.x.axis).toMatchObject({ tickMinStep: 1 });
     expect(faults.title).toBe("Page faults over time (48 frames, clock)");
+    // the line starts at the origin, before the first batch recorded
+    const fc = faultsOverTimeChart([[100, 3]], 48, "clock");
+    expect(fc.series[0].points).toEqual([
+      [0, 0],
+      [100, 3],
+    ]);
+    expect(faultsOverTimeChart([[0, 0]], 48, "clock").series[0].points).toEqual([[0, 0]]);
   });
 
   it("the TLB curve: both associativities; the hit rates: one bar per level, in order", () => {

@@ -106,7 +106,10 @@ export function faultsOverTimeChart(points: [number, number][], frames: number, 
     xLabel: "accesses",
     yLabel: "faults so far",
     yFormat: COUNT,
-    series: [{ name: "faults", points }],
+    // no fault before the first access: the line starts at the origin even where the first batch recorded is later
+    series: [
+      { name: "faults", points: points.length > 0 && points[0][0] > 0 ? [[0, 0], ...points] : points },
+    ],
   };
 }
 
