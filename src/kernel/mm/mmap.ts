@@ -15,7 +15,7 @@ import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { userHalfEnd } from "./pgtable.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
-import { Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
+import { Vma, VmFlag, vmFlagsForProt, vmFlagsUpdate } from "./vma.ts";
 
 /** Arguments of mmap, decoded. */
 export interface MmapArgs {
@@ -357,7 +357,7 @@ export function setFlags(
   clear: number,
 ): void {
   applyToRange(ctx, mm, start, end, (v) => {
-    v.vmFlags = (v.vmFlags & ~clear) | set;
+    v.vmFlags = vmFlagsUpdate(v.vmFlags, set, clear);
   });
 }
 

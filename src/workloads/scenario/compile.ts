@@ -15,6 +15,7 @@ import { explain } from "./stmts/explain.ts";
 import { file, ftruncate } from "./stmts/files.ts";
 import { allocPages, device, free, kmalloc, userAccessWindow, vmalloc } from "./stmts/kernel.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
+import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
@@ -71,6 +72,10 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["munlock", mlockOrMunlock],
   ["brk", brk],
   ["mremap", mremap],
+  ["pkey_alloc", pkeyAlloc],
+  ["pkey_free", pkeyFree],
+  ["pkey_mprotect", pkeyMprotect],
+  ["wrpkru", wrpkru],
   ["VirtualAlloc", virtualAlloc],
   ["VirtualFree", virtualFree],
   ["VirtualProtect", virtualProtect],
@@ -129,6 +134,9 @@ const LINUX_ONLY = new Set([
   "munlock",
   "brk",
   "mremap",
+  "pkey_alloc",
+  "pkey_free",
+  "pkey_mprotect",
   "fork",
   "syscall",
   "coredump",
