@@ -157,6 +157,14 @@ describe("pkey_mprotect: VMAs and PTEs carry the key", () => {
     expect(keyOfVma(t, a)).toBe(0);
     expect(k.userAccess(0, t, a, Access.Read).ok).toBe(true);
   });
+
+  it("mmap with PROT_EXEC alone gets the execute-only key too (do_mmap)", () => {
+    const { k, t } = boot();
+    const a = k.mmap(t, mmapArgs(4096, { prot: X }));
+    expect(keyOfVma(t, a)).toBe(1);
+    const b = k.mmap(t, mmapArgs(4096, { prot: R }));
+    expect(keyOfVma(t, b)).toBe(0);
+  });
 });
 
 describe("faults: PKRU on every data access", () => {

@@ -162,6 +162,20 @@ function executeOnlyPkey(k: KernelCore, task: Task, mm: MmStruct): number {
 }
 
 /**
+ * do_mmap's key: for PROT_EXEC alone the execute-only key (0 when none is
+ * free: "if (pkey < 0) pkey = 0"), else 0.
+ */
+export function mmapPkey(
+  k: KernelCore,
+  task: Task,
+  mm: MmStruct,
+  prot: { r: boolean; w: boolean; x: boolean },
+): number {
+  if (pkeysOf(k) === null || !prot.x || prot.r || prot.w) return 0;
+  return Math.max(0, executeOnlyPkey(k, task, mm));
+}
+
+/**
  * arch_override_mprotect_pkey, for each VMA do_mprotect_pkey changes: the
  * key pkey_mprotect names (`pkey` >= 0); for a plain mprotect (`pkey` -1)
  * to PROT_EXEC alone the execute-only key, away from PROT_EXEC alone on
