@@ -45,13 +45,16 @@ function pteKey(k: Kernel, t: Task, va: bigint): number {
 const pkru = (k: Kernel, t: Task) => k.view.task(t).pkru;
 
 describe("without PKU (pku=off, as on this machine)", () => {
-  it("pkey_alloc, pkey_free(0) and pkey_mprotect(key 0) are -EINVAL; pkey -1 is mprotect (measured on Linux 6.18)", () => {
-    // init_new_context leaves pkey_allocation_map 0; mm_pkey_alloc finds key 0, then
-    // arch_set_user_pkey_access fails (no OSPKE) and the key is freed: -EINVAL
+  it("pkey_alloc is -EINVAL, then -ENOSPC; pkey_free(0) and pkey_mprotect(key 0) -EINVAL; pkey -1 is mprotect (measured on Linux 6.18)", () => {
+    // a zeroed mm: pkey_allocation_map 0, execute_only_pkey 0. mm_pkey_alloc finds key 0,
+    // arch_set_user_pkey_access fails (no OSPKE): -EINVAL; mm_pkey_free refuses key 0 (it is
+    // "the execute-only key"), so it stays taken and the next call finds none: -ENOSPC
     const { k, t } = boot(false);
     const a = k.mmap(t, mmapArgs(8192, { prot: RW }));
     expect(k.pkeyAlloc(t, 0, 0)).toBe(BigInt(-Errno.EINVAL));
-    expect(k.pkeyAlloc(t, 0, 0), "the failed call freed key 0 again").toBe(BigInt(-Errno.EINVAL));
+    expect(k.pkeyAlloc(t, 0, 0), "key 0 was never freed").toBe(BigInt(-Errno.ENOSPC));
+    expect(k.pkeyAlloc(k.fork(t, "C")!, 0, 0), "dup_mm copies the map").toBe(BigInt(-Errno.ENOSPC));
+    expect(k.pkeyAlloc(k.spawn("D")!, 0, 0), "an exec'd mm starts zeroed").toBe(BigInt(-Errno.EINVAL));
     expect(k.pkeyFree(t, 0)).toBe(BigInt(-Errno.EINVAL));
     expect(k.pkeyMprotect(t, a, PAGE, R, 0)).toBe(BigInt(-Errno.EINVAL));
     expect(k.pkeyMprotect(t, a, PAGE, R, -1)).toBe(0n);

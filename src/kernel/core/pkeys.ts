@@ -76,14 +76,21 @@ export function initTaskPkru(k: KernelCore, task: Task, parent: Task | null): vo
 }
 
 /**
- * init_new_context (key 0 allocated, no execute-only key yet) for a new
- * mm; with `old`, arch_dup_pkeys at fork: the child has the parent's keys.
- * Nothing where the CPU has no keys: the map stays empty.
+ * A new mm's keys. An exec'd one (mm_alloc: zeroed) gets init_new_context's
+ * key 0 and no execute-only key (-1) where the CPU has keys, and stays
+ * zeroed where it has none. A forked one (`old`) has its parent's: dup_mm
+ * copies the whole mm_struct, and arch_dup_pkeys copies the two fields
+ * again after init_new_context, so even without keys the child inherits
+ * what failed pkey_alloc calls left in the parent's map.
  */
 export function initMmPkeys(k: KernelCore, mm: MmStruct, old: MmStruct | null): void {
-  if (!pkeysOf(k)?.enabled) return;
-  mm.pkeyAllocationMap = old === null ? 0x1 : old.pkeyAllocationMap;
-  mm.executeOnlyPkey = old === null ? -1 : old.executeOnlyPkey;
+  if (old !== null) {
+    mm.pkeyAllocationMap = old.pkeyAllocationMap;
+    mm.executeOnlyPkey = old.executeOnlyPkey;
+  } else if (pkeysOf(k)?.enabled) {
+    mm.pkeyAllocationMap = 0x1;
+    mm.executeOnlyPkey = -1;
+  }
 }
 
 /** mm_pkey_alloc: the lowest free key (ffz), or -1 when every key the CPU has is taken. */
@@ -111,10 +118,12 @@ export function mmPkeyIsAllocated(k: KernelCore, mm: MmStruct, pkey: number): bo
  * sys_pkey_alloc(flags, init_val): -EINVAL for flags other than 0 or rights
  * beyond PKEY_DISABLE_ACCESS|PKEY_DISABLE_WRITE; the lowest free key, or
  * -ENOSPC; then arch_set_user_pkey_access sets the key's rights in the
- * caller's register (-EINVAL, the key freed again, where the CPU has no
- * keys: the one key, 0, is then not allocated with the mm, so it is the
- * one found, and freed). Measured on this machine's Linux 6.18 without
- * PKU: -EINVAL.
+ * caller's register. Where the CPU has no keys that fails (-EINVAL) and
+ * mm_pkey_free is meant to undo the allocation, but the key found is 0,
+ * which a zeroed mm's execute_only_pkey (0) makes "not allocated": it is
+ * not freed, and every later call is -ENOSPC (arch_max_pkey() is 1).
+ * Measured on this machine's Linux 6.18 without PKU
+ * (test/differential/pkeys.test.ts).
  */
 export function pkeyAlloc(k: KernelCore, task: Task, mm: MmStruct, flags: number, initVal: number): number {
   const p = pkeysOf(k);
@@ -124,19 +133,24 @@ export function pkeyAlloc(k: KernelCore, task: Task, mm: MmStruct, flags: number
   const pkey = mmPkeyAlloc(p, mm);
   if (pkey === -1) return -Errno.ENOSPC;
   if (!p.enabled) {
-    mm.pkeyAllocationMap &= ~(1 << pkey); // arch_set_user_pkey_access failed: mm_pkey_free
+    mmPkeyFree(k, mm, pkey); // arch_set_user_pkey_access failed
     return -Errno.EINVAL;
   }
   setTaskPkru(k, task, p.withRights(taskPkru(k, task), pkey, initVal));
   return pkey;
 }
 
-/** sys_pkey_free (mm_pkey_free): -EINVAL for a key not allocated. VMAs keep the key they have. */
-export function pkeyFree(k: KernelCore, mm: MmStruct, pkey: number): number {
-  if (pkeysOf(k) === null) return -Errno.ENOSYS;
+/** mm_pkey_free: -EINVAL for a key not allocated (mm_pkey_is_allocated), else 0. VMAs keep the key they have. */
+function mmPkeyFree(k: KernelCore, mm: MmStruct, pkey: number): number {
   if (!mmPkeyIsAllocated(k, mm, pkey)) return -Errno.EINVAL;
   mm.pkeyAllocationMap &= ~(1 << pkey);
   return 0;
+}
+
+/** sys_pkey_free. */
+export function pkeyFree(k: KernelCore, mm: MmStruct, pkey: number): number {
+  if (pkeysOf(k) === null) return -Errno.ENOSYS;
+  return mmPkeyFree(k, mm, pkey);
 }
 
 /**

@@ -60,7 +60,7 @@ expect e2 == -22
       "ProtectionKey:         0",
     ]);
     const off = runScenario(
-      "machine ram=64M\nspawn A\nA: a = mmap 4K\nshow A smaps\nA: k = pkey_alloc\nexpect k == -22\nA: wrpkru 0\nexpect A.signal == SIGILL\nexpect A.alive == 0\n",
+      "machine ram=64M\nspawn A\nA: a = mmap 4K\nshow A smaps\nA: k = pkey_alloc\nexpect k == -22\nA: k2 = pkey_alloc\nexpect k2 == -28\nA: wrpkru 0\nexpect A.signal == SIGILL\nexpect A.alive == 0\n",
     );
     expect(off.statements[3].output.some((l) => l.startsWith("ProtectionKey:"))).toBe(false);
     expect(off.failed).toBe(0);
