@@ -53,6 +53,29 @@ expect e2 == -22
     ).toEqual([]);
   });
 
+  it("a huge PMD carries the key (vm_get_page_prot), and so do the PTEs of its split", () => {
+    expect(
+      failures(`machine ram=256M pku=on thp=always
+spawn A
+A: catch SIGSEGV
+A: h = mmap 4M
+A: write h 2M value=1
+A: k = pkey_alloc disable_write
+A: pkey_mprotect h 2M prot=rw pkey=k
+expect anon_huge(A, h 2M) == 512
+A: write h value=2
+expect A.si_pkey == 1
+A: pkey_mprotect h 1M prot=rw pkey=0
+expect anon_huge(A, h 2M) == 0
+A: write h value=2
+expect byte(A, h) == 2
+A: write h+1M value=2
+expect A.si_addr == h+1M
+expect byte(A, h+1M) == 1
+`),
+    ).toEqual([]);
+  });
+
   it("smaps shows ProtectionKey only with pku=on; without it pkey_alloc is -EINVAL and WRPKRU is SIGILL", () => {
     const on = runScenario("machine ram=64M pku=on\nspawn A\nA: a = mmap 4K\nshow A smaps\n");
     expect(on.statements.at(-1)!.output.filter((l) => l.startsWith("ProtectionKey:"))).toEqual([
