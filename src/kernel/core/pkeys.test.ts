@@ -232,6 +232,19 @@ describe("faults: PKRU on every data access", () => {
     expect(k.userAccess(0, t, a, Access.Exec).ok).toBe(true);
   });
 
+  it("get_user_pages checks the key too: mlock of an access-disabled key populates nothing (check_vma_flags)", () => {
+    const { k, t } = boot();
+    const a = k.mmap(t, mmapArgs(4 * 4096, { prot: RW }));
+    const key = Number(k.pkeyAlloc(t, 0, DISABLE_ACCESS));
+    expect(k.pkeyMprotect(t, a, 4n * PAGE, RW, key)).toBe(0n);
+    // __mm_populate's -EFAULT becomes mlock's -ENOMEM (__mlock_posix_error_return)
+    expect(k.mlock(t, a, 4n * PAGE, false)).toBe(BigInt(-Errno.ENOMEM));
+    expect(k.view.mm(t)!.rss).toBe(0);
+    expect(k.wrpkru(t, k.view.task(t).pkru & ~(3 << (2 * key)))).toBe(true);
+    expect(k.mlock(t, a, 4n * PAGE, false)).toBe(0n);
+    expect(k.view.mm(t)!.rss).toBe(4);
+  });
+
   it("copy_to_user obeys PKRU too: the fault goes to the fixup, -EFAULT", () => {
     const { k, t } = boot();
     const a = k.mmap(t, mmapArgs(4096, { prot: RW }));

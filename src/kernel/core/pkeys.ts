@@ -221,6 +221,18 @@ export function mprotectPkey(
 }
 
 /**
+ * arch_vma_access_permitted for the task's own mm (foreign = false): may a
+ * data read (write) use the VMA's pages under the task's register?
+ * get_user_pages checks it per VMA (check_vma_flags), so MAP_POPULATE,
+ * mlock and MADV_POPULATE_* fail with -EFAULT where the key is denied.
+ */
+export function pkeyAccessPermitted(k: KernelCore, task: Task, vmFlags: number, write: boolean): boolean {
+  const p = pkeysOf(k);
+  if (p === null || !p.enabled) return true;
+  return p.allows(taskPkru(k, task), vmaPkey(vmFlags), write);
+}
+
+/**
  * WRPKRU in user mode by `task` (current on its CPU): the register gets
  * `value`. Without CR4.PKE the instruction is #UD: SIGILL, ILL_ILLOPN
  * (SDM Vol. 2 WRPKRU, "#UD If CR4.PKE = 0"). Returns whether it ran.
