@@ -229,6 +229,11 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, code: numb
       oops,
     ];
   const task = contextTask(k, cpu.id);
+  if (code & PfErr.PK)
+    return [
+      `do_user_addr_fault: X86_PF_PK: the page's protection key is denied by PKRU 0x${cpu.pkru.toString(16).padStart(8, "0")} (${task.comm}'s): access_error, bad_area_nosemaphore, no exception-table entry, so`,
+      oops,
+    ];
   return [
     `do_user_addr_fault: a user address with SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}: find ${task.comm}'s VMA, handle_mm_fault maps the page if the VMA allows it, and the access retries; with no VMA (or no right), no_context: no exception-table entry, so`,
     ...(code & PfErr.ID && cpu.cr4Smep

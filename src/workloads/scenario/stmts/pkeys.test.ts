@@ -76,6 +76,26 @@ expect byte(A, h+1M) == 1
     ).toEqual([]);
   });
 
+  it("kernel accesses obey PKRU: copy_to_user ends at the fixup, a plain write oopses with PK in the error code", () => {
+    const r = runScenario(`machine ram=64M pku=on smap=off
+spawn A
+A: a = mmap 4K
+A: write a value=1
+A: k = pkey_alloc disable_write
+A: pkey_mprotect a 4K prot=rw pkey=k
+explain kernel a write
+kernel: n = copy_to_user A a 8
+expect n == 8
+kernel: write a value=3
+expect oops_error_code == 0x23
+`);
+    expect(r.failed).toBe(0);
+    expect(r.statements[6].output.join(" ")).toMatch(
+      /X86_PF_PK: the page's protection key is denied by PKRU 0x55555558/,
+    );
+    expect(r.statements[9].output).toContain("#PF: error_code(0x0023) - protection keys violation");
+  });
+
   it("smaps shows ProtectionKey only with pku=on; without it pkey_alloc is -EINVAL and WRPKRU is SIGILL", () => {
     const on = runScenario("machine ram=64M pku=on\nspawn A\nA: a = mmap 4K\nshow A smaps\n");
     expect(on.statements.at(-1)!.output.filter((l) => l.startsWith("ProtectionKey:"))).toEqual([
