@@ -40,7 +40,7 @@ export const enum VmFlag {
  * goes through `vmFlagsUpdate`, which keeps the key; a test of a low flag
  * (`vmFlags & VmFlag.X`) needs nothing.
  */
-export const VM_PKEY_SHIFT = 32;
+/** 2 ** VM_PKEY_SHIFT (VM_PKEY_SHIFT = VM_HIGH_ARCH_BIT_0 = 32) */
 const TWO32 = 4294967296;
 
 /** vma_pkey (arch/x86/include/asm/pkeys.h): the key in vm_flags bits 32..35. */
