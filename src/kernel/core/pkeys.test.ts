@@ -137,6 +137,19 @@ describe("pkey_mprotect: VMAs and PTEs carry the key", () => {
     expect(pteKey(k, t, a)).toBe(0);
   });
 
+  it("mlock, munlock and MADV_GUARD_INSTALL rewrite vm_flags and keep the key (bits 32..35)", () => {
+    const { k, t } = boot();
+    const a = k.mmap(t, mmapArgs(2 * 4096, { prot: RW }));
+    const key = Number(k.pkeyAlloc(t, 0, 0));
+    expect(k.pkeyMprotect(t, a, 2n * PAGE, RW, key)).toBe(0n);
+    expect(k.mlock(t, a, PAGE, false)).toBe(0n);
+    expect(keyOfVma(t, a)).toBe(key);
+    expect(k.munlock(t, a, PAGE)).toBe(0n);
+    expect(k.madvise(t, a + PAGE, PAGE, "guard_install")).toBe(0n);
+    expect(keyOfVma(t, a)).toBe(key);
+    expect(keyOfVma(t, a + PAGE)).toBe(key);
+  });
+
   it("mprotect to PROT_EXEC alone uses the execute-only key; leaving it returns to key 0", () => {
     const { k, t, cpu } = boot();
     k.catchSignal(t, "SIGSEGV");
