@@ -104,6 +104,27 @@ export interface Kernel<C extends Mmu = Mmu> {
     length: bigint,
     prot: { r: boolean; w: boolean; x: boolean },
   ): bigint;
+  /**
+   * Protection keys (x86-64 with `pku`; -ENOSYS where vmlab models none):
+   * pkey_alloc(flags, PKEY_DISABLE_* rights) -> the key or -errno, setting
+   * the caller's rights register; pkey_free; pkey_mprotect (mprotect that
+   * also gives the VMAs key `pkey`).
+   */
+  pkeyAlloc(task: TaskHandle, flags: number, rights: number): bigint;
+  pkeyFree(task: TaskHandle, pkey: number): bigint;
+  pkeyMprotect(
+    task: TaskHandle,
+    addr: bigint,
+    length: bigint,
+    prot: { r: boolean; w: boolean; x: boolean },
+    pkey: number,
+  ): bigint;
+  /**
+   * WRPKRU by `task`, which must be current on a CPU: its rights register
+   * becomes `value`. False when the CPU has no protection keys (the
+   * instruction is #UD: the task gets SIGILL).
+   */
+  wrpkru(task: TaskHandle, value: number): boolean;
   /** madvise (advice by name: `dontneed`, `pageout`, `guard_install`, ...); 0 or -errno. */
   madvise(task: TaskHandle, addr: bigint, length: bigint, advice: string): bigint;
   /** mlock / mlock2(MLOCK_ONFAULT); 0 or -errno. */

@@ -24,8 +24,10 @@ import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
 import * as madvise from "./core/madvise.ts";
 import * as mman from "./core/mman.ts";
+import * as pkeys from "./core/pkeys.ts";
 import * as reclaim from "./core/reclaim.ts";
 import * as sched from "./core/sched.ts";
+import { deliverSignal } from "./core/signal.ts";
 import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
 import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
 import type { Vaddr } from "./core/vaddr.ts";
@@ -254,6 +256,42 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   ): bigint {
     this.linuxOnly("mprotect");
     return mman.mprotect(this, taskOf(task), addr, length, prot);
+  }
+
+  /** pkey_alloc(flags, rights): the key or -errno (core/pkeys.ts). */
+  pkeyAlloc(task: TaskHandle, flags: number, rights: number): bigint {
+    this.linuxOnly("pkey_alloc");
+    const t = taskOf(task);
+    sched.syscallEntry(this, t);
+    return BigInt(pkeys.pkeyAlloc(this, t, sched.userOf(t), flags, rights));
+  }
+
+  /** pkey_free; 0 or -errno. */
+  pkeyFree(task: TaskHandle, pkey: number): bigint {
+    this.linuxOnly("pkey_free");
+    const t = taskOf(task);
+    sched.syscallEntry(this, t);
+    return BigInt(pkeys.pkeyFree(this, sched.userOf(t), pkey));
+  }
+
+  /** pkey_mprotect; 0 or -errno. */
+  pkeyMprotect(
+    task: TaskHandle,
+    addr: bigint,
+    length: bigint,
+    prot: { r: boolean; w: boolean; x: boolean },
+    pkey: number,
+  ): bigint {
+    this.linuxOnly("pkey_mprotect");
+    return mman.mprotect(this, taskOf(task), addr, length, prot, pkey);
+  }
+
+  /** WRPKRU in user mode; #UD (SIGILL, ILL_ILLOPN) without protection keys. */
+  wrpkru(task: TaskHandle, value: number): boolean {
+    const t = taskOf(task);
+    if (pkeys.wrpkru(this, t, value)) return true;
+    deliverSignal(this, t, "SIGILL", "ILL_ILLOPN", 0n);
+    return false;
   }
 
   /** madvise; 0 or -errno (-ENOMEM after applying when the range has a hole). */

@@ -53,12 +53,12 @@ export function userModeAccess(
     faults++;
     k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
     // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
-    const r =
+    const r: SigInfo | null =
       k.os === null
         ? handle(cpu, out)
         : k.os.userFault(k, task, va, access, cpu.faultKind === HwFaultKind.NonCanonical);
     if (r === null) continue;
-    const killed = deliverSignal(k, task, r.signal, r.code, r.addr);
+    const killed = deliverSignal(k, task, r.signal, r.code, r.addr, r.pkey);
     return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
   }
   return {

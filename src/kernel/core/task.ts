@@ -46,6 +46,14 @@ export class Task implements TaskHandle {
   signal = "none";
   siCode = "none";
   siAddr = 0n;
+  /** si_pkey of the last SEGV_PKUERR (0 before any) */
+  siPkey = 0;
+  /**
+   * thread.pkru: the protection-key register while the task is not running
+   * (x86_pkru_load stashes it at a switch away and loads it back); while it
+   * runs, the CPU's register is the live value (core/pkeys.ts taskPkru)
+   */
+  pkru = 0;
   /** signals with a handler (`P: catch SIGSEGV`) */
   readonly caught = new Set<string>();
   /** RLIMIT_STACK, bytes */

@@ -23,6 +23,7 @@ import {
   vmalloc,
 } from "./stmts/kernel.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
+import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
@@ -79,6 +80,10 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["munlock", mlockOrMunlock],
   ["brk", brk],
   ["mremap", mremap],
+  ["pkey_alloc", pkeyAlloc],
+  ["pkey_free", pkeyFree],
+  ["pkey_mprotect", pkeyMprotect],
+  ["wrpkru", wrpkru],
   ["VirtualAlloc", virtualAlloc],
   ["VirtualFree", virtualFree],
   ["VirtualProtect", virtualProtect],
@@ -139,6 +144,9 @@ const LINUX_ONLY = new Set([
   "munlock",
   "brk",
   "mremap",
+  "pkey_alloc",
+  "pkey_free",
+  "pkey_mprotect",
   "fork",
   "syscall",
   "coredump",

@@ -16,10 +16,11 @@ import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import { px } from "../../core/vaddr.ts";
 import { VmFault } from "../../mm/userMm.ts";
-import { VmFlag } from "../../mm/vma.ts";
+import { VmFlag, vmaPkey } from "../../mm/vma.ts";
 import { x86Cpu } from "./cpu.ts";
 import { oopsEnd } from "./dumpstack.ts";
 import { oopsReport } from "./oops.ts";
+import { pkruAllows } from "./pkeys.ts";
 
 /**
  * A user-mode access by `task` on `cpuId` (which must have it current):
@@ -38,7 +39,7 @@ export function userAccess(
   return userModeAccess(k, cpuId, task, va, access, value, (cpu, out) =>
     out === Outcome.GP
       ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
-      : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode),
+      : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru),
   );
 }
 
@@ -49,7 +50,13 @@ export function userAccess(
  * access_error, then handle_mm_fault. Returns null when resolved (retry),
  * else the signal.
  */
-export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode: number): SigInfo | null {
+export function doUserAddrFault(
+  k: KernelCore,
+  task: Task,
+  va: bigint,
+  errorCode: number,
+  pkru = 0,
+): SigInfo | null {
   const mm = task.mm;
   // faulthandler_disabled() || !mm: bad_area_nosemaphore
   if (mm === null || task.pagefaultDisabled > 0 || k.va.isKernel(va))
@@ -59,7 +66,14 @@ export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   // access_error
   const write = (errorCode & PfErr.WR) !== 0;
-  if (errorCode & PfErr.PK) return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va };
+  // the key denied it (X86_PF_PK), or would deny it once the page is mapped
+  // (arch_vma_access_permitted: __pkru_allows_pkey(vma_pkey(vma), write) for a data
+  // access): bad_area_access_error -> bad_area_access_from_pkeys, SEGV_PKUERR with si_pkey
+  if (
+    errorCode & PfErr.PK ||
+    (k.config.pku && !(errorCode & PfErr.ID) && !pkruAllows(pkru, vmaPkey(vma.vmFlags), write))
+  )
+    return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va, pkey: vmaPkey(vma.vmFlags) };
   if (
     write
       ? !(vma.vmFlags & VmFlag.WRITE)
@@ -89,7 +103,7 @@ export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode
  */
 export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean {
   if (cpu.faultKind === HwFaultKind.NonCanonical || task.mm === null) return false;
-  return doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode) === null;
+  return doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru) === null;
 }
 
 /**
@@ -246,6 +260,11 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, code: numb
       oops,
     ];
   const task = contextTask(k, cpu.id);
+  if (code & PfErr.PK)
+    return [
+      `do_user_addr_fault: X86_PF_PK: the page's protection key is denied by PKRU 0x${cpu.pkru.toString(16).padStart(8, "0")} (${task.comm}'s): access_error, bad_area_nosemaphore, no exception-table entry, so`,
+      oops,
+    ];
   return [
     userAddrStory(task, `SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}`),
     ...(code & PfErr.ID && cpu.cr4Smep
