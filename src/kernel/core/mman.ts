@@ -10,7 +10,7 @@ import { Errno, type MmapArgs } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
 import { populate } from "./gup.ts";
 import { mmapPkey, mmPkeyIsAllocated, mprotectPkey } from "./pkeys.ts";
-import { liveMms, syscallEntry, userOf } from "./sched.ts";
+import { syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
 
 /** The page range of a system call's (addr, length), or an errno: EINVAL when addr is not page-aligned. */
@@ -87,7 +87,7 @@ export function msync(k: KernelCore, task: Task, addr: bigint, length: bigint): 
   syscallEntry(k, task);
   const r = pageRange(k, addr, length);
   if (typeof r === "bigint") return r;
-  k.userMm.msync(mm, r.start, r.end, liveMms(k));
+  k.userMm.msync(mm, r.start, r.end);
   return k.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
 }
 

@@ -13,7 +13,7 @@ import { Gfp } from "../mm/gfp.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
-import { liveMms, syscallEntry } from "./sched.ts";
+import { syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
 
 /**
@@ -103,7 +103,7 @@ export function ftruncate(k: KernelCore, task: Task, f: FileObject, length: bigi
   syscallEntry(k, task);
   if (length < 0n) return BigInt(-Errno.EINVAL);
   if (length > 1n << 40n) return BigInt(-Errno.EFBIG);
-  k.userMm.truncate(f, Number(length), liveMms(k));
+  k.userMm.truncate(f, Number(length));
   return 0n;
 }
 

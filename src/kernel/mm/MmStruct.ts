@@ -1,6 +1,22 @@
 import type { Pfn } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
+import type { FileObject } from "../fs/file.ts";
 import type { Vma } from "./vma.ts";
+
+/**
+ * address_space->i_mmap of each file: every VMA that maps it, with its mm,
+ * kept by vma_link and remove_vma (MmStruct.insert, MmStruct.remove).
+ * rmap_walk_file, unmap_mapping_range and folio_mkclean visit these VMAs
+ * only, not every address space. (Kept here, keyed by the file, so that
+ * the file system's objects need not know the mm's types.)
+ */
+const iMmaps = new WeakMap<FileObject, Map<Vma, MmStruct>>();
+const NONE: ReadonlyMap<Vma, MmStruct> = new Map();
+
+/** The VMAs that map `f`, with their mms, in the order they were linked. */
+export function iMmap(f: FileObject): ReadonlyMap<Vma, MmStruct> {
+  return iMmaps.get(f) ?? NONE;
+}
 
 /**
  * The machine's anon_vmas and their chains (Linux: struct anon_vma with the
@@ -185,6 +201,15 @@ export class MmStruct {
     while (i < this.vmas.length && this.vmas[i].vmStart < vma.vmStart) i++;
     this.vmas.splice(i, 0, vma);
     this.anonVmas?.link(vma, this);
+    if (vma.file !== null) {
+      // vma_link_file
+      let m = iMmaps.get(vma.file);
+      if (m === undefined) {
+        m = new Map();
+        iMmaps.set(vma.file, m);
+      }
+      m.set(vma, this);
+    }
   }
 
   remove(vma: Vma): void {
@@ -192,6 +217,7 @@ export class MmStruct {
     if (i >= 0) {
       this.vmas.splice(i, 1);
       this.anonVmas?.unlink(vma);
+      if (vma.file !== null) iMmaps.get(vma.file)?.delete(vma); // remove_vma -> unlink_file_vma
     }
   }
 

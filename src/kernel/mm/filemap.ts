@@ -10,7 +10,7 @@
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag } from "./arch.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { ptePa, ptepClearFlush, ptepSetAccessFlags, readPte, setPteAt, userPte } from "./pgtable.ts";
@@ -200,11 +200,11 @@ export function filemapFault(
  * msync (MS_SYNC) on [start, end) of mm: for each shared mapping of a disk
  * file there, write back the file's dirty pages in that range
  * (vfs_fsync_range), and write-protect and clean every PTE that maps them
- * in every address space of `allMms` (page_mkclean through the rmap), so
+ * through the file's i_mmap (page_mkclean through the rmap), so
  * the next write faults and dirties the page again. Returns pages written.
  * Linux: mm/msync.c sys_msync (vfs_fsync_range)
  */
-export function msync(ctx: MmContext, mm: MmStruct, start: number, end: number, allMms: MmStruct[]): number {
+export function msync(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
   let written = 0;
   for (const v of mm.vmas) {
     const f = v.file;
@@ -214,7 +214,7 @@ export function msync(ctx: MmContext, mm: MmStruct, start: number, end: number, 
       if (!f.dirty.has(index)) continue;
       ctx.env.pageCache.writeback(f, index);
       written++;
-      pageMkclean(ctx, f, index, allMms);
+      pageMkclean(ctx, f, index);
     }
   }
   return written;
@@ -224,20 +224,19 @@ export function msync(ctx: MmContext, mm: MmStruct, start: number, end: number, 
  * page_mkclean: every shared mapping of the file page loses write permission and its dirty bit.
  * Linux: mm/rmap.c folio_mkclean
  */
-function pageMkclean(ctx: MmContext, f: FileObject, index: number, allMms: MmStruct[]): void {
+function pageMkclean(ctx: MmContext, f: FileObject, index: number): void {
   const pt = ctx.env.pgtable;
-  for (const m of allMms) {
-    for (const v of m.vmas) {
-      if (v.file !== f || !(v.vmFlags & VmFlag.SHARED)) continue;
-      if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
-      const vpn = v.vmStart + (index - v.vmPgoff);
-      const pte = readPte(ctx, m, vpn);
-      if (pte === null || !pt.accessible(pte.hi, pte.lo)) continue;
-      if (!pt.write(pte.hi, pte.lo) && !pt.dirty(pte.hi, pte.lo)) continue;
-      // page_vma_mkclean_one: ptep_clear_flush, then the clean read-only entry
-      const old = ptepClearFlush(ctx, m, pte.pa, vpn, 0);
-      const e = pt.modify(old.hi, old.lo, 0, PteFlag.DIRTY | PteFlag.WRITE);
-      setPteAt(ctx, pte.pa, e.hi, e.lo);
-    }
+  // rmap_walk_file over the file's i_mmap; folio_mkclean's walk skips all but shared mappings
+  for (const [v, m] of iMmap(f)) {
+    if (!(v.vmFlags & VmFlag.SHARED)) continue;
+    if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
+    const vpn = v.vmStart + (index - v.vmPgoff);
+    const pte = readPte(ctx, m, vpn);
+    if (pte === null || !pt.accessible(pte.hi, pte.lo)) continue;
+    if (!pt.write(pte.hi, pte.lo) && !pt.dirty(pte.hi, pte.lo)) continue;
+    // page_vma_mkclean_one: ptep_clear_flush, then the clean read-only entry
+    const old = ptepClearFlush(ctx, m, pte.pa, vpn, 0);
+    const e = pt.modify(old.hi, old.lo, 0, PteFlag.DIRTY | PteFlag.WRITE);
+    setPteAt(ctx, pte.pa, e.hi, e.lo);
   }
 }

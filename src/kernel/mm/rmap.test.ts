@@ -1,9 +1,10 @@
 /**
- * The reverse map through anon_vma chains (rmap_walk_anon) against the scan
- * of every address space's VMAs it replaced: on random runs of faults,
- * forks, splits, merges, mremap, munmap, MADV_PAGEOUT, exits and reclaim,
- * both walks find the same mappings of every anonymous page, and a whole
- * run gives the same counters and the same memory with either.
+ * The reverse map through anon_vma chains (rmap_walk_anon) and the files'
+ * i_mmap (rmap_walk_file) against the scan of every address space's VMAs
+ * they replaced: on random runs of faults, file mappings (shared and
+ * private), forks, splits, merges, mremap, munmap, MADV_PAGEOUT, exits and
+ * reclaim, both walks find the same mappings of every page on the LRU, and
+ * a whole run gives the same counters and the same memory with either.
  */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
@@ -22,12 +23,12 @@ interface Region {
   pages: number;
 }
 
-/** Every mapping of every anonymous LRU page, as "ctx:vpn:pa" strings, by one walk. */
-function mappings(k: Kernel, walk: typeof rmapWalk): string[] {
+/** Every mapping of every LRU page of one kind (anonymous or file), as "ctx:vpn:pa" strings, by one walk. */
+function mappings(k: Kernel, walk: typeof rmapWalk, kind = PageKind.UserAnon): string[] {
   const out: string[] = [];
   const v = k.vmscan;
   for (let pfn = 0; pfn < v.lru.length; pfn++) {
-    if (v.lru[pfn] === 0 || k.pages.kind[pfn] !== PageKind.UserAnon) continue;
+    if (v.lru[pfn] === 0 || k.pages.kind[pfn] !== kind) continue;
     walk(v, pfn, (mm, _vma, vpn, pa) => out.push(`${pfn}:${mm.ctxId}:${vpn}:${pa}`));
   }
   return out.sort();
@@ -46,6 +47,7 @@ function run(seed: number, scan: boolean, check?: (k: Kernel) => void) {
   // the reference: no anon_vmas, so the reverse map scans every address space
   if (scan) (k.userMm as unknown as { anonVmas: undefined }).anonVmas = undefined;
   const tasks: Task[] = [k.spawn("p0")!];
+  const files = [k.createFile("f0", 512 * 4096), k.createFile("f1", 448 * 4096)];
   const regions: Region[] = [];
   const log: string[] = [];
   const live = () => tasks.filter((t) => t.alive);
@@ -58,7 +60,11 @@ function run(seed: number, scan: boolean, check?: (k: Kernel) => void) {
     const op = rng.below(10);
     if (op === 0 || mine.length === 0) {
       const pages = 32 + rng.below(384);
-      const va = k.mmap(t, mmapArgs((pages + 1) * 4096));
+      // a third of the mappings map a file, shared or private, at some offset
+      const f = rng.below(3) === 0 ? files[rng.below(2)] : null;
+      const fileArgs =
+        f === null ? {} : { file: f, offset: rng.below(32) * 4096, shared: rng.below(2) === 0 };
+      const va = k.mmap(t, mmapArgs((pages + 1) * 4096, fileArgs));
       log.push(`mmap ${va}`);
       if (va <= 0n) continue;
       k.munmap(t, va + BigInt(pages) * PAGE, PAGE); // a hole, so that regions do not merge
@@ -141,12 +147,18 @@ describe("rmap_walk_anon", () => {
   it("finds, through the page's anon_vma, exactly the mappings the scan of every address space finds", () => {
     for (const seed of [4, 5, 7]) {
       let checks = 0;
+      let fileChecks = 0;
       run(seed, false, (k) => {
         const a = mappings(k, rmapWalk);
         expect(a).toEqual(mappings(k, rmapWalkScan));
         if (a.length > 0) checks++;
+        // rmap_walk_file: the file's i_mmap finds what the scan finds
+        const f = mappings(k, rmapWalk, PageKind.PageCache);
+        expect(f).toEqual(mappings(k, rmapWalkScan, PageKind.PageCache));
+        if (f.length > 0) fileChecks++;
       });
       expect(checks).toBeGreaterThan(3);
+      expect(fileChecks).toBeGreaterThan(1);
     }
   });
 

@@ -12,7 +12,7 @@ import type { FileObject } from "../fs/file.ts";
 import { PteFlag } from "./arch.ts";
 import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, pteOffset, ptePa, ptepClearFlush, setPteAt } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
@@ -47,7 +47,7 @@ export interface RmapPages {
  * rmap_walk: every PTE that maps pfn. An anonymous page is looked for in
  * the VMAs linked to its anon_vma (rmap_walk_anon: the anon_vma's chain,
  * each VMA whose pgoff range covers the page's linear index); a file page
- * in every VMA of its file (rmap_walk_file).
+ * in the VMAs of its file's i_mmap (rmap_walk_file).
  * Linux: mm/rmap.c rmap_walk (rmap_walk_anon, rmap_walk_file)
  */
 export function rmapWalk(
@@ -62,6 +62,12 @@ export function rmapWalk(
     return;
   }
   if (anon && r.anonVma[pfn] !== 0 && r.env.userMm.anonVmas !== undefined) return; // its anon_vma has no VMA left
+  const f = anon ? undefined : r.owner[pfn];
+  if (f !== undefined) {
+    // rmap_walk_file: the file's i_mmap
+    for (const [v, mm] of iMmap(f)) rmapOne(r, pfn, false, f, mm, v, fn);
+    return;
+  }
   rmapWalkScan(r, pfn, fn);
 }
 

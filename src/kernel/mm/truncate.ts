@@ -13,7 +13,7 @@
 import { assert } from "../../base/assert.ts";
 import type { FileObject } from "../fs/file.ts";
 import type { MmContext } from "./internal.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import { iMmap } from "./MmStruct.ts";
 import { zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 
@@ -23,17 +23,14 @@ import { MmuGather } from "./mmu_gather.ts";
  * the anonymous copies private mappings made of them), with the flushes.
  * Linux: mm/memory.c unmap_mapping_range (unmap_mapping_range_tree, zap_page_range_single)
  */
-export function unmapMappingRange(ctx: MmContext, f: FileObject, fromIndex: number, mms: MmStruct[]): void {
-  for (const mm of mms) {
-    let tlb: MmuGather | null = null;
-    for (const v of mm.vmas) {
-      if (v.file !== f) continue;
-      const a = Math.max(v.vmStart, v.vmStart + (fromIndex - v.vmPgoff));
-      if (a >= v.vmEnd) continue;
-      tlb ??= new MmuGather(ctx, mm);
-      zapRange(ctx, tlb, mm, a, v.vmEnd);
-    }
-    tlb?.finish();
+export function unmapMappingRange(ctx: MmContext, f: FileObject, fromIndex: number): void {
+  // unmap_mapping_range_tree: the VMAs of the file's i_mmap, each zapped with its own gather
+  for (const [v, mm] of [...iMmap(f)]) {
+    const a = Math.max(v.vmStart, v.vmStart + (fromIndex - v.vmPgoff));
+    if (a >= v.vmEnd) continue;
+    const tlb = new MmuGather(ctx, mm);
+    zapRange(ctx, tlb, mm, a, v.vmEnd); // zap_page_range_single
+    tlb.finish();
   }
 }
 
@@ -41,12 +38,12 @@ export function unmapMappingRange(ctx: MmContext, f: FileObject, fromIndex: numb
  * truncate_setsize + truncate_pagecache for a size change of `f` to
  * `newSize` bytes (0 .. 1 TiB, checked by the caller).
  */
-export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number, mms: MmStruct[]): void {
+export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number): void {
   const oldSize = f.sizeBytes;
   f.setSize(newSize); // i_size_write
   if (newSize >= oldSize) return; // the pages between the old and the new end read as zeros
   const holeIndex = Math.ceil(newSize / 4096);
-  unmapMappingRange(ctx, f, holeIndex, mms);
+  unmapMappingRange(ctx, f, holeIndex);
   // truncate_inode_pages_range: the cached pages past the end go (written back or not)
   const cache = ctx.env.pageCache;
   for (const index of [...f.cache.keys()].filter((i) => i >= holeIndex).sort((x, y) => x - y)) {

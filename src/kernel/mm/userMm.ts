@@ -166,11 +166,11 @@ export class UserMm implements MmContext {
   ): number {
     return doMadvise(this, mm, start, end, advice, fault, reclaimed);
   }
-  msync(mm: MmStruct, start: number, end: number, allMms: MmStruct[]): number {
-    return msync(this, mm, start, end, allMms);
+  msync(mm: MmStruct, start: number, end: number): number {
+    return msync(this, mm, start, end);
   }
-  truncate(f: FileObject, newSize: number, allMms: MmStruct[]): void {
-    truncateSetsize(this, f, newSize, allMms);
+  truncate(f: FileObject, newSize: number): void {
+    truncateSetsize(this, f, newSize);
   }
   insertAndMerge(mm: MmStruct, vma: Vma): Vma {
     return insertAndMerge(this, mm, vma);
