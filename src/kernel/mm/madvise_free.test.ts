@@ -6,19 +6,14 @@
  * again is kept and becomes swap-backed). Each scenario states its
  * expectations; the test asserts that every one held.
  */
-import { describe, expect, it } from "vitest";
-import { runScenario } from "../../workloads/scenario/session.ts";
 
-function failures(src: string): string[] {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(r.expectations.length).toBeGreaterThan(0);
-  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
-}
+import { describe, expect, it } from "vitest";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 
 describe("MADV_FREE", () => {
   it("with no swap, MADV_PAGEOUT discards the clean lazy-free pages and keeps those written again", () => {
     expect(
-      failures(`machine ram=64M swap=0
+      expectationFailures(`machine ram=64M swap=0
 spawn A
 A: a = mmap 16p
 A: write a 16p value=7
@@ -41,7 +36,7 @@ expect byte(A, a+8p) == 0
 
   it("memory pressure drops clean lazy-free pages without writing them to swap; redirtied pages stay", () => {
     expect(
-      failures(`machine ram=64M swap=16M
+      expectationFailures(`machine ram=64M swap=16M
 spawn A
 A: a = mmap 32p
 A: write a 32p value=7
@@ -61,7 +56,7 @@ expect lazyfree(A, a 32p) == 0
 
   it("drops swap entries in the range: the slots are freed and the next read is a zero page, not a swap-in", () => {
     expect(
-      failures(`machine ram=64M swap=16M
+      expectationFailures(`machine ram=64M swap=16M
 spawn A
 A: s = mmap 8p
 A: write s 8p value=3
@@ -81,7 +76,7 @@ expect byte(A, s) == 0
 
   it("marks a page a forked child shares, skips a shared dirty one; a child's dirty PTE keeps the page", () => {
     expect(
-      failures(`machine ram=64M swap=0
+      expectationFailures(`machine ram=64M swap=0
 spawn A
 A: a = mmap 8p
 A: write a 8p value=7
@@ -108,7 +103,7 @@ expect rss(B, a 8p) == 0
 
   it("keeps a transparent huge page it covers whole huge, and reclaim discards it whole", () => {
     expect(
-      failures(`machine ram=64M swap=0 thp=always
+      expectationFailures(`machine ram=64M swap=0 thp=always
 spawn A
 A: a = mmap 4M at=0x40000000
 A: write a 4M

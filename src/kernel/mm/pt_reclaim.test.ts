@@ -4,19 +4,14 @@
  * mm/pt_reclaim.c); a table zapped in parts, or holding a guard marker the
  * zap keeps, stays. pt_pages (VmPTE) follows.
  */
-import { describe, expect, it } from "vitest";
-import { runScenario } from "../../workloads/scenario/session.ts";
 
-function failures(src: string): string[] {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(r.expectations.length).toBeGreaterThan(0);
-  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
-}
+import { describe, expect, it } from "vitest";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 
 describe("MADV_DONTNEED frees empty PTE tables", () => {
   it("a table zapped whole goes; one zapped in halves, or with a guard marker, stays", () => {
     expect(
-      failures(`machine ram=64M thp=never
+      expectationFailures(`machine ram=64M thp=never
 spawn A
 A: a = mmap 6M at=0x40000000
 A: write a 6M

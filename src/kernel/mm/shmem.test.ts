@@ -4,19 +4,14 @@
  * filemap_map_pages): a read fault maps every page the shmem object already
  * has in the aligned fault_around window, and allocates none.
  */
-import { describe, expect, it } from "vitest";
-import { runScenario } from "../../workloads/scenario/session.ts";
 
-function failures(src: string): string[] {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(r.expectations.length).toBeGreaterThan(0);
-  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
-}
+import { describe, expect, it } from "vitest";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 
 describe("shmem fault-around", () => {
   it("a forked child's reads of populated shared memory fault once per 16 pages", () => {
     expect(
-      failures(`machine ram=64M
+      expectationFailures(`machine ram=64M
 spawn A
 A: s = mmap 64p shared at=0x50000000
 A: write s 64p
@@ -31,7 +26,7 @@ expect rss(B, s 64p) == 64
 
   it("maps only the pages the object has, never allocates; fault_around=4K turns it off", () => {
     expect(
-      failures(`machine ram=64M
+      expectationFailures(`machine ram=64M
 spawn A
 A: s = mmap 32p shared at=0x50000000
 A: write s+2p 3p
@@ -46,7 +41,7 @@ expect meminfo.Shmem == used + 4K
 `),
     ).toEqual([]);
     expect(
-      failures(`machine ram=64M fault_around=4K
+      expectationFailures(`machine ram=64M fault_around=4K
 spawn A
 A: s = mmap 16p shared at=0x50000000
 A: write s 16p

@@ -5,20 +5,15 @@
  * are dropped; the tail of the last page is zeroed; accesses past the end
  * are SIGBUS; growing the file again gives zeros, not the old contents.
  */
-import { describe, expect, it } from "vitest";
-import { runScenario } from "../../workloads/scenario/session.ts";
-import { KernelImpl as Kernel } from "../KernelImpl.ts";
 
-function failures(src: string): string[] {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(r.expectations.length).toBeGreaterThan(0);
-  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
-}
+import { describe, expect, it } from "vitest";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
 
 describe("ftruncate", () => {
   it("unmaps and drops the pages past the new end; accesses there are SIGBUS; regrowth reads zeros", () => {
     expect(
-      failures(`machine ram=64M
+      expectationFailures(`machine ram=64M
 file f size=16K cached
 spawn A
 A: catch SIGBUS
@@ -52,7 +47,7 @@ expect file_byte(f, 8K) == 0
 
   it("a written-back page keeps the bytes before the end and loses those after it", () => {
     expect(
-      failures(`machine ram=64M
+      expectationFailures(`machine ram=64M
 file f size=8K
 spawn A
 A: m = mmap 8K shared file=f
@@ -74,7 +69,7 @@ expect byte(A, m+100) == 0
 
   it("a tmpfs file cut short and grown again gives a zeroed page on a minor fault", () => {
     expect(
-      failures(`machine ram=64M
+      expectationFailures(`machine ram=64M
 file t size=16K fs=tmpfs
 spawn A
 A: catch SIGBUS

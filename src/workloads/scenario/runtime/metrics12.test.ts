@@ -3,20 +3,16 @@
  * swapcache(P, RANGE) (pages whose slot has a page in the swap cache) and
  * slab(CACHE).objects|slabs (/proc/slabinfo active_objs and num_slabs).
  */
+
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../session.ts";
-
-function failures(src: string): string[] {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(r.expectations.length).toBeGreaterThan(0);
-  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
-}
+import { expectationFailures } from "../testKit.ts";
 
 describe("language 1.2 metrics", () => {
   // sd: x86-64 has CONFIG_MEM_SOFT_DIRTY, so every VMA shows it (smaps' VmFlags, view/procfs.ts)
   it("vm_flags follows mlock and munlock as smaps' VmFlags does", () => {
     expect(
-      failures(`machine ram=64M
+      expectationFailures(`machine ram=64M
 spawn A
 A: a = mmap 8p
 expect vm_flags(A, a) == "rd wr mr mw me ac sd"
@@ -31,7 +27,7 @@ expect vm_flags(A, a+4p) == "rd mr mw me ac sd"
 
   it("swapcache counts mapped swap-cache pages and swap entries whose slot is cached", () => {
     expect(
-      failures(`machine ram=64M swap=16M
+      expectationFailures(`machine ram=64M swap=16M
 spawn A
 A: b = mmap 8p
 A: write b 8p
@@ -51,7 +47,7 @@ expect swapcache(A, b 4p) == 4
 
   it("slab(CACHE).objects counts a kmalloc, .slabs the slabs; an unknown cache is an error at its line", () => {
     expect(
-      failures(`machine ram=64M
+      expectationFailures(`machine ram=64M
 let o = slab(kmalloc-64).objects
 kernel: k = kmalloc 64
 expect slab(kmalloc-64).objects == o + 1

@@ -1,27 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { InputError } from "../../../base/errors.ts";
 import { runScenario } from "../session.ts";
-
-function error(source: string): string {
-  try {
-    runScenario(source, { file: "s.vm" });
-  } catch (e) {
-    if (e instanceof InputError) return e.format();
-    throw e;
-  }
-  throw new Error("no error");
-}
+import { scenarioError } from "../testKit.ts";
 
 describe("file NAME size=...", () => {
   it("refuses a cached or tmpfs file larger than RAM at its line, at once", () => {
     const t0 = performance.now();
-    expect(error("machine ram=64M\nfile big size=1T cached\n")).toMatch(
+    expect(scenarioError("machine ram=64M\nfile big size=1T cached\n")).toMatch(
       /^s\.vm:2:15: size=1T: a cached file is read into RAM whole, and this machine has 64 MiB/,
     );
-    expect(error("machine ram=64M\nfile big size=65M fs=tmpfs\n")).toMatch(
+    expect(scenarioError("machine ram=64M\nfile big size=65M fs=tmpfs\n")).toMatch(
       /^s\.vm:2:15: size=65M: a tmpfs file lives in RAM whole, and this machine has 64 MiB/,
     );
-    expect(error("machine ram=64G\nfile big size=8G cached\n")).toMatch(
+    expect(scenarioError("machine ram=64G\nfile big size=8G cached\n")).toMatch(
       /^s\.vm:2:15: a cached file fills a page per 4K at once; vmlab caps one statement at 1,000,000 pages/,
     );
     expect(performance.now() - t0).toBeLessThan(5000);

@@ -6,8 +6,8 @@
  * And `kernel: pagefault_disable|enable` (include/linux/uaccess.h).
  */
 import { describe, expect, it } from "vitest";
-import { InputError } from "../../../base/errors.ts";
 import { runScenario } from "../session.ts";
+import { scenarioError } from "../testKit.ts";
 
 /** The machine line, and the statement that opens plain kernel access to user pages, per architecture. */
 const ARCHS: [string, string, string][] = [
@@ -16,17 +16,6 @@ const ARCHS: [string, string, string][] = [
   ["arm64", "machine arch=arm64 ram=64M swap=16M", "kernel: pan off"],
   ["riscv", "machine arch=riscv-sv39 ram=64M swap=16M", "kernel: sum on"],
 ];
-
-/** The InputError a scenario stops with, as the CLI prints it (FILE:LINE:COL: message). */
-function failure(src: string, file: string): string {
-  try {
-    runScenario(src, { file });
-  } catch (e) {
-    if (e instanceof InputError) return e.format();
-    throw e;
-  }
-  return "no error";
-}
 
 function out(r: ReturnType<typeof runScenario>, i: number): string {
   return r.statements[i].output.join("\n");
@@ -129,13 +118,13 @@ describe("pagefault_disable and pagefault_enable", () => {
   });
 
   it("refuse an enable with nothing disabled, at its line and column, and the windows profile", () => {
-    expect(failure("machine ram=64M\nspawn A\nkernel: pagefault_enable\n", "f.vm")).toMatch(
+    expect(scenarioError("machine ram=64M\nspawn A\nkernel: pagefault_enable\n", "f.vm")).toMatch(
       /f\.vm:3:9: pagefault_enable without pagefault_disable/,
     );
-    expect(failure("machine ram=64M profile=windows\nkernel: pagefault_disable\n", "w.vm")).toMatch(
+    expect(scenarioError("machine ram=64M profile=windows\nkernel: pagefault_disable\n", "w.vm")).toMatch(
       /w\.vm:2:9: 'pagefault_disable' is Linux's/,
     );
-    expect(failure("machine ram=64M\nkernel: pagefault_disable 3\n", "a.vm")).toMatch(
+    expect(scenarioError("machine ram=64M\nkernel: pagefault_disable 3\n", "a.vm")).toMatch(
       /a\.vm:2:27: 'pagefault_disable' takes no arguments/,
     );
   });

@@ -4,30 +4,15 @@
  * `pkey_free`, `disable_access|disable_write`, `flags=`), the metrics
  * `P.pkru` and `P.si_pkey`, smaps' ProtectionKey, and the `pku` machine key.
  */
+
 import { describe, expect, it } from "vitest";
-import { InputError } from "../../../base/errors.ts";
 import { runScenario } from "../session.ts";
-
-function error(source: string): string {
-  try {
-    runScenario(source, { file: "s.vm" });
-  } catch (e) {
-    if (e instanceof InputError) return e.format();
-    throw e;
-  }
-  throw new Error("no error");
-}
-
-function failures(src: string): string[] {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(r.expectations.length).toBeGreaterThan(0);
-  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
-}
+import { expectationFailures, scenarioError } from "../testKit.ts";
 
 describe("protection-key statements", () => {
   it("run as Linux does: rights in PKRU, SEGV_PKUERR with si_pkey, WRPKRU reopening the key", () => {
     expect(
-      failures(`machine ram=64M pku=on
+      expectationFailures(`machine ram=64M pku=on
 spawn A
 A: catch SIGSEGV
 A: a = mmap 4p
@@ -55,7 +40,7 @@ expect e2 == -22
 
   it("a huge PMD carries the key (vm_get_page_prot), and so do the PTEs of its split", () => {
     expect(
-      failures(`machine ram=256M pku=on thp=always
+      expectationFailures(`machine ram=256M pku=on thp=always
 spawn A
 A: catch SIGSEGV
 A: h = mmap 4M
@@ -111,15 +96,21 @@ expect oops_error_code == 0x23
 
   it("refuses bad forms at their place", () => {
     const pre = "machine ram=64M pku=on\nspawn A\nA: a = mmap 4K\n";
-    expect(error(`${pre}A: pkey_mprotect a 4K prot=r\n`)).toMatch(/^s\.vm:4:4: pkey_mprotect needs pkey=N/);
-    expect(error(`${pre}A: k = pkey_alloc readonly\n`)).toMatch(
+    expect(scenarioError(`${pre}A: pkey_mprotect a 4K prot=r\n`)).toMatch(
+      /^s\.vm:4:4: pkey_mprotect needs pkey=N/,
+    );
+    expect(scenarioError(`${pre}A: k = pkey_alloc readonly\n`)).toMatch(
       /^s\.vm:4:19: pkey_alloc takes disable_access/,
     );
-    expect(error(`${pre}A: wrpkru 0x100000000\n`)).toMatch(/^s\.vm:4:11: PKRU is 32 bits/);
-    expect(error(`${pre}A: x = wrpkru 0\n`)).toMatch(/^s\.vm:4:4: 'wrpkru' returns nothing to assign/);
-    expect(error("machine ram=64M arch=arm64\nspawn A\nA: k = pkey_alloc\n")).toMatch(
+    expect(scenarioError(`${pre}A: wrpkru 0x100000000\n`)).toMatch(/^s\.vm:4:11: PKRU is 32 bits/);
+    expect(scenarioError(`${pre}A: x = wrpkru 0\n`)).toMatch(
+      /^s\.vm:4:4: 'wrpkru' returns nothing to assign/,
+    );
+    expect(scenarioError("machine ram=64M arch=arm64\nspawn A\nA: k = pkey_alloc\n")).toMatch(
       /^s\.vm:3:8: 'pkey_alloc' is x86-64's \(protection keys, PKRU\); arm64 has none modelled/,
     );
-    expect(error("machine ram=64M arch=arm64 pku=on\n")).toMatch(/pku.*is x86-64's \(X86_FEATURE_OSPKE/);
+    expect(scenarioError("machine ram=64M arch=arm64 pku=on\n")).toMatch(
+      /pku.*is x86-64's \(X86_FEATURE_OSPKE/,
+    );
   });
 });

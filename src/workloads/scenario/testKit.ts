@@ -1,0 +1,25 @@
+/**
+ * What scenario tests ask of a run, in one place: the expectations that
+ * failed, and the error a bad scenario stops with as the CLI prints it.
+ * Used by tests only.
+ */
+import { InputError } from "../../base/errors.ts";
+import { runScenario } from "./session.ts";
+
+/** The failed expectations of a run (with the invariant checker on), as "line N: TEXT (got V)"; a run without any is an error. */
+export function expectationFailures(src: string): string[] {
+  const r = runScenario(src, { checkInvariants: true });
+  if (r.expectations.length === 0) throw new Error("the scenario has no expectations to check");
+  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
+}
+
+/** The InputError a scenario stops with, as `FILE:LINE:COL: message`; "no error" when it runs. */
+export function scenarioError(src: string, file = "s.vm"): string {
+  try {
+    runScenario(src, { file });
+  } catch (e) {
+    if (e instanceof InputError) return e.format();
+    throw e;
+  }
+  return "no error";
+}
