@@ -1,0 +1,16 @@
+import { Access } from "../src/hw/access.ts";
+import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
+const GIB = 1 << 30;
+const PAGES = GIB / 4096;
+const k = new Kernel({ ramBytes: 2 * GIB, cpus: 1, swapBytes: 0, overcommit: "always" });
+const t = k.spawn("cycler")!;
+k.switchTo(0, t);
+const base = k.mmap(t, mmapArgs(GIB));
+const hi = Number(base >> 32n), lo = Number(base & 0xffffffffn);
+const only = process.env.ONLY ?? "all";
+let t0 = performance.now();
+k.userAccessRange(0, t, hi, lo, PAGES, 4096, Access.Write, 1);
+console.log("first write", (performance.now() - t0).toFixed(0), "ms");
+t0 = performance.now();
+for (let p = 0; p < Number(process.env.N ?? 6); p++) k.userAccessRange(0, t, hi, lo, PAGES, 4096, p & 1 ? Access.Write : Access.Read, 2);
+console.log("resident passes", (performance.now() - t0).toFixed(0), "ms", (PAGES * Number(process.env.N ?? 6) / (performance.now() - t0) / 1e3).toFixed(2), "M/s");
