@@ -14,7 +14,7 @@ import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult, UserFaultHandler } from "./core.ts";
 import { contextTask, exit } from "./sched.ts";
-import { deliverSignal } from "./signal.ts";
+import { deliverSignal, type SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
 
 /**
@@ -135,12 +135,12 @@ export function userModeRange(
           ? handle(k, cpu, task, out, va)
           : k.os.userFault(k, task, va, access, cpu.faultKind === HwFaultKind.NonCanonical);
       if (r === null) continue;
-      raise(k, task, rec, r.signal, r.code, r.addr);
+      raise(k, task, rec, r);
       return i;
     }
     if (attempt === 8) {
       const va = i === 0 && vaBig !== null ? vaBig : toBig(hi, lo);
-      raise(k, task, rec, "SIGSEGV", "SEGV_ACCERR", va);
+      raise(k, task, rec, { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va });
       return i;
     }
   }
@@ -148,18 +148,11 @@ export function userModeRange(
 }
 
 /** The signal that stops a run of user accesses, delivered (force_sig_fault) and recorded. */
-function raise(
-  k: KernelCore,
-  task: Task,
-  rec: UserAccessRecord,
-  signal: string,
-  code: string,
-  addr: bigint,
-): void {
-  rec.signal = signal;
-  rec.siCode = code;
-  rec.siAddr = addr;
-  rec.killed = deliverSignal(k, task, signal, code, addr);
+function raise(k: KernelCore, task: Task, rec: UserAccessRecord, r: SigInfo): void {
+  rec.signal = r.signal;
+  rec.siCode = r.code;
+  rec.siAddr = r.addr;
+  rec.killed = deliverSignal(k, task, r.signal, r.code, r.addr);
 }
 
 /**
