@@ -196,7 +196,7 @@ export class TlbArray {
     const pfns = this.pfns;
     const metas = this.metas;
     const last = base + this.ways - 1;
-    this.bySize[keys[i] % 8]--;
+    this.bySize[(metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--; // the key's size code (keys[i] % 8, without a float modulo)
     for (let j = i; j < last; j++) {
       keys[j] = keys[j + 1];
       pfns[j] = pfns[j + 1];
@@ -260,7 +260,7 @@ export class TlbArray {
     }
     if (keys[from] === -1) this.valid++;
     else {
-      this.bySize[keys[from] % 8]--;
+      this.bySize[(metas[from] >>> Meta.HELD_SIZE_SHIFT) & 7]--; // keys[from] % 8, without a float modulo
       if (!(keys[from] === key && ((metas[from] ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0)) this.evictions++;
     }
     this.bySize[size]++;
