@@ -20,6 +20,8 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: mlock ADDR SIZE | A: munlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
   A: msync ADDR SIZE | A: ftruncate F SIZE | A: fork B | A: thread T | A: exit | A: setuid N
   A: catch SIGSEGV
+  A: k = pkey_alloc [disable_access] [disable_write] | A: pkey_mprotect ADDR SIZE prot=rw pkey=K
+  A: pkey_free K | A: wrpkru 0x55555550          (x86-64, machine pku=on)
   A: read ADDR [SIZE] | A: write ADDR [SIZE] [value=N] | A: exec ADDR
   A: n = syscall read|write F BUF SIZE | A: n = coredump | A: n = replay "trace.u64.gz" [limit=N]
   kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: vfree v
@@ -28,6 +30,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   kernel: n = copy_from_user A BUF SIZE | copy_to_user A BUF SIZE | clear_user A BUF SIZE
   kernel: n = get_user A ADDR | put_user A ADDR V | strncpy_from_user A SRC N
   kernel: stac | kernel: clac | kernel: pan on|off | kernel: sum on|off
+  kernel: pagefault_disable | kernel: pagefault_enable
   show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb|tasks|pagetables
   show A maps|smaps|task|vad | show A pagetable [ADDR] | show A vtop ADDR | show kernel vtop ADDR
   show A pagemap ADDR SIZE | show kpageflags [PFN [COUNT]]

@@ -1,6 +1,6 @@
 /** `vmlab sweep`: every configuration on worker threads, or through a BullMQ queue served by `vmlab worker` processes. */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -36,9 +36,18 @@ describe("vmlab sweep", () => {
       "--jobs",
       "2",
       "--json",
+      "--chart",
+      join(dir, "sweep.html"),
     ]);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
+    // the chart: one line per mode and policy, on a linear axis (3 and 4 frames are not two octaves apart)
+    const html = readFileSync(join(dir, "sweep.html"), "utf8");
+    expect(html).toContain(">Page faults per access against memory size</text>");
+    const series = [
+      ...html.matchAll(/<path aria-label="[^"]*series: ([^"]*)"[^>]*aria-roledescription="line mark"/g),
+    ];
+    expect(series.map((m) => m[1]).sort()).toEqual(["fifo", "fifo (machine)", "lru", "lru (machine)"]);
     expect(doc.results).toHaveLength(8);
     const f = faultsOf(doc.results);
     expect([f["policy fifo 3"], f["policy fifo 4"]]).toEqual([9, 10]); // Belady's anomaly

@@ -8,7 +8,8 @@
  */
 import { availableParallelism } from "node:os";
 import { extname, resolve } from "node:path";
-import { type Panel, toHtml, toPng, toSvg } from "../analysis/chart.ts";
+import { chartFile } from "../analysis/chartRender.ts";
+import { lineSpec, sweepChart } from "../analysis/chartSpec.ts";
 import { excerpt, InputError } from "../base/errors.ts";
 import { writeWhole } from "./shared/output.ts";
 import { sweepTaskModule } from "./shared/taskModule.ts";
@@ -107,7 +108,7 @@ export async function runSweepCli(file: string, o: SweepOptions): Promise<SweepO
     : await runLocal(jobs, threads, tick);
   if (progress) process.stderr.write("\r\x1b[K");
   const seconds = (performance.now() - t0) / 1000;
-  if (o.chart) writeSweepChart(o.chart, results, file);
+  if (o.chart) await writeSweepChart(o.chart, results, file);
   const failed = results.filter((r) => r.error !== null).length;
   if (o.json)
     return {
@@ -205,8 +206,8 @@ function formatCsv(results: SweepJobResult[]): string {
   return out.join("\n");
 }
 
-/** Faults per access against frames, one line per mode, policy and TLB. */
-function writeSweepChart(path: string, results: SweepJobResult[], trace: string): void {
+/** Faults per access against frames, one line per mode, policy and TLB (analysis/chartSpec.ts). */
+async function writeSweepChart(path: string, results: SweepJobResult[], trace: string): Promise<void> {
   const series = new Map<string, [number, number][]>();
   for (const r of results) {
     if (r.summary === null || r.summary.accesses === 0) continue;
@@ -215,20 +216,6 @@ function writeSweepChart(path: string, results: SweepJobResult[], trace: string)
     if (!series.has(name)) series.set(name, []);
     series.get(name)!.push([j.frames, r.summary.faults / r.summary.accesses]);
   }
-  const panels: Panel[] = [
-    {
-      title: "Page faults per access against memory size",
-      xLabel: "frames (4 KiB pages)",
-      yLabel: "faults per access",
-      logX: true,
-      series: [...series].map(([name, points]) => ({ name, points: points.sort((a, b) => a[0] - b[0]) })),
-    },
-  ];
-  const ext = extname(path).toLowerCase();
-  const svg = toSvg(panels);
-  writeWhole(
-    path,
-    ext === ".png" ? toPng(svg) : ext === ".html" ? toHtml(panels, `vmlab sweep ${trace}`) : svg,
-    "--chart",
-  );
+  const spec = lineSpec(sweepChart([...series].map(([name, points]) => ({ name, points }))));
+  writeWhole(path, await chartFile(spec, extname(path).toLowerCase(), `vmlab sweep ${trace}`), "--chart");
 }

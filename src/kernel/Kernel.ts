@@ -106,6 +106,27 @@ export interface Kernel<C extends Mmu = Mmu> {
     length: bigint,
     prot: { r: boolean; w: boolean; x: boolean },
   ): bigint;
+  /**
+   * Protection keys (x86-64 with `pku`; -ENOSYS where vmlab models none):
+   * pkey_alloc(flags, PKEY_DISABLE_* rights) -> the key or -errno, setting
+   * the caller's rights register; pkey_free; pkey_mprotect (mprotect that
+   * also gives the VMAs key `pkey`).
+   */
+  pkeyAlloc(task: TaskHandle, flags: number, rights: number): bigint;
+  pkeyFree(task: TaskHandle, pkey: number): bigint;
+  pkeyMprotect(
+    task: TaskHandle,
+    addr: bigint,
+    length: bigint,
+    prot: { r: boolean; w: boolean; x: boolean },
+    pkey: number,
+  ): bigint;
+  /**
+   * WRPKRU by `task`, which must be current on a CPU: its rights register
+   * becomes `value`. False when the CPU has no protection keys (the
+   * instruction is #UD: the task gets SIGILL).
+   */
+  wrpkru(task: TaskHandle, value: number): boolean;
   /** madvise (advice by name: `dontneed`, `pageout`, `guard_install`, ...); 0 or -errno. */
   madvise(task: TaskHandle, addr: bigint, length: bigint, advice: string): bigint;
   /** mlock / mlock2(MLOCK_ONFAULT); 0 or -errno. */
@@ -177,6 +198,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * closes plain kernel access to user pages; returns the instruction's name.
    */
   userAccessWindow(cpuId: number, open: boolean): string;
+  /**
+   * pagefault_disable() (`disable`) or pagefault_enable() in the context of
+   * the current task on `cpuId` (current->pagefault_disabled, which nests).
+   * The task and its new count; null for an enable with nothing disabled.
+   */
+  pagefaultDisable(cpuId: number, disable: boolean): { task: TaskHandle; count: number } | null;
   /** BUG(): a `kernel BUG at FILE!` oops in the context of the current task on `cpuId`; the report. */
   bug(cpuId: number, message: string, file: string): string[];
 

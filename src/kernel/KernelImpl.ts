@@ -25,8 +25,10 @@ import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
 import * as madvise from "./core/madvise.ts";
 import * as mman from "./core/mman.ts";
+import * as pkeys from "./core/pkeys.ts";
 import * as reclaim from "./core/reclaim.ts";
 import * as sched from "./core/sched.ts";
+import { deliverSignal } from "./core/signal.ts";
 import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
 import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
 import type { Vaddr } from "./core/vaddr.ts";
@@ -257,6 +259,42 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   ): bigint {
     this.linuxOnly("mprotect");
     return mman.mprotect(this, taskOf(task), addr, length, prot);
+  }
+
+  /** pkey_alloc(flags, rights): the key or -errno (core/pkeys.ts). */
+  pkeyAlloc(task: TaskHandle, flags: number, rights: number): bigint {
+    this.linuxOnly("pkey_alloc");
+    const t = taskOf(task);
+    sched.syscallEntry(this, t);
+    return BigInt(pkeys.pkeyAlloc(this, t, sched.userOf(t), flags, rights));
+  }
+
+  /** pkey_free; 0 or -errno. */
+  pkeyFree(task: TaskHandle, pkey: number): bigint {
+    this.linuxOnly("pkey_free");
+    const t = taskOf(task);
+    sched.syscallEntry(this, t);
+    return BigInt(pkeys.pkeyFree(this, sched.userOf(t), pkey));
+  }
+
+  /** pkey_mprotect; 0 or -errno. */
+  pkeyMprotect(
+    task: TaskHandle,
+    addr: bigint,
+    length: bigint,
+    prot: { r: boolean; w: boolean; x: boolean },
+    pkey: number,
+  ): bigint {
+    this.linuxOnly("pkey_mprotect");
+    return mman.mprotect(this, taskOf(task), addr, length, prot, pkey);
+  }
+
+  /** WRPKRU in user mode; #UD (SIGILL, ILL_ILLOPN) without protection keys. */
+  wrpkru(task: TaskHandle, value: number): boolean {
+    const t = taskOf(task);
+    if (pkeys.wrpkru(this, t, value)) return true;
+    deliverSignal(this, t, "SIGILL", "ILL_ILLOPN", 0n);
+    return false;
   }
 
   /** madvise; 0 or -errno (-ENOMEM after applying when the range has a hole). */
@@ -612,17 +650,25 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   // ---- kernel-mode accesses, oopses (the architecture's fault and dumpstack) ----
 
+  userAccessWindow(cpuId: number, open: boolean): string {
+    this.arch.userAccessWindow(this.machine.cpus[cpuId], open);
+    return this.arch.userAccessWindowNames[open ? 0 : 1];
+  }
+
+  /** include/linux/uaccess.h pagefault_disable / pagefault_enable (pagefault_disabled_inc/dec) */
+  pagefaultDisable(cpuId: number, disable: boolean): { task: TaskHandle; count: number } | null {
+    const task = sched.contextTask(this, cpuId);
+    if (!disable && task.pagefaultDisabled === 0) return null;
+    task.pagefaultDisabled += disable ? 1 : -1;
+    return { task, count: task.pagefaultDisabled };
+  }
+
   /**
    * A plain kernel dereference (no exception-table entry) of one address on
    * `cpuId`, in the context of its current task. On success returns the
    * byte read (or written). A fault nobody can fix is an oops: the report
    * is logged, the task is killed, and with panic_on_oops the machine stops.
    */
-  userAccessWindow(cpuId: number, open: boolean): string {
-    this.arch.userAccessWindow(this.machine.cpus[cpuId], open);
-    return this.arch.userAccessWindowNames[open ? 0 : 1];
-  }
-
   kernelAccess(cpuId: number, va: bigint, access: Access, value = 0): KernelAccessResult {
     return this.arch.kernelAccess(this, cpuId, va, access, value);
   }

@@ -6,7 +6,8 @@
  * the tour's binary trace (gzip) served by `--trace`, the same accesses as a
  * lackey trace (gzip) opened in the page, and a zstd file the server
  * decompresses; and a scenario whose `replay`s read those two in the
- * scenario view. Screenshots go to test-output/ui/.
+ * scenario view. The charts are vega's (the specifications `vmlab trace
+ * --chart` draws). Screenshots go to test-output/ui/.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -120,9 +121,9 @@ async function sameAsCli(s: TraceSummary): Promise<void> {
       })),
     );
     expect(levels).toEqual(s.levels);
-    // faults over time (the reference pager): the same points, at the same records
+    // faults over time (the reference pager): the same points, at the same records, from the origin
     if (s.faultsOverTime)
-      expect((await numbers("faults")).faults).toEqual(s.faultsOverTime.map(([, f]) => f));
+      expect((await numbers("faults")).faults).toEqual([0, ...s.faultsOverTime.map(([, f]) => f)]);
   } else expect(await fig("policyHits")).toBe(s.policyHits);
   expect(await numbers("mrc")).toEqual(s.mrc!.series);
   if (s.tlbCurve) {
@@ -145,13 +146,23 @@ describe("vmlab ui --trace in chromium", () => {
     const s = await cliOf(TRACE);
     expect(s.evictions).toBeGreaterThan(0);
     await sameAsCli(s);
-    // the pointer on the curve shows the numbers of the nearest size
-    const plot = page.locator('[data-testid="chart-mrc"] [data-testid="plot"]');
-    const box = (await plot.boundingBox())!;
-    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.5);
-    expect(await page.locator('[data-testid="chart-mrc"] [data-testid="hover"]').textContent()).toMatch(
-      /lru: \d\.\d{6}/,
+    // vega drew the curve: one line per series, the axes' titles
+    const mrc = page.locator('[data-testid="chart-mrc"] [data-testid="plot"]');
+    await mrc.and(page.locator('[data-drawn="yes"]')).waitFor();
+    expect(await mrc.locator("g.mark-line.role-mark path").count()).toBe(Object.keys(s.mrc!.series).length);
+    expect(await mrc.locator("g.role-axis-title text").allTextContents()).toEqual(
+      expect.arrayContaining(["frames (4 KiB pages)", "miss ratio"]),
     );
+    // and one bar per TLB level
+    const bars = page.locator('[data-testid="chart-tlb-levels"] [data-drawn="yes"]');
+    await bars.waitFor();
+    expect(await bars.locator("g.mark-rect.role-mark path").count()).toBe(s.levels.length);
+    // the pointer on the curve shows the numbers of the nearest size
+    const box = (await mrc.locator("svg").boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.5);
+    await expect
+      .poll(() => page.locator('[data-testid="chart-mrc"] [data-testid="hover"]').textContent())
+      .toMatch(/lru: \d\.\d{6}/);
     await page.screenshot({ path: join(SHOTS, "trace-view.png"), fullPage: true });
     // Linux's fault handling: the zero page, the LRU lists, swap (20 pages written, 16 allowed)
     await page.locator('[data-testid="trace-mode"]').selectOption("linux");

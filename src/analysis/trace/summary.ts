@@ -1,11 +1,11 @@
 /**
  * What a trace replay found, as one object: the TraceSummary (the JSON
  * `vmlab trace --json` prints, which `vmlab ui --trace` draws too), and the
- * chart panels it makes, the one specification of the pictures that both
- * `vmlab trace --chart` (analysis/chart.ts, SVG and PNG) and the browser's
- * trace view (src/web/app/trace/) draw.
+ * charts it makes (analysis/chartSpec.ts, Vega-Lite), the one specification
+ * of the pictures that both `vmlab trace --chart` (analysis/chartRender.ts:
+ * SVG, PNG, HTML) and the browser's trace view (src/web/app/trace/) draw.
  */
-import type { Panel } from "../chart.ts";
+import { faultsOverTimeChart, type LineChart, mrcChart, tlbCurveChart, wssChart } from "../chartSpec.ts";
 import type { TlbCurveResult } from "../tlbCurve.ts";
 import type { KernelModeResult } from "./kernelMode.ts";
 import type { MachineModeResult } from "./machineMode.ts";
@@ -51,55 +51,13 @@ export interface TraceSummary {
   faultsOverTime?: [number, number][];
 }
 
-/** The chart panels this run can draw. */
-export function chartPanels(s: TraceSummary): Panel[] {
-  const panels: Panel[] = [];
-  const mrc = s.mrc;
-  if (mrc)
-    panels.push({
-      title: `Miss ratio against memory size (${mrc.method})`,
-      xLabel: "frames (4 KiB pages)",
-      yLabel: "miss ratio",
-      logX: true,
-      yMax: 1,
-      series: Object.entries(mrc.series).map(([name, ys]) => ({
-        name,
-        points: mrc.sizes.map((f, i) => [f, ys[i]] as [number, number]),
-      })),
-    });
-  const tc = s.tlbCurve;
-  if (tc)
-    panels.push({
-      title: "TLB miss ratio against TLB size (reach = entries x 4 KiB)",
-      xLabel: "TLB entries",
-      yLabel: "miss ratio",
-      logX: true,
-      series: [
-        {
-          name: `${tc.ways}-way`,
-          points: tc.entries.map((e, i) => [e, tc.setAssociative[i]] as [number, number]),
-        },
-        {
-          name: "fully assoc.",
-          points: tc.entries.map((e, i) => [e, tc.fullyAssociative[i]] as [number, number]),
-        },
-      ],
-    });
-  if (s.wss)
-    panels.push({
-      title: `Working set W(t, ${s.wss.tau})`,
-      xLabel: "references",
-      yLabel: "pages",
-      series: [{ name: "W(t, tau)", points: s.wss.samples.map((x) => [x.t, x.wss] as [number, number]) }],
-    });
+/** The line charts this run can draw (their specifications: analysis/chartSpec.ts lineSpec). */
+export function chartPanels(s: TraceSummary): LineChart[] {
+  const charts: LineChart[] = [];
+  if (s.mrc) charts.push(mrcChart(s.mrc));
+  if (s.tlbCurve) charts.push(tlbCurveChart(s.tlbCurve));
+  if (s.wss) charts.push(wssChart(s.wss));
   if (s.faultsOverTime && s.faultsOverTime.length > 1)
-    panels.push({
-      title: `Page faults over time (${fmt(s.frames)} frames, ${s.policy})`,
-      xLabel: "accesses",
-      yLabel: "faults so far",
-      series: [{ name: "faults", points: s.faultsOverTime }],
-    });
-  return panels;
+    charts.push(faultsOverTimeChart(s.faultsOverTime, s.frames, s.policy));
+  return charts;
 }
-
-const fmt = (n: number) => n.toLocaleString("en-US");

@@ -263,7 +263,7 @@ export function addTraceOptions(cmd: Command): Command {
     .option("--csv", "print the curve and working set (or the counts) as CSV")
     .option(
       "--chart <file>",
-      "write a chart: .svg, .html or .png (miss-ratio curves, working set, faults over time)",
+      "write the charts: .svg, .html or .png (TLB hit rates, miss-ratio and TLB curves, working set, faults over time)",
     )
     .option("--no-progress", "no progress line (it is only shown on a terminal anyway)")
     .option("--json", "print one JSON object", false);

@@ -4,7 +4,8 @@
  * written whole or not at all).
  */
 import { extname } from "node:path";
-import { toHtml, toPng, toSvg } from "../../analysis/chart.ts";
+import { chartFile } from "../../analysis/chartRender.ts";
+import { hitRatesSpec, lineSpec, stackedSpec } from "../../analysis/chartSpec.ts";
 import { chartPanels, type TraceSummary } from "../../analysis/trace/summary.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceReadStats } from "../../workloads/trace/formats.ts";
@@ -23,12 +24,12 @@ export interface TraceOutcome {
 }
 
 /** The report of a finished run as --json, --csv or text asks; writes --chart first. */
-export function report(
+export async function report(
   s: TraceSummary,
   stats: TraceReadStats | null,
   o: { json: boolean; csv?: boolean; chart?: string },
-): TraceOutcome {
-  if (o.chart) writeChart(o.chart, s);
+): Promise<TraceOutcome> {
+  if (o.chart) await writeChart(o.chart, s);
   if (o.json) return { text: JSON.stringify(s, null, 2), error: null, summary: s };
   if (o.csv) return { text: formatCsv(s), error: null, summary: s };
   return {
@@ -213,15 +214,15 @@ function formatCsv(s: TraceSummary): string {
   return out.join("\n");
 }
 
-function writeChart(path: string, s: TraceSummary): void {
+/** The charts the browser's trace view draws, one above the other (analysis/chartSpec.ts). */
+async function writeChart(path: string, s: TraceSummary): Promise<void> {
   checkChartName(path);
-  const ext = extname(path).toLowerCase();
-  const panels = chartPanels(s);
-  if (panels.length === 0)
+  const lines = chartPanels(s);
+  if (lines.length === 0)
     throw new InputError(
       "--chart: nothing to draw (add --mrc, --shards, --wss or --tlb-curve, or use machine mode)",
     );
-  const svg = toSvg(panels);
-  const data = ext === ".png" ? toPng(svg) : ext === ".html" ? toHtml(panels, `vmlab trace ${s.trace}`) : svg;
+  const specs = [...(s.levels.length > 0 ? [hitRatesSpec(s.levels)] : []), ...lines.map(lineSpec)];
+  const data = await chartFile(stackedSpec(specs), extname(path).toLowerCase(), `vmlab trace ${s.trace}`);
   writeWhole(path, data, "--chart");
 }

@@ -71,5 +71,5 @@ export async function runTraceCli(
     complete: error === null,
   });
   if (error !== null) return reportIncomplete(error, replay.fed === 0 ? null : summary, stats);
-  return report(summary, stats, o);
+  return await report(summary, stats, o);
 }

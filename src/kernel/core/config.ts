@@ -32,6 +32,12 @@ export interface KernelConfig {
   smap?: boolean;
   smep?: boolean;
   /**
+   * x86-64: the CPU has protection keys and Linux enables them
+   * (X86_FEATURE_PKU, CR4.PKE: X86_FEATURE_OSPKE); default off, as on a
+   * CPU without PKU. Off, pkey_alloc fails (arch_max_pkey() is 1).
+   */
+  pku?: boolean;
+  /**
    * arm64: CONFIG_ARM64_PAN, the kernel running with PSTATE.PAN set; default
    * on. (arm64 has no switch for its SMEP counterpart: Linux maps every user
    * page PXN; and no PCID switch: the TLB is always tagged with ASIDs.)
@@ -201,6 +207,8 @@ const INVERTED_ARCH =
 const INVERTED_PTI =
   "PTI swaps CR3 on kernel entry; with pagetable=inverted user translations come from the IPT, not CR3 (not modelled)";
 
+const PKU_IS_X86_64 =
+  "is x86-64's (X86_FEATURE_OSPKE; Linux's CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS needs X86_64)";
 const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
 const RFENCE_IS_RISCV = "is RISC-V's (how a TLB flush reaches other harts: SBI remote fences or IPIs)";
 
@@ -220,6 +228,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     pti: config.pti ?? false,
     smap: config.smap ?? true,
     smep: config.smep ?? true,
+    pku: config.pku ?? false,
     pan: config.pan ?? true,
     asidBits: config.asidBits ?? 16,
     panicOnOops: config.panicOnOops ?? false,
@@ -285,6 +294,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     if (c.arch === "i386" && c.ramBytes > 2 ** 32) throw new InputError(`ram: ${NOT_ON_I386.ram2level}`);
     if (c.arch === "i386" && c.swapBytes > 2 ** 35) throw new InputError(`swap: ${NOT_ON_I386.swap2level}`);
   }
+  if (c.pku && !X86_64_ARCHS.includes(c.arch)) throw new InputError(`pku: ${PKU_IS_X86_64}`);
   if (c.vmallocSync !== "eager" && c.vmallocSync !== "lazy")
     throw new InputError(`vmalloc_sync=${c.vmallocSync}: must be eager or lazy`);
   if (c.vmallocSync === "lazy" && c.arch !== "i386")
@@ -425,6 +435,13 @@ export const MACHINE_KEYS: {
   { key: "pcid", default: "on", values: "on, off", modelled: true, archs: X86_64_ARCHS },
   { key: "smap", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
   { key: "smep", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
+  {
+    key: "pku",
+    default: "off",
+    values: "on, off (protection keys: CR4.PKE, PKRU; pkey_alloc)",
+    modelled: true,
+    archs: X86_64_ARCHS,
+  },
   { key: "pti", default: "off", values: "on, off", modelled: true, archs: [...X86_ARCHS, "arm64"] },
   {
     key: "pan",
@@ -605,6 +622,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
   if (arch === "arm64") {
     for (const key of ["pcid", "smap", "smep"] as const) if (v.given(key)) bad(key, X86_ONLY[key]);
   } else if (v.given("pan") && !isRiscv(arch)) bad("pan", PAN_IS_ARM64);
+  if (v.given("pku") && !X86_64_ARCHS.includes(arch)) bad("pku", PKU_IS_X86_64);
   const vmallocSync = oneOf("vmalloc_sync", ["eager", "lazy"]) as "eager" | "lazy";
   if (v.given("vmalloc_sync") && arch !== "i386") bad("vmalloc_sync", NOT_ON_I386.vmallocSync);
   if (is32(arch)) {
@@ -687,6 +705,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
         : arch === "arm64"
           ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16 }
           : { pcid: !is32(arch) && v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
+      ...(X86_64_ARCHS.includes(arch) ? { pku: v.onOff("pku") } : {}),
       vmallocSync,
       panicOnOops: panic === "1",
       psc: v.onOff("psc"),

@@ -110,6 +110,35 @@ export interface Arch {
   directPa(va: bigint, ramBytes: number): number;
   /** a table the MMU reads besides Linux's radix tables (pagetable=inverted: the hashed IPT); absent: none */
   readonly hwTable?: ArchHwTable;
+  /** memory protection keys (x86-64: PKU and PKRU); absent: the architecture has none modelled */
+  readonly pkeys?: ArchPkeys;
+}
+
+/**
+ * An architecture's memory protection keys: the per-thread rights register
+ * and its rules (x86-64: PKRU; Linux: arch/x86/include/asm/pkeys.h,
+ * pkru.h, arch/x86/mm/pkeys.c). Generic code (core/pkeys.ts) keeps the
+ * keys' allocation and the thread's saved copy; this is the register.
+ */
+export interface ArchPkeys {
+  /** arch_pkeys_enabled: the CPU has keys and the kernel turned them on (x86 X86_FEATURE_OSPKE) */
+  readonly enabled: boolean;
+  /** arch_max_pkey(): 16 with OSPKE, else 1 */
+  readonly maxPkey: number;
+  /** init_pkru_value: the register of a kernel thread and of a freshly exec'd process */
+  readonly initValue: number;
+  /** the register's name ("PKRU") */
+  readonly register: string;
+  /** rdpkru on a CPU */
+  read(cpu: Mmu): number;
+  /** wrpkru on a CPU */
+  write(cpu: Mmu, value: number): void;
+  /** __pkru_allows_pkey: may a data read (write) use pages of key `pkey` under register `value`? */
+  allows(value: number, pkey: number, write: boolean): boolean;
+  /** arch_set_user_pkey_access's new register: `value` with key `pkey` given PKEY_DISABLE_* `rights` */
+  withRights(value: number, pkey: number, rights: number): number;
+  /** key `pkey`'s bits of `value` in words (`AD=1 WD=0`) */
+  describe(value: number, pkey: number): string;
 }
 
 /** A hardware page table the kernel keeps as a cache of its radix tables (pagetable=inverted). */
@@ -207,7 +236,7 @@ export type UserFaultHandler = (
   task: Task,
   outcome: number,
   va: bigint,
-) => { signal: string; code: string; addr: bigint } | null;
+) => { signal: string; code: string; addr: bigint; pkey?: number } | null;
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
 export type UserAccessResult =

@@ -130,7 +130,7 @@ export function userModeRange(
       k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
       const va = i === 0 && vaBig !== null ? vaBig : toBig(hi, lo);
       // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
-      const r =
+      const r: SigInfo | null =
         k.os === null
           ? handle(k, cpu, task, out, va)
           : k.os.userFault(k, task, va, access, cpu.faultKind === HwFaultKind.NonCanonical);
@@ -152,7 +152,7 @@ function raise(k: KernelCore, task: Task, rec: UserAccessRecord, r: SigInfo): vo
   rec.signal = r.signal;
   rec.siCode = r.code;
   rec.siAddr = r.addr;
-  rec.killed = deliverSignal(k, task, r.signal, r.code, r.addr);
+  rec.killed = deliverSignal(k, task, r.signal, r.code, r.addr, r.pkey);
 }
 
 /**

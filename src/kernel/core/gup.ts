@@ -8,6 +8,7 @@ import type { MmStruct } from "../mm/MmStruct.ts";
 import { VmFault } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
+import { pkeyAccessPermitted } from "./pkeys.ts";
 import { userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
 
@@ -32,6 +33,8 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
   const mm = task.mm!;
   const vma = mm.vmaAt(vpn);
   if (vma === null) return VmFault.SIGSEGV;
+  // check_vma_flags: a GUP is a data access of the caller's own mm, which its protection keys may deny
+  if (!pkeyAccessPermitted(k, task, vma.vmFlags, write)) return VmFault.SIGSEGV;
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf !== null && pt.accessible(leaf.hi, leaf.lo) && (!write || pt.write(leaf.hi, leaf.lo))) {

@@ -9,6 +9,7 @@
 import { Errno, type MmapArgs } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
 import { populate } from "./gup.ts";
+import { mmapPkey, mmPkeyIsAllocated, mprotectPkey } from "./pkeys.ts";
 import { liveMms, syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
 
@@ -32,7 +33,8 @@ export function mmap(k: KernelCore, task: Task, args: MmapArgs): bigint {
   syscallEntry(k, task);
   if (args.addr >= 0 && args.addr > k.va.vpn(k.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
   if ((args.file || args.device) && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
-  const r = k.userMm.mmap(mm, args, (vpn, write) => populate(k, task, vpn, write));
+  const pkey = mmapPkey(k, task, mm, args.prot);
+  const r = k.userMm.mmap(mm, pkey ? { ...args, pkey } : args, (vpn, write) => populate(k, task, vpn, write));
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
 }
 
@@ -46,23 +48,35 @@ export function munmap(k: KernelCore, task: Task, addr: bigint, length: bigint):
   return BigInt(k.userMm.munmap(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n)));
 }
 
-/** mprotect; 0 or -errno. */
+/**
+ * mprotect and pkey_mprotect (do_mprotect_pkey; `pkey` -1 for mprotect); 0
+ * or -errno. pkey_mprotect refuses a key the mm has not allocated (-EINVAL)
+ * once the range's own checks pass.
+ */
 export function mprotect(
   k: KernelCore,
   task: Task,
   addr: bigint,
   length: bigint,
   prot: { r: boolean; w: boolean; x: boolean },
+  pkey = -1,
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
+  if (pkey !== -1 && k.arch.pkeys === undefined) return BigInt(-Errno.ENOSYS);
   if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
   if (length === 0n) return 0n;
   const end = addr + length;
   if (end > k.layout.userEnd || end < addr) return BigInt(-Errno.ENOMEM);
+  if (pkey !== -1 && !mmPkeyIsAllocated(k, mm, pkey)) return BigInt(-Errno.EINVAL);
   return BigInt(
-    k.userMm.mprotect(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n), prot, (vpn, write) =>
-      populate(k, task, vpn, write),
+    k.userMm.mprotect(
+      mm,
+      Number(addr / 4096n),
+      Number((length + 4095n) / 4096n),
+      prot,
+      (vpn, write) => populate(k, task, vpn, write),
+      mprotectPkey(k, task, mm, prot, pkey),
     ),
   );
 }

@@ -8,6 +8,7 @@ import { assert } from "../../base/assert.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
+import { initMmPkeys, initTaskPkru, pkruSwitch } from "./pkeys.ts";
 import { Task } from "./task.ts";
 
 /** pid 1 (init, the ancestor of user processes) and pid 2 (kthreadd, the parent of kernel threads) */
@@ -18,6 +19,7 @@ export const KTHREADD_PID = 2;
 export function newTask(k: KernelCore, comm: string, kthread: boolean, ppid = -1): Task {
   const t = new Task(k.nextPid++, comm, kthread);
   t.ppid = ppid;
+  initTaskPkru(k, t, null);
   k.tasks.push(t);
   return t;
 }
@@ -85,6 +87,7 @@ export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: num
   if (mm === null) return null;
   // a process exec'd by a child of init
   const t = newTask(k, comm, false, INIT_PID);
+  initMmPkeys(k, mm, null);
   t.uid = uid;
   t.rlimitStack = rlimitStack;
   t.mm = mm;
@@ -126,6 +129,8 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   k.faultingMm = null;
   if (mm === null) return null;
   const t = newTask(k, comm, false);
+  initMmPkeys(k, mm, parent.mm); // dup_mmap: arch_dup_mmap -> arch_dup_pkeys
+  initTaskPkru(k, t, parent);
   t.ppid = parent.pid;
   t.uid = parent.uid;
   t.rlimitStack = parent.rlimitStack;
@@ -141,6 +146,7 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
 export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
   if (!parent.mm) return null;
   const t = newTask(k, comm, false);
+  initTaskPkru(k, t, parent);
   t.ppid = parent.ppid;
   t.uid = parent.uid;
   t.rlimitStack = parent.rlimitStack;
@@ -176,9 +182,13 @@ export function switchTo(k: KernelCore, cpuId: number, task: Task): void {
   if (other === cpuId) return;
   if (other >= 0) {
     // migrates: its old CPU runs the idle task, in lazy TLB mode
+    pkruSwitch(k, other, task, null);
     k.current[other] = null;
     k.tlbMgr.switchMm(other, null);
   }
+  // __switch_to: x86_pkru_load (the outgoing task's register saved, the incoming one's loaded)
+  const prev = k.current[cpuId];
+  pkruSwitch(k, cpuId, prev?.alive ? prev : null, task);
   k.current[cpuId] = task;
   // switch_mm: an untagged VIVT cache is cleaned before the new tables are loaded (cpu_arm926_switch_mm)
   k.userMm.env.cache.switchMm(cpuId, k.tlbMgr.states[cpuId].loadedMm, task.mm);

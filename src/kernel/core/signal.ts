@@ -12,6 +12,8 @@ export interface SigInfo {
   signal: string;
   code: string;
   addr: bigint;
+  /** si_pkey, with SEGV_PKUERR: the protection key of the page (arch/x86/mm/fault.c bad_area_access_error) */
+  pkey?: number;
 }
 
 /** Records a signal; an uncaught one kills the task. Returns whether it died. */
@@ -21,8 +23,10 @@ export function deliverSignal(
   signal: string,
   code: string,
   addr: bigint,
+  pkey = 0,
 ): boolean {
   task.signal = signal;
+  task.siPkey = pkey;
   task.siCode = code;
   task.siAddr = addr;
   if (signal !== "SIGKILL" && task.caught.has(signal)) return false;

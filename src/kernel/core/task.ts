@@ -46,10 +46,24 @@ export class Task implements TaskHandle {
   signal = "none";
   siCode = "none";
   siAddr = 0n;
+  /** si_pkey of the last SEGV_PKUERR (0 before any) */
+  siPkey = 0;
+  /**
+   * thread.pkru: the protection-key register while the task is not running
+   * (x86_pkru_load stashes it at a switch away and loads it back); while it
+   * runs, the CPU's register is the live value (core/pkeys.ts taskPkru)
+   */
+  pkru = 0;
   /** signals with a handler (`P: catch SIGSEGV`) */
   readonly caught = new Set<string>();
   /** RLIMIT_STACK, bytes */
   rlimitStack = 8 << 20;
+  /**
+   * current->pagefault_disabled (include/linux/uaccess.h pagefault_disable):
+   * above 0, faulthandler_disabled() is true and the fault handlers resolve
+   * nothing (do_user_addr_fault and its arm64/RISC-V peers go to no_context)
+   */
+  pagefaultDisabled = 0;
 
   constructor(
     readonly pid: number,

@@ -96,6 +96,17 @@ export class MmStruct {
   dead = false;
   /** tasks sharing this mm (mm_users) */
   users = 1;
+  /**
+   * mm->context.pkey_allocation_map: bit N set when protection key N is
+   * allocated (init_new_context sets bit 0 where the CPU has keys)
+   */
+  pkeyAllocationMap = 0;
+  /**
+   * mm->context.execute_only_pkey: the key of PROT_EXEC-only mappings, -1
+   * until one is needed (init_new_context, with keys); 0 in a zeroed mm
+   * where the CPU has none, which makes key 0 unfreeable there
+   */
+  executeOnlyPkey = 0;
   private nextAnonVma = 1;
   /** the machine's anon_vmas (null for an mm made outside a kernel: ids are then the mm's own) */
   anonVmas: AnonVmas | null = null;

@@ -35,6 +35,8 @@ export const enum Errno {
   EEXIST = 17,
   EINVAL = 22,
   EFBIG = 27,
+  ENOSPC = 28,
+  ENOSYS = 38,
 }
 
 /** Results of the fault handler (Linux: VM_FAULT_*). */

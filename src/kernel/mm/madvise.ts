@@ -14,7 +14,7 @@ import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { willneedSwap } from "./swap_state.ts";
-import { VmFlag } from "./vma.ts";
+import { VmFlag, vmFlagsUpdate } from "./vma.ts";
 
 /**
  * The advice values of madvise(2), as Linux numbers them.
@@ -202,7 +202,8 @@ export function doMadvise(
     case Madv.GUARD_INSTALL:
       if (locked) return -Errno.EINVAL;
       // VM_MAYBE_GUARD on each VMA the range touches, whole (set atomically, no split; Linux 6.18)
-      for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) v.vmFlags |= VmFlag.MAYBE_GUARD;
+      for (const v of mm.vmas)
+        if (v.vmStart < end && v.vmEnd > start) v.vmFlags = vmFlagsUpdate(v.vmFlags, VmFlag.MAYBE_GUARD, 0);
       mapped((a, b) => guardInstall(ctx, mm, a, b));
       break;
     case Madv.GUARD_REMOVE:

@@ -15,7 +15,7 @@ import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { userHalfEnd } from "./pgtable.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
-import { Vma, VmFlag, vmFlagsForProt } from "./vma.ts";
+import { Vma, VmFlag, vmFlagsForProt, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
 
 /** Arguments of mmap, decoded. */
 export interface MmapArgs {
@@ -36,6 +36,8 @@ export interface MmapArgs {
   offset?: number;
   /** a character device whose mmap handler remap_pfn_range()s its buffer (the offset applies to it) */
   device?: { name: string; pfn: number; pages: number } | null;
+  /** the protection key the VMA gets (do_mmap: the execute-only key for PROT_EXEC alone); default 0 */
+  pkey?: number;
 }
 
 /** mmap's arguments as the kernel facade's callers give them: the file as the handle createFile returned. */
@@ -134,6 +136,8 @@ export function mmap(
     flags = (flags | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.DONTDUMP) & ~VmFlag.ACCOUNT;
   }
   if (accountable && !a.device) mm.committed += nrPages;
+  // calc_vm_prot_bits(prot, pkey): the key in vm_flags bits 32..35
+  if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
   const vma = new Vma(
     start,
     start + nrPages,
@@ -357,7 +361,7 @@ export function setFlags(
   clear: number,
 ): void {
   applyToRange(ctx, mm, start, end, (v) => {
-    v.vmFlags = (v.vmFlags & ~clear) | set;
+    v.vmFlags = vmFlagsUpdate(v.vmFlags, set, clear);
   });
 }
 

@@ -13,7 +13,7 @@ import { mergeAround, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { hugePmd, isHugePmd, pmdOf, ptepModify, readPte, userPte } from "./pgtable.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { type Vma, VmFlag, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
 
 /**
  * do_mprotect_pkey for [start, start+nrPages). The VMAs are changed in
@@ -30,6 +30,7 @@ export function mprotect(
   nrPages: number,
   prot: { r: boolean; w: boolean; x: boolean },
   populate?: Populate,
+  newPkey?: NewPkey,
 ): number {
   const end = start + nrPages;
   let stop = start;
@@ -47,9 +48,16 @@ export function mprotect(
     }
     stop = Math.min(end, vma.vmEnd);
   }
-  if (stop > start) mprotectRange(ctx, mm, start, stop, prot, populate);
+  if (stop > start) mprotectRange(ctx, mm, start, stop, prot, populate, newPkey);
   return error;
 }
+
+/**
+ * The protection key a VMA gets (arch_override_mprotect_pkey: pkey_mprotect's
+ * key, the execute-only key for PROT_EXEC, or the VMA's own); absent where
+ * the architecture has no protection keys (the key bits stay as they are).
+ */
+export type NewPkey = (vma: Vma) => number;
 
 /** mprotect_fixup on every VMA of [start, end), which has no hole, then one flush. */
 function mprotectRange(
@@ -59,6 +67,7 @@ function mprotectRange(
   end: number,
   prot: { r: boolean; w: boolean; x: boolean },
   populate?: Populate,
+  newPkey?: NewPkey,
 ): void {
   splitAt(mm, start);
   splitAt(mm, end);
@@ -67,13 +76,18 @@ function mprotectRange(
   const toPopulate: [number, number][] = [];
   for (const v of changed) {
     const old = v.vmFlags;
-    let flags = v.vmFlags & ~(VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
-    if (prot.r) flags |= VmFlag.READ;
-    if (prot.w) flags |= VmFlag.WRITE;
-    if (prot.x) flags |= VmFlag.EXEC;
+    // mask_off_old_flags (VM_ACCESS_FLAGS and, in VM_FLAGS_CLEAR, the key bits), then
+    // calc_vm_prot_bits(prot, new_vma_pkey)
+    let flags = vmFlagsUpdate(v.vmFlags, 0, VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
+    if (newPkey) flags = vmFlagsWithPkey(flags, newPkey(v));
+    flags = vmFlagsUpdate(
+      flags,
+      (prot.r ? VmFlag.READ : 0) | (prot.w ? VmFlag.WRITE : 0) | (prot.x ? VmFlag.EXEC : 0),
+      0,
+    );
     const wasAccountable = (v.vmFlags & VmFlag.ACCOUNT) !== 0;
     if (!(flags & VmFlag.SHARED) && prot.w && !(flags & VmFlag.NORESERVE) && !wasAccountable) {
-      flags |= VmFlag.ACCOUNT;
+      flags = vmFlagsUpdate(flags, VmFlag.ACCOUNT, 0);
       mm.committed += v.pages;
     }
     v.vmFlags = flags;

@@ -24,7 +24,7 @@ import { doMadvise, dontneed, guardInstall, guardRemove, lazyFree, pageout } fro
 import { freeUnmapped } from "./memory.ts";
 import { doMlock, doMunlock } from "./mlock.ts";
 import { doBrk, exitMmap, insertAndMerge, isMapped, type MmapArgs, mmap, munmap, setFlags } from "./mmap.ts";
-import { mprotect } from "./mprotect.ts";
+import { mprotect, type NewPkey } from "./mprotect.ts";
 import { mremap } from "./mremap.ts";
 import { leafFor, mapper, pmdOf, readPte } from "./pgtable.ts";
 import { shmemFrames } from "./shmem.ts";
@@ -118,9 +118,19 @@ export class UserMm implements MmContext {
   munmap(mm: MmStruct, start: number, nrPages: number): number {
     return munmap(this, mm, start, nrPages);
   }
-  /** `populate`: the faults mprotect_fixup makes when a locked private VMA becomes writable */
-  mprotect(mm: MmStruct, start: number, nrPages: number, prot: Prot, populate?: Populate): number {
-    return mprotect(this, mm, start, nrPages, prot, populate);
+  /**
+   * `populate`: the faults mprotect_fixup makes when a locked private VMA
+   * becomes writable; `newPkey`: each VMA's protection key (do_mprotect_pkey)
+   */
+  mprotect(
+    mm: MmStruct,
+    start: number,
+    nrPages: number,
+    prot: Prot,
+    populate?: Populate,
+    newPkey?: NewPkey,
+  ): number {
+    return mprotect(this, mm, start, nrPages, prot, populate, newPkey);
   }
   mremap(
     mm: MmStruct,

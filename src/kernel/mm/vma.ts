@@ -34,6 +34,32 @@ export const enum VmFlag {
 }
 
 /**
+ * VM_PKEY_BIT0..3 (VM_HIGH_ARCH_0..3, include/linux/mm.h): the VMA's
+ * protection key sits in vm_flags bits 32..35, as in Linux. JavaScript's
+ * bitwise operators see only bits 0..31, so code that rewrites vm_flags
+ * goes through `vmFlagsUpdate`, which keeps the key; a test of a low flag
+ * (`vmFlags & VmFlag.X`) needs nothing.
+ */
+/** 2 ** VM_PKEY_SHIFT (VM_PKEY_SHIFT = VM_HIGH_ARCH_BIT_0 = 32) */
+const TWO32 = 4294967296;
+
+/** vma_pkey (arch/x86/include/asm/pkeys.h): the key in vm_flags bits 32..35. */
+export function vmaPkey(vmFlags: number): number {
+  return Math.floor(vmFlags / TWO32) & 15;
+}
+
+/** vm_flags with bits 0..31 set and cleared, bits 32.. (the protection key) kept. */
+export function vmFlagsUpdate(vmFlags: number, set: number, clear: number): number {
+  const high = Math.floor(vmFlags / TWO32) * TWO32;
+  return high + ((((vmFlags % TWO32) & ~clear) | set) >>> 0);
+}
+
+/** vm_flags with protection key `pkey` (calc_vm_prot_bits' arch_calc_vm_prot_bits: the key bits replaced). */
+export function vmFlagsWithPkey(vmFlags: number, pkey: number): number {
+  return (pkey & 15) * TWO32 + (vmFlags % TWO32);
+}
+
+/**
  * A virtual memory area (Linux: struct vm_area_struct): the pages
  * [vmStart, vmEnd) as 4K page numbers, `vmEnd` exclusive (the first page
  * after the area), with one set of rights.

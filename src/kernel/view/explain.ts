@@ -3,10 +3,11 @@ import { type Mmu, WalkRecord } from "../../hw/mmu/Mmu.ts";
 import { HW_FAULT_NAMES, HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
 import { Meta } from "../../hw/mmu/TlbArray.ts";
 import type { KernelCore } from "../core/core.ts";
+import { taskPkru } from "../core/pkeys.ts";
 import { cpuOf } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
 import { PageKind } from "../mm/PageDesc.ts";
-import { permString, VmFlag } from "../mm/vma.ts";
+import { permString, VmFlag, vmaPkey } from "../mm/vma.ts";
 import { explainCache } from "./cacheExplain.ts";
 
 /**
@@ -116,7 +117,13 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
   // the walk user mode does on the task's tables, and the MMU's verdict
   const rec = new WalkRecord();
   const verdict = new WalkRecord();
+  // the walk and the verdict under the task's own protection-key register (PKRU is checked on every access)
+  const pk = k.arch.pkeys?.enabled ? k.arch.pkeys : null;
+  const pkru = taskPkru(k, t);
+  const saved = pk === null ? 0 : pk.read(cpu);
+  pk?.write(cpu, pkru);
   probeOn(cpu, k.arch.pgtable.userPgd(mm.pgdPfn), va, vpn, access, rec, verdict, trampPfn);
+  pk?.write(cpu, saved);
   const names = cpu.format.levelNames;
   for (let n = 0; n < rec.count; n++) {
     const level = rec.level[n];
@@ -147,6 +154,11 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     out.push(
       `  rights over all levels: ${rights & (Perm.PW | Perm.UW) ? "writable" : "read-only"}, ${rights & Perm.USER ? "user" : "supervisor"}, ${rights & (Perm.PX | Perm.UX) ? "executable" : "no-execute"} -> ${ok ? "allowed" : "denied"}`,
     );
+    const key = vmaPkey(mm.vmaAt(vpn)?.vmFlags ?? 0);
+    if (pk !== null && access !== Access.Exec && rights & Perm.USER)
+      out.push(
+        `  protection key ${key}: ${pk.register} ${hex(pkru)} has ${pk.describe(pkru, key)}: ${pk.allows(pkru, key, access === Access.Write) ? "allowed" : "denied"}`,
+      );
     if (ok) {
       out.push(
         `  -> pa ${hex(pfn * 4096 + k.va.offset(va))} (frame ${hex(pfn)}${pfn === k.zeroPfn ? ", the zero page" : ""})${access === Access.Write && !pt.dirty(leaf.hi, leaf.lo) ? "; the write sets D" : ""}`,
@@ -177,6 +189,14 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     `  VMA ${hex(k.va.user(vma.vmStart))}-${hex(k.va.user(vma.vmEnd))} ${permString(vma.vmFlags)}${vma.name ? ` ${vma.name}` : ""}`,
   );
   const write = access === Access.Write;
+  // access_error: X86_PF_PK, or arch_vma_access_permitted (the key would deny the access once mapped)
+  if (pk !== null && access !== Access.Exec && !pk.allows(pkru, vmaPkey(vma.vmFlags), write)) {
+    const key = vmaPkey(vma.vmFlags);
+    out.push(
+      `  access_error: the VMA's protection key ${key} is denied by ${t.comm}'s ${pk.register} ${hex(pkru)} (${pk.describe(pkru, key)})${leaf === null ? ", checked before any page is mapped (arch_vma_access_permitted)" : ""}: SIGSEGV, si_code SEGV_PKUERR, si_pkey ${key}`,
+    );
+    return out;
+  }
   if (
     write
       ? !(vma.vmFlags & VmFlag.WRITE)

@@ -6,11 +6,12 @@
  */
 import { vpnUnchecked } from "../../base/units.ts";
 import type { KernelCore } from "../core/core.ts";
+import { taskPkru } from "../core/pkeys.ts";
 import { cpuOf } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
-import { permString, type Vma, VmFlag } from "../mm/vma.ts";
+import { permString, type Vma, VmFlag, vmaPkey } from "../mm/vma.ts";
 import type { MmInfo, PageInfo, SmapsInfo, TaskInfo, VmaInfo } from "./types.ts";
 
 /**
@@ -95,9 +96,12 @@ export function taskInfo(k: KernelCore, t: Task): TaskInfo {
     signal: t.signal,
     siCode: t.siCode,
     siAddr: t.siAddr,
+    siPkey: t.siPkey,
+    pkru: taskPkru(k, t),
     caught: [...t.caught],
     rlimitStack: t.rlimitStack,
     oomKilled: t.oomKilled,
+    pagefaultDisabled: t.pagefaultDisabled,
   };
 }
 
@@ -333,6 +337,8 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
       swap: swapped * 4096,
       thpEligible: eligible,
       mnemonics: mnemonics(k, v.vmFlags),
+      // arch_show_smap (fs/proc/task_mmu.c show_smap): the key bits have no VmFlags mnemonic
+      protectionKey: k.arch.pkeys?.enabled ? vmaPkey(v.vmFlags) : null,
     };
   });
 }

@@ -65,6 +65,8 @@ export function formatSmaps(smaps: SmapsInfo[]): string[] {
     out.push(kb("SwapPss", 0));
     out.push(kb("Locked", s.locked));
     out.push(`${"THPeligible:".padEnd(16)}${String(s.thpEligible ? 1 : 0).padStart(8)}`);
+    if (s.protectionKey !== null)
+      out.push(`${"ProtectionKey:".padEnd(16)}${String(s.protectionKey).padStart(8)}`);
     out.push(`VmFlags: ${s.mnemonics.join(" ")} `);
   });
   return out;

@@ -46,8 +46,14 @@ export interface TaskInfo {
   signal: string;
   siCode: string;
   siAddr: bigint;
+  /** si_pkey of the last SEGV_PKUERR (0 before any) */
+  siPkey: number;
+  /** the protection-key rights register (x86 PKRU): live while the task runs, else its saved copy; 0 without keys */
+  pkru: number;
   /** signals with a handler */
   caught: string[];
+  /** current->pagefault_disabled: above 0, faulthandler_disabled() (atomic context for faults) */
+  pagefaultDisabled: number;
   /** RLIMIT_STACK in bytes */
   rlimitStack: number;
   /** chosen by the OOM killer */
@@ -276,6 +282,8 @@ export interface SmapsInfo {
   thpEligible: boolean;
   /** VmFlags mnemonics (`rd wr mr mw me ac`) */
   mnemonics: string[];
+  /** ProtectionKey: the VMA's key where the CPU has protection keys (arch_pkeys_enabled), else null */
+  protectionKey: number | null;
 }
 
 export type * from "./machineTypes.ts";

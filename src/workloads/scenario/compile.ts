@@ -13,8 +13,17 @@ import { coredump } from "./stmts/coredump.ts";
 import { expect, letStmt } from "./stmts/expect.ts";
 import { explain } from "./stmts/explain.ts";
 import { file, ftruncate } from "./stmts/files.ts";
-import { allocPages, device, free, kmalloc, userAccessWindow, vmalloc } from "./stmts/kernel.ts";
+import {
+  allocPages,
+  device,
+  free,
+  kmalloc,
+  pagefaultDisable,
+  userAccessWindow,
+  vmalloc,
+} from "./stmts/kernel.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
+import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
@@ -71,6 +80,10 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["munlock", mlockOrMunlock],
   ["brk", brk],
   ["mremap", mremap],
+  ["pkey_alloc", pkeyAlloc],
+  ["pkey_free", pkeyFree],
+  ["pkey_mprotect", pkeyMprotect],
+  ["wrpkru", wrpkru],
   ["VirtualAlloc", virtualAlloc],
   ["VirtualFree", virtualFree],
   ["VirtualProtect", virtualProtect],
@@ -105,6 +118,8 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["clac", userAccessWindow],
   ["pan", userAccessWindow],
   ["sum", userAccessWindow],
+  ["pagefault_disable", pagefaultDisable],
+  ["pagefault_enable", pagefaultDisable],
   // profile=windows: the pools and IRQL
   ["pool_alloc", poolAlloc],
   ["pool_free", poolFree],
@@ -129,6 +144,9 @@ const LINUX_ONLY = new Set([
   "munlock",
   "brk",
   "mremap",
+  "pkey_alloc",
+  "pkey_free",
+  "pkey_mprotect",
   "fork",
   "syscall",
   "coredump",

@@ -59,7 +59,8 @@ export function arm64Cpus(machine: Machine): Arm64Cpu[] {
 export function doPageFault(k: KernelCore, task: Task, va: bigint, esr: number): SigInfo | null {
   const mm = task.mm;
   const badmap = () => ({ ...userFaultSignal(esr, "badmap"), addr: va });
-  if (mm === null || !isTtbr0Addr(va)) return badmap();
+  // faulthandler_disabled() || !mm: no_context (a user-mode fault: do_bad_area)
+  if (mm === null || task.pagefaultDisabled > 0 || !isTtbr0Addr(va)) return badmap();
   const { vmFlags, write } = faultVmFlags(esr);
   const vpn = k.va.vpn(va);
   const vma = lockMmAndFindVma(mm, task, vpn);
@@ -139,7 +140,7 @@ export function kernelAccess(
       const ctx = {
         pan: cpu.pan,
         inUaccess: false,
-        hasMm: task.mm !== null,
+        hasMm: task.mm !== null && task.pagefaultDisabled === 0,
         atTranslates:
           esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
       };
@@ -224,10 +225,16 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, esr: numbe
   const ctx = {
     pan: cpu.pan,
     inUaccess: false,
-    hasMm: task.mm !== null,
+    hasMm: task.mm !== null && task.pagefaultDisabled === 0,
     atTranslates: esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
   };
   const out: string[] = [];
+  if (isTtbr0Addr(va) && !ctx.hasMm)
+    out.push(
+      task.mm === null
+        ? `do_page_fault: ${task.comm} is a kernel thread (no mm): no_context, __do_kernel_fault:`
+        : `do_page_fault: ${task.comm} is in pagefault_disable (faulthandler_disabled()): no_context, __do_kernel_fault:`,
+    );
   let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
   if (v.action === "do_page_fault") {
     out.push(

@@ -86,7 +86,9 @@ export function doPageFault(
   cpu: RiscvCpu,
 ): SigInfo | null {
   const mm = task.mm;
-  if (mm === null || va >= k.layout.userEnd) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+  // faulthandler_disabled() || !mm: no_context (from user mode: bad_area, SEGV_MAPERR)
+  if (mm === null || task.pagefaultDisabled > 0 || va >= k.layout.userEnd)
+    return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   const vpn = k.va.vpn(va);
   const vma = lockMmAndFindVma(mm, task, vpn);
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
@@ -135,7 +137,7 @@ type KernelVerdict =
 function kernelVerdict(k: KernelCore, cpu: RiscvCpu, task: Task, va: bigint, cause: number): KernelVerdict {
   if (isAccessFault(cause)) return { action: "access_fault", name: accessFaultName(cause) };
   // faulthandler_disabled() || !mm: no_context
-  if (task.mm === null) return { action: "die", msg: noContextMsg(va) };
+  if (task.mm === null || task.pagefaultDisabled > 0) return { action: "die", msg: noContextMsg(va) };
   if (va < k.layout.userEnd && !cpu.sum)
     return { action: "die", msg: "access to user memory without uaccess routines" };
   if (va >= k.layout.userEnd) return { action: "die", msg: noContextMsg(va) }; // no VMA: bad_area -> no_context
@@ -300,9 +302,11 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, cause: num
     const why =
       task.mm === null
         ? "handle_page_fault: no mm (a kernel thread): no_context, no exception-table entry, so"
-        : v.msg.startsWith("access to user")
-          ? "handle_page_fault: a user address with sstatus.SUM=0 (outside __enable_user_access): fixup_exception finds no entry for a plain access, so, mapped or not,"
-          : "handle_page_fault: a kernel address: no VMA covers it (64-bit RISC-V has no vmalloc_fault: every PGD carries the kernel's entries), bad_area -> no_context, no exception-table entry, so";
+        : task.pagefaultDisabled > 0
+          ? "handle_page_fault: faulthandler_disabled() (pagefault_disable): no_context, no exception-table entry, so"
+          : v.msg.startsWith("access to user")
+            ? "handle_page_fault: a user address with sstatus.SUM=0 (outside __enable_user_access): fixup_exception finds no entry for a plain access, so, mapped or not,"
+            : "handle_page_fault: a kernel address: no VMA covers it (64-bit RISC-V has no vmalloc_fault: every PGD carries the kernel's entries), bad_area -> no_context, no exception-table entry, so";
     return [why, `die_kernel_fault: the oops "Unable to handle kernel ${v.msg} ${where}"`];
   }
   const what =

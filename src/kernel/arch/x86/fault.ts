@@ -1,6 +1,7 @@
 import { fromBig } from "../../../base/u64.ts";
 import { pfnUnchecked } from "../../../base/units.ts";
 import { type Access, Mode } from "../../../hw/access.ts";
+import type { I386Cpu } from "../../../hw/arch/i386/Cpu.ts";
 import { type Cpu, WalkRecord } from "../../../hw/arch/x86_64/Cpu.ts";
 import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import { Pte } from "../../../hw/arch/x86_64/pte.ts";
@@ -15,10 +16,11 @@ import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import { px } from "../../core/vaddr.ts";
 import { VmFault } from "../../mm/userMm.ts";
-import { VmFlag } from "../../mm/vma.ts";
+import { VmFlag, vmaPkey } from "../../mm/vma.ts";
 import { x86Cpu } from "./cpu.ts";
 import { oopsEnd } from "./dumpstack.ts";
 import { oopsReport } from "./oops.ts";
+import { pkruAllows } from "./pkeys.ts";
 
 /**
  * A fault a user-mode access (CPL 3) took: a #GP (a non-canonical
@@ -28,7 +30,7 @@ import { oopsReport } from "./oops.ts";
 export function userFault(k: KernelCore, cpu: Mmu, task: Task, outcome: number, va: bigint): SigInfo | null {
   return outcome === Outcome.GP
     ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
-    : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode);
+    : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru);
 }
 
 /**
@@ -38,15 +40,30 @@ export function userFault(k: KernelCore, cpu: Mmu, task: Task, outcome: number, 
  * access_error, then handle_mm_fault. Returns null when resolved (retry),
  * else the signal.
  */
-export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode: number): SigInfo | null {
+export function doUserAddrFault(
+  k: KernelCore,
+  task: Task,
+  va: bigint,
+  errorCode: number,
+  pkru = 0,
+): SigInfo | null {
   const mm = task.mm;
-  if (mm === null || k.va.isKernel(va)) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+  // faulthandler_disabled() || !mm: bad_area_nosemaphore
+  if (mm === null || task.pagefaultDisabled > 0 || k.va.isKernel(va))
+    return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   const vpn = k.va.vpn(va);
   const vma = lockMmAndFindVma(mm, task, vpn);
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   // access_error
   const write = (errorCode & PfErr.WR) !== 0;
-  if (errorCode & PfErr.PK) return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va };
+  // the key denied it (X86_PF_PK), or would deny it once the page is mapped
+  // (arch_vma_access_permitted: __pkru_allows_pkey(vma_pkey(vma), write) for a data
+  // access): bad_area_access_error -> bad_area_access_from_pkeys, SEGV_PKUERR with si_pkey
+  if (
+    errorCode & PfErr.PK ||
+    (k.config.pku && !(errorCode & PfErr.ID) && !pkruAllows(pkru, vmaPkey(vma.vmFlags), write))
+  )
+    return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va, pkey: vmaPkey(vma.vmFlags) };
   if (
     write
       ? !(vma.vmFlags & VmFlag.WRITE)
@@ -76,7 +93,7 @@ export function doUserAddrFault(k: KernelCore, task: Task, va: bigint, errorCode
  */
 export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean {
   if (cpu.faultKind === HwFaultKind.NonCanonical || task.mm === null) return false;
-  return doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode) === null;
+  return doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru) === null;
 }
 
 /**
@@ -107,10 +124,38 @@ export function kernelAccess(
         ]);
       }
       if (spuriousKernelFault(k, cpu, va, access)) return null;
+      if (userAddrFault(k, cpu, task, va)) return null;
       return pageFaultOops(k, cpu, task, va, cpu.errorCode);
     },
     (c, task) => pageFaultOops(k, x86Cpu(c), task, va, x86Cpu(c).errorCode),
   );
+}
+
+/**
+ * do_user_addr_fault for a plain kernel access (no exception-table entry)
+ * to a user address: with SMAP on and RFLAGS.AC clear it is an oops at
+ * once, mapped or not; else, as for any fault in the current mm, the VMA,
+ * access_error and handle_mm_fault, and the access retries ("it would work
+ * more often than not"). A kernel thread (no mm), pagefault_disable
+ * (faulthandler_disabled) or no VMA: bad_area_nosemaphore, and with no
+ * fixup to run, kernelmode_fixup_or_oops oopses. True when resolved. The
+ * windows profile's kernel-mode faults on user addresses are its own.
+ * Linux: arch/x86/mm/fault.c do_user_addr_fault.
+ */
+export function userAddrFault(k: KernelCore, cpu: Cpu | I386Cpu, task: Task, va: bigint): boolean {
+  const ec = cpu.errorCode;
+  if (k.os !== null || k.va.isKernel(va) || ec & PfErr.RSVD) return false;
+  if (cpu.cr4Smap && !cpu.rflagsAc) return false;
+  return doUserAddrFault(k, task, va, ec) === null;
+}
+
+/** explain's words for do_user_addr_fault on a plain kernel access to a user address the SMAP check let through. */
+export function userAddrStory(task: Task, smap: string): string {
+  if (task.mm === null)
+    return `do_user_addr_fault: a user address with ${smap}, but ${task.comm} is a kernel thread (no mm): bad_area_nosemaphore, no exception-table entry, so`;
+  if (task.pagefaultDisabled > 0)
+    return `do_user_addr_fault: a user address with ${smap}, but ${task.comm} is in pagefault_disable (faulthandler_disabled()): bad_area_nosemaphore, no exception-table entry, so`;
+  return `do_user_addr_fault: a user address with ${smap}: find ${task.comm}'s VMA, handle_mm_fault maps the page if the VMA allows it, and the access retries; with no VMA (or no right), bad_area: no exception-table entry, so`;
 }
 
 /** the walk record of spuriousKernelFault's probe (scratch; the probe's result is all it needs) */
@@ -205,8 +250,13 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, code: numb
       oops,
     ];
   const task = contextTask(k, cpu.id);
+  if (code & PfErr.PK)
+    return [
+      `do_user_addr_fault: X86_PF_PK: the page's protection key is denied by PKRU 0x${cpu.pkru.toString(16).padStart(8, "0")} (${task.comm}'s): access_error, bad_area_nosemaphore, no exception-table entry, so`,
+      oops,
+    ];
   return [
-    `do_user_addr_fault: a user address with SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}: find ${task.comm}'s VMA, handle_mm_fault maps the page if the VMA allows it, and the access retries; with no VMA (or no right), no_context: no exception-table entry, so`,
+    userAddrStory(task, `SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}`),
     ...(code & PfErr.ID && cpu.cr4Smep
       ? ['show_fault_oops: "unable to execute userspace code (SMEP?)"']
       : []),

@@ -22,7 +22,7 @@ import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { oopsEnd } from "./dumpstack.ts";
-import { doUserAddrFault } from "./fault.ts";
+import { doUserAddrFault, userAddrFault, userAddrStory } from "./fault.ts";
 import { i386Cpu } from "./init_32.ts";
 import type { Layout32 } from "./layout_32.ts";
 
@@ -156,6 +156,7 @@ export function kernelAccess32(
         return null;
       }
       if (spuriousKernelFault(k, cpu, va, access)) return null;
+      if (userAddrFault(k, cpu, task, va)) return null;
       return pageFaultOops32(k, cpu, task, addr, ec);
     },
     (c, task) => pageFaultOops32(k, i386Cpu(c), task, Number(va), i386Cpu(c).errorCode),
@@ -318,8 +319,5 @@ export function explainKernelFault32(
       oops,
     ];
   const task = contextTask(k, cpu.id);
-  return [
-    `do_user_addr_fault: a user address with SMAP ${cpu.cr4Smap ? "lifted (EFLAGS.AC=1)" : "off"}: find ${task.comm}'s VMA, handle_mm_fault maps the page if the VMA allows it, and the access retries; with no VMA (or no right), no_context: no exception-table entry, so`,
-    oops,
-  ];
+  return [userAddrStory(task, `SMAP ${cpu.cr4Smap ? "lifted (EFLAGS.AC=1)" : "off"}`), oops];
 }

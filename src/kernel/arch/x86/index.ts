@@ -29,6 +29,7 @@ import {
 import { X86_64_LA57_LAYOUT, X86_64_LAYOUT } from "./layout.ts";
 import { directPa, directVa } from "./page.ts";
 import { KERNEL_MAXPHYADDR, X86Pgtable } from "./pgtable.ts";
+import { x86Pkeys } from "./pkeys.ts";
 import { X86Tlb } from "./tlb.ts";
 import { X86_VIEW } from "./view.ts";
 
@@ -84,6 +85,7 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
     uaccessEnd: (cpu: Mmu) => x86Cpu(cpu).clac(),
     directVa: (pa) => directVa(layout, pa),
     directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
+    pkeys: x86Pkeys(cfg.pku),
   };
 }
 

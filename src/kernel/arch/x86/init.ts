@@ -5,6 +5,7 @@
  * map, the image mapping, vmemmap, the preallocated vmalloc tables, the
  * fixmap table, PTI's cpu_entry_area), and the CPUs' paging registers.
  */
+
 import { assert } from "../../../base/assert.ts";
 import { type Pfn, pfnAdd, pfnUnchecked, toPfn, vpnAdd, vpnUnchecked } from "../../../base/units.ts";
 import { type FrameAllocator, type MapFlags, Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
@@ -15,6 +16,7 @@ import type { Memblock } from "../../core/memblock.ts";
 import type { Vaddr } from "../../core/vaddr.ts";
 import { type PageDescTable, PageKind } from "../../mm/PageDesc.ts";
 import { x86Cpus } from "./cpu.ts";
+import { INIT_PKRU_VALUE } from "./pkeys.ts";
 import { CEA_PAGES_PER_CPU, CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START, ptiInitUserPgd } from "./pti.ts";
 
 /** Where the kernel image sits in physical memory: CONFIG_PHYSICAL_START (16 MiB). */
@@ -126,16 +128,22 @@ export function initMemMapping(
   return { rootPfn, pageKernel: kf(PAGE_KERNEL), vmallocStartVpn: vmStart, vmallocEndVpn: vmEnd };
 }
 
-/** Each CPU's paging on (EFER.NXE, CR0.WP, CR4.PGE/PCIDE/SMEP/SMAP) with CR3 = init_mm's PGD. */
+/**
+ * Each CPU's paging on (EFER.NXE, CR0.WP, CR4.PGE/PCIDE/SMEP/SMAP) with
+ * CR3 = init_mm's PGD; with protection keys, CR4.PKE and PKRU =
+ * init_pkru_value (arch/x86/kernel/cpu/common.c setup_pku:
+ * cr4_set_bits(X86_CR4_PKE), pkru_write_default).
+ */
 export function cpuInit(
   machine: Machine,
   rootPfn: number,
-  cfg: { pcid: boolean; smep: boolean; smap: boolean },
+  cfg: { pcid: boolean; smep: boolean; smap: boolean; pku: boolean },
 ): void {
   for (const cpu of x86Cpus(machine)) {
     cpu.setNxe(true);
     cpu.setWp(true);
-    cpu.movToCr4({ pge: true, pcide: cfg.pcid, smep: cfg.smep, smap: cfg.smap });
+    cpu.movToCr4({ pge: true, pcide: cfg.pcid, smep: cfg.smep, smap: cfg.smap, pke: cfg.pku });
+    if (cfg.pku) cpu.wrpkru(INIT_PKRU_VALUE);
     cpu.loadCr3(rootPfn * 4096, 0, false);
   }
 }

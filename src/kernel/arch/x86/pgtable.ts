@@ -17,7 +17,7 @@ import { Pte, PteHi, reservedMasks } from "../../../hw/arch/x86_64/pte.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
-import { VmFlag } from "../../mm/vma.ts";
+import { VmFlag, vmaPkey } from "../../mm/vma.ts";
 import { ptiClonePgdPair, ptiSetUserPgtbl } from "./pti.ts";
 
 /** _PAGE_SPECIAL (software bit 9). */
@@ -182,7 +182,11 @@ export class X86Pgtable implements Pgtable {
     return lo === PTE_GUARD && hi === 0;
   }
 
-  /** Linux: mm/mmap.c vm_get_page_prot (protection_map), then pte_mkwrite/mkdirty/mkspecial */
+  /**
+   * Linux: arch/x86/mm/pgprot.c vm_get_page_prot (protection_map, and the
+   * VMA's protection key, VM_PKEY_BIT0..3, into PTE bits 59..62:
+   * _PAGE_PKEY_BIT0..3), then pte_mkwrite/mkdirty/mkspecial
+   */
   mkUser(
     pfn: number,
     level: number,
@@ -201,7 +205,7 @@ export class X86Pgtable implements Pgtable {
     let lo = e.lo;
     if (special) lo = (lo | PTE_SPECIAL) >>> 0;
     if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
-    return { hi: e.hi, lo };
+    return { hi: (e.hi | (vmaPkey(vmFlags) << PteHi.PKEY_SHIFT)) >>> 0, lo };
   }
 
   modify(hi: number, lo: number, set: number, clear: number): Entry {
@@ -209,7 +213,7 @@ export class X86Pgtable implements Pgtable {
   }
 
   /**
-   * Each PTE inherits the PMD's own bits (not the VMA's: during mprotect the
+   * Each PTE inherits the PMD's own bits, its protection key too (not the VMA's: during mprotect the
    * VMA may already have its new rights while the rest of the huge page
    * belongs to a neighbour); the 2 MiB-only bits (PS, PAT at bit 12) go. A
    * special (huge zero page) PMD splits into read-only, clean PTEs of the
@@ -220,7 +224,7 @@ export class X86Pgtable implements Pgtable {
       (pmdLo & (Pte.P | Pte.RW | Pte.US | Pte.PWT | Pte.PCD | Pte.A | Pte.D | PTE_PROTNONE)) >>> 0;
     const lo =
       ((pfn % 1048576) * 4096 + (special ? (keepLo & ~(Pte.RW | Pte.D)) | PTE_SPECIAL : keepLo)) >>> 0;
-    return { hi: (Math.floor(pfn / 1048576) | (pmdHi & PteHi.XD)) >>> 0, lo };
+    return { hi: (Math.floor(pfn / 1048576) | (pmdHi & (PteHi.XD | PteHi.PKEY_MASK))) >>> 0, lo };
   }
 
   /** _PAGE_TABLE (P, RW, US, A, D) for a user table; _KERNPG_TABLE without US */

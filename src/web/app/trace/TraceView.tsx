@@ -3,15 +3,15 @@
  * here): a trace's analysis run by a Web Worker (worker.ts) with the CLI's
  * own replay, with progress, then the figures and the charts: the miss-ratio
  * curve, the TLB miss curve, faults over time (analysis/trace/summary.ts
- * chartPanels, the panels `vmlab trace --chart` draws) and the TLB hit rate
- * of each level. The page shows the `vmlab trace` command that gives the
+ * chartPanels) and the TLB hit rate of each level: the Vega-Lite
+ * specifications of analysis/chartSpec.ts, which `vmlab trace --chart` draws. The page shows the `vmlab trace` command that gives the
  * same figures.
  */
 import { signal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { useEffect, useMemo } from "preact/hooks";
 import { chartPanels, type TraceSummary } from "../../../analysis/trace/summary.ts";
 import type { TraceReadStats } from "../../../workloads/trace/decode.ts";
-import { HitRates, LineChart } from "./Chart.tsx";
+import { HitRates, LineChartView } from "./Chart.tsx";
 import { cliFlags, DEFAULT_FORM, policiesOf, runOf, type TraceForm } from "./settings.ts";
 import type { TraceReply, TraceRequest, TraceSourceMsg } from "./worker.ts";
 import "./trace.css";
@@ -250,6 +250,7 @@ function Results() {
   const r = result.value;
   const f = failure.value;
   const s = r?.summary ?? f?.partial ?? null;
+  const charts = useMemo(() => (s ? chartPanels(s) : []), [s]);
   return (
     <div data-testid="trace-results">
       {f && (
@@ -260,18 +261,11 @@ function Results() {
       )}
       {s && <Figures s={s} stats={r?.stats ?? null} />}
       {s && s.levels.length > 0 && <HitRates levels={s.levels} />}
-      {s && chartPanels(s).map((p) => <LineChart key={p.title} panel={p} id={chartId(p.title)} />)}
+      {charts.map((c) => (
+        <LineChartView key={c.id} chart={c} />
+      ))}
     </div>
   );
-}
-
-/** A chart's name for the tests, from its title (summary.ts chartPanels). */
-function chartId(title: string): string {
-  const t = title.toLowerCase();
-  if (t.startsWith("miss ratio")) return "mrc";
-  if (t.startsWith("tlb miss")) return "tlb-curve";
-  if (t.startsWith("working set")) return "wss";
-  return "faults";
 }
 
 export function TraceView() {

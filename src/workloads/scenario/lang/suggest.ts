@@ -17,6 +17,7 @@ const BORROWED: Readonly<Record<string, string>> = {
   load: "read",
   kill: "exit",
   protect: "mprotect",
+  pkey_set: "wrpkru",
   kzalloc: "kmalloc",
   vzalloc: "vmalloc",
 };

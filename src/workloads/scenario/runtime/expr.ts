@@ -370,6 +370,9 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       signal: (t, v) => v.task(t).signal,
       si_code: (t, v) => v.task(t).siCode,
       si_addr: (t, v) => v.task(t).siAddr,
+      si_pkey: (t, v) => BigInt(v.task(t).siPkey),
+      // RDPKRU: the live register while P runs, else the copy saved at its last switch (x86-64 pku=on; 0 otherwise)
+      pkru: (t, v) => BigInt(v.task(t).pkru),
       alive: (t, v) => (v.task(t).alive ? 1n : 0n),
       pid: (t, v) => BigInt(v.task(t).pid),
       ppid: (t, v) => BigInt(v.task(t).ppid),

@@ -57,6 +57,8 @@ const ERRNO_NAMES: Record<string, string> = {
   "-17": "EEXIST",
   "-22": "EINVAL",
   "-27": "EFBIG",
+  "-28": "ENOSPC",
+  "-38": "ENOSYS",
 };
 
 /** A negative errno's name (ENOMEM), or `errno N`. */

@@ -7,7 +7,7 @@
 import { Access, accessName } from "../../../hw/access.ts";
 import { EXCEPTION_CODES } from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
-import { type CompileContext, kernelCpuOf, processOf, type Run } from "../runtime/context.ts";
+import { type CompileContext, kernelCpuOf, processOf, type Run, type Runtime } from "../runtime/context.ts";
 import { faultSummary } from "../runtime/format.ts";
 
 /** `P: read RANGE`, `P: write RANGE [value=N]`, `P: exec ADDR` (`stride=N`, `order=asc|desc|random`) */
@@ -117,6 +117,8 @@ export function kernelAccess(c: CompileContext, s: Stmt): Run {
     const vmallocFaults0 = rt.view.counters().vmallocFaults;
     // profile=windows: pool pages brought back by a soft (transition) or hard (paging file) fault
     const win0 = rt.view.windows()?.paging();
+    // a user address handle_mm_fault mapped (do_user_addr_fault and its peers): counted in the task's min_flt/maj_flt
+    const flt0 = taskFaults(rt);
     for (const va of points) {
       const r = k.kernelAccess(cpuId, va, access, value);
       if (!r.ok) {
@@ -134,10 +136,26 @@ export function kernelAccess(c: CompileContext, s: Stmt): Run {
     const win1 = rt.view.windows()?.paging();
     const soft = win0 && win1 ? win1.transitionFaults - win0.transitionFaults : 0;
     const hard = win0 && win1 ? win1.pageReads - win0.pageReads : 0;
-    const spurious = faults - vf - soft - hard;
+    const flt1 = taskFaults(rt);
+    const userMinor = flt1.minor - flt0.minor;
+    const userMajor = flt1.major - flt0.major;
+    const spurious = faults - vf - soft - hard - userMinor - userMajor;
+    const userFaults =
+      userMinor + userMajor ? `, ${faultSummary(userMinor, userMajor)} handled in the current mm` : "";
     const winFaults = `${soft ? `, ${soft} soft fault${soft > 1 ? "s" : ""} (from the standby/modified list)` : ""}${hard ? `, ${hard} hard fault${hard > 1 ? "s" : ""} (read from the paging file)` : ""}`;
     rt.out.push(
-      `${accessName(access)} ${points.length} ${one ? "page" : "pages"}${one ? `: pa 0x${lastPa.toString(16)}, byte 0x${lastValue.toString(16).padStart(2, "0")}` : ""}${vf ? `, ${vf} vmalloc fault${vf > 1 ? "s" : ""} (PDE copied from swapper_pg_dir)` : ""}${winFaults}${spurious ? `, ${spurious} spurious fault${spurious > 1 ? "s" : ""}` : ""}`,
+      `${accessName(access)} ${points.length} ${one ? "page" : "pages"}${one ? `: pa 0x${lastPa.toString(16)}, byte 0x${lastValue.toString(16).padStart(2, "0")}` : ""}${vf ? `, ${vf} vmalloc fault${vf > 1 ? "s" : ""} (PDE copied from swapper_pg_dir)` : ""}${winFaults}${userFaults}${spurious ? `, ${spurious} spurious fault${spurious > 1 ? "s" : ""}` : ""}`,
     );
   };
+}
+
+/** Every task's resolved faults, summed (min_flt, maj_flt). */
+function taskFaults(rt: Runtime): { minor: number; major: number } {
+  let minor = 0;
+  let major = 0;
+  for (const t of rt.view.tasks()) {
+    minor += t.minFlt;
+    major += t.majFlt;
+  }
+  return { minor, major };
 }

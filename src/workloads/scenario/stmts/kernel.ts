@@ -154,10 +154,15 @@ export function device(c: CompileContext, s: Stmt): Run {
   };
 }
 
+/** x86-64, i386 and i386-pae */
+function isX86(arch: string): boolean {
+  return arch.startsWith("x86") || arch.startsWith("i386");
+}
+
 /** Which architectures' words each user-access window statement is, and how it reads. */
 const WINDOW_VERBS: Record<string, { archs: (arch: string) => boolean; owner: string }> = {
-  stac: { archs: (a) => a.startsWith("x86"), owner: "x86's (RFLAGS.AC)" },
-  clac: { archs: (a) => a.startsWith("x86"), owner: "x86's (RFLAGS.AC)" },
+  stac: { archs: isX86, owner: "x86's (RFLAGS.AC)" },
+  clac: { archs: isX86, owner: "x86's (RFLAGS.AC)" },
   pan: { archs: (a) => a === "arm64", owner: "arm64's (PSTATE.PAN)" },
   sum: { archs: (a) => a.startsWith("riscv"), owner: "RISC-V's (sstatus.SUM)" },
 };
@@ -204,9 +209,47 @@ export function userAccessWindow(c: CompileContext, s: Stmt): Run {
         ? `PSTATE.PAN = ${open ? 0 : 1}`
         : arch.startsWith("riscv")
           ? `sstatus.SUM = ${open ? 1 : 0}`
-          : `RFLAGS.AC = ${open ? 1 : 0}`;
+          : `${arch.startsWith("i386") ? "EFLAGS" : "RFLAGS"}.AC = ${open ? 1 : 0}`;
     rt.out.push(
       `cpu${cpuId}: ${name.toUpperCase()}: plain kernel accesses to user pages are ${open ? "allowed" : "refused"} (${reg})`,
+    );
+  };
+}
+
+/**
+ * `kernel[@N]: pagefault_disable`, `kernel[@N]: pagefault_enable`: atomic
+ * context for faults in the current task on CPU N (current->pagefault_disabled,
+ * nestable). While it is above 0 faulthandler_disabled() is true: a fault on a
+ * user address is not handled, so a copy_*_user fails at its fixup and a plain
+ * access oopses. Linux: include/linux/uaccess.h.
+ */
+export function pagefaultDisable(c: CompileContext, s: Stmt): Run {
+  const cpuId = kernelCpuOf(s);
+  c.noTarget(s);
+  c.opts(s, []);
+  const args = argWords(s);
+  if (args.length !== 0) c.fail(`'${s.verb}' takes no arguments`, args[0].pos);
+  const disable = s.verb === "pagefault_disable";
+  return (rt) => {
+    c.checkCpu(rt, cpuId, s);
+    if (rt.view.windows() !== null)
+      c.fail(
+        `'${s.verb}' is Linux's; the windows profile raises the IRQL instead ('kernel: irql dispatch')`,
+        s.verbPos,
+      );
+    const r = rt.kernel.pagefaultDisable(cpuId, disable);
+    if (r === null) {
+      const cur = rt.view.cpu(cpuId).current;
+      c.fail(
+        `pagefault_enable without pagefault_disable: the task current on cpu${cpuId}${cur === null ? "" : ` (pid ${cur})`} has pagefault_disabled 0`,
+        s.verbPos,
+      );
+    }
+    const who = `${r.task.comm} (pid ${r.task.pid})`;
+    rt.out.push(
+      r.count > 0
+        ? `cpu${cpuId}: ${s.verb}: ${who} pagefault_disabled = ${r.count}: faults on user addresses are not handled (a copy_*_user fails at its fixup, a plain access oopses)`
+        : `cpu${cpuId}: ${s.verb}: ${who} pagefault_disabled = 0: faults are handled again`,
     );
   };
 }

@@ -34,7 +34,7 @@ const MADVICE = [
 const MMAP_FLAGS = ["private", "shared", "anon", "populate", "locked", "noreserve", "fixed"];
 
 /** `prot=`: none, or letters from r, w, x (default rw- when not required). */
-function prot(
+export function prot(
   c: CompileContext,
   w: Kv | undefined,
   required: boolean,
