@@ -23,12 +23,20 @@ import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
 const GIB = 1 << 30;
 const PAGES = GIB / 4096;
 
-function cycle(ramBytes: number, swapBytes: number, passes: number) {
+/**
+ * The touches: each pass writes every page, then reads every page. `range`:
+ * one Kernel.userAccessRange call per pass (the scenario engine's `P: write
+ * a 1G`), the byte written being the pass's; otherwise one userAccess per
+ * page (a bigint address and a result object each), the byte the page's.
+ */
+function cycle(ramBytes: number, swapBytes: number, passes: number, range: boolean) {
   const k = new Kernel({ ramBytes, cpus: 1, swapBytes, overcommit: "always" });
   const t = k.spawn("cycler")!;
   k.switchTo(0, t);
   const base = k.mmap(t, mmapArgs(GIB));
   if (base < 0n) throw new Error(`mmap failed: ${base}`);
+  const baseHi = Number(base >> 32n);
+  const baseLo = Number(base & 0xffffffffn);
   const start = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   let touches = 0;
@@ -36,6 +44,16 @@ function cycle(ramBytes: number, swapBytes: number, passes: number) {
   for (let pass = 0; pass < passes; pass++) {
     for (const access of [Access.Write, Access.Read]) {
       if (pass === 0 && access === Access.Read) firstPass = Number(process.hrtime.bigint() - start) / 1e9;
+      if (range) {
+        const value = (pass + 1) & 0xff;
+        const done = k.userAccessRange(0, t, baseHi, baseLo, PAGES, 4096, access, value);
+        const rec = k.lastAccess;
+        if (done !== PAGES) throw new Error(`touch ${done} failed: ${rec.signal}`);
+        if (access === Access.Read && rec.value !== value)
+          throw new Error(`page ${PAGES - 1} lost its contents`);
+        touches += done;
+        continue;
+      }
       for (let i = 0; i < PAGES; i++) {
         const r = k.userAccess(0, t, base + BigInt(i) * 4096n, access, i & 0xff);
         if (!r.ok) throw new Error(`touch ${i} failed: ${r.signal}`);
@@ -48,21 +66,41 @@ function cycle(ramBytes: number, swapBytes: number, passes: number) {
   const used = process.cpuUsage(cpu0);
   // CPU time (user + system) beside the wall time: on a shared machine the wall time moves with the load
   const cpu = (used.user + used.system) / 1e6;
+  if (range) {
+    // the range's pages hold the last pass's byte: a sample of them, one access each
+    for (let i = 0; i < PAGES; i += 4099) {
+      const r = k.userAccess(0, t, base + BigInt(i) * 4096n, Access.Read);
+      if (!r.ok || r.value !== passes) throw new Error(`page ${i} lost its contents`);
+    }
+  }
   return { k, t, seconds, cpu, touches, firstPass };
 }
 
 function main() {
   const passes = Number(process.env.PASSES ?? 2);
-  console.log(`reclaim bench: 1 GiB of anonymous memory, ${passes} write+read passes`);
-  const base = cycle(2 * GIB, 0, passes);
-  const baseRate = base.touches / base.seconds;
-  const resident = (base.touches - PAGES) / (base.seconds - base.firstPass);
+  // TOUCH=page: every touch through userAccess, under pressure too
+  const range = process.env.TOUCH !== "page";
   console.log(
-    `  baseline (2 GiB RAM, nothing reclaimed): ${base.touches} touches in ${base.seconds.toFixed(2)} s (CPU ${base.cpu.toFixed(2)} s) = ${(baseRate / 1e6).toFixed(2)} M touches/s (goal 10 M/s: ${(baseRate / 10e6).toFixed(3)}); after the first write pass (all resident): ${(resident / 1e6).toFixed(2)} M/s`,
+    `reclaim bench: 1 GiB of anonymous memory, ${passes} write+read passes, ${range ? "one userAccessRange per pass" : "one userAccess per page"}`,
   );
+  const report = (b: ReturnType<typeof cycle>, how: string) => {
+    const rate = b.touches / b.seconds;
+    const resident = (b.touches - PAGES) / (b.seconds - b.firstPass);
+    console.log(
+      `  baseline (2 GiB RAM, nothing reclaimed), ${how}: ${b.touches} touches in ${b.seconds.toFixed(2)} s (CPU ${b.cpu.toFixed(2)} s) = ${(rate / 1e6).toFixed(2)} M touches/s (goal 10 M/s: ${(rate / 10e6).toFixed(3)}); after the first write pass (all resident): ${(resident / 1e6).toFixed(2)} M/s`,
+    );
+  };
+  const base = cycle(2 * GIB, 0, passes, range);
+  report(base, range ? "ranges" : "per page");
+  if (range) {
+    global.gc?.();
+    const perPage = cycle(2 * GIB, 0, passes, false);
+    report(perPage, "per page");
+    console.log(`    CPU time per page / ranges: ${(perPage.cpu / base.cpu).toFixed(2)}x`);
+  }
   global.gc?.();
   const mem0 = process.memoryUsage();
-  const p = cycle(256 << 20, GIB, passes);
+  const p = cycle(256 << 20, GIB, passes, range);
   const mem1 = process.memoryUsage();
   const s = p.k.view.vmstat();
   const m = p.k.view.meminfo();

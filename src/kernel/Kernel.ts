@@ -20,6 +20,7 @@ import type { HwEvent, Mmu } from "../hw/mmu/Mmu.ts";
 import type { KernelConfig, ResolvedKernelConfig } from "./core/config.ts";
 import type { KernelAccessResult, UserAccessResult } from "./core/core.ts";
 import type { CoreDump } from "./core/coredump.ts";
+import type { UserAccessRecord } from "./core/entry.ts";
 import type { TaskHandle } from "./core/task.ts";
 import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
@@ -32,6 +33,7 @@ export { kindName } from "./core/alloc.ts";
 export { type KernelConfig, MIN_RAM, type ResolvedKernelConfig } from "./core/config.ts";
 export type { KernelAccessResult, Oops, UserAccessResult } from "./core/core.ts";
 export { type CoreDump, type CoreSegment, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
+export type { UserAccessRecord } from "./core/entry.ts";
 export type { TaskHandle } from "./core/task.ts";
 export {
   COPY_USER_FIXUP,
@@ -164,6 +166,27 @@ export interface Kernel<C extends Mmu = Mmu> {
    * is abandoned; uncaught, it kills the task.
    */
   userAccess(cpuId: number, task: TaskHandle, va: bigint, access: Access, value?: number): UserAccessResult;
+  /**
+   * `count` user-mode accesses by `task` on `cpuId` at va, va + stride,
+   * va + 2 * stride, ... (va as its high and low 32 bits; stride in bytes,
+   * negative for a descending run), each exactly as userAccess makes it,
+   * up to the first that raises a signal. Returns how many completed;
+   * `lastAccess` holds the last one's physical address and byte, the
+   * faults taken and the signal that stopped the run. Nothing is
+   * allocated while no access faults: the scenario engine's ranges.
+   */
+  userAccessRange(
+    cpuId: number,
+    task: TaskHandle,
+    vaHi: number,
+    vaLo: number,
+    count: number,
+    stride: number,
+    access: Access,
+    value?: number,
+  ): number;
+  /** where the last userAccess or userAccessRange ended (one record, overwritten by the next) */
+  readonly lastAccess: Readonly<UserAccessRecord>;
   /**
    * A plain kernel dereference (no exception-table entry) on `cpuId`, in
    * the context of its current task: the byte, or an oops (the task is

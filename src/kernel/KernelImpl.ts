@@ -1,4 +1,4 @@
-import { ModelBug } from "../base/assert.ts";
+import { assert, ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
 import type { Pfn } from "../base/units.ts";
 import type { Access } from "../hw/access.ts";
@@ -20,6 +20,7 @@ import type {
   UserAccessResult,
 } from "./core/core.ts";
 import { type CoreDump, coreDump, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
+import { UserAccessRecord, userModeAccess, userModeRange } from "./core/entry.ts";
 import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
 import * as madvise from "./core/madvise.ts";
@@ -107,6 +108,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   readonly uaccess: Uaccess;
   /** policy=lru: every user access moves its page to the head of the list */
   readonly exactLru: boolean;
+  /** where the last user access or run of them ended (userAccessRange) */
+  readonly lastAccess = new UserAccessRecord();
   /** the kernel's state as data, read-only (kernel/view/KernelView.ts) */
   readonly view: KernelView;
 
@@ -374,7 +377,41 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
    * abandoned; uncaught, it kills the task.
    */
   userAccess(cpuId: number, task: TaskHandle, va: bigint, access: Access, value = 0): UserAccessResult {
-    return this.arch.userAccess(this, cpuId, taskOf(task), va, access, value);
+    return userModeAccess(this, cpuId, taskOf(task), va, access, value, this.arch.userFault, this.lastAccess);
+  }
+
+  /**
+   * `count` user accesses at va, va + stride, ... (va as halves), each as
+   * userAccess makes it, up to the first that raises a signal: how many
+   * completed; `lastAccess` has the rest (entry.ts userModeRange).
+   */
+  userAccessRange(
+    cpuId: number,
+    task: TaskHandle,
+    vaHi: number,
+    vaLo: number,
+    count: number,
+    stride: number,
+    access: Access,
+    value = 0,
+  ): number {
+    assert(
+      Number.isSafeInteger(count) && count >= 0 && Math.abs(stride) * count < 2 ** 53,
+      "userAccessRange: the run's span must stay below 2^53 bytes",
+    );
+    return userModeRange(
+      this,
+      cpuId,
+      taskOf(task),
+      vaHi,
+      vaLo,
+      count,
+      stride,
+      access,
+      value,
+      this.arch.userFault,
+      this.lastAccess,
+    );
   }
 
   // ---- the Windows profile's services (kernel/os/windows) ----

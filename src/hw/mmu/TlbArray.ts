@@ -196,7 +196,7 @@ export class TlbArray {
     const pfns = this.pfns;
     const metas = this.metas;
     const last = base + this.ways - 1;
-    this.bySize[keys[i] % 8]--;
+    this.bySize[(metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--; // the key's size code (keys[i] % 8, without a float modulo)
     for (let j = i; j < last; j++) {
       keys[j] = keys[j + 1];
       pfns[j] = pfns[j + 1];
@@ -246,32 +246,38 @@ export class TlbArray {
     const keys = this.keys;
     const pfns = this.pfns;
     const metas = this.metas;
-    let from = base + this.ways - 1; // the way that leaves: the same entry if cached, else the LRU one
-    for (let i = base; i < from; i++) {
-      const k = keys[i];
+    const last = base + this.ways - 1;
+    // one pass: each way takes the one before it, from the front, until the way that leaves
+    // (an invalid way, the same entry if cached, else the LRU one: the last)
+    let carryKey = key;
+    let carryPfn = pfn;
+    let carryMeta = (meta & ~Meta.HELD_SIZE_MASK) | (size << Meta.HELD_SIZE_SHIFT);
+    let from = base;
+    for (; ; from++) {
+      const k = keys[from];
+      const p = pfns[from];
+      const m = metas[from];
+      keys[from] = carryKey;
+      pfns[from] = carryPfn;
+      metas[from] = carryMeta;
       if (k === -1) {
-        from = i;
+        this.valid++;
         break;
       }
-      if (k === key && ((metas[i] ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0) {
-        from = i;
+      if (k === key && ((m ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0) {
+        this.bySize[(m >>> Meta.HELD_SIZE_SHIFT) & 7]--; // replaced by its new copy
         break;
       }
-    }
-    if (keys[from] === -1) this.valid++;
-    else {
-      this.bySize[keys[from] % 8]--;
-      if (!(keys[from] === key && ((metas[from] ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0)) this.evictions++;
+      if (from === last) {
+        this.bySize[(m >>> Meta.HELD_SIZE_SHIFT) & 7]--;
+        this.evictions++;
+        break;
+      }
+      carryKey = k;
+      carryPfn = p;
+      carryMeta = m;
     }
     this.bySize[size]++;
-    for (let j = from; j > base; j--) {
-      keys[j] = keys[j - 1];
-      pfns[j] = pfns[j - 1];
-      metas[j] = metas[j - 1];
-    }
-    keys[base] = key;
-    pfns[base] = pfn;
-    metas[base] = (meta & ~Meta.HELD_SIZE_MASK) | (size << Meta.HELD_SIZE_SHIFT);
     if (attr !== 0 || this.hasAttrs) this.insertAttr(base, from, attr);
     if (size === 0 && ((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
     return base;

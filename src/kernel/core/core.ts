@@ -58,15 +58,12 @@ export interface Arch {
   cpuInit(machine: Machine, rootPfn: Pfn): void;
   /** ASIDs, switch_mm, flushes and shootdowns for the machine's CPUs */
   newTlb(machine: Machine): ArchTlb;
-  /** a user-mode access (translate in user mode; a fault enters the kernel's handler; retry or signal) */
-  userAccess(
-    k: KernelCore,
-    cpuId: number,
-    task: Task,
-    va: bigint,
-    access: Access,
-    value: number,
-  ): UserAccessResult;
+  /**
+   * a fault a user-mode access took (entry.ts userModeRange makes the access
+   * and retries): do_user_addr_fault / do_mem_abort / handle_page_fault;
+   * null when resolved, else the signal
+   */
+  userFault: UserFaultHandler;
   /** a plain kernel dereference: the byte, or an oops */
   kernelAccess(k: KernelCore, cpuId: number, va: bigint, access: Access, value: number): KernelAccessResult;
   /** BUG(): the report of a broken kernel invariant, in the current task's context */
@@ -226,6 +223,20 @@ export interface ArchTlb {
   /** the ASID user translations carry on `cpuId` now (x86 under PTI: the user PCID) */
   userAsid(cpuId: number): number;
 }
+
+/**
+ * The kernel's side of a user-mode fault: the architecture's
+ * do_user_addr_fault / do_mem_abort / handle_page_fault, given the CPU that
+ * took it, the access's outcome and the faulting address. Returns null
+ * when resolved (retry), else the signal (signal.ts SigInfo).
+ */
+export type UserFaultHandler = (
+  k: KernelCore,
+  cpu: Mmu,
+  task: Task,
+  outcome: number,
+  va: bigint,
+) => { signal: string; code: string; addr: bigint; pkey?: number } | null;
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */
 export type UserAccessResult =

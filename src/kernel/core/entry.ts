@@ -8,14 +8,34 @@
  * arch/arm64/kernel/traps.c.
  */
 import { assert } from "../../base/assert.ts";
-import { fromBig } from "../../base/u64.ts";
+import { fromBig, TWO32, toBig } from "../../base/u64.ts";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../hw/mmu/PagingFormat.ts";
-import type { KernelAccessResult, KernelCore, UserAccessResult } from "./core.ts";
+import type { KernelAccessResult, KernelCore, UserAccessResult, UserFaultHandler } from "./core.ts";
 import { contextTask, exit } from "./sched.ts";
 import { deliverSignal, type SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
+
+/**
+ * Where the last run of user accesses ended (userModeRange): the last
+ * completed access, or the signal that stopped the run. One per kernel,
+ * reused, so that a run allocates nothing while it does not fault.
+ */
+export class UserAccessRecord {
+  /** physical address of the last completed access */
+  pa = 0;
+  /** the byte the last completed access read, or (a write) the byte now in memory */
+  value = 0;
+  /** page faults taken during the run, the one that raised the signal included */
+  faults = 0;
+  /** the signal that stopped the run ("" when every access completed), its si_code and si_addr */
+  signal = "";
+  siCode = "";
+  siAddr = 0n;
+  /** whether the signal killed the task (else it was caught and the access abandoned) */
+  killed = false;
+}
 
 /**
  * A user-mode access by `task` on `cpuId` (which must have it current):
@@ -32,43 +52,107 @@ export function userModeAccess(
   va: bigint,
   access: Access,
   value: number,
-  handle: (cpu: Mmu, outcome: number) => SigInfo | null,
+  handle: UserFaultHandler,
+  rec: UserAccessRecord,
 ): UserAccessResult {
+  const { hi, lo } = fromBig(va);
+  const done = userModeRange(k, cpuId, task, hi, lo, 1, 0, access, value, handle, rec, va);
+  return done === 1
+    ? { ok: true, pa: rec.pa, value: rec.value, faults: rec.faults }
+    : {
+        ok: false,
+        signal: rec.signal,
+        siCode: rec.siCode,
+        siAddr: rec.siAddr,
+        killed: rec.killed,
+        faults: rec.faults,
+      };
+}
+
+/**
+ * `count` user-mode accesses by `task` on `cpuId`, at va, va + stride,
+ * va + 2 * stride, ... (stride in bytes, negative for a descending run),
+ * each exactly as userModeAccess makes it: back to user mode, the access,
+ * on a fault the kernel's entry and `handle`, a retry. Stops at the first
+ * access that raises a signal. Returns how many accesses completed; `rec`
+ * holds the last one's address and byte, the faults taken and, when the
+ * run stopped early, the signal. `vaBig`: the first address as the caller
+ * wrote it (a fault's si_addr); otherwise the address as an unsigned value.
+ *
+ * No bigint and no object is made unless an access faults: this is the
+ * scenario engine's range (`P: write a 64M`), one call per range.
+ * Linux: the user-mode loop of kernel/entry/common.c around each
+ * exception (irqentry_enter, exit_to_user_mode).
+ */
+export function userModeRange(
+  k: KernelCore,
+  cpuId: number,
+  task: Task,
+  vaHi: number,
+  vaLo: number,
+  count: number,
+  stride: number,
+  access: Access,
+  value: number,
+  handle: UserFaultHandler,
+  rec: UserAccessRecord,
+  vaBig: bigint | null = null,
+): number {
   assert(k.current[cpuId] === task && task.alive, "userAccess: task is not current on that CPU");
   k.runningCpu = cpuId;
   const cpu = k.machine.cpus[cpuId];
-  const { hi, lo } = fromBig(va);
-  let faults = 0;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
-    cpu.setUserMode(true);
-    const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
-    cpu.setUserMode(false);
-    if (out === 0) {
-      if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpn(va));
-      // a write reports the byte now in memory (read back through the port)
-      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
-      return { ok: true, pa: cpu.pa, value: byte, faults };
+  const write = access === Access.Write;
+  rec.faults = 0;
+  rec.signal = "";
+  let hi = vaHi;
+  let lo = vaLo;
+  for (let i = 0; i < count; i++) {
+    if (i > 0) {
+      // the next address, carrying between the halves (|i * stride| < 2^53: the caller's bound)
+      const next = vaLo + i * stride;
+      hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
+      lo = next >>> 0;
     }
-    faults++;
-    k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
-    // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
-    const r: SigInfo | null =
-      k.os === null
-        ? handle(cpu, out)
-        : k.os.userFault(k, task, va, access, cpu.faultKind === HwFaultKind.NonCanonical);
-    if (r === null) continue;
-    const killed = deliverSignal(k, task, r.signal, r.code, r.addr, r.pkey);
-    return { ok: false, signal: r.signal, siCode: r.code, siAddr: r.addr, killed, faults };
+    let attempt = 0;
+    for (; attempt < 8; attempt++) {
+      k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
+      cpu.setUserMode(true);
+      const out = write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
+      cpu.setUserMode(false);
+      if (out === 0) {
+        if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpnOf(hi, lo));
+        rec.pa = cpu.pa;
+        // a write reports the byte now in memory (read back through the port)
+        rec.value = write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
+        break;
+      }
+      rec.faults++;
+      k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
+      const va = i === 0 && vaBig !== null ? vaBig : toBig(hi, lo);
+      // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
+      const r: SigInfo | null =
+        k.os === null
+          ? handle(k, cpu, task, out, va)
+          : k.os.userFault(k, task, va, access, cpu.faultKind === HwFaultKind.NonCanonical);
+      if (r === null) continue;
+      raise(k, task, rec, r);
+      return i;
+    }
+    if (attempt === 8) {
+      const va = i === 0 && vaBig !== null ? vaBig : toBig(hi, lo);
+      raise(k, task, rec, { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va });
+      return i;
+    }
   }
-  return {
-    ok: false,
-    signal: "SIGSEGV",
-    siCode: "SEGV_ACCERR",
-    siAddr: va,
-    killed: deliverSignal(k, task, "SIGSEGV", "SEGV_ACCERR", va),
-    faults,
-  };
+  return count;
+}
+
+/** The signal that stops a run of user accesses, delivered (force_sig_fault) and recorded. */
+function raise(k: KernelCore, task: Task, rec: UserAccessRecord, r: SigInfo): void {
+  rec.signal = r.signal;
+  rec.siCode = r.code;
+  rec.siAddr = r.addr;
+  rec.killed = deliverSignal(k, task, r.signal, r.code, r.addr, r.pkey);
 }
 
 /**

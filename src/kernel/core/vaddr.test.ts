@@ -19,3 +19,17 @@ describe("Vaddr.canonicalHi / canonicalLo", () => {
     }
   });
 });
+
+describe("Vaddr.vpnOf", () => {
+  it("is vpn() of the same address given as halves, in both halves of every width", () => {
+    const rng = new Rng(11);
+    for (const v of [new Vaddr(39), new Vaddr(48), new Vaddr(57), new Vaddr32(0xc000_0000n)]) {
+      for (let i = 0; i < 2000; i++) {
+        const va = (BigInt(rng.nextU32()) << 32n) | BigInt(rng.nextU32());
+        const { hi, lo } = fromBig(va);
+        expect(v.vpnOf(hi, lo), va.toString(16)).toBe(v.vpn(va));
+      }
+      expect(v.vpnOf(0xffff_ffff, 0xffff_ffff)).toBe(v.vpn(0xffff_ffff_ffff_ffffn));
+    }
+  });
+});

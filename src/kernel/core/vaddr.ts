@@ -16,6 +16,8 @@ export class Vaddr {
   private readonly vpnSpan: number;
   /** the high word's bits above N-1, set by the sign extension */
   private readonly hiExt: number;
+  /** the high word's bits below N (vpnOf's mask) */
+  private readonly hiKeep: number;
 
   constructor(readonly vaBits: number) {
     this.bits = BigInt(vaBits);
@@ -23,6 +25,7 @@ export class Vaddr {
     this.signVpn = 2 ** (vaBits - 13);
     this.vpnSpan = 2 ** (vaBits - 12);
     this.hiExt = vaBits > 32 ? ~(2 ** (vaBits - 32) - 1) >>> 0 : 0;
+    this.hiKeep = vaBits > 32 ? 2 ** (vaBits - 32) - 1 : 0;
   }
 
   /**
@@ -51,6 +54,11 @@ export class Vaddr {
   vpn(va: bigint): Vpn {
     // below 2^(N-12): masked to N bits
     return vpnUnchecked(Number((BigInt.asUintN(64, va) & this.mask) >> 12n));
+  }
+
+  /** vpn(va) of an address given as halves, without a bigint (the user-access loop's). */
+  vpnOf(vaHi: number, vaLo: number): Vpn {
+    return vpnUnchecked((vaHi & this.hiKeep) * 1048576 + (vaLo >>> 12));
   }
 
   /** Offset in the 4K page. */

@@ -30,7 +30,7 @@ import {
   RESERVED_PG_DIR_PFN,
 } from "./init.ts";
 import { ARM64_LAYOUT, directPa, directVa } from "./layout.ts";
-import { arm64Cpus, bug, explainKernelFault, kernelAccess, uaccessFault, userAccess } from "./memAbort.ts";
+import { arm64Cpus, bug, explainKernelFault, kernelAccess, uaccessFault, userFault } from "./memAbort.ts";
 import { Arm64Tlb } from "./mmuContext.ts";
 import { Arm64Pgtable } from "./pgtable.ts";
 import { ARM64_VIEW } from "./view.ts";
@@ -84,7 +84,7 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
         cfg.asidBits,
         kpti ? { swapperPfn: () => swapperPfn, trampPfn: () => trampPfn } : null,
       ),
-    userAccess,
+    userFault,
     kernelAccess,
     bug,
     uaccessFault,

@@ -18,8 +18,8 @@ import { Access, Mode } from "../../../hw/access.ts";
 import { Arm64Cpu, WalkRecord } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
-import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
-import { kernelModeAccess, oopsEnd, userModeAccess } from "../../core/entry.ts";
+import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { kernelModeAccess, oopsEnd } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
 import { contextTask } from "../../core/sched.ts";
@@ -91,22 +91,12 @@ function doMemAbortEl0(k: KernelCore, task: Task, va: bigint, esr: number): SigI
 }
 
 /**
- * A user-mode access by `task` on `cpuId` (which must have it current): the
- * load or store at EL0; an abort enters the kernel at EL1 and do_mem_abort
- * decides: resolve and retry, or a signal (caught: abandoned; uncaught: the
- * task dies).
+ * An abort a load or store at EL0 took: it enters the kernel at EL1 and
+ * do_mem_abort decides: resolved (null: the access is retried, entry.ts
+ * userModeRange), or a signal (caught: abandoned; uncaught: the task dies).
  */
-export function userAccess(
-  k: KernelCore,
-  cpuId: number,
-  task: Task,
-  va: bigint,
-  access: Access,
-  value: number,
-): UserAccessResult {
-  return userModeAccess(k, cpuId, task, va, access, value, (cpu) =>
-    doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr),
-  );
+export function userFault(k: KernelCore, cpu: Mmu, task: Task, _outcome: number, va: bigint): SigInfo | null {
+  return doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr);
 }
 
 /**

@@ -23,8 +23,8 @@ import { RiscvCpu } from "../../../hw/arch/riscv/Cpu.ts";
 import { Scause } from "../../../hw/arch/riscv/fault.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
-import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
-import { kernelModeAccess, oopsEnd, userModeAccess } from "../../core/entry.ts";
+import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { kernelModeAccess, oopsEnd } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
 import { contextTask } from "../../core/sched.ts";
@@ -109,20 +109,11 @@ export function doPageFault(
     : { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
 }
 
-/** A U-mode access: a page fault goes to handle_page_fault; an access fault is SIGSEGV SEGV_ACCERR. */
-export function userAccess(
-  k: KernelCore,
-  cpuId: number,
-  task: Task,
-  va: bigint,
-  access: Access,
-  value: number,
-): UserAccessResult {
-  return userModeAccess(k, cpuId, task, va, access, value, (c) => {
-    const cpu = riscvCpu(c);
-    if (isAccessFault(cpu.scause)) return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
-    return doPageFault(k, task, va, cpu.scause, cpu);
-  });
+/** A fault a U-mode access took: a page fault goes to handle_page_fault (null: resolved, retry); an access fault is SIGSEGV SEGV_ACCERR. */
+export function userFault(k: KernelCore, c: Mmu, task: Task, _outcome: number, va: bigint): SigInfo | null {
+  const cpu = riscvCpu(c);
+  if (isAccessFault(cpu.scause)) return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
+  return doPageFault(k, task, va, cpu.scause, cpu);
 }
 
 /**

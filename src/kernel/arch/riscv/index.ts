@@ -25,7 +25,7 @@ import {
   riscvCpu,
   riscvCpus,
   uaccessFault,
-  userAccess,
+  userFault,
 } from "./fault.ts";
 import {
   cpuInit,
@@ -80,7 +80,7 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
     setupArch: (machine, pages, memblock) => setupVm(machine, pages, memblock, va, layout, consts, levels),
     cpuInit: (machine, rootPfn) => cpuInit(riscvCpus(machine), rootPfn),
     newTlb: (machine) => new RiscvTlb(riscvCpus(machine), va, cfg.rfence),
-    userAccess,
+    userFault,
     kernelAccess,
     bug,
     uaccessFault,

@@ -7,8 +7,8 @@ import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
-import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
-import { kernelModeAccess, userModeAccess } from "../../core/entry.ts";
+import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { kernelModeAccess } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
 import { contextTask } from "../../core/sched.ts";
@@ -23,24 +23,14 @@ import { oopsReport } from "./oops.ts";
 import { pkruAllows } from "./pkeys.ts";
 
 /**
- * A user-mode access by `task` on `cpuId` (which must have it current):
- * translate at CPL 3; on a page fault run do_user_addr_fault and retry.
- * An access the kernel cannot resolve raises a signal: caught, it is
- * abandoned; uncaught, it kills the task.
+ * A fault a user-mode access (CPL 3) took: a #GP (a non-canonical
+ * address) is SIGSEGV SI_KERNEL; a #PF goes to do_user_addr_fault. Null
+ * when resolved (the access is retried: entry.ts userModeRange).
  */
-export function userAccess(
-  k: KernelCore,
-  cpuId: number,
-  task: Task,
-  va: bigint,
-  access: Access,
-  value: number,
-): UserAccessResult {
-  return userModeAccess(k, cpuId, task, va, access, value, (cpu, out) =>
-    out === Outcome.GP
-      ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
-      : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru),
-  );
+export function userFault(k: KernelCore, cpu: Mmu, task: Task, outcome: number, va: bigint): SigInfo | null {
+  return outcome === Outcome.GP
+    ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
+    : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru);
 }
 
 /**

@@ -15,9 +15,10 @@ import { Pte, PteHi } from "../../../hw/arch/i386/pte.ts";
 import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
-import type { KernelAccessResult, KernelCore, UserAccessResult } from "../../core/core.ts";
-import { kernelModeAccess, userModeAccess } from "../../core/entry.ts";
+import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { kernelModeAccess } from "../../core/entry.ts";
 import { contextTask } from "../../core/sched.ts";
+import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { oopsEnd } from "./dumpstack.ts";
@@ -37,20 +38,17 @@ export interface Fault32Config {
   lazy: boolean;
 }
 
-/** A user-mode access: translate at CPL 3, do_user_addr_fault on a #PF, retry or signal. */
-export function userAccess32(
+/** A fault a user-mode access (CPL 3) took: do_user_addr_fault on a #PF; null when resolved (retry). */
+export function userFault32(
   k: KernelCore,
-  cpuId: number,
+  cpu: Mmu,
   task: Task,
+  outcome: number,
   va: bigint,
-  access: Access,
-  value: number,
-): UserAccessResult {
-  return userModeAccess(k, cpuId, task, va, access, value, (cpu, out) =>
-    out === Outcome.GP
-      ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
-      : doUserAddrFault(k, task, va, i386Cpu(cpu).errorCode),
-  );
+): SigInfo | null {
+  return outcome === Outcome.GP
+    ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
+    : doUserAddrFault(k, task, va, i386Cpu(cpu).errorCode);
 }
 
 /** A #PF in a user-access routine: do_user_addr_fault; true when resolved. */

@@ -18,7 +18,7 @@ import {
   kernelAccess32,
   syncKernelMappings32,
   uaccessFault32,
-  userAccess32,
+  userFault32,
 } from "./fault_32.ts";
 import { Highmem32 } from "./highmem_32.ts";
 import {
@@ -101,7 +101,7 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
       cpuInit32(machine, rootPfn, cfg, pae);
     },
     newTlb: (machine) => new I386Tlb(i386Cpus(machine), () => kernelRootPfn),
-    userAccess: userAccess32,
+    userFault: userFault32,
     kernelAccess: (k, cpuId, v, access, value) => kernelAccess32(k, fault, cpuId, v, access, value),
     bug,
     uaccessFault: uaccessFault32,

@@ -13,7 +13,7 @@ import type { Arch, KernelImage } from "../../core/core.ts";
 import { Vaddr } from "../../core/vaddr.ts";
 import { x86Cpu, x86Cpus } from "./cpu.ts";
 import { bug } from "./dumpstack.ts";
-import { explainKernelFault, kernelAccess, uaccessFault, userAccess } from "./fault.ts";
+import { explainKernelFault, kernelAccess, uaccessFault, userFault } from "./fault.ts";
 import { HashMmu, HashPgtable, HashTlb, linuxPte } from "./hash.ts";
 import {
   cpuInit,
@@ -73,7 +73,7 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
       cpuInit(machine, rootPfn, cfg);
     },
     newTlb: (machine) => new X86Tlb(x86Cpus(machine), cfg.pcid, cfg.pti, va, () => kernelRootPfn),
-    userAccess,
+    userFault,
     kernelAccess,
     bug,
     uaccessFault,

@@ -290,12 +290,7 @@ export class CompileContext {
     strideW: Kv | undefined,
     orderW: Kv | undefined,
   ): bigint[] {
-    const start = this.value(addr, rt, "the address");
-    const len = size ? this.value(size, rt, "the size") : 1n;
-    if (len === 0n) this.fail("the size is 0", size!.pos);
-    if (start + len > 1n << 64n) this.fail("the range wraps past the end of the address space", addr.pos);
-    const stride = strideW ? BigInt(this.numOpt(strideW, rt)!) : 4096n;
-    if (stride === 0n) this.fail("stride=0", strideW!.valuePos);
+    const { start, len, stride } = this.rangeOf(rt, addr, size, strideW);
     const points = touchPoints(start, len, stride);
     if (points.length > MAX_TOUCHES)
       this.fail(`the range touches ${points.length} pages; vmlab caps one statement at 1,000,000`, addr.pos);
@@ -303,6 +298,87 @@ export class CompileContext {
     else if (orderW?.ident === "random") shuffle(points, rt.rng);
     return points;
   }
+
+  /**
+   * touchRange's addresses as runs of evenly spaced addresses, in the same
+   * order (Kernel.userAccessRange: one call per run, not per page), with
+   * the same checks and errors; null when they are not such runs
+   * (order=random, a negative stride): then touchRange's list.
+   */
+  touchRangeRuns(
+    rt: Runtime,
+    addr: AddrExpr,
+    size: AddrExpr | undefined,
+    strideW: Kv | undefined,
+    orderW: Kv | undefined,
+  ): TouchRuns | null {
+    if (orderW?.ident === "random") return null;
+    const { start, len, stride } = this.rangeOf(rt, addr, size, strideW);
+    const r = touchRuns(start, len, stride, orderW?.ident === "desc");
+    if (r !== null && r.total > MAX_TOUCHES)
+      this.fail(
+        `the range touches ${MAX_TOUCHES + 1} pages; vmlab caps one statement at 1,000,000`, // touchPoints stops there
+        addr.pos,
+      );
+    return r;
+  }
+
+  /** A range statement's address, size and stride=, checked. */
+  private rangeOf(
+    rt: Runtime,
+    addr: AddrExpr,
+    size: AddrExpr | undefined,
+    strideW: Kv | undefined,
+  ): { start: bigint; len: bigint; stride: bigint } {
+    const start = this.value(addr, rt, "the address");
+    const len = size ? this.value(size, rt, "the size") : 1n;
+    if (len === 0n) this.fail("the size is 0", size!.pos);
+    if (start + len > 1n << 64n) this.fail("the range wraps past the end of the address space", addr.pos);
+    const stride = strideW ? BigInt(this.numOpt(strideW, rt)!) : 4096n;
+    if (stride === 0n) this.fail("stride=0", strideW!.valuePos);
+    return { start, len, stride };
+  }
+}
+
+/** touchPoints' addresses (reversed for `desc`) as runs: each `count` addresses from `first`, `stride` bytes apart. */
+export interface TouchRuns {
+  runs: { first: bigint; count: number; stride: number }[];
+  /** the addresses in all runs */
+  total: number;
+}
+
+/**
+ * touchPoints(start, len, stride), reversed when `desc`, as runs of evenly
+ * spaced addresses: one run, or two when the range starts inside a page
+ * (its first address, then the pages after it). Null for a negative
+ * stride or one whose run spans 2^53 bytes or more (the list then).
+ */
+export function touchRuns(start: bigint, len: bigint, stride: bigint, desc: boolean): TouchRuns | null {
+  if (stride < 0n) return null;
+  const runs: TouchRuns["runs"] = [];
+  if (stride === 4096n) {
+    // once per page the range covers: the first address as given, then each page's start
+    const first = start - (start % 4096n);
+    const total = Number((start + len - first + 4095n) / 4096n);
+    const pages = start === first ? total : total - 1; // evenly spaced from a page start
+    const from = start === first ? first : first + 4096n;
+    const head = start === first ? [] : [{ first: start, count: 1, stride: 0 }];
+    if (pages === 0) return { runs: head, total };
+    const body = desc
+      ? { first: from + BigInt(pages - 1) * 4096n, count: pages, stride: -4096 }
+      : { first: from, count: pages, stride: 4096 };
+    runs.push(...(desc ? [body, ...head] : [...head, body]));
+    return { runs, total };
+  }
+  const total = Number((len + stride - 1n) / stride);
+  if (stride * BigInt(total) >= 2n ** 53n) return null;
+  const s = Number(stride);
+  runs.push(
+    desc
+      ? { first: start + BigInt(total - 1) * stride, count: total, stride: -s }
+      : { first: start, count: total, stride: s },
+  );
+  return { runs, total };
 }
 
 /** The values `value` reads that are addresses besides "the address": mmap at=, mremap to=, a uaccess buffer. */

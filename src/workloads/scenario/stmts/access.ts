@@ -39,34 +39,52 @@ export function userAccess(c: CompileContext, s: Stmt): Run {
     const t = c.liveProc(rt, name, pos);
     const cpu = c.runOn(rt, t);
     const value = valueW ? c.numOpt(valueW, rt)! & 0xff : 0x5a;
-    const points = c.touchRange(rt, addr, size, strideW, orderW);
     const min0 = t.minFlt;
     const maj0 = t.majFlt;
-    let last = { pa: 0, value: 0 };
-    for (const va of points) {
-      const r = rt.kernel.userAccess(cpu, t, va, access, value);
-      if (!r.ok) {
-        if (t.minFlt + t.majFlt > min0 + maj0)
-          rt.out.push(`${t.minFlt + t.majFlt - min0 - maj0} page faults resolved first`);
-        const code = EXCEPTION_CODES[r.signal];
-        rt.out.push(
-          code === undefined
-            ? `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}: ${r.killed ? `${name} killed` : "caught; the access is abandoned"}`
-            : // profile=windows: an exception; unhandled, it ends the process with the code as its exit status
-              `exception 0x${code.toString(16).toUpperCase()} ${r.signal}: ${r.siCode} of 0x${r.siAddr.toString(16)}; ${r.killed ? `unhandled: ${name} terminated (exit code 0x${code.toString(16).toUpperCase()})` : "handled by __except; the access is abandoned"}`,
-        );
-        if (r.killed) rt.deaths.set(name, s.pos.line);
-        return;
+    const k = rt.kernel;
+    const rec = k.lastAccess;
+    // one kernel call per run of evenly spaced addresses; order=random, one per address
+    const runs = c.touchRangeRuns(rt, addr, size, strideW, orderW);
+    const points = runs === null ? c.touchRange(rt, addr, size, strideW, orderW) : null;
+    let total = 0;
+    let stopped = false;
+    if (runs !== null) {
+      total = runs.total;
+      for (const run of runs.runs) {
+        const first = BigInt.asUintN(64, run.first);
+        const hi = Number(first >> 32n);
+        const lo = Number(first & 0xffffffffn);
+        if (k.userAccessRange(cpu, t, hi, lo, run.count, run.stride, access, value) < run.count) {
+          stopped = true;
+          break;
+        }
       }
-      last = r;
+    } else {
+      total = points!.length;
+      for (const va of points!)
+        if (!k.userAccess(cpu, t, va, access, value).ok) {
+          stopped = true;
+          break;
+        }
+    }
+    if (stopped) {
+      if (t.minFlt + t.majFlt > min0 + maj0)
+        rt.out.push(`${t.minFlt + t.majFlt - min0 - maj0} page faults resolved first`);
+      const code = EXCEPTION_CODES[rec.signal];
+      rt.out.push(
+        code === undefined
+          ? `${rec.signal} (${rec.siCode}) at 0x${rec.siAddr.toString(16)}: ${rec.killed ? `${name} killed` : "caught; the access is abandoned"}`
+          : // profile=windows: an exception; unhandled, it ends the process with the code as its exit status
+            `exception 0x${code.toString(16).toUpperCase()} ${rec.signal}: ${rec.siCode} of 0x${rec.siAddr.toString(16)}; ${rec.killed ? `unhandled: ${name} terminated (exit code 0x${code.toString(16).toUpperCase()})` : "handled by __except; the access is abandoned"}`,
+      );
+      if (rec.killed) rt.deaths.set(name, s.pos.line);
+      return;
     }
     const resolved = t.minFlt - min0;
     const major = t.majFlt - maj0;
-    const what = `${accessName(access)} ${points.length} ${points.length === 1 ? "page" : "pages"}`;
+    const what = `${accessName(access)} ${total} ${total === 1 ? "page" : "pages"}`;
     const detail =
-      points.length === 1
-        ? `: pa 0x${last.pa.toString(16)}, byte 0x${last.value.toString(16).padStart(2, "0")}`
-        : "";
+      total === 1 ? `: pa 0x${rec.pa.toString(16)}, byte 0x${rec.value.toString(16).padStart(2, "0")}` : "";
     rt.out.push(`${what}${detail}; ${faultSummary(resolved, major)}`);
   };
 }
