@@ -21,6 +21,7 @@ import { kernelPfn } from "../core/alloc.ts";
 import type { KernelCore } from "../core/core.ts";
 import type { Layout } from "../core/layout.ts";
 import { type TaskHandle, taskOf } from "../core/task.ts";
+import { folioSizeError } from "../core/vfs.ts";
 import { cpuInfo, tlbInfo } from "./cpus.ts";
 import { crashVtop, linuxPageFlags, type PagemapEntry, pagemap } from "./crash.ts";
 import { explainAccess } from "./explain.ts";
@@ -301,6 +302,11 @@ export class KernelView {
 
   file(name: string): FileInfo | null {
     return fileInfo(this.k, name);
+  }
+
+  /** Why a file cannot have folios of `bytes` on this machine, or null (vfs.ts folioSizeError). */
+  folioSizeError(fs: "disk" | "tmpfs", bytes: number): string | null {
+    return folioSizeError(this.k, fs, bytes);
   }
 
   /** What read(2) of the byte at `offset` of a file returns; -1 past EOF. */
