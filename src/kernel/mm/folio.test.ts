@@ -12,6 +12,15 @@ import type { Task } from "../core/task.ts";
 import type { FileObject } from "../fs/file.ts";
 import { fileByte } from "../fs/file.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import {
+  compound_head,
+  compound_order,
+  decode_page_flags,
+  PageHead,
+  PageTail,
+  page_to_pfn,
+  pfn_to_page,
+} from "../view/drgn.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { KPF } from "../view/pageTypes.ts";
 import { mmapArgs } from "./userMm.ts";
@@ -81,6 +90,15 @@ describe("large page-cache folios", () => {
     expect(tail & (1n << BigInt(KPF.COMPOUND_HEAD))).toBe(0n);
     for (const e of [head, tail]) expect(e & (1n << BigInt(KPF.THP))).not.toBe(0n);
     expect(f.folios.size).toBe(128);
+    // drgn's compound helpers agree
+    const tailPage = pfn_to_page(k.view, f.cache.get(5)!);
+    expect(page_to_pfn(compound_head(tailPage))).toBe(f.cache.get(4));
+    expect([PageTail(tailPage), PageHead(tailPage), compound_order(compound_head(tailPage))]).toEqual([
+      true,
+      false,
+      2,
+    ]);
+    expect(decode_page_flags(compound_head(tailPage))).toMatch(/PG_head/);
   });
 
   it("the last folio of the file is mapped only within the window (can_map_large), and not at all on a new page table", () => {

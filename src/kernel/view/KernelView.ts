@@ -38,7 +38,7 @@ import {
   zoneInfos,
 } from "./memory.ts";
 import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
-import { kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
+import { compoundOf, kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
 import { type ReclaimInfo, reclaimInfo, type SwapInfo, swapInfo } from "./reclaim.ts";
@@ -376,6 +376,11 @@ export class KernelView {
   /** tools/mm/page-types' summary of /proc/kpageflags over frames [first, first + count) (view/pageTypes.ts). */
   pageTypes(first = 0, count = Number.POSITIVE_INFINITY): PageTypesRow[] {
     return pageTypes(this.k, first, count);
+  }
+
+  /** The compound page (folio) holding a frame: its head frame and order; {pfn, 0} for a 4K folio (view/pageTypes.ts). */
+  compound(pfn: number): { head: number; order: number } {
+    return compoundOf(this.k, pfn);
   }
 
   /** One frame's /proc/kpageflags entry, or null past the end of RAM. */

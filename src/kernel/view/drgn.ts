@@ -367,6 +367,28 @@ export function page_to_pfn(page: StructPage): number {
   return Number((page.address - m.page0) / BigInt(m.structPageSize));
 }
 
+/** compound_head: the head page of the compound page (folio) holding `page`; the page itself if it is not compound. */
+export function compound_head(page: StructPage): StructPage {
+  return pfn_to_page(page.prog_, page.prog_.compound(page_to_pfn(page)).head);
+}
+
+/** compound_order: the order of a compound page's head (0 for a tail or a page that is not compound). */
+export function compound_order(page: StructPage): number {
+  const pfn = page_to_pfn(page);
+  const c = page.prog_.compound(pfn);
+  return c.head === pfn ? c.order : 0;
+}
+
+/** PageHead: the first page of a compound page (a large folio). */
+export function PageHead(page: StructPage): boolean {
+  return compound_order(page) > 0;
+}
+
+/** PageTail: a page of a compound page other than its first. */
+export function PageTail(page: StructPage): boolean {
+  return page.prog_.compound(page_to_pfn(page)).head !== page_to_pfn(page);
+}
+
 /** page_to_phys: the page's physical address. */
 export function page_to_phys(page: StructPage): bigint {
   return PFN_PHYS(page.prog_, page_to_pfn(page));
