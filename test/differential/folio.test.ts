@@ -58,6 +58,22 @@ let present = present(A, a 2M)
 let cached = cached(f)
 `;
 
+/** probe_folio.c's truncate_exp on vmlab: a 64K file in one 64K folio, mapped at a 2M boundary, cut to 5000 bytes. */
+const truncateScenario = `
+machine ram=64M
+file t size=64K cached folio=64K
+spawn A
+A: m = mmap 64K prot=r shared file=t at=0x40000000
+A: read m
+A: read m+1p
+let before = present(A, m 64K)
+A: ret = ftruncate t 5000
+let after = present(A, m 64K)
+let cached = cached(t)
+A: read m+1p
+let reread = present(A, m 64K)
+`;
+
 describe("vmlab against this machine's Linux kernel: large folios in the page cache", () => {
   const probe = build();
   const skip = "skip" in probe ? probe.skip : "";
@@ -93,6 +109,16 @@ describe("vmlab against this machine's Linux kernel: large folios in the page ca
       // mmap read-around of a cold file allocates 4K folios on this kernel (ra->order 0), as vmlab's default
       const cold = real.get("cold");
       if (cold.folio !== -1) expect(cold.folio, "read-around folio").toBe(1);
+      // ftruncate into a large folio: split (unmapping it) and the pages past the end dropped
+      const t = real.get("truncate");
+      if (t.folio === 16) {
+        const r = runScenario(truncateScenario, { checkInvariants: true });
+        const v = (name: string) => Number(BigInt(r.metrics[name]));
+        const keys = ["ret", "before", "after", "cached", "reread"];
+        expect(Object.fromEntries(keys.map((k) => [k, v(k)])), "truncate").toEqual(
+          Object.fromEntries(keys.map((k) => [k, t[k]])),
+        );
+      } else console.log(`truncate not compared: the kernel made a folio of ${t.folio} pages, not 16`);
     },
   );
 });

@@ -48,6 +48,30 @@ static long present(const char *a) {
     return n;
 }
 
+static long present_n(const char *a, long n);
+static long present16(const char *a) { return present_n(a, 16); }
+
+static long present_n(const char *a, long n) {
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0) return -1;
+    long k = 0;
+    for (long i = 0; i < n; i++) {
+        uint64_t e = 0;
+        if (pread(fd, &e, 8, (off_t)(((uintptr_t)a / PG) + i) * 8) != 8) { close(fd); return -1; }
+        k += (long)(e >> 63);
+    }
+    close(fd);
+    return k;
+}
+
+static long cached16(char *a) {
+    unsigned char v[16];
+    if (mincore(a, 16 * PG, v) != 0) return -1;
+    long n = 0;
+    for (long i = 0; i < 16; i++) n += v[i] & 1;
+    return n;
+}
+
 static long cached(char *a) {
     static unsigned char v[N];
     if (mincore(a, N * PG, v) != 0) return -1;
@@ -72,6 +96,23 @@ static long largest_folio(const char *a) {
     if (pm >= 0) close(pm);
     if (kf >= 0) close(kf);
     return best;
+}
+
+/* the folio of the first mapped page, in pages (-1 without kpageflags) */
+static long largest_folio16(const char *a) {
+    int pm = open("/proc/self/pagemap", O_RDONLY), kf = open("/proc/kpageflags", O_RDONLY);
+    long n = -1;
+    for (long i = 0; pm >= 0 && kf >= 0 && i < 16; i++) {
+        uint64_t e = 0, f = 0;
+        if (pread(pm, &e, 8, (off_t)(((uintptr_t)a / PG) + i) * 8) != 8 || !(e >> 63)) break;
+        uint64_t pfn = e & ((1ULL << 55) - 1);
+        if (pfn == 0 || pread(kf, &f, 8, (off_t)pfn * 8) != 8) break;
+        if (i > 0 && !(f >> 16 & 1)) break;
+        n = i + 1;
+    }
+    if (pm >= 0) close(pm);
+    if (kf >= 0) close(kf);
+    return n;
 }
 
 static long pmd_mapped_kb(void) {
@@ -123,6 +164,30 @@ static void one(const char *path, long chunk, long off) {
     unlink(path);
 }
 
+/* ftruncate into a 64K folio of a file mapped at a 2 MiB boundary (truncate_inode_partial_folio splits it, unmapping it) */
+static void truncate_exp(const char *path) {
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    static char buf[16 * PG];
+    if (fd < 0 || write(fd, buf, sizeof buf) != (long)sizeof buf) { printf("{\"exp\":\"skip\",\"why\":\"cannot write the file\"}\n"); return; }
+    fsync(fd);
+    char *hint = mmap(NULL, 4L << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *al = (char *)(((uintptr_t)hint + (2L << 20) - 1) & ~((uintptr_t)(2L << 20) - 1));
+    munmap(hint, 4L << 20);
+    char *p = mmap(al, 16 * PG, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+    (void)*(volatile char *)p;
+    (void)*(volatile char *)(p + PG);
+    long folio = largest_folio16(p);
+    long before = present16(p);
+    int r = ftruncate(fd, 5000);
+    long after = present16(p), cached_after = cached16(p);
+    (void)*(volatile char *)(p + PG);
+    printf("{\"exp\":\"truncate\",\"folio\":%ld,\"ret\":%d,\"before\":%ld,\"after\":%ld,\"cached\":%ld,\"reread\":%ld}\n", folio, r,
+           before, after, cached_after, present16(p));
+    munmap(p, 16 * PG);
+    close(fd);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     long chunks[] = {1, 2, 4, 16, 128, 256};
@@ -140,5 +205,6 @@ int main(int argc, char **argv) {
     munmap(p, N * PG);
     close(fd);
     unlink(argv[1]);
+    truncate_exp(argv[1]);
     return 0;
 }

@@ -126,6 +126,10 @@ describe("large page-cache folios", () => {
       [1, 1],
     ]);
     expect(k.view.meminfo().Cached).toBe(2 * 4096);
+    // the split unmapped the folio (unmap_folio): the pages before the end fault in again
+    expect(present(k, t)).toBe(0);
+    read(k, t, 1);
+    expect(present(k, t)).toBe(2);
     expect(checkInvariants(k)).toEqual([]);
   });
 
