@@ -44,6 +44,8 @@ export const enum VmFlag {
  */
 export class ShmemObject {
   readonly pages = new Map<number, number>(); // pgoff -> pfn
+  /** pages written to swap by reclaim (shmem_writeout): pgoff -> swap slot, the xarray's swap entries */
+  readonly swapped = new Map<number, number>();
   refs = 0;
 }
 
