@@ -10,7 +10,9 @@ import { runScenario } from "../../workloads/scenario/session.ts";
 
 function run(src: string): (name: string) => number {
   const r = runScenario(src, { checkInvariants: true });
-  expect(r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`)).toEqual([]);
+  expect(
+    r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`),
+  ).toEqual([]);
   return (name) => Number(BigInt(r.metrics[name]));
 }
 
