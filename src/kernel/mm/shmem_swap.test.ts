@@ -73,4 +73,23 @@ expect byte(A, s+100p) == 0
     expect(v("swap_used") / 4096).toBe(7168 - v("b_present"));
     expect(v("majors")).toBe(0);
   });
+
+  it("MADV_PAGEOUT with swap writes a dirty shmem page out; reading it back is a major fault per page", () => {
+    const v = run(`machine ram=64M swap=64M
+spawn A
+A: t = mmap 64p shared at=0x50200000
+A: write t 64p value=7
+A: fork B
+B: exit
+A: ret = madvise t 64p pageout
+let present = present(A, t 64p)
+let shmem = meminfo.Shmem
+let swapped = meminfo.SwapTotal - meminfo.SwapFree
+let ma = A.maj_flt
+A: read t 64p
+let majors = A.maj_flt - ma
+expect byte(A, t+63p) == 7
+`);
+    expect([v("ret"), v("present"), v("shmem"), v("swapped") / 4096, v("majors")]).toEqual([0, 0, 0, 64, 64]);
+  });
 });
