@@ -133,13 +133,17 @@ describe("large page-cache folios", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 
-  it("reclaim frees a large folio's pages (splitting it) and the frames go back to the buddy allocator", () => {
+  it("reclaim takes a large folio whole (shrink_folio_list, __remove_mapping), its frames back to the buddy allocator", () => {
     const { k, f } = setup(true, 128 << 10);
     const free0 = k.view.meminfo().MemFree;
+    const steal0 = k.view.vmstat().pgsteal;
     expect(k.reclaim(100)).toBeGreaterThanOrEqual(100);
     expect(f.cache.size).toBeLessThanOrEqual(412);
     expect(k.view.meminfo().MemFree - free0).toBe((512 - f.cache.size) * 4096);
-    // every folio still whole has all its pages; the others were split
+    expect(k.view.vmstat().pgsteal - steal0).toBe(512 - f.cache.size);
+    // whole folios went: what is left is whole folios of 32 pages
+    expect(f.cache.size % 32).toBe(0);
+    expect(f.folios.size).toBe(f.cache.size / 32);
     for (const [start, order] of f.folios)
       for (let i = 0; i < 2 ** order; i++) expect(f.cache.has(start + i)).toBe(true);
     expect(checkInvariants(k)).toEqual([]);

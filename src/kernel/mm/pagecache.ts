@@ -254,7 +254,8 @@ export class PageCache {
   evict(f: FileObject, index: number): boolean {
     const pfn = f.cache.get(index);
     if (pfn === undefined || f.dirty.has(index) || this.pages.mapcount[pfn] !== 0) return false;
-    // vmlab frees a large folio page by page: it is split first (Linux removes a whole clean folio)
+    // vmlab frees a large folio page by page: the first page freed ends the folio (reclaim frees
+    // all its pages together, truncate has split it already)
     if (f.folios.size > 0) this.splitFolio(f, index);
     f.cache.delete(index);
     this.lru?.del(pfn);

@@ -405,7 +405,12 @@ export class Vmscan implements RmapPages {
       if (!this.discardLazyfree(pfn)) return 0;
     } else {
       if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return 0;
-      if (!(anon ? this.swapOut(pfn) : this.dropFile(pfn))) return 0;
+      if (anon) {
+        if (!this.swapOut(pfn)) return 0;
+      } else {
+        nr = this.dropFile(pfn); // a large page-cache folio goes whole
+        if (nr === 0) return 0;
+      }
     }
     this.stats.pgsteal += nr;
     return nr;
@@ -441,7 +446,7 @@ export class Vmscan implements RmapPages {
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return false;
     if (lazy) return this.discardLazyfree(pfn);
-    return anon ? this.swapOut(pfn) : this.dropFile(pfn);
+    return anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
   }
 
   /**
@@ -543,16 +548,42 @@ export class Vmscan implements RmapPages {
     return true;
   }
 
-  /** A page-cache page: unmapped everywhere, written back if dirty, then dropped from the cache. */
-  private dropFile(pfn: number): boolean {
-    if (this.owner[pfn] instanceof ShmemObject) return this.shmemWriteout(pfn);
+  /**
+   * A page-cache page: unmapped everywhere, written back if dirty, then
+   * dropped from the cache. A page of a large folio takes its folio with it,
+   * as shrink_folio_list handles the folio whole: unless another of its
+   * pages is held or was referenced through a page table (folio_referenced
+   * looks at every PTE of the folio), all its pages are unmapped, written
+   * back and removed together (__remove_mapping). Returns the pages dropped
+   * (0: none).
+   * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping
+   */
+  private dropFile(pfn: number): number {
+    if (this.owner[pfn] instanceof ShmemObject) return this.shmemWriteout(pfn) ? 1 : 0;
     const f = this.owner[pfn] as FileObject;
+    const pc = this.env.pageCache;
     const index = this.index[pfn];
-    tryToUnmapFile(this, pfn, f, index);
-    this.env.pageCache.writeback(f, index);
-    this.del(pfn);
-    this.owner[pfn] = undefined;
-    return this.env.pageCache.evict(f, index);
+    const start = f.folios.size > 0 ? pc.folioStart(f, index) : index;
+    const nr = pc.folioPages(f, start);
+    const pages = this.env.pages;
+    for (let i = start; i < start + nr; i++) {
+      const p = f.cache.get(i)!;
+      if (p === pfn) continue;
+      if (this.pinned.has(p)) return 0;
+      const r = folioReferenced(this, p);
+      if (r.young > 0 || r.locked || r.found !== pages.mapcount[p] || pages.refcount[p] !== r.found + 1)
+        return 0;
+    }
+    for (let i = start; i < start + nr; i++) {
+      const p = f.cache.get(i)!;
+      tryToUnmapFile(this, p, f, i);
+      pc.writeback(f, i);
+      this.del(p);
+      this.owner[p] = undefined;
+    }
+    // vmlab frees the folio's frames one by one (each accounted by itself)
+    for (let i = start; i < start + nr; i++) if (!pc.evict(f, i)) return i - start;
+    return nr;
   }
 
   /**
