@@ -8,8 +8,11 @@
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../workloads/scenario/session.ts";
 
+let last: string[] = [];
+
 function run(src: string): (name: string) => number {
   const r = runScenario(src, { checkInvariants: true });
+  last = r.statements.at(-1)?.output ?? [];
   expect(
     r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`),
   ).toEqual([]);
@@ -86,10 +89,14 @@ let present = present(A, t 64p)
 let shmem = meminfo.Shmem
 let swapped = meminfo.SwapTotal - meminfo.SwapFree
 let ma = A.maj_flt
-A: read t 64p
+A: read t+10p 20p
 let majors = A.maj_flt - ma
-expect byte(A, t+63p) == 7
+expect byte(A, t+15p) == 7
+show A smaps
 `);
-    expect([v("ret"), v("present"), v("shmem"), v("swapped") / 4096, v("majors")]).toEqual([0, 0, 0, 64, 64]);
+    expect([v("ret"), v("present"), v("shmem"), v("swapped") / 4096, v("majors")]).toEqual([0, 0, 0, 64, 20]);
+    // smaps' Swap of a shared shmem mapping: the object's swapped pages in it (shmem_swap_usage)
+    const at = last.findIndex((l) => l.startsWith("50200000-"));
+    expect(last.slice(at).find((l) => l.startsWith("Swap:"))).toMatch(/^Swap:\s+176 kB$/);
   });
 });
