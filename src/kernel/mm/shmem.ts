@@ -115,8 +115,9 @@ function shmemFaultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): 
   const pt = ctx.env.pgtable;
   const obj = vma.shmem!;
   const ptrs = pt.ptrsPerTable;
+  // do_fault_around: from the aligned start (or the VMA's), for n pages, inside the table
   const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % ptrs));
-  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % ptrs) + ptrs);
+  const end = Math.min(vma.vmEnd, start + n, vpn - (vpn % ptrs) + ptrs);
   for (let v = start; v < end; v++) {
     const pfn = obj.pages.get(vma.vmPgoff + (v - vma.vmStart));
     if (pfn === undefined) continue;
