@@ -123,15 +123,22 @@ export class PageCache {
   /**
    * A folio of 2^order pages from page `start` (aligned), filled from the file
    * (filemap_add_folio + read_folio). Where a page of the range is cached
-   * already, the range is read page by page instead. Returns the head frame
-   * (or a frame of the range), or -1 when no memory could be had.
+   * already, or no free block of the order is left, the range is read page
+   * by page instead. Returns the head frame (or a frame of the range), or -1
+   * when no memory could be had.
    * Linux: mm/readahead.c ra_alloc_folio, mm/filemap.c filemap_add_folio
    */
   private addFolio(f: FileObject, start: number, order: number, io: boolean): number {
     const nr = 2 ** order;
     let clash = order === 0;
     for (let i = start; i < start + nr && !clash; i++) clash = f.cache.has(i);
-    if (clash) {
+    // readahead_gfp_mask (__GFP_NORETRY: no OOM kill for it); no block of that order (ra_alloc_folio
+    // fails): the range goes in 4K pages
+    // (page_cache_ra_order's fallback to do_page_cache_ra)
+    const head = clash
+      ? -1
+      : this.buddy.alloc(order, Gfp.HIGHUSER | Gfp.NORETRY | Gfp.NOWARN, PageKind.PageCache);
+    if (head < 0) {
       let pfn = -1;
       for (let i = start; i < start + nr; i++) {
         pfn = f.cache.get(i) ?? this.readSmall(f, i, io);
@@ -139,8 +146,6 @@ export class PageCache {
       }
       return pfn;
     }
-    const head = this.buddy.alloc(order, Gfp.HIGHUSER, PageKind.PageCache);
-    if (head < 0) return -1;
     for (let i = 0; i < nr; i++) {
       // each frame accounted by itself (huge_memory.ts does the same for THPs): a split needs no bookkeeping
       this.pages.order[head + i] = 0;
