@@ -99,6 +99,8 @@ describe("large page-cache folios", () => {
       2,
     ]);
     expect(decode_page_flags(compound_head(tailPage))).toMatch(/PG_head/);
+    // the folio's references on its head: the cache's one per page (nothing maps it); tails 0
+    expect([compound_head(tailPage)._refcount, tailPage._refcount]).toEqual([4, 0]);
   });
 
   it("the last folio of the file is mapped only within the window (can_map_large), and not at all on a new page table", () => {

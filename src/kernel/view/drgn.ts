@@ -92,9 +92,20 @@ export class StructPage {
     return this.prog_.pageFlags(page_to_pfn(this))!.value;
   }
 
-  /** page->_refcount */
+  /**
+   * page->_refcount. A large page-cache folio's references are all on its
+   * head (folio_ref_add: the cache's one per page, one per PTE that maps a
+   * page), its tails hold 0; vmlab counts them per frame, so the head shows
+   * their sum. (A THP shows vmlab's per-frame counts.)
+   */
   get _refcount(): number {
-    return this.info.refcount;
+    const pfn = page_to_pfn(this);
+    const c = this.prog_.compound(pfn);
+    if (c.order === 0 || this.info.kind !== "page-cache") return this.info.refcount;
+    if (c.head !== pfn) return 0;
+    let sum = 0;
+    for (let i = 0; i < 2 ** c.order; i++) sum += this.prog_.frame(pfn + i)!.refcount;
+    return sum;
   }
 
   /** page->_mapcount as Linux keeps it: the mappings less one (-1: mapped by no page table) */
