@@ -7,7 +7,8 @@
  * read-only at a 2 MiB boundary + OFF pages, and reports the minor faults
  * (getrusage) and present pages (/proc/self/pagemap) after one read of page
  * 200 and after reading every page, the cached pages (mincore), and
- * FilePmdMapped. Last, a cold read after POSIX_FADV_DONTNEED: the largest
+ * FilePmdMapped (a 2 MiB folio at a 2 MiB boundary is mapped by a PMD).
+ * Last, a cold read after POSIX_FADV_DONTNEED: the largest
  * folio mmap read-around made. A "skip" record where this is impossible.
  */
 #define _GNU_SOURCE
@@ -190,8 +191,8 @@ static void truncate_exp(const char *path) {
 
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
-    long chunks[] = {1, 2, 4, 16, 128, 256};
-    for (int c = 0; c < 6; c++)
+    long chunks[] = {1, 2, 4, 16, 128, 256, 512};
+    for (int c = 0; c < 7; c++)
         for (long off = 0; off < 2; off++) one(argv[1], chunks[c], off);
     /* cold: what mmap read-around allocates (do_sync_mmap_readahead) */
     int fd = make_file(argv[1], N);
