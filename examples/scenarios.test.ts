@@ -217,7 +217,21 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
     ["file twice", "file f size=4K\nfile f size=8K\n", /^t\.vm:2:6: file 'f' already exists/],
     ["file without size", "file f\n", /^t\.vm:1:1: file needs size=SIZE/],
     ["file on a bad fs", "file f size=4K fs=ntfs\n", /^t\.vm:1:19: fs= is disk or tmpfs/],
-    ["large folios", "file f size=4K folio=64K\n", /^t\.vm:1:22: folio sizes above 4K/],
+    [
+      "PMD-size folios",
+      "file f size=4K folio=2M\n",
+      /^t\.vm:1:22: folio=2048K: a PMD-size folio is mapped by a PMD/,
+    ],
+    [
+      "folio not a power of two",
+      "file f size=4K folio=12K\n",
+      /^t\.vm:1:22: folio=12288: a folio is a power of two/,
+    ],
+    [
+      "tmpfs folios",
+      "file f size=4K fs=tmpfs folio=64K\n",
+      /^t\.vm:1:31: tmpfs folio sizes follow shmem_enabled/,
+    ],
     [
       "mmap of a missing file",
       "spawn A\nA: a = mmap 4K file=nope\n",

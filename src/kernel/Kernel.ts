@@ -283,7 +283,13 @@ export interface Kernel<C extends Mmu = Mmu> {
   // ---- files and devices ----
 
   /** A file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs). */
-  createFile(name: string, sizeBytes: number, fs?: "disk" | "tmpfs", cached?: boolean): FileHandle;
+  createFile(
+    name: string,
+    sizeBytes: number,
+    fs?: "disk" | "tmpfs",
+    cached?: boolean,
+    folioBytes?: number,
+  ): FileHandle;
   /** read(2) / write(2) between a file (from offset 0) and a user buffer; bytes moved, or -EFAULT. */
   fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean): number;
   /** ftruncate(2) by a task: the file's new size; 0 or -errno. Mappings past the new end fault SIGBUS. */

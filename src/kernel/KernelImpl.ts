@@ -558,9 +558,15 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   // ---- files and devices (vfs.ts) ----
 
-  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs). */
-  createFile(name: string, sizeBytes: number, fs: "disk" | "tmpfs" = "disk", cached = false): FileObject {
-    return vfs.createFile(this, name, sizeBytes, fs, cached);
+  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs), in folios of `folioBytes`. */
+  createFile(
+    name: string,
+    sizeBytes: number,
+    fs: "disk" | "tmpfs" = "disk",
+    cached = false,
+    folioBytes = 4096,
+  ): FileObject {
+    return vfs.createFile(this, name, sizeBytes, fs, cached, folioBytes);
   }
 
   /** read(2) / write(2) between a file and a user buffer; bytes transferred, or -EFAULT. */

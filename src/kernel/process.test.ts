@@ -21,7 +21,8 @@ describe("transparent huge pages under memory pressure: split on reclaim, swappe
     [701, "linux"],
     [702, "linux"],
     [705, "clock"],
-    [704, "mglru"],
+    // (704 split no huge page once shmem pages joined the anon lists: 706 does)
+    [706, "mglru"],
   ] as const) {
     it(`seed ${seed}, policy ${policy}`, () => {
       const k = runFuzz(seed, 300, true, true, true, policy);

@@ -20,8 +20,9 @@
  * Differences it found and vmlab fixed: VmFlags' order, `sd` and `gu`
  * (VM_MAYBE_GUARD); a guard marker's PM_SWAP; KPF_OWNER_2
  * (PG_anon_exclusive); shmem's PG_swapbacked and PG_dirty; PG_referenced
- * after population (FOLL_TOUCH); PG_mlocked and PG_unevictable. One is
- * still open and named in KNOWN_GAPS.
+ * after population (FOLL_TOUCH); PG_mlocked and PG_unevictable; KPF_LRU on
+ * shmem (shmem folios live on the anon LRU). Any still open is named in
+ * KNOWN_GAPS (none now).
  *
  * Skipped, with the reason, where the machine cannot run it (no gcc, not
  * Linux); kpageflags where this process cannot read it (no CAP_SYS_ADMIN),
@@ -45,12 +46,7 @@ const KPF_UNMODELLED = (1n << 25n) | (1n << 38n) | (1n << 41n);
  * Differences this test found that vmlab has not closed yet, by experiment:
  * the kpageflags bits left out of the comparison, and why.
  */
-const KNOWN_GAPS: Record<string, { kpf: bigint; why: string }> = {
-  "shared-anon": {
-    kpf: 1n << 5n,
-    why: "KPF_LRU: Linux puts shmem folios on the anon LRU; vmlab keeps them off its lists (it does not reclaim shmem, mm/vmscan.ts)",
-  },
-};
+const KNOWN_GAPS: Record<string, { kpf: bigint; why: string }> = {};
 
 interface PageView {
   flags: number;

@@ -27,7 +27,10 @@ export function createFile(
   sizeBytes: number,
   fs: "disk" | "tmpfs",
   cached: boolean,
+  folioBytes = 4096,
 ): FileObject {
+  const folioError = folioSizeError(k, fs, folioBytes);
+  if (folioError !== null) throw new InputError(`file ${name}: ${folioError}`);
   if (k.pageCache.files.has(name)) throw new InputError(`file ${name} already exists`);
   if (!(Number.isInteger(sizeBytes) && sizeBytes >= 0 && sizeBytes <= 2 ** 40))
     throw new InputError(`file ${name}: size ${sizeBytes} must be an integer from 0 to 1 TiB`);
@@ -35,9 +38,31 @@ export function createFile(
     throw new InputError(
       `file ${name}: ${fs === "tmpfs" ? "a tmpfs file" : "a cached file"} of ${sizeBytes} bytes cannot fit in ${k.machine.phys.sizeBytes} bytes of RAM`,
     );
-  const f = k.pageCache.create(name, sizeBytes, fs, cached);
+  const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096));
   if (f === null) throw new InputError(`file ${name}: out of memory filling the page cache`);
   return f;
+}
+
+/**
+ * Why a file cannot have folios of `bytes` here, or null. A power of two
+ * from 4K up to mapping_max_folio_order (MAX_PAGECACHE_ORDER: the PMD
+ * order); a folio of the PMD size would be mapped by a PMD on an aligned
+ * mapping (filemap_map_pmd, do_set_pmd), which vmlab does not model, so it
+ * is refused. tmpfs folios follow shmem_enabled (huge=), not `folio=`.
+ * Linux: include/linux/pagemap.h mapping_max_folio_order, MAX_PAGECACHE_ORDER
+ */
+export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: number): string | null {
+  if (!(Number.isInteger(bytes) && bytes >= 4096 && (bytes & (bytes - 1)) === 0))
+    return `folio=${bytes}: a folio is a power of two from 4K`;
+  if (bytes === 4096) return null;
+  if (fs === "tmpfs")
+    return "tmpfs folio sizes follow shmem_enabled (huge=), which vmlab does not model: folio= applies to disk files";
+  const pmd = k.userMm.env.pgtable.hpagePmdNr * 4096;
+  if (bytes > pmd)
+    return `folio=${bytes}: above mapping_max_folio_order (the PMD size, ${pmd / 1024}K, here)`;
+  if (bytes === pmd)
+    return `folio=${pmd / 1024}K: a PMD-size folio is mapped by a PMD on an aligned mapping (do_set_pmd), which vmlab does not model yet; use at most ${pmd / 2048}K`;
+  return null;
 }
 
 /**

@@ -21,6 +21,14 @@ const MAX_FILE_PAGES = 2 ** 28;
 export class FileObject implements FileHandle {
   /** page index -> frame: the page cache */
   readonly cache = new Map<number, number>();
+  /**
+   * The order of the folios the page cache allocates for this file (`folio=SIZE`; 0: 4K pages):
+   * readahead's ra->order (mm/readahead.c page_cache_ra_order), bounded by
+   * mapping_max_folio_order. Linux: include/linux/pagemap.h mapping_set_large_folios
+   */
+  folioOrder = 0;
+  /** the large folios (order >= 1) in the cache: first page index -> order (a 4K folio has no entry) */
+  readonly folios = new Map<number, number>();
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
   readonly dirty = new Set<number>();
   /** page indices written back to disk: the disk holds them in `disk`, the others' contents are the deterministic ones */

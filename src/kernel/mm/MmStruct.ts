@@ -1,20 +1,21 @@
 import type { Pfn } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { FileObject } from "../fs/file.ts";
-import type { Vma } from "./vma.ts";
+import type { ShmemObject, Vma } from "./vma.ts";
 
 /**
- * address_space->i_mmap of each file: every VMA that maps it, with its mm,
+ * address_space->i_mmap of each file (and of each shared anonymous
+ * mapping's shmem object, an inode of its own): every VMA that maps it, with its mm,
  * kept by vma_link and remove_vma (MmStruct.insert, MmStruct.remove).
  * rmap_walk_file, unmap_mapping_range and folio_mkclean visit these VMAs
  * only, not every address space. (Kept here, keyed by the file, so that
  * the file system's objects need not know the mm's types.)
  */
-const iMmaps = new WeakMap<FileObject, Map<Vma, MmStruct>>();
+const iMmaps = new WeakMap<FileObject | ShmemObject, Map<Vma, MmStruct>>();
 const NONE: ReadonlyMap<Vma, MmStruct> = new Map();
 
 /** The VMAs that map `f`, with their mms, in the order they were linked. */
-export function iMmap(f: FileObject): ReadonlyMap<Vma, MmStruct> {
+export function iMmap(f: FileObject | ShmemObject): ReadonlyMap<Vma, MmStruct> {
   return iMmaps.get(f) ?? NONE;
 }
 
@@ -201,12 +202,13 @@ export class MmStruct {
     while (i < this.vmas.length && this.vmas[i].vmStart < vma.vmStart) i++;
     this.vmas.splice(i, 0, vma);
     this.anonVmas?.link(vma, this);
-    if (vma.file !== null) {
+    const mapping = vma.file ?? vma.shmem;
+    if (mapping !== null) {
       // vma_link_file
-      let m = iMmaps.get(vma.file);
+      let m = iMmaps.get(mapping);
       if (m === undefined) {
         m = new Map();
-        iMmaps.set(vma.file, m);
+        iMmaps.set(mapping, m);
       }
       m.set(vma, this);
     }
@@ -217,7 +219,8 @@ export class MmStruct {
     if (i >= 0) {
       this.vmas.splice(i, 1);
       this.anonVmas?.unlink(vma);
-      if (vma.file !== null) iMmaps.get(vma.file)?.delete(vma); // remove_vma -> unlink_file_vma
+      const mapping = vma.file ?? vma.shmem;
+      if (mapping !== null) iMmaps.get(mapping)?.delete(vma); // remove_vma -> unlink_file_vma
     }
   }
 

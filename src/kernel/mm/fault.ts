@@ -52,7 +52,7 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
   const { hi, lo } = pt.get(phys, pa);
   if (vma.vmFlags & VmFlag.PFNMAP && pt.none(hi, lo)) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
   if (vma.file && !pt.isGuard(hi, lo) && !pt.isSwap(hi, lo))
-    return filemapFault(ctx, mm, vma, vpn, pa, write, hi, lo);
+    return filemapFault(ctx, mm, vma, vpn, pa, write, hi, lo, pmd === null || pt.none(pmd.hi, pmd.lo));
   if (pt.none(hi, lo))
     return vma.shmem
       ? shmemFault(ctx, mm, vma, vpn, pa, write)

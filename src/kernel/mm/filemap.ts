@@ -56,6 +56,11 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     }
     to = Math.min(to, f.nrPages);
   }
+  if (f.folioOrder > 0) {
+    // page_cache_ra_order: the window in folios of the file's order, the faulting folio first
+    if (!pc.readahead(f, from, to, true, index)) return null;
+    return { pfn: pc.find(f, index), major: true };
+  }
   // the page itself first (held while the rest of the window is read, as the fault holds its folio)
   const pfn = pc.readPage(f, index, true);
   if (pfn < 0) return null;
@@ -93,30 +98,73 @@ function mapFilePage(
 }
 
 /**
- * do_fault_around: on a read fault, map the pages of the file that are
- * already in the page cache within the aligned fault_around window (16
- * pages by default), inside the VMA, the page table and the file. No I/O,
- * no extra fault counted.
- * Linux: mm/memory.c do_fault_around, mm/filemap.c filemap_map_pages
+ * do_fault_around + filemap_map_pages: on a read fault, map the pages of the
+ * file already in the page cache within the fault-around window
+ * (fault_around_bytes, 16 pages by default: from the aligned start, or the
+ * VMA's start, for 16 pages, inside the page table and the VMA), never past
+ * the last page of the file. A large folio is mapped whole where it lies in
+ * the VMA and in one page table (filemap_map_folio_range), unless the first
+ * folio of the window reaches the end of the file (can_map_large: SIGBUS
+ * semantics); then neither is the page table installed, so on a fault
+ * that found no page table nothing is mapped around. No I/O, no extra
+ * fault counted. `freshTable`: the fault found no page table (pmd_none).
+ * Linux: mm/memory.c do_fault_around, mm/filemap.c filemap_map_pages,
+ * filemap_map_pmd, filemap_map_folio_range (6.18; measured on this machine's
+ * 6.18 kernel by test/differential/probe_folio.c)
  */
-function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): void {
+function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshTable: boolean): void {
   const n = ctx.settings.faultAroundPages;
   if (n <= 1) return;
   const f = vma.file!;
-  const pt = ctx.env.pgtable;
-  // within the page table that maps vpn (PTRS_PER_PTE)
-  const ptrs = pt.ptrsPerTable;
-  const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % ptrs));
-  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % ptrs) + ptrs);
-  for (let v = start; v < end; v++) {
-    const index = vma.vmPgoff + (v - vma.vmStart);
-    if (index >= f.nrPages) break;
-    const pfn = ctx.env.pageCache.find(f, index);
-    if (pfn < 0) continue;
-    const pa = ptePa(ctx, mm, v, true);
-    if (pa < 0 || !pteNoneAt(ctx, pa)) continue;
-    mapFilePage(ctx, mm, vma, pa, pfn, fileWritableAtOnce(vma), false);
+  const pc = ctx.env.pageCache;
+  const ptrs = ctx.env.pgtable.ptrsPerTable;
+  const tableStart = vpn - (vpn % ptrs);
+  const start = Math.max(vma.vmStart, vpn - (vpn % n), tableStart);
+  const end = Math.min(vma.vmEnd, start + n, tableStart + ptrs);
+  const fileEnd = f.nrPages - 1;
+  const toIndex = (v: number) => vma.vmPgoff + (v - vma.vmStart);
+  // next_uptodate_folio: the first cached page of the window
+  let v = start;
+  while (v < end && toIndex(v) <= fileEnd && pc.find(f, toIndex(v)) < 0) v++;
+  if (v >= end || toIndex(v) > fileEnd) return;
+  const first = pc.folioStart(f, toIndex(v));
+  const canMapLarge = f.fs === "tmpfs" || fileEnd >= first + pc.folioPages(f, first);
+  if (freshTable && !canMapLarge) return; // filemap_map_pmd (and its pmd_install) skipped
+  for (; v < end; v++) {
+    const index = toIndex(v);
+    if (index > fileEnd) break;
+    if (pc.find(f, index) < 0) continue;
+    const fs = pc.folioStart(f, index);
+    const nr = pc.folioPages(f, fs);
+    const fv = vma.vmStart + (fs - vma.vmPgoff); // where the folio's first page would be mapped
+    if (
+      nr > 1 &&
+      canMapLarge &&
+      fv >= vma.vmStart &&
+      fv + nr <= vma.vmEnd &&
+      Math.floor(fv / ptrs) === Math.floor((fv + nr - 1) / ptrs)
+    ) {
+      // the whole folio, its pages before and after the window too
+      for (let i = 0; i < nr; i++) mapCachedPage(ctx, mm, vma, fv + i, f, fs + i);
+      v = fv + nr - 1;
+    } else mapCachedPage(ctx, mm, vma, v, f, index);
   }
+}
+
+/** One page of the file at vpn, if its PTE is empty (filemap_map_folio_range's pte_none check). */
+function mapCachedPage(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+  f: FileObject,
+  index: number,
+): void {
+  const pfn = ctx.env.pageCache.find(f, index);
+  if (pfn < 0) return;
+  const pa = ptePa(ctx, mm, vpn, true);
+  if (pa < 0 || !pteNoneAt(ctx, pa)) return;
+  mapFilePage(ctx, mm, vma, pa, pfn, fileWritableAtOnce(vma), false);
 }
 
 /**
@@ -136,6 +184,7 @@ export function filemapFault(
   write: boolean,
   hi: number,
   lo: number,
+  freshTable = false,
 ): VmFault {
   const f = vma.file!;
   const index = vma.vmPgoff + (vpn - vma.vmStart);
@@ -161,14 +210,14 @@ export function filemapFault(
   }
   if (!write) {
     // do_read_fault: fault-around first; it maps the page itself when it is cached
-    faultAround(ctx, mm, vma, vpn);
+    faultAround(ctx, mm, vma, vpn, freshTable);
     if (!pteNoneAt(ctx, pa)) return VmFault.OK;
     const got = filePage(ctx, vma, index);
     if (got === null) return VmFault.OOM;
     if (got.major) {
       // filemap_fault dropped mmap_lock for the read and returned VM_FAULT_RETRY; the retry
       // (FAULT_FLAG_TRIED, still counted as one major fault) maps around what is now cached
-      faultAround(ctx, mm, vma, vpn);
+      faultAround(ctx, mm, vma, vpn, freshTable);
       if (!pteNoneAt(ctx, pa)) return VmFault.MAJOR;
     }
     mapFilePage(ctx, mm, vma, pa, got.pfn, fileWritableAtOnce(vma), false);

@@ -23,7 +23,7 @@ import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import type { SwapArea } from "./swapfile.ts";
-import type { Vma } from "./vma.ts";
+import type { ShmemObject, Vma } from "./vma.ts";
 
 /** Linux errno values returned (negated) by the system calls. */
 export const enum Errno {
@@ -56,6 +56,8 @@ export interface LruHooks {
   addAnonHuge(head: number, index: number, anonVma: number): void;
   /** split_folio: a huge page's mapping was split; its 512 pages join the lists one by one */
   splitFolio(head: number): void;
+  /** a new page of a shmem object (at page offset `index`) joins the inactive anon list: it is swap-backed */
+  addShmem(pfn: number, obj: ShmemObject, index: number): void;
   /** a freed page leaves the lists */
   del(pfn: number): void;
   /** pages a fault holds while it allocates; reclaim leaves them alone */

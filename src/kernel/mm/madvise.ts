@@ -220,9 +220,12 @@ export function doMadvise(
  * pages in the range that only this mapping uses are reclaimed now.
  * Anonymous pages are written to swap (when there is swap) and their PTEs
  * become swap entries; page-cache pages of disk files are unmapped, written
- * back if dirty, and dropped from the cache. Shared pages (mapcount > 1),
- * shmem and tmpfs pages, and the zero page are left. Returns the number of
- * pages reclaimed.
+ * back if dirty, and dropped from the cache. Pages of shared anonymous
+ * memory (shmem) are unmapped and go as reclaim sends them
+ * (shmem_writeout: a clean one is dropped, a dirty one written to swap, or
+ * kept unmapped when there is none); the process owns its object, so
+ * can_do_file_pageout allows it. Shared pages (mapcount > 1), tmpfs pages
+ * and the zero page are left. Returns the number of pages reclaimed.
  * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, mm/vmscan.c reclaim_pages
  */
 export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
@@ -234,7 +237,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   let n = 0;
   for (let vpn = start; vpn < end; vpn++) {
     const vma = mm.vmaAt(vpn);
-    if (vma === null || vma.shmem) continue;
+    if (vma === null) continue;
     const pte = readPte(ctx, mm, vpn);
     if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);

@@ -3,7 +3,7 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import { FileObject } from "../fs/file.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
-import { type PageDescTable, PageKind } from "./PageDesc.ts";
+import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 
 /**
  * The page cache of all files (mm/filemap.c): finds pages, reads them from
@@ -16,7 +16,11 @@ export class PageCache {
   pagesIn = 0;
   pagesOut = 0;
   /** the LRU lists: disk-file pages join them when read, leave them when evicted */
-  lru: { addFile(pfn: number, f: FileObject, index: number): void; del(pfn: number): void } | null = null;
+  lru: {
+    addFile(pfn: number, f: FileObject, index: number): void;
+    del(pfn: number): void;
+    readonly pinned: Set<number>;
+  } | null = null;
 
   constructor(
     readonly phys: PhysMem,
@@ -24,13 +28,147 @@ export class PageCache {
     readonly buddy: BuddyAllocator,
   ) {}
 
-  create(name: string, sizeBytes: number, fs: "disk" | "tmpfs", cached: boolean): FileObject | null {
+  /** the large page-cache folios by frame: head pfn -> order (the frames are accounted one by one, as THPs are) */
+  readonly largeHeads = new Map<number, number>();
+
+  create(
+    name: string,
+    sizeBytes: number,
+    fs: "disk" | "tmpfs",
+    cached: boolean,
+    folioOrder = 0,
+  ): FileObject | null {
     const f = new FileObject(name, sizeBytes, fs, (fs === "disk" ? 1048577 : 3) + this.files.size);
+    f.folioOrder = folioOrder;
     this.files.set(name, f);
     if (cached || fs === "tmpfs") {
-      for (let i = 0; i < f.nrPages; i++) if (this.readPage(f, i, false) < 0) return null;
+      // as after write(2) of the whole file and fsync: ext4's write_begin asks for folios of the
+      // write's length (fgf_set_order), tiled as readahead tiles a window from 0
+      if (folioOrder > 0) {
+        if (!this.readahead(f, 0, f.nrPages, false, -1)) return null;
+      } else for (let i = 0; i < f.nrPages; i++) if (this.readPage(f, i, false) < 0) return null;
     }
     return f;
+  }
+
+  /**
+   * The first page index of the folio holding cached page `index` of f (index
+   * itself for a 4K folio). Folios are aligned to their size in the file.
+   */
+  folioStart(f: FileObject, index: number): number {
+    for (let o = 1; o <= f.folioOrder; o++) {
+      const s = index - (index % 2 ** o);
+      const ord = f.folios.get(s);
+      if (ord !== undefined && s + 2 ** ord > index) return s;
+    }
+    return index;
+  }
+
+  /** Pages in the folio that starts at `start` (1 for a 4K folio). */
+  folioPages(f: FileObject, start: number): number {
+    const ord = f.folios.get(start);
+    return ord === undefined ? 1 : 2 ** ord;
+  }
+
+  /** The head frame of the large page-cache folio holding `pfn`, or -1 (a 4K folio, or not page cache). */
+  largeHeadOf(pfn: number): number {
+    if (this.largeHeads.size === 0) return -1;
+    for (let o = 1; o <= 9; o++) {
+      const h = pfn - (pfn % 2 ** o);
+      const ord = this.largeHeads.get(h);
+      if (ord !== undefined && h + 2 ** ord > pfn) return h;
+    }
+    return -1;
+  }
+
+  /**
+   * Readahead of pages [from, to) of f (clipped to the file) in folios of the
+   * file's order, as page_cache_ra_order tiles a window: a folio is aligned to
+   * its size in the file (smaller at an unaligned index) and never reaches
+   * past the window's last page; a range part of which is cached already
+   * (filemap_add_folio: -EEXIST) is read page by page, skipping what is there
+   * (the order-0 fallback, page_cache_ra_unbounded). The folio holding
+   * `first` (if >= 0) is read first and held while the rest are read, as the
+   * fault holds its folio. Returns false when memory ran out.
+   * Linux: mm/readahead.c page_cache_ra_order, ra_alloc_folio
+   */
+  readahead(f: FileObject, from: number, to: number, io: boolean, first: number): boolean {
+    const limit = Math.min(to, f.nrPages) - 1;
+    const pieces: number[] = []; // start, order pairs
+    for (let index = Math.max(0, from); index <= limit; ) {
+      let order = f.folioOrder;
+      // align with smaller folios if needed
+      if (index % 2 ** order !== 0) order = Math.log2(index & -index);
+      // don't allocate pages past the window's end (or EOF)
+      while (order > 0 && index + 2 ** order - 1 > limit) order--;
+      pieces.push(index, order);
+      index += 2 ** order;
+    }
+    let held = -1;
+    if (first >= 0)
+      for (let i = 0; i < pieces.length; i += 2)
+        if (pieces[i] <= first && first < pieces[i] + 2 ** pieces[i + 1]) {
+          if (this.addFolio(f, pieces[i], pieces[i + 1], io) < 0) return false;
+          held = f.cache.get(first)!;
+          this.lru?.pinned.add(held);
+          pieces[i + 1] = -1;
+        }
+    let ok = true;
+    for (let i = 0; i < pieces.length && ok; i += 2)
+      if (pieces[i + 1] >= 0) ok = this.addFolio(f, pieces[i], pieces[i + 1], io) >= 0;
+    if (held >= 0) this.lru?.pinned.delete(held);
+    return first >= 0 ? held >= 0 : ok;
+  }
+
+  /**
+   * A folio of 2^order pages from page `start` (aligned), filled from the file
+   * (filemap_add_folio + read_folio). Where a page of the range is cached
+   * already, or no free block of the order is left, the range is read page
+   * by page instead. Returns the head frame (or a frame of the range), or -1
+   * when no memory could be had.
+   * Linux: mm/readahead.c ra_alloc_folio, mm/filemap.c filemap_add_folio
+   */
+  private addFolio(f: FileObject, start: number, order: number, io: boolean): number {
+    const nr = 2 ** order;
+    let clash = order === 0;
+    for (let i = start; i < start + nr && !clash; i++) clash = f.cache.has(i);
+    // readahead_gfp_mask (__GFP_NORETRY: no OOM kill for it); no block of that order (ra_alloc_folio
+    // fails): the range goes in 4K pages
+    // (page_cache_ra_order's fallback to do_page_cache_ra)
+    const head = clash
+      ? -1
+      : this.buddy.alloc(order, Gfp.HIGHUSER | Gfp.NORETRY | Gfp.NOWARN, PageKind.PageCache);
+    if (head < 0) {
+      let pfn = -1;
+      for (let i = start; i < start + nr; i++) {
+        pfn = f.cache.get(i) ?? this.readSmall(f, i, io);
+        if (pfn < 0) return -1;
+      }
+      return pfn;
+    }
+    for (let i = 0; i < nr; i++) {
+      // each frame accounted by itself (huge_memory.ts does the same for THPs): a split needs no bookkeeping
+      this.pages.order[head + i] = 0;
+      this.pages.flags[head + i] = 0;
+      this.fill(f, start + i, head + i, io);
+    }
+    this.pages.flags[head] |= PageFlag.Head;
+    f.folios.set(start, order);
+    this.largeHeads.set(head, order);
+    return head;
+  }
+
+  /**
+   * split_folio to order 0: the large folio holding page `index` of f (if
+   * any) becomes 4K folios, its pages staying in the cache as they were.
+   * Linux: mm/huge_memory.c split_huge_page_to_list_to_order
+   */
+  splitFolio(f: FileObject, index: number): void {
+    const start = this.folioStart(f, index);
+    if (!f.folios.delete(start)) return;
+    const head = f.cache.get(start)!;
+    this.largeHeads.delete(head);
+    this.pages.flags[head] &= ~PageFlag.Head;
   }
 
   /** The cached page at index, or -1. */
@@ -46,8 +184,26 @@ export class PageCache {
   readPage(f: FileObject, index: number, io: boolean): number {
     const have = f.cache.get(index);
     if (have !== undefined) return have;
+    if (f.folioOrder > 0 && index < f.nrPages) {
+      // the folio of the file's tiling that holds index (its aligned block, clipped to EOF)
+      const block = 2 ** f.folioOrder;
+      const b = index - (index % block);
+      if (!this.readahead(f, b, b + block, io, index)) return -1;
+      return f.cache.get(index)!;
+    }
+    return this.readSmall(f, index, io);
+  }
+
+  /** A 4K folio for page `index` (not cached), or -1. */
+  private readSmall(f: FileObject, index: number, io: boolean): number {
     const pfn = this.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
     if (pfn < 0) return -1;
+    this.fill(f, index, pfn, io);
+    return pfn;
+  }
+
+  /** A new frame of page `index` of f: its contents, the cache's reference, the LRU, the I/O count. */
+  private fill(f: FileObject, index: number, pfn: number, io: boolean): void {
     const base = index * 4096;
     this.phys.frameWillBeWritten(pfnUnchecked(pfn));
     if (f.written.has(index)) {
@@ -63,7 +219,6 @@ export class PageCache {
       f.pagesRead++;
       this.pagesIn++;
     }
-    return pfn;
   }
 
   /** A page never written back: the file's deterministic contents (zeros past EOF), word by word. */
@@ -104,6 +259,9 @@ export class PageCache {
   evict(f: FileObject, index: number): boolean {
     const pfn = f.cache.get(index);
     if (pfn === undefined || f.dirty.has(index) || this.pages.mapcount[pfn] !== 0) return false;
+    // vmlab frees a large folio page by page: the first page freed ends the folio (reclaim frees
+    // all its pages together, truncate has split it already)
+    if (f.folios.size > 0) this.splitFolio(f, index);
     f.cache.delete(index);
     this.lru?.del(pfn);
     if (--this.pages.refcount[pfn] === 0) {

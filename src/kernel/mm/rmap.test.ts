@@ -2,7 +2,7 @@
  * The reverse map through anon_vma chains (rmap_walk_anon) and the files'
  * i_mmap (rmap_walk_file) against the scan of every address space's VMAs
  * they replaced: on random runs of faults, file mappings (shared and
- * private), forks, splits, merges, mremap, munmap, MADV_PAGEOUT, exits and
+ * private), shared anonymous memory, forks, splits, merges, mremap, munmap, MADV_PAGEOUT, exits and
  * reclaim, both walks find the same mappings of every page on the LRU, and
  * a whole run gives the same counters and the same memory with either.
  */
@@ -60,10 +60,14 @@ function run(seed: number, scan: boolean, check?: (k: Kernel) => void) {
     const op = rng.below(10);
     if (op === 0 || mine.length === 0) {
       const pages = 32 + rng.below(384);
-      // a third of the mappings map a file, shared or private, at some offset
-      const f = rng.below(3) === 0 ? files[rng.below(2)] : null;
+      // a third of the mappings map a file, shared or private, at some offset; a sixth are
+      // shared anonymous memory (a shmem object's i_mmap)
+      const kind = rng.below(6);
+      const f = kind < 2 ? files[rng.below(2)] : null;
       const fileArgs =
-        f === null ? {} : { file: f, offset: rng.below(32) * 4096, shared: rng.below(2) === 0 };
+        f === null
+          ? { shared: kind === 2 }
+          : { file: f, offset: rng.below(32) * 4096, shared: rng.below(2) === 0 };
       const va = k.mmap(t, mmapArgs((pages + 1) * 4096, fileArgs));
       log.push(`mmap ${va}`);
       if (va <= 0n) continue;

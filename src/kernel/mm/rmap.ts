@@ -16,6 +16,7 @@ import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, pteOffset, ptePa, ptepClearFlush, setPteAt } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
+import type { ShmemObject } from "./vma.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /** What the reverse map needs from the rest of the kernel. */
@@ -39,8 +40,8 @@ export interface RmapPages {
   readonly anonVma: Int32Array;
   /** the head of a transparent huge page on the lists: one entry for HPAGE_PMD_NR pages */
   readonly large: Uint8Array;
-  /** the file of a page-cache page on the LRU (page->mapping) */
-  readonly owner: (FileObject | undefined)[];
+  /** the file of a page-cache page on the LRU, or the shmem object of a shmem page (page->mapping) */
+  readonly owner: (FileObject | ShmemObject | undefined)[];
 }
 
 /**
@@ -92,12 +93,12 @@ function rmapOne(
   r: RmapPages,
   pfn: number,
   anon: boolean,
-  f: FileObject | undefined,
+  f: FileObject | ShmemObject | undefined,
   mm: MmStruct,
   v: Vma,
   fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
 ): void {
-  if (anon ? v.anonVma === 0 : v.file !== f) return;
+  if (anon ? v.anonVma === 0 : v.file !== f && v.shmem !== f) return;
   const index = r.index[pfn];
   if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) return;
   const um = r.env.userMm;
@@ -202,6 +203,26 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
     ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
     mm.rssFile--;
+    pages.mapcount[pfn]--;
+    pages.refcount[pfn]--;
+  });
+}
+
+/**
+ * try_to_unmap for a shmem page: every PTE that maps it is cleared, with a
+ * TLB flush each (no swap entry: the shmem object remembers the page); a
+ * dirty one marks the page dirty (folio_mark_dirty). RSS, mapcount and
+ * refcount drop with each.
+ * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
+ */
+export function tryToUnmapShmem(r: RmapPages, pfn: number): void {
+  const pages = r.env.pages;
+  const pt = r.env.userMm.env.pgtable;
+  rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
+    if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
+    r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
+    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+    mm.rssShmem--;
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;
   });

@@ -32,6 +32,9 @@ export function shmemPut(ctx: MmContext, obj: ShmemObject): void {
   if (--obj.refs > 0) return;
   for (const pfn of obj.pages.values()) putPage(ctx, pfn);
   obj.pages.clear();
+  // shmem_undo_range: the swap entries go too (shmem_free_swap)
+  for (const slot of obj.swapped.values()) ctx.env.swap!.put(slot);
+  obj.swapped.clear();
 }
 
 /**
@@ -60,19 +63,33 @@ export function shmemFault(
   }
   const pgoff = vma.vmPgoff + (vpn - vma.vmStart);
   let pfn = obj.pages.get(pgoff);
+  let major = false;
   if (pfn === undefined) {
     const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
     if (p < 0) return VmFault.OOM;
-    env.phys.zeroFrame(pfnUnchecked(p));
-    // shmem_alloc_and_add_folio: a shmem folio is swap-backed (__folio_set_swapbacked)
+    const slot = obj.swapped.get(pgoff);
+    if (slot !== undefined) {
+      // shmem_swapin_folio: read back from swap (a major fault, PGMAJFAULT); the folio is dirty
+      // again and its swap entry freed (delete_from_swap_cache, swap_free_nr)
+      const swap = env.swap!;
+      env.phys.loadFrame(swap.contents, slot, pfnUnchecked(p));
+      swap.pswpin++;
+      obj.swapped.delete(pgoff);
+      swap.put(slot);
+      env.pages.flags[p] |= PageFlag.Dirty;
+      major = true;
+    } else env.phys.zeroFrame(pfnUnchecked(p));
+    // shmem_alloc_and_add_folio: a shmem folio is swap-backed (__folio_set_swapbacked) and joins
+    // the anon LRU (folio_add_lru; page_is_file_lru is false for it)
     env.pages.flags[p] |= PageFlag.SwapBacked;
     obj.pages.set(pgoff, p);
+    env.lru?.addShmem(p, obj, pgoff);
     pfn = p;
   }
   // do_shared_fault -> fault_dirty_shared_page: a write fault dirties the folio (folio_mark_dirty)
   if (write && vma.vmFlags & VmFlag.WRITE) env.pages.flags[pfn] |= PageFlag.Dirty;
   mapShmemPage(ctx, mm, vma, pa, pfn, write);
-  return VmFault.OK;
+  return major ? VmFault.MAJOR : VmFault.OK;
 }
 
 /** finish_fault / set_pte_range for a shmem page: writable at once where the VMA is (no write-notify). */
@@ -98,8 +115,9 @@ function shmemFaultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): 
   const pt = ctx.env.pgtable;
   const obj = vma.shmem!;
   const ptrs = pt.ptrsPerTable;
+  // do_fault_around: from the aligned start (or the VMA's), for n pages, inside the table
   const start = Math.max(vma.vmStart, vpn - (vpn % n), vpn - (vpn % ptrs));
-  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n, vpn - (vpn % ptrs) + ptrs);
+  const end = Math.min(vma.vmEnd, start + n, vpn - (vpn % ptrs) + ptrs);
   for (let v = start; v < end; v++) {
     const pfn = obj.pages.get(vma.vmPgoff + (v - vma.vmStart));
     if (pfn === undefined) continue;

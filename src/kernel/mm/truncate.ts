@@ -14,8 +14,9 @@ import { assert } from "../../base/assert.ts";
 import type { FileObject } from "../fs/file.ts";
 import type { MmContext } from "./internal.ts";
 import { iMmap } from "./MmStruct.ts";
-import { zapRange } from "./memory.ts";
+import { rssAdd, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
+import { ptepClearFlush, readPte } from "./pgtable.ts";
 
 /**
  * unmap_mapping_range(mapping, holebegin, 0, even_cows=1): every PTE of
@@ -35,6 +36,31 @@ export function unmapMappingRange(ctx: MmContext, f: FileObject, fromIndex: numb
 }
 
 /**
+ * try_to_unmap of the page-cache pages [from, to) of f: every PTE that maps
+ * one of them is cleared with its flush; a private mapping's anonymous
+ * copies stay. A dirty PTE dirties the page (folio_mark_dirty).
+ * Linux: mm/huge_memory.c unmap_folio (try_to_unmap)
+ */
+function unmapCachePages(ctx: MmContext, f: FileObject, from: number, to: number): void {
+  const pt = ctx.env.pgtable;
+  const pages = ctx.env.pages;
+  // the folio's rmap walk: the file's i_mmap
+  for (const [v, mm] of iMmap(f)) {
+    for (let index = Math.max(from, v.vmPgoff); index < Math.min(to, v.vmPgoff + v.pages); index++) {
+      const vpn = v.vmStart + (index - v.vmPgoff);
+      const pfn = f.cache.get(index)!;
+      const pte = readPte(ctx, mm, vpn);
+      if (pte === null || !pt.present(pte.hi, pte.lo) || pt.pfn(pte.hi, pte.lo, 0) !== pfn) continue;
+      if (pt.dirty(pte.hi, pte.lo)) f.dirty.add(index);
+      ptepClearFlush(ctx, mm, pte.pa, vpn, 0);
+      rssAdd(ctx, mm, v, pfn, -1);
+      pages.mapcount[pfn]--;
+      pages.refcount[pfn]--;
+    }
+  }
+}
+
+/**
  * truncate_setsize + truncate_pagecache for a size change of `f` to
  * `newSize` bytes (0 .. 1 TiB, checked by the caller).
  */
@@ -44,8 +70,18 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
   if (newSize >= oldSize) return; // the pages between the old and the new end read as zeros
   const holeIndex = Math.ceil(newSize / 4096);
   unmapMappingRange(ctx, f, holeIndex);
-  // truncate_inode_pages_range: the cached pages past the end go (written back or not)
   const cache = ctx.env.pageCache;
+  // truncate_inode_partial_folio: a large folio holding the new end is split to order 0, which
+  // unmaps it first (unmap_folio; remap_page puts back only anonymous pages): its pages before the
+  // end lose their PTEs too, and are faulted in again
+  if (f.folios.size > 0 && holeIndex > 0 && f.cache.has(holeIndex - 1)) {
+    const start = cache.folioStart(f, holeIndex - 1);
+    if (start + cache.folioPages(f, start) > holeIndex) {
+      unmapCachePages(ctx, f, start, holeIndex);
+      cache.splitFolio(f, start);
+    }
+  }
+  // truncate_inode_pages_range: the cached pages past the end go (written back or not)
   for (const index of [...f.cache.keys()].filter((i) => i >= holeIndex).sort((x, y) => x - y)) {
     f.dirty.delete(index);
     assert(cache.evict(f, index), `truncate: page ${index} of ${f.name} is still mapped`);

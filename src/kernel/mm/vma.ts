@@ -70,6 +70,8 @@ export function vmFlagsWithPkey(vmFlags: number, pkey: number): number {
  */
 export class ShmemObject {
   readonly pages = new Map<number, number>(); // pgoff -> pfn
+  /** pages written to swap by reclaim (shmem_writeout): pgoff -> swap slot, the xarray's swap entries */
+  readonly swapped = new Map<number, number>();
   refs = 0;
 }
 

@@ -11,10 +11,11 @@ import {
   tryToUnmapAnon,
   tryToUnmapFile,
   tryToUnmapLazyfree,
+  tryToUnmapShmem,
 } from "./rmap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import type { UserMm } from "./userMm.ts";
-import { VmFlag } from "./vma.ts";
+import { ShmemObject, VmFlag } from "./vma.ts";
 
 /** The LRU lists of the node (include/linux/mmzone.h enum lru_list; unevictable pages are kept off them). */
 export const enum Lru {
@@ -74,7 +75,10 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * MADV_FREE'd anonymous pages sit on the inactive file list (lru_lazyfree)
  * and are discarded, not swapped, while clean (markLazyfree, discardLazyfree).
  *
- * Unevictable here: mlocked pages, shmem and tmpfs pages, and every kernel
+ * Shmem pages (shared anonymous memory) are swap-backed: they sit on the
+ * anon lists and go to swap through shmemWriteout.
+ *
+ * Unevictable here: mlocked pages, tmpfs files' pages, and every kernel
  * page (they are never put on these lists).
  */
 export class Vmscan implements RmapPages {
@@ -91,8 +95,8 @@ export class Vmscan implements RmapPages {
   readonly large: Uint8Array;
   /** HPAGE_PMD_NR: the pages of a transparent huge page (the architecture's) */
   private readonly hpageNr: number;
-  /** the file of a page-cache page on the LRU */
-  readonly owner: (FileObject | undefined)[] = [];
+  /** the file of a page-cache page on the LRU, or the shmem object of a shmem page */
+  readonly owner: (FileObject | ShmemObject | undefined)[] = [];
   readonly head = new Int32Array(5).fill(-1);
   readonly tail = new Int32Array(5).fill(-1);
   readonly size = new Int32Array(5);
@@ -291,12 +295,25 @@ export class Vmscan implements RmapPages {
     this.add(pfn, this.entryList(Lru.InactiveFile));
   }
 
-  /** Is the page still an anonymous or page-cache page (pages freed elsewhere are dropped lazily)? */
+  /**
+   * A new page of a shmem object: swap-backed, so it joins the inactive anon
+   * list (folio_add_lru; page_is_file_lru is false for it).
+   * Linux: mm/shmem.c shmem_alloc_and_add_folio, mm/swap.c folio_add_lru
+   */
+  addShmem(pfn: number, obj: ShmemObject, index: number): void {
+    this.index[pfn] = index;
+    this.owner[pfn] = obj;
+    this.referenced[pfn] = 0;
+    this.add(pfn, this.entryList(Lru.InactiveAnon));
+  }
+
+  /** Is the page still an anonymous, page-cache or shmem page (pages freed elsewhere are dropped lazily)? */
   private valid(pfn: number, _list?: Lru): boolean {
     const kind = this.env.pages.kind[pfn];
     if (kind === PageKind.UserAnon) return true;
     const f = this.owner[pfn];
-    return kind === PageKind.PageCache && f !== undefined && f.cache.get(this.index[pfn]) === pfn;
+    if (kind !== PageKind.PageCache || f === undefined) return false;
+    return (f instanceof ShmemObject ? f.pages : f.cache).get(this.index[pfn]) === pfn;
   }
 
   // ---- shrinking ----
@@ -388,7 +405,12 @@ export class Vmscan implements RmapPages {
       if (!this.discardLazyfree(pfn)) return 0;
     } else {
       if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return 0;
-      if (!(anon ? this.swapOut(pfn) : this.dropFile(pfn))) return 0;
+      if (anon) {
+        if (!this.swapOut(pfn)) return 0;
+      } else {
+        nr = this.dropFile(pfn); // a large page-cache folio goes whole
+        if (nr === 0) return 0;
+      }
     }
     this.stats.pgsteal += nr;
     return nr;
@@ -424,7 +446,7 @@ export class Vmscan implements RmapPages {
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return false;
     if (lazy) return this.discardLazyfree(pfn);
-    return anon ? this.swapOut(pfn) : this.dropFile(pfn);
+    return anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
   }
 
   /**
@@ -465,6 +487,7 @@ export class Vmscan implements RmapPages {
 
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
   private swapOut(pfn: number): boolean {
+    if (this.env.pages.kind[pfn] === PageKind.PageCache) return this.shmemWriteout(pfn);
     const swap = this.env.swap;
     if (swap === null) return false;
     const phys = this.env.phys;
@@ -490,15 +513,77 @@ export class Vmscan implements RmapPages {
     return true;
   }
 
-  /** A page-cache page: unmapped everywhere, written back if dirty, then dropped from the cache. */
-  private dropFile(pfn: number): boolean {
-    const f = this.owner[pfn]!;
+  /**
+   * A shmem page (shrink_folio_list, then pageout -> shmem_writeout):
+   * unmapped everywhere (its PTEs cleared: the object keeps the page, not
+   * the page tables); a clean page (never written: zeros) is simply dropped
+   * from the object (__remove_mapping); a dirty one is written to a new swap
+   * slot, which the object holds in its place (shmem_delete_from_page_cache
+   * with the swap entry, swap_shmem_alloc), and freed. vmlab frees it as soon
+   * as it is written, as for anonymous pages (Linux frees it on a later pass,
+   * when the writeback has ended). False without a free slot: the page stays
+   * in the object, unmapped, and is activated (AOP_WRITEPAGE_ACTIVATE).
+   * Linux: mm/vmscan.c shrink_folio_list, pageout; mm/shmem.c shmem_writeout
+   */
+  private shmemWriteout(pfn: number): boolean {
+    const obj = this.owner[pfn] as ShmemObject;
     const index = this.index[pfn];
-    tryToUnmapFile(this, pfn, f, index);
-    this.env.pageCache.writeback(f, index);
+    const pages = this.env.pages;
+    tryToUnmapShmem(this, pfn);
+    if (pages.flags[pfn] & PageFlag.Dirty) {
+      const swap = this.env.swap;
+      const slot = swap === null ? -1 : swap.allocSlot();
+      if (slot < 0) return false;
+      this.env.phys.saveFrame(pfnUnchecked(pfn), swap!.contents, slot);
+      swap!.wrotePage(slot);
+      swap!.map[slot] = 1; // the object's swap entry
+      obj.swapped.set(index, slot);
+    }
+    obj.pages.delete(index);
     this.del(pfn);
     this.owner[pfn] = undefined;
-    return this.env.pageCache.evict(f, index);
+    pages.flags[pfn] &= ~(PageFlag.Dirty | PageFlag.SwapBacked);
+    pages.refcount[pfn]--; // the object's reference
+    this.env.userMm.freeUnmapped(pfn);
+    return true;
+  }
+
+  /**
+   * A page-cache page: unmapped everywhere, written back if dirty, then
+   * dropped from the cache. A page of a large folio takes its folio with it,
+   * as shrink_folio_list handles the folio whole: unless another of its
+   * pages is held or was referenced through a page table (folio_referenced
+   * looks at every PTE of the folio), all its pages are unmapped, written
+   * back and removed together (__remove_mapping). Returns the pages dropped
+   * (0: none).
+   * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping
+   */
+  private dropFile(pfn: number): number {
+    if (this.owner[pfn] instanceof ShmemObject) return this.shmemWriteout(pfn) ? 1 : 0;
+    const f = this.owner[pfn] as FileObject;
+    const pc = this.env.pageCache;
+    const index = this.index[pfn];
+    const start = f.folios.size > 0 ? pc.folioStart(f, index) : index;
+    const nr = pc.folioPages(f, start);
+    const pages = this.env.pages;
+    for (let i = start; i < start + nr; i++) {
+      const p = f.cache.get(i)!;
+      if (p === pfn) continue;
+      if (this.pinned.has(p)) return 0;
+      const r = folioReferenced(this, p);
+      if (r.young > 0 || r.locked || r.found !== pages.mapcount[p] || pages.refcount[p] !== r.found + 1)
+        return 0;
+    }
+    for (let i = start; i < start + nr; i++) {
+      const p = f.cache.get(i)!;
+      tryToUnmapFile(this, p, f, i);
+      pc.writeback(f, i);
+      this.del(p);
+      this.owner[p] = undefined;
+    }
+    // vmlab frees the folio's frames one by one (each accounted by itself)
+    for (let i = start; i < start + nr; i++) if (!pc.evict(f, i)) return i - start;
+    return nr;
   }
 
   /**

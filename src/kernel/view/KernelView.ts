@@ -21,6 +21,7 @@ import { kernelPfn } from "../core/alloc.ts";
 import type { KernelCore } from "../core/core.ts";
 import type { Layout } from "../core/layout.ts";
 import { type TaskHandle, taskOf } from "../core/task.ts";
+import { folioSizeError } from "../core/vfs.ts";
 import { cpuInfo, tlbInfo } from "./cpus.ts";
 import { crashVtop, linuxPageFlags, type PagemapEntry, pagemap } from "./crash.ts";
 import { explainAccess } from "./explain.ts";
@@ -37,7 +38,7 @@ import {
   zoneInfos,
 } from "./memory.ts";
 import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
-import { kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
+import { compoundOf, kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
 import { type ReclaimInfo, reclaimInfo, type SwapInfo, swapInfo } from "./reclaim.ts";
@@ -303,6 +304,11 @@ export class KernelView {
     return fileInfo(this.k, name);
   }
 
+  /** Why a file cannot have folios of `bytes` on this machine, or null (vfs.ts folioSizeError). */
+  folioSizeError(fs: "disk" | "tmpfs", bytes: number): string | null {
+    return folioSizeError(this.k, fs, bytes);
+  }
+
   /** What read(2) of the byte at `offset` of a file returns; -1 past EOF. */
   fileByte(name: string, offset: bigint): number {
     return fileByte(this.k, name, offset);
@@ -370,6 +376,11 @@ export class KernelView {
   /** tools/mm/page-types' summary of /proc/kpageflags over frames [first, first + count) (view/pageTypes.ts). */
   pageTypes(first = 0, count = Number.POSITIVE_INFINITY): PageTypesRow[] {
     return pageTypes(this.k, first, count);
+  }
+
+  /** The compound page (folio) holding a frame: its head frame and order; {pfn, 0} for a 4K folio (view/pageTypes.ts). */
+  compound(pfn: number): { head: number; order: number } {
+    return compoundOf(this.k, pfn);
   }
 
   /** One frame's /proc/kpageflags entry, or null past the end of RAM. */

@@ -92,9 +92,20 @@ export class StructPage {
     return this.prog_.pageFlags(page_to_pfn(this))!.value;
   }
 
-  /** page->_refcount */
+  /**
+   * page->_refcount. A large page-cache folio's references are all on its
+   * head (folio_ref_add: the cache's one per page, one per PTE that maps a
+   * page), its tails hold 0; vmlab counts them per frame, so the head shows
+   * their sum. (A THP shows vmlab's per-frame counts.)
+   */
   get _refcount(): number {
-    return this.info.refcount;
+    const pfn = page_to_pfn(this);
+    const c = this.prog_.compound(pfn);
+    if (c.order === 0 || this.info.kind !== "page-cache") return this.info.refcount;
+    if (c.head !== pfn) return 0;
+    let sum = 0;
+    for (let i = 0; i < 2 ** c.order; i++) sum += this.prog_.frame(pfn + i)!.refcount;
+    return sum;
   }
 
   /** page->_mapcount as Linux keeps it: the mappings less one (-1: mapped by no page table) */
@@ -365,6 +376,28 @@ export function pfn_to_page(prog: KernelView, pfn: number): StructPage {
 export function page_to_pfn(page: StructPage): number {
   const m = page.prog_.memMap();
   return Number((page.address - m.page0) / BigInt(m.structPageSize));
+}
+
+/** compound_head: the head page of the compound page (folio) holding `page`; the page itself if it is not compound. */
+export function compound_head(page: StructPage): StructPage {
+  return pfn_to_page(page.prog_, page.prog_.compound(page_to_pfn(page)).head);
+}
+
+/** compound_order: the order of a compound page's head (0 for a tail or a page that is not compound). */
+export function compound_order(page: StructPage): number {
+  const pfn = page_to_pfn(page);
+  const c = page.prog_.compound(pfn);
+  return c.head === pfn ? c.order : 0;
+}
+
+/** PageHead: the first page of a compound page (a large folio). */
+export function PageHead(page: StructPage): boolean {
+  return compound_order(page) > 0;
+}
+
+/** PageTail: a page of a compound page other than its first. */
+export function PageTail(page: StructPage): boolean {
+  return page.prog_.compound(page_to_pfn(page)).head !== page_to_pfn(page);
 }
 
 /** page_to_phys: the page's physical address. */

@@ -1,7 +1,7 @@
 import { vpnUnchecked } from "../../base/units.ts";
 import type { KernelCore } from "../core/core.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
-import { VmFlag } from "../mm/vma.ts";
+import { type ShmemObject, VmFlag } from "../mm/vma.ts";
 
 /**
  * The invariant checker (a debug switch, on in tests). Returns every broken
@@ -76,6 +76,7 @@ export function checkInvariants(k: KernelCore): string[] {
   const mapcounts = new Map<number, number>();
   const shmemOwned = new Set<number>();
   const slotRefs = new Map<number, number>();
+  const shmemObjs = new Set<ShmemObject>();
   /** slots named by a swap PTE with the exclusive marker */
   const exclusiveSlots: number[] = [];
   const anonExclusive = (pfn: number) => (k.pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
@@ -103,6 +104,12 @@ export function checkInvariants(k: KernelCore): string[] {
     let swapEnts = 0;
     let tables = 0;
     for (const v of mm.vmas) if (v.shmem) for (const pfn of v.shmem.pages.values()) shmemOwned.add(pfn);
+    // a shmem object's swap entries hold their slots (swap_shmem_alloc), once per object
+    for (const v of mm.vmas)
+      if (v.shmem && !shmemObjs.has(v.shmem)) {
+        shmemObjs.add(v.shmem);
+        for (const slot of v.shmem.swapped.values()) slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+      }
     const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
       reached.add(tablePfn);
       // (PAE's preallocated PMDs are part of the PGD allocation, not counted in pt_pages)

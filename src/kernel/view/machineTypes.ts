@@ -209,6 +209,10 @@ export interface FileInfo {
   /** pages read from disk and written back */
   pagesRead: number;
   pagesWritten: number;
+  /** the size of the folios its page cache allocates (`folio=`; 4096: pages) */
+  folioBytes: number;
+  /** large folios (above 4K) in its page cache now */
+  largeFolios: number;
 }
 
 /** A character device's kernel buffer. */

@@ -126,6 +126,8 @@ export function fileInfo(k: KernelCore, name: string): FileInfo | null {
     dirty: f.dirty.size,
     pagesRead: f.pagesRead,
     pagesWritten: f.pagesWritten,
+    folioBytes: 4096 * 2 ** f.folioOrder,
+    largeFolios: f.folios.size,
   };
 }
 

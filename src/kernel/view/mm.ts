@@ -328,7 +328,11 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
   const hpage = k.arch.pgtable.hpagePmdNr;
   return mm.vmas.map((v) => {
     const s = smapsStats(k, t, v.vmStart, v.vmEnd, (v.vmFlags & VmFlag.LOCKED) !== 0);
-    const swapped = countPages(k, t, v.vmStart, v.pages, (st) => st.swapSlot >= 0);
+    let swapped = countPages(k, t, v.vmStart, v.pages, (st) => st.swapSlot >= 0);
+    // a shared shmem mapping: the object's pages in swap within the VMA (shmem_swap_usage)
+    if (v.shmem && v.vmFlags & VmFlag.SHARED)
+      for (const pgoff of v.shmem.swapped.keys())
+        if (pgoff >= v.vmPgoff && pgoff < v.vmPgoff + v.pages) swapped++;
     const eligible =
       v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
     return {

@@ -28,7 +28,7 @@ import {
   pgBits,
 } from "./crash.ts";
 
-const KPF = {
+export const KPF = {
   LOCKED: 0,
   REFERENCED: 2,
   UPTODATE: 3,
@@ -107,6 +107,27 @@ const BITS = Object.keys(NAMES)
 const bit = (b: number): bigint => 1n << BigInt(b);
 
 /**
+ * The compound page (folio) a frame belongs to: its head frame and order
+ * (the frame itself and 0 for a 4K folio). A THP of anonymous memory (a
+ * large folio on the LRU: vmscan keeps one entry, at its head) and a large
+ * page-cache folio (`file ... folio=SIZE`). Linux: include/linux/page-flags.h
+ * compound_head, PageHead, PageTail; folio_order
+ */
+export function compoundOf(k: KernelCore, pfn: number): { head: number; order: number } {
+  const p = k.pages;
+  const kind = p.kind[pfn];
+  if (kind === PageKind.UserAnon) {
+    const headPfn = pfn - (pfn % 512);
+    if (k.vmscan.large[headPfn] === 1 && p.kind[headPfn] === PageKind.UserAnon)
+      return { head: headPfn, order: Math.log2(k.arch.pgtable.hpagePmdNr) };
+  } else if (kind === PageKind.PageCache) {
+    const head = k.pageCache.largeHeadOf(pfn);
+    if (head >= 0) return { head, order: k.pageCache.largeHeads.get(head)! };
+  }
+  return { head: pfn, order: 0 };
+}
+
+/**
  * The frame's entry of /proc/kpageflags (stable_page_flags); `locked` is
  * crash.ts mlockedFrames, computed once for a scan of many frames.
  */
@@ -116,16 +137,15 @@ export function kpageflags(k: KernelCore, pfn: number, locked = mlockedFrames(k)
   const f = p.flags[pfn];
   let u = 0n;
   if (kind === PageKind.UserAnon) u |= bit(KPF.ANON);
-  // a THP (a large folio on the LRU: vmscan keeps one entry, at its head); its pages read the folio's flags
-  const headPfn = pfn - (pfn % 512);
-  const inThp =
-    kind === PageKind.UserAnon && k.vmscan.large[headPfn] === 1 && p.kind[headPfn] === PageKind.UserAnon;
-  const folio = inThp ? headPfn : pfn;
-  if (pfn === folio && (f & PageFlag.Head || inThp)) u |= bit(KPF.COMPOUND_HEAD);
-  else if (inThp) u |= bit(KPF.COMPOUND_TAIL);
+  const c = compoundOf(k, pfn);
+  // KPF_THP: any large rmappable folio, anonymous or page cache ("we indicate any THPs here")
+  const inThp = c.order > 0;
+  const folio = c.head;
+  if (c.order > 0) u |= bit(pfn === folio ? KPF.COMPOUND_HEAD : KPF.COMPOUND_TAIL);
+  else if (f & PageFlag.Head) u |= bit(KPF.COMPOUND_HEAD);
   if (inThp) u |= bit(KPF.THP);
   // page_mapped: the page, or (PMD-mapped) its folio
-  if (p.mapcount[pfn] > 0 || p.mapcount[folio] > 0) u |= bit(KPF.MMAP);
+  if (p.mapcount[pfn] > 0 || (kind === PageKind.UserAnon && p.mapcount[folio] > 0)) u |= bit(KPF.MMAP);
   else if (k.userMm.hugeZeroPfn >= 0 && pfn - (pfn % 512) === k.userMm.hugeZeroPfn)
     u |= bit(KPF.ZERO_PAGE) | bit(KPF.THP);
   else if (pfn === k.zeroPfn) u |= bit(KPF.ZERO_PAGE);

@@ -29,10 +29,14 @@ export function file(c: CompileContext, s: Stmt): Run {
   if (fs === "tmpfs" && cached)
     c.fail("a tmpfs file is always in memory: 'cached' applies to disk files", s.verbPos);
   const folioW = o.get("folio");
-  if (folioW && (folioW.value?.base !== null || folioW.value.offset !== 4096n))
+  if (folioW && folioW.value?.base !== null) c.fail("folio= is a size (4K .. 1M)", folioW.valuePos);
+  const folio = folioW ? folioW.value!.offset : 4096n;
+  if (folio < 4096n || folio > 1n << 30n || (folio & (folio - 1n)) !== 0n)
+    c.fail(`folio=${folio}: a folio is a power of two from 4K`, folioW!.valuePos);
+  if (fs === "tmpfs" && folio !== 4096n)
     c.fail(
-      "folio sizes above 4K (large folios) are not modelled by this version of vmlab yet",
-      folioW.valuePos,
+      "tmpfs folio sizes follow shmem_enabled (huge=), which vmlab does not model: folio= applies to disk files",
+      folioW!.valuePos,
     );
   c.files.add(name);
   // the words as written (size=1T), for messages
@@ -54,10 +58,13 @@ export function file(c: CompileContext, s: Stmt): Run {
         `a ${fs === "tmpfs" ? "tmpfs" : "cached"} file fills a page per 4K at once; vmlab caps one statement at 1,000,000 pages`,
         sizeW.valuePos,
       );
-    rt.files.set(name, rt.kernel.createFile(name, Number(size), fs, cached));
+    // the machine decides the largest folio (the PMD size): the kernel's refusal, at this statement
+    const folioError = rt.view.folioSizeError(fs, Number(folio));
+    if (folioError !== null) c.fail(folioError, folioW!.valuePos);
+    rt.files.set(name, rt.kernel.createFile(name, Number(size), fs, cached, Number(folio)));
     const f = rt.view.file(name)!;
     rt.out.push(
-      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}`,
+      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}${folio !== 4096n ? `, folios of ${folio / 1024n}K` : ""}`,
     );
   };
 }

@@ -1,0 +1,102 @@
+/**
+ * Shmem (shared anonymous memory) on the LRU: its pages sit on the anon
+ * lists and reclaim swaps the dirty ones out through shmem_writeout, the
+ * object keeping the swap entry; clean ones are dropped; a fault reads a
+ * swapped page back (a major fault) in every process that shares it.
+ * Linux: mm/vmscan.c shrink_folio_list, mm/shmem.c shmem_writeout, shmem_swapin_folio
+ */
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../../workloads/scenario/session.ts";
+
+let last: string[] = [];
+
+function run(src: string): (name: string) => number {
+  const r = runScenario(src, { checkInvariants: true });
+  last = r.statements.at(-1)?.output ?? [];
+  expect(
+    r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`),
+  ).toEqual([]);
+  return (name) => Number(BigInt(r.metrics[name]));
+}
+
+/** 28M of anonymous memory written on a 32M machine: reclaim must make room. */
+const pressure = `A: b = mmap 28M
+A: write b 28M
+let shmem_after = meminfo.Shmem
+let swap_used = meminfo.SwapTotal - meminfo.SwapFree
+let b_present = present(A, b 28M)
+let s_present_a = present(A, s 4M)
+A: munmap b 28M`;
+
+describe("shmem reclaim", () => {
+  it("written shared memory goes to swap under pressure and comes back, in both processes, by major faults", () => {
+    const v = run(`machine ram=32M swap=64M
+spawn A
+A: s = mmap 4M shared at=0x50000000
+A: write s 4M value=7
+A: fork B
+let swap0 = meminfo.SwapTotal - meminfo.SwapFree
+${pressure}
+let s_present_b = present(B, s 4M)
+let rss_b = rss(B, s 4M)
+let mj = B.maj_flt
+B: read s 4M
+let majors = B.maj_flt - mj
+expect byte(B, s+700p) == 7
+expect byte(B, s+1023p) == 7
+let swap_end = meminfo.SwapTotal - meminfo.SwapFree
+let shmem_end = meminfo.Shmem
+`);
+    const shmemOut = 1024 - v("shmem_after") / 4096;
+    expect(shmemOut).toBeGreaterThan(0);
+    expect(v("s_present_a")).toBeLessThanOrEqual(1024 - shmemOut);
+    expect(v("rss_b")).toBe(v("s_present_b") * 4096);
+    // every page that left holds a swap slot: the anonymous ones, and the shmem ones (the object's entries)
+    expect(v("swap_used") / 4096).toBe(7168 - v("b_present") + shmemOut);
+    // B's read brings each swapped shmem page back with a major fault; its slot is freed
+    expect(v("majors")).toBe(shmemOut);
+    expect(v("swap_end")).toBe(v("swap0"));
+    expect(v("shmem_end")).toBe(4 << 20);
+  });
+
+  it("clean shared memory (read, never written) is dropped, not swapped", () => {
+    const v = run(`machine ram=32M swap=64M
+spawn A
+A: s = mmap 4M shared at=0x50000000
+A: read s 4M
+expect meminfo.Shmem == 4M
+${pressure}
+let mj = A.maj_flt
+A: read s 4M
+let majors = A.maj_flt - mj
+expect byte(A, s+100p) == 0
+`);
+    expect(v("shmem_after")).toBeLessThan(4 << 20);
+    // the swap holds the anonymous pages only
+    expect(v("swap_used") / 4096).toBe(7168 - v("b_present"));
+    expect(v("majors")).toBe(0);
+  });
+
+  it("MADV_PAGEOUT with swap writes a dirty shmem page out; reading it back is a major fault per page", () => {
+    const v = run(`machine ram=64M swap=64M
+spawn A
+A: t = mmap 64p shared at=0x50200000
+A: write t 64p value=7
+A: fork B
+B: exit
+A: ret = madvise t 64p pageout
+let present = present(A, t 64p)
+let shmem = meminfo.Shmem
+let swapped = meminfo.SwapTotal - meminfo.SwapFree
+let ma = A.maj_flt
+A: read t+10p 20p
+let majors = A.maj_flt - ma
+expect byte(A, t+15p) == 7
+show A smaps
+`);
+    expect([v("ret"), v("present"), v("shmem"), v("swapped") / 4096, v("majors")]).toEqual([0, 0, 0, 64, 20]);
+    // smaps' Swap of a shared shmem mapping: the object's swapped pages in it (shmem_swap_usage)
+    const at = last.findIndex((l) => l.startsWith("50200000-"));
+    expect(last.slice(at).find((l) => l.startsWith("Swap:"))).toMatch(/^Swap:\s+176 kB$/);
+  });
+});
