@@ -18,8 +18,11 @@ import {
   isHugePmd,
   levelSpan,
   mapper,
+  pgtableTransHugeDeposit,
+  pgtableTransHugeWithdraw,
   pmdOf,
   pteAllocOne,
+  pteFreeOne,
   ptepClearFlush,
   ptepSetAccessFlags,
   setPteAt,
@@ -74,9 +77,11 @@ function getHugeZeroPage(ctx: MmContext): number {
 /**
  * do_huge_pmd_anonymous_page: a read maps the huge zero page (allocated
  * once, on first use) read-only; a write gets a zeroed 2 MiB page, mapped
- * writable and dirty by one PMD. If no order-9 block is free the fault
- * falls back to 4K pages (thp_fault_fallback). Returns null to fall back.
- * Linux: mm/huge_memory.c do_huge_pmd_anonymous_page
+ * writable and dirty by one PMD. Either way the PMD deposits a PTE table
+ * allocated now (pte_alloc_one, counted in the mm's page tables), which a
+ * split will use. If no order-9 block is free the fault falls back to 4K
+ * pages (thp_fault_fallback). Returns null to fall back.
+ * Linux: mm/huge_memory.c do_huge_pmd_anonymous_page, __do_huge_pmd_anonymous_page, set_huge_zero_folio
  */
 export function hugeFault(
   ctx: MmContext,
@@ -93,13 +98,20 @@ export function hugeFault(
   if (pd < 0) return VmFault.OOM;
   const pmdPa =
     pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
+  mm.anonVmaPrepare(vma); // vmf_anon_prepare, before either path
   if (!write && ctx.settings.thpZeroPage) {
+    const table = pteAllocOne(ctx, mm, true);
+    if (table < 0) return VmFault.OOM;
     const zero = getHugeZeroPage(ctx);
-    if (zero >= 0) {
-      const e = hugePmd(ctx, zero, vma.vmFlags, false, false, true);
-      setPteAt(ctx, pmdPa, e.hi, e.lo);
-      return VmFault.OK;
+    if (zero < 0) {
+      pteFreeOne(ctx, mm, table);
+      ctx.thpStats.thp_fault_fallback++;
+      return null;
     }
+    pgtableTransHugeDeposit(mm, pmdPa, table);
+    const e = hugePmd(ctx, zero, vma.vmFlags, false, false, true);
+    setPteAt(ctx, pmdPa, e.hi, e.lo);
+    return VmFault.OK;
   }
   // mem_cgroup_charge of the folio: over the limit after one reclaim attempt, fall back
   if (env.chargeHugePage && !env.chargeHugePage()) {
@@ -112,9 +124,18 @@ export function hugeFault(
     ctx.thpStats.thp_fault_fallback++;
     return null;
   }
-  mm.anonVmaPrepare(vma);
+  const table = pteAllocOne(ctx, mm, true);
+  if (table < 0) {
+    // folio_put: its pages, accounted one by one, go back one by one (the buddy merges them)
+    for (let i = 0; i < nr; i++) {
+      env.pages.refcount[pfn + i] = 0;
+      env.buddy.free(pfn + i, 0);
+    }
+    return VmFault.OOM;
+  }
   mapNewHuge(ctx, pfn);
   mm.rssAnon += nr;
+  pgtableTransHugeDeposit(mm, pmdPa, table);
   const e = hugePmd(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   setPteAt(ctx, pmdPa, e.hi, e.lo);
   env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma);
@@ -160,8 +181,10 @@ function allocHuge(ctx: MmContext, vma: Vma): number {
 /**
  * __split_huge_pmd: replace a huge PMD by a page table of 512 PTEs mapping
  * the same frames with the same rights (the huge zero page becomes 512
- * mappings of the 4K zero page), then flush the 2 MiB range.
- * Linux: mm/huge_memory.c __split_huge_pmd
+ * mappings of the 4K zero page), then flush the 2 MiB range. The table is
+ * the one the PMD deposited (pgtable_trans_huge_withdraw): no allocation,
+ * the mm's page-table count unchanged. Always succeeds (true).
+ * Linux: mm/huge_memory.c __split_huge_pmd, __split_huge_pmd_locked, __split_huge_zero_page_pmd
  */
 export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   const env = ctx.env;
@@ -170,9 +193,8 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   const haddr = vpn - (vpn % nr);
   const pmd = pmdOf(ctx, mm, haddr);
   if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo)) return true;
-  const table = pteAllocOne(ctx, mm);
-  if (table < 0) return false;
-  env.phys.zeroFrame(pfnUnchecked(table));
+  // __split_huge_pmd_locked: the table the PMD deposited at fault time, so a split needs no memory
+  const table = pgtableTransHugeWithdraw(mm, pmd.pa);
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
   const special = pt.special(pmd.hi, pmd.lo);
   // each PTE inherits the PMD's own rights and state (pt.splitPte), not the VMA's: during
