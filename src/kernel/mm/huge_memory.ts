@@ -8,7 +8,7 @@
  * partial freeing need no compound-page bookkeeping.
  */
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
-import { PteFlag } from "./arch.ts";
+import { PteFlag, TlbFlush } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -214,6 +214,39 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   // the folio is split at once (Linux leaves it whole, PTE-mapped, on the deferred split
   // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU
   if (!special) env.lru?.splitFolio(base);
+  return true;
+}
+
+/**
+ * move_huge_pmd (mremap): a huge PMD moves whole to an empty destination
+ * entry: the huge page stays huge, nothing is copied or faulted. The old
+ * entry is cleared (pmdp_huge_get_and_clear) and, if it was present,
+ * flushed at once over its 2 MiB (flush_pmd_tlb_range); its deposited
+ * table moves with it when the destination is in another PMD table
+ * (pmd_move_must_withdraw: split PMD locks). False when the destination
+ * entry is not empty (the caller then splits).
+ * Linux: mm/huge_memory.c move_huge_pmd
+ */
+export function moveHugePmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldAddr: number,
+  oldPmd: { pa: number; hi: number; lo: number },
+  newPmdPa: number,
+): boolean {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const dst = pt.get(env.phys, newPmdPa);
+  if (!pt.none(dst.hi, dst.lo)) return false;
+  const top = pt.pmdLevel === pt.levels - 1; // a PMD folded into the PGD (2-level paging)
+  if (top) pt.setTop(env.phys, oldPmd.pa, 0, 0);
+  else pt.set(env.phys, oldPmd.pa, 0, 0);
+  if (Math.floor(oldPmd.pa / 4096) !== Math.floor(newPmdPa / 4096))
+    pgtableTransHugeDeposit(mm, newPmdPa, pgtableTransHugeWithdraw(mm, oldPmd.pa));
+  if (top) pt.setTop(env.phys, newPmdPa, oldPmd.hi, oldPmd.lo);
+  else setPteAt(ctx, newPmdPa, oldPmd.hi, oldPmd.lo); // set_pmd_at
+  if (pt.present(oldPmd.hi, oldPmd.lo))
+    env.flushTlbMmRange(mm, oldAddr - (oldAddr % pt.hpagePmdNr), pt.hpagePmdNr, TlbFlush.Range);
   return true;
 }
 
