@@ -207,7 +207,7 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   // pmdp_invalidate: the huge entry goes and is flushed (flush_pmd_tlb_range, always), then
   // pmd_populate points the PMD at the new table
   pt.set(env.phys, pmd.pa, 0, 0);
-  env.flushTlbMmRange(mm, haddr, nr);
+  env.flushTlbMmRange(mm, haddr, nr, TlbFlush.Pmd);
   const t = pt.mkTable(table, true);
   setPteAt(ctx, pmd.pa, t.hi, t.lo);
   ctx.thpStats.thp_split_pmd++;
@@ -246,7 +246,7 @@ export function moveHugePmd(
   if (top) pt.setTop(env.phys, newPmdPa, oldPmd.hi, oldPmd.lo);
   else setPteAt(ctx, newPmdPa, oldPmd.hi, oldPmd.lo); // set_pmd_at
   if (pt.present(oldPmd.hi, oldPmd.lo))
-    env.flushTlbMmRange(mm, oldAddr - (oldAddr % pt.hpagePmdNr), pt.hpagePmdNr, TlbFlush.Range);
+    env.flushTlbMmRange(mm, oldAddr - (oldAddr % pt.hpagePmdNr), pt.hpagePmdNr, TlbFlush.Pmd);
   return true;
 }
 

@@ -351,7 +351,7 @@ export function ptepClearFlush(
   if (pt.needsFlush(old.hi, old.lo, 0, 0, level)) {
     const span = levelSpan(ctx, level);
     // flush_tlb_page, or flush_pmd_tlb_range (flush_tlb_range) for a huge entry
-    ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span, level === 0 ? TlbFlush.Page : TlbFlush.Range);
+    ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span, level === 0 ? TlbFlush.Page : TlbFlush.Pmd);
   }
   return old;
 }
