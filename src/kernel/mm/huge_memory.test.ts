@@ -148,6 +148,43 @@ expect byte(A, b+3M) == 3
     ).toEqual([]);
   });
 
+  it("moves a whole PMD table at PUD granularity (move_normal_pud), deposited tables with it", () => {
+    expect(
+      failures(`machine ram=64M thp=never overcommit=always
+spawn A
+A: a = mmap 1G at=0x40000000
+A: write a
+A: write a+512M
+A: write a+1023M
+let d = table(A, a, pd)
+let t1 = table(A, a+512M, pt)
+let t2 = table(A, a+1023M, pt)
+let p1 = A.pt_pages
+A: b = mremap a 1G 1G maymove to=0x80000000
+expect table(A, b, pd) == d
+expect table(A, b+512M, pt) == t1
+expect table(A, b+1023M, pt) == t2
+expect A.pt_pages == p1
+`),
+    ).toEqual([]);
+    expect(
+      failures(`machine ram=64M thp=always overcommit=always
+spawn A
+A: a = mmap 1G at=0x40000000
+A: write a
+A: write a+512M
+let d = table(A, a, pd)
+let p1 = A.pt_pages
+A: b = mremap a 1G 1G maymove to=0x80000000
+expect table(A, b, pd) == d
+expect anon_huge(A, b 1G) == 1024
+expect A.pt_pages == p1
+A: munmap b 2M
+expect A.pt_pages == p1 - 1
+`),
+    ).toEqual([]);
+  });
+
   for (const arch of ["x86_64", "arm64", "riscv-sv39"])
     it(`flushes the old range on ${arch}: the old address faults, no stale TLB entry is used`, () => {
       expect(

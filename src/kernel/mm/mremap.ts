@@ -100,9 +100,10 @@ function moveVma(
  * the destination's entry is empty (move_normal_pmd); anything else moves
  * PTE by PTE (move_ptes). Addresses mutually misaligned by the same amount
  * are first aligned down to the PMD boundary when no other mapping is in
- * the way (try_realign_addr). Returns the pages moved (less than `len`
- * when a table could not be allocated). PUD-sized moves (move_normal_pud,
- * 1 GiB at once) go PMD by PMD here.
+ * the way (try_realign_addr). A PUD-sized step moves a whole PMD table by
+ * its PUD entry (move_normal_pud), where the PUD is a level of its own (not
+ * folded into the PGD). Returns the pages moved (less than `len` when a
+ * table could not be allocated).
  * Linux: mm/mremap.c move_page_tables, get_extent, try_realign_addr
  */
 export function movePageTables(
@@ -132,7 +133,20 @@ export function movePageTables(
   }
   env.cache.flushCacheRange(mm, oldAddr, oldEnd - oldAddr); // flush_cache_range(vma, old_addr, old_end)
   const m = mapper(ctx, mm);
+  const pudLevel = pt.pmdLevel + 1;
+  const pudSpan = levelSpan(ctx, pudLevel); // PUD_SIZE in pages
   for (let extent = 0; oldAddr < oldEnd; oldAddr += extent, newAddr += extent) {
+    if (pudLevel < pt.levels) {
+      // get_extent(NORMAL_PUD); get_old_pud: nothing below an empty PUD entry; alloc_new_pud
+      extent = Math.min(pudSpan - (oldAddr % pudSpan), oldEnd - oldAddr, pudSpan - (newAddr % pudSpan));
+      const oldPud = m.entryAt(mm.pgdPfn, vpnUnchecked(oldAddr), pudLevel);
+      if (oldPud === null || pt.none(oldPud.hi, oldPud.lo)) continue;
+      const pu = m.ensureTable(mm.pgdPfn, vpnUnchecked(newAddr), pudLevel, true);
+      if (pu < 0) break;
+      const newPudPa = pu * 4096 + (Math.floor(newAddr / pudSpan) % pt.ptrsPerTable) * pt.entryBytes;
+      if (extent === pudSpan && pudLevel < pt.levels - 1 && moveNormalPud(ctx, mm, oldAddr, oldPud, newPudPa))
+        continue;
+    }
     // get_extent(NORMAL_PMD): to the next PMD boundary of either address, within the range
     extent = Math.min(span - (oldAddr % span), oldEnd - oldAddr, span - (newAddr % span));
     const oldPmd = pmdOf(ctx, mm, oldAddr); // get_old_pmd: none if no table or an empty entry
@@ -183,6 +197,32 @@ function moveNormalPmd(
   setPmd(ctx, newPmdPa, e.hi, e.lo); // pmd_populate
   const span = levelSpan(ctx, pt.pmdLevel);
   env.flushTlbMmRange(mm, oldAddr, span, TlbFlush.Range);
+  return true;
+}
+
+/**
+ * move_normal_pud: as move_normal_pmd one level up: the destination PUD
+ * entry takes the source's PMD table (with the tables its huge PMDs hold in
+ * deposit, which belong to that PMD table), and the old 1 GiB is flushed.
+ * Linux: mm/mremap.c move_normal_pud
+ */
+function moveNormalPud(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldAddr: number,
+  oldPud: { entryPa: number; hi: number; lo: number },
+  newPudPa: number,
+): boolean {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const level = pt.pmdLevel + 1;
+  const dst = pt.get(env.phys, newPudPa);
+  if (!pt.none(dst.hi, dst.lo) || !pt.table(oldPud.hi, oldPud.lo, level)) return false;
+  const table = pt.pfn(oldPud.hi, oldPud.lo, level);
+  pt.set(env.phys, oldPud.entryPa, 0, 0); // pud_clear
+  const e = pt.mkTable(table, true);
+  pt.set(env.phys, newPudPa, e.hi, e.lo); // pud_populate
+  env.flushTlbMmRange(mm, oldAddr, levelSpan(ctx, level), TlbFlush.Range);
   return true;
 }
 
