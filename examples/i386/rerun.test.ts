@@ -34,6 +34,7 @@ const NOT_PORTABLE: Record<string, string> = {
     "a PTE page spans 4 MiB on 2-level paging: munmap of b leaves keep's page table, so no freed-tables IPI",
   "examples/process/stack-growth.vm": X86_64_ADDR,
   "examples/process/thp.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
+  "examples/process/thp-mremap.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/swap/thp-pageout.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/tour/04-shared-kernel-half.vm":
     "its shared level is the PUD below x86-64's PGD; on 32-bit the PUD folds into the per-process PGD (2-level: the page tables are shared, PAE: the kernel PMD)",
@@ -56,6 +57,8 @@ const NOT_PORTABLE_PAE: Record<string, string> = {
   ...Object.fromEntries(Object.entries(NOT_PORTABLE).filter(([f]) => !PAE_PORTABLE.includes(f))),
   "examples/process/thp.vm":
     "x86-64's mmap address (0x7ffff7a00000); the huge pages themselves behave the same",
+  "examples/process/thp-mremap.vm":
+    "x86-64's 4-level pt_pages: PAE's PMD tables come with the PGD and are not counted, only the PTE and deposited tables",
 };
 
 for (const arch of ["i386", "i386-pae"]) {

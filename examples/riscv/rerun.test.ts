@@ -45,6 +45,9 @@ const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }>
     reason: "x86's stack addresses (STACK_TOP 0x7ffffffff000; Sv39's is 2^38)",
   },
   "examples/process/thp.vm": { reason: "x86's address of the 2 MiB-aligned mapping (0x7ffff7a00000)" },
+  "examples/process/thp-mremap.vm": {
+    reason: "x86-64's 4-level pt_pages: Sv39 folds the PUD into the PGD, one table fewer",
+  },
   "examples/uaccess/pti.vm": { reason: "pti=on: RISC-V Linux has no page-table isolation" },
 };
 

@@ -98,8 +98,14 @@ export class MmStruct {
   swapEnts = 0;
   rssFile = 0;
   rssShmem = 0;
-  /** page-table pages below the top level (VmPTE) */
+  /** page-table pages below the top level (VmPTE), the tables huge PMDs hold in deposit too */
   ptPages = 0;
+  /**
+   * The PTE tables deposited by huge PMDs, by the PMD table that holds
+   * them (pmd_huge_pte: with split PMD locks, one list per PMD page).
+   * Linux: mm/pgtable-generic.c pgtable_trans_huge_deposit
+   */
+  readonly pmdHugePte = new Map<number, number[]>();
   /** pages of private writable mappings charged against overcommit (Committed_AS share) */
   committed = 0;
   /** start_brk (a vpn) and the break itself (bytes: brk need not be page-aligned) */

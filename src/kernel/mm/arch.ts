@@ -40,6 +40,12 @@ export const enum TlbFlush {
   Leaves = 2,
   /** tlb_flush of an mmu_gather that freed page tables (tlb->freed_tables: arm64 VAE1IS, x86 reaches lazy CPUs) */
   Tables = 3,
+  /**
+   * flush_pmd_tlb_range: huge PMD entries over whole PMDs, stride PMD_SIZE
+   * (arm64: __flush_tlb_range with tlb_level 2; RISC-V: one fence per PMD;
+   * x86 has no flush_pmd_tlb_range of its own: the generic flush_tlb_range)
+   */
+  Pmd = 4,
 }
 
 export interface Entry {

@@ -16,7 +16,19 @@ import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { isHugePmd, levelSpan, mapper, pmdOf, ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
+import {
+  isHugePmd,
+  levelSpan,
+  mapper,
+  pgtableTransHugeDeposit,
+  pmdOf,
+  pteAllocOne,
+  pteFreeOne,
+  ptePa,
+  ptepModify,
+  readPte,
+  setPteAt,
+} from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -95,7 +107,10 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
       const pmd = vpn % nr === 0 ? pmdOf(ctx, parent, vpn) : null;
       if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
-        // copy_huge_pmd: share the huge page, write-protected on both sides
+        // copy_huge_pmd: share the huge page, write-protected on both sides; the child's PMD
+        // deposits a table of its own (pte_alloc_one, pgtable_trans_huge_deposit, mm_inc_nr_ptes)
+        const table = pteAllocOne(ctx, child, true);
+        if (table < 0) return false;
         let e = { hi: pmd.hi, lo: pmd.lo };
         if (!pt.special(e.hi, e.lo)) {
           const base = pt.pfn(e.hi, e.lo, pt.pmdLevel);
@@ -112,9 +127,14 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
           }
         }
         const pd = mapper(ctx, child).ensureTable(child.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel, true);
-        if (pd < 0) return false;
+        if (pd < 0) {
+          pteFreeOne(ctx, child, table);
+          return false;
+        }
         const pmdIndex = Math.floor(vpn / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable;
-        setPteAt(ctx, pd * 4096 + pmdIndex * pt.entryBytes, e.hi, e.lo); // set_pmd_at
+        const childPmdPa = pd * 4096 + pmdIndex * pt.entryBytes;
+        pgtableTransHugeDeposit(child, childPmdPa, table);
+        setPteAt(ctx, childPmdPa, e.hi, e.lo); // set_pmd_at
         vpn += nr - 1;
         continue;
       }

@@ -8,7 +8,7 @@
  * partial freeing need no compound-page bookkeeping.
  */
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
-import { PteFlag } from "./arch.ts";
+import { PteFlag, TlbFlush } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -18,8 +18,11 @@ import {
   isHugePmd,
   levelSpan,
   mapper,
+  pgtableTransHugeDeposit,
+  pgtableTransHugeWithdraw,
   pmdOf,
   pteAllocOne,
+  pteFreeOne,
   ptepClearFlush,
   ptepSetAccessFlags,
   setPteAt,
@@ -74,9 +77,11 @@ function getHugeZeroPage(ctx: MmContext): number {
 /**
  * do_huge_pmd_anonymous_page: a read maps the huge zero page (allocated
  * once, on first use) read-only; a write gets a zeroed 2 MiB page, mapped
- * writable and dirty by one PMD. If no order-9 block is free the fault
- * falls back to 4K pages (thp_fault_fallback). Returns null to fall back.
- * Linux: mm/huge_memory.c do_huge_pmd_anonymous_page
+ * writable and dirty by one PMD. Either way the PMD deposits a PTE table
+ * allocated now (pte_alloc_one, counted in the mm's page tables), which a
+ * split will use. If no order-9 block is free the fault falls back to 4K
+ * pages (thp_fault_fallback). Returns null to fall back.
+ * Linux: mm/huge_memory.c do_huge_pmd_anonymous_page, __do_huge_pmd_anonymous_page, set_huge_zero_folio
  */
 export function hugeFault(
   ctx: MmContext,
@@ -93,13 +98,20 @@ export function hugeFault(
   if (pd < 0) return VmFault.OOM;
   const pmdPa =
     pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
+  mm.anonVmaPrepare(vma); // vmf_anon_prepare, before either path
   if (!write && ctx.settings.thpZeroPage) {
+    const table = pteAllocOne(ctx, mm, true);
+    if (table < 0) return VmFault.OOM;
     const zero = getHugeZeroPage(ctx);
-    if (zero >= 0) {
-      const e = hugePmd(ctx, zero, vma.vmFlags, false, false, true);
-      setPteAt(ctx, pmdPa, e.hi, e.lo);
-      return VmFault.OK;
+    if (zero < 0) {
+      pteFreeOne(ctx, mm, table);
+      ctx.thpStats.thp_fault_fallback++;
+      return null;
     }
+    pgtableTransHugeDeposit(mm, pmdPa, table);
+    const e = hugePmd(ctx, zero, vma.vmFlags, false, false, true);
+    setPteAt(ctx, pmdPa, e.hi, e.lo);
+    return VmFault.OK;
   }
   // mem_cgroup_charge of the folio: over the limit after one reclaim attempt, fall back
   if (env.chargeHugePage && !env.chargeHugePage()) {
@@ -112,9 +124,18 @@ export function hugeFault(
     ctx.thpStats.thp_fault_fallback++;
     return null;
   }
-  mm.anonVmaPrepare(vma);
+  const table = pteAllocOne(ctx, mm, true);
+  if (table < 0) {
+    // folio_put: its pages, accounted one by one, go back one by one (the buddy merges them)
+    for (let i = 0; i < nr; i++) {
+      env.pages.refcount[pfn + i] = 0;
+      env.buddy.free(pfn + i, 0);
+    }
+    return VmFault.OOM;
+  }
   mapNewHuge(ctx, pfn);
   mm.rssAnon += nr;
+  pgtableTransHugeDeposit(mm, pmdPa, table);
   const e = hugePmd(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   setPteAt(ctx, pmdPa, e.hi, e.lo);
   env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma);
@@ -160,8 +181,10 @@ function allocHuge(ctx: MmContext, vma: Vma): number {
 /**
  * __split_huge_pmd: replace a huge PMD by a page table of 512 PTEs mapping
  * the same frames with the same rights (the huge zero page becomes 512
- * mappings of the 4K zero page), then flush the 2 MiB range.
- * Linux: mm/huge_memory.c __split_huge_pmd
+ * mappings of the 4K zero page), then flush the 2 MiB range. The table is
+ * the one the PMD deposited (pgtable_trans_huge_withdraw): no allocation,
+ * the mm's page-table count unchanged. Always succeeds (true).
+ * Linux: mm/huge_memory.c __split_huge_pmd, __split_huge_pmd_locked, __split_huge_zero_page_pmd
  */
 export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   const env = ctx.env;
@@ -170,9 +193,8 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   const haddr = vpn - (vpn % nr);
   const pmd = pmdOf(ctx, mm, haddr);
   if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo)) return true;
-  const table = pteAllocOne(ctx, mm);
-  if (table < 0) return false;
-  env.phys.zeroFrame(pfnUnchecked(table));
+  // __split_huge_pmd_locked: the table the PMD deposited at fault time, so a split needs no memory
+  const table = pgtableTransHugeWithdraw(mm, pmd.pa);
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
   const special = pt.special(pmd.hi, pmd.lo);
   // each PTE inherits the PMD's own rights and state (pt.splitPte), not the VMA's: during
@@ -185,13 +207,46 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   // pmdp_invalidate: the huge entry goes and is flushed (flush_pmd_tlb_range, always), then
   // pmd_populate points the PMD at the new table
   pt.set(env.phys, pmd.pa, 0, 0);
-  env.flushTlbMmRange(mm, haddr, nr);
+  env.flushTlbMmRange(mm, haddr, nr, TlbFlush.Pmd);
   const t = pt.mkTable(table, true);
   setPteAt(ctx, pmd.pa, t.hi, t.lo);
   ctx.thpStats.thp_split_pmd++;
   // the folio is split at once (Linux leaves it whole, PTE-mapped, on the deferred split
   // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU
   if (!special) env.lru?.splitFolio(base);
+  return true;
+}
+
+/**
+ * move_huge_pmd (mremap): a huge PMD moves whole to an empty destination
+ * entry: the huge page stays huge, nothing is copied or faulted. The old
+ * entry is cleared (pmdp_huge_get_and_clear) and, if it was present,
+ * flushed at once over its 2 MiB (flush_pmd_tlb_range); its deposited
+ * table moves with it when the destination is in another PMD table
+ * (pmd_move_must_withdraw: split PMD locks). False when the destination
+ * entry is not empty (the caller then splits).
+ * Linux: mm/huge_memory.c move_huge_pmd
+ */
+export function moveHugePmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldAddr: number,
+  oldPmd: { pa: number; hi: number; lo: number },
+  newPmdPa: number,
+): boolean {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const dst = pt.get(env.phys, newPmdPa);
+  if (!pt.none(dst.hi, dst.lo)) return false;
+  const top = pt.pmdLevel === pt.levels - 1; // a PMD folded into the PGD (2-level paging)
+  if (top) pt.setTop(env.phys, oldPmd.pa, 0, 0);
+  else pt.set(env.phys, oldPmd.pa, 0, 0);
+  if (Math.floor(oldPmd.pa / 4096) !== Math.floor(newPmdPa / 4096))
+    pgtableTransHugeDeposit(mm, newPmdPa, pgtableTransHugeWithdraw(mm, oldPmd.pa));
+  if (top) pt.setTop(env.phys, newPmdPa, oldPmd.hi, oldPmd.lo);
+  else setPteAt(ctx, newPmdPa, oldPmd.hi, oldPmd.lo); // set_pmd_at
+  if (pt.present(oldPmd.hi, oldPmd.lo))
+    env.flushTlbMmRange(mm, oldAddr - (oldAddr % pt.hpagePmdNr), pt.hpagePmdNr, TlbFlush.Pmd);
   return true;
 }
 

@@ -12,7 +12,7 @@ import { freeSwapAndCache, zapRange } from "./memory.ts";
 import { isMapped, setFlags } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { isHugePmd, pmdOf, ptePa, ptepModify, readPte, setPteAt } from "./pgtable.ts";
+import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { VmFlag, vmFlagsUpdate } from "./vma.ts";
 
@@ -392,8 +392,10 @@ function lazyFreeHugePmd(
   if (pages.mapcount[head] !== 1) return; // folio_likely_mapped_shared
   for (let i = 0; i < nr; i++) pages.flags[head + i] &= ~PageFlag.Dirty; // folio_clear_dirty
   if (pt.dirty(pmd.hi, pmd.lo) || pt.young(pmd.hi, pmd.lo)) {
-    // pmdp_invalidate, pmd_mkold + pmd_mkclean, tlb_remove_pmd_tlb_entry
+    // pmdp_invalidate: the entry goes and is flushed at once (flush_pmd_tlb_range); then
+    // pmd_mkold + pmd_mkclean, set_pmd_at, and tlb_remove_pmd_tlb_entry adds it to the gather
     const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
+    ptepClearFlush(ctx, tlb.mm, pmd.pa, vpn, pt.pmdLevel);
     ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, e.hi, e.lo);
     tlb.flushRange(vpn, nr);
   }

@@ -29,6 +29,7 @@ import {
   tableIfPresent,
   userHalfEnd,
   userPte,
+  zapDepositedTable,
 } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -264,8 +265,9 @@ export function zapRange(
     if (pmdE !== null && isHugePmd(ctx, pmdE.hi, pmdE.lo)) {
       const h = vpn - (vpn % nr);
       if (h >= start && h + nr <= end) {
-        // zap_huge_pmd: the whole huge page goes
+        // zap_huge_pmd: the whole huge page goes, and the table it deposited (zap_deposited_table)
         ptepGetAndClear(ctx, tlb, pmdE.entryPa, h, pt.pmdLevel);
+        zapDepositedTable(ctx, mm, pmdE.entryPa);
         if (!pt.special(pmdE.hi, pmdE.lo)) {
           const base = pt.pfn(pmdE.hi, pmdE.lo, pt.pmdLevel);
           for (let i = 0; i < nr; i++) {

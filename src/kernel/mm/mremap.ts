@@ -2,12 +2,13 @@
  * mremap: shrink, grow in place, or move a mapping with its page-table
  * entries. Linux: mm/mremap.c (do_mremap, move_vma, move_page_tables).
  */
-import { splitRange } from "./huge_memory.ts";
+import { vpnUnchecked } from "../../base/units.ts";
+import { TlbFlush } from "./arch.ts";
+import { moveHugePmd, splitPmd } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { getUnmappedArea, isFree, munmap } from "./mmap.ts";
-import { MmuGather } from "./mmu_gather.ts";
-import { ptePa, ptepGetAndClear, readPte, setPteAt } from "./pgtable.ts";
+import { isHugePmd, levelSpan, mapper, pmdOf, setPteAt, tableIfPresent } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -33,7 +34,8 @@ export function mremap(
   if (start + oldPages > vma.vmEnd) return -Errno.EFAULT;
   if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP) && newPages > oldPages) return -Errno.EFAULT;
   if (fixedTo >= 0) {
-    if (fixedTo === start) return -Errno.EINVAL;
+    // mremap_to: the new range may not overlap the old one
+    if (fixedTo < start + oldPages && start < fixedTo + newPages) return -Errno.EINVAL;
     munmap(ctx, mm, fixedTo, newPages);
     return moveVma(ctx, mm, vma, start, oldPages, newPages, fixedTo);
   }
@@ -58,8 +60,10 @@ export function mremap(
 }
 
 /**
- * move_vma + move_page_tables: the PTEs move (no copy, no fault), the old range is unmapped and flushed.
- * Linux: mm/mremap.c move_vma, move_page_tables
+ * move_vma: the new VMA is made first (copy_vma), the page tables move
+ * into it (move_page_tables: no copy, no fault), then the old range is
+ * unmapped, which frees the tables the move emptied.
+ * Linux: mm/mremap.c move_vma (copy_vma, move_page_tables, do_vmi_munmap)
  */
 function moveVma(
   ctx: MmContext,
@@ -71,34 +75,191 @@ function moveVma(
   to: number,
 ): number {
   const moved = Math.min(oldPages, newPages);
-  splitRange(ctx, mm, start, start + oldPages);
-  const pt = ctx.env.pgtable;
-  const entries: { hi: number; lo: number }[] = [];
-  ctx.env.cache.flushCacheRange(mm, start, moved); // move_page_tables: flush_cache_range(vma, old_addr, old_end)
-  const tlb = new MmuGather(ctx, mm);
-  for (let i = 0; i < moved; i++) {
-    const pte = readPte(ctx, mm, start + i);
-    entries.push(pte === null ? { hi: 0, lo: 0 } : ptepGetAndClear(ctx, tlb, pte.pa, start + i, 0));
-  }
-  // move_ptes: a present entry moved (force_flush) flushes the whole old range (flush_tlb_range)
-  if (tlb.pending) tlb.flushRange(start, moved);
-  tlb.finish();
   const nv = vma.clone();
   nv.vmStart = to;
   nv.vmEnd = to + newPages;
   // copy_vma: the page offset moves with the pages (a file mapping keeps its file offset;
   // an anonymous one keeps its linear index, which the reverse map relies on)
   nv.vmPgoff = vma.vmPgoff + (start - vma.vmStart);
-  // the old range goes away (its PTEs are already cleared, so nothing is freed twice)
-  munmap(ctx, mm, start, oldPages);
   mm.insert(nv);
   if (nv.vmFlags & VmFlag.ACCOUNT) mm.committed += newPages;
-  for (let i = 0; i < moved; i++) {
-    const e = entries[i];
-    if (pt.none(e.hi, e.lo)) continue;
-    const pa = ptePa(ctx, mm, to + i, true);
-    if (pa < 0) return -Errno.ENOMEM;
-    setPteAt(ctx, pa, e.hi, e.lo);
+  if (movePageTables(ctx, mm, start, to, moved) < moved) {
+    // out of memory for a table: move_vma moves back what went and unmaps the new range
+    movePageTables(ctx, mm, to, start, moved);
+    munmap(ctx, mm, to, newPages);
+    return -Errno.ENOMEM;
   }
+  munmap(ctx, mm, start, oldPages);
   return to;
+}
+
+/**
+ * move_page_tables: PMD-sized step by step (get_extent), a huge PMD moves
+ * whole when the step covers it (move_huge_pmd) and is split otherwise; a
+ * whole PTE table moves by its PMD entry when the step is PMD-sized and
+ * the destination's entry is empty (move_normal_pmd); anything else moves
+ * PTE by PTE (move_ptes). Addresses mutually misaligned by the same amount
+ * are first aligned down to the PMD boundary when no other mapping is in
+ * the way (try_realign_addr). A PUD-sized step moves a whole PMD table by
+ * its PUD entry (move_normal_pud), where the PUD is a level of its own (not
+ * folded into the PGD). Returns the pages moved (less than `len` when a
+ * table could not be allocated).
+ * Linux: mm/mremap.c move_page_tables, get_extent, try_realign_addr
+ */
+export function movePageTables(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldStart: number,
+  newStart: number,
+  len: number,
+): number {
+  if (len === 0) return 0;
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const span = levelSpan(ctx, pt.pmdLevel); // PMD_SIZE in pages
+  const oldEnd = oldStart + len;
+  let oldAddr = oldStart;
+  let newAddr = newStart;
+  if (len >= span - (oldAddr % span) && oldAddr % span !== 0 && oldAddr % span === newAddr % span) {
+    // try_realign_addr: both must start their VMAs and have nothing mapped below, to the boundary
+    const down = (a: number) => {
+      const v = mm.vmaAt(a);
+      return v !== null && v.vmStart === a && !mm.vmas.some((w) => w.vmStart < a && w.vmEnd > a - (a % span));
+    };
+    if (down(oldAddr) && down(newAddr)) {
+      oldAddr -= oldAddr % span;
+      newAddr -= newAddr % span;
+    }
+  }
+  env.cache.flushCacheRange(mm, oldAddr, oldEnd - oldAddr); // flush_cache_range(vma, old_addr, old_end)
+  const m = mapper(ctx, mm);
+  const pudLevel = pt.pmdLevel + 1;
+  const pudSpan = levelSpan(ctx, pudLevel); // PUD_SIZE in pages
+  for (let extent = 0; oldAddr < oldEnd; oldAddr += extent, newAddr += extent) {
+    if (pudLevel < pt.levels) {
+      // get_extent(NORMAL_PUD); get_old_pud: nothing below an empty PUD entry; alloc_new_pud
+      extent = Math.min(pudSpan - (oldAddr % pudSpan), oldEnd - oldAddr, pudSpan - (newAddr % pudSpan));
+      const oldPud = m.entryAt(mm.pgdPfn, vpnUnchecked(oldAddr), pudLevel);
+      if (oldPud === null || pt.none(oldPud.hi, oldPud.lo)) continue;
+      const pu = m.ensureTable(mm.pgdPfn, vpnUnchecked(newAddr), pudLevel, true);
+      if (pu < 0) break;
+      const newPudPa = pu * 4096 + (Math.floor(newAddr / pudSpan) % pt.ptrsPerTable) * pt.entryBytes;
+      if (extent === pudSpan && pudLevel < pt.levels - 1 && moveNormalPud(ctx, mm, oldAddr, oldPud, newPudPa))
+        continue;
+    }
+    // get_extent(NORMAL_PMD): to the next PMD boundary of either address, within the range
+    extent = Math.min(span - (oldAddr % span), oldEnd - oldAddr, span - (newAddr % span));
+    const oldPmd = pmdOf(ctx, mm, oldAddr); // get_old_pmd: none if no table or an empty entry
+    if (oldPmd === null || pt.none(oldPmd.hi, oldPmd.lo)) continue;
+    // alloc_new_pmd
+    const pd = m.ensureTable(mm.pgdPfn, vpnUnchecked(newAddr), pt.pmdLevel, true);
+    if (pd < 0) break;
+    const newPmdPa = pd * 4096 + (Math.floor(newAddr / span) % pt.ptrsPerTable) * pt.entryBytes;
+    if (isHugePmd(ctx, oldPmd.hi, oldPmd.lo)) {
+      if (extent === span && moveHugePmd(ctx, mm, oldAddr, oldPmd, newPmdPa)) continue;
+      splitPmd(ctx, mm, oldAddr);
+    } else if (extent === span && moveNormalPmd(ctx, mm, oldAddr, oldPmd, newPmdPa)) continue;
+    // pte_alloc(new_pmd), then move_ptes
+    const oldTable = tableIfPresent(ctx, m, mm.pgdPfn, oldAddr);
+    if (oldTable < 0) continue;
+    const newTable = m.ensureTable(mm.pgdPfn, vpnUnchecked(newAddr), 0, true);
+    if (newTable < 0) break;
+    movePtes(ctx, mm, oldTable, oldAddr, newTable, newAddr, extent);
+  }
+  // how much was done, counted from where the caller asked (realignment may start below it)
+  return Math.max(0, len + oldAddr - oldEnd);
+}
+
+/**
+ * move_normal_pmd: the destination PMD entry takes the source's PTE table
+ * as it is (pmd_populate), the source entry is cleared, and the old 2 MiB
+ * is flushed (flush_tlb_range, which also drops walk-cache entries that
+ * point at the table through the old address). No PTE is touched and no
+ * table allocated or freed. Refused when the destination entry is not
+ * empty or the source is not a table.
+ * Linux: mm/mremap.c move_normal_pmd
+ */
+function moveNormalPmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldAddr: number,
+  oldPmd: { pa: number; hi: number; lo: number },
+  newPmdPa: number,
+): boolean {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const dst = pt.get(env.phys, newPmdPa);
+  if (!pt.none(dst.hi, dst.lo)) return false;
+  if (!pt.present(oldPmd.hi, oldPmd.lo) || isHugePmd(ctx, oldPmd.hi, oldPmd.lo)) return false;
+  const table = pt.pfn(oldPmd.hi, oldPmd.lo, pt.pmdLevel);
+  setPmd(ctx, oldPmd.pa, 0, 0); // pmd_clear
+  const e = pt.mkTable(table, true);
+  setPmd(ctx, newPmdPa, e.hi, e.lo); // pmd_populate
+  const span = levelSpan(ctx, pt.pmdLevel);
+  env.flushTlbMmRange(mm, oldAddr, span, TlbFlush.Range);
+  return true;
+}
+
+/**
+ * move_normal_pud: as move_normal_pmd one level up: the destination PUD
+ * entry takes the source's PMD table (with the tables its huge PMDs hold in
+ * deposit, which belong to that PMD table), and the old 1 GiB is flushed.
+ * Linux: mm/mremap.c move_normal_pud
+ */
+function moveNormalPud(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldAddr: number,
+  oldPud: { entryPa: number; hi: number; lo: number },
+  newPudPa: number,
+): boolean {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const level = pt.pmdLevel + 1;
+  const dst = pt.get(env.phys, newPudPa);
+  if (!pt.none(dst.hi, dst.lo) || !pt.table(oldPud.hi, oldPud.lo, level)) return false;
+  const table = pt.pfn(oldPud.hi, oldPud.lo, level);
+  pt.set(env.phys, oldPud.entryPa, 0, 0); // pud_clear
+  const e = pt.mkTable(table, true);
+  pt.set(env.phys, newPudPa, e.hi, e.lo); // pud_populate
+  env.flushTlbMmRange(mm, oldAddr, levelSpan(ctx, level), TlbFlush.Range);
+  return true;
+}
+
+/** A PMD entry written (the top-level entry on a machine whose PMD is folded into the PGD). */
+function setPmd(ctx: MmContext, pa: number, hi: number, lo: number): void {
+  const pt = ctx.env.pgtable;
+  if (pt.pmdLevel === pt.levels - 1) pt.setTop(ctx.env.phys, pa, hi, lo);
+  else pt.set(ctx.env.phys, pa, hi, lo);
+}
+
+/**
+ * move_ptes: each entry of [oldAddr, oldAddr+n) is cleared
+ * (ptep_get_and_clear) and set at the same place of the new table, swap
+ * entries and markers too; if any was present, the old range is flushed
+ * once, before the page-table lock is dropped (flush_tlb_range).
+ * Linux: mm/mremap.c move_ptes
+ */
+function movePtes(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldTable: number,
+  oldAddr: number,
+  newTable: number,
+  newAddr: number,
+  n: number,
+): void {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const per = pt.ptrsPerTable;
+  let forceFlush = false;
+  for (let i = 0; i < n; i++) {
+    const src = oldTable * 4096 + ((oldAddr + i) % per) * pt.entryBytes;
+    const e = pt.get(env.phys, src);
+    if (pt.none(e.hi, e.lo)) continue;
+    pt.set(env.phys, src, 0, 0);
+    if (pt.present(e.hi, e.lo)) forceFlush = true;
+    setPteAt(ctx, newTable * 4096 + ((newAddr + i) % per) * pt.entryBytes, e.hi, e.lo);
+  }
+  if (forceFlush) env.flushTlbMmRange(mm, oldAddr, n, TlbFlush.Range);
 }

@@ -36,13 +36,67 @@ export function mapper(ctx: MmContext, mm: MmStruct): PageTableMapper {
  * A page for a page table of mm, charged to it (-1: no memory).
  * Linux: include/asm-generic/pgalloc.h pte_alloc_one, mm_inc_nr_ptes
  */
-export function pteAllocOne(ctx: MmContext, mm: MmStruct): number {
+export function pteAllocOne(ctx: MmContext, mm: MmStruct, zero = false): number {
   const t = ctx.env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
+  if (t >= 0 && zero) ctx.env.phys.zeroFrame(pfnUnchecked(t)); // GFP_PGTABLE_USER has __GFP_ZERO
   if (t >= 0) {
     mm.ptPages++;
     ctx.env.countPageTables(1);
   }
   return t;
+}
+
+/**
+ * pte_free + mm_dec_nr_ptes: a PTE table no entry points to goes back to
+ * the page allocator, uncharged from mm.
+ * Linux: include/asm-generic/pgalloc.h pte_free, include/linux/mm.h mm_dec_nr_ptes
+ */
+export function pteFreeOne(ctx: MmContext, mm: MmStruct, pfn: number): void {
+  const err = ctx.env.buddy.free(pfn, 0);
+  assert(err === null, `pte_free: ${err}`);
+  mm.ptPages--;
+  ctx.env.countPageTables(-1);
+}
+
+/**
+ * pgtable_trans_huge_deposit: a huge PMD keeps a preallocated PTE table
+ * with it, so that splitting it never needs memory. The table waits on the
+ * list of the PMD page that holds the entry at `pmdPa` (pmd_huge_pte; it
+ * stays counted in the mm's page tables, VmPTE, while it waits).
+ * Linux: mm/pgtable-generic.c pgtable_trans_huge_deposit
+ */
+export function pgtableTransHugeDeposit(mm: MmStruct, pmdPa: number, table: number): void {
+  const key = Math.floor(pmdPa / 4096);
+  const list = mm.pmdHugePte.get(key);
+  if (list === undefined) mm.pmdHugePte.set(key, [table]);
+  else list.push(table);
+}
+
+/**
+ * pgtable_trans_huge_withdraw: takes back a table deposited on the PMD page
+ * that holds the entry at `pmdPa` (the last deposited; any one will do, as
+ * in Linux). A huge PMD without one is a broken invariant.
+ * Linux: mm/pgtable-generic.c pgtable_trans_huge_withdraw
+ */
+export function pgtableTransHugeWithdraw(mm: MmStruct, pmdPa: number): number {
+  const key = Math.floor(pmdPa / 4096);
+  const list = mm.pmdHugePte.get(key);
+  assert(
+    list !== undefined && list.length > 0,
+    `pgtable_trans_huge_withdraw: nothing deposited at 0x${pmdPa.toString(16)}`,
+  );
+  const t = list.pop()!;
+  if (list.length === 0) mm.pmdHugePte.delete(key);
+  return t;
+}
+
+/**
+ * zap_deposited_table: a huge PMD is gone, and so is its deposited table
+ * (freed at once: no walk ever reached it).
+ * Linux: mm/huge_memory.c zap_deposited_table
+ */
+export function zapDepositedTable(ctx: MmContext, mm: MmStruct, pmdPa: number): void {
+  pteFreeOne(ctx, mm, pgtableTransHugeWithdraw(mm, pmdPa));
 }
 
 /**
@@ -297,7 +351,7 @@ export function ptepClearFlush(
   if (pt.needsFlush(old.hi, old.lo, 0, 0, level)) {
     const span = levelSpan(ctx, level);
     // flush_tlb_page, or flush_pmd_tlb_range (flush_tlb_range) for a huge entry
-    ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span, level === 0 ? TlbFlush.Page : TlbFlush.Range);
+    ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span, level === 0 ? TlbFlush.Page : TlbFlush.Pmd);
   }
   return old;
 }

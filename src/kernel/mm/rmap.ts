@@ -14,7 +14,15 @@ import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
-import { isHugePmd, pmdOf, pteOffset, ptePa, ptepClearFlush, setPteAt } from "./pgtable.ts";
+import {
+  isHugePmd,
+  pmdOf,
+  pteOffset,
+  ptePa,
+  ptepClearFlush,
+  setPteAt,
+  zapDepositedTable,
+} from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
 import type { ShmemObject } from "./vma.ts";
 import { type Vma, VmFlag } from "./vma.ts";
@@ -257,6 +265,8 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
       return;
     }
     mm.rssAnon -= nr; // dec_mm_counter(MM_ANONPAGES), goto discard
+    // __discard_anon_folio_pmd_locked: the huge PMD's deposited table goes with it
+    if (level !== 0) zapDepositedTable(r.env.userMm, mm, pa);
     for (let i = 0; i < nr; i++) {
       pages.mapcount[pfn + i]--;
       pages.refcount[pfn + i]--;

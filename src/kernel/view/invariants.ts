@@ -103,6 +103,8 @@ export function checkInvariants(k: KernelCore): string[] {
     let file = 0;
     let swapEnts = 0;
     let tables = 0;
+    /** huge PMDs by the PMD table that holds them: each holds one deposited table there */
+    const hugeByTable = new Map<number, number>();
     for (const v of mm.vmas) if (v.shmem) for (const pfn of v.shmem.pages.values()) shmemOwned.add(pfn);
     // a shmem object's swap entries hold their slots (swap_shmem_alloc), once per object
     for (const v of mm.vmas)
@@ -126,6 +128,7 @@ export function checkInvariants(k: KernelCore): string[] {
         const pfn = pt.pfn(hi, lo, level);
         if (level === pt.pmdLevel && pt.leaf(hi, lo, level)) {
           // a huge PMD: the frames of a transparent huge page, or the huge zero page
+          hugeByTable.set(tablePfn, (hugeByTable.get(tablePfn) ?? 0) + 1);
           const nr = pt.hpagePmdNr;
           const vma = mm.vmaAt(vpn);
           if (vma === null || vma.vmEnd < vpn + nr)
@@ -194,6 +197,24 @@ export function checkInvariants(k: KernelCore): string[] {
       }
     };
     visitUser(mm.pgdPfn, k.levels - 1, 0);
+    // the tables huge PMDs hold in deposit (pgtable_trans_huge_deposit): counted in pt_pages,
+    // one per huge PMD, on the list of the PMD table that holds it
+    for (const [pmdTable, list] of mm.pmdHugePte) {
+      tables += list.length;
+      if (list.length !== (hugeByTable.get(pmdTable) ?? 0))
+        problems.push(
+          `${t.comm}: PMD table ${pmdTable} holds ${hugeByTable.get(pmdTable) ?? 0} huge PMDs and ${list.length} deposited tables`,
+        );
+      for (const d of list) {
+        if (reached.has(d)) problems.push(`${t.comm}: deposited table ${d} is also in use`);
+        reached.add(d);
+        if (k.pages.kind[d] !== PageKind.PageTable)
+          problems.push(`${t.comm}: deposited table at pfn ${d} is of kind ${k.pages.kind[d]}`);
+      }
+    }
+    for (const [pmdTable, n] of hugeByTable)
+      if (!mm.pmdHugePte.has(pmdTable))
+        problems.push(`${t.comm}: PMD table ${pmdTable} holds ${n} huge PMDs and no deposited table`);
     if (anon !== mm.rssAnon)
       problems.push(`${t.comm}: ${anon} anonymous pages mapped, rss anon ${mm.rssAnon}`);
     if (shmem !== mm.rssShmem)

@@ -208,7 +208,8 @@ export class Arm64Tlb implements ArchTlb {
 
   /**
    * flush_tlb_page (TLBI VALE1IS), flush_tlb_range (__flush_tlb_range with
-   * last_level false: VAE1IS per page, ASIDE1IS from MAX_DVM_OPS pages), or
+   * last_level false: VAE1IS per page, ASIDE1IS from MAX_DVM_OPS pages),
+   * flush_pmd_tlb_range (stride PMD_SIZE, 512 pages of the 4K granule), or
    * an mmu_gather's tlb_flush (last_level = !tlb->freed_tables).
    */
   flushTlbMmRange(
@@ -225,7 +226,9 @@ export class Arm64Tlb implements ArchTlb {
       fromCpu,
       kind === TlbFlush.Page && nrPages === 1
         ? flushTlbPage(asid, startVpn, this.features)
-        : flushTlbRange(asid, startVpn, startVpn + nrPages, 1, lastLevel, undefined, this.features),
+        : kind === TlbFlush.Pmd // flush_pmd_tlb_range: __flush_tlb_range(..., PMD_SIZE, false, 2)
+          ? flushTlbRange(asid, startVpn, startVpn + nrPages, 512, false, 2, this.features)
+          : flushTlbRange(asid, startVpn, startVpn + nrPages, 1, lastLevel, undefined, this.features),
     );
   }
 

@@ -63,7 +63,7 @@ describe("RiscvTlb", () => {
     // a freed table: flush_tlb_mm, one fence; a 2M PMD range: one fence (stride PMD_SIZE)
     s = cpu.sfences;
     tlb.flushTlbMmRange(a, 0x1000, 2, 0, TlbFlush.Tables);
-    tlb.flushTlbMmRange(a, 0x200, 512, 0, TlbFlush.Range);
+    tlb.flushTlbMmRange(a, 0x200, 512, 0, TlbFlush.Pmd);
     expect(cpu.sfences - s).toBe(2);
     expect(tlb.sbiFences).toBe(0);
   });

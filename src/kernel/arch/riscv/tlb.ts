@@ -230,8 +230,8 @@ export class RiscvTlb implements ArchTlb {
   }
 
   /**
-   * flush_tlb_page (one page), flush_tlb_range (stride PAGE_SIZE; a PMD's
-   * 512 pages: flush_pmd_tlb_range, stride PMD_SIZE), or an mmu_gather's
+   * flush_tlb_page (one page), flush_tlb_range (stride PAGE_SIZE),
+   * flush_pmd_tlb_range (TlbFlush.Pmd: stride PMD_SIZE), or an mmu_gather's
    * tlb_flush: flush_tlb_mm when it freed page tables (the whole ASID, so
    * that cached non-leaf entries go too), else flush_tlb_mm_range.
    */
@@ -244,7 +244,7 @@ export class RiscvTlb implements ArchTlb {
   ): void {
     mm.tlbGen++;
     const asid = this.asidOf(mm);
-    const pmd = kind === TlbFlush.Range && nrPages === 512 && startVpn % 512 === 0;
+    const pmd = kind === TlbFlush.Pmd;
     const f: FlushRequest =
       kind === TlbFlush.Tables
         ? { startVpn: 0, pages: Number.POSITIVE_INFINITY, stride: 1, asid }
