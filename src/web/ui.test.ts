@@ -43,6 +43,15 @@ async function text(testid: string): Promise<string> {
   return (await page.locator(`[data-testid="${testid}"]`).first().textContent()) ?? "";
 }
 
+/** What the panels draw (the text, output, figures and every panel on the right), as HTML. */
+function panels(): Promise<string[]> {
+  return page.evaluate(() =>
+    ['[data-testid="source"]', '[data-testid="output"]', '[data-testid="figures"]', "section.right"].map(
+      (q) => document.querySelector(q)?.innerHTML ?? "",
+    ),
+  );
+}
+
 /** Checks the page against the Node engine after `n` statements of `id`. */
 async function sameAsEngine(id: string, n: number): Promise<Stepper> {
   // the scenario's own path: a replay reads its trace from beside it, as the page gets it from the server
@@ -136,6 +145,32 @@ describe("vmlab ui in chromium", () => {
     await page.keyboard.press("End");
     await sameAsEngine(id, 99);
     expect(await page.locator(".expects .fail").count()).toBe(0);
+  });
+
+  it("steps back from the spare run kept behind (no re-run), and back-then-forward shows identical panels", async () => {
+    const id = "tour/09-real-program.vm";
+    await open(id);
+    await page.keyboard.press("End");
+    const n = Stepper.at(source(id), 0).statements.length;
+    await sameAsEngine(id, n);
+    const atEnd = await panels();
+    const progress = page.locator('[data-testid="progress"]');
+    // the page built the spare one step behind while idle: back takes it, with no engine work left
+    await expect.poll(() => progress.getAttribute("data-spare"), { timeout: 20_000 }).toBe(String(n - 1));
+    await page.keyboard.press("ArrowLeft");
+    await sameAsEngine(id, n - 1);
+    expect(await progress.getAttribute("data-goto-spare")).toBe("yes");
+    expect(Number(await progress.getAttribute("data-goto-ms"))).toBeLessThan(100);
+    const behind = await panels();
+    expect(behind).not.toEqual(atEnd);
+    await page.keyboard.press("ArrowRight");
+    expect(await panels()).toEqual(atEnd);
+    // back again at once (the spare only partly built, or not at all): the same panels all the same
+    await page.keyboard.press("ArrowLeft");
+    expect(await panels()).toEqual(behind);
+    await page.keyboard.press("Home");
+    await page.keyboard.press("ArrowRight");
+    await sameAsEngine(id, 1);
   });
 
   it.each([
