@@ -44,12 +44,16 @@ async function text(testid: string): Promise<string> {
 }
 
 /** What the panels draw (the text, output, figures and every panel on the right), as HTML. */
-function panels(): Promise<string[]> {
-  return page.evaluate(() =>
-    ['[data-testid="source"]', '[data-testid="output"]', '[data-testid="figures"]', "section.right"].map(
-      (q) => document.querySelector(q)?.innerHTML ?? "",
-    ),
-  );
+async function panels(): Promise<string[]> {
+  const out: string[] = [];
+  for (const q of [
+    '[data-testid="source"]',
+    '[data-testid="output"]',
+    '[data-testid="figures"]',
+    "section.right",
+  ])
+    out.push(await page.locator(q).first().innerHTML());
+  return out;
 }
 
 /** Checks the page against the Node engine after `n` statements of `id`. */
