@@ -46,13 +46,14 @@ async function text(testid: string): Promise<string> {
 /** What the panels draw (the text, output, figures and every panel on the right), as HTML. */
 async function panels(): Promise<string[]> {
   const out: string[] = [];
+  // less the time each chart took to draw
   for (const q of [
     '[data-testid="source"]',
     '[data-testid="output"]',
     '[data-testid="figures"]',
     "section.right",
   ])
-    out.push(await page.locator(q).first().innerHTML());
+    out.push((await page.locator(q).first().innerHTML()).replace(/ data-draw-ms="[^"]*"/g, ""));
   return out;
 }
 
@@ -69,6 +70,14 @@ async function sameAsEngine(id: string, n: number): Promise<Stepper> {
   const f = s.history.at(-1)!;
   expect(await text("fig-pageFaults")).toBe(String(f.pageFaults));
   expect(await text("fig-tlbMisses")).toBe(String(f.tlbMisses));
+  // and their charts over the steps (vega's, from chartSpec's stepSparkSpec): every step's value, one line each
+  for (const key of ["pageFaults", "tlbHits", "tlbMisses", "swapOuts", "swapIns"] as const) {
+    const spark = page.locator(`[data-testid="spark-${key}"]`);
+    await expect
+      .poll(() => spark.getAttribute("data-values"), { message: key })
+      .toBe(s.history.map((h) => h[key]).join(","));
+    expect(await spark.locator("g.mark-line.role-mark path").count()).toBe(1);
+  }
   // every process's leaf PTEs, by raw value, and the entries the statement changed
   const pageRaw = await page.locator('[data-testid="pagetables"] [data-testid="pte-raw"]').allTextContents();
   for (const t of view.tasks().filter((t) => t.alive && t.hasMm)) {
