@@ -116,9 +116,14 @@ function prepareSpare(): void {
   spareTask = idle(work);
 }
 
+/**
+ * `f` when the page is idle, or after 100 ms at the latest: headless
+ * chromium was seen to give a freshly reloaded page no idle callback for
+ * 20 s and more.
+ */
 const idle = (f: () => void): number =>
   typeof requestIdleCallback === "function"
-    ? requestIdleCallback(f)
+    ? requestIdleCallback(f, { timeout: 100 })
     : (setTimeout(f, 0) as unknown as number);
 const cancelIdle = (id: number): void =>
   typeof cancelIdleCallback === "function" ? cancelIdleCallback(id) : clearTimeout(id);
