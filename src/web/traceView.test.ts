@@ -199,6 +199,16 @@ describe("vmlab ui --trace in chromium", () => {
     expect(await page.locator('[data-testid="trace-figures"]').textContent()).toContain("bin, zstd");
     expect(await page.locator('[data-testid="trace-progress"]').textContent()).toContain("100%");
     await sameAsCli(await cliOf(zst));
+    // a long-window frame (zstd --long=27 from a pipe: a 128 MiB window): read all the same, with a note that it is slow
+    const long = join(dir, "long.u64.zst");
+    const raw = gunzipSync(readFileSync(TRACE));
+    const z = spawnSync("zstd", ["-q", "-c", "--long=27"], { input: raw, maxBuffer: 1 << 26 });
+    expect(z.status).toBe(0);
+    writeFileSync(long, z.stdout);
+    await page.locator('[data-testid="trace-file"]').setInputFiles(long);
+    expect(await finished(6)).toBe("done");
+    expect(await page.locator('[data-testid="trace-note"]').textContent()).toContain("128 MiB window");
+    expect(await fig("accesses")).toBe(raw.length / 8);
     // corrupt (bytes flipped) and cut short: an error that says so, not a hang
     const bytes = readFileSync(zst);
     const flipped = Uint8Array.from(bytes);
@@ -206,14 +216,14 @@ describe("vmlab ui --trace in chromium", () => {
     const corrupt = join(dir, "corrupt.u64.zst");
     writeFileSync(corrupt, flipped);
     await page.locator('[data-testid="trace-file"]').setInputFiles(corrupt);
-    expect(await finished(6)).toBe("error");
+    expect(await finished(7)).toBe("error");
     expect(await page.locator('[data-testid="trace-error"]').textContent()).toMatch(
       /^corrupt\.u64\.zst: zstd: invalid zstd data \(not a valid zstd file, or cut short\)/,
     );
     const cut = join(dir, "cut.u64.zst");
     writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
     await page.locator('[data-testid="trace-file"]').setInputFiles(cut);
-    expect(await finished(7)).toBe("error");
+    expect(await finished(8)).toBe("error");
     expect(await page.locator('[data-testid="trace-error"]').textContent()).toContain(
       "cut.u64.zst: zstd: unexpected EOF",
     );
@@ -221,7 +231,7 @@ describe("vmlab ui --trace in chromium", () => {
     const bad = join(dir, "bad.txt");
     writeFileSync(bad, "0x1000\n0x2000 W\nzzz\n");
     await page.locator('[data-testid="trace-file"]').setInputFiles(bad);
-    expect(await finished(8)).toBe("error");
+    expect(await finished(9)).toBe("error");
     const cli = vmlab(["trace", bad, "--mode", "policy", "--frames", "4"]);
     expect(cli.code).toBe(2);
     expect(cli.stderr).toContain("bad.txt:3:1: ");
