@@ -61,6 +61,7 @@ export function goTo(n: number): void {
   const useSpare =
     spare !== null &&
     spare.source === source.value &&
+    spare.file === fileName() &&
     (spare.done < target || (spare.done === target && (target === 0 || spare.before !== null)));
   try {
     if (useSpare) {
@@ -94,7 +95,7 @@ function prepareSpare(): void {
   spareTask = null;
   if (cur === null || cur.done === 0) return;
   const target = cur.done - 1;
-  if (spare !== null && (spare.source !== source.value || spare.done > target)) {
+  if (spare !== null && (spare.source !== source.value || spare.file !== fileName() || spare.done > target)) {
     spare = null;
     spareStep.value = -1;
   }
