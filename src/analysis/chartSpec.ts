@@ -277,3 +277,41 @@ export function stackedSpec(specs: TopLevelSpec[]): TopLevelSpec {
     resolve: { scale: { color: "independent" }, legend: { color: "independent" } },
   } as TopLevelSpec;
 }
+
+/** The size of the scenario view's per-step charts, in pixels. */
+export const SPARK = { width: 160, height: 24 };
+
+/**
+ * The scenario view's small chart of one running figure (page faults, TLB
+ * hits, ...) over the steps: a bare line, no axes, y from 0. Its rows come
+ * from the named dataset "steps" ({ step, v }: the figure after boot, step
+ * 0, and after each statement), which the page replaces on every step
+ * without compiling the chart again. `label` is the figure's name.
+ */
+export function stepSparkSpec(label: string): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    description: `${label} over the steps`,
+    width: SPARK.width,
+    height: SPARK.height,
+    padding: 1,
+    autosize: { type: "none" },
+    config: { view: { stroke: null }, background: "transparent" },
+    data: { name: "steps" },
+    mark: { type: "line", strokeWidth: 1.5, color: "#2c7bb6", interpolate: "linear" },
+    encoding: {
+      x: {
+        field: "step",
+        type: "quantitative",
+        axis: null,
+        scale: { nice: false, domain: { unionWith: [0, 1] } },
+      },
+      y: {
+        field: "v",
+        type: "quantitative",
+        axis: null,
+        scale: { nice: false, zero: true, domain: { unionWith: [0, 1] } },
+      },
+    },
+  };
+}

@@ -4,8 +4,8 @@
  * shows figures, curves and hit rates equal to what `vmlab trace --json`
  * prints for the same trace with the flags the page itself says it used:
  * the tour's binary trace (gzip) served by `--trace`, the same accesses as a
- * lackey trace (gzip) opened in the page, and a zstd file the server
- * decompresses; and a scenario whose `replay`s read those two in the
+ * lackey trace (gzip) opened in the page, a zstd file opened in the page
+ * (fzstd in the worker) and the same file decompressed by the server; and a scenario whose `replay`s read those two in the
  * scenario view. The charts are vega's (the specifications `vmlab trace
  * --chart` draws). Screenshots go to test-output/ui/.
  */
@@ -191,17 +191,47 @@ describe("vmlab ui --trace in chromium", () => {
     await sameAsCli(s);
   });
 
-  it("reads a zstd trace the server decompresses; says why a zstd file opened in the page cannot be read, and where a bad trace is bad", async () => {
+  it("reads a zstd trace opened in the page (fzstd in the worker) and one the server decompresses; a corrupt or cut zstd file and a bad trace say where they are bad", async () => {
     const zst = zstdCopy();
-    // opened in the page: the browser has no zstd decoder
+    // opened in the page: decoded in the worker, streaming, the same figures as the CLI's
     await page.locator('[data-testid="trace-file"]').setInputFiles(zst);
-    expect(await finished(5)).toBe("error");
-    expect(await page.locator('[data-testid="trace-error"]').textContent()).toContain("vmlab ui --trace");
+    expect(await finished(5)).toBe("done");
+    expect(await page.locator('[data-testid="trace-figures"]').textContent()).toContain("bin, zstd");
+    expect(await page.locator('[data-testid="trace-progress"]').textContent()).toContain("100%");
+    await sameAsCli(await cliOf(zst));
+    // a long-window frame (zstd --long=27 from a pipe: a 128 MiB window): read all the same, with a note that it is slow
+    const long = join(dir, "long.u64.zst");
+    const raw = gunzipSync(readFileSync(TRACE));
+    const z = spawnSync("zstd", ["-q", "-c", "--long=27"], { input: raw, maxBuffer: 1 << 26 });
+    expect(z.status).toBe(0);
+    writeFileSync(long, z.stdout);
+    await page.locator('[data-testid="trace-file"]').setInputFiles(long);
+    expect(await finished(6)).toBe("done");
+    expect(await page.locator('[data-testid="trace-note"]').textContent()).toContain("128 MiB window");
+    expect(await fig("accesses")).toBe(raw.length / 8);
+    // corrupt (bytes flipped) and cut short: an error that says so, not a hang
+    const bytes = readFileSync(zst);
+    const flipped = Uint8Array.from(bytes);
+    for (let i = 100; i < flipped.length - 100; i += 997) flipped[i] ^= 0x5a;
+    const corrupt = join(dir, "corrupt.u64.zst");
+    writeFileSync(corrupt, flipped);
+    await page.locator('[data-testid="trace-file"]').setInputFiles(corrupt);
+    expect(await finished(7)).toBe("error");
+    expect(await page.locator('[data-testid="trace-error"]').textContent()).toMatch(
+      /^corrupt\.u64\.zst: zstd: invalid zstd data \(not a valid zstd file, or cut short\)/,
+    );
+    const cut = join(dir, "cut.u64.zst");
+    writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+    await page.locator('[data-testid="trace-file"]').setInputFiles(cut);
+    expect(await finished(8)).toBe("error");
+    expect(await page.locator('[data-testid="trace-error"]').textContent()).toContain(
+      "cut.u64.zst: zstd: unexpected EOF",
+    );
     // bad input: the CLI's message, at its line and column
     const bad = join(dir, "bad.txt");
     writeFileSync(bad, "0x1000\n0x2000 W\nzzz\n");
     await page.locator('[data-testid="trace-file"]').setInputFiles(bad);
-    expect(await finished(6)).toBe("error");
+    expect(await finished(9)).toBe("error");
     const cli = vmlab(["trace", bad, "--mode", "policy", "--frames", "4"]);
     expect(cli.code).toBe(2);
     expect(cli.stderr).toContain("bad.txt:3:1: ");

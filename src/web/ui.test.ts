@@ -43,6 +43,20 @@ async function text(testid: string): Promise<string> {
   return (await page.locator(`[data-testid="${testid}"]`).first().textContent()) ?? "";
 }
 
+/** What the panels draw (the text, output, figures and every panel on the right), as HTML. */
+async function panels(): Promise<string[]> {
+  const out: string[] = [];
+  // less the time each chart took to draw
+  for (const q of [
+    '[data-testid="source"]',
+    '[data-testid="output"]',
+    '[data-testid="figures"]',
+    "section.right",
+  ])
+    out.push((await page.locator(q).first().innerHTML()).replace(/ data-draw-ms="[^"]*"/g, ""));
+  return out;
+}
+
 /** Checks the page against the Node engine after `n` statements of `id`. */
 async function sameAsEngine(id: string, n: number): Promise<Stepper> {
   // the scenario's own path: a replay reads its trace from beside it, as the page gets it from the server
@@ -56,6 +70,14 @@ async function sameAsEngine(id: string, n: number): Promise<Stepper> {
   const f = s.history.at(-1)!;
   expect(await text("fig-pageFaults")).toBe(String(f.pageFaults));
   expect(await text("fig-tlbMisses")).toBe(String(f.tlbMisses));
+  // and their charts over the steps (vega's, from chartSpec's stepSparkSpec): every step's value, one line each
+  for (const key of ["pageFaults", "tlbHits", "tlbMisses", "swapOuts", "swapIns"] as const) {
+    const spark = page.locator(`[data-testid="spark-${key}"]`);
+    await expect
+      .poll(() => spark.getAttribute("data-values"), { message: key })
+      .toBe(s.history.map((h) => h[key]).join(","));
+    expect(await spark.locator("g.mark-line.role-mark path").count()).toBe(1);
+  }
   // every process's leaf PTEs, by raw value, and the entries the statement changed
   const pageRaw = await page.locator('[data-testid="pagetables"] [data-testid="pte-raw"]').allTextContents();
   for (const t of view.tasks().filter((t) => t.alive && t.hasMm)) {
@@ -136,6 +158,32 @@ describe("vmlab ui in chromium", () => {
     await page.keyboard.press("End");
     await sameAsEngine(id, 99);
     expect(await page.locator(".expects .fail").count()).toBe(0);
+  });
+
+  it("steps back from the spare run kept behind (no re-run), and back-then-forward shows identical panels", async () => {
+    const id = "tour/09-real-program.vm";
+    await open(id);
+    await page.keyboard.press("End");
+    const n = Stepper.at(source(id), 0).statements.length;
+    await sameAsEngine(id, n);
+    const atEnd = await panels();
+    const progress = page.locator('[data-testid="progress"]');
+    // the page built the spare one step behind while idle: back takes it, with no engine work left
+    await expect.poll(() => progress.getAttribute("data-spare"), { timeout: 20_000 }).toBe(String(n - 1));
+    await page.keyboard.press("ArrowLeft");
+    await sameAsEngine(id, n - 1);
+    expect(await progress.getAttribute("data-goto-spare")).toBe("yes");
+    expect(Number(await progress.getAttribute("data-goto-ms"))).toBeLessThan(100);
+    const behind = await panels();
+    expect(behind).not.toEqual(atEnd);
+    await page.keyboard.press("ArrowRight");
+    expect(await panels()).toEqual(atEnd);
+    // back again at once (the spare only partly built, or not at all): the same panels all the same
+    await page.keyboard.press("ArrowLeft");
+    expect(await panels()).toEqual(behind);
+    await page.keyboard.press("Home");
+    await page.keyboard.press("ArrowRight");
+    await sameAsEngine(id, 1);
   });
 
   it.each([

@@ -1,13 +1,18 @@
 /**
  * What the statements printed (the current one first), the running figures
  * as small charts over the steps, and the explain box (kernel.view.explain:
- * the story of one access, told without side effects).
+ * the story of one access, told without side effects). The charts are
+ * Vega-Lite specifications (analysis/chartSpec.ts stepSparkSpec) drawn by
+ * vega, as the trace view's are: each is compiled once, and a step only
+ * replaces its dataset.
  */
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { SPARK, stepSparkSpec } from "../../../analysis/chartSpec.ts";
 import { parseAccess } from "../../../hw/access.ts";
 import type { Figures } from "../../engine/stepper.ts";
 import { parseAddress } from "../model/format.ts";
 import { stepper, tick } from "../model/state.ts";
+import { load } from "../trace/Chart.tsx";
 
 export function Output() {
   tick.value;
@@ -75,7 +80,7 @@ export function Counters() {
             <th>{label}</th>
             <td data-testid={`fig-${key}`}>{now[key]}</td>
             <td>
-              <Spark values={h.map((f) => f[key])} />
+              <Spark id={key} label={label} values={h.map((f) => f[key])} />
             </td>
           </tr>
         ))}
@@ -84,18 +89,63 @@ export function Counters() {
   );
 }
 
-function Spark(p: { values: number[] }) {
-  const w = 160;
-  const ht = 24;
-  const max = Math.max(1, ...p.values);
-  const n = Math.max(1, p.values.length - 1);
-  const pts = p.values.map(
-    (v, i) => `${((i / n) * w).toFixed(1)},${(ht - (v / max) * (ht - 2) - 1).toFixed(1)}`,
-  );
+type View = InstanceType<typeof import("vega")["View"]>;
+
+/**
+ * One figure over the steps, drawn by vega from stepSparkSpec. The view is
+ * built once; each step hands it the whole series (view.data replaces the
+ * dataset) and vega redraws the line. Once drawn, the box carries the
+ * values it drew (`data-values`), their count (`data-steps`) and how long
+ * vega took to draw them (`data-draw-ms`, from the data to the SVG).
+ */
+function Spark({ id, label, values }: { id: string; label: string; values: number[] }) {
+  const box = useRef<HTMLDivElement>(null);
+  const view = useRef<View | null>(null);
+  const [ready, setReady] = useState(false);
+  useEffect(() => {
+    let gone = false;
+    void (async () => {
+      const [vega, vl, { expressionInterpreter }] = await load();
+      const el = box.current;
+      if (gone || el === null) return;
+      const runtime = vega.parse(vl.compile(stepSparkSpec(label)).spec, undefined, { ast: true });
+      view.current = new vega.View(runtime, { renderer: "svg", expr: expressionInterpreter });
+      view.current.initialize(el);
+      setReady(true);
+    })();
+    return () => {
+      gone = true;
+      view.current?.finalize();
+      view.current = null;
+    };
+  }, [label]);
+  const key = values.join(",");
+  useEffect(() => {
+    const v = view.current;
+    const el = box.current;
+    if (!ready || v === null || el === null) return;
+    const t0 = performance.now();
+    void v
+      .data(
+        "steps",
+        values.map((n, step) => ({ step, v: n })),
+      )
+      .runAsync()
+      .then(() => {
+        el.dataset.values = key;
+        el.dataset.steps = String(values.length);
+        el.dataset.drawMs = (performance.now() - t0).toFixed(2);
+      });
+  }, [key, ready]);
   return (
-    <svg width={w} height={ht} class="spark" role="img" aria-label="over the steps">
-      <polyline points={pts.join(" ")} fill="none" stroke="#2c7bb6" stroke-width="1.5" />
-    </svg>
+    <div
+      ref={box}
+      class="spark"
+      role="img"
+      aria-label={`${label} over the steps`}
+      data-testid={`spark-${id}`}
+      style={{ width: `${SPARK.width + 2}px`, height: `${SPARK.height + 2}px` }}
+    />
   );
 }
 

@@ -4,9 +4,11 @@ import {
   draft,
   forward,
   goTo,
+  lastGoTo,
   loadError,
   runDraft,
   source,
+  spareStep,
   stepper,
   tick,
   toEnd,
@@ -45,7 +47,13 @@ export function Controls() {
       <button type="button" onClick={jump} title="run to a line (g)">
         go to line…
       </button>
-      <span class="progress" data-testid="progress">
+      <span
+        class="progress"
+        data-testid="progress"
+        data-goto-ms={lastGoTo.value?.ms.toFixed(1)}
+        data-goto-spare={lastGoTo.value?.spare ? "yes" : "no"}
+        data-spare={spareStep.value}
+      >
         step {done} of {total}
         {s?.halted ? " — the machine halted" : ""}
       </span>

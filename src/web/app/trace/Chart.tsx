@@ -15,7 +15,8 @@ type Vega = typeof import("vega");
 type VegaLite = typeof import("vega-lite");
 type Interpreter = typeof import("vega-interpreter");
 let libs: Promise<[Vega, VegaLite, Interpreter]> | null = null;
-const load = () => {
+/** vega, vega-lite and vega-interpreter, loaded once (also for the scenario view's step charts) */
+export const load = () => {
   libs ??= Promise.all([import("vega"), import("vega-lite"), import("vega-interpreter")]);
   return libs;
 };

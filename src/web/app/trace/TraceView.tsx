@@ -30,6 +30,8 @@ const status = signal<"idle" | "running" | "done" | "error">("idle");
 const progress = signal<{ raw: number; total: number; records: number }>({ raw: 0, total: -1, records: 0 });
 const result = signal<{ summary: TraceSummary; stats: TraceReadStats } | null>(null);
 const failure = signal<{ message: string; partial: TraceSummary | null } | null>(null);
+/** what the worker says about the input while it runs (a slow long-window zstd file) */
+const note = signal<string | null>(null);
 /** runs started since the page loaded (the tests wait for the one they started) */
 const runs = signal(0);
 let worker: Worker | null = null;
@@ -42,6 +44,7 @@ function run(): void {
   runs.value++;
   result.value = null;
   failure.value = null;
+  note.value = null;
   let req: TraceRequest;
   try {
     req = { source: src.msg, name: src.name, size: src.size, run: runOf(form.value) };
@@ -57,6 +60,7 @@ function run(): void {
   w.onmessage = (e: MessageEvent<TraceReply>) => {
     const m = e.data;
     if (m.type === "progress") progress.value = { raw: m.raw, total: m.total, records: m.records };
+    else if (m.type === "note") note.value = m.message;
     else if (m.type === "done") {
       result.value = { summary: m.summary, stats: m.stats };
       status.value = "done";
@@ -189,6 +193,11 @@ function Progress() {
           stop
         </button>
       )}
+      {note.value && (
+        <div class="hint" data-testid="trace-note">
+          {note.value}
+        </div>
+      )}
     </div>
   );
 }
@@ -318,7 +327,8 @@ export function TraceView() {
             />
           </label>
           <span class="hint">
-            bin (.u64), lackey, text or refs; plain or gzip (zstd through vmlab ui --trace)
+            bin (.u64), lackey, text or refs; plain, gzip or zstd (zstd decoded in the page by fzstd, pure JS:
+            slower than vmlab trace, very slow on zstd --long files)
           </span>
         </div>
         <Settings />

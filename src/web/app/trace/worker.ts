@@ -1,7 +1,7 @@
 /**
  * The trace view's Web Worker: reads a trace (the server's `--trace` file,
  * or one the user opened in the page), gunzips it with the browser's
- * DecompressionStream, decodes it with the CLI's decoders (workloads/trace/
+ * DecompressionStream or decompresses zstd with fzstd (zstd.ts), decodes it with the CLI's decoders (workloads/trace/
  * decode.ts) and feeds it to the CLI's replay (analysis/trace/replay.ts),
  * so the page stays responsive and the figures are `vmlab trace`'s. It
  * posts progress about ten times a second, then the summary (or the error,
@@ -23,6 +23,7 @@ import {
   type TraceReadStats,
 } from "../../../workloads/trace/decode.ts";
 import type { TraceRun } from "./settings.ts";
+import { LONG_WINDOW, ZSTD_MAGIC, zstdStream, zstdWindow } from "./zstd.ts";
 
 export type TraceSourceMsg = { kind: "url"; url: string } | { kind: "file"; file: Blob };
 
@@ -36,11 +37,12 @@ export interface TraceRequest {
 
 export type TraceReply =
   | { type: "progress"; raw: number; total: number; records: number }
+  /** something to say about the input before the figures (a slow long-window zstd file) */
+  | { type: "note"; message: string }
   | { type: "done"; summary: TraceSummary; stats: TraceReadStats }
   | { type: "error"; message: string; partial: TraceSummary | null };
 
 const GZIP = [0x1f, 0x8b];
-const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
 const startsWith = (b: Uint8Array, magic: number[]) => magic.every((m, i) => b[i] === m);
 
 /** The bytes of one batch of binary records: the chunk size handed to the decoder. */
@@ -88,12 +90,14 @@ async function analyse(req: TraceRequest): Promise<void> {
   const raw = body.getReader();
   const head = await raw.read();
   const first = head.done ? new Uint8Array(0) : head.value;
-  if (startsWith(first, ZSTD))
-    throw new InputError(
-      "zstd: the browser has no zstd decoder; open it with `vmlab ui --trace FILE` (the server decompresses it), or decompress it first (zstd -d)",
-      { file: req.name },
-    );
   const gzip = startsWith(first, GZIP);
+  const zstd = startsWith(first, ZSTD_MAGIC);
+  const window = zstd ? zstdWindow(first) : -1;
+  if (window > LONG_WINDOW)
+    post({
+      type: "note",
+      message: `zstd with a ${Math.round(window / 2 ** 20)} MiB window (zstd --long): the page's decoder (fzstd, pure JS) is about ten times slower on these than on the default levels; vmlab trace or vmlab ui --trace decode it natively`,
+    });
   let rawBytes = 0;
   let stream = counted(first, raw, (n) => {
     rawBytes += n;
@@ -102,6 +106,7 @@ async function analyse(req: TraceRequest): Promise<void> {
     stream = stream.pipeThrough(
       new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
     );
+  else if (zstd) stream = stream.pipeThrough(zstdStream(req.name));
   const reader = stream.getReader();
   let decoder: TraceDecoder | null = null;
   let stats: TraceReadStats | null = null;
@@ -112,7 +117,7 @@ async function analyse(req: TraceRequest): Promise<void> {
     replay.summary({
       trace: req.name,
       format: stats?.format ?? "bin",
-      compression: gzip ? "gzip" : req.size < 0 ? "zstd" : "none",
+      compression: gzip ? "gzip" : zstd || req.size < 0 ? "zstd" : "none",
       seconds: (performance.now() - t0) / 1000,
       complete,
     });
