@@ -10,8 +10,9 @@ const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pu
 
 /**
  * An x86 scenario for `arch`: its machine line's words through `word`
- * (null drops one), `arch=` put first, and table(P, ADDR, pml4|...|pt)
- * with Linux's level names.
+ * (null drops one), `arch=` put first, table(P, ADDR, pml4|...|pt)
+ * with Linux's level names, and `kernel: stac|clac` as the architecture's
+ * own user-access window (arm64 `pan off|on`, RISC-V `sum on|off`).
  */
 export function rewriteX86Scenario(source: string, arch: string, word: (w: string) => string | null): string {
   return source
@@ -25,6 +26,13 @@ export function rewriteX86Scenario(source: string, arch: string, word: (w: strin
     })
     .replace(/\btable\(([^,()]+),\s*([^()]+?),\s*(pml5|pml4|pdpt|pd|pt)\)/g, (_m, who, addr, level) => {
       return `table(${who}, ${addr}, ${X86_LEVELS[level]})`;
+    })
+    .replace(/^(kernel(?:@\d+)?:\s*)(stac|clac)\s*$/gm, (_m, prefix: string, verb: string) => {
+      // STAC/CLAC's counterparts: arm64 clears/sets PSTATE.PAN, RISC-V sets/clears sstatus.SUM
+      const open = verb === "stac";
+      if (arch === "arm64") return `${prefix}pan ${open ? "off" : "on"}`;
+      if (arch.startsWith("riscv")) return `${prefix}sum ${open ? "on" : "off"}`;
+      return `${prefix}${verb}`;
     });
 }
 

@@ -30,6 +30,9 @@ const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }>
   "examples/process/shootdown.vm": { counterpart: "examples/arm64/broadcast-tlbi.vm" },
   "examples/process/signals.vm": { counterpart: "examples/arm64/signals.vm" },
   "examples/process/stack-growth.vm": { counterpart: "examples/arm64/stack-growth.vm" },
+  "examples/pkeys/protection-keys.vm": {
+    reason: "protection keys are x86-64's (PKRU); arm64's POE (FEAT_S1POE, POR_EL0) is not modelled",
+  },
 };
 
 /** An x86 scenario as arm64 words it. */

@@ -41,6 +41,8 @@ const NOT_PORTABLE: Record<string, string> = {
   "examples/tour/05-pcid.vm": "PCIDs: 32-bit x86 has none (CR4.PCIDE needs IA-32e mode)",
   "examples/tour/09-real-program.vm": "replays a trace of an x86-64 program (its addresses are above 4 GiB)",
   "examples/uaccess/pti.vm": "pti=on: page-table isolation on 32-bit x86 is not modelled",
+  "examples/pkeys/protection-keys.vm":
+    "protection keys need IA-32e mode (CR4.PKE; Linux's pkeys are CONFIG_X86_64 only)",
 };
 
 /** An x86-64 scenario as i386 words it. */

@@ -49,6 +49,9 @@ const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }>
     reason: "x86-64's 4-level pt_pages: Sv39 folds the PUD into the PGD, one table fewer",
   },
   "examples/uaccess/pti.vm": { reason: "pti=on: RISC-V Linux has no page-table isolation" },
+  "examples/pkeys/protection-keys.vm": {
+    reason: "protection keys are x86-64's (PKRU); RISC-V has no counterpart Linux uses",
+  },
 };
 
 /** An x86 scenario as RISC-V words it. */
