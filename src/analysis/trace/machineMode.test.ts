@@ -134,10 +134,17 @@ describe("machine mode, runs against records", () => {
   });
 
   it("feed and feedRuns taking turns on one machine (each keeps its own memo of the sets' front pages) give the plain path's figures", () => {
-    // few pages (0..24, and a few far ones), reads and writes of one page apart: the memo's dirty and reference shortcuts
+    // few pages (0..24, and a few far ones), reads and writes of one page apart: the memo's dirty and reference
+    // shortcuts; and up to 10 pages in each of 4 first-level sets (4 ways): hits in the second level (l2Hit)
     const rec = fc.tuple(
       fc.oneof(
         { weight: 6, arbitrary: fc.integer({ min: 0, max: 24 }) },
+        {
+          weight: 6,
+          arbitrary: fc
+            .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 9 }))
+            .map(([s, k]) => s + 16 * k),
+        },
         { weight: 1, arbitrary: fc.integer({ min: 2 ** 31, max: 2 ** 35 - 1 }) },
       ),
       fc.integer({ min: 0, max: 4095 }),
@@ -146,11 +153,16 @@ describe("machine mode, runs against records", () => {
     );
     fc.assert(
       fc.property(
-        fc.array(rec, { maxLength: 300 }),
+        // (fast-check's arrays are short by default: long enough here for sets to fill and pages to come back)
+        fc.array(rec, { minLength: 10, maxLength: 300, size: "max" }),
         fc.constantFrom("clock", "fifo", "random"),
         fc.constantFrom("vmref", "skylake"),
         // often enough frames that the sets' front pages outlive a batch (a fault empties every memo), yet evictions
-        fc.oneof(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 14, max: 22 })),
+        fc.oneof(
+          fc.integer({ min: 1, max: 6 }),
+          fc.integer({ min: 14, max: 22 }),
+          fc.integer({ min: 36, max: 48 }),
+        ),
         fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
         fc.integer({ min: 1, max: 40 }),
         (spec, policy, tlb, frames, turns, batch) => {
@@ -181,7 +193,7 @@ describe("machine mode, runs against records", () => {
         },
       ),
       {
-        numRuns: 800,
+        numRuns: 300,
         // a read, then a write of the same page from its set's front: only the memo's hit can make the frame dirty
         // and pages 0 and 16 (one set) taking turns at its front, between the two paths (split first level: each path's memo)
         examples: [

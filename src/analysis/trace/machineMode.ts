@@ -39,7 +39,7 @@ import type { DataCache } from "../../hw/cache/DataCache.ts";
 import { BumpFrames, type MapFlags, type PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
-import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
+import { Meta, type TlbArray } from "../../hw/mmu/TlbArray.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
@@ -201,6 +201,9 @@ export class MachineMode {
    */
   private readonly l1D: TlbArray | null;
   private readonly l1I: TlbArray | null;
+  /** the second level, when it is one array holding 4K pages (l2Hit), else null */
+  private readonly l2D: TlbArray | null;
+  private readonly l2I: TlbArray | null;
   readonly cost: CostModel;
   /** the data cache (--cache), or null */
   private readonly dcache: DataCache | null;
@@ -279,6 +282,10 @@ export class MachineMode {
     this.memoMaskI = setsI - 1;
     this.l1D = l1d ?? null;
     this.l1I = l1i ?? null;
+    const second = (path: TlbArray[][]) =>
+      path.length >= 2 && path[1].length === 1 && (path[1][0].sizeMask & 1) !== 0 ? path[1][0] : null;
+    this.l2D = this.memo ? second(tlb.dataPath) : null;
+    this.l2I = this.memo ? second(tlb.instrPath) : null;
     this.unified = this.memo && l1i === l1d && !this.dataOnly && this.policy !== 2;
     this.memoLo = new Int32Array(setsD).fill(-1);
     this.memoHi = new Int32Array(setsD).fill(-1);
@@ -426,8 +433,8 @@ export class MachineMode {
           repeats++;
           pfn = arr.pfns[slot] | 0;
         } else {
-          const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
-          pfn = this.translate(hi >>> 2, vaLo, k);
+          pfn = this.l2Hit(vpn, arr, this.l2D);
+          if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, k);
         }
         memoLo[set] = p;
         memoHi[set] = hi;
@@ -520,9 +527,8 @@ export class MachineMode {
           pfn = arr.pfns[slot] | 0;
         } else {
           repeats += len - 1;
-          const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
-          const vaHi = hi >>> 2;
-          pfn = this.translate(vaHi, vaLo, kind);
+          pfn = direct ? this.l2Hit(vpn, arr, fetch ? this.l2I : this.l2D) : -1;
+          if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind);
         }
         los[set] = p;
         his[set] = hi;
@@ -552,6 +558,35 @@ export class MachineMode {
     }
     this.records += totals[6];
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
+  }
+
+  /**
+   * A first-level miss of a 4K page looked up in the second level directly,
+   * when that level is one array holding 4K pages (l2D, l2I) and nothing
+   * traces: on a hit, what Mmu.translate, Tlb.lookup and Tlb.promote do for
+   * it (a translation; the first level's miss and the second's hit counted;
+   * the entry copied into `l1`, the first level's 4K array, which insertAt
+   * picks for a 4K page) and the frame; -1 on a miss, which changed
+   * nothing: translate then does the rest. The pager's entries allow every
+   * access and are dirty, so no rights check or dirty assist is due.
+   */
+  private l2Hit(vpn: number, l1: TlbArray, l2: TlbArray | null): number {
+    if (l2 === null) return -1;
+    const cpu = this.cpu;
+    const slot = l2.lookup(vpn, cpu.asid);
+    if (slot < 0) return -1;
+    const meta = l2.metas[slot];
+    if (((meta >>> Meta.HELD_SIZE_SHIFT) & 7) !== 0) return -1; // (none: the pager maps 4K pages here)
+    const tlb = cpu.tlb;
+    cpu.translations++;
+    tlb.misses[0]++;
+    tlb.hits[1]++;
+    tlb.hitArray = l2;
+    tlb.hitSlot = slot;
+    tlb.hitLevel = 1;
+    const pfn = l2.pfns[slot];
+    l1.insert(vpn, 0, pfn, meta, l2.attrs[slot]);
+    return pfn | 0;
   }
 
   /**
