@@ -394,6 +394,12 @@ export class MachineMode {
    * (kind & 1, kind >> 1, kind === 3) rather than by index.
    */
   private feedUnified(words: Uint32Array, count: number): void {
+    if (count > 1 << 20) {
+      // the sums below stay exact for 2^20 records at a time
+      for (let at = 0; at < count; at += 1 << 20)
+        this.feedUnified(words.subarray(2 * at), Math.min(1 << 20, count - at));
+      return;
+    }
     const cpu = this.cpu;
     const ref = this.ref;
     const dirty = this.dirty;
@@ -452,7 +458,7 @@ export class MachineMode {
     kinds[2] += high - modifies;
     kinds[3] += modifies;
     this.records += count;
-    // exact: count <= 2^20 records, frames < 2^26, offsets < 2^12
+    // exact: count <= 2^20 records (above), frames < 2^26, offsets < 2^12
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
   }
 
