@@ -133,6 +133,115 @@ describe("machine mode, runs against records", () => {
     );
   });
 
+  it("feed and feedRuns taking turns on one machine (each keeps its own memo of the sets' front pages) give the plain path's figures", () => {
+    // few pages (0..24, and a few far ones), reads and writes of one page apart: the memo's dirty and reference
+    // shortcuts; and up to 10 pages in each of 4 first-level sets (4 ways): hits in the second level (l2Hit)
+    const rec = fc.tuple(
+      fc.oneof(
+        { weight: 6, arbitrary: fc.integer({ min: 0, max: 24 }) },
+        {
+          weight: 6,
+          arbitrary: fc
+            .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 9 }))
+            .map(([s, k]) => s + 16 * k),
+        },
+        { weight: 1, arbitrary: fc.integer({ min: 2 ** 31, max: 2 ** 35 - 1 }) },
+      ),
+      fc.integer({ min: 0, max: 4095 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 1, max: 4 }),
+    );
+    fc.assert(
+      fc.property(
+        // (fast-check's arrays are short by default: long enough here for sets to fill and pages to come back)
+        fc.array(rec, { minLength: 10, maxLength: 300, size: "max" }),
+        fc.constantFrom("clock", "fifo", "random"),
+        fc.constantFrom("vmref", "skylake"),
+        // often enough frames that the sets' front pages outlive a batch (a fault empties every memo), yet evictions
+        fc.oneof(
+          fc.integer({ min: 1, max: 6 }),
+          fc.integer({ min: 14, max: 22 }),
+          fc.integer({ min: 36, max: 48 }),
+        ),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 40 }),
+        (spec, policy, tlb, frames, turns, batch) => {
+          const recs = spec.flatMap(([page, off, kind, times]) =>
+            Array.from({ length: times }, (_, t) => (page * 4096 + ((off + 8 * t) % 4096)) * 4 + kind),
+          );
+          const w = new Uint32Array(2 * recs.length);
+          recs.forEach((r, i) => {
+            w[2 * i] = r % 2 ** 32;
+            w[2 * i + 1] = Math.floor(r / 2 ** 32);
+          });
+          const cfg = { frames, tlb, policy: policy as MachinePolicy, seed: 5 };
+          const mixed = new MachineMode(cfg);
+          const plain = new MachineMode({ ...cfg, shortcuts: false });
+          const out = new Uint32Array(2 * batch);
+          const totals = new Float64Array(RUN_TOTALS);
+          for (let at = 0, k = 0; at < recs.length; at += batch, k++) {
+            const n = Math.min(batch, recs.length - at);
+            const part = w.subarray(2 * at, 2 * (at + n));
+            plain.feed(part, n);
+            if (turns[k % turns.length]) mixed.feed(part, n);
+            else {
+              totals.fill(0);
+              mixed.feedRuns(out, foldRuns(part, n, out, totals), totals);
+            }
+          }
+          expect(mixed.result()).toEqual(plain.result());
+        },
+      ),
+      {
+        numRuns: 300,
+        // a read, then a write of the same page from its set's front: only the memo's hit can make the frame dirty
+        // and pages 0 and 16 (one set) taking turns at its front, between the two paths (split first level: each path's memo)
+        examples: [
+          [
+            [
+              [0, 0, 1, 1],
+              [0, 8, 2, 1],
+              [1, 0, 1, 1],
+            ],
+            "clock",
+            "vmref",
+            1,
+            [true],
+            8,
+          ],
+          [
+            [
+              [0, 0, 1, 1],
+              [16, 0, 1, 1],
+              [0, 0, 1, 1],
+              [16, 0, 1, 1],
+              [0, 0, 1, 1],
+            ],
+            "clock",
+            "skylake",
+            8,
+            [true, true, true, false, true],
+            1,
+          ],
+          [
+            [
+              [0, 0, 1, 1],
+              [16, 0, 1, 1],
+              [0, 0, 1, 1],
+              [16, 0, 1, 1],
+              [0, 0, 1, 1],
+            ],
+            "clock",
+            "skylake",
+            8,
+            [false, false, false, true, false],
+            1,
+          ],
+        ],
+      },
+    );
+  });
+
   it("refuse runs where the first level has no 4K arrays to take them (2 MiB pages)", () => {
     const mm = new MachineMode({ frames: 1024, tlb: "vmref", policy: "clock", pageSize: "2m" });
     expect(mm.takesRuns).toBe(false);

@@ -39,7 +39,7 @@ import type { DataCache } from "../../hw/cache/DataCache.ts";
 import { BumpFrames, type MapFlags, type PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
-import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
+import { Meta, type TlbArray } from "../../hw/mmu/TlbArray.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
@@ -182,6 +182,18 @@ export class MachineMode {
   private readonly memoMaskD: number;
   private readonly memoMaskI: number;
   /**
+   * feed's memo for a unified first level (fetches and data in one 4K
+   * array) without dataOnly or LRU: the front page of each set as its two
+   * words, the record's page bits (lo >>> 14) and its high word, so that
+   * the common case compares integers and makes no float (feedUnified).
+   */
+  private readonly unified: boolean;
+  private readonly memoLo: Int32Array;
+  private readonly memoHi: Int32Array;
+  /** the same for fetches, in feedRuns with a split first level (else the data tables) */
+  private readonly memoLoI: Int32Array;
+  private readonly memoHiI: Int32Array;
+  /**
    * The first-level 4K arrays themselves (when memo): a run whose page is in
    * its set but not at the front is looked up there directly (TlbArray.lookup
    * moves it to the front, as Mmu.translateVpn's first probe does), which is
@@ -189,6 +201,9 @@ export class MachineMode {
    */
   private readonly l1D: TlbArray | null;
   private readonly l1I: TlbArray | null;
+  /** the second level, when it is one array holding 4K pages (l2Hit), else null */
+  private readonly l2D: TlbArray | null;
+  private readonly l2I: TlbArray | null;
   readonly cost: CostModel;
   /** the data cache (--cache), or null */
   private readonly dcache: DataCache | null;
@@ -267,6 +282,15 @@ export class MachineMode {
     this.memoMaskI = setsI - 1;
     this.l1D = l1d ?? null;
     this.l1I = l1i ?? null;
+    const second = (path: TlbArray[][]) =>
+      path.length >= 2 && path[1].length === 1 && (path[1][0].sizeMask & 1) !== 0 ? path[1][0] : null;
+    this.l2D = this.memo ? second(tlb.dataPath) : null;
+    this.l2I = this.memo ? second(tlb.instrPath) : null;
+    this.unified = this.memo && l1i === l1d && !this.dataOnly && this.policy !== 2;
+    this.memoLo = new Int32Array(setsD).fill(-1);
+    this.memoHi = new Int32Array(setsD).fill(-1);
+    this.memoLoI = l1i === l1d ? this.memoLo : new Int32Array(setsI).fill(-1);
+    this.memoHiI = l1i === l1d ? this.memoHi : new Int32Array(setsI).fill(-1);
     this.owner = new Float64Array(this.n);
     this.ref = new Uint8Array(this.n);
     this.dirty = new Uint8Array(this.n);
@@ -277,6 +301,13 @@ export class MachineMode {
   /** Replays `count` records (pairs of 32-bit words, low first) through the MMU. */
   feed(words: Uint32Array, count: number): void {
     const cpu = this.cpu;
+    if (this.unified && cpu.tracer === null && cpu.observer === null) {
+      this.feedUnified(words, count);
+      return;
+    }
+    // (this path keeps its own memo)
+    this.memoLo.fill(-1);
+    this.memoLoI.fill(-1);
     const ref = this.ref;
     const dirty = this.dirty;
     const lru = this.policy === 2;
@@ -353,6 +384,84 @@ export class MachineMode {
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
   }
 
+  /**
+   * feed for the common configuration (unified first level, no dataOnly, no
+   * LRU, nothing tracing): the same figures, in one pass that does on a hit
+   * on its set's front entry only what the hit changes. On such a hit the
+   * frame's reference bit is already set (the memo is emptied at every
+   * fault, and only a fault's victim scan clears reference bits), so only a
+   * write's dirty flag is stored. The kinds are counted from three sums
+   * (kind & 1, kind >> 1, kind === 3) rather than by index.
+   */
+  private feedUnified(words: Uint32Array, count: number): void {
+    if (count > 1 << 20) {
+      // the sums below stay exact for 2^20 records at a time
+      for (let at = 0; at < count; at += 1 << 20)
+        this.feedUnified(words.subarray(2 * at), Math.min(1 << 20, count - at));
+      return;
+    }
+    const cpu = this.cpu;
+    const ref = this.ref;
+    const dirty = this.dirty;
+    const memoLo = this.memoLo;
+    const memoHi = this.memoHi;
+    const memoPfn = this.memoPfnsD;
+    const mask = this.memoMaskD;
+    const arr = this.l1D!;
+    const asid = cpu.asid;
+    this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (shared with feedRuns)
+    let pfnSum = 0;
+    let offSum = 0;
+    let repeats = 0;
+    let odd = 0; // kinds 1 and 3
+    let high = 0; // kinds 2 and 3
+    let modifies = 0; // kind 3
+    // record.ts's layout by hand (see feed): page bits lo >>> 14 below hi, kind lo & 3
+    for (let i = 0; i < count; i++) {
+      const lo = words[2 * i];
+      const hi = words[2 * i + 1] | 0;
+      const p = lo >>> 14;
+      const set = p & mask;
+      const k = lo & 3;
+      odd += k & 1;
+      high += k >> 1;
+      modifies += (k + 1) >> 2;
+      offSum += (lo >>> 2) & 4095;
+      let pfn: number;
+      if (memoLo[set] === p && memoHi[set] === hi) {
+        repeats++;
+        pfn = memoPfn[set];
+        if (k >= 2) dirty[pfn] = 1;
+      } else {
+        const vpn = hi * 262144 + p;
+        const slot = arr.lookup(vpn, asid);
+        if (slot >= 0) {
+          repeats++;
+          pfn = arr.pfns[slot] | 0;
+        } else {
+          pfn = this.l2Hit(vpn, arr, this.l2D);
+          if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, k);
+        }
+        memoLo[set] = p;
+        memoHi[set] = hi;
+        memoPfn[set] = pfn;
+        ref[pfn] = 1;
+        dirty[pfn] |= k >> 1;
+      }
+      pfnSum += pfn;
+    }
+    cpu.translations += repeats;
+    cpu.tlb.hits[0] += repeats;
+    const kinds = this.kindCounts;
+    kinds[0] += count - odd - high + modifies;
+    kinds[1] += odd - modifies;
+    kinds[2] += high - modifies;
+    kinds[3] += modifies;
+    this.records += count;
+    // exact: count <= 2^20 records (above), frames < 2^26, offsets < 2^12
+    this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
+  }
+
   /** Whether feedRuns can be used: 4 KiB pages, and first-level 4K arrays for data and fetches. */
   get takesRuns(): boolean {
     return this.memo;
@@ -368,6 +477,8 @@ export class MachineMode {
    */
   feedRuns(runs: Uint32Array, count: number, totals: Float64Array): void {
     if (!this.memo) throw new Error("machine mode: runs need first-level 4K TLB arrays (use feed)");
+    this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
+    this.memoKeysI.fill(-1);
     const cpu = this.cpu;
     const ref = this.ref;
     const dirty = this.dirty;
@@ -375,13 +486,15 @@ export class MachineMode {
     const dataOnly = this.dataOnly;
     let pfnSum = 0;
     let repeats = 0;
-    const keysD = this.memoKeysD;
+    const loD = this.memoLo;
+    const hiD = this.memoHi;
     const pfnsD = this.memoPfnsD;
-    const keysI = this.memoKeysI;
+    const loI = this.memoLoI;
+    const hiI = this.memoHiI;
     const pfnsI = this.memoPfnsI;
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
-    const split = keysI !== keysD;
+    const split = loI !== loD;
     // a hit in a first-level 4K array, past its set's front: as Mmu.translateVpn's first probe
     // (the pager's PTEs allow every access at CPL 3; no cache, tracer or observer to tell)
     const direct = cpu.tracer === null && cpu.observer === null;
@@ -391,6 +504,9 @@ export class MachineMode {
     // Runs decoded by hand, as workloads/trace/runs.ts lays them out (high word bits 0..16, count
     // minus one in bits 17..30, a write in bit 31), their first records' low words as
     // workloads/trace/record.ts does (see feed). Keep in sync with both (record.test.ts checks).
+    // A run on its set's front page (the memo, kept as two integers: lo >>> 14 and the high word)
+    // changes only counters and, for a write, the frame's dirty flag: its reference bit is set
+    // already (the memo is emptied at every fault, and only a fault's victim scan clears one).
     for (let i = 0; i < count; i++) {
       const lo = runs[2 * i];
       const w = runs[2 * i + 1];
@@ -398,15 +514,18 @@ export class MachineMode {
       const len = ((w >>> 17) & 0x3fff) + 1;
       const kind = lo & 3;
       if (dataOnly && kind === 0) continue;
-      const vpn = hi * 262144 + (lo >>> 14);
+      const p = lo >>> 14;
       const fetch = split && kind === 0;
-      const set = (lo >>> 14) & (fetch ? maskI : maskD);
-      const keys = fetch ? keysI : keysD;
+      const set = p & (fetch ? maskI : maskD);
+      const los = fetch ? loI : loD;
+      const his = fetch ? hiI : hiD;
       let pfn: number;
-      if (keys[set] === vpn) {
+      if (los[set] === p && his[set] === hi) {
         repeats += len;
         pfn = (fetch ? pfnsI : pfnsD)[set];
+        if (w >= 0x80000000) dirty[pfn] = 1;
       } else {
+        const vpn = hi * 262144 + p;
         const arr = fetch ? arrI : arrD;
         const slot = direct ? arr.lookup(vpn, asid) : -1;
         if (slot >= 0) {
@@ -414,15 +533,15 @@ export class MachineMode {
           pfn = arr.pfns[slot] | 0;
         } else {
           repeats += len - 1;
-          const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
-          const vaHi = hi >>> 2;
-          pfn = this.translate(vaHi, vaLo, kind);
+          pfn = direct ? this.l2Hit(vpn, arr, fetch ? this.l2I : this.l2D) : -1;
+          if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind);
         }
-        keys[set] = vpn;
+        los[set] = p;
+        his[set] = hi;
         (fetch ? pfnsI : pfnsD)[set] = pfn;
+        ref[pfn] = 1;
+        dirty[pfn] |= w >>> 31;
       }
-      ref[pfn] = 1;
-      dirty[pfn] |= w >>> 31;
       if (lru) this.lru.touch(pfn);
       pfnSum += pfn * len;
       if (pfnSum >= 2 ** 52) {
@@ -448,6 +567,35 @@ export class MachineMode {
   }
 
   /**
+   * A first-level miss of a 4K page looked up in the second level directly,
+   * when that level is one array holding 4K pages (l2D, l2I) and nothing
+   * traces: on a hit, what Mmu.translate, Tlb.lookup and Tlb.promote do for
+   * it (a translation; the first level's miss and the second's hit counted;
+   * the entry copied into `l1`, the first level's 4K array, which insertAt
+   * picks for a 4K page) and the frame; -1 on a miss, which changed
+   * nothing: translate then does the rest. The pager's entries allow every
+   * access and are dirty, so no rights check or dirty assist is due.
+   */
+  private l2Hit(vpn: number, l1: TlbArray, l2: TlbArray | null): number {
+    if (l2 === null) return -1;
+    const cpu = this.cpu;
+    const slot = l2.lookup(vpn, cpu.asid);
+    if (slot < 0) return -1;
+    const meta = l2.metas[slot];
+    if (((meta >>> Meta.HELD_SIZE_SHIFT) & 7) !== 0) return -1; // (none: the pager maps 4K pages here)
+    const tlb = cpu.tlb;
+    cpu.translations++;
+    tlb.misses[0]++;
+    tlb.hits[1]++;
+    tlb.hitArray = l2;
+    tlb.hitSlot = slot;
+    tlb.hitLevel = 1;
+    const pfn = l2.pfns[slot];
+    l1.insert(vpn, 0, pfn, meta, l2.attrs[slot]);
+    return pfn | 0;
+  }
+
+  /**
    * One access through the MMU (a record of `kind`), with the fault handled
    * and the access retried as hardware retries it; returns the frame.
    */
@@ -460,6 +608,8 @@ export class MachineMode {
       // the eviction's INVLPG may have taken a set's front entry
       this.memoKeysD.fill(-1);
       this.memoKeysI.fill(-1);
+      this.memoLo.fill(-1);
+      this.memoLoI.fill(-1);
       if (cpu.touch(vaHi, vaLo, access) !== 0)
         throw new Error(`machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`);
     }
