@@ -7,23 +7,13 @@
  * folio sizes the kernel made are checked through /proc/kpageflags where it
  * is readable. Skipped, with the reason, where the probe cannot run.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
-
-function build(): { path: string } | { skip: string } {
-  if (process.platform !== "linux") return { skip: "not Linux" };
-  if (spawnSync("gcc", ["--version"]).status !== 0) return { skip: "gcc is not installed" };
-  if (!existsSync("/proc/self/pagemap")) return { skip: "no /proc/self/pagemap" };
-  const out = join(mkdtempSync(join(tmpdir(), "vmlab-probe-")), "probe");
-  const r = spawnSync("gcc", ["-O1", "-Wall", "-o", out, resolve(import.meta.dirname, "probe_folio.c")], {
-    encoding: "utf8",
-  });
-  return r.status === 0 ? { path: out } : { skip: `gcc failed: ${r.stderr}` };
-}
+import { buildProbe } from "./probeKit.ts";
 
 /** The records of two runs, per experiment the one with the fewest faults (host noise only adds). */
 // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
@@ -75,7 +65,7 @@ let reread = present(A, m 64K)
 `;
 
 describe("vmlab against this machine's Linux kernel: large folios in the page cache", () => {
-  const probe = build();
+  const probe = buildProbe("probe_folio.c");
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(
     `folios of 4K..1M: faults and present pages of one read and of a whole read, at and off a 2M boundary${skip ? ` (skipped: ${skip})` : ""}`,

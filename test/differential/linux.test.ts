@@ -6,26 +6,15 @@
  * page); vmlab must report the same numbers. Skipped, with the reason, where
  * the machine cannot run it (no gcc, not Linux, pagemap unreadable).
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
+import { buildProbe } from "./probeKit.ts";
 
 const N = 64; // pages per mapping, as in probe.c
-
-function buildProbe(source = "probe.c"): { path: string } | { skip: string } {
-  if (process.platform !== "linux") return { skip: "not Linux" };
-  if (spawnSync("gcc", ["--version"]).status !== 0) return { skip: "gcc is not installed" };
-  if (!existsSync("/proc/self/pagemap")) return { skip: "no /proc/self/pagemap" };
-  const out = join(mkdtempSync(join(tmpdir(), "vmlab-probe-")), "probe");
-  const r = spawnSync("gcc", ["-O1", "-Wall", "-o", out, resolve(import.meta.dirname, source)], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) return { skip: `gcc failed: ${r.stderr}` };
-  return { path: out };
-}
 
 /**
  * Runs a probe three times and keeps, per experiment, the run with the fewest
@@ -220,7 +209,7 @@ expect A.si_code == ${none}
 const SI_CODES: Record<number, string> = { 1: "SEGV_MAPERR", 2: "SEGV_ACCERR" };
 
 describe("vmlab against this machine's Linux kernel", () => {
-  const probe = buildProbe();
+  const probe = buildProbe("probe.c");
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(
     `fault counts, present and resident pages, signal codes${skip ? ` (skipped: ${skip})` : ""}`,

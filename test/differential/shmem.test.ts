@@ -7,23 +7,10 @@
  * back) or, without swap, kept unmapped in the object (minor faults with
  * fault-around). Skipped, with the reason, where the probe cannot run.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
-
-function build(): { path: string } | { skip: string } {
-  if (process.platform !== "linux") return { skip: "not Linux" };
-  if (spawnSync("gcc", ["--version"]).status !== 0) return { skip: "gcc is not installed" };
-  if (!existsSync("/proc/self/pagemap")) return { skip: "no /proc/self/pagemap" };
-  const out = join(mkdtempSync(join(tmpdir(), "vmlab-probe-")), "probe");
-  const r = spawnSync("gcc", ["-O1", "-Wall", "-o", out, resolve(import.meta.dirname, "probe_shmem.c")], {
-    encoding: "utf8",
-  });
-  return r.status === 0 ? { path: out } : { skip: `gcc failed: ${r.stderr}` };
-}
+import { buildProbe } from "./probeKit.ts";
 
 /** The probe's steps on vmlab, with swap if the machine has some. */
 const scenario = (swap: boolean) => `
@@ -52,7 +39,7 @@ let dirty_reread_major = A.maj_flt - ma
 `;
 
 describe("vmlab against this machine's Linux kernel: shmem reclaim", () => {
-  const probe = build();
+  const probe = buildProbe("probe_shmem.c");
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(
     `MADV_PAGEOUT of clean and dirty shared anonymous memory, and reading it again${skip ? ` (skipped: ${skip})` : ""}`,

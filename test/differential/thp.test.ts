@@ -19,22 +19,9 @@
  * THP disabled).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
-
-function buildProbe(): { path: string } | { skip: string } {
-  if (process.platform !== "linux") return { skip: "not Linux" };
-  if (spawnSync("gcc", ["--version"]).status !== 0) return { skip: "gcc is not installed" };
-  const out = join(mkdtempSync(join(tmpdir(), "vmlab-thp-")), "probe_thp");
-  const r = spawnSync("gcc", ["-O1", "-Wall", "-o", out, resolve(import.meta.dirname, "probe_thp.c")], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) return { skip: `gcc failed: ${r.stderr}` };
-  return { path: out };
-}
+import { buildProbe } from "./probeKit.ts";
 
 /** The probe's steps, as probe_thp.c makes them; each `let` is a field of the probe's records. */
 const scenario = `
@@ -100,7 +87,7 @@ const FIELDS: Record<string, string[]> = {
 };
 
 describe("THP across mremap and fork against this machine's Linux kernel", () => {
-  const probe = buildProbe();
+  const probe = buildProbe("probe_thp.c", false);
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(`faults, AnonHugePages and VmPTE${skip ? ` (skipped: ${skip})` : ""}`, (ctx) => {
     // three runs, keeping per step the one with the fewest faults: the host adds a fault of its

@@ -29,11 +29,9 @@
  * frame kinds where PFNs read as zero.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Session } from "../../src/workloads/scenario/session.ts";
+import { buildProbe } from "./probeKit.ts";
 
 const N = 16;
 const REGION = (i: number) => `0x${(0x10000000 + i * 0x100000).toString(16)}`;
@@ -163,18 +161,6 @@ function runVmlab(): Map<string, ExpView & { pfns: number[] }> {
   return views;
 }
 
-function buildProbe(): { path: string } | { skip: string } {
-  if (process.platform !== "linux") return { skip: "not Linux" };
-  if (spawnSync("gcc", ["--version"]).status !== 0) return { skip: "gcc is not installed" };
-  if (!existsSync("/proc/self/pagemap")) return { skip: "no /proc/self/pagemap" };
-  const out = join(mkdtempSync(join(tmpdir(), "vmlab-views-")), "probe_views");
-  const r = spawnSync("gcc", ["-O1", "-Wall", "-o", out, resolve(import.meta.dirname, "probe_views.c")], {
-    encoding: "utf8",
-  });
-  if (r.status !== 0) return { skip: `gcc failed: ${r.stderr}` };
-  return { path: out };
-}
-
 /** The probe's records by experiment, with kpageflags masked and printed as vmlab's are. */
 function runProbe(path: string): Map<
   string,
@@ -206,7 +192,7 @@ function runProbe(path: string): Map<
 }
 
 describe("vmlab's pagemap, kpageflags and smaps against this machine's Linux kernel", () => {
-  const probe = buildProbe();
+  const probe = buildProbe("probe_views.c");
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(`field by field${skip ? ` (skipped: ${skip})` : ""}`, (ctx) => {
     const real = runProbe((probe as { path: string }).path);
