@@ -134,6 +134,7 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
         const pmdIndex = Math.floor(vpn / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable;
         const childPmdPa = pd * 4096 + pmdIndex * pt.entryBytes;
         pgtableTransHugeDeposit(child, childPmdPa, table);
+        e = pt.modify(e.hi, e.lo, 0, PteFlag.YOUNG); // copy_huge_pmd: pmd_mkold(pmd_wrprotect(pmd))
         setPteAt(ctx, childPmdPa, e.hi, e.lo); // set_pmd_at
         vpn += nr - 1;
         continue;
@@ -165,6 +166,9 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
           ptepModify(ctx, tlb, pte.pa, vpn, 0, e.hi, e.lo); // ptep_set_wrprotect
         }
       }
+      // __copy_present_ptes: the child's entry is old, and clean in a shared mapping
+      if (pt.present(e.hi, e.lo))
+        e = pt.modify(e.hi, e.lo, 0, PteFlag.YOUNG | (v.vmFlags & VmFlag.SHARED ? PteFlag.DIRTY : 0));
       const cpa = ptePa(ctx, child, vpn, true);
       if (cpa < 0) return false;
       setPteAt(ctx, cpa, e.hi, e.lo);
