@@ -33,7 +33,16 @@ export function shmemPut(ctx: MmContext, obj: ShmemObject): void {
   for (const pfn of obj.pages.values()) putPage(ctx, pfn);
   obj.pages.clear();
   // shmem_undo_range: the swap entries go too (shmem_free_swap)
-  for (const slot of obj.swapped.values()) ctx.env.swap!.put(slot);
+  // (free_swap_and_cache: a page read ahead into the swap cache for the slot goes with it)
+  const swap = ctx.env.swap!;
+  for (const slot of obj.swapped.values()) {
+    const pfn = swap.cache.get(slot);
+    if (pfn !== undefined) {
+      swap.removeFromCache(pfn);
+      putPage(ctx, pfn);
+    }
+    swap.put(slot);
+  }
   obj.swapped.clear();
 }
 
@@ -65,31 +74,102 @@ export function shmemFault(
   let pfn = obj.pages.get(pgoff);
   let major = false;
   if (pfn === undefined) {
-    const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
-    if (p < 0) return VmFault.OOM;
     const slot = obj.swapped.get(pgoff);
     if (slot !== undefined) {
-      // shmem_swapin_folio: read back from swap (a major fault, PGMAJFAULT); the folio is dirty
-      // again and its swap entry freed (delete_from_swap_cache, swap_free_nr)
-      const swap = env.swap!;
-      env.phys.loadFrame(swap.contents, slot, pfnUnchecked(p));
-      swap.pswpin++;
-      obj.swapped.delete(pgoff);
-      swap.put(slot);
-      env.pages.flags[p] |= PageFlag.Dirty;
-      major = true;
-    } else env.phys.zeroFrame(pfnUnchecked(p));
-    // shmem_alloc_and_add_folio: a shmem folio is swap-backed (__folio_set_swapbacked) and joins
-    // the anon LRU (folio_add_lru; page_is_file_lru is false for it)
-    env.pages.flags[p] |= PageFlag.SwapBacked;
-    obj.pages.set(pgoff, p);
-    env.lru?.addShmem(p, obj, pgoff);
-    pfn = p;
+      // shmem_swapin_folio: a page read ahead into the swap cache is found there (a minor fault);
+      // otherwise PGMAJFAULT and shmem_swapin_cluster reads it with its neighbours
+      major = !env.swap!.cache.has(slot);
+      pfn = shmemSwapin(ctx, obj, pgoff, slot);
+      if (pfn < 0) return VmFault.OOM;
+    } else {
+      const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
+      if (p < 0) return VmFault.OOM;
+      env.phys.zeroFrame(pfnUnchecked(p));
+      // shmem_alloc_and_add_folio: a shmem folio is swap-backed (__folio_set_swapbacked) and
+      // joins the anon LRU (folio_add_lru; page_is_file_lru is false for it)
+      env.pages.flags[p] |= PageFlag.SwapBacked;
+      obj.pages.set(pgoff, p);
+      env.lru?.addShmem(p, obj, pgoff);
+      pfn = p;
+    }
   }
   // do_shared_fault -> fault_dirty_shared_page: a write fault dirties the folio (folio_mark_dirty)
   if (write && vma.vmFlags & VmFlag.WRITE) env.pages.flags[pfn] |= PageFlag.Dirty;
   mapShmemPage(ctx, mm, vma, pa, pfn, write);
   return major ? VmFault.MAJOR : VmFault.OK;
+}
+
+/**
+ * shmem_swapin_folio: the page of a swapped-out offset, from the swap cache
+ * or read from the device with its neighbours (shmem_swapin_cluster), goes
+ * back into the object: it leaves the swap cache (delete_from_swap_cache),
+ * the object's swap entry is freed (swap_free_nr) and the page is dirty, its
+ * only copy now. The swap cache's reference becomes the object's. Returns
+ * the frame, or -1 without memory.
+ * Linux: mm/shmem.c shmem_swapin_folio
+ */
+function shmemSwapin(ctx: MmContext, obj: ShmemObject, pgoff: number, slot: number): number {
+  const env = ctx.env;
+  const swap = env.swap!;
+  let pfn = swap.cache.get(slot) ?? -1;
+  if (pfn < 0) {
+    pfn = shmemReadSlot(ctx, obj, pgoff, slot);
+    if (pfn < 0) return -1;
+    // the faulting folio is held while the readahead allocates: reclaim cannot take it back
+    env.lru?.pinned.add(pfn);
+    shmemSwapinCluster(ctx, obj, slot);
+    env.lru?.pinned.delete(pfn);
+  }
+  swap.removeFromCache(pfn);
+  obj.swapped.delete(pgoff);
+  swap.put(slot);
+  env.pages.flags[pfn] |= PageFlag.Dirty;
+  obj.pages.set(pgoff, pfn);
+  return pfn;
+}
+
+/**
+ * __read_swap_cache_async + swap_read_folio for a shmem slot: a new
+ * swap-backed page holding the slot's contents, in the swap cache (its one
+ * reference) and on the anon LRU, not yet in the object. Returns the frame,
+ * or -1 without memory.
+ * Linux: mm/swap_state.c __read_swap_cache_async, mm/page_io.c swap_read_folio
+ */
+function shmemReadSlot(ctx: MmContext, obj: ShmemObject, pgoff: number, slot: number): number {
+  const env = ctx.env;
+  const swap = env.swap!;
+  const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
+  if (p < 0) return -1;
+  env.phys.loadFrame(swap.contents, slot, pfnUnchecked(p));
+  swap.addToCache(slot, p);
+  swap.pswpin++;
+  env.pages.flags[p] |= PageFlag.SwapBacked;
+  env.lru?.addShmem(p, obj, pgoff);
+  return p;
+}
+
+/**
+ * Swap cluster readahead around a shmem swap-in (swap_cluster_readahead,
+ * taken at its full window as vmlab's anonymous readahead is): the other
+ * slots of the aligned block of 2^page_cluster slots around the target are
+ * read into the swap cache, not into the object; a later fault on one finds
+ * it there (a minor fault). Linux reads every slot of the block in use;
+ * vmlab reads those this object holds, as a swap-cache page in vmlab needs
+ * an owner for reclaim to find (an anonymous one its anon_vma). vmlab's
+ * swap device is not SWP_SYNCHRONOUS_IO, so readahead is never skipped.
+ * Linux: mm/shmem.c shmem_swapin_cluster, mm/swap_state.c swap_cluster_readahead
+ */
+function shmemSwapinCluster(ctx: MmContext, obj: ShmemObject, slot: number): void {
+  const n = 1 << ctx.settings.pageCluster;
+  if (n <= 1) return;
+  const swap = ctx.env.swap!;
+  const start = slot - (slot % n);
+  const end = start + n;
+  for (const [pgoff, s] of obj.swapped) {
+    if (s < start || s >= end || s === slot || swap.cache.has(s)) continue;
+    if (shmemReadSlot(ctx, obj, pgoff, s) < 0) return;
+    swap.readahead++;
+  }
 }
 
 /** finish_fault / set_pte_range for a shmem page: writable at once where the VMA is (no write-notify). */

@@ -313,7 +313,11 @@ export class Vmscan implements RmapPages {
     if (kind === PageKind.UserAnon) return true;
     const f = this.owner[pfn];
     if (kind !== PageKind.PageCache || f === undefined) return false;
-    return (f instanceof ShmemObject ? f.pages : f.cache).get(this.index[pfn]) === pfn;
+    if (!(f instanceof ShmemObject)) return f.cache.get(this.index[pfn]) === pfn;
+    if (f.pages.get(this.index[pfn]) === pfn) return true;
+    // a shmem page read ahead into the swap cache, not yet back in its object
+    const slot = this.env.swap?.slotOf.get(pfn);
+    return slot !== undefined && f.swapped.get(this.index[pfn]) === slot;
   }
 
   // ---- shrinking ----
@@ -529,6 +533,17 @@ export class Vmscan implements RmapPages {
     const obj = this.owner[pfn] as ShmemObject;
     const index = this.index[pfn];
     const pages = this.env.pages;
+    if (obj.pages.get(index) !== pfn) {
+      // a clean, unmapped swap-cache page (read ahead): __remove_mapping takes it out of the swap
+      // cache (__delete_from_swap_cache) and frees it; the object keeps its swap entry
+      this.env.swap!.removeFromCache(pfn);
+      this.del(pfn);
+      this.owner[pfn] = undefined;
+      pages.flags[pfn] &= ~PageFlag.SwapBacked;
+      pages.refcount[pfn]--;
+      this.env.userMm.freeUnmapped(pfn);
+      return true;
+    }
     tryToUnmapShmem(this, pfn);
     if (pages.flags[pfn] & PageFlag.Dirty) {
       const swap = this.env.swap;

@@ -110,7 +110,12 @@ export function checkInvariants(k: KernelCore): string[] {
     for (const v of mm.vmas)
       if (v.shmem && !shmemObjs.has(v.shmem)) {
         shmemObjs.add(v.shmem);
-        for (const slot of v.shmem.swapped.values()) slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+        for (const slot of v.shmem.swapped.values()) {
+          slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+          // a page read ahead for the slot (shmem_swapin_cluster) waits in the swap cache
+          const cached = k.swap?.cache.get(slot);
+          if (cached !== undefined) shmemOwned.add(cached);
+        }
       }
     const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
       reached.add(tablePfn);
@@ -292,8 +297,8 @@ export function checkInvariants(k: KernelCore): string[] {
     for (const [slot, pfn] of sw.cache) {
       if (sw.slotOf.get(pfn) !== slot)
         problems.push(`swap cache: slot ${slot} -> pfn ${pfn} has no way back`);
-      if (k.pages.kind[pfn] !== PageKind.UserAnon)
-        problems.push(`swap cache: pfn ${pfn} is not an anonymous page`);
+      if (k.pages.kind[pfn] !== PageKind.UserAnon && !shmemOwned.has(pfn))
+        problems.push(`swap cache: pfn ${pfn} is neither an anonymous page nor a shmem object's`);
       if (k.pages.refcount[pfn] !== k.pages.mapcount[pfn] + 1)
         problems.push(
           `swap cache: pfn ${pfn} refcount ${k.pages.refcount[pfn]}, expected its ${k.pages.mapcount[pfn]} mappings + 1`,
