@@ -57,6 +57,12 @@ async function panels(): Promise<string[]> {
   return out;
 }
 
+/** Ticks "every entry" of the page tables: every table drawn whole, folded ones too. */
+async function everyEntry(): Promise<void> {
+  const box = page.locator('[data-testid="pt-every"]');
+  if (!(await box.isChecked())) await box.check();
+}
+
 /** Checks the page against the Node engine after `n` statements of `id`. */
 async function sameAsEngine(id: string, n: number): Promise<Stepper> {
   // the scenario's own path: a replay reads its trace from beside it, as the page gets it from the server
@@ -78,7 +84,8 @@ async function sameAsEngine(id: string, n: number): Promise<Stepper> {
       .toBe(s.history.map((h) => h[key]).join(","));
     expect(await spark.locator("g.mark-line.role-mark path").count()).toBe(1);
   }
-  // every process's leaf PTEs, by raw value, and the entries the statement changed
+  // every process's leaf PTEs, by raw value (every table opened), and the entries the statement changed
+  await everyEntry();
   const pageRaw = await page.locator('[data-testid="pagetables"] [data-testid="pte-raw"]').allTextContents();
   for (const t of view.tasks().filter((t) => t.alive && t.hasMm)) {
     const tree = view.pageTables(view.taskHandle(t.pid)!);
@@ -257,6 +264,45 @@ describe("vmlab ui in chromium", () => {
     await page.screenshot({ path: join(SHOTS, "cow-fork.png") });
   });
 
+  it("folds a large table to the entries the statement changed until it is opened", async () => {
+    const id = "tour/00-memory-pressure.vm";
+    await open(id);
+    // after the read of a swapped page: a few changed entries in tables of hundreds
+    const line =
+      source(id)
+        .split("\n")
+        .findIndex((l) => l.startsWith("A: read a")) + 1;
+    await page.locator(`[data-line="${line}"] button.ln`).click();
+    const s = Stepper.at(source(id), 99, join(PACKAGE_ROOT, "examples", id));
+    const at = Stepper.at(source(id), s.statements.findIndex((t) => t.pos.line === line) + 1);
+    const view = at.session.kernel!.view;
+    const tables = view.pageTables(at.session.processes.get("A")!).tables;
+    const big = tables.filter((t) => t.entries.filter((e) => !e.kernelHalf).length > 32);
+    expect(big.length).toBeGreaterThan(0);
+    const changed = at.changedEntries();
+    expect(changed.size).toBeGreaterThan(0);
+    const root = page.locator('[data-testid="pt-A"]');
+    // folded: every changed entry drawn and marked, far fewer rows than entries
+    const marked = await root
+      .locator("tr.changed")
+      .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-entry-pa"))));
+    expect(new Set(marked)).toEqual(new Set([...changed].filter((pa) => !isKernelHalf(at, pa))));
+    const all = tables.reduce((n, t) => n + t.entries.filter((e) => !e.kernelHalf).length, 0);
+    expect(await root.locator("tr[data-entry-pa]").count()).toBeLessThan(all / 4);
+    expect(await root.locator('[data-testid="pt-open"]').count()).toBe(big.length);
+    // "show all" on the first folded table: its every entry, by raw value
+    const first = big[0];
+    await root.locator('[data-testid="pt-open"]').first().click();
+    const rows = root.locator(`.pt-table[data-pfn="${first.pfn}"] [data-testid="pte-raw"]`);
+    expect(await rows.count()).toBe(first.entries.filter((e) => !e.kernelHalf).length);
+    const shown = await rows.allTextContents();
+    for (const e of first.entries.filter((e) => e.leaf && !e.kernelHalf))
+      expect(shown).toContain(raw(e.hi, e.lo, 8));
+    // it stays open for the next step
+    await page.keyboard.press("ArrowRight");
+    expect(await root.locator(`.pt-table[data-pfn="${first.pfn}"] tr.folded`).count()).toBe(0);
+  });
+
   it("lists who maps a frame when the pointer is on it", async () => {
     const id = "tour/01-first-touch.vm";
     await open(id);
@@ -289,6 +335,7 @@ describe("vmlab ui in chromium", () => {
     const A = s.session.processes.get("A")!;
     for (const l of view.vtop(A, leaf.va)) expect(views).toContain(l);
     // the page-table tree's row of that leaf: its hover adds the page's vtop
+    await everyEntry();
     const row = page.locator(`tr[data-entry-pa="${leaf.entryPa}"]`).first();
     await row.scrollIntoViewIfNeeded();
     await row.hover();
