@@ -22,6 +22,7 @@ import type { PageTableEntryInfo, PageTableInfo, VmaInfo } from "../../../kernel
 import { hex, raw } from "../model/format.ts";
 import { addressViews } from "../model/frameViews.ts";
 import { stepper, tick } from "../model/state.ts";
+import { pageTablesOf } from "../model/tables.ts";
 
 /** a table of more user entries than this is folded until opened */
 const OPEN_MAX = 32;
@@ -62,7 +63,8 @@ export function PageTables() {
         if (t.mmId !== null) seenMm.add(t.mmId);
         const h = view.taskHandle(t.pid);
         if (h === null) return null;
-        const tree = view.pageTables(h);
+        const tree = pageTablesOf(view, t.pid);
+        if (tree === null) return null;
         const vmas = view.vmas(h);
         return (
           <details open key={t.pid} class="process" data-testid={`pt-${t.comm}`}>
@@ -221,9 +223,9 @@ export function Legend() {
   const view = k.view;
   const fields = new Map<string, Set<string>>();
   for (const t of view.tasks()) {
-    const h = t.alive && t.hasMm ? view.taskHandle(t.pid) : null;
-    if (h === null) continue;
-    for (const table of view.pageTables(h).tables)
+    const tree = t.alive && t.hasMm ? pageTablesOf(view, t.pid) : null;
+    if (tree === null) continue;
+    for (const table of tree.tables)
       for (const e of table.entries)
         for (const b of e.bits) {
           if (!fields.has(b.name)) fields.set(b.name, new Set());
