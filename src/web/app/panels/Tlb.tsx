@@ -16,14 +16,25 @@ import type { CpuInfo, TlbArrayInfo, TlbEntryInfo, TlbInfo } from "../../../kern
 import { hex } from "../model/format.ts";
 import { stepper, tick } from "../model/state.ts";
 
+type Walker = Parameters<KernelView["walk"]>[0];
+
+/** The task whose tables `cpu` has loaded (null: none alive), found once per CPU and step. */
+function loadedTask(view: KernelView, cpu: CpuInfo): Walker | null {
+  if (cpu.loadedMm === null) return null;
+  const t = view.tasks().find((t) => t.alive && t.mmId === cpu.loadedMm);
+  return t ? view.taskHandle(t.pid) : null;
+}
+
 /** Whether a TLB entry is stale (true), current (false), or cannot be told from the loaded tables (null). */
-export function staleEntry(view: KernelView, cpu: CpuInfo, e: TlbEntryInfo): boolean | null {
-  let who: Parameters<KernelView["walk"]>[0] | null = null;
+export function staleEntry(
+  view: KernelView,
+  cpu: CpuInfo,
+  e: TlbEntryInfo,
+  loaded: Walker | null,
+): boolean | null {
+  let who: Walker | null = null;
   if (e.global) who = "kernel";
-  else if (e.asid === cpu.hwAsid && cpu.loadedMm !== null) {
-    const t = view.tasks().find((t) => t.alive && t.mmId === cpu.loadedMm);
-    who = t ? view.taskHandle(t.pid) : null;
-  }
+  else if (e.asid === cpu.hwAsid) who = loaded;
   if (who === null) return null;
   const leaf = view.walk(who, e.va).leaf;
   if (leaf === null || !leaf.accessible || leaf.pfn !== e.pfn) return true;
@@ -183,7 +194,8 @@ export function Tlbs() {
       </p>
       {view.cpus().map((c) => {
         const t = view.tlb(c.id);
-        const stale = new Map(t.entries.map((e) => [e, staleEntry(view, c, e) === true]));
+        const loaded = loadedTask(view, c);
+        const stale = new Map(t.entries.map((e) => [e, staleEntry(view, c, e, loaded) === true]));
         return (
           <details open key={c.id} class="cpu" data-testid={`tlb-cpu${c.id}`}>
             <summary>
