@@ -57,6 +57,12 @@ async function panels(): Promise<string[]> {
   return out;
 }
 
+/** Ticks "every entry" of the page tables: every table drawn whole, folded ones too. */
+async function everyEntry(): Promise<void> {
+  const box = page.locator('[data-testid="pt-every"]');
+  if (!(await box.isChecked())) await box.check();
+}
+
 /** Checks the page against the Node engine after `n` statements of `id`. */
 async function sameAsEngine(id: string, n: number): Promise<Stepper> {
   // the scenario's own path: a replay reads its trace from beside it, as the page gets it from the server
@@ -78,7 +84,8 @@ async function sameAsEngine(id: string, n: number): Promise<Stepper> {
       .toBe(s.history.map((h) => h[key]).join(","));
     expect(await spark.locator("g.mark-line.role-mark path").count()).toBe(1);
   }
-  // every process's leaf PTEs, by raw value, and the entries the statement changed
+  // every process's leaf PTEs, by raw value (every table opened), and the entries the statement changed
+  await everyEntry();
   const pageRaw = await page.locator('[data-testid="pagetables"] [data-testid="pte-raw"]').allTextContents();
   for (const t of view.tasks().filter((t) => t.alive && t.hasMm)) {
     const tree = view.pageTables(view.taskHandle(t.pid)!);
@@ -92,12 +99,19 @@ async function sameAsEngine(id: string, n: number): Promise<Stepper> {
     .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-entry-pa"))));
   // the kernel half of a root is one folded row, so its entries are not marked one by one
   expect(new Set(marked)).toEqual(new Set([...changed].filter((pa) => !isKernelHalf(s, pa))));
-  // CPU 0's TLB: as many entries, and the first one's address
+  // CPU 0's TLB: as many entries
   const tlb = view.tlb(0);
   expect(await page.locator('[data-testid="tlb-cpu0"] [data-testid="tlb-entry"]').count()).toBe(
     tlb.entries.length,
   );
-  if (tlb.entries.length > 0) expect(await text("tlb-cpu0")).toContain(hex(tlb.entries[0].va));
+  // the first one's address, in its cell's hover (the list of every entry is built only when opened)
+  if (tlb.entries.length > 0)
+    expect(
+      await page
+        .locator(`[data-testid="tlb-cpu0"] [data-testid="tlb-entry"][data-va="${hex(tlb.entries[0].va)}"]`)
+        .first()
+        .getAttribute("title"),
+    ).toContain(hex(tlb.entries[0].va));
   // the grid: the first and last entries in the row of their set and the column of their way
   for (const e of [tlb.entries[0], tlb.entries.at(-1)].filter((e) => e !== undefined)) {
     const cell = page
@@ -223,6 +237,13 @@ describe("vmlab ui in chromium", () => {
       .first()
       .evaluate((c) => c.ownerDocument.defaultView!.getComputedStyle(c).backgroundColor);
     expect(background).toBe("rgb(255, 204, 188)");
+    // the list of every entry is built only when opened: open each CPU's
+    const lists = page.locator('[data-testid^="tlb-list-cpu"]');
+    expect(await page.locator('[data-testid="tlb-row"]').count()).toBe(0);
+    for (let i = 0; i < (await lists.count()); i++) await lists.nth(i).locator("summary").click();
+    expect(await page.locator('[data-testid="tlb-row"]').count()).toBe(
+      s.session.kernel!.view.cpus().reduce((n, c) => n + s.session.kernel!.view.tlb(c.id).entries.length, 0),
+    );
     const rows = await page.locator('[data-testid="tlbs"] tr.stale').allTextContents();
     expect(rows.some((row) => row.includes(hex(v)))).toBe(true);
     // the checker agrees: the next read of v uses a stale entry
@@ -257,6 +278,45 @@ describe("vmlab ui in chromium", () => {
     await page.screenshot({ path: join(SHOTS, "cow-fork.png") });
   });
 
+  it("folds a large table to the entries the statement changed until it is opened", async () => {
+    const id = "tour/00-memory-pressure.vm";
+    await open(id);
+    // after the read of a swapped page: a few changed entries in tables of hundreds
+    const line =
+      source(id)
+        .split("\n")
+        .findIndex((l) => l.startsWith("A: read a")) + 1;
+    await page.locator(`[data-line="${line}"] button.ln`).click();
+    const s = Stepper.at(source(id), 99, join(PACKAGE_ROOT, "examples", id));
+    const at = Stepper.at(source(id), s.statements.findIndex((t) => t.pos.line === line) + 1);
+    const view = at.session.kernel!.view;
+    const tables = view.pageTables(at.session.processes.get("A")!).tables;
+    const big = tables.filter((t) => t.entries.filter((e) => !e.kernelHalf).length > 32);
+    expect(big.length).toBeGreaterThan(0);
+    const changed = at.changedEntries();
+    expect(changed.size).toBeGreaterThan(0);
+    const root = page.locator('[data-testid="pt-A"]');
+    // folded: every changed entry drawn and marked, far fewer rows than entries
+    const marked = await root
+      .locator("tr.changed")
+      .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-entry-pa"))));
+    expect(new Set(marked)).toEqual(new Set([...changed].filter((pa) => !isKernelHalf(at, pa))));
+    const all = tables.reduce((n, t) => n + t.entries.filter((e) => !e.kernelHalf).length, 0);
+    expect(await root.locator("tr[data-entry-pa]").count()).toBeLessThan(all / 4);
+    expect(await root.locator('[data-testid="pt-open"]').count()).toBe(big.length);
+    // "show all" on the first folded table: its every entry, by raw value
+    const first = big[0];
+    await root.locator('[data-testid="pt-open"]').first().click();
+    const rows = root.locator(`.pt-table[data-pfn="${first.pfn}"] [data-testid="pte-raw"]`);
+    expect(await rows.count()).toBe(first.entries.filter((e) => !e.kernelHalf).length);
+    const shown = await rows.allTextContents();
+    for (const e of first.entries.filter((e) => e.leaf && !e.kernelHalf))
+      expect(shown).toContain(raw(e.hi, e.lo, 8));
+    // it stays open for the next step
+    await page.keyboard.press("ArrowRight");
+    expect(await root.locator(`.pt-table[data-pfn="${first.pfn}"] tr.folded`).count()).toBe(0);
+  });
+
   it("lists who maps a frame when the pointer is on it", async () => {
     const id = "tour/01-first-touch.vm";
     await open(id);
@@ -289,6 +349,7 @@ describe("vmlab ui in chromium", () => {
     const A = s.session.processes.get("A")!;
     for (const l of view.vtop(A, leaf.va)) expect(views).toContain(l);
     // the page-table tree's row of that leaf: its hover adds the page's vtop
+    await everyEntry();
     const row = page.locator(`tr[data-entry-pa="${leaf.entryPa}"]`).first();
     await row.scrollIntoViewIfNeeded();
     await row.hover();

@@ -38,7 +38,9 @@ async function open(id: string): Promise<void> {
 
 function onKey(e: KeyboardEvent): void {
   const t = e.target as HTMLElement;
-  if (t.tagName === "TEXTAREA" || t.tagName === "INPUT" || t.tagName === "SELECT") return;
+  // typing goes to the field; a ticked checkbox keeps the keys (a radio button takes the arrows itself)
+  const box = t instanceof HTMLInputElement && t.type === "checkbox";
+  if (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && !box) || t.tagName === "SELECT") return;
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const keys: Record<string, () => void> = {
     ArrowRight: forward,

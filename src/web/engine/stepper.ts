@@ -139,12 +139,17 @@ export class Stepper {
 
   /** Entries whose raw value the last statement changed (new ones included), by physical address. */
   changedEntries(): Set<number> {
-    const out = new Set<number>();
     const before = this.before;
-    if (this.done === 0 || before === null) return out;
-    for (const [pa, v] of entrySnapshot(this.session)) if (before.get(pa) !== v) out.add(pa);
+    // the machine changes only by a step, which replaces `before`: one reading of the tables per step
+    if (this.changed !== null && this.changed.before === before && this.changed.done === this.done)
+      return this.changed.set;
+    const out = new Set<number>();
+    if (this.done > 0 && before !== null)
+      for (const [pa, v] of entrySnapshot(this.session)) if (before.get(pa) !== v) out.add(pa);
+    this.changed = { before, done: this.done, set: out };
     return out;
   }
+  private changed: { before: EntrySnapshot | null; done: number; set: Set<number> } | null = null;
 }
 
 /** Every non-zero entry of every live process's tables (kernel/view pageTables). */

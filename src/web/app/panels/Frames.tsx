@@ -15,6 +15,7 @@ import type { FrameInfo } from "../../../kernel/view/types.ts";
 import { hex } from "../model/format.ts";
 import { firstUserMapper, frameViews } from "../model/frameViews.ts";
 import { stepper, tick } from "../model/state.ts";
+import { pageTablesOf } from "../model/tables.ts";
 import { Swap } from "./Swap.tsx";
 
 /** Colours by kind; a kind not listed gets a grey. */
@@ -93,9 +94,9 @@ export function reverseMap(view: KernelView): Map<number, string[]> {
   for (const t of view.tasks()) {
     if (!t.alive || !t.hasMm || t.mmId === null || seen.has(t.mmId)) continue;
     seen.add(t.mmId);
-    const h = view.taskHandle(t.pid);
-    if (h === null) continue;
-    for (const table of view.pageTables(h).tables) {
+    const tree = pageTablesOf(view, t.pid);
+    if (tree === null) continue;
+    for (const table of tree.tables) {
       add(table.pfn, `${t.comm}: its ${table.levelName}`);
       for (const e of table.entries)
         if (e.leaf && !e.kernelHalf && e.present) {

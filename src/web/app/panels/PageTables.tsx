@@ -5,13 +5,29 @@
  * pagemap and crash's vtop, or WinDbg's !pte); the entries the last
  * statement changed marked; the root's kernel half (shared with init_mm)
  * folded into one row.
+ *
+ * Drawing only what is looked at: a table of more than OPEN_MAX user
+ * entries is folded to a row that counts them, with only the entries the
+ * last statement changed drawn, until it is opened ("show all", remembered
+ * per table frame across steps), or "every entry" is ticked. A step on a
+ * scenario with thousands of PTEs then builds a few hundred rows, not all
+ * of them (docs/ui.md, "Page tables").
  */
+
+import { signal } from "@preact/signals";
+import { useState } from "preact/hooks";
 import type { TaskHandle } from "../../../kernel/Kernel.ts";
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
 import type { PageTableEntryInfo, PageTableInfo, VmaInfo } from "../../../kernel/view/types.ts";
 import { hex, raw } from "../model/format.ts";
 import { addressViews } from "../model/frameViews.ts";
 import { stepper, tick } from "../model/state.ts";
+import { pageTablesOf } from "../model/tables.ts";
+
+/** a table of more user entries than this is folded until opened */
+const OPEN_MAX = 32;
+/** "every entry": every table drawn whole (the tests tick it to read every PTE) */
+const showEvery = signal(false);
 
 export function PageTables() {
   tick.value;
@@ -27,7 +43,19 @@ export function PageTables() {
       <p class="hint">
         {view.machine().arch}: {view.machine().levels} levels (
         {[...view.machine().levelNames].reverse().join(" → ")}). Entries the last statement changed are{" "}
-        <span class="changed">marked</span>; hover a leaf for its fields.
+        <span class="changed">marked</span>; hover a leaf for its fields. A table of more than {OPEN_MAX}{" "}
+        entries shows only the changed ones until opened.{" "}
+        <label>
+          <input
+            type="checkbox"
+            checked={showEvery.value}
+            onChange={(ev) => {
+              showEvery.value = (ev.currentTarget as HTMLInputElement).checked;
+            }}
+            data-testid="pt-every"
+          />{" "}
+          every entry
+        </label>
       </p>
       {tasks.length === 0 && <p class="hint">no process has an address space yet</p>}
       {tasks.map((t) => {
@@ -35,7 +63,8 @@ export function PageTables() {
         if (t.mmId !== null) seenMm.add(t.mmId);
         const h = view.taskHandle(t.pid);
         if (h === null) return null;
-        const tree = view.pageTables(h);
+        const tree = pageTablesOf(view, t.pid);
+        if (tree === null) return null;
         const vmas = view.vmas(h);
         return (
           <details open key={t.pid} class="process" data-testid={`pt-${t.comm}`}>
@@ -78,14 +107,29 @@ function Table(p: {
   const { table } = p;
   const user = table.entries.filter((e) => !e.kernelHalf);
   const kernel = table.entries.filter((e) => e.kernelHalf);
+  // opened by the user: kept across steps for this table (the component is keyed by its frame)
+  const [opened, setOpened] = useState(false);
+  const whole = user.length <= OPEN_MAX || opened || showEvery.value;
+  const shown = whole ? user : user.filter((e) => p.changed.has(e.entryPa));
   return (
-    <div class="pt-table" style={{ marginLeft: `${(p.top - table.level) * 1.2}em` }}>
+    <div class="pt-table" data-pfn={table.pfn} style={{ marginLeft: `${(p.top - table.level) * 1.2}em` }}>
       <div class="pt-head">
         {table.levelName} ({table.linuxLevel}) at frame {hex(table.pfn)} — covers {hex(table.va)}
       </div>
       <table class="entries">
         <tbody>
-          {user.map((e) => (
+          {!whole && (
+            <tr class="folded">
+              <td colSpan={5}>
+                {user.length} entries ({user.filter((e) => e.leaf).length} leaves, {shown.length} changed
+                shown){" "}
+                <button type="button" onClick={() => setOpened(true)} data-testid="pt-open">
+                  show all
+                </button>
+              </td>
+            </tr>
+          )}
+          {shown.map((e) => (
             <Entry
               key={e.entryPa}
               e={e}
@@ -179,9 +223,9 @@ export function Legend() {
   const view = k.view;
   const fields = new Map<string, Set<string>>();
   for (const t of view.tasks()) {
-    const h = t.alive && t.hasMm ? view.taskHandle(t.pid) : null;
-    if (h === null) continue;
-    for (const table of view.pageTables(h).tables)
+    const tree = t.alive && t.hasMm ? pageTablesOf(view, t.pid) : null;
+    if (tree === null) continue;
+    for (const table of tree.tables)
       for (const e of table.entries)
         for (const b of e.bits) {
           if (!fields.has(b.name)) fields.set(b.name, new Set());

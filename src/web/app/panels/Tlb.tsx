@@ -3,26 +3,38 @@
  * and its ways as columns (way 0 the most recently used, as TlbArray keeps
  * them), each valid entry in its cell with its tag (the page number and the
  * PCID/ASID), global bit, rights and dirty bit; and every valid entry as a
- * list. An entry that no longer agrees
+ * list (built only while opened). An entry that no longer agrees
  * with the page tables it was filled from (the walk of its address now maps
  * another frame, nothing, or no longer grants the write it caches) is
  * stale, as the coherence checker (hw/mmu/CoherenceChecker.ts) would report
  * a use of it: drawn in a warning colour. Only entries of the ASID the CPU
  * runs under, and global ones, can be checked against the tables loaded.
  */
+import { useState } from "preact/hooks";
 import type { KernelView } from "../../../kernel/view/KernelView.ts";
 import type { CpuInfo, TlbArrayInfo, TlbEntryInfo, TlbInfo } from "../../../kernel/view/types.ts";
 import { hex } from "../model/format.ts";
 import { stepper, tick } from "../model/state.ts";
 
+type Walker = Parameters<KernelView["walk"]>[0];
+
+/** The task whose tables `cpu` has loaded (null: none alive), found once per CPU and step. */
+function loadedTask(view: KernelView, cpu: CpuInfo): Walker | null {
+  if (cpu.loadedMm === null) return null;
+  const t = view.tasks().find((t) => t.alive && t.mmId === cpu.loadedMm);
+  return t ? view.taskHandle(t.pid) : null;
+}
+
 /** Whether a TLB entry is stale (true), current (false), or cannot be told from the loaded tables (null). */
-export function staleEntry(view: KernelView, cpu: CpuInfo, e: TlbEntryInfo): boolean | null {
-  let who: Parameters<KernelView["walk"]>[0] | null = null;
+export function staleEntry(
+  view: KernelView,
+  cpu: CpuInfo,
+  e: TlbEntryInfo,
+  loaded: Walker | null,
+): boolean | null {
+  let who: Walker | null = null;
   if (e.global) who = "kernel";
-  else if (e.asid === cpu.hwAsid && cpu.loadedMm !== null) {
-    const t = view.tasks().find((t) => t.alive && t.mmId === cpu.loadedMm);
-    who = t ? view.taskHandle(t.pid) : null;
-  }
+  else if (e.asid === cpu.hwAsid) who = loaded;
   if (who === null) return null;
   const leaf = view.walk(who, e.va).leaf;
   if (leaf === null || !leaf.accessible || leaf.pfn !== e.pfn) return true;
@@ -106,6 +118,68 @@ function ArrayGrid({ a, t, stale }: { a: TlbArrayInfo; t: TlbInfo; stale: Map<Tl
   );
 }
 
+/**
+ * Every valid entry as a list, folded; its rows are built only while it is
+ * open (a large TLB has thousands, which a step would otherwise lay out
+ * unseen). Open or not is kept across steps.
+ */
+function EntryList({ t, stale, cpu }: { t: TlbInfo; stale: Map<TlbEntryInfo, boolean>; cpu: number }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details
+      open={open}
+      onToggle={(ev) => setOpen((ev.currentTarget as HTMLDetailsElement).open)}
+      data-testid={`tlb-list-cpu${cpu}`}
+    >
+      <summary>every valid entry as a list</summary>
+      {open && (
+        <table class="tlb">
+          <thead>
+            <tr>
+              <th>array</th>
+              <th>set/way</th>
+              <th>virtual</th>
+              <th>frame</th>
+              <th>size</th>
+              <th>{t.asidName}</th>
+              <th>global</th>
+              <th>rights</th>
+              <th>dirty</th>
+            </tr>
+          </thead>
+          <tbody>
+            {t.entries.map((e, i) => (
+              <tr
+                key={i}
+                data-testid="tlb-row"
+                class={stale.get(e) ? "stale" : ""}
+                title={stale.get(e) ? "stale: the page tables no longer say this" : undefined}
+              >
+                <td>
+                  {e.level} {e.array}
+                </td>
+                <td>
+                  {e.set}/{e.way}
+                </td>
+                <td class="va">{hex(e.va)}</td>
+                <td>{hex(e.pfn)}</td>
+                <td>
+                  {e.pageSize}
+                  {e.sourceSize !== e.pageSize ? ` (of ${e.sourceSize})` : ""}
+                </td>
+                <td>{e.global ? "—" : e.asid}</td>
+                <td>{e.global ? "G" : ""}</td>
+                <td>{e.rights}</td>
+                <td>{e.dirty ? "D" : ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </details>
+  );
+}
+
 export function Tlbs() {
   tick.value;
   const k = stepper.value?.session.kernel;
@@ -120,7 +194,8 @@ export function Tlbs() {
       </p>
       {view.cpus().map((c) => {
         const t = view.tlb(c.id);
-        const stale = new Map(t.entries.map((e) => [e, staleEntry(view, c, e) === true]));
+        const loaded = loadedTask(view, c);
+        const stale = new Map(t.entries.map((e) => [e, staleEntry(view, c, e, loaded) === true]));
         return (
           <details open key={c.id} class="cpu" data-testid={`tlb-cpu${c.id}`}>
             <summary>
@@ -130,53 +205,7 @@ export function Tlbs() {
             {t.arrays.map((a) => (
               <ArrayGrid key={`${a.level}-${a.name}`} a={a} t={t} stale={stale} />
             ))}
-            {t.entries.length > 0 && (
-              <details>
-                <summary>every valid entry as a list</summary>
-                <table class="tlb">
-                  <thead>
-                    <tr>
-                      <th>array</th>
-                      <th>set/way</th>
-                      <th>virtual</th>
-                      <th>frame</th>
-                      <th>size</th>
-                      <th>{t.asidName}</th>
-                      <th>global</th>
-                      <th>rights</th>
-                      <th>dirty</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {t.entries.map((e, i) => (
-                      <tr
-                        key={i}
-                        data-testid="tlb-row"
-                        class={stale.get(e) ? "stale" : ""}
-                        title={stale.get(e) ? "stale: the page tables no longer say this" : undefined}
-                      >
-                        <td>
-                          {e.level} {e.array}
-                        </td>
-                        <td>
-                          {e.set}/{e.way}
-                        </td>
-                        <td class="va">{hex(e.va)}</td>
-                        <td>{hex(e.pfn)}</td>
-                        <td>
-                          {e.pageSize}
-                          {e.sourceSize !== e.pageSize ? ` (of ${e.sourceSize})` : ""}
-                        </td>
-                        <td>{e.global ? "—" : e.asid}</td>
-                        <td>{e.global ? "G" : ""}</td>
-                        <td>{e.rights}</td>
-                        <td>{e.dirty ? "D" : ""}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </details>
-            )}
+            {t.entries.length > 0 && <EntryList t={t} stale={stale} cpu={c.id} />}
           </details>
         );
       })}
