@@ -22,6 +22,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define PG 4096L
 #define N 512L
 
@@ -32,26 +34,8 @@ static void faults(long *minor, long *major) {
     *major = ru.ru_majflt;
 }
 
-static long present(const char *a) {
-    int fd = open("/proc/self/pagemap", O_RDONLY);
-    if (fd < 0) return -1;
-    long n = 0;
-    for (long i = 0; i < N; i++) {
-        uint64_t e = 0;
-        if (pread(fd, &e, 8, (off_t)(((uintptr_t)a / PG) + i) * 8) != 8) { close(fd); return -1; }
-        if (e >> 63) n++;
-    }
-    close(fd);
-    return n;
-}
-
-static long cached(char *a) {
-    static unsigned char v[N];
-    if (mincore(a, N * PG, v) != 0) return -1;
-    long n = 0;
-    for (long i = 0; i < N; i++) n += v[i] & 1;
-    return n;
-}
+static long present(const char *a) { return probe_present(a, N); }
+static long cached(char *a) { return probe_incore(a, N); }
 
 static long read_ahead_kb(dev_t dev) {
     char path[128];

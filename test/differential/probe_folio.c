@@ -21,14 +21,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define PG 4096L
 #define N 512L
 
-static long faults(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_minflt + ru.ru_majflt;
-}
+static long faults(void) { return probe_faults(); }
 
 static long majors(void) {
     struct rusage ru;
@@ -36,50 +34,10 @@ static long majors(void) {
     return ru.ru_majflt;
 }
 
-static long present(const char *a) {
-    int fd = open("/proc/self/pagemap", O_RDONLY);
-    if (fd < 0) return -1;
-    long n = 0;
-    for (long i = 0; i < N; i++) {
-        uint64_t e = 0;
-        if (pread(fd, &e, 8, (off_t)(((uintptr_t)a / PG) + i) * 8) != 8) { close(fd); return -1; }
-        n += (long)(e >> 63);
-    }
-    close(fd);
-    return n;
-}
-
-static long present_n(const char *a, long n);
-static long present16(const char *a) { return present_n(a, 16); }
-
-static long present_n(const char *a, long n) {
-    int fd = open("/proc/self/pagemap", O_RDONLY);
-    if (fd < 0) return -1;
-    long k = 0;
-    for (long i = 0; i < n; i++) {
-        uint64_t e = 0;
-        if (pread(fd, &e, 8, (off_t)(((uintptr_t)a / PG) + i) * 8) != 8) { close(fd); return -1; }
-        k += (long)(e >> 63);
-    }
-    close(fd);
-    return k;
-}
-
-static long cached16(char *a) {
-    unsigned char v[16];
-    if (mincore(a, 16 * PG, v) != 0) return -1;
-    long n = 0;
-    for (long i = 0; i < 16; i++) n += v[i] & 1;
-    return n;
-}
-
-static long cached(char *a) {
-    static unsigned char v[N];
-    if (mincore(a, N * PG, v) != 0) return -1;
-    long n = 0;
-    for (long i = 0; i < N; i++) n += v[i] & 1;
-    return n;
-}
+static long present(const char *a) { return probe_present(a, N); }
+static long present16(const char *a) { return probe_present(a, 16); }
+static long cached16(char *a) { return probe_incore(a, 16); }
+static long cached(char *a) { return probe_incore(a, N); }
 
 /* the largest folio among the mapped pages (compound head followed by tails), -1 without kpageflags */
 static long largest_folio(const char *a) {

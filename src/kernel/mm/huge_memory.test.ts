@@ -8,19 +8,14 @@
  * that no CPU reaches the old address through its TLB.
  * Linux: mm/huge_memory.c, mm/pgtable-generic.c, mm/mremap.c
  */
-import { describe, expect, it } from "vitest";
-import { runScenario } from "../../workloads/scenario/session.ts";
 
-function failures(src: string): string[] {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(r.expectations.length).toBeGreaterThan(0);
-  return r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
-}
+import { describe, expect, it } from "vitest";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 
 describe("a huge PMD's deposited page table", () => {
   it("is allocated at the fault, counted, used by a split, freed by a zap, deposited again by fork", () => {
     expect(
-      failures(`machine ram=64M thp=always
+      expectationFailures(`machine ram=64M thp=always
 spawn A
 A: fork C0
 let c0 = C0.pt_pages
@@ -53,7 +48,7 @@ expect meminfo.PageTables == t0 + 12K
 
   it("a read fault's huge zero page deposits one too", () => {
     expect(
-      failures(`machine ram=64M thp=always
+      expectationFailures(`machine ram=64M thp=always
 spawn A
 let p0 = A.pt_pages
 A: a = mmap 2M at=0x40000000
@@ -73,7 +68,7 @@ expect A.pt_pages == p0
 describe("mremap of transparent huge pages", () => {
   it("moves whole aligned huge PMDs: still huge, same frames, no split, no fault, no new table", () => {
     expect(
-      failures(`machine ram=64M thp=always
+      expectationFailures(`machine ram=64M thp=always
 spawn A
 A: a = mmap 4M at=0x40000000
 A: write a 4M value=7
@@ -103,7 +98,7 @@ expect A.pt_pages == p1 - 4
 
   it("splits a huge PMD the move covers in part, and moves its PTEs", () => {
     expect(
-      failures(`machine ram=64M thp=always
+      expectationFailures(`machine ram=64M thp=always
 spawn A
 A: a = mmap 4M at=0x40000000
 A: write a 4M value=7
@@ -128,7 +123,7 @@ expect A.min_flt == f
 
   it("moves whole PTE tables at PMD granularity (move_normal_pmd)", () => {
     expect(
-      failures(`machine ram=64M thp=never
+      expectationFailures(`machine ram=64M thp=never
 spawn A
 A: a = mmap 4M at=0x40000000
 A: write a 4M value=3
@@ -150,7 +145,7 @@ expect byte(A, b+3M) == 3
 
   it("moves a whole PMD table at PUD granularity (move_normal_pud), deposited tables with it", () => {
     expect(
-      failures(`machine ram=64M thp=never overcommit=always
+      expectationFailures(`machine ram=64M thp=never overcommit=always
 spawn A
 A: a = mmap 1G at=0x40000000
 A: write a
@@ -168,7 +163,7 @@ expect A.pt_pages == p1
 `),
     ).toEqual([]);
     expect(
-      failures(`machine ram=64M thp=always overcommit=always
+      expectationFailures(`machine ram=64M thp=always overcommit=always
 spawn A
 A: a = mmap 1G at=0x40000000
 A: write a
@@ -188,7 +183,7 @@ expect A.pt_pages == p1 - 1
   for (const arch of ["x86_64", "arm64", "riscv-sv39"])
     it(`flushes the old range on ${arch}: the old address faults, no stale TLB entry is used`, () => {
       expect(
-        failures(`machine arch=${arch} ram=64M thp=always check_tlb=on cpus=2
+        expectationFailures(`machine arch=${arch} ram=64M thp=always check_tlb=on cpus=2
 spawn A
 A: catch SIGSEGV
 A: a = mmap 4M at=0x40000000

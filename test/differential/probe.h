@@ -1,0 +1,45 @@
+/*
+ * What the differential probes share: how many of n pages from a are
+ * present (/proc/self/pagemap bit 63) and how many are in the page cache
+ * or memory (mincore), and the task's page faults (getrusage).
+ */
+#ifndef VMLAB_PROBE_H
+#define VMLAB_PROBE_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* pages of n from a that pagemap says are present; -1 when it cannot be read */
+static inline long probe_present(const char *a, long n) {
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0) return -1;
+    long k = 0;
+    for (long i = 0; i < n; i++) {
+        uint64_t e = 0;
+        if (pread(fd, &e, 8, (off_t)(((uintptr_t)a / 4096) + i) * 8) != 8) { close(fd); return -1; }
+        k += (long)(e >> 63);
+    }
+    close(fd);
+    return k;
+}
+
+/* pages of n from a that mincore reports resident; -1 on error */
+static inline long probe_incore(char *a, long n) {
+    unsigned char v[n];
+    if (mincore(a, (size_t)n * 4096, v) != 0) return -1;
+    long k = 0;
+    for (long i = 0; i < n; i++) k += v[i] & 1;
+    return k;
+}
+
+/* minor plus major faults of this task so far */
+static inline long probe_faults(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt + ru.ru_majflt;
+}
+
+#endif
