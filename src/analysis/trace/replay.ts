@@ -143,14 +143,8 @@ export class Replay {
     } else if ((FAST_POLICIES as readonly string[]).includes(policy)) {
       const f = new FastSim(policy as never, frames);
       this.fast = f;
-      this.inner = (w, n) => {
-        // record.ts's layout written out, as above
-        for (let i = 0; i < n; i++) {
-          const lo = w[2 * i];
-          if ((lo & 3) === 0 && dataOnly) continue;
-          f.access(w[2 * i + 1] * 262144 + (lo >>> 14));
-        }
-      };
+      // record.ts's layout written out there, as above
+      this.inner = (w, n) => f.feedRecords(w, n, dataOnly);
     } else {
       const p = new PolicySim(policy, frames, { seed });
       this.psim = p;
