@@ -1,26 +1,48 @@
 #!/usr/bin/env node
-// Starts the CLI from one JavaScript bundle of the TypeScript sources (.build/cli/vmlab.mjs,
+// Starts the CLI from one JavaScript bundle of the TypeScript sources (.build/cli/vmlab.cjs,
 // made by esbuild, which tsx already brings): Node 20 cannot strip types, and compiling and
 // linking the ~300 source modules through tsx's loader took 1-2 s of every run (issue #20).
 // The bundle is made on first use and again whenever one of the sources it was made from
 // changed (their list is kept beside it); if it cannot be made (a source that does not
 // compile, or no esbuild: it comes with tsx), or VMLAB_TSX=1, the sources run through tsx
 // as before, with tsx's messages.
-import { mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+//
+// Start-up (issue #20): the bundle is CommonJS, compiled here with vm.Script so that V8's
+// code cache can be used (Node 20 has no code cache for ES modules, and no
+// module.enableCompileCache): the bytecode of the functions a command ran is kept beside the
+// bundle (vmlab.cjs.COMMAND.v8cache, made after the first run of that command without one)
+// and given to the next run's compile, which then parses almost nothing. A cache records
+// which bundle file it was made from (inode, size, modification time): V8 itself checks only
+// the source's length, so a cache is used only with the very file it came from. VMLAB_NO_CACHE=1
+// turns the cache off. Sweep threads load sweepTask.mjs (an ES module) as before.
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import vm from "node:vm";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // two levels below the root, as src/cli/ is: the sources' `new URL("../../...", import.meta.url)` still hold
 const OUT = join(ROOT, ".build", "cli");
-const ENTRIES = { vmlab: "src/cli/main.ts", sweepTask: "src/cli/sweepTask.ts" };
+const BUNDLE = join(OUT, "vmlab.cjs");
+const TASK = join(OUT, "sweepTask.mjs");
 
 /** Whether the bundle is missing or older than a source it was made from. */
 function stale() {
   let made;
   let inputs;
   try {
-    made = Math.min(...Object.keys(ENTRIES).map((e) => statSync(join(OUT, `${e}.mjs`)).mtimeMs));
+    made = Math.min(statSync(BUNDLE).mtimeMs, statSync(TASK).mtimeMs);
     inputs = JSON.parse(readFileSync(join(OUT, "inputs.json"), "utf8"));
   } catch {
     return true;
@@ -35,41 +57,126 @@ function stale() {
   return false;
 }
 
-/** Makes the bundle (each file written beside its place, then renamed: runs started together do not clash). */
+/** Makes the bundles (each file written beside its place, then renamed: runs started together do not clash). */
 async function build() {
   const started = Date.now() / 1000;
   const esbuild = await import("esbuild");
-  const r = await esbuild.build({
-    entryPoints: ENTRIES,
+  const common = {
     absWorkingDir: ROOT,
     bundle: true,
     platform: "node",
-    format: "esm",
     target: "node20",
     packages: "external", // node_modules stay where they are (zstd-napi and resvg are native)
     outdir: OUT,
-    outExtension: { ".js": ".mjs" },
     metafile: true,
     write: false,
     logLevel: "silent",
-  });
+    charset: "ascii", // read back as latin1 below (no UTF-8 decoding)
+  };
+  const [cli, task] = await Promise.all([
+    esbuild.build({
+      ...common,
+      entryPoints: { vmlab: "src/cli/main.ts" },
+      format: "cjs",
+      outExtension: { ".js": ".cjs" },
+      // the sources' import.meta.url: the bundle's own URL (import.meta.resolve is used only under tsx)
+      define: { "import.meta.url": "__vmlab_import_meta_url" },
+      banner: { js: 'var __vmlab_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+    }),
+    esbuild.build({
+      ...common,
+      entryPoints: { sweepTask: "src/cli/sweepTask.ts" },
+      format: "esm",
+      outExtension: { ".js": ".mjs" },
+    }),
+  ]);
   mkdirSync(OUT, { recursive: true });
   const tmp = `.${process.pid}.tmp`;
-  for (const f of r.outputFiles) {
-    writeFileSync(f.path + tmp, f.contents);
+  const files = [...cli.outputFiles, ...task.outputFiles];
+  for (const f of files) {
+    writeFileSync(f.path + tmp, f === cli.outputFiles[0] ? dynamicImports(f.text) : f.contents);
     // dated from the start of the build: a source saved during it makes the bundle stale
     utimesSync(f.path + tmp, started, started);
   }
-  writeFileSync(join(OUT, `inputs.json${tmp}`), JSON.stringify(Object.keys(r.metafile.inputs)));
+  const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(task.metafile.inputs)])];
+  writeFileSync(join(OUT, `inputs.json${tmp}`), JSON.stringify(inputs));
   renameSync(join(OUT, `inputs.json${tmp}`), join(OUT, "inputs.json"));
-  for (const f of r.outputFiles) renameSync(f.path + tmp, f.path);
+  for (const f of files) renameSync(f.path + tmp, f.path);
+}
+
+/**
+ * The bundle's import() calls (of packages: esbuild bundles the sources' own modules) made
+ * calls of the function loadBundle passes in: a script compiled by vm.Script can call
+ * import() only through an experimental option of Node 20 that warns on every use.
+ */
+function dynamicImports(text) {
+  const out = text.replace(/\bimport\(("[^"./][^"]*")\)/g, "__vmlab_import($1)");
+  if (/\bimport\(/.test(out)) throw new Error("an import() the bundle cannot make"); // tsx then runs the sources
+  return out;
+}
+
+/** The first 24 bytes of a cache: the bundle file it was made from (inode, size, mtime). */
+function identity(st) {
+  return Buffer.from(new Float64Array([st.ino, st.size, st.mtimeMs]).buffer);
+}
+
+/**
+ * Compiles and runs the bundle with the code cache of `command`; returns its exports and
+ * a function that writes the cache when there was none fit for use (called after the run,
+ * so that the functions the command ran are in it).
+ */
+function loadBundle(command) {
+  const fd = openSync(BUNDLE, "r");
+  let source;
+  let id;
+  try {
+    id = identity(fstatSync(fd));
+    source = readFileSync(fd, "latin1");
+  } finally {
+    closeSync(fd);
+  }
+  const cacheFile = `${BUNDLE}.${command}.v8cache`;
+  let cachedData;
+  if (process.env.VMLAB_NO_CACHE !== "1") {
+    try {
+      const c = readFileSync(cacheFile);
+      if (c.length > id.length && c.subarray(0, id.length).equals(id)) cachedData = c.subarray(id.length);
+    } catch {
+      // none yet
+    }
+  }
+  const script = new vm.Script(
+    `(function (exports, require, module, __filename, __dirname, __vmlab_import) {${source}\n})`,
+    { filename: BUNDLE, cachedData },
+  );
+  const module = { exports: {} };
+  // packages are found from bin/ as from .build/cli/ (both below the root's node_modules)
+  const load = (specifier) => import(specifier);
+  script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, OUT, load);
+  const saveCache = () => {
+    if (process.env.VMLAB_NO_CACHE === "1" || (cachedData !== undefined && !script.cachedDataRejected))
+      return;
+    // (a run that failed early compiled little: only a successful one writes a cache)
+    try {
+      const tmp = `${cacheFile}.${process.pid}.tmp`;
+      writeFileSync(tmp, Buffer.concat([id, script.createCachedData()]));
+      renameSync(tmp, cacheFile);
+    } catch {
+      // a read-only checkout: no cache, as before
+    }
+  };
+  return { main: module.exports.main, saveCache };
 }
 
 let main;
+let saveCache = () => {};
 if (process.env.VMLAB_TSX !== "1") {
   try {
     if (stale()) await build();
-    ({ main } = await import(pathToFileURL(join(OUT, "vmlab.mjs")).href));
+    const args = process.argv.slice(2);
+    // one cache per command (its first word): each holds the functions that command runs
+    const command = /^[a-z]{1,16}$/.test(args[0] ?? "") ? args[0] : "other";
+    ({ main, saveCache } = loadBundle(command));
   } catch {
     main = undefined; // tsx below says what is wrong with the sources
   }
@@ -80,3 +187,4 @@ if (main === undefined) {
   ({ main } = await import("../src/cli/main.ts"));
 }
 process.exitCode = await main(process.argv.slice(2));
+if (process.exitCode === 0) saveCache();

@@ -2,19 +2,15 @@ import { Command, CommanderError, Option } from "commander";
 import { policyNamesHelp } from "../analysis/policy/policies.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
-import { addExerciseCommand } from "./exercise/index.ts";
-import { runGenCli } from "./gen.ts";
-import { ostepScriptList, runOstepCli } from "./ostep.ts";
-import { runPolicyCli } from "./policy.ts";
-import { runWorker } from "./queue.ts";
-import { runRecordCli } from "./record.ts";
-import { runRepl } from "./repl.ts";
-import { DEFAULT_MAX_HOST_MEMORY, runFiles } from "./run.ts";
-import { runSweepCli } from "./sweep.ts";
-import { runTour } from "./tour.ts";
-import { addTraceOptions, runTraceCli } from "./trace/index.ts";
-import { runUiCli } from "./ui.ts";
-import { runWalk } from "./walk.ts";
+import { addExerciseCommand } from "./exercise/command.ts";
+import { ostepScriptList } from "./ostep.ts";
+import { DEFAULT_MAX_HOST_MEMORY } from "./shared/limits.ts";
+import { addTraceOptions } from "./trace/options.ts";
+
+// Each command's code is loaded when the command runs (`await import`), not at start-up:
+// in the bundle (bin/vmlab.mjs) a module loaded so is evaluated only then, with the Node
+// modules it needs (http for ui, readline for repl, child_process, ...), so a command
+// pays for its own modules only (issue #20: start-up was a third of a 10 M-reference run).
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 invalid input, 3 a bug in vmlab. */
 export async function main(argv: string[]): Promise<number> {
@@ -38,7 +34,8 @@ export async function main(argv: string[]): Promise<number> {
     .description("a narrated run of the model: page walk, TLB, protection on a TLB hit, stale entries, PCIDs")
     .argument("[n]", "only question N (vmlab tour --list numbers them)")
     .option("--list", "list the tour's questions, one line each", false)
-    .action((n: string | undefined, opts: { list: boolean }) => {
+    .action(async (n: string | undefined, opts: { list: boolean }) => {
+      const { runTour } = await import("./tour.ts");
       runTour((line) => process.stdout.write(`${line}\n`), { list: opts.list, question: n });
     });
 
@@ -61,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option("--el <n>", "arm64: 0 (EL0) or 1 (EL1, the default)"))
     .addOption(new Option("--priv <mode>", "riscv: u (U-mode) or s (S-mode, the default)"))
     .option("--json", "print JSON (an array when --va is repeated)", false)
-    .action((opts) => {
+    .action(async (opts) => {
+      const { runWalk } = await import("./walk.ts");
       const r = runWalk(opts);
       process.stdout.write(`${r.text}\n`);
     });
@@ -98,7 +96,8 @@ export async function main(argv: string[]): Promise<number> {
       "the most host memory the simulated RAM may hold (a frame holds 4 KiB once written); a statement past it is an error",
       DEFAULT_MAX_HOST_MEMORY,
     )
-    .action((files: string[], opts) => {
+    .action(async (files: string[], opts) => {
+      const { runFiles } = await import("./run.ts");
       exitCode = runFiles(
         files,
         opts,
@@ -118,7 +117,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--json", "print JSON: {accesses, hits, misses}", false)
     .option("--table", "print the per-access table even for long inputs")
     .option("--seed <n>", "seed for random choices (random, nru)", "1")
-    .action((opts) => {
+    .action(async (opts) => {
+      const { runPolicyCli } = await import("./policy.ts");
       process.stdout.write(`${runPolicyCli(opts)}\n`);
     });
 
@@ -130,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<file>", "the trace, or - for standard input")
     .option("--format <f>", "auto, lackey, bin, text or refs", "auto");
   addTraceOptions(trace).action(async (file: string, opts) => {
+    const { runTraceCli } = await import("./trace/run.ts");
     printOutcome(
       await runTraceCli(file, {
         ...opts,
@@ -154,6 +155,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--seed <n>", "seed", "1")
     .option("--out <file>", "a file (.u64, .u64.zst, .u64.gz) instead of stdout")
     .action(async (pattern: string, opts) => {
+      const { runGenCli } = await import("./gen.ts");
       const r = await runGenCli(pattern, opts, process.stdout);
       if (r !== null) process.stdout.write(`${r}\n`);
     });
@@ -166,6 +168,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<program...>", "the program and its arguments, after --")
     .option("--out <file>", "write the binary trace (.u64, .u64.zst, .u64.gz) instead of simulating");
   addTraceOptions(record).action(async (argv: string[], opts) => {
+    const { runRecordCli } = await import("./record.ts");
     printOutcome(
       await runRecordCli(argv, {
         ...opts,
@@ -205,6 +208,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--chart <file>", "faults per access against frames, one line per policy: .svg, .html or .png")
     .option("--no-progress", "no progress line")
     .action(async (file: string, opts) => {
+      const { runSweepCli } = await import("./sweep.ts");
       const r = await runSweepCli(file, opts);
       process.stdout.write(`${r.text}\n`);
       if (r.failed > 0) exitCode = 2;
@@ -220,6 +224,7 @@ export async function main(argv: string[]): Promise<number> {
       "stop once no job has come for this long and the queue holds none (waiting or active)",
     )
     .action(async (opts) => {
+      const { runWorker } = await import("./queue.ts");
       const n = await runWorker(opts, (line) => process.stderr.write(`${line}\n`));
       process.stderr.write(`vmlab worker: ${n} jobs done\n`);
     });
@@ -237,7 +242,8 @@ export async function main(argv: string[]): Promise<number> {
     .argument("[flags...]", "the script's own flags, e.g. -s 3 -c (SCRIPT -h lists them)")
     .passThroughOptions()
     .addHelpText("after", `\nScripts (remzi-arpacidusseau/ostep-homework):\n${ostepScriptList()}`)
-    .action((script: string, flags: string[]) => {
+    .action(async (script: string, flags: string[]) => {
+      const { runOstepCli } = await import("./ostep.ts");
       const r = runOstepCli(script, flags);
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
@@ -257,6 +263,7 @@ export async function main(argv: string[]): Promise<number> {
       "also a trace's analysis: miss-ratio curve, faults over time, TLB hit rates (bin, lackey, text, refs; plain, gzip or zstd), computed in the page",
     )
     .action(async (file: string | undefined, opts) => {
+      const { runUiCli } = await import("./ui.ts");
       await runUiCli(file, opts, (s) => process.stdout.write(s));
     });
 
@@ -273,6 +280,7 @@ export async function main(argv: string[]): Promise<number> {
       DEFAULT_MAX_HOST_MEMORY,
     )
     .action(async (opts) => {
+      const { runRepl } = await import("./repl.ts");
       exitCode = await runRepl(process.stdin, (s) => process.stdout.write(s), opts);
     });
 

@@ -5,6 +5,7 @@ import { MACHINE_KEYS } from "../kernel/core/config.ts";
 import { formatWithCaret } from "../workloads/scenario/lang/parser.ts";
 import { type RunResult, runScenario } from "../workloads/scenario/session.ts";
 import { Legend } from "./legend.ts";
+import { DEFAULT_MAX_HOST_MEMORY } from "./shared/limits.ts";
 import { parseSize } from "./shared/size.ts";
 import { refuseClosedStdin } from "./shared/stdin.ts";
 
@@ -21,8 +22,7 @@ export interface RunCliOptions {
   narrate?: boolean;
 }
 
-/** --max-host-memory's default: what a run's simulated RAM may hold on the host. */
-export const DEFAULT_MAX_HOST_MEMORY = "2G";
+export { DEFAULT_MAX_HOST_MEMORY };
 
 /**
  * `vmlab run A.vm B.vm ...` (the shell expands examples/DIR/*.vm to several): each file in turn under

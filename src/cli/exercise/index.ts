@@ -2,11 +2,12 @@
  * `vmlab exercise walk|tlb|policy|scenario`: problems a teacher can hand
  * out, one per seed (the same seed gives the same problem on every
  * machine: base/rng.ts), with `--solve` for the answers, each computed by
- * vmlab's own machinery (docs/exercises.md).
+ * vmlab's own machinery (docs/exercises.md). The command and its flags
+ * are in command.ts.
  */
-import type { Command } from "commander";
+export { addExerciseCommand } from "./command.ts";
+
 import {
-  DEFAULT_EXERCISE_POLICIES,
   exercisePolicies,
   generatePolicyExercise,
   policyProblem,
@@ -129,66 +130,4 @@ export function runScenarioExercise(o: ScenarioExerciseFlags): string {
   const problem = scenarioProblem(ex);
   if (o.out !== undefined) writeWhole(o.out, `${problem.join("\n")}\n`, "--out");
   return emit(problem, o.solve ? solveScenario(ex).answers : null);
-}
-
-/** Registers `vmlab exercise` and its four generators. */
-export function addExerciseCommand(program: Command, write: (s: string) => void): void {
-  const exercise = program
-    .command("exercise")
-    .description(
-      "generated problems to hand out (walk, tlb, policy, scenario): one per seed, the same everywhere; --solve adds the answers",
-    );
-  const common = (c: Command): Command =>
-    c
-      .option("-s, --seed <n>", "the problem's seed (0..4294967295)", "0")
-      .option("-c, --solve", "print the answers too, each computed by vmlab", false);
-
-  common(
-    exercise
-      .command("walk")
-      .description(
-        "a page-table image (vmlab walk's format) and accesses: translation or fault (#PF error code, ESR_EL1, scause)?",
-      )
-      .option("--arch <a>", `the image's architecture: ${walkExerciseArches().join(", ")}`)
-      .option("-n <n>", "accesses to ask about", "8")
-      .option("--out <file>", "write the image there (else it is printed in the problem)"),
-  ).action((o: WalkExerciseFlags) => write(runWalkExercise(o)));
-
-  common(
-    exercise
-      .command("tlb")
-      .description("a reference string of virtual pages through a small LRU TLB: hits, misses, evictions")
-      .option("-n <n>", "references", "14")
-      .option("--entries <n>", "TLB entries", "4")
-      .option("--ways <n>", "ways per set (default: fully associative)")
-      .option("--pages <n>", "distinct pages each process touches", "8")
-      .option(
-        "--processes <n>",
-        "address spaces taking turns (1..6); a switch flushes the TLB unless --pcid",
-        "1",
-      )
-      .option("--pcid", "tag entries with a PCID per process: switches flush nothing", false),
-  ).action((o: TlbExerciseFlags) => write(runTlbExercise(o)));
-
-  common(
-    exercise
-      .command("policy")
-      .description(
-        "a reference string and a frame count: hits, misses and evictions per reference under each policy",
-      )
-      .option("-n <n>", "references", "15")
-      .option("--pages <n>", "distinct pages (0..N-1)", "7")
-      .option("--frames <n>", "frames (default: 3 or 4, from the seed)")
-      .option("--policy <list>", "policies, comma-separated, or all", DEFAULT_EXERCISE_POLICIES.join(",")),
-  ).action((o: PolicyExerciseFlags) => write(runPolicyExercise(o)));
-
-  common(
-    exercise
-      .command("scenario")
-      .description(
-        "a generated .vm scenario with questions (minor faults, Rss, mapcount); --solve runs it and reads the answers",
-      )
-      .option("--arch <a>", "the machine's arch= (default x86_64)")
-      .option("--out <file>", "also write the scenario there"),
-  ).action((o: ScenarioExerciseFlags) => write(runScenarioExercise(o)));
 }

@@ -17,7 +17,8 @@ import { InputError } from "../../base/errors.ts";
 import { CACHE_DEFAULTS, type CacheSpec, cacheSpecError } from "../../hw/cache/CacheSpec.ts";
 import { parseTlbSpec } from "../../hw/mmu/Tlb.ts";
 import { RECLAIM_POLICIES } from "../../kernel/Kernel.ts";
-import { TRACE_FORMATS, type TraceFormat } from "../../workloads/trace/formats.ts";
+// decode.ts, not formats.ts: the flags need the formats' names, not the reading thread (start-up, main.ts)
+import { TRACE_FORMATS, type TraceFormat } from "../../workloads/trace/decode.ts";
 import { parseSize } from "../shared/size.ts";
 
 /** The options as commander hands them over. */

@@ -1,0 +1,76 @@
+/**
+ * `vmlab exercise` and its four generators as commands (the generators
+ * themselves are in index.ts, loaded when one runs: main.ts loads no
+ * command's code at start-up).
+ */
+import type { Command } from "commander";
+import { DEFAULT_EXERCISE_POLICIES } from "../../analysis/exercise/policy.ts";
+import { walkExerciseArches } from "../../workloads/exercise/walk.ts";
+import type {
+  PolicyExerciseFlags,
+  ScenarioExerciseFlags,
+  TlbExerciseFlags,
+  WalkExerciseFlags,
+} from "./index.ts";
+
+/** Registers `vmlab exercise` and its four generators. */
+export function addExerciseCommand(program: Command, write: (s: string) => void): void {
+  const exercise = program
+    .command("exercise")
+    .description(
+      "generated problems to hand out (walk, tlb, policy, scenario): one per seed, the same everywhere; --solve adds the answers",
+    );
+  const common = (c: Command): Command =>
+    c
+      .option("-s, --seed <n>", "the problem's seed (0..4294967295)", "0")
+      .option("-c, --solve", "print the answers too, each computed by vmlab", false);
+
+  common(
+    exercise
+      .command("walk")
+      .description(
+        "a page-table image (vmlab walk's format) and accesses: translation or fault (#PF error code, ESR_EL1, scause)?",
+      )
+      .option("--arch <a>", `the image's architecture: ${walkExerciseArches().join(", ")}`)
+      .option("-n <n>", "accesses to ask about", "8")
+      .option("--out <file>", "write the image there (else it is printed in the problem)"),
+  ).action(async (o: WalkExerciseFlags) => write((await import("./index.ts")).runWalkExercise(o)));
+
+  common(
+    exercise
+      .command("tlb")
+      .description("a reference string of virtual pages through a small LRU TLB: hits, misses, evictions")
+      .option("-n <n>", "references", "14")
+      .option("--entries <n>", "TLB entries", "4")
+      .option("--ways <n>", "ways per set (default: fully associative)")
+      .option("--pages <n>", "distinct pages each process touches", "8")
+      .option(
+        "--processes <n>",
+        "address spaces taking turns (1..6); a switch flushes the TLB unless --pcid",
+        "1",
+      )
+      .option("--pcid", "tag entries with a PCID per process: switches flush nothing", false),
+  ).action(async (o: TlbExerciseFlags) => write((await import("./index.ts")).runTlbExercise(o)));
+
+  common(
+    exercise
+      .command("policy")
+      .description(
+        "a reference string and a frame count: hits, misses and evictions per reference under each policy",
+      )
+      .option("-n <n>", "references", "15")
+      .option("--pages <n>", "distinct pages (0..N-1)", "7")
+      .option("--frames <n>", "frames (default: 3 or 4, from the seed)")
+      .option("--policy <list>", "policies, comma-separated, or all", DEFAULT_EXERCISE_POLICIES.join(",")),
+  ).action(async (o: PolicyExerciseFlags) => write((await import("./index.ts")).runPolicyExercise(o)));
+
+  common(
+    exercise
+      .command("scenario")
+      .description(
+        "a generated .vm scenario with questions (minor faults, Rss, mapcount); --solve runs it and reads the answers",
+      )
+      .option("--arch <a>", "the machine's arch= (default x86_64)")
+      .option("--out <file>", "also write the scenario there"),
+  ).action(async (o: ScenarioExerciseFlags) => write((await import("./index.ts")).runScenarioExercise(o)));
+}
