@@ -5,7 +5,6 @@
  * vmlab's own machinery (docs/exercises.md). The command and its flags
  * are in command.ts.
  */
-export { addExerciseCommand } from "./command.ts";
 
 import {
   exercisePolicies,
