@@ -13,6 +13,8 @@
  *   sweep         `vmlab sweep` of the same configurations with --jobs 1 and
  *                 --jobs 2, alternating; the time with two over the linear
  *                 time (half the time with one). Goal: <= 1.8.
+ *   start-up      `vmlab --version` against `node -e 0`, alternating, best of
+ *                 STARTUP_RUNS (10): what every command pays before its work.
  *   10^9 pipe     (only with BENCH_BILLION=1: about a minute or more)
  *                 `vmlab gen hotcold --pages 64 --refs 1e9 | vmlab trace -
  *                 --frames 1024`: the peak RSS of each process, sampled
@@ -25,7 +27,7 @@
  * of RUNS (default 3; BENCH_RUNS=N), and ranges across runs are printed.
  *
  * Run: npm run bench:process   (BENCH_BILLION=1 npm run bench:process for the pipe;
- * BENCH_ONLY=machine, policy, sweep or pipe for one part)
+ * BENCH_ONLY=machine, policy, startup, sweep or pipe for one part)
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -156,6 +158,22 @@ function policyLru(file: string, frames: number): void {
   );
 }
 
+/** `vmlab --version` and bare `node -e 0`, alternating: the best and the median of each. */
+function startup(): void {
+  const runs = Number(process.env.STARTUP_RUNS ?? 10);
+  const vm: Timed[] = [];
+  const bare: Timed[] = [];
+  timed(process.execPath, [VMLAB, "--version"]); // the bundle (and its code cache) made first
+  for (let i = 0; i < runs; i++) {
+    vm.push(timed(process.execPath, [VMLAB, "--version"]));
+    bare.push(timed(process.execPath, ["-e", "0"]));
+  }
+  const median = (ts: Timed[]) => ts.map((t) => t.seconds).sort((a, b) => a - b)[ts.length >> 1];
+  console.log(
+    `  vmlab --version ${best(vm).toFixed(3)} s best, ${median(vm).toFixed(3)} s median; node -e 0 ${best(bare).toFixed(3)} s best, ${median(bare).toFixed(3)} s median; above bare Node ${((best(vm) - best(bare)) * 1000).toFixed(0)} ms (best against best)`,
+  );
+}
+
 function sweep(file: string): void {
   const args = (jobs: number) => [
     VMLAB,
@@ -265,6 +283,10 @@ async function main(): Promise<void> {
     policyLru(resolve(traces, "gzip-10M.u64.zst"), 1024);
     policyLru(resolve(traces, "py-50M.u64.zst"), 1024);
     if (big) policyLru(big, 1024);
+  }
+  if (part("startup")) {
+    console.log("\nstart-up (every command's fixed cost)");
+    startup();
   }
   if (part("sweep")) {
     console.log("\nsweep, one worker against two (goal 5)");
