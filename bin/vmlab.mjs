@@ -77,6 +77,10 @@ async function build() {
     esbuild.build({
       ...common,
       entryPoints: { vmlab: "src/cli/main.ts" },
+      // commander inside the bundle (in its code cache): Node's own loader compiles a package's
+      // files from source on every run, and every command loads commander
+      packages: undefined,
+      external: packagesBut("commander"),
       format: "cjs",
       outExtension: { ".js": ".cjs" },
       // the sources' import.meta.url: the bundle's own URL (import.meta.resolve is used only under tsx)
@@ -102,6 +106,13 @@ async function build() {
   writeFileSync(join(OUT, `inputs.json${tmp}`), JSON.stringify(inputs));
   renameSync(join(OUT, `inputs.json${tmp}`), join(OUT, "inputs.json"));
   for (const f of files) renameSync(f.path + tmp, f.path);
+}
+
+/** package.json's packages but `inside`, and their subpaths: left to Node's loader (native ones among them). */
+function packagesBut(inside) {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+  const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((n) => n !== inside);
+  return names.flatMap((n) => [n, `${n}/*`]);
 }
 
 /**
