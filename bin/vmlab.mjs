@@ -37,13 +37,14 @@ const OUT = join(ROOT, ".build", "cli");
 const BUNDLE = join(OUT, "vmlab.cjs");
 const TASK = join(OUT, "sweepTask.mjs");
 
-/** Whether the bundle is missing or older than a source it was made from. */
+/** Whether the bundle is missing or older than a source it was made from (or than this file, which says how it is made). */
 function stale() {
   let made;
   let inputs;
   try {
     made = Math.min(statSync(BUNDLE).mtimeMs, statSync(TASK).mtimeMs);
     inputs = JSON.parse(readFileSync(join(OUT, "inputs.json"), "utf8"));
+    if (statSync(fileURLToPath(import.meta.url)).mtimeMs > made) return true;
   } catch {
     return true;
   }
@@ -83,8 +84,12 @@ async function build() {
       external: packagesBut("commander"),
       format: "cjs",
       outExtension: { ".js": ".cjs" },
-      // the sources' import.meta.url: the bundle's own URL (import.meta.resolve is used only under tsx)
-      define: { "import.meta.url": "__vmlab_import_meta_url" },
+      // the sources' import.meta: the bundle's own file (import.meta.resolve is used only under tsx)
+      define: {
+        "import.meta.url": "__vmlab_import_meta_url",
+        "import.meta.dirname": "__dirname",
+        "import.meta.filename": "__filename",
+      },
       banner: { js: 'var __vmlab_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
     }),
     esbuild.build({
