@@ -164,7 +164,7 @@ function workerMain(): void {
     /** Folds the staged whole records into the slot; stops at a bad record. */
     const foldStaged = (): void => {
       const whole = Math.floor(staged / 8);
-      const words = new Uint32Array(staging.buffer, 0, whole * 2);
+      const words = new Uint32Array(staging.buffer, staging.byteOffset, whole * 2);
       if (fill > 0 && (size - fill) / 8 < whole) post();
       const before = totals[6];
       const m =
