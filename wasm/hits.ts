@@ -124,6 +124,15 @@ export function take(runs: usize, from: i32, count: i32, asid: u32): i32 {
   const dirty = dirtyFlags;
   const sp = split;
   const skipFetches = dataOnly;
+  // the globals in locals: a global is two loads in V8's code, a local a register
+  const loD = memoLoD;
+  const hiD = memoHiD;
+  const pfD = memoPfnD;
+  const maskD = setMaskD;
+  const loI = memoLoI;
+  const hiI = memoHiI;
+  const pfI = memoPfnI;
+  const maskI = setMaskI;
   for (let i = from; i < count; i++) {
     const r = runs + ((<usize>i) << 3);
     const lo = load<u32>(r);
@@ -134,11 +143,11 @@ export function take(runs: usize, from: i32, count: i32, asid: u32): i32 {
     if (skipFetches && kind === 0) continue;
     const page = lo >>> 14;
     const s = sp && kind === 0;
-    const set = page & (s ? setMaskI : setMaskD);
+    const set = page & (s ? maskI : maskD);
     const at = (<usize>set) << 2;
-    const mlo = s ? memoLoI : memoLoD;
-    const mhi = s ? memoHiI : memoHiD;
-    const mpfn = s ? memoPfnI : memoPfnD;
+    const mlo = s ? loI : loD;
+    const mhi = s ? hiI : hiD;
+    const mpfn = s ? pfI : pfD;
     let pfn: u32;
     if (load<u32>(mlo + at) === page && load<u32>(mhi + at) === hi) {
       // the set's front entry (MachineMode.feedRuns: its reference bit is set already)
