@@ -41,6 +41,24 @@ let pfnsI: usize = 0;
 let metasI: usize = 0;
 let attrsI: usize = 0;
 let waysI: u32 = 0;
+/** Per side: the second level's one 4K array (ways 0: none, or not taken here), as the first's. */
+let keys2D: usize = 0;
+let pfns2D: usize = 0;
+let metas2D: usize = 0;
+let attrs2D: usize = 0;
+let ways2D: u32 = 0;
+let setMask2D: u32 = 0;
+let keys2I: usize = 0;
+let pfns2I: usize = 0;
+let metas2I: usize = 0;
+let attrs2I: usize = 0;
+let ways2I: u32 = 0;
+let setMask2I: u32 = 0;
+/**
+ * i32 counts for JavaScript to apply (and zero) after each call: [0] second-level hits,
+ * [1] [2] the data side's first-level fills into an invalid way and evictions, [3] [4] the fetch side's
+ */
+let counts: usize = 0;
 let refBits: usize = 0;
 let dirtyFlags: usize = 0;
 /** fetches have their own first level (else both sides are the data side's) */
@@ -87,6 +105,131 @@ export function side(
     attrsI = a;
     waysI = w;
   }
+}
+
+/** Sets one side's second-level array (ways 0: none) and the counts' address. */
+export function second(s: i32, k: usize, p: usize, m: usize, a: usize, w: u32, mask: u32, c: usize): void {
+  if (s === 0) {
+    keys2D = k;
+    pfns2D = p;
+    metas2D = m;
+    attrs2D = a;
+    ways2D = w;
+    setMask2D = mask;
+  } else {
+    keys2I = k;
+    pfns2I = p;
+    metas2I = m;
+    attrs2I = a;
+    ways2I = w;
+    setMask2I = mask;
+  }
+  counts = c;
+}
+
+/**
+ * TlbArray.lookup of a base-page array: the way holding `key` for `asid`
+ * (or global) in the set at `base`, moved to the front (TlbArray.toFront,
+ * attributes too), then `base`; or -1.
+ */
+function lookup(
+  k: usize,
+  p: usize,
+  meta: usize,
+  a: usize,
+  base: usize,
+  nw: usize,
+  key: f64,
+  asid: u32,
+): isize {
+  let hit: isize = -1;
+  for (let x: usize = base; x < base + nw; x++) {
+    const kk = load<f64>(k + (x << 3));
+    if (kk === key) {
+      const mt = load<u32>(meta + (x << 2));
+      if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
+        hit = <isize>x;
+        break;
+      }
+    } else if (kk === -1.0) break;
+  }
+  if (hit < 0) return -1;
+  const x = <usize>hit;
+  if (x !== base) {
+    const kx = load<f64>(k + (x << 3));
+    const px = load<f64>(p + (x << 3));
+    const mx = load<u32>(meta + (x << 2));
+    const ax = load<u32>(a + (x << 2));
+    for (let j = x; j > base; j--) {
+      store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
+      store<f64>(p + (j << 3), load<f64>(p + ((j - 1) << 3)));
+      store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
+      store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
+    }
+    store<f64>(k + (base << 3), kx);
+    store<f64>(p + (base << 3), px);
+    store<u32>(meta + (base << 2), mx);
+    store<u32>(a + (base << 2), ax);
+  }
+  return <isize>base;
+}
+
+/**
+ * A first-level miss looked up in the second level (MachineMode.l2Hit): on
+ * a hit there, the entry copied into the first level's set at `base1` as
+ * TlbArray.insert copies it (each way takes the one before it, down to an
+ * invalid way, the same entry, or the last, which leaves), the fill or
+ * eviction counted for JavaScript; the frame, or -1 (a miss, or an entry
+ * JavaScript must copy itself: attributes, a fractured page; nothing of
+ * the first level changed).
+ */
+function secondHit(s: bool, page: u32, hi: u32, key: f64, base1: usize, asid: u32): i32 {
+  const nw2: usize = s ? ways2I : ways2D;
+  if (nw2 === 0) return -1;
+  const k2 = s ? keys2I : keys2D;
+  const p2 = s ? pfns2I : pfns2D;
+  const m2 = s ? metas2I : metas2D;
+  const a2 = s ? attrs2I : attrs2D;
+  const set2: usize = (page | (hi << 18)) & (s ? setMask2I : setMask2D);
+  const at = lookup(k2, p2, m2, a2, set2 * nw2, nw2, key, asid);
+  if (at < 0) return -1;
+  const slot2 = <usize>at;
+  const meta = load<u32>(m2 + (slot2 << 2));
+  // a large page's piece, attributes: TlbArray.insert's other bookkeeping, left to JavaScript
+  if (((meta >>> 24) & 63) !== 0 || load<u32>(a2 + (slot2 << 2)) !== 0) return -1;
+  const pfn = load<f64>(p2 + (slot2 << 3));
+  store<i32>(counts, load<i32>(counts) + 1);
+  const k = s ? keysI : keysD;
+  const p = s ? pfnsI : pfnsD;
+  const m = s ? metasI : metasD;
+  const nw: usize = s ? waysI : waysD;
+  const last = base1 + nw - 1;
+  let ck = key;
+  let cp = pfn;
+  let cm = meta; // held size 0: a 4K entry
+  for (let from = base1; ; from++) {
+    const kk = load<f64>(k + (from << 3));
+    const pp = load<f64>(p + (from << 3));
+    const mm = load<u32>(m + (from << 2));
+    store<f64>(k + (from << 3), ck);
+    store<f64>(p + (from << 3), cp);
+    store<u32>(m + (from << 2), cm);
+    if (kk === -1.0) {
+      const c = counts + (s ? 12 : 4);
+      store<i32>(c, load<i32>(c) + 1);
+      break;
+    }
+    if (kk === key && ((mm ^ meta) & (ASID_MASK | GLOBAL)) === 0) break;
+    if (from === last) {
+      const c = counts + (s ? 16 : 8);
+      store<i32>(c, load<i32>(c) + 1);
+      break;
+    }
+    ck = kk;
+    cp = pp;
+    cm = mm;
+  }
+  return <i32>pfn;
 }
 
 /** Sets the frames' tables and the mode. */
@@ -157,48 +300,22 @@ export function take(runs: usize, from: i32, count: i32, asid: u32): i32 {
     } else {
       // TlbArray.lookup of a base-page array: the set's ways in recency order, invalid ones last
       const key: f64 = (<f64>hi * 262144.0 + <f64>page) * 8.0;
-      const k = s ? keysI : keysD;
-      const meta = s ? metasI : metasD;
       const nw: usize = s ? waysI : waysD;
       const base: usize = <usize>set * nw;
-      let hit: isize = -1;
-      for (let x: usize = base; x < base + nw; x++) {
-        const kk = load<f64>(k + (x << 3));
-        if (kk === key) {
-          const mt = load<u32>(meta + (x << 2));
-          if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
-            hit = <isize>x;
-            break;
-          }
-        } else if (kk === -1.0) break;
-      }
-      if (hit < 0) {
-        repeats = rep;
-        frameSum = sum;
-        return i;
-      }
       const p = s ? pfnsI : pfnsD;
-      const x = <usize>hit;
-      if (x !== base) {
-        // TlbArray.toFront: way x to the front, the ways before it one down
-        const a = s ? attrsI : attrsD;
-        const kx = load<f64>(k + (x << 3));
-        const px = load<f64>(p + (x << 3));
-        const mx = load<u32>(meta + (x << 2));
-        const ax = load<u32>(a + (x << 2));
-        for (let j = x; j > base; j--) {
-          store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
-          store<f64>(p + (j << 3), load<f64>(p + ((j - 1) << 3)));
-          store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
-          store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
+      if (lookup(s ? keysI : keysD, p, s ? metasI : metasD, s ? attrsI : attrsD, base, nw, key, asid) >= 0) {
+        rep += len;
+        pfn = <u32>(<i32>load<f64>(p + (base << 3)));
+      } else {
+        const got = secondHit(s, page, hi, key, base, asid);
+        if (got < 0) {
+          repeats = rep;
+          frameSum = sum;
+          return i;
         }
-        store<f64>(k + (base << 3), kx);
-        store<f64>(p + (base << 3), px);
-        store<u32>(meta + (base << 2), mx);
-        store<u32>(a + (base << 2), ax);
+        rep += len - 1; // the first record: a first-level miss, a second-level hit (counted apart)
+        pfn = <u32>got;
       }
-      rep += len;
-      pfn = <u32>(<i32>load<f64>(p + (base << 3)));
       store<u32>(mlo + at, page);
       store<u32>(mhi + at, hi);
       store<u32>(mpfn + at, pfn);

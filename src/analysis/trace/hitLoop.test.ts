@@ -73,6 +73,25 @@ function check(
   const r = wasm.result();
   expect(r).toEqual(js.result());
   expect(r).toEqual(plain.result());
+  // and the TLB itself: every entry in its place, and each array's bookkeeping
+  expect(tlbState(wasm)).toEqual(tlbState(js));
+}
+
+/** Each TLB array's entries and counts (its private bookkeeping too: the loop settles it from outside). */
+function tlbState(mm: MachineMode) {
+  const tlb = mm.cpu.tlb;
+  const arrays = [...new Set([...tlb.dataPath.flat(), ...tlb.instrPath.flat()])];
+  return arrays.map((a) => {
+    const priv = a as unknown as { valid: number; bySize: Int32Array };
+    return {
+      keys: Array.from(a.keys),
+      pfns: Array.from(a.pfns),
+      metas: Array.from(a.metas),
+      evictions: a.evictions,
+      valid: priv.valid,
+      bySize: Array.from(priv.bySize),
+    };
+  });
 }
 
 describe("machine mode's WebAssembly hit loop", () => {
@@ -126,9 +145,10 @@ describe("machine mode's WebAssembly hit loop", () => {
       mm.feed(w.subarray(0, 2000), 1000);
       totals.fill(0);
       mm.feedRuns(out, foldRuns(w, n, out, totals), totals);
-      return mm.result();
+      return { result: mm.result(), tlb: tlbState(mm) };
     });
-    expect(results[0].faults).toBeGreaterThan(1000);
+    expect(results[0].result.faults).toBeGreaterThan(1000);
+    expect(results[0].result.l2_hits).toBeGreaterThan(1000);
     expect(results[0]).toEqual(results[1]);
   });
 });

@@ -38,6 +38,13 @@ export class HitLoop {
   /** per frame: its reference bit, its dirty flag */
   readonly ref: Uint8Array;
   readonly dirty: Uint8Array;
+  /**
+   * counts the loop leaves for JavaScript after each call (settled, then
+   * zeroed, before anything else runs): [0] second-level hits, [1] [2] the
+   * data side's first-level fills into an invalid way and evictions, [3] [4]
+   * the fetch side's (TlbArray.countFills)
+   */
+  readonly counts: Int32Array;
   /** where feedRuns copies runs (HIT_CHUNK of them), and its address */
   readonly input: Uint32Array;
   readonly inputAt: number;
@@ -50,7 +57,14 @@ export class HitLoop {
    * `l1d`, `l1i`: the first-level 4K arrays (the same one when the first
    * level is unified); `frames`: the data frames.
    */
-  constructor(l1d: TlbArray, l1i: TlbArray, frames: number, dataOnly: boolean) {
+  constructor(
+    l1d: TlbArray,
+    l1i: TlbArray,
+    l2d: TlbArray | null,
+    l2i: TlbArray | null,
+    frames: number,
+    dataOnly: boolean,
+  ) {
     const split = l1i !== l1d;
     const setsD = l1d.sets;
     const setsI = l1i.sets;
@@ -61,6 +75,9 @@ export class HitLoop {
       memoBytes(setsD) +
       (split ? memoBytes(setsI) + arrayBytes(l1i) : 0) +
       arrayBytes(l1d) +
+      (l2d !== null ? arrayBytes(l2d) : 0) +
+      (l2i !== null && l2i !== l2d ? arrayBytes(l2i) : 0) +
+      32 +
       8 * HIT_CHUNK +
       2 * up8(frames);
     const pages = Math.ceil(total / 65536);
@@ -105,6 +122,23 @@ export class HitLoop {
     };
     place(0, l1d, this.memoLoD, this.memoHiD, this.memoPfnD);
     if (split) place(1, l1i, this.memoLoI, this.memoHiI, this.memoPfnI);
+    this.counts = int32(8);
+    // the second level, where MachineMode.l2Hit takes it (one array of 4K entries) and the first is 4K only
+    const second = ex.second as (...a: number[]) => void;
+    const placed = new Map<TlbArray, number>();
+    const place2 = (s: number, l1: TlbArray, a: TlbArray | null) => {
+      if (a === null || l1.sizeMask !== 1) return second(s, 0, 0, 0, 0, 0, 0, this.counts.byteOffset);
+      let k = placed.get(a);
+      if (k === undefined) {
+        k = at;
+        at += up8(a.relocate(buf, at));
+        placed.set(a, k);
+      }
+      const n = a.entries;
+      second(s, k, k + 8 * n, k + 16 * n, k + 20 * n, a.ways, a.sets - 1, this.counts.byteOffset);
+    };
+    place2(0, l1d, l2d);
+    if (split) place2(1, l1i, l2i);
     this.inputAt = at;
     this.input = new Uint32Array(buf, at, 2 * HIT_CHUNK);
     at += 8 * HIT_CHUNK;

@@ -216,9 +216,13 @@ export class MachineMode {
     if (this.dcache !== null) this.memo = false; // every access reaches the cache
     if (cfg.shortcuts === false) this.memo = false;
     // the state the WebAssembly hit loop shares lives in its memory (hitLoop.ts)
+    const second = (path: TlbArray[][]) =>
+      path.length >= 2 && path[1].length === 1 && (path[1][0].sizeMask & 1) !== 0 ? path[1][0] : null;
+    this.l2D = this.memo ? second(tlb.dataPath) : null;
+    this.l2I = this.memo ? second(tlb.instrPath) : null;
     const hits =
       this.memo && this.policy !== 2 && (cfg.wasm ?? wasmByDefault())
-        ? new HitLoop(l1d!, l1i!, this.n, this.dataOnly)
+        ? new HitLoop(l1d!, l1i!, this.l2D, this.l2I, this.n, this.dataOnly)
         : null;
     this.hits = hits;
     this.memoKeysD = new Float64Array(setsD).fill(-1);
@@ -230,10 +234,6 @@ export class MachineMode {
     this.memoMaskI = setsI - 1;
     this.l1D = l1d ?? null;
     this.l1I = l1i ?? null;
-    const second = (path: TlbArray[][]) =>
-      path.length >= 2 && path[1].length === 1 && (path[1][0].sizeMask & 1) !== 0 ? path[1][0] : null;
-    this.l2D = this.memo ? second(tlb.dataPath) : null;
-    this.l2I = this.memo ? second(tlb.instrPath) : null;
     this.unified = this.memo && l1i === l1d && !this.dataOnly && this.policy !== 2;
     this.memoLo = hits?.memoLoD ?? new Int32Array(setsD).fill(-1);
     this.memoHi = hits?.memoHiD ?? new Int32Array(setsD).fill(-1);
@@ -539,7 +539,10 @@ export class MachineMode {
       const n = Math.min(HIT_CHUNK, count - at);
       hits.input.set(runs.subarray(2 * at, 2 * (at + n)));
       // (runs.ts's layout and record.ts's low word by hand, as in feedRuns)
-      for (let i = hits.take(hits.inputAt, 0, n, asid); i < n; i = hits.take(hits.inputAt, i + 1, n, asid)) {
+      for (let i = 0; i < n; i++) {
+        i = hits.take(hits.inputAt, i, n, asid);
+        this.settle(hits.counts); // before anything else reads the TLB
+        if (i === n) break;
         const lo = hits.input[2 * i];
         const w = hits.input[2 * i + 1];
         const hi = w & 0x1ffff;
@@ -582,6 +585,20 @@ export class MachineMode {
     }
     this.records += totals[6];
     this.pfnSum += BigInt(offSum);
+  }
+
+  /** Applies the counts the hit loop left (HitLoop.counts): second-level hits, first-level fills. */
+  private settle(c: Int32Array): void {
+    if ((c[0] | c[1] | c[2] | c[3] | c[4]) === 0) return;
+    const cpu = this.cpu;
+    const tlb = cpu.tlb;
+    // l2Hit's counts: a translation, a first-level miss, a second-level hit
+    cpu.translations += c[0];
+    tlb.misses[0] += c[0];
+    tlb.hits[1] += c[0];
+    this.l1D!.countFills(c[1], c[2]);
+    this.l1I!.countFills(c[3], c[4]);
+    c.fill(0);
   }
 
   /**

@@ -151,6 +151,18 @@ export class TlbArray {
   }
 
   /**
+   * The bookkeeping insert does for `added` base-page entries filled into an
+   * invalid way and `evicted` that pushed the set's last out, when the
+   * copies themselves were made outside (the WebAssembly hit loop,
+   * wasm/hits.ts, which mirrors insert for 4K entries of a 4K-only array).
+   */
+  countFills(added: number, evicted: number): void {
+    this.valid += added;
+    this.bySize[0] += added;
+    this.evictions += evicted;
+  }
+
+  /**
    * Slot of a valid entry translating vpn for `asid` (or global), or -1.
    * A hit becomes the most recently used way of its set: the slot returned
    * is that way's.
