@@ -107,7 +107,7 @@ describe("machine mode's WebAssembly hit loop", () => {
         fc.integer({ min: 1, max: 80 }),
         check,
       ),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 
