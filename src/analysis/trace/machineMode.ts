@@ -44,6 +44,11 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
+import { HIT_CHUNK, HitLoop, wasmByDefault } from "./hitLoop.ts";
+import { type CostModel, DEFAULT_COST, type MachineModeResult } from "./machineModeResult.ts";
+
+export type { CostModel, MachineModeResult } from "./machineModeResult.ts";
+export { DEFAULT_COST } from "./machineModeResult.ts";
 
 /** How the demand pager maps a page: present, user, writable, accessed and dirty (as vmref's pager does). */
 const USER_PAGE: MapFlags = { writable: true, user: true, accessed: true, dirty: true };
@@ -75,77 +80,12 @@ export interface MachineModeConfig {
    * the tests' reference for those shortcuts. Default true.
    */
   shortcuts?: boolean;
-}
-
-/**
- * An estimate of cycles: each access pays its TLB level's latency, each
- * walk pays per entry read, each fault its handling. The defaults are round
- * figures for a recent x86 core (L1 TLB hit 1, STLB hit 7, a walk's entry
- * read 30 on average between cache levels, a minor fault 1,500, a swap-in
- * from an SSD 50,000); set them with --cost. With a data cache (--cache),
- * each access also pays its data-cache hit or miss (4 and 50: an L1D
- * load-to-use latency, and a round figure for the next level), each line
- * written back 50, and each flush_cache_page the pager makes 200 besides
- * its lines (arm's flush_pfn_alias: a temporary mapping and a TLB flush).
- */
-export interface CostModel {
-  l1: number;
-  l2: number;
-  walkRead: number;
-  minorFault: number;
-  majorFault: number;
-  cacheHit: number;
-  cacheMiss: number;
-  cacheWriteback: number;
-  cacheFlush: number;
-}
-export const DEFAULT_COST: CostModel = {
-  l1: 1,
-  l2: 7,
-  walkRead: 30,
-  minorFault: 1500,
-  majorFault: 50000,
-  cacheHit: 4,
-  cacheMiss: 50,
-  cacheWriteback: 50,
-  cacheFlush: 200,
-};
-
-/** The counters, named as vmref names them, plus vmlab's. */
-export interface MachineModeResult {
-  records: number;
-  simulated: number;
-  skipped_instr: number;
-  instr: number;
-  load: number;
-  store: number;
-  modify: number;
-  /** per TLB level: hits and misses (the first two are vmref's l1/l2) */
-  levels: { name: string; hits: number; misses: number }[];
-  l1_hits: number;
-  l1_misses: number;
-  l2_hits: number;
-  l2_misses: number;
-  walks: number;
-  /** page-table entries the walks read (the hardware's count: a walk that stops early reads fewer) */
-  pt_reads: number;
-  pt_frames: number;
-  faults: number;
-  faults_first_touch: number;
-  faults_swap_in: number;
-  evictions: number;
-  dirty_evictions: number;
-  swap_outs: number;
-  swap_max_in_use: number;
-  clock_ref_clears: number;
-  frames_used: number;
-  /** sum mod 2^64 of (frame << 12 | offset) over the simulated accesses, as a decimal string */
-  phys_sum: string;
-  /** retried accesses after a fault (their TLB misses and walks are not in the figures above) */
-  retries: number;
-  /** the data cache's counters (--cache), or null without one */
-  cache: { hits: number; misses: number; writebacks: number; page_flushes: number } | null;
-  cycles: number;
+  /**
+   * feedRuns' hit loop in WebAssembly (hitLoop.ts, wasm/hits.ts) when the
+   * shortcuts are on and the policy is not LRU; false: in JavaScript (the
+   * tests' reference for it). Default: true unless VMLAB_WASM=0.
+   */
+  wasm?: boolean;
 }
 
 const TWO32 = 4294967296;
@@ -212,6 +152,8 @@ export class MachineMode {
   private readonly owner: Float64Array;
   private readonly ref: Uint8Array;
   private readonly dirty: Uint8Array;
+  /** feedRuns' hit loop in WebAssembly, or null (hitLoop.ts) */
+  private readonly hits: HitLoop | null;
   /** LRU: the frames in recency order */
   private readonly lru: LruList;
   private used = 0;
@@ -273,27 +215,33 @@ export class MachineMode {
     if (setsD > 1 << 18 || setsI > 1 << 18) this.memo = false;
     if (this.dcache !== null) this.memo = false; // every access reaches the cache
     if (cfg.shortcuts === false) this.memo = false;
-    this.memoKeysD = new Float64Array(setsD).fill(-1);
-    this.memoPfnsD = new Int32Array(setsD);
-    // a unified first level: fetches share the data tables
-    this.memoKeysI = l1i === l1d ? this.memoKeysD : new Float64Array(setsI).fill(-1);
-    this.memoPfnsI = l1i === l1d ? this.memoPfnsD : new Int32Array(setsI);
-    this.memoMaskD = setsD - 1;
-    this.memoMaskI = setsI - 1;
-    this.l1D = l1d ?? null;
-    this.l1I = l1i ?? null;
+    // the state the WebAssembly hit loop shares lives in its memory (hitLoop.ts)
     const second = (path: TlbArray[][]) =>
       path.length >= 2 && path[1].length === 1 && (path[1][0].sizeMask & 1) !== 0 ? path[1][0] : null;
     this.l2D = this.memo ? second(tlb.dataPath) : null;
     this.l2I = this.memo ? second(tlb.instrPath) : null;
+    const hits =
+      this.memo && this.policy !== 2 && (cfg.wasm ?? wasmByDefault())
+        ? new HitLoop(l1d!, l1i!, this.l2D, this.l2I, this.n, this.dataOnly)
+        : null;
+    this.hits = hits;
+    this.memoKeysD = new Float64Array(setsD).fill(-1);
+    this.memoPfnsD = hits?.memoPfnD ?? new Int32Array(setsD);
+    // a unified first level: fetches share the data tables
+    this.memoKeysI = l1i === l1d ? this.memoKeysD : new Float64Array(setsI).fill(-1);
+    this.memoPfnsI = l1i === l1d ? this.memoPfnsD : (hits?.memoPfnI ?? new Int32Array(setsI));
+    this.memoMaskD = setsD - 1;
+    this.memoMaskI = setsI - 1;
+    this.l1D = l1d ?? null;
+    this.l1I = l1i ?? null;
     this.unified = this.memo && l1i === l1d && !this.dataOnly && this.policy !== 2;
-    this.memoLo = new Int32Array(setsD).fill(-1);
-    this.memoHi = new Int32Array(setsD).fill(-1);
-    this.memoLoI = l1i === l1d ? this.memoLo : new Int32Array(setsI).fill(-1);
-    this.memoHiI = l1i === l1d ? this.memoHi : new Int32Array(setsI).fill(-1);
+    this.memoLo = hits?.memoLoD ?? new Int32Array(setsD).fill(-1);
+    this.memoHi = hits?.memoHiD ?? new Int32Array(setsD).fill(-1);
+    this.memoLoI = l1i === l1d ? this.memoLo : (hits?.memoLoI ?? new Int32Array(setsI).fill(-1));
+    this.memoHiI = l1i === l1d ? this.memoHi : (hits?.memoHiI ?? new Int32Array(setsI).fill(-1));
     this.owner = new Float64Array(this.n);
-    this.ref = new Uint8Array(this.n);
-    this.dirty = new Uint8Array(this.n);
+    this.ref = hits?.ref ?? new Uint8Array(this.n);
+    this.dirty = hits?.dirty ?? new Uint8Array(this.n);
     this.hand = new ClockHand(this.n);
     this.lru = new LruList(this.policy === 2 ? this.n : 0);
   }
@@ -477,6 +425,10 @@ export class MachineMode {
    */
   feedRuns(runs: Uint32Array, count: number, totals: Float64Array): void {
     if (!this.memo) throw new Error("machine mode: runs need first-level 4K TLB arrays (use feed)");
+    if (this.hits !== null && this.cpu.tracer === null && this.cpu.observer === null) {
+      this.feedRunsWasm(this.hits, runs, count, totals);
+      return;
+    }
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
     this.memoKeysI.fill(-1);
     const cpu = this.cpu;
@@ -564,6 +516,89 @@ export class MachineMode {
     }
     this.records += totals[6];
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
+  }
+
+  /**
+   * feedRuns with its common path in WebAssembly (hitLoop.ts): the runs go
+   * to the module's memory HIT_CHUNK at a time and it takes them while they
+   * hit the first level; a run that misses it is done here as feedRuns does
+   * (the second level directly, else Mmu.translate and the pager), and the
+   * module goes on from the next run. The same figures as feedRuns in
+   * JavaScript: a property test holds the two equal.
+   */
+  private feedRunsWasm(hits: HitLoop, runs: Uint32Array, count: number, totals: Float64Array): void {
+    this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
+    this.memoKeysI.fill(-1);
+    const split = this.memoLoI !== this.memoLo;
+    const maskD = this.memoMaskD;
+    const maskI = this.memoMaskI;
+    const asid = this.cpu.asid;
+    let pfnSum = 0;
+    let repeats = 0;
+    for (let at = 0; at < count; at += HIT_CHUNK) {
+      const n = Math.min(HIT_CHUNK, count - at);
+      hits.input.set(runs.subarray(2 * at, 2 * (at + n)));
+      // (runs.ts's layout and record.ts's low word by hand, as in feedRuns)
+      for (let i = 0; i < n; i++) {
+        i = hits.take(hits.inputAt, i, n, asid);
+        this.settle(hits.counts); // before anything else reads the TLB
+        if (i === n) break;
+        const lo = hits.input[2 * i];
+        const w = hits.input[2 * i + 1];
+        const hi = w & 0x1ffff;
+        const len = ((w >>> 17) & 0x3fff) + 1;
+        const kind = lo & 3;
+        const p = lo >>> 14;
+        const fetch = split && kind === 0;
+        const set = p & (fetch ? maskI : maskD);
+        // a first-level miss (the module's lookup changed nothing)
+        repeats += len - 1;
+        let pfn = this.l2Hit(hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
+        if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind);
+        (fetch ? this.memoLoI : this.memoLo)[set] = p;
+        (fetch ? this.memoHiI : this.memoHi)[set] = hi;
+        (fetch ? this.memoPfnsI : this.memoPfnsD)[set] = pfn;
+        this.ref[pfn] = 1;
+        this.dirty[pfn] |= w >>> 31;
+        pfnSum += pfn * len;
+        if (pfnSum >= 2 ** 52) {
+          // exact: a run adds less than 2^40 (frames < 2^26, 16384 records)
+          this.pfnSum += BigInt(pfnSum) * 4096n;
+          pfnSum = 0;
+        }
+      }
+      this.pfnSum += (BigInt(pfnSum) + hits.takeFrameSum()) * 4096n;
+      pfnSum = 0;
+    }
+    repeats += hits.takeRepeats();
+    this.cpu.translations += repeats;
+    this.cpu.tlb.hits[0] += repeats;
+    const kinds = this.kindCounts;
+    kinds[1] += totals[1];
+    kinds[2] += totals[2];
+    kinds[3] += totals[3];
+    let offSum = totals[4];
+    if (this.dataOnly) this.skipped += totals[0];
+    else {
+      kinds[0] += totals[0];
+      offSum += totals[5];
+    }
+    this.records += totals[6];
+    this.pfnSum += BigInt(offSum);
+  }
+
+  /** Applies the counts the hit loop left (HitLoop.counts): second-level hits, first-level fills. */
+  private settle(c: Int32Array): void {
+    if ((c[0] | c[1] | c[2] | c[3] | c[4]) === 0) return;
+    const cpu = this.cpu;
+    const tlb = cpu.tlb;
+    // l2Hit's counts: a translation, a first-level miss, a second-level hit
+    cpu.translations += c[0];
+    tlb.misses[0] += c[0];
+    tlb.hits[1] += c[0];
+    this.l1D!.countFills(c[1], c[2]);
+    this.l1I!.countFills(c[3], c[4]);
+    c.fill(0);
   }
 
   /**

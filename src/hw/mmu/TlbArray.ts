@@ -63,10 +63,11 @@ export const OFFSET_MASK = [0xfff, 0x1fffff, 0x3fffffff] as const;
 export class TlbArray {
   readonly sets: number;
   private readonly setMask: number;
-  readonly keys: Float64Array;
-  readonly pfns: Float64Array;
-  readonly metas: Int32Array;
-  readonly attrs: Int32Array;
+  // (not readonly: relocate moves them)
+  keys: Float64Array;
+  pfns: Float64Array;
+  metas: Int32Array;
+  attrs: Int32Array;
   evictions = 0;
   /** base pages per page of each size code */
   readonly pagesPer: readonly number[];
@@ -121,6 +122,44 @@ export class TlbArray {
     this.attrs = new Int32Array(entries);
     this.pagesPer = pagesPer;
     this.sizeEnd = 32 - Math.clz32(sizeMask);
+  }
+
+  /**
+   * Moves the entries, as they are, into `buffer` from `byteOffset` (a
+   * multiple of 8): keys, pfns, metas, attrs one after the other. Returns the
+   * bytes taken. For a WebAssembly loop that looks up and reorders the
+   * entries in its own memory (analysis/trace/machineMode.ts, wasm/hits.ts);
+   * nothing else changes. The arrays are read through the fields on every
+   * use, so no one holds the old ones.
+   */
+  relocate(buffer: ArrayBuffer, byteOffset: number): number {
+    assert(byteOffset % 8 === 0, "TlbArray.relocate: offset not 8-aligned");
+    const n = this.entries;
+    const keys = new Float64Array(buffer, byteOffset, n);
+    const pfns = new Float64Array(buffer, byteOffset + 8 * n, n);
+    const metas = new Int32Array(buffer, byteOffset + 16 * n, n);
+    const attrs = new Int32Array(buffer, byteOffset + 20 * n, n);
+    keys.set(this.keys);
+    pfns.set(this.pfns);
+    metas.set(this.metas);
+    attrs.set(this.attrs);
+    this.keys = keys;
+    this.pfns = pfns;
+    this.metas = metas;
+    this.attrs = attrs;
+    return 24 * n;
+  }
+
+  /**
+   * The bookkeeping insert does for `added` base-page entries filled into an
+   * invalid way and `evicted` that pushed the set's last out, when the
+   * copies themselves were made outside (the WebAssembly hit loop,
+   * wasm/hits.ts, which mirrors insert for 4K entries of a 4K-only array).
+   */
+  countFills(added: number, evicted: number): void {
+    this.valid += added;
+    this.bySize[0] += added;
+    this.evictions += evicted;
   }
 
   /**

@@ -12,6 +12,12 @@
  *   records' totals. A record that cannot be one (its address at or beyond
  *   2^47) stops the folding: the runs before it are posted, then its offset.
  *
+ * The fold runs in WebAssembly (wasm/fold.ts, foldRuns' twin; docs/wasm.md):
+ * the ring is a shared WebAssembly.Memory whose last bytes are the staging
+ * buffer and the totals, so zstd decompresses into the module's memory and
+ * the module writes the runs straight into the slot. VMLAB_WASM=0 in the
+ * environment (or a runtime without WebAssembly) folds with foldRuns.
+ *
  * Protocol: the worker fills slot k, sets state[k] = 1 and posts the slot's
  * message; the main thread sets state[k] = 0 (and notifies) when its
  * consumer is done with the slot. The worker waits on a slot's state word
@@ -29,6 +35,8 @@
  */
 import { createRequire } from "node:module";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { fromBase64, type WasmApi, type WasmMemory, wasmApi } from "../../base/wasm.ts";
+import { FOLD_WASM } from "./foldWasm.ts";
 import { foldRuns } from "./runs.ts";
 
 export type Codec = "none" | "gzip" | "zstd";
@@ -80,13 +88,30 @@ function workerMain(): void {
   const { parentPort, workerData } = workerRequire("node:worker_threads");
   const fs = workerRequire("node:fs");
   const zlib = workerRequire("node:zlib");
-  const { zstd, ring, ctl, slots, size } = workerData as {
+  const { zstd, ring, ctl, slots, size, memory, foldWasm } = workerData as {
     zstd: string | null;
     ring: SharedArrayBuffer;
     ctl: SharedArrayBuffer;
     slots: number;
     size: number;
+    /** the ring as a shared WebAssembly.Memory, and the fold module's bytes (else null: foldRuns) */
+    memory: WasmMemory | null;
+    foldWasm: Uint8Array | null;
   };
+  // the WebAssembly fold: its staging buffer (PIECE bytes) and totals (7 f64) follow the slots in the ring
+  const PIECE = 65536 * 8;
+  const stagingAt = slots * size;
+  const totalsAt = stagingAt + PIECE;
+  const wa = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly; // (no import in the body)
+  const wasmFold: ((rec: number, n: number, out: number, totals: number) => number) | null =
+    memory !== null && foldWasm !== null
+      ? (new wa.Instance(new wa.Module(foldWasm), { env: { memory } }).exports.fold as (
+          rec: number,
+          n: number,
+          out: number,
+          totals: number,
+        ) => number)
+      : null;
   parentPort.on("message", (job: { path: string; codec: Codec; fold: boolean; port?: MessagePort }) =>
     runJob(job.path, job.codec, job.fold, job.port ?? null),
   );
@@ -109,13 +134,14 @@ function workerMain(): void {
     let raw = 0;
     let out = 0;
     let view = new Uint8Array(ring, 0, size);
-    // fold mode: decompressed bytes are staged, 64K records at a time
-    const PIECE = 65536 * 8;
-    const staging = new Uint8Array(fold ? PIECE : 0);
+    // fold mode: decompressed bytes are staged, 64K records at a time (in the ring's tail for the WebAssembly fold)
+    const staging =
+      fold && wasmFold !== null ? new Uint8Array(ring, stagingAt, PIECE) : new Uint8Array(fold ? PIECE : 0);
     let staged = 0;
     /** byte offset of staging[0] in the decompressed stream */
     let base = 0;
-    const totals = new Float64Array(7);
+    const totals = wasmFold !== null ? new Float64Array(ring, totalsAt, 7) : new Float64Array(7);
+    totals.fill(0);
     let stopped = false;
 
     const post = (): void => {
@@ -138,10 +164,13 @@ function workerMain(): void {
     /** Folds the staged whole records into the slot; stops at a bad record. */
     const foldStaged = (): void => {
       const whole = Math.floor(staged / 8);
-      const words = new Uint32Array(staging.buffer, 0, whole * 2);
+      const words = new Uint32Array(staging.buffer, staging.byteOffset, whole * 2);
       if (fill > 0 && (size - fill) / 8 < whole) post();
       const before = totals[6];
-      const m = foldInWorker(words, whole, new Uint32Array(ring, slot * size + fill, 2 * whole), totals);
+      const m =
+        wasmFold !== null
+          ? wasmFold(stagingAt, whole, slot * size + fill, totalsAt)
+          : foldInWorker(words, whole, new Uint32Array(ring, slot * size + fill, 2 * whole), totals);
       const n = totals[6] - before;
       fill += m * 8;
       if (n < whole) {
@@ -310,12 +339,24 @@ interface Reader {
 const pool: Reader[] = [];
 const POOL_MAX = 2;
 
+/** The fold module's bytes, or null when the fold is to be foldRuns (VMLAB_WASM=0, or no WebAssembly). */
+function foldModuleBytes(): Uint8Array | null {
+  if (process.env.VMLAB_WASM === "0" || wasmApi() === null) return null;
+  return fromBase64(FOLD_WASM);
+}
+
 function newReader(): Reader {
-  const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  const foldWasm = foldModuleBytes();
+  // the slots, then the WebAssembly fold's staging buffer (64K records) and totals, in whole pages
+  const pages = Math.ceil((SLOTS * SLOT_BYTES + 65536 * 8 + 64) / 65536);
+  const memory =
+    foldWasm !== null ? new (wasmApi()!.Memory)({ initial: pages, maximum: pages, shared: true }) : null;
+  const ring =
+    memory !== null ? (memory.buffer as SharedArrayBuffer) : new SharedArrayBuffer(SLOTS * SLOT_BYTES);
   const ctl = new SharedArrayBuffer(4 * (SLOTS + 2));
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { zstd: zstdBindingPath(), ring, ctl, slots: SLOTS, size: SLOT_BYTES },
+    workerData: { zstd: zstdBindingPath(), ring, ctl, slots: SLOTS, size: SLOT_BYTES, memory, foldWasm },
   });
   const r: Reader = { worker, ring, state: new Int32Array(ctl), queue: [], wake: null, dead: false };
   const deliver = (m: SlotMessage): void => {

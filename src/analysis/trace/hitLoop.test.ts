@@ -1,0 +1,154 @@
+/**
+ * Machine mode's WebAssembly hit loop (hitLoop.ts, wasm/hits.ts) against
+ * feedRuns in JavaScript and against the plain path (every access through
+ * Mmu.translate): every counter and phys_sum equal on random traces with
+ * faults, evictions, dirty pages, unified and split first levels, and
+ * --data-only. A change to the loop's logic (wasm/hits.ts) fails it.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { foldRuns, RUN_TOTALS } from "../../workloads/trace/runs.ts";
+import { MachineMode, type MachinePolicy } from "./machineMode.ts";
+
+/** Records as words from [page, offset, kind, repeat]: that record repeated, its offset moving. */
+function words(spec: [number, number, number, number][]): Uint32Array {
+  const recs = spec.flatMap(([page, off, kind, times]) =>
+    Array.from({ length: times }, (_, t) => (page * 4096 + ((off + 8 * t) % 4096)) * 4 + kind),
+  );
+  const w = new Uint32Array(2 * recs.length);
+  recs.forEach((r, i) => {
+    w[2 * i] = r % 2 ** 32;
+    w[2 * i + 1] = Math.floor(r / 2 ** 32);
+  });
+  return w;
+}
+
+// pages: a few (front hits), up to 40 in a handful of sets (hits past the front, promotions, evictions
+// within a set), anywhere below 2^35 (other sets, high words), and low pages under several high words
+const page = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 12 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 0, max: 39 }).map((k) => (k % 4) + 16 * Math.floor(k / 4)) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 ** 35 - 1 }) },
+  // the same low page bits under other high words (the memo compares both)
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 1 }))
+      .map(([h, p]) => h * 2 ** 18 + p),
+  },
+);
+const record = fc.tuple(
+  page,
+  fc.integer({ min: 0, max: 4095 }),
+  fc.integer({ min: 0, max: 3 }),
+  fc.integer({ min: 1, max: 5 }),
+);
+
+/** Replays the records through the three paths, batch by batch, and asks for the same result. */
+function check(
+  spec: [number, number, number, number][],
+  policy: string,
+  tlb: string,
+  frames: number,
+  dataOnly: boolean,
+  batch: number,
+): void {
+  const w = words(spec);
+  const n = w.length / 2;
+  const cfg = { frames, tlb, policy: policy as MachinePolicy, dataOnly, seed: 5 };
+  const wasm = new MachineMode({ ...cfg, wasm: true });
+  const js = new MachineMode({ ...cfg, wasm: false });
+  const plain = new MachineMode({ ...cfg, shortcuts: false });
+  const out = new Uint32Array(2 * batch);
+  const totals = new Float64Array(RUN_TOTALS);
+  for (let at = 0; at < n; at += batch) {
+    const k = Math.min(batch, n - at);
+    const part = w.subarray(2 * at, 2 * (at + k));
+    totals.fill(0);
+    const m = foldRuns(part, k, out, totals);
+    wasm.feedRuns(out, m, totals);
+    js.feedRuns(out, m, totals);
+    plain.feed(part, k);
+  }
+  const r = wasm.result();
+  expect(r).toEqual(js.result());
+  expect(r).toEqual(plain.result());
+  // and the TLB itself: every entry in its place, and each array's bookkeeping
+  expect(tlbState(wasm)).toEqual(tlbState(js));
+}
+
+/** Each TLB array's entries and counts (its private bookkeeping too: the loop settles it from outside). */
+function tlbState(mm: MachineMode) {
+  const tlb = mm.cpu.tlb;
+  const arrays = [...new Set([...tlb.dataPath.flat(), ...tlb.instrPath.flat()])];
+  return arrays.map((a) => {
+    const priv = a as unknown as { valid: number; bySize: Int32Array };
+    return {
+      keys: Array.from(a.keys),
+      pfns: Array.from(a.pfns),
+      metas: Array.from(a.metas),
+      evictions: a.evictions,
+      valid: priv.valid,
+      bySize: Array.from(priv.bySize),
+    };
+  });
+}
+
+describe("machine mode's WebAssembly hit loop", () => {
+  it("gives every figure feedRuns in JavaScript and the plain path give (policies, TLB shapes, frames, --data-only, batches)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(record, { maxLength: 250 }),
+        fc.constantFrom("clock", "fifo", "random"),
+        // unified (vmref), split with an 8-way fetch level (skylake), multi-size (tiny), few sets of many ways
+        fc.constantFrom("vmref", "skylake", "tiny", "8x8,32x4"),
+        fc.integer({ min: 1, max: 24 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 80 }),
+        check,
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("tells pages apart that share their low page bits (one set, the memo's two words)", () => {
+    const colliding = fc.tuple(
+      fc.integer({ min: 0, max: 3 }).map((h) => h * 2 ** 18),
+      fc.integer({ min: 0, max: 4095 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 1, max: 3 }),
+    );
+    fc.assert(
+      fc.property(fc.array(colliding, { maxLength: 60 }), fc.constantFrom("vmref", "skylake"), (spec, tlb) =>
+        check(spec, "clock", tlb, 16, false, 64),
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("takes a batch of more runs than it copies at a time (HIT_CHUNK), and feed between batches, with the same figures", () => {
+    // 150,000 runs over 300 pages in 200 frames: faults and evictions throughout, a write every third run
+    const n = 150_000;
+    const w = new Uint32Array(2 * n);
+    let x = 12345;
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      const p = (x >>> 8) % 300;
+      w[2 * i] = (((p << 12) | ((i * 8) & 4095)) << 2) | (i % 3 === 0 ? 2 : 1);
+    }
+    const cfg = { frames: 200, tlb: "vmref", policy: "clock" as const };
+    const results = [true, false].map((wasm) => {
+      const mm = new MachineMode({ ...cfg, wasm });
+      const out = new Uint32Array(2 * n);
+      const totals = new Float64Array(RUN_TOTALS);
+      mm.feedRuns(out, foldRuns(w, n, out, totals), totals);
+      mm.feed(w.subarray(0, 2000), 1000);
+      totals.fill(0);
+      mm.feedRuns(out, foldRuns(w, n, out, totals), totals);
+      return { result: mm.result(), tlb: tlbState(mm) };
+    });
+    expect(results[0].result.faults).toBeGreaterThan(1000);
+    expect(results[0].result.l2_hits).toBeGreaterThan(1000);
+    expect(results[0]).toEqual(results[1]);
+  });
+});

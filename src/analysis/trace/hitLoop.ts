@@ -1,0 +1,167 @@
+/**
+ * Machine mode's hit loop in WebAssembly (wasm/hits.ts, embedded in
+ * hitsWasm.ts; docs/wasm.md): the part of MachineMode.feedRuns that every
+ * run takes (the front-entry memo of its first-level set, then the set's
+ * ways, as TlbArray.lookup looks them up and reorders them), over the runs
+ * copied into the module's memory, with the counts kept there. A run that
+ * misses the first level comes back to MachineMode, whose MMU, walker and
+ * pager stay the authority for everything else.
+ *
+ * For that, the state the loop reads and writes lives in the module's
+ * memory, and the JavaScript side uses it there through views: the memo's
+ * arrays, the first-level TLB arrays' entries (TlbArray.relocate), the
+ * frames' reference bits and dirty flags. The memory never grows (a grown
+ * memory would leave the views behind): its size is fixed here.
+ */
+import { fromBase64, instantiate, wasmApi } from "../../base/wasm.ts";
+import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
+import { HITS_WASM } from "./hitsWasm.ts";
+
+/** Runs copied into the module's memory at a time. */
+export const HIT_CHUNK = 65536;
+
+let moduleBytes: Uint8Array | null = null;
+
+/** Whether the hit loop is used when the configuration does not say: WebAssembly present, VMLAB_WASM not 0. */
+export function wasmByDefault(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return wasmApi() !== null && env?.VMLAB_WASM !== "0";
+}
+
+export class HitLoop {
+  readonly memoLoD: Int32Array;
+  readonly memoHiD: Int32Array;
+  readonly memoPfnD: Int32Array;
+  readonly memoLoI: Int32Array;
+  readonly memoHiI: Int32Array;
+  readonly memoPfnI: Int32Array;
+  /** per frame: its reference bit, its dirty flag */
+  readonly ref: Uint8Array;
+  readonly dirty: Uint8Array;
+  /**
+   * counts the loop leaves for JavaScript after each call (settled, then
+   * zeroed, before anything else runs): [0] second-level hits, [1] [2] the
+   * data side's first-level fills into an invalid way and evictions, [3] [4]
+   * the fetch side's (TlbArray.countFills)
+   */
+  readonly counts: Int32Array;
+  /** where feedRuns copies runs (HIT_CHUNK of them), and its address */
+  readonly input: Uint32Array;
+  readonly inputAt: number;
+  /** wasm/hits.ts's take: runs from..count-1 while they hit; the first that misses, or count */
+  readonly take: (runs: number, from: number, count: number, asid: number) => number;
+  private readonly repeats: () => number;
+  private readonly frameSum: () => bigint;
+
+  /**
+   * `l1d`, `l1i`: the first-level 4K arrays (the same one when the first
+   * level is unified); `frames`: the data frames.
+   */
+  constructor(
+    l1d: TlbArray,
+    l1i: TlbArray,
+    l2d: TlbArray | null,
+    l2i: TlbArray | null,
+    frames: number,
+    dataOnly: boolean,
+  ) {
+    const split = l1i !== l1d;
+    const setsD = l1d.sets;
+    const setsI = l1i.sets;
+    const up8 = (n: number) => Math.ceil(n / 8) * 8;
+    const memoBytes = (sets: number) => 3 * up8(4 * sets);
+    const arrayBytes = (a: TlbArray) => up8(24 * a.entries + 4);
+    const total =
+      memoBytes(setsD) +
+      (split ? memoBytes(setsI) + arrayBytes(l1i) : 0) +
+      arrayBytes(l1d) +
+      (l2d !== null ? arrayBytes(l2d) : 0) +
+      (l2i !== null && l2i !== l2d ? arrayBytes(l2i) : 0) +
+      32 +
+      8 * HIT_CHUNK +
+      2 * up8(frames);
+    const pages = Math.ceil(total / 65536);
+    const memory = new (wasmApi()!.Memory)({ initial: pages, maximum: pages });
+    moduleBytes ??= fromBase64(HITS_WASM);
+    const ex = instantiate(moduleBytes, memory);
+    const buf = memory.buffer as ArrayBuffer;
+    let at = 0;
+    const int32 = (n: number) => {
+      const v = new Int32Array(buf, at, n);
+      at += up8(4 * n);
+      return v;
+    };
+    const bytes = (n: number) => {
+      const v = new Uint8Array(buf, at, n);
+      at += up8(n);
+      return v;
+    };
+    this.memoLoD = int32(setsD).fill(-1);
+    this.memoHiD = int32(setsD).fill(-1);
+    this.memoPfnD = int32(setsD);
+    this.memoLoI = split ? int32(setsI).fill(-1) : this.memoLoD;
+    this.memoHiI = split ? int32(setsI).fill(-1) : this.memoHiD;
+    this.memoPfnI = split ? int32(setsI) : this.memoPfnD;
+    const side = ex.side as (...a: number[]) => void;
+    const place = (s: number, a: TlbArray, lo: Int32Array, hi: Int32Array, pfn: Int32Array) => {
+      const k = at;
+      at += up8(a.relocate(buf, at));
+      const n = a.entries;
+      side(
+        s,
+        lo.byteOffset,
+        hi.byteOffset,
+        pfn.byteOffset,
+        a.sets - 1,
+        k,
+        k + 8 * n,
+        k + 16 * n,
+        k + 20 * n,
+        a.ways,
+      );
+    };
+    place(0, l1d, this.memoLoD, this.memoHiD, this.memoPfnD);
+    if (split) place(1, l1i, this.memoLoI, this.memoHiI, this.memoPfnI);
+    this.counts = int32(8);
+    // the second level, where MachineMode.l2Hit takes it (one array of 4K entries) and the first is 4K only
+    const second = ex.second as (...a: number[]) => void;
+    const placed = new Map<TlbArray, number>();
+    const place2 = (s: number, l1: TlbArray, a: TlbArray | null) => {
+      if (a === null || l1.sizeMask !== 1) return second(s, 0, 0, 0, 0, 0, 0, this.counts.byteOffset);
+      let k = placed.get(a);
+      if (k === undefined) {
+        k = at;
+        at += up8(a.relocate(buf, at));
+        placed.set(a, k);
+      }
+      const n = a.entries;
+      second(s, k, k + 8 * n, k + 16 * n, k + 20 * n, a.ways, a.sets - 1, this.counts.byteOffset);
+    };
+    place2(0, l1d, l2d);
+    if (split) place2(1, l1i, l2i);
+    this.inputAt = at;
+    this.input = new Uint32Array(buf, at, 2 * HIT_CHUNK);
+    at += 8 * HIT_CHUNK;
+    this.ref = bytes(frames);
+    this.dirty = bytes(frames);
+    (ex.frames as (ref: number, dirty: number, split: number, dataOnly: number) => void)(
+      this.ref.byteOffset,
+      this.dirty.byteOffset,
+      split ? 1 : 0,
+      dataOnly ? 1 : 0,
+    );
+    this.take = ex.take as HitLoop["take"];
+    this.repeats = ex.takeRepeats as () => number;
+    this.frameSum = ex.takeFrameSum as () => bigint;
+  }
+
+  /** The first-level hits the loop counted since the last call. */
+  takeRepeats(): number {
+    return this.repeats();
+  }
+
+  /** The sum of the frames of the records it took since the last call, mod 2^64 (signed). */
+  takeFrameSum(): bigint {
+    return this.frameSum();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Machine mode's cost model and result (machineMode.ts), apart so that
+ * the class's file stays within the size the project allows.
+ */
+
+/**
+ * An estimate of cycles: each access pays its TLB level's latency, each
+ * walk pays per entry read, each fault its handling. The defaults are round
+ * figures for a recent x86 core (L1 TLB hit 1, STLB hit 7, a walk's entry
+ * read 30 on average between cache levels, a minor fault 1,500, a swap-in
+ * from an SSD 50,000); set them with --cost. With a data cache (--cache),
+ * each access also pays its data-cache hit or miss (4 and 50: an L1D
+ * load-to-use latency, and a round figure for the next level), each line
+ * written back 50, and each flush_cache_page the pager makes 200 besides
+ * its lines (arm's flush_pfn_alias: a temporary mapping and a TLB flush).
+ */
+export interface CostModel {
+  l1: number;
+  l2: number;
+  walkRead: number;
+  minorFault: number;
+  majorFault: number;
+  cacheHit: number;
+  cacheMiss: number;
+  cacheWriteback: number;
+  cacheFlush: number;
+}
+export const DEFAULT_COST: CostModel = {
+  l1: 1,
+  l2: 7,
+  walkRead: 30,
+  minorFault: 1500,
+  majorFault: 50000,
+  cacheHit: 4,
+  cacheMiss: 50,
+  cacheWriteback: 50,
+  cacheFlush: 200,
+};
+
+/** The counters, named as vmref names them, plus vmlab's. */
+export interface MachineModeResult {
+  records: number;
+  simulated: number;
+  skipped_instr: number;
+  instr: number;
+  load: number;
+  store: number;
+  modify: number;
+  /** per TLB level: hits and misses (the first two are vmref's l1/l2) */
+  levels: { name: string; hits: number; misses: number }[];
+  l1_hits: number;
+  l1_misses: number;
+  l2_hits: number;
+  l2_misses: number;
+  walks: number;
+  /** page-table entries the walks read (the hardware's count: a walk that stops early reads fewer) */
+  pt_reads: number;
+  pt_frames: number;
+  faults: number;
+  faults_first_touch: number;
+  faults_swap_in: number;
+  evictions: number;
+  dirty_evictions: number;
+  swap_outs: number;
+  swap_max_in_use: number;
+  clock_ref_clears: number;
+  frames_used: number;
+  /** sum mod 2^64 of (frame << 12 | offset) over the simulated accesses, as a decimal string */
+  phys_sum: string;
+  /** retried accesses after a fault (their TLB misses and walks are not in the figures above) */
+  retries: number;
+  /** the data cache's counters (--cache), or null without one */
+  cache: { hits: number; misses: number; writebacks: number; page_flushes: number } | null;
+  cycles: number;
+}

@@ -1,0 +1,330 @@
+/**
+ * AssemblyScript source of machine mode's hit loop over runs, the
+ * WebAssembly twin of the common path of MachineMode.feedRuns
+ * (src/analysis/trace/machineMode.ts): per run, the front-entry memo of its
+ * first-level set, then the set itself (TlbArray.lookup over the array's
+ * own typed arrays, which live in this module's memory), with the counters
+ * kept here. Anything else (a first-level miss: the second level, the walk,
+ * a fault) goes back to JavaScript, which stays the authority for it.
+ * Built by scripts/build-wasm.mjs into src/analysis/trace/hitsWasm.ts
+ * (docs/wasm.md).
+ *
+ * Layouts, all addresses into the imported memory:
+ *   a run       lo = its first record's low word (kind 0..1, offset 2..13, page bits 14..31);
+ *               hi = high word (0..16) | count - 1 (17..30) | a write (31)   (runs.ts)
+ *   the memo    per set: i32 page bits, i32 high word, i32 frame (MachineMode's memoLo/Hi/PfnsD)
+ *   the array   TlbArray: f64 keys (vpn * 8 + size code, -1 invalid), f64 pfns, i32 metas,
+ *               i32 attrs, `ways` ways per set in recency order (way 0 most recent)
+ *   frames      u8 reference bit and u8 dirty flag per frame
+ */
+
+// Meta.G and Meta.ASID_MASK (hw/mmu/TlbArray.ts)
+const GLOBAL: u32 = 1 << 23;
+const ASID_MASK: u32 = 0xffff;
+
+/** Per side (D: data; I: fetches): the memo's three arrays, its set mask, the array's four, its ways. */
+let memoLoD: usize = 0;
+let memoHiD: usize = 0;
+let memoPfnD: usize = 0;
+let setMaskD: u32 = 0;
+let keysD: usize = 0;
+let pfnsD: usize = 0;
+let metasD: usize = 0;
+let attrsD: usize = 0;
+let waysD: u32 = 0;
+let memoLoI: usize = 0;
+let memoHiI: usize = 0;
+let memoPfnI: usize = 0;
+let setMaskI: u32 = 0;
+let keysI: usize = 0;
+let pfnsI: usize = 0;
+let metasI: usize = 0;
+let attrsI: usize = 0;
+let waysI: u32 = 0;
+/** Per side: the second level's one 4K array (ways 0: none, or not taken here), as the first's. */
+let keys2D: usize = 0;
+let pfns2D: usize = 0;
+let metas2D: usize = 0;
+let attrs2D: usize = 0;
+let ways2D: u32 = 0;
+let setMask2D: u32 = 0;
+let keys2I: usize = 0;
+let pfns2I: usize = 0;
+let metas2I: usize = 0;
+let attrs2I: usize = 0;
+let ways2I: u32 = 0;
+let setMask2I: u32 = 0;
+/**
+ * i32 counts for JavaScript to apply (and zero) after each call: [0] second-level hits,
+ * [1] [2] the data side's first-level fills into an invalid way and evictions, [3] [4] the fetch side's
+ */
+let counts: usize = 0;
+let refBits: usize = 0;
+let dirtyFlags: usize = 0;
+/** fetches have their own first level (else both sides are the data side's) */
+let split = false;
+/** fetches are skipped (--data-only) */
+let dataOnly = false;
+
+/** L1 hits counted here (the MMU's translations and first-level hits) */
+let repeats: i64 = 0;
+/** sum over the simulated records of their frame, mod 2^64 */
+let frameSum: i64 = 0;
+
+/** Sets one side's tables (side 0: data; 1: fetches, when split). */
+export function side(
+  s: i32,
+  lo: usize,
+  hi: usize,
+  pfn: usize,
+  mask: u32,
+  k: usize,
+  p: usize,
+  m: usize,
+  a: usize,
+  w: u32,
+): void {
+  if (s === 0) {
+    memoLoD = lo;
+    memoHiD = hi;
+    memoPfnD = pfn;
+    setMaskD = mask;
+    keysD = k;
+    pfnsD = p;
+    metasD = m;
+    attrsD = a;
+    waysD = w;
+  } else {
+    memoLoI = lo;
+    memoHiI = hi;
+    memoPfnI = pfn;
+    setMaskI = mask;
+    keysI = k;
+    pfnsI = p;
+    metasI = m;
+    attrsI = a;
+    waysI = w;
+  }
+}
+
+/** Sets one side's second-level array (ways 0: none) and the counts' address. */
+export function second(s: i32, k: usize, p: usize, m: usize, a: usize, w: u32, mask: u32, c: usize): void {
+  if (s === 0) {
+    keys2D = k;
+    pfns2D = p;
+    metas2D = m;
+    attrs2D = a;
+    ways2D = w;
+    setMask2D = mask;
+  } else {
+    keys2I = k;
+    pfns2I = p;
+    metas2I = m;
+    attrs2I = a;
+    ways2I = w;
+    setMask2I = mask;
+  }
+  counts = c;
+}
+
+/**
+ * TlbArray.lookup of a base-page array: the way holding `key` for `asid`
+ * (or global) in the set at `base`, moved to the front (TlbArray.toFront,
+ * attributes too), then `base`; or -1.
+ */
+function lookup(
+  k: usize,
+  p: usize,
+  meta: usize,
+  a: usize,
+  base: usize,
+  nw: usize,
+  key: f64,
+  asid: u32,
+): isize {
+  let hit: isize = -1;
+  for (let x: usize = base; x < base + nw; x++) {
+    const kk = load<f64>(k + (x << 3));
+    if (kk === key) {
+      const mt = load<u32>(meta + (x << 2));
+      if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
+        hit = <isize>x;
+        break;
+      }
+    } else if (kk === -1.0) break;
+  }
+  if (hit < 0) return -1;
+  const x = <usize>hit;
+  if (x !== base) {
+    const kx = load<f64>(k + (x << 3));
+    const px = load<f64>(p + (x << 3));
+    const mx = load<u32>(meta + (x << 2));
+    const ax = load<u32>(a + (x << 2));
+    for (let j = x; j > base; j--) {
+      store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
+      store<f64>(p + (j << 3), load<f64>(p + ((j - 1) << 3)));
+      store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
+      store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
+    }
+    store<f64>(k + (base << 3), kx);
+    store<f64>(p + (base << 3), px);
+    store<u32>(meta + (base << 2), mx);
+    store<u32>(a + (base << 2), ax);
+  }
+  return <isize>base;
+}
+
+/**
+ * A first-level miss looked up in the second level (MachineMode.l2Hit): on
+ * a hit there, the entry copied into the first level's set at `base1` as
+ * TlbArray.insert copies it (each way takes the one before it, down to an
+ * invalid way, the same entry, or the last, which leaves), the fill or
+ * eviction counted for JavaScript; the frame, or -1 (a miss, or an entry
+ * JavaScript must copy itself: attributes, a fractured page; nothing of
+ * the first level changed).
+ */
+function secondHit(s: bool, page: u32, hi: u32, key: f64, base1: usize, asid: u32): i32 {
+  const nw2: usize = s ? ways2I : ways2D;
+  if (nw2 === 0) return -1;
+  const k2 = s ? keys2I : keys2D;
+  const p2 = s ? pfns2I : pfns2D;
+  const m2 = s ? metas2I : metas2D;
+  const a2 = s ? attrs2I : attrs2D;
+  const set2: usize = (page | (hi << 18)) & (s ? setMask2I : setMask2D);
+  const at = lookup(k2, p2, m2, a2, set2 * nw2, nw2, key, asid);
+  if (at < 0) return -1;
+  const slot2 = <usize>at;
+  const meta = load<u32>(m2 + (slot2 << 2));
+  // a large page's piece, attributes: TlbArray.insert's other bookkeeping, left to JavaScript
+  if (((meta >>> 24) & 63) !== 0 || load<u32>(a2 + (slot2 << 2)) !== 0) return -1;
+  const pfn = load<f64>(p2 + (slot2 << 3));
+  store<i32>(counts, load<i32>(counts) + 1);
+  const k = s ? keysI : keysD;
+  const p = s ? pfnsI : pfnsD;
+  const m = s ? metasI : metasD;
+  const nw: usize = s ? waysI : waysD;
+  const last = base1 + nw - 1;
+  let ck = key;
+  let cp = pfn;
+  let cm = meta; // held size 0: a 4K entry
+  for (let from = base1; ; from++) {
+    const kk = load<f64>(k + (from << 3));
+    const pp = load<f64>(p + (from << 3));
+    const mm = load<u32>(m + (from << 2));
+    store<f64>(k + (from << 3), ck);
+    store<f64>(p + (from << 3), cp);
+    store<u32>(m + (from << 2), cm);
+    if (kk === -1.0) {
+      const c = counts + (s ? 12 : 4);
+      store<i32>(c, load<i32>(c) + 1);
+      break;
+    }
+    if (kk === key && ((mm ^ meta) & (ASID_MASK | GLOBAL)) === 0) break;
+    if (from === last) {
+      const c = counts + (s ? 16 : 8);
+      store<i32>(c, load<i32>(c) + 1);
+      break;
+    }
+    ck = kk;
+    cp = pp;
+    cm = mm;
+  }
+  return <i32>pfn;
+}
+
+/** Sets the frames' tables and the mode. */
+export function frames(ref: usize, dirty: usize, isSplit: bool, isDataOnly: bool): void {
+  refBits = ref;
+  dirtyFlags = dirty;
+  split = isSplit;
+  dataOnly = isDataOnly;
+}
+
+/** The hits counted since the last call (and zeroes them). */
+export function takeRepeats(): f64 {
+  const r = repeats;
+  repeats = 0;
+  return <f64>r;
+}
+
+/** The frame sum since the last call, mod 2^64 (and zeroes it). */
+export function takeFrameSum(): i64 {
+  const r = frameSum;
+  frameSum = 0;
+  return r;
+}
+
+/**
+ * Takes runs `from`..`count`-1 at `runs` while each hits its first-level
+ * set (the memo of the set's front, or a way of the set, which then moves
+ * to the front as TlbArray.lookup moves it); returns the index of the first
+ * run that misses (nothing of it done), or `count`.
+ */
+export function take(runs: usize, from: i32, count: i32, asid: u32): i32 {
+  let rep = repeats;
+  let sum = frameSum;
+  const ref = refBits;
+  const dirty = dirtyFlags;
+  const sp = split;
+  const skipFetches = dataOnly;
+  // the globals in locals: a global is two loads in V8's code, a local a register
+  const loD = memoLoD;
+  const hiD = memoHiD;
+  const pfD = memoPfnD;
+  const maskD = setMaskD;
+  const loI = memoLoI;
+  const hiI = memoHiI;
+  const pfI = memoPfnI;
+  const maskI = setMaskI;
+  for (let i = from; i < count; i++) {
+    const r = runs + ((<usize>i) << 3);
+    const lo = load<u32>(r);
+    const w = load<u32>(r, 4);
+    const hi = w & 0x1ffff;
+    const len: i64 = ((w >>> 17) & 0x3fff) + 1;
+    const kind = lo & 3;
+    if (skipFetches && kind === 0) continue;
+    const page = lo >>> 14;
+    const s = sp && kind === 0;
+    const set = page & (s ? maskI : maskD);
+    const at = (<usize>set) << 2;
+    const mlo = s ? loI : loD;
+    const mhi = s ? hiI : hiD;
+    const mpfn = s ? pfI : pfD;
+    let pfn: u32;
+    if (load<u32>(mlo + at) === page && load<u32>(mhi + at) === hi) {
+      // the set's front entry (MachineMode.feedRuns: its reference bit is set already)
+      rep += len;
+      pfn = load<u32>(mpfn + at);
+      if (w >= 0x80000000) store<u8>(dirty + pfn, 1);
+    } else {
+      // TlbArray.lookup of a base-page array: the set's ways in recency order, invalid ones last
+      const key: f64 = (<f64>hi * 262144.0 + <f64>page) * 8.0;
+      const nw: usize = s ? waysI : waysD;
+      const base: usize = <usize>set * nw;
+      const p = s ? pfnsI : pfnsD;
+      if (lookup(s ? keysI : keysD, p, s ? metasI : metasD, s ? attrsI : attrsD, base, nw, key, asid) >= 0) {
+        rep += len;
+        pfn = <u32>(<i32>load<f64>(p + (base << 3)));
+      } else {
+        const got = secondHit(s, page, hi, key, base, asid);
+        if (got < 0) {
+          repeats = rep;
+          frameSum = sum;
+          return i;
+        }
+        rep += len - 1; // the first record: a first-level miss, a second-level hit (counted apart)
+        pfn = <u32>got;
+      }
+      store<u32>(mlo + at, page);
+      store<u32>(mhi + at, hi);
+      store<u32>(mpfn + at, pfn);
+      store<u8>(ref + pfn, 1);
+      store<u8>(dirty + pfn, load<u8>(dirty + pfn) | <u8>(w >>> 31));
+    }
+    sum += <i64>pfn * len;
+  }
+  repeats = rep;
+  frameSum = sum;
+  return count;
+}
