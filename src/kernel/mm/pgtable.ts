@@ -126,18 +126,29 @@ export function ptePa(ctx: MmContext, mm: MmStruct, vpn: number, alloc: boolean)
 }
 
 /**
+ * An entry read from a page table: its physical address and halves (the
+ * result of readPte and pmdOf). A class, not an object literal: literals of
+ * the same keys share one hidden class, and a swap PTE's high half (a double)
+ * in one made the engine migrate every PMD read with small integers in the
+ * other, and kept the fault path from being optimised (issue #20).
+ */
+export class PteRef {
+  constructor(
+    readonly pa: number,
+    readonly hi: number,
+    readonly lo: number,
+  ) {}
+}
+
+/**
  * The PTE for vpn as halves, or null when no page table covers it.
  * Linux: include/linux/pgtable.h ptep_get
  */
-export function readPte(
-  ctx: MmContext,
-  mm: MmStruct,
-  vpn: number,
-): { pa: number; hi: number; lo: number } | null {
+export function readPte(ctx: MmContext, mm: MmStruct, vpn: number): PteRef | null {
   const pa = ptePa(ctx, mm, vpn, false);
   if (pa < 0) return null;
   const e = ctx.env.pgtable.get(ctx.env.phys, pa);
-  return { pa, hi: e.hi, lo: e.lo };
+  return new PteRef(pa, e.hi, e.lo);
 }
 
 /**
@@ -162,13 +173,9 @@ export function tableIfPresent(ctx: MmContext, m: PageTableMapper, root: Pfn, vp
  * The PMD entry for vpn: its physical address and halves, or null when no PMD table covers it.
  * Linux: include/linux/pgtable.h pmd_offset
  */
-export function pmdOf(
-  ctx: MmContext,
-  mm: MmStruct,
-  vpn: number,
-): { pa: number; hi: number; lo: number } | null {
+export function pmdOf(ctx: MmContext, mm: MmStruct, vpn: number): PteRef | null {
   const e = mapper(ctx, mm).entryAt(mm.pgdPfn, vpnUnchecked(vpn), ctx.env.pgtable.pmdLevel);
-  return e === null ? null : { pa: e.entryPa, hi: e.hi, lo: e.lo };
+  return e === null ? null : new PteRef(e.entryPa, e.hi, e.lo);
 }
 
 /**
