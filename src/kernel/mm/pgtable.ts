@@ -164,9 +164,33 @@ export function pteOffset(ctx: MmContext, pmdHi: number, pmdLo: number, vpn: num
 
 /** The PTE table covering vpn, if every level down to it is present (no allocation). */
 export function tableIfPresent(ctx: MmContext, m: PageTableMapper, root: Pfn, vpn: number): number {
-  const e = m.entryAt(root, vpnUnchecked(vpn), 1);
-  if (e === null || !ctx.env.pgtable.table(e.hi, e.lo, 1)) return -1;
-  return ctx.env.pgtable.pfn(e.hi, e.lo, 1);
+  const pa = m.entryPaAt(root, vpnUnchecked(vpn), 1);
+  if (pa < 0) return -1;
+  const hi = entryHi(ctx, pa);
+  const lo = entryLo(ctx, pa);
+  if (!ctx.env.pgtable.table(hi, lo, 1)) return -1;
+  return ctx.env.pgtable.pfn(hi, lo, 1);
+}
+
+/**
+ * The low half of the entry at `pa`, as `pgtable.get` reads it, without an object (the fault
+ * path and the reverse map read every entry this way). Linux: include/linux/pgtable.h ptep_get
+ */
+export function entryLo(ctx: MmContext, pa: number): number {
+  return ctx.env.phys.read32(pa);
+}
+
+/** The high half of the entry at `pa` (0 for 4-byte entries), as `pgtable.get` reads it. */
+export function entryHi(ctx: MmContext, pa: number): number {
+  return ctx.env.pgtable.entryBytes === 8 ? ctx.env.phys.read32(pa + 4) : 0;
+}
+
+/**
+ * The physical address of the PMD entry for vpn, or -1 when no PMD table covers it: pmdOf
+ * without an object. Linux: include/linux/pgtable.h pmd_offset
+ */
+export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
+  return mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), ctx.env.pgtable.pmdLevel);
 }
 
 /**
@@ -174,8 +198,8 @@ export function tableIfPresent(ctx: MmContext, m: PageTableMapper, root: Pfn, vp
  * Linux: include/linux/pgtable.h pmd_offset
  */
 export function pmdOf(ctx: MmContext, mm: MmStruct, vpn: number): PteRef | null {
-  const e = mapper(ctx, mm).entryAt(mm.pgdPfn, vpnUnchecked(vpn), ctx.env.pgtable.pmdLevel);
-  return e === null ? null : new PteRef(e.entryPa, e.hi, e.lo);
+  const pa = pmdPa(ctx, mm, vpn);
+  return pa < 0 ? null : new PteRef(pa, entryHi(ctx, pa), entryLo(ctx, pa));
 }
 
 /**

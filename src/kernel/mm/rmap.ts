@@ -15,8 +15,10 @@ import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
+  entryHi,
+  entryLo,
   isHugePmd,
-  pmdOf,
+  pmdPa,
   pteOffset,
   ptePa,
   ptepClearFlush,
@@ -113,13 +115,16 @@ function rmapOne(
   const pt = um.env.pgtable;
   const nr = pt.hpagePmdNr;
   const vpn = v.vmStart + (index - v.vmPgoff);
-  const pmd = pmdOf(um, mm, vpn - (vpn % nr));
-  if (pmd === null) return;
+  // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping
+  const pmdAt = pmdPa(um, mm, vpn - (vpn % nr));
+  if (pmdAt < 0) return;
+  const pmdHi = entryHi(um, pmdAt);
+  const pmdLo = entryLo(um, pmdAt);
   let pa: number;
-  if (isHugePmd(um, pmd.hi, pmd.lo)) {
-    const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  if (isHugePmd(um, pmdHi, pmdLo)) {
+    const base = pt.pfn(pmdHi, pmdLo, pt.pmdLevel);
     if (r.large[pfn]) {
-      if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
+      if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
       return;
     }
     // a page of a split huge page that this address space still maps whole (it was
@@ -128,13 +133,14 @@ function rmapOne(
     pa = ptePa(um, mm, vpn, false);
   } else {
     if (r.large[pfn]) return;
-    pa = pteOffset(um, pmd.hi, pmd.lo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
+    pa = pteOffset(um, pmdHi, pmdLo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
   }
   if (pa < 0) return;
-  const pte = pt.get(r.env.phys, pa);
-  if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) return;
-  if (pt.pfn(pte.hi, pte.lo, 0) !== pfn) return;
-  fn(mm, v, vpn, pa, pte.hi, pte.lo);
+  const hi = entryHi(um, pa);
+  const lo = entryLo(um, pa);
+  if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return;
+  if (pt.pfn(hi, lo, 0) !== pfn) return;
+  fn(mm, v, vpn, pa, hi, lo);
 }
 
 /**
