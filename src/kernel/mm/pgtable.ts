@@ -6,7 +6,7 @@
  * walks. Linux: include/linux/pgtable.h (pte_offset_map, pmd_offset),
  * mm/memory.c (__pte_alloc, follow_pte).
  */
-import { assert } from "../../base/assert.ts";
+import { assert, ModelBug } from "../../base/assert.ts";
 import { type Pfn, pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
@@ -277,11 +277,11 @@ const ACCESS_FLAGS = PteFlag.YOUNG | PteFlag.DIRTY | PteFlag.WRITE;
  */
 export function setPteAt(ctx: MmContext, pa: number, hi: number, lo: number): void {
   const pt = ctx.env.pgtable;
-  const old = pt.get(ctx.env.phys, pa);
-  assert(
-    !pt.accessible(old.hi, old.lo),
-    `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
-  );
+  // the message is made only when it fails (a template argument costs a string per call)
+  if (pt.accessible(entryHi(ctx, pa), entryLo(ctx, pa)))
+    throw new ModelBug(
+      `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
+    );
   pt.set(ctx.env.phys, pa, hi, lo);
 }
 

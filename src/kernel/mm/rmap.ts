@@ -150,26 +150,47 @@ function rmapOne(
  * how many mappings it found.
  * Linux: mm/rmap.c folio_referenced (folio_referenced_one)
  */
-export function folioReferenced(
-  r: RmapPages,
-  pfn: number,
-): { young: number; locked: boolean; exec: boolean; found: number } {
-  const res = { young: 0, locked: false, exec: false, found: 0 };
-  const pt = r.env.userMm.env.pgtable;
-  rmapWalk(r, pfn, (mm, v, vpn, pa, hi, lo) => {
-    res.found++;
-    if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
-    if (v.vmFlags & VmFlag.EXEC) res.exec = true;
-    if (pt.young(hi, lo)) {
-      res.young++;
-      // ptep_clear_flush_young: the accessed bit cleared, and this page flushed whatever
-      // the entry's level (x86 Linux skips this flush; vmlab keeps it: docs/processes.md)
-      const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
-      pt.set(r.env.phys, pa, e.hi, e.lo);
-      r.env.flushPage(mm, vpn);
-    }
-  });
+export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced> {
+  // one record and one callback for every call (reclaim scans each page: no object per page);
+  // the caller reads the result before the next call
+  const res = referenced;
+  res.young = 0;
+  res.locked = false;
+  res.exec = false;
+  res.found = 0;
+  referencedPages = r;
+  rmapWalk(r, pfn, folioReferencedOne);
+  referencedPages = null;
   return res;
+}
+
+/** What folio_referenced found (folioReferenced's reused result). */
+export interface Referenced {
+  young: number;
+  locked: boolean;
+  exec: boolean;
+  found: number;
+}
+
+const referenced: Referenced = { young: 0, locked: false, exec: false, found: 0 };
+let referencedPages: RmapPages | null = null;
+
+/** folio_referenced_one: one mapping of the page folioReferenced walks. */
+function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: number, lo: number): void {
+  const r = referencedPages!;
+  const res = referenced;
+  const pt = r.env.userMm.env.pgtable;
+  res.found++;
+  if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
+  if (v.vmFlags & VmFlag.EXEC) res.exec = true;
+  if (pt.young(hi, lo)) {
+    res.young++;
+    // ptep_clear_flush_young: the accessed bit cleared, and this page flushed whatever
+    // the entry's level (x86 Linux skips this flush; vmlab keeps it: docs/processes.md)
+    const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
+    pt.set(r.env.phys, pa, e.hi, e.lo);
+    r.env.flushPage(mm, vpn);
+  }
 }
 
 /**
@@ -181,26 +202,50 @@ export function folioReferenced(
  * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
  */
 export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: number): boolean {
+  // one state record and one callback for every call: no closure per page reclaimed
+  const u = unmapping;
+  u.r = r;
+  u.pfn = pfn;
+  u.swap = swap;
+  u.slot = slot;
+  u.dirty = false;
+  rmapWalk(r, pfn, tryToUnmapAnonOne);
+  u.r = null;
+  u.swap = null;
+  return u.dirty;
+}
+
+/** tryToUnmapAnon's page, its swap slot, and whether a PTE was dirty. */
+const unmapping = {
+  r: null as RmapPages | null,
+  pfn: 0,
+  swap: null as SwapArea | null,
+  slot: 0,
+  dirty: false,
+};
+
+/** try_to_unmap_one for an anonymous page going to swap: one mapping of tryToUnmapAnon's page. */
+function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: number, lo: number): void {
+  const u = unmapping;
+  const r = u.r!;
+  const pfn = u.pfn;
+  const slot = u.slot;
   const pages = r.env.pages;
   const pt = r.env.userMm.env.pgtable;
-  let dirty = false;
-  rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
-    if (pt.dirty(hi, lo)) dirty = true;
-    r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
-    // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
-    // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
-    const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
-    pages.flags[pfn] &= ~PageFlag.AnonExclusive;
-    const e = pt.mkSwap(slot, exclusive);
-    setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
-    swap.map[slot]++;
-    mm.swapEnts++;
-    mm.rssAnon--;
-    pages.mapcount[pfn]--;
-    pages.refcount[pfn]--;
-  });
-  return dirty;
+  if (pt.dirty(hi, lo)) u.dirty = true;
+  r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
+  ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+  // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
+  // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
+  const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
+  pages.flags[pfn] &= ~PageFlag.AnonExclusive;
+  const e = pt.mkSwap(slot, exclusive);
+  setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
+  u.swap!.map[slot]++;
+  mm.swapEnts++;
+  mm.rssAnon--;
+  pages.mapcount[pfn]--;
+  pages.refcount[pfn]--;
 }
 
 /**

@@ -7,7 +7,7 @@
  * (`ctx.env.pgtable`: mkSwap, isSwap, swapOffset); swapping out is page
  * reclaim's (mm/vmscan.ts).
  */
-import { assert } from "../../base/assert.ts";
+import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -101,7 +101,7 @@ function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): num
   // VMA's chain, its root, to which every VMA that may map it is linked (__folio_set_anon)
   const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   if (pfn < 0) return -1;
-  assert(swap.holds(slot), `swap slot ${slot} holds no page`);
+  if (!swap.holds(slot)) throw new ModelBug(`swap slot ${slot} holds no page`); // message made only then
   ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));
   swap.addToCache(slot, pfn);
   ctx.env.pages.refcount[pfn] = 1;
