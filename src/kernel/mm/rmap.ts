@@ -69,7 +69,19 @@ export function rmapWalk(
   const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
   const chain = anon ? r.env.userMm.anonVmas?.vmas(r.anonVma[pfn]) : undefined;
   if (chain !== undefined) {
-    for (const [v, mm] of chain) rmapOne(r, pfn, true, undefined, mm, v, fn);
+    // Map.forEach with one callback and a state record: no iterator or entry object per walk
+    // (the state is saved and restored, so a walk inside `fn` would still be correct)
+    const s = chainWalk;
+    const r0 = s.r;
+    const pfn0 = s.pfn;
+    const fn0 = s.fn;
+    s.r = r;
+    s.pfn = pfn;
+    s.fn = fn;
+    chain.forEach(rmapChainOne, s);
+    s.r = r0;
+    s.pfn = pfn0;
+    s.fn = fn0;
     return;
   }
   if (anon && r.anonVma[pfn] !== 0 && r.env.userMm.anonVmas !== undefined) return; // its anon_vma has no VMA left
@@ -80,6 +92,16 @@ export function rmapWalk(
     return;
   }
   rmapWalkScan(r, pfn, fn);
+}
+
+type RmapFn = (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void;
+
+/** The anon_vma walk in progress (rmapWalk's). */
+const chainWalk = { r: null as RmapPages | null, pfn: 0, fn: null as RmapFn | null };
+
+/** One VMA of an anon_vma's chain (rmap_walk_anon's loop body). */
+function rmapChainOne(this: typeof chainWalk, mm: MmStruct, v: Vma): void {
+  rmapOne(this.r!, this.pfn, true, undefined, mm, v, this.fn!);
 }
 
 /**
