@@ -187,8 +187,20 @@ export class Mapper implements PageTableMapper {
     for (let l = this.levels - 1; l >= level; l--) {
       const entryPa = Mapper.entryPaIn(tablePa, vpn, l);
       if (l === level) return entryPa;
-      const lo = this.halfAt(entryPa, 0);
-      const hi = this.halfAt(entryPa, 4); // both halves read, as the walk does (stray reads counted alike)
+      // both halves from one look-up of the table's frame, as the walk reads them; outside RAM,
+      // read32's stray reads (two, counted as entryAt's)
+      const frame = Math.floor(entryPa / 4096);
+      let lo: number;
+      let hi: number;
+      if (frame < this.phys.nrFrames) {
+        const words = this.phys.frameWords(frame as Pfn);
+        const w = (entryPa - frame * 4096) >>> 2;
+        lo = words === null ? 0 : words[w];
+        hi = words === null ? 0 : words[w + 1];
+      } else {
+        lo = this.phys.read32(entryPa);
+        hi = this.phys.read32(entryPa + 4);
+      }
       if ((lo & Pte.P) === 0 || (l <= 2 && (lo & Pte.PS) !== 0)) return -1;
       tablePa = this.entryAddr(hi, lo);
     }
