@@ -15,13 +15,17 @@
  * pass (every page resident: a TLB miss and a walk each, no fault) are
  * timed apart as well.
  *
- * Run: npm run bench:reclaim
+ * Run: npm run bench:reclaim (SCALE=0.25: a quarter of every size; the
+ * baseline's machine is then 512 MiB)
  */
 import { Access } from "../src/hw/access.ts";
 import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
 
-const GIB = 1 << 30;
+/** SCALE=0.25: every size a quarter (256 MiB cycled through 64 MiB of RAM), for quicker alternating runs */
+const SCALE = Number(process.env.SCALE ?? 1);
+const GIB = Math.round((1 << 30) * SCALE);
 const PAGES = GIB / 4096;
+const size = (b: number) => (b >= 1 << 30 ? `${b / 2 ** 30} GiB` : `${b / 2 ** 20} MiB`);
 
 /**
  * The touches: each pass writes every page, then reads every page. `range`:
@@ -81,13 +85,13 @@ function main() {
   // TOUCH=page: every touch through userAccess, under pressure too
   const range = process.env.TOUCH !== "page";
   console.log(
-    `reclaim bench: 1 GiB of anonymous memory, ${passes} write+read passes, ${range ? "one userAccessRange per pass" : "one userAccess per page"}`,
+    `reclaim bench: ${size(GIB)} of anonymous memory, ${passes} write+read passes, ${range ? "one userAccessRange per pass" : "one userAccess per page"}`,
   );
   const report = (b: ReturnType<typeof cycle>, how: string) => {
     const rate = b.touches / b.seconds;
     const resident = (b.touches - PAGES) / (b.seconds - b.firstPass);
     console.log(
-      `  baseline (2 GiB RAM, nothing reclaimed), ${how}: ${b.touches} touches in ${b.seconds.toFixed(2)} s (CPU ${b.cpu.toFixed(2)} s) = ${(rate / 1e6).toFixed(2)} M touches/s (goal 10 M/s: ${(rate / 10e6).toFixed(3)}); after the first write pass (all resident): ${(resident / 1e6).toFixed(2)} M/s`,
+      `  baseline (${size(2 * GIB)} RAM, nothing reclaimed), ${how}: ${b.touches} touches in ${b.seconds.toFixed(2)} s (CPU ${b.cpu.toFixed(2)} s) = ${(rate / 1e6).toFixed(2)} M touches/s (goal 10 M/s: ${(rate / 10e6).toFixed(3)}); after the first write pass (all resident): ${(resident / 1e6).toFixed(2)} M/s`,
     );
   };
   const base = cycle(2 * GIB, 0, passes, range);
@@ -100,14 +104,14 @@ function main() {
   }
   global.gc?.();
   const mem0 = process.memoryUsage();
-  const p = cycle(256 << 20, GIB, passes, range);
+  const p = cycle(GIB / 4, GIB, passes, range);
   const mem1 = process.memoryUsage();
   const s = p.k.view.vmstat();
   const m = p.k.view.meminfo();
   const swapUsed = (m.SwapTotal - m.SwapFree) / 4096;
   const nrFrames = p.k.view.machine().frames;
   console.log(
-    `  pressure (256 MiB RAM, 1 GiB swap): ${p.touches} touches in ${p.seconds.toFixed(2)} s (CPU ${p.cpu.toFixed(2)} s) = ${(p.touches / p.seconds / 1e6).toFixed(2)} M touches/s`,
+    `  pressure (${size(GIB / 4)} RAM, ${size(GIB)} swap): ${p.touches} touches in ${p.seconds.toFixed(2)} s (CPU ${p.cpu.toFixed(2)} s) = ${(p.touches / p.seconds / 1e6).toFixed(2)} M touches/s`,
   );
   console.log(
     `    reclaimed ${s.pgsteal} pages (${(s.pgsteal / p.seconds / 1e3).toFixed(1)} k pages/s, ${(s.pgsteal / p.cpu / 1e3).toFixed(1)} k per CPU second; goal 1 M/s: ${(s.pgsteal / p.seconds / 1e6).toFixed(3)}), scanned ${s.pgscan}, swapped out ${s.pswpout}, in ${s.pswpin}, major faults ${p.t.majFlt}, kswapd runs ${s.kswapd_runs}, direct reclaims ${s.direct_reclaims}`,

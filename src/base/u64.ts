@@ -70,7 +70,11 @@ export function fromBig(v: bigint): { hi: number; lo: number } {
 
 /** Joins halves into an unsigned bigint. */
 export function toBig(hi: number, lo: number): bigint {
-  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  const h = hi >>> 0;
+  // below 2^53 (every user address): one BigInt from an exact Number, not four bigints (a
+  // fault's si_addr is made this way on every fault)
+  if (h < 0x200000) return BigInt(h * TWO32 + (lo >>> 0));
+  return (BigInt(h) << 32n) | BigInt(lo >>> 0);
 }
 
 /**

@@ -87,6 +87,11 @@ export interface PageTableMapper {
   lookup(rootPfn: Pfn, vpn: Vpn): EntryRef | null;
   /** The entry at `level` on the way to vpn (present or not), or null if the walk stops above it. */
   entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null;
+  /**
+   * The physical address of that entry, or -1 where `entryAt` gives null: the same walk without
+   * an object (the kernel's fault path and reverse map read the halves themselves).
+   */
+  entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number;
   /** Clears the leaf mapping vpn (its first page). The caller must flush. */
   unmap(rootPfn: Pfn, vpn: Vpn): MapResult;
   /** Changes the rights and attributes of the leaf mapping vpn, frame kept. */
@@ -144,6 +149,7 @@ export abstract class Mapper8 {
   /** The index of `vpn` in a table of `level`. */
   abstract index(vpn: Vpn, level: number): number;
   abstract entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null;
+  abstract entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number;
 
   protected entryPaIn(tablePa: PhysAddr, vpn: Vpn, level: number): PhysAddr {
     return physAddrUnchecked(tablePa + this.index(vpn, level) * 8);

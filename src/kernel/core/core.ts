@@ -236,6 +236,9 @@ export type UserFaultHandler = (
   task: Task,
   outcome: number,
   va: bigint,
+  /** va's halves, as numbers (a handler may find the page without the bigint) */
+  vaHi: number,
+  vaLo: number,
 ) => { signal: string; code: string; addr: bigint; pkey?: number } | null;
 
 /** A user access's outcome: the byte, or the signal it raised (and whether that killed the task). */

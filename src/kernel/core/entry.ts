@@ -132,7 +132,7 @@ export function userModeRange(
       // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
       const r: SigInfo | null =
         k.os === null
-          ? handle(k, cpu, task, out, va)
+          ? handle(k, cpu, task, out, va, hi, lo)
           : k.os.userFault(k, task, va, access, cpu.faultKind === HwFaultKind.NonCanonical);
       if (r === null) continue;
       raise(k, task, rec, r);

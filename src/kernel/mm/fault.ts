@@ -13,7 +13,16 @@ import { hugeEligible, hugeFault, hugeWp } from "./huge_memory.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doAnonymousPage, doWpPage } from "./memory.ts";
-import { isHugePmd, pmdOf, pteOffset, ptePa, ptepSetAccessFlags } from "./pgtable.ts";
+import {
+  entryHi,
+  entryLo,
+  isHugePmd,
+  PteRef,
+  pmdPa,
+  pteOffset,
+  ptePa,
+  ptepSetAccessFlags,
+} from "./pgtable.ts";
 import { shmemFault } from "./shmem.ts";
 import { doSwapPage } from "./swap_state.ts";
 import { type Vma, VmFlag } from "./vma.ts";
@@ -27,32 +36,36 @@ import { type Vma, VmFlag } from "./vma.ts";
  */
 export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
   const pt = ctx.env.pgtable;
-  const phys = ctx.env.phys;
-  // __handle_mm_fault: the PMD level first (transparent huge pages)
-  const pmd = pmdOf(ctx, mm, vpn);
-  if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
-    if (!pt.accessible(pmd.hi, pmd.lo)) return VmFault.SIGSEGV;
-    if (write && !pt.write(pmd.hi, pmd.lo)) {
+  // __handle_mm_fault: the PMD level first (transparent huge pages); its entry as numbers
+  // (pmd_offset, pmdp_get), an object only for the huge paths that keep it
+  const pmdAt = pmdPa(ctx, mm, vpn);
+  const pmdHi = pmdAt < 0 ? 0 : entryHi(ctx, pmdAt);
+  const pmdLo = pmdAt < 0 ? 0 : entryLo(ctx, pmdAt);
+  if (pmdAt >= 0 && isHugePmd(ctx, pmdHi, pmdLo)) {
+    if (!pt.accessible(pmdHi, pmdLo)) return VmFault.SIGSEGV;
+    const pmd = new PteRef(pmdAt, pmdHi, pmdLo);
+    if (write && !pt.write(pmdHi, pmdLo)) {
       const r = hugeWp(ctx, mm, vma, vpn, pmd);
       if (r !== null) return r;
     } else {
-      const young = pt.modify(pmd.hi, pmd.lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
-      if (young.lo !== pmd.lo || young.hi !== pmd.hi)
-        ptepSetAccessFlags(ctx, mm, vpn, pmd.pa, pmd, young, write);
+      const young = pt.modify(pmdHi, pmdLo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
+      if (young.lo !== pmdLo || young.hi !== pmdHi)
+        ptepSetAccessFlags(ctx, mm, vpn, pmdAt, pmd, young, write);
       return VmFault.OK;
     }
-  } else if ((pmd === null || pt.none(pmd.hi, pmd.lo)) && hugeEligible(ctx, vma, vpn)) {
+  } else if ((pmdAt < 0 || pt.none(pmdHi, pmdLo)) && hugeEligible(ctx, vma, vpn)) {
     const r = hugeFault(ctx, mm, vma, vpn, write);
     if (r !== null) return r;
   }
   // pte_alloc: a PMD that already points to a table gives the PTE at once (pte_offset_map)
-  let pa = pmd !== null ? pteOffset(ctx, pmd.hi, pmd.lo, vpn) : -1;
+  let pa = pmdAt >= 0 ? pteOffset(ctx, pmdHi, pmdLo, vpn) : -1;
   if (pa < 0) pa = ptePa(ctx, mm, vpn, true);
   if (pa < 0) return VmFault.OOM;
-  const { hi, lo } = pt.get(phys, pa);
+  const hi = entryHi(ctx, pa);
+  const lo = entryLo(ctx, pa);
   if (vma.vmFlags & VmFlag.PFNMAP && pt.none(hi, lo)) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
   if (vma.file && !pt.isGuard(hi, lo) && !pt.isSwap(hi, lo))
-    return filemapFault(ctx, mm, vma, vpn, pa, write, hi, lo, pmd === null || pt.none(pmd.hi, pmd.lo));
+    return filemapFault(ctx, mm, vma, vpn, pa, write, hi, lo, pmdAt < 0 || pt.none(pmdHi, pmdLo));
   if (pt.none(hi, lo))
     return vma.shmem
       ? shmemFault(ctx, mm, vma, vpn, pa, write)

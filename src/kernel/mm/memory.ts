@@ -8,7 +8,7 @@
  * The dispatch of a fault to these paths, handle_mm_fault, is in
  * mm/fault.ts, above the file, shmem and swap paths that use do_wp_page.
  */
-import { assert } from "../../base/assert.ts";
+import { assert, ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { PteFlag } from "./arch.ts";
@@ -66,7 +66,7 @@ export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0): number {
  */
 export function putPage(ctx: MmContext, pfn: number): void {
   const pages = ctx.env.pages;
-  assert(pages.refcount[pfn] > 0, `putPage: pfn ${pfn} has no references`);
+  if (!(pages.refcount[pfn] > 0)) throw new ModelBug(`putPage: pfn ${pfn} has no references`); // message made only then
   const swap = ctx.env.swap;
   const slot = pages.refcount[pfn] === 2 && pages.mapcount[pfn] === 0 ? swap?.slotOf.get(pfn) : undefined;
   if (slot !== undefined && swap!.map[slot] === 0) {
@@ -80,7 +80,7 @@ export function putPage(ctx: MmContext, pfn: number): void {
   if (--pages.refcount[pfn] === 0) {
     ctx.env.lru?.del(pfn);
     const err = ctx.env.buddy.free(pfn, 0);
-    assert(err === null, `putPage: ${err}`);
+    if (err !== null) throw new ModelBug(`putPage: ${err}`);
   }
 }
 
@@ -91,7 +91,7 @@ export function putPage(ctx: MmContext, pfn: number): void {
 export function freeUnmapped(ctx: MmContext, pfn: number): void {
   if (ctx.env.pages.refcount[pfn] !== 0) return;
   const err = ctx.env.buddy.free(pfn, 0);
-  assert(err === null, `freeUnmapped: ${err}`);
+  if (err !== null) throw new ModelBug(`freeUnmapped: ${err}`);
 }
 
 /**

@@ -6,7 +6,7 @@
  * walks. Linux: include/linux/pgtable.h (pte_offset_map, pmd_offset),
  * mm/memory.c (__pte_alloc, follow_pte).
  */
-import { assert } from "../../base/assert.ts";
+import { assert, ModelBug } from "../../base/assert.ts";
 import { type Pfn, pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
@@ -126,18 +126,29 @@ export function ptePa(ctx: MmContext, mm: MmStruct, vpn: number, alloc: boolean)
 }
 
 /**
+ * An entry read from a page table: its physical address and halves (the
+ * result of readPte and pmdOf). A class, not an object literal: literals of
+ * the same keys share one hidden class, and a swap PTE's high half (a double)
+ * in one made the engine migrate every PMD read with small integers in the
+ * other, and kept the fault path from being optimised (issue #20).
+ */
+export class PteRef {
+  constructor(
+    readonly pa: number,
+    readonly hi: number,
+    readonly lo: number,
+  ) {}
+}
+
+/**
  * The PTE for vpn as halves, or null when no page table covers it.
  * Linux: include/linux/pgtable.h ptep_get
  */
-export function readPte(
-  ctx: MmContext,
-  mm: MmStruct,
-  vpn: number,
-): { pa: number; hi: number; lo: number } | null {
+export function readPte(ctx: MmContext, mm: MmStruct, vpn: number): PteRef | null {
   const pa = ptePa(ctx, mm, vpn, false);
   if (pa < 0) return null;
   const e = ctx.env.pgtable.get(ctx.env.phys, pa);
-  return { pa, hi: e.hi, lo: e.lo };
+  return new PteRef(pa, e.hi, e.lo);
 }
 
 /**
@@ -153,22 +164,42 @@ export function pteOffset(ctx: MmContext, pmdHi: number, pmdLo: number, vpn: num
 
 /** The PTE table covering vpn, if every level down to it is present (no allocation). */
 export function tableIfPresent(ctx: MmContext, m: PageTableMapper, root: Pfn, vpn: number): number {
-  const e = m.entryAt(root, vpnUnchecked(vpn), 1);
-  if (e === null || !ctx.env.pgtable.table(e.hi, e.lo, 1)) return -1;
-  return ctx.env.pgtable.pfn(e.hi, e.lo, 1);
+  const pa = m.entryPaAt(root, vpnUnchecked(vpn), 1);
+  if (pa < 0) return -1;
+  const hi = entryHi(ctx, pa);
+  const lo = entryLo(ctx, pa);
+  if (!ctx.env.pgtable.table(hi, lo, 1)) return -1;
+  return ctx.env.pgtable.pfn(hi, lo, 1);
+}
+
+/**
+ * The low half of the entry at `pa`, as `pgtable.get` reads it, without an object (the fault
+ * path and the reverse map read every entry this way). Linux: include/linux/pgtable.h ptep_get
+ */
+export function entryLo(ctx: MmContext, pa: number): number {
+  return ctx.env.phys.read32(pa);
+}
+
+/** The high half of the entry at `pa` (0 for 4-byte entries), as `pgtable.get` reads it. */
+export function entryHi(ctx: MmContext, pa: number): number {
+  return ctx.env.pgtable.entryBytes === 8 ? ctx.env.phys.read32(pa + 4) : 0;
+}
+
+/**
+ * The physical address of the PMD entry for vpn, or -1 when no PMD table covers it: pmdOf
+ * without an object. Linux: include/linux/pgtable.h pmd_offset
+ */
+export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
+  return mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), ctx.env.pgtable.pmdLevel);
 }
 
 /**
  * The PMD entry for vpn: its physical address and halves, or null when no PMD table covers it.
  * Linux: include/linux/pgtable.h pmd_offset
  */
-export function pmdOf(
-  ctx: MmContext,
-  mm: MmStruct,
-  vpn: number,
-): { pa: number; hi: number; lo: number } | null {
-  const e = mapper(ctx, mm).entryAt(mm.pgdPfn, vpnUnchecked(vpn), ctx.env.pgtable.pmdLevel);
-  return e === null ? null : { pa: e.entryPa, hi: e.hi, lo: e.lo };
+export function pmdOf(ctx: MmContext, mm: MmStruct, vpn: number): PteRef | null {
+  const pa = pmdPa(ctx, mm, vpn);
+  return pa < 0 ? null : new PteRef(pa, entryHi(ctx, pa), entryLo(ctx, pa));
 }
 
 /**
@@ -246,11 +277,11 @@ const ACCESS_FLAGS = PteFlag.YOUNG | PteFlag.DIRTY | PteFlag.WRITE;
  */
 export function setPteAt(ctx: MmContext, pa: number, hi: number, lo: number): void {
   const pt = ctx.env.pgtable;
-  const old = pt.get(ctx.env.phys, pa);
-  assert(
-    !pt.accessible(old.hi, old.lo),
-    `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
-  );
+  // the message is made only when it fails (a template argument costs a string per call)
+  if (pt.accessible(entryHi(ctx, pa), entryLo(ctx, pa)))
+    throw new ModelBug(
+      `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
+    );
   pt.set(ctx.env.phys, pa, hi, lo);
 }
 

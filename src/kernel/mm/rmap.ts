@@ -15,8 +15,10 @@ import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
+  entryHi,
+  entryLo,
   isHugePmd,
-  pmdOf,
+  pmdPa,
   pteOffset,
   ptePa,
   ptepClearFlush,
@@ -67,7 +69,19 @@ export function rmapWalk(
   const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
   const chain = anon ? r.env.userMm.anonVmas?.vmas(r.anonVma[pfn]) : undefined;
   if (chain !== undefined) {
-    for (const [v, mm] of chain) rmapOne(r, pfn, true, undefined, mm, v, fn);
+    // Map.forEach with one callback and a state record: no iterator or entry object per walk
+    // (the state is saved and restored, so a walk inside `fn` would still be correct)
+    const s = chainWalk;
+    const r0 = s.r;
+    const pfn0 = s.pfn;
+    const fn0 = s.fn;
+    s.r = r;
+    s.pfn = pfn;
+    s.fn = fn;
+    chain.forEach(rmapChainOne, s);
+    s.r = r0;
+    s.pfn = pfn0;
+    s.fn = fn0;
     return;
   }
   if (anon && r.anonVma[pfn] !== 0 && r.env.userMm.anonVmas !== undefined) return; // its anon_vma has no VMA left
@@ -78,6 +92,16 @@ export function rmapWalk(
     return;
   }
   rmapWalkScan(r, pfn, fn);
+}
+
+type RmapFn = (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void;
+
+/** The anon_vma walk in progress (rmapWalk's). */
+const chainWalk = { r: null as RmapPages | null, pfn: 0, fn: null as RmapFn | null };
+
+/** One VMA of an anon_vma's chain (rmap_walk_anon's loop body). */
+function rmapChainOne(this: typeof chainWalk, mm: MmStruct, v: Vma): void {
+  rmapOne(this.r!, this.pfn, true, undefined, mm, v, this.fn!);
 }
 
 /**
@@ -113,13 +137,16 @@ function rmapOne(
   const pt = um.env.pgtable;
   const nr = pt.hpagePmdNr;
   const vpn = v.vmStart + (index - v.vmPgoff);
-  const pmd = pmdOf(um, mm, vpn - (vpn % nr));
-  if (pmd === null) return;
+  // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping
+  const pmdAt = pmdPa(um, mm, vpn - (vpn % nr));
+  if (pmdAt < 0) return;
+  const pmdHi = entryHi(um, pmdAt);
+  const pmdLo = entryLo(um, pmdAt);
   let pa: number;
-  if (isHugePmd(um, pmd.hi, pmd.lo)) {
-    const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  if (isHugePmd(um, pmdHi, pmdLo)) {
+    const base = pt.pfn(pmdHi, pmdLo, pt.pmdLevel);
     if (r.large[pfn]) {
-      if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmd.pa, pmd.hi, pmd.lo);
+      if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
       return;
     }
     // a page of a split huge page that this address space still maps whole (it was
@@ -128,13 +155,14 @@ function rmapOne(
     pa = ptePa(um, mm, vpn, false);
   } else {
     if (r.large[pfn]) return;
-    pa = pteOffset(um, pmd.hi, pmd.lo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
+    pa = pteOffset(um, pmdHi, pmdLo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
   }
   if (pa < 0) return;
-  const pte = pt.get(r.env.phys, pa);
-  if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) return;
-  if (pt.pfn(pte.hi, pte.lo, 0) !== pfn) return;
-  fn(mm, v, vpn, pa, pte.hi, pte.lo);
+  const hi = entryHi(um, pa);
+  const lo = entryLo(um, pa);
+  if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return;
+  if (pt.pfn(hi, lo, 0) !== pfn) return;
+  fn(mm, v, vpn, pa, hi, lo);
 }
 
 /**
@@ -144,26 +172,47 @@ function rmapOne(
  * how many mappings it found.
  * Linux: mm/rmap.c folio_referenced (folio_referenced_one)
  */
-export function folioReferenced(
-  r: RmapPages,
-  pfn: number,
-): { young: number; locked: boolean; exec: boolean; found: number } {
-  const res = { young: 0, locked: false, exec: false, found: 0 };
-  const pt = r.env.userMm.env.pgtable;
-  rmapWalk(r, pfn, (mm, v, vpn, pa, hi, lo) => {
-    res.found++;
-    if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
-    if (v.vmFlags & VmFlag.EXEC) res.exec = true;
-    if (pt.young(hi, lo)) {
-      res.young++;
-      // ptep_clear_flush_young: the accessed bit cleared, and this page flushed whatever
-      // the entry's level (x86 Linux skips this flush; vmlab keeps it: docs/processes.md)
-      const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
-      pt.set(r.env.phys, pa, e.hi, e.lo);
-      r.env.flushPage(mm, vpn);
-    }
-  });
+export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced> {
+  // one record and one callback for every call (reclaim scans each page: no object per page);
+  // the caller reads the result before the next call
+  const res = referenced;
+  res.young = 0;
+  res.locked = false;
+  res.exec = false;
+  res.found = 0;
+  referencedPages = r;
+  rmapWalk(r, pfn, folioReferencedOne);
+  referencedPages = null;
   return res;
+}
+
+/** What folio_referenced found (folioReferenced's reused result). */
+export interface Referenced {
+  young: number;
+  locked: boolean;
+  exec: boolean;
+  found: number;
+}
+
+const referenced: Referenced = { young: 0, locked: false, exec: false, found: 0 };
+let referencedPages: RmapPages | null = null;
+
+/** folio_referenced_one: one mapping of the page folioReferenced walks. */
+function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: number, lo: number): void {
+  const r = referencedPages!;
+  const res = referenced;
+  const pt = r.env.userMm.env.pgtable;
+  res.found++;
+  if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
+  if (v.vmFlags & VmFlag.EXEC) res.exec = true;
+  if (pt.young(hi, lo)) {
+    res.young++;
+    // ptep_clear_flush_young: the accessed bit cleared, and this page flushed whatever
+    // the entry's level (x86 Linux skips this flush; vmlab keeps it: docs/processes.md)
+    const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
+    pt.set(r.env.phys, pa, e.hi, e.lo);
+    r.env.flushPage(mm, vpn);
+  }
 }
 
 /**
@@ -175,26 +224,50 @@ export function folioReferenced(
  * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
  */
 export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: number): boolean {
+  // one state record and one callback for every call: no closure per page reclaimed
+  const u = unmapping;
+  u.r = r;
+  u.pfn = pfn;
+  u.swap = swap;
+  u.slot = slot;
+  u.dirty = false;
+  rmapWalk(r, pfn, tryToUnmapAnonOne);
+  u.r = null;
+  u.swap = null;
+  return u.dirty;
+}
+
+/** tryToUnmapAnon's page, its swap slot, and whether a PTE was dirty. */
+const unmapping = {
+  r: null as RmapPages | null,
+  pfn: 0,
+  swap: null as SwapArea | null,
+  slot: 0,
+  dirty: false,
+};
+
+/** try_to_unmap_one for an anonymous page going to swap: one mapping of tryToUnmapAnon's page. */
+function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: number, lo: number): void {
+  const u = unmapping;
+  const r = u.r!;
+  const pfn = u.pfn;
+  const slot = u.slot;
   const pages = r.env.pages;
   const pt = r.env.userMm.env.pgtable;
-  let dirty = false;
-  rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
-    if (pt.dirty(hi, lo)) dirty = true;
-    r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
-    // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
-    // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
-    const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
-    pages.flags[pfn] &= ~PageFlag.AnonExclusive;
-    const e = pt.mkSwap(slot, exclusive);
-    setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
-    swap.map[slot]++;
-    mm.swapEnts++;
-    mm.rssAnon--;
-    pages.mapcount[pfn]--;
-    pages.refcount[pfn]--;
-  });
-  return dirty;
+  if (pt.dirty(hi, lo)) u.dirty = true;
+  r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
+  ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+  // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
+  // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
+  const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
+  pages.flags[pfn] &= ~PageFlag.AnonExclusive;
+  const e = pt.mkSwap(slot, exclusive);
+  setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
+  u.swap!.map[slot]++;
+  mm.swapEnts++;
+  mm.rssAnon--;
+  pages.mapcount[pfn]--;
+  pages.refcount[pfn]--;
 }
 
 /**

@@ -7,13 +7,13 @@
  * (`ctx.env.pgtable`: mkSwap, isSwap, swapOffset); swapping out is page
  * reclaim's (mm/vmscan.ts).
  */
-import { assert } from "../../base/assert.ts";
+import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, doWpPage } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
-import { readPte, setPteAt, userPte } from "./pgtable.ts";
+import { entryHi, entryLo, ptePa, readPte, setPteAt, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -101,7 +101,7 @@ function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): num
   // VMA's chain, its root, to which every VMA that may map it is linked (__folio_set_anon)
   const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   if (pfn < 0) return -1;
-  assert(swap.holds(slot), `swap slot ${slot} holds no page`);
+  if (!swap.holds(slot)) throw new ModelBug(`swap slot ${slot} holds no page`); // message made only then
   ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));
   swap.addToCache(slot, pfn);
   ctx.env.pages.refcount[pfn] = 1;
@@ -148,9 +148,12 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): voi
   const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n);
   for (let v = start; v < end; v++) {
     if (v === vpn) continue;
-    const pte = readPte(ctx, mm, v);
-    if (pte === null || !pt.isSwap(pte.hi, pte.lo)) continue;
-    const slot = pt.swapOffset(pte.hi, pte.lo);
+    const pa = ptePa(ctx, mm, v, false); // the PTE as numbers: no object per neighbour
+    if (pa < 0) continue;
+    const hi = entryHi(ctx, pa);
+    const lo = entryLo(ctx, pa);
+    if (!pt.isSwap(hi, lo)) continue;
+    const slot = pt.swapOffset(hi, lo);
     if (swap.cache.has(slot)) continue;
     if (swapInToCache(ctx, vma, v, slot) < 0) return;
     swap.readahead++;

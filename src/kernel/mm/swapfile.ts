@@ -4,7 +4,7 @@
  * the architecture's (mm/arch.ts Pgtable: mkSwap, isSwap, swapOffset, as
  * `ctx.env.pgtable`). The fault paths that swap in are in mm/swap_state.ts.
  */
-import { assert } from "../../base/assert.ts";
+import { ModelBug } from "../../base/assert.ts";
 import { PageStore } from "../../hw/PageStore.ts";
 
 /**
@@ -95,7 +95,7 @@ export class SwapArea {
    * Linux: mm/swapfile.c swap_duplicate
    */
   dup(slot: number): void {
-    assert(this.map[slot] > 0, `swap_duplicate of free slot ${slot}`);
+    if (!(this.map[slot] > 0)) throw new ModelBug(`swap_duplicate of free slot ${slot}`); // message made only then
     this.map[slot]++;
   }
 
@@ -115,7 +115,7 @@ export class SwapArea {
    * Linux: mm/swapfile.c swap_free
    */
   put(slot: number): void {
-    assert(this.map[slot] > 0, `swap_free of free slot ${slot}`);
+    if (!(this.map[slot] > 0)) throw new ModelBug(`swap_free of free slot ${slot}`);
     this.map[slot]--;
     this.maybeFree(slot);
   }

@@ -171,6 +171,12 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
     const entryPa = this.entryPaIn(t, vpn, level);
     return { level, entryPa, ...this.read(entryPa) };
   }
+  entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number {
+    if (level >= this.levels) return -1;
+    const t = this.tableAt(rootPfn, vpn, level, false);
+    if (t === -1) return -1;
+    return this.entryPaIn(t, vpn, level);
+  }
 
   /** Makes the descriptor mapping vpn invalid. The caller must TLBI (VAE1IS or VALE1IS). */
   unmap(rootPfn: Pfn, vpn: Vpn): MapResult {

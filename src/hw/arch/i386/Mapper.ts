@@ -198,6 +198,17 @@ export class I386Mapper implements PageTableMapper {
     }
     return null;
   }
+  entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number {
+    let tablePa = pfnToPa(rootPfn);
+    for (let l = this.levels - 1; l >= level; l--) {
+      const entryPa = this.entryPaIn(tablePa, vpn, l);
+      if (l === level) return entryPa;
+      const { hi, lo } = this.read(entryPa);
+      if ((lo & Pte.P) === 0 || this.isLarge(l, lo)) return -1;
+      tablePa = this.tableAddr(hi, lo);
+    }
+    return -1;
+  }
 
   /** Clears the leaf mapping vpn (its first page). The caller must flush. */
   unmap(rootPfn: Pfn, vpn: Vpn): MapResult {

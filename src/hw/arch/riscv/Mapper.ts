@@ -146,6 +146,12 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
     const entryPa = this.entryPaIn(t, vpn, level);
     return { level, entryPa, ...this.read(entryPa) };
   }
+  entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number {
+    if (level >= this.levels) return -1;
+    const t = this.tableAt(rootPfn, vpn, level, false);
+    if (typeof t === "string") return -1;
+    return this.entryPaIn(t, vpn, level);
+  }
 
   /** Clears the leaf PTE mapping vpn. The caller must SFENCE.VMA (va, or va and the ASID unless global). */
   unmap(rootPfn: Pfn, vpn: Vpn): MapResult {

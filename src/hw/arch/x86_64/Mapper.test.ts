@@ -1,4 +1,7 @@
-/** Mapper.entryAt reads both halves of an entry from one look-up of its table's frame: the same entries as two read32s. */
+/**
+ * Mapper.entryAt reads both halves of an entry from one look-up of its table's frame: the same
+ * entries as two read32s; entryPaAt finds the same entry's address.
+ */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../../base/rng.ts";
 import type { Pfn, Vpn } from "../../../base/units.ts";
@@ -61,6 +64,10 @@ describe("Mapper.entryAt", () => {
       const got = m.entryAt(root, vpn as Vpn, level);
       expect(got, `vpn ${vpn} level ${level}`).toEqual(want);
       expect(phys.strayAccesses - stray0 - strayWant).toBe(strayWant);
+      // entryPaAt: the same walk without the object (the entry's own halves are not read)
+      expect(m.entryPaAt(root, vpn as Vpn, level), `entryPaAt vpn ${vpn} level ${level}`).toBe(
+        got?.entryPa ?? -1,
+      );
       if (got !== null && (got.lo & 1) !== 0) found++;
       if (strayWant > 0) strays++;
     }

@@ -172,29 +172,52 @@ export class Mapper implements PageTableMapper {
 
   /** The table entry at `level` on the way to vpn (present or not), or null if the walk stops above it. */
   entryAt(rootPfn: Pfn, vpn: Vpn, level: number): EntryRef | null {
-    const phys = this.phys;
+    const entryPa = this.entryPaAt(rootPfn, vpn, level);
+    if (entryPa < 0) return null;
+    return {
+      level,
+      entryPa: physAddrUnchecked(entryPa),
+      hi: this.halfAt(entryPa, 4),
+      lo: this.halfAt(entryPa, 0),
+    };
+  }
+
+  entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number {
     let tablePa = pfnToPa(rootPfn);
     for (let l = this.levels - 1; l >= level; l--) {
       const entryPa = Mapper.entryPaIn(tablePa, vpn, l);
-      // both halves from one look-up of the table's frame, as the MMU's walk reads them (the
-      // kernel's fault path and rmap come here for every page); outside RAM, read32's stray reads
+      if (l === level) return entryPa;
+      // both halves from one look-up of the table's frame, as the walk reads them; outside RAM,
+      // read32's stray reads (two, counted as entryAt's)
       const frame = Math.floor(entryPa / 4096);
       let lo: number;
       let hi: number;
-      if (frame < phys.nrFrames) {
-        const words = phys.frameWords(frame as Pfn);
+      if (frame < this.phys.nrFrames) {
+        const words = this.phys.frameWords(frame as Pfn);
         const w = (entryPa - frame * 4096) >>> 2;
         lo = words === null ? 0 : words[w];
         hi = words === null ? 0 : words[w + 1];
       } else {
-        lo = phys.read32(entryPa);
-        hi = phys.read32(entryPa + 4);
+        lo = this.phys.read32(entryPa);
+        hi = this.phys.read32(entryPa + 4);
       }
-      if (l === level) return { level: l, entryPa, hi, lo };
-      if ((lo & Pte.P) === 0 || (l <= 2 && (lo & Pte.PS) !== 0)) return null;
+      if ((lo & Pte.P) === 0 || (l <= 2 && (lo & Pte.PS) !== 0)) return -1;
       tablePa = this.entryAddr(hi, lo);
     }
-    return null;
+    return -1;
+  }
+
+  /**
+   * A half of the entry at entryPa (byte 0: low, 4: high) from its table's frame words, as the
+   * MMU's walk reads it (the kernel's fault path and rmap come here for every page); outside
+   * RAM, read32's stray reads.
+   */
+  private halfAt(entryPa: number, byte: 0 | 4): number {
+    const phys = this.phys;
+    const frame = Math.floor(entryPa / 4096);
+    if (frame >= phys.nrFrames) return phys.read32(entryPa + byte);
+    const words = phys.frameWords(frame as Pfn);
+    return words === null ? 0 : words[(entryPa - frame * 4096 + byte) >>> 2];
   }
 
   /** Clears the leaf mapping vpn (which must be its first page). The caller must flush. */

@@ -27,10 +27,18 @@ import { pkruAllows } from "./pkeys.ts";
  * address) is SIGSEGV SI_KERNEL; a #PF goes to do_user_addr_fault. Null
  * when resolved (the access is retried: entry.ts userModeRange).
  */
-export function userFault(k: KernelCore, cpu: Mmu, task: Task, outcome: number, va: bigint): SigInfo | null {
+export function userFault(
+  k: KernelCore,
+  cpu: Mmu,
+  task: Task,
+  outcome: number,
+  va: bigint,
+  vaHi: number,
+  vaLo: number,
+): SigInfo | null {
   return outcome === Outcome.GP
     ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
-    : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru);
+    : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru, vaHi, vaLo);
 }
 
 /**
@@ -38,7 +46,8 @@ export function userFault(k: KernelCore, cpu: Mmu, task: Task, outcome: number, 
  * user-access routines: find the VMA (growing a VM_GROWSDOWN stack down to
  * its rlimit, keeping stack_guard_gap from the VMA below), check
  * access_error, then handle_mm_fault. Returns null when resolved (retry),
- * else the signal.
+ * else the signal. `vaHi`/`vaLo`, when given, are va's halves: the page is
+ * found from them without bigint arithmetic (user mode's faults).
  */
 export function doUserAddrFault(
   k: KernelCore,
@@ -46,12 +55,15 @@ export function doUserAddrFault(
   va: bigint,
   errorCode: number,
   pkru = 0,
+  vaHi = -1,
+  vaLo = 0,
 ): SigInfo | null {
   const mm = task.mm;
-  // faulthandler_disabled() || !mm: bad_area_nosemaphore
-  if (mm === null || task.pagefaultDisabled > 0 || k.va.isKernel(va))
+  // faulthandler_disabled() || !mm: bad_area_nosemaphore; fault_in_kernel_space (bit 63)
+  const kernelHalf = vaHi >= 0 ? vaHi >>> 31 === 1 : k.va.isKernel(va);
+  if (mm === null || task.pagefaultDisabled > 0 || kernelHalf)
     return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-  const vpn = k.va.vpn(va);
+  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va);
   const vma = lockMmAndFindVma(mm, task, vpn);
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   // access_error
