@@ -10,6 +10,8 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { MAX_ORDER } from "../mm/buddy.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { PageFlag } from "../mm/PageDesc.ts";
+import { shmemSwapinIndex } from "../mm/shmem.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
@@ -86,7 +88,11 @@ export function fileIo(
   const phys = k.machine.phys;
   const pc = k.pageCache;
   const at = (i: number): number => {
-    const pfn = pc.readPage(f, Math.floor(i / 4096), true);
+    const index = Math.floor(i / 4096);
+    // shmem_file_read_iter / shmem_write_begin: a tmpfs page in swap is read back (shmem_get_folio)
+    if (f.swapped.size > 0 && f.swapped.has(index))
+      assert(shmemSwapinIndex(k.userMm, f, index)!.pfn >= 0, "fileIo: no memory to swap a tmpfs page in");
+    const pfn = pc.readPage(f, index, true);
     assert(pfn >= 0, "fileIo: no memory for the page cache");
     return pfn * 4096 + (i % 4096);
   };
@@ -96,7 +102,7 @@ export function fileIo(
   const cache = k.userMm.env.cache;
   const flushMapped = () => {
     for (let p = 0; p * 4096 < n; p++) {
-      const pfn = pc.readPage(f, p, true);
+      const pfn = pc.find(f, p); // a page not in the cache is mapped nowhere
       if (pfn >= 0 && k.pages.mapcount[pfn] > 0) cache.flushDcachePage(pfn);
     }
   };
@@ -108,8 +114,10 @@ export function fileIo(
     !write,
     (i) => phys.read8(at(i)),
     (i, b) => {
-      phys.write8(at(i), b);
+      const a = at(i);
+      phys.write8(a, b);
       if (f.fs === "disk") f.dirty.add(Math.floor(i / 4096));
+      else k.pages.flags[Math.floor(a / 4096)] |= PageFlag.Dirty; // shmem_write_end: folio_mark_dirty
     },
   );
   if (write) flushMapped();

@@ -14,6 +14,7 @@ import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { ptePa, ptepClearFlush, ptepSetAccessFlags, readPte, setPteAt, userPte } from "./pgtable.ts";
+import { shmemSwapinIndex } from "./shmem.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -41,7 +42,11 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
   const have = pc.find(f, index);
   if (have >= 0) return { pfn: have, major: false };
   if (f.fs === "tmpfs") {
-    // shmem_get_folio: a page a truncate took away (the file grown again) comes back zeroed, no I/O
+    // shmem_get_folio: a page reclaim wrote to swap comes back from it (shmem_swapin_folio: a
+    // major fault unless read ahead into the swap cache)
+    const swapped = shmemSwapinIndex(ctx, f, index);
+    if (swapped !== null) return swapped.pfn < 0 ? null : swapped;
+    // a page a truncate took away (the file grown again) comes back zeroed, no I/O
     const pfn = pc.readPage(f, index, false);
     return pfn < 0 ? null : { pfn, major: false };
   }

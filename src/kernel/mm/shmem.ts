@@ -68,6 +68,32 @@ export function shmemFreeSwap(ctx: MmContext, owner: ShmemOwner, index: number):
 }
 
 /**
+ * The swap side of truncating a tmpfs file to `holeIndex` pages: the swap
+ * entries past the new end are freed (shmem_undo_range: shmem_free_swap),
+ * and a swapped page that holds the new end (`partial`) is read back first,
+ * so that its tail can be zeroed (shmem_get_partial_folio).
+ * Linux: mm/shmem.c shmem_undo_range
+ */
+export function shmemTruncateSwap(ctx: MmContext, f: FileObject, holeIndex: number, partial: boolean): void {
+  if (partial && holeIndex > 0) shmemSwapinIndex(ctx, f, holeIndex - 1);
+  for (const index of [...f.swapped.keys()]) if (index >= holeIndex) shmemFreeSwap(ctx, f, index);
+}
+
+/**
+ * MADV_WILLNEED on a tmpfs mapping: the swapped pages of indices [from, to)
+ * are read into the swap cache (no readahead around them), not into the
+ * file; their faults are then minor.
+ * Linux: mm/madvise.c madvise_willneed, shmem_swapin_range
+ */
+export function shmemWillneed(ctx: MmContext, f: FileObject, from: number, to: number): void {
+  const swap = ctx.env.swap;
+  if (swap === null) return;
+  for (const [index, slot] of [...f.swapped])
+    if (index >= from && index < to && !swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0)
+      return;
+}
+
+/**
  * A VMA drops its reference to a shmem object; the last one frees the
  * object's pages.
  * Linux: mm/shmem.c shmem_evict_inode (shmem_truncate_range)

@@ -560,6 +560,7 @@ export class Vmscan implements RmapPages {
       swap!.wrotePage(slot);
       shmemSetSwapEntry(swap!, obj, index, slot); // the owner's swap entry
     }
+    if (!(obj instanceof ShmemObject)) obj.dirty.delete(index); // a tmpfs page written through a mapping
     resident.delete(index);
     this.del(pfn);
     this.owner[pfn] = undefined;

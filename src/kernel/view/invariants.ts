@@ -88,6 +88,14 @@ export function checkInvariants(k: KernelCore): string[] {
     }
     for (const index of f.dirty)
       if (!f.cache.has(index)) problems.push(`file ${f.name}: dirty page ${index} is not in the page cache`);
+    // a tmpfs file's swap entries hold their slots (swap_shmem_alloc); a page read ahead for one waits in the swap cache
+    for (const [index, slot] of f.swapped) {
+      if (f.cache.has(index))
+        problems.push(`file ${f.name}: page ${index} is both cached and in swap slot ${slot}`);
+      slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+      const cached = k.swap?.cache.get(slot);
+      if (cached !== undefined) shmemOwned.add(cached);
+    }
   }
   const seen = new Set<unknown>();
   for (const t of k.tasks) {

@@ -329,9 +329,10 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
   return mm.vmas.map((v) => {
     const s = smapsStats(k, t, v.vmStart, v.vmEnd, (v.vmFlags & VmFlag.LOCKED) !== 0);
     let swapped = countPages(k, t, v.vmStart, v.pages, (st) => st.swapSlot >= 0);
-    // a shared shmem mapping: the object's pages in swap within the VMA (shmem_swap_usage)
-    if (v.shmem && v.vmFlags & VmFlag.SHARED)
-      for (const pgoff of v.shmem.swapped.keys())
+    // a shared shmem mapping (anonymous or tmpfs): the object's pages in swap within the VMA (shmem_swap_usage)
+    const shmemSwapped = v.shmem?.swapped ?? (v.file?.fs === "tmpfs" ? v.file.swapped : undefined);
+    if (shmemSwapped && v.vmFlags & VmFlag.SHARED)
+      for (const pgoff of shmemSwapped.keys())
         if (pgoff >= v.vmPgoff && pgoff < v.vmPgoff + v.pages) swapped++;
     const eligible =
       v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
