@@ -47,11 +47,13 @@ export function createFile(
 
 /**
  * Why a file cannot have folios of `bytes` here, or null. A power of two
- * from 4K up to mapping_max_folio_order (MAX_PAGECACHE_ORDER: the PMD
- * order); a folio of the PMD size would be mapped by a PMD on an aligned
- * mapping (filemap_map_pmd, do_set_pmd), which vmlab does not model, so it
- * is refused. tmpfs folios follow shmem_enabled (huge=), not `folio=`.
- * Linux: include/linux/pagemap.h mapping_max_folio_order, MAX_PAGECACHE_ORDER
+ * from 4K up to mapping_max_folio_order: ext4's EXT4_MAX_PAGECACHE_ORDER,
+ * min(MAX_PAGECACHE_ORDER, 11 + blkbits - PAGE_SHIFT), where
+ * MAX_PAGECACHE_ORDER is min(MAX_XAS_ORDER = 11, HPAGE_PMD_ORDER): the PMD
+ * size on every architecture vmlab has (2M; 4M on i386 without PAE). A
+ * PMD-size folio is mapped by a PMD on a suitable mapping (do_set_pmd).
+ * tmpfs folios follow shmem_enabled (huge=), not `folio=`.
+ * Linux: include/linux/pagemap.h mapping_max_folio_order, MAX_PAGECACHE_ORDER; fs/ext4/ext4.h EXT4_MAX_PAGECACHE_ORDER
  */
 export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: number): string | null {
   if (!(Number.isInteger(bytes) && bytes >= 4096 && (bytes & (bytes - 1)) === 0))
@@ -62,8 +64,6 @@ export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: numbe
   const pmd = k.userMm.env.pgtable.hpagePmdNr * 4096;
   if (bytes > pmd)
     return `folio=${bytes}: above mapping_max_folio_order (the PMD size, ${pmd / 1024}K, here)`;
-  if (bytes === pmd)
-    return `folio=${pmd / 1024}K: a PMD-size folio is mapped by a PMD on an aligned mapping (do_set_pmd), which vmlab does not model yet; use at most ${pmd / 2048}K`;
   return null;
 }
 

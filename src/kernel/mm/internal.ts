@@ -155,6 +155,8 @@ export interface ThpStats {
   thp_split_page: number;
   thp_swpout_fallback: number;
   thp_zero_page_alloc: number;
+  /** page-cache folios mapped by a PMD (do_set_pmd) */
+  thp_file_mapped: number;
 }
 
 /**

@@ -77,7 +77,7 @@ export class PageCache {
   /** The head frame of the large page-cache folio holding `pfn`, or -1 (a 4K folio, or not page cache). */
   largeHeadOf(pfn: number): number {
     if (this.largeHeads.size === 0) return -1;
-    for (let o = 1; o <= 9; o++) {
+    for (let o = 1; o <= 10; o++) {
       const h = pfn - (pfn % 2 ** o);
       const ord = this.largeHeads.get(h);
       if (ord !== undefined && h + 2 ** ord > pfn) return h;

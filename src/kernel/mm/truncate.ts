@@ -12,6 +12,7 @@
  */
 import { assert } from "../../base/assert.ts";
 import type { FileObject } from "../fs/file.ts";
+import { unmapFilePmds } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { iMmap } from "./MmStruct.ts";
 import { rssAdd, zapRange } from "./memory.ts";
@@ -79,6 +80,7 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
   if (f.folios.size > 0 && holeIndex > 0 && f.cache.has(holeIndex - 1)) {
     const start = cache.folioStart(f, holeIndex - 1);
     if (start + cache.folioPages(f, start) > holeIndex) {
+      unmapFilePmds(ctx, f, start);
       unmapCachePages(ctx, f, start, holeIndex);
       cache.splitFolio(f, start);
     }

@@ -277,6 +277,8 @@ export interface SmapsStats {
   lazyFree: number;
   locked: number;
   anonHuge: number;
+  /** FilePmdMapped: page-cache pages mapped by a PMD */
+  filePmd: number;
 }
 
 export function smapsStats(k: KernelCore, t: Task, start: number, end: number, locked: boolean): SmapsStats {
@@ -293,6 +295,7 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     lazyFree: 0,
     locked: 0,
     anonHuge: 0,
+    filePmd: 0,
   };
   if (!t.mm) return s;
   const pt = k.arch.pgtable;
@@ -300,7 +303,10 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     const pte = k.userMm.leafFor(t.mm, vpnUnchecked(vpn));
     if (pte === null || !pt.present(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue; // the zero page has no struct page here
     const pfn = pte.pfn;
-    if (pte.level === pt.pmdLevel) s.anonHuge += 4096;
+    if (pte.level === pt.pmdLevel) {
+      if (k.pages.kind[pfn] === PageKind.PageCache) s.filePmd += 4096;
+      else s.anonHuge += 4096;
+    }
     const mapcount = Math.max(1, k.pages.mapcount[pfn]);
     const dirty = pt.dirty(pte.hi, pte.lo);
     s.rss += 4096;
