@@ -164,6 +164,25 @@ let p2 = present(A, a 1M)
   });
 });
 
+describe("PMD-mapped page-cache folios and reclaim", () => {
+  it("MADV_PAGEOUT of a whole PMD-mapped clean folio unmaps and drops it; one mapped twice stays", () => {
+    const { v } = run(`machine ram=64M
+file f size=4M cached folio=2M
+spawn A
+spawn B
+A: a = mmap 4M prot=r shared file=f at=0x40000000
+A: read a 4M
+B: b = mmap 2M prot=r shared file=f offset=2M at=0x40000000
+B: read b 2M
+A: ret = madvise a 4M pageout
+let pa = present(A, a 4M)
+let pb = present(B, b 2M)
+let c = cached(f)
+`);
+    expect([v("ret"), v("pa"), v("pb"), v("c")]).toEqual([0, 512, 512, 512]);
+  });
+});
+
 describe("PMD-size page-cache folios on other architectures", () => {
   for (const [arch, size] of [
     ["arm64", "2M"],

@@ -5,7 +5,7 @@
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
  */
 import { PteFlag } from "./arch.ts";
-import { splitRange } from "./huge_memory.ts";
+import { isFilePmd, splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freeSwapAndCache, zapRange } from "./memory.ts";
@@ -238,9 +238,19 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   const env = ctx.env;
   const pt = env.pgtable;
   const pages = env.pages;
+  let n = 0;
+  // a PMD-mapped page-cache folio the range covers whole and no one else maps is isolated whole
+  // (the pmd_trans_huge case) and reclaimed: try_to_unmap clears its PMD, and a clean one is dropped
+  const nr = pt.hpagePmdNr;
+  for (let h = Math.ceil(start / nr) * nr; h + nr <= end; h += nr) {
+    const vma = mm.vmaAt(h);
+    const pmd = vma === null ? null : pmdOf(ctx, mm, h);
+    if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo) || !isFilePmd(ctx, pmd.hi, pmd.lo)) continue;
+    const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    if (pages.mapcount[base] === 1 && env.lru?.reclaimPage(base, linearIndex(vma!, h))) n += nr;
+  }
   // a huge page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback)
   if (env.swap !== null) splitRange(ctx, mm, start, end, false);
-  let n = 0;
   for (let vpn = start; vpn < end; vpn++) {
     const vma = mm.vmaAt(vpn);
     if (vma === null) continue;
