@@ -1,7 +1,9 @@
 /**
- * Transparent huge pages for anonymous memory. Linux: mm/huge_memory.c
- * (which VMAs may have them, the huge fault, the huge zero page, the write
- * fault on a huge PMD, splitting a huge PMD into a page table).
+ * Transparent huge pages for anonymous memory, and PMD mappings of PMD-size
+ * page-cache folios. Linux: mm/huge_memory.c (which VMAs may have them, the
+ * huge fault, the huge zero page, the write fault on a huge PMD, splitting a
+ * huge PMD into a page table, or for a file clearing it), mm/memory.c
+ * do_set_pmd.
  *
  * Modelling choice (docs/processes.md): the 512 frames of a huge page are
  * accounted one by one (refcount and mapcount each), so splitting and

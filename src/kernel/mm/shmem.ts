@@ -1,8 +1,10 @@
 /**
  * Shared anonymous memory: the shmem object behind a MAP_SHARED |
- * MAP_ANONYMOUS mapping and its fault path. Linux: mm/shmem.c
- * (shmem_zero_setup, shmem_fault, the object's pages freed with its last
- * reference).
+ * MAP_ANONYMOUS mapping and its fault path; and the swap side of every
+ * shmem page, a tmpfs file's too: swap entries in the owner's place, swap-in
+ * with cluster readahead, truncation. Linux: mm/shmem.c (shmem_zero_setup,
+ * shmem_fault, shmem_swapin_folio, shmem_undo_range, the object's pages
+ * freed with its last reference).
  */
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
@@ -180,9 +182,10 @@ export function shmemFault(
 /**
  * shmem_swapin_folio: the page of a swapped-out offset, from the swap cache
  * or read from the device with its neighbours (shmem_swapin_cluster), goes
- * back into the object: it leaves the swap cache (delete_from_swap_cache),
- * the object's swap entry is freed (swap_free_nr) and the page is dirty, its
- * only copy now. The swap cache's reference becomes the object's. Returns
+ * back into its owner (object or tmpfs file): it leaves the swap cache
+ * (delete_from_swap_cache), the owner's swap entry is freed (swap_free_nr)
+ * and the page is dirty, its only copy now. The swap cache's reference
+ * becomes the owner's. Returns
  * the frame, or -1 without memory.
  * Linux: mm/shmem.c shmem_swapin_folio
  */
