@@ -218,9 +218,9 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
     ["file without size", "file f\n", /^t\.vm:1:1: file needs size=SIZE/],
     ["file on a bad fs", "file f size=4K fs=ntfs\n", /^t\.vm:1:19: fs= is disk or tmpfs/],
     [
-      "PMD-size folios",
-      "file f size=4K folio=2M\n",
-      /^t\.vm:1:22: folio=2048K: a PMD-size folio is mapped by a PMD/,
+      "folios above the PMD size",
+      "file f size=4K folio=4M\n",
+      /^t\.vm:1:22: folio=4194304: above mapping_max_folio_order \(the PMD size, 2048K, here\)/,
     ],
     [
       "folio not a power of two",

@@ -2,8 +2,10 @@
  * Differential test of large page-cache folios against this machine's Linux
  * kernel: probe_folio.c writes a 2 MiB file in writes of C pages (ext4 gives
  * each write a folio of its length), maps it at a 2 MiB boundary + OFF pages
- * and reports the faults and present pages of one read and of reading it all;
- * vmlab, with `file f size=2M cached folio=C*4K`, must report the same. The
+ * and reports the faults and present pages of one read and of reading it all,
+ * and FilePmdMapped (a 2M folio on a suitably aligned mapping is mapped by one
+ * PMD, do_set_pmd); vmlab, with `file f size=2M cached folio=C*4K`, must
+ * report the same. The
  * folio sizes the kernel made are checked through /proc/kpageflags where it
  * is readable. Skipped, with the reason, where the probe cannot run.
  */
@@ -46,6 +48,7 @@ A: read a 2M
 let all = A.min_flt - m
 let present = present(A, a 2M)
 let cached = cached(f)
+let pmd_kb = meminfo.FilePmdMapped
 `;
 
 /** probe_folio.c's truncate_exp on vmlab: a 64K file in one 64K folio, mapped at a 2M boundary, cut to 5000 bytes. */
@@ -68,7 +71,7 @@ describe("vmlab against this machine's Linux kernel: large folios in the page ca
   const probe = buildProbe("probe_folio.c");
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(
-    `folios of 4K..1M: faults and present pages of one read and of a whole read, at and off a 2M boundary${skip ? ` (skipped: ${skip})` : ""}`,
+    `folios of 4K..2M: faults, present pages and FilePmdMapped of one read and of a whole read, at and off a 2M boundary${skip ? ` (skipped: ${skip})` : ""}`,
     (ctx) => {
       const real = measure((probe as { path: string }).path);
       if (real.has("skip")) {
@@ -77,7 +80,7 @@ describe("vmlab against this machine's Linux kernel: large folios in the page ca
         return;
       }
       let compared = 0;
-      for (const chunk of [1, 2, 4, 16, 128, 256]) {
+      for (const chunk of [1, 2, 4, 16, 128, 256, 512]) {
         for (const off of [0, 1]) {
           const o = real.get(`c${chunk}-o${off}`);
           // the kernel made folios of another size (a file system without large folios): nothing to compare
@@ -87,8 +90,9 @@ describe("vmlab against this machine's Linux kernel: large folios in the page ca
           }
           const r = runScenario(scenario(chunk, off), { checkInvariants: true });
           const v = (name: string) => Number(BigInt(r.metrics[name]));
-          const got = ["first", "first_present", "all", "present", "cached"].map((k) => [k, v(k)]);
-          const want = ["first", "first_present", "all", "present", "cached"].map((k) => [k, o[k]]);
+          const keys = ["first", "first_present", "all", "present", "cached", "pmd_kb"];
+          const got = keys.map((k) => [k, k === "pmd_kb" ? v(k) / 1024 : v(k)]);
+          const want = keys.map((k) => [k, o[k]]);
           expect(Object.fromEntries(got), `folio of ${chunk} pages, ${off} pages off 2M`).toEqual(
             Object.fromEntries(want),
           );
@@ -96,11 +100,6 @@ describe("vmlab against this machine's Linux kernel: large folios in the page ca
         }
       }
       expect(compared).toBeGreaterThan(0);
-      // a 2M folio at a 2M boundary: the kernel maps it with a PMD (do_set_pmd), which vmlab does
-      // not build, so it refuses folio=2M, saying why
-      const pmd = real.get("c512-o0");
-      if (pmd.folio === 512 && pmd.pmd_kb === 2048)
-        expect(() => runScenario("file f size=2M cached folio=2M\n")).toThrow(/do_set_pmd/);
       // mmap read-around of a cold file allocates 4K folios on this kernel (ra->order 0), as vmlab's default
       const cold = real.get("cold");
       if (cold.folio !== -1) expect(cold.folio, "read-around folio").toBe(1);

@@ -10,6 +10,8 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { MAX_ORDER } from "../mm/buddy.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { PageFlag } from "../mm/PageDesc.ts";
+import { shmemSwapinIndex } from "../mm/shmem.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
@@ -45,11 +47,13 @@ export function createFile(
 
 /**
  * Why a file cannot have folios of `bytes` here, or null. A power of two
- * from 4K up to mapping_max_folio_order (MAX_PAGECACHE_ORDER: the PMD
- * order); a folio of the PMD size would be mapped by a PMD on an aligned
- * mapping (filemap_map_pmd, do_set_pmd), which vmlab does not model, so it
- * is refused. tmpfs folios follow shmem_enabled (huge=), not `folio=`.
- * Linux: include/linux/pagemap.h mapping_max_folio_order, MAX_PAGECACHE_ORDER
+ * from 4K up to mapping_max_folio_order: ext4's EXT4_MAX_PAGECACHE_ORDER,
+ * min(MAX_PAGECACHE_ORDER, 11 + blkbits - PAGE_SHIFT), where
+ * MAX_PAGECACHE_ORDER is min(MAX_XAS_ORDER = 11, HPAGE_PMD_ORDER): the PMD
+ * size on every architecture vmlab has (2M; 4M on i386 without PAE). A
+ * PMD-size folio is mapped by a PMD on a suitable mapping (do_set_pmd).
+ * tmpfs folios follow shmem_enabled (huge=), not `folio=`.
+ * Linux: include/linux/pagemap.h mapping_max_folio_order, MAX_PAGECACHE_ORDER; fs/ext4/ext4.h EXT4_MAX_PAGECACHE_ORDER
  */
 export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: number): string | null {
   if (!(Number.isInteger(bytes) && bytes >= 4096 && (bytes & (bytes - 1)) === 0))
@@ -60,8 +64,6 @@ export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: numbe
   const pmd = k.userMm.env.pgtable.hpagePmdNr * 4096;
   if (bytes > pmd)
     return `folio=${bytes}: above mapping_max_folio_order (the PMD size, ${pmd / 1024}K, here)`;
-  if (bytes === pmd)
-    return `folio=${pmd / 1024}K: a PMD-size folio is mapped by a PMD on an aligned mapping (do_set_pmd), which vmlab does not model yet; use at most ${pmd / 2048}K`;
   return null;
 }
 
@@ -86,7 +88,11 @@ export function fileIo(
   const phys = k.machine.phys;
   const pc = k.pageCache;
   const at = (i: number): number => {
-    const pfn = pc.readPage(f, Math.floor(i / 4096), true);
+    const index = Math.floor(i / 4096);
+    // shmem_file_read_iter / shmem_write_begin: a tmpfs page in swap is read back (shmem_get_folio)
+    if (f.swapped.size > 0 && f.swapped.has(index))
+      assert(shmemSwapinIndex(k.userMm, f, index)!.pfn >= 0, "fileIo: no memory to swap a tmpfs page in");
+    const pfn = pc.readPage(f, index, true);
     assert(pfn >= 0, "fileIo: no memory for the page cache");
     return pfn * 4096 + (i % 4096);
   };
@@ -96,7 +102,7 @@ export function fileIo(
   const cache = k.userMm.env.cache;
   const flushMapped = () => {
     for (let p = 0; p * 4096 < n; p++) {
-      const pfn = pc.readPage(f, p, true);
+      const pfn = pc.find(f, p); // a page not in the cache is mapped nowhere
       if (pfn >= 0 && k.pages.mapcount[pfn] > 0) cache.flushDcachePage(pfn);
     }
   };
@@ -108,8 +114,10 @@ export function fileIo(
     !write,
     (i) => phys.read8(at(i)),
     (i, b) => {
-      phys.write8(at(i), b);
+      const a = at(i);
+      phys.write8(a, b);
       if (f.fs === "disk") f.dirty.add(Math.floor(i / 4096));
+      else k.pages.flags[Math.floor(a / 4096)] |= PageFlag.Dirty; // shmem_write_end: folio_mark_dirty
     },
   );
   if (write) flushMapped();

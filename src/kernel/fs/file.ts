@@ -29,6 +29,11 @@ export class FileObject implements FileHandle {
   folioOrder = 0;
   /** the large folios (order >= 1) in the cache: first page index -> order (a 4K folio has no entry) */
   readonly folios = new Map<number, number>();
+  /**
+   * tmpfs: pages reclaim wrote to swap (shmem_writeout): page index -> swap slot, the
+   * xarray's swap entries of a shmem inode (mm/shmem.ts). Always empty for a disk file.
+   */
+  readonly swapped = new Map<number, number>();
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
   readonly dirty = new Set<number>();
   /** page indices written back to disk: the disk holds them in `disk`, the others' contents are the deterministic ones */

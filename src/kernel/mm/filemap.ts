@@ -9,11 +9,22 @@
 
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag } from "./arch.ts";
+import { doSetPmd, filePmdSuitable } from "./huge_memory.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
-import { ptePa, ptepClearFlush, ptepSetAccessFlags, readPte, setPteAt, userPte } from "./pgtable.ts";
+import {
+  pmdOf,
+  pteFreeOne,
+  ptePa,
+  ptepClearFlush,
+  ptepSetAccessFlags,
+  readPte,
+  setPteAt,
+  userPte,
+} from "./pgtable.ts";
+import { shmemSwapinIndex } from "./shmem.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -41,7 +52,11 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
   const have = pc.find(f, index);
   if (have >= 0) return { pfn: have, major: false };
   if (f.fs === "tmpfs") {
-    // shmem_get_folio: a page a truncate took away (the file grown again) comes back zeroed, no I/O
+    // shmem_get_folio: a page reclaim wrote to swap comes back from it (shmem_swapin_folio: a
+    // major fault unless read ahead into the swap cache)
+    const swapped = shmemSwapinIndex(ctx, f, index);
+    if (swapped !== null) return swapped.pfn < 0 ? null : swapped;
+    // a page a truncate took away (the file grown again) comes back zeroed, no I/O
     const pfn = pc.readPage(f, index, false);
     return pfn < 0 ? null : { pfn, major: false };
   }
@@ -112,9 +127,9 @@ function mapFilePage(
  * filemap_map_pmd, filemap_map_folio_range (6.18; measured on this machine's
  * 6.18 kernel by test/differential/probe_folio.c)
  */
-function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshTable: boolean): void {
+function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshTable: boolean): boolean {
   const n = ctx.settings.faultAroundPages;
-  if (n <= 1) return;
+  if (n <= 1) return false;
   const f = vma.file!;
   const pc = ctx.env.pageCache;
   const ptrs = ctx.env.pgtable.ptrsPerTable;
@@ -126,10 +141,12 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshT
   // next_uptodate_folio: the first cached page of the window
   let v = start;
   while (v < end && toIndex(v) <= fileEnd && pc.find(f, toIndex(v)) < 0) v++;
-  if (v >= end || toIndex(v) > fileEnd) return;
+  if (v >= end || toIndex(v) > fileEnd) return false;
   const first = pc.folioStart(f, toIndex(v));
   const canMapLarge = f.fs === "tmpfs" || fileEnd >= first + pc.folioPages(f, first);
-  if (freshTable && !canMapLarge) return; // filemap_map_pmd (and its pmd_install) skipped
+  if (freshTable && !canMapLarge) return false; // filemap_map_pmd (and its pmd_install) skipped
+  // filemap_map_pmd: a PMD-size folio on an empty PMD is mapped by the PMD (do_set_pmd)
+  if (freshTable && mapFolioPmd(ctx, mm, vma, vpn, first, false)) return true;
   for (; v < end; v++) {
     const index = toIndex(v);
     if (index > fileEnd) break;
@@ -149,6 +166,49 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshT
       v = fv + nr - 1;
     } else mapCachedPage(ctx, mm, vma, v, f, index);
   }
+  return false;
+}
+
+/**
+ * do_set_pmd from filemap_map_pmd or finish_fault: when the fault found no
+ * page table (`freshTable`) and the cached folio holding page index `first`
+ * is PMD-size and may be mapped whole here (filePmdSuitable), it is mapped
+ * by one PMD. The PTE table fault.ts installed for this fault is still
+ * empty: it is freed as Linux frees the fault's unused preallocated table
+ * (vmf->prealloc_pte), leaving the PMD empty for do_set_pmd. A write maps
+ * it writable and dirty, and dirties all its pages. True when mapped.
+ * Linux: mm/filemap.c filemap_map_pmd, mm/memory.c finish_fault, do_set_pmd
+ */
+function mapFolioPmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+  first: number,
+  write: boolean,
+): boolean {
+  const f = vma.file!;
+  const pc = ctx.env.pageCache;
+  const start = pc.folioStart(f, first);
+  const nr = pc.folioPages(f, start);
+  if (nr === 1 || !filePmdSuitable(ctx, vma, vpn, start, nr)) return false;
+  const pt = ctx.env.pgtable;
+  const pmd = pmdOf(ctx, mm, vpn - (vpn % nr));
+  if (pmd === null) return false;
+  if (pt.table(pmd.hi, pmd.lo, 1)) {
+    const table = pt.pfn(pmd.hi, pmd.lo, 1);
+    for (let i = 0; i < pt.ptrsPerTable; i++) {
+      const e = pt.get(ctx.env.phys, table * 4096 + i * pt.entryBytes);
+      if (!pt.none(e.hi, e.lo)) return false;
+    }
+    // no walk has cached the entry: the fault walked an empty PMD
+    if (pt.pmdLevel === pt.levels - 1) pt.setTop(ctx.env.phys, pmd.pa, 0, 0);
+    else pt.set(ctx.env.phys, pmd.pa, 0, 0);
+    pteFreeOne(ctx, mm, table);
+  } else if (!pt.none(pmd.hi, pmd.lo)) return false;
+  if (write && vma.vmFlags & VmFlag.SHARED) for (let i = 0; i < nr; i++) f.dirty.add(start + i);
+  doSetPmd(ctx, mm, vma, pmd.pa, pc.find(f, start), write);
+  return true;
 }
 
 /** One page of the file at vpn, if its PTE is empty (filemap_map_folio_range's pte_none check). */
@@ -210,21 +270,27 @@ export function filemapFault(
   }
   if (!write) {
     // do_read_fault: fault-around first; it maps the page itself when it is cached
-    faultAround(ctx, mm, vma, vpn, freshTable);
+    if (faultAround(ctx, mm, vma, vpn, freshTable)) return VmFault.OK;
     if (!pteNoneAt(ctx, pa)) return VmFault.OK;
     const got = filePage(ctx, vma, index);
     if (got === null) return VmFault.OOM;
+    const res = got.major ? VmFault.MAJOR : VmFault.OK;
     if (got.major) {
       // filemap_fault dropped mmap_lock for the read and returned VM_FAULT_RETRY; the retry
       // (FAULT_FLAG_TRIED, still counted as one major fault) maps around what is now cached
-      faultAround(ctx, mm, vma, vpn, freshTable);
+      if (faultAround(ctx, mm, vma, vpn, freshTable)) return res;
       if (!pteNoneAt(ctx, pa)) return VmFault.MAJOR;
     }
+    // finish_fault: a PMD-size folio on an empty PMD is mapped by the PMD (do_set_pmd)
+    if (freshTable && mapFolioPmd(ctx, mm, vma, vpn, index, false)) return res;
     mapFilePage(ctx, mm, vma, pa, got.pfn, fileWritableAtOnce(vma), false);
-    return got.major ? VmFault.MAJOR : VmFault.OK;
+    return res;
   }
   const got = filePage(ctx, vma, index);
   if (got === null) return VmFault.OOM;
+  // do_shared_fault -> finish_fault: do_set_pmd maps a PMD-size folio writable and dirty
+  if (shared && freshTable && mapFolioPmd(ctx, mm, vma, vpn, index, true))
+    return got.major ? VmFault.MAJOR : VmFault.OK;
   if (shared) {
     f.dirty.add(index);
     mapFilePage(ctx, mm, vma, pa, got.pfn, true, true);
@@ -280,6 +346,16 @@ function pageMkclean(ctx: MmContext, f: FileObject, index: number): void {
     if (!(v.vmFlags & VmFlag.SHARED)) continue;
     if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) continue;
     const vpn = v.vmStart + (index - v.vmPgoff);
+    const nr = pt.hpagePmdNr;
+    const pmd = pmdOf(ctx, m, vpn - (vpn % nr));
+    if (pmd !== null && pt.leaf(pmd.hi, pmd.lo, pt.pmdLevel)) {
+      // page_vma_mkclean_one on a PMD-mapped folio: pmdp_invalidate, then pmd_wrprotect(pmd_mkclean)
+      if (!pt.write(pmd.hi, pmd.lo) && !pt.dirty(pmd.hi, pmd.lo)) continue;
+      const old = ptepClearFlush(ctx, m, pmd.pa, vpn - (vpn % nr), pt.pmdLevel);
+      const e = pt.modify(old.hi, old.lo, 0, PteFlag.DIRTY | PteFlag.WRITE);
+      setPteAt(ctx, pmd.pa, e.hi, e.lo);
+      continue;
+    }
     const pte = readPte(ctx, m, vpn);
     if (pte === null || !pt.accessible(pte.hi, pte.lo)) continue;
     if (!pt.write(pte.hi, pte.lo) && !pt.dirty(pte.hi, pte.lo)) continue;

@@ -11,6 +11,7 @@ import { assert } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
+import { isFilePmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
@@ -106,6 +107,10 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
     const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
       const pmd = vpn % nr === 0 ? pmdOf(ctx, parent, vpn) : null;
+      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo) && isFilePmd(ctx, pmd.hi, pmd.lo)) {
+        vpn += nr - 1; // copy_huge_pmd: a file VMA's PMD is not copied (the child refaults it)
+        continue;
+      }
       if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
         // copy_huge_pmd: share the huge page, write-protected on both sides; the child's PMD
         // deposits a table of its own (pte_alloc_one, pgtable_trans_huge_deposit, mm_inc_nr_ptes)

@@ -1,17 +1,20 @@
 /**
- * Transparent huge pages for anonymous memory. Linux: mm/huge_memory.c
- * (which VMAs may have them, the huge fault, the huge zero page, the write
- * fault on a huge PMD, splitting a huge PMD into a page table).
+ * Transparent huge pages for anonymous memory, and PMD mappings of PMD-size
+ * page-cache folios. Linux: mm/huge_memory.c (which VMAs may have them, the
+ * huge fault, the huge zero page, the write fault on a huge PMD, splitting a
+ * huge PMD into a page table, or for a file clearing it), mm/memory.c
+ * do_set_pmd.
  *
  * Modelling choice (docs/processes.md): the 512 frames of a huge page are
  * accounted one by one (refcount and mapcount each), so splitting and
  * partial freeing need no compound-page bookkeeping.
  */
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
+import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   hugePmd,
@@ -193,6 +196,11 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   const haddr = vpn - (vpn % nr);
   const pmd = pmdOf(ctx, mm, haddr);
   if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo)) return true;
+  if (isFilePmd(ctx, pmd.hi, pmd.lo)) {
+    zapFilePmd(ctx, mm, haddr, pmd);
+    ctx.thpStats.thp_split_pmd++;
+    return true;
+  }
   // __split_huge_pmd_locked: the table the PMD deposited at fault time, so a split needs no memory
   const table = pgtableTransHugeWithdraw(mm, pmd.pa);
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
@@ -241,7 +249,8 @@ export function moveHugePmd(
   const top = pt.pmdLevel === pt.levels - 1; // a PMD folded into the PGD (2-level paging)
   if (top) pt.setTop(env.phys, oldPmd.pa, 0, 0);
   else pt.set(env.phys, oldPmd.pa, 0, 0);
-  if (Math.floor(oldPmd.pa / 4096) !== Math.floor(newPmdPa / 4096))
+  // pmd_move_must_withdraw: another PMD table, and an anonymous huge page (a page-cache folio's PMD deposits nothing)
+  if (Math.floor(oldPmd.pa / 4096) !== Math.floor(newPmdPa / 4096) && !isFilePmd(ctx, oldPmd.hi, oldPmd.lo))
     pgtableTransHugeDeposit(mm, newPmdPa, pgtableTransHugeWithdraw(mm, oldPmd.pa));
   if (top) pt.setTop(env.phys, newPmdPa, oldPmd.hi, oldPmd.lo);
   else setPteAt(ctx, newPmdPa, oldPmd.hi, oldPmd.lo); // set_pmd_at
@@ -289,6 +298,7 @@ export function hugeWp(
   const nr = pt.hpagePmdNr;
   const haddr = vpn - (vpn % nr);
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  if (isFilePmd(ctx, pmd.hi, pmd.lo)) return fileHugeWp(ctx, mm, vma, haddr, pmd);
   if (pt.special(pmd.hi, pmd.lo)) {
     const pfn = env.chargeHugePage && !env.chargeHugePage() ? -1 : allocHuge(ctx, vma);
     if (pfn < 0) {
@@ -321,4 +331,143 @@ export function hugeWp(
   }
   splitPmd(ctx, mm, haddr);
   return null;
+}
+
+// ---- PMD-mapped page-cache folios ----
+
+/** Does this huge PMD map a page-cache folio (a file's, not an anonymous huge page or the huge zero page)? */
+export function isFilePmd(ctx: MmContext, hi: number, lo: number): boolean {
+  const pt = ctx.env.pgtable;
+  return !pt.special(hi, lo) && ctx.env.pages.kind[pt.pfn(hi, lo, pt.pmdLevel)] === PageKind.PageCache;
+}
+
+/**
+ * May the PMD-size folio of `f` that starts at page index `start` be mapped
+ * by one PMD at vpn's 2 MiB block in this VMA? thp_vma_suitable_order: the
+ * VMA's start and offset agree modulo the PMD size and the block lies inside
+ * the VMA; vma_thp_disabled: not MADV_NOHUGEPAGE; and the folio is of
+ * HPAGE_PMD_ORDER and is the one the block maps.
+ * Linux: mm/memory.c do_set_pmd, include/linux/huge_mm.h thp_vma_suitable_order
+ */
+export function filePmdSuitable(
+  ctx: MmContext,
+  vma: Vma,
+  vpn: number,
+  start: number,
+  nrPages: number,
+): boolean {
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  if (nrPages !== nr || vma.vmFlags & VmFlag.NOHUGEPAGE) return false;
+  if ((vma.vmStart - vma.vmPgoff) % nr !== 0) return false;
+  const haddr = vpn - (vpn % nr);
+  return haddr >= vma.vmStart && haddr + nr <= vma.vmEnd && vma.vmPgoff + (haddr - vma.vmStart) === start;
+}
+
+/**
+ * do_set_pmd: a PMD-size page-cache folio, whose first frame is `head`,
+ * mapped by one huge PMD (writable and dirty on a write fault where the
+ * VMA allows it): every page gains a reference and a mapping
+ * (folio_add_file_rmap_pmd), RSS grows by HPAGE_PMD_NR (file), and
+ * THP_FILE_MAPPED counts it. No page table is deposited: only architectures
+ * that need one (ppc64, arch_needs_pgtable_deposit) do, not x86, arm64 or
+ * RISC-V. The PMD entry must be empty; `pmdPa` is its address.
+ * Linux: mm/memory.c do_set_pmd
+ */
+export function doSetPmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  pmdPa: number,
+  head: number,
+  write: boolean,
+): void {
+  const env = ctx.env;
+  const nr = env.pgtable.hpagePmdNr;
+  for (let i = 0; i < nr; i++) {
+    env.pages.refcount[head + i]++;
+    env.pages.mapcount[head + i]++;
+  }
+  mm.rssFile += nr; // add_mm_counter(mm_counter_file): a disk file's folio (tmpfs has no folio=)
+  const w = write && (vma.vmFlags & VmFlag.WRITE) !== 0;
+  const e = hugePmd(ctx, head, vma.vmFlags, w, w, false);
+  setPteAt(ctx, pmdPa, e.hi, e.lo);
+  ctx.thpStats.thp_file_mapped++;
+}
+
+/**
+ * __split_huge_pmd_locked for a file VMA: a page-cache folio's PMD is not
+ * replaced by a page table but cleared and flushed (pmdp_huge_clear_flush;
+ * the pages fault back in by PTEs or a PMD), a dirty PMD dirtying the file's
+ * pages (folio_mark_dirty); its references, mappings and RSS go
+ * (folio_remove_rmap_pmd).
+ * Linux: mm/huge_memory.c __split_huge_pmd_locked (the !vma_is_anonymous branch)
+ */
+function zapFilePmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  haddr: number,
+  pmd: { pa: number; hi: number; lo: number },
+): void {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const nr = pt.hpagePmdNr;
+  const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  const vma = mm.vmaAt(haddr);
+  ptepClearFlush(ctx, mm, pmd.pa, haddr, pt.pmdLevel);
+  if (pt.dirty(pmd.hi, pmd.lo) && vma?.file) {
+    const start = vma.vmPgoff + (haddr - vma.vmStart);
+    for (let i = 0; i < nr; i++) vma.file.dirty.add(start + i);
+  }
+  for (let i = 0; i < nr; i++) {
+    env.pages.mapcount[base + i]--;
+    env.pages.refcount[base + i]--;
+  }
+  mm.rssFile -= nr;
+}
+
+/**
+ * wp_huge_pmd for a page-cache folio: a write to a read-only file PMD.
+ * ext4's vm_ops have no huge_fault, so the PMD is split (for a file: cleared)
+ * and the fault goes on at the PTE level. In a shared mapping that is
+ * do_shared_fault: page_mkwrite, then finish_fault finds the PMD empty and
+ * maps the folio again by a PMD, writable and dirty (do_set_pmd), its pages
+ * dirty; vmlab does that here in one step. In a private mapping the PTE
+ * path copies the written page (do_cow_fault): null tells the caller so.
+ * Linux: mm/memory.c wp_huge_pmd, do_shared_fault, finish_fault
+ */
+function fileHugeWp(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  haddr: number,
+  pmd: { pa: number; hi: number; lo: number },
+): VmFault | null {
+  const pt = ctx.env.pgtable;
+  const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  zapFilePmd(ctx, mm, haddr, pmd);
+  ctx.thpStats.thp_split_pmd++;
+  if (!(vma.vmFlags & VmFlag.SHARED) || vma.file === null) return null;
+  const start = vma.vmPgoff + (haddr - vma.vmStart);
+  for (let i = 0; i < pt.hpagePmdNr; i++) vma.file.dirty.add(start + i);
+  doSetPmd(ctx, mm, vma, pmd.pa, base, true);
+  return VmFault.OK;
+}
+
+/**
+ * unmap_folio for a PMD-size page-cache folio (split_folio, truncate,
+ * reclaim's TTU_SPLIT_HUGE_PMD): every PMD that maps the folio of `f` at
+ * page index `start` is split, which for a file is cleared
+ * (__split_huge_pmd_locked), in every address space (the file's i_mmap).
+ * Linux: mm/huge_memory.c unmap_folio, split_huge_pmd_address
+ */
+export function unmapFilePmds(ctx: MmContext, f: FileObject, start: number): void {
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  for (const [v, mm] of [...iMmap(f)]) {
+    if (start < v.vmPgoff || start >= v.vmPgoff + v.pages) continue;
+    const vpn = v.vmStart + (start - v.vmPgoff);
+    if (vpn % nr !== 0) continue;
+    const pmd = pmdOf(ctx, mm, vpn);
+    if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo) && isFilePmd(ctx, pmd.hi, pmd.lo))
+      splitPmd(ctx, mm, vpn);
+  }
 }

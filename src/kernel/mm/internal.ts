@@ -16,6 +16,7 @@
  * kernel holds; vmscan (reclaim) holds it too and calls rmap.
  */
 import type { PhysMem } from "../../hw/PhysMem.ts";
+import type { FileObject } from "../fs/file.ts";
 import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { CacheFlush } from "./cacheflush.ts";
@@ -56,8 +57,10 @@ export interface LruHooks {
   addAnonHuge(head: number, index: number, anonVma: number): void;
   /** split_folio: a huge page's mapping was split; its 512 pages join the lists one by one */
   splitFolio(head: number): void;
-  /** a new page of a shmem object (at page offset `index`) joins the inactive anon list: it is swap-backed */
-  addShmem(pfn: number, obj: ShmemObject, index: number): void;
+  /** a new page of a shmem object or tmpfs file (at page offset `index`) joins the inactive anon list: it is swap-backed */
+  addShmem(pfn: number, obj: ShmemObject | FileObject, index: number): void;
+  /** __folio_set_anon: a swap-cache page read ahead for no one (swap_cluster_readahead) gets its anon_vma and index when mapped */
+  setAnonRmap(pfn: number, index: number, anonVma: number): void;
   /** a freed page leaves the lists */
   del(pfn: number): void;
   /** pages a fault holds while it allocates; reclaim leaves them alone */
@@ -152,6 +155,8 @@ export interface ThpStats {
   thp_split_page: number;
   thp_swpout_fallback: number;
   thp_zero_page_alloc: number;
+  /** page-cache folios mapped by a PMD (do_set_pmd) */
+  thp_file_mapped: number;
 }
 
 /**

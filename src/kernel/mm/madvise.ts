@@ -5,7 +5,7 @@
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
  */
 import { PteFlag } from "./arch.ts";
-import { splitRange } from "./huge_memory.ts";
+import { isFilePmd, splitRange } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freeSwapAndCache, zapRange } from "./memory.ts";
@@ -13,6 +13,7 @@ import { isMapped, setFlags } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
+import { shmemWillneed } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { VmFlag, vmFlagsUpdate } from "./vma.ts";
 
@@ -135,6 +136,11 @@ export function doMadvise(
       mapped((a, b) => {
         const v = mm.vmaAt(a)!;
         if (!v.file) return;
+        if (v.file.fs === "tmpfs") {
+          // shmem_mapping: shmem_swapin_range reads the range's swapped pages into the swap cache
+          shmemWillneed(ctx, v.file, v.vmPgoff + (a - v.vmStart), v.vmPgoff + (b - v.vmStart));
+          return;
+        }
         for (let vpn = a; vpn < b; vpn++) {
           const index = v.vmPgoff + (vpn - v.vmStart);
           if (index >= v.file.nrPages || ctx.env.pageCache.readPage(v.file, index, true) < 0) break;
@@ -221,20 +227,30 @@ export function doMadvise(
  * Anonymous pages are written to swap (when there is swap) and their PTEs
  * become swap entries; page-cache pages of disk files are unmapped, written
  * back if dirty, and dropped from the cache. Pages of shared anonymous
- * memory (shmem) are unmapped and go as reclaim sends them
- * (shmem_writeout: a clean one is dropped, a dirty one written to swap, or
- * kept unmapped when there is none); the process owns its object, so
- * can_do_file_pageout allows it. Shared pages (mapcount > 1), tmpfs pages
- * and the zero page are left. Returns the number of pages reclaimed.
+ * memory and of tmpfs files (shmem) are unmapped and go as reclaim sends
+ * them (shmem_writeout: a clean one is dropped, a dirty one written to swap,
+ * or kept unmapped when there is none); can_do_file_pageout allows it (the
+ * process owns the object; vmlab has no file permissions). Shared pages
+ * (mapcount > 1) and the zero page are left. Returns the number of pages reclaimed.
  * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, mm/vmscan.c reclaim_pages
  */
 export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
   const env = ctx.env;
   const pt = env.pgtable;
   const pages = env.pages;
+  let n = 0;
+  // a PMD-mapped page-cache folio the range covers whole and no one else maps is isolated whole
+  // (the pmd_trans_huge case) and reclaimed: try_to_unmap clears its PMD, and a clean one is dropped
+  const nr = pt.hpagePmdNr;
+  for (let h = Math.ceil(start / nr) * nr; h + nr <= end; h += nr) {
+    const vma = mm.vmaAt(h);
+    const pmd = vma === null ? null : pmdOf(ctx, mm, h);
+    if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo) || !isFilePmd(ctx, pmd.hi, pmd.lo)) continue;
+    const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    if (pages.mapcount[base] === 1 && env.lru?.reclaimPage(base, linearIndex(vma!, h))) n += nr;
+  }
   // a huge page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback)
   if (env.swap !== null) splitRange(ctx, mm, start, end, false);
-  let n = 0;
   for (let vpn = start; vpn < end; vpn++) {
     const vma = mm.vmaAt(vpn);
     if (vma === null) continue;

@@ -265,16 +265,20 @@ export function zapRange(
     if (pmdE !== null && isHugePmd(ctx, pmdE.hi, pmdE.lo)) {
       const h = vpn - (vpn % nr);
       if (h >= start && h + nr <= end) {
-        // zap_huge_pmd: the whole huge page goes, and the table it deposited (zap_deposited_table)
+        // zap_huge_pmd: the whole huge page goes, and the table it deposited (zap_deposited_table;
+        // a page-cache folio's PMD deposited none)
+        const base = pt.pfn(pmdE.hi, pmdE.lo, pt.pmdLevel);
+        const special = pt.special(pmdE.hi, pmdE.lo);
+        const file = !special && pages.kind[base] === PageKind.PageCache;
         ptepGetAndClear(ctx, tlb, pmdE.entryPa, h, pt.pmdLevel);
-        zapDepositedTable(ctx, mm, pmdE.entryPa);
-        if (!pt.special(pmdE.hi, pmdE.lo)) {
-          const base = pt.pfn(pmdE.hi, pmdE.lo, pt.pmdLevel);
+        if (!file) zapDepositedTable(ctx, mm, pmdE.entryPa);
+        if (!special) {
           for (let i = 0; i < nr; i++) {
             pages.mapcount[base + i]--;
             tlb.removePage(base + i);
           }
-          mm.rssAnon -= nr;
+          if (file) rssAdd(ctx, mm, mm.vmaAt(h), base, -nr);
+          else mm.rssAnon -= nr;
         }
         vpn = h + nr;
         continue;

@@ -18,6 +18,7 @@ export class PageCache {
   /** the LRU lists: disk-file pages join them when read, leave them when evicted */
   lru: {
     addFile(pfn: number, f: FileObject, index: number): void;
+    addShmem(pfn: number, f: FileObject, index: number): void;
     del(pfn: number): void;
     readonly pinned: Set<number>;
   } | null = null;
@@ -47,6 +48,9 @@ export class PageCache {
       if (folioOrder > 0) {
         if (!this.readahead(f, 0, f.nrPages, false, -1)) return null;
       } else for (let i = 0; i < f.nrPages; i++) if (this.readPage(f, i, false) < 0) return null;
+      // a tmpfs file's contents were written (shmem_write_end: folio_mark_dirty): reclaim must
+      // write them to swap, not drop them
+      if (fs === "tmpfs") for (const pfn of f.cache.values()) this.pages.flags[pfn] |= PageFlag.Dirty;
     }
     return f;
   }
@@ -73,7 +77,7 @@ export class PageCache {
   /** The head frame of the large page-cache folio holding `pfn`, or -1 (a 4K folio, or not page cache). */
   largeHeadOf(pfn: number): number {
     if (this.largeHeads.size === 0) return -1;
-    for (let o = 1; o <= 9; o++) {
+    for (let o = 1; o <= 10; o++) {
       const h = pfn - (pfn % 2 ** o);
       const ord = this.largeHeads.get(h);
       if (ord !== undefined && h + 2 ** ord > pfn) return h;
@@ -215,6 +219,11 @@ export class PageCache {
     this.pages.refcount[pfn] = 1; // the page cache's own reference
     f.cache.set(index, pfn);
     if (f.fs === "disk") this.lru?.addFile(pfn, f, index);
+    else {
+      // a tmpfs page is a shmem folio: swap-backed, on the anon LRU (shmem_alloc_and_add_folio)
+      this.pages.flags[pfn] |= PageFlag.SwapBacked;
+      this.lru?.addShmem(pfn, f, index);
+    }
     if (io) {
       f.pagesRead++;
       this.pagesIn++;

@@ -1,16 +1,20 @@
 /**
  * Shared anonymous memory: the shmem object behind a MAP_SHARED |
- * MAP_ANONYMOUS mapping and its fault path. Linux: mm/shmem.c
- * (shmem_zero_setup, shmem_fault, the object's pages freed with its last
- * reference).
+ * MAP_ANONYMOUS mapping and its fault path; and the swap side of every
+ * shmem page, a tmpfs file's too: swap entries in the owner's place, swap-in
+ * with cluster readahead, truncation. Linux: mm/shmem.c (shmem_zero_setup,
+ * shmem_fault, shmem_swapin_folio, shmem_undo_range, the object's pages
+ * freed with its last reference).
  */
 import { pfnUnchecked } from "../../base/units.ts";
+import type { FileObject } from "../fs/file.ts";
 import { Gfp } from "./gfp.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { putPage } from "./memory.ts";
+import { allocUserPage, putPage } from "./memory.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { ptePa, setPteAt, userPte } from "./pgtable.ts";
+import type { SwapArea } from "./swapfile.ts";
 import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -24,6 +28,74 @@ export function shmemZeroSetup(vma: Vma): void {
 }
 
 /**
+ * What holds shmem pages: the object of a shared anonymous mapping, or a
+ * tmpfs file (both a shmem inode in Linux, whose xarray holds each page or,
+ * once reclaim wrote it out, its swap entry).
+ */
+export type ShmemOwner = ShmemObject | FileObject;
+
+/** The owner's resident pages by index (the object's pages, the tmpfs file's page cache). */
+export function shmemPages(o: ShmemOwner): Map<number, number> {
+  return o instanceof ShmemObject ? o.pages : o.cache;
+}
+
+/**
+ * shmem_writeout's side of the xarray: the page at `index` went to `slot`,
+ * which the owner now holds (swap_shmem_alloc: the slot's one reference).
+ * Linux: mm/shmem.c shmem_writeout
+ */
+export function shmemSetSwapEntry(swap: SwapArea, owner: ShmemOwner, index: number, slot: number): void {
+  swap.map[slot] = 1;
+  owner.swapped.set(index, slot);
+  swap.shmemSlots.set(slot, { owner, index });
+}
+
+/**
+ * shmem_free_swap -> free_swap_and_cache: the owner's swap entry at `index`
+ * goes; a page read ahead into the swap cache for the slot goes with it.
+ * Linux: mm/shmem.c shmem_free_swap, mm/swapfile.c free_swap_and_cache_nr
+ */
+export function shmemFreeSwap(ctx: MmContext, owner: ShmemOwner, index: number): void {
+  const swap = ctx.env.swap!;
+  const slot = owner.swapped.get(index);
+  if (slot === undefined) return;
+  owner.swapped.delete(index);
+  swap.shmemSlots.delete(slot);
+  const pfn = swap.cache.get(slot);
+  if (pfn !== undefined) {
+    swap.removeFromCache(pfn);
+    putPage(ctx, pfn);
+  }
+  swap.put(slot);
+}
+
+/**
+ * The swap side of truncating a tmpfs file to `holeIndex` pages: the swap
+ * entries past the new end are freed (shmem_undo_range: shmem_free_swap),
+ * and a swapped page that holds the new end (`partial`) is read back first,
+ * so that its tail can be zeroed (shmem_get_partial_folio).
+ * Linux: mm/shmem.c shmem_undo_range
+ */
+export function shmemTruncateSwap(ctx: MmContext, f: FileObject, holeIndex: number, partial: boolean): void {
+  if (partial && holeIndex > 0) shmemSwapinIndex(ctx, f, holeIndex - 1);
+  for (const index of [...f.swapped.keys()]) if (index >= holeIndex) shmemFreeSwap(ctx, f, index);
+}
+
+/**
+ * MADV_WILLNEED on a tmpfs mapping: the swapped pages of indices [from, to)
+ * are read into the swap cache (no readahead around them), not into the
+ * file; their faults are then minor.
+ * Linux: mm/madvise.c madvise_willneed, shmem_swapin_range
+ */
+export function shmemWillneed(ctx: MmContext, f: FileObject, from: number, to: number): void {
+  const swap = ctx.env.swap;
+  if (swap === null) return;
+  for (const [index, slot] of [...f.swapped])
+    if (index >= from && index < to && !swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0)
+      return;
+}
+
+/**
  * A VMA drops its reference to a shmem object; the last one frees the
  * object's pages.
  * Linux: mm/shmem.c shmem_evict_inode (shmem_truncate_range)
@@ -33,17 +105,25 @@ export function shmemPut(ctx: MmContext, obj: ShmemObject): void {
   for (const pfn of obj.pages.values()) putPage(ctx, pfn);
   obj.pages.clear();
   // shmem_undo_range: the swap entries go too (shmem_free_swap)
-  // (free_swap_and_cache: a page read ahead into the swap cache for the slot goes with it)
-  const swap = ctx.env.swap!;
-  for (const slot of obj.swapped.values()) {
-    const pfn = swap.cache.get(slot);
-    if (pfn !== undefined) {
-      swap.removeFromCache(pfn);
-      putPage(ctx, pfn);
-    }
-    swap.put(slot);
-  }
-  obj.swapped.clear();
+  for (const index of [...obj.swapped.keys()]) shmemFreeSwap(ctx, obj, index);
+}
+
+/**
+ * shmem_get_folio for an index whose page is in swap: from the swap cache
+ * (a minor fault) or read from the device with its neighbours (major). The
+ * frame (-1 without memory) and whether I/O was needed; null when the
+ * owner has no swap entry there.
+ * Linux: mm/shmem.c shmem_get_folio_gfp, shmem_swapin_folio
+ */
+export function shmemSwapinIndex(
+  ctx: MmContext,
+  owner: ShmemOwner,
+  index: number,
+): { pfn: number; major: boolean } | null {
+  const slot = owner.swapped.get(index);
+  if (slot === undefined) return null;
+  const major = !ctx.env.swap!.cache.has(slot);
+  return { pfn: shmemSwapin(ctx, owner, index, slot), major };
 }
 
 /**
@@ -74,13 +154,13 @@ export function shmemFault(
   let pfn = obj.pages.get(pgoff);
   let major = false;
   if (pfn === undefined) {
-    const slot = obj.swapped.get(pgoff);
-    if (slot !== undefined) {
-      // shmem_swapin_folio: a page read ahead into the swap cache is found there (a minor fault);
-      // otherwise PGMAJFAULT and shmem_swapin_cluster reads it with its neighbours
-      major = !env.swap!.cache.has(slot);
-      pfn = shmemSwapin(ctx, obj, pgoff, slot);
-      if (pfn < 0) return VmFault.OOM;
+    // shmem_swapin_folio: a page read ahead into the swap cache is found there (a minor fault);
+    // otherwise PGMAJFAULT and shmem_swapin_cluster reads it with its neighbours
+    const got = shmemSwapinIndex(ctx, obj, pgoff);
+    if (got !== null) {
+      if (got.pfn < 0) return VmFault.OOM;
+      major = got.major;
+      pfn = got.pfn;
     } else {
       const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
       if (p < 0) return VmFault.OOM;
@@ -102,40 +182,42 @@ export function shmemFault(
 /**
  * shmem_swapin_folio: the page of a swapped-out offset, from the swap cache
  * or read from the device with its neighbours (shmem_swapin_cluster), goes
- * back into the object: it leaves the swap cache (delete_from_swap_cache),
- * the object's swap entry is freed (swap_free_nr) and the page is dirty, its
- * only copy now. The swap cache's reference becomes the object's. Returns
+ * back into its owner (object or tmpfs file): it leaves the swap cache
+ * (delete_from_swap_cache), the owner's swap entry is freed (swap_free_nr)
+ * and the page is dirty, its only copy now. The swap cache's reference
+ * becomes the owner's. Returns
  * the frame, or -1 without memory.
  * Linux: mm/shmem.c shmem_swapin_folio
  */
-function shmemSwapin(ctx: MmContext, obj: ShmemObject, pgoff: number, slot: number): number {
+function shmemSwapin(ctx: MmContext, owner: ShmemOwner, index: number, slot: number): number {
   const env = ctx.env;
   const swap = env.swap!;
   let pfn = swap.cache.get(slot) ?? -1;
   if (pfn < 0) {
-    pfn = shmemReadSlot(ctx, obj, pgoff, slot);
+    pfn = shmemReadSlot(ctx, owner, index, slot);
     if (pfn < 0) return -1;
     // the faulting folio is held while the readahead allocates: reclaim cannot take it back
     env.lru?.pinned.add(pfn);
-    shmemSwapinCluster(ctx, obj, slot);
+    shmemSwapinCluster(ctx, slot);
     env.lru?.pinned.delete(pfn);
   }
   swap.removeFromCache(pfn);
-  obj.swapped.delete(pgoff);
+  owner.swapped.delete(index);
+  swap.shmemSlots.delete(slot);
   swap.put(slot);
   env.pages.flags[pfn] |= PageFlag.Dirty;
-  obj.pages.set(pgoff, pfn);
+  shmemPages(owner).set(index, pfn);
   return pfn;
 }
 
 /**
  * __read_swap_cache_async + swap_read_folio for a shmem slot: a new
  * swap-backed page holding the slot's contents, in the swap cache (its one
- * reference) and on the anon LRU, not yet in the object. Returns the frame,
+ * reference) and on the anon LRU, not yet in its owner. Returns the frame,
  * or -1 without memory.
  * Linux: mm/swap_state.c __read_swap_cache_async, mm/page_io.c swap_read_folio
  */
-function shmemReadSlot(ctx: MmContext, obj: ShmemObject, pgoff: number, slot: number): number {
+function shmemReadSlot(ctx: MmContext, owner: ShmemOwner, index: number, slot: number): number {
   const env = ctx.env;
   const swap = env.swap!;
   const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
@@ -144,30 +226,56 @@ function shmemReadSlot(ctx: MmContext, obj: ShmemObject, pgoff: number, slot: nu
   swap.addToCache(slot, p);
   swap.pswpin++;
   env.pages.flags[p] |= PageFlag.SwapBacked;
-  env.lru?.addShmem(p, obj, pgoff);
+  env.lru?.addShmem(p, owner, index);
   return p;
 }
 
 /**
+ * __read_swap_cache_async for a slot an anonymous swap PTE names, read by
+ * swap_cluster_readahead for someone else's fault: a swap-backed page in the
+ * swap cache with no anon_vma yet (the fault that maps it gives it one,
+ * folio_add_anon_rmap), on the anon LRU, where reclaim finds it unmapped and
+ * clean and frees it. Returns the frame, or -1 without memory.
+ * Linux: mm/swap_state.c __read_swap_cache_async
+ */
+function anonReadSlot(ctx: MmContext, slot: number): number {
+  const swap = ctx.env.swap!;
+  const pfn = allocUserPage(ctx);
+  if (pfn < 0) return -1;
+  ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));
+  swap.addToCache(slot, pfn);
+  swap.orphans.add(pfn);
+  ctx.env.pages.refcount[pfn] = 1;
+  ctx.env.lru?.addAnon(pfn, -1, 0);
+  swap.pswpin++;
+  return pfn;
+}
+
+/**
  * Swap cluster readahead around a shmem swap-in (swap_cluster_readahead,
- * taken at its full window as vmlab's anonymous readahead is): the other
- * slots of the aligned block of 2^page_cluster slots around the target are
- * read into the swap cache, not into the object; a later fault on one finds
- * it there (a minor fault). Linux reads every slot of the block in use;
- * vmlab reads those this object holds, as a swap-cache page in vmlab needs
- * an owner for reclaim to find (an anonymous one its anon_vma). vmlab's
- * swap device is not SWP_SYNCHRONOUS_IO, so readahead is never skipped.
+ * taken at its full window as vmlab's anonymous readahead is): every other
+ * slot in use in the aligned block of 2^page_cluster slots around the target
+ * (slot 0, the header, and slots past the area's end excluded) is read into
+ * the swap cache, whoever owns it: this or another shmem object or tmpfs
+ * file (the page waits for its owner's fault, a minor one), or an anonymous
+ * swap PTE of any process (the page waits, with no anon_vma, for the fault
+ * of a PTE naming the slot). vmlab's swap device is not SWP_SYNCHRONOUS_IO,
+ * so readahead is never skipped.
  * Linux: mm/shmem.c shmem_swapin_cluster, mm/swap_state.c swap_cluster_readahead
  */
-function shmemSwapinCluster(ctx: MmContext, obj: ShmemObject, slot: number): void {
+function shmemSwapinCluster(ctx: MmContext, slot: number): void {
   const n = 1 << ctx.settings.pageCluster;
   if (n <= 1) return;
   const swap = ctx.env.swap!;
-  const start = slot - (slot % n);
-  const end = start + n;
-  for (const [pgoff, s] of obj.swapped) {
-    if (s < start || s >= end || s === slot || swap.cache.has(s)) continue;
-    if (shmemReadSlot(ctx, obj, pgoff, s) < 0) return;
+  const start = Math.max(1, slot - (slot % n));
+  const end = Math.min(slot - (slot % n) + n, swap.nrSlots);
+  for (let s = start; s < end; s++) {
+    // __read_swap_cache_async: swapcache_prepare fails on a free slot or one already cached
+    if (s === slot || swap.map[s] === 0 || !swap.holds(s) || swap.cache.has(s)) continue;
+    const sh = swap.shmemSlots.get(s);
+    const p =
+      sh === undefined ? anonReadSlot(ctx, s) : shmemReadSlot(ctx, sh.owner as ShmemOwner, sh.index, s);
+    if (p < 0) return;
     swap.readahead++;
   }
 }

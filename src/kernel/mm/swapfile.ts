@@ -35,6 +35,23 @@ export class SwapArea {
   pswpout = 0;
   /** pages read by swap readahead (vmstat swap_ra) */
   readahead = 0;
+  /**
+   * The holder of each slot a shmem page went to (a shared anonymous
+   * mapping's object or a tmpfs file, both a shmem inode in Linux) and the
+   * page's index there: swap_cluster_readahead reads a slot whoever owns it,
+   * and a page read for a shmem slot must join its owner's LRU accounting.
+   * Slots in use that are not here belong to anonymous memory (swap PTEs).
+   */
+  readonly shmemSlots = new Map<
+    number,
+    { readonly owner: { readonly swapped: Map<number, number> }; readonly index: number }
+  >();
+  /**
+   * Swap-cache pages read ahead for an anonymous slot by
+   * swap_cluster_readahead, which knows nothing of who maps it: no anon_vma
+   * yet (folio->mapping is NULL until do_swap_page's folio_add_anon_rmap).
+   */
+  readonly orphans = new Set<number>();
   /** where the next slot search starts (scan_swap_map_slots' cluster_next, simplified to a cursor) */
   private cursor = 1;
 
@@ -136,6 +153,7 @@ export class SwapArea {
   removeFromCache(pfn: number): void {
     const slot = this.slotOf.get(pfn);
     if (slot === undefined) return;
+    this.orphans.delete(pfn);
     this.slotOf.delete(pfn);
     this.cache.delete(slot);
     this.maybeFree(slot);

@@ -12,11 +12,13 @@
  */
 import { assert } from "../../base/assert.ts";
 import type { FileObject } from "../fs/file.ts";
+import { unmapFilePmds } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { iMmap } from "./MmStruct.ts";
 import { rssAdd, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { ptepClearFlush, readPte } from "./pgtable.ts";
+import { shmemTruncateSwap } from "./shmem.ts";
 
 /**
  * unmap_mapping_range(mapping, holebegin, 0, even_cows=1): every PTE of
@@ -69,6 +71,7 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
   f.setSize(newSize); // i_size_write
   if (newSize >= oldSize) return; // the pages between the old and the new end read as zeros
   const holeIndex = Math.ceil(newSize / 4096);
+  if (f.swapped.size > 0) shmemTruncateSwap(ctx, f, holeIndex, newSize % 4096 !== 0);
   unmapMappingRange(ctx, f, holeIndex);
   const cache = ctx.env.pageCache;
   // truncate_inode_partial_folio: a large folio holding the new end is split to order 0, which
@@ -77,6 +80,7 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
   if (f.folios.size > 0 && holeIndex > 0 && f.cache.has(holeIndex - 1)) {
     const start = cache.folioStart(f, holeIndex - 1);
     if (start + cache.folioPages(f, start) > holeIndex) {
+      unmapFilePmds(ctx, f, start);
       unmapCachePages(ctx, f, start, holeIndex);
       cache.splitFolio(f, start);
     }

@@ -53,6 +53,7 @@ export class UserMm implements MmContext {
     thp_split_page: 0,
     thp_swpout_fallback: 0,
     thp_zero_page_alloc: 0,
+    thp_file_mapped: 0,
   };
   /** the huge zero page's first frame, allocated on first use (-1: not yet) */
   hugeZeroPfn = -1;

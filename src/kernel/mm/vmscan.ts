@@ -13,6 +13,7 @@ import {
   tryToUnmapLazyfree,
   tryToUnmapShmem,
 } from "./rmap.ts";
+import { type ShmemOwner, shmemPages, shmemSetSwapEntry } from "./shmem.ts";
 import type { SwapArea } from "./swapfile.ts";
 import type { UserMm } from "./userMm.ts";
 import { ShmemObject, VmFlag } from "./vma.ts";
@@ -75,11 +76,11 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * MADV_FREE'd anonymous pages sit on the inactive file list (lru_lazyfree)
  * and are discarded, not swapped, while clean (markLazyfree, discardLazyfree).
  *
- * Shmem pages (shared anonymous memory) are swap-backed: they sit on the
- * anon lists and go to swap through shmemWriteout.
+ * Shmem pages (shared anonymous memory and tmpfs files) are swap-backed:
+ * they sit on the anon lists and go to swap through shmemWriteout.
  *
- * Unevictable here: mlocked pages, tmpfs files' pages, and every kernel
- * page (they are never put on these lists).
+ * Unevictable here: mlocked pages and every kernel page (they are never
+ * put on these lists).
  */
 export class Vmscan implements RmapPages {
   readonly next: Int32Array;
@@ -300,11 +301,17 @@ export class Vmscan implements RmapPages {
    * list (folio_add_lru; page_is_file_lru is false for it).
    * Linux: mm/shmem.c shmem_alloc_and_add_folio, mm/swap.c folio_add_lru
    */
-  addShmem(pfn: number, obj: ShmemObject, index: number): void {
+  addShmem(pfn: number, obj: ShmemObject | FileObject, index: number): void {
     this.index[pfn] = index;
     this.owner[pfn] = obj;
     this.referenced[pfn] = 0;
     this.add(pfn, this.entryList(Lru.InactiveAnon));
+  }
+
+  /** __folio_set_anon for a swap-cache page read ahead with no anon_vma (swap_cluster_readahead): it has one now. */
+  setAnonRmap(pfn: number, index: number, anonVma: number): void {
+    this.index[pfn] = index;
+    this.anonVma[pfn] = anonVma;
   }
 
   /** Is the page still an anonymous, page-cache or shmem page (pages freed elsewhere are dropped lazily)? */
@@ -313,9 +320,8 @@ export class Vmscan implements RmapPages {
     if (kind === PageKind.UserAnon) return true;
     const f = this.owner[pfn];
     if (kind !== PageKind.PageCache || f === undefined) return false;
-    if (!(f instanceof ShmemObject)) return f.cache.get(this.index[pfn]) === pfn;
-    if (f.pages.get(this.index[pfn]) === pfn) return true;
-    // a shmem page read ahead into the swap cache, not yet back in its object
+    if (shmemPages(f).get(this.index[pfn]) === pfn) return true;
+    // a shmem page read ahead into the swap cache, not yet back in its object or tmpfs file
     const slot = this.env.swap?.slotOf.get(pfn);
     return slot !== undefined && f.swapped.get(this.index[pfn]) === slot;
   }
@@ -530,10 +536,11 @@ export class Vmscan implements RmapPages {
    * Linux: mm/vmscan.c shrink_folio_list, pageout; mm/shmem.c shmem_writeout
    */
   private shmemWriteout(pfn: number): boolean {
-    const obj = this.owner[pfn] as ShmemObject;
+    const obj = this.owner[pfn] as ShmemOwner;
     const index = this.index[pfn];
     const pages = this.env.pages;
-    if (obj.pages.get(index) !== pfn) {
+    const resident = shmemPages(obj);
+    if (resident.get(index) !== pfn) {
       // a clean, unmapped swap-cache page (read ahead): __remove_mapping takes it out of the swap
       // cache (__delete_from_swap_cache) and frees it; the object keeps its swap entry
       this.env.swap!.removeFromCache(pfn);
@@ -551,10 +558,10 @@ export class Vmscan implements RmapPages {
       if (slot < 0) return false;
       this.env.phys.saveFrame(pfnUnchecked(pfn), swap!.contents, slot);
       swap!.wrotePage(slot);
-      swap!.map[slot] = 1; // the object's swap entry
-      obj.swapped.set(index, slot);
+      shmemSetSwapEntry(swap!, obj, index, slot); // the owner's swap entry
     }
-    obj.pages.delete(index);
+    if (!(obj instanceof ShmemObject)) obj.dirty.delete(index); // a tmpfs page written through a mapping
+    resident.delete(index);
     this.del(pfn);
     this.owner[pfn] = undefined;
     pages.flags[pfn] &= ~(PageFlag.Dirty | PageFlag.SwapBacked);
@@ -574,8 +581,8 @@ export class Vmscan implements RmapPages {
    * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping
    */
   private dropFile(pfn: number): number {
-    if (this.owner[pfn] instanceof ShmemObject) return this.shmemWriteout(pfn) ? 1 : 0;
-    const f = this.owner[pfn] as FileObject;
+    const f = this.owner[pfn] as FileObject | ShmemObject;
+    if (f instanceof ShmemObject || f.fs === "tmpfs") return this.shmemWriteout(pfn) ? 1 : 0;
     const pc = this.env.pageCache;
     const index = this.index[pfn];
     const start = f.folios.size > 0 ? pc.folioStart(f, index) : index;

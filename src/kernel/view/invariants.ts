@@ -88,6 +88,14 @@ export function checkInvariants(k: KernelCore): string[] {
     }
     for (const index of f.dirty)
       if (!f.cache.has(index)) problems.push(`file ${f.name}: dirty page ${index} is not in the page cache`);
+    // a tmpfs file's swap entries hold their slots (swap_shmem_alloc); a page read ahead for one waits in the swap cache
+    for (const [index, slot] of f.swapped) {
+      if (f.cache.has(index))
+        problems.push(`file ${f.name}: page ${index} is both cached and in swap slot ${slot}`);
+      slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+      const cached = k.swap?.cache.get(slot);
+      if (cached !== undefined) shmemOwned.add(cached);
+    }
   }
   const seen = new Set<unknown>();
   for (const t of k.tasks) {
@@ -132,12 +140,24 @@ export function checkInvariants(k: KernelCore): string[] {
         if (k.os?.kernelAlias(vpn) && (level === 0 || pt.leaf(hi, lo, level))) continue;
         const pfn = pt.pfn(hi, lo, level);
         if (level === pt.pmdLevel && pt.leaf(hi, lo, level)) {
-          // a huge PMD: the frames of a transparent huge page, or the huge zero page
-          hugeByTable.set(tablePfn, (hugeByTable.get(tablePfn) ?? 0) + 1);
+          // a huge PMD: the frames of a transparent huge page, the huge zero page, or a PMD-size
+          // page-cache folio (do_set_pmd: no table deposited on these architectures)
           const nr = pt.hpagePmdNr;
           const vma = mm.vmaAt(vpn);
           if (vma === null || vma.vmEnd < vpn + nr)
             problems.push(`${t.comm}: huge PMD at vpn 0x${vpn.toString(16)} not inside one VMA`);
+          if (!pt.special(hi, lo) && k.pages.kind[pfn] === PageKind.PageCache) {
+            const f = vma?.file;
+            const index = vma === null ? -1 : vma.vmPgoff + (vpn - vma.vmStart);
+            if (f?.fs !== "disk" || f.folios.get(index) !== Math.log2(nr) || f.cache.get(index) !== pfn)
+              problems.push(
+                `${t.comm}: huge PMD at vpn 0x${vpn.toString(16)} maps no PMD-size folio of its file`,
+              );
+            for (let p = pfn; p < pfn + nr; p++) mapcounts.set(p, (mapcounts.get(p) ?? 0) + 1);
+            file += nr;
+            continue;
+          }
+          hugeByTable.set(tablePfn, (hugeByTable.get(tablePfn) ?? 0) + 1);
           if (pt.special(hi, lo)) {
             if (pfn !== k.userMm.hugeZeroPfn)
               problems.push(`${t.comm}: special huge PMD is not the huge zero page`);

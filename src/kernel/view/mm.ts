@@ -277,6 +277,8 @@ export interface SmapsStats {
   lazyFree: number;
   locked: number;
   anonHuge: number;
+  /** FilePmdMapped: page-cache pages mapped by a PMD */
+  filePmd: number;
 }
 
 export function smapsStats(k: KernelCore, t: Task, start: number, end: number, locked: boolean): SmapsStats {
@@ -293,6 +295,7 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     lazyFree: 0,
     locked: 0,
     anonHuge: 0,
+    filePmd: 0,
   };
   if (!t.mm) return s;
   const pt = k.arch.pgtable;
@@ -300,7 +303,10 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     const pte = k.userMm.leafFor(t.mm, vpnUnchecked(vpn));
     if (pte === null || !pt.present(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue; // the zero page has no struct page here
     const pfn = pte.pfn;
-    if (pte.level === pt.pmdLevel) s.anonHuge += 4096;
+    if (pte.level === pt.pmdLevel) {
+      if (k.pages.kind[pfn] === PageKind.PageCache) s.filePmd += 4096;
+      else s.anonHuge += 4096;
+    }
     const mapcount = Math.max(1, k.pages.mapcount[pfn]);
     const dirty = pt.dirty(pte.hi, pte.lo);
     s.rss += 4096;
@@ -329,9 +335,10 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
   return mm.vmas.map((v) => {
     const s = smapsStats(k, t, v.vmStart, v.vmEnd, (v.vmFlags & VmFlag.LOCKED) !== 0);
     let swapped = countPages(k, t, v.vmStart, v.pages, (st) => st.swapSlot >= 0);
-    // a shared shmem mapping: the object's pages in swap within the VMA (shmem_swap_usage)
-    if (v.shmem && v.vmFlags & VmFlag.SHARED)
-      for (const pgoff of v.shmem.swapped.keys())
+    // a shared shmem mapping (anonymous or tmpfs): the object's pages in swap within the VMA (shmem_swap_usage)
+    const shmemSwapped = v.shmem?.swapped ?? (v.file?.fs === "tmpfs" ? v.file.swapped : undefined);
+    if (shmemSwapped && v.vmFlags & VmFlag.SHARED)
+      for (const pgoff of shmemSwapped.keys())
         if (pgoff >= v.vmPgoff && pgoff < v.vmPgoff + v.pages) swapped++;
     const eligible =
       v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));

@@ -26,6 +26,7 @@ export function meminfo(k: KernelCore): Record<string, number> {
   const available = Math.max(0, free - totalreserve);
   const vmTotal = Number(k.layout.vmallocEnd - k.layout.vmallocStart);
   const mms = k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!);
+  const huge = hugePages(k);
   // page-cache pages: shared anonymous (shmem objects) and files (tmpfs files count as Shmem too)
   const shmemFrames = k.userMm.shmemFrames([...new Set(mms)]);
   let shmem = shmemFrames.length;
@@ -73,7 +74,10 @@ export function meminfo(k: KernelCore): Record<string, number> {
     VmallocTotal: vmTotal,
     VmallocUsed: k.vm.usedPages() * pg,
     VmallocChunk: 0,
-    AnonHugePages: anonHugePages(k) * pg,
+    AnonHugePages: huge.anon * pg,
+    // NR_FILE_THPS (PMD-size page-cache folios) and NR_FILE_PMDMAPPED (those mapped by a PMD somewhere)
+    FileHugePages: huge.fileThps * pg,
+    FilePmdMapped: huge.filePmdMapped * pg,
     HugePages_Total: 0,
     HugePages_Free: 0,
     Hugepagesize: k.arch.pgtable.hpagePmdNr * pg,
@@ -164,10 +168,19 @@ export function vmstat(k: KernelCore): Record<string, number> {
   };
 }
 
-/** Pages mapped by transparent huge PMDs over all processes (meminfo AnonHugePages). */
-function anonHugePages(k: KernelCore): number {
+/**
+ * Pages of anonymous huge pages mapped by PMDs over all processes (meminfo
+ * AnonHugePages), of PMD-size page-cache folios (FileHugePages) and of
+ * those mapped by a PMD somewhere (FilePmdMapped).
+ */
+function hugePages(k: KernelCore): { anon: number; fileThps: number; filePmdMapped: number } {
   const pt = k.arch.pgtable;
   const nr = pt.hpagePmdNr;
+  const order = Math.log2(nr);
+  let fileThps = 0;
+  for (const f of k.pageCache.files.values())
+    for (const o of f.folios.values()) if (o === order) fileThps += nr;
+  const fileHeads = new Set<number>();
   let n = 0;
   const seen = new Set<unknown>();
   for (const t of k.tasks) {
@@ -178,11 +191,13 @@ function anonHugePages(k: KernelCore): number {
       for (let h = v.vmStart - (v.vmStart % nr); h < v.vmEnd; h += nr) {
         const leaf = k.userMm.leafFor(mm, h);
         // the huge zero page is special: not anonymous memory
-        if (leaf !== null && leaf.level === pt.pmdLevel && !pt.special(leaf.hi, leaf.lo)) n += nr;
+        if (leaf === null || leaf.level !== pt.pmdLevel || pt.special(leaf.hi, leaf.lo)) continue;
+        if (k.pages.kind[leaf.pfn] === PageKind.PageCache) fileHeads.add(leaf.pfn);
+        else n += nr;
       }
     }
   }
-  return n;
+  return { anon: n, fileThps, filePmdMapped: fileHeads.size * nr };
 }
 
 /**

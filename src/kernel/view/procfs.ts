@@ -58,7 +58,7 @@ export function formatSmaps(smaps: SmapsInfo[]): string[] {
     out.push(kb("LazyFree", s.lazyFree));
     out.push(kb("AnonHugePages", s.anonHuge));
     out.push(kb("ShmemPmdMapped", 0));
-    out.push(kb("FilePmdMapped", 0));
+    out.push(kb("FilePmdMapped", s.filePmd));
     out.push(kb("Shared_Hugetlb", 0));
     out.push(kb("Private_Hugetlb", 0));
     out.push(kb("Swap", s.swap));

@@ -277,6 +277,8 @@ export interface SmapsInfo {
   anonymous: number;
   lazyFree: number;
   anonHuge: number;
+  /** FilePmdMapped: page-cache pages mapped by a PMD */
+  filePmd: number;
   swap: number;
   locked: number;
   thpEligible: boolean;
