@@ -6,6 +6,7 @@
  * one row per configuration (or JSON, CSV) and can chart faults against
  * memory size, one line per policy.
  */
+import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { extname, resolve } from "node:path";
 import { chartFile } from "../analysis/chartRender.ts";
@@ -13,7 +14,9 @@ import { lineSpec, sweepChart } from "../analysis/chartSpec.ts";
 import { excerpt, InputError } from "../base/errors.ts";
 import { writeWhole } from "./shared/output.ts";
 import { sweepTaskModule } from "./shared/taskModule.ts";
-import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
+import { type Reading, readingOf, type SweepGroup, type TraceFile, traceFile } from "./sweepGroup.ts";
+import { type SweepJob, type SweepJobResult, traceOptions } from "./sweepJob.ts";
+import { broadcast, newRing, type Ring, stopRing } from "./sweepShared.ts";
 
 export interface SweepOptions {
   format: string;
@@ -122,7 +125,18 @@ export async function runSweepCli(file: string, o: SweepOptions): Promise<SweepO
   };
 }
 
-/** All jobs on a pool of worker threads (piscina), one trace run per thread at a time. */
+/**
+ * Configurations run together, reading one decoding of the trace: a sweep
+ * of more decodes the file once per this many (their simulations are all in
+ * memory at once).
+ */
+export const PASS_MAX = 64;
+
+/**
+ * All jobs on a pool of worker threads (piscina), in passes of at most
+ * PASS_MAX: the trace is decoded once per pass (sweepShared.ts) and each
+ * thread runs its share of the pass's configurations side by side.
+ */
 async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Promise<SweepJobResult[]> {
   const { Piscina } = await import("piscina");
   const pool = new Piscina({
@@ -130,6 +144,7 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
     maxThreads: threads,
     minThreads: Math.min(threads, jobs.length),
   });
+  const rings: Ring[] = [];
   // a thread that fails outside any job (it cannot start: too little memory or address space)
   // ends the sweep with a message, not an unhandled 'error' event
   const broken = new Promise<never>((_, reject) =>
@@ -141,19 +156,86 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
       ),
     ),
   );
+  const file = traceFile(jobs[0].file, fileSize(jobs[0].file));
   try {
-    return await Promise.race([
-      broken,
-      Promise.all(
-        jobs.map(async (job) => {
-          const r = (await pool.run(job)) as SweepJobResult;
-          tick();
-          return r;
-        }),
-      ),
-    ]);
+    const results: SweepJobResult[] = [];
+    for (let at = 0; at < jobs.length; at += PASS_MAX) {
+      const pass = runPass(pool, jobs.slice(at, at + PASS_MAX), threads, file, tick, rings);
+      results.push(...(await Promise.race([broken, pass])));
+    }
+    return results;
   } finally {
+    // a failed pass: its producers and any thread still waiting stop
+    for (const r of rings) stopRing(r);
     await pool.destroy();
+  }
+}
+
+/** One pass: the jobs in groups, one per thread, and the rings they read, filled once. */
+async function runPass(
+  pool: { run(task: unknown): Promise<unknown> },
+  jobs: SweepJob[],
+  threads: number,
+  file: TraceFile,
+  tick: () => void,
+  rings: Ring[],
+): Promise<SweepJobResult[]> {
+  const reading = jobs.map((j) => readingOf(j, file, traceOptions));
+  const n = Math.min(threads, jobs.length);
+  const groups = Array.from({ length: n }, () => ({ index: [] as number[], reading: [] as Reading[] }));
+  // each ring's readers dealt out in turn, so that every thread has a like share of each kind
+  let next = 0;
+  for (const kind of ["runs", "records", "own"] as const)
+    reading.forEach((r, i) => {
+      if (r !== kind) return;
+      const g = groups[next++ % n];
+      g.index.push(i);
+      g.reading.push(r);
+    });
+  const ring = (fold: boolean, kind: Reading): Ring | null => {
+    if (!reading.includes(kind)) return null;
+    const r = newRing(
+      fold,
+      groups.map((g) => g.reading.includes(kind)),
+    );
+    rings.push(r);
+    return r;
+  };
+  const shared = { runs: ring(true, "runs"), records: ring(false, "records") };
+  const producers = [shared.runs, shared.records].flatMap((r) =>
+    r === null ? [] : [broadcast(r, file.path, file.codec)],
+  );
+  const results = new Array<SweepJobResult>(jobs.length);
+  const tasks = groups.map(async (g, t) => {
+    const task: SweepGroup = {
+      jobs: g.index.map((i) => jobs[i]),
+      reading: g.reading,
+      thread: t,
+      rings: shared,
+      codec: file.codec,
+      size: file.size,
+    };
+    const out = (await pool.run(task)) as SweepJobResult[];
+    out.forEach((r, k) => {
+      results[g.index[k]] = r;
+      tick();
+    });
+  });
+  try {
+    await Promise.all([...producers, ...tasks]);
+  } catch (e) {
+    // a thread's failure: the producers and the other threads would wait for it for ever
+    for (const r of [shared.runs, shared.records]) if (r !== null) stopRing(r);
+    throw e;
+  }
+  return results;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 
