@@ -111,8 +111,9 @@ export async function runSweepCli(file: string, o: SweepOptions): Promise<SweepO
     : await runLocal(jobs, threads, tick);
   if (progress) process.stderr.write("\r\x1b[K");
   const seconds = (performance.now() - t0) / 1000;
-  if (o.chart) await writeSweepChart(o.chart, results, file);
   const failed = results.filter((r) => r.error !== null).length;
+  // no figures at all (a corrupt or truncated trace fails every configuration): no chart file
+  if (o.chart && failed < results.length) await writeSweepChart(o.chart, results, file);
   if (o.json)
     return {
       text: JSON.stringify({ trace: file, seconds, workers: o.queue ? "queue" : threads, results }, null, 2),
