@@ -6,7 +6,6 @@
  * one row per configuration (or JSON, CSV) and can chart faults against
  * memory size, one line per policy.
  */
-import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { extname, resolve } from "node:path";
 import { chartFile } from "../analysis/chartRender.ts";
@@ -14,9 +13,10 @@ import { lineSpec, sweepChart } from "../analysis/chartSpec.ts";
 import { excerpt, InputError } from "../base/errors.ts";
 import { writeWhole } from "./shared/output.ts";
 import { sweepTaskModule } from "./shared/taskModule.ts";
-import { type Reading, readingOf, type SweepGroup, type TraceFile, traceFile } from "./sweepGroup.ts";
-import { type SweepJob, type SweepJobResult, traceOptions } from "./sweepJob.ts";
-import { broadcast, newRing, type Ring, stopRing } from "./sweepShared.ts";
+import { traceFile } from "./sweepGroup.ts";
+import type { SweepJob, SweepJobResult } from "./sweepJob.ts";
+import { fileSize, PASS_MAX, runPass } from "./sweepPass.ts";
+import { type Ring, stopRing } from "./sweepShared.ts";
 
 export interface SweepOptions {
   format: string;
@@ -127,13 +127,6 @@ export async function runSweepCli(file: string, o: SweepOptions): Promise<SweepO
 }
 
 /**
- * Configurations run together, reading one decoding of the trace: a sweep
- * of more decodes the file once per this many (their simulations are all in
- * memory at once).
- */
-export const PASS_MAX = 64;
-
-/**
  * All jobs on a pool of worker threads (piscina), in passes of at most
  * PASS_MAX: the trace is decoded once per pass (sweepShared.ts) and each
  * thread runs its share of the pass's configurations side by side.
@@ -169,74 +162,6 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
     // a failed pass: its producers and any thread still waiting stop
     for (const r of rings) stopRing(r);
     await pool.destroy();
-  }
-}
-
-/** One pass: the jobs in groups, one per thread, and the rings they read, filled once. */
-async function runPass(
-  pool: { run(task: unknown): Promise<unknown> },
-  jobs: SweepJob[],
-  threads: number,
-  file: TraceFile,
-  tick: () => void,
-  rings: Ring[],
-): Promise<SweepJobResult[]> {
-  const reading = jobs.map((j) => readingOf(j, file, traceOptions));
-  const n = Math.min(threads, jobs.length);
-  const groups = Array.from({ length: n }, () => ({ index: [] as number[], reading: [] as Reading[] }));
-  // each ring's readers dealt out in turn, so that every thread has a like share of each kind
-  let next = 0;
-  for (const kind of ["runs", "records", "own"] as const)
-    reading.forEach((r, i) => {
-      if (r !== kind) return;
-      const g = groups[next++ % n];
-      g.index.push(i);
-      g.reading.push(r);
-    });
-  const ring = (fold: boolean, kind: Reading): Ring | null => {
-    if (!reading.includes(kind)) return null;
-    const r = newRing(
-      fold,
-      groups.map((g) => g.reading.includes(kind)),
-    );
-    rings.push(r);
-    return r;
-  };
-  const shared = { runs: ring(true, "runs"), records: ring(false, "records") };
-  const producers = [shared.runs, shared.records].flatMap((r) =>
-    r === null ? [] : [broadcast(r, file.path, file.codec)],
-  );
-  const results = new Array<SweepJobResult>(jobs.length);
-  const tasks = groups.map(async (g, t) => {
-    const task: SweepGroup = {
-      jobs: g.index.map((i) => jobs[i]),
-      reading: g.reading,
-      thread: t,
-      rings: shared,
-      codec: file.codec,
-      size: file.size,
-    };
-    const out = (await pool.run(task)) as SweepJobResult[];
-    out.forEach((r, k) => {
-      results[g.index[k]] = r;
-      tick();
-    });
-  });
-  try {
-    await Promise.all([...producers, ...tasks]);
-  } catch (e) {
-    // a thread's failure: the producers and the other threads would wait for it for ever
-    for (const r of [shared.runs, shared.records]) if (r !== null) stopRing(r);
-    throw e;
-  }
-  return results;
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
   }
 }
 

@@ -1,16 +1,13 @@
 /**
- * The job threads' entry (piscina): for a local sweep, a group of jobs
- * that read one shared decoding of the trace (sweepGroup.ts); for `vmlab
- * worker`, one queued job, which reads the file itself.
+ * The job threads' entry (piscina), for `vmlab sweep` and `vmlab worker`
+ * alike: a group of jobs that read one shared decoding of the trace
+ * (sweepGroup.ts), their results in the group's order.
  */
 import { runSweepGroup, type SweepGroup } from "./sweepGroup.ts";
-import { runSweepJob, type SweepJob, type SweepJobResult } from "./sweepJob.ts";
+import type { SweepJobResult } from "./sweepJob.ts";
 
-export { runSweepJob, type SweepJob, type SweepJobResult, traceOptions } from "./sweepJob.ts";
+export type { SweepJob, SweepJobResult } from "./sweepJob.ts";
 
-/** piscina's entry: a group of a local sweep, or one queued job. */
-export default function runSweepTask(
-  task: SweepJob | SweepGroup,
-): Promise<SweepJobResult | SweepJobResult[]> {
-  return "jobs" in task ? runSweepGroup(task) : runSweepJob(task);
+export default function runSweepTask(group: SweepGroup): Promise<SweepJobResult[]> {
+  return runSweepGroup(group);
 }
