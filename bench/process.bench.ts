@@ -12,7 +12,8 @@
  *                 (libCacheSim's LRU in-process on this machine).
  *   sweep         `vmlab sweep` of the same configurations with --jobs 1 and
  *                 --jobs 2, alternating; the time with two over the linear
- *                 time (half the time with one). Goal: <= 1.8.
+ *                 time (half the time with one), and each side's CPU.
+ *                 Goal: <= 1.8.
  *   10^9 pipe     (only with BENCH_BILLION=1: about a minute or more)
  *                 `vmlab gen hotcold --pages 64 --refs 1e9 | vmlab trace -
  *                 --frames 1024`: the peak RSS of each process, sampled
@@ -185,6 +186,11 @@ function sweep(file: string): void {
     );
   console.log(
     `  ${file.split("/").pop()}, 8 configurations: 1 worker ${range(one)}, 2 workers ${range(two)}; speed-up ${(best(one) / best(two)).toFixed(2)}x, 2 workers' time over linear ${(best(two) / (best(one) / 2)).toFixed(2)} (goal <= 1.8; figures ${same ? "equal" : "DIFFER"})`,
+  );
+  // the sweep's CPU (all its threads): what decoding the trace once per sweep saves shows here,
+  // and it is less at the mercy of other jobs on the machine than the wall clock
+  console.log(
+    `    CPU (user + system, best): 1 worker ${bestCpu(one).toFixed(2)} s, 2 workers ${bestCpu(two).toFixed(2)} s`,
   );
 }
 

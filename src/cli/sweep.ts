@@ -138,7 +138,6 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
     maxThreads: threads,
     minThreads: Math.min(threads, jobs.length),
   });
-  const rings: Ring[] = [];
   // a thread that fails outside any job (it cannot start: too little memory or address space)
   // ends the sweep with a message, not an unhandled 'error' event
   const broken = new Promise<never>((_, reject) =>
@@ -154,13 +153,18 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
   try {
     const results: SweepJobResult[] = [];
     for (let at = 0; at < jobs.length; at += PASS_MAX) {
-      const pass = runPass(pool, jobs.slice(at, at + PASS_MAX), threads, file, tick, rings);
-      results.push(...(await Promise.race([broken, pass])));
+      // the pass's rings (dropped after it: one pass's memory at a time)
+      const rings: Ring[] = [];
+      try {
+        const pass = runPass(pool, jobs.slice(at, at + PASS_MAX), threads, file, tick, rings);
+        results.push(...(await Promise.race([broken, pass])));
+      } finally {
+        // a failed pass: its producers and any thread still waiting stop
+        for (const r of rings) stopRing(r);
+      }
     }
     return results;
   } finally {
-    // a failed pass: its producers and any thread still waiting stop
-    for (const r of rings) stopRing(r);
     await pool.destroy();
   }
 }

@@ -95,10 +95,16 @@ export async function runSweepGroup(g: SweepGroup): Promise<SweepJobResult[]> {
     // every job joins before any reads: the thread's cursor is the least of all of them
     if (ring !== null) readers[kind] = new RingReader(ring, g.thread, n);
   }
+  // the jobs that read the file themselves run one after another, beside the others
+  let own: Promise<unknown> = Promise.resolve();
   return await Promise.all(
     g.jobs.map(async (job, i) => {
       const kind = g.reading[i];
-      if (kind === "own") return await runSweepJob(job);
+      if (kind === "own") {
+        const r = own.then(() => runSweepJob(job));
+        own = r;
+        return await r;
+      }
       const reader = readers[kind]!;
       try {
         return await runSweepJob(job, () => ringSource(reader, ids[i], kind, job, g.codec, g.size));
