@@ -1,7 +1,8 @@
 /**
  * `vmlab sweep TRACE`: one trace under every combination of the given
  * modes, frame counts, policies and TLBs, run on all cores (worker threads
- * through piscina) or, with `--queue redis://...`, by `vmlab worker`
+ * through piscina, the trace decoded once for all of them: sweepPass.ts) or,
+ * with `--queue redis://...`, by `vmlab worker`
  * processes on any number of machines through a BullMQ job queue. Prints
  * one row per configuration (or JSON, CSV) and can chart faults against
  * memory size, one line per policy.
@@ -43,7 +44,9 @@ const list = (text: string) =>
 /** The jobs: the cartesian product of the lists, in a stable order. */
 export function sweepJobs(path: string, o: SweepOptions): SweepJob[] {
   if (path === "-")
-    throw new InputError("sweep: the trace must be a file (each configuration reads it again)");
+    throw new InputError(
+      "sweep: the trace must be a file (read once per 64 configurations, and by every queue worker)",
+    );
   // an absolute path, so that workers started elsewhere find the same file
   const file = resolve(path);
   const modes = list(o.mode);
