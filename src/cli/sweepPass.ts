@@ -29,12 +29,16 @@ export async function runPass(
   const reading = jobs.map((j) => readingOf(j, file, traceOptions));
   const n = Math.min(threads, jobs.length);
   const groups = Array.from({ length: n }, () => ({ index: [] as number[], reading: [] as Reading[] }));
-  // each ring's readers dealt out in turn, so that every thread has a like share of each kind
+  // dealt out kind by kind, in the jobs' order, there and back (threads 0, 1, 1, 0, 0, 1, ...):
+  // every thread has a like share of each kind and of each frame count (the sizes alternate
+  // in the jobs' order, and the small ones fault more), as the pass lasts as long as its slowest thread
   let next = 0;
   for (const kind of ["runs", "records", "own"] as const)
     reading.forEach((r, i) => {
       if (r !== kind) return;
-      const g = groups[next++ % n];
+      const turn = Math.floor(next / n);
+      const at = next++ % n;
+      const g = groups[turn % 2 === 0 ? at : n - 1 - at];
       g.index.push(i);
       g.reading.push(r);
     });
