@@ -5,6 +5,7 @@
  * thread's side: each of its jobs a whole `vmlab trace` run whose trace
  * source is the ring, all of them at once, chunk by chunk.
  */
+import { readFileSync } from "node:fs";
 import { Replay } from "../analysis/trace/replay.ts";
 import {
   badRecord,
@@ -97,7 +98,7 @@ export async function runSweepGroup(g: SweepGroup): Promise<SweepJobResult[]> {
   }
   // the jobs that read the file themselves run one after another, beside the others
   let own: Promise<unknown> = Promise.resolve();
-  return await Promise.all(
+  const results = await Promise.all(
     g.jobs.map(async (job, i) => {
       const kind = g.reading[i];
       if (kind === "own") {
@@ -114,6 +115,23 @@ export async function runSweepGroup(g: SweepGroup): Promise<SweepJobResult[]> {
       }
     }),
   );
+  // VMLAB_SWEEP_CPU=1 (bench/process.bench.ts): this thread's CPU so far, for the balance of a pass
+  if (process.env.VMLAB_SWEEP_CPU === "1")
+    process.stderr.write(
+      `vmlab sweep: job thread ${g.thread}: ${threadCpu().toFixed(2)} s CPU after ${g.jobs.length} configurations\n`,
+    );
+  return results;
+}
+
+/** CPU seconds (user + system) of the calling thread (Linux: /proc/thread-self/stat), or NaN. */
+function threadCpu(): number {
+  try {
+    const stat = readFileSync("/proc/thread-self/stat", "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime and stime, in ticks of 1/100 s
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** The trace as a job reads it from its ring: the same reading path and errors as openSource's. */
