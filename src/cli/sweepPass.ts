@@ -8,7 +8,7 @@
 import { statSync } from "node:fs";
 import { type Reading, readingOf, type SweepGroup, type TraceFile, traceFile } from "./sweepGroup.ts";
 import { type SweepJob, type SweepJobResult, traceOptions } from "./sweepJob.ts";
-import { broadcast, newRing, type Ring, stopRing } from "./sweepShared.ts";
+import { broadcast, broadcastBoth, newRing, type Ring, stopRing } from "./sweepShared.ts";
 
 /**
  * Configurations run together, reading one decoding of the trace: a sweep
@@ -52,9 +52,13 @@ export async function runPass(
     return r;
   };
   const shared = { runs: ring(true, "runs"), records: ring(false, "records") };
-  const producers = [shared.runs, shared.records].flatMap((r) =>
-    r === null ? [] : [broadcast(r, file.path, file.codec)],
-  );
+  // both rings from one decompression when both are read, else the one from its own reading
+  const producers =
+    shared.runs !== null && shared.records !== null
+      ? [broadcastBoth(shared.runs, shared.records, file.path, file.codec)]
+      : [shared.runs, shared.records].flatMap((r) =>
+          r === null ? [] : [broadcast(r, file.path, file.codec)],
+        );
   const results = new Array<SweepJobResult>(jobs.length);
   const tasks = groups.map(async (g, t) => {
     const task: SweepGroup = {

@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { traceBatches } from "../workloads/trace/generate.ts";
 import { readSlots } from "../workloads/trace/worker.ts";
-import { broadcast, type Chunk, newRing, RING_SLOTS, RingReader, stopRing } from "./sweepShared.ts";
+import {
+  broadcast,
+  broadcastBoth,
+  type Chunk,
+  newRing,
+  RING_SLOTS,
+  RingReader,
+  stopRing,
+} from "./sweepShared.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-ring-"));
 // 5 M records (40 MB, plain): more chunks than the ring has slots, in both modes
@@ -72,6 +80,32 @@ describe("the sweep's broadcast ring", () => {
       expect(other).toEqual(want);
       expect(early).toEqual(want.slice(0, 3));
     }, 30_000);
+
+  it("fills both rings from one decompression: the same bytes, and runs of the same records", async () => {
+    const bytes = await direct(false);
+    const sums = (lines: string[]) => {
+      const t = new Array<number>(7).fill(0);
+      for (const l of lines) {
+        const m = JSON.parse(l.slice(0, l.lastIndexOf("}", l.indexOf(" ")) + 1)) as { totals?: number[] };
+        m.totals?.forEach((v, i) => {
+          t[i] += v;
+        });
+      }
+      return t;
+    };
+    const want = sums(await direct(true));
+    const runs = newRing(true, [true]);
+    const records = newRing(false, [true]);
+    const [, r, b] = await Promise.all([
+      broadcastBoth(runs, records, file, "none"),
+      job(new RingReader(runs, 0, 1), 0, 3),
+      job(new RingReader(records, 0, 1), 0, 0),
+    ]);
+    expect(b).toEqual(bytes);
+    expect(sums(r)).toEqual(want);
+    expect(want[6]).toBe(5_000_000);
+    expect(r[r.length - 1]).toMatch(/"done":true/);
+  }, 30_000);
 
   it("makes the producer and the readers stop when the ring is stopped", async () => {
     const ring = newRing(true, [true]);

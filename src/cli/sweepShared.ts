@@ -28,7 +28,7 @@
  */
 import { assert } from "../base/assert.ts";
 import type { Compression } from "../workloads/trace/input.ts";
-import { RUN_TOTALS } from "../workloads/trace/runs.ts";
+import { foldRuns, RUN_TOTALS } from "../workloads/trace/runs.ts";
 import { readSlots, type SlotMessage } from "../workloads/trace/worker.ts";
 
 export const RING_SLOTS = 8;
@@ -107,6 +107,68 @@ export function stopRing(ring: Ring): void {
  * ring is stopped.
  */
 export async function broadcast(ring: Ring, path: string, codec: Compression): Promise<void> {
+  const publish = publisher(ring);
+  for await (const { m, view } of readSlots(path, codec, ring.fold)) {
+    await publish(m, view);
+    if (m.slot === undefined) return;
+  }
+  throw new Error("the reading thread ended without a last message");
+}
+
+/**
+ * The producer of both rings from one decompression: the reading thread's
+ * bytes go to `records` as they come, and are folded here (foldRuns, as the
+ * reading thread folds them) into `runs`, one chunk of runs per chunk of
+ * bytes; a bad record ends the runs (the runs before it, then its offset,
+ * as the reading thread says it), and the bytes go on to their end.
+ */
+export async function broadcastBoth(
+  runs: Ring,
+  records: Ring,
+  path: string,
+  codec: Compression,
+): Promise<void> {
+  const toRuns = publisher(runs);
+  const toRecords = publisher(records);
+  const folded = new Uint32Array(RING_SLOT_BYTES / 4);
+  const totals = new Float64Array(RUN_TOTALS);
+  /** bytes before the chunk, and after the last whole record of the chunk before */
+  let base = 0;
+  let rest = 0;
+  let runsDone = false;
+  for await (const { m, view } of readSlots(path, codec, false)) {
+    await toRecords(m, view);
+    if (m.slot === undefined) {
+      if (!runsDone)
+        await toRuns(m.error !== undefined ? m : { done: true, raw: m.raw, out: m.out, rest }, view);
+      return;
+    }
+    if (runsDone) continue;
+    // the reading thread fills every slot but the last: a record is cut only at the end
+    assert(rest === 0, "sweep: a chunk of the reading thread ends inside a record");
+    const whole = Math.floor(view.length / 8);
+    rest = view.length - whole * 8;
+    const words = new Uint32Array(view.buffer, view.byteOffset, 2 * whole);
+    totals.fill(0);
+    const n = foldRuns(words, whole, folded, totals);
+    const taken = totals[6];
+    if (n > 0)
+      await toRuns(
+        { slot: 0, runs: n, totals: Array.from(totals), raw: m.raw, out: m.out },
+        new Uint8Array(folded.buffer, 0, n * 8),
+      );
+    if (taken < whole) {
+      const bad = { offset: base + taken * 8, lo: words[2 * taken], hi: words[2 * taken + 1] };
+      await toRuns({ done: true, raw: m.raw, out: m.out, bad }, view);
+      runsDone = true;
+    }
+    base += view.length;
+  }
+  throw new Error("the reading thread ended without a last message");
+}
+
+/** Publishes messages into `ring` in order, each once every reader is past its slot's last chunk. */
+function publisher(ring: Ring): (m: SlotMessage, view: Uint8Array) => Promise<void> {
   const ctl = new Int32Array(ring.ctl);
   const head = new Float64Array(ring.head);
   const data = new Uint8Array(ring.data);
@@ -117,7 +179,7 @@ export async function broadcast(ring: Ring, path: string, codec: Compression): P
     return m;
   };
   let k = 0;
-  const publish = async (m: SlotMessage, view: Uint8Array): Promise<void> => {
+  return async (m, view) => {
     // slot k % RING_SLOTS held chunk k - RING_SLOTS: every thread must be past it
     for (;;) {
       if (Atomics.load(ctl, STOP) !== 0) throw new Error("sweep: the shared trace was stopped");
@@ -148,11 +210,6 @@ export async function broadcast(ring: Ring, path: string, codec: Compression): P
     Atomics.store(ctl, PUBLISHED, k);
     Atomics.notify(ctl, PUBLISHED);
   };
-  for await (const { m, view } of readSlots(path, codec, ring.fold)) {
-    await publish(m, view);
-    if (m.slot === undefined) return;
-  }
-  throw new Error("the reading thread ended without a last message");
 }
 
 /** A chunk as readSlots gives it: the message, and a view of its data (valid until released). */
