@@ -12,7 +12,8 @@
  *                 (libCacheSim's LRU in-process on this machine).
  *   sweep         `vmlab sweep` of the same configurations with --jobs 1 and
  *                 --jobs 2, alternating; the time with two over the linear
- *                 time (half the time with one). Goal: <= 1.8.
+ *                 time (half the time with one), and each side's CPU.
+ *                 Goal: <= 1.8.
  *   start-up      `vmlab --version` against `node -e 0`, alternating, best of
  *                 STARTUP_RUNS (10): what every command pays before its work.
  *   10^9 pipe     (only with BENCH_BILLION=1: about a minute or more)
@@ -45,6 +46,7 @@ interface Timed {
   /** CPU seconds of the process and its threads (user + system), to 10 ms */
   cpu: number;
   out: string;
+  err: string;
 }
 
 /** CPU seconds of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
@@ -55,13 +57,17 @@ function childCpu(): number {
 }
 
 /** Runs a command to its end; wall-clock and CPU seconds and its standard output. */
-function timed(cmd: string, args: string[]): Timed {
+function timed(cmd: string, args: string[], env?: Record<string, string>): Timed {
   const c0 = childCpu();
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync(cmd, args, {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+    env: env && { ...process.env, ...env },
+  });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return { seconds, cpu: childCpu() - c0, out: r.stdout };
+  return { seconds, cpu: childCpu() - c0, out: r.stdout, err: r.stderr };
 }
 
 /** The two commands RUNS times each, alternating: every time of each. */
@@ -190,9 +196,11 @@ function sweep(file: string): void {
     "--json",
     "--no-progress",
   ];
+  // VMLAB_SWEEP_CPU=1: each job thread says its CPU at its end (src/cli/sweepGroup.ts)
+  const env = { VMLAB_SWEEP_CPU: "1" };
   const [one, two] = alternate(
-    () => timed(process.execPath, args(1)),
-    () => timed(process.execPath, args(2)),
+    () => timed(process.execPath, args(1), env),
+    () => timed(process.execPath, args(2), env),
   );
   const same =
     JSON.stringify(
@@ -203,6 +211,25 @@ function sweep(file: string): void {
     );
   console.log(
     `  ${file.split("/").pop()}, 8 configurations: 1 worker ${range(one)}, 2 workers ${range(two)}; speed-up ${(best(one) / best(two)).toFixed(2)}x, 2 workers' time over linear ${(best(two) / (best(one) / 2)).toFixed(2)} (goal <= 1.8; figures ${same ? "equal" : "DIFFER"})`,
+  );
+  // the sweep's CPU (all its threads): what decoding the trace once per sweep saves shows here,
+  // and it is less at the mercy of other jobs on the machine than the wall clock
+  console.log(
+    `    CPU (user + system, best): 1 worker ${bestCpu(one).toFixed(2)} s, 2 workers ${bestCpu(two).toFixed(2)} s`,
+  );
+  // what the wall clock would be if every thread had a core of its own and the process two: the
+  // slowest job thread, or half the process's CPU; on a loaded machine the wall clock says more of
+  // the other jobs than of the sweep, and this says how the sweep's work divides between its threads
+  const bound = (t: Timed) => {
+    const jobs = [...t.err.matchAll(/^vmlab sweep: job thread \d+: ([\d.]+) s CPU/gm)].map((m) =>
+      Number(m[1]),
+    );
+    return Math.max(...jobs, t.cpu / 2);
+  };
+  const b1 = Math.min(...one.map(bound));
+  const b2 = Math.min(...two.map(bound));
+  console.log(
+    `    CPU-bound estimate (slowest job thread, or half the CPU; best): 1 worker ${b1.toFixed(2)} s, 2 workers ${b2.toFixed(2)} s; 2 workers' over linear ${(b2 / (b1 / 2)).toFixed(2)}`,
   );
 }
 

@@ -2,7 +2,7 @@
  * Sweeps over many machines: a BullMQ job queue on Redis. `vmlab sweep
  * --queue redis://HOST:PORT` adds one job per configuration to the queue
  * `vmlab-sweep` and waits for every result; `vmlab worker --queue ...`
- * processes jobs, each on a worker thread of its own pool (one per core by
+ * processes jobs on a pool of worker threads of its own (one per core by
  * default), until it is stopped (or, with --exit-when-idle, once it has had
  * no job that long and the queue holds none, waiting or active). A failed job is retried once on another worker.
  * A worker holds a job's lock for LOCK_MS, renewed every half of it while
@@ -12,11 +12,18 @@
  * defaults took a minute and more); the sweep says so on standard error.
  * The trace path in a job must name the same file on every worker machine
  * (a shared file system, or the same copy everywhere).
+ *
+ * A worker holds up to HELD_PER_THREAD jobs per thread (PASS_MAX at most)
+ * and runs those of one trace together as one pass over its threads
+ * (sweepPass.ts): the trace is decoded once per pass on each machine, not
+ * once per job. So a sweep of few configurations may run on fewer machines
+ * than are listening.
  */
 import { availableParallelism } from "node:os";
 import { InputError } from "../base/errors.ts";
 import { sweepTaskModule } from "./shared/taskModule.ts";
-import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
+import type { SweepJob, SweepJobResult } from "./sweepJob.ts";
+import { HELD_PER_THREAD, PASS_MAX, WorkerPasses } from "./sweepPass.ts";
 
 export const QUEUE_NAME = "vmlab-sweep";
 
@@ -175,6 +182,7 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
     ...sweepTaskModule(),
     maxThreads: threads,
   });
+  const passes = new WorkerPasses(pool, threads, log);
   let completed = 0;
   let lastActive = Date.now();
   let running = 0;
@@ -183,7 +191,7 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
     async (job) => {
       running++;
       try {
-        return (await pool.run(job.data)) as SweepJobResult;
+        return await passes.run(job.data as SweepJob);
       } finally {
         running--;
         lastActive = Date.now();
@@ -191,7 +199,8 @@ export async function runWorker(o: WorkerOptions, log: (line: string) => void): 
     },
     {
       connection,
-      concurrency: threads,
+      // the jobs held at once, run as passes over the threads: each pass decodes the trace once
+      concurrency: Math.min(PASS_MAX, HELD_PER_THREAD * threads),
       lockDuration: LOCK_MS,
       stalledInterval: STALLED_CHECK_MS,
       maxStalledCount: 2,

@@ -1,7 +1,8 @@
 /**
  * `vmlab sweep TRACE`: one trace under every combination of the given
  * modes, frame counts, policies and TLBs, run on all cores (worker threads
- * through piscina) or, with `--queue redis://...`, by `vmlab worker`
+ * through piscina, the trace decoded once for all of them: sweepPass.ts) or,
+ * with `--queue redis://...`, by `vmlab worker`
  * processes on any number of machines through a BullMQ job queue. Prints
  * one row per configuration (or JSON, CSV) and can chart faults against
  * memory size, one line per policy.
@@ -13,7 +14,10 @@ import { lineSpec, sweepChart } from "../analysis/chartSpec.ts";
 import { excerpt, InputError } from "../base/errors.ts";
 import { writeWhole } from "./shared/output.ts";
 import { sweepTaskModule } from "./shared/taskModule.ts";
-import type { SweepJob, SweepJobResult } from "./sweepTask.ts";
+import { traceFile } from "./sweepGroup.ts";
+import type { SweepJob, SweepJobResult } from "./sweepJob.ts";
+import { fileSize, PASS_MAX, runPass } from "./sweepPass.ts";
+import { type Ring, stopRing } from "./sweepShared.ts";
 
 export interface SweepOptions {
   format: string;
@@ -40,7 +44,9 @@ const list = (text: string) =>
 /** The jobs: the cartesian product of the lists, in a stable order. */
 export function sweepJobs(path: string, o: SweepOptions): SweepJob[] {
   if (path === "-")
-    throw new InputError("sweep: the trace must be a file (each configuration reads it again)");
+    throw new InputError(
+      "sweep: the trace must be a file (read once per 64 configurations, and by every queue worker)",
+    );
   // an absolute path, so that workers started elsewhere find the same file
   const file = resolve(path);
   const modes = list(o.mode);
@@ -108,8 +114,9 @@ export async function runSweepCli(file: string, o: SweepOptions): Promise<SweepO
     : await runLocal(jobs, threads, tick);
   if (progress) process.stderr.write("\r\x1b[K");
   const seconds = (performance.now() - t0) / 1000;
-  if (o.chart) await writeSweepChart(o.chart, results, file);
   const failed = results.filter((r) => r.error !== null).length;
+  // no figures at all (a corrupt or truncated trace fails every configuration): no chart file
+  if (o.chart && failed < results.length) await writeSweepChart(o.chart, results, file);
   if (o.json)
     return {
       text: JSON.stringify({ trace: file, seconds, workers: o.queue ? "queue" : threads, results }, null, 2),
@@ -122,7 +129,11 @@ export async function runSweepCli(file: string, o: SweepOptions): Promise<SweepO
   };
 }
 
-/** All jobs on a pool of worker threads (piscina), one trace run per thread at a time. */
+/**
+ * All jobs on a pool of worker threads (piscina), in passes of at most
+ * PASS_MAX: the trace is decoded once per pass (sweepShared.ts) and each
+ * thread runs its share of the pass's configurations side by side.
+ */
 async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Promise<SweepJobResult[]> {
   const { Piscina } = await import("piscina");
   const pool = new Piscina({
@@ -141,17 +152,21 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
       ),
     ),
   );
+  const file = traceFile(jobs[0].file, fileSize(jobs[0].file));
   try {
-    return await Promise.race([
-      broken,
-      Promise.all(
-        jobs.map(async (job) => {
-          const r = (await pool.run(job)) as SweepJobResult;
-          tick();
-          return r;
-        }),
-      ),
-    ]);
+    const results: SweepJobResult[] = [];
+    for (let at = 0; at < jobs.length; at += PASS_MAX) {
+      // the pass's rings (dropped after it: one pass's memory at a time)
+      const rings: Ring[] = [];
+      try {
+        const pass = runPass(pool, jobs.slice(at, at + PASS_MAX), threads, file, tick, rings);
+        results.push(...(await Promise.race([broken, pass])));
+      } finally {
+        // a failed pass: its producers and any thread still waiting stop
+        for (const r of rings) stopRing(r);
+      }
+    }
+    return results;
   } finally {
     await pool.destroy();
   }
