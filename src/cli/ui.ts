@@ -291,7 +291,7 @@ export async function startUi(opts: UiOptions = {}, say: (s: string) => void = (
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy":
-      "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+      "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
   };
   const send = (res: ServerResponse, code: number, type: string, body: string | Buffer): true => {
     res.writeHead(code, { ...headers, "Content-Type": type });

@@ -25,7 +25,26 @@ let moduleBytes: Uint8Array | null = null;
 /** Whether the hit loop is used when the configuration does not say: WebAssembly present, VMLAB_WASM not 0. */
 export function wasmByDefault(): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return wasmApi() !== null && env?.VMLAB_WASM !== "0";
+  return wasmApi() !== null && env?.VMLAB_WASM !== "0" && compiles();
+}
+
+let compiled: boolean | null = null;
+/**
+ * Whether this runtime lets the module be compiled: a page whose
+ * Content-Security-Policy lacks 'wasm-unsafe-eval' refuses it, and then
+ * the JavaScript twin runs (asked once).
+ */
+function compiles(): boolean {
+  if (compiled === null) {
+    try {
+      moduleBytes ??= fromBase64(HITS_WASM);
+      new (wasmApi()!.Module)(moduleBytes);
+      compiled = true;
+    } catch {
+      compiled = false;
+    }
+  }
+  return compiled;
 }
 
 export class HitLoop {
