@@ -8,6 +8,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { foldRuns, RUN_MAX, RUN_TOTALS } from "../../workloads/trace/runs.ts";
 import { FAST_POLICIES, FastSim } from "./fast.ts";
 import { PolicySim } from "./simulate.ts";
 
@@ -187,6 +188,65 @@ describe("policy mode's fast path (LRU, FIFO, CLOCK)", () => {
       const r = fast.result();
       expect(counts(r)).toEqual(counts(slow.result()));
       expect(r.evictions).toBeGreaterThan(0);
+    }
+  });
+
+  it("gives the same counts from the reading thread's runs (foldRuns, batches cut anywhere, dataOnly) as from the records and PolicySim", () => {
+    fc.assert(
+      fc.property(
+        refs,
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 7 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 12 }),
+        fc.boolean(),
+        (pages, frames, kinds, cuts, dataOnly) => {
+          // a page repeated with the same kinds folds into runs of several records (writes among them)
+          const w = records(pages, kinds);
+          const taken = pages.filter((_, i) => !dataOnly || kinds[i % kinds.length] !== 0);
+          const out = new Uint32Array(2 * pages.length);
+          for (const policy of FAST_POLICIES) {
+            const slow = new PolicySim(policy, frames);
+            for (const p of taken) slow.access(p, false);
+            const byRecord = new FastSim(policy, frames);
+            byRecord.feedRecords(w, pages.length, dataOnly);
+            const byRun = new FastSim(policy, frames);
+            let at = 0;
+            let folded = 0;
+            for (const len of [...cuts, pages.length]) {
+              const n = Math.min(len, pages.length - at);
+              const totals = new Float64Array(RUN_TOTALS);
+              const m = foldRuns(w.subarray(2 * at, 2 * (at + n)), n, out, totals);
+              expect(totals[6]).toBe(n);
+              folded += m;
+              byRun.feedRuns(out, m, dataOnly);
+              at += n;
+            }
+            expect(counts(byRun.result()), policy).toEqual(counts(slow.result()));
+            expect(counts(byRun.result()), policy).toEqual(counts(byRecord.result()));
+            expect(folded).toBeLessThanOrEqual(pages.length);
+          }
+        },
+      ),
+      { numRuns: 150, seed: 23 },
+    );
+  });
+
+  it("counts a run as long as foldRuns makes (RUN_MAX records) as that many references", () => {
+    // 0x100 (a store) 40,000 times, 0x101, 0x100 again: runs of RUN_MAX, the rest, then two of one
+    const pages = [...Array(40_000).fill(0x100), 0x101, 0x100, 2 ** 35 - 1];
+    const w = records(pages, [2]);
+    const out = new Uint32Array(2 * pages.length);
+    const totals = new Float64Array(RUN_TOTALS);
+    const m = foldRuns(w, pages.length, out, totals);
+    expect(m).toBe(6);
+    expect(((out[1] >>> 17) & 0x3fff) + 1).toBe(RUN_MAX);
+    for (const policy of FAST_POLICIES) {
+      const slow = new PolicySim(policy, 2);
+      for (const p of pages) slow.access(p, true);
+      const fast = new FastSim(policy, 2);
+      fast.feedRuns(out, m, false);
+      expect(counts(fast.result()), policy).toEqual(counts(slow.result()));
+      expect(fast.hits + fast.misses).toBe(pages.length);
     }
   });
 });

@@ -130,11 +130,28 @@ export class FastSim {
    * `n` trace records of `w` (record.ts's layout written out: kind lo & 3, a
    * fetch 0; the page hi * 2^18 + (lo >>> 14), hi below 2^17, as the decoder
    * has checked), the fetches skipped when `dataOnly`: the same figures as
-   * access() on each record's page, in one pass over the words. The hit path
-   * is written out here (the last two pages in locals, find, LRU's move to
-   * the head); a miss goes through miss().
+   * access() on each record's page, in one pass over the words. A record is
+   * a run of one (its high word's bits 17..31 are zero): feedRuns' loop.
    */
   feedRecords(w: Uint32Array, n: number, dataOnly: boolean): void {
+    this.feedRuns(w, n, dataOnly);
+  }
+
+  /**
+   * `n` runs of the reading thread (workloads/trace/runs.ts's layout written
+   * out, as in MachineMode.feedRuns: the first record's low word; the high
+   * word in bits 0..16 of the second, the records minus one in bits 17..30,
+   * bit 31 a write, which a replacement policy over page numbers ignores),
+   * the fetch runs skipped when `dataOnly` (a run is all fetches or all
+   * data). A run of N references to one page is its first reference
+   * followed by N - 1 hits that change nothing under LRU, FIFO and CLOCK
+   * (the page is LRU's most recent and its reference bit is set; no victim
+   * is chosen in between): the same figures as feedRecords on the records
+   * it was folded from (fast.test.ts holds it to that and to PolicySim).
+   * The hit path is written out here (the last two pages in locals, find,
+   * LRU's move to the head); a miss goes through miss().
+   */
+  feedRuns(w: Uint32Array, n: number, dataOnly: boolean): void {
     const kind = this.kind;
     const ref = this.ref;
     const fr = this.fr;
@@ -151,8 +168,9 @@ export class FastSim {
     for (let i = 0; i < n; i++) {
       const lo = w[2 * i];
       if (dataOnly && (lo & 3) === 0) continue;
-      refs++;
-      const rhi = w[2 * i + 1];
+      const rw = w[2 * i + 1];
+      refs += ((rw >>> 17) & 0x3fff) + 1;
+      const rhi = rw & 0x1ffff;
       const pLo = (rhi << 18) | (lo >>> 14);
       const pHi = rhi >>> 14;
       if (pLo === lastLo && pHi === lastHi) continue;

@@ -4,9 +4,9 @@
  * machine mode (the reference pager, or the kernel model's with --pager
  * linux) or a replacement policy over page numbers, with the analyses over
  * page numbers alongside (miss-ratio curves, SHARDS, the working set, the
- * TLB curve). It takes batches of records (`feed`) or, in machine mode with
- * nothing alongside, the reading thread's runs (`feedRuns`), and sums the
- * run up as a TraceSummary.
+ * TLB curve). It takes batches of records (`feed`) or, in machine mode or
+ * policy mode's fast path with nothing alongside, the reading thread's runs
+ * (`feedRuns`), and sums the run up as a TraceSummary.
  */
 import type { CacheSpec } from "../../hw/cache/CacheSpec.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
@@ -204,9 +204,16 @@ export class Replay {
       this.an = null;
   }
 
-  /** Whether the run can take runs (feedRuns): machine mode's fast path (and --pager linux's), with no analysis alongside. */
+  /**
+   * Whether the run can take runs (feedRuns): machine mode's fast path (and
+   * --pager linux's), or policy mode's (LRU, FIFO, CLOCK: FastSim.feedRuns),
+   * with no analysis alongside.
+   */
   get takesRuns(): boolean {
-    return (this.sim?.takesRuns === true || this.ksim?.takesRuns === true) && this.an === null;
+    return (
+      (this.sim?.takesRuns === true || this.ksim?.takesRuns === true || this.fast !== null) &&
+      this.an === null
+    );
   }
 
   /** Takes `n` records: the mode's simulation, then the analyses. */
@@ -235,6 +242,12 @@ export class Replay {
 
   /** Takes `n` runs of the reading thread (only when takesRuns). */
   readonly feedRuns: RunSink = (w, n, totals) => {
+    if (this.fast !== null) {
+      // policy mode: a run is one reference and its repeats (the write bit and the totals are not needed)
+      this.fast.feedRuns(w, n, this.s.dataOnly);
+      this.fed += totals[6];
+      return;
+    }
     if (this.ksim !== null) {
       // --pager linux: the kernel pager's hit path takes runs as machine mode's does
       this.ksim.feedRuns(w, n, totals);
