@@ -1,12 +1,14 @@
 /*
  * What the differential probes share: how many of n pages from a are
  * present (/proc/self/pagemap bit 63) and how many are in the page cache
- * or memory (mincore), and the task's page faults (getrusage).
+ * or memory (mincore), the task's page faults (getrusage) and the swap
+ * configured (/proc/meminfo).
  */
 #ifndef VMLAB_PROBE_H
 #define VMLAB_PROBE_H
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -40,6 +42,25 @@ static inline long probe_faults(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_minflt + ru.ru_majflt;
+}
+
+/* this task's minor and major faults so far, apart */
+static inline void probe_fault_counts(long *minor, long *major) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *minor = ru.ru_minflt;
+    *major = ru.ru_majflt;
+}
+
+/* SwapTotal from /proc/meminfo in kB; -1 when it cannot be read */
+static inline long probe_swap_total_kb(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    char l[256];
+    long v = -1;
+    while (f && fgets(l, sizeof l, f))
+        if (sscanf(l, "SwapTotal: %ld", &v) == 1) break;
+    if (f) fclose(f);
+    return v;
 }
 
 #endif

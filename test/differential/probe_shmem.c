@@ -27,23 +27,6 @@ static long resident(char *a) {
     return probe_incore(a, N);
 }
 
-static void faults(long *minor, long *major) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    *minor = ru.ru_minflt;
-    *major = ru.ru_majflt;
-}
-
-static long swap_total_kb(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char l[256];
-    long v = -1;
-    while (f && fgets(l, sizeof l, f))
-        if (sscanf(l, "SwapTotal: %ld", &v) == 1) break;
-    if (f) fclose(f);
-    return v;
-}
-
 static char *region(void) {
     char *hint = mmap(NULL, 4L << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     char *al = (char *)(((uintptr_t)hint + (2L << 20) - 1) & ~((uintptr_t)(2L << 20) - 1));
@@ -53,9 +36,9 @@ static char *region(void) {
 
 static void reread(const char *name, char *a) {
     long mi0, ma0, mi1, ma1, sum = 0;
-    faults(&mi0, &ma0);
+    probe_fault_counts(&mi0, &ma0);
     for (long i = 0; i < N; i++) sum += *(volatile char *)(a + i * PG);
-    faults(&mi1, &ma1);
+    probe_fault_counts(&mi1, &ma1);
     printf("{\"exp\":\"%s\",\"minor\":%ld,\"major\":%ld,\"sum\":%ld}\n", name, mi1 - mi0, ma1 - ma0, sum);
 }
 
@@ -69,7 +52,7 @@ int main(void) {
     for (long i = 0; i < N; i++) t[i * PG] = 7;
     int rt = madvise(t, N * PG, MADV_PAGEOUT);
     printf("{\"exp\":\"dirty\",\"ret\":%d,\"present\":%ld,\"resident\":%ld,\"swap_kb\":%ld}\n", rt, present(t), resident(t),
-           swap_total_kb());
+           probe_swap_total_kb());
     reread("clean-reread", s);
     reread("dirty-reread", t);
     return 0;

@@ -22,28 +22,11 @@
 #define PG 4096L
 #define N 64L
 
-static void faults(long *minor, long *major) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    *minor = ru.ru_minflt;
-    *major = ru.ru_majflt;
-}
-
-static long swap_total_kb(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char l[256];
-    long v = -1;
-    while (f && fgets(l, sizeof l, f))
-        if (sscanf(l, "SwapTotal: %ld", &v) == 1) break;
-    if (f) fclose(f);
-    return v;
-}
-
 static void reread(const char *name, char *a) {
     long mi0, ma0, mi1, ma1, sum = 0;
-    faults(&mi0, &ma0);
+    probe_fault_counts(&mi0, &ma0);
     for (long i = 0; i < N; i++) sum += *(volatile char *)(a + i * PG);
-    faults(&mi1, &ma1);
+    probe_fault_counts(&mi1, &ma1);
     printf("{\"exp\":\"%s\",\"minor\":%ld,\"major\":%ld,\"sum\":%ld}\n", name, mi1 - mi0, ma1 - ma0, sum);
 }
 
@@ -68,7 +51,7 @@ int main(void) {
     for (long i = 0; i < 2 * N; i++) (void)*(volatile char *)(a + i * PG);
     long before = probe_present(a, 2 * N);
     int r = madvise(a, 2 * N * PG, MADV_PAGEOUT);
-    printf("{\"exp\":\"pageout\",\"ret\":%d,\"before\":%ld,\"swap_kb\":%ld}\n", r, before, swap_total_kb());
+    printf("{\"exp\":\"pageout\",\"ret\":%d,\"before\":%ld,\"swap_kb\":%ld}\n", r, before, probe_swap_total_kb());
     printf("{\"exp\":\"written\",\"present\":%ld,\"resident\":%ld}\n", probe_present(a, N), probe_incore(a, N));
     printf("{\"exp\":\"holes\",\"present\":%ld,\"resident\":%ld}\n", probe_present(a + N * PG, N),
            probe_incore(a + N * PG, N));
