@@ -51,3 +51,26 @@ describe("TlbArray's count of valid entries by size", () => {
     expect(hits).toBeGreaterThan(100);
   });
 });
+
+describe("TlbArray.invalidatePage", () => {
+  it("drops every entry of the page it matches, says how many, and leaves no copy a lookup could hit", () => {
+    const rng = new Rng(9);
+    const a = new TlbArray(32, 8, 3, 3, "t"); // 4K and 2M entries, 8 ways: sets with holes and full sets
+    let dropped = 0;
+    for (let step = 0; step < 20000; step++) {
+      const size = rng.below(6) === 0 ? 1 : 0;
+      const vpn = rng.below(4096);
+      const asid = rng.below(3);
+      if (rng.below(3) !== 0) {
+        a.insert(vpn, size, vpn + 3, asid | (rng.below(8) === 0 ? 1 << 23 : 0));
+        continue;
+      }
+      const before = a.occupancy();
+      const n = a.invalidatePage(vpn, asid, InvalidateHow.PcidAndGlobal);
+      expect(a.occupancy()).toBe(before - n);
+      expect(a.peek(vpn, asid)).toBe(-1); // neither the 4K entry nor the 2M one that holds vpn
+      dropped += n;
+    }
+    expect(dropped).toBeGreaterThan(500);
+  });
+});

@@ -337,14 +337,18 @@ export class TlbArray {
     // SDM §4.10.4.1: when a large page is cached as several 4K ("fractured") entries,
     // INVLPG of any address in it invalidates all of them
     if (this.mayHoldFractured) n += this.invalidateFractured(vpn, asid, how);
+    const keys = this.keys; // remove() shifts within these arrays, never replaces them
+    const ways = this.ways;
     for (let size = 0; size < this.sizeEnd; size++) {
       if ((this.sizeMask & (1 << size)) === 0 || this.bySize[size] === 0) continue;
       const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
       const key = tag * 8 + size;
-      const base = (tag & this.setMask) * this.ways;
-      for (let i = base; i < base + this.ways; ) {
-        if (this.keys[i] === key && matches(this.metas[i], asid, how)) {
-          this.remove(base, i);
+      const base = (tag & this.setMask) * ways;
+      for (let i = base, end = base + ways; i < end; ) {
+        const k = keys[i];
+        if (k === -1) break; // invalid ways are last (as lookup relies on)
+        if (k === key && matches(this.metas[i], asid, how)) {
+          this.remove(base, i); // the next way moves into i
           n++;
         } else i++;
       }

@@ -40,10 +40,10 @@ import { Uaccess } from "./uaccess.ts";
  * killer, TLB flushes, the task list) reach it once it is up.
  */
 export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch): KernelParts {
-  const swap = cfg.swapBytes > 0 ? new SwapArea(cfg.swapBytes / 4096) : null;
   const { layout, va, pgtable, image } = arch;
   const machine = arch.newMachine();
   const nrFrames = machine.phys.nrFrames;
+  const swap = cfg.swapBytes > 0 ? new SwapArea(cfg.swapBytes / 4096, nrFrames) : null;
   const pages = new PageDescTable(nrFrames);
   const buddy = new BuddyAllocator(pages, nrFrames, arch.zones);
 

@@ -33,3 +33,20 @@ describe("Vaddr.vpnOf", () => {
     }
   });
 });
+
+describe("Vaddr.isKernelOf", () => {
+  it("is isKernel() of the same address given as halves: bit 63, or i386's PAGE_OFFSET and its edges", () => {
+    const rng = new Rng(12);
+    const vs = [new Vaddr(48), new Vaddr(57), new Vaddr32(0xc000_0000n), new Vaddr32(0x8000_0000n)];
+    const edges = [0n, 0x7fff_ffffn, 0x8000_0000n, 0xbfff_ffffn, 0xc000_0000n, 0xffff_ffffn, 0x1_0000_0000n];
+    for (const v of vs) {
+      const vas = [...edges, 0x7fff_ffff_ffff_ffffn, 0x8000_0000_0000_0000n, 0xffff_ffff_ffff_ffffn];
+      for (let i = 0; i < 1000; i++) vas.push((BigInt(rng.nextU32()) << 32n) | BigInt(rng.nextU32()));
+      for (let i = 0; i < 1000; i++) vas.push(BigInt(rng.nextU32())); // below 2^32: i386's space
+      for (const va of vas) {
+        const { hi, lo } = fromBig(va);
+        expect(v.isKernelOf(hi, lo), va.toString(16)).toBe(v.isKernel(va));
+      }
+    }
+  });
+});

@@ -85,6 +85,11 @@ export class Vaddr {
     return BigInt.asUintN(64, va) >> 63n === 1n;
   }
 
+  /** isKernel(va) of an address given as halves, without a bigint (a user fault's). */
+  isKernelOf(vaHi: number, _vaLo: number): boolean {
+    return vaHi >>> 31 === 1;
+  }
+
   /** The address ranges that translate at all, [start, end): the two canonical halves. */
   ranges(): [bigint, bigint][] {
     const half = 1n << (this.bits - 1n);
@@ -118,7 +123,11 @@ export class Vaddr32 extends Vaddr {
     readonly pageOffset: bigint,
   ) {
     super(32);
+    this.pageOffsetLo = Number(pageOffset);
   }
+
+  /** pageOffset as a number (below 2^32) */
+  private readonly pageOffsetLo: number;
 
   override isCanonical(va: bigint): boolean {
     return va >= 0n && va < 0x1_0000_0000n;
@@ -138,6 +147,10 @@ export class Vaddr32 extends Vaddr {
 
   override isKernel(va: bigint): boolean {
     return BigInt.asUintN(64, va) >= this.pageOffset && va < 0x1_0000_0000n;
+  }
+
+  override isKernelOf(vaHi: number, vaLo: number): boolean {
+    return vaHi === 0 && vaLo >= this.pageOffsetLo;
   }
 
   override ranges(): [bigint, bigint][] {

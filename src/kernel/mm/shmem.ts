@@ -192,7 +192,7 @@ export function shmemFault(
 function shmemSwapin(ctx: MmContext, owner: ShmemOwner, index: number, slot: number): number {
   const env = ctx.env;
   const swap = env.swap!;
-  let pfn = swap.cache.get(slot) ?? -1;
+  let pfn = swap.cache.at(slot);
   if (pfn < 0) {
     pfn = shmemReadSlot(ctx, owner, index, slot);
     if (pfn < 0) return -1;

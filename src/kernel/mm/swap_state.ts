@@ -46,7 +46,7 @@ export function doSwapPage(
   const pages = env.pages;
   const slot = env.pgtable.swapOffset(hi, lo);
   mm.anonVmaPrepare(vma);
-  let pfn = swap.cache.get(slot) ?? -1;
+  let pfn = swap.cache.at(slot);
   let major = false;
   // a page shmem's swap_cluster_readahead read for this slot has no anon_vma yet:
   // folio_add_anon_rmap_ptes -> __folio_set_anon gives it this VMA's (the root of its chain)

@@ -8,6 +8,60 @@ import { ModelBug } from "../../base/assert.ts";
 import { PageStore } from "../../hw/PageStore.ts";
 
 /**
+ * One direction of the swap cache (slot -> pfn, or pfn -> slot) as a typed
+ * array indexed by its key (-1: none), with a Map's `get`/`has`/`size`: both
+ * keys are bounded (a slot by the area, a pfn by the machine's frames), and a
+ * Map's `set`/`delete` allocated on every page swapped out and in (the
+ * largest allocators of a reclaim run; issue #20). Linux keeps the cache in
+ * the swap address space's XArray (mm/swap_state.c) and the slot in
+ * folio->swap.
+ */
+export class SwapCacheIndex {
+  private readonly vals: Int32Array;
+  /** keys that have a value (SwapCached, in pages) */
+  size = 0;
+
+  constructor(nrKeys: number) {
+    this.vals = new Int32Array(nrKeys).fill(-1);
+  }
+
+  /** The value of `key`, or -1 when it has none (a key outside the array has none). */
+  at(key: number): number {
+    return key >= 0 && key < this.vals.length ? this.vals[key] : -1;
+  }
+
+  /** The value of `key`, or undefined when it has none (as Map.get). */
+  get(key: number): number | undefined {
+    const v = this.at(key);
+    return v < 0 ? undefined : v;
+  }
+
+  has(key: number): boolean {
+    return this.at(key) >= 0;
+  }
+
+  /** Sets `key`'s value (a value >= 0, a key within the array). */
+  set(key: number, value: number): void {
+    if (this.vals[key] < 0) this.size++;
+    this.vals[key] = value;
+  }
+
+  /** Removes `key`'s value; returns whether it had one. */
+  delete(key: number): boolean {
+    if (this.at(key) < 0) return false;
+    this.vals[key] = -1;
+    this.size--;
+    return true;
+  }
+
+  /** [key, value] pairs in key order (for the invariant checks, not a hot path). */
+  *[Symbol.iterator](): IterableIterator<[number, number]> {
+    const vals = this.vals;
+    for (let k = 0; k < vals.length; k++) if (vals[k] >= 0) yield [k, vals[k]];
+  }
+}
+
+/**
  * A swap area (mm/swapfile.c): slot 0 holds the swap header, slots 1..n-1
  * hold pages. `map` is swap_map: how many swap PTEs refer to each slot. The
  * swap cache (mm/swap_state.c) maps a slot to the frame that holds its page
@@ -25,9 +79,9 @@ export class SwapArea {
   readonly contents: PageStore;
   /** 1 where the slot holds a written page (swap_writepage ran, the slot is not freed yet) */
   private readonly written: Uint8Array;
-  /** the swap cache: slot -> pfn, and back */
-  readonly cache = new Map<number, number>();
-  readonly slotOf = new Map<number, number>();
+  /** the swap cache: slot -> pfn, and back (pfn -> slot: folio->swap) */
+  readonly cache: SwapCacheIndex;
+  readonly slotOf: SwapCacheIndex;
   /** slots in use (a PTE refers to them, or their page is in the swap cache) */
   used = 0;
   /** /proc/vmstat pswpin, pswpout */
@@ -55,8 +109,14 @@ export class SwapArea {
   /** where the next slot search starts (scan_swap_map_slots' cluster_next, simplified to a cursor) */
   private cursor = 1;
 
-  constructor(readonly nrSlots: number) {
+  /** `nrFrames`: the machine's page frames (the pfns the swap cache may hold) */
+  constructor(
+    readonly nrSlots: number,
+    nrFrames: number,
+  ) {
     this.map = new Uint16Array(nrSlots);
+    this.cache = new SwapCacheIndex(nrSlots);
+    this.slotOf = new SwapCacheIndex(nrFrames);
     this.contents = new PageStore(nrSlots, "the swap slots written so far");
     this.written = new Uint8Array(nrSlots);
   }
@@ -151,8 +211,8 @@ export class SwapArea {
    * Linux: mm/swap_state.c delete_from_swap_cache
    */
   removeFromCache(pfn: number): void {
-    const slot = this.slotOf.get(pfn);
-    if (slot === undefined) return;
+    const slot = this.slotOf.at(pfn);
+    if (slot < 0) return;
     this.orphans.delete(pfn);
     this.slotOf.delete(pfn);
     this.cache.delete(slot);

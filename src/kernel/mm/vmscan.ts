@@ -502,7 +502,7 @@ export class Vmscan implements RmapPages {
     if (swap === null) return false;
     const phys = this.env.phys;
     const pages = this.env.pages;
-    let slot = swap.slotOf.get(pfn) ?? -1;
+    let slot = swap.slotOf.at(pfn);
     const cached = slot >= 0;
     let dirty = !cached;
     if (!cached) {

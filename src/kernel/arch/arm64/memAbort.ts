@@ -55,16 +55,24 @@ export function arm64Cpus(machine: Machine): Arm64Cpu[] {
  * do_page_fault's part after the EL1 checks, for a user address: the VMA
  * (lock_mm_and_find_vma), its rights against the fault's vm_flags, then
  * handle_mm_fault. Returns null when resolved (retry), else the signal.
+ * `vaHi`/`vaLo`, when given, are va's halves: the page is found from them
+ * without bigint arithmetic (an EL0 abort's).
  */
-export function doPageFault(k: KernelCore, task: Task, va: bigint, esr: number): SigInfo | null {
+export function doPageFault(
+  k: KernelCore,
+  task: Task,
+  va: bigint,
+  esr: number,
+  vaHi = -1,
+  vaLo = 0,
+): SigInfo | null {
   const mm = task.mm;
-  const badmap = () => ({ ...userFaultSignal(esr, "badmap"), addr: va });
   // faulthandler_disabled() || !mm: no_context (a user-mode fault: do_bad_area)
-  if (mm === null || task.pagefaultDisabled > 0 || !isTtbr0Addr(va)) return badmap();
+  if (mm === null || task.pagefaultDisabled > 0 || !isTtbr0Addr(va)) return badmap(esr, va);
   const { vmFlags, write } = faultVmFlags(esr);
-  const vpn = k.va.vpn(va);
+  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va);
   const vma = lockMmAndFindVma(mm, task, vpn);
-  if (vma === null) return badmap();
+  if (vma === null) return badmap(esr, va);
   if (!(vma.vmFlags & vmFlags)) return { ...userFaultSignal(esr, "badaccess"), addr: va };
   k.faultingMm = mm;
   const res = k.userMm.handleMmFault(mm, vma, vpn, write);
@@ -77,16 +85,28 @@ export function doPageFault(k: KernelCore, task: Task, va: bigint, esr: number):
   return { ...sig, addr: va };
 }
 
+/** do_bad_area's signal for a fault with no mapping (a function: no closure made per fault). */
+function badmap(esr: number, va: bigint): SigInfo {
+  return { ...userFaultSignal(esr, "badmap"), addr: va };
+}
+
 /**
  * do_mem_abort for an abort from EL0: fault_info[FSC]'s handler.
  * do_translation_fault sends a kernel address to do_bad_area (SIGSEGV,
  * SEGV_MAPERR); do_page_fault handles the rest; other handlers raise
  * fault_info's signal.
  */
-function doMemAbortEl0(k: KernelCore, task: Task, va: bigint, esr: number): SigInfo | null {
+function doMemAbortEl0(
+  k: KernelCore,
+  task: Task,
+  va: bigint,
+  esr: number,
+  vaHi: number,
+  vaLo: number,
+): SigInfo | null {
   const inf = esrToFaultInfo(esr);
   if (inf.fn === "do_page_fault" || (inf.fn === "do_translation_fault" && isTtbr0Addr(va)))
-    return doPageFault(k, task, va, esr);
+    return doPageFault(k, task, va, esr, vaHi, vaLo);
   return { signal: inf.sig, code: inf.code, addr: va };
 }
 
@@ -95,8 +115,16 @@ function doMemAbortEl0(k: KernelCore, task: Task, va: bigint, esr: number): SigI
  * do_mem_abort decides: resolved (null: the access is retried, entry.ts
  * userModeRange), or a signal (caught: abandoned; uncaught: the task dies).
  */
-export function userFault(k: KernelCore, cpu: Mmu, task: Task, _outcome: number, va: bigint): SigInfo | null {
-  return doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr);
+export function userFault(
+  k: KernelCore,
+  cpu: Mmu,
+  task: Task,
+  _outcome: number,
+  va: bigint,
+  vaHi: number,
+  vaLo: number,
+): SigInfo | null {
+  return doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr, vaHi, vaLo);
 }
 
 /**

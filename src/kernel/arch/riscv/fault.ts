@@ -77,6 +77,8 @@ function accessFaultName(cause: number): string {
  * update_mmu_cache (local_flush_tlb_page: SFENCE.VMA va, x0 on the hart).
  * Returns null when resolved (retry), else the signal (bad_area: SIGSEGV;
  * mm_fault_error: SIGBUS BUS_ADRERR, SIGSEGV SEGV_MAPERR, or the OOM kill).
+ * `vaHi`/`vaLo`, when given, are va's halves: the page and the flush are
+ * found from them without bigint arithmetic (a U-mode fault's).
  */
 export function doPageFault(
   k: KernelCore,
@@ -84,12 +86,14 @@ export function doPageFault(
   va: bigint,
   cause: number,
   cpu: RiscvCpu,
+  vaHi = -1,
+  vaLo = 0,
 ): SigInfo | null {
   const mm = task.mm;
   // faulthandler_disabled() || !mm: no_context (from user mode: bad_area, SEGV_MAPERR)
   if (mm === null || task.pagefaultDisabled > 0 || va >= k.layout.userEnd)
     return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-  const vpn = k.va.vpn(va);
+  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va);
   const vma = lockMmAndFindVma(mm, task, vpn);
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   if (accessError(cause, vma.vmFlags)) return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
@@ -99,8 +103,12 @@ export function doPageFault(
   if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) {
-    const { hi, lo } = fromBig(va);
-    cpu.flushPage(hi, lo); // update_mmu_cache -> local_flush_tlb_page(address)
+    // update_mmu_cache -> local_flush_tlb_page(address)
+    if (vaHi >= 0) cpu.flushPage(vaHi, vaLo);
+    else {
+      const { hi, lo } = fromBig(va);
+      cpu.flushPage(hi, lo);
+    }
     return null;
   }
   if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // pagefault_out_of_memory
@@ -110,10 +118,18 @@ export function doPageFault(
 }
 
 /** A fault a U-mode access took: a page fault goes to handle_page_fault (null: resolved, retry); an access fault is SIGSEGV SEGV_ACCERR. */
-export function userFault(k: KernelCore, c: Mmu, task: Task, _outcome: number, va: bigint): SigInfo | null {
+export function userFault(
+  k: KernelCore,
+  c: Mmu,
+  task: Task,
+  _outcome: number,
+  va: bigint,
+  vaHi: number,
+  vaLo: number,
+): SigInfo | null {
   const cpu = riscvCpu(c);
   if (isAccessFault(cpu.scause)) return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
-  return doPageFault(k, task, va, cpu.scause, cpu);
+  return doPageFault(k, task, va, cpu.scause, cpu, vaHi, vaLo);
 }
 
 /**

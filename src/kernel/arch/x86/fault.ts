@@ -47,7 +47,8 @@ export function userFault(
  * its rlimit, keeping stack_guard_gap from the VMA below), check
  * access_error, then handle_mm_fault. Returns null when resolved (retry),
  * else the signal. `vaHi`/`vaLo`, when given, are va's halves: the page is
- * found from them without bigint arithmetic (user mode's faults).
+ * found from them without bigint arithmetic (user mode's faults, x86-64's
+ * and i386's: the kernel-half test is the Vaddr's, bit 63 or PAGE_OFFSET).
  */
 export function doUserAddrFault(
   k: KernelCore,
@@ -60,7 +61,7 @@ export function doUserAddrFault(
 ): SigInfo | null {
   const mm = task.mm;
   // faulthandler_disabled() || !mm: bad_area_nosemaphore; fault_in_kernel_space (bit 63)
-  const kernelHalf = vaHi >= 0 ? vaHi >>> 31 === 1 : k.va.isKernel(va);
+  const kernelHalf = vaHi >= 0 ? k.va.isKernelOf(vaHi, vaLo) : k.va.isKernel(va);
   if (mm === null || task.pagefaultDisabled > 0 || kernelHalf)
     return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
   const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va);

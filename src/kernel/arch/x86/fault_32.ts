@@ -45,10 +45,13 @@ export function userFault32(
   task: Task,
   outcome: number,
   va: bigint,
+  vaHi: number,
+  vaLo: number,
 ): SigInfo | null {
+  // no PKRU on 32-bit x86 (pkru 0, as doUserAddrFault's default); the page from va's halves
   return outcome === Outcome.GP
     ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
-    : doUserAddrFault(k, task, va, i386Cpu(cpu).errorCode);
+    : doUserAddrFault(k, task, va, i386Cpu(cpu).errorCode, 0, vaHi, vaLo);
 }
 
 /** A #PF in a user-access routine: do_user_addr_fault; true when resolved. */
