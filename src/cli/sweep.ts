@@ -16,7 +16,7 @@ import { writeWhole } from "./shared/output.ts";
 import { sweepTaskModule } from "./shared/taskModule.ts";
 import { traceFile } from "./sweepGroup.ts";
 import type { SweepJob, SweepJobResult } from "./sweepJob.ts";
-import { fileSize, PASS_MAX, runPass } from "./sweepPass.ts";
+import { fileSize, PASS_MAX, runPass, type SpareRings } from "./sweepPass.ts";
 import { type Ring, stopRing } from "./sweepShared.ts";
 
 export interface SweepOptions {
@@ -155,11 +155,12 @@ async function runLocal(jobs: SweepJob[], threads: number, tick: () => void): Pr
   const file = traceFile(jobs[0].file, fileSize(jobs[0].file));
   try {
     const results: SweepJobResult[] = [];
+    // the rings, made by the first pass and reused by each one after it (a failed pass ends the sweep)
+    const spare: SpareRings = { runs: null, records: null };
     for (let at = 0; at < jobs.length; at += PASS_MAX) {
-      // the pass's rings (dropped after it: one pass's memory at a time)
       const rings: Ring[] = [];
       try {
-        const pass = runPass(pool, jobs.slice(at, at + PASS_MAX), threads, file, tick, rings);
+        const pass = runPass(pool, jobs.slice(at, at + PASS_MAX), threads, file, tick, rings, spare);
         results.push(...(await Promise.race([broken, pass])));
       } finally {
         // a failed pass: its producers and any thread still waiting stop

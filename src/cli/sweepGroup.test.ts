@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { traceBatches } from "../workloads/trace/generate.ts";
-import { runSweepJob, type SweepJob, type SweepJobResult } from "./sweepJob.ts";
+import { readingOf, traceFile } from "./sweepGroup.ts";
+import { runSweepJob, type SweepJob, type SweepJobResult, traceOptions } from "./sweepJob.ts";
 import { vmlab } from "./testkit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-sweepgroup-"));
@@ -92,4 +93,24 @@ describe("vmlab sweep, the trace decoded once", () => {
     expect(errors["cut.u64"]).toMatch(/truncated: 5 bytes/);
     expect(errors["cut.u64.gz"]).toMatch(/corrupt or truncated gzip/);
   }, 60_000);
+
+  it("reads the file itself for OPT (it keeps the whole trace), the shared rings for the rest", () => {
+    const path = join(dir, "reading.u64");
+    writeFileSync(path, bytes.subarray(0, 8 * 1000));
+    const file = traceFile(path, 8 * 1000);
+    const job = (policy: string, mode: "policy" | "machine" = "policy"): SweepJob => ({
+      file: path,
+      format: "auto",
+      mode,
+      frames: 64,
+      policy,
+      tlb: "vmref",
+      dataOnly: false,
+      seed: 1,
+    });
+    expect(readingOf(job("opt"), file, traceOptions)).toBe("own");
+    expect(readingOf(job("lru"), file, traceOptions)).not.toBe("own");
+    expect(readingOf(job("arc"), file, traceOptions)).not.toBe("own");
+    expect(readingOf(job("clock", "machine"), file, traceOptions)).toBe("runs");
+  });
 });

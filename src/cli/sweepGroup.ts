@@ -33,7 +33,8 @@ import { parseReplay, type TraceCliOptions } from "./trace/options.ts";
 /**
  * How a configuration reads the trace: the runs ring, the records ring, or
  * the file itself (a file the reading thread cannot read: zstd without
- * zstd-napi's binding; or options that fail before anything is read).
+ * zstd-napi's binding; options that fail before anything is read; OPT,
+ * which keeps the whole trace and so runs one configuration at a time).
  */
 export type Reading = "runs" | "records" | "own";
 
@@ -61,6 +62,10 @@ export function readingOf(
   options: (j: SweepJob) => TraceCliOptions,
 ): Reading {
   if (!canFold(file.codec)) return "own";
+  // OPT keeps the whole page string (4 bytes a reference) until the end: a pass's
+  // OPT configurations side by side would hold it once each (64 of py-50M's
+  // 51 M references: 13 GB), so each reads the file itself, one after another
+  if (job.mode === "policy" && job.policy === "opt") return "own";
   let takesRuns: boolean;
   try {
     takesRuns = new Replay(parseReplay(options(job))).takesRuns;

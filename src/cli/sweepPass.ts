@@ -8,7 +8,13 @@
 import { statSync } from "node:fs";
 import { type Reading, readingOf, type SweepGroup, type TraceFile, traceFile } from "./sweepGroup.ts";
 import { type SweepJob, type SweepJobResult, traceOptions } from "./sweepJob.ts";
-import { broadcast, broadcastBoth, newRing, type Ring, stopRing } from "./sweepShared.ts";
+import { broadcast, broadcastBoth, newRing, type Ring, reuseRing, stopRing } from "./sweepShared.ts";
+
+/** The rings of the last pass that ended well, for the next pass to reuse (reuseRing). */
+export interface SpareRings {
+  runs: Ring | null;
+  records: Ring | null;
+}
 
 /**
  * Configurations run together, reading one decoding of the trace: a sweep
@@ -25,6 +31,7 @@ export async function runPass(
   file: TraceFile,
   tick: () => void,
   rings: Ring[],
+  spare?: SpareRings,
 ): Promise<SweepJobResult[]> {
   const reading = jobs.map((j) => readingOf(j, file, traceOptions));
   const n = Math.min(threads, jobs.length);
@@ -44,10 +51,10 @@ export async function runPass(
     });
   const ring = (fold: boolean, kind: Reading): Ring | null => {
     if (!reading.includes(kind)) return null;
-    const r = newRing(
-      fold,
-      groups.map((g) => g.reading.includes(kind)),
-    );
+    const reads = groups.map((g) => g.reading.includes(kind));
+    const old = spare?.[kind as "runs" | "records"] ?? null;
+    const r = (old !== null ? reuseRing(old, reads) : null) ?? newRing(fold, reads);
+    if (spare !== undefined) spare[kind as "runs" | "records"] = r;
     rings.push(r);
     return r;
   };
@@ -114,6 +121,7 @@ interface Waiting {
 export class WorkerPasses {
   private readonly pending = new Map<string, Waiting[]>();
   private busy = false;
+  private spare: SpareRings = { runs: null, records: null };
 
   constructor(
     private readonly pool: { run(task: unknown): Promise<unknown> },
@@ -156,11 +164,14 @@ export class WorkerPasses {
           traceFile(file, fileSize(file)),
           () => {},
           rings,
+          this.spare,
         );
         batch.forEach((w, i) => {
           w.done(results[i]);
         });
       } catch (e) {
+        // a failed pass's rings may still be read by a thread it stopped: the next pass makes its own
+        this.spare = { runs: null, records: null };
         for (const w of batch) w.failed(e);
       } finally {
         for (const r of rings) stopRing(r);
