@@ -299,52 +299,55 @@ function miss(r: usize, s: bool, asid: u32): i32 {
  * (fetches skipped) so that each of the three variants keeps only its own
  * side's memo in registers; the same steps in each.
  */
-// @ts-expect-error: decorator
-@inline
-function loop(runs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool): i32 {
-  let rep = repeats;
-  let sum = frameSum;
-  const dirty = dirtyFlags;
-  // the globals in locals: a global is two loads in V8's code, a local a register
-  const loD = memoLoD;
-  const hiD = memoHiD;
-  const pfD = memoPfnD;
-  const maskD = setMaskD;
-  const loI = sp ? memoLoI : 0;
-  const hiI = sp ? memoHiI : 0;
-  const pfI = sp ? memoPfnI : 0;
-  const maskI = sp ? setMaskI : 0;
-  const end = runs + ((<usize>count) << 3);
-  for (let r = runs + ((<usize>from) << 3); r < end; r += 8) {
-    const lo = load<u32>(r);
-    const w = load<u32>(r, 4);
-    const kind = lo & 3;
-    if (skip && kind === 0) continue;
-    const page = lo >>> 14;
-    const s = sp && kind === 0;
-    const at = (<usize>(page & (s ? maskI : maskD))) << 2;
-    const len: i64 = ((w >>> 17) & 0x3fff) + 1;
-    let pfn: u32;
-    if (load<u32>((s ? loI : loD) + at) === page && load<u32>((s ? hiI : hiD) + at) === (w & 0x1ffff)) {
-      // the set's front entry (MachineMode.feedRuns: its reference bit is set already)
-      rep += len;
-      pfn = load<u32>((s ? pfI : pfD) + at);
-      if (w >= 0x80000000) store<u8>(dirty + pfn, 1);
-    } else {
-      const got = miss(r, s, asid);
-      if (got < 0) {
-        repeats = rep;
-        frameSum = sum;
-        return <i32>((r - runs) >>> 3);
+// a class only so that the method can carry @inline (biome parses no decorator on a function)
+class Loop {
+  // @ts-expect-error: decorator
+  @inline
+  static run(runs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool): i32 {
+    let rep = repeats;
+    let sum = frameSum;
+    const dirty = dirtyFlags;
+    // the globals in locals: a global is two loads in V8's code, a local a register
+    const loD = memoLoD;
+    const hiD = memoHiD;
+    const pfD = memoPfnD;
+    const maskD = setMaskD;
+    const loI = sp ? memoLoI : 0;
+    const hiI = sp ? memoHiI : 0;
+    const pfI = sp ? memoPfnI : 0;
+    const maskI = sp ? setMaskI : 0;
+    const end = runs + ((<usize>count) << 3);
+    for (let r = runs + ((<usize>from) << 3); r < end; r += 8) {
+      const lo = load<u32>(r);
+      const w = load<u32>(r, 4);
+      const kind = lo & 3;
+      if (skip && kind === 0) continue;
+      const page = lo >>> 14;
+      const s = sp && kind === 0;
+      const at = (<usize>(page & (s ? maskI : maskD))) << 2;
+      const len: i64 = ((w >>> 17) & 0x3fff) + 1;
+      let pfn: u32;
+      if (load<u32>((s ? loI : loD) + at) === page && load<u32>((s ? hiI : hiD) + at) === (w & 0x1ffff)) {
+        // the set's front entry (MachineMode.feedRuns: its reference bit is set already)
+        rep += len;
+        pfn = load<u32>((s ? pfI : pfD) + at);
+        if (w >= 0x80000000) store<u8>(dirty + pfn, 1);
+      } else {
+        const got = miss(r, s, asid);
+        if (got < 0) {
+          repeats = rep;
+          frameSum = sum;
+          return <i32>((r - runs) >>> 3);
+        }
+        rep += len - <i64>(got & 1); // a second-level hit: its first record missed the first level
+        pfn = <u32>got >>> 1;
       }
-      rep += len - <i64>(got & 1); // a second-level hit: its first record missed the first level
-      pfn = <u32>got >>> 1;
+      sum += <i64>pfn * len;
     }
-    sum += <i64>pfn * len;
+    repeats = rep;
+    frameSum = sum;
+    return count;
   }
-  repeats = rep;
-  frameSum = sum;
-  return count;
 }
 
 /**
@@ -354,7 +357,7 @@ function loop(runs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: boo
  * run that misses (nothing of it done), or `count`.
  */
 export function take(runs: usize, from: i32, count: i32, asid: u32): i32 {
-  if (dataOnly) return loop(runs, from, count, asid, false, true);
-  if (split) return loop(runs, from, count, asid, true, false);
-  return loop(runs, from, count, asid, false, false);
+  if (dataOnly) return Loop.run(runs, from, count, asid, false, true);
+  if (split) return Loop.run(runs, from, count, asid, true, false);
+  return Loop.run(runs, from, count, asid, false, false);
 }
