@@ -132,47 +132,6 @@ export function second(s: i32, k: usize, p: usize, m: usize, a: usize, w: u32, m
  * (or global) in the set at `base`, moved to the front (TlbArray.toFront,
  * attributes too), then `base`; or -1.
  */
-function lookup(
-  k: usize,
-  p: usize,
-  meta: usize,
-  a: usize,
-  base: usize,
-  nw: usize,
-  key: f64,
-  asid: u32,
-): isize {
-  let hit: isize = -1;
-  for (let x: usize = base; x < base + nw; x++) {
-    const kk = load<f64>(k + (x << 3));
-    if (kk === key) {
-      const mt = load<u32>(meta + (x << 2));
-      if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
-        hit = <isize>x;
-        break;
-      }
-    } else if (kk === -1.0) break;
-  }
-  if (hit < 0) return -1;
-  const x = <usize>hit;
-  if (x !== base) {
-    const kx = load<f64>(k + (x << 3));
-    const px = load<f64>(p + (x << 3));
-    const mx = load<u32>(meta + (x << 2));
-    const ax = load<u32>(a + (x << 2));
-    for (let j = x; j > base; j--) {
-      store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
-      store<f64>(p + (j << 3), load<f64>(p + ((j - 1) << 3)));
-      store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
-      store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
-    }
-    store<f64>(k + (base << 3), kx);
-    store<f64>(p + (base << 3), px);
-    store<u32>(meta + (base << 2), mx);
-    store<u32>(a + (base << 2), ax);
-  }
-  return <isize>base;
-}
 
 /**
  * A first-level miss looked up in the second level (MachineMode.l2Hit): on
@@ -191,7 +150,7 @@ function secondHit(s: bool, page: u32, hi: u32, key: f64, base1: usize, asid: u3
   const m2 = s ? metas2I : metas2D;
   const a2 = s ? attrs2I : attrs2D;
   const set2: usize = (page | (hi << 18)) & (s ? setMask2I : setMask2D);
-  const at = lookup(k2, p2, m2, a2, set2 * nw2, nw2, key, asid);
+  const at = Loop.lookup(k2, p2, m2, a2, set2 * nw2, nw2, key, asid);
   if (at < 0) return -1;
   const slot2 = <usize>at;
   const meta = load<u32>(m2 + (slot2 << 2));
@@ -276,7 +235,7 @@ function miss(r: usize, s: bool, asid: u32): i32 {
   const p = s ? pfnsI : pfnsD;
   let pfn: u32;
   let second = 0;
-  if (lookup(s ? keysI : keysD, p, s ? metasI : metasD, s ? attrsI : attrsD, base, nw, key, asid) >= 0) {
+  if (Loop.lookup(s ? keysI : keysD, p, s ? metasI : metasD, s ? attrsI : attrsD, base, nw, key, asid) >= 0) {
     pfn = <u32>(<i32>load<f64>(p + (base << 3)));
   } else {
     const got = secondHit(s, page, hi, key, base, asid);
@@ -301,6 +260,50 @@ function miss(r: usize, s: bool, asid: u32): i32 {
  */
 // a class only so that the method can carry @inline (biome parses no decorator on a function)
 class Loop {
+  // @ts-expect-error: decorator
+  @inline
+  static lookup(
+    k: usize,
+    p: usize,
+    meta: usize,
+    a: usize,
+    base: usize,
+    nw: usize,
+    key: f64,
+    asid: u32,
+  ): isize {
+    let hit: isize = -1;
+    for (let x: usize = base; x < base + nw; x++) {
+      const kk = load<f64>(k + (x << 3));
+      if (kk === key) {
+        const mt = load<u32>(meta + (x << 2));
+        if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
+          hit = <isize>x;
+          break;
+        }
+      } else if (kk === -1.0) break;
+    }
+    if (hit < 0) return -1;
+    const x = <usize>hit;
+    if (x !== base) {
+      const kx = load<f64>(k + (x << 3));
+      const px = load<f64>(p + (x << 3));
+      const mx = load<u32>(meta + (x << 2));
+      const ax = load<u32>(a + (x << 2));
+      for (let j = x; j > base; j--) {
+        store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
+        store<f64>(p + (j << 3), load<f64>(p + ((j - 1) << 3)));
+        store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
+        store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
+      }
+      store<f64>(k + (base << 3), kx);
+      store<f64>(p + (base << 3), px);
+      store<u32>(meta + (base << 2), mx);
+      store<u32>(a + (base << 2), ax);
+    }
+    return <isize>base;
+  }
+
   // @ts-expect-error: decorator
   @inline
   static run(runs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool): i32 {
