@@ -128,12 +128,6 @@ export function second(s: i32, k: usize, p: usize, m: usize, a: usize, w: u32, m
 }
 
 /**
- * TlbArray.lookup of a base-page array: the way holding `key` for `asid`
- * (or global) in the set at `base`, moved to the front (TlbArray.toFront,
- * attributes too), then `base`; or -1.
- */
-
-/**
  * A first-level miss looked up in the second level (MachineMode.l2Hit): on
  * a hit there, the entry copied into the first level's set at `base1` as
  * TlbArray.insert copies it (each way takes the one before it, down to an
@@ -254,12 +248,16 @@ function miss(r: usize, s: bool, asid: u32): i32 {
 }
 
 /**
- * take's loop, inlined with constant `sp` (split first levels) and `skip`
- * (fetches skipped) so that each of the three variants keeps only its own
- * side's memo in registers; the same steps in each.
+ * The loops inlined where they are used (V8 inlines no WebAssembly call):
+ * a class only so that they can carry @inline (biome parses no decorator
+ * on a function).
  */
-// a class only so that the method can carry @inline (biome parses no decorator on a function)
 class Loop {
+  /**
+   * TlbArray.lookup of a base-page array: the way holding `key` for `asid`
+   * (or global) in the set at `base`, moved to the front (TlbArray.toFront,
+   * attributes too), then `base`; or -1.
+   */
   // @ts-expect-error: decorator
   @inline
   static lookup(
@@ -304,6 +302,11 @@ class Loop {
     return <isize>base;
   }
 
+  /**
+   * take's loop, inlined with constant `sp` (split first levels) and `skip`
+   * (fetches skipped) so that each of the three variants keeps only its own
+   * side's memo in registers; the same steps in each.
+   */
   // @ts-expect-error: decorator
   @inline
   static run(runs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool): i32 {
