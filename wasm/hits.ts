@@ -128,53 +128,6 @@ export function second(s: i32, k: usize, p: usize, m: usize, a: usize, w: u32, m
 }
 
 /**
- * TlbArray.lookup of a base-page array: the way holding `key` for `asid`
- * (or global) in the set at `base`, moved to the front (TlbArray.toFront,
- * attributes too), then `base`; or -1.
- */
-function lookup(
-  k: usize,
-  p: usize,
-  meta: usize,
-  a: usize,
-  base: usize,
-  nw: usize,
-  key: f64,
-  asid: u32,
-): isize {
-  let hit: isize = -1;
-  for (let x: usize = base; x < base + nw; x++) {
-    const kk = load<f64>(k + (x << 3));
-    if (kk === key) {
-      const mt = load<u32>(meta + (x << 2));
-      if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
-        hit = <isize>x;
-        break;
-      }
-    } else if (kk === -1.0) break;
-  }
-  if (hit < 0) return -1;
-  const x = <usize>hit;
-  if (x !== base) {
-    const kx = load<f64>(k + (x << 3));
-    const px = load<f64>(p + (x << 3));
-    const mx = load<u32>(meta + (x << 2));
-    const ax = load<u32>(a + (x << 2));
-    for (let j = x; j > base; j--) {
-      store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
-      store<f64>(p + (j << 3), load<f64>(p + ((j - 1) << 3)));
-      store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
-      store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
-    }
-    store<f64>(k + (base << 3), kx);
-    store<f64>(p + (base << 3), px);
-    store<u32>(meta + (base << 2), mx);
-    store<u32>(a + (base << 2), ax);
-  }
-  return <isize>base;
-}
-
-/**
  * A first-level miss looked up in the second level (MachineMode.l2Hit): on
  * a hit there, the entry copied into the first level's set at `base1` as
  * TlbArray.insert copies it (each way takes the one before it, down to an
@@ -191,7 +144,7 @@ function secondHit(s: bool, page: u32, hi: u32, key: f64, base1: usize, asid: u3
   const m2 = s ? metas2I : metas2D;
   const a2 = s ? attrs2I : attrs2D;
   const set2: usize = (page | (hi << 18)) & (s ? setMask2I : setMask2D);
-  const at = lookup(k2, p2, m2, a2, set2 * nw2, nw2, key, asid);
+  const at = Loop.lookup(k2, p2, m2, a2, set2 * nw2, nw2, key, asid);
   if (at < 0) return -1;
   const slot2 = <usize>at;
   const meta = load<u32>(m2 + (slot2 << 2));
@@ -255,76 +208,162 @@ export function takeFrameSum(): i64 {
 }
 
 /**
+ * A run whose first-level set's memo does not hold its page (runs.ts's
+ * layout at `r`; `s`: the fetch side's first level): TlbArray.lookup of a
+ * base-page array (the set's ways in recency order, invalid ones last),
+ * else the second level (secondHit), then the memo, reference bit and dirty
+ * flag as a front-entry hit leaves them. Returns the frame times 2, plus 1
+ * when the first record missed the first level (a second-level hit, counted
+ * apart); or -1, a miss of both (nothing done). Kept out of take's loop so
+ * that the loop's few values stay in registers.
+ */
+function miss(r: usize, s: bool, asid: u32): i32 {
+  const lo = load<u32>(r);
+  const w = load<u32>(r, 4);
+  const hi = w & 0x1ffff;
+  const page = lo >>> 14;
+  const set = page & (s ? setMaskI : setMaskD);
+  const key: f64 = (<f64>hi * 262144.0 + <f64>page) * 8.0;
+  const nw: usize = s ? waysI : waysD;
+  const base: usize = <usize>set * nw;
+  const p = s ? pfnsI : pfnsD;
+  let pfn: u32;
+  let second = 0;
+  if (Loop.lookup(s ? keysI : keysD, p, s ? metasI : metasD, s ? attrsI : attrsD, base, nw, key, asid) >= 0) {
+    pfn = <u32>(<i32>load<f64>(p + (base << 3)));
+  } else {
+    const got = secondHit(s, page, hi, key, base, asid);
+    if (got < 0) return -1;
+    pfn = <u32>got;
+    second = 1;
+  }
+  const at = (<usize>set) << 2;
+  store<u32>((s ? memoLoI : memoLoD) + at, page);
+  store<u32>((s ? memoHiI : memoHiD) + at, hi);
+  store<u32>((s ? memoPfnI : memoPfnD) + at, pfn);
+  store<u8>(refBits + pfn, 1);
+  const d = dirtyFlags + pfn;
+  store<u8>(d, load<u8>(d) | <u8>(w >>> 31));
+  return <i32>((pfn << 1) | second);
+}
+
+/**
+ * The loops inlined where they are used (V8 inlines no WebAssembly call):
+ * a class only so that they can carry @inline (biome parses no decorator
+ * on a function).
+ */
+class Loop {
+  /**
+   * TlbArray.lookup of a base-page array: the way holding `key` for `asid`
+   * (or global) in the set at `base`, moved to the front (TlbArray.toFront,
+   * attributes too), then `base`; or -1.
+   */
+  // @ts-expect-error: decorator
+  @inline
+  static lookup(
+    k: usize,
+    p: usize,
+    meta: usize,
+    a: usize,
+    base: usize,
+    nw: usize,
+    key: f64,
+    asid: u32,
+  ): isize {
+    let hit: isize = -1;
+    for (let x: usize = base; x < base + nw; x++) {
+      const kk = load<f64>(k + (x << 3));
+      if (kk === key) {
+        const mt = load<u32>(meta + (x << 2));
+        if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
+          hit = <isize>x;
+          break;
+        }
+      } else if (kk === -1.0) break;
+    }
+    if (hit < 0) return -1;
+    const x = <usize>hit;
+    if (x !== base) {
+      const kx = load<f64>(k + (x << 3));
+      const px = load<f64>(p + (x << 3));
+      const mx = load<u32>(meta + (x << 2));
+      const ax = load<u32>(a + (x << 2));
+      for (let j = x; j > base; j--) {
+        store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
+        store<f64>(p + (j << 3), load<f64>(p + ((j - 1) << 3)));
+        store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
+        store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
+      }
+      store<f64>(k + (base << 3), kx);
+      store<f64>(p + (base << 3), px);
+      store<u32>(meta + (base << 2), mx);
+      store<u32>(a + (base << 2), ax);
+    }
+    return <isize>base;
+  }
+
+  /**
+   * take's loop, inlined with constant `sp` (split first levels) and `skip`
+   * (fetches skipped) so that each of the three variants keeps only its own
+   * side's memo in registers; the same steps in each.
+   */
+  // @ts-expect-error: decorator
+  @inline
+  static run(runs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool): i32 {
+    let rep = repeats;
+    let sum = frameSum;
+    const dirty = dirtyFlags;
+    // the globals in locals: a global is two loads in V8's code, a local a register
+    const loD = memoLoD;
+    const hiD = memoHiD;
+    const pfD = memoPfnD;
+    const maskD = setMaskD;
+    const loI = sp ? memoLoI : 0;
+    const hiI = sp ? memoHiI : 0;
+    const pfI = sp ? memoPfnI : 0;
+    const maskI = sp ? setMaskI : 0;
+    const end = runs + ((<usize>count) << 3);
+    for (let r = runs + ((<usize>from) << 3); r < end; r += 8) {
+      const lo = load<u32>(r);
+      const w = load<u32>(r, 4);
+      const kind = lo & 3;
+      if (skip && kind === 0) continue;
+      const page = lo >>> 14;
+      const s = sp && kind === 0;
+      const at = (<usize>(page & (s ? maskI : maskD))) << 2;
+      const len: i64 = ((w >>> 17) & 0x3fff) + 1;
+      let pfn: u32;
+      if (load<u32>((s ? loI : loD) + at) === page && load<u32>((s ? hiI : hiD) + at) === (w & 0x1ffff)) {
+        // the set's front entry (MachineMode.feedRuns: its reference bit is set already)
+        rep += len;
+        pfn = load<u32>((s ? pfI : pfD) + at);
+        if (w >= 0x80000000) store<u8>(dirty + pfn, 1);
+      } else {
+        const got = miss(r, s, asid);
+        if (got < 0) {
+          repeats = rep;
+          frameSum = sum;
+          return <i32>((r - runs) >>> 3);
+        }
+        rep += len - <i64>(got & 1); // a second-level hit: its first record missed the first level
+        pfn = <u32>got >>> 1;
+      }
+      sum += <i64>pfn * len;
+    }
+    repeats = rep;
+    frameSum = sum;
+    return count;
+  }
+}
+
+/**
  * Takes runs `from`..`count`-1 at `runs` while each hits its first-level
  * set (the memo of the set's front, or a way of the set, which then moves
  * to the front as TlbArray.lookup moves it); returns the index of the first
  * run that misses (nothing of it done), or `count`.
  */
 export function take(runs: usize, from: i32, count: i32, asid: u32): i32 {
-  let rep = repeats;
-  let sum = frameSum;
-  const ref = refBits;
-  const dirty = dirtyFlags;
-  const sp = split;
-  const skipFetches = dataOnly;
-  // the globals in locals: a global is two loads in V8's code, a local a register
-  const loD = memoLoD;
-  const hiD = memoHiD;
-  const pfD = memoPfnD;
-  const maskD = setMaskD;
-  const loI = memoLoI;
-  const hiI = memoHiI;
-  const pfI = memoPfnI;
-  const maskI = setMaskI;
-  for (let i = from; i < count; i++) {
-    const r = runs + ((<usize>i) << 3);
-    const lo = load<u32>(r);
-    const w = load<u32>(r, 4);
-    const hi = w & 0x1ffff;
-    const len: i64 = ((w >>> 17) & 0x3fff) + 1;
-    const kind = lo & 3;
-    if (skipFetches && kind === 0) continue;
-    const page = lo >>> 14;
-    const s = sp && kind === 0;
-    const set = page & (s ? maskI : maskD);
-    const at = (<usize>set) << 2;
-    const mlo = s ? loI : loD;
-    const mhi = s ? hiI : hiD;
-    const mpfn = s ? pfI : pfD;
-    let pfn: u32;
-    if (load<u32>(mlo + at) === page && load<u32>(mhi + at) === hi) {
-      // the set's front entry (MachineMode.feedRuns: its reference bit is set already)
-      rep += len;
-      pfn = load<u32>(mpfn + at);
-      if (w >= 0x80000000) store<u8>(dirty + pfn, 1);
-    } else {
-      // TlbArray.lookup of a base-page array: the set's ways in recency order, invalid ones last
-      const key: f64 = (<f64>hi * 262144.0 + <f64>page) * 8.0;
-      const nw: usize = s ? waysI : waysD;
-      const base: usize = <usize>set * nw;
-      const p = s ? pfnsI : pfnsD;
-      if (lookup(s ? keysI : keysD, p, s ? metasI : metasD, s ? attrsI : attrsD, base, nw, key, asid) >= 0) {
-        rep += len;
-        pfn = <u32>(<i32>load<f64>(p + (base << 3)));
-      } else {
-        const got = secondHit(s, page, hi, key, base, asid);
-        if (got < 0) {
-          repeats = rep;
-          frameSum = sum;
-          return i;
-        }
-        rep += len - 1; // the first record: a first-level miss, a second-level hit (counted apart)
-        pfn = <u32>got;
-      }
-      store<u32>(mlo + at, page);
-      store<u32>(mhi + at, hi);
-      store<u32>(mpfn + at, pfn);
-      store<u8>(ref + pfn, 1);
-      store<u8>(dirty + pfn, load<u8>(dirty + pfn) | <u8>(w >>> 31));
-    }
-    sum += <i64>pfn * len;
-  }
-  repeats = rep;
-  frameSum = sum;
-  return count;
+  if (dataOnly) return Loop.run(runs, from, count, asid, false, true);
+  if (split) return Loop.run(runs, from, count, asid, true, false);
+  return Loop.run(runs, from, count, asid, false, false);
 }
