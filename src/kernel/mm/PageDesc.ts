@@ -77,6 +77,14 @@ export const enum PageFlag {
    * Linux: include/linux/page-flags.h PageAnonExclusive
    */
   AnonExclusive = 1 << 11,
+  /**
+   * vmlab's: a page of a PMD-mapped page-cache folio whose PMD a reverse-map
+   * walk for another of its pages found young (and cleared). Linux keeps the
+   * folio as one LRU entry and folio_referenced looks at its one accessed bit
+   * once; vmlab's LRU holds the folio's pages one by one, so each page takes
+   * that reference once (folioReferenced), as the one folio would.
+   */
+  PmdYoung = 1 << 12,
 }
 
 /**

@@ -165,6 +165,34 @@ let p2 = present(A, a 1M)
 });
 
 describe("PMD-mapped page-cache folios and reclaim", () => {
+  it("reclaim reads and clears a PMD's accessed bit (pmdp_clear_flush_young): the PMD stays; an old one is unmapped and dropped", () => {
+    const { v } = run(`machine ram=64M
+file f size=4M cached folio=2M
+file g size=256K cached
+spawn A
+A: a = mmap 4M prot=r shared file=f at=0x40000000
+A: read a 4M
+let fpm0 = meminfo.FilePmdMapped
+reclaim 4K
+let p1 = present(A, a 4M)
+let fpm1 = meminfo.FilePmdMapped
+let cf1 = cached(f)
+let cg1 = cached(g)
+reclaim 3M
+let p2 = present(A, a 4M)
+let rss2 = A.rss
+let cf2 = cached(f)
+`);
+    // the first reclaim found both PMDs young: it kept the folios mapped and took g's pages instead
+    expect([v("fpm0"), v("p1"), v("fpm1"), v("cf1")]).toEqual([4 << 20, 1024, 4 << 20, 1024]);
+    expect(v("cg1")).toBeLessThan(64);
+    // not used since, they are unmapped (try_to_unmap: TTU_SPLIT_HUGE_PMD clears a file PMD) and dropped whole
+    expect(v("p2")).toBe(v("cf2"));
+    expect(v("rss2")).toBe(v("cf2"));
+    expect(v("cf2") % 512).toBe(0);
+    expect(v("cf2")).toBeLessThan(1024);
+  });
+
   it("MADV_PAGEOUT of a whole PMD-mapped clean folio unmaps and drops it; one mapped twice stays", () => {
     const { v } = run(`machine ram=64M
 file f size=4M cached folio=2M

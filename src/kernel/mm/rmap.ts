@@ -9,8 +9,8 @@
 
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { FileObject } from "../fs/file.ts";
-import { PteFlag } from "./arch.ts";
-import { splitPmd } from "./huge_memory.ts";
+import { PteFlag, TlbFlush } from "./arch.ts";
+import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
@@ -149,9 +149,19 @@ function rmapOne(
       if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
       return;
     }
+    if (pfn < base || pfn >= base + nr) return;
+    // a PMD-mapped page-cache folio: folio_referenced reads the PMD itself (page_vma_mapped_walk
+    // stops at a huge PMD, pvmw.pte NULL); try_to_unmap splits it (TTU_SPLIT_HUGE_PMD), which
+    // for a file clears it: no PTE is left to visit
+    if (walkLooksOnly && isFilePmd(um, pmdHi, pmdLo)) {
+      walkAtPmd = true;
+      fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
+      walkAtPmd = false;
+      return;
+    }
     // a page of a split huge page that this address space still maps whole (it was
     // shared by fork): that PMD is split to reach the page's own PTE
-    if (pfn < base || pfn >= base + nr || !splitPmd(um, mm, vpn)) return;
+    if (!splitPmd(um, mm, vpn)) return;
     pa = ptePa(um, mm, vpn, false);
   } else {
     if (r.large[pfn]) return;
@@ -164,6 +174,11 @@ function rmapOne(
   if (pt.pfn(hi, lo, 0) !== pfn) return;
   fn(mm, v, vpn, pa, hi, lo);
 }
+
+/** folioReferenced's walk is under way: a file PMD is read, not split (rmapOne). */
+let walkLooksOnly = false;
+/** the entry rmapOne hands its callback is a page-cache folio's huge PMD */
+let walkAtPmd = false;
 
 /**
  * folio_referenced: counts the mappings whose accessed bit is set,
@@ -181,7 +196,11 @@ export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced>
   res.exec = false;
   res.found = 0;
   referencedPages = r;
+  referencedPfn = pfn;
+  const looks0 = walkLooksOnly;
+  walkLooksOnly = true;
   rmapWalk(r, pfn, folioReferencedOne);
+  walkLooksOnly = looks0;
   referencedPages = null;
   return res;
 }
@@ -196,6 +215,7 @@ export interface Referenced {
 
 const referenced: Referenced = { young: 0, locked: false, exec: false, found: 0 };
 let referencedPages: RmapPages | null = null;
+let referencedPfn = 0;
 
 /** folio_referenced_one: one mapping of the page folioReferenced walks. */
 function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: number, lo: number): void {
@@ -205,6 +225,10 @@ function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: n
   res.found++;
   if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
   if (v.vmFlags & VmFlag.EXEC) res.exec = true;
+  if (walkAtPmd) {
+    folioReferencedPmd(r, mm, vpn, pa, hi, lo);
+    return;
+  }
   if (pt.young(hi, lo)) {
     res.young++;
     // ptep_clear_flush_young: the accessed bit cleared, and this page flushed whatever
@@ -212,6 +236,42 @@ function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: n
     const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
     pt.set(r.env.phys, pa, e.hi, e.lo);
     r.env.flushPage(mm, vpn);
+  }
+}
+
+/**
+ * folio_referenced_one at the huge PMD of a page-cache folio:
+ * pmdp_clear_flush_young_notify tests and clears the PMD's accessed bit and,
+ * if it was set, flushes the PMD's range (flush_pmd_tlb_range; x86:
+ * flush_tlb_range); the PMD stays. The folio is one LRU entry in Linux and
+ * vmlab's LRU holds its pages, so the reference found is left on the
+ * folio's other pages (PageFlag.PmdYoung), each of which reports it once.
+ * Linux: mm/rmap.c folio_referenced_one, mm/pgtable-generic.c pmdp_clear_flush_young
+ */
+function folioReferencedPmd(
+  r: RmapPages,
+  mm: MmStruct,
+  vpn: number,
+  pa: number,
+  hi: number,
+  lo: number,
+): void {
+  const pt = r.env.userMm.env.pgtable;
+  const flags = r.env.pages.flags;
+  const pfn = referencedPfn;
+  if (pt.young(hi, lo)) {
+    referenced.young++;
+    const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
+    if (pt.pmdLevel === pt.levels - 1) pt.setTop(r.env.phys, pa, e.hi, e.lo);
+    else pt.set(r.env.phys, pa, e.hi, e.lo);
+    const nr = pt.hpagePmdNr;
+    r.env.userMm.env.flushTlbMmRange(mm, vpn - (vpn % nr), nr, TlbFlush.Pmd);
+    const base = pt.pfn(hi, lo, pt.pmdLevel);
+    for (let i = 0; i < nr; i++) if (base + i !== pfn) flags[base + i] |= PageFlag.PmdYoung;
+    flags[pfn] &= ~PageFlag.PmdYoung;
+  } else if (flags[pfn] & PageFlag.PmdYoung) {
+    flags[pfn] &= ~PageFlag.PmdYoung;
+    referenced.young++;
   }
 }
 
