@@ -211,6 +211,38 @@ let c = cached(f)
   });
 });
 
+describe("MADV_PAGEOUT over part of a PMD-mapped page-cache folio (madvise_cold_or_pageout_pte_range)", () => {
+  for (const swap of ["0", "16M"])
+    it(`swap=${swap}: mapped once, the folio is split (split_folio unmaps it) and nothing is paged out; mapped twice, it is left`, () => {
+      const { v } = run(`machine ram=64M swap=${swap}
+file f size=4M cached folio=2M
+spawn A
+spawn B
+A: a = mmap 4M prot=r shared file=f at=0x40000000
+A: read a 4M
+B: b = mmap 2M prot=r shared file=f offset=2M at=0x40000000
+B: read b 2M
+let fhp0 = meminfo.FileHugePages
+A: ret = madvise a+1M 2M pageout
+let pa1 = present(A, a 2M)
+let pa2 = present(A, a+2M 2M)
+let pb = present(B, b 2M)
+let c = cached(f)
+let fhp = meminfo.FileHugePages
+let fpm = meminfo.FilePmdMapped
+B: ret2 = madvise b 2M pageout
+let pb2 = present(B, b 2M)
+let c2 = cached(f)
+`);
+      // the first folio (A's alone) is split to order 0 and unmapped, its pages stay cached;
+      // the second (mapped by A and B: folio_likely_mapped_shared) keeps both PMDs
+      expect([v("ret"), v("pa1"), v("pa2"), v("pb"), v("c")]).toEqual([0, 0, 512, 512, 1024]);
+      expect([v("fhp0"), v("fhp"), v("fpm")]).toEqual([4 << 20, 2 << 20, 2 << 20]);
+      // over the whole 2M too, a folio mapped elsewhere is left
+      expect([v("ret2"), v("pb2"), v("c2")]).toEqual([0, 512, 1024]);
+    });
+});
+
 describe("PMD-size page-cache folios on other architectures", () => {
   for (const [arch, size] of [
     ["arm64", "2M"],

@@ -5,7 +5,7 @@
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
  */
 import { PteFlag } from "./arch.ts";
-import { isFilePmd, splitRange } from "./huge_memory.ts";
+import { isFilePmd, splitPmd, splitRange, unmapFilePmds } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freeSwapAndCache, zapRange } from "./memory.ts";
@@ -239,22 +239,41 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   const pt = env.pgtable;
   const pages = env.pages;
   let n = 0;
-  // a PMD-mapped page-cache folio the range covers whole and no one else maps is isolated whole
-  // (the pmd_trans_huge case) and reclaimed: try_to_unmap clears its PMD, and a clean one is dropped
+  // madvise_cold_or_pageout_pte_range's pmd_trans_huge case for a PMD-mapped page-cache folio:
+  // one mapped elsewhere too (folio_likely_mapped_shared) is left; one the range covers whole is
+  // isolated whole and reclaimed (try_to_unmap clears its PMD, a clean one is dropped); one the
+  // range covers in part is split (split_folio: unmap_folio clears its PMD) and, its PMD now
+  // empty, the PTE walk finds nothing to page out: its pages stay cached, as order-0 folios
   const nr = pt.hpagePmdNr;
-  for (let h = Math.ceil(start / nr) * nr; h + nr <= end; h += nr) {
-    const vma = mm.vmaAt(h);
+  for (let h = start - (start % nr); h < end; h += nr) {
+    const vma = mm.vmaAt(Math.max(h, start));
     const pmd = vma === null ? null : pmdOf(ctx, mm, h);
     if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo) || !isFilePmd(ctx, pmd.hi, pmd.lo)) continue;
     const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
-    if (pages.mapcount[base] === 1 && env.lru?.reclaimPage(base, linearIndex(vma!, h))) n += nr;
+    let shared = false;
+    for (let i = 0; i < nr && !shared; i++) shared = pages.mapcount[base + i] !== 1;
+    if (shared || vma!.file === null) continue;
+    if (h >= start && h + nr <= end) {
+      if (env.lru?.reclaimPage(base, linearIndex(vma!, h))) n += nr;
+      continue;
+    }
+    const index = linearIndex(vma!, h);
+    unmapFilePmds(ctx, vma!.file, index);
+    env.pageCache.splitFolio(vma!.file, index);
   }
-  // a huge page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback)
-  if (env.swap !== null) splitRange(ctx, mm, start, end, false);
+  // a huge anonymous page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback);
+  // a file PMD still there is one the loop above left
+  if (env.swap !== null)
+    for (let h = start - (start % nr); h < end; h += nr) {
+      const pmd = pmdOf(ctx, mm, h);
+      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo) && !isFilePmd(ctx, pmd.hi, pmd.lo))
+        splitPmd(ctx, mm, h);
+    }
   for (let vpn = start; vpn < end; vpn++) {
     const vma = mm.vmaAt(vpn);
     if (vma === null) continue;
-    const pte = readPte(ctx, mm, vpn);
+    const pte = readPte(ctx, mm, vpn); // null under a huge PMD left above: no PTE table
+
     if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
     // "do not interfere with other mappings of this folio"
