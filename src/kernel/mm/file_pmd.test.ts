@@ -193,6 +193,30 @@ let cf2 = cached(f)
     expect(v("cf2")).toBeLessThan(1024);
   });
 
+  it("reclaim of a dirty shared PMD: try_to_unmap clears it (TTU_SPLIT_HUGE_PMD), the folio is written back and dropped", () => {
+    const { v } = run(`machine ram=64M
+file f size=2M cached folio=2M
+spawn A
+A: a = mmap 2M prot=rw shared file=f at=0x40000000
+A: write a+5p value=7
+let dirty0 = meminfo.Dirty
+reclaim 2M
+let dirty1 = meminfo.Dirty
+let p = present(A, a 2M)
+let rss = A.rss
+let c = cached(f)
+let fpm = meminfo.FilePmdMapped
+expect file_byte(f, 20480) == 7
+A: read a+5p
+let back = present(A, a 2M)
+expect byte(A, a+5p) == 7
+`);
+    // the write dirtied the whole folio by its PMD; reclaim wrote it back (the cache is empty: the byte is the disk's)
+    expect([v("dirty0"), v("dirty1")]).toEqual([2 << 20, 0]);
+    expect([v("p"), v("rss"), v("c"), v("fpm")]).toEqual([0, 0, 0, 0]);
+    expect(v("back")).toBeGreaterThan(0); // read in again from the disk (the byte expected above)
+  });
+
   it("MADV_PAGEOUT of a whole PMD-mapped clean folio unmaps and drops it; one mapped twice stays", () => {
     const { v } = run(`machine ram=64M
 file f size=4M cached folio=2M
