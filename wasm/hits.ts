@@ -270,23 +270,20 @@ class Loop {
     key: f64,
     asid: u32,
   ): isize {
-    let hit: isize = -1;
-    for (let x: usize = base; x < base + nw; x++) {
+    // the way found, its key and meta kept in locals: the move to the front reloads neither
+    let x: usize = base;
+    const end = base + nw;
+    let mt: u32 = 0;
+    for (; x < end; x++) {
       const kk = load<f64>(k + (x << 3));
       if (kk === key) {
-        const mt = load<u32>(meta + (x << 2));
-        if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
-          hit = <isize>x;
-          break;
-        }
-      } else if (kk === -1.0) break;
+        mt = load<u32>(meta + (x << 2));
+        if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) break;
+      } else if (kk === -1.0) return -1;
     }
-    if (hit < 0) return -1;
-    const x = <usize>hit;
+    if (x === end) return -1;
     if (x !== base) {
-      const kx = load<f64>(k + (x << 3));
       const px = load<f64>(p + (x << 3));
-      const mx = load<u32>(meta + (x << 2));
       const ax = load<u32>(a + (x << 2));
       for (let j = x; j > base; j--) {
         store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
@@ -294,9 +291,9 @@ class Loop {
         store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
         store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
       }
-      store<f64>(k + (base << 3), kx);
+      store<f64>(k + (base << 3), key);
       store<f64>(p + (base << 3), px);
-      store<u32>(meta + (base << 2), mx);
+      store<u32>(meta + (base << 2), mt);
       store<u32>(a + (base << 2), ax);
     }
     return <isize>base;
