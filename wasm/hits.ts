@@ -209,17 +209,15 @@ export function takeFrameSum(): i64 {
 
 /**
  * A run whose first-level set's memo does not hold its page (runs.ts's
- * layout at `r`; `s`: the fetch side's first level): TlbArray.lookup of a
- * base-page array (the set's ways in recency order, invalid ones last),
+ * two words, `lo` and `w`, passed from the caller's registers; `s`: the
+ * fetch side's first level): TlbArray.lookup of a base-page array (the set's ways in recency order, invalid ones last),
  * else the second level (secondHit), then the memo, reference bit and dirty
  * flag as a front-entry hit leaves them. Returns the frame times 2, plus 1
  * when the first record missed the first level (a second-level hit, counted
  * apart); or -1, a miss of both (nothing done). Kept out of take's loop so
  * that the loop's few values stay in registers.
  */
-function miss(r: usize, s: bool, asid: u32): i32 {
-  const lo = load<u32>(r);
-  const w = load<u32>(r, 4);
+function miss(lo: u32, w: u32, s: bool, asid: u32): i32 {
   const hi = w & 0x1ffff;
   const page = lo >>> 14;
   const set = page & (s ? setMaskI : setMaskD);
@@ -336,7 +334,7 @@ class Loop {
         pfn = load<u32>((s ? pfI : pfD) + at);
         if (w >= 0x80000000) store<u8>(dirty + pfn, 1);
       } else {
-        const got = miss(r, s, asid);
+        const got = miss(lo, w, s, asid);
         if (got < 0) {
           repeats = rep;
           frameSum = sum;
