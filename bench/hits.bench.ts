@@ -9,9 +9,12 @@
  *
  *   node --import tsx bench/hits.bench.ts   (RUNS=4000000 ROUNDS=7 FRONT=1; FRONT=0.9: random,
  *                                            nine runs in ten front-entry hits)
+ *   TRACE=/tmp/py-50M.u64 node --import tsx bench/hits.bench.ts   (a real trace's runs instead, e.g.
+ *     `zstd -d` of py-50M.u64.zst: feedRuns alone, faults and walks included, over all its runs;
+ *     no `take` alone or C, which assume every run hits)
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HitLoop } from "../src/analysis/trace/hitLoop.ts";
@@ -52,11 +55,16 @@ function records(n: number): Uint32Array {
   return w;
 }
 
-const rec = records(Math.round(RUNS * 1.3));
+const TRACE = process.env.TRACE;
+function traceRecords(file: string): Uint32Array {
+  const buf = readFileSync(file);
+  return new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+}
+const rec = TRACE ? traceRecords(TRACE) : records(Math.round(RUNS * 1.3));
 const runs = new Uint32Array(rec.length);
 const totals = new Float64Array(RUN_TOTALS);
 const count = foldRuns(rec, rec.length / 2, runs, totals);
-const n = Math.min(count, RUNS);
+const n = TRACE ? count : Math.min(count, RUNS);
 
 const cfg = { frames: 256, tlb: "64x4,1536x12", policy: "clock" as const, seed: 1 };
 const wasm = new MachineMode({ ...cfg, wasm: true });
@@ -106,24 +114,26 @@ for (let r = 0; r < ROUNDS; r++) {
     best.js,
     time(() => js.feedRuns(runs, n, t0)),
   );
-  best.take = Math.min(best.take, takeOnly());
+  if (!TRACE) best.take = Math.min(best.take, takeOnly());
 }
 if (JSON.stringify(wasm.result()) !== JSON.stringify(js.result()))
   throw new Error("hits.bench: the WebAssembly and JavaScript loops disagree");
 
 let c = "";
-try {
-  const dir = mkdtempSync(join(tmpdir(), "hits-bench-"));
-  const exe = join(dir, "hits");
-  execFileSync("gcc", ["-O2", "-o", exe, join(import.meta.dirname, "hits.c")]);
-  const file = join(dir, "runs.bin");
-  writeFileSync(file, runs.subarray(0, 2 * n));
-  c = execFileSync(exe, [file, String(ROUNDS)], { encoding: "utf8" }).trim();
-} catch (e) {
-  c = `(C loop not run: ${(e as Error).message.split("\n")[0]})`;
-}
-console.log(`${n} runs, FRONT=${FRONT}, best of ${ROUNDS}, CPU ns a run:`);
+if (TRACE) c = "(not run on a trace)";
+else
+  try {
+    const dir = mkdtempSync(join(tmpdir(), "hits-bench-"));
+    const exe = join(dir, "hits");
+    execFileSync("gcc", ["-O2", "-o", exe, join(import.meta.dirname, "hits.c")]);
+    const file = join(dir, "runs.bin");
+    writeFileSync(file, runs.subarray(0, 2 * n));
+    c = execFileSync(exe, [file, String(ROUNDS)], { encoding: "utf8" }).trim();
+  } catch (e) {
+    c = `(C loop not run: ${(e as Error).message.split("\n")[0]})`;
+  }
+console.log(`${n} runs, ${TRACE ? `TRACE=${TRACE}` : `FRONT=${FRONT}`}, best of ${ROUNDS}, CPU ns a run:`);
 console.log(`  feedRuns, WebAssembly  ${best.wasm.toFixed(2)}`);
 console.log(`  feedRuns, JavaScript   ${best.js.toFixed(2)}`);
-console.log(`  take alone (wasm)      ${best.take.toFixed(2)}`);
+console.log(`  take alone (wasm)      ${TRACE ? "(not run on a trace)" : best.take.toFixed(2)}`);
 console.log(`  C (gcc -O2)            ${c}`);
