@@ -209,15 +209,17 @@ export function takeFrameSum(): i64 {
 
 /**
  * A run whose first-level set's memo does not hold its page (runs.ts's
- * two words, `lo` and `w`, passed from the caller's registers; `s`: the
- * fetch side's first level): TlbArray.lookup of a base-page array (the set's ways in recency order, invalid ones last),
+ * layout at `r`; `s`: the fetch side's first level): TlbArray.lookup of a
+ * base-page array (the set's ways in recency order, invalid ones last),
  * else the second level (secondHit), then the memo, reference bit and dirty
  * flag as a front-entry hit leaves them. Returns the frame times 2, plus 1
  * when the first record missed the first level (a second-level hit, counted
  * apart); or -1, a miss of both (nothing done). Kept out of take's loop so
  * that the loop's few values stay in registers.
  */
-function miss(lo: u32, w: u32, s: bool, asid: u32): i32 {
+function miss(r: usize, s: bool, asid: u32): i32 {
+  const lo = load<u32>(r);
+  const w = load<u32>(r, 4);
   const hi = w & 0x1ffff;
   const page = lo >>> 14;
   const set = page & (s ? setMaskI : setMaskD);
@@ -268,20 +270,23 @@ class Loop {
     key: f64,
     asid: u32,
   ): isize {
-    // the way found, its key and meta kept in locals: the move to the front reloads neither
-    let x: usize = base;
-    const end = base + nw;
-    let mt: u32 = 0;
-    for (; x < end; x++) {
+    let hit: isize = -1;
+    for (let x: usize = base; x < base + nw; x++) {
       const kk = load<f64>(k + (x << 3));
       if (kk === key) {
-        mt = load<u32>(meta + (x << 2));
-        if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) break;
-      } else if (kk === -1.0) return -1;
+        const mt = load<u32>(meta + (x << 2));
+        if ((mt & GLOBAL) !== 0 || (mt & ASID_MASK) === asid) {
+          hit = <isize>x;
+          break;
+        }
+      } else if (kk === -1.0) break;
     }
-    if (x === end) return -1;
+    if (hit < 0) return -1;
+    const x = <usize>hit;
     if (x !== base) {
+      const kx = load<f64>(k + (x << 3));
       const px = load<f64>(p + (x << 3));
+      const mx = load<u32>(meta + (x << 2));
       const ax = load<u32>(a + (x << 2));
       for (let j = x; j > base; j--) {
         store<f64>(k + (j << 3), load<f64>(k + ((j - 1) << 3)));
@@ -289,9 +294,9 @@ class Loop {
         store<u32>(meta + (j << 2), load<u32>(meta + ((j - 1) << 2)));
         store<u32>(a + (j << 2), load<u32>(a + ((j - 1) << 2)));
       }
-      store<f64>(k + (base << 3), key);
+      store<f64>(k + (base << 3), kx);
       store<f64>(p + (base << 3), px);
-      store<u32>(meta + (base << 2), mt);
+      store<u32>(meta + (base << 2), mx);
       store<u32>(a + (base << 2), ax);
     }
     return <isize>base;
@@ -334,7 +339,7 @@ class Loop {
         pfn = load<u32>((s ? pfI : pfD) + at);
         if (w >= 0x80000000) store<u8>(dirty + pfn, 1);
       } else {
-        const got = miss(lo, w, s, asid);
+        const got = miss(r, s, asid);
         if (got < 0) {
           repeats = rep;
           frameSum = sum;
