@@ -3,7 +3,7 @@
  * gcc, or the reason the test is skipped (not Linux, no gcc, no pagemap
  * where the probe reads it, a build that fails).
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,4 +18,23 @@ export function buildProbe(source: string, pagemap = true): { path: string } | {
     encoding: "utf8",
   });
   return r.status === 0 ? { path: out } : { skip: `gcc failed: ${r.stderr}` };
+}
+
+/**
+ * The probe's JSON records by `exp`, from `runs` runs, each experiment's
+ * from the run with the fewest faults (`minor` + `major`): the host's noise
+ * only adds faults.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+export function fewestFaults(path: string, runs = 2): Map<string, any> {
+  // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+  const best = new Map<string, any>();
+  for (let i = 0; i < runs; i++)
+    for (const line of execFileSync(path, { encoding: "utf8" }).trim().split("\n")) {
+      const o = JSON.parse(line);
+      const had = best.get(o.exp);
+      if (had === undefined || (o.minor ?? 0) + (o.major ?? 0) < (had.minor ?? 0) + (had.major ?? 0))
+        best.set(o.exp, o);
+    }
+  return best;
 }

@@ -7,10 +7,9 @@
  * back) or, without swap, kept unmapped in the object (minor faults with
  * fault-around). Skipped, with the reason, where the probe cannot run.
  */
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, fewestFaults } from "./probeKit.ts";
 
 /** The probe's steps on vmlab, with swap if the machine has some. */
 const scenario = (swap: boolean) => `
@@ -44,18 +43,7 @@ describe("vmlab against this machine's Linux kernel: shmem reclaim", () => {
   it.skipIf(skip !== "")(
     `MADV_PAGEOUT of clean and dirty shared anonymous memory, and reading it again${skip ? ` (skipped: ${skip})` : ""}`,
     () => {
-      // the run with the fewest faults of two (host noise only adds)
-      // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
-      const real = new Map<string, any>();
-      for (let i = 0; i < 2; i++)
-        for (const line of execFileSync((probe as { path: string }).path, { encoding: "utf8" })
-          .trim()
-          .split("\n")) {
-          const o = JSON.parse(line);
-          const had = real.get(o.exp);
-          if (had === undefined || (o.minor ?? 0) + (o.major ?? 0) < (had.minor ?? 0) + (had.major ?? 0))
-            real.set(o.exp, o);
-        }
+      const real = fewestFaults((probe as { path: string }).path);
       const r = runScenario(scenario(real.get("dirty").swap_kb > 0), { checkInvariants: true });
       const v = (name: string) => Number(BigInt(r.metrics[name]));
       const got = {

@@ -8,10 +8,9 @@
  * back) or, without swap, kept unmapped in the file (minor faults with
  * fault-around). Skipped, with the reason, where the probe cannot run.
  */
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, fewestFaults } from "./probeKit.ts";
 
 /** The probe's steps on vmlab, with swap if the machine has some. */
 const scenario = (swap: boolean) => `
@@ -43,18 +42,7 @@ describe("vmlab against this machine's Linux kernel: tmpfs reclaim", () => {
   it.skipIf(skip !== "")(
     `MADV_PAGEOUT of a tmpfs file's written pages and holes, and reading them again${skip ? ` (skipped: ${skip})` : ""}`,
     () => {
-      // the run with the fewest faults of two (host noise only adds)
-      // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
-      const real = new Map<string, any>();
-      for (let i = 0; i < 2; i++)
-        for (const line of execFileSync((probe as { path: string }).path, { encoding: "utf8" })
-          .trim()
-          .split("\n")) {
-          const o = JSON.parse(line);
-          const had = real.get(o.exp);
-          if (had === undefined || (o.minor ?? 0) + (o.major ?? 0) < (had.minor ?? 0) + (had.major ?? 0))
-            real.set(o.exp, o);
-        }
+      const real = fewestFaults((probe as { path: string }).path);
       if (real.has("skip")) return; // no /dev/shm: nothing to compare
       const r = runScenario(scenario(real.get("pageout").swap_kb > 0), { checkInvariants: true });
       const v = (name: string) => Number(BigInt(r.metrics[name]));
