@@ -6,15 +6,9 @@
  * Linux: mm/shmem.c shmem_swapin_cluster, mm/swap_state.c swap_cluster_readahead, swapin_readahead
  */
 import { describe, expect, it } from "vitest";
-import { runScenario } from "../../workloads/scenario/session.ts";
+import { checkedMetrics } from "../../workloads/scenario/testKit.ts";
 
-function run(src: string): (name: string) => number {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(
-    r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`),
-  ).toEqual([]);
-  return (name) => Number(BigInt(r.metrics[name]));
-}
+const run = checkedMetrics;
 
 describe("swap_cluster_readahead for shmem", () => {
   it("a shmem swap-in reads another process's anonymous slots of its block: that process's faults are minor", () => {

@@ -6,15 +6,9 @@
  * Linux: mm/shmem.c shmem_writeout, shmem_get_folio_gfp, shmem_swapin_folio; mm/vmscan.c shrink_folio_list
  */
 import { describe, expect, it } from "vitest";
-import { runScenario } from "../../workloads/scenario/session.ts";
+import { checkedMetrics } from "../../workloads/scenario/testKit.ts";
 
-function run(src: string): (name: string) => number {
-  const r = runScenario(src, { checkInvariants: true });
-  expect(
-    r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`),
-  ).toEqual([]);
-  return (name) => Number(BigInt(r.metrics[name]));
-}
+const run = checkedMetrics;
 
 /** 28M of anonymous memory written on a 32M machine: reclaim must make room. */
 const pressure = `A: b = mmap 28M

@@ -1,6 +1,7 @@
 /**
  * What scenario tests ask of a run, in one place: the expectations that
- * failed, and the error a bad scenario stops with as the CLI prints it.
+ * failed, a run's metrics once every expectation held, and the error a bad
+ * scenario stops with as the CLI prints it.
  * Used by tests only.
  */
 import { InputError } from "../../base/errors.ts";
@@ -22,4 +23,17 @@ export function scenarioError(src: string, file = "s.vm"): string {
     throw e;
   }
   return "no error";
+}
+
+/**
+ * Runs `src` with the invariant checker on and reads its metrics as
+ * numbers; throws, listing them, if any expectation failed.
+ */
+export function checkedMetrics(src: string): (name: string) => number {
+  const r = runScenario(src, { checkInvariants: true });
+  const failed = r.expectations
+    .filter((e) => !e.ok)
+    .map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
+  if (failed.length > 0) throw new Error(`failed expectations:\n${failed.join("\n")}`);
+  return (name) => Number(BigInt(r.metrics[name]));
 }
