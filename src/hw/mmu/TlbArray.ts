@@ -168,6 +168,7 @@ export class TlbArray {
    * is that way's.
    */
   lookup(vpn: number, asid: number): number {
+    if (this.valid === 0) return -1; // an array that holds nothing (a 2M or 1G array before any large page)
     const keys = this.keys;
     const ways = this.ways;
     if (this.sizeMask === 1) {
