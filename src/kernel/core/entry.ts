@@ -9,8 +9,10 @@
  */
 import { assert } from "../../base/assert.ts";
 import { fromBig, TWO32, toBig } from "../../base/u64.ts";
+import type { PhysAddr } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import { DirectMemory } from "../../hw/mmu/memAccess.ts";
 import { HwFaultKind } from "../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult, UserFaultHandler } from "./core.ts";
 import { contextTask, exit } from "./sched.ts";
@@ -102,6 +104,13 @@ export function userModeRange(
   k.runningCpu = cpuId;
   const cpu = k.machine.cpus[cpuId];
   const write = access === Access.Write;
+  // A write reports the byte now in memory. Read straight from RAM (no cache model in front of it),
+  // that byte is read once, for the last access, not after every store: it is read before anything
+  // but this run's own stores (each of the same value) can change memory, i.e. before a fault's
+  // handler and at the end. Through a cache model, or outside RAM (a stray access, counted), each
+  // store is read back at once, as before.
+  const direct = cpu.mem instanceof DirectMemory ? cpu.mem : null;
+  let pending = false;
   rec.faults = 0;
   rec.signal = "";
   let hi = vaHi;
@@ -122,9 +131,17 @@ export function userModeRange(
       if (out === 0) {
         if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpnOf(hi, lo));
         rec.pa = cpu.pa;
-        // a write reports the byte now in memory (read back through the port)
-        rec.value = write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
+        if (!write) rec.value = cpu.data;
+        else if (direct !== null && cpu.pa < direct.phys.sizeBytes) pending = true;
+        else {
+          rec.value = cpu.mem.read8(cpu.pa, hi, lo); // the byte now in memory, read back through the port
+          pending = false;
+        }
         break;
+      }
+      if (pending) {
+        rec.value = direct!.read8(rec.pa as PhysAddr);
+        pending = false;
       }
       rec.faults++;
       k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
@@ -144,6 +161,7 @@ export function userModeRange(
       return i;
     }
   }
+  if (pending) rec.value = direct!.read8(rec.pa as PhysAddr);
   return count;
 }
 
