@@ -51,3 +51,52 @@ describe("Tlb.lookup skipping an array just missed in", () => {
     expect(state(fast)).toEqual(state(plain));
   });
 });
+
+describe("Tlb.fill's choice of array", () => {
+  it("puts a page in each level's array of its size, else fractures it into the level's base-page array", () => {
+    // skylake's L1 has a 2M array, its L2 (STLB) holds 4K and 2M; `vmref` has 4K arrays only; `none` has none
+    const vpn = (5 * 512 + 37) as Vpn;
+    const first = 5 * 512;
+    for (const [spec, expected] of [
+      ["skylake", ["L1.1", "L2.0"]],
+      ["vmref", ["L1.0", "L2.0"]],
+    ] as const) {
+      const t = makeTlb(spec);
+      t.fill(vpn, 1, (first + 9000) as never, 3 | Meta.D, false);
+      const held = t.levels.flatMap((l) =>
+        l.arrays.flatMap((a) =>
+          a.occupancy() === 0
+            ? []
+            : [
+                {
+                  name: a.name,
+                  pfn: a.pfns[a.peek(vpn, 3)],
+                  held: (a.metas[a.peek(vpn, 3)] >>> Meta.HELD_SIZE_SHIFT) & 7,
+                  src: (a.metas[a.peek(vpn, 3)] >>> Meta.SRC_SIZE_SHIFT) & 7,
+                },
+              ],
+        ),
+      );
+      expect(held.map((h) => h.name)).toEqual(expected);
+      for (const h of held) {
+        const fractured = h.held === 0;
+        expect(h.src).toBe(1); // the page's own size, kept in a fractured piece
+        // a 2M entry holds the page's first frame; a fractured piece the frame of vpn's 4K piece
+        expect(h.pfn).toBe(first + 9000 + (fractured ? 37 : 0));
+        expect(fractured).toBe(spec === "vmref");
+      }
+    }
+    // a hit in the STLB of a fractured piece is promoted into L1 as that piece
+    const t = makeTlb("vmref");
+    t.fill(vpn, 1, (first + 9000) as never, 3 | Meta.D, false, 0, 2);
+    t.levels[0].arrays[0].invalidateAll(3, 1);
+    expect(t.lookup(vpn, 3, false)).toBe(true);
+    expect(t.hitLevel).toBe(1);
+    const l1 = t.levels[0].arrays[0];
+    expect(l1.pfns[l1.peek(vpn, 3)]).toBe(first + 9000 + 37);
+    // and no level has an array for an instruction fetch in `none`
+    const none = makeTlb("none");
+    none.fill(vpn, 1, 1 as never, 3, true);
+    expect(none.lookup(vpn, 3, true)).toBe(false);
+  });
+});
