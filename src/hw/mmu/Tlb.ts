@@ -117,13 +117,6 @@ export class Tlb {
   hitArray: TlbArray | null = null;
   hitSlot = -1;
   hitLevel = -1;
-  /**
-   * The array each level fills for a page of each size code ([level][size]):
-   * the first holding that size, else the first base-page array (the page is
-   * fractured), else null; insertAt's choice, made once.
-   */
-  private readonly dataTargets: (TlbArray | null)[][];
-  private readonly instrTargets: (TlbArray | null)[][];
 
   constructor(
     readonly spec: TlbSpec,
@@ -153,8 +146,6 @@ export class Tlb {
     this.instrPath = this.levels.map((l) => l.arrays.filter((a) => (a.kindMask & 2) !== 0));
     this.hits = new Float64Array(this.levels.length);
     this.misses = new Float64Array(this.levels.length);
-    this.dataTargets = this.dataPath.map(fillTargets);
-    this.instrTargets = this.instrPath.map(fillTargets);
   }
 
   /**
@@ -192,8 +183,7 @@ export class Tlb {
     const size = (meta >>> Meta.HELD_SIZE_SHIFT) & 7;
     const pfn = arr.pfns[slot];
     const attr = arr.attrs[slot];
-    const targets = path === this.instrPath ? this.instrTargets : this.dataTargets;
-    for (let l = level - 1; l >= 0; l--) this.insertAt(targets[l][size], vpn4k, size, pfn, meta, attr);
+    for (let l = level - 1; l >= 0; l--) this.insertAt(path[l], vpn4k, size, pfn, meta, attr);
   }
 
   /**
@@ -209,26 +199,40 @@ export class Tlb {
     attr = 0,
     upto = this.levels.length,
   ): void {
-    const targets = instr ? this.instrTargets : this.dataTargets;
-    for (let l = Math.min(upto, targets.length) - 1; l >= 0; l--)
-      this.insertAt(targets[l][size], vpn4k, size, pfn, meta, attr);
+    const path = instr ? this.instrPath : this.dataPath;
+    for (let l = Math.min(upto, path.length) - 1; l >= 0; l--)
+      this.insertAt(path[l], vpn4k, size, pfn, meta, attr);
   }
 
-  /** Installs the translation in `target` (fillTargets' choice for its size), fractured if it does not hold that size. */
   private insertAt(
-    target: TlbArray | null,
+    arrays: TlbArray[],
     vpn4k: number,
     size: number,
     pfn: number,
     meta: number,
     attr: number,
   ): void {
-    if (target === null) return;
+    // prefer an array holding the page's own size; else fracture into a 4K array
+    let target: TlbArray | null = null;
+    for (let i = 0; i < arrays.length; i++) {
+      if ((arrays[i].sizeMask & (1 << size)) !== 0) {
+        target = arrays[i];
+        break;
+      }
+    }
     // a promoted fractured entry keeps the size of the page it came from
     const src = meta | (size << Meta.SRC_SIZE_SHIFT);
-    if ((target.sizeMask & (1 << size)) !== 0) target.insert(vpn4k, size, pfn, src, attr);
-    // fractured: the base-page piece of the large page that holds vpn4k
-    else target.insert(vpn4k, 0, pfn + (vpn4k % this.sizes.pagesPer[size]), src, attr);
+    if (target !== null) {
+      target.insert(vpn4k, size, pfn, src, attr);
+      return;
+    }
+    for (let i = 0; i < arrays.length; i++) {
+      if ((arrays[i].sizeMask & 1) !== 0) {
+        // fractured: the base-page piece of the large page that holds vpn4k
+        arrays[i].insert(vpn4k, 0, pfn + (vpn4k % this.sizes.pagesPer[size]), src, attr);
+        return;
+      }
+    }
   }
 
   /** Invalidates the page containing vpn4k in every array. */
@@ -250,19 +254,4 @@ export class Tlb {
     this.hits.fill(0);
     this.misses.fill(0);
   }
-}
-
-/**
- * For each size code (0..7, Meta's three bits): the array of a level a page of
- * that size goes to (the first holding that size, else the first base-page
- * array), or null.
- */
-function fillTargets(arrays: TlbArray[]): (TlbArray | null)[] {
-  return Array.from(
-    { length: 8 },
-    (_, size) =>
-      arrays.find((a) => (a.sizeMask & (1 << size)) !== 0) ??
-      arrays.find((a) => (a.sizeMask & 1) !== 0) ??
-      null,
-  );
 }
