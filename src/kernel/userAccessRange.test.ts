@@ -7,7 +7,8 @@
  * first signal as the range does. After every run the two must agree on
  * the run's result and, every few steps and at the end, on the whole
  * kernel view: tasks, VMAs, every page's entry and contents, the TLBs,
- * counters, meminfo, vmstat, swap, reclaim, the log and the checker.
+ * counters, meminfo, vmstat, swap, reclaim, the log and the checker;
+ * and each run leaves the CPU in the kernel's mode, as it found it.
  */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../base/rng.ts";
@@ -186,9 +187,12 @@ function compare(arch: KernelArchName, seed: number, steps: number, extra: objec
       if (stride < 0 && va < BigInt(-stride * count)) va = BigInt(-stride * count);
       const access = rng.below(10) === 0 ? Access.Exec : rng.below(2) === 0 ? Access.Read : Access.Write;
       const run = { va, count, stride, access, value: rng.below(256) };
+      const mode = a.machine.cpus[0].currentMode(); // the kernel's, between calls
       const ra = ranged(a, ta, run);
       const rb = perPage(b, tb, run);
       expect(ra, `step ${step}: ${JSON.stringify({ ...run, va: run.va.toString(16) })}`).toEqual(rb);
+      // a run ends back in the kernel, however it ended (completed, caught or fatal signal)
+      expect([a.machine.cpus[0].currentMode(), b.machine.cpus[0].currentMode()]).toEqual([mode, mode]);
       runs++;
       touches += ra.done;
       if (ra.done < run.count) stopped++;

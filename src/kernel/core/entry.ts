@@ -111,6 +111,9 @@ export function userModeRange(
   // store is read back at once, as before.
   const direct = cpu.mem instanceof DirectMemory ? cpu.mem : null;
   let pending = false;
+  // Between two accesses that do not fault nothing runs but this loop: the CPU stays in user mode
+  // (on the user page tables under PTI) from one to the next, and leaves it at an exception or the end.
+  let user = false;
   rec.faults = 0;
   rec.signal = "";
   let hi = vaHi;
@@ -124,10 +127,12 @@ export function userModeRange(
     }
     let attempt = 0;
     for (; attempt < 8; attempt++) {
-      k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
-      cpu.setUserMode(true);
+      if (!user) {
+        k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
+        cpu.setUserMode(true);
+        user = true;
+      }
       const out = write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
-      cpu.setUserMode(false);
       if (out === 0) {
         if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpnOf(hi, lo));
         rec.pa = cpu.pa;
@@ -139,6 +144,8 @@ export function userModeRange(
         }
         break;
       }
+      cpu.setUserMode(false);
+      user = false;
       if (pending) {
         rec.value = direct!.read8(rec.pa as PhysAddr);
         pending = false;
@@ -161,6 +168,7 @@ export function userModeRange(
       return i;
     }
   }
+  if (user) cpu.setUserMode(false);
   if (pending) rec.value = direct!.read8(rec.pa as PhysAddr);
   return count;
 }
