@@ -46,8 +46,12 @@ import type { PhysMem } from "../../PhysMem.ts";
 import { Desc, DescHi } from "./format.ts";
 
 const PAGES_PER = [1, 512, 262144];
-/** Base pages under one entry of each level (512^level), so that index() divides without Math.pow. */
-const LEVEL_SPAN = [1, 512, 512 ** 2, 512 ** 3];
+/**
+ * 1 / the base pages under one entry of each level (512^-level, exact): a
+ * page number's index at a level is a multiplication, a floor and a mask,
+ * with no Math.pow and no division.
+ */
+const INV_SPAN = [1, 512 ** -1, 512 ** -2, 512 ** -3];
 
 /** MapFlags with ARM64's own controls. */
 export interface Arm64MapFlags extends MapFlags {
@@ -85,7 +89,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
 
   /** Index of vpn in a table of `level` (the initial table may be smaller). */
   index(vpn: Vpn, level: number): number {
-    return Math.floor(vpn / LEVEL_SPAN[level]) & (level === this.levels - 1 ? this.topMask : 511);
+    return Math.floor(vpn * INV_SPAN[level]) & (level === this.levels - 1 ? this.topMask : 511);
   }
 
   /** Whether a descriptor read at `level` points to a next-level table. */
@@ -187,7 +191,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
     let tablePa = pfnToPa(rootPfn) as number;
     for (let l = this.levels - 1; l > level; l--) {
       const entryPa =
-        tablePa + (Math.floor(vpn / LEVEL_SPAN[l]) & (l === this.levels - 1 ? this.topMask : 511)) * 8;
+        tablePa + (Math.floor(vpn * INV_SPAN[l]) & (l === this.levels - 1 ? this.topMask : 511)) * 8;
       // both halves, as tableAt reads them (outside RAM: two stray reads)
       const lo = entryHalf(this.phys, entryPa);
       const hi = entryHalf(this.phys, entryPa + 4);

@@ -43,8 +43,12 @@ export interface RiscvMapFlags extends MapFlags {
 }
 
 const TWO32 = 4294967296;
-/** Base pages under one entry of each level (512^level), so that index() divides without Math.pow. */
-const LEVEL_SPAN = [1, 512, 512 ** 2, 512 ** 3, 512 ** 4];
+/**
+ * 1 / the base pages under one entry of each level (512^-level, exact): a
+ * page number's index at a level is a multiplication, a floor and a mask,
+ * with no Math.pow and no division (vpns reach 2^45 under Sv57).
+ */
+const INV_SPAN = [1, 512 ** -1, 512 ** -2, 512 ** -3, 512 ** -4];
 
 export class RiscvMapper extends Mapper8 implements PageTableMapper {
   private readonly pagesPer: number[];
@@ -62,7 +66,7 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
 
   /** VPN[level] of a page number (9 bits at every level). */
   index(vpn: Vpn, level: number): number {
-    return Math.floor(vpn / LEVEL_SPAN[level]) % 512;
+    return Math.floor(vpn * INV_SPAN[level]) & 511;
   }
 
   private static isPointer(lo: number): boolean {
@@ -161,14 +165,14 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
     if (level >= this.levels) return -1;
     let tablePa = pfnToPa(rootPfn) as number;
     for (let l = this.levels - 1; l > level; l--) {
-      const entryPa = tablePa + (Math.floor(vpn / LEVEL_SPAN[l]) % 512) * 8;
+      const entryPa = tablePa + (Math.floor(vpn * INV_SPAN[l]) & 511) * 8;
       // both halves, as tableAt reads them (outside RAM: two stray reads)
       const lo = entryHalf(this.phys, entryPa);
       const hi = entryHalf(this.phys, entryPa + 4);
       if ((lo & (Pte.V | Pte.R | Pte.W | Pte.X)) !== Pte.V) return -1; // not valid, or a leaf
       tablePa = ptePpn(hi, lo) * 4096;
     }
-    return tablePa + (Math.floor(vpn / LEVEL_SPAN[level]) % 512) * 8;
+    return tablePa + (Math.floor(vpn * INV_SPAN[level]) & 511) * 8;
   }
 
   /** Clears the leaf PTE mapping vpn. The caller must SFENCE.VMA (va, or va and the ASID unless global). */
