@@ -48,7 +48,7 @@ function sizesFor(arch: KernelArchName): { bytes: number; baseRam: number; cappe
   if (!is32(arch) || want <= 1 << 30) return { bytes: want, baseRam: 2 * want, capped: null };
   return {
     bytes: 1 << 30,
-    baseRam: 2 << 30,
+    baseRam: 2 ** 31,
     capped: `capped at 1 GiB cycled, 2 GiB baseline RAM: ${arch}'s user space is 3 GiB`,
   };
 }
