@@ -18,10 +18,10 @@
  * ARCH=NAME runs it on another architecture (every `arch=` the Kernel
  * config accepts: x86_64, x86_64-la57, arm64, riscv-sv39/48/57, i386,
  * i386-pae); ARCH=all runs the baseline (ranges) and the pressure run on
- * each in turn and prints one line per architecture with its CPU time
- * against x86_64's in the same command. On 32-bit x86 the cycled size is
- * at most 1 GiB (a 3 GiB user space) and the baseline's RAM at most 4 GiB
- * (2-level paging's reach); a capped size is said in the output.
+ * each, in a process of its own, and prints one line per architecture with
+ * its CPU time per touch against x86_64's in the same command. On 32-bit
+ * x86 a SCALE above 1 is capped at 1 GiB cycled (a 3 GiB user space) and
+ * 2 GiB of baseline RAM; a capped size is said in the output.
  *
  * Run: npm run bench:reclaim (SCALE=0.25: a quarter of every size; the
  * baseline's machine is then 512 MiB)
