@@ -46,6 +46,12 @@ import type { PhysMem } from "../../PhysMem.ts";
 import { Desc, DescHi } from "./format.ts";
 
 const PAGES_PER = [1, 512, 262144];
+/**
+ * 1 / the base pages under one entry of each level (512^-level, exact): a
+ * page number's index at a level is a multiplication, a floor and a mask,
+ * with no Math.pow and no division.
+ */
+const INV_SPAN = [1, 512 ** -1, 512 ** -2, 512 ** -3];
 
 /** MapFlags with ARM64's own controls. */
 export interface Arm64MapFlags extends MapFlags {
@@ -83,7 +89,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
 
   /** Index of vpn in a table of `level` (the initial table may be smaller). */
   index(vpn: Vpn, level: number): number {
-    return Math.floor(vpn / 512 ** level) & (level === this.levels - 1 ? this.topMask : 511);
+    return Math.floor(vpn * INV_SPAN[level]) & (level === this.levels - 1 ? this.topMask : 511);
   }
 
   /** Whether a descriptor read at `level` points to a next-level table. */
@@ -102,7 +108,9 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
     let tablePa = pfnToPa(rootPfn);
     for (let l = this.levels - 1; l > level; l--) {
       const entryPa = this.entryPaIn(tablePa, vpn, l);
-      let { hi, lo } = this.read(entryPa);
+      // the halves as numbers, not an object per level (ensureTable is on every first-touch fault)
+      let lo = entryHalf(this.phys, entryPa);
+      let hi = entryHalf(this.phys, entryPa + 4);
       if ((lo & Desc.VALID) === 0) {
         if (!create) return -1;
         const t = this.alloc.allocFrame();
@@ -171,11 +179,27 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
     const entryPa = this.entryPaIn(t, vpn, level);
     return { level, entryPa, ...this.read(entryPa) };
   }
+  /**
+   * The address of the descriptor at `level` on the way to vpn, or -1 when
+   * the walk stops above it (an invalid descriptor or a block). tableAt's
+   * walk as numbers: the kernel's fault path and rmap come here for every
+   * page (pmd_offset, pte_offset_map), so each descriptor is read as its two
+   * halves from the table's frame words, as the MMU's walk reads it.
+   */
   entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number {
     if (level >= this.levels) return -1;
-    const t = this.tableAt(rootPfn, vpn, level, false);
-    if (t === -1) return -1;
-    return this.entryPaIn(t, vpn, level);
+    let tablePa = pfnToPa(rootPfn) as number;
+    for (let l = this.levels - 1; l > level; l--) {
+      const entryPa =
+        tablePa + (Math.floor(vpn * INV_SPAN[l]) & (l === this.levels - 1 ? this.topMask : 511)) * 8;
+      // both halves, as tableAt reads them (outside RAM: two stray reads)
+      const lo = entryHalf(this.phys, entryPa);
+      const hi = entryHalf(this.phys, entryPa + 4);
+      // a table descriptor (l > level >= 0, so never the level-3 page form)
+      if ((lo & (Desc.VALID | Desc.TABLE_OR_PAGE)) !== (Desc.VALID | Desc.TABLE_OR_PAGE)) return -1;
+      tablePa = (hi & DescHi.ADDR_HI_MASK) * 4294967296 + ((lo & Desc.ADDR_LO_MASK) >>> 0);
+    }
+    return tablePa + this.index(vpn, level) * 8;
   }
 
   /** Makes the descriptor mapping vpn invalid. The caller must TLBI (VAE1IS or VALE1IS). */
@@ -213,6 +237,18 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
       ((e.lo ^ next.lo) & (Desc.NG | Desc.ATTR_INDX_MASK | Desc.SH_MASK)) !== 0;
     return { ok: true, flush: { vpn, size: e.level, required } };
   }
+}
+
+/**
+ * The 32-bit half of a descriptor at `pa` (its low word at pa, its high one
+ * at pa + 4) from its table's frame words, as the MMU's walk reads it;
+ * outside RAM, read32's stray read.
+ */
+function entryHalf(phys: PhysMem, pa: number): number {
+  const frame = Math.floor(pa / 4096);
+  if (frame >= phys.nrFrames) return phys.read32(pa);
+  const words = phys.frameWords(frame as Pfn);
+  return words === null ? 0 : words[(pa - frame * 4096) >>> 2];
 }
 
 /** A table descriptor pointing at frame t. */

@@ -73,6 +73,18 @@ export class I386Mapper implements PageTableMapper {
     return { hi: this.pae ? this.phys.read32(pa + 4) : 0, lo: this.phys.read32(pa) };
   }
 
+  /**
+   * A 32-bit word of an entry at `pa` from its table's frame words, as the
+   * MMU's walk reads it (no object: the kernel's fault path and rmap walk
+   * here for every page); outside RAM, read32's stray read.
+   */
+  private word(pa: number): number {
+    const frame = Math.floor(pa / 4096);
+    if (frame >= this.phys.nrFrames) return this.phys.read32(pa);
+    const words = this.phys.frameWords(frame as Pfn);
+    return words === null ? 0 : words[(pa - frame * 4096) >>> 2];
+  }
+
   private write(pa: PhysAddr, hi: number, lo: number): void {
     if (this.pae) this.phys.write64(pa, hi >>> 0, lo >>> 0);
     else this.phys.write32(pa, lo >>> 0);
@@ -133,7 +145,9 @@ export class I386Mapper implements PageTableMapper {
     let tablePa = pfnToPa(rootPfn);
     for (let l = this.levels - 1; l > level; l--) {
       const entryPa = this.entryPaIn(tablePa, vpn, l);
-      let { hi, lo } = this.read(entryPa);
+      // as read() (high first), without an object per level: ensureTable is on every first-touch fault
+      let hi = this.pae ? this.word(entryPa + 4) : 0;
+      let lo = this.word(entryPa);
       if ((lo & Pte.P) === 0) {
         if (!create || (this.pae && l === 2)) return -1;
         const t = this.newTable();
@@ -203,7 +217,9 @@ export class I386Mapper implements PageTableMapper {
     for (let l = this.levels - 1; l >= level; l--) {
       const entryPa = this.entryPaIn(tablePa, vpn, l);
       if (l === level) return entryPa;
-      const { hi, lo } = this.read(entryPa);
+      // the halves as read() reads them (high first; outside RAM, the same stray reads), as numbers
+      const hi = this.pae ? this.word(entryPa + 4) : 0;
+      const lo = this.word(entryPa);
       if ((lo & Pte.P) === 0 || this.isLarge(l, lo)) return -1;
       tablePa = this.tableAddr(hi, lo);
     }

@@ -337,7 +337,7 @@ export class RiscvCpu extends Mmu {
 
   /** SFENCE.VMA va, x0: the page's leaf entries of every address space, global ones too. */
   override flushPage(vaHi: number, vaLo: number): void {
-    this.sfenceVma({ hi: vaHi, lo: vaLo }, null);
+    this.sfenceVmaVa(vaHi, vaLo, null);
   }
 
   /** scause of a fault: its kind and the access. */
@@ -420,14 +420,26 @@ export class RiscvCpu extends Mmu {
    * (IPIs), i.e. their own sfenceVma.
    */
   sfenceVma(rs1: { hi: number; lo: number } | null, rs2: number | null): number {
+    if (rs1 !== null) return this.sfenceVmaVa(rs1.hi, rs1.lo, rs2);
+    this.sfences++;
+    return rs2 === null
+      ? this.flushMatching(0, InvalidateHow.Everything, "sfence.vma x0, x0")
+      : this.flushMatching(
+          rs2 & Satp.ASID_MASK,
+          InvalidateHow.PcidNonGlobal,
+          `sfence.vma x0, ${rs2 & Satp.ASID_MASK}`,
+        );
+  }
+
+  /**
+   * SFENCE.VMA va, rs2 with the address as its halves (sfenceVma's address
+   * forms, with no object): what Linux's per-page fences
+   * (local_flush_tlb_page(_asid)) and a fault's fence issue.
+   */
+  sfenceVmaVa(vaHi: number, vaLo: number, rs2: number | null): number {
     this.sfences++;
     const asid = rs2 === null ? 0 : rs2 & Satp.ASID_MASK;
-    const asidText = rs2 === null ? "x0" : String(asid);
-    if (rs1 === null)
-      return rs2 === null
-        ? this.flushMatching(0, InvalidateHow.Everything, "sfence.vma x0, x0")
-        : this.flushMatching(asid, InvalidateHow.PcidNonGlobal, `sfence.vma x0, ${asidText}`);
-    const vpn = this.vpnOf(rs1.hi, rs1.lo, Access.Read);
+    const vpn = this.vpnOf(vaHi, vaLo, Access.Read);
     if (vpn < 0) return 0;
     this.pageInvalidations++;
     const n = this.tlb.invalidatePage(
@@ -439,7 +451,7 @@ export class RiscvCpu extends Mmu {
       this.tracer({
         type: "invalidate",
         cpu: this.id,
-        op: `sfence.vma va, ${asidText}`,
+        op: `sfence.vma va, ${rs2 === null ? "x0" : String(asid)}`,
         asid: rs2 === null ? -1 : asid,
         asidName: this.asidName,
         vpn: vpn as Vpn,

@@ -43,6 +43,12 @@ export interface RiscvMapFlags extends MapFlags {
 }
 
 const TWO32 = 4294967296;
+/**
+ * 1 / the base pages under one entry of each level (512^-level, exact): a
+ * page number's index at a level is a multiplication, a floor and a mask,
+ * with no Math.pow and no division (vpns reach 2^45 under Sv57).
+ */
+const INV_SPAN = [1, 512 ** -1, 512 ** -2, 512 ** -3, 512 ** -4];
 
 export class RiscvMapper extends Mapper8 implements PageTableMapper {
   private readonly pagesPer: number[];
@@ -60,7 +66,7 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
 
   /** VPN[level] of a page number (9 bits at every level). */
   index(vpn: Vpn, level: number): number {
-    return Math.floor(vpn / 512 ** level) % 512;
+    return Math.floor(vpn * INV_SPAN[level]) & 511;
   }
 
   private static isPointer(lo: number): boolean {
@@ -81,7 +87,9 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
     let tablePa = pfnToPa(rootPfn);
     for (let l = this.levels - 1; l > level; l--) {
       const entryPa = this.entryPaIn(tablePa, vpn, l);
-      let { hi, lo } = this.read(entryPa);
+      // the halves as numbers, not an object per level (ensureTable is on every first-touch fault)
+      let lo = entryHalf(this.phys, entryPa);
+      let hi = entryHalf(this.phys, entryPa + 4);
       if ((lo & Pte.V) === 0) {
         if (!create) return "not-mapped";
         const t = this.alloc.allocFrame();
@@ -146,11 +154,25 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
     const entryPa = this.entryPaIn(t, vpn, level);
     return { level, entryPa, ...this.read(entryPa) };
   }
+  /**
+   * The address of the PTE at `level` on the way to vpn, or -1 when the walk
+   * stops above it (an invalid PTE or a leaf). tableAt's walk as numbers:
+   * the kernel's fault path and rmap come here for every page (pmd_offset,
+   * pte_offset_map), so each PTE is read as its two halves from the table's
+   * frame words, as the MMU's walk reads it, with no object per level.
+   */
   entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number {
     if (level >= this.levels) return -1;
-    const t = this.tableAt(rootPfn, vpn, level, false);
-    if (typeof t === "string") return -1;
-    return this.entryPaIn(t, vpn, level);
+    let tablePa = pfnToPa(rootPfn) as number;
+    for (let l = this.levels - 1; l > level; l--) {
+      const entryPa = tablePa + (Math.floor(vpn * INV_SPAN[l]) & 511) * 8;
+      // both halves, as tableAt reads them (outside RAM: two stray reads)
+      const lo = entryHalf(this.phys, entryPa);
+      const hi = entryHalf(this.phys, entryPa + 4);
+      if ((lo & (Pte.V | Pte.R | Pte.W | Pte.X)) !== Pte.V) return -1; // not valid, or a leaf
+      tablePa = ptePpn(hi, lo) * 4096;
+    }
+    return tablePa + (Math.floor(vpn * INV_SPAN[level]) & 511) * 8;
   }
 
   /** Clears the leaf PTE mapping vpn. The caller must SFENCE.VMA (va, or va and the ASID unless global). */
@@ -183,6 +205,18 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
       ((e.hi ^ next.hi) & PteHi.PBMT_MASK) !== 0;
     return { ok: true, flush: { vpn, size: e.level, required } };
   }
+}
+
+/**
+ * The 32-bit half of a PTE at `pa` (its low word at pa, its high one at
+ * pa + 4) from its table's frame words, as the MMU's walk reads it; outside
+ * RAM, read32's stray read.
+ */
+function entryHalf(phys: PhysMem, pa: number): number {
+  const frame = Math.floor(pa / 4096);
+  if (frame >= phys.nrFrames) return phys.read32(pa);
+  const words = phys.frameWords(frame as Pfn);
+  return words === null ? 0 : words[(pa - frame * 4096) >>> 2];
 }
 
 /** A pointer PTE to the table in frame t (V only: R = W = X = 0). */

@@ -9,9 +9,11 @@ import { Access } from "../../../hw/access.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
+import { TlbFlush } from "../../mm/arch.ts";
 import { mmapArgs } from "../../mm/mmap.ts";
 import { checkInvariants } from "../../view/invariants.ts";
 import type { Arm64Tlb } from "./mmuContext.ts";
+import { flushTlbPage } from "./tlb.ts";
 
 function boot(uaccess: "ldtr" | "pan-toggle" = "ldtr"): Kernel<Arm64Cpu, Arm64Tlb> {
   return new Kernel<Arm64Cpu, Arm64Tlb>({
@@ -237,6 +239,42 @@ describe("the kernel on arm64", () => {
     k.catchSignal(th, "SIGSEGV");
     const r = k.userAccess(1, th, a, Access.Read);
     expect(!r.ok && r.siCode).toBe("SEGV_MAPERR");
+    settled(k);
+  });
+
+  it("flush_tlb_page under KPTI: tlb.ts's VALE1IS pair, both ASIDs' entries gone on both CPUs", () => {
+    const k = new Kernel<Arm64Cpu, Arm64Tlb>({ arch: "arm64", ramBytes: 64 << 20, cpus: 2, pti: true });
+    const p = k.spawn("p") as Task;
+    const th = k.thread(p, "p2") as Task;
+    k.switchTo(0, p);
+    k.switchTo(1, th);
+    const a = anon(k, p, 2);
+    const cpus = k.machine.cpus as Arm64Cpu[];
+    for (const [cpu, t] of [[0, p] as const, [1, th] as const]) {
+      ok(k.userAccess(cpu, t, a, Access.Write, 1));
+      ok(k.userAccess(cpu, t, a + 4096n, Access.Write, 2));
+    }
+    // both pages in both TLBs: reads walk no more
+    const walks = cpus.map((c) => c.walks);
+    ok(k.userAccess(0, p, a, Access.Read));
+    ok(k.userAccess(1, th, a + 4096n, Access.Read));
+    expect(cpus.map((c) => c.walks)).toEqual(walks);
+    const vpn = Number(a / 4096n);
+    const before = k.tlbMgr.broadcasts;
+    k.runningCpu = 0;
+    k.tlbMgr.flushTlbMmRange(p.mm!, vpn, 1, 0, TlbFlush.Page);
+    expect(k.tlbMgr.broadcasts - before).toBe(
+      flushTlbPage(k.tlbMgr.asidOf(p.mm!), vpn, { kpti: true }).length,
+    );
+    expect(k.tlbMgr.broadcasts - before).toBe(2);
+    // the page walks again on each CPU (its user-ASID entry went), its neighbour does not
+    for (const [cpu, t] of [[0, p] as const, [1, th] as const]) {
+      const w = cpus[cpu].walks;
+      expect(ok(k.userAccess(cpu, t, a + 4096n, Access.Read))).toBe(2);
+      expect(cpus[cpu].walks).toBe(w);
+      expect(ok(k.userAccess(cpu, t, a, Access.Read))).toBe(1);
+      expect(cpus[cpu].walks).toBeGreaterThan(w);
+    }
     settled(k);
   });
 

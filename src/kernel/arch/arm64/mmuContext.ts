@@ -13,7 +13,7 @@ import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
 import { TlbFlush } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { AsidAllocator, type AsidContext } from "./context.ts";
-import { flushTlbKernelRange, flushTlbPage, flushTlbRange, type TlbiOp } from "./tlb.ts";
+import { flushTlbKernelRange, flushTlbRange, type TlbiOp } from "./tlb.ts";
 
 const TWO20 = 1048576;
 /** the page-number bit of TTBR1's range */
@@ -221,14 +221,24 @@ export class Arm64Tlb implements ArchTlb {
   ): void {
     mm.tlbGen++;
     const asid = this.asidOf(mm);
+    if (kind === TlbFlush.Page && nrPages === 1) {
+      // flush_tlb_page (tlb.ts flushTlbPage: every fault's and every unmapped page's) without its list:
+      // TLBI VALE1IS, and under KPTI the same for the user ASID (__tlbi_user)
+      const cpu = this.cpus[fromCpu];
+      cpu.tlbiIs("vale1", vaHi(startVpn), vaLo(startVpn), asid);
+      this.broadcasts++;
+      if (this.features.kpti) {
+        cpu.tlbiIs("vale1", vaHi(startVpn), vaLo(startVpn), asid | 1);
+        this.broadcasts++;
+      }
+      return;
+    }
     const lastLevel = kind === TlbFlush.Page || kind === TlbFlush.Leaves;
     this.issue(
       fromCpu,
-      kind === TlbFlush.Page && nrPages === 1
-        ? flushTlbPage(asid, startVpn, this.features)
-        : kind === TlbFlush.Pmd // flush_pmd_tlb_range: __flush_tlb_range(..., PMD_SIZE, false, 2)
-          ? flushTlbRange(asid, startVpn, startVpn + nrPages, 512, false, 2, this.features)
-          : flushTlbRange(asid, startVpn, startVpn + nrPages, 1, lastLevel, undefined, this.features),
+      kind === TlbFlush.Pmd // flush_pmd_tlb_range: __flush_tlb_range(..., PMD_SIZE, false, 2)
+        ? flushTlbRange(asid, startVpn, startVpn + nrPages, 512, false, 2, this.features)
+        : flushTlbRange(asid, startVpn, startVpn + nrPages, 1, lastLevel, undefined, this.features),
     );
   }
 

@@ -27,7 +27,6 @@
  * vmlab's `shootdowns` of x86 are IPIs; here they are the IPIs a flush
  * costs whichever way it is sent.
  */
-import { fromBig } from "../../../base/u64.ts";
 import type { RiscvCpu } from "../../../hw/arch/riscv/Cpu.ts";
 import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
 import type { Vaddr } from "../../core/vaddr.ts";
@@ -82,6 +81,8 @@ export class RiscvTlb implements ArchTlb {
   private readonly contexts = new WeakMap<MmStruct, RiscvMmContext>();
   /** mm_cpumask as Linux keeps it with ASIDs: every hart that ran the mm (MmStruct.cpumask: the harts that have it loaded) */
   private readonly footmarks = new WeakMap<MmStruct, Set<number>>();
+  /** flushTlbMmRange's request, reused: one flush is done before the next begins */
+  private readonly request: FlushRequest = { startVpn: 0, pages: 0, stride: 1, asid: 0 };
 
   constructor(
     readonly cpus: readonly RiscvCpu[],
@@ -202,7 +203,7 @@ export class RiscvTlb implements ArchTlb {
 
   /** SFENCE.VMA va, asid (local_flush_tlb_page_asid) or va, x0 (local_flush_tlb_page). */
   private sfencePage(cpu: RiscvCpu, vpn: number, asid: number | null): void {
-    cpu.sfenceVma(fromBig(this.va.canonical(vpn)), asid);
+    cpu.sfenceVmaVa(this.va.canonicalHi(vpn), this.va.canonicalLo(vpn), asid);
   }
 
   /**
@@ -210,13 +211,14 @@ export class RiscvTlb implements ArchTlb {
    * empty mask; the local flush when no other hart is in it
    * (cpumask_any_but); else sbi_remote_sfence_vma_asid or on_each_cpu_mask.
    */
-  private flushRange(mask: Iterable<number>, fromCpu: number, f: FlushRequest): void {
-    const targets = [...mask].sort((a, b) => a - b);
-    if (targets.length === 0) return;
-    if (targets.every((c) => c === fromCpu)) {
+  private flushRange(mask: Set<number>, fromCpu: number, f: FlushRequest): void {
+    if (mask.size === 0) return;
+    // the local case (the mask is the flushing hart alone) without an array: a fault's or reclaim's flush
+    if (mask.size === 1 && mask.has(fromCpu)) {
       this.localFlush(this.cpus[fromCpu], f);
       return;
     }
+    const targets = [...mask].sort((a, b) => a - b);
     const sbi = this.rfence === "sbi";
     if (sbi) this.sbiFences++;
     for (const c of targets) {
@@ -244,21 +246,28 @@ export class RiscvTlb implements ArchTlb {
   ): void {
     mm.tlbGen++;
     const asid = this.asidOf(mm);
-    const pmd = kind === TlbFlush.Pmd;
-    const f: FlushRequest =
-      kind === TlbFlush.Tables
-        ? { startVpn: 0, pages: Number.POSITIVE_INFINITY, stride: 1, asid }
-        : { startVpn, pages: nrPages, stride: pmd ? 512 : 1, asid };
+    const f = this.request;
+    if (kind === TlbFlush.Tables) {
+      f.startVpn = 0;
+      f.pages = Number.POSITIVE_INFINITY;
+      f.stride = 1;
+    } else {
+      f.startVpn = startVpn;
+      f.pages = nrPages;
+      f.stride = kind === TlbFlush.Pmd ? 512 : 1;
+    }
+    f.asid = asid;
     this.flushRange(this.mmCpumask(mm), fromCpu, f);
   }
 
   /** flush_tlb_kernel_range: every online hart, FLUSH_TLB_NO_ASID (global entries too). */
   flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void {
-    this.flushRange(
-      this.cpus.map((c) => c.id),
-      fromCpu,
-      { startVpn, pages: nrPages, stride: 1, asid: FLUSH_TLB_NO_ASID },
-    );
+    this.flushRange(new Set(this.cpus.map((c) => c.id)), fromCpu, {
+      startVpn,
+      pages: nrPages,
+      stride: 1,
+      asid: FLUSH_TLB_NO_ASID,
+    });
   }
 
   /** The ASID user translations carry on `cpuId`: satp's. */

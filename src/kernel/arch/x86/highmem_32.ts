@@ -16,7 +16,7 @@
  *   every CPU.
  * A lowmem page needs none of this: page_address is its direct-map address.
  */
-import { assert } from "../../../base/assert.ts";
+import { assert, ModelBug } from "../../../base/assert.ts";
 import { vpnUnchecked } from "../../../base/units.ts";
 import { Pte, PteHi } from "../../../hw/arch/i386/pte.ts";
 import type { KernelCore } from "../../core/core.ts";
@@ -24,9 +24,13 @@ import { i386Cpu } from "./init_32.ts";
 import { directVa32, fixToVirt, KM_MAX_IDX, type Layout32, pkmapAddr } from "./layout_32.ts";
 
 /** PAGE_KERNEL as a PTE for `pfn` (kmap_prot): P RW A D G, NX with PAE. */
-function kernelPte(pfn: number, pae: boolean): { hi: number; lo: number } {
-  const lo = ((pfn % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | Pte.G)) >>> 0;
-  return { hi: pae ? (Math.floor(pfn / 1048576) | PteHi.XD) >>> 0 : 0, lo };
+function kernelPteLo(pfn: number): number {
+  return ((pfn % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | Pte.G)) >>> 0;
+}
+
+/** kernelPteLo's high half (PAE: the frame's bits 35..32 and XD; 32-bit paging: none). */
+function kernelPteHi(pfn: number, pae: boolean): number {
+  return pae ? (Math.floor(pfn / 1048576) | PteHi.XD) >>> 0 : 0;
 }
 
 /** The kmap state of one kernel: the per-CPU kmap_local stacks and the pkmap slots. */
@@ -58,10 +62,11 @@ export class Highmem32 {
     return pfn >= this.layout.maxLowPfn;
   }
 
-  private setKernelPte(k: KernelCore, va: number, e: { hi: number; lo: number }): void {
-    const ref = k.mapper.entryAt(k.rootPfn, vpnUnchecked(va / 4096), 0);
-    assert(ref !== null, `kmap: no page table at 0x${va.toString(16)}`);
-    k.arch.pgtable.set(k.machine.phys, ref.entryPa, e.hi, e.lo);
+  /** set_pte of a kmap slot's PTE, as halves (kmap_local runs on every highmem page a fault or reclaim touches) */
+  private setKernelPte(k: KernelCore, va: number, hi: number, lo: number): void {
+    const pa = k.mapper.entryPaAt(k.rootPfn, vpnUnchecked(va / 4096), 0);
+    if (pa < 0) throw new ModelBug(`kmap: no page table at 0x${va.toString(16)}`);
+    k.arch.pgtable.set(k.machine.phys, pa, hi, lo);
   }
 
   /** kmap_local_page on `cpuId`: the page's direct-map address, or a fixmap slot mapping it. */
@@ -72,7 +77,7 @@ export class Highmem32 {
     this.localIdx[cpuId] = idx + 1;
     this.localMaps++;
     const va = fixToVirt(this.layout.fixKmapBegin + idx + KM_MAX_IDX * cpuId);
-    this.setKernelPte(k, va, kernelPte(pfn, this.layout.pae));
+    this.setKernelPte(k, va, kernelPteHi(pfn, this.layout.pae), kernelPteLo(pfn));
     return BigInt(va);
   }
 
@@ -81,7 +86,7 @@ export class Highmem32 {
     const addr = Number(va);
     if (addr < this.layout.fixaddrTotStart) return;
     this.localIdx[cpuId]--;
-    this.setKernelPte(k, addr, { hi: 0, lo: 0 });
+    this.setKernelPte(k, addr, 0, 0);
     i386Cpu(k.machine.cpus[cpuId]).invlpg(addr);
   }
 
@@ -99,7 +104,7 @@ export class Highmem32 {
         assert(--tries > 0, "kmap: every pkmap slot is in use (Linux would sleep; not modelled)");
       }
       slot = this.lastPkmapNr;
-      this.setKernelPte(k, pkmapAddr(this.layout, slot), kernelPte(pfn, this.layout.pae));
+      this.setKernelPte(k, pkmapAddr(this.layout, slot), kernelPteHi(pfn, this.layout.pae), kernelPteLo(pfn));
       this.pkmapCount[slot] = 1;
       this.pkmapOf.set(pfn, slot);
       this.pkmapPfn[slot] = pfn;
@@ -121,7 +126,7 @@ export class Highmem32 {
     for (let i = 0; i < this.layout.lastPkmap; i++) {
       if (this.pkmapCount[i] !== 1) continue;
       this.pkmapCount[i] = 0;
-      this.setKernelPte(k, pkmapAddr(this.layout, i), { hi: 0, lo: 0 });
+      this.setKernelPte(k, pkmapAddr(this.layout, i), 0, 0);
       this.pkmapOf.delete(this.pkmapPfn[i]);
       this.pkmapPfn[i] = -1;
       need = true;
