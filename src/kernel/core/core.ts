@@ -235,8 +235,13 @@ export type UserFaultHandler = (
   cpu: Mmu,
   task: Task,
   outcome: number,
-  va: bigint,
-  /** va's halves, as numbers (a handler may find the page without the bigint) */
+  /**
+   * the address as the caller of the access wrote it, or null: then it is
+   * toBig(vaHi, vaLo), which the handler makes only for a signal's si_addr
+   * (a resolved fault makes no bigint)
+   */
+  va: bigint | null,
+  /** va's halves, as numbers (the handler finds the page from them) */
   vaHi: number,
   vaLo: number,
 ) => { signal: string; code: string; addr: bigint; pkey?: number } | null;

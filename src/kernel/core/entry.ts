@@ -152,12 +152,14 @@ export function userModeRange(
       }
       rec.faults++;
       k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
-      const va = i === 0 && vaBig !== null ? vaBig : toBig(hi, lo);
+      // the address as a bigint only where it is the caller's own or a signal needs it: the
+      // architecture's handler finds the page from the halves (a resolved fault makes no bigint)
+      const va = i === 0 ? vaBig : null;
       // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
       const r: SigInfo | null =
         k.os === null
           ? handle(k, cpu, task, out, va, hi, lo)
-          : k.os.userFault(k, task, va, access, cpu.faultKind === HwFaultKind.NonCanonical);
+          : k.os.userFault(k, task, va ?? toBig(hi, lo), access, cpu.faultKind === HwFaultKind.NonCanonical);
       if (r === null) continue;
       raise(k, task, rec, r);
       return i;
@@ -171,6 +173,15 @@ export function userModeRange(
   if (user) cpu.setUserMode(false);
   if (pending) rec.value = direct!.read8(rec.pa as PhysAddr);
   return count;
+}
+
+/**
+ * A user fault's address as a bigint (a signal's si_addr): the caller's own
+ * (`va`), else the unsigned value of the halves. A handler given null
+ * (UserFaultHandler) makes it only when it raises a signal.
+ */
+export function faultAddr(va: bigint | null, vaHi: number, vaLo: number): bigint {
+  return va ?? toBig(vaHi, vaLo);
 }
 
 /** The signal that stops a run of user accesses, delivered (force_sig_fault) and recorded. */

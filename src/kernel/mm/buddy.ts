@@ -173,7 +173,7 @@ export class BuddyAllocator {
       z.head[order] = pfn;
     }
     z.nrFree[order]++;
-    z.freePages += 2 ** order;
+    z.freePages += 1 << order;
   }
 
   private removeFromList(z: Zone, pfn: number, order: number): void {
@@ -189,7 +189,7 @@ export class BuddyAllocator {
     p.flags[pfn] &= ~PageFlag.Buddy;
     p.order[pfn] = -1;
     z.nrFree[order]--;
-    z.freePages -= 2 ** order;
+    z.freePages -= 1 << order;
   }
 
   private isFreeBuddy(pfn: number, order: number, z: Zone): boolean {
@@ -233,23 +233,23 @@ export class BuddyAllocator {
       let order = MAX_ORDER;
       while (
         order > 0 &&
-        (pfn % 2 ** order !== 0 || pfn + 2 ** order > endPfn || this.crossesZone(pfn, order))
+        (pfn % (1 << order) !== 0 || pfn + (1 << order) > endPfn || this.crossesZone(pfn, order))
       )
         order--;
       const z = this.zoneOf(pfn);
-      z.managed += 2 ** order;
-      for (let i = pfn; i < pfn + 2 ** order; i++) {
+      z.managed += 1 << order;
+      for (let i = pfn; i < pfn + (1 << order); i++) {
         this.pages.zone[i] = z.id;
         this.pages.refcount[i] = 0;
         this.pages.kind[i] = PageKind.Free;
       }
       this.freeOne(pfn, order, true);
-      pfn += 2 ** order;
+      pfn += 1 << order;
     }
   }
 
   private crossesZone(pfn: number, order: number): boolean {
-    return this.zoneOf(pfn) !== this.zoneOf(pfn + 2 ** order - 1);
+    return this.zoneOf(pfn) !== this.zoneOf(pfn + (1 << order) - 1);
   }
 
   /**
@@ -286,7 +286,7 @@ export class BuddyAllocator {
    */
   watermarkOk(z: Zone, order: number, mark: number, highestZone: number, allocFlags: number): boolean {
     let min = mark;
-    const free = z.freePages - (2 ** order - 1);
+    const free = z.freePages - ((1 << order) - 1);
     if (allocFlags & AllocFlag.MIN_RESERVE) {
       min -= Math.floor(min / 2);
       if (allocFlags & AllocFlag.NON_BLOCK) min -= Math.floor(min / 4);
@@ -365,7 +365,7 @@ export class BuddyAllocator {
       let high = current;
       while (high > order) {
         high--;
-        this.addToList(z, pfn + 2 ** high, high, false);
+        this.addToList(z, pfn + (1 << high), high, false);
       }
       return pfn;
     }
@@ -374,7 +374,7 @@ export class BuddyAllocator {
 
   private prep(pfn: number, order: number, kind: PageKind, _gfp: number): number {
     const p = this.pages;
-    for (let i = pfn; i < pfn + 2 ** order; i++) {
+    for (let i = pfn; i < pfn + (1 << order); i++) {
       p.kind[i] = kind;
       p.refcount[i] = i === pfn ? 1 : 0;
       p.flags[i] = 0;
@@ -395,7 +395,7 @@ export class BuddyAllocator {
     const p = this.pages;
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= p.nrFrames) return "out-of-range";
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return "wrong-order";
-    if (pfn % 2 ** order !== 0) return "misaligned";
+    if (pfn % (1 << order) !== 0) return "misaligned";
     const k = p.kind[pfn];
     if (
       k === PageKind.Free ||
@@ -406,7 +406,7 @@ export class BuddyAllocator {
       return "not-allocated";
     }
     if (p.order[pfn] !== order) return p.order[pfn] < 0 ? "not-allocated" : "wrong-order";
-    for (let i = pfn; i < pfn + 2 ** order; i++) {
+    for (let i = pfn; i < pfn + (1 << order); i++) {
       p.refcount[i] = 0;
       p.flags[i] = 0;
       p.mapcount[i] = 0;
@@ -446,11 +446,11 @@ export class BuddyAllocator {
             problems.push(`buddy ${z.name} order ${order}: broken back link at pfn ${pfn}`);
           if (!(p.flags[pfn] & PageFlag.Buddy) || p.order[pfn] !== order)
             problems.push(`buddy ${z.name}: pfn ${pfn} listed at order ${order} but not marked so`);
-          if (pfn % 2 ** order !== 0)
+          if (pfn % (1 << order) !== 0)
             problems.push(`buddy ${z.name}: pfn ${pfn} misaligned for order ${order}`);
-          if (pfn < z.startPfn || pfn + 2 ** order > z.endPfn)
+          if (pfn < z.startPfn || pfn + (1 << order) > z.endPfn)
             problems.push(`buddy ${z.name}: block ${pfn}/${order} outside the zone`);
-          for (let i = pfn; i < pfn + 2 ** order; i++)
+          for (let i = pfn; i < pfn + (1 << order); i++)
             if (p.kind[i] !== PageKind.Free)
               problems.push(`buddy: pfn ${i} in a free block but kind ${p.kind[i]}`);
           prev = pfn;
@@ -464,7 +464,7 @@ export class BuddyAllocator {
           problems.push(`buddy ${z.name} order ${order}: tail is ${z.tail[order]}, last is ${prev}`);
         if (n !== z.nrFree[order])
           problems.push(`buddy ${z.name} order ${order}: ${n} blocks listed, nr_free ${z.nrFree[order]}`);
-        free += n * 2 ** order;
+        free += n * (1 << order);
       }
       if (free !== z.freePages)
         problems.push(`buddy ${z.name}: ${free} pages listed, free_pages ${z.freePages}`);

@@ -124,6 +124,11 @@ export function isTtbr0Addr(addr: bigint): boolean {
   return addr < TASK_SIZE;
 }
 
+/** is_ttbr0_addr of an address given as unsigned 32-bit halves (below 2^48: the high half below 2^16) */
+export function isTtbr0AddrOf(hi: number, _lo: number): boolean {
+  return hi >>> 0 < 0x10000;
+}
+
 /** is_ttbr1_addr: a kernel address (PAGE_OFFSET and up) */
 export function isTtbr1Addr(addr: bigint): boolean {
   return addr >= PAGE_OFFSET;

@@ -19,7 +19,7 @@ import { Arm64Cpu, WalkRecord } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
-import { kernelModeAccess, oopsEnd } from "../../core/entry.ts";
+import { faultAddr, kernelModeAccess, oopsEnd } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
 import { contextTask } from "../../core/sched.ts";
@@ -36,6 +36,7 @@ import {
   faultVmFlags,
   internalError,
   isTtbr0Addr,
+  isTtbr0AddrOf,
   type ShowPteContext,
   userFaultSignal,
 } from "./fault.ts";
@@ -56,24 +57,27 @@ export function arm64Cpus(machine: Machine): Arm64Cpu[] {
  * (lock_mm_and_find_vma), its rights against the fault's vm_flags, then
  * handle_mm_fault. Returns null when resolved (retry), else the signal.
  * `vaHi`/`vaLo`, when given, are va's halves: the page is found from them
- * without bigint arithmetic (an EL0 abort's).
+ * without bigint arithmetic (an EL0 abort's), and `va` may then be null
+ * (made from them for a signal: faultAddr).
  */
 export function doPageFault(
   k: KernelCore,
   task: Task,
-  va: bigint,
+  va: bigint | null,
   esr: number,
   vaHi = -1,
   vaLo = 0,
 ): SigInfo | null {
   const mm = task.mm;
   // faulthandler_disabled() || !mm: no_context (a user-mode fault: do_bad_area)
-  if (mm === null || task.pagefaultDisabled > 0 || !isTtbr0Addr(va)) return badmap(esr, va);
+  if (mm === null || task.pagefaultDisabled > 0 || !ttbr0(va, vaHi, vaLo))
+    return badmap(esr, faultAddr(va, vaHi, vaLo));
   const { vmFlags, write } = faultVmFlags(esr);
-  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va);
+  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va!);
   const vma = lockMmAndFindVma(mm, task, vpn);
-  if (vma === null) return badmap(esr, va);
-  if (!(vma.vmFlags & vmFlags)) return { ...userFaultSignal(esr, "badaccess"), addr: va };
+  if (vma === null) return badmap(esr, faultAddr(va, vaHi, vaLo));
+  if (!(vma.vmFlags & vmFlags))
+    return { ...userFaultSignal(esr, "badaccess"), addr: faultAddr(va, vaHi, vaLo) };
   k.faultingMm = mm;
   const res = k.userMm.handleMmFault(mm, vma, vpn, write);
   k.faultingMm = null;
@@ -82,7 +86,12 @@ export function doPageFault(
   if (r === VmFault.OK) return null;
   if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // pagefault_out_of_memory
   const sig = userFaultSignal(esr, r & VmFault.SIGBUS ? "sigbus" : "badmap");
-  return { ...sig, addr: va };
+  return { ...sig, addr: faultAddr(va, vaHi, vaLo) };
+}
+
+/** is_ttbr0_addr of the caller's bigint, else of the halves (an EL0 abort's) */
+function ttbr0(va: bigint | null, vaHi: number, vaLo: number): boolean {
+  return va !== null ? isTtbr0Addr(va) : isTtbr0AddrOf(vaHi, vaLo);
 }
 
 /** do_bad_area's signal for a fault with no mapping (a function: no closure made per fault). */
@@ -99,15 +108,15 @@ function badmap(esr: number, va: bigint): SigInfo {
 function doMemAbortEl0(
   k: KernelCore,
   task: Task,
-  va: bigint,
+  va: bigint | null,
   esr: number,
   vaHi: number,
   vaLo: number,
 ): SigInfo | null {
   const inf = esrToFaultInfo(esr);
-  if (inf.fn === "do_page_fault" || (inf.fn === "do_translation_fault" && isTtbr0Addr(va)))
+  if (inf.fn === "do_page_fault" || (inf.fn === "do_translation_fault" && ttbr0(va, vaHi, vaLo)))
     return doPageFault(k, task, va, esr, vaHi, vaLo);
-  return { signal: inf.sig, code: inf.code, addr: va };
+  return { signal: inf.sig, code: inf.code, addr: faultAddr(va, vaHi, vaLo) };
 }
 
 /**
@@ -120,7 +129,7 @@ export function userFault(
   cpu: Mmu,
   task: Task,
   _outcome: number,
-  va: bigint,
+  va: bigint | null,
   vaHi: number,
   vaLo: number,
 ): SigInfo | null {

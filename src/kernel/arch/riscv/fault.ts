@@ -24,7 +24,7 @@ import { Scause } from "../../../hw/arch/riscv/fault.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
-import { kernelModeAccess, oopsEnd } from "../../core/entry.ts";
+import { faultAddr, kernelModeAccess, oopsEnd } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
 import { contextTask } from "../../core/sched.ts";
@@ -78,12 +78,13 @@ function accessFaultName(cause: number): string {
  * Returns null when resolved (retry), else the signal (bad_area: SIGSEGV;
  * mm_fault_error: SIGBUS BUS_ADRERR, SIGSEGV SEGV_MAPERR, or the OOM kill).
  * `vaHi`/`vaLo`, when given, are va's halves: the page and the flush are
- * found from them without bigint arithmetic (a U-mode fault's).
+ * found from them without bigint arithmetic (a U-mode fault's), and `va`
+ * may then be null (made from them for a signal: faultAddr).
  */
 export function doPageFault(
   k: KernelCore,
   task: Task,
-  va: bigint,
+  va: bigint | null,
   cause: number,
   cpu: RiscvCpu,
   vaHi = -1,
@@ -91,12 +92,14 @@ export function doPageFault(
 ): SigInfo | null {
   const mm = task.mm;
   // faulthandler_disabled() || !mm: no_context (from user mode: bad_area, SEGV_MAPERR)
-  if (mm === null || task.pagefaultDisabled > 0 || va >= k.layout.userEnd)
-    return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va);
+  const kernelAddr = va !== null ? va >= k.layout.userEnd : !belowUserEnd(k, vaHi, vaLo);
+  if (mm === null || task.pagefaultDisabled > 0 || kernelAddr)
+    return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
+  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va!);
   const vma = lockMmAndFindVma(mm, task, vpn);
-  if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-  if (accessError(cause, vma.vmFlags)) return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
+  if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
+  if (accessError(cause, vma.vmFlags))
+    return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: faultAddr(va, vaHi, vaLo) };
   k.faultingMm = mm;
   const res = k.userMm.handleMmFault(mm, vma, vpn, cause === Scause.STORE_PAGE_FAULT);
   k.faultingMm = null;
@@ -106,15 +109,32 @@ export function doPageFault(
     // update_mmu_cache -> local_flush_tlb_page(address)
     if (vaHi >= 0) cpu.flushPage(vaHi, vaLo);
     else {
-      const { hi, lo } = fromBig(va);
+      const { hi, lo } = fromBig(va!);
       cpu.flushPage(hi, lo);
     }
     return null;
   }
   if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // pagefault_out_of_memory
   return r & VmFault.SIGBUS
-    ? { signal: "SIGBUS", code: "BUS_ADRERR", addr: va }
-    : { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+    ? { signal: "SIGBUS", code: "BUS_ADRERR", addr: faultAddr(va, vaHi, vaLo) }
+    : { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
+}
+
+/** the layout whose TASK_SIZE (layout.userEnd) `userEndHi`/`userEndLo` hold, as unsigned halves */
+let userEndOf: object | null = null;
+let userEndHi = 0;
+let userEndLo = 0;
+
+/** An address given as unsigned halves lies below TASK_SIZE (the user half), compared without a bigint. */
+export function belowUserEnd(k: KernelCore, vaHi: number, vaLo: number): boolean {
+  if (k.layout !== userEndOf) {
+    const { hi, lo } = fromBig(k.layout.userEnd);
+    userEndOf = k.layout;
+    userEndHi = hi;
+    userEndLo = lo;
+  }
+  const h = vaHi >>> 0;
+  return h < userEndHi || (h === userEndHi && vaLo >>> 0 < userEndLo);
 }
 
 /** A fault a U-mode access took: a page fault goes to handle_page_fault (null: resolved, retry); an access fault is SIGSEGV SEGV_ACCERR. */
@@ -123,12 +143,13 @@ export function userFault(
   c: Mmu,
   task: Task,
   _outcome: number,
-  va: bigint,
+  va: bigint | null,
   vaHi: number,
   vaLo: number,
 ): SigInfo | null {
   const cpu = riscvCpu(c);
-  if (isAccessFault(cpu.scause)) return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
+  if (isAccessFault(cpu.scause))
+    return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: faultAddr(va, vaHi, vaLo) };
   return doPageFault(k, task, va, cpu.scause, cpu, vaHi, vaLo);
 }
 

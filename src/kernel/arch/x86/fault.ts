@@ -8,7 +8,7 @@ import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
-import { kernelModeAccess } from "../../core/entry.ts";
+import { faultAddr, kernelModeAccess } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
 import { contextTask } from "../../core/sched.ts";
@@ -32,13 +32,13 @@ export function userFault(
   cpu: Mmu,
   task: Task,
   outcome: number,
-  va: bigint,
+  va: bigint | null,
   vaHi: number,
   vaLo: number,
 ): SigInfo | null {
-  return outcome === Outcome.GP
-    ? { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n }
-    : doUserAddrFault(k, task, va, x86Cpu(cpu).errorCode, x86Cpu(cpu).pkru, vaHi, vaLo);
+  if (outcome === Outcome.GP) return { signal: "SIGSEGV", code: "SI_KERNEL", addr: 0n };
+  const c = x86Cpu(cpu);
+  return doUserAddrFault(k, task, va, c.errorCode, c.pkru, vaHi, vaLo);
 }
 
 /**
@@ -48,12 +48,13 @@ export function userFault(
  * access_error, then handle_mm_fault. Returns null when resolved (retry),
  * else the signal. `vaHi`/`vaLo`, when given, are va's halves: the page is
  * found from them without bigint arithmetic (user mode's faults, x86-64's
- * and i386's: the kernel-half test is the Vaddr's, bit 63 or PAGE_OFFSET).
+ * and i386's: the kernel-half test is the Vaddr's, bit 63 or PAGE_OFFSET),
+ * and `va` may then be null (made from them for a signal: faultAddr).
  */
 export function doUserAddrFault(
   k: KernelCore,
   task: Task,
-  va: bigint,
+  va: bigint | null,
   errorCode: number,
   pkru = 0,
   vaHi = -1,
@@ -61,12 +62,12 @@ export function doUserAddrFault(
 ): SigInfo | null {
   const mm = task.mm;
   // faulthandler_disabled() || !mm: bad_area_nosemaphore; fault_in_kernel_space (bit 63)
-  const kernelHalf = vaHi >= 0 ? k.va.isKernelOf(vaHi, vaLo) : k.va.isKernel(va);
+  const kernelHalf = vaHi >= 0 ? k.va.isKernelOf(vaHi, vaLo) : k.va.isKernel(va!);
   if (mm === null || task.pagefaultDisabled > 0 || kernelHalf)
-    return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
-  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va);
+    return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
+  const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va!);
   const vma = lockMmAndFindVma(mm, task, vpn);
-  if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: va };
+  if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
   // access_error
   const write = (errorCode & PfErr.WR) !== 0;
   // the key denied it (X86_PF_PK), or would deny it once the page is mapped
@@ -76,13 +77,18 @@ export function doUserAddrFault(
     errorCode & PfErr.PK ||
     (k.config.pku && !(errorCode & PfErr.ID) && !pkruAllows(pkru, vmaPkey(vma.vmFlags), write))
   )
-    return { signal: "SIGSEGV", code: "SEGV_PKUERR", addr: va, pkey: vmaPkey(vma.vmFlags) };
+    return {
+      signal: "SIGSEGV",
+      code: "SEGV_PKUERR",
+      addr: faultAddr(va, vaHi, vaLo),
+      pkey: vmaPkey(vma.vmFlags),
+    };
   if (
     write
       ? !(vma.vmFlags & VmFlag.WRITE)
       : errorCode & PfErr.P || !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
   ) {
-    return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va };
+    return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: faultAddr(va, vaHi, vaLo) };
   }
   k.faultingMm = mm;
   const res = k.userMm.handleMmFault(mm, vma, vpn, write);
@@ -95,7 +101,7 @@ export function doUserAddrFault(
   return {
     signal: r & VmFault.SIGBUS ? "SIGBUS" : "SIGSEGV",
     code: r & VmFault.SIGBUS ? "BUS_ADRERR" : "SEGV_MAPERR",
-    addr: va,
+    addr: faultAddr(va, vaHi, vaLo),
   };
 }
 

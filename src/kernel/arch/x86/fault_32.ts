@@ -44,7 +44,7 @@ export function userFault32(
   cpu: Mmu,
   task: Task,
   outcome: number,
-  va: bigint,
+  va: bigint | null,
   vaHi: number,
   vaLo: number,
 ): SigInfo | null {
