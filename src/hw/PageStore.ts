@@ -163,6 +163,49 @@ export class PageStore {
     this.materialise(c, i)[w] = value;
   }
 
+  /**
+   * Stores the aligned 64-bit word `q` (0..511) of the page, halves `lo`
+   * and `hi` (unsigned 32-bit numbers): the same contents and the same way
+   * of holding them as writeWord(page, 2q, lo) then writeWord(page, 2q + 1,
+   * hi), with one look-up of the page (a page-table entry's store: set_pte).
+   */
+  writeQword(page: number, q: number, lo: number, hi: number): void {
+    let c = this.chunkOf(page);
+    if (c === undefined) {
+      if (lo === 0 && hi === 0) return; // still zero
+      c = this.newChunk(page);
+    }
+    const i = page & 4095;
+    const slot = c[i];
+    if (slot >= 0) {
+      const words = this.frames[slot];
+      words[2 * q] = lo;
+      words[2 * q + 1] = hi;
+      return;
+    }
+    if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
+    const vlo = lo | 0;
+    const vhi = hi | 0;
+    const odd = c[ODD + i];
+    const pattern = vlo === c[PLO + i] && vhi === c[PHI + i];
+    if (odd === q) {
+      c[OLO + i] = vlo;
+      c[OHI + i] = vhi;
+      if (pattern) c[ODD + i] = -1; // the pattern again
+      return;
+    }
+    if (pattern) return; // the pattern's own value: nothing changes
+    if (odd < 0) {
+      c[ODD + i] = q;
+      c[OLO + i] = vlo;
+      c[OHI + i] = vhi;
+      return;
+    }
+    const words = this.materialise(c, i);
+    words[2 * q] = lo;
+    words[2 * q + 1] = hi;
+  }
+
   /** A host slot for page i of chunk c, filled with what the page held. */
   private materialise(c: Int32Array, i: number): Uint32Array {
     if (this.materialized >= this.limit) {

@@ -401,4 +401,43 @@ describe("PhysMem: uniform frames (PageStore)", () => {
       { numRuns: 200 },
     );
   });
+
+  // PhysMem.write64 stores both halves with one PageStore.writeQword: it must leave a page exactly as
+  // the two word stores it replaces would, in its contents and in how it is held (uniform, one word,
+  // materialised), so that which frames take host memory does not change
+  it("writeQword holds a page exactly as its two word stores would (property)", () => {
+    const half = fc.constantFrom(0, 0x5a5a5a5a, 0x01020304, 0xffffffff);
+    const op = fc.oneof(
+      fc.record({ k: fc.constant("q"), q: fc.oneof(fc.nat(1), fc.nat(3), fc.nat(511)), lo: half, hi: half }),
+      fc.record({ k: fc.constant("w"), w: fc.oneof(fc.nat(3), fc.nat(7), fc.nat(1023)), v: half }),
+      fc.record({ k: fc.constant("fill"), lo: half, hi: half }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 30 }), (ops) => {
+        const a = new PageStore(2);
+        const b = new PageStore(2);
+        for (const o of ops) {
+          if (o.k === "q") {
+            a.writeQword(1, o.q, o.lo, o.hi);
+            b.writeWord(1, 2 * o.q, o.lo);
+            b.writeWord(1, 2 * o.q + 1, o.hi);
+          } else if (o.k === "w") {
+            a.writeWord(1, o.w, o.v);
+            b.writeWord(1, o.w, o.v);
+          } else {
+            a.fill(1, o.lo, o.hi);
+            b.fill(1, o.lo, o.hi);
+          }
+          if (a.state(1) !== b.state(1) || a.materialized !== b.materialized) return false;
+          for (let w = 0; w < 1024; w++) if (a.readWord(1, w) !== b.readWord(1, w)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+    // outside RAM both halves are stray, as two word stores were
+    const m = new PhysMem(4096);
+    m.write64(8192, 1, 2);
+    expect(m.strayAccesses).toBe(2);
+  });
 });

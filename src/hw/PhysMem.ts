@@ -193,8 +193,11 @@ export class PhysMem {
   write64(pa: number, hi: number, lo: number): void {
     if ((pa & 7) === 0) {
       if (this.snoop !== null) this.snoop.willWrite(pa, 8, false);
-      this.setWord(pa, lo >>> 0);
-      this.setWord(pa + 4, hi >>> 0);
+      // both halves with one look-up of the frame (as setWord(pa, lo) then setWord(pa + 4, hi))
+      if (pa >= 0 && pa < this.sizeBytes) {
+        const pfn = Math.floor(pa / PAGE_SIZE);
+        this.store.writeQword(pfn, (pa - pfn * PAGE_SIZE) >>> 3, lo >>> 0, hi >>> 0);
+      } else this.strayAccesses += 2; // both halves' stores fall outside RAM
       if (this.watch !== null) this.watch.wrote(pa);
       return;
     }

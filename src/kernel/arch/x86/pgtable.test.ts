@@ -29,3 +29,29 @@ describe("x86-64 swap entries", () => {
     },
   );
 });
+
+// mk_pte of a user page (vm_get_page_prot, then pte_mkwrite/mkdirty/mkspecial), built bit by bit
+// against the architecture's own encoder of a user leaf (the Mapper's leafEntry) and the manual's
+// bit positions: frame, P, RW, US, A, D, PS at the PMD level, bit 9 special (_PAGE_SPECIAL, SOFTW1), bit 8 PROTNONE
+// (a PAGE_NONE VMA: no P), bits 62..59 the key, bit 63 XD unless VM_EXEC
+describe("x86-64 user entries (mkUser)", () => {
+  it("sets each bit the VMA and the caller ask for, and no other", () => {
+    const pfns = [0, 1, 0x12345, 2 ** 20 - 1, 2 ** 20, 0xabcdef123, 2 ** 40 - 1];
+    for (const pfn of pfns)
+      for (let level = 0; level < 2; level++)
+        for (const vmFlags of [0, 1, 2, 3, 4, 5, 7, 1 + 3 * 2 ** 32, 7 + 15 * 2 ** 32])
+          for (let f = 0; f < 8; f++) {
+            const [writable, dirty, special] = [(f & 1) !== 0, (f & 2) !== 0, (f & 4) !== 0];
+            const e = pt.mkUser(pfn, level, vmFlags, writable, dirty, special);
+            let want = (BigInt(pfn) << 12n) | 0x1n | 0x4n | 0x20n; // P, US, A
+            if (writable) want |= 0x2n;
+            if (dirty) want |= 0x40n;
+            if (level > 0) want |= 0x80n;
+            if (special) want |= 1n << 9n;
+            if ((vmFlags & 7) === 0) want = (want & ~1n) | (1n << 8n); // PAGE_NONE: PROTNONE for P
+            want |= BigInt(Math.floor(vmFlags / 2 ** 32) & 15) << 59n;
+            if (!(vmFlags & 4)) want |= 1n << 63n;
+            expect(big(e), `pfn ${pfn} level ${level} vmFlags ${vmFlags} f ${f}`).toBe(want);
+          }
+  });
+});

@@ -12,7 +12,7 @@
  * 9..58 (the L1TF mitigation: a non-present PTE never points at real memory).
  */
 import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
-import { leafEntry, Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
+import { Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
 import { Pte, PteHi, reservedMasks } from "../../../hw/arch/x86_64/pte.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
@@ -195,17 +195,17 @@ export class X86Pgtable implements Pgtable {
     dirty: boolean,
     special: boolean,
   ): Entry {
-    const e = leafEntry(pfnUnchecked(pfn), level, {
-      user: true,
-      writable,
-      nx: !(vmFlags & VmFlag.EXEC),
-      accessed: true,
-      dirty,
-    });
-    let lo = e.lo;
+    // pfn_pte / pfn_pmd: the frame and P, US, A (the bits leafEntry gives a user page, without its
+    // flags object: this runs on every demand-zero fault), RW and D as asked, PS above the PTE level
+    let lo = (pfn % 1048576) * 4096 + (Pte.P | Pte.US | Pte.A);
+    if (writable) lo += Pte.RW;
+    if (dirty) lo += Pte.D;
+    if (level > 0) lo += Pte.PS;
     if (special) lo = (lo | PTE_SPECIAL) >>> 0;
     if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
-    return { hi: (e.hi | (vmaPkey(vmFlags) << PteHi.PKEY_SHIFT)) >>> 0, lo };
+    let hi = Math.floor(pfn / 1048576) | (vmaPkey(vmFlags) << PteHi.PKEY_SHIFT);
+    if (!(vmFlags & VmFlag.EXEC)) hi |= PteHi.XD;
+    return { hi: hi >>> 0, lo: lo >>> 0 };
   }
 
   modify(hi: number, lo: number, set: number, clear: number): Entry {
