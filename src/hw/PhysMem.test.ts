@@ -402,15 +402,21 @@ describe("PhysMem: uniform frames (PageStore)", () => {
     );
   });
 
-  // PhysMem.write64 stores both halves with one PageStore.writeQword: it must leave a page exactly as
-  // the two word stores it replaces would, in its contents and in how it is held (uniform, one word,
-  // materialised), so that which frames take host memory does not change
-  it("writeQword holds a page exactly as its two word stores would (property)", () => {
+  // PhysMem.write64 stores both halves with one PageStore.writeQword, and write8 its byte with one
+  // writeByte: each must leave a page exactly as the word stores it replaces would, in its contents
+  // and in how it is held (uniform, one word, materialised), so that which frames take host memory
+  // does not change
+  it("writeQword and writeByte hold a page exactly as word stores would (property)", () => {
     const half = fc.constantFrom(0, 0x5a5a5a5a, 0x01020304, 0xffffffff);
     const op = fc.oneof(
       fc.record({ k: fc.constant("q"), q: fc.oneof(fc.nat(1), fc.nat(3), fc.nat(511)), lo: half, hi: half }),
       fc.record({ k: fc.constant("w"), w: fc.oneof(fc.nat(3), fc.nat(7), fc.nat(1023)), v: half }),
       fc.record({ k: fc.constant("fill"), lo: half, hi: half }),
+      fc.record({
+        k: fc.constant("b"),
+        off: fc.oneof(fc.nat(15), fc.nat(4095)),
+        v: fc.constantFrom(0, 0x5a, 0x01, 0x04, 0xff, 0x1ff),
+      }),
     );
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 30 }), (ops) => {
@@ -421,6 +427,11 @@ describe("PhysMem: uniform frames (PageStore)", () => {
             a.writeQword(1, o.q, o.lo, o.hi);
             b.writeWord(1, 2 * o.q, o.lo);
             b.writeWord(1, 2 * o.q + 1, o.hi);
+          } else if (o.k === "b") {
+            a.writeByte(1, o.off, o.v);
+            const w = o.off >>> 2;
+            const shift = (o.off & 3) * 8;
+            b.writeWord(1, w, ((b.readWord(1, w) & ~(0xff << shift)) | ((o.v & 0xff) << shift)) >>> 0);
           } else if (o.k === "w") {
             a.writeWord(1, o.w, o.v);
             b.writeWord(1, o.w, o.v);
@@ -439,5 +450,7 @@ describe("PhysMem: uniform frames (PageStore)", () => {
     const m = new PhysMem(4096);
     m.write64(8192, 1, 2);
     expect(m.strayAccesses).toBe(2);
+    m.write8(4097, 1); // a byte's word read and store, both outside RAM
+    expect(m.strayAccesses).toBe(4);
   });
 });

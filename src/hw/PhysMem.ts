@@ -145,10 +145,11 @@ export class PhysMem {
 
   write8(pa: number, value: number): void {
     if (this.snoop !== null) this.snoop.willWrite(pa, 1, false);
-    const base = pa - (pa & 3);
-    const shift = (pa & 3) * 8;
-    const w = this.word(base);
-    this.setWord(base, ((w & ~(0xff << shift)) | ((value & 0xff) << shift)) >>> 0);
+    // the byte merged into its word with one look-up of the frame (as word() then setWord())
+    if (pa >= 0 && pa < this.sizeBytes) {
+      const pfn = Math.floor(pa / PAGE_SIZE);
+      this.store.writeByte(pfn, pa - pfn * PAGE_SIZE, value);
+    } else this.strayAccesses += 2; // the word's read and its store both fall outside RAM
     if (this.watch !== null) this.watch.wrote(pa - (pa % 8));
   }
 
