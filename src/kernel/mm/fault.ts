@@ -71,7 +71,7 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
       ? shmemFault(ctx, mm, vma, vpn, pa, write)
       : doAnonymousPage(ctx, mm, vma, vpn, pa, write);
   if (pt.isGuard(hi, lo)) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
-  if (pt.isSwap(hi, lo)) return doSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo);
+  if (pt.isSwap(hi, lo)) return doSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo, pmdAt);
   if (!pt.accessible(hi, lo)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen
   if (write && !pt.write(hi, lo)) return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
   // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty
