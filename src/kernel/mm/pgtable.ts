@@ -376,13 +376,32 @@ export function ptepClearFlush(
   vpn: number,
   level: number,
 ): { hi: number; lo: number } {
+  const old = ctx.env.pgtable.get(ctx.env.phys, pa);
+  ptepClearFlushOf(ctx, mm, pa, vpn, level, old.hi, old.lo);
+  return old;
+}
+
+/**
+ * ptep_clear_flush of an entry the caller has just read as (hi, lo), with
+ * nothing in between that could change it (try_to_unmap_one clears the PTE
+ * its page_vma_mapped_walk found, pvmw.pte): the same clear and flush,
+ * without reading the entry again or an object for its old value.
+ * Linux: mm/pgtable-generic.c ptep_clear_flush
+ */
+export function ptepClearFlushOf(
+  ctx: MmContext,
+  mm: MmStruct,
+  pa: number,
+  vpn: number,
+  level: number,
+  hi: number,
+  lo: number,
+): void {
   const pt = ctx.env.pgtable;
-  const old = pt.get(ctx.env.phys, pa);
   pt.set(ctx.env.phys, pa, 0, 0);
-  if (pt.needsFlush(old.hi, old.lo, 0, 0, level)) {
+  if (pt.needsFlush(hi, lo, 0, 0, level)) {
     const span = levelSpan(ctx, level);
     // flush_tlb_page, or flush_pmd_tlb_range (flush_tlb_range) for a huge entry
     ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span, level === 0 ? TlbFlush.Page : TlbFlush.Pmd);
   }
-  return old;
 }

@@ -22,6 +22,7 @@ import {
   pteOffset,
   ptePa,
   ptepClearFlush,
+  ptepClearFlushOf,
   setPteAt,
   zapDepositedTable,
 } from "./pgtable.ts";
@@ -316,13 +317,15 @@ function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: n
   const pt = r.env.userMm.env.pgtable;
   if (pt.dirty(hi, lo)) u.dirty = true;
   r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-  ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+  ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo); // the PTE the walk just read
   // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
   // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
   const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
   pages.flags[pfn] &= ~PageFlag.AnonExclusive;
   const e = pt.mkSwap(slot, exclusive);
-  setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
+  // set_pte_at of the swap entry into the PTE just cleared (set_pte_at's check, that no TLB can
+  // hold the old entry, holds by construction: not read again)
+  pt.set(r.env.phys, pa, e.hi, e.lo);
   u.swap!.map[slot]++;
   mm.swapEnts++;
   mm.rssAnon--;
@@ -342,7 +345,7 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) f.dirty.add(index);
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+    ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo);
     mm.rssFile--;
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;
@@ -362,7 +365,7 @@ export function tryToUnmapShmem(r: RmapPages, pfn: number): void {
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+    ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo);
     mm.rssShmem--;
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;
