@@ -186,6 +186,32 @@ export function entryHi(ctx: MmContext, pa: number): number {
 }
 
 /**
+ * An entry read whole (its two halves from one look-up of its table's frame, as the MMU's walk
+ * reads it), for the reverse map's walk, which reads a PMD and a PTE entry for every mapping of
+ * every page it scans: `readEntry` leaves it here (the caller copies both halves at once).
+ */
+export const entryRead = { hi: 0, lo: 0 };
+
+/**
+ * ptep_get into `entryRead`: both halves as entryHi and entryLo read them, with one look-up of
+ * the frame (4-byte entries, or an address outside RAM: through entryHi and entryLo).
+ * Linux: include/linux/pgtable.h ptep_get
+ */
+export function readEntry(ctx: MmContext, pa: number): void {
+  const phys = ctx.env.phys;
+  const frame = Math.floor(pa / 4096);
+  if (ctx.env.pgtable.entryBytes === 8 && pa >= 0 && frame < phys.nrFrames) {
+    const words = phys.frameWords(pfnUnchecked(frame));
+    const w = (pa - frame * 4096) >>> 2;
+    entryRead.lo = words === null ? 0 : words[w];
+    entryRead.hi = words === null ? 0 : words[w + 1];
+    return;
+  }
+  entryRead.lo = entryLo(ctx, pa);
+  entryRead.hi = entryHi(ctx, pa);
+}
+
+/**
  * The physical address of the PMD entry for vpn, or -1 when no PMD table covers it: pmdOf
  * without an object. Linux: include/linux/pgtable.h pmd_offset
  */

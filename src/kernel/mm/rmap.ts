@@ -15,14 +15,14 @@ import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
-  entryHi,
-  entryLo,
+  entryRead,
   isHugePmd,
   pmdPa,
   pteOffset,
   ptePa,
   ptepClearFlush,
   ptepClearFlushOf,
+  readEntry,
   setPteAt,
   zapDepositedTable,
 } from "./pgtable.ts";
@@ -141,8 +141,9 @@ function rmapOne(
   // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping
   const pmdAt = pmdPa(um, mm, vpn - (vpn % nr));
   if (pmdAt < 0) return;
-  const pmdHi = entryHi(um, pmdAt);
-  const pmdLo = entryLo(um, pmdAt);
+  readEntry(um, pmdAt); // both halves from one look-up of the table's frame
+  const pmdHi = entryRead.hi;
+  const pmdLo = entryRead.lo;
   let pa: number;
   if (isHugePmd(um, pmdHi, pmdLo)) {
     const base = pt.pfn(pmdHi, pmdLo, pt.pmdLevel);
@@ -169,8 +170,9 @@ function rmapOne(
     pa = pteOffset(um, pmdHi, pmdLo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
   }
   if (pa < 0) return;
-  const hi = entryHi(um, pa);
-  const lo = entryLo(um, pa);
+  readEntry(um, pa);
+  const hi = entryRead.hi;
+  const lo = entryRead.lo;
   if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return;
   if (pt.pfn(hi, lo, 0) !== pfn) return;
   fn(mm, v, vpn, pa, hi, lo);
