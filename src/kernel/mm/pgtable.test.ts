@@ -2,11 +2,15 @@
  * readEntry (ptep_get with both halves from one look-up of the frame) reads
  * what entryHi and entryLo read, one half at a time, whatever the frame holds:
  * zeros, one value throughout, a single entry (a compact frame), varied words;
- * for 8-byte and 4-byte entries.
+ * for 8-byte and 4-byte entries. pmdPa's remembered PMD table is forgotten
+ * when the tables above the PTE level leave their place (freed by munmap,
+ * moved by mremap): under vitest every remembered table is also checked
+ * against a walk from the PGD (a ModelBug fails the scenario).
  */
 import { describe, expect, it } from "vitest";
 import { pfnUnchecked } from "../../base/units.ts";
 import { PhysMem } from "../../hw/PhysMem.ts";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 import type { MmContext } from "./internal.ts";
 import { entryHi, entryLo, entryRead, readEntry } from "./pgtable.ts";
 
@@ -42,4 +46,49 @@ describe("readEntry", () => {
       expect(nonzero).toBeGreaterThan(4096 / entryBytes);
     });
   }
+});
+
+describe("pmdPa's remembered PMD table", () => {
+  it("is forgotten when munmap frees the tables: the next fault there finds the new ones", () => {
+    // A's second fault remembers its PMD table; B's faults take A's freed table frames, so A's
+    // new PMD table is another frame
+    expect(
+      expectationFailures(`machine ram=64M thp=never overcommit=always
+spawn A
+spawn B
+A: a = mmap 2M at=0x40000000
+A: write a 8K value=1
+let d1 = table(A, a, pd)
+A: munmap a 2M
+B: x = mmap 256K
+B: write x 256K value=2
+A: b = mmap 2M at=0x40000000
+A: write b 4K value=3
+expect byte(A, b) == 3
+expect table(A, b, pd) != d1
+expect byte(B, x+128K) == 2
+`),
+    ).toEqual([]);
+  });
+
+  it("is forgotten when mremap moves a PMD table by its PUD entry (move_normal_pud)", () => {
+    expect(
+      expectationFailures(`machine ram=64M thp=never overcommit=always
+spawn A
+spawn B
+A: a = mmap 1G at=0x40000000
+A: write a 8K value=1
+let d = table(A, a, pd)
+A: b = mremap a 1G 1G maymove to=0x80000000
+expect table(A, b, pd) == d
+B: x = mmap 256K
+B: write x 256K value=2
+A: c = mmap 2M at=0x40000000
+A: write c 4K value=3
+expect byte(A, c) == 3
+expect table(A, c, pd) != d
+expect byte(A, b) == 1
+`),
+    ).toEqual([]);
+  });
 });

@@ -212,11 +212,55 @@ export function readEntry(ctx: MmContext, pa: number): void {
 }
 
 /**
+ * Counts the unlinks of page tables above the PTE level (free_pgd_range's p?d_clear, a PUD or
+ * PMD table moved by mremap, a table entry of an upper level rewritten): the PMD table pmdPa
+ * remembers for an mm is the one a walk from the PGD finds only while it has not changed.
+ */
+let upperTablesEpoch = 0;
+
+/** A table above the PTE level may have left its place: pmdPa walks from the top again. */
+export function upperTablesChanged(): void {
+  upperTablesEpoch++;
+}
+
+/** Under the tests (vitest sets VITEST), every PMD table pmdPa remembers is checked against a walk from the top. */
+const VERIFY_PMD_TABLE =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.VITEST !==
+  undefined;
+
+/**
  * The physical address of the PMD entry for vpn, or -1 when no PMD table covers it: pmdOf
- * without an object. Linux: include/linux/pgtable.h pmd_offset
+ * without an object. The descent from the PGD is Linux's (pgd_offset, p4d_offset, pud_offset,
+ * pmd_offset); its result, the PMD table, is remembered for the mm (the last one: faults and the
+ * reverse map's walks come in address order), and given again without the walk while the mm's
+ * root is the same and no upper table has been unlinked since (upperTablesChanged), which is
+ * when the walk would find the same table: a host shortcut, as the MMU's paging-structure
+ * caches are the hardware's. Walks that read outside RAM are not remembered.
+ * Linux: include/linux/pgtable.h pmd_offset
  */
 export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
-  return mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), ctx.env.pgtable.pmdLevel);
+  const pt = ctx.env.pgtable;
+  const perPmd = pt.hpagePmdNr;
+  const ptrs = pt.ptrsPerTable;
+  const key = Math.floor(vpn / (perPmd * ptrs));
+  if (mm.pmdTableKey === key && mm.pmdTableEpoch === upperTablesEpoch && mm.pmdTableRoot === mm.pgdPfn) {
+    const pa = mm.pmdTablePa + (Math.floor(vpn / perPmd) % ptrs) * pt.entryBytes;
+    if (VERIFY_PMD_TABLE) {
+      const want = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
+      if (want !== pa) throw new ModelBug(`pmdPa: remembered PMD entry 0x${pa.toString(16)}, walk ${want}`);
+    }
+    return pa;
+  }
+  const phys = ctx.env.phys;
+  const stray = phys.strayAccesses;
+  const pa = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
+  if (pa >= 0 && pt.pmdLevel < pt.levels - 1 && phys.strayAccesses === stray) {
+    mm.pmdTableKey = key;
+    mm.pmdTablePa = pa - (Math.floor(vpn / perPmd) % ptrs) * pt.entryBytes;
+    mm.pmdTableRoot = mm.pgdPfn;
+    mm.pmdTableEpoch = upperTablesEpoch;
+  }
+  return pa;
 }
 
 /**
@@ -363,6 +407,7 @@ export function ptepModify(
 ): void {
   const pt = ctx.env.pgtable;
   const old = pt.get(ctx.env.phys, pa);
+  if (level > pt.pmdLevel) upperTablesChanged(); // an entry above the PMD level rewritten (pmdPa)
   if (level === pt.levels - 1) pt.setTop(ctx.env.phys, pa, hi, lo);
   else pt.set(ctx.env.phys, pa, hi, lo);
   if (pt.needsFlush(old.hi, old.lo, hi, lo, level)) {
@@ -424,6 +469,7 @@ export function ptepClearFlushOf(
   lo: number,
 ): void {
   const pt = ctx.env.pgtable;
+  if (level > pt.pmdLevel) upperTablesChanged(); // an entry above the PMD level cleared (pmdPa)
   pt.set(ctx.env.phys, pa, 0, 0);
   if (pt.needsFlush(hi, lo, 0, 0, level)) {
     const span = levelSpan(ctx, level);
