@@ -235,7 +235,8 @@ const VERIFY_PMD_TABLE =
  * reverse map's walks come in address order), and given again without the walk while the mm's
  * root is the same and no upper table has been unlinked since (upperTablesChanged), which is
  * when the walk would find the same table: a host shortcut, as the MMU's paging-structure
- * caches are the hardware's. Walks that read outside RAM are not remembered.
+ * caches are the hardware's. Only user-half tables are remembered, and never a walk that read
+ * outside RAM.
  * Linux: include/linux/pgtable.h pmd_offset
  */
 export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
@@ -243,7 +244,12 @@ export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
   const perPmd = pt.hpagePmdNr;
   const ptrs = pt.ptrsPerTable;
   const key = Math.floor(vpn / (perPmd * ptrs));
-  if (mm.pmdTableKey === key && mm.pmdTableEpoch === upperTablesEpoch && mm.pmdTableRoot === mm.pgdPfn) {
+  if (
+    mm.pmdTableKey === key &&
+    mm.pmdTableEpoch === upperTablesEpoch &&
+    mm.pmdTableRoot === mm.pgdPfn &&
+    vpn < pt.userPgtablesCeiling
+  ) {
     const pa = mm.pmdTablePa + (Math.floor(vpn / perPmd) % ptrs) * pt.entryBytes;
     if (VERIFY_PMD_TABLE) {
       const want = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
@@ -254,7 +260,13 @@ export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
   const phys = ctx.env.phys;
   const stray = phys.strayAccesses;
   const pa = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
-  if (pa >= 0 && pt.pmdLevel < pt.levels - 1 && phys.strayAccesses === stray) {
+  // only the user half's tables (the kernel's change under vmalloc and the kernel's mappers)
+  if (
+    pa >= 0 &&
+    pt.pmdLevel < pt.levels - 1 &&
+    vpn < pt.userPgtablesCeiling &&
+    phys.strayAccesses === stray
+  ) {
     mm.pmdTableKey = key;
     mm.pmdTablePa = pa - (Math.floor(vpn / perPmd) % ptrs) * pt.entryBytes;
     mm.pmdTableRoot = mm.pgdPfn;
