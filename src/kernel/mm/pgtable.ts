@@ -360,7 +360,8 @@ const ACCESS_FLAGS = PteFlag.YOUNG | PteFlag.DIRTY | PteFlag.WRITE;
 export function setPteAt(ctx: MmContext, pa: number, hi: number, lo: number): void {
   const pt = ctx.env.pgtable;
   // the message is made only when it fails (a template argument costs a string per call)
-  if (pt.accessible(entryHi(ctx, pa), entryLo(ctx, pa)))
+  readEntry(ctx, pa);
+  if (pt.accessible(entryRead.hi, entryRead.lo))
     throw new ModelBug(
       `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
     );

@@ -13,7 +13,17 @@ import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, doWpPage } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
-import { entryHi, entryLo, pteOffset, ptePa, readPte, setPteAt, userPte } from "./pgtable.ts";
+import {
+  entryHi,
+  entryLo,
+  entryRead,
+  pteOffset,
+  ptePa,
+  readEntry,
+  readPte,
+  setPteAt,
+  userPte,
+} from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -175,8 +185,9 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
       pa = pte0 + (v - tableFirst) * pt.entryBytes;
     } else pa = ptePa(ctx, mm, v, false); // the PTE as numbers: no object per neighbour
     if (pa < 0) continue;
-    const hi = entryHi(ctx, pa);
-    const lo = entryLo(ctx, pa);
+    readEntry(ctx, pa); // both halves from one look-up of the table's frame
+    const hi = entryRead.hi;
+    const lo = entryRead.lo;
     if (!pt.isSwap(hi, lo)) continue;
     const slot = pt.swapOffset(hi, lo);
     if (swap.cache.has(slot)) continue;
