@@ -12,7 +12,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import { PhysMem } from "../../hw/PhysMem.ts";
 import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 import type { MmContext } from "./internal.ts";
-import { entryHi, entryLo, entryRead, readEntry } from "./pgtable.ts";
+import { entryHi, entryLo, entryRead, modPow2, readEntry } from "./pgtable.ts";
 
 function ctxOf(phys: PhysMem, entryBytes: number): MmContext {
   return { env: { phys, pgtable: { entryBytes } } } as unknown as MmContext;
@@ -90,5 +90,32 @@ expect table(A, c, pd) != d
 expect byte(A, b) == 1
 `),
     ).toEqual([]);
+  });
+});
+
+describe("modPow2", () => {
+  it("is x % n for whole x up to 2^53 and powers of two n, above 2^31 too", () => {
+    let seed = 11;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed;
+    };
+    const xs = [
+      0,
+      1,
+      511,
+      512,
+      513,
+      2 ** 31 - 1,
+      2 ** 31,
+      2 ** 32 + 7,
+      2 ** 36 - 1,
+      2 ** 52 + 3,
+      2 ** 53 - 1,
+    ];
+    for (let i = 0; i < 2000; i++) xs.push(rand() * 2 ** (rand() % 22) + (rand() % 4096));
+    for (const x of xs)
+      for (const n of [1, 2, 8, 512, 1024, 2 ** 18, 2 ** 27])
+        expect(modPow2(x, n), `${x} mod ${n}`).toBe(x % n);
   });
 });

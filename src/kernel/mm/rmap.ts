@@ -17,6 +17,7 @@ import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
   entryRead,
   isHugePmd,
+  modPow2,
   pmdPa,
   pteOffset,
   ptePa,
@@ -139,7 +140,7 @@ function rmapOne(
   const nr = pt.hpagePmdNr;
   const vpn = v.vmStart + (index - v.vmPgoff);
   // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping
-  const pmdAt = pmdPa(um, mm, vpn - (vpn % nr));
+  const pmdAt = pmdPa(um, mm, vpn - modPow2(vpn, nr));
   if (pmdAt < 0) return;
   readEntry(um, pmdAt); // both halves from one look-up of the table's frame
   const pmdHi = entryRead.hi;
@@ -148,7 +149,7 @@ function rmapOne(
   if (isHugePmd(um, pmdHi, pmdLo)) {
     const base = pt.pfn(pmdHi, pmdLo, pt.pmdLevel);
     if (r.large[pfn]) {
-      if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
+      if (base === pfn && modPow2(vpn, nr) === 0) fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
       return;
     }
     if (pfn < base || pfn >= base + nr) return;

@@ -17,6 +17,7 @@ import {
   entryHi,
   entryLo,
   entryRead,
+  modPow2,
   pteOffset,
   ptePa,
   readEntry,
@@ -167,10 +168,10 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
   if (n <= 1) return;
   const swap = ctx.env.swap!;
   const pt = ctx.env.pgtable;
-  const start = Math.max(vma.vmStart, vpn - (vpn % n));
-  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n);
+  const start = Math.max(vma.vmStart, vpn - modPow2(vpn, n));
+  const end = Math.min(vma.vmEnd, vpn - modPow2(vpn, n) + n);
   const ptrs = pt.ptrsPerTable;
-  const tableFirst = vpn - (vpn % ptrs);
+  const tableFirst = vpn - modPow2(vpn, ptrs);
   const oneTable = pmdAt >= 0 && start >= tableFirst && end <= tableFirst + ptrs;
   let pte0 = -1; // the PTE of the table's first page while the table is mapped (-1: pte_unmap'd)
   for (let v = start; v < end; v++) {
