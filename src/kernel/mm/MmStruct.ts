@@ -146,6 +146,15 @@ export class MmStruct {
    */
   ptMapper: PageTableMapper | null = null;
   ptMapperOwner: object | null = null;
+  /**
+   * The PMD table pmdPa found last (mm/pgtable.ts): the physical address of the table under
+   * which `pmdTableKey` (a vpn / the pages one PMD table spans) lies, found from `pmdTableRoot`
+   * while no upper table had been unlinked since (`pmdTableEpoch`); -1: none.
+   */
+  pmdTableKey = -1;
+  pmdTablePa = 0;
+  pmdTableRoot = -1;
+  pmdTableEpoch = -1;
 
   constructor(
     public pgdPfn: Pfn,

@@ -14,14 +14,14 @@ import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doAnonymousPage, doWpPage } from "./memory.ts";
 import {
-  entryHi,
-  entryLo,
+  entryRead,
   isHugePmd,
   PteRef,
   pmdPa,
   pteOffset,
   ptePa,
   ptepSetAccessFlags,
+  readEntry,
 } from "./pgtable.ts";
 import { shmemFault } from "./shmem.ts";
 import { doSwapPage } from "./swap_state.ts";
@@ -39,8 +39,9 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
   // __handle_mm_fault: the PMD level first (transparent huge pages); its entry as numbers
   // (pmd_offset, pmdp_get), an object only for the huge paths that keep it
   const pmdAt = pmdPa(ctx, mm, vpn);
-  const pmdHi = pmdAt < 0 ? 0 : entryHi(ctx, pmdAt);
-  const pmdLo = pmdAt < 0 ? 0 : entryLo(ctx, pmdAt);
+  if (pmdAt >= 0) readEntry(ctx, pmdAt); // both halves from one look-up of the table's frame
+  const pmdHi = pmdAt < 0 ? 0 : entryRead.hi;
+  const pmdLo = pmdAt < 0 ? 0 : entryRead.lo;
   if (pmdAt >= 0 && isHugePmd(ctx, pmdHi, pmdLo)) {
     if (!pt.accessible(pmdHi, pmdLo)) return VmFault.SIGSEGV;
     const pmd = new PteRef(pmdAt, pmdHi, pmdLo);
@@ -61,8 +62,9 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
   let pa = pmdAt >= 0 ? pteOffset(ctx, pmdHi, pmdLo, vpn) : -1;
   if (pa < 0) pa = ptePa(ctx, mm, vpn, true);
   if (pa < 0) return VmFault.OOM;
-  const hi = entryHi(ctx, pa);
-  const lo = entryLo(ctx, pa);
+  readEntry(ctx, pa);
+  const hi = entryRead.hi;
+  const lo = entryRead.lo;
   if (vma.vmFlags & VmFlag.PFNMAP && pt.none(hi, lo)) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
   if (vma.file && !pt.isGuard(hi, lo) && !pt.isSwap(hi, lo))
     return filemapFault(ctx, mm, vma, vpn, pa, write, hi, lo, pmdAt < 0 || pt.none(pmdHi, pmdLo));
@@ -71,7 +73,7 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
       ? shmemFault(ctx, mm, vma, vpn, pa, write)
       : doAnonymousPage(ctx, mm, vma, vpn, pa, write);
   if (pt.isGuard(hi, lo)) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
-  if (pt.isSwap(hi, lo)) return doSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo);
+  if (pt.isSwap(hi, lo)) return doSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo, pmdAt);
   if (!pt.accessible(hi, lo)) return VmFault.SIGSEGV; // PROT_NONE in an accessible VMA cannot happen
   if (write && !pt.write(hi, lo)) return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);
   // spurious: the PTE already allows it (a stale TLB entry); make it young/dirty

@@ -27,6 +27,7 @@ import {
   ptepSetAccessFlags,
   setPteAt,
   tableIfPresent,
+  upperTablesChanged,
   userHalfEnd,
   userPte,
   zapDepositedTable,
@@ -349,6 +350,7 @@ export function freePgtables(
       const pinned = level === pt.levels - 1 && pt.preallocatedPmds === true;
       if (childEmpty && !pinned && childBase >= floor && childBase + span <= ceiling) {
         // p?d_clear, then p?d_free_tlb: freed once the gather has flushed
+        if (level > pt.pmdLevel) upperTablesChanged(); // a PMD table or above leaves its place
         if (level === pt.levels - 1)
           pt.setTop(phys, pa, 0, 0); // pgd_clear
         else pt.set(phys, pa, 0, 0);

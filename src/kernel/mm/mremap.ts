@@ -8,7 +8,15 @@ import { moveHugePmd, splitPmd } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { getUnmappedArea, isFree, munmap } from "./mmap.ts";
-import { isHugePmd, levelSpan, mapper, pmdOf, setPteAt, tableIfPresent } from "./pgtable.ts";
+import {
+  isHugePmd,
+  levelSpan,
+  mapper,
+  pmdOf,
+  setPteAt,
+  tableIfPresent,
+  upperTablesChanged,
+} from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -220,6 +228,7 @@ function moveNormalPud(
   if (!pt.none(dst.hi, dst.lo) || !pt.table(oldPud.hi, oldPud.lo, level)) return false;
   const table = pt.pfn(oldPud.hi, oldPud.lo, level);
   pt.set(env.phys, oldPud.entryPa, 0, 0); // pud_clear
+  upperTablesChanged(); // the PMD table moved: pmdPa walks from the top again
   const e = pt.mkTable(table, true);
   pt.set(env.phys, newPudPa, e.hi, e.lo); // pud_populate
   env.flushTlbMmRange(mm, oldAddr, levelSpan(ctx, level), TlbFlush.Range);

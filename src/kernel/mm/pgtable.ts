@@ -113,6 +113,16 @@ export function levelSpan(ctx: MmContext, level: number): number {
 }
 
 /**
+ * x mod n for a whole x >= 0 (below 2^53) and n a power of two: what `x % n` gives, as a
+ * division and a floor (both exact for such n) instead of the floating-point remainder, which
+ * V8 makes a call to a C function for numbers above 2^31 (every vpn of a 48-bit address space):
+ * 15-20 ns against 2-5 on this machine. The reverse map and the fault path take several per page.
+ */
+export function modPow2(x: number, n: number): number {
+  return x - Math.floor(x / n) * n;
+}
+
+/**
  * Physical address of the PTE for vpn, allocating tables if asked; -1 if absent (or out of memory).
  * Linux: include/linux/mm.h pte_alloc_map, include/linux/pgtable.h pte_offset_map
  */
@@ -122,7 +132,7 @@ export function ptePa(ctx: MmContext, mm: MmStruct, vpn: number, alloc: boolean)
   const table = alloc
     ? m.ensureTable(mm.pgdPfn, vpnUnchecked(vpn), 0, true)
     : tableIfPresent(ctx, m, mm.pgdPfn, vpn);
-  return table < 0 ? -1 : table * 4096 + (vpn % pt.ptrsPerTable) * pt.entryBytes;
+  return table < 0 ? -1 : table * 4096 + modPow2(vpn, pt.ptrsPerTable) * pt.entryBytes;
 }
 
 /**
@@ -159,7 +169,7 @@ export function readPte(ctx: MmContext, mm: MmStruct, vpn: number): PteRef | nul
 export function pteOffset(ctx: MmContext, pmdHi: number, pmdLo: number, vpn: number): number {
   const pt = ctx.env.pgtable;
   if (!pt.table(pmdHi, pmdLo, 1)) return -1;
-  return pt.pfn(pmdHi, pmdLo, 1) * 4096 + (vpn % pt.ptrsPerTable) * pt.entryBytes;
+  return pt.pfn(pmdHi, pmdLo, 1) * 4096 + modPow2(vpn, pt.ptrsPerTable) * pt.entryBytes;
 }
 
 /** The PTE table covering vpn, if every level down to it is present (no allocation). */
@@ -186,11 +196,93 @@ export function entryHi(ctx: MmContext, pa: number): number {
 }
 
 /**
+ * An entry read whole (its two halves from one look-up of its table's frame, as the MMU's walk
+ * reads it), for the reverse map's walk, which reads a PMD and a PTE entry for every mapping of
+ * every page it scans: `readEntry` leaves it here (the caller copies both halves at once).
+ */
+export const entryRead = { hi: 0, lo: 0 };
+
+/**
+ * ptep_get into `entryRead`: both halves as entryHi and entryLo read them, with one look-up of
+ * the frame (4-byte entries, or an address outside RAM: through entryHi and entryLo).
+ * Linux: include/linux/pgtable.h ptep_get
+ */
+export function readEntry(ctx: MmContext, pa: number): void {
+  const phys = ctx.env.phys;
+  const frame = Math.floor(pa / 4096);
+  if (ctx.env.pgtable.entryBytes === 8 && pa >= 0 && frame < phys.nrFrames) {
+    const words = phys.frameWords(pfnUnchecked(frame));
+    const w = (pa - frame * 4096) >>> 2;
+    entryRead.lo = words === null ? 0 : words[w];
+    entryRead.hi = words === null ? 0 : words[w + 1];
+    return;
+  }
+  entryRead.lo = entryLo(ctx, pa);
+  entryRead.hi = entryHi(ctx, pa);
+}
+
+/**
+ * Counts the unlinks of page tables above the PTE level (free_pgd_range's p?d_clear, a PUD or
+ * PMD table moved by mremap, a table entry of an upper level rewritten): the PMD table pmdPa
+ * remembers for an mm is the one a walk from the PGD finds only while it has not changed.
+ */
+let upperTablesEpoch = 0;
+
+/** A table above the PTE level may have left its place: pmdPa walks from the top again. */
+export function upperTablesChanged(): void {
+  upperTablesEpoch++;
+}
+
+/** Under the tests (vitest sets VITEST), every PMD table pmdPa remembers is checked against a walk from the top. */
+const VERIFY_PMD_TABLE =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.VITEST !==
+  undefined;
+
+/**
  * The physical address of the PMD entry for vpn, or -1 when no PMD table covers it: pmdOf
- * without an object. Linux: include/linux/pgtable.h pmd_offset
+ * without an object. The descent from the PGD is Linux's (pgd_offset, p4d_offset, pud_offset,
+ * pmd_offset); its result, the PMD table, is remembered for the mm (the last one: faults and the
+ * reverse map's walks come in address order), and given again without the walk while the mm's
+ * root is the same and no upper table has been unlinked since (upperTablesChanged), which is
+ * when the walk would find the same table: a host shortcut, as the MMU's paging-structure
+ * caches are the hardware's. Only user-half tables are remembered, and never a walk that read
+ * outside RAM.
+ * Linux: include/linux/pgtable.h pmd_offset
  */
 export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
-  return mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), ctx.env.pgtable.pmdLevel);
+  const pt = ctx.env.pgtable;
+  const perPmd = pt.hpagePmdNr;
+  const ptrs = pt.ptrsPerTable;
+  const key = Math.floor(vpn / (perPmd * ptrs));
+  if (
+    mm.pmdTableKey === key &&
+    mm.pmdTableEpoch === upperTablesEpoch &&
+    mm.pmdTableRoot === mm.pgdPfn &&
+    vpn < pt.userPgtablesCeiling
+  ) {
+    const pa = mm.pmdTablePa + modPow2(Math.floor(vpn / perPmd), ptrs) * pt.entryBytes;
+    if (VERIFY_PMD_TABLE) {
+      const want = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
+      if (want !== pa) throw new ModelBug(`pmdPa: remembered PMD entry 0x${pa.toString(16)}, walk ${want}`);
+    }
+    return pa;
+  }
+  const phys = ctx.env.phys;
+  const stray = phys.strayAccesses;
+  const pa = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
+  // only the user half's tables (the kernel's change under vmalloc and the kernel's mappers)
+  if (
+    pa >= 0 &&
+    pt.pmdLevel < pt.levels - 1 &&
+    vpn < pt.userPgtablesCeiling &&
+    phys.strayAccesses === stray
+  ) {
+    mm.pmdTableKey = key;
+    mm.pmdTablePa = pa - modPow2(Math.floor(vpn / perPmd), ptrs) * pt.entryBytes;
+    mm.pmdTableRoot = mm.pgdPfn;
+    mm.pmdTableEpoch = upperTablesEpoch;
+  }
+  return pa;
 }
 
 /**
@@ -278,7 +370,8 @@ const ACCESS_FLAGS = PteFlag.YOUNG | PteFlag.DIRTY | PteFlag.WRITE;
 export function setPteAt(ctx: MmContext, pa: number, hi: number, lo: number): void {
   const pt = ctx.env.pgtable;
   // the message is made only when it fails (a template argument costs a string per call)
-  if (pt.accessible(entryHi(ctx, pa), entryLo(ctx, pa)))
+  readEntry(ctx, pa);
+  if (pt.accessible(entryRead.hi, entryRead.lo))
     throw new ModelBug(
       `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
     );
@@ -337,6 +430,7 @@ export function ptepModify(
 ): void {
   const pt = ctx.env.pgtable;
   const old = pt.get(ctx.env.phys, pa);
+  if (level > pt.pmdLevel) upperTablesChanged(); // an entry above the PMD level rewritten (pmdPa)
   if (level === pt.levels - 1) pt.setTop(ctx.env.phys, pa, hi, lo);
   else pt.set(ctx.env.phys, pa, hi, lo);
   if (pt.needsFlush(old.hi, old.lo, hi, lo, level)) {
@@ -376,13 +470,33 @@ export function ptepClearFlush(
   vpn: number,
   level: number,
 ): { hi: number; lo: number } {
+  const old = ctx.env.pgtable.get(ctx.env.phys, pa);
+  ptepClearFlushOf(ctx, mm, pa, vpn, level, old.hi, old.lo);
+  return old;
+}
+
+/**
+ * ptep_clear_flush of an entry the caller has just read as (hi, lo), with
+ * nothing in between that could change it (try_to_unmap_one clears the PTE
+ * its page_vma_mapped_walk found, pvmw.pte): the same clear and flush,
+ * without reading the entry again or an object for its old value.
+ * Linux: mm/pgtable-generic.c ptep_clear_flush
+ */
+export function ptepClearFlushOf(
+  ctx: MmContext,
+  mm: MmStruct,
+  pa: number,
+  vpn: number,
+  level: number,
+  hi: number,
+  lo: number,
+): void {
   const pt = ctx.env.pgtable;
-  const old = pt.get(ctx.env.phys, pa);
+  if (level > pt.pmdLevel) upperTablesChanged(); // an entry above the PMD level cleared (pmdPa)
   pt.set(ctx.env.phys, pa, 0, 0);
-  if (pt.needsFlush(old.hi, old.lo, 0, 0, level)) {
+  if (pt.needsFlush(hi, lo, 0, 0, level)) {
     const span = levelSpan(ctx, level);
     // flush_tlb_page, or flush_pmd_tlb_range (flush_tlb_range) for a huge entry
-    ctx.env.flushTlbMmRange(mm, vpn - (vpn % span), span, level === 0 ? TlbFlush.Page : TlbFlush.Pmd);
+    ctx.env.flushTlbMmRange(mm, vpn - modPow2(vpn, span), span, level === 0 ? TlbFlush.Page : TlbFlush.Pmd);
   }
-  return old;
 }

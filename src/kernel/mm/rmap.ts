@@ -15,13 +15,15 @@ import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
-  entryHi,
-  entryLo,
+  entryRead,
   isHugePmd,
+  modPow2,
   pmdPa,
   pteOffset,
   ptePa,
   ptepClearFlush,
+  ptepClearFlushOf,
+  readEntry,
   setPteAt,
   zapDepositedTable,
 } from "./pgtable.ts";
@@ -138,15 +140,16 @@ function rmapOne(
   const nr = pt.hpagePmdNr;
   const vpn = v.vmStart + (index - v.vmPgoff);
   // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping
-  const pmdAt = pmdPa(um, mm, vpn - (vpn % nr));
+  const pmdAt = pmdPa(um, mm, vpn - modPow2(vpn, nr));
   if (pmdAt < 0) return;
-  const pmdHi = entryHi(um, pmdAt);
-  const pmdLo = entryLo(um, pmdAt);
+  readEntry(um, pmdAt); // both halves from one look-up of the table's frame
+  const pmdHi = entryRead.hi;
+  const pmdLo = entryRead.lo;
   let pa: number;
   if (isHugePmd(um, pmdHi, pmdLo)) {
     const base = pt.pfn(pmdHi, pmdLo, pt.pmdLevel);
     if (r.large[pfn]) {
-      if (base === pfn && vpn % nr === 0) fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
+      if (base === pfn && modPow2(vpn, nr) === 0) fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
       return;
     }
     if (pfn < base || pfn >= base + nr) return;
@@ -168,8 +171,9 @@ function rmapOne(
     pa = pteOffset(um, pmdHi, pmdLo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
   }
   if (pa < 0) return;
-  const hi = entryHi(um, pa);
-  const lo = entryLo(um, pa);
+  readEntry(um, pa);
+  const hi = entryRead.hi;
+  const lo = entryRead.lo;
   if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return;
   if (pt.pfn(hi, lo, 0) !== pfn) return;
   fn(mm, v, vpn, pa, hi, lo);
@@ -316,13 +320,15 @@ function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: n
   const pt = r.env.userMm.env.pgtable;
   if (pt.dirty(hi, lo)) u.dirty = true;
   r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-  ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+  ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo); // the PTE the walk just read
   // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
   // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
   const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
   pages.flags[pfn] &= ~PageFlag.AnonExclusive;
   const e = pt.mkSwap(slot, exclusive);
-  setPteAt(r.env.userMm, pa, e.hi, e.lo); // the swap entry
+  // set_pte_at of the swap entry into the PTE just cleared (set_pte_at's check, that no TLB can
+  // hold the old entry, holds by construction: not read again)
+  pt.set(r.env.phys, pa, e.hi, e.lo);
   u.swap!.map[slot]++;
   mm.swapEnts++;
   mm.rssAnon--;
@@ -342,7 +348,7 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) f.dirty.add(index);
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+    ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo);
     mm.rssFile--;
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;
@@ -362,7 +368,7 @@ export function tryToUnmapShmem(r: RmapPages, pfn: number): void {
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-    ptepClearFlush(r.env.userMm, mm, pa, vpn, 0);
+    ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo);
     mm.rssShmem--;
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;

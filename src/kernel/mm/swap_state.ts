@@ -13,7 +13,18 @@ import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, doWpPage } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
-import { entryHi, entryLo, ptePa, readPte, setPteAt, userPte } from "./pgtable.ts";
+import {
+  entryHi,
+  entryLo,
+  entryRead,
+  modPow2,
+  pteOffset,
+  ptePa,
+  readEntry,
+  readPte,
+  setPteAt,
+  userPte,
+} from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -28,7 +39,8 @@ import { type Vma, VmFlag } from "./vma.ts";
  * or whose only reference is now this mapping's, is mapped exclusive
  * (PageAnonExclusive) and, in a writable VMA, writable even on a read fault
  * (clean then; dirty on a write). A write to a page others still share goes
- * on to do_wp_page.
+ * on to do_wp_page. `pmdAt` is the address of the PMD entry above the PTE
+ * (vmf->pmd: the readahead re-reads it there; -1: found again by a walk).
  * Linux: mm/memory.c do_swap_page (should_try_to_free_swap)
  */
 export function doSwapPage(
@@ -40,6 +52,7 @@ export function doSwapPage(
   write: boolean,
   hi: number,
   lo: number,
+  pmdAt = -1,
 ): VmFault {
   const env = ctx.env;
   const swap = env.swap!;
@@ -60,7 +73,7 @@ export function doSwapPage(
     // the faulting folio: reclaim, run by the readahead's allocations, cannot take it back
     // (folio_ref_freeze fails) and the fault makes progress
     env.lru?.pinned.add(pfn);
-    swapReadahead(ctx, mm, vma, vpn);
+    swapReadahead(ctx, mm, vma, vpn, pmdAt);
     env.lru?.pinned.delete(pfn);
   }
   // the fault's reference (swap_cache_get_folio), which becomes the mapping's
@@ -140,25 +153,46 @@ export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: n
  * Swap readahead around a major swap fault (swap_vma_readahead, simplified
  * to its first window): the other swap entries in the aligned block of
  * 2^page_cluster PTEs within the VMA are read into the swap cache, not
- * mapped; faulting on one later is a minor fault.
+ * mapped; faulting on one later is a minor fault. The window's PTEs are read
+ * from the one table the fault's PMD entry points to (pte_offset_map of
+ * vmf->pmd), mapped again after each read, whose allocation may have run
+ * reclaim: the PMD entry is read again at its address, never found by a
+ * walk from the top (the faulting mm keeps its upper tables throughout the
+ * fault). The block never leaves that table (2^page_cluster <= 512 <=
+ * PTRS_PER_PTE, aligned); a window that did, or a fault that came without
+ * its PMD's address, falls back to finding each PTE from the top.
  * Linux: mm/swap_state.c swap_vma_readahead
  */
-function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): void {
+function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdAt: number): void {
   const n = 1 << ctx.settings.pageCluster;
   if (n <= 1) return;
   const swap = ctx.env.swap!;
   const pt = ctx.env.pgtable;
-  const start = Math.max(vma.vmStart, vpn - (vpn % n));
-  const end = Math.min(vma.vmEnd, vpn - (vpn % n) + n);
+  const start = Math.max(vma.vmStart, vpn - modPow2(vpn, n));
+  const end = Math.min(vma.vmEnd, vpn - modPow2(vpn, n) + n);
+  const ptrs = pt.ptrsPerTable;
+  const tableFirst = vpn - modPow2(vpn, ptrs);
+  const oneTable = pmdAt >= 0 && start >= tableFirst && end <= tableFirst + ptrs;
+  let pte0 = -1; // the PTE of the table's first page while the table is mapped (-1: pte_unmap'd)
   for (let v = start; v < end; v++) {
     if (v === vpn) continue;
-    const pa = ptePa(ctx, mm, v, false); // the PTE as numbers: no object per neighbour
+    let pa: number;
+    if (oneTable) {
+      if (pte0 < 0) {
+        // pte_offset_map(vmf->pmd, addr): the PMD entry as it is now (-1: no table any more)
+        pte0 = pteOffset(ctx, entryHi(ctx, pmdAt), entryLo(ctx, pmdAt), tableFirst);
+        if (pte0 < 0) continue; // as the walk from the top would find: no table for any of them
+      }
+      pa = pte0 + (v - tableFirst) * pt.entryBytes;
+    } else pa = ptePa(ctx, mm, v, false); // the PTE as numbers: no object per neighbour
     if (pa < 0) continue;
-    const hi = entryHi(ctx, pa);
-    const lo = entryLo(ctx, pa);
+    readEntry(ctx, pa); // both halves from one look-up of the table's frame
+    const hi = entryRead.hi;
+    const lo = entryRead.lo;
     if (!pt.isSwap(hi, lo)) continue;
     const slot = pt.swapOffset(hi, lo);
     if (swap.cache.has(slot)) continue;
+    pte0 = -1; // pte_unmap before __read_swap_cache_async, whose allocation may reclaim
     if (swapInToCache(ctx, vma, v, slot) < 0) return;
     swap.readahead++;
   }
