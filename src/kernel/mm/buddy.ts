@@ -2,7 +2,11 @@ import { assert } from "../../base/assert.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 
-/** Largest order: blocks of 2^10 pages (4 MiB). Linux: MAX_PAGE_ORDER. */
+/**
+ * Largest order: blocks of 2^10 pages (4 MiB). Linux: MAX_PAGE_ORDER. A block's
+ * 2^order pages are `1 << order` here (a `**` with a variable exponent is a call
+ * into V8's pow, on every allocation and free).
+ */
 export const MAX_ORDER = 10;
 export const NR_ORDERS = MAX_ORDER + 1;
 

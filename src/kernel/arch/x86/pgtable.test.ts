@@ -30,10 +30,10 @@ describe("x86-64 swap entries", () => {
   );
 });
 
-// mk_pte of a user page (vm_get_page_prot, then pte_mkwrite/mkdirty/mkspecial), built bit by bit
-// against the architecture's own encoder of a user leaf (the Mapper's leafEntry) and the manual's
-// bit positions: frame, P, RW, US, A, D, PS at the PMD level, bit 9 special (_PAGE_SPECIAL, SOFTW1), bit 8 PROTNONE
-// (a PAGE_NONE VMA: no P), bits 62..59 the key, bit 63 XD unless VM_EXEC
+// mk_pte of a user page (vm_get_page_prot, then pte_mkwrite/mkdirty/mkspecial) against the entry
+// built bit by bit from the manual's and Linux's positions: frame, P, RW, US, A, D, PS at the PMD
+// level, bit 9 special (_PAGE_SPECIAL, SOFTW1), bit 8 PROTNONE (a PAGE_NONE VMA: no P), bits 62..59
+// the key, bit 63 XD unless VM_EXEC
 describe("x86-64 user entries (mkUser)", () => {
   it("sets each bit the VMA and the caller ask for, and no other", () => {
     const pfns = [0, 1, 0x12345, 2 ** 20 - 1, 2 ** 20, 0xabcdef123, 2 ** 40 - 1];
