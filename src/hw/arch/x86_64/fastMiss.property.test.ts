@@ -2,8 +2,9 @@
  * The fast TLB-miss path (Cpu.walkFast, Tlb.fillMissed) against the generic
  * walk and fill: two machines run the same random sequence (maps of 4K, 2M
  * and 1G pages, unmaps, permission changes, accessed bits cleared on leaves
- * and tables, INVLPG/INVPCID/CR3 flushes, PCID switches, CR4.PGE/SMAP/PKE and
- * EFER.NXE changes, accesses of every kind from CPL 0 and 3), one with
+ * and tables, reserved bits set, INVLPG/INVPCID/CR3 flushes, PCID switches,
+ * CR4.PGE/SMAP/PKE and EFER.NXE changes, accesses of every kind from CPL 0
+ * and 3), one with
  * `useFastMiss` off; every outcome, every counter, every TLB array's
  * entries in order and the page tables' bytes (A/D write-backs) must agree.
  */
@@ -30,6 +31,7 @@ type Op =
   | { op: "unmapLarge"; size: 1 | 2; region: number }
   | ({ op: "protect"; page: number } & Flags)
   | { op: "age"; page: number; level: number }
+  | { op: "poison"; page: number; level: number; high: boolean }
   | { op: "access"; page: number; large: number; piece: number; access: Access; cpl: 0 | 3 }
   | { op: "cr3"; pcid: number; noFlush: boolean }
   | { op: "invlpg"; page: number }
@@ -86,6 +88,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   {
     arbitrary: fc.record({ op: fc.constant("age" as const), page: fc.nat(NPAGES - 1), level: fc.nat(3) }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      op: fc.constant("poison" as const),
+      page: fc.nat(NPAGES - 1),
+      level: fc.nat(2),
+      high: fc.boolean(),
+    }),
     weight: 1,
   },
   { arbitrary: accessArb, weight: 16 },
@@ -214,6 +225,15 @@ function apply(mc: ReturnType<typeof machine>, o: Op): string {
       if (e === null || (e.lo & Pte.P) === 0) return "";
       m.phys.write32(e.entryPa, (e.lo & ~Pte.A) >>> 0);
       return "aged";
+    }
+    case "poison": {
+      // a reserved bit: bit 51 (above MAXPHYADDR 46), or bit 13 (reserved in a 2M or 1G leaf; an address bit in a PTE)
+      const vpn = o.level === 0 ? vpn4k(o.page) : vpnLarge(o.page & 1, o.level);
+      const e = mapper.entryAt(root, vpn, o.level);
+      if (e === null || (e.lo & Pte.P) === 0) return "";
+      if (o.high) m.phys.write32(e.entryPa + 4, (e.hi | (1 << 19)) >>> 0);
+      else m.phys.write32(e.entryPa, (e.lo | 0x2000) >>> 0);
+      return "poisoned";
     }
     case "access": {
       const vpn: Vpn = o.large === 0 ? vpn4k(o.page) : inLarge(o.page & 1, o.large, o.piece);
