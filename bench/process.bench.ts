@@ -47,6 +47,8 @@ interface Timed {
   cpu: number;
   out: string;
   err: string;
+  /** under bench/threads.mjs: CPU seconds of the main thread and of the busiest other (the reading thread) */
+  threads?: { main: number; reading: number };
 }
 
 /** CPU seconds of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
@@ -67,7 +69,16 @@ function timed(cmd: string, args: string[], env?: Record<string, string>): Timed
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return { seconds, cpu: childCpu() - c0, out: r.stdout, err: r.stderr };
+  // bench/threads.mjs's line: its own CPU is not the command's
+  const t = /^threads: main ([\d.]+) reading ([\d.]+) other [\d.]+ self ([\d.]+)$/m.exec(r.stderr);
+  const cpu = childCpu() - c0 - (t ? Number(t[3]) : 0);
+  return {
+    seconds,
+    cpu,
+    out: r.stdout,
+    err: r.stderr,
+    threads: t ? { main: Number(t[1]), reading: Number(t[2]) } : undefined,
+  };
 }
 
 /** The two commands RUNS times each, alternating: every time of each. */
@@ -105,8 +116,13 @@ function py200(): string | null {
 
 function machineVsVmref(vmref: string | null, file: string, frames: number): void {
   const name = file.split("/").pop();
+  // through bench/threads.mjs (BENCH_THREADS=0: not): the CPU of each thread, which says which one
+  // bounds the wall clock (the main thread's simulation or the reading thread's zstd and fold)
+  const wrap =
+    process.env.BENCH_THREADS === "0" ? [] : [resolve(ROOT, "bench", "threads.mjs"), process.execPath];
   const vmlab = () =>
     timed(process.execPath, [
+      ...wrap,
       VMLAB,
       "trace",
       file,
@@ -138,6 +154,13 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
   console.log(
     `    CPU (user + system, best): vmlab ${bestCpu(v).toFixed(2)} s, vmref ${bestCpu(c).toFixed(2)} s; ratio ${(bestCpu(c) / bestCpu(v)).toFixed(2)}`,
   );
+  const th = v.filter((t) => t.threads !== undefined);
+  if (th.length > 0) {
+    const f = (k: "main" | "reading") => th.map((t) => t.threads![k].toFixed(2)).join(" ");
+    console.log(
+      `    vmlab's threads, CPU s by run: main ${f("main")}; reading ${f("reading")} (wall ${v.map((t) => t.seconds.toFixed(2)).join(" ")})`,
+    );
+  }
 }
 
 function policyLru(file: string, frames: number): void {
