@@ -47,7 +47,7 @@ interface Timed {
   cpu: number;
   out: string;
   err: string;
-  /** under bench/threads.mjs: CPU seconds of the main thread and of the busiest other (the reading thread) */
+  /** `vmlab trace` with VMLAB_TRACE_CPU=1: CPU seconds of its main thread and of its reading thread */
   threads?: { main: number; reading: number };
 }
 
@@ -69,12 +69,10 @@ function timed(cmd: string, args: string[], env?: Record<string, string>): Timed
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  // bench/threads.mjs's line: its own CPU is not the command's
-  const t = /^threads: main ([\d.]+) reading ([\d.]+) other [\d.]+ self ([\d.]+)$/m.exec(r.stderr);
-  const cpu = childCpu() - c0 - (t ? Number(t[3]) : 0);
+  const t = /^vmlab trace: main thread ([\d.]+) s CPU, reading thread ([\d.]+) s CPU$/m.exec(r.stderr);
   return {
     seconds,
-    cpu,
+    cpu: childCpu() - c0,
     out: r.stdout,
     err: r.stderr,
     threads: t ? { main: Number(t[1]), reading: Number(t[2]) } : undefined,
@@ -116,27 +114,28 @@ function py200(): string | null {
 
 function machineVsVmref(vmref: string | null, file: string, frames: number): void {
   const name = file.split("/").pop();
-  // through bench/threads.mjs (BENCH_THREADS=0: not): the CPU of each thread, which says which one
-  // bounds the wall clock (the main thread's simulation or the reading thread's zstd and fold)
-  const wrap =
-    process.env.BENCH_THREADS === "0" ? [] : [resolve(ROOT, "bench", "threads.mjs"), process.execPath];
+  // VMLAB_TRACE_CPU=1: the CPU of each thread, which says which one bounds the wall clock (the
+  // main thread's simulation, or the reading thread's zstd and fold)
   const vmlab = () =>
-    timed(process.execPath, [
-      ...wrap,
-      VMLAB,
-      "trace",
-      file,
-      "--mode",
-      "machine",
-      "--policy",
-      "clock",
-      "--tlb",
-      "64x4,1536x12",
-      "--frames",
-      String(frames),
-      "--json",
-      "--no-progress",
-    ]);
+    timed(
+      process.execPath,
+      [
+        VMLAB,
+        "trace",
+        file,
+        "--mode",
+        "machine",
+        "--policy",
+        "clock",
+        "--tlb",
+        "64x4,1536x12",
+        "--frames",
+        String(frames),
+        "--json",
+        "--no-progress",
+      ],
+      { VMLAB_TRACE_CPU: "1" },
+    );
   if (vmref === null) {
     const v = [vmlab(), vmlab(), vmlab()];
     console.log(`  ${name}, ${frames} frames: vmlab ${range(v)} (no vmref)`);

@@ -81,6 +81,8 @@ export interface SlotMessage {
   code?: string;
   /** the error is the decoder's: corrupt or truncated compressed data */
   decode?: boolean;
+  /** at the end of a job: the reading thread's CPU seconds so far (Linux; else absent) */
+  cpu?: number;
 }
 
 const SLOTS = 4;
@@ -137,6 +139,16 @@ function workerMain(): void {
           totals: number,
         ) => number)
       : null;
+  /** This thread's CPU seconds (user + system) so far, from /proc/thread-self/stat; undefined elsewhere. */
+  const threadCpu = (): number | undefined => {
+    try {
+      const stat: string = fs.readFileSync("/proc/thread-self/stat", "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(f[11]) + Number(f[12])) / 100; // utime and stime, in clock ticks of 1/100 s
+    } catch {
+      return undefined;
+    }
+  };
   parentPort.on(
     "message",
     (job: { path: string; codec: Codec; fold: boolean; share?: FoldShare; port?: MessagePort }) =>
@@ -357,7 +369,7 @@ function workerMain(): void {
         rest = staged;
       }
       if (fill > 0) post(false);
-      send({ done: true, raw, out, rest });
+      send({ done: true, raw, out, rest, cpu: threadCpu() });
     })().catch((e) => {
       if (Atomics.load(state, slots) === 0)
         send({
@@ -510,6 +522,7 @@ export async function* readSlots(
       }
       if (m.slot === undefined) {
         finished = m.done === true || m.error !== undefined;
+        if (m.cpu !== undefined) lastReadingCpu = m.cpu;
         yield { m, view: none };
         if (finished) return;
         continue;
@@ -531,6 +544,18 @@ export async function* readSlots(
       await r.worker.terminate();
     }
   }
+}
+
+let lastReadingCpu: number | undefined;
+
+/**
+ * The CPU seconds of the reading thread that ended the last job readSlots
+ * read to its end, as that thread said then (Linux; else undefined): with
+ * the main thread's, which thread bounds a run (`vmlab trace` with
+ * VMLAB_TRACE_CPU=1).
+ */
+export function readingThreadCpu(): number | undefined {
+  return lastReadingCpu;
 }
 
 /** VMLAB_FOLD_SHARE: who folds the slots (auto unless one of the others is named). */
