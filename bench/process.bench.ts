@@ -48,7 +48,7 @@ interface Timed {
   out: string;
   err: string;
   /** `vmlab trace` with VMLAB_TRACE_CPU=1: CPU seconds of its main thread and of its reading thread */
-  threads?: { main: number; reading: number };
+  threads?: { main: number; reading: number; mainWaited: number; readingWaited: number };
 }
 
 /** CPU seconds of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
@@ -69,13 +69,18 @@ function timed(cmd: string, args: string[], env?: Record<string, string>): Timed
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  const t = /^vmlab trace: main thread ([\d.]+) s CPU, reading thread ([\d.]+) s CPU$/m.exec(r.stderr);
+  const t =
+    /^vmlab trace: main thread ([\d.]+) s CPU, reading thread ([\d.]+) s CPU; waited: main ([\d.]+) s for a slot, reading ([\d.]+) s/m.exec(
+      r.stderr,
+    );
   return {
     seconds,
     cpu: childCpu() - c0,
     out: r.stdout,
     err: r.stderr,
-    threads: t ? { main: Number(t[1]), reading: Number(t[2]) } : undefined,
+    threads: t
+      ? { main: Number(t[1]), reading: Number(t[2]), mainWaited: Number(t[3]), readingWaited: Number(t[4]) }
+      : undefined,
   };
 }
 
@@ -155,9 +160,10 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
   );
   const th = v.filter((t) => t.threads !== undefined);
   if (th.length > 0) {
-    const f = (k: "main" | "reading") => th.map((t) => t.threads![k].toFixed(2)).join(" ");
+    const f = (k: "main" | "reading" | "mainWaited" | "readingWaited") =>
+      th.map((t) => t.threads![k].toFixed(2)).join(" ");
     console.log(
-      `    vmlab's threads, CPU s by run: main ${f("main")}; reading ${f("reading")} (wall ${v.map((t) => t.seconds.toFixed(2)).join(" ")})`,
+      `    vmlab's threads by run (wall ${v.map((t) => t.seconds.toFixed(2)).join(" ")} s): CPU main ${f("main")}, reading ${f("reading")} s; waited: main for a slot ${f("mainWaited")}, reading for a free one ${f("readingWaited")} s`,
     );
   }
 }

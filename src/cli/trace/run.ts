@@ -9,7 +9,7 @@ import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
 import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
-import { readingThreadCpu } from "../../workloads/trace/worker.ts";
+import { lastRingWaits } from "../../workloads/trace/worker.ts";
 import { refuseClosedStdin } from "../shared/stdin.ts";
 import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
@@ -58,9 +58,10 @@ export async function runTraceCli(
   // VMLAB_TRACE_CPU=1 (bench/process.bench.ts): how the CPU divides between the threads, which says
   // which one bounds the wall clock (the simulation here, or the reading thread's zstd and fold)
   if (process.env.VMLAB_TRACE_CPU === "1") {
-    const reading = readingThreadCpu();
+    const w = lastRingWaits();
+    const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(2));
     process.stderr.write(
-      `vmlab trace: main thread ${mainThreadCpu().toFixed(2)} s CPU, reading thread ${reading === undefined ? "-" : reading.toFixed(2)} s CPU\n`,
+      `vmlab trace: main thread ${f(mainThreadCpu())} s CPU, reading thread ${f(w?.readingCpu)} s CPU; waited: main ${f(w?.mainWaited)} s for a slot, reading ${f(w?.readingWaited)} s for a free one\n`,
     );
   }
   if (!replay.hasResult) {

@@ -83,6 +83,8 @@ export interface SlotMessage {
   decode?: boolean;
   /** at the end of a job: the reading thread's CPU seconds so far (Linux; else absent) */
   cpu?: number;
+  /** at the end of a job: the seconds it waited for a free slot */
+  waited?: number;
 }
 
 const SLOTS = 4;
@@ -193,6 +195,8 @@ function workerMain(): void {
     let stopped = false;
 
     let posted = 0;
+    /** milliseconds spent waiting for a free slot */
+    let waited = 0;
     /**
      * Posts the current slot and waits for the next. `mayShare`: nothing is
      * staged, so the next slot may be a shared one (whole records, as they come).
@@ -219,9 +223,13 @@ function workerMain(): void {
         (share === "main" || (share === "alternate" && posted % 2 === 1) || (share === "auto" && held <= 1));
       slot = (slot + 1) % slots;
       fill = 0;
-      while (Atomics.load(state, slot) !== 0) {
-        if (Atomics.load(state, slots) !== 0) throw new Error("stopped");
-        Atomics.wait(state, slot, 1, 1000);
+      if (Atomics.load(state, slot) !== 0) {
+        const t0 = performance.now();
+        while (Atomics.load(state, slot) !== 0) {
+          if (Atomics.load(state, slots) !== 0) throw new Error("stopped");
+          Atomics.wait(state, slot, 1, 1000);
+        }
+        waited += performance.now() - t0;
       }
       view = new Uint8Array(ring, slot * size, size);
     };
@@ -369,7 +377,7 @@ function workerMain(): void {
         rest = staged;
       }
       if (fill > 0) post(false);
-      send({ done: true, raw, out, rest, cpu: threadCpu() });
+      send({ done: true, raw, out, rest, cpu: threadCpu(), waited: waited / 1000 });
     })().catch((e) => {
       if (Atomics.load(state, slots) === 0)
         send({
@@ -492,9 +500,14 @@ export async function* readSlots(
   r.worker.postMessage({ path, codec, fold, share: foldShare() });
   let finished = false;
   const none = new Uint8Array(0);
+  let waited = 0;
   try {
     for (;;) {
-      while (r.queue.length === 0) await new Promise<void>((w) => (r.wake = w));
+      if (r.queue.length === 0) {
+        const t0 = performance.now();
+        while (r.queue.length === 0) await new Promise<void>((w) => (r.wake = w));
+        waited += performance.now() - t0;
+      }
       let m = r.queue.shift()!;
       if (m.records !== undefined) {
         // a shared slot: fold its records here, in place (a run is written where its first record was read)
@@ -522,7 +535,7 @@ export async function* readSlots(
       }
       if (m.slot === undefined) {
         finished = m.done === true || m.error !== undefined;
-        if (m.cpu !== undefined) lastReadingCpu = m.cpu;
+        if (m.done) lastJob = { readingCpu: m.cpu, readingWaited: m.waited ?? 0, mainWaited: waited / 1000 };
         yield { m, view: none };
         if (finished) return;
         continue;
@@ -546,16 +559,25 @@ export async function* readSlots(
   }
 }
 
-let lastReadingCpu: number | undefined;
+/** How the last job that readSlots read to its end went on each side of the ring. */
+export interface RingWaits {
+  /** the reading thread's CPU seconds when it ended the job (Linux; else undefined) */
+  readingCpu: number | undefined;
+  /** seconds the reading thread waited for a free slot */
+  readingWaited: number;
+  /** seconds readSlots' caller waited for a slot */
+  mainWaited: number;
+}
+
+let lastJob: RingWaits | null = null;
 
 /**
- * The CPU seconds of the reading thread that ended the last job readSlots
- * read to its end, as that thread said then (Linux; else undefined): with
- * the main thread's, which thread bounds a run (`vmlab trace` with
- * VMLAB_TRACE_CPU=1).
+ * The last job's waits and the reading thread's CPU (`vmlab trace` with
+ * VMLAB_TRACE_CPU=1: with the main thread's CPU, which side bounds a run),
+ * or null before any.
  */
-export function readingThreadCpu(): number | undefined {
-  return lastReadingCpu;
+export function lastRingWaits(): RingWaits | null {
+  return lastJob;
 }
 
 /** VMLAB_FOLD_SHARE: who folds the slots (auto unless one of the others is named). */
