@@ -250,6 +250,21 @@ describe.each(["worker", "main", "alternate", "auto"])(
       }
     });
 
+    it("make the reading thread's own runs word for word, whoever folds them", async () => {
+      // runs of three records over several slots: some cross the 64K-record pieces the reading thread folds by
+      const threes = Array.from({ length: 600_000 }, (_, i): [number, number] => [
+        (Math.floor(i / 3) % 5000) * 4096 + (i % 4096),
+        i % 7 === 0 ? 0 : 1 + (i % 3),
+      ]);
+      const path = file("same-runs.u64.zst", zstd.compress(binRecords(threes)));
+      const got = await runsOf(path);
+      process.env.VMLAB_FOLD_SHARE = "worker";
+      const own = await runsOf(path);
+      expect(got.runs.length).toBe(own.runs.length);
+      expect(got.runs.every((w, i) => w === own.runs[i])).toBe(true);
+      expect(got.totals).toEqual(own.totals);
+    });
+
     it("stop at a bad record in a later slot, after the same records as readTrace", async () => {
       // past the first slot (2^18 records), and not at a piece's edge: in a shared slot under main and alternate
       const raw = binRecords(LONGER);

@@ -510,11 +510,17 @@ export async function* readSlots(
       }
       let m = r.queue.shift()!;
       if (m.records !== undefined) {
-        // a shared slot: fold its records here, in place (a run is written where its first record was read)
+        // a shared slot: fold its records here, in place (a run is written no later than its first
+        // record), 64K records at a time as the reading thread folds them: the same runs either way
         const at = m.slot! * SLOT_BYTES;
         const totals = new Float64Array(ring, MAIN_TOTALS_AT, 7);
         totals.fill(0);
-        const runs = r.fold!(at, m.records, at, MAIN_TOTALS_AT);
+        let runs = 0;
+        for (let k = 0; k < m.records; k += 65536) {
+          const n = Math.min(65536, m.records - k);
+          runs += r.fold!(at + k * 8, n, at + runs * 8, MAIN_TOTALS_AT);
+          if (totals[6] < k + n) break;
+        }
         const taken = totals[6];
         const folded: SlotMessage = {
           slot: m.slot,
@@ -535,7 +541,12 @@ export async function* readSlots(
       }
       if (m.slot === undefined) {
         finished = m.done === true || m.error !== undefined;
-        if (m.done) lastJob = { readingCpu: m.cpu, readingWaited: m.waited ?? 0, mainWaited: waited / 1000 };
+        if (m.done) {
+          // (kept here, off the message: its consumers see the same messages from run to run)
+          const { cpu, waited: readingWaited, ...rest } = m;
+          lastJob = { readingCpu: cpu, readingWaited: readingWaited ?? 0, mainWaited: waited / 1000 };
+          m = rest;
+        }
         yield { m, view: none };
         if (finished) return;
         continue;
