@@ -195,8 +195,9 @@ function workerMain(): void {
     let stopped = false;
 
     let posted = 0;
-    /** milliseconds spent waiting for a free slot */
+    /** milliseconds spent waiting for a free slot, and the count of slots posted when it last waited */
     let waited = 0;
+    let lastWait = -Infinity;
     /**
      * Posts the current slot and waits for the next. `mayShare`: nothing is
      * staged, so the next slot may be a shared one (whole records, as they come).
@@ -214,16 +215,20 @@ function workerMain(): void {
         );
       totals.fill(0);
       posted++;
-      // the consumer keeps up when it holds no slot but the one just posted: the next is its to fold
+      // the consumer keeps up when it holds no slot but the one just posted, and this thread has not
+      // waited for a free slot in the last 8 (the consumer the slower side of late): the next is its to fold
       let held = 0;
       for (let k = 0; k < slots; k++) held += Atomics.load(state, k) !== 0 ? 1 : 0;
       shared =
         mayShare &&
         wasmFold !== null &&
-        (share === "main" || (share === "alternate" && posted % 2 === 1) || (share === "auto" && held <= 1));
+        (share === "main" ||
+          (share === "alternate" && posted % 2 === 1) ||
+          (share === "auto" && held <= 1 && posted - lastWait > 8));
       slot = (slot + 1) % slots;
       fill = 0;
       if (Atomics.load(state, slot) !== 0) {
+        lastWait = posted;
         const t0 = performance.now();
         while (Atomics.load(state, slot) !== 0) {
           if (Atomics.load(state, slots) !== 0) throw new Error("stopped");
