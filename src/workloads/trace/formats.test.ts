@@ -266,19 +266,21 @@ describe.each(["worker", "main", "alternate", "auto"])(
     });
 
     it("stop at a bad record in a later slot, after the same records as readTrace", async () => {
-      // past the first slot (2^18 records), and not at a piece's edge: in a shared slot under main and alternate
-      const raw = binRecords(LONGER);
-      const at = 262144 + 70000 + 3;
-      raw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, at * 8);
-      for (const [name, data] of [
-        ["bad-later.u64", raw],
-        ["bad-later.u64.zst", zstd.compress(raw)],
-      ] as const) {
-        const x = await runsFailure(file(name, data));
-        expect([x.e.where?.offset, x.seen], name).toEqual([at * 8, at]);
-        expect(x.e.message).toMatch(
-          new RegExp(`record ${at}: 0xfffffffffffffff1 is not a u64-addr2kind record`),
-        );
+      // past the first slot (2^18 records), not at a piece's edge: in the second slot (shared under main
+      // and alternate), and in the third (the reading thread's own under alternate, after a shared one)
+      for (const at of [262144 + 70000 + 3, 2 * 262144 + 30000 + 5]) {
+        const raw = binRecords(LONGER);
+        raw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, at * 8);
+        for (const [name, data] of [
+          [`bad-${at}.u64`, raw],
+          [`bad-${at}.u64.zst`, zstd.compress(raw)],
+        ] as const) {
+          const x = await runsFailure(file(name, data));
+          expect([x.e.where?.offset, x.seen], name).toEqual([at * 8, at]);
+          expect(x.e.message).toMatch(
+            new RegExp(`record ${at}: 0xfffffffffffffff1 is not a u64-addr2kind record`),
+          );
+        }
       }
       // and a file that ends inside a record, after more than a slot
       const trunc = file("trunc-later.u64", binRecords(LONGER).subarray(0, LONGER.length * 8 - 5));
