@@ -21,13 +21,14 @@
  * The fold is shared with the main thread when the main thread keeps up
  * (the WebAssembly fold only): zstd and the fold together can cost the
  * reading thread more than the simulation costs the main thread (py-200M:
- * 1.9 s against 1.45 s of CPU), so when a slot is posted and the consumer
- * holds no other, the next slot takes records as zstd makes them (2^18 at
- * most, `records` in its message) and readSlots folds them in place, with
- * the same module on the same memory, before the consumer sees the slot.
- * Consumers see only runs either way. VMLAB_FOLD_SHARE=worker (never),
- * main (every slot) or alternate (every other) overrides the choice
- * (tests; comparisons).
+ * 1.9 s against 1.45 s of CPU), so when a slot is posted, the consumer
+ * holds no other and this thread has not waited for a free slot of late,
+ * the next slot takes records as zstd makes them (2^18 at most, `records`
+ * in its message) and readSlots folds them in place, with the same module
+ * on the same memory, 64K records a call as here, before the consumer sees
+ * the slot: consumers see the same runs either way. VMLAB_FOLD_SHARE=worker
+ * (never), main (every slot but the first) or alternate (every other)
+ * overrides the choice (tests; comparisons).
  *
  * Protocol: the worker fills slot k, sets state[k] = 1 and posts the slot's
  * message; the main thread sets state[k] = 0 (and notifies) when its
