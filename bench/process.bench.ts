@@ -47,6 +47,8 @@ interface Timed {
   cpu: number;
   out: string;
   err: string;
+  /** `vmlab trace` with VMLAB_TRACE_CPU=1: CPU seconds of its main thread and of its reading thread */
+  threads?: { main: number; reading: number; mainWaited: number; readingWaited: number };
 }
 
 /** CPU seconds of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
@@ -67,7 +69,19 @@ function timed(cmd: string, args: string[], env?: Record<string, string>): Timed
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return { seconds, cpu: childCpu() - c0, out: r.stdout, err: r.stderr };
+  const t =
+    /^vmlab trace: main thread ([\d.]+) s CPU, reading thread ([\d.]+) s CPU; waited: main ([\d.]+) s for a slot, reading ([\d.]+) s/m.exec(
+      r.stderr,
+    );
+  return {
+    seconds,
+    cpu: childCpu() - c0,
+    out: r.stdout,
+    err: r.stderr,
+    threads: t
+      ? { main: Number(t[1]), reading: Number(t[2]), mainWaited: Number(t[3]), readingWaited: Number(t[4]) }
+      : undefined,
+  };
 }
 
 /** The two commands RUNS times each, alternating: every time of each. */
@@ -105,22 +119,28 @@ function py200(): string | null {
 
 function machineVsVmref(vmref: string | null, file: string, frames: number): void {
   const name = file.split("/").pop();
+  // VMLAB_TRACE_CPU=1: the CPU of each thread, which says which one bounds the wall clock (the
+  // main thread's simulation, or the reading thread's zstd and fold)
   const vmlab = () =>
-    timed(process.execPath, [
-      VMLAB,
-      "trace",
-      file,
-      "--mode",
-      "machine",
-      "--policy",
-      "clock",
-      "--tlb",
-      "64x4,1536x12",
-      "--frames",
-      String(frames),
-      "--json",
-      "--no-progress",
-    ]);
+    timed(
+      process.execPath,
+      [
+        VMLAB,
+        "trace",
+        file,
+        "--mode",
+        "machine",
+        "--policy",
+        "clock",
+        "--tlb",
+        "64x4,1536x12",
+        "--frames",
+        String(frames),
+        "--json",
+        "--no-progress",
+      ],
+      { VMLAB_TRACE_CPU: "1" },
+    );
   if (vmref === null) {
     const v = [vmlab(), vmlab(), vmlab()];
     console.log(`  ${name}, ${frames} frames: vmlab ${range(v)} (no vmref)`);
@@ -138,6 +158,14 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
   console.log(
     `    CPU (user + system, best): vmlab ${bestCpu(v).toFixed(2)} s, vmref ${bestCpu(c).toFixed(2)} s; ratio ${(bestCpu(c) / bestCpu(v)).toFixed(2)}`,
   );
+  const th = v.filter((t) => t.threads !== undefined);
+  if (th.length > 0) {
+    const f = (k: "main" | "reading" | "mainWaited" | "readingWaited") =>
+      th.map((t) => t.threads![k].toFixed(2)).join(" ");
+    console.log(
+      `    vmlab's threads by run (wall ${v.map((t) => t.seconds.toFixed(2)).join(" ")} s): CPU main ${f("main")}, reading ${f("reading")} s; waited: main for a slot ${f("mainWaited")}, reading for a free one ${f("readingWaited")} s`,
+    );
+  }
 }
 
 function policyLru(file: string, frames: number): void {

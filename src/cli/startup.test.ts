@@ -2,9 +2,22 @@
  * bin/vmlab.mjs's code cache (issue #20, start-up): a cache is given to V8
  * only with the bundle file it was made from (V8 checks no more than the
  * source's length), and one made from another file is replaced after a
- * successful run.
+ * successful run. And the bundle itself: never run once a source it was
+ * made from has changed or gone.
  */
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, vmlab } from "./testkit.ts";
@@ -33,5 +46,48 @@ describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's code cache", () => 
     // bytes that are no cache at all, under the right header: V8 rejects them, the run is the same
     writeFileSync(cache, Buffer.concat([bundleIdentity(), Buffer.alloc(4096, 0xa5)]));
     expect(vmlab(["tour", "--list"])).toEqual(first);
+  });
+});
+
+describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's staleness check", () => {
+  it("rebuilds when a source is edited in place or removed, and not otherwise", () => {
+    // a checkout of three sources beside a copy of bin/vmlab.mjs (esbuild from this one's node_modules)
+    const root = mkdtempSync(join(tmpdir(), "vmlab-stale-"));
+    try {
+      mkdirSync(join(root, "bin"));
+      mkdirSync(join(root, "src", "cli"), { recursive: true });
+      copyFileSync(join(ROOT, "bin", "vmlab.mjs"), join(root, "bin", "vmlab.mjs"));
+      symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"));
+      writeFileSync(join(root, "package.json"), "{}");
+      const word = join(root, "src", "cli", "word.ts");
+      writeFileSync(word, 'export const word: string = "one";\n');
+      writeFileSync(
+        join(root, "src", "cli", "main.ts"),
+        'import { word } from "./word.ts";\nexport async function main(): Promise<number> {\n  console.log(word);\n  return 0;\n}\n',
+      );
+      writeFileSync(join(root, "src", "cli", "sweepTask.ts"), "export const task = 1;\n");
+      const bundle = join(root, ".build", "cli", "vmlab.cjs");
+      const run = () => {
+        const r = spawnSync(process.execPath, [join(root, "bin", "vmlab.mjs"), "x"], {
+          cwd: root,
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+        return `${r.status}:${r.stdout.trim()}`;
+      };
+      expect(run()).toBe("0:one");
+      const made = statSync(bundle).mtimeMs;
+      expect(run()).toBe("0:one");
+      expect(statSync(bundle).mtimeMs).toBe(made); // fresh: not made again
+      // edited in place (the same inode, the directory's time unchanged), saved after the bundle was made
+      writeFileSync(word, 'export const word: string = "two";\n');
+      utimesSync(word, made / 1000 + 2, made / 1000 + 2);
+      expect(run()).toBe("0:two");
+      // a source gone: the bundle is not run (the sources through tsx say what is missing)
+      rmSync(word);
+      expect(run()).not.toMatch(/^0:/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -3,11 +3,13 @@
  * trace opened (the trace layer chooses how it is read: workloads/trace/
  * open.ts) and fed through, and the outcome reported.
  */
+import { readFileSync } from "node:fs";
 import { Replay } from "../../analysis/trace/replay.ts";
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
 import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
+import { lastRingWaits } from "../../workloads/trace/worker.ts";
 import { refuseClosedStdin } from "../shared/stdin.ts";
 import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
 import { Progress } from "./progress.ts";
@@ -53,6 +55,15 @@ export async function runTraceCli(
     progress?.done();
   }
   replay.finish(error === null);
+  // VMLAB_TRACE_CPU=1 (bench/process.bench.ts): how the CPU divides between the threads, which says
+  // which one bounds the wall clock (the simulation here, or the reading thread's zstd and fold)
+  if (process.env.VMLAB_TRACE_CPU === "1") {
+    const w = lastRingWaits();
+    const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(2));
+    process.stderr.write(
+      `vmlab trace: main thread ${f(mainThreadCpu())} s CPU, reading thread ${f(w?.readingCpu)} s CPU; waited: main ${f(w?.mainWaited)} s for a slot, reading ${f(w?.readingWaited)} s for a free one\n`,
+    );
+  }
   if (!replay.hasResult) {
     // OPT over a trace that stopped early: no partial figures exist (it needs the whole future)
     assert(error !== null, "trace: no figures from a complete input");
@@ -72,4 +83,15 @@ export async function runTraceCli(
   });
   if (error !== null) return reportIncomplete(error, replay.fed === 0 ? null : summary, stats);
   return await report(summary, stats, o);
+}
+
+/** CPU seconds (user + system) of this thread so far (Linux: /proc/thread-self/stat), or NaN. */
+function mainThreadCpu(): number {
+  try {
+    const stat = readFileSync("/proc/thread-self/stat", "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }

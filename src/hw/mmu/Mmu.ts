@@ -153,6 +153,11 @@ export abstract class Mmu {
   tracer: ((e: HwEvent) => void) | null = null;
   observer: TlbObserver | null = null;
 
+  /** take an architecture's fast miss path (walkFast) where it applies; false: the generic walk only (tests) */
+  useFastMiss = true;
+  /** walkFast covers this configuration (enableFastMiss) */
+  private hasFastMiss = false;
+
   protected constructor(
     readonly id: number,
     readonly phys: PhysMem,
@@ -188,6 +193,11 @@ export abstract class Mmu {
     }
     this.hasPsc = hasPsc;
     this.mem = new DirectMemory(phys);
+  }
+
+  /** For an architecture with a walkFast: on unless walk caches are modelled or a subclass replaces `walk`. */
+  protected enableFastMiss(): void {
+    this.hasFastMiss = !this.hasPsc && this.walk === Mmu.prototype.walk;
   }
 
   /** Levels of a full walk. */
@@ -396,7 +406,33 @@ export abstract class Mmu {
         level: -1,
         unprivileged: mode === Mode.User && this.currentMode() !== Mode.User,
       });
-    return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
+    return this.missAndFill(vaHi, vaLo, vpn, access, mode);
+  }
+
+  /**
+   * A miss at every TLB level: walkFast where it applies (nothing observes the
+   * walk, no protection keys), a 4K page then filled by Tlb.fillMissed (every
+   * array it fills was probed just now and missed); else walk and fill.
+   */
+  private missAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
+    const rec = this.walkRec;
+    const fast = this.hasFastMiss && this.useFastMiss && this.tracer === null && this.observer === null;
+    if (!fast || this.checkAttrs || !this.walkFast(vpn, access, mode, rec))
+      return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
+    if (rec.size === 0) this.tlb.fillMissed(vpn, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
+    else this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
+    this.pa = (rec.pagePfn * this.pageSize +
+      (rec.size === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, rec.size))) as PhysAddr;
+    return 0;
+  }
+
+  /**
+   * An architecture's walk specialised for its format (enableFastMiss): the
+   * whole walk with every effect of `walk` (counters, A/D write-backs, `rec`)
+   * and true, or nothing changed and false (then `walk` runs, faults too).
+   */
+  protected walkFast(_vpn: number, _access: Access, _mode: Mode, _rec: WalkRecord): boolean {
+    return false;
   }
 
   /** The offset of an address in a page of size code `size`. */

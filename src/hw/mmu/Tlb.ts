@@ -146,7 +146,21 @@ export class Tlb {
     this.instrPath = this.levels.map((l) => l.arrays.filter((a) => (a.kindMask & 2) !== 0));
     this.hits = new Float64Array(this.levels.length);
     this.misses = new Float64Array(this.levels.length);
+    const baseTargets = (path: TlbArray[][]) => {
+      const out: TlbArray[] = [];
+      for (let l = path.length - 1; l >= 0; l--) {
+        const a = path[l].find((x) => (x.sizeMask & 1) !== 0);
+        if (a !== undefined) out.push(a);
+      }
+      return out;
+    };
+    this.dataBase = baseTargets(this.dataPath);
+    this.instrBase = baseTargets(this.instrPath);
   }
+
+  /** each level's base-page array (insertAt's target for a 4K page), last level first: fill's order */
+  private readonly dataBase: TlbArray[];
+  private readonly instrBase: TlbArray[];
 
   /**
    * Looks vpn4k up for `pcid`, level by level. On a hit sets hitArray/hitSlot/
@@ -202,6 +216,18 @@ export class Tlb {
     const path = instr ? this.instrPath : this.dataPath;
     for (let l = Math.min(upto, path.length) - 1; l >= 0; l--)
       this.insertAt(path[l], vpn4k, size, pfn, meta, attr);
+  }
+
+  /**
+   * `fill` of a 4K page after a lookup that missed at every level for the
+   * same vpn4k and the asid in `meta` (nothing changed the arrays since):
+   * the same entries in the same order, each array's insert without the
+   * search for an entry to replace (there is none: lookup would have hit
+   * it).
+   */
+  fillMissed(vpn4k: Vpn, pfn: Pfn, meta: number, instr: boolean, attr = 0): void {
+    const targets = instr ? this.instrBase : this.dataBase;
+    for (let i = 0; i < targets.length; i++) targets[i].insertMissed(vpn4k, pfn, meta, attr);
   }
 
   private insertAt(

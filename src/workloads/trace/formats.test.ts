@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InputError } from "../../base/errors.ts";
 import { readRuns, readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
 import { openTrace } from "./input.ts";
@@ -209,62 +209,119 @@ async function runsFailure(path: string): Promise<{ e: InputError; seen: number 
   throw new Error("expected an InputError");
 }
 
-describe("reading runs on the reading thread", () => {
-  // runs of a few records each, over more than one slot (2^18 records)
-  const LONG: [number, number][] = Array.from({ length: 300_000 }, (_, i) => [
-    (Math.floor(i / 3) % 5000) * 4096 + (i % 4096),
-    i % 7 === 0 ? 0 : 1 + (i % 3),
-  ]);
+// runs of a few records each, over more than one slot (2^18 records)
+const LONG: [number, number][] = Array.from({ length: 300_000 }, (_, i) => [
+  (Math.floor(i / 3) % 5000) * 4096 + (i % 4096),
+  i % 7 === 0 ? 0 : 1 + (i % 3),
+]);
+// over several slots, with runs of 1 to 9 records
+const LONGER: [number, number][] = Array.from({ length: 600_000 }, (_, i) => [
+  (Math.floor(i / (1 + (i % 9))) % 7000) * 4096 + ((i * 8) % 4096),
+  (i >> 4) % 5 === 0 ? 0 : 1 + (i % 3),
+]);
 
-  it("fold plain, gzip and zstd files to the runs and totals folded here from the records", async () => {
-    for (const recs of [RECS, LONG]) {
-      const raw = binRecords(recs);
-      const want = folded(recs);
-      for (const [name, data] of [
-        ["r.u64", raw],
-        ["r.u64.gz", gzipSync(raw)],
-        ["r.u64.zst", zstd.compress(raw)],
-      ] as const) {
-        const got = await runsOf(file(name, data));
-        expect(got.stats.records, name).toBe(recs.length);
-        expect(got.totals, name).toEqual(want.totals);
-        // runs may be cut at a slot's end: the records, unfolded, must agree
-        expect(unfoldPages(got.runs), name).toEqual(unfoldPages(want.runs));
+// who folds: the reading thread alone, the main thread alone (every slot's records folded by readSlots),
+// alternating slots (the switches between staging and shared slots), and as the load decides
+describe.each(["worker", "main", "alternate", "auto"])(
+  "reading runs on the reading thread (VMLAB_FOLD_SHARE=%s)",
+  (share) => {
+    beforeEach(() => {
+      process.env.VMLAB_FOLD_SHARE = share;
+    });
+    afterEach(() => {
+      delete process.env.VMLAB_FOLD_SHARE;
+    });
+
+    it("fold plain, gzip and zstd files to the runs and totals folded here from the records", async () => {
+      for (const recs of [RECS, LONGER]) {
+        const raw = binRecords(recs);
+        const want = folded(recs);
+        for (const [name, data] of [
+          ["r.u64", raw],
+          ["r.u64.gz", gzipSync(raw)],
+          ["r.u64.zst", zstd.compress(raw)],
+        ] as const) {
+          const got = await runsOf(file(name, data));
+          expect(got.stats.records, name).toBe(recs.length);
+          expect(got.totals, name).toEqual(want.totals);
+          // runs may be cut at a slot's end: the records, unfolded, must agree
+          expect(unfoldPages(got.runs), name).toEqual(unfoldPages(want.runs));
+        }
       }
-    }
-  });
+    });
 
-  it("stop where readTrace stops, with the same messages, after the same records", async () => {
-    const raw = binRecords(RECS.slice(0, 1000));
-    const trunc = file("trunc-r.u64", raw.subarray(0, 1000 * 8 - 3));
-    const a = await runsFailure(trunc);
-    const b = await failure(trunc);
-    expect([a.e.format(), a.seen]).toEqual([b.e.format(), b.seen]);
-    expect(a.seen).toBe(999);
-    const badRaw = binRecords(RECS.slice(0, 100));
-    badRaw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, 50 * 8);
-    for (const [name, data] of [
-      ["bad-r.u64", badRaw],
-      ["bad-r.u64.zst", zstd.compress(badRaw)],
-    ] as const) {
-      const x = await runsFailure(file(name, data));
-      expect([x.e.where?.offset, x.seen], name).toEqual([400, 50]);
-      expect(x.e.message).toMatch(/record 50: 0xfffffffffffffff1 is not a u64-addr2kind record/);
-    }
-    const z = zstd.compress(binRecords(RECS.slice(0, 5000)));
-    const cut = await runsFailure(file("cut-r.u64.zst", z.subarray(0, Math.floor(z.length / 2))));
-    expect(cut.e.message).toMatch(/corrupt or truncated zstd data/);
-    const missing = await runsFailure(join(dir, "no-such-r.u64"));
-    expect(missing.e.format()).toBe(`${join(dir, "no-such-r.u64")}: no such file`);
-  });
+    it("make the reading thread's own runs word for word, whoever folds them", async () => {
+      // runs of three records over several slots: some cross the 64K-record pieces the reading thread folds by
+      const threes = Array.from({ length: 600_000 }, (_, i): [number, number] => [
+        (Math.floor(i / 3) % 5000) * 4096 + (i % 4096),
+        i % 7 === 0 ? 0 : 1 + (i % 3),
+      ]);
+      const path = file("same-runs.u64.zst", zstd.compress(binRecords(threes)));
+      const got = await runsOf(path);
+      process.env.VMLAB_FOLD_SHARE = "worker";
+      const own = await runsOf(path);
+      expect(got.runs.length).toBe(own.runs.length);
+      expect(got.runs.every((w, i) => w === own.runs[i])).toBe(true);
+      expect(got.totals).toEqual(own.totals);
+    });
 
-  it("stop the reading thread when the consumer stops, and read the next file as well", async () => {
-    const path = file("long-r.u64.zst", zstd.compress(binRecords(LONG)));
-    await expect(runsOf(path, 1)).rejects.toThrow("the consumer stops");
-    const again = await runsOf(path);
-    expect(again.stats.records).toBe(LONG.length);
-  });
-});
+    it("stop at a bad record in a later slot, after the same records as readTrace", async () => {
+      // past the first slot (2^18 records), not at a piece's edge: in the second slot (shared under main
+      // and alternate), and in the third (the reading thread's own under alternate, after a shared one)
+      for (const at of [262144 + 70000 + 3, 2 * 262144 + 30000 + 5]) {
+        const raw = binRecords(LONGER);
+        raw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, at * 8);
+        for (const [name, data] of [
+          [`bad-${at}.u64`, raw],
+          [`bad-${at}.u64.zst`, zstd.compress(raw)],
+        ] as const) {
+          const x = await runsFailure(file(name, data));
+          expect([x.e.where?.offset, x.seen], name).toEqual([at * 8, at]);
+          expect(x.e.message).toMatch(
+            new RegExp(`record ${at}: 0xfffffffffffffff1 is not a u64-addr2kind record`),
+          );
+        }
+      }
+      // and a file that ends inside a record, after more than a slot
+      const trunc = file("trunc-later.u64", binRecords(LONGER).subarray(0, LONGER.length * 8 - 5));
+      const a = await runsFailure(trunc);
+      const b = await failure(trunc);
+      expect([a.e.format(), a.seen]).toEqual([b.e.format(), b.seen]);
+      expect(a.seen).toBe(LONGER.length - 1);
+    });
+
+    it("stop where readTrace stops, with the same messages, after the same records", async () => {
+      const raw = binRecords(RECS.slice(0, 1000));
+      const trunc = file("trunc-r.u64", raw.subarray(0, 1000 * 8 - 3));
+      const a = await runsFailure(trunc);
+      const b = await failure(trunc);
+      expect([a.e.format(), a.seen]).toEqual([b.e.format(), b.seen]);
+      expect(a.seen).toBe(999);
+      const badRaw = binRecords(RECS.slice(0, 100));
+      badRaw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, 50 * 8);
+      for (const [name, data] of [
+        ["bad-r.u64", badRaw],
+        ["bad-r.u64.zst", zstd.compress(badRaw)],
+      ] as const) {
+        const x = await runsFailure(file(name, data));
+        expect([x.e.where?.offset, x.seen], name).toEqual([400, 50]);
+        expect(x.e.message).toMatch(/record 50: 0xfffffffffffffff1 is not a u64-addr2kind record/);
+      }
+      const z = zstd.compress(binRecords(RECS.slice(0, 5000)));
+      const cut = await runsFailure(file("cut-r.u64.zst", z.subarray(0, Math.floor(z.length / 2))));
+      expect(cut.e.message).toMatch(/corrupt or truncated zstd data/);
+      const missing = await runsFailure(join(dir, "no-such-r.u64"));
+      expect(missing.e.format()).toBe(`${join(dir, "no-such-r.u64")}: no such file`);
+    });
+
+    it("stop the reading thread when the consumer stops, and read the next file as well", async () => {
+      const path = file("long-r.u64.zst", zstd.compress(binRecords(LONG)));
+      await expect(runsOf(path, 1)).rejects.toThrow("the consumer stops");
+      const again = await runsOf(path);
+      expect(again.stats.records).toBe(LONG.length);
+    });
+  },
+);
 
 /** Runs unfolded to one [page, side, write-in-run] entry per record. */
 function unfoldPages(runs: number[]): string {

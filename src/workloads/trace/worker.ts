@@ -18,6 +18,18 @@
  * the module writes the runs straight into the slot. VMLAB_WASM=0 in the
  * environment (or a runtime without WebAssembly) folds with foldRuns.
  *
+ * The fold is shared with the main thread when the main thread keeps up
+ * (the WebAssembly fold only): zstd and the fold together can cost the
+ * reading thread more than the simulation costs the main thread (py-200M:
+ * 1.9 s against 1.45 s of CPU), so when a slot is posted, the consumer
+ * holds no other and this thread has not waited for a free slot of late,
+ * the next slot takes records as zstd makes them (2^18 at most, `records`
+ * in its message) and readSlots folds them in place, with the same module
+ * on the same memory, 64K records a call as here, before the consumer sees
+ * the slot: consumers see the same runs either way. VMLAB_FOLD_SHARE=worker
+ * (never), main (every slot but the first) or alternate (every other)
+ * overrides the choice (tests; comparisons).
+ *
  * Protocol: the worker fills slot k, sets state[k] = 1 and posts the slot's
  * message; the main thread sets state[k] = 0 (and notifies) when its
  * consumer is done with the slot. The worker waits on a slot's state word
@@ -35,7 +47,7 @@
  */
 import { createRequire } from "node:module";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { fromBase64, type WasmApi, type WasmMemory, wasmApi } from "../../base/wasm.ts";
+import { fromBase64, instantiate, type WasmApi, type WasmMemory, wasmApi } from "../../base/wasm.ts";
 import { FOLD_WASM } from "./foldWasm.ts";
 import { foldRuns } from "./runs.ts";
 
@@ -50,6 +62,13 @@ export interface SlotMessage {
   /** fold mode: runs in the slot, and their records' totals (RUN_TOTALS) */
   runs?: number;
   totals?: number[];
+  /**
+   * fold mode, a slot left to the main thread to fold: whole records in it,
+   * and the byte offset of its first in the decompressed stream (readSlots
+   * folds them and hands on `runs` and `totals` instead)
+   */
+  records?: number;
+  at?: number;
   /** compressed bytes read, and decompressed bytes produced, so far */
   raw: number;
   out: number;
@@ -63,10 +82,21 @@ export interface SlotMessage {
   code?: string;
   /** the error is the decoder's: corrupt or truncated compressed data */
   decode?: boolean;
+  /** at the end of a job: the reading thread's CPU seconds so far (Linux; else absent) */
+  cpu?: number;
+  /** at the end of a job: the seconds it waited for a free slot */
+  waited?: number;
 }
 
 const SLOTS = 4;
 const SLOT_BYTES = 4 << 20;
+/** The fold's staging buffer (64K records). */
+const PIECE = 65536 * 8;
+/** Where in the ring the main thread's fold adds its totals (after the reading thread's). */
+const MAIN_TOTALS_AT = SLOTS * SLOT_BYTES + PIECE + 64;
+
+/** Who folds a slot: the reading thread unless the main thread keeps up (auto), or as forced. */
+export type FoldShare = "auto" | "worker" | "main" | "alternate";
 
 /**
  * foldRuns as the worker knows it: the worker's source defines it from
@@ -99,7 +129,7 @@ function workerMain(): void {
     foldWasm: Uint8Array | null;
   };
   // the WebAssembly fold: its staging buffer (PIECE bytes) and totals (7 f64) follow the slots in the ring
-  const PIECE = 65536 * 8;
+  const PIECE = 65536 * 8; // (as outside the body)
   const stagingAt = slots * size;
   const totalsAt = stagingAt + PIECE;
   const wa = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly; // (no import in the body)
@@ -112,12 +142,30 @@ function workerMain(): void {
           totals: number,
         ) => number)
       : null;
-  parentPort.on("message", (job: { path: string; codec: Codec; fold: boolean; port?: MessagePort }) =>
-    runJob(job.path, job.codec, job.fold, job.port ?? null),
+  /** This thread's CPU seconds (user + system) so far, from /proc/thread-self/stat; undefined elsewhere. */
+  const threadCpu = (): number | undefined => {
+    try {
+      const stat: string = fs.readFileSync("/proc/thread-self/stat", "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(f[11]) + Number(f[12])) / 100; // utime and stime, in clock ticks of 1/100 s
+    } catch {
+      return undefined;
+    }
+  };
+  parentPort.on(
+    "message",
+    (job: { path: string; codec: Codec; fold: boolean; share?: FoldShare; port?: MessagePort }) =>
+      runJob(job.path, job.codec, job.fold, job.share ?? "auto", job.port ?? null),
   );
 
   /** Reads one file; its last message is `done` or `error` (none when the main thread stopped it). */
-  function runJob(path: string, codec: Codec, fold: boolean, port: MessagePort | null): void {
+  function runJob(
+    path: string,
+    codec: Codec,
+    fold: boolean,
+    share: FoldShare,
+    port: MessagePort | null,
+  ): void {
     const state = new Int32Array(ctl);
     /** a message to the main thread: on the job's own port (counted in state[slots + 1]), else the thread's */
     const send = (m: SlotMessage): void => {
@@ -138,25 +186,56 @@ function workerMain(): void {
     const staging =
       fold && wasmFold !== null ? new Uint8Array(ring, stagingAt, PIECE) : new Uint8Array(fold ? PIECE : 0);
     let staged = 0;
-    /** byte offset of staging[0] in the decompressed stream */
+    /** byte offset of staging[0] (of the slot's first byte, in a shared slot) in the decompressed stream */
     let base = 0;
+    /** the current slot takes records for the main thread to fold (fold mode, the WebAssembly fold only) */
+    let shared = false;
+    const SHARED_MAX = 262144 * 8; // records in a shared slot at most, as many as a folded slot's
     const totals = wasmFold !== null ? new Float64Array(ring, totalsAt, 7) : new Float64Array(7);
     totals.fill(0);
     let stopped = false;
 
-    const post = (): void => {
+    let posted = 0;
+    /** milliseconds spent waiting for a free slot, and the count of slots posted when it last waited */
+    let waited = 0;
+    let lastWait = -Infinity;
+    /**
+     * Posts the current slot and waits for the next. `mayShare`: nothing is
+     * staged, so the next slot may be a shared one (whole records, as they come).
+     */
+    const post = (mayShare: boolean): void => {
       Atomics.store(state, slot, 1);
-      send(
-        fold
-          ? { slot, runs: fill / 8, totals: Array.from(totals), raw, out }
-          : { slot, bytes: fill, raw, out },
-      );
+      if (shared) {
+        send({ slot, records: fill / 8, at: base, raw, out });
+        base += fill;
+      } else
+        send(
+          fold
+            ? { slot, runs: fill / 8, totals: Array.from(totals), raw, out }
+            : { slot, bytes: fill, raw, out },
+        );
       totals.fill(0);
+      posted++;
+      // the consumer keeps up when it holds no slot but the one just posted, and this thread has not
+      // waited for a free slot in the last 8 (the consumer the slower side of late): the next is its to fold
+      let held = 0;
+      for (let k = 0; k < slots; k++) held += Atomics.load(state, k) !== 0 ? 1 : 0;
+      shared =
+        mayShare &&
+        wasmFold !== null &&
+        (share === "main" ||
+          (share === "alternate" && posted % 2 === 1) ||
+          (share === "auto" && held <= 1 && posted - lastWait > 8));
       slot = (slot + 1) % slots;
       fill = 0;
-      while (Atomics.load(state, slot) !== 0) {
-        if (Atomics.load(state, slots) !== 0) throw new Error("stopped");
-        Atomics.wait(state, slot, 1, 1000);
+      if (Atomics.load(state, slot) !== 0) {
+        lastWait = posted;
+        const t0 = performance.now();
+        while (Atomics.load(state, slot) !== 0) {
+          if (Atomics.load(state, slots) !== 0) throw new Error("stopped");
+          Atomics.wait(state, slot, 1, 1000);
+        }
+        waited += performance.now() - t0;
       }
       view = new Uint8Array(ring, slot * size, size);
     };
@@ -165,7 +244,7 @@ function workerMain(): void {
     const foldStaged = (): void => {
       const whole = Math.floor(staged / 8);
       const words = new Uint32Array(staging.buffer, staging.byteOffset, whole * 2);
-      if (fill > 0 && (size - fill) / 8 < whole) post();
+      if (fill > 0 && (size - fill) / 8 < whole) post(false);
       const before = totals[6];
       const m =
         wasmFold !== null
@@ -174,7 +253,7 @@ function workerMain(): void {
       const n = totals[6] - before;
       fill += m * 8;
       if (n < whole) {
-        if (fill > 0) post();
+        if (fill > 0) post(false);
         send({
           done: true,
           raw,
@@ -184,25 +263,29 @@ function workerMain(): void {
         stopped = true;
         return;
       }
-      // a slot at least every 2^18 records, so that the consumer sees progress (faults over time) often enough
-      if (totals[6] >= 262144) post();
       const used = whole * 8;
+      // a slot at least every 2^18 records, so that the consumer sees progress (faults over time) often enough
+      if (totals[6] >= 262144) post(used === staged);
       staging.copyWithin(0, used, staged);
       staged -= used;
       base += used;
     };
 
     /** Where the next decompressed bytes go. */
-    const space = (): Uint8Array => (fold ? staging.subarray(staged) : view.subarray(fill));
+    const space = (): Uint8Array =>
+      shared ? view.subarray(fill, SHARED_MAX) : fold ? staging.subarray(staged) : view.subarray(fill);
     /** n bytes were written at space(). */
     const commit = (n: number): void => {
       out += n;
-      if (fold) {
+      if (shared) {
+        fill += n;
+        if (fill === SHARED_MAX) post(true);
+      } else if (fold) {
         staged += n;
         if (staged === PIECE) foldStaged();
       } else {
         fill += n;
-        if (fill === size) post();
+        if (fill === size) post(false);
       }
     };
     const put = (c: Uint8Array): void => {
@@ -290,13 +373,17 @@ function workerMain(): void {
       else readPlain();
       if (stopped) return;
       let rest = 0;
-      if (fold) {
+      if (shared) {
+        // the records of a shared slot; the bytes after the last whole one are the rest
+        rest = fill % 8;
+        fill -= rest;
+      } else if (fold) {
         foldStaged();
         if (stopped) return;
         rest = staged;
       }
-      if (fill > 0) post();
-      send({ done: true, raw, out, rest });
+      if (fill > 0) post(false);
+      send({ done: true, raw, out, rest, cpu: threadCpu(), waited: waited / 1000 });
     })().catch((e) => {
       if (Atomics.load(state, slots) === 0)
         send({
@@ -327,6 +414,8 @@ const WORKER_SOURCE = `"use strict";\nconst __name = (f) => f;\nconst workerRequ
 interface Reader {
   worker: Worker;
   ring: SharedArrayBuffer;
+  /** the fold module on the ring's memory, on this thread (for shared slots), or null without WebAssembly */
+  fold: ((rec: number, n: number, out: number, totals: number) => number) | null;
   state: Int32Array;
   /** the current job's message queue */
   queue: SlotMessage[];
@@ -347,8 +436,8 @@ function foldModuleBytes(): Uint8Array | null {
 
 function newReader(): Reader {
   const foldWasm = foldModuleBytes();
-  // the slots, then the WebAssembly fold's staging buffer (64K records) and totals, in whole pages
-  const pages = Math.ceil((SLOTS * SLOT_BYTES + 65536 * 8 + 64) / 65536);
+  // the slots, then the WebAssembly fold's staging buffer (64K records) and both threads' totals, in whole pages
+  const pages = Math.ceil((MAIN_TOTALS_AT + 64) / 65536);
   const memory =
     foldWasm !== null ? new (wasmApi()!.Memory)({ initial: pages, maximum: pages, shared: true }) : null;
   const ring =
@@ -358,7 +447,16 @@ function newReader(): Reader {
     eval: true,
     workerData: { zstd: zstdBindingPath(), ring, ctl, slots: SLOTS, size: SLOT_BYTES, memory, foldWasm },
   });
-  const r: Reader = { worker, ring, state: new Int32Array(ctl), queue: [], wake: null, dead: false };
+  const fold =
+    memory !== null
+      ? (instantiate(foldWasm!, memory).fold as (
+          rec: number,
+          n: number,
+          out: number,
+          totals: number,
+        ) => number)
+      : null;
+  const r: Reader = { worker, ring, fold, state: new Int32Array(ctl), queue: [], wake: null, dead: false };
   const deliver = (m: SlotMessage): void => {
     r.queue.push(m);
     if (r.wake) {
@@ -405,15 +503,56 @@ export async function* readSlots(
   state.fill(0);
   r.queue.length = 0;
   r.worker.ref();
-  r.worker.postMessage({ path, codec, fold });
+  r.worker.postMessage({ path, codec, fold, share: foldShare() });
   let finished = false;
   const none = new Uint8Array(0);
+  let waited = 0;
   try {
     for (;;) {
-      while (r.queue.length === 0) await new Promise<void>((w) => (r.wake = w));
-      const m = r.queue.shift()!;
+      if (r.queue.length === 0) {
+        const t0 = performance.now();
+        while (r.queue.length === 0) await new Promise<void>((w) => (r.wake = w));
+        waited += performance.now() - t0;
+      }
+      let m = r.queue.shift()!;
+      if (m.records !== undefined) {
+        // a shared slot: fold its records here, in place (a run is written no later than its first
+        // record), 64K records at a time as the reading thread folds them: the same runs either way
+        const at = m.slot! * SLOT_BYTES;
+        const totals = new Float64Array(ring, MAIN_TOTALS_AT, 7);
+        totals.fill(0);
+        let runs = 0;
+        for (let k = 0; k < m.records; k += 65536) {
+          const n = Math.min(65536, m.records - k);
+          runs += r.fold!(at + k * 8, n, at + runs * 8, MAIN_TOTALS_AT);
+          if (totals[6] < k + n) break;
+        }
+        const taken = totals[6];
+        const folded: SlotMessage = {
+          slot: m.slot,
+          runs,
+          totals: Array.from(totals),
+          raw: m.raw,
+          out: m.out,
+        };
+        if (taken < m.records) {
+          // a record that is not one (left in place: the runs end before it) ends the folding, as the thread's
+          const w = new Uint32Array(ring, at + taken * 8, 2);
+          const bad = { offset: m.at! + taken * 8, lo: w[0], hi: w[1] };
+          if (runs > 0) yield { m: folded, view: new Uint8Array(ring, at, runs * 8) };
+          yield { m: { done: true, raw: m.raw, out: m.out, bad }, view: none };
+          return; // (not finished: the thread, still reading, is stopped)
+        }
+        m = folded;
+      }
       if (m.slot === undefined) {
         finished = m.done === true || m.error !== undefined;
+        if (m.done) {
+          // (kept here, off the message: its consumers see the same messages from run to run)
+          const { cpu, waited: readingWaited, ...rest } = m;
+          lastJob = { readingCpu: cpu, readingWaited: readingWaited ?? 0, mainWaited: waited / 1000 };
+          m = rest;
+        }
         yield { m, view: none };
         if (finished) return;
         continue;
@@ -435,6 +574,33 @@ export async function* readSlots(
       await r.worker.terminate();
     }
   }
+}
+
+/** How the last job that readSlots read to its end went on each side of the ring. */
+export interface RingWaits {
+  /** the reading thread's CPU seconds when it ended the job (Linux; else undefined) */
+  readingCpu: number | undefined;
+  /** seconds the reading thread waited for a free slot */
+  readingWaited: number;
+  /** seconds readSlots' caller waited for a slot */
+  mainWaited: number;
+}
+
+let lastJob: RingWaits | null = null;
+
+/**
+ * The last job's waits and the reading thread's CPU (`vmlab trace` with
+ * VMLAB_TRACE_CPU=1: with the main thread's CPU, which side bounds a run),
+ * or null before any.
+ */
+export function lastRingWaits(): RingWaits | null {
+  return lastJob;
+}
+
+/** VMLAB_FOLD_SHARE: who folds the slots (auto unless one of the others is named). */
+function foldShare(): FoldShare {
+  const v = process.env.VMLAB_FOLD_SHARE;
+  return v === "worker" || v === "main" || v === "alternate" ? v : "auto";
 }
 
 /** How long readSlotsSync waits for a reading thread that sends nothing before it gives up. */

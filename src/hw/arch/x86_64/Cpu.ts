@@ -4,12 +4,13 @@ import { Access, Mode } from "../../access.ts";
 import type { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, Perm } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
-import { InvalidateHow } from "../../mmu/TlbArray.ts";
+import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { X86FamilyCpu } from "./controls.ts";
 import { Outcome, PfErr, pfTraceText } from "./fault.ts";
 import { X86_64Format, X86Attr } from "./format.ts";
-import { computePermTable, pkDenied } from "./rights.ts";
+import { Pte, PteHi, RSVD_PDE_2M_LO, RSVD_PDPTE_1G_LO } from "./pte.ts";
+import { computePermTable, pkDenied, Rights, X86_CANONICAL } from "./rights.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 
@@ -98,6 +99,7 @@ export class Cpu extends X86FamilyCpu {
     this.maxPhyAddr = m;
     this.hiAddrMask = this.format.hiAddrMask;
     this.updatePerms();
+    this.enableFastMiss();
   }
 
   /** current PCID (CR3[11:0] when CR4.PCIDE = 1, else 0): the ASID of x86 */
@@ -146,6 +148,107 @@ export class Cpu extends X86FamilyCpu {
   /** INVLPG. */
   override flushPage(vaHi: number, vaLo: number): void {
     this.invlpg(vaHi, vaLo);
+  }
+
+  /**
+   * The TLB-miss walk of the common case, with X86_64Format.decode written
+   * out for 8-byte entries (SDM §4.5): every level present, no reserved bit,
+   * every table entry already accessed, a 4K, 2M or 1G leaf the access is
+   * allowed through. It reads the same entries as Mmu.walk and has its
+   * effects (walks and walkRefs counted, the leaf's A/D write-back, `rec`),
+   * or gives up having changed nothing (Mmu.walk then runs): a table entry
+   * with A clear is left to the generic walk, whose write-back comes before
+   * the next level's read (a table that maps itself reads the written entry).
+   */
+  protected override walkFast(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
+    const phys = this.phys;
+    const nrFrames = phys.nrFrames;
+    const fmt = this.format;
+    const rsvdHi = fmt.rsvdHi;
+    const hiAddrMask = fmt.hiAddrMask;
+    const nxe = fmt.nxe;
+    const vpnLo = vpn >>> 0;
+    const vpnHi = ((vpn - vpnLo) / 4294967296) | 0;
+    const rootPa = this.rootPa;
+    let tableFrame = Math.floor(rootPa / 4096);
+    let tableOff = rootPa - tableFrame * 4096;
+    let acc = Rights.ALL;
+    let level = fmt.levels - 1;
+    let n = 0;
+    const recLevel = rec.level;
+    const recIndex = rec.index;
+    const recEntryPa = rec.entryPa;
+    const recHi = rec.hi;
+    const recLo = rec.lo;
+    for (;;) {
+      // the index: vpn bits 9*level+8 .. 9*level (vpn < 2^45)
+      const index =
+        (level < 3 ? vpnLo >>> (9 * level) : level === 3 ? (vpnLo >>> 27) | (vpnHi << 5) : vpnHi >>> 4) & 511;
+      if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
+      const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
+      if (words === null) return false; // never written: not present
+      const offset = tableOff + index * 8;
+      const lo = words[offset >>> 2];
+      const hi = words[(offset >>> 2) + 1];
+      if ((lo & Pte.P) === 0 || (hi & rsvdHi) !== 0) return false;
+      const xd = (hi & PteHi.XD) !== 0;
+      if (xd && !nxe) return false; // reserved
+      const entryPa = tableFrame * 4096 + offset;
+      recLevel[n] = level;
+      recIndex[n] = index;
+      recEntryPa[n] = entryPa;
+      recHi[n] = hi;
+      recLo[n] = lo;
+      n++;
+      acc &= ((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X); // R/W is bit 1, U/S bit 2
+      const ps = (lo & Pte.PS) !== 0;
+      if (level === 0 || ps) {
+        if (
+          level !== 0 &&
+          (level >= 3 ||
+            (level === 2 && (lo & RSVD_PDPTE_1G_LO) !== 0) ||
+            (level === 1 && (lo & RSVD_PDE_2M_LO) !== 0))
+        )
+          return false; // reserved
+        const rights = X86_CANONICAL[acc];
+        if (this.permTable[rights * 9 + mode * 3 + access] === 0) return false; // a permission fault
+        const write = access === Access.Write;
+        const newLo = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+        // every effect of Mmu.walk and leafFound from here
+        this.walks++;
+        this.walkRefs += n;
+        if (newLo !== lo) {
+          phys.write32(entryPa, newLo);
+          this.adWrites++;
+        }
+        const addrLo =
+          level === 0 ? (lo & Pte.ADDR_LO_MASK) >>> 0 : (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0;
+        const pat = level === 0 ? lo & Pte.PAT4K : lo & Pte.PAT_LARGE;
+        rec.count = n;
+        rec.pscLevel = -1;
+        rec.pagePfn = (((hi & hiAddrMask) * 4294967296 + addrLo) / 4096) as Pfn;
+        rec.size = level;
+        rec.meta =
+          this.asid |
+          (rights << Meta.RIGHTS_SHIFT) |
+          (write || (lo & Pte.D) !== 0 ? Meta.D : 0) |
+          (fmt.pge && (lo & Pte.G) !== 0 ? Meta.G : 0) |
+          (level << Meta.SRC_SIZE_SHIFT);
+        rec.attrs =
+          ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
+          (lo & Pte.PWT ? X86Attr.PWT : 0) |
+          (lo & Pte.PCD ? X86Attr.PCD : 0) |
+          (pat !== 0 ? X86Attr.PAT : 0);
+        rec.outcome = 0;
+        rec.faultKind = HwFaultKind.None;
+        rec.faultLevel = -1;
+        return true;
+      }
+      if ((lo & Pte.A) === 0) return false; // the generic walk sets it before reading on
+      tableFrame = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
+      tableOff = 0;
+      level--;
+    }
   }
 
   /** The #PF error code of a fault (SDM §4.7). */

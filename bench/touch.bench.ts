@@ -1,0 +1,48 @@
+/**
+ * Resident touches on the kernel model (issue #20, goal 3): 256 MiB (MIB=)
+ * of anonymous memory on a 2 GiB machine, written once (every page faults),
+ * then PASSES= passes alternating write/read, one userAccessRange per pass,
+ * one touch per page, so every touch misses both TLB levels and walks.
+ * Prints CPU ns per touch (process.cpuUsage) of the faulting pass and the
+ * median resident pass, and the MMU's counters (equal in every tree).
+ * Usage: node bench/bundled.mjs bench/touch.bench.ts (from /tmp/tools/touch.bench.ts).
+ */
+import { Access } from "../src/hw/access.ts";
+import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
+
+const MIB = Number(process.env.MIB ?? 256);
+const PASSES = Number(process.env.PASSES ?? 6);
+const GIB = 1 << 30;
+const PAGES = (MIB << 20) / 4096;
+const k = new Kernel({ ramBytes: 2 * GIB, cpus: 1, swapBytes: 0, overcommit: "always" });
+const t = k.spawn("c");
+if (t === null) throw new Error("spawn failed");
+k.switchTo(0, t);
+const base = k.mmap(t, mmapArgs(MIB << 20));
+const hi = Number(base >> 32n);
+const lo = Number(base & 0xffffffffn);
+const cpuNs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
+let t0 = cpuNs();
+k.userAccessRange(0, t, hi, lo, PAGES, 4096, Access.Write, 1);
+const faulting = (cpuNs() - t0) / PAGES;
+const resident: number[] = [];
+for (let p = 0; p < PASSES; p++) {
+  t0 = cpuNs();
+  k.userAccessRange(0, t, hi, lo, PAGES, 4096, p & 1 ? Access.Read : Access.Write, 2);
+  resident.push((cpuNs() - t0) / PAGES);
+}
+resident.sort((a, b) => a - b);
+const c = k.view.cpu(0);
+console.log(
+  JSON.stringify({
+    faultingNs: Math.round(faulting),
+    residentNs: Math.round(resident[resident.length >> 1]),
+    residentMinNs: Math.round(resident[0]),
+    walks: c.walks,
+    walkRefs: c.walkRefs,
+    tlbMisses: c.tlbMisses,
+  }),
+);
