@@ -294,15 +294,21 @@ function apply(mc: ReturnType<typeof machine>, o: Op): string {
  * descriptors have no AF to set: the generic walk's successes there are dirty
  * assists).
  */
-function compare(ops: Op[], tlb: string): { fastOk: number; genericOk: number; generic: number } {
+function compare(ops: Op[], tlb: string) {
   const fast = machine(true, tlb);
   const ref = machine(false, tlb);
   const frames = (): [number, number] => [fast.root0, fast.frames.next];
   const same = (what: string, a: unknown, b: unknown) => {
     if (JSON.stringify(a) !== JSON.stringify(b)) expect(a, what).toEqual(b);
   };
+  // fast walks of the high pages (every level's index non-zero): a wrong index only gives up, so count them
+  let fastHigh = 0;
   for (let i = 0; i < ops.length; i++) {
+    const o = ops[i];
+    const fastBefore = fast.cpu.walks - fast.generic();
     const a = apply(fast, ops[i]);
+    if (o.op === "access" && o.large === 0 && o.page >= 8)
+      fastHigh += fast.cpu.walks - fast.generic() - fastBefore;
     const b = apply(ref, ops[i]);
     if (a !== b) expect(a, `op ${i} ${JSON.stringify(ops[i])}`).toBe(b);
     if (ops[i].op === "access") same(`counters after op ${i}`, counters(fast.cpu), counters(ref.cpu));
@@ -310,7 +316,12 @@ function compare(ops: Op[], tlb: string): { fastOk: number; genericOk: number; g
   }
   same("state at the end", state(fast.cpu, frames()), state(ref.cpu, frames()));
   expect(ref.generic()).toBe(ref.cpu.walks);
-  return { fastOk: fast.cpu.walks - fast.generic(), genericOk: fast.genericOk(), generic: fast.generic() };
+  return {
+    fastOk: fast.cpu.walks - fast.generic(),
+    genericOk: fast.genericOk(),
+    generic: fast.generic(),
+    fastHigh,
+  };
 }
 
 describe("the arm64 fast TLB-miss path against the generic walk (fast-check)", () => {
@@ -319,18 +330,21 @@ describe("the arm64 fast TLB-miss path against the generic walk (fast-check)", (
       let fastOk = 0;
       let genericOk = 0;
       let generic = 0;
+      let fastHigh = 0;
       fc.assert(
         fc.property(fc.array(opArb, { minLength: 30, maxLength: 160, size: "max" }), (ops) => {
           const r = compare(ops, tlb);
           fastOk += r.fastOk;
           genericOk += r.genericOk;
           generic += r.generic;
+          fastHigh += r.fastHigh;
         }),
         { numRuns: 80, seed: 0xa64f + tlb.length },
       );
       // the fast path took most walks that found a page; the generic one the faults
       expect(fastOk).toBeGreaterThan(genericOk);
       expect(generic - genericOk).toBeGreaterThan(0);
+      expect(fastHigh).toBeGreaterThan(0);
     });
   }
 });

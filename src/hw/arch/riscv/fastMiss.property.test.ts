@@ -1,6 +1,6 @@
 /**
  * The RISC-V fast TLB-miss path (RiscvCpu.walkFast, Tlb.fillMissed) against
- * the generic walk and fill, under Sv39 and Sv48: two machines run the same
+ * the generic walk and fill, under Sv39, Sv48 and Sv57: two machines run the same
  * random sequence (4K pages, megapages and gigapages, unmaps, R/W/X/U/G
  * changes, A or D cleared, G on a pointer, reserved bits and encodings,
  * misaligned superpages, PBMT and N, Svadu/Svpbmt/Svnapot switched,
@@ -19,9 +19,11 @@ import { Pte, PteHi } from "./format.ts";
 import { vpnHalves } from "./Mapper.ts";
 import { bareRiscv } from "./testkit.ts";
 
-/** 12 4K pages: 6 in one table, 6 in another */
+/** 12 4K pages: 6 in one table, 6 in another (the top half of the VA space: every level's index non-zero) */
 const NPAGES = 12;
-const vpn4k = (i: number) => (i < 6 ? 0x100 + i : 0x40000 + i);
+const HIGH = { 39: 0x7ff_4000, 48: 0xf_f7fc_4000, 57: 0x1f07_fbfc_4000 } as const;
+let vaBitsNow: 39 | 48 | 57 = 39;
+const vpn4k = (i: number) => (i < 6 ? 0x100 + i : HIGH[vaBitsNow] + i);
 /** a megapage (size 1) or a gigapage (size 2) */
 const vpnLarge = (i: number, size: number) => (size === 1 ? 512 * (0x10 + i) : 262144 * (3 + i));
 const inLarge = (i: number, size: number, piece: number) => vpnLarge(i, size) + piece * 7;
@@ -141,7 +143,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       svpbmt: fc.boolean(),
       svnapot: fc.boolean(),
     }),
-    1,
+    2,
   ),
   w(fc.record({ op: fc.constant("sstatus" as const), sum: fc.boolean(), mxr: fc.boolean() }), 1),
 );
@@ -179,7 +181,7 @@ function state(cpu: RiscvCpu, tableFrames: [number, number]): unknown {
   return { counters: counters(cpu), arrays, tables };
 }
 
-function machine(fast: boolean, tlb: string, vaBits: 39 | 48) {
+function machine(fast: boolean, tlb: string, vaBits: 39 | 48 | 57) {
   const b = bareRiscv({ tlb, ramBytes: 32 << 20, vaBits, svadu: true });
   b.cpu.useFastMiss = fast;
   let generic = 0;
@@ -287,15 +289,22 @@ function apply(mc: ReturnType<typeof machine>, o: Op): string {
  * A/D to set, and for Svnapot pages: the generic walk's successes there are
  * those and the dirty assists).
  */
-function compare(ops: Op[], tlb: string, vaBits: 39 | 48) {
+function compare(ops: Op[], tlb: string, vaBits: 39 | 48 | 57) {
+  vaBitsNow = vaBits;
   const fast = machine(true, tlb, vaBits);
   const ref = machine(false, tlb, vaBits);
   const frames = (): [number, number] => [fast.root, fast.frames.next];
   const same = (what: string, a: unknown, b: unknown) => {
     if (JSON.stringify(a) !== JSON.stringify(b)) expect(a, what).toEqual(b);
   };
+  // fast walks of the high pages (every level's index non-zero): a wrong index only gives up, so count them
+  let fastHigh = 0;
   for (let i = 0; i < ops.length; i++) {
+    const o = ops[i];
+    const fastBefore = fast.cpu.walks - fast.generic();
     const a = apply(fast, ops[i]);
+    if (o.op === "access" && o.large === 0 && o.page >= 6)
+      fastHigh += fast.cpu.walks - fast.generic() - fastBefore;
     const b = apply(ref, ops[i]);
     if (a !== b) expect(a, `op ${i} ${JSON.stringify(ops[i])}`).toBe(b);
     if (ops[i].op === "access") same(`counters after op ${i}`, counters(fast.cpu), counters(ref.cpu));
@@ -303,31 +312,39 @@ function compare(ops: Op[], tlb: string, vaBits: 39 | 48) {
   }
   same("state at the end", state(fast.cpu, frames()), state(ref.cpu, frames()));
   expect(ref.generic()).toBe(ref.cpu.walks);
-  return { fastOk: fast.cpu.walks - fast.generic(), genericOk: fast.genericOk(), generic: fast.generic() };
+  return {
+    fastOk: fast.cpu.walks - fast.generic(),
+    genericOk: fast.genericOk(),
+    generic: fast.generic(),
+    fastHigh,
+  };
 }
 
 describe("the RISC-V fast TLB-miss path against the generic walk (fast-check)", () => {
   for (const [tlb, vaBits] of [
     ["skylake", 39],
-    ["tiny", 39],
+    ["tiny", 57],
     ["vmref", 48],
   ] as const) {
     it(`every outcome, counter, TLB entry and table byte agrees (tlb=${tlb}, Sv${vaBits})`, () => {
       let fastOk = 0;
       let genericOk = 0;
       let generic = 0;
+      let fastHigh = 0;
       fc.assert(
         fc.property(fc.array(opArb, { minLength: 30, maxLength: 160, size: "max" }), (ops) => {
           const r = compare(ops, tlb, vaBits);
           fastOk += r.fastOk;
           genericOk += r.genericOk;
           generic += r.generic;
+          fastHigh += r.fastHigh;
         }),
         { numRuns: 80, seed: 0x5f39 + tlb.length + vaBits },
       );
       // the fast path took most walks that found a page; the generic one the faults
       expect(fastOk).toBeGreaterThan(genericOk);
       expect(generic - genericOk).toBeGreaterThan(0);
+      expect(fastHigh).toBeGreaterThan(0);
     });
   }
 });
