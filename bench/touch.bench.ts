@@ -5,16 +5,25 @@
  * one touch per page, so every touch misses both TLB levels and walks.
  * Prints CPU ns per touch (process.cpuUsage) of the faulting pass and the
  * median resident pass, and the MMU's counters (equal in every tree).
+ * ARCH=NAME runs it on another architecture (any `arch=` of the Kernel
+ * config; default x86_64).
  * Usage: node bench/bundled.mjs bench/touch.bench.ts (from /tmp/tools/touch.bench.ts).
  */
 import { Access } from "../src/hw/access.ts";
+import { KERNEL_ARCH_NAMES, type KernelArchName } from "../src/kernel/core/config.ts";
 import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
+
+const ARCH = (process.env.ARCH ?? "x86_64") as KernelArchName;
+if (!KERNEL_ARCH_NAMES.includes(ARCH)) {
+  console.error(`ARCH must be one of ${KERNEL_ARCH_NAMES.join(", ")}, not ${ARCH}`);
+  process.exit(2);
+}
 
 const MIB = Number(process.env.MIB ?? 256);
 const PASSES = Number(process.env.PASSES ?? 6);
 const GIB = 1 << 30;
 const PAGES = (MIB << 20) / 4096;
-const k = new Kernel({ ramBytes: 2 * GIB, cpus: 1, swapBytes: 0, overcommit: "always" });
+const k = new Kernel({ ramBytes: 2 * GIB, cpus: 1, swapBytes: 0, overcommit: "always", arch: ARCH });
 const t = k.spawn("c");
 if (t === null) throw new Error("spawn failed");
 k.switchTo(0, t);
@@ -38,6 +47,7 @@ resident.sort((a, b) => a - b);
 const c = k.view.cpu(0);
 console.log(
   JSON.stringify({
+    arch: ARCH,
     faultingNs: Math.round(faulting),
     residentNs: Math.round(resident[resident.length >> 1]),
     residentMinNs: Math.round(resident[0]),

@@ -27,10 +27,10 @@ import { Access, Mode } from "../../access.ts";
 import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
-import { InvalidateHow } from "../../mmu/TlbArray.ts";
+import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { describeEsr, Ec, esrOf } from "./fault.ts";
-import { Arm64Format, ArmAttr, IPS_BITS } from "./format.ts";
+import { Arm64Format, ArmAttr, armRights, Desc, DescHi, IPS_BITS } from "./format.ts";
 import { computeArmPermTable } from "./rights.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
@@ -143,6 +143,7 @@ export class Arm64Cpu extends Mmu {
     this.paBits = pa;
     this.derive();
     this.updatePerms();
+    this.enableFastMiss();
   }
 
   // =====================================================================
@@ -316,6 +317,113 @@ export class Arm64Cpu extends Mmu {
     w.topMask = this.topMask[r];
     w.acc = 0;
     return true;
+  }
+
+  /**
+   * The TLB-miss walk of the common case, with Arm64Format.decode written out
+   * (D8.2, AArch64.S1Walk; D8.3 descriptors): the range's table from
+   * TTBR0/TTBR1 (walks allowed, base inside the output size), every level a
+   * valid table descriptor (APTable/UXNTable/PXNTable gathered as
+   * S1DirectBasePermissions does), then a page or a 2M/1G block with no
+   * output-address bit above the output size, AF set or TCR_EL1.HA, that the
+   * access is allowed through. It reads the entries Mmu.walk reads and has
+   * its effects (walks and walkRefs counted, the hardware AF/DBM update of
+   * the leaf, `rec`), or gives up having changed nothing (Mmu.walk then runs
+   * and raises the fault). Table descriptors have no AF: a walk writes only
+   * the leaf.
+   */
+  protected override walkFast(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
+    const r = vpn >= TTBR1_VPN ? 1 : 0;
+    if (this.disabled[r] !== 0 || this.baseTooBig[r] !== 0) return false; // startWalk refuses: a fault
+    const phys = this.phys;
+    const nrFrames = phys.nrFrames;
+    const fmt = this.format;
+    const oaHiMask = fmt.oaHiMask;
+    const vpnLo = vpn >>> 0;
+    const vpnHi = ((vpn - vpnLo) / TWO32) | 0;
+    const base = this.tableBase[r];
+    let tableFrame = Math.floor(base / 4096);
+    let tableOff = base - tableFrame * 4096; // a start table smaller than a page
+    let level = this.startLevel[r];
+    let mask = this.topMask[r];
+    let acc = 0;
+    let n = 0;
+    const recLevel = rec.level;
+    const recIndex = rec.index;
+    const recEntryPa = rec.entryPa;
+    const recHi = rec.hi;
+    const recLo = rec.lo;
+    for (;;) {
+      // the index: vpn bits 9*level+8 .. 9*level (TTBR1's bit 36 is above every index)
+      const index = (level < 3 ? vpnLo >>> (9 * level) : (vpnLo >>> 27) | (vpnHi << 5)) & mask;
+      if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
+      const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
+      if (words === null) return false; // never written: invalid
+      const offset = tableOff + index * 8;
+      const lo = words[offset >>> 2];
+      const hi = words[(offset >>> 2) + 1];
+      // invalid, or an Address size fault (a table's or a leaf's output address)
+      if ((lo & Desc.VALID) === 0 || (hi & oaHiMask) !== 0) return false;
+      const entryPa = tableFrame * 4096 + offset;
+      recLevel[n] = level;
+      recIndex[n] = index;
+      recEntryPa[n] = entryPa;
+      recHi[n] = hi;
+      recLo[n] = lo;
+      n++;
+      if ((lo & Desc.TABLE_OR_PAGE) !== 0 && level !== 0) {
+        acc |= (hi >>> DescHi.TABLE_CTRL_SHIFT) & 15;
+        tableFrame = (hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12);
+        tableOff = 0;
+        level--;
+        mask = 511;
+        continue;
+      }
+      // 01 at L3 is reserved, and there is no block at L0: Translation faults
+      if (level === 0 ? (lo & Desc.TABLE_OR_PAGE) === 0 : level === 3) return false;
+      const ha = fmt.ha;
+      if ((lo & Desc.AF) === 0 && !ha) return false; // an Access flag fault
+      // with HA and HD, DBM = 1 makes AP[2] the dirty state (AArch64.S1CheckAndUpdate)
+      const ap2 = (lo & Desc.AP2) !== 0;
+      const writableClean = ap2 && (hi & DescHi.DBM) !== 0 && fmt.hd;
+      const rights = armRights(
+        ap2 && !writableClean,
+        (lo & Desc.AP1) !== 0,
+        (hi & DescHi.UXN) !== 0,
+        (hi & DescHi.PXN) !== 0,
+        acc,
+      );
+      if (this.permTable[rights * 9 + mode * 3 + access] === 0) return false; // a Permission fault
+      const dirtying = access === Access.Write && writableClean;
+      const newLo = ((lo | (ha ? Desc.AF : 0)) & ~(dirtying ? Desc.AP2 : 0)) >>> 0;
+      // every effect of Mmu.walk and leafFound from here
+      this.walks++;
+      this.walkRefs += n;
+      if (newLo !== lo) {
+        phys.write32(entryPa, newLo);
+        this.adWrites++;
+      }
+      const pages = (hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12);
+      rec.count = n;
+      rec.pscLevel = -1;
+      // a block's address bits below its size are RES0: ignored
+      rec.pagePfn = (level === 0 ? pages : pages - (pages % (level === 1 ? 512 : 262144))) as Pfn;
+      rec.size = level;
+      rec.meta =
+        this.asid |
+        (rights << Meta.RIGHTS_SHIFT) |
+        (!ap2 || dirtying ? Meta.D : 0) |
+        ((lo & Desc.NG) === 0 ? Meta.G : 0) |
+        (level << Meta.SRC_SIZE_SHIFT);
+      rec.attrs =
+        ((lo & Desc.ATTR_INDX_MASK) >>> Desc.ATTR_INDX_SHIFT) |
+        (((lo & Desc.SH_MASK) >>> Desc.SH_SHIFT) << ArmAttr.SH_SHIFT) |
+        ((3 - level) << ArmAttr.LEVEL_SHIFT);
+      rec.outcome = 0;
+      rec.faultKind = HwFaultKind.None;
+      rec.faultLevel = -1;
+      return true;
+    }
   }
 
   /** TTBR0_EL1's table (the user half). */

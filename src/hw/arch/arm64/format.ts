@@ -149,8 +149,8 @@ export class Arm64Format implements PagingFormat {
   ha = false;
   /** TCR_EL1.HD (with HA): hardware dirty state through DBM */
   hd = false;
-  /** output address bits at or above the output size, as a mask of the descriptor's high word (bits 47:32) */
-  private oaHiMask = 0;
+  /** output address bits at or above the output size, as a mask of the descriptor's high word (bits 47:32); set by setOutputBits */
+  oaHiMask = 0;
 
   /** Sets the output address size (the smaller of TCR_EL1.IPS and the PA range). */
   setOutputBits(bits: number): void {

@@ -31,15 +31,25 @@ import { Access, Mode } from "../../access.ts";
 import { Mmu, type WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
-import { InvalidateHow } from "../../mmu/TlbArray.ts";
+import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { describeScause, Scause, scauseOf } from "./fault.ts";
-import { levelsOfBits, PBMT_NAMES, type RiscvExtensions, RiscvFormat } from "./format.ts";
+import {
+  levelsOfBits,
+  PBMT_NAMES,
+  Pte,
+  PteHi,
+  type RiscvExtensions,
+  RiscvFormat,
+  riscvRights,
+} from "./format.ts";
 import { computeRiscvPermTable } from "./rights.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 
 const TWO32 = 4294967296;
+/** base pages in a leaf of each level (512^level): a superpage's PPN is a multiple (step 6) */
+const SUPERPAGE_PAGES = [1, 512, 262144, 2 ** 27, 2 ** 36];
 /** walk-cache sizes by level (entries, ways): level n caches non-leaf PTEs of level n */
 const PSC_SIZES: ([number, number] | null)[] = [null, [32, 4], [4, 4], [2, 2], [2, 2]];
 
@@ -136,6 +146,7 @@ export class RiscvCpu extends Mmu {
       svpbmt: config.svpbmt ?? false,
     });
     this.updatePerms();
+    this.enableFastMiss();
   }
 
   // =====================================================================
@@ -315,6 +326,99 @@ export class RiscvCpu extends Mmu {
     w.topMask = 511;
     w.acc = 0;
     return true;
+  }
+
+  /**
+   * The TLB-miss walk of the common case, with RiscvFormat.decode written out
+   * (the "Virtual Address Translation Process", steps 1-8): the root and
+   * every table in RAM, every level a valid pointer with no reserved bit or
+   * encoding (a G pointer makes the leaf global), then a leaf at any level
+   * (a superpage aligned to its size; no Svnapot N bit) whose A bit is set,
+   * and D too for a store, unless Svadu updates them, that the access is
+   * allowed through (SUM, MXR in the permission table). It reads the
+   * entries Mmu.walk reads and has its effects (walks and walkRefs counted,
+   * the Svadu A/D write-back, `rec`), or gives up having changed nothing
+   * (Mmu.walk then runs and raises the page or access fault). Pointers have
+   * no A/D: a walk writes only the leaf.
+   */
+  protected override walkFast(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
+    const phys = this.phys;
+    const nrFrames = phys.nrFrames;
+    const fmt = this.format;
+    const reservedHi = fmt.reservedHi;
+    const vpnLo = vpn >>> 0;
+    const vpnHi = ((vpn - vpnLo) / TWO32) | 0;
+    let tableFrame = Math.floor(this.rootPa / 4096); // satp.PPN (4 KiB aligned)
+    let level = this.startLevel;
+    let global = false;
+    let n = 0;
+    const recLevel = rec.level;
+    const recIndex = rec.index;
+    const recEntryPa = rec.entryPa;
+    const recHi = rec.hi;
+    const recLo = rec.lo;
+    for (;;) {
+      // VPN[level]: vpn bits 9*level+8 .. 9*level (vpn < 2^45)
+      const index =
+        (level < 3 ? vpnLo >>> (9 * level) : level === 3 ? (vpnLo >>> 27) | (vpnHi << 5) : vpnHi >>> 4) & 511;
+      if (tableFrame >= nrFrames) return false; // step 2: outside RAM, an access fault
+      const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
+      if (words === null) return false; // never written: V = 0
+      const offset = index * 8;
+      const lo = words[offset >>> 2];
+      const hi = words[(offset >>> 2) + 1];
+      // step 3: V = 0, W without R, a reserved bit
+      if ((lo & Pte.V) === 0 || (lo & (Pte.R | Pte.W)) === Pte.W || (hi & reservedHi) !== 0) return false;
+      const entryPa = tableFrame * 4096 + offset;
+      recLevel[n] = level;
+      recIndex[n] = index;
+      recEntryPa[n] = entryPa;
+      recHi[n] = hi;
+      recLo[n] = lo;
+      n++;
+      const ppn = (hi & PteHi.PPN_HI_MASK) * 4194304 + (lo >>> Pte.PPN_SHIFT);
+      if ((lo & (Pte.R | Pte.X)) === 0) {
+        // step 4: a pointer (none at level 0; D, A, U, N and PBMT reserved in one)
+        if (level === 0 || (lo & (Pte.D | Pte.A | Pte.U)) !== 0 || (hi & (PteHi.PBMT_MASK | PteHi.N)) !== 0)
+          return false;
+        if ((lo & Pte.G) !== 0) global = true;
+        tableFrame = ppn;
+        level--;
+        continue;
+      }
+      // a leaf: PBMT 3 reserved, Svnapot left to the generic walk, step 6 alignment
+      if ((hi & PteHi.PBMT_MASK) === PteHi.PBMT_MASK || (hi & PteHi.N) !== 0) return false;
+      if (level > 0 && ppn % SUPERPAGE_PAGES[level] !== 0) return false;
+      // step 7: A, and D for a store, set in memory or by hardware (Svadu)
+      const store = access === Access.Write;
+      const svadu = fmt.svadu;
+      if (!svadu && ((lo & Pte.A) === 0 || (store && (lo & Pte.D) === 0))) return false;
+      const rights = riscvRights(lo);
+      if (this.permTable[rights * 9 + mode * 3 + access] === 0) return false; // step 5
+      // every effect of Mmu.walk and leafFound from here
+      this.walks++;
+      this.walkRefs += n;
+      const newLo = (svadu ? lo | Pte.A | (store ? Pte.D : 0) : lo) >>> 0;
+      if (newLo !== lo) {
+        phys.write32(entryPa, newLo);
+        this.adWrites++;
+      }
+      rec.count = n;
+      rec.pscLevel = -1;
+      rec.pagePfn = ppn as Pfn;
+      rec.size = level;
+      rec.meta =
+        this.asid |
+        (rights << Meta.RIGHTS_SHIFT) |
+        ((lo & Pte.D) !== 0 || store ? Meta.D : 0) |
+        (global || (lo & Pte.G) !== 0 ? Meta.G : 0) |
+        (level << Meta.SRC_SIZE_SHIFT);
+      rec.attrs = (hi & PteHi.PBMT_MASK) >>> PteHi.PBMT_SHIFT;
+      rec.outcome = 0;
+      rec.faultKind = HwFaultKind.None;
+      rec.faultLevel = -1;
+      return true;
+    }
   }
 
   override currentMode(): Mode {

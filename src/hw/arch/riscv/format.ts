@@ -137,8 +137,8 @@ export class RiscvFormat implements PagingFormat, RiscvExtensions {
   svpbmt = false;
   /** frames of RAM: a table outside is an access fault (set by the Cpu) */
   ramFrames = 0;
-  /** high-word bits that make any PTE reserved (derived from the extensions) */
-  private reservedHi: number = PteHi.RESERVED_MASK | PteHi.PBMT_MASK | PteHi.N;
+  /** high-word bits that make any PTE reserved (derived from the extensions by setExtensions) */
+  reservedHi: number = PteHi.RESERVED_MASK | PteHi.PBMT_MASK | PteHi.N;
 
   constructor(readonly levels: 3 | 4 | 5) {
     this.name = `riscv-sv${27 + 9 * levels}`;
