@@ -190,11 +190,13 @@ describe("vmlab ui in chromium", () => {
     expect(Number(await progress.getAttribute("data-goto-ms"))).toBeLessThan(100);
     const behind = await panels();
     expect(behind).not.toEqual(atEnd);
+    // the key's state is drawn after the key returns (the page renders on its own schedule):
+    // the panels must come to equal the end's, read until they do (a loaded machine draws late)
     await page.keyboard.press("ArrowRight");
-    expect(await panels()).toEqual(atEnd);
+    await expect.poll(() => panels(), { timeout: 10_000 }).toEqual(atEnd);
     // back again at once (the spare only partly built, or not at all): the same panels all the same
     await page.keyboard.press("ArrowLeft");
-    expect(await panels()).toEqual(behind);
+    await expect.poll(() => panels(), { timeout: 10_000 }).toEqual(behind);
     await page.keyboard.press("Home");
     await page.keyboard.press("ArrowRight");
     await sameAsEngine(id, 1);
