@@ -3,8 +3,8 @@
  * against the generic walk and fill, in 32-bit paging and PAE paging: two
  * machines run the same random sequence (maps of 4K and large pages, 4M
  * ones above 4 GiB through PSE-36, unmaps, permission changes, accessed bits
- * cleared on leaves and PDEs, reserved bits set, a PDPTE made not present in
- * memory and reloaded by MOV to CR3, INVLPG, CR4.PSE/PGE/SMAP and EFER.NXE
+ * cleared on leaves and PDEs, reserved bits set, PDPTE 3 in memory switched
+ * to another PD (its register reloaded only by MOV to CR3), INVLPG, CR4.PSE/PGE/SMAP and EFER.NXE
  * changes, accesses of every kind from CPL 0 and 3), one with `useFastMiss`
  * off; every outcome, every counter, every TLB array's entries in order (and
  * evictions) and the page tables' bytes (A/D write-backs) must agree.
@@ -175,7 +175,25 @@ function machine(fast: boolean, pae: boolean, tlb: string) {
     if (sideEffects && r === 0) genericOk++;
     return r;
   };
-  return { ...b, pae, per: pae ? 512 : 1024, generic: () => generic, genericOk: () => genericOk };
+  // PAE: PDPTE 3 in memory switches between its PD and a spare one (empty at first; the mapper, which
+  // reads the PDPT in memory, then maps into it) while the register keeps the old PD until MOV to CR3
+  const spare = b.frames.allocFrame();
+  if (spare === -1) throw new Error("no frame for the spare PD");
+  b.m.phys.zeroFrame(spare);
+  const pdpte3 = [b.m.phys.read32(pfnToPa(b.root) + 24), (pfnToPa(spare) | Pte.P) >>> 0];
+  let which = 0;
+  const switchPdpte3 = () => {
+    which ^= 1;
+    b.m.phys.write32(pfnToPa(b.root) + 24, pdpte3[which]);
+  };
+  return {
+    ...b,
+    pae,
+    per: pae ? 512 : 1024,
+    switchPdpte3,
+    generic: () => generic,
+    genericOk: () => genericOk,
+  };
 }
 
 function apply(mc: ReturnType<typeof machine>, o: Op): string {
@@ -223,13 +241,10 @@ function apply(mc: ReturnType<typeof machine>, o: Op): string {
     }
     case "cr3":
       return String(cpu.movToCr3(pfnToPa(root)));
-    case "pdpt": {
-      // PAE: PDPTE 3 in memory made not present or present again; the registers keep the old one until MOV to CR3
+    case "pdpt":
       if (!pae) return "";
-      const pa = pfnToPa(root) + 24;
-      m.phys.write32(pa, (m.phys.read32(pa) ^ Pte.P) >>> 0);
+      mc.switchPdpte3();
       return "pdpt";
-    }
     case "invlpg":
       cpu.invlpg((o.large ? inLarge(o.page & 1, per, 0) : vpn4k(o.page)) * 4096);
       return "";
