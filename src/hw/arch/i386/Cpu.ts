@@ -5,14 +5,22 @@ import { Access, Mode } from "../../access.ts";
 import type { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
 import { parseTlbSpec, type TlbSpec } from "../../mmu/Tlb.ts";
-import { InvalidateHow } from "../../mmu/TlbArray.ts";
+import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { X86FamilyCpu } from "../x86_64/controls.ts";
 import { Outcome, PfErr, pfTraceText } from "../x86_64/fault.ts";
 import { X86Attr } from "../x86_64/format.ts";
-import { computePermTable, Rights } from "../x86_64/rights.ts";
+import { computePermTable, Rights, X86_CANONICAL } from "../x86_64/rights.ts";
 import { I386Format, PaeFormat } from "./format.ts";
-import { Pte, paeHiAddrMask, RSVD_PDPTE_LO } from "./pte.ts";
+import {
+  PDE4M_ADDR_LO,
+  PSE36_SHIFT,
+  Pte,
+  PteHi,
+  paeHiAddrMask,
+  RSVD_PDE_2M_LO,
+  RSVD_PDPTE_LO,
+} from "./pte.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 export { Outcome, PfErr };
@@ -109,6 +117,7 @@ export class I386Cpu extends X86FamilyCpu {
     this.pae = pae;
     this.maxPhyAddr = m;
     this.updatePerms();
+    this.enableFastMiss();
   }
 
   protected override updatePerms(): void {
@@ -167,6 +176,149 @@ export class I386Cpu extends X86FamilyCpu {
     w.tablePa = pd;
     w.topMask = 511;
     return true;
+  }
+
+  /**
+   * The TLB-miss walk of the common case (Mmu.walkFast), I386Format.decode or
+   * PaeFormat.decode written out: every entry present, no reserved bit, every
+   * table entry already accessed, a leaf the access is allowed through. It
+   * reads what Mmu.walk reads (PAE: from the PD the PDPTE register names, as
+   * startWalk; the PDPT in memory is not read, §4.4.1) and has its effects
+   * (walks and walkRefs counted, the leaf's A/D write-back, `rec`), or gives
+   * up having changed nothing and Mmu.walk runs: a table entry with A clear
+   * is left to it (its write-back comes before the next level's read).
+   */
+  protected override walkFast(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
+    return this.pae ? this.walkFastPae(vpn, access, mode, rec) : this.walkFast32(vpn, access, mode, rec);
+  }
+
+  /** 32-bit paging (§4.3): 4-byte entries, the PD at CR3, a 4 MiB PDE under CR4.PSE (PSE-36 address bits). */
+  private walkFast32(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
+    const phys = this.phys;
+    const nrFrames = phys.nrFrames;
+    const fmt = this.format as I386Format;
+    let tableFrame = Math.floor(this.rootPa / 4096); // CR3 bits 31..12: a whole frame
+    let acc = Rights.ALL;
+    let level = 1;
+    for (;;) {
+      const index = level === 1 ? vpn >>> 10 : vpn & 1023;
+      if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
+      const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
+      if (words === null) return false; // never written: not present
+      const lo = words[index];
+      if ((lo & Pte.P) === 0) return false;
+      const entryPa = tableFrame * 4096 + index * 4;
+      const n = 1 - level;
+      rec.level[n] = level;
+      rec.index[n] = index;
+      rec.entryPa[n] = entryPa;
+      rec.hi[n] = 0;
+      rec.lo[n] = lo;
+      const large = level === 1 && fmt.pse && (lo & Pte.PS) !== 0;
+      if (large && (lo & fmt.rsvd4M) !== 0) return false; // reserved
+      acc &= ((lo >>> 1) & (Rights.W | Rights.U)) | Rights.X; // R/W is bit 1, U/S bit 2; no XD
+      if (level === 0 || large) {
+        const rights = X86_CANONICAL[acc];
+        if (this.permTable[rights * 9 + mode * 3 + access] === 0) return false; // a permission fault
+        const write = access === Access.Write;
+        const newLo = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+        // every effect of Mmu.walk and leafFound from here
+        this.walks++;
+        this.walkRefs += n + 1;
+        if (newLo !== lo) {
+          phys.write32(entryPa, newLo);
+          this.adWrites++;
+        }
+        rec.count = n + 1;
+        rec.pscLevel = -1;
+        rec.pagePfn = (
+          large ? ((lo & fmt.pse36Mask) >>> PSE36_SHIFT) * 1048576 + ((lo & PDE4M_ADDR_LO) >>> 12) : lo >>> 12
+        ) as Pfn;
+        this.fastLeaf(rec, level, lo, rights, write);
+        return true;
+      }
+      if ((lo & Pte.A) === 0) return false; // the generic walk sets it before reading on
+      tableFrame = lo >>> 12;
+      level = 0;
+    }
+  }
+
+  /** PAE paging (§4.4.2): 8-byte entries from the PD of PDPTE register VA[31:30], 2 MiB PDEs, XD under EFER.NXE. */
+  private walkFastPae(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
+    const pd = this.pdPa[vpn >>> 18];
+    if (pd < 0) return false; // a not-present PDPTE register: the generic walk's fault
+    const phys = this.phys;
+    const nrFrames = phys.nrFrames;
+    const fmt = this.format as PaeFormat;
+    const rsvdHi = fmt.rsvdHi;
+    const hiAddrMask = fmt.hiAddrMask;
+    const nxe = fmt.nxe;
+    let tableFrame = Math.floor(pd / 4096);
+    let tableOff = pd - tableFrame * 4096;
+    let acc = Rights.ALL;
+    let level = 1;
+    for (;;) {
+      const index = level === 1 ? (vpn >>> 9) & 511 : vpn & 511;
+      if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
+      const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
+      if (words === null) return false; // never written: not present
+      const offset = tableOff + index * 8;
+      const lo = words[offset >>> 2];
+      const hi = words[(offset >>> 2) + 1];
+      if ((lo & Pte.P) === 0 || (hi & rsvdHi) !== 0) return false;
+      const xd = (hi & PteHi.XD) !== 0;
+      if (xd && !nxe) return false; // reserved
+      const large = level === 1 && (lo & Pte.PS) !== 0;
+      if (large && (lo & RSVD_PDE_2M_LO) !== 0) return false; // reserved
+      const entryPa = tableFrame * 4096 + offset;
+      const n = 1 - level;
+      rec.level[n] = level;
+      rec.index[n] = index;
+      rec.entryPa[n] = entryPa;
+      rec.hi[n] = hi;
+      rec.lo[n] = lo;
+      acc &= ((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X);
+      if (level === 0 || large) {
+        const rights = X86_CANONICAL[acc];
+        if (this.permTable[rights * 9 + mode * 3 + access] === 0) return false; // a permission fault
+        const write = access === Access.Write;
+        const newLo = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
+        // every effect of Mmu.walk and leafFound from here (the high half is unchanged: a 32-bit write)
+        this.walks++;
+        this.walkRefs += n + 1;
+        if (newLo !== lo) {
+          phys.write32(entryPa, newLo);
+          this.adWrites++;
+        }
+        const addrLo = large ? (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0 : (lo & Pte.ADDR_LO_MASK) >>> 0;
+        rec.count = n + 1;
+        rec.pscLevel = -1;
+        rec.pagePfn = (((hi & hiAddrMask) * 4294967296 + addrLo) / 4096) as Pfn;
+        this.fastLeaf(rec, level, lo, rights, write);
+        return true;
+      }
+      if ((lo & Pte.A) === 0) return false; // the generic walk sets it before reading on
+      tableFrame = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
+      tableOff = 0;
+      level = 0;
+    }
+  }
+
+  /** The rest of leafFound's record for a fast walk's leaf at `level` (format.ts's leaf and memType). */
+  private fastLeaf(rec: WalkRecord, level: number, lo: number, rights: number, write: boolean): void {
+    const pat = level === 0 ? lo & Pte.PAT4K : lo & Pte.PAT_LARGE;
+    rec.size = level;
+    rec.meta =
+      this.asid |
+      (rights << Meta.RIGHTS_SHIFT) |
+      (write || (lo & Pte.D) !== 0 ? Meta.D : 0) |
+      (this.format.pge && (lo & Pte.G) !== 0 ? Meta.G : 0) |
+      (level << Meta.SRC_SIZE_SHIFT);
+    rec.attrs =
+      (lo & Pte.PWT ? X86Attr.PWT : 0) | (lo & Pte.PCD ? X86Attr.PCD : 0) | (pat !== 0 ? X86Attr.PAT : 0);
+    rec.outcome = 0;
+    rec.faultKind = HwFaultKind.None;
+    rec.faultLevel = -1;
   }
 
   /** MOV to CR3 (no PCIDs: the table's address is the value); a PDPT the MOV refuses is a model bug. */
