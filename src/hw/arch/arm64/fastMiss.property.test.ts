@@ -14,6 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pfnToPa, toPfn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
+import { countGenericWalks, mmuCounters, mmuState } from "../../mmu/fastMiss.testkit.ts";
 import { type Arm64Cpu, TLBI_OPS, type TlbiOp, TTBR1_VPN } from "./Cpu.ts";
 import { Desc } from "./format.ts";
 import { bareArm64 } from "./testkit.ts";
@@ -154,42 +155,9 @@ const halves = (vpn: number) => {
   };
 };
 
-function counters(cpu: Arm64Cpu): number[] {
-  return [
-    cpu.walks,
-    cpu.walkRefs,
-    cpu.adWrites,
-    cpu.dirtyAssists,
-    cpu.pageFaults,
-    ...cpu.tlb.hits,
-    ...cpu.tlb.misses,
-  ];
-}
-
-/** Everything the two paths must agree on: counters, TLB arrays in order, the tables' bytes. */
+/** Everything the two paths must agree on (mmuState) and the faults by kind. */
 function state(cpu: Arm64Cpu, tableFrames: [number, number]): unknown {
-  const arrays = cpu.tlb.levels.flatMap((l) =>
-    l.arrays.map((a) => ({
-      name: a.name,
-      evictions: a.evictions,
-      keys: Array.from(a.keys),
-      pfns: Array.from(a.pfns),
-      metas: Array.from(a.metas),
-      attrs: Array.from(a.attrs),
-      occupancy: a.occupancy(),
-    })),
-  );
-  const tables: number[] = [];
-  for (let f = tableFrames[0]; f < tableFrames[1]; f++) {
-    const words = cpu.phys.frameWords(toPfn(f));
-    if (words !== null) tables.push(...words);
-  }
-  return {
-    counters: counters(cpu),
-    faultsByKind: { ...cpu.faultsByKind },
-    arrays,
-    tables,
-  };
+  return { ...mmuState(cpu, tableFrames), faultsByKind: { ...cpu.faultsByKind } };
 }
 
 function machine(fast: boolean, tlb: string) {
@@ -197,16 +165,8 @@ function machine(fast: boolean, tlb: string) {
   const b = bareArm64({ tlb, ramBytes: 32 << 20, paBits: 40 });
   b.cpu.useFastMiss = fast;
   b.cpu.setTcr({ a1: true });
-  let generic = 0;
-  let genericOk = 0;
-  const walk = b.cpu.walk.bind(b.cpu);
-  b.cpu.walk = (vpn, access, mode, sideEffects, rec, checkRights) => {
-    if (sideEffects) generic++;
-    const r = walk(vpn, access, mode, sideEffects, rec, checkRights);
-    if (sideEffects && r === 0) genericOk++;
-    return r;
-  };
-  return { ...b, generic: () => generic, genericOk: () => genericOk };
+  const counts = countGenericWalks(b.cpu); // the fast path's share is the rest
+  return { ...b, ...counts };
 }
 
 function apply(mc: ReturnType<typeof machine>, o: Op): string {
@@ -311,7 +271,7 @@ function compare(ops: Op[], tlb: string) {
       fastHigh += fast.cpu.walks - fast.generic() - fastBefore;
     const b = apply(ref, ops[i]);
     if (a !== b) expect(a, `op ${i} ${JSON.stringify(ops[i])}`).toBe(b);
-    if (ops[i].op === "access") same(`counters after op ${i}`, counters(fast.cpu), counters(ref.cpu));
+    if (ops[i].op === "access") same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
     if (i % 32 === 31) same(`state after op ${i}`, state(fast.cpu, frames()), state(ref.cpu, frames()));
   }
   same("state at the end", state(fast.cpu, frames()), state(ref.cpu, frames()));

@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pfnToPa, toPfn, toVpn, type Vpn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
+import { countGenericWalks, mmuCounters, mmuState } from "../../mmu/fastMiss.testkit.ts";
 import type { I386Cpu } from "./Cpu.ts";
 import { Pte } from "./pte.ts";
 import { bareI386 } from "./testkit.ts";
@@ -121,43 +122,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-/** The counters, compared after every access. */
-function counters(cpu: I386Cpu): number[] {
-  return [
-    cpu.walks,
-    cpu.walkRefs,
-    cpu.adWrites,
-    cpu.dirtyAssists,
-    cpu.pageFaults,
-    ...cpu.tlb.hits,
-    ...cpu.tlb.misses,
-  ];
-}
-
-/** Everything the two paths must agree on: counters, TLB arrays in order, the tables' bytes. */
+/** Everything the two paths must agree on (mmuState), the faults by kind and the PDPTE registers. */
 function state(cpu: I386Cpu, tableFrames: [number, number]): unknown {
-  const arrays = cpu.tlb.levels.flatMap((l) =>
-    l.arrays.map((a) => ({
-      name: a.name,
-      evictions: a.evictions,
-      keys: Array.from(a.keys),
-      pfns: Array.from(a.pfns),
-      metas: Array.from(a.metas),
-      attrs: Array.from(a.attrs),
-      occupancy: a.occupancy(),
-    })),
-  );
-  const tables: number[] = [];
-  for (let f = tableFrames[0]; f < tableFrames[1]; f++) {
-    const w = cpu.phys.frameWords(toPfn(f));
-    if (w !== null) tables.push(...w);
-  }
   return {
-    counters: counters(cpu),
+    ...mmuState(cpu, tableFrames),
     faultsByKind: { ...cpu.faultsByKind },
     pdpte: [...cpu.pdpteHi, ...cpu.pdpteLo],
-    arrays,
-    tables,
   };
 }
 
@@ -165,16 +135,7 @@ function machine(fast: boolean, pae: boolean, tlb: string) {
   const b = bareI386({ pae, tlb, ramBytes: 32 << 20 });
   b.cpu.useFastMiss = fast;
   b.cpu.movToCr4({ smep: true });
-  // count the generic walks with side effects (the fast path's share is the rest)
-  let generic = 0;
-  let genericOk = 0;
-  const walk = b.cpu.walk.bind(b.cpu);
-  b.cpu.walk = (vpn, access, mode, sideEffects, rec, checkRights) => {
-    if (sideEffects) generic++;
-    const r = walk(vpn, access, mode, sideEffects, rec, checkRights);
-    if (sideEffects && r === 0) genericOk++;
-    return r;
-  };
+  const counts = countGenericWalks(b.cpu); // the fast path's share is the rest
   // PAE: PDPTE 3 in memory switches between its PD and a spare one (empty at first; the mapper, which
   // reads the PDPT in memory, then maps into it) while the register keeps the old PD until MOV to CR3
   const spare = b.frames.allocFrame();
@@ -191,8 +152,7 @@ function machine(fast: boolean, pae: boolean, tlb: string) {
     pae,
     per: pae ? 512 : 1024,
     switchPdpte3,
-    generic: () => generic,
-    genericOk: () => genericOk,
+    ...counts,
   };
 }
 
@@ -269,7 +229,7 @@ function compare(ops: Op[], pae: boolean, tlb: string): { fastOk: number; generi
     const a = apply(fast, ops[i]);
     const b = apply(ref, ops[i]);
     if (a !== b) expect(a, `op ${i} ${JSON.stringify(ops[i])}`).toBe(b);
-    if (ops[i].op === "access") same(`counters after op ${i}`, counters(fast.cpu), counters(ref.cpu));
+    if (ops[i].op === "access") same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
     if (i % 32 === 31) same(`state after op ${i}`, state(fast.cpu, frames()), state(ref.cpu, frames()));
   }
   same("state at the end", state(fast.cpu, frames()), state(ref.cpu, frames()));

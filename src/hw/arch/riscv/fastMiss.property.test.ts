@@ -14,6 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pfnToPa, toPfn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
+import { countGenericWalks, mmuCounters, mmuState } from "../../mmu/fastMiss.testkit.ts";
 import type { RiscvCpu } from "./Cpu.ts";
 import { Pte, PteHi } from "./format.ts";
 import { vpnHalves } from "./Mapper.ts";
@@ -148,52 +149,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   w(fc.record({ op: fc.constant("sstatus" as const), sum: fc.boolean(), mxr: fc.boolean() }), 1),
 );
 
-function counters(cpu: RiscvCpu): number[] {
-  return [
-    cpu.walks,
-    cpu.walkRefs,
-    cpu.adWrites,
-    cpu.dirtyAssists,
-    cpu.pageFaults,
-    ...cpu.tlb.hits,
-    ...cpu.tlb.misses,
-  ];
-}
-
-/** Everything the two paths must agree on: counters, TLB arrays in order, the tables' bytes. */
+/** Everything the two paths must agree on (mmuState), as every architecture's test. */
 function state(cpu: RiscvCpu, tableFrames: [number, number]): unknown {
-  const arrays = cpu.tlb.levels.flatMap((l) =>
-    l.arrays.map((a) => ({
-      name: a.name,
-      evictions: a.evictions,
-      keys: Array.from(a.keys),
-      pfns: Array.from(a.pfns),
-      metas: Array.from(a.metas),
-      attrs: Array.from(a.attrs),
-      occupancy: a.occupancy(),
-    })),
-  );
-  const tables: number[] = [];
-  for (let f = tableFrames[0]; f < tableFrames[1]; f++) {
-    const words = cpu.phys.frameWords(toPfn(f));
-    if (words !== null) tables.push(...words);
-  }
-  return { counters: counters(cpu), arrays, tables };
+  return mmuState(cpu, tableFrames);
 }
 
 function machine(fast: boolean, tlb: string, vaBits: 39 | 48 | 57) {
   const b = bareRiscv({ tlb, ramBytes: 32 << 20, vaBits, svadu: true });
   b.cpu.useFastMiss = fast;
-  let generic = 0;
-  let genericOk = 0;
-  const walk = b.cpu.walk.bind(b.cpu);
-  b.cpu.walk = (vpn, access, mode, sideEffects, rec, checkRights) => {
-    if (sideEffects) generic++;
-    const r = walk(vpn, access, mode, sideEffects, rec, checkRights);
-    if (sideEffects && r === 0) genericOk++;
-    return r;
-  };
-  return { ...b, generic: () => generic, genericOk: () => genericOk };
+  const counts = countGenericWalks(b.cpu); // the fast path's share is the rest
+  return { ...b, ...counts };
 }
 
 function apply(mc: ReturnType<typeof machine>, o: Op): string {
@@ -307,7 +272,7 @@ function compare(ops: Op[], tlb: string, vaBits: 39 | 48 | 57) {
       fastHigh += fast.cpu.walks - fast.generic() - fastBefore;
     const b = apply(ref, ops[i]);
     if (a !== b) expect(a, `op ${i} ${JSON.stringify(ops[i])}`).toBe(b);
-    if (ops[i].op === "access") same(`counters after op ${i}`, counters(fast.cpu), counters(ref.cpu));
+    if (ops[i].op === "access") same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
     if (i % 32 === 31) same(`state after op ${i}`, state(fast.cpu, frames()), state(ref.cpu, frames()));
   }
   same("state at the end", state(fast.cpu, frames()), state(ref.cpu, frames()));

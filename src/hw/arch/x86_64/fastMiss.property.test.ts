@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { toPfn, toVpn, type Vpn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
+import { countGenericWalks, mmuCounters, mmuState } from "../../mmu/fastMiss.testkit.ts";
 import type { Cpu } from "./Cpu.ts";
 import { Pte } from "./pte.ts";
 import { bareMachine } from "./testkit.ts";
@@ -133,66 +134,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 const hiOf = (vpn: number) => Math.floor(vpn / 1048576);
 const loOf = (vpn: number) => (vpn % 1048576) * 4096;
 
-/** The counters, compared after every access. */
-function counters(cpu: Cpu): number[] {
-  return [
-    cpu.walks,
-    cpu.walkRefs,
-    cpu.adWrites,
-    cpu.dirtyAssists,
-    cpu.pageFaults,
-    ...cpu.tlb.hits,
-    ...cpu.tlb.misses,
-  ];
-}
-
-/** Everything the two paths must agree on: counters, TLB arrays in order, the tables' bytes. */
+/** Everything the two paths must agree on (mmuState) and the faults by kind. */
 function state(cpu: Cpu, tableFrames: [number, number]): unknown {
-  const arrays = cpu.tlb.levels.flatMap((l) =>
-    l.arrays.map((a) => ({
-      name: a.name,
-      evictions: a.evictions,
-      keys: Array.from(a.keys),
-      pfns: Array.from(a.pfns),
-      metas: Array.from(a.metas),
-      attrs: Array.from(a.attrs),
-      occupancy: a.occupancy(),
-    })),
-  );
-  const tables: number[] = [];
-  for (let f = tableFrames[0]; f < tableFrames[1]; f++) {
-    const w = cpu.phys.frameWords(toPfn(f));
-    if (w !== null) tables.push(...w);
-  }
-  return {
-    walks: cpu.walks,
-    walkRefs: cpu.walkRefs,
-    adWrites: cpu.adWrites,
-    dirtyAssists: cpu.dirtyAssists,
-    pageFaults: cpu.pageFaults,
-    faultsByKind: { ...cpu.faultsByKind },
-    hits: Array.from(cpu.tlb.hits),
-    misses: Array.from(cpu.tlb.misses),
-    arrays,
-    tables,
-  };
+  return { ...mmuState(cpu, tableFrames), faultsByKind: { ...cpu.faultsByKind } };
 }
 
 function machine(fast: boolean, tlb: string) {
   const b = bareMachine({ tlb, ramBytes: 32 << 20 });
   b.cpu.useFastMiss = fast;
   b.cpu.movToCr4({ pcide: true, smep: true });
-  // count the generic walks with side effects (the fast path's share is the rest)
-  let generic = 0;
-  let genericOk = 0;
-  const walk = b.cpu.walk.bind(b.cpu);
-  b.cpu.walk = (vpn, access, mode, sideEffects, rec, checkRights) => {
-    if (sideEffects) generic++;
-    const r = walk(vpn, access, mode, sideEffects, rec, checkRights);
-    if (sideEffects && r === 0) genericOk++;
-    return r;
-  };
-  return { ...b, generic: () => generic, genericOk: () => genericOk };
+  const counts = countGenericWalks(b.cpu); // the fast path's share is the rest
+  return { ...b, ...counts };
 }
 
 function apply(mc: ReturnType<typeof machine>, o: Op): string {
@@ -270,7 +222,7 @@ function compare(ops: Op[], tlb: string): { fastOk: number; genericOk: number } 
     const a = apply(fast, ops[i]);
     const b = apply(ref, ops[i]);
     if (a !== b) expect(a, `op ${i} ${JSON.stringify(ops[i])}`).toBe(b);
-    if (ops[i].op === "access") same(`counters after op ${i}`, counters(fast.cpu), counters(ref.cpu));
+    if (ops[i].op === "access") same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
     if (i % 32 === 31) same(`state after op ${i}`, state(fast.cpu, frames()), state(ref.cpu, frames()));
   }
   same("state at the end", state(fast.cpu, frames()), state(ref.cpu, frames()));
