@@ -3,6 +3,7 @@
  * fastMiss.property.test.ts) compare between a machine with the fast TLB-miss
  * walk and one without it, and the count of walks the generic path took.
  */
+import { expect } from "vitest";
 import { toPfn } from "../../base/units.ts";
 import type { Mmu } from "./Mmu.ts";
 
@@ -58,4 +59,50 @@ export function countGenericWalks(cpu: Mmu): { generic: () => number; genericOk:
     return r;
   };
   return { generic: () => generic, genericOk: () => genericOk };
+}
+
+/** A machine of a fast-miss test: its CPU and the generic walks counted (countGenericWalks). */
+export interface FastMissMachine {
+  cpu: Mmu;
+  generic(): number;
+  genericOk(): number;
+}
+
+/**
+ * Applies `ops` to both machines, `fast` with the fast TLB-miss walk and
+ * `ref` without it: every op's outcome (`apply`'s string) must agree, the
+ * counters after every access, and `state` every 32 ops and at the end.
+ * `ref` must have taken the generic walk every time. Returns the fast
+ * machine's successful walks by path (a fast walk never faults), its generic
+ * walks, and its fast walks during the ops `high` picks (pages where every
+ * level's index is non-zero: a wrong index only makes the fast walk give
+ * up, so the tests require some of these).
+ */
+export function runOnBoth<M extends FastMissMachine, O extends { op: string }>(
+  fast: M,
+  ref: M,
+  ops: O[],
+  apply: (m: M, o: O) => string,
+  state: (m: M) => unknown,
+  high: (o: O) => boolean = () => false,
+): { fastOk: number; genericOk: number; generic: number; fastHigh: number } {
+  // expect only on a difference, for its diff: the comparisons run thousands of times
+  const same = (what: string, a: unknown, b: unknown) => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) expect(a, what).toEqual(b);
+  };
+  const fastWalks = () => fast.cpu.walks - fast.generic();
+  let fastHigh = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i];
+    const before = fastWalks();
+    const a = apply(fast, o);
+    if (high(o)) fastHigh += fastWalks() - before;
+    const b = apply(ref, o);
+    if (a !== b) expect(a, `op ${i} ${JSON.stringify(o)}`).toBe(b);
+    if (o.op === "access") same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
+    if (i % 32 === 31) same(`state after op ${i}`, state(fast), state(ref));
+  }
+  same("state at the end", state(fast), state(ref));
+  expect(ref.generic()).toBe(ref.cpu.walks);
+  return { fastOk: fastWalks(), genericOk: fast.genericOk(), generic: fast.generic(), fastHigh };
 }

@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pfnToPa, toPfn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
-import { countGenericWalks, mmuCounters, mmuState } from "../../mmu/fastMiss.testkit.ts";
+import { countGenericWalks, mmuState, runOnBoth } from "../../mmu/fastMiss.testkit.ts";
 import { type Arm64Cpu, TLBI_OPS, type TlbiOp, TTBR1_VPN } from "./Cpu.ts";
 import { Desc } from "./format.ts";
 import { bareArm64 } from "./testkit.ts";
@@ -257,31 +257,15 @@ function apply(mc: ReturnType<typeof machine>, o: Op): string {
 function compare(ops: Op[], tlb: string) {
   const fast = machine(true, tlb);
   const ref = machine(false, tlb);
-  const frames = (): [number, number] => [fast.root0, fast.frames.next];
-  const same = (what: string, a: unknown, b: unknown) => {
-    if (JSON.stringify(a) !== JSON.stringify(b)) expect(a, what).toEqual(b);
-  };
-  // fast walks of the high pages (every level's index non-zero): a wrong index only gives up, so count them
-  let fastHigh = 0;
-  for (let i = 0; i < ops.length; i++) {
-    const o = ops[i];
-    const fastBefore = fast.cpu.walks - fast.generic();
-    const a = apply(fast, ops[i]);
-    if (o.op === "access" && o.large === 0 && o.page >= 8)
-      fastHigh += fast.cpu.walks - fast.generic() - fastBefore;
-    const b = apply(ref, ops[i]);
-    if (a !== b) expect(a, `op ${i} ${JSON.stringify(ops[i])}`).toBe(b);
-    if (ops[i].op === "access") same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
-    if (i % 32 === 31) same(`state after op ${i}`, state(fast.cpu, frames()), state(ref.cpu, frames()));
-  }
-  same("state at the end", state(fast.cpu, frames()), state(ref.cpu, frames()));
-  expect(ref.generic()).toBe(ref.cpu.walks);
-  return {
-    fastOk: fast.cpu.walks - fast.generic(),
-    genericOk: fast.genericOk(),
-    generic: fast.generic(),
-    fastHigh,
-  };
+  const frames = (): [number, number] => [fast.root0, fast.frames.next]; // every table both built
+  return runOnBoth(
+    fast,
+    ref,
+    ops,
+    apply,
+    (m) => state(m.cpu, frames()),
+    (o) => o.op === "access" && o.large === 0 && o.page >= 8,
+  );
 }
 
 describe("the arm64 fast TLB-miss path against the generic walk (fast-check)", () => {

@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pfnToPa, toPfn, toVpn, type Vpn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
-import { countGenericWalks, mmuCounters, mmuState } from "../../mmu/fastMiss.testkit.ts";
+import { countGenericWalks, mmuState, runOnBoth } from "../../mmu/fastMiss.testkit.ts";
 import type { I386Cpu } from "./Cpu.ts";
 import { Pte } from "./pte.ts";
 import { bareI386 } from "./testkit.ts";
@@ -221,20 +221,7 @@ function compare(ops: Op[], pae: boolean, tlb: string): { fastOk: number; generi
   const fast = machine(true, pae, tlb);
   const ref = machine(false, pae, tlb);
   const frames = (): [number, number] => [fast.root, fast.frames.next]; // every table both built
-  // (expect only on a difference, for its diff: the comparisons run thousands of times)
-  const same = (what: string, a: unknown, b: unknown) => {
-    if (JSON.stringify(a) !== JSON.stringify(b)) expect(a, what).toEqual(b);
-  };
-  for (let i = 0; i < ops.length; i++) {
-    const a = apply(fast, ops[i]);
-    const b = apply(ref, ops[i]);
-    if (a !== b) expect(a, `op ${i} ${JSON.stringify(ops[i])}`).toBe(b);
-    if (ops[i].op === "access") same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
-    if (i % 32 === 31) same(`state after op ${i}`, state(fast.cpu, frames()), state(ref.cpu, frames()));
-  }
-  same("state at the end", state(fast.cpu, frames()), state(ref.cpu, frames()));
-  expect(ref.generic()).toBe(ref.cpu.walks);
-  return { fastOk: fast.cpu.walks - fast.generic(), genericOk: fast.genericOk() };
+  return runOnBoth(fast, ref, ops, apply, (m) => state(m.cpu, frames()));
 }
 
 describe("the 32-bit x86 fast TLB-miss path against the generic walk (fast-check)", () => {
