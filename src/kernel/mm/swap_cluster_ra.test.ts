@@ -10,11 +10,11 @@ import { checkedMetrics } from "../../workloads/scenario/testKit.ts";
 
 const run = checkedMetrics;
 
-describe("swap_cluster_readahead for shmem", () => {
-  it("a shmem swap-in reads another process's anonymous slots of its block: that process's faults are minor", () => {
-    // MADV_PAGEOUT writes B's 4 anonymous pages to slots 1..4, then A's 4 shmem pages to 5..8;
-    // A's fault on s (slot 5) reads the block 1..7 (slot 0 is the header)
-    const v = run(`machine ram=32M swap=16M
+/**
+ * B's 4 anonymous pages paged out to slots 1..4, then A's 4 shmem pages to
+ * 5..8 (slot 0 is the header), on a machine with `swap` of swap.
+ */
+const twoOwners = (swap: string) => `machine ram=32M swap=${swap}
 spawn A
 spawn B
 B: a = mmap 4p
@@ -23,7 +23,12 @@ A: s = mmap 4p shared
 A: write s 4p value=5
 B: madvise a 4p pageout
 A: madvise s 4p pageout
-let in0 = vmstat.pswpin
+`;
+
+describe("swap_cluster_readahead for shmem", () => {
+  it("a shmem swap-in reads another process's anonymous slots of its block: that process's faults are minor", () => {
+    // A's fault on s (slot 5) reads the block 1..7
+    const v = run(`${twoOwners("16M")}let in0 = vmstat.pswpin
 let ra0 = vmstat.swap_ra
 A: read s 1p
 let ra = vmstat.swap_ra - ra0
@@ -52,16 +57,7 @@ let swap_end = meminfo.SwapTotal - meminfo.SwapFree
   });
 
   it("a read-ahead anonymous page nobody mapped is freed by reclaim, its slot kept: the owner's fault is major", () => {
-    const v = run(`machine ram=32M swap=64M
-spawn A
-spawn B
-B: a = mmap 4p
-B: write a 4p value=3
-A: s = mmap 4p shared
-A: write s 4p value=5
-B: madvise a 4p pageout
-A: madvise s 4p pageout
-A: read s 1p
+    const v = run(`${twoOwners("64M")}A: read s 1p
 let cached1 = meminfo.SwapCached
 A: b = mmap 28M
 A: write b 28M
