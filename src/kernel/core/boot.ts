@@ -22,6 +22,7 @@ import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
 import { SlabAllocator } from "../mm/slab.ts";
 import { SwapArea } from "../mm/swapfile.ts";
+import { TlbUnmapBatch } from "../mm/tlbbatch.ts";
 import { UserMm } from "../mm/userMm.ts";
 import { Vmalloc } from "../mm/vmalloc.ts";
 import { Vmscan } from "../mm/vmscan.ts";
@@ -122,6 +123,17 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       chargeUserPage: () => chargeUserPage(k),
       chargeHugePage: () => chargeHugePage(k),
       flushTlbMmRange: (mm, vpn, n, kind) => tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind),
+      // current->tlb_ubc, where the architecture batches reclaim's flushes (its arch_tlbbatch_* hooks)
+      ...(tlbMgr.tlbbatchFlush
+        ? {
+            tlbUbc: new TlbUnmapBatch({
+              shouldDefer: (mm) => tlbMgr.tlbbatchShouldDefer!(mm, k.runningCpu),
+              addPending: (mm, vpn) => tlbMgr.tlbbatchAddPending!(mm, vpn, k.runningCpu),
+              flush: () => tlbMgr.tlbbatchFlush!(k.runningCpu),
+              flushBatchedPending: (mm) => tlbMgr.flushTlbBatchedPending!(mm, k.runningCpu),
+            }),
+          }
+        : {}),
       ...(arch.kmapLocalPage && arch.kunmapLocal
         ? {
             kmapLocal: (pfn: number) => arch.kmapLocalPage!(k, k.runningCpu, pfn),

@@ -213,6 +213,18 @@ export interface ArchTlb {
   flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number, kind?: TlbFlush): void;
   /** flush_tlb_kernel_range from `fromCpu` (every CPU) */
   flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void;
+  /**
+   * Reclaim's batched unmap flush from the reclaiming task's CPU `fromCpu`
+   * (CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH, mm/tlbbatch.ts): the
+   * architecture keeps the batch's own part (struct
+   * arch_tlbflush_unmap_batch). arch_tlbbatch_should_defer,
+   * arch_tlbbatch_add_pending, arch_tlbbatch_flush,
+   * arch_flush_tlb_batched_pending; absent: no batching.
+   */
+  tlbbatchShouldDefer?(mm: MmStruct, fromCpu: number): boolean;
+  tlbbatchAddPending?(mm: MmStruct, vpn: number, fromCpu: number): void;
+  tlbbatchFlush?(fromCpu: number): void;
+  flushTlbBatchedPending?(mm: MmStruct, fromCpu: number): void;
   /** kernel entry and return to user on `cpuId` (a root switch under PTI) */
   enterKernel(cpuId: number): void;
   exitToUser(cpuId: number): void;

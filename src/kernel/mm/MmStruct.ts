@@ -90,6 +90,11 @@ export class MmStruct {
    * (mm->tlb_flush_pending, inc_tlb_flush_pending). Zero between operations.
    */
   tlbFlushPending = 0;
+  /**
+   * mm->tlb_flush_batched: reclaim's deferred flushes of this mm (bits
+   * 0-14: batches pending, 16-30: batches flushed; mm/tlbbatch.ts).
+   */
+  tlbFlushBatched = 0;
   /** CPUs that have this mm loaded (mm_cpumask) */
   readonly cpumask = new Set<number>();
   /** resident pages by kind (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES) */

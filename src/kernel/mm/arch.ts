@@ -24,6 +24,7 @@
 import type { Pfn } from "../../base/units.ts";
 import type { FrameAllocator, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
+import type { MmStruct } from "./MmStruct.ts";
 
 /** One page-table entry's value. */
 /**
@@ -189,4 +190,24 @@ export interface Pgtable {
   pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void;
   /** The PGD user code runs on (PTI: the second page of the pair). */
   userPgd(pgdPfn: number): Pfn;
+}
+
+/**
+ * What reclaim's batched TLB flush asks of an architecture
+ * (CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH: asm/tlbflush.h's
+ * arch_tlbbatch_* hooks), bound to the CPU the reclaiming task runs on. The
+ * architecture keeps the batch's own part (struct
+ * arch_tlbflush_unmap_batch: x86 and RISC-V a cpumask, arm64 nothing);
+ * mm/tlbbatch.ts keeps the generic part (struct tlbflush_unmap_batch).
+ * Absent (MmEnv.tlbUbc undefined): try_to_unmap flushes every page at once.
+ */
+export interface ArchTlbBatch {
+  /** arch_tlbbatch_should_defer(mm): may this PTE's flush wait for the batch's? */
+  shouldDefer(mm: MmStruct): boolean;
+  /** arch_tlbbatch_add_pending(batch, mm, uaddr): the page at `vpn` of mm was cleared without a flush */
+  addPending(mm: MmStruct, vpn: number): void;
+  /** arch_tlbbatch_flush(batch): every flush the batch owes, then the batch is empty */
+  flush(): void;
+  /** arch_flush_tlb_batched_pending(mm): what mprotect, munmap, mremap and madvise owe a batch that may not have flushed mm yet */
+  flushBatchedPending(mm: MmStruct): void;
 }

@@ -24,6 +24,7 @@ import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import type { SwapArea } from "./swapfile.ts";
+import type { TlbUnmapBatch } from "./tlbbatch.ts";
 import type { ShmemObject, Vma } from "./vma.ts";
 
 /** Linux errno values returned (negated) by the system calls. */
@@ -67,6 +68,8 @@ export interface LruHooks {
   readonly pinned: Set<number>;
   /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */
   reclaimPage(pfn: number, index: number, anonVma?: number): boolean;
+  /** the end of reclaim_pages' shrink_folio_list: try_to_unmap_flush of what reclaimPage deferred */
+  endFolioList(): void;
   /** folio_mark_lazyfree: a clean anonymous page MADV_FREE made lazily freeable moves to the inactive file list */
   markLazyfree(pfn: number): void;
 }
@@ -103,6 +106,12 @@ export interface MmEnv {
   kunmapLocal?(va: bigint): void;
   /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
   flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush): void;
+  /**
+   * reclaim's batched unmap flush (current->tlb_ubc, mm/tlbbatch.ts) where
+   * the architecture has one (CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH);
+   * absent: try_to_unmap flushes each page at once
+   */
+  readonly tlbUbc?: TlbUnmapBatch;
   /** the page cache of the file system */
   readonly pageCache: PageCache;
   /** the swap area, or null without swap */

@@ -15,6 +15,7 @@ import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { shmemWillneed } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
+import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { VmFlag, vmFlagsUpdate } from "./vma.ts";
 
 /**
@@ -255,6 +256,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     if (shared || vma!.file === null) continue;
     if (h >= start && h + nr <= end) {
       if (env.lru?.reclaimPage(base, linearIndex(vma!, h))) n += nr;
+      env.lru?.endFolioList(); // reclaim_pages of the one folio
       continue;
     }
     const index = linearIndex(vma!, h);
@@ -269,17 +271,26 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
       if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo) && !isFilePmd(ctx, pmd.hi, pmd.lo))
         splitPmd(ctx, mm, h);
     }
+  // each PTE table's pages are one reclaim_pages list (madvise_cold_or_pageout_pte_range), which
+  // ends with its deferred flush; the walk of each first pays what an earlier batch left
+  // (flush_tlb_batched_pending)
+  let table = -1;
   for (let vpn = start; vpn < end; vpn++) {
     const vma = mm.vmaAt(vpn);
     if (vma === null) continue;
     const pte = readPte(ctx, mm, vpn); // null under a huge PMD left above: no PTE table
-
+    if (pte !== null && Math.floor(vpn / pt.ptrsPerTable) !== table) {
+      if (table >= 0) env.lru?.endFolioList();
+      table = Math.floor(vpn / pt.ptrsPerTable);
+      flushTlbBatchedPending(ctx.env.tlbUbc, mm);
+    }
     if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
     // "do not interfere with other mappings of this folio"
     if (pages.mapcount[pfn] !== 1) continue;
     if (env.lru?.reclaimPage(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : 0)) n++;
   }
+  env.lru?.endFolioList();
   return n;
 }
 
@@ -373,6 +384,7 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
     }
     const pte = readPte(ctx, mm, vpn);
     if (pte === null) continue;
+    flushTlbBatchedPending(ctx.env.tlbUbc, mm); // madvise_free_pte_range, at its PTE table
     if (pt.isSwap(pte.hi, pte.lo)) {
       // "just clear page table to prevent swap-in": free_swap_and_cache_nr, MM_SWAPENTS
       setPteAt(ctx, pte.pa, 0, 0);

@@ -32,6 +32,7 @@ import {
   userPte,
   zapDepositedTable,
 } from "./pgtable.ts";
+import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -291,6 +292,7 @@ export function zapRange(
       vpn = (Math.floor(vpn / perTable) + 1) * perTable; // no page table here: skip its whole span
       continue;
     }
+    flushTlbBatchedPending(ctx.env.tlbUbc, mm); // zap_pte_range, at its PTE table
     const stop = Math.min(end, (Math.floor(vpn / perTable) + 1) * perTable);
     for (; vpn < stop; vpn++) {
       const pa = table * 4096 + (vpn % perTable) * pt.entryBytes;

@@ -13,6 +13,7 @@ import { mergeAround, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { hugePmd, isHugePmd, pmdOf, ptepModify, readPte, userPte } from "./pgtable.ts";
+import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { type Vma, VmFlag, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
 
 /**
@@ -137,7 +138,9 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
       continue;
     }
     const pte = readPte(ctx, mm, vpn);
-    if (pte === null || !pt.present(pte.hi, pte.lo)) continue;
+    if (pte === null) continue;
+    flushTlbBatchedPending(ctx.env.tlbUbc, mm); // change_pte_range, at its PTE table
+    if (!pt.present(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
     const special = pt.special(pte.hi, pte.lo);
     const dirty = pt.dirty(pte.hi, pte.lo);

@@ -17,6 +17,7 @@ import {
   tableIfPresent,
   upperTablesChanged,
 } from "./pgtable.ts";
+import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -262,6 +263,7 @@ function movePtes(
   const pt = env.pgtable;
   const per = pt.ptrsPerTable;
   let forceFlush = false;
+  flushTlbBatchedPending(ctx.env.tlbUbc, mm); // move_ptes, with both tables locked
   for (let i = 0; i < n; i++) {
     const src = oldTable * 4096 + ((oldAddr + i) % per) * pt.entryBytes;
     const e = pt.get(env.phys, src);

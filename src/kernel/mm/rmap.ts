@@ -21,13 +21,13 @@ import {
   pmdPa,
   pteOffset,
   ptePa,
-  ptepClearFlush,
   ptepClearFlushOf,
   readEntry,
   setPteAt,
   zapDepositedTable,
 } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
+import { setTlbUbcFlushPending } from "./tlbbatch.ts";
 import type { ShmemObject } from "./vma.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -179,6 +179,25 @@ function rmapOne(
   fn(mm, v, vpn, pa, hi, lo);
 }
 
+/**
+ * try_to_unmap_one's "Nuke the page table entry" under TTU_BATCH_FLUSH (every
+ * try_to_unmap here is shrink_folio_list's): where the architecture defers
+ * the flush (should_defer_flush), the PTE (hi, lo) the walk just read is
+ * cleared without one (ptep_get_and_clear) and joins the reclaiming task's
+ * batch (set_tlb_ubc_flush_pending); else ptep_clear_flush. The caller
+ * (mm/vmscan.ts) flushes the batch before the page's I/O if the PTE was
+ * dirty and before the page is reused.
+ * Linux: mm/rmap.c try_to_unmap_one, should_defer_flush
+ */
+function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: number, lo: number): void {
+  const um = r.env.userMm;
+  const ubc = um.env.tlbUbc;
+  if (ubc !== undefined && ubc.arch.shouldDefer(mm)) {
+    um.env.pgtable.set(um.env.phys, pa, 0, 0);
+    setTlbUbcFlushPending(ubc, um.env.pgtable, mm, vpn, hi, lo);
+  } else ptepClearFlushOf(um, mm, pa, vpn, 0, hi, lo);
+}
+
 /** folioReferenced's walk is under way: a file PMD is read, not split (rmapOne). */
 let walkLooksOnly = false;
 /** the entry rmapOne hands its callback is a page-cache folio's huge PMD */
@@ -283,7 +302,9 @@ function folioReferencedPmd(
  * try_to_unmap for an anonymous page going to swap: every PTE that maps it
  * becomes the swap entry of `slot` (one more reference in swap_map and
  * MM_SWAPENTS, one page less of RSS, mapcount and refcount), with a TLB
- * flush each; an exclusive page's one swap entry gets the exclusive marker.
+ * flush each or, where the architecture batches them, a flush owed to the
+ * reclaiming task's batch (unmapPte); an exclusive page's one swap entry
+ * gets the exclusive marker.
  * Returns whether a PTE was dirty.
  * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
  */
@@ -320,7 +341,7 @@ function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: n
   const pt = r.env.userMm.env.pgtable;
   if (pt.dirty(hi, lo)) u.dirty = true;
   r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-  ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo); // the PTE the walk just read
+  unmapPte(r, mm, pa, vpn, hi, lo); // the PTE the walk just read
   // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
   // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
   const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
@@ -338,7 +359,7 @@ function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: n
 
 /**
  * try_to_unmap for a page-cache page: every PTE that maps it is cleared,
- * with a TLB flush each; a dirty one marks the file's page dirty
+ * with a TLB flush each or one owed to the batch (unmapPte); a dirty one marks the file's page dirty
  * (folio_mark_dirty). RSS, mapcount and refcount drop with each.
  * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
  */
@@ -348,7 +369,7 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) f.dirty.add(index);
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-    ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo);
+    unmapPte(r, mm, pa, vpn, hi, lo);
     mm.rssFile--;
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;
@@ -357,7 +378,7 @@ export function tryToUnmapFile(r: RmapPages, pfn: number, f: FileObject, index: 
 
 /**
  * try_to_unmap for a shmem page: every PTE that maps it is cleared, with a
- * TLB flush each (no swap entry: the shmem object remembers the page); a
+ * TLB flush each or one owed to the batch (unmapPte) (no swap entry: the shmem object remembers the page); a
  * dirty one marks the page dirty (folio_mark_dirty). RSS, mapcount and
  * refcount drop with each.
  * Linux: mm/rmap.c try_to_unmap (try_to_unmap_one)
@@ -368,7 +389,7 @@ export function tryToUnmapShmem(r: RmapPages, pfn: number): void {
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-    ptepClearFlushOf(r.env.userMm, mm, pa, vpn, 0, hi, lo);
+    unmapPte(r, mm, pa, vpn, hi, lo);
     mm.rssShmem--;
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;
@@ -377,7 +398,8 @@ export function tryToUnmapShmem(r: RmapPages, pfn: number): void {
 
 /**
  * try_to_unmap for a lazily freed (MADV_FREE) anonymous page: each mapping
- * is cleared with a TLB flush; a clean one is discarded (one page less of
+ * is cleared with a TLB flush or one owed to the batch (unmapPte; a huge
+ * PMD is always flushed at once); a clean one is discarded (one page less of
  * RSS, mapcount and refcount, no swap entry), but a dirty PTE marks the
  * page dirty (folio_mark_dirty): it was written after MADV_FREE, so the
  * entry is put back, the page becomes swap-backed again (PG_swapbacked:
@@ -392,13 +414,16 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
   const nr = r.large[pfn] ? pt.hpagePmdNr : 1;
   const level = r.large[pfn] ? pt.pmdLevel : 0;
   let aborted = false;
-  rmapWalk(r, pfn, (mm, _v, vpn, pa) => {
+  rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (aborted) return; // walk_abort
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn);
-    const old = ptepClearFlush(r.env.userMm, mm, pa, vpn, level);
-    if (pt.dirty(old.hi, old.lo)) pages.flags[pfn] |= PageFlag.Dirty;
+    // the entry the walk just read; a huge PMD is cleared and flushed at once
+    // (__discard_anon_folio_pmd_locked: pmdp_huge_clear_flush, no batching)
+    if (level === 0) unmapPte(r, mm, pa, vpn, hi, lo);
+    else ptepClearFlushOf(r.env.userMm, mm, pa, vpn, level, hi, lo);
+    if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
     if (pages.flags[pfn] & PageFlag.Dirty) {
-      setPteAt(r.env.userMm, pa, old.hi, old.lo); // "the folio was redirtied": remapped as it was
+      setPteAt(r.env.userMm, pa, hi, lo); // "the folio was redirtied": remapped as it was
       for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree; // folio_set_swapbacked
       aborted = true;
       return;

@@ -15,6 +15,7 @@ import {
 } from "./rmap.ts";
 import { type ShmemOwner, shmemPages, shmemSetSwapEntry } from "./shmem.ts";
 import type { SwapArea } from "./swapfile.ts";
+import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import type { UserMm } from "./userMm.ts";
 import { ShmemObject, VmFlag } from "./vma.ts";
 
@@ -33,6 +34,8 @@ export const LRU_NAMES = ["", "inactive_anon", "active_anon", "inactive_file", "
 const DEF_PRIORITY = 12;
 /** SWAP_CLUSTER_MAX: the batch reclaim works in. */
 export const SWAP_CLUSTER_MAX = 32;
+/** PAGEVEC_SIZE: the folios shrink_folio_list frees at a time (free_folios), each time after try_to_unmap_flush */
+const PAGEVEC_SIZE = 31;
 
 /** What reclaim needs from the rest of the kernel (and, through RmapEnv, what the reverse map needs). */
 export interface VmscanEnv extends RmapEnv {
@@ -119,6 +122,9 @@ export class Vmscan implements RmapPages {
     pglazyfree: 0,
     pglazyfreed: 0,
   };
+
+  /** folios the list being shrunk has freed since its last flush (shrink_folio_list's free_folios) */
+  private freeBatch = 0;
 
   /** mglru: the oldest and youngest generation numbers (a page's list is its generation mod 4, plus 1) */
   minSeq = 0;
@@ -354,12 +360,18 @@ export class Vmscan implements RmapPages {
     const anon = list === Lru.InactiveAnon;
     const active = anon ? Lru.ActiveAnon : Lru.ActiveFile;
     let reclaimed = 0;
+    let taken = 0;
     for (let i = 0; i < nr && reclaimed < limit; i++) {
       const pfn = this.tail[list];
       if (pfn < 0) break;
       if (!this.valid(pfn, list)) {
         this.del(pfn);
         continue;
+      }
+      // shrink_lruvec isolates SWAP_CLUSTER_MAX pages at a time, each batch one shrink_folio_list
+      if (taken++ === SWAP_CLUSTER_MAX) {
+        this.endFolioList();
+        taken = 1;
       }
       this.stats.pgscan++;
       const pages = this.env.pages;
@@ -392,12 +404,35 @@ export class Vmscan implements RmapPages {
         continue;
       }
       const got = this.tryReclaim(pfn, anon);
-      if (got > 0) reclaimed += got;
+      if (got > 0) {
+        reclaimed += got;
+        this.freed();
+      }
       // activate_locked: onto the active list of what the page now is (a redirtied lazyfree
       // page is swap-backed again: folio_lru_list gives the anonymous one)
       else this.add(pfn, anonPage && !(pages.flags[pfn] & PageFlag.Lazyfree) ? Lru.ActiveAnon : active);
     }
+    this.endFolioList();
     return reclaimed;
+  }
+
+  /**
+   * A folio of the list being shrunk was freed: it joins free_folios, and
+   * when that batch is full (PAGEVEC_SIZE) shrink_folio_list flushes the
+   * deferred TLB flushes before freeing it (try_to_unmap_flush,
+   * free_unref_folios). vmlab frees each page as it goes and flushes at the
+   * same count: no CPU runs in between, so none can use a stale entry.
+   */
+  private freed(): void {
+    if (++this.freeBatch < PAGEVEC_SIZE) return;
+    this.freeBatch = 0;
+    tryToUnmapFlush(this.env.userMm.env.tlbUbc);
+  }
+
+  /** The end of shrink_folio_list: try_to_unmap_flush, before free_unref_folios frees the rest. */
+  endFolioList(): void {
+    this.freeBatch = 0;
+    tryToUnmapFlush(this.env.userMm.env.tlbUbc);
   }
 
   /**
@@ -430,7 +465,8 @@ export class Vmscan implements RmapPages {
    * reclaim_pages (MADV_PAGEOUT): reclaims one page now, young or not, with
    * the same checks and the same swap-out or eviction as shrink_folio_list.
    * `index` is its linear index (pages that never joined the lists, as the
-   * pieces of a split huge page, get it here).
+   * pieces of a split huge page, get it here). The caller ends the list
+   * (endFolioList) after its last page: the unmap's flushes may be deferred.
    */
   reclaimPage(pfn: number, index: number, anonVma = 0): boolean {
     if (!this.valid(pfn)) return false;
@@ -455,8 +491,9 @@ export class Vmscan implements RmapPages {
     const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return false;
-    if (lazy) return this.discardLazyfree(pfn);
-    return anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
+    const went = lazy ? this.discardLazyfree(pfn) : anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
+    if (went) this.freed();
+    return went;
   }
 
   /**
@@ -511,6 +548,7 @@ export class Vmscan implements RmapPages {
     }
     if (tryToUnmapAnon(this, pfn, swap, slot)) dirty = true;
     if (dirty) {
+      tryToUnmapFlushDirty(this.env.userMm.env.tlbUbc); // no write through a stale TLB entry once I/O starts
       phys.saveFrame(pfnUnchecked(pfn), swap.contents, slot);
       swap.wrotePage(slot);
     }
@@ -556,6 +594,7 @@ export class Vmscan implements RmapPages {
       const swap = this.env.swap;
       const slot = swap === null ? -1 : swap.allocSlot();
       if (slot < 0) return false;
+      tryToUnmapFlushDirty(this.env.userMm.env.tlbUbc);
       this.env.phys.saveFrame(pfnUnchecked(pfn), swap!.contents, slot);
       swap!.wrotePage(slot);
       shmemSetSwapEntry(swap!, obj, index, slot); // the owner's swap entry
@@ -599,6 +638,7 @@ export class Vmscan implements RmapPages {
     for (let i = start; i < start + nr; i++) {
       const p = f.cache.get(i)!;
       tryToUnmapFile(this, p, f, i);
+      if (f.dirty.has(i)) tryToUnmapFlushDirty(this.env.userMm.env.tlbUbc);
       pc.writeback(f, i);
       this.del(p);
       this.owner[p] = undefined;
@@ -706,6 +746,7 @@ export class Vmscan implements RmapPages {
   /** Reclaim under the policies other than linux: victims one by one, with the same safety checks. */
   private shrinkOther(want: number): number {
     let reclaimed = 0;
+    let taken = 0;
     const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;
     const pages = this.env.pages;
     const policy = this.env.policy;
@@ -717,6 +758,10 @@ export class Vmscan implements RmapPages {
       if (!this.valid(pfn)) {
         this.del(pfn);
         continue;
+      }
+      if (taken++ === SWAP_CLUSTER_MAX) {
+        this.endFolioList(); // one shrink_folio_list per SWAP_CLUSTER_MAX pages, as under linux
+        taken = 1;
       }
       this.stats.pgscan++;
       const anon = pages.kind[pfn] === PageKind.UserAnon;
@@ -734,9 +779,12 @@ export class Vmscan implements RmapPages {
         continue;
       }
       const got = this.tryReclaim(pfn, anon);
-      if (got > 0) reclaimed += got;
-      else this.keep(pfn, false);
+      if (got > 0) {
+        reclaimed += got;
+        this.freed();
+      } else this.keep(pfn, false);
     }
+    this.endFolioList();
     return reclaimed;
   }
 }

@@ -242,6 +242,37 @@ export class Arm64Tlb implements ArchTlb {
     );
   }
 
+  /** DSB ISH waits that completed reclaim's batched TLBIs (arch_tlbbatch_flush, arch_flush_tlb_batched_pending) */
+  batchFlushes = 0;
+
+  /**
+   * arch_tlbbatch_should_defer: always (vmlab's CPUs need no
+   * ARM64_WORKAROUND_REPEAT_TLBI). Linux: arch/arm64/include/asm/tlbflush.h
+   */
+  tlbbatchShouldDefer(_mm: MmStruct, _fromCpu: number): boolean {
+    return true;
+  }
+
+  /**
+   * arch_tlbbatch_add_pending: __flush_tlb_page_nosync, the TLBI VALE1IS
+   * of flush_tlb_page (and the user ASID's under KPTI) without the DSB ISH
+   * that waits for it. vmlab's TLBI takes effect when issued, so the page
+   * is gone from every TLB now, as after Linux's later DSB.
+   */
+  tlbbatchAddPending(mm: MmStruct, vpn: number, fromCpu: number): void {
+    this.flushTlbMmRange(mm, vpn, 1, fromCpu, TlbFlush.Page);
+  }
+
+  /** arch_tlbbatch_flush: dsb(ish), waiting for every TLBI issued since (counted in batchFlushes). */
+  tlbbatchFlush(_fromCpu: number): void {
+    this.batchFlushes++;
+  }
+
+  /** arch_flush_tlb_batched_pending: dsb(ish). */
+  flushTlbBatchedPending(_mm: MmStruct, _fromCpu: number): void {
+    this.batchFlushes++;
+  }
+
   /** flush_tlb_kernel_range: VAALE1IS per page, VMALLE1IS above MAX_DVM_OPS. */
   flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void {
     this.issue(fromCpu, flushTlbKernelRange(startVpn, startVpn + nrPages));

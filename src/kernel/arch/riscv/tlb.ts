@@ -260,6 +260,44 @@ export class RiscvTlb implements ArchTlb {
     this.flushRange(this.mmCpumask(mm), fromCpu, f);
   }
 
+  /** the reclaiming task's arch_tlbflush_unmap_batch: the harts its deferred flushes must reach */
+  private readonly batchMask = new Set<number>();
+  /** arch_tlbbatch_flush calls with harts to flush */
+  batchFlushes = 0;
+
+  /** arch_tlbbatch_should_defer: always. Linux: arch/riscv/mm/tlbflush.c */
+  tlbbatchShouldDefer(_mm: MmStruct, _fromCpu: number): boolean {
+    return true;
+  }
+
+  /** arch_tlbbatch_add_pending: mm_cpumask(mm) (with footmarks) joins the batch's cpumask; nothing is fenced yet. */
+  tlbbatchAddPending(mm: MmStruct, _vpn: number, _fromCpu: number): void {
+    for (const c of this.mmCpumask(mm)) this.batchMask.add(c);
+  }
+
+  /**
+   * arch_tlbbatch_flush: __flush_tlb_range(&batch->cpumask,
+   * FLUSH_TLB_NO_ASID, 0, FLUSH_TLB_MAX_SIZE, PAGE_SIZE): every hart of the
+   * batch drops everything, every ASID (SFENCE.VMA x0, x0; remote harts by
+   * one SBI call or IPIs), then the cpumask is cleared.
+   */
+  tlbbatchFlush(fromCpu: number): void {
+    const mask = this.batchMask;
+    if (mask.size > 0) this.batchFlushes++;
+    this.flushRange(mask, fromCpu, {
+      startVpn: 0,
+      pages: Number.POSITIVE_INFINITY,
+      stride: 1,
+      asid: FLUSH_TLB_NO_ASID,
+    });
+    mask.clear();
+  }
+
+  /** arch_flush_tlb_batched_pending: flush_tlb_mm(mm) (its ASID, everything, on mm_cpumask). */
+  flushTlbBatchedPending(mm: MmStruct, fromCpu: number): void {
+    this.flushTlbMmRange(mm, 0, Number.POSITIVE_INFINITY, fromCpu, TlbFlush.Tables);
+  }
+
   /** flush_tlb_kernel_range: every online hart, FLUSH_TLB_NO_ASID (global entries too). */
   flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void {
     this.flushRange(new Set(this.cpus.map((c) => c.id)), fromCpu, {

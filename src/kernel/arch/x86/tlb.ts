@@ -258,6 +258,84 @@ export class X86Tlb implements ArchTlb {
     }
   }
 
+  /** the reclaiming task's arch_tlbflush_unmap_batch: the CPUs its deferred flushes must reach */
+  private readonly batchMask = new Set<number>();
+  /** arch_tlbbatch_flush calls that flushed (locally or by IPIs) */
+  batchFlushes = 0;
+
+  /**
+   * arch_tlbbatch_should_defer: defer only when a CPU other than `fromCpu`
+   * is in mm_cpumask(mm) (else the flush is one local INVLPG, no IPI to save).
+   * Linux: arch/x86/include/asm/tlbflush.h
+   */
+  tlbbatchShouldDefer(mm: MmStruct, fromCpu: number): boolean {
+    for (const c of mm.cpumask) if (c !== fromCpu) return true;
+    return false;
+  }
+
+  /** arch_tlbbatch_add_pending: inc_mm_tlb_gen(mm), and mm_cpumask(mm) joins the batch's cpumask. */
+  tlbbatchAddPending(mm: MmStruct, _vpn: number, _fromCpu: number): void {
+    mm.tlbGen++;
+    for (const c of mm.cpumask) this.batchMask.add(c);
+  }
+
+  /**
+   * arch_tlbbatch_flush: a flush of everything (TLB_FLUSH_ALL, info->mm
+   * NULL) on the batch's CPUs: flush_tlb_multi when a CPU other than
+   * `fromCpu` is in it (an IPI to each such CPU not in lazy TLB mode:
+   * should_flush_tlb; `fromCpu` itself too when in it), else flush_tlb_func
+   * here if `fromCpu` is in it; then the cpumask is cleared.
+   * Linux: arch/x86/mm/tlb.c arch_tlbbatch_flush, native_flush_tlb_multi
+   */
+  tlbbatchFlush(fromCpu: number): void {
+    const mask = this.batchMask;
+    let remote = false;
+    for (const c of mask) if (c !== fromCpu) remote = true;
+    if (remote) {
+      for (const c of [...mask].sort((a, b) => a - b)) {
+        if (this.states[c].isLazy) continue; // should_flush_tlb: a lazy CPU catches up at its next switch
+        if (c !== fromCpu) {
+          this.shootdowns++;
+          this.states[c].shootdownsReceived++;
+        }
+        this.flushAllFunc(c);
+      }
+    } else if (mask.has(fromCpu)) this.flushAllFunc(fromCpu);
+    if (mask.size > 0) this.batchFlushes++;
+    mask.clear();
+  }
+
+  /**
+   * flush_tlb_func with info->mm NULL and end TLB_FLUSH_ALL on `cpuId`: the
+   * mm loaded there, if it is behind its tlb_gen, loses every translation of
+   * its ASID (flush_tlb_local) and catches up; a lazy CPU switches to init_mm.
+   */
+  private flushAllFunc(cpuId: number): void {
+    const st = this.states[cpuId];
+    const mm = st.loadedMm;
+    if (mm === null) return; // loaded_mm == &init_mm
+    if (st.isLazy) {
+      this.loadKernel(cpuId, this.kernelRootPfn());
+      return;
+    }
+    const ctx = st.ctxs[st.loadedAsid];
+    if (ctx.tlbGen === mm.tlbGen) return; // up to date already
+    // PTI: an IPI interrupts user code: kernel CR3 in, user CR3 out
+    const wasUser = st.inUser;
+    this.enterKernel(cpuId);
+    this.loadCr3(this.cpus[cpuId], mm, st.loadedAsid, true);
+    ctx.tlbGen = mm.tlbGen;
+    if (wasUser) this.exitToUser(cpuId);
+  }
+
+  /**
+   * arch_flush_tlb_batched_pending: flush_tlb_mm(mm), i.e. flush_tlb_mm_range
+   * of everything with freed_tables set (lazy CPUs are reached too).
+   */
+  flushTlbBatchedPending(mm: MmStruct, fromCpu: number): void {
+    this.flushTlbMmRange(mm, 0, Number.POSITIVE_INFINITY, fromCpu, TlbFlush.Tables);
+  }
+
   /**
    * flush_tlb_kernel_range on every CPU (an IPI to each other CPU): INVLPG
    * per page up to tlb_single_page_flush_ceiling (33), else a full flush

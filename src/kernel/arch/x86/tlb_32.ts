@@ -112,6 +112,57 @@ export class I386Tlb implements ArchTlb {
     }
   }
 
+  /** the reclaiming task's arch_tlbflush_unmap_batch: its cpumask */
+  private readonly batchMask = new Set<number>();
+  /** arch_tlbbatch_flush calls that flushed */
+  batchFlushes = 0;
+
+  /** arch_tlbbatch_should_defer, as on x86-64 (tlb.ts): another CPU is in mm_cpumask(mm). */
+  tlbbatchShouldDefer(mm: MmStruct, fromCpu: number): boolean {
+    for (const c of mm.cpumask) if (c !== fromCpu) return true;
+    return false;
+  }
+
+  /** arch_tlbbatch_add_pending: inc_mm_tlb_gen, mm_cpumask into the batch. */
+  tlbbatchAddPending(mm: MmStruct, _vpn: number, _fromCpu: number): void {
+    mm.tlbGen++;
+    for (const c of mm.cpumask) this.batchMask.add(c);
+  }
+
+  /**
+   * arch_tlbbatch_flush (see X86Tlb.tlbbatchFlush): an IPI to each other
+   * non-lazy CPU of the batch, and on each CPU of it whose loaded mm is
+   * behind its tlb_gen a CR3 reload (flush_tlb_local).
+   */
+  tlbbatchFlush(fromCpu: number): void {
+    const mask = this.batchMask;
+    let remote = false;
+    for (const c of mask) if (c !== fromCpu) remote = true;
+    for (const c of [...mask].sort((a, b) => a - b)) {
+      if (!remote && c !== fromCpu) continue;
+      const st = this.states[c];
+      if (remote && st.isLazy) continue; // should_flush_tlb
+      if (c !== fromCpu) {
+        this.shootdowns++;
+        st.shootdownsReceived++;
+      }
+      const mm = st.loadedMm;
+      if (mm === null) continue;
+      if (st.isLazy) this.loadKernel(c, this.kernelRootPfn());
+      else if (st.ctxs[0].tlbGen !== mm.tlbGen) {
+        this.loadCr3(c, mm.pgdPfn);
+        st.ctxs[0].tlbGen = mm.tlbGen;
+      }
+    }
+    if (mask.size > 0) this.batchFlushes++;
+    mask.clear();
+  }
+
+  /** arch_flush_tlb_batched_pending: flush_tlb_mm (freed_tables: lazy CPUs too). */
+  flushTlbBatchedPending(mm: MmStruct, fromCpu: number): void {
+    this.flushTlbMmRange(mm, 0, Number.POSITIVE_INFINITY, fromCpu, TlbFlush.Tables);
+  }
+
   /** flush_tlb_kernel_range on every CPU: INVLPG per page, else __flush_tlb_all (CR4.PGE off and on). */
   flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void {
     for (const cpu of this.cpus) {
