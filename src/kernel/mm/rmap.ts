@@ -192,7 +192,7 @@ function rmapOne(
 function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: number, lo: number): void {
   const um = r.env.userMm;
   const ubc = um.env.tlbUbc;
-  if (ubc !== undefined && ubc.arch.shouldDefer(mm)) {
+  if (ubc?.arch.shouldDefer(mm)) {
     um.env.pgtable.set(um.env.phys, pa, 0, 0);
     setTlbUbcFlushPending(ubc, um.env.pgtable, mm, vpn, hi, lo);
   } else ptepClearFlushOf(um, mm, pa, vpn, 0, hi, lo);
@@ -222,10 +222,47 @@ export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced>
   referencedPfn = pfn;
   const looks0 = walkLooksOnly;
   walkLooksOnly = true;
+  onlyMapping.pfn = -1;
   rmapWalk(r, pfn, folioReferencedOne);
   walkLooksOnly = looks0;
   referencedPages = null;
+  if (res.found === 1 && onlyMapping.mm !== null && r.large[pfn] === 0) onlyMapping.pfn = pfn;
   return res;
+}
+
+/**
+ * The one mapping folioReferenced's last walk found of its page (pfn; -1
+ * when it found none or more than one, or the page is a huge folio): a
+ * host shortcut for shrink_folio_list's try_to_unmap of the same page
+ * right after, which would walk the reverse map again and find this
+ * mapping alone (reuseOnlyMapping).
+ */
+const onlyMapping = {
+  pfn: -1,
+  mm: null as MmStruct | null,
+  v: null as Vma | null,
+  vpn: 0,
+  pa: 0,
+  hi: 0,
+  lo: 0,
+};
+/** the page whose folioReferenced walk the caller vouches for (reuseOnlyMapping) */
+let reusablePfn = -1;
+
+/**
+ * The caller (shrink_folio_list) vouches that no page table has changed
+ * since folioReferenced(pfn), so that tryToUnmapAnon(pfn) may take the one
+ * mapping that walk found instead of walking again: the same PTE, found
+ * the same way, with the same outcome. -1 withdraws it.
+ */
+export function reuseOnlyMapping(pfn: number): void {
+  reusablePfn = onlyMappingOn ? pfn : -1;
+}
+
+/** the shortcut is on (tests turn it off to compare against the walk) */
+let onlyMappingOn = true;
+export function setOnlyMappingShortcut(on: boolean): void {
+  onlyMappingOn = on;
 }
 
 /** What folio_referenced found (folioReferenced's reused result). */
@@ -249,15 +286,25 @@ function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: n
   if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
   if (v.vmFlags & VmFlag.EXEC) res.exec = true;
   if (walkAtPmd) {
+    onlyMapping.mm = null;
     folioReferencedPmd(r, mm, vpn, pa, hi, lo);
     return;
   }
+  const m = onlyMapping;
+  m.mm = mm;
+  m.v = v;
+  m.vpn = vpn;
+  m.pa = pa;
+  m.hi = hi;
+  m.lo = lo;
   if (pt.young(hi, lo)) {
     res.young++;
     // ptep_clear_flush_young: the accessed bit cleared, and this page flushed whatever
     // the entry's level (x86 Linux skips this flush; vmlab keeps it: docs/processes.md)
     const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
     pt.set(r.env.phys, pa, e.hi, e.lo);
+    m.hi = e.hi;
+    m.lo = e.lo;
     r.env.flushPage(mm, vpn);
   }
 }
@@ -316,7 +363,12 @@ export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: 
   u.swap = swap;
   u.slot = slot;
   u.dirty = false;
-  rmapWalk(r, pfn, tryToUnmapAnonOne);
+  const m = onlyMapping;
+  if (reusablePfn === pfn && m.pfn === pfn) {
+    // the walk folioReferenced just made: its one mapping, unchanged since
+    m.pfn = -1;
+    tryToUnmapAnonOne(m.mm!, m.v!, m.vpn, m.pa, m.hi, m.lo);
+  } else rmapWalk(r, pfn, tryToUnmapAnonOne);
   u.r = null;
   u.swap = null;
   return u.dirty;

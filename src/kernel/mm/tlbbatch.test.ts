@@ -271,7 +271,13 @@ describe("RISC-V: nothing fenced until the batch's flush, then everything, every
 
 describe("reclaim under pressure on two CPUs (shrink_folio_list's flush points)", () => {
   it("x86: the batch is flushed at least once per SWAP_CLUSTER_MAX pages scanned, and every page reads back", () => {
-    const k = new Kernel({ ramBytes: 34 << 20, cpus: 2, pcid: true, swapBytes: 32 << 20, checkCoherence: true });
+    const k = new Kernel({
+      ramBytes: 34 << 20,
+      cpus: 2,
+      pcid: true,
+      swapBytes: 32 << 20,
+      checkCoherence: true,
+    });
     const t = k.spawn("p")!;
     k.switchTo(0, t);
     const t2 = k.thread(t, "p2")!;
@@ -280,7 +286,9 @@ describe("reclaim under pressure on two CPUs (shrink_folio_list's flush points)"
     const va = k.mmap(t, mmapArgs(pages * 4096));
     for (let i = 0; i < pages; i++) {
       const cpu = i % 2;
-      expect(k.userAccess(cpu, cpu === 0 ? t : t2, va + BigInt(i) * PAGE, Access.Write, i & 0xff).ok).toBe(true);
+      expect(k.userAccess(cpu, cpu === 0 ? t : t2, va + BigInt(i) * PAGE, Access.Write, i & 0xff).ok).toBe(
+        true,
+      );
     }
     const ubc = k.userMm.env.tlbUbc!;
     expect(k.vmscan.stats.pgsteal).toBeGreaterThan(pages / 4);

@@ -77,7 +77,7 @@ export function tryToUnmapFlush(ubc: TlbUnmapBatch | undefined): void {
 
 /** try_to_unmap_flush_dirty: the batch's flush if a deferred PTE was dirty (before a page's I/O starts). */
 export function tryToUnmapFlushDirty(ubc: TlbUnmapBatch | undefined): void {
-  if (ubc !== undefined && ubc.writable) tryToUnmapFlush(ubc);
+  if (ubc?.writable) tryToUnmapFlush(ubc);
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   folioReferenced,
   type RmapEnv,
   type RmapPages,
+  reuseOnlyMapping,
   rmapWalk,
   tryToUnmapAnon,
   tryToUnmapFile,
@@ -403,7 +404,10 @@ export class Vmscan implements RmapPages {
         } else this.add(pfn, list);
         continue;
       }
+      // nothing changes a page table between folio_referenced and try_to_unmap of a small page
+      if (!this.large[pfn]) reuseOnlyMapping(pfn);
       const got = this.tryReclaim(pfn, anon);
+      reuseOnlyMapping(-1);
       if (got > 0) {
         reclaimed += got;
         this.freed();
