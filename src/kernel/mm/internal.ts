@@ -23,6 +23,7 @@ import type { CacheFlush } from "./cacheflush.ts";
 import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
+import type { PfnSetLike } from "./pfnset.ts";
 import type { SwapArea } from "./swapfile.ts";
 import type { TlbUnmapBatch } from "./tlbbatch.ts";
 import type { ShmemObject, Vma } from "./vma.ts";
@@ -65,7 +66,7 @@ export interface LruHooks {
   /** a freed page leaves the lists */
   del(pfn: number): void;
   /** pages a fault holds while it allocates; reclaim leaves them alone */
-  readonly pinned: Set<number>;
+  readonly pinned: PfnSetLike;
   /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */
   reclaimPage(pfn: number, index: number, anonVma?: number): boolean;
   /** the end of reclaim_pages' shrink_folio_list: try_to_unmap_flush of what reclaimPage deferred */

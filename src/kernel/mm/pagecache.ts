@@ -4,6 +4,7 @@ import { FileObject } from "../fs/file.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
+import type { PfnSetLike } from "./pfnset.ts";
 
 /**
  * The page cache of all files (mm/filemap.c): finds pages, reads them from
@@ -20,7 +21,7 @@ export class PageCache {
     addFile(pfn: number, f: FileObject, index: number): void;
     addShmem(pfn: number, f: FileObject, index: number): void;
     del(pfn: number): void;
-    readonly pinned: Set<number>;
+    readonly pinned: PfnSetLike;
   } | null = null;
 
   constructor(

@@ -6,6 +6,7 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import { PageStore } from "../../hw/PageStore.ts";
+import { PfnSet } from "./pfnset.ts";
 
 /**
  * One direction of the swap cache (slot -> pfn, or pfn -> slot) as a typed
@@ -105,7 +106,7 @@ export class SwapArea {
    * swap_cluster_readahead, which knows nothing of who maps it: no anon_vma
    * yet (folio->mapping is NULL until do_swap_page's folio_add_anon_rmap).
    */
-  readonly orphans = new Set<number>();
+  readonly orphans: PfnSet;
   /** where the next slot search starts (scan_swap_map_slots' cluster_next, simplified to a cursor) */
   private cursor = 1;
 
@@ -117,6 +118,7 @@ export class SwapArea {
     this.map = new Uint16Array(nrSlots);
     this.cache = new SwapCacheIndex(nrSlots);
     this.slotOf = new SwapCacheIndex(nrFrames);
+    this.orphans = new PfnSet(nrFrames);
     this.contents = new PageStore(nrSlots, "the swap slots written so far");
     this.written = new Uint8Array(nrSlots);
   }

@@ -3,6 +3,7 @@ import type { FileObject } from "../fs/file.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
+import { PfnSet } from "./pfnset.ts";
 import {
   folioReferenced,
   type RmapEnv,
@@ -106,7 +107,7 @@ export class Vmscan implements RmapPages {
   readonly tail = new Int32Array(5).fill(-1);
   readonly size = new Int32Array(5);
   /** pages a fault is working on (a COW source, the page being read); reclaim leaves them alone */
-  readonly pinned = new Set<number>();
+  readonly pinned: PfnSet;
   /** /proc/vmstat */
   stats = {
     pgscan: 0,
@@ -145,6 +146,7 @@ export class Vmscan implements RmapPages {
     this.lru = new Uint8Array(nrFrames);
     this.index = new Float64Array(nrFrames);
     this.anonVma = new Int32Array(nrFrames);
+    this.pinned = new PfnSet(nrFrames);
     this.referenced = new Uint8Array(nrFrames);
     this.large = new Uint8Array(nrFrames);
   }
