@@ -204,6 +204,16 @@ describe("x86-64: arch_tlbbatch_should_defer (another CPU in mm_cpumask), one fu
     s.k.userAccess(1, s.t2!, s.va, Access.Read); // CPU 1's TLB still maps the page that went
     expect((s.k.machine.checker?.reports ?? []).length).toBeGreaterThan(0);
   });
+
+  it("the invariant checker reports a batch that still owes its flush after reclaim", () => {
+    const s = scene(2, { pcid: true });
+    const real = s.k.vmscan.endFolioList.bind(s.k.vmscan);
+    s.k.vmscan.endFolioList = () => {}; // MADV_PAGEOUT's lists end without try_to_unmap_flush
+    pageout(s);
+    expect(checkInvariants(s.k).join()).toMatch(/still owes a flush/);
+    real();
+    expect(checkInvariants(s.k)).toEqual([]);
+  });
 });
 
 describe("i386: as x86", () => {

@@ -97,6 +97,9 @@ export function checkInvariants(k: KernelCore): string[] {
       if (cached !== undefined) shmemOwned.add(cached);
     }
   }
+  // reclaim flushes its batch before it returns (try_to_unmap_flush at the end of shrink_folio_list)
+  if (k.userMm.env.tlbUbc?.flushRequired)
+    problems.push("reclaim's TLB batch still owes a flush (try_to_unmap_flush never came)");
   const seen = new Set<unknown>();
   for (const t of k.tasks) {
     const mm = t.mm;
