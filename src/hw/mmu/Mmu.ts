@@ -223,9 +223,8 @@ export abstract class Mmu {
    */
   abstract loadUserRoot(rootPfn: Pfn, asid: number): void;
   /**
-   * Drops every translation of the page holding the address in the current
-   * address space, global ones too (x86 INVLPG; ARM64 TLBI VAAE1; RISC-V
-   * SFENCE.VMA va).
+   * Drops every translation of the page holding the address in the current address space, global
+   * ones too (x86 INVLPG; ARM64 TLBI VAAE1; RISC-V SFENCE.VMA va).
    */
   abstract flushPage(vaHi: number, vaLo: number): void;
 
@@ -234,9 +233,8 @@ export abstract class Mmu {
     return this.vpnOf(vaHi, vaLo, Access.Read);
   }
   /**
-   * Fills a fault's architecture code into `rec` (errorCode, outcome) from its
-   * kind and level; returns the outcome (non-zero). No register changes: probes
-   * use it too.
+   * Fills a fault's architecture code into `rec` (errorCode, outcome) from its kind and level;
+   * returns the outcome (non-zero). No register changes: probes use it too.
    */
   protected abstract walkFault(
     rec: WalkRecord,
@@ -410,15 +408,16 @@ export abstract class Mmu {
   }
 
   /**
-   * A miss at every TLB level: walkFast where it applies (nothing observes the
-   * walk, no protection keys), a 4K page then filled by Tlb.fillMissed (every
-   * array it fills was probed just now and missed); else walk and fill.
+   * A miss at every TLB level: walkFast where it applies (nothing observes the walk, no protection
+   * keys), a 4K page then filled by Tlb.fillMissed (every array it fills was probed just now and
+   * missed), or walkFast's fault raised as walkAndFill raises it; else walk and fill.
    */
   private missAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const rec = this.walkRec;
     const fast = this.hasFastMiss && this.useFastMiss && this.tracer === null && this.observer === null;
     if (!fast || this.checkAttrs || !this.walkFast(vpn, access, mode, rec))
       return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
+    if (rec.outcome !== 0) return this.fault(rec, vaHi, vaLo, vpn);
     if (rec.size === 0) this.tlb.fillMissed(vpn, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     else this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     this.pa = (rec.pagePfn * this.pageSize +
@@ -427,9 +426,9 @@ export abstract class Mmu {
   }
 
   /**
-   * An architecture's walk specialised for its format (enableFastMiss): the
-   * whole walk with every effect of `walk` (counters, A/D write-backs, `rec`)
-   * and true, or nothing changed and false (then `walk` runs, faults too).
+   * An architecture's walk specialised for its format (enableFastMiss): the whole walk with every
+   * effect of `walk` (counters, A/D write-backs, `rec`) and true, with rec.outcome 0, or a fault's
+   * outcome (a fault it reports as `walk` would); or nothing changed and false (then `walk` runs).
    */
   protected walkFast(_vpn: number, _access: Access, _mode: Mode, _rec: WalkRecord): boolean {
     return false;

@@ -159,6 +159,10 @@ export class Cpu extends X86FamilyCpu {
    * or gives up having changed nothing (Mmu.walk then runs): a table entry
    * with A clear is left to the generic walk, whose write-back comes before
    * the next level's read (a table that maps itself reads the written entry).
+   * An entry with P clear (a table never written reads as zeros) ends it as
+   * it ends Mmu.walk: the translation fault of that level (SDM §4.7: error
+   * code without P), in `rec` with rec.outcome = #PF, for the caller to
+   * deliver (Mmu.missAndFill); a fault of any other kind is left to Mmu.walk.
    */
   protected override walkFast(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
     const phys = this.phys;
@@ -186,14 +190,31 @@ export class Cpu extends X86FamilyCpu {
         (level < 3 ? vpnLo >>> (9 * level) : level === 3 ? (vpnLo >>> 27) | (vpnHi << 5) : vpnHi >>> 4) & 511;
       if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
       const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
-      if (words === null) return false; // never written: not present
       const offset = tableOff + index * 8;
-      const lo = words[offset >>> 2];
-      const hi = words[(offset >>> 2) + 1];
-      if ((lo & Pte.P) === 0 || (hi & rsvdHi) !== 0) return false;
+      // a frame never written reads as zeros: not present
+      const lo = words === null ? 0 : words[offset >>> 2];
+      const hi = words === null ? 0 : words[(offset >>> 2) + 1];
+      const entryPa = tableFrame * 4096 + offset;
+      if ((lo & Pte.P) === 0) {
+        // not present: the walk ends here with the entry read (Mmu.walk, then failWalk)
+        recLevel[n] = level;
+        recIndex[n] = index;
+        recEntryPa[n] = entryPa;
+        recHi[n] = hi;
+        recLo[n] = lo;
+        n++;
+        this.walks++;
+        this.walkRefs += n;
+        rec.count = n;
+        rec.pscLevel = -1;
+        rec.faultKind = HwFaultKind.Translation;
+        rec.faultLevel = level;
+        this.walkFault(rec, access, mode, 0, 0);
+        return true;
+      }
+      if ((hi & rsvdHi) !== 0) return false;
       const xd = (hi & PteHi.XD) !== 0;
       if (xd && !nxe) return false; // reserved
-      const entryPa = tableFrame * 4096 + offset;
       recLevel[n] = level;
       recIndex[n] = index;
       recEntryPa[n] = entryPa;
