@@ -124,6 +124,11 @@ export abstract class Mmu {
   useFastMiss = true;
   /** walkFast covers this configuration (enableFastMiss) */
   private hasFastMiss = false;
+  /**
+   * While the fault of a walk that followed a miss in every TLB array of its path is delivered:
+   * 1 (data path) or 2 (instruction path), else 0; `deliver` may then use Tlb.invalidatePageMissed.
+   */
+  protected missedPath = 0;
 
   protected constructor(
     readonly id: number,
@@ -384,7 +389,12 @@ export abstract class Mmu {
     const fast = this.hasFastMiss && this.useFastMiss && this.tracer === null && this.observer === null;
     if (!fast || this.checkAttrs || !this.walkFast(vpn, access, mode, rec))
       return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
-    if (rec.outcome !== 0) return this.fault(rec, vaHi, vaLo, vpn);
+    if (rec.outcome !== 0) {
+      this.missedPath = access === Access.Exec ? 2 : 1;
+      const out = this.fault(rec, vaHi, vaLo, vpn);
+      this.missedPath = 0;
+      return out;
+    }
     if (rec.size === 0) this.tlb.fillMissed(vpn, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     else this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     this.pa = (rec.pagePfn * this.pageSize +

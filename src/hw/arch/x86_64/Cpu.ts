@@ -323,7 +323,10 @@ export class Cpu extends X86FamilyCpu {
    * Delivers #PF: sets CR2 and the error code, and drops the TLB and
    * paging-structure-cache entries for the address in the current PCID, as
    * the processor does on a page fault (SDM §4.10.4.1, last paragraph), so a
-   * fault from a stale entry happens at most once.
+   * fault from a stale entry happens at most once. After a miss in every
+   * array of the access's path (missedPath) only the arrays that lookup did
+   * not probe, or that may hold fractured pieces, are searched: the same
+   * entries dropped.
    */
   protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn): number {
     const code = rec.errorCode;
@@ -335,7 +338,8 @@ export class Cpu extends X86FamilyCpu {
     this.errorCode = code;
     this.cr2Hi = vaHi >>> 0;
     this.cr2Lo = vaLo >>> 0;
-    this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
+    if (this.missedPath !== 0) this.tlb.invalidatePageMissed(vpn, this.asid, this.missedPath === 2);
+    else this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
     this.invalidatePscPath(vpn, this.asid);
     if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
     return Outcome.PF;
