@@ -34,46 +34,13 @@ import {
 } from "./PagingFormat.ts";
 import { makeTlb, type Tlb, type TlbPageSizes, type TlbSpec } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
-
-/** Most levels any format has (x86-64 LA57 and RISC-V Sv57: 5; ARM64 with 52-bit VAs: 5) plus one. */
-export const MAX_LEVELS = 6;
+import { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 export type { HwEvent } from "./events.ts";
+/** the record of a walk (WalkRecord.ts), exported here as before */
+export { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 import type { HwEvent } from "./events.ts";
-
-/**
- * The entries one walk read, top level first: filled by every walk (no
- * allocation: preallocated typed arrays), read by `explain`, the CLI and the
- * coherence checker.
- */
-export class WalkRecord {
-  /** entries read, top level first */
-  count = 0;
-  readonly level = new Int32Array(MAX_LEVELS);
-  readonly index = new Int32Array(MAX_LEVELS);
-  /** physical address of each entry read (plain numbers in a typed array; `entryPaAt` gives one as a PhysAddr) */
-  readonly entryPa = new Float64Array(MAX_LEVELS);
-  readonly hi = new Uint32Array(MAX_LEVELS);
-  readonly lo = new Uint32Array(MAX_LEVELS);
-  /** the walk started below the top, from a paging-structure-cache entry of this level (-1: none) */
-  pscLevel = -1;
-  /** after success: first base frame of the page, its size code (its leaf level), TLB metadata and attributes */
-  pagePfn = 0 as Pfn;
-  size = 0;
-  meta = 0;
-  attrs = 0;
-  /** after a fault: the architecture's outcome and code, and the generic kind and level (-1: from a TLB entry) */
-  outcome = 0;
-  errorCode = 0;
-  faultKind = 0;
-  faultLevel = -1;
-
-  /** The physical address of the n-th entry read (n < count). */
-  entryPaAt(n: number): PhysAddr {
-    return this.entryPa[n] as PhysAddr;
-  }
-}
 
 /** One coherence-checker hook; see CoherenceChecker. */
 export interface TlbObserver {
@@ -157,6 +124,11 @@ export abstract class Mmu {
   useFastMiss = true;
   /** walkFast covers this configuration (enableFastMiss) */
   private hasFastMiss = false;
+  /**
+   * While the fault of a walk that followed a miss in every TLB array of its path is delivered:
+   * 1 (data path) or 2 (instruction path), else 0; `deliver` may then use Tlb.invalidatePageMissed.
+   */
+  protected missedPath = 0;
 
   protected constructor(
     readonly id: number,
@@ -223,9 +195,8 @@ export abstract class Mmu {
    */
   abstract loadUserRoot(rootPfn: Pfn, asid: number): void;
   /**
-   * Drops every translation of the page holding the address in the current
-   * address space, global ones too (x86 INVLPG; ARM64 TLBI VAAE1; RISC-V
-   * SFENCE.VMA va).
+   * Drops every translation of the page holding the address in the current address space, global
+   * ones too (x86 INVLPG; ARM64 TLBI VAAE1; RISC-V SFENCE.VMA va).
    */
   abstract flushPage(vaHi: number, vaLo: number): void;
 
@@ -234,9 +205,8 @@ export abstract class Mmu {
     return this.vpnOf(vaHi, vaLo, Access.Read);
   }
   /**
-   * Fills a fault's architecture code into `rec` (errorCode, outcome) from its
-   * kind and level; returns the outcome (non-zero). No register changes: probes
-   * use it too.
+   * Fills a fault's architecture code into `rec` (errorCode, outcome) from its kind and level;
+   * returns the outcome (non-zero). No register changes: probes use it too.
    */
   protected abstract walkFault(
     rec: WalkRecord,
@@ -410,15 +380,21 @@ export abstract class Mmu {
   }
 
   /**
-   * A miss at every TLB level: walkFast where it applies (nothing observes the
-   * walk, no protection keys), a 4K page then filled by Tlb.fillMissed (every
-   * array it fills was probed just now and missed); else walk and fill.
+   * A miss at every TLB level: walkFast where it applies (nothing observes the walk, no protection
+   * keys), a 4K page then filled by Tlb.fillMissed (every array it fills was probed just now and
+   * missed), or walkFast's fault raised as walkAndFill raises it; else walk and fill.
    */
   private missAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const rec = this.walkRec;
     const fast = this.hasFastMiss && this.useFastMiss && this.tracer === null && this.observer === null;
     if (!fast || this.checkAttrs || !this.walkFast(vpn, access, mode, rec))
       return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
+    if (rec.outcome !== 0) {
+      this.missedPath = access === Access.Exec ? 2 : 1;
+      const out = this.fault(rec, vaHi, vaLo, vpn);
+      this.missedPath = 0;
+      return out;
+    }
     if (rec.size === 0) this.tlb.fillMissed(vpn, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     else this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     this.pa = (rec.pagePfn * this.pageSize +
@@ -427,9 +403,9 @@ export abstract class Mmu {
   }
 
   /**
-   * An architecture's walk specialised for its format (enableFastMiss): the
-   * whole walk with every effect of `walk` (counters, A/D write-backs, `rec`)
-   * and true, or nothing changed and false (then `walk` runs, faults too).
+   * An architecture's walk specialised for its format (enableFastMiss): the whole walk with every
+   * effect of `walk` (counters, A/D write-backs, `rec`) and true, with rec.outcome 0, or a fault's
+   * outcome (a fault it reports as `walk` would); or nothing changed and false (then `walk` runs).
    */
   protected walkFast(_vpn: number, _access: Access, _mode: Mode, _rec: WalkRecord): boolean {
     return false;

@@ -1,6 +1,6 @@
 import { InputError } from "../../base/errors.ts";
 import type { Pfn, Vpn } from "../../base/units.ts";
-import { type InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray } from "./TlbArray.ts";
+import { InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray } from "./TlbArray.ts";
 
 /** The page sizes of an architecture, by size code (= leaf level): their names and base pages each. */
 export interface TlbPageSizes {
@@ -266,6 +266,27 @@ export class Tlb {
     let n = 0;
     const arrays = this.allArrays; // INVLPG on every page reclaimed, on every CPU: no iterators
     for (let i = 0; i < arrays.length; i++) n += arrays[i].invalidatePage(vpn4k, asid, how);
+    return n;
+  }
+
+  /**
+   * invalidatePage(vpn4k, asid, PcidAndGlobal) right after a lookup of vpn4k
+   * for asid missed in every array of the data (or, `instr`, instruction)
+   * path, nothing changed since: the x86 page fault's invalidation of a walk
+   * that followed a miss (SDM §4.10.4.1). The arrays that lookup probed hold
+   * no entry of the page for asid nor a global one (lookup's match is the
+   * invalidation's), so only the pieces of a fractured large page could go:
+   * an array that holds none is skipped. Drops what invalidatePage drops.
+   */
+  invalidatePageMissed(vpn4k: Vpn, asid: number, instr: boolean): number {
+    let n = 0;
+    const kind = instr ? 2 : 1;
+    const arrays = this.allArrays;
+    for (let i = 0; i < arrays.length; i++) {
+      const a = arrays[i];
+      if ((a.kindMask & kind) !== 0 && !a.mayHoldPieces) continue; // probed and missed: nothing to drop
+      n += a.invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
+    }
     return n;
   }
 

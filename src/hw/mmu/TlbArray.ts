@@ -83,6 +83,10 @@ export class TlbArray {
 
   /** a base-page entry of a larger page has been inserted (INVLPG must then look for all pieces) */
   private mayHoldFractured = false;
+  /** Whether a base-page piece of a larger page may be held (invalidatePage then looks for every piece). */
+  get mayHoldPieces(): boolean {
+    return this.mayHoldFractured;
+  }
   /** valid entries (an invalidation of an empty array has nothing to look at) */
   private valid = 0;
   /**

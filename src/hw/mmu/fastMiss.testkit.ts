@@ -21,6 +21,30 @@ export function mmuCounters(cpu: Mmu): number[] {
 }
 
 /**
+ * The walk record of the last walk (Mmu.walkRec): the entries read, then what
+ * it found (page, size, TLB metadata, attributes) or the fault (outcome, error
+ * code, kind, level). Compared after every access: a fast walk that reports a
+ * fault itself must leave the record the generic walk leaves.
+ */
+export function walkRecord(cpu: Mmu): number[] {
+  const r = cpu.walkRec;
+  const out = [
+    r.count,
+    r.pscLevel,
+    r.pagePfn,
+    r.size,
+    r.meta,
+    r.attrs,
+    r.outcome,
+    r.errorCode,
+    r.faultKind,
+    r.faultLevel,
+  ];
+  for (let n = 0; n < r.count; n++) out.push(r.level[n], r.index[n], r.entryPa[n], r.hi[n], r.lo[n]);
+  return out;
+}
+
+/**
  * Everything the two paths must agree on: the counters, every TLB array's entries in order with its evictions, and the bytes of
  * the frames [tableFrames[0], tableFrames[1]) (the page tables).
  */
@@ -73,8 +97,9 @@ export interface FastMissMachine {
  * `ref` without it: every op's outcome (`apply`'s string) must agree, the
  * counters after every access, and `state` every 32 ops and at the end.
  * `ref` must have taken the generic walk every time. Returns the fast
- * machine's successful walks by path (a fast walk never faults), its generic
- * walks, and its fast walks during the ops `high` picks (pages where every
+ * machine's walks by path (fastOk: those walkFast finished, x86-64's
+ * not-present faults among them; genericOk: the generic walk's successful
+ * ones), its generic walks, and its fast walks during the ops `high` picks (pages where every
  * level's index is non-zero: a wrong index only makes the fast walk give
  * up, so the tests require some of these).
  */
@@ -99,7 +124,10 @@ export function runOnBoth<M extends FastMissMachine, O extends { op: string }>(
     if (high(o)) fastHigh += fastWalks() - before;
     const b = apply(ref, o);
     if (a !== b) expect(a, `op ${i} ${JSON.stringify(o)}`).toBe(b);
-    if (o.op === "access") same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
+    if (o.op === "access") {
+      same(`counters after op ${i}`, mmuCounters(fast.cpu), mmuCounters(ref.cpu));
+      same(`walk record after op ${i}`, walkRecord(fast.cpu), walkRecord(ref.cpu));
+    }
     if (i % 32 === 31) same(`state after op ${i}`, state(fast), state(ref));
   }
   same("state at the end", state(fast), state(ref));

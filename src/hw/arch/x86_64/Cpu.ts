@@ -159,6 +159,10 @@ export class Cpu extends X86FamilyCpu {
    * or gives up having changed nothing (Mmu.walk then runs): a table entry
    * with A clear is left to the generic walk, whose write-back comes before
    * the next level's read (a table that maps itself reads the written entry).
+   * An entry with P clear (a table never written reads as zeros) ends it as
+   * it ends Mmu.walk: the translation fault of that level (SDM §4.7: error
+   * code without P), in `rec` with rec.outcome = #PF, for the caller to
+   * deliver (Mmu.missAndFill); a fault of any other kind is left to Mmu.walk.
    */
   protected override walkFast(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
     const phys = this.phys;
@@ -186,14 +190,17 @@ export class Cpu extends X86FamilyCpu {
         (level < 3 ? vpnLo >>> (9 * level) : level === 3 ? (vpnLo >>> 27) | (vpnHi << 5) : vpnHi >>> 4) & 511;
       if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
       const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
-      if (words === null) return false; // never written: not present
       const offset = tableOff + index * 8;
+      // a frame never written reads as zeros: not present
+      if (words === null)
+        return this.notPresent(rec, n, level, index, tableFrame * 4096 + offset, 0, 0, access, mode);
       const lo = words[offset >>> 2];
       const hi = words[(offset >>> 2) + 1];
-      if ((lo & Pte.P) === 0 || (hi & rsvdHi) !== 0) return false;
+      const entryPa = tableFrame * 4096 + offset;
+      if ((lo & Pte.P) === 0) return this.notPresent(rec, n, level, index, entryPa, hi, lo, access, mode);
+      if ((hi & rsvdHi) !== 0) return false;
       const xd = (hi & PteHi.XD) !== 0;
       if (xd && !nxe) return false; // reserved
-      const entryPa = tableFrame * 4096 + offset;
       recLevel[n] = level;
       recIndex[n] = index;
       recEntryPa[n] = entryPa;
@@ -251,6 +258,36 @@ export class Cpu extends X86FamilyCpu {
     }
   }
 
+  /**
+   * walkFast's end at a not-present entry, the n-th read: the entry recorded and the walk
+   * counted as Mmu.walk does, and the translation fault of that level as its failWalk makes it.
+   */
+  private notPresent(
+    rec: WalkRecord,
+    n: number,
+    level: number,
+    index: number,
+    entryPa: number,
+    hi: number,
+    lo: number,
+    access: Access,
+    mode: Mode,
+  ): true {
+    rec.level[n] = level;
+    rec.index[n] = index;
+    rec.entryPa[n] = entryPa;
+    rec.hi[n] = hi;
+    rec.lo[n] = lo;
+    rec.count = n + 1;
+    rec.pscLevel = -1;
+    this.walks++;
+    this.walkRefs += n + 1;
+    rec.faultKind = HwFaultKind.Translation;
+    rec.faultLevel = level;
+    this.walkFault(rec, access, mode, 0, 0);
+    return true;
+  }
+
   /** The #PF error code of a fault (SDM §4.7). */
   protected override walkFault(
     rec: WalkRecord,
@@ -302,7 +339,10 @@ export class Cpu extends X86FamilyCpu {
    * Delivers #PF: sets CR2 and the error code, and drops the TLB and
    * paging-structure-cache entries for the address in the current PCID, as
    * the processor does on a page fault (SDM §4.10.4.1, last paragraph), so a
-   * fault from a stale entry happens at most once.
+   * fault from a stale entry happens at most once. After a miss in every
+   * array of the access's path (missedPath) only the arrays that lookup did
+   * not probe, or that may hold fractured pieces, are searched: the same
+   * entries dropped.
    */
   protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn): number {
     const code = rec.errorCode;
@@ -314,7 +354,8 @@ export class Cpu extends X86FamilyCpu {
     this.errorCode = code;
     this.cr2Hi = vaHi >>> 0;
     this.cr2Lo = vaLo >>> 0;
-    this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
+    if (this.missedPath !== 0) this.tlb.invalidatePageMissed(vpn, this.asid, this.missedPath === 2);
+    else this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
     this.invalidatePscPath(vpn, this.asid);
     if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
     return Outcome.PF;

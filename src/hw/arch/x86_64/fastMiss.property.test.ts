@@ -209,12 +209,19 @@ function apply(mc: ReturnType<typeof machine>, o: Op): string {
   }
 }
 
-/** Runs ops on both paths; returns the fast machine's successful walks by path (a fast walk never faults). */
-function compare(ops: Op[], tlb: string): { fastOk: number; genericOk: number } {
+/**
+ * Runs ops on both paths; returns the fast machine's walks by path (fastOk: walkFast's, its
+ * not-present faults among them; genericOk: the generic walk's successful ones), and the page
+ * faults walkFast raised (the faults of walks less those of the generic walk).
+ */
+function compare(ops: Op[], tlb: string): { fastOk: number; genericOk: number; fastFaults: number } {
   const fast = machine(true, tlb);
   const ref = machine(false, tlb);
   const frames = (): [number, number] => [fast.root, fast.frames.next]; // every table both built
-  return runOnBoth(fast, ref, ops, apply, (m) => state(m.cpu, frames()));
+  const r = runOnBoth(fast, ref, ops, apply, (m) => state(m.cpu, frames()));
+  // every walk either finds a page or faults: the ref's walk faults are all generic
+  const walkFaults = ref.cpu.walks - ref.genericOk();
+  return { ...r, fastFaults: walkFaults - (r.generic - r.genericOk) };
 }
 
 describe("the fast TLB-miss path against the generic walk (fast-check)", () => {
@@ -222,17 +229,21 @@ describe("the fast TLB-miss path against the generic walk (fast-check)", () => {
     it(`every outcome, counter, TLB entry and table byte agrees (tlb=${tlb})`, () => {
       let fastOk = 0;
       let genericOk = 0;
+      let fastFaults = 0;
       fc.assert(
         fc.property(fc.array(opArb, { minLength: 30, maxLength: 160, size: "max" }), (ops) => {
           const r = compare(ops, tlb);
           fastOk += r.fastOk;
           genericOk += r.genericOk;
+          fastFaults += r.fastFaults;
         }),
         { numRuns: 80, seed: 0xfa57 + tlb.length },
       );
-      // the fast path took most walks that found a page; the generic one still took those it gives up on
+      // the fast path took most walks; the generic one still took those it gives up on
       expect(fastOk).toBeGreaterThan(genericOk);
       expect(genericOk).toBeGreaterThan(0);
+      // walkFast raised not-present faults itself (the record compared after every access)
+      expect(fastFaults).toBeGreaterThan(0);
     });
   }
 });
