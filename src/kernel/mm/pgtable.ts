@@ -195,30 +195,12 @@ export function entryHi(ctx: MmContext, pa: number): number {
   return ctx.env.pgtable.entryBytes === 8 ? ctx.env.phys.read32(pa + 4) : 0;
 }
 
-/** The halves readEntry read last: [lo, hi], unsigned. */
-const entryWords = new Uint32Array(2);
-
-/**
- * The entry readEntry read last, as its halves (`entryRead.hi`, `entryRead.lo`). The halves are
- * held in a typed array, not in an object's fields: a half at or above 2^31 (x86's NX bit, a
- * frame above 8 GiB) stored into a field is a new heap number and a write barrier on every read,
- * three times on every demand-zero fault (the PMD, the PTE, set_pte_at's recheck).
- */
-class EntryRead {
-  get lo(): number {
-    return entryWords[0];
-  }
-  get hi(): number {
-    return entryWords[1];
-  }
-}
-
 /**
  * An entry read whole (its two halves from one look-up of its table's frame, as the MMU's walk
  * reads it), for the reverse map's walk, which reads a PMD and a PTE entry for every mapping of
  * every page it scans: `readEntry` leaves it here (the caller copies both halves at once).
  */
-export const entryRead = new EntryRead();
+export const entryRead = { hi: 0, lo: 0 };
 
 /**
  * ptep_get into `entryRead`: both halves as entryHi and entryLo read them, with one look-up of
@@ -231,12 +213,12 @@ export function readEntry(ctx: MmContext, pa: number): void {
   if (ctx.env.pgtable.entryBytes === 8 && pa >= 0 && frame < phys.nrFrames) {
     const words = phys.frameWords(pfnUnchecked(frame));
     const w = (pa - frame * 4096) >>> 2;
-    entryWords[0] = words === null ? 0 : words[w];
-    entryWords[1] = words === null ? 0 : words[w + 1];
+    entryRead.lo = words === null ? 0 : words[w];
+    entryRead.hi = words === null ? 0 : words[w + 1];
     return;
   }
-  entryWords[0] = entryLo(ctx, pa);
-  entryWords[1] = entryHi(ctx, pa);
+  entryRead.lo = entryLo(ctx, pa);
+  entryRead.hi = entryHi(ctx, pa);
 }
 
 /**
