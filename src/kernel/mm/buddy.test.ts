@@ -82,6 +82,44 @@ describe("buddy allocator", () => {
     expect(b.kswapdWakeups).toBeGreaterThan(0);
   });
 
+  it("prepares an order-0 page alike from the fast path and the slow path (prep_new_page)", () => {
+    const { b, pages } = fresh(8192);
+    // the struct page as prep_new_page leaves it, whatever the free page held before
+    const expectPrepared = (pfn: number, kind: PageKind) => {
+      expect(pfn).toBeGreaterThanOrEqual(0);
+      expect([pages.kind[pfn], pages.refcount[pfn], pages.flags[pfn], pages.mapcount[pfn]]).toEqual([
+        kind,
+        1,
+        0,
+        0,
+      ]);
+      expect([pages.priv[pfn], pages.order[pfn], pages.next[pfn], pages.prev[pfn]]).toEqual([-1, 0, -1, -1]);
+    };
+    const dirty = (pfn: number) => {
+      // stale fields on a free page (a model bug elsewhere would leave such): the allocation resets them
+      pages.mapcount[pfn] = 7;
+      pages.priv[pfn] = 12345;
+      pages.refcount[pfn] = 3;
+    };
+    // fast path: the low watermark allows it; the page is the head of the order-0 list after a split
+    const first = b.alloc(0, Gfp.KERNEL, PageKind.KernelPages);
+    expectPrepared(first, PageKind.KernelPages);
+    const next = b.zones[1].head[0];
+    dirty(next);
+    expect(b.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon)).toBe(next);
+    expectPrepared(next, PageKind.UserAnon);
+    // slow path: below the low watermark only GFP_ATOMIC's retry at min succeeds
+    while (b.alloc(0, Gfp.NOWAIT, PageKind.KernelPages) >= 0);
+    const z = b.zones[1];
+    const head = z.head.findIndex((h) => h !== -1);
+    dirty(z.head[head]);
+    const wakeups = b.kswapdWakeups;
+    const slow = b.alloc(0, Gfp.ATOMIC, PageKind.UserAnon);
+    expect(b.kswapdWakeups).toBeGreaterThan(wakeups); // it went through the slow path
+    expectPrepared(slow, PageKind.UserAnon);
+    expect(b.check()).toEqual([]);
+  });
+
   it("fails a high-order allocation when memory is fragmented although plenty is free", () => {
     const { b } = fresh(8192);
     const pfns: number[] = [];

@@ -305,10 +305,13 @@ export class BuddyAllocator {
    * Allocates 2^order physically contiguous frames. Returns the first pfn,
    * or -1. The frames are marked `kind`, refcount 1 (head carries the order).
    *
-   * Linux: __alloc_pages. The fast path needs the low watermark; the slow
-   * path wakes kswapd, retries at the min watermark (GFP_ATOMIC may dip
-   * below it), then, if the caller may sleep, reclaims directly and finally
-   * calls the OOM killer (orders up to PAGE_ALLOC_COSTLY_ORDER = 3 only).
+   * Linux: mm/page_alloc.c __alloc_pages. The fast path
+   * (get_page_from_freelist) needs the low watermark; the slow path
+   * (allocSlowpath) wakes kswapd, retries at the min watermark (GFP_ATOMIC
+   * may dip below it), then, if the caller may sleep, reclaims directly and
+   * finally calls the OOM killer (orders up to PAGE_ALLOC_COSTLY_ORDER = 3
+   * only). The fast path is a function of its own, small enough for the
+   * engine to inline into the fault path that calls it.
    */
   alloc(order: number, gfp: number, kind: PageKind): number {
     assert(order >= 0 && order <= MAX_ORDER, "alloc: order out of range");
@@ -321,9 +324,17 @@ export class BuddyAllocator {
           : gfp & Gfp.HIGHMEM
             ? this.layout.highmem
             : this.layout.normal;
-    let pfn = this.fromFreelist(order, highest, Wmark.Low, 0);
-    if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
-    // slow path
+    const pfn = this.fromFreelist(order, highest, Wmark.Low, 0);
+    if (pfn >= 0) return order === 0 ? this.prep0(pfn, kind) : this.prep(pfn, order, kind, gfp);
+    return this.allocSlowpath(order, gfp, kind, highest);
+  }
+
+  /**
+   * The allocation the fast path could not make at the low watermark.
+   * Linux: mm/page_alloc.c __alloc_pages_slowpath (wake_all_kswapds, the
+   * min-watermark retry, __alloc_pages_direct_reclaim, __alloc_pages_may_oom)
+   */
+  private allocSlowpath(order: number, gfp: number, kind: PageKind, highest: number): number {
     if (gfp & Gfp.KSWAPD_RECLAIM) {
       for (let id = highest; id >= 0; id--) {
         const z = this.zones[id];
@@ -337,7 +348,7 @@ export class BuddyAllocator {
     if (gfp & Gfp.HIGH) flags |= AllocFlag.MIN_RESERVE;
     if (!(gfp & Gfp.DIRECT_RECLAIM)) flags |= AllocFlag.NON_BLOCK;
     for (let attempt = 0; attempt < 16; attempt++) {
-      pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
+      const pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
       if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
       if (!(gfp & Gfp.DIRECT_RECLAIM) || this.hooks === null) break;
       this.allocStalls++;
@@ -349,6 +360,7 @@ export class BuddyAllocator {
     return -1;
   }
 
+  /** get_page_from_freelist: the first zone from `highest` down whose watermark allows it and that has a block. */
   private fromFreelist(order: number, highest: number, which: Wmark, flags: number): number {
     for (let id = highest; id >= 0; id--) {
       const z = this.zones[id];
@@ -360,22 +372,49 @@ export class BuddyAllocator {
     return -1;
   }
 
-  /** __rmqueue_smallest + expand: take the first block of the smallest order that has one; split it. */
+  /** __rmqueue_smallest: take the first block of the smallest order that has one; split it (expand). */
   private rmqueue(z: Zone, order: number): number {
     for (let current = order; current <= MAX_ORDER; current++) {
       const pfn = z.head[current];
       if (pfn === -1) continue;
       this.removeFromList(z, pfn, current);
-      let high = current;
-      while (high > order) {
-        high--;
-        this.addToList(z, pfn + (1 << high), high, false);
-      }
+      if (current > order) this.expand(z, pfn, order, current);
       return pfn;
     }
     return -1;
   }
 
+  /**
+   * expand: the halves of a block of order `high` split down to `low` go back on their free
+   * lists, the block's first 2^low pages kept (at the head of each list, as __add_to_free_list).
+   * A function of its own, as in Linux: most allocations split nothing, and the one that does
+   * is off the fault path's inlined code.
+   * Linux: mm/page_alloc.c expand
+   */
+  private expand(z: Zone, pfn: number, low: number, high: number): void {
+    while (high > low) {
+      high--;
+      this.addToList(z, pfn + (1 << high), high, false);
+    }
+  }
+
+  /**
+   * prep_new_page of an order-0 page (every user page a fault allocates): what `prep` does for
+   * order 0, on the one struct page without the loop. Linux: mm/page_alloc.c prep_new_page
+   * (post_alloc_hook: set_page_refcounted)
+   */
+  private prep0(pfn: number, kind: PageKind): number {
+    const p = this.pages;
+    p.kind[pfn] = kind;
+    p.refcount[pfn] = 1;
+    p.flags[pfn] = 0;
+    p.mapcount[pfn] = 0;
+    p.priv[pfn] = -1;
+    p.order[pfn] = 0;
+    return pfn;
+  }
+
+  /** prep_new_page: the block's struct pages as allocated (refcount 1 on the head, PG_head above order 0). */
   private prep(pfn: number, order: number, kind: PageKind, _gfp: number): number {
     const p = this.pages;
     for (let i = pfn; i < pfn + (1 << order); i++) {
