@@ -97,9 +97,11 @@ export interface FastMissMachine {
  * `ref` without it: every op's outcome (`apply`'s string) must agree, the
  * counters after every access, and `state` every 32 ops and at the end.
  * `ref` must have taken the generic walk every time. Returns the fast
- * machine's walks by path (fastOk: those walkFast finished, x86-64's
- * not-present faults among them; genericOk: the generic walk's successful
- * ones), its generic walks, and its fast walks during the ops `high` picks (pages where every
+ * machine's walks by path (fastOk: those walkFast finished, its faults
+ * among them; genericOk: the generic walk's successful ones), its generic
+ * walks, the faults walkFast raised itself (fastFaults: the walks that
+ * faulted, all generic on `ref`, less the fast machine's generic ones), and
+ * its fast walks during the ops `high` picks (pages where every
  * level's index is non-zero: a wrong index only makes the fast walk give
  * up, so the tests require some of these).
  */
@@ -110,7 +112,7 @@ export function runOnBoth<M extends FastMissMachine, O extends { op: string }>(
   apply: (m: M, o: O) => string,
   state: (m: M) => unknown,
   high: (o: O) => boolean = () => false,
-): { fastOk: number; genericOk: number; generic: number; fastHigh: number } {
+): { fastOk: number; genericOk: number; generic: number; fastFaults: number; fastHigh: number } {
   // expect only on a difference, for its diff: the comparisons run thousands of times
   const same = (what: string, a: unknown, b: unknown) => {
     if (JSON.stringify(a) !== JSON.stringify(b)) expect(a, what).toEqual(b);
@@ -132,5 +134,13 @@ export function runOnBoth<M extends FastMissMachine, O extends { op: string }>(
   }
   same("state at the end", state(fast), state(ref));
   expect(ref.generic()).toBe(ref.cpu.walks);
-  return { fastOk: fastWalks(), genericOk: fast.genericOk(), generic: fast.generic(), fastHigh };
+  const walkFaults = ref.cpu.walks - ref.genericOk();
+  const genericFaults = fast.generic() - fast.genericOk();
+  return {
+    fastOk: fastWalks(),
+    genericOk: fast.genericOk(),
+    generic: fast.generic(),
+    fastFaults: walkFaults - genericFaults,
+    fastHigh,
+  };
 }

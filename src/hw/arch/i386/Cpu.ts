@@ -186,7 +186,12 @@ export class I386Cpu extends X86FamilyCpu {
    * startWalk; the PDPT in memory is not read, §4.4.1) and has its effects
    * (walks and walkRefs counted, the leaf's A/D write-back, `rec`), or gives
    * up having changed nothing and Mmu.walk runs: a table entry with A clear
-   * is left to it (its write-back comes before the next level's read).
+   * is left to it (its write-back comes before the next level's read). An
+   * entry with P clear (a table never written reads as zeros) ends it as it
+   * ends Mmu.walk: the not-present fault of that level (§4.7: an error code
+   * without P) in `rec` (notPresent), for Mmu.missAndFill to deliver; a
+   * not-present PDPTE register, reserved bits and permission faults are left
+   * to Mmu.walk.
    */
   protected override walkFast(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
     return this.pae ? this.walkFastPae(vpn, access, mode, rec) : this.walkFast32(vpn, access, mode, rec);
@@ -204,11 +209,12 @@ export class I386Cpu extends X86FamilyCpu {
       const index = level === 1 ? vpn >>> 10 : vpn & 1023;
       if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
       const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
-      if (words === null) return false; // never written: not present
-      const lo = words[index];
-      if ((lo & Pte.P) === 0) return false;
       const entryPa = tableFrame * 4096 + index * 4;
       const n = 1 - level;
+      // a frame never written reads as zeros: not present
+      if (words === null) return this.notPresent(rec, n, level, index, entryPa, 0, 0, access, mode);
+      const lo = words[index];
+      if ((lo & Pte.P) === 0) return this.notPresent(rec, n, level, index, entryPa, 0, lo, access, mode);
       rec.level[n] = level;
       rec.index[n] = index;
       rec.entryPa[n] = entryPa;
@@ -261,17 +267,19 @@ export class I386Cpu extends X86FamilyCpu {
       const index = level === 1 ? (vpn >>> 9) & 511 : vpn & 511;
       if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
       const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
-      if (words === null) return false; // never written: not present
       const offset = tableOff + index * 8;
+      const entryPa = tableFrame * 4096 + offset;
+      const n = 1 - level;
+      // a frame never written reads as zeros: not present
+      if (words === null) return this.notPresent(rec, n, level, index, entryPa, 0, 0, access, mode);
       const lo = words[offset >>> 2];
       const hi = words[(offset >>> 2) + 1];
-      if ((lo & Pte.P) === 0 || (hi & rsvdHi) !== 0) return false;
+      if ((lo & Pte.P) === 0) return this.notPresent(rec, n, level, index, entryPa, hi, lo, access, mode);
+      if ((hi & rsvdHi) !== 0) return false; // reserved
       const xd = (hi & PteHi.XD) !== 0;
       if (xd && !nxe) return false; // reserved
       const large = level === 1 && (lo & Pte.PS) !== 0;
       if (large && (lo & RSVD_PDE_2M_LO) !== 0) return false; // reserved
-      const entryPa = tableFrame * 4096 + offset;
-      const n = 1 - level;
       rec.level[n] = level;
       rec.index[n] = index;
       rec.entryPa[n] = entryPa;
@@ -302,6 +310,38 @@ export class I386Cpu extends X86FamilyCpu {
       tableOff = 0;
       level = 0;
     }
+  }
+
+  /**
+   * walkFast's end at a not-present entry, its n-th read: the entry recorded and the walk counted
+   * as Mmu.walk does, then the translation fault of that level as its failWalk makes it (the #PF
+   * error code, §4.7, walkFault). Mmu.missAndFill delivers it (CR2, the error code, §4.10.4.1's
+   * invalidation). Kept out of walkFast's loops, as x86-64's Cpu.notPresent is.
+   */
+  private notPresent(
+    rec: WalkRecord,
+    n: number,
+    level: number,
+    index: number,
+    entryPa: number,
+    hi: number,
+    lo: number,
+    access: Access,
+    mode: Mode,
+  ): true {
+    rec.level[n] = level;
+    rec.index[n] = index;
+    rec.entryPa[n] = entryPa;
+    rec.hi[n] = hi;
+    rec.lo[n] = lo;
+    rec.count = n + 1;
+    rec.pscLevel = -1;
+    this.walks++;
+    this.walkRefs += n + 1;
+    rec.faultKind = HwFaultKind.Translation;
+    rec.faultLevel = level;
+    this.walkFault(rec, access, mode, 0, 0);
+    return true;
   }
 
   /** The rest of leafFound's record for a fast walk's leaf at `level` (format.ts's leaf and memType). */
@@ -357,7 +397,10 @@ export class I386Cpu extends X86FamilyCpu {
   /**
    * Delivers #PF: CR2 and the error code, and drops the TLB and PDE-cache
    * entries for the address, as the processor does on a page fault
-   * (§4.10.4.1), so a fault from a stale entry happens at most once.
+   * (§4.10.4.1), so a fault from a stale entry happens at most once. After a
+   * miss in every array of the access's path (missedPath: walkFast's fault)
+   * only the arrays that lookup did not probe, or that may hold fractured
+   * pieces, are searched (Tlb.invalidatePageMissed): the same entries dropped.
    */
   protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn): number {
     const code = rec.errorCode;
@@ -367,7 +410,9 @@ export class I386Cpu extends X86FamilyCpu {
     else this.faultsByKind.notPresent++;
     this.errorCode = code;
     this.cr2 = vaLo >>> 0;
-    this.tlb.invalidatePage(vpn, 0, InvalidateHow.PcidAndGlobal);
+    // no PCIDs: the lookup's ASID (this.asid) is 0, the invalidation's
+    if (this.missedPath !== 0) this.tlb.invalidatePageMissed(vpn, 0, this.missedPath === 2);
+    else this.tlb.invalidatePage(vpn, 0, InvalidateHow.PcidAndGlobal);
     this.invalidatePscPath(vpn, 0);
     if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
     return Outcome.PF;

@@ -339,7 +339,10 @@ export class RiscvCpu extends Mmu {
    * entries Mmu.walk reads and has its effects (walks and walkRefs counted,
    * the Svadu A/D write-back, `rec`), or gives up having changed nothing
    * (Mmu.walk then runs and raises the page or access fault). Pointers have
-   * no A/D: a walk writes only the leaf.
+   * no A/D: a walk writes only the leaf. A PTE with V = 0 (a table never
+   * written reads as zeros) ends it as it ends Mmu.walk: step 3's page fault
+   * in `rec` (invalid), for Mmu.missAndFill to raise; every other fault is
+   * left to Mmu.walk.
    */
   protected override walkFast(vpn: number, access: Access, mode: Mode, rec: WalkRecord): boolean {
     const phys = this.phys;
@@ -363,13 +366,15 @@ export class RiscvCpu extends Mmu {
         (level < 3 ? vpnLo >>> (9 * level) : level === 3 ? (vpnLo >>> 27) | (vpnHi << 5) : vpnHi >>> 4) & 511;
       if (tableFrame >= nrFrames) return false; // step 2: outside RAM, an access fault
       const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
-      if (words === null) return false; // never written: V = 0
       const offset = index * 8;
+      const entryPa = tableFrame * 4096 + offset;
+      // step 3: V = 0 (a frame never written reads as zeros) is the page fault of this level
+      if (words === null) return this.invalid(rec, n, level, index, entryPa, 0, 0, access, mode);
       const lo = words[offset >>> 2];
       const hi = words[(offset >>> 2) + 1];
-      // step 3: V = 0, W without R, a reserved bit
-      if ((lo & Pte.V) === 0 || (lo & (Pte.R | Pte.W)) === Pte.W || (hi & reservedHi) !== 0) return false;
-      const entryPa = tableFrame * 4096 + offset;
+      if ((lo & Pte.V) === 0) return this.invalid(rec, n, level, index, entryPa, hi, lo, access, mode);
+      // W without R, a reserved bit: left to Mmu.walk
+      if ((lo & (Pte.R | Pte.W)) === Pte.W || (hi & reservedHi) !== 0) return false;
       recLevel[n] = level;
       recIndex[n] = index;
       recEntryPa[n] = entryPa;
@@ -419,6 +424,40 @@ export class RiscvCpu extends Mmu {
       rec.faultLevel = -1;
       return true;
     }
+  }
+
+  /**
+   * walkFast's end at a PTE with V = 0, its n-th read: the PTE recorded and the walk counted as
+   * Mmu.walk does, then the page fault of that level as its failWalk makes it ("Virtual Address
+   * Translation Process" step 3: "If pte.v = 0 ... stop and raise a page-fault exception
+   * corresponding to the original access type": scause 12, 13 or 15, fault.ts). Mmu.missAndFill
+   * raises it (deliver: scause, stval = the address; no TLB entry dropped). Kept out of walkFast's
+   * loop, as x86-64's Cpu.notPresent is (the resident walk's speed).
+   */
+  private invalid(
+    rec: WalkRecord,
+    n: number,
+    level: number,
+    index: number,
+    entryPa: number,
+    hi: number,
+    lo: number,
+    access: Access,
+    mode: Mode,
+  ): true {
+    rec.level[n] = level;
+    rec.index[n] = index;
+    rec.entryPa[n] = entryPa;
+    rec.hi[n] = hi;
+    rec.lo[n] = lo;
+    rec.count = n + 1;
+    rec.pscLevel = -1;
+    this.walks++;
+    this.walkRefs += n + 1;
+    rec.faultKind = HwFaultKind.Translation;
+    rec.faultLevel = level;
+    this.walkFault(rec, access, mode, 0, 0);
+    return true;
   }
 
   override currentMode(): Mode {
