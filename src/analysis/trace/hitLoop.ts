@@ -64,11 +64,19 @@ export class HitLoop {
    * the fetch side's (TlbArray.countFills)
    */
   readonly counts: Int32Array;
+  /** where takeTotals writes the totals of the records takeRecords took (RUN_TOTALS numbers) */
+  readonly totals: Float64Array;
   /** where feedRuns copies runs (HIT_CHUNK of them), and its address */
   readonly input: Uint32Array;
   readonly inputAt: number;
   /** wasm/hits.ts's take: runs from..count-1 while they hit; the first that misses, or count */
   readonly take: (runs: number, from: number, count: number, asid: number) => number;
+  /**
+   * wasm/hits.ts's takeRecords: take over records (each a run of one), with their totals counted;
+   * the first that misses or is not a record, or count
+   */
+  readonly takeRecords: (recs: number, from: number, count: number, asid: number) => number;
+  private readonly totalsOut: (at: number) => void;
   private readonly repeats: () => number;
   private readonly frameSum: () => bigint;
 
@@ -97,6 +105,7 @@ export class HitLoop {
       (l2d !== null ? arrayBytes(l2d) : 0) +
       (l2i !== null && l2i !== l2d ? arrayBytes(l2i) : 0) +
       32 +
+      56 +
       8 * HIT_CHUNK +
       2 * up8(frames);
     const pages = Math.ceil(total / 65536);
@@ -142,6 +151,8 @@ export class HitLoop {
     place(0, l1d, this.memoLoD, this.memoHiD, this.memoPfnD);
     if (split) place(1, l1i, this.memoLoI, this.memoHiI, this.memoPfnI);
     this.counts = int32(8);
+    this.totals = new Float64Array(buf, at, 7);
+    at += 56;
     // the second level, where MachineMode.l2Hit takes it (one array of 4K entries) and the first is 4K only
     const second = ex.second as (...a: number[]) => void;
     const placed = new Map<TlbArray, number>();
@@ -170,8 +181,16 @@ export class HitLoop {
       dataOnly ? 1 : 0,
     );
     this.take = ex.take as HitLoop["take"];
+    this.takeRecords = ex.takeRecords as HitLoop["takeRecords"];
+    this.totalsOut = ex.takeTotals as (at: number) => void;
     this.repeats = ex.takeRepeats as () => number;
     this.frameSum = ex.takeFrameSum as () => bigint;
+  }
+
+  /** The totals of the records takeRecords took since the last call, into `totals` (and zeroed there). */
+  takeTotals(): Float64Array {
+    this.totalsOut(this.totals.byteOffset);
+    return this.totals;
   }
 
   /** The first-level hits the loop counted since the last call. */

@@ -410,6 +410,23 @@ export class MachineMode {
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
   }
 
+  /**
+   * feed with the hit loop in WebAssembly over the records themselves, each
+   * a run of one (no fold): the same figures. Stops before a record that
+   * cannot be u64-addr2kind (its high word at or above 2^17); returns the
+   * records taken (`count`, or that record's index). Only when takesRecords.
+   */
+  feedRecords(words: Uint32Array, count: number): number {
+    if (this.hits === null || this.cpu.tracer !== null || this.cpu.observer !== null)
+      throw new Error("machine mode: feedRecords needs the WebAssembly hit loop (use feed)");
+    return this.feedRunsWasm(this.hits, words, count, null);
+  }
+
+  /** Whether feedRecords can be used: the WebAssembly hit loop, nothing tracing. */
+  get takesRecords(): boolean {
+    return this.hits !== null && this.cpu.tracer === null && this.cpu.observer === null;
+  }
+
   /** Whether feedRuns can be used: 4 KiB pages, and first-level 4K arrays for data and fetches. */
   get takesRuns(): boolean {
     return this.memo;
@@ -526,28 +543,42 @@ export class MachineMode {
    * module goes on from the next run. The same figures as feedRuns in
    * JavaScript: a property test holds the two equal.
    */
-  private feedRunsWasm(hits: HitLoop, runs: Uint32Array, count: number, totals: Float64Array): void {
+  private feedRunsWasm(hits: HitLoop, runs: Uint32Array, count: number, totals: Float64Array | null): number {
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
     this.memoKeysI.fill(-1);
     const split = this.memoLoI !== this.memoLo;
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
     const asid = this.cpu.asid;
+    // records (feedRecords): each a run of one, the write from its kind, the totals counted as they go
+    const records = totals === null;
     let pfnSum = 0;
     let repeats = 0;
-    for (let at = 0; at < count; at += HIT_CHUNK) {
+    let taken = count;
+    let offSum = 0;
+    for (let at = 0; at < count && taken === count; at += HIT_CHUNK) {
       const n = Math.min(HIT_CHUNK, count - at);
       hits.input.set(runs.subarray(2 * at, 2 * (at + n)));
       // (runs.ts's layout and record.ts's low word by hand, as in feedRuns)
       for (let i = 0; i < n; i++) {
-        i = hits.take(hits.inputAt, i, n, asid);
+        i = records ? hits.takeRecords(hits.inputAt, i, n, asid) : hits.take(hits.inputAt, i, n, asid);
         this.settle(hits.counts); // before anything else reads the TLB
         if (i === n) break;
         const lo = hits.input[2 * i];
         const w = hits.input[2 * i + 1];
+        if (records && w >= 0x20000) {
+          taken = at + i; // not a record: its address is at or beyond 2^47
+          break;
+        }
         const hi = w & 0x1ffff;
-        const len = ((w >>> 17) & 0x3fff) + 1;
+        const len = records ? 1 : ((w >>> 17) & 0x3fff) + 1;
         const kind = lo & 3;
+        if (records) {
+          // (takeRecords skips fetches itself under dataOnly)
+          this.kindCounts[kind]++;
+          offSum += (lo >>> 2) & 4095;
+          this.records++;
+        }
         const p = lo >>> 14;
         const fetch = split && kind === 0;
         const set = p & (fetch ? maskI : maskD);
@@ -559,7 +590,7 @@ export class MachineMode {
         (fetch ? this.memoHiI : this.memoHi)[set] = hi;
         (fetch ? this.memoPfnsI : this.memoPfnsD)[set] = pfn;
         this.ref[pfn] = 1;
-        this.dirty[pfn] |= w >>> 31;
+        this.dirty[pfn] |= records ? (lo >>> 1) & 1 : w >>> 31;
         pfnSum += pfn * len;
         if (pfnSum >= 2 ** 52) {
           // exact: a run adds less than 2^40 (frames < 2^26, 16384 records)
@@ -573,18 +604,21 @@ export class MachineMode {
     repeats += hits.takeRepeats();
     this.cpu.translations += repeats;
     this.cpu.tlb.hits[0] += repeats;
+    this.pfnSum += BigInt(offSum); // exact: the records done here, offsets below 2^12
+    if (totals === null) totals = hits.takeTotals();
     const kinds = this.kindCounts;
     kinds[1] += totals[1];
     kinds[2] += totals[2];
     kinds[3] += totals[3];
-    let offSum = totals[4];
+    let offs = totals[4];
     if (this.dataOnly) this.skipped += totals[0];
     else {
       kinds[0] += totals[0];
-      offSum += totals[5];
+      offs += totals[5];
     }
     this.records += totals[6];
-    this.pfnSum += BigInt(offSum);
+    this.pfnSum += BigInt(offs);
+    return taken;
   }
 
   /** Applies the counts the hit loop left (HitLoop.counts): second-level hits, first-level fills. */
