@@ -193,14 +193,6 @@ export function frames(ref: usize, dirty: usize, isSplit: bool, isDataOnly: bool
   dataOnly = isDataOnly;
 }
 
-/** takeRecords' totals of the records it took (RUN_TOTALS' parts: takeTotals) */
-let tFetches: i64 = 0;
-let tWrites: i64 = 0;
-let tModifies: i64 = 0;
-let tOffData: i64 = 0;
-let tOffFetch: i64 = 0;
-let tRecords: i64 = 0;
-
 /** The hits counted since the last call (and zeroes them). */
 export function takeRepeats(): f64 {
   const r = repeats;
@@ -363,20 +355,13 @@ class Loop {
 
   /**
    * takeRecords' loop, inlined with constant `sp` and `skip` as run's: the
-   * same steps on a record as run's on a run of one, and the record's share
-   * of the totals (its kind, its offset), without a branch on its kind.
+   * same steps on a record as run's on a run of one.
    */
   // @ts-expect-error: decorator
   @inline
   static recs(recs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool): i32 {
     let rep = repeats;
     let sum = frameSum;
-    // within a call (at most 2^31 records of offsets below 2^12: the sums fit in u64)
-    let fetches: u32 = 0;
-    let writes: u32 = 0;
-    let modifies: u32 = 0;
-    let offAll: u64 = 0;
-    let offFetch: u64 = 0;
     const dirty = dirtyFlags;
     const loD = memoLoD;
     const hiD = memoHiD;
@@ -391,17 +376,13 @@ class Loop {
     for (; r < end; r += 8) {
       const lo = load<u32>(r);
       const hi = load<u32>(r, 4);
-      const fetch: u32 = <u32>((lo & 3) === 0);
-      const off: u32 = (lo >>> 2) & 4095;
-      if (skip && fetch !== 0) {
-        if (hi >= 131072) break;
-        fetches++;
-        offFetch += off;
-        offAll += off;
+      const fetch = (lo & 3) === 0;
+      if (skip && fetch) {
+        if (hi >= 131072) break; // not a record
         continue;
       }
       const page = lo >>> 14;
-      const s = sp && fetch !== 0;
+      const s = sp && fetch;
       const at = (<usize>(page & (s ? maskI : maskD))) << 2;
       const write: u32 = (lo >>> 1) & 1;
       let pfn: u32;
@@ -417,45 +398,11 @@ class Loop {
         pfn = <u32>got >>> 1;
       }
       sum += <i64>pfn;
-      fetches += fetch;
-      writes += write;
-      modifies += lo & write;
-      offAll += off;
-      offFetch += select<u32>(off, 0, fetch !== 0);
     }
     repeats = rep;
     frameSum = sum;
-    const taken = <i64>((r - recs) >>> 3) - <i64>from;
-    tRecords += taken;
-    tFetches += fetches;
-    tWrites += writes;
-    tModifies += modifies;
-    tOffData += <i64>(offAll - offFetch);
-    tOffFetch += <i64>offFetch;
     return <i32>((r - recs) >>> 3);
   }
-}
-
-/**
- * Writes the totals of the records takeRecords took since the last call at
- * `at`, 7 f64 as runs.ts's RUN_TOTALS (the count of each kind 0..3, the sum
- * of the data records' offsets and of the fetches', the records), and
- * zeroes them.
- */
-export function takeTotals(at: usize): void {
-  store<f64>(at, <f64>tFetches);
-  store<f64>(at, <f64>(tRecords - tFetches - tWrites), 8);
-  store<f64>(at, <f64>(tWrites - tModifies), 16);
-  store<f64>(at, <f64>tModifies, 24);
-  store<f64>(at, <f64>tOffData, 32);
-  store<f64>(at, <f64>tOffFetch, 40);
-  store<f64>(at, <f64>tRecords, 48);
-  tFetches = 0;
-  tWrites = 0;
-  tModifies = 0;
-  tOffData = 0;
-  tOffFetch = 0;
-  tRecords = 0;
 }
 
 /**
@@ -463,11 +410,10 @@ export function takeTotals(at: usize): void {
  * offset 2..13 | page bits 14..31, hi = the address's high bits) rather
  * than runs: records `from`..`count`-1 at `recs`, each as a run of one
  * (a valid record's high word is below 2^17, so its own word is that run's
- * but for the write bit, taken from its kind), with the records' totals
- * (takeTotals) counted here instead of by the fold. Stops before a record
- * that misses the first level, or that cannot be u64-addr2kind (its high
- * word at or above 2^17), nothing of it done or counted; returns its index,
- * or `count`.
+ * but for the write bit, taken from its kind; the records' totals are the
+ * reading thread's, wasm/fold.ts's totals). Stops before a record that
+ * misses the first level, or that cannot be u64-addr2kind (its high word at
+ * or above 2^17), nothing of it done; returns its index, or `count`.
  */
 export function takeRecords(recs: usize, from: i32, count: i32, asid: u32): i32 {
   if (dataOnly) return Loop.recs(recs, from, count, asid, false, true);

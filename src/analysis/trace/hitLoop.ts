@@ -64,7 +64,7 @@ export class HitLoop {
    * the fetch side's (TlbArray.countFills)
    */
   readonly counts: Int32Array;
-  /** where takeTotals writes the totals of the records takeRecords took (RUN_TOTALS numbers) */
+  /** room for RUN_TOTALS numbers (recordTotals') */
   readonly totals: Float64Array;
   /** where feedRuns copies runs (HIT_CHUNK of them), and its address */
   readonly input: Uint32Array;
@@ -72,11 +72,10 @@ export class HitLoop {
   /** wasm/hits.ts's take: runs from..count-1 while they hit; the first that misses, or count */
   readonly take: (runs: number, from: number, count: number, asid: number) => number;
   /**
-   * wasm/hits.ts's takeRecords: take over records (each a run of one), with their totals counted;
-   * the first that misses or is not a record, or count
+   * wasm/hits.ts's takeRecords: take over records (each a run of one); the first that misses or is
+   * not a record, or count
    */
   readonly takeRecords: (recs: number, from: number, count: number, asid: number) => number;
-  private readonly totalsOut: (at: number) => void;
   private readonly repeats: () => number;
   private readonly frameSum: () => bigint;
 
@@ -182,15 +181,8 @@ export class HitLoop {
     );
     this.take = ex.take as HitLoop["take"];
     this.takeRecords = ex.takeRecords as HitLoop["takeRecords"];
-    this.totalsOut = ex.takeTotals as (at: number) => void;
     this.repeats = ex.takeRepeats as () => number;
     this.frameSum = ex.takeFrameSum as () => bigint;
-  }
-
-  /** The totals of the records takeRecords took since the last call, into `totals` (and zeroed there). */
-  takeTotals(): Float64Array {
-    this.totalsOut(this.totals.byteOffset);
-    return this.totals;
   }
 
   /** The first-level hits the loop counted since the last call. */
@@ -202,4 +194,23 @@ export class HitLoop {
   takeFrameSum(): bigint {
     return this.frameSum();
   }
+}
+
+/**
+ * The totals of `n` records (u64-addr2kind, record.ts's layout by hand: kind
+ * lo & 3, offset (lo >>> 2) & 4095) into `out`, as workloads/trace/runs.ts's
+ * RUN_TOTALS (the count of each kind, the data records' offsets, the
+ * fetches', the records): for the records before a bad one, whose slot's
+ * totals (the reading thread's) count the rest too.
+ */
+export function recordTotals(words: Uint32Array, n: number, out: Float64Array): Float64Array {
+  out.fill(0);
+  for (let i = 0; i < n; i++) {
+    const lo = words[2 * i];
+    const k = lo & 3;
+    out[k]++;
+    out[k === 0 ? 5 : 4] += (lo >>> 2) & 4095;
+  }
+  out[6] = n;
+  return out;
 }

@@ -44,7 +44,7 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
-import { HIT_CHUNK, HitLoop, wasmByDefault } from "./hitLoop.ts";
+import { HIT_CHUNK, HitLoop, recordTotals, wasmByDefault } from "./hitLoop.ts";
 import { type CostModel, DEFAULT_COST, type MachineModeResult } from "./machineModeResult.ts";
 
 export type { CostModel, MachineModeResult } from "./machineModeResult.ts";
@@ -416,10 +416,10 @@ export class MachineMode {
    * cannot be u64-addr2kind (its high word at or above 2^17); returns the
    * records taken (`count`, or that record's index). Only when takesRecords.
    */
-  feedRecords(words: Uint32Array, count: number): number {
+  feedRecords(words: Uint32Array, count: number, totals: Float64Array): number {
     if (this.hits === null || this.cpu.tracer !== null || this.cpu.observer !== null)
       throw new Error("machine mode: feedRecords needs the WebAssembly hit loop (use feed)");
-    return this.feedRunsWasm(this.hits, words, count, null);
+    return this.feedRunsWasm(this.hits, words, count, totals, true);
   }
 
   /** Whether feedRecords can be used: the WebAssembly hit loop, nothing tracing. */
@@ -443,7 +443,7 @@ export class MachineMode {
   feedRuns(runs: Uint32Array, count: number, totals: Float64Array): void {
     if (!this.memo) throw new Error("machine mode: runs need first-level 4K TLB arrays (use feed)");
     if (this.hits !== null && this.cpu.tracer === null && this.cpu.observer === null) {
-      this.feedRunsWasm(this.hits, runs, count, totals);
+      this.feedRunsWasm(this.hits, runs, count, totals, false);
       return;
     }
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
@@ -543,19 +543,23 @@ export class MachineMode {
    * module goes on from the next run. The same figures as feedRuns in
    * JavaScript: a property test holds the two equal.
    */
-  private feedRunsWasm(hits: HitLoop, runs: Uint32Array, count: number, totals: Float64Array | null): number {
+  private feedRunsWasm(
+    hits: HitLoop,
+    runs: Uint32Array,
+    count: number,
+    totals: Float64Array,
+    records: boolean,
+  ): number {
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
     this.memoKeysI.fill(-1);
     const split = this.memoLoI !== this.memoLo;
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
     const asid = this.cpu.asid;
-    // records (feedRecords): each a run of one, the write from its kind, the totals counted as they go
-    const records = totals === null;
+    // records (feedRecords): each a run of one, its write from its kind
     let pfnSum = 0;
     let repeats = 0;
     let taken = count;
-    let offSum = 0;
     for (let at = 0; at < count && taken === count; at += HIT_CHUNK) {
       const n = Math.min(HIT_CHUNK, count - at);
       hits.input.set(runs.subarray(2 * at, 2 * (at + n)));
@@ -573,12 +577,6 @@ export class MachineMode {
         const hi = w & 0x1ffff;
         const len = records ? 1 : ((w >>> 17) & 0x3fff) + 1;
         const kind = lo & 3;
-        if (records) {
-          // (takeRecords skips fetches itself under dataOnly)
-          this.kindCounts[kind]++;
-          offSum += (lo >>> 2) & 4095;
-          this.records++;
-        }
         const p = lo >>> 14;
         const fetch = split && kind === 0;
         const set = p & (fetch ? maskI : maskD);
@@ -604,8 +602,8 @@ export class MachineMode {
     repeats += hits.takeRepeats();
     this.cpu.translations += repeats;
     this.cpu.tlb.hits[0] += repeats;
-    this.pfnSum += BigInt(offSum); // exact: the records done here, offsets below 2^12
-    if (totals === null) totals = hits.takeTotals();
+    // the records before a bad one: their own totals
+    if (taken < count) totals = recordTotals(runs, taken, hits.totals);
     const kinds = this.kindCounts;
     kinds[1] += totals[1];
     kinds[2] += totals[2];

@@ -24,7 +24,7 @@ type BatchSink = (words: Uint32Array, n: number) => void;
 /** `count` runs and their totals (workloads/trace/formats.ts RunSink). */
 type RunSink = (runs: Uint32Array, count: number, totals: Float64Array) => void;
 /** `count` unchecked records; returns those taken, up to the first that is not one (formats.ts RawRecordSink). */
-type RawRecordSink = (words: Uint32Array, count: number) => number;
+type RawRecordSink = (words: Uint32Array, count: number, totals: Float64Array) => number;
 
 /** What is replayed through what (the CLI's ReplaySettings less the input's format). */
 export interface SimSettings {
@@ -227,9 +227,9 @@ export class Replay {
   }
 
   /** Takes `n` unchecked records, up to the first that is not one (only when takesRaw); returns those taken. */
-  readonly feedRaw: RawRecordSink = (w, n) => {
+  readonly feedRaw: RawRecordSink = (w, n, totals) => {
     const s = this.sim!;
-    const taken = s.feedRecords(w, n);
+    const taken = s.feedRecords(w, n, totals);
     this.fed += taken;
     this.noteFaults(s.faultCount());
     return taken;

@@ -162,11 +162,12 @@ export async function readRuns(
 
 /**
  * Receives `count` u64-addr2kind records (pairs of 32-bit words, low first),
- * not yet checked, and returns how many it took: `count`, or the index of
+ * not yet checked, with their totals (RUN_TOTALS, as the fold counts them:
+ * of all `count`), and returns how many it took: `count`, or the index of
  * the first that is not one (its high word at or above 2^17), before which
- * it stopped.
+ * it stopped (and counted the totals of those before it itself).
  */
-export type RawRecordSink = (words: Uint32Array, count: number) => number;
+export type RawRecordSink = (words: Uint32Array, count: number, totals: Float64Array) => number;
 
 /**
  * Reads a u64-addr2kind trace file (plain, gzip or zstd) as its records
@@ -186,7 +187,8 @@ export async function readRecordsRaw(
     throw new Error(`readRecordsRaw: ${path} is not a file the reading thread can read`);
   const stats: TraceReadStats = { format: "bin", records: 0, bytes: 0, lines: 0, skippedLines: 0 };
   let rest = 0;
-  for await (const { m, view } of readSlots(path, codec, false)) {
+  const totals = new Float64Array(RUN_TOTALS);
+  for await (const { m, view } of readSlots(path, codec, false, true)) {
     stats.bytes = m.out;
     if (m.error !== undefined) throw workerError(m, path, codec);
     if (m.slot !== undefined) {
@@ -194,7 +196,8 @@ export async function readRecordsRaw(
       const count = Math.floor(m.bytes! / 8);
       rest = m.bytes! - count * 8;
       const words = new Uint32Array(view.buffer, view.byteOffset, 2 * count);
-      const taken = sink(words, count);
+      totals.set(m.totals!);
+      const taken = sink(words, count, totals);
       const at = stats.records;
       stats.records += taken;
       if (taken < count)
