@@ -120,11 +120,11 @@ export function totals(rec: usize, n: i32, totals: usize): void {
       offA = i32x4.add(offA, off);
       offF = i32x4.add(offF, v128.and(off, isF));
     }
-    fetches += Sum.lanes(fe);
-    writes += Sum.lanes(wr);
-    modifies += Sum.lanes(mo);
-    offAll += Sum.lanes(offA);
-    offFetch += Sum.lanes(offF);
+    fetches += sumLanes(fe);
+    writes += sumLanes(wr);
+    modifies += sumLanes(mo);
+    offAll += sumLanes(offA);
+    offFetch += sumLanes(offF);
   }
   for (let i = quads << 2; i < n; i++) {
     const lo = load<u32>(rec + ((<usize>i) << 3));
@@ -147,17 +147,12 @@ export function totals(rec: usize, n: i32, totals: usize): void {
   store<f64>(totals, load<f64>(totals, 48) + <f64>n, 48);
 }
 
-/** (a class only so that the helper can carry @inline, as in wasm/hits.ts) */
-class Sum {
-  /** The sum of a vector's four lanes (each below 2^31). */
-  // @ts-expect-error: decorator
-  @inline
-  static lanes(v: v128): i64 {
-    return (
-      <i64>i32x4.extract_lane(v, 0) +
-      <i64>i32x4.extract_lane(v, 1) +
-      <i64>i32x4.extract_lane(v, 2) +
-      <i64>i32x4.extract_lane(v, 3)
-    );
-  }
+/** The sum of a vector's four lanes (each below 2^31; small enough for the optimizer to inline). */
+function sumLanes(v: v128): i64 {
+  return (
+    <i64>i32x4.extract_lane(v, 0) +
+    <i64>i32x4.extract_lane(v, 1) +
+    <i64>i32x4.extract_lane(v, 2) +
+    <i64>i32x4.extract_lane(v, 3)
+  );
 }

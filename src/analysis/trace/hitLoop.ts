@@ -14,6 +14,7 @@
  * memory would leave the views behind): its size is fixed here.
  */
 import { fromBase64, instantiate, wasmApi } from "../../base/wasm.ts";
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 import { HITS_WASM } from "./hitsWasm.ts";
 
@@ -183,6 +184,24 @@ export class HitLoop {
     this.takeRecords = ex.takeRecords as HitLoop["takeRecords"];
     this.repeats = ex.takeRepeats as () => number;
     this.frameSum = ex.takeFrameSum as () => bigint;
+  }
+
+  /**
+   * Applies the counts the loop left (counts) to the MMU and the first-level
+   * arrays `l1d`, `l1i`: second-level hits (a translation, a first-level
+   * miss and a second-level hit each, as MachineMode.l2Hit counts them),
+   * first-level fills; zeroes them.
+   */
+  settle(cpu: Mmu, l1d: TlbArray, l1i: TlbArray): void {
+    const c = this.counts;
+    if ((c[0] | c[1] | c[2] | c[3] | c[4]) === 0) return;
+    const tlb = cpu.tlb;
+    cpu.translations += c[0];
+    tlb.misses[0] += c[0];
+    tlb.hits[1] += c[0];
+    l1d.countFills(c[1], c[2]);
+    l1i.countFills(c[3], c[4]);
+    c.fill(0);
   }
 
   /** The first-level hits the loop counted since the last call. */

@@ -45,7 +45,12 @@ import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
 import { HIT_CHUNK, HitLoop, recordTotals, wasmByDefault } from "./hitLoop.ts";
-import { type CostModel, DEFAULT_COST, type MachineModeResult } from "./machineModeResult.ts";
+import {
+  type CostModel,
+  DEFAULT_COST,
+  estimatedCycles,
+  type MachineModeResult,
+} from "./machineModeResult.ts";
 
 export type { CostModel, MachineModeResult } from "./machineModeResult.ts";
 export { DEFAULT_COST } from "./machineModeResult.ts";
@@ -411,18 +416,15 @@ export class MachineMode {
   }
 
   /**
-   * feed with the hit loop in WebAssembly over the records themselves, each
-   * a run of one (no fold): the same figures. Stops before a record that
-   * cannot be u64-addr2kind (its high word at or above 2^17); returns the
-   * records taken (`count`, or that record's index). Only when takesRecords.
+   * feed through the WebAssembly hit loop, each record a run of one (only when takesRecords: the loop,
+   * nothing tracing), `totals` those of all `count` (RUN_TOTALS); stops before a record that is not one
+   * (high word at or above 2^17). Returns the records taken. The same figures as feed and feedRuns.
    */
   feedRecords(words: Uint32Array, count: number, totals: Float64Array): number {
-    if (this.hits === null || this.cpu.tracer !== null || this.cpu.observer !== null)
-      throw new Error("machine mode: feedRecords needs the WebAssembly hit loop (use feed)");
-    return this.feedRunsWasm(this.hits, words, count, totals, true);
+    if (!this.takesRecords) throw new Error("machine mode: feedRecords needs the WebAssembly hit loop");
+    return this.feedRunsWasm(words, count, totals, true);
   }
 
-  /** Whether feedRecords can be used: the WebAssembly hit loop, nothing tracing. */
   get takesRecords(): boolean {
     return this.hits !== null && this.cpu.tracer === null && this.cpu.observer === null;
   }
@@ -443,7 +445,7 @@ export class MachineMode {
   feedRuns(runs: Uint32Array, count: number, totals: Float64Array): void {
     if (!this.memo) throw new Error("machine mode: runs need first-level 4K TLB arrays (use feed)");
     if (this.hits !== null && this.cpu.tracer === null && this.cpu.observer === null) {
-      this.feedRunsWasm(this.hits, runs, count, totals, false);
+      this.feedRunsWasm(runs, count, totals, false);
       return;
     }
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
@@ -543,13 +545,8 @@ export class MachineMode {
    * module goes on from the next run. The same figures as feedRuns in
    * JavaScript: a property test holds the two equal.
    */
-  private feedRunsWasm(
-    hits: HitLoop,
-    runs: Uint32Array,
-    count: number,
-    totals: Float64Array,
-    records: boolean,
-  ): number {
+  private feedRunsWasm(runs: Uint32Array, count: number, totals: Float64Array, records: boolean): number {
+    const hits = this.hits!;
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
     this.memoKeysI.fill(-1);
     const split = this.memoLoI !== this.memoLo;
@@ -566,7 +563,7 @@ export class MachineMode {
       // (runs.ts's layout and record.ts's low word by hand, as in feedRuns)
       for (let i = 0; i < n; i++) {
         i = records ? hits.takeRecords(hits.inputAt, i, n, asid) : hits.take(hits.inputAt, i, n, asid);
-        this.settle(hits.counts); // before anything else reads the TLB
+        hits.settle(this.cpu, this.l1D!, this.l1I!); // before anything else reads the TLB
         if (i === n) break;
         const lo = hits.input[2 * i];
         const w = hits.input[2 * i + 1];
@@ -617,20 +614,6 @@ export class MachineMode {
     this.records += totals[6];
     this.pfnSum += BigInt(offs);
     return taken;
-  }
-
-  /** Applies the counts the hit loop left (HitLoop.counts): second-level hits, first-level fills. */
-  private settle(c: Int32Array): void {
-    if ((c[0] | c[1] | c[2] | c[3] | c[4]) === 0) return;
-    const cpu = this.cpu;
-    const tlb = cpu.tlb;
-    // l2Hit's counts: a translation, a first-level miss, a second-level hit
-    cpu.translations += c[0];
-    tlb.misses[0] += c[0];
-    tlb.hits[1] += c[0];
-    this.l1D!.countFills(c[1], c[2]);
-    this.l1I!.countFills(c[3], c[4]);
-    c.fill(0);
   }
 
   /**
@@ -808,18 +791,7 @@ export class MachineMode {
         dc === null
           ? null
           : { hits: dc.hits, misses: dc.misses, writebacks: dc.writebacks, page_flushes: dc.pageFlushes },
-      cycles:
-        l1 * c.l1 +
-        l2 * c.l2 +
-        ptReads * c.walkRead +
-        this.firstTouch * c.minorFault +
-        this.swapIns * c.majorFault +
-        (dc === null
-          ? 0
-          : dc.hits * c.cacheHit +
-            dc.misses * c.cacheMiss +
-            dc.writebacks * c.cacheWriteback +
-            dc.pageFlushes * c.cacheFlush),
+      cycles: estimatedCycles(c, l1, l2, ptReads, this.firstTouch, this.swapIns, dc),
     };
   }
 }

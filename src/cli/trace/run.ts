@@ -35,7 +35,9 @@ export async function runTraceCli(
   if (validateOnly) return { text: null, error: null };
   // opened last: every option is checked before a file is read or a program started
   if (opened === undefined) refuseClosedStdin(file);
-  const source = opened ? opened() : openSource(file, { format: settings.format, runs: replay.takesRuns, raw: replay.takesRaw });
+  const source = opened
+    ? opened()
+    : openSource(file, { format: settings.format, runs: replay.takesRuns, raw: replay.takesRaw });
   const progress = Progress.forTerminal(o.progress, process.stderr.isTTY, source.size);
   const t0 = performance.now();
   let stats: TraceReadStats | null = null;

@@ -152,7 +152,8 @@ function rawSource(file: string, codec: Compression, size: number): TraceSource 
     format: "bin",
     size,
     read: (sinks) => {
-      if (sinks.raw === undefined) throw new Error(`${file}: read as raw records, but the consumer takes none`);
+      if (sinks.raw === undefined)
+        throw new Error(`${file}: read as raw records, but the consumer takes none`);
       return readRecordsRaw(file, sinks.raw, sinks.progress, codec);
     },
   };

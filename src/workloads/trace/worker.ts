@@ -137,7 +137,9 @@ function workerMain(): void {
     memory !== null && foldWasm !== null
       ? new wa.Instance(new wa.Module(foldWasm), { env: { memory } }).exports
       : null;
-  const wasmFold = foldExports?.fold as ((rec: number, n: number, out: number, totals: number) => number) | undefined;
+  const wasmFold = foldExports?.fold as
+    | ((rec: number, n: number, out: number, totals: number) => number)
+    | undefined;
   /** wasm/fold.ts's totals: the fold's totals of records without folding them (raw slots with totals) */
   const wasmTotals = foldExports?.totals as ((rec: number, n: number, totals: number) => void) | undefined;
   /** This thread's CPU seconds (user + system) so far, from /proc/thread-self/stat; undefined elsewhere. */
@@ -189,7 +191,9 @@ function workerMain(): void {
     let view = new Uint8Array(ring, 0, size);
     // fold mode: decompressed bytes are staged, 64K records at a time (in the ring's tail for the WebAssembly fold)
     const staging =
-      fold && wasmFold !== undefined ? new Uint8Array(ring, stagingAt, PIECE) : new Uint8Array(fold ? PIECE : 0);
+      fold && wasmFold !== undefined
+        ? new Uint8Array(ring, stagingAt, PIECE)
+        : new Uint8Array(fold ? PIECE : 0);
     let staged = 0;
     /** byte offset of staging[0] (of the slot's first byte, in a shared slot) in the decompressed stream */
     let base = 0;
@@ -294,7 +298,11 @@ function workerMain(): void {
 
     /** Where the next decompressed bytes go. */
     const space = (): Uint8Array =>
-      shared ? view.subarray(fill, SHARED_MAX) : fold ? staging.subarray(staged) : view.subarray(fill, rawMax);
+      shared
+        ? view.subarray(fill, SHARED_MAX)
+        : fold
+          ? staging.subarray(staged)
+          : view.subarray(fill, rawMax);
     /** n bytes were written at space(). */
     const commit = (n: number): void => {
       out += n;
