@@ -543,7 +543,8 @@ export class MachineMode {
    * hit the first level; a run that misses it is done here as feedRuns does
    * (the second level directly, else Mmu.translate and the pager), and the
    * module goes on from the next run. The same figures as feedRuns in
-   * JavaScript: a property test holds the two equal.
+   * JavaScript: a property test holds the two equal. `records`: records,
+   * each a run of one (feedRecords), up to one that is not; the records taken.
    */
   private feedRunsWasm(runs: Uint32Array, count: number, totals: Float64Array, records: boolean): number {
     const hits = this.hits!;
@@ -553,7 +554,6 @@ export class MachineMode {
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
     const asid = this.cpu.asid;
-    // records (feedRecords): each a run of one, its write from its kind
     let pfnSum = 0;
     let repeats = 0;
     let taken = count;
