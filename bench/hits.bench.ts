@@ -11,7 +11,8 @@
  *                                            nine runs in ten front-entry hits)
  *   TRACE=/tmp/py-50M.u64 node --import tsx bench/hits.bench.ts   (a real trace's runs instead, e.g.
  *     `zstd -d` of py-50M.u64.zst: feedRuns alone, faults and walks included, over all its runs;
- *     no `take` alone or C, which assume every run hits)
+ *     no `take` alone or C, which assume every run hits; and MachineMode.feedRecords over the records
+ *     themselves, CPU ns a record, which needs no fold)
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -104,8 +105,14 @@ function takeOnly(): number {
   return ns / n;
 }
 
-const best = { wasm: Infinity, js: Infinity, take: Infinity };
+// TRACE: the records themselves too (MachineMode.feedRecords, no fold), CPU ns a record
+const nRec = rec.length / 2;
+const recs = TRACE ? new MachineMode({ ...cfg, wasm: true }) : null;
+recs?.feedRecords(rec, nRec, t0); // (no totals, as feedRuns above: the figures compared are the same)
+const best = { wasm: Infinity, js: Infinity, take: Infinity, recs: Infinity };
 for (let r = 0; r < ROUNDS; r++) {
+  if (recs !== null)
+    best.recs = Math.min(best.recs, (time(() => recs.feedRecords(rec, nRec, t0)) * n) / nRec);
   best.wasm = Math.min(
     best.wasm,
     time(() => wasm.feedRuns(runs, n, t0)),
@@ -118,6 +125,8 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 if (JSON.stringify(wasm.result()) !== JSON.stringify(js.result()))
   throw new Error("hits.bench: the WebAssembly and JavaScript loops disagree");
+if (recs !== null && JSON.stringify(recs.result()) !== JSON.stringify(wasm.result()))
+  throw new Error("hits.bench: feedRecords and feedRuns disagree");
 
 let c = "";
 if (TRACE) c = "(not run on a trace)";
@@ -137,3 +146,7 @@ console.log(`  feedRuns, WebAssembly  ${best.wasm.toFixed(2)}`);
 console.log(`  feedRuns, JavaScript   ${best.js.toFixed(2)}`);
 console.log(`  take alone (wasm)      ${TRACE ? "(not run on a trace)" : best.take.toFixed(2)}`);
 console.log(`  C (gcc -O2)            ${c}`);
+if (recs !== null)
+  console.log(
+    `  feedRecords (wasm)     ${best.recs.toFixed(2)} a record, ${((best.recs * nRec) / n).toFixed(2)} a run's worth (${nRec} records; no fold)`,
+  );

@@ -2,11 +2,13 @@
  * Trace replay (issue #6), next to the C reference simulator on the same
  * compressed trace file and configuration, in the same command:
  *
- *   machine mode   `vmlab trace` end to end (zstd decode, record checks and
- *                  folding into runs on the reading thread, the MMU, the
- *                  CLOCK pager) against vmref, both from the .zst file; the
- *                  counters are compared too, and the record-by-record path
- *                  (standard input, or analyses alongside) is shown beside
+ *   machine mode   `vmlab trace` end to end (zstd decode and the records'
+ *                  totals on the reading thread, each record through the
+ *                  hit loop, the MMU, the CLOCK pager: the raw path) against
+ *                  vmref, both from the .zst file; the counters are compared
+ *                  too, and the runs path (the reading thread folds) and the
+ *                  record-by-record path (standard input, or analyses
+ *                  alongside) are shown beside
  *   policy mode    LRU over the page numbers (M references/s; goal: > 30)
  *   one-pass MRC   the exact LRU curve at every size against one LRU run
  *                  (goal: within 3x)
@@ -50,28 +52,35 @@ async function main(): Promise<void> {
   ] as const) {
     const file = resolve(SHARED, "traces", trace);
     console.log(`${trace}, ${frames} frames, TLB 64x4,1536x12, CLOCK`);
-    // what `vmlab trace FILE` does: the trace layer opens the file on the runs path, and the
-    // reading thread checks and folds the records into runs
-    const m = await best(3, async () => {
-      const mm = new MachineMode({ frames, tlb: "64x4,1536x12", policy: "clock" });
-      const source = openSource(file, { format: "auto", runs: mm.takesRuns });
-      if (source.path !== "runs") throw new Error(`${file} is not read as runs`);
-      await source.read({
-        records: (w, n) => mm.feed(w, n),
-        runs: (w, n, totals) => mm.feedRuns(w, n, totals),
+    // what `vmlab trace FILE` does: the trace layer opens the file on the raw path (the reading
+    // thread decompresses and counts the totals; the hit loop checks and takes each record) or,
+    // with `raw` off, on the runs path (the reading thread checks and folds the records into runs)
+    const read = (raw: boolean) =>
+      best(3, async () => {
+        const mm = new MachineMode({ frames, tlb: "64x4,1536x12", policy: "clock" });
+        const source = openSource(file, { format: "auto", runs: mm.takesRuns, raw: raw && mm.takesRecords });
+        if (source.path !== (raw ? "raw" : "runs")) throw new Error(`${file} is read as ${source.path}`);
+        await source.read({
+          records: (w, n) => mm.feed(w, n),
+          runs: (w, n, totals) => mm.feedRuns(w, n, totals),
+          raw: (w, n, totals) => mm.feedRecords(w, n, totals),
+        });
+        return mm.result();
       });
-      return mm.result();
-    });
+    const m = await read(true);
+    const byRuns = await read(false);
     // record by record, as from standard input or with an analysis alongside
     const byRecord = await best(3, async () => {
       const mm = new MachineMode({ frames, tlb: "64x4,1536x12", policy: "clock" });
       await readTrace(openTrace(file), "bin", (w, n) => mm.feed(w, n));
       return mm.result();
     });
-    const same = JSON.stringify(m.value) === JSON.stringify(byRecord.value);
+    const same =
+      JSON.stringify(m.value) === JSON.stringify(byRecord.value) &&
+      JSON.stringify(m.value) === JSON.stringify(byRuns.value);
     const rate = m.value.records / m.seconds;
     console.log(
-      `  vmlab machine mode  ${(rate / 1e6).toFixed(1).padStart(6)} M/s  (${m.seconds.toFixed(3)} s; record by record ${(byRecord.value.records / byRecord.seconds / 1e6).toFixed(1)} M/s, ${same ? "the same figures" : "OTHER FIGURES"})`,
+      `  vmlab machine mode  ${(rate / 1e6).toFixed(1).padStart(6)} M/s  (${m.seconds.toFixed(3)} s; as runs ${(byRuns.value.records / byRuns.seconds / 1e6).toFixed(1)} M/s, record by record ${(byRecord.value.records / byRecord.seconds / 1e6).toFixed(1)} M/s, ${same ? "the same figures" : "OTHER FIGURES"})`,
     );
     if ("path" in vmref) {
       let bestC = Number.POSITIVE_INFINITY;

@@ -29,7 +29,7 @@ export const MODULES = [
     source: "wasm/fold.ts",
     out: "src/workloads/trace/foldWasm.ts",
     name: "FOLD_WASM",
-    flags: ["--initialMemory", "1", "--maximumMemory", "65536", "--sharedMemory", "--enable", "threads"],
+    flags: ["--initialMemory", "1", "--maximumMemory", "65536", "--sharedMemory", "--enable", "threads,simd"],
     what: "the reading thread's fold of records into runs (foldRuns' twin)",
   },
   {

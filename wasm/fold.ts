@@ -80,3 +80,79 @@ export function fold(rec: usize, n: i32, out: usize, totals: usize): i32 {
   store<f64>(totals, load<f64>(totals, 48) + <f64>records, 48);
   return m;
 }
+
+/**
+ * The totals the fold would add for `n` records at `rec` (RUN_TOTALS, added
+ * to the 7 f64 at `totals`), without folding them: for a consumer that takes
+ * the records themselves (MachineMode.feedRecords). Four records a step in
+ * 128-bit lanes (their low words shuffled into one vector); it does not
+ * look for a record that cannot be one (the consumer does, and counts the
+ * records before it itself).
+ */
+export function totals(rec: usize, n: i32, totals: usize): void {
+  const THREE = i32x4.splat(3);
+  const ONE = i32x4.splat(1);
+  const OFF = i32x4.splat(4095);
+  const ZERO = i32x4.splat(0);
+  let fetches: i64 = 0;
+  let writes: i64 = 0;
+  let modifies: i64 = 0;
+  let offAll: i64 = 0;
+  let offFetch: i64 = 0;
+  const quads = n >> 2;
+  // 64K quads at a time: a lane's sums stay below 2^31 (offsets below 2^12)
+  for (let q0 = 0; q0 < quads; q0 += 65536) {
+    const q1 = min(quads, q0 + 65536);
+    let fe = ZERO;
+    let wr = ZERO;
+    let mo = ZERO;
+    let offA = ZERO;
+    let offF = ZERO;
+    for (let q = q0; q < q1; q++) {
+      const at = rec + ((<usize>q) << 5);
+      const lo = v128.shuffle<i32>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6);
+      const isF = i32x4.eq(v128.and(lo, THREE), ZERO);
+      const off = v128.and(i32x4.shr_u(lo, 2), OFF);
+      const w = v128.and(i32x4.shr_u(lo, 1), ONE);
+      fe = i32x4.sub(fe, isF);
+      wr = i32x4.add(wr, w);
+      mo = i32x4.add(mo, v128.and(lo, w));
+      offA = i32x4.add(offA, off);
+      offF = i32x4.add(offF, v128.and(off, isF));
+    }
+    fetches += sumLanes(fe);
+    writes += sumLanes(wr);
+    modifies += sumLanes(mo);
+    offAll += sumLanes(offA);
+    offFetch += sumLanes(offF);
+  }
+  for (let i = quads << 2; i < n; i++) {
+    const lo = load<u32>(rec + ((<usize>i) << 3));
+    const off = (lo >>> 2) & 4095;
+    const w = (lo >>> 1) & 1;
+    writes += w;
+    modifies += lo & w;
+    offAll += off;
+    if ((lo & 3) === 0) {
+      fetches++;
+      offFetch += off;
+    }
+  }
+  store<f64>(totals, load<f64>(totals) + <f64>fetches);
+  store<f64>(totals, load<f64>(totals, 8) + <f64>(<i64>n - fetches - writes), 8);
+  store<f64>(totals, load<f64>(totals, 16) + <f64>(writes - modifies), 16);
+  store<f64>(totals, load<f64>(totals, 24) + <f64>modifies, 24);
+  store<f64>(totals, load<f64>(totals, 32) + <f64>(offAll - offFetch), 32);
+  store<f64>(totals, load<f64>(totals, 40) + <f64>offFetch, 40);
+  store<f64>(totals, load<f64>(totals, 48) + <f64>n, 48);
+}
+
+/** The sum of a vector's four lanes (each below 2^31; small enough for the optimizer to inline). */
+function sumLanes(v: v128): i64 {
+  return (
+    <i64>i32x4.extract_lane(v, 0) +
+    <i64>i32x4.extract_lane(v, 1) +
+    <i64>i32x4.extract_lane(v, 2) +
+    <i64>i32x4.extract_lane(v, 3)
+  );
+}

@@ -208,8 +208,9 @@ export function takeFrameSum(): i64 {
 }
 
 /**
- * A run whose first-level set's memo does not hold its page (runs.ts's
- * layout at `r`; `s`: the fetch side's first level): TlbArray.lookup of a
+ * A run or record whose first-level set's memo does not hold its page (its
+ * first record's low word `lo`, its high word `hi`, `write` 1 when a store
+ * or modify is among its records; `s`: the fetch side's first level): TlbArray.lookup of a
  * base-page array (the set's ways in recency order, invalid ones last),
  * else the second level (secondHit), then the memo, reference bit and dirty
  * flag as a front-entry hit leaves them. Returns the frame times 2, plus 1
@@ -217,10 +218,7 @@ export function takeFrameSum(): i64 {
  * apart); or -1, a miss of both (nothing done). Kept out of take's loop so
  * that the loop's few values stay in registers.
  */
-function miss(r: usize, s: bool, asid: u32): i32 {
-  const lo = load<u32>(r);
-  const w = load<u32>(r, 4);
-  const hi = w & 0x1ffff;
+function miss(lo: u32, hi: u32, write: u32, s: bool, asid: u32): i32 {
   const page = lo >>> 14;
   const set = page & (s ? setMaskI : setMaskD);
   const key: f64 = (<f64>hi * 262144.0 + <f64>page) * 8.0;
@@ -243,7 +241,7 @@ function miss(r: usize, s: bool, asid: u32): i32 {
   store<u32>((s ? memoPfnI : memoPfnD) + at, pfn);
   store<u8>(refBits + pfn, 1);
   const d = dirtyFlags + pfn;
-  store<u8>(d, load<u8>(d) | <u8>(w >>> 31));
+  store<u8>(d, load<u8>(d) | <u8>write);
   return <i32>((pfn << 1) | second);
 }
 
@@ -339,7 +337,7 @@ class Loop {
         pfn = load<u32>((s ? pfI : pfD) + at);
         if (w >= 0x80000000) store<u8>(dirty + pfn, 1);
       } else {
-        const got = miss(r, s, asid);
+        const got = miss(lo, w & 0x1ffff, w >>> 31, s, asid);
         if (got < 0) {
           repeats = rep;
           frameSum = sum;
@@ -354,6 +352,73 @@ class Loop {
     frameSum = sum;
     return count;
   }
+
+  /**
+   * takeRecords' loop, inlined with constant `sp` and `skip` as run's: the
+   * same steps on a record as run's on a run of one.
+   */
+  // @ts-expect-error: decorator
+  @inline
+  static recs(recs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool): i32 {
+    let rep = repeats;
+    let sum = frameSum;
+    const dirty = dirtyFlags;
+    const loD = memoLoD;
+    const hiD = memoHiD;
+    const pfD = memoPfnD;
+    const maskD = setMaskD;
+    const loI = sp ? memoLoI : 0;
+    const hiI = sp ? memoHiI : 0;
+    const pfI = sp ? memoPfnI : 0;
+    const maskI = sp ? setMaskI : 0;
+    const end = recs + ((<usize>count) << 3);
+    let r = recs + ((<usize>from) << 3);
+    for (; r < end; r += 8) {
+      const lo = load<u32>(r);
+      const hi = load<u32>(r, 4);
+      const fetch = (lo & 3) === 0;
+      if (skip && fetch) {
+        if (hi >= 131072) break; // not a record
+        continue;
+      }
+      const page = lo >>> 14;
+      const s = sp && fetch;
+      const at = (<usize>(page & (s ? maskI : maskD))) << 2;
+      const write: u32 = (lo >>> 1) & 1;
+      let pfn: u32;
+      if (load<u32>((s ? loI : loD) + at) === page && load<u32>((s ? hiI : hiD) + at) === hi) {
+        rep++;
+        pfn = load<u32>((s ? pfI : pfD) + at);
+        if (write !== 0) store<u8>(dirty + pfn, 1);
+      } else {
+        if (hi >= 131072) break; // not a record: its address is at or beyond 2^47
+        const got = miss(lo, hi, write, s, asid);
+        if (got < 0) break;
+        rep += 1 - <i64>(got & 1); // a second-level hit: it missed the first level
+        pfn = <u32>got >>> 1;
+      }
+      sum += <i64>pfn;
+    }
+    repeats = rep;
+    frameSum = sum;
+    return <i32>((r - recs) >>> 3);
+  }
+}
+
+/**
+ * take over records (u64-addr2kind, record.ts's layout: lo = kind 0..1 |
+ * offset 2..13 | page bits 14..31, hi = the address's high bits) rather
+ * than runs: records `from`..`count`-1 at `recs`, each as a run of one
+ * (a valid record's high word is below 2^17, so its own word is that run's
+ * but for the write bit, taken from its kind; the records' totals are the
+ * reading thread's, wasm/fold.ts's totals). Stops before a record that
+ * misses the first level, or that cannot be u64-addr2kind (its high word at
+ * or above 2^17), nothing of it done; returns its index, or `count`.
+ */
+export function takeRecords(recs: usize, from: i32, count: i32, asid: u32): i32 {
+  if (dataOnly) return Loop.recs(recs, from, count, asid, false, true);
+  if (split) return Loop.recs(recs, from, count, asid, true, false);
+  return Loop.recs(recs, from, count, asid, false, false);
 }
 
 /**

@@ -59,6 +59,8 @@ function check(
   const wasm = new MachineMode({ ...cfg, wasm: true });
   const js = new MachineMode({ ...cfg, wasm: false });
   const plain = new MachineMode({ ...cfg, shortcuts: false });
+  // the records themselves through the loop (feedRecords), with the fold's totals as the reading thread counts them
+  const recs = new MachineMode({ ...cfg, wasm: true });
   const out = new Uint32Array(2 * batch);
   const totals = new Float64Array(RUN_TOTALS);
   for (let at = 0; at < n; at += batch) {
@@ -69,12 +71,15 @@ function check(
     wasm.feedRuns(out, m, totals);
     js.feedRuns(out, m, totals);
     plain.feed(part, k);
+    expect(recs.feedRecords(part, k, totals)).toBe(k);
   }
   const r = wasm.result();
   expect(r).toEqual(js.result());
   expect(r).toEqual(plain.result());
+  expect(recs.result()).toEqual(r);
   // and the TLB itself: every entry in its place, and each array's bookkeeping
   expect(tlbState(wasm)).toEqual(tlbState(js));
+  expect(tlbState(recs)).toEqual(tlbState(js));
 }
 
 /** Each TLB array's entries and counts (its private bookkeeping too: the loop settles it from outside). */
@@ -150,5 +155,31 @@ describe("machine mode's WebAssembly hit loop", () => {
     expect(results[0].result.faults).toBeGreaterThan(1000);
     expect(results[0].result.l2_hits).toBeGreaterThan(1000);
     expect(results[0]).toEqual(results[1]);
+  });
+
+  it("takes records up to one that is not a record (feedRecords), with the figures of feed on those before it", () => {
+    fc.assert(
+      fc.property(
+        fc.array(record, { minLength: 1, maxLength: 200 }),
+        fc.nat(),
+        fc.constantFrom("vmref", "skylake"),
+        fc.boolean(),
+        (spec, at, tlb, dataOnly) => {
+          const w = words(spec);
+          const n = w.length / 2;
+          const bad = at % n;
+          w[2 * bad + 1] = 131072 + (at % 7); // an address at or beyond 2^47
+          const cfg = { frames: 8, tlb, policy: "clock" as const, dataOnly };
+          const recs = new MachineMode({ ...cfg, wasm: true });
+          const plain = new MachineMode({ ...cfg, shortcuts: false });
+          // the slot's totals count every record (the reading thread does not look for a bad one)
+          const totals = new Float64Array(RUN_TOTALS).fill(1e6);
+          expect(recs.feedRecords(w, n, totals)).toBe(bad);
+          plain.feed(w, bad);
+          expect(recs.result()).toEqual(plain.result());
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

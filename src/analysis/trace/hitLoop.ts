@@ -14,6 +14,7 @@
  * memory would leave the views behind): its size is fixed here.
  */
 import { fromBase64, instantiate, wasmApi } from "../../base/wasm.ts";
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 import { HITS_WASM } from "./hitsWasm.ts";
 
@@ -64,11 +65,18 @@ export class HitLoop {
    * the fetch side's (TlbArray.countFills)
    */
   readonly counts: Int32Array;
+  /** room for RUN_TOTALS numbers (recordTotals') */
+  readonly totals: Float64Array;
   /** where feedRuns copies runs (HIT_CHUNK of them), and its address */
   readonly input: Uint32Array;
   readonly inputAt: number;
   /** wasm/hits.ts's take: runs from..count-1 while they hit; the first that misses, or count */
   readonly take: (runs: number, from: number, count: number, asid: number) => number;
+  /**
+   * wasm/hits.ts's takeRecords: take over records (each a run of one); the first that misses or is
+   * not a record, or count
+   */
+  readonly takeRecords: (recs: number, from: number, count: number, asid: number) => number;
   private readonly repeats: () => number;
   private readonly frameSum: () => bigint;
 
@@ -97,6 +105,7 @@ export class HitLoop {
       (l2d !== null ? arrayBytes(l2d) : 0) +
       (l2i !== null && l2i !== l2d ? arrayBytes(l2i) : 0) +
       32 +
+      56 +
       8 * HIT_CHUNK +
       2 * up8(frames);
     const pages = Math.ceil(total / 65536);
@@ -142,6 +151,8 @@ export class HitLoop {
     place(0, l1d, this.memoLoD, this.memoHiD, this.memoPfnD);
     if (split) place(1, l1i, this.memoLoI, this.memoHiI, this.memoPfnI);
     this.counts = int32(8);
+    this.totals = new Float64Array(buf, at, 7);
+    at += 56;
     // the second level, where MachineMode.l2Hit takes it (one array of 4K entries) and the first is 4K only
     const second = ex.second as (...a: number[]) => void;
     const placed = new Map<TlbArray, number>();
@@ -170,8 +181,27 @@ export class HitLoop {
       dataOnly ? 1 : 0,
     );
     this.take = ex.take as HitLoop["take"];
+    this.takeRecords = ex.takeRecords as HitLoop["takeRecords"];
     this.repeats = ex.takeRepeats as () => number;
     this.frameSum = ex.takeFrameSum as () => bigint;
+  }
+
+  /**
+   * Applies the counts the loop left (counts) to the MMU and the first-level
+   * arrays `l1d`, `l1i`: second-level hits (a translation, a first-level
+   * miss and a second-level hit each, as MachineMode.l2Hit counts them),
+   * first-level fills; zeroes them.
+   */
+  settle(cpu: Mmu, l1d: TlbArray, l1i: TlbArray): void {
+    const c = this.counts;
+    if ((c[0] | c[1] | c[2] | c[3] | c[4]) === 0) return;
+    const tlb = cpu.tlb;
+    cpu.translations += c[0];
+    tlb.misses[0] += c[0];
+    tlb.hits[1] += c[0];
+    l1d.countFills(c[1], c[2]);
+    l1i.countFills(c[3], c[4]);
+    c.fill(0);
   }
 
   /** The first-level hits the loop counted since the last call. */
@@ -183,4 +213,23 @@ export class HitLoop {
   takeFrameSum(): bigint {
     return this.frameSum();
   }
+}
+
+/**
+ * The totals of `n` records (u64-addr2kind, record.ts's layout by hand: kind
+ * lo & 3, offset (lo >>> 2) & 4095) into `out`, as workloads/trace/runs.ts's
+ * RUN_TOTALS (the count of each kind, the data records' offsets, the
+ * fetches', the records): for the records before a bad one, whose slot's
+ * totals (the reading thread's) count the rest too.
+ */
+export function recordTotals(words: Uint32Array, n: number, out: Float64Array): Float64Array {
+  out.fill(0);
+  for (let i = 0; i < n; i++) {
+    const lo = words[2 * i];
+    const k = lo & 3;
+    out[k]++;
+    out[k === 0 ? 5 : 4] += (lo >>> 2) & 4095;
+  }
+  out[6] = n;
+  return out;
 }

@@ -44,8 +44,13 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
-import { HIT_CHUNK, HitLoop, wasmByDefault } from "./hitLoop.ts";
-import { type CostModel, DEFAULT_COST, type MachineModeResult } from "./machineModeResult.ts";
+import { HIT_CHUNK, HitLoop, recordTotals, wasmByDefault } from "./hitLoop.ts";
+import {
+  type CostModel,
+  DEFAULT_COST,
+  estimatedCycles,
+  type MachineModeResult,
+} from "./machineModeResult.ts";
 
 export type { CostModel, MachineModeResult } from "./machineModeResult.ts";
 export { DEFAULT_COST } from "./machineModeResult.ts";
@@ -410,6 +415,20 @@ export class MachineMode {
     this.pfnSum += BigInt(pfnSum) * 4096n + BigInt(offSum);
   }
 
+  /**
+   * feed through the WebAssembly hit loop, each record a run of one (only when takesRecords: the loop,
+   * nothing tracing), `totals` those of all `count` (RUN_TOTALS); stops before a record that is not one
+   * (high word at or above 2^17). Returns the records taken. The same figures as feed and feedRuns.
+   */
+  feedRecords(words: Uint32Array, count: number, totals: Float64Array): number {
+    if (!this.takesRecords) throw new Error("machine mode: feedRecords needs the WebAssembly hit loop");
+    return this.feedRunsWasm(words, count, totals, true);
+  }
+
+  get takesRecords(): boolean {
+    return this.hits !== null && this.cpu.tracer === null && this.cpu.observer === null;
+  }
+
   /** Whether feedRuns can be used: 4 KiB pages, and first-level 4K arrays for data and fetches. */
   get takesRuns(): boolean {
     return this.memo;
@@ -426,7 +445,7 @@ export class MachineMode {
   feedRuns(runs: Uint32Array, count: number, totals: Float64Array): void {
     if (!this.memo) throw new Error("machine mode: runs need first-level 4K TLB arrays (use feed)");
     if (this.hits !== null && this.cpu.tracer === null && this.cpu.observer === null) {
-      this.feedRunsWasm(this.hits, runs, count, totals);
+      this.feedRunsWasm(runs, count, totals, false);
       return;
     }
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
@@ -524,9 +543,11 @@ export class MachineMode {
    * hit the first level; a run that misses it is done here as feedRuns does
    * (the second level directly, else Mmu.translate and the pager), and the
    * module goes on from the next run. The same figures as feedRuns in
-   * JavaScript: a property test holds the two equal.
+   * JavaScript: a property test holds the two equal. `records`: records,
+   * each a run of one (feedRecords), up to one that is not; the records taken.
    */
-  private feedRunsWasm(hits: HitLoop, runs: Uint32Array, count: number, totals: Float64Array): void {
+  private feedRunsWasm(runs: Uint32Array, count: number, totals: Float64Array, records: boolean): number {
+    const hits = this.hits!;
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
     this.memoKeysI.fill(-1);
     const split = this.memoLoI !== this.memoLo;
@@ -535,18 +556,23 @@ export class MachineMode {
     const asid = this.cpu.asid;
     let pfnSum = 0;
     let repeats = 0;
-    for (let at = 0; at < count; at += HIT_CHUNK) {
+    let taken = count;
+    for (let at = 0; at < count && taken === count; at += HIT_CHUNK) {
       const n = Math.min(HIT_CHUNK, count - at);
       hits.input.set(runs.subarray(2 * at, 2 * (at + n)));
       // (runs.ts's layout and record.ts's low word by hand, as in feedRuns)
       for (let i = 0; i < n; i++) {
-        i = hits.take(hits.inputAt, i, n, asid);
-        this.settle(hits.counts); // before anything else reads the TLB
+        i = records ? hits.takeRecords(hits.inputAt, i, n, asid) : hits.take(hits.inputAt, i, n, asid);
+        hits.settle(this.cpu, this.l1D!, this.l1I!); // before anything else reads the TLB
         if (i === n) break;
         const lo = hits.input[2 * i];
         const w = hits.input[2 * i + 1];
+        if (records && w >= 0x20000) {
+          taken = at + i; // not a record: its address is at or beyond 2^47
+          break;
+        }
         const hi = w & 0x1ffff;
-        const len = ((w >>> 17) & 0x3fff) + 1;
+        const len = records ? 1 : ((w >>> 17) & 0x3fff) + 1;
         const kind = lo & 3;
         const p = lo >>> 14;
         const fetch = split && kind === 0;
@@ -559,7 +585,7 @@ export class MachineMode {
         (fetch ? this.memoHiI : this.memoHi)[set] = hi;
         (fetch ? this.memoPfnsI : this.memoPfnsD)[set] = pfn;
         this.ref[pfn] = 1;
-        this.dirty[pfn] |= w >>> 31;
+        this.dirty[pfn] |= records ? (lo >>> 1) & 1 : w >>> 31;
         pfnSum += pfn * len;
         if (pfnSum >= 2 ** 52) {
           // exact: a run adds less than 2^40 (frames < 2^26, 16384 records)
@@ -573,32 +599,21 @@ export class MachineMode {
     repeats += hits.takeRepeats();
     this.cpu.translations += repeats;
     this.cpu.tlb.hits[0] += repeats;
+    // the records before a bad one: their own totals
+    if (taken < count) totals = recordTotals(runs, taken, hits.totals);
     const kinds = this.kindCounts;
     kinds[1] += totals[1];
     kinds[2] += totals[2];
     kinds[3] += totals[3];
-    let offSum = totals[4];
+    let offs = totals[4];
     if (this.dataOnly) this.skipped += totals[0];
     else {
       kinds[0] += totals[0];
-      offSum += totals[5];
+      offs += totals[5];
     }
     this.records += totals[6];
-    this.pfnSum += BigInt(offSum);
-  }
-
-  /** Applies the counts the hit loop left (HitLoop.counts): second-level hits, first-level fills. */
-  private settle(c: Int32Array): void {
-    if ((c[0] | c[1] | c[2] | c[3] | c[4]) === 0) return;
-    const cpu = this.cpu;
-    const tlb = cpu.tlb;
-    // l2Hit's counts: a translation, a first-level miss, a second-level hit
-    cpu.translations += c[0];
-    tlb.misses[0] += c[0];
-    tlb.hits[1] += c[0];
-    this.l1D!.countFills(c[1], c[2]);
-    this.l1I!.countFills(c[3], c[4]);
-    c.fill(0);
+    this.pfnSum += BigInt(offs);
+    return taken;
   }
 
   /**
@@ -776,18 +791,7 @@ export class MachineMode {
         dc === null
           ? null
           : { hits: dc.hits, misses: dc.misses, writebacks: dc.writebacks, page_flushes: dc.pageFlushes },
-      cycles:
-        l1 * c.l1 +
-        l2 * c.l2 +
-        ptReads * c.walkRead +
-        this.firstTouch * c.minorFault +
-        this.swapIns * c.majorFault +
-        (dc === null
-          ? 0
-          : dc.hits * c.cacheHit +
-            dc.misses * c.cacheMiss +
-            dc.writebacks * c.cacheWriteback +
-            dc.pageFlushes * c.cacheFlush),
+      cycles: estimatedCycles(c, l1, l2, ptReads, this.firstTouch, this.swapIns, dc),
     };
   }
 }

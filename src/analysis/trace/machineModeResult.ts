@@ -73,3 +73,32 @@ export interface MachineModeResult {
   cache: { hits: number; misses: number; writebacks: number; page_flushes: number } | null;
   cycles: number;
 }
+
+/**
+ * The cost model's estimate of a run's cycles: first- and second-level TLB
+ * hits, page-table reads, minor and major faults, and the data cache's
+ * events when there is one (`dc`, else null).
+ */
+export function estimatedCycles(
+  c: CostModel,
+  l1: number,
+  l2: number,
+  ptReads: number,
+  minor: number,
+  major: number,
+  dc: { hits: number; misses: number; writebacks: number; pageFlushes: number } | null,
+): number {
+  return (
+    l1 * c.l1 +
+    l2 * c.l2 +
+    ptReads * c.walkRead +
+    minor * c.minorFault +
+    major * c.majorFault +
+    (dc === null
+      ? 0
+      : dc.hits * c.cacheHit +
+        dc.misses * c.cacheMiss +
+        dc.writebacks * c.cacheWriteback +
+        dc.pageFlushes * c.cacheFlush)
+  );
+}

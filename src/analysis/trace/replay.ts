@@ -23,6 +23,8 @@ import type { TraceSummary } from "./summary.ts";
 type BatchSink = (words: Uint32Array, n: number) => void;
 /** `count` runs and their totals (workloads/trace/formats.ts RunSink). */
 type RunSink = (runs: Uint32Array, count: number, totals: Float64Array) => void;
+/** `count` unchecked records; returns those taken, up to the first that is not one (formats.ts RawRecordSink). */
+type RawRecordSink = (words: Uint32Array, count: number, totals: Float64Array) => number;
 
 /** What is replayed through what (the CLI's ReplaySettings less the input's format). */
 export interface SimSettings {
@@ -215,6 +217,23 @@ export class Replay {
       this.an === null
     );
   }
+
+  /**
+   * Whether the run can take unchecked records (feedRaw): machine mode with
+   * its WebAssembly hit loop (MachineMode.takesRecords), nothing alongside.
+   */
+  get takesRaw(): boolean {
+    return this.sim?.takesRecords === true && this.an === null;
+  }
+
+  /** Takes `n` unchecked records, up to the first that is not one (only when takesRaw); returns those taken. */
+  readonly feedRaw: RawRecordSink = (w, n, totals) => {
+    const s = this.sim!;
+    const taken = s.feedRecords(w, n, totals);
+    this.fed += taken;
+    this.noteFaults(s.faultCount());
+    return taken;
+  };
 
   /** Takes `n` records: the mode's simulation, then the analyses. */
   readonly feed: BatchSink = (w, n) => {

@@ -2,8 +2,9 @@
  * The progress line of `vmlab trace` (on stderr, and only on a terminal):
  * records, rate, and the percentage and ETA when the input's size is known.
  */
+import { grouped } from "./grouped.ts";
 
-const fmt = (n: number) => n.toLocaleString("en-US");
+const fmt = grouped; // n.toLocaleString("en-US") without ICU for an integer (grouped.ts)
 
 /**
  * A progress line (on stderr, and only on a terminal): records, rate, and

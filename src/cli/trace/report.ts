@@ -10,6 +10,7 @@ import { chartPanels, type TraceSummary } from "../../analysis/trace/summary.ts"
 import { InputError } from "../../base/errors.ts";
 import type { TraceReadStats } from "../../workloads/trace/formats.ts";
 import { writeWhole } from "../shared/output.ts";
+import { grouped } from "./grouped.ts";
 import { checkChartName } from "./options.ts";
 
 export { chartPanels, type TraceSummary };
@@ -52,7 +53,7 @@ export function reportIncomplete(
   };
 }
 
-const fmt = (n: number) => n.toLocaleString("en-US");
+const fmt = grouped; // n.toLocaleString("en-US") without ICU for an integer (grouped.ts)
 const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(2)}%` : "-");
 
 function formatSummary(s: TraceSummary, stats: TraceReadStats | null): string[] {

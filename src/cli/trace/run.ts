@@ -35,7 +35,9 @@ export async function runTraceCli(
   if (validateOnly) return { text: null, error: null };
   // opened last: every option is checked before a file is read or a program started
   if (opened === undefined) refuseClosedStdin(file);
-  const source = opened ? opened() : openSource(file, { format: settings.format, runs: replay.takesRuns });
+  const source = opened
+    ? opened()
+    : openSource(file, { format: settings.format, runs: replay.takesRuns, raw: replay.takesRaw });
   const progress = Progress.forTerminal(o.progress, process.stderr.isTTY, source.size);
   const t0 = performance.now();
   let stats: TraceReadStats | null = null;
@@ -44,6 +46,7 @@ export async function runTraceCli(
     stats = await source.read({
       records: replay.feed,
       runs: replay.feedRuns,
+      raw: replay.feedRaw,
       progress: progress
         ? (rawBytes, records) => progress.update(rawBytes, records, performance.now() - t0)
         : undefined,

@@ -80,4 +80,42 @@ describe("the WebAssembly fold", () => {
     expect(got).toEqual(jsFold(rec, n));
     expect(got.runs.length).toBe(6);
   });
+
+  it("counts foldRuns' totals of valid records without folding them (totals), at any count", () => {
+    const memory = new (wasmApi()!.Memory)({ initial: 32, maximum: 32, shared: true });
+    const totalsOf = instantiate(fromBase64(FOLD_WASM), memory).totals as (
+      rec: number,
+      n: number,
+      t: number,
+    ) => void;
+    const buf = memory.buffer;
+    fc.assert(
+      fc.property(records, fc.integer({ min: 0, max: 7 }), (rec, cut) => {
+        // the valid records (totals does not look for a bad one), less a few: every count mod 4
+        const w: number[] = [];
+        for (let i = 0; i < rec.length; i += 2) if (rec[i + 1] < 131072) w.push(rec[i], rec[i + 1]);
+        const n = Math.max(0, w.length / 2 - cut);
+        new Uint32Array(buf, 8, w.length).set(w); // (at 8: a load that is not 16-aligned)
+        const t = new Float64Array(buf, (2 << 20) - 64, RUN_TOTALS).fill(0);
+        totalsOf(8, n, (2 << 20) - 64);
+        expect(Array.from(t)).toEqual(jsFold(new Uint32Array(w), n).totals);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("counts across its chunks of 64K steps (totals)", () => {
+    const memory = new (wasmApi()!.Memory)({ initial: 64, maximum: 64, shared: true });
+    const totalsOf = instantiate(fromBase64(FOLD_WASM), memory).totals as (
+      rec: number,
+      n: number,
+      t: number,
+    ) => void;
+    const n = 300_001; // past the 64K-quad chunks, every offset 4095
+    const rec = new Uint32Array(memory.buffer, 0, 2 * n);
+    for (let i = 0; i < n; i++) rec[2 * i] = (i << 14) | (4095 << 2) | (i % 5 === 0 ? 0 : (i % 3) + 1);
+    const t = new Float64Array(memory.buffer, 3 << 20, RUN_TOTALS).fill(0);
+    totalsOf(0, n, 3 << 20);
+    expect(Array.from(t)).toEqual(jsFold(rec.slice(), n).totals);
+  });
 });

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InputError } from "../../base/errors.ts";
-import { readRuns, readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
+import { readRecordsRaw, readRuns, readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
 import { openTrace } from "./input.ts";
 import { foldRuns, RUN_TOTALS } from "./runs.ts";
 
@@ -322,6 +322,73 @@ describe.each(["worker", "main", "alternate", "auto"])(
     });
   },
 );
+
+/**
+ * readRecordsRaw with a consumer that takes records up to a bad one (high
+ * word at or above 2^17), as MachineMode.feedRecords does: the records it
+ * took, each slot's totals (of its whole records) and its batch sizes.
+ */
+async function rawOf(path: string) {
+  const words: number[] = [];
+  const totals: number[][] = [];
+  const batches: number[] = [];
+  let error: InputError | null = null;
+  let stats = null;
+  try {
+    stats = await readRecordsRaw(path, (w, n, t) => {
+      let k = 0;
+      while (k < n && w[2 * k + 1] < 131072) k++;
+      for (let i = 0; i < 2 * k; i++) words.push(w[i]);
+      totals.push(Array.from(t));
+      batches.push(n);
+      return k;
+    });
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    error = e;
+  }
+  return { words, totals, batches, error, stats };
+}
+
+describe("reading records raw from the reading thread (readRecordsRaw)", () => {
+  it("hands on every record of plain, gzip and zstd files in batches of 2^18, with each batch's fold totals", async () => {
+    const raw = binRecords(LONGER);
+    for (const [name, data] of [
+      ["raw.u64", raw],
+      ["raw.u64.gz", gzipSync(raw)],
+      ["raw.u64.zst", zstd.compress(raw)],
+    ] as const) {
+      const got = await rawOf(file(name, data));
+      expect(got.error, name).toBe(null);
+      expect(got.stats?.records, name).toBe(LONGER.length);
+      expect(got.words.length, name).toBe(2 * LONGER.length);
+      expect(Buffer.from(new Uint32Array(got.words).buffer).equals(raw), name).toBe(true);
+      // the runs path's batches: the same faults-over-time points
+      expect(got.batches, name).toEqual([262144, 262144, LONGER.length - 2 * 262144]);
+      let at = 0;
+      got.batches.forEach((n, b) => {
+        expect(got.totals[b], name).toEqual(folded(LONGER.slice(at, at + n)).totals);
+        at += n;
+      });
+    }
+  });
+
+  it("stops where readTrace and readRuns stop, with the same messages, after the same records", async () => {
+    for (const at of [50, 262144 + 70000 + 3]) {
+      const raw = binRecords(LONGER);
+      raw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, at * 8);
+      const path = file(`raw-bad-${at}.u64.zst`, zstd.compress(raw));
+      const got = await rawOf(path);
+      const want = await runsFailure(path);
+      expect(got.error?.format()).toBe(want.e.format());
+      expect(got.words.length / 2).toBe(at);
+    }
+    const trunc = file("raw-trunc.u64", binRecords(LONGER).subarray(0, LONGER.length * 8 - 5));
+    const got = await rawOf(trunc);
+    const want = await failure(trunc);
+    expect([got.error?.format(), got.words.length / 2]).toEqual([want.e.format(), want.seen]);
+  });
+});
 
 /** Runs unfolded to one [page, side, write-in-run] entry per record. */
 function unfoldPages(runs: number[]): string {

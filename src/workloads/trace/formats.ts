@@ -159,3 +159,54 @@ export async function readRuns(
   }
   throw new Error("the reading thread ended without a last message");
 }
+
+/**
+ * Receives `count` u64-addr2kind records (pairs of 32-bit words, low first),
+ * not yet checked, with their totals (RUN_TOTALS, as the fold counts them:
+ * of all `count`), and returns how many it took: `count`, or the index of
+ * the first that is not one (its high word at or above 2^17), before which
+ * it stopped (and counted the totals of those before it itself).
+ */
+export type RawRecordSink = (words: Uint32Array, count: number, totals: Float64Array) => number;
+
+/**
+ * Reads a u64-addr2kind trace file (plain, gzip or zstd) as its records
+ * straight from the reading thread's slots (worker.ts, raw: decompressed
+ * there, neither checked nor folded), for a consumer that checks each
+ * record as it takes it (MachineMode.feedRecords, whose hit loop does what
+ * a fold would per record). The same errors as readTrace's and readRuns',
+ * at the same offsets, after the records before the bad one.
+ */
+export async function readRecordsRaw(
+  path: string,
+  sink: RawRecordSink,
+  onProgress?: (rawBytes: number, records: number) => void,
+  codec: Compression = path === "-" ? "none" : compressionOf(peekBytes(path, 4)),
+): Promise<TraceReadStats> {
+  if (path === "-" || !canFold(codec))
+    throw new Error(`readRecordsRaw: ${path} is not a file the reading thread can read`);
+  const stats: TraceReadStats = { format: "bin", records: 0, bytes: 0, lines: 0, skippedLines: 0 };
+  let rest = 0;
+  const totals = new Float64Array(RUN_TOTALS);
+  for await (const { m, view } of readSlots(path, codec, false, true)) {
+    stats.bytes = m.out;
+    if (m.error !== undefined) throw workerError(m, path, codec);
+    if (m.slot !== undefined) {
+      // every slot but the last is full (a whole number of records): a record never spans two
+      const count = Math.floor(m.bytes! / 8);
+      rest = m.bytes! - count * 8;
+      const words = new Uint32Array(view.buffer, view.byteOffset, 2 * count);
+      totals.set(m.totals!);
+      const taken = sink(words, count, totals);
+      const at = stats.records;
+      stats.records += taken;
+      if (taken < count)
+        throw badRecord(path, stats.records, words[2 * taken], words[2 * taken + 1], (at + taken) * 8);
+      onProgress?.(m.raw, stats.records);
+      continue;
+    }
+    if (rest) throw truncated(path, rest, stats.records, m.out - rest);
+    return stats;
+  }
+  throw new Error("the reading thread ended without a last message");
+}

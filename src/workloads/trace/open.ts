@@ -8,19 +8,26 @@
  *   (machine mode with nothing alongside that needs every record), is read,
  *   checked and folded into runs on the reading thread (readRuns, worker.ts,
  *   runs.ts);
+ * - `raw`: a binary file, when the consumer takes unchecked records
+ *   itself (MachineMode.feedRecords: its WebAssembly hit loop checks each
+ *   record and counts its totals as a fold would, so folding first is work
+ *   done twice): the records straight from the reading thread's slots,
+ *   decompressed there (readRecordsRaw);
  * - `records`: everything else (standard input, a program's pipe, the text
  *   formats, a zstd file without zstd-napi's binding, a consumer that needs
  *   each record) in batches of records (readTrace): a compressed file is
  *   decompressed on the reading thread, standard input on this one.
  *
- * Both paths give the consumer the same figures (docs/trace.md, "Speed").
+ * Every path gives the consumer the same figures (docs/trace.md, "Speed").
  */
 import { statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import {
   type BatchSink,
   canFold,
+  type RawRecordSink,
   type RunSink,
+  readRecordsRaw,
   readRuns,
   readTrace,
   sniffFormat,
@@ -40,12 +47,13 @@ import {
 } from "./input.ts";
 import { warmReader } from "./worker.ts";
 
-export type ReadingPath = "runs" | "records";
+export type ReadingPath = "runs" | "raw" | "records";
 
-/** Where the records go: `runs` is needed when the source's path is `runs`. */
+/** Where the records go: `runs` is needed when the source's path is `runs`, `raw` when it is `raw`. */
 export interface TraceSinks {
   records: BatchSink;
   runs?: RunSink;
+  raw?: RawRecordSink;
   /** bytes read from the file or stream so far (compressed), and records so far */
   progress?: (rawBytes: number, records: number) => void;
 }
@@ -68,6 +76,8 @@ export interface OpenOptions {
   format: TraceFormat | "auto";
   /** the consumer takes runs (MachineMode.takesRuns, and nothing alongside needs every record) */
   runs?: boolean;
+  /** the consumer takes unchecked records (MachineMode.takesRecords, nothing alongside): preferred to runs */
+  raw?: boolean;
   /** what `-` reads */
   stdin?: Readable;
 }
@@ -80,11 +90,11 @@ export interface OpenOptions {
 export function openSource(file: string, o: OpenOptions): TraceSource {
   if (file === "-") return recordsSource(openTrace(file, o.stdin), o.format, 0);
   const size = fileSize(file);
-  if (!o.runs) return recordsSource(openTrace(file), o.format, size);
+  if (!o.runs && !o.raw) return recordsSource(openTrace(file), o.format, size);
   const head = peekBytes(file, HEAD_BYTES);
   const codec = compressionOf(head);
   const format = o.format === "auto" ? sniffFormat(file, decodeHead(head)) : o.format;
-  if (format === "bin" && canFold(codec)) return runsSource(file, codec, size);
+  if (format === "bin" && canFold(codec)) return (o.raw ? rawSource : runsSource)(file, codec, size);
   return recordsSource(openTraceFile(file, codec), o.format, size);
 }
 
@@ -130,6 +140,21 @@ function runsSource(file: string, codec: Compression, size: number): TraceSource
     read: (sinks) => {
       if (sinks.runs === undefined) throw new Error(`${file}: read as runs, but the consumer takes no runs`);
       return readRuns(file, sinks.runs, sinks.progress, codec);
+    },
+  };
+}
+
+function rawSource(file: string, codec: Compression, size: number): TraceSource {
+  return {
+    name: file,
+    compression: codec,
+    path: "raw",
+    format: "bin",
+    size,
+    read: (sinks) => {
+      if (sinks.raw === undefined)
+        throw new Error(`${file}: read as raw records, but the consumer takes none`);
+      return readRecordsRaw(file, sinks.raw, sinks.progress, codec);
     },
   };
 }

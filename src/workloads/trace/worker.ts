@@ -59,7 +59,7 @@ export interface SlotMessage {
   slot?: number;
   /** raw mode: decompressed bytes in the slot */
   bytes?: number;
-  /** fold mode: runs in the slot, and their records' totals (RUN_TOTALS) */
+  /** fold mode: runs in the slot, and their records' totals (RUN_TOTALS; raw mode with totals: its records') */
   runs?: number;
   totals?: number[];
   /**
@@ -133,15 +133,15 @@ function workerMain(): void {
   const stagingAt = slots * size;
   const totalsAt = stagingAt + PIECE;
   const wa = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly; // (no import in the body)
-  const wasmFold: ((rec: number, n: number, out: number, totals: number) => number) | null =
+  const foldExports =
     memory !== null && foldWasm !== null
-      ? (new wa.Instance(new wa.Module(foldWasm), { env: { memory } }).exports.fold as (
-          rec: number,
-          n: number,
-          out: number,
-          totals: number,
-        ) => number)
+      ? new wa.Instance(new wa.Module(foldWasm), { env: { memory } }).exports
       : null;
+  const wasmFold = foldExports?.fold as
+    | ((rec: number, n: number, out: number, totals: number) => number)
+    | undefined;
+  /** wasm/fold.ts's totals: the fold's totals of records without folding them (raw slots with totals) */
+  const wasmTotals = foldExports?.totals as ((rec: number, n: number, totals: number) => void) | undefined;
   /** This thread's CPU seconds (user + system) so far, from /proc/thread-self/stat; undefined elsewhere. */
   const threadCpu = (): number | undefined => {
     try {
@@ -154,8 +154,14 @@ function workerMain(): void {
   };
   parentPort.on(
     "message",
-    (job: { path: string; codec: Codec; fold: boolean; share?: FoldShare; port?: MessagePort }) =>
-      runJob(job.path, job.codec, job.fold, job.share ?? "auto", job.port ?? null),
+    (job: {
+      path: string;
+      codec: Codec;
+      fold: boolean;
+      share?: FoldShare;
+      port?: MessagePort;
+      totals?: boolean;
+    }) => runJob(job.path, job.codec, job.fold, job.share ?? "auto", job.port ?? null, job.totals === true),
   );
 
   /** Reads one file; its last message is `done` or `error` (none when the main thread stopped it). */
@@ -165,6 +171,7 @@ function workerMain(): void {
     fold: boolean,
     share: FoldShare,
     port: MessagePort | null,
+    withTotals: boolean,
   ): void {
     const state = new Int32Array(ctl);
     /** a message to the main thread: on the job's own port (counted in state[slots + 1]), else the thread's */
@@ -184,14 +191,18 @@ function workerMain(): void {
     let view = new Uint8Array(ring, 0, size);
     // fold mode: decompressed bytes are staged, 64K records at a time (in the ring's tail for the WebAssembly fold)
     const staging =
-      fold && wasmFold !== null ? new Uint8Array(ring, stagingAt, PIECE) : new Uint8Array(fold ? PIECE : 0);
+      fold && wasmFold !== undefined
+        ? new Uint8Array(ring, stagingAt, PIECE)
+        : new Uint8Array(fold ? PIECE : 0);
     let staged = 0;
     /** byte offset of staging[0] (of the slot's first byte, in a shared slot) in the decompressed stream */
     let base = 0;
     /** the current slot takes records for the main thread to fold (fold mode, the WebAssembly fold only) */
     let shared = false;
     const SHARED_MAX = 262144 * 8; // records in a shared slot at most, as many as a folded slot's
-    const totals = wasmFold !== null ? new Float64Array(ring, totalsAt, 7) : new Float64Array(7);
+    // a raw slot with totals holds 2^18 records, as a folded one: the consumer sees the same batches
+    const rawMax = withTotals ? SHARED_MAX : size;
+    const totals = wasmFold !== undefined ? new Float64Array(ring, totalsAt, 7) : new Float64Array(7);
     totals.fill(0);
     let stopped = false;
 
@@ -208,12 +219,14 @@ function workerMain(): void {
       if (shared) {
         send({ slot, records: fill / 8, at: base, raw, out });
         base += fill;
-      } else
-        send(
-          fold
-            ? { slot, runs: fill / 8, totals: Array.from(totals), raw, out }
-            : { slot, bytes: fill, raw, out },
-        );
+      } else if (fold) send({ slot, runs: fill / 8, totals: Array.from(totals), raw, out });
+      else if (withTotals) {
+        // raw, with the totals of the slot's whole records (the consumer takes the records themselves)
+        const n = Math.floor(fill / 8);
+        if (wasmTotals !== undefined) wasmTotals(slot * size, n, totalsAt);
+        else totalsOf(new Uint32Array(ring, slot * size, 2 * n), n, totals);
+        send({ slot, bytes: fill, totals: Array.from(totals), raw, out });
+      } else send({ slot, bytes: fill, raw, out });
       totals.fill(0);
       posted++;
       // the consumer keeps up when it holds no slot but the one just posted, and this thread has not
@@ -222,7 +235,7 @@ function workerMain(): void {
       for (let k = 0; k < slots; k++) held += Atomics.load(state, k) !== 0 ? 1 : 0;
       shared =
         mayShare &&
-        wasmFold !== null &&
+        wasmFold !== undefined &&
         (share === "main" ||
           (share === "alternate" && posted % 2 === 1) ||
           (share === "auto" && held <= 1 && posted - lastWait > 8));
@@ -240,6 +253,18 @@ function workerMain(): void {
       view = new Uint8Array(ring, slot * size, size);
     };
 
+    /** The totals of `n` records (foldRuns' without folding: wasm/fold.ts's totals when there is no WebAssembly). */
+    const totalsOf = (w: Uint32Array, n: number, t: Float64Array): void => {
+      for (let i = 0; i < n; i++) {
+        const lo = w[2 * i];
+        const off = (lo >>> 2) & 4095;
+        const k = lo & 3;
+        t[k]++;
+        t[k === 0 ? 5 : 4] += off;
+      }
+      t[6] += n;
+    };
+
     /** Folds the staged whole records into the slot; stops at a bad record. */
     const foldStaged = (): void => {
       const whole = Math.floor(staged / 8);
@@ -247,7 +272,7 @@ function workerMain(): void {
       if (fill > 0 && (size - fill) / 8 < whole) post(false);
       const before = totals[6];
       const m =
-        wasmFold !== null
+        wasmFold !== undefined
           ? wasmFold(stagingAt, whole, slot * size + fill, totalsAt)
           : foldInWorker(words, whole, new Uint32Array(ring, slot * size + fill, 2 * whole), totals);
       const n = totals[6] - before;
@@ -273,7 +298,11 @@ function workerMain(): void {
 
     /** Where the next decompressed bytes go. */
     const space = (): Uint8Array =>
-      shared ? view.subarray(fill, SHARED_MAX) : fold ? staging.subarray(staged) : view.subarray(fill);
+      shared
+        ? view.subarray(fill, SHARED_MAX)
+        : fold
+          ? staging.subarray(staged)
+          : view.subarray(fill, rawMax);
     /** n bytes were written at space(). */
     const commit = (n: number): void => {
       out += n;
@@ -285,7 +314,7 @@ function workerMain(): void {
         if (staged === PIECE) foldStaged();
       } else {
         fill += n;
-        if (fill === size) post(false);
+        if (fill === rawMax) post(false);
       }
     };
     const put = (c: Uint8Array): void => {
@@ -488,7 +517,9 @@ export function warmReader(): void {
 
 /**
  * Reads `path` on a reading thread and yields its messages with a view of
- * the slot each names (empty for the others). A slot is handed back to the
+ * the slot each names (empty for the others). `totals` (raw, not fold): each
+ * slot's message carries its whole records' totals (RUN_TOTALS), as a
+ * folded slot's does. A slot is handed back to the
  * thread when the consumer asks for the next message, so a view must not be
  * kept past that. Stopping early (break, return, a throw) stops the thread.
  */
@@ -496,6 +527,7 @@ export async function* readSlots(
   path: string,
   codec: Codec,
   fold: boolean,
+  totals = false,
 ): AsyncGenerator<{ m: SlotMessage; view: Uint8Array }> {
   let r = pool.pop() ?? newReader();
   while (r.dead) r = pool.pop() ?? newReader();
@@ -503,7 +535,7 @@ export async function* readSlots(
   state.fill(0);
   r.queue.length = 0;
   r.worker.ref();
-  r.worker.postMessage({ path, codec, fold, share: foldShare() });
+  r.worker.postMessage({ path, codec, fold, share: foldShare(), totals });
   let finished = false;
   const none = new Uint8Array(0);
   let waited = 0;
