@@ -243,9 +243,14 @@ describe("vmlab ui in chromium", () => {
     const lists = page.locator('[data-testid^="tlb-list-cpu"]');
     expect(await page.locator('[data-testid="tlb-row"]').count()).toBe(0);
     for (let i = 0; i < (await lists.count()); i++) await lists.nth(i).locator("summary").click();
-    expect(await page.locator('[data-testid="tlb-row"]').count()).toBe(
-      s.session.kernel!.view.cpus().reduce((n, c) => n + s.session.kernel!.view.tlb(c.id).entries.length, 0),
-    );
+    // the toggle event and the list's render come after the click: wait for the rows
+    await expect
+      .poll(() => page.locator('[data-testid="tlb-row"]').count(), { timeout: 10_000 })
+      .toBe(
+        s.session
+          .kernel!.view.cpus()
+          .reduce((n, c) => n + s.session.kernel!.view.tlb(c.id).entries.length, 0),
+      );
     const rows = await page.locator('[data-testid="tlbs"] tr.stale').allTextContents();
     expect(rows.some((row) => row.includes(hex(v)))).toBe(true);
     // the checker agrees: the next read of v uses a stale entry
