@@ -14,6 +14,7 @@ import type { KernelArchName } from "../core/config.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { pageState } from "../view/procfs.ts";
+import { PteFlag } from "./arch.ts";
 import { folioReferenced } from "./rmap.ts";
 import { mmapArgs } from "./userMm.ts";
 import { Lru } from "./vmscan.ts";
@@ -21,7 +22,14 @@ import { Lru } from "./vmscan.ts";
 const PAGE = 4096n;
 
 function boot(arch: KernelArchName) {
-  const k = new Kernel({ arch, ramBytes: 64 << 20, cpus: 1, swapBytes: 32 << 20, overcommit: "always" });
+  const k = new Kernel({
+    arch,
+    ramBytes: 64 << 20,
+    cpus: 1,
+    swapBytes: 32 << 20,
+    overcommit: "always",
+    checkCoherence: true,
+  });
   const t = k.spawn("A")!;
   k.switchTo(0, t);
   const a = k.mmap(t, mmapArgs(10 * 4096, {}));
@@ -76,6 +84,10 @@ describe("folio_referenced: the accessed bit cleared, with or without a TLB flus
       expect(after.youngAfter).toBe(flushes);
       // a second look finds the page used (arm64) or not (x86, RISC-V: incorrect page aging)
       expect(folioReferenced(k.vmscan, pfn).young).toBe(flushes ? 1 : 0);
+      // a TLB entry whose PTE only lost its accessed bit is not stale (pte_needs_flush): the
+      // coherence checker saw nothing wrong
+      expect(k.machine.checker).toBeDefined();
+      expect(k.machine.checker!.reports).toEqual([]);
     });
   }
 
@@ -106,6 +118,21 @@ describe("folio_referenced: the accessed bit cleared, with or without a TLB flus
     expect(k.reclaim(1)).toBe(1);
     expect(k.vmscan.stats.pgactivate).toBe(act0 + 1);
     expect(k.vmscan.lru[page1]).toBe(Lru.ActiveAnon);
+  });
+
+  it("riscv-sv39 (Svade): the checker lets an entry outlive its PTE's A, not a write-protect made without a flush", () => {
+    const { k, t, a } = boot("riscv-sv39");
+    const pfn = pageState(k, t, Number(a / PAGE) + 1).pfn;
+    expect(folioReferenced(k.vmscan, pfn).young).toBe(1);
+    expect(readPage1(k, t, a).walks).toBe(0);
+    expect(k.machine.checker!.reports).toEqual([]);
+    // the same entry write-protected too, with no SFENCE.VMA: a stale translation, reported
+    const pt = k.userMm.env.pgtable;
+    const e = k.userMm.readPte(t.mm!, Number(a / PAGE) + 1)!;
+    const ro = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
+    pt.set(k.machine.phys, e.pa, ro.hi, ro.lo);
+    expect(readPage1(k, t, a).walks).toBe(0);
+    expect(k.machine.checker!.reports.length).toBe(1);
   });
 
   it("x86_64: once the entry is gone from the TLB (a flush of the mm), the next read walks and sets A again", () => {
