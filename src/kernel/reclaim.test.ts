@@ -38,6 +38,18 @@ function writeAll(k: Kernel, t: Task, va: bigint, pages: number, value = 1) {
   return null;
 }
 
+/**
+ * flush_tlb_mm of t's address space: the context switch or VM operation
+ * x86 Linux counts on to drop the TLB entries whose accessed bit reclaim
+ * cleared (ptep_clear_flush_young does not flush them). Without it a touch
+ * through a surviving entry sets no accessed bit and reclaim cannot see it
+ * (src/kernel/mm/referenced_young.test.ts); these tests are about what
+ * reclaim does with a reference it sees.
+ */
+function dropTlb(k: Kernel, t: Task) {
+  k.userMm.env.flushTlbMmRange(t.mm!, 0, k.userMm.env.taskSizeVpn);
+}
+
 function state(k: Kernel, t: Task, va: bigint): "present" | "swapped" | "none" {
   const e = k.userMm.readPte(t.mm!, Number(va / PAGE));
   if (e === null) return "none";
@@ -74,6 +86,7 @@ describe("reclaim", () => {
       if (state(k, t, va) === "present") kept.push(va);
     }
     k.switchTo(0, t);
+    dropTlb(k, t);
     for (const va of kept) k.userAccess(0, t, va, Access.Read);
     k.reclaim(100);
     for (const va of kept) expect(state(k, t, va), `0x${va.toString(16)}`).toBe("present");
@@ -97,6 +110,7 @@ describe("reclaim", () => {
     // page 1 is used again: marked and young, so the next scan activates it; page 2, marked
     // but not used since, goes
     k.switchTo(0, t);
+    dropTlb(k, t);
     k.userAccess(0, t, a + PAGE, Access.Read);
     expect(k.reclaim(1)).toBe(1);
     expect(k.vmscan.stats.pgactivate).toBe(1);
@@ -235,6 +249,7 @@ describe("reclaim policies on the same machinery", () => {
       k.userAccess(0, t, a + BigInt(i) * PAGE, Access.Write, i & 0xff);
     }
     k.reclaim(10);
+    dropTlb(k, t);
     k.userAccess(0, t, a + 1500n * PAGE, Access.Read);
     const got = k.reclaim(1600);
     const swapped: number[] = [];

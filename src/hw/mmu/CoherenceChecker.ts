@@ -135,6 +135,7 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
     const pcid = meta & Meta.ASID_MASK;
     const base = vpn - (vpn % g.pagesPer[srcSize]);
     const fill = this.fills.get(fillKey(cpu.id, meta, base, srcSize));
+    if (outcome !== 0 && fill && onlyAccessedCleared(cpu, fill)) return;
     const changed: ChangedEntry[] = [];
     if (fill) {
       for (const e of fill.entries) {
@@ -198,4 +199,24 @@ export function formatStaleUse(r: StaleUse): string {
   }
   lines.push(`  missing: ${r.missing}`);
   return lines.join("\n");
+}
+
+/**
+ * The walk faults only because the leaf the entry was filled from has lost
+ * its accessed bit since, where a walk faults on it clear (RISC-V Svade):
+ * every entry of the fill unchanged but for that bit. Not stale: the TLB
+ * may keep such an entry (SFENCE.VMA is owed only for changes that matter;
+ * arch/riscv ptep_clear_flush_young issues none).
+ */
+function onlyAccessedCleared(cpu: Mmu, fill: FillRecord): boolean {
+  const bit = cpu.format.accessedFaultLo ?? 0;
+  if (bit === 0) return false;
+  let cleared = false;
+  for (const e of fill.entries) {
+    const { hi, lo } = readEntry(cpu, e.entryPa);
+    if (hi === e.hi && lo === e.lo) continue;
+    if (hi !== e.hi || (e.lo ^ lo) !== bit || (lo & bit) !== 0) return false;
+    cleared = true;
+  }
+  return cleared;
 }

@@ -161,6 +161,14 @@ export interface PagingFormat {
   /** `acc` at the start of a full walk */
   readonly initialAcc: number;
   /**
+   * The accessed flag's bit in a leaf entry's low half where a walk faults
+   * on it clear instead of setting it (RISC-V without Svadu); absent or 0
+   * elsewhere. Clearing it needs no TLB flush (x86 and RISC-V Linux's
+   * ptep_clear_flush_young flush nothing), so the coherence checker does
+   * not report a cached translation whose entry only lost this bit.
+   */
+  readonly accessedFaultLo?: number;
+  /**
    * Classifies the entry (hi, lo) read at `level` and fills `w`. For a Table,
    * `w.nextFrame` and `w.nextOffset` say where the next table is (its 4 KiB
    * frame of RAM and the byte offset in it: integers, no division in the

@@ -92,6 +92,21 @@ export interface Pgtable {
    * where the fault itself dropped it (x86).
    */
   readonly accessFlagsFlush: boolean;
+  /**
+   * ptep_clear_flush_young (folio_referenced's accessed-bit clear of a
+   * PTE) flushes the page when its accessed bit was set: the generic
+   * mm/pgtable-generic.c version (flush_tlb_page) and arm64's
+   * __ptep_clear_flush_young (flush_tlb_page_nosync: TLBI VALE1IS without
+   * the DSB that waits for it). False where the architecture's own
+   * version only clears the bit (x86 arch/x86/mm/pgtable.c, i386 and PAE
+   * included; RISC-V asm/pgtable.h): the TLB entry survives and the CPU
+   * keeps using it without setting the accessed bit again, which is only
+   * set by a walk, until a context switch or a VM operation drops it
+   * ("incorrect page aging"). pmdp_clear_flush_young flushes the huge
+   * PMD's range on every architecture (x86's own version and the generic
+   * one both do).
+   */
+  readonly clearYoungFlush: boolean;
   /** Linux's names of the levels, leaf first: PTE, PMD, PUD, (P4D,) PGD */
   readonly levelNames: readonly string[];
 

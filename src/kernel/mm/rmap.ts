@@ -39,7 +39,7 @@ export interface RmapEnv {
   readonly userMm: MmContext;
   /** every live address space */
   mms(): MmStruct[];
-  /** flush one page of an address space from every TLB that may hold it */
+  /** flush one page of an address space from every TLB that may hold it (flush_tlb_page) */
   flushPage(mm: MmStruct, vpn: number): void;
 }
 
@@ -205,9 +205,12 @@ let walkAtPmd = false;
 
 /**
  * folio_referenced: counts the mappings whose accessed bit is set,
- * clearing each (ptep_clear_flush_young: with a TLB flush, so the next
- * access sets it again). Also reports a VM_LOCKED or VM_EXEC mapping, and
- * how many mappings it found.
+ * clearing each (ptep_clear_flush_young, pmdp_clear_flush_young). Whether
+ * a cleared PTE's page is flushed too is the architecture's
+ * (Pgtable.clearYoungFlush: arm64 and the generic version flush it, so
+ * the next access walks and sets the bit again; x86 and RISC-V do not,
+ * and an access through the TLB entry that survives leaves the bit clear).
+ * Also reports a VM_LOCKED or VM_EXEC mapping, and how many mappings it found.
  * Linux: mm/rmap.c folio_referenced (folio_referenced_one)
  */
 export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced> {
@@ -299,21 +302,22 @@ function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: n
   m.lo = lo;
   if (pt.young(hi, lo)) {
     res.young++;
-    // ptep_clear_flush_young: the accessed bit cleared, and this page flushed whatever
-    // the entry's level (x86 Linux skips this flush; vmlab keeps it: docs/processes.md)
+    // ptep_clear_flush_young: ptep_test_and_clear_young, then flush_tlb_page where the
+    // architecture's version flushes (arm64: flush_tlb_page_nosync; x86, RISC-V: no flush)
     const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
     pt.set(r.env.phys, pa, e.hi, e.lo);
     m.hi = e.hi;
     m.lo = e.lo;
-    r.env.flushPage(mm, vpn);
+    if (pt.clearYoungFlush) r.env.flushPage(mm, vpn);
   }
 }
 
 /**
  * folio_referenced_one at the huge PMD of a page-cache folio:
  * pmdp_clear_flush_young_notify tests and clears the PMD's accessed bit and,
- * if it was set, flushes the PMD's range (flush_pmd_tlb_range; x86:
- * flush_tlb_range); the PMD stays. The folio is one LRU entry in Linux and
+ * if it was set, flushes the PMD's range (flush_pmd_tlb_range; x86's own
+ * pmdp_clear_flush_young: flush_tlb_range) on every architecture, x86 and
+ * RISC-V included; the PMD stays. The folio is one LRU entry in Linux and
  * vmlab's LRU holds its pages, so the reference found is left on the
  * folio's other pages (PageFlag.PmdYoung), each of which reports it once.
  * Linux: mm/rmap.c folio_referenced_one, mm/pgtable-generic.c pmdp_clear_flush_young

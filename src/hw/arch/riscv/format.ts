@@ -133,6 +133,10 @@ export class RiscvFormat implements PagingFormat, RiscvExtensions {
   readonly leafLevels: number;
   readonly initialAcc = 0;
   svadu = false;
+  /** A = 0 faults under Svade (step 7), so a TLB entry may outlive its PTE's A (PagingFormat.accessedFaultLo) */
+  get accessedFaultLo(): number {
+    return this.svadu ? 0 : Pte.A;
+  }
   svnapot = false;
   svpbmt = false;
   /** frames of RAM: a table outside is an access fault (set by the Cpu) */

@@ -231,6 +231,13 @@ export class Arm64Pgtable implements Pgtable {
   readonly kernelRootVpn = 2 ** 36;
   /** an abort keeps the stale entry: __ptep_set_access_flags flushes the page when `dirty` */
   readonly accessFlagsFlush = true;
+  /**
+   * __ptep_clear_flush_young flushes a young page: flush_tlb_page_nosync
+   * (TLBI VALE1IS, the trailing DSB elided). vmlab maps no contiguous
+   * (contpte) ranges, so contpte_ptep_clear_flush_young's CONT_PTE_SIZE
+   * flush does not arise. (arch/arm64/include/asm/pgtable.h)
+   */
+  readonly clearYoungFlush = true;
   readonly levelNames: readonly string[] = ["PTE", "PMD", "PUD", "PGD"];
   /** make_pte_marker(PTE_MARKER_GUARD): swp_entry(SWP_PTE_MARKER, PTE_MARKER_GUARD) */
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);

@@ -157,6 +157,12 @@ export class RiscvPgtable implements Pgtable {
    * drops the faulting hart's stale copy, so generic mm issues no flush.
    */
   readonly accessFlagsFlush = false;
+  /**
+   * ptep_clear_flush_young is ptep_test_and_clear_young alone, x86's
+   * reasoning borrowed (arch/riscv/include/asm/pgtable.h); the PMD's
+   * pmdp_clear_flush_young is the generic one, which flushes
+   */
+  readonly clearYoungFlush = false;
   readonly levelNames: readonly string[];
   /** make_pte_marker(PTE_MARKER_GUARD): swp_entry(SWP_PTE_MARKER, PTE_MARKER_GUARD) */
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);

@@ -76,6 +76,12 @@ export class X86Pgtable implements Pgtable {
   readonly kernelRootVpn = 0;
   /** a #PF drops the faulting translation: ptep_set_access_flags needs no flush */
   readonly accessFlagsFlush = false;
+  /**
+   * ptep_clear_flush_young is ptep_test_and_clear_young alone: "clearing
+   * the accessed bit without a TLB flush doesn't cause data corruption"
+   * (arch/x86/mm/pgtable.c ptep_clear_flush_young)
+   */
+  readonly clearYoungFlush = false;
   readonly levelNames: readonly string[];
   readonly guard: Entry = { hi: 0, lo: PTE_GUARD };
   readonly pgdOrder: number;

@@ -86,6 +86,8 @@ export class I386Pgtable implements Pgtable {
   readonly userPgtablesCeiling = 0xc0000;
   readonly kernelRootVpn = 0;
   readonly accessFlagsFlush = false;
+  /** ptep_clear_flush_young clears A without a flush: arch/x86/mm/pgtable.c serves i386 and PAE too */
+  readonly clearYoungFlush = false;
   readonly levelNames: readonly string[];
   readonly guard: Entry;
   /** PAE: the PDPT and its three user PMDs in one order-2 block (pgd_alloc with preallocate_pmds) */

@@ -212,7 +212,11 @@ export class X86Tlb implements ArchTlb {
    * they next switch to it (tlb_gen) — unless page tables were freed
    * (info->freed_tables): then the lazy CPUs get the IPI too, and
    * flush_tlb_func switches each to init_mm, so that no walk of theirs can
-   * reach a freed table.
+   * reach a freed table. A CPU more than one generation behind (a flush
+   * deferred by reclaim's batch, arch_tlbbatch_add_pending, is still owed
+   * to it) flushes its whole ASID instead of the pages: flush_tlb_func's
+   * partial flush needs new_tlb_gen == local_tlb_gen + 1.
+   * Linux: arch/x86/mm/tlb.c flush_tlb_mm_range, flush_tlb_func
    */
   flushTlbMmRange(
     mm: MmStruct,
@@ -242,7 +246,7 @@ export class X86Tlb implements ArchTlb {
       // PTI: the flush IPI interrupts user code: kernel CR3 in, user CR3 out
       const wasUser = st.inUser;
       this.enterKernel(cpuId);
-      if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING) {
+      if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING && st.ctxs[st.loadedAsid].tlbGen + 1 === mm.tlbGen) {
         for (let i = 0; i < nrPages; i++) {
           const hi = this.va.canonicalHi(startVpn + i);
           const lo = this.va.canonicalLo(startVpn + i);

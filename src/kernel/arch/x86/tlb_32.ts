@@ -84,7 +84,11 @@ export class I386Tlb implements ArchTlb {
     if (prev.dead && prev.cpumask.size === 0) this.onMmUnloaded?.(prev);
   }
 
-  /** flush_tlb_mm_range (see X86Tlb.flushTlbMmRange): an IPI to every other CPU running the mm. */
+  /**
+   * flush_tlb_mm_range (see X86Tlb.flushTlbMmRange): an IPI to every other
+   * CPU running the mm; a CPU more than one tlb_gen behind (a batched flush
+   * still owed) flushes everything (flush_tlb_func's partial-flush rule).
+   */
   flushTlbMmRange(
     mm: MmStruct,
     startVpn: number,
@@ -105,7 +109,7 @@ export class I386Tlb implements ArchTlb {
         continue;
       }
       const cpu = this.cpus[cpuId];
-      if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING) {
+      if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING && st.ctxs[0].tlbGen + 1 === mm.tlbGen) {
         for (let i = 0; i < nrPages; i++) cpu.invlpg((startVpn + i) * 4096);
       } else this.loadCr3(cpuId, mm.pgdPfn);
       st.ctxs[0].tlbGen = mm.tlbGen;
