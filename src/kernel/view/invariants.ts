@@ -291,8 +291,10 @@ export function checkInvariants(k: KernelCore): string[] {
   for (const [pfn, n] of mapcounts) {
     if (k.pages.mapcount[pfn] !== n)
       problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
-    if (k.pages.refcount[pfn] < n)
-      problems.push(`frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings`);
+    if (k.pages.refcount[pfn] < n + inBatch(pfn))
+      problems.push(
+        `frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings${inBatch(pfn) ? " and its LRU add batch's" : ""}`,
+      );
     if (n > 1 && anonExclusive(pfn)) problems.push(`frame ${pfn}: PageAnonExclusive but mapped ${n} times`);
     // a page-cache page (shmem or file): one reference per mapping plus the cache's own
     if (k.pages.kind[pfn] === PageKind.PageCache && k.pages.refcount[pfn] !== n + 1 + inBatch(pfn))
