@@ -1,5 +1,32 @@
 import { ModelBug } from "../../base/assert.ts";
-import { Lru, type Vmscan } from "./vmscan.ts";
+import type { BuddyAllocator } from "./buddy.ts";
+import type { PageDescTable } from "./PageDesc.ts";
+
+/** The lists of mm/vmscan.ts's `Lru` this file needs (its numbers; vmscan.ts imports this file). */
+const enum List {
+  None = 0,
+  InactiveAnon = 1,
+  InactiveFile = 3,
+}
+
+/** What the batches and folio_mark_accessed need of page reclaim (mm/vmscan.ts Vmscan). */
+export interface LruLists {
+  /** the list each page is on (vmscan.ts Lru; 0: none) */
+  readonly lru: Uint8Array;
+  /** PG_referenced */
+  readonly referenced: Uint8Array;
+  readonly fbatches: LruAddBatches;
+  readonly env: {
+    readonly pages: PageDescTable;
+    readonly policy: string;
+    readonly userMm: { readonly env: { readonly buddy: BuddyAllocator } };
+    runningCpu?(): number;
+  };
+  /** puts a page at the head of a list (lruvec_add_folio) */
+  add(pfn: number, list: number): void;
+  /** takes a page off the lists for good */
+  del(pfn: number): void;
+}
 
 /** PAGEVEC_SIZE / FOLIO_BATCH_SIZE (include/linux/pagevec.h): the folios a folio_batch holds. */
 export const FOLIO_BATCH_SIZE = 31;
@@ -31,7 +58,7 @@ export class LruAddBatches {
   readonly list: Uint8Array;
 
   constructor(
-    private readonly v: Vmscan,
+    private readonly v: LruLists,
     readonly nrCpus: number,
     nrFrames: number,
   ) {
@@ -68,7 +95,7 @@ export class LruAddBatches {
    * full batch or a large folio moves the whole batch onto the lists.
    * Linux: mm/swap.c folio_add_lru (folio_batch_add_and_move)
    */
-  add(pfn: number, large: boolean, list: Lru): void {
+  add(pfn: number, large: boolean, list: number): void {
     const cpu = this.cpu();
     this.v.env.pages.refcount[pfn]++;
     this.list[pfn] = list;
@@ -130,7 +157,7 @@ export class LruAddBatches {
    */
   activateLocal(pfn: number): void {
     const l = this.list[pfn];
-    if (this.hasLocal(pfn) && (l === Lru.InactiveAnon || l === Lru.InactiveFile)) this.list[pfn] = l + 1;
+    if (this.hasLocal(pfn) && (l === List.InactiveAnon || l === List.InactiveFile)) this.list[pfn] = l + 1;
   }
 }
 
@@ -144,14 +171,14 @@ export class LruAddBatches {
  * generations instead; the others keep no PG_referenced).
  * Linux: mm/swap.c folio_mark_accessed
  */
-export function folioMarkAccessed(v: Vmscan, pfn: number): void {
+export function folioMarkAccessed(v: LruLists, pfn: number): void {
   const list = v.lru[pfn];
-  if (v.env.policy !== "linux" || (list === Lru.None && !v.fbatches.has(pfn))) return;
+  if (v.env.policy !== "linux" || (list === List.None && !v.fbatches.has(pfn))) return;
   if (!v.referenced[pfn]) v.referenced[pfn] = 1;
-  else if (list === Lru.None) {
+  else if (list === List.None) {
     v.fbatches.activateLocal(pfn);
     v.referenced[pfn] = 0;
-  } else if (list === Lru.InactiveAnon || list === Lru.InactiveFile) {
+  } else if (list === List.InactiveAnon || list === List.InactiveFile) {
     v.add(pfn, list + 1);
     v.referenced[pfn] = 0;
   }
