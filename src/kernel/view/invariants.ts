@@ -18,7 +18,10 @@ import { type ShmemObject, VmFlag } from "../mm/vma.ts";
  * - PageAnonExclusive: a writable PTE (or huge PMD) of a private mapping
  *   maps an exclusive anonymous page; an exclusive page is mapped once; an
  *   exclusive swap PTE is its slot's only reference, and no swap PTE names
- *   a swap-cache page that is exclusive (do_swap_page's sanity check).
+ *   a swap-cache page that is exclusive (do_swap_page's sanity check);
+ * - the per-CPU LRU add batches (lruAddBatchProblems): every user page is
+ *   mapped, in the swap cache, owned, or waiting in a batch (whose
+ *   reference every refcount check counts), and a batch page is on no list.
  */
 export function checkInvariants(k: KernelCore): string[] {
   const problems: string[] = [];
