@@ -66,7 +66,7 @@ export function doSwapPage(
   if (pfn >= 0 && swap.orphans.delete(pfn))
     env.lru?.setAnonRmap(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   if (pfn < 0) {
-    pfn = swapInToCache(ctx, vma, vpn, slot, false);
+    pfn = swapInToCache(ctx, vma, vpn, slot);
     if (pfn < 0) return VmFault.OOM;
     major = true;
     // swapin_readahead reads the window before the page is mapped, holding a reference on
@@ -75,8 +75,6 @@ export function doSwapPage(
     env.lru?.pinned.add(pfn);
     swapReadahead(ctx, mm, vma, vpn, pmdAt);
     env.lru?.pinned.delete(pfn);
-    // swap_vma_readahead reads the faulting folio last, after its lru_add_drain: it waits in the batch
-    env.lru?.addAnon(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   }
   // a write to a swap-cache folio not on a list: lru_add_drain, so that this CPU's batch does not
   // count as another user (do_swap_page)
@@ -117,7 +115,7 @@ export function doSwapPage(
  * the frame, or -1 without memory.
  * Linux: mm/swap_state.c __read_swap_cache_async, mm/page_io.c swap_read_folio
  */
-function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number, lru = true): number {
+function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): number {
   const swap = ctx.env.swap!;
   const pfn = allocUserPage(ctx);
   if (pfn < 0) return -1;
@@ -128,7 +126,7 @@ function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number, lru 
   // folio_add_lru (the LRU add batch's reference on top of the swap cache's); a page others may
   // share (the slot was copied by fork) takes the oldest anon_vma of the VMA's chain, its root, to
   // which every VMA that may map it is linked (__folio_set_anon)
-  if (lru) ctx.env.lru?.addAnon(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
+  ctx.env.lru?.addAnon(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   swap.pswpin++;
   return pfn;
 }
@@ -204,5 +202,7 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
     if (swapInToCache(ctx, vma, v, slot) < 0) break;
     swap.readahead++;
   }
-  ctx.env.lru?.fbatches.drain(); // swap_vma_readahead: "Push any new pages onto the LRU now"
+  // swap_vma_readahead's lru_add_drain (the faulting page, read in its loop, goes too; without a
+  // window, win == 1, it skips the drain and the page waits in the batch)
+  ctx.env.lru?.fbatches.drain();
 }
