@@ -57,6 +57,10 @@ export class LruAddBatches {
   /** the list each batched folio will join (folio_lru_list at lru_add: PG_active makes it the active one) */
   readonly list: Uint8Array;
 
+  /** page->_refcount (the page table's array) */
+  private readonly refcount: Int32Array;
+  private readonly runningCpu: () => number;
+
   constructor(
     private readonly v: LruLists,
     readonly nrCpus: number,
@@ -66,10 +70,12 @@ export class LruAddBatches {
     this.count = new Int32Array(nrCpus);
     this.cpuOf = new Uint16Array(nrFrames);
     this.list = new Uint8Array(nrFrames);
+    this.refcount = v.env.pages.refcount;
+    this.runningCpu = v.env.runningCpu === undefined ? () => 0 : () => v.env.runningCpu!();
   }
 
   private cpu(): number {
-    const c = this.v.env.runningCpu?.() ?? 0;
+    const c = this.runningCpu();
     return c >= 0 && c < this.nrCpus ? c : 0;
   }
 
@@ -97,7 +103,7 @@ export class LruAddBatches {
    */
   add(pfn: number, large: boolean, list: number): void {
     const cpu = this.cpu();
-    this.v.env.pages.refcount[pfn]++;
+    this.refcount[pfn]++;
     this.list[pfn] = list;
     this.cpuOf[pfn] = cpu + 1;
     const n = this.count[cpu];
@@ -109,29 +115,32 @@ export class LruAddBatches {
   /**
    * folio_batch_move_lru with lru_add: each folio, in batch order, joins its
    * list; then folios_put drops the batch's references (freeing a folio
-   * that had no other).
+   * that had no other). vmlab drops each folio's as it goes: freeing one
+   * moves no other on the lists, so the lists end the same.
    * Linux: mm/swap.c folio_batch_move_lru, lru_add
    */
   private moveLru(cpu: number): void {
     const n = this.count[cpu];
     const base = cpu * FOLIO_BATCH_SIZE;
-    const pages = this.v.env.pages;
-    for (let i = 0; i < n; i++) {
-      const pfn = this.folios[base + i];
-      this.cpuOf[pfn] = 0;
-      this.v.add(pfn, this.list[pfn]); // lru_add: folio_set_lru, lruvec_add_folio
-    }
+    const folios = this.folios;
+    const cpuOf = this.cpuOf;
+    const list = this.list;
+    const refcount = this.refcount;
+    const v = this.v;
     this.count[cpu] = 0;
-    for (let i = 0; i < n; i++) {
-      const pfn = this.folios[base + i];
-      this.folios[base + i] = -1;
-      if (--pages.refcount[pfn] === 0) {
-        // folios_put: the folio's mapping went while it waited; __folio_put takes it off the list and frees it
-        this.v.del(pfn);
-        const err = this.v.env.userMm.env.buddy.free(pfn, 0);
-        if (err !== null) throw new ModelBug(`folio_batch_move_lru: ${err}`);
-      }
+    for (let i = base; i < base + n; i++) {
+      const pfn = folios[i];
+      cpuOf[pfn] = 0;
+      v.add(pfn, list[pfn]); // lru_add: folio_set_lru, lruvec_add_folio
+      if (--refcount[pfn] === 0) this.putLast(pfn);
     }
+  }
+
+  /** folios_put: the folio's mapping went while it waited; __folio_put takes it off the list and frees it. */
+  private putLast(pfn: number): void {
+    this.v.del(pfn);
+    const err = this.v.env.userMm.env.buddy.free(pfn, 0);
+    if (err !== null) throw new ModelBug(`folio_batch_move_lru: ${err}`);
   }
 
   /** lru_add_drain_cpu: empties one CPU's batch. Linux: mm/swap.c lru_add_drain_cpu */
