@@ -222,8 +222,8 @@ export function doWpPage(
  * (folio_free_swap, which needs no swap PTE still naming the slot), leaving
  * the mapping's alone. A page not on a list (still in an LRU add batch)
  * makes it empty this CPU's batch first (lru_add_drain): a page in another
- * CPU's batch keeps that reference, and is copied. vmlab's pages are never large (a split huge page's
- * pages are order 0) and never KSM.
+ * CPU's batch keeps that reference, and is copied. vmlab's pages are never
+ * large (a split huge page's pages are order 0) and never KSM.
  * Linux: mm/memory.c wp_can_reuse_anon_folio
  */
 function wpCanReuseAnonFolio(ctx: MmContext, pfn: number): boolean {

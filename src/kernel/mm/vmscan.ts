@@ -68,7 +68,8 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
 
 /**
  * Page reclaim (mm/vmscan.c) over Linux's split LRU: new anonymous and file
- * pages enter the inactive lists; shrink_inactive_list takes pages from the
+ * pages enter the inactive lists, through the running CPU's LRU add batch
+ * (swap.ts) that each shrink empties first; shrink_inactive_list takes pages from the
  * tail, reads and clears their accessed bits through the reverse map
  * (folio_referenced, with a TLB flush per young PTE), promotes referenced
  * pages (anonymous: at once; file: on a second reference, or if mapped more
@@ -655,7 +656,9 @@ export class Vmscan implements RmapPages {
    * reclaimed or everything was looked at. Returns pages reclaimed.
    */
   shrink(want: number): number {
-    this.fbatches.drain(); // shrink_inactive_list, shrink_active_list, lru_gen_shrink_node: lru_add_drain
+    // lru_add_drain, as shrink_inactive_list, shrink_active_list and lru_gen_shrink_node begin (vmlab:
+    // once, before the scan counts; Linux would scan nothing while every new page sat in a batch)
+    this.fbatches.drain();
     if (this.env.policy !== "linux") return this.shrinkOther(want);
     let reclaimed = 0;
     const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;
