@@ -143,7 +143,9 @@ describe("read faults on a disk file (filemap_fault, do_fault_around)", () => {
     expect(pa.pfn).toBe(pb.pfn);
     expect(pa.pfn).toBe(f.cache.get(3));
     expect(k.pages.mapcount[pa.pfn]).toBe(2);
-    expect(k.pages.refcount[pa.pfn]).toBe(3); // two mappings and the page cache
+    // two mappings, the page cache and the LRU add batch the page still waits in (folio_add_lru)
+    expect(k.vmscan.fbatches.has(pa.pfn)).toBe(true);
+    expect(k.pages.refcount[pa.pfn]).toBe(4);
     expect([a.majFlt, b.majFlt]).toEqual([1, 0]);
     // each fault mapped the whole 8-page file around it (A's on the retry after reading it)
     expect([a.mm!.rssFile, b.mm!.rssFile]).toEqual([8, 8]);

@@ -17,6 +17,10 @@
  * - kpageflags' PG_idle (KPF_IDLE) and PG_arch bits: set by page_idle
  *   tracking and architecture code vmlab does not have; masked out.
  *
+ * probe_views.c empties its CPU's LRU add batch (lru_add_drain, by
+ * MADV_COLD on a spare page) before most reports; the scenario does the
+ * same, at the same points: until then a new page has no KPF_LRU.
+ *
  * Differences it found and vmlab fixed: VmFlags' order, `sd` and `gu`
  * (VM_MAYBE_GUARD); a guard marker's PM_SWAP; KPF_OWNER_2
  * (PG_anon_exclusive); shmem's PG_swapbacked and PG_dirty; PG_referenced
@@ -66,13 +70,17 @@ A: u = mmap ${N}p at=${REGION(0)}
 report untouched u
 A: r = mmap ${N}p at=${REGION(1)}
 A: read r ${N}p
+A: spare = mmap 1p
+A: madvise spare 1p cold
 report read r
 A: w = mmap ${N}p at=${REGION(2)}
 A: write w ${N}p
+A: madvise spare 1p cold
 report write w
 A: f = mmap ${N}p at=${REGION(3)}
 A: write f ${N}p
 A: fork B
+A: madvise spare 1p cold
 report fork-shared f
 B: write f ${N / 4}p
 report fork-child-wrote f
@@ -82,27 +90,35 @@ A: write f ${N}p
 report fork-parent-wrote f
 A: s = mmap ${N}p shared at=${REGION(4)}
 A: write s ${N}p
+A: madvise spare 1p cold
 report shared-anon s
 A: p = mmap ${N}p populate at=${REGION(5)}
+A: madvise spare 1p cold
 report populate p
 A: l = mmap ${N}p at=${REGION(6)}
 A: mlock l ${N}p
+A: madvise spare 1p cold
 report mlock l
 A: d = mmap ${N}p at=${REGION(7)}
 A: write d ${N}p
 A: madvise d ${N / 2}p dontneed
+A: madvise spare 1p cold
 report dontneed d
 A: lf = mmap ${N}p at=${REGION(8)}
 A: write lf ${N}p
+A: madvise spare 1p cold
 A: madvise lf ${N}p free
+A: madvise spare 1p cold
 report free lf
 A: g = mmap ${N}p at=${REGION(9)}
 A: write g ${N}p
 A: madvise g+4p 4p guard_install
+A: madvise spare 1p cold
 report guard g
 A: t = mmap 2M at=${REGION(10)}
 A: madvise t 2M hugepage
 A: write t
+A: madvise spare 1p cold
 report thp t
 `;
 

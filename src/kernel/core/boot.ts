@@ -167,6 +167,8 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       swappiness: () => cfg.swappiness,
       policy: cfg.policy,
       seed: cfg.seed,
+      nrCpus: machine.cpus.length,
+      runningCpu: () => k.runningCpu,
     },
     pages.nrFrames,
   );

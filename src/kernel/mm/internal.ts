@@ -9,7 +9,7 @@
  *
  *     swapfile <- internal <- pgtable <- huge_memory <- memory <- mmu_gather
  *       <- {filemap, shmem, swap_state, fork, rmap} <- {fault, mmap}
- *       <- {mprotect, mremap, mlock, madvise} <- userMm <- vmscan
+ *       <- {mprotect, mremap, mlock, madvise} <- userMm <- vmscan <-> swap
  *
  * (each imports only from files to its left; rmap needs only huge_memory,
  * mmap only memory and shmem). userMm.ts is the facade the rest of the
@@ -24,6 +24,7 @@ import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import type { PfnSetLike } from "./pfnset.ts";
+import type { LruAddBatches } from "./swap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import type { TlbUnmapBatch } from "./tlbbatch.ts";
 import type { ShmemObject, Vma } from "./vma.ts";
@@ -65,6 +66,10 @@ export interface LruHooks {
   setAnonRmap(pfn: number, index: number, anonVma: number): void;
   /** a freed page leaves the lists */
   del(pfn: number): void;
+  /** the list each page is on (0: none; folio_test_lru is false, e.g. while it waits in an LRU add batch) */
+  readonly lru: Uint8Array;
+  /** the per-CPU LRU add batches (mm/swap.c cpu_fbatches.lru_add): lru_add_drain, lru_add_drain_all */
+  readonly fbatches: LruAddBatches;
   /** pages a fault holds while it allocates; reclaim leaves them alone */
   readonly pinned: PfnSetLike;
   /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */

@@ -117,7 +117,9 @@ export function doMadvise(
     case Madv.COLD:
       // can_madv_lru_vma: not on VM_LOCKED or VM_PFNMAP mappings
       if (locked) return -Errno.EINVAL;
-      // MADV_COLD only ages pages on the LRU lists, which vmlab does not model yet
+      // MADV_COLD only ages pages on the LRU lists, which vmlab does not model yet; it does
+      // empty this CPU's LRU add batch first (madvise_cold: lru_add_drain), as pageout does
+      if (advice === Madv.COLD) mapped(() => ctx.env.lru?.fbatches.drain());
       if (advice === Madv.PAGEOUT)
         mapped((a, b) => {
           const n = pageout(ctx, mm, a, b);
@@ -149,6 +151,8 @@ export function doMadvise(
       });
       // anonymous memory: force_swapin_readahead brings swapped pages into the swap cache
       willneedSwap(ctx, mm, start, end);
+      // madvise_willneed on an anonymous VMA: lru_add_drain after the walk, swap or no swap
+      if (mm.vmas.some((v) => v.vmStart < end && v.vmEnd > start && !v.file)) ctx.env.lru?.fbatches.drain();
       break;
     case Madv.HUGEPAGE:
       setFlags(ctx, mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
@@ -240,6 +244,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   const pt = env.pgtable;
   const pages = env.pages;
   let n = 0;
+  env.lru?.fbatches.drain(); // madvise_pageout: lru_add_drain
   // madvise_cold_or_pageout_pte_range's pmd_trans_huge case for a PMD-mapped page-cache folio:
   // one mapped elsewhere too (folio_likely_mapped_shared) is left; one the range covers whole is
   // isolated whole and reclaimed (try_to_unmap clears its PMD, a clean one is dropped); one the
@@ -302,6 +307,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
  * Linux: mm/madvise.c madvise_dontneed_single_vma (zap_page_range_single, details.reclaim_pt)
  */
 export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  ctx.env.lru?.fbatches.drain(); // zap_page_range_single: lru_add_drain
   const tlb = new MmuGather(ctx, mm);
   for (const v of mm.vmas) {
     const a = Math.max(start, v.vmStart);
@@ -364,6 +370,7 @@ function reclaimEmptyPteTables(
  * Linux: mm/madvise.c madvise_free_pte_range
  */
 export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  ctx.env.lru?.fbatches.drain(); // madvise_free_single_vma: lru_add_drain
   // madvise_free_huge_pmd: a huge page the range covers in part is split; one it covers whole stays huge
   splitRange(ctx, mm, start, end, true);
   const pt = ctx.env.pgtable;

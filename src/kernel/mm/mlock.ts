@@ -25,6 +25,29 @@ export function coveredUpTo(mm: MmStruct, start: number, end: number): number {
   return end;
 }
 
+const LOCKED_MASK = VmFlag.LOCKED | VmFlag.LOCKONFAULT;
+const SPECIAL = VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP;
+
+/**
+ * Does mlock_fixup run mlock_vma_pages_range, which empties this CPU's LRU
+ * add batch (lru_add_drain, before and after its page walk), for a VMA of
+ * [start, end)? When the VMA's lock flags change, it is not VM_SPECIAL
+ * (VM_IO, VM_DONTEXPAND, VM_PFNMAP; vmlab has no VM_MIXEDMAP) and it is not
+ * VM_LOCKED before and after (only VM_LOCKONFAULT changing). vmlab keeps
+ * mlocked pages on the ordinary lists (no unevictable list, no
+ * mlock_fbatch): only the drain is modelled.
+ * Linux: mm/mlock.c mlock_fixup, mlock_vma_pages_range
+ */
+function mlockChangesPages(mm: MmStruct, start: number, end: number, flags: number): boolean {
+  for (const v of mm.vmas) {
+    if (v.vmEnd <= start || v.vmStart >= end) continue;
+    const old = v.vmFlags & LOCKED_MASK;
+    if (old === flags || v.vmFlags & SPECIAL) continue;
+    if (!(old & VmFlag.LOCKED && flags & VmFlag.LOCKED)) return true;
+  }
+  return false;
+}
+
 /**
  * apply_vma_lock_flags: the lock flags of every VMA from `start` up to the
  * first hole (or `end`) are replaced by `flags`; -ENOMEM if a hole came
@@ -32,6 +55,7 @@ export function coveredUpTo(mm: MmStruct, start: number, end: number): number {
  */
 function applyVmaLockFlags(ctx: MmContext, mm: MmStruct, start: number, end: number, flags: number): number {
   const upTo = coveredUpTo(mm, start, end);
+  if (mlockChangesPages(mm, start, upTo, flags)) ctx.env.lru?.fbatches.drain();
   if (upTo > start) setFlags(ctx, mm, start, upTo, flags, (VmFlag.LOCKED | VmFlag.LOCKONFAULT) & ~flags);
   return upTo < end ? -Errno.ENOMEM : 0;
 }

@@ -371,6 +371,7 @@ export function setFlags(
  */
 export function exitMmap(ctx: MmContext, mm: MmStruct): void {
   const all = mm.vmas.slice();
+  ctx.env.lru?.fbatches.drain(); // exit_mmap: lru_add_drain
   ctx.env.cache.flushCacheMm(mm); // exit_mmap: flush_cache_mm before the tables are torn down
   const tlb = new MmuGather(ctx, mm, true);
   for (const v of all) {

@@ -109,6 +109,8 @@ export class MmuGather implements TlbGather {
   /** tlb_flush_mmu: the flush, then the batched pages freed (tlb_batch_pages_flush). */
   flushMmu(): void {
     this.flushTlbOnly();
+    // free_pages_and_swap_cache: lru_add_drain first, so that pages of this CPU's LRU add batch go
+    if (this.batch.length > 0) this.ctx.env.lru?.fbatches.drain();
     for (const pfn of this.batch) putPage(this.ctx, pfn);
     this.batch.length = 0;
     // tlb_table_flush: the page tables, no walk can reach them now

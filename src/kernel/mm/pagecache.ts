@@ -22,6 +22,8 @@ export class PageCache {
     addShmem(pfn: number, f: FileObject, index: number): void;
     del(pfn: number): void;
     readonly pinned: PfnSetLike;
+    /** the per-CPU LRU add batches (mm/swap.ts): a large folio moves the batch at once */
+    readonly fbatches: { drain(): void };
   } | null = null;
 
   constructor(
@@ -157,6 +159,9 @@ export class PageCache {
       this.pages.flags[head + i] = 0;
       this.fill(f, start + i, head + i, io);
     }
+    // folio_add_lru of a large folio: folio_batch_move_lru at once, the whole batch with it (vmlab
+    // batches the folio's pages one by one, then empties the batch: the lists end the same)
+    this.lru?.fbatches.drain();
     this.pages.flags[head] |= PageFlag.Head;
     f.folios.set(start, order);
     this.largeHeads.set(head, order);

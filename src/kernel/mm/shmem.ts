@@ -91,8 +91,8 @@ export function shmemWillneed(ctx: MmContext, f: FileObject, from: number, to: n
   const swap = ctx.env.swap;
   if (swap === null) return;
   for (const [index, slot] of [...f.swapped])
-    if (index >= from && index < to && !swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0)
-      return;
+    if (index >= from && index < to && !swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0) break;
+  ctx.env.lru?.fbatches.drain(); // madvise_willneed: lru_add_drain after shmem_swapin_range
 }
 
 /**
@@ -102,6 +102,8 @@ export function shmemWillneed(ctx: MmContext, f: FileObject, from: number, to: n
  */
 export function shmemPut(ctx: MmContext, obj: ShmemObject): void {
   if (--obj.refs > 0) return;
+  // shmem_undo_range's folio_batch_release: lru_add_drain, then the pages go
+  if (obj.pages.size > 0) ctx.env.lru?.fbatches.drain();
   for (const pfn of obj.pages.values()) putPage(ctx, pfn);
   obj.pages.clear();
   // shmem_undo_range: the swap entries go too (shmem_free_swap)
@@ -275,9 +277,10 @@ function shmemSwapinCluster(ctx: MmContext, slot: number): void {
     const sh = swap.shmemSlots.get(s);
     const p =
       sh === undefined ? anonReadSlot(ctx, s) : shmemReadSlot(ctx, sh.owner as ShmemOwner, sh.index, s);
-    if (p < 0) return;
+    if (p < 0) break;
     swap.readahead++;
   }
+  ctx.env.lru?.fbatches.drain(); // swap_cluster_readahead: "Push any new pages onto the LRU now"
 }
 
 /** finish_fault / set_pte_range for a shmem page: writable at once where the VMA is (no write-notify). */

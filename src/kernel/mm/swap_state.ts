@@ -76,6 +76,9 @@ export function doSwapPage(
     swapReadahead(ctx, mm, vma, vpn, pmdAt);
     env.lru?.pinned.delete(pfn);
   }
+  // a write to a swap-cache folio not on a list: lru_add_drain, so that this CPU's batch does not
+  // count as another user (do_swap_page)
+  if (write && env.lru !== null && env.lru.lru[pfn] === 0) env.lru.fbatches.drain();
   // the fault's reference (swap_cache_get_folio), which becomes the mapping's
   pages.refcount[pfn]++;
   const exclusive = env.pgtable.swapExclusive(hi, lo);
@@ -114,14 +117,16 @@ export function doSwapPage(
  */
 function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): number {
   const swap = ctx.env.swap!;
-  // a page others may share (the slot was copied by fork) takes the oldest anon_vma of the
-  // VMA's chain, its root, to which every VMA that may map it is linked (__folio_set_anon)
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
+  const pfn = allocUserPage(ctx);
   if (pfn < 0) return -1;
   if (!swap.holds(slot)) throw new ModelBug(`swap slot ${slot} holds no page`); // message made only then
   ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));
   swap.addToCache(slot, pfn);
   ctx.env.pages.refcount[pfn] = 1;
+  // folio_add_lru (the LRU add batch's reference on top of the swap cache's); a page others may
+  // share (the slot was copied by fork) takes the oldest anon_vma of the VMA's chain, its root, to
+  // which every VMA that may map it is linked (__folio_set_anon)
+  ctx.env.lru?.addAnon(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   swap.pswpin++;
   return pfn;
 }
@@ -146,6 +151,7 @@ export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: n
     if (swapInToCache(ctx, vma, v, slot) < 0) break;
     n++;
   }
+  ctx.env.lru?.fbatches.drain(); // madvise_willneed: "Push any new pages onto the LRU now"
   return n;
 }
 
@@ -193,7 +199,10 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
     const slot = pt.swapOffset(hi, lo);
     if (swap.cache.has(slot)) continue;
     pte0 = -1; // pte_unmap before __read_swap_cache_async, whose allocation may reclaim
-    if (swapInToCache(ctx, vma, v, slot) < 0) return;
+    if (swapInToCache(ctx, vma, v, slot) < 0) break;
     swap.readahead++;
   }
+  // swap_vma_readahead's lru_add_drain (the faulting page, read in its loop, goes too; without a
+  // window, win == 1, it skips the drain and the page waits in the batch)
+  ctx.env.lru?.fbatches.drain();
 }

@@ -31,6 +31,7 @@ export function unmapMappingRange(ctx: MmContext, f: FileObject, fromIndex: numb
   for (const [v, mm] of [...iMmap(f)]) {
     const a = Math.max(v.vmStart, v.vmStart + (fromIndex - v.vmPgoff));
     if (a >= v.vmEnd) continue;
+    ctx.env.lru?.fbatches.drain(); // zap_page_range_single: lru_add_drain
     const tlb = new MmuGather(ctx, mm);
     zapRange(ctx, tlb, mm, a, v.vmEnd); // zap_page_range_single
     tlb.finish();
@@ -86,10 +87,14 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
     }
   }
   // truncate_inode_pages_range: the cached pages past the end go (written back or not)
-  for (const index of [...f.cache.keys()].filter((i) => i >= holeIndex).sort((x, y) => x - y)) {
+  const gone = [...f.cache.keys()].filter((i) => i >= holeIndex).sort((x, y) => x - y);
+  for (const index of gone) {
     f.dirty.delete(index);
     assert(cache.evict(f, index), `truncate: page ${index} of ${f.name} is still mapped`);
   }
+  // folio_batch_release (__folio_batch_release): lru_add_drain, so that pages of this CPU's LRU
+  // add batch are freed now, not when it next fills
+  if (gone.length > 0) ctx.env.lru?.fbatches.drain();
   for (const index of [...f.written]) if (index >= holeIndex) f.written.delete(index);
   // the page holding the new end: its tail past the end is zeroed, in the cache and on disk
   const tail = newSize % 4096;

@@ -16,6 +16,7 @@ import {
   tryToUnmapShmem,
 } from "./rmap.ts";
 import { type ShmemOwner, shmemPages, shmemSetSwapEntry } from "./shmem.ts";
+import { folioMarkAccessed, LruAddBatches } from "./swap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import type { UserMm } from "./userMm.ts";
@@ -50,6 +51,9 @@ export interface VmscanEnv extends RmapEnv {
   readonly policy: ReclaimPolicy;
   /** seeds the `random` policy */
   readonly seed: number;
+  /** the CPUs (one LRU add batch each) and the one running now; absent: one CPU */
+  readonly nrCpus?: number;
+  runningCpu?(): number;
 }
 
 /**
@@ -64,7 +68,8 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
 
 /**
  * Page reclaim (mm/vmscan.c) over Linux's split LRU: new anonymous and file
- * pages enter the inactive lists; shrink_inactive_list takes pages from the
+ * pages enter the inactive lists, through the running CPU's LRU add batch
+ * (swap.ts) that each shrink empties first; shrink_inactive_list takes pages from the
  * tail, reads and clears their accessed bits through the reverse map
  * (folio_referenced, with a TLB flush per young PTE), promotes referenced
  * pages (anonymous: at once; file: on a second reference, or if mapped more
@@ -108,6 +113,8 @@ export class Vmscan implements RmapPages {
   readonly size = new Int32Array(5);
   /** pages a fault is working on (a COW source, the page being read); reclaim leaves them alone */
   readonly pinned: PfnSet;
+  /** the per-CPU batches new pages wait in before they join the lists (mm/swap.c cpu_fbatches.lru_add) */
+  readonly fbatches: LruAddBatches;
   /** /proc/vmstat */
   stats = {
     pgscan: 0,
@@ -149,6 +156,7 @@ export class Vmscan implements RmapPages {
     this.pinned = new PfnSet(nrFrames);
     this.referenced = new Uint8Array(nrFrames);
     this.large = new Uint8Array(nrFrames);
+    this.fbatches = new LruAddBatches(this, env.nrCpus ?? 1, nrFrames);
   }
 
   // ---- the lists ----
@@ -190,7 +198,7 @@ export class Vmscan implements RmapPages {
     this.index[pfn] = index;
     this.anonVma[pfn] = anonVma;
     this.referenced[pfn] = 0;
-    this.add(pfn, this.entryList(Lru.InactiveAnon));
+    this.fbatches.add(pfn, false, this.entryList(Lru.InactiveAnon));
   }
 
   /** A new transparent huge page: one folio of HPAGE_PMD_NR pages from `head`, at linear index `index`. */
@@ -200,7 +208,7 @@ export class Vmscan implements RmapPages {
     this.anonVma[head] = anonVma;
     this.referenced[head] = 0;
     this.large[head] = 1;
-    this.add(head, this.entryList(Lru.InactiveAnon));
+    this.fbatches.add(head, true, this.entryList(Lru.InactiveAnon));
   }
 
   /**
@@ -281,20 +289,9 @@ export class Vmscan implements RmapPages {
     }
   }
 
-  /**
-   * folio_mark_accessed (mm/swap.c), as GUP's FOLL_TOUCH calls it: a first
-   * use sets PG_referenced; a second, on an inactive list, activates the
-   * folio and clears it. Under the linux policy only (mglru counts
-   * references in generations instead; the others keep no PG_referenced).
-   */
+  /** folio_mark_accessed (mm/swap.c, swap.ts folioMarkAccessed), as GUP's FOLL_TOUCH calls it. */
   markAccessed(pfn: number): void {
-    const list = this.lru[pfn];
-    if (this.env.policy !== "linux" || list === Lru.None) return;
-    if (!this.referenced[pfn]) this.referenced[pfn] = 1;
-    else if (list === Lru.InactiveAnon || list === Lru.InactiveFile) {
-      this.add(pfn, list + 1);
-      this.referenced[pfn] = 0;
-    }
+    folioMarkAccessed(this, pfn);
   }
 
   /** A new page-cache page of a disk file. */
@@ -302,7 +299,7 @@ export class Vmscan implements RmapPages {
     this.index[pfn] = index;
     this.owner[pfn] = f;
     this.referenced[pfn] = 0;
-    this.add(pfn, this.entryList(Lru.InactiveFile));
+    this.fbatches.add(pfn, false, this.entryList(Lru.InactiveFile));
   }
 
   /**
@@ -314,7 +311,7 @@ export class Vmscan implements RmapPages {
     this.index[pfn] = index;
     this.owner[pfn] = obj;
     this.referenced[pfn] = 0;
-    this.add(pfn, this.entryList(Lru.InactiveAnon));
+    this.fbatches.add(pfn, false, this.entryList(Lru.InactiveAnon));
   }
 
   /** __folio_set_anon for a swap-cache page read ahead with no anon_vma (swap_cluster_readahead): it has one now. */
@@ -475,7 +472,7 @@ export class Vmscan implements RmapPages {
    * (endFolioList) after its last page: the unmap's flushes may be deferred.
    */
   reclaimPage(pfn: number, index: number, anonVma = 0): boolean {
-    if (!this.valid(pfn)) return false;
+    if (!this.valid(pfn) || this.fbatches.has(pfn)) return false; // in a batch: folio_isolate_lru fails
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
     const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
@@ -659,6 +656,9 @@ export class Vmscan implements RmapPages {
    * reclaimed or everything was looked at. Returns pages reclaimed.
    */
   shrink(want: number): number {
+    // lru_add_drain, as shrink_inactive_list, shrink_active_list and lru_gen_shrink_node begin (vmlab:
+    // once, before the scan counts; Linux would scan nothing while every new page sat in a batch)
+    this.fbatches.drain();
     if (this.env.policy !== "linux") return this.shrinkOther(want);
     let reclaimed = 0;
     const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;

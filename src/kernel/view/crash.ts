@@ -79,7 +79,9 @@ export const PG_OWNER_2 = 11;
 /**
  * The frame's PG_* bits as Linux would hold them, from vmlab's struct page
  * (k.pages) and LRU lists (k.vmscan): bit -> pageflag name. PG_lru and
- * PG_active from the list the page is on, PG_swapbacked for an anonymous
+ * PG_active from the list the page is on (a page waiting in an LRU add
+ * batch has no PG_lru, and PG_active only if folio_mark_accessed set it
+ * there), PG_swapbacked for an anonymous
  * page that is not lazyfree (folio_add_new_anon_rmap; MADV_FREE clears it),
  * PG_uptodate for user and page-cache pages, PG_reserved for boot's frames.
  */
@@ -92,9 +94,11 @@ export function pgBits(k: KernelCore, pfn: number, locked = mlockedFrames(k)): M
     bits.set(PG_UNEVICTABLE, "unevictable");
     bits.set(PG_MLOCKED, "mlocked");
   }
+  const batch = k.vmscan.fbatches;
   const lru = k.vmscan.lru[pfn];
   if (lru !== 0) bits.set(PG_LRU, "lru");
-  if (lru === 2 || lru === 4) bits.set(PG_ACTIVE, "active");
+  const to = lru === 0 && batch.has(pfn) ? batch.list[pfn] : lru;
+  if (to === 2 || to === 4) bits.set(PG_ACTIVE, "active");
   if (k.vmscan.referenced[pfn]) bits.set(PG_REFERENCED, "referenced");
   if (kind === PageKind.UserAnon && !(p.flags[pfn] & PageFlag.Lazyfree))
     bits.set(PG_SWAPBACKED, "swapbacked");

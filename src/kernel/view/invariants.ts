@@ -1,6 +1,7 @@
 import { vpnUnchecked } from "../../base/units.ts";
 import type { KernelCore } from "../core/core.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { FOLIO_BATCH_SIZE } from "../mm/swap.ts";
 import { type ShmemObject, VmFlag } from "../mm/vma.ts";
 
 /**
@@ -17,7 +18,10 @@ import { type ShmemObject, VmFlag } from "../mm/vma.ts";
  * - PageAnonExclusive: a writable PTE (or huge PMD) of a private mapping
  *   maps an exclusive anonymous page; an exclusive page is mapped once; an
  *   exclusive swap PTE is its slot's only reference, and no swap PTE names
- *   a swap-cache page that is exclusive (do_swap_page's sanity check).
+ *   a swap-cache page that is exclusive (do_swap_page's sanity check);
+ * - the per-CPU LRU add batches (lruAddBatchProblems): every user page is
+ *   mapped, in the swap cache, owned, or waiting in a batch (whose
+ *   reference every refcount check counts), and a batch page is on no list.
  */
 export function checkInvariants(k: KernelCore): string[] {
   const problems: string[] = [];
@@ -283,17 +287,27 @@ export function checkInvariants(k: KernelCore): string[] {
     const refs = (obj as { refs: number }).refs;
     if (refs !== n) problems.push(`shmem object with ${refs} references is mapped by ${n} VMAs`);
   }
+  // a page waiting in an LRU add batch (mm/swap.c cpu_fbatches.lru_add) holds one reference more
+  const batch = k.vmscan.fbatches;
+  const inBatch = (pfn: number) => (batch.has(pfn) ? 1 : 0);
+  problems.push(...lruAddBatchProblems(k));
   for (const [pfn, n] of mapcounts) {
     if (k.pages.mapcount[pfn] !== n)
       problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
-    if (k.pages.refcount[pfn] < n)
-      problems.push(`frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings`);
+    if (k.pages.refcount[pfn] < n + inBatch(pfn))
+      problems.push(
+        `frame ${pfn}: refcount ${k.pages.refcount[pfn]} below its ${n} mappings${inBatch(pfn) ? " and its LRU add batch's" : ""}`,
+      );
     if (n > 1 && anonExclusive(pfn)) problems.push(`frame ${pfn}: PageAnonExclusive but mapped ${n} times`);
     // a page-cache page (shmem or file): one reference per mapping plus the cache's own
-    if (k.pages.kind[pfn] === PageKind.PageCache && k.pages.refcount[pfn] !== n + 1)
-      problems.push(`page-cache frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1}`);
+    if (k.pages.kind[pfn] === PageKind.PageCache && k.pages.refcount[pfn] !== n + 1 + inBatch(pfn))
+      problems.push(
+        `page-cache frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1 + inBatch(pfn)}`,
+      );
   }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
+    // a page whose mapping went while it waited in another CPU's batch is freed when that batch is emptied
+    if (batch.has(pfn)) continue;
     if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
@@ -322,9 +336,9 @@ export function checkInvariants(k: KernelCore): string[] {
         problems.push(`swap cache: slot ${slot} -> pfn ${pfn} has no way back`);
       if (k.pages.kind[pfn] !== PageKind.UserAnon && !shmemOwned.has(pfn))
         problems.push(`swap cache: pfn ${pfn} is neither an anonymous page nor a shmem object's`);
-      if (k.pages.refcount[pfn] !== k.pages.mapcount[pfn] + 1)
+      if (k.pages.refcount[pfn] !== k.pages.mapcount[pfn] + 1 + inBatch(pfn))
         problems.push(
-          `swap cache: pfn ${pfn} refcount ${k.pages.refcount[pfn]}, expected its ${k.pages.mapcount[pfn]} mappings + 1`,
+          `swap cache: pfn ${pfn} refcount ${k.pages.refcount[pfn]}, expected its ${k.pages.mapcount[pfn]} mappings + 1${inBatch(pfn) ? " + its LRU add batch's" : ""}`,
         );
     }
   } else if (slotRefs.size) problems.push("swap PTEs without a swap area");
@@ -354,5 +368,42 @@ export function checkInvariants(k: KernelCore): string[] {
   }
   if (vmallocFrames !== counts[PageKind.Vmalloc])
     problems.push(`${counts[PageKind.Vmalloc]} vmalloc frames, ${vmallocFrames} in areas`);
+  return problems;
+}
+
+/**
+ * The per-CPU LRU add batches (mm/swap.c cpu_fbatches.lru_add, mm/swap.ts):
+ * each CPU's batch holds fewer than FOLIO_BATCH_SIZE folios (a full one is
+ * moved at once), each a user or page-cache page on no list, holding the
+ * batch's reference, named once and marked with its CPU; no page is marked
+ * that no batch holds.
+ */
+export function lruAddBatchProblems(k: KernelCore): string[] {
+  const problems: string[] = [];
+  const b = k.vmscan.fbatches;
+  const seen = new Set<number>();
+  for (let cpu = 0; cpu < b.nrCpus; cpu++) {
+    const n = b.count[cpu];
+    if (n < 0 || n >= FOLIO_BATCH_SIZE) problems.push(`CPU ${cpu}: LRU add batch holds ${n} folios`);
+    for (let i = 0; i < n && i < FOLIO_BATCH_SIZE; i++) {
+      const pfn = b.folios[cpu * FOLIO_BATCH_SIZE + i];
+      const kind = k.pages.kind[pfn];
+      if (seen.has(pfn)) problems.push(`frame ${pfn} is in an LRU add batch twice`);
+      seen.add(pfn);
+      if (b.cpuOf[pfn] !== cpu + 1)
+        problems.push(`frame ${pfn} in CPU ${cpu}'s LRU add batch is marked ${b.cpuOf[pfn] - 1}`);
+      if (kind !== PageKind.UserAnon && kind !== PageKind.PageCache)
+        problems.push(`frame ${pfn} in CPU ${cpu}'s LRU add batch is not a user or page-cache page`);
+      if (k.pages.refcount[pfn] < 1)
+        problems.push(
+          `frame ${pfn} in CPU ${cpu}'s LRU add batch has refcount ${k.pages.refcount[pfn]}, not the batch's`,
+        );
+      if (k.vmscan.lru[pfn] !== 0)
+        problems.push(`frame ${pfn} in CPU ${cpu}'s LRU add batch is on a list too`);
+    }
+  }
+  for (let pfn = 0; pfn < b.cpuOf.length; pfn++)
+    if (b.cpuOf[pfn] !== 0 && !seen.has(pfn))
+      problems.push(`frame ${pfn} is marked in an LRU add batch that does not hold it`);
   return problems;
 }

@@ -117,7 +117,8 @@ export function reclaimInfo(k: KernelCore): ReclaimInfo {
     if ((kind !== PageKind.UserAnon && kind !== PageKind.PageCache) || pfn === k.zeroPfn) return "kernel";
     if (locked.has(pfn)) return "mlocked";
     const head = pfn - (pfn % hpage);
-    const onLru = lru[pfn] !== 0 || (large[head] === 1 && lru[head] !== 0);
+    // a page waiting in an LRU add batch joins the lists when reclaim drains the batch
+    const onLru = lru[pfn] !== 0 || (large[head] === 1 && lru[head] !== 0) || k.vmscan.fbatches.has(pfn);
     if (!onLru) return "unevictable";
     if (kind === PageKind.UserAnon && k.swap === null) return "no-swap";
     return "reclaimable";
