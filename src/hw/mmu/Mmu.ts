@@ -411,6 +411,37 @@ export abstract class Mmu {
     return false;
   }
 
+  /**
+   * walkFast's end at an entry that translates nothing, its n-th read: recorded and counted as
+   * `walk` does, then failWalk's translation fault of that level (walkFault); missAndFill
+   * delivers it. Out of the walk loops: inline, it slowed resident walks 3-11%.
+   */
+  protected fastTranslationFault(
+    rec: WalkRecord,
+    n: number,
+    level: number,
+    index: number,
+    entryPa: number,
+    hi: number,
+    lo: number,
+    access: Access,
+    mode: Mode,
+  ): true {
+    rec.level[n] = level;
+    rec.index[n] = index;
+    rec.entryPa[n] = entryPa;
+    rec.hi[n] = hi;
+    rec.lo[n] = lo;
+    rec.count = n + 1;
+    rec.pscLevel = -1;
+    this.walks++;
+    this.walkRefs += n + 1;
+    rec.faultKind = HwFaultKind.Translation;
+    rec.faultLevel = level;
+    this.walkFault(rec, access, mode, 0, 0);
+    return true;
+  }
+
   /** The offset of an address in a page of size code `size`. */
   private offsetIn(vaHi: number, vaLo: number, size: number): number {
     const hi = this.offHi[size];

@@ -362,14 +362,15 @@ export class Arm64Cpu extends Mmu {
       if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
       const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
       const offset = tableOff + index * 8;
-      // a frame never written reads as zeros: invalid
-      if (words === null)
-        return this.translationFault(rec, n, level, index, tableFrame * 4096 + offset, 0, 0, access, mode);
+      const entryPa = tableFrame * 4096 + offset;
+      // an invalid descriptor (a frame never written reads as zeros), or a reserved one (01 at level
+      // 3, a block at L0, below): the Translation fault of the lookup level (D8.2, AArch64.S1Walk;
+      // ESR_EL1 DFSC/IFSC 0b0001LL, D17.2.37); an abort drops no TLB entry
+      if (words === null) return this.fastTranslationFault(rec, n, level, index, entryPa, 0, 0, access, mode);
       const lo = words[offset >>> 2];
       const hi = words[(offset >>> 2) + 1];
-      const entryPa = tableFrame * 4096 + offset;
       if ((lo & Desc.VALID) === 0)
-        return this.translationFault(rec, n, level, index, entryPa, hi, lo, access, mode);
+        return this.fastTranslationFault(rec, n, level, index, entryPa, hi, lo, access, mode);
       if ((hi & oaHiMask) !== 0) return false; // an Address size fault (a table's or a leaf's output address)
       recLevel[n] = level;
       recIndex[n] = index;
@@ -387,7 +388,7 @@ export class Arm64Cpu extends Mmu {
       }
       // 01 at L3 is reserved, and there is no block at L0: Translation faults
       if (level === 0 ? (lo & Desc.TABLE_OR_PAGE) === 0 : level === 3)
-        return this.translationFault(rec, n - 1, level, index, entryPa, hi, lo, access, mode);
+        return this.fastTranslationFault(rec, n - 1, level, index, entryPa, hi, lo, access, mode);
       const ha = fmt.ha;
       if ((lo & Desc.AF) === 0 && !ha) return false; // an Access flag fault
       // with HA and HD, DBM = 1 makes AP[2] the dirty state (AArch64.S1CheckAndUpdate)
@@ -431,41 +432,6 @@ export class Arm64Cpu extends Mmu {
       rec.faultLevel = -1;
       return true;
     }
-  }
-
-  /**
-   * walkFast's end at an invalid descriptor (or a reserved one: 01 at level 3), its n-th read: the
-   * descriptor recorded and the walk counted as Mmu.walk does, then the Translation fault of that
-   * level as its failWalk makes it (D8.2, AArch64.S1Walk: a descriptor AArch64.DecodeDescriptorType
-   * calls DescriptorType_Invalid is a Translation fault at the lookup level; ESR_EL1's DFSC/IFSC
-   * 0b0001LL, D17.2.37, fault.ts). Mmu.missAndFill raises it (deliver: ESR_EL1, FAR_EL1; an abort
-   * invalidates no TLB entry, the Arm ARM caching no faulting translation). Kept out of walkFast's
-   * loop, as x86-64's Cpu.notPresent is (the resident walk's speed).
-   */
-  private translationFault(
-    rec: WalkRecord,
-    n: number,
-    level: number,
-    index: number,
-    entryPa: number,
-    hi: number,
-    lo: number,
-    access: Access,
-    mode: Mode,
-  ): true {
-    rec.level[n] = level;
-    rec.index[n] = index;
-    rec.entryPa[n] = entryPa;
-    rec.hi[n] = hi;
-    rec.lo[n] = lo;
-    rec.count = n + 1;
-    rec.pscLevel = -1;
-    this.walks++;
-    this.walkRefs += n + 1;
-    rec.faultKind = HwFaultKind.Translation;
-    rec.faultLevel = level;
-    this.walkFault(rec, access, mode, 0, 0);
-    return true;
   }
 
   /** TTBR0_EL1's table (the user half). */

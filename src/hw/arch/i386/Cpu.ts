@@ -189,7 +189,7 @@ export class I386Cpu extends X86FamilyCpu {
    * is left to it (its write-back comes before the next level's read). An
    * entry with P clear (a table never written reads as zeros) ends it as it
    * ends Mmu.walk: the not-present fault of that level (§4.7: an error code
-   * without P) in `rec` (notPresent), for Mmu.missAndFill to deliver; a
+   * without P) in `rec` (fastTranslationFault), for Mmu.missAndFill to deliver; a
    * not-present PDPTE register, reserved bits and permission faults are left
    * to Mmu.walk.
    */
@@ -212,9 +212,11 @@ export class I386Cpu extends X86FamilyCpu {
       const entryPa = tableFrame * 4096 + index * 4;
       const n = 1 - level;
       // a frame never written reads as zeros: not present
-      if (words === null) return this.notPresent(rec, n, level, index, entryPa, 0, 0, access, mode);
+      // P = 0 (a table never written reads as zeros): the #PF of SDM §4.7; its delivery invalidates (§4.10.4.1)
+      if (words === null) return this.fastTranslationFault(rec, n, level, index, entryPa, 0, 0, access, mode);
       const lo = words[index];
-      if ((lo & Pte.P) === 0) return this.notPresent(rec, n, level, index, entryPa, 0, lo, access, mode);
+      if ((lo & Pte.P) === 0)
+        return this.fastTranslationFault(rec, n, level, index, entryPa, 0, lo, access, mode);
       rec.level[n] = level;
       rec.index[n] = index;
       rec.entryPa[n] = entryPa;
@@ -271,10 +273,11 @@ export class I386Cpu extends X86FamilyCpu {
       const entryPa = tableFrame * 4096 + offset;
       const n = 1 - level;
       // a frame never written reads as zeros: not present
-      if (words === null) return this.notPresent(rec, n, level, index, entryPa, 0, 0, access, mode);
+      if (words === null) return this.fastTranslationFault(rec, n, level, index, entryPa, 0, 0, access, mode);
       const lo = words[offset >>> 2];
       const hi = words[(offset >>> 2) + 1];
-      if ((lo & Pte.P) === 0) return this.notPresent(rec, n, level, index, entryPa, hi, lo, access, mode);
+      if ((lo & Pte.P) === 0)
+        return this.fastTranslationFault(rec, n, level, index, entryPa, hi, lo, access, mode);
       if ((hi & rsvdHi) !== 0) return false; // reserved
       const xd = (hi & PteHi.XD) !== 0;
       if (xd && !nxe) return false; // reserved
@@ -310,38 +313,6 @@ export class I386Cpu extends X86FamilyCpu {
       tableOff = 0;
       level = 0;
     }
-  }
-
-  /**
-   * walkFast's end at a not-present entry, its n-th read: the entry recorded and the walk counted
-   * as Mmu.walk does, then the translation fault of that level as its failWalk makes it (the #PF
-   * error code, §4.7, walkFault). Mmu.missAndFill delivers it (CR2, the error code, §4.10.4.1's
-   * invalidation). Kept out of walkFast's loops, as x86-64's Cpu.notPresent is.
-   */
-  private notPresent(
-    rec: WalkRecord,
-    n: number,
-    level: number,
-    index: number,
-    entryPa: number,
-    hi: number,
-    lo: number,
-    access: Access,
-    mode: Mode,
-  ): true {
-    rec.level[n] = level;
-    rec.index[n] = index;
-    rec.entryPa[n] = entryPa;
-    rec.hi[n] = hi;
-    rec.lo[n] = lo;
-    rec.count = n + 1;
-    rec.pscLevel = -1;
-    this.walks++;
-    this.walkRefs += n + 1;
-    rec.faultKind = HwFaultKind.Translation;
-    rec.faultLevel = level;
-    this.walkFault(rec, access, mode, 0, 0);
-    return true;
   }
 
   /** The rest of leafFound's record for a fast walk's leaf at `level` (format.ts's leaf and memType). */

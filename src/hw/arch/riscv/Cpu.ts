@@ -369,10 +369,13 @@ export class RiscvCpu extends Mmu {
       const offset = index * 8;
       const entryPa = tableFrame * 4096 + offset;
       // step 3: V = 0 (a frame never written reads as zeros) is the page fault of this level
-      if (words === null) return this.invalid(rec, n, level, index, entryPa, 0, 0, access, mode);
+      // V = 0 (a table never written reads as zeros): step 3's page fault ("If pte.v = 0 ... raise a
+      // page-fault exception corresponding to the original access type": scause 12, 13 or 15)
+      if (words === null) return this.fastTranslationFault(rec, n, level, index, entryPa, 0, 0, access, mode);
       const lo = words[offset >>> 2];
       const hi = words[(offset >>> 2) + 1];
-      if ((lo & Pte.V) === 0) return this.invalid(rec, n, level, index, entryPa, hi, lo, access, mode);
+      if ((lo & Pte.V) === 0)
+        return this.fastTranslationFault(rec, n, level, index, entryPa, hi, lo, access, mode);
       // W without R, a reserved bit: left to Mmu.walk
       if ((lo & (Pte.R | Pte.W)) === Pte.W || (hi & reservedHi) !== 0) return false;
       recLevel[n] = level;
@@ -424,40 +427,6 @@ export class RiscvCpu extends Mmu {
       rec.faultLevel = -1;
       return true;
     }
-  }
-
-  /**
-   * walkFast's end at a PTE with V = 0, its n-th read: the PTE recorded and the walk counted as
-   * Mmu.walk does, then the page fault of that level as its failWalk makes it ("Virtual Address
-   * Translation Process" step 3: "If pte.v = 0 ... stop and raise a page-fault exception
-   * corresponding to the original access type": scause 12, 13 or 15, fault.ts). Mmu.missAndFill
-   * raises it (deliver: scause, stval = the address; no TLB entry dropped). Kept out of walkFast's
-   * loop, as x86-64's Cpu.notPresent is (the resident walk's speed).
-   */
-  private invalid(
-    rec: WalkRecord,
-    n: number,
-    level: number,
-    index: number,
-    entryPa: number,
-    hi: number,
-    lo: number,
-    access: Access,
-    mode: Mode,
-  ): true {
-    rec.level[n] = level;
-    rec.index[n] = index;
-    rec.entryPa[n] = entryPa;
-    rec.hi[n] = hi;
-    rec.lo[n] = lo;
-    rec.count = n + 1;
-    rec.pscLevel = -1;
-    this.walks++;
-    this.walkRefs += n + 1;
-    rec.faultKind = HwFaultKind.Translation;
-    rec.faultLevel = level;
-    this.walkFault(rec, access, mode, 0, 0);
-    return true;
   }
 
   override currentMode(): Mode {

@@ -191,13 +191,13 @@ export class Cpu extends X86FamilyCpu {
       if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
       const words = phys.frameWords(tableFrame as Pfn); // inline cast: the hot loop (units.ts)
       const offset = tableOff + index * 8;
-      // a frame never written reads as zeros: not present
-      if (words === null)
-        return this.notPresent(rec, n, level, index, tableFrame * 4096 + offset, 0, 0, access, mode);
+      const entryPa = tableFrame * 4096 + offset;
+      // a frame never written reads as zeros: not present (the #PF of SDM §4.7)
+      if (words === null) return this.fastTranslationFault(rec, n, level, index, entryPa, 0, 0, access, mode);
       const lo = words[offset >>> 2];
       const hi = words[(offset >>> 2) + 1];
-      const entryPa = tableFrame * 4096 + offset;
-      if ((lo & Pte.P) === 0) return this.notPresent(rec, n, level, index, entryPa, hi, lo, access, mode);
+      if ((lo & Pte.P) === 0)
+        return this.fastTranslationFault(rec, n, level, index, entryPa, hi, lo, access, mode);
       if ((hi & rsvdHi) !== 0) return false;
       const xd = (hi & PteHi.XD) !== 0;
       if (xd && !nxe) return false; // reserved
@@ -256,36 +256,6 @@ export class Cpu extends X86FamilyCpu {
       tableOff = 0;
       level--;
     }
-  }
-
-  /**
-   * walkFast's end at a not-present entry, the n-th read: the entry recorded and the walk
-   * counted as Mmu.walk does, and the translation fault of that level as its failWalk makes it.
-   */
-  private notPresent(
-    rec: WalkRecord,
-    n: number,
-    level: number,
-    index: number,
-    entryPa: number,
-    hi: number,
-    lo: number,
-    access: Access,
-    mode: Mode,
-  ): true {
-    rec.level[n] = level;
-    rec.index[n] = index;
-    rec.entryPa[n] = entryPa;
-    rec.hi[n] = hi;
-    rec.lo[n] = lo;
-    rec.count = n + 1;
-    rec.pscLevel = -1;
-    this.walks++;
-    this.walkRefs += n + 1;
-    rec.faultKind = HwFaultKind.Translation;
-    rec.faultLevel = level;
-    this.walkFault(rec, access, mode, 0, 0);
-    return true;
   }
 
   /** The #PF error code of a fault (SDM §4.7). */
