@@ -7,6 +7,7 @@
 // Usage: node [node flags] bench/bundled.mjs bench/X.bench.ts [args]; BENCH_TSX=1 runs X through tsx.
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { bundle } from "./bundle.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const entry = process.argv[2];
@@ -20,19 +21,8 @@ if (process.env.BENCH_TSX === "1") {
   register();
   await import(pathToFileURL(resolve(entry)).href);
 } else {
-  const esbuild = await import("esbuild");
   // beside the bench (bench/.build/), so its `new URL("...", import.meta.url)` paths stay one level below the root
   const out = join(ROOT, "bench", ".build", basename(entry).replace(/\.ts$/, ".mjs"));
-  await esbuild.build({
-    entryPoints: [resolve(entry)],
-    absWorkingDir: ROOT,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    outfile: out,
-    logLevel: "warning",
-  });
+  await bundle(resolve(entry), out);
   await import(pathToFileURL(out).href);
 }

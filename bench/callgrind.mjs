@@ -15,6 +15,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundle } from "./bundle.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const [entry, small = "64", large = "320", top = "30"] = process.argv.slice(2);
@@ -22,19 +23,8 @@ if (entry === undefined) {
   console.error("usage: node bench/callgrind.mjs bench/X.bench.ts [SMALL] [LARGE] [TOP]");
   process.exit(2);
 }
-const esbuild = await import("esbuild");
 const out = join(ROOT, "bench", ".build", basename(entry).replace(/\.ts$/, ".mjs"));
-await esbuild.build({
-  entryPoints: [resolve(entry)],
-  absWorkingDir: ROOT,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  packages: "external",
-  outfile: out,
-  logLevel: "warning",
-});
+await bundle(resolve(entry), out);
 
 /** One run under callgrind: instructions by function name (JIT code named from the perf map). */
 function count(mib) {

@@ -10,6 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { bundle } from "./bundle.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [baseTree, thisTree] = process.argv.slice(2).map((p) => resolve(p));
@@ -17,9 +18,6 @@ if (thisTree === undefined) {
   console.error("usage: node bench/touch-ab.mjs BASE THIS");
   process.exit(2);
 }
-const { build } = await import(
-  pathToFileURL(join(here, "..", "node_modules", "esbuild", "lib", "main.js")).href
-);
 const src = readFileSync(join(here, "touchPasses.ts"), "utf8").replaceAll('"../src/', '"../../src/');
 const mods = {};
 for (const [side, tree] of [
@@ -30,17 +28,7 @@ for (const [side, tree] of [
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "touchPasses.ts"), src);
   const out = join(dir, `touchPasses-${side}.mjs`);
-  await build({
-    entryPoints: [join(dir, "touchPasses.ts")],
-    absWorkingDir: tree,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    outfile: out,
-    logLevel: "warning",
-  });
+  await bundle(join(dir, "touchPasses.ts"), out, tree);
   mods[side] = await import(pathToFileURL(out).href);
 }
 const MIB = Number(process.env.MIB ?? 256);
