@@ -94,7 +94,7 @@ export function openSource(file: string, o: OpenOptions): TraceSource {
   const head = peekBytes(file, HEAD_BYTES);
   const codec = compressionOf(head);
   const format = o.format === "auto" ? sniffFormat(file, decodeHead(head)) : o.format;
-  if (format === "bin" && canFold(codec)) return (o.raw ? rawSource : runsSource)(file, codec, size);
+  if (format === "bin" && canFold(codec)) return foldedSource(file, codec, size, o.raw === true);
   return recordsSource(openTraceFile(file, codec), o.format, size);
 }
 
@@ -130,31 +130,22 @@ function recordsSource(input: TraceInput, format: TraceFormat | "auto", size: nu
   };
 }
 
-function runsSource(file: string, codec: Compression, size: number): TraceSource {
+/** A binary file read as runs (the reading thread folds records) or as raw records (it only decompresses). */
+function foldedSource(file: string, codec: Compression, size: number, raw: boolean): TraceSource {
   return {
     name: file,
     compression: codec,
-    path: "runs",
+    path: raw ? "raw" : "runs",
     format: "bin",
     size,
     read: (sinks) => {
+      if (raw) {
+        if (sinks.raw === undefined)
+          throw new Error(`${file}: read as raw records, but the consumer takes none`);
+        return readRecordsRaw(file, sinks.raw, sinks.progress, codec);
+      }
       if (sinks.runs === undefined) throw new Error(`${file}: read as runs, but the consumer takes no runs`);
       return readRuns(file, sinks.runs, sinks.progress, codec);
-    },
-  };
-}
-
-function rawSource(file: string, codec: Compression, size: number): TraceSource {
-  return {
-    name: file,
-    compression: codec,
-    path: "raw",
-    format: "bin",
-    size,
-    read: (sinks) => {
-      if (sinks.raw === undefined)
-        throw new Error(`${file}: read as raw records, but the consumer takes none`);
-      return readRecordsRaw(file, sinks.raw, sinks.progress, codec);
     },
   };
 }

@@ -4,6 +4,7 @@ import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
 import type { Vaddr } from "../../core/vaddr.ts";
 import { TlbFlush } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
+import { X86UnmapBatch } from "./tlbbatch.ts";
 
 /** Dynamic ASIDs per CPU (arch/x86/mm/tlb.c TLB_NR_DYN_ASIDS). PCID = ASID + 1 (kern_pcid). */
 export const TLB_NR_DYN_ASIDS = 6;
@@ -262,25 +263,19 @@ export class X86Tlb implements ArchTlb {
     }
   }
 
-  /** the reclaiming task's arch_tlbflush_unmap_batch: the CPUs its deferred flushes must reach */
-  private readonly batchMask = new Set<number>();
+  /** the reclaiming task's arch_tlbflush_unmap_batch */
+  private readonly batch = new X86UnmapBatch();
   /** arch_tlbbatch_flush calls that flushed (locally or by IPIs) */
   batchFlushes = 0;
 
-  /**
-   * arch_tlbbatch_should_defer: defer only when a CPU other than `fromCpu`
-   * is in mm_cpumask(mm) (else the flush is one local INVLPG, no IPI to save).
-   * Linux: arch/x86/include/asm/tlbflush.h
-   */
+  /** arch_tlbbatch_should_defer (X86UnmapBatch.shouldDefer) */
   tlbbatchShouldDefer(mm: MmStruct, fromCpu: number): boolean {
-    for (const c of mm.cpumask) if (c !== fromCpu) return true;
-    return false;
+    return X86UnmapBatch.shouldDefer(mm, fromCpu);
   }
 
-  /** arch_tlbbatch_add_pending: inc_mm_tlb_gen(mm), and mm_cpumask(mm) joins the batch's cpumask. */
+  /** arch_tlbbatch_add_pending (X86UnmapBatch.addPending) */
   tlbbatchAddPending(mm: MmStruct, _vpn: number, _fromCpu: number): void {
-    mm.tlbGen++;
-    for (const c of mm.cpumask) this.batchMask.add(c);
+    this.batch.addPending(mm);
   }
 
   /**
@@ -292,11 +287,10 @@ export class X86Tlb implements ArchTlb {
    * Linux: arch/x86/mm/tlb.c arch_tlbbatch_flush, native_flush_tlb_multi
    */
   tlbbatchFlush(fromCpu: number): void {
-    const mask = this.batchMask;
-    let remote = false;
-    for (const c of mask) if (c !== fromCpu) remote = true;
+    const mask = this.batch.cpumask;
+    const remote = this.batch.hasRemote(fromCpu);
     if (remote) {
-      for (const c of [...mask].sort((a, b) => a - b)) {
+      for (const c of this.batch.sorted()) {
         if (this.states[c].isLazy) continue; // should_flush_tlb: a lazy CPU catches up at its next switch
         if (c !== fromCpu) {
           this.shootdowns++;

@@ -8,12 +8,14 @@
  * __flush_tlb_all (a CR4.PGE toggle, which drops the global entries too).
  * Lazy TLB mode and the tlb_gen catch-up as on x86-64 (tlb.ts).
  */
+
 import { assert } from "../../../base/assert.ts";
 import type { I386Cpu } from "../../../hw/arch/i386/Cpu.ts";
 import type { ArchTlb } from "../../core/core.ts";
 import { TlbFlush } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { TLB_SINGLE_PAGE_FLUSH_CEILING, TlbState } from "./tlb.ts";
+import { X86UnmapBatch } from "./tlbbatch.ts";
 
 export class I386Tlb implements ArchTlb {
   readonly states: TlbState[];
@@ -116,21 +118,19 @@ export class I386Tlb implements ArchTlb {
     }
   }
 
-  /** the reclaiming task's arch_tlbflush_unmap_batch: its cpumask */
-  private readonly batchMask = new Set<number>();
-  /** arch_tlbbatch_flush calls that flushed */
+  /** the reclaiming task's arch_tlbflush_unmap_batch */
+  private readonly batch = new X86UnmapBatch();
+  /** arch_tlbbatch_flush calls that flushed (locally or by IPIs) */
   batchFlushes = 0;
 
-  /** arch_tlbbatch_should_defer, as on x86-64 (tlb.ts): another CPU is in mm_cpumask(mm). */
+  /** arch_tlbbatch_should_defer (X86UnmapBatch.shouldDefer) */
   tlbbatchShouldDefer(mm: MmStruct, fromCpu: number): boolean {
-    for (const c of mm.cpumask) if (c !== fromCpu) return true;
-    return false;
+    return X86UnmapBatch.shouldDefer(mm, fromCpu);
   }
 
-  /** arch_tlbbatch_add_pending: inc_mm_tlb_gen, mm_cpumask into the batch. */
+  /** arch_tlbbatch_add_pending (X86UnmapBatch.addPending) */
   tlbbatchAddPending(mm: MmStruct, _vpn: number, _fromCpu: number): void {
-    mm.tlbGen++;
-    for (const c of mm.cpumask) this.batchMask.add(c);
+    this.batch.addPending(mm);
   }
 
   /**
@@ -139,10 +139,9 @@ export class I386Tlb implements ArchTlb {
    * behind its tlb_gen a CR3 reload (flush_tlb_local).
    */
   tlbbatchFlush(fromCpu: number): void {
-    const mask = this.batchMask;
-    let remote = false;
-    for (const c of mask) if (c !== fromCpu) remote = true;
-    for (const c of [...mask].sort((a, b) => a - b)) {
+    const mask = this.batch.cpumask;
+    const remote = this.batch.hasRemote(fromCpu);
+    for (const c of this.batch.sorted()) {
       if (!remote && c !== fromCpu) continue;
       const st = this.states[c];
       if (remote && st.isLazy) continue; // should_flush_tlb
