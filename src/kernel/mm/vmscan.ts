@@ -1,5 +1,6 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
+import { discardLazyfree, markLazyfree } from "./lazyfree.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
@@ -12,7 +13,6 @@ import {
   rmapWalk,
   tryToUnmapAnon,
   tryToUnmapFile,
-  tryToUnmapLazyfree,
   tryToUnmapShmem,
 } from "./rmap.ts";
 import { type ShmemOwner, shmemPages, shmemSetSwapEntry } from "./shmem.ts";
@@ -450,7 +450,7 @@ export class Vmscan implements RmapPages {
     let nr = 1;
     if (this.env.pages.flags[pfn] & PageFlag.Lazyfree) {
       nr = this.large[pfn] ? this.hpageNr : 1;
-      if (!this.discardLazyfree(pfn)) return 0;
+      if (!discardLazyfree(this, pfn)) return 0;
     } else {
       if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return 0;
       if (anon) {
@@ -494,45 +494,14 @@ export class Vmscan implements RmapPages {
     const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return false;
-    const went = lazy ? this.discardLazyfree(pfn) : anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
+    const went = lazy ? discardLazyfree(this, pfn) : anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
     if (went) this.freed();
     return went;
   }
 
-  /**
-   * MADV_FREE (folio_mark_lazyfree, lru_lazyfree): a clean private anonymous
-   * page loses PG_swapbacked (vmlab: gains Lazyfree) and moves to the
-   * inactive file list, its PG_active and PG_referenced cleared, so reclaim
-   * finds it even with no swap (get_scan_count scans only the file lists
-   * then). Only a page on the anonymous lists, not in the swap cache.
-   * Linux: mm/swap.c folio_mark_lazyfree, lru_lazyfree
-   */
+  /** MADV_FREE: folio_mark_lazyfree (lazyfree.ts markLazyfree). */
   markLazyfree(pfn: number): void {
-    const pages = this.env.pages;
-    if (pages.kind[pfn] !== PageKind.UserAnon || pages.flags[pfn] & PageFlag.Lazyfree) return;
-    if (this.env.swap?.slotOf.has(pfn)) return;
-    const list = this.lru[pfn];
-    if (list === Lru.None) return; // unevictable or off the lists
-    pages.flags[pfn] |= PageFlag.Lazyfree;
-    this.referenced[pfn] = 0;
-    if (this.env.policy === "linux") this.add(pfn, Lru.InactiveFile);
-    this.stats.pglazyfree += this.large[pfn] ? this.hpageNr : 1;
-  }
-
-  /**
-   * shrink_folio_list for a lazyfree page: no add_to_swap; try_to_unmap
-   * discards every clean mapping, and the page is freed without any I/O,
-   * swap or no swap (PGLAZYFREED). A page written after MADV_FREE is kept
-   * (try_to_unmap put it back and made it swap-backed). True if it went.
-   * Linux: mm/vmscan.c shrink_folio_list, mm/rmap.c try_to_unmap_one
-   */
-  private discardLazyfree(pfn: number): boolean {
-    const nr = this.large[pfn] ? this.hpageNr : 1;
-    if (!tryToUnmapLazyfree(this, pfn)) return false;
-    this.del(pfn);
-    for (let i = 0; i < nr; i++) this.env.userMm.freeUnmapped(pfn + i);
-    this.stats.pglazyfreed += nr;
-    return true;
+    markLazyfree(this, pfn);
   }
 
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
