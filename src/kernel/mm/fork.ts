@@ -90,6 +90,7 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
   for (const v of parent.vmas) {
     if (v.vmFlags & VmFlag.DONTCOPY) continue;
     const c = v.clone();
+    c.vmFlags &= ~(VmFlag.LOCKED | VmFlag.LOCKONFAULT); // dup_mmap: the child's mappings are not locked
     // anon_vma_fork: the child's VMA is chained to every anon_vma of the parent's, and to its own
     c.avc = [];
     c.anonVma = 0;
