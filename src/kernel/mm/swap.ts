@@ -215,13 +215,15 @@ export function cullUnevictable(v: LruLists, pfn: number, foundLocked: boolean):
  * (folio_activate; vmlab moves it at once, without the cpu_fbatches.activate
  * batch) and clears it; a folio still in an LRU add batch gets PG_active if
  * it is in this CPU's (__lru_cache_activate_folio), and loses PG_referenced
- * either way. Under the linux policy only (mglru counts references in
+ * either way (a new page of a locked VMA, in an mlock batch, too); one on
+ * the unevictable list keeps it and moves nowhere. Under the linux policy only (mglru counts references in
  * generations instead; the others keep no PG_referenced).
  * Linux: mm/swap.c folio_mark_accessed
  */
 export function folioMarkAccessed(v: LruLists, pfn: number): void {
   const list = v.lru[pfn];
-  if (v.env.policy !== "linux" || (list === List.None && !v.fbatches.has(pfn))) return;
+  const batched = v.fbatches.has(pfn) || v.fbatches.mlock.refs[pfn] > 0; // an LRU add or mlock batch holds it
+  if (v.env.policy !== "linux" || (list === List.None && !batched)) return;
   if (!v.referenced[pfn]) v.referenced[pfn] = 1;
   else if (list === List.None) {
     v.fbatches.activateLocal(pfn);
