@@ -14,8 +14,8 @@ import { meminfo, vmstat } from "../view/proc.ts";
 import { mmapArgs } from "./mmap.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { readPte } from "./pgtable.ts";
-import { Lru } from "./vmscan.ts";
 import { VmFlag } from "./vma.ts";
+import { Lru } from "./vmscan.ts";
 
 const PAGE = 4096;
 
@@ -67,7 +67,9 @@ describe("mlock and munlock", () => {
       expect(k.vmscan.fbatches.mlock.mlockCount[pfn]).toBe(1);
     }
     const s = vmstat(k);
-    expect([s.unevictable_pgs_mlocked, s.unevictable_pgs_culled, s.nr_mlock, s.nr_unevictable]).toEqual([8, 8, 8, 8]);
+    expect([s.unevictable_pgs_mlocked, s.unevictable_pgs_culled, s.nr_mlock, s.nr_unevictable]).toEqual([
+      8, 8, 8, 8,
+    ]);
     // /proc/kpageflags: KPF_MLOCKED (33) and KPF_UNEVICTABLE (18)
     const f = k.view.kpageflags(frames[0])!;
     expect([(f >> 33n) & 1n, (f >> 18n) & 1n]).toEqual([1n, 1n]);
@@ -77,7 +79,9 @@ describe("mlock and munlock", () => {
     expect(locked(k)).toEqual({ mlocked: 0, unevictable: 0 });
     for (const pfn of frames) {
       expect(mlocked(k, pfn)).toBe(false);
-      expect(k.vmscan.lru[pfn], "back to the inactive anon list (PG_active was dropped)").toBe(Lru.InactiveAnon);
+      expect(k.vmscan.lru[pfn], "back to the inactive anon list (PG_active was dropped)").toBe(
+        Lru.InactiveAnon,
+      );
     }
     const s2 = vmstat(k);
     expect([s2.unevictable_pgs_munlocked, s2.unevictable_pgs_rescued]).toEqual([8, 8]);
@@ -148,11 +152,14 @@ describe("mlock and munlock", () => {
     expect(locked(k)).toEqual({ mlocked: 40, unevictable: 40 });
     expect(k.munmap(t, va(v), 40n * 4096n)).toBe(0n);
     expect(locked(k)).toEqual({ mlocked: 0, unevictable: 0 });
-    expect(k.pages.countByKind()[PageKind.UserAnon], "free_pages_and_swap_cache drained the batch first").toBe(
-      anon0,
-    );
+    expect(
+      k.pages.countByKind()[PageKind.UserAnon],
+      "free_pages_and_swap_cache drained the batch first",
+    ).toBe(anon0);
     const s = vmstat(k);
-    expect([s.unevictable_pgs_munlocked, s.unevictable_pgs_rescued, s.unevictable_pgs_cleared]).toEqual([40, 40, 0]);
+    expect([s.unevictable_pgs_munlocked, s.unevictable_pgs_rescued, s.unevictable_pgs_cleared]).toEqual([
+      40, 40, 0,
+    ]);
     expect(checkInvariants(k)).toEqual([]);
 
     const t2 = k.spawn("q")!;
