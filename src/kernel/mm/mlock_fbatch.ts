@@ -215,6 +215,14 @@ export class MlockFbatches {
     return c >= 0 && c < this.nrCpus ? c : 0;
   }
 
+  /** The entries of the running CPU's batch that name pfn (the references mlock_drain_local drops). */
+  localRefs(pfn: number): number {
+    const c = this.cpuNow();
+    let n = 0;
+    for (let i = 0; i < this.count[c]; i++) if (this.folios[c * MlockFbatches.SIZE + i] === pfn) n++;
+    return n;
+  }
+
   /** mlock_drain_local: this CPU's batch processed. Linux: mm/mlock.c mlock_drain_local */
   drainLocal(): void {
     const c = this.cpuNow();
