@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
+import { runScenario } from "../../workloads/scenario/session.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
@@ -239,5 +240,32 @@ describe("reclaim", () => {
     for (let i = 0; i < 64; i++) expect(frameOf(k, t, l + i)).toBe(lockedFrames[i]);
     expect(locked(k)).toEqual({ mlocked: 64, unevictable: 64 });
     expect(checkInvariants(k)).toEqual([]);
+  });
+});
+
+describe("a transparent huge page", () => {
+  it("is mlocked whole (its 512 pages in Mlocked and Unevictable); a partial munmap splits it and munlocks that part", () => {
+    const r = runScenario(
+      `machine ram=64M
+spawn A
+A: t = mmap 4M
+A: madvise t 4M hugepage
+A: mlock t 2M
+expect anon_huge(A, t 4M) == 512
+expect meminfo.Mlocked == 2M
+expect meminfo.Unevictable == 2M
+expect vmstat.unevictable_pgs_mlocked == 512
+A: munmap t+1M 1M
+expect meminfo.Mlocked == 1M
+expect meminfo.Unevictable == 1M
+A: munmap t 4M
+expect meminfo.Mlocked == 0
+expect meminfo.Unevictable == 0
+expect vmstat.unevictable_pgs_munlocked == 512
+`,
+      { checkInvariants: true },
+    );
+    expect(r.expectations.filter((e) => !e.ok).map((e) => `${e.line}: ${e.text}: ${e.actual}`)).toEqual([]);
+    expect(r.expectations.length).toBe(9);
   });
 });

@@ -238,6 +238,7 @@ export class Vmscan implements RmapPages {
         this.anonVma[pfn] = this.anonVma[head];
         this.referenced[pfn] = this.referenced[head];
         pages.flags[pfn] |= pages.flags[head] & PageFlag.Mlocked; // __split_huge_page_tail
+        this.fbatches.mlock.mlockCount[pfn] = 0;
       }
       this.insertBefore(pfn, list, at);
       at = pfn;
