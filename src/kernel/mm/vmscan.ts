@@ -288,11 +288,16 @@ export class Vmscan implements RmapPages {
    * calls this under policy=lru); a page of a huge page moves its folio.
    */
   touch(pfn: number, vpn: number): void {
-    if (this.lru[pfn] !== Lru.None && this.lru[pfn] !== Lru.Unevictable) this.add(pfn, Lru.InactiveAnon);
-    else {
-      const head = pfn - (vpn % this.hpageNr);
-      if (head >= 0 && this.large[head] && this.lru[head] !== Lru.None) this.add(head, Lru.InactiveAnon);
-    }
+    // the unevictable list is never rotated (folio_mark_accessed: "no effect")
+    const page = this.lru[pfn] !== Lru.None;
+    const head = page ? pfn : pfn - (vpn % this.hpageNr);
+    if (
+      head >= 0 &&
+      (page || this.large[head]) &&
+      this.lru[head] !== Lru.None &&
+      this.lru[head] !== Lru.Unevictable
+    )
+      this.add(head, Lru.InactiveAnon);
   }
 
   /** folio_mark_accessed (mm/swap.c, swap.ts folioMarkAccessed), as GUP's FOLL_TOUCH calls it. */
