@@ -112,6 +112,8 @@ export class MlockFbatches {
   readonly ops: Uint8Array;
   /** folio_batch_count per CPU */
   readonly count: Int32Array;
+  /** the entries of every CPU's batch */
+  total = 0;
   /** the entries naming each folio, over every CPU (each holds a reference) */
   readonly refs: Uint16Array;
   /** folio->mlock_count of a folio on the unevictable list: the locked VMAs counted as mapping it */
@@ -207,6 +209,7 @@ export class MlockFbatches {
     this.folios[c * MlockFbatches.SIZE + n] = pfn;
     this.ops[c * MlockFbatches.SIZE + n] = op;
     this.count[c] = n + 1;
+    this.total++;
     if (n + 1 === MlockFbatches.SIZE || this.v.large[pfn]) this.process(c);
   }
 
@@ -246,6 +249,7 @@ export class MlockFbatches {
     const n = this.count[c];
     const base = c * MlockFbatches.SIZE;
     this.count[c] = 0;
+    this.total -= n;
     for (let i = base; i < base + n; i++) {
       const pfn = this.folios[i];
       const op = this.ops[i];

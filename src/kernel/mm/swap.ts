@@ -50,8 +50,9 @@ export class LruAddBatches {
   /** the per-CPU mlock_fbatch (mm/mlock.c), emptied with these by lru_add_drain */
   readonly mlock: MlockFbatches;
 
-  /** page->_refcount (the page table's array) */
+  /** page->_refcount and page->flags (the page table's arrays) */
   private readonly refcount: Int32Array;
+  private readonly flags: Uint16Array;
   private readonly runningCpu: () => number;
 
   constructor(
@@ -64,6 +65,7 @@ export class LruAddBatches {
     this.cpuOf = new Uint16Array(nrFrames);
     this.list = new Uint8Array(nrFrames);
     this.refcount = v.env.pages.refcount;
+    this.flags = v.env.pages.flags;
     this.runningCpu = v.env.runningCpu === undefined ? () => 0 : () => v.env.runningCpu!();
     this.mlock = new MlockFbatches(v, nrCpus, nrFrames, this.runningCpu);
   }
@@ -133,12 +135,13 @@ export class LruAddBatches {
     const cpuOf = this.cpuOf;
     const list = this.list;
     const refcount = this.refcount;
+    const flags = this.flags;
     const v = this.v;
     this.count[cpu] = 0;
     for (let i = base; i < base + n; i++) {
       const pfn = folios[i];
       cpuOf[pfn] = 0;
-      if (v.env.pages.flags[pfn] & PageFlag.Mlocked) this.addUnevictable(pfn);
+      if (flags[pfn] & PageFlag.Mlocked) this.addUnevictable(pfn);
       else v.add(pfn, list[pfn]); // lru_add: folio_set_lru, lruvec_add_folio
       if (--refcount[pfn] === 0) this.putLast(pfn);
     }
@@ -169,7 +172,7 @@ export class LruAddBatches {
   /** lru_add_drain: empties the running CPU's batch, then its mlock batch (mlock_drain_local). Linux: mm/swap.c lru_add_drain */
   drain(): void {
     this.drainCpu(this.cpu());
-    this.mlock.drainLocal();
+    if (this.mlock.total > 0) this.mlock.drainLocal();
   }
 
   /** lru_add_drain_all: empties every CPU's batches (lru_add_and_bh_lrus_drain on each). Linux: mm/swap.c lru_add_drain_all */
