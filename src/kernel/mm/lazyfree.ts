@@ -13,6 +13,7 @@ import type { UserMm } from "./userMm.ts";
 const enum List {
   None = 0,
   InactiveFile = 3,
+  Unevictable = 5,
 }
 
 /** What these need of page reclaim (mm/vmscan.ts Vmscan, which imports this file). */
@@ -42,7 +43,7 @@ export function markLazyfree(v: LazyfreeLists, pfn: number): void {
   if (pages.kind[pfn] !== PageKind.UserAnon || pages.flags[pfn] & PageFlag.Lazyfree) return;
   if (v.env.swap?.slotOf.has(pfn)) return;
   const list = v.lru[pfn];
-  if (list === List.None) return; // unevictable or off the lists
+  if (list === List.None || list === List.Unevictable) return; // off the lists, or unevictable (lru_lazyfree)
   pages.flags[pfn] |= PageFlag.Lazyfree;
   v.referenced[pfn] = 0;
   if (v.env.policy === "linux") v.add(pfn, List.InactiveFile);

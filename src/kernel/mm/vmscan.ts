@@ -488,7 +488,9 @@ export class Vmscan implements RmapPages {
    * (endFolioList) after its last page: the unmap's flushes may be deferred.
    */
   reclaimPage(pfn: number, index: number, anonVma = 0): boolean {
-    if (!this.valid(pfn) || this.fbatches.has(pfn)) return false; // in a batch: folio_isolate_lru fails
+    // in a batch: folio_isolate_lru fails; PG_mlocked: !folio_evictable, put back (activate_locked)
+    if (!this.valid(pfn) || this.fbatches.has(pfn) || this.env.pages.flags[pfn] & PageFlag.Mlocked)
+      return false;
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
     const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
