@@ -259,6 +259,11 @@ export class RiscvCpu extends Mmu {
     return super.translate(vaHi, vaLo, access, implicit);
   }
 
+  /** Under Bare, translate is bareAccess (accessRun calls it). */
+  protected override translatesOwnWay(): boolean {
+    return this.bare;
+  }
+
   override translateAs(vaHi: number, vaLo: number, access: Access, mode: Mode): number {
     if (this.bare) return this.bareAccess(vaHi, vaLo, access);
     return super.translateAs(vaHi, vaLo, access, mode);
