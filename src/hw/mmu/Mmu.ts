@@ -309,7 +309,8 @@ export abstract class Mmu {
   }
 
   /**
-   * `count` accesses of one kind at va, va + stride, va + 2 * stride, ... (stride in bytes; the
+   * `count` accesses of one kind at va, va + stride, va + 2 * stride, ... (vaLo unsigned or as its
+   * int32 bits, which a caller passes without a heap number; stride in bytes; the
    * caller keeps |count * stride| < 2^53), each exactly load8 (a read or fetch) or store8 (a write)
    * straight to RAM: `mem` must be a DirectMemory. Stops at the first access that faults (its
    * outcome in `runOutcome`, else 0; the fault delivered as translate delivers it) or after a store
@@ -332,24 +333,25 @@ export abstract class Mmu {
     const write = access === Access.Write;
     const own = this.translatesOwnWay(); // RISC-V Bare: its own translate, access by access
     this.runOutcome = 0;
+    const lo0 = vaLo >>> 0;
     let hi = vaHi;
-    let lo = vaLo;
+    let lo = vaLo | 0; // the low half's int32 bits (no heap number per call); `lo >>> 0` unsigned
     for (let i = 0; i < count; i++) {
       if (i > 0) {
-        const next = vaLo + i * stride; // carried into the high half: |i * stride| < 2^53
+        const next = lo0 + i * stride; // carried into the high half: |i * stride| < 2^53
         hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
-        lo = next >>> 0;
+        lo = next | 0;
       }
       let out: number;
-      if (own) out = this.translate(hi, lo, access);
+      if (own) out = this.translate(hi, lo >>> 0, access);
       else {
         // translate, with the mode read once
         this.translations++;
-        const vpn = this.vpnOf(hi, lo, access);
+        const vpn = this.vpnOf(hi, lo >>> 0, access);
         if (vpn < 0) {
           this.addressFaults++;
-          out = this.badAddress(hi, lo, access);
-        } else out = this.translateVpn(hi, lo | 0, vpn as Vpn, access, mode); // | 0: no heap number per call
+          out = this.badAddress(hi, lo >>> 0, access);
+        } else out = this.translateVpn(hi, lo, vpn as Vpn, access, mode);
       }
       if (out !== 0) {
         this.runOutcome = out;
@@ -367,6 +369,8 @@ export abstract class Mmu {
 
   /** The outcome of the access that stopped the last accessRun (0: none did). */
   runOutcome = 0;
+  /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */
+  useAccessRun = true;
 
   /** Whether translate is the architecture's own now (RISC-V Bare), not Mmu.translate: accessRun then calls it. */
   protected translatesOwnWay(): boolean {

@@ -9,7 +9,6 @@
  */
 import { assert } from "../../base/assert.ts";
 import { fromBig, TWO32, toBig } from "../../base/u64.ts";
-import type { PhysAddr } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { DirectMemory } from "../../hw/mmu/memAccess.ts";
@@ -104,13 +103,11 @@ export function userModeRange(
   k.runningCpu = cpuId;
   const cpu = k.machine.cpus[cpuId];
   const write = access === Access.Write;
-  // A write reports the byte now in memory. Read straight from RAM (no cache model in front of it),
-  // that byte is read once, for the last access, not after every store: it is read before anything
-  // but this run's own stores (each of the same value) can change memory, i.e. before a fault's
-  // handler and at the end. Through a cache model, or outside RAM (a stray access, counted), each
-  // store is read back at once, as before.
+  // A write reports the byte now in memory. Straight to RAM (no cache model in front of it) that is
+  // the byte stored, value & 0xff (PhysMem.write8 stores it so), not read back. Through a cache
+  // model, or outside RAM (a stray access, counted), each store is read back at once.
   const direct = cpu.mem instanceof DirectMemory ? cpu.mem : null;
-  let pending = false;
+  const stored = value & 0xff;
   // Between two accesses that do not fault nothing runs but this loop: the CPU stays in user mode
   // (on the user page tables under PTI) from one to the next, and leaves it at an exception or the end.
   let user = false;
@@ -118,7 +115,7 @@ export function userModeRange(
   rec.signal = "";
   // Straight to RAM and with no LRU touch per access, the accesses between two exceptions are one
   // call (Mmu.accessRun: each access as store8/load8 makes it, the mode and the port read once).
-  const run = direct !== null && !k.exactLru;
+  const run = direct !== null && !k.exactLru && cpu.useAccessRun;
   let hi = vaHi;
   let lo = vaLo;
   let attempt = 0; // the faults of access i so far
@@ -136,17 +133,14 @@ export function userModeRange(
     }
     let out: number;
     if (run) {
-      const done = cpu.accessRun(hi, lo, count - i, stride, access, value);
+      const done = cpu.accessRun(hi, lo | 0, count - i, stride, access, value); // | 0: no heap number
       if (done > 0) {
         i += done;
         attempt = 0;
         rec.pa = cpu.pa;
         if (!write) rec.value = cpu.data;
-        else if (cpu.pa < direct!.phys.sizeBytes) pending = true;
-        else {
-          rec.value = direct!.read8(cpu.pa); // outside RAM: the byte read back at once, as below
-          pending = false;
-        }
+        else if (cpu.pa < direct!.phys.sizeBytes) rec.value = stored;
+        else rec.value = direct!.read8(cpu.pa); // outside RAM: the byte read back at once, as below
       }
       out = cpu.runOutcome;
       if (out === 0) continue; // every access done, or the run stopped after a store outside RAM
@@ -162,11 +156,8 @@ export function userModeRange(
         if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpnOf(hi, lo));
         rec.pa = cpu.pa;
         if (!write) rec.value = cpu.data;
-        else if (direct !== null && cpu.pa < direct.phys.sizeBytes) pending = true;
-        else {
-          rec.value = cpu.mem.read8(cpu.pa, hi, lo); // the byte now in memory, read back through the port
-          pending = false;
-        }
+        else if (direct !== null && cpu.pa < direct.phys.sizeBytes) rec.value = stored;
+        else rec.value = cpu.mem.read8(cpu.pa, hi, lo); // the byte now in memory, read back through the port
         i++;
         attempt = 0;
         continue;
@@ -174,10 +165,6 @@ export function userModeRange(
     }
     cpu.setUserMode(false);
     user = false;
-    if (pending) {
-      rec.value = direct!.read8(rec.pa as PhysAddr);
-      pending = false;
-    }
     rec.faults++;
     k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
     // the address as a bigint only where it is the caller's own or a signal needs it: the
@@ -199,7 +186,6 @@ export function userModeRange(
     }
   }
   if (user) cpu.setUserMode(false);
-  if (pending) rec.value = direct!.read8(rec.pa as PhysAddr);
   return count;
 }
 
