@@ -33,7 +33,7 @@ import {
   WalkState,
 } from "./PagingFormat.ts";
 import { pscFill, pscInvalidateAll, pscInvalidatePath, pscStart } from "./psc.ts";
-import { makeTlb, type Tlb, type TlbPageSizes, type TlbSpec } from "./Tlb.ts";
+import { makeTlb, type Tlb, type TlbPageSizes } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
 import { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
@@ -42,20 +42,9 @@ export type { HwEvent } from "./events.ts";
 export { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 import { type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
+import { type MmuCaches, type TlbObserver, WalkMemo } from "./WalkMemo.ts";
 
-/** One coherence-checker hook; see CoherenceChecker. */
-export interface TlbObserver {
-  onFill(cpu: Mmu, vpn: Vpn, rec: WalkRecord): void;
-  onHit(cpu: Mmu, vpn: Vpn, arr: TlbArray, slot: number): void;
-}
-
-/** The TLB and walk-cache sizes of one MMU. */
-export interface MmuCaches {
-  /** TLB preset name, spec string (`64x4,1536x12`) or spec */
-  tlb?: TlbSpec | string;
-  /** walk caches by level (1 = the cache of level-1 entries, which point to leaf tables): [entries, ways] or null */
-  psc?: ([number, number] | null)[];
-}
+export type { MmuCaches, TlbObserver } from "./WalkMemo.ts";
 
 const TWO32 = 4294967296;
 
@@ -98,6 +87,9 @@ export abstract class Mmu {
   readonly walkRec = new WalkRecord();
   private readonly hitRec = new WalkRecord();
   protected readonly ws = new WalkState();
+  /** inside accessRun's loop, where the fast walk may keep and use `memo` (WalkMemo.ts) */
+  protected inRun = false;
+  protected readonly memo = new WalkMemo();
 
   // ---- counters ----
   translations = 0;
@@ -336,35 +328,44 @@ export abstract class Mmu {
     const lo0 = vaLo >>> 0;
     let hi = vaHi;
     let lo = vaLo | 0; // the low half's int32 bits (no heap number per call); `lo >>> 0` unsigned
-    for (let i = 0; i < count; i++) {
-      if (i > 0) {
-        const next = lo0 + i * stride; // carried into the high half: |i * stride| < 2^53
-        hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
-        lo = next | 0;
+    const memo = this.memo;
+    memo.valid = false;
+    this.inRun = true;
+    try {
+      for (let i = 0; i < count; i++) {
+        if (i > 0) {
+          const next = lo0 + i * stride; // carried into the high half: |i * stride| < 2^53
+          hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
+          lo = next | 0;
+        }
+        let out: number;
+        if (own) out = this.translate(hi, lo >>> 0, access);
+        else {
+          // translate, with the mode read once
+          this.translations++;
+          const vpn = this.vpnOf(hi, lo >>> 0, access);
+          if (vpn < 0) {
+            this.addressFaults++;
+            out = this.badAddress(hi, lo >>> 0, access);
+          } else out = this.translateVpn(hi, lo, vpn as Vpn, access, mode);
+        }
+        if (out !== 0) {
+          this.runOutcome = out;
+          return i;
+        }
+        const pa = this.pa;
+        if (!write) this.data = phys.read8(pa);
+        else {
+          phys.write8(pa, value);
+          if (!(pa < ram)) return i + 1;
+          if (memo.valid && memo.holds(Math.floor(pa / 4096))) memo.valid = false; // a store into a table
+        }
       }
-      let out: number;
-      if (own) out = this.translate(hi, lo >>> 0, access);
-      else {
-        // translate, with the mode read once
-        this.translations++;
-        const vpn = this.vpnOf(hi, lo >>> 0, access);
-        if (vpn < 0) {
-          this.addressFaults++;
-          out = this.badAddress(hi, lo >>> 0, access);
-        } else out = this.translateVpn(hi, lo, vpn as Vpn, access, mode);
-      }
-      if (out !== 0) {
-        this.runOutcome = out;
-        return i;
-      }
-      const pa = this.pa;
-      if (!write) this.data = phys.read8(pa);
-      else {
-        phys.write8(pa, value);
-        if (!(pa < ram)) return i + 1;
-      }
+      return count;
+    } finally {
+      this.inRun = false;
+      memo.valid = false;
     }
-    return count;
   }
 
   /** The outcome of the access that stopped the last accessRun (0: none did). */
@@ -504,6 +505,7 @@ export abstract class Mmu {
   /** The miss path: walk, then fill the TLB or raise the fault. */
   private walkAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const rec = this.walkRec;
+    this.memo.valid = false; // the generic walk may write entries above the leaf table (WalkMemo)
     if (this.walk(vpn, access, mode, true, rec) !== 0) return this.fault(rec, vaHi, vaLo, vpn);
     // a miss fills every level; a dirty assist refreshes the clean copies
     this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);

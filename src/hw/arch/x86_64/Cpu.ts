@@ -179,6 +179,17 @@ export class Cpu extends X86FamilyCpu {
     let acc = Rights.ALL;
     let level = fmt.levels - 1;
     let n = 0;
+    const memo = this.memo;
+    const span = Math.floor(vpn / 512); // the vpn's leaf table
+    if (memo.valid && memo.key === span && rec === this.walkRec) {
+      // a run's next page under the same leaf table: the entries above it as the last walk read them
+      // (still in rec, and in memory: WalkMemo), counted below with the leaf's
+      tableFrame = memo.table;
+      tableOff = 0;
+      acc = memo.acc;
+      level = 0;
+      n = memo.count;
+    }
     const recLevel = rec.level;
     const recIndex = rec.index;
     const recEntryPa = rec.entryPa;
@@ -227,6 +238,7 @@ export class Cpu extends X86FamilyCpu {
         if (newLo !== lo) {
           phys.write32(entryPa, newLo);
           this.adWrites++;
+          if (memo.valid && memo.holds(Math.floor(entryPa / 4096))) memo.valid = false; // a table that maps itself
         }
         const addrLo =
           level === 0 ? (lo & Pte.ADDR_LO_MASK) >>> 0 : (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0;
@@ -255,7 +267,20 @@ export class Cpu extends X86FamilyCpu {
       tableFrame = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
       tableOff = 0;
       level--;
+      if (level === 0 && this.inRun && rec === this.walkRec) this.keep(span, tableFrame, acc, n);
     }
+  }
+
+  /** Keeps the levels above the leaf table this walk read, for the run's next walk under it (WalkMemo). */
+  private keep(span: number, table: number, acc: number, n: number): void {
+    const memo = this.memo;
+    const entryPa = this.walkRec.entryPa;
+    memo.valid = true;
+    memo.key = span;
+    memo.table = table;
+    memo.acc = acc;
+    memo.count = n;
+    for (let k = 0; k < n; k++) memo.frames[k] = Math.floor(entryPa[k] / 4096);
   }
 
   /** The #PF error code of a fault (SDM §4.7). */
