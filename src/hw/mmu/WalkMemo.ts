@@ -37,7 +37,7 @@ export interface MmuCaches {
 export class WalkMemo {
   /** whether the fields below hold the last walk's levels above the leaf table and may be used */
   valid = false;
-  /** the vpn's span of one leaf table: vpn / 512 (512 entries a table: x86-64) */
+  /** the vpns of one leaf table: vpn / 512 (x86-64, arm64 with 4 KiB granules, RISC-V) */
   key = -1;
   /** the leaf table's frame, and the rights the levels above it allow */
   table = 0;
@@ -46,6 +46,20 @@ export class WalkMemo {
   count = 0;
   /** the frames of the tables those entries lie in */
   readonly frames = new Float64Array(MAX_LEVELS);
+
+  /**
+   * Keeps a walk's `n` entries above the leaf table (their addresses in `entryPa`, the walk record's)
+   * for the vpns of `span`: the leaf table's frame and what the levels above allow (`acc`, the
+   * architecture's: x86 rights, arm64 table controls, RISC-V a global pointer).
+   */
+  keep(span: number, table: number, acc: number, n: number, entryPa: Float64Array): void {
+    this.valid = true;
+    this.key = span;
+    this.table = table;
+    this.acc = acc;
+    this.count = n;
+    for (let k = 0; k < n; k++) this.frames[k] = Math.floor(entryPa[k] / 4096);
+  }
 
   /** Whether frame `pfn` holds one of the remembered entries (a write there drops the memo). */
   holds(pfn: number): boolean {

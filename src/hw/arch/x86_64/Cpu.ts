@@ -267,20 +267,8 @@ export class Cpu extends X86FamilyCpu {
       tableFrame = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
       tableOff = 0;
       level--;
-      if (level === 0 && this.inRun && rec === this.walkRec) this.keep(span, tableFrame, acc, n);
+      if (level === 0 && this.inRun && rec === this.walkRec) memo.keep(span, tableFrame, acc, n, recEntryPa);
     }
-  }
-
-  /** Keeps the levels above the leaf table this walk read, for the run's next walk under it (WalkMemo). */
-  private keep(span: number, table: number, acc: number, n: number): void {
-    const memo = this.memo;
-    const entryPa = this.walkRec.entryPa;
-    memo.valid = true;
-    memo.key = span;
-    memo.table = table;
-    memo.acc = acc;
-    memo.count = n;
-    for (let k = 0; k < n; k++) memo.frames[k] = Math.floor(entryPa[k] / 4096);
   }
 
   /** The #PF error code of a fault (SDM §4.7). */
