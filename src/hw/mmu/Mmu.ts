@@ -42,9 +42,11 @@ export type { HwEvent } from "./events.ts";
 export { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 import { type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
-import { type MmuCaches, type TlbObserver, WalkMemo } from "./WalkMemo.ts";
+import { type MmuCaches, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
 
-export type { MmuCaches, TlbObserver } from "./WalkMemo.ts";
+export type { MmuCaches } from "./WalkMemo.ts";
+/** One coherence-checker hook; see CoherenceChecker. */
+export type TlbObserver = TlbObserverOf<Mmu>;
 
 const TWO32 = 4294967296;
 

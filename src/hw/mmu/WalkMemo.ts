@@ -3,15 +3,14 @@
  * user accesses keeps of the levels above the leaf table (WalkMemo).
  */
 import type { Vpn } from "../../base/units.ts";
-import type { Mmu } from "./Mmu.ts";
 import type { TlbSpec } from "./Tlb.ts";
 import type { TlbArray } from "./TlbArray.ts";
 import { MAX_LEVELS, type WalkRecord } from "./WalkRecord.ts";
 
-/** One coherence-checker hook; see CoherenceChecker. */
-export interface TlbObserver {
-  onFill(cpu: Mmu, vpn: Vpn, rec: WalkRecord): void;
-  onHit(cpu: Mmu, vpn: Vpn, arr: TlbArray, slot: number): void;
+/** One coherence-checker hook (Mmu.ts's TlbObserver: C = Mmu); see CoherenceChecker. */
+export interface TlbObserverOf<C> {
+  onFill(cpu: C, vpn: Vpn, rec: WalkRecord): void;
+  onHit(cpu: C, vpn: Vpn, arr: TlbArray, slot: number): void;
 }
 
 /** The TLB and walk-cache sizes of one MMU. */
