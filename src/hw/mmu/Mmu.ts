@@ -303,15 +303,14 @@ export abstract class Mmu {
   }
 
   /**
-   * `count` accesses of one kind at va, va + stride, va + 2 * stride, ... (vaLo unsigned or as its
-   * int32 bits, which a caller passes without a heap number; stride in bytes; the
-   * caller keeps |count * stride| < 2^53), each exactly load8 (a read or fetch) or store8 (a write)
-   * straight to RAM: `mem` must be a DirectMemory. Stops at the first access that faults (its
-   * outcome in `runOutcome`, else 0; the fault delivered as translate delivers it) or after a store
-   * outside RAM (the caller then reads its byte back). Returns how many completed before it; `pa`
-   * (and a load's `data`) are the last completed one's. What holds for the whole
-   * run is read once: the mode (nothing in a run changes it), the access, the memory. A user
-   * program's run of loads or stores, between two exceptions (entry.ts userModeRange).
+   * `count` accesses of one kind at va, va + stride, ... (vaLo unsigned or its int32 bits, passed
+   * without a heap number; stride in bytes, |count * stride| < 2^53), each exactly load8 (a read or
+   * fetch) or store8 (a write) straight to RAM: `mem` must be a DirectMemory. Stops at the first
+   * access that faults (its outcome in `runOutcome`, else 0; delivered as translate delivers it) or
+   * after a store outside RAM (the caller reads its byte back). Returns how many completed before
+   * it; `pa` (a load's `data`) are the last one's. Read once for the run: the mode (nothing in a run
+   * changes it), the access, the memory; its fast walks may start at the leaf table (WalkMemo.ts).
+   * A user program's loads or stores between two exceptions (entry.ts userModeRange).
    */
   accessRun(
     vaHi: number,
