@@ -107,7 +107,7 @@ function ranged(k: Kernel, t: TaskHandle, r: Run) {
 }
 
 /** A seeded random scenario on `arch`, run on two kernels; every disagreement fails the test. */
-function compare(arch: KernelArchName, seed: number, steps: number, extra: object = {}) {
+function compare(arch: KernelArchName, seed: number, steps: number, extra: object = {}, oneByOne = false) {
   const config = {
     ramBytes: 32 * MiB,
     swapBytes: 16 * MiB,
@@ -118,6 +118,8 @@ function compare(arch: KernelArchName, seed: number, steps: number, extra: objec
   };
   const a = new Kernel(config); // ranges
   const b = new Kernel(config); // page by page
+  // oneByOne: b's accesses each a load8/store8 of their own, not Mmu.accessRun's
+  if (oneByOne) for (const cpu of b.machine.cpus) cpu.useAccessRun = false;
   const rng = new Rng(seed);
   // each task on both kernels, with [start, length] of every mapping it made or inherited (some since unmapped)
   const live: { ta: TaskHandle; tb: TaskHandle; maps: bigint[][] }[] = [];
@@ -191,6 +193,9 @@ function compare(arch: KernelArchName, seed: number, steps: number, extra: objec
       const ra = ranged(a, ta, run);
       const rb = perPage(b, tb, run);
       expect(ra, `step ${step}: ${JSON.stringify({ ...run, va: run.va.toString(16) })}`).toEqual(rb);
+      // a completed write reports the byte now in memory at its last address
+      if ("pa" in ra && ra.pa !== undefined && run.access === Access.Write)
+        expect(a.view.physByte(ra.pa)).toBe(ra.value);
       // a run ends back in the kernel, however it ended (completed, caught or fatal signal)
       expect([a.machine.cpus[0].currentMode(), b.machine.cpus[0].currentMode()]).toEqual([mode, mode]);
       runs++;
@@ -225,5 +230,16 @@ describe("userAccessRange gives what userAccess gives page by page", () => {
   });
   it("RISC-V", () => {
     compare("riscv-sv48", 3, 80);
+  });
+  // Mmu.accessRun (ranges) against one load8/store8 per access (the page-by-page kernel)
+  it("accessRun against load8/store8: x86-64 with PTI, under pressure", () => {
+    const r = compare("x86_64", 11, 100, { pti: true }, true);
+    expect(r.pgsteal).toBeGreaterThan(0);
+    expect(r.stopped).toBeGreaterThan(10);
+  });
+  it("accessRun against load8/store8: arm64, i386 (PAE), RISC-V", () => {
+    compare("arm64", 12, 80, {}, true);
+    compare("i386-pae", 13, 80, {}, true);
+    compare("riscv-sv48", 14, 80, {}, true);
   });
 });

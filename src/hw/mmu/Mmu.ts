@@ -32,7 +32,8 @@ import {
   PERM_TABLE_SIZE,
   WalkState,
 } from "./PagingFormat.ts";
-import { makeTlb, type Tlb, type TlbPageSizes, type TlbSpec } from "./Tlb.ts";
+import { pscFill, pscInvalidateAll, pscInvalidatePath, pscStart } from "./psc.ts";
+import { makeTlb, type Tlb, type TlbPageSizes } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
 import { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
@@ -40,21 +41,12 @@ export type { HwEvent } from "./events.ts";
 /** the record of a walk (WalkRecord.ts), exported here as before */
 export { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
-import type { HwEvent } from "./events.ts";
+import { type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
+import { type MmuCaches, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
 
+export type { MmuCaches } from "./WalkMemo.ts";
 /** One coherence-checker hook; see CoherenceChecker. */
-export interface TlbObserver {
-  onFill(cpu: Mmu, vpn: Vpn, rec: WalkRecord): void;
-  onHit(cpu: Mmu, vpn: Vpn, arr: TlbArray, slot: number): void;
-}
-
-/** The TLB and walk-cache sizes of one MMU. */
-export interface MmuCaches {
-  /** TLB preset name, spec string (`64x4,1536x12`) or spec */
-  tlb?: TlbSpec | string;
-  /** walk caches by level (1 = the cache of level-1 entries, which point to leaf tables): [entries, ways] or null */
-  psc?: ([number, number] | null)[];
-}
+export type TlbObserver = TlbObserverOf<Mmu>;
 
 const TWO32 = 4294967296;
 
@@ -97,6 +89,9 @@ export abstract class Mmu {
   readonly walkRec = new WalkRecord();
   private readonly hitRec = new WalkRecord();
   protected readonly ws = new WalkState();
+  /** inside accessRun's loop, where the fast walk may keep and use `memo` (WalkMemo.ts) */
+  protected inRun = false;
+  protected readonly memo = new WalkMemo();
 
   // ---- counters ----
   translations = 0;
@@ -307,6 +302,83 @@ export abstract class Mmu {
     return out;
   }
 
+  /**
+   * `count` accesses of one kind at va, va + stride, ... (vaLo unsigned or its int32 bits, passed
+   * without a heap number; stride in bytes, |count * stride| < 2^53), each exactly load8 (a read or
+   * fetch) or store8 (a write) straight to RAM: `mem` must be a DirectMemory. Stops at the first
+   * access that faults (its outcome in `runOutcome`, else 0; delivered as translate delivers it) or
+   * after a store outside RAM (the caller reads its byte back). Returns how many completed before
+   * it; `pa` (a load's `data`) are the last one's. Read once for the run: the mode (nothing in a run
+   * changes it), the access, the memory; its fast walks may start at the leaf table (WalkMemo.ts).
+   * A user program's loads or stores between two exceptions (entry.ts userModeRange).
+   */
+  accessRun(
+    vaHi: number,
+    vaLo: number,
+    count: number,
+    stride: number,
+    access: Access,
+    value: number,
+  ): number {
+    const mode = this.currentMode();
+    const phys = this.phys;
+    const ram = phys.sizeBytes;
+    const write = access === Access.Write;
+    const own = this.translatesOwnWay(); // RISC-V Bare: its own translate, access by access
+    this.runOutcome = 0;
+    const lo0 = vaLo >>> 0;
+    let hi = vaHi;
+    let lo = vaLo | 0; // the low half's int32 bits (no heap number per call); `lo >>> 0` unsigned
+    const memo = this.memo;
+    memo.valid = false;
+    this.inRun = true;
+    try {
+      for (let i = 0; i < count; i++) {
+        if (i > 0) {
+          const next = lo0 + i * stride; // carried into the high half: |i * stride| < 2^53
+          hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
+          lo = next | 0;
+        }
+        let out: number;
+        if (own) out = this.translate(hi, lo >>> 0, access);
+        else {
+          // translate, with the mode read once
+          this.translations++;
+          const vpn = this.vpnOf(hi, lo >>> 0, access);
+          if (vpn < 0) {
+            this.addressFaults++;
+            out = this.badAddress(hi, lo >>> 0, access);
+          } else out = this.translateVpn(hi, lo, vpn as Vpn, access, mode);
+        }
+        if (out !== 0) {
+          this.runOutcome = out;
+          return i;
+        }
+        const pa = this.pa;
+        if (!write) this.data = phys.read8(pa);
+        else {
+          phys.write8(pa, value);
+          if (!(pa < ram)) return i + 1;
+          if (memo.valid && memo.holds(Math.floor(pa / 4096))) memo.valid = false; // a store into a table
+        }
+      }
+      return count;
+    } finally {
+      this.inRun = false;
+      memo.valid = false;
+    }
+  }
+
+  /** The outcome of the access that stopped the last accessRun (0: none did). */
+  runOutcome = 0;
+  /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */
+  useAccessRun = true;
+
+  /** Whether translate is the architecture's own now (RISC-V Bare), not Mmu.translate: accessRun then calls it. */
+  protected translatesOwnWay(): boolean {
+    return false;
+  }
+
   /** translate for an explicit mode (ARM64 LDTR/STTR: a user-mode check at EL1). */
   translateAs(vaHi: number, vaLo: number, access: Access, mode: Mode): number {
     this.translations++;
@@ -318,6 +390,7 @@ export abstract class Mmu {
     return this.translateVpn(vaHi, vaLo, vpn as Vpn, access, mode);
   }
 
+  /** translate after vpnOf; vaLo as an unsigned 32-bit number or its int32 bits (the same address). */
   private translateVpn(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const tlb = this.tlb;
     // fast path: the first-level base-page array; the generic lookup (all levels and sizes) on a miss there
@@ -334,16 +407,7 @@ export abstract class Mmu {
     }
     if (arr !== null) {
       const meta = arr.metas[slot];
-      if (this.tracer !== null)
-        this.tracer({
-          type: "tlb",
-          cpu: this.id,
-          vpn,
-          access,
-          hit: true,
-          level: tlb.hitLevel,
-          unprivileged: mode === Mode.User && this.currentMode() !== Mode.User,
-        });
+      if (this.tracer !== null) this.tracer(tlbEvent(this, vpn, access, mode, tlb.hitLevel));
       if (this.observer !== null) this.observer.onHit(this, vpn, arr, slot);
       if (
         this.permTable[((meta >>> Meta.RIGHTS_SHIFT) & 63) * 9 + mode * 3 + access] === 0 ||
@@ -366,16 +430,7 @@ export abstract class Mmu {
         (held === 0 ? vaLo & this.pageMask : this.offsetIn(vaHi, vaLo, held))) as PhysAddr;
       return 0;
     }
-    if (this.tracer !== null)
-      this.tracer({
-        type: "tlb",
-        cpu: this.id,
-        vpn,
-        access,
-        hit: false,
-        level: -1,
-        unprivileged: mode === Mode.User && this.currentMode() !== Mode.User,
-      });
+    if (this.tracer !== null) this.tracer(tlbEvent(this, vpn, access, mode, -1));
     return this.missAndFill(vaHi, vaLo, vpn, access, mode);
   }
 
@@ -451,6 +506,7 @@ export abstract class Mmu {
   /** The miss path: walk, then fill the TLB or raise the fault. */
   private walkAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const rec = this.walkRec;
+    this.memo.valid = false; // the generic walk may write entries above the leaf table (WalkMemo)
     if (this.walk(vpn, access, mode, true, rec) !== 0) return this.fault(rec, vaHi, vaLo, vpn);
     // a miss fills every level; a dirty assist refreshes the clean copies
     this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
@@ -460,10 +516,11 @@ export abstract class Mmu {
     return 0;
   }
 
+  /** Raises the walk's fault; vaLo may come as its int32 bits (accessRun): deliver gets it unsigned. */
   private fault(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn): number {
     this.faultKind = rec.faultKind;
     this.faultLevel = rec.faultLevel;
-    return this.deliver(rec, vaHi, vaLo, vpn);
+    return this.deliver(rec, vaHi, vaLo >>> 0, vpn);
   }
 
   /**
@@ -499,7 +556,7 @@ export abstract class Mmu {
     rec.count = 0;
     rec.pscLevel = -1;
     if (!this.startWalk(w)) return this.failWalk(rec, w.fault, w.level, access, mode);
-    if (sideEffects && this.hasPsc) this.pscStart(vpn, w, rec);
+    if (sideEffects && this.hasPsc) pscStart(this, vpn, w, rec);
     let level = w.level;
     // the table being read, as a frame of RAM and a byte offset in it (tables need not fill a page)
     let tableFrame = Math.floor(w.tablePa / 4096);
@@ -549,7 +606,8 @@ export abstract class Mmu {
       recHi[n] = hi;
       recLo[n] = lo;
       if (sideEffects) this.walkRefs++;
-      if (this.tracer !== null) this.traceStep(level, index, entryPa, hi, lo, n === 0 && rec.pscLevel >= 0);
+      if (this.tracer !== null)
+        this.tracer(walkStepEvent(this, level, index, entryPa, hi, lo, n === 0 && rec.pscLevel >= 0));
       const kind = fmt.decode(w, level, hi, lo);
       if (kind === EntryKind.Leaf)
         return this.leafFound(rec, level, entryPa, hi, lo, access, mode, sideEffects, checkRights);
@@ -564,7 +622,7 @@ export abstract class Mmu {
       }
       if (sideEffects) {
         if (w.newLo !== lo) this.writeBack(entryPa, hi, hi, w.newLo); // a table's updates are in its low half
-        if (this.hasPsc) this.pscFill(vpn, level, w.nextFrame * 4096 + w.nextOffset, w.acc);
+        if (this.hasPsc) pscFill(this, vpn, level, w.nextFrame * 4096 + w.nextOffset, w.acc);
       }
       tableFrame = w.nextFrame;
       tableOff = w.nextOffset;
@@ -607,59 +665,6 @@ export abstract class Mmu {
     rec.faultKind = HwFaultKind.None;
     rec.faultLevel = -1;
     return 0;
-  }
-
-  /** A walk starts below the top when a walk cache holds the entry of a lower level (the lowest wins). */
-  private pscStart(vpn: number, w: WalkState, rec: WalkRecord): void {
-    const g = this.geometry;
-    for (let l = 1; l <= w.level; l++) {
-      const c = this.psc[l];
-      if (c === null) continue;
-      const slot = c.lookup(Math.floor(vpn / g.pagesPer[l]), this.asid);
-      if (slot >= 0) {
-        this.pscHits[l]++;
-        w.tablePa = c.pfns[slot];
-        w.acc = (c.metas[slot] >>> Meta.RIGHTS_SHIFT) & 63;
-        w.level = l - 1;
-        w.topMask = g.indexMask[l - 1];
-        rec.pscLevel = l;
-        return;
-      }
-      this.pscMisses[l]++;
-    }
-  }
-
-  /** Caches a table entry of `level` in its walk cache: the next table and what the levels above allow. */
-  private pscFill(vpn: number, level: number, nextTablePa: number, acc: number): void {
-    const c = this.psc[level];
-    if (c !== null)
-      c.insert(
-        Math.floor(vpn / this.geometry.pagesPer[level]),
-        0,
-        nextTablePa,
-        this.asid | (acc << Meta.RIGHTS_SHIFT),
-      );
-  }
-
-  private traceStep(
-    level: number,
-    index: number,
-    entryPa: number,
-    hi: number,
-    lo: number,
-    psc: boolean,
-  ): void {
-    this.tracer!({
-      type: "walk-step",
-      cpu: this.id,
-      level,
-      levelName: this.format.levelNames[level],
-      index,
-      entryPa: entryPa as PhysAddr,
-      hi,
-      lo,
-      psc,
-    });
   }
 
   private failWalk(
@@ -763,21 +768,14 @@ export abstract class Mmu {
     return n;
   }
 
-  /** Drops the walk-cache entries on the way to vpn, as a fault does on x86. */
+  /** Drops the walk-cache entries on the way to vpn, as a fault does on x86 (psc.ts). */
   protected invalidatePscPath(vpn: number, asid: number): void {
-    for (let level = 1; level < this.psc.length; level++) {
-      const c = this.psc[level];
-      if (c !== null)
-        c.invalidatePage(Math.floor(vpn / this.geometry.pagesPer[level]), asid, InvalidateHow.PcidNonGlobal);
-    }
+    pscInvalidatePath(this, vpn, asid);
   }
 
-  /** Drops every walk-cache entry that `how` matches. */
+  /** Drops every walk-cache entry that `how` matches (psc.ts). */
   protected invalidatePsc(asid: number, how: InvalidateHow): void {
-    for (let l = 1; l < this.psc.length; l++) {
-      const c = this.psc[l];
-      if (c !== null) c.invalidateAll(asid, how);
-    }
+    pscInvalidateAll(this, asid, how);
   }
 
   /** Drops TLB and walk-cache entries that `how` matches, counted as a full flush; returns TLB entries dropped. */

@@ -175,19 +175,20 @@ export class TlbArray {
     if (this.valid === 0) return -1; // an array that holds nothing (a 2M or 1G array before any large page)
     const keys = this.keys;
     const ways = this.ways;
-    if (this.sizeMask === 1) {
-      // the common case: an array of base-page entries only (key = vpn * 8 + 0)
+    if (this.bySize[0] === this.valid) {
+      // the common case: only base-page entries held (key = vpn * 8 + 0), as in an array of base pages
+      // only or an STLB without a large page now. Every way compared: an invalid one (-1) never
+      // matches, and a full set (a sweep's) is then scanned without a second compare per way.
       const key = vpn * 8;
       const base = (vpn & this.setMask) * ways;
       for (let i = base, end = base + ways; i < end; i++) {
-        const k = keys[i];
-        if (k === key) {
+        if (keys[i] === key) {
           const meta = this.metas[i];
           if ((meta & Meta.G) !== 0 || (meta & Meta.ASID_MASK) === asid) {
             if (i !== base) this.toFront(base, i);
             return base;
           }
-        } else if (k === -1) return -1; // invalid ways are last
+        }
       }
       return -1;
     }

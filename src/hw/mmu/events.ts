@@ -3,7 +3,7 @@
  * a tracer is installed (Mmu.tracer), worded by the architecture.
  */
 import type { PhysAddr, Vpn } from "../../base/units.ts";
-import type { Access } from "../access.ts";
+import { type Access, Mode } from "../access.ts";
 
 /** An event of the opt-in trace stream. Built only when a tracer is installed. */
 export type HwEvent =
@@ -57,3 +57,42 @@ export type HwEvent =
   | { type: "ad-write"; cpu: number; entryPa: PhysAddr; hi: number; lo: number }
   /** a hash lookup of an inverted page table (pagetable=inverted): its HAT slot, entries compared, the frame or -1 */
   | { type: "ipt"; cpu: number; space: number; vpn: Vpn; slot: number; compared: number; pfn: number };
+
+/**
+ * The "tlb" event of a lookup by `mode` (Mmu.translateVpn): a hit at `level`, or a miss (level -1).
+ * `unprivileged`: a user-mode check made in privileged mode (arm64 LDTR/STTR at EL1).
+ */
+export function tlbEvent(
+  mmu: { readonly id: number; currentMode(): Mode },
+  vpn: Vpn,
+  access: Access,
+  mode: Mode,
+  level: number,
+): HwEvent {
+  const unprivileged = mode === Mode.User && mmu.currentMode() !== Mode.User;
+  return { type: "tlb", cpu: mmu.id, vpn, access, hit: level >= 0, level, unprivileged };
+}
+
+/** The "walk-step" event of one entry a walk read (Mmu.walk); `psc`: the walk started from a walk cache. */
+export function walkStepEvent(
+  mmu: { readonly id: number; readonly format: { readonly levelNames: readonly string[] } },
+  level: number,
+  index: number,
+  entryPa: number,
+  hi: number,
+  lo: number,
+  psc: boolean,
+): HwEvent {
+  const levelName = mmu.format.levelNames[level];
+  return {
+    type: "walk-step",
+    cpu: mmu.id,
+    level,
+    levelName,
+    index,
+    entryPa: entryPa as PhysAddr,
+    hi,
+    lo,
+    psc,
+  };
+}

@@ -9,7 +9,6 @@
  */
 import { assert } from "../../base/assert.ts";
 import { fromBig, TWO32, toBig } from "../../base/u64.ts";
-import type { PhysAddr } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { DirectMemory } from "../../hw/mmu/memAccess.ts";
@@ -104,74 +103,89 @@ export function userModeRange(
   k.runningCpu = cpuId;
   const cpu = k.machine.cpus[cpuId];
   const write = access === Access.Write;
-  // A write reports the byte now in memory. Read straight from RAM (no cache model in front of it),
-  // that byte is read once, for the last access, not after every store: it is read before anything
-  // but this run's own stores (each of the same value) can change memory, i.e. before a fault's
-  // handler and at the end. Through a cache model, or outside RAM (a stray access, counted), each
-  // store is read back at once, as before.
+  // A write reports the byte now in memory. Straight to RAM (no cache model in front of it) that is
+  // the byte stored, value & 0xff (PhysMem.write8 stores it so), not read back. Through a cache
+  // model, or outside RAM (a stray access, counted), each store is read back at once.
   const direct = cpu.mem instanceof DirectMemory ? cpu.mem : null;
-  let pending = false;
+  const stored = value & 0xff;
   // Between two accesses that do not fault nothing runs but this loop: the CPU stays in user mode
   // (on the user page tables under PTI) from one to the next, and leaves it at an exception or the end.
   let user = false;
   rec.faults = 0;
   rec.signal = "";
+  // Straight to RAM and with no LRU touch per access, the accesses between two exceptions are one
+  // call (Mmu.accessRun: each access as store8/load8 makes it, the mode and the port read once).
+  const run = direct !== null && !k.exactLru && cpu.useAccessRun;
   let hi = vaHi;
   let lo = vaLo;
-  for (let i = 0; i < count; i++) {
+  let attempt = 0; // the faults of access i so far
+  for (let i = 0; i < count; ) {
     if (i > 0) {
       // the next address, carrying between the halves (|i * stride| < 2^53: the caller's bound)
       const next = vaLo + i * stride;
       hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
       lo = next >>> 0;
     }
-    let attempt = 0;
-    for (; attempt < 8; attempt++) {
-      if (!user) {
-        k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
-        cpu.setUserMode(true);
-        user = true;
+    if (!user) {
+      k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
+      cpu.setUserMode(true);
+      user = true;
+    }
+    let out: number;
+    if (run) {
+      const done = cpu.accessRun(hi, lo | 0, count - i, stride, access, value); // | 0: no heap number
+      if (done > 0) {
+        i += done;
+        attempt = 0;
+        rec.pa = cpu.pa;
+        if (!write) rec.value = cpu.data;
+        else if (cpu.pa < direct!.phys.sizeBytes) rec.value = stored;
+        else rec.value = direct!.read8(cpu.pa); // outside RAM: the byte read back at once, as below
       }
-      const out = write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
+      out = cpu.runOutcome;
+      if (out === 0) continue; // every access done, or the run stopped after a store outside RAM
+      if (done > 0) {
+        // the faulting access's address
+        const next = vaLo + i * stride;
+        hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
+        lo = next >>> 0;
+      }
+    } else {
+      out = write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
       if (out === 0) {
         if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpnOf(hi, lo));
         rec.pa = cpu.pa;
         if (!write) rec.value = cpu.data;
-        else if (direct !== null && cpu.pa < direct.phys.sizeBytes) pending = true;
-        else {
-          rec.value = cpu.mem.read8(cpu.pa, hi, lo); // the byte now in memory, read back through the port
-          pending = false;
-        }
-        break;
+        else if (direct !== null && cpu.pa < direct.phys.sizeBytes) rec.value = stored;
+        else rec.value = cpu.mem.read8(cpu.pa, hi, lo); // the byte now in memory, read back through the port
+        i++;
+        attempt = 0;
+        continue;
       }
-      cpu.setUserMode(false);
-      user = false;
-      if (pending) {
-        rec.value = direct!.read8(rec.pa as PhysAddr);
-        pending = false;
-      }
-      rec.faults++;
-      k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
-      // the address as a bigint only where it is the caller's own or a signal needs it: the
-      // architecture's handler finds the page from the halves (a resolved fault makes no bigint)
-      const va = i === 0 ? vaBig : null;
-      // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
-      const r: SigInfo | null =
-        k.os === null
-          ? handle(k, cpu, task, out, va, hi, lo)
-          : k.os.userFault(k, task, va ?? toBig(hi, lo), access, cpu.faultKind === HwFaultKind.NonCanonical);
-      if (r === null) continue;
+    }
+    cpu.setUserMode(false);
+    user = false;
+    rec.faults++;
+    k.tlbMgr.enterKernel(cpuId); // the exception enters the kernel (kernel CR3 under PTI)
+    // the address as a bigint only where it is the caller's own or a signal needs it: the
+    // architecture's handler finds the page from the halves (a resolved fault makes no bigint)
+    const va = i === 0 ? vaBig : null;
+    // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
+    const r: SigInfo | null =
+      k.os === null
+        ? handle(k, cpu, task, out, va, hi, lo)
+        : k.os.userFault(k, task, va ?? toBig(hi, lo), access, cpu.faultKind === HwFaultKind.NonCanonical);
+    if (r !== null) {
       raise(k, task, rec, r);
       return i;
     }
-    if (attempt === 8) {
-      const va = i === 0 && vaBig !== null ? vaBig : toBig(hi, lo);
-      raise(k, task, rec, { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va });
+    if (++attempt === 8) {
+      // eight faults on one access, each resolved: the handler made no progress
+      raise(k, task, rec, { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: va ?? toBig(hi, lo) });
       return i;
     }
   }
   if (user) cpu.setUserMode(false);
-  if (pending) rec.value = direct!.read8(rec.pa as PhysAddr);
   return count;
 }
 

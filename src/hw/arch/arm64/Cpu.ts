@@ -351,6 +351,18 @@ export class Arm64Cpu extends Mmu {
     let mask = this.topMask[r];
     let acc = 0;
     let n = 0;
+    const memo = this.memo;
+    const span = Math.floor(vpn / 512); // the vpn's leaf table
+    if (memo.valid && memo.key === span && rec === this.walkRec) {
+      // a run's next page under the same leaf table: the descriptors above it as the last walk read
+      // them (still in rec, and in memory: WalkMemo), counted below with the leaf's
+      tableFrame = memo.table;
+      tableOff = 0;
+      acc = memo.acc;
+      level = 0;
+      mask = 511;
+      n = memo.count;
+    }
     const recLevel = rec.level;
     const recIndex = rec.index;
     const recEntryPa = rec.entryPa;
@@ -384,6 +396,8 @@ export class Arm64Cpu extends Mmu {
         tableOff = 0;
         level--;
         mask = 511;
+        if (level === 0 && this.inRun && rec === this.walkRec)
+          memo.keep(span, tableFrame, acc, n, recEntryPa);
         continue;
       }
       // 01 at L3 is reserved, and there is no block at L0: Translation faults
@@ -410,6 +424,7 @@ export class Arm64Cpu extends Mmu {
       if (newLo !== lo) {
         phys.write32(entryPa, newLo);
         this.adWrites++;
+        if (memo.valid && memo.holds(Math.floor(entryPa / 4096))) memo.valid = false; // a table that maps itself
       }
       const pages = (hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12);
       rec.count = n;

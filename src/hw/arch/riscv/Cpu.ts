@@ -259,6 +259,11 @@ export class RiscvCpu extends Mmu {
     return super.translate(vaHi, vaLo, access, implicit);
   }
 
+  /** Under Bare, translate is bareAccess (accessRun calls it). */
+  protected override translatesOwnWay(): boolean {
+    return this.bare;
+  }
+
   override translateAs(vaHi: number, vaLo: number, access: Access, mode: Mode): number {
     if (this.bare) return this.bareAccess(vaHi, vaLo, access);
     return super.translateAs(vaHi, vaLo, access, mode);
@@ -355,6 +360,16 @@ export class RiscvCpu extends Mmu {
     let level = this.startLevel;
     let global = false;
     let n = 0;
+    const memo = this.memo;
+    const span = Math.floor(vpn / 512); // the vpn's leaf table
+    if (memo.valid && memo.key === span && rec === this.walkRec) {
+      // a run's next page under the same leaf table: the PTEs above it as the last walk read them
+      // (still in rec, and in memory: WalkMemo), counted below with the leaf's
+      tableFrame = memo.table;
+      global = memo.acc !== 0;
+      level = 0;
+      n = memo.count;
+    }
     const recLevel = rec.level;
     const recIndex = rec.index;
     const recEntryPa = rec.entryPa;
@@ -392,6 +407,8 @@ export class RiscvCpu extends Mmu {
         if ((lo & Pte.G) !== 0) global = true;
         tableFrame = ppn;
         level--;
+        if (level === 0 && this.inRun && rec === this.walkRec)
+          memo.keep(span, tableFrame, global ? 1 : 0, n, recEntryPa);
         continue;
       }
       // a leaf: PBMT 3 reserved, Svnapot left to the generic walk, step 6 alignment
@@ -410,6 +427,7 @@ export class RiscvCpu extends Mmu {
       if (newLo !== lo) {
         phys.write32(entryPa, newLo);
         this.adWrites++;
+        if (memo.valid && memo.holds(Math.floor(entryPa / 4096))) memo.valid = false; // a table that maps itself
       }
       rec.count = n;
       rec.pscLevel = -1;

@@ -179,6 +179,17 @@ export class Cpu extends X86FamilyCpu {
     let acc = Rights.ALL;
     let level = fmt.levels - 1;
     let n = 0;
+    const memo = this.memo;
+    const span = Math.floor(vpn / 512); // the vpn's leaf table
+    if (memo.valid && memo.key === span && rec === this.walkRec) {
+      // a run's next page under the same leaf table: the entries above it as the last walk read them
+      // (still in rec, and in memory: WalkMemo), counted below with the leaf's
+      tableFrame = memo.table;
+      tableOff = 0;
+      acc = memo.acc;
+      level = 0;
+      n = memo.count;
+    }
     const recLevel = rec.level;
     const recIndex = rec.index;
     const recEntryPa = rec.entryPa;
@@ -227,6 +238,7 @@ export class Cpu extends X86FamilyCpu {
         if (newLo !== lo) {
           phys.write32(entryPa, newLo);
           this.adWrites++;
+          if (memo.valid && memo.holds(Math.floor(entryPa / 4096))) memo.valid = false; // a table that maps itself
         }
         const addrLo =
           level === 0 ? (lo & Pte.ADDR_LO_MASK) >>> 0 : (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0;
@@ -255,6 +267,7 @@ export class Cpu extends X86FamilyCpu {
       tableFrame = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
       tableOff = 0;
       level--;
+      if (level === 0 && this.inRun && rec === this.walkRec) memo.keep(span, tableFrame, acc, n, recEntryPa);
     }
   }
 
