@@ -88,8 +88,6 @@ export function rmapWalk(
   rmapWalkScan(r, pfn, fn);
 }
 
-type RmapFn = (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void;
-
 /**
  * A copy of the last anon_vma chain a walk went through (rmap_walk_anon's
  * anon_vma_interval_tree_foreach over the anon_vma's chain): its VMAs and
