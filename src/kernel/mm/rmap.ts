@@ -12,7 +12,7 @@ import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
 import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
-import { iMmap, type MmStruct } from "./MmStruct.ts";
+import { type AnonVmas, iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
   entryRead,
@@ -91,12 +91,15 @@ export function rmapWalk(
 /**
  * A copy of the last anon_vma chain a walk went through (rmap_walk_anon's
  * anon_vma_interval_tree_foreach over the anon_vma's chain): its VMAs and
- * their mms, in the chain's (link) order, kept while AnonVmas.gen says no
- * chain has changed since. Nothing links or unlinks a VMA during a walk
- * (Linux holds the anon_vma's lock), so the copy is the chain throughout.
+ * their mms, in the chain's (link) order, kept with the anon_vma's id while
+ * AnonVmas.gen says no chain has changed since: the next page of the same
+ * anon_vma needs no look-up of its chain. Nothing links or unlinks a VMA
+ * during a walk (Linux holds the anon_vma's lock), so the copy is the chain
+ * throughout.
  */
 const lastChain = {
-  chain: null as ReadonlyMap<Vma, MmStruct> | null,
+  avs: null as AnonVmas | null,
+  id: 0,
   gen: -1,
   vmas: [] as Vma[],
   mms: [] as MmStruct[],
@@ -106,21 +109,22 @@ const lastChain = {
 function anonChain(r: RmapPages, pfn: number): typeof lastChain | null {
   const avs = r.env.userMm.anonVmas;
   if (avs === undefined) return null;
-  const chain = avs.vmas(r.anonVma[pfn]);
-  if (chain === undefined) return null;
+  const id = r.anonVma[pfn];
   const c = lastChain;
-  if (c.chain !== chain || c.gen !== avs.gen) {
-    const vmas: Vma[] = [];
-    const mms: MmStruct[] = [];
-    chain.forEach((mm, v) => {
-      vmas.push(v);
-      mms.push(mm);
-    });
-    c.chain = chain;
-    c.gen = avs.gen;
-    c.vmas = vmas;
-    c.mms = mms;
-  }
+  if (c.id === id && c.gen === avs.gen && c.avs === avs) return c;
+  const chain = avs.vmas(id);
+  if (chain === undefined) return null;
+  const vmas: Vma[] = [];
+  const mms: MmStruct[] = [];
+  chain.forEach((mm, v) => {
+    vmas.push(v);
+    mms.push(mm);
+  });
+  c.avs = avs;
+  c.id = id;
+  c.gen = avs.gen;
+  c.vmas = vmas;
+  c.mms = mms;
   return c;
 }
 
@@ -194,8 +198,9 @@ function rmapFind(
   const pt = um.env.pgtable;
   const nr = pt.hpagePmdNr;
   const vpn = v.vmStart + (index - pgoff);
-  // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping
-  const pmdAt = pmdPa(um, mm, vpn - modPow2(vpn, nr));
+  // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping (pmd_offset
+  // of any address in the PMD's span is the same entry: no alignment needed)
+  const pmdAt = pmdPa(um, mm, vpn);
   if (pmdAt < 0) return Found.None;
   readEntry(um, pmdAt); // both halves from one look-up of the table's frame
   const pmdHi = entryRead.hi;
