@@ -519,8 +519,11 @@ export function ptepClearFlushOf(
   if (level > pt.pmdLevel) upperTablesChanged(); // an entry above the PMD level cleared (pmdPa)
   pt.set(ctx.env.phys, pa, 0, 0);
   if (pt.needsFlush(hi, lo, 0, 0, level)) {
-    const span = levelSpan(ctx, level);
     // flush_tlb_page, or flush_pmd_tlb_range (flush_tlb_range) for a huge entry
-    ctx.env.flushTlbMmRange(mm, vpn - modPow2(vpn, span), span, level === 0 ? TlbFlush.Page : TlbFlush.Pmd);
+    if (level === 0) ctx.env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page);
+    else {
+      const span = levelSpan(ctx, level);
+      ctx.env.flushTlbMmRange(mm, vpn - modPow2(vpn, span), span, TlbFlush.Pmd);
+    }
   }
 }
