@@ -273,8 +273,6 @@ const VERIFY_PMD_TABLE =
  */
 export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
   const pt = ctx.env.pgtable;
-  const perPmd = pt.hpagePmdNr;
-  const ptrs = pt.ptrsPerTable;
   if (pt !== spansOf) spansFor(pt);
   // vpn / 2^k as a product by 2^-k: the same number, exactly, without a division
   const key = Math.floor(vpn * invTableSpan);
@@ -282,13 +280,29 @@ export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
     mm.pmdTableKey === key &&
     mm.pmdTableEpoch === upperTablesEpoch &&
     mm.pmdTableRoot === mm.pgdPfn &&
+    vpn < pt.userPgtablesCeiling &&
+    !VERIFY_PMD_TABLE
+  )
+    return mm.pmdTablePa + (Math.floor(vpn * invPmdSpan) - key * pt.ptrsPerTable) * pt.entryBytes;
+  // the walk (and, under the tests, every remembered table checked) apart: what is left is small
+  // enough for the engine to inline into its callers (no call, no boxed vpn per mapping)
+  return pmdPaWalk(ctx, mm, vpn, key);
+}
+
+/** pmdPa without its remembered table (or checking it, under vitest): the descent from the PGD. */
+function pmdPaWalk(ctx: MmContext, mm: MmStruct, vpn: number, key: number): number {
+  const pt = ctx.env.pgtable;
+  const perPmd = pt.hpagePmdNr;
+  const ptrs = pt.ptrsPerTable;
+  if (
+    mm.pmdTableKey === key &&
+    mm.pmdTableEpoch === upperTablesEpoch &&
+    mm.pmdTableRoot === mm.pgdPfn &&
     vpn < pt.userPgtablesCeiling
   ) {
     const pa = mm.pmdTablePa + (Math.floor(vpn * invPmdSpan) - key * ptrs) * pt.entryBytes;
-    if (VERIFY_PMD_TABLE) {
-      const want = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
-      if (want !== pa) throw new ModelBug(`pmdPa: remembered PMD entry 0x${pa.toString(16)}, walk ${want}`);
-    }
+    const want = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
+    if (want !== pa) throw new ModelBug(`pmdPa: remembered PMD entry 0x${pa.toString(16)}, walk ${want}`);
     return pa;
   }
   const phys = ctx.env.phys;
