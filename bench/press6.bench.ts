@@ -11,7 +11,13 @@ import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
 const MIB = Number(process.env.MIB ?? 256);
 const P = Number(process.env.P ?? 4);
 const ARCH = (process.env.ARCH ?? "x86_64") as "x86_64";
-const k = new Kernel({ arch: ARCH, ramBytes: (MIB << 20) / 4, cpus: 1, swapBytes: MIB << 20, overcommit: "always" });
+const k = new Kernel({
+  arch: ARCH,
+  ramBytes: (MIB << 20) / 4,
+  cpus: 1,
+  swapBytes: MIB << 20,
+  overcommit: "always",
+});
 const t = k.spawn("c")!;
 k.switchTo(0, t);
 const base = k.mmap(t, mmapArgs(MIB << 20));
@@ -20,7 +26,16 @@ const lo = Number(base & 0xffffffffn);
 const pages = (MIB << 20) / 4096;
 const c0 = process.cpuUsage();
 for (let p = 0; p < P; p++) {
-  const done = k.userAccessRange(0, t, hi, lo, pages, 4096, p % 2 === 0 ? Access.Write : Access.Read, (p + 1) & 0xff);
+  const done = k.userAccessRange(
+    0,
+    t,
+    hi,
+    lo,
+    pages,
+    4096,
+    p % 2 === 0 ? Access.Write : Access.Read,
+    (p + 1) & 0xff,
+  );
   if (done !== pages) throw new Error(`pass ${p}: ${done}`);
 }
 const u = process.cpuUsage(c0);

@@ -13,7 +13,13 @@ import type { Vmscan } from "../src/kernel/mm/vmscan.ts";
 
 const MIB = Number(process.env.MIB ?? 64);
 const ROUNDS = Number(process.env.ROUNDS ?? 40);
-const k = new Kernel({ arch: "x86_64", ramBytes: 4 * (MIB << 20), cpus: 1, swapBytes: 0, overcommit: "always" });
+const k = new Kernel({
+  arch: "x86_64",
+  ramBytes: 4 * (MIB << 20),
+  cpus: 1,
+  swapBytes: 0,
+  overcommit: "always",
+});
 const t = k.spawn("w")!;
 k.switchTo(0, t);
 const base = k.mmap(t, mmapArgs(MIB << 20));
