@@ -13,6 +13,7 @@ import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doWpPage } from "./memory.ts";
+import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { entryRead, modPow2, pteOffset, ptePa, readEntry, readPte, setPteAt, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
@@ -84,6 +85,7 @@ export function doSwapPage(
   }
   mm.rssAnon++;
   pages.mapcount[pfn]++;
+  if (vmaMlocks(vma.vmFlags)) env.lru?.fbatches.mlock.mlockFolio(pfn); // folio_add_anon_rmap_ptes: mlock_vma_folio
   let writable = false;
   if (exclusive || pages.refcount[pfn] === 1) {
     writable = (vma.vmFlags & VmFlag.WRITE) !== 0;
