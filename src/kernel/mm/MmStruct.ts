@@ -33,9 +33,12 @@ export function iMmap(f: FileObject | ShmemObject): ReadonlyMap<Vma, MmStruct> {
 export class AnonVmas {
   private last = 0;
   private readonly chains = new Map<number, Map<Vma, MmStruct>>();
+  /** bumped whenever a chain may have changed (the reverse map keeps a copy of the last chain it walked) */
+  gen = 0;
 
   /** anon_vma_alloc: a new anon_vma with no VMA linked yet */
   create(): number {
+    this.gen++;
     const id = ++this.last;
     this.chains.set(id, new Map());
     return id;
@@ -52,6 +55,7 @@ export class AnonVmas {
    * old VMA before the new one, a copy, goes in; its pages still name it).
    */
   link(vma: Vma, mm: MmStruct): void {
+    this.gen++;
     for (const id of vma.avc) {
       let c = this.chains.get(id);
       if (c === undefined) {
@@ -64,6 +68,7 @@ export class AnonVmas {
 
   /** unlink_anon_vmas: vma leaves the chains; an anon_vma no VMA is linked to is dropped */
   unlink(vma: Vma): void {
+    this.gen++;
     for (const id of vma.avc) {
       const c = this.chains.get(id);
       if (c === undefined) continue;

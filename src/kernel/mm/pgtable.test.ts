@@ -12,7 +12,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import { PhysMem } from "../../hw/PhysMem.ts";
 import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 import type { MmContext } from "./internal.ts";
-import { entryHi, entryLo, entryRead, modPow2, readEntry } from "./pgtable.ts";
+import { entryHi, entryLo, entryRead, modPow2, pteOffset, readEntry } from "./pgtable.ts";
 
 function ctxOf(phys: PhysMem, entryBytes: number): MmContext {
   return { env: { phys, pgtable: { entryBytes } } } as unknown as MmContext;
@@ -117,5 +117,35 @@ describe("modPow2", () => {
     for (const x of xs)
       for (const n of [1, 2, 8, 512, 1024, 2 ** 18, 2 ** 27])
         expect(modPow2(x, n), `${x} mod ${n}`).toBe(x % n);
+  });
+});
+
+describe("pteOffset", () => {
+  it("indexes the PMD entry's table by vpn % PTRS_PER_PTE, for vpns up to 2^53, 512- and 1024-entry tables", () => {
+    let seed = 5;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed;
+    };
+    const xs = [0, 1, 511, 512, 1023, 1024, 2 ** 31 - 1, 2 ** 31, 2 ** 35 + 77, 2 ** 44 - 1, 2 ** 53 - 1];
+    for (let i = 0; i < 2000; i++) xs.push(rand() * 2 ** (rand() % 22) + (rand() % 4096));
+    for (const [ptrs, entryBytes] of [
+      [512, 8],
+      [1024, 4],
+    ]) {
+      // a table at frame 0x1234: pteOffset's PMD entry is present and points there
+      const pt = {
+        ptrsPerTable: ptrs,
+        entryBytes,
+        hpagePmdNr: ptrs,
+        table: () => true,
+        pfn: () => 0x1234,
+      };
+      const ctx = { env: { pgtable: pt } } as unknown as MmContext;
+      for (const vpn of xs)
+        expect(pteOffset(ctx, 0, 0, vpn), `${vpn}, ${ptrs} entries`).toBe(
+          0x1234 * 4096 + (vpn % ptrs) * entryBytes,
+        );
+    }
   });
 });

@@ -9,7 +9,7 @@
 import { assert, ModelBug } from "../../base/assert.ts";
 import { type Pfn, pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
-import { PteFlag, TlbFlush } from "./arch.ts";
+import { type Pgtable, PteFlag, TlbFlush } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import type { MmContext, TlbGather } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -169,7 +169,29 @@ export function readPte(ctx: MmContext, mm: MmStruct, vpn: number): PteRef | nul
 export function pteOffset(ctx: MmContext, pmdHi: number, pmdLo: number, vpn: number): number {
   const pt = ctx.env.pgtable;
   if (!pt.table(pmdHi, pmdLo, 1)) return -1;
-  return pt.pfn(pmdHi, pmdLo, 1) * 4096 + modPow2(vpn, pt.ptrsPerTable) * pt.entryBytes;
+  if (pt !== spansOf) spansFor(pt);
+  // modPow2(vpn, PTRS_PER_PTE) with a product by the reciprocal (exact: a power of two), no division
+  const ptrs = pt.ptrsPerTable;
+  return pt.pfn(pmdHi, pmdLo, 1) * 4096 + (vpn - Math.floor(vpn * invPtrs) * ptrs) * pt.entryBytes;
+}
+
+/**
+ * The reciprocals of the page-table spans of the last Pgtable seen (every span a power of two,
+ * so that x / span and x * (1 / span) are the same number, exactly): a vpn's table index and
+ * PMD-table key without a floating-point division (13-20 cycles each), several per page the
+ * reverse map and the fault path look at.
+ */
+let spansOf: Pgtable | null = null;
+/** 1 / PTRS_PER_PTE, 1 / HPAGE_PMD_NR, 1 / (HPAGE_PMD_NR * PTRS_PER_PMD) */
+let invPtrs = 0;
+let invPmdSpan = 0;
+let invTableSpan = 0;
+
+function spansFor(pt: Pgtable): void {
+  spansOf = pt;
+  invPtrs = 1 / pt.ptrsPerTable;
+  invPmdSpan = 1 / pt.hpagePmdNr;
+  invTableSpan = 1 / (pt.hpagePmdNr * pt.ptrsPerTable);
 }
 
 /** The PTE table covering vpn, if every level down to it is present (no allocation). */
@@ -251,20 +273,36 @@ const VERIFY_PMD_TABLE =
  */
 export function pmdPa(ctx: MmContext, mm: MmStruct, vpn: number): number {
   const pt = ctx.env.pgtable;
+  if (pt !== spansOf) spansFor(pt);
+  // vpn / 2^k as a product by 2^-k: the same number, exactly, without a division
+  const key = Math.floor(vpn * invTableSpan);
+  if (
+    mm.pmdTableKey === key &&
+    mm.pmdTableEpoch === upperTablesEpoch &&
+    mm.pmdTableRoot === mm.pgdPfn &&
+    vpn < pt.userPgtablesCeiling &&
+    !VERIFY_PMD_TABLE
+  )
+    return mm.pmdTablePa + (Math.floor(vpn * invPmdSpan) - key * pt.ptrsPerTable) * pt.entryBytes;
+  // the walk (and, under the tests, every remembered table checked) apart: what is left is small
+  // enough for the engine to inline into its callers (no call, no boxed vpn per mapping)
+  return pmdPaWalk(ctx, mm, vpn, key);
+}
+
+/** pmdPa without its remembered table (or checking it, under vitest): the descent from the PGD. */
+function pmdPaWalk(ctx: MmContext, mm: MmStruct, vpn: number, key: number): number {
+  const pt = ctx.env.pgtable;
   const perPmd = pt.hpagePmdNr;
   const ptrs = pt.ptrsPerTable;
-  const key = Math.floor(vpn / (perPmd * ptrs));
   if (
     mm.pmdTableKey === key &&
     mm.pmdTableEpoch === upperTablesEpoch &&
     mm.pmdTableRoot === mm.pgdPfn &&
     vpn < pt.userPgtablesCeiling
   ) {
-    const pa = mm.pmdTablePa + modPow2(Math.floor(vpn / perPmd), ptrs) * pt.entryBytes;
-    if (VERIFY_PMD_TABLE) {
-      const want = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
-      if (want !== pa) throw new ModelBug(`pmdPa: remembered PMD entry 0x${pa.toString(16)}, walk ${want}`);
-    }
+    const pa = mm.pmdTablePa + (Math.floor(vpn * invPmdSpan) - key * ptrs) * pt.entryBytes;
+    const want = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
+    if (want !== pa) throw new ModelBug(`pmdPa: remembered PMD entry 0x${pa.toString(16)}, walk ${want}`);
     return pa;
   }
   const phys = ctx.env.phys;
@@ -495,8 +533,11 @@ export function ptepClearFlushOf(
   if (level > pt.pmdLevel) upperTablesChanged(); // an entry above the PMD level cleared (pmdPa)
   pt.set(ctx.env.phys, pa, 0, 0);
   if (pt.needsFlush(hi, lo, 0, 0, level)) {
-    const span = levelSpan(ctx, level);
     // flush_tlb_page, or flush_pmd_tlb_range (flush_tlb_range) for a huge entry
-    ctx.env.flushTlbMmRange(mm, vpn - modPow2(vpn, span), span, level === 0 ? TlbFlush.Page : TlbFlush.Pmd);
+    if (level === 0) ctx.env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page);
+    else {
+      const span = levelSpan(ctx, level);
+      ctx.env.flushTlbMmRange(mm, vpn - modPow2(vpn, span), span, TlbFlush.Pmd);
+    }
   }
 }

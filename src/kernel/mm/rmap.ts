@@ -12,7 +12,7 @@ import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
 import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
-import { iMmap, type MmStruct } from "./MmStruct.ts";
+import { type AnonVmas, iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
   entryRead,
@@ -69,21 +69,13 @@ export function rmapWalk(
   fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
 ): void {
   const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
-  const chain = anon ? r.env.userMm.anonVmas?.vmas(r.anonVma[pfn]) : undefined;
-  if (chain !== undefined) {
-    // Map.forEach with one callback and a state record: no iterator or entry object per walk
-    // (the state is saved and restored, so a walk inside `fn` would still be correct)
-    const s = chainWalk;
-    const r0 = s.r;
-    const pfn0 = s.pfn;
-    const fn0 = s.fn;
-    s.r = r;
-    s.pfn = pfn;
-    s.fn = fn;
-    chain.forEach(rmapChainOne, s);
-    s.r = r0;
-    s.pfn = pfn0;
-    s.fn = fn0;
+  const c = anon ? anonChain(r, pfn) : null;
+  if (c !== null) {
+    // the chain's copy as two arrays: no iterator, entry or closure per walk; a walk inside `fn`
+    // that copies another chain makes new arrays and leaves these alone
+    const vmas = c.vmas;
+    const mms = c.mms;
+    for (let i = 0; i < vmas.length; i++) rmapOne(r, pfn, true, undefined, mms[i], vmas[i], fn);
     return;
   }
   if (anon && r.anonVma[pfn] !== 0 && r.env.userMm.anonVmas !== undefined) return; // its anon_vma has no VMA left
@@ -96,14 +88,44 @@ export function rmapWalk(
   rmapWalkScan(r, pfn, fn);
 }
 
-type RmapFn = (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void;
+/**
+ * A copy of the last anon_vma chain a walk went through (rmap_walk_anon's
+ * anon_vma_interval_tree_foreach over the anon_vma's chain): its VMAs and
+ * their mms, in the chain's (link) order, kept with the anon_vma's id while
+ * AnonVmas.gen says no chain has changed since: the next page of the same
+ * anon_vma needs no look-up of its chain. Nothing links or unlinks a VMA
+ * during a walk (Linux holds the anon_vma's lock), so the copy is the chain
+ * throughout.
+ */
+const lastChain = {
+  avs: null as AnonVmas | null,
+  id: 0,
+  gen: -1,
+  vmas: [] as Vma[],
+  mms: [] as MmStruct[],
+};
 
-/** The anon_vma walk in progress (rmapWalk's). */
-const chainWalk = { r: null as RmapPages | null, pfn: 0, fn: null as RmapFn | null };
-
-/** One VMA of an anon_vma's chain (rmap_walk_anon's loop body). */
-function rmapChainOne(this: typeof chainWalk, mm: MmStruct, v: Vma): void {
-  rmapOne(this.r!, this.pfn, true, undefined, mm, v, this.fn!);
+/** The anon_vma chain of an anonymous page as lastChain's arrays, or null when its anon_vma has none (or the machine keeps no anon_vmas). */
+function anonChain(r: RmapPages, pfn: number): typeof lastChain | null {
+  const avs = r.env.userMm.anonVmas;
+  if (avs === undefined) return null;
+  const id = r.anonVma[pfn];
+  const c = lastChain;
+  if (c.id === id && c.gen === avs.gen && c.avs === avs) return c;
+  const chain = avs.vmas(id);
+  if (chain === undefined) return null;
+  const vmas: Vma[] = [];
+  const mms: MmStruct[] = [];
+  chain.forEach((mm, v) => {
+    vmas.push(v);
+    mms.push(mm);
+  });
+  c.avs = avs;
+  c.id = id;
+  c.gen = avs.gen;
+  c.vmas = vmas;
+  c.mms = mms;
+  return c;
 }
 
 /**
@@ -132,51 +154,99 @@ function rmapOne(
   v: Vma,
   fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
 ): void {
-  if (anon ? v.anonVma === 0 : v.file !== f && v.shmem !== f) return;
+  const at = rmapFind(r, pfn, anon, f, mm, v);
+  if (at === Found.None) return;
+  const h = hit;
+  if (at === Found.FilePmd) {
+    walkAtPmd = true;
+    fn(mm, v, h.vpn, h.pa, h.hi, h.lo);
+    walkAtPmd = false;
+  } else fn(mm, v, h.vpn, h.pa, h.hi, h.lo);
+}
+
+/** What rmapFind found in one VMA. */
+const enum Found {
+  None = 0,
+  /** the PTE that maps the page (or the huge PMD that maps a huge folio whole) */
+  Entry = 1,
+  /** the huge PMD of a page-cache folio, read by folio_referenced and not split */
+  FilePmd = 2,
+}
+
+/** rmapFind's entry: the page's vpn in the VMA, the entry's address and halves (a record, no object per mapping). */
+const hit = { vpn: 0, pa: 0, hi: 0, lo: 0 };
+
+/**
+ * page_vma_mapped_walk for one VMA of a reverse-map walk: finds the PTE (or
+ * huge PMD) of vma that maps pfn and leaves it in `hit`; what it found
+ * (Found.None: no mapping here).
+ * Linux: mm/page_vma_mapped.c page_vma_mapped_walk
+ */
+function rmapFind(
+  r: RmapPages,
+  pfn: number,
+  anon: boolean,
+  f: FileObject | ShmemObject | undefined,
+  mm: MmStruct,
+  v: Vma,
+): Found {
+  if (anon ? v.anonVma === 0 : v.file !== f && v.shmem !== f) return Found.None;
   const index = r.index[pfn];
-  if (index < v.vmPgoff || index >= v.vmPgoff + v.pages) return;
+  const pgoff = v.vmPgoff;
+  if (index < pgoff || index >= pgoff + (v.vmEnd - v.vmStart)) return Found.None;
   const um = r.env.userMm;
   const pt = um.env.pgtable;
   const nr = pt.hpagePmdNr;
-  const vpn = v.vmStart + (index - v.vmPgoff);
-  // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping
-  const pmdAt = pmdPa(um, mm, vpn - modPow2(vpn, nr));
-  if (pmdAt < 0) return;
+  const vpn = v.vmStart + (index - pgoff);
+  // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping (pmd_offset
+  // of any address in the PMD's span is the same entry: no alignment needed)
+  const pmdAt = pmdPa(um, mm, vpn);
+  if (pmdAt < 0) return Found.None;
   readEntry(um, pmdAt); // both halves from one look-up of the table's frame
   const pmdHi = entryRead.hi;
   const pmdLo = entryRead.lo;
+  const h = hit;
   let pa: number;
   if (isHugePmd(um, pmdHi, pmdLo)) {
     const base = pt.pfn(pmdHi, pmdLo, pt.pmdLevel);
     if (r.large[pfn]) {
-      if (base === pfn && modPow2(vpn, nr) === 0) fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
-      return;
+      if (base !== pfn || modPow2(vpn, nr) !== 0) return Found.None;
+      h.vpn = vpn;
+      h.pa = pmdAt;
+      h.hi = pmdHi;
+      h.lo = pmdLo;
+      return Found.Entry;
     }
-    if (pfn < base || pfn >= base + nr) return;
+    if (pfn < base || pfn >= base + nr) return Found.None;
     // a PMD-mapped page-cache folio: folio_referenced reads the PMD itself (page_vma_mapped_walk
     // stops at a huge PMD, pvmw.pte NULL); try_to_unmap splits it (TTU_SPLIT_HUGE_PMD), which
     // for a file clears it: no PTE is left to visit
     if (walkLooksOnly && isFilePmd(um, pmdHi, pmdLo)) {
-      walkAtPmd = true;
-      fn(mm, v, vpn, pmdAt, pmdHi, pmdLo);
-      walkAtPmd = false;
-      return;
+      h.vpn = vpn;
+      h.pa = pmdAt;
+      h.hi = pmdHi;
+      h.lo = pmdLo;
+      return Found.FilePmd;
     }
     // a page of a split huge page that this address space still maps whole (it was
     // shared by fork): that PMD is split to reach the page's own PTE
-    if (!splitPmd(um, mm, vpn)) return;
+    if (!splitPmd(um, mm, vpn)) return Found.None;
     pa = ptePa(um, mm, vpn, false);
   } else {
-    if (r.large[pfn]) return;
+    if (r.large[pfn]) return Found.None;
     pa = pteOffset(um, pmdHi, pmdLo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
   }
-  if (pa < 0) return;
+  if (pa < 0) return Found.None;
   readEntry(um, pa);
   const hi = entryRead.hi;
   const lo = entryRead.lo;
-  if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return;
-  if (pt.pfn(hi, lo, 0) !== pfn) return;
-  fn(mm, v, vpn, pa, hi, lo);
+  if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return Found.None;
+  if (pt.pfn(hi, lo, 0) !== pfn) return Found.None;
+  h.vpn = vpn;
+  h.pa = pa;
+  h.hi = hi;
+  h.lo = lo;
+  return Found.Entry;
 }
 
 /**
@@ -227,7 +297,19 @@ export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced>
   const looks0 = walkLooksOnly;
   walkLooksOnly = true;
   onlyMapping.pfn = -1;
-  rmapWalk(r, pfn, folioReferencedOne);
+  const c = r.env.pages.kind[pfn] === PageKind.UserAnon ? anonChain(r, pfn) : null;
+  if (c !== null) {
+    // rmap_walk_anon's loop with folio_referenced_one in it (rmapWalk without the callback)
+    const vmas = c.vmas;
+    const mms = c.mms;
+    for (let i = 0; i < vmas.length; i++) {
+      const at = rmapFind(r, pfn, true, undefined, mms[i], vmas[i]);
+      if (at === Found.None) continue;
+      walkAtPmd = at === Found.FilePmd;
+      folioReferencedOne(mms[i], vmas[i]);
+      walkAtPmd = false;
+    }
+  } else rmapWalk(r, pfn, folioReferencedOne);
   walkLooksOnly = looks0;
   referencedPages = null;
   if (res.found === 1 && onlyMapping.mm !== null && r.large[pfn] === 0) onlyMapping.pfn = pfn;
@@ -281,8 +363,12 @@ const referenced: Referenced = { young: 0, locked: false, exec: false, found: 0 
 let referencedPages: RmapPages | null = null;
 let referencedPfn = 0;
 
-/** folio_referenced_one: one mapping of the page folioReferenced walks. */
-function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: number, lo: number): void {
+/**
+ * folio_referenced_one: one mapping of the page folioReferenced walks, the
+ * entry rmapFind has just left in `hit` (as a walk's callback it is handed
+ * the same entry, read from there).
+ */
+function folioReferencedOne(mm: MmStruct, v: Vma): void {
   const r = referencedPages!;
   const res = referenced;
   const pt = r.env.userMm.env.pgtable;
@@ -293,17 +379,21 @@ function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: n
     res.locked = true;
     return;
   }
+  const h = hit;
   res.found++;
   if (v.vmFlags & VmFlag.EXEC) res.exec = true;
   if (walkAtPmd) {
     onlyMapping.mm = null;
-    folioReferencedPmd(r, mm, vpn, pa, hi, lo);
+    folioReferencedPmd(r, mm, h.vpn, h.pa, h.hi, h.lo);
     return;
   }
   const m = onlyMapping;
+  const pa = h.pa;
+  const hi = h.hi;
+  const lo = h.lo;
   m.mm = mm;
   m.v = v;
-  m.vpn = vpn;
+  m.vpn = h.vpn;
   m.pa = pa;
   m.hi = hi;
   m.lo = lo;
@@ -315,7 +405,7 @@ function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: n
     pt.set(r.env.phys, pa, e.hi, e.lo);
     m.hi = e.hi;
     m.lo = e.lo;
-    if (pt.clearYoungFlush) r.env.flushPage(mm, vpn);
+    if (pt.clearYoungFlush) r.env.flushPage(mm, m.vpn);
   }
 }
 

@@ -9,23 +9,13 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked } from "../../base/units.ts";
+import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { allocUserPage, doWpPage } from "./memory.ts";
+import { doWpPage } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
-import { PageFlag } from "./PageDesc.ts";
-import {
-  entryHi,
-  entryLo,
-  entryRead,
-  modPow2,
-  pteOffset,
-  ptePa,
-  readEntry,
-  readPte,
-  setPteAt,
-  userPte,
-} from "./pgtable.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
+import { entryRead, modPow2, pteOffset, ptePa, readEntry, readPte, setPteAt, userPte } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -119,7 +109,10 @@ export function doSwapPage(
  */
 function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): number {
   const swap = ctx.env.swap!;
-  const pfn = allocUserPage(ctx);
+  // folio_alloc_mpol(GFP_HIGHUSER_MOVABLE): no __GFP_ZERO (swap_read_folio fills the whole page),
+  // so no clear_user_highpage and, on 32-bit highmem, no kmap_local_page for one
+  ctx.env.chargeUserPage?.();
+  const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
   if (pfn < 0) return -1;
   if (!swap.holds(slot)) throw new ModelBug(`swap slot ${slot} holds no page`); // message made only then
   ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));
@@ -187,8 +180,10 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
     let pa: number;
     if (oneTable) {
       if (pte0 < 0) {
-        // pte_offset_map(vmf->pmd, addr): the PMD entry as it is now (-1: no table any more)
-        pte0 = pteOffset(ctx, entryHi(ctx, pmdAt), entryLo(ctx, pmdAt), tableFirst);
+        // pte_offset_map(vmf->pmd, addr): the PMD entry as it is now (-1: no table any more), both
+        // halves from one look-up of its table's frame
+        readEntry(ctx, pmdAt);
+        pte0 = pteOffset(ctx, entryRead.hi, entryRead.lo, tableFirst);
         if (pte0 < 0) continue; // as the walk from the top would find: no table for any of them
       }
       pa = pte0 + (v - tableFirst) * pt.entryBytes;

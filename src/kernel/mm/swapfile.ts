@@ -148,13 +148,17 @@ export class SwapArea {
    */
   allocSlot(): number {
     const n = this.nrSlots;
+    const map = this.map;
+    const written = this.written;
+    // from the cursor to the last slot, then from slot 1: n - 1 slots at most, no remainder per step
+    let s = this.cursor;
     for (let i = 0; i < n - 1; i++) {
-      const s = 1 + ((this.cursor - 1 + i) % (n - 1));
-      if (this.map[s] === 0 && !this.cache.has(s) && this.written[s] === 0) {
+      if (map[s] === 0 && written[s] === 0 && !this.cache.has(s)) {
         this.cursor = s + 1 >= n ? 1 : s + 1;
         this.used++;
         return s;
       }
+      s = s + 1 >= n ? 1 : s + 1;
     }
     return -1;
   }
@@ -180,13 +184,16 @@ export class SwapArea {
 
   /** Is the slot still needed: referenced by a PTE, or holding a cached page? */
   private maybeFree(slot: number): void {
-    if (this.map[slot] === 0 && !this.cache.has(slot)) {
-      if (this.written[slot] === 1) {
-        this.written[slot] = 0;
-        this.contents.fill(slot, 0, 0); // the slot's host memory back (a discard)
-      }
-      this.used--;
+    if (this.map[slot] === 0 && !this.cache.has(slot)) this.freeSlot(slot);
+  }
+
+  /** A slot nothing refers to any more goes back to the free ones (swap_entry_range_free). */
+  private freeSlot(slot: number): void {
+    if (this.written[slot] === 1) {
+      this.written[slot] = 0;
+      this.contents.fill(slot, 0, 0); // the slot's host memory back (a discard)
     }
+    this.used--;
   }
 
   /**
@@ -218,6 +225,7 @@ export class SwapArea {
     this.orphans.delete(pfn);
     this.slotOf.delete(pfn);
     this.cache.delete(slot);
-    this.maybeFree(slot);
+    // maybeFree, the slot known to be out of the cache now
+    if (this.map[slot] === 0) this.freeSlot(slot);
   }
 }

@@ -15,8 +15,9 @@ export class X86UnmapBatch {
    * is in mm_cpumask(mm) (else the flush is one local INVLPG, no IPI to save).
    */
   static shouldDefer(mm: MmStruct, fromCpu: number): boolean {
-    for (const c of mm.cpumask) if (c !== fromCpu) return true;
-    return false;
+    // a CPU other than fromCpu in the mask (cpumask_any_but < nr_cpu_ids), without iterating it
+    const n = mm.cpumask.size;
+    return n > 1 || (n === 1 && !mm.cpumask.has(fromCpu));
   }
 
   /** arch_tlbbatch_add_pending: inc_mm_tlb_gen(mm), and mm_cpumask(mm) joins the batch's cpumask. */
