@@ -503,9 +503,12 @@ export class BuddyAllocator {
   /**
    * Frees 2^order frames allocated by `alloc`. Checks that pfn is the head of
    * a live allocation of that order (a double free or a wrong order is an
-   * error value, never corruption).
+   * error value, never corruption). `folioOrder`: the order of the folio the
+   * frames were part of, where vmlab frees a large folio page by page (page
+   * cache reclaim): free_unref_folios sends a folio of an order without pcp
+   * lists to the buddy lists (free_one_page), and so do its pages here.
    */
-  free(pfn: number, order: number): FreeError | null {
+  free(pfn: number, order: number, folioOrder = order): FreeError | null {
     const p = this.pages;
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= p.nrFrames) return "out-of-range";
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return "wrong-order";
@@ -530,7 +533,7 @@ export class BuddyAllocator {
     }
     this.pgfree += 1 << order;
     // free_unref_page: the pcp orders to the running CPU's list, the others (__free_pages_ok) to the buddy lists
-    if (this.pcp !== null && pcpAllowedOrder(order, this.thpOrder))
+    if (this.pcp !== null && pcpAllowedOrder(folioOrder, this.thpOrder))
       this.pcp.free(this.zoneOf(pfn), pfn, order);
     else this.freeOne(pfn, order, false);
     return null;
