@@ -172,6 +172,39 @@ export class BuddyAllocator {
     return this.rmqueue(z, order);
   }
 
+  /** the length of the run rmqueueRun0 took */
+  runLen = 0;
+
+  /**
+   * rmqueue_bulk's order-0 __rmqueue_smallest calls, up to `max` of them at once: the
+   * first pfn of a run of `runLen` pages taken in a row. One call takes the head of the
+   * order-0 list (a run of 1); past an empty order-0 list it takes the smallest block,
+   * whose pages the following calls would take in ascending order (expand puts the
+   * halves at the heads of the lists below it, all empty): the run is its first
+   * pages, and what is left of it goes on those lists as __rmqueue_smallest would have
+   * left it (the aligned pieces after the run, each heading its own list). The state
+   * after is the same as after `runLen` calls of __rmqueue_smallest, without putting
+   * each half on a list to take it off again. Returns -1 when the zone has nothing.
+   * Linux: mm/page_alloc.c rmqueue_bulk, __rmqueue_smallest, expand
+   */
+  rmqueueRun0(z: Zone, max: number): number {
+    let current = 0;
+    while (current <= MAX_ORDER && z.head[current] === -1) current++;
+    if (current > MAX_ORDER) return -1;
+    const pfn = z.head[current];
+    this.removeFromList(z, pfn, current);
+    const size = 1 << current;
+    const n = max < size ? max : size;
+    this.runLen = n;
+    // the pieces after the run: offset n, then each next offset's alignment (ctz) gives its order
+    for (let off = n; off < size; ) {
+      const o = 31 - Math.clz32(off & -off);
+      this.addToList(z, pfn + off, o, false);
+      off += 1 << o;
+    }
+    return pfn;
+  }
+
   /** __free_one_page(FPI_NONE), for free_pcppages_bulk (page_alloc_pcp.ts). */
   freeOneBuddy(pfn: number, order: number): void {
     this.freeOne(pfn, order, false);

@@ -3,6 +3,7 @@
  * mm/page_alloc.c they follow, with the figures computed from Linux's formulas.
  */
 import { describe, expect, it } from "vitest";
+import { Rng } from "../../base/rng.ts";
 import { BuddyAllocator, Wmark } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
@@ -220,5 +221,68 @@ describe("per-CPU page lists", () => {
     b.pcp!.drainLocalPages();
     expect(pcp.count[0]).toBe(0);
     expect(b.check()).toEqual([]);
+  });
+
+  it("takes runs (rmqueueRun0) to the same state as one __rmqueue_smallest call per page", () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      // two bare allocators with the same history of allocations and frees of mixed orders
+      const make = () => {
+        const pages = new PageDescTable(16384);
+        const b = new BuddyAllocator(pages, 16384);
+        b.freeBootRange(256, 16384);
+        b.setupWatermarks();
+        return b;
+      };
+      const a = make();
+      const c = make();
+      const rng = new Rng(seed);
+      const live: [number, number][] = [];
+      for (let i = 0; i < 3000; i++) {
+        if (live.length > 0 && rng.float() < 0.45) {
+          const [pfn, order] = live.splice(Math.floor(rng.float() * live.length), 1)[0];
+          a.free(pfn, order);
+          c.free(pfn, order);
+        } else {
+          const order = rng.float() < 0.7 ? 0 : Math.floor(rng.float() * 5);
+          const pa = a.alloc(order, Gfp.KERNEL, PageKind.KernelPages);
+          expect(c.alloc(order, Gfp.KERNEL, PageKind.KernelPages)).toBe(pa);
+          if (pa >= 0) live.push([pa, order]);
+        }
+      }
+      const z = 1;
+      let longest = 0;
+      for (let round = 0; round < 40; round++) {
+        const want = 1 + Math.floor(rng.float() * 300);
+        const got: number[] = [];
+        while (got.length < want) {
+          const first = a.rmqueueRun0(a.zones[z], want - got.length);
+          if (first < 0) break;
+          for (let i = 0; i < a.runLen; i++) got.push(first + i);
+          longest = Math.max(longest, a.runLen);
+        }
+        const one: number[] = [];
+        while (one.length < want) {
+          const pfn = c.rmqueueSmallest(c.zones[z], 0);
+          if (pfn < 0) break;
+          one.push(pfn);
+        }
+        expect(got).toEqual(one);
+        for (const k of ["head", "tail", "nrFree"] as const) expect(a.zones[z][k]).toEqual(c.zones[z][k]);
+        expect(a.zones[z].freePages).toBe(c.zones[z].freePages);
+        for (const k of ["flags", "order", "next", "prev", "kind"] as const) {
+          // the taken pages' own next/prev/order are the caller's to set: compare the rest
+          const pa = Array.from(a.pages[k]);
+          const pc = Array.from(c.pages[k]);
+          for (const pfn of one) pa[pfn] = pc[pfn] = 0;
+          expect(pa).toEqual(pc);
+        }
+        // give them back, so that later rounds split again
+        for (const pfn of got.slice(0, Math.floor(got.length / 2))) {
+          a.freeOneBuddy(pfn, 0);
+          c.freeOneBuddy(pfn, 0);
+        }
+      }
+      expect(longest).toBeGreaterThan(16);
+    }
   });
 });

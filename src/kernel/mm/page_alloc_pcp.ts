@@ -65,6 +65,9 @@ export interface PcpBuddy {
   readonly pages: PageDescTable;
   /** __rmqueue (one migrate type: __rmqueue_smallest): a block of 2^order off the buddy lists, or -1 */
   rmqueueSmallest(z: PcpZone, order: number): number;
+  /** up to `max` order-0 __rmqueue_smallest calls at once: the first pfn of a run of `runLen` pages, or -1 */
+  rmqueueRun0(z: PcpZone, max: number): number;
+  readonly runLen: number;
   /** __free_one_page(page, pfn, zone, order, mt, FPI_NONE) */
   freeOneBuddy(pfn: number, order: number): void;
   /** zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) */
@@ -303,6 +306,26 @@ export class PcpLists {
     const next = this.next;
     const prev = this.prev;
     let i = 0;
+    if (order === 0) {
+      // runs of pages in the order __rmqueue_smallest hands them out (BuddyAllocator.rmqueueRun0)
+      while (i < count) {
+        const first = this.buddy.rmqueueRun0(z, count - i);
+        if (first < 0) break;
+        const n = this.buddy.runLen;
+        let t = pcp.tail[li];
+        for (let pfn = first; pfn < first + n; pfn++) {
+          this.order[pfn] = -1;
+          next[pfn] = -1;
+          prev[pfn] = t;
+          if (t === -1) pcp.head[li] = pfn;
+          else next[t] = pfn;
+          t = pfn;
+        }
+        pcp.tail[li] = t;
+        i += n;
+      }
+      return i;
+    }
     for (; i < count; i++) {
       const pfn = this.buddy.rmqueueSmallest(z, order);
       if (pfn < 0) break;
