@@ -194,7 +194,7 @@ export class BuddyAllocator {
     const pfn = z.head[current];
     this.removeFromList(z, pfn, current);
     const size = 1 << current;
-    const n = max < size ? max : size;
+    const n = Math.min(max, size);
     this.runLen = n;
     // the pieces after the run: offset n, then each next offset's alignment (ctz) gives its order
     for (let off = n; off < size; ) {

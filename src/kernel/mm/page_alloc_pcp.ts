@@ -179,7 +179,7 @@ export class PcpLists {
 
   constructor(
     private readonly buddy: PcpBuddy,
-    private readonly zones: readonly PcpZone[],
+    zones: readonly PcpZone[],
     readonly nrCpus: number,
     /** HPAGE_PMD_ORDER: the one order above PAGE_ALLOC_COSTLY_ORDER with lists */
     readonly thpOrder: number,
