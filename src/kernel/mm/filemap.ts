@@ -13,6 +13,7 @@ import { doSetPmd, filePmdSuitable } from "./huge_memory.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
+import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag } from "./PageDesc.ts";
 import {
   pmdOf,
@@ -107,6 +108,7 @@ function mapFilePage(
   const env = ctx.env;
   env.pages.refcount[pfn]++;
   env.pages.mapcount[pfn]++;
+  if (vmaMlocks(vma.vmFlags)) env.lru?.fbatches.mlock.mlockFolio(pfn); // folio_add_file_rmap_ptes: mlock_vma_folio
   rssAdd(ctx, mm, vma, pfn, 1);
   const e = userPte(ctx, pfn, vma.vmFlags, writable, dirty, false);
   setPteAt(ctx, pa, e.hi, e.lo);
@@ -299,7 +301,7 @@ export function filemapFault(
   // do_cow_fault: a private copy of the file page
   mm.anonVmaPrepare(vma);
   env.lru?.pinned.add(got.pfn);
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma);
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags);
   env.lru?.pinned.delete(got.pfn);
   if (pfn < 0) return VmFault.OOM;
   copyFrame(env.phys, got.pfn, pfn);

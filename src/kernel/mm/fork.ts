@@ -30,7 +30,7 @@ import {
   readPte,
   setPteAt,
 } from "./pgtable.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
 
 /**
  * mm_alloc + pgd_alloc: a new PGD whose kernel half is a copy of the
@@ -90,6 +90,7 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
   for (const v of parent.vmas) {
     if (v.vmFlags & VmFlag.DONTCOPY) continue;
     const c = v.clone();
+    c.vmFlags = vmFlagsUpdate(c.vmFlags, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT); // dup_mmap: not locked in the child
     // anon_vma_fork: the child's VMA is chained to every anon_vma of the parent's, and to its own
     c.avc = [];
     c.anonVma = 0;

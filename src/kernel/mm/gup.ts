@@ -3,7 +3,7 @@
  * and mremap of a locked one. Linux: mm/gup.c (__mm_populate,
  * populate_vma_page_range); the single-page fault itself is core/gup.ts.
  */
-import { Errno, VmFault } from "./internal.ts";
+import { Errno, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { VmFlag } from "./vma.ts";
 
@@ -18,9 +18,12 @@ export type Populate = (vpn: number, write: boolean) => VmFault;
  * (FOLL_FORCE) otherwise; VM_IO/VM_PFNMAP VMAs are skipped. A fault that
  * fails ends the population: -ENOMEM for VM_FAULT_OOM, -EFAULT otherwise
  * (faultin_page). With `ignoreErrors` (MAP_POPULATE, mm_populate) a failing
- * VMA is left and the next one populated. Returns 0 or -errno.
+ * VMA is left and the next one populated. Each VMA's faults end with
+ * lru_add_drain (populate_vma_page_range), which also processes the mlock
+ * batch the faults of a VM_LOCKED VMA filled. Returns 0 or -errno.
  */
 export function mmPopulate(
+  ctx: MmContext,
   mm: MmStruct,
   start: number,
   end: number,
@@ -36,18 +39,35 @@ export function mmPopulate(
       v = vma.vmStart;
     }
     const stop = Math.min(end, vma.vmEnd);
-    const err = populateVmaPageRange(vma.vmFlags, v, stop, fault);
+    const err = populateVmaPageRange(ctx, vma.vmFlags, v, stop, fault);
     if (err < 0 && !ignoreErrors) return err;
     v = stop;
   }
   return 0;
 }
 
-/** populate_vma_page_range over [start, end) of one VMA with flags `f`; 0 or -errno. */
-function populateVmaPageRange(f: number, start: number, end: number, fault: Populate): number {
+/**
+ * populate_vma_page_range over [start, end) of one VMA with flags `f`
+ * (__get_user_pages, then lru_add_drain); 0 or -errno.
+ * Linux: mm/gup.c populate_vma_page_range
+ */
+function populateVmaPageRange(
+  ctx: MmContext,
+  f: number,
+  start: number,
+  end: number,
+  fault: Populate,
+): number {
   if (f & (VmFlag.IO | VmFlag.PFNMAP)) return 0;
   if (f & VmFlag.LOCKONFAULT) return 0;
   if (!(f & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) return -Errno.EFAULT;
+  const err = getUserPages(f, start, end, fault);
+  ctx.env.lru?.fbatches.drain();
+  return err;
+}
+
+/** __get_user_pages for population: a fault per page, write for a private writable VMA (FOLL_WRITE). */
+function getUserPages(f: number, start: number, end: number, fault: Populate): number {
   const write = (f & (VmFlag.WRITE | VmFlag.SHARED)) === VmFlag.WRITE;
   for (let v = start; v < end; v++) {
     const r = fault(v, write);

@@ -141,7 +141,7 @@ export function hugeFault(
   pgtableTransHugeDeposit(mm, pmdPa, table);
   const e = hugePmd(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   setPteAt(ctx, pmdPa, e.hi, e.lo);
-  env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma);
+  env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma, vma.vmFlags); // folio_add_lru_vma
   ctx.thpStats.thp_fault_alloc++;
   return VmFault.OK;
 }
@@ -311,7 +311,7 @@ export function hugeWp(
     ptepClearFlush(ctx, mm, pmd.pa, haddr, pt.pmdLevel); // pmdp_huge_clear_flush
     const e = hugePmd(ctx, pfn, vma.vmFlags, true, true, false);
     setPteAt(ctx, pmd.pa, e.hi, e.lo);
-    env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma);
+    env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma, vma.vmFlags); // folio_add_lru_vma
     ctx.thpStats.thp_fault_alloc++;
     return VmFault.OK;
   }

@@ -54,10 +54,10 @@ export const enum VmFault {
 
 /** What the fault paths tell page reclaim (mm/vmscan.ts implements it). */
 export interface LruHooks {
-  /** a new anonymous page at linear index `index` of anon_vma `anonVma` joins the inactive anon list */
-  addAnon(pfn: number, index: number, anonVma: number): void;
+  /** a new anonymous page at linear index `index` of anon_vma `anonVma` joins the inactive anon list, or, for a VMA that mlocks (`vmFlags`), the unevictable one (folio_add_lru_vma) */
+  addAnon(pfn: number, index: number, anonVma: number, vmFlags?: number): void;
   /** a new transparent huge page (512 frames from `head`) joins it as one folio */
-  addAnonHuge(head: number, index: number, anonVma: number): void;
+  addAnonHuge(head: number, index: number, anonVma: number, vmFlags?: number): void;
   /** split_folio: a huge page's mapping was split; its 512 pages join the lists one by one */
   splitFolio(head: number): void;
   /** a new page of a shmem object or tmpfs file (at page offset `index`) joins the inactive anon list: it is swap-backed */

@@ -199,15 +199,9 @@ export function doMadvise(
     case Madv.POPULATE_WRITE: {
       if (hole) return -Errno.ENOMEM;
       const write = advice === Madv.POPULATE_WRITE;
-      for (let v = start; v < end; v++) {
-        const vma = mm.vmaAt(v)!;
-        if (
-          write ? !(vma.vmFlags & VmFlag.WRITE) : !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))
-        )
-          return -Errno.EFAULT;
-        const res = fault(v, write);
-        if (res !== VmFault.OK) return res & VmFault.OOM ? -Errno.ENOMEM : -Errno.EFAULT;
-      }
+      const err = madvisePopulate(mm, start, end, write, fault);
+      ctx.env.lru?.fbatches.drain(); // faultin_page_range: lru_add_drain after __get_user_pages_locked
+      if (err < 0) return err;
       break;
     }
     case Madv.GUARD_INSTALL:
@@ -224,6 +218,24 @@ export function doMadvise(
       return -Errno.EINVAL;
   }
   return hole ? -Errno.ENOMEM : 0;
+}
+
+/** madvise_populate's faults over [start, end) (no hole in it): 0 or -errno. Linux: mm/madvise.c madvise_populate */
+function madvisePopulate(
+  mm: MmStruct,
+  start: number,
+  end: number,
+  write: boolean,
+  fault: (vpn: number, write: boolean) => VmFault,
+): number {
+  for (let v = start; v < end; v++) {
+    const vma = mm.vmaAt(v)!;
+    if (write ? !(vma.vmFlags & VmFlag.WRITE) : !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)))
+      return -Errno.EFAULT;
+    const res = fault(v, write);
+    if (res !== VmFault.OK) return res & VmFault.OOM ? -Errno.ENOMEM : -Errno.EFAULT;
+  }
+  return 0;
 }
 
 /**

@@ -46,10 +46,12 @@ export function rssAdd(ctx: MmContext, mm: MmStruct, vma: Vma | null, pfn: numbe
 }
 
 /**
- * A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO).
- * Linux: mm/memory.c alloc_anon_folio (vma_alloc_zeroed_movable_folio)
+ * A zeroed page for user memory (GFP_HIGHUSER_MOVABLE | __GFP_ZERO); with
+ * an `index`, an anonymous page of a VMA with flags `vmFlags`, which joins
+ * the LRU by folio_add_lru_vma (mlocked at once in a VM_LOCKED VMA).
+ * Linux: mm/memory.c alloc_anon_folio (vma_alloc_zeroed_movable_folio), mm/swap.c folio_add_lru_vma
  */
-export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0): number {
+export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0, vmFlags = 0): number {
   ctx.env.chargeUserPage?.();
   const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
   if (pfn >= 0) {
@@ -57,7 +59,7 @@ export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0): number {
     const va = ctx.env.kmapLocal?.(pfn);
     ctx.env.phys.zeroFrame(pfnUnchecked(pfn));
     if (va !== undefined) ctx.env.kunmapLocal?.(va);
-    if (index >= 0) ctx.env.lru?.addAnon(pfn, index, anonVma);
+    if (index >= 0) ctx.env.lru?.addAnon(pfn, index, anonVma, vmFlags);
   }
   return pfn;
 }
@@ -80,6 +82,7 @@ export function putPage(ctx: MmContext, pfn: number): void {
     pages.refcount[pfn]--;
   }
   if (--pages.refcount[pfn] === 0) {
+    if (pages.flags[pfn] & PageFlag.Mlocked) ctx.env.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare
     ctx.env.lru?.del(pfn);
     const err = ctx.env.buddy.free(pfn, 0);
     if (err !== null) throw new ModelBug(`putPage: ${err}`);
@@ -132,7 +135,7 @@ export function doAnonymousPage(
     return VmFault.OK;
   }
   mm.anonVmaPrepare(vma);
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma);
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags);
   if (pfn < 0) return VmFault.OOM;
   const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   env.pages.mapcount[pfn] = 1;
@@ -182,7 +185,7 @@ export function doWpPage(
   }
   mm.anonVmaPrepare(vma);
   env.lru?.pinned.add(old); // wp_page_copy holds a reference on the old page
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma);
+  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags);
   env.lru?.pinned.delete(old);
   if (pfn < 0) return VmFault.OOM;
   // wp_page_copy: the zero page needs no copy; a COW of a PFNMAP page copies the raw frame
@@ -209,6 +212,7 @@ export function doWpPage(
       mm.rssAnon++;
     }
     pages.mapcount[old]--;
+    if (vma.vmFlags & VmFlag.LOCKED) env.lru?.fbatches.mlock.munlockFolio(old); // folio_remove_rmap_pte: munlock_vma_folio
     putPage(ctx, old);
   }
   return VmFault.OK;
@@ -267,6 +271,8 @@ export function zapRange(
   const perTable = pt.ptrsPerTable;
   const m = mapper(ctx, mm);
   const zapVma = mm.vmaAt(start);
+  // __folio_remove_rmap: munlock_vma_folio of each page a VM_LOCKED VMA lets go
+  const munlock = zapVma !== null && zapVma.vmFlags & VmFlag.LOCKED ? ctx.env.lru?.fbatches.mlock : undefined;
   for (let vpn = start; vpn < end; ) {
     const pmdE = m.entryAt(mm.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel);
     if (pmdE !== null && isHugePmd(ctx, pmdE.hi, pmdE.lo)) {
@@ -286,6 +292,7 @@ export function zapRange(
           }
           if (file) rssAdd(ctx, mm, mm.vmaAt(h), base, -nr);
           else mm.rssAnon -= nr;
+          munlock?.munlockFolio(base);
         }
         vpn = h + nr;
         continue;
@@ -315,6 +322,7 @@ export function zapRange(
       const pfn = pt.pfn(hi, lo, 0);
       rssAdd(ctx, mm, zapVma, pfn, -1);
       pages.mapcount[pfn]--;
+      munlock?.munlockFolio(pfn);
       tlb.removePage(pfn);
     }
   }

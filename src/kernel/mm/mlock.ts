@@ -1,12 +1,16 @@
 /**
  * mlock, mlock2(MLOCK_ONFAULT) and munlock below the system-call layer.
  * Linux: mm/mlock.c (do_mlock, apply_vma_lock_flags, mlock_fixup,
- * sys_munlock, __mlock_posix_error_return); the population is mm/gup.ts.
+ * mlock_vma_pages_range, sys_munlock, __mlock_posix_error_return); the
+ * population is mm/gup.ts, the mlock batch and the unevictable list
+ * mm/mlock_fbatch.ts.
  */
 import { mmPopulate, type Populate } from "./gup.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { setFlags } from "./mmap.ts";
+import { PageKind } from "./PageDesc.ts";
+import { leafFor } from "./pgtable.ts";
 import { VmFlag } from "./vma.ts";
 
 /**
@@ -29,35 +33,70 @@ const LOCKED_MASK = VmFlag.LOCKED | VmFlag.LOCKONFAULT;
 const SPECIAL = VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP;
 
 /**
- * Does mlock_fixup run mlock_vma_pages_range, which empties this CPU's LRU
- * add batch (lru_add_drain, before and after its page walk), for a VMA of
- * [start, end)? When the VMA's lock flags change, it is not VM_SPECIAL
- * (VM_IO, VM_DONTEXPAND, VM_PFNMAP; vmlab has no VM_MIXEDMAP) and it is not
- * VM_LOCKED before and after (only VM_LOCKONFAULT changing). vmlab keeps
- * mlocked pages on the ordinary lists (no unevictable list, no
- * mlock_fbatch): only the drain is modelled.
- * Linux: mm/mlock.c mlock_fixup, mlock_vma_pages_range
- */
-function mlockChangesPages(mm: MmStruct, start: number, end: number, flags: number): boolean {
-  for (const v of mm.vmas) {
-    if (v.vmEnd <= start || v.vmStart >= end) continue;
-    const old = v.vmFlags & LOCKED_MASK;
-    if (old === flags || v.vmFlags & SPECIAL) continue;
-    if (!(old & VmFlag.LOCKED && flags & VmFlag.LOCKED)) return true;
-  }
-  return false;
-}
-
-/**
  * apply_vma_lock_flags: the lock flags of every VMA from `start` up to the
- * first hole (or `end`) are replaced by `flags`; -ENOMEM if a hole came
- * before `end` (the VMAs before it keep their new flags), else 0.
+ * first hole (or `end`) become `flags`; -ENOMEM if a hole came before `end`
+ * (the VMAs before it keep their new flags), else 0. Each VMA goes through
+ * mlock_fixup: none for a VM_SPECIAL VMA (VM_IO, VM_DONTEXPAND, VM_PFNMAP;
+ * vmlab has no VM_MIXEDMAP) or one whose flags do not change; the flags
+ * alone when it stays VM_LOCKED (only VM_LOCKONFAULT changing: "mlocking
+ * twice would be wrong"); else the flags and mlock_vma_pages_range.
+ * Linux: mm/mlock.c apply_vma_lock_flags, mlock_fixup
  */
 function applyVmaLockFlags(ctx: MmContext, mm: MmStruct, start: number, end: number, flags: number): number {
   const upTo = coveredUpTo(mm, start, end);
-  if (mlockChangesPages(mm, start, upTo, flags)) ctx.env.lru?.fbatches.drain();
-  if (upTo > start) setFlags(ctx, mm, start, upTo, flags, (VmFlag.LOCKED | VmFlag.LOCKONFAULT) & ~flags);
+  const fixups: [number, number, boolean][] = [];
+  for (const v of mm.vmas) {
+    if (v.vmEnd <= start || v.vmStart >= upTo) continue;
+    const old = v.vmFlags & LOCKED_MASK;
+    if (old === flags || v.vmFlags & SPECIAL) continue;
+    fixups.push([
+      Math.max(start, v.vmStart),
+      Math.min(upTo, v.vmEnd),
+      !(old & VmFlag.LOCKED && flags & VmFlag.LOCKED),
+    ]);
+  }
+  for (const [s, e, pages] of fixups) {
+    setFlags(ctx, mm, s, e, flags, LOCKED_MASK & ~flags);
+    if (pages) mlockVmaPagesRange(ctx, mm, s, e, (flags & VmFlag.LOCKED) !== 0);
+  }
   return upTo < end ? -Errno.ENOMEM : 0;
+}
+
+/**
+ * mlock_vma_pages_range: with the VMA's new flags set, lru_add_drain, then
+ * the page walk (mlock_pte_range): every page mapped in [start, end) (not
+ * the zero pages, not a special PTE) is mlocked (mlock_folio) if the VMA
+ * is VM_LOCKED now, else munlocked (munlock_folio); a huge PMD's folio
+ * once. Then lru_add_drain again, which processes the mlock batch: the
+ * pages are on the unevictable list (or off it) when mlock returns.
+ * vmlab treats each PTE-mapped page of a page-cache folio as its own folio
+ * (its LRU holds them so), where Linux mlocks a large folio whole once it
+ * is fully mapped in the range (folio_mlock_step, allow_mlock_munlock).
+ * Linux: mm/mlock.c mlock_vma_pages_range, mlock_pte_range
+ */
+function mlockVmaPagesRange(ctx: MmContext, mm: MmStruct, start: number, end: number, lock: boolean): void {
+  const lru = ctx.env.lru;
+  if (lru === null) return;
+  const m = lru.fbatches.mlock;
+  const pt = ctx.env.pgtable;
+  const pages = ctx.env.pages;
+  const nr = pt.hpagePmdNr;
+  lru.fbatches.drain();
+  for (let vpn = start; vpn < end; ) {
+    const leaf = leafFor(ctx, mm, vpn);
+    const next = leaf === null || leaf.level === 1 ? vpn - (vpn % nr) + nr : vpn + 1; // no table: its span
+    if (leaf !== null && pt.present(leaf.hi, leaf.lo) && !pt.special(leaf.hi, leaf.lo)) {
+      const pfn = leaf.level === 1 ? leaf.pfn - (vpn % nr) : leaf.pfn;
+      const kind = pages.kind[pfn];
+      const normal = kind === PageKind.UserAnon || kind === PageKind.PageCache; // vm_normal_folio
+      if (normal && pfn !== ctx.env.zeroPfn && pfn !== ctx.hugeZeroPfn) {
+        if (lock) m.mlockFolio(pfn);
+        else m.munlockFolio(pfn);
+      }
+    }
+    vpn = next;
+  }
+  lru.fbatches.drain();
 }
 
 /**
@@ -79,7 +118,7 @@ export function doMlock(
 ): number {
   const err = applyVmaLockFlags(ctx, mm, start, end, VmFlag.LOCKED | (onFault ? VmFlag.LOCKONFAULT : 0));
   if (err < 0) return err;
-  const r = mmPopulate(mm, start, end, fault, false);
+  const r = mmPopulate(ctx, mm, start, end, fault, false);
   if (r === -Errno.EFAULT) return -Errno.ENOMEM;
   if (r === -Errno.ENOMEM) return -Errno.EAGAIN;
   return r;

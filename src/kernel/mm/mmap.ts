@@ -164,7 +164,7 @@ export function mmap(
   }
   insertAndMerge(ctx, mm, vma);
   // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its VMA)
-  if (a.populate || a.locked) mmPopulate(mm, start, start + nrPages, populate, true);
+  if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
   return start;
 }
 

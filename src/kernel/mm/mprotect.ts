@@ -101,7 +101,7 @@ function mprotectRange(
   }
   tlb.finish();
   for (const v of changed) if (mm.indexOf(v) >= 0) mergeAround(ctx, mm, v);
-  if (populate) for (const [s, e] of toPopulate) mmPopulate(mm, s, e, populate, true);
+  if (populate) for (const [s, e] of toPopulate) mmPopulate(ctx, mm, s, e, populate, true);
 }
 
 /**

@@ -23,7 +23,7 @@ export class PageCache {
     del(pfn: number): void;
     readonly pinned: PfnSetLike;
     /** the per-CPU LRU add batches (mm/swap.ts): a large folio moves the batch at once */
-    readonly fbatches: { drain(): void };
+    readonly fbatches: { drain(): void; readonly mlock: { freeing(pfn: number): void } };
   } | null = null;
 
   constructor(
@@ -282,6 +282,7 @@ export class PageCache {
     f.cache.delete(index);
     this.lru?.del(pfn);
     if (--this.pages.refcount[pfn] === 0) {
+      this.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare: a page still PG_mlocked
       const err = this.buddy.free(pfn, 0, folioOrder);
       if (err !== null) throw new Error(`page cache evict: ${err}`);
     }

@@ -210,7 +210,8 @@ let walkAtPmd = false;
  * (Pgtable.clearYoungFlush: arm64 and the generic version flush it, so
  * the next access walks and sets the bit again; x86 and RISC-V do not,
  * and an access through the TLB entry that survives leaves the bit clear).
- * Also reports a VM_LOCKED or VM_EXEC mapping, and how many mappings it found.
+ * Also reports a VM_EXEC mapping, how many mappings it found, and a VM_LOCKED
+ * one, which stops the walk (the mappings after it are not looked at).
  * Linux: mm/rmap.c folio_referenced (folio_referenced_one)
  */
 export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced> {
@@ -285,8 +286,14 @@ function folioReferencedOne(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: n
   const r = referencedPages!;
   const res = referenced;
   const pt = r.env.userMm.env.pgtable;
+  // a VM_LOCKED VMA ends the walk, its accessed bit untouched: the caller mlocks the folio
+  // (folio_referenced_one: mlock_vma_folio, "return false" to break the loop)
+  if (res.locked) return;
+  if (v.vmFlags & VmFlag.LOCKED) {
+    res.locked = true;
+    return;
+  }
   res.found++;
-  if (v.vmFlags & VmFlag.LOCKED) res.locked = true;
   if (v.vmFlags & VmFlag.EXEC) res.exec = true;
   if (walkAtPmd) {
     onlyMapping.mm = null;

@@ -12,6 +12,7 @@ import { Gfp } from "./gfp.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, putPage } from "./memory.ts";
+import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { ptePa, setPteAt, userPte } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
@@ -287,6 +288,7 @@ function shmemSwapinCluster(ctx: MmContext, slot: number): void {
 function mapShmemPage(ctx: MmContext, mm: MmStruct, vma: Vma, pa: number, pfn: number, dirty: boolean): void {
   ctx.env.pages.refcount[pfn]++;
   ctx.env.pages.mapcount[pfn]++;
+  if (vmaMlocks(vma.vmFlags)) ctx.env.lru?.fbatches.mlock.mlockFolio(pfn); // folio_add_file_rmap_ptes: mlock_vma_folio
   mm.rssShmem++;
   const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, dirty, false);
   setPteAt(ctx, pa, e.hi, e.lo);

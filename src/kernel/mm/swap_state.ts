@@ -12,6 +12,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, doWpPage } from "./memory.ts";
+import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag } from "./PageDesc.ts";
 import {
   entryHi,
@@ -94,6 +95,7 @@ export function doSwapPage(
   }
   mm.rssAnon++;
   pages.mapcount[pfn]++;
+  if (vmaMlocks(vma.vmFlags)) env.lru?.fbatches.mlock.mlockFolio(pfn); // folio_add_anon_rmap_ptes: mlock_vma_folio
   let writable = false;
   if (exclusive || pages.refcount[pfn] === 1) {
     writable = (vma.vmFlags & VmFlag.WRITE) !== 0;

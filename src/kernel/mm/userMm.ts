@@ -145,7 +145,7 @@ export class UserMm implements MmContext {
     const r = mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo);
     // SYSCALL_DEFINE5(mremap): a locked area that grew has its new part populated (mm_populate)
     if (r >= 0 && newPages > oldPages && populate && (mm.vmaAt(r)?.vmFlags ?? 0) & VmFlag.LOCKED)
-      mmPopulate(mm, r + oldPages, r + newPages, populate, true);
+      mmPopulate(this, mm, r + oldPages, r + newPages, populate, true);
     return r;
   }
   brk(mm: MmStruct, newBrk: number): number {

@@ -1,5 +1,6 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
+import { discardLazyfree, markLazyfree } from "./lazyfree.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
@@ -12,26 +13,26 @@ import {
   rmapWalk,
   tryToUnmapAnon,
   tryToUnmapFile,
-  tryToUnmapLazyfree,
   tryToUnmapShmem,
 } from "./rmap.ts";
 import { type ShmemOwner, shmemPages, shmemSetSwapEntry } from "./shmem.ts";
-import { folioMarkAccessed, LruAddBatches } from "./swap.ts";
+import { cullUnevictable, folioMarkAccessed, LruAddBatches } from "./swap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import type { UserMm } from "./userMm.ts";
 import { ShmemObject, VmFlag } from "./vma.ts";
 
-/** The LRU lists of the node (include/linux/mmzone.h enum lru_list; unevictable pages are kept off them). */
+/** The LRU lists of the node (include/linux/mmzone.h enum lru_list; mlock_fbatch.ts moves pages to and from LRU_UNEVICTABLE). */
 export const enum Lru {
   None = 0,
   InactiveAnon = 1,
   ActiveAnon = 2,
   InactiveFile = 3,
   ActiveFile = 4,
+  Unevictable = 5,
 }
 
-export const LRU_NAMES = ["", "inactive_anon", "active_anon", "inactive_file", "active_file"];
+export const LRU_NAMES = ["", "inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"];
 
 /** DEF_PRIORITY: a scan looks at lru_size >> priority pages, priority going from 12 down to 0. */
 const DEF_PRIORITY = 12;
@@ -89,8 +90,10 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * Shmem pages (shared anonymous memory and tmpfs files) are swap-backed:
  * they sit on the anon lists and go to swap through shmemWriteout.
  *
- * Unevictable here: mlocked pages and every kernel page (they are never
- * put on these lists).
+ * Mlocked pages (PG_mlocked) sit on the unevictable list, which no scan
+ * looks at (mlock_fbatch.ts moves them there and back); one found on the
+ * other lists, or mapped by a VM_LOCKED VMA, is culled to it (swap.ts
+ * cullUnevictable). Kernel pages are never on any list.
  */
 export class Vmscan implements RmapPages {
   readonly next: Int32Array;
@@ -108,9 +111,9 @@ export class Vmscan implements RmapPages {
   private readonly hpageNr: number;
   /** the file of a page-cache page on the LRU, or the shmem object of a shmem page */
   readonly owner: (FileObject | ShmemObject | undefined)[] = [];
-  readonly head = new Int32Array(5).fill(-1);
-  readonly tail = new Int32Array(5).fill(-1);
-  readonly size = new Int32Array(5);
+  readonly head = new Int32Array(6).fill(-1);
+  readonly tail = new Int32Array(6).fill(-1);
+  readonly size = new Int32Array(6);
   /** pages a fault is working on (a COW source, the page being read); reclaim leaves them alone */
   readonly pinned: PfnSet;
   /** the per-CPU batches new pages wait in before they join the lists (mm/swap.c cpu_fbatches.lru_add) */
@@ -181,7 +184,8 @@ export class Vmscan implements RmapPages {
     this.large[pfn] = 0;
   }
 
-  private unlink(pfn: number): void {
+  /** Takes pfn off its list, its flags kept (isolation: folio_isolate_lru). */
+  unlink(pfn: number): void {
     const list = this.lru[pfn];
     const p = this.prev[pfn];
     const n = this.next[pfn];
@@ -194,21 +198,21 @@ export class Vmscan implements RmapPages {
   }
 
   /** A new anonymous page at linear index `index` of anon_vma `anonVma` (folio_add_lru_vma: new pages start inactive). */
-  addAnon(pfn: number, index: number, anonVma: number): void {
+  addAnon(pfn: number, index: number, anonVma: number, vmFlags = 0): void {
     this.index[pfn] = index;
     this.anonVma[pfn] = anonVma;
     this.referenced[pfn] = 0;
-    this.fbatches.add(pfn, false, this.entryList(Lru.InactiveAnon));
+    this.fbatches.addVma(pfn, false, this.entryList(Lru.InactiveAnon), vmFlags);
   }
 
   /** A new transparent huge page: one folio of HPAGE_PMD_NR pages from `head`, at linear index `index`. */
-  addAnonHuge(head: number, index: number, anonVma: number): void {
+  addAnonHuge(head: number, index: number, anonVma: number, vmFlags = 0): void {
     if (this.lru[head] !== Lru.None) this.del(head);
     this.index[head] = index;
     this.anonVma[head] = anonVma;
     this.referenced[head] = 0;
     this.large[head] = 1;
-    this.fbatches.add(head, true, this.entryList(Lru.InactiveAnon));
+    this.fbatches.addVma(head, true, this.entryList(Lru.InactiveAnon), vmFlags);
   }
 
   /**
@@ -233,6 +237,8 @@ export class Vmscan implements RmapPages {
         this.index[pfn] = this.index[head] + i;
         this.anonVma[pfn] = this.anonVma[head];
         this.referenced[pfn] = this.referenced[head];
+        pages.flags[pfn] |= pages.flags[head] & PageFlag.Mlocked; // __split_huge_page_tail
+        this.fbatches.mlock.mlockCount[pfn] = 0;
       }
       this.insertBefore(pfn, list, at);
       at = pfn;
@@ -282,11 +288,16 @@ export class Vmscan implements RmapPages {
    * calls this under policy=lru); a page of a huge page moves its folio.
    */
   touch(pfn: number, vpn: number): void {
-    if (this.lru[pfn] !== Lru.None) this.add(pfn, Lru.InactiveAnon);
-    else {
-      const head = pfn - (vpn % this.hpageNr);
-      if (head >= 0 && this.large[head] && this.lru[head] !== Lru.None) this.add(head, Lru.InactiveAnon);
-    }
+    // the unevictable list is never rotated (folio_mark_accessed: "no effect")
+    const page = this.lru[pfn] !== Lru.None;
+    const head = page ? pfn : pfn - (vpn % this.hpageNr);
+    if (
+      head >= 0 &&
+      (page || this.large[head]) &&
+      this.lru[head] !== Lru.None &&
+      this.lru[head] !== Lru.Unevictable
+    )
+      this.add(head, Lru.InactiveAnon);
   }
 
   /** folio_mark_accessed (mm/swap.c, swap.ts folioMarkAccessed), as GUP's FOLL_TOUCH calls it. */
@@ -345,7 +356,12 @@ export class Vmscan implements RmapPages {
         continue;
       }
       this.stats.pgrefill++;
-      const r = folioReferenced(this, pfn);
+      // !folio_evictable (PG_mlocked), or a VM_LOCKED mapping found (mlock_vma_folio): put back, unevictable
+      const r = this.env.pages.flags[pfn] & PageFlag.Mlocked ? null : folioReferenced(this, pfn);
+      if (r === null || r.locked) {
+        cullUnevictable(this, pfn, r !== null);
+        continue;
+      }
       if (r.young > 0 && r.exec && list === Lru.ActiveFile) {
         this.add(pfn, list); // referenced executable file pages stay active
         continue;
@@ -375,17 +391,17 @@ export class Vmscan implements RmapPages {
       }
       this.stats.pgscan++;
       const pages = this.env.pages;
-      const r = folioReferenced(this, pfn);
+      // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
+      const r = pages.flags[pfn] & PageFlag.Mlocked ? null : folioReferenced(this, pfn);
+      if (r === null || r.locked) {
+        cullUnevictable(this, pfn, r !== null);
+        continue;
+      }
       // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it
       // (a lazyfree anonymous page sits on the file list: its references are an anonymous page's)
       const anonPage = pages.kind[pfn] === PageKind.UserAnon;
       const expectRefs = r.found + (anonPage ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
-      if (
-        this.pinned.has(pfn) ||
-        r.locked ||
-        r.found !== pages.mapcount[pfn] ||
-        pages.refcount[pfn] !== expectRefs
-      ) {
+      if (this.pinned.has(pfn) || r.found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs) {
         this.add(pfn, active);
         continue;
       }
@@ -450,7 +466,7 @@ export class Vmscan implements RmapPages {
     let nr = 1;
     if (this.env.pages.flags[pfn] & PageFlag.Lazyfree) {
       nr = this.large[pfn] ? this.hpageNr : 1;
-      if (!this.discardLazyfree(pfn)) return 0;
+      if (!discardLazyfree(this, pfn)) return 0;
     } else {
       if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return 0;
       if (anon) {
@@ -472,7 +488,9 @@ export class Vmscan implements RmapPages {
    * (endFolioList) after its last page: the unmap's flushes may be deferred.
    */
   reclaimPage(pfn: number, index: number, anonVma = 0): boolean {
-    if (!this.valid(pfn) || this.fbatches.has(pfn)) return false; // in a batch: folio_isolate_lru fails
+    // in a batch: folio_isolate_lru fails; PG_mlocked: !folio_evictable, put back (activate_locked)
+    if (!this.valid(pfn) || this.fbatches.has(pfn) || this.env.pages.flags[pfn] & PageFlag.Mlocked)
+      return false;
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
     const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
@@ -494,45 +512,14 @@ export class Vmscan implements RmapPages {
     const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return false;
-    const went = lazy ? this.discardLazyfree(pfn) : anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
+    const went = lazy ? discardLazyfree(this, pfn) : anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
     if (went) this.freed();
     return went;
   }
 
-  /**
-   * MADV_FREE (folio_mark_lazyfree, lru_lazyfree): a clean private anonymous
-   * page loses PG_swapbacked (vmlab: gains Lazyfree) and moves to the
-   * inactive file list, its PG_active and PG_referenced cleared, so reclaim
-   * finds it even with no swap (get_scan_count scans only the file lists
-   * then). Only a page on the anonymous lists, not in the swap cache.
-   * Linux: mm/swap.c folio_mark_lazyfree, lru_lazyfree
-   */
+  /** MADV_FREE: folio_mark_lazyfree (lazyfree.ts markLazyfree). */
   markLazyfree(pfn: number): void {
-    const pages = this.env.pages;
-    if (pages.kind[pfn] !== PageKind.UserAnon || pages.flags[pfn] & PageFlag.Lazyfree) return;
-    if (this.env.swap?.slotOf.has(pfn)) return;
-    const list = this.lru[pfn];
-    if (list === Lru.None) return; // unevictable or off the lists
-    pages.flags[pfn] |= PageFlag.Lazyfree;
-    this.referenced[pfn] = 0;
-    if (this.env.policy === "linux") this.add(pfn, Lru.InactiveFile);
-    this.stats.pglazyfree += this.large[pfn] ? this.hpageNr : 1;
-  }
-
-  /**
-   * shrink_folio_list for a lazyfree page: no add_to_swap; try_to_unmap
-   * discards every clean mapping, and the page is freed without any I/O,
-   * swap or no swap (PGLAZYFREED). A page written after MADV_FREE is kept
-   * (try_to_unmap put it back and made it swap-backed). True if it went.
-   * Linux: mm/vmscan.c shrink_folio_list, mm/rmap.c try_to_unmap_one
-   */
-  private discardLazyfree(pfn: number): boolean {
-    const nr = this.large[pfn] ? this.hpageNr : 1;
-    if (!tryToUnmapLazyfree(this, pfn)) return false;
-    this.del(pfn);
-    for (let i = 0; i < nr; i++) this.env.userMm.freeUnmapped(pfn + i);
-    this.stats.pglazyfreed += nr;
-    return true;
+    markLazyfree(this, pfn);
   }
 
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
@@ -719,7 +706,7 @@ export class Vmscan implements RmapPages {
         for (let i = 0; i < n; i++) {
           const pfn = this.hand;
           this.hand = this.hand + 1 >= n ? 0 : this.hand + 1;
-          if (this.lru[pfn] !== Lru.None) return pfn;
+          if (this.lru[pfn] !== Lru.None && this.lru[pfn] !== Lru.Unevictable) return pfn;
         }
         return -1;
       }
@@ -727,7 +714,7 @@ export class Vmscan implements RmapPages {
         const n = this.lru.length;
         for (let i = 0; i < 4 * n; i++) {
           const pfn = this.random() % n;
-          if (this.lru[pfn] !== Lru.None) return pfn;
+          if (this.lru[pfn] !== Lru.None && this.lru[pfn] !== Lru.Unevictable) return pfn;
         }
         return this.tail[Lru.InactiveAnon];
       }
@@ -772,11 +759,14 @@ export class Vmscan implements RmapPages {
       }
       this.stats.pgscan++;
       const anon = pages.kind[pfn] === PageKind.UserAnon;
-      const r = folioReferenced(this, pfn);
+      const r = pages.flags[pfn] & PageFlag.Mlocked ? null : folioReferenced(this, pfn);
+      if (r === null || r.locked) {
+        cullUnevictable(this, pfn, r !== null); // as shrinkInactive
+        continue;
+      }
       const expectRefs = r.found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
       const stuck =
         this.pinned.has(pfn) ||
-        r.locked ||
         r.found !== pages.mapcount[pfn] ||
         pages.refcount[pfn] !== expectRefs ||
         (anon && !swapOk && !(pages.flags[pfn] & PageFlag.Lazyfree));

@@ -21,13 +21,10 @@
  * LAST_CPUPID.
  */
 
-import { vpnUnchecked } from "../../base/units.ts";
 import type { CrashVtopStyle } from "../core/archView.ts";
 import type { KernelCore } from "../core/core.ts";
-import { liveMms } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
-import { VmFlag } from "../mm/vma.ts";
 import { riscv64Walk } from "./crashRiscv64.ts";
 import {
   CENTER,
@@ -83,20 +80,19 @@ export const PG_OWNER_2 = 11;
  * batch has no PG_lru, and PG_active only if folio_mark_accessed set it
  * there), PG_swapbacked for an anonymous
  * page that is not lazyfree (folio_add_new_anon_rmap; MADV_FREE clears it),
- * PG_uptodate for user and page-cache pages, PG_reserved for boot's frames.
+ * PG_uptodate for user and page-cache pages, PG_reserved for boot's frames,
+ * PG_mlocked as the page keeps it (mm/mlock_fbatch.ts) and PG_unevictable
+ * on the unevictable list.
  */
-export function pgBits(k: KernelCore, pfn: number, locked = mlockedFrames(k)): Map<number, string> {
+export function pgBits(k: KernelCore, pfn: number): Map<number, string> {
   const p = k.pages;
   const kind = p.kind[pfn];
   const bits = new Map<number, string>();
   for (const [f, bit, name] of PG_BITS) if (p.flags[pfn] & f) bits.set(bit, name);
-  if (locked.has(pfn)) {
-    bits.set(PG_UNEVICTABLE, "unevictable");
-    bits.set(PG_MLOCKED, "mlocked");
-  }
   const batch = k.vmscan.fbatches;
   const lru = k.vmscan.lru[pfn];
   if (lru !== 0) bits.set(PG_LRU, "lru");
+  if (lru === 5) bits.set(PG_UNEVICTABLE, "unevictable");
   const to = lru === 0 && batch.has(pfn) ? batch.list[pfn] : lru;
   if (to === 2 || to === 4) bits.set(PG_ACTIVE, "active");
   if (k.vmscan.referenced[pfn]) bits.set(PG_REFERENCED, "referenced");
@@ -105,31 +101,6 @@ export function pgBits(k: KernelCore, pfn: number, locked = mlockedFrames(k)): M
   if (kind === PageKind.UserAnon || kind === PageKind.PageCache) bits.set(PG_UPTODATE, "uptodate");
   if (kind === PageKind.Reserved || kind === PageKind.KernelImage) bits.set(PG_RESERVED, "reserved");
   return bits;
-}
-
-/**
- * The frames Linux would mark PG_mlocked and PG_unevictable: every page
- * (a huge page's head) that a VM_LOCKED VMA of a live process maps.
- * Linux sets both when such a page is mapped (mlock_new_folio, from
- * folio_add_lru_vma) or the VMA is locked over it (mlock_pte_range), and
- * clears them when no locked mapping is left (munlock_folio, through the
- * folio's mlock_count). vmlab keeps no such bits on its pages (its reclaim
- * finds VM_LOCKED through the reverse map, as folio_referenced does for a
- * page Linux missed), so the view reads them off the page tables.
- */
-export function mlockedFrames(k: KernelCore): Set<number> {
-  const out = new Set<number>();
-  const pt = k.arch.pgtable;
-  for (const mm of liveMms(k))
-    for (const v of mm.vmas) {
-      if (!(v.vmFlags & VmFlag.LOCKED)) continue;
-      for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
-        const leaf = k.userMm.leafFor(mm, vpnUnchecked(vpn));
-        if (leaf === null || !pt.present(leaf.hi, leaf.lo) || pt.special(leaf.hi, leaf.lo)) continue;
-        out.add(leaf.level === 0 ? leaf.pfn : leaf.pfn - (leaf.pfn % pt.hpagePmdNr));
-      }
-    }
-  return out;
 }
 
 /**

@@ -255,8 +255,13 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     else if (
       k.pages.kind[pfn] === PageKind.UserAnon &&
       k.pages.mapcount[pfn] === 1 &&
-      // wp_can_reuse_anon_folio empties this CPU's LRU add batch first (lru_add_drain)
-      k.pages.refcount[pfn] - (k.vmscan.fbatches.hasLocal(pfn) ? 1 : 0) === 1
+      // wp_can_reuse_anon_folio empties this CPU's LRU add and mlock batches first (lru_add_drain)
+      // when the folio is on no list
+      k.pages.refcount[pfn] -
+        (k.vmscan.lru[pfn] === 0
+          ? (k.vmscan.fbatches.hasLocal(pfn) ? 1 : 0) + k.vmscan.fbatches.mlock.localRefs(pfn)
+          : 0) ===
+        1
     )
       out.push(
         "  do_wp_page -> wp_page_reuse: the page is this process's alone, made writable in place (a minor fault)",

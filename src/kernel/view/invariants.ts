@@ -21,7 +21,9 @@ import { type ShmemObject, VmFlag } from "../mm/vma.ts";
  *   a swap-cache page that is exclusive (do_swap_page's sanity check);
  * - the per-CPU LRU add batches (lruAddBatchProblems): every user page is
  *   mapped, in the swap cache, owned, or waiting in a batch (whose
- *   reference every refcount check counts), and a batch page is on no list.
+ *   reference every refcount check counts), and a batch page is on no list;
+ * - the mlock state (mlockProblems): NR_MLOCK, the unevictable list and
+ *   the mlock batches' references agree with the pages.
  */
 export function checkInvariants(k: KernelCore): string[] {
   const problems: string[] = [];
@@ -287,10 +289,11 @@ export function checkInvariants(k: KernelCore): string[] {
     const refs = (obj as { refs: number }).refs;
     if (refs !== n) problems.push(`shmem object with ${refs} references is mapped by ${n} VMAs`);
   }
-  // a page waiting in an LRU add batch (mm/swap.c cpu_fbatches.lru_add) holds one reference more
+  // a page waiting in an LRU add batch (mm/swap.c cpu_fbatches.lru_add) holds one reference more,
+  // and one more for each entry of an mlock batch (mm/mlock.c mlock_fbatch) that names it
   const batch = k.vmscan.fbatches;
-  const inBatch = (pfn: number) => (batch.has(pfn) ? 1 : 0);
-  problems.push(...lruAddBatchProblems(k));
+  const inBatch = (pfn: number) => (batch.has(pfn) ? 1 : 0) + batch.mlock.refs[pfn];
+  problems.push(...lruAddBatchProblems(k), ...mlockProblems(k));
   for (const [pfn, n] of mapcounts) {
     if (k.pages.mapcount[pfn] !== n)
       problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
@@ -307,7 +310,7 @@ export function checkInvariants(k: KernelCore): string[] {
   }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     // a page whose mapping went while it waited in another CPU's batch is freed when that batch is emptied
-    if (batch.has(pfn)) continue;
+    if (batch.has(pfn) || batch.mlock.refs[pfn] > 0) continue;
     if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
@@ -368,6 +371,40 @@ export function checkInvariants(k: KernelCore): string[] {
   }
   if (vmallocFrames !== counts[PageKind.Vmalloc])
     problems.push(`${counts[PageKind.Vmalloc]} vmalloc frames, ${vmallocFrames} in areas`);
+  return problems;
+}
+
+/**
+ * The mlock state (mm/mlock_fbatch.ts): NR_MLOCK is the pages with
+ * PG_mlocked (a huge page's head counting for its pages); every page on the
+ * unevictable list is PG_mlocked; each CPU's mlock batch holds fewer than
+ * its 31 folios, and the entries naming a page are its `refs`.
+ */
+export function mlockProblems(k: KernelCore): string[] {
+  const problems: string[] = [];
+  const { lru, large } = k.vmscan;
+  const m = k.vmscan.fbatches.mlock;
+  const hpage = k.arch.pgtable.hpagePmdNr;
+  let flagged = 0;
+  for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
+    const mlocked = (k.pages.flags[pfn] & PageFlag.Mlocked) !== 0;
+    if (mlocked) flagged += large[pfn] ? hpage : 1;
+    if (lru[pfn] === 5 && !mlocked)
+      problems.push(`frame ${pfn} is on the unevictable list without PG_mlocked`);
+  }
+  if (flagged !== m.nrMlock) problems.push(`NR_MLOCK ${m.nrMlock}, ${flagged} pages PG_mlocked`);
+  const refs = new Map<number, number>();
+  for (let cpu = 0; cpu < m.nrCpus; cpu++) {
+    const n = m.count[cpu];
+    if (n < 0 || n >= 31) problems.push(`CPU ${cpu}: mlock batch holds ${n} folios`);
+    for (let i = 0; i < n && i < 31; i++) {
+      const pfn = m.folios[cpu * 31 + i];
+      refs.set(pfn, (refs.get(pfn) ?? 0) + 1);
+    }
+  }
+  for (let pfn = 0; pfn < k.pages.nrFrames; pfn++)
+    if (m.refs[pfn] !== (refs.get(pfn) ?? 0))
+      problems.push(`frame ${pfn}: ${m.refs[pfn]} mlock batch references, ${refs.get(pfn) ?? 0} entries`);
   return problems;
 }
 

@@ -12,7 +12,6 @@
 import type { KernelCore } from "../core/core.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import {
-  mlockedFrames,
   PG_ACTIVE,
   PG_DIRTY,
   PG_LOCKED,
@@ -127,11 +126,8 @@ export function compoundOf(k: KernelCore, pfn: number): { head: number; order: n
   return { head: pfn, order: 0 };
 }
 
-/**
- * The frame's entry of /proc/kpageflags (stable_page_flags); `locked` is
- * crash.ts mlockedFrames, computed once for a scan of many frames.
- */
-export function kpageflags(k: KernelCore, pfn: number, locked = mlockedFrames(k)): bigint {
+/** The frame's entry of /proc/kpageflags (stable_page_flags). */
+export function kpageflags(k: KernelCore, pfn: number): bigint {
   const p = k.pages;
   const kind = p.kind[pfn];
   const f = p.flags[pfn];
@@ -153,7 +149,7 @@ export function kpageflags(k: KernelCore, pfn: number, locked = mlockedFrames(k)
   if (kind === PageKind.PageTable) u |= bit(KPF.PGTABLE);
   if (kind === PageKind.Slab) u |= bit(KPF.SLAB);
   // kpf_copy_bit of each PG_* bit (crash.ts pgBits: the bits as Linux would hold them)
-  const pg = pgBits(k, folio, locked);
+  const pg = pgBits(k, folio);
   for (const [pgBit, kpf] of [
     [PG_LOCKED, KPF.LOCKED],
     [PG_DIRTY, KPF.DIRTY],
@@ -206,9 +202,8 @@ export function pageTypes(k: KernelCore, first: number, count: number): PageType
   const HASH_SIZE = 8192;
   const slots: (PageTypesRow | undefined)[] = [];
   const end = Math.min(first + count, k.pages.nrFrames);
-  const locked = mlockedFrames(k);
   for (let pfn = first; pfn < end; pfn++) {
-    const flags = wellKnown(kpageflags(k, pfn, locked));
+    const flags = wellKnown(kpageflags(k, pfn));
     let slot = 0;
     if (flags !== 0n) {
       // hash_slot: start at flags & HASH_MASK, probe upwards, wrapping past slot 0

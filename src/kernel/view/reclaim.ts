@@ -7,8 +7,9 @@
  * - the kernel's own frames (image, memmap, slab, vmalloc, alloc_pages, the
  *   zero page, firmware-reserved) are never on an LRU list;
  * - page-table pages (PageTable) are freed with their mm, never reclaimed;
- * - a page mapped by a VM_LOCKED VMA is mlocked (folio_referenced finds
- *   the VMA and mlock_vma_folio moves it to the unevictable list);
+ * - an mlocked page (PG_mlocked, on the unevictable list, which reclaim
+ *   never scans) or one a VM_LOCKED VMA maps (folio_referenced would find
+ *   the VMA and mlock_vma_folio cull it to that list);
  * - a user or page-cache page off the lists (shmem and tmpfs pages, a page
  *   a fault holds) is unevictable here (Vmscan's comment);
  * - an anonymous page with no swap area to go to is on a list but cannot
@@ -21,7 +22,7 @@
  */
 import type { KernelCore } from "../core/core.ts";
 import type { Task } from "../core/task.ts";
-import { PageKind } from "../mm/PageDesc.ts";
+import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { VmFlag } from "../mm/vma.ts";
 import { pageInfo } from "./mm.ts";
 import { userEntryPages } from "./pagetable.ts";
@@ -115,10 +116,12 @@ export function reclaimInfo(k: KernelCore): ReclaimInfo {
     if (kind === PageKind.Free) return "free";
     if (kind === PageKind.PageTable) return "page-table";
     if ((kind !== PageKind.UserAnon && kind !== PageKind.PageCache) || pfn === k.zeroPfn) return "kernel";
-    if (locked.has(pfn)) return "mlocked";
     const head = pfn - (pfn % hpage);
+    const big = large[head] === 1 && lru[head] !== 0;
+    if (locked.has(pfn) || pages.flags[big ? head : pfn] & PageFlag.Mlocked || lru[big ? head : pfn] === 5)
+      return "mlocked";
     // a page waiting in an LRU add batch joins the lists when reclaim drains the batch
-    const onLru = lru[pfn] !== 0 || (large[head] === 1 && lru[head] !== 0) || k.vmscan.fbatches.has(pfn);
+    const onLru = lru[pfn] !== 0 || big || k.vmscan.fbatches.has(pfn);
     if (!onLru) return "unevictable";
     if (kind === PageKind.UserAnon && k.swap === null) return "no-swap";
     return "reclaimable";
