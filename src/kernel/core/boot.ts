@@ -87,6 +87,10 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     cfg.vmallocLazy,
   );
 
+  // ---- setup_per_cpu_pageset: the per-CPU page lists of each zone, for every CPU (Linux only) ----
+  if (cfg.profile === "linux")
+    buddy.setupPerCpuPageset(machine.cpus.length, 31 - Math.clz32(pgtable.hpagePmdNr), () => k.runningCpu);
+
   // ---- user address spaces, the page cache, reclaim ----
   const zeroPfn = image.zeroPfn;
   const taskSizeVpn = va.vpn(layout.taskSize); // TASK_SIZE (x86-64: TASK_SIZE_MAX = 2^47 - PAGE_SIZE)

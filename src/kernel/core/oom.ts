@@ -57,7 +57,7 @@ function oomReport(k: KernelCore, victim: Task, mm: MmStruct, order: number): st
   return [
     `${invoker.comm} invoked oom-killer: gfp_mask=${gfp}, order=${order}, oom_score_adj=0`,
     "Mem-Info:",
-    `active_anon:${k.vmscan.size[2]} inactive_anon:${k.vmscan.size[1]} active_file:${k.vmscan.size[4]} inactive_file:${k.vmscan.size[3]} free:${k.buddy.freePages()} pagetables:${k.pageTablePages}`,
+    `active_anon:${k.vmscan.size[2]} inactive_anon:${k.vmscan.size[1]} active_file:${k.vmscan.size[4]} inactive_file:${k.vmscan.size[3]} free:${k.buddy.freePages()} free_pcp:${k.buddy.pcp?.total() ?? 0} pagetables:${k.pageTablePages}`,
     `Free swap  = ${(k.swap?.freePages ?? 0) * 4}kB`,
     `Total swap = ${(k.swap?.totalPages ?? 0) * 4}kB`,
     `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=${victim.comm},pid=${victim.pid},uid=${victim.uid}`,

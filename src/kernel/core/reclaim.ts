@@ -49,5 +49,12 @@ export function kswapd(k: KernelCore): number {
   if (k.reclaiming) return 0;
   k.vmscan.stats.kswapd_runs++;
   const want = highWatermark(k) - k.buddy.freePages();
-  return want > 0 ? reclaim(k, want) : 0;
+  if (want <= 0) return 0;
+  // set_reclaim_active / clear_reclaim_active: while kswapd balances, frees keep fewer pages on pcp lists
+  for (const z of k.buddy.zones) z.reclaimActive = z.managed > 0;
+  try {
+    return reclaim(k, want);
+  } finally {
+    for (const z of k.buddy.zones) z.reclaimActive = false;
+  }
 }

@@ -1,6 +1,7 @@
 import { assert } from "../../base/assert.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
+import { PcpLists, pcpAllowedOrder } from "./page_alloc_pcp.ts";
 
 /**
  * Largest order: blocks of 2^10 pages (4 MiB). Linux: MAX_PAGE_ORDER. A block's
@@ -72,6 +73,10 @@ export class Zone {
   readonly wmark = [0, 0, 0];
   /** pages kept back from allocations whose highest zone is above this one */
   readonly lowmemReserve = [0, 0, 0];
+  /** ZONE_BELOW_HIGH: an allocation found free pages at or below the high watermark (the pcp lists shrink) */
+  belowHigh = false;
+  /** ZONE_RECLAIM_ACTIVE: kswapd is balancing the node (the pcp lists hold fewer pages) */
+  reclaimActive = false;
 
   constructor(
     readonly id: ZoneId,
@@ -104,11 +109,25 @@ export type FreeError = "not-allocated" | "wrong-order" | "out-of-range" | "misa
  * splits it (expand); freeing merges with the buddy (pfn ^ 2^order) while it
  * is free at the same order (__free_one_page).
  *
- * Not modelled: migrate types, per-CPU page lists, compaction; one node.
+ * Blocks of orders up to PAGE_ALLOC_COSTLY_ORDER and of the THP order go
+ * through the per-CPU page lists when the kernel has set them up (`pcp`,
+ * page_alloc_pcp.ts: setup_per_cpu_pageset); without them (profile=windows,
+ * a bare allocator in tests) every block comes from and goes back to the
+ * buddy lists.
+ *
+ * Not modelled: migrate types, compaction; one node.
  */
 export class BuddyAllocator {
   readonly zones: Zone[];
   hooks: BuddyHooks | null = null;
+  /** the per-CPU page lists (zone->per_cpu_pageset), once setupPerCpuPageset made them */
+  pcp: PcpLists | null = null;
+  /** HPAGE_PMD_ORDER, the order of the pcp lists above PAGE_ALLOC_COSTLY_ORDER (-1: none yet) */
+  private thpOrder = -1;
+  /** PGALLOC by zone (pgalloc_dma, pgalloc_dma32, pgalloc_normal): pages handed out */
+  readonly pgalloc = new Float64Array(3);
+  /** PGFREE: pages freed (to the pcp lists or the buddy lists; the boot's too) */
+  pgfree = 0;
   /** min_free_kbytes as computed at boot (calculate_min_free_kbytes) */
   minFreeKbytes = 0;
   // counters (/proc/vmstat style)
@@ -137,7 +156,66 @@ export class BuddyAllocator {
     return pfn < e[0] ? this.zones[0] : pfn < e[1] ? this.zones[1] : this.zones[2];
   }
 
-  /** Total free pages over all zones. */
+  /**
+   * setup_per_cpu_pageset (start_kernel, after mm_core_init), with the watermarks
+   * already set (init_per_zone_wmark_min's zone_pcp_update): the per-CPU lists of
+   * every populated zone, for `nrCpus` CPUs; `runningCpu` is smp_processor_id().
+   * Linux: mm/page_alloc.c setup_per_cpu_pageset, setup_zone_pageset
+   */
+  setupPerCpuPageset(nrCpus: number, thpOrder: number, runningCpu: () => number): void {
+    this.thpOrder = thpOrder;
+    this.pcp = new PcpLists(this, this.zones, nrCpus, thpOrder, runningCpu);
+  }
+
+  /** __rmqueue_smallest, for rmqueue_bulk (page_alloc_pcp.ts). */
+  rmqueueSmallest(z: Zone, order: number): number {
+    return this.rmqueue(z, order);
+  }
+
+  /** the length of the run rmqueueRun0 took */
+  runLen = 0;
+
+  /**
+   * rmqueue_bulk's order-0 __rmqueue_smallest calls, up to `max` of them at once: the
+   * first pfn of a run of `runLen` pages taken in a row. One call takes the head of the
+   * order-0 list (a run of 1); past an empty order-0 list it takes the smallest block,
+   * whose pages the following calls would take in ascending order (expand puts the
+   * halves at the heads of the lists below it, all empty): the run is its first
+   * pages, and what is left of it goes on those lists as __rmqueue_smallest would have
+   * left it (the aligned pieces after the run, each heading its own list). The state
+   * after is the same as after `runLen` calls of __rmqueue_smallest, without putting
+   * each half on a list to take it off again. Returns -1 when the zone has nothing.
+   * Linux: mm/page_alloc.c rmqueue_bulk, __rmqueue_smallest, expand
+   */
+  rmqueueRun0(z: Zone, max: number): number {
+    let current = 0;
+    while (current <= MAX_ORDER && z.head[current] === -1) current++;
+    if (current > MAX_ORDER) return -1;
+    const pfn = z.head[current];
+    this.removeFromList(z, pfn, current);
+    const size = 1 << current;
+    const n = Math.min(max, size);
+    this.runLen = n;
+    // the pieces after the run: offset n, then each next offset's alignment (ctz) gives its order
+    for (let off = n; off < size; ) {
+      const o = 31 - Math.clz32(off & -off);
+      this.addToList(z, pfn + off, o, false);
+      off += 1 << o;
+    }
+    return pfn;
+  }
+
+  /** __free_one_page(FPI_NONE), for free_pcppages_bulk (page_alloc_pcp.ts). */
+  freeOneBuddy(pfn: number, order: number): void {
+    this.freeOne(pfn, order, false);
+  }
+
+  /** zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) */
+  aboveHighWmark(z: Zone): boolean {
+    return this.watermarkOk(z, 0, z.wmark[Wmark.High], 2, 0);
+  }
+
+  /** Total free pages over all zones (NR_FREE_PAGES: the buddy lists; pages on pcp lists are not counted). */
   freePages(): number {
     let n = 0;
     for (const z of this.zones) n += z.freePages;
@@ -248,6 +326,7 @@ export class BuddyAllocator {
         this.pages.kind[i] = PageKind.Free;
       }
       this.freeOne(pfn, order, true);
+      this.pgfree += 1 << order;
       pfn += 1 << order;
     }
   }
@@ -348,11 +427,21 @@ export class BuddyAllocator {
     if (gfp & Gfp.HIGH) flags |= AllocFlag.MIN_RESERVE;
     if (!(gfp & Gfp.DIRECT_RECLAIM)) flags |= AllocFlag.NON_BLOCK;
     for (let attempt = 0; attempt < 16; attempt++) {
-      const pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
+      let pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
       if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
       if (!(gfp & Gfp.DIRECT_RECLAIM) || this.hooks === null) break;
       this.allocStalls++;
-      if (this.hooks.directReclaim(order, gfp) > 0) continue;
+      if (this.hooks.directReclaim(order, gfp) > 0) {
+        // __alloc_pages_direct_reclaim: the retry after reclaim, and once more after
+        // drain_all_pages when it failed (the pages may sit on per-CPU lists)
+        pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
+        if (pfn < 0 && this.pcp !== null) {
+          this.pcp.drainAllPages();
+          pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
+        }
+        if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
+        continue;
+      }
       if (order > 3 || gfp & Gfp.NORETRY) break;
       if (!this.hooks.outOfMemory(order, gfp)) break;
     }
@@ -360,14 +449,29 @@ export class BuddyAllocator {
     return -1;
   }
 
-  /** get_page_from_freelist: the first zone from `highest` down whose watermark allows it and that has a block. */
+  /**
+   * get_page_from_freelist: the first zone from `highest` down whose watermark allows
+   * it and that has a block (rmqueue: from the running CPU's pcp list for the orders
+   * that have one, else from the buddy lists). With pcp lists, a zone found at or
+   * below its high watermark is marked ZONE_BELOW_HIGH on the way.
+   * Linux: mm/page_alloc.c get_page_from_freelist, rmqueue
+   */
   private fromFreelist(order: number, highest: number, which: Wmark, flags: number): number {
+    const pcp = this.pcp;
     for (let id = highest; id >= 0; id--) {
       const z = this.zones[id];
       if (z.managed === 0) continue;
-      if (!this.watermarkOk(z, order, z.wmark[which], highest, flags)) continue;
-      const pfn = this.rmqueue(z, order);
-      if (pfn >= 0) return pfn;
+      if (pcp === null || z.belowHigh || !this.watermarkOk(z, order, z.wmark[Wmark.High], highest, flags)) {
+        if (pcp !== null) z.belowHigh = true;
+        if (!this.watermarkOk(z, order, z.wmark[which], highest, flags)) continue;
+      }
+      let pfn = -1;
+      if (pcp !== null && pcpAllowedOrder(order, this.thpOrder)) pfn = pcp.rmqueue(z, order);
+      if (pfn < 0) pfn = this.rmqueue(z, order);
+      if (pfn >= 0) {
+        this.pgalloc[id] += 1 << order;
+        return pfn;
+      }
     }
     return -1;
   }
@@ -432,9 +536,12 @@ export class BuddyAllocator {
   /**
    * Frees 2^order frames allocated by `alloc`. Checks that pfn is the head of
    * a live allocation of that order (a double free or a wrong order is an
-   * error value, never corruption).
+   * error value, never corruption). `folioOrder`: the order of the folio the
+   * frames were part of, where vmlab frees a large folio page by page (page
+   * cache reclaim): free_unref_folios sends a folio of an order without pcp
+   * lists to the buddy lists (free_one_page), and so do its pages here.
    */
-  free(pfn: number, order: number): FreeError | null {
+  free(pfn: number, order: number, folioOrder = order): FreeError | null {
     const p = this.pages;
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= p.nrFrames) return "out-of-range";
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return "wrong-order";
@@ -457,7 +564,11 @@ export class BuddyAllocator {
       p.kind[i] = PageKind.Free;
       p.order[i] = -1;
     }
-    this.freeOne(pfn, order, false);
+    this.pgfree += 1 << order;
+    // free_unref_page: the pcp orders to the running CPU's list, the others (__free_pages_ok) to the buddy lists
+    if (this.pcp !== null && pcpAllowedOrder(folioOrder, this.thpOrder))
+      this.pcp.free(this.zoneOf(pfn), pfn, order);
+    else this.freeOne(pfn, order, false);
     return null;
   }
 
@@ -513,9 +624,13 @@ export class BuddyAllocator {
         problems.push(`buddy ${z.name}: ${free} pages listed, free_pages ${z.freePages}`);
       let freeKind = 0;
       for (let i = z.startPfn; i < z.endPfn; i++) if (p.kind[i] === PageKind.Free) freeKind++;
-      if (freeKind !== z.freePages)
-        problems.push(`buddy ${z.name}: ${freeKind} frames of kind free, free_pages ${z.freePages}`);
+      const onPcp = this.pcp?.zoneCount(z.id) ?? 0;
+      if (freeKind !== z.freePages + onPcp)
+        problems.push(
+          `buddy ${z.name}: ${freeKind} frames of kind free, free_pages ${z.freePages} + ${onPcp} on pcp lists`,
+        );
     }
+    if (this.pcp !== null) problems.push(...this.pcp.check());
     return problems;
   }
 }

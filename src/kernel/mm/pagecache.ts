@@ -269,9 +269,11 @@ export class PageCache {
   /**
    * Removes a clean, unmapped page from the cache and frees it (the end of
    * shrink_folio_list for a file page: __remove_mapping). Returns whether it
-   * was evicted.
+   * was evicted. `folioOrder`: the order of the folio reclaim takes whole, whose
+   * frames vmlab frees one by one (they go where the folio would: the buddy
+   * lists for an order without per-CPU lists).
    */
-  evict(f: FileObject, index: number): boolean {
+  evict(f: FileObject, index: number, folioOrder = 0): boolean {
     const pfn = f.cache.get(index);
     if (pfn === undefined || f.dirty.has(index) || this.pages.mapcount[pfn] !== 0) return false;
     // vmlab frees a large folio page by page: the first page freed ends the folio (reclaim frees
@@ -281,7 +283,7 @@ export class PageCache {
     this.lru?.del(pfn);
     if (--this.pages.refcount[pfn] === 0) {
       this.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare: a page still PG_mlocked
-      const err = this.buddy.free(pfn, 0);
+      const err = this.buddy.free(pfn, 0, folioOrder);
       if (err !== null) throw new Error(`page cache evict: ${err}`);
     }
     return true;

@@ -634,7 +634,8 @@ export class Vmscan implements RmapPages {
       this.owner[p] = undefined;
     }
     // vmlab frees the folio's frames one by one (each accounted by itself)
-    for (let i = start; i < start + nr; i++) if (!pc.evict(f, i)) return i - start;
+    for (let i = start, o = 31 - Math.clz32(nr); i < start + nr; i++)
+      if (!pc.evict(f, i, o)) return i - start;
     return nr;
   }
 

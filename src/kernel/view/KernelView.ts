@@ -289,6 +289,11 @@ export class KernelView {
     return zoneInfos(this.k);
   }
 
+  /** The zones with their per-CPU pagesets (proc.ts formatZoneinfo). */
+  zoneinfo(): ZoneInfo[] {
+    return zoneInfos(this.k);
+  }
+
   /** The kmalloc caches, smallest first (proc.ts formatSlabinfo). */
   slabinfo(): SlabCacheInfo[] {
     return slabCacheInfos(this.k);

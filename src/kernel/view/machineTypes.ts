@@ -182,6 +182,14 @@ export interface ZoneInfo {
   /** free blocks of each order */
   freeBlocks: number[];
   watermarks: { min: number; low: number; high: number };
+  /** zone_start_pfn and spanned_pages (vmlab's RAM has no holes: present_pages is the same) */
+  startPfn: number;
+  spanned: number;
+  /** lowmem_reserve[], one per zone (zoneinfo's protection) */
+  protection: number[];
+  /** each CPU's pageset (struct per_cpu_pages: count, high, batch) and its vmstat threshold */
+  pagesets: { count: number; high: number; batch: number }[];
+  statThreshold: number;
 }
 
 /** One slab cache (/proc/slabinfo). */

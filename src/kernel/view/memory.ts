@@ -96,7 +96,36 @@ export function zoneInfos(k: KernelCore): ZoneInfo[] {
     free: z.freePages,
     freeBlocks: Array.from(z.nrFree),
     watermarks: { min: z.wmark[0], low: z.wmark[1], high: z.wmark[2] },
+    startPfn: z.startPfn,
+    spanned: z.endPfn - z.startPfn,
+    protection: [...z.lowmemReserve],
+    pagesets: pagesets(k, z.id),
+    statThreshold: statThreshold(z.managed, k.machine.cpus.length),
   }));
+}
+
+/**
+ * Each online CPU's pageset of a zone (zoneinfo_show_print's pagesets): the per-CPU
+ * lists' count, high and batch; a zone without lists (unpopulated, or a kernel that
+ * set none up) shows the boot pageset's (0, 0, 1). Linux: mm/vmstat.c zoneinfo_show_print
+ */
+function pagesets(k: KernelCore, zoneId: number): { count: number; high: number; batch: number }[] {
+  const set = k.buddy.pcp?.sets[zoneId] ?? null;
+  return k.machine.cpus.map((_, cpu) =>
+    set === null
+      ? { count: 0, high: 0, batch: 1 }
+      : { count: set.count[cpu], high: set.high[cpu], batch: set.batch[cpu] },
+  );
+}
+
+/**
+ * calculate_normal_threshold: the per-CPU vmstat counters' threshold,
+ * 2 * fls(online CPUs) * (1 + fls(managed >> (27 - PAGE_SHIFT))), at most 125.
+ * Linux: mm/vmstat.c calculate_normal_threshold
+ */
+function statThreshold(managed: number, cpus: number): number {
+  const fls = (x: number) => 32 - Math.clz32(x);
+  return Math.min(125, 2 * fls(cpus) * (1 + fls(Math.floor(managed / 32768))));
 }
 
 /** The kmalloc caches, smallest first. */

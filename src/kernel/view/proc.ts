@@ -127,6 +127,49 @@ export function formatBuddyinfo(zones: ZoneInfo[]): string[] {
     );
 }
 
+/**
+ * /proc/zoneinfo, the lines vmlab has figures for: each zone's free pages and
+ * watermarks (promo = high + (high - low), as __setup_per_zone_wmarks sets it),
+ * sizes, protection, nr_free_pages, then each CPU's pageset (count, high, batch:
+ * the per-CPU lists, whose pages are not in "pages free") and its vm stats
+ * threshold. An unpopulated zone stops after its protection line. Not printed:
+ * the per-node stats and the zone stat items vmlab does not keep by zone.
+ * Linux: mm/vmstat.c zoneinfo_show_print
+ */
+export function formatZoneinfo(zones: ZoneInfo[]): string[] {
+  const lines: string[] = [];
+  for (const z of zones) {
+    const w = z.watermarks;
+    lines.push(
+      `Node 0, zone ${z.name.padStart(8)}`,
+      `  pages free     ${z.free}`,
+      "        boost    0",
+      `        min      ${w.min}`,
+      `        low      ${w.low}`,
+      `        high     ${w.high}`,
+      `        promo    ${w.high + (w.high - w.low)}`,
+      `        spanned  ${z.spanned}`,
+      `        present  ${z.spanned}`,
+      `        managed  ${z.managed}`,
+      "        cma      0",
+      `        protection: (${z.protection.join(", ")})`,
+    );
+    if (z.managed === 0) continue;
+    lines.push(`      ${"nr_free_pages".padEnd(12)} ${z.free}`, "  pagesets");
+    z.pagesets.forEach((p, cpu) => {
+      lines.push(
+        `    cpu: ${cpu}`,
+        `              count: ${p.count}`,
+        `              high:  ${p.high}`,
+        `              batch: ${p.batch}`,
+        `  vm stats threshold: ${z.statThreshold}`,
+      );
+    });
+    lines.push("  node_unreclaimable:  0", `  start_pfn:           ${z.startPfn}`);
+  }
+  return lines;
+}
+
 /** /proc/slabinfo (version 2.1) for the kmalloc caches (given smallest first), largest first as Linux lists them. */
 export function formatSlabinfo(caches: SlabCacheInfo[]): string[] {
   const lines = [
@@ -152,6 +195,8 @@ export function vmstat(k: KernelCore): Record<string, number> {
     allocstall_normal: k.buddy.allocStalls,
     pgalloc_failed: k.buddy.failedAllocs,
     kswapd_wakeups: k.buddy.kswapdWakeups,
+    ...pgallocByZone(k),
+    pgfree: k.buddy.pgfree,
     nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
     ...k.userMm.thpStats,
     ...k.vmscan.stats,
@@ -219,4 +264,16 @@ function highmemInfo(k: KernelCore): Record<string, number> {
     LowTotal: (k.buddy.managedPages() - high.managed) * pg,
     LowFree: (k.buddy.freePages() - high.freePages) * pg,
   };
+}
+
+/**
+ * The PGALLOC events by zone (mm/vmstat.c TEXTS_FOR_ZONES("pgalloc"): pgalloc_dma,
+ * pgalloc_dma32, pgalloc_normal, pgalloc_high), for the zones of vmlab's layout.
+ */
+function pgallocByZone(k: KernelCore): Record<string, number> {
+  const out: Record<string, number> = {};
+  k.buddy.zones.forEach((z, i) => {
+    out[`pgalloc_${z.name === "HighMem" ? "high" : z.name.toLowerCase()}`] = k.buddy.pgalloc[i];
+  });
+  return out;
 }

@@ -1,5 +1,5 @@
 /**
- * `show layout|buddyinfo|slabinfo|meminfo|frames|vmstat|stats|tlb [cpu=N]`
+ * `show layout|buddyinfo|zoneinfo|slabinfo|meminfo|frames|vmstat|stats|tlb [cpu=N]`
  * and `show P maps|smaps|pagetable [ADDR]`: the machine's and a process's
  * state as text: the kernel's view (KernelView) read, its data put in
  * words by the kernel's own /proc formatters (kernel/view/proc.ts, procfs.ts).
@@ -14,6 +14,7 @@ import {
   formatLayout,
   formatMeminfo,
   formatSlabinfo,
+  formatZoneinfo,
 } from "../../../kernel/view/proc.ts";
 import { formatMappings, formatMaps, formatSmaps, formatWalk } from "../../../kernel/view/procfs.ts";
 import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
@@ -27,6 +28,7 @@ import { showPfn, showPte, showSystemView, showVad, showVmmap } from "./winviews
 const SHOW_WHAT = [
   "layout",
   "buddyinfo",
+  "zoneinfo",
   "slabinfo",
   "meminfo",
   "frames",
@@ -78,6 +80,9 @@ export function show(c: CompileContext, s: Stmt): Run {
         return;
       case "buddyinfo":
         rt.out.push(...formatBuddyinfo(v.buddyinfo()));
+        return;
+      case "zoneinfo":
+        rt.out.push(...formatZoneinfo(v.zoneinfo()));
         return;
       case "slabinfo":
         rt.out.push(...formatSlabinfo(v.slabinfo()));
