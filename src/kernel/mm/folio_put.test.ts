@@ -149,3 +149,40 @@ describe("freeing a transparent huge page (free_unref_page of order 9)", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 });
+
+describe("reclaim of a large page-cache folio frees it whole (free_unref_folios)", () => {
+  for (const [kib, order] of [
+    [2048, 9],
+    [16, 2],
+    [128, 5],
+  ] as const) {
+    const pcpList = order <= 3 || order === 9;
+    it(`folio=${kib}K: blocks of order ${order}, ${pcpList ? "on the pcp list of that order" : "to the buddy lists (no pcp list)"}`, () => {
+      const k = new Kernel({ ramBytes: 2 ** 30, cpus: 1 });
+      const f = k.createFile("f", 2 << 20, "disk", true, kib << 10);
+      const heads = new Set([...f.folios.keys()].map((i) => f.cache.get(i)!));
+      const head = f.cache.get(0)!;
+      const zone = k.pages.zone[head];
+      const z = k.buddy.zones[zone];
+      const pre = pcpOf(k, zone, 0, pcpList ? order : 0);
+      const order0 = pcpOf(k, zone, 0, 0).blocks;
+      const free0 = z.freePages;
+      const pgfree0 = k.buddy.pgfree;
+      expect(k.reclaim(1)).toBeGreaterThanOrEqual(1);
+      const dropped = 512 - f.cache.size;
+      const nr = 1 << order;
+      expect(dropped % nr).toBe(0);
+      expect(dropped).toBeGreaterThan(0);
+      expect(k.buddy.pgfree - pgfree0).toBe(dropped);
+      expect(pcpOf(k, zone, 0, 0).blocks).toBe(order0); // no page of a folio on the order-0 list
+      if (pcpList) {
+        const post = pcpOf(k, zone, 0, order);
+        expect(post.blocks).toBe(pre.blocks + dropped / nr);
+        expect(heads.has(post.head)).toBe(true);
+        expect(z.freePages).toBe(free0);
+      } else expect(z.freePages - free0).toBe(dropped); // free_one_page: straight to the buddy lists
+      expect(k.buddy.check()).toEqual([]);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+  }
+});
