@@ -186,3 +186,29 @@ describe("reclaim of a large page-cache folio frees it whole (free_unref_folios)
     });
   }
 });
+
+describe("truncate of a large page-cache folio wholly past the new end", () => {
+  it("frees it as one block (folio_batch_release); the folio holding the new end is split, its pages order-0", () => {
+    const k = new Kernel({ ramBytes: 2 ** 30, cpus: 1 });
+    const f = k.createFile("f", 4 << 20, "disk", true, 2 << 20);
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const second = f.cache.get(512)!;
+    const zone = k.pages.zone[second];
+    const thp = pcpOf(k, zone, 0, 9).blocks;
+    const order0 = pcpOf(k, zone, 0, 0).blocks;
+    const free0 = k.buddy.zones[zone].freePages;
+    expect(k.ftruncate(t, f, 2n << 20n)).toBe(0n);
+    const post = pcpOf(k, zone, 0, 9);
+    expect(post.blocks).toBe(thp + 1);
+    expect(post.head).toBe(second);
+    expect(pcpOf(k, zone, 0, 0).blocks).toBe(order0);
+    expect(k.buddy.zones[zone].freePages).toBe(free0);
+    // the new end inside the first folio: split, the pages past the end freed one by one
+    expect(k.ftruncate(t, f, 1n << 20n)).toBe(0n);
+    expect(pcpOf(k, zone, 0, 9).blocks).toBe(thp + 1);
+    expect(f.cache.size).toBe(256);
+    expect(k.buddy.check()).toEqual([]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+});

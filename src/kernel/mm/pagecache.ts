@@ -286,23 +286,41 @@ export class PageCache {
     if (f.folios.size > 0) this.splitFolio(f, index);
     f.cache.delete(index);
     this.lru?.del(pfn);
-    if (--this.pages.refcount[pfn] === 0) {
-      this.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare: a page still PG_mlocked
-      const err = folioOrder > 0 ? this.putFolioPage(pfn, folioOrder) : this.buddy.free(pfn, 0);
-      if (err !== null) throw new Error(`page cache evict: ${err}`);
-    }
+    if (--this.pages.refcount[pfn] === 0) this.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare: a page still PG_mlocked
+    const err =
+      folioOrder > 0
+        ? this.putFolioPage(pfn, folioOrder)
+        : this.pages.refcount[pfn] === 0
+          ? this.buddy.free(pfn, 0)
+          : null;
+    if (err !== null) throw new Error(`page cache evict: ${err}`);
     return true;
   }
 
-  /** One page of a folio of `order` evicted whole: the folio's block goes with its last page. */
+  /**
+   * One page of a folio of `order` evicted whole: with its last page, the folio's block goes
+   * whole when no page of it is held elsewhere; otherwise (a reference vmlab holds per page,
+   * as an LRU batch's) the pages nobody holds go one by one and the others when let go.
+   */
   private putFolioPage(pfn: number, order: number): FreeError | null {
     const p = this.pages;
     const head = pfn - (pfn % (1 << order));
     if (!(p.priv[head] > 0)) p.priv[head] = 1 << order;
     if (--p.priv[head] > 0) return null;
     p.priv[head] = -1;
-    p.order[head] = order;
-    return this.buddy.free(head, order);
+    const end = head + (1 << order);
+    let held = false;
+    for (let i = head; i < end && !held; i++) held = p.refcount[i] !== 0;
+    if (!held) {
+      p.order[head] = order;
+      return this.buddy.free(head, order);
+    }
+    for (let i = head; i < end; i++)
+      if (p.refcount[i] === 0 && p.kind[i] === PageKind.PageCache) {
+        const err = this.buddy.free(i, 0);
+        if (err !== null) return err;
+      }
+    return null;
   }
 
   cachedPages(): number {
