@@ -66,12 +66,12 @@ export function inWholeThp(env: FolioPutEnv, pfn: number): boolean {
  */
 export function freeUserPage(env: FolioPutEnv, pfn: number): FreeError | null {
   const pages = env.buddy.pages;
-  const nr = env.pgtable.hpagePmdNr;
-  const head = pfn - (pfn % nr);
+  const head = pfn - (pfn & (env.pgtable.hpagePmdNr - 1)); // HPAGE_PMD_NR: a power of two
   if (
-    pages.kind[pfn] === PageKind.UserAnon &&
+    // priv first: -1 on the head of nearly every aligned block (a slab's cache id elsewhere)
+    pages.priv[head] > 0 &&
     pages.kind[head] === PageKind.UserAnon &&
-    pages.priv[head] > 0
+    pages.kind[pfn] === PageKind.UserAnon
   ) {
     if (--pages.priv[head] > 0) return null;
     pages.priv[head] = -1;
