@@ -212,3 +212,22 @@ describe("truncate of a large page-cache folio wholly past the new end", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 });
+
+describe("a lazy-free THP discarded by reclaim (MADV_FREE, then memory pressure)", () => {
+  it("goes back whole, as one order-9 block on the THP pcp list", () => {
+    const { k, t } = boot();
+    const a = hugeRange(k, t, 1);
+    const head = pfnOf(k, t, a);
+    const zone = k.pages.zone[head];
+    const thp = pcpOf(k, zone, 0, 9).blocks;
+    expect(k.madvise(t, a, 2n << 20n, "free")).toBe(0n);
+    const lazy0 = k.vmscan.stats.pglazyfreed;
+    k.reclaim(512);
+    expect(k.vmscan.stats.pglazyfreed - lazy0).toBe(512);
+    const post = pcpOf(k, zone, 0, 9);
+    expect(post.blocks).toBe(thp + 1);
+    expect(post.head).toBe(head);
+    expect(k.buddy.check()).toEqual([]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+});
