@@ -12,6 +12,7 @@ import { Access } from "../../hw/access.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
+import { putPage } from "./memory.ts";
 import { NR_PCP_LISTS, orderToPindex } from "./page_alloc_pcp.ts";
 import { mmapArgs } from "./userMm.ts";
 
@@ -224,6 +225,31 @@ describe("a lazy-free THP discarded by reclaim (MADV_FREE, then memory pressure)
     const lazy0 = k.vmscan.stats.pglazyfreed;
     k.reclaim(512);
     expect(k.vmscan.stats.pglazyfreed - lazy0).toBe(512);
+    const post = pcpOf(k, zone, 0, 9);
+    expect(post.blocks).toBe(thp + 1);
+    expect(post.head).toBe(head);
+    expect(k.buddy.check()).toEqual([]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+});
+
+describe("a THP whose head is still held when its mappings go", () => {
+  it("stays allocated, all 512 pages, until the last reference goes; then the block goes whole", () => {
+    const { k, t } = boot();
+    const a = hugeRange(k, t, 1);
+    const head = pfnOf(k, t, a);
+    const zone = k.pages.zone[head];
+    const thp = pcpOf(k, zone, 0, 9).blocks;
+    k.pages.refcount[head]++; // a reference of the folio's (folio_get), as a batch or a pin holds
+    const pgfree0 = k.buddy.pgfree;
+    expect(k.munmap(t, a, 2n << 20n)).toBe(0n);
+    expect(k.buddy.pgfree).toBe(pgfree0 + 1); // only the deposited table
+    expect(k.pages.refcount[head + 1]).toBe(0);
+    expect(k.pages.kind[head + 511]).toBe(k.pages.kind[head]); // still the folio's, not free
+    expect(pcpOf(k, zone, 0, 9).blocks).toBe(thp);
+    expect(k.buddy.check()).toEqual([]);
+    putPage(k.userMm, head); // folio_put of that reference
+    expect(k.buddy.pgfree).toBe(pgfree0 + 513);
     const post = pcpOf(k, zone, 0, 9);
     expect(post.blocks).toBe(thp + 1);
     expect(post.head).toBe(head);

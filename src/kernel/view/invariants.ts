@@ -313,7 +313,9 @@ export function checkInvariants(k: KernelCore): string[] {
     // a page whose mapping went while it waited in another CPU's batch is freed when that batch is emptied
     if (batch.has(pfn) || batch.mlock.refs[pfn] > 0) continue;
     // a page of a whole THP, let go, whose folio a batch's reference on the head still holds
-    if (k.pages.refcount[pfn] === 0 && inWholeThp(k.userMm.env, pfn)) continue;
+    const head = pfn - (pfn % k.userMm.env.pgtable.hpagePmdNr);
+    const headHeld = batch.has(head) || batch.mlock.refs[head] > 0;
+    if (headHeld && k.pages.refcount[pfn] === 0 && inWholeThp(k.userMm.env, pfn)) continue;
     if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
