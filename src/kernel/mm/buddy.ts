@@ -536,12 +536,13 @@ export class BuddyAllocator {
   /**
    * Frees 2^order frames allocated by `alloc`. Checks that pfn is the head of
    * a live allocation of that order (a double free or a wrong order is an
-   * error value, never corruption). `folioOrder`: the order of the folio the
-   * frames were part of, where vmlab frees a large folio page by page (page
-   * cache reclaim): free_unref_folios sends a folio of an order without pcp
-   * lists to the buddy lists (free_one_page), and so do its pages here.
+   * error value, never corruption). A large folio comes here whole, with its
+   * order (folio_put.ts, PageCache.evict): the orders with pcp lists (up to
+   * PAGE_ALLOC_COSTLY_ORDER, and the THP order) go on the running CPU's list
+   * of that order, the others to the buddy lists (__free_pages_ok, free_one_page).
+   * Linux: mm/page_alloc.c free_unref_page, free_unref_folios
    */
-  free(pfn: number, order: number, folioOrder = order): FreeError | null {
+  free(pfn: number, order: number): FreeError | null {
     const p = this.pages;
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= p.nrFrames) return "out-of-range";
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return "wrong-order";
@@ -566,7 +567,7 @@ export class BuddyAllocator {
     }
     this.pgfree += 1 << order;
     // free_unref_page: the pcp orders to the running CPU's list, the others (__free_pages_ok) to the buddy lists
-    if (this.pcp !== null && pcpAllowedOrder(folioOrder, this.thpOrder))
+    if (this.pcp !== null && pcpAllowedOrder(order, this.thpOrder))
       this.pcp.free(this.zoneOf(pfn), pfn, order);
     else this.freeOne(pfn, order, false);
     return null;

@@ -9,9 +9,11 @@
  * accounted one by one (refcount and mapcount each), so splitting and
  * partial freeing need no compound-page bookkeeping.
  */
+import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
+import { freeThpBlock, thpFolioInit, thpFolioSplit } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
@@ -129,11 +131,9 @@ export function hugeFault(
   }
   const table = pteAllocOne(ctx, mm, true);
   if (table < 0) {
-    // folio_put: its pages, accounted one by one, go back one by one (the buddy merges them)
-    for (let i = 0; i < nr; i++) {
-      env.pages.refcount[pfn + i] = 0;
-      env.buddy.free(pfn + i, 0);
-    }
+    // folio_put: the new folio goes back whole (free_unref_page of order HPAGE_PMD_ORDER: the THP pcp list)
+    const err = freeThpBlock(env, pfn);
+    if (err !== null) throw new ModelBug(`hugeFault: ${err}`);
     return VmFault.OOM;
   }
   mapNewHuge(ctx, pfn);
@@ -162,9 +162,10 @@ function mapNewHuge(ctx: MmContext, pfn: number): void {
 /**
  * A zeroed 2 MiB page for anonymous memory (vma_alloc_folio, order 9). Its
  * 512 frames are accounted one by one (each refcount 1) so that splitting
- * the PMD and freeing parts need no compound-page bookkeeping; the buddy
- * allocator merges them back when the last is freed. No direct reclaim
- * unless the VMA asked for huge pages (defrag=madvise).
+ * the PMD and freeing parts need no compound-page bookkeeping; until it is
+ * split it is one folio, freed as one order-9 block when the last of its
+ * pages is let go (folio_put.ts). No direct reclaim unless the VMA asked for
+ * huge pages (defrag=madvise).
  * Linux: mm/huge_memory.c vma_alloc_anon_folio_pmd, vma_thp_gfp_mask
  */
 function allocHuge(ctx: MmContext, vma: Vma): number {
@@ -178,6 +179,7 @@ function allocHuge(ctx: MmContext, vma: Vma): number {
     env.pages.refcount[pfn + i] = 1;
     env.pages.flags[pfn + i] = 0;
   }
+  thpFolioInit(env.pages, pfn, env.pgtable.hpagePmdNr);
   return pfn;
 }
 
@@ -220,8 +222,12 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   setPteAt(ctx, pmd.pa, t.hi, t.lo);
   ctx.thpStats.thp_split_pmd++;
   // the folio is split at once (Linux leaves it whole, PTE-mapped, on the deferred split
-  // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU
-  if (!special) env.lru?.splitFolio(base);
+  // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU, and
+  // each is an order-0 folio from now on, freed by itself (folio_put.ts thpFolioSplit)
+  if (!special) {
+    env.lru?.splitFolio(base);
+    thpFolioSplit(env, base);
+  }
   return true;
 }
 

@@ -12,6 +12,7 @@ import { assert, ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { PteFlag } from "./arch.ts";
+import { freeUserPage } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
 import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
@@ -65,7 +66,8 @@ export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0, vmFlags =
 }
 
 /**
- * Drops one reference to a user page; frees it at zero.
+ * Drops one reference to a user page; frees it at zero (a page of a whole THP:
+ * the folio's order-9 block goes when its last page does, folio_put.ts).
  * Linux: mm/swap.c folio_put (__folio_put)
  */
 export function putPage(ctx: MmContext, pfn: number): void {
@@ -84,7 +86,7 @@ export function putPage(ctx: MmContext, pfn: number): void {
   if (--pages.refcount[pfn] === 0) {
     if (pages.flags[pfn] & PageFlag.Mlocked) ctx.env.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare
     ctx.env.lru?.del(pfn);
-    const err = ctx.env.buddy.free(pfn, 0);
+    const err = freeUserPage(ctx.env, pfn); // a whole THP's block goes with its last page
     if (err !== null) throw new ModelBug(`putPage: ${err}`);
   }
 }
@@ -95,7 +97,7 @@ export function putPage(ctx: MmContext, pfn: number): void {
  */
 export function freeUnmapped(ctx: MmContext, pfn: number): void {
   if (ctx.env.pages.refcount[pfn] !== 0) return;
-  const err = ctx.env.buddy.free(pfn, 0);
+  const err = freeUserPage(ctx.env, pfn);
   if (err !== null) throw new ModelBug(`freeUnmapped: ${err}`);
 }
 

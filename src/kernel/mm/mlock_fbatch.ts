@@ -18,6 +18,7 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import type { BuddyAllocator } from "./buddy.ts";
+import { freeUserPage } from "./folio_put.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import { VmFlag } from "./vma.ts";
 
@@ -266,7 +267,7 @@ export class MlockFbatches {
   private putLast(pfn: number): void {
     this.freeing(pfn);
     this.v.del(pfn);
-    const err = this.v.env.userMm.env.buddy.free(pfn, 0);
+    const err = freeUserPage(this.v.env.userMm.env, pfn); // a THP head: its whole folio
     if (err !== null) throw new ModelBug(`mlock_folio_batch: ${err}`);
   }
 

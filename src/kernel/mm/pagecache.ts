@@ -1,7 +1,7 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { FileObject } from "../fs/file.ts";
-import type { BuddyAllocator } from "./buddy.ts";
+import type { BuddyAllocator, FreeError } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import type { PfnSetLike } from "./pfnset.ts";
@@ -269,9 +269,14 @@ export class PageCache {
   /**
    * Removes a clean, unmapped page from the cache and frees it (the end of
    * shrink_folio_list for a file page: __remove_mapping). Returns whether it
-   * was evicted. `folioOrder`: the order of the folio reclaim takes whole, whose
-   * frames vmlab frees one by one (they go where the folio would: the buddy
-   * lists for an order without per-CPU lists).
+   * was evicted. `folioOrder`: the order of the folio reclaim takes whole
+   * (dropFile evicts its pages in a row): the folio is freed as one block of
+   * that order when its last page is evicted, as free_unref_folios frees it
+   * (the running CPU's pcp list of that order for orders up to 3 and the THP
+   * order, free_one_page to the buddy lists for the others); its pages
+   * evicted before stay allocated until then, counted down in the head's
+   * `priv` (as folio_put.ts counts a THP's).
+   * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping; mm/page_alloc.c free_unref_folios
    */
   evict(f: FileObject, index: number, folioOrder = 0): boolean {
     const pfn = f.cache.get(index);
@@ -281,12 +286,41 @@ export class PageCache {
     if (f.folios.size > 0) this.splitFolio(f, index);
     f.cache.delete(index);
     this.lru?.del(pfn);
-    if (--this.pages.refcount[pfn] === 0) {
-      this.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare: a page still PG_mlocked
-      const err = this.buddy.free(pfn, 0, folioOrder);
-      if (err !== null) throw new Error(`page cache evict: ${err}`);
-    }
+    if (--this.pages.refcount[pfn] === 0) this.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare: a page still PG_mlocked
+    const err =
+      folioOrder > 0
+        ? this.putFolioPage(pfn, folioOrder)
+        : this.pages.refcount[pfn] === 0
+          ? this.buddy.free(pfn, 0)
+          : null;
+    if (err !== null) throw new Error(`page cache evict: ${err}`);
     return true;
+  }
+
+  /**
+   * One page of a folio of `order` evicted whole: with its last page, the folio's block goes
+   * whole when no page of it is held elsewhere; otherwise (a reference vmlab holds per page,
+   * as an LRU batch's) the pages nobody holds go one by one and the others when let go.
+   */
+  private putFolioPage(pfn: number, order: number): FreeError | null {
+    const p = this.pages;
+    const head = pfn - (pfn % (1 << order));
+    if (!(p.priv[head] > 0)) p.priv[head] = 1 << order;
+    if (--p.priv[head] > 0) return null;
+    p.priv[head] = -1;
+    const end = head + (1 << order);
+    let held = false;
+    for (let i = head; i < end && !held; i++) held = p.refcount[i] !== 0;
+    if (!held) {
+      p.order[head] = order;
+      return this.buddy.free(head, order);
+    }
+    for (let i = head; i < end; i++)
+      if (p.refcount[i] === 0 && p.kind[i] === PageKind.PageCache) {
+        const err = this.buddy.free(i, 0);
+        if (err !== null) return err;
+      }
+    return null;
   }
 
   cachedPages(): number {

@@ -1,4 +1,5 @@
 import { ModelBug } from "../../base/assert.ts";
+import { freeUserPage } from "./folio_put.ts";
 import { evictableList, MlockFbatches, type MlockLists, UList, vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag } from "./PageDesc.ts";
 
@@ -160,7 +161,7 @@ export class LruAddBatches {
   private putLast(pfn: number): void {
     this.mlock.freeing(pfn);
     this.v.del(pfn);
-    const err = this.v.env.userMm.env.buddy.free(pfn, 0);
+    const err = freeUserPage(this.v.env.userMm.env, pfn); // a THP head: its whole folio
     if (err !== null) throw new ModelBug(`folio_batch_move_lru: ${err}`);
   }
 

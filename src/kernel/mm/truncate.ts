@@ -86,11 +86,16 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
       cache.splitFolio(f, start);
     }
   }
-  // truncate_inode_pages_range: the cached pages past the end go (written back or not)
+  // truncate_inode_pages_range: the cached pages past the end go (written back or not), a large
+  // folio wholly past the end as one block of its order (folio_batch_release: free_unref_folios)
   const gone = [...f.cache.keys()].filter((i) => i >= holeIndex).sort((x, y) => x - y);
+  const folioOrder = new Map<number, number>();
+  for (const [start, order] of f.folios)
+    if (start >= holeIndex) for (let i = start; i < start + 2 ** order; i++) folioOrder.set(i, order);
   for (const index of gone) {
     f.dirty.delete(index);
-    assert(cache.evict(f, index), `truncate: page ${index} of ${f.name} is still mapped`);
+    const ok = cache.evict(f, index, folioOrder.get(index) ?? 0);
+    assert(ok, `truncate: page ${index} of ${f.name} is still mapped`);
   }
   // folio_batch_release (__folio_batch_release): lru_add_drain, so that pages of this CPU's LRU
   // add batch are freed now, not when it next fills

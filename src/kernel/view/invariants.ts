@@ -1,5 +1,6 @@
 import { vpnUnchecked } from "../../base/units.ts";
 import type { KernelCore } from "../core/core.ts";
+import { inWholeThp } from "../mm/folio_put.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { FOLIO_BATCH_SIZE } from "../mm/swap.ts";
 import { type ShmemObject, VmFlag } from "../mm/vma.ts";
@@ -311,6 +312,10 @@ export function checkInvariants(k: KernelCore): string[] {
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     // a page whose mapping went while it waited in another CPU's batch is freed when that batch is emptied
     if (batch.has(pfn) || batch.mlock.refs[pfn] > 0) continue;
+    // a page of a whole THP, let go, whose folio a batch's reference on the head still holds
+    const head = pfn - (pfn % k.userMm.env.pgtable.hpagePmdNr);
+    const headHeld = batch.has(head) || batch.mlock.refs[head] > 0;
+    if (headHeld && k.pages.refcount[pfn] === 0 && inWholeThp(k.userMm.env, pfn)) continue;
     if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
