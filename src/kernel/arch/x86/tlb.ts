@@ -229,8 +229,10 @@ export class X86Tlb implements ArchTlb {
     mm.tlbGen++;
     const mask = mm.cpumask;
     // the mm loaded on the flushing CPU alone (reclaim's try_to_unmap_one on one CPU, every
-    // page): that CPU, without a Set iterator; else every CPU in the mask, in the Set's order
-    if (mask.size === 1 && mask.has(fromCpu)) {
+    // page): that CPU, without a Set iterator or look-up; else every CPU in the mask, in the
+    // Set's order. A CPU is in mm.cpumask exactly when its loadedMm is mm (switchMm and
+    // loadKernel change both together), so the one CPU is fromCpu.
+    if (mask.size === 1 && this.states[fromCpu]?.loadedMm === mm) {
       this.flushFunc(mm, fromCpu, startVpn, nrPages, fromCpu, kind);
       return;
     }
