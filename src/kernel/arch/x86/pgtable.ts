@@ -190,14 +190,16 @@ export class X86Pgtable implements Pgtable {
     return swapSlot(hi, lo);
   }
 
+  /** swapPteHi, with an offset below 2^32 (every swap area vmlab makes) computed here: no call */
   mkSwapHi(offset: number, _exclusive: boolean): number {
+    if (offset <= 0xffffffff) return (((~offset >>> 23) & 0x1ff) | (0x3ffff << 9)) >>> 0;
     return swapPteHi(offset);
   }
 
-  /** pte_swp_mkexclusive: bit 7 in the low word */
+  /** swapPteLo, and pte_swp_mkexclusive: bit 7 */
   mkSwapLo(offset: number, exclusive: boolean): number {
-    const lo = swapPteLo(offset);
-    return exclusive ? (lo | PAGE_SWP_EXCLUSIVE) >>> 0 : lo;
+    const lo = offset <= 0xffffffff ? (~offset & 0x7fffff) << 9 : swapPteLo(offset);
+    return (exclusive ? lo | PAGE_SWP_EXCLUSIVE : lo) >>> 0;
   }
 
   swapExclusive(_hi: number, lo: number): boolean {
