@@ -22,6 +22,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { PhysMem } from "../../hw/PhysMem.ts";
 import { type KernelArchName, resolveConfig } from "../core/config.ts";
 import { mkSwapEntry, type Pgtable } from "../mm/arch.ts";
 import { ARCHES, archFor } from "./index.ts";
@@ -73,8 +74,9 @@ describe("swap entries on every architecture", () => {
   });
 
   for (const arch of Object.keys(FORMATS) as KernelArchName[]) {
-    it(`${arch}: mkSwapHi/mkSwapLo are Linux's bits, and isSwap/swapOffset/exclusive read them back`, () => {
+    it(`${arch}: mkSwapHi/mkSwapLo/setSwap are Linux's bits, and isSwap/swapOffset/exclusive read them back`, () => {
       const pt = pgtableOf(arch);
+      const phys = new PhysMem(1 << 16);
       const f = FORMATS[arch];
       const exBit = BigInt(1 << f.exclusiveBit);
       fc.assert(
@@ -85,6 +87,11 @@ describe("swap entries on every architecture", () => {
           const want = f.encode(BigInt(off)) | (exclusive ? exBit : 0n);
           expect((BigInt(hi) << 32n) | BigInt(lo), `offset ${off}`).toBe(want);
           expect(mkSwapEntry(pt, off, exclusive)).toEqual({ hi, lo });
+          // setSwap (try_to_unmap_one's store) writes the same entry
+          const pa = 4096 + pt.entryBytes * ((off % 511) + 1);
+          pt.set(phys, pa, 0x1234, 0x5678);
+          pt.setSwap(phys, pa, off, exclusive);
+          expect(pt.get(phys, pa)).toEqual({ hi: pt.entryBytes === 8 ? hi : 0, lo });
           expect(pt.isSwap(hi, lo)).toBe(true);
           expect(pt.present(hi, lo) || pt.none(hi, lo) || pt.isGuard(hi, lo)).toBe(false);
           expect(pt.swapOffset(hi, lo)).toBe(off);

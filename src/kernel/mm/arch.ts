@@ -155,6 +155,12 @@ export interface Pgtable {
   mkSwapHi(offset: number, exclusive: boolean): number;
   /** The low half of the same entry. */
   mkSwapLo(offset: number, exclusive: boolean): number;
+  /**
+   * set_pte_at(swp_entry_to_pte(swp_entry(0, offset))) at `pa`, with the
+   * exclusive marker when `exclusive`: try_to_unmap_one's store of the swap
+   * entry, one call (the entry's halves as mkSwapHi and mkSwapLo make them).
+   */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void;
   /** pte_swp_exclusive: the swap entry carries the exclusive marker (_PAGE_SWP_EXCLUSIVE) */
   swapExclusive(hi: number, lo: number): boolean;
   /** pte_swp_clear_exclusive: the same swap entry without the marker */

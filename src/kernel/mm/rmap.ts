@@ -500,8 +500,8 @@ function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: n
   const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
   pages.flags[pfn] &= ~PageFlag.AnonExclusive;
   // set_pte_at of the swap entry into the PTE just cleared (set_pte_at's check, that no TLB can
-  // hold the old entry, holds by construction: not read again); its two halves as numbers
-  pt.set(r.env.phys, pa, pt.mkSwapHi(slot, exclusive), pt.mkSwapLo(slot, exclusive));
+  // hold the old entry, holds by construction: not read again), no object made for the entry
+  pt.setSwap(r.env.phys, pa, slot, exclusive);
   u.swap!.map[slot]++;
   mm.swapEnts++;
   mm.rssAnon--;

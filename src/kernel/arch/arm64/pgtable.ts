@@ -360,6 +360,11 @@ export class Arm64Pgtable implements Pgtable {
     return exclusive ? (lo | PteLo.SWP_EXCLUSIVE) >>> 0 : lo;
   }
 
+  /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
+  }
+
   /** pte_swp_exclusive: PTE_SWP_EXCLUSIVE (bit 2) */
   swapExclusive(_hi: number, lo: number): boolean {
     return (lo & PteLo.SWP_EXCLUSIVE) !== 0;

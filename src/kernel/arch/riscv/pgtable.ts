@@ -278,6 +278,11 @@ export class RiscvPgtable implements Pgtable {
     return exclusive ? (lo | PageBit.SWP_EXCLUSIVE) >>> 0 : lo;
   }
 
+  /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
+  }
+
   /** pte_swp_exclusive: _PAGE_SWP_EXCLUSIVE (bit 6) */
   swapExclusive(_hi: number, lo: number): boolean {
     return (lo & PageBit.SWP_EXCLUSIVE) !== 0;

@@ -202,6 +202,11 @@ export class X86Pgtable implements Pgtable {
     return (exclusive ? lo | PAGE_SWP_EXCLUSIVE : lo) >>> 0;
   }
 
+  /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
+  }
+
   swapExclusive(_hi: number, lo: number): boolean {
     return (lo & PAGE_SWP_EXCLUSIVE) !== 0;
   }

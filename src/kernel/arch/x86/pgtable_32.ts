@@ -190,6 +190,11 @@ export class I386Pgtable implements Pgtable {
     return exclusive ? (lo | PAGE_SWP_EXCLUSIVE) >>> 0 : lo;
   }
 
+  /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
+  }
+
   /** pte_swp_exclusive: _PAGE_SWP_EXCLUSIVE = _PAGE_PSE (bit 7) in both pgtable-2level.h and pgtable-3level.h */
   swapExclusive(_hi: number, lo: number): boolean {
     return (lo & PAGE_SWP_EXCLUSIVE) !== 0;
