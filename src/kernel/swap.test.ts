@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
 import { PageState } from "../hw/PageStore.ts";
-import { isSwapPte, swapPte, swapSlot } from "./arch/x86/pgtable.ts";
+import { isSwapPte, swapPteHi, swapPteLo, swapSlot } from "./arch/x86/pgtable.ts";
 import type { Task } from "./core/task.ts";
 import { fileByte } from "./fs/file.ts";
 import type { KernelConfig } from "./Kernel.ts";
@@ -44,7 +44,7 @@ function pageout(k: Kernel, t: Task, va: bigint, pages: number): bigint {
 describe("the swap PTE (arch/x86/include/asm/pgtable_64.h)", () => {
   it("puts the offset inverted in bits 9-58 and the type (0) in bits 59-63, with P and PROTNONE clear", () => {
     for (const slot of [1, 2, 0x7fffff, 0x800000, 0x12345678, 0xffffffff]) {
-      const { hi, lo } = swapPte(slot);
+      const [hi, lo] = [swapPteHi(slot), swapPteLo(slot)];
       const v = (BigInt(hi) << 32n) | BigInt(lo);
       const want = ((~BigInt(slot) & ((1n << 50n) - 1n)) << 9n) | (0n << 59n);
       expect(v, `slot ${slot}`).toBe(want);

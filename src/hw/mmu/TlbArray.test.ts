@@ -74,3 +74,56 @@ describe("TlbArray.invalidatePage", () => {
     expect(dropped).toBeGreaterThan(500);
   });
 });
+
+describe("TlbArray.invalidateAll", () => {
+  it("drops exactly the entries `how` matches, keeps the others in their ways' order, and counts them", () => {
+    const rng = new Rng(13);
+    const a = new TlbArray(32, 4, 3, 3, "t"); // 8 sets of 4: full sets, sets with holes, empty sets
+    const G = 1 << 23;
+    let dropped = 0;
+    for (let step = 0; step < 4000; step++) {
+      const n0 = rng.below(40);
+      for (let j = 0; j < n0; j++) {
+        const vpn = rng.below(256);
+        a.insert(vpn, rng.below(5) === 0 ? 1 : 0, vpn + 5, rng.below(3) | (rng.below(6) === 0 ? G : 0));
+      }
+      const asid = rng.below(3);
+      const how = rng.below(4) as InvalidateHow;
+      // the expected result, from the arrays as they are: each set's ways, the matching ones left out
+      const want = { keys: [] as number[], metas: [] as number[], n: 0 };
+      for (let i = 0; i < a.entries; i++) {
+        const k = a.keys[i];
+        const m = a.metas[i];
+        const global = (m & G) !== 0;
+        const own = (m & 0xffff) === asid;
+        const hit =
+          k !== -1 &&
+          (how === InvalidateHow.PcidAndGlobal
+            ? global || own
+            : how === InvalidateHow.PcidNonGlobal
+              ? !global && own
+              : how === InvalidateHow.AllNonGlobal
+                ? !global
+                : true);
+        if (hit) want.n++;
+        else if (k !== -1) {
+          want.keys.push(k);
+          want.metas.push(m);
+        }
+        // the set's end: its invalid ways after the entries kept
+        if (i % a.ways === a.ways - 1)
+          while (want.keys.length < i + 1) {
+            want.keys.push(-1);
+            want.metas.push(Number.NaN);
+          }
+      }
+      const n = a.invalidateAll(asid, how);
+      expect(n).toBe(want.n);
+      expect([...a.keys]).toEqual(want.keys);
+      for (let i = 0; i < a.entries; i++) if (want.keys[i] !== -1) expect(a.metas[i]).toBe(want.metas[i]);
+      expect(a.occupancy()).toBe(want.keys.filter((k) => k !== -1).length);
+      dropped += n;
+    }
+    expect(dropped).toBeGreaterThan(1000);
+  });
+});

@@ -441,10 +441,17 @@ export class TlbArray {
   invalidateAll(asid: number, how: InvalidateHow): number {
     if (this.valid === 0) return 0;
     let n = 0;
-    for (let base = 0; base < this.entries; base += this.ways) {
-      for (let i = base; i < base + this.ways; ) {
-        if (this.keys[i] !== -1 && matches(this.metas[i], asid, how)) {
-          this.remove(base, i);
+    const keys = this.keys; // remove() shifts within these arrays, never replaces them
+    const metas = this.metas;
+    const ways = this.ways;
+    // every valid entry is looked at once (INVLPG empties the walk caches on every flushed page)
+    let left = this.valid;
+    for (let base = 0; left > 0 && base < this.entries; base += ways) {
+      for (let i = base, end = base + ways; i < end; ) {
+        if (keys[i] === -1) break; // invalid ways are last (as lookup relies on)
+        left--;
+        if (matches(metas[i], asid, how)) {
+          this.remove(base, i); // the next way moves into i
           n++;
         } else i++;
       }

@@ -26,7 +26,6 @@ import type { FrameAllocator, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { MmStruct } from "./MmStruct.ts";
 
-/** One page-table entry's value. */
 /**
  * Which flush of a user range the generic mm asks for: the architectures
  * issue different operations for each (arm64: last-level TLBIs for leaf
@@ -49,6 +48,7 @@ export const enum TlbFlush {
   Pmd = 4,
 }
 
+/** One page-table entry's value. */
 export interface Entry {
   hi: number;
   lo: number;
@@ -147,10 +147,20 @@ export interface Pgtable {
   /** swp_offset: the slot of a swap entry (the exclusive marker ignored) */
   swapOffset(hi: number, lo: number): number;
   /**
-   * swp_entry_to_pte(swp_entry(0, offset)), with the exclusive marker when
-   * `exclusive` (pte_swp_mkexclusive: try_to_unmap_one of a PageAnonExclusive page)
+   * The high half of swp_entry_to_pte(swp_entry(0, offset)), with the
+   * exclusive marker when `exclusive` (pte_swp_mkexclusive: try_to_unmap_one
+   * of a PageAnonExclusive page). The two halves come from two calls, so
+   * that reclaim makes no object per swap entry (`mkSwapEntry` joins them).
    */
-  mkSwap(offset: number, exclusive: boolean): Entry;
+  mkSwapHi(offset: number, exclusive: boolean): number;
+  /** The low half of the same entry. */
+  mkSwapLo(offset: number, exclusive: boolean): number;
+  /**
+   * set_pte_at(swp_entry_to_pte(swp_entry(0, offset))) at `pa`, with the
+   * exclusive marker when `exclusive`: try_to_unmap_one's store of the swap
+   * entry, one call (the entry's halves as mkSwapHi and mkSwapLo make them).
+   */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void;
   /** pte_swp_exclusive: the swap entry carries the exclusive marker (_PAGE_SWP_EXCLUSIVE) */
   swapExclusive(hi: number, lo: number): boolean;
   /** pte_swp_clear_exclusive: the same swap entry without the marker */
@@ -205,6 +215,15 @@ export interface Pgtable {
   pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void;
   /** The PGD user code runs on (PTI: the second page of the pair). */
   userPgd(pgdPfn: number): Pfn;
+}
+
+/**
+ * swp_entry_to_pte(swp_entry(0, offset)) as one `Entry` (pte_swp_mkexclusive
+ * when `exclusive`), for code off reclaim's path (tests, views): both halves
+ * of `Pgtable.mkSwapHi` / `mkSwapLo`.
+ */
+export function mkSwapEntry(pt: Pgtable, offset: number, exclusive: boolean): Entry {
+  return { hi: pt.mkSwapHi(offset, exclusive), lo: pt.mkSwapLo(offset, exclusive) };
 }
 
 /**

@@ -499,10 +499,9 @@ function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: n
   // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
   const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
   pages.flags[pfn] &= ~PageFlag.AnonExclusive;
-  const e = pt.mkSwap(slot, exclusive);
   // set_pte_at of the swap entry into the PTE just cleared (set_pte_at's check, that no TLB can
-  // hold the old entry, holds by construction: not read again)
-  pt.set(r.env.phys, pa, e.hi, e.lo);
+  // hold the old entry, holds by construction: not read again), no object made for the entry
+  pt.setSwap(r.env.phys, pa, slot, exclusive);
   u.swap!.map[slot]++;
   mm.swapEnts++;
   mm.rssAnon--;

@@ -8,7 +8,7 @@ import { fromBig, toBig } from "../../../base/u64.ts";
 import type { PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import { BumpFrames } from "../../../hw/mmu/Mapper.ts";
 import { PhysMem } from "../../../hw/PhysMem.ts";
-import { PteFlag } from "../../mm/arch.ts";
+import { mkSwapEntry, PteFlag } from "../../mm/arch.ts";
 import { Arm64Pgtable } from "./pgtable.ts";
 
 const b = (n: number) => 1n << BigInt(n);
@@ -207,7 +207,7 @@ describe("what an entry is", () => {
 
 describe("swap entries (__swp_entry, __swp_offset)", () => {
   it.each([1, 2, 0xfffff, 0x100000, 2 ** 32 + 5, 2 ** 50 - 1])("offset %d", (offset) => {
-    const e = pt.mkSwap(offset, false);
+    const e = mkSwapEntry(pt, offset, false);
     expect(big(e)).toBe(BigInt(offset) << __SWP_OFFSET_SHIFT);
     expect(pt.isSwap(e.hi, e.lo)).toBe(true);
     expect(pt.present(e.hi, e.lo)).toBe(false);
@@ -219,8 +219,8 @@ describe("swap entries (__swp_entry, __swp_offset)", () => {
     expect(pt.isSwap(hi, lo)).toBe(true);
     expect(pt.swapOffset(hi, lo)).toBe(9);
     expect(pt.swapExclusive(hi, lo)).toBe(true);
-    expect(big(pt.mkSwap(9, true))).toBe((9n << __SWP_OFFSET_SHIFT) | b(2));
-    expect(pt.swapExclusive(pt.mkSwap(9, false).hi, pt.mkSwap(9, false).lo)).toBe(false);
+    expect(big(mkSwapEntry(pt, 9, true))).toBe((9n << __SWP_OFFSET_SHIFT) | b(2));
+    expect(pt.swapExclusive(mkSwapEntry(pt, 9, false).hi, mkSwapEntry(pt, 9, false).lo)).toBe(false);
     const c = pt.swapClearExclusive(hi, lo);
     expect(big(c)).toBe(9n << __SWP_OFFSET_SHIFT);
   });
@@ -335,7 +335,7 @@ describe("needsFlush (asm-generic pte_needs_flush: every change of a valid descr
     const none = pt.mkUser(0x1234, 0, 0, false, false, false); // PAGE_NONE: PTE_PRESENT_INVALID
     expect(pt.protnone(none.hi, none.lo)).toBe(true);
     expect(pt.needsFlush(none.hi, none.lo, page.hi, page.lo, 0)).toBe(false);
-    const swap = pt.mkSwap(7, false);
+    const swap = mkSwapEntry(pt, 7, false);
     expect(pt.needsFlush(swap.hi, swap.lo, page.hi, page.lo, 0)).toBe(false);
   });
 });

@@ -182,11 +182,22 @@ const TYPE_FIELD = ((1 << SWP_TYPE_BITS) - 1) << SWP_TYPE_SHIFT;
 /** what must be zero in any swap entry: V, T (bits 1:0) and PTE_PRESENT_INVALID (bit 11) */
 const NOT_SWAP = PTE_TYPE_MASK | PTE_PRESENT_INVALID;
 
+/**
+ * The high word of __swp_entry(type, offset) as a PTE (__swp_entry_to_pte): offset bits 49:20
+ * in descriptor bits 61:32 (offset & __SWP_OFFSET_MASK: 50 bits).
+ */
+export function swpEntryHi(_type: number, offset: number): number {
+  return offset < TWO20 ? 0 : Math.floor(offset / TWO20) & 0x3fffffff;
+}
+
+/** The low word of the same PTE: type << 6 | offset bits 19:0 << 12. */
+export function swpEntryLo(type: number, offset: number): number {
+  return ((offset % TWO20) * 4096 + (type << SWP_TYPE_SHIFT)) >>> 0;
+}
+
 /** __swp_entry(type, offset) as a PTE (__swp_entry_to_pte): type << 6 | offset << 12. */
 export function swpEntryPte(type: number, offset: number): Entry {
-  const lo = ((offset % TWO20) * 4096 + (type << SWP_TYPE_SHIFT)) >>> 0;
-  const hi = Math.floor(offset / TWO20) & 0x3fffffff; // offset bits 49:20 in descriptor bits 61:32
-  return { hi, lo };
+  return { hi: swpEntryHi(type, offset), lo: swpEntryLo(type, offset) };
 }
 
 /** __swp_type of a non-present, non-none PTE. */
@@ -338,11 +349,20 @@ export class Arm64Pgtable implements Pgtable {
     return swpOffset(hi, lo);
   }
 
-  /** swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
-  mkSwap(offset: number, exclusive: boolean): Entry {
-    const e = swpEntryPte(0, offset);
-    if (exclusive) e.lo = (e.lo | PteLo.SWP_EXCLUSIVE) >>> 0;
-    return e;
+  /** swp_entry_to_pte(swp_entry(0, offset)): the high word (PTE_SWP_EXCLUSIVE is in the low one) */
+  mkSwapHi(offset: number, _exclusive: boolean): number {
+    return swpEntryHi(0, offset);
+  }
+
+  /** swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive`: the low word */
+  mkSwapLo(offset: number, exclusive: boolean): number {
+    const lo = swpEntryLo(0, offset);
+    return exclusive ? (lo | PteLo.SWP_EXCLUSIVE) >>> 0 : lo;
+  }
+
+  /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
   }
 
   /** pte_swp_exclusive: PTE_SWP_EXCLUSIVE (bit 2) */

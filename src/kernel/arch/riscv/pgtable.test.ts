@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { BumpFrames, RiscvMapper } from "../../../hw/arch/riscv/Mapper.ts";
 import { PhysMem } from "../../../hw/PhysMem.ts";
-import { PteFlag } from "../../mm/arch.ts";
+import { mkSwapEntry, PteFlag } from "../../mm/arch.ts";
 import { RiscvAsidAllocator } from "./context.ts";
 import { riscvLayout, riscvLayoutConsts } from "./layout.ts";
 import {
@@ -94,7 +94,7 @@ describe("RISC-V PTEs (pgtable-bits.h, pgtable.h)", () => {
 describe("swap entries (__swp_entry: type in bits 7-11, offset from bit 12)", () => {
   it("round-trips offsets up to 2^50, and is neither present nor none", () => {
     for (const off of [1, 2, 0xfffff, 0x100000, 0x123456789, 2 ** 50 - 1]) {
-      const e = pt.mkSwap(off, false);
+      const e = mkSwapEntry(pt, off, false);
       expect(pt.isSwap(e.hi, e.lo), `offset ${off}`).toBe(true);
       expect(pt.swapOffset(e.hi, e.lo)).toBe(off);
       expect(pt.present(e.hi, e.lo) || pt.none(e.hi, e.lo)).toBe(false);
@@ -110,7 +110,7 @@ describe("swap entries (__swp_entry: type in bits 7-11, offset from bit 12)", ()
     expect(swpType(g.hi, g.lo)).toBe(SWP_PTE_MARKER);
     expect(pt.isGuard(g.hi, g.lo)).toBe(true);
     expect(pt.isSwap(g.hi, g.lo)).toBe(false);
-    const s = pt.mkSwap(4, false);
+    const s = mkSwapEntry(pt, 4, false);
     expect(pt.isGuard(s.hi, s.lo)).toBe(false);
   });
 
@@ -194,8 +194,8 @@ describe("the ASID allocator (context.c)", () => {
 describe("the swap PTE's exclusive marker (_PAGE_SWP_EXCLUSIVE = _PAGE_ACCESSED, bit 6)", () => {
   it("pte_swp_mkexclusive sets bit 6 only; the offset and is_swap_pte ignore it", () => {
     for (const off of [1, 0x100000, 2 ** 40 + 3]) {
-      const plain = pt.mkSwap(off, false);
-      const ex = pt.mkSwap(off, true);
+      const plain = mkSwapEntry(pt, off, false);
+      const ex = mkSwapEntry(pt, off, true);
       expect([ex.hi, ex.lo >>> 0]).toEqual([plain.hi, (plain.lo | (1 << 6)) >>> 0]);
       expect([pt.swapExclusive(plain.hi, plain.lo), pt.swapExclusive(ex.hi, ex.lo)]).toEqual([false, true]);
       expect(pt.isSwap(ex.hi, ex.lo) && !pt.present(ex.hi, ex.lo)).toBe(true);

@@ -106,11 +106,19 @@ const TYPE_FIELD = ((1 << SWP_TYPE_BITS) - 1) << SWP_TYPE_SHIFT;
 /** what is zero in every swap entry: _PAGE_PRESENT, _PAGE_LEAF, _PAGE_PROT_NONE */
 const NOT_SWAP = PageBit.PRESENT | PageBit.LEAF | PageBit.PROT_NONE;
 
+/** The high word of __swp_entry(type, offset) as a PTE: offset bits 51:20 in PTE bits 63:32. */
+export function swpEntryHi(_type: number, offset: number): number {
+  return offset < TWO20 ? 0 : Math.floor(offset / TWO20) >>> 0;
+}
+
+/** The low word of the same PTE: type << 7 | offset bits 19:0 << 12. */
+export function swpEntryLo(type: number, offset: number): number {
+  return ((offset % TWO20) * 4096 + (type << SWP_TYPE_SHIFT)) >>> 0;
+}
+
 /** __swp_entry(type, offset) as a PTE: type << 7 | offset << 12. */
 export function swpEntryPte(type: number, offset: number): Entry {
-  const lo = ((offset % TWO20) * 4096 + (type << SWP_TYPE_SHIFT)) >>> 0;
-  const hi = Math.floor(offset / TWO20) >>> 0; // offset bits 51:20 in PTE bits 63:32
-  return { hi, lo };
+  return { hi: swpEntryHi(type, offset), lo: swpEntryLo(type, offset) };
 }
 
 /** __swp_type */
@@ -259,11 +267,20 @@ export class RiscvPgtable implements Pgtable {
     return swpOffset(hi, lo);
   }
 
-  /** swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
-  mkSwap(offset: number, exclusive: boolean): Entry {
-    const e = swpEntryPte(0, offset);
-    if (exclusive) e.lo = (e.lo | PageBit.SWP_EXCLUSIVE) >>> 0;
-    return e;
+  /** swp_entry_to_pte(swp_entry(0, offset)): the high word (_PAGE_SWP_EXCLUSIVE is in the low one) */
+  mkSwapHi(offset: number, _exclusive: boolean): number {
+    return swpEntryHi(0, offset);
+  }
+
+  /** swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive`: the low word */
+  mkSwapLo(offset: number, exclusive: boolean): number {
+    const lo = swpEntryLo(0, offset);
+    return exclusive ? (lo | PageBit.SWP_EXCLUSIVE) >>> 0 : lo;
+  }
+
+  /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
   }
 
   /** pte_swp_exclusive: _PAGE_SWP_EXCLUSIVE (bit 6) */

@@ -12,6 +12,7 @@ import type { I386Cpu } from "../../../hw/arch/i386/Cpu.ts";
 import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
+import { mkSwapEntry } from "../../mm/arch.ts";
 import { Gfp } from "../../mm/gfp.ts";
 import { mmapArgs } from "../../mm/mmap.ts";
 import { checkInvariants } from "../../view/invariants.ts";
@@ -175,7 +176,7 @@ describe("the kernel on i386 (2-level paging)", () => {
     const k = boot({ swapBytes: 16 << 20 });
     const pt = k.arch.pgtable;
     for (const off of [1, 2, 3, 0x1234, 0x7fffff]) {
-      const e = pt.mkSwap(off, false);
+      const e = mkSwapEntry(pt, off, false);
       expect(e).toEqual({ hi: 0, lo: (off << 9) >>> 0 });
       expect(pt.isSwap(e.hi, e.lo)).toBe(true);
       expect(pt.present(e.hi, e.lo) || pt.none(e.hi, e.lo) || pt.isGuard(e.hi, e.lo)).toBe(false);
@@ -339,7 +340,7 @@ describe("the kernel on i386-pae", () => {
     const k = pae({ swapBytes: 16 << 20 });
     const pt = k.arch.pgtable;
     for (const off of [1, 2, 0x1234, 0xfffff]) {
-      const e = pt.mkSwap(off, false);
+      const e = mkSwapEntry(pt, off, false);
       expect(pt.isSwap(e.hi, e.lo)).toBe(true);
       expect(pt.present(e.hi, e.lo)).toBe(false);
       expect(pt.swapOffset(e.hi, e.lo)).toBe(off);

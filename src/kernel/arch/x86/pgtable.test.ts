@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { toBig } from "../../../base/u64.ts";
+import { mkSwapEntry } from "../../mm/arch.ts";
 import { X86Pgtable } from "./pgtable.ts";
 
 const pt = new X86Pgtable(4, false);
@@ -16,11 +17,11 @@ describe("x86-64 swap entries", () => {
   it.each([1, 9, 0x123456, 2 ** 31 + 7])(
     "offset %d: ~offset << 9 with type 0, bit 7 the exclusive marker",
     (off) => {
-      const plain = pt.mkSwap(off, false);
+      const plain = mkSwapEntry(pt, off, false);
       // __swp_entry(0, off): (~off << SWP_OFFSET_SHIFT >> SWP_TYPE_BITS), SWP_OFFSET_SHIFT = 9 + 5
       const want = (((~BigInt(off) & MASK64) << 14n) & MASK64) >> 5n;
       expect(big(plain)).toBe(want);
-      const ex = pt.mkSwap(off, true);
+      const ex = mkSwapEntry(pt, off, true);
       expect(big(ex)).toBe(want | (1n << 7n));
       expect([pt.swapExclusive(plain.hi, plain.lo), pt.swapExclusive(ex.hi, ex.lo)]).toEqual([false, true]);
       expect(pt.isSwap(ex.hi, ex.lo) && !pt.present(ex.hi, ex.lo) && !pt.none(ex.hi, ex.lo)).toBe(true);

@@ -45,13 +45,22 @@ export function isSwapPte(hi: number, lo: number): boolean {
   return (lo & (Pte.P | PTE_PROTNONE)) === 0 && hi !== 0;
 }
 
-/** The offset (slot) of a swap entry. Linux: arch/x86/include/asm/pgtable_64.h __swp_offset */
+/** 2^50 - 1: the offset field, bits 58..9 (SWP_OFFSET_FIRST_BIT = 9 to 63 - SWP_TYPE_BITS). */
+const SWP_OFFSET_ONES = 1125899906842623;
+/** 2^23: the offset's bits in the low word (bits 31..9) */
+const TWO23 = 8388608;
+
+/**
+ * The offset (slot) of a swap entry: the 50-bit field in bits 58..9, inverted back.
+ * Linux: arch/x86/include/asm/pgtable_64.h __swp_offset (pgtable-3level.h __pteval_swp_offset)
+ */
 export function swapSlot(hi: number, lo: number): number {
   const inv = ((lo >>> 9) & 0x7fffff) | ((hi & 0x1ff) << 23);
-  return ~inv >>> 0;
+  // an offset below 2^32: bits 58..41 all ones (inverted zeros), the answer in 32 bits
+  if ((hi & 0x7fffe00) === 0x7fffe00) return ~inv >>> 0;
+  return SWP_OFFSET_ONES - ((hi & 0x7ffffff) * TWO23 + ((lo >>> 9) & 0x7fffff));
 }
 
-/** The swap entry of slot `offset` in area 0. Linux: arch/x86/include/asm/pgtable_64.h __swp_entry, swp_entry_to_pte */
 /**
  * _PAGE_SWP_EXCLUSIVE = _PAGE_PSE (bit 7): the exclusive marker of a swap
  * PTE, outside the type and offset fields (pgtable_64.h; the same bit in
@@ -59,11 +68,22 @@ export function swapSlot(hi: number, lo: number): number {
  */
 export const PAGE_SWP_EXCLUSIVE = 1 << 7;
 
-export function swapPte(offset: number): Entry {
-  const inv = ~offset >>> 0; // the offset, inverted (bits above 31 of ~offset are all ones)
-  const lo = ((inv & 0x7fffff) << 9) >>> 0;
-  const hi = (((inv >>> 23) & 0x1ff) | (0x3ffff << 9)) >>> 0;
-  return { hi, lo };
+/**
+ * The high word of the swap entry of slot `offset` (0 <= offset < 2^50) in area 0: the
+ * inverted offset's bits 49..23 in PTE bits 58..32, the type (0) in bits 63..59.
+ * Linux: arch/x86/include/asm/pgtable_64.h __swp_entry, swp_entry_to_pte
+ * (pgtable-3level.h __swp_pteval_entry for PAE, the same bits)
+ */
+export function swapPteHi(offset: number): number {
+  // below 2^32: bits above 31 of ~offset are all ones
+  if (offset <= 0xffffffff) return (((~offset >>> 23) & 0x1ff) | (0x3ffff << 9)) >>> 0;
+  return Math.floor((SWP_OFFSET_ONES - offset) / TWO23);
+}
+
+/** The low word of the same entry: the inverted offset's bits 22..0 in PTE bits 31..9. */
+export function swapPteLo(offset: number): number {
+  if (offset <= 0xffffffff) return ((~offset & 0x7fffff) << 9) >>> 0;
+  return ((SWP_OFFSET_ONES - offset) % TWO23) * 512;
 }
 
 export class X86Pgtable implements Pgtable {
@@ -170,10 +190,21 @@ export class X86Pgtable implements Pgtable {
     return swapSlot(hi, lo);
   }
 
-  mkSwap(offset: number, exclusive: boolean): Entry {
-    const e = swapPte(offset);
-    if (exclusive) e.lo = (e.lo | PAGE_SWP_EXCLUSIVE) >>> 0;
-    return e;
+  /** swapPteHi, with an offset below 2^32 (every swap area vmlab makes) computed here: no call */
+  mkSwapHi(offset: number, _exclusive: boolean): number {
+    if (offset <= 0xffffffff) return (((~offset >>> 23) & 0x1ff) | (0x3ffff << 9)) >>> 0;
+    return swapPteHi(offset);
+  }
+
+  /** swapPteLo, and pte_swp_mkexclusive: bit 7 */
+  mkSwapLo(offset: number, exclusive: boolean): number {
+    const lo = offset <= 0xffffffff ? (~offset & 0x7fffff) << 9 : swapPteLo(offset);
+    return (exclusive ? lo | PAGE_SWP_EXCLUSIVE : lo) >>> 0;
+  }
+
+  /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
   }
 
   swapExclusive(_hi: number, lo: number): boolean {

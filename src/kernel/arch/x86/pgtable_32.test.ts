@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { toBig } from "../../../base/u64.ts";
 import { PhysMem } from "../../../hw/PhysMem.ts";
-import { PteFlag } from "../../mm/arch.ts";
+import { mkSwapEntry, PteFlag } from "../../mm/arch.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import { I386Pgtable } from "./pgtable_32.ts";
 
@@ -73,7 +73,7 @@ describe("i386 (2-level) entries", () => {
 
   it("__swp_entry(0, off) = off << 9; the guard marker swp_entry(SWP_PTE_MARKER = 31, PTE_MARKER_GUARD = 4)", () => {
     for (const off of [1, 7, 0x1000, 0x7fffff]) {
-      const e = pt.mkSwap(off, false);
+      const e = mkSwapEntry(pt, off, false);
       expect(big(e)).toBe(BigInt(off) << 9n);
       expect(pt.swapOffset(e.hi, e.lo)).toBe(off);
       expect(pt.isSwap(e.hi, e.lo) && !pt.isGuard(e.hi, e.lo)).toBe(true);
@@ -131,10 +131,10 @@ describe("i386-pae (3-level) entries", () => {
 
   it("__swp_pteval_entry: the offset inverted from bit 9 (L1TF), type 0 in bits 63..59", () => {
     for (const off of [1, 0x12345, 0xffffff]) {
-      const e = big(pt.mkSwap(off, false));
+      const e = big(mkSwapEntry(pt, off, false));
       const want = (~BigInt(off) << 14n) & ((1n << 64n) - 1n);
       expect(e).toBe(want >> 5n);
-      const s = pt.mkSwap(off, false);
+      const s = mkSwapEntry(pt, off, false);
       expect(pt.swapOffset(s.hi, s.lo)).toBe(off);
       expect(pt.isSwap(s.hi, s.lo)).toBe(true);
     }
@@ -155,8 +155,8 @@ describe("the swap PTE's exclusive marker (_PAGE_SWP_EXCLUSIVE = _PAGE_PSE, bit 
     (pae) => {
       const pt = new I386Pgtable(pae);
       for (const off of [1, 9, 0x7fffff]) {
-        const plain = pt.mkSwap(off, false);
-        const ex = pt.mkSwap(off, true);
+        const plain = mkSwapEntry(pt, off, false);
+        const ex = mkSwapEntry(pt, off, true);
         expect(big(ex)).toBe(big(plain) | _PAGE_PSE);
         expect([pt.swapExclusive(plain.hi, plain.lo), pt.swapExclusive(ex.hi, ex.lo)]).toEqual([false, true]);
         expect(pt.isSwap(ex.hi, ex.lo) && !pt.present(ex.hi, ex.lo) && !pt.isGuard(ex.hi, ex.lo)).toBe(true);

@@ -34,7 +34,8 @@ import {
   PTE_GUARD,
   PTE_PROTNONE,
   PTE_SPECIAL,
-  swapPte,
+  swapPteHi,
+  swapPteLo,
   swapSlot,
 } from "./pgtable.ts";
 
@@ -67,9 +68,9 @@ export function swapSlot2(lo: number): number {
   return lo >>> SWP_OFFSET_SHIFT_2L;
 }
 
-/** 2-level __swp_entry(0, offset): offsets up to 2^23 - 1 */
-export function swapPte2(offset: number): Entry {
-  return { hi: 0, lo: (offset * 512) >>> 0 };
+/** 2-level __swp_entry(0, offset) (a 4-byte PTE: the low word alone): offsets up to 2^23 - 1 */
+export function swapPte2(offset: number): number {
+  return (offset * 512) >>> 0;
 }
 
 function bits(f: number): number {
@@ -178,10 +179,20 @@ export class I386Pgtable implements Pgtable {
     return this.pae ? swapSlot(hi, lo) : swapSlot2(lo);
   }
 
-  mkSwap(offset: number, exclusive: boolean): Entry {
-    const e = this.pae ? swapPte(offset) : swapPte2(offset);
-    if (exclusive) e.lo = (e.lo | PAGE_SWP_EXCLUSIVE) >>> 0;
-    return e;
+  /** PAE: __swp_pteval_entry's high word (x86-64's); 2-level: 0 */
+  mkSwapHi(offset: number, _exclusive: boolean): number {
+    return this.pae ? swapPteHi(offset) : 0;
+  }
+
+  /** the low word, with _PAGE_SWP_EXCLUSIVE (bit 7) when `exclusive` (pte_swp_mkexclusive) */
+  mkSwapLo(offset: number, exclusive: boolean): number {
+    const lo = this.pae ? swapPteLo(offset) : swapPte2(offset);
+    return exclusive ? (lo | PAGE_SWP_EXCLUSIVE) >>> 0 : lo;
+  }
+
+  /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
+  setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
   }
 
   /** pte_swp_exclusive: _PAGE_SWP_EXCLUSIVE = _PAGE_PSE (bit 7) in both pgtable-2level.h and pgtable-3level.h */

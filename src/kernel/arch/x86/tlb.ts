@@ -227,40 +227,65 @@ export class X86Tlb implements ArchTlb {
     kind: TlbFlush = TlbFlush.Range,
   ): void {
     mm.tlbGen++;
-    for (const cpuId of mm.cpumask) {
-      const st = this.states[cpuId];
-      if (st.loadedMm !== mm) continue;
-      if (st.isLazy) {
-        if (kind !== TlbFlush.Tables) continue;
-        if (cpuId !== fromCpu) {
-          this.shootdowns++;
-          st.shootdownsReceived++;
-        }
-        this.loadKernel(cpuId, this.kernelRootPfn());
-        continue;
-      }
+    const mask = mm.cpumask;
+    // the mm loaded on the flushing CPU alone (reclaim's try_to_unmap_one on one CPU, every
+    // page): that CPU, without a Set iterator or look-up; else every CPU in the mask, in the
+    // Set's order. A CPU is in mm.cpumask exactly when its loadedMm is mm (switchMm and
+    // loadKernel change both together), so the one CPU is fromCpu.
+    if (mask.size === 1 && this.states[fromCpu]?.loadedMm === mm) {
+      this.flushFunc(mm, fromCpu, startVpn, nrPages, fromCpu, kind);
+      return;
+    }
+    for (const cpuId of mask) this.flushFunc(mm, cpuId, startVpn, nrPages, fromCpu, kind);
+  }
+
+  /**
+   * flush_tlb_mm_range's part on one CPU of mm_cpumask: an IPI to it unless
+   * it is `fromCpu`, then flush_tlb_func there (see flushTlbMmRange).
+   * Linux: arch/x86/mm/tlb.c flush_tlb_func
+   */
+  private flushFunc(
+    mm: MmStruct,
+    cpuId: number,
+    startVpn: number,
+    nrPages: number,
+    fromCpu: number,
+    kind: TlbFlush,
+  ): void {
+    const st = this.states[cpuId];
+    if (st.loadedMm !== mm) return;
+    if (st.isLazy) {
+      if (kind !== TlbFlush.Tables) return;
       if (cpuId !== fromCpu) {
         this.shootdowns++;
         st.shootdownsReceived++;
       }
-      const cpu = this.cpus[cpuId];
-      // PTI: the flush IPI interrupts user code: kernel CR3 in, user CR3 out
-      const wasUser = st.inUser;
-      this.enterKernel(cpuId);
-      if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING && st.ctxs[st.loadedAsid].tlbGen + 1 === mm.tlbGen) {
-        for (let i = 0; i < nrPages; i++) {
-          const hi = this.va.canonicalHi(startVpn + i);
-          const lo = this.va.canonicalLo(startVpn + i);
-          cpu.invlpg(hi, lo);
-          // flush_tlb_one_user: INVLPG reaches only the current (kernel) PCID; the user PCID by INVPCID
-          if (this.pti && this.pcid) cpu.invpcid(0, this.userPcid(st.loadedAsid), hi, lo);
-        }
-      } else {
-        this.loadCr3(cpu, mm, st.loadedAsid, true);
-      }
-      st.ctxs[st.loadedAsid].tlbGen = mm.tlbGen;
-      if (wasUser) this.exitToUser(cpuId);
+      this.loadKernel(cpuId, this.kernelRootPfn());
+      return;
     }
+    if (cpuId !== fromCpu) {
+      this.shootdowns++;
+      st.shootdownsReceived++;
+    }
+    const cpu = this.cpus[cpuId];
+    // PTI: the flush IPI interrupts user code: kernel CR3 in, user CR3 out
+    const wasUser = st.inUser;
+    this.enterKernel(cpuId);
+    const ctx = st.ctxs[st.loadedAsid];
+    if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING && ctx.tlbGen + 1 === mm.tlbGen) {
+      const userPcid = this.pti && this.pcid ? this.userPcid(st.loadedAsid) : -1;
+      for (let i = 0; i < nrPages; i++) {
+        const hi = this.va.canonicalHi(startVpn + i);
+        const lo = this.va.canonicalLo(startVpn + i);
+        cpu.invlpg(hi, lo);
+        // flush_tlb_one_user: INVLPG reaches only the current (kernel) PCID; the user PCID by INVPCID
+        if (userPcid !== -1) cpu.invpcid(0, userPcid, hi, lo);
+      }
+    } else {
+      this.loadCr3(cpu, mm, st.loadedAsid, true);
+    }
+    ctx.tlbGen = mm.tlbGen;
+    if (wasUser) this.exitToUser(cpuId);
   }
 
   /** the reclaiming task's arch_tlbflush_unmap_batch */
