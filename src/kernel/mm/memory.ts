@@ -236,7 +236,7 @@ function wpCanReuseAnonFolio(ctx: MmContext, pfn: number): boolean {
   const slot = swap?.slotOf.get(pfn);
   if (pages.refcount[pfn] > 3) return false;
   // references from remote LRU caches cannot be told apart: this CPU's LRU add batch is emptied
-  if (ctx.env.lru !== null && ctx.env.lru.lru[pfn] === 0) ctx.env.lru.fbatches.drain();
+  if (ctx.env.lru !== null && !ctx.env.lru.fbatches.testLru(pfn)) ctx.env.lru.fbatches.drain();
   if (pages.refcount[pfn] > 1 + (slot !== undefined ? 1 : 0)) return false;
   if (slot !== undefined && swap!.map[slot] === 0) {
     // folio_free_swap: !folio_swapped
