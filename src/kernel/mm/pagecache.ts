@@ -23,7 +23,11 @@ export class PageCache {
     del(pfn: number): void;
     readonly pinned: PfnSetLike;
     /** the per-CPU LRU add batches (mm/swap.ts): a large folio moves the batch at once */
-    readonly fbatches: { drain(): void; moveLocalAdd(): void; readonly mlock: { freeing(pfn: number): void } };
+    readonly fbatches: {
+      drain(): void;
+      moveLocalAdd(): void;
+      readonly mlock: { freeing(pfn: number): void };
+    };
   } | null = null;
 
   constructor(
