@@ -201,3 +201,64 @@ expect meminfo.Inactive(file) == 160K
     expect(checkInvariants(k)).toEqual([]);
   });
 });
+
+describe("lru_deactivate: MADV_COLD queues the active folios it alone maps", () => {
+  function activeRange(k: Kernel, t: Task, n: number): { r: bigint; frames: number[] } {
+    const r = k.mmap(t, mmapArgs(n * 4096));
+    const frames: number[] = [];
+    for (let i = 0; i < n; i++) {
+      expect(k.userAccess(0, t, r + BigInt(i) * 4096n, Access.Write, 1).ok).toBe(true);
+      const pte = readPte(k.userMm, t.mm!, Number(r / 4096n) + i)!;
+      frames.push(k.userMm.env.pgtable.pfn(pte.hi, pte.lo, 0));
+    }
+    k.vmscan.fbatches.drain();
+    for (const pfn of frames) {
+      k.vmscan.markAccessed(pfn);
+      k.vmscan.markAccessed(pfn);
+    }
+    k.vmscan.fbatches.drain();
+    for (const pfn of frames) expect(k.vmscan.lru[pfn]).toBe(Lru.ActiveAnon);
+    return { r, frames };
+  }
+
+  it("the inactive list, meminfo and pgdeactivate lag until the 31st folio or a drain; the PTEs are made old at once", () => {
+    const { k, t } = boot();
+    const n = FOLIO_BATCH_SIZE + 9;
+    const { r, frames } = activeRange(k, t, n);
+    const active0 = kB(k, "Active(anon)");
+    const de0 = k.vmscan.stats.pgdeactivate;
+    expect(k.madvise(t, r, BigInt(n) * 4096n, "cold")).toBe(0n);
+    expect(k.vmscan.stats.pgdeactivate).toBe(de0 + FOLIO_BATCH_SIZE);
+    expect(kB(k, "Active(anon)")).toBe(active0 - FOLIO_BATCH_SIZE * 4096);
+    expect(k.vmscan.fbatches.movePending(MoveOp.Deactivate)).toBe(9);
+    for (let i = 0; i < n; i++) {
+      const pte = readPte(k.userMm, t.mm!, Number(r / 4096n) + i)!;
+      expect(k.userMm.env.pgtable.young(pte.hi, pte.lo)).toBe(false);
+      expect(k.vmscan.referenced[frames[i]]).toBe(0);
+      expect(k.vmscan.lru[frames[i]]).toBe(i < FOLIO_BATCH_SIZE ? Lru.InactiveAnon : Lru.ActiveAnon);
+    }
+    expect(checkInvariants(k)).toEqual([]);
+    k.vmscan.shrink(1); // reclaim's lru_add_drain moves the rest before it scans
+    expect(k.vmscan.fbatches.movePending(MoveOp.Deactivate)).toBe(0);
+    expect(k.vmscan.stats.pgdeactivate).toBeGreaterThanOrEqual(de0 + n);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("a page mapped twice, or already inactive, is not deactivated", () => {
+    const { k, t } = boot();
+    const { r, frames } = activeRange(k, t, 2);
+    const child = k.fork(t, "c")!;
+    expect(child).toBeTruthy();
+    const de0 = k.vmscan.stats.pgdeactivate;
+    expect(k.madvise(t, r, 2n * 4096n, "cold")).toBe(0n);
+    k.vmscan.fbatches.drain();
+    expect(k.vmscan.stats.pgdeactivate).toBe(de0);
+    for (const pfn of frames) expect(k.vmscan.lru[pfn]).toBe(Lru.ActiveAnon);
+    k.exit(child, "done");
+    expect(k.madvise(t, r, 2n * 4096n, "cold")).toBe(0n);
+    expect(k.madvise(t, r, 2n * 4096n, "cold")).toBe(0n); // the drain, then nothing active to queue
+    expect(k.vmscan.stats.pgdeactivate).toBe(de0 + 2);
+    for (const pfn of frames) expect(k.vmscan.lru[pfn]).toBe(Lru.InactiveAnon);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+});

@@ -17,15 +17,15 @@ const enum List {
  * list (mm/swap.c), in the order lru_add_drain_cpu empties them (after
  * lru_add). vmlab has no caller for lru_move_tail (folio_rotate_reclaimable:
  * its writeback ends at once, the folio freed), lru_deactivate_file
- * (invalidate_mapping_pages: no fadvise, no drop_caches) or lru_deactivate
- * (MADV_COLD does not age pages yet): their slots stay empty.
+ * (invalidate_mapping_pages: no fadvise, no drop_caches): their slots stay
+ * empty.
  */
 export const enum MoveOp {
   /** cpu_fbatches.lru_move_tail: lru_move_tail */
   MoveTail = 0,
   /** cpu_fbatches.lru_deactivate_file: lru_deactivate_file */
   DeactivateFile = 1,
-  /** cpu_fbatches.lru_deactivate: lru_deactivate */
+  /** cpu_fbatches.lru_deactivate: lru_deactivate (folio_deactivate, MADV_COLD) */
   Deactivate = 2,
   /** cpu_fbatches.lru_lazyfree: lru_lazyfree (folio_mark_lazyfree, MADV_FREE) */
   Lazyfree = 3,
@@ -47,7 +47,7 @@ export interface LruLists extends MlockLists {
     readonly swap: { readonly slotOf: { has(pfn: number): boolean } } | null;
   };
   /** /proc/vmstat's events the batches count */
-  readonly stats: { pgactivate: number; pglazyfree: number };
+  readonly stats: { pgactivate: number; pgdeactivate: number; pglazyfree: number };
 }
 
 /** PAGEVEC_SIZE / FOLIO_BATCH_SIZE (include/linux/pagevec.h): the folios a folio_batch holds. */
@@ -263,6 +263,7 @@ export class LruAddBatches {
       if (this.v.lru[pfn] !== List.None) {
         if (op === MoveOp.Activate) lruActivate(this.v, pfn);
         else if (op === MoveOp.Lazyfree) lruLazyfree(this.v, pfn);
+        else if (op === MoveOp.Deactivate) lruDeactivate(this.v, pfn);
       }
       if (--this.refcount[pfn] === 0) this.putLast(pfn);
     }
@@ -276,6 +277,21 @@ export class LruAddBatches {
   activate(pfn: number): void {
     const l = this.v.lru[pfn];
     if (l === List.InactiveAnon || l === List.InactiveFile) this.addAndMove(pfn, MoveOp.Activate);
+  }
+
+  /**
+   * MADV_COLD's work on a folio it found mapped only there and on a list:
+   * folio_clear_referenced, then folio_deactivate (a folio on an active
+   * list queued for lru_deactivate; under the linux policy only, as the
+   * others have no active lists).
+   * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, mm/swap.c folio_deactivate
+   */
+  cold(pfn: number): void {
+    const v = this.v;
+    v.referenced[pfn] = 0;
+    const l = v.lru[pfn];
+    if (v.env.policy === "linux" && (l === List.ActiveAnon || l === List.ActiveFile))
+      this.addAndMove(pfn, MoveOp.Deactivate);
   }
 
   /** folios_put: the folio's mapping went while it waited; __folio_put takes it off the list and frees it. */
@@ -359,6 +375,19 @@ function lruActivate(v: LruLists, pfn: number): void {
   if (l !== List.InactiveAnon && l !== List.InactiveFile) return; // active or unevictable
   v.add(pfn, l + 1);
   v.stats.pgactivate += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
+}
+
+/**
+ * lru_deactivate: a folio still active and evictable moves to the head of
+ * its inactive list, PG_referenced cleared, counted in pgdeactivate.
+ * Linux: mm/swap.c lru_deactivate
+ */
+function lruDeactivate(v: LruLists, pfn: number): void {
+  const l = v.lru[pfn];
+  if (l !== List.ActiveAnon && l !== List.ActiveFile) return; // inactive or unevictable
+  v.add(pfn, l - 1);
+  v.referenced[pfn] = 0;
+  v.stats.pgdeactivate += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
 }
 
 /**
