@@ -162,6 +162,28 @@ expect meminfo.Inactive(file) == 160K
     ).toEqual([]);
   });
 
+  it("wp_can_reuse_anon_folio drains for a queued folio (PG_lru clear) and reuses it", () => {
+    const { k, t } = boot();
+    const r = k.mmap(t, mmapArgs(4096));
+    const vpn = Number(r / 4096n);
+    expect(k.userAccess(0, t, r, Access.Write, 1).ok).toBe(true);
+    const child = k.fork(t, "c")!;
+    expect(k.madvise(t, r, 4096n, "free")).toBe(0n);
+    const pte = readPte(k.userMm, t.mm!, vpn)!;
+    const pfn = k.userMm.env.pgtable.pfn(pte.hi, pte.lo, 0);
+    expect(k.vmscan.fbatches.movePending(MoveOp.Lazyfree)).toBe(1);
+    k.switchTo(1, child);
+    k.exit(child, "done"); // on CPU 1: its exit_mmap drain leaves CPU 0's batch
+    expect(k.pages.mapcount[pfn]).toBe(1);
+    expect(k.pages.refcount[pfn], "the mapping's and the batch's").toBe(2);
+    k.switchTo(0, t);
+    expect(k.userAccess(0, t, r, Access.Write, 1).ok).toBe(true);
+    const after = readPte(k.userMm, t.mm!, vpn)!;
+    expect(k.userMm.env.pgtable.pfn(after.hi, after.lo, 0), "reused, not copied").toBe(pfn);
+    expect(k.vmscan.fbatches.movePending(MoveOp.Lazyfree)).toBe(0);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
   it("a queued folio keeps its flags and its list until lru_add_drain moves it", () => {
     const { k, t } = boot();
     const frames = residentPages(k, t, 3);
