@@ -283,4 +283,38 @@ describe("lru_deactivate: MADV_COLD queues the active folios it alone maps", () 
     for (const pfn of frames) expect(k.vmscan.lru[pfn]).toBe(Lru.InactiveAnon);
     expect(checkInvariants(k)).toEqual([]);
   });
+  it("a huge PMD the range covers is made old and its folio deactivated at once; one covered in part is split first", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, thp: "always" });
+    const t = k.spawn("p")!;
+    k.switchTo(0, t);
+    const r = k.mmap(t, mmapArgs(6 << 20));
+    const huge = Math.ceil(Number(r / 4096n) / 512) * 512;
+    const heads: number[] = [];
+    for (const vpn of [huge, huge + 512]) {
+      expect(k.userAccess(0, t, BigInt(vpn) * 4096n, Access.Write, 1).ok).toBe(true);
+      const leaf = k.userMm.leafFor(t.mm!, vpn)!;
+      expect(leaf.level).toBeGreaterThan(0);
+      heads.push(leaf.pfn - (leaf.pfn % 512));
+      k.vmscan.markAccessed(heads.at(-1)!);
+      k.vmscan.markAccessed(heads.at(-1)!); // a large folio: lru_activate at once
+      expect(k.vmscan.lru[heads.at(-1)!]).toBe(Lru.ActiveAnon);
+    }
+    const de0 = k.vmscan.stats.pgdeactivate;
+    const split0 = k.userMm.thpStats.thp_split_pmd;
+    expect(k.madvise(t, BigInt(huge) * 4096n, 2n << 20n, "cold")).toBe(0n);
+    expect(k.vmscan.lru[heads[0]]).toBe(Lru.InactiveAnon);
+    expect(k.vmscan.stats.pgdeactivate).toBe(de0 + 512);
+    const leaf = k.userMm.leafFor(t.mm!, huge)!;
+    expect(leaf.level).toBeGreaterThan(0); // still huge, and old
+    expect(k.userMm.env.pgtable.young(leaf.hi, leaf.lo)).toBe(false);
+    // half of the second: split, its 256 pages queued one by one (8 batches of 31 moved, 8 wait)
+    expect(k.madvise(t, BigInt(huge + 512) * 4096n, 1n << 20n, "cold")).toBe(0n);
+    expect(k.userMm.thpStats.thp_split_pmd).toBe(split0 + 1);
+    expect(k.vmscan.stats.pgdeactivate).toBe(de0 + 512 + 248);
+    expect(k.vmscan.fbatches.movePending(MoveOp.Deactivate)).toBe(8);
+    k.vmscan.fbatches.drain();
+    expect(k.vmscan.stats.pgdeactivate).toBe(de0 + 512 + 256);
+    expect(k.vmscan.lru[heads[1] + 256]).toBe(Lru.ActiveAnon); // the half outside the range
+    expect(checkInvariants(k)).toEqual([]);
+  });
 });

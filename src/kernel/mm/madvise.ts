@@ -316,9 +316,11 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
  * (folio_test_lru) and mapped only there, has its PTE made old (flushed
  * through the gather), PG_referenced cleared and, if active, is queued
  * for deactivation (folio_deactivate: the lru_deactivate batch, moved when
- * full or at the next lru_add_drain). A huge PMD (madvise_cold_or_pageout's
- * PMD case, a folio split when the range covers it in part) is left as it
- * is: vmlab does not age huge pages here.
+ * full or at the next lru_add_drain). A huge anonymous PMD mapped only
+ * here is made old and its folio deactivated whole (a large folio moves
+ * the batch at once) when the range covers it, split first when it covers
+ * it in part; a page-cache folio's huge PMD (vmlab's page-cache folios are
+ * on the lists page by page) and the huge zero page are left.
  * Linux: mm/madvise.c madvise_cold, madvise_cold_or_pageout_pte_range
  */
 export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
@@ -328,6 +330,26 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
   if (lru === null) return;
   const pt = env.pgtable;
   const tlb = new MmuGather(ctx, mm);
+  const nr = pt.hpagePmdNr;
+  for (let h = start - (start % nr); h < end; h += nr) {
+    const pmd = pmdOf(ctx, mm, h);
+    if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo) || isFilePmd(ctx, pmd.hi, pmd.lo)) continue;
+    if (pt.special(pmd.hi, pmd.lo) || !pt.accessible(pmd.hi, pmd.lo)) continue; // is_huge_zero_pmd
+    const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    if (env.pages.mapcount[head] !== 1) continue; // folio_likely_mapped_shared
+    if (h < start || h + nr > end) {
+      splitPmd(ctx, mm, h); // split_folio, then the PTE walk (regular_folio)
+      continue;
+    }
+    if (pt.young(pmd.hi, pmd.lo)) {
+      // pmdp_invalidate, pmd_mkold, set_pmd_at, tlb_remove_pmd_tlb_entry
+      const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.YOUNG);
+      ptepClearFlush(ctx, mm, pmd.pa, h, pt.pmdLevel);
+      ptepModify(ctx, tlb, pmd.pa, h, pt.pmdLevel, e.hi, e.lo);
+      tlb.flushRange(h, nr);
+    }
+    lru.fbatches.cold(head);
+  }
   let table = -1;
   for (let vpn = start; vpn < end; vpn++) {
     const pte = readPte(ctx, mm, vpn);
