@@ -288,8 +288,9 @@ export class MlockFbatches {
 
   /**
    * __mlock_folio: a folio not on a list (in an LRU add batch, or isolated)
-   * or with PG_lru clear (in a move batch: folio_test_clear_lru fails) is left alone; an evictable one (its PG_mlocked cleared meanwhile) is
-   * rescued if it was unevictable; one on the unevictable list counts one
+   * or with PG_lru clear (in a move batch of swap.ts: folio_test_clear_lru
+   * fails) is left alone; an evictable one (its PG_mlocked cleared
+   * meanwhile) is rescued if it was unevictable; one on the unevictable list counts one
    * more locked VMA; else it moves there (PG_active dropped), its
    * mlock_count 1, counted as culled.
    * Linux: mm/mlock.c __mlock_folio
