@@ -163,6 +163,9 @@ let swr_write = A.min_flt + A.maj_flt - f
 A: fp = mmap ${N}p
 A: write fp ${N}p value=7
 A: madvise fp ${N}p free
+# drain_local: MADV_COLD on a scratch page starts with lru_add_drain, which moves the lru_lazyfree batch
+A: dl = mmap 1p
+A: madvise dl 1p cold
 let fpo_lazyfree = lazyfree(A, fp ${N}p)
 A: write fp ${N / 4}p value=9
 A: fpo_ret = madvise fp ${N}p pageout
@@ -176,6 +179,7 @@ A: fs = mmap ${N}p
 A: write fs ${N}p
 A: fork S
 A: madvise fs ${N}p free
+A: madvise dl 1p cold
 let fsh_lazyfree = lazyfree(A, fs ${N}p)
 let fsh_present = present(A, fs ${N}p)
 S: exit

@@ -76,7 +76,7 @@ export interface LruHooks {
   reclaimPage(pfn: number, index: number, anonVma?: number): boolean;
   /** the end of reclaim_pages' shrink_folio_list: try_to_unmap_flush of what reclaimPage deferred */
   endFolioList(): void;
-  /** folio_mark_lazyfree: a clean anonymous page MADV_FREE made lazily freeable moves to the inactive file list */
+  /** folio_mark_lazyfree: a clean anonymous page MADV_FREE made lazily freeable is queued in the lru_lazyfree batch, which moves it to the inactive file list (swap.ts) */
   markLazyfree(pfn: number): void;
 }
 

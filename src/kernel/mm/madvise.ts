@@ -117,9 +117,7 @@ export function doMadvise(
     case Madv.COLD:
       // can_madv_lru_vma: not on VM_LOCKED or VM_PFNMAP mappings
       if (locked) return -Errno.EINVAL;
-      // MADV_COLD only ages pages on the LRU lists, which vmlab does not model yet; it does
-      // empty this CPU's LRU add batch first (madvise_cold: lru_add_drain), as pageout does
-      if (advice === Madv.COLD) mapped(() => ctx.env.lru?.fbatches.drain());
+      if (advice === Madv.COLD) mapped((a, b) => cold(ctx, mm, a, b));
       if (advice === Madv.PAGEOUT)
         mapped((a, b) => {
           const n = pageout(ctx, mm, a, b);
@@ -309,6 +307,70 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   }
   env.lru?.endFolioList();
   return n;
+}
+
+/**
+ * MADV_COLD (madvise_cold, madvise_cold_or_pageout_pte_range without
+ * pageout) on [start, end) of one VMA: this CPU's batches are drained
+ * first (lru_add_drain); then each page mapped by a PTE, on a list
+ * (folio_test_lru) and mapped only there, has its PTE made old (flushed
+ * through the gather), PG_referenced cleared and, if active, is queued
+ * for deactivation (folio_deactivate: the lru_deactivate batch, moved when
+ * full or at the next lru_add_drain). A huge anonymous PMD mapped only
+ * here is made old and its folio deactivated whole (a large folio moves
+ * the batch at once) when the range covers it, split first when it covers
+ * it in part; a page-cache folio's huge PMD (vmlab's page-cache folios are
+ * on the lists page by page) and the huge zero page are left.
+ * Linux: mm/madvise.c madvise_cold, madvise_cold_or_pageout_pte_range
+ */
+export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  const env = ctx.env;
+  const lru = env.lru;
+  lru?.fbatches.drain(); // madvise_cold: lru_add_drain
+  if (lru === null) return;
+  const pt = env.pgtable;
+  const tlb = new MmuGather(ctx, mm);
+  const nr = pt.hpagePmdNr;
+  for (let h = start - (start % nr); h < end; h += nr) {
+    const pmd = pmdOf(ctx, mm, h);
+    if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo) || isFilePmd(ctx, pmd.hi, pmd.lo)) continue;
+    if (pt.special(pmd.hi, pmd.lo) || !pt.accessible(pmd.hi, pmd.lo)) continue; // is_huge_zero_pmd
+    const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    if (env.pages.mapcount[head] !== 1) continue; // folio_likely_mapped_shared
+    if (h < start || h + nr > end) {
+      splitPmd(ctx, mm, h); // split_folio, then the PTE walk (regular_folio)
+      continue;
+    }
+    if (pt.young(pmd.hi, pmd.lo)) {
+      // pmdp_invalidate, pmd_mkold, set_pmd_at, tlb_remove_pmd_tlb_entry
+      const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.YOUNG);
+      ptepClearFlush(ctx, mm, pmd.pa, h, pt.pmdLevel);
+      ptepModify(ctx, tlb, pmd.pa, h, pt.pmdLevel, e.hi, e.lo);
+      tlb.flushRange(h, nr);
+    }
+    lru.fbatches.cold(head);
+  }
+  let table = -1;
+  for (let vpn = start; vpn < end; vpn++) {
+    const pte = readPte(ctx, mm, vpn);
+    if (pte === null) continue;
+    if (Math.floor(vpn / pt.ptrsPerTable) !== table) {
+      table = Math.floor(vpn / pt.ptrsPerTable);
+      flushTlbBatchedPending(env.tlbUbc, mm); // at each PTE table
+    }
+    if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
+    const pfn = pt.pfn(pte.hi, pte.lo, 0);
+    // vm_normal_folio; "do not interfere with other mappings of this folio and non-LRU folio"
+    if (pfn === env.zeroPfn || !lru.fbatches.testLru(pfn) || env.pages.mapcount[pfn] !== 1) continue;
+    if (pt.young(pte.hi, pte.lo)) {
+      // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG), tlb_remove_tlb_entries
+      const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.YOUNG);
+      ptepModify(ctx, tlb, pte.pa, vpn, 0, e.hi, e.lo);
+      tlb.flushRange(vpn, 1);
+    }
+    lru.fbatches.cold(pfn);
+  }
+  tlb.finish();
 }
 
 /**

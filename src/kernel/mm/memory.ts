@@ -226,7 +226,7 @@ export function doWpPage(
  * the mapping's and the swap cache's (folio_ref_count > 1 +
  * folio_test_swapcache refuses), and then the swap cache lets go of it
  * (folio_free_swap, which needs no swap PTE still naming the slot), leaving
- * the mapping's alone. A page not on a list (still in an LRU add batch)
+ * the mapping's alone. A page without PG_lru (in an LRU add batch, or a move batch)
  * makes it empty this CPU's batch first (lru_add_drain): a page in another
  * CPU's batch keeps that reference, and is copied. vmlab's pages are never
  * large (a split huge page's pages are order 0) and never KSM.
@@ -238,7 +238,7 @@ function wpCanReuseAnonFolio(ctx: MmContext, pfn: number): boolean {
   const slot = swap?.slotOf.get(pfn);
   if (pages.refcount[pfn] > 3) return false;
   // references from remote LRU caches cannot be told apart: this CPU's LRU add batch is emptied
-  if (ctx.env.lru !== null && ctx.env.lru.lru[pfn] === 0) ctx.env.lru.fbatches.drain();
+  if (ctx.env.lru !== null && !ctx.env.lru.fbatches.testLru(pfn)) ctx.env.lru.fbatches.drain();
   if (pages.refcount[pfn] > 1 + (slot !== undefined ? 1 : 0)) return false;
   if (slot !== undefined && swap!.map[slot] === 0) {
     // folio_free_swap: !folio_swapped

@@ -137,6 +137,8 @@ export class MlockFbatches {
     readonly nrCpus: number,
     nrFrames: number,
     private readonly cpu: () => number,
+    /** swap.ts LruAddBatches.queued: a folio a move batch holds has PG_lru clear */
+    private readonly lruQueued: Uint8Array,
   ) {
     this.folios = new Int32Array(nrCpus * MlockFbatches.SIZE).fill(-1);
     this.ops = new Uint8Array(nrCpus * MlockFbatches.SIZE);
@@ -287,8 +289,9 @@ export class MlockFbatches {
 
   /**
    * __mlock_folio: a folio not on a list (in an LRU add batch, or isolated)
-   * is left alone; an evictable one (its PG_mlocked cleared meanwhile) is
-   * rescued if it was unevictable; one on the unevictable list counts one
+   * or with PG_lru clear (in a move batch of swap.ts: folio_test_clear_lru
+   * fails) is left alone; an evictable one (its PG_mlocked cleared
+   * meanwhile) is rescued if it was unevictable; one on the unevictable list counts one
    * more locked VMA; else it moves there (PG_active dropped), its
    * mlock_count 1, counted as culled.
    * Linux: mm/mlock.c __mlock_folio
@@ -296,7 +299,7 @@ export class MlockFbatches {
   private mlock(pfn: number): void {
     const v = this.v;
     const list = v.lru[pfn];
-    if (list === UList.None) return;
+    if (list === UList.None || this.lruQueued[pfn] !== 0) return;
     const nr = this.nr(pfn);
     if (!(this.pages.flags[pfn] & PageFlag.Mlocked)) {
       if (list === UList.Unevictable) {

@@ -23,7 +23,11 @@ export class PageCache {
     del(pfn: number): void;
     readonly pinned: PfnSetLike;
     /** the per-CPU LRU add batches (mm/swap.ts): a large folio moves the batch at once */
-    readonly fbatches: { drain(): void; readonly mlock: { freeing(pfn: number): void } };
+    readonly fbatches: {
+      drain(): void;
+      moveLocalAdd(): void;
+      readonly mlock: { freeing(pfn: number): void };
+    };
   } | null = null;
 
   constructor(
@@ -161,7 +165,7 @@ export class PageCache {
     }
     // folio_add_lru of a large folio: folio_batch_move_lru at once, the whole batch with it (vmlab
     // batches the folio's pages one by one, then empties the batch: the lists end the same)
-    this.lru?.fbatches.drain();
+    this.lru?.fbatches.moveLocalAdd();
     this.pages.flags[head] |= PageFlag.Head;
     f.folios.set(start, order);
     this.largeHeads.set(head, order);

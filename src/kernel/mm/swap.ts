@@ -1,14 +1,39 @@
 import { ModelBug } from "../../base/assert.ts";
 import { freeUserPage } from "./folio_put.ts";
 import { evictableList, MlockFbatches, type MlockLists, UList, vmaMlocks } from "./mlock_fbatch.ts";
-import { PageFlag } from "./PageDesc.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 
 /** The lists of mm/vmscan.ts's `Lru` this file needs (its numbers; vmscan.ts imports this file). */
 const enum List {
   None = 0,
   InactiveAnon = 1,
+  ActiveAnon = 2,
   InactiveFile = 3,
+  ActiveFile = 4,
+  Unevictable = 5,
 }
+
+/**
+ * The folio batches of struct cpu_fbatches that move folios already on a
+ * list (mm/swap.c), in the order lru_add_drain_cpu empties them (after
+ * lru_add). vmlab has no caller for lru_move_tail (folio_rotate_reclaimable:
+ * its writeback ends at once, the folio freed), lru_deactivate_file
+ * (invalidate_mapping_pages: no fadvise, no drop_caches): their slots stay
+ * empty.
+ */
+export const enum MoveOp {
+  /** cpu_fbatches.lru_move_tail: lru_move_tail */
+  MoveTail = 0,
+  /** cpu_fbatches.lru_deactivate_file: lru_deactivate_file */
+  DeactivateFile = 1,
+  /** cpu_fbatches.lru_deactivate: lru_deactivate (folio_deactivate, MADV_COLD) */
+  Deactivate = 2,
+  /** cpu_fbatches.lru_lazyfree: lru_lazyfree (folio_mark_lazyfree, MADV_FREE) */
+  Lazyfree = 3,
+  /** cpu_fbatches.lru_activate: lru_activate (folio_activate, folio_mark_accessed) */
+  Activate = 4,
+}
+const NR_MOVE_OPS = 5;
 
 /** What the batches and folio_mark_accessed need of page reclaim (mm/vmscan.ts Vmscan). */
 export interface LruLists extends MlockLists {
@@ -17,7 +42,13 @@ export interface LruLists extends MlockLists {
   /** PG_referenced */
   readonly referenced: Uint8Array;
   readonly fbatches: LruAddBatches;
-  readonly env: MlockLists["env"] & { runningCpu?(): number };
+  readonly env: MlockLists["env"] & {
+    runningCpu?(): number;
+    /** the swap cache (folio_test_swapcache) */
+    readonly swap: { readonly slotOf: { has(pfn: number): boolean } } | null;
+  };
+  /** /proc/vmstat's events the batches count */
+  readonly stats: { pgactivate: number; pgdeactivate: number; pglazyfree: number };
 }
 
 /** PAGEVEC_SIZE / FOLIO_BATCH_SIZE (include/linux/pagevec.h): the folios a folio_batch holds. */
@@ -50,6 +81,12 @@ export class LruAddBatches {
   readonly list: Uint8Array;
   /** the per-CPU mlock_fbatch (mm/mlock.c), emptied with these by lru_add_drain */
   readonly mlock: MlockFbatches;
+  /** the move batches (MoveOp): FOLIO_BATCH_SIZE slots for each CPU and op, at (cpu * NR_MOVE_OPS + op) * FOLIO_BATCH_SIZE */
+  readonly moveFolios: Int32Array;
+  /** folio_batch_count of each CPU's move batches, at cpu * NR_MOVE_OPS + op */
+  readonly moveCount: Int32Array;
+  /** 1 + the MoveOp of the batch holding a folio that is on a list: its PG_lru is clear until the batch moves it (folio_test_clear_lru); 0: none */
+  readonly queued: Uint8Array;
 
   /** page->_refcount and page->flags (the page table's arrays) */
   private readonly refcount: Int32Array;
@@ -68,7 +105,10 @@ export class LruAddBatches {
     this.refcount = v.env.pages.refcount;
     this.flags = v.env.pages.flags;
     this.runningCpu = v.env.runningCpu === undefined ? () => 0 : () => v.env.runningCpu!();
-    this.mlock = new MlockFbatches(v, nrCpus, nrFrames, this.runningCpu);
+    this.moveFolios = new Int32Array(nrCpus * NR_MOVE_OPS * FOLIO_BATCH_SIZE).fill(-1);
+    this.moveCount = new Int32Array(nrCpus * NR_MOVE_OPS);
+    this.queued = new Uint8Array(nrFrames);
+    this.mlock = new MlockFbatches(v, nrCpus, nrFrames, this.runningCpu, this.queued);
   }
 
   private cpu(): number {
@@ -86,7 +126,36 @@ export class LruAddBatches {
     return this.cpuOf[pfn] === this.cpu() + 1;
   }
 
-  /** The folios waiting in every batch. */
+  /** folio_test_lru: on a list and not held by a move batch (which cleared PG_lru). */
+  testLru(pfn: number): boolean {
+    return this.v.lru[pfn] !== List.None && this.queued[pfn] === 0;
+  }
+
+  /** Is the folio in an LRU add batch or a move batch (folio_isolate_lru fails on it)? */
+  inBatch(pfn: number): boolean {
+    return this.cpuOf[pfn] !== 0 || this.queued[pfn] !== 0;
+  }
+
+  /**
+   * isolate_lru_folios meeting a folio whose PG_lru a move batch (another
+   * CPU's: reclaim drains its own first) cleared: scanned, not taken, moved
+   * to the head of its list. True if so.
+   * Linux: mm/vmscan.c isolate_lru_folios
+   */
+  rotateQueued(pfn: number, list: number): boolean {
+    if (this.queued[pfn] === 0) return false;
+    this.v.add(pfn, list);
+    return true;
+  }
+
+  /** The folios waiting in a move batch (MoveOp) of every CPU. */
+  movePending(op: MoveOp): number {
+    let n = 0;
+    for (let c = 0; c < this.nrCpus; c++) n += this.moveCount[c * NR_MOVE_OPS + op];
+    return n;
+  }
+
+  /** The folios waiting in every LRU add batch. */
   pending(): number {
     let n = 0;
     for (let c = 0; c < this.nrCpus; c++) n += this.count[c];
@@ -157,6 +226,75 @@ export class LruAddBatches {
     this.v.add(pfn, UList.Unevictable);
   }
 
+  /**
+   * folio_batch_add_and_move with on_lru: a folio not on a list, or held
+   * by another batch already (folio_test_clear_lru fails), is left; else
+   * its PG_lru is cleared (it stays on its list, counted there, but
+   * isolation and the other batches skip it), a reference taken
+   * (folio_get) and it joins the running CPU's batch for `op`; a full batch
+   * or a large folio is moved at once (folio_batch_move_lru).
+   * Linux: mm/swap.c __folio_batch_add_and_move
+   */
+  addAndMove(pfn: number, op: MoveOp): void {
+    if (!this.testLru(pfn)) return;
+    const b = this.cpu() * NR_MOVE_OPS + op;
+    this.queued[pfn] = op + 1;
+    this.refcount[pfn]++;
+    const n = this.moveCount[b];
+    this.moveFolios[b * FOLIO_BATCH_SIZE + n] = pfn;
+    this.moveCount[b] = n + 1;
+    if (n + 1 === FOLIO_BATCH_SIZE || this.v.large[pfn]) this.moveBatch(b, op);
+  }
+
+  /**
+   * folio_batch_move_lru with a move function: each folio, in batch order,
+   * is moved (lru_activate, lru_lazyfree) and gets PG_lru back
+   * (folio_set_lru); then folios_put drops the batch's references, freeing
+   * a folio whose last user went while it waited.
+   * Linux: mm/swap.c folio_batch_move_lru
+   */
+  private moveBatch(b: number, op: MoveOp): void {
+    const n = this.moveCount[b];
+    const base = b * FOLIO_BATCH_SIZE;
+    this.moveCount[b] = 0;
+    for (let i = base; i < base + n; i++) {
+      const pfn = this.moveFolios[i];
+      this.moveFolios[i] = -1;
+      this.queued[pfn] = 0;
+      if (this.v.lru[pfn] !== List.None) {
+        if (op === MoveOp.Activate) lruActivate(this.v, pfn);
+        else if (op === MoveOp.Lazyfree) lruLazyfree(this.v, pfn);
+        else if (op === MoveOp.Deactivate) lruDeactivate(this.v, pfn);
+      }
+      if (--this.refcount[pfn] === 0) this.putLast(pfn);
+    }
+  }
+
+  /**
+   * folio_activate: a folio on an inactive list (not active, not
+   * unevictable) queued for lru_activate.
+   * Linux: mm/swap.c folio_activate (CONFIG_SMP)
+   */
+  activate(pfn: number): void {
+    const l = this.v.lru[pfn];
+    if (l === List.InactiveAnon || l === List.InactiveFile) this.addAndMove(pfn, MoveOp.Activate);
+  }
+
+  /**
+   * MADV_COLD's work on a folio it found mapped only there and on a list:
+   * folio_clear_referenced, then folio_deactivate (a folio on an active
+   * list queued for lru_deactivate; under the linux policy only, as the
+   * others have no active lists).
+   * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, mm/swap.c folio_deactivate
+   */
+  cold(pfn: number): void {
+    const v = this.v;
+    v.referenced[pfn] = 0;
+    const l = v.lru[pfn];
+    if (v.env.policy === "linux" && (l === List.ActiveAnon || l === List.ActiveFile))
+      this.addAndMove(pfn, MoveOp.Deactivate);
+  }
+
   /** folios_put: the folio's mapping went while it waited; __folio_put takes it off the list and frees it. */
   private putLast(pfn: number): void {
     this.mlock.freeing(pfn);
@@ -165,9 +303,24 @@ export class LruAddBatches {
     if (err !== null) throw new ModelBug(`folio_batch_move_lru: ${err}`);
   }
 
-  /** lru_add_drain_cpu: empties one CPU's batch. Linux: mm/swap.c lru_add_drain_cpu */
+  /** folio_add_lru of a large folio: folio_batch_move_lru of this CPU's LRU add batch, no other. Linux: mm/swap.c __folio_batch_add_and_move */
+  moveLocalAdd(): void {
+    const cpu = this.cpu();
+    if (this.count[cpu] > 0) this.moveLru(cpu);
+  }
+
+  /**
+   * lru_add_drain_cpu: empties one CPU's LRU add batch, then its move
+   * batches in Linux's order (lru_move_tail, lru_deactivate_file,
+   * lru_deactivate, lru_lazyfree, then folio_activate_drain).
+   * Linux: mm/swap.c lru_add_drain_cpu
+   */
   drainCpu(cpu: number): void {
     if (this.count[cpu] > 0) this.moveLru(cpu);
+    for (let op = 0; op < NR_MOVE_OPS; op++) {
+      const b = cpu * NR_MOVE_OPS + op;
+      if (this.moveCount[b] > 0) this.moveBatch(b, op);
+    }
   }
 
   /** lru_add_drain: empties the running CPU's batch, then its mlock batch (mlock_drain_local). Linux: mm/swap.c lru_add_drain */
@@ -214,14 +367,41 @@ export function cullUnevictable(v: LruLists, pfn: number, foundLocked: boolean):
 }
 
 /**
+ * lru_activate: a folio still inactive and evictable moves to the head of
+ * its active list, counted in pgactivate.
+ * Linux: mm/swap.c lru_activate
+ */
+function lruActivate(v: LruLists, pfn: number): void {
+  const l = v.lru[pfn];
+  if (l !== List.InactiveAnon && l !== List.InactiveFile) return; // active or unevictable
+  v.add(pfn, l + 1);
+  v.stats.pgactivate += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
+}
+
+/**
+ * lru_deactivate: a folio still active and evictable moves to the head of
+ * its inactive list, PG_referenced cleared, counted in pgdeactivate.
+ * Linux: mm/swap.c lru_deactivate
+ */
+function lruDeactivate(v: LruLists, pfn: number): void {
+  const l = v.lru[pfn];
+  if (l !== List.ActiveAnon && l !== List.ActiveFile) return; // inactive or unevictable
+  v.add(pfn, l - 1);
+  v.referenced[pfn] = 0;
+  v.stats.pgdeactivate += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
+}
+
+/**
  * folio_mark_accessed, as GUP's FOLL_TOUCH calls it: a first use sets
- * PG_referenced; a second, on an inactive list, activates the folio
- * (folio_activate; vmlab moves it at once, without the cpu_fbatches.activate
- * batch) and clears it; a folio still in an LRU add batch gets PG_active if
- * it is in this CPU's (__lru_cache_activate_folio), and loses PG_referenced
- * either way (a new page of a locked VMA, in an mlock batch, too); one on
- * the unevictable list keeps it and moves nowhere. Under the linux policy only (mglru counts references in
- * generations instead; the others keep no PG_referenced).
+ * PG_referenced; a second, on an inactive list, clears it and queues the
+ * folio for activation (folio_activate: the lru_activate batch, which moves
+ * it when full or at lru_add_drain); a folio not on a list (PG_lru clear:
+ * in an LRU add batch, or in a move batch already) gets PG_active if it is
+ * in this CPU's LRU add batch (__lru_cache_activate_folio), and loses
+ * PG_referenced either way (a new page of a locked VMA, in an mlock batch,
+ * too); one on the unevictable list keeps it and moves nowhere. Under the
+ * linux policy only (mglru counts references in generations instead; the
+ * others keep no PG_referenced).
  * Linux: mm/swap.c folio_mark_accessed
  */
 export function folioMarkAccessed(v: LruLists, pfn: number): void {
@@ -233,7 +413,38 @@ export function folioMarkAccessed(v: LruLists, pfn: number): void {
     v.fbatches.activateLocal(pfn);
     v.referenced[pfn] = 0;
   } else if (list === List.InactiveAnon || list === List.InactiveFile) {
-    v.add(pfn, list + 1);
+    // PG_lru clear (a move batch holds it): __lru_cache_activate_folio finds it in no LRU add batch
+    if (v.fbatches.queued[pfn] === 0) v.fbatches.activate(pfn);
     v.referenced[pfn] = 0;
   }
+}
+
+/**
+ * folio_mark_lazyfree's test, which lru_lazyfree makes again when the batch
+ * moves the folio: an anonymous folio still swap-backed (vmlab: without
+ * Lazyfree), not in the swap cache, not unevictable.
+ * Linux: mm/swap.c folio_mark_lazyfree, lru_lazyfree
+ */
+export function lazyfreeable(v: LruLists, pfn: number): boolean {
+  const pages = v.env.pages;
+  if (pages.kind[pfn] !== PageKind.UserAnon || pages.flags[pfn] & PageFlag.Lazyfree) return false;
+  return !v.env.swap?.slotOf.has(pfn) && v.lru[pfn] !== List.Unevictable;
+}
+
+/**
+ * lru_lazyfree, as the lru_lazyfree batch (swap.ts, filled by
+ * folio_mark_lazyfree from MADV_FREE) moves a folio: a clean private
+ * anonymous page loses PG_swapbacked (vmlab: gains Lazyfree) and moves to
+ * the head of the inactive file list, its PG_active and PG_referenced
+ * cleared, so reclaim finds it even with no swap (get_scan_count scans only
+ * the file lists then); counted in pglazyfree. Under vmlab's other
+ * policies it only gets the flag.
+ * Linux: mm/swap.c lru_lazyfree
+ */
+export function lruLazyfree(v: LruLists, pfn: number): void {
+  if (!lazyfreeable(v, pfn)) return;
+  v.env.pages.flags[pfn] |= PageFlag.Lazyfree;
+  v.referenced[pfn] = 0;
+  if (v.env.policy === "linux") v.add(pfn, List.InactiveFile);
+  v.stats.pglazyfree += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
 }

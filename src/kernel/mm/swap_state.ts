@@ -69,7 +69,7 @@ export function doSwapPage(
   }
   // a write to a swap-cache folio not on a list: lru_add_drain, so that this CPU's batch does not
   // count as another user (do_swap_page)
-  if (write && env.lru !== null && env.lru.lru[pfn] === 0) env.lru.fbatches.drain();
+  if (write && env.lru !== null && !env.lru.fbatches.testLru(pfn)) env.lru.fbatches.drain();
   // the fault's reference (swap_cache_get_folio), which becomes the mapping's
   pages.refcount[pfn]++;
   const exclusive = env.pgtable.swapExclusive(hi, lo);

@@ -1,6 +1,6 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
-import { discardLazyfree, markLazyfree } from "./lazyfree.ts";
+import { discardLazyfree } from "./lazyfree.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
@@ -16,7 +16,7 @@ import {
   tryToUnmapShmem,
 } from "./rmap.ts";
 import { type ShmemOwner, shmemPages, shmemSetSwapEntry } from "./shmem.ts";
-import { cullUnevictable, folioMarkAccessed, LruAddBatches } from "./swap.ts";
+import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import type { UserMm } from "./userMm.ts";
@@ -356,6 +356,7 @@ export class Vmscan implements RmapPages {
         continue;
       }
       this.stats.pgrefill++;
+      if (this.fbatches.rotateQueued(pfn, list)) continue;
       // !folio_evictable (PG_mlocked), or a VM_LOCKED mapping found (mlock_vma_folio): put back, unevictable
       const r = this.env.pages.flags[pfn] & PageFlag.Mlocked ? null : folioReferenced(this, pfn);
       if (r === null || r.locked) {
@@ -390,6 +391,7 @@ export class Vmscan implements RmapPages {
         taken = 1;
       }
       this.stats.pgscan++;
+      if (this.fbatches.rotateQueued(pfn, list)) continue;
       const pages = this.env.pages;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
       const r = pages.flags[pfn] & PageFlag.Mlocked ? null : folioReferenced(this, pfn);
@@ -489,7 +491,7 @@ export class Vmscan implements RmapPages {
    */
   reclaimPage(pfn: number, index: number, anonVma = 0): boolean {
     // in a batch: folio_isolate_lru fails; PG_mlocked: !folio_evictable, put back (activate_locked)
-    if (!this.valid(pfn) || this.fbatches.has(pfn) || this.env.pages.flags[pfn] & PageFlag.Mlocked)
+    if (!this.valid(pfn) || this.fbatches.inBatch(pfn) || this.env.pages.flags[pfn] & PageFlag.Mlocked)
       return false;
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
@@ -517,9 +519,9 @@ export class Vmscan implements RmapPages {
     return went;
   }
 
-  /** MADV_FREE: folio_mark_lazyfree (lazyfree.ts markLazyfree). */
+  /** MADV_FREE: folio_mark_lazyfree, queued for lru_lazyfree (swap.ts). Linux: mm/swap.c folio_mark_lazyfree */
   markLazyfree(pfn: number): void {
-    markLazyfree(this, pfn);
+    if (lazyfreeable(this, pfn)) this.fbatches.addAndMove(pfn, MoveOp.Lazyfree);
   }
 
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
@@ -767,6 +769,7 @@ export class Vmscan implements RmapPages {
       const expectRefs = r.found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
       const stuck =
         this.pinned.has(pfn) ||
+        this.fbatches.queued[pfn] !== 0 || // PG_lru clear: a move batch holds it
         r.found !== pages.mapcount[pfn] ||
         pages.refcount[pfn] !== expectRefs ||
         (anon && !swapOk && !(pages.flags[pfn] & PageFlag.Lazyfree));

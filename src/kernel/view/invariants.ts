@@ -293,8 +293,10 @@ export function checkInvariants(k: KernelCore): string[] {
   // a page waiting in an LRU add batch (mm/swap.c cpu_fbatches.lru_add) holds one reference more,
   // and one more for each entry of an mlock batch (mm/mlock.c mlock_fbatch) that names it
   const batch = k.vmscan.fbatches;
-  const inBatch = (pfn: number) => (batch.has(pfn) ? 1 : 0) + batch.mlock.refs[pfn];
-  problems.push(...lruAddBatchProblems(k), ...mlockProblems(k));
+  // and one more while a move batch (lru_activate, lru_lazyfree...) holds it
+  const inBatch = (pfn: number) =>
+    (batch.has(pfn) ? 1 : 0) + (batch.queued[pfn] !== 0 ? 1 : 0) + batch.mlock.refs[pfn];
+  problems.push(...lruAddBatchProblems(k), ...lruMoveBatchProblems(k), ...mlockProblems(k));
   for (const [pfn, n] of mapcounts) {
     if (k.pages.mapcount[pfn] !== n)
       problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
@@ -447,5 +449,39 @@ export function lruAddBatchProblems(k: KernelCore): string[] {
   for (let pfn = 0; pfn < b.cpuOf.length; pfn++)
     if (b.cpuOf[pfn] !== 0 && !seen.has(pfn))
       problems.push(`frame ${pfn} is marked in an LRU add batch that does not hold it`);
+  return problems;
+}
+
+/**
+ * The per-CPU move batches (mm/swap.c cpu_fbatches.lru_activate,
+ * lru_lazyfree..., mm/swap.ts): each holds fewer than FOLIO_BATCH_SIZE
+ * folios, each on a list (PG_lru cleared, not unlinked), holding the
+ * batch's reference, marked with its batch and in no other; no page is
+ * marked that no batch holds.
+ */
+export function lruMoveBatchProblems(k: KernelCore): string[] {
+  const problems: string[] = [];
+  const b = k.vmscan.fbatches;
+  const ops = b.moveCount.length / b.nrCpus;
+  const seen = new Set<number>();
+  for (let i = 0; i < b.moveCount.length; i++) {
+    const n = b.moveCount[i];
+    const cpu = Math.floor(i / ops);
+    const op = i % ops;
+    if (n < 0 || n >= FOLIO_BATCH_SIZE) problems.push(`CPU ${cpu}: move batch ${op} holds ${n} folios`);
+    for (let j = 0; j < n && j < FOLIO_BATCH_SIZE; j++) {
+      const pfn = b.moveFolios[i * FOLIO_BATCH_SIZE + j];
+      if (seen.has(pfn)) problems.push(`frame ${pfn} is in the move batches twice`);
+      seen.add(pfn);
+      if (b.queued[pfn] !== op + 1)
+        problems.push(`frame ${pfn} in CPU ${cpu}'s move batch ${op} is marked ${b.queued[pfn] - 1}`);
+      if (b.has(pfn)) problems.push(`frame ${pfn} is in an LRU add batch and a move batch`);
+      if (k.pages.refcount[pfn] < 1)
+        problems.push(`frame ${pfn} in CPU ${cpu}'s move batch has refcount ${k.pages.refcount[pfn]}`);
+    }
+  }
+  for (let pfn = 0; pfn < b.queued.length; pfn++)
+    if (b.queued[pfn] !== 0 && !seen.has(pfn))
+      problems.push(`frame ${pfn} is marked in a move batch that does not hold it`);
   return problems;
 }
