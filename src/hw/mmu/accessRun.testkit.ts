@@ -39,6 +39,25 @@ export interface RunMachine {
   flushAll(): void;
 }
 
+/** The first page of every architecture's run machine: 32 pages below a 512 GiB boundary (an L0 / PML4 entry's, so a leaf table's too). */
+export const FIRST = 0x7f0000000 - 32;
+
+/**
+ * A RunMachine from an architecture's parts: pages FIRST..FIRST+NP-1 mapped to frames DATA.., the
+ * CPU in user mode, the address halves of page p.
+ */
+export function runMachine(
+  parts: Omit<RunMachine, "hi" | "lo"> & { cpu: Mmu & { setUserMode(on: boolean): void } },
+): RunMachine {
+  for (let p = 0; p < NP; p++) parts.map(p, DATA + p);
+  parts.cpu.setUserMode(true);
+  return {
+    ...parts,
+    hi: (p) => Math.floor((FIRST + p) / 1048576),
+    lo: (p) => ((FIRST + p) % 1048576) * 4096,
+  };
+}
+
 type Op =
   | { op: "run"; page: number; count: number; off: number; back: boolean; access: Access; value: number }
   | { op: "unmap"; page: number }

@@ -5,30 +5,24 @@
  */
 import { describe, it } from "vitest";
 import { toPfn, toVpn } from "../../../base/units.ts";
-import { checkAccessRuns, DATA, NP, type RunMachine } from "../../mmu/accessRun.testkit.ts";
+import { checkAccessRuns, FIRST, type RunMachine, runMachine } from "../../mmu/accessRun.testkit.ts";
 import { Desc } from "./format.ts";
 import { bareArm64 } from "./testkit.ts";
-
-const FIRST = 0x7f0000000 - 32;
 
 function machine(tlb: string): RunMachine {
   const { cpu, mapper, root0, frames } = bareArm64({ tlb, ramBytes: 32 << 20 });
   cpu.setTcr({ ha: true, hd: true });
   const map = (p: number, pfn: number) =>
     mapper.map(root0, toVpn(FIRST + p) as never, toPfn(pfn), 0, { writable: true, user: true, dbm: true }).ok;
-  for (let p = 0; p < NP; p++) map(p, DATA + p);
-  cpu.setUserMode(true);
-  return {
+  return runMachine({
     cpu,
-    hi: (p) => Math.floor((FIRST + p) / 1048576),
-    lo: (p) => ((FIRST + p) % 1048576) * 4096,
     map,
     unmap: (p) => void mapper.unmap(root0, toVpn(FIRST + p) as never),
     tables: () => [root0, frames.next],
     // AF (a table descriptor has none: bit 10 is ignored there)
     ageMask: (level) => (level === 0 ? Desc.AF : 0),
     flushAll: () => void cpu.tlbi("aside1", 0, 0, cpu.asid),
-  };
+  });
 }
 
 describe("accessRun against one load8/store8 per access, arm64 (fast-check)", () => {

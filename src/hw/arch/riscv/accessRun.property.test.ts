@@ -5,29 +5,23 @@
  */
 import { describe, it } from "vitest";
 import { toPfn, toVpn } from "../../../base/units.ts";
-import { checkAccessRuns, DATA, NP, type RunMachine } from "../../mmu/accessRun.testkit.ts";
+import { checkAccessRuns, FIRST, type RunMachine, runMachine } from "../../mmu/accessRun.testkit.ts";
 import { Pte } from "./format.ts";
 import { bareRiscv } from "./testkit.ts";
-
-const FIRST = 0x7f0000000 - 32;
 
 function machine(tlb: string): RunMachine {
   const { cpu, mapper, root, frames } = bareRiscv({ tlb, ramBytes: 32 << 20, vaBits: 48, svadu: true }, 1);
   const map = (p: number, pfn: number) =>
     mapper.map(root, toVpn(FIRST + p) as never, toPfn(pfn), 0, { writable: true, user: true }).ok;
-  for (let p = 0; p < NP; p++) map(p, DATA + p);
-  cpu.setUserMode(true);
-  return {
+  return runMachine({
     cpu,
-    hi: (p) => Math.floor((FIRST + p) / 1048576),
-    lo: (p) => ((FIRST + p) % 1048576) * 4096,
     map,
     unmap: (p) => void mapper.unmap(root, toVpn(FIRST + p) as never),
     tables: () => [root, frames.next],
     // A and D of a leaf (a pointer has neither: they are reserved there)
     ageMask: (level, dirty) => (level === 0 ? Pte.A | (dirty ? Pte.D : 0) : 0),
     flushAll: () => void cpu.sfenceVma(null, cpu.asid),
-  };
+  });
 }
 
 describe("accessRun against one load8/store8 per access, RISC-V (fast-check)", () => {

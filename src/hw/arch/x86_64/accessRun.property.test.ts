@@ -5,29 +5,23 @@
  */
 import { describe, it } from "vitest";
 import { toPfn, toVpn } from "../../../base/units.ts";
-import { checkAccessRuns, DATA, NP, type RunMachine } from "../../mmu/accessRun.testkit.ts";
+import { checkAccessRuns, FIRST, type RunMachine, runMachine } from "../../mmu/accessRun.testkit.ts";
 import { Pte } from "./pte.ts";
 import { bareMachine } from "./testkit.ts";
-
-const FIRST = 0x7f0000000 - 32;
 
 function machine(tlb: string): RunMachine {
   const { cpu, mapper, root, frames } = bareMachine({ tlb, ramBytes: 32 << 20 });
   cpu.movToCr4({ pcide: true });
   const map = (p: number, pfn: number) =>
     mapper.map(root, toVpn(FIRST + p), toPfn(pfn), 0, { writable: true, user: true }).ok;
-  for (let p = 0; p < NP; p++) map(p, DATA + p);
-  cpu.setUserMode(true);
-  return {
+  return runMachine({
     cpu,
-    hi: (p) => Math.floor((FIRST + p) / 1048576),
-    lo: (p) => ((FIRST + p) % 1048576) * 4096,
     map,
     unmap: (p) => void mapper.unmap(root, toVpn(FIRST + p)),
     tables: () => [root, frames.next],
     ageMask: (level, dirty) => Pte.A | (dirty && level === 0 ? Pte.D : 0),
     flushAll: () => void cpu.movToCr3(0, root * 4096 + 1),
-  };
+  });
 }
 
 describe("accessRun against one load8/store8 per access, x86-64 (fast-check)", () => {
