@@ -90,7 +90,8 @@ export function genericFadvise(
 /**
  * POSIX_FADV_DONTNEED: writeback of the byte range starts
  * (__filemap_fdatawrite_range, WB_SYNC_NONE: the written pages are under
- * writeback until the call returns, and invalidation skips them); then the
+ * writeback, and invalidation skips them, until the I/O ends: vmlab ends it
+ * at lru_add_drain_all, or when the call returns); then the
  * first and last FULL page (a partial last page is kept, unless it is the
  * file's last) are invalidated after lru_add_drain; if some folio could not
  * go (likely in another CPU's LRU add batch), lru_add_drain_all and
@@ -117,6 +118,9 @@ function fadviseDontneed(ctx: MmContext, f: FileObject, offset: bigint, endbyte:
     mappingTryInvalidate(ctx, f, s, e, failed);
     if (failed.n > 0) {
       lru?.fbatches.drainAll(); // lru_add_drain_all
+      // it waits for work on every CPU: the writeback started above has ended by then (measured
+      // by test/differential/probe_mincore.c: dirty pages go when a mapped page made this pass run)
+      folioEndWriteback(ctx, writing);
       invalidateMappingPages(ctx, f, s, e);
     }
   }

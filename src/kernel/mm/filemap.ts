@@ -403,7 +403,8 @@ export function filemapFdatawriteRange(ctx: MmContext, f: FileObject, first: num
  */
 export function folioEndWriteback(ctx: MmContext, pfns: readonly number[]): void {
   const flags = ctx.env.pages.flags;
-  for (const pfn of pfns) flags[pfn] &= ~(PageFlag.Writeback | PageFlag.Reclaim);
+  for (const pfn of pfns)
+    if (flags[pfn] & PageFlag.Writeback) flags[pfn] &= ~(PageFlag.Writeback | PageFlag.Reclaim);
 }
 
 /**
