@@ -99,6 +99,18 @@ expect cached(g) == 32
     expect(checkInvariants(k)).toEqual([]);
   });
 
+  it("DONTNEED skips a large folio that reaches outside the range (find_lock_entries) and frees one inside it whole", () => {
+    const { k, t } = boot();
+    const f = k.createFile("f", 64 * 4096, "disk", true, 64 * 1024); // four 64K folios
+    const free0 = k.buddy.freePages();
+    k.fadvise(t, f, 0n, 24n * PG, "dontneed"); // pages 0..23: folio 0..15 whole, 16..31 in part
+    expect([f.cache.size, [...f.folios.keys()].sort((a, b) => a - b)]).toEqual([48, [16, 32, 48]]);
+    expect(k.buddy.freePages() - free0).toBe(16);
+    k.fadvise(t, f, 0n, 0n, "dontneed");
+    expect([f.cache.size, f.folios.size]).toEqual([0, 0]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
   it("DONTNEED writes dirty pages back and skips them under writeback; a mapped page makes it drain every CPU and pass again, by when the writeback has ended", () => {
     const { k, t } = boot();
     const f = k.createFile("f", 32 * 4096, "disk", true);
