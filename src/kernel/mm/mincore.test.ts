@@ -90,6 +90,23 @@ expect incore(A, s 64K) == 1
     ).toEqual([]);
   });
 
+  it("a tmpfs page in swap: 0, then 1 once MADV_WILLNEED read it into the swap cache, still unmapped", () => {
+    expect(
+      expectationFailures(`machine ram=64M swap=16M
+file t size=64K fs=tmpfs
+spawn A
+A: a = mmap 64K shared file=t
+A: read a 64K
+expect incore(A, a 64K) == 16
+A: madvise a 8K pageout
+expect incore(A, a 64K) == 14
+A: madvise a 4K willneed
+expect incore(A, a 64K) == 15
+expect present(A, a 64K) == 14
+`),
+    ).toEqual([]);
+  });
+
   it("returns EINVAL for an unaligned address, ENOMEM past the address space or at a hole (the vector filled up to it), 0 for length 0", () => {
     const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
     const t = k.spawn("A")!;
