@@ -205,9 +205,9 @@ export class BuddyAllocator {
     return pfn;
   }
 
-  /** __free_one_page(FPI_NONE), for free_pcppages_bulk (page_alloc_pcp.ts). */
-  freeOneBuddy(pfn: number, order: number): void {
-    this.freeOne(pfn, order, false);
+  /** __free_one_page(FPI_NONE), for free_pcppages_bulk (page_alloc_pcp.ts): the pcp's zone `z` is the block's. */
+  freeOneBuddy(pfn: number, order: number, z: Zone): void {
+    this.freeOneIn(z, pfn, order, false);
   }
 
   /** zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) */
@@ -289,7 +289,11 @@ export class BuddyAllocator {
    * (buddy_merge_likely) or when asked (boot), else at the head.
    */
   private freeOne(pfn: number, order: number, toTail: boolean): void {
-    const z = this.zoneOf(pfn);
+    this.freeOneIn(this.zoneOf(pfn), pfn, order, toTail);
+  }
+
+  /** freeOne with the block's zone known (free_pcppages_bulk frees one zone's pages). */
+  private freeOneIn(z: Zone, pfn: number, order: number, toTail: boolean): void {
     while (order < MAX_ORDER) {
       const buddy = pfn ^ (1 << order);
       if (!this.isFreeBuddy(buddy, order, z)) break;
