@@ -292,19 +292,48 @@ export class BuddyAllocator {
     this.freeOneIn(this.zoneOf(pfn), pfn, order, toTail);
   }
 
-  /** freeOne with the block's zone known (free_pcppages_bulk frees one zone's pages). */
+  /**
+   * freeOne with the block's zone known (free_pcppages_bulk frees one zone's pages). The
+   * buddy test (page_is_buddy: in the zone, PageBuddy, the same order), del_page_from_free_list
+   * and add_to_free_list / add_to_free_list_tail as removeFromList and addToList do them,
+   * on the struct-page arrays held in locals.
+   */
   private freeOneIn(z: Zone, pfn: number, order: number, toTail: boolean): void {
+    const p = this.pages;
+    const flags = p.flags;
+    const ord = p.order;
+    const next = p.next;
+    const prev = p.prev;
+    const start = z.startPfn;
+    const end = z.endPfn;
+    const head = z.head;
+    const tail = z.tail;
+    let merged = 0;
     while (order < MAX_ORDER) {
       const buddy = pfn ^ (1 << order);
-      if (!this.isFreeBuddy(buddy, order, z)) break;
-      this.removeFromList(z, buddy, order);
+      if (buddy < start || buddy >= end || (flags[buddy] & PageFlag.Buddy) === 0 || ord[buddy] !== order)
+        break;
+      // removeFromList(z, buddy, order)
+      const n = next[buddy];
+      const pv = prev[buddy];
+      if (pv === -1) head[order] = n;
+      else next[pv] = n;
+      if (n === -1) tail[order] = pv;
+      else prev[n] = pv;
+      next[buddy] = -1;
+      prev[buddy] = -1;
+      flags[buddy] &= ~PageFlag.Buddy;
+      ord[buddy] = -1;
+      z.nrFree[order]--;
+      merged += 1 << order;
       pfn &= buddy;
       order++;
     }
+    z.freePages -= merged;
     if (!toTail && order < MAX_ORDER - 1) {
       const higher = pfn & (pfn ^ (1 << order));
-      const higherBuddy = higher ^ (1 << (order + 1));
-      toTail = this.isFreeBuddy(higherBuddy, order + 1, z);
+      const hb = higher ^ (1 << (order + 1));
+      toTail = hb >= start && hb < end && (flags[hb] & PageFlag.Buddy) !== 0 && ord[hb] === order + 1;
     }
     this.addToList(z, pfn, order, toTail);
   }
