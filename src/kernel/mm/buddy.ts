@@ -274,15 +274,6 @@ export class BuddyAllocator {
     z.freePages -= 1 << order;
   }
 
-  private isFreeBuddy(pfn: number, order: number, z: Zone): boolean {
-    return (
-      pfn >= z.startPfn &&
-      pfn < z.endPfn &&
-      (this.pages.flags[pfn] & PageFlag.Buddy) !== 0 &&
-      this.pages.order[pfn] === order
-    );
-  }
-
   /**
    * __free_one_page: merge with free buddies as far as possible, then put the
    * block on its list: at the tail when the next-larger merge looks likely
