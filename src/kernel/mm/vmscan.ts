@@ -658,10 +658,10 @@ export class Vmscan implements RmapPages {
       const anonShare = swapOk ? swappiness : 0;
       const fileShare = 200 - swappiness;
       const total = anonShare + fileShare;
-      for (const [inactive, activeList, share] of [
-        [Lru.InactiveFile, Lru.ActiveFile, fileShare],
-        [Lru.InactiveAnon, Lru.ActiveAnon, anonShare],
-      ] as const) {
+      for (let k = 0; k < 2; k++) {
+        const inactive = k === 0 ? Lru.InactiveFile : Lru.InactiveAnon; // file first, then anon
+        const activeList = k === 0 ? Lru.ActiveFile : Lru.ActiveAnon;
+        const share = k === 0 ? fileShare : anonShare;
         if (share === 0) continue;
         const size = this.size[inactive] + this.size[activeList];
         let scan = priority === 0 ? size : size >> priority;
