@@ -5,7 +5,8 @@
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
  */
 import { PteFlag } from "./arch.ts";
-import { isFilePmd, splitPmd, splitRange, unmapFilePmds } from "./huge_memory.ts";
+import { splitFoliosInPart } from "./deferred_split.ts";
+import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freeSwapAndCache, zapRange } from "./memory.ts";
@@ -338,7 +339,8 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
     const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
     if (env.pages.mapcount[head] !== 1) continue; // folio_likely_mapped_shared
     if (h < start || h + nr > end) {
-      splitPmd(ctx, mm, h); // split_folio, then the PTE walk (regular_folio)
+      // split_folio (its PMD first: unmap_folio), then the PTE walk (regular_folio)
+      if (!lru.splitHugePage(head)) splitPmd(ctx, mm, h);
       continue;
     }
     if (pt.young(pmd.hi, pmd.lo)) {
@@ -446,7 +448,7 @@ function reclaimEmptyPteTables(
 export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   ctx.env.lru?.fbatches.drain(); // madvise_free_single_vma: lru_add_drain
   // madvise_free_huge_pmd: a huge page the range covers in part is split; one it covers whole stays huge
-  splitRange(ctx, mm, start, end, true);
+  splitFoliosInPart(ctx, mm, start, end);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const swap = ctx.env.swap;
