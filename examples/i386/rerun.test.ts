@@ -36,6 +36,8 @@ const NOT_PORTABLE: Record<string, string> = {
   "examples/process/thp.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/files/pmd-folio.vm":
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024): folio=4M is i386's PMD-size folio",
+  "examples/process/thp-deferred-split.vm":
+    "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/process/thp-mremap.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/swap/thp-pageout.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/tour/04-shared-kernel-half.vm":

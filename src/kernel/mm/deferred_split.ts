@@ -260,7 +260,8 @@ export function splitForReclaim(r: RmapPages, pfn: number): number {
 /**
  * split_folio of each anonymous THP that a huge PMD maps in part of [start,
  * end) in this mm and nobody else maps (folio_likely_mapped_shared skips
- * it; vmlab then splits its PMD only, as before), for MADV_FREE
+ * it; vmlab then splits its PMD only, as before; a page-cache folio's PMD
+ * is left alone), for MADV_FREE
  * (madvise_free_huge_pmd: "discard part-pages of THP") and MADV_COLD /
  * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range). A folio that cannot be
  * split has its PMD split only, so that the PTE walk after finds PTEs.
@@ -275,7 +276,9 @@ export function splitFoliosInPart(ctx: MmContext, mm: MmStruct, start: number, e
     const pmd = pmdOf(ctx, mm, h);
     if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo)) continue;
     const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
-    const anon = !pt.special(pmd.hi, pmd.lo) && env.pages.kind[head] === PageKind.UserAnon;
+    const special = pt.special(pmd.hi, pmd.lo);
+    if (!special && env.pages.kind[head] === PageKind.PageCache) continue; // a file's: not an anonymous THP
+    const anon = !special && env.pages.kind[head] === PageKind.UserAnon;
     if (anon && env.pages.mapcount[head] === 1 && env.lru?.splitHugePage(head)) continue;
     splitPmd(ctx, mm, h);
   }

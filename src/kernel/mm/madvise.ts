@@ -279,8 +279,10 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     unmapFilePmds(ctx, vma!.file, index);
     env.pageCache.splitFolio(vma!.file, index);
   }
-  // a huge anonymous page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback);
-  // a file PMD still there is one the loop above left
+  // a huge anonymous page goes to swap in 4K pieces: one the range covers in part is split first
+  // (split_folio), one it covers whole when reclaim_pages meets it (no THP swap clusters:
+  // thp_swpout_fallback); a file PMD still there is one the loop above left
+  if (env.swap !== null) splitFoliosInPart(ctx, mm, start, end);
   if (env.swap !== null)
     for (let h = start - (start % nr); h < end; h += nr) {
       const pmd = pmdOf(ctx, mm, h);
