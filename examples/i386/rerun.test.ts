@@ -62,6 +62,7 @@ const PAE_PORTABLE = [
   "examples/process/shootdown.vm",
   "examples/swap/thp-pageout.vm",
   "examples/files/pmd-folio.vm",
+  "examples/process/thp-deferred-split.vm",
 ];
 const NOT_PORTABLE_PAE: Record<string, string> = {
   ...Object.fromEntries(Object.entries(NOT_PORTABLE).filter(([f]) => !PAE_PORTABLE.includes(f))),
