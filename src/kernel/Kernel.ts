@@ -21,6 +21,7 @@ import type { KernelConfig, ResolvedKernelConfig } from "./core/config.ts";
 import type { KernelAccessResult, UserAccessResult } from "./core/core.ts";
 import type { CoreDump } from "./core/coredump.ts";
 import type { UserAccessRecord } from "./core/entry.ts";
+import type { MincoreResult } from "./core/fadvise.ts";
 import type { TaskHandle } from "./core/task.ts";
 import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
@@ -34,6 +35,7 @@ export { type KernelConfig, MIN_RAM, type ResolvedKernelConfig } from "./core/co
 export type { KernelAccessResult, Oops, UserAccessResult } from "./core/core.ts";
 export { type CoreDump, type CoreSegment, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 export type { UserAccessRecord } from "./core/entry.ts";
+export type { MincoreResult } from "./core/fadvise.ts";
 export type { TaskHandle } from "./core/task.ts";
 export {
   COPY_USER_FIXUP,
@@ -294,6 +296,12 @@ export interface Kernel<C extends Mmu = Mmu> {
   fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean): number;
   /** ftruncate(2) by a task: the file's new size; 0 or -errno. Mappings past the new end fault SIGBUS. */
   ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint;
+  /** mincore(2) by a task: 0 or -errno (EINVAL unaligned, ENOMEM for a hole: vec filled up to it), and one byte per page, bit 0 resident. */
+  mincore(task: TaskHandle, addr: bigint, length: bigint): MincoreResult;
+  /** posix_fadvise(2) by a task (advice: `normal`, `random`, `sequential`, `willneed`, `dontneed`, `noreuse`); 0 or -errno. */
+  fadvise(task: TaskHandle, f: FileHandle, offset: bigint, length: bigint, advice: string): bigint;
+  /** echo MODE > /proc/sys/vm/drop_caches (1 page cache, 2 slab, 3 both); 0 or -EINVAL, and the page-cache pages dropped. */
+  dropCaches(mode: number): { ret: bigint; dropped: number };
   /** A character device with a buffer from alloc_pages, which its mmap remap_pfn_range()s; the buffer's address. */
   registerDevice(name: string, sizeBytes: number): bigint;
 

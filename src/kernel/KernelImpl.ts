@@ -21,6 +21,8 @@ import type {
 } from "./core/core.ts";
 import { type CoreDump, coreDump, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 import { UserAccessRecord, userModeAccess, userModeRange } from "./core/entry.ts";
+import type { MincoreResult } from "./core/fadvise.ts";
+import * as fadvise from "./core/fadvise.ts";
 import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
 import * as madvise from "./core/madvise.ts";
@@ -129,6 +131,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   vmallocFaults = 0;
   /** pages the last MADV_PAGEOUT calls reclaimed (reset by callers that report it) */
   lastPageout = 0;
+  /** /proc/vmstat drop_pagecache, drop_slab */
+  readonly dropCachesStats = { drop_pagecache: 0, drop_slab: 0 };
   /** OOM kills so far, and the kernel's report line for each */
   oomKills = 0;
   readonly oomReports: string[] = [];
@@ -578,6 +582,24 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint {
     this.linuxOnly("ftruncate");
     return vfs.ftruncate(this, taskOf(task), fileOf(f), length);
+  }
+
+  /** mincore(2) by a task: 0 or -errno, and the vector (bit 0 of each byte: resident). */
+  mincore(task: TaskHandle, addr: bigint, length: bigint): MincoreResult {
+    this.linuxOnly("mincore");
+    return fadvise.mincore(this, taskOf(task), addr, length);
+  }
+
+  /** posix_fadvise(2) by a task, the advice by name; 0 or -errno. */
+  fadvise(task: TaskHandle, f: FileHandle, offset: bigint, length: bigint, advice: string): bigint {
+    this.linuxOnly("fadvise");
+    return fadvise.fadvise(this, taskOf(task), fileOf(f), offset, length, advice);
+  }
+
+  /** A write of `mode` to /proc/sys/vm/drop_caches; 0 or -EINVAL, and the page-cache pages dropped. */
+  dropCaches(mode: number): { ret: bigint; dropped: number } {
+    this.linuxOnly("drop_caches");
+    return fadvise.dropCaches(this, mode);
   }
 
   /** Registers a character device with a buffer from alloc_pages; returns the buffer's address. */

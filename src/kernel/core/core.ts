@@ -13,6 +13,7 @@ import type { MapFlags, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { Pgtable, TlbFlush } from "../mm/arch.ts";
 import type { BuddyAllocator, ZoneLayout } from "../mm/buddy.ts";
+import type { DropCachesStats } from "../mm/fadvise.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import type { PageDescTable } from "../mm/PageDesc.ts";
 import type { PageCache } from "../mm/pagecache.ts";
@@ -351,6 +352,8 @@ export interface KernelCore extends KernelParts {
   pageTablePages: number;
   /** pages the last MADV_PAGEOUT calls reclaimed (reset by callers that report it) */
   lastPageout: number;
+  /** /proc/vmstat drop_pagecache, drop_slab (drop_caches writes) */
+  readonly dropCachesStats: DropCachesStats;
   /** OOM kills so far, and the kernel's report line for each */
   oomKills: number;
   readonly oomReports: string[];

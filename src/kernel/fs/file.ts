@@ -40,6 +40,17 @@ export class FileObject implements FileHandle {
   readonly written = new Set<number>();
   /** what the disk holds for the pages written back, kept compact where a page allows (hw/PageStore.ts) */
   private diskPages: PageStore | null = null;
+  /**
+   * The open file's readahead window (struct file's f_ra.ra_pages), in pages: null is the
+   * backing device's (bdi->ra_pages, `readahead=`), as open(2) sets it (file_ra_state_init);
+   * POSIX_FADV_SEQUENTIAL doubles it, POSIX_FADV_NORMAL restores it. vmlab has no open(2):
+   * each file has one open file description, shared by every process.
+   * Linux: include/linux/fs.h struct file_ra_state, mm/fadvise.c generic_fadvise
+   */
+  raPages: number | null = null;
+  /** FMODE_RANDOM and FMODE_NOREUSE of that open file (POSIX_FADV_RANDOM, POSIX_FADV_NOREUSE). Linux: include/linux/fs.h */
+  fmodeRandom = false;
+  fmodeNoreuse = false;
   /** pages read from disk (I/O) and written back */
   pagesRead = 0;
   pagesWritten = 0;

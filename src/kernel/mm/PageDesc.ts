@@ -85,6 +85,15 @@ export const enum PageFlag {
    * that reference once (folioReferenced), as the one folio would.
    */
   PmdYoung = 1 << 12,
+  /**
+   * PG_writeback: the folio's contents are being written to its file
+   * (__filemap_fdatawrite_range with WB_SYNC_NONE started the I/O). vmlab
+   * writes the bytes at once; the flag lasts until the system call that
+   * started the I/O returns (folio_end_writeback, mm/fadvise.ts). Reclaim's
+   * own writeback ends at once and never sets it.
+   * Linux: include/linux/page-flags.h PG_writeback
+   */
+  Writeback = 1 << 13,
 }
 
 /**

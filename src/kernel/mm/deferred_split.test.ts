@@ -85,6 +85,20 @@ describe("deferred split of a partially unmapped THP", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 
+  it("echo 2 > drop_caches runs the shrinker too (drop_slab: shrink_slab at priority 0)", () => {
+    const { k, t, q } = boot();
+    const a = hugeRange(k, t, 1);
+    const head = leaf(k, t, a)!.pfn;
+    expect(k.munmap(t, a + HUGE / 2n, HUGE / 2n)).toBe(0n);
+    expect(k.dropCaches(1).ret).toBe(0n); // the page cache only: the queue stays
+    expect(q.queue.get(head)).toBe(true);
+    expect(k.dropCaches(2).ret).toBe(0n);
+    expect(q.splitQueueLen).toBe(0);
+    expect(k.userMm.thpStats.thp_split_page).toBe(1);
+    expect(k.pages.kind[head + 300]).toBe(0); // freed
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
   it("a queued folio freed whole leaves the queue (folio_undo_large_rmappable)", () => {
     const { k, t, q } = boot();
     const a = hugeRange(k, t, 1);

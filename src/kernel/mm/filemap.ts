@@ -42,9 +42,9 @@ function fileWritableAtOnce(vma: Vma): boolean {
 
 /**
  * A page of the file from the page cache (filemap_fault): a miss reads it
- * from disk, a major fault, with read-around of `readaheadPages` pages
- * centred on it (do_sync_mmap_readahead), or the page alone under
- * MADV_RANDOM. Returns the frame and whether I/O was needed, or null.
+ * from disk, a major fault, with read-around of the open file's ra_pages
+ * (`readaheadPages`, or what posix_fadvise set) centred on it
+ * (do_sync_mmap_readahead), or the page alone under MADV_RANDOM. Returns the frame and whether I/O was needed, or null.
  * Linux: mm/filemap.c filemap_fault, do_sync_mmap_readahead
  */
 function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major: boolean } | null {
@@ -64,7 +64,7 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
   let from = index;
   let to = index + 1;
   if (!(vma.vmFlags & VmFlag.RAND_READ)) {
-    const ra = ctx.settings.readaheadPages;
+    const ra = f.raPages ?? ctx.settings.readaheadPages; // file->f_ra.ra_pages (POSIX_FADV_SEQUENTIAL doubles it)
     if (vma.vmFlags & VmFlag.SEQ_READ) to = index + ra;
     else {
       from = Math.max(0, index - Math.floor(ra / 2));
@@ -366,4 +366,75 @@ function pageMkclean(ctx: MmContext, f: FileObject, index: number): void {
     const e = pt.modify(old.hi, old.lo, 0, PteFlag.DIRTY | PteFlag.WRITE);
     setPteAt(ctx, pte.pa, e.hi, e.lo);
   }
+}
+
+/**
+ * __filemap_fdatawrite_range(WB_SYNC_NONE) over pages [first, last] of a
+ * disk file: each dirty page is written (folio_clear_dirty_for_io, whose
+ * folio_mkclean write-protects and cleans every shared PTE mapping it) and
+ * is under writeback (PG_writeback) until the caller ends it
+ * (folioEndWriteback). Returns the frames written. A tmpfs file has no
+ * writeback (shmem's writepage is reclaim's).
+ * Linux: mm/filemap.c __filemap_fdatawrite_range, mm/page-writeback.c write_cache_pages, folio_clear_dirty_for_io
+ */
+export function filemapFdatawriteRange(ctx: MmContext, f: FileObject, first: number, last: number): number[] {
+  const written: number[] = [];
+  if (f.fs !== "disk" || f.dirty.size === 0) return written;
+  const dirty = [...f.dirty].filter((i) => i >= first && i <= last).sort((x, y) => x - y);
+  for (const index of dirty) {
+    const pfn = f.cache.get(index);
+    if (pfn === undefined) continue;
+    pageMkclean(ctx, f, index);
+    ctx.env.pageCache.writeback(f, index);
+    ctx.env.pages.flags[pfn] |= PageFlag.Writeback;
+    written.push(pfn);
+  }
+  return written;
+}
+
+/**
+ * folio_end_writeback of the frames filemapFdatawriteRange wrote: PG_writeback
+ * cleared; one with PG_reclaim loses it and would be rotated to the tail of
+ * its inactive list (folio_rotate_reclaimable, the lru_move_tail batch), but
+ * the only folios vmlab gives PG_reclaim (lru_deactivate_file) are back in
+ * a move batch by then, PG_lru clear, so the rotation is skipped, as Linux
+ * skips it (folio_batch_add_and_move: folio_test_clear_lru fails).
+ * Linux: mm/filemap.c folio_end_writeback, mm/swap.c folio_rotate_reclaimable
+ */
+export function folioEndWriteback(ctx: MmContext, pfns: readonly number[]): void {
+  const flags = ctx.env.pages.flags;
+  for (const pfn of pfns)
+    if (flags[pfn] & PageFlag.Writeback) flags[pfn] &= ~(PageFlag.Writeback | PageFlag.Reclaim);
+}
+
+/**
+ * The backing device's bdi->io_pages: its max_sectors_kb in pages, the
+ * block layer's default cap BLK_DEF_MAX_SECTORS_CAP (2560 sectors, 1280
+ * KiB). Linux: include/linux/blkdev.h BLK_DEF_MAX_SECTORS_CAP, block/blk-settings.c blk_apply_bdi_limits
+ */
+export const BDI_IO_PAGES = 320;
+
+/**
+ * force_page_cache_ra for POSIX_FADV_WILLNEED: at most max(io_pages,
+ * ra_pages) pages from `index` (the request past the readahead window is
+ * cut to the device's optimal I/O size), clipped to the file's last page,
+ * are read in chunks of 2 MiB (do_page_cache_ra); page_cache_ra_unbounded
+ * skips what is cached and allocates folios of the mapping's minimum order
+ * (0 for ext4: 4K folios, even in a file with `folio=`). Nothing is mapped.
+ * Returns the pages read; stops when memory runs out.
+ * Linux: mm/readahead.c force_page_cache_ra, do_page_cache_ra, page_cache_ra_unbounded
+ */
+export function forcePageCacheRa(ctx: MmContext, f: FileObject, index: number, nrToRead: number): number {
+  const raPages = f.raPages ?? ctx.settings.readaheadPages;
+  const nr = Math.min(nrToRead, Math.max(BDI_IO_PAGES, raPages));
+  if (f.sizeBytes === 0) return 0;
+  const endIndex = Math.floor((f.sizeBytes - 1) / 4096);
+  const pc = ctx.env.pageCache;
+  let read = 0;
+  for (let i = index; i < index + nr && i <= endIndex; i++) {
+    if (pc.find(f, i) >= 0) continue;
+    if (pc.readSmall(f, i, true) < 0) break;
+    read++;
+  }
+  return read;
 }

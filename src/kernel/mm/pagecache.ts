@@ -209,7 +209,7 @@ export class PageCache {
   }
 
   /** A 4K folio for page `index` (not cached), or -1. */
-  private readSmall(f: FileObject, index: number, io: boolean): number {
+  readSmall(f: FileObject, index: number, io: boolean): number {
     const pfn = this.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
     if (pfn < 0) return -1;
     this.fill(f, index, pfn, io);

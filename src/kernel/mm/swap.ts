@@ -1,7 +1,14 @@
 import { ModelBug } from "../../base/assert.ts";
+import type { FileObject } from "../fs/file.ts";
 import { freeUserPage } from "./folio_put.ts";
 import { evictableList, MlockFbatches, type MlockLists, UList, vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
+import type { ShmemObject } from "./vma.ts";
+
+/** A disk file's page that is dirty (vmlab keeps a disk file's PG_dirty in its `dirty` set). */
+function fileDirty(owner: FileObject | ShmemObject | undefined, index: number): boolean {
+  return owner !== undefined && "dirty" in owner && owner.dirty.has(index);
+}
 
 /** The lists of mm/vmscan.ts's `Lru` this file needs (its numbers; vmscan.ts imports this file). */
 const enum List {
@@ -16,10 +23,11 @@ const enum List {
 /**
  * The folio batches of struct cpu_fbatches that move folios already on a
  * list (mm/swap.c), in the order lru_add_drain_cpu empties them (after
- * lru_add). vmlab has no caller for lru_move_tail (folio_rotate_reclaimable:
- * its writeback ends at once, the folio freed), lru_deactivate_file
- * (invalidate_mapping_pages: no fadvise, no drop_caches): their slots stay
- * empty.
+ * lru_add). vmlab has no caller for lru_move_tail (folio_rotate_reclaimable):
+ * reclaim's writeback ends at once (the folio is freed), and a folio
+ * POSIX_FADV_DONTNEED wrote back, which alone gets PG_reclaim, is queued in
+ * the lru_deactivate_file batch again when its writeback ends (fadvise.ts),
+ * so folio_test_clear_lru fails there: that slot stays empty.
  */
 export const enum MoveOp {
   /** cpu_fbatches.lru_move_tail: lru_move_tail */
@@ -49,6 +57,15 @@ export interface LruLists extends MlockLists {
   };
   /** /proc/vmstat's events the batches count */
   readonly stats: { pgactivate: number; pgdeactivate: number; pglazyfree: number };
+  /** the lists' links, heads, tails and sizes (vmscan.ts Vmscan), for lruvec_add_folio_tail */
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+  readonly head: Int32Array;
+  readonly tail: Int32Array;
+  readonly size: Int32Array;
+  /** the file (its dirty pages) or shmem object of each page-cache page, and its index there */
+  readonly owner: readonly (FileObject | ShmemObject | undefined)[];
+  readonly index: Float64Array;
 }
 
 /** PAGEVEC_SIZE / FOLIO_BATCH_SIZE (include/linux/pagevec.h): the folios a folio_batch holds. */
@@ -87,6 +104,8 @@ export class LruAddBatches {
   readonly moveCount: Int32Array;
   /** 1 + the MoveOp of the batch holding a folio that is on a list: its PG_lru is clear until the batch moves it (folio_test_clear_lru); 0: none */
   readonly queued: Uint8Array;
+  /** /proc/vmstat pgrotated: folios lru_deactivate_file moved to the tail of the inactive list */
+  pgrotated = 0;
 
   /** page->_refcount and page->flags (the page table's arrays) */
   private readonly refcount: Int32Array;
@@ -265,6 +284,7 @@ export class LruAddBatches {
         if (op === MoveOp.Activate) lruActivate(this.v, pfn);
         else if (op === MoveOp.Lazyfree) lruLazyfree(this.v, pfn);
         else if (op === MoveOp.Deactivate) lruDeactivate(this.v, pfn);
+        else if (op === MoveOp.DeactivateFile) this.lruDeactivateFile(pfn);
       }
       if (--this.refcount[pfn] === 0) this.putLast(pfn);
     }
@@ -293,6 +313,52 @@ export class LruAddBatches {
     const l = v.lru[pfn];
     if (v.env.policy === "linux" && (l === List.ActiveAnon || l === List.ActiveFile))
       this.addAndMove(pfn, MoveOp.Deactivate);
+  }
+
+  /**
+   * deactivate_file_folio for the pages of one page-cache folio (vmlab's
+   * LRU holds each page of a large folio as its own entry): not for an
+   * unevictable folio; else folio_batch_add_and_move to lru_deactivate_file,
+   * which moves the batch at once for a large folio, as for any.
+   * Linux: mm/swap.c deactivate_file_folio
+   */
+  deactivateFile(pfns: readonly number[]): void {
+    if (this.v.lru[pfns[0]] === List.Unevictable) return;
+    for (const pfn of pfns) this.addAndMove(pfn, MoveOp.DeactivateFile);
+    if (pfns.length > 1) {
+      const b = this.cpu() * NR_MOVE_OPS + MoveOp.DeactivateFile;
+      if (this.moveCount[b] > 0) this.moveBatch(b, MoveOp.DeactivateFile);
+    }
+  }
+
+  /**
+   * lru_deactivate_file: a folio invalidation could not drop, unless
+   * unevictable or mapped, loses PG_active and PG_referenced; dirty or
+   * under writeback, it goes to the head of its inactive list with
+   * PG_reclaim (reclaim is to find it when its writeback ends), else to
+   * the tail (counted in pgrotated: its writeback ended while it waited).
+   * An active one counts in pgdeactivate. Under the linux policy only (the
+   * others keep no active lists; mglru's folio moves are not modelled).
+   * Linux: mm/swap.c lru_deactivate_file
+   */
+  private lruDeactivateFile(pfn: number): void {
+    const v = this.v;
+    const l = v.lru[pfn];
+    if (l === List.Unevictable || l === List.None || v.env.policy !== "linux") return;
+    if (v.env.pages.mapcount[pfn] > 0) return; // folio_mapped: some processes are using it
+    const active = l === List.ActiveAnon || l === List.ActiveFile;
+    const inactive = active ? l - 1 : l;
+    v.referenced[pfn] = 0;
+    const nr = v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
+    const flags = v.env.pages.flags;
+    if (flags[pfn] & (PageFlag.Writeback | PageFlag.Dirty) || fileDirty(v.owner[pfn], v.index[pfn])) {
+      v.add(pfn, inactive);
+      flags[pfn] |= PageFlag.Reclaim;
+    } else {
+      lruvecAddFolioTail(v, pfn, inactive);
+      this.pgrotated += nr;
+    }
+    if (active) v.stats.pgdeactivate += nr;
   }
 
   /** folios_put: the folio's mapping went while it waited; __folio_put takes it off the list and frees it. */
@@ -364,6 +430,22 @@ export function cullUnevictable(v: LruLists, pfn: number, foundLocked: boolean):
   v.unlink(pfn); // isolated: __mlock_folio leaves it alone
   if (foundLocked) v.fbatches.mlock.mlockFolio(pfn);
   v.fbatches.add(pfn, v.large[pfn] !== 0, evictableList(v, pfn));
+}
+
+/**
+ * lruvec_add_folio_tail: the folio at the tail of `list` (the end reclaim
+ * scans first), taken off any list it was on.
+ * Linux: include/linux/mm_inline.h lruvec_add_folio_tail
+ */
+function lruvecAddFolioTail(v: LruLists, pfn: number, list: number): void {
+  if (v.lru[pfn] !== List.None) v.unlink(pfn);
+  v.lru[pfn] = list;
+  v.next[pfn] = -1;
+  v.prev[pfn] = v.tail[list];
+  if (v.tail[list] >= 0) v.next[v.tail[list]] = pfn;
+  else v.head[list] = pfn;
+  v.tail[list] = pfn;
+  v.size[list] += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
 }
 
 /**

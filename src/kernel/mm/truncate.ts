@@ -17,8 +17,10 @@ import type { MmContext } from "./internal.ts";
 import { iMmap } from "./MmStruct.ts";
 import { rssAdd, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
+import { PageFlag } from "./PageDesc.ts";
 import { ptepClearFlush, readPte } from "./pgtable.ts";
 import { shmemTruncateSwap } from "./shmem.ts";
+import { FOLIO_BATCH_SIZE } from "./swap.ts";
 
 /**
  * unmap_mapping_range(mapping, holebegin, 0, even_cows=1): every PTE of
@@ -112,4 +114,85 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
     }
     if (f.written.has(index)) f.zeroDiskTail(index, tail);
   }
+}
+
+/**
+ * mapping_evict_folio: the folio of `nr` pages from page `start` of f leaves
+ * the page cache and is freed if nobody uses it: not dirty, not under
+ * writeback, and no reference but the cache's own and the caller's (a page
+ * mapped, held by an LRU batch or by a fault has more: folio_ref_count >
+ * folio_nr_pages + 1; vmlab counts references page by page). vmlab's tmpfs
+ * pages are dirty from their creation (written, or zeros a fault made), so a
+ * tmpfs folio always stays. Returns the pages removed (0 or nr).
+ * Linux: mm/truncate.c mapping_evict_folio (remove_mapping, __remove_mapping)
+ */
+function mappingEvictFolio(ctx: MmContext, f: FileObject, start: number, nr: number): number {
+  if (f.fs === "tmpfs") return 0;
+  const pages = ctx.env.pages;
+  for (let i = start; i < start + nr; i++) {
+    const pfn = f.cache.get(i)!;
+    if (f.dirty.has(i) || pages.flags[pfn] & (PageFlag.Dirty | PageFlag.Writeback)) return 0;
+    if (pages.refcount[pfn] !== 1 || ctx.env.lru?.pinned.has(pfn)) return 0;
+  }
+  const order = 31 - Math.clz32(nr);
+  for (let i = start; i < start + nr; i++)
+    assert(ctx.env.pageCache.evict(f, i, order), `mapping_evict_folio: page ${i} of ${f.name}`);
+  return nr;
+}
+
+/**
+ * mapping_try_invalidate: every folio of f wholly inside pages [start, end]
+ * (find_lock_entries: a large folio reaching outside, or one under writeback,
+ * is not returned), in index order, is evicted if it can be
+ * (mappingEvictFolio); one that cannot is a hint that it is no longer of
+ * interest: deactivate_file_folio queues it in the lru_deactivate_file batch
+ * (mm/swap.ts), and counts in `failed` (likely in the LRU add batch of a
+ * remote CPU). Returns the pages evicted.
+ * Linux: mm/truncate.c mapping_try_invalidate, mm/filemap.c find_lock_entries
+ */
+export function mappingTryInvalidate(
+  ctx: MmContext,
+  f: FileObject,
+  start: number,
+  end: number,
+  failed: { n: number } | null,
+): number {
+  const pc = ctx.env.pageCache;
+  const pages = ctx.env.pages;
+  const indices = [...f.cache.keys()].filter((i) => i >= start && i <= end).sort((x, y) => x - y);
+  let count = 0;
+  let found = 0; // folios in find_lock_entries' folio_batch
+  for (const index of indices) {
+    if (!f.cache.has(index)) continue; // a large folio evicted with an earlier page
+    const s = pc.folioStart(f, index);
+    if (s !== index) continue; // a large folio's other pages: the folio was met at its first
+    const nr = pc.folioPages(f, s);
+    if (s + nr - 1 > end) continue; // omit a large folio that extends beyond the end
+    if (pages.flags[f.cache.get(s)!] & PageFlag.Writeback) continue;
+    const ret = mappingEvictFolio(ctx, f, s, nr);
+    if (ret === 0) {
+      // Invalidation is a hint that the folio is no longer of interest
+      const pfns: number[] = [];
+      for (let i = s; i < s + nr; i++) pfns.push(f.cache.get(i)!);
+      ctx.env.lru?.fbatches.deactivateFile(pfns);
+      if (failed) failed.n++;
+    }
+    count += ret;
+    // folio_batch_release of a full batch (__folio_batch_release: lru_add_drain, once per batch)
+    if (++found === FOLIO_BATCH_SIZE) {
+      ctx.env.lru?.fbatches.drain();
+      found = 0;
+    }
+  }
+  if (found > 0) ctx.env.lru?.fbatches.drain();
+  return count;
+}
+
+/**
+ * invalidate_mapping_pages: the clean, unused pages of f in [start, end] go,
+ * the others are deactivated. Returns the pages evicted.
+ * Linux: mm/truncate.c invalidate_mapping_pages
+ */
+export function invalidateMappingPages(ctx: MmContext, f: FileObject, start: number, end: number): number {
+  return mappingTryInvalidate(ctx, f, start, end, null);
 }

@@ -22,6 +22,7 @@ import type { KernelCore } from "../core/core.ts";
 import type { Layout } from "../core/layout.ts";
 import { type TaskHandle, taskOf } from "../core/task.ts";
 import { folioSizeError } from "../core/vfs.ts";
+import { doMincore } from "../mm/mincore.ts";
 import { cpuInfo, tlbInfo } from "./cpus.ts";
 import { crashVtop, linuxPageFlags, type PagemapEntry, pagemap } from "./crash.ts";
 import { explainAccess } from "./explain.ts";
@@ -171,6 +172,27 @@ export class KernelView {
   entryPages(t: TaskHandle, vpn: number, count: number): PageInfo[] {
     const task = taskOf(t);
     return userEntryPages(this.k, task, vpn, count).map((v) => pageInfo(this.k, task, v));
+  }
+
+  /**
+   * How many pages of [vpn, vpn + count) of a task mincore(2) reports
+   * resident (mm/mincore.ts doMincore, VMA by VMA: pages no VMA covers
+   * count 0 rather than ending the count with ENOMEM). Changes nothing.
+   */
+  incore(t: TaskHandle, vpn: number, count: number): number {
+    const mm = taskOf(t).mm;
+    if (mm === null || !taskOf(t).alive) return 0;
+    let n = 0;
+    for (const v of mm.vmas) {
+      const from = Math.max(v.vmStart, vpn);
+      const to = Math.min(v.vmEnd, vpn + count);
+      for (let a = from; a < to; a += 65536) {
+        const vec = new Uint8Array(Math.min(65536, to - a));
+        doMincore(this.k.userMm, mm, a, vec);
+        for (const b of vec) n += b & 1;
+      }
+    }
+    return n;
   }
 
   /** How many 4 KiB pages of [va, va+len) init_mm maps (a sparse walk). */

@@ -214,6 +214,8 @@ export function vmstat(k: KernelCore): Record<string, number> {
     pgpgin: k.pageCache.pagesIn * 4,
     pgpgout: k.pageCache.pagesOut * 4,
     pgmajfault: k.tasks.reduce((n, t) => n + t.majFlt, 0),
+    pgrotated: k.vmscan.fbatches.pgrotated,
+    ...k.dropCachesStats,
   };
 }
 

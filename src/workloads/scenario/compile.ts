@@ -23,6 +23,7 @@ import {
   vmalloc,
 } from "./stmts/kernel.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
+import { dropCaches, fadvise, mincore } from "./stmts/pagecache.ts";
 import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
@@ -48,6 +49,7 @@ const STATEMENTS = new Map<string, Handler>([
   ["file", file],
   ["device", device],
   ["reclaim", reclaim],
+  ["drop_caches", dropCaches],
   ["kswapd", reclaim],
   ["let", letStmt],
   ["expect", expect],
@@ -76,6 +78,8 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["replay", replay],
   ["msync", msync],
   ["ftruncate", ftruncate],
+  ["mincore", mincore],
+  ["fadvise", fadvise],
   ["mlock", mlockOrMunlock],
   ["munlock", mlockOrMunlock],
   ["brk", brk],
@@ -140,6 +144,8 @@ const LINUX_ONLY = new Set([
   "madvise",
   "msync",
   "ftruncate",
+  "mincore",
+  "fadvise",
   "mlock",
   "munlock",
   "brk",

@@ -144,6 +144,8 @@ const RANGE_FNS = [
   "locked",
   "lazyfree",
   "swapcache",
+  // an extension: pages mincore(2) reports resident (page cache and swap cache answers included)
+  "incore",
   "vmas",
   "guard",
   // profile=windows: pages committed, and pages inside a reservation (VAD), committed or not
@@ -497,6 +499,8 @@ function procCall(c: CompileContext, e: Expr & { kind: "call" }, name: string, p
       }
       case "mapcount":
         return BigInt(v.page(t, vpn).mapcount);
+      case "incore":
+        return BigInt(v.incore(t, vpn, n));
       case "table":
         return BigInt(v.task(t).alive ? tableAt(v, t, va, level(rt)) : -1);
       case "vmas":
