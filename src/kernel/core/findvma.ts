@@ -10,6 +10,9 @@ import type { MmStruct } from "../mm/MmStruct.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { Task } from "./task.ts";
 
+/** The cache's switch (tests: off on the twin that searches every time) and, under vitest, its hits. */
+export const vmaCache = { on: true, hits: 0 };
+
 /** Under the tests (vitest sets VITEST), every VMA the one-entry cache gives is checked against find_vma. */
 const VERIFY_VMA_CACHE =
   (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.VITEST !==
@@ -26,11 +29,14 @@ const VERIFY_VMA_CACHE =
 export function lockMmAndFindVma(mm: MmStruct, task: Task, vpn: number): Vma | null {
   const vmas = mm.vmas;
   const c = mm.faultVmaIndex;
-  if (c < vmas.length) {
+  if (c < vmas.length && vmaCache.on) {
     const v = vmas[c];
     if (v.vmStart <= vpn && vpn < v.vmEnd) {
-      if (VERIFY_VMA_CACHE && mm.findVma(vpn) !== v)
-        throw new ModelBug(`lockMmAndFindVma: cached VMA ${c} is not find_vma's for vpn ${vpn}`);
+      if (VERIFY_VMA_CACHE) {
+        vmaCache.hits++;
+        if (mm.findVma(vpn) !== v)
+          throw new ModelBug(`lockMmAndFindVma: cached VMA ${c} is not find_vma's for vpn ${vpn}`);
+      }
       return v;
     }
   }
