@@ -1,6 +1,6 @@
 import { InputError } from "../../base/errors.ts";
 import type { Pfn, Vpn } from "../../base/units.ts";
-import { InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray } from "./TlbArray.ts";
+import { InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray, tlbInsertSerial } from "./TlbArray.ts";
 
 /** The page sizes of an architecture, by size code (= leaf level): their names and base pages each. */
 export interface TlbPageSizes {
@@ -189,6 +189,52 @@ export class Tlb {
       this.misses[level]++;
     }
     return false;
+  }
+
+  /** the page, ASID and path (1 data, 2 instructions) of the last lookup Mmu.missAndFill saw end in a fault; -1: none */
+  private missVpn = -1;
+  private missAsid = -1;
+  private missPath = 0;
+  /** tlbInsertSerial() then */
+  private missSerial = -1;
+  /** whether lookups may use knownMiss (false: every lookup probes; tests) */
+  useKnownMiss = true;
+  /** lookups knownMiss answered (tests: that a scenario reached it) */
+  knownMisses = 0;
+
+  /**
+   * A lookup of vpn4k for asid missed in every array of the path (instr: the instruction path) and
+   * the walk after it faulted: until an entry is inserted anywhere, a lookup of the same page, ASID
+   * and path misses again (only an insertion can make it hit). Mmu.missAndFill tells; knownMiss uses.
+   */
+  noteFaultMiss(vpn4k: Vpn, asid: number, instr: boolean): void {
+    this.missVpn = vpn4k;
+    this.missAsid = asid;
+    this.missPath = instr ? 2 : 1;
+    this.missSerial = tlbInsertSerial();
+  }
+
+  /**
+   * Whether a lookup of vpn4k for asid on the path is the retry of the access whose lookup missed
+   * everywhere before its fault (noteFaultMiss), nothing inserted since: then it misses in every
+   * array again, and this counts its misses at every level as lookup would (true), once; else
+   * nothing changes (false) and the caller looks up. Linux/SDM: nothing (a host shortcut: the
+   * arrays' contents and every counter are what the lookups give).
+   */
+  knownMiss(vpn4k: Vpn, asid: number, instr: boolean): boolean {
+    if (
+      !this.useKnownMiss ||
+      vpn4k !== this.missVpn ||
+      asid !== this.missAsid ||
+      this.missPath !== (instr ? 2 : 1) ||
+      this.missSerial !== tlbInsertSerial()
+    )
+      return false;
+    this.missVpn = -1;
+    this.knownMisses++;
+    const path = instr ? this.instrPath : this.dataPath;
+    for (let level = 0; level < path.length; level++) this.misses[level]++;
+    return true;
   }
 
   /** Copies a lower-level hit into the levels above it; the hit becomes the level-0 copy. */
