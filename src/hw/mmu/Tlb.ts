@@ -156,7 +156,17 @@ export class Tlb {
     };
     this.dataBase = baseTargets(this.dataPath);
     this.instrBase = baseTargets(this.instrPath);
+    this.offData = this.allArrays.filter((a) => (a.kindMask & 1) === 0);
+    this.offInstr = this.allArrays.filter((a) => (a.kindMask & 2) === 0);
+    this.onData = this.allArrays.filter((a) => (a.kindMask & 1) !== 0);
+    this.onInstr = this.allArrays.filter((a) => (a.kindMask & 2) !== 0);
   }
+
+  /** invalidatePageMissed's arrays: those off the data (instruction) path, and those on it */
+  private readonly offData: TlbArray[];
+  private readonly offInstr: TlbArray[];
+  private readonly onData: TlbArray[];
+  private readonly onInstr: TlbArray[];
 
   /** each level's base-page array (insertAt's target for a 4K page), last level first: fill's order */
   private readonly dataBase: TlbArray[];
@@ -326,13 +336,13 @@ export class Tlb {
    */
   invalidatePageMissed(vpn4k: Vpn, asid: number, instr: boolean): number {
     let n = 0;
-    const kind = instr ? 2 : 1;
-    const arrays = this.allArrays;
-    for (let i = 0; i < arrays.length; i++) {
-      const a = arrays[i];
-      if ((a.kindMask & kind) !== 0 && !a.mayHoldPieces) continue; // probed and missed: nothing to drop
-      n += a.invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
-    }
+    // the arrays off the path, each as invalidatePage does it (an empty one returns at once)
+    const off = instr ? this.offInstr : this.offData;
+    for (let i = 0; i < off.length; i++) n += off[i].invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
+    // those on it were probed and missed: only the pieces of a fractured large page could go
+    const on = instr ? this.onInstr : this.onData;
+    for (let i = 0; i < on.length; i++)
+      if (on[i].mayHoldPieces) n += on[i].invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
     return n;
   }
 
