@@ -41,7 +41,7 @@ export type { HwEvent } from "./events.ts";
 /** the record of a walk (WalkRecord.ts), exported here as before */
 export { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
-import { type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
+import { flushEvent, type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
 import { type MmuCaches, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
 
 export type { MmuCaches } from "./WalkMemo.ts";
@@ -396,12 +396,13 @@ export abstract class Mmu {
     // fast path: the first-level base-page array; the generic lookup (all levels and sizes) on a miss there
     const l1 = access === Access.Exec ? this.l1i : this.l1d;
     let arr: TlbArray | null = null;
-    let slot = l1 === null ? -1 : l1.lookup(vpn, this.asid);
+    const known = tlb.knownMiss(vpn, this.asid, access === Access.Exec); // a fault's retry: misses counted
+    let slot = known || l1 === null ? -1 : l1.lookup(vpn, this.asid);
     if (slot >= 0) {
       arr = l1;
       tlb.hits[0]++;
       tlb.hitLevel = 0;
-    } else if (tlb.lookup(vpn, this.asid, access === Access.Exec, l1)) {
+    } else if (!known && tlb.lookup(vpn, this.asid, access === Access.Exec, l1)) {
       arr = tlb.hitArray!;
       slot = tlb.hitSlot;
     }
@@ -445,6 +446,7 @@ export abstract class Mmu {
     if (!fast || this.checkAttrs || !this.walkFast(vpn, access, mode, rec))
       return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
     if (rec.outcome !== 0) {
+      this.tlb.noteFaultMiss(vpn, this.asid, access === Access.Exec); // the lookups missed: Tlb.knownMiss
       this.missedPath = access === Access.Exec ? 2 : 1;
       const out = this.fault(rec, vaHi, vaLo, vpn);
       this.missedPath = 0;
@@ -783,16 +785,7 @@ export abstract class Mmu {
     this.fullFlushes++;
     const n = this.tlb.invalidateAll(asid, how);
     this.invalidatePsc(asid, how === InvalidateHow.PcidAndGlobal ? InvalidateHow.PcidNonGlobal : how);
-    if (this.tracer !== null)
-      this.tracer({
-        type: "invalidate",
-        cpu: this.id,
-        op,
-        asid: how >= 2 ? -1 : asid,
-        asidName: this.asidName,
-        vpn: -1,
-        entries: n,
-      });
+    if (this.tracer !== null) this.tracer(flushEvent(this, op, how >= 2 ? -1 : asid, n));
     return n;
   }
 }

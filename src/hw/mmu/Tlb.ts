@@ -1,6 +1,6 @@
 import { InputError } from "../../base/errors.ts";
 import type { Pfn, Vpn } from "../../base/units.ts";
-import { InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray } from "./TlbArray.ts";
+import { InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray, tlbInsertSerial } from "./TlbArray.ts";
 
 /** The page sizes of an architecture, by size code (= leaf level): their names and base pages each. */
 export interface TlbPageSizes {
@@ -156,7 +156,17 @@ export class Tlb {
     };
     this.dataBase = baseTargets(this.dataPath);
     this.instrBase = baseTargets(this.instrPath);
+    this.offData = this.allArrays.filter((a) => (a.kindMask & 1) === 0);
+    this.offInstr = this.allArrays.filter((a) => (a.kindMask & 2) === 0);
+    this.onData = this.allArrays.filter((a) => (a.kindMask & 1) !== 0);
+    this.onInstr = this.allArrays.filter((a) => (a.kindMask & 2) !== 0);
   }
+
+  /** invalidatePageMissed's arrays: those off the data (instruction) path, and those on it */
+  private readonly offData: TlbArray[];
+  private readonly offInstr: TlbArray[];
+  private readonly onData: TlbArray[];
+  private readonly onInstr: TlbArray[];
 
   /** each level's base-page array (insertAt's target for a 4K page), last level first: fill's order */
   private readonly dataBase: TlbArray[];
@@ -189,6 +199,52 @@ export class Tlb {
       this.misses[level]++;
     }
     return false;
+  }
+
+  /** the page, ASID and path (1 data, 2 instructions) of the last lookup Mmu.missAndFill saw end in a fault; -1: none */
+  private missVpn = -1;
+  private missAsid = -1;
+  private missPath = 0;
+  /** tlbInsertSerial() then */
+  private missSerial = -1;
+  /** whether lookups may use knownMiss (false: every lookup probes; tests) */
+  useKnownMiss = true;
+  /** lookups knownMiss answered (tests: that a scenario reached it) */
+  knownMisses = 0;
+
+  /**
+   * A lookup of vpn4k for asid missed in every array of the path (instr: the instruction path) and
+   * the walk after it faulted: until an entry is inserted anywhere, a lookup of the same page, ASID
+   * and path misses again (only an insertion can make it hit). Mmu.missAndFill tells; knownMiss uses.
+   */
+  noteFaultMiss(vpn4k: Vpn, asid: number, instr: boolean): void {
+    this.missVpn = vpn4k;
+    this.missAsid = asid;
+    this.missPath = instr ? 2 : 1;
+    this.missSerial = tlbInsertSerial();
+  }
+
+  /**
+   * Whether a lookup of vpn4k for asid on the path is the retry of the access whose lookup missed
+   * everywhere before its fault (noteFaultMiss), nothing inserted since: then it misses in every
+   * array again, and this counts its misses at every level as lookup would (true), once; else
+   * nothing changes (false) and the caller looks up. Linux/SDM: nothing (a host shortcut: the
+   * arrays' contents and every counter are what the lookups give).
+   */
+  knownMiss(vpn4k: Vpn, asid: number, instr: boolean): boolean {
+    if (
+      !this.useKnownMiss ||
+      vpn4k !== this.missVpn ||
+      asid !== this.missAsid ||
+      this.missPath !== (instr ? 2 : 1) ||
+      this.missSerial !== tlbInsertSerial()
+    )
+      return false;
+    this.missVpn = -1;
+    this.knownMisses++;
+    const path = instr ? this.instrPath : this.dataPath;
+    for (let level = 0; level < path.length; level++) this.misses[level]++;
+    return true;
   }
 
   /** Copies a lower-level hit into the levels above it; the hit becomes the level-0 copy. */
@@ -280,13 +336,13 @@ export class Tlb {
    */
   invalidatePageMissed(vpn4k: Vpn, asid: number, instr: boolean): number {
     let n = 0;
-    const kind = instr ? 2 : 1;
-    const arrays = this.allArrays;
-    for (let i = 0; i < arrays.length; i++) {
-      const a = arrays[i];
-      if ((a.kindMask & kind) !== 0 && !a.mayHoldPieces) continue; // probed and missed: nothing to drop
-      n += a.invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
-    }
+    // the arrays off the path, each as invalidatePage does it (an empty one returns at once)
+    const off = instr ? this.offInstr : this.offData;
+    for (let i = 0; i < off.length; i++) n += off[i].invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
+    // those on it were probed and missed: only the pieces of a fractured large page could go
+    const on = instr ? this.onInstr : this.onData;
+    for (let i = 0; i < on.length; i++)
+      if (on[i].mayHoldPieces) n += on[i].invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
     return n;
   }
 

@@ -41,6 +41,17 @@ export const enum Meta {
 export const OFFSET_MASK = [0xfff, 0x1fffff, 0x3fffffff] as const;
 
 /**
+ * Insertions into any TlbArray so far (insert, insertMissed): Tlb.knownMiss's proof that no entry
+ * has been added since a lookup missed everywhere. One serial for every array (conservative).
+ */
+let insertSerial = 0;
+
+/** The insertions into any TlbArray so far. */
+export function tlbInsertSerial(): number {
+  return insertSerial;
+}
+
+/**
  * A set-associative array of translations with true LRU replacement within a
  * set, as typed arrays indexed by `set * ways + way`:
  *
@@ -284,6 +295,7 @@ export class TlbArray {
    * LRU way (the last) is dropped, counted as an eviction if it was valid.
    */
   insert(vpn: number, size: number, pfn: number, meta: number, attr = 0): number {
+    insertSerial++;
     assert((this.sizeMask & (1 << size)) !== 0, "TlbArray.insert: size not held");
     const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
     const key = tag * 8 + size;
@@ -335,6 +347,7 @@ export class TlbArray {
    * the same one pass, without the comparison per way.
    */
   insertMissed(vpn: number, pfn: number, meta: number, attr: number): void {
+    insertSerial++;
     const base = (vpn & this.setMask) * this.ways;
     const keys = this.keys;
     const pfns = this.pfns;

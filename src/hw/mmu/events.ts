@@ -73,6 +73,16 @@ export function tlbEvent(
   return { type: "tlb", cpu: mmu.id, vpn, access, hit: level >= 0, level, unprivileged };
 }
 
+/** The "invalidate" event of a flush of every entry `how` matched (Mmu.flushMatching): asid -1 for all ASIDs. */
+export function flushEvent(
+  mmu: { readonly id: number; readonly asidName: string },
+  op: string,
+  asid: number,
+  entries: number,
+): HwEvent {
+  return { type: "invalidate", cpu: mmu.id, op, asid, asidName: mmu.asidName, vpn: -1, entries };
+}
+
 /** The "walk-step" event of one entry a walk read (Mmu.walk); `psc`: the walk started from a walk cache. */
 export function walkStepEvent(
   mmu: { readonly id: number; readonly format: { readonly levelNames: readonly string[] } },

@@ -119,8 +119,10 @@ export function userModeRange(
   let hi = vaHi;
   let lo = vaLo;
   let attempt = 0; // the faults of access i so far
+  let at = 0; // the access whose address hi and lo hold
   for (let i = 0; i < count; ) {
-    if (i > 0) {
+    if (i !== at) {
+      at = i;
       // the next address, carrying between the halves (|i * stride| < 2^53: the caller's bound)
       const next = vaLo + i * stride;
       hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
@@ -145,7 +147,8 @@ export function userModeRange(
       out = cpu.runOutcome;
       if (out === 0) continue; // every access done, or the run stopped after a store outside RAM
       if (done > 0) {
-        // the faulting access's address
+        // the faulting access's address (its retry, after the handler, uses it again)
+        at = i;
         const next = vaLo + i * stride;
         hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
         lo = next >>> 0;

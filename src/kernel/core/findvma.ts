@@ -5,19 +5,51 @@
  * not into stack_guard_gap above the VMA below). Every architecture's
  * fault handler calls it before its access checks.
  */
+import { ModelBug } from "../../base/assert.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { Task } from "./task.ts";
 
-/** The VMA for a fault at `vpn` (a stack grown down to it), or null: bad_area, SEGV_MAPERR. */
+/** The cache's switch (tests: off on the twin that searches every time) and, under vitest, its hits. */
+export const vmaCache = { on: true, hits: 0 };
+
+/** Under the tests (vitest sets VITEST), every VMA the one-entry cache gives is checked against find_vma. */
+const VERIFY_VMA_CACHE =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.VITEST !==
+  undefined;
+
+/**
+ * The VMA for a fault at `vpn` (a stack grown down to it), or null: bad_area, SEGV_MAPERR.
+ * The VMA of the mm's last fault is tried first (mm.faultVmaIndex): when the VMA at that index
+ * contains vpn it is find_vma's answer (the VMAs are sorted and never overlap, so every VMA
+ * before it ends at or below its start), without the search. Linux 6.12: lock_mm_and_find_vma
+ * (mm/memory.c) after lock_vma_under_rcu (both search the maple tree); the cache is a host
+ * shortcut in the manner of the per-thread vmacache Linux had until 6.1 (mm/vmacache.c).
+ */
 export function lockMmAndFindVma(mm: MmStruct, task: Task, vpn: number): Vma | null {
-  const vma = mm.findVma(vpn);
-  if (vma === null) return null;
-  if (vma.vmStart <= vpn) return vma;
+  const vmas = mm.vmas;
+  const c = mm.faultVmaIndex;
+  if (c < vmas.length && vmaCache.on) {
+    const v = vmas[c];
+    if (v.vmStart <= vpn && vpn < v.vmEnd) {
+      if (VERIFY_VMA_CACHE) {
+        vmaCache.hits++;
+        if (mm.findVma(vpn) !== v)
+          throw new ModelBug(`lockMmAndFindVma: cached VMA ${c} is not find_vma's for vpn ${vpn}`);
+      }
+      return v;
+    }
+  }
+  const i = mm.findVmaIndex(vpn);
+  if (i >= vmas.length) return null;
+  const vma = vmas[i];
+  if (vma.vmStart <= vpn) {
+    mm.faultVmaIndex = i;
+    return vma;
+  }
   if (!(vma.vmFlags & VmFlag.GROWSDOWN)) return null;
   // expand_stack: within RLIMIT_STACK, and not into the guard gap above the previous VMA
-  const i = mm.indexOf(vma);
-  const prev = i > 0 ? mm.vmas[i - 1] : null;
+  const prev = i > 0 ? vmas[i - 1] : null;
   const limitPages = Math.floor(task.rlimitStack / 4096);
   // expand_downwards: the gap to an accessible, non-growsdown mapping below stays >= stack_guard_gap
   const guarded =

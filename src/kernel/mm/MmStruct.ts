@@ -165,6 +165,12 @@ export class MmStruct {
   pmdTablePa = 0;
   pmdTableRoot = -1;
   pmdTableEpoch = -1;
+  /**
+   * The index in `vmas` of the VMA the last user fault was in (core/findvma.ts): the next fault of a
+   * run of accesses is almost always in it. A host shortcut (Linux 6.12 has no per-thread vmacache
+   * since 6.1: lock_vma_under_rcu walks the maple tree), checked on use, never trusted.
+   */
+  faultVmaIndex = 0;
 
   constructor(
     public pgdPfn: Pfn,
@@ -202,6 +208,12 @@ export class MmStruct {
 
   /** find_vma: the first VMA with vmEnd > vpn (it may start above vpn), or null. */
   findVma(vpn: number): Vma | null {
+    const i = this.findVmaIndex(vpn);
+    return i < this.vmas.length ? this.vmas[i] : null;
+  }
+
+  /** find_vma's search: the index of the first VMA with vmEnd > vpn (vmas.length: none). */
+  findVmaIndex(vpn: number): number {
     let lo = 0;
     let hi = this.vmas.length;
     while (lo < hi) {
@@ -209,7 +221,7 @@ export class MmStruct {
       if (this.vmas[mid].vmEnd > vpn) hi = mid;
       else lo = mid + 1;
     }
-    return lo < this.vmas.length ? this.vmas[lo] : null;
+    return lo;
   }
 
   /** The VMA containing vpn, or null. */
