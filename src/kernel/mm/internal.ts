@@ -32,6 +32,7 @@ import type { ShmemObject, Vma } from "./vma.ts";
 /** Linux errno values returned (negated) by the system calls. */
 export const enum Errno {
   EPERM = 1,
+  ENOENT = 2,
   EAGAIN = 11,
   ENOMEM = 12,
   EACCES = 13,
@@ -41,6 +42,7 @@ export const enum Errno {
   EFBIG = 27,
   ENOSPC = 28,
   ENOSYS = 38,
+  EIDRM = 43,
 }
 
 /** Results of the fault handler (Linux: VM_FAULT_*). */
