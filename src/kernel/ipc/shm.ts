@@ -316,6 +316,7 @@ export function shmdt(k: KernelCore, task: Task, addr: bigint): bigint {
   const doomed = [vmas[first]];
   for (let i = first + 1; i < vmas.length && vmas[i].vmEnd - a <= size; i++)
     if (isShmAt(vmas[i]) && vmas[i].shmem === obj) doomed.push(vmas[i]);
+  ownerOf.get(obj)!.lpid = task.pid; // shm_close: shm_lprid
   for (const v of doomed) k.userMm.munmap(mm, v.vmStart, v.vmEnd - v.vmStart);
   return 0n;
 }

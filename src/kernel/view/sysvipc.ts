@@ -45,10 +45,9 @@ export function shmRows(k: KernelCore): ShmRow[] {
 const pad = (v: string | number, n: number) => String(v).padEnd(n);
 const rpad = (v: string | number, n: number) => String(v).padStart(n);
 
-/** `ipcs -m`: key, shmid, owner, perms, bytes, nattch, status (dest, locked). */
-export function formatIpcs(rows: ShmRow[]): string {
+/** `ipcs -m`'s lines (after its blank first one): key, shmid, owner, perms, bytes, nattch, status (dest, locked). */
+export function formatIpcs(rows: ShmRow[]): string[] {
   const out = [
-    "",
     "------ Shared Memory Segments --------",
     "key        shmid      owner      perms      bytes      nattch     status      ",
   ];
@@ -60,11 +59,11 @@ export function formatIpcs(rows: ShmRow[]): string {
         `${pad(r.nattch, 10)} ${pad(r.mode & SHM_DEST ? "dest" : " ", 6)} ${pad(r.mode & SHM_LOCKED ? "locked" : " ", 6)}`,
     );
   }
-  return `${out.join("\n")}\n`;
+  return out;
 }
 
-/** /proc/sysvipc/shm, as a 64-bit kernel prints it. */
-export function formatSysvipcShm(rows: ShmRow[]): string {
+/** /proc/sysvipc/shm's lines, as a 64-bit kernel prints them. */
+export function formatSysvipcShm(rows: ShmRow[]): string[] {
   const out = [
     "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap",
   ];
@@ -74,5 +73,5 @@ export function formatSysvipcShm(rows: ShmRow[]): string {
         `${rpad(r.cpid, 5)} ${rpad(r.lpid, 5)}  ${rpad(r.nattch, 5)} ${rpad(r.uid, 5)} ${rpad(0, 5)} ` +
         `${rpad(r.cuid, 5)} ${rpad(0, 5)} ${rpad(0, 10)} ${rpad(0, 10)} ${rpad(0, 10)} ${rpad(r.rss, 21)} ${rpad(r.swap, 21)}`,
     );
-  return `${out.join("\n")}\n`;
+  return out;
 }

@@ -28,6 +28,7 @@ import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
+import { shmat, shmctl, shmdt, shmget } from "./stmts/shm.ts";
 import { show } from "./stmts/show.ts";
 import { syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
@@ -80,6 +81,10 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["ftruncate", ftruncate],
   ["mincore", mincore],
   ["fadvise", fadvise],
+  ["shmget", shmget],
+  ["shmat", shmat],
+  ["shmdt", shmdt],
+  ["shmctl", shmctl],
   ["mlock", mlockOrMunlock],
   ["munlock", mlockOrMunlock],
   ["brk", brk],
@@ -146,6 +151,10 @@ const LINUX_ONLY = new Set([
   "ftruncate",
   "mincore",
   "fadvise",
+  "shmget",
+  "shmat",
+  "shmdt",
+  "shmctl",
   "mlock",
   "munlock",
   "brk",

@@ -51,6 +51,7 @@ export function sizeName(n: number): string {
 
 const ERRNO_NAMES: Record<string, string> = {
   "-1": "EPERM",
+  "-2": "ENOENT",
   "-12": "ENOMEM",
   "-13": "EACCES",
   "-14": "EFAULT",
@@ -59,6 +60,7 @@ const ERRNO_NAMES: Record<string, string> = {
   "-27": "EFBIG",
   "-28": "ENOSPC",
   "-38": "ENOSYS",
+  "-43": "EIDRM",
 };
 
 /** A negative errno's name (ENOMEM), or `errno N`. */
