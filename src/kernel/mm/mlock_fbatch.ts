@@ -78,7 +78,10 @@ export interface UnevictableStats {
  * Linux: mm/internal.h folio_evictable, include/linux/pagemap.h mapping_unevictable
  */
 export function folioEvictable(v: MlockLists, pfn: number): boolean {
-  if (v.env.pages.flags[pfn] & PageFlag.Mlocked) return false;
+  const pages = v.env.pages;
+  if (pages.flags[pfn] & PageFlag.Mlocked) return false;
+  // an anonymous folio has no address_space (vmscan's owner slot may still name a freed page's last one)
+  if (pages.kind[pfn] === PageKind.UserAnon) return true;
   const o = v.owner[pfn] as { unevictable?: boolean } | undefined;
   return o === undefined || o.unevictable !== true;
 }
