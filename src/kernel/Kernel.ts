@@ -37,6 +37,19 @@ export type { KernelAccessResult, Oops, UserAccessResult } from "./core/core.ts"
 export { type CoreDump, type CoreSegment, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 export type { UserAccessRecord } from "./core/entry.ts";
 export type { MincoreResult } from "./core/fadvise.ts";
+export {
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_EXEC,
+  MFD_HUGETLB,
+  MFD_NOEXEC_SEAL,
+} from "./core/memfd.ts";
 export type { TaskHandle } from "./core/task.ts";
 export {
   COPY_USER_FIXUP,
@@ -322,6 +335,12 @@ export interface Kernel<C extends Mmu = Mmu> {
   shmdt(task: TaskHandle, addr: bigint): bigint;
   /** shmctl(2) by a task, cmd `rmid`, `stat`, `lock`, `unlock` or `info`: 0 (or SHM_INFO's index) or -errno, and IPC_STAT's or SHM_INFO's data. */
   shmctl(task: TaskHandle, id: number, cmd: string): ShmctlResult;
+  /** memfd_create(2) by a task (MFD_* flags): 0 and the new tmpfs file (size 0), or -errno and null. */
+  memfdCreate(task: TaskHandle, name: string, flags: number): { ret: bigint; file: FileHandle | null };
+  /** fcntl(F_ADD_SEALS) by a task (F_SEAL_* bits): 0 or -errno (EPERM, EBUSY, EINVAL). */
+  addSeals(task: TaskHandle, f: FileHandle, seals: number): bigint;
+  /** fcntl(F_GET_SEALS) by a task: the seals or -EINVAL. */
+  getSeals(task: TaskHandle, f: FileHandle): bigint;
   /** A character device with a buffer from alloc_pages, which its mmap remap_pfn_range()s; the buffer's address. */
   registerDevice(name: string, sizeBytes: number): bigint;
 

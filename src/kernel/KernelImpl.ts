@@ -26,6 +26,7 @@ import * as fadvise from "./core/fadvise.ts";
 import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
 import * as madvise from "./core/madvise.ts";
+import * as memfd from "./core/memfd.ts";
 import * as mman from "./core/mman.ts";
 import * as pkeys from "./core/pkeys.ts";
 import * as reclaim from "./core/reclaim.ts";
@@ -625,6 +626,25 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   shmctl(task: TaskHandle, id: number, cmd: string): shm.ShmctlResult {
     this.linuxOnly("shmctl");
     return shm.shmctl(this, taskOf(task), id, cmd);
+  }
+
+  /** memfd_create(2) by a task: 0 and the file, or -errno. */
+  memfdCreate(task: TaskHandle, name: string, flags: number): { ret: bigint; file: FileHandle | null } {
+    this.linuxOnly("memfd_create");
+    const r = memfd.memfdCreate(this, taskOf(task), name, flags);
+    return typeof r === "number" ? { ret: BigInt(r), file: null } : { ret: 0n, file: r };
+  }
+
+  /** fcntl(F_ADD_SEALS) by a task; 0 or -errno. */
+  addSeals(task: TaskHandle, f: FileHandle, seals: number): bigint {
+    this.linuxOnly("fcntl");
+    return memfd.addSeals(this, taskOf(task), fileOf(f), seals);
+  }
+
+  /** fcntl(F_GET_SEALS) by a task. */
+  getSeals(task: TaskHandle, f: FileHandle): bigint {
+    this.linuxOnly("fcntl");
+    return memfd.getSeals(this, taskOf(task), fileOf(f));
   }
 
   /** Registers a character device with a buffer from alloc_pages; returns the buffer's address. */

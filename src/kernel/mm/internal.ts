@@ -37,6 +37,7 @@ export const enum Errno {
   ENOMEM = 12,
   EACCES = 13,
   EFAULT = 14,
+  EBUSY = 16,
   EEXIST = 17,
   EINVAL = 22,
   EFBIG = 27,

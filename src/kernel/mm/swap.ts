@@ -231,7 +231,6 @@ export class LruAddBatches {
     const cpuOf = this.cpuOf;
     const list = this.list;
     const refcount = this.refcount;
-    const flags = this.flags;
     const v = this.v;
     this.count[cpu] = 0;
     for (let i = base; i < base + n; i++) {

@@ -22,6 +22,7 @@ import {
   userAccessWindow,
   vmalloc,
 } from "./stmts/kernel.ts";
+import { memfd, seal } from "./stmts/memfd.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { dropCaches, fadvise, mincore } from "./stmts/pagecache.ts";
 import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
@@ -85,6 +86,8 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["shmat", shmat],
   ["shmdt", shmdt],
   ["shmctl", shmctl],
+  ["memfd", memfd],
+  ["seal", seal],
   ["mlock", mlockOrMunlock],
   ["munlock", mlockOrMunlock],
   ["brk", brk],
@@ -155,6 +158,8 @@ const LINUX_ONLY = new Set([
   "shmat",
   "shmdt",
   "shmctl",
+  "memfd",
+  "seal",
   "mlock",
   "munlock",
   "brk",

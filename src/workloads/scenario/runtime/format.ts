@@ -55,6 +55,7 @@ const ERRNO_NAMES: Record<string, string> = {
   "-12": "ENOMEM",
   "-13": "EACCES",
   "-14": "EFAULT",
+  "-16": "EBUSY",
   "-17": "EEXIST",
   "-22": "EINVAL",
   "-27": "EFBIG",
