@@ -36,6 +36,8 @@ const NOT_PORTABLE: Record<string, string> = {
   "examples/process/thp.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/files/pmd-folio.vm":
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024): folio=4M is i386's PMD-size folio",
+  "examples/process/thp-deferred-split.vm":
+    "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/process/thp-mremap.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/swap/thp-pageout.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/tour/04-shared-kernel-half.vm":
@@ -60,6 +62,7 @@ const PAE_PORTABLE = [
   "examples/process/shootdown.vm",
   "examples/swap/thp-pageout.vm",
   "examples/files/pmd-folio.vm",
+  "examples/process/thp-deferred-split.vm",
 ];
 const NOT_PORTABLE_PAE: Record<string, string> = {
   ...Object.fromEntries(Object.entries(NOT_PORTABLE).filter(([f]) => !PAE_PORTABLE.includes(f))),

@@ -21,6 +21,7 @@ import { Gfp } from "../mm/gfp.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
 import { SlabAllocator } from "../mm/slab.ts";
+import { DeferredSplitQueue } from "../mm/split_queue.ts";
 import { SwapArea } from "../mm/swapfile.ts";
 import { TlbUnmapBatch } from "../mm/tlbbatch.ts";
 import { UserMm } from "../mm/userMm.ts";
@@ -113,6 +114,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       swap,
       lru: null,
       cache,
+      deferredSplit: new DeferredSplitQueue(), // pgdat->deferred_split_queue
       phys: machine.phys,
       pages,
       buddy,
@@ -148,6 +150,8 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     {
       thp: cfg.thp,
       thpZeroPage: cfg.thpZeroPage,
+      thpShrinkUnderused: cfg.thpShrinkUnderused,
+      thpMaxPtesNone: cfg.thpMaxPtesNone,
       // fault_around_bytes_set: max(rounddown_pow_of_two(val) >> PAGE_SHIFT, 1)
       faultAroundPages: fab < 4096 ? 1 : 2 ** Math.floor(Math.log2(fab / 4096)),
       pageCluster: cfg.pageCluster,

@@ -83,6 +83,10 @@ export interface KernelConfig {
   thp?: "never" | "madvise" | "always";
   /** .../transparent_hugepage/use_zero_page (default on) */
   thpZeroPage?: boolean;
+  /** .../transparent_hugepage/shrink_underused (default on; Linux 6.12) */
+  thpShrinkUnderused?: boolean;
+  /** .../transparent_hugepage/khugepaged/max_ptes_none (default -1: HPAGE_PMD_NR - 1, 511 with 4K pages) */
+  thpMaxPtesNone?: number;
   /** debugfs fault_around_bytes (default 65536); rounded down to a power of two pages, at most 2 MiB */
   faultAroundBytes?: number;
   /** the block device's read_ahead_kb (default 128) */
@@ -242,6 +246,8 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     overcommit: config.overcommit ?? "heuristic",
     thp: config.thp ?? "madvise",
     thpZeroPage: config.thpZeroPage ?? true,
+    thpShrinkUnderused: config.thpShrinkUnderused ?? true,
+    thpMaxPtesNone: config.thpMaxPtesNone ?? -1,
     faultAroundBytes: config.faultAroundBytes ?? 65536,
     readaheadKb: config.readaheadKb ?? 128,
     swapBytes: config.swapBytes ?? 0,
@@ -391,6 +397,8 @@ export const MACHINE_KEYS: {
   modelled: boolean;
   /** the architectures the key belongs to (absent: every one) */
   archs?: readonly string[];
+  /** in the run's effective machine (its --json `machine`) only when the scenario sets it */
+  onlyGiven?: boolean;
 }[] = [
   {
     key: "arch",
@@ -459,6 +467,20 @@ export const MACHINE_KEYS: {
   },
   { key: "thp", default: "madvise", values: "never, madvise, always", modelled: true },
   { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
+  {
+    key: "thp_shrink_underused",
+    default: "on",
+    values: "on, off (transparent_hugepage/shrink_underused)",
+    modelled: true,
+    onlyGiven: true,
+  },
+  {
+    key: "thp_max_ptes_none",
+    default: "511",
+    values: "0 .. HPAGE_PMD_NR - 1 (khugepaged/max_ptes_none: the underused-THP shrinker's threshold)",
+    modelled: true,
+    onlyGiven: true,
+  },
   { key: "mmap_min_addr", default: "65536", values: "bytes", modelled: true },
   { key: "overcommit", default: "heuristic", values: "heuristic, always, never", modelled: true },
   {
@@ -662,6 +684,11 @@ export function machineConfig(v: MachineValues): MachineSettings {
     | "never";
   for (const k of ["swap", "mmap_min_addr", "fault_around", "readahead", "seed"]) v.number(k);
   v.onOff("thp_zero_page");
+  v.onOff("thp_shrink_underused");
+  const maxPtesNone = v.number("thp_max_ptes_none");
+  const hpageNr = arch === "i386" ? 1024n : 512n; // HPAGE_PMD_NR: 4 MiB pages on 2-level i386
+  if (maxPtesNone < 0n || maxPtesNone >= hpageNr)
+    bad("thp_max_ptes_none", `must be 0 .. ${hpageNr - 1n}, not ${maxPtesNone}`);
   const faultAround = v.number("fault_around");
   if (faultAround < 0n || faultAround > BigInt(MAX_FAULT_AROUND_BYTES))
     bad("fault_around", `must be 0 .. 2M (at most one page table's 512 pages), not ${faultAround}`);
@@ -688,7 +715,8 @@ export function machineConfig(v: MachineValues): MachineSettings {
   for (const k of MACHINE_KEYS)
     if (
       (k.archs === undefined || k.archs.includes(arch)) &&
-      (profile === "windows" || !WINDOWS_KEYS.includes(k.key))
+      (profile === "windows" || !WINDOWS_KEYS.includes(k.key)) &&
+      (!k.onlyGiven || v.given(k.key))
     )
       effective[k.key] = k.key === "split" ? split : v.given(k.key) ? v.word(k.key) : k.default;
   return {
@@ -715,6 +743,8 @@ export function machineConfig(v: MachineValues): MachineSettings {
       mmapMinAddr: Number(v.number("mmap_min_addr")),
       thp,
       thpZeroPage: v.onOff("thp_zero_page"),
+      thpShrinkUnderused: v.onOff("thp_shrink_underused"),
+      thpMaxPtesNone: v.given("thp_max_ptes_none") ? Number(maxPtesNone) : -1,
       overcommit,
       faultAroundBytes: Number(faultAround),
       readaheadKb: Number(readahead / 1024n),

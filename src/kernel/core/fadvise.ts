@@ -5,6 +5,7 @@
  * Linux: mm/mincore.c sys_mincore, mm/fadvise.c ksys_fadvise64_64, fs/drop_caches.c
  */
 import type { FileObject } from "../fs/file.ts";
+import { shrinkSlab } from "../mm/deferred_split.ts";
 import { FADVISE_ADVICE, genericFadvise, dropCaches as mmDropCaches } from "../mm/fadvise.ts";
 import { doMincore } from "../mm/mincore.ts";
 import { Errno } from "../mm/userMm.ts";
@@ -68,5 +69,19 @@ export function fadvise(
 export function dropCaches(k: KernelCore, mode: number): { ret: bigint; dropped: number } {
   if (!Number.isInteger(mode) || mode < 1 || mode > 4) return { ret: BigInt(-Errno.EINVAL), dropped: 0 };
   const dropped = mmDropCaches(k.userMm, mode, k.dropCachesStats);
+  if (mode & 2) dropSlab(k);
   return { ret: 0n, dropped };
+}
+
+/**
+ * drop_slab: shrink_slab at priority 0 for the node (vmlab's one shrinker:
+ * the deferred split of THPs, mm/deferred_split.ts) until a round frees no
+ * more than 2^shift objects, the bound doubling each round.
+ * Linux: mm/vmscan.c drop_slab, drop_slab_node
+ */
+function dropSlab(k: KernelCore): void {
+  let shift = 0;
+  let freed: number;
+  do freed = shrinkSlab(k.vmscan, 0);
+  while (freed >> shift++ > 1);
 }

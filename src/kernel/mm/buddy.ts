@@ -205,9 +205,9 @@ export class BuddyAllocator {
     return pfn;
   }
 
-  /** __free_one_page(FPI_NONE), for free_pcppages_bulk (page_alloc_pcp.ts). */
-  freeOneBuddy(pfn: number, order: number): void {
-    this.freeOne(pfn, order, false);
+  /** __free_one_page(FPI_NONE), for free_pcppages_bulk (page_alloc_pcp.ts): the pcp's zone `z` is the block's. */
+  freeOneBuddy(pfn: number, order: number, z: Zone): void {
+    this.freeOneIn(z, pfn, order, false);
   }
 
   /** zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) */
@@ -274,33 +274,57 @@ export class BuddyAllocator {
     z.freePages -= 1 << order;
   }
 
-  private isFreeBuddy(pfn: number, order: number, z: Zone): boolean {
-    return (
-      pfn >= z.startPfn &&
-      pfn < z.endPfn &&
-      (this.pages.flags[pfn] & PageFlag.Buddy) !== 0 &&
-      this.pages.order[pfn] === order
-    );
-  }
-
   /**
    * __free_one_page: merge with free buddies as far as possible, then put the
    * block on its list: at the tail when the next-larger merge looks likely
    * (buddy_merge_likely) or when asked (boot), else at the head.
    */
   private freeOne(pfn: number, order: number, toTail: boolean): void {
-    const z = this.zoneOf(pfn);
+    this.freeOneIn(this.zoneOf(pfn), pfn, order, toTail);
+  }
+
+  /**
+   * freeOne with the block's zone known (free_pcppages_bulk frees one zone's pages). The
+   * buddy test (page_is_buddy: in the zone, PageBuddy, the same order), del_page_from_free_list
+   * and add_to_free_list / add_to_free_list_tail as removeFromList and addToList do them,
+   * on the struct-page arrays held in locals.
+   */
+  private freeOneIn(z: Zone, pfn: number, order: number, toTail: boolean): void {
+    const p = this.pages;
+    const flags = p.flags;
+    const ord = p.order;
+    const next = p.next;
+    const prev = p.prev;
+    const start = z.startPfn;
+    const end = z.endPfn;
+    const head = z.head;
+    const tail = z.tail;
+    let merged = 0;
     while (order < MAX_ORDER) {
       const buddy = pfn ^ (1 << order);
-      if (!this.isFreeBuddy(buddy, order, z)) break;
-      this.removeFromList(z, buddy, order);
+      if (buddy < start || buddy >= end || (flags[buddy] & PageFlag.Buddy) === 0 || ord[buddy] !== order)
+        break;
+      // removeFromList(z, buddy, order)
+      const n = next[buddy];
+      const pv = prev[buddy];
+      if (pv === -1) head[order] = n;
+      else next[pv] = n;
+      if (n === -1) tail[order] = pv;
+      else prev[n] = pv;
+      next[buddy] = -1;
+      prev[buddy] = -1;
+      flags[buddy] &= ~PageFlag.Buddy;
+      ord[buddy] = -1;
+      z.nrFree[order]--;
+      merged += 1 << order;
       pfn &= buddy;
       order++;
     }
+    z.freePages -= merged;
     if (!toTail && order < MAX_ORDER - 1) {
       const higher = pfn & (pfn ^ (1 << order));
-      const higherBuddy = higher ^ (1 << (order + 1));
-      toTail = this.isFreeBuddy(higherBuddy, order + 1, z);
+      const hb = higher ^ (1 << (order + 1));
+      toTail = hb >= start && hb < end && (flags[hb] & PageFlag.Buddy) !== 0 && ord[hb] === order + 1;
     }
     this.addToList(z, pfn, order, toTail);
   }

@@ -130,22 +130,28 @@ describe("freeing a transparent huge page (free_unref_page of order 9)", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 
-  it("frees a split THP's pages as order-0 pages, none on the THP list", () => {
+  it("keeps a partially unmapped THP whole (deferred split) and frees it whole, leaving the queue, when the rest goes", () => {
     const { k, t } = boot();
     const a = hugeRange(k, t, 1);
     const head = pfnOf(k, t, a);
     const zone = k.pages.zone[head];
     const thp0 = pcpOf(k, zone, 0, 9).blocks;
     const pgfree0 = k.buddy.pgfree;
-    // a partial munmap splits the PMD and the folio: the one page unmapped goes at once, alone
+    const q = k.userMm.env.deferredSplit!;
+    // a partial munmap splits the PMD, not the folio: the page unmapped stays allocated with it,
+    // and the folio is queued partially mapped (deferred_split_folio)
     expect(k.munmap(t, a + 5n * PAGE, PAGE)).toBe(0n);
-    expect(k.buddy.pgfree).toBe(pgfree0 + 1);
-    expect(pcpOf(k, zone, 0, 0).head).toBe(head + 5);
-    expect(k.pages.kind[head]).not.toBe(0);
-    // the rest, page by page
+    expect(k.buddy.pgfree).toBe(pgfree0);
+    expect(k.pages.kind[head + 5]).not.toBe(0);
+    expect(q.queue.get(head)).toBe(true);
+    expect(k.userMm.thpStats.thp_deferred_split_page).toBe(1);
+    // the rest: the folio's last page frees it as one order-9 block, and it leaves the queue
     expect(k.munmap(t, a, 2n << 20n)).toBe(0n);
     expect(k.buddy.pgfree).toBe(pgfree0 + 512 + 1); // and the PTE table
-    expect(pcpOf(k, zone, 0, 9).blocks).toBe(thp0);
+    expect(pcpOf(k, zone, 0, 9).blocks).toBe(thp0 + 1);
+    expect(q.queue.has(head)).toBe(false);
+    expect(q.nrPartiallyMapped).toBe(0);
+    expect(k.userMm.thpStats.thp_split_page).toBe(0);
     expect(k.buddy.check()).toEqual([]);
     expect(checkInvariants(k)).toEqual([]);
   });

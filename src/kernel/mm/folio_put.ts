@@ -25,6 +25,8 @@ import { type PageDescTable, PageKind } from "./PageDesc.ts";
 export interface FolioPutEnv {
   readonly buddy: BuddyAllocator;
   readonly pgtable: { readonly hpagePmdNr: number };
+  /** the deferred split queue a folio freed whole leaves (mm/deferred_split.ts) */
+  readonly deferredSplit?: { unqueue(head: number): boolean };
 }
 
 /** A new anonymous THP of `nr` pages from `head`: one folio until it is split. */
@@ -75,6 +77,8 @@ export function freeUserPage(env: FolioPutEnv, pfn: number): FreeError | null {
   ) {
     if (--pages.priv[head] > 0) return null;
     pages.priv[head] = -1;
+    // free_pages_prepare -> folio_undo_large_rmappable: __folio_unqueue_deferred_split
+    env.deferredSplit?.unqueue(head);
     return freeThpBlock(env, head);
   }
   return freeOrder0(env, pfn);

@@ -7,13 +7,14 @@
  *
  * Modelling choice (docs/processes.md): the 512 frames of a huge page are
  * accounted one by one (refcount and mapcount each), so splitting and
- * partial freeing need no compound-page bookkeeping.
+ * partial freeing need no compound-page bookkeeping. A split PMD leaves the
+ * folio whole until split_folio (mm/deferred_split.ts).
  */
 import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
-import { freeThpBlock, thpFolioInit, thpFolioSplit } from "./folio_put.ts";
+import { freeThpBlock, thpFolioInit } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
@@ -142,8 +143,19 @@ export function hugeFault(
   const e = hugePmd(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   setPteAt(ctx, pmdPa, e.hi, e.lo);
   env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma, vma.vmFlags); // folio_add_lru_vma
+  queueNewThp(ctx, pfn); // 6.12: every new anonymous THP, for the underused-THP shrinker
   ctx.thpStats.thp_fault_alloc++;
   return VmFault.OK;
+}
+
+/** deferred_split_folio(folio, false) of a new anonymous THP (Linux 6.12 __do_huge_pmd_anonymous_page). */
+function queueNewThp(ctx: MmContext, head: number): void {
+  ctx.env.deferredSplit?.deferredSplitFolio(
+    head,
+    false,
+    ctx.thpStats,
+    ctx.settings.thpShrinkUnderused ?? true,
+  );
 }
 
 /**
@@ -221,13 +233,11 @@ export function splitPmd(ctx: MmContext, mm: MmStruct, vpn: number): boolean {
   const t = pt.mkTable(table, true);
   setPteAt(ctx, pmd.pa, t.hi, t.lo);
   ctx.thpStats.thp_split_pmd++;
-  // the folio is split at once (Linux leaves it whole, PTE-mapped, on the deferred split
-  // queue until reclaim or the deferred-split shrinker splits it): its pages join the LRU, and
-  // each is an order-0 folio from now on, freed by itself (folio_put.ts thpFolioSplit)
-  if (!special) {
-    env.lru?.splitFolio(base);
-    thpFolioSplit(env, base);
-  }
+  // the folio stays whole, now mapped by PTEs: an unmap that leaves part of it mapped queues it
+  // for the deferred split (mm/deferred_split.ts), which frees the pages unmapped. vmlab's LRU
+  // holds a PTE-mapped folio's pages one by one: its entry is split here (not counted: no
+  // split_folio happened)
+  if (!special) env.lru?.splitFolio(base);
   return true;
 }
 
@@ -318,6 +328,7 @@ export function hugeWp(
     const e = hugePmd(ctx, pfn, vma.vmFlags, true, true, false);
     setPteAt(ctx, pmd.pa, e.hi, e.lo);
     env.lru?.addAnonHuge(pfn, linearIndex(vma, haddr), vma.anonVma, vma.vmFlags); // folio_add_lru_vma
+    queueNewThp(ctx, pfn);
     ctx.thpStats.thp_fault_alloc++;
     return VmFault.OK;
   }

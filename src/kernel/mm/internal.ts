@@ -24,6 +24,7 @@ import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import type { PfnSetLike } from "./pfnset.ts";
+import type { DeferredSplitQueue } from "./split_queue.ts";
 import type { LruAddBatches } from "./swap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import type { TlbUnmapBatch } from "./tlbbatch.ts";
@@ -61,8 +62,10 @@ export interface LruHooks {
   addAnon(pfn: number, index: number, anonVma: number, vmFlags?: number): void;
   /** a new transparent huge page (512 frames from `head`) joins it as one folio */
   addAnonHuge(head: number, index: number, anonVma: number, vmFlags?: number): void;
-  /** split_folio: a huge page's mapping was split; its 512 pages join the lists one by one */
+  /** a huge page's PMD was split: its 512 pages join the lists one by one (vmlab's LRU keeps a PTE-mapped folio's pages apart; the folio stays whole) */
   splitFolio(head: number): void;
+  /** split_folio of a whole anonymous THP (mm/deferred_split.ts splitHugePage): false if it could not be split */
+  splitHugePage(head: number): boolean;
   /** a new page of a shmem object or tmpfs file (at page offset `index`) joins the inactive anon list: it is swap-backed */
   addShmem(pfn: number, obj: ShmemObject | FileObject, index: number): void;
   /** __folio_set_anon: a swap-cache page read ahead for no one (swap_cluster_readahead) gets its anon_vma and index when mapped */
@@ -129,6 +132,8 @@ export interface MmEnv {
   lru: LruHooks | null;
   /** the data caches' maintenance calls (mm/cacheflush.ts; no-ops without a cache that needs them) */
   readonly cache: CacheFlush;
+  /** the node's deferred split queue of anonymous THPs (mm/split_queue.ts; absent: none is kept) */
+  readonly deferredSplit?: DeferredSplitQueue;
 }
 
 /**
@@ -151,6 +156,10 @@ export interface MmSettings {
   thp: "never" | "madvise" | "always";
   /** map the huge zero page on read faults (transparent_hugepage/use_zero_page) */
   thpZeroPage: boolean;
+  /** .../transparent_hugepage/shrink_underused (split_underused_thp; absent: on) */
+  thpShrinkUnderused?: boolean;
+  /** .../transparent_hugepage/khugepaged/max_ptes_none (absent: HPAGE_PMD_NR - 1) */
+  thpMaxPtesNone?: number;
   /** fault_around_bytes / 4096 (default 16) */
   faultAroundPages: number;
   /** vm.page-cluster: swap readahead reads 2^page_cluster pages (default 3) */
@@ -171,6 +180,12 @@ export interface ThpStats {
   thp_fault_fallback_charge: number;
   thp_split_pmd: number;
   thp_split_page: number;
+  /** split_huge_page_to_list_to_order of a PMD-size folio failed (can_split_folio: extra references) */
+  thp_split_page_failed: number;
+  /** deferred_split_folio: a PMD-size folio became partially mapped (THP_DEFERRED_SPLIT_PAGE) */
+  thp_deferred_split_page: number;
+  /** deferred_split_scan split a fully mapped folio thp_underused found mostly zero (THP_UNDERUSED_SPLIT_PAGE) */
+  thp_underused_split_page: number;
   thp_swpout_fallback: number;
   thp_zero_page_alloc: number;
   /** page-cache folios mapped by a PMD (do_set_pmd) */

@@ -295,6 +295,9 @@ describe("lru_deactivate: MADV_COLD queues the active folios it alone maps", () 
       const leaf = k.userMm.leafFor(t.mm!, vpn)!;
       expect(leaf.level).toBeGreaterThan(0);
       heads.push(leaf.pfn - (leaf.pfn % 512));
+      // no page left zero-filled: split_folio maps those to the zero page (RMP_USE_SHARED_ZEROPAGE)
+      for (let i = 1; i < 512; i++)
+        expect(k.userAccess(0, t, BigInt(vpn + i) * 4096n, Access.Write, 1).ok).toBe(true);
       k.vmscan.markAccessed(heads.at(-1)!);
       k.vmscan.markAccessed(heads.at(-1)!); // a large folio: lru_activate at once
       expect(k.vmscan.lru[heads.at(-1)!]).toBe(Lru.ActiveAnon);

@@ -5,7 +5,8 @@
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
  */
 import { PteFlag } from "./arch.ts";
-import { isFilePmd, splitPmd, splitRange, unmapFilePmds } from "./huge_memory.ts";
+import { splitFoliosInPart } from "./deferred_split.ts";
+import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freeSwapAndCache, zapRange } from "./memory.ts";
@@ -278,8 +279,10 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     unmapFilePmds(ctx, vma!.file, index);
     env.pageCache.splitFolio(vma!.file, index);
   }
-  // a huge anonymous page goes to swap in 4K pieces (no THP swap clusters: thp_swpout_fallback);
-  // a file PMD still there is one the loop above left
+  // a huge anonymous page goes to swap in 4K pieces: one the range covers in part is split first
+  // (split_folio), one it covers whole when reclaim_pages meets it (no THP swap clusters:
+  // thp_swpout_fallback); a file PMD still there is one the loop above left
+  if (env.swap !== null) splitFoliosInPart(ctx, mm, start, end);
   if (env.swap !== null)
     for (let h = start - (start % nr); h < end; h += nr) {
       const pmd = pmdOf(ctx, mm, h);
@@ -338,7 +341,8 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
     const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
     if (env.pages.mapcount[head] !== 1) continue; // folio_likely_mapped_shared
     if (h < start || h + nr > end) {
-      splitPmd(ctx, mm, h); // split_folio, then the PTE walk (regular_folio)
+      // split_folio (its PMD first: unmap_folio), then the PTE walk (regular_folio)
+      if (!lru.splitHugePage(head)) splitPmd(ctx, mm, h);
       continue;
     }
     if (pt.young(pmd.hi, pmd.lo)) {
@@ -446,7 +450,7 @@ function reclaimEmptyPteTables(
 export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   ctx.env.lru?.fbatches.drain(); // madvise_free_single_vma: lru_add_drain
   // madvise_free_huge_pmd: a huge page the range covers in part is split; one it covers whole stays huge
-  splitRange(ctx, mm, start, end, true);
+  splitFoliosInPart(ctx, mm, start, end);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const swap = ctx.env.swap;

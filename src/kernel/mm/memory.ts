@@ -12,7 +12,7 @@ import { assert, ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { PteFlag } from "./arch.ts";
-import { freeUserPage } from "./folio_put.ts";
+import { freeUserPage, inWholeThp } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
 import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
@@ -213,7 +213,8 @@ export function doWpPage(
       rssAdd(ctx, mm, vma, old, -1);
       mm.rssAnon++;
     }
-    pages.mapcount[old]--;
+    if (--pages.mapcount[old] === 0 && inWholeThp(env, old))
+      folioUnmappedSome(ctx, old - (old % env.pgtable.hpagePmdNr));
     if (vma.vmFlags & VmFlag.LOCKED) env.lru?.fbatches.mlock.munlockFolio(old); // folio_remove_rmap_pte: munlock_vma_folio
     putPage(ctx, old);
   }
@@ -288,12 +289,15 @@ export function zapRange(
         ptepGetAndClear(ctx, tlb, pmdE.entryPa, h, pt.pmdLevel);
         if (!file) zapDepositedTable(ctx, mm, pmdE.entryPa);
         if (!special) {
+          let unmapped = 0;
           for (let i = 0; i < nr; i++) {
-            pages.mapcount[base + i]--;
+            if (--pages.mapcount[base + i] === 0) unmapped++;
             tlb.removePage(base + i);
           }
           if (file) rssAdd(ctx, mm, mm.vmaAt(h), base, -nr);
           else mm.rssAnon -= nr;
+          // __folio_remove_rmap (PMD level): pages still mapped by PTEs elsewhere: partially mapped
+          if (!file && unmapped > 0 && unmapped < nr) folioUnmappedSome(ctx, base);
           munlock?.munlockFolio(base);
         }
         vpn = h + nr;
@@ -308,6 +312,9 @@ export function zapRange(
     }
     flushTlbBatchedPending(ctx.env.tlbUbc, mm); // zap_pte_range, at its PTE table
     const stop = Math.min(end, (Math.floor(vpn / perTable) + 1) * perTable);
+    // the THP whose pages this table's run last unmapped (zap_present_ptes batches a folio's
+    // PTEs: folio_remove_rmap_ptes once for the run, then its partially-mapped check)
+    let thpHead = -1;
     for (; vpn < stop; vpn++) {
       const pa = table * 4096 + (vpn % perTable) * pt.entryBytes;
       const { hi, lo } = pt.get(phys, pa);
@@ -323,11 +330,25 @@ export function zapRange(
       if (!pt.present(hi, lo) || pt.special(hi, lo)) continue;
       const pfn = pt.pfn(hi, lo, 0);
       rssAdd(ctx, mm, zapVma, pfn, -1);
-      pages.mapcount[pfn]--;
+      if (--pages.mapcount[pfn] === 0 && inWholeThp(ctx.env, pfn)) {
+        const head = pfn - (pfn % nr);
+        if (head !== thpHead && thpHead >= 0) folioUnmappedSome(ctx, thpHead);
+        thpHead = head;
+      }
       munlock?.munlockFolio(pfn);
       tlb.removePage(pfn);
     }
+    if (thpHead >= 0) folioUnmappedSome(ctx, thpHead);
   }
+}
+
+/**
+ * __folio_remove_rmap's partially-mapped check for a whole THP some of whose
+ * pages an unmap just took the last mapping of (mm/split_queue.ts).
+ * Linux: mm/rmap.c __folio_remove_rmap
+ */
+function folioUnmappedSome(ctx: MmContext, head: number): void {
+  ctx.env.deferredSplit?.unmappedSome(ctx.env.pages, head, ctx.env.pgtable.hpagePmdNr, ctx.thpStats);
 }
 
 /**

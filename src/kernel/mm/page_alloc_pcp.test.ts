@@ -278,8 +278,8 @@ describe("per-CPU page lists", () => {
         }
         // give them back, so that later rounds split again
         for (const pfn of got.slice(0, Math.floor(got.length / 2))) {
-          a.freeOneBuddy(pfn, 0);
-          c.freeOneBuddy(pfn, 0);
+          a.freeOneBuddy(pfn, 0, a.zoneOf(pfn));
+          c.freeOneBuddy(pfn, 0, c.zoneOf(pfn));
         }
       }
       expect(longest).toBeGreaterThan(16);

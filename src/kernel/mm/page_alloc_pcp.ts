@@ -68,8 +68,8 @@ export interface PcpBuddy {
   /** up to `max` order-0 __rmqueue_smallest calls at once: the first pfn of a run of `runLen` pages, or -1 */
   rmqueueRun0(z: PcpZone, max: number): number;
   readonly runLen: number;
-  /** __free_one_page(page, pfn, zone, order, mt, FPI_NONE) */
-  freeOneBuddy(pfn: number, order: number): void;
+  /** __free_one_page(page, pfn, zone, order, mt, FPI_NONE), `z` the pcp's zone (every page on its lists is the zone's) */
+  freeOneBuddy(pfn: number, order: number, z: PcpZone): void;
   /** zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) */
   aboveHighWmark(z: PcpZone): boolean;
 }
@@ -176,6 +176,8 @@ export class PcpLists {
   private readonly next: Int32Array;
   private readonly prev: Int32Array;
   private readonly order: Int8Array;
+  /** the zones by id (the zone of a pcp set's pages) */
+  private readonly zoneById: PcpZone[] = [];
 
   constructor(
     private readonly buddy: PcpBuddy,
@@ -191,6 +193,7 @@ export class PcpLists {
     this.prev = p.prev;
     this.order = p.order;
     this.sets = zones.map((z) => (z.managed > 0 ? new PerCpuPages(nrCpus) : null));
+    for (const z of zones) this.zoneById[z.id] = z;
     for (const z of zones) this.zoneUpdate(z, 0);
   }
 
@@ -376,7 +379,7 @@ export class PcpLists {
     if (pcp.freeCount[cpu] < batch << PCP_BATCH_SCALE_MAX) pcp.freeCount[cpu] += 1 << order;
     const high = this.nrPcpHigh(pcp, cpu, z, batch, freeHigh);
     if (pcp.count[cpu] >= high) {
-      this.freePcppagesBulk(pcp, cpu, this.nrPcpFree(pcp, cpu, batch, high, freeHigh), pindex);
+      this.freePcppagesBulk(z, pcp, cpu, this.nrPcpFree(pcp, cpu, batch, high, freeHigh), pindex);
       if (z.belowHigh && this.buddy.aboveHighWmark(z)) z.belowHigh = false;
     }
   }
@@ -430,7 +433,7 @@ export class PcpLists {
    * robin starting with `pindex`, each from its tail (the coldest page first).
    * Linux: mm/page_alloc.c free_pcppages_bulk
    */
-  private freePcppagesBulk(pcp: PerCpuPages, cpu: number, count: number, pindex: number): void {
+  private freePcppagesBulk(z: PcpZone, pcp: PerCpuPages, cpu: number, count: number, pindex: number): void {
     count = Math.min(pcp.count[cpu], count);
     pindex--;
     const base = cpu * NR_PCP_LISTS;
@@ -452,7 +455,7 @@ export class PcpLists {
         count -= nrPages;
         pcp.count[cpu] -= nrPages;
         this.order[pfn] = -1;
-        this.buddy.freeOneBuddy(pfn, order);
+        this.buddy.freeOneBuddy(pfn, order, z);
       } while (count > 0 && pcp.head[li] !== -1);
     }
   }
@@ -471,7 +474,7 @@ export class PcpLists {
       count = pcp.count[cpu];
       if (count) {
         const toDrain = Math.min(count, pcp.batch[cpu] << PCP_BATCH_SCALE_MAX);
-        this.freePcppagesBulk(pcp, cpu, toDrain, 0);
+        this.freePcppagesBulk(this.zoneById[zoneId], pcp, cpu, toDrain, 0);
         count -= toDrain;
       }
     } while (count);
@@ -507,7 +510,7 @@ export class PcpLists {
     }
     const toDrain = pcp.count[cpu] - pcp.high[cpu];
     if (toDrain > 0) {
-      this.freePcppagesBulk(pcp, cpu, toDrain, 0);
+      this.freePcppagesBulk(this.zoneById[zoneId], pcp, cpu, toDrain, 0);
       todo++;
     }
     return todo;

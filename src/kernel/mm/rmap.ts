@@ -468,7 +468,12 @@ export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: 
   if (reusablePfn === pfn && m.pfn === pfn) {
     // the walk folioReferenced just made: its one mapping, unchanged since
     m.pfn = -1;
-    tryToUnmapAnonOne(m.mm!, m.v!, m.vpn, m.pa, m.hi, m.lo);
+    const a = unmapAt; // the mapping handed over as fields, not as arguments
+    a.vpn = m.vpn;
+    a.pa = m.pa;
+    a.hi = m.hi;
+    a.lo = m.lo;
+    tryToUnmapAnonAt(m.mm!);
   } else rmapWalk(r, pfn, tryToUnmapAnonOne);
   u.r = null;
   u.swap = null;
@@ -484,8 +489,30 @@ const unmapping = {
   dirty: false,
 };
 
-/** try_to_unmap_one for an anonymous page going to swap: one mapping of tryToUnmapAnon's page. */
+/**
+ * The mapping tryToUnmapAnonAt unmaps: its vpn, the PTE's address and halves. A record rather
+ * than arguments: an x86-64 vpn (or an entry half) above 2^31 passed to a call that the engine
+ * does not inline is a new heap number each time (two per page reclaimed).
+ */
+const unmapAt = { vpn: 0, pa: 0, hi: 0, lo: 0 };
+
+/** try_to_unmap_one for an anonymous page going to swap as the walk's callback: one mapping of tryToUnmapAnon's page. */
 function tryToUnmapAnonOne(mm: MmStruct, _v: Vma, vpn: number, pa: number, hi: number, lo: number): void {
+  const a = unmapAt;
+  a.vpn = vpn;
+  a.pa = pa;
+  a.hi = hi;
+  a.lo = lo;
+  tryToUnmapAnonAt(mm);
+}
+
+/** try_to_unmap_one for an anonymous page going to swap: the mapping in unmapAt. */
+function tryToUnmapAnonAt(mm: MmStruct): void {
+  const a = unmapAt;
+  const vpn = a.vpn;
+  const pa = a.pa;
+  const hi = a.hi;
+  const lo = a.lo;
   const u = unmapping;
   const r = u.r!;
   const pfn = u.pfn;

@@ -57,7 +57,7 @@ export function doSwapPage(
   if (pfn >= 0 && swap.orphans.delete(pfn))
     env.lru?.setAnonRmap(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   if (pfn < 0) {
-    pfn = swapInToCache(ctx, vma, vpn, slot);
+    pfn = swapInToCache(ctx, vma, vpn - vma.vmStart, slot);
     if (pfn < 0) return VmFault.OOM;
     major = true;
     // swapin_readahead reads the window before the page is mapped, holding a reference on
@@ -92,10 +92,12 @@ export function doSwapPage(
     pages.flags[pfn] |= PageFlag.AnonExclusive; // RMAP_EXCLUSIVE
   }
   const e = userPte(ctx, pfn, vma.vmFlags, writable, write && writable, false);
-  setPteAt(ctx, pa, e.hi, e.lo);
+  const eHi = e.hi;
+  const eLo = e.lo;
+  setPteAt(ctx, pa, eHi, eLo);
   if (write && !writable) {
     // FAULT_FLAG_WRITE still set: do_wp_page copies (or reuses) the page
-    const again = doWpPage(ctx, mm, vma, vpn, pa, e.hi, e.lo);
+    const again = doWpPage(ctx, mm, vma, vpn, pa, eHi, eLo);
     if (again !== VmFault.OK) return again;
   }
   return major ? VmFault.MAJOR : VmFault.OK;
@@ -104,10 +106,11 @@ export function doSwapPage(
 /**
  * swap_read_folio into the swap cache: a new page for the slot's contents,
  * holding only the swap cache's reference (a mapping adds its own). Returns
- * the frame, or -1 without memory.
+ * the frame, or -1 without memory. `off` is the page's offset in the VMA (its vpn less vm_start:
+ * a small integer, where an x86-64 vpn above 2^31 is a heap number at every call).
  * Linux: mm/swap_state.c __read_swap_cache_async, mm/page_io.c swap_read_folio
  */
-function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): number {
+function swapInToCache(ctx: MmContext, vma: Vma, off: number, slot: number): number {
   const swap = ctx.env.swap!;
   // folio_alloc_mpol(GFP_HIGHUSER_MOVABLE): no __GFP_ZERO (swap_read_folio fills the whole page),
   // so no clear_user_highpage and, on 32-bit highmem, no kmap_local_page for one
@@ -121,7 +124,7 @@ function swapInToCache(ctx: MmContext, vma: Vma, vpn: number, slot: number): num
   // folio_add_lru (the LRU add batch's reference on top of the swap cache's); a page others may
   // share (the slot was copied by fork) takes the oldest anon_vma of the VMA's chain, its root, to
   // which every VMA that may map it is linked (__folio_set_anon)
-  ctx.env.lru?.addAnon(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
+  ctx.env.lru?.addAnon(pfn, vma.vmPgoff + off, vma.avc.length > 0 ? vma.avc[0] : vma.anonVma); // linearIndex
   swap.pswpin++;
   return pfn;
 }
@@ -143,7 +146,7 @@ export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: n
     if (vma === null || pte === null || !pt.isSwap(pte.hi, pte.lo)) continue;
     const slot = pt.swapOffset(pte.hi, pte.lo);
     if (swap.cache.has(slot)) continue;
-    if (swapInToCache(ctx, vma, v, slot) < 0) break;
+    if (swapInToCache(ctx, vma, v - vma.vmStart, slot) < 0) break;
     n++;
   }
   ctx.env.lru?.fbatches.drain(); // madvise_willneed: "Push any new pages onto the LRU now"
@@ -196,7 +199,7 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
     const slot = pt.swapOffset(hi, lo);
     if (swap.cache.has(slot)) continue;
     pte0 = -1; // pte_unmap before __read_swap_cache_async, whose allocation may reclaim
-    if (swapInToCache(ctx, vma, v, slot) < 0) break;
+    if (swapInToCache(ctx, vma, v - vma.vmStart, slot) < 0) break;
     swap.readahead++;
   }
   // swap_vma_readahead's lru_add_drain (the faulting page, read in its loop, goes too; without a

@@ -4,7 +4,7 @@
  * swap cache are exactly the window's swap PTEs as a walk from the top finds
  * them, on every table format, with the window a whole table
  * (page_cluster=9), a VMA that starts and ends inside it, holes (no PTE) and
- * resident pages among the swapped ones.
+ * resident pages among the swapped ones; each page read has its linear index.
  * Linux: mm/swap_state.c swap_vma_readahead, swap_vma_ra_win
  */
 import { describe, expect, it } from "vitest";
@@ -50,6 +50,17 @@ describe("swap_vma_readahead from one PTE table", () => {
       const r = k.userAccess(0, t, BigInt(target) * PAGE, Access.Read);
       expect(r.ok && r.value).toBe((target - v0) & 0xff);
       expect([k.swap!.readahead - ra0, t.majFlt - maj0]).toEqual([want.length, 1]);
+      // each page read carries its linear index (page->index: vm_pgoff plus its offset in the VMA,
+      // the reverse map's key), the faulting one too
+      const vma = t.mm!.vmaAt(target)!;
+      for (const v of [target, ...want]) {
+        const e = k.userMm.readPte(t.mm!, v)!;
+        const pfn = pt.isSwap(e.hi, e.lo)
+          ? k.swap!.cache.at(pt.swapOffset(e.hi, e.lo))
+          : pt.pfn(e.hi, e.lo, 0);
+        expect(pfn).toBeGreaterThanOrEqual(0);
+        expect(k.vmscan.index[pfn]).toBe(vma.vmPgoff + (v - vma.vmStart));
+      }
       // each one read is in the swap cache: its fault is minor, with its bytes
       for (const v of want) {
         const got = k.userAccess(0, t, BigInt(v) * PAGE, Access.Read);

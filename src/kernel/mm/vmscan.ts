@@ -1,7 +1,7 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
+import { shrinkSlab, splitForReclaim, splitHugePage } from "./deferred_split.ts";
 import { discardLazyfree } from "./lazyfree.ts";
-import type { MmStruct } from "./MmStruct.ts";
 import { folioEvictable } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
@@ -244,7 +244,6 @@ export class Vmscan implements RmapPages {
       this.insertBefore(pfn, list, at);
       at = pfn;
     }
-    this.env.userMm.thpStats.thp_split_page++;
   }
 
   /** Links pfn (on no list) into `list` just before `before` in head-to-tail order (-1: at the tail). */
@@ -260,20 +259,9 @@ export class Vmscan implements RmapPages {
     this.size[list]++;
   }
 
-  /**
-   * A huge page chosen for swap-out: vmlab's swap has no THP clusters, so
-   * add_to_swap fails for it and it is split (thp_swpout_fallback); every PMD
-   * mapping becomes a page table first (try_to_unmap's TTU_SPLIT_HUGE_PMD).
-   * False when a page table cannot be had.
-   */
-  private splitForSwap(head: number): boolean {
-    const um = this.env.userMm;
-    const maps: [MmStruct, number][] = [];
-    rmapWalk(this, head, (mm, _v, vpn) => maps.push([mm, vpn]));
-    for (const [mm, vpn] of maps) if (!um.splitPmd(mm, vpn)) return false;
-    this.splitFolio(head); // if no mapping split did it
-    um.thpStats.thp_swpout_fallback++;
-    return true;
+  /** split_folio of a whole anonymous THP, its PMDs split first (mm/deferred_split.ts). */
+  splitHugePage(head: number): boolean {
+    return splitHugePage(this, head);
   }
 
   /** The list a new page joins under the policy. */
@@ -471,7 +459,10 @@ export class Vmscan implements RmapPages {
       nr = this.large[pfn] ? this.hpageNr : 1;
       if (!discardLazyfree(this, pfn)) return 0;
     } else {
-      if (this.large[pfn] && (swap === null || swap.freePages === 0 || !this.splitForSwap(pfn))) return 0;
+      if (this.large[pfn] && (swap === null || swap.freePages === 0)) return 0;
+      // a page of a whole THP: the folio is split first; the page may go with it (zero-filled)
+      const s = anon ? splitForReclaim(this, pfn) : 0;
+      if (s !== 0) return s < 0 ? 0 : (this.stats.pgsteal++, 1);
       if (anon) {
         if (!this.swapOut(pfn)) return 0;
       } else {
@@ -498,12 +489,12 @@ export class Vmscan implements RmapPages {
     const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
     if (anon) {
       if (this.env.swap === null && !lazy) return false;
-      if (this.large[pfn]) {
-        if (!this.splitForSwap(pfn)) return false;
-      } else {
+      if (!this.large[pfn]) {
         this.index[pfn] = index;
         if (anonVma !== 0) this.anonVma[pfn] = anonVma;
       }
+      const s = splitForReclaim(this, pfn); // a page of a whole THP: the folio is split first
+      if (s !== 0) return s > 0;
     }
     let found = 0;
     let locked = false;
@@ -658,10 +649,10 @@ export class Vmscan implements RmapPages {
       const anonShare = swapOk ? swappiness : 0;
       const fileShare = 200 - swappiness;
       const total = anonShare + fileShare;
-      for (const [inactive, activeList, share] of [
-        [Lru.InactiveFile, Lru.ActiveFile, fileShare],
-        [Lru.InactiveAnon, Lru.ActiveAnon, anonShare],
-      ] as const) {
+      for (let k = 0; k < 2; k++) {
+        const inactive = k === 0 ? Lru.InactiveFile : Lru.InactiveAnon; // file first, then anon
+        const activeList = k === 0 ? Lru.ActiveFile : Lru.ActiveAnon;
+        const share = k === 0 ? fileShare : anonShare;
         if (share === 0) continue;
         const size = this.size[inactive] + this.size[activeList];
         let scan = priority === 0 ? size : size >> priority;
@@ -673,6 +664,7 @@ export class Vmscan implements RmapPages {
         reclaimed += this.shrinkInactive(inactive, scan, want - reclaimed);
         if (reclaimed >= want) break;
       }
+      shrinkSlab(this, priority); // shrink_node_memcgs: shrink_slab after shrink_lruvec
     }
     return reclaimed;
   }

@@ -45,6 +45,7 @@ import { meminfo, vmstat } from "./proc.ts";
 import { type ReclaimInfo, reclaimInfo, type SwapInfo, swapInfo } from "./reclaim.ts";
 import { type ShmRow, shmRows } from "./sysvipc.ts";
 import { tableTree } from "./tableTree.ts";
+import { thpInfo } from "./thp.ts";
 import type {
   AddressInfo,
   CpuInfo,
@@ -310,6 +311,11 @@ export class KernelView {
   /** /proc/vmstat. */
   vmstat(): Record<string, number> {
     return vmstat(this.k);
+  }
+
+  /** The THP settings, mTHP counts, deferred split queue and thp_* counters (thp.ts formatThp). */
+  thp(): Record<string, number | string> {
+    return thpInfo(this.k);
   }
 
   /** The buddy allocator's zones (proc.ts formatBuddyinfo). */

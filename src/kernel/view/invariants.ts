@@ -329,7 +329,13 @@ export function checkInvariants(k: KernelCore): string[] {
     // a page of a whole THP, let go, whose folio a batch's reference on the head still holds
     const head = pfn - (pfn % k.userMm.env.pgtable.hpagePmdNr);
     const headHeld = batch.has(head) || batch.mlock.refs[head] > 0;
-    if (headHeld && k.pages.refcount[pfn] === 0 && inWholeThp(k.userMm.env, pfn)) continue;
+    if (k.pages.refcount[pfn] === 0 && inWholeThp(k.userMm.env, pfn)) {
+      // or a page unmapped from a partially mapped THP, held by its folio until the deferred split
+      const ds = k.userMm.env.deferredSplit;
+      if (!headHeld && ds !== undefined && ds.queue.get(head) !== true)
+        problems.push(`frame ${pfn}: let go by a whole THP that is not queued partially mapped`);
+      continue;
+    }
     if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))

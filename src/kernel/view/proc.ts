@@ -233,7 +233,9 @@ function hugePages(k: KernelCore): { anon: number; fileThps: number; filePmdMapp
   for (const f of k.pageCache.files.values())
     for (const o of f.folios.values()) if (o === order) fileThps += nr;
   const fileHeads = new Set<number>();
-  let n = 0;
+  // NR_ANON_THPS: a folio counts once while a PMD maps it anywhere (__folio_mod_stat's nr_pmdmapped),
+  // not once per PMD (a THP shared by fork), and not once its PMDs are split (PTE-mapped)
+  const anonHeads = new Set<number>();
   const seen = new Set<unknown>();
   for (const t of k.tasks) {
     const mm = t.mm;
@@ -245,11 +247,11 @@ function hugePages(k: KernelCore): { anon: number; fileThps: number; filePmdMapp
         // the huge zero page is special: not anonymous memory
         if (leaf === null || leaf.level !== pt.pmdLevel || pt.special(leaf.hi, leaf.lo)) continue;
         if (k.pages.kind[leaf.pfn] === PageKind.PageCache) fileHeads.add(leaf.pfn);
-        else n += nr;
+        else anonHeads.add(leaf.pfn);
       }
     }
   }
-  return { anon: n, fileThps, filePmdMapped: fileHeads.size * nr };
+  return { anon: anonHeads.size * nr, fileThps, filePmdMapped: fileHeads.size * nr };
 }
 
 /**

@@ -295,6 +295,10 @@ export class X86Tlb implements ArchTlb {
 
   /** arch_tlbbatch_should_defer (X86UnmapBatch.shouldDefer) */
   tlbbatchShouldDefer(mm: MmStruct, fromCpu: number): boolean {
+    // the mm loaded on fromCpu alone (reclaim on one CPU, every page unmapped): no other CPU is in
+    // the mask (a CPU is in it exactly when its loadedMm is mm, as flushTlbMmRange relies on), so
+    // no deferral, without the Set look-up
+    if (mm.cpumask.size === 1 && this.states[fromCpu]?.loadedMm === mm) return false;
     return X86UnmapBatch.shouldDefer(mm, fromCpu);
   }
 

@@ -252,6 +252,16 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return BigInt(v[field]);
     };
   }
+  if (name.startsWith("thp.")) {
+    const field = name.slice(4);
+    return (rt) => {
+      const info = rt.view.thp();
+      // the mTHP stats by their file's name (nr_anon, nr_anon_partially_mapped)
+      const v = info[field] ?? info[Object.keys(info).find((n) => n.endsWith(`/stats/${field}`)) ?? ""];
+      if (typeof v !== "number") c.fail(`unknown numeric \`show thp\` field '${field}'`, pos);
+      return BigInt(v);
+    };
+  }
   const counter = CPU_METRICS.get(name);
   if (counter !== undefined)
     return (rt) => {

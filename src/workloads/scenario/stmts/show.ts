@@ -19,6 +19,7 @@ import {
 import { formatMappings, formatMaps, formatSmaps, formatWalk } from "../../../kernel/view/procfs.ts";
 import { formatIpcs, formatSysvipcShm } from "../../../kernel/view/sysvipc.ts";
 import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
+import { formatThp } from "../../../kernel/view/thp.ts";
 import { formatWinLayout } from "../../../kernel/view/windows.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, type Run } from "../runtime/context.ts";
@@ -35,6 +36,7 @@ const SHOW_WHAT = [
   "frames",
   "stats",
   "vmstat",
+  "thp",
   "tlb",
   "tasks",
   "kpageflags",
@@ -116,6 +118,9 @@ export function show(c: CompileContext, s: Stmt): Run {
         return;
       case "vmstat":
         for (const [n, x] of Object.entries(v.vmstat())) rt.out.push(`${n} ${x}`);
+        return;
+      case "thp":
+        rt.out.push(...formatThp(v.thp()));
         return;
       case "stats":
       case "tlb": {

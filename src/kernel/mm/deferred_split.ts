@@ -1,0 +1,285 @@
+/**
+ * The deferred split of anonymous THPs and the deferred_split shrinker, as
+ * Linux 6.12 has them. Linux: mm/huge_memory.c deferred_split_folio,
+ * __folio_unqueue_deferred_split, deferred_split_count, deferred_split_scan,
+ * thp_underused, split_huge_page_to_list_to_order, __split_huge_page,
+ * remap_page; mm/migrate.c try_to_map_unused_to_zeropage; mm/rmap.c
+ * __folio_remove_rmap; mm/shrinker.c do_shrink_slab.
+ *
+ * A PMD split (__split_huge_pmd: a partial munmap, MADV_DONTNEED, mprotect
+ * or mremap of part of a huge page) maps the folio's pages by PTEs but
+ * leaves the folio whole. When an unmap leaves some of its pages mapped and
+ * some not, __folio_remove_rmap queues it here, partially mapped
+ * (THP_DEFERRED_SPLIT_PAGE); the unmapped pages stay allocated with the
+ * folio. 6.12 also queues every new anonymous THP at its fault (not
+ * partially mapped: for the underused-THP shrinker). The shrinker, run by
+ * reclaim's shrink_slab, splits a partially mapped folio, and a fully mapped
+ * one that thp_underused finds mostly zero-filled; the split frees the pages
+ * nobody maps and maps each mapped zero-filled page to the shared zero page
+ * (remap_page with RMP_USE_SHARED_ZEROPAGE). A folio freed whole leaves the
+ * queue (__folio_unqueue_deferred_split).
+ *
+ * vmlab has one queue, the node's (pgdat->deferred_split_queue): a memory
+ * cgroup's own queue (memcg->deferred_split_queue) is not modelled.
+ */
+import { pfnUnchecked } from "../../base/units.ts";
+import { thpFolioSplit } from "./folio_put.ts";
+import { splitPmd } from "./huge_memory.ts";
+import type { MmContext } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { putPage } from "./memory.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
+import { isHugePmd, pmdOf, ptepClearFlushOf, setPteAt, userPte } from "./pgtable.ts";
+import { type RmapPages, rmapWalk } from "./rmap.ts";
+import { type Vma, VmFlag } from "./vma.ts";
+
+/** Is `head` the first frame of a whole (unsplit) anonymous THP? */
+function wholeThp(ctx: MmContext, head: number): boolean {
+  const pages = ctx.env.pages;
+  return pages.priv[head] > 0 && pages.kind[head] === PageKind.UserAnon;
+}
+
+/**
+ * can_split_folio: no references but the mappings' (an anonymous folio
+ * outside the swap cache has no other pins): vmlab's pages each carry
+ * their own, so every page's refcount must equal its mapcount.
+ * Linux: mm/huge_memory.c can_split_folio
+ */
+function canSplitFolio(ctx: MmContext, head: number): boolean {
+  const pages = ctx.env.pages;
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  for (let i = 0; i < nr; i++) if (pages.refcount[head + i] !== pages.mapcount[head + i]) return false;
+  return true;
+}
+
+/**
+ * split_huge_page_to_list_to_order(folio, NULL, 0) of a whole anonymous
+ * THP (split_folio): unmap_folio splits every PMD that maps it
+ * (TTU_SPLIT_HUGE_PMD: thp_split_pmd each), the folio leaves the deferred
+ * split queue, and __split_huge_page makes each page an order-0 folio: the
+ * pages nobody maps are freed, and remap_page(RMP_USE_SHARED_ZEROPAGE)
+ * maps each mapped zero-filled page to the shared zero page
+ * (try_to_map_unused_to_zeropage), freeing it too. THP_SPLIT_PAGE, or
+ * THP_SPLIT_PAGE_FAILED when can_split_folio finds other references (the
+ * folio then stays as it was). `r` is reclaim's reverse map (mm/vmscan.ts).
+ *
+ * vmlab's unmap_folio/remap_page change only the PTEs of zero-filled pages
+ * (cleared, flushed, pointed at the zero page); Linux also turns every other
+ * mapping into a migration entry and back, flushing it, with the same end
+ * state of the page tables.
+ * Linux: mm/huge_memory.c split_huge_page_to_list_to_order, unmap_folio, __split_huge_page, remap_page
+ */
+export function splitHugePage(r: RmapPages, head: number): boolean {
+  const ctx = r.env.userMm;
+  const env = ctx.env;
+  if (!wholeThp(ctx, head)) return false;
+  const nr = env.pgtable.hpagePmdNr;
+  if (!canSplitFolio(ctx, head)) {
+    ctx.thpStats.thp_split_page_failed++;
+    return false;
+  }
+  // unmap_folio: TTU_SPLIT_HUGE_PMD, each PMD that maps the folio (a large LRU entry: PMD-mapped)
+  if (r.large[head]) {
+    const maps: [MmStruct, number][] = [];
+    rmapWalk(r, head, (mm, _v, vpn) => maps.push([mm, vpn]));
+    for (const [mm, vpn] of maps) splitPmd(ctx, mm, vpn);
+    env.lru?.splitFolio(head); // if no mapping split did it
+  }
+  env.deferredSplit?.unqueue(head);
+  thpFolioSplit(env, head); // the pages at refcount 0 (mapped nowhere) are freed
+  ctx.thpStats.thp_split_page++;
+  // remap_page(folio, nr, RMP_USE_SHARED_ZEROPAGE): try_to_map_unused_to_zeropage of each mapped page
+  const pages = env.pages;
+  for (let i = 0; i < nr; i++) {
+    const pfn = head + i;
+    if (pages.kind[pfn] !== PageKind.UserAnon || pages.mapcount[pfn] === 0) continue;
+    if (pages.flags[pfn] & PageFlag.Mlocked) continue; // folio_test_mlocked
+    env.phys.frameWillBeRead(pfnUnchecked(pfn)); // kmap_local_page + memchr_inv
+    if (!env.phys.store.isZero(pfn)) continue;
+    zeroRemap.ctx = ctx;
+    zeroRemap.pfn = pfn;
+    rmapWalk(r, pfn, mapToZeropage);
+  }
+  return true;
+}
+
+/** mapToZeropage's page and context (one record, no closure per page). */
+const zeroRemap = { ctx: null as MmContext | null, pfn: 0 };
+
+/**
+ * try_to_map_unused_to_zeropage for one mapping of a zero-filled page
+ * (not in a VM_LOCKED VMA): the PTE (a migration entry in Linux, flushed
+ * by try_to_migrate) becomes the zero page's, special and read-only under
+ * the VMA's rights; the page loses the mapping and its reference, and the
+ * mm one page of anonymous RSS.
+ * Linux: mm/migrate.c try_to_map_unused_to_zeropage, remove_migration_pte
+ */
+function mapToZeropage(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: number, lo: number): void {
+  if (v.vmFlags & VmFlag.LOCKED) return;
+  const ctx = zeroRemap.ctx!;
+  const env = ctx.env;
+  const pfn = zeroRemap.pfn;
+  env.cache.flushCachePage(mm, vpn, pfn); // try_to_migrate_one: flush_cache_page
+  ptepClearFlushOf(ctx, mm, pa, vpn, 0, hi, lo);
+  const e = userPte(ctx, env.zeroPfn, v.vmFlags, false, false, true);
+  setPteAt(ctx, pa, e.hi, e.lo);
+  mm.rssAnon--; // dec_mm_counter(mm_counter(folio))
+  env.pages.flags[pfn] &= ~PageFlag.AnonExclusive;
+  env.pages.mapcount[pfn]--;
+  putPage(ctx, pfn); // __split_huge_page: free_page_and_swap_cache of the unmapped page
+}
+
+/**
+ * thp_underused: more than khugepaged's max_ptes_none of the folio's pages
+ * are zero-filled (never when max_ptes_none is HPAGE_PMD_NR - 1, its
+ * default); stops early either way.
+ * Linux: mm/huge_memory.c thp_underused
+ */
+export function thpUnderused(ctx: MmContext, head: number): boolean {
+  const env = ctx.env;
+  const nr = env.pgtable.hpagePmdNr;
+  const setting = ctx.settings.thpMaxPtesNone ?? -1;
+  const maxNone = setting < 0 ? nr - 1 : setting;
+  if (maxNone >= nr - 1) return false;
+  let zero = 0;
+  let filled = 0;
+  for (let i = 0; i < nr; i++) {
+    env.phys.frameWillBeRead(pfnUnchecked(head + i));
+    if (env.phys.store.isZero(head + i)) {
+      if (++zero > maxNone) return true;
+    } else if (++filled >= nr - maxNone) return false;
+  }
+  return false;
+}
+
+/** SHRINK_STOP: deferred_split_scan split nothing and the queue is empty */
+const SHRINK_STOP = -1;
+
+/**
+ * deferred_split_scan: takes up to nrToScan folios from the head of the
+ * queue; a partially mapped one is split; a fully mapped one is split when
+ * thp_underused (THP_UNDERUSED_SPLIT_PAGE) and otherwise leaves the queue
+ * (considered used); a partially mapped one that fails to split goes back,
+ * at the tail. Returns the folios split, or SHRINK_STOP.
+ * Linux: mm/huge_memory.c deferred_split_scan
+ */
+export function deferredSplitScan(r: RmapPages, nrToScan: number): number {
+  const ctx = r.env.userMm;
+  const q = ctx.env.deferredSplit;
+  if (q === undefined) return SHRINK_STOP;
+  const list: number[] = [];
+  for (const head of q.queue.keys()) {
+    list.push(head);
+    if (list.length >= nrToScan) break;
+  }
+  let split = 0;
+  for (const head of list) {
+    const partially = q.queue.get(head);
+    if (partially === undefined) continue; // freed under us (a split's zero-page remap of another folio cannot free it; kept for safety)
+    let underused = false;
+    if (!partially) {
+      underused = thpUnderused(ctx, head);
+      if (!underused) {
+        q.unqueue(head); // removed++
+        continue;
+      }
+    }
+    if (splitHugePage(r, head)) {
+      split++;
+      if (underused) ctx.thpStats.thp_underused_split_page++;
+    } else if (!partially) q.unqueue(head);
+    else {
+      q.queue.delete(head); // list_splice_tail: back at the tail
+      q.queue.set(head, true);
+    }
+  }
+  if (split === 0 && q.queue.size === 0) return SHRINK_STOP;
+  return split;
+}
+
+/** SHRINK_BATCH: do_shrink_slab's batch when the shrinker sets none */
+const SHRINK_BATCH = 128;
+/** DEFAULT_SEEKS: the deferred_split shrinker's seeks */
+const DEFAULT_SEEKS = 2;
+
+/**
+ * shrink_slab at `priority` for the one shrinker vmlab has, thp-deferred_split
+ * (do_shrink_slab): freeable = deferred_split_count (the queue's length);
+ * the scan is the carried-over work (nr_deferred >> priority) plus
+ * (freeable >> priority) * 4 / seeks, at most twice freeable, in batches
+ * of SHRINK_BATCH, or all of it when that covers the queue; what was not
+ * scanned is carried over. Returns the folios split (Linux's "freed"; the
+ * pages a split frees are not counted as reclaimed).
+ * Linux: mm/shrinker.c shrink_slab, do_shrink_slab; mm/huge_memory.c deferred_split_count
+ */
+export function shrinkSlab(r: RmapPages, priority: number): number {
+  const q = r.env.userMm.env.deferredSplit;
+  if (q === undefined) return 0;
+  const freeable = q.splitQueueLen;
+  if (freeable === 0) return 0;
+  const nr = q.nrDeferred;
+  q.nrDeferred = 0;
+  const delta = Math.floor(((freeable >> priority) * 4) / DEFAULT_SEEKS);
+  let totalScan = Math.min((nr >> priority) + delta, 2 * freeable);
+  let freed = 0;
+  let scanned = 0;
+  while (totalScan >= SHRINK_BATCH || totalScan >= freeable) {
+    const n = Math.min(SHRINK_BATCH, totalScan);
+    const ret = deferredSplitScan(r, n);
+    if (ret === SHRINK_STOP) break;
+    freed += ret;
+    totalScan -= n;
+    scanned += n;
+  }
+  q.nrDeferred = Math.min(Math.max(nr + delta - scanned, 0), 2 * freeable);
+  return freed;
+}
+
+/**
+ * shrink_folio_list meeting a page of a whole anonymous THP that PTEs map
+ * (vmlab's LRU holds such a folio's pages one by one): the folio is split
+ * first, a partially mapped one right away ("Split partially mapped folios
+ * right away"), a fully mapped one because add_to_swap cannot take it whole
+ * (THP_SWPOUT_FALLBACK). Returns 0 to go on with the page (now order 0,
+ * or not in a whole THP), 1 when the page went with the split (it was
+ * zero-filled: mapped to the zero page and freed), -1 when the split failed
+ * (activate_locked).
+ * Linux: mm/vmscan.c shrink_folio_list
+ */
+export function splitForReclaim(r: RmapPages, pfn: number): number {
+  const ctx = r.env.userMm;
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  const head = pfn - (pfn % nr);
+  if (!wholeThp(ctx, head)) return 0;
+  const partially = ctx.env.deferredSplit?.queue.get(head) === true;
+  if (!splitHugePage(r, head)) return -1;
+  if (!partially) ctx.thpStats.thp_swpout_fallback++;
+  return ctx.env.pages.kind[pfn] === PageKind.UserAnon && ctx.env.pages.refcount[pfn] > 0 ? 0 : 1;
+}
+
+/**
+ * split_folio of each anonymous THP that a huge PMD maps in part of [start,
+ * end) in this mm and nobody else maps (folio_likely_mapped_shared skips
+ * it; vmlab then splits its PMD only, as before; a page-cache folio's PMD
+ * is left alone), for MADV_FREE
+ * (madvise_free_huge_pmd: "discard part-pages of THP") and MADV_COLD /
+ * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range). A folio that cannot be
+ * split has its PMD split only, so that the PTE walk after finds PTEs.
+ * Linux: mm/huge_memory.c madvise_free_huge_pmd; mm/madvise.c madvise_cold_or_pageout_pte_range
+ */
+export function splitFoliosInPart(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const nr = pt.hpagePmdNr;
+  for (let h = start - (start % nr); h < end; h += nr) {
+    if (h >= start && h + nr <= end) continue;
+    const pmd = pmdOf(ctx, mm, h);
+    if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo)) continue;
+    const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    const special = pt.special(pmd.hi, pmd.lo);
+    if (!special && env.pages.kind[head] === PageKind.PageCache) continue; // a file's: not an anonymous THP
+    const anon = !special && env.pages.kind[head] === PageKind.UserAnon;
+    if (anon && env.pages.mapcount[head] === 1 && env.lru?.splitHugePage(head)) continue;
+    splitPmd(ctx, mm, h);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * `show thp`: the transparent-huge-page settings vmlab models, as their
+ * sysfs files name them, the PMD order's mTHP counts, the node's deferred
+ * split queue, and the /proc/vmstat thp_* counters.
+ * Linux: mm/huge_memory.c (hugepage_attr_group, thpsize_attr_group: the
+ * hugepages-<size>kB/stats files nr_anon and nr_anon_partially_mapped);
+ * the queue's length (ds_queue->split_queue_len) has no file in Linux: it is
+ * what deferred_split_count tells the shrinker.
+ */
+import type { KernelCore } from "../core/core.ts";
+import { PageKind } from "../mm/PageDesc.ts";
+
+/** The values `show thp` prints, and the `thp.NAME` metrics read. */
+export function thpInfo(k: KernelCore): Record<string, number | string> {
+  const nr = k.arch.pgtable.hpagePmdNr;
+  const cfg = k.config;
+  const q = k.userMm.env.deferredSplit;
+  const pages = k.pages;
+  // MTHP_STAT_NR_ANON at the PMD order: whole anonymous THPs (not yet split)
+  let nrAnon = 0;
+  for (let head = 0; head + nr <= pages.nrFrames; head += nr)
+    if (pages.priv[head] > 0 && pages.kind[head] === PageKind.UserAnon) nrAnon++;
+  const size = `hugepages-${nr * 4}kB`;
+  const out: Record<string, number | string> = {
+    enabled: cfg.thp,
+    use_zero_page: cfg.thpZeroPage ? 1 : 0,
+    shrink_underused: cfg.thpShrinkUnderused ? 1 : 0,
+    "khugepaged/max_ptes_none": cfg.thpMaxPtesNone < 0 ? nr - 1 : cfg.thpMaxPtesNone,
+    [`${size}/stats/nr_anon`]: nrAnon,
+    [`${size}/stats/nr_anon_partially_mapped`]: q?.nrPartiallyMapped ?? 0,
+    split_queue_len: q?.splitQueueLen ?? 0,
+  };
+  for (const [name, n] of Object.entries(k.userMm.thpStats)) out[name] = n;
+  return out;
+}
+
+/** The lines of `show thp`. */
+export function formatThp(info: Record<string, number | string>): string[] {
+  const w = Math.max(...Object.keys(info).map((n) => n.length));
+  return Object.entries(info).map(([n, v]) => `${n.padEnd(w)}  ${v}`);
+}
