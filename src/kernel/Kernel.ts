@@ -25,6 +25,7 @@ import type { MincoreResult } from "./core/fadvise.ts";
 import type { TaskHandle } from "./core/task.ts";
 import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
+import type { ShmctlResult } from "./ipc/shm.ts";
 import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
 import type { ImageLayout, MemoryBasicInformation, ProbeResult, TrimResult } from "./os/windows/index.ts";
@@ -36,6 +37,19 @@ export type { KernelAccessResult, Oops, UserAccessResult } from "./core/core.ts"
 export { type CoreDump, type CoreSegment, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 export type { UserAccessRecord } from "./core/entry.ts";
 export type { MincoreResult } from "./core/fadvise.ts";
+export {
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  MFD_EXEC,
+  MFD_HUGETLB,
+  MFD_NOEXEC_SEAL,
+} from "./core/memfd.ts";
 export type { TaskHandle } from "./core/task.ts";
 export {
   COPY_USER_FIXUP,
@@ -46,6 +60,17 @@ export {
 } from "./core/uaccess.ts";
 export { px } from "./core/vaddr.ts";
 export type { FileHandle } from "./fs/file.ts";
+export {
+  IPC_CREAT,
+  IPC_EXCL,
+  IPC_PRIVATE,
+  SHM_HUGETLB,
+  SHM_RDONLY,
+  SHM_RND,
+  type ShmctlResult,
+  type ShmInfo,
+  type ShmidDs,
+} from "./ipc/shm.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
@@ -302,6 +327,20 @@ export interface Kernel<C extends Mmu = Mmu> {
   fadvise(task: TaskHandle, f: FileHandle, offset: bigint, length: bigint, advice: string): bigint;
   /** echo MODE > /proc/sys/vm/drop_caches (1 page cache, 2 slab, 3 both); 0 or -EINVAL, and the page-cache pages dropped. */
   dropCaches(mode: number): { ret: bigint; dropped: number };
+  /** shmget(2) by a task (flags: IPC_CREAT, IPC_EXCL and the mode's 9 bits); the segment's id or -errno. */
+  shmget(task: TaskHandle, key: number, size: number, flags: number): bigint;
+  /** shmat(2) by a task (flags: SHM_RDONLY, SHM_RND; addr 0n: the kernel chooses); the address or -errno. */
+  shmat(task: TaskHandle, id: number, addr: bigint, flags: number): bigint;
+  /** shmdt(2) by a task: 0 or -EINVAL. */
+  shmdt(task: TaskHandle, addr: bigint): bigint;
+  /** shmctl(2) by a task, cmd `rmid`, `stat`, `lock`, `unlock` or `info`: 0 (or SHM_INFO's index) or -errno, and IPC_STAT's or SHM_INFO's data. */
+  shmctl(task: TaskHandle, id: number, cmd: string): ShmctlResult;
+  /** memfd_create(2) by a task (MFD_* flags): 0 and the new tmpfs file (size 0), or -errno and null. */
+  memfdCreate(task: TaskHandle, name: string, flags: number): { ret: bigint; file: FileHandle | null };
+  /** fcntl(F_ADD_SEALS) by a task (F_SEAL_* bits): 0 or -errno (EPERM, EBUSY, EINVAL). */
+  addSeals(task: TaskHandle, f: FileHandle, seals: number): bigint;
+  /** fcntl(F_GET_SEALS) by a task: the seals or -EINVAL. */
+  getSeals(task: TaskHandle, f: FileHandle): bigint;
   /** A character device with a buffer from alloc_pages, which its mmap remap_pfn_range()s; the buffer's address. */
   registerDevice(name: string, sizeBytes: number): bigint;
 

@@ -26,6 +26,7 @@ import * as fadvise from "./core/fadvise.ts";
 import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
 import * as madvise from "./core/madvise.ts";
+import * as memfd from "./core/memfd.ts";
 import * as mman from "./core/mman.ts";
 import * as pkeys from "./core/pkeys.ts";
 import * as reclaim from "./core/reclaim.ts";
@@ -36,6 +37,7 @@ import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
 import type { Vaddr } from "./core/vaddr.ts";
 import * as vfs from "./core/vfs.ts";
 import { type FileHandle, type FileObject, fileOf } from "./fs/file.ts";
+import * as shm from "./ipc/shm.ts";
 import type { BuddyAllocator } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
@@ -600,6 +602,49 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   dropCaches(mode: number): { ret: bigint; dropped: number } {
     this.linuxOnly("drop_caches");
     return fadvise.dropCaches(this, mode);
+  }
+
+  /** shmget(2) by a task; the id or -errno. */
+  shmget(task: TaskHandle, key: number, size: number, flags: number): bigint {
+    this.linuxOnly("shmget");
+    return shm.shmget(this, taskOf(task), key, size, flags);
+  }
+
+  /** shmat(2) by a task; the address or -errno. */
+  shmat(task: TaskHandle, id: number, addr: bigint, flags: number): bigint {
+    this.linuxOnly("shmat");
+    return shm.shmat(this, taskOf(task), id, addr, flags);
+  }
+
+  /** shmdt(2) by a task; 0 or -errno. */
+  shmdt(task: TaskHandle, addr: bigint): bigint {
+    this.linuxOnly("shmdt");
+    return shm.shmdt(this, taskOf(task), addr);
+  }
+
+  /** shmctl(2) by a task. */
+  shmctl(task: TaskHandle, id: number, cmd: string): shm.ShmctlResult {
+    this.linuxOnly("shmctl");
+    return shm.shmctl(this, taskOf(task), id, cmd);
+  }
+
+  /** memfd_create(2) by a task: 0 and the file, or -errno. */
+  memfdCreate(task: TaskHandle, name: string, flags: number): { ret: bigint; file: FileHandle | null } {
+    this.linuxOnly("memfd_create");
+    const r = memfd.memfdCreate(this, taskOf(task), name, flags);
+    return typeof r === "number" ? { ret: BigInt(r), file: null } : { ret: 0n, file: r };
+  }
+
+  /** fcntl(F_ADD_SEALS) by a task; 0 or -errno. */
+  addSeals(task: TaskHandle, f: FileHandle, seals: number): bigint {
+    this.linuxOnly("fcntl");
+    return memfd.addSeals(this, taskOf(task), fileOf(f), seals);
+  }
+
+  /** fcntl(F_GET_SEALS) by a task. */
+  getSeals(task: TaskHandle, f: FileHandle): bigint {
+    this.linuxOnly("fcntl");
+    return memfd.getSeals(this, taskOf(task), fileOf(f));
   }
 
   /** Registers a character device with a buffer from alloc_pages; returns the buffer's address. */

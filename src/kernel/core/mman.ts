@@ -9,6 +9,7 @@
 import { Errno, type MmapArgs } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
 import { populate } from "./gup.ts";
+import { sealCheckWrite } from "./memfd.ts";
 import { mmapPkey, mmPkeyIsAllocated, mprotectPkey } from "./pkeys.ts";
 import { syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
@@ -33,6 +34,8 @@ export function mmap(k: KernelCore, task: Task, args: MmapArgs): bigint {
   syscallEntry(k, task);
   if (args.addr >= 0 && args.addr > k.va.vpn(k.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
   if ((args.file || args.device) && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
+  // shmem_mmap -> seal_check_write: a shared writable mapping of a write-sealed memfd
+  if (args.file && args.shared && args.prot.w && sealCheckWrite(args.file) < 0) return BigInt(-Errno.EPERM);
   const pkey = mmapPkey(k, task, mm, args.prot);
   const r = k.userMm.mmap(mm, pkey ? { ...args, pkey } : args, (vpn, write) => populate(k, task, vpn, write));
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;

@@ -15,6 +15,7 @@ import { shmemSwapinIndex } from "../mm/shmem.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
+import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
 import { syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
 
@@ -85,6 +86,7 @@ export function fileIo(
 ): number {
   const n = Math.max(0, Math.min(len, f.sizeBytes));
   if (n === 0) return 0;
+  if (write && sealCheckWrite(f) < 0) return -Errno.EPERM; // shmem_write_begin: the file's seals
   const phys = k.machine.phys;
   const pc = k.pageCache;
   const at = (i: number): number => {
@@ -136,6 +138,8 @@ export function ftruncate(k: KernelCore, task: Task, f: FileObject, length: bigi
   syscallEntry(k, task);
   if (length < 0n) return BigInt(-Errno.EINVAL);
   if (length > 1n << 40n) return BigInt(-Errno.EFBIG);
+  const sealed = sealCheckSize(f, Number(length)); // shmem_setattr: F_SEAL_SHRINK, F_SEAL_GROW
+  if (sealed < 0) return BigInt(sealed);
   k.userMm.truncate(f, Number(length));
   return 0n;
 }

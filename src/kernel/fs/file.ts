@@ -51,6 +51,16 @@ export class FileObject implements FileHandle {
   /** FMODE_RANDOM and FMODE_NOREUSE of that open file (POSIX_FADV_RANDOM, POSIX_FADV_NOREUSE). Linux: include/linux/fs.h */
   fmodeRandom = false;
   fmodeNoreuse = false;
+  /**
+   * A shmem inode's seals (info->seals, F_SEAL_*): a tmpfs file starts with
+   * F_SEAL_SEAL (shmem_get_inode), memfd_create(MFD_ALLOW_SEALING) clears it
+   * (kernel/core/memfd.ts). Meaningless for a disk file.
+   */
+  seals = 1;
+  /** memfd_create's name (without "memfd:"), or null for a named file */
+  memfdName: string | null = null;
+  /** i_mode & 0111 of a memfd (MFD_NOEXEC_SEAL clears it) */
+  memfdExec = false;
   /** pages read from disk (I/O) and written back */
   pagesRead = 0;
   pagesWritten = 0;
@@ -69,6 +79,7 @@ export class FileObject implements FileHandle {
 
   /** the path /proc/PID/maps shows: tmpfs files live in /dev/shm */
   get path(): string {
+    if (this.memfdName !== null) return `/memfd:${this.memfdName} (deleted)`;
     return this.fs === "tmpfs" ? `/dev/shm/${this.name}` : `/${this.name}`;
   }
 

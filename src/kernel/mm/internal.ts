@@ -33,15 +33,18 @@ import type { ShmemObject, Vma } from "./vma.ts";
 /** Linux errno values returned (negated) by the system calls. */
 export const enum Errno {
   EPERM = 1,
+  ENOENT = 2,
   EAGAIN = 11,
   ENOMEM = 12,
   EACCES = 13,
   EFAULT = 14,
+  EBUSY = 16,
   EEXIST = 17,
   EINVAL = 22,
   EFBIG = 27,
   ENOSPC = 28,
   ENOSYS = 38,
+  EIDRM = 43,
 }
 
 /** Results of the fault handler (Linux: VM_FAULT_*). */

@@ -8,6 +8,13 @@
 import { mmPopulate, type Populate } from "./gup.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import {
+  evictableList,
+  folioEvictable,
+  type MlockLists,
+  UList,
+  type UnevictableStats,
+} from "./mlock_fbatch.ts";
 import { setFlags } from "./mmap.ts";
 import { PageKind } from "./PageDesc.ts";
 import { leafFor } from "./pgtable.ts";
@@ -132,4 +139,36 @@ export function doMlock(
  */
 export function doMunlock(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
   return applyVmaLockFlags(ctx, mm, start, end, 0);
+}
+
+/**
+ * check_move_unevictable_folios: each folio of the batch that is on the
+ * unevictable list and evictable now (SHM_UNLOCK cleared its mapping's
+ * mark; no PG_mlocked) moves to its evictable list (rescued). A folio on no
+ * list (isolated, or still in an LRU add batch: folio_test_clear_lru fails)
+ * is skipped. The events are counted only when a folio of the batch was on
+ * a list (the `if (lruvec)` at its end).
+ * Linux: mm/vmscan.c check_move_unevictable_folios
+ */
+export function checkMoveUnevictableFolios(
+  v: MlockLists,
+  stats: UnevictableStats,
+  pfns: Iterable<number>,
+): void {
+  let scanned = 0;
+  let rescued = 0;
+  let locked = false;
+  for (const pfn of pfns) {
+    const nr = v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
+    scanned += nr;
+    if (v.lru[pfn] === UList.None) continue;
+    locked = true;
+    if (v.lru[pfn] === UList.Unevictable && folioEvictable(v, pfn)) {
+      v.add(pfn, evictableList(v, pfn));
+      rescued += nr;
+    }
+  }
+  if (!locked) return;
+  stats.unevictable_pgs_rescued += rescued;
+  stats.unevictable_pgs_scanned += scanned;
 }

@@ -12,9 +12,8 @@
  * list_add for LRU_UNEVICTABLE and the folio's lru.prev holds mlock_count),
  * only counts it; vmlab links them, which no scan ever walks. PG_unevictable
  * is "on that list" (vmlab never holds an unevictable folio isolated).
- * mapping_unevictable (SHM_LOCK, ramfs) has nothing to stand for: vmlab has
- * neither SysV shared memory nor ramfs, so a folio is evictable exactly when
- * it is not PG_mlocked.
+ * mapping_unevictable is the `unevictable` mark of a shmem object that
+ * SHM_LOCK set (kernel/ipc/shm.ts; vmlab has no ramfs): folioEvictable.
  */
 import { ModelBug } from "../../base/assert.ts";
 import type { BuddyAllocator } from "./buddy.ts";
@@ -53,6 +52,8 @@ export interface MlockLists {
       readonly env: { readonly buddy: BuddyAllocator; readonly pgtable: { readonly hpagePmdNr: number } };
     };
   };
+  /** the shmem object or file each page belongs to (folio->mapping; undefined for an anonymous page) */
+  readonly owner: readonly (object | undefined)[];
   /** puts a page at the head of a list (lruvec_del_folio + lruvec_add_folio) */
   add(pfn: number, list: number): void;
   /** takes a page off the lists for good */
@@ -68,6 +69,21 @@ export interface UnevictableStats {
   unevictable_pgs_munlocked: number;
   unevictable_pgs_cleared: number;
   unevictable_pgs_stranded: number;
+}
+
+/**
+ * folio_evictable: neither PG_mlocked nor in a mapping marked unevictable
+ * (mapping_unevictable: a SysV shm segment under SHM_LOCK, shmem_lock's
+ * mapping_set_unevictable).
+ * Linux: mm/internal.h folio_evictable, include/linux/pagemap.h mapping_unevictable
+ */
+export function folioEvictable(v: MlockLists, pfn: number): boolean {
+  const pages = v.env.pages;
+  if (pages.flags[pfn] & PageFlag.Mlocked) return false;
+  // an anonymous folio has no address_space (vmscan's owner slot may still name a freed page's last one)
+  if (pages.kind[pfn] === PageKind.UserAnon) return true;
+  const o = v.owner[pfn] as { unevictable?: boolean } | undefined;
+  return o === undefined || o.unevictable !== true;
 }
 
 /**
@@ -302,7 +318,7 @@ export class MlockFbatches {
     if (list === UList.None || this.lruQueued[pfn] !== 0) return;
     const nr = this.nr(pfn);
     if (!(this.pages.flags[pfn] & PageFlag.Mlocked)) {
-      if (list === UList.Unevictable) {
+      if (list === UList.Unevictable && folioEvictable(v, pfn)) {
         v.add(pfn, evictableList(v, pfn));
         this.stats.unevictable_pgs_rescued += nr;
       }
@@ -357,7 +373,7 @@ export class MlockFbatches {
       // vmlab holds no folio off the lists with PG_unevictable: never stranded
       this.stats.unevictable_pgs_munlocked += nr;
     }
-    if (isolated && list === UList.Unevictable) {
+    if (isolated && list === UList.Unevictable && folioEvictable(v, pfn)) {
       v.add(pfn, evictableList(v, pfn));
       this.stats.unevictable_pgs_rescued += nr;
     }

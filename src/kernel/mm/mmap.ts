@@ -15,7 +15,7 @@ import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { userHalfEnd } from "./pgtable.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
-import { Vma, VmFlag, vmFlagsForProt, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
+import { type ShmemObject, Vma, VmFlag, vmFlagsForProt, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
 
 /** Arguments of mmap, decoded. */
 export interface MmapArgs {
@@ -38,6 +38,8 @@ export interface MmapArgs {
   device?: { name: string; pfn: number; pages: number } | null;
   /** the protection key the VMA gets (do_mmap: the execute-only key for PROT_EXEC alone); default 0 */
   pkey?: number;
+  /** a SysV shm segment's shmem object to map shared (do_shmat's do_mmap of the shm file), and the VMA's name */
+  shmem?: { obj: ShmemObject; name: string } | null;
 }
 
 /** mmap's arguments as the kernel facade's callers give them: the file as the handle createFile returned. */
@@ -150,7 +152,7 @@ export function mmap(
         : a.shared
           ? 0
           : start,
-    a.device ? `/dev/${a.device.name}` : a.file ? a.file.path : "",
+    a.device ? `/dev/${a.device.name}` : a.file ? a.file.path : (a.shmem?.name ?? ""),
   );
   if (a.device) {
     mm.insert(vma);
@@ -158,7 +160,11 @@ export function mmap(
     return start;
   }
   if (a.file) vma.file = a.file;
-  else if (a.shared) {
+  else if (a.shmem) {
+    // shm_mmap: the VMA maps the segment's shmem file (a reference of its own; shm_open counts it)
+    vma.shmem = a.shmem.obj;
+    a.shmem.obj.refs++;
+  } else if (a.shared) {
     // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
     shmemZeroSetup(vma);
   }

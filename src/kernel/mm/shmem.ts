@@ -102,7 +102,10 @@ export function shmemWillneed(ctx: MmContext, f: FileObject, from: number, to: n
  * Linux: mm/shmem.c shmem_evict_inode (shmem_truncate_range)
  */
 export function shmemPut(ctx: MmContext, obj: ShmemObject): void {
-  if (--obj.refs > 0) return;
+  if (--obj.refs > 0) {
+    obj.shmClose?.(); // a SysV shm VMA closing: shm_close (ipc/shm.c)
+    return;
+  }
   // shmem_undo_range's folio_batch_release: lru_add_drain, then the pages go
   if (obj.pages.size > 0) ctx.env.lru?.fbatches.drain();
   for (const pfn of obj.pages.values()) putPage(ctx, pfn);
@@ -323,10 +326,11 @@ function shmemFaultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): 
 }
 
 /**
- * The frames of the shmem objects mapped by these address spaces.
+ * The frames of the shmem objects mapped by these address spaces, and of
+ * `more` (SysV shm segments, attached or not).
  */
-export function shmemFrames(mms: MmStruct[]): number[] {
-  const objs = new Set<ShmemObject>();
+export function shmemFrames(mms: MmStruct[], more: Iterable<ShmemObject> = []): number[] {
+  const objs = new Set<ShmemObject>(more);
   for (const mm of mms) for (const v of mm.vmas) if (v.shmem) objs.add(v.shmem);
   const out: number[] = [];
   for (const o of objs) out.push(...o.pages.values());

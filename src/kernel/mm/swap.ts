@@ -1,7 +1,14 @@
 import { ModelBug } from "../../base/assert.ts";
 import type { FileObject } from "../fs/file.ts";
 import { freeUserPage } from "./folio_put.ts";
-import { evictableList, MlockFbatches, type MlockLists, UList, vmaMlocks } from "./mlock_fbatch.ts";
+import {
+  evictableList,
+  folioEvictable,
+  MlockFbatches,
+  type MlockLists,
+  UList,
+  vmaMlocks,
+} from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { ShmemObject } from "./vma.ts";
 
@@ -224,13 +231,13 @@ export class LruAddBatches {
     const cpuOf = this.cpuOf;
     const list = this.list;
     const refcount = this.refcount;
-    const flags = this.flags;
     const v = this.v;
     this.count[cpu] = 0;
     for (let i = base; i < base + n; i++) {
       const pfn = folios[i];
       cpuOf[pfn] = 0;
-      if (flags[pfn] & PageFlag.Mlocked) this.addUnevictable(pfn);
+      if (!folioEvictable(v, pfn))
+        this.addUnevictable(pfn); // lru_add: folio_evictable
       else v.add(pfn, list[pfn]); // lru_add: folio_set_lru, lruvec_add_folio
       if (--refcount[pfn] === 0) this.putLast(pfn);
     }

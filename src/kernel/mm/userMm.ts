@@ -30,7 +30,7 @@ import { leafFor, mapper, pmdOf, readPte } from "./pgtable.ts";
 import { shmemFrames } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { truncateSetsize } from "./truncate.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { type ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 export { Errno, type LruHooks, type MmEnv, type MmSettings, VmFault } from "./internal.ts";
 export { MADVISE_ADVICE, Madv } from "./madvise.ts";
@@ -207,7 +207,7 @@ export class UserMm implements MmContext {
   }
 
   // ---- shmem (shmem.ts) ----
-  shmemFrames(mms: MmStruct[]): number[] {
-    return shmemFrames(mms);
+  shmemFrames(mms: MmStruct[], more: Iterable<ShmemObject> = []): number[] {
+    return shmemFrames(mms, more);
   }
 }

@@ -73,6 +73,10 @@ export class ShmemObject {
   /** pages written to swap by reclaim (shmem_writeout): pgoff -> swap slot, the xarray's swap entries */
   readonly swapped = new Map<number, number>();
   refs = 0;
+  /** mapping_unevictable: SHM_LOCK's mark (shmem_lock: mapping_set_unevictable); reclaim culls its pages */
+  unevictable = false;
+  /** a SysV shm segment's shm_close, run after a VMA drops its reference (kernel/ipc/shm.ts); null otherwise */
+  shmClose: (() => void) | null = null;
 }
 
 export class Vma {

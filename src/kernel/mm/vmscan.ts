@@ -2,6 +2,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { shrinkSlab, splitForReclaim, splitHugePage } from "./deferred_split.ts";
 import { discardLazyfree } from "./lazyfree.ts";
+import { folioEvictable } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import { PfnSet } from "./pfnset.ts";
@@ -346,7 +347,7 @@ export class Vmscan implements RmapPages {
       this.stats.pgrefill++;
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // !folio_evictable (PG_mlocked), or a VM_LOCKED mapping found (mlock_vma_folio): put back, unevictable
-      const r = this.env.pages.flags[pfn] & PageFlag.Mlocked ? null : folioReferenced(this, pfn);
+      const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
       if (r === null || r.locked) {
         cullUnevictable(this, pfn, r !== null);
         continue;
@@ -382,7 +383,7 @@ export class Vmscan implements RmapPages {
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       const pages = this.env.pages;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
-      const r = pages.flags[pfn] & PageFlag.Mlocked ? null : folioReferenced(this, pfn);
+      const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
       if (r === null || r.locked) {
         cullUnevictable(this, pfn, r !== null);
         continue;
@@ -482,8 +483,7 @@ export class Vmscan implements RmapPages {
    */
   reclaimPage(pfn: number, index: number, anonVma = 0): boolean {
     // in a batch: folio_isolate_lru fails; PG_mlocked: !folio_evictable, put back (activate_locked)
-    if (!this.valid(pfn) || this.fbatches.inBatch(pfn) || this.env.pages.flags[pfn] & PageFlag.Mlocked)
-      return false;
+    if (!this.valid(pfn) || this.fbatches.inBatch(pfn) || !folioEvictable(this, pfn)) return false;
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
     const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
@@ -753,7 +753,7 @@ export class Vmscan implements RmapPages {
       }
       this.stats.pgscan++;
       const anon = pages.kind[pfn] === PageKind.UserAnon;
-      const r = pages.flags[pfn] & PageFlag.Mlocked ? null : folioReferenced(this, pfn);
+      const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
       if (r === null || r.locked) {
         cullUnevictable(this, pfn, r !== null); // as shrinkInactive
         continue;

@@ -43,6 +43,7 @@ import { compoundOf, kpageflags, type PageTypesRow, pageTypes } from "./pageType
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
 import { type ReclaimInfo, reclaimInfo, type SwapInfo, swapInfo } from "./reclaim.ts";
+import { type ShmRow, shmRows } from "./sysvipc.ts";
 import { tableTree } from "./tableTree.ts";
 import { thpInfo } from "./thp.ts";
 import type {
@@ -295,6 +296,11 @@ export class KernelView {
   /** The byte at a physical address. */
   physByte(pa: number): number {
     return this.k.machine.phys.read8(pa);
+  }
+
+  /** The System V shm segments (ipcs -m, /proc/sysvipc/shm: sysvipc.ts). */
+  shm(): ShmRow[] {
+    return shmRows(this.k);
   }
 
   /** /proc/meminfo, bytes (proc.ts formatMeminfo). */

@@ -1,5 +1,6 @@
 import { vpnUnchecked } from "../../base/units.ts";
 import type { KernelCore } from "../core/core.ts";
+import { shmObjects } from "../ipc/shm.ts";
 import { inWholeThp } from "../mm/folio_put.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { FOLIO_BATCH_SIZE } from "../mm/swap.ts";
@@ -87,6 +88,16 @@ export function checkInvariants(k: KernelCore): string[] {
   /** slots named by a swap PTE with the exclusive marker */
   const exclusiveSlots: number[] = [];
   const anonExclusive = (pfn: number) => (k.pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
+  // a SysV shm segment holds its pages and swap entries, attached or not
+  for (const obj of shmObjects(k)) {
+    shmemObjs.add(obj);
+    for (const pfn of obj.pages.values()) shmemOwned.add(pfn);
+    for (const slot of obj.swapped.values()) {
+      slotRefs.set(slot, (slotRefs.get(slot) ?? 0) + 1);
+      const cached = k.swap?.cache.get(slot);
+      if (cached !== undefined) shmemOwned.add(cached);
+    }
+  }
   for (const f of k.pageCache.files.values()) {
     for (const [index, pfn] of f.cache) {
       shmemOwned.add(pfn);
@@ -278,8 +289,9 @@ export function checkInvariants(k: KernelCore): string[] {
         problems.push(`${t.comm}: VMAs overlap at vpn 0x${mm.vmas[i].vmStart.toString(16)}`);
     }
   }
-  // each shmem object is referenced by exactly the VMAs that map it
+  // each shmem object is referenced by exactly the VMAs that map it (and a SysV segment by itself)
   const vmaRefs = new Map<object, number>();
+  for (const obj of shmObjects(k)) vmaRefs.set(obj, 1);
   const seenMm = new Set<unknown>();
   for (const t of k.tasks) {
     if (!t.alive || t.mm === null || seenMm.has(t.mm)) continue;
@@ -402,8 +414,10 @@ export function mlockProblems(k: KernelCore): string[] {
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     const mlocked = (k.pages.flags[pfn] & PageFlag.Mlocked) !== 0;
     if (mlocked) flagged += large[pfn] ? hpage : 1;
-    if (lru[pfn] === 5 && !mlocked)
-      problems.push(`frame ${pfn} is on the unevictable list without PG_mlocked`);
+    if (lru[pfn] === 5 && !mlocked && !(k.vmscan.owner[pfn] as ShmemObject | undefined)?.unevictable)
+      problems.push(
+        `frame ${pfn} is on the unevictable list without PG_mlocked nor a mapping marked unevictable`,
+      );
   }
   if (flagged !== m.nrMlock) problems.push(`NR_MLOCK ${m.nrMlock}, ${flagged} pages PG_mlocked`);
   const refs = new Map<number, number>();

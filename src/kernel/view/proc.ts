@@ -4,6 +4,7 @@
  * data (view/types.ts): meminfo, frames, buddyinfo, slabinfo, the layout.
  */
 import type { KernelCore } from "../core/core.ts";
+import { shmObjects } from "../ipc/shm.ts";
 import { Wmark } from "../mm/buddy.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import type { FramesInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
@@ -28,7 +29,7 @@ export function meminfo(k: KernelCore): Record<string, number> {
   const mms = k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!);
   const huge = hugePages(k);
   // page-cache pages: shared anonymous (shmem objects) and files (tmpfs files count as Shmem too)
-  const shmemFrames = k.userMm.shmemFrames([...new Set(mms)]);
+  const shmemFrames = k.userMm.shmemFrames([...new Set(mms)], shmObjects(k)); // SysV segments too
   let shmem = shmemFrames.length;
   let mapped = shmemFrames.filter((pfn) => k.pages.mapcount[pfn] > 0).length;
   let fileCached = 0;

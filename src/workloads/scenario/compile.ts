@@ -22,12 +22,14 @@ import {
   userAccessWindow,
   vmalloc,
 } from "./stmts/kernel.ts";
+import { memfd, seal } from "./stmts/memfd.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { dropCaches, fadvise, mincore } from "./stmts/pagecache.ts";
 import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
+import { shmat, shmctl, shmdt, shmget } from "./stmts/shm.ts";
 import { show } from "./stmts/show.ts";
 import { syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
@@ -80,6 +82,12 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["ftruncate", ftruncate],
   ["mincore", mincore],
   ["fadvise", fadvise],
+  ["shmget", shmget],
+  ["shmat", shmat],
+  ["shmdt", shmdt],
+  ["shmctl", shmctl],
+  ["memfd", memfd],
+  ["seal", seal],
   ["mlock", mlockOrMunlock],
   ["munlock", mlockOrMunlock],
   ["brk", brk],
@@ -146,6 +154,12 @@ const LINUX_ONLY = new Set([
   "ftruncate",
   "mincore",
   "fadvise",
+  "shmget",
+  "shmat",
+  "shmdt",
+  "shmctl",
+  "memfd",
+  "seal",
   "mlock",
   "munlock",
   "brk",

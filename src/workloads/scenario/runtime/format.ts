@@ -51,14 +51,17 @@ export function sizeName(n: number): string {
 
 const ERRNO_NAMES: Record<string, string> = {
   "-1": "EPERM",
+  "-2": "ENOENT",
   "-12": "ENOMEM",
   "-13": "EACCES",
   "-14": "EFAULT",
+  "-16": "EBUSY",
   "-17": "EEXIST",
   "-22": "EINVAL",
   "-27": "EFBIG",
   "-28": "ENOSPC",
   "-38": "ENOSYS",
+  "-43": "EIDRM",
 };
 
 /** A negative errno's name (ENOMEM), or `errno N`. */

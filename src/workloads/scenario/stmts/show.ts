@@ -17,6 +17,7 @@ import {
   formatZoneinfo,
 } from "../../../kernel/view/proc.ts";
 import { formatMappings, formatMaps, formatSmaps, formatWalk } from "../../../kernel/view/procfs.ts";
+import { formatIpcs, formatSysvipcShm } from "../../../kernel/view/sysvipc.ts";
 import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
 import { formatThp } from "../../../kernel/view/thp.ts";
 import { formatWinLayout } from "../../../kernel/view/windows.ts";
@@ -44,6 +45,9 @@ const SHOW_WHAT = [
   "pfn",
   "poolused",
   "rammap",
+  "ipcs",
+  "shm",
+  "sysvipc",
 ];
 
 export function show(c: CompileContext, s: Stmt): Run {
@@ -91,6 +95,13 @@ export function show(c: CompileContext, s: Stmt): Run {
         return;
       case "meminfo":
         rt.out.push(...formatMeminfo(v.meminfo()));
+        return;
+      case "ipcs":
+      case "shm":
+        rt.out.push(...formatIpcs(v.shm()).map((l) => l.trimEnd()));
+        return;
+      case "sysvipc":
+        rt.out.push(...formatSysvipcShm(v.shm()));
         return;
       case "frames":
         rt.out.push(...formatFrames(v.frames()));
