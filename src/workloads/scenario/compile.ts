@@ -184,27 +184,6 @@ function linuxOnly(c: CompileContext, s: Stmt, run: Run): Run {
   };
 }
 
-/** Statements of the language that later versions of vmlab add. */
-const LATER = new Set([
-  "spawn",
-  "fork",
-  "exit",
-  "kthread",
-  "switch",
-  "mmap",
-  "munmap",
-  "mprotect",
-  "madvise",
-  "mlock",
-  "munlock",
-  "brk",
-  "mremap",
-  "exec",
-  "catch",
-  "setuid",
-  "explain",
-]);
-
 /** Checks one statement against what the lines before it defined, and returns what runs it. */
 export function compileStatement(c: CompileContext, s: Stmt): Run {
   if (s.verb === "machine") c.fail("'machine' may appear only once, as the first statement", s.verbPos);
@@ -219,7 +198,8 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
       );
     const h = PROCESS_STATEMENTS.get(s.verb);
     if (h !== undefined) return LINUX_ONLY.has(s.verb) ? linuxOnly(c, s, h(c, s)) : h(c, s);
-    if (LATER.has(s.verb)) c.fail(`'${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
+    if (STATEMENTS.has(s.verb))
+      c.fail(`'${s.verb}' takes no prefix: write it without '${name}:'`, s.prefix.pos);
     return c.fail(
       `unknown process statement '${s.verb}'${didYouMean(s.verb, PROCESS_STATEMENTS.keys())}`,
       s.verbPos,
@@ -228,8 +208,8 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
   if (s.prefix?.kind === "kernel") {
     const h = KERNEL_STATEMENTS.get(s.verb);
     if (h !== undefined) return h(c, s);
-    if (LATER.has(s.verb))
-      c.fail(`kernel statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
+    if (STATEMENTS.has(s.verb))
+      c.fail(`'${s.verb}' takes no prefix: write it without 'kernel:'`, s.prefix.pos);
     return c.fail(
       `unknown kernel statement '${s.verb}'${didYouMean(s.verb, KERNEL_STATEMENTS.keys())} (known: ${[...KERNEL_STATEMENTS.keys()].join(", ")})`,
       s.verbPos,
@@ -237,15 +217,13 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
   }
   const h = STATEMENTS.get(s.verb);
   if (h !== undefined) return h(c, s);
-  if (s.verb.startsWith("Virtual") && PROCESS_STATEMENTS.has(s.verb))
-    c.fail(`'${s.verb}' is a process's system call: 'P: ${s.verb} ...'`, s.verbPos);
+  if (PROCESS_STATEMENTS.has(s.verb))
+    c.fail(`'${s.verb}' is a process's statement: 'P: ${s.verb} ...', with P a process's name`, s.verbPos);
   if (KERNEL_STATEMENTS.has(s.verb))
     c.fail(
       `'${s.verb}' needs a prefix: 'kernel: ${s.verb} ...' (or 'P: ${s.verb} ...' for a process)`,
       s.verbPos,
     );
-  if (LATER.has(s.verb))
-    c.fail(`statement '${s.verb}' is not supported by this version of vmlab yet`, s.verbPos);
   return c.fail(`unknown statement '${s.verb}'${topLevelSuggestion(s.verb)}`, s.verbPos);
 }
 
