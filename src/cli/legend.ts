@@ -107,11 +107,18 @@ function vmflagsNotes(line: string, shown: Set<string>): string[] {
   return notes;
 }
 
+/** A statement's own line in a run's output: its line number, then the statement. */
+const STATEMENT_LINE = /^ *\d+ {2}\S/;
+
 /** Adds the legends to a run's lines; one Legend per run, so each legend appears once. */
 export class Legend {
   private readonly shown = new Set<string>();
 
-  /** `lines` with a legend line before each line that first shows a kind of flag or an errno. */
+  /**
+   * `lines` with a legend line before each detail line that first shows a kind of flag or an
+   * errno, or right under a statement's own line (`  12  A: r = munmap ...  -22 (EINVAL)`) when
+   * that shows it: a legend above it would sit in the block of the statement before.
+   */
   annotate(lines: string[]): string[] {
     const out: string[] = [];
     for (const line of lines) {
@@ -130,8 +137,10 @@ export class Legend {
         const what = Object.hasOwn(ERRNO, name) ? `${name} ${ERRNO[name]}` : name;
         notes.push(first ? `a negative result is -errno: ${what}` : what);
       }
+      const own = STATEMENT_LINE.test(line);
+      if (own) out.push(line);
       for (const n of notes) out.push(`        legend: ${n}`);
-      out.push(line);
+      if (!own) out.push(line);
     }
     return out;
   }
