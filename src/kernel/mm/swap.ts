@@ -64,12 +64,8 @@ export interface LruLists extends MlockLists {
   };
   /** /proc/vmstat's events the batches count */
   readonly stats: { pgactivate: number; pgdeactivate: number; pglazyfree: number };
-  /** the lists' links, heads, tails and sizes (vmscan.ts Vmscan), for lruvec_add_folio_tail */
-  readonly next: Int32Array;
-  readonly prev: Int32Array;
-  readonly head: Int32Array;
-  readonly tail: Int32Array;
-  readonly size: Int32Array;
+  /** lruvec_add_folio_tail: pfn at the tail of a list, off any list it was on */
+  addTail(pfn: number, list: number): void;
   /** the file (its dirty pages) or shmem object of each page-cache page, and its index there */
   readonly owner: readonly (FileObject | ShmemObject | undefined)[];
   readonly index: Float64Array;
@@ -362,7 +358,7 @@ export class LruAddBatches {
       v.add(pfn, inactive);
       flags[pfn] |= PageFlag.Reclaim;
     } else {
-      lruvecAddFolioTail(v, pfn, inactive);
+      v.addTail(pfn, inactive);
       this.pgrotated += nr;
     }
     if (active) v.stats.pgdeactivate += nr;
@@ -437,22 +433,6 @@ export function cullUnevictable(v: LruLists, pfn: number, foundLocked: boolean):
   v.unlink(pfn); // isolated: __mlock_folio leaves it alone
   if (foundLocked) v.fbatches.mlock.mlockFolio(pfn);
   v.fbatches.add(pfn, v.large[pfn] !== 0, evictableList(v, pfn));
-}
-
-/**
- * lruvec_add_folio_tail: the folio at the tail of `list` (the end reclaim
- * scans first), taken off any list it was on.
- * Linux: include/linux/mm_inline.h lruvec_add_folio_tail
- */
-function lruvecAddFolioTail(v: LruLists, pfn: number, list: number): void {
-  if (v.lru[pfn] !== List.None) v.unlink(pfn);
-  v.lru[pfn] = list;
-  v.next[pfn] = -1;
-  v.prev[pfn] = v.tail[list];
-  if (v.tail[list] >= 0) v.next[v.tail[list]] = pfn;
-  else v.head[list] = pfn;
-  v.tail[list] = pfn;
-  v.size[list] += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
 }
 
 /**

@@ -165,6 +165,21 @@ export class Vmscan implements RmapPages {
 
   // ---- the lists ----
 
+  /**
+   * Puts pfn at the tail of a list (the end reclaim scans first), taking it off any list it was
+   * on; its flags stay. Linux: include/linux/mm_inline.h lruvec_add_folio_tail
+   */
+  addTail(pfn: number, list: Lru): void {
+    if (this.lru[pfn] !== Lru.None) this.unlink(pfn);
+    this.lru[pfn] = list;
+    this.next[pfn] = -1;
+    this.prev[pfn] = this.tail[list];
+    if (this.tail[list] >= 0) this.next[this.tail[list]] = pfn;
+    else this.head[list] = pfn;
+    this.tail[list] = pfn;
+    this.size[list] += this.large[pfn] ? this.hpageNr : 1;
+  }
+
   /** Puts pfn at the head of a list (lru_add), taking it off any list it was on; its flags stay. */
   add(pfn: number, list: Lru): void {
     if (this.lru[pfn] !== Lru.None) this.unlink(pfn);
