@@ -7,8 +7,14 @@
  * forks. Each step reports its minor faults (getrusage), the AnonHugePages
  * of the mappings involved (/proc/self/smaps) and the change in VmPTE
  * (/proc/self/status, kB) from the start; the fork reports the child's
- * VmPTE against a child forked before any of it. One JSON object per step;
- * thp.test.ts runs the same steps as a .vm scenario and compares.
+ * VmPTE against a child forked before any of it. Then a 2 MiB
+ * MADV_HUGEPAGE mapping is read (the huge zero page) and one byte of it
+ * written, then a byte of another page: a write to the huge zero page
+ * maps a new THP in its place (Linux 6.13+ do_huge_zero_wp_pmd; 6.12 split
+ * the PMD and copied the written 4K page alone), reported as the mapping's Rss and AnonHugePages (smaps) and
+ * the change in /proc/vmstat's thp_split_pmd and thp_fault_alloc (global
+ * counters: another process's THP activity would show too). One JSON object
+ * per step; thp.test.ts runs the same steps as a .vm scenario and compares.
  *
  * Nothing between two readings allocates or touches memory other than the
  * mappings measured: files are read with read(2) into buffers faulted in
@@ -66,6 +72,26 @@ static long anon_huge_kb(void *addr) {
     if (!p) return -1;
     char *q = strstr(p, "AnonHugePages:");
     return q ? strtol(q + 14, NULL, 10) : -1;
+}
+
+/* Rss (kB) of the mapping that starts at addr; -1 if none starts there */
+static long rss_kb(void *addr) {
+    char head[32];
+    readfile("/proc/self/smaps");
+    snprintf(head, sizeof head, "\n%lx-", (unsigned long)(uintptr_t)addr);
+    char *p = strstr(buf, head);
+    if (!p) return -1;
+    char *q = strstr(p, "\nRss:");
+    return q ? strtol(q + 5, NULL, 10) : -1;
+}
+
+/* a counter of /proc/vmstat; -1 if absent */
+static long vmstat(const char *name) {
+    char key[64];
+    readfile("/proc/vmstat");
+    snprintf(key, sizeof key, "\n%s ", name);
+    char *p = strstr(buf, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
 static void touch(char *p, long bytes) {
@@ -174,6 +200,29 @@ int main(void) {
     /* fork: the child's page tables for all of it, against the first child's */
     REC("{\"exp\":\"fork\",\"child_pte_kb\":%ld,\"pte_kb\":%ld}\n", child_vmpte() - child0,
         status_kb("VmPTE:") - pte0);
+
+    /* 2 MiB at 6 GiB, MADV_HUGEPAGE: a read maps the huge zero page, a write replaces it */
+    char *z = map_at(0x180000000UL, 2 * MB, MADV_HUGEPAGE);
+    f = minflt();
+    volatile char sink = ((volatile char *)z)[0];
+    (void)sink;
+    f = minflt() - f;
+    REC("{\"exp\":\"zero-read\",\"faults\":%ld,\"huge_kb\":%ld,\"rss_kb\":%ld}\n", f, anon_huge_kb(z),
+        rss_kb(z));
+    long split0 = vmstat("thp_split_pmd"), alloc0 = vmstat("thp_fault_alloc");
+    pte = status_kb("VmPTE:");
+    f = minflt();
+    ((volatile char *)z)[8192] = 5;
+    f = minflt() - f;
+    long split1 = vmstat("thp_split_pmd"), alloc1 = vmstat("thp_fault_alloc");
+    REC("{\"exp\":\"zero-write\",\"faults\":%ld,\"huge_kb\":%ld,\"rss_kb\":%ld,\"pte_kb\":%ld,"
+        "\"split_pmd\":%ld,\"fault_alloc\":%ld}\n",
+        f, anon_huge_kb(z), rss_kb(z), status_kb("VmPTE:") - pte, split1 - split0, alloc1 - alloc0);
+    f = minflt();
+    ((volatile char *)z)[MB] = 6;
+    f = minflt() - f;
+    REC("{\"exp\":\"zero-write2\",\"faults\":%ld,\"huge_kb\":%ld,\"rss_kb\":%ld,\"byte\":%d,\"other\":%d}\n", f,
+        anon_huge_kb(z), rss_kb(z), ((volatile char *)z)[8192], ((volatile char *)z)[4096]);
     fputs(out, stdout);
     return 0;
 }

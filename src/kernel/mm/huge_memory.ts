@@ -296,11 +296,13 @@ export function splitRange(
 
 /**
  * do_huge_pmd_wp_page: a write to a read-only huge PMD. The huge zero page
- * is replaced by a new huge page (or split if none can be had); a huge page
+ * is replaced by a new huge page (Linux 6.13+ do_huge_zero_wp_pmd, as the
+ * 6.18 development machine does: thp_fault_alloc, no split), or split if none
+ * can be had (its VM_FAULT_FALLBACK; 6.12 always split); a huge page
  * this process has alone is made writable in place; a shared one (after
  * fork) is split, and the 4K copy-on-write path copies just the written
  * page. Returns null when the caller must go on at 4K (after a split).
- * Linux: mm/huge_memory.c do_huge_pmd_wp_page
+ * Linux: mm/huge_memory.c do_huge_pmd_wp_page, do_huge_zero_wp_pmd (6.13)
  */
 export function hugeWp(
   ctx: MmContext,
