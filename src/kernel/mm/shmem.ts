@@ -83,12 +83,12 @@ export function shmemTruncateSwap(ctx: MmContext, f: FileObject, holeIndex: numb
 }
 
 /**
- * MADV_WILLNEED on a tmpfs mapping: the swapped pages of indices [from, to)
- * are read into the swap cache (no readahead around them), not into the
- * file; their faults are then minor.
+ * MADV_WILLNEED on a tmpfs or shared anonymous mapping (both shmem_mapping):
+ * the swapped pages of indices [from, to) are read into the swap cache (no
+ * readahead around them), not into the owner; their faults are then minor.
  * Linux: mm/madvise.c madvise_willneed, shmem_swapin_range
  */
-export function shmemWillneed(ctx: MmContext, f: FileObject, from: number, to: number): void {
+export function shmemWillneed(ctx: MmContext, f: ShmemOwner, from: number, to: number): void {
   const swap = ctx.env.swap;
   if (swap === null) return;
   for (const [index, slot] of [...f.swapped])
