@@ -212,6 +212,8 @@ export function doMadvise(
  *   vm_file is shmem_zero_setup's): shmem_swapin_range reads the swapped
  *   pages of the indices into the swap cache, then lru_add_drain, swap area
  *   or not;
+ * - a device mapping (VM_PFNMAP: its vm_file a character device, whose
+ *   bdi is noop_backing_dev_info): generic_fadvise ignores it;
  * - any other file: vfs_fadvise(file, offset, (b - a) pages,
  *   POSIX_FADV_WILLNEED), offset the range's start in the file (vm_pgoff):
  *   generic_fadvise's force_page_cache_ra, so at most max(io_pages, f_ra's
@@ -230,6 +232,9 @@ function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): v
     ctx.env.lru?.fbatches.drain(); // "Push any new pages onto the LRU now" (shmemWillneed's, or the only one)
     return;
   }
+  // a device's remap_pfn_range mapping: vm_file is the character device, whose bdi is
+  // noop_backing_dev_info: generic_fadvise ignores the advice (no walk, no drain)
+  if (v.file === null && v.vmFlags & VmFlag.PFNMAP) return;
   if (v.file === null) {
     willneedSwap(ctx, mm, a, b);
     ctx.env.lru?.fbatches.drain(); // "Push any new pages onto the LRU now" (willneedSwap's, or the only one)
