@@ -91,8 +91,10 @@ export function shmemTruncateSwap(ctx: MmContext, f: FileObject, holeIndex: numb
 export function shmemWillneed(ctx: MmContext, f: ShmemOwner, from: number, to: number): void {
   const swap = ctx.env.swap;
   if (swap === null) return;
-  for (const [index, slot] of [...f.swapped])
-    if (index >= from && index < to && !swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0) break;
+  // xas_for_each: the swap entries in index order (the map holds them in the order reclaim wrote them)
+  const entries = [...f.swapped].filter(([index]) => index >= from && index < to).sort((x, y) => x[0] - y[0]);
+  for (const [index, slot] of entries)
+    if (!swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0) break;
   ctx.env.lru?.fbatches.drain(); // madvise_willneed: lru_add_drain after shmem_swapin_range
 }
 
