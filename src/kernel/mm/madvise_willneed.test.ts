@@ -67,6 +67,17 @@ describe("MADV_WILLNEED on a file mapping (vfs_fadvise POSIX_FADV_WILLNEED)", ()
     expect(g.cache.size).toBe(11);
   });
 
+  it("reads 4K folios even in a file of large folios (the mapping's minimum order), as force_page_cache_ra", () => {
+    const { k, t } = boot();
+    const f = k.createFile("f", 64 * 4096, "disk", false, 64 * 1024);
+    const a = k.mmap(
+      t,
+      mmapArgs(64 * 4096, { file: f, shared: true, prot: { r: true, w: false, x: false } }),
+    );
+    expect(k.madvise(t, a, 64n * PG, "willneed")).toBe(0n);
+    expect([f.cache.size, f.folios.size]).toEqual([64, 0]);
+  });
+
   it("each VMA of the range is advised on its own: two VMAs of one file, two caps", () => {
     const { k, t } = boot();
     const f = k.createFile("f", 4 << 20, "disk", false);
