@@ -6,6 +6,7 @@
  */
 import { PteFlag } from "./arch.ts";
 import { splitFoliosInPart } from "./deferred_split.ts";
+import { Fadv, genericFadvise } from "./fadvise.ts";
 import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -17,7 +18,7 @@ import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt 
 import { shmemWillneed } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
-import { VmFlag, vmFlagsUpdate } from "./vma.ts";
+import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
 
 /**
  * The advice values of madvise(2), as Linux numbers them.
@@ -134,24 +135,8 @@ export function doMadvise(
       mapped((a, b) => lazyFree(ctx, mm, a, b));
       break;
     case Madv.WILLNEED:
-      // madvise_willneed: a file mapping's range is read into the page cache (vfs_fadvise WILLNEED), not mapped
-      mapped((a, b) => {
-        const v = mm.vmaAt(a)!;
-        if (!v.file) return;
-        if (v.file.fs === "tmpfs") {
-          // shmem_mapping: shmem_swapin_range reads the range's swapped pages into the swap cache
-          shmemWillneed(ctx, v.file, v.vmPgoff + (a - v.vmStart), v.vmPgoff + (b - v.vmStart));
-          return;
-        }
-        for (let vpn = a; vpn < b; vpn++) {
-          const index = v.vmPgoff + (vpn - v.vmStart);
-          if (index >= v.file.nrPages || ctx.env.pageCache.readPage(v.file, index, true) < 0) break;
-        }
-      });
-      // anonymous memory: force_swapin_readahead brings swapped pages into the swap cache
-      willneedSwap(ctx, mm, start, end);
-      // madvise_willneed on an anonymous VMA: lru_add_drain after the walk, swap or no swap
-      if (mm.vmas.some((v) => v.vmStart < end && v.vmEnd > start && !v.file)) ctx.env.lru?.fbatches.drain();
+      // madvise_walk_vmas: each VMA's part of the range in address order; a hole is -ENOMEM at the end
+      mapped((a, b) => willneed(ctx, mm, mm.vmaAt(a)!, a, b));
       break;
     case Madv.HUGEPAGE:
       setFlags(ctx, mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
@@ -217,6 +202,46 @@ export function doMadvise(
       return -Errno.EINVAL;
   }
   return hole ? -Errno.ENOMEM : 0;
+}
+
+/**
+ * MADV_WILLNEED on the pages [a, b) of one VMA (CONFIG_SWAP, no DAX):
+ * - anonymous (no vm_file): the range's swap PTEs are read into the swap
+ *   cache (walk_page_range with swapin_walk_ops), then lru_add_drain;
+ * - shmem_mapping (a tmpfs file, or a shared anonymous mapping, whose
+ *   vm_file is shmem_zero_setup's): shmem_swapin_range reads the swapped
+ *   pages of the indices into the swap cache, then lru_add_drain, swap area
+ *   or not;
+ * - a device mapping (VM_PFNMAP: its vm_file a character device, whose
+ *   bdi is noop_backing_dev_info): generic_fadvise ignores it;
+ * - any other file: vfs_fadvise(file, offset, (b - a) pages,
+ *   POSIX_FADV_WILLNEED), offset the range's start in the file (vm_pgoff):
+ *   generic_fadvise's force_page_cache_ra, so at most max(io_pages, f_ra's
+ *   ra_pages) pages, in 4K folios, nothing mapped, no lru_add_drain. The
+ *   swap entries of a private file mapping's COWed pages are not read.
+ * Linux drops mmap_lock around vfs_fadvise (*prev = NULL: the walk then
+ * looks the next VMA up again from the range's end): vmlab runs nothing
+ * between, so the walk goes on over the same VMAs; VM_NONLINEAR's -EBADF is
+ * gone from Linux (and -EBADF for a file-less VMA is only !CONFIG_SWAP).
+ * Linux: mm/madvise.c madvise_willneed, swapin_walk_pmd_entry, shmem_swapin_range; mm/fadvise.c vfs_fadvise
+ */
+function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): void {
+  const shmem = v.file?.fs === "tmpfs" ? v.file : v.shmem;
+  if (shmem !== null) {
+    shmemWillneed(ctx, shmem, linearIndex(v, a), linearIndex(v, b));
+    ctx.env.lru?.fbatches.drain(); // "Push any new pages onto the LRU now" (shmemWillneed's, or the only one)
+    return;
+  }
+  // a device's remap_pfn_range mapping: vm_file is the character device, whose bdi is
+  // noop_backing_dev_info: generic_fadvise ignores the advice (no walk, no drain)
+  if (v.file === null && v.vmFlags & VmFlag.PFNMAP) return;
+  if (v.file === null) {
+    willneedSwap(ctx, mm, a, b);
+    ctx.env.lru?.fbatches.drain(); // "Push any new pages onto the LRU now" (willneedSwap's, or the only one)
+    return;
+  }
+  const offset = BigInt(linearIndex(v, a)) << 12n;
+  genericFadvise(ctx, v.file, offset, BigInt(b - a) << 12n, Fadv.WILLNEED);
 }
 
 /** madvise_populate's faults over [start, end) (no hole in it): 0 or -errno. Linux: mm/madvise.c madvise_populate */

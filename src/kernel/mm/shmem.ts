@@ -83,16 +83,18 @@ export function shmemTruncateSwap(ctx: MmContext, f: FileObject, holeIndex: numb
 }
 
 /**
- * MADV_WILLNEED on a tmpfs mapping: the swapped pages of indices [from, to)
- * are read into the swap cache (no readahead around them), not into the
- * file; their faults are then minor.
+ * MADV_WILLNEED on a tmpfs or shared anonymous mapping (both shmem_mapping):
+ * the swapped pages of indices [from, to) are read into the swap cache (no
+ * readahead around them), not into the owner; their faults are then minor.
  * Linux: mm/madvise.c madvise_willneed, shmem_swapin_range
  */
-export function shmemWillneed(ctx: MmContext, f: FileObject, from: number, to: number): void {
+export function shmemWillneed(ctx: MmContext, f: ShmemOwner, from: number, to: number): void {
   const swap = ctx.env.swap;
   if (swap === null) return;
-  for (const [index, slot] of [...f.swapped])
-    if (index >= from && index < to && !swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0) break;
+  // xas_for_each: the swap entries in index order (the map holds them in the order reclaim wrote them)
+  const entries = [...f.swapped].filter(([index]) => index >= from && index < to).sort((x, y) => x[0] - y[0]);
+  for (const [index, slot] of entries)
+    if (!swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0) break;
   ctx.env.lru?.fbatches.drain(); // madvise_willneed: lru_add_drain after shmem_swapin_range
 }
 

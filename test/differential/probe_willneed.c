@@ -1,0 +1,123 @@
+/*
+ * Differential probe for MADV_WILLNEED on a file mapping (mm/madvise.c
+ * madvise_willneed -> vfs_fadvise(POSIX_FADV_WILLNEED) -> force_page_cache_ra):
+ * prints the file's backing device's readahead (read_ahead_kb) and request
+ * size (max_sectors_kb, bdi->io_pages), then, for each case, mincore's
+ * vector (one digit a page) over a shared mapping of a file on the file
+ * system of argv[1], dropped first (POSIX_FADV_DONTNEED), after
+ * MADV_WILLNEED over the whole mapping, once the reads have ended (mincore
+ * counts only pages up to date: the vector is read until it has not changed
+ * for 200 ms). Cases: a 2 MiB file; a file of max(io_pages, ra_pages) + 256
+ * pages (past the cap); the second half of that file mapped alone (the
+ * file offset of the VMA, vm_pgoff).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PG 4096L
+
+static long sysfs_kb(dev_t d, const char *name) {
+    char path[256];
+    const char *fmt[] = {"/sys/dev/block/%u:%u/queue/%s", "/sys/dev/block/%u:%u/../queue/%s"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, fmt[i], major(d), minor(d), name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) continue;
+        long v = -1;
+        if (fscanf(f, "%ld", &v) != 1) v = -1;
+        fclose(f);
+        return v;
+    }
+    return -1;
+}
+
+static int make_file(const char *path, long pages) {
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return -1;
+    static char buf[256 * PG];
+    memset(buf, 0x33, sizeof buf);
+    for (long i = 0; i < pages; i += 256) {
+        long n = pages - i < 256 ? pages - i : 256;
+        if (write(fd, buf, n * PG) != n * PG) { close(fd); return -1; }
+    }
+    fsync(fd);
+    return fd;
+}
+
+static char *vec(char *a, long n) {
+    unsigned char *v = malloc(n);
+    char *s = malloc(n + 1);
+    if (mincore(a, n * PG, v) != 0) return "error";
+    for (long i = 0; i < n; i++) s[i] = (char)('0' + (v[i] & 1));
+    s[n] = 0;
+    free(v);
+    return s;
+}
+
+/* the vector once it has not changed for 200 ms (at most 10 s) */
+static char *settled(char *a, long n) {
+    char *last = vec(a, n);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    for (int same = 0, i = 0; same < 10 && i < 500; i++) {
+        nanosleep(&ts, NULL);
+        char *now = vec(a, n);
+        same = strcmp(now, last) == 0 ? same + 1 : 0;
+        last = now;
+    }
+    return last;
+}
+
+/* maps `pages` of fd from page `off`, drops the file's cache, WILLNEED over the mapping */
+static void willneed_case(const char *exp, int fd, long off, long pages) {
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    char *a = mmap(NULL, pages * PG, PROT_READ, MAP_SHARED, fd, off * PG);
+    if (a == MAP_FAILED) { printf("{\"exp\":\"%s\",\"skip\":\"mmap failed\"}\n", exp); return; }
+    if (strchr(vec(a, pages), '1') != NULL) {
+        printf("{\"exp\":\"%s\",\"skip\":\"POSIX_FADV_DONTNEED left clean pages cached\"}\n", exp);
+        munmap(a, pages * PG);
+        return;
+    }
+    int r = madvise(a, pages * PG, MADV_WILLNEED);
+    printf("{\"exp\":\"%s\",\"ret\":%d,\"vec\":\"%s\"}\n", exp, r, settled(a, pages));
+    munmap(a, pages * PG);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) return 2;
+    char path[512];
+    snprintf(path, sizeof path, "%s/small", argv[1]);
+    int fd = make_file(path, 512);
+    if (fd < 0) { printf("{\"exp\":\"skip\",\"why\":\"cannot write the file\"}\n"); return 0; }
+    struct stat st;
+    fstat(fd, &st);
+    long ra_kb = sysfs_kb(st.st_dev, "read_ahead_kb"), sectors_kb = sysfs_kb(st.st_dev, "max_sectors_kb");
+    if (ra_kb < 0 || sectors_kb < 0) {
+        printf("{\"exp\":\"skip\",\"why\":\"no block queue in sysfs for the file's device\"}\n");
+        unlink(path);
+        return 0;
+    }
+    printf("{\"exp\":\"bdi\",\"ra_kb\":%ld,\"max_sectors_kb\":%ld}\n", ra_kb, sectors_kb);
+    willneed_case("2m", fd, 0, 512);
+    close(fd);
+    unlink(path);
+    long cap = ra_kb / 4 > sectors_kb / 4 ? ra_kb / 4 : sectors_kb / 4;
+    long big = cap + 256;
+    if (big > 16384) { printf("{\"exp\":\"big\",\"skip\":\"the cap is past 64 MiB\"}\n"); return 0; }
+    snprintf(path, sizeof path, "%s/big", argv[1]);
+    fd = make_file(path, big);
+    if (fd < 0) { printf("{\"exp\":\"big\",\"skip\":\"cannot write the file\"}\n"); return 0; }
+    printf("{\"exp\":\"size\",\"pages\":%ld}\n", big);
+    willneed_case("big", fd, 0, big);
+    willneed_case("big-half", fd, big / 2, big - big / 2);
+    close(fd);
+    unlink(path);
+    return 0;
+}
