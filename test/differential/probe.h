@@ -1,8 +1,9 @@
 /*
  * What the differential probes share: how many of n pages from a are
  * present (/proc/self/pagemap bit 63) and how many are in the page cache
- * or memory (mincore), the task's page faults (getrusage) and the swap
- * configured (/proc/meminfo).
+ * or memory (mincore), the task's page faults (getrusage), the swap
+ * configured (/proc/meminfo), a /proc file read whole into a buffer and a
+ * /proc/vmstat counter.
  */
 #ifndef VMLAB_PROBE_H
 #define VMLAB_PROBE_H
@@ -10,6 +11,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -61,6 +64,28 @@ static inline long probe_swap_total_kb(void) {
         if (sscanf(l, "SwapTotal: %ld", &v) == 1) break;
     if (f) fclose(f);
     return v;
+}
+
+/* the file at path into buf (size bytes) after a newline, so that every line, the first too,
+ * follows one; its length, 0 when it cannot be opened */
+static inline long probe_readfile(char *buf, long size, const char *path) {
+    int fd = open(path, O_RDONLY);
+    long n = 1, r;
+    buf[0] = '\n';
+    if (fd < 0) return 0;
+    while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0) n += r;
+    close(fd);
+    buf[n] = 0;
+    return n;
+}
+
+/* a /proc/vmstat counter, read through buf (size bytes); -1 if absent */
+static inline long probe_vmstat(char *buf, long size, const char *name) {
+    char key[64];
+    probe_readfile(buf, size, "/proc/vmstat");
+    snprintf(key, sizeof key, "\n%s ", name);
+    char *p = strstr(buf, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
 #endif

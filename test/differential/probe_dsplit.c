@@ -22,6 +22,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define PG 4096L
 #define MB (1024L * 1024L)
 
@@ -29,26 +31,8 @@ static char buf[1 << 20];
 static char out[1 << 12];
 static int outlen;
 
-/* the file into buf after a newline (so that every line, the first too, follows one) */
-static long readfile(const char *path) {
-    int fd = open(path, O_RDONLY);
-    long n = 1, r;
-    buf[0] = '\n';
-    if (fd < 0) return 0;
-    while (n < (long)sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += r;
-    close(fd);
-    buf[n] = 0;
-    return n;
-}
-
-/* a /proc/vmstat counter; -1 if absent */
-static long vmstat(const char *name) {
-    char key[64];
-    readfile("/proc/vmstat");
-    snprintf(key, sizeof key, "\n%s ", name);
-    char *p = strstr(buf, key);
-    return p ? strtol(p + strlen(key), NULL, 10) : -1;
-}
+#define readfile(path) probe_readfile(buf, sizeof buf, path)
+#define vmstat(name) probe_vmstat(buf, sizeof buf, name)
 
 /* a "Field:  N kB" line (kB) of the smaps entry of the mapping that starts at addr; -1 if none */
 static long smaps_kb(void *addr, const char *field) {

@@ -31,6 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define PG 4096L
 #define MB (1024L * 1024L)
 
@@ -38,22 +40,13 @@ static char buf[1 << 20];
 static char out[1 << 14];
 static int outlen;
 
+#define readfile(path) probe_readfile(buf, sizeof buf, path)
+#define vmstat(name) probe_vmstat(buf, sizeof buf, name)
+
 static long minflt(void) {
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
     return u.ru_minflt;
-}
-
-/* the file into buf after a newline (so that every line, the first too, follows one) */
-static long readfile(const char *path) {
-    int fd = open(path, O_RDONLY);
-    long n = 1, r;
-    buf[0] = '\n';
-    if (fd < 0) return 0;
-    while (n < (long)sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += r;
-    close(fd);
-    buf[n] = 0;
-    return n;
 }
 
 /* a "Name:  N kB" field of /proc/self/status */
@@ -83,15 +76,6 @@ static long rss_kb(void *addr) {
     if (!p) return -1;
     char *q = strstr(p, "\nRss:");
     return q ? strtol(q + 5, NULL, 10) : -1;
-}
-
-/* a counter of /proc/vmstat; -1 if absent */
-static long vmstat(const char *name) {
-    char key[64];
-    readfile("/proc/vmstat");
-    snprintf(key, sizeof key, "\n%s ", name);
-    char *p = strstr(buf, key);
-    return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
 static void touch(char *p, long bytes) {
