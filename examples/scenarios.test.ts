@@ -257,7 +257,7 @@ describe("invalid scenarios: FILE:LINE:COL, the line, a caret; nothing runs", ()
     [
       "a process's system call without its process",
       "machine ram=64M\nVirtualAlloc 4K\n",
-      /^t\.vm:2:1: 'VirtualAlloc' is a process's system call: 'P: VirtualAlloc \.\.\.'/,
+      /^t\.vm:2:1: 'VirtualAlloc' is a process's statement: 'P: VirtualAlloc \.\.\.'/,
     ],
     ["bad character", "machine ram=64M\nkernel: a = kmalloc 8 ;\n", /^t\.vm:2:23: unexpected character ';'/],
     ["bad TLB spec", "machine tlb=65x4\n", /^t\.vm:1:13: machine tlb: .*not a multiple of 4 ways/],

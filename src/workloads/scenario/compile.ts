@@ -217,13 +217,13 @@ export function compileStatement(c: CompileContext, s: Stmt): Run {
   }
   const h = STATEMENTS.get(s.verb);
   if (h !== undefined) return h(c, s);
-  if (PROCESS_STATEMENTS.has(s.verb))
-    c.fail(`'${s.verb}' is a process's statement: 'P: ${s.verb} ...', with P a process's name`, s.verbPos);
   if (KERNEL_STATEMENTS.has(s.verb))
     c.fail(
       `'${s.verb}' needs a prefix: 'kernel: ${s.verb} ...' (or 'P: ${s.verb} ...' for a process)`,
       s.verbPos,
     );
+  if (PROCESS_STATEMENTS.has(s.verb))
+    c.fail(`'${s.verb}' is a process's statement: 'P: ${s.verb} ...', with P a process's name`, s.verbPos);
   return c.fail(`unknown statement '${s.verb}'${topLevelSuggestion(s.verb)}`, s.verbPos);
 }
 
