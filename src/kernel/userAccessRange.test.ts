@@ -17,40 +17,12 @@ import type { KernelArchName } from "./core/config.ts";
 import type { TaskHandle } from "./core/task.ts";
 import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { mmapArgs } from "./mm/mmap.ts";
+import { kernelSnapshot } from "./snapshot.testkit.ts";
 
 const MiB = 1 << 20;
 const TWO32 = 2 ** 32;
 
-/** Everything the kernel's view shows, as plain data (bigints in hex). */
-function snapshot(k: Kernel): unknown {
-  const v = k.view;
-  const tasks = v.taskHandles().map((t) => {
-    const vmas = v.vmas(t);
-    const pages = vmas.flatMap((m) => {
-      const first = Number(m.start / 4096n);
-      return v.pages(t, first, Number(m.end / 4096n) - first).map((p) => ({
-        ...p,
-        // the page's contents where it has a frame: three bytes of it
-        bytes: p.pfn < 0 ? null : [0, 1, 4095].map((off) => v.physByte(p.pfn * 4096 + off)),
-      }));
-    });
-    return { task: v.task(t), mm: v.mm(t), vmas, pages, tables: v.pageTables(t) };
-  });
-  const all = {
-    tasks,
-    cpus: v.cpus(),
-    tlbs: v.cpus().map((c) => v.tlb(c.id)),
-    counters: v.counters(),
-    meminfo: v.meminfo(),
-    vmstat: v.vmstat(),
-    swap: v.swap(),
-    reclaim: v.reclaim(),
-    frames: v.frames(),
-    log: v.log(),
-    stale: v.staleTlbUses(),
-  };
-  return JSON.parse(JSON.stringify(all, (_key, x) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x)));
-}
+const snapshot = (k: Kernel): unknown => kernelSnapshot(k);
 
 interface Run {
   va: bigint;

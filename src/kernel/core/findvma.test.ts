@@ -13,32 +13,14 @@ import { Rng } from "../../base/rng.ts";
 import { Access } from "../../hw/access.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { mmapArgs } from "../mm/mmap.ts";
+import { kernelSnapshot } from "../snapshot.testkit.ts";
 import { vmaCache } from "./findvma.ts";
 import type { TaskHandle } from "./task.ts";
 
 const MiB = 1 << 20;
 const TWO32 = 2 ** 32;
 
-function snapshot(k: Kernel): unknown {
-  const v = k.view;
-  const tasks = v.taskHandles().map((t) => {
-    const vmas = v.vmas(t);
-    const pages = vmas.flatMap((m) => {
-      const first = Number(m.start / 4096n);
-      return v.pages(t, first, Math.min(Number(m.end / 4096n) - first, 2048));
-    });
-    return { task: v.task(t), mm: v.mm(t), vmas, pages };
-  });
-  const all = {
-    tasks,
-    tlbs: v.cpus().map((c) => v.tlb(c.id)),
-    counters: v.counters(),
-    meminfo: v.meminfo(),
-    vmstat: v.vmstat(),
-    log: v.log(),
-  };
-  return JSON.parse(JSON.stringify(all, (_key, x) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x)));
-}
+const snapshot = (k: Kernel): unknown => kernelSnapshot(k, 2048);
 
 /** `f` on the kernel without the cache */
 function uncached<T>(f: () => T): T {
