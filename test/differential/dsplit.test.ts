@@ -15,10 +15,9 @@
  * Linux, no thp_deferred_split_page counter) or where the real kernel gave no
  * huge page (no free 2 MiB block, THP disabled).
  */
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, leastNoise } from "./probeKit.ts";
 
 const scenario = `
 machine ram=256M thp=madvise
@@ -53,18 +52,8 @@ describe("the deferred split of a partially unmapped THP against this machine's 
       // three runs, keeping per step the one whose machine-wide counters moved least: another
       // process's THP work only adds to them
       // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
-      const real = new Map<string, any>();
-      const moved = (o: Record<string, number>) => o.deferred + o.split_pmd + o.split_page;
-      for (let i = 0; i < 3; i++) {
-        const r = spawnSync((probe as { path: string }).path, [], { encoding: "utf8" });
-        for (const o of r.stdout
-          .trim()
-          .split("\n")
-          .map((l) => JSON.parse(l))) {
-          const had = real.get(o.exp);
-          if (had === undefined || (o.exp !== "host" && moved(o) < moved(had))) real.set(o.exp, o);
-        }
-      }
+      const moved = (o: any) => (o.exp === "host" ? 0 : o.deferred + o.split_pmd + o.split_page);
+      const real = leastNoise((probe as { path: string }).path, moved);
       const host = real.get("host");
       const touch = real.get("touch");
       if (host?.skip || touch?.huge_kb !== 2048) {

@@ -6,13 +6,12 @@
  * page); vmlab must report the same numbers. Skipped, with the reason, where
  * the machine cannot run it (no gcc, not Linux, pagemap unreadable).
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, leastNoise } from "./probeKit.ts";
 
 const N = 64; // pages per mapping, as in probe.c
 
@@ -24,18 +23,7 @@ const N = 64; // pages per mapping, as in probe.c
  */
 // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
 function runProbe(path: string, args: () => string[]): Map<string, any> {
-  // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
-  const best = new Map<string, any>();
-  const faults = (o: { faults?: number; minor?: number; major?: number }) =>
-    o.faults ?? (o.minor ?? 0) + (o.major ?? 0);
-  for (let i = 0; i < 3; i++) {
-    const lines = execFileSync(path, args(), { encoding: "utf8" }).trim().split("\n");
-    for (const o of lines.map((l) => JSON.parse(l))) {
-      const had = best.get(o.exp);
-      if (had === undefined || faults(o) < faults(had)) best.set(o.exp, o);
-    }
-  }
-  return best;
+  return leastNoise(path, (o) => o.faults ?? (o.minor ?? 0) + (o.major ?? 0), 3, args);
 }
 
 const scenario = (ro: string, unmapped: string, none: string, holeBefore: string) => `

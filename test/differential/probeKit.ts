@@ -21,20 +21,32 @@ export function buildProbe(source: string, pagemap = true): { path: string } | {
 }
 
 /**
- * The probe's JSON records by `exp`, from `runs` runs, each experiment's
- * from the run with the fewest faults (`minor` + `major`): the host's noise
- * only adds faults.
+ * The probe's JSON records by `exp`, from `runs` runs, each experiment's from
+ * the run where `noise` is least (the first run on a tie): the host's noise
+ * (another process's faults or THP work) only adds to what the probe counts.
+ * `args` gives each run's arguments.
  */
-// biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
-export function fewestFaults(path: string, runs = 2): Map<string, any> {
+export function leastNoise(
+  path: string,
+  // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+  noise: (o: any) => number,
+  runs = 3,
+  args: () => string[] = () => [],
+  // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+): Map<string, any> {
   // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
   const best = new Map<string, any>();
   for (let i = 0; i < runs; i++)
-    for (const line of execFileSync(path, { encoding: "utf8" }).trim().split("\n")) {
+    for (const line of execFileSync(path, args(), { encoding: "utf8" }).trim().split("\n")) {
       const o = JSON.parse(line);
       const had = best.get(o.exp);
-      if (had === undefined || (o.minor ?? 0) + (o.major ?? 0) < (had.minor ?? 0) + (had.major ?? 0))
-        best.set(o.exp, o);
+      if (had === undefined || noise(o) < noise(had)) best.set(o.exp, o);
     }
   return best;
+}
+
+/** leastNoise by the fewest faults (`minor` + `major`). */
+// biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+export function fewestFaults(path: string, runs = 2): Map<string, any> {
+  return leastNoise(path, (o) => (o.minor ?? 0) + (o.major ?? 0), runs);
 }

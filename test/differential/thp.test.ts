@@ -28,11 +28,10 @@
  * Linux) or where the real kernel gave no huge page (no free 2 MiB block,
  * THP disabled).
  */
-import { spawnSync } from "node:child_process";
 import { release } from "node:os";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, leastNoise } from "./probeKit.ts";
 
 /** The probe's steps, as probe_thp.c makes them; each `let` is a field of the probe's records. */
 const scenario = `
@@ -148,20 +147,9 @@ describe("THP across mremap and fork against this machine's Linux kernel", () =>
   it.skipIf(skip !== "")(`faults, AnonHugePages and VmPTE${skip ? ` (skipped: ${skip})` : ""}`, (ctx) => {
     // three runs, keeping per step the one with the fewest faults: the host adds a fault of its
     // own now and then (inside an mremap that touches no user page), and such noise only adds
-    // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
-    const real = new Map<string, any>();
     const faults = (o: Record<string, number>) =>
       Object.entries(o).reduce((n, [k, v]) => n + (k.endsWith("faults") ? v : 0), 0);
-    for (let i = 0; i < 3; i++) {
-      const r = spawnSync((probe as { path: string }).path, [], { encoding: "utf8" });
-      for (const o of r.stdout
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l))) {
-        const had = real.get(o.exp);
-        if (had === undefined || faults(o) < faults(had)) real.set(o.exp, o);
-      }
-    }
+    const real = leastNoise((probe as { path: string }).path, faults);
     const host = real.get("host");
     const touch = real.get("touch");
     if (host?.skip || touch?.huge_kb !== 4096) {
