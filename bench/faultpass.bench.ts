@@ -9,15 +9,11 @@
  * --cpu-prof-dir=DIR bench/bundled.mjs bench/faultpass.bench.ts`.
  */
 import { Access } from "../src/hw/access.ts";
-import { KERNEL_ARCH_NAMES, type KernelArchName } from "../src/kernel/core/config.ts";
 import { taskOf } from "../src/kernel/core/task.ts";
 import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
+import { benchArch } from "./benchEnv.ts";
 
-const ARCH = (process.env.ARCH ?? "x86_64") as KernelArchName;
-if (!KERNEL_ARCH_NAMES.includes(ARCH)) {
-  console.error(`ARCH must be one of ${KERNEL_ARCH_NAMES.join(", ")}, not ${ARCH}`);
-  process.exit(2);
-}
+const ARCH = benchArch();
 const MIB = Number(process.env.MIB ?? 1536);
 const ROUNDS = Number(process.env.ROUNDS ?? 4);
 const PAGES = (MIB << 20) / 4096;

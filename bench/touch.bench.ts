@@ -10,14 +10,10 @@
  * Usage: node bench/bundled.mjs bench/touch.bench.ts (from /tmp/tools/touch.bench.ts).
  */
 import { Access } from "../src/hw/access.ts";
-import { KERNEL_ARCH_NAMES, type KernelArchName } from "../src/kernel/core/config.ts";
 import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
+import { benchArch } from "./benchEnv.ts";
 
-const ARCH = (process.env.ARCH ?? "x86_64") as KernelArchName;
-if (!KERNEL_ARCH_NAMES.includes(ARCH)) {
-  console.error(`ARCH must be one of ${KERNEL_ARCH_NAMES.join(", ")}, not ${ARCH}`);
-  process.exit(2);
-}
+const ARCH = benchArch();
 
 const MIB = Number(process.env.MIB ?? 256);
 const PASSES = Number(process.env.PASSES ?? 6);
