@@ -10,27 +10,16 @@
  */
 import { Access } from "../src/hw/access.ts";
 import { taskOf } from "../src/kernel/core/task.ts";
-import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
-import { benchArch } from "./benchEnv.ts";
+import { benchArch, cpuNs, touchMachine } from "./benchEnv.ts";
 
 const ARCH = benchArch();
 const MIB = Number(process.env.MIB ?? 1536);
 const ROUNDS = Number(process.env.ROUNDS ?? 4);
 const PAGES = (MIB << 20) / 4096;
-const cpuNs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) * 1000;
-};
 const ns: number[] = [];
 let counters: Record<string, unknown> = {};
 for (let r = 0; r < ROUNDS; r++) {
-  const k = new Kernel({ ramBytes: 2 * 2 ** 30, cpus: 1, swapBytes: 0, overcommit: "always", arch: ARCH });
-  const t = k.spawn("c");
-  if (t === null) throw new Error("spawn failed");
-  k.switchTo(0, t);
-  const base = k.mmap(t, mmapArgs(MIB << 20));
-  const hi = Number(base >> 32n);
-  const lo = Number(base & 0xffffffffn);
+  const { k, t, base, hi, lo } = touchMachine(ARCH, MIB);
   const t0 = cpuNs();
   const done = k.userAccessRange(0, t, hi, lo, PAGES, 4096, Access.Write, 1);
   ns.push((cpuNs() - t0) / PAGES);

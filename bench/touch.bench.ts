@@ -10,26 +10,14 @@
  * Usage: node bench/bundled.mjs bench/touch.bench.ts (from /tmp/tools/touch.bench.ts).
  */
 import { Access } from "../src/hw/access.ts";
-import { Kernel, mmapArgs } from "../src/kernel/Kernel.ts";
-import { benchArch } from "./benchEnv.ts";
+import { benchArch, cpuNs, touchMachine } from "./benchEnv.ts";
 
 const ARCH = benchArch();
 
 const MIB = Number(process.env.MIB ?? 256);
 const PASSES = Number(process.env.PASSES ?? 6);
-const GIB = 1 << 30;
 const PAGES = (MIB << 20) / 4096;
-const k = new Kernel({ ramBytes: 2 * GIB, cpus: 1, swapBytes: 0, overcommit: "always", arch: ARCH });
-const t = k.spawn("c");
-if (t === null) throw new Error("spawn failed");
-k.switchTo(0, t);
-const base = k.mmap(t, mmapArgs(MIB << 20));
-const hi = Number(base >> 32n);
-const lo = Number(base & 0xffffffffn);
-const cpuNs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) * 1000;
-};
+const { k, t, hi, lo } = touchMachine(ARCH, MIB);
 let t0 = cpuNs();
 k.userAccessRange(0, t, hi, lo, PAGES, 4096, Access.Write, 1);
 const faulting = (cpuNs() - t0) / PAGES;

@@ -477,7 +477,8 @@ export class Vmscan implements RmapPages {
       if (this.large[pfn] && (swap === null || swap.freePages === 0)) return 0;
       // a page of a whole THP: the folio is split first; the page may go with it (zero-filled)
       const s = anon ? splitForReclaim(this, pfn) : 0;
-      if (s !== 0) return s < 0 ? 0 : (this.stats.pgsteal++, 1);
+      if (s > 0) this.stats.pgsteal++;
+      if (s !== 0) return s > 0 ? 1 : 0;
       if (anon) {
         if (!this.swapOut(pfn)) return 0;
       } else {
