@@ -183,6 +183,8 @@ export interface Kernel<C extends Mmu = Mmu> {
   reclaim(pages: number): number;
   /** kswapd's balance_pgdat, run at once: reclaim up to the high watermark; pages reclaimed. */
   kswapd(): number;
+  /** One wake-up of khugepaged (khugepaged_do_scan over pages_to_scan): the PMDs it collapsed. */
+  khugepaged(): number;
 
   // ---- accesses ----
 

@@ -374,6 +374,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     return reclaim.kswapd(this);
   }
 
+  /** One wake-up of khugepaged (mm/khugepaged.ts khugepagedDoScan): the PMDs it collapsed. */
+  khugepaged(): number {
+    return this.userMm.khugepagedDoScan();
+  }
+
   // ---- user accesses (arch/x86/fault.ts) ----
 
   /**

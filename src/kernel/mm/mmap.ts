@@ -10,6 +10,7 @@
 import type { FileHandle, FileObject } from "../fs/file.ts";
 import { mmPopulate } from "./gup.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
+import { khugepagedEnterVma, khugepagedExit } from "./khugepaged.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
@@ -168,7 +169,7 @@ export function mmap(
     // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
     shmemZeroSetup(vma);
   }
-  insertAndMerge(ctx, mm, vma);
+  khugepagedEnterVma(ctx, mm, insertAndMerge(ctx, mm, vma)); // __mmap_region: khugepaged_enter_vma
   // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its VMA)
   if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
   return start;
@@ -391,6 +392,7 @@ export function exitMmap(ctx: MmContext, mm: MmStruct): void {
   tlb.finish();
   for (const v of all) dropVma(ctx, v);
   mm.dead = true;
+  khugepagedExit(ctx, mm); // __mmput: khugepaged_exit
 }
 
 /**
@@ -410,7 +412,7 @@ export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number): number {
     const next = mm.findVma(oldEnd);
     const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
     if (next !== null && newEnd + 1 > next.vmStart - gap) return -Errno.ENOMEM;
-    insertAndMerge(
+    const heap = insertAndMerge(
       ctx,
       mm,
       new Vma(
@@ -421,6 +423,7 @@ export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number): number {
         "[heap]",
       ),
     );
+    khugepagedEnterVma(ctx, mm, heap); // do_brk_flags: khugepaged_enter_vma
     mm.committed += newEnd - oldEnd;
   }
   mm.brkBytes = newBrk;

@@ -1,6 +1,7 @@
 /**
  * `show thp`: the transparent-huge-page settings vmlab models, as their
- * sysfs files name them, the PMD order's mTHP counts, the node's deferred
+ * sysfs files name them (khugepaged's knobs and counters under khugepaged/:
+ * mm/khugepaged.c khugepaged_attr), the PMD order's mTHP counts, the node's deferred
  * split queue, and the /proc/vmstat thp_* counters.
  * Linux: mm/huge_memory.c (hugepage_attr_group, thpsize_attr_group: the
  * hugepages-<size>kB/stats files nr_anon and nr_anon_partially_mapped);
@@ -16,6 +17,7 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
   const cfg = k.config;
   const q = k.userMm.env.deferredSplit;
   const pages = k.pages;
+  const kh = k.userMm.khugepaged;
   // MTHP_STAT_NR_ANON at the PMD order: whole anonymous THPs (not yet split)
   let nrAnon = 0;
   for (let head = 0; head + nr <= pages.nrFrames; head += nr)
@@ -25,7 +27,12 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
     enabled: cfg.thp,
     use_zero_page: cfg.thpZeroPage ? 1 : 0,
     shrink_underused: cfg.thpShrinkUnderused ? 1 : 0,
+    "khugepaged/pages_to_scan": kh.pagesToScan,
+    "khugepaged/pages_collapsed": kh.pagesCollapsed,
+    "khugepaged/full_scans": kh.fullScans,
     "khugepaged/max_ptes_none": cfg.thpMaxPtesNone < 0 ? nr - 1 : cfg.thpMaxPtesNone,
+    "khugepaged/max_ptes_swap": kh.maxPtesSwap,
+    "khugepaged/max_ptes_shared": kh.maxPtesShared,
     [`${size}/stats/nr_anon`]: nrAnon,
     [`${size}/stats/nr_anon_partially_mapped`]: q?.nrPartiallyMapped ?? 0,
     split_queue_len: q?.splitQueueLen ?? 0,
