@@ -273,7 +273,6 @@ function checkPtes(ctx: MmContext, table: number, swapAllowed: boolean): Scan {
   let unmapped = 0;
   let shared = 0;
   let referenced = 0;
-  let writable = false;
   scanCounts.noneOrZero = 0;
   scanCounts.unmapped = 0;
   scanCounts.referenced = 0;
@@ -295,7 +294,6 @@ function checkPtes(ctx: MmContext, table: number, swapAllowed: boolean): Scan {
       ctx.thpStats.thp_scan_exceed_none_pte++;
       return Scan.EXCEED_NONE_PTE;
     }
-    if (pt.write(hi, lo)) writable = true;
     if (pt.special(hi, lo)) return Scan.PAGE_NULL; // vm_normal_page
     const pfn = pt.pfn(hi, lo, 0);
     if (pages.kind[pfn] !== PageKind.UserAnon) return Scan.PAGE_ANON;
@@ -324,7 +322,10 @@ function checkPtes(ctx: MmContext, table: number, swapAllowed: boolean): Scan {
   scanCounts.noneOrZero = noneOrZero;
   scanCounts.unmapped = unmapped;
   scanCounts.referenced = referenced;
-  if (!writable) return Scan.PAGE_RO;
+  // 6.12 returned SCAN_PAGE_RO here when no PTE was writable (pte_write: a range shared read-only
+  // after fork, or mprotect'ed read-only); Linux 6.18 dropped that check from the scan and the
+  // isolation (a 2025 patch by Kiryl Shutsemau), and the 6.18 host collapses such a range
+  // (test/differential/collapse.test.ts, fork_ro): vmlab models the host
   if (isKhugepaged && (referenced === 0 || (unmapped > 0 && referenced < nr / 2)))
     return Scan.LACK_REFERENCED_PAGE;
   return Scan.SUCCEED;
