@@ -530,6 +530,9 @@ function copyAndRelease(ctx: MmContext, mm: MmStruct, table: number, folio: numb
 
 // ---- khugepaged's pass ----
 
+/** khugepaged_scan_mm_slot's *result: its last PMD's, SCAN_FAIL when it scanned none. */
+let slotResult = Scan.FAIL;
+
 /**
  * khugepaged_scan_mm_slot: scans the mm under the cursor from
  * khugepaged_scan.address, each eligible VMA's aligned PMDs in turn, until
@@ -537,7 +540,7 @@ function copyAndRelease(ctx: MmContext, mm: MmStruct, table: number, folio: numb
  * collapse tried (the mmap_lock dropped); past its last VMA (or when it is
  * exiting) the cursor moves to the next slot, or to the list head, which
  * counts a full scan, and an exiting mm's slot is collected. Returns the
- * progress; the last PMD's result is in `ctx.khugepaged.lastResult`.
+ * progress; the last PMD's result is in `slotResult`.
  * Linux: mm/khugepaged.c khugepaged_scan_mm_slot, collect_mm_slot
  */
 function scanMmSlot(ctx: MmContext, st: KhugepagedState, pages: number): number {
@@ -581,7 +584,7 @@ function scanMmSlot(ctx: MmContext, st: KhugepagedState, pages: number): number 
       }
     }
   }
-  st.lastResult = result;
+  slotResult = result;
   if (mm.dead || finished) {
     const i = st.slots.indexOf(mm);
     if (i + 1 < st.slots.length) {
@@ -620,7 +623,7 @@ export function khugepagedDoScan(ctx: MmContext): number {
       progress += scanMmSlot(ctx, st, pages - progress);
     else progress = pages;
     if (progress >= pages) break;
-    if (st.lastResult === Scan.ALLOC_HUGE_PAGE_FAIL) {
+    if (slotResult === Scan.ALLOC_HUGE_PAGE_FAIL) {
       if (!wait) break;
       wait = false; // khugepaged_alloc_sleep: no clock here, the retry follows at once
     }

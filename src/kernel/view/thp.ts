@@ -6,9 +6,12 @@
  * Linux: mm/huge_memory.c (hugepage_attr_group, thpsize_attr_group: the
  * hugepages-<size>kB/stats files nr_anon and nr_anon_partially_mapped);
  * the queue's length (ds_queue->split_queue_len) has no file in Linux: it is
- * what deferred_split_count tells the shrinker.
+ * what deferred_split_count tells the shrinker; nor has khugepaged_last_scan,
+ * the result of khugepaged's or MADV_COLLAPSE's last hpage_collapse_scan_pmd
+ * (the status of its mm_khugepaged_scan_pmd trace point).
  */
 import type { KernelCore } from "../core/core.ts";
+import { SCAN_NAMES } from "../mm/khugepaged.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 
 /** The values `show thp` prints, and the `thp.NAME` metrics read. */
@@ -36,6 +39,7 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
     [`${size}/stats/nr_anon`]: nrAnon,
     [`${size}/stats/nr_anon_partially_mapped`]: q?.nrPartiallyMapped ?? 0,
     split_queue_len: q?.splitQueueLen ?? 0,
+    khugepaged_last_scan: SCAN_NAMES[kh.lastResult],
   };
   for (const [name, n] of Object.entries(k.userMm.thpStats)) out[name] = n;
   return out;
