@@ -225,7 +225,7 @@ export interface KhugepagedState {
   pagesCollapsed: number;
   /** full_scans: passes over every mm slot */
   fullScans: number;
-  /** the result (SCAN_*, mm/khugepaged.ts Scan) of the last hpage_collapse_scan_pmd: its trace point's status */
+  /** the result (SCAN_*, mm/khugepaged.ts Scan) of the last hpage_collapse_scan_pmd: its trace point's status; -1 before any */
   lastResult: number;
 }
 

@@ -109,7 +109,7 @@ export function newKhugepagedState(hpagePmdNr: number): KhugepagedState {
     maxPtesShared: hpagePmdNr / 2,
     pagesCollapsed: 0,
     fullScans: 0,
-    lastResult: Scan.FAIL,
+    lastResult: -1,
   };
 }
 

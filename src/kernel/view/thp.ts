@@ -39,7 +39,7 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
     [`${size}/stats/nr_anon`]: nrAnon,
     [`${size}/stats/nr_anon_partially_mapped`]: q?.nrPartiallyMapped ?? 0,
     split_queue_len: q?.splitQueueLen ?? 0,
-    khugepaged_last_scan: SCAN_NAMES[kh.lastResult],
+    khugepaged_last_scan: SCAN_NAMES[kh.lastResult] ?? "none",
   };
   for (const [name, n] of Object.entries(k.userMm.thpStats)) out[name] = n;
   return out;
