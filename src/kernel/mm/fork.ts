@@ -13,7 +13,7 @@ import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { isFilePmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
-import { khugepagedFork } from "./khugepaged.ts";
+import { khugepagedFork } from "./khugepaged_slots.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";

@@ -17,6 +17,7 @@ import { PteFlag, TlbFlush } from "./arch.ts";
 import { freeThpBlock, thpFolioInit } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -105,6 +106,7 @@ export function hugeFault(
   const pmdPa =
     pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
   mm.anonVmaPrepare(vma); // vmf_anon_prepare, before either path
+  khugepagedEnterVma(ctx, mm, vma);
   if (!write && ctx.settings.thpZeroPage) {
     const table = pteAllocOne(ctx, mm, true);
     if (table < 0) return VmFault.OOM;

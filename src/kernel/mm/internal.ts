@@ -12,7 +12,10 @@
  *       <- {mprotect, mremap, mlock, madvise} <- userMm <- vmscan <-> swap
  *
  * (each imports only from files to its left; rmap needs only huge_memory,
- * mmap only memory and shmem). userMm.ts is the facade the rest of the
+ * mmap only memory and shmem). khugepaged_slots (which mms khugepaged
+ * scans) needs nothing but internal and is imported by huge_memory, fork,
+ * mmap and madvise; khugepaged (the scan and the collapse) sits with
+ * swap_state's followers and is imported by madvise and userMm. userMm.ts is the facade the rest of the
  * kernel holds; vmscan (reclaim) holds it too and calls rmap.
  */
 import type { PhysMem } from "../../hw/PhysMem.ts";

@@ -3,7 +3,8 @@
  * khugepaged (the mm slots it scans, its pass over `pages_to_scan`) and
  * MADV_COLLAPSE, which runs the same scan and collapse synchronously.
  * Linux: mm/khugepaged.c (6.12; the 6.18 host's where they differ, said
- * where it matters).
+ * where it matters). The mm slots' registration and the VMA check are in
+ * mm/khugepaged_slots.ts.
  *
  * What vmlab leaves out: file and shmem collapse (collapse_file,
  * retract_page_tables, hpage_collapse_scan_file: a file or shmem VMA is not
@@ -24,6 +25,7 @@ import { freeThpBlock } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { allocThpFolio, mapNewHuge, queueNewThp } from "./huge_memory.ts";
 import { Errno, type KhugepagedState, linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { collapseAllowable, hugepagePmdEnabled, maxPtesNone } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { copyFrame, putPage } from "./memory.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -92,113 +94,6 @@ export const SCAN_NAMES: readonly string[] = [
   "SCAN_ALLOC_HUGE_PAGE_FAIL",
   "SCAN_CGROUP_CHARGE_FAIL",
 ];
-
-/**
- * khugepaged_init's defaults: pages_to_scan HPAGE_PMD_NR * 8, max_ptes_swap
- * HPAGE_PMD_NR / 8, max_ptes_shared HPAGE_PMD_NR / 2 (max_ptes_none,
- * HPAGE_PMD_NR - 1, is the machine's thp_max_ptes_none setting).
- * Linux: mm/khugepaged.c khugepaged_init
- */
-export function newKhugepagedState(hpagePmdNr: number): KhugepagedState {
-  return {
-    slots: [],
-    scanMm: null,
-    scanAddress: 0,
-    pagesToScan: hpagePmdNr * 8,
-    maxPtesSwap: hpagePmdNr / 8,
-    maxPtesShared: hpagePmdNr / 2,
-    pagesCollapsed: 0,
-    fullScans: 0,
-    lastResult: -1,
-  };
-}
-
-/** khugepaged_max_ptes_none: the machine's setting, HPAGE_PMD_NR - 1 when not given. */
-function maxPtesNone(ctx: MmContext): number {
-  const s = ctx.settings.thpMaxPtesNone ?? -1;
-  return s < 0 ? ctx.env.pgtable.hpagePmdNr - 1 : s;
-}
-
-/**
- * hugepage_pmd_enabled: THP enabled at all for the PMD order (`always` or
- * `madvise`; vmlab has no per-size controls, so `inherit` is the global).
- * Linux: mm/khugepaged.c hugepage_pmd_enabled
- */
-function hugepagePmdEnabled(ctx: MmContext): boolean {
-  return ctx.settings.thp !== "never";
-}
-
-/**
- * thp_vma_allowable_order(vma, vm_flags, tva_flags, PMD_ORDER) outside a
- * fault: a private anonymous VMA (vmlab collapses no file or shmem), not
- * MADV_NOHUGEPAGE, not VM_NO_KHUGEPAGED (VM_SPECIAL: VM_IO, VM_PFNMAP,
- * VM_DONTEXPAND), at least one whole aligned PMD inside it (the !in_pf
- * check, at vm_end - HPAGE_PMD_SIZE); with `enforceSysfs`
- * (TVA_ENFORCE_SYSFS: khugepaged, not MADV_COLLAPSE) the `enabled` setting
- * too: `always`, or `madvise` and VM_HUGEPAGE.
- * Linux: include/linux/huge_mm.h thp_vma_allowable_orders, mm/huge_memory.c __thp_vma_allowable_orders
- */
-export function collapseAllowable(ctx: MmContext, vma: Vma, enforceSysfs: boolean): boolean {
-  if (
-    vma.file !== null ||
-    vma.shmem !== null ||
-    vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND)
-  )
-    return false;
-  if (enforceSysfs) {
-    const mode = ctx.settings.thp;
-    if (mode === "never" || (mode === "madvise" && !(vma.vmFlags & VmFlag.HUGEPAGE))) return false;
-  }
-  const nr = ctx.env.pgtable.hpagePmdNr;
-  const last = vma.vmEnd - nr;
-  return last >= 0 && last - (last % nr) >= vma.vmStart;
-}
-
-// ---- mm slots ----
-
-/**
- * __khugepaged_enter: the mm joins khugepaged's list (MMF_VM_HUGEPAGE),
- * at its tail: behind the scan cursor, "to let the area settle down".
- * Linux: mm/khugepaged.c __khugepaged_enter
- */
-function khugepagedEnterMm(st: KhugepagedState, mm: MmStruct): void {
-  if (mm.dead || st.slots.includes(mm)) return;
-  st.slots.push(mm);
-}
-
-/**
- * khugepaged_enter_vma: a VMA became eligible (mmap, brk, MADV_HUGEPAGE,
- * a merge): its mm is registered with khugepaged, if THP is enabled and the
- * VMA allowed under the sysfs setting.
- * Linux: mm/khugepaged.c khugepaged_enter_vma (called from mm/vma.c __mmap_region, mm/mmap.c do_brk_flags, hugepage_madvise)
- */
-export function khugepagedEnterVma(ctx: MmContext, mm: MmStruct, vma: Vma): void {
-  const st = ctx.khugepaged;
-  if (st === undefined || st.slots.includes(mm) || !hugepagePmdEnabled(ctx)) return;
-  if (collapseAllowable(ctx, vma, true)) khugepagedEnterMm(st, mm);
-}
-
-/**
- * khugepaged_fork: a child of a registered mm is registered too.
- * Linux: include/linux/khugepaged.h khugepaged_fork (dup_mmap)
- */
-export function khugepagedFork(ctx: MmContext, mm: MmStruct, oldmm: MmStruct): void {
-  const st = ctx.khugepaged;
-  if (st !== undefined && st.slots.includes(oldmm)) khugepagedEnterMm(st, mm);
-}
-
-/**
- * __khugepaged_exit: the mm's slot goes at once, unless the scan is on it
- * (khugepaged_scan.mm_slot): then the scan collects it
- * (hpage_collapse_test_exit, collect_mm_slot).
- * Linux: mm/khugepaged.c __khugepaged_exit
- */
-export function khugepagedExit(ctx: MmContext, mm: MmStruct): void {
-  const st = ctx.khugepaged;
-  if (st === undefined || st.scanMm === mm) return;
-  const i = st.slots.indexOf(mm);
-  if (i >= 0) st.slots.splice(i, 1);
-}
 
 // ---- the scan of one PMD ----
 

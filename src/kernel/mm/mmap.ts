@@ -10,7 +10,7 @@
 import type { FileHandle, FileObject } from "../fs/file.ts";
 import { mmPopulate } from "./gup.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
-import { khugepagedEnterVma, khugepagedExit } from "./khugepaged.ts";
+import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
@@ -412,18 +412,17 @@ export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number): number {
     const next = mm.findVma(oldEnd);
     const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
     if (next !== null && newEnd + 1 > next.vmStart - gap) return -Errno.ENOMEM;
-    const heap = insertAndMerge(
-      ctx,
-      mm,
-      new Vma(
-        oldEnd,
-        newEnd,
-        VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
-        oldEnd,
-        "[heap]",
-      ),
+    const grown = new Vma(
+      oldEnd,
+      newEnd,
+      VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
+      oldEnd,
+      "[heap]",
     );
-    khugepagedEnterVma(ctx, mm, heap); // do_brk_flags: khugepaged_enter_vma
+    const heap = insertAndMerge(ctx, mm, grown);
+    // do_brk_flags: vma_merge_new_range's khugepaged_enter_vma when the heap grows by a merge
+    // (a new brk VMA is not registered: Linux 6.12 mm/mmap.c do_brk_flags)
+    if (heap !== grown) khugepagedEnterVma(ctx, mm, heap);
     mm.committed += newEnd - oldEnd;
   }
   mm.brkBytes = newBrk;
