@@ -259,6 +259,31 @@ expect r == -22
     ).toEqual([]);
   });
 
+  it("collapses a PTE-mapped THP into a new one, the old folio freed whole; MADV_COLLAPSE of a huge PMD is 0", () => {
+    expect(
+      expectationFailures(`machine ram=64M thp=always check_tlb=on
+spawn A
+A: a = mmap 2M at=0x40000000
+A: write a 2M value=4
+# mprotect of one page splits the PMD, not the folio
+A: mprotect a 4K prot=r
+A: mprotect a 4K prot=rw
+expect anon_huge(A, a 2M) == 0
+expect thp.nr_anon == 1
+let f = vmstat.pgfree
+khugepaged
+expect anon_huge(A, a 2M) == 512
+expect thp.nr_anon == 1
+expect vmstat.pgfree - f == 512
+expect byte(A, a+8K) == 4
+A: r = madvise a 2M collapse
+expect r == 0
+expect vmstat.thp_collapse_alloc == 1
+expect tlb.stale_uses == 0
+`),
+    ).toEqual([]);
+  });
+
   it("MADV_COLLAPSE without a free 2 MiB block: -ENOMEM, thp_collapse_alloc_failed", () => {
     expect(
       expectationFailures(`machine ram=32M thp=madvise
