@@ -234,6 +234,20 @@ expect thp.full_scans == 3
     ).toEqual([]);
   });
 
+  it("registers on a merge: a new brk VMA is not offered to khugepaged, a heap grown by a merge is", () => {
+    expect(
+      expectationFailures(`machine ram=64M thp=always
+spawn A
+A: h = brk +4K
+khugepaged
+expect thp.full_scans == 0
+A: h2 = brk +4M
+khugepaged
+expect thp.full_scans == 1
+`),
+    ).toEqual([]);
+  });
+
   it("MADV_COLLAPSE: -EINVAL on MADV_NOHUGEPAGE, untouched memory and a part of a PMD off its boundary; 0 for one on it", () => {
     expect(
       expectationFailures(

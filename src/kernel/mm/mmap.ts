@@ -258,17 +258,21 @@ export function insertAndMerge(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
 
 /**
  * Merges a VMA whose flags or neighbours changed with the VMAs around it
- * where they are compatible (vma_merge); returns the VMA that covers it.
- * Linux: mm/vma.c vma_merge_existing_range
+ * where they are compatible (vma_merge); returns the VMA that covers it. A
+ * merge offers the result to khugepaged (khugepaged_enter_vma), as both of
+ * Linux's merges do.
+ * Linux: mm/vma.c vma_merge_existing_range, vma_merge_new_range
  */
 export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
   let i = mm.indexOf(vma);
   const next = mm.vmas[i + 1];
+  let merged = false;
   if (next && vma.canMergeWith(next)) {
     vma.vmEnd = next.vmEnd;
     mm.dupAnonVma(vma, next);
     mm.remove(next);
     dropVma(ctx, next);
+    merged = true;
   }
   i = mm.indexOf(vma);
   const prev = mm.vmas[i - 1];
@@ -277,8 +281,10 @@ export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
     mm.dupAnonVma(prev, vma);
     mm.remove(vma);
     dropVma(ctx, vma);
+    khugepagedEnterVma(ctx, mm, prev);
     return prev;
   }
+  if (merged) khugepagedEnterVma(ctx, mm, vma);
   return vma;
 }
 
@@ -419,10 +425,9 @@ export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number): number {
       oldEnd,
       "[heap]",
     );
-    const heap = insertAndMerge(ctx, mm, grown);
-    // do_brk_flags: vma_merge_new_range's khugepaged_enter_vma when the heap grows by a merge
-    // (a new brk VMA is not registered: Linux 6.12 mm/mmap.c do_brk_flags)
-    if (heap !== grown) khugepagedEnterVma(ctx, mm, heap);
+    // do_brk_flags: a heap grown by a merge is offered to khugepaged (vma_merge_new_range's
+    // khugepaged_enter_vma, in mergeAround); a new brk VMA is not (Linux 6.12 mm/mmap.c)
+    insertAndMerge(ctx, mm, grown);
     mm.committed += newEnd - oldEnd;
   }
   mm.brkBytes = newBrk;
