@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../workloads/scenario/session.ts";
-import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { expectationFailures, scenarioError } from "../../workloads/scenario/testKit.ts";
 
 /** The output of the statements whose text starts with `prefix`, joined. */
 function outputOf(src: string, prefix: string): string[] {
@@ -232,6 +232,44 @@ khugepaged scans=2
 expect thp.full_scans == 3
 `),
     ).toEqual([]);
+  });
+
+  it("the sysfs knobs: pages_to_scan sets the PMDs a wake-up scans, max_ptes_shared=0 refuses any shared page", () => {
+    expect(
+      expectationFailures(`machine ram=64M thp=madvise
+spawn A
+A: a = mmap 4M at=0x40000000
+A: madvise a 4M nohugepage
+A: write a 4M
+A: madvise a 4M hugepage
+A: fork C
+khugepaged scans=0 pages_to_scan=512 max_ptes_shared=0
+expect thp.pages_to_scan == 512
+expect thp.max_ptes_shared == 0
+# one shared page is one too many
+khugepaged
+expect vmstat.thp_scan_exceed_share_pte == 1
+expect anon_huge(A, a 4M) == 0
+A: write a 4M
+# one PMD of progress a wake-up, from the cursor: A's second 2 MiB, then C's (LACK_REFERENCED:
+# its PTEs are old), then A's first on the next pass through the list
+khugepaged
+expect anon_huge(A, a+2M 2M) == 512
+expect anon_huge(A, a 2M) == 0
+khugepaged scans=3
+expect anon_huge(A, a 4M) == 1024
+# C's pages were shared until A's collapses; C's PTEs are old: touched now
+C: read a 4M
+khugepaged scans=4
+expect anon_huge(C, a 4M) == 1024
+`),
+    ).toEqual([]);
+    expect(scenarioError("machine ram=64M\nkhugepaged pages_to_scan=0\n")).toContain(
+      "pages_to_scan= must be a positive number",
+    );
+    expect(scenarioError("machine ram=64M\nkhugepaged max_ptes_swap=512\n")).toContain(
+      "max_ptes_swap= must be 0 .. HPAGE_PMD_NR - 1",
+    );
   });
 
   it("registers on a merge: a new brk VMA is not offered to khugepaged, a heap grown by a merge is", () => {

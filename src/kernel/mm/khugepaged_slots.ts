@@ -120,3 +120,27 @@ export function khugepagedExit(ctx: MmContext, mm: MmStruct): void {
   const i = st.slots.indexOf(mm);
   if (i >= 0) st.slots.splice(i, 1);
 }
+
+/**
+ * A write to khugepaged's sysfs files: pages_to_scan (a positive number),
+ * max_ptes_swap and max_ptes_shared (0 .. HPAGE_PMD_NR - 1); false where the
+ * store returns -EINVAL, the value unchanged.
+ * Linux: mm/khugepaged.c pages_to_scan_store, max_ptes_swap_store, max_ptes_shared_store
+ */
+export function khugepagedStore(
+  st: KhugepagedState,
+  hpagePmdNr: number,
+  knob: "pages_to_scan" | "max_ptes_swap" | "max_ptes_shared",
+  value: number,
+): boolean {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) return false; // kstrtouint
+  if (knob === "pages_to_scan") {
+    if (value === 0) return false;
+    st.pagesToScan = value;
+    return true;
+  }
+  if (value > hpagePmdNr - 1) return false;
+  if (knob === "max_ptes_swap") st.maxPtesSwap = value;
+  else st.maxPtesShared = value;
+  return true;
+}
