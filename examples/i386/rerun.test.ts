@@ -39,6 +39,7 @@ const NOT_PORTABLE: Record<string, string> = {
   "examples/process/thp-deferred-split.vm":
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/process/thp-mremap.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
+  "examples/process/khugepaged.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/swap/thp-pageout.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/tour/04-shared-kernel-half.vm":
     "its shared level is the PUD below x86-64's PGD; on 32-bit the PUD folds into the per-process PGD (2-level: the page tables are shared, PAE: the kernel PMD)",
@@ -63,6 +64,7 @@ const PAE_PORTABLE = [
   "examples/swap/thp-pageout.vm",
   "examples/files/pmd-folio.vm",
   "examples/process/thp-deferred-split.vm",
+  "examples/process/khugepaged.vm",
 ];
 const NOT_PORTABLE_PAE: Record<string, string> = {
   ...Object.fromEntries(Object.entries(NOT_PORTABLE).filter(([f]) => !PAE_PORTABLE.includes(f))),

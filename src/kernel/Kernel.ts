@@ -183,6 +183,14 @@ export interface Kernel<C extends Mmu = Mmu> {
   reclaim(pages: number): number;
   /** kswapd's balance_pgdat, run at once: reclaim up to the high watermark; pages reclaimed. */
   kswapd(): number;
+  /** One wake-up of khugepaged (khugepaged_do_scan over pages_to_scan): the PMDs it collapsed. */
+  khugepaged(): number;
+  /**
+   * A write to /sys/kernel/mm/transparent_hugepage/khugepaged/`knob`
+   * (pages_to_scan, max_ptes_swap, max_ptes_shared); false where Linux's
+   * store refuses it (-EINVAL: pages_to_scan 0, a max_ptes_* above HPAGE_PMD_NR - 1).
+   */
+  khugepagedSet(knob: "pages_to_scan" | "max_ptes_swap" | "max_ptes_shared", value: number): boolean;
 
   // ---- accesses ----
 

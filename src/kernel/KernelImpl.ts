@@ -40,6 +40,7 @@ import { type FileHandle, type FileObject, fileOf } from "./fs/file.ts";
 import * as shm from "./ipc/shm.ts";
 import type { BuddyAllocator } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
+import { khugepagedStore } from "./mm/khugepaged_slots.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import type { MmapRequest } from "./mm/mmap.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
@@ -372,6 +373,16 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   /** kswapd's balance_pgdat, run at once: reclaim up to the high watermark. Returns pages reclaimed. */
   kswapd(): number {
     return reclaim.kswapd(this);
+  }
+
+  /** One wake-up of khugepaged (mm/khugepaged.ts khugepagedDoScan): the PMDs it collapsed. */
+  khugepaged(): number {
+    return this.userMm.khugepagedDoScan();
+  }
+
+  /** A khugepaged sysfs knob written (mm/khugepaged_slots.ts khugepagedStore); false: -EINVAL. */
+  khugepagedSet(knob: "pages_to_scan" | "max_ptes_swap" | "max_ptes_shared", value: number): boolean {
+    return khugepagedStore(this.userMm.khugepaged, this.arch.pgtable.hpagePmdNr, knob, value);
   }
 
   // ---- user accesses (arch/x86/fault.ts) ----

@@ -13,6 +13,7 @@ import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { isFilePmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
+import { khugepagedFork } from "./khugepaged_slots.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
@@ -67,6 +68,7 @@ export function newMm(ctx: MmContext): MmStruct | null {
 export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
   const child = newMm(ctx);
   if (child === null) return null;
+  khugepagedFork(ctx, child, parent); // dup_mmap: khugepaged_fork
   // dup_mmap: flush_cache_dup_mm(oldmm) before the parent's PTEs are write-protected
   ctx.env.cache.flushCacheDupMm(parent);
   // dup_mmap ends with flush_tlb_mm(oldmm), also when the copy fails half way

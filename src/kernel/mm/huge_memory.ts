@@ -17,6 +17,7 @@ import { PteFlag, TlbFlush } from "./arch.ts";
 import { freeThpBlock, thpFolioInit } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -105,6 +106,7 @@ export function hugeFault(
   const pmdPa =
     pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
   mm.anonVmaPrepare(vma); // vmf_anon_prepare, before either path
+  khugepagedEnterVma(ctx, mm, vma);
   if (!write && ctx.settings.thpZeroPage) {
     const table = pteAllocOne(ctx, mm, true);
     if (table < 0) return VmFault.OOM;
@@ -149,7 +151,7 @@ export function hugeFault(
 }
 
 /** deferred_split_folio(folio, false) of a new anonymous THP (Linux 6.12 __do_huge_pmd_anonymous_page). */
-function queueNewThp(ctx: MmContext, head: number): void {
+export function queueNewThp(ctx: MmContext, head: number): void {
   ctx.env.deferredSplit?.deferredSplitFolio(
     head,
     false,
@@ -163,7 +165,7 @@ function queueNewThp(ctx: MmContext, head: number): void {
  * PMD: every base page mapped once and exclusive (PageAnonExclusive).
  * Linux: mm/rmap.c folio_add_new_anon_rmap
  */
-function mapNewHuge(ctx: MmContext, pfn: number): void {
+export function mapNewHuge(ctx: MmContext, pfn: number): void {
   const pages = ctx.env.pages;
   for (let i = 0; i < ctx.env.pgtable.hpagePmdNr; i++) {
     pages.mapcount[pfn + i] = 1;
@@ -181,8 +183,18 @@ function mapNewHuge(ctx: MmContext, pfn: number): void {
  * Linux: mm/huge_memory.c vma_alloc_anon_folio_pmd, vma_thp_gfp_mask
  */
 function allocHuge(ctx: MmContext, vma: Vma): number {
-  const env = ctx.env;
   const gfp = vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN;
+  return allocThpFolio(ctx, gfp);
+}
+
+/**
+ * A zeroed PMD-order anonymous folio allocated with `gfp` (allocHuge's, and
+ * khugepaged's collapse target: mm/khugepaged.ts), its frames accounted one
+ * by one; -1 when no block can be had.
+ * Linux: mm/page_alloc.c __folio_alloc (HPAGE_PMD_ORDER)
+ */
+export function allocThpFolio(ctx: MmContext, gfp: number): number {
+  const env = ctx.env;
   const pfn = env.buddy.alloc(hpagePmdOrder(ctx), gfp, PageKind.UserAnon);
   if (pfn < 0) return -1;
   for (let i = 0; i < env.pgtable.hpagePmdNr; i++) {

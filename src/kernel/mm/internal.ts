@@ -12,7 +12,10 @@
  *       <- {mprotect, mremap, mlock, madvise} <- userMm <- vmscan <-> swap
  *
  * (each imports only from files to its left; rmap needs only huge_memory,
- * mmap only memory and shmem). userMm.ts is the facade the rest of the
+ * mmap only memory and shmem). khugepaged_slots (which mms khugepaged
+ * scans) needs nothing but internal and is imported by huge_memory, fork,
+ * mmap and madvise; khugepaged (the scan and the collapse) sits with
+ * swap_state's followers and is imported by madvise and userMm. userMm.ts is the facade the rest of the
  * kernel holds; vmscan (reclaim) holds it too and calls rmap.
  */
 import type { PhysMem } from "../../hw/PhysMem.ts";
@@ -178,7 +181,17 @@ export interface ThpStats {
   thp_fault_alloc: number;
   thp_fault_fallback: number;
   thp_fault_fallback_charge: number;
+  /** khugepaged or MADV_COLLAPSE allocated a huge page to collapse into (THP_COLLAPSE_ALLOC, mm/khugepaged.ts) */
+  thp_collapse_alloc: number;
+  /** ... and found no free PMD-order block (THP_COLLAPSE_ALLOC_FAILED) */
+  thp_collapse_alloc_failed: number;
   thp_split_pmd: number;
+  /** khugepaged's scan stopped at max_ptes_none empty or zero-page PTEs (THP_SCAN_EXCEED_NONE_PTE) */
+  thp_scan_exceed_none_pte: number;
+  /** ... at max_ptes_swap swap entries (THP_SCAN_EXCEED_SWAP_PTE) */
+  thp_scan_exceed_swap_pte: number;
+  /** ... at max_ptes_shared pages mapped elsewhere too (THP_SCAN_EXCEED_SHARED_PTE) */
+  thp_scan_exceed_share_pte: number;
   thp_split_page: number;
   /** split_huge_page_to_list_to_order of a PMD-size folio failed (can_split_folio: extra references) */
   thp_split_page_failed: number;
@@ -190,6 +203,33 @@ export interface ThpStats {
   thp_zero_page_alloc: number;
   /** page-cache folios mapped by a PMD (do_set_pmd) */
   thp_file_mapped: number;
+}
+
+/**
+ * khugepaged's state (mm/khugepaged.ts): the mm slots it scans, its scan
+ * cursor, the sysfs knobs of /sys/kernel/mm/transparent_hugepage/khugepaged
+ * (max_ptes_none is MmSettings.thpMaxPtesNone) and its counters.
+ * Linux: mm/khugepaged.c khugepaged_scan, khugepaged_pages_to_scan, khugepaged_max_ptes_*
+ */
+export interface KhugepagedState {
+  /** khugepaged_scan.mm_head: the registered mms (MMF_VM_HUGEPAGE), oldest first */
+  readonly slots: MmStruct[];
+  /** khugepaged_scan.mm_slot: the mm being scanned (null: at the list head) */
+  scanMm: MmStruct | null;
+  /** khugepaged_scan.address, as a vpn */
+  scanAddress: number;
+  /** pages_to_scan (HPAGE_PMD_NR * 8) */
+  pagesToScan: number;
+  /** max_ptes_swap (HPAGE_PMD_NR / 8) */
+  maxPtesSwap: number;
+  /** max_ptes_shared (HPAGE_PMD_NR / 2) */
+  maxPtesShared: number;
+  /** pages_collapsed: PMDs khugepaged collapsed (MADV_COLLAPSE's are not counted) */
+  pagesCollapsed: number;
+  /** full_scans: passes over every mm slot */
+  fullScans: number;
+  /** the result (SCAN_*, mm/khugepaged.ts Scan) of the last hpage_collapse_scan_pmd: its trace point's status; -1 before any */
+  lastResult: number;
 }
 
 /**
@@ -208,6 +248,8 @@ export interface MmContext {
   lastCtxId: number;
   /** the machine's anon_vmas (absent in unit tests that build a bare context: the reverse map then scans) */
   readonly anonVmas?: AnonVmas;
+  /** khugepaged's mm slots, cursor, knobs and counters (absent: no khugepaged, as in a bare test context) */
+  readonly khugepaged?: KhugepagedState;
 }
 
 /** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */

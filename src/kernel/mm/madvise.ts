@@ -9,6 +9,8 @@ import { splitFoliosInPart } from "./deferred_split.ts";
 import { Fadv, genericFadvise } from "./fadvise.ts";
 import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { madviseCollapse } from "./khugepaged.ts";
+import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freeSwapAndCache, zapRange } from "./memory.ts";
 import { isMapped, setFlags } from "./mmap.ts";
@@ -56,7 +58,7 @@ export const enum Madv {
  * The advice vmlab models, by the name the scenario language (and
  * Kernel.madvise) gives it: MADV_ in lower case, without the prefix.
  * doMadvise returns -EINVAL for the others (REMOVE, MERGEABLE, UNMERGEABLE,
- * DONTNEED_LOCKED, COLLAPSE), as for an advice the kernel does not know.
+ * DONTNEED_LOCKED), as for an advice the kernel does not know.
  */
 export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
   dontneed: Madv.DONTNEED,
@@ -79,6 +81,7 @@ export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
   guard_remove: Madv.GUARD_REMOVE,
   populate_read: Madv.POPULATE_READ,
   populate_write: Madv.POPULATE_WRITE,
+  collapse: Madv.COLLAPSE,
 };
 
 /**
@@ -140,6 +143,18 @@ export function doMadvise(
       break;
     case Madv.HUGEPAGE:
       setFlags(ctx, mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
+      // hugepage_madvise: "register it here without waiting a page fault"
+      mapped((a) => khugepagedEnterVma(ctx, mm, mm.vmaAt(a)!));
+      break;
+    case Madv.COLLAPSE:
+      // madvise_walk_vmas: each VMA's part in address order; the first error ends the walk
+      for (const v of mm.vmas.slice()) {
+        const a = Math.max(start, v.vmStart);
+        const b = Math.min(end, v.vmEnd);
+        if (a >= b) continue;
+        const err = madviseCollapse(ctx, mm, v, a, b);
+        if (err < 0) return err;
+      }
       break;
     case Madv.NOHUGEPAGE:
       setFlags(ctx, mm, start, end, VmFlag.NOHUGEPAGE, VmFlag.HUGEPAGE);

@@ -10,6 +10,7 @@
 import type { FileHandle, FileObject } from "../fs/file.ts";
 import { mmPopulate } from "./gup.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
+import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
@@ -168,7 +169,7 @@ export function mmap(
     // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
     shmemZeroSetup(vma);
   }
-  insertAndMerge(ctx, mm, vma);
+  khugepagedEnterVma(ctx, mm, insertAndMerge(ctx, mm, vma)); // __mmap_region: khugepaged_enter_vma
   // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its VMA)
   if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
   return start;
@@ -257,17 +258,21 @@ export function insertAndMerge(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
 
 /**
  * Merges a VMA whose flags or neighbours changed with the VMAs around it
- * where they are compatible (vma_merge); returns the VMA that covers it.
- * Linux: mm/vma.c vma_merge_existing_range
+ * where they are compatible (vma_merge); returns the VMA that covers it. A
+ * merge offers the result to khugepaged (khugepaged_enter_vma), as both of
+ * Linux's merges do.
+ * Linux: mm/vma.c vma_merge_existing_range, vma_merge_new_range
  */
 export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
   let i = mm.indexOf(vma);
   const next = mm.vmas[i + 1];
+  let merged = false;
   if (next && vma.canMergeWith(next)) {
     vma.vmEnd = next.vmEnd;
     mm.dupAnonVma(vma, next);
     mm.remove(next);
     dropVma(ctx, next);
+    merged = true;
   }
   i = mm.indexOf(vma);
   const prev = mm.vmas[i - 1];
@@ -276,8 +281,10 @@ export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
     mm.dupAnonVma(prev, vma);
     mm.remove(vma);
     dropVma(ctx, vma);
+    khugepagedEnterVma(ctx, mm, prev);
     return prev;
   }
+  if (merged) khugepagedEnterVma(ctx, mm, vma);
   return vma;
 }
 
@@ -391,6 +398,7 @@ export function exitMmap(ctx: MmContext, mm: MmStruct): void {
   tlb.finish();
   for (const v of all) dropVma(ctx, v);
   mm.dead = true;
+  khugepagedExit(ctx, mm); // __mmput: khugepaged_exit
 }
 
 /**
@@ -410,17 +418,16 @@ export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number): number {
     const next = mm.findVma(oldEnd);
     const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
     if (next !== null && newEnd + 1 > next.vmStart - gap) return -Errno.ENOMEM;
-    insertAndMerge(
-      ctx,
-      mm,
-      new Vma(
-        oldEnd,
-        newEnd,
-        VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
-        oldEnd,
-        "[heap]",
-      ),
+    const grown = new Vma(
+      oldEnd,
+      newEnd,
+      VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
+      oldEnd,
+      "[heap]",
     );
+    // do_brk_flags: a heap grown by a merge is offered to khugepaged (vma_merge_new_range's
+    // khugepaged_enter_vma, in mergeAround); a new brk VMA is not (Linux 6.12 mm/mmap.c)
+    insertAndMerge(ctx, mm, grown);
     mm.committed += newEnd - oldEnd;
   }
   mm.brkBytes = newBrk;

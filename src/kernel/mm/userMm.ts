@@ -18,7 +18,9 @@ import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";
 import { mmPopulate, type Populate } from "./gup.ts";
 import { hugeEligible, splitPmd } from "./huge_memory.ts";
-import type { MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
+import type { KhugepagedState, MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
+import { khugepagedDoScan } from "./khugepaged.ts";
+import { newKhugepagedState } from "./khugepaged_slots.ts";
 import { AnonVmas, type MmStruct } from "./MmStruct.ts";
 import { doMadvise, dontneed, guardInstall, guardRemove, lazyFree, pageout } from "./madvise.ts";
 import { freeUnmapped } from "./memory.ts";
@@ -49,7 +51,12 @@ export class UserMm implements MmContext {
     thp_fault_alloc: 0,
     thp_fault_fallback: 0,
     thp_fault_fallback_charge: 0,
+    thp_collapse_alloc: 0,
+    thp_collapse_alloc_failed: 0,
     thp_split_pmd: 0,
+    thp_scan_exceed_none_pte: 0,
+    thp_scan_exceed_swap_pte: 0,
+    thp_scan_exceed_share_pte: 0,
     thp_split_page: 0,
     thp_split_page_failed: 0,
     thp_deferred_split_page: 0,
@@ -65,10 +72,20 @@ export class UserMm implements MmContext {
   /** the machine's anon_vmas (the reverse map of anonymous pages) */
   readonly anonVmas = new AnonVmas();
 
+  /** khugepaged's mm slots, cursor, knobs and counters (mm/khugepaged.ts) */
+  readonly khugepaged: KhugepagedState;
+
   constructor(
     readonly env: MmEnv,
     readonly settings: MmSettings,
-  ) {}
+  ) {
+    this.khugepaged = newKhugepagedState(env.pgtable.hpagePmdNr);
+  }
+
+  /** One wake-up of khugepaged (khugepaged_do_scan): the PMDs it collapsed. */
+  khugepagedDoScan(): number {
+    return khugepagedDoScan(this);
+  }
 
   // ---- page tables (pgtable.ts) ----
   mapper(mm: MmStruct): PageTableMapper {

@@ -1,13 +1,17 @@
 /**
  * `show thp`: the transparent-huge-page settings vmlab models, as their
- * sysfs files name them, the PMD order's mTHP counts, the node's deferred
+ * sysfs files name them (khugepaged's knobs and counters under khugepaged/:
+ * mm/khugepaged.c khugepaged_attr), the PMD order's mTHP counts, the node's deferred
  * split queue, and the /proc/vmstat thp_* counters.
  * Linux: mm/huge_memory.c (hugepage_attr_group, thpsize_attr_group: the
  * hugepages-<size>kB/stats files nr_anon and nr_anon_partially_mapped);
  * the queue's length (ds_queue->split_queue_len) has no file in Linux: it is
- * what deferred_split_count tells the shrinker.
+ * what deferred_split_count tells the shrinker; nor has khugepaged_last_scan,
+ * the result of khugepaged's or MADV_COLLAPSE's last hpage_collapse_scan_pmd
+ * (the status of its mm_khugepaged_scan_pmd trace point).
  */
 import type { KernelCore } from "../core/core.ts";
+import { SCAN_NAMES } from "../mm/khugepaged.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 
 /** The values `show thp` prints, and the `thp.NAME` metrics read. */
@@ -16,6 +20,7 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
   const cfg = k.config;
   const q = k.userMm.env.deferredSplit;
   const pages = k.pages;
+  const kh = k.userMm.khugepaged;
   // MTHP_STAT_NR_ANON at the PMD order: whole anonymous THPs (not yet split)
   let nrAnon = 0;
   for (let head = 0; head + nr <= pages.nrFrames; head += nr)
@@ -25,10 +30,16 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
     enabled: cfg.thp,
     use_zero_page: cfg.thpZeroPage ? 1 : 0,
     shrink_underused: cfg.thpShrinkUnderused ? 1 : 0,
+    "khugepaged/pages_to_scan": kh.pagesToScan,
+    "khugepaged/pages_collapsed": kh.pagesCollapsed,
+    "khugepaged/full_scans": kh.fullScans,
     "khugepaged/max_ptes_none": cfg.thpMaxPtesNone < 0 ? nr - 1 : cfg.thpMaxPtesNone,
+    "khugepaged/max_ptes_swap": kh.maxPtesSwap,
+    "khugepaged/max_ptes_shared": kh.maxPtesShared,
     [`${size}/stats/nr_anon`]: nrAnon,
     [`${size}/stats/nr_anon_partially_mapped`]: q?.nrPartiallyMapped ?? 0,
     split_queue_len: q?.splitQueueLen ?? 0,
+    khugepaged_last_scan: SCAN_NAMES[kh.lastResult] ?? "none",
   };
   for (const [name, n] of Object.entries(k.userMm.thpStats)) out[name] = n;
   return out;

@@ -22,6 +22,7 @@ import {
   userAccessWindow,
   vmalloc,
 } from "./stmts/kernel.ts";
+import { khugepaged } from "./stmts/khugepaged.ts";
 import { memfd, seal } from "./stmts/memfd.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { dropCaches, fadvise, mincore } from "./stmts/pagecache.ts";
@@ -53,6 +54,7 @@ const STATEMENTS = new Map<string, Handler>([
   ["reclaim", reclaim],
   ["drop_caches", dropCaches],
   ["kswapd", reclaim],
+  ["khugepaged", khugepaged],
   ["let", letStmt],
   ["expect", expect],
   ["show", show],

@@ -256,8 +256,12 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
     const field = name.slice(4);
     return (rt) => {
       const info = rt.view.thp();
-      // the mTHP stats by their file's name (nr_anon, nr_anon_partially_mapped)
-      const v = info[field] ?? info[Object.keys(info).find((n) => n.endsWith(`/stats/${field}`)) ?? ""];
+      // the mTHP stats by their file's name (nr_anon, nr_anon_partially_mapped), khugepaged's
+      // files by theirs (pages_collapsed, full_scans, max_ptes_swap, ...)
+      const v =
+        info[field] ??
+        info[`khugepaged/${field}`] ??
+        info[Object.keys(info).find((n) => n.endsWith(`/stats/${field}`)) ?? ""];
       if (typeof v !== "number") c.fail(`unknown numeric \`show thp\` field '${field}'`, pos);
       return BigInt(v);
     };

@@ -29,6 +29,7 @@ const MADVICE = [
   "guard_remove",
   "populate_read",
   "populate_write",
+  "collapse",
 ];
 
 const MMAP_FLAGS = ["private", "shared", "anon", "populate", "locked", "noreserve", "fixed"];
