@@ -105,7 +105,7 @@ export function khugepagedEnterVma(ctx: MmContext, mm: MmStruct, vma: Vma): void
  */
 export function khugepagedFork(ctx: MmContext, mm: MmStruct, oldmm: MmStruct): void {
   const st = ctx.khugepaged;
-  if (st !== undefined && st.slots.includes(oldmm)) khugepagedEnterMm(st, mm);
+  if (st?.slots.includes(oldmm)) khugepagedEnterMm(st, mm);
 }
 
 /**
