@@ -10,7 +10,7 @@
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag } from "./arch.ts";
 import { doSetPmd, filePmdSuitable } from "./huge_memory.ts";
-import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
@@ -25,6 +25,7 @@ import {
   setPteAt,
   userPte,
 } from "./pgtable.ts";
+import { folioTestReadahead, pageCacheAsyncRa, pageCacheSyncRa } from "./readahead.ts";
 import { shmemSwapinIndex } from "./shmem.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -313,6 +314,121 @@ export function filemapFault(
   return got.major ? VmFault.MAJOR : VmFault.OK;
 }
 
+/** PAGEVEC_SIZE: the folios one filemap_get_pages gathers. Linux: include/linux/pagevec.h */
+const PAGEVEC_SIZE = 31;
+
+/**
+ * filemap_get_read_batch: the first pages of the cached folios from page
+ * `index` on, in a row, up to page `max` (or PAGEVEC_SIZE folios), ending
+ * after a folio marked PG_readahead. Linux: mm/filemap.c filemap_get_read_batch
+ */
+function filemapGetReadBatch(
+  ctx: MmContext,
+  f: FileObject,
+  index: number,
+  max: number,
+  batch: number[],
+): void {
+  const pc = ctx.env.pageCache;
+  batch.length = 0;
+  for (let i = index; i <= max && batch.length < PAGEVEC_SIZE && pc.find(f, i) >= 0; ) {
+    const start = pc.folioStart(f, i);
+    batch.push(start);
+    if (folioTestReadahead(ctx, f, start)) break;
+    i = start + pc.folioPages(f, start);
+  }
+}
+
+/**
+ * filemap_get_pages for a read of `count` bytes at `pos`: the cached
+ * folios there; none, page_cache_sync_ra reads them (its window), and if
+ * even then none (no memory for the window), one 4K folio
+ * (filemap_create_folio). The last folio of the batch marked PG_readahead
+ * starts the async window (filemap_readahead). False when no memory.
+ * Linux: mm/filemap.c filemap_get_pages, filemap_readahead, filemap_create_folio
+ */
+function filemapGetPages(
+  ctx: MmContext,
+  f: FileObject,
+  pos: number,
+  count: number,
+  batch: number[],
+): boolean {
+  const index = Math.floor(pos / 4096);
+  const lastIndex = Math.ceil((pos + count) / 4096); // the page past the read's end
+  filemapGetReadBatch(ctx, f, index, lastIndex - 1, batch);
+  if (batch.length === 0) {
+    pageCacheSyncRa(ctx, f, index, lastIndex - index);
+    filemapGetReadBatch(ctx, f, index, lastIndex - 1, batch);
+  }
+  if (batch.length === 0) {
+    if (ctx.env.pageCache.readSmall(f, index, true) < 0) return false;
+    batch.push(index);
+    return true;
+  }
+  const last = batch[batch.length - 1];
+  if (folioTestReadahead(ctx, f, last)) pageCacheAsyncRa(ctx, f, last, lastIndex - last);
+  return true;
+}
+
+/**
+ * filemap_read: read(2) of `count` bytes at file offset `pos` of a disk
+ * file through the page cache, batch by batch (filemap_get_pages: readahead
+ * as the open file's state says), each folio's part copied to the user
+ * (`copy(pfn, pageOffset, bytes)`, one page at a time, returns the bytes
+ * copied). Stops at EOF, or at a short copy (-EFAULT if nothing was read).
+ * The open file's prev_pos becomes the byte after the last one read.
+ * Returns the bytes read, or -errno (EFAULT, ENOMEM).
+ * Linux: mm/filemap.c filemap_read
+ */
+export function filemapRead(
+  ctx: MmContext,
+  f: FileObject,
+  pos: number,
+  count: number,
+  copy: (pfn: number, pageOffset: number, bytes: number) => number,
+): number {
+  if (count === 0) return 0;
+  const pc = ctx.env.pageCache;
+  const batch: number[] = [];
+  let lastPos = f.ra.prevPos;
+  let done = 0;
+  let error = 0;
+  let at = pos;
+  do {
+    const isize = f.sizeBytes;
+    if (at >= isize) break;
+    if (!filemapGetPages(ctx, f, at, count - done, batch)) {
+      error = -Errno.ENOMEM;
+      break;
+    }
+    const endOffset = Math.min(isize, pos + count);
+    for (const start of batch) {
+      if (endOffset < start * 4096) break;
+      const fsize = pc.folioPages(f, start) * 4096;
+      const bytes = Math.min(endOffset - at, fsize - (at - start * 4096));
+      // copy_folio_to_iter, a page at a time
+      let copied = 0;
+      while (copied < bytes) {
+        const p = at + copied;
+        const n = Math.min(bytes - copied, 4096 - (p % 4096));
+        const got = copy(pc.find(f, Math.floor(p / 4096)), p % 4096, n);
+        copied += got;
+        if (got < n) break;
+      }
+      done += copied;
+      at += copied;
+      lastPos = at;
+      if (copied < bytes) {
+        error = -Errno.EFAULT;
+        break;
+      }
+    }
+  } while (done < count && at < f.sizeBytes && error === 0);
+  f.ra.prevPos = lastPos;
+  return done > 0 ? done : error;
+}
+
 /**
  * msync (MS_SYNC) on [start, end) of mm: for each shared mapping of a disk
  * file there, write back the file's dirty pages in that range
@@ -407,34 +523,4 @@ export function folioEndWriteback(ctx: MmContext, pfns: readonly number[]): void
     if (flags[pfn] & PageFlag.Writeback) flags[pfn] &= ~(PageFlag.Writeback | PageFlag.Reclaim);
 }
 
-/**
- * The backing device's bdi->io_pages: its max_sectors_kb in pages, the
- * block layer's default cap BLK_DEF_MAX_SECTORS_CAP (2560 sectors, 1280
- * KiB). Linux: include/linux/blkdev.h BLK_DEF_MAX_SECTORS_CAP, block/blk-settings.c blk_apply_bdi_limits
- */
-export const BDI_IO_PAGES = 320;
-
-/**
- * force_page_cache_ra for POSIX_FADV_WILLNEED: at most max(io_pages,
- * ra_pages) pages from `index` (the request past the readahead window is
- * cut to the device's optimal I/O size), clipped to the file's last page,
- * are read in chunks of 2 MiB (do_page_cache_ra); page_cache_ra_unbounded
- * skips what is cached and allocates folios of the mapping's minimum order
- * (0 for ext4: 4K folios, even in a file with `folio=`). Nothing is mapped.
- * Returns the pages read; stops when memory runs out.
- * Linux: mm/readahead.c force_page_cache_ra, do_page_cache_ra, page_cache_ra_unbounded
- */
-export function forcePageCacheRa(ctx: MmContext, f: FileObject, index: number, nrToRead: number): number {
-  const raPages = f.raPages ?? ctx.settings.readaheadPages;
-  const nr = Math.min(nrToRead, Math.max(BDI_IO_PAGES, raPages));
-  if (f.sizeBytes === 0) return 0;
-  const endIndex = Math.floor((f.sizeBytes - 1) / 4096);
-  const pc = ctx.env.pageCache;
-  let read = 0;
-  for (let i = index; i < index + nr && i <= endIndex; i++) {
-    if (pc.find(f, i) >= 0) continue;
-    if (pc.readSmall(f, i, true) < 0) break;
-    read++;
-  }
-  return read;
-}
+export { BDI_IO_PAGES, forcePageCacheRa } from "./readahead.ts";

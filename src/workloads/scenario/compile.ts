@@ -31,7 +31,7 @@ import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
 import { shmat, shmctl, shmdt, shmget } from "./stmts/shm.ts";
 import { show } from "./stmts/show.ts";
-import { syscall, uaccess } from "./stmts/uaccess.ts";
+import { openFile, syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
 import {
@@ -76,6 +76,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["exec", userAccess],
   ["madvise", madvise],
   ["syscall", syscall],
+  ["open", openFile],
   ["coredump", coredump],
   ["replay", replay],
   ["msync", msync],
@@ -169,6 +170,7 @@ const LINUX_ONLY = new Set([
   "pkey_mprotect",
   "fork",
   "syscall",
+  "open",
   "coredump",
 ]);
 
