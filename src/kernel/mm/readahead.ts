@@ -51,6 +51,7 @@ export function fileRaStateInit(f: FileObject): void {
   ra.start = 0;
   ra.size = 0;
   ra.asyncSize = 0;
+  ra.order = 0;
   ra.mmapMiss = 0;
   ra.prevPos = -1;
 }
@@ -138,26 +139,57 @@ export function forcePageCacheRa(ctx: MmContext, f: FileObject, index: number, n
 }
 
 /**
- * page_cache_ra_order: the window [ra.start, ra.start + ra.size) read in
- * folios of the file's order (`folio=`; vmlab gives every large folio of a
- * file that order) where the mapping has large folios and the window is at
- * least 4 pages, the folio holding the page `size - async_size` in marked
- * PG_readahead (ra_alloc_folio, if it is new); otherwise, and where a page
- * of the window was cached already, do_page_cache_ra (4K folios).
+ * page_cache_ra_order as the host's 6.18 has it (6.16's "readahead tweaks
+ * for larger folios"): where the mapping has large folios (`folio=`: vmlab
+ * takes the file's folio order as mapping_max_folio_order, the host's ext4
+ * gives regular files large folios from 6.16 on), the window
+ * [ra.start, ra.start + ra.size) is read in folios of ra.order (capped by
+ * the maximum and by the window: ilog2(size)), smaller where the index is
+ * not aligned or the folio would pass the window's end (or EOF); the folio
+ * holding the page size - async_size in (rounded down to the folio) is
+ * marked PG_readahead. A folio that finds a page cached (-EEXIST), or no
+ * memory, ends that; the rest of the window is read by do_page_cache_ra in
+ * 4K folios, as is the whole window of a mapping without large folios
+ * (ra.order 0). 6.12 differs: it took the order as an argument and added 2
+ * itself, also for a sync window.
  * Linux: mm/readahead.c page_cache_ra_order, ra_alloc_folio
  */
 function pageCacheRaOrder(ctx: MmContext, f: FileObject): void {
   const ra = f.ra;
-  if (f.folioOrder === 0 || ra.size < 4) {
-    doPageCacheRa(ctx, f, ra.start, ra.size, ra.asyncSize);
-    return;
+  const start = ra.start;
+  let index = start;
+  if (f.folioOrder === 0) ra.order = 0;
+  else {
+    const pc = ctx.env.pageCache;
+    const flags = ctx.env.pages.flags;
+    const limit = Math.min(Math.floor((f.sizeBytes - 1) / 4096), start + ra.size - 1);
+    const mark = start + ra.size - ra.asyncSize;
+    const newOrder = Math.min(f.folioOrder, ra.order, Math.floor(Math.log2(Math.max(1, ra.size))));
+    ra.order = newOrder;
+    let err = false;
+    while (index <= limit) {
+      let order = newOrder;
+      if (index % 2 ** order !== 0) order = Math.log2(index & -index); // align with smaller folios
+      while (order > 0 && index + 2 ** order - 1 > limit) order--; // not past the window (or EOF)
+      const nr = 2 ** order;
+      let clash = false;
+      for (let i = index; i < index + nr && !clash; i++) clash = f.cache.has(i);
+      const head = clash
+        ? -1
+        : order === 0
+          ? pc.readSmall(f, index, true)
+          : pc.addFolio(f, index, order, true);
+      if (head < 0) {
+        err = true; // filemap_add_folio: -EEXIST, or -ENOMEM
+        break;
+      }
+      if (index === mark - (mark % nr)) flags[pc.find(f, index)] |= PG_READAHEAD;
+      index += nr;
+    }
+    if (!err) return;
   }
-  const pc = ctx.env.pageCache;
-  const mark = ra.start + ra.size - ra.asyncSize;
-  const wasCached = pc.find(f, mark) >= 0;
-  if (!pc.readahead(f, ra.start, ra.start + ra.size, true, -1)) return;
-  if (!wasCached && mark < f.nrPages && pc.find(f, mark) >= 0)
-    ctx.env.pages.flags[pc.find(f, pc.folioStart(f, mark))] |= PG_READAHEAD;
+  // the fallback (with what ->readahead left of the window)
+  if (ra.size > index - start) doPageCacheRa(ctx, f, index, ra.size - (index - start), ra.asyncSize);
 }
 
 /**
@@ -260,6 +292,7 @@ export function pageCacheSyncRa(ctx: MmContext, f: FileObject, index: number, re
     ra.size = Math.min(contig + req, maxPages);
     ra.asyncSize = 1;
   }
+  ra.order = 0;
   pageCacheRaOrder(ctx, f);
 }
 
@@ -269,7 +302,10 @@ export function pageCacheSyncRa(ctx: MmContext, f: FileObject, index: number, re
  * the mark is cleared; at the expected page (the window's
  * start + size - async_size, rounded down to the folio) the next window
  * follows the last, get_next_ra_size larger, all of it async; elsewhere
- * (interleaved streams) the cached run after index sizes it.
+ * (interleaved streams) the cached run after index sizes it. Then (6.16
+ * on, the host's 6.18; not 6.12) ra.order grows by 2 and the window is cut
+ * to end on a boundary of that order ("terminate async readahead on
+ * natural boundary"), all of it async.
  * Linux: mm/readahead.c page_cache_async_ra
  */
 export function pageCacheAsyncRa(ctx: MmContext, f: FileObject, index: number, reqCount: number): void {
@@ -287,13 +323,19 @@ export function pageCacheAsyncRa(ctx: MmContext, f: FileObject, index: number, r
   if (index === expected - (expected % nr)) {
     ra.start += ra.size;
     ra.size = Math.max(ra.size, getNextRaSize(ra.size, maxPages));
-    ra.asyncSize = ra.size;
   } else {
     const start = pageCacheNextMiss(f, index + 1, maxPages);
     if (start === 0 || start - index > maxPages) return;
     ra.start = start;
     ra.size = getNextRaSize(start - index + reqCount, maxPages);
-    ra.asyncSize = ra.size;
   }
+  // 6.16 on: the folios grow by two orders, and the window ends on a boundary of that order
+  // (of the largest power of two dividing max_pages, if smaller)
+  ra.order += 2;
+  const align = 2 ** Math.min(ra.order, Math.log2(maxPages & -maxPages));
+  const end = ra.start + ra.size;
+  const alignedEnd = end - (end % align);
+  if (alignedEnd > ra.start) ra.size -= end - alignedEnd;
+  ra.asyncSize = ra.size;
   pageCacheRaOrder(ctx, f);
 }

@@ -1,0 +1,103 @@
+/**
+ * read(2)'s readahead against this machine's kernel: probe_readahead.c
+ * reads files on the file system of the temporary directory (a block
+ * device's ext4 here, not tmpfs) after dropping their cache, and prints the
+ * file's residency (mincore) after each read, once the reads have ended:
+ * sequential 4K reads (the window growing from the first read and at each
+ * PG_readahead page), scattered preads (small random reads, read as they
+ * are, until two follow each other), POSIX_FADV_RANDOM (page by page),
+ * POSIX_FADV_SEQUENTIAL (ra_pages doubled), reads up to EOF and 64K reads.
+ * vmlab runs the same steps through its library calls with the device's
+ * read_ahead_kb and must print the same vectors and return values. The
+ * host's ext4 (6.16 on) gives regular files large folios, up to the PMD
+ * size: the vmlab files have `folio=` of the PMD size, whose readahead
+ * grows its folios' order as the host's (mm/readahead.ts).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { describe, expect, it } from "vitest";
+import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
+import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
+import { checkInvariants } from "../../src/kernel/view/invariants.ts";
+import { buildProbe } from "./probeKit.ts";
+
+const PG = 4096;
+
+interface Case {
+  bytes: number;
+  advice: string | null;
+  n: number;
+  size: number;
+  offsets: number[] | null;
+}
+
+/** the probe's cases (probe_readahead.c main) */
+const CASES: Record<string, Case> = {
+  seq: { bytes: 256 * PG, advice: null, n: 40, size: PG, offsets: null },
+  rand: { bytes: 256 * PG, advice: null, n: 8, size: PG, offsets: [100, 37, 200, 5, 150, 60, 61, 62] },
+  fadv_random: { bytes: 256 * PG, advice: "random", n: 8, size: PG, offsets: null },
+  fadv_seq: { bytes: 256 * PG, advice: "sequential", n: 12, size: PG, offsets: null },
+  eof: { bytes: 10 * PG + 100, advice: null, n: 12, size: PG, offsets: null },
+  big: { bytes: 256 * PG, advice: null, n: 8, size: 16 * PG, offsets: null },
+};
+
+/** vmlab's return values and vectors after each read of a case. */
+function vmlabCase(raKb: number, c: Case): { ret: number; vec: string }[] {
+  const k = new Kernel({ ramBytes: 64 << 20, cpus: 2, readaheadKb: raKb });
+  const f = k.createFile("data", c.bytes, "disk", false, 2 << 20);
+  const t = k.spawn("probe")!;
+  k.switchTo(0, t);
+  const pages = Math.ceil(c.bytes / PG);
+  const map = k.mmap(
+    t,
+    mmapArgs(pages * PG, { file: f, shared: true, prot: { r: true, w: false, x: false } }),
+  );
+  const buf = k.mmap(t, mmapArgs(1 << 20, {}));
+  k.openFile(t, f);
+  if (c.advice !== null) expect(k.fadvise(t, f, 0n, 0n, c.advice)).toBe(0n);
+  const steps: { ret: number; vec: string }[] = [];
+  for (let i = 0; i < c.n; i++) {
+    const ret = k.fileIo(0, f, buf, c.size, false, c.offsets ? c.offsets[i] * PG : undefined);
+    const r = k.mincore(t, map, BigInt(pages * PG));
+    expect(r.ret).toBe(0n);
+    steps.push({ ret, vec: Array.from(r.vec, (b) => b & 1).join("") });
+  }
+  expect(checkInvariants(k)).toEqual([]);
+  return steps;
+}
+
+describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
+  const probe = buildProbe("probe_readahead.c", false);
+  const skip = "skip" in probe ? probe.skip : "";
+  it.skipIf(skip !== "")(
+    `the pages each read leaves cached: sequential, random, FADV_RANDOM, FADV_SEQUENTIAL, EOF, 64K reads${skip ? ` (skipped: ${skip})` : ""}`,
+    (ctx) => {
+      const dir = mkdtempSync(`${tmpdir()}/vmlab-readahead-`);
+      const out = execFileSync((probe as { path: string }).path, [dir], { encoding: "utf8" });
+      // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+      const real = new Map(
+        out
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l))
+          .map((o: any) => [o.exp, o]),
+      );
+      if (real.has("skip")) {
+        console.log(`readahead not compared: ${real.get("skip").why}`);
+        ctx.skip();
+        return;
+      }
+      const raKb = real.get("bdi").ra_kb;
+      for (const [exp, c] of Object.entries(CASES)) {
+        const o = real.get(exp);
+        if (o?.skip !== undefined) {
+          console.log(`${exp} not compared: ${o.skip}`);
+          continue;
+        }
+        const got = vmlabCase(raKb, c);
+        for (let i = 0; i < c.n; i++) expect(got[i], `${exp}, read ${i + 1}`).toEqual(o.steps[i]);
+      }
+    },
+  );
+});
