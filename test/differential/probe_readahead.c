@@ -11,7 +11,12 @@
  * at scattered pages; "fadv_random", POSIX_FADV_RANDOM then 8 sequential
  * reads; "fadv_seq", POSIX_FADV_SEQUENTIAL then 12 sequential reads;
  * "eof", read(2)s of a 10-page-and-100-byte file until it returns 0;
- * "big", 64K read(2)s.
+ * "big", 64K read(2)s. "mmap": a file of 2 * ra_pages + 512 pages mapped
+ * at 0x40000000 (a 2 MiB boundary), its first 3/4 * ra_pages + 64 pages
+ * read one byte each in order; for each read that faulted, the minor and
+ * major faults it took and the file's cached pages after it (mmap
+ * read-around marks a page PG_readahead; the fault on it starts the async
+ * window: do_async_mmap_readahead).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -19,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -111,6 +117,45 @@ static void run_case(const char *exp, const char *path, long bytes, int advice, 
     close(fd);
 }
 
+/* the "mmap" case: faults and cached pages after each faulting read, in order */
+static void mmap_case(const char *path, long ra_pages) {
+    long pages = 2 * ra_pages + 512, touch = ra_pages * 3 / 4 + 64;
+    if (make_file(path, pages * PG) < 0) { printf("{\"exp\":\"mmap\",\"skip\":\"cannot write the file\"}\n"); return; }
+    int fd = open(path, O_RDONLY);
+    char *m = mmap(NULL, pages * PG, PROT_READ, MAP_SHARED, fd, 0);
+    char *a = mmap((void *)0x40000000L, pages * PG, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+    if (m == MAP_FAILED || a != (void *)0x40000000L) {
+        printf("{\"exp\":\"mmap\",\"skip\":\"mmap at 0x40000000 failed\"}\n");
+        close(fd);
+        unlink(path);
+        return;
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (strchr(settled(m, pages), '1') != NULL) {
+        printf("{\"exp\":\"mmap\",\"skip\":\"POSIX_FADV_DONTNEED left clean pages cached\"}\n");
+    } else {
+        printf("{\"exp\":\"mmap\",\"pages\":%ld,\"touch\":%ld,\"faults\":[", pages, touch);
+        volatile char sum = 0;
+        for (long i = 0, n = 0; i < touch; i++) {
+            struct rusage r0, r1;
+            getrusage(RUSAGE_SELF, &r0);
+            sum += a[i * PG];
+            getrusage(RUSAGE_SELF, &r1);
+            long mi = r1.ru_minflt - r0.ru_minflt, ma = r1.ru_majflt - r0.ru_majflt;
+            if (mi == 0 && ma == 0) continue;
+            char *v = settled(m, pages);
+            long c = 0;
+            for (long j = 0; j < pages; j++) c += v[j] == '1';
+            printf("%s[%ld,%ld,%ld,%ld]", n++ ? "," : "", i, mi, ma, c);
+        }
+        printf("]}\n");
+    }
+    munmap(a, pages * PG);
+    munmap(m, pages * PG);
+    close(fd);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     char path[512], small[512];
@@ -139,5 +184,7 @@ int main(int argc, char **argv) {
     run_case("big", path, 256 * PG, -1, 8, 16 * PG, NULL);
     unlink(path);
     unlink(small);
+    if (ra_kb / 4 > 4096) printf("{\"exp\":\"mmap\",\"skip\":\"read_ahead_kb past 16 MiB\"}\n");
+    else mmap_case(path, ra_kb / 4);
     return 0;
 }

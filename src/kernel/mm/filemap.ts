@@ -25,7 +25,13 @@ import {
   setPteAt,
   userPte,
 } from "./pgtable.ts";
-import { folioTestReadahead, pageCacheAsyncRa, pageCacheSyncRa } from "./readahead.ts";
+import {
+  folioTestReadahead,
+  pageCacheAsyncRa,
+  pageCacheRaOrder,
+  pageCacheSyncRa,
+  raPagesOf,
+} from "./readahead.ts";
 import { shmemSwapinIndex } from "./shmem.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -41,18 +47,67 @@ function fileWritableAtOnce(vma: Vma): boolean {
   );
 }
 
+/** MMAP_LOTSAMISS: read-around stops once mmap_miss passes it. Linux: mm/filemap.c */
+const MMAP_LOTSAMISS = 100;
+
 /**
- * A page of the file from the page cache (filemap_fault): a miss reads it
- * from disk, a major fault, with read-around of the open file's ra_pages
- * (`readaheadPages`, or what posix_fadvise set) centred on it
- * (do_sync_mmap_readahead), or the page alone under MADV_RANDOM. Returns the frame and whether I/O was needed, or null.
- * Linux: mm/filemap.c filemap_fault, do_sync_mmap_readahead
+ * do_async_mmap_readahead on a fault that found page `index` cached: none
+ * under MADV_RANDOM or without readahead; else one less mmap_miss, and a
+ * folio marked PG_readahead starts the async window (page_cache_async_ra,
+ * ra_pages asked for). Linux: mm/filemap.c do_async_mmap_readahead
+ */
+function doAsyncMmapReadahead(ctx: MmContext, vma: Vma, f: FileObject, index: number): void {
+  const ra = raPagesOf(ctx, f);
+  if (vma.vmFlags & VmFlag.RAND_READ || ra === 0) return;
+  if (f.ra.mmapMiss > 0) f.ra.mmapMiss--;
+  if (folioTestReadahead(ctx, f, index)) pageCacheAsyncRa(ctx, f, index, ra);
+}
+
+/**
+ * do_sync_mmap_readahead on a fault that missed page `index` of a disk
+ * file of 4K folios: nothing under MADV_RANDOM or without readahead;
+ * under MADV_SEQUENTIAL page_cache_sync_ra of ra_pages; else, unless the
+ * file's mmap faults have missed more than MMAP_LOTSAMISS times more than
+ * they hit (mmap_miss, counted up to 10x that), read-around: ra_pages
+ * pages from half of them before the page, the last quarter async (its
+ * first page marked PG_readahead), read in page order.
+ * Linux: mm/filemap.c do_sync_mmap_readahead (6.18: ra->order 0)
+ */
+function doSyncMmapReadahead(ctx: MmContext, vma: Vma, f: FileObject, index: number): void {
+  const raPages = raPagesOf(ctx, f);
+  if (vma.vmFlags & VmFlag.RAND_READ || raPages === 0) return;
+  if (vma.vmFlags & VmFlag.SEQ_READ) {
+    pageCacheSyncRa(ctx, f, index, raPages);
+    return;
+  }
+  const ra = f.ra;
+  if (ra.mmapMiss < MMAP_LOTSAMISS * 10) ra.mmapMiss++;
+  if (ra.mmapMiss > MMAP_LOTSAMISS) return;
+  ra.start = Math.max(0, index - Math.floor(raPages / 2));
+  ra.size = raPages;
+  ra.asyncSize = Math.floor(raPages / 4);
+  ra.order = 0;
+  pageCacheRaOrder(ctx, f);
+}
+
+/**
+ * A page of the file from the page cache (filemap_fault): a hit may start
+ * async readahead (do_async_mmap_readahead); a miss reads it from disk, a
+ * major fault, with the read-around of do_sync_mmap_readahead first (a
+ * file of large folios: `readaheadPages`, or what posix_fadvise set,
+ * centred on it, in the file's folios, the faulting folio first), then the
+ * page alone if the window did not bring it (__filemap_get_folio with
+ * FGP_CREAT). Returns the frame and whether I/O was needed, or null.
+ * Linux: mm/filemap.c filemap_fault, do_sync_mmap_readahead, do_async_mmap_readahead
  */
 function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major: boolean } | null {
   const f = vma.file!;
   const pc = ctx.env.pageCache;
   const have = pc.find(f, index);
-  if (have >= 0) return { pfn: have, major: false };
+  if (have >= 0) {
+    if (f.fs === "disk") doAsyncMmapReadahead(ctx, vma, f, index);
+    return { pfn: have, major: false };
+  }
   if (f.fs === "tmpfs") {
     // shmem_get_folio: a page reclaim wrote to swap comes back from it (shmem_swapin_folio: a
     // major fault unless read ahead into the swap cache)
@@ -62,10 +117,15 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     const pfn = pc.readPage(f, index, false);
     return pfn < 0 ? null : { pfn, major: false };
   }
+  if (f.folioOrder === 0) {
+    doSyncMmapReadahead(ctx, vma, f, index);
+    const pfn = pc.readPage(f, index, true);
+    return pfn < 0 ? null : { pfn, major: true };
+  }
   let from = index;
   let to = index + 1;
   if (!(vma.vmFlags & VmFlag.RAND_READ)) {
-    const ra = f.raPages ?? ctx.settings.readaheadPages; // file->f_ra.ra_pages (POSIX_FADV_SEQUENTIAL doubles it)
+    const ra = raPagesOf(ctx, f); // file->f_ra.ra_pages (POSIX_FADV_SEQUENTIAL doubles it)
     if (vma.vmFlags & VmFlag.SEQ_READ) to = index + ra;
     else {
       from = Math.max(0, index - Math.floor(ra / 2));
@@ -73,18 +133,9 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     }
     to = Math.min(to, f.nrPages);
   }
-  if (f.folioOrder > 0) {
-    // page_cache_ra_order: the window in folios of the file's order, the faulting folio first
-    if (!pc.readahead(f, from, to, true, index)) return null;
-    return { pfn: pc.find(f, index), major: true };
-  }
-  // the page itself first (held while the rest of the window is read, as the fault holds its folio)
-  const pfn = pc.readPage(f, index, true);
-  if (pfn < 0) return null;
-  ctx.env.lru?.pinned.add(pfn);
-  for (let i = from; i < to; i++) if (i !== index && pc.readPage(f, i, true) < 0) break;
-  ctx.env.lru?.pinned.delete(pfn);
-  return { pfn, major: true };
+  // page_cache_ra_order: the window in folios of the file's order, the faulting folio first
+  if (!pc.readahead(f, from, to, true, index)) return null;
+  return { pfn: pc.find(f, index), major: true };
 }
 
 /** Is the PTE at pa empty (pte_none)? */
@@ -141,19 +192,22 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshT
   const end = Math.min(vma.vmEnd, start + n, tableStart + ptrs);
   const fileEnd = f.nrPages - 1;
   const toIndex = (v: number) => vma.vmPgoff + (v - vma.vmStart);
-  // next_uptodate_folio: the first cached page of the window
+  // next_uptodate_folio: the first cached page of the window (a folio marked PG_readahead is
+  // skipped: the fault on it is to start the async window)
+  const skip = (index: number) => pc.find(f, index) < 0 || folioTestReadahead(ctx, f, index);
   let v = start;
-  while (v < end && toIndex(v) <= fileEnd && pc.find(f, toIndex(v)) < 0) v++;
+  while (v < end && toIndex(v) <= fileEnd && skip(toIndex(v))) v++;
   if (v >= end || toIndex(v) > fileEnd) return false;
   const first = pc.folioStart(f, toIndex(v));
   const canMapLarge = f.fs === "tmpfs" || fileEnd >= first + pc.folioPages(f, first);
   if (freshTable && !canMapLarge) return false; // filemap_map_pmd (and its pmd_install) skipped
   // filemap_map_pmd: a PMD-size folio on an empty PMD is mapped by the PMD (do_set_pmd)
   if (freshTable && mapFolioPmd(ctx, mm, vma, vpn, first, false)) return true;
+  let mmapMiss = 0; // the pages mapped around (filemap_map_order0_folio: none is PG_workingset)
   for (; v < end; v++) {
     const index = toIndex(v);
     if (index > fileEnd) break;
-    if (pc.find(f, index) < 0) continue;
+    if (skip(index)) continue;
     const fs = pc.folioStart(f, index);
     const nr = pc.folioPages(f, fs);
     const fv = vma.vmStart + (fs - vma.vmPgoff); // where the folio's first page would be mapped
@@ -166,9 +220,15 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshT
     ) {
       // the whole folio, its pages before and after the window too
       for (let i = 0; i < nr; i++) mapCachedPage(ctx, mm, vma, fv + i, f, fs + i);
+      mmapMiss += nr;
       v = fv + nr - 1;
-    } else mapCachedPage(ctx, mm, vma, v, f, index);
+    } else {
+      mapCachedPage(ctx, mm, vma, v, f, index);
+      mmapMiss++;
+    }
   }
+  // filemap_map_pages: the hits taken off the file's mmap_miss
+  if (f.fs === "disk") f.ra.mmapMiss = Math.max(0, f.ra.mmapMiss - mmapMiss);
   return false;
 }
 

@@ -154,7 +154,7 @@ export function forcePageCacheRa(ctx: MmContext, f: FileObject, index: number, n
  * itself, also for a sync window.
  * Linux: mm/readahead.c page_cache_ra_order, ra_alloc_folio
  */
-function pageCacheRaOrder(ctx: MmContext, f: FileObject): void {
+export function pageCacheRaOrder(ctx: MmContext, f: FileObject): void {
   const ra = f.ra;
   const start = ra.start;
   let index = start;
