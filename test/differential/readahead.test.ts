@@ -101,13 +101,11 @@ describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
       const dir = mkdtempSync(`${tmpdir()}/vmlab-readahead-`);
       const out = execFileSync((probe as { path: string }).path, [dir], { encoding: "utf8" });
       // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
-      const real = new Map(
-        out
-          .trim()
-          .split("\n")
-          .map((l) => JSON.parse(l))
-          .map((o: any) => [o.exp, o]),
-      );
+      const records: any[] = out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      const real = new Map(records.map((o) => [o.exp, o]));
       if (real.has("skip")) {
         console.log(`readahead not compared: ${real.get("skip").why}`);
         ctx.skip();
