@@ -431,6 +431,24 @@ function filemapGetPages(
   return true;
 }
 
+/** folio_get / folio_put of a batch's folio from page `start`: its frames held from reclaim or let go. */
+function pinFolio(
+  ctx: MmContext,
+  f: FileObject,
+  start: number,
+  pinned: { add(pfn: number): void; delete(pfn: number): void },
+  hold: boolean,
+): void {
+  const pc = ctx.env.pageCache;
+  const nr = pc.folioPages(f, start);
+  for (let i = start; i < start + nr; i++) {
+    const pfn = pc.find(f, i);
+    if (pfn < 0) continue;
+    if (hold) pinned.add(pfn);
+    else pinned.delete(pfn);
+  }
+}
+
 /**
  * filemap_read: read(2) of `count` bytes at file offset `pos` of a disk
  * file through the page cache, batch by batch (filemap_get_pages: readahead
@@ -463,6 +481,10 @@ export function filemapRead(
       break;
     }
     const endOffset = Math.min(isize, pos + count);
+    // the batch holds a reference on each folio while it is copied: reclaim (a fault in the user
+    // buffer may run it) leaves them
+    const pinned = ctx.env.lru?.pinned;
+    if (pinned) for (const start of batch) pinFolio(ctx, f, start, pinned, true);
     for (const start of batch) {
       if (endOffset < start * 4096) break;
       const fsize = pc.folioPages(f, start) * 4096;
@@ -484,6 +506,7 @@ export function filemapRead(
         break;
       }
     }
+    if (pinned) for (const start of batch) pinFolio(ctx, f, start, pinned, false);
   } while (done < count && at < f.sizeBytes && error === 0);
   f.ra.prevPos = lastPos;
   return done > 0 ? done : error;
