@@ -8,6 +8,7 @@
  * (ra_pages 32), a 4K-folio disk file unless said.
  */
 import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { PageFlag } from "./PageDesc.ts";
@@ -168,5 +169,52 @@ describe("read(2) readahead (filemap_read, page_cache_sync_ra / page_cache_async
     const buf = k.mmap(t, mmapArgs(1 << 20, {}));
     expect(k.fileIo(0, f, buf, 3 * PG, false, PG)).toBe(3 * PG);
     expect(f.ra.size).toBe(0);
+  });
+});
+
+describe("mmap faults and the readahead state (do_sync_mmap_readahead, do_async_mmap_readahead)", () => {
+  const prot = { r: true, w: false, x: false };
+
+  it("read-around marks its last quarter's first page; fault-around leaves it; its fault reads the next window", () => {
+    const { k, t, f } = boot(2 << 20);
+    const a = k.mmap(t, mmapArgs(2 << 20, { file: f, prot, addr: 0x40000000, fixed: true }));
+    const touch = (page: number) =>
+      expect(k.userAccess(0, t, a + BigInt(page * PG), Access.Read).ok).toBe(true);
+    touch(50); // window 34..65 (32 pages from 50 - 16), page 34 + 32 - 8 = 58 marked
+    expect(runs(f)).toEqual([[34, 65]]);
+    expect(f.ra).toMatchObject({ start: 34, size: 32, asyncSize: 8, mmapMiss: 0 });
+    const flags = k.pages.flags;
+    expect([...f.cache.entries()].filter(([, pfn]) => flags[pfn] & PageFlag.Reclaim).map(([i]) => i)).toEqual(
+      [58],
+    );
+    expect(t.mm!.rssFile).toBe(15); // 48..63 but 58
+    const min0 = t.minFlt;
+    touch(58);
+    expect(t.minFlt - min0).toBe(1);
+    // page_cache_async_ra at the expected page: the next window right after (66), as large as the
+    // last (ra_pages), cut to a 4-page boundary: 66..95
+    expect(runs(f)).toEqual([[34, 95]]);
+    expect(flags[f.cache.get(58)!] & PageFlag.Reclaim).toBe(0);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("stops reading around once the file's mmap faults missed more than MMAP_LOTSAMISS (100) times", () => {
+    const { k, t, f } = boot(64 << 20, { faultAroundBytes: 4096 }); // no fault-around: no hits
+    const a = k.mmap(t, mmapArgs(64 << 20, { file: f, prot, addr: 0x40000000, fixed: true }));
+    for (let i = 0; i < 100; i++) k.userAccess(0, t, a + BigInt(i * 64 * PG), Access.Read);
+    expect(f.ra.mmapMiss).toBe(100);
+    expect(f.cache.size).toBe(100 * 32);
+    k.userAccess(0, t, a + BigInt(100 * 64 * PG), Access.Read); // the 101st miss: the page alone
+    expect(f.ra.mmapMiss).toBe(101);
+    expect(f.cache.size).toBe(100 * 32 + 1);
+    expect(t.majFlt).toBe(101);
+  });
+
+  it("hits take mmap_miss down: a fault on a cached page, and each page fault-around maps", () => {
+    const { k, t, f } = boot(2 << 20);
+    const a = k.mmap(t, mmapArgs(2 << 20, { file: f, prot, addr: 0x40000000, fixed: true }));
+    f.ra.mmapMiss = 40;
+    k.userAccess(0, t, a + 50n * 4096n, Access.Read); // a miss (+1), then the retry maps 15 (-15)
+    expect(f.ra.mmapMiss).toBe(26);
   });
 });
