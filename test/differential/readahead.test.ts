@@ -98,32 +98,45 @@ describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
   it.skipIf(skip !== "")(
     `the pages each read leaves cached: sequential, random, FADV_RANDOM, FADV_SEQUENTIAL, EOF, 64K reads${skip ? ` (skipped: ${skip})` : ""}`,
     (ctx) => {
-      const dir = mkdtempSync(`${tmpdir()}/vmlab-readahead-`);
-      const out = execFileSync((probe as { path: string }).path, [dir], { encoding: "utf8" });
       // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
-      const records: any[] = out
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l));
-      const real = new Map(records.map((o) => [o.exp, o]));
+      const run = (): Map<string, any> => {
+        const dir = mkdtempSync(`${tmpdir()}/vmlab-readahead-`);
+        const out = execFileSync((probe as { path: string }).path, [dir], { encoding: "utf8" });
+        const records = out
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        return new Map(records.map((o) => [o.exp, o]));
+      };
+      let real = run();
       if (real.has("skip")) {
         console.log(`readahead not compared: ${real.get("skip").why}`);
         ctx.skip();
         return;
       }
       const raKb = real.get("bdi").ra_kb;
-      for (const [exp, c] of Object.entries(CASES)) {
-        const o = real.get(exp);
-        if (o?.skip !== undefined) {
-          console.log(`${exp} not compared: ${o.skip}`);
-          continue;
-        }
-        const got = vmlabCase(raKb, c);
-        for (let i = 0; i < c.n; i++) expect(got[i], `${exp}, read ${i + 1}`).toEqual(o.steps[i]);
-      }
+      // what vmlab prints for each case, in the probe's form
+      const want = new Map<string, unknown>();
+      for (const [exp, c] of Object.entries(CASES)) want.set(exp, vmlabCase(raKb, c));
       const m = real.get("mmap");
-      if (m?.skip !== undefined) console.log(`mmap not compared: ${m.skip}`);
-      else expect(vmlabMmap(raKb, m.pages, m.touch), "mmap").toEqual(m.faults);
+      if (m?.skip === undefined) want.set("mmap", vmlabMmap(raKb, m.pages, m.touch));
+      const got = (o: { steps?: unknown; faults?: unknown }) => o.steps ?? o.faults;
+      // the host's noise (another process dropping the page cache: drop_caches, or memory
+      // pressure) only takes pages away: a case is compared with up to 3 runs, any one equal
+      // passes it; the last run's difference is reported
+      const left = new Set([...want.keys()]);
+      for (let attempt = 0; ; attempt++) {
+        for (const exp of [...left]) {
+          const o = real.get(exp);
+          if (o?.skip !== undefined) {
+            console.log(`${exp} not compared: ${o.skip}`);
+            left.delete(exp);
+          } else if (JSON.stringify(got(o)) === JSON.stringify(want.get(exp))) left.delete(exp);
+        }
+        if (left.size === 0 || attempt === 2) break;
+        real = run();
+      }
+      for (const exp of left) expect(got(real.get(exp)), exp).toEqual(want.get(exp));
     },
   );
 });
