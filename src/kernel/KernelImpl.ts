@@ -586,9 +586,14 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     return vfs.createFile(this, name, sizeBytes, fs, cached, folioBytes);
   }
 
-  /** read(2) / write(2) between a file and a user buffer; bytes transferred, or -EFAULT. */
-  fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean): number {
-    return vfs.fileIo(this, cpuId, fileOf(f), uva, len, write);
+  /** read(2) / write(2) (pread / pwrite at `offset`) between a file and a user buffer; bytes transferred, or -errno. */
+  fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean, offset?: number): number {
+    return vfs.fileIo(this, cpuId, fileOf(f), uva, len, write, offset);
+  }
+
+  /** open(2) of a file by a task: the file's open file description starts again (f_pos 0, fresh readahead state). */
+  openFile(task: TaskHandle, f: FileHandle): void {
+    vfs.openFile(taskOf(task), fileOf(f));
   }
 
   /** ftruncate(2) by a task; 0 or -errno. */

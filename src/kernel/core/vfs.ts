@@ -9,8 +9,10 @@ import { InputError } from "../../base/errors.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { MAX_ORDER } from "../mm/buddy.ts";
+import { filemapRead } from "../mm/filemap.ts";
 import { Gfp } from "../mm/gfp.ts";
 import { PageFlag } from "../mm/PageDesc.ts";
+import { fileRaStateInit } from "../mm/readahead.ts";
 import { shmemSwapinIndex } from "../mm/shmem.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
@@ -69,12 +71,19 @@ export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: numbe
 }
 
 /**
- * read(2) / write(2) of `len` bytes at file offset 0 between a file and
- * the user buffer `uva` of the task current on `cpuId`, through the page
- * cache (pages missing from it are read first: I/O, not page faults) and
- * copy_to_user / copy_from_user. Writes stay within the file's size and
- * dirty the pages they change. Returns the bytes transferred, or -EFAULT
- * when a fault stopped the copy before its first byte.
+ * read(2) / write(2) of `len` bytes between a file and the user buffer
+ * `uva` of the task current on `cpuId`, at file offset `offset` (pread /
+ * pwrite); without one, at the open file's position (f_pos of vmlab's one
+ * open file description of the file), which advances by the bytes moved,
+ * when the task opened the file (openFile), else at offset 0. A read of
+ * a disk file is filemap_read (mm/filemap.ts: readahead as the open
+ * file's state says, stopping at EOF); a tmpfs read (shmem_file_read_iter,
+ * no readahead) and a write go page by page through the page cache (pages
+ * missing from it are read first: I/O, not page faults), with copy_to_user
+ * / copy_from_user. Writes stay within the file's size and dirty the pages
+ * they change. Returns the bytes transferred, or -EFAULT when a fault
+ * stopped the copy before its first byte.
+ * Linux: fs/read_write.c ksys_read, ksys_pread64, ksys_write, ksys_pwrite64; mm/filemap.c filemap_read
  */
 export function fileIo(
   k: KernelCore,
@@ -83,27 +92,64 @@ export function fileIo(
   uva: bigint,
   len: number,
   write: boolean,
+  offset?: number,
 ): number {
-  const n = Math.max(0, Math.min(len, f.sizeBytes));
+  const task = k.current[cpuId];
+  const usePos = offset === undefined && task !== null && f.openers.has(task.pid);
+  const r = fileIoAt(k, cpuId, f, uva, len, write, usePos ? f.pos : (offset ?? 0));
+  if (usePos && r > 0) f.pos += r; // fdput_pos: the new f_pos
+  return r;
+}
+
+function fileIoAt(
+  k: KernelCore,
+  cpuId: number,
+  f: FileObject,
+  uva: bigint,
+  len: number,
+  write: boolean,
+  start: number,
+): number {
+  const phys = k.machine.phys;
+  const cache = k.userMm.env.cache;
+  if (!write && f.fs === "disk") {
+    // filemap_read: flush_dcache_folio of a folio users map before the copy (they may hold
+    // their writes in lines of other colours); an unmapped page needs none (ARM defers it)
+    let to = uva;
+    return filemapRead(k.userMm, f, start, len, (pfn, off, bytes) => {
+      if (k.pages.mapcount[pfn] > 0) cache.flushDcachePage(pfn);
+      const base = pfn * 4096 + off;
+      const r = k.uaccess.copy(
+        cpuId,
+        to,
+        bytes,
+        true,
+        (i) => phys.read8(base + i),
+        () => {},
+      );
+      const copied = bytes - r.notCopied;
+      to += BigInt(copied);
+      return copied;
+    });
+  }
+  const n = Math.max(0, Math.min(len, f.sizeBytes - start));
   if (n === 0) return 0;
   if (write && sealCheckWrite(f) < 0) return -Errno.EPERM; // shmem_write_begin: the file's seals
-  const phys = k.machine.phys;
   const pc = k.pageCache;
   const at = (i: number): number => {
-    const index = Math.floor(i / 4096);
+    const index = Math.floor((start + i) / 4096);
     // shmem_file_read_iter / shmem_write_begin: a tmpfs page in swap is read back (shmem_get_folio)
     if (f.swapped.size > 0 && f.swapped.has(index))
       assert(shmemSwapinIndex(k.userMm, f, index)!.pfn >= 0, "fileIo: no memory to swap a tmpfs page in");
     const pfn = pc.readPage(f, index, true);
     assert(pfn >= 0, "fileIo: no memory for the page cache");
-    return pfn * 4096 + (i % 4096);
+    return pfn * 4096 + ((start + i) % 4096);
   };
   // flush_dcache_folio: a page users map may hold their writes in lines of other colours
-  // (filemap_read, when writably mapped, before the copy) or must lose its old lines
-  // (generic_perform_write, after it); an unmapped page needs none (ARM defers it)
-  const cache = k.userMm.env.cache;
+  // (shmem_file_read_iter, before the copy) or must lose its old lines (generic_perform_write,
+  // after it); an unmapped page needs none (ARM defers it)
   const flushMapped = () => {
-    for (let p = 0; p * 4096 < n; p++) {
+    for (let p = Math.floor(start / 4096); p * 4096 < start + n; p++) {
       const pfn = pc.find(f, p); // a page not in the cache is mapped nowhere
       if (pfn >= 0 && k.pages.mapcount[pfn] > 0) cache.flushDcachePage(pfn);
     }
@@ -118,13 +164,25 @@ export function fileIo(
     (i, b) => {
       const a = at(i);
       phys.write8(a, b);
-      if (f.fs === "disk") f.dirty.add(Math.floor(i / 4096));
+      if (f.fs === "disk") f.dirty.add(Math.floor((start + i) / 4096));
       else k.pages.flags[Math.floor(a / 4096)] |= PageFlag.Dirty; // shmem_write_end: folio_mark_dirty
     },
   );
   if (write) flushMapped();
   const done = n - r.notCopied;
   return done > 0 ? done : -Errno.EFAULT;
+}
+
+/**
+ * open(2) of `f` by `task`: vmlab keeps one open file description per file
+ * (struct file: f_pos, f_ra, the advice's mode bits); it starts again, as a
+ * new struct file would (file_ra_state_init), and the task's read/write
+ * without an offset use and advance its position from now on.
+ * Linux: fs/open.c do_dentry_open, mm/readahead.c file_ra_state_init
+ */
+export function openFile(task: Task, f: FileObject): void {
+  fileRaStateInit(f);
+  f.openers.add(task.pid);
 }
 
 /**

@@ -10,7 +10,7 @@
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag } from "./arch.ts";
 import { doSetPmd, filePmdSuitable } from "./huge_memory.ts";
-import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
@@ -25,6 +25,13 @@ import {
   setPteAt,
   userPte,
 } from "./pgtable.ts";
+import {
+  folioTestReadahead,
+  pageCacheAsyncRa,
+  pageCacheRaOrder,
+  pageCacheSyncRa,
+  raPagesOf,
+} from "./readahead.ts";
 import { shmemSwapinIndex } from "./shmem.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -40,18 +47,67 @@ function fileWritableAtOnce(vma: Vma): boolean {
   );
 }
 
+/** MMAP_LOTSAMISS: read-around stops once mmap_miss passes it. Linux: mm/filemap.c */
+const MMAP_LOTSAMISS = 100;
+
 /**
- * A page of the file from the page cache (filemap_fault): a miss reads it
- * from disk, a major fault, with read-around of the open file's ra_pages
- * (`readaheadPages`, or what posix_fadvise set) centred on it
- * (do_sync_mmap_readahead), or the page alone under MADV_RANDOM. Returns the frame and whether I/O was needed, or null.
- * Linux: mm/filemap.c filemap_fault, do_sync_mmap_readahead
+ * do_async_mmap_readahead on a fault that found page `index` cached: none
+ * under MADV_RANDOM or without readahead; else one less mmap_miss, and a
+ * folio marked PG_readahead starts the async window (page_cache_async_ra,
+ * ra_pages asked for). Linux: mm/filemap.c do_async_mmap_readahead
+ */
+function doAsyncMmapReadahead(ctx: MmContext, vma: Vma, f: FileObject, index: number): void {
+  const ra = raPagesOf(ctx, f);
+  if (vma.vmFlags & VmFlag.RAND_READ || ra === 0) return;
+  if (f.ra.mmapMiss > 0) f.ra.mmapMiss--;
+  if (folioTestReadahead(ctx, f, index)) pageCacheAsyncRa(ctx, f, index, ra);
+}
+
+/**
+ * do_sync_mmap_readahead on a fault that missed page `index` of a disk
+ * file of 4K folios: nothing under MADV_RANDOM or without readahead;
+ * under MADV_SEQUENTIAL page_cache_sync_ra of ra_pages; else, unless the
+ * file's mmap faults have missed more than MMAP_LOTSAMISS times more than
+ * they hit (mmap_miss, counted up to 10x that), read-around: ra_pages
+ * pages from half of them before the page, the last quarter async (its
+ * first page marked PG_readahead), read in page order.
+ * Linux: mm/filemap.c do_sync_mmap_readahead (6.18: ra->order 0)
+ */
+function doSyncMmapReadahead(ctx: MmContext, vma: Vma, f: FileObject, index: number): void {
+  const raPages = raPagesOf(ctx, f);
+  if (vma.vmFlags & VmFlag.RAND_READ || raPages === 0) return;
+  if (vma.vmFlags & VmFlag.SEQ_READ) {
+    pageCacheSyncRa(ctx, f, index, raPages);
+    return;
+  }
+  const ra = f.ra;
+  if (ra.mmapMiss < MMAP_LOTSAMISS * 10) ra.mmapMiss++;
+  if (ra.mmapMiss > MMAP_LOTSAMISS) return;
+  ra.start = Math.max(0, index - Math.floor(raPages / 2));
+  ra.size = raPages;
+  ra.asyncSize = Math.floor(raPages / 4);
+  ra.order = 0;
+  pageCacheRaOrder(ctx, f);
+}
+
+/**
+ * A page of the file from the page cache (filemap_fault): a hit may start
+ * async readahead (do_async_mmap_readahead); a miss reads it from disk, a
+ * major fault, with the read-around of do_sync_mmap_readahead first (a
+ * file of large folios: `readaheadPages`, or what posix_fadvise set,
+ * centred on it, in the file's folios, the faulting folio first), then the
+ * page alone if the window did not bring it (__filemap_get_folio with
+ * FGP_CREAT). Returns the frame and whether I/O was needed, or null.
+ * Linux: mm/filemap.c filemap_fault, do_sync_mmap_readahead, do_async_mmap_readahead
  */
 function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major: boolean } | null {
   const f = vma.file!;
   const pc = ctx.env.pageCache;
   const have = pc.find(f, index);
-  if (have >= 0) return { pfn: have, major: false };
+  if (have >= 0) {
+    if (f.fs === "disk") doAsyncMmapReadahead(ctx, vma, f, index);
+    return { pfn: have, major: false };
+  }
   if (f.fs === "tmpfs") {
     // shmem_get_folio: a page reclaim wrote to swap comes back from it (shmem_swapin_folio: a
     // major fault unless read ahead into the swap cache)
@@ -61,10 +117,15 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     const pfn = pc.readPage(f, index, false);
     return pfn < 0 ? null : { pfn, major: false };
   }
+  if (f.folioOrder === 0) {
+    doSyncMmapReadahead(ctx, vma, f, index);
+    const pfn = pc.readPage(f, index, true);
+    return pfn < 0 ? null : { pfn, major: true };
+  }
   let from = index;
   let to = index + 1;
   if (!(vma.vmFlags & VmFlag.RAND_READ)) {
-    const ra = f.raPages ?? ctx.settings.readaheadPages; // file->f_ra.ra_pages (POSIX_FADV_SEQUENTIAL doubles it)
+    const ra = raPagesOf(ctx, f); // file->f_ra.ra_pages (POSIX_FADV_SEQUENTIAL doubles it)
     if (vma.vmFlags & VmFlag.SEQ_READ) to = index + ra;
     else {
       from = Math.max(0, index - Math.floor(ra / 2));
@@ -72,18 +133,9 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     }
     to = Math.min(to, f.nrPages);
   }
-  if (f.folioOrder > 0) {
-    // page_cache_ra_order: the window in folios of the file's order, the faulting folio first
-    if (!pc.readahead(f, from, to, true, index)) return null;
-    return { pfn: pc.find(f, index), major: true };
-  }
-  // the page itself first (held while the rest of the window is read, as the fault holds its folio)
-  const pfn = pc.readPage(f, index, true);
-  if (pfn < 0) return null;
-  ctx.env.lru?.pinned.add(pfn);
-  for (let i = from; i < to; i++) if (i !== index && pc.readPage(f, i, true) < 0) break;
-  ctx.env.lru?.pinned.delete(pfn);
-  return { pfn, major: true };
+  // page_cache_ra_order: the window in folios of the file's order, the faulting folio first
+  if (!pc.readahead(f, from, to, true, index)) return null;
+  return { pfn: pc.find(f, index), major: true };
 }
 
 /** Is the PTE at pa empty (pte_none)? */
@@ -140,19 +192,22 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshT
   const end = Math.min(vma.vmEnd, start + n, tableStart + ptrs);
   const fileEnd = f.nrPages - 1;
   const toIndex = (v: number) => vma.vmPgoff + (v - vma.vmStart);
-  // next_uptodate_folio: the first cached page of the window
+  // next_uptodate_folio: the first cached page of the window (a folio marked PG_readahead is
+  // skipped: the fault on it is to start the async window)
+  const skip = (index: number) => pc.find(f, index) < 0 || folioTestReadahead(ctx, f, index);
   let v = start;
-  while (v < end && toIndex(v) <= fileEnd && pc.find(f, toIndex(v)) < 0) v++;
+  while (v < end && toIndex(v) <= fileEnd && skip(toIndex(v))) v++;
   if (v >= end || toIndex(v) > fileEnd) return false;
   const first = pc.folioStart(f, toIndex(v));
   const canMapLarge = f.fs === "tmpfs" || fileEnd >= first + pc.folioPages(f, first);
   if (freshTable && !canMapLarge) return false; // filemap_map_pmd (and its pmd_install) skipped
   // filemap_map_pmd: a PMD-size folio on an empty PMD is mapped by the PMD (do_set_pmd)
   if (freshTable && mapFolioPmd(ctx, mm, vma, vpn, first, false)) return true;
+  let mmapMiss = 0; // the pages mapped around (filemap_map_order0_folio: none is PG_workingset)
   for (; v < end; v++) {
     const index = toIndex(v);
     if (index > fileEnd) break;
-    if (pc.find(f, index) < 0) continue;
+    if (skip(index)) continue;
     const fs = pc.folioStart(f, index);
     const nr = pc.folioPages(f, fs);
     const fv = vma.vmStart + (fs - vma.vmPgoff); // where the folio's first page would be mapped
@@ -165,9 +220,15 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshT
     ) {
       // the whole folio, its pages before and after the window too
       for (let i = 0; i < nr; i++) mapCachedPage(ctx, mm, vma, fv + i, f, fs + i);
+      mmapMiss += nr;
       v = fv + nr - 1;
-    } else mapCachedPage(ctx, mm, vma, v, f, index);
+    } else {
+      mapCachedPage(ctx, mm, vma, v, f, index);
+      mmapMiss++;
+    }
   }
+  // filemap_map_pages: the hits taken off the file's mmap_miss
+  if (f.fs === "disk") f.ra.mmapMiss = Math.max(0, f.ra.mmapMiss - mmapMiss);
   return false;
 }
 
@@ -313,6 +374,144 @@ export function filemapFault(
   return got.major ? VmFault.MAJOR : VmFault.OK;
 }
 
+/** PAGEVEC_SIZE: the folios one filemap_get_pages gathers. Linux: include/linux/pagevec.h */
+const PAGEVEC_SIZE = 31;
+
+/**
+ * filemap_get_read_batch: the first pages of the cached folios from page
+ * `index` on, in a row, up to page `max` (or PAGEVEC_SIZE folios), ending
+ * after a folio marked PG_readahead. Linux: mm/filemap.c filemap_get_read_batch
+ */
+function filemapGetReadBatch(
+  ctx: MmContext,
+  f: FileObject,
+  index: number,
+  max: number,
+  batch: number[],
+): void {
+  const pc = ctx.env.pageCache;
+  batch.length = 0;
+  for (let i = index; i <= max && batch.length < PAGEVEC_SIZE && pc.find(f, i) >= 0; ) {
+    const start = pc.folioStart(f, i);
+    batch.push(start);
+    if (folioTestReadahead(ctx, f, start)) break;
+    i = start + pc.folioPages(f, start);
+  }
+}
+
+/**
+ * filemap_get_pages for a read of `count` bytes at `pos`: the cached
+ * folios there; none, page_cache_sync_ra reads them (its window), and if
+ * even then none (no memory for the window), one 4K folio
+ * (filemap_create_folio). The last folio of the batch marked PG_readahead
+ * starts the async window (filemap_readahead). False when no memory.
+ * Linux: mm/filemap.c filemap_get_pages, filemap_readahead, filemap_create_folio
+ */
+function filemapGetPages(
+  ctx: MmContext,
+  f: FileObject,
+  pos: number,
+  count: number,
+  batch: number[],
+): boolean {
+  const index = Math.floor(pos / 4096);
+  const lastIndex = Math.ceil((pos + count) / 4096); // the page past the read's end
+  filemapGetReadBatch(ctx, f, index, lastIndex - 1, batch);
+  if (batch.length === 0) {
+    pageCacheSyncRa(ctx, f, index, lastIndex - index);
+    filemapGetReadBatch(ctx, f, index, lastIndex - 1, batch);
+  }
+  if (batch.length === 0) {
+    if (ctx.env.pageCache.readSmall(f, index, true) < 0) return false;
+    batch.push(index);
+    return true;
+  }
+  const last = batch[batch.length - 1];
+  if (folioTestReadahead(ctx, f, last)) pageCacheAsyncRa(ctx, f, last, lastIndex - last);
+  return true;
+}
+
+/** folio_get / folio_put of a batch's folio from page `start`: its frames held from reclaim or let go. */
+function pinFolio(
+  ctx: MmContext,
+  f: FileObject,
+  start: number,
+  pinned: { add(pfn: number): void; delete(pfn: number): void },
+  hold: boolean,
+): void {
+  const pc = ctx.env.pageCache;
+  const nr = pc.folioPages(f, start);
+  for (let i = start; i < start + nr; i++) {
+    const pfn = pc.find(f, i);
+    if (pfn < 0) continue;
+    if (hold) pinned.add(pfn);
+    else pinned.delete(pfn);
+  }
+}
+
+/**
+ * filemap_read: read(2) of `count` bytes at file offset `pos` of a disk
+ * file through the page cache, batch by batch (filemap_get_pages: readahead
+ * as the open file's state says), each folio's part copied to the user
+ * (`copy(pfn, pageOffset, bytes)`, one page at a time, returns the bytes
+ * copied). Stops at EOF, or at a short copy (-EFAULT if nothing was read).
+ * The open file's prev_pos becomes the byte after the last one read.
+ * Returns the bytes read, or -errno (EFAULT, ENOMEM).
+ * Linux: mm/filemap.c filemap_read
+ */
+export function filemapRead(
+  ctx: MmContext,
+  f: FileObject,
+  pos: number,
+  count: number,
+  copy: (pfn: number, pageOffset: number, bytes: number) => number,
+): number {
+  if (count === 0) return 0;
+  const pc = ctx.env.pageCache;
+  const batch: number[] = [];
+  let lastPos = f.ra.prevPos;
+  let done = 0;
+  let error = 0;
+  let at = pos;
+  do {
+    const isize = f.sizeBytes;
+    if (at >= isize) break;
+    if (!filemapGetPages(ctx, f, at, count - done, batch)) {
+      error = -Errno.ENOMEM;
+      break;
+    }
+    const endOffset = Math.min(isize, pos + count);
+    // the batch holds a reference on each folio while it is copied: reclaim (a fault in the user
+    // buffer may run it) leaves them
+    const pinned = ctx.env.lru?.pinned;
+    if (pinned) for (const start of batch) pinFolio(ctx, f, start, pinned, true);
+    for (const start of batch) {
+      if (endOffset < start * 4096) break;
+      const fsize = pc.folioPages(f, start) * 4096;
+      const bytes = Math.min(endOffset - at, fsize - (at - start * 4096));
+      // copy_folio_to_iter, a page at a time
+      let copied = 0;
+      while (copied < bytes) {
+        const p = at + copied;
+        const n = Math.min(bytes - copied, 4096 - (p % 4096));
+        const got = copy(pc.find(f, Math.floor(p / 4096)), p % 4096, n);
+        copied += got;
+        if (got < n) break;
+      }
+      done += copied;
+      at += copied;
+      lastPos = at;
+      if (copied < bytes) {
+        error = -Errno.EFAULT;
+        break;
+      }
+    }
+    if (pinned) for (const start of batch) pinFolio(ctx, f, start, pinned, false);
+  } while (done < count && at < f.sizeBytes && error === 0);
+  f.ra.prevPos = lastPos;
+  return done > 0 ? done : error;
+}
+
 /**
  * msync (MS_SYNC) on [start, end) of mm: for each shared mapping of a disk
  * file there, write back the file's dirty pages in that range
@@ -407,34 +606,4 @@ export function folioEndWriteback(ctx: MmContext, pfns: readonly number[]): void
     if (flags[pfn] & PageFlag.Writeback) flags[pfn] &= ~(PageFlag.Writeback | PageFlag.Reclaim);
 }
 
-/**
- * The backing device's bdi->io_pages: its max_sectors_kb in pages, the
- * block layer's default cap BLK_DEF_MAX_SECTORS_CAP (2560 sectors, 1280
- * KiB). Linux: include/linux/blkdev.h BLK_DEF_MAX_SECTORS_CAP, block/blk-settings.c blk_apply_bdi_limits
- */
-export const BDI_IO_PAGES = 320;
-
-/**
- * force_page_cache_ra for POSIX_FADV_WILLNEED: at most max(io_pages,
- * ra_pages) pages from `index` (the request past the readahead window is
- * cut to the device's optimal I/O size), clipped to the file's last page,
- * are read in chunks of 2 MiB (do_page_cache_ra); page_cache_ra_unbounded
- * skips what is cached and allocates folios of the mapping's minimum order
- * (0 for ext4: 4K folios, even in a file with `folio=`). Nothing is mapped.
- * Returns the pages read; stops when memory runs out.
- * Linux: mm/readahead.c force_page_cache_ra, do_page_cache_ra, page_cache_ra_unbounded
- */
-export function forcePageCacheRa(ctx: MmContext, f: FileObject, index: number, nrToRead: number): number {
-  const raPages = f.raPages ?? ctx.settings.readaheadPages;
-  const nr = Math.min(nrToRead, Math.max(BDI_IO_PAGES, raPages));
-  if (f.sizeBytes === 0) return 0;
-  const endIndex = Math.floor((f.sizeBytes - 1) / 4096);
-  const pc = ctx.env.pageCache;
-  let read = 0;
-  for (let i = index; i < index + nr && i <= endIndex; i++) {
-    if (pc.find(f, i) >= 0) continue;
-    if (pc.readSmall(f, i, true) < 0) break;
-    read++;
-  }
-  return read;
-}
+export { BDI_IO_PAGES, forcePageCacheRa } from "./readahead.ts";

@@ -139,7 +139,7 @@ export class PageCache {
    * when no memory could be had.
    * Linux: mm/readahead.c ra_alloc_folio, mm/filemap.c filemap_add_folio
    */
-  private addFolio(f: FileObject, start: number, order: number, io: boolean): number {
+  addFolio(f: FileObject, start: number, order: number, io: boolean): number {
     const nr = 2 ** order;
     let clash = order === 0;
     for (let i = start; i < start + nr && !clash; i++) clash = f.cache.has(i);

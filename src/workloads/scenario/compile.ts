@@ -32,7 +32,7 @@ import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
 import { shmat, shmctl, shmdt, shmget } from "./stmts/shm.ts";
 import { show } from "./stmts/show.ts";
-import { syscall, uaccess } from "./stmts/uaccess.ts";
+import { openFile, syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
 import {
@@ -78,6 +78,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["exec", userAccess],
   ["madvise", madvise],
   ["syscall", syscall],
+  ["open", openFile],
   ["coredump", coredump],
   ["replay", replay],
   ["msync", msync],
@@ -171,6 +172,7 @@ const LINUX_ONLY = new Set([
   "pkey_mprotect",
   "fork",
   "syscall",
+  "open",
   "coredump",
 ]);
 

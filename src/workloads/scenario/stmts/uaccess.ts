@@ -117,45 +117,79 @@ export function uaccess(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `P: VAR = syscall read|write FILE BUF SIZE`: read(2)/write(2) at offset 0 through copy_to/from_user */
+/**
+ * `P: VAR = syscall read|write FILE BUF SIZE [offset=N]`: read(2)/write(2)
+ * through copy_to/from_user; with `offset=N`, pread(2)/pwrite(2) at N; without it, at the
+ * file's position (advanced) once P has said `open FILE`, else at offset 0. A read of a disk
+ * file goes through readahead (mm/readahead.ts): the note says how many of the file's pages
+ * are cached after it.
+ */
 export function syscall(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
-  c.opts(s, []);
+  const o = c.opts(s, ["offset"]);
   const args = argWords(s);
   const call = args[0]?.ident;
   if (call !== "read" && call !== "write")
-    c.fail("syscall read|write FILE BUF SIZE", args[0]?.pos ?? s.verbPos);
+    c.fail("syscall read|write FILE BUF SIZE [offset=N]", args[0]?.pos ?? s.verbPos);
   const fw = args[1];
   if (fw?.ident == null || !c.files.has(fw.ident))
     c.fail(
       `file '${fw?.ident ?? "?"}' does not exist (create it with 'file NAME size=...')`,
       fw?.pos ?? s.verbPos,
     );
-  if (args.length !== 4) c.fail("syscall read|write FILE BUF SIZE", args[4]?.pos ?? s.verbPos);
+  if (args.length !== 4) c.fail("syscall read|write FILE BUF SIZE [offset=N]", args[4]?.pos ?? s.verbPos);
   const [buf, size] = c.exprArgs(args.slice(2));
   const fname = fw.ident;
+  const offsetW = o.get("offset");
   c.define(s);
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
     const cpu = c.runOn(rt, t);
     const len = c.value(size, rt, "the size");
     if (len > 1n << 40n) c.fail(`syscall ${call}: size ${len} is larger than vmlab models (1T)`, size.pos);
+    const offset = offsetW ? c.numOpt(offsetW, rt)! : undefined;
     const f0 = t.minFlt;
     const m0 = t.majFlt;
+    const file = rt.files.get(fname)!;
     const r = rt.kernel.fileIo(
       cpu,
-      rt.files.get(fname)!,
+      file,
       c.value(buf, rt, "the buffer"),
       Number(len),
       call === "write",
+      offset,
     );
+    const info = call === "read" && file.fs === "disk" ? rt.view.file(fname) : null;
+    const cached = info ? `; ${fname}: ${info.cached} of ${info.pages} pages cached` : "";
     c.assign(
       s,
       rt,
       BigInt(r),
       r < 0
         ? `(${errnoName(BigInt(r))})`
-        : `(${faultSummary(t.minFlt - f0, t.majFlt - m0)} taken by the kernel's copy)`,
+        : `(${faultSummary(t.minFlt - f0, t.majFlt - m0)} taken by the kernel's copy${cached})`,
     );
+  };
+}
+
+/**
+ * `P: open FILE`: open(2) of FILE by P. vmlab has no file descriptors: a file has one open
+ * file description, which starts again (position 0, readahead state and advice reset, as a
+ * new struct file); P's `syscall read|write FILE` without `offset=` then use and advance its
+ * position.
+ */
+export function openFile(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.opts(s, []);
+  const args = argWords(s);
+  const fw = args[0];
+  if (args.length !== 1 || fw.ident === null) c.fail("open FILE", args[1]?.pos ?? s.verbPos);
+  const fname = fw.ident;
+  if (!c.files.has(fname)) c.fail(`no file '${fname}' (create it with 'file ${fname} size=...')`, fw.pos);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    rt.kernel.openFile(t, rt.files.get(fname)!);
+    rt.out.push(`open ${fname}: position 0, readahead state reset`);
   };
 }
