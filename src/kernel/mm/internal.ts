@@ -20,6 +20,7 @@ import type { FileObject } from "../fs/file.ts";
 import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { CacheFlush } from "./cacheflush.ts";
+import type { HState } from "./hugetlb.ts";
 import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
@@ -208,6 +209,8 @@ export interface MmContext {
   lastCtxId: number;
   /** the machine's anon_vmas (absent in unit tests that build a bare context: the reverse map then scans) */
   readonly anonVmas?: AnonVmas;
+  /** the HugeTLB pool of the default huge page size (mm/hugetlb.ts; absent in bare test contexts: no HugeTLB) */
+  readonly hstate?: HState;
 }
 
 /** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */

@@ -18,6 +18,7 @@ import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";
 import { mmPopulate, type Populate } from "./gup.ts";
 import { hugeEligible, splitPmd } from "./huge_memory.ts";
+import { HState } from "./hugetlb.ts";
 import type { MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
 import { AnonVmas, type MmStruct } from "./MmStruct.ts";
 import { doMadvise, dontneed, guardInstall, guardRemove, lazyFree, pageout } from "./madvise.ts";
@@ -64,11 +65,15 @@ export class UserMm implements MmContext {
   lastCtxId = 0;
   /** the machine's anon_vmas (the reverse map of anonymous pages) */
   readonly anonVmas = new AnonVmas();
+  /** the HugeTLB pool (default_hstate: the PMD's size) */
+  readonly hstate: HState;
 
   constructor(
     readonly env: MmEnv,
     readonly settings: MmSettings,
-  ) {}
+  ) {
+    this.hstate = new HState(env.pgtable.hpagePmdNr);
+  }
 
   // ---- page tables (pgtable.ts) ----
   mapper(mm: MmStruct): PageTableMapper {

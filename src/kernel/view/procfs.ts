@@ -43,8 +43,8 @@ export function formatSmaps(smaps: SmapsInfo[]): string[] {
   smaps.forEach((s, i) => {
     out.push(maps[i]);
     out.push(kb("Size", s.vma.pages * 4096));
-    out.push(kb("KernelPageSize", 4096));
-    out.push(kb("MMUPageSize", 4096));
+    out.push(kb("KernelPageSize", s.kernelPageSize));
+    out.push(kb("MMUPageSize", s.kernelPageSize));
     out.push(kb("Rss", s.rss));
     out.push(kb("Pss", s.pss));
     out.push(kb("Pss_Dirty", s.pssDirty));
@@ -59,8 +59,8 @@ export function formatSmaps(smaps: SmapsInfo[]): string[] {
     out.push(kb("AnonHugePages", s.anonHuge));
     out.push(kb("ShmemPmdMapped", 0));
     out.push(kb("FilePmdMapped", s.filePmd));
-    out.push(kb("Shared_Hugetlb", 0));
-    out.push(kb("Private_Hugetlb", 0));
+    out.push(kb("Shared_Hugetlb", s.sharedHugetlb));
+    out.push(kb("Private_Hugetlb", s.privateHugetlb));
     out.push(kb("Swap", s.swap));
     out.push(kb("SwapPss", 0));
     out.push(kb("Locked", s.locked));

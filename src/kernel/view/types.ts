@@ -279,6 +279,11 @@ export interface SmapsInfo {
   anonHuge: number;
   /** FilePmdMapped: page-cache pages mapped by a PMD */
   filePmd: number;
+  /** Shared_Hugetlb, Private_Hugetlb: a HugeTLB VMA's huge pages (smaps_hugetlb_range), in bytes */
+  sharedHugetlb: number;
+  privateHugetlb: number;
+  /** KernelPageSize = MMUPageSize (vma_kernel_pagesize: the huge page size of a HugeTLB VMA), in bytes */
+  kernelPageSize: number;
   swap: number;
   locked: number;
   thpEligible: boolean;

@@ -31,6 +31,7 @@ import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
 import { shmat, shmctl, shmdt, shmget } from "./stmts/shm.ts";
 import { show } from "./stmts/show.ts";
+import { sysctl } from "./stmts/sysctl.ts";
 import { syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
@@ -52,6 +53,7 @@ const STATEMENTS = new Map<string, Handler>([
   ["device", device],
   ["reclaim", reclaim],
   ["drop_caches", dropCaches],
+  ["sysctl", sysctl],
   ["kswapd", reclaim],
   ["let", letStmt],
   ["expect", expect],
