@@ -232,6 +232,11 @@ export function pageInfo(k: KernelCore, t: Task, vpn: number): PageInfo {
   info.lazyfree = !special && (k.pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
   info.swapCache = !special && (k.swap?.slotOf.has(pfn) ?? false);
   info.mapcount = special ? 0 : k.pages.mapcount[pfn];
+  if (!special && k.pages.kind[pfn] === PageKind.Hugetlb) {
+    // a HugeTLB folio: its mappings are counted on its first frame (mm/hugetlb.ts)
+    info.hugetlb = true;
+    info.mapcount = k.pages.mapcount[pfn - (pfn % pt.hpagePmdNr)];
+  }
   return info;
 }
 

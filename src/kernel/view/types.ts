@@ -147,8 +147,10 @@ export interface PageInfo {
   lazyfree: boolean;
   /** the swap cache holds this page (PG_swapcache), or, for a swap entry, a page for its slot */
   swapCache: boolean;
-  /** the frame's mapcount: -1 when not present, 0 for the zero page */
+  /** the frame's mapcount: -1 when not present, 0 for the zero page (a HugeTLB folio's: the folio's mappings) */
   mapcount: number;
+  /** mapped by a HugeTLB entry (counted apart from Rss and Anonymous, as smaps does) */
+  hugetlb?: boolean;
 }
 
 /** One entry of a walk through a page table. */

@@ -1,0 +1,310 @@
+/**
+ * HugeTLB pages (mm/hugetlb.ts): the pool and its counters at each step of
+ * a mapping's life, as /proc/meminfo's HugePages_* show them; the fault's
+ * huge leaf through each architecture's page tables; fork's COW and the
+ * owner's famous unmap of its children; shared mappings; reclaim leaving the
+ * pool alone; the pool's shrink with folios free or in use.
+ * Linux: mm/hugetlb.c, fs/hugetlbfs/inode.c
+ */
+import { describe, expect, it } from "vitest";
+import { checkedMetrics, expectationFailures } from "../../workloads/scenario/testKit.ts";
+
+/** Each architecture with its huge page size and the name of its PTE level. */
+const ARCHS = [
+  { arch: "x86_64", size: "2M", three: "6M", four: "8M", pages: 512, pte: "pt" },
+  { arch: "arm64", size: "2M", three: "6M", four: "8M", pages: 512, pte: "l3" },
+  { arch: "riscv-sv39", size: "2M", three: "6M", four: "8M", pages: 512, pte: "l0" },
+  { arch: "i386-pae", size: "2M", three: "6M", four: "8M", pages: 512, pte: "pt" },
+  // 2-level i386: a PSE page-directory entry maps 4 MiB (HPAGE_SHIFT 22)
+  { arch: "i386", size: "4M", three: "12M", four: "16M", pages: 1024, pte: "pt" },
+];
+
+describe.each(ARCHS)("HugeTLB on $arch ($size pages)", ({ arch, size, three, four, pages, pte }) => {
+  it("reserves at mmap, consumes at first touch, gives back at munmap and at exit", () => {
+    expect(
+      expectationFailures(`machine arch=${arch} ram=256M
+spawn A
+sysctl nr_hugepages=4
+expect meminfo.HugePages_Total == 4
+expect meminfo.HugePages_Free == 4
+expect meminfo.Hugepagesize == ${size}
+expect meminfo.Hugetlb == ${four}
+A: buf = mmap ${three} hugetlb
+expect meminfo.HugePages_Rsvd == 3
+expect meminfo.HugePages_Free == 4
+A: write buf 1 value=0x11
+expect meminfo.HugePages_Rsvd == 2
+expect meminfo.HugePages_Free == 3
+# the walk ends at a huge leaf: no PTE table, one frame per 4K page of it
+expect table(A, buf, ${pte}) == -1
+expect hugetlb(A, buf ${size}) == ${pages}
+expect pfn(A, buf+8K) == pfn(A, buf) + 2
+expect rss(A, buf ${size}) == 0
+expect A.rss == 0
+expect mapcount(A, buf+4K) == 1
+A: read buf+${size}
+expect meminfo.HugePages_Rsvd == 1
+expect meminfo.HugePages_Free == 2
+# munmap of the first huge page: its folio back on the free list; the reservations stay
+A: munmap buf ${size}
+expect meminfo.HugePages_Free == 3
+expect meminfo.HugePages_Rsvd == 1
+# exit: the unused reservation and the folio go back
+A: exit
+expect meminfo.HugePages_Free == 4
+expect meminfo.HugePages_Rsvd == 0
+expect meminfo.HugePages_Total == 4
+`),
+    ).toEqual([]);
+  });
+
+  it("fork shares a private folio write-protected; a write copies it", () => {
+    expect(
+      expectationFailures(`machine arch=${arch} ram=256M
+spawn A
+sysctl nr_hugepages=3
+A: buf = mmap ${size} hugetlb
+A: write buf 1 value=0x11
+A: fork B
+expect pfn(B, buf) == pfn(A, buf)
+expect mapcount(A, buf) == 2
+expect meminfo.HugePages_Free == 2
+B: write buf 1 value=0x22
+expect pfn(B, buf) != pfn(A, buf)
+expect byte(A, buf) == 0x11
+expect byte(B, buf) == 0x22
+expect mapcount(A, buf) == 1
+expect meminfo.HugePages_Free == 1
+# the parent's folio is its own again: a write reuses it
+let p = pfn(A, buf)
+A: write buf 1 value=0x33
+expect pfn(A, buf) == p
+expect meminfo.HugePages_Free == 1
+B: exit
+A: exit
+expect meminfo.HugePages_Free == 3
+expect meminfo.HugePages_Rsvd == 0
+`),
+    ).toEqual([]);
+  });
+});
+
+describe("HugeTLB reservations and the pool", () => {
+  it("mmap fails with ENOMEM when the pool cannot cover the mapping, unless MAP_NORESERVE", () => {
+    const m = checkedMetrics(`machine ram=256M
+spawn A
+sysctl nr_hugepages=2
+A: a = mmap 6M hugetlb
+A: b = mmap 4M hugetlb
+A: c = mmap 2M hugetlb
+A: d = mmap 2M hugetlb noreserve
+let rsvd = meminfo.HugePages_Rsvd
+`);
+    expect(m("a")).toBe(-12);
+    expect(m("b")).toBeGreaterThan(0);
+    expect(m("c")).toBe(-12);
+    expect(m("d")).toBeGreaterThan(0);
+    expect(m("rsvd")).toBe(2);
+  });
+
+  it("a MAP_NORESERVE mapping takes no reservation and gets SIGBUS at the fault when the pool is empty", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=2
+A: r = mmap 2M hugetlb
+A: n = mmap 4M hugetlb noreserve
+expect meminfo.HugePages_Rsvd == 1
+A: catch SIGBUS
+A: write n
+expect A.signal == none
+expect meminfo.HugePages_Free == 1
+# the last free folio is reserved for r: n may not take it
+A: write n+2M
+expect A.signal == SIGBUS
+expect hugetlb(A, n+2M 2M) == 0
+A: write r
+expect meminfo.HugePages_Free == 0
+expect meminfo.HugePages_Rsvd == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("the owner's COW with no folio left unmaps the child's page; the child's next fault is SIGBUS", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=1
+A: buf = mmap 2M hugetlb
+A: write buf 1 value=0x11
+A: fork B
+B: read buf
+expect byte(B, buf) == 0x11
+# no free folio for the copy: unmap_ref_private takes the page from the child
+A: write buf 1 value=0x22
+expect byte(A, buf) == 0x22
+expect hugetlb(B, buf 2M) == 0
+expect mapcount(A, buf) == 1
+B: catch SIGBUS
+B: read buf
+expect B.signal == SIGBUS
+expect B.alive == 1
+`),
+    ).toEqual([]);
+  });
+
+  it("a child without reserves cannot COW when the only free folio is reserved: SIGBUS", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=2
+A: buf = mmap 4M hugetlb
+A: write buf 1 value=0x11
+A: fork B
+expect meminfo.HugePages_Rsvd == 1
+B: catch SIGBUS
+B: write buf 1 value=0x22
+expect B.signal == SIGBUS
+expect byte(B, buf) == 0x11
+# the parent's second page is still covered
+A: write buf+2M
+expect meminfo.HugePages_Free == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("a shared mapping's folio is shared by the processes that map it, and freed with the last", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=2
+A: buf = mmap 4M shared hugetlb
+expect meminfo.HugePages_Rsvd == 2
+A: write buf 1 value=0x11
+A: fork B
+# fork copies no entry of a shared mapping: the child faults the folio in from the page cache
+expect hugetlb(B, buf 2M) == 0
+B: read buf
+expect pfn(B, buf) == pfn(A, buf)
+expect byte(B, buf) == 0x11
+B: write buf+2M 1 value=0x22
+A: read buf+2M
+expect pfn(A, buf+2M) == pfn(B, buf+2M)
+expect byte(A, buf+2M) == 0x22
+expect meminfo.HugePages_Free == 0
+expect meminfo.HugePages_Rsvd == 0
+A: munmap buf 4M
+expect meminfo.HugePages_Free == 0
+B: exit
+expect meminfo.HugePages_Free == 2
+expect meminfo.HugePages_Rsvd == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("reclaim never takes a HugeTLB page", () => {
+    expect(
+      expectationFailures(`machine ram=64M swap=64M
+spawn A
+sysctl nr_hugepages=4
+A: h = mmap 8M hugetlb
+A: write h 8M value=0x5a
+let f = meminfo.HugePages_Free
+A: a = mmap 40M
+A: write a 40M
+reclaim 32M
+expect vmstat.pswpout > 0
+expect hugetlb(A, h 8M) == 2048
+expect meminfo.HugePages_Free == f
+expect byte(A, h+6M) == 0x5a
+`),
+    ).toEqual([]);
+  });
+
+  it("shrinking the pool frees free folios; folios in use or reserved become surplus, freed when let go", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=4
+A: a = mmap 2M hugetlb
+A: write a
+A: b = mmap 2M hugetlb
+n = sysctl nr_hugepages=0
+expect n == 0
+expect meminfo.HugePages_Total == 2
+expect meminfo.HugePages_Surp == 2
+expect meminfo.HugePages_Free == 1
+expect meminfo.HugePages_Rsvd == 1
+A: munmap a 2M
+expect meminfo.HugePages_Total == 1
+expect meminfo.HugePages_Surp == 1
+A: munmap b 2M
+expect meminfo.HugePages_Total == 0
+expect meminfo.HugePages_Surp == 0
+expect meminfo.Hugetlb == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("growing the pool stops when no free block of the huge page size is left", () => {
+    const m = checkedMetrics(`machine ram=64M
+n = sysctl nr_hugepages=1000
+let total = meminfo.HugePages_Total
+n2 = sysctl nr_hugepages=1000
+`);
+    expect(m("n")).toBeGreaterThan(0);
+    expect(m("n")).toBeLessThan(32);
+    expect(m("total")).toBe(m("n"));
+    expect(m("n2")).toBe(m("n"));
+  });
+
+  it("nr_overcommit_hugepages lets a reservation take surplus folios, given back at munmap", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=1 nr_overcommit_hugepages=2
+A: buf = mmap 6M hugetlb
+expect buf > 0
+expect meminfo.HugePages_Total == 3
+expect meminfo.HugePages_Surp == 2
+expect meminfo.HugePages_Rsvd == 3
+A: write buf 6M
+A: munmap buf 6M
+expect meminfo.HugePages_Total == 1
+expect meminfo.HugePages_Surp == 0
+A: x = mmap 8M hugetlb
+expect x == -12
+`),
+    ).toEqual([]);
+  });
+});
+
+describe("HugeTLB mappings' geometry", () => {
+  it("rounds the length up, places on a huge page boundary, refuses a misaligned fixed address and split", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=4
+A: buf = mmap 3M hugetlb noreserve
+expect vmas(A, buf 4M) == 1
+A: f = mmap 2M hugetlb noreserve at=0x40001000 fixed
+expect f == -22
+A: h = mmap 2M hugetlb noreserve at=0x40001000
+expect h == 0x40200000
+A: r = munmap buf 4K
+expect r == -22
+# the start's split at a huge page boundary stays when the end's fails (vms_gather_munmap_vmas)
+A: r2 = munmap buf+2M 4K
+expect r2 == -22
+expect vmas(A, buf 4M) == 2
+A: p = mprotect buf 4K prot=r
+expect p == -22
+A: p2 = mprotect buf 2M prot=r
+expect p2 == 0
+A: catch SIGSEGV
+A: write buf
+expect A.signal == SIGSEGV
+`),
+    ).toEqual([]);
+  });
+});
