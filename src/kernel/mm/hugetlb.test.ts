@@ -307,4 +307,32 @@ expect A.signal == SIGSEGV
 `),
     ).toEqual([]);
   });
+
+  it("mremap moves whole huge entries, shrinks, and refuses to grow; MADV_DONTNEED frees a folio", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=4
+A: buf = mmap 4M hugetlb
+A: write buf 4M value=0x5a
+let p = pfn(A, buf+2M)
+A: g = mremap buf 4M 8M maymove
+expect g == -22
+A: m = mremap buf 4M 4M maymove to=0x40000000
+expect m == 0x40000000
+expect hugetlb(A, buf 4M) == 0
+expect pfn(A, 0x40200000) == p
+expect byte(A, 0x40200000) == 0x5a
+expect meminfo.HugePages_Free == 2
+A: s = mremap 0x40000000 4M 2M
+expect meminfo.HugePages_Free == 3
+A: d = madvise 0x40000000 2M dontneed
+expect d == 0
+expect meminfo.HugePages_Free == 4
+expect meminfo.HugePages_Rsvd == 0
+A: exit
+expect meminfo.HugePages_Free == 4
+`),
+    ).toEqual([]);
+  });
 });

@@ -25,10 +25,10 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
-import { PteFlag } from "./arch.ts";
+import { PteFlag, TlbFlush } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { HugetlbFile, HugetlbVma, PrivateResvMap } from "./hugetlb_vma.ts";
-import { type MmContext, type TlbGather, VmFault } from "./internal.ts";
+import { Errno, type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -685,6 +685,71 @@ export function hugetlbDupVmaPrivate(vma: Vma): void {
     vma.htlb.resv = null;
     vma.htlb.unmapped = false;
   }
+}
+
+/**
+ * move_hugetlb_page_tables: mremap's move of a HugeTLB range, huge entry by
+ * huge entry (huge_ptep_get_and_clear at the old address, set_huge_pte_at at
+ * the new one), then the old range's flush. Returns the pages moved (fewer
+ * when a table could not be allocated).
+ * Linux: mm/hugetlb.c move_hugetlb_page_tables
+ */
+export function moveHugetlbPageTables(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldStart: number,
+  newStart: number,
+  len: number,
+): number {
+  const h = hstateOf(ctx);
+  const pt = ctx.env.pgtable;
+  let done = 0;
+  for (; done < len; done += h.nrPages) {
+    const pa = pmdPa(ctx, mm, oldStart + done);
+    if (pa < 0) continue;
+    const e = pt.get(ctx.env.phys, pa);
+    if (pt.none(e.hi, e.lo)) continue;
+    const npa = hugePteAlloc(ctx, mm, newStart + done);
+    if (npa < 0) break;
+    pt.set(ctx.env.phys, pa, 0, 0); // huge_ptep_get_and_clear: flushed below, before anyone reuses the folio
+    setPteAt(ctx, npa, e.hi, e.lo);
+  }
+  // flush_hugetlb_tlb_range(vma, old_end - len, old_end)
+  if (done > 0) ctx.env.flushTlbMmRange(mm, oldStart, done, TlbFlush.Pmd);
+  return Math.min(done, len);
+}
+
+/**
+ * clear_vma_resv_huge_pages: mremap moved a private owner's reservations to
+ * the new VMA; the old one, about to be unmapped, gives none back.
+ * Linux: mm/hugetlb.c clear_vma_resv_huge_pages
+ */
+export function clearVmaResvHugePages(vma: Vma): void {
+  if (vma.htlb !== null) {
+    vma.htlb.resv = null;
+    vma.htlb.unmapped = false;
+  }
+}
+
+/**
+ * mremap's rules for a HugeTLB VMA: the lengths round up to the huge page
+ * size, both addresses must sit on a huge page boundary (-EINVAL) and the
+ * mapping may not grow (-EINVAL: the reservation map cannot be split).
+ * Returns the rounded lengths, or -errno.
+ * Linux: mm/mremap.c SYSCALL_DEFINE5(mremap) (is_vm_hugetlb_page)
+ */
+export function hugetlbMremapLengths(
+  ctx: MmContext,
+  start: number,
+  oldPages: number,
+  newPages: number,
+  fixedTo: number,
+): { oldPages: number; newPages: number } | number {
+  const nr = hstateOf(ctx).nrPages;
+  const o = Math.ceil(oldPages / nr) * nr;
+  const n = Math.ceil(newPages / nr) * nr;
+  if (start % nr !== 0 || (fixedTo >= 0 && fixedTo % nr !== 0) || n > o) return -Errno.EINVAL;
+  return { oldPages: o, newPages: n };
 }
 
 /** hugetlb_vm_op_split: a HugeTLB VMA splits only at a huge page boundary (else -EINVAL). */

@@ -158,6 +158,7 @@ export function vmaInfo(k: KernelCore, v: Vma): VmaInfo {
     anon: f === null && v.shmem === null && !pfnmap,
     shmem: v.shmem !== null,
     pfnmap,
+    ...(v.htlb !== null ? { hugetlbIno: v.htlb.file.ino } : {}),
   };
 }
 

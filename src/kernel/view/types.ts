@@ -119,6 +119,8 @@ export interface VmaInfo {
   shmem: boolean;
   /** VM_PFNMAP: frames remap_pfn_range mapped (a device buffer) */
   pfnmap: boolean;
+  /** a HugeTLB mapping: the inode of its file on the internal hugetlbfs mount */
+  hugetlbIno?: number;
 }
 
 /** One user page of a process, read without side effects. */
