@@ -1,7 +1,8 @@
 /**
- * What a HugeTLB VMA holds (mm/hugetlb.ts works on it): the hugetlbfs
- * inode it maps and, for a private mapping, the reservation map its
- * creator owns. Kept apart from mm/hugetlb.ts so that vma.ts and
+ * The HugeTLB state mm/hugetlb.ts works on: the pool (struct hstate), and
+ * what a HugeTLB VMA holds: the hugetlbfs inode it maps and, for a private
+ * mapping, the reservation map its creator owns. Kept apart from
+ * mm/hugetlb.ts, importing nothing, so that internal.ts, vma.ts and
  * MmStruct.ts name the types without importing the code.
  *
  * - `HugetlbFile` is the inode: a MAP_HUGETLB mapping gets one of its own
@@ -54,5 +55,47 @@ export class HugetlbVma {
   /** vm_area_dup with hugetlb_vm_op_open: the same file (a reference more), the same owner's map. */
   dup(): HugetlbVma {
     return new HugetlbVma(this.file, this.resv, this.unmapped);
+  }
+}
+
+/**
+ * struct hstate of the default size: the pool's counters as
+ * /proc/sys/vm/nr_hugepages, /proc/meminfo (HugePages_*) and
+ * /sys/kernel/mm/hugepages/hugepages-SIZEkB/ show them, and its lists.
+ */
+export class HState {
+  /** huge_page_order */
+  readonly order: number;
+  /** nr_huge_pages: the pool, surplus included */
+  nrHugePages = 0;
+  /** free_huge_pages: pool folios on the free list */
+  freeHugePages = 0;
+  /** resv_huge_pages: free folios promised to mappings */
+  resvHugePages = 0;
+  /** surplus_huge_pages: folios beyond nr_hugepages, from the overcommit */
+  surplusHugePages = 0;
+  /** nr_overcommit_huge_pages (/proc/sys/vm/nr_overcommit_hugepages) */
+  nrOvercommitHugePages = 0;
+  /** hugepage_freelists: first frames of free folios; the last element is the list's head */
+  readonly freeList: number[] = [];
+  /** hugepage_activelist: first frames of folios in use */
+  readonly active = new Set<number>();
+  /** folios that are anonymous (a private mapping's: folio_test_anon) */
+  readonly anon = new Set<number>();
+  /** the last hugetlbfs inode number handed out (get_next_ino) */
+  lastIno = 0;
+  /** counters (vmlab's own: Linux has no vmstat for them): pool folios allocated and freed, faults, COW copies */
+  readonly stats = { poolAlloc: 0, poolAllocFail: 0, poolFree: 0, faults: 0, cowCopies: 0, sigbus: 0 };
+
+  constructor(
+    /** pages_per_huge_page: HPAGE_PMD_NR of the architecture */
+    readonly nrPages: number,
+  ) {
+    this.order = 31 - Math.clz32(nrPages);
+  }
+
+  /** persistent_huge_pages: nr_hugepages as /proc/sys/vm/nr_hugepages reads it */
+  get persistent(): number {
+    return this.nrHugePages - this.surplusHugePages;
   }
 }

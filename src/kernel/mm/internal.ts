@@ -20,7 +20,7 @@ import type { FileObject } from "../fs/file.ts";
 import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { CacheFlush } from "./cacheflush.ts";
-import type { HState } from "./hugetlb.ts";
+import type { HState } from "./hugetlb_vma.ts";
 import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";

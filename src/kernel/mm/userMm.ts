@@ -18,7 +18,7 @@ import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";
 import { mmPopulate, type Populate } from "./gup.ts";
 import { hugeEligible, splitPmd } from "./huge_memory.ts";
-import { HState } from "./hugetlb.ts";
+import { HState } from "./hugetlb_vma.ts";
 import type { MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
 import { AnonVmas, type MmStruct } from "./MmStruct.ts";
 import { doMadvise, dontneed, guardInstall, guardRemove, lazyFree, pageout } from "./madvise.ts";
