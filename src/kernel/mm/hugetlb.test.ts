@@ -335,4 +335,42 @@ expect meminfo.HugePages_Free == 4
 `),
     ).toEqual([]);
   });
+
+  it("madvise refuses free, cold, pageout and guards on HugeTLB, and DONTNEED off a boundary; DONTNEED frees whole pages only", () => {
+    expect(
+      expectationFailures(`machine ram=256M
+spawn A
+sysctl nr_hugepages=2
+A: buf = mmap 4M hugetlb
+A: write buf 4M
+A: f = madvise buf 2M free
+A: c = madvise buf 2M cold
+A: p = madvise buf 2M pageout
+A: g = madvise buf 4K guard_install
+A: d = madvise buf+4K 4K dontneed
+expect f == -22
+expect c == -22
+expect p == -22
+expect g == -22
+expect d == -22
+# the end rounds down: 3M frees the first huge page only
+A: d2 = madvise buf 3M dontneed
+expect d2 == 0
+expect hugetlb(A, buf 4M) == 512
+expect meminfo.HugePages_Free == 1
+`),
+    ).toEqual([]);
+  });
+});
+
+describe("HugeTLB counters in /proc/vmstat", () => {
+  it("counts the pool's folios from the buddy allocator, and the failures", () => {
+    const m = checkedMetrics(`machine ram=64M
+n = sysctl nr_hugepages=1000
+let ok = vmstat.htlb_buddy_alloc_success
+let fail = vmstat.htlb_buddy_alloc_fail
+`);
+    expect(m("ok")).toBe(m("n"));
+    expect(m("fail")).toBe(1);
+  });
 });

@@ -570,6 +570,9 @@ function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx:
  * __unmap_hugepage_range: every huge entry of [start, end) in a HugeTLB
  * VMA is cleared under the gather (its flush owed), its folio's mapping
  * dropped, and its reference put after the flush (tlb_remove_page_size).
+ * Only whole huge pages go: munmap's range is aligned (hugetlb_vm_op_split),
+ * MADV_DONTNEED's end rounded down (madvise_dontneed_free_valid_vma's
+ * ALIGN_DOWN: "avoid unexpected data loss").
  * Linux: mm/hugetlb.c __unmap_hugepage_range
  */
 export function unmapHugepageRange(
@@ -582,7 +585,7 @@ export function unmapHugepageRange(
   const h = hstateOf(ctx);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
-  for (let haddr = start - (start % h.nrPages); haddr < end; haddr += h.nrPages) {
+  for (let haddr = Math.ceil(start / h.nrPages) * h.nrPages; haddr + h.nrPages <= end; haddr += h.nrPages) {
     const pa = pmdPa(ctx, mm, haddr);
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
@@ -708,6 +711,28 @@ export function hugetlbMremapLengths(
   const n = Math.ceil(newPages / nr) * nr;
   if (start % nr !== 0 || (fixedTo >= 0 && fixedTo % nr !== 0) || n > o) return -Errno.EINVAL;
   return { oldPages: o, newPages: n };
+}
+
+/**
+ * madvise's refusals for a HugeTLB VMA in [start, end) (-EINVAL): MADV_FREE
+ * (madvise_dontneed_free_valid_vma), MADV_COLD and MADV_PAGEOUT
+ * (can_madv_lru_vma), MADV_GUARD_INSTALL (is_valid_guard_vma: `lruOrFree`),
+ * and MADV_DONTNEED from off a huge page boundary (`dontneed`).
+ * Linux: mm/madvise.c madvise_dontneed_free_valid_vma, can_madv_lru_vma, is_valid_guard_vma
+ */
+export function hugetlbMadviseRefused(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  dontneed: boolean,
+  lruOrFree: boolean,
+): boolean {
+  for (const v of mm.vmas) {
+    if (v.vmStart >= end || v.vmEnd <= start || !(v.vmFlags & VmFlag.HUGETLB)) continue;
+    if (lruOrFree || (dontneed && Math.max(start, v.vmStart) % hstateOf(ctx).nrPages !== 0)) return true;
+  }
+  return false;
 }
 
 /** hugetlb_vm_op_split: a HugeTLB VMA splits only at a huge page boundary (else -EINVAL). */

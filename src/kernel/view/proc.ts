@@ -223,6 +223,9 @@ export function vmstat(k: KernelCore): Record<string, number> {
     pgmajfault: k.tasks.reduce((n, t) => n + t.majFlt, 0),
     pgrotated: k.vmscan.fbatches.pgrotated,
     ...k.dropCachesStats,
+    // alloc_buddy_hugetlb_folio: HTLB_BUDDY_PGALLOC, HTLB_BUDDY_PGALLOC_FAIL (the pool's folios from the buddy allocator)
+    htlb_buddy_alloc_success: k.userMm.hstate.stats.poolAlloc,
+    htlb_buddy_alloc_fail: k.userMm.hstate.stats.poolAllocFail,
   };
 }
 
