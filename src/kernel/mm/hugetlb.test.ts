@@ -7,7 +7,10 @@
  * Linux: mm/hugetlb.c, fs/hugetlbfs/inode.c
  */
 import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
 import { checkedMetrics, expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { KernelImpl } from "../KernelImpl.ts";
+import { mmapArgs } from "./userMm.ts";
 
 /** Each architecture with its huge page size and the name of its PTE level. */
 const ARCHS = [
@@ -372,5 +375,28 @@ let fail = vmstat.htlb_buddy_alloc_fail
 `);
     expect(m("ok")).toBe(m("n"));
     expect(m("fail")).toBe(1);
+  });
+});
+
+describe("HugeTLB folios in /proc/kpageflags", () => {
+  it("are huge and compound, anonymous (private, exclusive) or dirty in the page cache (shared), as this machine's 6.18 shows them", () => {
+    const k = new KernelImpl({ ramBytes: 64 << 20, cpus: 1 });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    k.sysctlHugepages(2);
+    const p = k.mmap(t, mmapArgs(2 << 20, { hugetlb: true }));
+    const s = k.mmap(t, mmapArgs(2 << 20, { hugetlb: true, shared: true }));
+    k.userAccess(0, t, p, Access.Write, 1);
+    k.userAccess(0, t, s, Access.Write, 1);
+    const pfn = (va: bigint) => k.view.page(t, Number(va / 4096n)).pfn;
+    const flags = (f: number) => `0x${k.view.kpageflags(f)!.toString(16)}`;
+    // read on the host (probe: /proc/self/pagemap, /proc/kpageflags): HUGE, COMPOUND_HEAD or _TAIL,
+    // MMAP, UPTODATE; ANON and OWNER_2 (PageAnonExclusive) for the private folio, DIRTY for the shared one
+    expect([flags(pfn(p)), flags(pfn(p) + 1), flags(pfn(s)), flags(pfn(s) + 1)]).toEqual([
+      "0x400029808",
+      "0x400031808",
+      "0x28818",
+      "0x30818",
+    ]);
   });
 });

@@ -99,6 +99,13 @@ export function pgBits(k: KernelCore, pfn: number): Map<number, string> {
   if (kind === PageKind.UserAnon && !(p.flags[pfn] & PageFlag.Lazyfree))
     bits.set(PG_SWAPBACKED, "swapbacked");
   if (kind === PageKind.UserAnon || kind === PageKind.PageCache) bits.set(PG_UPTODATE, "uptodate");
+  // a HugeTLB folio in use: up to date from its fault (__folio_mark_uptodate); a shared mapping's,
+  // in its inode's page cache, dirty too (hugetlb_add_to_page_cache: folio_mark_dirty)
+  const h = k.userMm.hstate;
+  if (kind === PageKind.Hugetlb && h.active.has(pfn)) {
+    bits.set(PG_UPTODATE, "uptodate");
+    if (!h.anon.has(pfn)) bits.set(PG_DIRTY, "dirty");
+  }
   if (kind === PageKind.Reserved || kind === PageKind.KernelImage) bits.set(PG_RESERVED, "reserved");
   return bits;
 }
