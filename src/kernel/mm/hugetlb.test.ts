@@ -398,5 +398,9 @@ describe("HugeTLB folios in /proc/kpageflags", () => {
       "0x28818",
       "0x30818",
     ]);
+    // /proc/self/pagemap on the host: present and PM_MMAP_EXCLUSIVE, PM_FILE for the shared
+    // folio (pagemap_hugetlb_range; soft-dirty, bit 55, left out: the host has none)
+    const pm = (va: bigint) => `0x${(k.view.pagemap(t, Number(va / 4096n), 1)[0].entry >> 56n).toString(16)}`;
+    expect([pm(p), pm(p + 4096n), pm(s)]).toEqual(["0x81", "0x81", "0xa1"]);
   });
 });

@@ -342,7 +342,10 @@ export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): Pag
       entry |= PM_PRESENT | BigInt(p.pfn);
       // vm_normal_page: none for the zero page and PFN maps; a page that is not PageAnon is PM_FILE
       const normal = !p.zeroPage;
-      e.fileShared = normal && !p.anon;
+      // a HugeTLB folio (pagemap_hugetlb_range): PM_FILE unless a private mapping's anonymous folio
+      const h = k.userMm.hstate;
+      const anon = p.hugetlb === true ? h.anon.has(p.pfn - (p.pfn % h.nrPages)) : p.anon;
+      e.fileShared = normal && !anon;
       e.exclusive = normal && p.mapcount === 1;
     } else if (e.swapped) {
       entry |= PM_SWAP | BigInt(e.swapType) | (BigInt(e.swapOffset) << 5n);
