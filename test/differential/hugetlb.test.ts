@@ -6,7 +6,9 @@
  * shared mapping touched by a child and the parent; ENOMEM; MAP_NORESERVE
  * until SIGBUS; nr_hugepages=0 with folios in use; the munmaps, one
  * misaligned); vmlab runs the same steps through its library calls and must
- * print the same four counts, and the same return values, at every step.
+ * print the same four counts, and the same return values, at every step,
+ * and the same smaps fields (page sizes, Rss, Shared_/Private_Hugetlb,
+ * VmFlags) for both mappings after the shared one's touches.
  * The host's nr_hugepages and nr_overcommit_hugepages are written back
  * whatever happens (the probe does it too); the test is skipped when they
  * cannot be read or set, or are not 0 (someone else's pool).
@@ -42,8 +44,20 @@ interface Step {
   surp: number;
 }
 
-/** The probe's steps on vmlab (x86-64: 2 MiB huge pages, as the host's). */
-function vmlabSteps(): Step[] {
+/** The smaps fields the probe prints for a mapping. */
+interface SmapsFields {
+  exp: string;
+  KernelPageSize: number;
+  MMUPageSize: number;
+  Rss: number;
+  Shared_Hugetlb: number;
+  Private_Hugetlb: number;
+  VmFlags: string;
+}
+
+/** The probe's steps on vmlab (x86-64: 2 MiB huge pages, as the host's), and its smaps records. */
+function vmlabSteps(): { steps: Step[]; smaps: SmapsFields[] } {
+  const smapsOut: SmapsFields[] = [];
   const k = new Kernel({ ramBytes: 256 << 20, cpus: 2 });
   const steps: Step[] = [];
   const report = (exp: string, ret: number | bigint) => {
@@ -84,6 +98,23 @@ function vmlabSteps(): Step[] {
   report("shared-child-exit", 0);
   expect(write(t, s + 1n, 6).ok).toBe(true);
   report("shared-parent-touch", 5);
+  for (const [exp, va] of [
+    ["smaps-private", p],
+    ["smaps-shared", s],
+  ] as const) {
+    const v = k.view.smaps(t).find((x) => x.vma.start === va)!;
+    smapsOut.push({
+      exp,
+      KernelPageSize: v.kernelPageSize / 1024,
+      MMUPageSize: v.kernelPageSize / 1024,
+      Rss: v.rss / 1024,
+      Shared_Hugetlb: v.sharedHugetlb / 1024,
+      Private_Hugetlb: v.privateHugetlb / 1024,
+      // soft-dirty: vmlab's x86-64 has it (VM_SOFTDIRTY on every VMA), a host without
+      // CONFIG_MEM_SOFT_DIRTY shows no "sd" (test/differential/views.test.ts compares it apart)
+      VmFlags: `${v.mnemonics.filter((m) => m !== "sd").join(" ")} `,
+    });
+  }
   const big = k.mmap(t, mmapArgs(4 * Number(HPAGE), { hugetlb: true }));
   report("enomem", big < 0n ? big : 0);
   const nr = k.mmap(t, mmapArgs(4 * Number(HPAGE), { hugetlb: true, noreserve: true }));
@@ -102,7 +133,7 @@ function vmlabSteps(): Step[] {
   expect(k.munmap(t, p, 2n * HPAGE)).toBe(0n);
   report("munmap-private", 0);
   expect(checkInvariants(k)).toEqual([]);
-  return steps;
+  return { steps, smaps: smapsOut };
 }
 
 describe("vmlab against this machine's Linux kernel: HugeTLB pages", () => {
@@ -130,13 +161,17 @@ describe("vmlab against this machine's Linux kernel: HugeTLB pages", () => {
         if (readSysctl(OVER) !== oldOver) writeFileSync(OVER, `${oldOver}\n`);
         if (readSysctl(NR) !== oldNr) writeFileSync(NR, `${oldNr}\n`);
       }
-      const real: Step[] = out.map((l) => JSON.parse(l));
-      if (real[0]?.exp === "skip") {
-        console.log(`HugeTLB not compared: ${(real[0] as unknown as { why: string }).why}`);
+      const all: (Step | SmapsFields)[] = out.map((l) => JSON.parse(l));
+      if (all[0]?.exp === "skip") {
+        console.log(`HugeTLB not compared: ${(all[0] as unknown as { why: string }).why}`);
         ctx.skip();
         return;
       }
-      expect(vmlabSteps()).toEqual(real);
+      const got = vmlabSteps();
+      expect(got.steps).toEqual(all.filter((o) => !o.exp.startsWith("smaps-")));
+      const hostSmaps = all.filter((o) => o.exp.startsWith("smaps-")) as SmapsFields[];
+      // the host's "sd" too, where it has soft-dirty
+      expect(got.smaps).toEqual(hostSmaps.map((o) => ({ ...o, VmFlags: o.VmFlags.replace("sd ", "") })));
     },
   );
 });

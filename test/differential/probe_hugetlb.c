@@ -8,7 +8,9 @@
  * touched by a child and then by the parent, an mmap the pool cannot cover
  * (ENOMEM), a MAP_NORESERVE mapping touched until SIGBUS, nr_hugepages=0
  * with folios in use (they become surplus), then the munmaps (one of a
- * misaligned range: EINVAL). The old nr_hugepages and
+ * misaligned range: EINVAL). After the shared mapping's touches, the smaps
+ * fields of both mappings (KernelPageSize, MMUPageSize, Rss,
+ * Shared_Hugetlb, Private_Hugetlb, VmFlags) as lines of their own. The old nr_hugepages and
  * nr_overcommit_hugepages are written back before it exits (the test
  * writes them back too). argv[1], if given, is the count to set (default 4).
  * Prints {"exp":"skip",...} when the pool cannot be set.
@@ -63,6 +65,35 @@ static void report(const char *exp, long ret) {
     if (f) fclose(f);
     printf("{\"exp\":\"%s\",\"ret\":%ld,\"total\":%ld,\"free\":%ld,\"rsvd\":%ld,\"surp\":%ld}\n", exp, ret, total,
            fr, rsvd, surp);
+    fflush(stdout);
+}
+
+/* the smaps fields of the VMA starting at `a`: page sizes, Rss, *_Hugetlb, VmFlags */
+static void smaps(const char *exp, char *a) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512], want[32];
+    long kps = -1, mps = -1, rss = -1, sh = -1, pr = -1;
+    char flags[512] = "";
+    int in = 0;
+    snprintf(want, sizeof want, "%lx-", (unsigned long)a);
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, want, strlen(want)) == 0) in = 1;
+        else if (!in) continue;
+        sscanf(line, "KernelPageSize: %ld", &kps);
+        sscanf(line, "MMUPageSize: %ld", &mps);
+        sscanf(line, "Rss: %ld", &rss);
+        sscanf(line, "Shared_Hugetlb: %ld", &sh);
+        sscanf(line, "Private_Hugetlb: %ld", &pr);
+        if (strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(flags, sizeof flags, "%s", line + 9);
+            flags[strcspn(flags, "\n")] = 0;
+            break;
+        }
+    }
+    if (f) fclose(f);
+    printf("{\"exp\":\"%s\",\"KernelPageSize\":%ld,\"MMUPageSize\":%ld,\"Rss\":%ld,\"Shared_Hugetlb\":%ld,"
+           "\"Private_Hugetlb\":%ld,\"VmFlags\":\"%s\"}\n",
+           exp, kps, mps, rss, sh, pr, flags);
     fflush(stdout);
 }
 
@@ -132,6 +163,8 @@ int main(int argc, char **argv) {
     report("shared-child-exit", 0);
     s[1] = 6;
     report("shared-parent-touch", s[0]);
+    smaps("smaps-private", p);
+    smaps("smaps-shared", s);
 
     char *big = map(4 * HPAGE, MAP_PRIVATE);
     report("enomem", big == MAP_FAILED ? -errno : 0);
