@@ -366,6 +366,25 @@ expect meminfo.HugePages_Free == 1
   });
 });
 
+describe("HugeTLB mappings in a core dump", () => {
+  it("follow coredump_filter's HugeTLB bits: private dumped by default, shared only with bit 6", () => {
+    const m = checkedMetrics(`machine ram=256M
+spawn A
+sysctl nr_hugepages=3
+A: p = mmap 4M hugetlb
+A: s = mmap 2M hugetlb shared
+A: write p
+A: write s
+A: d = coredump
+A: all = coredump filter=0x73
+A: none = coredump filter=0x13
+`);
+    expect(m("d")).toBe(4 << 20);
+    expect(m("all")).toBe(6 << 20);
+    expect(m("none")).toBe(0);
+  });
+});
+
 describe("HugeTLB counters in /proc/vmstat", () => {
   it("counts the pool's folios from the buddy allocator, and the failures", () => {
     const m = checkedMetrics(`machine ram=64M
