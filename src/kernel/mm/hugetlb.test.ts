@@ -385,6 +385,27 @@ A: none = coredump filter=0x13
   });
 });
 
+describe("the HugeTLB pool's sysfs files", () => {
+  it("show persistent, free, reserved and surplus pages and the overcommit", () => {
+    const k = new KernelImpl({ ramBytes: 64 << 20, cpus: 1 });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    k.sysctlHugepages(2, 1);
+    const a = k.mmap(t, mmapArgs(6 << 20, { hugetlb: true })); // 3 pages: one surplus
+    k.userAccess(0, t, a, Access.Write, 1);
+    const d = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+    const h = k.view.hugepages();
+    expect([
+      h[`${d}/nr_hugepages`],
+      h[`${d}/free_hugepages`],
+      h[`${d}/resv_hugepages`],
+      h[`${d}/surplus_hugepages`],
+      h[`${d}/nr_overcommit_hugepages`],
+      h["/proc/sys/vm/nr_hugepages"],
+    ]).toEqual([2, 2, 2, 1, 1, 2]);
+  });
+});
+
 describe("HugeTLB counters in /proc/vmstat", () => {
   it("counts the pool's folios from the buddy allocator, and the failures", () => {
     const m = checkedMetrics(`machine ram=64M
