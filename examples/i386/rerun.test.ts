@@ -34,6 +34,7 @@ const NOT_PORTABLE: Record<string, string> = {
     "a PTE page spans 4 MiB on 2-level paging: munmap of b leaves keep's page table, so no freed-tables IPI",
   "examples/process/stack-growth.vm": X86_64_ADDR,
   "examples/process/thp.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
+  "examples/process/hugetlb.vm": "a HugeTLB page is 4 MiB on 2-level paging (HPAGE_SHIFT 22), not 2 MiB",
   "examples/files/pmd-folio.vm":
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024): folio=4M is i386's PMD-size folio",
   "examples/process/thp-deferred-split.vm":
@@ -60,6 +61,7 @@ function onI386(source: string, arch = "i386"): string {
 
 /** PAE: 2 MiB huge pages and page tables, as on x86-64, so the 4 MiB reasons do not hold there */
 const PAE_PORTABLE = [
+  "examples/process/hugetlb.vm",
   "examples/process/shootdown.vm",
   "examples/swap/thp-pageout.vm",
   "examples/files/pmd-folio.vm",

@@ -341,6 +341,14 @@ export interface Kernel<C extends Mmu = Mmu> {
   fadvise(task: TaskHandle, f: FileHandle, offset: bigint, length: bigint, advice: string): bigint;
   /** echo MODE > /proc/sys/vm/drop_caches (1 page cache, 2 slab, 3 both); 0 or -EINVAL, and the page-cache pages dropped. */
   dropCaches(mode: number): { ret: bigint; dropped: number };
+  /**
+   * echo N > /proc/sys/vm/nr_hugepages (null: left alone), and
+   * nr_overcommit_hugepages when given: the HugeTLB pool of the default
+   * huge page size. Returns nr_hugepages after the write (fewer than N
+   * when the buddy allocator ran out of huge-page-size blocks; more when
+   * pages in use or reserved keep it up: they become surplus). mm/hugetlb.ts.
+   */
+  sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages?: number | null): number;
   /** shmget(2) by a task (flags: IPC_CREAT, IPC_EXCL and the mode's 9 bits); the segment's id or -errno. */
   shmget(task: TaskHandle, key: number, size: number, flags: number): bigint;
   /** shmat(2) by a task (flags: SHM_RDONLY, SHM_RND; addr 0n: the kernel chooses); the address or -errno. */

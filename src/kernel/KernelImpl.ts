@@ -40,6 +40,7 @@ import { type FileHandle, type FileObject, fileOf } from "./fs/file.ts";
 import * as shm from "./ipc/shm.ts";
 import type { BuddyAllocator } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
+import { setMaxHugePages, setOvercommitHugePages } from "./mm/hugetlb.ts";
 import { khugepagedStore } from "./mm/khugepaged_slots.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import type { MmapRequest } from "./mm/mmap.ts";
@@ -618,6 +619,13 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   dropCaches(mode: number): { ret: bigint; dropped: number } {
     this.linuxOnly("drop_caches");
     return fadvise.dropCaches(this, mode);
+  }
+
+  /** /proc/sys/vm/nr_hugepages and nr_overcommit_hugepages (hugetlb_sysctl_handler, hugetlb_overcommit_handler). */
+  sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages: number | null = null): number {
+    this.linuxOnly("nr_hugepages");
+    if (nrOvercommitHugepages !== null) setOvercommitHugePages(this.userMm, nrOvercommitHugepages);
+    return nrHugepages === null ? this.userMm.hstate.persistent : setMaxHugePages(this.userMm, nrHugepages);
   }
 
   /** shmget(2) by a task; the id or -errno. */

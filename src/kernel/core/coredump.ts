@@ -59,6 +59,15 @@ export interface CoreDump {
 export function vmaDumpSize(k: KernelCore, t: Task, v: Vma, filter: number): { pages: number; why: string } {
   const whole = v.vmEnd - v.vmStart;
   if (v.vmFlags & VmFlag.DONTDUMP) return { pages: 0, why: "VM_DONTDUMP" };
+  if (v.vmFlags & VmFlag.HUGETLB) {
+    // "Hugetlb memory check": by its own two bits, whole
+    const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
+    const bit = shared ? MmfDump.HUGETLB_SHARED : MmfDump.HUGETLB_PRIVATE;
+    const what = shared
+      ? "HugeTLB shared (MMF_DUMP_HUGETLB_SHARED)"
+      : "HugeTLB private (MMF_DUMP_HUGETLB_PRIVATE)";
+    return filter & bit ? { pages: whole, why: what } : { pages: 0, why: `${what} filtered out` };
+  }
   if (v.vmFlags & VmFlag.IO) return { pages: 0, why: "VM_IO: a device mapping" };
   if (v.vmFlags & VmFlag.SHARED) {
     // shared anonymous memory is a shmem file with no links: ANON_SHARED; a real file: MAPPED_SHARED

@@ -1,6 +1,7 @@
 import type { Pfn } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { FileObject } from "../fs/file.ts";
+import type { HugetlbFile } from "./hugetlb_vma.ts";
 import type { ShmemObject, Vma } from "./vma.ts";
 
 /**
@@ -11,11 +12,11 @@ import type { ShmemObject, Vma } from "./vma.ts";
  * only, not every address space. (Kept here, keyed by the file, so that
  * the file system's objects need not know the mm's types.)
  */
-const iMmaps = new WeakMap<FileObject | ShmemObject, Map<Vma, MmStruct>>();
+const iMmaps = new WeakMap<FileObject | ShmemObject | HugetlbFile, Map<Vma, MmStruct>>();
 const NONE: ReadonlyMap<Vma, MmStruct> = new Map();
 
 /** The VMAs that map `f`, with their mms, in the order they were linked. */
-export function iMmap(f: FileObject | ShmemObject): ReadonlyMap<Vma, MmStruct> {
+export function iMmap(f: FileObject | ShmemObject | HugetlbFile): ReadonlyMap<Vma, MmStruct> {
   return iMmaps.get(f) ?? NONE;
 }
 
@@ -239,7 +240,7 @@ export class MmStruct {
     while (i < this.vmas.length && this.vmas[i].vmStart < vma.vmStart) i++;
     this.vmas.splice(i, 0, vma);
     this.anonVmas?.link(vma, this);
-    const mapping = vma.file ?? vma.shmem;
+    const mapping = vma.file ?? vma.shmem ?? vma.htlb?.file ?? null;
     if (mapping !== null) {
       // vma_link_file
       let m = iMmaps.get(mapping);
@@ -256,7 +257,7 @@ export class MmStruct {
     if (i >= 0) {
       this.vmas.splice(i, 1);
       this.anonVmas?.unlink(vma);
-      const mapping = vma.file ?? vma.shmem;
+      const mapping = vma.file ?? vma.shmem ?? vma.htlb?.file ?? null;
       if (mapping !== null) iMmaps.get(mapping)?.delete(vma); // remove_vma -> unlink_file_vma
     }
   }

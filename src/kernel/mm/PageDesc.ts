@@ -29,6 +29,11 @@ export const enum PageKind {
   UserAnon = 9,
   /** page cache */
   PageCache = 10,
+  /**
+   * a frame of a HugeTLB folio, in the pool (free or in use): never on an
+   * LRU, never swapped or reclaimed (mm/hugetlb.ts; Linux: folio_test_hugetlb)
+   */
+  Hugetlb = 11,
 }
 
 export const PAGE_KIND_NAMES = [
@@ -43,6 +48,7 @@ export const PAGE_KIND_NAMES = [
   "memmap",
   "user",
   "page-cache",
+  "hugetlb",
 ] as const;
 
 /** Page flags (a subset of Linux's PG_* bits). */

@@ -1,6 +1,7 @@
 /**
  * The dispatch of a user page fault to its path. Linux: mm/memory.c
- * handle_mm_fault, __handle_mm_fault (the PMD level: transparent huge
+ * handle_mm_fault (a VM_HUGETLB VMA: hugetlb_fault, mm/hugetlb.ts),
+ * __handle_mm_fault (the PMD level: transparent huge
  * pages) and handle_pte_fault (no PTE: anonymous, shmem or file; a swap
  * entry; a write to a read-only PTE: do_wp_page; else a spurious fault).
  * It sits above the paths it dispatches to (mm/memory.ts, mm/huge_memory.ts,
@@ -10,6 +11,7 @@
 import { PteFlag } from "./arch.ts";
 import { filemapFault } from "./filemap.ts";
 import { hugeEligible, hugeFault, hugeWp } from "./huge_memory.ts";
+import { hugetlbFault } from "./hugetlb.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doAnonymousPage, doWpPage } from "./memory.ts";
@@ -35,6 +37,7 @@ import { type Vma, VmFlag } from "./vma.ts";
  * Linux: mm/memory.c handle_mm_fault, __handle_mm_fault, handle_pte_fault
  */
 export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
+  if (vma.vmFlags & VmFlag.HUGETLB) return hugetlbFault(ctx, mm, vma, vpn, write); // is_vm_hugetlb_page
   const pt = ctx.env.pgtable;
   // __handle_mm_fault: the PMD level first (transparent huge pages); its entry as numbers
   // (pmd_offset, pmdp_get), an object only for the huge paths that keep it

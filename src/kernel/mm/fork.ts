@@ -5,13 +5,14 @@
  * __mmdrop, mm_free_pgd) over the architecture's pgd_alloc and pgd_free
  * (Pgtable.pgdOrder and pgdCtor, mm/arch.ts), mm/memory.c
  * (copy_page_range, vma_needs_copy, copy_nonpresent_pte), mm/huge_memory.c
- * (copy_huge_pmd). exit_mmap is in mm/mmap.ts.
+ * (copy_huge_pmd), mm/hugetlb.c (copy_hugetlb_page_range). exit_mmap is in mm/mmap.ts.
  */
 import { assert } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { isFilePmd } from "./huge_memory.ts";
+import { copyHugetlbPageRange, hugetlbDupVmaPrivate } from "./hugetlb.ts";
 import type { MmContext } from "./internal.ts";
 import { khugepagedFork } from "./khugepaged_slots.ts";
 import { MmStruct } from "./MmStruct.ts";
@@ -100,7 +101,18 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
       c.anonVma = child.newAnonVma();
       c.avc = [...v.avc, c.anonVma];
     }
+    hugetlbDupVmaPrivate(c); // dup_mmap: hugetlb_dup_vma_private
     child.insert(c);
+    if (v.vmFlags & VmFlag.HUGETLB) {
+      // copy_page_range: copy_hugetlb_page_range where vma_needs_copy (a private mapping's anon_vma)
+      if (
+        v.anonVma !== 0 &&
+        !(v.vmFlags & VmFlag.WIPEONFORK) &&
+        !copyHugetlbPageRange(ctx, tlb, parent, child, v)
+      )
+        return false;
+      continue;
+    }
     // vma_needs_copy: PFNMAP mappings are always copied (their PTEs cannot be refaulted)
     if (
       (v.anonVma === 0 && !hasGuards(ctx, parent, v) && !(v.vmFlags & VmFlag.PFNMAP)) ||

@@ -49,7 +49,7 @@ export function hugeEligible(ctx: MmContext, vma: Vma, vpn: number): boolean {
     mode === "never" ||
     vma.shmem !== null ||
     vma.file !== null ||
-    vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE)
+    vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE | VmFlag.HUGETLB)
   )
     return false;
   if (mode === "madvise" && !(vma.vmFlags & VmFlag.HUGEPAGE)) return false;

@@ -23,6 +23,7 @@ import type { FileObject } from "../fs/file.ts";
 import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { CacheFlush } from "./cacheflush.ts";
+import type { HState } from "./hugetlb_vma.ts";
 import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
@@ -250,6 +251,8 @@ export interface MmContext {
   readonly anonVmas?: AnonVmas;
   /** khugepaged's mm slots, cursor, knobs and counters (absent: no khugepaged, as in a bare test context) */
   readonly khugepaged?: KhugepagedState;
+  /** the HugeTLB pool of the default huge page size (mm/hugetlb.ts; absent in bare test contexts: no HugeTLB) */
+  readonly hstate?: HState;
 }
 
 /** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */

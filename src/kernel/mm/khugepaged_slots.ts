@@ -53,7 +53,7 @@ export function hugepagePmdEnabled(ctx: MmContext): boolean {
  * thp_vma_allowable_order(vma, vm_flags, tva_flags, PMD_ORDER) outside a
  * fault: a private anonymous VMA (vmlab collapses no file or shmem), not
  * MADV_NOHUGEPAGE, not VM_NO_KHUGEPAGED (VM_SPECIAL: VM_IO, VM_PFNMAP,
- * VM_DONTEXPAND), at least one whole aligned PMD inside it (the !in_pf
+ * VM_DONTEXPAND; and VM_HUGETLB), at least one whole aligned PMD inside it (the !in_pf
  * check, at vm_end - HPAGE_PMD_SIZE); with `enforceSysfs`
  * (TVA_ENFORCE_SYSFS: khugepaged, not MADV_COLLAPSE) the `enabled` setting
  * too: `always`, or `madvise` and VM_HUGEPAGE.
@@ -63,7 +63,8 @@ export function collapseAllowable(ctx: MmContext, vma: Vma, enforceSysfs: boolea
   if (
     vma.file !== null ||
     vma.shmem !== null ||
-    vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND)
+    vma.vmFlags &
+      (VmFlag.SHARED | VmFlag.NOHUGEPAGE | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.HUGETLB)
   )
     return false;
   if (enforceSysfs) {

@@ -4,10 +4,12 @@
  * madvise_vma_behavior, madvise_dontneed_single_vma, madvise_free_pte_range,
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
  */
+
 import { PteFlag } from "./arch.ts";
 import { splitFoliosInPart } from "./deferred_split.ts";
 import { Fadv, genericFadvise } from "./fadvise.ts";
 import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
+import { hugetlbMadviseRefused } from "./hugetlb.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { madviseCollapse } from "./khugepaged.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
@@ -106,6 +108,19 @@ export function doMadvise(
   reclaimed?: (pages: number) => void,
 ): number {
   if (start === end) return 0;
+  // HugeTLB VMAs (mm/hugetlb.ts): only DONTNEED from a huge page boundary of the LRU and zap advices
+  const lruOrFree = advice === Madv.FREE || advice === Madv.COLD || advice === Madv.PAGEOUT;
+  if (
+    hugetlbMadviseRefused(
+      ctx,
+      mm,
+      start,
+      end,
+      advice === Madv.DONTNEED,
+      lruOrFree || advice === Madv.GUARD_INSTALL,
+    )
+  )
+    return -Errno.EINVAL;
   const hole = !isMapped(mm, start, end);
   const mapped = (f: (a: number, b: number) => void) => {
     for (const v of mm.vmas.slice()) {

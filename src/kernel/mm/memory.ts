@@ -15,6 +15,7 @@ import { PteFlag } from "./arch.ts";
 import { freeUserPage, inWholeThp } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
+import { hugetlbFolioPut, unmapHugepageRange } from "./hugetlb.ts";
 import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -72,6 +73,10 @@ export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0, vmFlags =
  */
 export function putPage(ctx: MmContext, pfn: number): void {
   const pages = ctx.env.pages;
+  if (pages.kind[pfn] === PageKind.Hugetlb) {
+    hugetlbFolioPut(ctx, pfn); // __folio_put: free_huge_folio
+    return;
+  }
   if (!(pages.refcount[pfn] > 0)) throw new ModelBug(`putPage: pfn ${pfn} has no references`); // message made only then
   const swap = ctx.env.swap;
   const slot = pages.refcount[pfn] === 2 && pages.mapcount[pfn] === 0 ? swap?.slotOf.get(pfn) : undefined;
@@ -274,6 +279,11 @@ export function zapRange(
   const perTable = pt.ptrsPerTable;
   const m = mapper(ctx, mm);
   const zapVma = mm.vmaAt(start);
+  // unmap_single_vma: a HugeTLB VMA's entries are its huge pages' (__unmap_hugepage_range_final)
+  if (zapVma !== null && zapVma.vmFlags & VmFlag.HUGETLB) {
+    unmapHugepageRange(ctx, tlb, mm, start, end);
+    return;
+  }
   // __folio_remove_rmap: munlock_vma_folio of each page a VM_LOCKED VMA lets go
   const munlock = zapVma !== null && zapVma.vmFlags & VmFlag.LOCKED ? ctx.env.lru?.fbatches.mlock : undefined;
   for (let vpn = start; vpn < end; ) {

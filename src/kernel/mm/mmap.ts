@@ -9,6 +9,7 @@
  */
 import type { FileHandle, FileObject } from "../fs/file.ts";
 import { mmPopulate } from "./gup.ts";
+import { hugetlbMaySplit, hugetlbMmapSetup, hugetlbVmClose } from "./hugetlb.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -41,6 +42,8 @@ export interface MmapArgs {
   pkey?: number;
   /** a SysV shm segment's shmem object to map shared (do_shmat's do_mmap of the shm file), and the VMA's name */
   shmem?: { obj: ShmemObject; name: string } | null;
+  /** MAP_HUGETLB: anonymous memory in huge pages of the default size, from the HugeTLB pool (mm/hugetlb.ts) */
+  hugetlb?: boolean;
 }
 
 /** mmap's arguments as the kernel facade's callers give them: the file as the handle createFile returned. */
@@ -77,6 +80,7 @@ export function mmap(
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
   if (a.length <= 0) return -Errno.EINVAL;
+  if (a.hugetlb) return mmapHugetlb(ctx, mm, a, populate);
   const nrPages = Math.ceil(a.length / 4096);
   const taskSize = ctx.env.taskSizeVpn;
   if (nrPages > taskSize) return -Errno.ENOMEM;
@@ -171,6 +175,55 @@ export function mmap(
   }
   khugepagedEnterVma(ctx, mm, insertAndMerge(ctx, mm, vma)); // __mmap_region: khugepaged_enter_vma
   // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its VMA)
+  if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
+  return start;
+}
+
+/**
+ * mmap with MAP_HUGETLB: the length rounded up to the huge page size
+ * (ksys_mmap_pgoff's ALIGN), a file on the internal hugetlbfs mount
+ * (hugetlb_file_setup), placed on a huge page boundary
+ * (hugetlb_get_unmapped_area: a MAP_FIXED address off one is -EINVAL, a
+ * hint is rounded up to one), VM_HUGETLB | VM_DONTEXPAND, never accounted
+ * in Committed_AS (accountable_mapping), VM_NORESERVE with MAP_NORESERVE
+ * whatever the overcommit mode; the pool reserves its pages now
+ * (hugetlb_reserve_pages), else -ENOMEM. MAP_LOCKED populates but does not
+ * lock (mmap_region clears VM_LOCKED_MASK for HugeTLB). Returns the start
+ * vpn or -errno.
+ * Linux: mm/mmap.c ksys_mmap_pgoff, do_mmap, mmap_region; fs/hugetlbfs/inode.c hugetlb_get_unmapped_area,
+ * hugetlbfs_file_mmap
+ */
+function mmapHugetlb(
+  ctx: MmContext,
+  mm: MmStruct,
+  a: MmapArgs,
+  populate: (vpn: number, write: boolean) => VmFault,
+): number {
+  const h = ctx.hstate;
+  // MAP_HUGETLB with a file that is not hugetlbfs's: -EINVAL
+  if (h === undefined || a.file || a.device || a.shmem) return -Errno.EINVAL;
+  const nr = h.nrPages;
+  const nrPages = Math.ceil(a.length / (nr * 4096)) * nr;
+  const taskSize = ctx.env.taskSizeVpn;
+  if (nrPages > taskSize) return -Errno.ENOMEM;
+  let start: number;
+  if (a.fixed) {
+    if (a.addr % (nr * 4096) !== 0) return -Errno.EINVAL; // prepare_hugepage_range
+    start = a.addr / 4096;
+    if (start + nrPages > taskSize) return -Errno.ENOMEM;
+    if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+  } else {
+    const hint = a.addr > 0 ? Math.ceil(a.addr / (nr * 4096)) * nr * 4096 : a.addr;
+    start = getUnmappedArea(ctx, mm, nrPages, hint, nr, 0); // align_mask: huge_page_mask_align
+    if (start < 0) return -Errno.ENOMEM;
+  }
+  let flags = vmFlagsForProt(a.prot, a.shared) | VmFlag.HUGETLB | VmFlag.DONTEXPAND;
+  if (a.noreserve) flags |= VmFlag.NORESERVE;
+  if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
+  const vma = new Vma(start, start + nrPages, flags, 0, "/anon_hugepage (deleted)");
+  if (!hugetlbMmapSetup(ctx, vma)) return -Errno.ENOMEM;
+  if (a.fixed) munmap(ctx, mm, start, nrPages);
+  mm.insert(vma); // its own file: it merges with nothing
   if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
   return start;
 }
@@ -293,6 +346,7 @@ export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
  * Linux: mm/mmap.c remove_vma
  */
 function dropVma(ctx: MmContext, v: Vma): void {
+  if (v.htlb !== null) hugetlbVmClose(ctx, v); // vma_close: hugetlb_vm_op_close, then fput
   const obj = v.shmem;
   if (obj === null) return;
   v.shmem = null;
@@ -316,12 +370,18 @@ export function splitAt(mm: MmStruct, vpn: number): void {
 /**
  * do_munmap of [start, start+nrPages): split at the ends, zap the PTEs,
  * flush the TLBs, then free the pages and the page tables no VMA needs
- * any more (free_pgtables). Returns 0.
- * Linux: mm/vma.c do_vmi_munmap (vms_complete_munmap_vmas)
+ * any more (free_pgtables). Returns 0, or -EINVAL when a HugeTLB VMA would
+ * split off a huge page boundary (hugetlb_vm_op_split): at the start
+ * nothing changed; at the end the start's split stays.
+ * Linux: mm/vma.c do_vmi_munmap (vms_gather_munmap_vmas, __split_vma, vms_complete_munmap_vmas)
  */
 export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: number): number {
   const end = start + nrPages;
+  const first = mm.vmaAt(start);
+  if (first !== null && first.vmStart < start && !hugetlbMaySplit(ctx, first, start)) return -Errno.EINVAL;
   splitAt(mm, start);
+  const last = mm.vmaAt(end);
+  if (last !== null && last.vmStart < end && !hugetlbMaySplit(ctx, last, end)) return -Errno.EINVAL;
   splitAt(mm, end);
   const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
   if (doomed.length === 0) return 0;

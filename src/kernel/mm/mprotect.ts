@@ -7,6 +7,7 @@
 
 import { mmPopulate, type Populate } from "./gup.ts";
 import { splitRange } from "./huge_memory.ts";
+import { hugetlbMaySplit } from "./hugetlb.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { mergeAround, splitAt } from "./mmap.ts";
@@ -45,6 +46,14 @@ export function mprotect(
     // newflags >> 4: VM_MAY* in place of VM_*
     if ((prot.w && !(vma.vmFlags & VmFlag.MAYWRITE)) || (prot.x && !(vma.vmFlags & VmFlag.MAYEXEC))) {
       error = -Errno.EACCES;
+      break;
+    }
+    // mprotect_fixup's split of a HugeTLB VMA off a huge page boundary: hugetlb_vm_op_split's -EINVAL
+    if (
+      (vma.vmStart < stop && !hugetlbMaySplit(ctx, vma, stop)) ||
+      (vma.vmEnd > end && !hugetlbMaySplit(ctx, vma, end))
+    ) {
+      error = -Errno.EINVAL;
       break;
     }
     stop = Math.min(end, vma.vmEnd);

@@ -5,6 +5,7 @@
 import { vpnUnchecked } from "../../base/units.ts";
 import { TlbFlush } from "./arch.ts";
 import { moveHugePmd, splitPmd } from "./huge_memory.ts";
+import { clearVmaResvHugePages, hugetlbMremapLengths, moveHugetlbPageTables } from "./hugetlb.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { getUnmappedArea, isFree, munmap } from "./mmap.ts";
@@ -31,13 +32,20 @@ export function mremap(
   ctx: MmContext,
   mm: MmStruct,
   start: number,
-  oldPages: number,
-  newPages: number,
+  oldPagesAsked: number,
+  newPagesAsked: number,
   mayMove: boolean,
   fixedTo: number,
 ): number {
   const vma = mm.vmaAt(start);
   if (vma === null) return -Errno.EFAULT;
+  let oldPages = oldPagesAsked;
+  let newPages = newPagesAsked;
+  if (vma.vmFlags & VmFlag.HUGETLB) {
+    const r = hugetlbMremapLengths(ctx, start, oldPages, newPages, fixedTo);
+    if (typeof r === "number") return r;
+    ({ oldPages, newPages } = r);
+  }
   // resize_is_valid: an old_size of 0 "duplicates" a mapping, which only a shared one can be
   if (oldPages === 0 && !(vma.vmFlags & (VmFlag.SHARED | VmFlag.MAYSHARE))) return -Errno.EINVAL;
   if (start + oldPages > vma.vmEnd) return -Errno.EFAULT;
@@ -92,12 +100,15 @@ function moveVma(
   nv.vmPgoff = vma.vmPgoff + (start - vma.vmStart);
   mm.insert(nv);
   if (nv.vmFlags & VmFlag.ACCOUNT) mm.committed += newPages;
-  if (movePageTables(ctx, mm, start, to, moved) < moved) {
+  // move_page_tables: a HugeTLB VMA's entries move by move_hugetlb_page_tables
+  const move = vma.vmFlags & VmFlag.HUGETLB ? moveHugetlbPageTables : movePageTables;
+  if (move(ctx, mm, start, to, moved) < moved) {
     // out of memory for a table: move_vma moves back what went and unmaps the new range
-    movePageTables(ctx, mm, to, start, moved);
+    move(ctx, mm, to, start, moved);
     munmap(ctx, mm, to, newPages);
     return -Errno.ENOMEM;
   }
+  if (vma.vmFlags & VmFlag.HUGETLB) clearVmaResvHugePages(vma); // move_vma: the reservations went with nv
   munmap(ctx, mm, start, oldPages);
   return to;
 }

@@ -18,6 +18,7 @@ import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";
 import { mmPopulate, type Populate } from "./gup.ts";
 import { hugeEligible, splitPmd } from "./huge_memory.ts";
+import { HState } from "./hugetlb_vma.ts";
 import type { KhugepagedState, MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
 import { khugepagedDoScan } from "./khugepaged.ts";
 import { newKhugepagedState } from "./khugepaged_slots.ts";
@@ -71,6 +72,8 @@ export class UserMm implements MmContext {
   lastCtxId = 0;
   /** the machine's anon_vmas (the reverse map of anonymous pages) */
   readonly anonVmas = new AnonVmas();
+  /** the HugeTLB pool (default_hstate: the PMD's size) */
+  readonly hstate: HState;
 
   /** khugepaged's mm slots, cursor, knobs and counters (mm/khugepaged.ts) */
   readonly khugepaged: KhugepagedState;
@@ -79,6 +82,7 @@ export class UserMm implements MmContext {
     readonly env: MmEnv,
     readonly settings: MmSettings,
   ) {
+    this.hstate = new HState(env.pgtable.hpagePmdNr);
     this.khugepaged = newKhugepagedState(env.pgtable.hpagePmdNr);
   }
 

@@ -1,4 +1,5 @@
 import type { FileObject } from "../fs/file.ts";
+import type { HugetlbVma } from "./hugetlb_vma.ts";
 
 /**
  * VMA flags (Linux: include/linux/mm.h VM_*), the subset vmlab models.
@@ -22,6 +23,8 @@ export const enum VmFlag {
   LOCKONFAULT = 0x80000,
   ACCOUNT = 0x100000,
   NORESERVE = 0x200000,
+  /** a HugeTLB mapping (hugetlbfs, MAP_HUGETLB; mm/hugetlb.ts) */
+  HUGETLB = 0x400000,
   PFNMAP = 0x400,
   /** the VMA may hold guard markers (MADV_GUARD_INSTALL sets it and nothing clears it; Linux 6.18 VM_MAYBE_GUARD) */
   MAYBE_GUARD = 0x800,
@@ -96,6 +99,8 @@ export class Vma {
    * and, after fork, every one of the parent VMA's. Empty without an anon_vma.
    */
   avc: number[] = [];
+  /** a HugeTLB mapping's file and reservation map (VM_HUGETLB; mm/hugetlb_vma.ts), or null */
+  htlb: HugetlbVma | null = null;
   constructor(
     public vmStart: number,
     public vmEnd: number,
@@ -117,6 +122,8 @@ export class Vma {
     v.shmem = this.shmem;
     if (v.shmem) v.shmem.refs++;
     v.file = this.file;
+    // vm_area_dup + hugetlb_vm_op_open: the same file, the private owner's reservation map shared
+    if (this.htlb !== null) v.htlb = this.htlb.dup();
     return v;
   }
 

@@ -27,6 +27,7 @@ import { cpuInfo, tlbInfo } from "./cpus.ts";
 import { crashVtop, linuxPageFlags, type PagemapEntry, pagemap } from "./crash.ts";
 import { explainAccess } from "./explain.ts";
 import { explainKernelAccess } from "./explainKernel.ts";
+import { hugepagesInfo } from "./hugepages.ts";
 import { checkInvariants } from "./invariants.ts";
 import {
   counters,
@@ -311,6 +312,11 @@ export class KernelView {
   /** /proc/vmstat. */
   vmstat(): Record<string, number> {
     return vmstat(this.k);
+  }
+
+  /** The HugeTLB pool's sysfs and sysctl files (hugepages.ts formatHugepages). */
+  hugepages(): Record<string, number> {
+    return hugepagesInfo(this.k);
   }
 
   /** The THP settings, mTHP counts, deferred split queue and thp_* counters (thp.ts formatThp). */

@@ -99,6 +99,13 @@ export function pgBits(k: KernelCore, pfn: number): Map<number, string> {
   if (kind === PageKind.UserAnon && !(p.flags[pfn] & PageFlag.Lazyfree))
     bits.set(PG_SWAPBACKED, "swapbacked");
   if (kind === PageKind.UserAnon || kind === PageKind.PageCache) bits.set(PG_UPTODATE, "uptodate");
+  // a HugeTLB folio in use: up to date from its fault (__folio_mark_uptodate); a shared mapping's,
+  // in its inode's page cache, dirty too (hugetlb_add_to_page_cache: folio_mark_dirty)
+  const h = k.userMm.hstate;
+  if (kind === PageKind.Hugetlb && h.active.has(pfn)) {
+    bits.set(PG_UPTODATE, "uptodate");
+    if (!h.anon.has(pfn)) bits.set(PG_DIRTY, "dirty");
+  }
   if (kind === PageKind.Reserved || kind === PageKind.KernelImage) bits.set(PG_RESERVED, "reserved");
   return bits;
 }
@@ -335,7 +342,10 @@ export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): Pag
       entry |= PM_PRESENT | BigInt(p.pfn);
       // vm_normal_page: none for the zero page and PFN maps; a page that is not PageAnon is PM_FILE
       const normal = !p.zeroPage;
-      e.fileShared = normal && !p.anon;
+      // a HugeTLB folio (pagemap_hugetlb_range): PM_FILE unless a private mapping's anonymous folio
+      const h = k.userMm.hstate;
+      const anon = p.hugetlb === true ? h.anon.has(p.pfn - (p.pfn % h.nrPages)) : p.anon;
+      e.fileShared = normal && !anon;
       e.exclusive = normal && p.mapcount === 1;
     } else if (e.swapped) {
       entry |= PM_SWAP | BigInt(e.swapType) | (BigInt(e.swapOffset) << 5n);

@@ -178,6 +178,17 @@ export function checkInvariants(k: KernelCore): string[] {
             file += nr;
             continue;
           }
+          if (vma !== null && vma.vmFlags & VmFlag.HUGETLB) {
+            // a HugeTLB folio: no deposited table, no RSS, counted on its first frame (mm/hugetlb.ts)
+            if (k.pages.kind[pfn] !== PageKind.Hugetlb || !k.userMm.hstate.active.has(pfn))
+              problems.push(`${t.comm}: HugeTLB entry at vpn 0x${vpn.toString(16)} maps no folio in use`);
+            if (pt.write(hi, lo) && !(vma.vmFlags & VmFlag.SHARED) && !anonExclusive(pfn))
+              problems.push(
+                `${t.comm}: writable private HugeTLB entry maps folio ${pfn}, not PageAnonExclusive`,
+              );
+            mapcounts.set(pfn, (mapcounts.get(pfn) ?? 0) + 1);
+            continue;
+          }
           hugeByTable.set(tablePfn, (hugeByTable.get(tablePfn) ?? 0) + 1);
           if (pt.special(hi, lo)) {
             if (pfn !== k.userMm.hugeZeroPfn)
@@ -308,7 +319,12 @@ export function checkInvariants(k: KernelCore): string[] {
   // and one more while a move batch (lru_activate, lru_lazyfree...) holds it
   const inBatch = (pfn: number) =>
     (batch.has(pfn) ? 1 : 0) + (batch.queued[pfn] !== 0 ? 1 : 0) + batch.mlock.refs[pfn];
-  problems.push(...lruAddBatchProblems(k), ...lruMoveBatchProblems(k), ...mlockProblems(k));
+  problems.push(
+    ...lruAddBatchProblems(k),
+    ...lruMoveBatchProblems(k),
+    ...mlockProblems(k),
+    ...hugetlbProblems(k),
+  );
   for (const [pfn, n] of mapcounts) {
     if (k.pages.mapcount[pfn] !== n)
       problems.push(`frame ${pfn}: mapcount ${k.pages.mapcount[pfn]}, mapped by ${n} PTEs`);
@@ -396,6 +412,41 @@ export function checkInvariants(k: KernelCore): string[] {
   }
   if (vmallocFrames !== counts[PageKind.Vmalloc])
     problems.push(`${counts[PageKind.Vmalloc]} vmalloc frames, ${vmallocFrames} in areas`);
+  return problems;
+}
+
+/**
+ * The HugeTLB pool (mm/hugetlb.ts): every folio is free (on the free list,
+ * unreferenced) or in use (referenced at least once per mapping), and the
+ * two add up to nr_huge_pages; reservations fit in the free folios,
+ * surplus in the pool; the frames of kind hugetlb are the pool's.
+ */
+export function hugetlbProblems(k: KernelCore): string[] {
+  const problems: string[] = [];
+  const h = k.userMm.hstate;
+  if (h.freeList.length !== h.freeHugePages)
+    problems.push(
+      `hugetlb: ${h.freeList.length} folios on the free list, free_huge_pages ${h.freeHugePages}`,
+    );
+  if (h.freeList.length + h.active.size !== h.nrHugePages)
+    problems.push(
+      `hugetlb: ${h.freeList.length} free and ${h.active.size} active folios, nr_huge_pages ${h.nrHugePages}`,
+    );
+  if (h.resvHugePages < 0 || h.resvHugePages > h.freeHugePages)
+    problems.push(`hugetlb: resv_huge_pages ${h.resvHugePages} with ${h.freeHugePages} free`);
+  if (h.surplusHugePages < 0 || h.surplusHugePages > h.nrHugePages)
+    problems.push(`hugetlb: surplus_huge_pages ${h.surplusHugePages} of ${h.nrHugePages}`);
+  for (const head of h.freeList)
+    if (k.pages.refcount[head] !== 0 || k.pages.mapcount[head] !== 0)
+      problems.push(`hugetlb: free folio ${head} is referenced or mapped`);
+  for (const head of h.active)
+    if (k.pages.refcount[head] < Math.max(1, k.pages.mapcount[head]))
+      problems.push(
+        `hugetlb: folio ${head} in use: refcount ${k.pages.refcount[head]}, mapcount ${k.pages.mapcount[head]}`,
+      );
+  const frames = k.pages.countByKind()[PageKind.Hugetlb];
+  if (frames !== h.nrHugePages * h.nrPages)
+    problems.push(`hugetlb: ${frames} frames of kind hugetlb, the pool holds ${h.nrHugePages * h.nrPages}`);
   return problems;
 }
 

@@ -40,6 +40,7 @@ const VM_FLAGS: [number, string, string][] = [
   [VmFlag.LOCKONFAULT, "VM_LOCKONFAULT", "lf"],
   [VmFlag.ACCOUNT, "VM_ACCOUNT", "ac"],
   [VmFlag.NORESERVE, "VM_NORESERVE", "nr"],
+  [VmFlag.HUGETLB, "VM_HUGETLB", "ht"],
   [VmFlag.WIPEONFORK, "VM_WIPEONFORK", "wf"],
   [VmFlag.DONTDUMP, "VM_DONTDUMP", "dd"],
   [VmFlag.HUGEPAGE, "VM_HUGEPAGE", "hg"],
@@ -157,6 +158,7 @@ export function vmaInfo(k: KernelCore, v: Vma): VmaInfo {
     anon: f === null && v.shmem === null && !pfnmap,
     shmem: v.shmem !== null,
     pfnmap,
+    ...(v.htlb !== null ? { hugetlbIno: v.htlb.file.ino } : {}),
   };
 }
 
@@ -231,6 +233,11 @@ export function pageInfo(k: KernelCore, t: Task, vpn: number): PageInfo {
   info.lazyfree = !special && (k.pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
   info.swapCache = !special && (k.swap?.slotOf.has(pfn) ?? false);
   info.mapcount = special ? 0 : k.pages.mapcount[pfn];
+  if (!special && k.pages.kind[pfn] === PageKind.Hugetlb) {
+    // a HugeTLB folio: its mappings are counted on its first frame (mm/hugetlb.ts)
+    info.hugetlb = true;
+    info.mapcount = k.pages.mapcount[pfn - (pfn % pt.hpagePmdNr)];
+  }
   return info;
 }
 
@@ -327,13 +334,42 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
   return s;
 }
 
+/**
+ * smaps_hugetlb_range: each huge page a HugeTLB VMA maps counts whole in
+ * Shared_Hugetlb when its folio may be mapped by more than one process
+ * (folio_maybe_mapped_shared, 6.18; folio_likely_mapped_shared, 6.12),
+ * else in Private_Hugetlb (bytes).
+ * Linux: fs/proc/task_mmu.c smaps_hugetlb_range
+ */
+function hugetlbSmaps(
+  k: KernelCore,
+  mm: MmStruct,
+  start: number,
+  end: number,
+): { shared: number; private: number } {
+  const pt = k.arch.pgtable;
+  const nr = pt.hpagePmdNr;
+  const r = { shared: 0, private: 0 };
+  for (let vpn = start; vpn < end; vpn += nr) {
+    const pmd = k.userMm.pmdOf(mm, vpn);
+    if (pmd === null || !pt.present(pmd.hi, pmd.lo) || !pt.leaf(pmd.hi, pmd.lo, pt.pmdLevel)) continue;
+    const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    if (k.pages.mapcount[head] > 1) r.shared += nr * 4096;
+    else r.private += nr * 4096;
+  }
+  return r;
+}
+
 /** What /proc/PID/smaps shows of each VMA (none for a kernel thread). */
 export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
   const mm: MmStruct | null = t.mm;
   if (!mm) return [];
   const hpage = k.arch.pgtable.hpagePmdNr;
   return mm.vmas.map((v) => {
-    const s = smapsStats(k, t, v.vmStart, v.vmEnd, (v.vmFlags & VmFlag.LOCKED) !== 0);
+    const htlb = (v.vmFlags & VmFlag.HUGETLB) !== 0;
+    // a HugeTLB VMA: smaps_hugetlb_range counts its huge pages apart, nothing in Rss
+    const s = smapsStats(k, t, v.vmStart, htlb ? v.vmStart : v.vmEnd, (v.vmFlags & VmFlag.LOCKED) !== 0);
+    const hs = htlb ? hugetlbSmaps(k, mm, v.vmStart, v.vmEnd) : { shared: 0, private: 0 };
     let swapped = countPages(k, t, v.vmStart, v.pages, (st) => st.swapSlot >= 0);
     // a shared shmem mapping (anonymous or tmpfs): the object's pages in swap within the VMA (shmem_swap_usage)
     const shmemSwapped = v.shmem?.swapped ?? (v.file?.fs === "tmpfs" ? v.file.swapped : undefined);
@@ -346,6 +382,9 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
       vma: vmaInfo(k, v),
       ...s,
       swap: swapped * 4096,
+      sharedHugetlb: hs.shared,
+      privateHugetlb: hs.private,
+      kernelPageSize: htlb ? hpage * 4096 : 4096,
       thpEligible: eligible,
       mnemonics: mnemonics(k, v.vmFlags),
       // arch_show_smap (fs/proc/task_mmu.c show_smap): the key bits have no VmFlags mnemonic

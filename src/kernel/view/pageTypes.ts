@@ -122,6 +122,10 @@ export function compoundOf(k: KernelCore, pfn: number): { head: number; order: n
   } else if (kind === PageKind.PageCache) {
     const head = k.pageCache.largeHeadOf(pfn);
     if (head >= 0) return { head, order: k.pageCache.largeHeads.get(head)! };
+  } else if (kind === PageKind.Hugetlb) {
+    // a HugeTLB folio, in the pool or in use (mm/hugetlb.ts)
+    const h = k.userMm.hstate;
+    return { head: pfn - (pfn % h.nrPages), order: h.order };
   }
   return { head: pfn, order: 0 };
 }
@@ -132,16 +136,21 @@ export function kpageflags(k: KernelCore, pfn: number): bigint {
   const kind = p.kind[pfn];
   const f = p.flags[pfn];
   let u = 0n;
-  if (kind === PageKind.UserAnon) u |= bit(KPF.ANON);
   const c = compoundOf(k, pfn);
-  // KPF_THP: any large rmappable folio, anonymous or page cache ("we indicate any THPs here")
-  const inThp = c.order > 0;
   const folio = c.head;
+  const hugetlb = kind === PageKind.Hugetlb;
+  // PageAnon: a HugeTLB folio of a private mapping is anonymous too
+  if (kind === PageKind.UserAnon || (hugetlb && k.userMm.hstate.anon.has(folio))) u |= bit(KPF.ANON);
+  // KPF_HUGE for a HugeTLB folio (folio_test_hugetlb); else KPF_THP for any large rmappable folio,
+  // anonymous or page cache ("we indicate any THPs here")
+  if (hugetlb) u |= bit(KPF.HUGE);
+  const inThp = c.order > 0 && !hugetlb;
   if (c.order > 0) u |= bit(pfn === folio ? KPF.COMPOUND_HEAD : KPF.COMPOUND_TAIL);
   else if (f & PageFlag.Head) u |= bit(KPF.COMPOUND_HEAD);
   if (inThp) u |= bit(KPF.THP);
   // page_mapped: the page, or (PMD-mapped) its folio
-  if (p.mapcount[pfn] > 0 || (kind === PageKind.UserAnon && p.mapcount[folio] > 0)) u |= bit(KPF.MMAP);
+  if (p.mapcount[pfn] > 0 || ((kind === PageKind.UserAnon || hugetlb) && p.mapcount[folio] > 0))
+    u |= bit(KPF.MMAP);
   else if (k.userMm.hugeZeroPfn >= 0 && pfn - (pfn % 512) === k.userMm.hugeZeroPfn)
     u |= bit(KPF.ZERO_PAGE) | bit(KPF.THP);
   else if (pfn === k.zeroPfn) u |= bit(KPF.ZERO_PAGE);

@@ -6,6 +6,7 @@
 import type { KernelCore } from "../core/core.ts";
 import { shmObjects } from "../ipc/shm.ts";
 import { Wmark } from "../mm/buddy.ts";
+import { hugetlbReport } from "../mm/hugetlb.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import type { FramesInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
 
@@ -28,6 +29,7 @@ export function meminfo(k: KernelCore): Record<string, number> {
   const vmTotal = Number(k.layout.vmallocEnd - k.layout.vmallocStart);
   const mms = k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!);
   const huge = hugePages(k);
+  const htlb = hugetlbReport(k.userMm.hstate);
   // page-cache pages: shared anonymous (shmem objects) and files (tmpfs files count as Shmem too)
   const shmemFrames = k.userMm.shmemFrames([...new Set(mms)], shmObjects(k)); // SysV segments too
   let shmem = shmemFrames.length;
@@ -80,16 +82,20 @@ export function meminfo(k: KernelCore): Record<string, number> {
     // NR_FILE_THPS (PMD-size page-cache folios) and NR_FILE_PMDMAPPED (those mapped by a PMD somewhere)
     FileHugePages: huge.fileThps * pg,
     FilePmdMapped: huge.filePmdMapped * pg,
-    HugePages_Total: 0,
-    HugePages_Free: 0,
+    // hugetlb_report_meminfo: the default hstate's counts, then every hstate's pages (one here)
+    HugePages_Total: htlb.total,
+    HugePages_Free: htlb.free,
+    HugePages_Rsvd: htlb.rsvd,
+    HugePages_Surp: htlb.surp,
     Hugepagesize: k.arch.pgtable.hpagePmdNr * pg,
+    Hugetlb: htlb.pages * pg,
     // arch_report_meminfo (x86: DirectMap4k, DirectMap2M, DirectMap1G)
     ...k.arch.view.reportMeminfo(k.machine.phys.nrFrames),
   };
 }
 
 /** Fields printed as plain counts, not kB. */
-const COUNT_FIELDS = new Set(["HugePages_Total", "HugePages_Free"]);
+const COUNT_FIELDS = new Set(["HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"]);
 
 /** The text of /proc/meminfo. */
 export function formatMeminfo(m: Record<string, number>): string[] {
@@ -217,6 +223,9 @@ export function vmstat(k: KernelCore): Record<string, number> {
     pgmajfault: k.tasks.reduce((n, t) => n + t.majFlt, 0),
     pgrotated: k.vmscan.fbatches.pgrotated,
     ...k.dropCachesStats,
+    // alloc_buddy_hugetlb_folio: HTLB_BUDDY_PGALLOC, HTLB_BUDDY_PGALLOC_FAIL (the pool's folios from the buddy allocator)
+    htlb_buddy_alloc_success: k.userMm.hstate.stats.poolAlloc,
+    htlb_buddy_alloc_fail: k.userMm.hstate.stats.poolAllocFail,
   };
 }
 

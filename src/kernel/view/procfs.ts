@@ -27,9 +27,19 @@ export function formatMaps(vmas: VmaInfo[]): string[] {
     const start = v.start.toString(16).padStart(8, "0");
     const end = v.end.toString(16).padStart(8, "0");
     // a file mapping: its offset, the device (sda1 for disk files, a tmpfs superblock's anonymous dev) and inode
-    const off = v.file || v.pfnmap ? (v.pgoff * 4096).toString(16).padStart(8, "0") : "00000000";
-    const dev = v.file ? (v.file.fs === "disk" ? "08:01" : "00:1a") : v.pfnmap ? "00:05" : "00:00";
-    const head = `${start}-${end} ${v.perms} ${off} ${dev} ${v.file ? v.file.ino : 0} `;
+    // (a HugeTLB mapping: its file on the internal hugetlbfs mount, an anonymous dev as the host's 00:11)
+    const htlb = v.hugetlbIno !== undefined;
+    const off = v.file || v.pfnmap || htlb ? (v.pgoff * 4096).toString(16).padStart(8, "0") : "00000000";
+    const dev = v.file
+      ? v.file.fs === "disk"
+        ? "08:01"
+        : "00:1a"
+      : v.pfnmap
+        ? "00:05"
+        : htlb
+          ? "00:11"
+          : "00:00";
+    const head = `${start}-${end} ${v.perms} ${off} ${dev} ${v.file ? v.file.ino : (v.hugetlbIno ?? 0)} `;
     return v.name ? head.padEnd(73) + v.name : head;
   });
 }
@@ -43,8 +53,8 @@ export function formatSmaps(smaps: SmapsInfo[]): string[] {
   smaps.forEach((s, i) => {
     out.push(maps[i]);
     out.push(kb("Size", s.vma.pages * 4096));
-    out.push(kb("KernelPageSize", 4096));
-    out.push(kb("MMUPageSize", 4096));
+    out.push(kb("KernelPageSize", s.kernelPageSize));
+    out.push(kb("MMUPageSize", s.kernelPageSize));
     out.push(kb("Rss", s.rss));
     out.push(kb("Pss", s.pss));
     out.push(kb("Pss_Dirty", s.pssDirty));
@@ -59,8 +69,8 @@ export function formatSmaps(smaps: SmapsInfo[]): string[] {
     out.push(kb("AnonHugePages", s.anonHuge));
     out.push(kb("ShmemPmdMapped", 0));
     out.push(kb("FilePmdMapped", s.filePmd));
-    out.push(kb("Shared_Hugetlb", 0));
-    out.push(kb("Private_Hugetlb", 0));
+    out.push(kb("Shared_Hugetlb", s.sharedHugetlb));
+    out.push(kb("Private_Hugetlb", s.privateHugetlb));
     out.push(kb("Swap", s.swap));
     out.push(kb("SwapPss", 0));
     out.push(kb("Locked", s.locked));

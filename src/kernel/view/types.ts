@@ -119,6 +119,8 @@ export interface VmaInfo {
   shmem: boolean;
   /** VM_PFNMAP: frames remap_pfn_range mapped (a device buffer) */
   pfnmap: boolean;
+  /** a HugeTLB mapping: the inode of its file on the internal hugetlbfs mount */
+  hugetlbIno?: number;
 }
 
 /** One user page of a process, read without side effects. */
@@ -147,8 +149,10 @@ export interface PageInfo {
   lazyfree: boolean;
   /** the swap cache holds this page (PG_swapcache), or, for a swap entry, a page for its slot */
   swapCache: boolean;
-  /** the frame's mapcount: -1 when not present, 0 for the zero page */
+  /** the frame's mapcount: -1 when not present, 0 for the zero page (a HugeTLB folio's: the folio's mappings) */
   mapcount: number;
+  /** mapped by a HugeTLB entry (counted apart from Rss and Anonymous, as smaps does) */
+  hugetlb?: boolean;
 }
 
 /** One entry of a walk through a page table. */
@@ -279,6 +283,11 @@ export interface SmapsInfo {
   anonHuge: number;
   /** FilePmdMapped: page-cache pages mapped by a PMD */
   filePmd: number;
+  /** Shared_Hugetlb, Private_Hugetlb: a HugeTLB VMA's huge pages (smaps_hugetlb_range), in bytes */
+  sharedHugetlb: number;
+  privateHugetlb: number;
+  /** KernelPageSize = MMUPageSize (vma_kernel_pagesize: the huge page size of a HugeTLB VMA), in bytes */
+  kernelPageSize: number;
   swap: number;
   locked: number;
   thpEligible: boolean;

@@ -32,6 +32,7 @@ import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
 import { shmat, shmctl, shmdt, shmget } from "./stmts/shm.ts";
 import { show } from "./stmts/show.ts";
+import { sysctl } from "./stmts/sysctl.ts";
 import { openFile, syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
@@ -53,6 +54,7 @@ const STATEMENTS = new Map<string, Handler>([
   ["device", device],
   ["reclaim", reclaim],
   ["drop_caches", dropCaches],
+  ["sysctl", sysctl],
   ["kswapd", reclaim],
   ["khugepaged", khugepaged],
   ["let", letStmt],

@@ -141,6 +141,8 @@ const RANGE_FNS = [
   "dirty",
   "mapcount",
   "anon_huge",
+  // pages mapped by HugeTLB entries (MAP_HUGETLB; smaps' Shared_Hugetlb + Private_Hugetlb)
+  "hugetlb",
   "locked",
   "lazyfree",
   "swapcache",
@@ -156,9 +158,10 @@ const RANGE_FNS = [
 /** Range metrics that count pages of a process's range. */
 const PAGE_COUNTS = new Map<string, (p: PageInfo) => boolean>([
   ["present", (p) => p.present],
-  ["rss", (p) => p.present && !p.zeroPage],
+  ["rss", (p) => p.present && !p.zeroPage && p.hugetlb !== true],
+  ["hugetlb", (p) => p.hugetlb === true],
   ["anon", (p) => p.anon],
-  ["dirty", (p) => p.present && !p.zeroPage && p.dirty],
+  ["dirty", (p) => p.present && !p.zeroPage && p.hugetlb !== true && p.dirty],
   ["locked", (p) => p.present && p.inLockedVma],
   ["guard", (p) => p.guard],
   ["lazyfree", (p) => p.anon && !p.dirty && p.lazyfree],

@@ -32,7 +32,7 @@ const MADVICE = [
   "collapse",
 ];
 
-const MMAP_FLAGS = ["private", "shared", "anon", "populate", "locked", "noreserve", "fixed"];
+const MMAP_FLAGS = ["private", "shared", "anon", "populate", "locked", "noreserve", "fixed", "hugetlb"];
 
 /** `prot=`: none, or letters from r, w, x (default rw- when not required). */
 export function prot(
@@ -53,7 +53,7 @@ export function prot(
 
 /**
  * `P: VAR = mmap SIZE [prot=PROT] [private|shared] [anon|file=NAME [offset=N]|dev=NAME [offset=N]]
- * [populate] [locked] [noreserve] [at=ADDR [fixed]]`
+ * [populate] [locked] [noreserve] [hugetlb] [at=ADDR [fixed]]` (hugetlb: MAP_HUGETLB, anonymous only)
  */
 export function mmap(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
@@ -97,6 +97,8 @@ export function mmap(c: CompileContext, s: Stmt): Run {
   if (flags.has("private") && flags.has("shared")) c.fail("private or shared, not both", s.verbPos);
   if (flags.has("anon") && fileW) c.fail("anon or file=, not both", fileW.pos);
   if (flags.has("fixed") && !o.has("at")) c.fail("fixed needs at=ADDR", s.verbPos);
+  if (flags.has("hugetlb") && (fileW || devW))
+    c.fail("hugetlb maps anonymous memory (MAP_HUGETLB | MAP_ANONYMOUS)", s.verbPos);
   const at = o.get("at");
   if (at?.value) c.useVars(at.value);
   const protection = prot(c, o.get("prot"), false);
@@ -128,6 +130,7 @@ export function mmap(c: CompileContext, s: Stmt): Run {
       populate: flags.has("populate"),
       locked: flags.has("locked"),
       noreserve: flags.has("noreserve"),
+      hugetlb: flags.has("hugetlb"),
       addr: Number(addr),
       fixed: flags.has("fixed"),
       privileged: t.uid === 0,

@@ -7,6 +7,7 @@
 
 import { Ipt } from "../../../hw/mmu/inverted/Ipt.ts";
 import { formatPagemap } from "../../../kernel/view/crash.ts";
+import { formatHugepages } from "../../../kernel/view/hugepages.ts";
 import { formatPageTypes } from "../../../kernel/view/pageTypes.ts";
 import {
   formatBuddyinfo,
@@ -37,6 +38,7 @@ const SHOW_WHAT = [
   "stats",
   "vmstat",
   "thp",
+  "hugepages",
   "tlb",
   "tasks",
   "kpageflags",
@@ -121,6 +123,9 @@ export function show(c: CompileContext, s: Stmt): Run {
         return;
       case "thp":
         rt.out.push(...formatThp(v.thp()));
+        return;
+      case "hugepages":
+        rt.out.push(...formatHugepages(v.hugepages()));
         return;
       case "stats":
       case "tlb": {

@@ -1,0 +1,759 @@
+/**
+ * HugeTLB pages: the pool of the default huge page size (one hstate), its
+ * reservations, and HugeTLB mappings (MAP_HUGETLB on the internal hugetlbfs
+ * mount): the fault, the copy-on-write, fork's copy and the unmap. Linux:
+ * mm/hugetlb.c (6.12; the host's 6.18 behaves alike for everything here:
+ * 6.14 renamed alloc_hugetlb_folio's avoid_reserve to cow_from_owner, which
+ * differs only with a hugetlbfs subpool, and the internal mount has none),
+ * fs/hugetlbfs/inode.c (hugetlb_get_unmapped_area, hugetlbfs_file_mmap,
+ * hugetlbfs_evict_inode).
+ *
+ * The huge page size is the PMD's (HPAGE_SIZE, every architecture's
+ * default_hstate): 2 MiB on x86-64 (a PMD with PS, arch/x86/mm/hugetlbpage.c),
+ * arm64 with 4K pages (a level-2 block, arch/arm64/mm/hugetlbpage.c), RISC-V
+ * (a leaf at level 1, arch/riscv/mm/hugetlbpage.c) and i386 with PAE; 4 MiB
+ * on i386 without PAE (a PSE page-directory entry: HPAGE_SHIFT = 22). The
+ * other sizes those architectures offer (1 GiB PUDs on x86-64 with GBPAGES,
+ * arm64 and RISC-V; arm64's contiguous 64K and 32M; RISC-V's Svnapot 64K)
+ * are not modelled: MAP_HUGETLB takes the default size only.
+ *
+ * Modelling choices: a folio's references and mappings are counted on its
+ * first frame (folio_ref_count, folio_mapcount: a HugeTLB folio is mapped
+ * whole, by one entry); its other frames stay at zero. The pool is one
+ * node's. hugetlbfs subpools, cgroups, PMD sharing, migration and
+ * poisoning are not modelled.
+ */
+import { ModelBug } from "../../base/assert.ts";
+import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
+import { PteFlag, TlbFlush } from "./arch.ts";
+import { Gfp } from "./gfp.ts";
+import { type HState, HugetlbFile, HugetlbVma, PrivateResvMap } from "./hugetlb_vma.ts";
+import { Errno, type MmContext, type TlbGather, VmFault } from "./internal.ts";
+import { iMmap, type MmStruct } from "./MmStruct.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
+import {
+  levelSpan,
+  mapper,
+  pmdPa,
+  ptepClearFlush,
+  ptepGetAndClear,
+  ptepModify,
+  ptepSetAccessFlags,
+  setPteAt,
+} from "./pgtable.ts";
+import { type Vma, VmFlag } from "./vma.ts";
+
+/** The pool of `ctx`, which every HugeTLB path needs. */
+function hstateOf(ctx: MmContext): HState {
+  const h = ctx.hstate;
+  if (h === undefined) throw new ModelBug("hugetlb: this context has no hstate");
+  return h;
+}
+
+// ---- the pool ----
+
+/**
+ * alloc_fresh_hugetlb_folio: a folio of huge_page_order from the buddy
+ * allocator (htlb_alloc_mask: GFP_HIGHUSER, with __GFP_RETRY_MAYFAIL |
+ * __GFP_NOWARN: reclaim may run, the OOM killer never); -1 when no block
+ * that large is free. Its frames are of kind Hugetlb, unreferenced.
+ * Linux: mm/hugetlb.c alloc_fresh_hugetlb_folio, alloc_buddy_hugetlb_folio
+ */
+function allocFreshFolio(ctx: MmContext, h: HState): number {
+  const env = ctx.env;
+  const head = env.buddy.alloc(h.order, Gfp.HIGHUSER | Gfp.NORETRY | Gfp.NOWARN, PageKind.Hugetlb);
+  if (head < 0) {
+    h.stats.poolAllocFail++;
+    return -1;
+  }
+  for (let i = 0; i < h.nrPages; i++) {
+    env.pages.refcount[head + i] = 0;
+    env.pages.mapcount[head + i] = 0;
+    env.pages.flags[head + i] = 0;
+  }
+  h.stats.poolAlloc++;
+  return head;
+}
+
+/** update_and_free_hugetlb_folio: the folio's block goes back to the buddy allocator. */
+function freeToBuddy(ctx: MmContext, h: HState, head: number): void {
+  const err = ctx.env.buddy.free(head, h.order);
+  if (err !== null) throw new ModelBug(`hugetlb: freeing folio ${head}: ${err}`);
+  h.stats.poolFree++;
+}
+
+/**
+ * remove_pool_hugetlb_folio: takes the free list's head out of the pool
+ * and gives it back to the buddy allocator (nr_huge_pages and
+ * free_huge_pages drop, and surplus_huge_pages when `surplus`); false
+ * when the list is empty.
+ */
+function removePoolFolio(ctx: MmContext, h: HState, surplus: boolean): boolean {
+  if (surplus && h.surplusHugePages === 0) return false;
+  const head = h.freeList.pop();
+  if (head === undefined) return false;
+  h.freeHugePages--;
+  h.nrHugePages--;
+  if (surplus) h.surplusHugePages--;
+  freeToBuddy(ctx, h, head);
+  return true;
+}
+
+/**
+ * echo N > /proc/sys/vm/nr_hugepages: surplus folios become persistent
+ * first, then new folios come from the buddy allocator until there are N
+ * or no block of huge_page_order is left (the pool then stays smaller: the
+ * write succeeds, and nr_hugepages reads what was had). Shrinking frees
+ * free folios that no reservation needs, down to N; folios in use or
+ * reserved beyond it become surplus, freed as they are let go. Returns
+ * nr_hugepages after the write.
+ * Linux: mm/hugetlb.c set_max_huge_pages (adjust_pool_surplus, alloc_pool_huge_folio,
+ * prep_and_add_allocated_folios, remove_pool_hugetlb_folio)
+ */
+export function setMaxHugePages(ctx: MmContext, count: number): number {
+  const h = hstateOf(ctx);
+  // adjust_pool_surplus(h, nodes, -1): a surplus folio counts as persistent again
+  while (h.surplusHugePages > 0 && count > h.persistent) h.surplusHugePages--;
+  const allocated: number[] = [];
+  let failed = false;
+  while (count > h.persistent + allocated.length) {
+    const head = allocFreshFolio(ctx, h);
+    if (head < 0) {
+      failed = true;
+      break;
+    }
+    allocated.push(head);
+  }
+  // prep_and_add_allocated_folios: enqueued last-allocated first, so the first allocated heads the list
+  for (let i = allocated.length - 1; i >= 0; i--) {
+    h.freeList.push(allocated[i]);
+    h.nrHugePages++;
+    h.freeHugePages++;
+  }
+  if (!failed) {
+    const minCount = Math.max(count, h.resvHugePages + h.nrHugePages - h.freeHugePages);
+    while (minCount < h.persistent) if (!removePoolFolio(ctx, h, false)) break;
+    // adjust_pool_surplus(h, nodes, 1): what is still above the count is surplus
+    while (count < h.persistent && h.surplusHugePages < h.nrHugePages) h.surplusHugePages++;
+  }
+  return h.persistent;
+}
+
+/** echo N > /proc/sys/vm/nr_overcommit_hugepages (hugetlb_overcommit_handler). */
+export function setOvercommitHugePages(ctx: MmContext, count: number): void {
+  hstateOf(ctx).nrOvercommitHugePages = count;
+}
+
+/**
+ * alloc_surplus_hugetlb_folio: a folio beyond the pool, while
+ * surplus_huge_pages < nr_overcommit_hugepages; it counts in nr_huge_pages
+ * and surplus_huge_pages, referenced once. -1 otherwise.
+ * Linux: mm/hugetlb.c alloc_surplus_hugetlb_folio
+ */
+function allocSurplusFolio(ctx: MmContext, h: HState): number {
+  if (h.surplusHugePages >= h.nrOvercommitHugePages) return -1;
+  const head = allocFreshFolio(ctx, h);
+  if (head < 0) return -1;
+  h.nrHugePages++;
+  h.surplusHugePages++;
+  ctx.env.pages.refcount[head] = 1;
+  return head;
+}
+
+/**
+ * free_huge_folio: the last reference to a folio in use is gone. A surplus
+ * folio leaves the pool for the buddy allocator; any other joins the free
+ * list's head.
+ * Linux: mm/hugetlb.c free_huge_folio (enqueue_hugetlb_folio, remove_hugetlb_folio)
+ */
+function freeHugeFolio(ctx: MmContext, h: HState, head: number): void {
+  ctx.env.pages.flags[head] &= ~PageFlag.AnonExclusive; // __ClearPageAnonExclusive
+  h.anon.delete(head);
+  h.active.delete(head);
+  if (h.surplusHugePages > 0) {
+    h.nrHugePages--;
+    h.surplusHugePages--;
+    freeToBuddy(ctx, h, head);
+    return;
+  }
+  h.freeList.push(head);
+  h.freeHugePages++;
+}
+
+/**
+ * folio_put of a HugeTLB folio (memory.ts putPage sends it here): one
+ * reference fewer; at zero, free_huge_folio.
+ * Linux: mm/swap.c __folio_put (folio_test_hugetlb: free_huge_folio)
+ */
+export function hugetlbFolioPut(ctx: MmContext, head: number): void {
+  const pages = ctx.env.pages;
+  if (!(pages.refcount[head] > 0)) throw new ModelBug(`hugetlb: folio ${head} has no references`);
+  if (--pages.refcount[head] === 0) freeHugeFolio(ctx, hstateOf(ctx), head);
+}
+
+// ---- reservations ----
+
+/**
+ * gather_surplus_pages: make `delta` more reservations possible, taking
+ * surplus folios for what the free list lacks (all or none); then the
+ * reservations are counted. False: not enough could be had.
+ * Linux: mm/hugetlb.c gather_surplus_pages
+ */
+function gatherSurplusPages(ctx: MmContext, h: HState, delta: number): boolean {
+  const needed = h.resvHugePages + delta - h.freeHugePages;
+  if (needed <= 0) {
+    h.resvHugePages += delta;
+    return true;
+  }
+  const got: number[] = [];
+  for (let i = 0; i < needed; i++) {
+    const head = allocSurplusFolio(ctx, h);
+    if (head < 0) break;
+    got.push(head);
+  }
+  if (got.length < needed) {
+    // not enough: each goes back (free_huge_folio of a surplus folio: to the buddy allocator)
+    for (const head of got) {
+      ctx.env.pages.refcount[head] = 0;
+      freeHugeFolio(ctx, h, head);
+    }
+    return false;
+  }
+  h.resvHugePages += delta;
+  for (const head of got) {
+    ctx.env.pages.refcount[head] = 0;
+    h.freeList.push(head); // enqueue_hugetlb_folio
+    h.freeHugePages++;
+  }
+  return true;
+}
+
+/**
+ * return_unused_surplus_pages: `unused` reservations go, and as many free
+ * surplus folios leave the pool.
+ * Linux: mm/hugetlb.c return_unused_surplus_pages
+ */
+function returnUnusedSurplusPages(ctx: MmContext, h: HState, unused: number): void {
+  h.resvHugePages -= unused;
+  let n = Math.min(unused, h.surplusHugePages);
+  while (n-- > 0) if (!removePoolFolio(ctx, h, true)) break;
+}
+
+/**
+ * hugetlb_acct_memory: reserve `delta` folios (false when the pool and
+ * the overcommit cannot cover them: the mmap fails with ENOMEM), or give
+ * back -delta.
+ * Linux: mm/hugetlb.c hugetlb_acct_memory
+ */
+function hugetlbAcctMemory(ctx: MmContext, h: HState, delta: number): boolean {
+  if (delta > 0) {
+    if (!gatherSurplusPages(ctx, h, delta)) return false;
+    // allowed_mems_nr: the free folios of the nodes the task may use
+    if (delta > h.freeHugePages) {
+      returnUnusedSurplusPages(ctx, h, delta);
+      return false;
+    }
+  } else if (delta < 0) returnUnusedSurplusPages(ctx, h, -delta);
+  return true;
+}
+
+/** vma_hugecache_offset: the huge-page index of `vpn` in the VMA's file. */
+function hugeIndex(h: HState, vma: Vma, vpn: number): number {
+  return Math.floor((vma.vmPgoff + (vpn - vma.vmStart)) / h.nrPages);
+}
+
+/**
+ * The setup of a HugeTLB mapping, as hugetlb_file_setup and
+ * hugetlbfs_file_mmap make it: a new inode on the internal mount, and the
+ * reservation of the VMA's huge pages (hugetlb_reserve_pages): none under
+ * VM_NORESERVE; a shared mapping reserves the indexes the inode has not
+ * reserved yet; a private one all of them, in a map its creator owns
+ * (HPAGE_RESV_OWNER). False: the pool cannot cover them (mmap's ENOMEM),
+ * and nothing was changed.
+ * Linux: fs/hugetlbfs/inode.c hugetlb_file_setup, hugetlbfs_file_mmap; mm/hugetlb.c hugetlb_reserve_pages
+ */
+export function hugetlbMmapSetup(ctx: MmContext, vma: Vma): boolean {
+  const h = hstateOf(ctx);
+  const file = new HugetlbFile(++h.lastIno);
+  const from = hugeIndex(h, vma, vma.vmStart);
+  const to = hugeIndex(h, vma, vma.vmEnd);
+  const shared = (vma.vmFlags & VmFlag.MAYSHARE) !== 0;
+  if (vma.vmFlags & VmFlag.NORESERVE) {
+    vma.htlb = new HugetlbVma(file, null);
+    return true;
+  }
+  if (!hugetlbAcctMemory(ctx, h, to - from)) return false; // region_chg of a new inode: every index
+  if (shared) for (let i = from; i < to; i++) file.resv.add(i); // region_add
+  vma.htlb = new HugetlbVma(file, shared ? null : new PrivateResvMap());
+  return true;
+}
+
+/**
+ * vma_needs_reservation: 0 when a reservation covers the folio at `idx`
+ * (a shared mapping: the inode reserved it; a private owner: not consumed
+ * yet), 1 otherwise (a forked child, MAP_NORESERVE).
+ * Linux: mm/hugetlb.c __vma_reservation_common (VMA_NEEDS_RESV)
+ */
+function vmaNeedsReservation(vma: Vma, idx: number): number {
+  const hv = vma.htlb!;
+  if (vma.vmFlags & VmFlag.MAYSHARE) return hv.file.resv.has(idx) ? 0 : 1;
+  if (hv.resv !== null) return hv.resv.consumed.has(idx) ? 1 : 0;
+  return 1;
+}
+
+/** vma_has_reserves: may this allocation take a reserved folio? Linux: mm/hugetlb.c vma_has_reserves */
+function vmaHasReserves(vma: Vma, chg: number): boolean {
+  const shared = (vma.vmFlags & VmFlag.MAYSHARE) !== 0;
+  if (vma.vmFlags & VmFlag.NORESERVE) return shared && chg === 0;
+  if (shared) return chg === 0;
+  return vma.htlb!.resv !== null && chg === 0;
+}
+
+/**
+ * alloc_hugetlb_folio: a folio for index `idx` of the VMA, referenced
+ * once: the reserved one when a reservation covers it (resv_huge_pages
+ * drops), else a free folio no reservation needs, else a surplus folio
+ * within nr_overcommit_hugepages; then the reservation map records it
+ * (vma_commit_reservation). `avoidReserve`: the owner's COW, which must not
+ * take its reservation. -1: none (-ENOSPC, the fault's SIGBUS).
+ * Linux: mm/hugetlb.c alloc_hugetlb_folio, dequeue_hugetlb_folio_vma
+ */
+function allocHugetlbFolio(ctx: MmContext, vma: Vma, idx: number, avoidReserve: boolean): number {
+  const h = hstateOf(ctx);
+  const mapChg = vmaNeedsReservation(vma, idx);
+  const gblChg = mapChg !== 0 || avoidReserve ? 1 : 0;
+  const hasReserves = vmaHasReserves(vma, gblChg);
+  let head = -1;
+  // dequeue_hugetlb_folio_vma: a child without reserves may not take the reserved folios
+  if (hasReserves || h.freeHugePages - h.resvHugePages > 0) {
+    head = h.freeList.pop() ?? -1;
+    if (head >= 0) {
+      h.freeHugePages--;
+      if (hasReserves) h.resvHugePages--;
+      ctx.env.pages.refcount[head] = 1;
+    }
+  }
+  if (head < 0) {
+    // alloc_buddy_hugetlb_folio_with_mpol: a surplus folio
+    head = allocSurplusFolio(ctx, h);
+    if (head < 0) return -1;
+    if (!avoidReserve && hasReserves) h.resvHugePages--;
+  }
+  h.active.add(head);
+  // vma_commit_reservation: region_add
+  const hv = vma.htlb!;
+  if (vma.vmFlags & VmFlag.MAYSHARE) hv.file.resv.add(idx);
+  else if (hv.resv !== null) hv.resv.consumed.add(idx);
+  return head;
+}
+
+/**
+ * hugetlb_vm_op_close, then the file's reference (fput): a private
+ * owner's VMA gives back the reservations its range did not consume; the
+ * last VMA of the file evicts the inode.
+ * Linux: mm/hugetlb.c hugetlb_vm_op_close; fs/hugetlbfs/inode.c hugetlbfs_evict_inode
+ */
+export function hugetlbVmClose(ctx: MmContext, vma: Vma): void {
+  const hv = vma.htlb;
+  if (hv === null) return;
+  const h = hstateOf(ctx);
+  vma.htlb = null;
+  if (hv.resv !== null) {
+    const start = hugeIndex(h, vma, vma.vmStart);
+    const end = hugeIndex(h, vma, vma.vmEnd);
+    let consumed = 0; // region_count
+    for (const i of hv.resv.consumed) if (i >= start && i < end) consumed++;
+    const reserve = end - start - consumed;
+    if (reserve > 0) hugetlbAcctMemory(ctx, h, -reserve);
+  }
+  if (--hv.file.refs === 0) evictInode(ctx, h, hv.file);
+}
+
+/**
+ * hugetlbfs_evict_inode: remove_inode_hugepages drops the page cache's
+ * reference to each folio (freed when no mapping holds it), then
+ * hugetlb_unreserve_pages gives back the reservations no folio consumed.
+ * Linux: fs/hugetlbfs/inode.c remove_inode_hugepages; mm/hugetlb.c hugetlb_unreserve_pages
+ */
+function evictInode(ctx: MmContext, h: HState, file: HugetlbFile): void {
+  let freed = 0;
+  for (const head of file.pages.values()) {
+    hugetlbFolioPut(ctx, head);
+    freed++;
+  }
+  file.pages.clear();
+  const chg = file.resv.size; // region_del
+  file.resv.clear();
+  if (chg - freed !== 0) hugetlbAcctMemory(ctx, h, -(chg - freed));
+}
+
+// ---- mapping ----
+
+/** The PMD entry's address for the huge page at `haddr`, the table allocated (huge_pte_alloc); -1: no memory. */
+function hugePteAlloc(ctx: MmContext, mm: MmStruct, haddr: number): number {
+  const pt = ctx.env.pgtable;
+  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, vpnUnchecked(haddr), pt.pmdLevel, true);
+  if (pd < 0) return -1;
+  return pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
+}
+
+/**
+ * hugetlb_fault: a fault in a VM_HUGETLB VMA, on its huge page's PMD-level
+ * entry. None: hugetlb_no_page; a write to a read-only entry: hugetlb_wp;
+ * else the entry becomes young (and dirty).
+ * Linux: mm/hugetlb.c hugetlb_fault
+ */
+export function hugetlbFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
+  const h = hstateOf(ctx);
+  const pt = ctx.env.pgtable;
+  const haddr = vpn - (vpn % h.nrPages);
+  const pa = hugePteAlloc(ctx, mm, haddr);
+  if (pa < 0) return VmFault.OOM;
+  const e = pt.get(ctx.env.phys, pa);
+  if (pt.none(e.hi, e.lo)) return hugetlbNoPage(ctx, h, mm, vma, haddr, pa, write);
+  if (!pt.accessible(e.hi, e.lo)) return VmFault.SIGSEGV;
+  if (write && !pt.write(e.hi, e.lo)) return hugetlbWp(ctx, h, mm, vma, haddr, pa);
+  // huge_ptep_set_access_flags
+  const young = pt.modify(e.hi, e.lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
+  if (young.hi !== e.hi || young.lo !== e.lo) ptepSetAccessFlags(ctx, mm, haddr, pa, e, young, write);
+  return VmFault.OK;
+}
+
+/** make_huge_pte: the leaf for a folio under the VMA's rights, writable (and then dirty) as asked, young. */
+function makeHugePte(ctx: MmContext, head: number, vma: Vma, writable: boolean): { hi: number; lo: number } {
+  return ctx.env.pgtable.mkUser(head, ctx.env.pgtable.pmdLevel, vma.vmFlags, writable, writable, false);
+}
+
+/**
+ * hugetlb_no_page: a shared mapping finds the folio in the inode's page
+ * cache or allocates it there; a private one allocates a new anonymous
+ * folio. A new folio is zeroed (folio_zero_user). The entry is writable
+ * only in a writable shared mapping; a private write then makes it
+ * writable by hugetlb_wp's reuse. No folio: SIGBUS (VM_FAULT_SIGBUS from
+ * -ENOSPC); so is any fault in a VMA whose page its owner's COW took
+ * (HPAGE_RESV_UNMAPPED).
+ * Linux: mm/hugetlb.c hugetlb_no_page
+ */
+function hugetlbNoPage(
+  ctx: MmContext,
+  h: HState,
+  mm: MmStruct,
+  vma: Vma,
+  haddr: number,
+  pa: number,
+  write: boolean,
+): VmFault {
+  const env = ctx.env;
+  const pages = env.pages;
+  const hv = vma.htlb!;
+  if (hv.unmapped) {
+    h.stats.sigbus++; // "killed due to inadequate hugepage pool"
+    return VmFault.SIGBUS;
+  }
+  const shared = (vma.vmFlags & VmFlag.MAYSHARE) !== 0;
+  const idx = hugeIndex(h, vma, haddr);
+  let head = shared ? (hv.file.pages.get(idx) ?? -1) : -1;
+  if (head >= 0)
+    pages.refcount[head]++; // filemap_lock_hugetlb_folio: the mapping's reference
+  else {
+    if (!shared) mm.anonVmaPrepare(vma); // vmf_anon_prepare
+    head = allocHugetlbFolio(ctx, vma, idx, false);
+    if (head < 0) {
+      h.stats.sigbus++;
+      return VmFault.SIGBUS;
+    }
+    for (let i = 0; i < h.nrPages; i++) env.phys.zeroFrame(pfnUnchecked(head + i)); // folio_zero_user
+    if (shared) {
+      hv.file.pages.set(idx, head); // hugetlb_add_to_page_cache: the cache's reference
+      pages.refcount[head]++;
+    } else {
+      h.anon.add(head); // hugetlb_add_new_anon_rmap: exclusive
+      pages.flags[head] |= PageFlag.AnonExclusive;
+    }
+  }
+  pages.mapcount[head]++;
+  h.stats.faults++;
+  const e = makeHugePte(ctx, head, vma, shared && (vma.vmFlags & VmFlag.WRITE) !== 0);
+  setPteAt(ctx, pa, e.hi, e.lo);
+  // "Optimization, do the COW without a second fault"
+  if (write && !(vma.vmFlags & VmFlag.SHARED)) return hugetlbWp(ctx, h, mm, vma, haddr, pa);
+  return VmFault.OK;
+}
+
+/**
+ * hugetlb_wp: a write to a read-only entry. A shared mapping's entry
+ * becomes writable; an anonymous folio mapped once is reused (exclusive
+ * again); else the folio is copied into a new one, allocated without the
+ * reservation (the owner consumed it). When none can be had and this VMA
+ * owns the reservations, the pages of its forked children at that index are
+ * unmapped (unmap_ref_private: their next fault there is SIGBUS) and the
+ * folio, now mapped once, reused; anyone else gets SIGBUS.
+ * Linux: mm/hugetlb.c hugetlb_wp, unmap_ref_private
+ */
+function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: number, pa: number): VmFault {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const pages = env.pages;
+  const e = pt.get(env.phys, pa);
+  const setWritable = () => {
+    const w = pt.modify(e.hi, e.lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
+    ptepSetAccessFlags(ctx, mm, haddr, pa, e, w, true); // set_huge_ptep_writable
+    return VmFault.OK;
+  };
+  if (vma.vmFlags & VmFlag.MAYSHARE) return setWritable();
+  const old = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+  if (pages.mapcount[old] === 1 && h.anon.has(old)) {
+    pages.flags[old] |= PageFlag.AnonExclusive; // folio_move_anon_rmap, SetPageAnonExclusive
+    return setWritable();
+  }
+  const idx = hugeIndex(h, vma, haddr);
+  const outsideReserve = vma.htlb!.resv !== null;
+  const copy = allocHugetlbFolio(ctx, vma, idx, outsideReserve);
+  if (copy < 0) {
+    if (!outsideReserve) {
+      h.stats.sigbus++;
+      return VmFault.SIGBUS;
+    }
+    unmapRefPrivate(ctx, h, vma, old, idx);
+    const again = pt.get(env.phys, pa);
+    if (again.hi === e.hi && again.lo === e.lo && pages.mapcount[old] === 1)
+      return hugetlbWp(ctx, h, mm, vma, haddr, pa); // retry_avoidcopy
+    return VmFault.OK;
+  }
+  mm.anonVmaPrepare(vma); // __vmf_anon_prepare
+  // copy_user_large_folio
+  for (let i = 0; i < h.nrPages; i++) {
+    env.phys.frameWillBeRead(pfnUnchecked(old + i));
+    if (env.phys.store.isZero(old + i)) env.phys.zeroFrame(pfnUnchecked(copy + i));
+    else {
+      env.phys.frameWillBeWritten(pfnUnchecked(copy + i));
+      env.phys.store.copyTo(old + i, env.phys.store, copy + i);
+    }
+  }
+  h.stats.cowCopies++;
+  ptepClearFlush(ctx, mm, pa, haddr, pt.pmdLevel); // huge_ptep_clear_flush
+  pages.mapcount[old]--; // hugetlb_remove_rmap
+  h.anon.add(copy); // hugetlb_add_new_anon_rmap
+  pages.flags[copy] |= PageFlag.AnonExclusive;
+  pages.mapcount[copy] = 1;
+  const n = makeHugePte(ctx, copy, vma, true);
+  setPteAt(ctx, pa, n.hi, n.lo);
+  hugetlbFolioPut(ctx, old); // the old mapping's reference
+  return VmFault.OK;
+}
+
+/**
+ * unmap_ref_private: the owner's COW could not get a folio. Every other
+ * private VMA of the file that maps index `idx` and owns no reservation (a
+ * forked child's) has its entry for the owner's folio cleared and flushed,
+ * and is marked HPAGE_RESV_UNMAPPED.
+ * Linux: mm/hugetlb.c unmap_ref_private (unmap_hugepage_range with ref_page)
+ */
+function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx: number): void {
+  const pt = ctx.env.pgtable;
+  for (const [v, m] of iMmap(vma.htlb!.file)) {
+    if (v === vma || v.vmFlags & VmFlag.MAYSHARE || v.htlb === null || v.htlb.resv !== null) continue;
+    const haddr = idx * h.nrPages - v.vmPgoff + v.vmStart;
+    if (haddr < v.vmStart || haddr >= v.vmEnd) continue;
+    const pa = pmdPa(ctx, m, haddr);
+    if (pa < 0) continue;
+    const e = pt.get(ctx.env.phys, pa);
+    if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, pt.pmdLevel) !== head) continue;
+    ptepClearFlush(ctx, m, pa, haddr, pt.pmdLevel);
+    v.htlb.unmapped = true;
+    ctx.env.pages.mapcount[head]--;
+    hugetlbFolioPut(ctx, head);
+  }
+}
+
+/**
+ * __unmap_hugepage_range: every huge entry of [start, end) in a HugeTLB
+ * VMA is cleared under the gather (its flush owed), its folio's mapping
+ * dropped, and its reference put after the flush (tlb_remove_page_size).
+ * Only whole huge pages go: munmap's range is aligned (hugetlb_vm_op_split),
+ * MADV_DONTNEED's end rounded down (madvise_dontneed_free_valid_vma's
+ * ALIGN_DOWN: "avoid unexpected data loss").
+ * Linux: mm/hugetlb.c __unmap_hugepage_range
+ */
+export function unmapHugepageRange(
+  ctx: MmContext,
+  tlb: TlbGather,
+  mm: MmStruct,
+  start: number,
+  end: number,
+): void {
+  const h = hstateOf(ctx);
+  const pt = ctx.env.pgtable;
+  const pages = ctx.env.pages;
+  for (let haddr = Math.ceil(start / h.nrPages) * h.nrPages; haddr + h.nrPages <= end; haddr += h.nrPages) {
+    const pa = pmdPa(ctx, mm, haddr);
+    if (pa < 0) continue;
+    const e = pt.get(ctx.env.phys, pa);
+    if (pt.none(e.hi, e.lo)) continue;
+    ptepGetAndClear(ctx, tlb, pa, haddr, pt.pmdLevel);
+    if (!pt.present(e.hi, e.lo)) continue;
+    const head = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+    pages.mapcount[head]--; // hugetlb_remove_rmap
+    tlb.removePage(head);
+  }
+}
+
+/**
+ * copy_hugetlb_page_range: fork's copy of a private HugeTLB VMA's entries.
+ * The child maps the same folios (a reference and a mapping more; an
+ * anonymous folio is no longer exclusive); in a COW mapping both entries
+ * are write-protected (huge_ptep_set_wrprotect), the parent's flushed at
+ * the end of dup_mmap. The child's entry keeps the parent's accessed and
+ * dirty bits.
+ * Linux: mm/hugetlb.c copy_hugetlb_page_range
+ */
+export function copyHugetlbPageRange(
+  ctx: MmContext,
+  tlb: TlbGather,
+  parent: MmStruct,
+  child: MmStruct,
+  v: Vma,
+): boolean {
+  const h = hstateOf(ctx);
+  const pt = ctx.env.pgtable;
+  const pages = ctx.env.pages;
+  const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
+  for (let haddr = v.vmStart; haddr < v.vmEnd; haddr += h.nrPages) {
+    const pa = pmdPa(ctx, parent, haddr);
+    if (pa < 0) continue;
+    let e = pt.get(ctx.env.phys, pa);
+    if (pt.none(e.hi, e.lo)) continue;
+    if (pt.present(e.hi, e.lo)) {
+      const head = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+      pages.refcount[head]++; // folio_get
+      pages.mapcount[head]++; // hugetlb_try_dup_anon_rmap / hugetlb_add_file_rmap
+      pages.flags[head] &= ~PageFlag.AnonExclusive;
+      if (cow && pt.write(e.hi, e.lo)) {
+        e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
+        ptepModify(ctx, tlb, pa, haddr, pt.pmdLevel, e.hi, e.lo);
+      }
+    }
+    const cpa = hugePteAlloc(ctx, child, haddr);
+    if (cpa < 0) return false;
+    setPteAt(ctx, cpa, e.hi, e.lo);
+  }
+  return true;
+}
+
+/** hugetlb_dup_vma_private: a forked child's VMA owns no reservation and is not marked unmapped. */
+export function hugetlbDupVmaPrivate(vma: Vma): void {
+  if (vma.htlb !== null && !(vma.vmFlags & VmFlag.MAYSHARE)) {
+    vma.htlb.resv = null;
+    vma.htlb.unmapped = false;
+  }
+}
+
+/**
+ * move_hugetlb_page_tables: mremap's move of a HugeTLB range, huge entry by
+ * huge entry (huge_ptep_get_and_clear at the old address, set_huge_pte_at at
+ * the new one), then the old range's flush. Returns the pages moved (fewer
+ * when a table could not be allocated).
+ * Linux: mm/hugetlb.c move_hugetlb_page_tables
+ */
+export function moveHugetlbPageTables(
+  ctx: MmContext,
+  mm: MmStruct,
+  oldStart: number,
+  newStart: number,
+  len: number,
+): number {
+  const h = hstateOf(ctx);
+  const pt = ctx.env.pgtable;
+  let done = 0;
+  for (; done < len; done += h.nrPages) {
+    const pa = pmdPa(ctx, mm, oldStart + done);
+    if (pa < 0) continue;
+    const e = pt.get(ctx.env.phys, pa);
+    if (pt.none(e.hi, e.lo)) continue;
+    const npa = hugePteAlloc(ctx, mm, newStart + done);
+    if (npa < 0) break;
+    pt.set(ctx.env.phys, pa, 0, 0); // huge_ptep_get_and_clear: flushed below, before anyone reuses the folio
+    setPteAt(ctx, npa, e.hi, e.lo);
+  }
+  // flush_hugetlb_tlb_range(vma, old_end - len, old_end)
+  if (done > 0) ctx.env.flushTlbMmRange(mm, oldStart, done, TlbFlush.Pmd);
+  return Math.min(done, len);
+}
+
+/**
+ * clear_vma_resv_huge_pages: mremap moved a private owner's reservations to
+ * the new VMA; the old one, about to be unmapped, gives none back.
+ * Linux: mm/hugetlb.c clear_vma_resv_huge_pages
+ */
+export function clearVmaResvHugePages(vma: Vma): void {
+  if (vma.htlb !== null) {
+    vma.htlb.resv = null;
+    vma.htlb.unmapped = false;
+  }
+}
+
+/**
+ * mremap's rules for a HugeTLB VMA: the lengths round up to the huge page
+ * size, both addresses must sit on a huge page boundary (-EINVAL) and the
+ * mapping may not grow (-EINVAL: the reservation map cannot be split).
+ * Returns the rounded lengths, or -errno.
+ * Linux: mm/mremap.c SYSCALL_DEFINE5(mremap) (is_vm_hugetlb_page)
+ */
+export function hugetlbMremapLengths(
+  ctx: MmContext,
+  start: number,
+  oldPages: number,
+  newPages: number,
+  fixedTo: number,
+): { oldPages: number; newPages: number } | number {
+  const nr = hstateOf(ctx).nrPages;
+  const o = Math.ceil(oldPages / nr) * nr;
+  const n = Math.ceil(newPages / nr) * nr;
+  if (start % nr !== 0 || (fixedTo >= 0 && fixedTo % nr !== 0) || n > o) return -Errno.EINVAL;
+  return { oldPages: o, newPages: n };
+}
+
+/**
+ * madvise's refusals for a HugeTLB VMA in [start, end) (-EINVAL): MADV_FREE
+ * (madvise_dontneed_free_valid_vma), MADV_COLD and MADV_PAGEOUT
+ * (can_madv_lru_vma), MADV_GUARD_INSTALL (is_valid_guard_vma: `lruOrFree`),
+ * and MADV_DONTNEED from off a huge page boundary (`dontneed`).
+ * Linux: mm/madvise.c madvise_dontneed_free_valid_vma, can_madv_lru_vma, is_valid_guard_vma
+ */
+export function hugetlbMadviseRefused(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  dontneed: boolean,
+  lruOrFree: boolean,
+): boolean {
+  for (const v of mm.vmas) {
+    if (v.vmStart >= end || v.vmEnd <= start || !(v.vmFlags & VmFlag.HUGETLB)) continue;
+    if (lruOrFree || (dontneed && Math.max(start, v.vmStart) % hstateOf(ctx).nrPages !== 0)) return true;
+  }
+  return false;
+}
+
+/** hugetlb_vm_op_split: a HugeTLB VMA splits only at a huge page boundary (else -EINVAL). */
+export function hugetlbMaySplit(ctx: MmContext, vma: Vma, vpn: number): boolean {
+  return !(vma.vmFlags & VmFlag.HUGETLB) || vpn % hstateOf(ctx).nrPages === 0;
+}
+
+/** The pool as /proc/meminfo shows it (HugePages_Total, _Free, _Rsvd, _Surp; Hugetlb in pages). */
+export function hugetlbReport(h: HState | undefined): {
+  total: number;
+  free: number;
+  rsvd: number;
+  surp: number;
+  pages: number;
+} {
+  if (h === undefined) return { total: 0, free: 0, rsvd: 0, surp: 0, pages: 0 };
+  return {
+    total: h.nrHugePages,
+    free: h.freeHugePages,
+    rsvd: h.resvHugePages,
+    surp: h.surplusHugePages,
+    pages: h.nrHugePages * h.nrPages,
+  };
+}

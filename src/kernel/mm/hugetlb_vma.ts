@@ -1,0 +1,101 @@
+/**
+ * The HugeTLB state mm/hugetlb.ts works on: the pool (struct hstate), and
+ * what a HugeTLB VMA holds: the hugetlbfs inode it maps and, for a private
+ * mapping, the reservation map its creator owns. Kept apart from
+ * mm/hugetlb.ts, importing nothing, so that internal.ts, vma.ts and
+ * MmStruct.ts name the types without importing the code.
+ *
+ * - `HugetlbFile` is the inode: a MAP_HUGETLB mapping gets one of its own
+ *   on the internal hugetlbfs mount (hugetlb_file_setup, shown as
+ *   "/anon_hugepage (deleted)"); a forked child's VMA maps the same one.
+ *   Its page cache holds a shared mapping's folios, and its reservation
+ *   map (inode_resv_map) the huge-page indexes reserved or instantiated
+ *   for shared mappings. `refs` counts the VMAs holding it (the file's
+ *   references): the last one's close evicts the inode
+ *   (hugetlbfs_evict_inode: remove_inode_hugepages, hugetlb_unreserve_pages).
+ * - `HugetlbVma` is vm_private_data: for a private mapping whose creator
+ *   reserved its pages, the reservation map (HPAGE_RESV_OWNER), whose
+ *   entries, for a private mapping, are the indexes whose reservation was
+ *   consumed (a page instantiated); HPAGE_RESV_UNMAPPED once the owner's
+ *   COW took a child's page (unmap_ref_private).
+ *
+ * Linux: include/linux/hugetlb.h (struct resv_map, HPAGE_RESV_*),
+ * fs/hugetlbfs/inode.c (hugetlbfs inode), mm/hugetlb.c (vma_resv_map).
+ */
+
+/** A hugetlbfs inode (the internal mount's, for MAP_HUGETLB). */
+export class HugetlbFile {
+  /** the page cache of a shared mapping: huge-page index -> the folio's first frame */
+  readonly pages = new Map<number, number>();
+  /** inode_resv_map: indexes reserved (hugetlb_reserve_pages) or instantiated (vma_commit_reservation) */
+  readonly resv = new Set<number>();
+  /** VMAs holding the file (each VMA's vm_file reference) */
+  refs = 0;
+  /** the inode number /proc/PID/maps prints */
+  constructor(readonly ino: number) {}
+}
+
+/** A private owner's reservation map (struct resv_map of HPAGE_RESV_OWNER): the indexes consumed. */
+export class PrivateResvMap {
+  readonly consumed = new Set<number>();
+}
+
+/** vm_private_data of a HugeTLB VMA, with the file it maps. */
+export class HugetlbVma {
+  constructor(
+    readonly file: HugetlbFile,
+    /** HPAGE_RESV_OWNER's map (the pieces of a split VMA share it), or null */
+    public resv: PrivateResvMap | null,
+    /** HPAGE_RESV_UNMAPPED: a page was unmapped from this VMA for its owner's COW; the next fault is SIGBUS */
+    public unmapped = false,
+  ) {
+    file.refs++;
+  }
+
+  /** vm_area_dup with hugetlb_vm_op_open: the same file (a reference more), the same owner's map. */
+  dup(): HugetlbVma {
+    return new HugetlbVma(this.file, this.resv, this.unmapped);
+  }
+}
+
+/**
+ * struct hstate of the default size: the pool's counters as
+ * /proc/sys/vm/nr_hugepages, /proc/meminfo (HugePages_*) and
+ * /sys/kernel/mm/hugepages/hugepages-SIZEkB/ show them, and its lists.
+ */
+export class HState {
+  /** huge_page_order */
+  readonly order: number;
+  /** nr_huge_pages: the pool, surplus included */
+  nrHugePages = 0;
+  /** free_huge_pages: pool folios on the free list */
+  freeHugePages = 0;
+  /** resv_huge_pages: free folios promised to mappings */
+  resvHugePages = 0;
+  /** surplus_huge_pages: folios beyond nr_hugepages, from the overcommit */
+  surplusHugePages = 0;
+  /** nr_overcommit_huge_pages (/proc/sys/vm/nr_overcommit_hugepages) */
+  nrOvercommitHugePages = 0;
+  /** hugepage_freelists: first frames of free folios; the last element is the list's head */
+  readonly freeList: number[] = [];
+  /** hugepage_activelist: first frames of folios in use */
+  readonly active = new Set<number>();
+  /** folios that are anonymous (a private mapping's: folio_test_anon) */
+  readonly anon = new Set<number>();
+  /** the last hugetlbfs inode number handed out (get_next_ino) */
+  lastIno = 0;
+  /** counters (vmlab's own: Linux has no vmstat for them): pool folios allocated and freed, faults, COW copies */
+  readonly stats = { poolAlloc: 0, poolAllocFail: 0, poolFree: 0, faults: 0, cowCopies: 0, sigbus: 0 };
+
+  constructor(
+    /** pages_per_huge_page: HPAGE_PMD_NR of the architecture */
+    readonly nrPages: number,
+  ) {
+    this.order = 31 - Math.clz32(nrPages);
+  }
+
+  /** persistent_huge_pages: nr_hugepages as /proc/sys/vm/nr_hugepages reads it */
+  get persistent(): number {
+    return this.nrHugePages - this.surplusHugePages;
+  }
+}
