@@ -9,6 +9,7 @@ import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
 import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
+import { mark } from "../../workloads/trace/timeline.ts";
 import { lastRingWaits } from "../../workloads/trace/worker.ts";
 import { refuseClosedStdin } from "../shared/stdin.ts";
 import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
@@ -26,10 +27,13 @@ export async function runTraceCli(
   opened?: () => TraceSource,
   validateOnly = false,
 ): Promise<TraceOutcome> {
+  mark("trace command loaded, arguments parsed");
   const settings = parseReplay(o);
   // the reading thread starts while the rest is set up
   if (!validateOnly && opened === undefined) warmUp(file);
+  mark("reading thread spawned");
   const replay = new Replay(settings);
+  mark("simulation built");
   replay.addCurves(parseCurves(o, settings.frames));
   replay.addSamplers(parseSamplers(o));
   if (validateOnly) return { text: null, error: null };
@@ -57,6 +61,7 @@ export async function runTraceCli(
   } finally {
     progress?.done();
   }
+  mark("reading ended");
   replay.finish(error === null);
   // VMLAB_TRACE_CPU=1 (bench/process.bench.ts): how the CPU divides between the threads, which says
   // which one bounds the wall clock (the simulation here, or the reading thread's zstd and fold)

@@ -50,6 +50,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import { fromBase64, instantiate, type WasmApi, type WasmMemory, wasmApi } from "../../base/wasm.ts";
 import { FOLD_WASM } from "./foldWasm.ts";
 import { foldRuns } from "./runs.ts";
+import { mark, markAbsolute, timelineOn } from "./timeline.ts";
 
 export type Codec = "none" | "gzip" | "zstd";
 
@@ -86,6 +87,8 @@ export interface SlotMessage {
   cpu?: number;
   /** at the end of a job: the seconds it waited for a free slot */
   waited?: number;
+  /** at the end of a job, VMLAB_TIMELINE=1: this thread's marks (absolute ms: timeOrigin + now) */
+  marks?: Array<[string, number]>;
 }
 
 const SLOTS = 4;
@@ -118,7 +121,7 @@ function workerMain(): void {
   const { parentPort, workerData } = workerRequire("node:worker_threads");
   const fs = workerRequire("node:fs");
   const zlib = workerRequire("node:zlib");
-  const { zstd, ring, ctl, slots, size, memory, foldWasm } = workerData as {
+  const { zstd, ring, ctl, slots, size, memory, foldWasm, timeline } = workerData as {
     zstd: string | null;
     ring: SharedArrayBuffer;
     ctl: SharedArrayBuffer;
@@ -127,7 +130,14 @@ function workerMain(): void {
     /** the ring as a shared WebAssembly.Memory, and the fold module's bytes (else null: foldRuns) */
     memory: WasmMemory | null;
     foldWasm: Uint8Array | null;
+    /** VMLAB_TIMELINE=1: keep marks (timeline.ts) */
+    timeline: boolean;
   };
+  const marks: Array<[string, number]> = [];
+  const mark = (name: string): void => {
+    if (timeline) marks.push([`reading thread: ${name}`, performance.timeOrigin + performance.now()]);
+  };
+  mark("started");
   // the WebAssembly fold: its staging buffer (PIECE bytes) and totals (7 f64) follow the slots in the ring
   const PIECE = 65536 * 8; // (as outside the body)
   const stagingAt = slots * size;
@@ -137,6 +147,7 @@ function workerMain(): void {
     memory !== null && foldWasm !== null
       ? new wa.Instance(new wa.Module(foldWasm), { env: { memory } }).exports
       : null;
+  mark("fold module ready");
   const wasmFold = foldExports?.fold as
     | ((rec: number, n: number, out: number, totals: number) => number)
     | undefined;
@@ -173,6 +184,7 @@ function workerMain(): void {
     port: MessagePort | null,
     withTotals: boolean,
   ): void {
+    mark("job received");
     const state = new Int32Array(ctl);
     /** a message to the main thread: on the job's own port (counted in state[slots + 1]), else the thread's */
     const send = (m: SlotMessage): void => {
@@ -215,6 +227,7 @@ function workerMain(): void {
      * staged, so the next slot may be a shared one (whole records, as they come).
      */
     const post = (mayShare: boolean): void => {
+      if (posted === 0) mark("first slot posted");
       Atomics.store(state, slot, 1);
       if (shared) {
         send({ slot, records: fill / 8, at: base, raw, out });
@@ -349,6 +362,7 @@ function workerMain(): void {
             }
             // (a call that does nothing after a frame's end asks for the next frame's header)
             if (r[1] !== 0 || r[2] !== 0) ret = r[0];
+            if (out === 0 && r[1] !== 0) mark("zstd's first bytes");
             input = input.subarray(r[2]);
             const before = out;
             commit(r[1]);
@@ -412,7 +426,16 @@ function workerMain(): void {
         rest = staged;
       }
       if (fill > 0) post(false);
-      send({ done: true, raw, out, rest, cpu: threadCpu(), waited: waited / 1000 });
+      mark("last slot posted");
+      send({
+        done: true,
+        raw,
+        out,
+        rest,
+        cpu: threadCpu(),
+        waited: waited / 1000,
+        marks: timeline ? marks.splice(0) : undefined,
+      });
     })().catch((e) => {
       if (Atomics.load(state, slots) === 0)
         send({
@@ -474,8 +497,18 @@ function newReader(): Reader {
   const ctl = new SharedArrayBuffer(4 * (SLOTS + 2));
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { zstd: zstdBindingPath(), ring, ctl, slots: SLOTS, size: SLOT_BYTES, memory, foldWasm },
+    workerData: {
+      zstd: zstdBindingPath(),
+      ring,
+      ctl,
+      slots: SLOTS,
+      size: SLOT_BYTES,
+      memory,
+      foldWasm,
+      timeline: timelineOn(),
+    },
   });
+  mark("reading thread created (new Worker)");
   const fold =
     memory !== null
       ? (instantiate(foldWasm!, memory).fold as (
@@ -536,7 +569,9 @@ export async function* readSlots(
   r.queue.length = 0;
   r.worker.ref();
   r.worker.postMessage({ path, codec, fold, share: foldShare(), totals });
+  mark("job posted to the reading thread");
   let finished = false;
+  let slots = 0;
   const none = new Uint8Array(0);
   let waited = 0;
   try {
@@ -581,7 +616,9 @@ export async function* readSlots(
         finished = m.done === true || m.error !== undefined;
         if (m.done) {
           // (kept here, off the message: its consumers see the same messages from run to run)
-          const { cpu, waited: readingWaited, ...rest } = m;
+          const { cpu, waited: readingWaited, marks, ...rest } = m;
+          if (marks !== undefined) markAbsolute(marks);
+          mark("main: the last message taken");
           lastJob = { readingCpu: cpu, readingWaited: readingWaited ?? 0, mainWaited: waited / 1000 };
           m = rest;
         }
@@ -590,6 +627,7 @@ export async function* readSlots(
         continue;
       }
       const length = m.bytes ?? m.runs! * 8;
+      if (slots++ === 0) mark("main: first slot to the consumer");
       yield { m, view: new Uint8Array(ring, m.slot * SLOT_BYTES, length) };
       // the consumer is done with the slot: it goes back to the thread
       Atomics.store(state, m.slot, 0);
