@@ -55,6 +55,9 @@ export class HitLoop {
   readonly memoLoI: Int32Array;
   readonly memoHiI: Int32Array;
   readonly memoPfnI: Int32Array;
+  /** the memo of each set's way 1 (wasm/hits.ts's memo1), the module's own: page bits, high word, frame */
+  private readonly memo1LoD: Int32Array;
+  private readonly memo1LoI: Int32Array;
   /** per frame: its reference bit, its dirty flag */
   readonly ref: Uint8Array;
   readonly dirty: Uint8Array;
@@ -96,7 +99,7 @@ export class HitLoop {
     const setsD = l1d.sets;
     const setsI = l1i.sets;
     const up8 = (n: number) => Math.ceil(n / 8) * 8;
-    const memoBytes = (sets: number) => 3 * up8(4 * sets);
+    const memoBytes = (sets: number) => 6 * up8(4 * sets); // way 0's memo, and way 1's
     const arrayBytes = (a: TlbArray) => up8(24 * a.entries + 4);
     const total =
       memoBytes(setsD) +
@@ -130,6 +133,14 @@ export class HitLoop {
     this.memoLoI = split ? int32(setsI).fill(-1) : this.memoLoD;
     this.memoHiI = split ? int32(setsI).fill(-1) : this.memoHiD;
     this.memoPfnI = split ? int32(setsI) : this.memoPfnD;
+    const memo1 = ex.memo1 as (s: number, lo: number, hi: number, pfn: number) => void;
+    this.memo1LoD = int32(setsD).fill(-1);
+    memo1(0, this.memo1LoD.byteOffset, int32(setsD).byteOffset, int32(setsD).byteOffset);
+    this.memo1LoI = this.memo1LoD;
+    if (split) {
+      this.memo1LoI = int32(setsI).fill(-1);
+      memo1(1, this.memo1LoI.byteOffset, int32(setsI).byteOffset, int32(setsI).byteOffset);
+    }
     const side = ex.side as (...a: number[]) => void;
     const place = (s: number, a: TlbArray, lo: Int32Array, hi: Int32Array, pfn: Int32Array) => {
       const k = at;
@@ -202,6 +213,16 @@ export class HitLoop {
     l1d.countFills(c[1], c[2]);
     l1i.countFills(c[3], c[4]);
     c.fill(0);
+  }
+
+  /**
+   * Forgets the memo of every set's way 1: called whenever JavaScript may
+   * have changed a first-level array itself (a miss handled there, any
+   * other path of MachineMode), which the module does not see.
+   */
+  forgetSecond(): void {
+    this.memo1LoD.fill(-1);
+    this.memo1LoI.fill(-1);
   }
 
   /** The first-level hits the loop counted since the last call. */

@@ -550,6 +550,7 @@ export class MachineMode {
     const hits = this.hits!;
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
     this.memoKeysI.fill(-1);
+    hits.forgetSecond(); // (the other paths change the first level without the module's memo of way 1)
     const split = this.memoLoI !== this.memoLo;
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
@@ -579,6 +580,7 @@ export class MachineMode {
         const set = p & (fetch ? maskI : maskD);
         // a first-level miss (the module's lookup changed nothing)
         repeats += len - 1;
+        hits.forgetSecond();
         let pfn = this.l2Hit(hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
         if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind);
         (fetch ? this.memoLoI : this.memoLo)[set] = p;
