@@ -30,6 +30,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
+import { Worker } from "node:worker_threads";
 
 // VMLAB_TIMELINE=1: the marks of one run (ms since the process started), printed at its exit
 // (src/workloads/trace/timeline.ts; issue #20, goal 1)
@@ -46,6 +47,28 @@ if (timeline !== undefined) {
       `vmlab timeline: origin ${performance.timeOrigin.toFixed(1)}\n${lines.join("\n")}\n`,
     );
   });
+}
+
+/**
+ * `vmlab trace FILE`: the reading thread (src/workloads/trace/worker.ts) started before the
+ * bundle is loaded, so that its ~20 ms of start-up (a Node environment of its own, on the other
+ * core) overlap this thread's loading of the CLI instead of following it (issue #20, goal 1). It
+ * waits for its body and data in its first message (worker.ts's takePrestarted); unref'd, it
+ * keeps no run alive that does not use it (standard input, --help, a bad option).
+ */
+const PRESTART_SOURCE = `require("node:worker_threads").parentPort.once("message", (m) => new Function("workerRequire", m.body)(require)(m.workerData));`;
+{
+  const a = process.argv.slice(2);
+  if (a[0] === "trace" && a.length > 1 && !a.includes("-") && !a.includes("--help") && !a.includes("-h")) {
+    const w = new Worker(PRESTART_SOURCE, { eval: true });
+    w.unref();
+    w.on("error", () => {}); // (an adopted thread's failures are reported by its own listeners)
+    w.once("exit", () => {
+      if (globalThis.__vmlabReader === w) globalThis.__vmlabReader = undefined;
+    });
+    globalThis.__vmlabReader = w;
+    mark("reading thread prestarted");
+  }
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");

@@ -44,7 +44,7 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
-import { HIT_CHUNK, HitLoop, recordTotals, wasmByDefault } from "./hitLoop.ts";
+import { HIT_CHUNK, HitLoop, recordTotals, type SharedPlace, wasmByDefault } from "./hitLoop.ts";
 import {
   type CostModel,
   DEFAULT_COST,
@@ -91,6 +91,8 @@ export interface MachineModeConfig {
    * tests' reference for it). Default: true unless VMLAB_WASM=0.
    */
   wasm?: boolean;
+  /** a shared memory the hit loop's state goes in (hitLoop.ts's SharedPlace: the slots' records then not copied) */
+  shared?: SharedPlace | null;
 }
 
 const TWO32 = 4294967296;
@@ -227,7 +229,7 @@ export class MachineMode {
     this.l2I = this.memo ? second(tlb.instrPath) : null;
     const hits =
       this.memo && this.policy !== 2 && (cfg.wasm ?? wasmByDefault())
-        ? new HitLoop(l1d!, l1i!, this.l2D, this.l2I, this.n, this.dataOnly)
+        ? new HitLoop(l1d!, l1i!, this.l2D, this.l2I, this.n, this.dataOnly, cfg.shared)
         : null;
     this.hits = hits;
     this.memoKeysD = new Float64Array(setsD).fill(-1);
@@ -560,14 +562,14 @@ export class MachineMode {
     let taken = count;
     for (let at = 0; at < count && taken === count; at += HIT_CHUNK) {
       const n = Math.min(HIT_CHUNK, count - at);
-      hits.input.set(runs.subarray(2 * at, 2 * (at + n)));
+      const src = hits.place(runs, at, n); // (the words where they are, when in the module's memory)
       // (runs.ts's layout and record.ts's low word by hand, as in feedRuns)
       for (let i = 0; i < n; i++) {
-        i = records ? hits.takeRecords(hits.inputAt, i, n, asid) : hits.take(hits.inputAt, i, n, asid);
+        i = records ? hits.takeRecords(src, i, n, asid) : hits.take(src, i, n, asid);
         hits.settle(this.cpu, this.l1D!, this.l1I!); // before anything else reads the TLB
         if (i === n) break;
-        const lo = hits.input[2 * i];
-        const w = hits.input[2 * i + 1];
+        const lo = runs[2 * (at + i)];
+        const w = runs[2 * (at + i) + 1];
         if (records && w >= 0x20000) {
           taken = at + i; // not a record: its address is at or beyond 2^47
           break;
@@ -580,7 +582,6 @@ export class MachineMode {
         const set = p & (fetch ? maskI : maskD);
         // a first-level miss (the module's lookup changed nothing)
         repeats += len - 1;
-        hits.forgetSecond();
         let pfn = this.l2Hit(hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
         if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind);
         (fetch ? this.memoLoI : this.memoLo)[set] = p;

@@ -8,7 +8,7 @@ import { Replay } from "../../analysis/trace/replay.ts";
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
-import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
+import { openSource, ringFor, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
 import { mark } from "../../workloads/trace/timeline.ts";
 import { lastRingWaits } from "../../workloads/trace/worker.ts";
 import { refuseClosedStdin } from "../shared/stdin.ts";
@@ -32,7 +32,9 @@ export async function runTraceCli(
   // the reading thread starts while the rest is set up
   if (!validateOnly && opened === undefined) warmUp(file);
   mark("reading thread spawned");
-  const replay = new Replay(settings);
+  // the slots' memory, which machine mode's hit loop shares (it reads the records where zstd wrote them)
+  const ring = validateOnly || opened !== undefined ? null : ringFor(file);
+  const replay = new Replay(settings, ring);
   mark("simulation built");
   replay.addCurves(parseCurves(o, settings.frames));
   replay.addSamplers(parseSamplers(o));
@@ -41,7 +43,12 @@ export async function runTraceCli(
   if (opened === undefined) refuseClosedStdin(file);
   const source = opened
     ? opened()
-    : openSource(file, { format: settings.format, runs: replay.takesRuns, raw: replay.takesRaw });
+    : openSource(file, {
+        format: settings.format,
+        runs: replay.takesRuns,
+        raw: replay.takesRaw,
+        memory: ring?.memory,
+      });
   const progress = Progress.forTerminal(o.progress, process.stderr.isTTY, source.size);
   const t0 = performance.now();
   let stats: TraceReadStats | null = null;

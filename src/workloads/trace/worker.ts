@@ -117,11 +117,20 @@ declare const workerRequire: NodeJS.Require;
  * text: no loader hooks needed), so it may use nothing from outside its
  * body but foldInWorker, which is sent with it.
  */
-function workerMain(): void {
-  const { parentPort, workerData } = workerRequire("node:worker_threads");
+function workerMain(workerData: unknown): void {
+  const { parentPort } = workerRequire("node:worker_threads");
   const fs = workerRequire("node:fs");
   const zlib = workerRequire("node:zlib");
-  const { zstd, ring, ctl, slots, size, memory, foldWasm, timeline } = workerData as {
+  const {
+    zstd,
+    ring: ownRing,
+    ctl,
+    slots,
+    size,
+    memory,
+    foldWasm,
+    timeline,
+  } = workerData as {
     zstd: string | null;
     ring: SharedArrayBuffer;
     ctl: SharedArrayBuffer;
@@ -143,16 +152,11 @@ function workerMain(): void {
   const stagingAt = slots * size;
   const totalsAt = stagingAt + PIECE;
   const wa = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly; // (no import in the body)
-  const foldExports =
-    memory !== null && foldWasm !== null
-      ? new wa.Instance(new wa.Module(foldWasm), { env: { memory } }).exports
-      : null;
+  const foldModule = memory !== null && foldWasm !== null ? new wa.Module(foldWasm) : null;
+  const ownExports = foldModule !== null ? new wa.Instance(foldModule, { env: { memory } }).exports : null;
+  // zstd's binding loaded now, while the main thread is still setting up (not when the first job comes)
+  if (zstd !== null) workerRequire(zstd);
   mark("fold module ready");
-  const wasmFold = foldExports?.fold as
-    | ((rec: number, n: number, out: number, totals: number) => number)
-    | undefined;
-  /** wasm/fold.ts's totals: the fold's totals of records without folding them (raw slots with totals) */
-  const wasmTotals = foldExports?.totals as ((rec: number, n: number, totals: number) => void) | undefined;
   /** This thread's CPU seconds (user + system) so far, from /proc/thread-self/stat; undefined elsewhere. */
   const threadCpu = (): number | undefined => {
     try {
@@ -172,7 +176,17 @@ function workerMain(): void {
       share?: FoldShare;
       port?: MessagePort;
       totals?: boolean;
-    }) => runJob(job.path, job.codec, job.fold, job.share ?? "auto", job.port ?? null, job.totals === true),
+      memory?: WasmMemory;
+    }) =>
+      runJob(
+        job.path,
+        job.codec,
+        job.fold,
+        job.share ?? "auto",
+        job.port ?? null,
+        job.totals === true,
+        job.memory ?? null,
+      ),
   );
 
   /** Reads one file; its last message is `done` or `error` (none when the main thread stopped it). */
@@ -183,8 +197,20 @@ function workerMain(): void {
     share: FoldShare,
     port: MessagePort | null,
     withTotals: boolean,
+    jobMemory: WasmMemory | null,
   ): void {
     mark("job received");
+    // the ring: this thread's own, or the one at the start of the memory the job brought (readSlots' `memory`)
+    const ring = jobMemory !== null ? (jobMemory.buffer as SharedArrayBuffer) : ownRing;
+    const foldExports =
+      jobMemory !== null && foldModule !== null
+        ? new wa.Instance(foldModule, { env: { memory: jobMemory } }).exports
+        : ownExports;
+    const wasmFold = foldExports?.fold as
+      | ((rec: number, n: number, out: number, totals: number) => number)
+      | undefined;
+    /** wasm/fold.ts's totals: the fold's totals of records without folding them (raw slots with totals) */
+    const wasmTotals = foldExports?.totals as ((rec: number, n: number, totals: number) => void) | undefined;
     const state = new Int32Array(ctl);
     /** a message to the main thread: on the job's own port (counted in state[slots + 1]), else the thread's */
     const send = (m: SlotMessage): void => {
@@ -460,7 +486,21 @@ export function zstdBindingPath(): string | null {
 }
 
 // `__name`: the name-keeping shim some TypeScript loaders (tsx) put in function bodies
-const WORKER_SOURCE = `"use strict";\nconst __name = (f) => f;\nconst workerRequire = require;\nconst foldInWorker = ${foldRuns.toString()};\n(${workerMain.toString()})();\n`;
+const WORKER_BODY = `"use strict";\nconst __name = (f) => f;\nconst foldInWorker = ${foldRuns.toString()};\nreturn (${workerMain.toString()});\n`;
+const WORKER_SOURCE = `new Function("workerRequire", ${JSON.stringify(WORKER_BODY)})(require)(require("node:worker_threads").workerData);\n`;
+
+/**
+ * A reading thread bin/vmlab.mjs started before the bundle was loaded
+ * (`vmlab trace FILE`: a thread takes some 20 ms to start, on the other
+ * core, while this one loads the CLI), waiting for its body and data in its
+ * first message (bin/vmlab.mjs's PRESTART_SOURCE); taken once.
+ */
+function takePrestarted(): Worker | null {
+  const g = globalThis as { __vmlabReader?: Worker };
+  const w = g.__vmlabReader ?? null;
+  g.__vmlabReader = undefined;
+  return w;
+}
 
 /** A reading thread with its ring; idle ones wait in the pool for the next file. */
 interface Reader {
@@ -495,19 +535,19 @@ function newReader(): Reader {
   const ring =
     memory !== null ? (memory.buffer as SharedArrayBuffer) : new SharedArrayBuffer(SLOTS * SLOT_BYTES);
   const ctl = new SharedArrayBuffer(4 * (SLOTS + 2));
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: {
-      zstd: zstdBindingPath(),
-      ring,
-      ctl,
-      slots: SLOTS,
-      size: SLOT_BYTES,
-      memory,
-      foldWasm,
-      timeline: timelineOn(),
-    },
-  });
+  const workerData = {
+    zstd: zstdBindingPath(),
+    ring,
+    ctl,
+    slots: SLOTS,
+    size: SLOT_BYTES,
+    memory,
+    foldWasm,
+    timeline: timelineOn(),
+  };
+  let worker = takePrestarted();
+  if (worker !== null) worker.postMessage({ body: WORKER_BODY, workerData });
+  else worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
   mark("reading thread created (new Worker)");
   const fold =
     memory !== null
@@ -561,14 +601,18 @@ export async function* readSlots(
   codec: Codec,
   fold: boolean,
   totals = false,
+  memory: WasmMemory | null = null,
 ): AsyncGenerator<{ m: SlotMessage; view: Uint8Array }> {
   let r = pool.pop() ?? newReader();
   while (r.dead) r = pool.pop() ?? newReader();
-  const { state, ring } = r;
+  if (memory !== null && (fold || r.fold === null))
+    throw new Error("readSlots: a memory of the consumer's is for raw slots with WebAssembly only");
+  const { state } = r;
+  const ring = memory !== null ? (memory.buffer as SharedArrayBuffer) : r.ring;
   state.fill(0);
   r.queue.length = 0;
   r.worker.ref();
-  r.worker.postMessage({ path, codec, fold, share: foldShare(), totals });
+  r.worker.postMessage({ path, codec, fold, share: foldShare(), totals, memory: memory ?? undefined });
   mark("job posted to the reading thread");
   let finished = false;
   let slots = 0;
@@ -644,6 +688,21 @@ export async function* readSlots(
       await r.worker.terminate();
     }
   }
+}
+
+/** The bytes at the start of a memory given to readSlots that its ring takes (slots, staging, totals). */
+export const RING_BYTES = Math.ceil((MAIN_TOTALS_AT + 64) / 65536) * 65536;
+
+/**
+ * A shared WebAssembly memory for readSlots' `memory` (raw slots): the ring
+ * in its first RING_BYTES, room to grow after them (to 4 GiB) for the
+ * consumer's own state, such as machine mode's hit loop (hitLoop.ts), which
+ * then reads the records where zstd wrote them, with no copy (issue #20,
+ * goal 1). Null without WebAssembly or with VMLAB_WASM=0 (the fold's rule).
+ */
+export function ringMemory(): WasmMemory | null {
+  if (process.env.VMLAB_WASM === "0" || wasmApi() === null) return null;
+  return new (wasmApi()!.Memory)({ initial: RING_BYTES / 65536, maximum: 65536, shared: true });
 }
 
 /** How the last job that readSlots read to its end went on each side of the ring. */
