@@ -13,7 +13,7 @@
  * frames' reference bits and dirty flags. The memory never grows (a grown
  * memory would leave the views behind): its size is fixed here.
  */
-import { fromBase64, instantiate, type WasmMemory, wasmApi } from "../../base/wasm.ts";
+import { fromBase64, type WasmMemory, wasmApi } from "../../base/wasm.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 import { HITS_SHARED_WASM } from "./hitsSharedWasm.ts";
@@ -33,8 +33,13 @@ export interface SharedPlace {
 /** Runs copied into the module's memory at a time. */
 export const HIT_CHUNK = 65536;
 
-let moduleBytes: Uint8Array | null = null;
-let sharedBytes: Uint8Array | null = null;
+/** The compiled modules (on a memory of its own, on a shared one), each compiled once in a process. */
+let compiledOwn: object | null = null;
+let compiledShared: object | null = null;
+function compiledModule(shared: boolean): object {
+  if (shared) return (compiledShared ??= new (wasmApi()!.Module)(fromBase64(HITS_SHARED_WASM)));
+  return (compiledOwn ??= new (wasmApi()!.Module)(fromBase64(HITS_WASM)));
+}
 
 /** Whether the hit loop is used when the configuration does not say: WebAssembly present, VMLAB_WASM not 0. */
 export function wasmByDefault(): boolean {
@@ -51,8 +56,7 @@ let compiled: boolean | null = null;
 function compiles(): boolean {
   if (compiled === null) {
     try {
-      moduleBytes ??= fromBase64(HITS_WASM);
-      new (wasmApi()!.Module)(moduleBytes);
+      compiledModule(false);
       compiled = true;
     } catch {
       compiled = false;
@@ -136,13 +140,11 @@ export class HitLoop {
       const more = Math.ceil((at + total) / 65536) - m.buffer.byteLength / 65536;
       if (more > 0) m.grow(more);
       memory = m;
-      sharedBytes ??= fromBase64(HITS_SHARED_WASM);
-      ex = instantiate(sharedBytes, memory);
+      ex = new (wasmApi()!.Instance)(compiledModule(true), { env: { memory } }).exports;
     } else {
       const pages = Math.ceil(total / 65536);
       memory = new (wasmApi()!.Memory)({ initial: pages, maximum: pages });
-      moduleBytes ??= fromBase64(HITS_WASM);
-      ex = instantiate(moduleBytes, memory);
+      ex = new (wasmApi()!.Instance)(compiledModule(false), { env: { memory } }).exports;
     }
     const buf = memory.buffer as ArrayBuffer;
     this.buffer = buf;

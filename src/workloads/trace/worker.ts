@@ -549,14 +549,14 @@ function newReader(): Reader {
   if (worker !== null) worker.postMessage({ body: WORKER_BODY, workerData });
   else worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
   mark("reading thread created (new Worker)");
+  // (instantiated when a shared slot first comes: a run on the raw path never needs it)
+  let folder: ((rec: number, n: number, out: number, totals: number) => number) | null = null;
   const fold =
     memory !== null
-      ? (instantiate(foldWasm!, memory).fold as (
-          rec: number,
-          n: number,
-          out: number,
-          totals: number,
-        ) => number)
+      ? (rec: number, n: number, out: number, totals: number): number => {
+          folder ??= instantiate(foldWasm!, memory).fold as typeof folder & object;
+          return folder(rec, n, out, totals);
+        }
       : null;
   const r: Reader = { worker, ring, fold, state: new Int32Array(ctl), queue: [], wake: null, dead: false };
   const deliver = (m: SlotMessage): void => {
