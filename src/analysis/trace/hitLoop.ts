@@ -37,8 +37,12 @@ export const HIT_CHUNK = 65536;
 let compiledOwn: object | null = null;
 let compiledShared: object | null = null;
 function compiledModule(shared: boolean): object {
-  if (shared) return (compiledShared ??= new (wasmApi()!.Module)(fromBase64(HITS_SHARED_WASM)));
-  return (compiledOwn ??= new (wasmApi()!.Module)(fromBase64(HITS_WASM)));
+  if (shared) {
+    compiledShared ??= new (wasmApi()!.Module)(fromBase64(HITS_SHARED_WASM));
+    return compiledShared;
+  }
+  compiledOwn ??= new (wasmApi()!.Module)(fromBase64(HITS_WASM));
+  return compiledOwn;
 }
 
 /** Whether the hit loop is used when the configuration does not say: WebAssembly present, VMLAB_WASM not 0. */
