@@ -30,6 +30,46 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
+import { Worker } from "node:worker_threads";
+
+// VMLAB_TIMELINE=1: the marks of one run (ms since the process started), printed at its exit
+// (src/workloads/trace/timeline.ts; issue #20, goal 1)
+const timeline = process.env.VMLAB_TIMELINE === "1" ? [["bin start", performance.now()]] : undefined;
+const mark = (name) => timeline?.push([name, performance.now()]);
+if (timeline !== undefined) {
+  globalThis.__vmlabTimeline = timeline;
+  process.on("exit", () => {
+    mark("exit");
+    const lines = timeline
+      .sort((a, b) => a[1] - b[1])
+      .map(([name, t]) => `vmlab timeline: ${t.toFixed(1).padStart(8)} ms  ${name}`);
+    process.stderr.write(
+      `vmlab timeline: origin ${performance.timeOrigin.toFixed(1)}\n${lines.join("\n")}\n`,
+    );
+  });
+}
+
+/**
+ * `vmlab trace FILE`: the reading thread (src/workloads/trace/worker.ts) started before the
+ * bundle is loaded, so that its ~20 ms of start-up (a Node environment of its own, on the other
+ * core) overlap this thread's loading of the CLI instead of following it (issue #20, goal 1). It
+ * waits for its body and data in its first message (worker.ts's takePrestarted); unref'd, it
+ * keeps no run alive that does not use it (standard input, --help, a bad option).
+ */
+const PRESTART_SOURCE = `require("node:worker_threads").parentPort.once("message", (m) => new Function("workerRequire", m.body)(require)(m.workerData));`;
+{
+  const a = process.argv.slice(2);
+  if (a[0] === "trace" && a.length > 1 && !a.includes("-") && !a.includes("--help") && !a.includes("-h")) {
+    const w = new Worker(PRESTART_SOURCE, { eval: true });
+    w.unref();
+    w.on("error", () => {}); // (an adopted thread's failures are reported by its own listeners)
+    w.once("exit", () => {
+      if (globalThis.__vmlabReader === w) globalThis.__vmlabReader = undefined;
+    });
+    globalThis.__vmlabReader = w;
+    mark("reading thread prestarted");
+  }
+}
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // two levels below the root, as src/cli/ is: the sources' `new URL("../../...", import.meta.url)` still hold
@@ -168,10 +208,12 @@ function loadBundle(command) {
     `(function (exports, require, module, __filename, __dirname, __vmlab_import) {${source}\n})`,
     { filename: BUNDLE, cachedData },
   );
+  mark("bundle compiled");
   const module = { exports: {} };
   // packages are found from bin/ as from .build/cli/ (both below the root's node_modules)
   const load = (specifier) => import(specifier);
   script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, OUT, load);
+  mark("bundle run");
   const saveCache = () => {
     if (process.env.VMLAB_NO_CACHE === "1" || (cachedData !== undefined && !script.cachedDataRejected))
       return;
@@ -192,6 +234,7 @@ let saveCache = () => {};
 if (process.env.VMLAB_TSX !== "1") {
   try {
     if (stale()) await build();
+    mark("staleness checked");
     const args = process.argv.slice(2);
     // one cache per command (its first word): each holds the functions that command runs
     const command = /^[a-z]{1,16}$/.test(args[0] ?? "") ? args[0] : "other";
@@ -206,4 +249,5 @@ if (main === undefined) {
   ({ main } = await import("../src/cli/main.ts"));
 }
 process.exitCode = await main(process.argv.slice(2));
+mark("main returned");
 if (process.exitCode === 0) saveCache();

@@ -4,6 +4,7 @@
 // runs it (docs/wasm.md):
 //   wasm/fold.ts -> src/workloads/trace/foldWasm.ts    (the reading thread's fold; a shared memory)
 //   wasm/hits.ts -> src/analysis/trace/hitsWasm.ts     (machine mode's hit loop)
+//   wasm/hits.ts -> src/analysis/trace/hitsSharedWasm.ts (the same, importing a shared memory)
 // `node scripts/build-wasm.mjs` writes them; `--check` only says whether
 // they are stale (wasm.test.ts runs the same check). The embedding means
 // esbuild's bundle (bin/vmlab.mjs), vite's web build and tsx need no step
@@ -38,6 +39,14 @@ export const MODULES = [
     name: "HITS_WASM",
     flags: ["--initialMemory", "1"],
     what: "machine mode's first-level hit loop over runs (MachineMode.feedRuns' common path)",
+  },
+  {
+    // the same on a shared memory: the reading thread's slots at its start (hitLoop.ts, worker.ts's ringMemory)
+    source: "wasm/hits.ts",
+    out: "src/analysis/trace/hitsSharedWasm.ts",
+    name: "HITS_SHARED_WASM",
+    flags: ["--initialMemory", "1", "--maximumMemory", "65536", "--sharedMemory", "--enable", "threads"],
+    what: "machine mode's first-level hit loop, on a shared memory (the reading thread's slots in it)",
   },
 ];
 

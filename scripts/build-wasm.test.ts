@@ -11,7 +11,7 @@ import { generated } from "./build-wasm.mjs";
 describe("scripts/build-wasm.mjs", () => {
   it("the embedded modules are not stale against wasm/*.ts", async () => {
     const want = (await generated()) as Map<string, string>;
-    expect(want.size).toBe(2);
+    expect(want.size).toBe(3);
     for (const [path, text] of want)
       expect(readFileSync(resolve(import.meta.dirname, "..", path), "utf8")).toBe(text);
   });

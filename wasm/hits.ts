@@ -13,6 +13,8 @@
  *   a run       lo = its first record's low word (kind 0..1, offset 2..13, page bits 14..31);
  *               hi = high word (0..16) | count - 1 (17..30) | a write (31)   (runs.ts)
  *   the memo    per set: i32 page bits, i32 high word, i32 frame (MachineMode's memoLo/Hi/PfnsD)
+ *   memo 1      the same for the set's second way (way 1), this module's own: a hit there swaps
+ *               ways 0 and 1 (TlbArray.lookup's move to the front) without a lookup
  *   the array   TlbArray: f64 keys (vpn * 8 + size code, -1 invalid), f64 pfns, i32 metas,
  *               i32 attrs, `ways` ways per set in recency order (way 0 most recent)
  *   frames      u8 reference bit and u8 dirty flag per frame
@@ -41,6 +43,18 @@ let pfnsI: usize = 0;
 let metasI: usize = 0;
 let attrsI: usize = 0;
 let waysI: u32 = 0;
+/**
+ * Per side: the memo of each set's way 1 (its page bits, high word and frame; page bits -1:
+ * not known), kept as the memo of way 0 is: when valid, way 1 of the set holds that page for
+ * this address space. JavaScript empties it (memo1's page bits to -1) whenever it changes the
+ * first level itself (HitLoop.forgetSecond).
+ */
+let memo1LoD: usize = 0;
+let memo1HiD: usize = 0;
+let memo1PfnD: usize = 0;
+let memo1LoI: usize = 0;
+let memo1HiI: usize = 0;
+let memo1PfnI: usize = 0;
 /** Per side: the second level's one 4K array (ways 0: none, or not taken here), as the first's. */
 let keys2D: usize = 0;
 let pfns2D: usize = 0;
@@ -105,6 +119,61 @@ export function side(
     attrsI = a;
     waysI = w;
   }
+}
+
+/** Sets one side's memo of way 1 (side 0: data; 1: fetches, when split). */
+export function memo1(s: i32, lo: usize, hi: usize, pfn: usize): void {
+  if (s === 0) {
+    memo1LoD = lo;
+    memo1HiD = hi;
+    memo1PfnD = pfn;
+  } else {
+    memo1LoI = lo;
+    memo1HiI = hi;
+    memo1PfnI = pfn;
+  }
+}
+
+/**
+ * A hit on way 1 of `set` (its memo1 holds the page): TlbArray.lookup's move to
+ * the front for way 1, that is ways 0 and 1 swapped (keys, frames, metas,
+ * attributes), and the two memos swapped with them. Kept out of the loops.
+ */
+function front1(s: bool, set: u32): void {
+  const nw: usize = s ? waysI : waysD;
+  const b: usize = <usize>set * nw;
+  const k = (s ? keysI : keysD) + (b << 3);
+  const p = (s ? pfnsI : pfnsD) + (b << 3);
+  const m = (s ? metasI : metasD) + (b << 2);
+  const a = (s ? attrsI : attrsD) + (b << 2);
+  const k0 = load<f64>(k);
+  store<f64>(k, load<f64>(k, 8));
+  store<f64>(k, k0, 8);
+  const p0 = load<f64>(p);
+  store<f64>(p, load<f64>(p, 8));
+  store<f64>(p, p0, 8);
+  const m0 = load<u32>(m);
+  store<u32>(m, load<u32>(m, 4));
+  store<u32>(m, m0, 4);
+  const a0 = load<u32>(a);
+  store<u32>(a, load<u32>(a, 4));
+  store<u32>(a, a0, 4);
+  const at: usize = (<usize>set) << 2;
+  const lo0 = (s ? memoLoI : memoLoD) + at;
+  const hi0 = (s ? memoHiI : memoHiD) + at;
+  const pf0 = (s ? memoPfnI : memoPfnD) + at;
+  const lo1 = (s ? memo1LoI : memo1LoD) + at;
+  const hi1 = (s ? memo1HiI : memo1HiD) + at;
+  const pf1 = (s ? memo1PfnI : memo1PfnD) + at;
+  const l = load<u32>(lo0);
+  const h = load<u32>(hi0);
+  const f = load<u32>(pf0);
+  store<u32>(lo0, load<u32>(lo1));
+  store<u32>(hi0, load<u32>(hi1));
+  store<u32>(pf0, load<u32>(pf1));
+  store<u32>(lo1, l);
+  store<u32>(hi1, h);
+  store<u32>(pf1, f);
 }
 
 /** Sets one side's second-level array (ways 0: none) and the counts' address. */
@@ -221,6 +290,19 @@ export function takeFrameSum(): i64 {
 function miss(lo: u32, hi: u32, write: u32, s: bool, asid: u32): i32 {
   const page = lo >>> 14;
   const set = page & (s ? setMaskI : setMaskD);
+  const at1 = (<usize>set) << 2;
+  if (
+    load<u32>((s ? memo1LoI : memo1LoD) + at1) === page &&
+    load<u32>((s ? memo1HiI : memo1HiD) + at1) === hi
+  ) {
+    // way 1 (its memo): moved to the front as TlbArray.lookup moves it, without the lookup
+    const f = load<u32>((s ? memo1PfnI : memo1PfnD) + at1);
+    front1(s, set);
+    store<u8>(refBits + f, 1);
+    const d1 = dirtyFlags + f;
+    store<u8>(d1, load<u8>(d1) | <u8>write);
+    return <i32>(f << 1);
+  }
   const key: f64 = (<f64>hi * 262144.0 + <f64>page) * 8.0;
   const nw: usize = s ? waysI : waysD;
   const base: usize = <usize>set * nw;
@@ -236,9 +318,17 @@ function miss(lo: u32, hi: u32, write: u32, s: bool, asid: u32): i32 {
     second = 1;
   }
   const at = (<usize>set) << 2;
-  store<u32>((s ? memoLoI : memoLoD) + at, page);
-  store<u32>((s ? memoHiI : memoHiD) + at, hi);
-  store<u32>((s ? memoPfnI : memoPfnD) + at, pfn);
+  // way 1 now holds what way 0 held (the hit was past the front, or the second level's entry was
+  // put in front): the memo of way 0 becomes that of way 1 (when way 0 was not known, neither is way 1)
+  const lo0 = (s ? memoLoI : memoLoD) + at;
+  const hi0 = (s ? memoHiI : memoHiD) + at;
+  const pf0 = (s ? memoPfnI : memoPfnD) + at;
+  store<u32>((s ? memo1LoI : memo1LoD) + at, load<u32>(lo0));
+  store<u32>((s ? memo1HiI : memo1HiD) + at, load<u32>(hi0));
+  store<u32>((s ? memo1PfnI : memo1PfnD) + at, load<u32>(pf0));
+  store<u32>(lo0, page);
+  store<u32>(hi0, hi);
+  store<u32>(pf0, pfn);
   store<u8>(refBits + pfn, 1);
   const d = dirtyFlags + pfn;
   store<u8>(d, load<u8>(d) | <u8>write);
@@ -373,31 +463,39 @@ class Loop {
     const maskI = sp ? setMaskI : 0;
     const end = recs + ((<usize>count) << 3);
     let r = recs + ((<usize>from) << 3);
-    for (; r < end; r += 8) {
-      const lo = load<u32>(r);
-      const hi = load<u32>(r, 4);
-      const fetch = (lo & 3) === 0;
-      if (skip && fetch) {
-        if (hi >= 131072) break; // not a record
-        continue;
+    while (r < end) {
+      // the records on their set's front page (the memo), in a loop of their own: no call in it,
+      // so that its values stay in registers
+      let lo: u32 = 0;
+      let hi: u32 = 0;
+      let s = false;
+      const r0 = r;
+      for (; r < end; r += 8) {
+        lo = load<u32>(r);
+        hi = load<u32>(r, 4);
+        const fetch = (lo & 3) === 0;
+        if (skip && fetch) {
+          if (hi >= 131072) break; // not a record
+          continue;
+        }
+        const page = lo >>> 14;
+        s = sp && fetch;
+        const at = (<usize>(page & (s ? maskI : maskD))) << 2;
+        // (one test of both words: one branch)
+        if (((load<u32>((s ? loI : loD) + at) ^ page) | (load<u32>((s ? hiI : hiD) + at) ^ hi)) !== 0) break;
+        if (skip) rep++;
+        const pfn = load<u32>((s ? pfI : pfD) + at);
+        if ((lo & 2) !== 0) store<u8>(dirty + pfn, 1);
+        sum += <i64>pfn;
       }
-      const page = lo >>> 14;
-      const s = sp && fetch;
-      const at = (<usize>(page & (s ? maskI : maskD))) << 2;
-      const write: u32 = (lo >>> 1) & 1;
-      let pfn: u32;
-      if (load<u32>((s ? loI : loD) + at) === page && load<u32>((s ? hiI : hiD) + at) === hi) {
-        rep++;
-        pfn = load<u32>((s ? pfI : pfD) + at);
-        if (write !== 0) store<u8>(dirty + pfn, 1);
-      } else {
-        if (hi >= 131072) break; // not a record: its address is at or beyond 2^47
-        const got = miss(lo, hi, write, s, asid);
-        if (got < 0) break;
-        rep += 1 - <i64>(got & 1); // a second-level hit: it missed the first level
-        pfn = <u32>got >>> 1;
-      }
-      sum += <i64>pfn;
+      if (!skip) rep += <i64>((r - r0) >>> 3); // every record taken above was a hit
+      if (r >= end) break;
+      if (hi >= 131072) break; // not a record: its address is at or beyond 2^47
+      const got = miss(lo, hi, (lo >>> 1) & 1, s, asid);
+      if (got < 0) break;
+      rep += 1 - <i64>(got & 1); // a second-level hit: it missed the first level
+      sum += <i64>(<u32>got >>> 1);
+      r += 8;
     }
     repeats = rep;
     frameSum = sum;

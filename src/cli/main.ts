@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { policyNamesHelp } from "../analysis/policy/policies.ts";
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
+import { mark } from "../workloads/trace/timeline.ts";
 import { addExerciseCommand } from "./exercise/command.ts";
 import { ostepScriptList } from "./ostep.ts";
 import { DEFAULT_MAX_HOST_MEMORY } from "./shared/limits.ts";
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   /** A trace or record outcome: the report on stdout, an error on stderr with exit 2. */
   const printOutcome = (r: { text: string | null; error: string | null }): void => {
     if (r.text !== null) process.stdout.write(`${r.text}\n`);
+    mark("report printed");
     if (r.error !== null) {
       process.stderr.write(`vmlab: ${r.error}\n`);
       exitCode = 2;

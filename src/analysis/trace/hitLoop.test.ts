@@ -7,8 +7,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { wasmApi } from "../../base/wasm.ts";
 import { foldRuns, RUN_TOTALS } from "../../workloads/trace/runs.ts";
-import { MachineMode, type MachinePolicy } from "./machineMode.ts";
+import type { HitLoop } from "./hitLoop.ts";
+import { MachineMode, type MachineModeConfig, type MachinePolicy } from "./machineMode.ts";
 
 /** Records as words from [page, offset, kind, repeat]: that record repeated, its offset moving. */
 function words(spec: [number, number, number, number][]): Uint32Array {
@@ -61,6 +63,8 @@ function check(
   const plain = new MachineMode({ ...cfg, shortcuts: false });
   // the records themselves through the loop (feedRecords), with the fold's totals as the reading thread counts them
   const recs = new MachineMode({ ...cfg, wasm: true });
+  // and read where they are in a shared memory the loop's state is in too (a reading thread's slot)
+  const { mm: inPlace, slot } = sharedMode(cfg);
   const out = new Uint32Array(2 * batch);
   const totals = new Float64Array(RUN_TOTALS);
   for (let at = 0; at < n; at += batch) {
@@ -72,14 +76,31 @@ function check(
     js.feedRuns(out, m, totals);
     plain.feed(part, k);
     expect(recs.feedRecords(part, k, totals)).toBe(k);
+    slot.set(part);
+    expect(inPlace.feedRecords(slot, k, totals)).toBe(k);
   }
   const r = wasm.result();
   expect(r).toEqual(js.result());
   expect(r).toEqual(plain.result());
   expect(recs.result()).toEqual(r);
+  expect(inPlace.result()).toEqual(r);
   // and the TLB itself: every entry in its place, and each array's bookkeeping
   expect(tlbState(wasm)).toEqual(tlbState(js));
   expect(tlbState(recs)).toEqual(tlbState(js));
+  expect(tlbState(inPlace)).toEqual(tlbState(js));
+}
+
+/**
+ * Machine mode with its hit loop's state in a shared memory (MachineModeConfig.shared) past its
+ * first page, and a view of that page for records (as a reading thread's slot is), which the loop
+ * reads in place (checked: HitLoop.place gives the view's own address, no copy).
+ */
+function sharedMode(cfg: Omit<MachineModeConfig, "wasm" | "shared">): { mm: MachineMode; slot: Uint32Array } {
+  const memory = new (wasmApi()!.Memory)({ initial: 1, maximum: 65536, shared: true });
+  const mm = new MachineMode({ ...cfg, wasm: true, shared: { memory, from: 65536 } });
+  const slot = new Uint32Array(memory.buffer, 8, 8190);
+  expect((mm as unknown as { hits: HitLoop }).hits.place(slot, 1, 1)).toBe(16);
+  return { mm, slot };
 }
 
 /** Each TLB array's entries and counts (its private bookkeeping too: the loop settles it from outside). */
@@ -172,11 +193,15 @@ describe("machine mode's WebAssembly hit loop", () => {
           const cfg = { frames: 8, tlb, policy: "clock" as const, dataOnly };
           const recs = new MachineMode({ ...cfg, wasm: true });
           const plain = new MachineMode({ ...cfg, shortcuts: false });
+          const { mm: inPlace, slot } = sharedMode(cfg);
+          slot.set(w);
           // the slot's totals count every record (the reading thread does not look for a bad one)
           const totals = new Float64Array(RUN_TOTALS).fill(1e6);
           expect(recs.feedRecords(w, n, totals)).toBe(bad);
+          expect(inPlace.feedRecords(slot, n, totals)).toBe(bad);
           plain.feed(w, bad);
           expect(recs.result()).toEqual(plain.result());
+          expect(inPlace.result()).toEqual(plain.result());
         },
       ),
       { numRuns: 150 },

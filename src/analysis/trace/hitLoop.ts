@@ -13,15 +13,37 @@
  * frames' reference bits and dirty flags. The memory never grows (a grown
  * memory would leave the views behind): its size is fixed here.
  */
-import { fromBase64, instantiate, wasmApi } from "../../base/wasm.ts";
+import { fromBase64, type WasmMemory, wasmApi } from "../../base/wasm.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
+import { HITS_SHARED_WASM } from "./hitsSharedWasm.ts";
 import { HITS_WASM } from "./hitsWasm.ts";
+
+/**
+ * A shared memory the hit loop's state goes in, from byte `from` (the
+ * memory grown to hold it): the reading thread's slots are its first bytes
+ * (workloads/trace/open.ts's ringFor), so that records in a slot are read
+ * where zstd wrote them, not copied (MachineModeConfig.shared).
+ */
+export interface SharedPlace {
+  memory: WasmMemory;
+  from: number;
+}
 
 /** Runs copied into the module's memory at a time. */
 export const HIT_CHUNK = 65536;
 
-let moduleBytes: Uint8Array | null = null;
+/** The compiled modules (on a memory of its own, on a shared one), each compiled once in a process. */
+let compiledOwn: object | null = null;
+let compiledShared: object | null = null;
+function compiledModule(shared: boolean): object {
+  if (shared) {
+    compiledShared ??= new (wasmApi()!.Module)(fromBase64(HITS_SHARED_WASM));
+    return compiledShared;
+  }
+  compiledOwn ??= new (wasmApi()!.Module)(fromBase64(HITS_WASM));
+  return compiledOwn;
+}
 
 /** Whether the hit loop is used when the configuration does not say: WebAssembly present, VMLAB_WASM not 0. */
 export function wasmByDefault(): boolean {
@@ -38,8 +60,7 @@ let compiled: boolean | null = null;
 function compiles(): boolean {
   if (compiled === null) {
     try {
-      moduleBytes ??= fromBase64(HITS_WASM);
-      new (wasmApi()!.Module)(moduleBytes);
+      compiledModule(false);
       compiled = true;
     } catch {
       compiled = false;
@@ -55,6 +76,9 @@ export class HitLoop {
   readonly memoLoI: Int32Array;
   readonly memoHiI: Int32Array;
   readonly memoPfnI: Int32Array;
+  /** the memo of each set's way 1 (wasm/hits.ts's memo1), the module's own: page bits, high word, frame */
+  private readonly memo1LoD: Int32Array;
+  private readonly memo1LoI: Int32Array;
   /** per frame: its reference bit, its dirty flag */
   readonly ref: Uint8Array;
   readonly dirty: Uint8Array;
@@ -70,6 +94,8 @@ export class HitLoop {
   /** where feedRuns copies runs (HIT_CHUNK of them), and its address */
   readonly input: Uint32Array;
   readonly inputAt: number;
+  /** the module's memory's buffer: words already in it need no copy (place) */
+  private readonly buffer: ArrayBuffer | SharedArrayBuffer;
   /** wasm/hits.ts's take: runs from..count-1 while they hit; the first that misses, or count */
   readonly take: (runs: number, from: number, count: number, asid: number) => number;
   /**
@@ -91,12 +117,13 @@ export class HitLoop {
     l2i: TlbArray | null,
     frames: number,
     dataOnly: boolean,
+    shared: SharedPlace | null = null,
   ) {
     const split = l1i !== l1d;
     const setsD = l1d.sets;
     const setsI = l1i.sets;
     const up8 = (n: number) => Math.ceil(n / 8) * 8;
-    const memoBytes = (sets: number) => 3 * up8(4 * sets);
+    const memoBytes = (sets: number) => 6 * up8(4 * sets); // way 0's memo, and way 1's
     const arrayBytes = (a: TlbArray) => up8(24 * a.entries + 4);
     const total =
       memoBytes(setsD) +
@@ -108,12 +135,23 @@ export class HitLoop {
       56 +
       8 * HIT_CHUNK +
       2 * up8(frames);
-    const pages = Math.ceil(total / 65536);
-    const memory = new (wasmApi()!.Memory)({ initial: pages, maximum: pages });
-    moduleBytes ??= fromBase64(HITS_WASM);
-    const ex = instantiate(moduleBytes, memory);
-    const buf = memory.buffer as ArrayBuffer;
     let at = 0;
+    let memory: WasmMemory;
+    let ex: Record<string, unknown>;
+    if (shared !== null) {
+      at = up8(shared.from);
+      const m = shared.memory as WasmMemory & { grow(pages: number): number };
+      const more = Math.ceil((at + total) / 65536) - m.buffer.byteLength / 65536;
+      if (more > 0) m.grow(more);
+      memory = m;
+      ex = new (wasmApi()!.Instance)(compiledModule(true), { env: { memory } }).exports;
+    } else {
+      const pages = Math.ceil(total / 65536);
+      memory = new (wasmApi()!.Memory)({ initial: pages, maximum: pages });
+      ex = new (wasmApi()!.Instance)(compiledModule(false), { env: { memory } }).exports;
+    }
+    const buf = memory.buffer as ArrayBuffer;
+    this.buffer = buf;
     const int32 = (n: number) => {
       const v = new Int32Array(buf, at, n);
       at += up8(4 * n);
@@ -130,6 +168,14 @@ export class HitLoop {
     this.memoLoI = split ? int32(setsI).fill(-1) : this.memoLoD;
     this.memoHiI = split ? int32(setsI).fill(-1) : this.memoHiD;
     this.memoPfnI = split ? int32(setsI) : this.memoPfnD;
+    const memo1 = ex.memo1 as (s: number, lo: number, hi: number, pfn: number) => void;
+    this.memo1LoD = int32(setsD).fill(-1);
+    memo1(0, this.memo1LoD.byteOffset, int32(setsD).byteOffset, int32(setsD).byteOffset);
+    this.memo1LoI = this.memo1LoD;
+    if (split) {
+      this.memo1LoI = int32(setsI).fill(-1);
+      memo1(1, this.memo1LoI.byteOffset, int32(setsI).byteOffset, int32(setsI).byteOffset);
+    }
     const side = ex.side as (...a: number[]) => void;
     const place = (s: number, a: TlbArray, lo: Int32Array, hi: Int32Array, pfn: Int32Array) => {
       const k = at;
@@ -190,9 +236,11 @@ export class HitLoop {
    * Applies the counts the loop left (counts) to the MMU and the first-level
    * arrays `l1d`, `l1i`: second-level hits (a translation, a first-level
    * miss and a second-level hit each, as MachineMode.l2Hit counts them),
-   * first-level fills; zeroes them.
+   * first-level fills; zeroes them. Forgets the memo of way 1 too
+   * (forgetSecond): what JavaScript does next may change the first level.
    */
   settle(cpu: Mmu, l1d: TlbArray, l1i: TlbArray): void {
+    this.forgetSecond();
     const c = this.counts;
     if ((c[0] | c[1] | c[2] | c[3] | c[4]) === 0) return;
     const tlb = cpu.tlb;
@@ -202,6 +250,28 @@ export class HitLoop {
     l1d.countFills(c[1], c[2]);
     l1i.countFills(c[3], c[4]);
     c.fill(0);
+  }
+
+  /**
+   * The address in the module's memory of `n` words pairs (runs or records)
+   * from `words[2 * at]`: their own when `words` is a view of that memory
+   * (a reading thread's slot in a shared memory), else `input`'s, where
+   * they are copied.
+   */
+  place(words: Uint32Array, at: number, n: number): number {
+    if (words.buffer === this.buffer) return words.byteOffset + 8 * at;
+    this.input.set(words.subarray(2 * at, 2 * (at + n)));
+    return this.inputAt;
+  }
+
+  /**
+   * Forgets the memo of every set's way 1: called whenever JavaScript may
+   * have changed a first-level array itself (a miss handled there, any
+   * other path of MachineMode), which the module does not see.
+   */
+  forgetSecond(): void {
+    this.memo1LoD.fill(-1);
+    this.memo1LoI.fill(-1);
   }
 
   /** The first-level hits the loop counted since the last call. */

@@ -44,7 +44,7 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
-import { HIT_CHUNK, HitLoop, recordTotals, wasmByDefault } from "./hitLoop.ts";
+import { HIT_CHUNK, HitLoop, recordTotals, type SharedPlace, wasmByDefault } from "./hitLoop.ts";
 import {
   type CostModel,
   DEFAULT_COST,
@@ -91,6 +91,8 @@ export interface MachineModeConfig {
    * tests' reference for it). Default: true unless VMLAB_WASM=0.
    */
   wasm?: boolean;
+  /** a shared memory the hit loop's state goes in (hitLoop.ts's SharedPlace: the slots' records then not copied) */
+  shared?: SharedPlace | null;
 }
 
 const TWO32 = 4294967296;
@@ -227,7 +229,7 @@ export class MachineMode {
     this.l2I = this.memo ? second(tlb.instrPath) : null;
     const hits =
       this.memo && this.policy !== 2 && (cfg.wasm ?? wasmByDefault())
-        ? new HitLoop(l1d!, l1i!, this.l2D, this.l2I, this.n, this.dataOnly)
+        ? new HitLoop(l1d!, l1i!, this.l2D, this.l2I, this.n, this.dataOnly, cfg.shared)
         : null;
     this.hits = hits;
     this.memoKeysD = new Float64Array(setsD).fill(-1);
@@ -550,6 +552,7 @@ export class MachineMode {
     const hits = this.hits!;
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
     this.memoKeysI.fill(-1);
+    hits.forgetSecond(); // (the other paths change the first level without the module's memo of way 1)
     const split = this.memoLoI !== this.memoLo;
     const maskD = this.memoMaskD;
     const maskI = this.memoMaskI;
@@ -559,14 +562,14 @@ export class MachineMode {
     let taken = count;
     for (let at = 0; at < count && taken === count; at += HIT_CHUNK) {
       const n = Math.min(HIT_CHUNK, count - at);
-      hits.input.set(runs.subarray(2 * at, 2 * (at + n)));
+      const src = hits.place(runs, at, n); // (the words where they are, when in the module's memory)
       // (runs.ts's layout and record.ts's low word by hand, as in feedRuns)
       for (let i = 0; i < n; i++) {
-        i = records ? hits.takeRecords(hits.inputAt, i, n, asid) : hits.take(hits.inputAt, i, n, asid);
+        i = records ? hits.takeRecords(src, i, n, asid) : hits.take(src, i, n, asid);
         hits.settle(this.cpu, this.l1D!, this.l1I!); // before anything else reads the TLB
         if (i === n) break;
-        const lo = hits.input[2 * i];
-        const w = hits.input[2 * i + 1];
+        const lo = runs[2 * (at + i)];
+        const w = runs[2 * (at + i) + 1];
         if (records && w >= 0x20000) {
           taken = at + i; // not a record: its address is at or beyond 2^47
           break;

@@ -15,6 +15,7 @@ import { FAST_POLICIES, FastSim } from "../policy/fast.ts";
 import { OptString } from "../policy/opt.ts";
 import { type PolicyResult, PolicySim } from "../policy/simulate.ts";
 import { TlbCurve } from "../tlbCurve.ts";
+import type { SharedPlace } from "./hitLoop.ts";
 import { KernelMode } from "./kernelMode.ts";
 import { MachineMode } from "./machineMode.ts";
 import type { TraceSummary } from "./summary.ts";
@@ -101,7 +102,11 @@ export class Replay {
   private faultsEvery = 1;
   private batches = 0;
 
-  constructor(private readonly s: SimSettings) {
+  /** `shared`: a shared memory machine mode's hit loop may place its state in, from byte `from` (MachineModeConfig.shared) */
+  constructor(
+    private readonly s: SimSettings,
+    shared: SharedPlace | null = null,
+  ) {
     const { frames, policy, dataOnly, seed } = s;
     if (s.linuxPager) {
       const k = new KernelMode({
@@ -126,6 +131,7 @@ export class Replay {
         cache: s.cache ?? null,
         pageSize: s.page === "4k" ? "4k" : "2m",
         arch: s.arch as "x86_64" | "x86_64-la57",
+        shared,
       });
       this.sim = m;
       this.inner = (w, n) => m.feed(w, n);

@@ -8,7 +8,8 @@ import { Replay } from "../../analysis/trace/replay.ts";
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceFormat, TraceReadStats } from "../../workloads/trace/formats.ts";
-import { openSource, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
+import { openSource, ringFor, type TraceSource, warmUp } from "../../workloads/trace/open.ts";
+import { mark } from "../../workloads/trace/timeline.ts";
 import { lastRingWaits } from "../../workloads/trace/worker.ts";
 import { refuseClosedStdin } from "../shared/stdin.ts";
 import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
@@ -26,10 +27,15 @@ export async function runTraceCli(
   opened?: () => TraceSource,
   validateOnly = false,
 ): Promise<TraceOutcome> {
+  mark("trace command loaded, arguments parsed");
   const settings = parseReplay(o);
   // the reading thread starts while the rest is set up
   if (!validateOnly && opened === undefined) warmUp(file);
-  const replay = new Replay(settings);
+  mark("reading thread spawned");
+  // the slots' memory, which machine mode's hit loop shares (it reads the records where zstd wrote them)
+  const ring = validateOnly || opened !== undefined ? null : ringFor(file);
+  const replay = new Replay(settings, ring);
+  mark("simulation built");
   replay.addCurves(parseCurves(o, settings.frames));
   replay.addSamplers(parseSamplers(o));
   if (validateOnly) return { text: null, error: null };
@@ -37,7 +43,12 @@ export async function runTraceCli(
   if (opened === undefined) refuseClosedStdin(file);
   const source = opened
     ? opened()
-    : openSource(file, { format: settings.format, runs: replay.takesRuns, raw: replay.takesRaw });
+    : openSource(file, {
+        format: settings.format,
+        runs: replay.takesRuns,
+        raw: replay.takesRaw,
+        memory: ring?.memory,
+      });
   const progress = Progress.forTerminal(o.progress, process.stderr.isTTY, source.size);
   const t0 = performance.now();
   let stats: TraceReadStats | null = null;
@@ -57,6 +68,7 @@ export async function runTraceCli(
   } finally {
     progress?.done();
   }
+  mark("reading ended");
   replay.finish(error === null);
   // VMLAB_TRACE_CPU=1 (bench/process.bench.ts): how the CPU divides between the threads, which says
   // which one bounds the wall clock (the simulation here, or the reading thread's zstd and fold)

@@ -7,9 +7,11 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InputError } from "../../base/errors.ts";
+import type { WasmMemory } from "../../base/wasm.ts";
 import { readRecordsRaw, readRuns, readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
 import { openTrace } from "./input.ts";
 import { foldRuns, RUN_TOTALS } from "./runs.ts";
+import { RING_BYTES, ringMemory } from "./worker.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-trace-"));
 const zstd = createRequire(import.meta.url)("zstd-napi") as { compress(b: Buffer): Buffer };
@@ -328,21 +330,29 @@ describe.each(["worker", "main", "alternate", "auto"])(
  * word at or above 2^17), as MachineMode.feedRecords does: the records it
  * took, each slot's totals (of its whole records) and its batch sizes.
  */
-async function rawOf(path: string) {
+async function rawOf(path: string, memory: WasmMemory | null = null) {
   const words: number[] = [];
   const totals: number[][] = [];
   const batches: number[] = [];
   let error: InputError | null = null;
   let stats = null;
   try {
-    stats = await readRecordsRaw(path, (w, n, t) => {
-      let k = 0;
-      while (k < n && w[2 * k + 1] < 131072) k++;
-      for (let i = 0; i < 2 * k; i++) words.push(w[i]);
-      totals.push(Array.from(t));
-      batches.push(n);
-      return k;
-    });
+    stats = await readRecordsRaw(
+      path,
+      (w, n, t) => {
+        // with the consumer's memory, the slots are in it (worker.ts's ringMemory): a view of its buffer
+        if (memory !== null) expect(w.buffer === memory.buffer && w.byteOffset < RING_BYTES).toBe(true);
+        let k = 0;
+        while (k < n && w[2 * k + 1] < 131072) k++;
+        for (let i = 0; i < 2 * k; i++) words.push(w[i]);
+        totals.push(Array.from(t));
+        batches.push(n);
+        return k;
+      },
+      undefined,
+      undefined,
+      memory,
+    );
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     error = e;
@@ -351,14 +361,17 @@ async function rawOf(path: string) {
 }
 
 describe("reading records raw from the reading thread (readRecordsRaw)", () => {
-  it("hands on every record of plain, gzip and zstd files in batches of 2^18, with each batch's fold totals", async () => {
+  it("hands on every record of plain, gzip and zstd files in batches of 2^18, with each batch's fold totals (in the reading thread's ring, or in the consumer's memory)", async () => {
     const raw = binRecords(LONGER);
-    for (const [name, data] of [
-      ["raw.u64", raw],
-      ["raw.u64.gz", gzipSync(raw)],
-      ["raw.u64.zst", zstd.compress(raw)],
+    for (const [name, data, memory] of [
+      ["raw.u64", raw, null],
+      ["raw.u64.gz", gzipSync(raw), null],
+      ["raw.u64.zst", zstd.compress(raw), null],
+      ["raw.u64", raw, ringMemory()],
+      ["raw.u64.gz", gzipSync(raw), ringMemory()],
+      ["raw.u64.zst", zstd.compress(raw), ringMemory()],
     ] as const) {
-      const got = await rawOf(file(name, data));
+      const got = await rawOf(file(name, data), memory);
       expect(got.error, name).toBe(null);
       expect(got.stats?.records, name).toBe(LONGER.length);
       expect(got.words.length, name).toBe(2 * LONGER.length);
@@ -378,15 +391,19 @@ describe("reading records raw from the reading thread (readRecordsRaw)", () => {
       const raw = binRecords(LONGER);
       raw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, at * 8);
       const path = file(`raw-bad-${at}.u64.zst`, zstd.compress(raw));
-      const got = await rawOf(path);
       const want = await runsFailure(path);
-      expect(got.error?.format()).toBe(want.e.format());
-      expect(got.words.length / 2).toBe(at);
+      for (const memory of [null, ringMemory()]) {
+        const got = await rawOf(path, memory);
+        expect(got.error?.format()).toBe(want.e.format());
+        expect(got.words.length / 2).toBe(at);
+      }
     }
     const trunc = file("raw-trunc.u64", binRecords(LONGER).subarray(0, LONGER.length * 8 - 5));
-    const got = await rawOf(trunc);
     const want = await failure(trunc);
-    expect([got.error?.format(), got.words.length / 2]).toEqual([want.e.format(), want.seen]);
+    for (const memory of [null, ringMemory()]) {
+      const got = await rawOf(trunc, memory);
+      expect([got.error?.format(), got.words.length / 2]).toEqual([want.e.format(), want.seen]);
+    }
   });
 });
 

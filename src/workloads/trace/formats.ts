@@ -5,6 +5,8 @@
  * says what the formats are. Nothing is allocated per access and memory
  * stays constant whatever the length.
  */
+
+import type { WasmMemory } from "../../base/wasm.ts";
 import {
   type BatchSink,
   badRecord,
@@ -175,20 +177,23 @@ export type RawRecordSink = (words: Uint32Array, count: number, totals: Float64A
  * there, neither checked nor folded), for a consumer that checks each
  * record as it takes it (MachineMode.feedRecords, whose hit loop does what
  * a fold would per record). The same errors as readTrace's and readRuns',
- * at the same offsets, after the records before the bad one.
+ * at the same offsets, after the records before the bad one. `memory`: the
+ * consumer's shared memory (worker.ts's ringMemory), whose first RING_BYTES
+ * the slots then are: the records reach the sink where zstd wrote them.
  */
 export async function readRecordsRaw(
   path: string,
   sink: RawRecordSink,
   onProgress?: (rawBytes: number, records: number) => void,
   codec: Compression = path === "-" ? "none" : compressionOf(peekBytes(path, 4)),
+  memory: WasmMemory | null = null,
 ): Promise<TraceReadStats> {
   if (path === "-" || !canFold(codec))
     throw new Error(`readRecordsRaw: ${path} is not a file the reading thread can read`);
   const stats: TraceReadStats = { format: "bin", records: 0, bytes: 0, lines: 0, skippedLines: 0 };
   let rest = 0;
   const totals = new Float64Array(RUN_TOTALS);
-  for await (const { m, view } of readSlots(path, codec, false, true)) {
+  for await (const { m, view } of readSlots(path, codec, false, true, memory)) {
     stats.bytes = m.out;
     if (m.error !== undefined) throw workerError(m, path, codec);
     if (m.slot !== undefined) {

@@ -22,6 +22,7 @@
  */
 import { statSync } from "node:fs";
 import type { Readable } from "node:stream";
+import type { WasmMemory } from "../../base/wasm.ts";
 import {
   type BatchSink,
   canFold,
@@ -45,7 +46,7 @@ import {
   peekBytes,
   type TraceInput,
 } from "./input.ts";
-import { warmReader } from "./worker.ts";
+import { RING_BYTES, ringMemory, warmReader } from "./worker.ts";
 
 export type ReadingPath = "runs" | "raw" | "records";
 
@@ -80,6 +81,8 @@ export interface OpenOptions {
   raw?: boolean;
   /** what `-` reads */
   stdin?: Readable;
+  /** raw: the consumer's shared memory, whose start the reading thread's slots are (worker.ts's ringMemory) */
+  memory?: WasmMemory | null;
 }
 
 /**
@@ -94,7 +97,8 @@ export function openSource(file: string, o: OpenOptions): TraceSource {
   const head = peekBytes(file, HEAD_BYTES);
   const codec = compressionOf(head);
   const format = o.format === "auto" ? sniffFormat(file, decodeHead(head)) : o.format;
-  if (format === "bin" && canFold(codec)) return foldedSource(file, codec, size, o.raw === true);
+  if (format === "bin" && canFold(codec))
+    return foldedSource(file, codec, size, o.raw === true, o.raw === true ? (o.memory ?? null) : null);
   return recordsSource(openTraceFile(file, codec), o.format, size);
 }
 
@@ -109,6 +113,19 @@ export function streamSource(name: string, raw: Readable, format: TraceFormat | 
  */
 export function warmUp(file: string): void {
   if (file !== "-") warmReader();
+}
+
+/**
+ * For the raw path (OpenOptions.memory): a shared WebAssembly memory whose
+ * first `from` bytes the reading thread's slots take, and whose rest the
+ * consumer may grow into (machine mode's hit loop: hitLoop.ts), so that it
+ * reads the records where zstd wrote them. Null for standard input, or
+ * without WebAssembly (or VMLAB_WASM=0).
+ */
+export function ringFor(file: string): { memory: WasmMemory; from: number } | null {
+  if (file === "-") return null;
+  const memory = ringMemory();
+  return memory === null ? null : { memory, from: RING_BYTES };
 }
 
 function recordsSource(input: TraceInput, format: TraceFormat | "auto", size: number): TraceSource {
@@ -131,7 +148,13 @@ function recordsSource(input: TraceInput, format: TraceFormat | "auto", size: nu
 }
 
 /** A binary file read as runs (the reading thread folds records) or as raw records (it only decompresses). */
-function foldedSource(file: string, codec: Compression, size: number, raw: boolean): TraceSource {
+function foldedSource(
+  file: string,
+  codec: Compression,
+  size: number,
+  raw: boolean,
+  memory: WasmMemory | null,
+): TraceSource {
   return {
     name: file,
     compression: codec,
@@ -142,7 +165,7 @@ function foldedSource(file: string, codec: Compression, size: number, raw: boole
       if (raw) {
         if (sinks.raw === undefined)
           throw new Error(`${file}: read as raw records, but the consumer takes none`);
-        return readRecordsRaw(file, sinks.raw, sinks.progress, codec);
+        return readRecordsRaw(file, sinks.raw, sinks.progress, codec, memory);
       }
       if (sinks.runs === undefined) throw new Error(`${file}: read as runs, but the consumer takes no runs`);
       return readRuns(file, sinks.runs, sinks.progress, codec);

@@ -50,6 +50,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import { fromBase64, instantiate, type WasmApi, type WasmMemory, wasmApi } from "../../base/wasm.ts";
 import { FOLD_WASM } from "./foldWasm.ts";
 import { foldRuns } from "./runs.ts";
+import { mark, markAbsolute, timelineOn } from "./timeline.ts";
 
 export type Codec = "none" | "gzip" | "zstd";
 
@@ -86,6 +87,8 @@ export interface SlotMessage {
   cpu?: number;
   /** at the end of a job: the seconds it waited for a free slot */
   waited?: number;
+  /** at the end of a job, VMLAB_TIMELINE=1: this thread's marks (absolute ms: timeOrigin + now) */
+  marks?: Array<[string, number]>;
 }
 
 const SLOTS = 4;
@@ -114,11 +117,20 @@ declare const workerRequire: NodeJS.Require;
  * text: no loader hooks needed), so it may use nothing from outside its
  * body but foldInWorker, which is sent with it.
  */
-function workerMain(): void {
-  const { parentPort, workerData } = workerRequire("node:worker_threads");
+function workerMain(workerData: unknown): void {
+  const { parentPort } = workerRequire("node:worker_threads");
   const fs = workerRequire("node:fs");
   const zlib = workerRequire("node:zlib");
-  const { zstd, ring, ctl, slots, size, memory, foldWasm } = workerData as {
+  const {
+    zstd,
+    ring: ownRing,
+    ctl,
+    slots,
+    size,
+    memory,
+    foldWasm,
+    timeline,
+  } = workerData as {
     zstd: string | null;
     ring: SharedArrayBuffer;
     ctl: SharedArrayBuffer;
@@ -127,21 +139,24 @@ function workerMain(): void {
     /** the ring as a shared WebAssembly.Memory, and the fold module's bytes (else null: foldRuns) */
     memory: WasmMemory | null;
     foldWasm: Uint8Array | null;
+    /** VMLAB_TIMELINE=1: keep marks (timeline.ts) */
+    timeline: boolean;
   };
+  const marks: Array<[string, number]> = [];
+  const mark = (name: string): void => {
+    if (timeline) marks.push([`reading thread: ${name}`, performance.timeOrigin + performance.now()]);
+  };
+  mark("started");
   // the WebAssembly fold: its staging buffer (PIECE bytes) and totals (7 f64) follow the slots in the ring
   const PIECE = 65536 * 8; // (as outside the body)
   const stagingAt = slots * size;
   const totalsAt = stagingAt + PIECE;
   const wa = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly; // (no import in the body)
-  const foldExports =
-    memory !== null && foldWasm !== null
-      ? new wa.Instance(new wa.Module(foldWasm), { env: { memory } }).exports
-      : null;
-  const wasmFold = foldExports?.fold as
-    | ((rec: number, n: number, out: number, totals: number) => number)
-    | undefined;
-  /** wasm/fold.ts's totals: the fold's totals of records without folding them (raw slots with totals) */
-  const wasmTotals = foldExports?.totals as ((rec: number, n: number, totals: number) => void) | undefined;
+  const foldModule = memory !== null && foldWasm !== null ? new wa.Module(foldWasm) : null;
+  const ownExports = foldModule !== null ? new wa.Instance(foldModule, { env: { memory } }).exports : null;
+  // zstd's binding loaded now, while the main thread is still setting up (not when the first job comes)
+  if (zstd !== null) workerRequire(zstd);
+  mark("fold module ready");
   /** This thread's CPU seconds (user + system) so far, from /proc/thread-self/stat; undefined elsewhere. */
   const threadCpu = (): number | undefined => {
     try {
@@ -161,7 +176,17 @@ function workerMain(): void {
       share?: FoldShare;
       port?: MessagePort;
       totals?: boolean;
-    }) => runJob(job.path, job.codec, job.fold, job.share ?? "auto", job.port ?? null, job.totals === true),
+      memory?: WasmMemory;
+    }) =>
+      runJob(
+        job.path,
+        job.codec,
+        job.fold,
+        job.share ?? "auto",
+        job.port ?? null,
+        job.totals === true,
+        job.memory ?? null,
+      ),
   );
 
   /** Reads one file; its last message is `done` or `error` (none when the main thread stopped it). */
@@ -172,7 +197,20 @@ function workerMain(): void {
     share: FoldShare,
     port: MessagePort | null,
     withTotals: boolean,
+    jobMemory: WasmMemory | null,
   ): void {
+    mark("job received");
+    // the ring: this thread's own, or the one at the start of the memory the job brought (readSlots' `memory`)
+    const ring = jobMemory !== null ? (jobMemory.buffer as SharedArrayBuffer) : ownRing;
+    const foldExports =
+      jobMemory !== null && foldModule !== null
+        ? new wa.Instance(foldModule, { env: { memory: jobMemory } }).exports
+        : ownExports;
+    const wasmFold = foldExports?.fold as
+      | ((rec: number, n: number, out: number, totals: number) => number)
+      | undefined;
+    /** wasm/fold.ts's totals: the fold's totals of records without folding them (raw slots with totals) */
+    const wasmTotals = foldExports?.totals as ((rec: number, n: number, totals: number) => void) | undefined;
     const state = new Int32Array(ctl);
     /** a message to the main thread: on the job's own port (counted in state[slots + 1]), else the thread's */
     const send = (m: SlotMessage): void => {
@@ -215,6 +253,7 @@ function workerMain(): void {
      * staged, so the next slot may be a shared one (whole records, as they come).
      */
     const post = (mayShare: boolean): void => {
+      if (posted === 0) mark("first slot posted");
       Atomics.store(state, slot, 1);
       if (shared) {
         send({ slot, records: fill / 8, at: base, raw, out });
@@ -349,6 +388,7 @@ function workerMain(): void {
             }
             // (a call that does nothing after a frame's end asks for the next frame's header)
             if (r[1] !== 0 || r[2] !== 0) ret = r[0];
+            if (out === 0 && r[1] !== 0) mark("zstd's first bytes");
             input = input.subarray(r[2]);
             const before = out;
             commit(r[1]);
@@ -412,7 +452,16 @@ function workerMain(): void {
         rest = staged;
       }
       if (fill > 0) post(false);
-      send({ done: true, raw, out, rest, cpu: threadCpu(), waited: waited / 1000 });
+      mark("last slot posted");
+      send({
+        done: true,
+        raw,
+        out,
+        rest,
+        cpu: threadCpu(),
+        waited: waited / 1000,
+        marks: timeline ? marks.splice(0) : undefined,
+      });
     })().catch((e) => {
       if (Atomics.load(state, slots) === 0)
         send({
@@ -437,7 +486,21 @@ export function zstdBindingPath(): string | null {
 }
 
 // `__name`: the name-keeping shim some TypeScript loaders (tsx) put in function bodies
-const WORKER_SOURCE = `"use strict";\nconst __name = (f) => f;\nconst workerRequire = require;\nconst foldInWorker = ${foldRuns.toString()};\n(${workerMain.toString()})();\n`;
+const WORKER_BODY = `"use strict";\nconst __name = (f) => f;\nconst foldInWorker = ${foldRuns.toString()};\nreturn (${workerMain.toString()});\n`;
+const WORKER_SOURCE = `new Function("workerRequire", ${JSON.stringify(WORKER_BODY)})(require)(require("node:worker_threads").workerData);\n`;
+
+/**
+ * A reading thread bin/vmlab.mjs started before the bundle was loaded
+ * (`vmlab trace FILE`: a thread takes some 20 ms to start, on the other
+ * core, while this one loads the CLI), waiting for its body and data in its
+ * first message (bin/vmlab.mjs's PRESTART_SOURCE); taken once.
+ */
+function takePrestarted(): Worker | null {
+  const g = globalThis as { __vmlabReader?: Worker };
+  const w = g.__vmlabReader ?? null;
+  g.__vmlabReader = undefined;
+  return w;
+}
 
 /** A reading thread with its ring; idle ones wait in the pool for the next file. */
 interface Reader {
@@ -472,18 +535,28 @@ function newReader(): Reader {
   const ring =
     memory !== null ? (memory.buffer as SharedArrayBuffer) : new SharedArrayBuffer(SLOTS * SLOT_BYTES);
   const ctl = new SharedArrayBuffer(4 * (SLOTS + 2));
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { zstd: zstdBindingPath(), ring, ctl, slots: SLOTS, size: SLOT_BYTES, memory, foldWasm },
-  });
+  const workerData = {
+    zstd: zstdBindingPath(),
+    ring,
+    ctl,
+    slots: SLOTS,
+    size: SLOT_BYTES,
+    memory,
+    foldWasm,
+    timeline: timelineOn(),
+  };
+  let worker = takePrestarted();
+  if (worker !== null) worker.postMessage({ body: WORKER_BODY, workerData });
+  else worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+  mark("reading thread created (new Worker)");
+  // (instantiated when a shared slot first comes: a run on the raw path never needs it)
+  let folder: ((rec: number, n: number, out: number, totals: number) => number) | null = null;
   const fold =
     memory !== null
-      ? (instantiate(foldWasm!, memory).fold as (
-          rec: number,
-          n: number,
-          out: number,
-          totals: number,
-        ) => number)
+      ? (rec: number, n: number, out: number, totals: number): number => {
+          folder ??= instantiate(foldWasm!, memory).fold as typeof folder & object;
+          return folder(rec, n, out, totals);
+        }
       : null;
   const r: Reader = { worker, ring, fold, state: new Int32Array(ctl), queue: [], wake: null, dead: false };
   const deliver = (m: SlotMessage): void => {
@@ -528,15 +601,21 @@ export async function* readSlots(
   codec: Codec,
   fold: boolean,
   totals = false,
+  memory: WasmMemory | null = null,
 ): AsyncGenerator<{ m: SlotMessage; view: Uint8Array }> {
   let r = pool.pop() ?? newReader();
   while (r.dead) r = pool.pop() ?? newReader();
-  const { state, ring } = r;
+  if (memory !== null && (fold || r.fold === null))
+    throw new Error("readSlots: a memory of the consumer's is for raw slots with WebAssembly only");
+  const { state } = r;
+  const ring = memory !== null ? (memory.buffer as SharedArrayBuffer) : r.ring;
   state.fill(0);
   r.queue.length = 0;
   r.worker.ref();
-  r.worker.postMessage({ path, codec, fold, share: foldShare(), totals });
+  r.worker.postMessage({ path, codec, fold, share: foldShare(), totals, memory: memory ?? undefined });
+  mark("job posted to the reading thread");
   let finished = false;
+  let slots = 0;
   const none = new Uint8Array(0);
   let waited = 0;
   try {
@@ -581,7 +660,9 @@ export async function* readSlots(
         finished = m.done === true || m.error !== undefined;
         if (m.done) {
           // (kept here, off the message: its consumers see the same messages from run to run)
-          const { cpu, waited: readingWaited, ...rest } = m;
+          const { cpu, waited: readingWaited, marks, ...rest } = m;
+          if (marks !== undefined) markAbsolute(marks);
+          mark("main: the last message taken");
           lastJob = { readingCpu: cpu, readingWaited: readingWaited ?? 0, mainWaited: waited / 1000 };
           m = rest;
         }
@@ -590,6 +671,7 @@ export async function* readSlots(
         continue;
       }
       const length = m.bytes ?? m.runs! * 8;
+      if (slots++ === 0) mark("main: first slot to the consumer");
       yield { m, view: new Uint8Array(ring, m.slot * SLOT_BYTES, length) };
       // the consumer is done with the slot: it goes back to the thread
       Atomics.store(state, m.slot, 0);
@@ -606,6 +688,21 @@ export async function* readSlots(
       await r.worker.terminate();
     }
   }
+}
+
+/** The bytes at the start of a memory given to readSlots that its ring takes (slots, staging, totals). */
+export const RING_BYTES = Math.ceil((MAIN_TOTALS_AT + 64) / 65536) * 65536;
+
+/**
+ * A shared WebAssembly memory for readSlots' `memory` (raw slots): the ring
+ * in its first RING_BYTES, room to grow after them (to 4 GiB) for the
+ * consumer's own state, such as machine mode's hit loop (hitLoop.ts), which
+ * then reads the records where zstd wrote them, with no copy (issue #20,
+ * goal 1). Null without WebAssembly or with VMLAB_WASM=0 (the fold's rule).
+ */
+export function ringMemory(): WasmMemory | null {
+  if (process.env.VMLAB_WASM === "0" || wasmApi() === null) return null;
+  return new (wasmApi()!.Memory)({ initial: RING_BYTES / 65536, maximum: 65536, shared: true });
 }
 
 /** How the last job that readSlots read to its end went on each side of the ring. */
