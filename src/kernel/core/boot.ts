@@ -18,7 +18,7 @@ import { TlbFlush } from "../mm/arch.ts";
 import { BuddyAllocator } from "../mm/buddy.ts";
 import { cacheFlushFor } from "../mm/cacheflush.ts";
 import { Gfp } from "../mm/gfp.ts";
-import { MthpState } from "../mm/mthp.ts";
+import { MthpState } from "../mm/mthp_state.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
 import { SlabAllocator } from "../mm/slab.ts";

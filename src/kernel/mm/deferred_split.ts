@@ -28,7 +28,7 @@ import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage } from "./memory.ts";
-import { mthpFolioSplit } from "./mthp.ts";
+import { mthpFolioSplit } from "./mthp_state.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptepClearFlushOf, setPteAt, userPte } from "./pgtable.ts";
 import { type RmapPages, rmapWalk } from "./rmap.ts";
@@ -61,7 +61,9 @@ function canSplitFolio(ctx: MmContext, head: number, nr: number): boolean {
  * maps each mapped zero-filled page to the shared zero page
  * (try_to_map_unused_to_zeropage), freeing it too. THP_SPLIT_PAGE, or
  * THP_SPLIT_PAGE_FAILED when can_split_folio finds other references (the
- * folio then stays as it was). `r` is reclaim's reverse map (mm/vmscan.ts).
+ * folio then stays as it was). An mTHP folio (mm/mthp.ts) is split alike,
+ * counting its order's split / split_failed (THP_SPLIT_PAGE counts PMD-size
+ * folios only); PTEs map it, so no PMD is split. `r` is reclaim's reverse map (mm/vmscan.ts).
  *
  * vmlab's unmap_folio/remap_page change only the PTEs of zero-filled pages
  * (cleared, flushed, pointed at the zero page); Linux also turns every other
@@ -249,7 +251,11 @@ export function shrinkSlab(r: RmapPages, priority: number): number {
  * (vmlab's LRU holds such a folio's pages one by one): the folio is split
  * first, a partially mapped one right away ("Split partially mapped folios
  * right away"), a fully mapped one because add_to_swap cannot take it whole
- * (THP_SWPOUT_FALLBACK). Returns 0 to go on with the page (now order 0,
+ * (THP_SWPOUT_FALLBACK). A page of an mTHP folio (mm/mthp.ts) is split the
+ * same way, counting its order's swpout_fallback: Linux's add_to_swap takes
+ * such a folio whole when a free swap cluster of its order exists (mthp
+ * swpout), which vmlab's page-by-page slot allocation does not model.
+ * Returns 0 to go on with the page (now order 0,
  * or not in a whole THP), 1 when the page went with the split (it was
  * zero-filled: mapped to the zero page and freed), -1 when the split failed
  * (activate_locked).

@@ -19,7 +19,7 @@
  * (thpFolioSplit), after which every page is an order-0 folio of its own.
  */
 import type { BuddyAllocator, FreeError } from "./buddy.ts";
-import { type MthpState, mthpFreePage } from "./mthp.ts";
+import { type MthpState, mthpFreePage } from "./mthp_state.ts";
 import { type PageDescTable, PageKind } from "./PageDesc.ts";
 
 /** What the free needs: the allocator (and its struct pages), HPAGE_PMD_NR. */

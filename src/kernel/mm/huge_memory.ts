@@ -19,7 +19,7 @@ import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
-import { MTHP_MODE_NAMES, MthpMode } from "./mthp.ts";
+import { MTHP_MODE_NAMES, MthpMode } from "./mthp_state.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   hugePmd,

@@ -24,7 +24,7 @@ import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { CacheFlush } from "./cacheflush.ts";
 import type { AnonVmas, MmStruct } from "./MmStruct.ts";
-import type { MthpState } from "./mthp.ts";
+import type { MthpState } from "./mthp_state.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import type { PfnSetLike } from "./pfnset.ts";

@@ -12,7 +12,7 @@
  */
 import type { KernelCore } from "../core/core.ts";
 import { SCAN_NAMES } from "../mm/khugepaged.ts";
-import { MTHP_MODE_NAMES, MthpMode, type MthpState } from "../mm/mthp.ts";
+import { MTHP_MODE_NAMES, MthpMode, type MthpState } from "../mm/mthp_state.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 
 /** The values `show thp` prints, and the `thp.NAME` metrics read. */
