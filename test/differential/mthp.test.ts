@@ -1,7 +1,9 @@
 /**
  * Differential test of anonymous multi-size THP: probe_mthp.c sets
- * hugepages-64kB/enabled to always (root; written back at its exit), writes
- * one page of a 256K anonymous mapping, makes a write fall back to order 0
+ * hugepages-64kB/enabled to madvise (root; written back at its exit; not
+ * always, which would give the host's other processes 64K folios too and
+ * move the machine-wide stats), writes one page of a 256K MADV_HUGEPAGE
+ * anonymous mapping, makes a write fall back to order 0
  * (a PTE already in its 64K block), and unmaps half the folio; per step it
  * reports Rss and AnonHugePages (smaps), the folio layout of the first 32
  * pages (pagemap + /proc/kpageflags: KPF_THP, KPF_COMPOUND_HEAD, contiguous
@@ -42,9 +44,10 @@ function runVmlab(): Map<string, Record<string, number | string>> {
   let line = 1;
   const feed = (text: string) => s.feed(text, line++)!;
   feed("machine ram=256M thp=madvise");
-  feed("mthp 64K always");
+  feed("mthp 64K madvise");
   feed("spawn A");
   feed("A: a = mmap 256K at=0x20000000");
+  feed("A: madvise a 256K hugepage");
   const view = () => s.kernel!.view;
   const stat = (name: string) => Number(view().thp()[`hugepages-64kB/stats/${name}`] ?? 0);
   const out = new Map<string, Record<string, number | string>>();
@@ -79,7 +82,7 @@ function runVmlab(): Map<string, Record<string, number | string>> {
   report("fault", 256);
   feed("mthp 64K never");
   feed("A: write a+64K");
-  feed("mthp 64K always");
+  feed("mthp 64K madvise");
   feed("A: write a+80K");
   report("fallback", 256);
   feed("A: munmap a+32K 32K");
