@@ -48,9 +48,9 @@ import { type Vma, VmFlag } from "./vma.ts";
 export function hugeEligible(ctx: MmContext, vma: Vma, vpn: number): boolean {
   // hugepages-<PMD size>kB/enabled (mm/mthp.ts): inherit (its default) takes the top-level enabled
   const m = ctx.env.mthp;
-  const own = m === undefined ? MthpMode.inherit : m.enabled[m.pmdOrder];
-  const mode = own === MthpMode.inherit ? ctx.settings.thp : MTHP_MODE_NAMES[own];
-  if (mode === "inherit") return false; // cannot happen: MTHP_MODE_NAMES[inherit] is excluded above
+  let mode = ctx.settings.thp;
+  if (m !== undefined && m.enabled[m.pmdOrder] !== MthpMode.inherit)
+    mode = MTHP_MODE_NAMES[m.enabled[m.pmdOrder]] as "never" | "always" | "madvise";
   if (
     mode === "never" ||
     vma.shmem !== null ||

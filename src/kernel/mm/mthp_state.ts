@@ -66,12 +66,8 @@ export class MthpState {
     for (let o = 0; o <= pmdOrder; o++) this.stats.push(emptyStats());
   }
 
-  /** The anonymous orders below PMD whose knob is not `never` (a bitmask). */
-  get configuredOrders(): number {
-    let m = 0;
-    for (let o = 2; o < this.pmdOrder; o++) if (this.enabled[o] !== MthpMode.never) m |= 1 << o;
-    return m;
-  }
+  /** The anonymous orders below PMD whose knob is not `never` (a bitmask; kept by set: one read per fault). */
+  configuredOrders = 0;
 
   /**
    * thpsize_enabled_store: the knob of the size `kb` KiB (a power of two from
@@ -83,6 +79,9 @@ export class MthpState {
     const order = 31 - Math.clz32(pages);
     if (order > this.pmdOrder) return false;
     this.enabled[order] = MthpMode[mode];
+    let m = 0;
+    for (let o = 2; o < this.pmdOrder; o++) if (this.enabled[o] !== MthpMode.never) m |= 1 << o;
+    this.configuredOrders = m;
     return true;
   }
 
