@@ -149,6 +149,37 @@ for (const arch of ["x86_64", "arm64"] as const)
       expect(checkInvariants(k)).toEqual([]);
     });
 
+    it("MADV_DONTNEED of part queues the folio; over the memory limit the charge falls back to 4K", () => {
+      const { k, t, m, q } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, K64);
+      write(k, t, a);
+      const head = pfnAt(k, t, a);
+      expect(k.madvise(t, a, 4n * PAGE, "dontneed")).toBe(0n);
+      expect(q.queue.get(head)).toBe(true);
+      expect(m.stats[4].split_deferred).toBe(1);
+      expect(pfnAt(k, t, a + 4n * PAGE)).toBe(head + 4);
+      expect(checkInvariants(k)).toEqual([]);
+      // a memory limit of 8 pages (RSS 0 so far): a 64K folio's charge fails after a reclaim that
+      // finds nothing (anon_fault_fallback_charge, then anon_fault_fallback), one page is charged
+      const limited = new Kernel({
+        arch,
+        ramBytes: 256 * 2 ** 20,
+        cpus: 1,
+        thp: "never",
+        userMemoryPages: 8,
+      });
+      const u = limited.spawn("L")!;
+      limited.switchTo(0, u);
+      expect(limited.mthpSet(64, "always")).toBe(true);
+      const b = region(limited, u, K64);
+      write(limited, u, b);
+      const st = limited.userMm.env.mthp!.stats[4];
+      expect([st.anon_fault_fallback_charge, st.anon_fault_fallback, st.anon_fault_alloc]).toEqual([1, 1, 0]);
+      expect(pfnAt(limited, u, b + PAGE)).toBe(-1);
+      expect(checkInvariants(limited)).toEqual([]);
+    });
+
     it("a folio unmapped whole goes back as one block, unqueued", () => {
       const { k, t, m } = boot(arch);
       expect(k.mthpSet(64, "always")).toBe(true);
