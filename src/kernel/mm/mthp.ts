@@ -139,8 +139,11 @@ export function doAnonymousLarge(
   const base = pa - (vpn - addr) * eb;
   const writable = (vma.vmFlags & VmFlag.WRITE) !== 0;
   for (let i = 0; i < nr; i++) {
-    // folio_zero_user; the folio's pages, as allocThpFolio accounts a PMD THP's
+    // folio_zero_user: clear_user_highpage of each page (kmap_local'd on 32-bit highmem); the
+    // folio's pages accounted as allocThpFolio accounts a PMD THP's
+    const va = env.kmapLocal?.(pfn + i);
     env.phys.zeroFrame(pfnUnchecked(pfn + i));
+    if (va !== undefined) env.kunmapLocal?.(va);
     pages.order[pfn + i] = 0;
     pages.refcount[pfn + i] = 1;
     pages.flags[pfn + i] = PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
