@@ -191,6 +191,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * store refuses it (-EINVAL: pages_to_scan 0, a max_ptes_* above HPAGE_PMD_NR - 1).
    */
   khugepagedSet(knob: "pages_to_scan" | "max_ptes_swap" | "max_ptes_shared", value: number): boolean;
+  /**
+   * A write to /sys/kernel/mm/transparent_hugepage/hugepages-`kb`kB/enabled
+   * (never, always, madvise, inherit: mm/mthp.ts); false where no such size
+   * exists (anonymous orders 2 .. PMD: 16K .. the PMD size).
+   */
+  mthpSet(kb: number, mode: "never" | "always" | "madvise" | "inherit"): boolean;
 
   // ---- accesses ----
 

@@ -386,6 +386,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     return khugepagedStore(this.userMm.khugepaged, this.arch.pgtable.hpagePmdNr, knob, value);
   }
 
+  /** hugepages-<size>kB/enabled written (mm/mthp.ts MthpState.set, thpsize_enabled_store). */
+  mthpSet(kb: number, mode: "never" | "always" | "madvise" | "inherit"): boolean {
+    return this.userMm.env.mthp?.set(kb, mode) ?? false;
+  }
+
   // ---- user accesses (arch/x86/fault.ts) ----
 
   /**

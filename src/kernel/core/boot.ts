@@ -18,6 +18,7 @@ import { TlbFlush } from "../mm/arch.ts";
 import { BuddyAllocator } from "../mm/buddy.ts";
 import { cacheFlushFor } from "../mm/cacheflush.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { MthpState } from "../mm/mthp_state.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
 import { SlabAllocator } from "../mm/slab.ts";
@@ -115,6 +116,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       lru: null,
       cache,
       deferredSplit: new DeferredSplitQueue(), // pgdat->deferred_split_queue
+      mthp: new MthpState(31 - Math.clz32(pgtable.hpagePmdNr)), // hugepages-<size>kB knobs and stats
       phys: machine.phys,
       pages,
       buddy,
@@ -127,7 +129,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
         k.pageTablePages += d;
       },
       chargeUserPage: () => chargeUserPage(k),
-      chargeHugePage: () => chargeHugePage(k),
+      chargeHugePage: (nr?: number) => chargeHugePage(k, nr),
       flushTlbMmRange: (mm, vpn, n, kind) => tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind),
       // current->tlb_ubc, where the architecture batches reclaim's flushes (its arch_tlbbatch_* hooks)
       ...(tlbMgr.tlbbatchFlush

@@ -30,18 +30,18 @@ export function chargeUserPage(k: KernelCore): void {
 }
 
 /**
- * The charge of a transparent huge page: 512 pages at once. Over the limit,
+ * The charge of a transparent huge page: 512 pages at once (an mTHP folio: its nr pages). Over the limit,
  * one reclaim of what is missing (try_to_free_mem_cgroup_pages), then, as
  * THP allocations are __GFP_NORETRY, the charge fails if the margin is still
  * short and the fault falls back to 4K pages.
  */
-export function chargeHugePage(k: KernelCore): boolean {
+export function chargeHugePage(k: KernelCore, nr = 512): boolean {
   const limit = k.config.userMemoryPages;
   if (limit === null || limit === undefined) return true;
   if (k.reclaiming) return false;
   const before = userMemoryUsed(k);
-  if (before + 512 <= limit) return true;
+  if (before + nr <= limit) return true;
   k.vmscan.stats.memcg_reclaims++;
-  reclaim(k, before + 512 - limit);
-  return userMemoryUsed(k) + 512 <= limit;
+  reclaim(k, before + nr - limit);
+  return userMemoryUsed(k) + nr <= limit;
 }

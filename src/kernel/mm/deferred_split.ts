@@ -28,6 +28,7 @@ import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage } from "./memory.ts";
+import { mthpFolioSplit } from "./mthp_state.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptepClearFlushOf, setPteAt, userPte } from "./pgtable.ts";
 import { type RmapPages, rmapWalk } from "./rmap.ts";
@@ -45,9 +46,8 @@ function wholeThp(ctx: MmContext, head: number): boolean {
  * their own, so every page's refcount must equal its mapcount.
  * Linux: mm/huge_memory.c can_split_folio
  */
-function canSplitFolio(ctx: MmContext, head: number): boolean {
+function canSplitFolio(ctx: MmContext, head: number, nr: number): boolean {
   const pages = ctx.env.pages;
-  const nr = ctx.env.pgtable.hpagePmdNr;
   for (let i = 0; i < nr; i++) if (pages.refcount[head + i] !== pages.mapcount[head + i]) return false;
   return true;
 }
@@ -61,7 +61,9 @@ function canSplitFolio(ctx: MmContext, head: number): boolean {
  * maps each mapped zero-filled page to the shared zero page
  * (try_to_map_unused_to_zeropage), freeing it too. THP_SPLIT_PAGE, or
  * THP_SPLIT_PAGE_FAILED when can_split_folio finds other references (the
- * folio then stays as it was). `r` is reclaim's reverse map (mm/vmscan.ts).
+ * folio then stays as it was). An mTHP folio (mm/mthp.ts) is split alike,
+ * counting its order's split / split_failed (THP_SPLIT_PAGE counts PMD-size
+ * folios only); PTEs map it, so no PMD is split. `r` is reclaim's reverse map (mm/vmscan.ts).
  *
  * vmlab's unmap_folio/remap_page change only the PTEs of zero-filled pages
  * (cleared, flushed, pointed at the zero page); Linux also turns every other
@@ -72,22 +74,31 @@ function canSplitFolio(ctx: MmContext, head: number): boolean {
 export function splitHugePage(r: RmapPages, head: number): boolean {
   const ctx = r.env.userMm;
   const env = ctx.env;
-  if (!wholeThp(ctx, head)) return false;
-  const nr = env.pgtable.hpagePmdNr;
-  if (!canSplitFolio(ctx, head)) {
-    ctx.thpStats.thp_split_page_failed++;
+  // an mTHP folio (mm/mthp.ts): its order's split / split_failed, no THP_SPLIT_PAGE (PMD order only)
+  const pmd = wholeThp(ctx, head);
+  const order = pmd ? -1 : (env.mthp?.heads.get(head) ?? -1);
+  if (!pmd && order < 0) return false;
+  const nr = pmd ? env.pgtable.hpagePmdNr : 1 << order;
+  if (!canSplitFolio(ctx, head, nr)) {
+    if (pmd) ctx.thpStats.thp_split_page_failed++;
+    else env.mthp!.stats[order].split_failed++;
     return false;
   }
   // unmap_folio: TTU_SPLIT_HUGE_PMD, each PMD that maps the folio (a large LRU entry: PMD-mapped)
-  if (r.large[head]) {
+  if (pmd && r.large[head]) {
     const maps: [MmStruct, number][] = [];
     rmapWalk(r, head, (mm, _v, vpn) => maps.push([mm, vpn]));
     for (const [mm, vpn] of maps) splitPmd(ctx, mm, vpn);
     env.lru?.splitFolio(head); // if no mapping split did it
   }
   env.deferredSplit?.unqueue(head);
-  thpFolioSplit(env, head); // the pages at refcount 0 (mapped nowhere) are freed
-  ctx.thpStats.thp_split_page++;
+  if (pmd) {
+    thpFolioSplit(env, head); // the pages at refcount 0 (mapped nowhere) are freed
+    ctx.thpStats.thp_split_page++;
+  } else {
+    mthpFolioSplit(env, head);
+    env.mthp!.stats[order].split++;
+  }
   // remap_page(folio, nr, RMP_USE_SHARED_ZEROPAGE): try_to_map_unused_to_zeropage of each mapped page
   const pages = env.pages;
   for (let i = 0; i < nr; i++) {
@@ -240,7 +251,11 @@ export function shrinkSlab(r: RmapPages, priority: number): number {
  * (vmlab's LRU holds such a folio's pages one by one): the folio is split
  * first, a partially mapped one right away ("Split partially mapped folios
  * right away"), a fully mapped one because add_to_swap cannot take it whole
- * (THP_SWPOUT_FALLBACK). Returns 0 to go on with the page (now order 0,
+ * (THP_SWPOUT_FALLBACK). A page of an mTHP folio (mm/mthp.ts) is split the
+ * same way, counting its order's swpout_fallback: Linux's add_to_swap takes
+ * such a folio whole when a free swap cluster of its order exists (mthp
+ * swpout), which vmlab's page-by-page slot allocation does not model.
+ * Returns 0 to go on with the page (now order 0,
  * or not in a whole THP), 1 when the page went with the split (it was
  * zero-filled: mapped to the zero page and freed), -1 when the split failed
  * (activate_locked).
@@ -249,11 +264,21 @@ export function shrinkSlab(r: RmapPages, priority: number): number {
 export function splitForReclaim(r: RmapPages, pfn: number): number {
   const ctx = r.env.userMm;
   const nr = ctx.env.pgtable.hpagePmdNr;
-  const head = pfn - (pfn % nr);
-  if (!wholeThp(ctx, head)) return 0;
+  const m = ctx.env.mthp;
+  let head = pfn - (pfn % nr);
+  let order = -1;
+  if (!wholeThp(ctx, head)) {
+    // an mTHP folio: split too (mthp swpout_fallback), vmlab allocating no swap cluster of its order
+    head = m !== undefined && m.liveOrders !== 0 ? m.headOf(pfn) : -1;
+    if (head < 0) return 0;
+    order = m!.heads.get(head)!;
+  }
   const partially = ctx.env.deferredSplit?.queue.get(head) === true;
   if (!splitHugePage(r, head)) return -1;
-  if (!partially) ctx.thpStats.thp_swpout_fallback++;
+  if (!partially) {
+    if (order < 0) ctx.thpStats.thp_swpout_fallback++;
+    else m!.stats[order].swpout_fallback++;
+  }
   return ctx.env.pages.kind[pfn] === PageKind.UserAnon && ctx.env.pages.refcount[pfn] > 0 ? 0 : 1;
 }
 

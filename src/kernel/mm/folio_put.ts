@@ -19,6 +19,7 @@
  * (thpFolioSplit), after which every page is an order-0 folio of its own.
  */
 import type { BuddyAllocator, FreeError } from "./buddy.ts";
+import { type MthpState, mthpFreePage } from "./mthp_state.ts";
 import { type PageDescTable, PageKind } from "./PageDesc.ts";
 
 /** What the free needs: the allocator (and its struct pages), HPAGE_PMD_NR. */
@@ -27,6 +28,8 @@ export interface FolioPutEnv {
   readonly pgtable: { readonly hpagePmdNr: number };
   /** the deferred split queue a folio freed whole leaves (mm/deferred_split.ts) */
   readonly deferredSplit?: { unqueue(head: number): boolean };
+  /** the live mTHP folios (mm/mthp.ts): freed whole with their last page */
+  readonly mthp?: MthpState;
 }
 
 /** A new anonymous THP of `nr` pages from `head`: one folio until it is split. */
@@ -68,6 +71,10 @@ export function inWholeThp(env: FolioPutEnv, pfn: number): boolean {
  */
 export function freeUserPage(env: FolioPutEnv, pfn: number): FreeError | null {
   const pages = env.buddy.pages;
+  if (env.mthp !== undefined && env.mthp.liveOrders !== 0) {
+    const r = mthpFreePage(env, pfn); // a page of an mTHP folio (mm/mthp.ts)
+    if (r !== undefined) return r;
+  }
   const head = pfn - (pfn & (env.pgtable.hpagePmdNr - 1)); // HPAGE_PMD_NR: a power of two
   if (
     // priv first: -1 on the head of nearly every aligned block (a slab's cache id elsewhere)

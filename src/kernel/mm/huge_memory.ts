@@ -19,6 +19,7 @@ import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
+import { MTHP_MODE_NAMES, MthpMode } from "./mthp_state.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   hugePmd,
@@ -39,12 +40,17 @@ import { type Vma, VmFlag } from "./vma.ts";
 /**
  * May this anonymous fault be served by a huge page? (thp_vma_allowable_order)
  * A private anonymous VMA, THP enabled for it (always, or madvise with
- * MADV_HUGEPAGE), not MADV_NOHUGEPAGE, and the aligned 2 MiB around vpn
+ * MADV_HUGEPAGE: the PMD size's own hugepages-<size>kB/enabled, or the
+ * top-level one where that is inherit), not MADV_NOHUGEPAGE, and the aligned 2 MiB around vpn
  * inside the VMA.
  * Linux: mm/huge_memory.c __thp_vma_allowable_orders
  */
 export function hugeEligible(ctx: MmContext, vma: Vma, vpn: number): boolean {
-  const mode = ctx.settings.thp;
+  // hugepages-<PMD size>kB/enabled (mm/mthp.ts): inherit (its default) takes the top-level enabled
+  const m = ctx.env.mthp;
+  let mode = ctx.settings.thp;
+  if (m !== undefined && m.enabled[m.pmdOrder] !== MthpMode.inherit)
+    mode = MTHP_MODE_NAMES[m.enabled[m.pmdOrder]] as "never" | "always" | "madvise";
   if (
     mode === "never" ||
     vma.shmem !== null ||

@@ -25,6 +25,7 @@ import type { BuddyAllocator } from "./buddy.ts";
 import type { CacheFlush } from "./cacheflush.ts";
 import type { HState } from "./hugetlb_vma.ts";
 import type { AnonVmas, MmStruct } from "./MmStruct.ts";
+import type { MthpState } from "./mthp_state.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import type { PfnSetLike } from "./pfnset.ts";
@@ -109,8 +110,8 @@ export interface MmEnv {
   countPageTables(delta: number): void;
   /** called before a user page is allocated: a memory limit reclaims here (mem_cgroup charge) */
   chargeUserPage?(): void;
-  /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt); false: over the limit */
-  chargeHugePage?(): boolean;
+  /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt), or of an mTHP folio's `nr`; false: over the limit */
+  chargeHugePage?(nr?: number): boolean;
   /**
    * kmap_local_page / kunmap_local around the kernel's own touch of a user
    * page's contents (clear_user_highpage, copy_user_highpage): on 32-bit x86
@@ -138,6 +139,8 @@ export interface MmEnv {
   readonly cache: CacheFlush;
   /** the node's deferred split queue of anonymous THPs (mm/split_queue.ts; absent: none is kept) */
   readonly deferredSplit?: DeferredSplitQueue;
+  /** the mTHP knobs, counters and live folios below the PMD order (mm/mthp.ts; absent: none) */
+  readonly mthp?: MthpState;
 }
 
 /**

@@ -18,6 +18,7 @@ import { splitPmd } from "./huge_memory.ts";
 import { hugetlbFolioPut, unmapHugepageRange } from "./hugetlb.ts";
 import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { doAnonymousLarge, mthpUnmappedSome } from "./mthp.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   isHugePmd,
@@ -141,6 +142,12 @@ export function doAnonymousPage(
     setPteAt(ctx, pa, e.hi, e.lo);
     return VmFault.OK;
   }
+  // alloc_anon_folio: a large folio of an mTHP order the VMA allows, else order 0
+  const m = env.mthp;
+  if (m !== undefined && m.configuredOrders !== 0) {
+    const r = doAnonymousLarge(ctx, m, mm, vma, vpn, pa);
+    if (r !== null) return r;
+  }
   mm.anonVmaPrepare(vma);
   const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags);
   if (pfn < 0) return VmFault.OOM;
@@ -218,8 +225,13 @@ export function doWpPage(
       rssAdd(ctx, mm, vma, old, -1);
       mm.rssAnon++;
     }
-    if (--pages.mapcount[old] === 0 && inWholeThp(env, old))
-      folioUnmappedSome(ctx, old - (old % env.pgtable.hpagePmdNr));
+    if (--pages.mapcount[old] === 0) {
+      if (inWholeThp(env, old)) folioUnmappedSome(ctx, old - (old % env.pgtable.hpagePmdNr));
+      else if (env.mthp !== undefined && env.mthp.liveOrders !== 0) {
+        const head = env.mthp.headOf(old);
+        if (head >= 0) mthpUnmappedSome(ctx, head);
+      }
+    }
     if (vma.vmFlags & VmFlag.LOCKED) env.lru?.fbatches.mlock.munlockFolio(old); // folio_remove_rmap_pte: munlock_vma_folio
     putPage(ctx, old);
   }
@@ -234,8 +246,8 @@ export function doWpPage(
  * (folio_free_swap, which needs no swap PTE still naming the slot), leaving
  * the mapping's alone. A page without PG_lru (in an LRU add batch, or a move batch)
  * makes it empty this CPU's batch first (lru_add_drain): a page in another
- * CPU's batch keeps that reference, and is copied. vmlab's pages are never
- * large (a split huge page's pages are order 0) and never KSM.
+ * CPU's batch keeps that reference, and is copied. A page of an mTHP folio
+ * (mm/mthp.ts) is never reused (6.12's folio_test_large); vmlab's pages are never KSM.
  * Linux: mm/memory.c wp_can_reuse_anon_folio
  */
 function wpCanReuseAnonFolio(ctx: MmContext, pfn: number): boolean {
@@ -243,6 +255,10 @@ function wpCanReuseAnonFolio(ctx: MmContext, pfn: number): boolean {
   const swap = ctx.env.swap;
   const slot = swap?.slotOf.get(pfn);
   if (pages.refcount[pfn] > 3) return false;
+  // folio_test_large: 6.12 never reuses a page of a large (mTHP) folio; 6.13+ may
+  // (__wp_can_reuse_large_anon_folio, when only this mm maps it): not modelled
+  const m = ctx.env.mthp;
+  if (m !== undefined && m.liveOrders !== 0 && m.headOf(pfn) >= 0) return false;
   // references from remote LRU caches cannot be told apart: this CPU's LRU add batch is emptied
   if (ctx.env.lru !== null && !ctx.env.lru.fbatches.testLru(pfn)) ctx.env.lru.fbatches.drain();
   if (pages.refcount[pfn] > 1 + (slot !== undefined ? 1 : 0)) return false;
@@ -284,6 +300,7 @@ export function zapRange(
     unmapHugepageRange(ctx, tlb, mm, start, end);
     return;
   }
+  const mthp = ctx.env.mthp;
   // __folio_remove_rmap: munlock_vma_folio of each page a VM_LOCKED VMA lets go
   const munlock = zapVma !== null && zapVma.vmFlags & VmFlag.LOCKED ? ctx.env.lru?.fbatches.mlock : undefined;
   for (let vpn = start; vpn < end; ) {
@@ -325,6 +342,7 @@ export function zapRange(
     // the THP whose pages this table's run last unmapped (zap_present_ptes batches a folio's
     // PTEs: folio_remove_rmap_ptes once for the run, then its partially-mapped check)
     let thpHead = -1;
+    let mthpHead = -1;
     for (; vpn < stop; vpn++) {
       const pa = table * 4096 + (vpn % perTable) * pt.entryBytes;
       const { hi, lo } = pt.get(phys, pa);
@@ -340,15 +358,24 @@ export function zapRange(
       if (!pt.present(hi, lo) || pt.special(hi, lo)) continue;
       const pfn = pt.pfn(hi, lo, 0);
       rssAdd(ctx, mm, zapVma, pfn, -1);
-      if (--pages.mapcount[pfn] === 0 && inWholeThp(ctx.env, pfn)) {
-        const head = pfn - (pfn % nr);
-        if (head !== thpHead && thpHead >= 0) folioUnmappedSome(ctx, thpHead);
-        thpHead = head;
+      if (--pages.mapcount[pfn] === 0) {
+        if (inWholeThp(ctx.env, pfn)) {
+          const head = pfn - (pfn % nr);
+          if (head !== thpHead && thpHead >= 0) folioUnmappedSome(ctx, thpHead);
+          thpHead = head;
+        } else if (mthp !== undefined && mthp.liveOrders !== 0) {
+          const head = mthp.headOf(pfn); // an mTHP folio's page: checked after the run, as a THP's
+          if (head >= 0 && head !== mthpHead) {
+            if (mthpHead >= 0) mthpUnmappedSome(ctx, mthpHead);
+            mthpHead = head;
+          }
+        }
       }
       munlock?.munlockFolio(pfn);
       tlb.removePage(pfn);
     }
     if (thpHead >= 0) folioUnmappedSome(ctx, thpHead);
+    if (mthpHead >= 0) mthpUnmappedSome(ctx, mthpHead);
   }
 }
 

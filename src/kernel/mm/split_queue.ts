@@ -14,6 +14,12 @@ interface DeferredSplitStats {
   thp_deferred_split_page: number;
 }
 
+/** An mTHP order's counters deferred_split_folio changes (mm/mthp.ts MthpStats). */
+interface MthpQueueStats {
+  split_deferred: number;
+  nr_anon_partially_mapped: number;
+}
+
 /**
  * struct deferred_split: the queued folios (their first frames) in queue
  * order, each with its PG_partially_mapped; and the shrinker's nr_deferred
@@ -27,6 +33,8 @@ export class DeferredSplitQueue {
   nrPartiallyMapped = 0;
   /** shrinker->nr_deferred */
   nrDeferred = 0;
+  /** the queued mTHP folios (below the PMD order): head -> their order's counters (mm/mthp.ts) */
+  readonly mthpQueued = new Map<number, MthpQueueStats>();
 
   /** ds_queue->split_queue_len */
   get splitQueueLen(): number {
@@ -60,6 +68,21 @@ export class DeferredSplitQueue {
   }
 
   /**
+   * deferred_split_folio(folio, true) of an mTHP folio (order 2 .. PMD - 1):
+   * PG_partially_mapped set, split_deferred counted and
+   * nr_anon_partially_mapped raised for its order the first time
+   * (THP_DEFERRED_SPLIT_PAGE only counts PMD-size folios); queued at the tail.
+   * Linux: mm/huge_memory.c deferred_split_folio
+   */
+  deferredSplitMthp(head: number, order: number, stats: MthpQueueStats): void {
+    if (order <= 1 || this.queue.get(head) === true) return;
+    stats.split_deferred++;
+    stats.nr_anon_partially_mapped++;
+    this.mthpQueued.set(head, stats);
+    this.queue.set(head, true);
+  }
+
+  /**
    * __folio_remove_rmap's check, after an unmap that took the last mapping
    * of some of the whole THP's pages (`head`, `nr` pages): when a page of the
    * folio is still mapped, the folio is partially mapped and queued
@@ -88,7 +111,11 @@ export class DeferredSplitQueue {
   unqueue(head: number): boolean {
     const partially = this.queue.get(head);
     if (partially === undefined) return false;
-    if (partially) this.nrPartiallyMapped--;
+    const mthp = this.mthpQueued.get(head);
+    if (mthp !== undefined) {
+      mthp.nr_anon_partially_mapped--;
+      this.mthpQueued.delete(head);
+    } else if (partially) this.nrPartiallyMapped--;
     this.queue.delete(head);
     return true;
   }

@@ -352,6 +352,15 @@ export function checkInvariants(k: KernelCore): string[] {
         problems.push(`frame ${pfn}: let go by a whole THP that is not queued partially mapped`);
       continue;
     }
+    // or a page of an mTHP folio (mm/mthp.ts) in the same case
+    const mthp = k.userMm.env.mthp;
+    const mh = k.pages.refcount[pfn] === 0 && mthp !== undefined ? mthp.headOf(pfn) : -1;
+    if (mh >= 0) {
+      const ds = k.userMm.env.deferredSplit;
+      if (!(batch.has(mh) || batch.mlock.refs[mh] > 0) && ds !== undefined && ds.queue.get(mh) !== true)
+        problems.push(`frame ${pfn}: let go by an mTHP folio that is not queued partially mapped`);
+      continue;
+    }
     if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
     if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))

@@ -108,7 +108,8 @@ const bit = (b: number): bigint => 1n << BigInt(b);
 /**
  * The compound page (folio) a frame belongs to: its head frame and order
  * (the frame itself and 0 for a 4K folio). A THP of anonymous memory (a
- * large folio on the LRU: vmscan keeps one entry, at its head) and a large
+ * large folio on the LRU: vmscan keeps one entry, at its head), an mTHP
+ * folio (mm/mthp.ts) and a large
  * page-cache folio (`file ... folio=SIZE`). Linux: include/linux/page-flags.h
  * compound_head, PageHead, PageTail; folio_order
  */
@@ -119,6 +120,10 @@ export function compoundOf(k: KernelCore, pfn: number): { head: number; order: n
     const headPfn = pfn - (pfn % 512);
     if (k.vmscan.large[headPfn] === 1 && p.kind[headPfn] === PageKind.UserAnon)
       return { head: headPfn, order: Math.log2(k.arch.pgtable.hpagePmdNr) };
+    // an mTHP folio (mm/mthp.ts): a large anonymous folio below the PMD order, mapped by PTEs
+    const m = k.userMm.env.mthp;
+    const h = m === undefined || m.liveOrders === 0 ? -1 : m.headOf(pfn);
+    if (h >= 0) return { head: h, order: m!.heads.get(h)! };
   } else if (kind === PageKind.PageCache) {
     const head = k.pageCache.largeHeadOf(pfn);
     if (head >= 0) return { head, order: k.pageCache.largeHeads.get(head)! };

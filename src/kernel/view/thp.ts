@@ -12,6 +12,7 @@
  */
 import type { KernelCore } from "../core/core.ts";
 import { SCAN_NAMES } from "../mm/khugepaged.ts";
+import { MTHP_MODE_NAMES, MthpMode, type MthpState } from "../mm/mthp_state.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 
 /** The values `show thp` prints, and the `thp.NAME` metrics read. */
@@ -42,7 +43,31 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
     khugepaged_last_scan: SCAN_NAMES[kh.lastResult] ?? "none",
   };
   for (const [name, n] of Object.entries(k.userMm.thpStats)) out[name] = n;
+  const m = k.userMm.env.mthp;
+  if (m !== undefined) mthpInfo(m, out);
   return out;
+}
+
+/**
+ * The mTHP sizes below the PMD size (mm/mthp.ts), each shown once it is not
+ * `never` or has counted something: hugepages-<size>kB/enabled and its
+ * stats/ files (nr_anon counted from the live folios); the PMD size's
+ * enabled once it is not `inherit`. Sizes never used print nothing, so
+ * machines that leave mTHP alone show what they did before.
+ * Linux: mm/huge_memory.c thpsize_enabled_show, the stats attributes (DEFINE_MTHP_STAT_ATTR)
+ */
+function mthpInfo(m: MthpState, out: Record<string, number | string>): void {
+  if (m.enabled[m.pmdOrder] !== MthpMode.inherit)
+    out[`hugepages-${4 << m.pmdOrder}kB/enabled`] = MTHP_MODE_NAMES[m.enabled[m.pmdOrder]];
+  for (let o = 2; o < m.pmdOrder; o++) {
+    const st = m.stats[o];
+    const nrAnon = m.nrAnon(o);
+    if (m.enabled[o] === MthpMode.never && nrAnon === 0 && Object.values(st).every((v) => v === 0)) continue;
+    const size = `hugepages-${4 << o}kB`;
+    out[`${size}/enabled`] = MTHP_MODE_NAMES[m.enabled[o]];
+    out[`${size}/stats/nr_anon`] = nrAnon;
+    for (const [name, v] of Object.entries(st)) out[`${size}/stats/${name}`] = v;
+  }
 }
 
 /** The lines of `show thp`. */

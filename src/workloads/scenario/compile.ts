@@ -25,6 +25,7 @@ import {
 import { khugepaged } from "./stmts/khugepaged.ts";
 import { memfd, seal } from "./stmts/memfd.ts";
 import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
+import { mthp } from "./stmts/mthp.ts";
 import { dropCaches, fadvise, mincore } from "./stmts/pagecache.ts";
 import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
@@ -57,6 +58,7 @@ const STATEMENTS = new Map<string, Handler>([
   ["sysctl", sysctl],
   ["kswapd", reclaim],
   ["khugepaged", khugepaged],
+  ["mthp", mthp],
   ["let", letStmt],
   ["expect", expect],
   ["show", show],

@@ -264,6 +264,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       const v =
         info[field] ??
         info[`khugepaged/${field}`] ??
+        // one mTHP size's file: thp.hugepages_64kB_anon_fault_alloc
+        info[field.replace(/^hugepages_(\d+kB)_/, "hugepages-$1/stats/")] ??
         info[Object.keys(info).find((n) => n.endsWith(`/stats/${field}`)) ?? ""];
       if (typeof v !== "number") c.fail(`unknown numeric \`show thp\` field '${field}'`, pos);
       return BigInt(v);

@@ -1,0 +1,232 @@
+/**
+ * Anonymous mTHP (mm/mthp.ts; Linux 6.12 mm/memory.c alloc_anon_folio,
+ * do_anonymous_page; mm/rmap.c __folio_remove_rmap; mm/huge_memory.c
+ * deferred_split_folio, split_huge_page_to_list_to_order): on x86-64 and
+ * arm64, a write fault in a VMA whose sizes are enabled maps a whole folio
+ * by PTEs; populated PTEs and the VMA's edges make it fall back; a partial
+ * unmap queues the folio for the deferred split; fork shares it and a write
+ * copies one page; reclaim splits it; the counters follow.
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
+import type { Task } from "../core/task.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { checkInvariants } from "../view/invariants.ts";
+import { compoundOf } from "../view/pageTypes.ts";
+import { shrinkSlab } from "./deferred_split.ts";
+import { mmapArgs } from "./userMm.ts";
+
+const PAGE = 4096n;
+const K64 = 64n << 10n;
+
+function boot(arch: "x86_64" | "arm64", thp: "never" | "madvise" | "always" = "never") {
+  const k = new Kernel({ arch, ramBytes: 256 * 2 ** 20, cpus: 1, thp, swapBytes: 64 * 2 ** 20 });
+  const t = k.spawn("A")!;
+  k.switchTo(0, t);
+  return { k, t, m: k.userMm.env.mthp!, q: k.userMm.env.deferredSplit! };
+}
+
+/** A 64K-aligned anonymous range of `bytes` (mapped with 64K to spare, then trimmed to start aligned). */
+function region(k: Kernel, t: Task, bytes: bigint): bigint {
+  const r = k.mmap(t, mmapArgs(Number(bytes + K64)));
+  const base = ((r + K64 - 1n) / K64) * K64;
+  if (base > r) expect(k.munmap(t, r, base - r)).toBe(0n);
+  if (base + bytes < r + bytes + K64) expect(k.munmap(t, base + bytes, r + K64 - base)).toBe(0n);
+  return base;
+}
+
+function write(k: Kernel, t: Task, va: bigint, v = 7): void {
+  expect(k.userAccess(0, t, va, Access.Write, v).ok).toBe(true);
+}
+
+function read(k: Kernel, t: Task, va: bigint): number {
+  const r = k.userAccess(0, t, va, Access.Read);
+  return r.ok ? r.value : -1;
+}
+
+/** The frame a present PTE maps at va, or -1 (none, or a swap entry). */
+function pfnAt(k: Kernel, t: Task, va: bigint): number {
+  const l = k.userMm.leafFor(t.mm!, Number(va / PAGE));
+  return l !== null && k.userMm.env.pgtable.present(l.hi, l.lo) ? l.pfn : -1;
+}
+
+for (const arch of ["x86_64", "arm64"] as const)
+  describe(`anonymous mTHP on ${arch}`, () => {
+    it("sizes default to never: a write maps one page", () => {
+      const { k, t, m } = boot(arch);
+      const a = region(k, t, K64);
+      write(k, t, a);
+      expect(pfnAt(k, t, a + PAGE)).toBe(-1);
+      expect(m.heads.size).toBe(0);
+    });
+
+    it("a 64K write fault maps 16 PTEs to one folio, counted in RSS and the stats", () => {
+      const { k, t, m } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, 2n * K64);
+      const rss0 = t.mm!.rssAnon;
+      write(k, t, a + 5n * PAGE);
+      const head = pfnAt(k, t, a);
+      expect(head % 16).toBe(0);
+      for (let i = 0; i < 16; i++) {
+        expect(pfnAt(k, t, a + BigInt(i) * PAGE)).toBe(head + i);
+        expect(compoundOf(k, head + i)).toEqual({ head, order: 4 });
+      }
+      expect(pfnAt(k, t, a + K64)).toBe(-1); // the next block is not touched
+      expect(t.mm!.rssAnon).toBe(rss0 + 16);
+      expect(m.stats[4].anon_fault_alloc).toBe(1);
+      expect(m.nrAnon(4)).toBe(1);
+      expect(read(k, t, a + 5n * PAGE)).toBe(7);
+      expect(read(k, t, a + 6n * PAGE)).toBe(0);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("a populated PTE in the block drops that order: the next enabled order, else order 0", () => {
+      const { k, t, m } = boot(arch);
+      const a = region(k, t, K64);
+      write(k, t, a); // order 0 while the sizes are never
+      expect(k.mthpSet(64, "always")).toBe(true);
+      expect(k.mthpSet(16, "always")).toBe(true);
+      write(k, t, a + 9n * PAGE); // 64K block has a PTE; 16K block [8,12) is empty
+      const h = pfnAt(k, t, a + 8n * PAGE);
+      expect(compoundOf(k, h)).toEqual({ head: h, order: 2 });
+      expect(m.stats[2].anon_fault_alloc).toBe(1);
+      expect(m.stats[4].anon_fault_alloc).toBe(0);
+      expect(m.stats[4].anon_fault_fallback).toBe(0); // dropped by pte_range_none, not by the allocation
+      write(k, t, a + 1n * PAGE); // 16K block [0,4) has a PTE: order 0
+      expect(compoundOf(k, pfnAt(k, t, a + PAGE)).order).toBe(0);
+      expect(pfnAt(k, t, a + 2n * PAGE)).toBe(-1);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("a block crossing the VMA's edge is not suitable (thp_vma_suitable_orders)", () => {
+      const { k, t, m } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, K64);
+      expect(k.munmap(t, a + K64 - PAGE, PAGE)).toBe(0n); // the VMA now ends 4K short of the block
+      write(k, t, a);
+      expect(m.heads.size).toBe(0);
+      expect(pfnAt(k, t, a + PAGE)).toBe(-1);
+    });
+
+    it("inherit follows the top-level enabled; madvise needs MADV_HUGEPAGE", () => {
+      const { k, t, m } = boot(arch, "madvise");
+      expect(k.mthpSet(64, "inherit")).toBe(true);
+      const a = region(k, t, 2n * K64);
+      write(k, t, a);
+      expect(m.heads.size).toBe(0);
+      expect(k.madvise(t, a + K64, K64, "hugepage")).toBe(0n);
+      write(k, t, a + K64);
+      expect(m.nrAnon(4)).toBe(1);
+      expect(k.mthpSet(48, "always")).toBe(false); // not a power of two
+    });
+
+    it("a partial munmap queues the folio partially mapped; the shrinker splits it and frees the rest", () => {
+      const { k, t, m, q } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, K64);
+      write(k, t, a);
+      const head = pfnAt(k, t, a);
+      const free0 = k.buddy.freePages();
+      const rss0 = t.mm!.rssAnon;
+      expect(k.munmap(t, a + 8n * PAGE, 8n * PAGE)).toBe(0n);
+      expect(t.mm!.rssAnon).toBe(rss0 - 8);
+      expect(q.queue.get(head)).toBe(true);
+      expect(m.stats[4].split_deferred).toBe(1);
+      expect(m.stats[4].nr_anon_partially_mapped).toBe(1);
+      expect(k.buddy.freePages()).toBe(free0); // the 8 pages stay with the folio
+      expect(checkInvariants(k)).toEqual([]);
+      shrinkSlab(k.vmscan, 0);
+      expect(m.stats[4].split).toBe(1);
+      expect(m.stats[4].nr_anon_partially_mapped).toBe(0);
+      expect(m.nrAnon(4)).toBe(0);
+      expect(q.queue.has(head)).toBe(false);
+      // the unmapped pages are freed, and remap_page(RMP_USE_SHARED_ZEROPAGE) maps the mapped
+      // zero-filled ones (1..7) to the zero page, freeing them too
+      for (let i = 1; i < 16; i++) expect(k.pages.kind[head + i]).not.toBe(k.pages.kind[head]);
+      expect(pfnAt(k, t, a)).toBe(head);
+      expect(pfnAt(k, t, a + PAGE)).toBe(k.userMm.env.zeroPfn);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("MADV_DONTNEED of part queues the folio; over the memory limit the charge falls back to 4K", () => {
+      const { k, t, m, q } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, K64);
+      write(k, t, a);
+      const head = pfnAt(k, t, a);
+      expect(k.madvise(t, a, 4n * PAGE, "dontneed")).toBe(0n);
+      expect(q.queue.get(head)).toBe(true);
+      expect(m.stats[4].split_deferred).toBe(1);
+      expect(pfnAt(k, t, a + 4n * PAGE)).toBe(head + 4);
+      expect(checkInvariants(k)).toEqual([]);
+      // a memory limit of 8 pages (RSS 0 so far): a 64K folio's charge fails after a reclaim that
+      // finds nothing (anon_fault_fallback_charge, then anon_fault_fallback), one page is charged
+      const limited = new Kernel({
+        arch,
+        ramBytes: 256 * 2 ** 20,
+        cpus: 1,
+        thp: "never",
+        userMemoryPages: 8,
+      });
+      const u = limited.spawn("L")!;
+      limited.switchTo(0, u);
+      expect(limited.mthpSet(64, "always")).toBe(true);
+      const b = region(limited, u, K64);
+      write(limited, u, b);
+      const st = limited.userMm.env.mthp!.stats[4];
+      expect([st.anon_fault_fallback_charge, st.anon_fault_fallback, st.anon_fault_alloc]).toEqual([1, 1, 0]);
+      expect(pfnAt(limited, u, b + PAGE)).toBe(-1);
+      expect(checkInvariants(limited)).toEqual([]);
+    });
+
+    it("a folio unmapped whole goes back as one block, unqueued", () => {
+      const { k, t, m } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, K64);
+      const free0 = k.buddy.freePages();
+      write(k, t, a);
+      expect(k.munmap(t, a, K64)).toBe(0n);
+      expect(m.heads.size).toBe(0);
+      expect(m.stats[4].split_deferred).toBe(0);
+      expect(k.buddy.freePages()).toBeGreaterThanOrEqual(free0);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("fork shares the folio; a write after fork copies one page", () => {
+      const { k, t, m } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, K64);
+      for (let i = 0n; i < 16n; i++) write(k, t, a + i * PAGE, Number(i) + 1);
+      const head = pfnAt(k, t, a);
+      const c = k.fork(t, "B")!;
+      expect(k.pages.mapcount[head + 3]).toBe(2);
+      k.switchTo(0, c);
+      write(k, c, a + 3n * PAGE, 99);
+      expect(pfnAt(k, c, a + 3n * PAGE)).not.toBe(head + 3);
+      expect(pfnAt(k, c, a + 4n * PAGE)).toBe(head + 4);
+      expect(k.pages.mapcount[head + 3]).toBe(1);
+      expect(m.nrAnon(4)).toBe(1);
+      k.switchTo(0, t);
+      expect(read(k, t, a + 3n * PAGE)).toBe(4);
+      // the parent's write copies too: the page lost PageAnonExclusive at fork and is in a large folio
+      write(k, t, a + 5n * PAGE, 50);
+      expect(pfnAt(k, t, a + 5n * PAGE)).not.toBe(head + 5);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("reclaim splits the folio first (swpout_fallback) and swaps its pages out", () => {
+      const { k, t, m } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, K64);
+      for (let i = 0n; i < 16n; i++) write(k, t, a + i * PAGE, 5);
+      expect(k.madvise(t, a, K64, "pageout")).toBe(0n);
+      expect(m.stats[4].swpout_fallback).toBe(1);
+      expect(m.stats[4].split).toBe(1);
+      expect(m.nrAnon(4)).toBe(0);
+      expect(t.mm!.swapEnts).toBe(16);
+      expect(read(k, t, a + 7n * PAGE)).toBe(5); // swap-in: order 0
+      expect(m.nrAnon(4)).toBe(0);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+  });
