@@ -1,13 +1,3 @@
-/**
- * memfd_create(2) and file seals against this machine's kernel:
- * probe_memfd.c prints, as one JSON record, the flag and name errors, the
- * seals a memfd starts with, F_SEAL_WRITE's EBUSY under a read-only shared
- * mapping, the EPERMs of each seal (write(2), a shared writable mmap,
- * ftruncate shrinking and growing, F_ADD_SEALS after F_SEAL_SEAL), F_SEAL_EXEC's
- * implied write seals, and a /dev/shm file's F_SEAL_SEAL; vmlab runs the
- * same steps through its library calls.
- */
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import {
@@ -23,7 +13,7 @@ import {
 } from "../../src/kernel/Kernel.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, hostRun } from "./probeKit.ts";
 
 function vmlabSteps(): Record<string, number> {
   const k = new Kernel({ ramBytes: 64 << 20, cpus: 2 });
@@ -119,7 +109,7 @@ describe("vmlab against this machine's Linux kernel: memfd_create and seals", ()
   it.skipIf(skip !== "")(
     `memfd_create's errors and first seals, F_SEAL_WRITE's EBUSY, each seal's EPERM${skip ? ` (skipped: ${skip})` : ""}`,
     () => {
-      const real = JSON.parse(execFileSync((probe as { path: string }).path, { encoding: "utf8" }));
+      const real = JSON.parse(hostRun((probe as { path: string }).path));
       expect(vmlabSteps()).toEqual(real);
     },
   );

@@ -1,13 +1,3 @@
-/**
- * mincore(2), posix_fadvise(2) and drop_caches against this machine's
- * kernel: probe_mincore.c prints mincore's vector over a mapping of a
- * 1 MiB file after each step (a read(2) under POSIX_FADV_RANDOM, WILLNEED,
- * DONTNEED of a range, of a partial range, with pages mapped, of dirty
- * pages, drop_caches as root) and over an anonymous region with every other
- * page touched; vmlab runs the same steps through its library calls and
- * must print the same vectors and errors.
- */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +6,7 @@ import { Access } from "../../src/hw/access.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, hostRun } from "./probeKit.ts";
 
 const PG = 4096n;
 const N = 256;
@@ -25,7 +15,7 @@ const N = 256;
 // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
 function runProbe(path: string): Map<string, any> {
   const dir = mkdtempSync(join(tmpdir(), "vmlab-mincore-"));
-  const out = execFileSync(path, [join(dir, "data")], { encoding: "utf8" })
+  const out = hostRun(path, [join(dir, "data")])
     .trim()
     .split("\n");
   // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
+import { underHostLock } from "./probeKit.ts";
 
 function probe(): Record<string, number> | string {
   if (process.platform !== "linux" || process.arch !== "x64") return "not x86-64 Linux";
@@ -25,7 +26,7 @@ function probe(): Record<string, number> | string {
     encoding: "utf8",
   });
   if (cc.status !== 0) return `gcc failed: ${cc.stderr}`;
-  const r = spawnSync(out, { encoding: "utf8" });
+  const r = underHostLock(() => spawnSync(out, { encoding: "utf8" }));
   if (r.status !== 0) return `the probe failed: ${r.stderr}`;
   return JSON.parse(r.stdout);
 }

@@ -4,9 +4,66 @@
  * where the probe reads it, a build that fails).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+
+/** The lock every probe run holds (one directory: mkdir is atomic), machine-wide. */
+const HOST_LOCK = join(tmpdir(), "vmlab-differential.lock");
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs `fn` holding the machine-wide probe lock. The probes read and change
+ * state the whole host shares (mincore's drop_caches empties every page
+ * cache, mTHP and HugeTLB probes write sysfs knobs, THP and mTHP counters are
+ * machine-wide), and vitest runs test files side by side, as may other
+ * checkouts' test runs: one probe at a time keeps each one's view its own.
+ * A lock whose holder died is taken over; one held for 10 minutes is an error.
+ */
+export function underHostLock<T>(fn: () => T): T {
+  const pidFile = join(HOST_LOCK, "pid");
+  const deadline = Date.now() + 600_000;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(HOST_LOCK);
+      writeFileSync(pidFile, String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let stale = false;
+    try {
+      stale = !alive(Number(readFileSync(pidFile, "utf8")));
+    } catch {
+      // no pid yet: a holder between its mkdir and its write, or one that died there
+      try {
+        stale = Date.now() - statSync(HOST_LOCK).mtimeMs > 10_000;
+      } catch {}
+    }
+    if (stale) rmSync(HOST_LOCK, { recursive: true, force: true });
+    else if (Date.now() > deadline) throw new Error(`${HOST_LOCK} has been held for 10 minutes`);
+    else Atomics.wait(nap, 0, 0, 25);
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(HOST_LOCK, { recursive: true, force: true });
+  }
+}
+
+/** A probe's standard output (execFileSync's, so a failing probe throws), run under the host lock. */
+export function hostRun(path: string, args: string[] = []): string {
+  return underHostLock(() => execFileSync(path, args, { encoding: "utf8" }));
+}
 
 /** Builds test/differential/`source`; `pagemap`: the probe reads /proc/self/pagemap. */
 export function buildProbe(source: string, pagemap = true): { path: string } | { skip: string } {
@@ -37,7 +94,7 @@ export function leastNoise(
   // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
   const best = new Map<string, any>();
   for (let i = 0; i < runs; i++)
-    for (const line of execFileSync(path, args(), { encoding: "utf8" }).trim().split("\n")) {
+    for (const line of hostRun(path, args()).trim().split("\n")) {
       const o = JSON.parse(line);
       const had = best.get(o.exp);
       if (had === undefined || noise(o) < noise(had)) best.set(o.exp, o);

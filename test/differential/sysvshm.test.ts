@@ -1,20 +1,10 @@
-/**
- * System V shared memory against this machine's kernel: probe_sysvshm.c
- * runs in a new IPC namespace (root) and prints shmget's errors and first
- * ids, shmat's address rules, nattch across fork and the child's shmdt,
- * `ipcs -m` and /proc/sysvipc/shm with a segment removed while attached and
- * locked, meminfo Shmem for a touched, detached segment and after its
- * IPC_RMID, and the unevictable events of SHM_LOCK then SHM_UNLOCK; vmlab
- * runs the same steps through its library calls.
- */
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, SHM_RND } from "../../src/kernel/Kernel.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
 import { formatIpcs, formatSysvipcShm } from "../../src/kernel/view/sysvipc.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, hostRun } from "./probeKit.ts";
 
 /** /proc/sysvipc/shm's columns compared: key, shmid, perms, size, nattch, uid, gid, cuid, cgid, rss, swap (not the pids, not the times). */
 function sysvipcColumns(text: string): string[][] {
@@ -99,7 +89,7 @@ describe("vmlab against this machine's Linux kernel: System V shared memory", ()
   it.skipIf(skip !== "")(
     `shmget's errors and ids, shmat's rules, nattch over fork and shmdt, ipcs and /proc/sysvipc/shm, Shmem, SHM_LOCK and SHM_UNLOCK's events${skip ? ` (skipped: ${skip})` : ""}`,
     (ctx) => {
-      const out = execFileSync((probe as { path: string }).path, { encoding: "utf8" })
+      const out = hostRun((probe as { path: string }).path)
         .trim()
         .split("\n");
       // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe

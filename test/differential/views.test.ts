@@ -35,7 +35,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { Session } from "../../src/workloads/scenario/session.ts";
-import { buildProbe } from "./probeKit.ts";
+import { buildProbe, underHostLock } from "./probeKit.ts";
 
 const N = 16;
 const REGION = (i: number) => `0x${(0x10000000 + i * 0x100000).toString(16)}`;
@@ -184,7 +184,7 @@ function runProbe(path: string): Map<
 > & {
   host?: { pfns: number; kpageflags: number; skip?: string };
 } {
-  const r = spawnSync(path, [], { encoding: "utf8" });
+  const r = underHostLock(() => spawnSync(path, [], { encoding: "utf8" }));
   const recs = r.stdout
     .trim()
     .split("\n")

@@ -19,7 +19,7 @@ import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
-import { MTHP_MODE_NAMES, MthpMode } from "./mthp_state.ts";
+import { pmdThpMode } from "./mthp_state.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   hugePmd,
@@ -47,10 +47,7 @@ import { type Vma, VmFlag } from "./vma.ts";
  */
 export function hugeEligible(ctx: MmContext, vma: Vma, vpn: number): boolean {
   // hugepages-<PMD size>kB/enabled (mm/mthp.ts): inherit (its default) takes the top-level enabled
-  const m = ctx.env.mthp;
-  let mode = ctx.settings.thp;
-  if (m !== undefined && m.enabled[m.pmdOrder] !== MthpMode.inherit)
-    mode = MTHP_MODE_NAMES[m.enabled[m.pmdOrder]] as "never" | "always" | "madvise";
+  const mode = pmdThpMode(ctx.env.mthp, ctx.settings.thp);
   if (
     mode === "never" ||
     vma.shmem !== null ||

@@ -350,4 +350,29 @@ expect anon_huge(A, a 2M) == 0
 `),
     ).toEqual([]);
   });
+
+  it("hugepages-2048kB/enabled never stops khugepaged under thp=always (MADV_COLLAPSE ignores it); a HugeTLB mapping is never collapsed (VM_NO_KHUGEPAGED: -EINVAL)", () => {
+    expect(
+      expectationFailures(`machine ram=64M thp=always
+sysctl nr_hugepages=2
+mthp 2M never
+spawn A
+${REGION}
+A: madvise a 2M hugepage
+khugepaged
+expect anon_huge(A, a 2M) == 0
+expect thp.pages_collapsed == 0
+A: r = madvise a 2M collapse
+expect r == 0
+expect anon_huge(A, a 2M) == 512
+expect byte(A, a+4K) == 77
+A: h = mmap 2M hugetlb
+A: write h 2M value=9
+A: r2 = madvise h 2M collapse
+expect r2 == -22
+expect byte(A, h+4K) == 9
+expect hugetlb(A, h 2M) == 512
+`),
+    ).toEqual([]);
+  });
 });

@@ -9,6 +9,7 @@
  */
 import type { KhugepagedState, MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { pmdThpMode } from "./mthp_state.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /** The initial result of the last scan: none yet. */
@@ -42,11 +43,12 @@ export function maxPtesNone(ctx: MmContext): number {
 
 /**
  * hugepage_pmd_enabled: THP enabled at all for the PMD order (`always` or
- * `madvise`; vmlab has no per-size controls, so `inherit` is the global).
+ * `madvise`: hugepages-<PMD size>kB/enabled, or the top-level one where that
+ * is `inherit`).
  * Linux: mm/khugepaged.c hugepage_pmd_enabled
  */
 export function hugepagePmdEnabled(ctx: MmContext): boolean {
-  return ctx.settings.thp !== "never";
+  return pmdThpMode(ctx.env.mthp, ctx.settings.thp) !== "never";
 }
 
 /**
@@ -68,7 +70,7 @@ export function collapseAllowable(ctx: MmContext, vma: Vma, enforceSysfs: boolea
   )
     return false;
   if (enforceSysfs) {
-    const mode = ctx.settings.thp;
+    const mode = pmdThpMode(ctx.env.mthp, ctx.settings.thp);
     if (mode === "never" || (mode === "madvise" && !(vma.vmFlags & VmFlag.HUGEPAGE))) return false;
   }
   const nr = ctx.env.pgtable.hpagePmdNr;

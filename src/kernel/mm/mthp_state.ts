@@ -16,6 +16,22 @@ export const MthpMode = { never: 0, always: 1, madvise: 2, inherit: 3 } as const
 export type MthpModeName = keyof typeof MthpMode;
 export const MTHP_MODE_NAMES: readonly MthpModeName[] = ["never", "always", "madvise", "inherit"];
 
+/**
+ * The THP mode of the PMD order: its own hugepages-<PMD size>kB/enabled, or
+ * the top-level `enabled` where that is `inherit` (its default), as
+ * __thp_vma_allowable_orders reads huge_anon_orders_always / _madvise /
+ * _inherit for PMD_ORDER: the fault path and khugepaged both ask it.
+ * Linux: mm/huge_memory.c __thp_vma_allowable_orders, mm/khugepaged.c hugepage_pmd_enabled
+ */
+export function pmdThpMode(
+  mthp: MthpState | undefined,
+  top: "never" | "always" | "madvise",
+): "never" | "always" | "madvise" {
+  if (mthp === undefined) return top;
+  const m = mthp.enabled[mthp.pmdOrder];
+  return m === MthpMode.inherit ? top : (MTHP_MODE_NAMES[m] as "never" | "always" | "madvise");
+}
+
 /** The per-size counters of hugepages-<size>kB/stats (nr_anon is counted from the folios). Linux: enum mthp_stat_item */
 export interface MthpStats {
   anon_fault_alloc: number;
