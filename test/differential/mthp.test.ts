@@ -103,14 +103,12 @@ function runVmlab(): Map<string, Record<string, number | string>> {
     feed(`${p}: write ${v}+${i * 4}K`);
     return pfn(p, v, i) === before ? 1 : 0;
   };
-  const cows: [string, (v: string, c: string) => number[]][] = [
-    ["cow_exit", (v, c) => [(feed(`${c}: exit`), wr("A", v, 3)), wr("A", v, 4), -1]],
-    ["cow_unmap", (v, c) => [(feed(`${c}: munmap ${v} 64K`), wr("A", v, 3)), wr("A", v, 4), -1]],
-    [
-      "cow_partial",
-      (v, c) => [(feed(`${c}: munmap ${v} 32K`), wr("A", v, 10)), (feed(`${c}: exit`), wr("A", v, 11)), -1],
-    ],
-    ["cow_both", (v, c) => [wr("A", v, 3), wr(c, v, 3), (feed(`${c}: exit`), wr("A", v, 5))]],
+  // each: the child C's steps and the writes, in order (a statement string is fed, a write recorded)
+  const cows: [string, (v: string, c: string) => (string | [string, number])[]][] = [
+    ["cow_exit", (_v, c) => [`${c}: exit`, ["A", 3], ["A", 4]]],
+    ["cow_unmap", (v, c) => [`${c}: munmap ${v} 64K`, ["A", 3], ["A", 4]]],
+    ["cow_partial", (v, c) => [`${c}: munmap ${v} 32K`, ["A", 10], `${c}: exit`, ["A", 11]]],
+    ["cow_both", (_v, c) => [["A", 3], [c, 3], `${c}: exit`, ["A", 5]]],
   ];
   cows.forEach(([exp, run], i) => {
     const v = `b${i}`;
@@ -118,8 +116,12 @@ function runVmlab(): Map<string, Record<string, number | string>> {
     feed(`A: madvise ${v} 64K hugepage`);
     feed(`A: write ${v}`);
     feed(`A: fork C${i}`);
-    const [w1, w2, w3] = run(v, `C${i}`);
-    out.set(exp, { w1, w2, w3 });
+    const w = [-1, -1, -1];
+    let n = 0;
+    for (const step of run(v, `C${i}`))
+      if (typeof step === "string") feed(step);
+      else w[n++] = wr(step[0], v, step[1]);
+    out.set(exp, { w1: w[0], w2: w[1], w3: w[2] });
   });
   return out;
 }

@@ -246,7 +246,6 @@ export function wpCanReuseLargeAnonFolio(
   // folio_large_mapcount(folio) != folio_ref_count(folio)
   const batches = env.lru?.fbatches;
   let refs = 0;
-  for (let i = 0; i < nr; i++)
-    refs += pages.refcount[head + i] - (batches !== undefined && batches.inBatch(head + i) ? 1 : 0);
+  for (let i = 0; i < nr; i++) refs += pages.refcount[head + i] - (batches?.inBatch(head + i) ? 1 : 0);
   return refs === mapcount;
 }
