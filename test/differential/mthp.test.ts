@@ -19,6 +19,14 @@
  * the order before any allocation); the partial munmap queues the folio
  * (split_deferred 1, nr_anon_partially_mapped 1).
  *
+ * Then the write fault on a write-protected PTE of a 64K folio after fork
+ * (one fresh folio each; 1 the page kept its frame, 0 copied): the child
+ * exits, or munmaps its whole copy: the parent reuses the pages in place
+ * (6.15+'s __wp_can_reuse_large_anon_folio: the folio is mapped by one mm
+ * only; 6.12 copied); the child keeps half of it: the parent copies, and
+ * reuses after the child's exit; both write: each copies, the parent reuses
+ * after the child's exit.
+ *
  * Skipped, with the reason, where the machine cannot run it (no gcc, not
  * Linux, no hugepages-64kB stats, another mTHP size enabled on the host,
  * not root).
@@ -87,6 +95,34 @@ function runVmlab(): Map<string, Record<string, number | string>> {
   report("fallback", 256);
   feed("A: munmap a+32K 32K");
   report("unmap", 32);
+  // the write faults after fork, one fresh 64K folio each (probe_mthp.c's cow)
+  const pfn = (p: string, v: string, i: number) =>
+    (feed(`show ${p} pagemap ${v}+${i * 4}K 1p`).view as { pfn: number }[])[0].pfn;
+  const wr = (p: string, v: string, i: number) => {
+    const before = pfn(p, v, i);
+    feed(`${p}: write ${v}+${i * 4}K`);
+    return pfn(p, v, i) === before ? 1 : 0;
+  };
+  // each: the child C's steps and the writes, in order (a statement string is fed, a write recorded)
+  const cows: [string, (v: string, c: string) => (string | [string, number])[]][] = [
+    ["cow_exit", (_v, c) => [`${c}: exit`, ["A", 3], ["A", 4]]],
+    ["cow_unmap", (v, c) => [`${c}: munmap ${v} 64K`, ["A", 3], ["A", 4]]],
+    ["cow_partial", (v, c) => [`${c}: munmap ${v} 32K`, ["A", 10], `${c}: exit`, ["A", 11]]],
+    ["cow_both", (_v, c) => [["A", 3], [c, 3], `${c}: exit`, ["A", 5]]],
+  ];
+  cows.forEach(([exp, run], i) => {
+    const v = `b${i}`;
+    feed(`A: ${v} = mmap 64K at=0x20${i + 1}00000`);
+    feed(`A: madvise ${v} 64K hugepage`);
+    feed(`A: write ${v}`);
+    feed(`A: fork C${i}`);
+    const w = [-1, -1, -1];
+    let n = 0;
+    for (const step of run(v, `C${i}`))
+      if (typeof step === "string") feed(step);
+      else w[n++] = wr(step[0], v, step[1]);
+    out.set(exp, { w1: w[0], w2: w[1], w3: w[2] });
+  });
   return out;
 }
 
@@ -108,6 +144,12 @@ describe("anonymous mTHP (hugepages-64kB) against this machine's Linux kernel", 
       }
       const sim = runVmlab();
       const diffs: string[] = [];
+      for (const exp of ["cow_exit", "cow_unmap", "cow_partial", "cow_both"])
+        for (const field of ["w1", "w2", "w3"]) {
+          const got = sim.get(exp)![field];
+          const want = real.get(exp)?.[field];
+          if (got !== want) diffs.push(`${exp} ${field}: vmlab ${got}, Linux ${want}`);
+        }
       for (const exp of ["fault", "fallback", "unmap"])
         for (const field of FIELDS) {
           const got = sim.get(exp)![field];

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -123,6 +124,90 @@ static void report(const char *exp, char *a) {
         stat64k("nr_anon_partially_mapped") - pm0);
 }
 
+/* the frame at p (pagemap), 0 when absent */
+static uint64_t pfn_of(char *p) {
+    int pm = open("/proc/self/pagemap", O_RDONLY);
+    uint64_t e = 0;
+    if (pm < 0 || pread(pm, &e, 8, (off_t)((uintptr_t)p / PG) * 8) != 8) e = 0;
+    if (pm >= 0) close(pm);
+    return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/* one write fault's new 64K folio at `at` (16 PTEs, MADV_HUGEPAGE); NULL if mmap fails */
+static char *folio64(unsigned long at) {
+    char *b = mmap((void *)at, 64 * KB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (b != (void *)at) return NULL;
+    madvise(b, 64 * KB, MADV_HUGEPAGE);
+    ((volatile char *)b)[0] = 1;
+    return b;
+}
+
+/* a write to page i of b: 1 if its frame stayed (reuse), 0 if it changed (copy) */
+static int wr(char *b, int i) {
+    uint64_t before = pfn_of(b + i * PG);
+    ((volatile char *)b)[i * PG] = 2;
+    return pfn_of(b + i * PG) == before;
+}
+
+/*
+ * The write fault on a write-protected PTE of a 64K folio after fork, one
+ * fresh folio per experiment (w1, w2, w3: 1 the written page kept its frame
+ * (reused), 0 copied, -1 not done):
+ *   cow_exit:    the child exits at once; the parent writes pages 3 and 4
+ *   cow_unmap:   the child munmaps its whole copy and waits; the parent writes pages 3, 4
+ *   cow_partial: the child munmaps pages 0-7 and waits; the parent writes page 10;
+ *                the child exits; the parent writes page 11
+ *   cow_both:    the parent writes page 3, then the child writes page 3 (w2, the
+ *                child's frame); the child exits; the parent writes page 5
+ */
+static void cow(const char *exp, unsigned long at) {
+    char *b = folio64(at);
+    int w[3] = {-1, -1, -1}, up[2], down[2];
+    char c = 0;
+    if (!b || pipe(up) || pipe(down)) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!strcmp(exp, "cow_exit")) _exit(0);
+        if (!strcmp(exp, "cow_unmap")) munmap(b, 64 * KB);
+        if (!strcmp(exp, "cow_partial")) munmap(b, 32 * KB);
+        if (!strcmp(exp, "cow_both")) {
+            if (read(down[0], &c, 1) != 1) _exit(1);
+            c = (char)wr(b, 3);
+        }
+        if (write(up[1], &c, 1) != 1) _exit(1);
+        if (read(down[0], &c, 1) != 1) _exit(1);
+        _exit(0);
+    }
+    if (!strcmp(exp, "cow_exit")) {
+        waitpid(pid, NULL, 0);
+        w[0] = wr(b, 3);
+        w[1] = wr(b, 4);
+    } else if (!strcmp(exp, "cow_unmap")) {
+        if (read(up[0], &c, 1) != 1) return;
+        w[0] = wr(b, 3);
+        w[1] = wr(b, 4);
+    } else if (!strcmp(exp, "cow_partial")) {
+        if (read(up[0], &c, 1) != 1) return;
+        w[0] = wr(b, 10);
+        if (write(down[1], &c, 1) != 1) return;
+        waitpid(pid, NULL, 0);
+        w[1] = wr(b, 11);
+    } else {
+        w[0] = wr(b, 3);
+        if (write(down[1], &c, 1) != 1 || read(up[0], &c, 1) != 1) return;
+        w[1] = c;
+    }
+    if (write(down[1], &c, 1) != 1) return;
+    waitpid(pid, NULL, 0);
+    if (!strcmp(exp, "cow_both")) w[2] = wr(b, 5);
+    REC("{\"exp\":\"%s\",\"w1\":%d,\"w2\":%d,\"w3\":%d}\n", exp, w[0], w[1], w[2]);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
+}
+
 int main(void) {
     readfile("/proc/self/smaps"); /* fault in the buffer */
     memset(out, 0, sizeof out);
@@ -176,6 +261,10 @@ int main(void) {
     report("fallback", a);
     munmap(a + 32 * KB, 32 * KB);
     report("unmap", a);
+    cow("cow_exit", 0x20100000UL);
+    cow("cow_unmap", 0x20200000UL);
+    cow("cow_partial", 0x20300000UL);
+    cow("cow_both", 0x20400000UL);
     restore();
     saved[0] = 0;
     printf("{\"exp\":\"host\"}\n");

@@ -18,7 +18,7 @@ import { splitPmd } from "./huge_memory.ts";
 import { hugetlbFolioPut, unmapHugepageRange } from "./hugetlb.ts";
 import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { doAnonymousLarge, mthpUnmappedSome } from "./mthp.ts";
+import { doAnonymousLarge, mthpUnmappedSome, wpCanReuseLargeAnonFolio } from "./mthp.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
   isHugePmd,
@@ -189,7 +189,7 @@ export function doWpPage(
   if (
     !special &&
     pages.kind[old] === PageKind.UserAnon &&
-    (pages.flags[old] & PageFlag.AnonExclusive || wpCanReuseAnonFolio(ctx, old))
+    (pages.flags[old] & PageFlag.AnonExclusive || wpCanReuseAnonFolio(ctx, old, vpn, pa))
   ) {
     // wp_page_reuse of an exclusive page, or of one wp_can_reuse_anon_folio found to be ours alone
     pages.flags[old] |= PageFlag.AnonExclusive;
@@ -247,18 +247,23 @@ export function doWpPage(
  * the mapping's alone. A page without PG_lru (in an LRU add batch, or a move batch)
  * makes it empty this CPU's batch first (lru_add_drain): a page in another
  * CPU's batch keeps that reference, and is copied. A page of an mTHP folio
- * (mm/mthp.ts) is never reused (6.12's folio_test_large); vmlab's pages are never KSM.
+ * (mm/mthp.ts) is reused when the folio is mapped by this mm alone and all its
+ * references are mappings' (__wp_can_reuse_large_anon_folio, Linux 6.15+ and
+ * the host's 6.18; 6.12 never reused one: wpCanReuseLargeAnonFolio);
+ * `vpn` and `pa` are the faulting page's and its PTE's. vmlab's pages are never KSM.
  * Linux: mm/memory.c wp_can_reuse_anon_folio
  */
-function wpCanReuseAnonFolio(ctx: MmContext, pfn: number): boolean {
+function wpCanReuseAnonFolio(ctx: MmContext, pfn: number, vpn: number, pa: number): boolean {
   const pages = ctx.env.pages;
   const swap = ctx.env.swap;
+  // folio_test_large: a page of an mTHP folio (6.12 never reused one; 6.15+ may)
+  const m = ctx.env.mthp;
+  if (m !== undefined && m.liveOrders !== 0) {
+    const head = m.headOf(pfn);
+    if (head >= 0) return wpCanReuseLargeAnonFolio(ctx, vpn, pa, pfn, head, m.heads.get(head)!);
+  }
   const slot = swap?.slotOf.get(pfn);
   if (pages.refcount[pfn] > 3) return false;
-  // folio_test_large: 6.12 never reuses a page of a large (mTHP) folio; 6.13+ may
-  // (__wp_can_reuse_large_anon_folio, when only this mm maps it): not modelled
-  const m = ctx.env.mthp;
-  if (m !== undefined && m.liveOrders !== 0 && m.headOf(pfn) >= 0) return false;
   // references from remote LRU caches cannot be told apart: this CPU's LRU add batch is emptied
   if (ctx.env.lru !== null && !ctx.env.lru.fbatches.testLru(pfn)) ctx.env.lru.fbatches.drain();
   if (pages.refcount[pfn] > 1 + (slot !== undefined ? 1 : 0)) return false;

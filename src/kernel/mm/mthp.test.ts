@@ -5,7 +5,9 @@
  * arm64, a write fault in a VMA whose sizes are enabled maps a whole folio
  * by PTEs; populated PTEs and the VMA's edges make it fall back; a partial
  * unmap queues the folio for the deferred split; fork shares it and a write
- * copies one page; reclaim splits it; the counters follow.
+ * copies one page while the child maps any of it, reuses the page in place
+ * once the parent maps it alone (6.15+'s __wp_can_reuse_large_anon_folio, as
+ * the host's 6.18 does); reclaim splits it; the counters follow.
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
@@ -213,6 +215,74 @@ for (const arch of ["x86_64", "arm64"] as const)
       write(k, t, a + 5n * PAGE, 50);
       expect(pfnAt(k, t, a + 5n * PAGE)).not.toBe(head + 5);
       expect(checkInvariants(k)).toEqual([]);
+    });
+
+    /** A 64K folio written whole, then forked: the parent, the child, the folio's head and start. */
+    function forked() {
+      const { k, t, m } = boot(arch);
+      expect(k.mthpSet(64, "always")).toBe(true);
+      const a = region(k, t, K64);
+      for (let i = 0n; i < 16n; i++) write(k, t, a + i * PAGE, Number(i) + 1);
+      const head = pfnAt(k, t, a);
+      const c = k.fork(t, "B")!;
+      return { k, t, m, c, a, head };
+    }
+
+    it("the child exits: the parent's writes reuse the folio's pages in place, one PTE each", () => {
+      const { k, t, m, c, a, head } = forked();
+      k.exit(c, "done");
+      k.switchTo(0, t);
+      const rss = t.mm!.rssAnon;
+      write(k, t, a + 3n * PAGE, 90);
+      expect(pfnAt(k, t, a + 3n * PAGE)).toBe(head + 3);
+      expect(read(k, t, a + 3n * PAGE)).toBe(90);
+      write(k, t, a + 4n * PAGE, 91);
+      expect(pfnAt(k, t, a + 4n * PAGE)).toBe(head + 4);
+      expect(t.mm!.rssAnon).toBe(rss);
+      expect(m.nrAnon(4)).toBe(1);
+      // wp_page_reuse makes the faulting PTE alone writable: the next page still faults
+      const l = k.userMm.leafFor(t.mm!, Number((a + 5n * PAGE) / PAGE))!;
+      expect(k.userMm.env.pgtable.write(l.hi, l.lo)).toBe(false);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("the child unmaps its whole copy: the parent reuses; half of it: the parent copies", () => {
+      const { k, t, c, a, head } = forked();
+      k.switchTo(0, c);
+      expect(k.munmap(c, a, K64 / 2n)).toBe(0n);
+      k.switchTo(0, t);
+      write(k, t, a + 10n * PAGE, 90);
+      expect(pfnAt(k, t, a + 10n * PAGE)).not.toBe(head + 10); // the child still maps pages 8-15
+      k.switchTo(0, c);
+      expect(k.munmap(c, a + K64 / 2n, K64 / 2n)).toBe(0n);
+      k.switchTo(0, t);
+      write(k, t, a + 11n * PAGE, 91);
+      expect(pfnAt(k, t, a + 11n * PAGE)).toBe(head + 11);
+      expect(read(k, t, a + 10n * PAGE)).toBe(90);
+      expect(read(k, t, a + 11n * PAGE)).toBe(91);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("both write (each copies); after the child's exit the parent reuses; its last mapped page is copied", () => {
+      const { k, t, c, a, head } = forked();
+      write(k, t, a + 3n * PAGE, 90);
+      expect(pfnAt(k, t, a + 3n * PAGE)).not.toBe(head + 3);
+      k.switchTo(0, c);
+      write(k, c, a + 3n * PAGE, 80);
+      expect(pfnAt(k, c, a + 3n * PAGE)).not.toBe(head + 3);
+      k.exit(c, "done");
+      k.switchTo(0, t);
+      write(k, t, a + 5n * PAGE, 92);
+      expect(pfnAt(k, t, a + 5n * PAGE)).toBe(head + 5);
+      // folio_large_mapcount <= 1: the folio's only mapped page is copied, the folio freed
+      const t2 = forked();
+      expect(t2.k.munmap(t2.t, t2.a + PAGE, K64 - PAGE)).toBe(0n);
+      t2.k.exit(t2.c, "done");
+      t2.k.switchTo(0, t2.t);
+      write(t2.k, t2.t, t2.a, 93);
+      expect(pfnAt(t2.k, t2.t, t2.a)).not.toBe(t2.head);
+      expect(t2.m.nrAnon(4)).toBe(0);
+      expect(checkInvariants(t2.k)).toEqual([]);
     });
 
     it("reclaim splits the folio first (swpout_fallback) and swaps its pages out", () => {

@@ -178,3 +178,74 @@ export function mthpUnmappedSome(ctx: MmContext, head: number): void {
       return;
     }
 }
+
+/**
+ * __wp_can_reuse_large_anon_folio: may a write fault reuse the page `pfn` of
+ * the mTHP folio at `head` (order `order`), whose PTE at `pa` (page table
+ * entry address) maps it at `vpn` read-only and not PageAnonExclusive (after
+ * fork)? Only if the folio is mapped by this mm alone and every reference to
+ * it is a mapping's:
+ * - folio_large_mapcount <= 1 (its last mapped page) refuses: the page is
+ *   copied and the folio freed ("let's just free up a large folio");
+ * - folio_maybe_mapped_shared refuses: Linux keeps two MM ids per folio
+ *   (folio->_mm_ids, each with its mapcount) and a "maybe mapped shared" bit
+ *   set when a second mm maps it, cleared when an mm's last mapping of it
+ *   goes and the other slot holds all the rest (folio_add/sub_return_large_mapcount).
+ *   vmlab counts the folio's pages this mm's page table maps around `vpn`
+ *   (the folio's natural place, inside the faulting PTE's table) against the
+ *   folio's mapcount: equal is "exclusive". Where they differ: a folio mapped
+ *   by three mms or more, whose two slot owners then unmap it, stays "maybe
+ *   shared" in Linux (copied), exclusive in vmlab; a folio this mm maps at two
+ *   places (a partial mremap) counts as shared in vmlab, not in Linux.
+ * - folio_large_mapcount != folio_ref_count refuses (a GUP pin, or any other
+ *   reference). vmlab's pages carry their own references, summed here; a
+ *   page's LRU batch reference is not counted: Linux never leaves a large
+ *   folio in a batch (folio_batch_add_and_move moves it at once), vmlab does.
+ * vmlab's mTHP folios are never in the swap cache (reclaim splits them
+ * first), so folio_free_swap has nothing to do.
+ * Linux 6.12 never reuses a page of a large folio (wp_can_reuse_anon_folio:
+ * folio_test_large returns false). Linux 6.15 (David Hildenbrand's "mm: MM
+ * owner tracking for large folios (!hugetlb) + CONFIG_NO_PAGE_MAPCOUNT"
+ * series: commit 1da190f4d0a6 "mm: Copy-on-Write (COW) reuse support for
+ * PTE-mapped THP", CONFIG_MM_ID) added this, and the host (6.18) does it:
+ * test/differential/mthp.test.ts (a child that exits or unmaps its whole copy
+ * leaves the parent reusing; a child that keeps half makes it copy).
+ * Linux: mm/memory.c __wp_can_reuse_large_anon_folio, wp_can_reuse_anon_folio;
+ * include/linux/mm.h folio_maybe_mapped_shared; include/linux/rmap.h folio_add_return_large_mapcount,
+ * folio_sub_return_large_mapcount
+ */
+export function wpCanReuseLargeAnonFolio(
+  ctx: MmContext,
+  vpn: number,
+  pa: number,
+  pfn: number,
+  head: number,
+  order: number,
+): boolean {
+  const env = ctx.env;
+  const pages = env.pages;
+  const nr = 1 << order;
+  let mapcount = 0;
+  for (let i = 0; i < nr; i++) mapcount += pages.mapcount[head + i];
+  if (mapcount <= 1) return false; // folio_large_mapcount(folio) <= 1
+  // folio_maybe_mapped_shared: this mm's mappings of the folio against all of them
+  const pt = env.pgtable;
+  const eb = pt.entryBytes;
+  const perTable = pt.ptrsPerTable;
+  const first = vpn - (vpn % perTable);
+  let ours = 0;
+  for (let i = 0; i < nr; i++) {
+    const v = vpn + (head + i - pfn);
+    if (v < first || v >= first + perTable) continue;
+    readEntry(ctx, pa + (v - vpn) * eb);
+    const hi = entryRead.hi;
+    const lo = entryRead.lo;
+    if (pt.present(hi, lo) && !pt.special(hi, lo) && pt.pfn(hi, lo, 0) === head + i) ours++;
+  }
+  if (ours !== mapcount) return false;
+  // folio_large_mapcount(folio) != folio_ref_count(folio)
+  const batches = env.lru?.fbatches;
+  let refs = 0;
+  for (let i = 0; i < nr; i++) refs += pages.refcount[head + i] - (batches?.inBatch(head + i) ? 1 : 0);
+  return refs === mapcount;
+}
