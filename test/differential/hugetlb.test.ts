@@ -1,3 +1,18 @@
+/**
+ * HugeTLB pages against this machine's kernel: probe_hugetlb.c (as root)
+ * sets /proc/sys/vm/nr_hugepages to 4 and prints /proc/meminfo's
+ * HugePages_Total, _Free, _Rsvd and _Surp after each step (a private
+ * MAP_HUGETLB mapping: mmap, touch, fork and the child's COW, its exit; a
+ * shared mapping touched by a child and the parent; ENOMEM; MAP_NORESERVE
+ * until SIGBUS; nr_hugepages=0 with folios in use; the munmaps, one
+ * misaligned); vmlab runs the same steps through its library calls and must
+ * print the same four counts, and the same return values, at every step,
+ * and the same smaps fields (page sizes, Rss, Shared_/Private_Hugetlb,
+ * VmFlags) for both mappings after the shared one's touches.
+ * The host's nr_hugepages and nr_overcommit_hugepages are written back
+ * whatever happens (the probe does it too); the test is skipped when they
+ * cannot be read or set, or are not 0 (someone else's pool).
+ */
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";

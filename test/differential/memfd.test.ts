@@ -1,3 +1,12 @@
+/**
+ * memfd_create(2) and file seals against this machine's kernel:
+ * probe_memfd.c prints, as one JSON record, the flag and name errors, the
+ * seals a memfd starts with, F_SEAL_WRITE's EBUSY under a read-only shared
+ * mapping, the EPERMs of each seal (write(2), a shared writable mmap,
+ * ftruncate shrinking and growing, F_ADD_SEALS after F_SEAL_SEAL), F_SEAL_EXEC's
+ * implied write seals, and a /dev/shm file's F_SEAL_SEAL; vmlab runs the
+ * same steps through its library calls.
+ */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import {

@@ -1,3 +1,12 @@
+/**
+ * mincore(2), posix_fadvise(2) and drop_caches against this machine's
+ * kernel: probe_mincore.c prints mincore's vector over a mapping of a
+ * 1 MiB file after each step (a read(2) under POSIX_FADV_RANDOM, WILLNEED,
+ * DONTNEED of a range, of a partial range, with pages mapped, of dirty
+ * pages, drop_caches as root) and over an anonymous region with every other
+ * page touched; vmlab runs the same steps through its library calls and
+ * must print the same vectors and errors.
+ */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +24,7 @@ const N = 256;
 // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
 function runProbe(path: string): Map<string, any> {
   const dir = mkdtempSync(join(tmpdir(), "vmlab-mincore-"));
-  const out = hostRun(path, [join(dir, "data")])
+  const out = hostRun(path, [join(dir, "data")], true)
     .trim()
     .split("\n");
   // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe

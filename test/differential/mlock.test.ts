@@ -1,3 +1,19 @@
+/**
+ * Differential test of mlock's unevictable LRU against this machine's Linux
+ * kernel: probe_mlock.c, pinned to one CPU, mlock2(MLOCK_ONFAULT)s 64
+ * pages and touches 30, 31, then 40 of them, drains (MADV_COLD on a spare
+ * page: lru_add_drain), munlocks, mlocks 8 faulted pages, maps 12 with
+ * MAP_LOCKED, and unmaps both, printing after each step the change of
+ * /proc/vmstat's unevictable_pgs_{mlocked,culled,munlocked,rescued}. The
+ * same steps on vmlab must give the same changes: PG_mlocked counted at
+ * once, the move to the unevictable list (culled) when the per-CPU mlock
+ * batch fills at 31 folios or is drained, munlock's rescue. Other
+ * processes' mlocks only add events: of three runs the one with the
+ * fewest is compared. The last step drains after munmap because the
+ * host's kernel may process munmap's munlocks later than 6.12 does
+ * (free_pages_and_swap_cache's lru_add_drain); the sum is the same.
+ * Skipped, with the reason, where the probe cannot run.
+ */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
 import { buildProbe, hostRun } from "./probeKit.ts";

@@ -2,8 +2,9 @@
  * What the differential probes share: how many of n pages from a are
  * present (/proc/self/pagemap bit 63) and how many are in the page cache
  * or memory (mincore), the task's page faults (getrusage), the swap
- * configured (/proc/meminfo), a /proc file read whole into a buffer and a
- * /proc/vmstat counter.
+ * configured (/proc/meminfo), a /proc file read whole into a buffer, a
+ * /proc/vmstat counter, a field of a mapping's smaps entry and a block
+ * device's queue setting.
  */
 #ifndef VMLAB_PROBE_H
 #define VMLAB_PROBE_H
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 /* pages of n from a that pagemap says are present; -1 when it cannot be read */
@@ -86,6 +89,35 @@ static inline long probe_vmstat(char *buf, long size, const char *name) {
     snprintf(key, sizeof key, "\n%s ", name);
     char *p = strstr(buf, key);
     return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+/* a "Field:  N kB" line (kB) of the /proc/self/smaps entry of the mapping
+   that starts at addr, read into buf; -1 if none starts there */
+static inline long probe_smaps_kb(char *buf, long size, void *addr, const char *field) {
+    char head[32];
+    if (probe_readfile(buf, size, "/proc/self/smaps") < 0) return -1;
+    snprintf(head, sizeof head, "\n%lx-", (unsigned long)(uintptr_t)addr);
+    char *p = strstr(buf, head);
+    if (!p) return -1;
+    char *q = strstr(p, field);
+    return q ? strtol(q + strlen(field), NULL, 10) : -1;
+}
+
+/* a number from the block device's queue directory in sysfs (read_ahead_kb,
+   max_sectors_kb) for the device d (a partition's is its disk's); -1 when absent */
+static inline long probe_queue_value(dev_t d, const char *name) {
+    char path[256];
+    const char *fmt[] = {"/sys/dev/block/%u:%u/queue/%s", "/sys/dev/block/%u:%u/../queue/%s"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, fmt[i], major(d), minor(d), name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) continue;
+        long v = -1;
+        if (fscanf(f, "%ld", &v) != 1) v = -1;
+        fclose(f);
+        return v;
+    }
+    return -1;
 }
 
 #endif

@@ -4,7 +4,16 @@
  * where the probe reads it, a build that fails).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -60,9 +69,49 @@ export function underHostLock<T>(fn: () => T): T {
   }
 }
 
-/** A probe's standard output (execFileSync's, so a failing probe throws), run under the host lock. */
-export function hostRun(path: string, args: string[] = []): string {
-  return underHostLock(() => execFileSync(path, args, { encoding: "utf8" }));
+const KDAMONDS = "/sys/kernel/mm/damon/admin/kdamonds";
+
+/**
+ * Runs `fn` with the host's DAMON monitors stopped, and starts again those it
+ * stopped. A host may run DAMON-based proactive reclaim (this development
+ * machine's hypervisor does: a `paddr` scheme that pages out regions cold for
+ * 12 aggregation intervals, a few MiB every 5 s), which takes page-cache
+ * pages away in the middle of a probe that reads which pages are cached.
+ * Starting a kdamond again begins its monitoring afresh (every region's age
+ * 0), so it pages nothing out for a while after. Not root, or no DAMON: `fn`
+ * runs as it is.
+ */
+export function withoutDamon<T>(fn: () => T): T {
+  const stopped: string[] = [];
+  try {
+    for (const d of readdirSync(KDAMONDS)) {
+      if (!/^\d+$/.test(d)) continue;
+      const state = join(KDAMONDS, d, "state");
+      if (readFileSync(state, "utf8").trim() !== "on") continue;
+      writeFileSync(state, "off");
+      stopped.push(state);
+    }
+  } catch {
+    // no DAMON, or not allowed to stop it
+  }
+  try {
+    return fn();
+  } finally {
+    for (const state of stopped)
+      try {
+        writeFileSync(state, "on");
+      } catch {}
+  }
+}
+
+/**
+ * A probe's standard output (execFileSync's, so a failing probe throws), run
+ * under the host lock; `pageCache`: the probe reads which file pages are
+ * cached, so DAMON is stopped while it runs (withoutDamon).
+ */
+export function hostRun(path: string, args: string[] = [], pageCache = false): string {
+  const run = () => execFileSync(path, args, { encoding: "utf8" });
+  return underHostLock(() => (pageCache ? withoutDamon(run) : run()));
 }
 
 /** Builds test/differential/`source`; `pagemap`: the probe reads /proc/self/pagemap. */

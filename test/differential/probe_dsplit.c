@@ -34,16 +34,7 @@ static int outlen;
 #define readfile(path) probe_readfile(buf, sizeof buf, path)
 #define vmstat(name) probe_vmstat(buf, sizeof buf, name)
 
-/* a "Field:  N kB" line (kB) of the smaps entry of the mapping that starts at addr; -1 if none */
-static long smaps_kb(void *addr, const char *field) {
-    char head[32];
-    readfile("/proc/self/smaps");
-    snprintf(head, sizeof head, "\n%lx-", (unsigned long)(uintptr_t)addr);
-    char *p = strstr(buf, head);
-    if (!p) return -1;
-    char *q = strstr(p, field);
-    return q ? strtol(q + strlen(field), NULL, 10) : -1;
-}
+#define smaps_kb(addr, field) probe_smaps_kb(buf, sizeof buf, addr, field)
 
 #define REC(...) (outlen += snprintf(out + outlen, sizeof out - outlen, __VA_ARGS__))
 

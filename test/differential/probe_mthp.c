@@ -79,15 +79,7 @@ static long stat64k(const char *name) {
     return readfile(path) > 0 ? strtol(buf, NULL, 10) : -1;
 }
 
-static long smaps_kb(void *addr, const char *field) {
-    char head[32];
-    readfile("/proc/self/smaps");
-    snprintf(head, sizeof head, "\n%lx-", (unsigned long)(uintptr_t)addr);
-    char *p = strstr(buf, head);
-    if (!p) return -1;
-    char *q = strstr(p, field);
-    return q ? strtol(q + strlen(field), NULL, 10) : -1;
-}
+#define smaps_kb(addr, field) probe_smaps_kb(buf, sizeof buf, addr, field)
 
 /* the folio layout of N pages from a into s (N + 1 bytes); -1 when pagemap or kpageflags cannot be read */
 static int layout(char *a, char *s) {

@@ -30,22 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PG 4096L
+#include "probe.h"
 
-static long sysfs_kb(dev_t d, const char *name) {
-    char path[256];
-    const char *fmt[] = {"/sys/dev/block/%u:%u/queue/%s", "/sys/dev/block/%u:%u/../queue/%s"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, fmt[i], major(d), minor(d), name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL) continue;
-        long v = -1;
-        if (fscanf(f, "%ld", &v) != 1) v = -1;
-        fclose(f);
-        return v;
-    }
-    return -1;
-}
+#define PG 4096L
 
 static int make_file(const char *path, long bytes) {
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -167,7 +154,7 @@ int main(int argc, char **argv) {
     }
     struct stat st;
     stat(path, &st);
-    long ra_kb = sysfs_kb(st.st_dev, "read_ahead_kb");
+    long ra_kb = probe_queue_value(st.st_dev, "read_ahead_kb");
     if (ra_kb < 0) {
         printf("{\"exp\":\"skip\",\"why\":\"no block queue in sysfs for the file's device\"}\n");
         unlink(path);

@@ -1,3 +1,22 @@
+/**
+ * read(2)'s readahead against this machine's kernel: probe_readahead.c
+ * reads files on the file system of the temporary directory (a block
+ * device's ext4 here, not tmpfs) after dropping their cache, and prints the
+ * file's residency (mincore) after each read, once the reads have ended:
+ * sequential 4K reads (the window growing from the first read and at each
+ * PG_readahead page), scattered preads (small random reads, read as they
+ * are, until two follow each other), POSIX_FADV_RANDOM (page by page),
+ * POSIX_FADV_SEQUENTIAL (ra_pages doubled), reads up to EOF and 64K reads;
+ * and mmap: a mapping read page by page, each faulting read's minor and
+ * major faults and the cached pages after it (read-around marks a page
+ * PG_readahead, which fault-around leaves unmapped: the fault on it reads
+ * the next window, do_async_mmap_readahead).
+ * vmlab runs the same steps through its library calls with the device's
+ * read_ahead_kb and must print the same vectors and return values. The
+ * host's ext4 (6.16 on) gives regular files large folios, up to the PMD
+ * size: the vmlab files have `folio=` of the PMD size, whose readahead
+ * grows its folios' order as the host's (mm/readahead.ts).
+ */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
@@ -81,7 +100,7 @@ describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
       // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
       const run = (): Map<string, any> => {
         const dir = mkdtempSync(`${tmpdir()}/vmlab-readahead-`);
-        const out = hostRun((probe as { path: string }).path, [dir]);
+        const out = hostRun((probe as { path: string }).path, [dir], true);
         const records = out
           .trim()
           .split("\n")

@@ -1,3 +1,12 @@
+/**
+ * System V shared memory against this machine's kernel: probe_sysvshm.c
+ * runs in a new IPC namespace (root) and prints shmget's errors and first
+ * ids, shmat's address rules, nattch across fork and the child's shmdt,
+ * `ipcs -m` and /proc/sysvipc/shm with a segment removed while attached and
+ * locked, meminfo Shmem for a touched, detached segment and after its
+ * IPC_RMID, and the unevictable events of SHM_LOCK then SHM_UNLOCK; vmlab
+ * runs the same steps through its library calls.
+ */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, SHM_RND } from "../../src/kernel/Kernel.ts";

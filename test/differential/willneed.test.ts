@@ -1,3 +1,14 @@
+/**
+ * MADV_WILLNEED on a file mapping against this machine's kernel:
+ * probe_willneed.c maps a file (2 MiB; one past the cap of
+ * max(io_pages, ra_pages) pages; that file's second half alone), drops its
+ * cache, advises the whole mapping and prints mincore's vector once the
+ * reads have ended. vmlab, given the device's read_ahead_kb, runs the same
+ * steps through its library calls and must print the same vectors. The cap
+ * is compared only where vmlab's io_pages (BDI_IO_PAGES) gives the host's
+ * cap: where the readahead window is at least the device's request size, or
+ * that size is vmlab's.
+ */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
@@ -12,7 +23,7 @@ const PG = 4096n;
 // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
 function runProbe(path: string): Map<string, any> {
   const dir = mkdtempSync(`${tmpdir()}/vmlab-willneed-`);
-  const out = hostRun(path, [dir]).trim().split("\n");
+  const out = hostRun(path, [dir], true).trim().split("\n");
   // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
   return new Map(out.map((l) => JSON.parse(l)).map((o: any) => [o.exp, o]));
 }
