@@ -17,7 +17,7 @@ import type { MmContext } from "./internal.ts";
 import { khugepagedFork } from "./khugepaged_slots.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
-import { exitMmap } from "./mmap.ts";
+import { exitMmap, vmEnoughMemory } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -105,13 +105,18 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
   child.stackTop = parent.stackTop;
   child.startBrk = parent.startBrk;
   child.brkBytes = parent.brkBytes;
-  child.committed = parent.committed;
   const env = ctx.env;
   const pages = env.pages;
   const pt = env.pgtable;
   const nr = pt.hpagePmdNr;
   for (const v of parent.vmas) {
     if (v.vmFlags & VmFlag.DONTCOPY) continue;
+    // dup_mmap: an accounted VMA is charged to the child (security_vm_enough_memory_mm), or
+    // the fork fails with ENOMEM
+    if (v.vmFlags & VmFlag.ACCOUNT) {
+      if (!vmEnoughMemory(ctx, v.pages, child.committed)) return false;
+      child.committed += v.pages;
+    }
     const c = v.clone();
     c.vmFlags = vmFlagsUpdate(c.vmFlags, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT); // dup_mmap: not locked in the child
     // anon_vma_fork: the child's VMA is chained to every anon_vma of the parent's, and to its own

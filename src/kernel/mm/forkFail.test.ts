@@ -100,4 +100,32 @@ describe("a fork that fails part way frees the child's mm", () => {
       }
       expect(failures).toBeGreaterThanOrEqual(4);
     });
+
+  for (const arch of ["x86_64", "riscv-sv39"])
+    it(`${arch}: overcommit=never refuses the fork whose accounted VMAs pass CommitLimit, and charges the child when they fit`, () => {
+      const setup = (size: string) =>
+        session(
+          `machine arch=${arch} ram=64M swap=0 overcommit=never\nspawn A\nA: a = mmap ${size}\nA: write a 8K\nA: s = mmap 8M shared\nA: write s 4K\n`,
+        );
+      // CommitLimit is half of RAM: 20M committed by A cannot be committed twice
+      const s = setup("20M");
+      const k = s.kernel! as unknown as KernelCore;
+      const view = s.kernel!.view;
+      // vm_commit_limit: RAM * overcommit_ratio (50%) + swap (meminfo's CommitLimit line is not that yet)
+      const m = view.meminfo();
+      const limit = Math.floor(m.MemTotal / 4096 / 2) * 4096 + m.SwapTotal;
+      const committed = view.meminfo().Committed_AS;
+      expect(committed * 2).toBeGreaterThan(limit);
+      k.userMm.env.lru?.fbatches.drain();
+      const before = books(s, k);
+      expect(s.kernel!.fork(s.processes.get("A")!, "B")).toBeNull();
+      expect(books(s, k)).toEqual(before);
+      expect(checkInvariants(k)).toEqual([]);
+      // 8M fits twice: the child is charged what its accounted VMAs cover (the shared mapping is not accounted)
+      const t = setup("8M");
+      const c0 = t.kernel!.view.meminfo().Committed_AS;
+      expect(t.kernel!.fork(t.processes.get("A")!, "B")).not.toBeNull();
+      expect(t.kernel!.view.meminfo().Committed_AS).toBe(2 * c0);
+      expect(checkInvariants(t.kernel! as unknown as KernelCore)).toEqual([]);
+    });
 });
