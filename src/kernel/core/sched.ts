@@ -117,6 +117,9 @@ export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: num
     "[stack]",
   );
   mm.insert(stack);
+  // insert_vm_struct (__bprm_mm_init) and acct_stack_growth (setup_arg_pages' expand_stack)
+  // charge the accounted stack VMA to the commitment, as munmap and fork count it
+  mm.committed += stack.pages;
   return t;
 }
 

@@ -17,6 +17,7 @@ import type { MmContext } from "./internal.ts";
 import { khugepagedFork } from "./khugepaged_slots.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
+import { exitMmap, vmEnoughMemory } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -76,7 +77,26 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
   const tlb = new MmuGather(ctx, parent, true);
   const ok = copyPageRanges(ctx, tlb, parent, child);
   tlb.finish();
-  return ok ? child : null;
+  if (ok) return child;
+  dropFailedMm(ctx, child);
+  return null;
+}
+
+/**
+ * A fork that failed half way: the child's mm goes as its last reference
+ * would, so nothing it took stays taken: exit_mmap zaps what was copied
+ * (the pages' references and mapcounts, swap entries), frees its page
+ * tables, closes its VMAs (shmem and HugeTLB references), drops its
+ * commitment and leaves khugepaged; then its PGD goes (no CPU ever loaded it).
+ * Linux: kernel/fork.c copy_process's bad_fork_cleanup_mm -> mmput ->
+ * __mmput -> exit_mmap, khugepaged_exit, then mmdrop -> __mmdrop ->
+ * mm_free_pgd (dup_mmap's fail path leaves the VMAs copied so far in the
+ * tree for exit_mmap, 6.12 and 6.18 alike)
+ */
+function dropFailedMm(ctx: MmContext, child: MmStruct): void {
+  child.users = 0;
+  exitMmap(ctx, child);
+  freePgd(ctx, child);
 }
 
 /** dup_mmap's loop: every VMA, and copy_page_range where vma_needs_copy. False: out of memory. */
@@ -85,13 +105,18 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
   child.stackTop = parent.stackTop;
   child.startBrk = parent.startBrk;
   child.brkBytes = parent.brkBytes;
-  child.committed = parent.committed;
   const env = ctx.env;
   const pages = env.pages;
   const pt = env.pgtable;
   const nr = pt.hpagePmdNr;
   for (const v of parent.vmas) {
     if (v.vmFlags & VmFlag.DONTCOPY) continue;
+    // dup_mmap: an accounted VMA is charged to the child (security_vm_enough_memory_mm), or
+    // the fork fails with ENOMEM
+    if (v.vmFlags & VmFlag.ACCOUNT) {
+      if (!vmEnoughMemory(ctx, v.pages, child.committed)) return false;
+      child.committed += v.pages;
+    }
     const c = v.clone();
     c.vmFlags = vmFlagsUpdate(c.vmFlags, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT); // dup_mmap: not locked in the child
     // anon_vma_fork: the child's VMA is chained to every anon_vma of the parent's, and to its own
@@ -131,6 +156,12 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
         // deposits a table of its own (pte_alloc_one, pgtable_trans_huge_deposit, mm_inc_nr_ptes)
         const table = pteAllocOne(ctx, child, true);
         if (table < 0) return false;
+        // copy_pmd_range: pmd_alloc of the child's table comes before anything is shared
+        const pd = mapper(ctx, child).ensureTable(child.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel, true);
+        if (pd < 0) {
+          pteFreeOne(ctx, child, table);
+          return false;
+        }
         let e = { hi: pmd.hi, lo: pmd.lo };
         if (!pt.special(e.hi, e.lo)) {
           const base = pt.pfn(e.hi, e.lo, pt.pmdLevel);
@@ -146,11 +177,6 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
             ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, e.hi, e.lo); // pmdp_set_wrprotect
           }
         }
-        const pd = mapper(ctx, child).ensureTable(child.pgdPfn, vpnUnchecked(vpn), pt.pmdLevel, true);
-        if (pd < 0) {
-          pteFreeOne(ctx, child, table);
-          return false;
-        }
         const pmdIndex = Math.floor(vpn / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable;
         const childPmdPa = pd * 4096 + pmdIndex * pt.entryBytes;
         pgtableTransHugeDeposit(child, childPmdPa, table);
@@ -161,6 +187,10 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
       }
       const pte = readPte(ctx, parent, vpn);
       if (pte === null || pt.none(pte.hi, pte.lo)) continue;
+      // copy_pte_range: the child's PTE table is allocated (pte_alloc_map_lock) before any
+      // entry is copied, so a failure leaves no reference taken for an entry never written
+      const cpa = ptePa(ctx, child, vpn, true);
+      if (cpa < 0) return false;
       let e = { hi: pte.hi, lo: pte.lo };
       if (pt.isSwap(pte.hi, pte.lo)) {
         // copy_nonpresent_pte: swap_duplicate; the slot is now named twice, so the parent's
@@ -189,8 +219,6 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
       // __copy_present_ptes: the child's entry is old, and clean in a shared mapping
       if (pt.present(e.hi, e.lo))
         e = pt.modify(e.hi, e.lo, 0, PteFlag.YOUNG | (v.vmFlags & VmFlag.SHARED ? PteFlag.DIRTY : 0));
-      const cpa = ptePa(ctx, child, vpn, true);
-      if (cpa < 0) return false;
       setPteAt(ctx, cpa, e.hi, e.lo);
     }
   }

@@ -623,6 +623,9 @@ export function copyHugetlbPageRange(
     if (pa < 0) continue;
     let e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
+    // huge_pte_alloc of the child's entry before the page is shared (a failure takes nothing)
+    const cpa = hugePteAlloc(ctx, child, haddr);
+    if (cpa < 0) return false;
     if (pt.present(e.hi, e.lo)) {
       const head = pt.pfn(e.hi, e.lo, pt.pmdLevel);
       pages.refcount[head]++; // folio_get
@@ -633,8 +636,6 @@ export function copyHugetlbPageRange(
         ptepModify(ctx, tlb, pa, haddr, pt.pmdLevel, e.hi, e.lo);
       }
     }
-    const cpa = hugePteAlloc(ctx, child, haddr);
-    if (cpa < 0) return false;
     setPteAt(ctx, cpa, e.hi, e.lo);
   }
   return true;

@@ -70,6 +70,21 @@ export function mmapArgs(length: number, opts: Partial<MmapArgs> = {}): MmapArgs
 }
 
 /**
+ * __vm_enough_memory: may `pages` more be committed? `pending` pages are
+ * committed already by an mm no task has yet (a fork's child, charged VMA
+ * by VMA). OVERCOMMIT_GUESS: no single request above RAM + swap;
+ * OVERCOMMIT_NEVER: the total within CommitLimit (half of RAM + swap).
+ * Linux: mm/util.c __vm_enough_memory
+ */
+export function vmEnoughMemory(ctx: MmContext, pages: number, pending = 0): boolean {
+  const s = ctx.settings;
+  if (s.overcommit === "heuristic") return pages <= s.totalRamPages() + s.totalSwapPages();
+  if (s.overcommit === "never")
+    return s.committedPages() + pending + pages <= Math.floor(s.totalRamPages() / 2) + s.totalSwapPages();
+  return true;
+}
+
+/**
  * do_mmap for anonymous memory. Returns the start vpn, or -errno.
  * Linux: mm/mmap.c do_mmap, mmap_region
  */
@@ -91,14 +106,7 @@ export function mmap(
   // overcommit (__vm_enough_memory) for private writable mappings without MAP_NORESERVE
   const accountable = !a.shared && a.prot.w && !a.noreserve;
   if (accountable) {
-    const s = ctx.settings;
-    if (s.overcommit === "heuristic" && nrPages > s.totalRamPages() + s.totalSwapPages())
-      return -Errno.ENOMEM;
-    if (
-      s.overcommit === "never" &&
-      s.committedPages() + nrPages > Math.floor(s.totalRamPages() / 2) + s.totalSwapPages()
-    )
-      return -Errno.ENOMEM;
+    if (!vmEnoughMemory(ctx, nrPages)) return -Errno.ENOMEM;
     flags |= VmFlag.ACCOUNT;
   }
   let start: number;

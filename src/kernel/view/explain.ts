@@ -85,7 +85,7 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
         const slot = a.peek(vpn, asid);
         if (slot >= 0) {
           const m = a.metas[slot];
-          found = `hit in ${l.name} (${a.name}): frame ${hex(a.pfns[slot])}, cached rights ${permText((m >>> Meta.RIGHTS_SHIFT) & 63)}, ${m & Meta.D ? "dirty" : "clean"}`;
+          found = `hit in ${l.name} (${a.name}): frame ${hex(tlbFrame(cpu, a.pfns[slot], m, vpn))}, cached rights ${permText((m >>> Meta.RIGHTS_SHIFT) & 63)}, ${m & Meta.D ? "dirty" : "clean"}`;
         }
       }
     });
@@ -150,7 +150,11 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
   } else {
     const rights = (rec.meta >>> Meta.RIGHTS_SHIFT) & 63;
     const ok = verdict.outcome === 0;
-    const pfn = pt.pfn(leaf.hi, leaf.lo, leaf.level);
+    // the byte's frame: a huge leaf's first frame plus the address's offset inside the page
+    // (SDM §4.5 Table 4-18: a PDE's bits 51:21 and linear bits 20:0; Arm ARM D8.3 block
+    // descriptors; RISC-V privileged spec §12.3.2 step 8, a superpage's pa.ppn[i] = va.vpn[i])
+    const basePfn = pt.pfn(leaf.hi, leaf.lo, leaf.level);
+    const pfn = basePfn + (vpn % cpu.geometry.pagesPer[leaf.level]);
     out.push(
       `  rights over all levels: ${rights & (Perm.PW | Perm.UW) ? "writable" : "read-only"}, ${rights & Perm.USER ? "user" : "supervisor"}, ${rights & (Perm.PX | Perm.UX) ? "executable" : "no-execute"} -> ${ok ? "allowed" : "denied"}`,
     );
@@ -161,7 +165,7 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
       );
     if (ok) {
       out.push(
-        `  -> pa ${hex(pfn * 4096 + k.va.offset(va))} (frame ${hex(pfn)}${pfn === k.zeroPfn ? ", the zero page" : ""})${access === Access.Write && !pt.dirty(leaf.hi, leaf.lo) ? "; the write sets D" : ""}`,
+        `  -> pa ${hex(pfn * 4096 + k.va.offset(va))} (frame ${hex(pfn)}${basePfn === k.zeroPfn ? ", the zero page" : ""}${pfn === basePfn ? "" : `, in the ${sizeText(cpu.geometry.pagesPer[leaf.level])} page at frame ${hex(basePfn)}`})${access === Access.Write && !pt.dirty(leaf.hi, leaf.lo) ? "; the write sets D" : ""}`,
       );
       out.push(...explainCache(k, Math.max(0, cpuId), va, pfn * 4096 + k.va.offset(va)));
       return out;
@@ -283,4 +287,20 @@ function specialNote(pt: KernelCore["arch"]["pgtable"], hi: number, lo: number, 
   return vmFlags & VmFlag.PFNMAP
     ? " (special: a remap_pfn_range frame, no struct page refcounted)"
     : " (special: the zero page)";
+}
+
+/**
+ * The frame a TLB entry gives for `vpn`: the entry holds the first frame of
+ * the page it caches (its held size), the hit adds the page number's offset
+ * inside it, as Mmu.translate's hit path adds the address's low bits.
+ */
+export function tlbFrame(cpu: Mmu, firstPfn: number, meta: number, vpn: number): number {
+  const held = (meta >>> Meta.HELD_SIZE_SHIFT) & 7;
+  return firstPfn + (vpn % cpu.geometry.pagesPer[held]);
+}
+
+/** A page's size from its count of 4 KiB frames: "2M", "1G", "4M", "64K". */
+export function sizeText(frames: number): string {
+  const kib = frames * 4;
+  return kib >= 1 << 20 ? `${kib >> 20}G` : kib >= 1024 ? `${kib >> 10}M` : `${kib}K`;
 }

@@ -13,6 +13,7 @@ import { HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
 import { Meta } from "../../hw/mmu/TlbArray.ts";
 import type { KernelCore } from "../core/core.ts";
 import { contextTask } from "../core/sched.ts";
+import { tlbFrame } from "./explain.ts";
 
 export function explainKernelAccess(k: KernelCore, cpuId: number, va: bigint, access: Access): string[] {
   const hex = (v: number | bigint) => `0x${v.toString(16)}`;
@@ -44,7 +45,7 @@ export function explainKernelAccess(k: KernelCore, cpuId: number, va: bigint, ac
       const slot = a.peek(vpn, cpu.asid);
       if (slot >= 0) {
         const m = a.metas[slot];
-        found = `hit in ${l.name} (${a.name}): frame ${hex(a.pfns[slot])}, cached rights ${permText((m >>> Meta.RIGHTS_SHIFT) & 63)}`;
+        found = `hit in ${l.name} (${a.name}): frame ${hex(tlbFrame(cpu, a.pfns[slot], m, vpn))}, cached rights ${permText((m >>> Meta.RIGHTS_SHIFT) & 63)}`;
       }
     }
   }
