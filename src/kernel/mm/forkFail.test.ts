@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { Session } from "../../workloads/scenario/session.ts";
 import type { KernelCore } from "../core/core.ts";
 import { shmObjects } from "../ipc/shm.ts";
+import { mmapArgs } from "../Kernel.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { PageKind } from "./PageDesc.ts";
 
@@ -111,9 +112,10 @@ describe("a fork that fails part way frees the child's mm", () => {
       const s = setup("20M");
       const k = s.kernel! as unknown as KernelCore;
       const view = s.kernel!.view;
-      // vm_commit_limit: RAM * overcommit_ratio (50%) + swap (meminfo's CommitLimit line is not that yet)
+      // vm_commit_limit: RAM * overcommit_ratio (50%) + swap, meminfo's CommitLimit
       const m = view.meminfo();
       const limit = Math.floor(m.MemTotal / 4096 / 2) * 4096 + m.SwapTotal;
+      expect(m.CommitLimit).toBe(limit);
       const committed = view.meminfo().Committed_AS;
       expect(committed * 2).toBeGreaterThan(limit);
       k.userMm.env.lru?.fbatches.drain();
@@ -128,4 +130,20 @@ describe("a fork that fails part way frees the child's mm", () => {
       expect(t.kernel!.view.meminfo().Committed_AS).toBe(2 * c0);
       expect(checkInvariants(t.kernel! as unknown as KernelCore)).toEqual([]);
     });
+
+  it("meminfo's CommitLimit is vm_commit_limit: half of RAM less the HugeTLB pool, plus swap; overcommit=never refuses past it", () => {
+    const s = session("machine ram=64M swap=16M overcommit=never\nspawn A\n");
+    const view = s.kernel!.view;
+    const m = view.meminfo();
+    const half = Math.floor(m.MemTotal / 4096 / 2) * 4096;
+    expect(m.CommitLimit).toBe(half + m.SwapTotal);
+    // 8 HugeTLB pages of 2M leave RAM: the limit falls by half of 16M
+    s.kernel!.sysctlHugepages(8);
+    expect(view.meminfo().CommitLimit).toBe(half + m.SwapTotal - 8 * (1 << 20));
+    // a private writable mapping one page past what is left fails, one within fits
+    const room = (view.meminfo().CommitLimit - view.meminfo().Committed_AS) / 4096;
+    const A = s.processes.get("A")!;
+    expect(s.kernel!.mmap(A, mmapArgs((room + 1) * 4096))).toBeLessThan(0n);
+    expect(s.kernel!.mmap(A, mmapArgs(room * 4096))).toBeGreaterThan(0n);
+  });
 });

@@ -70,17 +70,29 @@ export function mmapArgs(length: number, opts: Partial<MmapArgs> = {}): MmapArgs
 }
 
 /**
+ * vm_commit_limit, in pages: RAM less the HugeTLB pool, times
+ * overcommit_ratio (50) / 100, plus swap: /proc/meminfo's CommitLimit.
+ * Linux: mm/util.c vm_commit_limit (hugetlb_total_pages: every hstate's pool)
+ */
+export function vmCommitLimit(ctx: MmContext): number {
+  const s = ctx.settings;
+  const h = ctx.hstate;
+  const pool = h === undefined ? 0 : h.nrHugePages * h.nrPages;
+  return Math.floor(((s.totalRamPages() - pool) * 50) / 100) + s.totalSwapPages();
+}
+
+/**
  * __vm_enough_memory: may `pages` more be committed? `pending` pages are
  * committed already by an mm no task has yet (a fork's child, charged VMA
  * by VMA). OVERCOMMIT_GUESS: no single request above RAM + swap;
- * OVERCOMMIT_NEVER: the total within CommitLimit (half of RAM + swap).
+ * OVERCOMMIT_NEVER: the total within CommitLimit (vm_commit_limit; the
+ * admin and user reserves are not modelled).
  * Linux: mm/util.c __vm_enough_memory
  */
 export function vmEnoughMemory(ctx: MmContext, pages: number, pending = 0): boolean {
   const s = ctx.settings;
   if (s.overcommit === "heuristic") return pages <= s.totalRamPages() + s.totalSwapPages();
-  if (s.overcommit === "never")
-    return s.committedPages() + pending + pages <= Math.floor(s.totalRamPages() / 2) + s.totalSwapPages();
+  if (s.overcommit === "never") return s.committedPages() + pending + pages <= vmCommitLimit(ctx);
   return true;
 }
 

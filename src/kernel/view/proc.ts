@@ -7,6 +7,7 @@ import type { KernelCore } from "../core/core.ts";
 import { shmObjects } from "../ipc/shm.ts";
 import { Wmark } from "../mm/buddy.ts";
 import { hugetlbReport } from "../mm/hugetlb.ts";
+import { vmCommitLimit } from "../mm/mmap.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import type { FramesInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
 
@@ -73,7 +74,7 @@ export function meminfo(k: KernelCore): Record<string, number> {
     SUnreclaim: slab * pg,
     KernelStack: 0,
     PageTables: k.pageTablePages * pg,
-    CommitLimit: k.buddy.managedPages() * pg,
+    CommitLimit: vmCommitLimit(k.userMm) * pg,
     Committed_AS: mms.reduce((n, mm) => n + mm.committed, 0) * pg,
     VmallocTotal: vmTotal,
     VmallocUsed: k.vm.usedPages() * pg,
