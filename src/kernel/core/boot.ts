@@ -162,7 +162,12 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       overcommit: cfg.overcommit,
       totalRamPages: () => buddy.managedPages(),
       totalSwapPages: () => swap?.totalPages ?? 0,
-      committedPages: () => k.tasks.reduce((n, t) => n + (t.alive && t.mm ? t.mm.committed : 0), 0),
+      // vm_committed_as: each mm once (threads share one)
+      committedPages: () => {
+        let n = 0;
+        for (const mm of new Set(k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))) n += mm.committed;
+        return n;
+      },
     },
   );
   const vmscan = new Vmscan(

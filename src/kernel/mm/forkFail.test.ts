@@ -146,4 +146,17 @@ describe("a fork that fails part way frees the child's mm", () => {
     expect(s.kernel!.mmap(A, mmapArgs((room + 1) * 4096))).toBeLessThan(0n);
     expect(s.kernel!.mmap(A, mmapArgs(room * 4096))).toBeGreaterThan(0n);
   });
+
+  it("Committed_AS and overcommit=never count a process's mm once, however many threads share it", () => {
+    const s = session("machine ram=64M swap=0 overcommit=never\nspawn A\nA: a = mmap 8M\n");
+    const view = s.kernel!.view;
+    const c0 = view.meminfo().Committed_AS;
+    const A = s.processes.get("A")!;
+    s.kernel!.thread(A, "T");
+    s.kernel!.thread(A, "U");
+    expect(view.meminfo().Committed_AS).toBe(c0);
+    // what is left to commit is the same as before the threads: a mapping of it all fits
+    const room = (view.meminfo().CommitLimit - c0) / 4096;
+    expect(s.kernel!.mmap(A, mmapArgs(room * 4096))).toBeGreaterThan(0n);
+  });
 });

@@ -28,11 +28,12 @@ export function meminfo(k: KernelCore): Record<string, number> {
   for (const z of k.buddy.zones) totalreserve += z.wmark[Wmark.High] + Math.max(...z.lowmemReserve);
   const available = Math.max(0, free - totalreserve);
   const vmTotal = Number(k.layout.vmallocEnd - k.layout.vmallocStart);
-  const mms = k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!);
+  // each mm once: a process's threads share theirs (vm_committed_as is charged per VMA, not per task)
+  const mms = [...new Set(k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))];
   const huge = hugePages(k);
   const htlb = hugetlbReport(k.userMm.hstate);
   // page-cache pages: shared anonymous (shmem objects) and files (tmpfs files count as Shmem too)
-  const shmemFrames = k.userMm.shmemFrames([...new Set(mms)], shmObjects(k)); // SysV segments too
+  const shmemFrames = k.userMm.shmemFrames(mms, shmObjects(k)); // SysV segments too
   let shmem = shmemFrames.length;
   let mapped = shmemFrames.filter((pfn) => k.pages.mapcount[pfn] > 0).length;
   let fileCached = 0;
