@@ -3,8 +3,8 @@
  * present (/proc/self/pagemap bit 63) and how many are in the page cache
  * or memory (mincore), the task's page faults (getrusage), the swap
  * configured (/proc/meminfo), a /proc file read whole into a buffer, a
- * /proc/vmstat counter, a field of a mapping's smaps entry and a block
- * device's queue setting.
+ * /proc/vmstat counter, a field of a mapping's smaps entry, a file of
+ * known bytes and a block device's queue setting.
  */
 #ifndef VMLAB_PROBE_H
 #define VMLAB_PROBE_H
@@ -101,6 +101,20 @@ static inline long probe_smaps_kb(char *buf, long size, void *addr, const char *
     if (!p) return -1;
     char *q = strstr(p, field);
     return q ? strtol(q + strlen(field), NULL, 10) : -1;
+}
+
+/* a file of `bytes` bytes of 0x33 at path, written and fsynced; its descriptor (O_RDWR), or -1 */
+static inline int probe_make_file(const char *path, long bytes) {
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return -1;
+    static char fill[1 << 20];
+    memset(fill, 0x33, sizeof fill);
+    for (long i = 0; i < bytes; i += sizeof fill) {
+        long n = bytes - i < (long)sizeof fill ? bytes - i : (long)sizeof fill;
+        if (write(fd, fill, n) != n) { close(fd); return -1; }
+    }
+    fsync(fd);
+    return fd;
 }
 
 /* a number from the block device's queue directory in sysfs (read_ahead_kb,

@@ -56,27 +56,9 @@ static long status_kb(const char *name) {
     return p ? strtol(p + strlen(name) + 1, NULL, 10) : -1;
 }
 
-/* AnonHugePages (kB) of the mapping that starts at addr; -1 if none starts there */
-static long anon_huge_kb(void *addr) {
-    char head[32];
-    readfile("/proc/self/smaps");
-    snprintf(head, sizeof head, "\n%lx-", (unsigned long)(uintptr_t)addr);
-    char *p = strstr(buf, head);
-    if (!p) return -1;
-    char *q = strstr(p, "AnonHugePages:");
-    return q ? strtol(q + 14, NULL, 10) : -1;
-}
+#define anon_huge_kb(addr) probe_smaps_kb(buf, sizeof buf, addr, "AnonHugePages:")
 
-/* Rss (kB) of the mapping that starts at addr; -1 if none starts there */
-static long rss_kb(void *addr) {
-    char head[32];
-    readfile("/proc/self/smaps");
-    snprintf(head, sizeof head, "\n%lx-", (unsigned long)(uintptr_t)addr);
-    char *p = strstr(buf, head);
-    if (!p) return -1;
-    char *q = strstr(p, "\nRss:");
-    return q ? strtol(q + 5, NULL, 10) : -1;
-}
+#define rss_kb(addr) probe_smaps_kb(buf, sizeof buf, addr, "\nRss:")
 
 static void touch(char *p, long bytes) {
     for (long i = 0; i < bytes; i += PG) ((volatile char *)p)[i] = 1;

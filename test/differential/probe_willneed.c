@@ -26,19 +26,6 @@
 
 #define PG 4096L
 
-static int make_file(const char *path, long pages) {
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) return -1;
-    static char buf[256 * PG];
-    memset(buf, 0x33, sizeof buf);
-    for (long i = 0; i < pages; i += 256) {
-        long n = pages - i < 256 ? pages - i : 256;
-        if (write(fd, buf, n * PG) != n * PG) { close(fd); return -1; }
-    }
-    fsync(fd);
-    return fd;
-}
-
 static char *vec(char *a, long n) {
     unsigned char *v = malloc(n);
     char *s = malloc(n + 1);
@@ -81,7 +68,7 @@ int main(int argc, char **argv) {
     if (argc != 2) return 2;
     char path[512];
     snprintf(path, sizeof path, "%s/small", argv[1]);
-    int fd = make_file(path, 512);
+    int fd = probe_make_file(path, 512 * PG);
     if (fd < 0) { printf("{\"exp\":\"skip\",\"why\":\"cannot write the file\"}\n"); return 0; }
     struct stat st;
     fstat(fd, &st);
@@ -99,7 +86,7 @@ int main(int argc, char **argv) {
     long big = cap + 256;
     if (big > 16384) { printf("{\"exp\":\"big\",\"skip\":\"the cap is past 64 MiB\"}\n"); return 0; }
     snprintf(path, sizeof path, "%s/big", argv[1]);
-    fd = make_file(path, big);
+    fd = probe_make_file(path, big * PG);
     if (fd < 0) { printf("{\"exp\":\"big\",\"skip\":\"cannot write the file\"}\n"); return 0; }
     printf("{\"exp\":\"size\",\"pages\":%ld}\n", big);
     willneed_case("big", fd, 0, big);
