@@ -4,7 +4,8 @@
  * or memory (mincore), the task's page faults (getrusage), the swap
  * configured (/proc/meminfo), a /proc file read whole into a buffer, a
  * /proc/vmstat counter, a field of a mapping's smaps entry, a file of
- * known bytes and a block device's queue setting.
+ * known bytes, mincore's vector once it settles and a block device's
+ * queue setting.
  */
 #ifndef VMLAB_PROBE_H
 #define VMLAB_PROBE_H
@@ -18,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 /* pages of n from a that pagemap says are present; -1 when it cannot be read */
@@ -115,6 +117,31 @@ static inline int probe_make_file(const char *path, long bytes) {
     }
     fsync(fd);
     return fd;
+}
+
+/* mincore's vector over n pages from a as a string of '0' and '1' (malloc'd), or "error" */
+static inline char *probe_mincore_vec(char *a, long n) {
+    unsigned char *v = malloc(n);
+    char *s = malloc(n + 1);
+    if (mincore(a, n * 4096L, v) != 0) return "error";
+    for (long i = 0; i < n; i++) s[i] = (char)('0' + (v[i] & 1));
+    s[n] = 0;
+    free(v);
+    return s;
+}
+
+/* the vector once it has not changed for 10 looks `ms` apart (at most `looks` looks):
+   the reads the kernel still has in flight have landed */
+static inline char *probe_mincore_settled(char *a, long n, long ms, int looks) {
+    char *last = probe_mincore_vec(a, n);
+    struct timespec ts = {0, ms * 1000 * 1000};
+    for (int same = 0, i = 0; same < 10 && i < looks; i++) {
+        nanosleep(&ts, NULL);
+        char *now = probe_mincore_vec(a, n);
+        same = strcmp(now, last) == 0 ? same + 1 : 0;
+        last = now;
+    }
+    return last;
 }
 
 /* a number from the block device's queue directory in sysfs (read_ahead_kb,

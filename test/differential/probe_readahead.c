@@ -42,28 +42,9 @@ static int make_file(const char *path, long bytes) {
 }
 
 
-static char *vec(char *a, long n) {
-    unsigned char *v = malloc(n);
-    char *s = malloc(n + 1);
-    if (mincore(a, n * PG, v) != 0) return "error";
-    for (long i = 0; i < n; i++) s[i] = (char)('0' + (v[i] & 1));
-    s[n] = 0;
-    free(v);
-    return s;
-}
-
+#define vec(a, n) probe_mincore_vec(a, n)
 /* the vector once it has not changed for 50 ms (at most 5 s) */
-static char *settled(char *a, long n) {
-    char *last = vec(a, n);
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    for (int same = 0, i = 0; same < 10 && i < 1000; i++) {
-        nanosleep(&ts, NULL);
-        char *now = vec(a, n);
-        same = strcmp(now, last) == 0 ? same + 1 : 0;
-        last = now;
-    }
-    return last;
-}
+#define settled(a, n) probe_mincore_settled(a, n, 5, 1000)
 
 static char buf[1 << 20];
 

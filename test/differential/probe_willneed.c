@@ -26,28 +26,9 @@
 
 #define PG 4096L
 
-static char *vec(char *a, long n) {
-    unsigned char *v = malloc(n);
-    char *s = malloc(n + 1);
-    if (mincore(a, n * PG, v) != 0) return "error";
-    for (long i = 0; i < n; i++) s[i] = (char)('0' + (v[i] & 1));
-    s[n] = 0;
-    free(v);
-    return s;
-}
-
+#define vec(a, n) probe_mincore_vec(a, n)
 /* the vector once it has not changed for 200 ms (at most 10 s) */
-static char *settled(char *a, long n) {
-    char *last = vec(a, n);
-    struct timespec ts = {0, 20 * 1000 * 1000};
-    for (int same = 0, i = 0; same < 10 && i < 500; i++) {
-        nanosleep(&ts, NULL);
-        char *now = vec(a, n);
-        same = strcmp(now, last) == 0 ? same + 1 : 0;
-        last = now;
-    }
-    return last;
-}
+#define settled(a, n) probe_mincore_settled(a, n, 20, 500)
 
 /* maps `pages` of fd from page `off`, drops the file's cache, WILLNEED over the mapping */
 static void willneed_case(const char *exp, int fd, long off, long pages) {
