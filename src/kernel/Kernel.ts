@@ -28,6 +28,7 @@ import type { FileHandle } from "./fs/file.ts";
 import type { ShmctlResult } from "./ipc/shm.ts";
 import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
+import type { OvercommitSysctls } from "./mm/util.ts";
 import type { ImageLayout, MemoryBasicInformation, ProbeResult, TrimResult } from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
@@ -65,6 +66,7 @@ export {
   IPC_EXCL,
   IPC_PRIVATE,
   SHM_HUGETLB,
+  SHM_NORESERVE,
   SHM_RDONLY,
   SHM_RND,
   type ShmctlResult,
@@ -73,6 +75,7 @@ export {
 } from "./ipc/shm.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
+export type { OvercommitSysctls } from "./mm/util.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 export { EXCEPTION_CODES } from "./os/windows/fault.ts";
 export type {
@@ -355,6 +358,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * pages in use or reserved keep it up: they become surplus). mm/hugetlb.ts.
    */
   sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages?: number | null): number;
+  /**
+   * /proc/sys/vm/overcommit_memory (0 heuristic, 1 always, 2 never),
+   * overcommit_ratio, overcommit_kbytes, admin_reserve_kbytes and
+   * user_reserve_kbytes: writes those given, returns them all. mm/util.ts.
+   */
+  sysctlOvercommit(w: Partial<OvercommitSysctls>): OvercommitSysctls;
   /** shmget(2) by a task (flags: IPC_CREAT, IPC_EXCL and the mode's 9 bits); the segment's id or -errno. */
   shmget(task: TaskHandle, key: number, size: number, flags: number): bigint;
   /** shmat(2) by a task (flags: SHM_RDONLY, SHM_RND; addr 0n: the kernel chooses); the address or -errno. */

@@ -49,6 +49,7 @@ import type { PageCache } from "./mm/pagecache.ts";
 import type { SlabAllocator } from "./mm/slab.ts";
 import type { SwapArea } from "./mm/swapfile.ts";
 import type { UserMm } from "./mm/userMm.ts";
+import { type OvercommitSysctls, sysctlOvercommit } from "./mm/util.ts";
 import type { Vmalloc } from "./mm/vmalloc.ts";
 import type { Vmscan } from "./mm/vmscan.ts";
 import { osFor } from "./os/index.ts";
@@ -631,6 +632,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     this.linuxOnly("nr_hugepages");
     if (nrOvercommitHugepages !== null) setOvercommitHugePages(this.userMm, nrOvercommitHugepages);
     return nrHugepages === null ? this.userMm.hstate.persistent : setMaxHugePages(this.userMm, nrHugepages);
+  }
+
+  /** /proc/sys/vm's overcommit knobs (mm/util.c's handlers). */
+  sysctlOvercommit(w: Partial<OvercommitSysctls>): OvercommitSysctls {
+    this.linuxOnly("overcommit_memory");
+    return sysctlOvercommit(this.userMm.settings, w);
   }
 
   /** shmget(2) by a task; the id or -errno. */

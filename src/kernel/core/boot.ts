@@ -12,12 +12,14 @@
  * goes to the buddy allocator. Kernel memory is never reclaimed: nothing in
  * vmlab ever unmaps or moves a frame of a kernel kind.
  */
+
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import type { FrameAllocator } from "../../hw/mmu/Mapper.ts";
 import { TlbFlush } from "../mm/arch.ts";
 import { BuddyAllocator } from "../mm/buddy.ts";
 import { cacheFlushFor } from "../mm/cacheflush.ts";
 import { Gfp } from "../mm/gfp.ts";
+import type { MmSettings } from "../mm/internal.ts";
 import { MthpState } from "../mm/mthp_state.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
@@ -160,11 +162,17 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       readaheadPages: Math.max(1, cfg.readaheadKb / 4),
       mmapMinAddr: cfg.mmapMinAddr,
       overcommit: cfg.overcommit,
+      overcommitRatio: 50,
+      overcommitKbytes: 0,
+      // set when boot is done (initReserves below)
+      adminReserveKbytes: 0,
+      userReserveKbytes: 0,
+      shmemCommitted: 0,
       totalRamPages: () => buddy.managedPages(),
       totalSwapPages: () => swap?.totalPages ?? 0,
-      // vm_committed_as: each mm once (threads share one)
+      // vm_committed_as: each mm once (threads share one), and the shmem inodes' charges
       committedPages: () => {
-        let n = 0;
+        let n = userMm.settings.shmemCommitted;
         for (const mm of new Set(k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!))) n += mm.committed;
         return n;
       },
@@ -198,6 +206,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     outOfMemory: (order) => outOfMemory(k, order),
   };
   tlbMgr.onMmUnloaded = (mm) => userMm.freePgd(mm);
+  initReserves(userMm.settings, buddy.freePages());
 
   // ---- CPUs: paging on, CR3 = init_mm's PGD; the user-access routines ----
   arch.cpuInit(machine, rootPfn);
@@ -236,6 +245,17 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     uaccess,
     exactLru: cfg.policy === "lru",
   };
+}
+
+/**
+ * The overcommit reserves from the free memory at boot: user_reserve_kbytes
+ * min(free / 32, 128 MiB), admin_reserve_kbytes min(free / 32, 8 MiB), in kB.
+ * Linux: mm/util.c init_user_reserve, init_admin_reserve (subsys_initcall)
+ */
+function initReserves(s: MmSettings, freePages: number): void {
+  const freeKbytes = freePages * 4;
+  s.userReserveKbytes = Math.min(Math.floor(freeKbytes / 32), 1 << 17);
+  s.adminReserveKbytes = Math.min(Math.floor(freeKbytes / 32), 1 << 13);
 }
 
 /** mem_init_print_info: the boot's memory line in dmesg. */

@@ -2,11 +2,14 @@
  * lock_mm_and_find_vma (mm/memory.c, Linux 6.5 and later): the VMA a user
  * fault at `vpn` belongs to, growing a VM_GROWSDOWN stack down to it when
  * the address is below the stack (expand_stack: within RLIMIT_STACK, and
- * not into stack_guard_gap above the VMA below). Every architecture's
+ * not into stack_guard_gap above the VMA below, the growth charged to
+ * vm_committed_as as acct_stack_growth does). Every architecture's
  * fault handler calls it before its access checks.
  */
 import { ModelBug } from "../../base/assert.ts";
+import type { MmContext } from "../mm/internal.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { vmEnoughMemory } from "../mm/util.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { Task } from "./task.ts";
 
@@ -26,7 +29,7 @@ const VERIFY_VMA_CACHE =
  * (mm/memory.c) after lock_vma_under_rcu (both search the maple tree); the cache is a host
  * shortcut in the manner of the per-thread vmacache Linux had until 6.1 (mm/vmacache.c).
  */
-export function lockMmAndFindVma(mm: MmStruct, task: Task, vpn: number): Vma | null {
+export function lockMmAndFindVma(ctx: MmContext, mm: MmStruct, task: Task, vpn: number): Vma | null {
   const vmas = mm.vmas;
   const c = mm.faultVmaIndex;
   if (c < vmas.length && vmaCache.on) {
@@ -62,6 +65,11 @@ export function lockMmAndFindVma(mm: MmStruct, task: Task, vpn: number): Vma | n
     (prev !== null && prev.vmEnd > vpn)
   )
     return null;
+  // acct_stack_growth's last test: security_vm_enough_memory_mm charges the growth, or -ENOMEM
+  // (lock_mm_and_find_vma then fails: bad_area, SEGV_MAPERR)
+  const grow = vma.vmStart - vpn;
+  if (!vmEnoughMemory(ctx, mm, grow, task.uid === 0)) return null;
+  mm.committed += grow;
   vma.vmStart = vpn;
   vma.vmPgoff = vpn;
   return vma;

@@ -80,6 +80,7 @@ export function mprotect(
       prot,
       (vpn, write) => populate(k, task, vpn, write),
       mprotectPkey(k, task, mm, prot, pkey),
+      task.uid === 0,
     ),
   );
 }
@@ -123,7 +124,7 @@ export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
   const oldBrk = BigInt(mm.brkBytes);
   const newBrk = oldBrk + delta;
   if (newBrk < 0n || newBrk >= k.layout.userEnd) return BigInt(-Errno.ENOMEM);
-  const r = k.userMm.brk(mm, Number(newBrk));
+  const r = k.userMm.brk(mm, Number(newBrk), task.uid === 0);
   return r < 0 ? BigInt(r) : oldBrk;
 }
 
@@ -158,6 +159,7 @@ export function mremap(
     mayMove,
     to >= 0n ? Number(to / 4096n) : -1,
     (vpn, write) => populate(k, task, vpn, write),
+    task.uid === 0,
   );
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
 }

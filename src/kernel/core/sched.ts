@@ -128,7 +128,7 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   if (!parent.mm) return null;
   syscallEntry(k, parent);
   k.faultingMm = parent.mm;
-  const mm = k.userMm.dupMm(parent.mm);
+  const mm = k.userMm.dupMm(parent.mm, parent.uid === 0);
   k.faultingMm = null;
   if (mm === null) return null;
   const t = newTask(k, comm, false);

@@ -25,14 +25,17 @@ import { populate } from "../core/gup.ts";
 import { syscallEntry, userOf } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
 import { checkMoveUnevictableFolios } from "../mm/mlock.ts";
-import { shmemPut } from "../mm/shmem.ts";
+import { shmemAcctSize, shmemPut } from "../mm/shmem.ts";
 import { Errno, mmapArgs } from "../mm/userMm.ts";
+import { vmEnoughMemory } from "../mm/util.ts";
 import { ShmemObject } from "../mm/vma.ts";
 
 export const IPC_PRIVATE = 0;
 export const IPC_CREAT = 0o1000;
 export const IPC_EXCL = 0o2000;
 export const SHM_HUGETLB = 0o4000;
+/** shmget: do not charge the segment to vm_committed_as (ignored when overcommit_memory is 2) */
+export const SHM_NORESERVE = 0o10000;
 export const SHM_RDONLY = 0o10000;
 export const SHM_RND = 0o20000;
 /** shm_perm.mode's status bits (include/uapi/linux/shm.h) */
@@ -189,6 +192,10 @@ function newseg(
   if (!Number.isSafeInteger(size) || size < SHMMIN || size > ns.ctlmax) return -Errno.EINVAL;
   if (ns.tot + numpages > ns.ctlall) return -Errno.ENOSPC;
   if (shmflg & SHM_HUGETLB) return -Errno.EINVAL; // vmlab has no hugetlbfs
+  // shmem_kernel_file_setup(name, size, acctflag) -> shmem_acct_size: the segment is charged to
+  // vm_committed_as whole, unless SHM_NORESERVE while overcommit_memory is not 2
+  const charge = shmflg & SHM_NORESERVE && k.userMm.settings.overcommit !== "never" ? 0 : numpages;
+  if (charge > 0 && !vmEnoughMemory(k.userMm, task.mm, charge, task.uid === 0)) return -Errno.ENOMEM;
   if (ns.segs.size >= ns.ctlmni) return -Errno.ENOSPC; // ipc_addid: in_use >= max_idx
   // ipc_idr_alloc: idr_alloc_cyclic from the slot after the last, the sequence bumped on wrapping
   const max = Math.min(ns.ctlmni, 1 << IPCMNI_SEQ_SHIFT);
@@ -201,6 +208,7 @@ function newseg(
   ns.lastIdx = idx;
   const obj = new ShmemObject();
   obj.refs = 1; // the segment's shm_file
+  shmemAcctSize(k.userMm, obj, charge);
   const seg: ShmSegment = {
     key,
     id: (ns.seq << IPCMNI_SEQ_SHIFT) + idx,

@@ -17,7 +17,7 @@ import type { MmContext } from "./internal.ts";
 import { khugepagedFork } from "./khugepaged_slots.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
-import { exitMmap, vmEnoughMemory } from "./mmap.ts";
+import { exitMmap } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -33,6 +33,7 @@ import {
   readPte,
   setPteAt,
 } from "./pgtable.ts";
+import { vmEnoughMemory } from "./util.ts";
 import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
 
 /**
@@ -67,7 +68,7 @@ export function newMm(ctx: MmContext): MmStruct | null {
  * parent and child (copy-on-write), then flush the parent's TLBs.
  * Linux: kernel/fork.c dup_mmap, mm/memory.c copy_page_range, mm/huge_memory.c copy_huge_pmd
  */
-export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
+export function dupMm(ctx: MmContext, parent: MmStruct, capSysAdmin = true): MmStruct | null {
   const child = newMm(ctx);
   if (child === null) return null;
   khugepagedFork(ctx, child, parent); // dup_mmap: khugepaged_fork
@@ -75,7 +76,7 @@ export function dupMm(ctx: MmContext, parent: MmStruct): MmStruct | null {
   ctx.env.cache.flushCacheDupMm(parent);
   // dup_mmap ends with flush_tlb_mm(oldmm), also when the copy fails half way
   const tlb = new MmuGather(ctx, parent, true);
-  const ok = copyPageRanges(ctx, tlb, parent, child);
+  const ok = copyPageRanges(ctx, tlb, parent, child, capSysAdmin);
   tlb.finish();
   if (ok) return child;
   dropFailedMm(ctx, child);
@@ -100,7 +101,13 @@ function dropFailedMm(ctx: MmContext, child: MmStruct): void {
 }
 
 /** dup_mmap's loop: every VMA, and copy_page_range where vma_needs_copy. False: out of memory. */
-function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child: MmStruct): boolean {
+function copyPageRanges(
+  ctx: MmContext,
+  tlb: MmuGather,
+  parent: MmStruct,
+  child: MmStruct,
+  capSysAdmin: boolean,
+): boolean {
   child.mmapBase = parent.mmapBase;
   child.stackTop = parent.stackTop;
   child.startBrk = parent.startBrk;
@@ -111,10 +118,10 @@ function copyPageRanges(ctx: MmContext, tlb: MmuGather, parent: MmStruct, child:
   const nr = pt.hpagePmdNr;
   for (const v of parent.vmas) {
     if (v.vmFlags & VmFlag.DONTCOPY) continue;
-    // dup_mmap: an accounted VMA is charged to the child (security_vm_enough_memory_mm), or
-    // the fork fails with ENOMEM
+    // dup_mmap: an accounted VMA is charged to the child (security_vm_enough_memory_mm(oldmm,
+    // len): the parent's total_vm sets the user reserve), or the fork fails with ENOMEM
     if (v.vmFlags & VmFlag.ACCOUNT) {
-      if (!vmEnoughMemory(ctx, v.pages, child.committed)) return false;
+      if (!vmEnoughMemory(ctx, parent, v.pages, capSysAdmin, child.committed)) return false;
       child.committed += v.pages;
     }
     const c = v.clone();

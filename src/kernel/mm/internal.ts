@@ -174,9 +174,21 @@ export interface MmSettings {
   /** the backing device's read-ahead, in pages (default 32): sizes mmap read-around */
   readaheadPages: number;
   mmapMinAddr: number;
+  /** vm.overcommit_memory (the `sysctl` statement writes it and the four below) */
   overcommit: "heuristic" | "always" | "never";
+  /** vm.overcommit_ratio, percent of RAM in CommitLimit (default 50; writing overcommit_kbytes zeroes it) */
+  overcommitRatio: number;
+  /** vm.overcommit_kbytes: CommitLimit's RAM part when not 0 (writing overcommit_ratio zeroes it) */
+  overcommitKbytes: number;
+  /** vm.admin_reserve_kbytes: kept from a process without CAP_SYS_ADMIN (init_admin_reserve) */
+  adminReserveKbytes: number;
+  /** vm.user_reserve_kbytes: kept from a process, up to its total_vm / 32 (init_user_reserve) */
+  userReserveKbytes: number;
+  /** pages shmem inodes hold in vm_committed_as (shmem_acct_size, shmem_acct_blocks) */
+  shmemCommitted: number;
   totalRamPages: () => number;
   totalSwapPages: () => number;
+  /** vm_committed_as: every mm's accounted VMAs and shmemCommitted */
   committedPages: () => number;
 }
 

@@ -17,6 +17,7 @@ import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { userHalfEnd } from "./pgtable.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
+import { mapNoreserve, vmEnoughMemory } from "./util.ts";
 import { type ShmemObject, Vma, VmFlag, vmFlagsForProt, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
 
 /** Arguments of mmap, decoded. */
@@ -69,31 +70,13 @@ export function mmapArgs(length: number, opts: Partial<MmapArgs> = {}): MmapArgs
   };
 }
 
-/**
- * vm_commit_limit, in pages: RAM less the HugeTLB pool, times
- * overcommit_ratio (50) / 100, plus swap: /proc/meminfo's CommitLimit.
- * Linux: mm/util.c vm_commit_limit (hugetlb_total_pages: every hstate's pool)
- */
-export function vmCommitLimit(ctx: MmContext): number {
-  const s = ctx.settings;
-  const h = ctx.hstate;
-  const pool = h === undefined ? 0 : h.nrHugePages * h.nrPages;
-  return Math.floor(((s.totalRamPages() - pool) * 50) / 100) + s.totalSwapPages();
-}
-
-/**
- * __vm_enough_memory: may `pages` more be committed? `pending` pages are
- * committed already by an mm no task has yet (a fork's child, charged VMA
- * by VMA). OVERCOMMIT_GUESS: no single request above RAM + swap;
- * OVERCOMMIT_NEVER: the total within CommitLimit (vm_commit_limit; the
- * admin and user reserves are not modelled).
- * Linux: mm/util.c __vm_enough_memory
- */
-export function vmEnoughMemory(ctx: MmContext, pages: number, pending = 0): boolean {
-  const s = ctx.settings;
-  if (s.overcommit === "heuristic") return pages <= s.totalRamPages() + s.totalSwapPages();
-  if (s.overcommit === "never") return s.committedPages() + pending + pages <= vmCommitLimit(ctx);
-  return true;
+/** The pages of [from, to) in VM_ACCOUNT VMAs (what munmap of the range gives back). */
+function accountedPages(mm: MmStruct, from: number, to: number): number {
+  let n = 0;
+  for (const v of mm.vmas)
+    if (v.vmFlags & VmFlag.ACCOUNT && v.vmEnd > from && v.vmStart < to)
+      n += Math.min(v.vmEnd, to) - Math.max(v.vmStart, from);
+  return n;
 }
 
 /**
@@ -114,13 +97,23 @@ export function mmap(
   if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
   let flags = vmFlagsForProt(a.prot, a.shared);
   if (a.locked) flags |= VmFlag.LOCKED;
-  if (a.noreserve) flags |= VmFlag.NORESERVE;
-  // overcommit (__vm_enough_memory) for private writable mappings without MAP_NORESERVE
-  const accountable = !a.shared && a.prot.w && !a.noreserve;
-  if (accountable) {
-    if (!vmEnoughMemory(ctx, nrPages)) return -Errno.ENOMEM;
-    flags |= VmFlag.ACCOUNT;
-  }
+  const noreserve = mapNoreserve(ctx, a.noreserve);
+  if (noreserve) flags |= VmFlag.NORESERVE;
+  // accountable_mapping: private writable mappings without VM_NORESERVE, a device's too
+  // (remap_pfn_range adds VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP and keeps VM_ACCOUNT)
+  const accountable = !a.shared && a.prot.w && !noreserve;
+  if (a.fixed && a.addr % 4096 === 0) {
+    // mmap_region: the VMAs MAP_FIXED replaces give back their charge first (vms.nr_accounted)
+    const from = a.addr / 4096;
+    const replaced = accountedPages(mm, from, from + nrPages);
+    if (accountable && nrPages > replaced && !vmEnoughMemory(ctx, mm, nrPages - replaced, a.privileged))
+      return -Errno.ENOMEM;
+  } else if (accountable && !vmEnoughMemory(ctx, mm, nrPages, a.privileged)) return -Errno.ENOMEM;
+  if (accountable) flags |= VmFlag.ACCOUNT;
+  // shmem_zero_setup -> shmem_acct_size: a shared anonymous mapping's object is charged whole
+  // unless VM_NORESERVE (checked before the range is taken, as __shmem_file_setup's failure is)
+  const shmemCharge = a.shared && !a.file && !a.device && !a.shmem && !noreserve ? nrPages : 0;
+  if (shmemCharge > 0 && !vmEnoughMemory(ctx, mm, shmemCharge, a.privileged)) return -Errno.ENOMEM;
   let start: number;
   // arch_get_unmapped_area on a cache with colours (arch/arm/mm/mmap.c): a shared or file
   // mapping starts at the colour of its file offset, so every mapping of a page shares one colour
@@ -160,9 +153,9 @@ export function mmap(
     // the driver's mmap handler: the range must lie inside its buffer
     const first = (a.offset ?? 0) / 4096;
     if (first + nrPages > a.device.pages) return -Errno.EINVAL;
-    flags = (flags | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.DONTDUMP) & ~VmFlag.ACCOUNT;
+    flags |= VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.DONTDUMP;
   }
-  if (accountable && !a.device) mm.committed += nrPages;
+  if (accountable) mm.committed += nrPages;
   // calc_vm_prot_bits(prot, pkey): the key in vm_flags bits 32..35
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
   const vma = new Vma(
@@ -191,7 +184,7 @@ export function mmap(
     a.shmem.obj.refs++;
   } else if (a.shared) {
     // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
-    shmemZeroSetup(vma);
+    shmemZeroSetup(ctx, vma, shmemCharge);
   }
   khugepagedEnterVma(ctx, mm, insertAndMerge(ctx, mm, vma)); // __mmap_region: khugepaged_enter_vma
   // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its VMA)
@@ -489,7 +482,7 @@ export function exitMmap(ctx: MmContext, mm: MmStruct): void {
  * old break).
  * Linux: mm/mmap.c sys_brk (do_brk_flags)
  */
-export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number): number {
+export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number, capSysAdmin = true): number {
   if (newBrk < mm.startBrk * 4096 || newBrk >= (ctx.env.taskSizeVpn + 1) * 4096) return -Errno.ENOMEM;
   const oldEnd = Math.ceil(mm.brkBytes / 4096);
   const newEnd = Math.ceil(newBrk / 4096);
@@ -498,6 +491,8 @@ export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number): number {
     const next = mm.findVma(oldEnd);
     const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
     if (next !== null && newEnd + 1 > next.vmStart - gap) return -Errno.ENOMEM;
+    // do_brk_flags: security_vm_enough_memory_mm for the pages the heap grows by
+    if (!vmEnoughMemory(ctx, mm, newEnd - oldEnd, capSysAdmin)) return -Errno.ENOMEM;
     const grown = new Vma(
       oldEnd,
       newEnd,

@@ -15,6 +15,7 @@ import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { hugePmd, isHugePmd, pmdOf, ptepModify, readPte, userPte } from "./pgtable.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
+import { vmEnoughMemory } from "./util.ts";
 import { type Vma, VmFlag, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
 
 /**
@@ -33,10 +34,12 @@ export function mprotect(
   prot: { r: boolean; w: boolean; x: boolean },
   populate?: Populate,
   newPkey?: NewPkey,
+  capSysAdmin = true,
 ): number {
   const end = start + nrPages;
   let stop = start;
   let error = 0;
+  let charged = 0;
   while (stop < end) {
     const vma = mm.vmaAt(stop);
     if (vma === null) {
@@ -56,10 +59,34 @@ export function mprotect(
       error = -Errno.EINVAL;
       break;
     }
+    // mprotect_fixup: security_vm_enough_memory_mm for the piece about to be charged
+    const piece = Math.min(end, vma.vmEnd) - Math.max(stop, vma.vmStart);
+    if (mprotectCharges(vma.vmFlags, prot.w)) {
+      if (!vmEnoughMemory(ctx, mm, piece, capSysAdmin, charged)) {
+        error = -Errno.ENOMEM;
+        break;
+      }
+      charged += piece;
+    }
     stop = Math.min(end, vma.vmEnd);
   }
   if (stop > start) mprotectRange(ctx, mm, start, stop, prot, populate, newPkey);
   return error;
+}
+
+/**
+ * Does making a VMA with flags `old` writable (`w`) charge it to
+ * vm_committed_as? Not when it is charged already, writable, HugeTLB
+ * (reserved by the pool), shared or VM_NORESERVE.
+ * Linux: mm/mprotect.c mprotect_fixup
+ */
+function mprotectCharges(old: number, w: boolean): boolean {
+  return w && !(old & (VmFlag.ACCOUNT | VmFlag.WRITE | VmFlag.HUGETLB | VmFlag.SHARED | VmFlag.NORESERVE));
+}
+
+/** vma_is_anonymous: no file, no shmem object, no device (Linux: no vm_ops). */
+function vmaIsAnonymous(v: Vma): boolean {
+  return v.file === null && v.shmem === null && !(v.vmFlags & (VmFlag.PFNMAP | VmFlag.HUGETLB));
 }
 
 /**
@@ -95,10 +122,14 @@ function mprotectRange(
       (prot.r ? VmFlag.READ : 0) | (prot.w ? VmFlag.WRITE : 0) | (prot.x ? VmFlag.EXEC : 0),
       0,
     );
-    const wasAccountable = (v.vmFlags & VmFlag.ACCOUNT) !== 0;
-    if (!(flags & VmFlag.SHARED) && prot.w && !(flags & VmFlag.NORESERVE) && !wasAccountable) {
+    // mprotect_fixup: a private mapping made writable is charged (checked in mprotect above);
+    // made unwritable, only an anonymous one without an anon_vma gives its charge back
+    if (mprotectCharges(old, prot.w)) {
       flags = vmFlagsUpdate(flags, VmFlag.ACCOUNT, 0);
       mm.committed += v.pages;
+    } else if (!prot.w && old & VmFlag.ACCOUNT && vmaIsAnonymous(v) && v.anonVma === 0) {
+      flags = vmFlagsUpdate(flags, 0, VmFlag.ACCOUNT);
+      mm.committed -= v.pages;
     }
     v.vmFlags = flags;
     tlb.startVma(v.vmStart, v.vmEnd);

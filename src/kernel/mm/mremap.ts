@@ -19,6 +19,7 @@ import {
   upperTablesChanged,
 } from "./pgtable.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
+import { vmEnoughMemory } from "./util.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -36,6 +37,7 @@ export function mremap(
   newPagesAsked: number,
   mayMove: boolean,
   fixedTo: number,
+  capSysAdmin = true,
 ): number {
   const vma = mm.vmaAt(start);
   if (vma === null) return -Errno.EFAULT;
@@ -54,7 +56,7 @@ export function mremap(
     // mremap_to: the new range may not overlap the old one
     if (fixedTo < start + oldPages && start < fixedTo + newPages) return -Errno.EINVAL;
     munmap(ctx, mm, fixedTo, newPages);
-    return moveVma(ctx, mm, vma, start, oldPages, newPages, fixedTo);
+    return moveVma(ctx, mm, vma, start, oldPages, newPages, fixedTo, capSysAdmin);
   }
   if (newPages <= oldPages) {
     if (newPages < oldPages) munmap(ctx, mm, start + newPages, oldPages - newPages);
@@ -66,14 +68,18 @@ export function mremap(
     isFree(mm, vma.vmEnd, newPages - oldPages) &&
     start + newPages <= ctx.env.taskSizeVpn
   ) {
+    // mremap's expand in place: security_vm_enough_memory_mm for the pages added
+    if (vma.vmFlags & VmFlag.ACCOUNT) {
+      if (!vmEnoughMemory(ctx, mm, newPages - oldPages, capSysAdmin)) return -Errno.ENOMEM;
+      mm.committed += newPages - oldPages;
+    }
     vma.vmEnd = start + newPages;
-    if (vma.vmFlags & VmFlag.ACCOUNT) mm.committed += newPages - oldPages;
     return start;
   }
   if (!mayMove) return -Errno.ENOMEM;
   const to = getUnmappedArea(ctx, mm, newPages, -1);
   if (to < 0) return -Errno.ENOMEM;
-  return moveVma(ctx, mm, vma, start, oldPages, newPages, to);
+  return moveVma(ctx, mm, vma, start, oldPages, newPages, to, capSysAdmin);
 }
 
 /**
@@ -90,7 +96,15 @@ function moveVma(
   oldPages: number,
   newPages: number,
   to: number,
+  capSysAdmin: boolean,
 ): number {
+  // move_vma: an accounted VMA is charged for what it grows by (to_account) before the move
+  if (
+    vma.vmFlags & VmFlag.ACCOUNT &&
+    newPages > oldPages &&
+    !vmEnoughMemory(ctx, mm, newPages - oldPages, capSysAdmin)
+  )
+    return -Errno.ENOMEM;
   const moved = Math.min(oldPages, newPages);
   const nv = vma.clone();
   nv.vmStart = to;

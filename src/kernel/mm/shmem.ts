@@ -20,12 +20,25 @@ import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 /**
  * A shared anonymous mapping is backed by a new shmem object, which the VMA
- * holds the first reference to.
- * Linux: mm/shmem.c shmem_zero_setup
+ * holds the first reference to. `charge`: the pages the object holds in
+ * vm_committed_as (VM_ACCT(size), 0 with VM_NORESERVE; the caller checked
+ * them with __vm_enough_memory), given back when the object goes.
+ * Linux: mm/shmem.c shmem_zero_setup, shmem_kernel_file_setup, shmem_acct_size
  */
-export function shmemZeroSetup(vma: Vma): void {
+export function shmemZeroSetup(ctx: MmContext, vma: Vma, charge: number): void {
   vma.shmem = new ShmemObject();
   vma.shmem.refs = 1;
+  shmemAcctSize(ctx, vma.shmem, charge);
+}
+
+/**
+ * shmem_acct_size's charge of a shmem object (a shared anonymous mapping's
+ * or a SysV segment's) to vm_committed_as, checked by the caller.
+ * Linux: mm/shmem.c shmem_acct_size, shmem_unacct_size (shmem_evict_inode)
+ */
+export function shmemAcctSize(ctx: MmContext, obj: ShmemObject, pages: number): void {
+  obj.acctPages = pages;
+  ctx.settings.shmemCommitted += pages;
 }
 
 /**
@@ -114,6 +127,9 @@ export function shmemPut(ctx: MmContext, obj: ShmemObject): void {
   obj.pages.clear();
   // shmem_undo_range: the swap entries go too (shmem_free_swap)
   for (const index of [...obj.swapped.keys()]) shmemFreeSwap(ctx, obj, index);
+  // shmem_evict_inode: shmem_unacct_size
+  ctx.settings.shmemCommitted -= obj.acctPages;
+  obj.acctPages = 0;
 }
 
 /**

@@ -126,8 +126,8 @@ export class UserMm implements MmContext {
   newMm(): MmStruct | null {
     return newMm(this);
   }
-  dupMm(parent: MmStruct): MmStruct | null {
-    return dupMm(this, parent);
+  dupMm(parent: MmStruct, capSysAdmin = true): MmStruct | null {
+    return dupMm(this, parent, capSysAdmin);
   }
   exitMmap(mm: MmStruct): void {
     exitMmap(this, mm);
@@ -154,8 +154,9 @@ export class UserMm implements MmContext {
     prot: Prot,
     populate?: Populate,
     newPkey?: NewPkey,
+    capSysAdmin = true,
   ): number {
-    return mprotect(this, mm, start, nrPages, prot, populate, newPkey);
+    return mprotect(this, mm, start, nrPages, prot, populate, newPkey, capSysAdmin);
   }
   mremap(
     mm: MmStruct,
@@ -165,15 +166,16 @@ export class UserMm implements MmContext {
     mayMove: boolean,
     fixedTo: number,
     populate?: Populate,
+    capSysAdmin = true,
   ): number {
-    const r = mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo);
+    const r = mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo, capSysAdmin);
     // SYSCALL_DEFINE5(mremap): a locked area that grew has its new part populated (mm_populate)
     if (r >= 0 && newPages > oldPages && populate && (mm.vmaAt(r)?.vmFlags ?? 0) & VmFlag.LOCKED)
       mmPopulate(this, mm, r + oldPages, r + newPages, populate, true);
     return r;
   }
-  brk(mm: MmStruct, newBrk: number): number {
-    return doBrk(this, mm, newBrk);
+  brk(mm: MmStruct, newBrk: number, capSysAdmin = true): number {
+    return doBrk(this, mm, newBrk, capSysAdmin);
   }
   mlock(mm: MmStruct, start: number, end: number, onFault: boolean, fault: Populate): number {
     return doMlock(this, mm, start, end, onFault, fault);

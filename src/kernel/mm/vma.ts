@@ -76,6 +76,8 @@ export class ShmemObject {
   /** pages written to swap by reclaim (shmem_writeout): pgoff -> swap slot, the xarray's swap entries */
   readonly swapped = new Map<number, number>();
   refs = 0;
+  /** pages charged to vm_committed_as while the object lives (shmem_acct_size; 0: VM_NORESERVE) */
+  acctPages = 0;
   /** mapping_unevictable: SHM_LOCK's mark (shmem_lock: mapping_set_unevictable); reclaim culls its pages */
   unevictable = false;
   /** a SysV shm segment's shm_close, run after a VMA drops its reference (kernel/ipc/shm.ts); null otherwise */

@@ -7,8 +7,8 @@ import type { KernelCore } from "../core/core.ts";
 import { shmObjects } from "../ipc/shm.ts";
 import { Wmark } from "../mm/buddy.ts";
 import { hugetlbReport } from "../mm/hugetlb.ts";
-import { vmCommitLimit } from "../mm/mmap.ts";
 import { PageKind } from "../mm/PageDesc.ts";
+import { vmCommitLimit } from "../mm/util.ts";
 import type { FramesInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
 
 export { formatLayout } from "../core/layout.ts";
@@ -76,7 +76,8 @@ export function meminfo(k: KernelCore): Record<string, number> {
     KernelStack: 0,
     PageTables: k.pageTablePages * pg,
     CommitLimit: vmCommitLimit(k.userMm) * pg,
-    Committed_AS: mms.reduce((n, mm) => n + mm.committed, 0) * pg,
+    // vm_memory_committed: every mm once, and shmem objects' charges
+    Committed_AS: k.userMm.settings.committedPages() * pg,
     VmallocTotal: vmTotal,
     VmallocUsed: k.vm.usedPages() * pg,
     VmallocChunk: 0,

@@ -74,7 +74,7 @@ export function doPageFault(
     return badmap(esr, faultAddr(va, vaHi, vaLo));
   const { vmFlags, write } = faultVmFlags(esr);
   const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va!);
-  const vma = lockMmAndFindVma(mm, task, vpn);
+  const vma = lockMmAndFindVma(k.userMm, mm, task, vpn);
   if (vma === null) return badmap(esr, faultAddr(va, vaHi, vaLo));
   if (!(vma.vmFlags & vmFlags))
     return { ...userFaultSignal(esr, "badaccess"), addr: faultAddr(va, vaHi, vaLo) };

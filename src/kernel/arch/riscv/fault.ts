@@ -96,7 +96,7 @@ export function doPageFault(
   if (mm === null || task.pagefaultDisabled > 0 || kernelAddr)
     return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
   const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va!);
-  const vma = lockMmAndFindVma(mm, task, vpn);
+  const vma = lockMmAndFindVma(k.userMm, mm, task, vpn);
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
   if (accessError(cause, vma.vmFlags))
     return { signal: "SIGSEGV", code: "SEGV_ACCERR", addr: faultAddr(va, vaHi, vaLo) };

@@ -66,7 +66,7 @@ export function doUserAddrFault(
   if (mm === null || task.pagefaultDisabled > 0 || kernelHalf)
     return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
   const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va!);
-  const vma = lockMmAndFindVma(mm, task, vpn);
+  const vma = lockMmAndFindVma(k.userMm, mm, task, vpn);
   if (vma === null) return { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
   // access_error
   const write = (errorCode & PfErr.WR) !== 0;

@@ -1,6 +1,6 @@
 /**
  * System V shared memory (an extension of scenario language 1.2):
- * `P: [VAR =] shmget private|KEY SIZE [creat] [excl] [hugetlb] [mode=OCTAL]`,
+ * `P: [VAR =] shmget private|KEY SIZE [creat] [excl] [hugetlb] [noreserve] [mode=OCTAL]`,
  * `P: [VAR =] shmat ID [at=ADDR] [rdonly] [rnd]`, `P: [VAR =] shmdt ADDR`,
  * `P: [VAR =] shmctl ID rmid|stat|lock|unlock|info`. Each prints its
  * return (an id, an address, 0, or a negative errno by name) as the
@@ -11,6 +11,7 @@ import {
   IPC_EXCL,
   IPC_PRIVATE,
   SHM_HUGETLB,
+  SHM_NORESERVE,
   SHM_RDONLY,
   SHM_RND,
 } from "../../../kernel/Kernel.ts";
@@ -25,13 +26,19 @@ function idValue(c: CompileContext, e: AddrExpr, rt: Runtime): number {
   return Number(v);
 }
 
-const SHMGET_FLAGS = ["creat", "excl", "hugetlb"];
+const SHMGET_FLAG_BITS: Record<string, number> = {
+  creat: IPC_CREAT,
+  excl: IPC_EXCL,
+  hugetlb: SHM_HUGETLB,
+  noreserve: SHM_NORESERVE,
+};
+const SHMGET_FLAGS = Object.keys(SHMGET_FLAG_BITS);
 
 /**
- * `P: [VAR =] shmget private|KEY SIZE [creat] [excl] [hugetlb] [mode=OCTAL]`:
- * shmget(2) by P (creat: IPC_CREAT, excl: IPC_EXCL, hugetlb: SHM_HUGETLB;
+ * `P: [VAR =] shmget private|KEY SIZE [creat] [excl] [hugetlb] [noreserve] [mode=OCTAL]`:
+ * shmget(2) by P (creat: IPC_CREAT, excl: IPC_EXCL, hugetlb: SHM_HUGETLB, noreserve: SHM_NORESERVE;
  * mode= the permission bits in octal, 600 when not given). Prints the id
- * or -2 ENOENT, -17 EEXIST, -22 EINVAL, -28 ENOSPC, -13 EACCES.
+ * or -2 ENOENT, -17 EEXIST, -22 EINVAL, -28 ENOSPC, -13 EACCES, -12 ENOMEM.
  */
 export function shmget(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
@@ -42,7 +49,7 @@ export function shmget(c: CompileContext, s: Stmt): Run {
   for (const w of args.slice(2)) {
     if (w.ident === null || !SHMGET_FLAGS.includes(w.ident))
       c.fail(`shmget takes the flags ${SHMGET_FLAGS.join(", ")} after the size`, w.pos);
-    flags |= w.ident === "creat" ? IPC_CREAT : w.ident === "excl" ? IPC_EXCL : SHM_HUGETLB;
+    flags |= SHMGET_FLAG_BITS[w.ident];
   }
   const modeW = o.get("mode");
   let mode = 0o600;

@@ -8,11 +8,19 @@
  */
 import type { Stmt } from "../lang/ast.ts";
 import type { CompileContext, Run } from "../runtime/context.ts";
+import { OVERCOMMIT_KEYS, sysctlVm } from "./sysctl_vm.ts";
 
 export function sysctl(c: CompileContext, s: Stmt): Run {
+  // the overcommit knobs (sysctl_vm.ts); a statement sets those or the huge page pool, not both
+  if (s.words.some((w) => w.kind === "kv" && (OVERCOMMIT_KEYS as readonly string[]).includes(w.key)))
+    return sysctlVm(c, s);
   const o = c.opts(s, ["nr_hugepages", "nr_overcommit_hugepages"]);
   c.args(s, 0, 0, "only key=value settings (nr_hugepages=N, nr_overcommit_hugepages=N)");
-  if (o.size === 0) c.fail("sysctl needs nr_hugepages=N or nr_overcommit_hugepages=N", s.verbPos);
+  if (o.size === 0)
+    c.fail(
+      "sysctl needs nr_hugepages=N or nr_overcommit_hugepages=N, or overcommit_memory=, overcommit_ratio=, overcommit_kbytes=, admin_reserve_kbytes=, user_reserve_kbytes=",
+      s.verbPos,
+    );
   for (const w of o.values()) if (w.value) c.useVars(w.value);
   c.define(s);
   return (rt) => {
