@@ -11,8 +11,8 @@ import { doMincore } from "../mm/mincore.ts";
 import { Errno } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
 import { syscallEntry, userOf } from "./sched.ts";
-import { taskFile } from "./vfs.ts";
 import type { Task } from "./task.ts";
+import { taskFile } from "./vfs.ts";
 
 /** What mincore returns: 0 or -errno, and the vector (one byte per page, bit 0 resident; filled up to a hole). */
 export interface MincoreResult {

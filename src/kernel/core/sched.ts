@@ -4,8 +4,9 @@
  * context_switch), exit (kernel/exit.c do_exit), the task a CPU's kernel
  * code runs for, and system-call entry.
  */
-import { FilesStruct } from "../fs/open.ts";
+
 import { assert } from "../../base/assert.ts";
+import { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";

@@ -1,5 +1,5 @@
-import type { FilesStruct } from "../fs/open.ts";
 import { assert } from "../../base/assert.ts";
+import type { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 
 /**

@@ -528,7 +528,8 @@ export function filemapRead(
     if (pinned) for (const start of batch) pinFolio(ctx, f, start, pinned, true);
     // "When a read accesses the same folio several times, only mark it as accessed the first time"
     const firstSize = pc.folioPages(f, batch[0]) * 4096;
-    if (Math.floor(at / firstSize) !== Math.floor((lastPos - 1) / firstSize)) markFolioAccessed(ctx, f, batch[0]);
+    if (Math.floor(at / firstSize) !== Math.floor((lastPos - 1) / firstSize))
+      markFolioAccessed(ctx, f, batch[0]);
     for (let b = 0; b < batch.length; b++) {
       const start = batch[b];
       if (endOffset < start * 4096) break;

@@ -190,8 +190,7 @@ export function mmap(
   if (a.file) {
     vma.file = a.file;
     vma.vmFile = a.vmFile ?? null; // vma->vm_file = get_file(file)
-  }
-  else if (a.shmem) {
+  } else if (a.shmem) {
     // shm_mmap: the VMA maps the segment's shmem file (a reference of its own; shm_open counts it)
     vma.shmem = a.shmem.obj;
     a.shmem.obj.refs++;
