@@ -15,7 +15,9 @@
  * another file) and each page's PG_active and PG_referenced through
  * /proc/kpageflags (the page faulted into a mapping for its PFN: faults
  * do not mark accessed): 'A' active, 'R' referenced, 'B' both, '-' none,
- * '?' not cached. The first line is the device's read_ahead_kb.
+ * '?' not cached. "shm_written", "shm_read": a tmpfs file (/dev/shm) of 16
+ * pages made by write(2), its pages' letters, then after one read of it.
+ * The first line is the device's read_ahead_kb.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -69,23 +71,11 @@ static void fork_case(const char *exp, const char *path, long pages, int child_o
     close(fd);
 }
 
-/* "once", "twice", "same": each page's active/referenced bits after the reads */
-static void flags_case(const char *exp, const char *path, const char *other, long pages) {
-    int fd = open(path, O_RDONLY), ofd = open(other, O_RDONLY);
-    char *a = mmap(NULL, pages * PG, PROT_READ, MAP_SHARED, fd, 0);
-    if (fd < 0 || ofd < 0 || a == MAP_FAILED || drop(fd, a, pages) < 0) {
-        printf("{\"exp\":\"%s\",\"skip\":\"cannot drop the file's cache\"}\n", exp);
-        return;
-    }
-    if (strcmp(exp, "same") == 0) {
-        for (int i = 0; i < 40; i++) read(fd, buf, 100);
-        read(fd, buf, 200);
-    } else {
-        for (int pass = 0; pass < (strcmp(exp, "twice") == 0 ? 2 : 1); pass++) {
-            lseek(fd, 0, SEEK_SET);
-            read_n(fd, pages);
-        }
-    }
+/*
+ * After lru_add_drain (a DONTNEED of the file `ofd`, on this CPU), each of the n pages mapped
+ * at a: its flags' letter (see the top), printed as the case `exp`.
+ */
+static void print_flags(const char *exp, char *a, long pages, int ofd) {
     posix_fadvise(ofd, 0, 0, POSIX_FADV_DONTNEED); /* lru_add_drain on this CPU */
     settled(a, pages);
     char s[pages + 1];
@@ -111,6 +101,48 @@ static void flags_case(const char *exp, const char *path, const char *other, lon
     printf("{\"exp\":\"%s\",\"flags\":\"%s\"}\n", exp, s);
     if (pm >= 0) close(pm);
     if (kf >= 0) close(kf);
+}
+
+/* "shm_written", "shm_read": a tmpfs file of 16 pages made by write(2), then read once */
+static void shm_case(const char *other) {
+    char path[64];
+    snprintf(path, sizeof path, "/dev/shm/vmlab-openfile-%d", (int)getpid());
+    int fd = probe_make_file(path, 16 * PG), ofd = open(other, O_RDONLY);
+    char *a = fd < 0 ? MAP_FAILED : mmap(NULL, 16 * PG, PROT_READ, MAP_SHARED, fd, 0);
+    if (a == MAP_FAILED || ofd < 0) {
+        printf("{\"exp\":\"shm_written\",\"skip\":\"no /dev/shm file\"}\n");
+        printf("{\"exp\":\"shm_read\",\"skip\":\"no /dev/shm file\"}\n");
+    } else {
+        print_flags("shm_written", a, 16, ofd);
+        /* the mapping stays until the end: zap_pte_range marks the folios of young PTEs accessed */
+        lseek(fd, 0, SEEK_SET);
+        read_n(fd, 16);
+        print_flags("shm_read", a, 16, ofd);
+        munmap(a, 16 * PG);
+    }
+    if (fd >= 0) close(fd);
+    if (ofd >= 0) close(ofd);
+    unlink(path);
+}
+
+/* "once", "twice", "same": each page's active/referenced bits after the reads */
+static void flags_case(const char *exp, const char *path, const char *other, long pages) {
+    int fd = open(path, O_RDONLY), ofd = open(other, O_RDONLY);
+    char *a = mmap(NULL, pages * PG, PROT_READ, MAP_SHARED, fd, 0);
+    if (fd < 0 || ofd < 0 || a == MAP_FAILED || drop(fd, a, pages) < 0) {
+        printf("{\"exp\":\"%s\",\"skip\":\"cannot drop the file's cache\"}\n", exp);
+        return;
+    }
+    if (strcmp(exp, "same") == 0) {
+        for (int i = 0; i < 40; i++) read(fd, buf, 100);
+        read(fd, buf, 200);
+    } else {
+        for (int pass = 0; pass < (strcmp(exp, "twice") == 0 ? 2 : 1); pass++) {
+            lseek(fd, 0, SEEK_SET);
+            read_n(fd, pages);
+        }
+    }
+    print_flags(exp, a, pages, ofd);
     munmap(a, pages * PG);
     close(fd);
     close(ofd);
@@ -151,6 +183,7 @@ int main(int argc, char **argv) {
     flags_case("once", small, other, 64);
     flags_case("twice", small, other, 64);
     flags_case("same", small, other, 64);
+    shm_case(other);
     unlink(path);
     unlink(small);
     unlink(other);

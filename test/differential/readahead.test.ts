@@ -147,7 +147,8 @@ describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
  * reading through the parent's struct file, or one of its own) give the
  * residency and the parent's position; "once", "twice", "same" each page's
  * PG_active / PG_referenced after the reads and an lru_add_drain (a
- * DONTNEED of another file), in the probe's letters.
+ * DONTNEED of another file), in the probe's letters; "shm_written" and
+ * "shm_read" the same of a tmpfs file after its write(2), then a read.
  */
 function vmlabOpenFiles(raKb: number): Map<string, unknown> {
   const out = new Map<string, unknown>();
@@ -207,6 +208,27 @@ function vmlabOpenFiles(raKb: number): Map<string, unknown> {
     expect(checkInvariants(k)).toEqual([]);
     out.set(exp, { flags });
   }
+  // a tmpfs file of 16 pages made by one write(2), then read once
+  const k = new Kernel({ ramBytes: 64 << 20, cpus: 2, readaheadKb: raKb });
+  const s = k.createFile("shm", 16 * PG, "tmpfs", false);
+  const other = k.createFile("other", PG, "disk", true);
+  const t = k.spawn("probe")!;
+  k.switchTo(0, t);
+  const buf = k.mmap(t, mmapArgs(1 << 16, {}));
+  const shmFlags = () => {
+    expect(k.fadvise(t, other, 0n, 0n, "dontneed")).toBe(0n);
+    return Array.from({ length: 16 }, (_, i) => {
+      const pfn = s.cache.get(i)!;
+      const act = k.vmscan.lru[pfn] === Lru.ActiveAnon;
+      const ref = k.vmscan.referenced[pfn] === 1;
+      return act ? (ref ? "B" : "A") : ref ? "R" : "-";
+    }).join("");
+  };
+  expect(k.fileIo(0, s, buf, 16 * PG, true, 0)).toBe(16 * PG);
+  out.set("shm_written", { flags: shmFlags() });
+  for (let i = 0; i < 16; i++) expect(k.fileIo(0, s, buf, PG, false, i * PG)).toBe(PG);
+  out.set("shm_read", { flags: shmFlags() });
+  expect(checkInvariants(k)).toEqual([]);
   return out;
 }
 

@@ -174,14 +174,31 @@ function fileIoAt(
     }
   };
   if (!write) flushMapped();
+  // tmpfs marks the pages it copies accessed: shmem_file_read_iter each page read from its
+  // first byte ("Mark the page accessed if we read the beginning"), shmem_write_begin's
+  // shmem_get_folio(SGP_WRITE) each page written. An ext4 write does not: its write_begin
+  // asks for FGP_WRITEBEGIN, without FGP_ACCESSED (6.12; 6.18's write_begin_get_folio too).
+  const lru = f.fs === "tmpfs" ? k.userMm.env.lru : null;
+  let marked = -1;
+  const accessed = (i: number, a: number) => {
+    const page = Math.floor((start + i) / 4096);
+    if (lru === null || page === marked || (!write && (start + i) % 4096 !== 0)) return;
+    marked = page;
+    lru.markAccessed(Math.floor(a / 4096));
+  };
   const r = k.uaccess.copy(
     cpuId,
     uva,
     n,
     !write,
-    (i) => phys.read8(at(i)),
+    (i) => {
+      const a = at(i);
+      accessed(i, a);
+      return phys.read8(a);
+    },
     (i, b) => {
       const a = at(i);
+      accessed(i, a);
       phys.write8(a, b);
       if (f.fs === "disk") f.dirty.add(Math.floor((start + i) / 4096));
       else k.pages.flags[Math.floor(a / 4096)] |= PageFlag.Dirty; // shmem_write_end: folio_mark_dirty

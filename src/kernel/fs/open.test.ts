@@ -188,4 +188,37 @@ describe("filemap_read marks the folios it reads accessed (folio_mark_accessed)"
     k.vmscan.fbatches.drain();
     expect(k.vmscan.lru[p0]).toBe(Lru.ActiveFile);
   });
+
+  it("tmpfs: a read marks each page read from its first byte, a write each page written; an ext4 write marks nothing", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const buf = k.mmap(t, mmapArgs(1 << 20, {}));
+    const s = k.createFile("s", 4 * PG, "tmpfs", false);
+    const d = k.createFile("d", 4 * PG, "disk", true);
+    k.vmscan.fbatches.drain();
+    const v = k.vmscan;
+    const sp = [0, 1, 2, 3].map((i) => s.cache.get(i)!);
+    expect(sp.map((p) => v.referenced[p])).toEqual([0, 0, 0, 0]);
+    // bytes 100 .. 2*PG+99: page 0 is not read from its beginning; pages 1 and 2 are
+    expect(k.fileIo(0, s, buf, 2 * PG, false, 100)).toBe(2 * PG);
+    expect(sp.map((p) => v.referenced[p])).toEqual([0, 1, 1, 0]);
+    expect(k.fileIo(0, s, buf, 4 * PG, false, 0)).toBe(4 * PG);
+    v.fbatches.drain();
+    expect(sp.map((p) => v.lru[p])).toEqual([
+      Lru.InactiveAnon,
+      Lru.ActiveAnon,
+      Lru.ActiveAnon,
+      Lru.InactiveAnon,
+    ]);
+    // a write of 10 bytes inside page 3 marks it (shmem_get_folio(SGP_WRITE))
+    expect(k.fileIo(0, s, buf, 10, true, 3 * PG + 50)).toBe(10);
+    v.fbatches.drain();
+    expect(v.lru[sp[3]]).toBe(Lru.ActiveAnon);
+    const dp = [0, 1, 2, 3].map((i) => d.cache.get(i)!);
+    expect(k.fileIo(0, d, buf, 4 * PG, true, 0)).toBe(4 * PG);
+    expect(k.fileIo(0, d, buf, 4 * PG, true, 0)).toBe(4 * PG);
+    v.fbatches.drain();
+    expect(dp.map((p) => [v.lru[p], v.referenced[p]])).toEqual(dp.map(() => [Lru.InactiveFile, 0]));
+  });
 });
