@@ -180,6 +180,7 @@ export function syscall(c: CompileContext, s: Stmt): Run {
  */
 export function openFile(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
+  c.noTarget(s);
   c.opts(s, []);
   const args = argWords(s);
   const fw = args[0];
