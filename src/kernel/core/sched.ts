@@ -4,7 +4,6 @@
  * context_switch), exit (kernel/exit.c do_exit), the task a CPU's kernel
  * code runs for, and system-call entry.
  */
-
 import { assert } from "../../base/assert.ts";
 import { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
