@@ -79,7 +79,7 @@ export function vmFileOf(vma: Vma): OpenFile {
  * do_sync_mmap_readahead on a fault that missed page `index` of a disk
  * file of 4K folios: nothing under MADV_RANDOM or without readahead;
  * under MADV_SEQUENTIAL page_cache_sync_ra of ra_pages; else, unless the
- * file's mmap faults have missed more than MMAP_LOTSAMISS times more than
+ * VMA's struct file's faults have missed more than MMAP_LOTSAMISS times more than
  * they hit (mmap_miss, counted up to 10x that), read-around: ra_pages
  * pages from half of them before the page, the last quarter async (its
  * first page marked PG_readahead), read in page order.
