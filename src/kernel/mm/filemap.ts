@@ -494,7 +494,8 @@ function markFolioAccessed(ctx: MmContext, f: FileObject, start: number): void {
  * first unless the read begins in the folio where the last one ended
  * (pos_same_folio(ki_pos, last_pos - 1): a read re-reading one folio marks
  * it once), every later one it copies from. The host's 6.18 does the same
- * (FMODE_NOREUSE does not change it: only vma_has_recency looks at it).
+ * (test/differential/probe_openfile.c). FMODE_NOREUSE does not change it in
+ * 6.12 (only vma_has_recency looks at it); assumed for 6.18, not measured.
  * The open file's prev_pos becomes the byte after the last one read.
  * Returns the bytes read, or -errno (EFAULT, ENOMEM).
  * Linux: mm/filemap.c filemap_read, pos_same_folio
