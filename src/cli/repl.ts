@@ -27,7 +27,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: k = pkey_alloc [disable_access] [disable_write] | A: pkey_mprotect ADDR SIZE prot=rw pkey=K
   A: pkey_free K | A: wrpkru 0x55555550          (x86-64, machine pku=on)
   A: read ADDR [SIZE] | A: write ADDR [SIZE] [value=N] | A: exec ADDR
-  A: open F | A: n = syscall read|write F BUF SIZE [offset=N] | A: n = coredump | A: n = replay "trace.u64.gz" [limit=N]
+  A: open F | A: close F | A: n = syscall read|write F BUF SIZE [offset=N] | A: n = coredump | A: n = replay "trace.u64.gz" [limit=N]
   kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: vfree v
   kernel: p = alloc_pages order=N | kernel: free_pages ADDR order=N
   kernel: read ADDR | kernel: write ADDR [value=N] | kernel: exec ADDR

@@ -336,12 +336,15 @@ export interface Kernel<C extends Mmu = Mmu> {
   ): FileHandle;
   /**
    * read(2) / write(2) by the task current on the CPU between a file and a user buffer: at
-   * `offset` (pread / pwrite); without one, at the open file's position, advanced, when the
-   * task opened the file (openFile), else at offset 0; bytes moved, or -errno.
+   * `offset` (pread / pwrite); without one, at the position of the task's struct file of it,
+   * advanced, when the task opened the file (openFile), else at offset 0 (each task has
+   * its own readahead state of a file unless fork shared it); bytes moved, or -errno.
    */
   fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean, offset?: number): number;
-  /** open(2) of a file by a task: its open file description starts again (f_pos 0, file_ra_state_init). */
+  /** open(2) of a file by a task: a new struct file in its file table (f_pos 0, file_ra_state_init); fork shares it with the child. */
   openFile(task: TaskHandle, f: FileHandle): void;
+  /** close(2) of the task's struct file of a file: 0, or -EBADF if it holds none. */
+  closeFile(task: TaskHandle, f: FileHandle): number;
   /** ftruncate(2) by a task: the file's new size; 0 or -errno. Mappings past the new end fault SIGBUS. */
   ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint;
   /** mincore(2) by a task: 0 or -errno (EINVAL unaligned, ENOMEM for a hole: vec filled up to it), and one byte per page, bit 0 resident. */

@@ -598,9 +598,14 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     return vfs.fileIo(this, cpuId, fileOf(f), uva, len, write, offset);
   }
 
-  /** open(2) of a file by a task: the file's open file description starts again (f_pos 0, fresh readahead state). */
+  /** open(2) of a file by a task: a new struct file in its file table (f_pos 0, fresh readahead state). */
   openFile(task: TaskHandle, f: FileHandle): void {
-    vfs.openFile(taskOf(task), fileOf(f));
+    vfs.openFile(this, taskOf(task), fileOf(f));
+  }
+
+  /** close(2) of a task's struct file of a file; 0 or -EBADF. */
+  closeFile(task: TaskHandle, f: FileHandle): number {
+    return vfs.closeFile(this, taskOf(task), fileOf(f));
   }
 
   /** ftruncate(2) by a task; 0 or -errno. */

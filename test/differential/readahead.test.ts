@@ -21,8 +21,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
+import { taskOf } from "../../src/kernel/core/task.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
+import { Lru } from "../../src/kernel/mm/vmscan.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
 import { buildProbe, hostRun } from "./probeKit.ts";
 
@@ -124,6 +126,141 @@ describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
       // pressure) only takes pages away: a case is compared with up to 3 runs, any one equal
       // passes it; the last run's difference is reported
       const left = new Set([...want.keys()]);
+      for (let attempt = 0; ; attempt++) {
+        for (const exp of [...left]) {
+          const o = real.get(exp);
+          if (o?.skip !== undefined) {
+            console.log(`${exp} not compared: ${o.skip}`);
+            left.delete(exp);
+          } else if (JSON.stringify(got(o)) === JSON.stringify(want.get(exp))) left.delete(exp);
+        }
+        if (left.size === 0 || attempt === 2) break;
+        real = run();
+      }
+      for (const exp of left) expect(got(real.get(exp)), exp).toEqual(want.get(exp));
+    },
+  );
+});
+
+/**
+ * probe_openfile.c's cases through vmlab: "fork" and "opens" (the child
+ * reading through the parent's struct file, or one of its own) give the
+ * residency and the parent's position; "once", "twice", "same" each page's
+ * PG_active / PG_referenced after the reads and an lru_add_drain (a
+ * DONTNEED of another file), in the probe's letters; "shm_written" and
+ * "shm_read" the same of a tmpfs file after its write(2), then a read.
+ */
+function vmlabOpenFiles(raKb: number): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const exp of ["fork", "opens"]) {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 2, readaheadKb: raKb });
+    const f = k.createFile("data", 256 * PG, "disk", false, 2 << 20);
+    const t = k.spawn("probe")!;
+    k.switchTo(0, t);
+    k.openFile(t, f);
+    const map = k.mmap(
+      t,
+      mmapArgs(256 * PG, { file: f, shared: true, prot: { r: true, w: false, x: false } }),
+    );
+    const buf = k.mmap(t, mmapArgs(1 << 16, {}));
+    const reads = (n: number) => {
+      for (let i = 0; i < n; i++) expect(k.fileIo(0, f, buf, PG, false)).toBe(PG);
+    };
+    reads(5);
+    const c = k.fork(t, "child")!;
+    k.switchTo(0, c);
+    if (exp === "opens") k.openFile(c, f);
+    reads(5);
+    k.exit(c, "exit");
+    k.switchTo(0, t);
+    reads(5);
+    const pos = taskOf(t).files!.fds.get(f)!.pos;
+    const vec = Array.from(k.mincore(t, map, BigInt(256 * PG)).vec, (b) => b & 1).join("");
+    expect(checkInvariants(k)).toEqual([]);
+    out.set(exp, { pos, vec });
+  }
+  for (const exp of ["once", "twice", "same"]) {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 2, readaheadKb: raKb });
+    const f = k.createFile("small", 64 * PG, "disk", false, 2 << 20);
+    const other = k.createFile("other", PG, "disk", true);
+    const t = k.spawn("probe")!;
+    k.switchTo(0, t);
+    k.openFile(t, f);
+    const buf = k.mmap(t, mmapArgs(1 << 16, {}));
+    if (exp === "same") {
+      for (let i = 0; i < 40; i++) k.fileIo(0, f, buf, 100, false);
+      k.fileIo(0, f, buf, 200, false);
+    } else
+      for (let pass = 0; pass < (exp === "twice" ? 2 : 1); pass++)
+        for (let i = 0; i < 64; i++) expect(k.fileIo(0, f, buf, PG, false, i * PG)).toBe(PG);
+    expect(k.fadvise(t, other, 0n, 0n, "dontneed")).toBe(0n);
+    const v = k.vmscan;
+    let flags = "";
+    for (let i = 0; i < 64; i++) {
+      const pfn = f.cache.get(i);
+      if (pfn === undefined) flags += "?";
+      else {
+        const act = v.lru[pfn] === Lru.ActiveFile;
+        const ref = v.referenced[pfn] === 1;
+        flags += act ? (ref ? "B" : "A") : ref ? "R" : "-";
+      }
+    }
+    expect(checkInvariants(k)).toEqual([]);
+    out.set(exp, { flags });
+  }
+  // a tmpfs file of 16 pages made by one write(2), then read once
+  const k = new Kernel({ ramBytes: 64 << 20, cpus: 2, readaheadKb: raKb });
+  const s = k.createFile("shm", 16 * PG, "tmpfs", false);
+  const other = k.createFile("other", PG, "disk", true);
+  const t = k.spawn("probe")!;
+  k.switchTo(0, t);
+  const buf = k.mmap(t, mmapArgs(1 << 16, {}));
+  const shmFlags = () => {
+    expect(k.fadvise(t, other, 0n, 0n, "dontneed")).toBe(0n);
+    return Array.from({ length: 16 }, (_, i) => {
+      const pfn = s.cache.get(i)!;
+      const act = k.vmscan.lru[pfn] === Lru.ActiveAnon;
+      const ref = k.vmscan.referenced[pfn] === 1;
+      return act ? (ref ? "B" : "A") : ref ? "R" : "-";
+    }).join("");
+  };
+  expect(k.fileIo(0, s, buf, 16 * PG, true, 0)).toBe(16 * PG);
+  out.set("shm_written", { flags: shmFlags() });
+  for (let i = 0; i < 16; i++) expect(k.fileIo(0, s, buf, PG, false, i * PG)).toBe(PG);
+  out.set("shm_read", { flags: shmFlags() });
+  expect(checkInvariants(k)).toEqual([]);
+  return out;
+}
+
+describe("vmlab against this machine's Linux kernel: open file descriptions and reads marking pages accessed", () => {
+  const probe = buildProbe("probe_openfile.c");
+  const skip = "skip" in probe ? probe.skip : "";
+  it.skipIf(skip !== "")(
+    `fork shares the struct file, open(2) makes another; a file read twice is active${skip ? ` (skipped: ${skip})` : ""}`,
+    (ctx) => {
+      // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+      const run = (): Map<string, any> => {
+        const dir = mkdtempSync(`${tmpdir()}/vmlab-openfile-`);
+        const out = hostRun((probe as { path: string }).path, [dir], true);
+        return new Map(
+          out
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l))
+            .map((o) => [o.exp, o]),
+        );
+      };
+      let real = run();
+      if (real.has("skip")) {
+        console.log(`open files not compared: ${real.get("skip").why}`);
+        ctx.skip();
+        return;
+      }
+      const want = vmlabOpenFiles(real.get("bdi").ra_kb);
+      // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+      const got = (o: any) => (o.flags !== undefined ? { flags: o.flags } : { pos: o.pos, vec: o.vec });
+      // the host's noise (another process dropping the cache or reclaiming) is retried: up to 3 runs
+      const left = new Set(want.keys());
       for (let attempt = 0; ; attempt++) {
         for (const exp of [...left]) {
           const o = real.get(exp);

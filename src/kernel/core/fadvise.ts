@@ -12,6 +12,7 @@ import { Errno } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
 import { syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
+import { taskFile } from "./vfs.ts";
 
 /** What mincore returns: 0 or -errno, and the vector (one byte per page, bit 0 resident; filled up to a hole). */
 export interface MincoreResult {
@@ -43,8 +44,10 @@ export function mincore(k: KernelCore, task: Task, addr: bigint, len: bigint): M
 
 /**
  * posix_fadvise(FILE, OFFSET, LEN, ADVICE) by `task`, the advice by name
- * (POSIX_FADV_ in lower case; another name is -EINVAL): 0 or -errno. vmlab
- * has no file descriptors (EBADF) and no pipes (ESPIPE): the file is named.
+ * (POSIX_FADV_ in lower case; another name is -EINVAL): 0 or -errno, on
+ * the task's struct file of the file (fs/open.ts: the one `open` made, or an
+ * implicit one of its own). vmlab names files (no EBADF) and has no pipes
+ * (ESPIPE).
  * Linux: mm/fadvise.c ksys_fadvise64_64, vfs_fadvise
  */
 export function fadvise(
@@ -57,7 +60,7 @@ export function fadvise(
 ): bigint {
   syscallEntry(k, task);
   const adv = Object.hasOwn(FADVISE_ADVICE, advice) ? FADVISE_ADVICE[advice] : -1;
-  return BigInt(genericFadvise(k.userMm, f, offset, len, adv));
+  return BigInt(genericFadvise(k.userMm, taskFile(k, task, f), offset, len, adv));
 }
 
 /**

@@ -37,7 +37,10 @@ export function mmap(k: KernelCore, task: Task, args: MmapArgs): bigint {
   // shmem_mmap -> seal_check_write: a shared writable mapping of a write-sealed memfd
   if (args.file && args.shared && args.prot.w && sealCheckWrite(args.file) < 0) return BigInt(-Errno.EPERM);
   const pkey = mmapPkey(k, task, mm, args.prot);
-  const r = k.userMm.mmap(mm, pkey ? { ...args, pkey } : args, (vpn, write) => populate(k, task, vpn, write));
+  // ksys_mmap_pgoff: fget(fd), the task's struct file of the file (an implicit one if it has none)
+  const vmFile = args.file && task.files !== null ? task.files.fileFor(args.file) : null;
+  const a = vmFile !== null ? { ...args, vmFile } : args;
+  const r = k.userMm.mmap(mm, pkey ? { ...a, pkey } : a, (vpn, write) => populate(k, task, vpn, write));
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
 }
 

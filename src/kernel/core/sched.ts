@@ -5,6 +5,7 @@
  * code runs for, and system-call entry.
  */
 import { assert } from "../../base/assert.ts";
+import { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -91,6 +92,7 @@ export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: num
   t.uid = uid;
   t.rlimitStack = rlimitStack;
   t.mm = mm;
+  t.files = new FilesStruct();
   const top = mm.stackTop;
   const gap = Math.min(Math.max(Math.ceil(rlimitStack / 4096) + 256, 32768), Math.floor((top / 6) * 5));
   mm.mmapBase = top - gap;
@@ -139,6 +141,8 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   t.rlimitStack = parent.rlimitStack;
   for (const s of parent.caught) t.caught.add(s);
   t.mm = mm;
+  // copy_files -> dup_fd: the child's table holds the parent's struct files (f_pos, f_ra shared)
+  t.files = parent.files?.dup() ?? new FilesStruct();
   return t;
 }
 
@@ -155,6 +159,9 @@ export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
   t.rlimitStack = parent.rlimitStack;
   t.mm = parent.mm;
   parent.mm.users++;
+  // CLONE_FILES: the same table
+  t.files = parent.files;
+  if (t.files !== null) t.files.users++;
   return t;
 }
 
@@ -208,6 +215,10 @@ export function exit(k: KernelCore, task: Task, reason: string): void {
     k.current[cpu] = null;
     k.runningCpu = cpu;
   }
+  // exit_files -> put_files_struct: the last user closes every file (fput)
+  const files = task.files;
+  task.files = null;
+  if (files !== null && --files.users === 0) files.fds.clear();
   const mm = task.mm;
   if (mm && --mm.users === 0) {
     k.os?.exitMm(k, mm);

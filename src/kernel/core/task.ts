@@ -1,4 +1,5 @@
 import { assert } from "../../base/assert.ts";
+import type { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 
 /**
@@ -37,6 +38,8 @@ export class Task implements TaskHandle {
   /** why it died: "oops", "SIGSEGV", "exit", ... */
   exitReason = "";
   mm: MmStruct | null = null;
+  /** the open files (task->files: fs/open.ts FilesStruct); null for a kernel thread and after exit */
+  files: FilesStruct | null = null;
   /** faults resolved without I/O / with I/O, counted from spawn or fork (like /proc/PID/stat) */
   minFlt = 0;
   majFlt = 0;

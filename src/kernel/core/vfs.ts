@@ -8,11 +8,11 @@ import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
+import { FilesStruct, type OpenFile } from "../fs/open.ts";
 import { MAX_ORDER } from "../mm/buddy.ts";
 import { filemapRead } from "../mm/filemap.ts";
 import { Gfp } from "../mm/gfp.ts";
 import { PageFlag } from "../mm/PageDesc.ts";
-import { fileRaStateInit } from "../mm/readahead.ts";
 import { shmemSwapinIndex } from "../mm/shmem.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
@@ -73,9 +73,10 @@ export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: numbe
 /**
  * read(2) / write(2) of `len` bytes between a file and the user buffer
  * `uva` of the task current on `cpuId`, at file offset `offset` (pread /
- * pwrite); without one, at the open file's position (f_pos of vmlab's one
- * open file description of the file), which advances by the bytes moved,
- * when the task opened the file (openFile), else at offset 0. A read of
+ * pwrite); without one, at the position of the task's struct file of the
+ * file (f_pos, shared with the processes fork shared it with), which
+ * advances by the bytes moved, when the task opened the file (openFile),
+ * else at offset 0 (an implicit struct file: fs/open.ts). A read of
  * a disk file is filemap_read (mm/filemap.ts: readahead as the open
  * file's state says, stopping at EOF); a tmpfs read (shmem_file_read_iter,
  * no readahead) and a write go page by page through the page cache (pages
@@ -94,29 +95,47 @@ export function fileIo(
   write: boolean,
   offset?: number,
 ): number {
-  const task = k.current[cpuId];
-  const usePos = offset === undefined && task !== null && f.openers.has(task.pid);
-  const r = fileIoAt(k, cpuId, f, uva, len, write, usePos ? f.pos : (offset ?? 0));
-  if (usePos && r > 0) f.pos += r; // fdput_pos: the new f_pos
+  const file = taskFile(k, k.current[cpuId], f); // fdget_pos
+  const usePos = offset === undefined && !file.implicit;
+  const r = fileIoAt(k, cpuId, file, uva, len, write, usePos ? file.pos : (offset ?? 0));
+  if (usePos && r > 0) file.pos += r; // fdput_pos: the new f_pos
   return r;
+}
+
+/** The struct files of I/O with no task current (the kernel's context: kernel_read's own files). */
+const kernelFiles = new WeakMap<KernelCore, FilesStruct>();
+
+/**
+ * The struct file `task` uses for `f` (fdget): the one in its file table,
+ * or an implicit one opened at this first use (fs/open.ts). Kernel threads
+ * and I/O with no task current use the kernel's own table.
+ */
+export function taskFile(k: KernelCore, task: Task | null, f: FileObject): OpenFile {
+  let table = task?.files ?? null;
+  if (table === null) {
+    table = kernelFiles.get(k) ?? new FilesStruct();
+    kernelFiles.set(k, table);
+  }
+  return table.fileFor(f);
 }
 
 function fileIoAt(
   k: KernelCore,
   cpuId: number,
-  f: FileObject,
+  file: OpenFile,
   uva: bigint,
   len: number,
   write: boolean,
   start: number,
 ): number {
+  const f = file.inode;
   const phys = k.machine.phys;
   const cache = k.userMm.env.cache;
   if (!write && f.fs === "disk") {
     // filemap_read: flush_dcache_folio of a folio users map before the copy (they may hold
     // their writes in lines of other colours); an unmapped page needs none (ARM defers it)
     let to = uva;
-    return filemapRead(k.userMm, f, start, len, (pfn, off, bytes) => {
+    return filemapRead(k.userMm, file, start, len, (pfn, off, bytes) => {
       if (k.pages.mapcount[pfn] > 0) cache.flushDcachePage(pfn);
       const base = pfn * 4096 + off;
       const r = k.uaccess.copy(
@@ -155,14 +174,31 @@ function fileIoAt(
     }
   };
   if (!write) flushMapped();
+  // tmpfs marks the pages it copies accessed: shmem_file_read_iter each page read from its
+  // first byte ("Mark the page accessed if we read the beginning"), shmem_write_begin's
+  // shmem_get_folio(SGP_WRITE) each page written. An ext4 write does not: its write_begin
+  // asks for FGP_WRITEBEGIN, without FGP_ACCESSED (6.12; 6.18's write_begin_get_folio too).
+  const lru = f.fs === "tmpfs" ? k.userMm.env.lru : null;
+  let marked = -1;
+  const accessed = (i: number, a: number) => {
+    const page = Math.floor((start + i) / 4096);
+    if (lru === null || page === marked || (!write && (start + i) % 4096 !== 0)) return;
+    marked = page;
+    lru.markAccessed(Math.floor(a / 4096));
+  };
   const r = k.uaccess.copy(
     cpuId,
     uva,
     n,
     !write,
-    (i) => phys.read8(at(i)),
+    (i) => {
+      const a = at(i);
+      accessed(i, a);
+      return phys.read8(a);
+    },
     (i, b) => {
       const a = at(i);
+      accessed(i, a);
       phys.write8(a, b);
       if (f.fs === "disk") f.dirty.add(Math.floor((start + i) / 4096));
       else k.pages.flags[Math.floor(a / 4096)] |= PageFlag.Dirty; // shmem_write_end: folio_mark_dirty
@@ -174,15 +210,29 @@ function fileIoAt(
 }
 
 /**
- * open(2) of `f` by `task`: vmlab keeps one open file description per file
- * (struct file: f_pos, f_ra, the advice's mode bits); it starts again, as a
- * new struct file would (file_ra_state_init), and the task's read/write
- * without an offset use and advance its position from now on.
- * Linux: fs/open.c do_dentry_open, mm/readahead.c file_ra_state_init
+ * open(2) of `f` by `task`: a new struct file (f_pos 0, f_ra as
+ * file_ra_state_init leaves it, no advice) in the task's file table, which
+ * the task's read/write/mmap/fadvise of `f` use from now on (vmlab's table
+ * holds one struct file a file: it replaces the one held, which lives on in
+ * the mappings made through it and in the tables fork copied it to).
+ * Linux: fs/open.c do_sys_openat2, do_dentry_open; mm/readahead.c file_ra_state_init
  */
-export function openFile(task: Task, f: FileObject): void {
-  fileRaStateInit(f);
-  f.openers.add(task.pid);
+export function openFile(k: KernelCore, task: Task, f: FileObject): void {
+  syscallEntry(k, task);
+  assert(task.files !== null, "open by a task without a file table");
+  task.files.open(f);
+}
+
+/**
+ * close(2) of the task's struct file of `f`: 0, or -EBADF when the task
+ * holds none (it never used the file, or closed it). Mappings made through
+ * it keep it (vm_file); a later use of the file opens an implicit one.
+ * Linux: fs/open.c sys_close, fs/file.c file_close_fd, filp_flush, fput
+ */
+export function closeFile(k: KernelCore, task: Task, f: FileObject): number {
+  syscallEntry(k, task);
+  if (task.files === null || !task.files.close(f)) return -Errno.EBADF;
+  return 0;
 }
 
 /**

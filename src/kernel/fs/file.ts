@@ -41,30 +41,6 @@ export class FileObject implements FileHandle {
   /** what the disk holds for the pages written back, kept compact where a page allows (hw/PageStore.ts) */
   private diskPages: PageStore | null = null;
   /**
-   * The open file's readahead window (struct file's f_ra.ra_pages), in pages: null is the
-   * backing device's (bdi->ra_pages, `readahead=`), as open(2) sets it (file_ra_state_init);
-   * POSIX_FADV_SEQUENTIAL doubles it, POSIX_FADV_NORMAL restores it. vmlab has no open(2):
-   * each file has one open file description, shared by every process.
-   * Linux: include/linux/fs.h struct file_ra_state, mm/fadvise.c generic_fadvise
-   */
-  raPages: number | null = null;
-  /**
-   * The rest of that open file's readahead state (struct file_ra_state): the last window
-   * (`start`, `size`, `asyncSize`: its PG_readahead page is at start + size - asyncSize;
-   * `order`, its folios' order, 6.16 on),
-   * `mmapMiss` (do_sync_mmap_readahead's MMAP_LOTSAMISS count) and `prevPos` (the byte after
-   * the last read(2); -1 after open, file_ra_state_init). Kept by mm/readahead.ts.
-   * Linux: include/linux/fs.h struct file_ra_state
-   */
-  readonly ra = { start: 0, size: 0, asyncSize: 0, order: 0, mmapMiss: 0, prevPos: -1 };
-  /** that open file's position (f_pos): read(2)/write(2) by a process that opened it (`P: open FILE`) */
-  pos = 0;
-  /** pids of the processes that opened the file (`P: open FILE`): their read/write use `pos` */
-  readonly openers = new Set<number>();
-  /** FMODE_RANDOM and FMODE_NOREUSE of that open file (POSIX_FADV_RANDOM, POSIX_FADV_NOREUSE). Linux: include/linux/fs.h */
-  fmodeRandom = false;
-  fmodeNoreuse = false;
-  /**
    * A shmem inode's seals (info->seals, F_SEAL_*): a tmpfs file starts with
    * F_SEAL_SEAL (shmem_get_inode), memfd_create(MFD_ALLOW_SEALING) clears it
    * (kernel/core/memfd.ts). Meaningless for a disk file.

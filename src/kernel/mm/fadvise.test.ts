@@ -10,10 +10,16 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import type { TaskHandle } from "../core/task.ts";
+import { taskOf } from "../core/task.ts";
+import { type FileHandle, fileOf } from "../fs/file.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { mmapArgs } from "./userMm.ts";
+
+/** the task's struct file of the file (fs/open.ts: the one it opened, or its implicit one) */
+const sf = (t: TaskHandle, f: FileHandle) => taskOf(t).files!.fileFor(fileOf(f));
 
 const PG = 4096n;
 
@@ -36,7 +42,7 @@ describe("posix_fadvise", () => {
       expect(k.fadvise(t, s, 0n, 0n, a)).toBe(0n);
     expect(k.fadvise(t, s, 0n, 0n, "forget")).toBe(-22n);
     expect(s.cache.size).toBe(16);
-    expect([s.raPages, s.fmodeRandom, s.fmodeNoreuse]).toEqual([null, false, false]);
+    expect([sf(t, s).raPages, sf(t, s).fmodeRandom, sf(t, s).fmodeNoreuse]).toEqual([null, false, false]);
   });
 
   it("SEQUENTIAL doubles the open file's ra_pages, which sizes mmap read-around; NORMAL restores the device's and clears FMODE_RANDOM and FMODE_NOREUSE", () => {
@@ -61,11 +67,11 @@ expect cached(g) == 32
     const f = k.createFile("f", 4096, "disk", false);
     k.fadvise(t, f, 0n, 0n, "random");
     k.fadvise(t, f, 0n, 0n, "noreuse");
-    expect([f.fmodeRandom, f.fmodeNoreuse]).toEqual([true, true]);
+    expect([sf(t, f).fmodeRandom, sf(t, f).fmodeNoreuse]).toEqual([true, true]);
     k.fadvise(t, f, 0n, 0n, "sequential");
-    expect([f.fmodeRandom, f.fmodeNoreuse, f.raPages]).toEqual([false, true, 64]);
+    expect([sf(t, f).fmodeRandom, sf(t, f).fmodeNoreuse, sf(t, f).raPages]).toEqual([false, true, 64]);
     k.fadvise(t, f, 0n, 0n, "normal");
-    expect([f.fmodeRandom, f.fmodeNoreuse, f.raPages]).toEqual([false, false, null]);
+    expect([sf(t, f).fmodeRandom, sf(t, f).fmodeNoreuse, sf(t, f).raPages]).toEqual([false, false, null]);
   });
 
   it("WILLNEED reads at most max(io_pages, ra_pages) pages, from the first partial page, never past EOF, in 4K folios even with folio=", () => {

@@ -9,6 +9,7 @@
  * Linux: mm/fadvise.c generic_fadvise, fs/drop_caches.c
  */
 import type { FileObject } from "../fs/file.ts";
+import type { OpenFile } from "../fs/open.ts";
 import { filemapFdatawriteRange, folioEndWriteback, forcePageCacheRa } from "./filemap.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import { invalidateMappingPages, mappingTryInvalidate } from "./truncate.ts";
@@ -36,7 +37,9 @@ export const FADVISE_ADVICE: Readonly<Record<string, Fadv>> = {
 const LLONG_MAX = (1n << 63n) - 1n;
 
 /**
- * generic_fadvise on f's one open file: 0 or -errno (EINVAL for a negative
+ * generic_fadvise on the struct file `file` (the advice's readahead
+ * settings are that open file's, not the inode's: another process's open of
+ * the file keeps its own): 0 or -errno (EINVAL for a negative
  * length or an unknown advice). A tmpfs file's backing device is
  * noop_backing_dev_info (shmem sets up no bdi), so every valid advice is
  * accepted and ignored there. `len` 0 means to the end of the file
@@ -46,11 +49,12 @@ const LLONG_MAX = (1n << 63n) - 1n;
  */
 export function genericFadvise(
   ctx: MmContext,
-  f: FileObject,
+  file: OpenFile,
   offset: bigint,
   len: bigint,
   advice: number,
 ): number {
+  const f = file.inode;
   if (len < 0n) return -Errno.EINVAL;
   if (advice < Fadv.NORMAL || advice > Fadv.NOREUSE || !Number.isInteger(advice)) return -Errno.EINVAL;
   if (f.fs === "tmpfs") return 0; // bdi == &noop_backing_dev_info: no bad return value, but ignore advice
@@ -58,27 +62,27 @@ export function genericFadvise(
   const endbyte = len === 0n || end > LLONG_MAX ? LLONG_MAX : end - 1n; // inclusive
   switch (advice) {
     case Fadv.NORMAL:
-      f.raPages = null; // bdi->ra_pages
-      f.fmodeRandom = false;
-      f.fmodeNoreuse = false;
+      file.raPages = null; // bdi->ra_pages
+      file.fmodeRandom = false;
+      file.fmodeNoreuse = false;
       break;
     case Fadv.RANDOM:
-      f.fmodeRandom = true;
+      file.fmodeRandom = true;
       break;
     case Fadv.SEQUENTIAL:
-      f.raPages = ctx.settings.readaheadPages * 2;
-      f.fmodeRandom = false;
+      file.raPages = ctx.settings.readaheadPages * 2;
+      file.fmodeRandom = false;
       break;
     case Fadv.WILLNEED: {
       if (offset < 0n) break;
       // first and last PARTIAL page
       const start = offset >> 12n;
       const nr = (endbyte >> 12n) - start + 1n;
-      if (start < BigInt(f.nrPages)) forcePageCacheRa(ctx, f, Number(start), Number(nr));
+      if (start < BigInt(f.nrPages)) forcePageCacheRa(ctx, file, Number(start), Number(nr));
       break;
     }
     case Fadv.NOREUSE:
-      f.fmodeNoreuse = true;
+      file.fmodeNoreuse = true;
       break;
     case Fadv.DONTNEED:
       if (offset >= 0n) fadviseDontneed(ctx, f, offset, endbyte);

@@ -8,6 +8,7 @@
  */
 
 import type { FileObject } from "../fs/file.ts";
+import { OpenFile } from "../fs/open.ts";
 import { PteFlag } from "./arch.ts";
 import { doSetPmd, filePmdSuitable } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
@@ -57,37 +58,49 @@ const MMAP_LOTSAMISS = 100;
  * ra_pages asked for). Linux: mm/filemap.c do_async_mmap_readahead
  */
 function doAsyncMmapReadahead(ctx: MmContext, vma: Vma, f: FileObject, index: number): void {
-  const ra = raPagesOf(ctx, f);
+  const file = vmFileOf(vma);
+  const ra = raPagesOf(ctx, file);
   if (vma.vmFlags & VmFlag.RAND_READ || ra === 0) return;
-  if (f.ra.mmapMiss > 0) f.ra.mmapMiss--;
-  if (folioTestReadahead(ctx, f, index)) pageCacheAsyncRa(ctx, f, index, ra);
+  if (file.ra.mmapMiss > 0) file.ra.mmapMiss--;
+  if (folioTestReadahead(ctx, f, index)) pageCacheAsyncRa(ctx, file, index, ra);
+}
+
+/**
+ * vma->vm_file: the struct file mmap was given (fs/open.ts), whose f_ra the
+ * read-around uses; a VMA made without one (the windows profile's section
+ * views) gets one of its own here.
+ */
+export function vmFileOf(vma: Vma): OpenFile {
+  vma.vmFile ??= new OpenFile(vma.file!, true);
+  return vma.vmFile;
 }
 
 /**
  * do_sync_mmap_readahead on a fault that missed page `index` of a disk
  * file of 4K folios: nothing under MADV_RANDOM or without readahead;
  * under MADV_SEQUENTIAL page_cache_sync_ra of ra_pages; else, unless the
- * file's mmap faults have missed more than MMAP_LOTSAMISS times more than
+ * VMA's struct file's faults have missed more than MMAP_LOTSAMISS times more than
  * they hit (mmap_miss, counted up to 10x that), read-around: ra_pages
  * pages from half of them before the page, the last quarter async (its
  * first page marked PG_readahead), read in page order.
  * Linux: mm/filemap.c do_sync_mmap_readahead (6.18: ra->order 0)
  */
-function doSyncMmapReadahead(ctx: MmContext, vma: Vma, f: FileObject, index: number): void {
-  const raPages = raPagesOf(ctx, f);
+function doSyncMmapReadahead(ctx: MmContext, vma: Vma, index: number): void {
+  const file = vmFileOf(vma);
+  const raPages = raPagesOf(ctx, file);
   if (vma.vmFlags & VmFlag.RAND_READ || raPages === 0) return;
   if (vma.vmFlags & VmFlag.SEQ_READ) {
-    pageCacheSyncRa(ctx, f, index, raPages);
+    pageCacheSyncRa(ctx, file, index, raPages);
     return;
   }
-  const ra = f.ra;
+  const ra = file.ra;
   if (ra.mmapMiss < MMAP_LOTSAMISS * 10) ra.mmapMiss++;
   if (ra.mmapMiss > MMAP_LOTSAMISS) return;
   ra.start = Math.max(0, index - Math.floor(raPages / 2));
   ra.size = raPages;
   ra.asyncSize = Math.floor(raPages / 4);
   ra.order = 0;
-  pageCacheRaOrder(ctx, f);
+  pageCacheRaOrder(ctx, file);
 }
 
 /**
@@ -118,14 +131,14 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     return pfn < 0 ? null : { pfn, major: false };
   }
   if (f.folioOrder === 0) {
-    doSyncMmapReadahead(ctx, vma, f, index);
+    doSyncMmapReadahead(ctx, vma, index);
     const pfn = pc.readPage(f, index, true);
     return pfn < 0 ? null : { pfn, major: true };
   }
   let from = index;
   let to = index + 1;
   if (!(vma.vmFlags & VmFlag.RAND_READ)) {
-    const ra = raPagesOf(ctx, f); // file->f_ra.ra_pages (POSIX_FADV_SEQUENTIAL doubles it)
+    const ra = raPagesOf(ctx, vmFileOf(vma)); // file->f_ra.ra_pages (POSIX_FADV_SEQUENTIAL doubles it)
     if (vma.vmFlags & VmFlag.SEQ_READ) to = index + ra;
     else {
       from = Math.max(0, index - Math.floor(ra / 2));
@@ -228,7 +241,10 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshT
     }
   }
   // filemap_map_pages: the hits taken off the file's mmap_miss
-  if (f.fs === "disk") f.ra.mmapMiss = Math.max(0, f.ra.mmapMiss - mmapMiss);
+  if (f.fs === "disk") {
+    const ra = vmFileOf(vma).ra;
+    ra.mmapMiss = Math.max(0, ra.mmapMiss - mmapMiss);
+  }
   return false;
 }
 
@@ -409,16 +425,17 @@ function filemapGetReadBatch(
  */
 function filemapGetPages(
   ctx: MmContext,
-  f: FileObject,
+  file: OpenFile,
   pos: number,
   count: number,
   batch: number[],
 ): boolean {
+  const f = file.inode;
   const index = Math.floor(pos / 4096);
   const lastIndex = Math.ceil((pos + count) / 4096); // the page past the read's end
   filemapGetReadBatch(ctx, f, index, lastIndex - 1, batch);
   if (batch.length === 0) {
-    pageCacheSyncRa(ctx, f, index, lastIndex - index);
+    pageCacheSyncRa(ctx, file, index, lastIndex - index);
     filemapGetReadBatch(ctx, f, index, lastIndex - 1, batch);
   }
   if (batch.length === 0) {
@@ -427,7 +444,7 @@ function filemapGetPages(
     return true;
   }
   const last = batch[batch.length - 1];
-  if (folioTestReadahead(ctx, f, last)) pageCacheAsyncRa(ctx, f, last, lastIndex - last);
+  if (folioTestReadahead(ctx, f, last)) pageCacheAsyncRa(ctx, file, last, lastIndex - last);
   return true;
 }
 
@@ -450,33 +467,58 @@ function pinFolio(
 }
 
 /**
+ * folio_mark_accessed of the cached folio from page `start`: each of its
+ * pages (vmlab's LRU holds a page-cache folio page by page), as the LRU's
+ * folio_mark_accessed takes it (mm/swap.ts folioMarkAccessed: PG_referenced
+ * first, then activation through the lru_activate batch).
+ * Linux: mm/swap.c folio_mark_accessed
+ */
+function markFolioAccessed(ctx: MmContext, f: FileObject, start: number): void {
+  const lru = ctx.env.lru;
+  if (lru === null) return;
+  const pc = ctx.env.pageCache;
+  const nr = pc.folioPages(f, start);
+  for (let i = start; i < start + nr; i++) {
+    const pfn = pc.find(f, i);
+    if (pfn >= 0) lru.markAccessed(pfn);
+  }
+}
+
+/**
  * filemap_read: read(2) of `count` bytes at file offset `pos` of a disk
  * file through the page cache, batch by batch (filemap_get_pages: readahead
  * as the open file's state says), each folio's part copied to the user
  * (`copy(pfn, pageOffset, bytes)`, one page at a time, returns the bytes
  * copied). Stops at EOF, or at a short copy (-EFAULT if nothing was read).
+ * The folios read are marked accessed (folio_mark_accessed): the batch's
+ * first unless the read begins in the folio where the last one ended
+ * (pos_same_folio(ki_pos, last_pos - 1): a read re-reading one folio marks
+ * it once), every later one it copies from. The host's 6.18 does the same
+ * (test/differential/probe_openfile.c). FMODE_NOREUSE does not change it in
+ * 6.12 (only vma_has_recency looks at it); assumed for 6.18, not measured.
  * The open file's prev_pos becomes the byte after the last one read.
  * Returns the bytes read, or -errno (EFAULT, ENOMEM).
- * Linux: mm/filemap.c filemap_read
+ * Linux: mm/filemap.c filemap_read, pos_same_folio
  */
 export function filemapRead(
   ctx: MmContext,
-  f: FileObject,
+  file: OpenFile,
   pos: number,
   count: number,
   copy: (pfn: number, pageOffset: number, bytes: number) => number,
 ): number {
   if (count === 0) return 0;
+  const f = file.inode;
   const pc = ctx.env.pageCache;
   const batch: number[] = [];
-  let lastPos = f.ra.prevPos;
+  let lastPos = file.ra.prevPos;
   let done = 0;
   let error = 0;
   let at = pos;
   do {
     const isize = f.sizeBytes;
     if (at >= isize) break;
-    if (!filemapGetPages(ctx, f, at, count - done, batch)) {
+    if (!filemapGetPages(ctx, file, at, count - done, batch)) {
       error = -Errno.ENOMEM;
       break;
     }
@@ -485,8 +527,14 @@ export function filemapRead(
     // buffer may run it) leaves them
     const pinned = ctx.env.lru?.pinned;
     if (pinned) for (const start of batch) pinFolio(ctx, f, start, pinned, true);
-    for (const start of batch) {
+    // "When a read accesses the same folio several times, only mark it as accessed the first time"
+    const firstSize = pc.folioPages(f, batch[0]) * 4096;
+    if (Math.floor(at / firstSize) !== Math.floor((lastPos - 1) / firstSize))
+      markFolioAccessed(ctx, f, batch[0]);
+    for (let b = 0; b < batch.length; b++) {
+      const start = batch[b];
       if (endOffset < start * 4096) break;
+      if (b > 0) markFolioAccessed(ctx, f, start);
       const fsize = pc.folioPages(f, start) * 4096;
       const bytes = Math.min(endOffset - at, fsize - (at - start * 4096));
       // copy_folio_to_iter, a page at a time
@@ -508,7 +556,7 @@ export function filemapRead(
     }
     if (pinned) for (const start of batch) pinFolio(ctx, f, start, pinned, false);
   } while (done < count && at < f.sizeBytes && error === 0);
-  f.ra.prevPos = lastPos;
+  file.ra.prevPos = lastPos;
   return done > 0 ? done : error;
 }
 

@@ -39,6 +39,7 @@ import type { ShmemObject, Vma } from "./vma.ts";
 export const enum Errno {
   EPERM = 1,
   ENOENT = 2,
+  EBADF = 9,
   EAGAIN = 11,
   ENOMEM = 12,
   EACCES = 13,
@@ -87,6 +88,8 @@ export interface LruHooks {
   reclaimPage(pfn: number, index: number, anonVma?: number): boolean;
   /** the end of reclaim_pages' shrink_folio_list: try_to_unmap_flush of what reclaimPage deferred */
   endFolioList(): void;
+  /** folio_mark_accessed (mm/swap.c; mm/swap.ts folioMarkAccessed): read(2) of a cached page (filemap_read) */
+  markAccessed(pfn: number): void;
   /** folio_mark_lazyfree: a clean anonymous page MADV_FREE made lazily freeable is queued in the lru_lazyfree batch, which moves it to the inactive file list (swap.ts) */
   markLazyfree(pfn: number): void;
 }

@@ -8,6 +8,7 @@
 import { PteFlag } from "./arch.ts";
 import { splitFoliosInPart } from "./deferred_split.ts";
 import { Fadv, genericFadvise } from "./fadvise.ts";
+import { vmFileOf } from "./filemap.ts";
 import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
 import { hugetlbMadviseRefused } from "./hugetlb.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
@@ -271,7 +272,7 @@ function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): v
     return;
   }
   const offset = BigInt(linearIndex(v, a)) << 12n;
-  genericFadvise(ctx, v.file, offset, BigInt(b - a) << 12n, Fadv.WILLNEED);
+  genericFadvise(ctx, vmFileOf(v), offset, BigInt(b - a) << 12n, Fadv.WILLNEED);
 }
 
 /** madvise_populate's faults over [start, end) (no hole in it): 0 or -errno. Linux: mm/madvise.c madvise_populate */

@@ -8,6 +8,7 @@
  * sys_x86_64.c with the same gap search).
  */
 import type { FileHandle, FileObject } from "../fs/file.ts";
+import type { OpenFile } from "../fs/open.ts";
 import { mmPopulate } from "./gup.ts";
 import { hugetlbMaySplit, hugetlbMmapSetup, hugetlbVmClose } from "./hugetlb.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
@@ -36,6 +37,8 @@ export interface MmapArgs {
   privileged: boolean;
   /** the file to map (a file mapping), and the offset in it (bytes, page-aligned) */
   file?: FileObject | null;
+  /** the struct file mapped (vm_file: the mapping process's, fs/open.ts); the syscall layer sets it */
+  vmFile?: OpenFile | null;
   offset?: number;
   /** a character device whose mmap handler remap_pfn_range()s its buffer (the offset applies to it) */
   device?: { name: string; pfn: number; pages: number } | null;
@@ -177,8 +180,10 @@ export function mmap(
     remapPfnRange(ctx, mm, vma, a.device.pfn + (a.offset ?? 0) / 4096);
     return start;
   }
-  if (a.file) vma.file = a.file;
-  else if (a.shmem) {
+  if (a.file) {
+    vma.file = a.file;
+    vma.vmFile = a.vmFile ?? null; // vma->vm_file = get_file(file)
+  } else if (a.shmem) {
     // shm_mmap: the VMA maps the segment's shmem file (a reference of its own; shm_open counts it)
     vma.shmem = a.shmem.obj;
     a.shmem.obj.refs++;

@@ -9,11 +9,17 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
+import type { TaskHandle } from "../core/task.ts";
+import { taskOf } from "../core/task.ts";
+import { type FileHandle, fileOf } from "../fs/file.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { getInitRaSize, getNextRaSize } from "./readahead.ts";
 import { mmapArgs } from "./userMm.ts";
+
+/** the task's struct file of the file (fs/open.ts: the one it opened, or its implicit one) */
+const sf = (t: TaskHandle, f: FileHandle) => taskOf(t).files!.fileFor(fileOf(f));
 
 const PG = 4096;
 
@@ -58,7 +64,7 @@ describe("read(2) readahead (filemap_read, page_cache_sync_ra / page_cache_async
     const want = (i: number) => (i < 1 ? 4 : i < 4 ? 12 : i < 12 ? 28 : i < 28 ? 60 : 92);
     expect(cachedAfter).toEqual(cachedAfter.map((_, i) => want(i)));
     expect(runs(f)).toEqual([[0, 91]]);
-    expect(f.pos).toBe(40 * PG);
+    expect(sf(t, f).pos).toBe(40 * PG);
     expect(f.pagesRead).toBe(92);
     expect(checkInvariants(k)).toEqual([]);
   });
@@ -70,10 +76,10 @@ describe("read(2) readahead (filemap_read, page_cache_sync_ra / page_cache_async
     const flags = k.pages.flags;
     const marked = [...f.cache.entries()].filter(([, pfn]) => flags[pfn] & PageFlag.Reclaim).map(([i]) => i);
     expect(marked).toEqual([1]);
-    expect(f.ra).toMatchObject({ start: 0, size: 4, asyncSize: 3, prevPos: PG });
+    expect(sf(t, f).ra).toMatchObject({ start: 0, size: 4, asyncSize: 3, prevPos: PG });
     k.fileIo(0, f, buf, PG, false);
     expect(flags[f.cache.get(1)!] & PageFlag.Reclaim).toBe(0);
-    expect(f.ra).toMatchObject({ start: 4, size: 8, asyncSize: 8 });
+    expect(sf(t, f).ra).toMatchObject({ start: 4, size: 8, asyncSize: 8 });
     expect(runs(f)).toEqual([[0, 11]]);
     expect(flags[f.cache.get(4)!] & PageFlag.Reclaim).not.toBe(0);
   });
@@ -82,8 +88,8 @@ describe("read(2) readahead (filemap_read, page_cache_sync_ra / page_cache_async
     const { k, t, f, buf } = boot(1 << 20);
     for (const p of [100, 37, 200, 5, 150, 60]) expect(k.fileIo(0, f, buf, PG, false, p * PG)).toBe(PG);
     expect(runs(f)).toEqual([5, 37, 60, 100, 150, 200].map((p) => [p, p]));
-    expect(f.ra.size).toBe(0);
-    expect(f.pos).toBe(0); // pread leaves the position
+    expect(sf(t, f).ra.size).toBe(0);
+    expect(sf(t, f).pos).toBe(0); // pread leaves the position
     k.fileIo(0, f, buf, PG, false, 61 * PG); // follows the last read: a window of 4 from 61
     expect(runs(f).slice(2, 3)).toEqual([[60, 64]]);
     expect(checkInvariants(k)).toEqual([]);
@@ -132,12 +138,12 @@ describe("read(2) readahead (filemap_read, page_cache_sync_ra / page_cache_async
     const { k, t, f, buf } = boot(1 << 20);
     k.fileIo(0, f, buf, PG, false);
     k.fileIo(0, f, buf, PG, false);
-    expect(f.pos).toBe(0);
+    expect(sf(t, f).pos).toBe(0);
     expect(runs(f)).toEqual([[0, 3]]);
     expect(k.fadvise(t, f, 0n, 0n, "random")).toBe(0n);
     k.openFile(t, f);
-    expect(f.fmodeRandom).toBe(false);
-    expect(f.ra.prevPos).toBe(-1);
+    expect(sf(t, f).fmodeRandom).toBe(false);
+    expect(sf(t, f).ra.prevPos).toBe(-1);
   });
 
   it("a large-folio file's async windows grow their folios' order by 2 and end on that order's boundary", () => {
@@ -168,7 +174,7 @@ describe("read(2) readahead (filemap_read, page_cache_sync_ra / page_cache_async
     const f = k.createFile("s", 1 << 20, "tmpfs", false);
     const buf = k.mmap(t, mmapArgs(1 << 20, {}));
     expect(k.fileIo(0, f, buf, 3 * PG, false, PG)).toBe(3 * PG);
-    expect(f.ra.size).toBe(0);
+    expect(sf(t, f).ra.size).toBe(0);
   });
 });
 
@@ -182,7 +188,7 @@ describe("mmap faults and the readahead state (do_sync_mmap_readahead, do_async_
       expect(k.userAccess(0, t, a + BigInt(page * PG), Access.Read).ok).toBe(true);
     touch(50); // window 34..65 (32 pages from 50 - 16), page 34 + 32 - 8 = 58 marked
     expect(runs(f)).toEqual([[34, 65]]);
-    expect(f.ra).toMatchObject({ start: 34, size: 32, asyncSize: 8, mmapMiss: 0 });
+    expect(sf(t, f).ra).toMatchObject({ start: 34, size: 32, asyncSize: 8, mmapMiss: 0 });
     const flags = k.pages.flags;
     expect([...f.cache.entries()].filter(([, pfn]) => flags[pfn] & PageFlag.Reclaim).map(([i]) => i)).toEqual(
       [58],
@@ -202,10 +208,10 @@ describe("mmap faults and the readahead state (do_sync_mmap_readahead, do_async_
     const { k, t, f } = boot(64 << 20, { faultAroundBytes: 4096 }); // no fault-around: no hits
     const a = k.mmap(t, mmapArgs(64 << 20, { file: f, prot, addr: 0x40000000, fixed: true }));
     for (let i = 0; i < 100; i++) k.userAccess(0, t, a + BigInt(i * 64 * PG), Access.Read);
-    expect(f.ra.mmapMiss).toBe(100);
+    expect(sf(t, f).ra.mmapMiss).toBe(100);
     expect(f.cache.size).toBe(100 * 32);
     k.userAccess(0, t, a + BigInt(100 * 64 * PG), Access.Read); // the 101st miss: the page alone
-    expect(f.ra.mmapMiss).toBe(101);
+    expect(sf(t, f).ra.mmapMiss).toBe(101);
     expect(f.cache.size).toBe(100 * 32 + 1);
     expect(t.majFlt).toBe(101);
   });
@@ -213,8 +219,8 @@ describe("mmap faults and the readahead state (do_sync_mmap_readahead, do_async_
   it("hits take mmap_miss down: a fault on a cached page, and each page fault-around maps", () => {
     const { k, t, f } = boot(2 << 20);
     const a = k.mmap(t, mmapArgs(2 << 20, { file: f, prot, addr: 0x40000000, fixed: true }));
-    f.ra.mmapMiss = 40;
+    sf(t, f).ra.mmapMiss = 40;
     k.userAccess(0, t, a + 50n * 4096n, Access.Read); // a miss (+1), then the retry maps 15 (-15)
-    expect(f.ra.mmapMiss).toBe(26);
+    expect(sf(t, f).ra.mmapMiss).toBe(26);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * File readahead: the open file's readahead state (struct file_ra_state,
- * kept on the FileObject, vmlab's one open file description of a file),
+ * kept on the struct file, fs/open.ts OpenFile: each open(2) has its own,
+ * fork and mmap share it),
  * the on-demand window (page_cache_sync_ra on a cache miss,
  * page_cache_async_ra on a folio marked PG_readahead), and the readers of
  * a window: page_cache_ra_order (large folios), do_page_cache_ra /
@@ -18,6 +19,7 @@
  * page_cache_prev_miss, page_cache_next_miss
  */
 import type { FileObject } from "../fs/file.ts";
+import type { OpenFile } from "../fs/open.ts";
 import type { MmContext } from "./internal.ts";
 import { PageFlag } from "./PageDesc.ts";
 
@@ -32,28 +34,8 @@ export const PG_READAHEAD = PageFlag.Reclaim;
 export const BDI_IO_PAGES = 320;
 
 /** file->f_ra.ra_pages: what posix_fadvise set, else the backing device's (`readahead=`). */
-export function raPagesOf(ctx: MmContext, f: FileObject): number {
-  return f.raPages ?? ctx.settings.readaheadPages;
-}
-
-/**
- * open(2)'s new struct file: f_pos 0, no mode bits from advice, the
- * readahead state of file_ra_state_init (ra_pages from the device,
- * prev_pos -1, the rest zero). vmlab's one open file description of the
- * file starts again. Linux: fs/open.c do_dentry_open, mm/readahead.c file_ra_state_init
- */
-export function fileRaStateInit(f: FileObject): void {
-  f.pos = 0;
-  f.raPages = null;
-  f.fmodeRandom = false;
-  f.fmodeNoreuse = false;
-  const ra = f.ra;
-  ra.start = 0;
-  ra.size = 0;
-  ra.asyncSize = 0;
-  ra.order = 0;
-  ra.mmapMiss = 0;
-  ra.prevPos = -1;
+export function raPagesOf(ctx: MmContext, file: OpenFile): number {
+  return file.raPages ?? ctx.settings.readaheadPages;
 }
 
 /** Is the folio holding cached page `index` marked PG_readahead (on its head)? */
@@ -126,8 +108,9 @@ function doPageCacheRa(
  * Returns the pages read; stops when memory runs out.
  * Linux: mm/readahead.c force_page_cache_ra, do_page_cache_ra, page_cache_ra_unbounded
  */
-export function forcePageCacheRa(ctx: MmContext, f: FileObject, index: number, nrToRead: number): number {
-  let nr = Math.min(nrToRead, Math.max(BDI_IO_PAGES, raPagesOf(ctx, f)));
+export function forcePageCacheRa(ctx: MmContext, file: OpenFile, index: number, nrToRead: number): number {
+  const f = file.inode;
+  let nr = Math.min(nrToRead, Math.max(BDI_IO_PAGES, raPagesOf(ctx, file)));
   let read = 0;
   for (let at = index; nr > 0; ) {
     const chunk = Math.min(512, nr);
@@ -154,8 +137,9 @@ export function forcePageCacheRa(ctx: MmContext, f: FileObject, index: number, n
  * itself, also for a sync window.
  * Linux: mm/readahead.c page_cache_ra_order, ra_alloc_folio
  */
-export function pageCacheRaOrder(ctx: MmContext, f: FileObject): void {
-  const ra = f.ra;
+export function pageCacheRaOrder(ctx: MmContext, file: OpenFile): void {
+  const f = file.inode;
+  const ra = file.ra;
   const start = ra.start;
   let index = start;
   if (f.folioOrder === 0) ra.order = 0;
@@ -259,17 +243,18 @@ function pageCacheNextMiss(f: FileObject, index: number, maxScan: number): numbe
  * that history plus the request (twice the history when it reaches page 0),
  * async part 1. Linux: mm/readahead.c page_cache_sync_ra
  */
-export function pageCacheSyncRa(ctx: MmContext, f: FileObject, index: number, reqCount: number): void {
-  const ra = f.ra;
-  const raPages = raPagesOf(ctx, f);
-  let forced = f.fmodeRandom;
+export function pageCacheSyncRa(ctx: MmContext, file: OpenFile, index: number, reqCount: number): void {
+  const f = file.inode;
+  const ra = file.ra;
+  const raPages = raPagesOf(ctx, file);
+  let forced = file.fmodeRandom;
   let req = reqCount;
   if (raPages === 0) {
     req = 1;
     forced = true;
   }
   if (forced) {
-    forcePageCacheRa(ctx, f, index, req);
+    forcePageCacheRa(ctx, file, index, req);
     return;
   }
   const maxPages = ractlMaxPages(raPages, req);
@@ -293,7 +278,7 @@ export function pageCacheSyncRa(ctx: MmContext, f: FileObject, index: number, re
     ra.asyncSize = 1;
   }
   ra.order = 0;
-  pageCacheRaOrder(ctx, f);
+  pageCacheRaOrder(ctx, file);
 }
 
 /**
@@ -308,9 +293,10 @@ export function pageCacheSyncRa(ctx: MmContext, f: FileObject, index: number, re
  * natural boundary"), all of it async.
  * Linux: mm/readahead.c page_cache_async_ra
  */
-export function pageCacheAsyncRa(ctx: MmContext, f: FileObject, index: number, reqCount: number): void {
-  const ra = f.ra;
-  const raPages = raPagesOf(ctx, f);
+export function pageCacheAsyncRa(ctx: MmContext, file: OpenFile, index: number, reqCount: number): void {
+  const f = file.inode;
+  const ra = file.ra;
+  const raPages = raPagesOf(ctx, file);
   if (raPages === 0) return;
   const pc = ctx.env.pageCache;
   const head = pc.find(f, pc.folioStart(f, index));
@@ -337,5 +323,5 @@ export function pageCacheAsyncRa(ctx: MmContext, f: FileObject, index: number, r
   const alignedEnd = end - (end % align);
   if (alignedEnd > ra.start) ra.size -= end - alignedEnd;
   ra.asyncSize = ra.size;
-  pageCacheRaOrder(ctx, f);
+  pageCacheRaOrder(ctx, file);
 }

@@ -1,4 +1,5 @@
 import type { FileObject } from "../fs/file.ts";
+import type { OpenFile } from "../fs/open.ts";
 import type { HugetlbVma } from "./hugetlb_vma.ts";
 
 /**
@@ -87,8 +88,15 @@ export class ShmemObject {
 export class Vma {
   /** the shmem object of a shared anonymous mapping, or null */
   shmem: ShmemObject | null = null;
-  /** the mapped file, or null (vm_file) */
+  /** the mapped file, or null (vm_file's f_mapping: the page cache and i_mmap) */
   file: FileObject | null = null;
+  /**
+   * vm_file itself: the struct file mmap was given (the mapping process's, fs/open.ts), whose
+   * f_ra the read-around of this VMA's faults uses; clones (split, fork's dup_mmap: get_file)
+   * share it. Null with `file` for a mapping made without one (the windows profile's sections):
+   * mm/filemap.ts then gives the VMA one of its own at its first fault.
+   */
+  vmFile: OpenFile | null = null;
   /**
    * The anon_vma id (0: none yet). Linux attaches an anon_vma at the first
    * anonymous page (not for zero-page reads); fork copies the page tables of
@@ -124,6 +132,7 @@ export class Vma {
     v.shmem = this.shmem;
     if (v.shmem) v.shmem.refs++;
     v.file = this.file;
+    v.vmFile = this.vmFile; // vm_area_dup: get_file
     // vm_area_dup + hugetlb_vm_op_open: the same file, the private owner's reservation map shared
     if (this.htlb !== null) v.htlb = this.htlb.dup();
     return v;
@@ -138,6 +147,7 @@ export class Vma {
       this.name === next.name &&
       this.shmem === next.shmem &&
       this.file === next.file &&
+      this.vmFile === next.vmFile && // is_mergeable_vma: vma->vm_file != file
       (this.name === "" || this.name === "[heap]" || this.file !== null) &&
       (this.anonVma === 0 || next.anonVma === 0 || this.anonVma === next.anonVma) &&
       this.vmPgoff + this.pages === next.vmPgoff

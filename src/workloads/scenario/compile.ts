@@ -83,6 +83,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["madvise", madvise],
   ["syscall", syscall],
   ["open", openFile],
+  ["close", openFile],
   ["coredump", coredump],
   ["replay", replay],
   ["msync", msync],
@@ -177,6 +178,7 @@ const LINUX_ONLY = new Set([
   "fork",
   "syscall",
   "open",
+  "close",
   "coredump",
 ]);
 

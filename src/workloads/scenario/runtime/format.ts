@@ -52,6 +52,7 @@ export function sizeName(n: number): string {
 const ERRNO_NAMES: Record<string, string> = {
   "-1": "EPERM",
   "-2": "ENOENT",
+  "-9": "EBADF",
   "-12": "ENOMEM",
   "-13": "EACCES",
   "-14": "EFAULT",

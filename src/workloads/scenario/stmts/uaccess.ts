@@ -173,23 +173,31 @@ export function syscall(c: CompileContext, s: Stmt): Run {
 }
 
 /**
- * `P: open FILE`: open(2) of FILE by P. vmlab has no file descriptors: a file has one open
- * file description, which starts again (position 0, readahead state and advice reset, as a
- * new struct file); P's `syscall read|write FILE` without `offset=` then use and advance its
- * position.
+ * `P: open FILE`: open(2) of FILE by P: a new struct file (position 0, fresh readahead state,
+ * no advice) in P's file table; P's `syscall read|write FILE` without `offset=` then use and
+ * advance its position, its mmap and fadvise of FILE use it, and a later fork shares it.
+ * `P: close FILE`: close(2) of it (EBADF when P holds none).
  */
 export function openFile(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
+  c.noTarget(s);
   c.opts(s, []);
   const args = argWords(s);
   const fw = args[0];
-  if (args.length !== 1 || fw.ident === null) c.fail("open FILE", args[1]?.pos ?? s.verbPos);
+  const verb = s.verb;
+  if (args.length !== 1 || fw.ident === null) c.fail(`${verb} FILE`, args[1]?.pos ?? s.verbPos);
   const fname = fw.ident;
   if (!c.files.has(fname)) c.fail(`no file '${fname}' (create it with 'file ${fname} size=...')`, fw.pos);
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
-    rt.kernel.openFile(t, rt.files.get(fname)!);
-    rt.out.push(`open ${fname}: position 0, readahead state reset`);
+    const f = rt.files.get(fname)!;
+    if (verb === "open") {
+      rt.kernel.openFile(t, f);
+      rt.out.push(`open ${fname}: position 0, readahead state reset`);
+      return;
+    }
+    const r = rt.kernel.closeFile(t, f);
+    rt.out.push(`close ${fname}: ${r}${r < 0 ? ` (${errnoName(BigInt(r))})` : ""}`);
   };
 }
