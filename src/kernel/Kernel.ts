@@ -353,8 +353,11 @@ export interface Kernel<C extends Mmu = Mmu> {
    * huge page size. Returns nr_hugepages after the write (fewer than N
    * when the buddy allocator ran out of huge-page-size blocks; more when
    * pages in use or reserved keep it up: they become surplus). mm/hugetlb.ts.
+   * `sizeKb`: the pool of that huge page size instead (its sysfs directory's
+   * nr_hugepages and nr_overcommit_hugepages, hugepages-<sizeKb>kB); -2
+   * (ENOENT) when the machine has no such size.
    */
-  sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages?: number | null): number;
+  sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages?: number | null, sizeKb?: number): number;
   /** shmget(2) by a task (flags: IPC_CREAT, IPC_EXCL and the mode's 9 bits); the segment's id or -errno. */
   shmget(task: TaskHandle, key: number, size: number, flags: number): bigint;
   /** shmat(2) by a task (flags: SHM_RDONLY, SHM_RND; addr 0n: the kernel chooses); the address or -errno. */

@@ -627,10 +627,18 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   }
 
   /** /proc/sys/vm/nr_hugepages and nr_overcommit_hugepages (hugetlb_sysctl_handler, hugetlb_overcommit_handler). */
-  sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages: number | null = null): number {
+  sysctlHugepages(
+    nrHugepages: number | null,
+    nrOvercommitHugepages: number | null = null,
+    sizeKb?: number,
+  ): number {
     this.linuxOnly("nr_hugepages");
-    if (nrOvercommitHugepages !== null) setOvercommitHugePages(this.userMm, nrOvercommitHugepages);
-    return nrHugepages === null ? this.userMm.hstate.persistent : setMaxHugePages(this.userMm, nrHugepages);
+    const h =
+      sizeKb === undefined ? this.userMm.hstate : this.userMm.hstates.find((x) => x.sizeKb === sizeKb);
+    if (h === undefined) return -2; // no /sys/kernel/mm/hugepages/hugepages-<size>kB: ENOENT
+    if (nrOvercommitHugepages !== null && !setOvercommitHugePages(this.userMm, nrOvercommitHugepages, h))
+      return -22;
+    return nrHugepages === null ? h.persistent : setMaxHugePages(this.userMm, nrHugepages, h);
   }
 
   /** shmget(2) by a task; the id or -errno. */

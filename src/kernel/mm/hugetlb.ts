@@ -31,6 +31,7 @@ import { type HState, HugetlbFile, HugetlbVma, PrivateResvMap } from "./hugetlb_
 import { Errno, type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
+import { allocContigPages, freeContigRange } from "./page_alloc_contig.ts";
 import {
   levelSpan,
   mapper,
@@ -43,11 +44,25 @@ import {
 } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
-/** The pool of `ctx`, which every HugeTLB path needs. */
+/** The default pool of `ctx` (default_hstate), which every HugeTLB path needs. */
 function hstateOf(ctx: MmContext): HState {
   const h = ctx.hstate;
   if (h === undefined) throw new ModelBug("hugetlb: this context has no hstate");
   return h;
+}
+
+/** folio_hstate: the pool a folio in use belongs to (size_to_hstate(folio_size)). */
+function folioHstate(ctx: MmContext, head: number): HState {
+  const hs = ctx.hstates;
+  if (hs !== undefined && hs.length > 1) for (const h of hs) if (h.active.has(head)) return h;
+  return hstateOf(ctx);
+}
+
+/** hstate_vma: the pool of a HugeTLB VMA's size. */
+function hstateVma(vma: Vma): HState {
+  const hv = vma.htlb;
+  if (hv === null) throw new ModelBug("hugetlb: a VMA without its hugetlbfs file");
+  return hv.h;
 }
 
 // ---- the pool ----
@@ -61,7 +76,9 @@ function hstateOf(ctx: MmContext): HState {
  */
 function allocFreshFolio(ctx: MmContext, h: HState): number {
   const env = ctx.env;
-  const head = env.buddy.alloc(h.order, Gfp.HIGHUSER | Gfp.NORETRY | Gfp.NOWARN, PageKind.Hugetlb);
+  const head = h.gigantic
+    ? allocContigPages(env.buddy, h.nrPages, PageKind.Hugetlb) // alloc_gigantic_folio
+    : env.buddy.alloc(h.order, Gfp.HIGHUSER | Gfp.NORETRY | Gfp.NOWARN, PageKind.Hugetlb);
   if (head < 0) {
     h.stats.poolAllocFail++;
     return -1;
@@ -75,8 +92,17 @@ function allocFreshFolio(ctx: MmContext, h: HState): number {
   return head;
 }
 
-/** update_and_free_hugetlb_folio: the folio's block goes back to the buddy allocator. */
+/**
+ * update_and_free_hugetlb_folio: the folio's block goes back to the buddy
+ * allocator; a gigantic folio's range in MAX_PAGE_ORDER blocks
+ * (free_contig_range: hugetlb_free_folio).
+ */
 function freeToBuddy(ctx: MmContext, h: HState, head: number): void {
+  if (h.gigantic) {
+    freeContigRange(ctx.env.buddy, head, h.nrPages);
+    h.stats.poolFree++;
+    return;
+  }
   const err = ctx.env.buddy.free(head, h.order);
   if (err !== null) throw new ModelBug(`hugetlb: freeing folio ${head}: ${err}`);
   h.stats.poolFree++;
@@ -110,8 +136,7 @@ function removePoolFolio(ctx: MmContext, h: HState, surplus: boolean): boolean {
  * Linux: mm/hugetlb.c set_max_huge_pages (adjust_pool_surplus, alloc_pool_huge_folio,
  * prep_and_add_allocated_folios, remove_pool_hugetlb_folio)
  */
-export function setMaxHugePages(ctx: MmContext, count: number): number {
-  const h = hstateOf(ctx);
+export function setMaxHugePages(ctx: MmContext, count: number, h: HState = hstateOf(ctx)): number {
   // adjust_pool_surplus(h, nodes, -1): a surplus folio counts as persistent again
   while (h.surplusHugePages > 0 && count > h.persistent) h.surplusHugePages--;
   const allocated: number[] = [];
@@ -139,9 +164,15 @@ export function setMaxHugePages(ctx: MmContext, count: number): number {
   return h.persistent;
 }
 
-/** echo N > /proc/sys/vm/nr_overcommit_hugepages (hugetlb_overcommit_handler). */
-export function setOvercommitHugePages(ctx: MmContext, count: number): void {
-  hstateOf(ctx).nrOvercommitHugePages = count;
+/**
+ * echo N > /proc/sys/vm/nr_overcommit_hugepages (hugetlb_overcommit_handler), or a size's
+ * sysfs file (nr_overcommit_hugepages_store); false (-EINVAL) for a gigantic size, which
+ * never has surplus pages.
+ */
+export function setOvercommitHugePages(ctx: MmContext, count: number, h: HState = hstateOf(ctx)): boolean {
+  if (h.gigantic) return false;
+  h.nrOvercommitHugePages = count;
+  return true;
 }
 
 /**
@@ -151,7 +182,7 @@ export function setOvercommitHugePages(ctx: MmContext, count: number): void {
  * Linux: mm/hugetlb.c alloc_surplus_hugetlb_folio
  */
 function allocSurplusFolio(ctx: MmContext, h: HState): number {
-  if (h.surplusHugePages >= h.nrOvercommitHugePages) return -1;
+  if (h.gigantic || h.surplusHugePages >= h.nrOvercommitHugePages) return -1;
   const head = allocFreshFolio(ctx, h);
   if (head < 0) return -1;
   h.nrHugePages++;
@@ -188,7 +219,7 @@ function freeHugeFolio(ctx: MmContext, h: HState, head: number): void {
 export function hugetlbFolioPut(ctx: MmContext, head: number): void {
   const pages = ctx.env.pages;
   if (!(pages.refcount[head] > 0)) throw new ModelBug(`hugetlb: folio ${head} has no references`);
-  if (--pages.refcount[head] === 0) freeHugeFolio(ctx, hstateOf(ctx), head);
+  if (--pages.refcount[head] === 0) freeHugeFolio(ctx, folioHstate(ctx, head), head);
 }
 
 // ---- reservations ----
@@ -272,19 +303,18 @@ function hugeIndex(h: HState, vma: Vma, vpn: number): number {
  * and nothing was changed.
  * Linux: fs/hugetlbfs/inode.c hugetlb_file_setup, hugetlbfs_file_mmap; mm/hugetlb.c hugetlb_reserve_pages
  */
-export function hugetlbMmapSetup(ctx: MmContext, vma: Vma): boolean {
-  const h = hstateOf(ctx);
-  const file = new HugetlbFile(++h.lastIno);
+export function hugetlbMmapSetup(ctx: MmContext, vma: Vma, h: HState): boolean {
+  const file = new HugetlbFile(++hstateOf(ctx).lastIno); // get_next_ino: one counter
   const from = hugeIndex(h, vma, vma.vmStart);
   const to = hugeIndex(h, vma, vma.vmEnd);
   const shared = (vma.vmFlags & VmFlag.MAYSHARE) !== 0;
   if (vma.vmFlags & VmFlag.NORESERVE) {
-    vma.htlb = new HugetlbVma(file, null);
+    vma.htlb = new HugetlbVma(h, file, null);
     return true;
   }
   if (!hugetlbAcctMemory(ctx, h, to - from)) return false; // region_chg of a new inode: every index
   if (shared) for (let i = from; i < to; i++) file.resv.add(i); // region_add
-  vma.htlb = new HugetlbVma(file, shared ? null : new PrivateResvMap());
+  vma.htlb = new HugetlbVma(h, file, shared ? null : new PrivateResvMap());
   return true;
 }
 
@@ -319,7 +349,7 @@ function vmaHasReserves(vma: Vma, chg: number): boolean {
  * Linux: mm/hugetlb.c alloc_hugetlb_folio, dequeue_hugetlb_folio_vma
  */
 function allocHugetlbFolio(ctx: MmContext, vma: Vma, idx: number, avoidReserve: boolean): number {
-  const h = hstateOf(ctx);
+  const h = hstateVma(vma);
   const mapChg = vmaNeedsReservation(vma, idx);
   const gblChg = mapChg !== 0 || avoidReserve ? 1 : 0;
   const hasReserves = vmaHasReserves(vma, gblChg);
@@ -356,7 +386,7 @@ function allocHugetlbFolio(ctx: MmContext, vma: Vma, idx: number, avoidReserve: 
 export function hugetlbVmClose(ctx: MmContext, vma: Vma): void {
   const hv = vma.htlb;
   if (hv === null) return;
-  const h = hstateOf(ctx);
+  const h = hv.h;
   vma.htlb = null;
   if (hv.resv !== null) {
     const start = hugeIndex(h, vma, vma.vmStart);
@@ -389,12 +419,27 @@ function evictInode(ctx: MmContext, h: HState, file: HugetlbFile): void {
 
 // ---- mapping ----
 
-/** The PMD entry's address for the huge page at `haddr`, the table allocated (huge_pte_alloc); -1: no memory. */
-function hugePteAlloc(ctx: MmContext, mm: MmStruct, haddr: number): number {
+/**
+ * The entry's address for the huge page at `haddr` at the hstate's level
+ * (a PMD, or a PUD for 1 GiB), the tables above allocated (huge_pte_alloc:
+ * pmd_alloc, or pud_alloc for PUD_SIZE); -1: no memory.
+ * Linux: mm/hugetlb.c huge_pte_alloc (the generic one, x86 and RISC-V); arch/arm64/mm/hugetlbpage.c huge_pte_alloc
+ */
+function hugePteAlloc(ctx: MmContext, mm: MmStruct, haddr: number, level: number): number {
   const pt = ctx.env.pgtable;
-  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, vpnUnchecked(haddr), pt.pmdLevel, true);
+  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, vpnUnchecked(haddr), level, true);
   if (pd < 0) return -1;
-  return pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
+  return pd * 4096 + (Math.floor(haddr / levelSpan(ctx, level)) % pt.ptrsPerTable) * pt.entryBytes;
+}
+
+/**
+ * huge_pte_offset: the address of the entry mapping the huge page at
+ * `haddr` at `level`, or -1 when no table covers it (no allocation).
+ * Linux: mm/hugetlb.c huge_pte_offset
+ */
+export function hugePteOffset(ctx: MmContext, mm: MmStruct, haddr: number, level: number): number {
+  if (level === ctx.env.pgtable.pmdLevel) return pmdPa(ctx, mm, haddr);
+  return mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(haddr), level);
 }
 
 /**
@@ -404,10 +449,10 @@ function hugePteAlloc(ctx: MmContext, mm: MmStruct, haddr: number): number {
  * Linux: mm/hugetlb.c hugetlb_fault
  */
 export function hugetlbFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
-  const h = hstateOf(ctx);
+  const h = hstateVma(vma);
   const pt = ctx.env.pgtable;
   const haddr = vpn - (vpn % h.nrPages);
-  const pa = hugePteAlloc(ctx, mm, haddr);
+  const pa = hugePteAlloc(ctx, mm, haddr, h.level);
   if (pa < 0) return VmFault.OOM;
   const e = pt.get(ctx.env.phys, pa);
   if (pt.none(e.hi, e.lo)) return hugetlbNoPage(ctx, h, mm, vma, haddr, pa, write);
@@ -421,7 +466,7 @@ export function hugetlbFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number
 
 /** make_huge_pte: the leaf for a folio under the VMA's rights, writable (and then dirty) as asked, young. */
 function makeHugePte(ctx: MmContext, head: number, vma: Vma, writable: boolean): { hi: number; lo: number } {
-  return ctx.env.pgtable.mkUser(head, ctx.env.pgtable.pmdLevel, vma.vmFlags, writable, writable, false);
+  return ctx.env.pgtable.mkUser(head, hstateVma(vma).level, vma.vmFlags, writable, writable, false);
 }
 
 /**
@@ -501,7 +546,7 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     return VmFault.OK;
   };
   if (vma.vmFlags & VmFlag.MAYSHARE) return setWritable();
-  const old = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+  const old = pt.pfn(e.hi, e.lo, h.level);
   if (pages.mapcount[old] === 1 && h.anon.has(old)) {
     pages.flags[old] |= PageFlag.AnonExclusive; // folio_move_anon_rmap, SetPageAnonExclusive
     return setWritable();
@@ -531,7 +576,7 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     }
   }
   h.stats.cowCopies++;
-  ptepClearFlush(ctx, mm, pa, haddr, pt.pmdLevel); // huge_ptep_clear_flush
+  ptepClearFlush(ctx, mm, pa, haddr, h.level); // huge_ptep_clear_flush
   pages.mapcount[old]--; // hugetlb_remove_rmap
   h.anon.add(copy); // hugetlb_add_new_anon_rmap
   pages.flags[copy] |= PageFlag.AnonExclusive;
@@ -555,11 +600,11 @@ function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx:
     if (v === vma || v.vmFlags & VmFlag.MAYSHARE || v.htlb === null || v.htlb.resv !== null) continue;
     const haddr = idx * h.nrPages - v.vmPgoff + v.vmStart;
     if (haddr < v.vmStart || haddr >= v.vmEnd) continue;
-    const pa = pmdPa(ctx, m, haddr);
+    const pa = hugePteOffset(ctx, m, haddr, h.level);
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
-    if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, pt.pmdLevel) !== head) continue;
-    ptepClearFlush(ctx, m, pa, haddr, pt.pmdLevel);
+    if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, h.level) !== head) continue;
+    ptepClearFlush(ctx, m, pa, haddr, h.level);
     v.htlb.unmapped = true;
     ctx.env.pages.mapcount[head]--;
     hugetlbFolioPut(ctx, head);
@@ -581,18 +626,19 @@ export function unmapHugepageRange(
   mm: MmStruct,
   start: number,
   end: number,
+  vma: Vma,
 ): void {
-  const h = hstateOf(ctx);
+  const h = hstateVma(vma);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   for (let haddr = Math.ceil(start / h.nrPages) * h.nrPages; haddr + h.nrPages <= end; haddr += h.nrPages) {
-    const pa = pmdPa(ctx, mm, haddr);
+    const pa = hugePteOffset(ctx, mm, haddr, h.level);
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
-    ptepGetAndClear(ctx, tlb, pa, haddr, pt.pmdLevel);
+    ptepGetAndClear(ctx, tlb, pa, haddr, h.level);
     if (!pt.present(e.hi, e.lo)) continue;
-    const head = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+    const head = pt.pfn(e.hi, e.lo, h.level);
     pages.mapcount[head]--; // hugetlb_remove_rmap
     tlb.removePage(head);
   }
@@ -614,26 +660,26 @@ export function copyHugetlbPageRange(
   child: MmStruct,
   v: Vma,
 ): boolean {
-  const h = hstateOf(ctx);
+  const h = hstateVma(v);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
   for (let haddr = v.vmStart; haddr < v.vmEnd; haddr += h.nrPages) {
-    const pa = pmdPa(ctx, parent, haddr);
+    const pa = hugePteOffset(ctx, parent, haddr, h.level);
     if (pa < 0) continue;
     let e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
     // huge_pte_alloc of the child's entry before the page is shared (a failure takes nothing)
-    const cpa = hugePteAlloc(ctx, child, haddr);
+    const cpa = hugePteAlloc(ctx, child, haddr, h.level);
     if (cpa < 0) return false;
     if (pt.present(e.hi, e.lo)) {
-      const head = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+      const head = pt.pfn(e.hi, e.lo, h.level);
       pages.refcount[head]++; // folio_get
       pages.mapcount[head]++; // hugetlb_try_dup_anon_rmap / hugetlb_add_file_rmap
       pages.flags[head] &= ~PageFlag.AnonExclusive;
       if (cow && pt.write(e.hi, e.lo)) {
         e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
-        ptepModify(ctx, tlb, pa, haddr, pt.pmdLevel, e.hi, e.lo);
+        ptepModify(ctx, tlb, pa, haddr, h.level, e.hi, e.lo);
       }
     }
     setPteAt(ctx, cpa, e.hi, e.lo);
@@ -663,21 +709,24 @@ export function moveHugetlbPageTables(
   newStart: number,
   len: number,
 ): number {
-  const h = hstateOf(ctx);
+  const vma = mm.vmaAt(oldStart);
+  const h = vma === null ? hstateOf(ctx) : hstateVma(vma);
   const pt = ctx.env.pgtable;
   let done = 0;
   for (; done < len; done += h.nrPages) {
-    const pa = pmdPa(ctx, mm, oldStart + done);
+    const pa = hugePteOffset(ctx, mm, oldStart + done, h.level);
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
-    const npa = hugePteAlloc(ctx, mm, newStart + done);
+    const npa = hugePteAlloc(ctx, mm, newStart + done, h.level);
     if (npa < 0) break;
     pt.set(ctx.env.phys, pa, 0, 0); // huge_ptep_get_and_clear: flushed below, before anyone reuses the folio
     setPteAt(ctx, npa, e.hi, e.lo);
   }
-  // flush_hugetlb_tlb_range(vma, old_end - len, old_end)
-  if (done > 0) ctx.env.flushTlbMmRange(mm, oldStart, done, TlbFlush.Pmd);
+  // flush_hugetlb_tlb_range(vma, old_end - len, old_end): a PUD-sized one as flush_tlb_range
+  // (vmlab's TlbFlush has no PUD stride: arm64 flushes it with stride PUD_SIZE, level 1)
+  if (done > 0)
+    ctx.env.flushTlbMmRange(mm, oldStart, done, h.level === pt.pmdLevel ? TlbFlush.Pmd : TlbFlush.Range);
   return Math.min(done, len);
 }
 
@@ -701,13 +750,13 @@ export function clearVmaResvHugePages(vma: Vma): void {
  * Linux: mm/mremap.c SYSCALL_DEFINE5(mremap) (is_vm_hugetlb_page)
  */
 export function hugetlbMremapLengths(
-  ctx: MmContext,
+  vma: Vma,
   start: number,
   oldPages: number,
   newPages: number,
   fixedTo: number,
 ): { oldPages: number; newPages: number } | number {
-  const nr = hstateOf(ctx).nrPages;
+  const nr = hstateVma(vma).nrPages;
   const o = Math.ceil(oldPages / nr) * nr;
   const n = Math.ceil(newPages / nr) * nr;
   if (start % nr !== 0 || (fixedTo >= 0 && fixedTo % nr !== 0) || n > o) return -Errno.EINVAL;
@@ -731,14 +780,14 @@ export function hugetlbMadviseRefused(
 ): boolean {
   for (const v of mm.vmas) {
     if (v.vmStart >= end || v.vmEnd <= start || !(v.vmFlags & VmFlag.HUGETLB)) continue;
-    if (lruOrFree || (dontneed && Math.max(start, v.vmStart) % hstateOf(ctx).nrPages !== 0)) return true;
+    if (lruOrFree || (dontneed && Math.max(start, v.vmStart) % hstateVma(v).nrPages !== 0)) return true;
   }
   return false;
 }
 
 /** hugetlb_vm_op_split: a HugeTLB VMA splits only at a huge page boundary (else -EINVAL). */
-export function hugetlbMaySplit(ctx: MmContext, vma: Vma, vpn: number): boolean {
-  return !(vma.vmFlags & VmFlag.HUGETLB) || vpn % hstateOf(ctx).nrPages === 0;
+export function hugetlbMaySplit(vma: Vma, vpn: number): boolean {
+  return !(vma.vmFlags & VmFlag.HUGETLB) || vpn % hstateVma(vma).nrPages === 0;
 }
 
 /** The pool as /proc/meminfo shows it (HugePages_Total, _Free, _Rsvd, _Surp; Hugetlb in pages). */

@@ -50,8 +50,8 @@ export function mprotect(
     }
     // mprotect_fixup's split of a HugeTLB VMA off a huge page boundary: hugetlb_vm_op_split's -EINVAL
     if (
-      (vma.vmStart < stop && !hugetlbMaySplit(ctx, vma, stop)) ||
-      (vma.vmEnd > end && !hugetlbMaySplit(ctx, vma, end))
+      (vma.vmStart < stop && !hugetlbMaySplit(vma, stop)) ||
+      (vma.vmEnd > end && !hugetlbMaySplit(vma, end))
     ) {
       error = -Errno.EINVAL;
       break;
