@@ -7,7 +7,7 @@
 
 import { mmPopulate, type Populate } from "./gup.ts";
 import { splitRange } from "./huge_memory.ts";
-import { hugetlbMaySplit } from "./hugetlb.ts";
+import { hugetlbChangeProtection, hugetlbMaySplit } from "./hugetlb.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { mergeAround, splitAt } from "./mmap.ts";
@@ -127,6 +127,12 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const nr = pt.hpagePmdNr;
+  // change_protection: hugetlb_change_protection for a HugeTLB VMA (its PUD-level one here; the
+  // PMD-level pages take change_huge_pmd's path below)
+  if (v.htlb !== null && v.htlb.h.level !== pt.pmdLevel) {
+    hugetlbChangeProtection(ctx, tlb, mm, v);
+    return;
+  }
   splitRange(ctx, mm, v.vmStart, v.vmEnd, true);
   for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
     const pmd = pmdOf(ctx, mm, vpn);
