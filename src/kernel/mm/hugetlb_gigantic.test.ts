@@ -137,7 +137,7 @@ expect meminfo.Hugetlb == 2G
     ).toEqual([]);
   });
 
-  it("smaps shows KernelPageSize and MMUPageSize of 1 GiB and the folio as Private_Hugetlb", () => {
+  it("smaps shows KernelPageSize and MMUPageSize of 1 GiB and the folio as Private_Hugetlb; pagemap, mincore", () => {
     const k = new KernelImpl({ ramBytes: 3 * 2 ** 30, cpus: 1 });
     const t = k.spawn("A")!;
     k.switchTo(0, t);
@@ -145,7 +145,10 @@ expect meminfo.Hugetlb == 2G
     const addr = k.mmap(t, mmapArgs(2 ** 30, { hugetlb: true, hugetlbSizeLog: 30 }));
     expect(addr).toBeGreaterThan(0n);
     expect(addr % 2n ** 30n).toBe(0n);
+    expect([...k.mincore(t, addr, 8192n).vec]).toEqual([0, 0]);
     k.userAccess(0, t, addr + 4096n, Access.Write, 1);
+    // mincore_hugetlb: every page of the 1 GiB page is resident
+    expect([...k.mincore(t, addr + 2n ** 29n, 8192n).vec]).toEqual([1, 1]);
     const v = k.view.smaps(t).find((s) => s.vma.hugetlbIno !== undefined);
     expect(v?.kernelPageSize).toBe(2 ** 30);
     expect(v?.privateHugetlb).toBe(2 ** 30);
