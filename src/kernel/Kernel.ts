@@ -359,8 +359,11 @@ export interface Kernel<C extends Mmu = Mmu> {
    * huge page size. Returns nr_hugepages after the write (fewer than N
    * when the buddy allocator ran out of huge-page-size blocks; more when
    * pages in use or reserved keep it up: they become surplus). mm/hugetlb.ts.
+   * `sizeKb`: the pool of that huge page size instead (its sysfs directory's
+   * nr_hugepages and nr_overcommit_hugepages, hugepages-<sizeKb>kB); -2
+   * (ENOENT) when the machine has no such size.
    */
-  sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages?: number | null): number;
+  sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages?: number | null, sizeKb?: number): number;
   /**
    * /proc/sys/vm/overcommit_memory (0 heuristic, 1 always, 2 never),
    * overcommit_ratio, overcommit_kbytes, admin_reserve_kbytes and

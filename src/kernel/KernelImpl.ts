@@ -40,7 +40,7 @@ import { type FileHandle, type FileObject, fileOf } from "./fs/file.ts";
 import * as shm from "./ipc/shm.ts";
 import type { BuddyAllocator } from "./mm/buddy.ts";
 import { Gfp } from "./mm/gfp.ts";
-import { setMaxHugePages, setOvercommitHugePages } from "./mm/hugetlb.ts";
+import { sysctlHugetlb } from "./mm/hugetlb_pool.ts";
 import { khugepagedStore } from "./mm/khugepaged_slots.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import type { MmapRequest } from "./mm/mmap.ts";
@@ -633,10 +633,13 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   }
 
   /** /proc/sys/vm/nr_hugepages and nr_overcommit_hugepages (hugetlb_sysctl_handler, hugetlb_overcommit_handler). */
-  sysctlHugepages(nrHugepages: number | null, nrOvercommitHugepages: number | null = null): number {
+  sysctlHugepages(
+    nrHugepages: number | null,
+    nrOvercommitHugepages: number | null = null,
+    sizeKb?: number,
+  ): number {
     this.linuxOnly("nr_hugepages");
-    if (nrOvercommitHugepages !== null) setOvercommitHugePages(this.userMm, nrOvercommitHugepages);
-    return nrHugepages === null ? this.userMm.hstate.persistent : setMaxHugePages(this.userMm, nrHugepages);
+    return sysctlHugetlb(this.userMm, nrHugepages, nrOvercommitHugepages, sizeKb);
   }
 
   /** /proc/sys/vm's overcommit knobs (mm/util.c's handlers). */

@@ -55,7 +55,7 @@ function touchPage(k: KernelCore, mm: MmStruct, vpn: number): void {
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf === null || !pt.present(leaf.hi, leaf.lo) || (leaf.level === 0 && pt.special(leaf.hi, leaf.lo)))
     return;
-  const head = leaf.level === 0 ? leaf.pfn : leaf.pfn - (leaf.pfn % pt.hpagePmdNr);
+  const head = leaf.level === 0 ? leaf.pfn : leaf.pfn - (leaf.pfn % pt.ptrsPerTable ** leaf.level);
   if (head === k.zeroPfn || head === k.userMm.hugeZeroPfn) return;
   k.vmscan.markAccessed(head);
 }

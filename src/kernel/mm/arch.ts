@@ -74,6 +74,15 @@ export interface Pgtable {
   /** the level whose entries map transparent huge pages (the PMD: 1) and its base pages (HPAGE_PMD_NR) */
   readonly pmdLevel: number;
   readonly hpagePmdNr: number;
+  /**
+   * The PUD level maps HugeTLB's gigantic pages (PUD_SIZE, 1 GiB): x86-64
+   * with X86_FEATURE_GBPAGES (arch/x86/mm/hugetlbpage.c
+   * arch_hugetlb_valid_size), arm64 with 4K pages (a level-1 block:
+   * arch/arm64/mm/hugetlbpage.c), RISC-V Sv39/48/57 (a leaf at level 2:
+   * arch/riscv/mm/hugetlbpage.c). Absent: PMD-sized HugeTLB pages only
+   * (i386, PAE or not, has no 1 GiB pages).
+   */
+  readonly hugetlbPud?: boolean;
   /** first vpn of the kernel half: tables below it are a process's own (USER_PGTABLES_CEILING) */
   readonly userPgtablesCeiling: number;
   /**

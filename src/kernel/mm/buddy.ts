@@ -597,6 +597,24 @@ export class BuddyAllocator {
     return null;
   }
 
+  /**
+   * Takes a free block off its list (del_page_from_free_list), for
+   * alloc_contig_pages (page_alloc_contig.ts): the caller makes its pages.
+   */
+  takeFreeBlock(pfn: number, order: number): void {
+    this.removeFromList(this.zoneOf(pfn), pfn, order);
+  }
+
+  /**
+   * Frees pages the caller has reset to kind Free, as one block of `order` (the largest
+   * is MAX_PAGE_ORDER: split_large_buddy's pieces of a gigantic folio), to the buddy lists.
+   * Linux: mm/page_alloc.c __free_pages_ok (split_large_buddy, __free_one_page)
+   */
+  freeFreshBlock(pfn: number, order: number): void {
+    this.pgfree += 1 << order;
+    this.freeOne(pfn, order, false);
+  }
+
   /** /proc/buddyinfo lines. */
   buddyinfo(): string[] {
     return this.zones

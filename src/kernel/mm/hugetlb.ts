@@ -1,21 +1,24 @@
 /**
- * HugeTLB pages: the pool of the default huge page size (one hstate), its
- * reservations, and HugeTLB mappings (MAP_HUGETLB on the internal hugetlbfs
- * mount): the fault, the copy-on-write, fork's copy and the unmap. Linux:
- * mm/hugetlb.c (6.12; the host's 6.18 behaves alike for everything here:
- * 6.14 renamed alloc_hugetlb_folio's avoid_reserve to cow_from_owner, which
- * differs only with a hugetlbfs subpool, and the internal mount has none),
+ * HugeTLB pages: the reservations of the pools (one struct hstate per huge
+ * page size: mm/hugetlb_pool.ts), and HugeTLB mappings (MAP_HUGETLB on the
+ * internal hugetlbfs mount): the fault, the copy-on-write, fork's copy,
+ * mprotect, mremap and the unmap. Linux: mm/hugetlb.c (6.12; the host's
+ * 6.18 behaves alike for everything here: 6.14 renamed
+ * alloc_hugetlb_folio's avoid_reserve to cow_from_owner, which differs only
+ * with a hugetlbfs subpool, and the internal mount has none),
  * fs/hugetlbfs/inode.c (hugetlb_get_unmapped_area, hugetlbfs_file_mmap,
  * hugetlbfs_evict_inode).
  *
- * The huge page size is the PMD's (HPAGE_SIZE, every architecture's
- * default_hstate): 2 MiB on x86-64 (a PMD with PS, arch/x86/mm/hugetlbpage.c),
- * arm64 with 4K pages (a level-2 block, arch/arm64/mm/hugetlbpage.c), RISC-V
- * (a leaf at level 1, arch/riscv/mm/hugetlbpage.c) and i386 with PAE; 4 MiB
- * on i386 without PAE (a PSE page-directory entry: HPAGE_SHIFT = 22). The
- * other sizes those architectures offer (1 GiB PUDs on x86-64 with GBPAGES,
- * arm64 and RISC-V; arm64's contiguous 64K and 32M; RISC-V's Svnapot 64K)
- * are not modelled: MAP_HUGETLB takes the default size only.
+ * The default huge page size is the PMD's (HPAGE_SIZE, default_hstate):
+ * 2 MiB on x86-64 (a PMD with PS, arch/x86/mm/hugetlbpage.c), arm64 with 4K
+ * pages (a level-2 block, arch/arm64/mm/hugetlbpage.c), RISC-V (a leaf at
+ * level 1, arch/riscv/mm/hugetlbpage.c) and i386 with PAE; 4 MiB on i386
+ * without PAE (a PSE page-directory entry: HPAGE_SHIFT = 22). 1 GiB pages
+ * (PUD_SIZE, a gigantic hstate) are mapped by one PUD-level leaf
+ * (huge_pte_alloc's pud_alloc): x86-64 with GBPAGES (a PDPTE with PS),
+ * arm64 (a level-1 block), RISC-V Sv39/48/57 (a leaf at level 2); i386 has
+ * none. Not modelled: arm64's contiguous 64K and 32M, RISC-V's Svnapot 64K.
+ * A VMA's size is its hstate_vma (vma.htlb.h); MAP_HUGE_SHIFT picks it.
  *
  * Modelling choices: a folio's references and mappings are counted on its
  * first frame (folio_ref_count, folio_mapcount: a HugeTLB folio is mapped
@@ -23,14 +26,20 @@
  * node's. hugetlbfs subpools, cgroups, PMD sharing, migration and
  * poisoning are not modelled.
  */
-import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
-import { Gfp } from "./gfp.ts";
+import {
+  allocSurplusFolio,
+  freeHugeFolio,
+  hstateOf,
+  hstateVma,
+  hugetlbFolioPut,
+  removePoolFolio,
+} from "./hugetlb_pool.ts";
 import { type HState, HugetlbFile, HugetlbVma, PrivateResvMap } from "./hugetlb_vma.ts";
 import { Errno, type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
-import { PageFlag, PageKind } from "./PageDesc.ts";
+import { PageFlag } from "./PageDesc.ts";
 import {
   levelSpan,
   mapper,
@@ -43,153 +52,7 @@ import {
 } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
-/** The pool of `ctx`, which every HugeTLB path needs. */
-function hstateOf(ctx: MmContext): HState {
-  const h = ctx.hstate;
-  if (h === undefined) throw new ModelBug("hugetlb: this context has no hstate");
-  return h;
-}
-
-// ---- the pool ----
-
-/**
- * alloc_fresh_hugetlb_folio: a folio of huge_page_order from the buddy
- * allocator (htlb_alloc_mask: GFP_HIGHUSER, with __GFP_RETRY_MAYFAIL |
- * __GFP_NOWARN: reclaim may run, the OOM killer never); -1 when no block
- * that large is free. Its frames are of kind Hugetlb, unreferenced.
- * Linux: mm/hugetlb.c alloc_fresh_hugetlb_folio, alloc_buddy_hugetlb_folio
- */
-function allocFreshFolio(ctx: MmContext, h: HState): number {
-  const env = ctx.env;
-  const head = env.buddy.alloc(h.order, Gfp.HIGHUSER | Gfp.NORETRY | Gfp.NOWARN, PageKind.Hugetlb);
-  if (head < 0) {
-    h.stats.poolAllocFail++;
-    return -1;
-  }
-  for (let i = 0; i < h.nrPages; i++) {
-    env.pages.refcount[head + i] = 0;
-    env.pages.mapcount[head + i] = 0;
-    env.pages.flags[head + i] = 0;
-  }
-  h.stats.poolAlloc++;
-  return head;
-}
-
-/** update_and_free_hugetlb_folio: the folio's block goes back to the buddy allocator. */
-function freeToBuddy(ctx: MmContext, h: HState, head: number): void {
-  const err = ctx.env.buddy.free(head, h.order);
-  if (err !== null) throw new ModelBug(`hugetlb: freeing folio ${head}: ${err}`);
-  h.stats.poolFree++;
-}
-
-/**
- * remove_pool_hugetlb_folio: takes the free list's head out of the pool
- * and gives it back to the buddy allocator (nr_huge_pages and
- * free_huge_pages drop, and surplus_huge_pages when `surplus`); false
- * when the list is empty.
- */
-function removePoolFolio(ctx: MmContext, h: HState, surplus: boolean): boolean {
-  if (surplus && h.surplusHugePages === 0) return false;
-  const head = h.freeList.pop();
-  if (head === undefined) return false;
-  h.freeHugePages--;
-  h.nrHugePages--;
-  if (surplus) h.surplusHugePages--;
-  freeToBuddy(ctx, h, head);
-  return true;
-}
-
-/**
- * echo N > /proc/sys/vm/nr_hugepages: surplus folios become persistent
- * first, then new folios come from the buddy allocator until there are N
- * or no block of huge_page_order is left (the pool then stays smaller: the
- * write succeeds, and nr_hugepages reads what was had). Shrinking frees
- * free folios that no reservation needs, down to N; folios in use or
- * reserved beyond it become surplus, freed as they are let go. Returns
- * nr_hugepages after the write.
- * Linux: mm/hugetlb.c set_max_huge_pages (adjust_pool_surplus, alloc_pool_huge_folio,
- * prep_and_add_allocated_folios, remove_pool_hugetlb_folio)
- */
-export function setMaxHugePages(ctx: MmContext, count: number): number {
-  const h = hstateOf(ctx);
-  // adjust_pool_surplus(h, nodes, -1): a surplus folio counts as persistent again
-  while (h.surplusHugePages > 0 && count > h.persistent) h.surplusHugePages--;
-  const allocated: number[] = [];
-  let failed = false;
-  while (count > h.persistent + allocated.length) {
-    const head = allocFreshFolio(ctx, h);
-    if (head < 0) {
-      failed = true;
-      break;
-    }
-    allocated.push(head);
-  }
-  // prep_and_add_allocated_folios: enqueued last-allocated first, so the first allocated heads the list
-  for (let i = allocated.length - 1; i >= 0; i--) {
-    h.freeList.push(allocated[i]);
-    h.nrHugePages++;
-    h.freeHugePages++;
-  }
-  if (!failed) {
-    const minCount = Math.max(count, h.resvHugePages + h.nrHugePages - h.freeHugePages);
-    while (minCount < h.persistent) if (!removePoolFolio(ctx, h, false)) break;
-    // adjust_pool_surplus(h, nodes, 1): what is still above the count is surplus
-    while (count < h.persistent && h.surplusHugePages < h.nrHugePages) h.surplusHugePages++;
-  }
-  return h.persistent;
-}
-
-/** echo N > /proc/sys/vm/nr_overcommit_hugepages (hugetlb_overcommit_handler). */
-export function setOvercommitHugePages(ctx: MmContext, count: number): void {
-  hstateOf(ctx).nrOvercommitHugePages = count;
-}
-
-/**
- * alloc_surplus_hugetlb_folio: a folio beyond the pool, while
- * surplus_huge_pages < nr_overcommit_hugepages; it counts in nr_huge_pages
- * and surplus_huge_pages, referenced once. -1 otherwise.
- * Linux: mm/hugetlb.c alloc_surplus_hugetlb_folio
- */
-function allocSurplusFolio(ctx: MmContext, h: HState): number {
-  if (h.surplusHugePages >= h.nrOvercommitHugePages) return -1;
-  const head = allocFreshFolio(ctx, h);
-  if (head < 0) return -1;
-  h.nrHugePages++;
-  h.surplusHugePages++;
-  ctx.env.pages.refcount[head] = 1;
-  return head;
-}
-
-/**
- * free_huge_folio: the last reference to a folio in use is gone. A surplus
- * folio leaves the pool for the buddy allocator; any other joins the free
- * list's head.
- * Linux: mm/hugetlb.c free_huge_folio (enqueue_hugetlb_folio, remove_hugetlb_folio)
- */
-function freeHugeFolio(ctx: MmContext, h: HState, head: number): void {
-  ctx.env.pages.flags[head] &= ~PageFlag.AnonExclusive; // __ClearPageAnonExclusive
-  h.anon.delete(head);
-  h.active.delete(head);
-  if (h.surplusHugePages > 0) {
-    h.nrHugePages--;
-    h.surplusHugePages--;
-    freeToBuddy(ctx, h, head);
-    return;
-  }
-  h.freeList.push(head);
-  h.freeHugePages++;
-}
-
-/**
- * folio_put of a HugeTLB folio (memory.ts putPage sends it here): one
- * reference fewer; at zero, free_huge_folio.
- * Linux: mm/swap.c __folio_put (folio_test_hugetlb: free_huge_folio)
- */
-export function hugetlbFolioPut(ctx: MmContext, head: number): void {
-  const pages = ctx.env.pages;
-  if (!(pages.refcount[head] > 0)) throw new ModelBug(`hugetlb: folio ${head} has no references`);
-  if (--pages.refcount[head] === 0) freeHugeFolio(ctx, hstateOf(ctx), head);
-}
+export { hugetlbFolioPut, setMaxHugePages, setOvercommitHugePages } from "./hugetlb_pool.ts";
 
 // ---- reservations ----
 
@@ -272,19 +135,18 @@ function hugeIndex(h: HState, vma: Vma, vpn: number): number {
  * and nothing was changed.
  * Linux: fs/hugetlbfs/inode.c hugetlb_file_setup, hugetlbfs_file_mmap; mm/hugetlb.c hugetlb_reserve_pages
  */
-export function hugetlbMmapSetup(ctx: MmContext, vma: Vma): boolean {
-  const h = hstateOf(ctx);
-  const file = new HugetlbFile(++h.lastIno);
+export function hugetlbMmapSetup(ctx: MmContext, vma: Vma, h: HState): boolean {
+  const file = new HugetlbFile(++hstateOf(ctx).lastIno); // get_next_ino: one counter
   const from = hugeIndex(h, vma, vma.vmStart);
   const to = hugeIndex(h, vma, vma.vmEnd);
   const shared = (vma.vmFlags & VmFlag.MAYSHARE) !== 0;
   if (vma.vmFlags & VmFlag.NORESERVE) {
-    vma.htlb = new HugetlbVma(file, null);
+    vma.htlb = new HugetlbVma(h, file, null);
     return true;
   }
   if (!hugetlbAcctMemory(ctx, h, to - from)) return false; // region_chg of a new inode: every index
   if (shared) for (let i = from; i < to; i++) file.resv.add(i); // region_add
-  vma.htlb = new HugetlbVma(file, shared ? null : new PrivateResvMap());
+  vma.htlb = new HugetlbVma(h, file, shared ? null : new PrivateResvMap());
   return true;
 }
 
@@ -319,7 +181,7 @@ function vmaHasReserves(vma: Vma, chg: number): boolean {
  * Linux: mm/hugetlb.c alloc_hugetlb_folio, dequeue_hugetlb_folio_vma
  */
 function allocHugetlbFolio(ctx: MmContext, vma: Vma, idx: number, avoidReserve: boolean): number {
-  const h = hstateOf(ctx);
+  const h = hstateVma(vma);
   const mapChg = vmaNeedsReservation(vma, idx);
   const gblChg = mapChg !== 0 || avoidReserve ? 1 : 0;
   const hasReserves = vmaHasReserves(vma, gblChg);
@@ -356,7 +218,7 @@ function allocHugetlbFolio(ctx: MmContext, vma: Vma, idx: number, avoidReserve: 
 export function hugetlbVmClose(ctx: MmContext, vma: Vma): void {
   const hv = vma.htlb;
   if (hv === null) return;
-  const h = hstateOf(ctx);
+  const h = hv.h;
   vma.htlb = null;
   if (hv.resv !== null) {
     const start = hugeIndex(h, vma, vma.vmStart);
@@ -389,12 +251,27 @@ function evictInode(ctx: MmContext, h: HState, file: HugetlbFile): void {
 
 // ---- mapping ----
 
-/** The PMD entry's address for the huge page at `haddr`, the table allocated (huge_pte_alloc); -1: no memory. */
-function hugePteAlloc(ctx: MmContext, mm: MmStruct, haddr: number): number {
+/**
+ * The entry's address for the huge page at `haddr` at the hstate's level
+ * (a PMD, or a PUD for 1 GiB), the tables above allocated (huge_pte_alloc:
+ * pmd_alloc, or pud_alloc for PUD_SIZE); -1: no memory.
+ * Linux: mm/hugetlb.c huge_pte_alloc (the generic one, x86 and RISC-V); arch/arm64/mm/hugetlbpage.c huge_pte_alloc
+ */
+function hugePteAlloc(ctx: MmContext, mm: MmStruct, haddr: number, level: number): number {
   const pt = ctx.env.pgtable;
-  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, vpnUnchecked(haddr), pt.pmdLevel, true);
+  const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, vpnUnchecked(haddr), level, true);
   if (pd < 0) return -1;
-  return pd * 4096 + (Math.floor(haddr / levelSpan(ctx, pt.pmdLevel)) % pt.ptrsPerTable) * pt.entryBytes;
+  return pd * 4096 + (Math.floor(haddr / levelSpan(ctx, level)) % pt.ptrsPerTable) * pt.entryBytes;
+}
+
+/**
+ * huge_pte_offset: the address of the entry mapping the huge page at
+ * `haddr` at `level`, or -1 when no table covers it (no allocation).
+ * Linux: mm/hugetlb.c huge_pte_offset
+ */
+export function hugePteOffset(ctx: MmContext, mm: MmStruct, haddr: number, level: number): number {
+  if (level === ctx.env.pgtable.pmdLevel) return pmdPa(ctx, mm, haddr);
+  return mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(haddr), level);
 }
 
 /**
@@ -404,10 +281,10 @@ function hugePteAlloc(ctx: MmContext, mm: MmStruct, haddr: number): number {
  * Linux: mm/hugetlb.c hugetlb_fault
  */
 export function hugetlbFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
-  const h = hstateOf(ctx);
+  const h = hstateVma(vma);
   const pt = ctx.env.pgtable;
   const haddr = vpn - (vpn % h.nrPages);
-  const pa = hugePteAlloc(ctx, mm, haddr);
+  const pa = hugePteAlloc(ctx, mm, haddr, h.level);
   if (pa < 0) return VmFault.OOM;
   const e = pt.get(ctx.env.phys, pa);
   if (pt.none(e.hi, e.lo)) return hugetlbNoPage(ctx, h, mm, vma, haddr, pa, write);
@@ -421,7 +298,7 @@ export function hugetlbFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number
 
 /** make_huge_pte: the leaf for a folio under the VMA's rights, writable (and then dirty) as asked, young. */
 function makeHugePte(ctx: MmContext, head: number, vma: Vma, writable: boolean): { hi: number; lo: number } {
-  return ctx.env.pgtable.mkUser(head, ctx.env.pgtable.pmdLevel, vma.vmFlags, writable, writable, false);
+  return ctx.env.pgtable.mkUser(head, hstateVma(vma).level, vma.vmFlags, writable, writable, false);
 }
 
 /**
@@ -501,7 +378,7 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     return VmFault.OK;
   };
   if (vma.vmFlags & VmFlag.MAYSHARE) return setWritable();
-  const old = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+  const old = pt.pfn(e.hi, e.lo, h.level);
   if (pages.mapcount[old] === 1 && h.anon.has(old)) {
     pages.flags[old] |= PageFlag.AnonExclusive; // folio_move_anon_rmap, SetPageAnonExclusive
     return setWritable();
@@ -531,7 +408,7 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     }
   }
   h.stats.cowCopies++;
-  ptepClearFlush(ctx, mm, pa, haddr, pt.pmdLevel); // huge_ptep_clear_flush
+  ptepClearFlush(ctx, mm, pa, haddr, h.level); // huge_ptep_clear_flush
   pages.mapcount[old]--; // hugetlb_remove_rmap
   h.anon.add(copy); // hugetlb_add_new_anon_rmap
   pages.flags[copy] |= PageFlag.AnonExclusive;
@@ -555,11 +432,11 @@ function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx:
     if (v === vma || v.vmFlags & VmFlag.MAYSHARE || v.htlb === null || v.htlb.resv !== null) continue;
     const haddr = idx * h.nrPages - v.vmPgoff + v.vmStart;
     if (haddr < v.vmStart || haddr >= v.vmEnd) continue;
-    const pa = pmdPa(ctx, m, haddr);
+    const pa = hugePteOffset(ctx, m, haddr, h.level);
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
-    if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, pt.pmdLevel) !== head) continue;
-    ptepClearFlush(ctx, m, pa, haddr, pt.pmdLevel);
+    if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, h.level) !== head) continue;
+    ptepClearFlush(ctx, m, pa, haddr, h.level);
     v.htlb.unmapped = true;
     ctx.env.pages.mapcount[head]--;
     hugetlbFolioPut(ctx, head);
@@ -581,20 +458,44 @@ export function unmapHugepageRange(
   mm: MmStruct,
   start: number,
   end: number,
+  vma: Vma,
 ): void {
-  const h = hstateOf(ctx);
+  const h = hstateVma(vma);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   for (let haddr = Math.ceil(start / h.nrPages) * h.nrPages; haddr + h.nrPages <= end; haddr += h.nrPages) {
-    const pa = pmdPa(ctx, mm, haddr);
+    const pa = hugePteOffset(ctx, mm, haddr, h.level);
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
-    ptepGetAndClear(ctx, tlb, pa, haddr, pt.pmdLevel);
+    ptepGetAndClear(ctx, tlb, pa, haddr, h.level);
     if (!pt.present(e.hi, e.lo)) continue;
-    const head = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+    const head = pt.pfn(e.hi, e.lo, h.level);
     pages.mapcount[head]--; // hugetlb_remove_rmap
     tlb.removePage(head);
+  }
+}
+
+/**
+ * hugetlb_change_protection of a 1 GiB HugeTLB VMA: each present entry
+ * takes the VMA's new rights (huge_pte_modify with vm_get_page_prot: a
+ * private mapping's entries read-only, its next write faulting into
+ * hugetlb_wp's reuse or copy; a shared writable one's writable), keeping
+ * its dirty bit; each change owes the gather its flush.
+ * Linux: mm/hugetlb.c hugetlb_change_protection
+ */
+export function hugetlbChangeProtection(ctx: MmContext, tlb: TlbGather, mm: MmStruct, v: Vma): void {
+  const h = hstateVma(v);
+  const pt = ctx.env.pgtable;
+  const writable = (v.vmFlags & VmFlag.SHARED) !== 0 && (v.vmFlags & VmFlag.WRITE) !== 0;
+  for (let haddr = v.vmStart; haddr < v.vmEnd; haddr += h.nrPages) {
+    const pa = hugePteOffset(ctx, mm, haddr, h.level);
+    if (pa < 0) continue;
+    const e = pt.get(ctx.env.phys, pa);
+    if (!pt.present(e.hi, e.lo)) continue;
+    const head = pt.pfn(e.hi, e.lo, h.level);
+    const n = pt.mkUser(head, h.level, v.vmFlags, writable, pt.dirty(e.hi, e.lo), false);
+    if (n.hi !== e.hi || n.lo !== e.lo) ptepModify(ctx, tlb, pa, haddr, h.level, n.hi, n.lo);
   }
 }
 
@@ -614,26 +515,26 @@ export function copyHugetlbPageRange(
   child: MmStruct,
   v: Vma,
 ): boolean {
-  const h = hstateOf(ctx);
+  const h = hstateVma(v);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
   for (let haddr = v.vmStart; haddr < v.vmEnd; haddr += h.nrPages) {
-    const pa = pmdPa(ctx, parent, haddr);
+    const pa = hugePteOffset(ctx, parent, haddr, h.level);
     if (pa < 0) continue;
     let e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
     // huge_pte_alloc of the child's entry before the page is shared (a failure takes nothing)
-    const cpa = hugePteAlloc(ctx, child, haddr);
+    const cpa = hugePteAlloc(ctx, child, haddr, h.level);
     if (cpa < 0) return false;
     if (pt.present(e.hi, e.lo)) {
-      const head = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+      const head = pt.pfn(e.hi, e.lo, h.level);
       pages.refcount[head]++; // folio_get
       pages.mapcount[head]++; // hugetlb_try_dup_anon_rmap / hugetlb_add_file_rmap
       pages.flags[head] &= ~PageFlag.AnonExclusive;
       if (cow && pt.write(e.hi, e.lo)) {
         e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
-        ptepModify(ctx, tlb, pa, haddr, pt.pmdLevel, e.hi, e.lo);
+        ptepModify(ctx, tlb, pa, haddr, h.level, e.hi, e.lo);
       }
     }
     setPteAt(ctx, cpa, e.hi, e.lo);
@@ -663,21 +564,24 @@ export function moveHugetlbPageTables(
   newStart: number,
   len: number,
 ): number {
-  const h = hstateOf(ctx);
+  const vma = mm.vmaAt(oldStart);
+  const h = vma === null ? hstateOf(ctx) : hstateVma(vma);
   const pt = ctx.env.pgtable;
   let done = 0;
   for (; done < len; done += h.nrPages) {
-    const pa = pmdPa(ctx, mm, oldStart + done);
+    const pa = hugePteOffset(ctx, mm, oldStart + done, h.level);
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
-    const npa = hugePteAlloc(ctx, mm, newStart + done);
+    const npa = hugePteAlloc(ctx, mm, newStart + done, h.level);
     if (npa < 0) break;
     pt.set(ctx.env.phys, pa, 0, 0); // huge_ptep_get_and_clear: flushed below, before anyone reuses the folio
     setPteAt(ctx, npa, e.hi, e.lo);
   }
-  // flush_hugetlb_tlb_range(vma, old_end - len, old_end)
-  if (done > 0) ctx.env.flushTlbMmRange(mm, oldStart, done, TlbFlush.Pmd);
+  // flush_hugetlb_tlb_range(vma, old_end - len, old_end): a PUD-sized one as flush_tlb_range
+  // (vmlab's TlbFlush has no PUD stride: arm64 flushes it with stride PUD_SIZE, level 1)
+  if (done > 0)
+    ctx.env.flushTlbMmRange(mm, oldStart, done, h.level === pt.pmdLevel ? TlbFlush.Pmd : TlbFlush.Range);
   return Math.min(done, len);
 }
 
@@ -701,13 +605,13 @@ export function clearVmaResvHugePages(vma: Vma): void {
  * Linux: mm/mremap.c SYSCALL_DEFINE5(mremap) (is_vm_hugetlb_page)
  */
 export function hugetlbMremapLengths(
-  ctx: MmContext,
+  vma: Vma,
   start: number,
   oldPages: number,
   newPages: number,
   fixedTo: number,
 ): { oldPages: number; newPages: number } | number {
-  const nr = hstateOf(ctx).nrPages;
+  const nr = hstateVma(vma).nrPages;
   const o = Math.ceil(oldPages / nr) * nr;
   const n = Math.ceil(newPages / nr) * nr;
   if (start % nr !== 0 || (fixedTo >= 0 && fixedTo % nr !== 0) || n > o) return -Errno.EINVAL;
@@ -722,7 +626,7 @@ export function hugetlbMremapLengths(
  * Linux: mm/madvise.c madvise_dontneed_free_valid_vma, can_madv_lru_vma, is_valid_guard_vma
  */
 export function hugetlbMadviseRefused(
-  ctx: MmContext,
+  _ctx: MmContext,
   mm: MmStruct,
   start: number,
   end: number,
@@ -731,14 +635,14 @@ export function hugetlbMadviseRefused(
 ): boolean {
   for (const v of mm.vmas) {
     if (v.vmStart >= end || v.vmEnd <= start || !(v.vmFlags & VmFlag.HUGETLB)) continue;
-    if (lruOrFree || (dontneed && Math.max(start, v.vmStart) % hstateOf(ctx).nrPages !== 0)) return true;
+    if (lruOrFree || (dontneed && Math.max(start, v.vmStart) % hstateVma(v).nrPages !== 0)) return true;
   }
   return false;
 }
 
 /** hugetlb_vm_op_split: a HugeTLB VMA splits only at a huge page boundary (else -EINVAL). */
-export function hugetlbMaySplit(ctx: MmContext, vma: Vma, vpn: number): boolean {
-  return !(vma.vmFlags & VmFlag.HUGETLB) || vpn % hstateOf(ctx).nrPages === 0;
+export function hugetlbMaySplit(vma: Vma, vpn: number): boolean {
+  return !(vma.vmFlags & VmFlag.HUGETLB) || vpn % hstateVma(vma).nrPages === 0;
 }
 
 /** The pool as /proc/meminfo shows it (HugePages_Total, _Free, _Rsvd, _Surp; Hugetlb in pages). */

@@ -43,6 +43,8 @@ export class PrivateResvMap {
 /** vm_private_data of a HugeTLB VMA, with the file it maps. */
 export class HugetlbVma {
   constructor(
+    /** hstate_vma: the pool of the mapping's huge page size (hstate_inode of its file) */
+    readonly h: HState,
     readonly file: HugetlbFile,
     /** HPAGE_RESV_OWNER's map (the pieces of a split VMA share it), or null */
     public resv: PrivateResvMap | null,
@@ -54,12 +56,13 @@ export class HugetlbVma {
 
   /** vm_area_dup with hugetlb_vm_op_open: the same file (a reference more), the same owner's map. */
   dup(): HugetlbVma {
-    return new HugetlbVma(this.file, this.resv, this.unmapped);
+    return new HugetlbVma(this.h, this.file, this.resv, this.unmapped);
   }
 }
 
 /**
- * struct hstate of the default size: the pool's counters as
+ * struct hstate, one per huge page size (hstates[]: the PMD's, and the
+ * PUD's where the architecture maps 1 GiB pages): the pool's counters as
  * /proc/sys/vm/nr_hugepages, /proc/meminfo (HugePages_*) and
  * /sys/kernel/mm/hugepages/hugepages-SIZEkB/ show them, and its lists.
  */
@@ -88,14 +91,66 @@ export class HState {
   readonly stats = { poolAlloc: 0, poolAllocFail: 0, poolFree: 0, faults: 0, cowCopies: 0, sigbus: 0 };
 
   constructor(
-    /** pages_per_huge_page: HPAGE_PMD_NR of the architecture */
+    /** pages_per_huge_page: HPAGE_PMD_NR of the architecture, or PUD_SIZE's pages */
     readonly nrPages: number,
+    /** the page-table level whose leaf maps one (huge_pte_alloc: the PMD's, or the PUD's) */
+    readonly level: number,
   ) {
     this.order = 31 - Math.clz32(nrPages);
+  }
+
+  /** hstate_is_gigantic: above MAX_PAGE_ORDER, from alloc_contig_pages rather than the buddy lists */
+  get gigantic(): boolean {
+    return this.order > 10;
+  }
+
+  /** huge_page_size in kB, as the sysfs directory hugepages-<kB>kB names it */
+  get sizeKb(): number {
+    return this.nrPages * 4;
   }
 
   /** persistent_huge_pages: nr_hugepages as /proc/sys/vm/nr_hugepages reads it */
   get persistent(): number {
     return this.nrHugePages - this.surplusHugePages;
   }
+}
+
+/**
+ * The hstates an architecture registers at boot (hugetlb_add_hstate from
+ * its hugetlb_init / arch_hugetlb_valid_size): HPAGE_SIZE, the PMD's (the
+ * default_hstate: default_hugepagesz is not a machine key), and PUD_SIZE
+ * where `hugetlbPud` (x86-64 with GBPAGES, arm64 4K, RISC-V); i386 has the
+ * PMD's only (4 MiB, or 2 MiB with PAE).
+ * Linux: mm/hugetlb.c hugetlb_init, hugetlb_add_hstate; arch/x86/mm/hugetlbpage.c
+ * gigantic_pages_init; arch/arm64/mm/hugetlbpage.c hugetlbpage_init; arch/riscv/mm/hugetlbpage.c
+ */
+export function hugetlbHstates(pt: {
+  readonly pmdLevel: number;
+  readonly hpagePmdNr: number;
+  readonly ptrsPerTable: number;
+  readonly levels: number;
+  readonly hugetlbPud?: boolean;
+}): HState[] {
+  const hs = [new HState(pt.hpagePmdNr, pt.pmdLevel)];
+  if (pt.hugetlbPud === true && pt.pmdLevel + 1 < pt.levels)
+    hs.push(new HState(pt.hpagePmdNr * pt.ptrsPerTable, pt.pmdLevel + 1));
+  return hs;
+}
+
+/**
+ * page_hstate / folio_hstate of a frame of kind hugetlb (in the pool or in
+ * use): the pool whose folio holds it, found by the folio head's order (a
+ * pool folio's first frame keeps its huge_page_order); the default pool
+ * when none matches.
+ */
+export function frameHstate(
+  hstates: readonly HState[],
+  order: { readonly [i: number]: number },
+  pfn: number,
+): HState {
+  for (let i = hstates.length - 1; i > 0; i--) {
+    const h = hstates[i];
+    if (order[pfn - (pfn % h.nrPages)] === h.order) return h;
+  }
+  return hstates[0];
 }

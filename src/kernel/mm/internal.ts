@@ -271,6 +271,8 @@ export interface MmContext {
   readonly khugepaged?: KhugepagedState;
   /** the HugeTLB pool of the default huge page size (mm/hugetlb.ts; absent in bare test contexts: no HugeTLB) */
   readonly hstate?: HState;
+  /** every HugeTLB pool, the default first (absent with `hstate`) */
+  readonly hstates?: readonly HState[];
 }
 
 /** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */

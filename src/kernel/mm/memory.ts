@@ -302,7 +302,7 @@ export function zapRange(
   const zapVma = mm.vmaAt(start);
   // unmap_single_vma: a HugeTLB VMA's entries are its huge pages' (__unmap_hugepage_range_final)
   if (zapVma !== null && zapVma.vmFlags & VmFlag.HUGETLB) {
-    unmapHugepageRange(ctx, tlb, mm, start, end);
+    unmapHugepageRange(ctx, tlb, mm, start, end, zapVma);
     return;
   }
   const mthp = ctx.env.mthp;

@@ -8,7 +8,7 @@
 import type { FileObject } from "../fs/file.ts";
 import { Errno, linearIndex, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { pmdOf, pteOffset } from "./pgtable.ts";
+import { leafFor, pmdOf, pteOffset } from "./pgtable.ts";
 import { type ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -69,7 +69,9 @@ export function doMincore(ctx: MmContext, mm: MmStruct, start: number, vec: Uint
       }
       const pmd = pmdOf(ctx, mm, vpn);
       if (pmd === null || pt.none(pmd.hi, pmd.lo)) {
-        vec[i] = unmappedPage(ctx, vma, vpn); // mincore_unmapped_range (pte_hole)
+        // mincore_hugetlb: a 1 GiB HugeTLB page's PUD leaf (no PMD table below it) is present
+        if (pmd === null && vma.htlb !== null && leafFor(ctx, mm, vpn) !== null) vec[i] = 1;
+        else vec[i] = unmappedPage(ctx, vma, vpn); // mincore_unmapped_range (pte_hole)
         continue;
       }
       if (pt.leaf(pmd.hi, pmd.lo, pt.pmdLevel) || !pt.table(pmd.hi, pmd.lo, 1)) {

@@ -11,6 +11,7 @@ import type { FileHandle, FileObject } from "../fs/file.ts";
 import type { OpenFile } from "../fs/open.ts";
 import { mmPopulate } from "./gup.ts";
 import { hugetlbMaySplit, hugetlbMmapSetup, hugetlbVmClose } from "./hugetlb.ts";
+import type { HState } from "./hugetlb_vma.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -46,8 +47,13 @@ export interface MmapArgs {
   pkey?: number;
   /** a SysV shm segment's shmem object to map shared (do_shmat's do_mmap of the shm file), and the VMA's name */
   shmem?: { obj: ShmemObject; name: string } | null;
-  /** MAP_HUGETLB: anonymous memory in huge pages of the default size, from the HugeTLB pool (mm/hugetlb.ts) */
+  /** MAP_HUGETLB: anonymous memory in huge pages, from the HugeTLB pool of their size (mm/hugetlb.ts) */
   hugetlb?: boolean;
+  /**
+   * MAP_HUGETLB's (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK: log2 of the huge page size in bytes
+   * (MAP_HUGE_2MB = 21, MAP_HUGE_1GB = 30); 0 or absent: the default size
+   */
+  hugetlbSizeLog?: number;
 }
 
 /** mmap's arguments as the kernel facade's callers give them: the file as the handle createFile returned. */
@@ -217,7 +223,8 @@ function mmapHugetlb(
   a: MmapArgs,
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
-  const h = ctx.hstate;
+  // ksys_mmap_pgoff: hstate_sizelog of MAP_HUGE_SHIFT's bits (no pool of that size: -EINVAL)
+  const h = hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
   // MAP_HUGETLB with a file that is not hugetlbfs's: -EINVAL
   if (h === undefined || a.file || a.device || a.shmem) return -Errno.EINVAL;
   const nr = h.nrPages;
@@ -239,11 +246,21 @@ function mmapHugetlb(
   if (a.noreserve) flags |= VmFlag.NORESERVE;
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
   const vma = new Vma(start, start + nrPages, flags, 0, "/anon_hugepage (deleted)");
-  if (!hugetlbMmapSetup(ctx, vma)) return -Errno.ENOMEM;
+  if (!hugetlbMmapSetup(ctx, vma, h)) return -Errno.ENOMEM;
   if (a.fixed) munmap(ctx, mm, start, nrPages);
   mm.insert(vma); // its own file: it merges with nothing
   if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
   return start;
+}
+
+/**
+ * hstate_sizelog: the pool of huge pages of 2^`log` bytes (0: the
+ * default_hstate), or undefined when the machine has none of that size.
+ * Linux: include/linux/hugetlb.h hstate_sizelog, size_to_hstate
+ */
+export function hstateSizelog(ctx: MmContext, log: number): HState | undefined {
+  if (log === 0) return ctx.hstate;
+  return ctx.hstates?.find((h) => h.nrPages * 4096 === 2 ** log);
 }
 
 /**
@@ -396,10 +413,10 @@ export function splitAt(mm: MmStruct, vpn: number): void {
 export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: number): number {
   const end = start + nrPages;
   const first = mm.vmaAt(start);
-  if (first !== null && first.vmStart < start && !hugetlbMaySplit(ctx, first, start)) return -Errno.EINVAL;
+  if (first !== null && first.vmStart < start && !hugetlbMaySplit(first, start)) return -Errno.EINVAL;
   splitAt(mm, start);
   const last = mm.vmaAt(end);
-  if (last !== null && last.vmStart < end && !hugetlbMaySplit(ctx, last, end)) return -Errno.EINVAL;
+  if (last !== null && last.vmStart < end && !hugetlbMaySplit(last, end)) return -Errno.EINVAL;
   splitAt(mm, end);
   const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
   if (doomed.length === 0) return 0;

@@ -7,7 +7,7 @@
 
 import { mmPopulate, type Populate } from "./gup.ts";
 import { splitRange } from "./huge_memory.ts";
-import { hugetlbMaySplit } from "./hugetlb.ts";
+import { hugetlbChangeProtection, hugetlbMaySplit } from "./hugetlb.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { mergeAround, splitAt } from "./mmap.ts";
@@ -53,8 +53,8 @@ export function mprotect(
     }
     // mprotect_fixup's split of a HugeTLB VMA off a huge page boundary: hugetlb_vm_op_split's -EINVAL
     if (
-      (vma.vmStart < stop && !hugetlbMaySplit(ctx, vma, stop)) ||
-      (vma.vmEnd > end && !hugetlbMaySplit(ctx, vma, end))
+      (vma.vmStart < stop && !hugetlbMaySplit(vma, stop)) ||
+      (vma.vmEnd > end && !hugetlbMaySplit(vma, end))
     ) {
       error = -Errno.EINVAL;
       break;
@@ -158,6 +158,12 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const nr = pt.hpagePmdNr;
+  // change_protection: hugetlb_change_protection for a HugeTLB VMA (its PUD-level one here; the
+  // PMD-level pages take change_huge_pmd's path below)
+  if (v.htlb !== null && v.htlb.h.level !== pt.pmdLevel) {
+    hugetlbChangeProtection(ctx, tlb, mm, v);
+    return;
+  }
   splitRange(ctx, mm, v.vmStart, v.vmEnd, true);
   for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
     const pmd = pmdOf(ctx, mm, vpn);

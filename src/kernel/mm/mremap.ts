@@ -44,7 +44,7 @@ export function mremap(
   let oldPages = oldPagesAsked;
   let newPages = newPagesAsked;
   if (vma.vmFlags & VmFlag.HUGETLB) {
-    const r = hugetlbMremapLengths(ctx, start, oldPages, newPages, fixedTo);
+    const r = hugetlbMremapLengths(vma, start, oldPages, newPages, fixedTo);
     if (typeof r === "number") return r;
     ({ oldPages, newPages } = r);
   }

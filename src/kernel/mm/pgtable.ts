@@ -341,16 +341,18 @@ export function isHugePmd(ctx: MmContext, hi: number, lo: number): boolean {
 }
 
 /**
- * The entry that maps vpn: a PTE (level 0) or a huge PMD (level 1), with
- * the frame of vpn itself. Null when no table covers it.
+ * The entry that maps vpn: a PTE (level 0), a huge PMD (the PMD level), or
+ * a HugeTLB page's PUD leaf (1 GiB: pud_leaf), with the frame of vpn
+ * itself. Null when no table covers it.
  */
 export function leafFor(
   ctx: MmContext,
   mm: MmStruct,
   vpn: number,
-): { level: 0 | 1; pa: number; hi: number; lo: number; pfn: number } | null {
+): { level: number; pa: number; hi: number; lo: number; pfn: number } | null {
   const pt = ctx.env.pgtable;
   const pmd = pmdOf(ctx, mm, vpn);
+  if (pmd === null) return pudLeafFor(ctx, mm, vpn);
   if (pmd !== null && pt.leaf(pmd.hi, pmd.lo, pt.pmdLevel)) {
     return {
       level: 1,
@@ -363,6 +365,23 @@ export function leafFor(
   const pte = readPte(ctx, mm, vpn);
   if (pte === null) return null;
   return { level: 0, pa: pte.pa, hi: pte.hi, lo: pte.lo, pfn: pt.pfn(pte.hi, pte.lo, 0) };
+}
+
+/** leafFor above the PMD level: a present PUD leaf (a 1 GiB HugeTLB page), or null. */
+function pudLeafFor(
+  ctx: MmContext,
+  mm: MmStruct,
+  vpn: number,
+): { level: number; pa: number; hi: number; lo: number; pfn: number } | null {
+  const pt = ctx.env.pgtable;
+  const level = pt.pmdLevel + 1;
+  if (level >= pt.levels || vpn >= pt.userPgtablesCeiling) return null;
+  const pa = mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(vpn), level);
+  if (pa < 0) return null;
+  const e = pt.get(ctx.env.phys, pa);
+  if (!pt.leaf(e.hi, e.lo, level)) return null;
+  const span = levelSpan(ctx, level);
+  return { level, pa, hi: e.hi, lo: e.lo, pfn: pt.pfn(e.hi, e.lo, level) + modPow2(vpn, span) };
 }
 
 /**

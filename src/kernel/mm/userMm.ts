@@ -18,7 +18,7 @@ import { msync } from "./filemap.ts";
 import { dupMm, freePgd, newMm } from "./fork.ts";
 import { mmPopulate, type Populate } from "./gup.ts";
 import { hugeEligible, splitPmd } from "./huge_memory.ts";
-import { HState } from "./hugetlb_vma.ts";
+import { type HState, hugetlbHstates } from "./hugetlb_vma.ts";
 import type { KhugepagedState, MmContext, MmEnv, MmSettings, ThpStats, VmFault } from "./internal.ts";
 import { khugepagedDoScan } from "./khugepaged.ts";
 import { newKhugepagedState } from "./khugepaged_slots.ts";
@@ -72,8 +72,10 @@ export class UserMm implements MmContext {
   lastCtxId = 0;
   /** the machine's anon_vmas (the reverse map of anonymous pages) */
   readonly anonVmas = new AnonVmas();
-  /** the HugeTLB pool (default_hstate: the PMD's size) */
+  /** the HugeTLB pool of the default size (default_hstate: the PMD's size) */
   readonly hstate: HState;
+  /** every HugeTLB pool (hstates[], smallest first): the default one, and the PUD's where the architecture has it */
+  readonly hstates: readonly HState[];
 
   /** khugepaged's mm slots, cursor, knobs and counters (mm/khugepaged.ts) */
   readonly khugepaged: KhugepagedState;
@@ -82,7 +84,8 @@ export class UserMm implements MmContext {
     readonly env: MmEnv,
     readonly settings: MmSettings,
   ) {
-    this.hstate = new HState(env.pgtable.hpagePmdNr);
+    this.hstates = hugetlbHstates(env.pgtable);
+    this.hstate = this.hstates[0];
     this.khugepaged = newKhugepagedState(env.pgtable.hpagePmdNr);
   }
 
@@ -104,7 +107,7 @@ export class UserMm implements MmContext {
   leafFor(
     mm: MmStruct,
     vpn: number,
-  ): { level: 0 | 1; pa: number; hi: number; lo: number; pfn: number } | null {
+  ): { level: number; pa: number; hi: number; lo: number; pfn: number } | null {
     return leafFor(this, mm, vpn);
   }
 

@@ -16,8 +16,8 @@ import type { MmStruct } from "./MmStruct.ts";
  */
 export function vmCommitLimit(ctx: MmContext): number {
   const s = ctx.settings;
-  const h = ctx.hstate;
-  const pool = h === undefined ? 0 : h.nrHugePages * h.nrPages;
+  let pool = 0;
+  for (const h of ctx.hstates ?? []) pool += h.nrHugePages * h.nrPages;
   const ram =
     s.overcommitKbytes !== 0
       ? Math.floor(s.overcommitKbytes / 4)

@@ -24,6 +24,7 @@
 import type { CrashVtopStyle } from "../core/archView.ts";
 import type { KernelCore } from "../core/core.ts";
 import type { Task } from "../core/task.ts";
+import { frameHstate } from "../mm/hugetlb_vma.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { riscv64Walk } from "./crashRiscv64.ts";
 import {
@@ -101,7 +102,7 @@ export function pgBits(k: KernelCore, pfn: number): Map<number, string> {
   if (kind === PageKind.UserAnon || kind === PageKind.PageCache) bits.set(PG_UPTODATE, "uptodate");
   // a HugeTLB folio in use: up to date from its fault (__folio_mark_uptodate); a shared mapping's,
   // in its inode's page cache, dirty too (hugetlb_add_to_page_cache: folio_mark_dirty)
-  const h = k.userMm.hstate;
+  const h = frameHstate(k.userMm.hstates, p.order, pfn);
   if (kind === PageKind.Hugetlb && h.active.has(pfn)) {
     bits.set(PG_UPTODATE, "uptodate");
     if (!h.anon.has(pfn)) bits.set(PG_DIRTY, "dirty");
@@ -343,7 +344,7 @@ export function pagemap(k: KernelCore, t: Task, vpn: number, count: number): Pag
       // vm_normal_page: none for the zero page and PFN maps; a page that is not PageAnon is PM_FILE
       const normal = !p.zeroPage;
       // a HugeTLB folio (pagemap_hugetlb_range): PM_FILE unless a private mapping's anonymous folio
-      const h = k.userMm.hstate;
+      const h = frameHstate(k.userMm.hstates, k.pages.order, p.pfn);
       const anon = p.hugetlb === true ? h.anon.has(p.pfn - (p.pfn % h.nrPages)) : p.anon;
       e.fileShared = normal && !anon;
       e.exclusive = normal && p.mapcount === 1;

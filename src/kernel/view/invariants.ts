@@ -180,7 +180,7 @@ export function checkInvariants(k: KernelCore): string[] {
           }
           if (vma !== null && vma.vmFlags & VmFlag.HUGETLB) {
             // a HugeTLB folio: no deposited table, no RSS, counted on its first frame (mm/hugetlb.ts)
-            if (k.pages.kind[pfn] !== PageKind.Hugetlb || !k.userMm.hstate.active.has(pfn))
+            if (k.pages.kind[pfn] !== PageKind.Hugetlb || !vma.htlb?.h.active.has(pfn))
               problems.push(`${t.comm}: HugeTLB entry at vpn 0x${vpn.toString(16)} maps no folio in use`);
             if (pt.write(hi, lo) && !(vma.vmFlags & VmFlag.SHARED) && !anonExclusive(pfn))
               problems.push(
@@ -204,6 +204,21 @@ export function checkInvariants(k: KernelCore): string[] {
             anon++;
             mapcounts.set(f, (mapcounts.get(f) ?? 0) + 1);
           }
+          continue;
+        }
+        if (level > pt.pmdLevel && pt.leaf(hi, lo, level)) {
+          // a PUD leaf: only a 1 GiB HugeTLB folio in use, inside a VMA of that size (mm/hugetlb.ts)
+          const vma = mm.vmaAt(vpn);
+          const h = vma?.htlb?.h;
+          if (h === undefined || h.level !== level || vma!.vmEnd < vpn + h.nrPages)
+            problems.push(
+              `${t.comm}: PUD leaf at vpn 0x${vpn.toString(16)} not inside a HugeTLB VMA of its size`,
+            );
+          else if (pt.present(hi, lo) && (k.pages.kind[pfn] !== PageKind.Hugetlb || !h.active.has(pfn)))
+            problems.push(`${t.comm}: HugeTLB PUD at vpn 0x${vpn.toString(16)} maps no folio in use`);
+          if (pt.write(hi, lo) && vma !== null && !(vma.vmFlags & VmFlag.SHARED) && !anonExclusive(pfn))
+            problems.push(`${t.comm}: writable private HugeTLB PUD maps folio ${pfn}, not PageAnonExclusive`);
+          mapcounts.set(pfn, (mapcounts.get(pfn) ?? 0) + 1);
           continue;
         }
         if (level > 0) {
@@ -432,30 +447,33 @@ export function checkInvariants(k: KernelCore): string[] {
  */
 export function hugetlbProblems(k: KernelCore): string[] {
   const problems: string[] = [];
-  const h = k.userMm.hstate;
-  if (h.freeList.length !== h.freeHugePages)
-    problems.push(
-      `hugetlb: ${h.freeList.length} folios on the free list, free_huge_pages ${h.freeHugePages}`,
-    );
-  if (h.freeList.length + h.active.size !== h.nrHugePages)
-    problems.push(
-      `hugetlb: ${h.freeList.length} free and ${h.active.size} active folios, nr_huge_pages ${h.nrHugePages}`,
-    );
-  if (h.resvHugePages < 0 || h.resvHugePages > h.freeHugePages)
-    problems.push(`hugetlb: resv_huge_pages ${h.resvHugePages} with ${h.freeHugePages} free`);
-  if (h.surplusHugePages < 0 || h.surplusHugePages > h.nrHugePages)
-    problems.push(`hugetlb: surplus_huge_pages ${h.surplusHugePages} of ${h.nrHugePages}`);
-  for (const head of h.freeList)
-    if (k.pages.refcount[head] !== 0 || k.pages.mapcount[head] !== 0)
-      problems.push(`hugetlb: free folio ${head} is referenced or mapped`);
-  for (const head of h.active)
-    if (k.pages.refcount[head] < Math.max(1, k.pages.mapcount[head]))
+  let poolFrames = 0;
+  for (const h of k.userMm.hstates) {
+    if (h.freeList.length !== h.freeHugePages)
       problems.push(
-        `hugetlb: folio ${head} in use: refcount ${k.pages.refcount[head]}, mapcount ${k.pages.mapcount[head]}`,
+        `hugetlb: ${h.freeList.length} folios on the free list, free_huge_pages ${h.freeHugePages}`,
       );
+    if (h.freeList.length + h.active.size !== h.nrHugePages)
+      problems.push(
+        `hugetlb: ${h.freeList.length} free and ${h.active.size} active folios, nr_huge_pages ${h.nrHugePages}`,
+      );
+    if (h.resvHugePages < 0 || h.resvHugePages > h.freeHugePages)
+      problems.push(`hugetlb: resv_huge_pages ${h.resvHugePages} with ${h.freeHugePages} free`);
+    if (h.surplusHugePages < 0 || h.surplusHugePages > h.nrHugePages)
+      problems.push(`hugetlb: surplus_huge_pages ${h.surplusHugePages} of ${h.nrHugePages}`);
+    for (const head of h.freeList)
+      if (k.pages.refcount[head] !== 0 || k.pages.mapcount[head] !== 0)
+        problems.push(`hugetlb: free folio ${head} is referenced or mapped`);
+    for (const head of h.active)
+      if (k.pages.refcount[head] < Math.max(1, k.pages.mapcount[head]))
+        problems.push(
+          `hugetlb: folio ${head} in use: refcount ${k.pages.refcount[head]}, mapcount ${k.pages.mapcount[head]}`,
+        );
+    poolFrames += h.nrHugePages * h.nrPages;
+  }
   const frames = k.pages.countByKind()[PageKind.Hugetlb];
-  if (frames !== h.nrHugePages * h.nrPages)
-    problems.push(`hugetlb: ${frames} frames of kind hugetlb, the pool holds ${h.nrHugePages * h.nrPages}`);
+  if (frames !== poolFrames)
+    problems.push(`hugetlb: ${frames} frames of kind hugetlb, the pool holds ${poolFrames}`);
   return problems;
 }
 

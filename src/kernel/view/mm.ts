@@ -9,6 +9,7 @@ import type { KernelCore } from "../core/core.ts";
 import { taskPkru } from "../core/pkeys.ts";
 import { cpuOf } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
+import { frameHstate } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { permString, type Vma, VmFlag, vmaPkey } from "../mm/vma.ts";
@@ -222,7 +223,7 @@ export function pageInfo(k: KernelCore, t: Task, vpn: number): PageInfo {
   const pfn = pte.pfn;
   const special = pt.special(hi, lo);
   info.present = true;
-  info.huge = pte.level === pt.pmdLevel;
+  info.huge = pte.level >= pt.pmdLevel;
   info.pfn = pfn;
   info.zeroPage = special;
   info.anon = !special && k.pages.kind[pfn] === PageKind.UserAnon;
@@ -236,7 +237,7 @@ export function pageInfo(k: KernelCore, t: Task, vpn: number): PageInfo {
   if (!special && k.pages.kind[pfn] === PageKind.Hugetlb) {
     // a HugeTLB folio: its mappings are counted on its first frame (mm/hugetlb.ts)
     info.hugetlb = true;
-    info.mapcount = k.pages.mapcount[pfn - (pfn % pt.hpagePmdNr)];
+    info.mapcount = k.pages.mapcount[pfn - (pfn % frameHstate(k.userMm.hstates, k.pages.order, pfn).nrPages)];
   }
   return info;
 }
@@ -346,14 +347,15 @@ function hugetlbSmaps(
   mm: MmStruct,
   start: number,
   end: number,
+  nr: number,
 ): { shared: number; private: number } {
   const pt = k.arch.pgtable;
-  const nr = pt.hpagePmdNr;
   const r = { shared: 0, private: 0 };
   for (let vpn = start; vpn < end; vpn += nr) {
-    const pmd = k.userMm.pmdOf(mm, vpn);
-    if (pmd === null || !pt.present(pmd.hi, pmd.lo) || !pt.leaf(pmd.hi, pmd.lo, pt.pmdLevel)) continue;
-    const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+    // huge_pte_offset at the hstate's level (a PMD, or a 1 GiB PUD)
+    const leaf = k.userMm.leafFor(mm, vpn);
+    if (leaf === null || leaf.level === 0 || !pt.present(leaf.hi, leaf.lo)) continue;
+    const head = pt.pfn(leaf.hi, leaf.lo, leaf.level);
     if (k.pages.mapcount[head] > 1) r.shared += nr * 4096;
     else r.private += nr * 4096;
   }
@@ -369,7 +371,9 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
     const htlb = (v.vmFlags & VmFlag.HUGETLB) !== 0;
     // a HugeTLB VMA: smaps_hugetlb_range counts its huge pages apart, nothing in Rss
     const s = smapsStats(k, t, v.vmStart, htlb ? v.vmStart : v.vmEnd, (v.vmFlags & VmFlag.LOCKED) !== 0);
-    const hs = htlb ? hugetlbSmaps(k, mm, v.vmStart, v.vmEnd) : { shared: 0, private: 0 };
+    // vma_kernel_pagesize: huge_page_size(hstate_vma(vma))
+    const hpageVma = v.htlb?.h.nrPages ?? hpage;
+    const hs = htlb ? hugetlbSmaps(k, mm, v.vmStart, v.vmEnd, hpageVma) : { shared: 0, private: 0 };
     let swapped = countPages(k, t, v.vmStart, v.pages, (st) => st.swapSlot >= 0);
     // a shared shmem mapping (anonymous or tmpfs): the object's pages in swap within the VMA (shmem_swap_usage)
     const shmemSwapped = v.shmem?.swapped ?? (v.file?.fs === "tmpfs" ? v.file.swapped : undefined);
@@ -384,7 +388,7 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
       swap: swapped * 4096,
       sharedHugetlb: hs.shared,
       privateHugetlb: hs.private,
-      kernelPageSize: htlb ? hpage * 4096 : 4096,
+      kernelPageSize: htlb ? hpageVma * 4096 : 4096,
       thpEligible: eligible,
       mnemonics: mnemonics(k, v.vmFlags),
       // arch_show_smap (fs/proc/task_mmu.c show_smap): the key bits have no VmFlags mnemonic

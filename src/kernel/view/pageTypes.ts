@@ -10,6 +10,7 @@
  */
 
 import type { KernelCore } from "../core/core.ts";
+import { frameHstate } from "../mm/hugetlb_vma.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import {
   PG_ACTIVE,
@@ -129,7 +130,7 @@ export function compoundOf(k: KernelCore, pfn: number): { head: number; order: n
     if (head >= 0) return { head, order: k.pageCache.largeHeads.get(head)! };
   } else if (kind === PageKind.Hugetlb) {
     // a HugeTLB folio, in the pool or in use (mm/hugetlb.ts)
-    const h = k.userMm.hstate;
+    const h = frameHstate(k.userMm.hstates, k.pages.order, pfn);
     return { head: pfn - (pfn % h.nrPages), order: h.order };
   }
   return { head: pfn, order: 0 };
@@ -145,7 +146,11 @@ export function kpageflags(k: KernelCore, pfn: number): bigint {
   const folio = c.head;
   const hugetlb = kind === PageKind.Hugetlb;
   // PageAnon: a HugeTLB folio of a private mapping is anonymous too
-  if (kind === PageKind.UserAnon || (hugetlb && k.userMm.hstate.anon.has(folio))) u |= bit(KPF.ANON);
+  if (
+    kind === PageKind.UserAnon ||
+    (hugetlb && frameHstate(k.userMm.hstates, k.pages.order, folio).anon.has(folio))
+  )
+    u |= bit(KPF.ANON);
   // KPF_HUGE for a HugeTLB folio (folio_test_hugetlb); else KPF_THP for any large rmappable folio,
   // anonymous or page cache ("we indicate any THPs here")
   if (hugetlb) u |= bit(KPF.HUGE);

@@ -85,13 +85,13 @@ export function meminfo(k: KernelCore): Record<string, number> {
     // NR_FILE_THPS (PMD-size page-cache folios) and NR_FILE_PMDMAPPED (those mapped by a PMD somewhere)
     FileHugePages: huge.fileThps * pg,
     FilePmdMapped: huge.filePmdMapped * pg,
-    // hugetlb_report_meminfo: the default hstate's counts, then every hstate's pages (one here)
+    // hugetlb_report_meminfo: the default hstate's counts, then every hstate's pages (Hugetlb: all sizes)
     HugePages_Total: htlb.total,
     HugePages_Free: htlb.free,
     HugePages_Rsvd: htlb.rsvd,
     HugePages_Surp: htlb.surp,
     Hugepagesize: k.arch.pgtable.hpagePmdNr * pg,
-    Hugetlb: htlb.pages * pg,
+    Hugetlb: k.userMm.hstates.reduce((n, h) => n + h.nrHugePages * h.nrPages, 0) * pg,
     // arch_report_meminfo (x86: DirectMap4k, DirectMap2M, DirectMap1G)
     ...k.arch.view.reportMeminfo(k.machine.phys.nrFrames),
   };

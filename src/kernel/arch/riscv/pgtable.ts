@@ -155,6 +155,8 @@ export class RiscvPgtable implements Pgtable {
   readonly entryBytes = 8;
   readonly pmdLevel = 1;
   readonly hpagePmdNr = 512;
+  /** 1 GiB HugeTLB pages at the PUD level (arch_hugetlb_valid_size: PUD_SIZE) */
+  readonly hugetlbPud = true;
   /** USER_PTRS_PER_PGD (TASK_SIZE / PGDIR_SIZE = 256) entries of the PGD: the user half */
   readonly userPgtablesCeiling: number;
   /** one root (satp) for both halves: the kernel half is copied into every PGD (like x86-64, unlike arm64) */

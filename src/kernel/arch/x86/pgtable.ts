@@ -110,6 +110,12 @@ export class X86Pgtable implements Pgtable {
     readonly levels: 4 | 5,
     /** page-table isolation: every PGD an order-1 pair, user-half writes mirrored */
     readonly pti: boolean,
+    /**
+     * X86_FEATURE_GBPAGES (CPUID 0x80000001 EDX bit 26, /proc/cpuinfo's
+     * pdpe1gb): 1 GiB HugeTLB pages (arch_hugetlb_valid_size). Every
+     * x86-64 CPU model vmlab has, as this machine's, has it.
+     */
+    readonly hugetlbPud = true,
   ) {
     this.userPgtablesCeiling = 256 * 512 ** (levels - 1);
     this.levelNames = levels === 5 ? ["PTE", "PMD", "PUD", "P4D", "PGD"] : ["PTE", "PMD", "PUD", "PGD"];

@@ -53,11 +53,12 @@ export function prot(
 
 /**
  * `P: VAR = mmap SIZE [prot=PROT] [private|shared] [anon|file=NAME [offset=N]|dev=NAME [offset=N]]
- * [populate] [locked] [noreserve] [hugetlb] [at=ADDR [fixed]]` (hugetlb: MAP_HUGETLB, anonymous only)
+ * [populate] [locked] [noreserve] [hugetlb [size=HUGESIZE]] [at=ADDR [fixed]]` (hugetlb: MAP_HUGETLB,
+ * anonymous only; size=: MAP_HUGE_2MB, MAP_HUGE_1GB..., log2 of it << MAP_HUGE_SHIFT)
  */
 export function mmap(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
-  const o = c.opts(s, ["prot", "at", "file", "offset", "dev"]);
+  const o = c.opts(s, ["prot", "at", "file", "offset", "dev", "size"]);
   const devW = o.get("dev");
   if (devW && (devW.ident === null || !c.devices.has(devW.ident)))
     c.fail(
@@ -99,6 +100,10 @@ export function mmap(c: CompileContext, s: Stmt): Run {
   if (flags.has("fixed") && !o.has("at")) c.fail("fixed needs at=ADDR", s.verbPos);
   if (flags.has("hugetlb") && (fileW || devW))
     c.fail("hugetlb maps anonymous memory (MAP_HUGETLB | MAP_ANONYMOUS)", s.verbPos);
+  const hugeSizeW = o.get("size");
+  if (hugeSizeW && !flags.has("hugetlb"))
+    c.fail("size= is the huge page size of a hugetlb mapping (MAP_HUGE_*)", hugeSizeW.pos);
+  if (hugeSizeW?.value) c.useVars(hugeSizeW.value);
   const at = o.get("at");
   if (at?.value) c.useVars(at.value);
   const protection = prot(c, o.get("prot"), false);
@@ -114,6 +119,9 @@ export function mmap(c: CompileContext, s: Stmt): Run {
       c.assign(s, rt, -12n, "(ENOMEM)");
       return;
     }
+    const hugeSize = c.numOpt(hugeSizeW, rt);
+    if (hugeSize !== null && (hugeSize < 4096 || 2 ** Math.round(Math.log2(hugeSize)) !== hugeSize))
+      c.fail("size= is a power of two (MAP_HUGE_SHIFT takes its log2)", hugeSizeW!.valuePos);
     const before = t.minFlt + t.majFlt;
     const offset = offsetW ? c.value(offsetW.value!, rt, "offset=") : 0n;
     if (offset >= 1n << 52n) {
@@ -131,6 +139,7 @@ export function mmap(c: CompileContext, s: Stmt): Run {
       locked: flags.has("locked"),
       noreserve: flags.has("noreserve"),
       hugetlb: flags.has("hugetlb"),
+      ...(hugeSize !== null ? { hugetlbSizeLog: Math.log2(hugeSize) } : {}),
       addr: Number(addr),
       fixed: flags.has("fixed"),
       privileged: t.uid === 0,
