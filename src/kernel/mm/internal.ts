@@ -83,8 +83,8 @@ export interface LruHooks {
   readonly fbatches: LruAddBatches;
   /** pages a fault holds while it allocates; reclaim leaves them alone */
   readonly pinned: PfnSetLike;
-  /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */
-  reclaimPage(pfn: number, index: number, anonVma?: number): boolean;
+  /** reclaims one page now (its whole mTHP folio may go with it: the pages that went, 0 if none), whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */
+  reclaimPage(pfn: number, index: number, anonVma?: number): number;
   /** the end of reclaim_pages' shrink_folio_list: try_to_unmap_flush of what reclaimPage deferred */
   endFolioList(): void;
   /** folio_mark_lazyfree: a clean anonymous page MADV_FREE made lazily freeable is queued in the lru_lazyfree batch, which moves it to the inactive file list (swap.ts) */
