@@ -254,9 +254,8 @@ export function shrinkSlab(r: RmapPages, priority: number): number {
  * fully mapped mTHP folio (mm/mthp.ts) is swapped out whole when add_to_swap
  * gets it a swap range of its order (mm/vmscan_swapout.ts); with none, it is
  * split and its pages go one by one, counting MTHP_STAT_SWPOUT_FALLBACK of
- * its order. A PMD-size THP is split too (THP_SWPOUT_FALLBACK and the PMD
- * order's swpout_fallback): vmlab does not swap it whole (left: Linux 6.12
- * does, splitting its PMDs first, TTU_SPLIT_HUGE_PMD). `ignoreReferences`:
+ * its order. A PMD-size THP alike (its PMDs split first, TTU_SPLIT_HUGE_PMD;
+ * THP_SWPOUT, or THP_SWPOUT_FALLBACK and the PMD order's swpout_fallback). `ignoreReferences`:
  * reclaim_pages (MADV_PAGEOUT) is calling.
  * Returns 0 to go on with the page (now order 0, or not in a whole THP),
  * n > 0 when n pages went (the whole folio; or, 1, the page went with the
@@ -276,8 +275,9 @@ export function splitForReclaim(r: SwapOutPages, pfn: number, ignoreReferences =
     order = m!.heads.get(head)!;
   }
   const partially = ctx.env.deferredSplit?.queue.get(head) === true;
-  if (order > 0 && !partially) {
-    const got = swapOutLargeFolio(r, pfn, head, order, ignoreReferences);
+  const whole = order > 0 ? order : (m?.pmdOrder ?? -1); // a PMD THP: the PMD order (m: the stats)
+  if (whole > 0 && !partially) {
+    const got = swapOutLargeFolio(r, pfn, head, whole, ignoreReferences);
     if (got !== 0 && got !== NOT_WHOLE) return got;
   }
   if (!splitHugePage(r, head)) return -1;

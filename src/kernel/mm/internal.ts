@@ -203,6 +203,7 @@ export interface ThpStats {
   thp_deferred_split_page: number;
   /** deferred_split_scan split a fully mapped folio thp_underused found mostly zero (THP_UNDERUSED_SPLIT_PAGE) */
   thp_underused_split_page: number;
+  thp_swpout: number;
   thp_swpout_fallback: number;
   thp_zero_page_alloc: number;
   /** page-cache folios mapped by a PMD (do_set_pmd) */

@@ -197,6 +197,68 @@ for (const arch of ["x86_64", "arm64"] as const)
     });
   });
 
+const M2 = 2n << 20n;
+
+/** A 2M-aligned anonymous range of `bytes`, THPs allowed (thp=always), written whole. */
+function thpRegion(k: Kernel, t: Task, bytes: bigint): bigint {
+  const r = k.mmap(t, mmapArgs(Number(bytes + M2)));
+  const base = ((r + M2 - 1n) / M2) * M2;
+  for (let i = 0n; i < bytes / PAGE; i++) write(k, t, base + i * PAGE, Number(i % 200n) + 1);
+  return base;
+}
+
+function bootThp(arch: "x86_64" | "arm64", swapBytes = 64 * MiB) {
+  const k = new Kernel({ arch, ramBytes: 256 * MiB, cpus: 1, thp: "always", swapBytes });
+  const t = k.spawn("A")!;
+  k.switchTo(0, t);
+  return { k, t, m: k.userMm.env.mthp!, swap: k.swap!, s: k.userMm.thpStats };
+}
+
+for (const arch of ["x86_64", "arm64"] as const)
+  describe(`PMD THP swap-out on ${arch}`, () => {
+    it("MADV_PAGEOUT of a whole THP: its PMD split, 512 consecutive slots (a whole cluster), thp_swpout", () => {
+      const { k, t, m, swap, s } = bootThp(arch);
+      const a = thpRegion(k, t, M2);
+      expect(k.view.meminfo().AnonHugePages).toBe(2 * MiB);
+      const out0 = swap.pswpout;
+      expect(k.madvise(t, a, M2, "pageout")).toBe(0n);
+      const s0 = slotAt(k, t, a);
+      expect(s0 % 512).toBe(0);
+      for (let i = 0; i < 512; i += 37) expect(slotAt(k, t, a + BigInt(i) * PAGE)).toBe(s0 + i);
+      expect(slotAt(k, t, a + 511n * PAGE)).toBe(s0 + 511);
+      expect([s.thp_swpout, s.thp_swpout_fallback, s.thp_split_page]).toEqual([1, 0, 0]);
+      expect([m.stats[9].swpout, m.stats[9].swpout_fallback]).toEqual([1, 0]);
+      expect(swap.pswpout - out0).toBe(512);
+      expect(k.view.vmstat().thp_swpout).toBe(1);
+      expect([t.mm!.swapEnts, t.mm!.rssAnon]).toEqual([512, 0]);
+      expect(checkInvariants(k)).toEqual([]);
+      for (let i = 0n; i < 512n; i += 61n) expect(read(k, t, a + i * PAGE)).toBe(Number(i % 200n) + 1);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("reclaim swaps a PMD-mapped THP out whole", () => {
+      const { k, t, s } = bootThp(arch);
+      const a = thpRegion(k, t, 2n * M2);
+      for (let i = 0; i < 4 && s.thp_swpout === 0; i++) k.vmscan.shrink(512);
+      expect(s.thp_swpout).toBeGreaterThan(0);
+      expect(s.thp_swpout_fallback).toBe(0);
+      expect(checkInvariants(k)).toEqual([]);
+      for (let i = 0n; i < 1024n; i += 97n) expect(read(k, t, a + i * PAGE)).toBe(Number(i % 200n) + 1);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+
+    it("no free cluster: split, THP_SWPOUT_FALLBACK and the PMD order's swpout_fallback", () => {
+      const { k, t, m, s } = bootThp(arch, 4 * MiB); // two clusters, one holding the header
+      const a = thpRegion(k, t, M2);
+      const b = thpRegion(k, t, M2);
+      expect(k.madvise(t, a, M2, "pageout")).toBe(0n); // takes the free cluster
+      expect(k.madvise(t, b, M2, "pageout")).toBe(0n);
+      expect([s.thp_swpout, s.thp_swpout_fallback, s.thp_split_page]).toEqual([1, 1, 1]);
+      expect([m.stats[9].swpout, m.stats[9].swpout_fallback]).toEqual([1, 1]);
+      expect(checkInvariants(k)).toEqual([]);
+    });
+  });
+
 /** xorshift32: the same sequence on every run. */
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;

@@ -160,6 +160,12 @@ export class SwapArea {
     this.used += nr;
   }
 
+  /** Gives back a range takeRange took and nothing used (put_swap_folio of an entry no PTE names). */
+  releaseRange(slot: number, nr: number): void {
+    this.clusterCount[(slot / this.clusterPages) | 0] -= nr;
+    this.used -= nr;
+  }
+
   /** Does the slot hold a page (written, not freed)? */
   holds(slot: number): boolean {
     return this.written[slot] === 1;

@@ -478,7 +478,7 @@ export class Vmscan implements RmapPages {
       // a page of a whole THP: the folio is split first; the page may go with it (zero-filled)
       const s = anon ? splitForReclaim(this, pfn) : 0; // n > 0: n pages went (a whole mTHP: vmscan_swapout.ts)
       if (s > 0) this.stats.pgsteal += s;
-      if (s !== 0) return s > 0 ? s : 0;
+      if (s !== 0) return Math.max(s, 0);
       if (anon) {
         if (!this.swapOut(pfn)) return 0;
       } else {
@@ -510,7 +510,7 @@ export class Vmscan implements RmapPages {
         if (anonVma !== 0) this.anonVma[pfn] = anonVma;
       }
       const s = splitForReclaim(this, pfn, true); // a whole mTHP may go whole (s pages), else split first
-      if (s !== 0) return s > 0 ? s : 0;
+      if (s !== 0) return Math.max(s, 0);
     }
     let found = 0;
     let locked = false;

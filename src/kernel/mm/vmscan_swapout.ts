@@ -19,6 +19,8 @@
  * SWP_SYNCHRONOUS_IO device, which vmlab's is not: swap_state.ts).
  */
 import { pfnUnchecked } from "../../base/units.ts";
+import { splitPmd } from "./huge_memory.ts";
+import type { MmStruct } from "./MmStruct.ts";
 import { freeUnmapped } from "./memory.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PfnSetLike } from "./pfnset.ts";
@@ -39,6 +41,8 @@ export interface SwapOutPages extends RmapPages {
   readonly referenced: Uint8Array;
   /** takes the page off the lists for good */
   del(pfn: number): void;
+  /** a PMD-mapped THP's one LRU entry becomes one per page (its PMDs split) */
+  splitFolio(head: number): void;
 }
 
 /** swapOutLargeFolio's outcome when the folio cannot be looked at whole: the caller splits it as before */
@@ -80,6 +84,54 @@ export function swapOutLargeFolio(
   if (swap === null || m === undefined) return NOT_WHOLE;
   const pages = env.pages;
   const nr = 1 << order;
+  let slot = -1;
+  if (v.large[head]) {
+    // a PMD-mapped THP (its one LRU entry): add_to_swap first, then try_to_unmap with
+    // TTU_SPLIT_HUGE_PMD splits each PMD that maps it (the folio stays whole, PTE-mapped); the
+    // caller has looked at its references through the PMDs
+    slot = allocSwapRange(swap, order);
+    if (slot < 0) return 0;
+    splitPmds(v, head);
+    ignoreReferences = true;
+  }
+  const stay = wholeChecks(v, pfn, head, nr, ignoreReferences);
+  if (stay !== 0) {
+    if (slot >= 0) swap.releaseRange(slot, nr); // put_swap_folio
+    return stay;
+  }
+  if (slot < 0) slot = allocSwapRange(swap, order);
+  if (slot < 0) return 0;
+  for (let i = 0; i < nr; i++) tryToUnmapAnon(v, head + i, swap, slot + i);
+  // pageout -> swap_writepage: no write through a stale TLB entry once the I/O starts
+  tryToUnmapFlushDirty(env.userMm.env.tlbUbc);
+  for (let i = 0; i < nr; i++) {
+    env.phys.saveFrame(pfnUnchecked(head + i), swap.contents, slot + i);
+    swap.wrotePage(slot + i); // count_swpout_vm_event: PSWPOUT += nr
+  }
+  // count_swpout_vm_event: THP_SWPOUT for a PMD-mappable folio, count_mthp_stat(order, MTHP_STAT_SWPOUT)
+  if (order === m.pmdOrder) env.userMm.thpStats.thp_swpout++;
+  m.stats[order].swpout++;
+  // __remove_mapping, then free_unref_folios: the folio's block goes back whole with its last page
+  for (let i = 0; i < nr; i++) {
+    v.del(head + i);
+    freeUnmapped(env.userMm, head + i);
+  }
+  return nr;
+}
+
+/**
+ * The checks before a whole swap-out (swapOutLargeFolio): 0 to go on,
+ * NOT_WHOLE (split as before) or -1 (the folio stays, activated).
+ */
+function wholeChecks(
+  v: SwapOutPages,
+  pfn: number,
+  head: number,
+  nr: number,
+  ignoreReferences: boolean,
+): number {
+  const pages = v.env.pages;
+  const swap = v.env.swap!;
   for (let i = 0; i < nr; i++) {
     const p = head + i;
     if (pages.kind[p] !== PageKind.UserAnon || pages.mapcount[p] === 0 || pages.refcount[p] === 0)
@@ -110,20 +162,20 @@ export function swapOutLargeFolio(
     v.referenced[pfn] = 1; // folio_check_references: folio_set_referenced
     return -1;
   }
-  const slot = allocSwapRange(swap, order);
-  if (slot < 0) return 0;
-  for (let i = 0; i < nr; i++) tryToUnmapAnon(v, head + i, swap, slot + i);
-  // pageout -> swap_writepage: no write through a stale TLB entry once the I/O starts
-  tryToUnmapFlushDirty(env.userMm.env.tlbUbc);
-  for (let i = 0; i < nr; i++) {
-    env.phys.saveFrame(pfnUnchecked(head + i), swap.contents, slot + i);
-    swap.wrotePage(slot + i); // count_swpout_vm_event: PSWPOUT += nr
-  }
-  m.stats[order].swpout++; // count_swpout_vm_event: count_mthp_stat(order, MTHP_STAT_SWPOUT)
-  // __remove_mapping, then free_unref_folios: the folio's block goes back whole with its last page
-  for (let i = 0; i < nr; i++) {
-    v.del(head + i);
-    freeUnmapped(env.userMm, head + i);
-  }
-  return nr;
+  return 0;
+}
+
+/**
+ * try_to_unmap_one's TTU_SPLIT_HUGE_PMD for a PMD-mapped THP: each PMD that
+ * maps it is split (split_huge_pmd_locked: thp_split_pmd), the folio whole,
+ * its pages one LRU entry each from now on (vmlab's LRU holds a PTE-mapped
+ * THP's pages one by one). Linux 6.12 (and 6.18) swap a PMD-mapped THP out
+ * this way: unmap_huge_pmd_locked keeps a PMD whole for a lazy-free folio only.
+ * Linux: mm/rmap.c try_to_unmap_one; mm/huge_memory.c split_huge_pmd_locked
+ */
+function splitPmds(v: SwapOutPages, head: number): void {
+  const maps: [MmStruct, number][] = [];
+  rmapWalk(v, head, (mm, _v, vpn) => maps.push([mm, vpn]));
+  for (const [mm, vpn] of maps) splitPmd(v.env.userMm, mm, vpn);
+  v.splitFolio(head); // if no mapping's split did it
 }
