@@ -296,7 +296,9 @@ function madvisePopulate(
  * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range, then reclaim_pages):
  * pages in the range that only this mapping uses are reclaimed now.
  * Anonymous pages are written to swap (when there is swap) and their PTEs
- * become swap entries; page-cache pages of disk files are unmapped, written
+ * become swap entries (a large folio the range covers whole goes whole, to
+ * consecutive slots; one it covers in part is split first: mthpPageoutWhole,
+ * splitFoliosInPart); page-cache pages of disk files are unmapped, written
  * back if dirty, and dropped from the cache. Pages of shared anonymous
  * memory and of tmpfs files (shmem) are unmapped and go as reclaim sends
  * them (shmem_writeout: a clean one is dropped, a dirty one written to swap,
@@ -334,9 +336,10 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     unmapFilePmds(ctx, vma!.file, index);
     env.pageCache.splitFolio(vma!.file, index);
   }
-  // a huge anonymous page goes to swap in 4K pieces: one the range covers in part is split first
-  // (split_folio), one it covers whole when reclaim_pages meets it (no THP swap clusters:
-  // thp_swpout_fallback); a file PMD still there is one the loop above left
+  // a huge anonymous page the range covers in part is split first (split_folio); one it covers
+  // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the
+  // same end) and goes to swap whole when reclaim_pages meets it (mm/vmscan_swapout.ts; no free
+  // swap cluster: split, thp_swpout_fallback); a file PMD still there is one the loop above left
   if (env.swap !== null) splitFoliosInPart(ctx, mm, start, end);
   if (env.swap !== null)
     for (let h = start - (start % nr); h < end; h += nr) {

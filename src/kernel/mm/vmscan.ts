@@ -83,7 +83,7 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * and file by swappiness; without free swap only file pages are scanned.
  *
  * A transparent huge page is one entry (a folio of HPAGE_PMD_NR pages); reclaim
- * splits it to swap it (no THP swap clusters: thp_swpout_fallback).
+ * swaps it, or an mTHP folio, out whole (vmscan_swapout.ts), or splits it first.
  *
  * MADV_FREE'd anonymous pages sit on the inactive file list (lru_lazyfree)
  * and are discarded, not swapped, while clean (markLazyfree, discardLazyfree).
