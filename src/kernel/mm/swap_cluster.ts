@@ -10,9 +10,10 @@
  *
  * vmlab's device is a solid-state block device (SWP_BLKDEV and
  * SWP_SOLIDSTATE: docs/swap.md, it has cluster_info), so 6.12 allocates
- * large entries on it. (On a rotating disk, or a swap file, 6.12's
- * scan_swap_map_slots refuses every order > 0 and the folio is split: not
- * modelled, vmlab has no such device.)
+ * large entries on it. On a rotating disk, or a swap file, 6.12's
+ * scan_swap_map_slots refuses every order > 0 and the folio is split:
+ * SwapArea.largeEntries false models that device (the host's swap file on
+ * its rotational disk behaves so under 6.18 too).
  *
  * Simplifications, each named: order-0 slots keep vmlab's cursor
  * (swapfile.ts allocSlot: scan_swap_map_slots' cluster_next), so example
@@ -65,7 +66,8 @@ function scanCluster(swap: SwapArea, offset: number, order: number): number {
 export function allocSwapRange(swap: SwapArea, order: number): number {
   const size = swap.clusterPages;
   const nr = 1 << order;
-  if (nr > size || swap.freePages < nr) return -1; // avail_pgs = nr_swap_pages / size
+  // !(si->flags & SWP_BLKDEV) || !si->cluster_info: no large entries; avail_pgs = nr_swap_pages / size
+  if (!swap.largeEntries || nr > size || swap.freePages < nr) return -1;
   const next = swap.clusterNext[order];
   swap.clusterNext[order] = 0;
   if (next > 0) {

@@ -121,6 +121,15 @@ export class SwapArea {
   readonly clusterOrder: Uint8Array;
   /** the per-order current cluster's next offset (6.12 percpu_cluster->next[order], one CPU; 0: none) */
   readonly clusterNext: Int32Array;
+  /**
+   * Can the device take large entries (a folio swapped out whole)? 6.12's
+   * scan_swap_map_slots gives order > 0 only to a block device with clusters
+   * (SWP_BLKDEV, cluster_info: a non-rotational one, SWP_SOLIDSTATE): true for
+   * vmlab's device; false models a swap file, or a rotating disk, where every
+   * large folio is split first (the host's swap file on its virtio disk does
+   * this under 6.18: test/differential/mthpswap.test.ts).
+   */
+  largeEntries = true;
 
   /**
    * `nrFrames`: the machine's page frames (the pfns the swap cache may hold);
