@@ -23,6 +23,7 @@
  * Linux, not root, swap already on, no hugepages-64kB stats).
  */
 import { describe, expect, it } from "vitest";
+import type { KernelImpl } from "../../src/kernel/KernelImpl.ts";
 import { Session } from "../../src/workloads/scenario/session.ts";
 import { buildProbe, hostRun } from "./probeKit.ts";
 
@@ -35,7 +36,7 @@ function runVmlab(largeEntries: boolean): Map<string, Record<string, number>> {
   const feed = (text: string) => s.feed(text, line++)!;
   feed("machine ram=256M swap=16M thp=madvise");
   feed("mthp 64K madvise");
-  s.kernel!.swap!.largeEntries = largeEntries;
+  (s.kernel as KernelImpl).swap!.largeEntries = largeEntries; // the device's kind: no scenario statement sets it
   feed("spawn A");
   feed("A: a = mmap 256K at=0x20000000");
   feed("A: madvise a 256K hugepage");
