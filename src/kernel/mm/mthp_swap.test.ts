@@ -86,6 +86,10 @@ for (const arch of ["x86_64", "arm64"] as const)
       expect(k.buddy.freePages() - free0).toBeGreaterThanOrEqual(16);
       expect([t.mm!.swapEnts, t.mm!.rssAnon]).toEqual([16, 0]);
       expect(swap.used).toBe(16);
+      // what the views show: meminfo SwapFree, smaps Swap of the mapping
+      expect(k.view.meminfo().SwapFree).toBe((swap.totalPages - 16) * 4096);
+      const sm = k.view.smaps(t).find((e) => e.vma.start === a);
+      expect(sm?.swap).toBe(64 * 1024);
       expect(checkInvariants(k)).toEqual([]);
       // swap-in is order 0 (vmlab's device is not SWP_SYNCHRONOUS_IO), the contents intact
       expect(read(k, t, a + 7n * PAGE)).toBe(8);
