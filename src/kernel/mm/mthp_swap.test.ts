@@ -29,12 +29,12 @@ function boot(arch: "x86_64" | "arm64", swapBytes = 64 * MiB, ramBytes = 256 * M
   return { k, t, m: k.userMm.env.mthp!, swap: k.swap! };
 }
 
-/** A 64K-aligned anonymous range of `bytes`. */
-function region(k: Kernel, t: Task, bytes: bigint): bigint {
-  const r = k.mmap(t, mmapArgs(Number(bytes + K64)));
-  const base = ((r + K64 - 1n) / K64) * K64;
+/** An `align`-aligned (64K unless told) anonymous range of `bytes`. */
+function region(k: Kernel, t: Task, bytes: bigint, align = K64): bigint {
+  const r = k.mmap(t, mmapArgs(Number(bytes + align)));
+  const base = ((r + align - 1n) / align) * align;
   if (base > r) expect(k.munmap(t, r, base - r)).toBe(0n);
-  if (base + bytes < r + bytes + K64) expect(k.munmap(t, base + bytes, r + K64 - base)).toBe(0n);
+  if (base + bytes < r + bytes + align) expect(k.munmap(t, base + bytes, r + align - base)).toBe(0n);
   return base;
 }
 
@@ -276,10 +276,22 @@ function rng(seed: number): () => number {
   };
 }
 
-describe.each(["x86_64", "arm64"] as const)("mTHP swap, random operations on %s", (arch) => {
+describe.each([
+  ["x86_64", "never"],
+  ["arm64", "never"],
+  ["x86_64", "always"],
+  ["arm64", "always"],
+] as const)("mTHP swap, random operations on %s, thp=%s", (arch, thp) => {
   it.each([1, 2, 3])("seed %i: the invariants hold at every step, the contents survive", (seed) => {
     // little RAM for the work: reclaim runs by itself; swap a few clusters, so that orders run out
-    const k = new Kernel({ arch, ramBytes: 48 * MiB, cpus: 1, thp: "never", swapBytes: 6 * MiB });
+    // (thp=always: 2M regions too, their PMD THPs need a whole free cluster)
+    const k = new Kernel({
+      arch,
+      ramBytes: 48 * MiB,
+      cpus: 1,
+      thp,
+      swapBytes: thp === "never" ? 6 * MiB : 8 * MiB,
+    });
     const r = rng(seed * 7919);
     const first = k.spawn("p0")!;
     const tasks: Task[] = [first];
@@ -302,8 +314,9 @@ describe.each(["x86_64", "arm64"] as const)("mTHP swap, random operations on %s"
         k.mthpSet(kb, on ? "always" : "never");
         what = `mthp ${kb}K ${on ? "always" : "never"}`;
       } else if (op === 1 || ms.length === 0) {
-        const len = BigInt(16 + Math.floor(r() * 48)) * PAGE;
-        const a = region(k, t, len);
+        const huge = thp === "always" && r() < 0.4;
+        const len = BigInt(huge ? 512 * (1 + Math.floor(r() * 2)) : 16 + Math.floor(r() * 48)) * PAGE;
+        const a = region(k, t, len, huge ? M2 : K64);
         ms.push({ addr: a, len });
         what = `mmap ${len / PAGE} pages at ${a}`;
       } else if (op <= 5) {
