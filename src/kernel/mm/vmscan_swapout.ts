@@ -1,5 +1,5 @@
 /**
- * A large anonymous folio (mTHP, mm/mthp.ts) swapped out whole, as
+ * A large anonymous folio (an mTHP, mm/mthp.ts, or a PMD-size THP) swapped out whole, as
  * shrink_folio_list does when add_to_swap gets it a swap range of its order:
  * the folio is referenced-checked as one (folio_check_references over every
  * PTE of the folio), gets 2^order consecutive slots (folio_alloc_swap ->
@@ -9,7 +9,8 @@
  * PSWPOUT += nr, MTHP_STAT_SWPOUT of its order) and the folio is freed whole.
  * Linux 6.12: mm/vmscan.c shrink_folio_list, mm/swap_state.c add_to_swap,
  * mm/rmap.c try_to_unmap_one, mm/page_io.c swap_writepage,
- * count_swpout_vm_event.
+ * count_swpout_vm_event. A PMD-mapped THP has its PMDs split by
+ * try_to_unmap (TTU_SPLIT_HUGE_PMD) after add_to_swap, and counts THP_SWPOUT.
  *
  * vmlab's swap writes are synchronous: the folio leaves the swap cache and is
  * freed in the same pass (Linux: once its writeback ends, at once for a
@@ -48,7 +49,7 @@ export interface SwapOutPages extends RmapPages {
 /** swapOutLargeFolio's outcome when the folio cannot be looked at whole: the caller splits it as before */
 export const NOT_WHOLE = -2;
 
-/** rmap walk state of countMappings (one record, no closure per page) */
+/** rmap walk state of countOne (one record, no closure per page) */
 const walk = { found: 0, locked: false };
 function countOne(_mm: unknown, v: { vmFlags: number }): void {
   walk.found++;
@@ -56,8 +57,10 @@ function countOne(_mm: unknown, v: { vmFlags: number }): void {
 }
 
 /**
- * shrink_folio_list for an mTHP folio (`head`, `order`) whose page `pfn` the
- * scan has taken, not partially mapped: every page must be anonymous,
+ * shrink_folio_list for a large anonymous folio (`head`, `order`: an mTHP, or
+ * a THP of the PMD order) whose page `pfn` the scan has taken, not partially
+ * mapped (a PMD-mapped THP: its swap range first, then its PMDs split,
+ * splitPmds; its references were read at the PMD): every page must be anonymous,
  * mapped, off the batches, unpinned, evictable and referenced by its
  * mappings alone (else NOT_WHOLE, or -1 for the pins and references Linux
  * would find later, at __remove_mapping: the folio stays, activated).
