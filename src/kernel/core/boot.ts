@@ -48,7 +48,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   const { layout, va, pgtable, image } = arch;
   const machine = arch.newMachine();
   const nrFrames = machine.phys.nrFrames;
-  const swap = cfg.swapBytes > 0 ? new SwapArea(cfg.swapBytes / 4096, nrFrames) : null;
+  const swap = cfg.swapBytes > 0 ? new SwapArea(cfg.swapBytes / 4096, nrFrames, pgtable.hpagePmdNr) : null;
   const pages = new PageDescTable(nrFrames);
   const buddy = new BuddyAllocator(pages, nrFrames, arch.zones);
 

@@ -33,6 +33,7 @@ import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptepClearFlushOf, setPteAt, userPte } from "./pgtable.ts";
 import { type RmapPages, rmapWalk } from "./rmap.ts";
 import { type Vma, VmFlag } from "./vma.ts";
+import { NOT_WHOLE, type SwapOutPages, swapOutLargeFolio } from "./vmscan_swapout.ts";
 
 /** Is `head` the first frame of a whole (unsplit) anonymous THP? */
 function wholeThp(ctx: MmContext, head: number): boolean {
@@ -248,36 +249,42 @@ export function shrinkSlab(r: RmapPages, priority: number): number {
 
 /**
  * shrink_folio_list meeting a page of a whole anonymous THP that PTEs map
- * (vmlab's LRU holds such a folio's pages one by one): the folio is split
- * first, a partially mapped one right away ("Split partially mapped folios
- * right away"), a fully mapped one because add_to_swap cannot take it whole
- * (THP_SWPOUT_FALLBACK). A page of an mTHP folio (mm/mthp.ts) is split the
- * same way, counting its order's swpout_fallback: Linux's add_to_swap takes
- * such a folio whole when a free swap cluster of its order exists (mthp
- * swpout), which vmlab's page-by-page slot allocation does not model.
- * Returns 0 to go on with the page (now order 0,
- * or not in a whole THP), 1 when the page went with the split (it was
- * zero-filled: mapped to the zero page and freed), -1 when the split failed
- * (activate_locked).
+ * (vmlab's LRU holds such a folio's pages one by one): a partially mapped
+ * folio is split right away ("Split partially mapped folios right away"). A
+ * fully mapped mTHP folio (mm/mthp.ts) is swapped out whole when add_to_swap
+ * gets it a swap range of its order (mm/vmscan_swapout.ts); with none, it is
+ * split and its pages go one by one, counting MTHP_STAT_SWPOUT_FALLBACK of
+ * its order. A PMD-size THP alike (its PMDs split first, TTU_SPLIT_HUGE_PMD;
+ * THP_SWPOUT, or THP_SWPOUT_FALLBACK and the PMD order's swpout_fallback). `ignoreReferences`:
+ * reclaim_pages (MADV_PAGEOUT) is calling.
+ * Returns 0 to go on with the page (now order 0, or not in a whole THP),
+ * n > 0 when n pages went (the whole folio; or, 1, the page went with the
+ * split: it was zero-filled, mapped to the zero page and freed), -1 when the
+ * folio stays (activate_locked).
  * Linux: mm/vmscan.c shrink_folio_list
  */
-export function splitForReclaim(r: RmapPages, pfn: number): number {
+export function splitForReclaim(r: SwapOutPages, pfn: number, ignoreReferences = false): number {
   const ctx = r.env.userMm;
   const nr = ctx.env.pgtable.hpagePmdNr;
   const m = ctx.env.mthp;
   let head = pfn - (pfn % nr);
   let order = -1;
   if (!wholeThp(ctx, head)) {
-    // an mTHP folio: split too (mthp swpout_fallback), vmlab allocating no swap cluster of its order
     head = m !== undefined && m.liveOrders !== 0 ? m.headOf(pfn) : -1;
     if (head < 0) return 0;
     order = m!.heads.get(head)!;
   }
   const partially = ctx.env.deferredSplit?.queue.get(head) === true;
+  const whole = order > 0 ? order : (m?.pmdOrder ?? -1); // a PMD THP: the PMD order (m: the stats)
+  if (whole > 0 && !partially) {
+    const got = swapOutLargeFolio(r, pfn, head, whole, ignoreReferences);
+    if (got !== 0 && got !== NOT_WHOLE) return got;
+  }
   if (!splitHugePage(r, head)) return -1;
   if (!partially) {
     if (order < 0) ctx.thpStats.thp_swpout_fallback++;
-    else m!.stats[order].swpout_fallback++;
+    // count_mthp_stat(order, MTHP_STAT_SWPOUT_FALLBACK) for every order, the PMD's included
+    if (m !== undefined) m.stats[order < 0 ? m.pmdOrder : order].swpout_fallback++;
   }
   return ctx.env.pages.kind[pfn] === PageKind.UserAnon && ctx.env.pages.refcount[pfn] > 0 ? 0 : 1;
 }

@@ -84,8 +84,8 @@ export interface LruHooks {
   readonly fbatches: LruAddBatches;
   /** pages a fault holds while it allocates; reclaim leaves them alone */
   readonly pinned: PfnSetLike;
-  /** reclaims one page now, whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */
-  reclaimPage(pfn: number, index: number, anonVma?: number): boolean;
+  /** reclaims one page now (its whole mTHP folio may go with it: the pages that went, 0 if none), whatever its accessed bits (reclaim_pages for MADV_PAGEOUT); index: its linear index, anonVma: an anon_vma every VMA mapping it is linked to (0: the one it has) */
+  reclaimPage(pfn: number, index: number, anonVma?: number): number;
   /** the end of reclaim_pages' shrink_folio_list: try_to_unmap_flush of what reclaimPage deferred */
   endFolioList(): void;
   /** folio_mark_accessed (mm/swap.c; mm/swap.ts folioMarkAccessed): read(2) of a cached page (filemap_read) */
@@ -218,6 +218,7 @@ export interface ThpStats {
   thp_deferred_split_page: number;
   /** deferred_split_scan split a fully mapped folio thp_underused found mostly zero (THP_UNDERUSED_SPLIT_PAGE) */
   thp_underused_split_page: number;
+  thp_swpout: number;
   thp_swpout_fallback: number;
   thp_zero_page_alloc: number;
   /** page-cache folios mapped by a PMD (do_set_pmd) */

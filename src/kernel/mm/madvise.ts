@@ -297,7 +297,9 @@ function madvisePopulate(
  * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range, then reclaim_pages):
  * pages in the range that only this mapping uses are reclaimed now.
  * Anonymous pages are written to swap (when there is swap) and their PTEs
- * become swap entries; page-cache pages of disk files are unmapped, written
+ * become swap entries (a large folio the range covers whole goes whole, to
+ * consecutive slots; one it covers in part is split first: mthpPageoutWhole,
+ * splitFoliosInPart); page-cache pages of disk files are unmapped, written
  * back if dirty, and dropped from the cache. Pages of shared anonymous
  * memory and of tmpfs files (shmem) are unmapped and go as reclaim sends
  * them (shmem_writeout: a clean one is dropped, a dirty one written to swap,
@@ -335,9 +337,10 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     unmapFilePmds(ctx, vma!.file, index);
     env.pageCache.splitFolio(vma!.file, index);
   }
-  // a huge anonymous page goes to swap in 4K pieces: one the range covers in part is split first
-  // (split_folio), one it covers whole when reclaim_pages meets it (no THP swap clusters:
-  // thp_swpout_fallback); a file PMD still there is one the loop above left
+  // a huge anonymous page the range covers in part is split first (split_folio); one it covers
+  // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the
+  // same end) and goes to swap whole when reclaim_pages meets it (mm/vmscan_swapout.ts; no free
+  // swap cluster: split, thp_swpout_fallback); a file PMD still there is one the loop above left
   if (env.swap !== null) splitFoliosInPart(ctx, mm, start, end);
   if (env.swap !== null)
     for (let h = start - (start % nr); h < end; h += nr) {
@@ -362,10 +365,41 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
     // "do not interfere with other mappings of this folio"
     if (pages.mapcount[pfn] !== 1) continue;
-    if (env.lru?.reclaimPage(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : 0)) n++;
+    // an mTHP folio the range maps in part is split first; one it maps whole goes whole (n pages)
+    if (!mthpPageoutWhole(ctx, mm, vpn, pfn, end)) continue;
+    n += env.lru?.reclaimPage(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : 0) ?? 0;
   }
   env.lru?.endFolioList();
   return n;
+}
+
+/**
+ * madvise_cold_or_pageout_pte_range's large folio (an mTHP folio, mm/mthp.ts)
+ * met at `vpn` (its page `pfn`): madvise_folio_pte_batch counts the PTEs from
+ * `vpn` that map the folio's next pages, up to `end` and the folio's end; fewer
+ * than the folio's pages (the range starts or ends inside it, or it is mapped
+ * elsewhere in part) and the folio is split (split_folio; the walk goes on at
+ * the same PTE, now an order-0 page); one mapped elsewhere too
+ * (folio_likely_mapped_shared) is skipped, as is one whose split fails. True to
+ * go on with the page (order 0, or its whole folio for reclaim_pages).
+ * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, madvise_folio_pte_batch
+ */
+function mthpPageoutWhole(ctx: MmContext, mm: MmStruct, vpn: number, pfn: number, end: number): boolean {
+  const env = ctx.env;
+  const m = env.mthp;
+  const head = m === undefined || m.liveOrders === 0 ? -1 : m.headOf(pfn);
+  if (head < 0) return true;
+  const nr = 1 << m!.heads.get(head)!;
+  const pt = env.pgtable;
+  let batch = 1;
+  while (batch < nr && vpn + batch < end && pfn + batch < head + nr) {
+    const pte = readPte(ctx, mm, vpn + batch);
+    if (pte === null || !pt.present(pte.hi, pte.lo) || pt.pfn(pte.hi, pte.lo, 0) !== pfn + batch) break;
+    batch++;
+  }
+  if (batch === nr) return true;
+  for (let i = 0; i < nr; i++) if (env.pages.mapcount[head + i] > 1) return false; // folio_likely_mapped_shared
+  return env.lru?.splitHugePage(head) ?? false;
 }
 
 /**

@@ -201,8 +201,8 @@ export function mthpUnmappedSome(ctx: MmContext, head: number): void {
  *   reference). vmlab's pages carry their own references, summed here; a
  *   page's LRU batch reference is not counted: Linux never leaves a large
  *   folio in a batch (folio_batch_add_and_move moves it at once), vmlab does.
- * vmlab's mTHP folios are never in the swap cache (reclaim splits them
- * first), so folio_free_swap has nothing to do.
+ * vmlab's mTHP folios are never in the swap cache (one swapped out whole is
+ * freed in the same pass: mm/vmscan_swapout.ts), so folio_free_swap has nothing to do.
  * Linux 6.12 never reuses a page of a large folio (wp_can_reuse_anon_folio:
  * folio_test_large returns false). Linux 6.15 (David Hildenbrand's "mm: MM
  * owner tracking for large folios (!hugetlb) + CONFIG_NO_PAGE_MAPCOUNT"

@@ -109,18 +109,70 @@ export class SwapArea {
   readonly orphans: PfnSet;
   /** where the next slot search starts (scan_swap_map_slots' cluster_next, simplified to a cursor) */
   private cursor = 1;
+  /**
+   * The swap clusters (struct swap_cluster_info, SWAPFILE_CLUSTER slots
+   * each: HPAGE_PMD_NR under CONFIG_THP_SWAP): the slots in use in each
+   * (ci->count; the header slot and the slots past the area's end count as
+   * used, as setup_clusters marks them), and the order the cluster serves
+   * while it is not free (ci->order). mm/swap_cluster.ts allocates large
+   * entries from them.
+   */
+  readonly clusterCount: Uint16Array;
+  readonly clusterOrder: Uint8Array;
+  /** the per-order current cluster's next offset (6.12 percpu_cluster->next[order], one CPU; 0: none) */
+  readonly clusterNext: Int32Array;
+  /**
+   * Can the device take large entries (a folio swapped out whole)? 6.12's
+   * scan_swap_map_slots gives order > 0 only to a block device with clusters
+   * (SWP_BLKDEV, cluster_info: a non-rotational one, SWP_SOLIDSTATE): true for
+   * vmlab's device; false models a swap file, or a rotating disk, where every
+   * large folio is split first (the host's swap file on its virtio disk does
+   * this under 6.18: test/differential/mthpswap.test.ts).
+   */
+  largeEntries = true;
 
-  /** `nrFrames`: the machine's page frames (the pfns the swap cache may hold) */
+  /**
+   * `nrFrames`: the machine's page frames (the pfns the swap cache may hold);
+   * `clusterPages`: SWAPFILE_CLUSTER (the architecture's HPAGE_PMD_NR)
+   */
   constructor(
     readonly nrSlots: number,
     nrFrames: number,
+    readonly clusterPages = 512,
   ) {
+    const nrClusters = Math.ceil(nrSlots / clusterPages);
+    this.clusterCount = new Uint16Array(nrClusters);
+    this.clusterOrder = new Uint8Array(nrClusters);
+    this.clusterNext = new Int32Array(32);
+    if (nrClusters > 0) {
+      this.clusterCount[0]++; // the header (setup_clusters: inc_cluster_info_page of slot 0)
+      this.clusterCount[nrClusters - 1] += nrClusters * clusterPages - nrSlots; // past the end
+    }
     this.map = new Uint16Array(nrSlots);
     this.cache = new SwapCacheIndex(nrSlots);
     this.slotOf = new SwapCacheIndex(nrFrames);
     this.orphans = new PfnSet(nrFrames);
     this.contents = new PageStore(nrSlots, "the swap slots written so far");
     this.written = new Uint8Array(nrSlots);
+  }
+
+  /** Is the slot free (swap_map 0: no PTE, no written page, not in the swap cache)? */
+  isFree(slot: number): boolean {
+    return this.map[slot] === 0 && this.written[slot] === 0 && !this.cache.has(slot);
+  }
+
+  /** Marks the free slots [slot, slot + nr) used, all in one cluster (cluster_alloc_range, swap_range_alloc). */
+  takeRange(slot: number, nr: number, order: number): void {
+    const c = (slot / this.clusterPages) | 0;
+    if (this.clusterCount[c] === 0) this.clusterOrder[c] = order; // ci->order
+    this.clusterCount[c] += nr;
+    this.used += nr;
+  }
+
+  /** Gives back a range takeRange took and nothing used (put_swap_folio of an entry no PTE names). */
+  releaseRange(slot: number, nr: number): void {
+    this.clusterCount[(slot / this.clusterPages) | 0] -= nr;
+    this.used -= nr;
   }
 
   /** Does the slot hold a page (written, not freed)? */
@@ -156,6 +208,8 @@ export class SwapArea {
       if (map[s] === 0 && written[s] === 0 && !this.cache.has(s)) {
         this.cursor = s + 1 >= n ? 1 : s + 1;
         this.used++;
+        const c = (s / this.clusterPages) | 0;
+        if (this.clusterCount[c]++ === 0) this.clusterOrder[c] = 0; // a free cluster now serves order 0
         return s;
       }
       s = s + 1 >= n ? 1 : s + 1;
@@ -194,6 +248,7 @@ export class SwapArea {
       this.contents.fill(slot, 0, 0); // the slot's host memory back (a discard)
     }
     this.used--;
+    this.clusterCount[(slot / this.clusterPages) | 0]--; // at 0 the cluster is free again (free_cluster)
   }
 
   /**

@@ -62,6 +62,7 @@ export class UserMm implements MmContext {
     thp_split_page_failed: 0,
     thp_deferred_split_page: 0,
     thp_underused_split_page: 0,
+    thp_swpout: 0,
     thp_swpout_fallback: 0,
     thp_zero_page_alloc: 0,
     thp_file_mapped: 0,

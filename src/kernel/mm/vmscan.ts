@@ -83,7 +83,7 @@ export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fi
  * and file by swappiness; without free swap only file pages are scanned.
  *
  * A transparent huge page is one entry (a folio of HPAGE_PMD_NR pages); reclaim
- * splits it to swap it (no THP swap clusters: thp_swpout_fallback).
+ * swaps it, or an mTHP folio, out whole (vmscan_swapout.ts), or splits it first.
  *
  * MADV_FREE'd anonymous pages sit on the inactive file list (lru_lazyfree)
  * and are discarded, not swapped, while clean (markLazyfree, discardLazyfree).
@@ -476,9 +476,9 @@ export class Vmscan implements RmapPages {
     } else {
       if (this.large[pfn] && (swap === null || swap.freePages === 0)) return 0;
       // a page of a whole THP: the folio is split first; the page may go with it (zero-filled)
-      const s = anon ? splitForReclaim(this, pfn) : 0;
-      if (s > 0) this.stats.pgsteal++;
-      if (s !== 0) return s > 0 ? 1 : 0;
+      const s = anon ? splitForReclaim(this, pfn) : 0; // n > 0: n pages went (a whole mTHP: vmscan_swapout.ts)
+      if (s > 0) this.stats.pgsteal += s;
+      if (s !== 0) return Math.max(s, 0);
       if (anon) {
         if (!this.swapOut(pfn)) return 0;
       } else {
@@ -491,26 +491,26 @@ export class Vmscan implements RmapPages {
   }
 
   /**
-   * reclaim_pages (MADV_PAGEOUT): reclaims one page now, young or not, with
-   * the same checks and the same swap-out or eviction as shrink_folio_list.
+   * reclaim_pages (MADV_PAGEOUT): reclaims one page (a whole mTHP: its folio) now, young or not,
+   * with the checks and the swap-out or eviction of shrink_folio_list; returns the pages that went.
    * `index` is its linear index (pages that never joined the lists, as the
    * pieces of a split huge page, get it here). The caller ends the list
    * (endFolioList) after its last page: the unmap's flushes may be deferred.
    */
-  reclaimPage(pfn: number, index: number, anonVma = 0): boolean {
+  reclaimPage(pfn: number, index: number, anonVma = 0): number {
     // in a batch: folio_isolate_lru fails; PG_mlocked: !folio_evictable, put back (activate_locked)
-    if (!this.valid(pfn) || this.fbatches.inBatch(pfn) || !folioEvictable(this, pfn)) return false;
+    if (!this.valid(pfn) || this.fbatches.inBatch(pfn) || !folioEvictable(this, pfn)) return 0;
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
     const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
     if (anon) {
-      if (this.env.swap === null && !lazy) return false;
+      if (this.env.swap === null && !lazy) return 0;
       if (!this.large[pfn]) {
         this.index[pfn] = index;
         if (anonVma !== 0) this.anonVma[pfn] = anonVma;
       }
-      const s = splitForReclaim(this, pfn); // a page of a whole THP: the folio is split first
-      if (s !== 0) return s > 0;
+      const s = splitForReclaim(this, pfn, true); // a whole mTHP may go whole (s pages), else split first
+      if (s !== 0) return Math.max(s, 0);
     }
     let found = 0;
     let locked = false;
@@ -520,10 +520,10 @@ export class Vmscan implements RmapPages {
     });
     const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
-      return false;
+      return 0;
     const went = lazy ? discardLazyfree(this, pfn) : anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
     if (went) this.freed();
-    return went;
+    return went ? 1 : 0;
   }
 
   /** MADV_FREE: folio_mark_lazyfree, queued for lru_lazyfree (swap.ts). Linux: mm/swap.c folio_mark_lazyfree */

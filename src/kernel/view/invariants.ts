@@ -396,6 +396,16 @@ export function checkInvariants(k: KernelCore): string[] {
         problems.push(`swap slot ${slot} is free but still holds a page (leaked)`);
     }
     if (used !== sw.used) problems.push(`swap: ${used} slots in use, counted ${sw.used}`);
+    // each swap cluster's count (ci->count): its slots in use, the header and the slots past the end
+    const per = sw.clusterPages;
+    for (let c = 0; c < sw.clusterCount.length; c++) {
+      let n = c === sw.clusterCount.length - 1 ? (c + 1) * per - sw.nrSlots : 0;
+      for (let slot = Math.max(c * per, 1); slot < Math.min((c + 1) * per, sw.nrSlots); slot++)
+        if ((slotRefs.get(slot) ?? 0) > 0 || sw.cache.has(slot)) n++;
+      if (c === 0) n++;
+      if (n !== sw.clusterCount[c])
+        problems.push(`swap cluster ${c}: ${n} slots in use, counted ${sw.clusterCount[c]}`);
+    }
     for (const slot of exclusiveSlots)
       if (sw.map[slot] !== 1)
         problems.push(`swap slot ${slot}: exclusive swap PTE, but swap_map ${sw.map[slot]}`);

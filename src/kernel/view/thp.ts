@@ -52,13 +52,20 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
  * The mTHP sizes below the PMD size (mm/mthp.ts), each shown once it is not
  * `never` or has counted something: hugepages-<size>kB/enabled and its
  * stats/ files (nr_anon counted from the live folios); the PMD size's
- * enabled once it is not `inherit`. Sizes never used print nothing, so
+ * enabled once it is not `inherit`, its swpout and swpout_fallback once
+ * either has counted. Sizes never used print nothing, so
  * machines that leave mTHP alone show what they did before.
  * Linux: mm/huge_memory.c thpsize_enabled_show, the stats attributes (DEFINE_MTHP_STAT_ATTR)
  */
 function mthpInfo(m: MthpState, out: Record<string, number | string>): void {
   if (m.enabled[m.pmdOrder] !== MthpMode.inherit)
     out[`hugepages-${4 << m.pmdOrder}kB/enabled`] = MTHP_MODE_NAMES[m.enabled[m.pmdOrder]];
+  // the PMD size's swap-out counters (mm/vmscan_swapout.ts), once one has counted
+  const pmd = m.stats[m.pmdOrder];
+  if (pmd.swpout !== 0 || pmd.swpout_fallback !== 0) {
+    out[`hugepages-${4 << m.pmdOrder}kB/stats/swpout`] = pmd.swpout;
+    out[`hugepages-${4 << m.pmdOrder}kB/stats/swpout_fallback`] = pmd.swpout_fallback;
+  }
   for (let o = 2; o < m.pmdOrder; o++) {
     const st = m.stats[o];
     const nrAnon = m.nrAnon(o);
