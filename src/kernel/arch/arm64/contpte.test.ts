@@ -205,3 +205,16 @@ describe("arm64 contpte", () => {
     expect(folds(k) + unfolds(k)).toBeGreaterThan(0);
   });
 });
+
+describe("arm64 contpte in the views", () => {
+  it("explain gives the byte's frame in a contiguous page and names the bit", () => {
+    const { k, t } = boot();
+    const a = region(k, t, K64);
+    write(k, t, a + 5n * PAGE);
+    const e = pte(k, t, a + 5n * PAGE)!;
+    const pfn = (e.lo >>> 12) + (e.hi & 0x3ffff) * 1048576;
+    const text = k.view.explain(t, a + 5n * PAGE + 0x10n, Access.Read).join("\n");
+    expect(text).toContain("Contiguous");
+    expect(text).toContain(`-> pa 0x${(pfn * 4096 + 0x10).toString(16)} (frame 0x${pfn.toString(16)})`);
+  });
+});
