@@ -6,7 +6,9 @@
  * Prints CPU ns per touch (process.cpuUsage) of the faulting pass and the
  * median resident pass, and the MMU's counters (equal in every tree).
  * ARCH=NAME runs it on another architecture (any `arch=` of the Kernel
- * config; default x86_64).
+ * config; default x86_64). MTHP=KB enables anonymous mTHP of that size
+ * (hugepages-<KB>kB/enabled = always) before the first pass: on arm64, 64
+ * and above map contiguous PTEs (one TLB entry per 64K block).
  * Usage: node bench/bundled.mjs bench/touch.bench.ts (from /tmp/tools/touch.bench.ts).
  */
 import { Access } from "../src/hw/access.ts";
@@ -18,6 +20,8 @@ const MIB = Number(process.env.MIB ?? 256);
 const PASSES = Number(process.env.PASSES ?? 6);
 const PAGES = (MIB << 20) / 4096;
 const { k, t, hi, lo } = touchMachine(ARCH, MIB);
+if (process.env.MTHP !== undefined && !k.mthpSet(Number(process.env.MTHP), "always"))
+  throw new Error(`MTHP=${process.env.MTHP}: no such mTHP size`);
 let t0 = cpuNs();
 k.userAccessRange(0, t, hi, lo, PAGES, 4096, Access.Write, 1);
 const faulting = (cpuNs() - t0) / PAGES;

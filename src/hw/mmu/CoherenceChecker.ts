@@ -130,6 +130,10 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
       if (meta & Meta.D && !(rec.meta & Meta.D))
         diffs.push("dirty (memory: clean; later writes will not set D)");
     }
+    if (g.contSize >= 0 && (srcSize === g.contSize || (outcome === 0 && rec.size === g.contSize))) {
+      const bad = contMisprogrammed(cpu, rec, vpn);
+      if (bad !== null) diffs.push(`misprogrammed Contiguous bit: ${bad}`);
+    }
     if (diffs.length === 0) return;
     const global = (meta & Meta.G) !== 0;
     const pcid = meta & Meta.ASID_MASK;
@@ -173,6 +177,21 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
     this.reports.push(report);
     if (this.onReport !== null) this.onReport(report);
   }
+}
+
+/**
+ * A contiguous translation cached or walked at `vpn`: the block's entries
+ * as the format checks them (Arm ARM D8.6.1 "Misprogramming of the
+ * Contiguous bit": entries of one block that disagree, or a contiguous
+ * entry cached beside non-contiguous ones, make translation CONSTRAINED
+ * UNPREDICTABLE). The fresh walk `rec` gives the level-0 entry's address;
+ * a walk that ended above level 0 leaves nothing to check here.
+ */
+function contMisprogrammed(cpu: Mmu, rec: WalkRecord, vpn: number): string | null {
+  const check = cpu.format.contMisprogrammed;
+  const n = rec.count - 1;
+  if (check === undefined || n < 0 || rec.level[n] !== 0) return null;
+  return check.call(cpu.format, (pa) => cpu.phys.read32(pa), rec.entryPa[n], vpn);
 }
 
 /** An entry as it is in memory now, by the format's entry size. */

@@ -135,16 +135,15 @@ export abstract class Mmu {
     this.geometry = g;
     this.pageSize = g.pageSize;
     this.pageMask = g.pageSize - 1;
-    const sizes: TlbPageSizes = {
-      names: Array.from({ length: format.levels }, (_, l) => g.sizeName(l)),
-      pagesPer: Array.from(g.pagesPer),
-    };
+    const n = g.pagesPer.length; // the levels' page sizes, then a contiguous block's (contSize)
+    const names = Array.from({ length: n }, (_, l) => g.sizeName(l));
+    const sizes: TlbPageSizes = { names, pagesPer: Array.from(g.pagesPer), contSize: g.contSize };
     this.tlb = makeTlb(caches.tlb ?? "skylake", sizes);
     this.l1d = this.tlb.dataPath[0]?.find((a) => (a.sizeMask & 1) !== 0) ?? null;
     this.l1i = this.tlb.instrPath[0]?.find((a) => (a.sizeMask & 1) !== 0) ?? null;
-    this.offLo = new Float64Array(format.levels);
-    this.offHi = new Float64Array(format.levels);
-    for (let l = 0; l < format.levels; l++) {
+    this.offLo = new Float64Array(n);
+    this.offHi = new Float64Array(n);
+    for (let l = 0; l < n; l++) {
       const bits = g.leafShift[l];
       this.offLo[l] = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
       this.offHi[l] = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
@@ -655,13 +654,13 @@ export abstract class Mmu {
     }
     if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) this.writeBack(entryPa, hi, w.newHi, w.newLo);
     rec.pagePfn = w.next as Pfn; // a leaf's `next` is its first frame
-    rec.size = level;
+    rec.size = w.cont ? this.geometry.contSize : level; // a contiguous block is one translation (D8.6.1)
     rec.meta =
       this.asid |
       (w.rights << Meta.RIGHTS_SHIFT) |
       (w.dirty ? Meta.D : 0) |
       (w.global ? Meta.G : 0) |
-      (level << Meta.SRC_SIZE_SHIFT);
+      (rec.size << Meta.SRC_SIZE_SHIFT);
     rec.attrs = w.attrs;
     rec.outcome = 0;
     rec.faultKind = HwFaultKind.None;

@@ -141,6 +141,12 @@ export class WalkState {
   newLo = 0;
   /** Fault: the kind */
   fault = 0;
+  /**
+   * Leaf: a level-0 entry with the contiguous hint (arm64 PTE_CONT, Arm ARM
+   * D8.6.1): the TLB may cache its whole block (PagingFormat.contPages) as
+   * one entry. Only formats with contPages set it.
+   */
+  cont = false;
 }
 
 /** A paging format: the geometry of a walk and the meaning of an entry. */
@@ -169,6 +175,21 @@ export interface PagingFormat {
    */
   readonly accessedFaultLo?: number;
   /**
+   * Pages of an aligned block of level-0 entries a contiguous hint joins
+   * (arm64 with the 4K granule: 16, a 64K block; Arm ARM D8.6.1 "The
+   * Contiguous bit"); absent where there is none. Its TLB size code is
+   * `levels` (Geometry.contSize).
+   */
+  readonly contPages?: number;
+  /**
+   * Misprogramming of the contiguous hint (Arm ARM D8.6.1, "Misprogramming
+   * of the Contiguous bit": CONSTRAINED UNPREDICTABLE) in the block of the
+   * level-0 entry at `entryPa` that maps `vpn`: what is wrong, or null when
+   * every entry of the block is valid, contiguous, maps the next frame of an
+   * aligned block and has the same attributes. For the coherence checker.
+   */
+  contMisprogrammed?(read32: (pa: number) => number, entryPa: number, vpn: number): string | null;
+  /**
    * Classifies the entry (hi, lo) read at `level` and fills `w`. For a Table,
    * `w.nextFrame` and `w.nextOffset` say where the next table is (its 4 KiB
    * frame of RAM and the byte offset in it: integers, no division in the
@@ -194,13 +215,17 @@ export class Geometry {
   /** virtual address bits a full walk translates */
   readonly vaBits: number;
   readonly pageSize: number;
+  /** the TLB size code of a contiguous block (`levels`: after the levels' pages in pagesPer and leafShift), or -1 */
+  readonly contSize: number;
 
   constructor(readonly format: PagingFormat) {
     const n = format.levels;
     this.levelShift = new Int32Array(n);
     this.indexMask = new Int32Array(n);
-    this.pagesPer = new Float64Array(n);
-    this.leafShift = new Int32Array(n);
+    const cont = format.contPages ?? 0;
+    this.contSize = cont > 0 ? n : -1;
+    this.pagesPer = new Float64Array(cont > 0 ? n + 1 : n);
+    this.leafShift = new Int32Array(cont > 0 ? n + 1 : n);
     let shift = 0;
     for (let l = 0; l < n; l++) {
       this.levelShift[l] = shift;
@@ -208,6 +233,10 @@ export class Geometry {
       this.pagesPer[l] = 2 ** shift;
       this.leafShift[l] = format.pageShift + shift;
       shift += format.indexBits[l];
+    }
+    if (cont > 0) {
+      this.pagesPer[n] = cont;
+      this.leafShift[n] = format.pageShift + Math.log2(cont);
     }
     this.vaBits = format.pageShift + shift;
     this.pageSize = 2 ** format.pageShift;
@@ -218,7 +247,7 @@ export class Geometry {
     return Math.floor(vpn / this.pagesPer[level]) % (this.indexMask[level] + 1);
   }
 
-  /** Page-size name of a leaf at `level`: 4K, 2M, 1G, 4M, 512G, 32B... */
+  /** Page-size name of a leaf at `level` (or of the contiguous block, contSize): 4K, 2M, 1G, 4M, 512G, 64K, 32B... */
   sizeName(level: number): string {
     return sizeName(this.leafShift[level]);
   }

@@ -6,6 +6,13 @@ import { InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray, tlbInsertSerial }
 export interface TlbPageSizes {
   names: readonly string[];
   pagesPer: readonly number[];
+  /**
+   * The size code of a contiguous block of base pages (arm64 PTE_CONT: 64K
+   * of 4K pages; Geometry.contSize), or absent / -1. An array that holds
+   * base pages holds such a block as one entry unless its spec says
+   * `contiguous: false`.
+   */
+  contSize?: number;
 }
 
 /** 4 KiB pages with 2 MiB and 1 GiB ones above them, as x86-64, ARM64 (4K granule) and RISC-V Sv39 have. */
@@ -22,6 +29,15 @@ export interface TlbArraySpec {
   sizes?: string[];
   /** which accesses use it (default "unified") */
   kind?: "data" | "instr" | "unified";
+  /**
+   * An array that holds base pages holds a contiguous block (arm64 PTE_CONT,
+   * Arm ARM D8.6.1) as one entry keyed by the block, as Arm's cores do
+   * (Cortex-A76's L1 data TLB and L2 TLB hold 64K entries): default true on
+   * an architecture that has the hint; false keeps a base-page piece per
+   * page ("fractured", each dropped by an invalidation of any page of the
+   * block).
+   */
+  contiguous?: boolean;
 }
 
 /** One level of the hierarchy (L1, L2, ...): looked up in parallel, all its arrays at once. */
@@ -135,6 +151,8 @@ export class Tlb {
           mask |= 1 << code;
         }
         if (mask === 0) throw new InputError(`TLB ${level.name}: an array must hold at least one page size`);
+        const cont = sizes.contSize ?? -1;
+        if (cont >= 0 && (mask & 1) !== 0 && a.contiguous !== false) mask |= 1 << cont;
         const kind = a.kind ?? "unified";
         const kindMask = kind === "data" ? 1 : kind === "instr" ? 2 : kind === "unified" ? 3 : -1;
         if (kindMask < 0) throw new InputError(`TLB ${level.name}: unknown kind '${kind}'`);

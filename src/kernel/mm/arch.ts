@@ -224,6 +224,69 @@ export interface Pgtable {
   pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void;
   /** The PGD user code runs on (PTI: the second page of the pair). */
   userPgd(pgdPfn: number): Pfn;
+  /**
+   * Contiguous PTEs the architecture manages behind the PTE accessors
+   * (arm64 CONFIG_ARM64_CONTPTE: arch/arm64/mm/contpte.c); absent or null
+   * elsewhere (and on arm64 with contpte off). Generic mm calls it at its
+   * PTE writes (mm/pgtable.ts setPteAt, ptepModify, ptepClearFlushOf,
+   * ptepSetAccessFlags; the raw clears of zap, reclaim, mremap, khugepaged;
+   * the accessed-bit clear of folio_referenced; set_ptes of an mTHP fault).
+   */
+  readonly contpte?: ContPte | null;
+}
+
+/**
+ * What the contpte hooks use of the kernel (a subset of MmEnv): RAM, the
+ * TLB flush of an mm's range, and the live mTHP folios (page_folio of a
+ * frame, folio_nr_pages).
+ */
+export interface ContPteEnv {
+  readonly phys: PhysMem;
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush): void;
+  readonly mthp?: {
+    readonly liveOrders: number;
+    headOf(pfn: number): number;
+    readonly heads: Map<number, number>;
+  };
+}
+
+/**
+ * The contpte hooks (arm64 asm/pgtable.h's CONFIG_ARM64_CONTPTE wrappers
+ * around __set_ptes, __ptep_get_and_clear...). `pa` is the PTE's address,
+ * `vpn` the page it maps in mm. Off the per-access path: faults, system
+ * calls and reclaim only; a PTE without the bit costs one read.
+ */
+export interface ContPte {
+  /** CONT_PTES: the PTEs of one block (arm64 4K granule: 16) */
+  readonly nr: number;
+  /** pte_cont */
+  isCont(hi: number, lo: number): boolean;
+  /** pte_mkcont of a PTE mm made (a PTE of a fully covered aligned block of set_ptes) */
+  mkCont(e: Entry): Entry;
+  /** contpte_try_unfold: the PTE at pa is about to change alone: unfold its block if folded (break-before-make) */
+  tryUnfold(env: ContPteEnv, mm: MmStruct, pa: number, vpn: number): void;
+  /** contpte_try_fold: after set_pte of the PTE at pa, fold its block if it is the last and the 16 qualify */
+  tryFold(env: ContPteEnv, mm: MmStruct, pa: number, vpn: number): void;
+  /**
+   * set_pte_at (set_ptes, nr = 1): the value without the bit, written after
+   * unfolding the old PTE's block, then contpte_try_fold; with mm null only
+   * the write (a PTE of no folded block, no fold tried).
+   */
+  setPte(env: ContPteEnv, mm: MmStruct | null, pa: number, vpn: number, hi: number, lo: number): void;
+  /** contpte_try_unfold_partial at both ends of [vpn, end) of the PTE table `tablePfn`: clearing the range leaves no half block folded */
+  unfoldPartial(env: ContPteEnv, mm: MmStruct, tablePfn: number, vpn: number, end: number): void;
+  /**
+   * contpte_ptep_test_and_clear_young / contpte_ptep_clear_flush_young of a
+   * contiguous PTE: AF cleared on the whole block, young if any had it, the
+   * block's range flushed when `flush` and it was young.
+   */
+  clearYoung(env: ContPteEnv, mm: MmStruct, pa: number, vpn: number, flush: boolean): boolean;
+  /**
+   * contpte_ptep_set_access_flags of a contiguous PTE: access and dirty set
+   * on the whole block (flushed when `dirty`), or, if the write permission
+   * changes, the block unfolded and the one PTE set.
+   */
+  setAccessFlags(env: ContPteEnv, mm: MmStruct, pa: number, vpn: number, next: Entry, dirty: boolean): void;
 }
 
 /**

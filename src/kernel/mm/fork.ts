@@ -226,7 +226,7 @@ function copyPageRanges(
       // __copy_present_ptes: the child's entry is old, and clean in a shared mapping
       if (pt.present(e.hi, e.lo))
         e = pt.modify(e.hi, e.lo, 0, PteFlag.YOUNG | (v.vmFlags & VmFlag.SHARED ? PteFlag.DIRTY : 0));
-      setPteAt(ctx, cpa, e.hi, e.lo);
+      setPteAt(ctx, cpa, e.hi, e.lo, child, vpn); // set_pte_at: arm64 folds the child's blocks (contpte_try_fold)
     }
   }
   return true;

@@ -152,6 +152,8 @@ export interface MmEnv {
  * Linux: include/asm-generic/tlb.h tlb_flush_pte_range, __tlb_remove_page
  */
 export interface TlbGather {
+  /** the mm whose entries the gather flushes (mmu_gather.mm; contpte's break-before-make flushes there too) */
+  readonly mm?: MmStruct;
   /** tlb_start_vma: the VMA [startVpn, endVpn) is about to change (its lines leave the data cache) */
   startVma?(startVpn: number, endVpn: number): void;
   flushRange(vpn: number, nr: number): void;

@@ -344,6 +344,7 @@ export function zapRange(
     }
     flushTlbBatchedPending(ctx.env.tlbUbc, mm); // zap_pte_range, at its PTE table
     const stop = Math.min(end, (Math.floor(vpn / perTable) + 1) * perTable);
+    pt.contpte?.unfoldPartial(ctx.env, mm, table, vpn, stop); // arm64: the folded blocks the range cuts
     // the THP whose pages this table's run last unmapped (zap_present_ptes batches a folio's
     // PTEs: folio_remove_rmap_ptes once for the run, then its partially-mapped check)
     let thpHead = -1;

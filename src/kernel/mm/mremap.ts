@@ -293,9 +293,10 @@ function movePtes(
     const src = oldTable * 4096 + ((oldAddr + i) % per) * pt.entryBytes;
     const e = pt.get(env.phys, src);
     if (pt.none(e.hi, e.lo)) continue;
+    pt.contpte?.tryUnfold(ctx.env, mm, src, oldAddr + i); // arm64 ptep_get_and_clear
     pt.set(env.phys, src, 0, 0);
     if (pt.present(e.hi, e.lo)) forceFlush = true;
-    setPteAt(ctx, newTable * 4096 + ((newAddr + i) % per) * pt.entryBytes, e.hi, e.lo);
+    setPteAt(ctx, newTable * 4096 + ((newAddr + i) % per) * pt.entryBytes, e.hi, e.lo, mm, newAddr + i);
   }
   if (forceFlush) env.flushTlbMmRange(mm, oldAddr, n, TlbFlush.Range);
 }

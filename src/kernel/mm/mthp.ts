@@ -138,6 +138,10 @@ export function doAnonymousLarge(
   const addr = vpn - (vpn & (nr - 1));
   const base = pa - (vpn - addr) * eb;
   const writable = (vma.vmFlags & VmFlag.WRITE) !== 0;
+  // set_ptes: arm64's contpte_set_ptes gives PTE_CONT to every 64K block the folio covers whole
+  // (the folio is naturally aligned: every block when it has 16 pages or more)
+  const cp = pt.contpte;
+  const cont = cp != null && nr >= cp.nr;
   for (let i = 0; i < nr; i++) {
     // folio_zero_user: clear_user_highpage of each page (kmap_local'd on 32-bit highmem); the
     // folio's pages accounted as allocThpFolio accounts a PMD THP's
@@ -155,7 +159,10 @@ export function doAnonymousLarge(
   for (let i = 0; i < nr; i++) {
     env.lru?.addAnon(pfn + i, linearIndex(vma, addr + i), vma.anonVma, vma.vmFlags); // folio_add_lru_vma
     const e = userPte(ctx, pfn + i, vma.vmFlags, writable, true, false);
-    setPteAt(ctx, base + i * eb, e.hi, e.lo); // set_ptes
+    if (cont) {
+      cp.mkCont(e);
+      env.phys.write64(base + i * eb, e.hi, e.lo); // __set_ptes of contpte_set_ptes (every PTE was none)
+    } else setPteAt(ctx, base + i * eb, e.hi, e.lo); // set_ptes
   }
   return VmFault.OK;
 }

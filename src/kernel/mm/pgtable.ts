@@ -424,7 +424,14 @@ const ACCESS_FLAGS = PteFlag.YOUNG | PteFlag.DIRTY | PteFlag.WRITE;
  * entry the hardware may have cached this way is a broken invariant.
  * Linux: include/linux/pgtable.h set_pte_at
  */
-export function setPteAt(ctx: MmContext, pa: number, hi: number, lo: number): void {
+export function setPteAt(
+  ctx: MmContext,
+  pa: number,
+  hi: number,
+  lo: number,
+  mm: MmStruct | null = null,
+  vpn = 0,
+): void {
   const pt = ctx.env.pgtable;
   // the message is made only when it fails (a template argument costs a string per call)
   readEntry(ctx, pa);
@@ -432,7 +439,10 @@ export function setPteAt(ctx: MmContext, pa: number, hi: number, lo: number): vo
     throw new ModelBug(
       `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
     );
-  pt.set(ctx.env.phys, pa, hi, lo);
+  // arm64 set_ptes: pte_mknoncont, and contpte_try_fold when the caller names the PTE's mm and page
+  const cp = pt.contpte;
+  if (cp != null) cp.setPte(ctx.env, mm, pa, vpn, hi, lo);
+  else pt.set(ctx.env.phys, pa, hi, lo);
 }
 
 /**
@@ -465,6 +475,11 @@ export function ptepSetAccessFlags(
       (!pt.write(old.hi, old.lo) || pt.write(next.hi, next.lo)),
     `ptep_set_access_flags at 0x${pa.toString(16)}: the change takes something away`,
   );
+  const cp = pt.contpte;
+  if (cp != null && cp.isCont(old.hi, old.lo)) {
+    cp.setAccessFlags(ctx.env, mm, pa, vpn, next, dirty); // arm64 contpte_ptep_set_access_flags
+    return;
+  }
   pt.set(ctx.env.phys, pa, next.hi, next.lo);
   if (dirty && pt.accessFlagsFlush) ctx.env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page);
 }
@@ -486,9 +501,13 @@ export function ptepModify(
   lo: number,
 ): void {
   const pt = ctx.env.pgtable;
+  // arm64 ptep_modify_prot_start / commit: contpte_try_unfold, then set_ptes (contpte_try_fold)
+  const cp = level === 0 ? pt.contpte : null;
+  if (cp != null && tlb.mm !== undefined) cp.tryUnfold(ctx.env, tlb.mm, pa, vpn);
   const old = pt.get(ctx.env.phys, pa);
   if (level > pt.pmdLevel) upperTablesChanged(); // an entry above the PMD level rewritten (pmdPa)
   if (level === pt.levels - 1) pt.setTop(ctx.env.phys, pa, hi, lo);
+  else if (cp != null) cp.setPte(ctx.env, tlb.mm ?? null, pa, vpn, hi, lo);
   else pt.set(ctx.env.phys, pa, hi, lo);
   if (pt.needsFlush(old.hi, old.lo, hi, lo, level)) {
     const span = levelSpan(ctx, level);
@@ -499,8 +518,12 @@ export function ptepModify(
 /**
  * ptep_get_and_clear under a gather (zap_pte_range, zap_huge_pmd): the
  * entry is cleared, its old value returned, and the page joins the flush
- * range if a TLB may hold it.
- * Linux: include/linux/pgtable.h ptep_get_and_clear_full, tlb_remove_tlb_entry
+ * range if a TLB may hold it. A PTE of a contiguous block (arm64) is
+ * cleared as get_and_clear_full_ptes clears a batch's: the zap has
+ * unfolded the blocks its range cuts (ContPte.unfoldPartial), so the block
+ * goes whole, PTE by PTE, with no break-before-make.
+ * Linux: include/linux/pgtable.h ptep_get_and_clear_full, tlb_remove_tlb_entry;
+ * arch/arm64/mm/contpte.c contpte_get_and_clear_full_ptes
  */
 export function ptepGetAndClear(
   ctx: MmContext,
@@ -509,7 +532,13 @@ export function ptepGetAndClear(
   vpn: number,
   level: number,
 ): { hi: number; lo: number } {
-  const old = ctx.env.pgtable.get(ctx.env.phys, pa);
+  const pt = ctx.env.pgtable;
+  const old = pt.get(ctx.env.phys, pa);
+  if (level === 0 && pt.contpte != null && pt.contpte.isCont(old.hi, old.lo)) {
+    pt.set(ctx.env.phys, pa, 0, 0);
+    if (pt.needsFlush(old.hi, old.lo, 0, 0, 0)) tlb.flushRange(vpn, 1);
+    return old;
+  }
   ptepModify(ctx, tlb, pa, vpn, level, 0, 0);
   return old;
 }
@@ -550,6 +579,7 @@ export function ptepClearFlushOf(
 ): void {
   const pt = ctx.env.pgtable;
   if (level > pt.pmdLevel) upperTablesChanged(); // an entry above the PMD level cleared (pmdPa)
+  if (level === 0) pt.contpte?.tryUnfold(ctx.env, mm, pa, vpn); // arm64 ptep_get_and_clear: contpte_try_unfold
   pt.set(ctx.env.phys, pa, 0, 0);
   if (pt.needsFlush(hi, lo, 0, 0, level)) {
     // flush_tlb_page, or flush_pmd_tlb_range (flush_tlb_range) for a huge entry

@@ -263,6 +263,7 @@ function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: numbe
   const um = r.env.userMm;
   const ubc = um.env.tlbUbc;
   if (ubc?.arch.shouldDefer(mm)) {
+    um.env.pgtable.contpte?.tryUnfold(um.env, mm, pa, vpn); // arm64 ptep_get_and_clear: contpte_try_unfold
     um.env.pgtable.set(um.env.phys, pa, 0, 0);
     setTlbUbcFlushPending(ubc, um.env.pgtable, mm, vpn, hi, lo);
   } else ptepClearFlushOf(um, mm, pa, vpn, 0, hi, lo);
@@ -397,7 +398,14 @@ function folioReferencedOne(mm: MmStruct, v: Vma): void {
   m.pa = pa;
   m.hi = hi;
   m.lo = lo;
-  if (pt.young(hi, lo)) {
+  const cp = pt.contpte;
+  if (cp != null && cp.isCont(hi, lo)) {
+    // arm64 contpte_ptep_clear_flush_young: the block's accessed flags, the block's range flushed
+    if (cp.clearYoung(r.env.userMm.env, mm, pa, m.vpn, pt.clearYoungFlush)) res.young++;
+    const e = pt.get(r.env.phys, pa);
+    m.hi = e.hi;
+    m.lo = e.lo;
+  } else if (pt.young(hi, lo)) {
     res.young++;
     // ptep_clear_flush_young: ptep_test_and_clear_young, then flush_tlb_page where the
     // architecture's version flushes (arm64: flush_tlb_page_nosync; x86, RISC-V: no flush)

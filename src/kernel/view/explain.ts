@@ -134,10 +134,11 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
       `  ${names[level].padEnd(4)}[${String(rec.index[n]).padStart(3)}] entry @${hex(rec.entryPa[n])} = ${raw}  ${view.entryFlags(hi, lo, level).join(" ")}${level === 0 ? specialNote(pt, hi, lo, mm.vmaAt(vpn)?.vmFlags ?? 0) : ""}`,
     );
   }
-  // the leaf the walk reached, whatever the access
+  // the leaf the walk reached, whatever the access: its level, not the translation's size (an arm64
+  // contiguous page is a 64K translation, rec.size = Geometry.contSize, from a level-0 entry)
   const leaf =
     rec.outcome === 0 && rec.count > 0
-      ? { hi: rec.hi[rec.count - 1], lo: rec.lo[rec.count - 1], level: rec.size }
+      ? { hi: rec.hi[rec.count - 1], lo: rec.lo[rec.count - 1], level: rec.level[rec.count - 1] }
       : null;
   // 3. rights
   if (leaf === null) {

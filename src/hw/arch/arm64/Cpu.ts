@@ -30,12 +30,14 @@ import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { describeEsr, Ec, esrOf } from "./fault.ts";
-import { Arm64Format, ArmAttr, armRights, Desc, DescHi, IPS_BITS } from "./format.ts";
+import { Arm64Format, ArmAttr, armRights, CONT_PAGES, Desc, DescHi, IPS_BITS } from "./format.ts";
 import { computeArmPermTable } from "./rights.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 
 const TWO32 = 4294967296;
+/** the TLB size code of a contiguous 64K block: after the four levels (Geometry.contSize) */
+const CONT_SIZE = 4;
 /** the page-number bit of TTBR1's range (VA bit 55) */
 export const TTBR1_VPN = 2 ** 36;
 
@@ -429,15 +431,24 @@ export class Arm64Cpu extends Mmu {
       const pages = (hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12);
       rec.count = n;
       rec.pscLevel = -1;
-      // a block's address bits below its size are RES0: ignored
-      rec.pagePfn = (level === 0 ? pages : pages - (pages % (level === 1 ? 512 : 262144))) as Pfn;
-      rec.size = level;
+      // a block's address bits below its size are RES0: ignored; a contiguous page (D8.6.1) is its
+      // 64K block's translation (size code 4, Geometry.contSize), from the block's first frame
+      const cont = level === 0 && (hi & DescHi.CONT) !== 0;
+      const size = cont ? CONT_SIZE : level;
+      rec.pagePfn = (
+        level === 0
+          ? cont
+            ? pages - (pages % CONT_PAGES)
+            : pages
+          : pages - (pages % (level === 1 ? 512 : 262144))
+      ) as Pfn;
+      rec.size = size;
       rec.meta =
         this.asid |
         (rights << Meta.RIGHTS_SHIFT) |
         (!ap2 || dirtying ? Meta.D : 0) |
         ((lo & Desc.NG) === 0 ? Meta.G : 0) |
-        (level << Meta.SRC_SIZE_SHIFT);
+        (size << Meta.SRC_SIZE_SHIFT);
       rec.attrs =
         ((lo & Desc.ATTR_INDX_MASK) >>> Desc.ATTR_INDX_SHIFT) |
         (((lo & Desc.SH_MASK) >>> Desc.SH_SHIFT) << ArmAttr.SH_SHIFT) |

@@ -16,7 +16,7 @@ import { pfnToPa, toPfn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import { countGenericWalks, mmuState, runOnBoth } from "../../mmu/fastMiss.testkit.ts";
 import { type Arm64Cpu, TLBI_OPS, type TlbiOp, TTBR1_VPN } from "./Cpu.ts";
-import { Desc } from "./format.ts";
+import { Desc, DescHi } from "./format.ts";
 import { bareArm64 } from "./testkit.ts";
 
 /** 12 4K pages: 4 in one user L3 table, 4 in another, 4 in TTBR1's range */
@@ -44,6 +44,7 @@ type Op =
   | { op: "age"; page: number; large: number }
   | { op: "tableBits"; page: number; level: number; bits: number }
   | { op: "poison"; page: number; level: number; kind: number }
+  | { op: "cont"; page: number }
   | { op: "access"; page: number; large: number; piece: number; access: Access; el: 0 | 1; unpriv: boolean }
   | { op: "asid"; asid: number; flush: boolean }
   | { op: "tlbi"; how: number; page: number; asid: number }
@@ -116,6 +117,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
     1,
   ),
+  w(fc.record({ op: fc.constant("cont" as const), page: fc.nat(NPAGES - 1) }), 1),
   w(accessArb, 16),
   w(fc.record({ op: fc.constant("asid" as const), asid: fc.nat(3), flush: fc.boolean() }), 1),
   w(
@@ -201,6 +203,15 @@ function apply(mc: ReturnType<typeof machine>, o: Op): string {
       if (e === null || (e.lo & Desc.VALID) === 0) return "";
       m.phys.write32(e.entryPa, (e.lo & ~Desc.AF) >>> 0);
       return "aged";
+    }
+    case "cont": {
+      // the Contiguous bit (D8.6.1) toggled on a page descriptor: a 64K translation from its
+      // block's first frame (consistent or misprogrammed, both paths must agree)
+      const vpn = vpn4k(o.page);
+      const e = mapper.entryAt(rootOf(vpn), vpn as never, 0);
+      if (e === null || (e.lo & Desc.VALID) === 0) return "";
+      m.phys.write32(e.entryPa + 4, (e.hi ^ DescHi.CONT) >>> 0);
+      return "cont";
     }
     case "tableBits": {
       // APTable/UXNTable/PXNTable on a table descriptor above the page

@@ -60,7 +60,12 @@ export const enum DescHi {
   ADDR_HI_MASK = 0xffff,
   /** bit 51: Dirty Bit Modifier */
   DBM = 1 << 19,
-  /** bit 52: contiguous hint (kept, not modelled) */
+  /**
+   * bit 52: the Contiguous bit (D8.6.1): in a page descriptor, one of 16
+   * adjacent ones that the TLB may cache as one 64K entry; in a block
+   * descriptor kept, not modelled (Linux sets it there only for HugeTLB's
+   * contiguous PMDs)
+   */
   CONT = 1 << 20,
   /** bit 53: privileged execute-never */
   PXN = 1 << 21,
@@ -145,6 +150,8 @@ export class Arm64Format implements PagingFormat {
   /** pages (L3), 2 MiB blocks (L2) and 1 GiB blocks (L1) */
   readonly leafLevels = 0b111;
   readonly initialAcc = 0;
+  /** a contiguous page descriptor is one of 16: a 64K block (D8.6.1, 4K granule) */
+  readonly contPages = CONT_PAGES;
   /** TCR_EL1.HA: hardware sets AF */
   ha = false;
   /** TCR_EL1.HD (with HA): hardware dirty state through DBM */
@@ -192,7 +199,14 @@ export class Arm64Format implements PagingFormat {
     // bits below the block size are RES0 in a block descriptor's address: ignored
     const addrLo = (lo & Desc.ADDR_LO_MASK) >>> 0;
     const pages = (hi & DescHi.ADDR_HI_MASK) * 1048576 + (addrLo >>> 12);
-    w.next = level === 0 ? pages : pages - (pages % (level === 1 ? 512 : 262144));
+    // a contiguous page: the 64K block's first frame (OA[15:12] of the entry walked are not used)
+    w.cont = level === 0 && (hi & DescHi.CONT) !== 0;
+    w.next =
+      level === 0
+        ? w.cont
+          ? pages - (pages % CONT_PAGES)
+          : pages
+        : pages - (pages % (level === 1 ? 512 : 262144));
     w.attrs =
       ((lo & Desc.ATTR_INDX_MASK) >>> Desc.ATTR_INDX_SHIFT) |
       (((lo & Desc.SH_MASK) >>> Desc.SH_SHIFT) << ArmAttr.SH_SHIFT) |
@@ -205,7 +219,41 @@ export class Arm64Format implements PagingFormat {
     w.newHi = hi;
     return EntryKind.Leaf;
   }
+
+  /**
+   * "Misprogramming of the Contiguous bit" (D8.6.1): the 16 page
+   * descriptors of the aligned block holding the one at `entryPa` must all
+   * be valid pages with the Contiguous bit, map the 16 frames of one
+   * 64K-aligned block in order, and agree in every attribute but AF and the
+   * dirty state (AP[2] of a DBM descriptor), which hardware updates in one
+   * descriptor only. The first disagreement, or null.
+   */
+  contMisprogrammed(read32: (pa: number) => number, entryPa: number, vpn: number): string | null {
+    const first = entryPa - (vpn % CONT_PAGES) * 8;
+    const lo0 = read32(first);
+    const hi0 = read32(first + 4);
+    const base = (hi0 & DescHi.ADDR_HI_MASK) * 1048576 + (lo0 >>> 12);
+    if (base % CONT_PAGES !== 0)
+      return `the block's first page maps frame 0x${base.toString(16)}, not 64K-aligned`;
+    const loMask = ~(Desc.ADDR_LO_MASK | Desc.AF | Desc.AP2);
+    for (let i = 0; i < CONT_PAGES; i++) {
+      const lo = read32(first + i * 8);
+      const hi = read32(first + i * 8 + 4);
+      const what = `page ${i} of the 64K block at 0x${(vpn - (vpn % CONT_PAGES)).toString(16)}000`;
+      if ((lo & 3) !== 3) return `${what} is not a valid page descriptor`;
+      if ((hi & DescHi.CONT) === 0) return `${what} has no Contiguous bit`;
+      if ((hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12) !== base + i)
+        return `${what} maps another frame`;
+      const ap2Ok = (hi & DescHi.DBM) !== 0 || ((lo ^ lo0) & Desc.AP2) === 0;
+      if ((lo & loMask) !== (lo0 & loMask) || ((hi ^ hi0) & ~DescHi.ADDR_HI_MASK) !== 0 || !ap2Ok)
+        return `${what} has other attributes`;
+    }
+    return null;
+  }
 }
+
+/** Pages of a contiguous range of page descriptors with the 4K granule (D8.6.1: 16, 64K). */
+export const CONT_PAGES = 16;
 
 /** The output address of a descriptor (bits 47:12), as a number. */
 export function descAddr(hi: number, lo: number): number {
@@ -230,6 +278,7 @@ export function descFlagNames(hi: number, lo: number, level: number): string[] {
   if (lo & Desc.AF) f.push("AF");
   if (lo & Desc.NG) f.push("nG");
   if (hi & DescHi.DBM) f.push("DBM");
+  if (hi & DescHi.CONT) f.push("Contiguous");
   if (hi & DescHi.PXN) f.push("PXN");
   if (hi & DescHi.UXN) f.push("UXN");
   f.push(

@@ -17,7 +17,7 @@ import {
 } from "../../mmu/walkImage.ts";
 import { WalkRecord } from "./Cpu.ts";
 import { describeEsr, Esr, fscName } from "./fault.ts";
-import { ARM_LEVEL_NAMES, descFlagNames } from "./format.ts";
+import { ARM_LEVEL_NAMES, CONT_PAGES, descFlagNames } from "./format.ts";
 import { Arm64Machine } from "./machine.ts";
 
 const FLAGS = [
@@ -155,8 +155,11 @@ export function describeArm64Walk(outcome: number, rec: WalkRecord, va: bigint):
       levels,
     };
   }
-  const pageSize = PAGE_SIZES[rec.size];
-  const offset = Number(va % BigInt(pageSize));
+  // a contiguous page (bit 52, D8.6.1) is still a 4K page here (the image format has no 64K size:
+  // walk-images.md lists no Contiguous bit); its frame is the 64K block's first, the offset within it
+  const cont = rec.size === ARM_LEVEL_NAMES.length; // Geometry.contSize: the size code after the levels
+  const pageSize = cont ? PAGE_SIZES[0] : PAGE_SIZES[rec.size];
+  const offset = Number(va % BigInt(cont ? pageSize * CONT_PAGES : pageSize));
   return { ok: true, pa: hexNum(rec.pagePfn * 4096 + offset), pageSize, levels };
 }
 

@@ -17,6 +17,7 @@ import { Arm64Machine } from "../../../hw/arch/arm64/machine.ts";
 import type { ResolvedKernelConfig } from "../../core/config.ts";
 import type { Arch, KernelImage } from "../../core/core.ts";
 import { Vaddr } from "../../core/vaddr.ts";
+import { Arm64ContPte } from "./contpte.ts";
 import {
   cpuInit,
   EMPTY_ZERO_PAGE_PFN,
@@ -55,7 +56,8 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
   const panToggle = cfg.uaccess === "pan-toggle";
   return {
     name: cfg.arch,
-    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc)),
+    // CONFIG_ARM64_CONTPTE=y (arm64 defconfig since 6.9)
+    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc), { contpte: new Arm64ContPte() }),
     layout,
     va,
     view: ARM64_VIEW,

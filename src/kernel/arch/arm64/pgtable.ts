@@ -43,7 +43,7 @@
 import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
-import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
+import { type ContPte, type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
 
 /** Descriptor bits 0..31 (the low half). Linux: pgtable-hwdef.h, pgtable-prot.h */
 export const enum PteLo {
@@ -216,6 +216,8 @@ export type MapperFactory = (phys: PhysMem, alloc: FrameAllocator) => PageTableM
 export interface Arm64PgtableOptions {
   /** FEAT_EPAN present: PROT_EXEC alone maps PAGE_EXECONLY (adjust_protection_map) */
   epan?: boolean;
+  /** CONFIG_ARM64_CONTPTE: the hooks that fold large folios' PTEs with PTE_CONT (contpte.ts; absent: off) */
+  contpte?: ContPte | null;
 }
 
 /** The address bits of a descriptor (PTE_ADDR_LOW) as a page number. */
@@ -246,9 +248,9 @@ export class Arm64Pgtable implements Pgtable {
   readonly accessFlagsFlush = true;
   /**
    * __ptep_clear_flush_young flushes a young page: flush_tlb_page_nosync
-   * (TLBI VALE1IS, the trailing DSB elided). vmlab maps no contiguous
-   * (contpte) ranges, so contpte_ptep_clear_flush_young's CONT_PTE_SIZE
-   * flush does not arise. (arch/arm64/include/asm/pgtable.h)
+   * (TLBI VALE1IS, the trailing DSB elided); a contiguous PTE's is
+   * contpte_ptep_clear_flush_young's, over CONT_PTE_SIZE (contpte.ts).
+   * (arch/arm64/include/asm/pgtable.h)
    */
   readonly clearYoungFlush = true;
   readonly levelNames: readonly string[] = ["PTE", "PMD", "PUD", "PGD"];
@@ -257,12 +259,15 @@ export class Arm64Pgtable implements Pgtable {
   /** pgd_alloc: one page (PGD_SIZE = PAGE_SIZE with 4 levels of 4K) */
   readonly pgdOrder = 0;
   private readonly protMap: readonly Prot[];
+  /** CONFIG_ARM64_CONTPTE's hooks, or null with contpte off */
+  readonly contpte: ContPte | null;
 
   constructor(
     private readonly mapperFactory: MapperFactory,
     opts: Arm64PgtableOptions = {},
   ) {
     this.protMap = protectionMap(opts.epan ?? false);
+    this.contpte = opts.contpte ?? null;
   }
 
   /** pte_none */
