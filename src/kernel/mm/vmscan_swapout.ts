@@ -85,7 +85,6 @@ export function swapOutLargeFolio(
   const swap = env.swap;
   const m = env.userMm.env.mthp;
   if (swap === null || m === undefined) return NOT_WHOLE;
-  const pages = env.pages;
   const nr = 1 << order;
   let slot = -1;
   if (v.large[head]) {
