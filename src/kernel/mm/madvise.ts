@@ -441,6 +441,7 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
  */
 export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   ctx.env.lru?.fbatches.drain(); // zap_page_range_single: lru_add_drain
+  mm.updateHiwaterRss(); // zap_page_range_single: update_hiwater_rss
   const tlb = new MmuGather(ctx, mm);
   for (const v of mm.vmas) {
     const a = Math.max(start, v.vmStart);
@@ -511,6 +512,7 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
   const swap = ctx.env.swap;
   const nr = pt.hpagePmdNr;
   const tlb = new MmuGather(ctx, mm);
+  mm.updateHiwaterRss(); // madvise_free_single_vma: update_hiwater_rss
   // madvise_free_single_vma: tlb_start_vma
   for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   for (let vpn = start; vpn < end; vpn++) {

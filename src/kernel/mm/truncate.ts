@@ -35,6 +35,7 @@ export function unmapMappingRange(ctx: MmContext, f: FileObject, fromIndex: numb
     if (a >= v.vmEnd) continue;
     ctx.env.lru?.fbatches.drain(); // zap_page_range_single: lru_add_drain
     const tlb = new MmuGather(ctx, mm);
+    mm.updateHiwaterRss(); // zap_page_range_single: update_hiwater_rss
     zapRange(ctx, tlb, mm, a, v.vmEnd); // zap_page_range_single
     tlb.finish();
   }
