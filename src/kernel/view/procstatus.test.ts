@@ -239,3 +239,22 @@ describe("oom_score", () => {
     );
   });
 });
+
+describe("HugetlbPages", () => {
+  it("counts the huge pages the mm maps (hugetlb_usage), not in VmRSS", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
+    const a = k.spawn("A")!;
+    k.switchTo(0, a);
+    expect(k.sysctlHugepages(4)).toBe(4);
+    const buf = k.mmap(a, mmapArgs(3 * (2 << 20), { hugetlb: true }));
+    const before = mem(k, a);
+    k.userAccess(0, a, buf, Access.Write, 1);
+    k.userAccess(0, a, buf + BigInt(2 << 20), Access.Write, 1);
+    const m = mem(k, a);
+    expect(m.hugetlbPages).toBe(2 * (2 << 20));
+    expect(before.hugetlbPages).toBe(0);
+    expect(m.vmRss).toBe(before.vmRss);
+    expect(m.vmSize - before.vmSize).toBe(0);
+    expect(formatStatus(k.view.status(a)).at(-4)).toBe(`HugetlbPages:\t${String(4096).padStart(8)} kB`);
+  });
+});
