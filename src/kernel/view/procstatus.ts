@@ -3,6 +3,15 @@
  * proc_pid_status (fs/proc/array.c) with task_mem (fs/proc/task_mmu.c),
  * task_statm, show_smaps_rollup, and proc_oom_score (fs/proc/base.c) over
  * oom_badness (mm/oom_kill.c). Read without side effects.
+ *
+ * Linux keeps the RSS counters per CPU (percpu_counter, since 6.2). In 6.12
+ * task_mem and task_statm read them approximately (get_mm_counter:
+ * percpu_counter_read_positive); since 6.16 ("mm: fix the inaccurate memory
+ * statistics issue for users", also in 6.12.y stable and on the 6.18 host)
+ * they read the exact sum (get_mm_counter_sum). update_hiwater_rss and
+ * oom_badness still read them approximately (get_mm_rss), so the host's
+ * VmHWM mark may be a few batches of pages off (test/differential/status.test.ts).
+ * vmlab's counters are exact: it shows what the exact sums would.
  */
 
 import type { KernelCore } from "../core/core.ts";
