@@ -249,7 +249,7 @@ export function formatSmapsRollup(r: SmapsRollupInfo | null): string[] {
   const kb = (name: string, bytes: number) =>
     `${`${name}:`.padEnd(16)}${String(Math.floor(bytes / 1024)).padStart(8)} kB`;
   return [
-    `${hex8(r.start)}-${hex8(r.end)} ---p 00000000 00:00 0 `.padEnd(73) + "[rollup]",
+    `${`${hex8(r.start)}-${hex8(r.end)} ---p 00000000 00:00 0 `.padEnd(73)}[rollup]`,
     kb("Rss", r.rss),
     kb("Pss", r.pss),
     kb("Pss_Dirty", r.pssDirty),
