@@ -600,6 +600,7 @@ function lazyFreeHugePmd(
  * Linux: mm/madvise.c madvise_guard_install
  */
 export function guardInstall(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
+  mm.updateHiwaterRss(); // zap_page_range_single (madvise_guard_install, 6.13 and later): update_hiwater_rss
   const tlb = new MmuGather(ctx, mm);
   zapRange(ctx, tlb, mm, start, end, true);
   tlb.finish();

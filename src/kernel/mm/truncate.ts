@@ -58,6 +58,7 @@ function unmapCachePages(ctx: MmContext, f: FileObject, from: number, to: number
       const pte = readPte(ctx, mm, vpn);
       if (pte === null || !pt.present(pte.hi, pte.lo) || pt.pfn(pte.hi, pte.lo, 0) !== pfn) continue;
       if (pt.dirty(pte.hi, pte.lo)) f.dirty.add(index);
+      mm.updateHiwaterRss(); // try_to_unmap_one: update_hiwater_rss
       ptepClearFlush(ctx, mm, pte.pa, vpn, 0);
       rssAdd(ctx, mm, v, pfn, -1);
       pages.mapcount[pfn]--;

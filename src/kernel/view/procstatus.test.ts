@@ -258,3 +258,26 @@ describe("HugetlbPages", () => {
     expect(formatStatus(k.view.status(a)).at(-4)).toBe(`HugetlbPages:\t${String(4096).padStart(8)} kB`);
   });
 });
+
+describe("the marks on the other zap paths", () => {
+  it("MADV_GUARD_INSTALL (zap_page_range_single) records the RSS peak", () => {
+    const { k, a } = boot();
+    const buf = k.mmap(a, mmapArgs(16 * 4096));
+    touch(k, a, buf, 16);
+    const peak = mem(k, a).vmRss;
+    expect(k.madvise(a, buf, 8n * PAGE, "guard_install")).toBe(0n);
+    expect(mem(k, a).vmRss).toBe(peak - 8 * 4096);
+    expect(mem(k, a).vmHwm).toBe(peak);
+  });
+
+  it("ftruncate's unmap of a shared file mapping (unmap_mapping_range) records it", () => {
+    const { k, a } = boot();
+    const f = k.createFile("t", 32 * 4096, "tmpfs");
+    const buf = k.mmap(a, mmapArgs(32 * 4096, { file: f, shared: true }));
+    touch(k, a, buf, 32);
+    const peak = mem(k, a).vmRss;
+    expect(k.ftruncate(a, f, 8n * PAGE)).toBe(0n);
+    expect(mem(k, a).vmRss).toBe(peak - 24 * 4096);
+    expect(mem(k, a).vmHwm).toBe(peak);
+  });
+});
