@@ -9,8 +9,14 @@ import type { KernelCore } from "./core.ts";
 import { contextTask, exit } from "./sched.ts";
 import type { Task } from "./task.ts";
 
-/** oom_badness: resident pages, swap entries and page-table pages (oom_score_adj 0). */
-function oomBadness(mm: MmStruct): number {
+/**
+ * oom_badness: resident pages, swap entries and page-table pages
+ * (get_mm_rss + MM_SWAPENTS + mm_pgtables_bytes / PAGE_SIZE); vmlab has no
+ * oom_score_adj (always 0, so no adjustment). The OOM killer and
+ * /proc/PID/oom_score (view/procstatus.ts) both use it.
+ * Linux: mm/oom_kill.c oom_badness
+ */
+export function oomBadness(mm: MmStruct): number {
   return mm.rss + mm.swapEnts + mm.ptPages;
 }
 

@@ -112,6 +112,14 @@ export class MmStruct {
   /** page-table pages below the top level (VmPTE), the tables huge PMDs hold in deposit too */
   ptPages = 0;
   /**
+   * mm->hiwater_rss and mm->hiwater_vm (pages): the high-water marks of RSS
+   * and total_vm, kept only where they are about to drop (updateHiwaterRss,
+   * updateHiwaterVm); readers take the max with the current value
+   * (get_mm_hiwater_rss, get_mm_hiwater_vm). Linux: include/linux/mm_types.h
+   */
+  hiwaterRss = 0;
+  hiwaterVm = 0;
+  /**
    * The PTE tables deposited by huge PMDs, by the PMD table that holds
    * them (pmd_huge_pte: with split PMD locks, one list per PMD page).
    * Linux: mm/pgtable-generic.c pgtable_trans_huge_deposit
@@ -270,5 +278,26 @@ export class MmStruct {
     let n = 0;
     for (const v of this.vmas) n += v.pages;
     return n;
+  }
+
+  /**
+   * update_hiwater_rss: record RSS as the high-water mark before it drops.
+   * Called only where Linux calls it: munmap (vms_clear_ptes),
+   * zap_page_range_single (MADV_DONTNEED, unmap_mapping_range),
+   * madvise_free_single_vma, try_to_unmap_one (reclaim) and
+   * try_to_migrate_one. Linux: include/linux/mm.h update_hiwater_rss
+   */
+  updateHiwaterRss(): void {
+    const rss = this.rssAnon + this.rssFile + this.rssShmem;
+    if (this.hiwaterRss < rss) this.hiwaterRss = rss;
+  }
+
+  /**
+   * update_hiwater_vm: record total_vm before it drops (munmap:
+   * vms_complete_munmap_vmas). Linux: include/linux/mm.h update_hiwater_vm
+   */
+  updateHiwaterVm(): void {
+    const vm = this.totalVm();
+    if (this.hiwaterVm < vm) this.hiwaterVm = vm;
   }
 }

@@ -131,6 +131,7 @@ function mapToZeropage(mm: MmStruct, v: Vma, vpn: number, pa: number, hi: number
   const ctx = zeroRemap.ctx!;
   const env = ctx.env;
   const pfn = zeroRemap.pfn;
+  mm.updateHiwaterRss(); // try_to_migrate_one: update_hiwater_rss
   env.cache.flushCachePage(mm, vpn, pfn); // try_to_migrate_one: flush_cache_page
   ptepClearFlushOf(ctx, mm, pa, vpn, 0, hi, lo);
   const e = userPte(ctx, env.zeroPfn, v.vmFlags, false, false, true);

@@ -78,7 +78,12 @@ export function dupMm(ctx: MmContext, parent: MmStruct, capSysAdmin = true): MmS
   const tlb = new MmuGather(ctx, parent, true);
   const ok = copyPageRanges(ctx, tlb, parent, child, capSysAdmin);
   tlb.finish();
-  if (ok) return child;
+  if (ok) {
+    // dup_mm: the child's marks start at what dup_mmap gave it (the memcpy'd parent's are overwritten)
+    child.hiwaterRss = child.rss;
+    child.hiwaterVm = child.totalVm();
+    return child;
+  }
   dropFailedMm(ctx, child);
   return null;
 }

@@ -476,6 +476,7 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
  */
 export function dontneed(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   ctx.env.lru?.fbatches.drain(); // zap_page_range_single: lru_add_drain
+  mm.updateHiwaterRss(); // zap_page_range_single: update_hiwater_rss
   const tlb = new MmuGather(ctx, mm);
   for (const v of mm.vmas) {
     const a = Math.max(start, v.vmStart);
@@ -546,6 +547,7 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
   const swap = ctx.env.swap;
   const nr = pt.hpagePmdNr;
   const tlb = new MmuGather(ctx, mm);
+  mm.updateHiwaterRss(); // madvise_free_single_vma: update_hiwater_rss
   // madvise_free_single_vma: tlb_start_vma
   for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   for (let vpn = start; vpn < end; vpn++) {
@@ -633,6 +635,7 @@ function lazyFreeHugePmd(
  * Linux: mm/madvise.c madvise_guard_install
  */
 export function guardInstall(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
+  mm.updateHiwaterRss(); // zap_page_range_single (madvise_guard_install, 6.13 and later): update_hiwater_rss
   const tlb = new MmuGather(ctx, mm);
   zapRange(ctx, tlb, mm, start, end, true);
   tlb.finish();

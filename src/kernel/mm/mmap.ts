@@ -420,6 +420,8 @@ export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: num
   splitAt(mm, end);
   const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
   if (doomed.length === 0) return 0;
+  mm.updateHiwaterRss(); // vms_clear_ptes: update_hiwater_rss before unmap_vmas
+  mm.updateHiwaterVm(); // vms_complete_munmap_vmas: update_hiwater_vm before total_vm drops
   const tlb = new MmuGather(ctx, mm);
   for (const v of doomed) {
     zapRange(ctx, tlb, mm, v.vmStart, v.vmEnd);

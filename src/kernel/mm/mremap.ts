@@ -123,7 +123,10 @@ function moveVma(
     return -Errno.ENOMEM;
   }
   if (vma.vmFlags & VmFlag.HUGETLB) clearVmaResvHugePages(vma); // move_vma: the reservations went with nv
+  // move_vma keeps hiwater_vm across the old range's unmap: the move's transient total_vm is no peak
+  const hiwaterVm = mm.hiwaterVm;
   munmap(ctx, mm, start, oldPages);
+  mm.hiwaterVm = hiwaterVm;
   return to;
 }
 

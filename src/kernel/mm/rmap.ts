@@ -260,6 +260,7 @@ function rmapFind(
  * Linux: mm/rmap.c try_to_unmap_one, should_defer_flush
  */
 function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: number, lo: number): void {
+  mm.updateHiwaterRss(); // try_to_unmap_one: "Update high watermark before we lower rss"
   const um = r.env.userMm;
   const ubc = um.env.tlbUbc;
   if (ubc?.arch.shouldDefer(mm)) {
@@ -603,6 +604,7 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
   let aborted = false;
   rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
     if (aborted) return; // walk_abort
+    mm.updateHiwaterRss(); // try_to_unmap_one: update_hiwater_rss
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn);
     // the entry the walk just read; a huge PMD is cleared and flushed at once
     // (__discard_anon_folio_pmd_locked: pmdp_huge_clear_flush, no batching)

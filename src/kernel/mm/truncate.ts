@@ -35,6 +35,7 @@ export function unmapMappingRange(ctx: MmContext, f: FileObject, fromIndex: numb
     if (a >= v.vmEnd) continue;
     ctx.env.lru?.fbatches.drain(); // zap_page_range_single: lru_add_drain
     const tlb = new MmuGather(ctx, mm);
+    mm.updateHiwaterRss(); // zap_page_range_single: update_hiwater_rss
     zapRange(ctx, tlb, mm, a, v.vmEnd); // zap_page_range_single
     tlb.finish();
   }
@@ -57,6 +58,7 @@ function unmapCachePages(ctx: MmContext, f: FileObject, from: number, to: number
       const pte = readPte(ctx, mm, vpn);
       if (pte === null || !pt.present(pte.hi, pte.lo) || pt.pfn(pte.hi, pte.lo, 0) !== pfn) continue;
       if (pt.dirty(pte.hi, pte.lo)) f.dirty.add(index);
+      mm.updateHiwaterRss(); // try_to_unmap_one: update_hiwater_rss
       ptepClearFlush(ctx, mm, pte.pa, vpn, 0);
       rssAdd(ctx, mm, v, pfn, -1);
       pages.mapcount[pfn]--;

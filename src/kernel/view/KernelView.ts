@@ -43,6 +43,7 @@ import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
 import { compoundOf, kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
 import { meminfo, vmstat } from "./proc.ts";
+import { oomScore, smapsRollup, statmInfo, statusInfo } from "./procstatus.ts";
 import { type ReclaimInfo, reclaimInfo, type SwapInfo, swapInfo } from "./reclaim.ts";
 import { type ShmRow, shmRows } from "./sysvipc.ts";
 import { tableTree } from "./tableTree.ts";
@@ -63,6 +64,9 @@ import type {
   PageTablesInfo,
   SlabCacheInfo,
   SmapsInfo,
+  SmapsRollupInfo,
+  StatmInfo,
+  StatusInfo,
   TaskInfo,
   TlbInfo,
   VmaInfo,
@@ -205,6 +209,26 @@ export class KernelView {
   /** /proc/PID/smaps as data. */
   smaps(t: TaskHandle): SmapsInfo[] {
     return smapsInfos(this.k, taskOf(t));
+  }
+
+  /** /proc/PID/status as data (proc_pid_status: the lines vmlab models, task_mem's memory lines). */
+  status(t: TaskHandle): StatusInfo {
+    return statusInfo(this.k, taskOf(t));
+  }
+
+  /** /proc/PID/statm as data, in pages (null: no address space). */
+  statm(t: TaskHandle): StatmInfo | null {
+    return statmInfo(this.k, taskOf(t));
+  }
+
+  /** /proc/PID/smaps_rollup as data: smaps summed over the VMAs (null: none). */
+  smapsRollup(t: TaskHandle): SmapsRollupInfo | null {
+    return smapsRollup(this.k, taskOf(t));
+  }
+
+  /** /proc/PID/oom_score (proc_oom_score over oom_badness, the OOM killer's own). */
+  oomScore(t: TaskHandle): number {
+    return oomScore(this.k, taskOf(t));
   }
 
   /** The walk of an address through a task's page tables, or the kernel's (init_mm). */

@@ -276,6 +276,10 @@ export interface SmapsStats {
   rss: number;
   pss: number;
   pssDirty: number;
+  /** smaps_page_accumulate's split of the PSS: anonymous, swap-backed (shmem), else file */
+  pssAnon: number;
+  pssFile: number;
+  pssShmem: number;
   sharedClean: number;
   sharedDirty: number;
   privateClean: number;
@@ -294,6 +298,9 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     rss: 0,
     pss: 0,
     pssDirty: 0,
+    pssAnon: 0,
+    pssFile: 0,
+    pssShmem: 0,
     sharedClean: 0,
     sharedDirty: 0,
     privateClean: 0,
@@ -320,6 +327,10 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     s.rss += 4096;
     s.pss += 4096 / mapcount;
     if (dirty) s.pssDirty += 4096 / mapcount;
+    // smaps_page_accumulate: folio_test_anon, else folio_test_swapbacked (shmem), else file
+    if (k.pages.kind[pfn] === PageKind.UserAnon) s.pssAnon += 4096 / mapcount;
+    else if (k.pages.flags[pfn] & PageFlag.SwapBacked) s.pssShmem += 4096 / mapcount;
+    else s.pssFile += 4096 / mapcount;
     if (mapcount > 1) {
       if (dirty) s.sharedDirty += 4096;
       else s.sharedClean += 4096;

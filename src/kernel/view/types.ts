@@ -273,6 +273,10 @@ export interface SmapsInfo {
   rss: number;
   pss: number;
   pssDirty: number;
+  /** the PSS of anonymous, swap-backed (shmem) and file pages (smaps_rollup's Pss_Anon, Pss_Shmem, Pss_File) */
+  pssAnon: number;
+  pssFile: number;
+  pssShmem: number;
   sharedClean: number;
   sharedDirty: number;
   privateClean: number;
@@ -351,4 +355,88 @@ export interface PageTablesInfo {
   tables: PageTableInfo[];
   /** more tables than the tree lists (MAX_TREE_TABLES) */
   truncated: boolean;
+}
+
+/**
+ * The memory lines of /proc/PID/status (task_mem), in bytes: the mm's
+ * counters, the high-water marks taken as Linux reads them (VmPeak =
+ * max(hiwater_vm, total_vm), VmHWM = max(hiwater_rss, rss)).
+ * Linux: fs/proc/task_mmu.c task_mem
+ */
+export interface StatusMemInfo {
+  vmPeak: number;
+  vmSize: number;
+  vmLck: number;
+  vmPin: number;
+  vmHwm: number;
+  vmRss: number;
+  rssAnon: number;
+  rssFile: number;
+  rssShmem: number;
+  vmData: number;
+  vmStk: number;
+  vmExe: number;
+  vmLib: number;
+  vmPte: number;
+  vmSwap: number;
+  hugetlbPages: number;
+}
+
+/**
+ * /proc/PID/status: the lines vmlab models (proc_pid_status: task_state's
+ * Name, State, Tgid, Pid, PPid, Uid; task_mem; CoreDumping; THP_enabled;
+ * Threads). Linux: fs/proc/array.c proc_pid_status
+ */
+export interface StatusInfo {
+  name: string;
+  /** "R (running)", "S (sleeping)", "I (idle)", "X (dead)" */
+  state: string;
+  /** the thread group: the lowest pid sharing the mm (a kernel thread: its own) */
+  tgid: number;
+  pid: number;
+  ppid: number;
+  uid: number;
+  /** null for a kernel thread (no mm: task_mem is skipped) */
+  mem: StatusMemInfo | null;
+  /** tasks in the thread group (the mm's users; 1 for a kernel thread) */
+  threads: number;
+}
+
+/** /proc/PID/statm (task_statm), in pages: size resident shared text lib data dt (lib and dt are always 0). */
+export interface StatmInfo {
+  size: number;
+  resident: number;
+  shared: number;
+  text: number;
+  data: number;
+}
+
+/**
+ * /proc/PID/smaps_rollup: smaps' figures summed over every VMA (bytes),
+ * with the span from the first VMA's start to the last's end and the
+ * PSS split by kind (Pss_Anon, Pss_File, Pss_Shmem).
+ * Linux: fs/proc/task_mmu.c show_smaps_rollup
+ */
+export interface SmapsRollupInfo {
+  start: bigint;
+  end: bigint;
+  rss: number;
+  pss: number;
+  pssDirty: number;
+  pssAnon: number;
+  pssFile: number;
+  pssShmem: number;
+  sharedClean: number;
+  sharedDirty: number;
+  privateClean: number;
+  privateDirty: number;
+  referenced: number;
+  anonymous: number;
+  lazyFree: number;
+  anonHuge: number;
+  filePmd: number;
+  sharedHugetlb: number;
+  privateHugetlb: number;
+  swap: number;
+  locked: number;
 }

@@ -386,6 +386,11 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       rss: (t, v) => BigInt(v.windows()?.process(t)?.workingSet ?? live(v, t)?.rss ?? 0),
       swap: (t, v) => BigInt(live(v, t)?.swapEntries ?? 0),
       pt_pages: (t, v) => BigInt(live(v, t)?.ptPages ?? 0),
+      // /proc/PID/status's VmHWM, VmPeak, VmSize (bytes; 0 for a dead process or a kernel thread) and oom_score
+      vm_hwm: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmHwm ?? 0) : 0),
+      vm_peak: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmPeak ?? 0) : 0),
+      vm_size: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmSize ?? 0) : 0),
+      oom_score: (t, v) => BigInt(v.oomScore(t)),
       stack_start: (t, v) => v.vmas(t).find((m) => m.name === "[stack]")?.start ?? 0n,
       stack_top: (t, v) => v.mm(t)?.stackTop ?? 0n,
       signal: (t, v) => v.task(t).signal,

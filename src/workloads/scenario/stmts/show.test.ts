@@ -36,3 +36,54 @@ describe("tasks: pids 0, 1 and 2, show tasks, show P task", () => {
     expect(k[1]).toMatch(/mm = NULL \(no user address space\), active_mm = mm#\d+ \(borrowed: lazy TLB\)/);
   });
 });
+
+describe("show P status|statm|smaps_rollup|oom_score and P.vm_hwm, P.vm_peak", () => {
+  const src = [
+    "machine ram=64M cpus=1",
+    "spawn A",
+    "A: a = mmap 1M",
+    "A: write a 1M",
+    "let hwm = A.vm_hwm",
+    "let peak = A.vm_peak",
+    "A: munmap a 512K",
+    "show A status",
+    "show A statm",
+    "show A smaps_rollup",
+    "show A oom_score",
+    "kthread K",
+    "show K status",
+    "show K oom_score",
+    "expect A.vm_hwm == hwm",
+    "expect A.vm_peak == peak",
+    "expect A.vm_size == peak - 512K",
+    "expect A.oom_score > 0",
+    "",
+  ].join("\n");
+
+  it("prints Linux's formats; the marks keep the peak after munmap", () => {
+    const r = runScenario(src, { checkInvariants: true });
+    expect(r.failed).toBe(0);
+    const st = r.statements[7].output;
+    expect(st[0]).toBe("Name:\tA");
+    const line = (name: string) => st.find((l) => l.startsWith(`${name}:`))!;
+    expect(line("VmHWM")).toMatch(/^VmHWM:\t +\d+ kB$/);
+    const kb = (name: string) => Number(/(\d+) kB/.exec(line(name))![1]);
+    expect(kb("VmHWM") - kb("VmRSS")).toBe(512);
+    expect(kb("VmPeak") - kb("VmSize")).toBe(512);
+    const statm = r.statements[8].output[0].split(" ").map(Number);
+    expect(statm).toHaveLength(7);
+    expect(statm[0] * 4).toBe(kb("VmSize"));
+    expect(statm[1] * 4).toBe(kb("VmRSS"));
+    const rollup = r.statements[9].output;
+    expect(rollup[0]).toMatch(/ ---p 00000000 00:00 0 +\[rollup\]$/);
+    expect(rollup[1]).toBe(`Rss:            ${String(kb("VmRSS")).padStart(8)} kB`);
+    expect(Number(r.statements[10].output[0])).toBeGreaterThanOrEqual(666);
+    expect(r.statements[12].output.some((l) => l.startsWith("Vm"))).toBe(false);
+    expect(r.statements[13].output).toEqual(["0"]);
+  });
+
+  it("a kernel thread has no statm or smaps_rollup", () => {
+    expect(() => runScenario("machine ram=64M\nkthread K\nshow K statm\n")).toThrow(/kernel thread/);
+    expect(() => runScenario("machine ram=64M\nkthread K\nshow K smaps_rollup\n")).toThrow(/kernel thread/);
+  });
+});

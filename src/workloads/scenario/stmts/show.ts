@@ -18,6 +18,7 @@ import {
   formatZoneinfo,
 } from "../../../kernel/view/proc.ts";
 import { formatMappings, formatMaps, formatSmaps, formatWalk } from "../../../kernel/view/procfs.ts";
+import { formatSmapsRollup, formatStatm, formatStatus } from "../../../kernel/view/procstatus.ts";
 import { formatIpcs, formatSysvipcShm } from "../../../kernel/view/sysvipc.ts";
 import { formatTask, formatTasks } from "../../../kernel/view/tasks.ts";
 import { formatThp } from "../../../kernel/view/thp.ts";
@@ -165,14 +166,16 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   if (
     w?.kind !== "arg" ||
     w.ident === null ||
-    !["maps", "smaps", "pagetable", "task", "vtop", "pagemap", "vad", "pte", "vmmap"].includes(w.ident)
+    ![...PROC_SHOW, "status", "statm", "smaps_rollup", "oom_score"].includes(w.ident)
   ) {
     c.fail(
-      `show ${name} maps|smaps|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
+      `show ${name} maps|smaps|smaps_rollup|status|statm|oom_score|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
       w?.pos ?? pos,
     );
   }
   const what = w.ident;
+  if (what === "status" || what === "statm" || what === "smaps_rollup" || what === "oom_score")
+    return showProcStatus(c, s, name, what, pos);
   if (what === "vad") return showVad(c, s, name, pos);
   if (what === "vmmap") return showVmmap(c, s, name, pos);
   if (what === "pte") return showPte(c, s, name, pos);
@@ -214,6 +217,46 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
           ? formatWalk(t.comm, v.walk(t, c.value(addr, rt, "the address")))
           : formatMappings(t.comm, v.mappings(t))),
       );
+  };
+}
+
+const PROC_SHOW = ["maps", "smaps", "pagetable", "task", "vtop", "pagemap", "vad", "pte", "vmmap"];
+
+/**
+ * `show P status|statm|smaps_rollup|oom_score`: /proc/PID/status (the lines
+ * vmlab models), statm, smaps_rollup and oom_score (kernel/view/procstatus.ts).
+ * A kernel thread has a status (no memory lines) and an oom_score of 0, no statm or smaps_rollup.
+ */
+function showProcStatus(
+  c: CompileContext,
+  s: Stmt,
+  name: string,
+  what: "status" | "statm" | "smaps_rollup" | "oom_score",
+  pos: Pos,
+): Run {
+  if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} ${what}'`, s.words[2].pos);
+  if ((what === "statm" || what === "smaps_rollup") && c.procs.get(name) === "kthread")
+    c.fail(`'${name}' is a kernel thread: it has no user address space`, pos);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    const v = rt.view;
+    if (what === "status") {
+      const st = v.status(t);
+      rt.out.push(...formatStatus(st));
+      rt.data = st;
+    } else if (what === "statm") {
+      const st = v.statm(t);
+      if (st !== null) rt.out.push(...formatStatm(st));
+      rt.data = st;
+    } else if (what === "smaps_rollup") {
+      const r = v.smapsRollup(t);
+      rt.out.push(...formatSmapsRollup(r));
+      rt.data = r;
+    } else {
+      const n = v.oomScore(t);
+      rt.out.push(String(n));
+      rt.data = n;
+    }
   };
 }
 
