@@ -476,7 +476,7 @@ export function ptepSetAccessFlags(
     `ptep_set_access_flags at 0x${pa.toString(16)}: the change takes something away`,
   );
   const cp = pt.contpte;
-  if (cp != null && cp.isCont(old.hi, old.lo)) {
+  if (cp?.isCont(old.hi, old.lo)) {
     cp.setAccessFlags(ctx.env, mm, pa, vpn, next, dirty); // arm64 contpte_ptep_set_access_flags
     return;
   }

@@ -400,7 +400,7 @@ function folioReferencedOne(mm: MmStruct, v: Vma): void {
   m.hi = hi;
   m.lo = lo;
   const cp = pt.contpte;
-  if (cp != null && cp.isCont(hi, lo)) {
+  if (cp?.isCont(hi, lo)) {
     // arm64 contpte_ptep_clear_flush_young: the block's accessed flags, the block's range flushed
     if (cp.clearYoung(r.env.userMm.env, mm, pa, m.vpn, pt.clearYoungFlush)) res.young++;
     const e = pt.get(r.env.phys, pa);

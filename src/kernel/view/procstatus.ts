@@ -109,7 +109,7 @@ export function statusInfo(k: KernelCore, t: Task): StatusInfo {
 }
 
 /** /proc/PID/statm as data (pages). Linux: fs/proc/task_mmu.c task_statm */
-export function statmInfo(k: KernelCore, t: Task): StatmInfo | null {
+export function statmInfo(_k: KernelCore, t: Task): StatmInfo | null {
   const mm = t.mm;
   if (mm === null || !t.alive) return null;
   const st = vmStat(mm);
