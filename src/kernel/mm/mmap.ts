@@ -11,7 +11,7 @@ import type { FileHandle, FileObject } from "../fs/file.ts";
 import type { OpenFile } from "../fs/open.ts";
 import { mmPopulate } from "./gup.ts";
 import { hugetlbMaySplit, hugetlbMmapSetup, hugetlbVmClose } from "./hugetlb.ts";
-import type { HState } from "./hugetlb_vma.ts";
+import type { HState, HugetlbFile } from "./hugetlb_vma.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -54,6 +54,8 @@ export interface MmapArgs {
    * (MAP_HUGE_2MB = 21, MAP_HUGE_1GB = 30); 0 or absent: the default size
    */
   hugetlbSizeLog?: number;
+  /** with `hugetlb`: an existing hugetlbfs inode to map shared (do_shmat of a SHM_HUGETLB segment), and the VMA's name */
+  hugetlbFile?: { file: HugetlbFile; name: string } | null;
 }
 
 /** mmap's arguments as the kernel facade's callers give them: the file as the handle createFile returned. */
@@ -224,7 +226,8 @@ function mmapHugetlb(
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
   // ksys_mmap_pgoff: hstate_sizelog of MAP_HUGE_SHIFT's bits (no pool of that size: -EINVAL)
-  const h = hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
+  // (a SysV segment's inode: its hstate_file)
+  const h = a.hugetlbFile ? a.hugetlbFile.file.h : hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
   // MAP_HUGETLB with a file that is not hugetlbfs's: -EINVAL
   if (h === undefined || a.file || a.device || a.shmem) return -Errno.EINVAL;
   const nr = h.nrPages;
@@ -245,8 +248,8 @@ function mmapHugetlb(
   let flags = vmFlagsForProt(a.prot, a.shared) | VmFlag.HUGETLB | VmFlag.DONTEXPAND;
   if (a.noreserve) flags |= VmFlag.NORESERVE;
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
-  const vma = new Vma(start, start + nrPages, flags, 0, "/anon_hugepage (deleted)");
-  if (!hugetlbMmapSetup(ctx, vma, h)) return -Errno.ENOMEM;
+  const vma = new Vma(start, start + nrPages, flags, 0, a.hugetlbFile?.name ?? "/anon_hugepage (deleted)");
+  if (!hugetlbMmapSetup(ctx, vma, h, a.hugetlbFile?.file)) return -Errno.ENOMEM;
   if (a.fixed) munmap(ctx, mm, start, nrPages);
   mm.insert(vma); // its own file: it merges with nothing
   if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
