@@ -173,12 +173,41 @@ export function hugetlbFileSetup(
 ): HugetlbFile | null {
   const file = new HugetlbFile(++hstateOf(ctx).lastIno, h);
   file.shmfs = shmfs;
+  file.size = nrHuge * h.nrPages * 4096;
   if (!noreserve) {
     if (!hugetlbAcctMemory(ctx, h, nrHuge)) return null;
     for (let i = 0; i < nrHuge; i++) file.resv.add(i);
   }
   file.refs = 1;
   return file;
+}
+
+/**
+ * hugetlb_vmtruncate's page-cache half for a new i_size of `size` bytes (a
+ * multiple of the huge page size; the caller zapped the mappings past it,
+ * hugetlb_vmdelete_list): remove_inode_hugepages drops the folios from the
+ * new end on, hugetlb_unreserve_pages gives back the reservations past it
+ * that no folio consumed (region_del).
+ * Linux: fs/hugetlbfs/inode.c hugetlb_vmtruncate, remove_inode_hugepages; mm/hugetlb.c hugetlb_unreserve_pages
+ */
+export function hugetlbTruncate(ctx: MmContext, file: HugetlbFile, size: number): void {
+  const h = file.h;
+  const from = size / (h.nrPages * 4096);
+  file.size = size;
+  let freed = 0;
+  for (const [idx, head] of [...file.pages])
+    if (idx >= from) {
+      file.pages.delete(idx);
+      hugetlbFolioPut(ctx, head);
+      freed++;
+    }
+  let chg = 0;
+  for (const i of [...file.resv])
+    if (i >= from) {
+      file.resv.delete(i);
+      chg++;
+    }
+  if (chg - freed !== 0) hugetlbAcctMemory(ctx, h, -(chg - freed));
 }
 
 /**
@@ -343,8 +372,9 @@ function makeHugePte(ctx: MmContext, head: number, vma: Vma, writable: boolean):
 }
 
 /**
- * hugetlb_no_page: a shared mapping finds the folio in the inode's page
- * cache or allocates it there; a private one allocates a new anonymous
+ * hugetlb_no_page: the folio in the inode's page cache is mapped (a
+ * private mapping's read-only: a write copies it); else, past i_size, SIGBUS;
+ * else a shared mapping allocates it there, a private one a new anonymous
  * folio. A new folio is zeroed (folio_zero_user). The entry is writable
  * only in a writable shared mapping; a private write then makes it
  * writable by hugetlb_wp's reuse. No folio: SIGBUS (VM_FAULT_SIGBUS from
@@ -370,7 +400,12 @@ function hugetlbNoPage(
   }
   const shared = (vma.vmFlags & VmFlag.MAYSHARE) !== 0;
   const idx = hugeIndex(h, vma, haddr);
-  let head = shared ? (hv.file.pages.get(idx) ?? -1) : -1;
+  // filemap_lock_hugetlb_folio: the inode's page cache, for a private mapping too (a file's)
+  let head = hv.file.pages.get(idx) ?? -1;
+  if (head < 0 && idx >= Math.ceil(hv.file.size / (h.nrPages * 4096))) {
+    h.stats.sigbus++; // past i_size
+    return VmFault.SIGBUS;
+  }
   if (head >= 0)
     pages.refcount[head]++; // filemap_lock_hugetlb_folio: the mapping's reference
   else {
@@ -425,7 +460,8 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     return setWritable();
   }
   const idx = hugeIndex(h, vma, haddr);
-  const outsideReserve = vma.htlb!.resv !== null;
+  // cow_from_owner: the owner's copy of a folio that is not the file's page-cache folio
+  const outsideReserve = vma.htlb!.resv !== null && vma.htlb!.file.pages.get(idx) !== old;
   const copy = allocHugetlbFolio(ctx, vma, idx, outsideReserve);
   if (copy < 0) {
     if (!outsideReserve) {

@@ -40,6 +40,8 @@ export class HugetlbFile {
    * VM_NORESERVE to hugetlb_reserve_pages, shmget reserved the pages already
    */
   shmfs = false;
+  /** i_size in bytes (a fault past it is SIGBUS); MAP_HUGETLB's inode: its mapping's length, never passed */
+  size = Number.POSITIVE_INFINITY;
   /** a SysV segment's shm_close, run when one of its VMAs goes (ipc/shm.c; set by ipc/shm.ts) */
   shmClose: (() => void) | null = null;
   constructor(

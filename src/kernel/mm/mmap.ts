@@ -101,7 +101,7 @@ export function mmap(
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
   if (a.length <= 0) return -Errno.EINVAL;
-  if (a.hugetlb) return mmapHugetlb(ctx, mm, a, populate);
+  if (a.hugetlb || a.file?.htlb) return mmapHugetlb(ctx, mm, a, populate);
   const nrPages = Math.ceil(a.length / 4096);
   const taskSize = ctx.env.taskSizeVpn;
   if (nrPages > taskSize) return -Errno.ENOMEM;
@@ -226,10 +226,14 @@ function mmapHugetlb(
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
   // ksys_mmap_pgoff: hstate_sizelog of MAP_HUGE_SHIFT's bits (no pool of that size: -EINVAL)
-  // (a SysV segment's inode: its hstate_file)
-  const h = a.hugetlbFile ? a.hugetlbFile.file.h : hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
+  // a hugetlbfs file (a MFD_HUGETLB memfd, a SysV segment's inode): its hstate_file
+  const hf = a.file?.htlb ? { file: a.file.htlb, name: a.file.path } : (a.hugetlbFile ?? null);
+  const h = hf !== null ? hf.file.h : hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
   // MAP_HUGETLB with a file that is not hugetlbfs's: -EINVAL
-  if (h === undefined || a.file || a.device || a.shmem) return -Errno.EINVAL;
+  if (h === undefined || (a.file && !a.file.htlb) || a.device || a.shmem) return -Errno.EINVAL;
+  // hugetlbfs_file_mmap: the offset on a huge page boundary
+  const pgoff = a.file ? (a.offset ?? 0) / 4096 : 0;
+  if (pgoff % h.nrPages !== 0) return -Errno.EINVAL;
   const nr = h.nrPages;
   const nrPages = Math.ceil(a.length / (nr * 4096)) * nr;
   const taskSize = ctx.env.taskSizeVpn;
@@ -248,8 +252,12 @@ function mmapHugetlb(
   let flags = vmFlagsForProt(a.prot, a.shared) | VmFlag.HUGETLB | VmFlag.DONTEXPAND;
   if (a.noreserve) flags |= VmFlag.NORESERVE;
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
-  const vma = new Vma(start, start + nrPages, flags, 0, a.hugetlbFile?.name ?? "/anon_hugepage (deleted)");
-  if (!hugetlbMmapSetup(ctx, vma, h, a.hugetlbFile?.file)) return -Errno.ENOMEM;
+  const vma = new Vma(start, start + nrPages, flags, pgoff, hf?.name ?? "/anon_hugepage (deleted)");
+  if (!hugetlbMmapSetup(ctx, vma, h, hf?.file)) return -Errno.ENOMEM;
+  // hugetlbfs_file_mmap: a writable mapping past i_size extends it
+  const len = (pgoff + nrPages) * 4096;
+  if (hf !== null && a.file && flags & VmFlag.WRITE && hf.file.size < len)
+    hf.file.size = a.file.sizeBytes = len;
   if (a.fixed) munmap(ctx, mm, start, nrPages);
   mm.insert(vma); // its own file: it merges with nothing
   if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
