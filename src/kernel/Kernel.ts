@@ -48,6 +48,7 @@ export {
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
   MFD_EXEC,
+  MFD_HUGE_SHIFT,
   MFD_HUGETLB,
   MFD_NOEXEC_SEAL,
 } from "./core/memfd.ts";
