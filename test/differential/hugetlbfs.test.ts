@@ -97,7 +97,7 @@ function vmlabSteps(): Rec[] {
   };
   report("set", k.sysctlHugepages(4, 0));
   const id = Number(k.shmget(t, IPC_PRIVATE, 3 << 20, SHM_HUGETLB | 0o600));
-  report("shmget", id < 0 ? id : 0);
+  report("shmget", Math.min(id, 0));
   const a = k.shmat(t, id, 0n, 0);
   report("shmat", a % HPAGE === 0n ? 1 : 0);
   expect(access(t, a + 5n, true, 0x11).ok).toBe(true);
@@ -122,7 +122,7 @@ function vmlabSteps(): Rec[] {
   report("shm-enomem", big < 0n ? big : 0);
   k.catchSignal(t, "SIGBUS");
   const nr = Number(k.shmget(t, IPC_PRIVATE, 8 << 20, SHM_HUGETLB | SHM_NORESERVE | 0o600));
-  report("shm-noreserve", nr < 0 ? nr : 0);
+  report("shm-noreserve", Math.min(nr, 0));
   const n = k.shmat(t, nr, 0n, 0);
   let i = 0;
   let bus = false;

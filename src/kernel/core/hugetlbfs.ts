@@ -1,7 +1,7 @@
 /**
  * The file operations of a hugetlbfs file that vmlab's files reach: a
  * memfd made with MFD_HUGETLB (kernel/core/memfd.ts), whose pages are huge
- * folios in its inode's page cache (FileObject.htlb, mm/hugetlb.ts).
+ * folios in its inode's page cache (hugetlbfsInode, mm/hugetlb.ts).
  * read(2) (hugetlbfs_read_iter) copies from the folios, zeros for a hole,
  * up to i_size; write(2) is -EINVAL (hugetlbfs_file_operations has no
  * write_iter); ftruncate (hugetlbfs_setattr, after the caller's size and
@@ -23,7 +23,7 @@ import type { KernelCore } from "./core.ts";
  * bytes done, or -errno (-EFAULT: nothing could be copied).
  */
 export function hugetlbfsIo(
-  f: FileObject & { htlb: HugetlbFile },
+  inode: HugetlbFile,
   k: KernelCore,
   start: number,
   len: number,
@@ -31,21 +31,20 @@ export function hugetlbfsIo(
   copy: (n: number, byte: (i: number) => number) => number,
 ): number {
   if (write) return -Errno.EINVAL;
-  const n = Math.max(0, Math.min(len, f.htlb.size - start));
+  const n = Math.max(0, Math.min(len, inode.size - start));
   if (n === 0) return 0;
-  const hsize = f.htlb.h.nrPages * 4096;
+  const hsize = inode.h.nrPages * 4096;
   const phys = k.machine.phys;
   const done = copy(n, (i) => {
     const off = start + i;
-    const head = f.htlb.pages.get(Math.floor(off / hsize));
+    const head = inode.pages.get(Math.floor(off / hsize));
     return head === undefined ? 0 : phys.read8(head * 4096 + (off % hsize));
   });
   return done > 0 ? done : -Errno.EFAULT;
 }
 
 /** ftruncate of a hugetlbfs file to `size` bytes (a multiple of the huge page size). */
-export function hugetlbfsTruncate(k: KernelCore, f: FileObject & { htlb: HugetlbFile }, size: number): void {
-  const file = f.htlb;
+export function hugetlbfsTruncate(k: KernelCore, f: FileObject, file: HugetlbFile, size: number): void {
   if (size < file.size) {
     // hugetlb_vmdelete_list: every VMA of the inode, from the new end on
     const from = size / 4096;

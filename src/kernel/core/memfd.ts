@@ -10,7 +10,7 @@
  * VM_NORESERVE, HUGETLB_ANONHUGE_INODE) of the huge page size
  * (flags >> MFD_HUGE_SHIFT) & MFD_HUGE_MASK (0: the default; none of that
  * size: -ENODEV, get_hstate_idx): its pages are huge folios of the pool in
- * the inode's page cache (mm/hugetlb.ts, FileObject.htlb), sealable as a
+ * the inode's page cache (mm/hugetlb.ts, hugetlbfsInode), sealable as a
  * tmpfs memfd is (memfd_file_seals_ptr: hugetlbfs's info->seals); its
  * ftruncate takes multiples of the huge page size only, write(2) is
  * -EINVAL (hugetlbfs has no write_iter), read(2) copies the folios.
@@ -24,6 +24,7 @@
  */
 import type { FileObject } from "../fs/file.ts";
 import { hugetlbFileSetup } from "../mm/hugetlb.ts";
+import { hugetlbfsInode, setHugetlbfsInode } from "../mm/hugetlb_vma.ts";
 import { hstateSizelog } from "../mm/mmap.ts";
 import { Errno } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
@@ -74,7 +75,7 @@ export function memfdCreate(k: KernelCore, task: Task, name: string, flags: numb
   const f = k.pageCache.create(key, 0, "tmpfs", false);
   if (f === null) return -Errno.ENOMEM;
   f.memfdName = name;
-  if (h !== null) f.htlb = hugetlbFileSetup(k.userMm, h, 0, true, false); // size 0, VM_NORESERVE
+  if (h !== null) setHugetlbfsInode(f, hugetlbFileSetup(k.userMm, h, 0, true, false)!); // size 0, VM_NORESERVE
   f.memfdExec = !(flags & MFD_NOEXEC_SEAL); // vm.memfd_noexec 0: no flag is MFD_EXEC
   if (flags & MFD_NOEXEC_SEAL) f.seals = (f.seals & ~F_SEAL_SEAL) | F_SEAL_EXEC;
   else if (flags & MFD_ALLOW_SEALING) f.seals &= ~F_SEAL_SEAL;
@@ -144,7 +145,8 @@ export function sealCheckWrite(f: FileObject): number {
 export function sealCheckSize(f: FileObject, newSize: number): number {
   if (f.fs !== "tmpfs") return 0;
   // hugetlbfs_setattr: a size off the huge page size is -EINVAL before the seals
-  if (f.htlb !== null && newSize % (f.htlb.h.nrPages * 4096) !== 0) return -Errno.EINVAL;
+  const inode = hugetlbfsInode(f);
+  if (inode !== null && newSize % (inode.h.nrPages * 4096) !== 0) return -Errno.EINVAL;
   if (newSize < f.sizeBytes && f.seals & F_SEAL_SHRINK) return -Errno.EPERM;
   if (newSize > f.sizeBytes && f.seals & F_SEAL_GROW) return -Errno.EPERM;
   return 0;

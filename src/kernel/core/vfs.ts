@@ -12,6 +12,7 @@ import { FilesStruct, type OpenFile } from "../fs/open.ts";
 import { MAX_ORDER } from "../mm/buddy.ts";
 import { filemapRead } from "../mm/filemap.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { hugetlbfsInode } from "../mm/hugetlb_vma.ts";
 import { PageFlag } from "../mm/PageDesc.ts";
 import { shmemSwapinIndex } from "../mm/shmem.ts";
 import { Errno } from "../mm/userMm.ts";
@@ -132,9 +133,10 @@ function fileIoAt(
   const f = file.inode;
   const phys = k.machine.phys;
   const cache = k.userMm.env.cache;
-  if (f.htlb !== null) {
+  const inode = hugetlbfsInode(f);
+  if (inode !== null) {
     // a MFD_HUGETLB memfd: hugetlbfs_read_iter (kernel/core/hugetlbfs.ts)
-    const r = hugetlbfsIo(f as typeof f & { htlb: object }, k, start, len, write, (n, byte) => {
+    const r = hugetlbfsIo(inode, k, start, len, write, (n, byte) => {
       const c = k.uaccess.copy(cpuId, uva, n, true, byte, () => {});
       return n - c.notCopied;
     });
@@ -257,7 +259,8 @@ export function ftruncate(k: KernelCore, task: Task, f: FileObject, length: bigi
   if (length > 1n << 40n) return BigInt(-Errno.EFBIG);
   const sealed = sealCheckSize(f, Number(length)); // shmem_setattr: F_SEAL_SHRINK, F_SEAL_GROW
   if (sealed < 0) return BigInt(sealed);
-  if (f.htlb !== null) hugetlbfsTruncate(k, f as typeof f & { htlb: object }, Number(length));
+  const inode = hugetlbfsInode(f);
+  if (inode !== null) hugetlbfsTruncate(k, f, inode, Number(length));
   else k.userMm.truncate(f, Number(length));
   return 0n;
 }

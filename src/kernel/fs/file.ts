@@ -1,6 +1,5 @@
 import { assert } from "../../base/assert.ts";
 import { PageStore } from "../../hw/PageStore.ts";
-import type { HugetlbFile } from "../mm/hugetlb_vma.ts";
 
 /**
  * A file of the simulated file system: its size, where it lives (`disk`:
@@ -51,12 +50,6 @@ export class FileObject implements FileHandle {
   memfdName: string | null = null;
   /** i_mode & 0111 of a memfd (MFD_NOEXEC_SEAL clears it) */
   memfdExec = false;
-  /**
-   * memfd_create(MFD_HUGETLB): the hugetlbfs inode that holds the file's
-   * pages (its page cache of huge folios, its reservations: mm/hugetlb.ts);
-   * `cache` stays empty. Null for every other file.
-   */
-  htlb: HugetlbFile | null = null;
   /** pages read from disk (I/O) and written back */
   pagesRead = 0;
   pagesWritten = 0;

@@ -52,6 +52,24 @@ export class HugetlbFile {
   ) {}
 }
 
+/**
+ * The hugetlbfs inode behind a file handle (a FileObject made by
+ * memfd_create(MFD_HUGETLB): its pages are the inode's huge folios, its
+ * own page cache stays empty), or null for every other file. Kept here,
+ * keyed by the object, so that kernel/fs need not know mm's types.
+ */
+const fileInodes = new WeakMap<object, HugetlbFile>();
+
+/** The hugetlbfs inode of a file handle, or null (not a hugetlbfs file). */
+export function hugetlbfsInode(f: object): HugetlbFile | null {
+  return fileInodes.get(f) ?? null;
+}
+
+/** Makes `file` the hugetlbfs inode of the handle `f` (memfd_create with MFD_HUGETLB). */
+export function setHugetlbfsInode(f: object, file: HugetlbFile): void {
+  fileInodes.set(f, file);
+}
+
 /** A private owner's reservation map (struct resv_map of HPAGE_RESV_OWNER): the indexes consumed. */
 export class PrivateResvMap {
   readonly consumed = new Set<number>();

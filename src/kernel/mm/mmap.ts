@@ -11,7 +11,7 @@ import type { FileHandle, FileObject } from "../fs/file.ts";
 import type { OpenFile } from "../fs/open.ts";
 import { mmPopulate } from "./gup.ts";
 import { hugetlbMaySplit, hugetlbMmapSetup, hugetlbVmClose } from "./hugetlb.ts";
-import type { HState, HugetlbFile } from "./hugetlb_vma.ts";
+import { type HState, type HugetlbFile, hugetlbfsInode } from "./hugetlb_vma.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -101,7 +101,7 @@ export function mmap(
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
   if (a.length <= 0) return -Errno.EINVAL;
-  if (a.hugetlb || a.file?.htlb) return mmapHugetlb(ctx, mm, a, populate);
+  if (a.hugetlb || (a.file && hugetlbfsInode(a.file) !== null)) return mmapHugetlb(ctx, mm, a, populate);
   const nrPages = Math.ceil(a.length / 4096);
   const taskSize = ctx.env.taskSizeVpn;
   if (nrPages > taskSize) return -Errno.ENOMEM;
@@ -227,10 +227,11 @@ function mmapHugetlb(
 ): number {
   // ksys_mmap_pgoff: hstate_sizelog of MAP_HUGE_SHIFT's bits (no pool of that size: -EINVAL)
   // a hugetlbfs file (a MFD_HUGETLB memfd, a SysV segment's inode): its hstate_file
-  const hf = a.file?.htlb ? { file: a.file.htlb, name: a.file.path } : (a.hugetlbFile ?? null);
+  const inode = a.file ? hugetlbfsInode(a.file) : null;
+  const hf = inode !== null ? { file: inode, name: a.file!.path } : (a.hugetlbFile ?? null);
   const h = hf !== null ? hf.file.h : hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
   // MAP_HUGETLB with a file that is not hugetlbfs's: -EINVAL
-  if (h === undefined || (a.file && !a.file.htlb) || a.device || a.shmem) return -Errno.EINVAL;
+  if (h === undefined || (a.file && inode === null) || a.device || a.shmem) return -Errno.EINVAL;
   // hugetlbfs_file_mmap: the offset on a huge page boundary
   const pgoff = a.file ? (a.offset ?? 0) / 4096 : 0;
   if (pgoff % h.nrPages !== 0) return -Errno.EINVAL;
