@@ -21,9 +21,10 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: mlock ADDR SIZE | A: munlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
   A: msync ADDR SIZE | A: ftruncate F SIZE | A: fork B | A: thread T | A: exit | A: setuid N
   A: catch SIGSEGV | A: mincore ADDR SIZE | A: fadvise F OFFSET LEN dontneed|willneed|sequential|...
-  A: id = shmget private|KEY SIZE [creat] [excl] [mode=600] | A: s = shmat ID [at=ADDR] [rdonly] [rnd]
+  A: id = shmget private|KEY SIZE [creat] [excl] [hugetlb [size=1G]] [mode=600]
+  A: s = shmat ID [at=ADDR] [rdonly] [rnd]
   A: shmdt ADDR | A: shmctl ID rmid|stat|lock|unlock|info | show ipcs | show sysvipc
-  A: memfd F [allow_sealing] [cloexec] | A: seal F write|shrink|grow|seal|future_write|exec
+  A: memfd F [allow_sealing] [cloexec] [hugetlb [size=1G]] | A: seal F write|shrink|grow|seal|future_write|exec
   A: k = pkey_alloc [disable_access] [disable_write] | A: pkey_mprotect ADDR SIZE prot=rw pkey=K
   A: pkey_free K | A: wrpkru 0x55555550          (x86-64, machine pku=on)
   A: read ADDR [SIZE] | A: write ADDR [SIZE] [value=N] | A: exec ADDR

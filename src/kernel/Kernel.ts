@@ -48,6 +48,7 @@ export {
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
   MFD_EXEC,
+  MFD_HUGE_SHIFT,
   MFD_HUGETLB,
   MFD_NOEXEC_SEAL,
 } from "./core/memfd.ts";
@@ -65,6 +66,7 @@ export {
   IPC_CREAT,
   IPC_EXCL,
   IPC_PRIVATE,
+  SHM_HUGE_SHIFT,
   SHM_HUGETLB,
   SHM_NORESERVE,
   SHM_RDONLY,

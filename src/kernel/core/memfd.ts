@@ -6,14 +6,26 @@
  * under F_SEAL_WRITE or F_SEAL_FUTURE_WRITE), ftruncate(2) (shmem_setattr:
  * EPERM shrinking under F_SEAL_SHRINK, growing under F_SEAL_GROW) and a
  * shared writable mmap (shmem_mmap -> seal_check_write: EPERM).
+ * MFD_HUGETLB makes a hugetlbfs file instead (hugetlb_file_setup of size 0,
+ * VM_NORESERVE, HUGETLB_ANONHUGE_INODE) of the huge page size
+ * (flags >> MFD_HUGE_SHIFT) & MFD_HUGE_MASK (0: the default; none of that
+ * size: -ENODEV, get_hstate_idx): its pages are huge folios of the pool in
+ * the inode's page cache (mm/hugetlb.ts, hugetlbfsInode), sealable as a
+ * tmpfs memfd is (memfd_file_seals_ptr: hugetlbfs's info->seals); its
+ * ftruncate takes multiples of the huge page size only, write(2) is
+ * -EINVAL (hugetlbfs has no write_iter), read(2) copies the folios.
  * vmlab has no file descriptors: MFD_CLOEXEC is accepted and changes
- * nothing; the file is a handle, as createFile's. Not modelled: MFD_HUGETLB
- * (no hugetlbfs: -EINVAL), memfd_wait_for_pins (GUP pins never make
+ * nothing; the file is a handle, as createFile's, never closed (a hugetlb
+ * memfd's inode keeps its folios and reservations). Not modelled:
+ * fallocate of a hugetlb memfd, memfd_wait_for_pins (GUP pins never make
  * F_SEAL_WRITE -EBUSY), seal_check_write clearing VM_MAYWRITE on a shared
  * read-only mapping, vm.memfd_noexec (0: no flag means MFD_EXEC).
  * Linux: mm/memfd.c memfd_create, memfd_add_seals, memfd_get_seals; mm/shmem.c
  */
 import type { FileObject } from "../fs/file.ts";
+import { hugetlbFileSetup } from "../mm/hugetlb.ts";
+import { hugetlbfsInode, setHugetlbfsInode } from "../mm/hugetlb_vma.ts";
+import { hstateSizelog } from "../mm/mmap.ts";
 import { Errno } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -25,6 +37,10 @@ export const MFD_ALLOW_SEALING = 0x2;
 export const MFD_HUGETLB = 0x4;
 export const MFD_NOEXEC_SEAL = 0x8;
 export const MFD_EXEC = 0x10;
+/** MFD_HUGE_SHIFT, MFD_HUGE_MASK (include/uapi/linux/memfd.h, = MAP_HUGE_*): log2 of the huge page size */
+export const MFD_HUGE_SHIFT = 26;
+export const MFD_HUGE_MASK = 0x3f;
+const MFD_ALL_FLAGS = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
 export const F_SEAL_SEAL = 0x1;
 export const F_SEAL_SHRINK = 0x2;
 export const F_SEAL_GROW = 0x4;
@@ -47,16 +63,19 @@ export const MFD_NAME_MAX_LEN = 249;
  */
 export function memfdCreate(k: KernelCore, task: Task, name: string, flags: number): FileObject | number {
   syscallEntry(k, task);
-  if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC))
-    return -Errno.EINVAL;
+  // "Allow huge page size encoding in flags" with MFD_HUGETLB only
+  const allowed = flags & MFD_HUGETLB ? MFD_ALL_FLAGS | (MFD_HUGE_MASK << MFD_HUGE_SHIFT) : MFD_ALL_FLAGS;
+  if (flags & ~allowed) return -Errno.EINVAL;
   if (flags & MFD_EXEC && flags & MFD_NOEXEC_SEAL) return -Errno.EINVAL;
-  if (flags & MFD_HUGETLB) return -Errno.EINVAL; // hugetlbfs: not in vmlab
   if (utf8Bytes(name) > MFD_NAME_MAX_LEN) return -Errno.EINVAL;
+  const h = flags & MFD_HUGETLB ? hstateSizelog(k.userMm, (flags >>> MFD_HUGE_SHIFT) & MFD_HUGE_MASK) : null;
+  if (h === undefined) return -Errno.ENODEV; // hugetlb_file_setup: get_hstate_idx
   let key = name;
   for (let i = 2; k.pageCache.files.has(key); i++) key = `${name}#${i}`;
   const f = k.pageCache.create(key, 0, "tmpfs", false);
   if (f === null) return -Errno.ENOMEM;
   f.memfdName = name;
+  if (h !== null) setHugetlbfsInode(f, hugetlbFileSetup(k.userMm, h, 0, true, false)!); // size 0, VM_NORESERVE
   f.memfdExec = !(flags & MFD_NOEXEC_SEAL); // vm.memfd_noexec 0: no flag is MFD_EXEC
   if (flags & MFD_NOEXEC_SEAL) f.seals = (f.seals & ~F_SEAL_SEAL) | F_SEAL_EXEC;
   else if (flags & MFD_ALLOW_SEALING) f.seals &= ~F_SEAL_SEAL;
@@ -125,6 +144,9 @@ export function sealCheckWrite(f: FileObject): number {
 /** shmem_setattr's size check: -EPERM shrinking under F_SEAL_SHRINK or growing under F_SEAL_GROW, else 0. */
 export function sealCheckSize(f: FileObject, newSize: number): number {
   if (f.fs !== "tmpfs") return 0;
+  // hugetlbfs_setattr: a size off the huge page size is -EINVAL before the seals
+  const inode = hugetlbfsInode(f);
+  if (inode !== null && newSize % (inode.h.nrPages * 4096) !== 0) return -Errno.EINVAL;
   if (newSize < f.sizeBytes && f.seals & F_SEAL_SHRINK) return -Errno.EPERM;
   if (newSize > f.sizeBytes && f.seals & F_SEAL_GROW) return -Errno.EPERM;
   return 0;

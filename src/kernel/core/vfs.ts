@@ -12,11 +12,13 @@ import { FilesStruct, type OpenFile } from "../fs/open.ts";
 import { MAX_ORDER } from "../mm/buddy.ts";
 import { filemapRead } from "../mm/filemap.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { hugetlbfsInode } from "../mm/hugetlb_vma.ts";
 import { PageFlag } from "../mm/PageDesc.ts";
 import { shmemSwapinIndex } from "../mm/shmem.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
+import { hugetlbfsIo, hugetlbfsTruncate } from "./hugetlbfs.ts";
 import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
 import { syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
@@ -131,6 +133,15 @@ function fileIoAt(
   const f = file.inode;
   const phys = k.machine.phys;
   const cache = k.userMm.env.cache;
+  const inode = hugetlbfsInode(f);
+  if (inode !== null) {
+    // a MFD_HUGETLB memfd: hugetlbfs_read_iter (kernel/core/hugetlbfs.ts)
+    const r = hugetlbfsIo(inode, k, start, len, write, (n, byte) => {
+      const c = k.uaccess.copy(cpuId, uva, n, true, byte, () => {});
+      return n - c.notCopied;
+    });
+    return r;
+  }
   if (!write && f.fs === "disk") {
     // filemap_read: flush_dcache_folio of a folio users map before the copy (they may hold
     // their writes in lines of other colours); an unmapped page needs none (ARM defers it)
@@ -248,7 +259,9 @@ export function ftruncate(k: KernelCore, task: Task, f: FileObject, length: bigi
   if (length > 1n << 40n) return BigInt(-Errno.EFBIG);
   const sealed = sealCheckSize(f, Number(length)); // shmem_setattr: F_SEAL_SHRINK, F_SEAL_GROW
   if (sealed < 0) return BigInt(sealed);
-  k.userMm.truncate(f, Number(length));
+  const inode = hugetlbfsInode(f);
+  if (inode !== null) hugetlbfsTruncate(k, f, inode, Number(length));
+  else k.userMm.truncate(f, Number(length));
   return 0n;
 }
 

@@ -13,8 +13,21 @@
  * kernel/mm and kernel/core, and nothing below imports it (the segment's
  * close reaches it through ShmemObject.shmClose).
  *
- * Left out: SHM_HUGETLB (hugetlbfs: vmlab has none; -EINVAL here),
- * SHM_REMAP, SHM_EXEC's own checks, IPC_SET, SHM_STAT, IPC_INFO,
+ * SHM_HUGETLB: the segment is a hugetlbfs file (hugetlb_file_setup with
+ * HUGETLB_SHMFS_INODE) of the size rounded up to the huge page size of
+ * (shmflg >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK (0: the default; no pool of
+ * that size: -EINVAL), its huge pages reserved now unless SHM_NORESERVE
+ * (-ENOMEM when the pool cannot cover them), never charged to
+ * Committed_AS; only root may make one (can_do_hugetlb_shm: CAP_IPC_LOCK
+ * or sysctl_hugetlb_shm_group, 0, and vmlab's other users are in no group).
+ * shmat maps the whole inode VM_HUGETLB | VM_SHARED (mm/hugetlb.ts), the
+ * inode numbered by the shmid as maps shows it; SHM_LOCK and SHM_UNLOCK do
+ * nothing to it (shmctl_do_lock: is_file_hugepages); shm_tot counts the
+ * size asked in 4K pages; shm_rss counts pages_per_huge_page times the
+ * page cache's nrpages, itself 4K pages since 6.7, so a 2M page shows
+ * 512 * 512 pages (6.12 and the host's 6.18 alike).
+ *
+ * Left out: SHM_REMAP, SHM_EXEC's own checks, IPC_SET, SHM_STAT, IPC_INFO,
  * shm_rmid_forced and orphans, the time fields (vmlab has no wall clock:
  * they stay 0), groups in ipcperms (gid 0 for all), RLIMIT_MEMLOCK per task
  * (the 8 MiB default, MLOCK_LIMIT, for every non-root user).
@@ -24,7 +37,10 @@ import type { KernelCore } from "../core/core.ts";
 import { populate } from "../core/gup.ts";
 import { syscallEntry, userOf } from "../core/sched.ts";
 import type { Task } from "../core/task.ts";
+import { hugetlbFilePut, hugetlbFileSetup } from "../mm/hugetlb.ts";
+import type { HugetlbFile } from "../mm/hugetlb_vma.ts";
 import { checkMoveUnevictableFolios } from "../mm/mlock.ts";
+import { hstateSizelog } from "../mm/mmap.ts";
 import { shmemAcctSize, shmemPut } from "../mm/shmem.ts";
 import { Errno, mmapArgs } from "../mm/userMm.ts";
 import { vmEnoughMemory } from "../mm/util.ts";
@@ -34,6 +50,9 @@ export const IPC_PRIVATE = 0;
 export const IPC_CREAT = 0o1000;
 export const IPC_EXCL = 0o2000;
 export const SHM_HUGETLB = 0o4000;
+/** shmget: SHM_HUGE_SHIFT and SHM_HUGE_MASK (include/uapi/linux/shm.h): log2 of the huge page size */
+export const SHM_HUGE_SHIFT = 26;
+export const SHM_HUGE_MASK = 0x3f;
 /** shmget: do not charge the segment to vm_committed_as (ignored when overcommit_memory is 2) */
 export const SHM_NORESERVE = 0o10000;
 export const SHM_RDONLY = 0o10000;
@@ -59,8 +78,10 @@ export interface ShmSegment {
   readonly id: number;
   /** bytes asked for (shm_segsz) */
   readonly segsz: number;
-  /** the shm file's shmem inode: its pages and swap entries */
+  /** the shm file's shmem inode: its pages and swap entries (a SHM_HUGETLB segment's: empty, unused) */
   readonly obj: ShmemObject;
+  /** a SHM_HUGETLB segment's hugetlbfs inode (its pages, reservations, references), else null */
+  readonly htlb: HugetlbFile | null;
   /** shm_perm.mode: the low 9 bits of shmflg, SHM_DEST, SHM_LOCKED */
   mode: number;
   uid: number;
@@ -120,7 +141,26 @@ export function shmSegments(k: KernelCore): ShmSegment[] {
 
 /** shm_nattch: the VMAs attached (the segment's own reference left out). */
 export function shmNattch(s: ShmSegment): number {
-  return s.obj.refs - 1;
+  return (s.htlb?.refs ?? s.obj.refs) - 1;
+}
+
+/** The file's size in pages (i_size_read, page-aligned): a SHM_HUGETLB segment's is a whole number of huge pages. */
+function shmFilePages(s: ShmSegment): number {
+  const pages = Math.ceil(s.segsz / 4096);
+  const nr = s.htlb?.h.nrPages ?? 1;
+  return Math.ceil(pages / nr) * nr;
+}
+
+/**
+ * shm_add_rss_swap: the segment's resident and swapped pages. A
+ * SHM_HUGETLB segment's rss is pages_per_huge_page times the page cache's
+ * nrpages (which counts 4K pages: hugetlb_add_to_page_cache), as Linux
+ * 6.12 and 6.18 compute it.
+ * Linux: ipc/shm.c shm_add_rss_swap
+ */
+export function shmRssSwap(s: ShmSegment): { rss: number; swp: number } {
+  if (s.htlb !== null) return { rss: s.htlb.h.nrPages * s.htlb.h.nrPages * s.htlb.pages.size, swp: 0 };
+  return { rss: s.obj.pages.size, swp: s.obj.swapped.size };
 }
 
 /** The segment's key as ipcs shows it: IPC_PRIVATE once removed. */
@@ -133,7 +173,8 @@ export function shmObjects(k: KernelCore): ShmemObject[] {
   return [...shmNamespace(k).segs.values()].map((s) => s.obj);
 }
 
-const ownerOf = new WeakMap<ShmemObject, ShmSegment>();
+/** The segment of a shm file's inode: a shmem object, or a SHM_HUGETLB segment's hugetlbfs inode. */
+const ownerOf = new WeakMap<ShmemObject | HugetlbFile, ShmSegment>();
 
 /**
  * ipcperms: the owner's (uid or cuid), else the others' bits of the mode
@@ -191,12 +232,61 @@ function newseg(
   const numpages = Math.ceil(size / 4096);
   if (!Number.isSafeInteger(size) || size < SHMMIN || size > ns.ctlmax) return -Errno.EINVAL;
   if (ns.tot + numpages > ns.ctlall) return -Errno.ENOSPC;
-  if (shmflg & SHM_HUGETLB) return -Errno.EINVAL; // vmlab has no hugetlbfs
+  if (shmflg & SHM_HUGETLB) return newsegHugetlb(k, ns, task, key, size, shmflg);
   // shmem_kernel_file_setup(name, size, acctflag) -> shmem_acct_size: the segment is charged to
   // vm_committed_as whole, unless SHM_NORESERVE while overcommit_memory is not 2
   const charge = shmflg & SHM_NORESERVE && k.userMm.settings.overcommit !== "never" ? 0 : numpages;
   if (charge > 0 && !vmEnoughMemory(k.userMm, task.mm, charge, task.uid === 0)) return -Errno.ENOMEM;
   if (ns.segs.size >= ns.ctlmni) return -Errno.ENOSPC; // ipc_addid: in_use >= max_idx
+  const obj = new ShmemObject();
+  obj.refs = 1; // the segment's shm_file
+  shmemAcctSize(k.userMm, obj, charge);
+  return addSeg(k, ns, task, key, size, shmflg, obj, null);
+}
+
+/**
+ * newseg with SHM_HUGETLB: hstate_sizelog of the SHM_HUGE bits (none:
+ * -EINVAL), then hugetlb_file_setup of the size aligned to the huge page
+ * (-EPERM for a user without CAP_IPC_LOCK, -ENOMEM when the pool cannot
+ * reserve it), then ipc_addid (-ENOSPC: the file goes again).
+ * Linux: ipc/shm.c newseg; fs/hugetlbfs/inode.c hugetlb_file_setup, can_do_hugetlb_shm
+ */
+function newsegHugetlb(
+  k: KernelCore,
+  ns: ShmNamespace,
+  task: Task,
+  key: number,
+  size: number,
+  shmflg: number,
+): number {
+  const h = hstateSizelog(k.userMm, (shmflg >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK);
+  if (h === undefined) return -Errno.EINVAL;
+  if (task.uid !== 0) return -Errno.EPERM; // can_do_hugetlb_shm
+  const nrHuge = Math.ceil(size / (h.nrPages * 4096));
+  const file = hugetlbFileSetup(k.userMm, h, nrHuge, (shmflg & SHM_NORESERVE) !== 0, true);
+  if (file === null) return -Errno.ENOMEM;
+  if (ns.segs.size >= ns.ctlmni) {
+    hugetlbFilePut(k.userMm, file); // ipc_addid failed: fput
+    return -Errno.ENOSPC;
+  }
+  const obj = new ShmemObject();
+  obj.refs = 1;
+  const id = addSeg(k, ns, task, key, size, shmflg, obj, file);
+  file.ino = id; // "shmid gets reported as inode# in /proc/pid/maps"
+  return id;
+}
+
+/** ipc_addid's index and sequence (ipc_idr_alloc) for a new segment: its id. */
+function addSeg(
+  k: KernelCore,
+  ns: ShmNamespace,
+  task: Task,
+  key: number,
+  size: number,
+  shmflg: number,
+  obj: ShmemObject,
+  htlb: HugetlbFile | null,
+): number {
   // ipc_idr_alloc: idr_alloc_cyclic from the slot after the last, the sequence bumped on wrapping
   const max = Math.min(ns.ctlmni, 1 << IPCMNI_SEQ_SHIFT);
   let idx = ns.nextIdx;
@@ -206,14 +296,12 @@ function newseg(
   ns.nextIdx = idx + 1;
   if (idx <= ns.lastIdx) ns.seq = (ns.seq + 1) % IPC_SEQ_MAX;
   ns.lastIdx = idx;
-  const obj = new ShmemObject();
-  obj.refs = 1; // the segment's shm_file
-  shmemAcctSize(k.userMm, obj, charge);
   const seg: ShmSegment = {
     key,
     id: (ns.seq << IPCMNI_SEQ_SHIFT) + idx,
     segsz: size,
     obj,
+    htlb,
     mode: shmflg & 0o777,
     uid: task.uid,
     cuid: task.uid,
@@ -222,10 +310,15 @@ function newseg(
     keyPrivate: false,
     lockUid: -1,
   };
-  obj.shmClose = () => shmClose(k, seg);
-  ownerOf.set(obj, seg);
+  if (htlb !== null) {
+    htlb.shmClose = () => shmClose(k, seg);
+    ownerOf.set(htlb, seg);
+  } else {
+    obj.shmClose = () => shmClose(k, seg);
+    ownerOf.set(obj, seg);
+  }
   ns.segs.set(idx, seg);
-  ns.tot += numpages;
+  ns.tot += Math.ceil(size / 4096);
   return seg.id;
 }
 
@@ -249,6 +342,11 @@ function shmDestroy(k: KernelCore, s: ShmSegment): void {
   const ns = shmNamespace(k);
   ns.segs.delete(s.id & ((1 << IPCMNI_SEQ_SHIFT) - 1));
   ns.tot -= Math.ceil(s.segsz / 4096);
+  if (s.htlb !== null) {
+    s.htlb.shmClose = null;
+    hugetlbFilePut(k.userMm, s.htlb);
+    return;
+  }
   shmemLock(ns, s, false, 0);
   s.obj.shmClose = null;
   shmemPut(k.userMm, s.obj);
@@ -278,7 +376,7 @@ export function shmat(k: KernelCore, task: Task, id: number, addr: bigint, shmfl
   if (typeof s === "number") return BigInt(s);
   const rdonly = (shmflg & SHM_RDONLY) !== 0;
   if (!ipcperms(s, task.uid, rdonly ? 0o444 : 0o666)) return BigInt(-Errno.EACCES);
-  const size = Math.ceil(s.segsz / 4096);
+  const size = shmFilePages(s);
   if (addr !== 0n) {
     const start = Number(addr / 4096n);
     if (addr + BigInt(s.segsz) > k.layout.userEnd) return BigInt(-Errno.EINVAL);
@@ -287,12 +385,15 @@ export function shmat(k: KernelCore, task: Task, id: number, addr: bigint, shmfl
   const name = `/SYSV${(s.key >>> 0).toString(16).padStart(8, "0")} (deleted)`;
   const r = k.userMm.mmap(
     mm,
-    mmapArgs(s.segsz, {
+    mmapArgs(s.htlb !== null ? size * 4096 : s.segsz, {
       shared: true,
       prot: { r: true, w: !rdonly, x: false },
       addr: addr === 0n ? -1 : Number(addr),
       fixed: addr !== 0n,
-      shmem: { obj: s.obj, name },
+      // shm_mmap -> hugetlbfs_file_mmap for a SHM_HUGETLB segment's file
+      ...(s.htlb !== null
+        ? { hugetlb: true, hugetlbFile: { file: s.htlb, name } }
+        : { shmem: { obj: s.obj, name } }),
     }),
     (vpn, write) => populate(k, task, vpn, write),
   );
@@ -314,16 +415,19 @@ export function shmdt(k: KernelCore, task: Task, addr: bigint): bigint {
   syscallEntry(k, task);
   if (addr % 4096n !== 0n || addr < 0n) return BigInt(-Errno.EINVAL);
   const a = Number(addr / 4096n);
-  const isShmAt = (v: (typeof mm.vmas)[number]) =>
-    v.shmem !== null && ownerOf.has(v.shmem) && v.vmStart - a === v.vmPgoff;
+  const inode = (v: (typeof mm.vmas)[number]) => v.shmem ?? v.htlb?.file ?? null;
+  const isShmAt = (v: (typeof mm.vmas)[number]) => {
+    const f = inode(v);
+    return f !== null && ownerOf.has(f) && v.vmStart - a === v.vmPgoff;
+  };
   const vmas = mm.vmas.filter((v) => v.vmEnd > a).sort((x, y) => x.vmStart - y.vmStart);
   const first = vmas.findIndex(isShmAt);
   if (first < 0) return BigInt(-Errno.EINVAL);
-  const obj = vmas[first].shmem!;
-  const size = Math.ceil(ownerOf.get(obj)!.segsz / 4096);
+  const obj = inode(vmas[first])!;
+  const size = shmFilePages(ownerOf.get(obj)!);
   const doomed = [vmas[first]];
   for (let i = first + 1; i < vmas.length && vmas[i].vmEnd - a <= size; i++)
-    if (isShmAt(vmas[i]) && vmas[i].shmem === obj) doomed.push(vmas[i]);
+    if (isShmAt(vmas[i]) && inode(vmas[i]) === obj) doomed.push(vmas[i]);
   ownerOf.get(obj)!.lpid = task.pid; // shm_close: shm_lprid
   for (const v of doomed) k.userMm.munmap(mm, v.vmStart, v.vmEnd - v.vmStart);
   return 0n;
@@ -375,8 +479,9 @@ export function shmctl(k: KernelCore, task: Task, id: number, cmd: string): Shmc
     let swp = 0;
     let maxIdx = 0;
     for (const [idx, s] of ns.segs) {
-      rss += s.obj.pages.size;
-      swp += s.obj.swapped.size;
+      const r = shmRssSwap(s);
+      rss += r.rss;
+      swp += r.swp;
       maxIdx = Math.max(maxIdx, idx);
     }
     const info = { usedIds: ns.segs.size, shmTot: ns.tot, shmRss: rss, shmSwp: swp };
@@ -411,6 +516,7 @@ export function shmctl(k: KernelCore, task: Task, id: number, cmd: string): Shmc
     case "lock":
     case "unlock": {
       if (!owner) return { ret: BigInt(-Errno.EPERM) };
+      if (s.htlb !== null) return { ret: 0n }; // shmctl_do_lock: is_file_hugepages, nothing to do
       if (cmd === "lock") {
         const r = shmemLock(ns, s, true, task.uid);
         if (r === 0) s.mode |= SHM_LOCKED;

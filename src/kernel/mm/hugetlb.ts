@@ -126,28 +126,97 @@ function hugeIndex(h: HState, vma: Vma, vpn: number): number {
 }
 
 /**
- * The setup of a HugeTLB mapping, as hugetlb_file_setup and
- * hugetlbfs_file_mmap make it: a new inode on the internal mount, and the
- * reservation of the VMA's huge pages (hugetlb_reserve_pages): none under
- * VM_NORESERVE; a shared mapping reserves the indexes the inode has not
- * reserved yet; a private one all of them, in a map its creator owns
- * (HPAGE_RESV_OWNER). False: the pool cannot cover them (mmap's ENOMEM),
- * and nothing was changed.
+ * The setup of a HugeTLB mapping, as hugetlbfs_file_mmap makes it, of
+ * `existing` (a SysV segment's inode: shmat) or else of a new inode on the
+ * internal mount (MAP_HUGETLB's hugetlb_file_setup), and the reservation of
+ * the VMA's huge pages (hugetlb_reserve_pages): none under VM_NORESERVE or
+ * for an S_PRIVATE (SHM_HUGETLB) inode, whose shmget reserved them; a
+ * shared mapping reserves the indexes the inode has not reserved yet
+ * (region_chg, then region_add); a private one all of them, in a map its
+ * creator owns (HPAGE_RESV_OWNER). False: the pool cannot cover them
+ * (mmap's ENOMEM), and nothing was changed.
  * Linux: fs/hugetlbfs/inode.c hugetlb_file_setup, hugetlbfs_file_mmap; mm/hugetlb.c hugetlb_reserve_pages
  */
-export function hugetlbMmapSetup(ctx: MmContext, vma: Vma, h: HState): boolean {
-  const file = new HugetlbFile(++hstateOf(ctx).lastIno); // get_next_ino: one counter
+export function hugetlbMmapSetup(ctx: MmContext, vma: Vma, h: HState, existing?: HugetlbFile): boolean {
+  const file = existing ?? new HugetlbFile(++hstateOf(ctx).lastIno, h); // get_next_ino: one counter
   const from = hugeIndex(h, vma, vma.vmStart);
   const to = hugeIndex(h, vma, vma.vmEnd);
   const shared = (vma.vmFlags & VmFlag.MAYSHARE) !== 0;
-  if (vma.vmFlags & VmFlag.NORESERVE) {
+  if (vma.vmFlags & VmFlag.NORESERVE || file.shmfs) {
     vma.htlb = new HugetlbVma(h, file, null);
     return true;
   }
-  if (!hugetlbAcctMemory(ctx, h, to - from)) return false; // region_chg of a new inode: every index
+  let chg = 0; // region_chg: the indexes the inode's map lacks (a private mapping: all)
+  for (let i = from; i < to; i++) if (!shared || !file.resv.has(i)) chg++;
+  if (!hugetlbAcctMemory(ctx, h, chg)) return false;
   if (shared) for (let i = from; i < to; i++) file.resv.add(i); // region_add
   vma.htlb = new HugetlbVma(h, file, shared ? null : new PrivateResvMap());
   return true;
+}
+
+/**
+ * hugetlb_file_setup for a file of `nrHuge` huge pages not mapped at
+ * setup (HUGETLB_SHMFS_INODE: shmget's SHM_HUGETLB segment): a new inode
+ * (S_PRIVATE for `shmfs`) holding one reference (the file's), its pages
+ * reserved in its map (hugetlb_reserve_pages with no VMA: region_chg and
+ * region_add on the inode's resv_map) unless `noreserve` (VM_NORESERVE).
+ * Null: the pool cannot cover them (-ENOMEM), nothing changed. HugeTLB is
+ * never charged to vm_committed_as.
+ * Linux: fs/hugetlbfs/inode.c hugetlb_file_setup; mm/hugetlb.c hugetlb_reserve_pages
+ */
+export function hugetlbFileSetup(
+  ctx: MmContext,
+  h: HState,
+  nrHuge: number,
+  noreserve: boolean,
+  shmfs: boolean,
+): HugetlbFile | null {
+  const file = new HugetlbFile(++hstateOf(ctx).lastIno, h);
+  file.shmfs = shmfs;
+  file.size = nrHuge * h.nrPages * 4096;
+  if (!noreserve) {
+    if (!hugetlbAcctMemory(ctx, h, nrHuge)) return null;
+    for (let i = 0; i < nrHuge; i++) file.resv.add(i);
+  }
+  file.refs = 1;
+  return file;
+}
+
+/**
+ * hugetlb_vmtruncate's page-cache half for a new i_size of `size` bytes (a
+ * multiple of the huge page size; the caller zapped the mappings past it,
+ * hugetlb_vmdelete_list): remove_inode_hugepages drops the folios from the
+ * new end on, hugetlb_unreserve_pages gives back the reservations past it
+ * that no folio consumed (region_del).
+ * Linux: fs/hugetlbfs/inode.c hugetlb_vmtruncate, remove_inode_hugepages; mm/hugetlb.c hugetlb_unreserve_pages
+ */
+export function hugetlbTruncate(ctx: MmContext, file: HugetlbFile, size: number): void {
+  const h = file.h;
+  const from = size / (h.nrPages * 4096);
+  file.size = size;
+  let freed = 0;
+  for (const [idx, head] of [...file.pages])
+    if (idx >= from) {
+      file.pages.delete(idx);
+      hugetlbFolioPut(ctx, head);
+      freed++;
+    }
+  let chg = 0;
+  for (const i of [...file.resv])
+    if (i >= from) {
+      file.resv.delete(i);
+      chg++;
+    }
+  if (chg - freed !== 0) hugetlbAcctMemory(ctx, h, -(chg - freed));
+}
+
+/**
+ * fput of a hugetlbfs file's own reference (a SysV segment destroyed): the
+ * last reference evicts the inode (hugetlbfs_evict_inode).
+ * Linux: fs/file_table.c fput; fs/hugetlbfs/inode.c hugetlbfs_evict_inode
+ */
+export function hugetlbFilePut(ctx: MmContext, file: HugetlbFile): void {
+  if (--file.refs === 0) evictInode(ctx, file.h, file);
 }
 
 /**
@@ -229,6 +298,7 @@ export function hugetlbVmClose(ctx: MmContext, vma: Vma): void {
     if (reserve > 0) hugetlbAcctMemory(ctx, h, -reserve);
   }
   if (--hv.file.refs === 0) evictInode(ctx, h, hv.file);
+  else hv.file.shmClose?.(); // a SysV segment's VMA: shm_close (ipc/shm.c)
 }
 
 /**
@@ -302,8 +372,9 @@ function makeHugePte(ctx: MmContext, head: number, vma: Vma, writable: boolean):
 }
 
 /**
- * hugetlb_no_page: a shared mapping finds the folio in the inode's page
- * cache or allocates it there; a private one allocates a new anonymous
+ * hugetlb_no_page: the folio in the inode's page cache is mapped (a
+ * private mapping's read-only: a write copies it); else, past i_size, SIGBUS;
+ * else a shared mapping allocates it there, a private one a new anonymous
  * folio. A new folio is zeroed (folio_zero_user). The entry is writable
  * only in a writable shared mapping; a private write then makes it
  * writable by hugetlb_wp's reuse. No folio: SIGBUS (VM_FAULT_SIGBUS from
@@ -329,7 +400,12 @@ function hugetlbNoPage(
   }
   const shared = (vma.vmFlags & VmFlag.MAYSHARE) !== 0;
   const idx = hugeIndex(h, vma, haddr);
-  let head = shared ? (hv.file.pages.get(idx) ?? -1) : -1;
+  // filemap_lock_hugetlb_folio: the inode's page cache, for a private mapping too (a file's)
+  let head = hv.file.pages.get(idx) ?? -1;
+  if (head < 0 && idx >= Math.ceil(hv.file.size / (h.nrPages * 4096))) {
+    h.stats.sigbus++; // past i_size
+    return VmFault.SIGBUS;
+  }
   if (head >= 0)
     pages.refcount[head]++; // filemap_lock_hugetlb_folio: the mapping's reference
   else {
@@ -384,7 +460,8 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     return setWritable();
   }
   const idx = hugeIndex(h, vma, haddr);
-  const outsideReserve = vma.htlb!.resv !== null;
+  // cow_from_owner: the owner's copy of a folio that is not the file's page-cache folio
+  const outsideReserve = vma.htlb!.resv !== null && vma.htlb!.file.pages.get(idx) !== old;
   const copy = allocHugetlbFolio(ctx, vma, idx, outsideReserve);
   if (copy < 0) {
     if (!outsideReserve) {

@@ -23,16 +23,51 @@
  * fs/hugetlbfs/inode.c (hugetlbfs inode), mm/hugetlb.c (vma_resv_map).
  */
 
-/** A hugetlbfs inode (the internal mount's, for MAP_HUGETLB). */
+/**
+ * A hugetlbfs inode of an internal mount (hugetlb_file_setup): MAP_HUGETLB's
+ * (HUGETLB_ANONHUGE_INODE), or a SysV segment's (SHM_HUGETLB,
+ * HUGETLB_SHMFS_INODE: S_PRIVATE, its pages reserved at shmget).
+ */
 export class HugetlbFile {
   /** the page cache of a shared mapping: huge-page index -> the folio's first frame */
   readonly pages = new Map<number, number>();
   /** inode_resv_map: indexes reserved (hugetlb_reserve_pages) or instantiated (vma_commit_reservation) */
   readonly resv = new Set<number>();
-  /** VMAs holding the file (each VMA's vm_file reference) */
+  /** VMAs holding the file (each VMA's vm_file reference), and the SysV segment's own (shm_file) */
   refs = 0;
-  /** the inode number /proc/PID/maps prints */
-  constructor(readonly ino: number) {}
+  /**
+   * S_PRIVATE (a SHM_HUGETLB segment's inode): hugetlbfs_file_mmap passes
+   * VM_NORESERVE to hugetlb_reserve_pages, shmget reserved the pages already
+   */
+  shmfs = false;
+  /** i_size in bytes (a fault past it is SIGBUS); MAP_HUGETLB's inode: its mapping's length, never passed */
+  size = Number.POSITIVE_INFINITY;
+  /** a SysV segment's shm_close, run when one of its VMAs goes (ipc/shm.c; set by ipc/shm.ts) */
+  shmClose: (() => void) | null = null;
+  constructor(
+    /** the inode number /proc/PID/maps prints (get_next_ino; a SysV segment's: its shmid) */
+    public ino: number,
+    /** hstate_inode: the pool of the inode's huge page size */
+    readonly h: HState,
+  ) {}
+}
+
+/**
+ * The hugetlbfs inode behind a file handle (a FileObject made by
+ * memfd_create(MFD_HUGETLB): its pages are the inode's huge folios, its
+ * own page cache stays empty), or null for every other file. Kept here,
+ * keyed by the object, so that kernel/fs need not know mm's types.
+ */
+const fileInodes = new WeakMap<object, HugetlbFile>();
+
+/** The hugetlbfs inode of a file handle, or null (not a hugetlbfs file). */
+export function hugetlbfsInode(f: object): HugetlbFile | null {
+  return fileInodes.get(f) ?? null;
+}
+
+/** Makes `file` the hugetlbfs inode of the handle `f` (memfd_create with MFD_HUGETLB). */
+export function setHugetlbfsInode(f: object, file: HugetlbFile): void {
+  fileInodes.set(f, file);
 }
 
 /** A private owner's reservation map (struct resv_map of HPAGE_RESV_OWNER): the indexes consumed. */

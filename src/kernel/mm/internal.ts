@@ -47,6 +47,7 @@ export const enum Errno {
   EBUSY = 16,
   EEXIST = 17,
   EINVAL = 22,
+  ENODEV = 19,
   EFBIG = 27,
   ENOSPC = 28,
   ENOSYS = 38,

@@ -11,7 +11,7 @@ import type { FileHandle, FileObject } from "../fs/file.ts";
 import type { OpenFile } from "../fs/open.ts";
 import { mmPopulate } from "./gup.ts";
 import { hugetlbMaySplit, hugetlbMmapSetup, hugetlbVmClose } from "./hugetlb.ts";
-import type { HState } from "./hugetlb_vma.ts";
+import { type HState, type HugetlbFile, hugetlbfsInode } from "./hugetlb_vma.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -54,6 +54,8 @@ export interface MmapArgs {
    * (MAP_HUGE_2MB = 21, MAP_HUGE_1GB = 30); 0 or absent: the default size
    */
   hugetlbSizeLog?: number;
+  /** with `hugetlb`: an existing hugetlbfs inode to map shared (do_shmat of a SHM_HUGETLB segment), and the VMA's name */
+  hugetlbFile?: { file: HugetlbFile; name: string } | null;
 }
 
 /** mmap's arguments as the kernel facade's callers give them: the file as the handle createFile returned. */
@@ -99,7 +101,7 @@ export function mmap(
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
   if (a.length <= 0) return -Errno.EINVAL;
-  if (a.hugetlb) return mmapHugetlb(ctx, mm, a, populate);
+  if (a.hugetlb || (a.file && hugetlbfsInode(a.file) !== null)) return mmapHugetlb(ctx, mm, a, populate);
   const nrPages = Math.ceil(a.length / 4096);
   const taskSize = ctx.env.taskSizeVpn;
   if (nrPages > taskSize) return -Errno.ENOMEM;
@@ -224,9 +226,15 @@ function mmapHugetlb(
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
   // ksys_mmap_pgoff: hstate_sizelog of MAP_HUGE_SHIFT's bits (no pool of that size: -EINVAL)
-  const h = hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
+  // a hugetlbfs file (a MFD_HUGETLB memfd, a SysV segment's inode): its hstate_file
+  const inode = a.file ? hugetlbfsInode(a.file) : null;
+  const hf = inode !== null ? { file: inode, name: a.file!.path } : (a.hugetlbFile ?? null);
+  const h = hf !== null ? hf.file.h : hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
   // MAP_HUGETLB with a file that is not hugetlbfs's: -EINVAL
-  if (h === undefined || a.file || a.device || a.shmem) return -Errno.EINVAL;
+  if (h === undefined || (a.file && inode === null) || a.device || a.shmem) return -Errno.EINVAL;
+  // hugetlbfs_file_mmap: the offset on a huge page boundary
+  const pgoff = a.file ? (a.offset ?? 0) / 4096 : 0;
+  if (pgoff % h.nrPages !== 0) return -Errno.EINVAL;
   const nr = h.nrPages;
   const nrPages = Math.ceil(a.length / (nr * 4096)) * nr;
   const taskSize = ctx.env.taskSizeVpn;
@@ -245,8 +253,12 @@ function mmapHugetlb(
   let flags = vmFlagsForProt(a.prot, a.shared) | VmFlag.HUGETLB | VmFlag.DONTEXPAND;
   if (a.noreserve) flags |= VmFlag.NORESERVE;
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
-  const vma = new Vma(start, start + nrPages, flags, 0, "/anon_hugepage (deleted)");
-  if (!hugetlbMmapSetup(ctx, vma, h)) return -Errno.ENOMEM;
+  const vma = new Vma(start, start + nrPages, flags, pgoff, hf?.name ?? "/anon_hugepage (deleted)");
+  if (!hugetlbMmapSetup(ctx, vma, h, hf?.file)) return -Errno.ENOMEM;
+  // hugetlbfs_file_mmap: a writable mapping past i_size extends it
+  const len = (pgoff + nrPages) * 4096;
+  if (hf !== null && a.file && flags & VmFlag.WRITE && hf.file.size < len)
+    hf.file.size = a.file.sizeBytes = len;
   if (a.fixed) munmap(ctx, mm, start, nrPages);
   mm.insert(vma); // its own file: it merges with nothing
   if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);

@@ -6,7 +6,7 @@
  * Linux: ipc/shm.c sysvipc_shm_proc_show; util-linux sys-utils/ipcs.c
  */
 import type { KernelCore } from "../core/core.ts";
-import { SHM_DEST, SHM_LOCKED, shmKey, shmNattch, shmSegments } from "../ipc/shm.ts";
+import { SHM_DEST, SHM_LOCKED, shmKey, shmNattch, shmRssSwap, shmSegments } from "../ipc/shm.ts";
 
 /** One segment as the views show it. */
 export interface ShmRow {
@@ -37,8 +37,8 @@ export function shmRows(k: KernelCore): ShmRow[] {
     cpid: s.cpid,
     lpid: s.lpid,
     nattch: shmNattch(s),
-    rss: s.obj.pages.size * 4096,
-    swap: s.obj.swapped.size * 4096,
+    rss: shmRssSwap(s).rss * 4096,
+    swap: shmRssSwap(s).swp * 4096,
   }));
 }
 

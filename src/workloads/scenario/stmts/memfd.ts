@@ -1,7 +1,9 @@
 /**
  * memfd_create(2) and file seals (an extension of scenario language 1.2):
- * `P: memfd NAME [allow_sealing] [cloexec] [noexec_seal] [exec]` makes a
- * tmpfs file NAME of size 0 that the file statements then name (ftruncate,
+ * `P: memfd NAME [allow_sealing] [cloexec] [noexec_seal] [exec] [hugetlb [size=HUGESIZE]]`
+ * makes a tmpfs file NAME of size 0 (hugetlb: MFD_HUGETLB, a hugetlbfs
+ * file of huge pages from the pool; size= its huge page size, log2 of it
+ * << MFD_HUGE_SHIFT: MFD_HUGE_2MB, MFD_HUGE_1GB) that the file statements then name (ftruncate,
  * mmap file=, fadvise); `P: [VAR =] seal NAME SEAL...` adds seals
  * (fcntl F_ADD_SEALS: seal, shrink, grow, write, future_write, exec) and
  * prints 0 or -1 EPERM, -16 EBUSY, -22 EINVAL and the seals then.
@@ -17,6 +19,8 @@ import {
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
   MFD_EXEC,
+  MFD_HUGE_SHIFT,
+  MFD_HUGETLB,
   MFD_NOEXEC_SEAL,
 } from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
@@ -28,6 +32,7 @@ const MFD_FLAGS: Record<string, number> = {
   cloexec: MFD_CLOEXEC,
   noexec_seal: MFD_NOEXEC_SEAL,
   exec: MFD_EXEC,
+  hugetlb: MFD_HUGETLB,
 };
 
 const SEALS: Record<string, number> = {
@@ -47,11 +52,11 @@ function sealNames(seals: number): string {
   return names.length ? names.join(" ") : "none";
 }
 
-/** `P: memfd NAME [allow_sealing] [cloexec] [noexec_seal] [exec]`: memfd_create(2) by P. */
+/** `P: memfd NAME [allow_sealing] [cloexec] [noexec_seal] [exec] [hugetlb [size=HUGESIZE]]`: memfd_create(2) by P. */
 export function memfd(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   if (s.target) c.fail("'memfd' names its file: P: memfd NAME [allow_sealing] ...", s.target.pos);
-  c.opts(s, []);
+  const o = c.opts(s, ["size"]);
   const args = argWords(s);
   const nameW = args[0];
   if (nameW?.ident == null)
@@ -64,17 +69,26 @@ export function memfd(c: CompileContext, s: Stmt): Run {
       c.fail(`memfd takes the flags ${Object.keys(MFD_FLAGS).join(", ")}`, w.pos);
     flags |= MFD_FLAGS[w.ident];
   }
+  const hugeSizeW = o.get("size");
+  if (hugeSizeW && !(flags & MFD_HUGETLB))
+    c.fail("size= is the huge page size of a hugetlb memfd (MFD_HUGE_*)", hugeSizeW.pos);
+  if (hugeSizeW?.value) c.useVars(hugeSizeW.value);
   if (flags & MFD_EXEC && flags & MFD_NOEXEC_SEAL)
     c.fail("exec and noexec_seal together: memfd_create would fail with EINVAL", s.verbPos);
   c.files.add(fileName);
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
-    const r = rt.kernel.memfdCreate(t, fileName, flags);
+    const hugeSize = c.numOpt(hugeSizeW, rt);
+    if (hugeSize !== null && (hugeSize < 4096 || 2 ** Math.round(Math.log2(hugeSize)) !== hugeSize))
+      c.fail("size= is a power of two (MFD_HUGE_SHIFT takes its log2)", hugeSizeW!.valuePos);
+    const huge = hugeSize === null ? 0 : Math.log2(hugeSize) * 2 ** MFD_HUGE_SHIFT;
+    const r = rt.kernel.memfdCreate(t, fileName, flags + huge);
     if (r.file === null) c.fail(`memfd_create failed: ${r.ret} (${errnoName(r.ret)})`, nameW.pos);
     rt.files.set(fileName, r.file);
+    const fs = flags & MFD_HUGETLB ? "hugetlbfs" : "tmpfs";
     rt.out.push(
-      `memfd:${fileName}: tmpfs, 0 bytes; seals ${sealNames(Number(rt.kernel.getSeals(t, r.file)))}`,
+      `memfd:${fileName}: ${fs}, 0 bytes; seals ${sealNames(Number(rt.kernel.getSeals(t, r.file)))}`,
     );
   };
 }

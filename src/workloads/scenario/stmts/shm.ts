@@ -1,6 +1,6 @@
 /**
  * System V shared memory (an extension of scenario language 1.2):
- * `P: [VAR =] shmget private|KEY SIZE [creat] [excl] [hugetlb] [noreserve] [mode=OCTAL]`,
+ * `P: [VAR =] shmget private|KEY SIZE [creat] [excl] [hugetlb [size=HUGESIZE]] [noreserve] [mode=OCTAL]`,
  * `P: [VAR =] shmat ID [at=ADDR] [rdonly] [rnd]`, `P: [VAR =] shmdt ADDR`,
  * `P: [VAR =] shmctl ID rmid|stat|lock|unlock|info`. Each prints its
  * return (an id, an address, 0, or a negative errno by name) as the
@@ -10,6 +10,7 @@ import {
   IPC_CREAT,
   IPC_EXCL,
   IPC_PRIVATE,
+  SHM_HUGE_SHIFT,
   SHM_HUGETLB,
   SHM_NORESERVE,
   SHM_RDONLY,
@@ -35,14 +36,16 @@ const SHMGET_FLAG_BITS: Record<string, number> = {
 const SHMGET_FLAGS = Object.keys(SHMGET_FLAG_BITS);
 
 /**
- * `P: [VAR =] shmget private|KEY SIZE [creat] [excl] [hugetlb] [noreserve] [mode=OCTAL]`:
+ * `P: [VAR =] shmget private|KEY SIZE [creat] [excl] [hugetlb [size=HUGESIZE]] [noreserve] [mode=OCTAL]`:
  * shmget(2) by P (creat: IPC_CREAT, excl: IPC_EXCL, hugetlb: SHM_HUGETLB, noreserve: SHM_NORESERVE;
- * mode= the permission bits in octal, 600 when not given). Prints the id
- * or -2 ENOENT, -17 EEXIST, -22 EINVAL, -28 ENOSPC, -13 EACCES, -12 ENOMEM.
+ * size= the huge page size of a hugetlb segment, a power of two, its log2
+ * << SHM_HUGE_SHIFT: SHM_HUGE_2MB, SHM_HUGE_1GB; mode= the permission
+ * bits in octal, 600 when not given). Prints the id or -2 ENOENT,
+ * -17 EEXIST, -22 EINVAL, -28 ENOSPC, -13 EACCES, -12 ENOMEM, -1 EPERM.
  */
 export function shmget(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
-  const o = c.opts(s, ["mode"]);
+  const o = c.opts(s, ["mode", "size"]);
   const args = argWords(s);
   if (args.length < 2) c.fail("shmget private|KEY SIZE [creat] [excl] [mode=600]", s.verbPos);
   let flags = 0;
@@ -51,6 +54,10 @@ export function shmget(c: CompileContext, s: Stmt): Run {
       c.fail(`shmget takes the flags ${SHMGET_FLAGS.join(", ")} after the size`, w.pos);
     flags |= SHMGET_FLAG_BITS[w.ident];
   }
+  const hugeSizeW = o.get("size");
+  if (hugeSizeW && !(flags & SHM_HUGETLB))
+    c.fail("size= is the huge page size of a hugetlb segment (SHM_HUGE_*)", hugeSizeW.pos);
+  if (hugeSizeW?.value) c.useVars(hugeSizeW.value);
   const modeW = o.get("mode");
   let mode = 0o600;
   if (modeW) {
@@ -67,7 +74,11 @@ export function shmget(c: CompileContext, s: Stmt): Run {
     const k = key === null ? BigInt(IPC_PRIVATE) : c.value(key, rt, "the key");
     if (k >= 1n << 32n) c.fail("the key does not fit in 32 bits", key!.pos);
     const sz = c.value(size!, rt, "the size");
-    const r = rt.kernel.shmget(t, Number(BigInt.asIntN(32, k)), Number(sz), flags | mode);
+    const hugeSize = c.numOpt(hugeSizeW, rt);
+    if (hugeSize !== null && (hugeSize < 4096 || 2 ** Math.round(Math.log2(hugeSize)) !== hugeSize))
+      c.fail("size= is a power of two (SHM_HUGE_SHIFT takes its log2)", hugeSizeW!.valuePos);
+    const huge = hugeSize === null ? 0 : Math.log2(hugeSize) << SHM_HUGE_SHIFT;
+    const r = rt.kernel.shmget(t, Number(BigInt.asIntN(32, k)), Number(sz), flags | mode | huge);
     c.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : "");
   };
 }
