@@ -13,46 +13,13 @@
  * whatever happens (the probe does it too); the test is skipped when they
  * cannot be read or set, or are not 0 (someone else's pool).
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { buildProbe, hostRun } from "./probeKit.ts";
-
-const HPAGE = 2n << 20n;
-const NR = "/proc/sys/vm/nr_hugepages";
-const OVER = "/proc/sys/vm/nr_overcommit_hugepages";
-
-/** A /proc/sys value, or null when it cannot be read. */
-function readSysctl(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return null;
-  }
-}
-
-interface Step {
-  exp: string;
-  ret: number;
-  total: number;
-  free: number;
-  rsvd: number;
-  surp: number;
-}
-
-/** The smaps fields the probe prints for a mapping. */
-interface SmapsFields {
-  exp: string;
-  KernelPageSize: number;
-  MMUPageSize: number;
-  Rss: number;
-  Shared_Hugetlb: number;
-  Private_Hugetlb: number;
-  VmFlags: string;
-}
+import { HPAGE, poolSkip, runPoolProbe, type SmapsFields, type Step } from "./hugetlbKit.ts";
+import { buildProbe } from "./probeKit.ts";
 
 /** The probe's steps on vmlab (x86-64: 2 MiB huge pages, as the host's), and its smaps records. */
 function vmlabSteps(): { steps: Step[]; smaps: SmapsFields[] } {
@@ -137,30 +104,11 @@ function vmlabSteps(): { steps: Step[]; smaps: SmapsFields[] } {
 
 describe("vmlab against this machine's Linux kernel: HugeTLB pages", () => {
   const probe = buildProbe("probe_hugetlb.c", false);
-  const oldNr = readSysctl(NR);
-  const oldOver = readSysctl(OVER);
-  const skip =
-    "skip" in probe
-      ? probe.skip
-      : oldNr === null || oldOver === null
-        ? "no /proc/sys/vm/nr_hugepages"
-        : process.getuid?.() !== 0
-          ? "not root (nr_hugepages cannot be set)"
-          : "";
+  const skip = poolSkip(probe);
   it.skipIf(skip !== "")(
     `HugePages_Total, _Free, _Rsvd and _Surp after each step of private, shared and MAP_NORESERVE mappings, fork's COW, a pool shrink${skip ? ` (skipped: ${skip})` : ""}`,
     (ctx) => {
-      let out: string[];
-      try {
-        out = hostRun((probe as { path: string }).path)
-          .trim()
-          .split("\n");
-      } finally {
-        // whatever the probe did, the host's pool is as it was
-        if (readSysctl(OVER) !== oldOver) writeFileSync(OVER, `${oldOver}\n`);
-        if (readSysctl(NR) !== oldNr) writeFileSync(NR, `${oldNr}\n`);
-      }
-      const all: (Step | SmapsFields)[] = out.map((l) => JSON.parse(l));
+      const all = runPoolProbe<Step | SmapsFields>((probe as { path: string }).path);
       if (all[0]?.exp === "skip") {
         console.log(`HugeTLB not compared: ${(all[0] as unknown as { why: string }).why}`);
         ctx.skip();

@@ -12,7 +12,6 @@
  * under the host lock whatever happens (the probe does it too); the test is
  * skipped when they cannot be read or set, or are not 0 (someone else's pool).
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import { F_SEAL_GROW, MFD_ALLOW_SEALING, MFD_HUGETLB } from "../../src/kernel/core/memfd.ts";
@@ -20,39 +19,8 @@ import { IPC_PRIVATE, SHM_HUGETLB, SHM_NORESERVE } from "../../src/kernel/ipc/sh
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { buildProbe, hostRun, underHostLock } from "./probeKit.ts";
-
-const HPAGE = 2n << 20n;
-const NR = "/proc/sys/vm/nr_hugepages";
-const OVER = "/proc/sys/vm/nr_overcommit_hugepages";
-
-/** A /proc/sys value, or null when it cannot be read. */
-function readSysctl(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return null;
-  }
-}
-
-interface Step {
-  exp: string;
-  ret: number;
-  total: number;
-  free: number;
-  rsvd: number;
-  surp: number;
-}
-
-interface SmapsFields {
-  exp: string;
-  KernelPageSize: number;
-  MMUPageSize: number;
-  Rss: number;
-  Shared_Hugetlb: number;
-  Private_Hugetlb: number;
-  VmFlags: string;
-}
+import { HPAGE, poolSkip, runPoolProbe, type SmapsFields, type Step } from "./hugetlbKit.ts";
+import { buildProbe } from "./probeKit.ts";
 
 type Rec = Step | SmapsFields;
 
@@ -174,32 +142,11 @@ function vmlabSteps(): Rec[] {
 
 describe("vmlab against this machine's Linux kernel: SHM_HUGETLB and MFD_HUGETLB", () => {
   const probe = buildProbe("probe_hugetlbfs.c", false);
-  const oldNr = readSysctl(NR);
-  const oldOver = readSysctl(OVER);
-  const skip =
-    "skip" in probe
-      ? probe.skip
-      : oldNr === null || oldOver === null
-        ? "no /proc/sys/vm/nr_hugepages"
-        : process.getuid?.() !== 0
-          ? "not root (nr_hugepages cannot be set)"
-          : "";
+  const skip = poolSkip(probe);
   it.skipIf(skip !== "")(
     `HugePages_* and return values after each step of a SHM_HUGETLB segment's life${skip ? ` (skipped: ${skip})` : ""}`,
     (ctx) => {
-      let lines: string[];
-      try {
-        lines = hostRun((probe as { path: string }).path)
-          .trim()
-          .split("\n");
-      } finally {
-        // whatever the probe did, the host's pool is as it was (under the lock the probes hold)
-        underHostLock(() => {
-          if (readSysctl(OVER) !== oldOver) writeFileSync(OVER, `${oldOver}\n`);
-          if (readSysctl(NR) !== oldNr) writeFileSync(NR, `${oldNr}\n`);
-        });
-      }
-      const host: Rec[] = lines.map((l) => JSON.parse(l));
+      const host = runPoolProbe<Rec>((probe as { path: string }).path);
       if (host[0]?.exp === "skip") {
         console.log(`hugetlbfs not compared: ${(host[0] as unknown as { why: string }).why}`);
         ctx.skip();

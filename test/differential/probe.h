@@ -93,6 +93,28 @@ static inline long probe_vmstat(char *buf, long size, const char *name) {
     return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
+/* the number a /proc or sysfs file starts with; -1 when it cannot be read */
+static inline long probe_read_long(const char *path) {
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1) v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+/* the bracketed word of a sysfs choice file ("always [madvise] never") into w (wsize bytes), the
+   file read through buf (size bytes); -1 if unreadable */
+static inline int probe_selected(char *buf, long size, const char *path, char *w, int wsize) {
+    if (probe_readfile(buf, size, path) <= 0) return -1;
+    char *l = strchr(buf, '['), *r = l ? strchr(l, ']') : NULL;
+    if (!l || !r || r - l - 1 >= wsize) return -1;
+    memcpy(w, l + 1, r - l - 1);
+    w[r - l - 1] = 0;
+    return 0;
+}
+
 /* a "Field:  N kB" line (kB) of the /proc/self/smaps entry of the mapping
    that starts at addr, read into buf; -1 if none starts there */
 static inline long probe_smaps_kb(char *buf, long size, void *addr, const char *field) {

@@ -34,6 +34,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define GPAGE (1L << 30)
 #define DIR "/sys/kernel/mm/hugepages/hugepages-1048576kB/"
 #ifndef MAP_HUGE_SHIFT
@@ -44,15 +46,7 @@
 
 static long old_nr = -1;
 
-static long read_long(const char *path) {
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1) v = -1;
-        fclose(f);
-    }
-    return v;
-}
+#define read_long probe_read_long
 
 /* 0, or -errno of the write (sysfs reports it at the write or the close) */
 static long write_long(const char *path, long v) {

@@ -63,15 +63,7 @@ static void on_signal(int sig) {
     raise(sig);
 }
 
-/* the bracketed word of an `enabled` file ("always [madvise] never") into w; -1 if unreadable */
-static int selected(const char *path, char *w, int size) {
-    if (readfile(path) <= 0) return -1;
-    char *l = strchr(buf, '['), *r = l ? strchr(l, ']') : NULL;
-    if (!l || !r || r - l - 1 >= size) return -1;
-    memcpy(w, l + 1, r - l - 1);
-    w[r - l - 1] = 0;
-    return 0;
-}
+#define selected(path, w, size) probe_selected(buf, sizeof buf, path, w, size)
 
 static long stat64k(const char *name) {
     char path[160];

@@ -20,7 +20,7 @@ import type { Task } from "../core/task.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { VmFlag } from "../mm/vma.ts";
 import { smapsInfos, taskInfo } from "./mm.ts";
-import type { SmapsRollupInfo, StatmInfo, StatusInfo, StatusMemInfo } from "./types.ts";
+import type { SmapsFigures, SmapsRollupInfo, StatmInfo, StatusInfo, StatusMemInfo } from "./types.ts";
 
 /** VM_STACK: VM_GROWSDOWN on every architecture vmlab models (VM_GROWSUP only on parisc). */
 const VM_STACK = VmFlag.GROWSDOWN;
@@ -117,53 +117,38 @@ export function statmInfo(_k: KernelCore, t: Task): StatmInfo | null {
   return { size: mm.totalVm(), resident: shared + mm.rssAnon, shared, text: 0, data: st.data + st.stack };
 }
 
+/** The smaps figures smaps_rollup sums: every key of SmapsFigures (the type makes the list whole). */
+const SMAPS_FIGURES = Object.keys({
+  rss: 0,
+  pss: 0,
+  pssDirty: 0,
+  pssAnon: 0,
+  pssFile: 0,
+  pssShmem: 0,
+  sharedClean: 0,
+  sharedDirty: 0,
+  privateClean: 0,
+  privateDirty: 0,
+  referenced: 0,
+  anonymous: 0,
+  lazyFree: 0,
+  anonHuge: 0,
+  filePmd: 0,
+  sharedHugetlb: 0,
+  privateHugetlb: 0,
+  swap: 0,
+  locked: 0,
+} satisfies Record<keyof SmapsFigures, 0>) as (keyof SmapsFigures)[];
+
 /** /proc/PID/smaps_rollup as data: smaps summed over every VMA (null: no VMA, "empty_set"). */
 export function smapsRollup(k: KernelCore, t: Task): SmapsRollupInfo | null {
   const all = smapsInfos(k, t);
   if (all.length === 0) return null;
-  const r: SmapsRollupInfo = {
-    start: all[0].vma.start,
-    end: all[all.length - 1].vma.end,
-    rss: 0,
-    pss: 0,
-    pssDirty: 0,
-    pssAnon: 0,
-    pssFile: 0,
-    pssShmem: 0,
-    sharedClean: 0,
-    sharedDirty: 0,
-    privateClean: 0,
-    privateDirty: 0,
-    referenced: 0,
-    anonymous: 0,
-    lazyFree: 0,
-    anonHuge: 0,
-    filePmd: 0,
-    sharedHugetlb: 0,
-    privateHugetlb: 0,
-    swap: 0,
-    locked: 0,
-  };
-  for (const s of all) {
-    r.rss += s.rss;
-    r.pss += s.pss;
-    r.pssDirty += s.pssDirty;
-    r.pssAnon += s.pssAnon;
-    r.pssFile += s.pssFile;
-    r.pssShmem += s.pssShmem;
-    r.sharedClean += s.sharedClean;
-    r.sharedDirty += s.sharedDirty;
-    r.privateClean += s.privateClean;
-    r.privateDirty += s.privateDirty;
-    r.referenced += s.referenced;
-    r.anonymous += s.anonymous;
-    r.lazyFree += s.lazyFree;
-    r.anonHuge += s.anonHuge;
-    r.filePmd += s.filePmd;
-    r.sharedHugetlb += s.sharedHugetlb;
-    r.privateHugetlb += s.privateHugetlb;
-    r.swap += s.swap;
-    r.locked += s.locked;
+  const r = { start: all[0].vma.start, end: all[all.length - 1].vma.end } as SmapsRollupInfo;
+  for (const key of SMAPS_FIGURES) {
+    let n = 0;
+    for (const s of all) n += s[key];
+    r[key] = n;
   }
   return r;
 }

@@ -266,10 +266,8 @@ export interface AddressInfo {
   offset: number;
 }
 
-/** What /proc/PID/smaps adds to a VMA's maps line (show_smap). */
-export interface SmapsInfo {
-  vma: VmaInfo;
-  /** bytes */
+/** The figures of a VMA's smaps entry that smaps_rollup sums over every VMA (bytes). */
+export interface SmapsFigures {
   rss: number;
   pss: number;
   pssDirty: number;
@@ -290,10 +288,14 @@ export interface SmapsInfo {
   /** Shared_Hugetlb, Private_Hugetlb: a HugeTLB VMA's huge pages (smaps_hugetlb_range), in bytes */
   sharedHugetlb: number;
   privateHugetlb: number;
-  /** KernelPageSize = MMUPageSize (vma_kernel_pagesize: the huge page size of a HugeTLB VMA), in bytes */
-  kernelPageSize: number;
   swap: number;
   locked: number;
+}
+
+/** What /proc/PID/smaps adds to a VMA's maps line (show_smap). */
+export interface SmapsInfo extends SmapsFigures {
+  vma: VmaInfo;
+  kernelPageSize: number;
   thpEligible: boolean;
   /** VmFlags mnemonics (`rd wr mr mw me ac`) */
   mnemonics: string[];
@@ -417,26 +419,7 @@ export interface StatmInfo {
  * PSS split by kind (Pss_Anon, Pss_File, Pss_Shmem).
  * Linux: fs/proc/task_mmu.c show_smaps_rollup
  */
-export interface SmapsRollupInfo {
+export interface SmapsRollupInfo extends SmapsFigures {
   start: bigint;
   end: bigint;
-  rss: number;
-  pss: number;
-  pssDirty: number;
-  pssAnon: number;
-  pssFile: number;
-  pssShmem: number;
-  sharedClean: number;
-  sharedDirty: number;
-  privateClean: number;
-  privateDirty: number;
-  referenced: number;
-  anonymous: number;
-  lazyFree: number;
-  anonHuge: number;
-  filePmd: number;
-  sharedHugetlb: number;
-  privateHugetlb: number;
-  swap: number;
-  locked: number;
 }
