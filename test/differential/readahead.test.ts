@@ -93,6 +93,37 @@ function vmlabMmap(raKb: number, pages: number, touch: number): number[][] {
   return out;
 }
 
+/**
+ * Each case's host record against vmlab's (`want`), through `got`; a case
+ * that differs is compared again with a fresh run of the probe, up to 3
+ * runs in all (the host's noise only takes pages away), and the last run's
+ * difference is the failure. A case the probe skipped is reported, not compared.
+ */
+function compareWithRetries(
+  want: Map<string, unknown>,
+  // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+  got: (o: any) => unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+  first: Map<string, any>,
+  // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
+  run: () => Map<string, any>,
+): void {
+  let real = first;
+  const left = new Set(want.keys());
+  for (let attempt = 0; ; attempt++) {
+    for (const exp of [...left]) {
+      const o = real.get(exp);
+      if (o?.skip !== undefined) {
+        console.log(`${exp} not compared: ${o.skip}`);
+        left.delete(exp);
+      } else if (JSON.stringify(got(o)) === JSON.stringify(want.get(exp))) left.delete(exp);
+    }
+    if (left.size === 0 || attempt === 2) break;
+    real = run();
+  }
+  for (const exp of left) expect(got(real.get(exp)), exp).toEqual(want.get(exp));
+}
+
 describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
   const probe = buildProbe("probe_readahead.c", false);
   const skip = "skip" in probe ? probe.skip : "";
@@ -109,7 +140,7 @@ describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
           .map((l) => JSON.parse(l));
         return new Map(records.map((o) => [o.exp, o]));
       };
-      let real = run();
+      const real = run();
       if (real.has("skip")) {
         console.log(`readahead not compared: ${real.get("skip").why}`);
         ctx.skip();
@@ -125,19 +156,7 @@ describe("vmlab against this machine's Linux kernel: read(2) readahead", () => {
       // the host's noise (another process dropping the page cache: drop_caches, or memory
       // pressure) only takes pages away: a case is compared with up to 3 runs, any one equal
       // passes it; the last run's difference is reported
-      const left = new Set([...want.keys()]);
-      for (let attempt = 0; ; attempt++) {
-        for (const exp of [...left]) {
-          const o = real.get(exp);
-          if (o?.skip !== undefined) {
-            console.log(`${exp} not compared: ${o.skip}`);
-            left.delete(exp);
-          } else if (JSON.stringify(got(o)) === JSON.stringify(want.get(exp))) left.delete(exp);
-        }
-        if (left.size === 0 || attempt === 2) break;
-        real = run();
-      }
-      for (const exp of left) expect(got(real.get(exp)), exp).toEqual(want.get(exp));
+      compareWithRetries(want, got, real, run);
     },
   );
 });
@@ -250,7 +269,7 @@ describe("vmlab against this machine's Linux kernel: open file descriptions and 
             .map((o) => [o.exp, o]),
         );
       };
-      let real = run();
+      const real = run();
       if (real.has("skip")) {
         console.log(`open files not compared: ${real.get("skip").why}`);
         ctx.skip();
@@ -260,19 +279,7 @@ describe("vmlab against this machine's Linux kernel: open file descriptions and 
       // biome-ignore lint/suspicious/noExplicitAny: JSON records of the probe
       const got = (o: any) => (o.flags !== undefined ? { flags: o.flags } : { pos: o.pos, vec: o.vec });
       // the host's noise (another process dropping the cache or reclaiming) is retried: up to 3 runs
-      const left = new Set(want.keys());
-      for (let attempt = 0; ; attempt++) {
-        for (const exp of [...left]) {
-          const o = real.get(exp);
-          if (o?.skip !== undefined) {
-            console.log(`${exp} not compared: ${o.skip}`);
-            left.delete(exp);
-          } else if (JSON.stringify(got(o)) === JSON.stringify(want.get(exp))) left.delete(exp);
-        }
-        if (left.size === 0 || attempt === 2) break;
-        real = run();
-      }
-      for (const exp of left) expect(got(real.get(exp)), exp).toEqual(want.get(exp));
+      compareWithRetries(want, got, real, run);
     },
   );
 });
