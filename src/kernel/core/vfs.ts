@@ -44,7 +44,12 @@ export function createFile(
       `file ${name}: ${fs === "tmpfs" ? "a tmpfs file" : "a cached file"} of ${sizeBytes} bytes cannot fit in ${k.machine.phys.sizeBytes} bytes of RAM`,
     );
   const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096));
-  if (f === null) throw new InputError(`file ${name}: out of memory filling the page cache`);
+  if (f === null)
+    throw new InputError(
+      k.pageCache.takeNospc()
+        ? `file ${name}: the commit limit refuses its pages (shmem_acct_blocks: -ENOSPC)`
+        : `file ${name}: out of memory filling the page cache`,
+    );
   return f;
 }
 

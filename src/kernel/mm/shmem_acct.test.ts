@@ -55,6 +55,13 @@ let c6 = meminfo.Committed_AS
     expect(v("c6")).toBe(v("c2"));
   });
 
+  it("a populated tmpfs file the commit limit cannot hold is refused at creation (-ENOSPC)", () => {
+    const s = session("machine ram=64M swap=0 overcommit=never\n");
+    const k = s.kernel!;
+    expect(() => k.createFile("small", 1 << 20, "tmpfs", false)).not.toThrow();
+    expect(() => k.createFile("big", 48 << 20, "tmpfs", false)).toThrow(/commit limit refuses/);
+  });
+
   it("a populated tmpfs file is charged at creation; its pages in swap stay charged until truncate frees the slots", () => {
     const v = run(`machine ram=32M swap=64M page_cluster=0
 let c0 = meminfo.Committed_AS
