@@ -17,6 +17,11 @@
  * do not mark accessed): 'A' active, 'R' referenced, 'B' both, '-' none,
  * '?' not cached. "shm_written", "shm_read": a tmpfs file (/dev/shm) of 16
  * pages made by write(2), its pages' letters, then after one read of it.
+ * "zap", "zap_twice": the 64-page file mapped (at an aligned address), pages
+ * 0 and 40 read through the mapping (faults, fault-around: on x86 the pages
+ * it maps are young too), the mapping unmapped (zap_pte_range
+ * marks the folios of young PTEs accessed), once or twice, then the
+ * letters through a new mapping.
  * The first line is the device's read_ahead_kb.
  */
 #define _GNU_SOURCE
@@ -125,6 +130,33 @@ static void shm_case(const char *other) {
     unlink(path);
 }
 
+/* "zap", "zap_twice": map, read pages 0 and 40, munmap, `times` times; then the letters */
+static void zap_case(const char *exp, const char *path, const char *other, long pages, int times) {
+    int fd = open(path, O_RDONLY), ofd = open(other, O_RDONLY);
+    char *a = mmap(NULL, pages * PG, PROT_READ, MAP_SHARED, fd, 0);
+    if (fd < 0 || ofd < 0 || a == MAP_FAILED || drop(fd, a, pages) < 0) {
+        printf("{\"exp\":\"%s\",\"skip\":\"cannot drop the file's cache\"}\n", exp);
+        return;
+    }
+    munmap(a, pages * PG);
+    for (int i = 0; i < times; i++) {
+        /* at an address aligned to 64 pages: fault-around's windows are aligned in the address space */
+        char *m = mmap((void *)0x200000000000UL, pages * PG, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+        if (m == MAP_FAILED) {
+            printf("{\"exp\":\"%s\",\"skip\":\"no mapping at 0x200000000000\"}\n", exp);
+            return;
+        }
+        volatile char c = m[0] + m[40 * PG];
+        (void)c;
+        munmap(m, pages * PG);
+    }
+    a = mmap(NULL, pages * PG, PROT_READ, MAP_SHARED, fd, 0);
+    print_flags(exp, a, pages, ofd);
+    munmap(a, pages * PG);
+    close(fd);
+    close(ofd);
+}
+
 /* "once", "twice", "same": each page's active/referenced bits after the reads */
 static void flags_case(const char *exp, const char *path, const char *other, long pages) {
     int fd = open(path, O_RDONLY), ofd = open(other, O_RDONLY);
@@ -184,6 +216,8 @@ int main(int argc, char **argv) {
     flags_case("twice", small, other, 64);
     flags_case("same", small, other, 64);
     shm_case(other);
+    zap_case("zap", small, other, 64, 1);
+    zap_case("zap_twice", small, other, 64, 2);
     unlink(path);
     unlink(small);
     unlink(other);

@@ -8,7 +8,11 @@
  * without MAP_NORESERVE and their munmap; brk; mremap growing a private
  * mapping; MAP_FIXED over an accounted mapping; shmget with and without
  * SHM_NORESERVE and IPC_RMID; a stack grown by a fault (with the stack
- * VMA's growth) and VmFlags of the mprotected mappings.
+ * VMA's growth) and VmFlags of the mprotected mappings. And a memfd's pages
+ * (VM_NORESERVE: each charged as it is allocated, shmem_acct_blocks):
+ * write(2) of 16M into a 32M memfd, 16M faulted through a shared mapping,
+ * FALLOC_FL_PUNCH_HOLE of 8M of 16M written, ftruncate to 0 of 16M
+ * written, ftruncate growing it (no page: no charge).
  */
 #define _GNU_SOURCE
 #include "probe.h"
@@ -17,8 +21,24 @@
 
 #define REPS 7
 #define SZ (64L << 20)
+#define M16 (16L << 20)
 
 static char buf[1 << 20];
+/* the source of the memfd writes: in the bss, charged with the program */
+static char src[16 << 20];
+
+/* a memfd of `size` bytes with its first `written` bytes written by write(2) */
+static int memfd(long size, long written) {
+    int fd = memfd_create("probe", 0);
+    if (fd < 0 || ftruncate(fd, size) != 0) return -1;
+    if (written > 0 && pwrite(fd, src, written, 0) != written) return -1;
+    return fd;
+}
+
+/* writes one byte of each page of [p, p + n) */
+static void touch(char *p, long n) {
+    for (long i = 0; i < n; i += 4096) p[i] = 1;
+}
 
 static long committed_kb(void) {
     probe_readfile(buf, sizeof buf, "/proc/meminfo");
@@ -110,6 +130,12 @@ int main(void) {
     EXP("shmget", DELTA(int id;, id = shmget(IPC_PRIVATE, SZ, IPC_CREAT | 0600);, shmctl(id, IPC_RMID, NULL);));
     EXP("shmget_noreserve", DELTA(int id;, id = shmget(IPC_PRIVATE, SZ, IPC_CREAT | SHM_NORESERVE | 0600);, shmctl(id, IPC_RMID, NULL);));
     EXP("shm_rmid", DELTA(int id = shmget(IPC_PRIVATE, SZ, IPC_CREAT | 0600);, shmctl(id, IPC_RMID, NULL);, ;));
+    memset(src, 7, sizeof src);
+    EXP("memfd_ftruncate_grow", DELTA(int fd = memfd(0, 0);, ftruncate(fd, 2 * M16);, close(fd);));
+    EXP("memfd_write16M", DELTA(int fd = memfd(2 * M16, 0);, pwrite(fd, src, M16, 0);, close(fd);));
+    EXP("memfd_fault16M", DELTA(int fd = memfd(2 * M16, 0); char *p = mmap(NULL, 2 * M16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);, touch(p, M16);, munmap(p, 2 * M16); close(fd);));
+    EXP("memfd_punch8M", DELTA(int fd = memfd(M16, M16);, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, M16 / 2);, close(fd);));
+    EXP("memfd_ftruncate0", DELTA(int fd = memfd(M16, M16);, ftruncate(fd, 0);, close(fd);));
     {
         /* the stack VMA's size before and after a fault 1 MiB down, and Committed_AS's change */
         long before = -1, after = -1;

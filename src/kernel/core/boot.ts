@@ -28,6 +28,7 @@ import { DeferredSplitQueue } from "../mm/split_queue.ts";
 import { SwapArea } from "../mm/swapfile.ts";
 import { TlbUnmapBatch } from "../mm/tlbbatch.ts";
 import { UserMm } from "../mm/userMm.ts";
+import { vmEnoughMemory } from "../mm/util.ts";
 import { Vmalloc } from "../mm/vmalloc.ts";
 import { Vmscan } from "../mm/vmscan.ts";
 import type { ResolvedKernelConfig } from "./config.ts";
@@ -198,6 +199,15 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   // the LRU lists and the users of them need each other: wired once both exist
   userMm.env.lru = vmscan;
   pageCache.lru = vmscan;
+  // shmem_acct_blocks / shmem_unacct_blocks: a tmpfs page charged to vm_committed_as, checked
+  // against the running task's mm (security_vm_enough_memory_mm(current->mm, ...))
+  pageCache.shmemAcct = (nr) => {
+    const t = k.current[k.runningCpu];
+    const mm = t?.alive ? t.mm : null;
+    if (nr > 0 && !vmEnoughMemory(userMm, mm, nr, (t?.uid ?? 0) === 0)) return false;
+    userMm.settings.shmemCommitted += nr;
+    return true;
+  };
   buddy.hooks = {
     wakeKswapd: () => {
       kswapd(k);

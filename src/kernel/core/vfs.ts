@@ -46,7 +46,12 @@ export function createFile(
       `file ${name}: ${fs === "tmpfs" ? "a tmpfs file" : "a cached file"} of ${sizeBytes} bytes cannot fit in ${k.machine.phys.sizeBytes} bytes of RAM`,
     );
   const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096));
-  if (f === null) throw new InputError(`file ${name}: out of memory filling the page cache`);
+  if (f === null)
+    throw new InputError(
+      k.pageCache.takeNospc()
+        ? `file ${name}: the commit limit refuses its pages (shmem_acct_blocks: -ENOSPC)`
+        : `file ${name}: out of memory filling the page cache`,
+    );
   return f;
 }
 
@@ -162,10 +167,14 @@ function fileIoAt(
       return copied;
     });
   }
-  const n = Math.max(0, Math.min(len, f.sizeBytes - start));
+  let n = Math.max(0, Math.min(len, f.sizeBytes - start));
   if (n === 0) return 0;
   if (write && sealCheckWrite(f) < 0) return -Errno.EPERM; // shmem_write_begin: the file's seals
   const pc = k.pageCache;
+  if (write && f.fs === "tmpfs") {
+    n = shmemWritable(k, f, start, n);
+    if (n === 0) return -Errno.ENOSPC;
+  }
   const at = (i: number): number => {
     const index = Math.floor((start + i) / 4096);
     // shmem_file_read_iter / shmem_write_begin: a tmpfs page in swap is read back (shmem_get_folio)
@@ -218,6 +227,30 @@ function fileIoAt(
   if (write) flushMapped();
   const done = n - r.notCopied;
   return done > 0 ? done : -Errno.EFAULT;
+}
+
+/**
+ * How many of the `n` bytes from `start` a write may put in tmpfs file `f`:
+ * shmem_write_begin asks shmem_get_folio(SGP_WRITE) for each page, which
+ * charges a page the file does not hold (shmem_inode_acct_blocks); the
+ * first page refused (-ENOSPC) ends the write there (generic_perform_write
+ * returns what it wrote, or the error when it wrote nothing: 0 here). The
+ * pages are charged as the copy reaches them; this only finds where the
+ * charges would stop.
+ * Linux: mm/shmem.c shmem_write_begin, shmem_get_folio_gfp; mm/filemap.c generic_perform_write
+ */
+function shmemWritable(k: KernelCore, f: FileObject, start: number, n: number): number {
+  const acct = k.pageCache.shmemAcct;
+  if (acct === null) return n;
+  let charged = 0;
+  let end = start + n;
+  for (let p = Math.floor(start / 4096); p * 4096 < end; p++) {
+    if (f.cache.has(p) || f.swapped.has(p)) continue;
+    if (!acct(1)) end = p * 4096;
+    else charged++;
+  }
+  if (charged > 0) acct(-charged);
+  return Math.max(0, end - start);
 }
 
 /**

@@ -151,6 +151,15 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
   return { pfn: pc.find(f, index), major: true };
 }
 
+/**
+ * vmf_error for a page filePage could not have: -ENOSPC (a tmpfs page
+ * refused its charge, shmem_inode_acct_blocks) is SIGBUS, -ENOMEM is OOM.
+ * Linux: include/linux/mm.h vmf_error; mm/shmem.c shmem_fault
+ */
+function vmfError(ctx: MmContext): VmFault {
+  return ctx.env.pageCache.takeNospc() ? VmFault.SIGBUS : VmFault.OOM;
+}
+
 /** Is the PTE at pa empty (pte_none)? */
 function pteNoneAt(ctx: MmContext, pa: number): boolean {
   const e = ctx.env.pgtable.get(ctx.env.phys, pa);
@@ -352,7 +361,7 @@ export function filemapFault(
     if (faultAround(ctx, mm, vma, vpn, freshTable)) return VmFault.OK;
     if (!pteNoneAt(ctx, pa)) return VmFault.OK;
     const got = filePage(ctx, vma, index);
-    if (got === null) return VmFault.OOM;
+    if (got === null) return vmfError(ctx);
     const res = got.major ? VmFault.MAJOR : VmFault.OK;
     if (got.major) {
       // filemap_fault dropped mmap_lock for the read and returned VM_FAULT_RETRY; the retry
@@ -366,7 +375,7 @@ export function filemapFault(
     return res;
   }
   const got = filePage(ctx, vma, index);
-  if (got === null) return VmFault.OOM;
+  if (got === null) return vmfError(ctx);
   // do_shared_fault -> finish_fault: do_set_pmd maps a PMD-size folio writable and dirty
   if (shared && freshTable && mapFolioPmd(ctx, mm, vma, vpn, index, true))
     return got.major ? VmFault.MAJOR : VmFault.OK;

@@ -90,6 +90,35 @@ expect meminfo.HugePages_Rsvd == 0
 `),
     ).toEqual([]);
   });
+
+  it("mprotect back to writable leaves a private page read-only until a write fault reuses it (hugetlb_change_protection)", () => {
+    expect(
+      expectationFailures(`machine arch=${arch} ram=256M
+spawn A
+sysctl nr_hugepages=2
+A: buf = mmap ${size} hugetlb
+A: s = mmap ${size} hugetlb shared
+A: write buf 1 value=0x11
+A: write s 1 value=0x11
+let p = pfn(A, buf)
+A: r = mprotect buf ${size} prot=r
+A: r2 = mprotect s ${size} prot=r
+A: w = mprotect buf ${size} prot=rw
+A: w2 = mprotect s ${size} prot=rw
+expect r + r2 + w + w2 == 0
+# huge_pte_modify with the private mapping's COW protection: the write faults, hugetlb_wp reuses
+let f0 = A.min_flt
+A: write buf 1 value=0x22
+expect A.min_flt == f0 + 1
+expect pfn(A, buf) == p
+expect byte(A, buf) == 0x22
+# a shared writable mapping's entry is writable again at once
+A: write s 1 value=0x22
+expect A.min_flt == f0 + 1
+expect meminfo.HugePages_Free == 0
+`),
+    ).toEqual([]);
+  });
 });
 
 describe("HugeTLB reservations and the pool", () => {

@@ -554,7 +554,9 @@ export function unmapHugepageRange(
 }
 
 /**
- * hugetlb_change_protection of a 1 GiB HugeTLB VMA: each present entry
+ * hugetlb_change_protection of a HugeTLB VMA (2 MiB or 1 GiB pages, the
+ * same path: a 2 MiB page is not a THP, change_huge_pmd's reuse of an
+ * exclusive anonymous page does not apply): each present entry
  * takes the VMA's new rights (huge_pte_modify with vm_get_page_prot: a
  * private mapping's entries read-only, its next write faulting into
  * hugetlb_wp's reuse or copy; a shared writable one's writable), keeping

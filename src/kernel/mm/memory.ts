@@ -279,8 +279,11 @@ function wpCanReuseAnonFolio(ctx: MmContext, pfn: number, vpn: number, pa: numbe
 /**
  * zap_pte_range: clears every PTE in [start, end), dropping mapcounts and
  * RSS; the flush each cleared entry needs, and the pages to free after it,
- * go to the gather.
- * Linux: mm/memory.c zap_pte_range (unmap_page_range; zap_huge_pmd in mm/huge_memory.c)
+ * go to the gather. A young PTE of a page-cache or shmem folio marks the
+ * folio accessed (zap_present_folio_ptes, when vma_has_recency), a large
+ * folio once for each run of its PTEs (folio_pte_batch); a zapped PMD
+ * marks nothing (zap_huge_pmd).
+ * Linux: mm/memory.c zap_pte_range, zap_present_folio_ptes (unmap_page_range; zap_huge_pmd in mm/huge_memory.c)
  */
 export function zapRange(
   ctx: MmContext,
@@ -306,6 +309,10 @@ export function zapRange(
     return;
   }
   const mthp = ctx.env.mthp;
+  // zap_present_folio_ptes: a young PTE of a non-anonymous folio marks it accessed, unless the
+  // VMA has no recency (vma_has_recency)
+  const lru = zapVma !== null && vmaHasRecency(zapVma) ? ctx.env.lru : null;
+  const pc = ctx.env.pageCache;
   // __folio_remove_rmap: munlock_vma_folio of each page a VM_LOCKED VMA lets go
   const munlock = zapVma !== null && zapVma.vmFlags & VmFlag.LOCKED ? ctx.env.lru?.fbatches.mlock : undefined;
   for (let vpn = start; vpn < end; ) {
@@ -349,6 +356,11 @@ export function zapRange(
     // PTEs: folio_remove_rmap_ptes once for the run, then its partially-mapped check)
     let thpHead = -1;
     let mthpHead = -1;
+    // the large page-cache folio whose PTEs the run is batching (folio_pte_batch: consecutive
+    // PTEs of its consecutive pages), whether one of them was young, and the next it would take
+    let batchHead = -1;
+    let batchYoung = false;
+    let batchNext = -1;
     for (; vpn < stop; vpn++) {
       const pa = table * 4096 + (vpn % perTable) * pt.entryBytes;
       const { hi, lo } = pt.get(phys, pa);
@@ -363,6 +375,19 @@ export function zapRange(
       }
       if (!pt.present(hi, lo) || pt.special(hi, lo)) continue;
       const pfn = pt.pfn(hi, lo, 0);
+      if (lru !== null && pages.kind[pfn] === PageKind.PageCache) {
+        const young = pt.young(hi, lo);
+        if (batchHead >= 0 && pfn === batchNext && pc.largeHeadOf(pfn) === batchHead) {
+          batchYoung ||= young;
+          batchNext++;
+        } else {
+          if (batchYoung) markFolioAccessed(ctx, batchHead);
+          batchHead = pc.largeHeadOf(pfn);
+          batchYoung = batchHead >= 0 && young;
+          batchNext = pfn + 1;
+          if (batchHead < 0 && young) lru.markAccessed(pfn);
+        }
+      }
       rssAdd(ctx, mm, zapVma, pfn, -1);
       if (--pages.mapcount[pfn] === 0) {
         if (inWholeThp(ctx.env, pfn)) {
@@ -380,9 +405,31 @@ export function zapRange(
       munlock?.munlockFolio(pfn);
       tlb.removePage(pfn);
     }
+    if (batchYoung) markFolioAccessed(ctx, batchHead);
     if (thpHead >= 0) folioUnmappedSome(ctx, thpHead);
     if (mthpHead >= 0) mthpUnmappedSome(ctx, mthpHead);
   }
+}
+
+/**
+ * vma_has_recency: may the VMA's accesses mark its folios accessed? Not
+ * under MADV_SEQUENTIAL or MADV_RANDOM (VM_SEQ_READ, VM_RAND_READ), nor
+ * for a file opened POSIX_FADV_NOREUSE (FMODE_NOREUSE).
+ * Linux: include/linux/mm_inline.h vma_has_recency
+ */
+export function vmaHasRecency(vma: Vma): boolean {
+  if (vma.vmFlags & (VmFlag.SEQ_READ | VmFlag.RAND_READ)) return false;
+  return !(vma.vmFile?.fmodeNoreuse ?? false);
+}
+
+/**
+ * folio_mark_accessed of the large page-cache folio at `head`: each of its
+ * pages, as vmlab's LRU holds them (filemap.ts markFolioAccessed).
+ * Linux: mm/swap.c folio_mark_accessed
+ */
+function markFolioAccessed(ctx: MmContext, head: number): void {
+  const order = ctx.env.pageCache.largeHeads.get(head) ?? 0;
+  for (let i = head; i < head + 2 ** order; i++) ctx.env.lru?.markAccessed(i);
 }
 
 /**

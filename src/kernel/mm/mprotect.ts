@@ -158,9 +158,9 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const nr = pt.hpagePmdNr;
-  // change_protection: hugetlb_change_protection for a HugeTLB VMA (its PUD-level one here; the
-  // PMD-level pages take change_huge_pmd's path below)
-  if (v.htlb !== null && v.htlb.h.level !== pt.pmdLevel) {
+  // change_protection: hugetlb_change_protection for a HugeTLB VMA, whatever its page size
+  // (huge_pte_modify: a private mapping's entries read-only, not change_huge_pmd's exclusivity test)
+  if (v.htlb !== null) {
     hugetlbChangeProtection(ctx, tlb, mm, v);
     return;
   }

@@ -39,6 +39,26 @@ export class PageCache {
   /** the large page-cache folios by frame: head pfn -> order (the frames are accounted one by one, as THPs are) */
   readonly largeHeads = new Map<number, number>();
 
+  /**
+   * vm_committed_as for tmpfs pages (boot wires it; null: no accounting): a
+   * tmpfs or memfd inode is VM_NORESERVE (shmem_get_inode(..., VM_NORESERVE);
+   * memfd_create's shmem_file_setup(..., VM_NORESERVE)), so each page is
+   * charged as it joins the inode (`pages` > 0: __vm_enough_memory for the
+   * current task's mm, false when it refuses: -ENOSPC) and given back when
+   * it leaves both the page cache and swap (`pages` < 0).
+   * Linux: mm/shmem.c shmem_acct_blocks, shmem_inode_acct_blocks, shmem_unacct_blocks
+   */
+  shmemAcct: ((pages: number) => boolean) | null = null;
+  /** the last tmpfs page asked for was refused its charge (-ENOSPC, not -ENOMEM): read and cleared by takeNospc */
+  private nospc = false;
+
+  /** Was the last failed tmpfs page refused its charge (shmem_inode_acct_blocks: -ENOSPC)? Clears it. */
+  takeNospc(): boolean {
+    const n = this.nospc;
+    this.nospc = false;
+    return n;
+  }
+
   create(
     name: string,
     sizeBytes: number,
@@ -210,8 +230,18 @@ export class PageCache {
 
   /** A 4K folio for page `index` (not cached), or -1. */
   readSmall(f: FileObject, index: number, io: boolean): number {
+    this.nospc = false;
     const pfn = this.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
     if (pfn < 0) return -1;
+    // shmem_alloc_and_add_folio: the folio allocated, shmem_inode_acct_blocks charges it, or
+    // -ENOSPC and the folio goes back
+    if (f.fs === "tmpfs" && this.shmemAcct !== null && !this.shmemAcct(1)) {
+      this.nospc = true;
+      this.pages.refcount[pfn] = 0;
+      const err = this.buddy.free(pfn, 0);
+      if (err !== null) throw new Error(`page cache: ${err}`);
+      return -1;
+    }
     this.fill(f, index, pfn, io);
     return pfn;
   }
@@ -289,6 +319,8 @@ export class PageCache {
     // all its pages together, truncate has split it already)
     if (f.folios.size > 0) this.splitFolio(f, index);
     f.cache.delete(index);
+    // shmem_recalc_inode: a tmpfs page gone from the cache (not to swap) is uncharged
+    if (f.fs === "tmpfs") this.shmemAcct?.(-1);
     this.lru?.del(pfn);
     if (--this.pages.refcount[pfn] === 0) this.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare: a page still PG_mlocked
     const err =

@@ -75,6 +75,9 @@ export function shmemFreeSwap(ctx: MmContext, owner: ShmemOwner, index: number):
   if (slot === undefined) return;
   owner.swapped.delete(index);
   swap.shmemSlots.delete(slot);
+  // shmem_recalc_inode: a tmpfs page gone from swap too is uncharged (shmem_inode_unacct_blocks;
+  // a shared anonymous object's pages were charged whole, shmem_acct_size)
+  if (!(owner instanceof ShmemObject)) ctx.env.pageCache.shmemAcct?.(-1);
   const pfn = swap.cache.get(slot);
   if (pfn !== undefined) {
     swap.removeFromCache(pfn);
@@ -228,6 +231,9 @@ function shmemSwapin(ctx: MmContext, owner: ShmemOwner, index: number, slot: num
   swap.removeFromCache(pfn);
   owner.swapped.delete(index);
   swap.shmemSlots.delete(slot);
+  // shmem_recalc_inode: a tmpfs page gone from swap too is uncharged (shmem_inode_unacct_blocks;
+  // a shared anonymous object's pages were charged whole, shmem_acct_size)
+  if (!(owner instanceof ShmemObject)) ctx.env.pageCache.shmemAcct?.(-1);
   swap.put(slot);
   env.pages.flags[pfn] |= PageFlag.Dirty;
   shmemPages(owner).set(index, pfn);

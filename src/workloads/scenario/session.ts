@@ -6,7 +6,7 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import { HostMemoryError, InputError } from "../../base/errors.ts";
-import { Kernel, type TaskHandle } from "../../kernel/Kernel.ts";
+import { type FileHandle, Kernel, type TaskHandle } from "../../kernel/Kernel.ts";
 import { compileStatement } from "./compile.ts";
 import type { Stmt } from "./lang/ast.ts";
 import { parseLine, parseScenario } from "./lang/parser.ts";
@@ -127,6 +127,11 @@ export class Session {
 
   get processes(): ReadonlyMap<string, TaskHandle> {
     return this.rt?.procs ?? new Map();
+  }
+
+  /** The files the statements run so far created (`file`, `memfd`), by name (empty before boot). */
+  get files(): ReadonlyMap<string, FileHandle> {
+    return this.rt?.files ?? new Map();
   }
 
   get booted(): boolean {
