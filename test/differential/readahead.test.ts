@@ -94,6 +94,26 @@ function vmlabMmap(raKb: number, pages: number, touch: number): number[][] {
 }
 
 /**
+ * The LRU state of a file's first `n` pages, one letter each as the probe
+ * prints kpageflags: B active and referenced, A active, R referenced, -
+ * neither, ? not cached.
+ */
+function lruFlags(k: Kernel, f: ReturnType<Kernel["createFile"]>, n: number): string {
+  const v = k.vmscan;
+  let flags = "";
+  for (let i = 0; i < n; i++) {
+    const pfn = f.cache.get(i);
+    if (pfn === undefined) flags += "?";
+    else {
+      const act = v.lru[pfn] === Lru.ActiveFile;
+      const ref = v.referenced[pfn] === 1;
+      flags += act ? (ref ? "B" : "A") : ref ? "R" : "-";
+    }
+  }
+  return flags;
+}
+
+/**
  * Each case's host record against vmlab's (`want`), through `got`; a case
  * that differs is compared again with a fresh run of the probe, up to 3
  * runs in all (the host's noise only takes pages away), and the last run's
@@ -215,17 +235,7 @@ function vmlabOpenFiles(raKb: number): Map<string, unknown> {
       for (let pass = 0; pass < (exp === "twice" ? 2 : 1); pass++)
         for (let i = 0; i < 64; i++) expect(k.fileIo(0, f, buf, PG, false, i * PG)).toBe(PG);
     expect(k.fadvise(t, other, 0n, 0n, "dontneed")).toBe(0n);
-    const v = k.vmscan;
-    let flags = "";
-    for (let i = 0; i < 64; i++) {
-      const pfn = f.cache.get(i);
-      if (pfn === undefined) flags += "?";
-      else {
-        const act = v.lru[pfn] === Lru.ActiveFile;
-        const ref = v.referenced[pfn] === 1;
-        flags += act ? (ref ? "B" : "A") : ref ? "R" : "-";
-      }
-    }
+    const flags = lruFlags(k, f, 64);
     expect(checkInvariants(k)).toEqual([]);
     out.set(exp, { flags });
   }
@@ -257,17 +267,7 @@ function vmlabOpenFiles(raKb: number): Map<string, unknown> {
       expect(k.munmap(t, m, BigInt(64 * PG))).toBe(0n);
     }
     expect(k.fadvise(t, other, 0n, 0n, "dontneed")).toBe(0n);
-    const v = k.vmscan;
-    let flags = "";
-    for (let i = 0; i < 64; i++) {
-      const pfn = f.cache.get(i);
-      if (pfn === undefined) flags += "?";
-      else {
-        const act = v.lru[pfn] === Lru.ActiveFile;
-        const ref = v.referenced[pfn] === 1;
-        flags += act ? (ref ? "B" : "A") : ref ? "R" : "-";
-      }
-    }
+    const flags = lruFlags(k, f, 64);
     expect(checkInvariants(k)).toEqual([]);
     out.set(exp, { flags });
   }
