@@ -9,20 +9,17 @@
  * shmem references, the HugeTLB pool, the commitment, and the invariant
  * checker finds nothing.
  */
+
 import { describe, expect, it } from "vitest";
-import { Session } from "../../workloads/scenario/session.ts";
+import type { Session } from "../../workloads/scenario/session.ts";
+import { feedSession } from "../../workloads/scenario/testKit.ts";
 import type { KernelCore } from "../core/core.ts";
 import { shmObjects } from "../ipc/shm.ts";
 import { mmapArgs, type TaskHandle } from "../Kernel.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { PageKind } from "./PageDesc.ts";
 
-function session(text: string): Session {
-  const s = new Session();
-  const lines = text.trim().split("\n");
-  for (let i = 0; i < lines.length; i++) s.feed(lines[i], i + 1);
-  return s;
-}
+const session = feedSession;
 
 /**
  * __vm_enough_memory's user reserve for A (mm/util.c): min(total_vm / 32,

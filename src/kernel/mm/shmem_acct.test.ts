@@ -9,17 +9,12 @@
  * shmem_recalc_inode; mm/memfd.c memfd_create (shmem_file_setup VM_NORESERVE)
  */
 import { describe, expect, it } from "vitest";
-import { Session } from "../../workloads/scenario/session.ts";
-import { checkedMetrics } from "../../workloads/scenario/testKit.ts";
+import type { Session } from "../../workloads/scenario/session.ts";
+import { checkedMetrics, feedSession } from "../../workloads/scenario/testKit.ts";
 
 const run = checkedMetrics;
 
-function session(text: string): Session {
-  const s = new Session();
-  const lines = text.trim().split("\n");
-  for (let i = 0; i < lines.length; i++) s.feed(lines[i], i + 1);
-  return s;
-}
+const session = feedSession;
 
 const committed = (s: Session) => s.kernel!.view.meminfo().Committed_AS / 4096;
 

@@ -10,15 +10,10 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../base/errors.ts";
 import { Session } from "../../workloads/scenario/session.ts";
-import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { expectationFailures, feedSession } from "../../workloads/scenario/testKit.ts";
 import { mmapArgs, type TaskHandle } from "../Kernel.ts";
 
-function session(text: string): Session {
-  const s = new Session();
-  const lines = text.trim().split("\n");
-  for (let i = 0; i < lines.length; i++) s.feed(lines[i], i + 1);
-  return s;
-}
+const session = feedSession;
 
 const committed = (s: Session) => s.kernel!.view.meminfo().Committed_AS / 4096;
 const limit = (s: Session) => s.kernel!.view.meminfo().CommitLimit / 4096;

@@ -6,17 +6,13 @@
  * privileged spec §12.3.2 superpages), checked by reading the byte the
  * process wrote back from that physical address.
  */
+
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import { InvalidateHow } from "../../hw/mmu/TlbArray.ts";
-import { Session } from "../../workloads/scenario/session.ts";
+import { feedSession } from "../../workloads/scenario/testKit.ts";
 
-function session(text: string): Session {
-  const s = new Session();
-  const lines = text.trim().split("\n");
-  for (let i = 0; i < lines.length; i++) s.feed(lines[i], i + 1);
-  return s;
-}
+const session = feedSession;
 
 /** The pa and frames an explain's `-> pa` line names. */
 function paLine(lines: string[]): { pa: number; frame: number; base: number | null } {

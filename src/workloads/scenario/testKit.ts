@@ -5,7 +5,7 @@
  * Used by tests only.
  */
 import { InputError } from "../../base/errors.ts";
-import { runScenario } from "./session.ts";
+import { runScenario, Session } from "./session.ts";
 
 /** The failed expectations of a run (with the invariant checker on), as "line N: TEXT (got V)"; a run without any is an error. */
 export function expectationFailures(src: string): string[] {
@@ -36,4 +36,12 @@ export function checkedMetrics(src: string): (name: string) => number {
     .map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
   if (failed.length > 0) throw new Error(`failed expectations:\n${failed.join("\n")}`);
   return (name) => Number(BigInt(r.metrics[name]));
+}
+
+/** A live session fed `text` line by line (line numbers from 1), to drive further through its kernel. */
+export function feedSession(text: string): Session {
+  const s = new Session();
+  const lines = text.trim().split("\n");
+  for (let i = 0; i < lines.length; i++) s.feed(lines[i], i + 1);
+  return s;
 }
