@@ -140,6 +140,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   readonly dropCachesStats = { drop_pagecache: 0, drop_slab: 0 };
   /** OOM kills so far, and the kernel's report line for each */
   oomKills = 0;
+  vmEnoughWarnings = 0;
   readonly oomReports: string[] = [];
 
   // ---- state the kernel's modules share (KernelCore), not for callers ----

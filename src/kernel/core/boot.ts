@@ -169,6 +169,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       adminReserveKbytes: 0,
       userReserveKbytes: 0,
       shmemCommitted: 0,
+      warnNotEnough: (bytes) => warnNotEnough(k, bytes),
       totalRamPages: () => buddy.managedPages(),
       totalSwapPages: () => swap?.totalPages ?? 0,
       // vm_committed_as: each mm once (threads share one), and the shmem inodes' charges
@@ -266,6 +267,22 @@ function initReserves(s: MmSettings, freePages: number): void {
   const freeKbytes = freePages * 4;
   s.userReserveKbytes = Math.min(Math.floor(freeKbytes / 32), 1 << 17);
   s.adminReserveKbytes = Math.min(Math.floor(freeKbytes / 32), 1 << 13);
+}
+
+/**
+ * __vm_enough_memory's warning in the kernel log, for the task running on
+ * the CPU the request came from, rate-limited as pr_warn_ratelimited is
+ * (DEFAULT_RATELIMIT_BURST: 10 in an interval of 5 s; vmlab's clock does not
+ * advance, so after ten the rest are suppressed).
+ * Linux: mm/util.c __vm_enough_memory, include/linux/ratelimit_types.h
+ */
+function warnNotEnough(k: KernelCore, bytes: number): void {
+  if (k.vmEnoughWarnings >= 10) return;
+  k.vmEnoughWarnings++;
+  const t = k.current[k.runningCpu];
+  k.log.push(
+    `__vm_enough_memory: pid: ${t?.pid ?? 0}, comm: ${t?.comm ?? "swapper/0"}, bytes: ${bytes} not enough memory for the allocation`,
+  );
 }
 
 /** mem_init_print_info: the boot's memory line in dmesg. */

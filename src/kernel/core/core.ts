@@ -356,6 +356,8 @@ export interface KernelCore extends KernelParts {
   readonly dropCachesStats: DropCachesStats;
   /** OOM kills so far, and the kernel's report line for each */
   oomKills: number;
+  /** __vm_enough_memory warnings printed so far (its pr_warn_ratelimited burst) */
+  vmEnoughWarnings: number;
   readonly oomReports: string[];
   readonly oopses: Oops[];
   panicked: string | null;

@@ -192,6 +192,8 @@ export interface MmSettings {
   userReserveKbytes: number;
   /** pages shmem inodes hold in vm_committed_as (shmem_acct_size, shmem_acct_blocks) */
   shmemCommitted: number;
+  /** __vm_enough_memory's rate-limited warning for a refused request of `bytes` (absent: none) */
+  warnNotEnough?: (bytes: number) => void;
   totalRamPages: () => number;
   totalSwapPages: () => number;
   /** vm_committed_as: every mm's accounted VMAs and shmemCommitted */

@@ -248,6 +248,24 @@ expect meminfo.Committed_AS == c0
     ).toEqual([]);
   });
 
+  it("a refused request leaves __vm_enough_memory's warning in the kernel log, ten at most (pr_warn_ratelimited)", () => {
+    const s = session("machine ram=64M swap=0 overcommit=never\nspawn A\nA: a = mmap 1G\nA: b = mmap 8M\n");
+    const k = s.kernel!;
+    const A = s.processes.get("A")!;
+    const warns = () => k.view.log(0).filter((l) => l.startsWith("__vm_enough_memory"));
+    expect(s.variables.get("a")).toBe(-12n);
+    expect(warns()).toEqual([
+      `__vm_enough_memory: pid: ${k.view.task(A).pid}, comm: A, bytes: 1073741824 not enough memory for the allocation`,
+    ]);
+    // a brk refused by the same check warns with its own size; the burst ends at ten
+    for (let i = 0; i < 12; i++) expect(k.brk(A, 1n << 30n)).toBe(-12n);
+    expect(warns().length).toBe(10);
+    expect(warns()[1]).toMatch(/bytes: 1073741824 not enough memory/);
+    // heuristic mode warns too (the same error path)
+    const h = session("machine ram=64M swap=0\nspawn A\nA: a = mmap 1G\n");
+    expect(h.kernel!.view.log(0).filter((l) => l.startsWith("__vm_enough_memory")).length).toBe(1);
+  });
+
   it("sysctl's overcommit keys: errors with their position, the value read back", () => {
     const bad = session("machine ram=64M\n");
     let err: InputError | null = null;

@@ -45,12 +45,18 @@ export function vmEnoughMemory(
 ): boolean {
   const s = ctx.settings;
   if (s.overcommit === "always") return true;
-  if (s.overcommit === "heuristic") return pages <= s.totalRamPages() + s.totalSwapPages();
-  let allowed = vmCommitLimit(ctx);
-  if (!capSysAdmin) allowed -= Math.floor(s.adminReserveKbytes / 4);
-  if (mm !== null) allowed -= Math.min(Math.floor(mm.totalVm() / 32), Math.floor(s.userReserveKbytes / 4));
-  // vm_acct_memory(pages) first, then percpu_counter_read_positive(&vm_committed_as) < allowed
-  return s.committedPages() + pending + pages < allowed;
+  let ok: boolean;
+  if (s.overcommit === "heuristic") ok = pages <= s.totalRamPages() + s.totalSwapPages();
+  else {
+    let allowed = vmCommitLimit(ctx);
+    if (!capSysAdmin) allowed -= Math.floor(s.adminReserveKbytes / 4);
+    if (mm !== null) allowed -= Math.min(Math.floor(mm.totalVm() / 32), Math.floor(s.userReserveKbytes / 4));
+    // vm_acct_memory(pages) first, then percpu_counter_read_positive(&vm_committed_as) < allowed
+    ok = s.committedPages() + pending + pages < allowed;
+  }
+  // error: pr_warn_ratelimited("%s: pid: %d, comm: %s, bytes: %lu not enough memory for the allocation")
+  if (!ok) s.warnNotEnough?.(pages * 4096);
+  return ok;
 }
 
 /** VM_NORESERVE for MAP_NORESERVE: honoured unless vm.overcommit_memory is 2 (do_mmap). */
