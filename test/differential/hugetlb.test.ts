@@ -18,7 +18,15 @@ import { Access } from "../../src/hw/access.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { HPAGE, poolSkip, runPoolProbe, type SmapsFields, type Step } from "./hugetlbKit.ts";
+import {
+  HPAGE,
+  poolSkip,
+  runPoolProbe,
+  type SmapsFields,
+  type Step,
+  smapsFieldsOf,
+  stepOf,
+} from "./hugetlbKit.ts";
 import { buildProbe } from "./probeKit.ts";
 
 /** The probe's steps on vmlab (x86-64: 2 MiB huge pages, as the host's), and its smaps records. */
@@ -26,17 +34,7 @@ function vmlabSteps(): { steps: Step[]; smaps: SmapsFields[] } {
   const smapsOut: SmapsFields[] = [];
   const k = new Kernel({ ramBytes: 256 << 20, cpus: 2 });
   const steps: Step[] = [];
-  const report = (exp: string, ret: number | bigint) => {
-    const m = k.view.meminfo();
-    steps.push({
-      exp,
-      ret: Number(ret),
-      total: m.HugePages_Total,
-      free: m.HugePages_Free,
-      rsvd: m.HugePages_Rsvd,
-      surp: m.HugePages_Surp,
-    });
-  };
+  const report = (exp: string, ret: number | bigint) => steps.push(stepOf(k, exp, ret));
   const t = k.spawn("probe")!;
   k.switchTo(0, t);
   const write = (task: typeof t, va: bigint, v: number) => k.userAccess(0, task, va, Access.Write, v);
@@ -68,18 +66,7 @@ function vmlabSteps(): { steps: Step[]; smaps: SmapsFields[] } {
     ["smaps-private", p],
     ["smaps-shared", s],
   ] as const) {
-    const v = k.view.smaps(t).find((x) => x.vma.start === va)!;
-    smapsOut.push({
-      exp,
-      KernelPageSize: v.kernelPageSize / 1024,
-      MMUPageSize: v.kernelPageSize / 1024,
-      Rss: v.rss / 1024,
-      Shared_Hugetlb: v.sharedHugetlb / 1024,
-      Private_Hugetlb: v.privateHugetlb / 1024,
-      // soft-dirty: vmlab's x86-64 has it (VM_SOFTDIRTY on every VMA), a host without
-      // CONFIG_MEM_SOFT_DIRTY shows no "sd" (test/differential/views.test.ts compares it apart)
-      VmFlags: `${v.mnemonics.filter((m) => m !== "sd").join(" ")} `,
-    });
+    smapsOut.push(smapsFieldsOf(k, t, va, exp));
   }
   const big = k.mmap(t, mmapArgs(4 * Number(HPAGE), { hugetlb: true }));
   report("enomem", big < 0n ? big : 0);

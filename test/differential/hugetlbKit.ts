@@ -5,6 +5,7 @@
  * probe's run with the host's pool written back whatever happens.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import type { Kernel, TaskHandle } from "../../src/kernel/Kernel.ts";
 import { hostRun, underHostLock } from "./probeKit.ts";
 
 export const HPAGE = 2n << 20n;
@@ -67,4 +68,33 @@ export function runPoolProbe<T>(path: string): T[] {
       if (readSysctl(NR) !== oldNr) writeFileSync(NR, `${oldNr}\n`);
     });
   }
+}
+
+/** vmlab's record of a step: its return and meminfo's HugePages_* after it. */
+export function stepOf(k: Kernel, exp: string, ret: number | bigint): Step {
+  const m = k.view.meminfo();
+  return {
+    exp,
+    ret: Number(ret),
+    total: m.HugePages_Total,
+    free: m.HugePages_Free,
+    rsvd: m.HugePages_Rsvd,
+    surp: m.HugePages_Surp,
+  };
+}
+
+/** vmlab's smaps fields of the VMA of `task` that starts at `va`, as the probe prints them (kB). */
+export function smapsFieldsOf(k: Kernel, task: TaskHandle, va: bigint, exp: string): SmapsFields {
+  const v = k.view.smaps(task).find((x) => x.vma.start === va)!;
+  return {
+    exp,
+    KernelPageSize: v.kernelPageSize / 1024,
+    MMUPageSize: v.kernelPageSize / 1024,
+    Rss: v.rss / 1024,
+    Shared_Hugetlb: v.sharedHugetlb / 1024,
+    Private_Hugetlb: v.privateHugetlb / 1024,
+    // soft-dirty: vmlab's x86-64 has it (VM_SOFTDIRTY on every VMA), a host without
+    // CONFIG_MEM_SOFT_DIRTY shows no "sd" (test/differential/views.test.ts compares it apart)
+    VmFlags: `${v.mnemonics.filter((m) => m !== "sd").join(" ")} `,
+  };
 }

@@ -16,10 +16,19 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import { F_SEAL_GROW, MFD_ALLOW_SEALING, MFD_HUGETLB } from "../../src/kernel/core/memfd.ts";
 import { IPC_PRIVATE, SHM_HUGETLB, SHM_NORESERVE } from "../../src/kernel/ipc/shm.ts";
+import type { TaskHandle } from "../../src/kernel/Kernel.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { HPAGE, poolSkip, runPoolProbe, type SmapsFields, type Step } from "./hugetlbKit.ts";
+import {
+  HPAGE,
+  poolSkip,
+  runPoolProbe,
+  type SmapsFields,
+  type Step,
+  smapsFieldsOf,
+  stepOf,
+} from "./hugetlbKit.ts";
 import { buildProbe } from "./probeKit.ts";
 
 type Rec = Step | SmapsFields;
@@ -31,30 +40,8 @@ const AFTER_CLOSE = new Set(["memfd-sealing", "memfd-add-seals", "memfd-get-seal
 function vmlabSteps(): Rec[] {
   const out: Rec[] = [];
   const k = new Kernel({ ramBytes: 256 << 20, cpus: 2 });
-  const report = (exp: string, ret: number | bigint) => {
-    const m = k.view.meminfo();
-    out.push({
-      exp,
-      ret: Number(ret),
-      total: m.HugePages_Total,
-      free: m.HugePages_Free,
-      rsvd: m.HugePages_Rsvd,
-      surp: m.HugePages_Surp,
-    });
-  };
-  const smaps = (exp: string, task: ReturnType<typeof k.spawn> & object, va: bigint) => {
-    const v = k.view.smaps(task).find((x) => x.vma.start === va)!;
-    out.push({
-      exp,
-      KernelPageSize: v.kernelPageSize / 1024,
-      MMUPageSize: v.kernelPageSize / 1024,
-      Rss: v.rss / 1024,
-      Shared_Hugetlb: v.sharedHugetlb / 1024,
-      Private_Hugetlb: v.privateHugetlb / 1024,
-      // soft-dirty: compared apart (test/differential/views.test.ts)
-      VmFlags: `${v.mnemonics.filter((m) => m !== "sd").join(" ")} `,
-    });
-  };
+  const report = (exp: string, ret: number | bigint) => out.push(stepOf(k, exp, ret));
+  const smaps = (exp: string, task: TaskHandle, va: bigint) => out.push(smapsFieldsOf(k, task, va, exp));
   const t = k.spawn("probe")!;
   k.switchTo(0, t);
   const access = (task: typeof t, va: bigint, w: boolean, v = 0) =>
