@@ -12,20 +12,8 @@ import { Access } from "../../hw/access.ts";
 import type { TaskHandle } from "../Kernel.ts";
 import { KernelImpl } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
+import { rng } from "./mm.testkit.ts";
 import { mmapArgs } from "./userMm.ts";
-
-/** xorshift32: the same sequence on every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 const ARCHS = ["x86_64", "arm64", "riscv-sv39", "i386-pae", "i386"] as const;
 

@@ -16,29 +16,15 @@ import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { compoundOf } from "../view/pageTypes.ts";
 import { shrinkSlab } from "./deferred_split.ts";
-import { mmapArgs } from "./userMm.ts";
+import { K64, region, write } from "./mm.testkit.ts";
 
 const PAGE = 4096n;
-const K64 = 64n << 10n;
 
 function boot(arch: "x86_64" | "arm64", thp: "never" | "madvise" | "always" = "never") {
   const k = new Kernel({ arch, ramBytes: 256 * 2 ** 20, cpus: 1, thp, swapBytes: 64 * 2 ** 20 });
   const t = k.spawn("A")!;
   k.switchTo(0, t);
   return { k, t, m: k.userMm.env.mthp!, q: k.userMm.env.deferredSplit! };
-}
-
-/** A 64K-aligned anonymous range of `bytes` (mapped with 64K to spare, then trimmed to start aligned). */
-function region(k: Kernel, t: Task, bytes: bigint): bigint {
-  const r = k.mmap(t, mmapArgs(Number(bytes + K64)));
-  const base = ((r + K64 - 1n) / K64) * K64;
-  if (base > r) expect(k.munmap(t, r, base - r)).toBe(0n);
-  if (base + bytes < r + bytes + K64) expect(k.munmap(t, base + bytes, r + K64 - base)).toBe(0n);
-  return base;
-}
-
-function write(k: Kernel, t: Task, va: bigint, v = 7): void {
-  expect(k.userAccess(0, t, va, Access.Write, v).ok).toBe(true);
 }
 
 function read(k: Kernel, t: Task, va: bigint): number {

@@ -14,6 +14,7 @@ import { Access } from "../../hw/access.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
+import { rng } from "./mm.testkit.ts";
 import { mmapArgs } from "./userMm.ts";
 import { swapOutLargeFolio } from "./vmscan_swapout.ts";
 
@@ -262,19 +263,6 @@ for (const arch of ["x86_64", "arm64"] as const)
       expect(checkInvariants(k)).toEqual([]);
     });
   });
-
-/** xorshift32: the same sequence on every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 describe.each([
   ["x86_64", "never"],

@@ -11,13 +11,12 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
-import { mmapArgs } from "../../mm/userMm.ts";
+import { K64, region, write } from "../../mm/mm.testkit.ts";
 import { checkInvariants } from "../../view/invariants.ts";
 import type { Arm64ContPte } from "./contpte.ts";
 import { PteHi, PteLo } from "./pgtable.ts";
 
 const PAGE = 4096n;
-const K64 = 64n << 10n;
 const RO = { r: true, w: false, x: false };
 const RW = { r: true, w: true, x: false };
 
@@ -34,19 +33,6 @@ function boot(arch: "arm64" | "x86_64" = "arm64", checkCoherence = false) {
   k.switchTo(0, t);
   expect(k.mthpSet(64, "always")).toBe(true);
   return { k, t, cp: k.userMm.env.pgtable.contpte as Arm64ContPte | null };
-}
-
-/** A 64K-aligned anonymous range of `bytes`. */
-function region(k: Kernel, t: Task, bytes: bigint): bigint {
-  const r = k.mmap(t, mmapArgs(Number(bytes + K64)));
-  const base = ((r + K64 - 1n) / K64) * K64;
-  if (base > r) expect(k.munmap(t, r, base - r)).toBe(0n);
-  if (base + bytes < r + bytes + K64) expect(k.munmap(t, base + bytes, r + K64 - base)).toBe(0n);
-  return base;
-}
-
-function write(k: Kernel, t: Task, va: bigint, v = 7): void {
-  expect(k.userAccess(0, t, va, Access.Write, v).ok).toBe(true);
 }
 
 function folds(k: Kernel): number {
