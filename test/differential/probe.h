@@ -104,6 +104,13 @@ static inline long probe_read_long(const char *path) {
     return v;
 }
 
+/* the number in the file `name` of directory `dir` (a path ending in '/'), read through buf; -1 if unreadable */
+static inline long probe_dir_long(char *buf, long size, const char *dir, const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "%s%s", dir, name);
+    return probe_readfile(buf, size, path) > 0 ? strtol(buf + 1, NULL, 10) : -1;
+}
+
 /* the bracketed word of a sysfs choice file ("always [madvise] never") into w (wsize bytes), the
    file read through buf (size bytes); -1 if unreadable */
 static inline int probe_selected(char *buf, long size, const char *path, char *w, int wsize) {

@@ -34,20 +34,7 @@ static char *map(long len, int flags) {
 
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 4;
-    old_nr = read_long("/proc/sys/vm/nr_hugepages");
-    old_over = read_long("/proc/sys/vm/nr_overcommit_hugepages");
-    if (old_nr != 0 || old_over != 0) {
-        /* another user of the pool: its counts would mix with ours */
-        printf("{\"exp\":\"skip\",\"why\":\"nr_hugepages %ld, nr_overcommit_hugepages %ld already set\"}\n", old_nr,
-               old_over);
-        return 0;
-    }
-    atexit(restore);
-    if (write_long("/proc/sys/vm/nr_overcommit_hugepages", 0) != 0 ||
-        write_long("/proc/sys/vm/nr_hugepages", n) != 0 || read_long("/proc/sys/vm/nr_hugepages") != n) {
-        printf("{\"exp\":\"skip\",\"why\":\"cannot set nr_hugepages to %ld\"}\n", n);
-        return 0;
-    }
+    if (set_pool(n) != 0) return 0;
     report("set", n);
 
     char *p = map(HPAGE + 4096, MAP_PRIVATE); /* the length rounds up to 2 huge pages */

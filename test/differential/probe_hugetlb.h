@@ -93,4 +93,24 @@ static int touch_bus(char *a, long off) {
 }
 
 
+/* the pool set to n pages (nr_overcommit_hugepages 0), written back at exit; 0, or -1 after a
+   "skip" record when another user's pool is set or the write does not take */
+static int set_pool(long n) {
+    old_nr = read_long("/proc/sys/vm/nr_hugepages");
+    old_over = read_long("/proc/sys/vm/nr_overcommit_hugepages");
+    if (old_nr != 0 || old_over != 0) {
+        /* another user of the pool: its counts would mix with ours */
+        printf("{\"exp\":\"skip\",\"why\":\"nr_hugepages %ld, nr_overcommit_hugepages %ld already set\"}\n", old_nr,
+               old_over);
+        return -1;
+    }
+    atexit(restore);
+    if (write_long("/proc/sys/vm/nr_overcommit_hugepages", 0) != 0 ||
+        write_long("/proc/sys/vm/nr_hugepages", n) != 0 || read_long("/proc/sys/vm/nr_hugepages") != n) {
+        printf("{\"exp\":\"skip\",\"why\":\"cannot set nr_hugepages to %ld\"}\n", n);
+        return -1;
+    }
+    return 0;
+}
+
 #endif

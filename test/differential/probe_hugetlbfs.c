@@ -41,19 +41,7 @@ static long shm_nattch(int id, long *mode) {
 }
 
 int main(void) {
-    old_nr = read_long("/proc/sys/vm/nr_hugepages");
-    old_over = read_long("/proc/sys/vm/nr_overcommit_hugepages");
-    if (old_nr != 0 || old_over != 0) {
-        printf("{\"exp\":\"skip\",\"why\":\"nr_hugepages %ld, nr_overcommit_hugepages %ld already set\"}\n", old_nr,
-               old_over);
-        return 0;
-    }
-    atexit(restore);
-    if (write_long("/proc/sys/vm/nr_overcommit_hugepages", 0) != 0 ||
-        write_long("/proc/sys/vm/nr_hugepages", 4) != 0 || read_long("/proc/sys/vm/nr_hugepages") != 4) {
-        printf("{\"exp\":\"skip\",\"why\":\"cannot set nr_hugepages to 4\"}\n");
-        return 0;
-    }
+    if (set_pool(4) != 0) return 0;
     report("set", 4);
 
     int id = shmget(IPC_PRIVATE, 3L << 20, IPC_CREAT | SHM_HUGETLB | 0600);

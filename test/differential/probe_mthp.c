@@ -65,11 +65,7 @@ static void on_signal(int sig) {
 
 #define selected(path, w, size) probe_selected(buf, sizeof buf, path, w, size)
 
-static long stat64k(const char *name) {
-    char path[160];
-    snprintf(path, sizeof path, STATS "%s", name);
-    return readfile(path) > 0 ? strtol(buf, NULL, 10) : -1;
-}
+#define stat64k(name) probe_dir_long(buf, sizeof buf, STATS, name)
 
 #define smaps_kb(addr, field) probe_smaps_kb(buf, sizeof buf, addr, field)
 

@@ -75,11 +75,7 @@ static void on_signal(int sig) {
 
 #define selected(path, w, size) probe_selected(buf, sizeof buf, path, w, size)
 
-static long stat64k(const char *name) {
-    char path[160];
-    snprintf(path, sizeof path, STATS "%s", name);
-    return readfile(path) > 0 ? strtol(buf, NULL, 10) : -1;
-}
+#define stat64k(name) probe_dir_long(buf, sizeof buf, STATS, name)
 
 struct counts {
     long swpout, fallback, split, pswpout;
