@@ -11,8 +11,8 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import type { TaskHandle } from "../Kernel.ts";
 import { KernelImpl } from "../KernelImpl.ts";
+import { rng } from "../mm.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
-import { rng } from "./mm.testkit.ts";
 import { mmapArgs } from "./userMm.ts";
 
 const ARCHS = ["x86_64", "arm64", "riscv-sv39", "i386-pae", "i386"] as const;

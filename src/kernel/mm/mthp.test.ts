@@ -13,10 +13,10 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { K64, region, write } from "../mm.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { compoundOf } from "../view/pageTypes.ts";
 import { shrinkSlab } from "./deferred_split.ts";
-import { K64, region, write } from "./mm.testkit.ts";
 
 const PAGE = 4096n;
 

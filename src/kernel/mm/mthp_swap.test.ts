@@ -13,8 +13,8 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { rng } from "../mm.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
-import { rng } from "./mm.testkit.ts";
 import { mmapArgs } from "./userMm.ts";
 import { swapOutLargeFolio } from "./vmscan_swapout.ts";
 

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
-import { K64, region, write } from "../../mm/mm.testkit.ts";
+import { K64, region, write } from "../../mm.testkit.ts";
 import { checkInvariants } from "../../view/invariants.ts";
 import type { Arm64ContPte } from "./contpte.ts";
 import { PteHi, PteLo } from "./pgtable.ts";

@@ -4,10 +4,10 @@
  * user write for the mTHP and arm64 contpte tests.
  */
 import { expect } from "vitest";
-import { Access } from "../../hw/access.ts";
-import type { Task } from "../core/task.ts";
-import type { KernelImpl as Kernel } from "../KernelImpl.ts";
-import { mmapArgs } from "./userMm.ts";
+import { Access } from "../hw/access.ts";
+import type { Task } from "./core/task.ts";
+import type { KernelImpl as Kernel } from "./KernelImpl.ts";
+import { mmapArgs } from "./mm/userMm.ts";
 
 /** 64 KiB, as a byte count */
 export const K64 = 64n << 10n;
