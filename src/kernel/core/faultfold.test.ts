@@ -51,6 +51,8 @@ interface Opts {
   thp?: "never" | "always";
   mthpKb?: number;
   extra?: object;
+  /** the largest mapping and run, in pages (pressure: runs that fault RAM full) */
+  big?: number;
 }
 
 function scenario(seed: number, steps: number, o: Opts) {
@@ -79,6 +81,7 @@ function scenario(seed: number, steps: number, o: Opts) {
   };
   spawn();
   const folded0 = faultFold.folded;
+  const slow0 = faultFold.slow;
   let touches = 0;
   for (let step = 0; step < steps; step++) {
     if (live.length === 0) spawn();
@@ -94,7 +97,7 @@ function scenario(seed: number, steps: number, o: Opts) {
     };
     const op = maps.length === 0 ? 0 : rng.below(20);
     if (op < 3) {
-      const len = (1 + rng.below(rng.below(3) === 0 ? 1500 : 96)) * 4096;
+      const len = (1 + rng.below(rng.below(3) === 0 ? (o.big ?? 1500) : 96)) * 4096;
       const prot = rng.pick([
         { r: true, w: true, x: false },
         { r: true, w: true, x: false },
@@ -151,7 +154,7 @@ function scenario(seed: number, steps: number, o: Opts) {
       // its end into the next mapping or a hole; reads, other strides, descending runs
       const [start, len] = rng.pick(maps);
       const stride = rng.pick([4096, 4096, 4096, 4096, -4096, 8192, 3000, 100]);
-      const count = 1 + rng.below(rng.below(3) === 0 ? 1200 : 80);
+      const count = 1 + rng.below(rng.below(3) === 0 ? (o.big ?? 1200) : 80);
       let va = start + BigInt(rng.below(Number(len)));
       if (stride < 0 && va < BigInt(-stride * count)) va = BigInt(-stride * count);
       const access = rng.below(5) === 0 ? Access.Read : Access.Write;
@@ -175,14 +178,21 @@ function scenario(seed: number, steps: number, o: Opts) {
   }
   expect(snapshot(a)).toEqual(unfolded(() => snapshot(b)));
   const s = a.view.vmstat();
-  return { touches, folded: faultFold.folded - folded0, pgsteal: s.pgsteal ?? 0, pswpin: s.pswpin ?? 0 };
+  return {
+    touches,
+    folded: faultFold.folded - folded0,
+    slow: faultFold.slow - slow0,
+    pgsteal: s.pgsteal ?? 0,
+    pswpin: s.pswpin ?? 0,
+  };
 }
 
 describe("a run's demand-zero faults folded give what the handler gives fault by fault", () => {
   it("x86-64 with PTI, THP never, swap under pressure", () => {
-    const r = scenario(1, 160, { arch: "x86_64", ramMiB: 32, extra: { pti: true } });
+    const r = scenario(1, 160, { arch: "x86_64", ramMiB: 32, extra: { pti: true }, big: 9000 });
     expect(r.folded).toBeGreaterThan(400);
     expect(r.pgsteal).toBeGreaterThan(0);
+    expect(r.slow).toBeGreaterThan(0); // folded faults whose allocation woke kswapd or reclaimed
   });
   it("x86-64, THP always (the fold only where the leaf table is present)", () => {
     expect(scenario(2, 140, { arch: "x86_64", thp: "always" }).folded).toBeGreaterThan(300);

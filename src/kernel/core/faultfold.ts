@@ -27,8 +27,11 @@ import { accountFault } from "./gup.ts";
 import type { SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
 
-/** The fold's switch (tests: off on the twin kernel that takes every fault through its handler) and its count. */
-export const faultFold = { on: true, folded: 0 };
+/**
+ * The fold's switch (tests: off on the twin kernel that takes every fault through its handler), the
+ * faults it took, and those whose allocation entered the slow path (kswapd woken, reclaim, failure).
+ */
+export const faultFold = { on: true, folded: 0, slow: 0 };
 
 /** The leaf table of the run's last folded fault (one run at a time: reset at each run's start). */
 export const foldTable = new AnonFaultTable();
@@ -81,7 +84,10 @@ export function foldUserFault(
   faultFold.folded++;
   // an allocation that entered the slow path may have reclaimed (and freed page tables): the
   // next fault finds its table again
-  if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow) foldTable.reset();
+  if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow) {
+    foldTable.reset();
+    faultFold.slow++;
+  }
   if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) {
