@@ -160,9 +160,8 @@ function workerMain(workerData: unknown): void {
   /** This thread's CPU seconds (user + system) so far, from /proc/thread-self/stat; undefined elsewhere. */
   const threadCpu = (): number | undefined => {
     try {
-      const stat: string = fs.readFileSync("/proc/thread-self/stat", "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(f[11]) + Number(f[12])) / 100; // utime and stime, in clock ticks of 1/100 s
+      // the time on a CPU in ns (schedstat's first field), where stat's utime and stime count 10 ms ticks
+      return Number(fs.readFileSync("/proc/thread-self/schedstat", "latin1").split(" ")[0]) / 1e9;
     } catch {
       return undefined;
     }
