@@ -489,10 +489,10 @@ const WORKER_BODY = `"use strict";\nconst __name = (f) => f;\nconst foldInWorker
 const WORKER_SOURCE = `new Function("workerRequire", ${JSON.stringify(WORKER_BODY)})(require)(require("node:worker_threads").workerData);\n`;
 
 /**
- * A reading thread bin/vmlab.mjs started before the bundle was loaded
+ * A reading thread bin/vmlab.cjs started before the bundle was loaded
  * (`vmlab trace FILE`: a thread takes some 20 ms to start, on the other
  * core, while this one loads the CLI), waiting for its body and data in its
- * first message (bin/vmlab.mjs's PRESTART_SOURCE); taken once.
+ * first message (bin/vmlab.cjs's PRESTART_SOURCE); taken once.
  */
 function takePrestarted(): Worker | null {
   const g = globalThis as { __vmlabReader?: Worker };
