@@ -1,6 +1,6 @@
 // The one esbuild call of the bench runners (bundled.mjs, callgrind.mjs, touch-ab.mjs): a bench
 // file bundled as the CLI bundles the sources (ESM for Node 20, packages left external), so a
-// `const enum` imported from another module is inlined as it is in bin/vmlab.mjs's bundle.
+// `const enum` imported from another module is inlined as it is in bin/vmlab.cjs's bundle.
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 

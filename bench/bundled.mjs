@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs a bench file as the CLI runs the sources (bin/vmlab.mjs): one esbuild bundle, made into
+// Runs a bench file as the CLI runs the sources (bin/vmlab.cjs): one esbuild bundle, made into
 // bench/.build/ (git-ignored) on every run. Under tsx each module is compiled by itself, so a
 // `const enum` imported from another module (Pte, Meta, Access, EntryKind, ...) is not inlined:
 // every use is a getter call on the module's exports and a property load, on every touch (a CPU

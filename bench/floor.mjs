@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 const ROOT = resolve(import.meta.dirname, "..");
 const file = process.argv[2];
 const rounds = Number(process.argv[3] ?? 10);
-const vmlab = resolve(ROOT, "bin", "vmlab.mjs");
+const vmlab = resolve(ROOT, "bin", "vmlab.cjs");
 const vmref = resolve(ROOT, "bench", ".build", "vmref");
 const worker = `const { Worker } = require("node:worker_threads");
 new Worker("", { eval: true }).on("online", function () { this.terminate(); });`;

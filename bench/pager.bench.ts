@@ -1,7 +1,7 @@
 /**
  * `vmlab trace --pager linux` against machine mode (issue #20, goal 2): the
  * same trace through the kernel model's fault handling and through the
- * reference pager, each as a whole process (`bin/vmlab.mjs`, Node's start
+ * reference pager, each as a whole process (`bin/vmlab.cjs`, Node's start
  * included), one after the other, ROUNDS times. Prints each side's best and
  * median wall time, the ratio machine / linux (speed of --pager linux as a
  * fraction of machine mode's; the goal is 0.8 or more), and the TLB
@@ -19,7 +19,7 @@ const trace = process.argv[2] ?? resolve(SHARED, "traces", "gzip-10M.u64.zst");
 const frames = process.argv[3] ?? "1024";
 const rounds = Number(process.env.ROUNDS ?? 5);
 const tlb = "64x4,1536x12";
-const vmlab = resolve(ROOT, "bin", "vmlab.mjs");
+const vmlab = resolve(ROOT, "bin", "vmlab.cjs");
 
 function run(args: string[]): { seconds: number; out: string } {
   const t0 = process.hrtime.bigint();

@@ -35,7 +35,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { BUILD, buildVmref, COUNTERS, ROOT, SHARED } from "./common.ts";
 
-const VMLAB = resolve(ROOT, "bin", "vmlab.mjs");
+// package.json's bin, as `vmlab` runs (bin/vmlab.mjs loads the same launcher through Node's ES module loader)
+const VMLAB = resolve(ROOT, "bin", "vmlab.cjs");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ONLY = process.env.BENCH_ONLY;
 /** Whether the part is asked for (all but the pipe, unless BENCH_ONLY names one). */

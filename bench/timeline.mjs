@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The time line of whole `vmlab trace` processes (issue #20, goal 1): runs
-// `node TREE/bin/vmlab.mjs trace FILE ARGS` with VMLAB_TIMELINE=1 ROUNDS times
+// `node TREE/bin/vmlab.cjs trace FILE ARGS` (package.json's bin) with VMLAB_TIMELINE=1 ROUNDS times
 // (alternating the trees when several are given) and prints, per tree, the
 // median (and range) of each mark (ms since the process's performance
 // timeOrigin), of the time from spawn() to that origin, and from the exit
 // event to the parent seeing the process end.
 //   node bench/timeline.mjs FILE [--tree DIR]... [--rounds N] [-- vmlab trace options]
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 const argv = process.argv.slice(2);
@@ -27,7 +28,9 @@ if (trees.length === 0) trees.push(resolve(import.meta.dirname, ".."));
 function once(tree) {
   return new Promise((done, fail) => {
     const t0 = performance.timeOrigin + performance.now();
-    const child = spawn(process.execPath, [`${tree}/bin/vmlab.mjs`, "trace", file, ...extra], {
+    // the tree's launcher as package.json's bin names it (bin/vmlab.cjs, or bin/vmlab.mjs before it)
+    const bin = JSON.parse(readFileSync(`${tree}/package.json`, "utf8")).bin.vmlab;
+    const child = spawn(process.execPath, [`${tree}/${bin}`, "trace", file, ...extra], {
       env: { ...process.env, VMLAB_TIMELINE: "1" },
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -7,7 +7,7 @@
 //   wasm/hits.ts -> src/analysis/trace/hitsSharedWasm.ts (the same, importing a shared memory)
 // `node scripts/build-wasm.mjs` writes them; `--check` only says whether
 // they are stale (wasm.test.ts runs the same check). The embedding means
-// esbuild's bundle (bin/vmlab.mjs), vite's web build and tsx need no step
+// esbuild's bundle (bin/vmlab.cjs), vite's web build and tsx need no step
 // of their own; assemblyscript is needed only to rebuild.
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";

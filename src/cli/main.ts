@@ -9,7 +9,7 @@ import { DEFAULT_MAX_HOST_MEMORY } from "./shared/limits.ts";
 import { addTraceOptions } from "./trace/options.ts";
 
 // Each command's code is loaded when the command runs (`await import`), not at start-up:
-// in the bundle (bin/vmlab.mjs) a module loaded so is evaluated only then, with the Node
+// in the bundle (bin/vmlab.cjs) a module loaded so is evaluated only then, with the Node
 // modules it needs (http for ui, readline for repl, child_process, ...), so a command
 // pays for its own modules only (issue #20: start-up was a third of a 10 M-reference run).
 

@@ -1,5 +1,5 @@
 /**
- * bin/vmlab.mjs's code cache (issue #20, start-up): a cache is given to V8
+ * bin/vmlab.cjs's code cache (issue #20, start-up): a cache is given to V8
  * only with the bundle file it was made from (V8 checks no more than the
  * source's length), and one made from another file is replaced after a
  * successful run. And the bundle itself: never run once a source it was
@@ -51,12 +51,12 @@ describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's code cache", () => 
 
 describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's staleness check", () => {
   it("rebuilds when a source is edited in place or removed, and not otherwise", () => {
-    // a checkout of three sources beside a copy of bin/vmlab.mjs (esbuild from this one's node_modules)
+    // a checkout of three sources beside copies of bin/vmlab.cjs and bin/vmlab.mjs (esbuild from this one's node_modules)
     const root = mkdtempSync(join(tmpdir(), "vmlab-stale-"));
     try {
       mkdirSync(join(root, "bin"));
       mkdirSync(join(root, "src", "cli"), { recursive: true });
-      copyFileSync(join(ROOT, "bin", "vmlab.mjs"), join(root, "bin", "vmlab.mjs"));
+      for (const f of ["vmlab.cjs", "vmlab.mjs"]) copyFileSync(join(ROOT, "bin", f), join(root, "bin", f));
       symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"));
       writeFileSync(join(root, "package.json"), "{}");
       const word = join(root, "src", "cli", "word.ts");
@@ -67,8 +67,8 @@ describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's staleness check", (
       );
       writeFileSync(join(root, "src", "cli", "sweepTask.ts"), "export const task = 1;\n");
       const bundle = join(root, ".build", "cli", "vmlab.cjs");
-      const run = () => {
-        const r = spawnSync(process.execPath, [join(root, "bin", "vmlab.mjs"), "x"], {
+      const run = (bin = "vmlab.cjs") => {
+        const r = spawnSync(process.execPath, [join(root, "bin", bin), "x"], {
           cwd: root,
           encoding: "utf8",
           timeout: 30_000,
@@ -79,6 +79,16 @@ describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's staleness check", (
       const made = statSync(bundle).mtimeMs;
       expect(run()).toBe("0:one");
       expect(statSync(bundle).mtimeMs).toBe(made); // fresh: not made again
+      expect(run("vmlab.mjs")).toBe("0:one"); // the ES module name, which loads the same launcher
+      expect(statSync(bundle).mtimeMs).toBe(made);
+      // a bundle not made as this launcher makes them (no function around it; dated after every
+      // source): made again, not run, nor left to tsx
+      const wrapped = readFileSync(bundle, "latin1");
+      const plain = wrapped.slice(wrapped.indexOf("{") + 1, wrapped.lastIndexOf("})"));
+      writeFileSync(bundle, plain, "latin1");
+      utimesSync(bundle, made / 1000, made / 1000);
+      expect(run()).toBe("0:one");
+      expect(readFileSync(bundle, "latin1")).toBe(wrapped);
       // edited in place (the same inode, the directory's time unchanged), saved after the bundle was made
       writeFileSync(word, 'export const word: string = "two";\n');
       utimesSync(word, made / 1000 + 2, made / 1000 + 2);

@@ -3,9 +3,9 @@ import { resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 
-/** Runs the vmlab command as a user would. */
+/** Runs the vmlab command as a user would (package.json's bin). */
 export function vmlab(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [resolve(ROOT, "bin/vmlab.mjs"), ...args], {
+  const r = spawnSync(process.execPath, [resolve(ROOT, "bin/vmlab.cjs"), ...args], {
     cwd: ROOT,
     input,
     encoding: "utf8",

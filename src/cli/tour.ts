@@ -19,7 +19,7 @@ export interface TourOptions {
 
 /**
  * The hints the tour ends with: each a command that runs as printed in the repository's
- * directory (npx finds the package's own bin, bin/vmlab.mjs, without `npm link`).
+ * directory (npx finds the package's own bin, bin/vmlab.cjs, without `npm link`).
  */
 export const TOUR_NEXT = [
   "npx vmlab tour --list",

@@ -75,7 +75,7 @@ describe("a clearer voice: the tour", () => {
       .filter((l) => l.startsWith("  npx vmlab "));
     expect(hints.length).toBeGreaterThan(3);
     for (const hint of hints) {
-      // the shell expands examples/*/*.vm, as a user's would; npx vmlab is bin/vmlab.mjs
+      // the shell expands examples/*/*.vm, as a user's would; npx vmlab is bin/vmlab.cjs, which bin/vmlab.mjs loads
       const cmd = hint.trim().replace(/^npx vmlab /, `"${process.execPath}" bin/vmlab.mjs `);
       const h = spawnSync("sh", ["-c", cmd], { cwd: ROOT, encoding: "utf8", input: "", timeout: 120_000 });
       expect({ hint, status: h.status, stderr: h.stderr }).toEqual({ hint, status: 0, stderr: "" });

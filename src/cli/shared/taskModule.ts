@@ -1,7 +1,7 @@
 /**
  * Where piscina's threads load a sweep job from (`vmlab sweep`, `vmlab
  * worker`): the bundle's own sweepTask.mjs when vmlab runs from its bundle
- * (bin/vmlab.mjs builds both into .build/cli/), else the TypeScript source
+ * (bin/vmlab.cjs builds both into .build/cli/), else the TypeScript source
  * through tsx (tests, `node --import tsx`). A thread that loads the bundle
  * starts in a tenth of the time tsx takes to compile the sources.
  */

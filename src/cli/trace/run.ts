@@ -74,7 +74,7 @@ export async function runTraceCli(
   // which one bounds the wall clock (the simulation here, or the reading thread's zstd and fold)
   if (process.env.VMLAB_TRACE_CPU === "1") {
     const w = lastRingWaits();
-    const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(2));
+    const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
     process.stderr.write(
       `vmlab trace: main thread ${f(mainThreadCpu())} s CPU, reading thread ${f(w?.readingCpu)} s CPU; waited: main ${f(w?.mainWaited)} s for a slot, reading ${f(w?.readingWaited)} s for a free one\n`,
     );
@@ -100,12 +100,13 @@ export async function runTraceCli(
   return await report(summary, stats, o);
 }
 
-/** CPU seconds (user + system) of this thread so far (Linux: /proc/thread-self/stat), or NaN. */
+/**
+ * CPU seconds (user + system) of this thread so far, to the ns (Linux: /proc/thread-self/schedstat's
+ * first field, the time on a CPU; stat's utime and stime count 10 ms ticks), or NaN.
+ */
 function mainThreadCpu(): number {
   try {
-    const stat = readFileSync("/proc/thread-self/stat", "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return Number(readFileSync("/proc/thread-self/schedstat", "latin1").split(" ")[0]) / 1e9;
   } catch {
     return Number.NaN;
   }

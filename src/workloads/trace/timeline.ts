@@ -2,7 +2,7 @@
  * VMLAB_TIMELINE=1: a time line of one `vmlab trace` run (issue #20, goal 1),
  * printed to standard error when the process exits. Each mark is
  * milliseconds since the process started (performance.now(): Node counts
- * from its own start). bin/vmlab.mjs makes the list (globalThis.__vmlabTimeline)
+ * from its own start). bin/vmlab.cjs makes the list (globalThis.__vmlabTimeline)
  * and prints it; without the variable there is no list and `mark` does
  * nothing. The reading thread's marks (its own clock) come in its last
  * message, as absolute times, and are put on this thread's clock here.
@@ -11,7 +11,7 @@ type Marks = Array<[string, number]>;
 
 const g = globalThis as { __vmlabTimeline?: Marks };
 
-/** Whether marks are kept (VMLAB_TIMELINE=1 when bin/vmlab.mjs started). */
+/** Whether marks are kept (VMLAB_TIMELINE=1 when bin/vmlab.cjs started). */
 export function timelineOn(): boolean {
   return g.__vmlabTimeline !== undefined;
 }

@@ -160,9 +160,8 @@ function workerMain(workerData: unknown): void {
   /** This thread's CPU seconds (user + system) so far, from /proc/thread-self/stat; undefined elsewhere. */
   const threadCpu = (): number | undefined => {
     try {
-      const stat: string = fs.readFileSync("/proc/thread-self/stat", "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(f[11]) + Number(f[12])) / 100; // utime and stime, in clock ticks of 1/100 s
+      // the time on a CPU in ns (schedstat's first field), where stat's utime and stime count 10 ms ticks
+      return Number(fs.readFileSync("/proc/thread-self/schedstat", "latin1").split(" ")[0]) / 1e9;
     } catch {
       return undefined;
     }
@@ -490,10 +489,10 @@ const WORKER_BODY = `"use strict";\nconst __name = (f) => f;\nconst foldInWorker
 const WORKER_SOURCE = `new Function("workerRequire", ${JSON.stringify(WORKER_BODY)})(require)(require("node:worker_threads").workerData);\n`;
 
 /**
- * A reading thread bin/vmlab.mjs started before the bundle was loaded
+ * A reading thread bin/vmlab.cjs started before the bundle was loaded
  * (`vmlab trace FILE`: a thread takes some 20 ms to start, on the other
  * core, while this one loads the CLI), waiting for its body and data in its
- * first message (bin/vmlab.mjs's PRESTART_SOURCE); taken once.
+ * first message (bin/vmlab.cjs's PRESTART_SOURCE); taken once.
  */
 function takePrestarted(): Worker | null {
   const g = globalThis as { __vmlabReader?: Worker };
