@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { statementVerbs } from "../workloads/scenario/compile.ts";
+import { statementHelp } from "./repl.ts";
+
+/**
+ * docs/scenarios.md against the parser: "Keep README, docs/ and --help true". Every
+ * statement the parser knows has a bullet whose forms name it (what `help VERB` prints),
+ * and every bullet of "Statements that run" names a statement the parser knows.
+ */
+const docs = readFileSync(new URL("../../docs/scenarios.md", import.meta.url), "utf8");
+const verbs = statementVerbs();
+const all = new Set([...verbs.plain, ...verbs.process, ...verbs.kernel]);
+
+/** The verbs of a bullet's forms (the code spans before its description), as repl.ts reads them (any VAR). */
+function bulletVerbs(line: string): string[] {
+  const end = line.search(/`: |\): /);
+  const forms = [...(end < 0 ? line : line.slice(0, end + 1)).matchAll(/`([^`]*)`/g)].map((m) => m[1]);
+  return forms.map(
+    (f) =>
+      f
+        .replace(/^(P|kernel(\[@N\])?): /, "")
+        .replace(/^\[?[A-Z]+ =\]? /, "")
+        .split(/[\s|[]/)[0],
+  );
+}
+
+describe("docs/scenarios.md and the statements the parser knows", () => {
+  it("reads a bullet's verbs from its forms, not from its description", () => {
+    expect(bulletVerbs("- `P: [VAR =] shmdt ADDR` (extension): like `munmap ADDR`")).toEqual(["shmdt"]);
+    expect(bulletVerbs("- `kernel[@N]: VAR = vmalloc SIZE`, `kernel[@N]: vfree ADDR`")).toEqual([
+      "vmalloc",
+      "vfree",
+    ]);
+  });
+
+  for (const [prefix, list] of Object.entries(verbs))
+    it(`documents every ${prefix} statement: help VERB finds its bullet`, () => {
+      expect(list.filter((v) => statementHelp(v).length === 0)).toEqual([]);
+    });
+
+  it("documents only statements the parser knows (the first form of each bullet of 'Statements that run')", () => {
+    const start = docs.indexOf("## Statements that run");
+    const end = docs.indexOf("## Machine keys");
+    expect(start).toBeGreaterThan(0);
+    expect(end).toBeGreaterThan(start);
+    const unknown = docs
+      .slice(start, end)
+      .split("\n")
+      .filter((l) => l.startsWith("- `"))
+      .map((l) => bulletVerbs(l)[0])
+      .filter((v) => !all.has(v));
+    expect(unknown).toEqual([]);
+  });
+});
