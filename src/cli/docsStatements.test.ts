@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { MACHINE_KEYS } from "../kernel/core/config.ts";
 import { statementVerbs } from "../workloads/scenario/compile.ts";
 import { statementHelp } from "./repl.ts";
 
@@ -51,5 +52,31 @@ describe("docs/scenarios.md and the statements the parser knows", () => {
       .map((l) => bulletVerbs(l)[0])
       .filter((v) => !all.has(v));
     expect(unknown).toEqual([]);
+  });
+});
+
+describe("docs/scenarios.md's machine keys and the machine statement's", () => {
+  const start = docs.indexOf("## Machine keys");
+  const end = docs.indexOf("## Metrics");
+  /** key -> default, from the rows of the two tables (`pcid, smap, smep` is three keys). */
+  const rows = new Map<string, string>();
+  for (const m of docs.slice(start, end).matchAll(/^\| ([a-z_0-9, ]+?) +\| ([^|]+?) +\|/gm))
+    for (const key of m[1].split(", ")) if (key !== "key") rows.set(key, m[2]);
+
+  it("finds the tables", () => {
+    expect(start).toBeGreaterThan(0);
+    expect(rows.get("arch")).toBe("x86_64");
+  });
+
+  it("lists every key with its default (cache_* in the cache row), and no key the statement refuses", () => {
+    const cacheRow = docs
+      .slice(start, end)
+      .split("\n")
+      .find((l) => l.startsWith("| cache "));
+    const wrong = MACHINE_KEYS.filter((k) =>
+      rows.has(k.key) ? rows.get(k.key) !== k.default : !cacheRow?.includes(`\`${k.key}\``),
+    ).map((k) => `${k.key}=${k.default}`);
+    expect(wrong).toEqual([]);
+    expect([...rows.keys()].filter((k) => !MACHINE_KEYS.some((m) => m.key === k))).toEqual([]);
   });
 });
