@@ -6,12 +6,12 @@ const ROOT = resolve(import.meta.dirname, "..");
 
 /**
  * The repository paths a document names: `src/...`, `examples/...`,
- * `scripts/...`, `test/...`, `bench/...`, `bin/...` (also after `./`), not
+ * `scripts/...`, `test/...`, `bench/...`, `bin/...`, `docs/...`, `wasm/...` (also after `./`), not
  * globs or placeholders (`src/**`, `src/hw/arch/NAME/`).
  */
 function pathsIn(text: string): string[] {
   const out = new Set<string>();
-  const re = /(?:^|[^\w./-])(?:\.\/)?((?:src|examples|scripts|test|bench|bin)\/[\w./-]*[\w/])/g;
+  const re = /(?:^|[^\w./-])(?:\.\/)?((?:src|examples|scripts|test|bench|bin|docs|wasm)\/[\w./-]*[\w/])/g;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     const p = m[1];
     if (/\*|(^|\/)[A-Z]+(\/|$)/.test(p)) continue;
@@ -25,15 +25,18 @@ const docs = [
   ...readdirSync(join(ROOT, "docs"))
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/${f}`),
+  ...readdirSync(join(ROOT, "docs/decisions"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/decisions/${f}`),
 ];
 
-describe("paths named in README.md and docs/*.md", () => {
+describe("paths named in README.md, docs/*.md and docs/decisions/*.md", () => {
   it("finds the paths a text names, not globs or placeholders", () => {
     expect(
       pathsIn(
-        "see src/hw/mmu/Mmu.ts, `./src/base/units.ts`; tests in src/**/x.test.ts, src/hw/arch/NAME/ and mm/src/x.c.\n(test/fixtures/cut.u64)",
+        "see src/hw/mmu/Mmu.ts, `./src/base/units.ts`; tests in src/**/x.test.ts, src/hw/arch/NAME/ and mm/src/x.c.\n(test/fixtures/cut.u64; docs/ui.md)",
       ),
-    ).toEqual(["src/base/units.ts", "src/hw/mmu/Mmu.ts", "test/fixtures/cut.u64"]);
+    ).toEqual(["docs/ui.md", "src/base/units.ts", "src/hw/mmu/Mmu.ts", "test/fixtures/cut.u64"]);
   });
 
   for (const doc of docs)
