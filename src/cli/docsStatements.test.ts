@@ -1,7 +1,10 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { InputError } from "../base/errors.ts";
 import { MACHINE_KEYS } from "../kernel/core/config.ts";
 import { statementVerbs } from "../workloads/scenario/compile.ts";
+import { parseScenario } from "../workloads/scenario/lang/parser.ts";
+import { Session } from "../workloads/scenario/session.ts";
 import { statementHelp } from "./repl.ts";
 
 /**
@@ -78,5 +81,52 @@ describe("docs/scenarios.md's machine keys and the machine statement's", () => {
     ).map((k) => `${k.key}=${k.default}`);
     expect(wrong).toEqual([]);
     expect([...rows.keys()].filter((k) => !MACHINE_KEYS.some((m) => m.key === k))).toEqual([]);
+  });
+});
+
+describe("the show forms docs/ and README.md name", () => {
+  /** `show ...` code spans of the docs, alternatives (`a|b`) spread, `[...]` dropped. */
+  function showForms(): string[] {
+    const dir = new URL("../../docs/", import.meta.url);
+    const texts = [readFileSync(new URL("../../README.md", import.meta.url), "utf8")];
+    for (const f of readdirSync(dir))
+      if (f.endsWith(".md")) texts.push(readFileSync(new URL(f, dir), "utf8"));
+    const out = new Set<string>();
+    for (const t of texts)
+      for (const m of t.matchAll(/`(show [^`\n]+)`/g)) {
+        let form = m[1];
+        for (let prev = ""; prev !== form; ) [prev, form] = [form, form.replace(/\[[^[\]]*\]/g, "")];
+        const words = form.trim().split(/\s+/);
+        const i = words.findIndex((w) => w.includes("|"));
+        if (i < 0) out.add(words.join(" "));
+        else
+          for (const alt of words[i].split("|"))
+            out.add([...words.slice(0, i), alt, ...words.slice(i + 1)].join(" "));
+      }
+    return [...out].sort();
+  }
+
+  it("finds them", () => {
+    expect(showForms()).toContain("show P vtop ADDR");
+    expect(showForms()).toContain("show kpageflags"); // `show kpageflags [PFN [COUNT]]`
+    expect(showForms().filter((f) => /[[\]]/.test(f))).toEqual([]);
+    expect(showForms()).toContain("show zoneinfo");
+  });
+
+  it("each one is a view (with P, A, ADDR, N, PFN, COUNT, SIZE defined; prose may leave out its arguments)", () => {
+    const session = new Session();
+    const prelude =
+      "spawn P\nspawn A\nP: ADDR = mmap 4K\nlet N = 1\nlet PFN = 1\nlet COUNT = 1\nlet SIZE = 4096";
+    for (const s of parseScenario(prelude)) session.compile(s);
+    const refused = showForms().filter((form) => {
+      try {
+        for (const s of parseScenario(form)) session.compile(s);
+        return false;
+      } catch (e) {
+        // `show P vtop` named in a sentence: the error is the view's usage, `show P vtop ADDR`
+        return !(e instanceof InputError && e.message.startsWith(`${form} `));
+      }
+    });
+    expect(refused).toEqual([]);
   });
 });
