@@ -47,3 +47,38 @@ describe("paths named in README.md, docs/*.md and docs/decisions/*.md", () => {
       expect(missing).toEqual([]);
     });
 });
+
+/**
+ * docs/ARCHITECTURE.md's module map: under each folder's heading (`src/kernel/`), a bullet's
+ * names before its dash are files or folders there; a bare name after `core/x.ts` is in `core/`.
+ */
+function moduleMapMissing(text: string): string[] {
+  const start = text.indexOf("## Modules");
+  const end = text.indexOf("\n## ", start + 1);
+  let root = "";
+  const missing: string[] = [];
+  for (const line of text.slice(start, end).split("\n")) {
+    const heading = /^`(src\/[\w/]+\/)`/.exec(line);
+    if (heading !== null) root = heading[1];
+    if (!line.startsWith("- ") || root === "") continue;
+    let dir = "";
+    for (const [, name] of line.split(" — ")[0].matchAll(/`([\w./]+)`/g)) {
+      if (name.includes("/")) dir = name.endsWith("/") ? name : name.slice(0, name.lastIndexOf("/") + 1);
+      const candidates = name.includes("/") ? [root + name] : [root + dir + name, root + name];
+      if (!candidates.some((c) => existsSync(join(ROOT, c)))) missing.push(candidates[0]);
+    }
+  }
+  return missing;
+}
+
+describe("docs/ARCHITECTURE.md's module map", () => {
+  it("resolves a bullet's names under its folder", () => {
+    const text =
+      "## Modules\n\n`src/kernel/`\n\n- `core/vfs.ts`, `coredump.ts` — files\n- `nothere.ts` — no\n\n## Next";
+    expect(moduleMapMissing(text)).toEqual(["src/kernel/nothere.ts"]);
+  });
+
+  it("names only files and folders that exist", () => {
+    expect(moduleMapMissing(readFileSync(join(ROOT, "docs/ARCHITECTURE.md"), "utf8"))).toEqual([]);
+  });
+});
