@@ -98,13 +98,17 @@ export function msync(k: KernelCore, task: Task, addr: bigint, length: bigint): 
   return k.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
 }
 
-/** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
+/**
+ * mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault;
+ * RLIMIT_MEMLOCK applies unless the task has CAP_IPC_LOCK (uid 0).
+ */
 export function mlock(k: KernelCore, task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
   const r = pageRange(k, addr - (addr % 4096n), length + (addr % 4096n));
   if (typeof r === "bigint") return r;
-  return BigInt(k.userMm.mlock(mm, r.start, r.end, onFault, (vpn, write) => populate(k, task, vpn, write)));
+  const fault = (vpn: number, write: boolean) => populate(k, task, vpn, write);
+  return BigInt(k.userMm.mlock(mm, r.start, r.end, onFault, fault, task.uid === 0));
 }
 
 /** munlock: clears VM_LOCKED over the range. */
