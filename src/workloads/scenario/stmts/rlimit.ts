@@ -44,8 +44,15 @@ export function setrlimit(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   c.opts(s, []);
   const args = argWords(s);
-  if (args.length < 2 || args.length > 3) c.fail(USAGE, args[3]?.pos ?? args[0]?.pos ?? s.verbPos);
   const rw = args[0];
+  // `as -1M` reads as the expression as-1M: the resource with a signed size
+  const folded = rw?.expr?.base ?? null;
+  if (rw && folded !== null && Object.hasOwn(RLIMIT_NAMES, folded) && rw.expr!.offset !== 0n)
+    c.fail(
+      rw.expr!.offset < 0n ? `a limit cannot be negative (${rw.expr!.offset})` : USAGE,
+      rw.expr!.offset < 0n ? { line: rw.pos.line, col: rw.pos.col + folded.length + 1 } : rw.pos,
+    );
+  if (args.length < 2 || args.length > 3) c.fail(USAGE, args[3]?.pos ?? args[0]?.pos ?? s.verbPos);
   if (rw.ident === null || !Object.hasOwn(RLIMIT_NAMES, rw.ident))
     c.fail(
       `unknown resource '${rw.ident ?? "?"}': as, data, stack or memlock${didYouMean(rw.ident ?? "", Object.keys(RLIMIT_NAMES))}`,
