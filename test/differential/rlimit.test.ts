@@ -130,7 +130,7 @@ function vmlabRecords(): Map<string, string> {
     t = proc();
     lim(t, "memlock", 64 * K, 64 * K);
     k.setUid(t, uid);
-    const p = B(at(t, A1, M));
+    const p = at(t, A1, M);
     const set = (name: string, v: bigint | number) => out.set(`${who}_${name}`, r(v));
     set("mlock32K", k.mlock(t, p, B(32 * K), false));
     set("mlock64K_overlap", k.mlock(t, p, B(64 * K), false));
