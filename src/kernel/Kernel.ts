@@ -77,6 +77,7 @@ export {
 } from "./ipc/shm.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
+export { RLIMIT_NAMES } from "./mm/rlim.ts";
 export type { OvercommitSysctls } from "./mm/util.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 export { EXCEPTION_CODES } from "./os/windows/fault.ts";

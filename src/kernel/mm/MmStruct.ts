@@ -2,7 +2,7 @@ import type { Pfn } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { FileObject } from "../fs/file.ts";
 import type { HugetlbFile } from "./hugetlb_vma.ts";
-import { Rlimits } from "./rlimit.ts";
+import { Rlimits } from "./rlim.ts";
 import type { ShmemObject, Vma } from "./vma.ts";
 
 /**

@@ -2,7 +2,7 @@
  * `P: setrlimit RESOURCE SOFT [HARD]`: setrlimit(2) on the process's own
  * limits (kernel/sys.c do_prlimit; the kernel side is mm/rlimit.ts).
  */
-import { RLIMIT_NAMES, type RlimitName } from "../../../kernel/mm/rlimit.ts";
+import { RLIMIT_NAMES, type RlimitName } from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
 import { didYouMean } from "../lang/suggest.ts";
 import {
