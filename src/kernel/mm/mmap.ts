@@ -18,7 +18,7 @@ import type { MmStruct } from "./MmStruct.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { userHalfEnd } from "./pgtable.ts";
-import { canDoMlock, checkDataRlimit, mayExpandVm, mlockFutureOk } from "./rlimit.ts";
+import { canDoMlock, checkDataRlimit, mayExpandVm, mlockFutureOk, vmLimited } from "./rlimit.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
 import { mapNoreserve, vmEnoughMemory } from "./util.ts";
 import { type ShmemObject, Vma, VmFlag, vmFlagsForProt, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
@@ -112,6 +112,7 @@ function mappedPages(mm: MmStruct, from: number, to: number): number {
 function mmapLimits(ctx: MmContext, mm: MmStruct, a: MmapArgs, flags: number, nrPages: number): number {
   if (a.locked && !canDoMlock(mm, a.privileged)) return -Errno.EPERM;
   if (!mlockFutureOk(mm, flags, nrPages * 4096, a.privileged)) return -Errno.EAGAIN;
+  if (!vmLimited(mm)) return 0;
   const replaced = a.fixed ? mappedPages(mm, a.addr / 4096, a.addr / 4096 + nrPages) : 0;
   return mayExpandVm(ctx, mm, flags, nrPages - replaced) ? 0 : -Errno.ENOMEM;
 }

@@ -74,9 +74,8 @@ export function isDataMapping(flags: number): boolean {
  * Linux 6.12: mm/mmap.c may_expand_vm (the same on the 6.18 host)
  */
 export function mayExpandVm(ctx: MmContext, mm: MmStruct, flags: number, npages: number): boolean {
+  if (!vmLimited(mm)) return true; // most processes have neither limit: nothing to count
   const cur = mm.rlim.cur;
-  // most processes have neither limit: nothing to count
-  if (cur[Rlimit.AS] === RLIM_INFINITY && cur[Rlimit.DATA] === RLIM_INFINITY) return true;
   const { total, data } = vmCounts(mm);
   if (total + npages > Math.floor(cur[Rlimit.AS] / 4096)) return false;
   if (isDataMapping(flags) && data + npages > Math.floor(cur[Rlimit.DATA] / 4096)) {
@@ -86,6 +85,11 @@ export function mayExpandVm(ctx: MmContext, mm: MmStruct, flags: number, npages:
     if (!ignore) return false;
   }
   return true;
+}
+
+/** Does RLIMIT_AS or RLIMIT_DATA limit the mm's process (may_expand_vm can refuse)? */
+export function vmLimited(mm: MmStruct): boolean {
+  return mm.rlim.cur[Rlimit.AS] !== RLIM_INFINITY || mm.rlim.cur[Rlimit.DATA] !== RLIM_INFINITY;
 }
 
 /**
