@@ -3,9 +3,10 @@
  * rlim array (per process: its threads share it, fork copies it), the
  * setrlimit/prlimit64 rules (kernel/sys.c do_prlimit), and the tests the
  * mapping paths make against RLIMIT_AS, RLIMIT_DATA and RLIMIT_MEMLOCK:
- * may_expand_vm (Linux 6.12 mm/mmap.c; the same test on the 6.18 host,
- * where mm/vma.c holds the mapping paths), mlock_future_ok and
- * can_do_mlock (mm/mmap.c, mm/mlock.c). RLIMIT_STACK is read by
+ * may_expand_vm (Linux 6.12 mm/mmap.c; newer kernels call it from
+ * mm/vma.c's __mmap_region), mlock_future_ok and can_do_mlock (mm/mmap.c,
+ * mm/mlock.c). The 6.18 host refuses and allows exactly what these do at
+ * every call site (test/differential/rlimit.test.ts). RLIMIT_STACK is read by
  * expand_stack (core/findvma.ts) and sets mmap_base at spawn (core/sched.ts).
  *
  * Limits are bytes, RLIM_INFINITY is Infinity (~0UL in Linux: every
@@ -71,7 +72,7 @@ export function isDataMapping(flags: number): boolean {
  * with ignore_rlimit_data; either way past the soft limit the kernel
  * warns once per boot (pr_warn_once: "mmap: COMM (PID): VmData N exceed
  * data ulimit L. Update limits or use boot option ignore_rlimit_data.").
- * Linux 6.12: mm/mmap.c may_expand_vm (the same on the 6.18 host)
+ * Linux 6.12: mm/mmap.c may_expand_vm (the 6.18 host refuses alike: test/differential/rlimit.test.ts)
  */
 export function mayExpandVm(ctx: MmContext, mm: MmStruct, flags: number, npages: number): boolean {
   if (!vmLimited(mm)) return true; // most processes have neither limit: nothing to count
