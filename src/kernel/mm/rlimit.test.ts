@@ -154,6 +154,22 @@ describe("RLIMIT_AS and RLIMIT_DATA (may_expand_vm)", () => {
     expect(k.mremap(t, s, B(2 * M), B(3 * M), true, -1n)).toBe(B(-Errno.ENOMEM));
   });
 
+  it("a MAP_HUGETLB mapping counts against RLIMIT_AS and RLIMIT_DATA, and MAP_LOCKED against RLIMIT_MEMLOCK", () => {
+    const { k, t } = setup();
+    k.sysctlHugepages(2);
+    k.setrlimit(t, "as", vmSize(k, t) + 2 * M, INF);
+    expect(k.mmap(t, mmapArgs(4 * M, { hugetlb: true }))).toBe(B(-Errno.ENOMEM));
+    k.setrlimit(t, "as", INF, INF);
+    k.setrlimit(t, "data", M, INF);
+    expect(k.mmap(t, mmapArgs(2 * M, { hugetlb: true }))).toBe(B(-Errno.ENOMEM));
+    expect(k.mmap(t, mmapArgs(2 * M, { hugetlb: true, shared: true }))).toBeGreaterThan(0n);
+    k.setrlimit(t, "memlock", 64 * K, 64 * K);
+    k.setUid(t, 1000);
+    expect(k.mmap(t, mmapArgs(2 * M, { hugetlb: true, locked: true, privileged: false }))).toBe(
+      B(-Errno.EAGAIN),
+    );
+  });
+
   it("stack growth past RLIMIT_AS or RLIMIT_STACK is a SIGSEGV", () => {
     const { k, t } = setup();
     const top = k.view.mm(t)!.stackTop;
