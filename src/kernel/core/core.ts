@@ -113,6 +113,12 @@ export interface Arch {
   readonly hwTable?: ArchHwTable;
   /** memory protection keys (x86-64: PKU and PKRU); absent: the architecture has none modelled */
   readonly pkeys?: ArchPkeys;
+  /**
+   * The fold of a run's demand-zero faults (core/faultfold.ts) applies to this architecture's
+   * user faults; `resolved` runs what its handler runs after handle_mm_fault resolved one
+   * (RISC-V: update_mmu_cache), null for nothing. Absent: every fault goes to `userFault`.
+   */
+  readonly faultFold?: { readonly resolved: ((cpu: Mmu, vaHi: number, vaLo: number) => void) | null };
 }
 
 /**

@@ -14,6 +14,7 @@ import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { DirectMemory } from "../../hw/mmu/memAccess.ts";
 import { HwFaultKind } from "../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult, UserFaultHandler } from "./core.ts";
+import { foldTable, foldUserFault, runFoldable } from "./faultfold.ts";
 import { contextTask, exit } from "./sched.ts";
 import { deliverSignal, type SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
@@ -116,6 +117,9 @@ export function userModeRange(
   // Straight to RAM and with no LRU touch per access, the accesses between two exceptions are one
   // call (Mmu.accessRun: each access as store8/load8 makes it, the mode and the port read once).
   const run = direct !== null && !k.exactLru && cpu.useAccessRun;
+  // a not-present fault of a write at a PTE in a private anonymous VMA: resolved by the fold
+  // (faultfold.ts: do_anonymous_page without the handler's checks, which it knows pass)
+  const fold = runFoldable(k, cpu, task, write);
   let hi = vaHi;
   let lo = vaLo;
   let attempt = 0; // the faults of access i so far
@@ -174,10 +178,17 @@ export function userModeRange(
     // architecture's handler finds the page from the halves (a resolved fault makes no bigint)
     const va = i === 0 ? vaBig : null;
     // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
-    const r: SigInfo | null =
-      k.os === null
-        ? handle(k, cpu, task, out, va, hi, lo)
-        : k.os.userFault(k, task, va ?? toBig(hi, lo), access, cpu.faultKind === HwFaultKind.NonCanonical);
+    let r =
+      fold && cpu.faultKind === HwFaultKind.Translation && cpu.faultLevel === 0
+        ? foldUserFault(k, cpu, task, hi, lo)
+        : undefined;
+    if (r === undefined) {
+      foldTable.reset(); // the handler may change any table: the fold finds its next one again
+      r =
+        k.os === null
+          ? handle(k, cpu, task, out, va, hi, lo)
+          : k.os.userFault(k, task, va ?? toBig(hi, lo), access, cpu.faultKind === HwFaultKind.NonCanonical);
+    }
     if (r !== null) {
       raise(k, task, rec, r);
       return i;

@@ -87,6 +87,8 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
         kpti ? { swapperPfn: () => swapperPfn, trampPfn: () => trampPfn } : null,
       ),
     userFault,
+    // do_page_fault after handle_mm_fault resolved a fault: nothing more (core/faultfold.ts)
+    faultFold: { resolved: null },
     kernelAccess,
     bug,
     uaccessFault,

@@ -81,6 +81,9 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
     cpuInit: (machine, rootPfn) => cpuInit(riscvCpus(machine), rootPfn),
     newTlb: (machine) => new RiscvTlb(riscvCpus(machine), va, cfg.rfence),
     userFault,
+    // handle_page_fault after handle_mm_fault resolved a fault: update_mmu_cache ->
+    // local_flush_tlb_page (core/faultfold.ts; fault.ts doPageFault)
+    faultFold: { resolved: (cpu, vaHi, vaLo) => riscvCpu(cpu).flushPage(vaHi, vaLo) },
     kernelAccess,
     bug,
     uaccessFault,

@@ -102,6 +102,8 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
     },
     newTlb: (machine) => new I386Tlb(i386Cpus(machine), () => kernelRootPfn),
     userFault: userFault32,
+    // do_user_addr_fault after handle_mm_fault resolved a fault: nothing more (core/faultfold.ts)
+    faultFold: { resolved: null },
     kernelAccess: (k, cpuId, v, access, value) => kernelAccess32(k, fault, cpuId, v, access, value),
     bug,
     uaccessFault: uaccessFault32,

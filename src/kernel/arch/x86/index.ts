@@ -74,6 +74,8 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
     },
     newTlb: (machine) => new X86Tlb(x86Cpus(machine), cfg.pcid, cfg.pti, va, () => kernelRootPfn),
     userFault,
+    // do_user_addr_fault after handle_mm_fault resolved a fault: nothing more (core/faultfold.ts)
+    faultFold: { resolved: null },
     kernelAccess,
     bug,
     uaccessFault,

@@ -1,0 +1,212 @@
+/**
+ * The fold of a run's demand-zero faults (faultfold.ts, mm/anon_fault.ts) against every fault
+ * through the architecture's handler: two kernels booted alike take the same random mmaps
+ * (private and shared, writable or not), mprotects, munmaps (holes), forks (COW pages are not
+ * pte_none), pageouts and reclaim, mlock, MADV_DONTNEED, and runs of user accesses across
+ * mappings and holes (writes and reads, strides of a page and others, both directions) on two
+ * CPUs, one kernel with the fold, the other without it (faultFold.on = false around each of its
+ * calls). After every run both agree on the run's result, and every few steps and at the end on
+ * the whole view: every task's VMAs, page entries and contents, page tables, status (minflt),
+ * the CPUs' registers and TLBs, counters, meminfo, vmstat, zoneinfo and buddyinfo (the pcp
+ * lists), frames, swap, reclaim (the LRU lists), THP counters, the log.
+ */
+import { describe, expect, it } from "vitest";
+import { Rng } from "../../base/rng.ts";
+import { Access } from "../../hw/access.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { mmapArgs } from "../mm/mmap.ts";
+import { kernelSnapshot } from "../snapshot.testkit.ts";
+import type { KernelArchName } from "./config.ts";
+import { faultFold } from "./faultfold.ts";
+import type { TaskHandle } from "./task.ts";
+
+const MiB = 1 << 20;
+const TWO32 = 2 ** 32;
+
+const snapshot = (k: Kernel): unknown => {
+  const v = k.view;
+  return {
+    all: kernelSnapshot(k, 4096),
+    status: v.taskHandles().map((t) => v.status(t)),
+    zoneinfo: v.zoneinfo(),
+    buddyinfo: v.buddyinfo(),
+    thp: v.thp(),
+    invariants: v.invariants(),
+  };
+};
+
+/** `f` on the kernel without the fold */
+function unfolded<T>(f: () => T): T {
+  faultFold.on = false;
+  try {
+    return f();
+  } finally {
+    faultFold.on = true;
+  }
+}
+
+interface Opts {
+  arch: KernelArchName;
+  ramMiB?: number;
+  thp?: "never" | "always";
+  mthpKb?: number;
+  extra?: object;
+  /** the largest mapping and run, in pages (pressure: runs that fault RAM full) */
+  big?: number;
+}
+
+function scenario(seed: number, steps: number, o: Opts) {
+  const config = {
+    ramBytes: (o.ramMiB ?? 40) * MiB,
+    swapBytes: 16 * MiB,
+    overcommit: "always" as const,
+    cpus: 2,
+    arch: o.arch,
+    thp: o.thp ?? "never",
+    checkCoherence: false,
+    ...o.extra,
+  };
+  const a = new Kernel(config);
+  const b = unfolded(() => new Kernel(config));
+  if (o.mthpKb !== undefined) {
+    expect(a.mthpSet(o.mthpKb, "always")).toBe(true);
+    expect(unfolded(() => b.mthpSet(o.mthpKb!, "always"))).toBe(true);
+  }
+  const rng = new Rng(seed);
+  const live: { ta: TaskHandle; tb: TaskHandle; maps: bigint[][] }[] = [];
+  const spawn = () => {
+    const ta = a.spawn("p");
+    const tb = unfolded(() => b.spawn("p"));
+    if (ta !== null && tb !== null) live.push({ ta, tb, maps: [] });
+  };
+  spawn();
+  const folded0 = faultFold.folded;
+  const slow0 = faultFold.slow;
+  let touches = 0;
+  for (let step = 0; step < steps; step++) {
+    if (live.length === 0) spawn();
+    const pair = live[rng.below(live.length)];
+    const { ta, tb, maps } = pair;
+    const cpu = rng.below(2);
+    a.switchTo(cpu, ta);
+    unfolded(() => b.switchTo(cpu, tb));
+    const same = <T>(what: string, fa: () => T, fb: () => T) => {
+      const x = fa();
+      expect(unfolded(fb), `step ${step}: ${what}`).toEqual(x);
+      return x;
+    };
+    const op = maps.length === 0 ? 0 : rng.below(20);
+    if (op < 3) {
+      const len = (1 + rng.below(rng.below(3) === 0 ? (o.big ?? 1500) : 96)) * 4096;
+      const prot = rng.pick([
+        { r: true, w: true, x: false },
+        { r: true, w: true, x: false },
+        { r: true, w: false, x: false },
+      ]);
+      const args = mmapArgs(len, { prot, shared: rng.below(6) === 0, locked: rng.below(12) === 0 });
+      const va = same(
+        "mmap",
+        () => a.mmap(ta, args),
+        () => b.mmap(tb, args),
+      );
+      if (va > 0n && va < 2n ** 63n) maps.push([va, BigInt(len)]);
+    } else if (op === 3) {
+      const [start, len] = rng.pick(maps);
+      const off = BigInt(rng.below(Number(len / 4096n))) * 4096n;
+      const n = BigInt(1 + rng.below(8)) * 4096n;
+      same(
+        "munmap",
+        () => a.munmap(ta, start + off, n),
+        () => b.munmap(tb, start + off, n),
+      );
+    } else if (op === 4) {
+      const [start, len] = rng.pick(maps);
+      const off = BigInt(rng.below(Number(len / 4096n))) * 4096n;
+      const prot = { r: true, w: rng.below(3) !== 0, x: false };
+      same(
+        "mprotect",
+        () => a.mprotect(ta, start + off, 8192n, prot),
+        () => b.mprotect(tb, start + off, 8192n, prot),
+      );
+    } else if (op === 5 && live.length < 3) {
+      const ca = a.fork(ta, "c");
+      const cb = unfolded(() => b.fork(tb, "c"));
+      if (ca !== null && cb !== null) live.push({ ta: ca, tb: cb, maps: [...maps] });
+    } else if (op === 6) {
+      a.catchSignal(ta, "SIGSEGV");
+      unfolded(() => b.catchSignal(tb, "SIGSEGV"));
+    } else if (op === 7) {
+      same(
+        "reclaim",
+        () => a.reclaim(64),
+        () => b.reclaim(64),
+      );
+    } else if (op === 8) {
+      const [start, len] = rng.pick(maps);
+      const how = rng.pick(["pageout", "dontneed"] as const);
+      same(
+        how,
+        () => a.madvise(ta, start, len, how),
+        () => b.madvise(tb, start, len, how),
+      );
+    } else {
+      // a run: mostly writes a page apart from inside a mapping (the fold's case), often past
+      // its end into the next mapping or a hole; reads, other strides, descending runs
+      const [start, len] = rng.pick(maps);
+      const stride = rng.pick([4096, 4096, 4096, 4096, -4096, 8192, 3000, 100]);
+      const count = 1 + rng.below(rng.below(3) === 0 ? (o.big ?? 1200) : 80);
+      let va = start + BigInt(rng.below(Number(len)));
+      if (stride < 0 && va < BigInt(-stride * count)) va = BigInt(-stride * count);
+      const access = rng.below(5) === 0 ? Access.Read : Access.Write;
+      const value = rng.below(256);
+      const hi = Math.floor(Number(va) / TWO32);
+      const lo = Number(va & 0xffffffffn);
+      const run = (k: Kernel, t: TaskHandle) => {
+        const done = k.userAccessRange(cpu, t, hi, lo, count, stride, access, value);
+        const r = k.lastAccess;
+        return { done, faults: r.faults, pa: r.pa, value: r.value, signal: r.signal, killed: r.killed };
+      };
+      const ra = same(
+        `run at ${va.toString(16)}`,
+        () => run(a, ta),
+        () => run(b, tb),
+      );
+      touches += ra.done;
+      if (ra.killed) live.splice(live.indexOf(pair), 1);
+    }
+    if (step % 20 === 19) expect(snapshot(a), `after step ${step}`).toEqual(unfolded(() => snapshot(b)));
+  }
+  expect(snapshot(a)).toEqual(unfolded(() => snapshot(b)));
+  const s = a.view.vmstat();
+  return {
+    touches,
+    folded: faultFold.folded - folded0,
+    slow: faultFold.slow - slow0,
+    pgsteal: s.pgsteal ?? 0,
+    pswpin: s.pswpin ?? 0,
+  };
+}
+
+describe("a run's demand-zero faults folded give what the handler gives fault by fault", () => {
+  it("x86-64 with PTI, THP never, swap under pressure", () => {
+    const r = scenario(1, 160, { arch: "x86_64", ramMiB: 32, extra: { pti: true }, big: 9000 });
+    expect(r.folded).toBeGreaterThan(400);
+    expect(r.pgsteal).toBeGreaterThan(0);
+    expect(r.slow).toBeGreaterThan(0); // folded faults whose allocation woke kswapd or reclaimed
+  });
+  it("x86-64, THP always (the fold only where the leaf table is present)", () => {
+    expect(scenario(2, 140, { arch: "x86_64", thp: "always" }).folded).toBeGreaterThan(300);
+  });
+  it("x86-64, mTHP 64K always (no fold)", () => {
+    expect(scenario(3, 100, { arch: "x86_64", mthpKb: 64 }).folded).toBe(0);
+  });
+  it("arm64", () => {
+    expect(scenario(4, 140, { arch: "arm64" }).folded).toBeGreaterThan(400);
+  });
+  it("RISC-V Sv48", () => {
+    expect(scenario(5, 140, { arch: "riscv-sv48" }).folded).toBeGreaterThan(400);
+  });
+  it("i386 (PAE), small RAM", () => {
+    expect(scenario(6, 140, { arch: "i386-pae", ramMiB: 32 }).folded).toBeGreaterThan(400);
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * The fold of a run's demand-zero faults (entry.ts userModeRange): a not-present fault of a
+ * user write at a PTE (the walk reached the leaf table) in a private anonymous VMA is resolved
+ * here, without the architecture's handler, when every check that handler makes is known to
+ * pass: do_user_addr_fault (arch/x86/mm/fault.c), do_page_fault (arch/arm64/mm/fault.c) and
+ * handle_page_fault (arch/riscv/mm/fault.c) all come, for such a fault, to lock_mm_and_find_vma
+ * (the VMA of the mm's last fault, as core/findvma.ts tries first), access_error (VM_WRITE),
+ * handle_mm_fault (mm/anon_fault.ts: do_anonymous_page), the OOM check, mm_account_fault
+ * (task minflt) and, on RISC-V, update_mmu_cache (a local SFENCE.VMA of the address: the
+ * architecture's `faultFold.resolved`).
+ *
+ * The run-level conditions (runFoldable): no windows profile (its own handler), no protection
+ * keys (x86-64 pku: PKRU may deny a page the VMA allows), no memory limit (a charge that may
+ * reclaim), no mTHP order configured (alloc_anon_folio may map a large folio), no hashed page
+ * table beside the radix tables, pagefault_disable() not in force, the CPU not observed. The
+ * fault-level ones (foldUserFault): the VMA of the mm's last fault contains the address,
+ * writable, not file-backed, shmem, HugeTLB nor PFNMAP; the PMD points to a table; the PTE is
+ * none. The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
+ * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path.
+ */
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import { AnonFaultTable, doAnonymousFault } from "../mm/anon_fault.ts";
+import { VmFault } from "../mm/internal.ts";
+import { VmFlag } from "../mm/vma.ts";
+import type { KernelCore } from "./core.ts";
+import { accountFault } from "./gup.ts";
+import type { SigInfo } from "./signal.ts";
+import type { Task } from "./task.ts";
+
+/**
+ * The fold's switch (tests: off on the twin kernel that takes every fault through its handler), the
+ * faults it took, and those whose allocation entered the slow path (kswapd woken, reclaim, failure).
+ */
+export const faultFold = { on: true, folded: 0, slow: 0 };
+
+/** The leaf table of the run's last folded fault (one run at a time: reset at each run's start). */
+export const foldTable = new AnonFaultTable();
+
+/** VMA flags that take a fault off do_anonymous_page's path (file VMAs are told by vma.file, shmem by vma.shmem) */
+const NOT_ANON = VmFlag.HUGETLB | VmFlag.PFNMAP | VmFlag.SHARED;
+
+/** May the run's faults be folded (the checks that hold for the whole run)? */
+export function runFoldable(k: KernelCore, cpu: Mmu, task: Task, write: boolean): boolean {
+  foldTable.reset();
+  if (!faultFold.on || !write || k.os !== null || k.arch.faultFold === undefined) return false;
+  if (task.mm === null || task.pagefaultDisabled > 0) return false;
+  if (cpu.tracer !== null || cpu.observer !== null) return false;
+  const cfg = k.config;
+  if (cfg.pku || (cfg.userMemoryPages !== null && cfg.userMemoryPages !== undefined)) return false;
+  if (k.arch.hwTable !== undefined) return false;
+  const m = k.userMm.env.mthp;
+  return m === undefined || m.configuredOrders === 0;
+}
+
+/**
+ * The fault the access at (vaHi, vaLo) just took, resolved as the architecture's handler would
+ * resolve it: null (retry) or the signal; undefined when it is not a fault the fold takes
+ * (nothing changed: the handler takes it).
+ */
+export function foldUserFault(
+  k: KernelCore,
+  cpu: Mmu,
+  task: Task,
+  vaHi: number,
+  vaLo: number,
+): SigInfo | null | undefined {
+  const mm = task.mm!;
+  const vpn = k.va.vpnOf(vaHi, vaLo);
+  const vmas = mm.vmas;
+  const c = mm.faultVmaIndex;
+  if (!(c < vmas.length)) return undefined;
+  const vma = vmas[c];
+  if (!(vma.vmStart <= vpn && vpn < vma.vmEnd)) return undefined;
+  if ((vma.vmFlags & (VmFlag.WRITE | NOT_ANON)) !== VmFlag.WRITE || vma.file || vma.shmem) return undefined;
+  const b = k.userMm.env.buddy;
+  const slow = b.kswapdWakeups + b.allocStalls + b.failedAllocs;
+  k.faultingMm = mm;
+  const res = doAnonymousFault(k.userMm, foldTable, mm, vma, vpn);
+  k.faultingMm = null;
+  if (res === -1) {
+    foldTable.reset();
+    return undefined;
+  }
+  faultFold.folded++;
+  // an allocation that entered the slow path may have reclaimed (and freed page tables): the
+  // next fault finds its table again
+  if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow) {
+    foldTable.reset();
+    faultFold.slow++;
+  }
+  if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
+  const r = res & ~accountFault(task, res);
+  if (r === VmFault.OK) {
+    const after = k.arch.faultFold!.resolved;
+    if (after !== null) after(cpu, vaHi, vaLo);
+    return null;
+  }
+  // do_anonymous_page's only failure: VM_FAULT_OOM, pagefault_out_of_memory on every architecture
+  return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+}

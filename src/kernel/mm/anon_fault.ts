@@ -1,0 +1,86 @@
+/**
+ * The demand-zero fault of a run of user writes, as handle_mm_fault resolves it when the
+ * address's leaf table is present: the PTE found from the table the run's last fault used
+ * (handle_mm_fault's descent once per table), then do_anonymous_page itself for a none PTE.
+ * Linux: mm/memory.c handle_mm_fault -> __handle_mm_fault (pmd_offset, pmdp_get; a PMD that
+ * points to a table: no THP path) -> handle_pte_fault (pte_offset_map, ptep_get, pte_none ->
+ * do_pte_missing -> do_anonymous_page: alloc_anon_folio's order-0 folio from the pcp lists or
+ * the buddy, clear_user_highpage, folio_add_new_anon_rmap, folio_add_lru_vma, set_pte_at,
+ * update_mmu_cache). The page is resolved by the same doAnonymousPage the page-by-page path
+ * calls, so every pfn, clear, LRU batch, counter and PTE byte is the same by construction.
+ *
+ * What it skips is the descent from the PGD to the PMD and the PMD's read when the fault is
+ * under the table the previous one used (nothing between the two faults can change a table
+ * above the PTEs: core/faultfold.ts drops the table when an allocation entered the slow path,
+ * which may reclaim, or when a fault went to the architecture's handler).
+ */
+import { ModelBug } from "../../base/assert.ts";
+import type { MmContext, VmFault } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { doAnonymousPage } from "./memory.ts";
+import { entryRead, isHugePmd, pmdPa, pteOffset, readEntry } from "./pgtable.ts";
+import type { Vma } from "./vma.ts";
+
+/** Under the tests (vitest sets VITEST), every PTE address from the kept table is checked against the descent. */
+const VERIFY_TABLE =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.VITEST !==
+  undefined;
+
+/**
+ * The leaf table a run's last folded fault used: its key (vpn / PTRS_PER_PTE), its mm and the
+ * physical address of its first entry. One per process: reset at each run and whenever a fault
+ * of the run leaves the fold.
+ */
+export class AnonFaultTable {
+  key = -1;
+  base = 0;
+  mm: MmStruct | null = null;
+  reset(): void {
+    this.key = -1;
+    this.mm = null;
+  }
+}
+
+/**
+ * handle_mm_fault for a write to `vpn` in `vma` (private anonymous, writable, no HugeTLB nor
+ * PFNMAP, no mTHP order configured: the caller checked) when its PMD points to a PTE table and
+ * the PTE is none: do_anonymous_page's result. -1 when it is not that case (no table, a huge
+ * PMD, a PTE that is not none): nothing was changed, the full path takes the fault.
+ */
+export function doAnonymousFault(
+  ctx: MmContext,
+  t: AnonFaultTable,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+): VmFault | -1 {
+  const pt = ctx.env.pgtable;
+  const per = pt.ptrsPerTable;
+  const key = Math.floor(vpn / per);
+  let pa: number;
+  if (t.key === key && t.mm === mm) {
+    pa = t.base + (vpn - key * per) * pt.entryBytes;
+    if (VERIFY_TABLE && descend(ctx, mm, vpn) !== pa)
+      throw new ModelBug(`doAnonymousFault: kept table gives ${pa} for vpn ${vpn}, the descent another`);
+  } else {
+    pa = descend(ctx, mm, vpn);
+    if (pa < 0) return -1;
+    t.key = key;
+    t.mm = mm;
+    t.base = pa - (vpn - key * per) * pt.entryBytes;
+  }
+  readEntry(ctx, pa); // ptep_get
+  if (!pt.none(entryRead.hi, entryRead.lo)) return -1;
+  return doAnonymousPage(ctx, mm, vma, vpn, pa, true);
+}
+
+/** __handle_mm_fault's descent: the PTE's address under a PMD that points to a table, else -1. */
+function descend(ctx: MmContext, mm: MmStruct, vpn: number): number {
+  const pmdAt = pmdPa(ctx, mm, vpn);
+  if (pmdAt < 0) return -1;
+  readEntry(ctx, pmdAt);
+  const hi = entryRead.hi;
+  const lo = entryRead.lo;
+  if (isHugePmd(ctx, hi, lo)) return -1;
+  return pteOffset(ctx, hi, lo, vpn);
+}
