@@ -21,6 +21,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: mlock ADDR SIZE | A: munlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
   A: msync ADDR SIZE | A: ftruncate F SIZE | A: fork B | A: thread T | A: exit | A: setuid N
   A: catch SIGSEGV | A: mincore ADDR SIZE | A: fadvise F OFFSET LEN dontneed|willneed|sequential|...
+  A: setrlimit as|data|stack|memlock SOFT [HARD] (sizes or unlimited) | show A limits
   A: id = shmget private|KEY SIZE [creat] [excl] [hugetlb [size=1G]] [mode=600]
   A: s = shmat ID [at=ADDR] [rdonly] [rnd]
   A: shmdt ADDR | A: shmctl ID rmid|stat|lock|unlock|info | show ipcs | show sysvipc

@@ -22,7 +22,7 @@ import type { KernelAccessResult, UserAccessResult } from "./core/core.ts";
 import type { CoreDump } from "./core/coredump.ts";
 import type { UserAccessRecord } from "./core/entry.ts";
 import type { MincoreResult } from "./core/fadvise.ts";
-import type { TaskHandle } from "./core/task.ts";
+import type { RlimitName, TaskHandle } from "./core/task.ts";
 import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
 import type { ShmctlResult } from "./ipc/shm.ts";
@@ -52,7 +52,7 @@ export {
   MFD_HUGETLB,
   MFD_NOEXEC_SEAL,
 } from "./core/memfd.ts";
-export type { TaskHandle } from "./core/task.ts";
+export type { RlimitName, TaskHandle } from "./core/task.ts";
 export {
   COPY_USER_FIXUP,
   COPY_USER_IP,
@@ -77,6 +77,7 @@ export {
 } from "./ipc/shm.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
+export { RLIMIT_NAMES } from "./mm/rlim.ts";
 export type { OvercommitSysctls } from "./mm/util.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 export { EXCEPTION_CODES } from "./os/windows/fault.ts";
@@ -122,6 +123,13 @@ export interface Kernel<C extends Mmu = Mmu> {
   exit(task: TaskHandle, reason: string): void;
   /** setuid(2): the task's uid (0 has every capability). */
   setUid(task: TaskHandle, uid: number): void;
+  /**
+   * setrlimit(2) on the task's process (its threads share the limits; fork copies them):
+   * `resource` as/data/stack/memlock, soft and hard in bytes (Infinity: RLIM_INFINITY).
+   * Returns 0, -EINVAL (soft > hard) or -EPERM (a hard limit raised by a uid other than 0).
+   * Read them back with the view's limits(task).
+   */
+  setrlimit(task: TaskHandle, resource: RlimitName, soft: number, hard: number): number;
   /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */
   catchSignal(task: TaskHandle, sig: string): void;
 

@@ -32,7 +32,7 @@ import * as pkeys from "./core/pkeys.ts";
 import * as reclaim from "./core/reclaim.ts";
 import * as sched from "./core/sched.ts";
 import { deliverSignal } from "./core/signal.ts";
-import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
+import { type RlimitName, type Task, type TaskHandle, taskOf } from "./core/task.ts";
 import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
 import type { Vaddr } from "./core/vaddr.ts";
 import * as vfs from "./core/vfs.ts";
@@ -153,10 +153,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   /** reclaim is running (allocations inside it do not recurse into reclaim) */
   reclaiming = false;
 
-  /**
-   * Boots (Linux: setup_arch, init_mem_mapping, paging_init, mm_core_init,
-   * sched_init): see boot.ts and arch/x86/init.ts.
-   */
+  /** Boots (Linux: setup_arch, init_mem_mapping, paging_init, mm_core_init, sched_init): boot.ts, arch/x86/init.ts. */
   constructor(config: KernelConfig) {
     this.config = resolveConfig(config);
     this.arch = archFor(this.config);
@@ -239,6 +236,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   /** setuid(2): the task's uid (0 has every capability). */
   setUid(task: TaskHandle, uid: number): void {
     taskOf(task).uid = uid;
+  }
+
+  /** setrlimit(2) on the task's process: 0, -EINVAL (soft > hard), -EPERM (sched.ts setrlimit) */
+  setrlimit(task: TaskHandle, resource: RlimitName, soft: number, hard: number): number {
+    return sched.setrlimit(taskOf(task), resource, soft, hard);
   }
 
   /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */

@@ -112,6 +112,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     () => k.runningCpu,
   );
   const fab = cfg.faultAroundBytes;
+  let dataRlimitWarned = false; // may_expand_vm's pr_warn_once
   const userMm = new UserMm(
     {
       pageCache,
@@ -170,6 +171,12 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       userReserveKbytes: 0,
       shmemCommitted: 0,
       warnNotEnough: (bytes) => warnNotEnough(k, bytes),
+      warnDataRlimit: (bytes, limit, ignored) => {
+        // pr_warn_once: the first time since boot only
+        if (dataRlimitWarned) return;
+        dataRlimitWarned = true;
+        warnDataRlimit(k, bytes, limit, ignored);
+      },
       totalRamPages: () => buddy.managedPages(),
       totalSwapPages: () => swap?.totalPages ?? 0,
       // vm_committed_as: each mm once (threads share one), and the shmem inodes' charges
@@ -282,6 +289,19 @@ function warnNotEnough(k: KernelCore, bytes: number): void {
   const t = k.current[k.runningCpu];
   k.log.push(
     `__vm_enough_memory: pid: ${t?.pid ?? 0}, comm: ${t?.comm ?? "swapper/0"}, bytes: ${bytes} not enough memory for the allocation`,
+  );
+}
+
+/**
+ * may_expand_vm's warning for a data mapping past RLIMIT_DATA, for the task
+ * on the CPU making the request (pr_fmt of mm/mmap.c: "mmap: "); the caller
+ * prints it once per boot, as pr_warn_once does.
+ * Linux 6.12: mm/mmap.c may_expand_vm
+ */
+function warnDataRlimit(k: KernelCore, bytes: number, limit: number, ignored: boolean): void {
+  const t = k.current[k.runningCpu];
+  k.log.push(
+    `mmap: ${t?.comm ?? "swapper/0"} (${t?.pid ?? 0}): VmData ${bytes} exceed data ulimit ${limit}. Update limits${ignored ? "" : " or use boot option ignore_rlimit_data"}.`,
   );
 }
 

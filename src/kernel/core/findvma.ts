@@ -2,13 +2,15 @@
  * lock_mm_and_find_vma (mm/memory.c, Linux 6.5 and later): the VMA a user
  * fault at `vpn` belongs to, growing a VM_GROWSDOWN stack down to it when
  * the address is below the stack (expand_stack: within RLIMIT_STACK, and
- * not into stack_guard_gap above the VMA below, the growth charged to
- * vm_committed_as as acct_stack_growth does). Every architecture's
+ * not into stack_guard_gap above the VMA below; acct_stack_growth's
+ * RLIMIT_AS and RLIMIT_MEMLOCK tests, the growth charged to
+ * vm_committed_as). Every architecture's
  * fault handler calls it before its access checks.
  */
 import { ModelBug } from "../../base/assert.ts";
 import type { MmContext } from "../mm/internal.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { mayExpandVm, mlockFutureOk } from "../mm/rlimit.ts";
 import { vmEnoughMemory } from "../mm/util.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { Task } from "./task.ts";
@@ -65,9 +67,13 @@ export function lockMmAndFindVma(ctx: MmContext, mm: MmStruct, task: Task, vpn: 
     (prev !== null && prev.vmEnd > vpn)
   )
     return null;
-  // acct_stack_growth's last test: security_vm_enough_memory_mm charges the growth, or -ENOMEM
+  // acct_stack_growth: may_expand_vm (RLIMIT_AS; a stack is no data mapping) and, for a
+  // VM_LOCKED stack, mlock_future_ok (RLIMIT_MEMLOCK) before its last test:
+  // security_vm_enough_memory_mm charges the growth; any failure is -ENOMEM
   // (lock_mm_and_find_vma then fails: bad_area, SEGV_MAPERR)
   const grow = vma.vmStart - vpn;
+  if (!mayExpandVm(ctx, mm, vma.vmFlags, grow)) return null;
+  if (!mlockFutureOk(mm, vma.vmFlags, grow * 4096, task.uid === 0)) return null;
   if (!vmEnoughMemory(ctx, mm, grow, task.uid === 0)) return null;
   mm.committed += grow;
   vma.vmStart = vpn;

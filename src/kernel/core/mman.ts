@@ -98,13 +98,17 @@ export function msync(k: KernelCore, task: Task, addr: bigint, length: bigint): 
   return k.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
 }
 
-/** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
+/**
+ * mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault;
+ * RLIMIT_MEMLOCK applies unless the task has CAP_IPC_LOCK (uid 0).
+ */
 export function mlock(k: KernelCore, task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
   const r = pageRange(k, addr - (addr % 4096n), length + (addr % 4096n));
   if (typeof r === "bigint") return r;
-  return BigInt(k.userMm.mlock(mm, r.start, r.end, onFault, (vpn, write) => populate(k, task, vpn, write)));
+  const fault = (vpn: number, write: boolean) => populate(k, task, vpn, write);
+  return BigInt(k.userMm.mlock(mm, r.start, r.end, onFault, fault, task.uid === 0));
 }
 
 /** munlock: clears VM_LOCKED over the range. */
@@ -117,14 +121,17 @@ export function munlock(k: KernelCore, task: Task, addr: bigint, length: bigint)
 
 /**
  * brk (mm/mmap.c sys_brk), as sbrk: moves the break by delta bytes and
- * returns the old break, or -ENOMEM (below start_brk, into another
- * mapping or its guard gap). The heap VMA, [heap], covers
+ * returns the old break, or -ENOMEM when the break did not move (below
+ * start_brk, into another mapping or its guard gap, past RLIMIT_DATA or
+ * RLIMIT_AS; sys_brk returns the old break, which glibc's sbrk reports as
+ * ENOMEM for a growth, not for a shrink). The heap VMA, [heap], covers
  * [start_brk, PAGE_ALIGN(brk)).
  */
 export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
   const oldBrk = BigInt(mm.brkBytes);
+  if (delta === 0n) return oldBrk; // sbrk(0) reads the break (sys_brk would fail it past RLIMIT_DATA)
   const newBrk = oldBrk + delta;
   if (newBrk < 0n || newBrk >= k.layout.userEnd) return BigInt(-Errno.ENOMEM);
   const r = k.userMm.brk(mm, Number(newBrk), task.uid === 0);

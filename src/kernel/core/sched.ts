@@ -7,6 +7,7 @@
 import { assert } from "../../base/assert.ts";
 import { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { doPrlimit, RLIMIT_NAMES, Rlimit, type RlimitName } from "../mm/rlimit.ts";
 import { Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { initMmPkeys, initTaskPkru, pkruSwitch } from "./pkeys.ts";
@@ -90,7 +91,8 @@ export function spawn(k: KernelCore, comm: string, uid: number, rlimitStack: num
   const t = newTask(k, comm, false, INIT_PID);
   initMmPkeys(k, mm, null);
   t.uid = uid;
-  t.rlimitStack = rlimitStack;
+  t.rlim.cur[Rlimit.STACK] = rlimitStack;
+  mm.rlim = t.rlim;
   t.mm = mm;
   t.files = new FilesStruct();
   const top = mm.stackTop;
@@ -138,7 +140,7 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   initTaskPkru(k, t, parent);
   t.ppid = parent.pid;
   t.uid = parent.uid;
-  t.rlimitStack = parent.rlimitStack;
+  t.rlim = mm.rlim = parent.rlim.copy(); // copy_signal
   for (const s of parent.caught) t.caught.add(s);
   t.mm = mm;
   // copy_files -> dup_fd: the child's table holds the parent's struct files (f_pos, f_ra shared)
@@ -156,13 +158,25 @@ export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
   initTaskPkru(k, t, parent);
   t.ppid = parent.ppid;
   t.uid = parent.uid;
-  t.rlimitStack = parent.rlimitStack;
+  t.rlim = parent.rlim; // CLONE_THREAD: the same signal_struct
   t.mm = parent.mm;
   parent.mm.users++;
   // CLONE_FILES: the same table
   t.files = parent.files;
   if (t.files !== null) t.files.users++;
   return t;
+}
+
+/**
+ * setrlimit(2) (prlimit64 on the caller itself): the process's limit for
+ * `resource` becomes soft/hard (bytes, Infinity for RLIM_INFINITY); 0,
+ * -EINVAL for soft > hard, -EPERM for a hard limit raised without
+ * CAP_SYS_RESOURCE (vmlab's uid 0 has it). Its threads see it at once
+ * (one signal_struct); children forked later inherit it.
+ * Linux: kernel/sys.c SYSCALL_DEFINE2(setrlimit), do_prlimit
+ */
+export function setrlimit(task: Task, resource: RlimitName, soft: number, hard: number): number {
+  return doPrlimit(task.rlim, RLIMIT_NAMES[resource], soft, hard, task.uid === 0);
 }
 
 /**

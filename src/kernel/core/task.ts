@@ -1,6 +1,9 @@
 import { assert } from "../../base/assert.ts";
 import type { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { Rlimit, type RlimitName, Rlimits } from "../mm/rlimit.ts";
+
+export type { RlimitName };
 
 /**
  * A task as the kernel facade's callers hold it (Kernel.ts): the handle
@@ -59,8 +62,15 @@ export class Task implements TaskHandle {
   pkru = 0;
   /** signals with a handler (`P: catch SIGSEGV`) */
   readonly caught = new Set<string>();
-  /** RLIMIT_STACK, bytes */
-  rlimitStack = 8 << 20;
+  /**
+   * signal->rlim: the process's resource limits (mm/rlimit.ts), shared by its threads, copied
+   * by fork (copy_signal); its mm holds the same object (MmStruct.rlim)
+   */
+  rlim = new Rlimits();
+  /** RLIMIT_STACK's soft limit, bytes */
+  get rlimitStack(): number {
+    return this.rlim.cur[Rlimit.STACK];
+  }
   /**
    * current->pagefault_disabled (include/linux/uaccess.h pagefault_disable):
    * above 0, faulthandler_disabled() is true and the fault handlers resolve

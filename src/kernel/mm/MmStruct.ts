@@ -2,6 +2,7 @@ import type { Pfn } from "../../base/units.ts";
 import type { PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { FileObject } from "../fs/file.ts";
 import type { HugetlbFile } from "./hugetlb_vma.ts";
+import { Rlimits } from "./rlim.ts";
 import type { ShmemObject, Vma } from "./vma.ts";
 
 /**
@@ -125,6 +126,12 @@ export class MmStruct {
    * Linux: mm/pgtable-generic.c pgtable_trans_huge_deposit
    */
   readonly pmdHugePte = new Map<number, number[]>();
+  /**
+   * The resource limits of the process this mm belongs to (current->signal->rlim: the
+   * signal_struct its tasks share; core/sched.ts sets it at spawn and fork, threads share it
+   * as they share the mm). Linux reads them through current; vmlab's mapping paths through the mm.
+   */
+  rlim = new Rlimits();
   /** pages of private writable mappings charged against overcommit (Committed_AS share) */
   committed = 0;
   /** start_brk (a vpn) and the break itself (bytes: brk need not be page-aligned) */

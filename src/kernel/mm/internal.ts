@@ -192,6 +192,10 @@ export interface MmSettings {
   userReserveKbytes: number;
   /** pages shmem inodes hold in vm_committed_as (shmem_acct_size, shmem_acct_blocks) */
   shmemCommitted: number;
+  /** the ignore_rlimit_data boot option (absent: off): may_expand_vm only warns past RLIMIT_DATA */
+  ignoreRlimitData?: boolean;
+  /** may_expand_vm's pr_warn_once for a data mapping past RLIMIT_DATA (VmData it would reach, the limit; absent: none) */
+  warnDataRlimit?: (bytes: number, limit: number, ignored: boolean) => void;
   /** __vm_enough_memory's rate-limited warning for a refused request of `bytes` (absent: none) */
   warnNotEnough?: (bytes: number) => void;
   totalRamPages: () => number;

@@ -18,6 +18,7 @@ import {
 import { setFlags } from "./mmap.ts";
 import { PageKind } from "./PageDesc.ts";
 import { leafFor } from "./pgtable.ts";
+import { canDoMlock, countMmMlockedPageNr, lockedVm, Rlimit } from "./rlimit.ts";
 import { VmFlag } from "./vma.ts";
 
 /**
@@ -108,12 +109,16 @@ function mlockVmaPagesRange(ctx: MmContext, mm: MmStruct, start: number, end: nu
 
 /**
  * mlock / mlock2 on the pages [start, end) of mm (the system call has
- * rounded the range to pages): VM_LOCKED (and VM_LOCKONFAULT with
+ * rounded the range to pages): -EPERM if RLIMIT_MEMLOCK is 0 and the
+ * caller lacks CAP_IPC_LOCK (can_do_mlock; vmlab's uid 0 has it), -ENOMEM
+ * if locked_vm and the range's pages not locked yet would pass
+ * RLIMIT_MEMLOCK (nothing changed); else VM_LOCKED (and VM_LOCKONFAULT with
  * `onFault`) from `start` up to the first hole (-ENOMEM if there is one,
  * the VMAs before it locked, nothing populated), then __mm_populate, whose
  * error __mlock_posix_error_return turns into POSIX's: -EFAULT (a PROT_NONE
  * VMA, which stays VM_LOCKED) is -ENOMEM, -ENOMEM is -EAGAIN. Returns 0 or -errno.
- * Linux: mm/mlock.c do_mlock, apply_vma_lock_flags, mm/gup.c __mm_populate
+ * Linux: mm/mlock.c do_mlock, can_do_mlock, count_mm_mlocked_page_nr, apply_vma_lock_flags,
+ * mm/gup.c __mm_populate
  */
 export function doMlock(
   ctx: MmContext,
@@ -122,7 +127,15 @@ export function doMlock(
   end: number,
   onFault: boolean,
   fault: Populate,
+  capIpcLock = true,
 ): number {
+  // do_mlock: can_do_mlock, then RLIMIT_MEMLOCK for locked_vm plus the range less what of it
+  // is locked already (count_mm_mlocked_page_nr), unless CAP_IPC_LOCK
+  if (!canDoMlock(mm, capIpcLock)) return -Errno.EPERM;
+  const limit = Math.floor(mm.rlim.cur[Rlimit.MEMLOCK] / 4096);
+  let locked = end - start + lockedVm(mm);
+  if (locked > limit && !capIpcLock) locked -= countMmMlockedPageNr(mm, start, end);
+  if (locked > limit && !capIpcLock) return -Errno.ENOMEM;
   const err = applyVmaLockFlags(ctx, mm, start, end, VmFlag.LOCKED | (onFault ? VmFlag.LOCKONFAULT : 0));
   if (err < 0) return err;
   const r = mmPopulate(ctx, mm, start, end, fault, false);

@@ -18,6 +18,7 @@ import type { MmStruct } from "./MmStruct.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { userHalfEnd } from "./pgtable.ts";
+import { canDoMlock, checkDataRlimit, mayExpandVm, mlockFutureOk, vmLimited } from "./rlimit.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
 import { mapNoreserve, vmEnoughMemory } from "./util.ts";
 import { type ShmemObject, Vma, VmFlag, vmFlagsForProt, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
@@ -90,6 +91,32 @@ function accountedPages(mm: MmStruct, from: number, to: number): number {
   return n;
 }
 
+/** The pages of [from, to) that VMAs map (count_vma_pages_range: what MAP_FIXED replaces). */
+function mappedPages(mm: MmStruct, from: number, to: number): number {
+  let n = 0;
+  for (const v of mm.vmas)
+    if (v.vmEnd > from && v.vmStart < to) n += Math.min(v.vmEnd, to) - Math.max(v.vmStart, from);
+  return n;
+}
+
+/**
+ * The resource limits a new mapping of `nrPages` with `flags` must pass,
+ * in Linux's order: do_mmap's MAP_LOCKED tests (can_do_mlock: -EPERM with
+ * RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK; mlock_future_ok: -EAGAIN past
+ * RLIMIT_MEMLOCK), then mmap_region's may_expand_vm (-ENOMEM past
+ * RLIMIT_AS or, for a data mapping, RLIMIT_DATA), which for MAP_FIXED
+ * counts only the pages not already mapped (the VMAs it replaces,
+ * vms.nr_pages). Returns 0 or -errno. vmlab's uid 0 (a.privileged) has
+ * CAP_IPC_LOCK. Linux 6.12: mm/mmap.c do_mmap, mmap_region (6.18: mm/vma.c __mmap_region)
+ */
+function mmapLimits(ctx: MmContext, mm: MmStruct, a: MmapArgs, flags: number, nrPages: number): number {
+  if (a.locked && !canDoMlock(mm, a.privileged)) return -Errno.EPERM;
+  if (!mlockFutureOk(mm, flags, nrPages * 4096, a.privileged)) return -Errno.EAGAIN;
+  if (!vmLimited(mm)) return 0;
+  const replaced = a.fixed ? mappedPages(mm, a.addr / 4096, a.addr / 4096 + nrPages) : 0;
+  return mayExpandVm(ctx, mm, flags, nrPages - replaced) ? 0 : -Errno.ENOMEM;
+}
+
 /**
  * do_mmap for anonymous memory. Returns the start vpn, or -errno.
  * Linux: mm/mmap.c do_mmap, mmap_region
@@ -113,6 +140,8 @@ export function mmap(
   // accountable_mapping: private writable mappings without VM_NORESERVE, a device's too
   // (remap_pfn_range adds VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP and keeps VM_ACCOUNT)
   const accountable = !a.shared && a.prot.w && !noreserve;
+  const limits = mmapLimits(ctx, mm, a, flags, nrPages);
+  if (limits < 0) return limits;
   if (a.fixed && a.addr % 4096 === 0) {
     // mmap_region: the VMAs MAP_FIXED replaces give back their charge first (vms.nr_accounted)
     const from = a.addr / 4096;
@@ -252,6 +281,9 @@ function mmapHugetlb(
   }
   let flags = vmFlagsForProt(a.prot, a.shared) | VmFlag.HUGETLB | VmFlag.DONTEXPAND;
   if (a.noreserve) flags |= VmFlag.NORESERVE;
+  // do_mmap and mmap_region's limits, with VM_LOCKED still set (mmap_region clears it later)
+  const limits = mmapLimits(ctx, mm, a, a.locked ? flags | VmFlag.LOCKED : flags, nrPages);
+  if (limits < 0) return limits;
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
   const vma = new Vma(start, start + nrPages, flags, pgoff, hf?.name ?? "/anon_hugepage (deleted)");
   if (!hugetlbMmapSetup(ctx, vma, h, hf?.file)) return -Errno.ENOMEM;
@@ -513,13 +545,17 @@ export function exitMmap(ctx: MmContext, mm: MmStruct): void {
 /**
  * brk: moves the break to `newBrk` (bytes; the heap VMA, [heap], covers
  * [start_brk, PAGE_ALIGN(brk))), unmapping what it gives back or growing
- * the heap; -ENOMEM below start_brk, at or above TASK_SIZE, or into another
- * mapping or its guard gap. Returns 0 or -errno (sbrk's caller returns the
+ * the heap; -ENOMEM below start_brk, at or above TASK_SIZE, past
+ * RLIMIT_DATA (check_data_rlimit: the heap's size, growing or not), into
+ * another mapping or its guard gap, or past RLIMIT_AS or RLIMIT_DATA for
+ * the pages added (do_brk_flags' may_expand_vm). Returns 0 or -errno (sbrk's caller returns the
  * old break).
  * Linux: mm/mmap.c sys_brk (do_brk_flags)
  */
 export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number, capSysAdmin = true): number {
   if (newBrk < mm.startBrk * 4096 || newBrk >= (ctx.env.taskSizeVpn + 1) * 4096) return -Errno.ENOMEM;
+  // sys_brk: check_data_rlimit before anything else (a shrink too): the old break stays
+  if (!checkDataRlimit(mm, newBrk)) return -Errno.ENOMEM;
   const oldEnd = Math.ceil(mm.brkBytes / 4096);
   const newEnd = Math.ceil(newBrk / 4096);
   if (newEnd < oldEnd) munmap(ctx, mm, newEnd, oldEnd - newEnd);
@@ -527,6 +563,9 @@ export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number, capSysAdmin 
     const next = mm.findVma(oldEnd);
     const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
     if (next !== null && newEnd + 1 > next.vmStart - gap) return -Errno.ENOMEM;
+    // do_brk_flags: may_expand_vm (RLIMIT_AS, RLIMIT_DATA: the heap is a data mapping) first
+    if (!mayExpandVm(ctx, mm, VmFlag.READ | VmFlag.WRITE | VmFlag.ACCOUNT, newEnd - oldEnd))
+      return -Errno.ENOMEM;
     // do_brk_flags: security_vm_enough_memory_mm for the pages the heap grows by
     if (!vmEnoughMemory(ctx, mm, newEnd - oldEnd, capSysAdmin)) return -Errno.ENOMEM;
     const grown = new Vma(

@@ -14,6 +14,7 @@ import { mergeAround, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { hugePmd, isHugePmd, pmdOf, ptepModify, readPte, userPte } from "./pgtable.ts";
+import { mayExpandVm } from "./rlimit.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { vmEnoughMemory } from "./util.ts";
 import { type Vma, VmFlag, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
@@ -59,8 +60,19 @@ export function mprotect(
       error = -Errno.EINVAL;
       break;
     }
-    // mprotect_fixup: security_vm_enough_memory_mm for the piece about to be charged
     const piece = Math.min(end, vma.vmEnd) - Math.max(stop, vma.vmStart);
+    // mprotect_fixup: "Check space limits when area turns into data": -ENOMEM when the piece
+    // would pass RLIMIT_DATA as a data mapping and did not as what it was (may_expand_vm twice;
+    // each VMA against data_vm before this call's changes, where Linux's loop has made them)
+    if (
+      prot.w &&
+      !mayExpandVm(ctx, mm, vma.vmFlags | VmFlag.WRITE, piece) &&
+      mayExpandVm(ctx, mm, vma.vmFlags, piece)
+    ) {
+      error = -Errno.ENOMEM;
+      break;
+    }
+    // mprotect_fixup: security_vm_enough_memory_mm for the piece about to be charged
     if (mprotectCharges(vma.vmFlags, prot.w)) {
       if (!vmEnoughMemory(ctx, mm, piece, capSysAdmin, charged)) {
         error = -Errno.ENOMEM;

@@ -18,6 +18,7 @@ import {
   tableIfPresent,
   upperTablesChanged,
 } from "./pgtable.ts";
+import { mayExpandVm, mlockFutureOk } from "./rlimit.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { vmEnoughMemory } from "./util.ts";
 import { type Vma, VmFlag } from "./vma.ts";
@@ -56,12 +57,16 @@ export function mremap(
     // mremap_to: the new range may not overlap the old one
     if (fixedTo < start + oldPages && start < fixedTo + newPages) return -Errno.EINVAL;
     munmap(ctx, mm, fixedTo, newPages);
+    const limits = resizeLimits(ctx, mm, vma, oldPages, newPages, capSysAdmin);
+    if (limits < 0) return limits;
     return moveVma(ctx, mm, vma, start, oldPages, newPages, fixedTo, capSysAdmin);
   }
   if (newPages <= oldPages) {
     if (newPages < oldPages) munmap(ctx, mm, start + newPages, oldPages - newPages);
     return start;
   }
+  const limits = resizeLimits(ctx, mm, vma, oldPages, newPages, capSysAdmin);
+  if (limits < 0) return limits;
   // grow in place: the area must end the VMA and the pages after it be free
   if (
     start + oldPages === vma.vmEnd &&
@@ -80,6 +85,27 @@ export function mremap(
   const to = getUnmappedArea(ctx, mm, newPages, -1);
   if (to < 0) return -Errno.ENOMEM;
   return moveVma(ctx, mm, vma, start, oldPages, newPages, to, capSysAdmin);
+}
+
+/**
+ * vma_to_resize's limits on a growing area (checked before it grows in
+ * place or moves, after MREMAP_FIXED's unmap of the target): -EAGAIN if
+ * a VM_LOCKED VMA would pass RLIMIT_MEMLOCK without CAP_IPC_LOCK
+ * (mlock_future_ok), -ENOMEM past RLIMIT_AS or, for a data mapping,
+ * RLIMIT_DATA (may_expand_vm); else 0. vmlab's uid 0 has CAP_IPC_LOCK.
+ * Linux: mm/mremap.c vma_to_resize
+ */
+function resizeLimits(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  oldPages: number,
+  newPages: number,
+  capIpcLock: boolean,
+): number {
+  if (newPages <= oldPages) return 0;
+  if (!mlockFutureOk(mm, vma.vmFlags, (newPages - oldPages) * 4096, capIpcLock)) return -Errno.EAGAIN;
+  return mayExpandVm(ctx, mm, vma.vmFlags, newPages - oldPages) ? 0 : -Errno.ENOMEM;
 }
 
 /**

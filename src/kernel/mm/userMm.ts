@@ -181,8 +181,16 @@ export class UserMm implements MmContext {
   brk(mm: MmStruct, newBrk: number, capSysAdmin = true): number {
     return doBrk(this, mm, newBrk, capSysAdmin);
   }
-  mlock(mm: MmStruct, start: number, end: number, onFault: boolean, fault: Populate): number {
-    return doMlock(this, mm, start, end, onFault, fault);
+  /** `capIpcLock`: the caller has CAP_IPC_LOCK (RLIMIT_MEMLOCK does not apply) */
+  mlock(
+    mm: MmStruct,
+    start: number,
+    end: number,
+    onFault: boolean,
+    fault: Populate,
+    capIpcLock = true,
+  ): number {
+    return doMlock(this, mm, start, end, onFault, fault, capIpcLock);
   }
   munlock(mm: MmStruct, start: number, end: number): number {
     return doMunlock(this, mm, start, end);

@@ -29,6 +29,7 @@ import { explainAccess } from "./explain.ts";
 import { explainKernelAccess } from "./explainKernel.ts";
 import { hugepagesInfo } from "./hugepages.ts";
 import { checkInvariants } from "./invariants.ts";
+import { type LimitInfo, limitsInfo } from "./limits.ts";
 import {
   counters,
   deviceInfos,
@@ -214,6 +215,11 @@ export class KernelView {
   /** /proc/PID/status as data (proc_pid_status: the lines vmlab models, task_mem's memory lines). */
   status(t: TaskHandle): StatusInfo {
     return statusInfo(this.k, taskOf(t));
+  }
+
+  /** /proc/PID/limits as data: the rows of the limits vmlab models (limits.ts). */
+  limits(t: TaskHandle): LimitInfo[] {
+    return limitsInfo(taskOf(t));
   }
 
   /** /proc/PID/statm as data, in pages (null: no address space). */

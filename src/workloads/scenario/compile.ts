@@ -31,6 +31,7 @@ import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
+import { setrlimit } from "./stmts/rlimit.ts";
 import { shmat, shmctl, shmdt, shmget } from "./stmts/shm.ts";
 import { show } from "./stmts/show.ts";
 import { sysctl } from "./stmts/sysctl.ts";
@@ -100,6 +101,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["munlock", mlockOrMunlock],
   ["brk", brk],
   ["mremap", mremap],
+  ["setrlimit", setrlimit],
   ["pkey_alloc", pkeyAlloc],
   ["pkey_free", pkeyFree],
   ["pkey_mprotect", pkeyMprotect],

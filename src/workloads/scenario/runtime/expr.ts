@@ -390,6 +390,9 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       vm_hwm: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmHwm ?? 0) : 0),
       vm_peak: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmPeak ?? 0) : 0),
       vm_size: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmSize ?? 0) : 0),
+      // VmData and VmLck: what RLIMIT_DATA and RLIMIT_MEMLOCK hold (bytes)
+      vm_data: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmData ?? 0) : 0),
+      vm_lck: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmLck ?? 0) : 0),
       oom_score: (t, v) => BigInt(v.oomScore(t)),
       stack_start: (t, v) => v.vmas(t).find((m) => m.name === "[stack]")?.start ?? 0n,
       stack_top: (t, v) => v.mm(t)?.stackTop ?? 0n,

@@ -53,6 +53,7 @@ const ERRNO_NAMES: Record<string, string> = {
   "-1": "EPERM",
   "-2": "ENOENT",
   "-9": "EBADF",
+  "-11": "EAGAIN",
   "-12": "ENOMEM",
   "-13": "EACCES",
   "-14": "EFAULT",

@@ -8,6 +8,7 @@
 import { Ipt } from "../../../hw/mmu/inverted/Ipt.ts";
 import { formatPagemap } from "../../../kernel/view/crash.ts";
 import { formatHugepages } from "../../../kernel/view/hugepages.ts";
+import { formatLimits } from "../../../kernel/view/limits.ts";
 import { formatPageTypes } from "../../../kernel/view/pageTypes.ts";
 import {
   formatBuddyinfo,
@@ -166,14 +167,23 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   if (
     w?.kind !== "arg" ||
     w.ident === null ||
-    ![...PROC_SHOW, "status", "statm", "smaps_rollup", "oom_score"].includes(w.ident)
+    ![...PROC_SHOW, "status", "statm", "smaps_rollup", "oom_score", "limits"].includes(w.ident)
   ) {
     c.fail(
-      `show ${name} maps|smaps|smaps_rollup|status|statm|oom_score|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
+      `show ${name} maps|smaps|smaps_rollup|status|statm|oom_score|limits|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
       w?.pos ?? pos,
     );
   }
   const what = w.ident;
+  if (what === "limits") {
+    // /proc/PID/limits: the rows of the limits vmlab models (kernel/view/limits.ts)
+    if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} limits'`, s.words[2].pos);
+    return (rt) => {
+      const rows = rt.view.limits(c.liveProc(rt, name, pos));
+      rt.out.push(...formatLimits(rows));
+      rt.data = rows;
+    };
+  }
   if (what === "status" || what === "statm" || what === "smaps_rollup" || what === "oom_score")
     return showProcStatus(c, s, name, what, pos);
   if (what === "vad") return showVad(c, s, name, pos);
