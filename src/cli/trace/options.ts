@@ -240,10 +240,13 @@ export function addTraceOptions(cmd: Command): Command {
     )
     .option("--arch <a>", "machine mode: x86_64 (4-level) or x86_64-la57 (5-level)", "x86_64")
     .option("--seed <n>", "seed for random choices", "1")
-    .option("--cost <list>", "cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000")
+    .option(
+      "--cost <list>",
+      "machine mode with the reference pager: the cycle cost model, e.g. l1=1,l2=7,walkRead=30,minorFault=1500,majorFault=50000",
+    )
     .option(
       "--cache <kind>",
-      "machine mode: an L1 data cache, KIND[:SIZE[:WAYS[:LINE]]] with KIND vivt, vipt or pipt (default 32K:4:64; docs/caches.md)",
+      "machine mode with the reference pager: an L1 data cache, KIND[:SIZE[:WAYS[:LINE]]] with KIND vivt, vipt or pipt (default 32K:4:64; docs/caches.md)",
     )
     .option("--mrc", "also the exact LRU miss-ratio curve (one pass, every size at once)")
     .option(
