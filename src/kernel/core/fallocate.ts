@@ -16,7 +16,8 @@
  *   unmapping them) and the range reads as zeros (ext4_punch_hole frees the
  *   blocks, zeroes the partial ones); ZERO_RANGE, COLLAPSE_RANGE,
  *   INSERT_RANGE are not modelled (-EOPNOTSUPP here; ext4 supports them).
- * - hugetlbfs memfds (hugetlbfs_fallocate) are not modelled: -EOPNOTSUPP.
+ * - hugetlbfs memfds (hugetlbfs_fallocate, core/hugetlbfs.ts): whole huge
+ *   pages from the pool with their reservations, holes of whole huge pages.
  * Linux: fs/open.c vfs_fallocate, ksys_fallocate; mm/shmem.c shmem_fallocate;
  * fs/ext4/extents.c ext4_fallocate; mm/madvise.c madvise_remove
  */
@@ -36,6 +37,7 @@ import type { MmStruct } from "../mm/MmStruct.ts";
 import { Errno } from "../mm/userMm.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
+import { hugetlbfsFallocate } from "./hugetlbfs.ts";
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_WRITE } from "./memfd.ts";
 import { pageRange } from "./mman.ts";
 import { syscallEntry, userOf } from "./sched.ts";
@@ -107,8 +109,13 @@ export function vfsFallocate(
   if (offset + len > BigInt(MAX_BYTES)) return -Errno.EFBIG; // check_add_overflow, s_maxbytes
   const off = Number(offset);
   const n = Number(len);
-  if (hugetlbfsInode(f) !== null) return -Errno.EOPNOTSUPP; // hugetlbfs_fallocate: not modelled
   const punch = (mode & FALLOC_FL_PUNCH_HOLE) !== 0;
+  const keep = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
+  const inode = hugetlbfsInode(f);
+  if (inode !== null) {
+    if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return -Errno.EOPNOTSUPP;
+    return hugetlbfsFallocate(k, f, inode, keep, punch, off, n);
+  }
   if (f.fs === "disk") {
     // ext4_fallocate: vmlab's disk has no blocks to allocate or unshare
     if (mode & (FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE))
@@ -117,7 +124,7 @@ export function vfsFallocate(
       // ext4_punch_hole: nothing past i_size to punch
       const end = Math.min(off + n, f.sizeBytes);
       if (off < end) punchHole(k.userMm, f, off, end - 1);
-    } else if (!(mode & FALLOC_FL_KEEP_SIZE) && off + n > f.sizeBytes) f.setSize(off + n);
+    } else if (!keep && off + n > f.sizeBytes) f.setSize(off + n);
     return 0;
   }
   // shmem_fallocate
@@ -129,7 +136,7 @@ export function vfsFallocate(
   }
   // inode_newsize_ok (RLIMIT_FSIZE unlimited, s_maxbytes checked above); F_SEAL_GROW
   if (f.seals & F_SEAL_GROW && off + n > f.sizeBytes) return -Errno.EPERM;
-  return shmemFallocAlloc(k.userMm, f, off, n, (mode & FALLOC_FL_KEEP_SIZE) !== 0);
+  return shmemFallocAlloc(k.userMm, f, off, n, keep);
 }
 
 /**

@@ -173,3 +173,87 @@ A: k = fallocate data 0 16M keep_size
     expect(v("k")).toBe(0);
   });
 });
+
+describe("fallocate on a MFD_HUGETLB memfd (hugetlbfs_fallocate)", () => {
+  it("allocates whole huge pages from the pool, consuming the inode's reservations; -ENOSPC when short (keeping those it got); a hole drops whole pages and zeroes partial ones", () => {
+    const v = run(`machine ram=256M swap=0
+spawn A
+sysctl nr_hugepages=4
+A: memfd h hugetlb
+A: ftruncate h 4M
+A: s = mmap 4M file=h shared
+let rsvd0 = meminfo.HugePages_Rsvd
+A: r1 = fallocate h 1M 2M
+let free1 = meminfo.HugePages_Free
+let rsvd1 = meminfo.HugePages_Rsvd
+A: r2 = fallocate h 4M 2M keep_size
+let free2 = meminfo.HugePages_Free
+A: r3 = fallocate h 6M 6M
+let free3 = meminfo.HugePages_Free
+A: write s+3M 1 value=0x11
+A: write s+1M 1 value=0x22
+A: write s+2M+4K 1 value=0x33
+A: p1 = fallocate h 1M 1M+8K keep_size punch_hole
+let partial = byte(A, s+1M)
+let partial2 = byte(A, s+3M)
+let zeroed = byte(A, s+2M+4K)
+let free4 = meminfo.HugePages_Free
+A: p2 = fallocate h 2M 2M keep_size punch_hole
+let free5 = meminfo.HugePages_Free
+let rsvd5 = meminfo.HugePages_Rsvd
+let mapped = hugetlb(A, s+2M 2M)
+`);
+    expect(v("rsvd0")).toBe(2);
+    expect(v("r1")).toBe(0);
+    // [1M, 3M) rounds out to both huge pages, taken with the mapping's reservations
+    expect(v("free1")).toBe(2);
+    expect(v("rsvd1")).toBe(0);
+    expect(v("r2")).toBe(0);
+    expect(v("free2")).toBe(1);
+    expect(v("r3"), "three pages asked, one free").toBe(-28);
+    expect(v("free3")).toBe(0);
+    expect(v("p1")).toBe(0);
+    expect(v("partial")).toBe(0);
+    expect(v("partial2")).toBe(0x11);
+    expect(v("zeroed")).toBe(0);
+    expect(v("free4"), "no whole huge page in [1M, 2M+8K)").toBe(0);
+    expect(v("p2")).toBe(0);
+    expect(v("free5")).toBe(1);
+    expect(v("rsvd5")).toBe(0);
+    expect(v("mapped")).toBe(0);
+  });
+});
+
+describe("a hole in a tmpfs file partly in swap", () => {
+  it("frees the swap entries of the hole, reads a swapped partial page back to zero its part", () => {
+    const v = run(`machine ram=32M swap=64M page_cluster=0
+spawn A
+A: memfd buf
+A: ftruncate buf 4M
+A: u = mmap 4M
+A: write u 4M value=1
+A: n = syscall write buf u 4M offset=0
+A: munmap u 4M
+A: b = mmap 28M
+A: write b 28M
+let inswap = meminfo.SwapTotal - meminfo.SwapFree
+let c0 = meminfo.Committed_AS
+A: h = fallocate buf 8K+16 4M-8K-16 keep_size punch_hole
+let left = meminfo.SwapTotal - meminfo.SwapFree
+let c1 = meminfo.Committed_AS
+A: z = syscall read buf b 8 offset=8K+16
+let zb = byte(A, b)
+A: y = syscall read buf b 8 offset=8K
+let yb = byte(A, b)
+`);
+    expect(v("inswap")).toBeGreaterThan(0);
+    expect(v("h")).toBe(0);
+    // the hole's pages, resident or in swap, are uncharged: all but pages 0 .. 2
+    expect(v("c0") - v("c1")).toBe(1021 * 4096);
+    expect(v("left")).toBeLessThan(v("inswap"));
+    expect(v("z")).toBe(8);
+    expect(v("zb")).toBe(0);
+    expect(v("y")).toBe(8);
+    expect(v("yb")).toBe(1);
+  });
+});
