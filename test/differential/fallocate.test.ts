@@ -44,7 +44,10 @@ function vmlabSteps(): Record<string, number> {
   const n = Number;
   const mi = (f: string) => k.view.meminfo()[f] / 1024;
   const rss = (a: bigint) => k.view.smaps(t).find((x) => x.vma.start === a)!.rss / 1024;
-  const read = (a: bigint) => k.userAccess(0, t, a, Access.Read).value;
+  const read = (a: bigint) => {
+    const r = k.userAccess(0, t, a, Access.Read);
+    return r.ok ? r.value : -1;
+  };
   const write = (a: bigint, v: number) => expect(k.userAccess(0, t, a, Access.Write, v).ok).toBe(true);
   const memfd = (flags = 0) => k.memfdCreate(t, "probe", flags).file! as FileObject;
   // the probe's source: page i's bytes are i % 250 + 1 (vmlab writes the ones read back)

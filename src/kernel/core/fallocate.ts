@@ -15,7 +15,8 @@
  *   PUNCH_HOLE drops the range's cached pages (truncate_pagecache_range,
  *   unmapping them) and the range reads as zeros (ext4_punch_hole frees the
  *   blocks, zeroes the partial ones); ZERO_RANGE, COLLAPSE_RANGE,
- *   INSERT_RANGE are not modelled (-EOPNOTSUPP here; ext4 supports them).
+ *   INSERT_RANGE, WRITE_ZEROES are not modelled (-EOPNOTSUPP here; ext4
+ *   supports them).
  * - hugetlbfs memfds (hugetlbfs_fallocate, core/hugetlbfs.ts): whole huge
  *   pages from the pool with their reservations, holes of whole huge pages.
  * Linux: fs/open.c vfs_fallocate, ksys_fallocate; mm/shmem.c shmem_fallocate;
@@ -28,6 +29,7 @@ import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE,
+  FALLOC_FL_WRITE_ZEROES,
   FALLOC_FL_ZERO_RANGE,
   punchHole,
   shmemFallocAlloc,
@@ -52,8 +54,13 @@ export {
   FALLOC_FL_ZERO_RANGE,
 };
 
-/** FALLOC_FL_MODE_MASK: the exclusive modes (include/linux/falloc.h) */
+/**
+ * FALLOC_FL_MODE_MASK: the exclusive modes (include/linux/falloc.h). The 6.18
+ * host's includes FALLOC_FL_WRITE_ZEROES (Linux 6.17; 6.12 has no such mode
+ * and rejects the bit as unknown: -EOPNOTSUPP too, but before the -EFBIG check).
+ */
 const MODE_MASK =
+  FALLOC_FL_WRITE_ZEROES |
   FALLOC_FL_PUNCH_HOLE |
   FALLOC_FL_COLLAPSE_RANGE |
   FALLOC_FL_ZERO_RANGE |
@@ -78,7 +85,7 @@ export function fallocate(
 /**
  * vfs_fallocate: -EINVAL for a negative offset or a length <= 0; -EOPNOTSUPP
  * for unknown bits, a mode that is not one of the exclusive ones, PUNCH_HOLE
- * without KEEP_SIZE, COLLAPSE/INSERT with it; -EFBIG past s_maxbytes; then
+ * without KEEP_SIZE, COLLAPSE/INSERT/WRITE_ZEROES with it; -EFBIG past s_maxbytes; then
  * the file system's fallocate.
  * Linux: fs/open.c vfs_fallocate
  */
@@ -101,6 +108,7 @@ export function vfsFallocate(
       break;
     case FALLOC_FL_COLLAPSE_RANGE:
     case FALLOC_FL_INSERT_RANGE:
+    case FALLOC_FL_WRITE_ZEROES:
       if (mode & FALLOC_FL_KEEP_SIZE) return -Errno.EOPNOTSUPP;
       break;
     default:

@@ -30,6 +30,8 @@ export const FALLOC_FL_COLLAPSE_RANGE = 0x08;
 export const FALLOC_FL_ZERO_RANGE = 0x10;
 export const FALLOC_FL_INSERT_RANGE = 0x20;
 export const FALLOC_FL_UNSHARE_RANGE = 0x40;
+/** Linux 6.17+ (the 6.18 host), not 6.12 */
+export const FALLOC_FL_WRITE_ZEROES = 0x80;
 
 /**
  * unmap_mapping_range(mapping, from << PAGE_SHIFT, (to - from) << PAGE_SHIFT,
