@@ -257,3 +257,27 @@ let yb = byte(A, b)
     expect(v("yb")).toBe(1);
   });
 });
+
+describe("a hole under an mlocked shared mapping", () => {
+  it("fallocate (not MADV_REMOVE, which refuses VM_LOCKED) unmaps and munlocks the pages it frees", () => {
+    const v = run(`machine ram=64M swap=0
+spawn A
+A: memfd buf
+A: ftruncate buf 1M
+A: m = mmap 1M shared file=buf locked
+let u0 = meminfo.Unevictable
+let l0 = meminfo.Mlocked
+A: e = madvise m 64K remove
+A: h = fallocate buf 0 512K keep_size punch_hole
+let u1 = meminfo.Unevictable
+let l1 = meminfo.Mlocked
+let rss = rss(A, m 1M)
+`);
+    expect(v("e")).toBe(-22);
+    expect(v("h")).toBe(0);
+    expect(v("l0")).toBe(M);
+    expect(v("l0") - v("l1")).toBe(512 * 1024);
+    expect(v("u0") - v("u1")).toBe(512 * 1024);
+    expect(v("rss")).toBe(128);
+  });
+});
