@@ -169,7 +169,12 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
     partial(last, 0, (lend % 4096) + 1);
   }
   // the hole reads as zeros (ext4 freed its blocks; shmem's xarray slots are empty)
-  if (!(owner instanceof ShmemObject)) for (let i = start; i < end; i++) zeroStored(owner, i, 0, 4096);
+  // (the pages that would read something else: below i_size and the least size the file ever
+  // had, or written back)
+  if (!(owner instanceof ShmemObject))
+    for (let i = start; i < Math.min(end, owner.zeroPagesFrom); i++) zeroStored(owner, i, 0, 4096);
+  if (!(owner instanceof ShmemObject))
+    for (const i of owner.written) if (i >= start && i < end) zeroStored(owner, i, 0, 4096);
 }
 
 /**
