@@ -38,6 +38,7 @@ export type { KernelAccessResult, Oops, UserAccessResult } from "./core/core.ts"
 export { type CoreDump, type CoreSegment, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 export type { UserAccessRecord } from "./core/entry.ts";
 export type { MincoreResult } from "./core/fadvise.ts";
+export { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from "./core/fallocate.ts";
 export {
   F_SEAL_EXEC,
   F_SEAL_FUTURE_WRITE,
@@ -357,6 +358,12 @@ export interface Kernel<C extends Mmu = Mmu> {
   closeFile(task: TaskHandle, f: FileHandle): number;
   /** ftruncate(2) by a task: the file's new size; 0 or -errno. Mappings past the new end fault SIGBUS. */
   ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint;
+  /**
+   * fallocate(2) by a task, `mode` of FALLOC_FL_* bits (KEEP_SIZE 1, PUNCH_HOLE 2): tmpfs and
+   * memfd ranges allocated (charged to Committed_AS) or punched (unmapped, freed, partial pages
+   * zeroed), a disk file's cached range dropped; 0 or -errno (kernel/core/fallocate.ts).
+   */
+  fallocate(task: TaskHandle, f: FileHandle, mode: number, offset: bigint, len: bigint): bigint;
   /** mincore(2) by a task: 0 or -errno (EINVAL unaligned, ENOMEM for a hole: vec filled up to it), and one byte per page, bit 0 resident. */
   mincore(task: TaskHandle, addr: bigint, length: bigint): MincoreResult;
   /** posix_fadvise(2) by a task (advice: `normal`, `random`, `sequential`, `willneed`, `dontneed`, `noreuse`); 0 or -errno. */

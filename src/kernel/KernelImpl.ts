@@ -63,23 +63,19 @@ import type {
 import { KernelView } from "./view/KernelView.ts";
 
 /**
- * The Linux-shaped kernel, booted on a simulated machine of the configured
- * architecture: its page tables live in simulated RAM, its allocators
- * manage simulated frames.
+ * The Linux-shaped kernel, booted on a simulated machine of the configured architecture: its
+ * page tables live in simulated RAM, its allocators manage simulated frames.
  *
- * This is the kernel itself: it owns the subsystems and the shared state
- * (KernelCore, core/core.ts) and implements the facade (Kernel.ts), which
- * is all that code outside src/kernel sees of it; the kernel's own tests
- * use it whole. The code lives in the modules named after Linux's: core/
- * (boot, sched, mman, madvise, gup, signal, reclaim, memcontrol, oom, alloc,
- * vfs, uaccess), mm/ (the address-space code), and the architecture's
- * (kernel/arch/NAME/, chosen in kernel/arch/index.ts: boot mapping, page
- * faults, TLB maintenance, oops and BUG).
+ * This is the kernel itself: it owns the subsystems and the shared state (KernelCore,
+ * core/core.ts) and implements the facade (Kernel.ts), which is all that code outside
+ * src/kernel sees of it; the kernel's own tests use it whole. The code lives in the modules
+ * named after Linux's: core/ (boot, sched, mman, madvise, gup, signal, reclaim, memcontrol,
+ * oom, alloc, vfs, fallocate, uaccess), mm/ (the address-space code), and the architecture's
+ * (kernel/arch/NAME/, by kernel/arch/index.ts: boot mapping, page faults, TLB upkeep, oops, BUG).
  *
- * C and T are the CPU and TLB-manager types of the configured architecture;
- * they default to the generic ones (Mmu, ArchTlb). A test of one
- * architecture may name its own (`new KernelImpl<Cpu, X86Tlb>(...)`) to read
- * its registers; nothing checks them against `config.arch`.
+ * C and T, the CPU and TLB-manager types of the architecture, default to the generic ones (Mmu,
+ * ArchTlb); a test may name its own (`new KernelImpl<Cpu, X86Tlb>(...)`) to read its registers
+ * (nothing checks them against `config.arch`).
  */
 export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implements KernelCore {
   readonly config: ResolvedKernelConfig;
@@ -615,6 +611,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint {
     this.linuxOnly("ftruncate");
     return vfs.ftruncate(this, taskOf(task), fileOf(f), length);
+  }
+
+  /** fallocate(2) by a task (mode: FALLOC_FL_* bits); 0 or -errno. */
+  fallocate(task: TaskHandle, f: FileHandle, mode: number, offset: bigint, len: bigint): bigint {
+    this.linuxOnly("fallocate");
+    return vfs.fallocate(this, taskOf(task), fileOf(f), mode, offset, len);
   }
 
   /** mincore(2) by a task: 0 or -errno, and the vector (bit 0 of each byte: resident). */

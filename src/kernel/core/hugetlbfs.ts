@@ -8,14 +8,18 @@
  * seal checks) sets i_size, and shrinking (hugetlb_vmtruncate) first zaps
  * every mapping of the part cut off (hugetlb_vmdelete_list: shared entries
  * and private copies alike), then drops its folios and reservations.
+ * fallocate (hugetlbfs_fallocate) allocates whole huge folios from the pool
+ * or punches a hole (mm/falloc_hugetlb.ts).
  * Linux: fs/hugetlbfs/inode.c hugetlbfs_read_iter, hugetlbfs_setattr, hugetlb_vmtruncate
  */
 import type { FileObject } from "../fs/file.ts";
+import { hugetlbFallocAlloc, hugetlbRemoveRange, hugetlbZeroPartial } from "../mm/falloc_hugetlb.ts";
 import { hugetlbTruncate } from "../mm/hugetlb.ts";
 import type { HugetlbFile } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { Errno } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
+import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_WRITE } from "./memfd.ts";
 
 /**
  * read(2) or write(2) of `n` bytes at `start` of a hugetlbfs file through
@@ -43,22 +47,72 @@ export function hugetlbfsIo(
   return done > 0 ? done : -Errno.EFAULT;
 }
 
+/**
+ * hugetlb_vmdelete_list: every VMA of the inode loses its entries for the
+ * file's pages [from, to) (shared entries and private copies alike).
+ */
+function vmdeleteList(k: KernelCore, file: HugetlbFile, from: number, to: number): void {
+  const seen = new Set<MmStruct>();
+  for (const t of k.tasks) {
+    if (!t.alive || t.mm === null || seen.has(t.mm)) continue;
+    seen.add(t.mm);
+    for (const v of [...t.mm.vmas]) {
+      if (v.htlb?.file !== file) continue;
+      const a = Math.max(v.vmStart, v.vmStart + (from - v.vmPgoff));
+      const b = Math.min(v.vmEnd, v.vmStart + (to - v.vmPgoff));
+      if (a < b) k.userMm.dontneed(t.mm, a, b); // unmap_hugepage_range
+    }
+  }
+}
+
 /** ftruncate of a hugetlbfs file to `size` bytes (a multiple of the huge page size). */
 export function hugetlbfsTruncate(k: KernelCore, f: FileObject, file: HugetlbFile, size: number): void {
   if (size < file.size) {
     // hugetlb_vmdelete_list: every VMA of the inode, from the new end on
-    const from = size / 4096;
-    const seen = new Set<MmStruct>();
-    for (const t of k.tasks) {
-      if (!t.alive || t.mm === null || seen.has(t.mm)) continue;
-      seen.add(t.mm);
-      for (const v of [...t.mm.vmas]) {
-        if (v.htlb?.file !== file) continue;
-        const a = Math.max(v.vmStart, v.vmStart + (from - v.vmPgoff));
-        if (a < v.vmEnd) k.userMm.dontneed(t.mm, a, v.vmEnd); // unmap_hugepage_range
-      }
-    }
+    vmdeleteList(k, file, size / 4096, Number.POSITIVE_INFINITY);
     hugetlbTruncate(k.userMm, file, size);
   } else file.size = size;
   f.sizeBytes = size;
+}
+
+/**
+ * fallocate of a hugetlbfs file, the modes checked by vfs_fallocate: other
+ * than KEEP_SIZE and PUNCH_HOLE, -EOPNOTSUPP. A hole (-EPERM under
+ * F_SEAL_WRITE / F_SEAL_FUTURE_WRITE) zeroes the partial huge pages at its
+ * ends in place, zaps every mapping of its whole huge pages and removes
+ * them with their reservations; an allocation (-EPERM growing under
+ * F_SEAL_GROW) takes the range's huge pages, rounded out to whole ones,
+ * from the pool (-ENOSPC when it runs short, keeping those it got) and,
+ * without KEEP_SIZE, grows i_size to offset + len.
+ * Linux: fs/hugetlbfs/inode.c hugetlbfs_fallocate, hugetlbfs_punch_hole
+ */
+export function hugetlbfsFallocate(
+  k: KernelCore,
+  f: FileObject,
+  file: HugetlbFile,
+  keepSize: boolean,
+  punch: boolean,
+  offset: number,
+  len: number,
+): number {
+  const hsize = file.h.nrPages * 4096;
+  const end = offset + len;
+  if (punch) {
+    if (f.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return -Errno.EPERM;
+    const holeStart = Math.ceil(offset / hsize) * hsize;
+    const holeEnd = Math.floor(end / hsize) * hsize;
+    if (offset < holeStart) hugetlbZeroPartial(k.userMm, file, offset, Math.min(end, holeStart));
+    if (holeEnd > holeStart) vmdeleteList(k, file, holeStart / 4096, holeEnd / 4096);
+    if (end > holeEnd && end > holeStart) hugetlbZeroPartial(k.userMm, file, holeEnd, end);
+    if (holeEnd > holeStart) hugetlbRemoveRange(k.userMm, file, holeStart / hsize, holeEnd / hsize);
+    return 0;
+  }
+  if (f.seals & F_SEAL_GROW && end > f.sizeBytes) return -Errno.EPERM;
+  const r = hugetlbFallocAlloc(k.userMm, file, Math.floor(offset / hsize), Math.ceil(end / hsize));
+  if (r < 0) return r;
+  if (!keepSize && end > f.sizeBytes) {
+    f.sizeBytes = end; // i_size_write
+    file.size = end;
+  }
+  return 0;
 }

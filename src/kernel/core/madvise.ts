@@ -7,6 +7,7 @@
 
 import { Errno, MADVISE_ADVICE } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
+import { madviseRemove } from "./fallocate.ts";
 import { populate } from "./gup.ts";
 import { pageRange } from "./mman.ts";
 import { syscallEntry, userOf } from "./sched.ts";
@@ -14,6 +15,8 @@ import type { Task } from "./task.ts";
 
 /** madvise(ADDR, LENGTH, ADVICE), the advice by its name (MADV_ in lower case): 0 or -errno. */
 export function madvise(k: KernelCore, task: Task, addr: bigint, length: bigint, advice: string): bigint {
+  // MADV_REMOVE is the file system's hole punch (vfs_fallocate), core's side: core/fallocate.ts
+  if (advice === "remove") return madviseRemove(k, task, addr, length);
   const mm = userOf(task);
   syscallEntry(k, task);
   const r = pageRange(k, addr, length);

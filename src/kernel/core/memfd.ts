@@ -16,8 +16,8 @@
  * -EINVAL (hugetlbfs has no write_iter), read(2) copies the folios.
  * vmlab has no file descriptors: MFD_CLOEXEC is accepted and changes
  * nothing; the file is a handle, as createFile's, never closed (a hugetlb
- * memfd's inode keeps its folios and reservations). Not modelled:
- * fallocate of a hugetlb memfd, memfd_wait_for_pins (GUP pins never make
+ * memfd's inode keeps its folios and reservations). fallocate(2):
+ * core/fallocate.ts. Not modelled: memfd_wait_for_pins (GUP pins never make
  * F_SEAL_WRITE -EBUSY), seal_check_write clearing VM_MAYWRITE on a shared
  * read-only mapping, vm.memfd_noexec (0: no flag means MFD_EXEC).
  * Linux: mm/memfd.c memfd_create, memfd_add_seals, memfd_get_seals; mm/shmem.c

@@ -23,6 +23,9 @@ import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
 import { syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
 
+/** fallocate(2) lives in core/fallocate.ts; the facade reaches it through vfs. */
+export { fallocate } from "./fallocate.ts";
+
 /**
  * Creates a file of `sizeBytes` on the simulated file system: `disk`
  * (ext4-like: pages come from disk on a miss, unless `cached` preloads them

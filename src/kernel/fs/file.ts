@@ -86,6 +86,11 @@ export class FileObject implements FileHandle {
     this.sizeBytes = bytes;
   }
 
+  /** The first page from which every page not written back reads as zeros (past i_size, or past the least size the file had). */
+  get zeroPagesFrom(): number {
+    return Math.ceil(Math.min(this.zeroFrom, this.sizeBytes) / 4096);
+  }
+
   /** ext4_block_truncate_page: the disk's copy of page `index` is zeroed from byte `from` on. */
   zeroDiskTail(index: number, from: number): void {
     const disk = this.disk;

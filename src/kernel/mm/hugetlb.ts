@@ -108,7 +108,7 @@ function returnUnusedSurplusPages(ctx: MmContext, h: HState, unused: number): vo
  * back -delta.
  * Linux: mm/hugetlb.c hugetlb_acct_memory
  */
-function hugetlbAcctMemory(ctx: MmContext, h: HState, delta: number): boolean {
+export function hugetlbAcctMemory(ctx: MmContext, h: HState, delta: number): boolean {
   if (delta > 0) {
     if (!gatherSurplusPages(ctx, h, delta)) return false;
     // allowed_mems_nr: the free folios of the nodes the task may use
@@ -249,7 +249,7 @@ function vmaHasReserves(vma: Vma, chg: number): boolean {
  * take its reservation. -1: none (-ENOSPC, the fault's SIGBUS).
  * Linux: mm/hugetlb.c alloc_hugetlb_folio, dequeue_hugetlb_folio_vma
  */
-function allocHugetlbFolio(ctx: MmContext, vma: Vma, idx: number, avoidReserve: boolean): number {
+export function allocHugetlbFolio(ctx: MmContext, vma: Vma, idx: number, avoidReserve: boolean): number {
   const h = hstateVma(vma);
   const mapChg = vmaNeedsReservation(vma, idx);
   const gblChg = mapChg !== 0 || avoidReserve ? 1 : 0;

@@ -51,6 +51,7 @@ export const enum Errno {
   EFBIG = 27,
   ENOSPC = 28,
   ENOSYS = 38,
+  EOPNOTSUPP = 95,
   EIDRM = 43,
 }
 

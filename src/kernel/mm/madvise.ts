@@ -60,8 +60,9 @@ export const enum Madv {
 /**
  * The advice vmlab models, by the name the scenario language (and
  * Kernel.madvise) gives it: MADV_ in lower case, without the prefix.
- * doMadvise returns -EINVAL for the others (REMOVE, MERGEABLE, UNMERGEABLE,
- * DONTNEED_LOCKED), as for an advice the kernel does not know.
+ * doMadvise returns -EINVAL for the others (MERGEABLE, UNMERGEABLE,
+ * DONTNEED_LOCKED), as for an advice the kernel does not know. MADV_REMOVE
+ * (`remove`) is the file system's hole punch: kernel/core/fallocate.ts.
  */
 export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
   dontneed: Madv.DONTNEED,

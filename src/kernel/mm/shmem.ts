@@ -231,9 +231,8 @@ function shmemSwapin(ctx: MmContext, owner: ShmemOwner, index: number, slot: num
   swap.removeFromCache(pfn);
   owner.swapped.delete(index);
   swap.shmemSlots.delete(slot);
-  // shmem_recalc_inode: a tmpfs page gone from swap too is uncharged (shmem_inode_unacct_blocks;
-  // a shared anonymous object's pages were charged whole, shmem_acct_size)
-  if (!(owner instanceof ShmemObject)) ctx.env.pageCache.shmemAcct?.(-1);
+  // shmem_recalc_inode(inode, 0, -nr): the page left swap for the page cache, so alloced -
+  // swapped - nrpages stays 0: nothing is uncharged (the page stays charged, resident now)
   swap.put(slot);
   env.pages.flags[pfn] |= PageFlag.Dirty;
   shmemPages(owner).set(index, pfn);

@@ -12,6 +12,7 @@ import { kernelAccess, userAccess } from "./stmts/access.ts";
 import { coredump } from "./stmts/coredump.ts";
 import { expect, letStmt } from "./stmts/expect.ts";
 import { explain } from "./stmts/explain.ts";
+import { fallocate } from "./stmts/fallocate.ts";
 import { file, ftruncate } from "./stmts/files.ts";
 import {
   allocPages,
@@ -89,6 +90,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["replay", replay],
   ["msync", msync],
   ["ftruncate", ftruncate],
+  ["fallocate", fallocate],
   ["mincore", mincore],
   ["fadvise", fadvise],
   ["shmget", shmget],
@@ -162,6 +164,7 @@ const LINUX_ONLY = new Set([
   "madvise",
   "msync",
   "ftruncate",
+  "fallocate",
   "mincore",
   "fadvise",
   "shmget",

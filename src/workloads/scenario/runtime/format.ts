@@ -64,6 +64,7 @@ const ERRNO_NAMES: Record<string, string> = {
   "-28": "ENOSPC",
   "-38": "ENOSYS",
   "-43": "EIDRM",
+  "-95": "EOPNOTSUPP",
 };
 
 /** A negative errno's name (ENOMEM), or `errno N`. */

@@ -30,6 +30,7 @@ const MADVICE = [
   "populate_read",
   "populate_write",
   "collapse",
+  "remove",
 ];
 
 const MMAP_FLAGS = ["private", "shared", "anon", "populate", "locked", "noreserve", "fixed", "hugetlb"];
