@@ -1,0 +1,164 @@
+/**
+ * The Windows profile's services of the kernel facade (Kernel.ts): VirtualAlloc and its family,
+ * the pools, IRQL, working-set trimming, sections and views, ProbeForRead/Write, as the
+ * `profile=windows` OS (kernel/os/windows) provides them; and the refusal of Linux's memory calls
+ * under that profile (linuxOnly). KernelImpl extends this class: the facade's methods stay on
+ * one object, this file holds the Windows half of them.
+ */
+import { ModelBug } from "../base/assert.ts";
+import { InputError } from "../base/errors.ts";
+import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
+import { type FileHandle, fileOf } from "./fs/file.ts";
+import type {
+  ImageLayout,
+  MemoryBasicInformation,
+  ProbeResult,
+  TrimResult,
+  WindowsOs,
+} from "./os/windows/index.ts";
+
+/** The Windows services of the facade, over the profile's OS (null: profile=linux). */
+export abstract class KernelWindowsServices {
+  /** profile=windows: Windows' memory manager for user address spaces (kernel/os/windows); null for Linux */
+  abstract readonly os: WindowsOs | null;
+
+  /** Linux's memory calls and fork are refused in the windows profile (it has the VirtualAlloc family). */
+  protected linuxOnly(call: string): void {
+    if (this.os !== null)
+      throw new InputError(
+        `${call} is Linux's; profile=windows has VirtualAlloc, VirtualFree, VirtualProtect and VirtualQuery`,
+      );
+  }
+
+  protected win(task: TaskHandle): { os: WindowsOs; t: Task } {
+    const t = taskOf(task);
+    if (this.os === null || t.mm === null)
+      throw new ModelBug("windows service without profile=windows or an address space");
+    return { os: this.os, t };
+  }
+
+  /** VirtualAlloc: the base, or 0n (GetLastError: `view.windowsProcess(task).lastError`). */
+  virtualAlloc(
+    task: TaskHandle,
+    addr: bigint,
+    size: bigint,
+    reserve: boolean,
+    commit: boolean,
+    protect: number,
+  ): bigint {
+    const { os, t } = this.win(task);
+    return os.virtualAlloc(t, addr, size, reserve, commit, protect);
+  }
+
+  /** VirtualFree with MEM_RELEASE (`release`) or MEM_DECOMMIT: TRUE or FALSE. */
+  virtualFree(task: TaskHandle, addr: bigint, size: bigint, release: boolean): boolean {
+    const { os, t } = this.win(task);
+    return os.virtualFree(t, addr, size, release);
+  }
+
+  /** VirtualProtect: the old protection (Win32 PAGE_*), or -1 (FALSE). */
+  virtualProtect(task: TaskHandle, addr: bigint, size: bigint, protect: number): number {
+    const { os, t } = this.win(task);
+    return os.virtualProtect(t, addr, size, protect);
+  }
+
+  /** VirtualQuery: MEMORY_BASIC_INFORMATION, or null (0 bytes returned). */
+  virtualQuery(task: TaskHandle, addr: bigint): MemoryBasicInformation | null {
+    const { os, t } = this.win(task);
+    return os.virtualQuery(t, addr);
+  }
+
+  /** Structured exception handling around what the task does next (`P: catch exceptions`). */
+  catchExceptions(task: TaskHandle): void {
+    const { os, t } = this.win(task);
+    os.catchExceptions(t);
+  }
+
+  protected winOs(): WindowsOs {
+    if (this.os === null) throw new ModelBug("windows service without profile=windows");
+    return this.os;
+  }
+
+  /** ExAllocatePoolWithTag: the address, 0n (NULL), or why it is refused. */
+  poolAlloc(cpuId: number, paged: boolean, size: number, tag?: string): bigint | string {
+    return this.winOs().kmem.alloc(cpuId, paged, size, tag);
+  }
+
+  /** ExFreePoolWithTag: null, or what is wrong with the address. */
+  poolFree(va: bigint): string | null {
+    return this.winOs().kmem.free(va);
+  }
+
+  /** KeRaiseIrql / KeLowerIrql: the old IRQL. */
+  setIrql(cpuId: number, irql: number): number {
+    return this.winOs().kmem.setIrql(cpuId, irql);
+  }
+
+  /** `trim P` / `trim kernel` (null). */
+  trim(task: TaskHandle | null, pageout: boolean): TrimResult {
+    return this.winOs().trim(task === null ? null : this.win(task).t, pageout);
+  }
+
+  /** MiModifiedPageWriter: pages written. */
+  modifiedPageWriter(): number {
+    return this.winOs().modifiedPageWriter();
+  }
+
+  /** `__try { ProbeForRead|ProbeForWrite; copy } __except`: the NTSTATUS. */
+  probe(cpuId: number, va: bigint, len: number, write: boolean, align: number, value: number): ProbeResult {
+    return this.winOs().probe(cpuId, va, len, write, align, value);
+  }
+
+  /** CreateFileMapping: the handle, or 0 (GetLastError). */
+  createFileMapping(
+    task: TaskHandle,
+    size: bigint,
+    protect: number,
+    file: FileHandle | null,
+    image: ImageLayout | null,
+    reserve = false,
+  ): number {
+    const { os, t } = this.win(task);
+    return os.createFileMapping(t, size, protect, file === null ? null : fileOf(file), image, reserve);
+  }
+
+  /** MapViewOfFileEx: the base, or 0n (GetLastError). */
+  mapViewOfFile(
+    task: TaskHandle,
+    handle: number,
+    access: "read" | "write" | "copy",
+    execute: boolean,
+    offset: bigint,
+    size: bigint,
+    addr: bigint,
+  ): bigint {
+    const { os, t } = this.win(task);
+    return os.mapViewOfFile(t, handle, access, execute, offset, size, addr);
+  }
+
+  /** UnmapViewOfFile: TRUE or FALSE. */
+  unmapViewOfFile(task: TaskHandle, addr: bigint): boolean {
+    const { os, t } = this.win(task);
+    return os.unmapViewOfFile(t, addr);
+  }
+
+  /** CloseHandle of a section: TRUE or FALSE. */
+  closeHandle(task: TaskHandle, handle: number): boolean {
+    const { os, t } = this.win(task);
+    return os.closeHandle(t, handle);
+  }
+
+  /** CreateThread's stack: StackBase, or 0n (GetLastError); one stack per process in this version. */
+  createThreadStack(task: TaskHandle, reserve: bigint, commit: bigint): bigint {
+    const { os, t } = this.win(task);
+    if (os.processInfo(t.mm!).stack !== null)
+      throw new InputError("CreateThread: this version of vmlab models one thread stack per process");
+    return os.createThreadStack(t, reserve, commit);
+  }
+
+  /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
+  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
+    const { os, t } = this.win(task);
+    return os.setWorkingSetSize(t, minBytes, maxBytes, hard);
+  }
+}
