@@ -606,7 +606,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   /** close(2) of a task's struct file of a file; 0 or -EBADF. */
   closeFile(task: TaskHandle, f: FileHandle): number {
-    return vfs.closeFile(this, taskOf(task), fileOf(f));
+    return vfs.closeFile(this, taskOf(task), fileOf(f, true)); // a freed memfd's: EBADF
   }
 
   /** ftruncate(2) by a task; 0 or -errno. */

@@ -15,8 +15,11 @@
  * ftruncate takes multiples of the huge page size only, write(2) is
  * -EINVAL (hugetlbfs has no write_iter), read(2) copies the folios.
  * vmlab has no file descriptors: MFD_CLOEXEC is accepted and changes
- * nothing; the file is a handle, as createFile's, never closed (a hugetlb
- * memfd's inode keeps its folios and reservations). Not modelled:
+ * nothing; the creator's file table holds the new struct file (the fd
+ * memfd_create returns). The inode has no name in any directory, so it lives
+ * while a struct file refers to it, in a file table (until close(2) or the
+ * table's last user exits) or as a VMA's vm_file (until the VMA goes): the
+ * last of those references frees it (memfdRelease: iput -> evict). Not modelled:
  * fallocate of a hugetlb memfd, memfd_wait_for_pins (GUP pins never make
  * F_SEAL_WRITE -EBUSY), seal_check_write clearing VM_MAYWRITE on a shared
  * read-only mapping, vm.memfd_noexec (0: no flag means MFD_EXEC).
@@ -79,6 +82,7 @@ export function memfdCreate(k: KernelCore, task: Task, name: string, flags: numb
   f.memfdExec = !(flags & MFD_NOEXEC_SEAL); // vm.memfd_noexec 0: no flag is MFD_EXEC
   if (flags & MFD_NOEXEC_SEAL) f.seals = (f.seals & ~F_SEAL_SEAL) | F_SEAL_EXEC;
   else if (flags & MFD_ALLOW_SEALING) f.seals &= ~F_SEAL_SEAL;
+  task.files?.open(f); // fd_install: the descriptor memfd_create returns
   return f;
 }
 

@@ -5,10 +5,12 @@
  * code runs for, and system-call entry.
  */
 import { assert } from "../../base/assert.ts";
+import type { FileObject } from "../fs/file.ts";
 import { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
+import { memfdRelease } from "./memfd_evict.ts";
 import { initMmPkeys, initTaskPkru, pkruSwitch } from "./pkeys.ts";
 import { Task } from "./task.ts";
 
@@ -218,7 +220,11 @@ export function exit(k: KernelCore, task: Task, reason: string): void {
   // exit_files -> put_files_struct: the last user closes every file (fput)
   const files = task.files;
   task.files = null;
-  if (files !== null && --files.users === 0) files.fds.clear();
+  const closed: FileObject[] = [];
+  if (files !== null && --files.users === 0) {
+    for (const f of files.fds.keys()) if (f.memfdName !== null) closed.push(f);
+    files.fds.clear();
+  }
   const mm = task.mm;
   if (mm && --mm.users === 0) {
     k.os?.exitMm(k, mm);
@@ -228,4 +234,6 @@ export function exit(k: KernelCore, task: Task, reason: string): void {
     }
     if (mm.pgdPfn >= 0 && mm.cpumask.size === 0) k.userMm.freePgd(mm);
   }
+  // close_files' fput of each memfd: the last reference frees it (after exit_mm, as do_exit runs them)
+  for (const f of closed) memfdRelease(k, f);
 }
