@@ -23,7 +23,7 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import type { Task } from "../../src/kernel/core/task.ts";
-import type { FileHandle } from "../../src/kernel/fs/file.ts";
+import { type FileHandle, fileOf } from "../../src/kernel/fs/file.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { mmapArgs } from "../../src/kernel/mm/userMm.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
@@ -45,7 +45,7 @@ function vmlabSteps(): Map<string, Rec> {
   const filled = (t: Task): { fd: FileHandle; p: bigint } => {
     const fd = k.memfdCreate(t, "probe", 0).file!;
     expect(k.ftruncate(t, fd, BigInt(M16))).toBe(0n);
-    const p = k.mmap(t, mmapArgs(M16, { shared: true, file: fd }));
+    const p = k.mmap(t, mmapArgs(M16, { shared: true, file: fileOf(fd) }));
     for (let off = 0n; off < BigInt(M16); off += 4096n)
       expect(k.userAccess(0, t, p + off, Access.Write, 1).ok).toBe(true);
     return { fd, p };

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import type { Task } from "../core/task.ts";
-import type { FileHandle } from "../fs/file.ts";
+import { type FileHandle, fileOf } from "../fs/file.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { mmapArgs } from "../mm/userMm.ts";
@@ -28,7 +28,7 @@ function boot(swapBytes = 0) {
 function filled(k: Kernel, t: Task, name: string): { f: FileHandle; a: bigint } {
   const f = k.memfdCreate(t, name, 0).file!;
   expect(k.ftruncate(t, f, BigInt(M))).toBe(0n);
-  const a = k.mmap(t, mmapArgs(M, { shared: true, file: f }));
+  const a = k.mmap(t, mmapArgs(M, { shared: true, file: fileOf(f) }));
   expect(a).toBeGreaterThan(0n);
   for (let off = 0n; off < BigInt(M); off += 4096n)
     expect(k.userAccess(0, t, a + off, Access.Write, 7).ok).toBe(true);
@@ -108,7 +108,7 @@ describe("memfd eviction at the last reference", () => {
     expect(k.sysctlHugepages(4, null)).toBe(4); // nr_hugepages read back
     const f = k.memfdCreate(t, "h", MFD_HUGETLB).file!;
     expect(k.ftruncate(t, f, 4n << 20n)).toBe(0n);
-    const a = k.mmap(t, mmapArgs(4 << 20, { shared: true, file: f }));
+    const a = k.mmap(t, mmapArgs(4 << 20, { shared: true, file: fileOf(f) }));
     expect(k.userAccess(0, t, a, Access.Write, 1).ok).toBe(true);
     expect(k.view.meminfo().HugePages_Free).toBe(3);
     expect(k.munmap(t, a, 4n << 20n)).toBe(0n);
