@@ -5,19 +5,21 @@
  */
 
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { mmPgtablesPages } from "../mm/pgtable.ts";
 import type { KernelCore } from "./core.ts";
 import { contextTask, exit } from "./sched.ts";
 import type { Task } from "./task.ts";
 
 /**
  * oom_badness: resident pages, swap entries and page-table pages
- * (get_mm_rss + MM_SWAPENTS + mm_pgtables_bytes / PAGE_SIZE); vmlab has no
+ * (get_mm_rss + MM_SWAPENTS + mm_pgtables_bytes / PAGE_SIZE: no P4D table,
+ * mm/pgtable.ts mmPgtablesPages); vmlab has no
  * oom_score_adj (always 0, so no adjustment). The OOM killer and
  * /proc/PID/oom_score (view/procstatus.ts) both use it.
  * Linux: mm/oom_kill.c oom_badness
  */
-export function oomBadness(mm: MmStruct): number {
-  return mm.rss + mm.swapEnts + mm.ptPages;
+export function oomBadness(k: KernelCore, mm: MmStruct): number {
+  return mm.rss + mm.swapEnts + mmPgtablesPages(k.userMm, mm);
 }
 
 /**
@@ -33,7 +35,7 @@ export function outOfMemory(k: KernelCore, order: number): boolean {
   for (const t of k.tasks) {
     const mm = t.mm;
     if (!t.alive || mm === null) continue;
-    const points = oomBadness(mm);
+    const points = oomBadness(k, mm);
     if (points > best) {
       best = points;
       victim = t;
@@ -67,6 +69,6 @@ function oomReport(k: KernelCore, victim: Task, mm: MmStruct, order: number): st
     `Free swap  = ${(k.swap?.freePages ?? 0) * 4}kB`,
     `Total swap = ${(k.swap?.totalPages ?? 0) * 4}kB`,
     `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=${victim.comm},pid=${victim.pid},uid=${victim.uid}`,
-    `Out of memory: Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mm.ptPages)}kB oom_score_adj:0`,
+    `Out of memory: Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mmPgtablesPages(k.userMm, mm))}kB oom_score_adj:0`,
   ];
 }

@@ -18,6 +18,7 @@ import type { KernelCore } from "../core/core.ts";
 import { oomBadness } from "../core/oom.ts";
 import type { Task } from "../core/task.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { mmPgtablesPages } from "../mm/pgtable.ts";
 import { VmFlag } from "../mm/vma.ts";
 import { smapsInfos, taskInfo } from "./mm.ts";
 import type { SmapsFigures, SmapsRollupInfo, StatmInfo, StatusInfo, StatusMemInfo } from "./types.ts";
@@ -82,7 +83,7 @@ export function statusMemInfo(k: KernelCore, t: Task): StatusMemInfo | null {
     vmStk: st.stack * pg,
     vmExe: 0,
     vmLib: st.exec * pg,
-    vmPte: mm.ptPages * pg,
+    vmPte: mmPgtablesPages(k.userMm, mm) * pg, // mm_pgtables_bytes: PTE, PMD, PUD tables (no P4D)
     vmSwap: mm.swapEnts * pg,
     hugetlbPages: hugetlbUsage(k, t),
   };
@@ -164,7 +165,7 @@ export function oomScore(k: KernelCore, t: Task): number {
   const mm = t.mm;
   if (mm === null || !t.alive || t.kthread || t.pid === 1) return 0;
   const totalpages = k.buddy.managedPages() + (k.swap?.totalPages ?? 0);
-  const badness = oomBadness(mm);
+  const badness = oomBadness(k, mm);
   return Math.trunc(((1000 + Math.trunc((badness * 1000) / totalpages)) * 2) / 3);
 }
 
