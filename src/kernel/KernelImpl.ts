@@ -21,7 +21,6 @@ import type {
 } from "./core/core.ts";
 import { type CoreDump, coreDump, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 import { UserAccessRecord, userModeAccess, userModeRange } from "./core/entry.ts";
-import type { MincoreResult } from "./core/fadvise.ts";
 import * as fadvise from "./core/fadvise.ts";
 import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
@@ -31,6 +30,7 @@ import * as mman from "./core/mman.ts";
 import * as pkeys from "./core/pkeys.ts";
 import * as reclaim from "./core/reclaim.ts";
 import * as sched from "./core/sched.ts";
+import { linuxOnly } from "./core/sched.ts";
 import { deliverSignal } from "./core/signal.ts";
 import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
 import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
@@ -241,6 +241,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
     taskOf(task).uid = uid;
   }
 
+  /** A write of /proc/PID/oom_score_adj for the task's process: 0, -22 (EINVAL) or -13 (EACCES). */
+  setOomScoreAdj(task: TaskHandle, adj: number): number {
+    return sched.setOomScoreAdj(this, taskOf(task), adj);
+  }
+
   /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */
   catchSignal(task: TaskHandle, sig: string): void {
     taskOf(task).caught.add(sig);
@@ -443,10 +448,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   /** Linux's memory calls and fork are refused in the windows profile (it has the VirtualAlloc family). */
   private linuxOnly(call: string): void {
-    if (this.os !== null)
-      throw new InputError(
-        `${call} is Linux's; profile=windows has VirtualAlloc, VirtualFree, VirtualProtect and VirtualQuery`,
-      );
+    linuxOnly(this, call);
   }
 
   private win(task: TaskHandle): { os: WindowsOs; t: Task } {
@@ -616,7 +618,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
   }
 
   /** mincore(2) by a task: 0 or -errno, and the vector (bit 0 of each byte: resident). */
-  mincore(task: TaskHandle, addr: bigint, length: bigint): MincoreResult {
+  mincore(task: TaskHandle, addr: bigint, length: bigint): fadvise.MincoreResult {
     this.linuxOnly("mincore");
     return fadvise.mincore(this, taskOf(task), addr, length);
   }
@@ -675,20 +677,17 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb> implem
 
   /** memfd_create(2) by a task: 0 and the file, or -errno. */
   memfdCreate(task: TaskHandle, name: string, flags: number): { ret: bigint; file: FileHandle | null } {
-    this.linuxOnly("memfd_create");
     const r = memfd.memfdCreate(this, taskOf(task), name, flags);
     return typeof r === "number" ? { ret: BigInt(r), file: null } : { ret: 0n, file: r };
   }
 
   /** fcntl(F_ADD_SEALS) by a task; 0 or -errno. */
   addSeals(task: TaskHandle, f: FileHandle, seals: number): bigint {
-    this.linuxOnly("fcntl");
     return memfd.addSeals(this, taskOf(task), fileOf(f), seals);
   }
 
   /** fcntl(F_GET_SEALS) by a task. */
   getSeals(task: TaskHandle, f: FileHandle): bigint {
-    this.linuxOnly("fcntl");
     return memfd.getSeals(this, taskOf(task), fileOf(f));
   }
 

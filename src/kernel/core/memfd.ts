@@ -32,7 +32,7 @@ import { hstateSizelog } from "../mm/mmap.ts";
 import { Errno } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
-import { syscallEntry } from "./sched.ts";
+import { linuxOnly, syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
 
 export const MFD_CLOEXEC = 0x1;
@@ -65,6 +65,7 @@ export const MFD_NAME_MAX_LEN = 249;
  * Linux: mm/memfd.c SYSCALL_DEFINE2(memfd_create), alloc_file
  */
 export function memfdCreate(k: KernelCore, task: Task, name: string, flags: number): FileObject | number {
+  linuxOnly(k, "memfd_create");
   syscallEntry(k, task);
   // "Allow huge page size encoding in flags" with MFD_HUGETLB only
   const allowed = flags & MFD_HUGETLB ? MFD_ALL_FLAGS | (MFD_HUGE_MASK << MFD_HUGE_SHIFT) : MFD_ALL_FLAGS;
@@ -97,6 +98,7 @@ export function memfdCreate(k: KernelCore, task: Task, name: string, flags: numb
  * Linux: mm/memfd.c memfd_add_seals
  */
 export function addSeals(k: KernelCore, task: Task, f: FileObject, seals: number): bigint {
+  linuxOnly(k, "fcntl");
   syscallEntry(k, task);
   if (seals & ~F_ALL_SEALS || seals < 0) return BigInt(-Errno.EINVAL);
   if (f.fs !== "tmpfs") return BigInt(-Errno.EINVAL); // memfd_file_seals_ptr: NULL
@@ -110,6 +112,7 @@ export function addSeals(k: KernelCore, task: Task, f: FileObject, seals: number
 
 /** fcntl(F_GET_SEALS): the seals, or -EINVAL for a disk file. Linux: mm/memfd.c memfd_get_seals */
 export function getSeals(k: KernelCore, task: Task, f: FileObject): bigint {
+  linuxOnly(k, "fcntl");
   syscallEntry(k, task);
   return f.fs === "tmpfs" ? BigInt(f.seals) : BigInt(-Errno.EINVAL);
 }

@@ -123,6 +123,7 @@ export function fileByte(name: string, off: number): number {
 /** The file behind a handle the kernel handed out; a freed memfd is an error unless `closing` (close: EBADF). */
 export function fileOf(h: FileHandle, closing = false): FileObject {
   assert(h instanceof FileObject, "not a file of this kernel");
-  if (h.evicted && !closing) throw new InputError(`file ${h.name}: its last reference went, the memfd is freed`);
+  if (h.evicted && !closing)
+    throw new InputError(`file ${h.name}: its last reference went, the memfd is freed`);
   return h;
 }
