@@ -131,6 +131,8 @@ export interface Kernel<C extends Mmu = Mmu> {
    * Read them back with the view's limits(task).
    */
   setrlimit(task: TaskHandle, resource: RlimitName, soft: number, hard: number): number;
+  /** A write of /proc/PID/oom_score_adj for the task's process: 0, -22 (EINVAL: not -1000..1000) or -13 (EACCES: below its floor without privilege). */
+  setOomScoreAdj(task: TaskHandle, adj: number): number;
   /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */
   catchSignal(task: TaskHandle, sig: string): void;
 

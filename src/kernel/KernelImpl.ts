@@ -20,7 +20,6 @@ import type {
 } from "./core/core.ts";
 import { type CoreDump, coreDump, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 import { UserAccessRecord, userModeAccess, userModeRange } from "./core/entry.ts";
-import type { MincoreResult } from "./core/fadvise.ts";
 import * as fadvise from "./core/fadvise.ts";
 import * as gup from "./core/gup.ts";
 import type { Layout } from "./core/layout.ts";
@@ -235,6 +234,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   /** setrlimit(2) on the task's process: 0, -EINVAL (soft > hard), -EPERM (sched.ts setrlimit) */
   setrlimit(task: TaskHandle, resource: RlimitName, soft: number, hard: number): number {
     return sched.setrlimit(taskOf(task), resource, soft, hard);
+  }
+
+  /** A write of /proc/PID/oom_score_adj for the task's process: 0, -22 (EINVAL) or -13 (EACCES). */
+  setOomScoreAdj(task: TaskHandle, adj: number): number {
+    return sched.setOomScoreAdj(this, taskOf(task), adj);
   }
 
   /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */
@@ -460,7 +464,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
 
   /** close(2) of a task's struct file of a file; 0 or -EBADF. */
   closeFile(task: TaskHandle, f: FileHandle): number {
-    return vfs.closeFile(this, taskOf(task), fileOf(f));
+    return vfs.closeFile(this, taskOf(task), fileOf(f, true)); // a freed memfd's: EBADF
   }
 
   /** ftruncate(2) by a task; 0 or -errno. */
@@ -476,7 +480,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   }
 
   /** mincore(2) by a task: 0 or -errno, and the vector (bit 0 of each byte: resident). */
-  mincore(task: TaskHandle, addr: bigint, length: bigint): MincoreResult {
+  mincore(task: TaskHandle, addr: bigint, length: bigint): fadvise.MincoreResult {
     this.linuxOnly("mincore");
     return fadvise.mincore(this, taskOf(task), addr, length);
   }
@@ -535,20 +539,17 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
 
   /** memfd_create(2) by a task: 0 and the file, or -errno. */
   memfdCreate(task: TaskHandle, name: string, flags: number): { ret: bigint; file: FileHandle | null } {
-    this.linuxOnly("memfd_create");
     const r = memfd.memfdCreate(this, taskOf(task), name, flags);
     return typeof r === "number" ? { ret: BigInt(r), file: null } : { ret: 0n, file: r };
   }
 
   /** fcntl(F_ADD_SEALS) by a task; 0 or -errno. */
   addSeals(task: TaskHandle, f: FileHandle, seals: number): bigint {
-    this.linuxOnly("fcntl");
     return memfd.addSeals(this, taskOf(task), fileOf(f), seals);
   }
 
   /** fcntl(F_GET_SEALS) by a task. */
   getSeals(task: TaskHandle, f: FileHandle): bigint {
-    this.linuxOnly("fcntl");
     return memfd.getSeals(this, taskOf(task), fileOf(f));
   }
 

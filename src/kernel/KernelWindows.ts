@@ -7,6 +7,7 @@
  */
 import { ModelBug } from "../base/assert.ts";
 import { InputError } from "../base/errors.ts";
+import { linuxOnly } from "./core/sched.ts";
 import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
 import { type FileHandle, fileOf } from "./fs/file.ts";
 import type {
@@ -24,10 +25,7 @@ export abstract class KernelWindowsServices {
 
   /** Linux's memory calls and fork are refused in the windows profile (it has the VirtualAlloc family). */
   protected linuxOnly(call: string): void {
-    if (this.os !== null)
-      throw new InputError(
-        `${call} is Linux's; profile=windows has VirtualAlloc, VirtualFree, VirtualProtect and VirtualQuery`,
-      );
+    linuxOnly(this, call);
   }
 
   protected win(task: TaskHandle): { os: WindowsOs; t: Task } {

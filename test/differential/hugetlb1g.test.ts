@@ -12,6 +12,30 @@
  * compared (the host's ENOMEM, EINVALs and its 0 read back), which stays
  * deterministic. The host's pool is written back to 0 whatever happens (the
  * probe does it too); the test is skipped when it cannot be set, or was not 0.
+ *
+ * Shared_Hugetlb of a singly mapped 1 GiB page on the host. smaps_hugetlb_range
+ * (fs/proc/task_mmu.c, 6.12 and 6.18) counts a present hugetlb entry as
+ * shared when folio_maybe_mapped_shared (6.18; 6.12's
+ * folio_likely_mapped_shared: for hugetlb, map count > 1) or
+ * hugetlb_pmd_shared(pte). Since "mm/hugetlb: fix hugetlb_pmd_shared()"
+ * (ca1a47cd3f5f, 6.19, backported to 6.18.y and 6.12.y stable),
+ * hugetlb_pmd_shared reads ptdesc_pmd_is_shared(virt_to_ptdesc(pte)): the
+ * page table's pt_share_count. For a 1 GiB page `pte` is a PUD entry, so the
+ * ptdesc read is the PUD table's; pt_share_count is set only by
+ * pagetable_pmd_ctor (ptdesc_pmd_pts_init) and is a union with
+ * pt_index/pt_mm, i.e. the struct page word that page->index held in the
+ * page's last use (an x86 PGD's pt_mm, a file page's index...): the page
+ * allocator does not clear it. The 1 GiB page then reads Shared_Hugetlb
+ * (and pagemap's exclusive bit clears) at random: about 1 run in 3 on this
+ * host, in whatever order the tests run (it first showed after
+ * mthpswap.test.ts, but reproduces alone, and at a fixed address in an
+ * empty PGD slot too). The order of tests does not matter; that probe leaves
+ * the host as it found it (swapoff, the file deleted, hugepages-64kB back).
+ * The probe therefore also prints the folio's real map count
+ * (/proc/kpagecount) and pagemap's exclusive bit: when the count is 1 and
+ * the page reads shared, that is the uninitialised pt_share_count, not a
+ * second mapping; vmlab keeps no such stale word (its PUD tables are never
+ * shared), so the host's record is read as private there, and logged.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -77,6 +101,7 @@ function vmlabSteps(untilSet: boolean): Rec[] {
     MMUPageSize: v.kernelPageSize / 1024,
     Rss: v.rss / 1024,
     Private_Hugetlb: v.privateHugetlb / 1024,
+    Shared_Hugetlb: v.sharedHugetlb / 1024,
   });
   const c = k.fork(t, "child")!;
   k.switchTo(0, c);
@@ -94,6 +119,25 @@ function vmlabSteps(untilSet: boolean): Rec[] {
   report("zero", k.sysctlHugepages(0, null, 1048576));
   expect(checkInvariants(k)).toEqual([]);
   return out;
+}
+
+/**
+ * The host's smaps record with its map count and pagemap's exclusive bit
+ * checked and dropped; a singly mapped page read as shared (a PUD table's
+ * stale pt_share_count: the file comment) read as private.
+ */
+function hostSmaps(r: Rec): Rec {
+  if (r.exp !== "smaps") return r;
+  const { mapcount, exclusive, ...rest } = r;
+  expect(mapcount).toBe(1); // the probe's page is mapped once: folio_mapcount 1
+  expect(exclusive).toBe(rest.Private_Hugetlb === 0 ? 0 : 1); // pagemap agrees with smaps (same hugetlb_pmd_shared)
+  if (rest.Shared_Hugetlb === rest.KernelPageSize && rest.Private_Hugetlb === 0) {
+    console.log(
+      "host: the singly mapped 1 GiB page reads Shared_Hugetlb (its PUD table's uninitialised pt_share_count): read as private",
+    );
+    return { ...rest, Private_Hugetlb: rest.Shared_Hugetlb, Shared_Hugetlb: 0 };
+  }
+  return rest;
 }
 
 describe("vmlab against this machine's Linux kernel: 1 GiB HugeTLB pages", () => {
@@ -130,7 +174,7 @@ describe("vmlab against this machine's Linux kernel: 1 GiB HugeTLB pages", () =>
       const nospace = host.some((r) => r.exp === "nospace");
       if (nospace)
         console.log("the host found no free 1 GiB range: only the steps up to nr_hugepages=1 compared");
-      const want = host.filter((r) => r.exp !== "nospace");
+      const want = host.filter((r) => r.exp !== "nospace").map(hostSmaps);
       const got = vmlabSteps(nospace);
       if (nospace) {
         // the host read back 0; vmlab, on an unfragmented machine, 1: the rest of the record is compared

@@ -14,7 +14,11 @@
  *   mmap-2g        2 GiB with one page: -ENOMEM
  *   mmap           1 GiB + 4K (rounded up to 2 GiB: -ENOMEM), then 1 GiB: 0
  *   touch          the first write: the reserved page taken
- *   smaps          KernelPageSize, MMUPageSize, Rss, Private_Hugetlb
+ *   smaps          KernelPageSize, MMUPageSize, Rss, Private_Hugetlb,
+ *                  Shared_Hugetlb, and the page's map count
+ *                  (/proc/kpagecount of its pagemap PFN) and pagemap's
+ *                  exclusive bit (56): see hugetlb1g.test.ts for why a
+ *                  singly mapped 1 GiB page can read as Shared_Hugetlb
  *   child-write    a forked child's write: SIGBUS (no page left, the child
  *                  owns no reservation): ret 1 when the child died of it
  *   parent-write   the parent's write after: reuse, ret the byte read back
@@ -26,6 +30,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +91,7 @@ static void report(const char *exp, long ret) {
 static void smaps(char *a) {
     FILE *f = fopen("/proc/self/smaps", "r");
     char line[512], want[32];
-    long kps = -1, mps = -1, rss = -1, pr = -1;
+    long kps = -1, mps = -1, rss = -1, pr = -1, sh = -1;
     int in = 0;
     snprintf(want, sizeof want, "%lx-", (unsigned long)a);
     while (f && fgets(line, sizeof line, f)) {
@@ -95,11 +101,20 @@ static void smaps(char *a) {
         sscanf(line, "MMUPageSize: %ld", &mps);
         sscanf(line, "Rss: %ld", &rss);
         sscanf(line, "Private_Hugetlb: %ld", &pr);
+        sscanf(line, "Shared_Hugetlb: %ld", &sh);
         if (strncmp(line, "VmFlags:", 8) == 0) break;
     }
     if (f) fclose(f);
-    printf("{\"exp\":\"smaps\",\"KernelPageSize\":%ld,\"MMUPageSize\":%ld,\"Rss\":%ld,\"Private_Hugetlb\":%ld}\n", kps,
-           mps, rss, pr);
+    /* the map count the kernel keeps for the folio (kpagecount: folio_mapcount for hugetlb), pagemap's exclusive bit */
+    uint64_t e = 0, count = (uint64_t)-1;
+    int pm = open("/proc/self/pagemap", O_RDONLY), kc = open("/proc/kpagecount", O_RDONLY);
+    if (pm >= 0 && pread(pm, &e, 8, (long)((uintptr_t)a / 4096) * 8) == 8 && (e >> 63 & 1) && kc >= 0)
+        if (pread(kc, &count, 8, (long)(e & ((1ULL << 55) - 1)) * 8) != 8) count = (uint64_t)-1;
+    if (pm >= 0) close(pm);
+    if (kc >= 0) close(kc);
+    printf("{\"exp\":\"smaps\",\"KernelPageSize\":%ld,\"MMUPageSize\":%ld,\"Rss\":%ld,\"Private_Hugetlb\":%ld,"
+           "\"Shared_Hugetlb\":%ld,\"mapcount\":%ld,\"exclusive\":%d}\n",
+           kps, mps, rss, pr, sh, (long)count, (int)(e >> 56 & 1));
     fflush(stdout);
 }
 

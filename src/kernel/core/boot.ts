@@ -35,6 +35,7 @@ import type { ResolvedKernelConfig } from "./config.ts";
 import type { Arch, KernelCore, KernelParts } from "./core.ts";
 import { Memblock } from "./memblock.ts";
 import { chargeHugePage, chargeUserPage } from "./memcontrol.ts";
+import { memfdPut } from "./memfd_evict.ts";
 import { outOfMemory } from "./oom.ts";
 import { directReclaim, kswapd } from "./reclaim.ts";
 import { contextTask, liveMms } from "./sched.ts";
@@ -132,6 +133,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       countPageTables: (d) => {
         k.pageTablePages += d;
       },
+      fput: (mapping) => memfdPut(k, mapping),
       chargeUserPage: () => chargeUserPage(k),
       chargeHugePage: (nr?: number) => chargeHugePage(k, nr),
       flushTlbMmRange: (mm, vpn, n, kind) => tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind),

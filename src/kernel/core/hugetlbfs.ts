@@ -13,13 +13,13 @@
  * Linux: fs/hugetlbfs/inode.c hugetlbfs_read_iter, hugetlbfs_setattr, hugetlb_vmtruncate
  */
 import type { FileObject } from "../fs/file.ts";
+import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_WRITE } from "../fs/file.ts";
 import { hugetlbFallocAlloc, hugetlbRemoveRange, hugetlbZeroPartial } from "../mm/falloc_hugetlb.ts";
 import { hugetlbTruncate } from "../mm/hugetlb.ts";
 import type { HugetlbFile } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { Errno } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
-import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_WRITE } from "./memfd.ts";
 
 /**
  * read(2) or write(2) of `n` bytes at `start` of a hugetlbfs file through

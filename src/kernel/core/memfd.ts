@@ -15,21 +15,32 @@
  * ftruncate takes multiples of the huge page size only, write(2) is
  * -EINVAL (hugetlbfs has no write_iter), read(2) copies the folios.
  * vmlab has no file descriptors: MFD_CLOEXEC is accepted and changes
- * nothing; the file is a handle, as createFile's, never closed (a hugetlb
- * memfd's inode keeps its folios and reservations). fallocate(2):
+ * nothing; the creator's file table holds the new struct file (the fd
+ * memfd_create returns). The inode has no name in any directory, so it lives
+ * while a struct file refers to it, in a file table (until close(2) or the
+ * table's last user exits) or as a VMA's vm_file (until the VMA goes): the
+ * last of those references frees it (memfdRelease: iput -> evict). fallocate(2):
  * core/fallocate.ts. Not modelled: memfd_wait_for_pins (GUP pins never make
  * F_SEAL_WRITE -EBUSY), seal_check_write clearing VM_MAYWRITE on a shared
  * read-only mapping, vm.memfd_noexec (0: no flag means MFD_EXEC).
  * Linux: mm/memfd.c memfd_create, memfd_add_seals, memfd_get_seals; mm/shmem.c
  */
 import type { FileObject } from "../fs/file.ts";
+import {
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+} from "../fs/file.ts";
 import { hugetlbFileSetup } from "../mm/hugetlb.ts";
 import { hugetlbfsInode, setHugetlbfsInode } from "../mm/hugetlb_vma.ts";
 import { hstateSizelog } from "../mm/mmap.ts";
 import { Errno } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
-import { syscallEntry } from "./sched.ts";
+import { linuxOnly, syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
 
 export const MFD_CLOEXEC = 0x1;
@@ -41,12 +52,9 @@ export const MFD_EXEC = 0x10;
 export const MFD_HUGE_SHIFT = 26;
 export const MFD_HUGE_MASK = 0x3f;
 const MFD_ALL_FLAGS = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
-export const F_SEAL_SEAL = 0x1;
-export const F_SEAL_SHRINK = 0x2;
-export const F_SEAL_GROW = 0x4;
-export const F_SEAL_WRITE = 0x8;
-export const F_SEAL_FUTURE_WRITE = 0x10;
-export const F_SEAL_EXEC = 0x20;
+
+export { F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE };
+
 const F_ALL_SEALS = 0x3f;
 /** NAME_MAX - strlen("memfd:") */
 export const MFD_NAME_MAX_LEN = 249;
@@ -62,6 +70,7 @@ export const MFD_NAME_MAX_LEN = 249;
  * Linux: mm/memfd.c SYSCALL_DEFINE2(memfd_create), alloc_file
  */
 export function memfdCreate(k: KernelCore, task: Task, name: string, flags: number): FileObject | number {
+  linuxOnly(k, "memfd_create");
   syscallEntry(k, task);
   // "Allow huge page size encoding in flags" with MFD_HUGETLB only
   const allowed = flags & MFD_HUGETLB ? MFD_ALL_FLAGS | (MFD_HUGE_MASK << MFD_HUGE_SHIFT) : MFD_ALL_FLAGS;
@@ -79,6 +88,7 @@ export function memfdCreate(k: KernelCore, task: Task, name: string, flags: numb
   f.memfdExec = !(flags & MFD_NOEXEC_SEAL); // vm.memfd_noexec 0: no flag is MFD_EXEC
   if (flags & MFD_NOEXEC_SEAL) f.seals = (f.seals & ~F_SEAL_SEAL) | F_SEAL_EXEC;
   else if (flags & MFD_ALLOW_SEALING) f.seals &= ~F_SEAL_SEAL;
+  task.files?.open(f); // fd_install: the descriptor memfd_create returns
   return f;
 }
 
@@ -93,6 +103,7 @@ export function memfdCreate(k: KernelCore, task: Task, name: string, flags: numb
  * Linux: mm/memfd.c memfd_add_seals
  */
 export function addSeals(k: KernelCore, task: Task, f: FileObject, seals: number): bigint {
+  linuxOnly(k, "fcntl");
   syscallEntry(k, task);
   if (seals & ~F_ALL_SEALS || seals < 0) return BigInt(-Errno.EINVAL);
   if (f.fs !== "tmpfs") return BigInt(-Errno.EINVAL); // memfd_file_seals_ptr: NULL
@@ -106,6 +117,7 @@ export function addSeals(k: KernelCore, task: Task, f: FileObject, seals: number
 
 /** fcntl(F_GET_SEALS): the seals, or -EINVAL for a disk file. Linux: mm/memfd.c memfd_get_seals */
 export function getSeals(k: KernelCore, task: Task, f: FileObject): bigint {
+  linuxOnly(k, "fcntl");
   syscallEntry(k, task);
   return f.fs === "tmpfs" ? BigInt(f.seals) : BigInt(-Errno.EINVAL);
 }

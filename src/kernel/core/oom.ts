@@ -5,39 +5,66 @@
  */
 
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { mmPgtablesPages } from "../mm/pgtable.ts";
 import type { KernelCore } from "./core.ts";
 import { contextTask, exit } from "./sched.ts";
-import type { Task } from "./task.ts";
+import { OOM_SCORE_ADJ_MIN, type Task } from "./task.ts";
 
-/**
- * oom_badness: resident pages, swap entries and page-table pages
- * (get_mm_rss + MM_SWAPENTS + mm_pgtables_bytes / PAGE_SIZE); vmlab has no
- * oom_score_adj (always 0, so no adjustment). The OOM killer and
- * /proc/PID/oom_score (view/procstatus.ts) both use it.
- * Linux: mm/oom_kill.c oom_badness
- */
-export function oomBadness(mm: MmStruct): number {
-  return mm.rss + mm.swapEnts + mm.ptPages;
+/** oom_badness's LONG_MIN: a task the OOM killer never chooses */
+const UNKILLABLE = Number.NEGATIVE_INFINITY;
+
+/** totalpages of out_of_memory and proc_oom_score: totalram_pages() + total_swap_pages */
+export function oomTotalPages(k: KernelCore): number {
+  return k.buddy.managedPages() + (k.swap?.totalPages ?? 0);
 }
 
 /**
- * out_of_memory: select_bad_process by oom_badness (RSS + swap entries +
- * page-table pages) and kill it, with the kernel's report line. A victim
- * that is itself allocating is only marked: its allocation fails and the
- * fault ends in SIGKILL. Returns whether memory was freed.
+ * oom_badness(p, totalpages): LONG_MIN (here -Infinity) for a task the
+ * killer must not choose: oom_unkillable_task (init, a kernel thread), no
+ * mm left (find_lock_task_mm), oom_score_adj OOM_SCORE_ADJ_MIN, or an mm
+ * already reaped (MMF_OOM_SKIP: vmlab's victims die at once, so a dead mm);
+ * else resident pages, swap entries and page-table pages (get_mm_rss +
+ * MM_SWAPENTS + mm_pgtables_bytes / PAGE_SIZE: no P4D table,
+ * mm/pgtable.ts mmPgtablesPages) plus oom_score_adj in units of a
+ * thousandth of totalpages (`adj *= totalpages / 1000`: the division
+ * first, as C's longs do). The OOM killer and /proc/PID/oom_score
+ * (view/procstatus.ts) both use it.
+ * Linux: mm/oom_kill.c oom_badness, oom_unkillable_task
+ */
+export function oomBadness(k: KernelCore, t: Task, totalpages: number): number {
+  const mm = t.mm;
+  if (t.kthread || t.pid === 1 || !t.alive || mm === null) return UNKILLABLE;
+  if (t.oomScoreAdj === OOM_SCORE_ADJ_MIN || mm.dead) return UNKILLABLE;
+  const points = mm.rss + mm.swapEnts + mmPgtablesPages(k.userMm, mm);
+  return points + t.oomScoreAdj * Math.trunc(totalpages / 1000);
+}
+
+/**
+ * out_of_memory -> select_bad_process: for_each_process (one task a
+ * process: the first of those sharing an mm, its thread-group leader)
+ * rated by oom_badness, the highest chosen; a later process with points
+ * equal to the chosen one's takes its place (oom_evaluate_task skips only
+ * `points < chosen_points`), and points may be negative (chosen_points
+ * starts at LONG_MIN). None: no kill. The victim and every task sharing its
+ * mm die, with the kernel's report. A victim that is itself allocating is
+ * only marked: its allocation fails and the fault ends in SIGKILL. Returns
+ * whether memory was freed.
+ * Linux: mm/oom_kill.c out_of_memory, select_bad_process, oom_evaluate_task
  */
 export function outOfMemory(k: KernelCore, order: number): boolean {
   if (k.reclaiming) return false;
+  const totalpages = oomTotalPages(k);
   let victim: Task | null = null;
-  let best = 0;
+  let best = UNKILLABLE;
+  const seen = new Set<MmStruct>();
   for (const t of k.tasks) {
     const mm = t.mm;
-    if (!t.alive || mm === null) continue;
-    const points = oomBadness(mm);
-    if (points > best) {
-      best = points;
-      victim = t;
-    }
+    if (!t.alive || mm === null || seen.has(mm)) continue;
+    seen.add(mm);
+    const points = oomBadness(k, t, totalpages);
+    if (points === UNKILLABLE || points < best) continue;
+    best = points;
+    victim = t;
   }
   if (victim === null) return false;
   const mm = victim.mm!;
@@ -61,12 +88,12 @@ function oomReport(k: KernelCore, victim: Task, mm: MmStruct, order: number): st
     k.tasks.find((t) => t.alive && t.mm !== null && t.mm === k.faultingMm) ?? contextTask(k, k.runningCpu);
   const gfp = k.faultingMm !== null ? "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)" : "0xcc0(GFP_KERNEL)";
   return [
-    `${invoker.comm} invoked oom-killer: gfp_mask=${gfp}, order=${order}, oom_score_adj=0`,
+    `${invoker.comm} invoked oom-killer: gfp_mask=${gfp}, order=${order}, oom_score_adj=${invoker.oomScoreAdj}`,
     "Mem-Info:",
     `active_anon:${k.vmscan.size[2]} inactive_anon:${k.vmscan.size[1]} active_file:${k.vmscan.size[4]} inactive_file:${k.vmscan.size[3]} free:${k.buddy.freePages()} free_pcp:${k.buddy.pcp?.total() ?? 0} pagetables:${k.pageTablePages}`,
     `Free swap  = ${(k.swap?.freePages ?? 0) * 4}kB`,
     `Total swap = ${(k.swap?.totalPages ?? 0) * 4}kB`,
     `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=${victim.comm},pid=${victim.pid},uid=${victim.uid}`,
-    `Out of memory: Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mm.ptPages)}kB oom_score_adj:0`,
+    `Out of memory: Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mmPgtablesPages(k.userMm, mm))}kB oom_score_adj:${victim.oomScoreAdj}`,
   ];
 }

@@ -5,13 +5,17 @@
  * code runs for, and system-call entry.
  */
 import { assert } from "../../base/assert.ts";
+import { InputError } from "../../base/errors.ts";
+import type { FileObject } from "../fs/file.ts";
 import { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { doPrlimit, RLIMIT_NAMES, Rlimit, type RlimitName } from "../mm/rlimit.ts";
+import { Errno } from "../mm/userMm.ts";
 import { Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
+import { memfdRelease } from "./memfd_evict.ts";
 import { initMmPkeys, initTaskPkru, pkruSwitch } from "./pkeys.ts";
-import { Task } from "./task.ts";
+import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN, Task } from "./task.ts";
 
 /** pid 1 (init, the ancestor of user processes) and pid 2 (kthreadd, the parent of kernel threads) */
 export const INIT_PID = 1;
@@ -142,6 +146,9 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   t.uid = parent.uid;
   t.rlim = mm.rlim = parent.rlim.copy(); // copy_signal
   for (const s of parent.caught) t.caught.add(s);
+  // copy_signal: the child's signal_struct starts with the parent's oom_score_adj and its floor
+  t.oomScoreAdj = parent.oomScoreAdj;
+  t.oomScoreAdjMin = parent.oomScoreAdjMin;
   t.mm = mm;
   // copy_files -> dup_fd: the child's table holds the parent's struct files (f_pos, f_ra shared)
   t.files = parent.files?.dup() ?? new FilesStruct();
@@ -159,6 +166,9 @@ export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
   t.ppid = parent.ppid;
   t.uid = parent.uid;
   t.rlim = parent.rlim; // CLONE_THREAD: the same signal_struct
+  // CLONE_THREAD: the same signal_struct (oom_score_adj)
+  t.oomScoreAdj = parent.oomScoreAdj;
+  t.oomScoreAdjMin = parent.oomScoreAdjMin;
   t.mm = parent.mm;
   parent.mm.users++;
   // CLONE_FILES: the same table
@@ -232,7 +242,11 @@ export function exit(k: KernelCore, task: Task, reason: string): void {
   // exit_files -> put_files_struct: the last user closes every file (fput)
   const files = task.files;
   task.files = null;
-  if (files !== null && --files.users === 0) files.fds.clear();
+  const closed: FileObject[] = [];
+  if (files !== null && --files.users === 0) {
+    for (const f of files.fds.keys()) if (f.memfdName !== null) closed.push(f);
+    files.fds.clear();
+  }
   const mm = task.mm;
   if (mm && --mm.users === 0) {
     k.os?.exitMm(k, mm);
@@ -242,4 +256,38 @@ export function exit(k: KernelCore, task: Task, reason: string): void {
     }
     if (mm.pgdPfn >= 0 && mm.cpumask.size === 0) k.userMm.freePgd(mm);
   }
+  // close_files' fput of each memfd: the last reference frees it (after exit_mm, as do_exit runs them)
+  for (const f of closed) memfdRelease(k, f);
+}
+
+/**
+ * A Linux system call made in the windows profile: an error (it has the
+ * VirtualAlloc family instead).
+ */
+export function linuxOnly(k: Pick<KernelCore, "os">, call: string): void {
+  if (k.os !== null)
+    throw new InputError(
+      `${call} is Linux's; profile=windows has VirtualAlloc, VirtualFree, VirtualProtect and VirtualQuery`,
+    );
+}
+
+/**
+ * /proc/PID/oom_score_adj written (__set_oom_adj): -EINVAL outside
+ * -1000..1000 (oom_score_adj_write), -EACCES lowering it below the
+ * process's oom_score_adj_min without CAP_SYS_RESOURCE (vmlab: uid 0 has
+ * every capability); a privileged write sets the floor too. Every thread
+ * of the process (the tasks sharing its mm: one signal_struct) takes the
+ * value. Returns 0 or -errno. Read by core/oom.ts (oom_badness).
+ * Linux: fs/proc/base.c oom_score_adj_write, __set_oom_adj
+ */
+export function setOomScoreAdj(k: KernelCore, t: Task, adj: number): number {
+  if (!Number.isInteger(adj) || adj < OOM_SCORE_ADJ_MIN || adj > OOM_SCORE_ADJ_MAX) return -Errno.EINVAL;
+  const privileged = t.uid === 0;
+  if (adj < t.oomScoreAdjMin && !privileged) return -Errno.EACCES;
+  for (const o of k.tasks)
+    if (o === t || (o.alive && t.mm !== null && o.mm === t.mm)) {
+      o.oomScoreAdj = adj;
+      if (privileged) o.oomScoreAdjMin = adj;
+    }
+  return 0;
 }

@@ -29,6 +29,10 @@ export interface TaskHandle {
   readonly siAddr: bigint;
 }
 
+/** OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX: the range of oom_score_adj. Linux: include/uapi/linux/oom.h */
+export const OOM_SCORE_ADJ_MIN = -1000;
+export const OOM_SCORE_ADJ_MAX = 1000;
+
 /**
  * A task (Linux: struct task_struct), as far as the memory model needs it.
  * Kernel threads have no user address space (mm = null) and run on
@@ -48,6 +52,13 @@ export class Task implements TaskHandle {
   majFlt = 0;
   /** chosen by the OOM killer while it was allocating: its fault ends in SIGKILL */
   oomKilled = false;
+  /**
+   * signal->oom_score_adj (-1000..1000, /proc/PID/oom_score_adj) and signal->oom_score_adj_min
+   * (the least an unprivileged write may set: what a privileged one last set). Copied by fork
+   * (copy_signal); the threads of a process share them (core/sched.ts setOomScoreAdj sets them all).
+   */
+  oomScoreAdj = 0;
+  oomScoreAdjMin = 0;
   /** the last signal delivered, with its si_code and si_addr */
   signal = "none";
   siCode = "none";

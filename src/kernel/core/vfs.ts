@@ -20,6 +20,7 @@ import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
 import { hugetlbfsIo, hugetlbfsTruncate } from "./hugetlbfs.ts";
 import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
+import { memfdRelease } from "./memfd_evict.ts";
 import { syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
 
@@ -273,12 +274,14 @@ export function openFile(k: KernelCore, task: Task, f: FileObject): void {
 /**
  * close(2) of the task's struct file of `f`: 0, or -EBADF when the task
  * holds none (it never used the file, or closed it). Mappings made through
- * it keep it (vm_file); a later use of the file opens an implicit one.
+ * it keep it (vm_file); a later use of the file opens an implicit one. The
+ * last reference to a memfd going frees it (memfd_evict.ts memfdRelease).
  * Linux: fs/open.c sys_close, fs/file.c file_close_fd, filp_flush, fput
  */
 export function closeFile(k: KernelCore, task: Task, f: FileObject): number {
   syscallEntry(k, task);
   if (task.files === null || !task.files.close(f)) return -Errno.EBADF;
+  memfdRelease(k, f); // fput: the last reference to a memfd frees it
   return 0;
 }
 

@@ -1,4 +1,5 @@
 import { assert } from "../../base/assert.ts";
+import { InputError } from "../../base/errors.ts";
 import { PageStore } from "../../hw/PageStore.ts";
 
 /**
@@ -9,6 +10,15 @@ import { PageStore } from "../../hw/PageStore.ts";
  * `fileByte(name, off)`, so a page read from "disk" can be checked.
  */
 /** A file as the kernel facade's callers hold it (Kernel.ts): createFile returns it, mmap and fileIo take it back. */
+
+/** The seals of fcntl(F_ADD_SEALS) (include/uapi/linux/fcntl.h): core/memfd.ts, hugetlbfs.ts, fallocate.ts. */
+export const F_SEAL_SEAL = 0x1;
+export const F_SEAL_SHRINK = 0x2;
+export const F_SEAL_GROW = 0x4;
+export const F_SEAL_WRITE = 0x8;
+export const F_SEAL_FUTURE_WRITE = 0x10;
+export const F_SEAL_EXEC = 0x20;
+
 export interface FileHandle {
   readonly name: string;
   readonly sizeBytes: number;
@@ -50,6 +60,8 @@ export class FileObject implements FileHandle {
   memfdName: string | null = null;
   /** i_mode & 0111 of a memfd (MFD_NOEXEC_SEAL clears it) */
   memfdExec = false;
+  /** a memfd whose last reference went: its inode was evicted (kernel/core/memfd.ts memfdRelease) */
+  evicted = false;
   /** pages read from disk (I/O) and written back */
   pagesRead = 0;
   pagesWritten = 0;
@@ -122,8 +134,10 @@ export function fileByte(name: string, off: number): number {
   return ((h >>> 0) + Math.imul(off, 2654435761) + (off >>> 12)) & 0xff;
 }
 
-/** The file behind a handle the kernel handed out. */
-export function fileOf(h: FileHandle): FileObject {
+/** The file behind a handle the kernel handed out; a freed memfd is an error unless `closing` (close: EBADF). */
+export function fileOf(h: FileHandle, closing = false): FileObject {
   assert(h instanceof FileObject, "not a file of this kernel");
+  if (h.evicted && !closing)
+    throw new InputError(`file ${h.name}: its last reference went, the memfd is freed`);
   return h;
 }

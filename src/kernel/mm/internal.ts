@@ -126,6 +126,12 @@ export interface MmEnv {
    */
   kmapLocal?(pfn: number): bigint;
   kunmapLocal?(va: bigint): void;
+  /**
+   * fput of a VMA's file as the VMA goes (remove_vma: fput(vma->vm_file)): `mapping` is the
+   * VMA's file (a tmpfs or disk file, or a hugetlbfs inode); the kernel frees an unlinked
+   * inode (a memfd) whose last reference this was (core/memfd.ts memfdRelease). Absent: never.
+   */
+  fput?(mapping: object): void;
   /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
   flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush): void;
   /**

@@ -421,11 +421,14 @@ export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
 }
 
 /**
- * A VMA struct goes away: release its shmem reference; the last one frees the object's pages.
+ * A VMA struct goes away: release its shmem reference; the last one frees the object's pages;
+ * its file's reference goes (fput: the last one of a memfd frees the inode).
  * Linux: mm/mmap.c remove_vma
  */
 function dropVma(ctx: MmContext, v: Vma): void {
   if (v.htlb !== null) hugetlbVmClose(ctx, v); // vma_close: hugetlb_vm_op_close, then fput
+  const mapping = v.file ?? v.htlb?.file ?? null;
+  if (mapping !== null) ctx.env.fput?.(mapping); // remove_vma: fput(vma->vm_file)
   const obj = v.shmem;
   if (obj === null) return;
   v.shmem = null;

@@ -107,6 +107,31 @@ export function userHalfEnd(ctx: MmContext): number {
   return ctx.env.pgtable.userPgtablesCeiling;
 }
 
+/**
+ * mm_pgtables_bytes(mm) / PAGE_SIZE: the page-table pages the mm is charged
+ * with, as VmPTE, the OOM killer's badness and its pgtables: show them.
+ * Linux counts PTE tables (__pte_alloc: mm_inc_nr_ptes), PMD tables
+ * (__pmd_alloc: mm_inc_nr_pmds) and PUD tables (__pud_alloc: mm_inc_nr_puds)
+ * and never the PGD nor a P4D table: __p4d_alloc and free_p4d_range charge
+ * nothing (mm/memory.c, 6.12 and 6.18 alike). vmlab's ptPages counts every
+ * table below the PGD (PageTables in meminfo still has them all), so with
+ * 5 levels (x86-64 LA57, RISC-V Sv57) the P4D tables are taken off: one
+ * per present user entry of the PGD. Linux: include/linux/mm.h mm_pgtables_bytes
+ */
+export function mmPgtablesPages(ctx: MmContext, mm: MmStruct): number {
+  const pt = ctx.env.pgtable;
+  if (pt.levels < 5 || mm.pgdPfn < 0) return mm.ptPages;
+  const ptrs = pt.ptrsPerTable;
+  const userEntries = pt.kernelRootVpn > 0 ? ptrs : pt.userPgtablesCeiling / ptrs ** (pt.levels - 1);
+  const phys = ctx.env.phys;
+  let p4d = 0;
+  for (let i = 0; i < userEntries; i++) {
+    const e = pt.get(phys, mm.pgdPfn * 4096 + i * pt.entryBytes);
+    if (!pt.none(e.hi, e.lo)) p4d++;
+  }
+  return mm.ptPages - p4d;
+}
+
 /** Base pages mapped by one entry at `level` (1 at the PTE level, HPAGE_PMD_NR at the PMD level). */
 export function levelSpan(ctx: MmContext, level: number): number {
   return ctx.env.pgtable.ptrsPerTable ** level;

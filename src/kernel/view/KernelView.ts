@@ -237,6 +237,11 @@ export class KernelView {
     return oomScore(this.k, taskOf(t));
   }
 
+  /** /proc/PID/oom_score_adj: signal->oom_score_adj (-1000..1000). Linux: fs/proc/base.c oom_score_adj_read */
+  oomScoreAdj(t: TaskHandle): number {
+    return taskOf(t).oomScoreAdj;
+  }
+
   /** The walk of an address through a task's page tables, or the kernel's (init_mm). */
   walk(who: TaskHandle | "kernel", va: bigint): WalkInfo {
     return walkInfo(this.k, who === "kernel" ? who : taskOf(who), va);

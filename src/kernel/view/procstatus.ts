@@ -15,9 +15,10 @@
  */
 
 import type { KernelCore } from "../core/core.ts";
-import { oomBadness } from "../core/oom.ts";
+import { oomBadness, oomTotalPages } from "../core/oom.ts";
 import type { Task } from "../core/task.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { mmPgtablesPages } from "../mm/pgtable.ts";
 import { VmFlag } from "../mm/vma.ts";
 import { smapsInfos, taskInfo } from "./mm.ts";
 import type { SmapsFigures, SmapsRollupInfo, StatmInfo, StatusInfo, StatusMemInfo } from "./types.ts";
@@ -82,7 +83,7 @@ export function statusMemInfo(k: KernelCore, t: Task): StatusMemInfo | null {
     vmStk: st.stack * pg,
     vmExe: 0,
     vmLib: st.exec * pg,
-    vmPte: mm.ptPages * pg,
+    vmPte: mmPgtablesPages(k.userMm, mm) * pg, // mm_pgtables_bytes: PTE, PMD, PUD tables (no P4D)
     vmSwap: mm.swapEnts * pg,
     hugetlbPages: hugetlbUsage(k, t),
   };
@@ -156,15 +157,16 @@ export function smapsRollup(k: KernelCore, t: Task): SmapsRollupInfo | null {
 /**
  * /proc/PID/oom_score: (1000 + oom_badness * 1000 / totalpages) * 2 / 3,
  * integer arithmetic, with totalpages = totalram_pages + total_swap_pages;
- * 0 for a task oom_badness skips (a kernel thread, init, an exited task).
+ * oom_badness has oom_score_adj in it (adj * (totalpages / 1000)); 0 for a
+ * task oom_badness skips (LONG_MIN: a kernel thread, init, an exited task,
+ * oom_score_adj -1000).
  * Linux: fs/proc/base.c proc_oom_score, mm/oom_kill.c oom_badness
  * (oom_unkillable_task)
  */
 export function oomScore(k: KernelCore, t: Task): number {
-  const mm = t.mm;
-  if (mm === null || !t.alive || t.kthread || t.pid === 1) return 0;
-  const totalpages = k.buddy.managedPages() + (k.swap?.totalPages ?? 0);
-  const badness = oomBadness(mm);
+  const totalpages = oomTotalPages(k);
+  const badness = oomBadness(k, t, totalpages);
+  if (badness === Number.NEGATIVE_INFINITY) return 0;
   return Math.trunc(((1000 + Math.trunc((badness * 1000) / totalpages)) * 2) / 3);
 }
 

@@ -29,7 +29,17 @@ import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } f
 import { mthp } from "./stmts/mthp.ts";
 import { dropCaches, fadvise, mincore } from "./stmts/pagecache.ts";
 import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
-import { catchSig, exit, fork, kthread, setuid, spawn, switchTask, thread } from "./stmts/process.ts";
+import {
+  catchSig,
+  exit,
+  fork,
+  kthread,
+  oomScoreAdj,
+  setuid,
+  spawn,
+  switchTask,
+  thread,
+} from "./stmts/process.ts";
 import { reclaim } from "./stmts/reclaim.ts";
 import { replay } from "./stmts/replay.ts";
 import { setrlimit } from "./stmts/rlimit.ts";
@@ -75,6 +85,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["thread", thread],
   ["exit", exit],
   ["setuid", setuid],
+  ["oom_score_adj", oomScoreAdj],
   ["catch", catchSig],
   ["mmap", mmap],
   ["munmap", munmapOrMprotect],
@@ -158,6 +169,7 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
  * uaccess, which does not know VADs (the profile has kernel: ProbeForRead/ProbeForWrite).
  */
 const LINUX_ONLY = new Set([
+  "oom_score_adj",
   "mmap",
   "munmap",
   "mprotect",

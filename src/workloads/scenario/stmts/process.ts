@@ -118,6 +118,34 @@ export function setuid(c: CompileContext, s: Stmt): Run {
   };
 }
 
+/**
+ * `P: oom_score_adj N` (extension): P writes N to /proc/self/oom_score_adj
+ * (its process's signal->oom_score_adj, every thread's; inherited by fork).
+ * N outside -1000..1000 is an error at its position (the write's -EINVAL);
+ * an unprivileged process lowering it below what a privileged write last set
+ * prints -13 EACCES and changes nothing. Prints the result and the value.
+ * Linux: fs/proc/base.c oom_score_adj_write, __set_oom_adj; docs/processes.md
+ */
+export function oomScoreAdj(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.noTarget(s);
+  const a = argWords(s);
+  if (a.length !== 1 || a[0].expr === null) c.fail("oom_score_adj N (-1000..1000)", a[0]?.pos ?? s.verbPos);
+  const e = a[0].expr;
+  c.useVars(e);
+  const inRange = (v: bigint) => v >= -1000n && v <= 1000n;
+  if (e.base === null && !inRange(e.offset))
+    c.fail(`oom_score_adj ${e.offset} is outside -1000..1000 (the write would fail with EINVAL)`, a[0].pos);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    const v = (e.base === null ? 0n : rt.vars.get(e.base)!) + e.offset;
+    if (!inRange(v))
+      c.fail(`oom_score_adj ${v} is outside -1000..1000 (the write would fail with EINVAL)`, a[0].pos);
+    const r = rt.kernel.setOomScoreAdj(t, Number(v));
+    rt.out.push(`${r === 0 ? "0" : `${r} EACCES`}: oom_score_adj ${rt.view.oomScoreAdj(t)}`);
+  };
+}
+
 /** `P: catch SIGSEGV|SIGBUS`: a handler for the signal */
 export function catchSig(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);

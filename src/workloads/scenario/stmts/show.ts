@@ -167,10 +167,12 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   if (
     w?.kind !== "arg" ||
     w.ident === null ||
-    ![...PROC_SHOW, "status", "statm", "smaps_rollup", "oom_score", "limits"].includes(w.ident)
+    ![...PROC_SHOW, "status", "statm", "smaps_rollup", "oom_score", "oom_score_adj", "limits"].includes(
+      w.ident,
+    )
   ) {
     c.fail(
-      `show ${name} maps|smaps|smaps_rollup|status|statm|oom_score|limits|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
+      `show ${name} maps|smaps|smaps_rollup|status|statm|oom_score|oom_score_adj|limits|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
       w?.pos ?? pos,
     );
   }
@@ -184,7 +186,13 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
       rt.data = rows;
     };
   }
-  if (what === "status" || what === "statm" || what === "smaps_rollup" || what === "oom_score")
+  if (
+    what === "status" ||
+    what === "statm" ||
+    what === "smaps_rollup" ||
+    what === "oom_score" ||
+    what === "oom_score_adj"
+  )
     return showProcStatus(c, s, name, what, pos);
   if (what === "vad") return showVad(c, s, name, pos);
   if (what === "vmmap") return showVmmap(c, s, name, pos);
@@ -233,15 +241,15 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
 const PROC_SHOW = ["maps", "smaps", "pagetable", "task", "vtop", "pagemap", "vad", "pte", "vmmap"];
 
 /**
- * `show P status|statm|smaps_rollup|oom_score`: /proc/PID/status (the lines
- * vmlab models), statm, smaps_rollup and oom_score (kernel/view/procstatus.ts).
+ * `show P status|statm|smaps_rollup|oom_score|oom_score_adj`: /proc/PID/status (the lines
+ * vmlab models), statm, smaps_rollup, oom_score and oom_score_adj (kernel/view/procstatus.ts).
  * A kernel thread has a status (no memory lines) and an oom_score of 0, no statm or smaps_rollup.
  */
 function showProcStatus(
   c: CompileContext,
   s: Stmt,
   name: string,
-  what: "status" | "statm" | "smaps_rollup" | "oom_score",
+  what: "status" | "statm" | "smaps_rollup" | "oom_score" | "oom_score_adj",
   pos: Pos,
 ): Run {
   if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} ${what}'`, s.words[2].pos);
@@ -263,7 +271,7 @@ function showProcStatus(
       rt.out.push(...formatSmapsRollup(r));
       rt.data = r;
     } else {
-      const n = v.oomScore(t);
+      const n = what === "oom_score" ? v.oomScore(t) : v.oomScoreAdj(t);
       rt.out.push(String(n));
       rt.data = n;
     }
