@@ -33,6 +33,7 @@ import {
   WalkState,
 } from "./PagingFormat.ts";
 import { pscFill, pscInvalidateAll, pscInvalidatePath, pscStart } from "./psc.ts";
+import type { RunFold } from "./runFold.ts";
 import { makeTlb, type Tlb, type TlbPageSizes } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
 import { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
@@ -331,12 +332,22 @@ export abstract class Mmu {
     const memo = this.memo;
     memo.valid = false;
     this.inRun = true;
+    const fast = !own && this.hasFastMiss && this.useFastMiss && !this.checkAttrs;
+    const fold = this.runFold?.begin(fast, stride, access) ?? null; // runFold.ts: null unless it applies
     try {
       for (let i = 0; i < count; i++) {
         if (i > 0) {
           const next = lo0 + i * stride; // carried into the high half: |i * stride| < 2^53
           hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
           lo = next | 0;
+        }
+        if (fold !== null) {
+          const vpn = memo.valid ? this.vpnOf(hi, lo >>> 0, access) : -1;
+          const k = fold.span(vpn, lo & 4095, count - i, stride / 4096, write, value, mode);
+          if (k > 0) {
+            i += k - 1;
+            continue;
+          }
         }
         let out: number;
         if (own) out = this.translate(hi, lo >>> 0, access);
@@ -372,6 +383,8 @@ export abstract class Mmu {
   runOutcome = 0;
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */
   useAccessRun = true;
+  /** the architecture's fold of resident runs (runFold.ts: `enabled` false turns it off), or null */
+  runFold: RunFold | null = null;
 
   /** Whether translate is the architecture's own now (RISC-V Bare), not Mmu.translate: accessRun then calls it. */
   protected translatesOwnWay(): boolean {
@@ -765,7 +778,7 @@ export abstract class Mmu {
   /** Drops TLB entries of the page and walk-cache entries as `how` says; returns TLB entries dropped. */
   protected invalidatePageEntries(vpn: Vpn, asid: number, how: InvalidateHow, pscHow: InvalidateHow): number {
     const n = this.tlb.invalidatePage(vpn, asid, how);
-    this.invalidatePsc(asid, pscHow);
+    pscInvalidateAll(this, asid, pscHow);
     return n;
   }
 
@@ -774,16 +787,11 @@ export abstract class Mmu {
     pscInvalidatePath(this, vpn, asid);
   }
 
-  /** Drops every walk-cache entry that `how` matches (psc.ts). */
-  protected invalidatePsc(asid: number, how: InvalidateHow): void {
-    pscInvalidateAll(this, asid, how);
-  }
-
   /** Drops TLB and walk-cache entries that `how` matches, counted as a full flush; returns TLB entries dropped. */
   protected flushMatching(asid: number, how: InvalidateHow, op: string): number {
     this.fullFlushes++;
     const n = this.tlb.invalidateAll(asid, how);
-    this.invalidatePsc(asid, how === InvalidateHow.PcidAndGlobal ? InvalidateHow.PcidNonGlobal : how);
+    pscInvalidateAll(this, asid, how === InvalidateHow.PcidAndGlobal ? InvalidateHow.PcidNonGlobal : how);
     if (this.tracer !== null) this.tracer(flushEvent(this, op, how >= 2 ? -1 : asid, n));
     return n;
   }

@@ -11,6 +11,7 @@ import { Outcome, PfErr, pfTraceText } from "./fault.ts";
 import { X86_64Format, X86Attr } from "./format.ts";
 import { Pte, PteHi, RSVD_PDE_2M_LO, RSVD_PDPTE_1G_LO } from "./pte.ts";
 import { computePermTable, pkDenied, Rights, X86_CANONICAL } from "./rights.ts";
+import { X86RunFold } from "./runFold.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 
@@ -100,6 +101,7 @@ export class Cpu extends X86FamilyCpu {
     this.hiAddrMask = this.format.hiAddrMask;
     this.updatePerms();
     this.enableFastMiss();
+    this.runFold = new X86RunFold(this, this.memo, this.format, this.permTable);
   }
 
   /** current PCID (CR3[11:0] when CR4.PCIDE = 1, else 0): the ASID of x86 */
