@@ -440,16 +440,17 @@ export class TlbArray {
     const counts = this.runCounts;
     const sets = this.runSets!;
     let nSets = 0;
-    let anyAttr = false;
-    let fractured = false;
-    for (let j = 0; j < count; j++) {
-      const s = (vpn0 + j * step) & mask;
+    let attrOr = 0;
+    let metaOr = 0;
+    const set0 = vpn0 & mask; // the low bits of vpn0 (int32 arithmetic from here)
+    const stepSet = step & mask;
+    for (let j = 0, s = set0; j < count; j++, s = (s + stepSet) & mask) {
       if (counts[s]++ === 0) sets[nSets++] = s;
-      if (attrs[j] !== 0) anyAttr = true;
-      if (((metas[j] >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) fractured = true;
+      attrOr |= attrs[j];
+      metaOr |= metas[j];
     }
-    if (anyAttr) this.hasAttrs = true;
-    if (fractured) this.mayHoldFractured = true;
+    if (attrOr !== 0) this.hasAttrs = true;
+    if (((metaOr >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
     const moveAttrs = this.hasAttrs;
     const keys = this.keys;
     const pfnArr = this.pfns;
@@ -479,18 +480,18 @@ export class TlbArray {
       toPlace += put;
     }
     // the run's pages, newest first, each at the way of the later pages of its set before it
-    for (let j = count - 1; j >= 0 && toPlace > 0; j--) {
-      const vpn = vpn0 + j * step;
-      const s = vpn & mask;
+    for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask; j >= 0 && toPlace > 0; j--) {
       const r = counts[s];
-      if (r >= ways) continue;
-      counts[s] = r + 1;
-      toPlace--;
-      const i = s * ways + r;
-      keys[i] = vpn * 8;
-      pfnArr[i] = pfns[j];
-      metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
-      if (moveAttrs) attrArr[i] = attrs[j];
+      if (r < ways) {
+        counts[s] = r + 1;
+        toPlace--;
+        const i = s * ways + r;
+        keys[i] = (vpn0 + j * step) * 8;
+        pfnArr[i] = pfns[j];
+        metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
+        if (moveAttrs) attrArr[i] = attrs[j];
+      }
+      s = (s - stepSet) & mask;
     }
     for (let t = 0; t < nSets; t++) counts[sets[t]] = 0;
   }

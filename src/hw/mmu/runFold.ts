@@ -33,6 +33,8 @@ import type { WalkMemo } from "./WalkMemo.ts";
 
 /** pages of one leaf table (x86-64, arm64 4K granule, RISC-V: 512 entries) */
 const TABLE_PAGES = 512;
+/** the fewest pages a span may fold (fewer: the per-access path, without the pass over the TLB) */
+const MIN_SPAN = 8;
 
 export abstract class RunFold {
   /** the span's frames, TLB metadata and attributes, page j at index j (as Tlb.fillMissed takes them) */
@@ -100,6 +102,11 @@ export abstract class RunFold {
     }
     if (Math.floor(vpn / TABLE_PAGES) !== key) return 0;
     const first = key * TABLE_PAGES;
+    let max = Math.floor((first + TABLE_PAGES - 1 - vpn) / step) + 1; // pages left in the leaf table
+    if (left < max) max = left;
+    // the marks cost a pass over the TLB: not for a short span, nor one whose first page the
+    // per-access path does anyway (a run that faults on the next page: a faulting pass)
+    if (max < MIN_SPAN || !this.leafOk(vpn, write, mode)) return 0;
     const tlb = this.mmu.tlb;
     const covered = this.covered;
     if (this.marked !== key) {
@@ -107,8 +114,6 @@ export abstract class RunFold {
       tlb.markCovered(first, TABLE_PAGES, covered, false);
       this.marked = key;
     }
-    let max = Math.floor((first + TABLE_PAGES - 1 - vpn) / step) + 1; // pages left in the leaf table
-    if (left < max) max = left;
     let n = 0;
     while (n < max && covered[vpn + n * step - first] === 0) n++;
     if (n === 0) return 0;
@@ -123,6 +128,12 @@ export abstract class RunFold {
     this.pages += k;
     return k;
   }
+
+  /**
+   * Whether `leaves` would do page vpn (its leaf entry a plain present 4K one the access is allowed
+   * through, its frame in RAM), changing nothing.
+   */
+  protected abstract leafOk(vpn: number, write: boolean, mode: Mode): boolean;
 
   /**
    * The architecture's walks of up to `max` pages vpn, vpn + step, ... from the memo's leaf table,

@@ -27,6 +27,25 @@ export class X86RunFold extends RunFold {
     super(mmu, memo);
   }
 
+  protected override leafOk(vpn: number, write: boolean, mode: Mode): boolean {
+    const phys = this.mmu.phys;
+    const table = this.memo.table;
+    if (table >= phys.nrFrames) return false;
+    const words = phys.frameWords(table as Pfn);
+    if (words === null) return false;
+    const index = vpn & 511;
+    const lo = words[index * 2];
+    const hi = words[index * 2 + 1];
+    const fmt = this.fmt;
+    if ((lo & Pte.P) === 0 || (hi & fmt.rsvdHi) !== 0) return false;
+    const xd = (hi & PteHi.XD) !== 0;
+    if (xd && !fmt.nxe) return false;
+    const rights =
+      X86_CANONICAL[this.memo.acc & (((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X))];
+    if (this.permTable[rights * 9 + mode * 3 + (write ? Access.Write : Access.Read)] === 0) return false;
+    return (hi & fmt.hiAddrMask) * 1048576 + (lo >>> 12) < phys.nrFrames;
+  }
+
   /**
    * Cpu.walkFast's leaf step for each page (a 4K leaf: level 0, where bit 7 is PAT, not PS): P set,
    * no reserved bit above MAXPHYADDR, XD only with EFER.NXE, the rights of the levels above (the
