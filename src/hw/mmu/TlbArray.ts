@@ -392,6 +392,16 @@ export class TlbArray {
     const keys = this.keys;
     const ways = this.ways;
     const end = first + n;
+    if (this.bySize[0] === this.valid) {
+      // base-page entries only (key vpn * 8; an invalid way's -1 is below every key)
+      const lo = first * 8;
+      const hi = end * 8;
+      for (let i = 0, e = this.entries; i < e; i++) {
+        const k = keys[i];
+        if (k >= lo && k < hi) marks[(k - lo) / 8] = 1;
+      }
+      return;
+    }
     for (let base = 0; base < this.entries; base += ways) {
       for (let i = base, e = base + ways; i < e; i++) {
         const k = keys[i];
