@@ -490,18 +490,21 @@ export class TlbArray {
       toPlace += put;
     }
     // the run's pages, newest first, each at the way of the later pages of its set before it
+    const keyStep = step * 8;
+    let key = (vpn0 + (count - 1) * step) * 8;
     for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask; j >= 0 && toPlace > 0; j--) {
       const r = counts[s];
       if (r < ways) {
         counts[s] = r + 1;
         toPlace--;
         const i = s * ways + r;
-        keys[i] = (vpn0 + j * step) * 8;
+        keys[i] = key;
         pfnArr[i] = pfns[j];
         metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
         if (moveAttrs) attrArr[i] = attrs[j];
       }
       s = (s - stepSet) & mask;
+      key -= keyStep;
     }
     for (let t = 0; t < nSets; t++) counts[sets[t]] = 0;
   }
