@@ -26,7 +26,7 @@
  * which needs a walk that reads a table entry the memo holds as changed since it was kept: the memo
  * was dropped then, and accessRun drops the marks whenever it sees the memo invalid.
  */
-import type { Vpn } from "../../base/units.ts";
+import type { PhysAddr, Vpn } from "../../base/units.ts";
 import { Access, type Mode } from "../access.ts";
 import type { Mmu } from "./Mmu.ts";
 import type { WalkMemo } from "./WalkMemo.ts";
@@ -35,12 +35,17 @@ import type { WalkMemo } from "./WalkMemo.ts";
 const TABLE_PAGES = 512;
 /** the fewest pages a span may fold (fewer: the per-access path, without the pass over the TLB) */
 const MIN_SPAN = 8;
+/**
+ * the most pages a span fills into the TLB at once: more than an STLB holds (Skylake: 1536), so
+ * that a long span's fill writes each set's newest `ways` pages and moves no older entry
+ */
+const PENDING = 4096;
 
 export abstract class RunFold {
-  /** the span's frames, TLB metadata and attributes, page j at index j (as Tlb.fillMissed takes them) */
-  protected readonly pfns = new Float64Array(TABLE_PAGES);
-  protected readonly metas = new Int32Array(TABLE_PAGES);
-  protected readonly attrs = new Int32Array(TABLE_PAGES);
+  /** the span's frames, TLB metadata and attributes not yet filled, page j at index j (as Tlb.fillMissed takes them) */
+  protected readonly pfns = new Float64Array(PENDING);
+  protected readonly metas = new Int32Array(PENDING);
+  protected readonly attrs = new Int32Array(PENDING);
   /** the pages of the marked leaf table a TLB entry covered (Tlb.markCovered), by vpn % 512 */
   private readonly covered = new Uint8Array(TABLE_PAGES);
   /** the leaf table (vpn / 512) `covered` is for, or -1 */
@@ -95,39 +100,100 @@ export abstract class RunFold {
     mode: Mode,
   ): number {
     const memo = this.memo;
-    const key = memo.key;
     if (vpn < 0) {
       this.marked = -1; // the memo is not valid: see above
       return 0;
     }
+    let key = memo.key;
     if (Math.floor(vpn / TABLE_PAGES) !== key) return 0;
-    const first = key * TABLE_PAGES;
-    let max = Math.floor((first + TABLE_PAGES - 1 - vpn) / step) + 1; // pages left in the leaf table
-    if (left < max) max = left;
     // the marks cost a pass over the TLB: not for a short span, nor one whose first page the
     // per-access path does anyway (a run that faults on the next page: a faulting pass)
-    if (max < MIN_SPAN || !this.leafOk(vpn, write, mode)) return 0;
-    const tlb = this.mmu.tlb;
-    const covered = this.covered;
-    if (this.marked !== key) {
-      covered.fill(0);
-      tlb.markCovered(first, TABLE_PAGES, covered, false);
-      this.marked = key;
-    }
-    let n = 0;
-    while (n < max && covered[vpn + n * step - first] === 0) n++;
-    if (n === 0) return 0;
-    const k = this.leaves(vpn, step, n, write, value, off, mode);
-    if (k === 0) return 0;
+    if (this.inTable(vpn, key, left, step) < MIN_SPAN || !this.leafOk(vpn, write, mode)) return 0;
     const mmu = this.mmu;
-    const known = tlb.knownMiss(vpn as Vpn, mmu.asid, false); // a fault's retry: its misses counted
-    tlb.fillMissedRun(vpn, step, k, this.pfns, this.metas, this.attrs, false, known);
-    for (let j = 0; j < k; j++) covered[vpn + j * step - first] = 1; // inserted now: a lookup would hit
-    mmu.translations += k;
+    const covered = this.covered;
+    this.pendVpn = vpn;
+    this.pendCount = 0;
+    let done = 0;
+    let v = vpn;
+    for (;;) {
+      // the pages of this leaf table no TLB entry covers, from v
+      const first = key * TABLE_PAGES;
+      if (this.marked !== key) this.mark(key);
+      const max = this.inTable(v, key, left - done, step);
+      let n = 0;
+      while (n < max && covered[v + n * step - first] === 0) n++;
+      if (this.pendCount + n > PENDING) this.flush(step); // inserted now: the same as later
+      const k = n === 0 ? 0 : this.leaves(v, step, n, write, value, off, mode, this.pendCount);
+      this.pendCount += k;
+      done += k;
+      v += k * step;
+      if (k < max || done === left || !memo.valid) break; // the per-access path goes on
+      // the next leaf table: its first page walked whole (walkFast), if nothing covers it
+      key = Math.floor(v / TABLE_PAGES);
+      this.mark(key);
+      if (covered[v - key * TABLE_PAGES] !== 0 || !this.walkNext(v, write, mode)) break;
+      const rec = mmu.walkRec;
+      const pfn = rec.pagePfn;
+      const pa = pfn * 4096 + off;
+      if (write) mmu.phys.write8(pa, value);
+      else mmu.data = mmu.phys.read8(pa);
+      mmu.pa = pa as PhysAddr;
+      if (this.pendCount === PENDING) this.flush(step);
+      this.pfns[this.pendCount] = pfn;
+      this.metas[this.pendCount] = rec.meta;
+      this.attrs[this.pendCount] = rec.attrs;
+      this.pendCount++;
+      done++;
+      v += step;
+      if (write && memo.holds(pfn)) memo.valid = false; // a store into a table above (accessRun's rule)
+      if (done === left || !memo.valid || memo.key !== key) break;
+    }
+    this.flush(step);
+    if (done === 0) return 0;
+    mmu.translations += done;
     this.spans++;
-    this.pages += k;
-    return k;
+    this.pages += done;
+    return done;
   }
+
+  /** pages a span batches before its TLB fill (it fills them at once; more: a fill per PENDING) */
+  private pendVpn = 0;
+  private pendCount = 0;
+
+  /** The span's pages so far into the TLB (Tlb.fillMissedRun): the lookups and fills of each. */
+  private flush(step: number): void {
+    const n = this.pendCount;
+    if (n === 0) return;
+    const tlb = this.mmu.tlb;
+    // a fault's retry would be the first page's lookup (Tlb.knownMiss); in a span it never is (the
+    // walk that kept the memo filled the TLB since): asked all the same, as the lookup asks it
+    const known = tlb.knownMiss(this.pendVpn as Vpn, this.mmu.asid, false);
+    tlb.fillMissedRun(this.pendVpn, step, n, this.pfns, this.metas, this.attrs, false, known);
+    const end = this.pendVpn + n * step; // (the run goes upwards: no mark needed for these)
+    this.pendVpn = end;
+    this.pendCount = 0;
+  }
+
+  /** Marks the pages of leaf table `key` a TLB entry covers. */
+  private mark(key: number): void {
+    this.covered.fill(0);
+    this.mmu.tlb.markCovered(key * TABLE_PAGES, TABLE_PAGES, this.covered, false);
+    this.marked = key;
+  }
+
+  /** The run's pages from v in leaf table `key`, `left` at most. */
+  private inTable(v: number, key: number, left: number, step: number): number {
+    const max = Math.floor((key * TABLE_PAGES + TABLE_PAGES - 1 - v) / step) + 1;
+    return Math.min(left, max);
+  }
+
+  /**
+   * The whole walk of page vpn, the first of a new leaf table, as the per-access path's walkFast
+   * makes it (its effects, the walk record, the memo kept for the table), when a walk without side
+   * effects shows it a present 4K page in RAM the access is allowed through: true; else nothing
+   * changed and false.
+   */
+  protected abstract walkNext(vpn: number, write: boolean, mode: Mode): boolean;
 
   /**
    * Whether `leaves` would do page vpn (its leaf entry a plain present 4K one the access is allowed
@@ -151,5 +217,6 @@ export abstract class RunFold {
     value: number,
     off: number,
     mode: Mode,
+    at: number,
   ): number;
 }

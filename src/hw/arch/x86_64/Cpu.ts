@@ -101,7 +101,9 @@ export class Cpu extends X86FamilyCpu {
     this.hiAddrMask = this.format.hiAddrMask;
     this.updatePerms();
     this.enableFastMiss();
-    this.runFold = new X86RunFold(this, this.memo, this.format, this.permTable);
+    this.runFold = new X86RunFold(this, this.memo, this.format, this.permTable, (vpn, access, mode) =>
+      this.walkFast(vpn, access, mode, this.walkRec),
+    );
   }
 
   /** current PCID (CR3[11:0] when CR4.PCIDE = 1, else 0): the ASID of x86 */

@@ -12,6 +12,7 @@ import { HwFaultKind } from "../../mmu/PagingFormat.ts";
 import { RunFold } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
+import { WalkRecord } from "../../mmu/WalkRecord.ts";
 import { type X86_64Format, X86Attr } from "./format.ts";
 import { Pte, PteHi } from "./pte.ts";
 import { Rights, X86_CANONICAL } from "./rights.ts";
@@ -23,8 +24,24 @@ export class X86RunFold extends RunFold {
     private readonly fmt: X86_64Format,
     /** the CPU's permission table (Mmu.permTable: filled in place when a control bit changes) */
     private readonly permTable: Uint8Array,
+    /** the CPU's walkFast into its walk record (protected there) */
+    private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
   ) {
     super(mmu, memo);
+  }
+
+  /** the walk without side effects that vets walkNext's page */
+  private readonly probeRec = new WalkRecord();
+
+  protected override walkNext(vpn: number, write: boolean, mode: Mode): boolean {
+    const access = write ? Access.Write : Access.Read;
+    const r = this.probeRec;
+    const mmu = this.mmu;
+    // Mmu.walk without side effects: the entries walkFast reads, and a fault or large page seen first
+    if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
+      return false;
+    // the same entries: walkFast walks them or gives up having changed nothing (a table entry with A clear)
+    return this.walkFast(vpn, access, mode);
   }
 
   protected override leafOk(vpn: number, write: boolean, mode: Mode): boolean {
@@ -62,6 +79,7 @@ export class X86RunFold extends RunFold {
     value: number,
     off: number,
     mode: Mode,
+    at: number,
   ): number {
     const mmu = this.mmu;
     const memo = this.memo;
@@ -111,13 +129,13 @@ export class X86RunFold extends RunFold {
       pa = pfn * 4096 + off;
       if (write) phys.write8(pa, value);
       else data = phys.read8(pa);
-      pfns[k] = pfn;
-      metas[k] =
+      pfns[at + k] = pfn;
+      metas[at + k] =
         metaBase |
         (rights << Meta.RIGHTS_SHIFT) |
         ((lo & Pte.D) !== 0 ? Meta.D : 0) |
         (pge && (lo & Pte.G) !== 0 ? Meta.G : 0);
-      attrs[k] =
+      attrs[at + k] =
         ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
         (lo & Pte.PWT ? X86Attr.PWT : 0) |
         (lo & Pte.PCD ? X86Attr.PCD : 0) |
@@ -147,10 +165,10 @@ export class X86RunFold extends RunFold {
     rec.lo[n] = lastLo;
     rec.count = n + 1;
     rec.pscLevel = -1;
-    rec.pagePfn = pfns[k - 1] as Pfn;
+    rec.pagePfn = pfns[at + k - 1] as Pfn;
     rec.size = 0;
-    rec.meta = metas[k - 1];
-    rec.attrs = attrs[k - 1];
+    rec.meta = metas[at + k - 1];
+    rec.attrs = attrs[at + k - 1];
     rec.outcome = 0;
     rec.faultKind = HwFaultKind.None;
     rec.faultLevel = -1;
