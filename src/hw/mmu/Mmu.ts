@@ -32,7 +32,7 @@ import {
   PERM_TABLE_SIZE,
   WalkState,
 } from "./PagingFormat.ts";
-import { pscFill, pscInvalidateAll, pscInvalidatePath, pscStart } from "./psc.ts";
+import { pscFill, pscInvalidateAll, pscStart } from "./psc.ts";
 import type { RunFold } from "./runFold.ts";
 import { makeTlb, type Tlb, type TlbPageSizes } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
@@ -333,7 +333,7 @@ export abstract class Mmu {
     memo.valid = false;
     this.inRun = true;
     const fast = !own && this.hasFastMiss && this.useFastMiss && !this.checkAttrs;
-    const fold = this.runFold?.begin(fast, stride, access) ?? null; // runFold.ts: null unless it applies
+    const fold = this.runFold?.begin(fast, stride, access, value, mode) ?? null; // null unless it applies
     try {
       for (let i = 0; i < count; i++) {
         if (i > 0) {
@@ -341,13 +341,11 @@ export abstract class Mmu {
           hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
           lo = next | 0;
         }
-        if (fold !== null) {
-          const vpn = memo.valid ? this.vpnOf(hi, lo >>> 0, access) : -1;
-          const k = fold.span(vpn, lo & 4095, count - i, stride / 4096, write, value, mode);
-          if (k > 0) {
-            i += k - 1;
-            continue;
-          }
+        const k =
+          fold === null ? 0 : fold.span(memo.valid ? this.vpnOf(hi, lo >>> 0, access) : -1, lo, count - i);
+        if (k > 0) {
+          i += k - 1; // a span folded from this access on (runFold.ts)
+          continue;
         }
         let out: number;
         if (own) out = this.translate(hi, lo >>> 0, access);
@@ -383,8 +381,7 @@ export abstract class Mmu {
   runOutcome = 0;
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */
   useAccessRun = true;
-  /** the architecture's fold of resident runs (runFold.ts: `enabled` false turns it off), or null */
-  runFold: RunFold | null = null;
+  runFold: RunFold | null = null; // the architecture's fold of resident runs (runFold.ts), or null
 
   /** Whether translate is the architecture's own now (RISC-V Bare), not Mmu.translate: accessRun then calls it. */
   protected translatesOwnWay(): boolean {
@@ -780,11 +777,6 @@ export abstract class Mmu {
     const n = this.tlb.invalidatePage(vpn, asid, how);
     pscInvalidateAll(this, asid, pscHow);
     return n;
-  }
-
-  /** Drops the walk-cache entries on the way to vpn, as a fault does on x86 (psc.ts). */
-  protected invalidatePscPath(vpn: number, asid: number): void {
-    pscInvalidatePath(this, vpn, asid);
   }
 
   /** Drops TLB and walk-cache entries that `how` matches, counted as a full flush; returns TLB entries dropped. */

@@ -67,7 +67,7 @@ export abstract class RunFold {
    * fast walks apply, no protection-key check; nothing observes; loads or stores, one per 4K
    * page upwards; a fill inserts a base page somewhere), else null.
    */
-  begin(fast: boolean, stride: number, access: Access): RunFold | null {
+  begin(fast: boolean, stride: number, access: Access, value: number, mode: Mode): RunFold | null {
     const mmu = this.mmu;
     if (
       !this.enabled ||
@@ -80,25 +80,31 @@ export abstract class RunFold {
     )
       return null;
     this.marked = -1;
+    this.step = stride / 4096;
+    this.write = access === Access.Write;
+    this.value = value;
+    this.mode = mode;
     return this;
   }
 
+  /** the run's (begin): pages from one access to the next, stores (of `value`) or loads, the mode */
+  private step = 1;
+  private write = false;
+  private value = 0;
+  private mode: Mode = 0;
+
   /**
-   * Folds the run's accesses from page `vpn` (its address's offset in the page `off`), `left` of them
-   * at most, `step` pages apart (step >= 1), while the memo is valid (vpn -1: it is not, or no
-   * translation applies): returns how many were done (0:
+   * Folds the run's accesses from page `vpn` (the low half of its address `vaLo`), `left` of them at
+   * most, as begin said, while the memo is valid (vpn -1: it is not, or no translation applies): returns how many were done (0:
    * none; the per-access path does the next). `write`: stores of `value`, else loads. Counts the
    * translations; the MMU's `pa` (and a load's `data`) are the last access's.
    */
-  span(
-    vpn: number,
-    off: number,
-    left: number,
-    step: number,
-    write: boolean,
-    value: number,
-    mode: Mode,
-  ): number {
+  span(vpn: number, vaLo: number, left: number): number {
+    const step = this.step;
+    const write = this.write;
+    const value = this.value;
+    const mode = this.mode;
+    const off = vaLo & 4095;
     const memo = this.memo;
     if (vpn < 0) {
       this.marked = -1; // the memo is not valid: see above

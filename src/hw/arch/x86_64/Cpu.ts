@@ -3,6 +3,7 @@ import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import type { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, Perm } from "../../mmu/PagingFormat.ts";
+import { pscInvalidatePath } from "../../mmu/psc.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
@@ -343,7 +344,7 @@ export class Cpu extends X86FamilyCpu {
     this.cr2Lo = vaLo >>> 0;
     if (this.missedPath !== 0) this.tlb.invalidatePageMissed(vpn, this.asid, this.missedPath === 2);
     else this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
-    this.invalidatePscPath(vpn, this.asid);
+    pscInvalidatePath(this, vpn, this.asid); // the walk caches on the way to vpn (mmu/psc.ts)
     if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
     return Outcome.PF;
   }
