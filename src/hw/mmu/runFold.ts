@@ -113,8 +113,19 @@ export abstract class RunFold {
     let key = memo.key;
     if (Math.floor(vpn / TABLE_PAGES) !== key) return 0;
     // the marks cost a pass over the TLB: not for a short span, nor one whose first page the
-    // per-access path does anyway (a run that faults on the next page: a faulting pass)
-    if (this.inTable(vpn, key, left, step) < MIN_SPAN || !this.leafOk(vpn, write, mode)) return 0;
+    // per-access path does anyway (a run that faults on the next page: a faulting pass, where after
+    // such a page the next `skip` tries are not made, 1, 2, 4 ... 64 of them)
+    if (this.inTable(vpn, key, left, step) < MIN_SPAN) return 0;
+    if (this.skip > 0) {
+      this.skip--;
+      return 0;
+    }
+    if (!this.leafOk(vpn, write, mode)) {
+      this.skip = this.backoff;
+      this.backoff = this.backoff === 0 ? 1 : Math.min(2 * this.backoff, 64);
+      return 0;
+    }
+    this.backoff = 0;
     const mmu = this.mmu;
     const covered = this.covered;
     this.pendVpn = vpn;
@@ -161,6 +172,10 @@ export abstract class RunFold {
     this.pages += done;
     return done;
   }
+
+  /** span tries left out, and how many the next first page that fails leafOk leaves out */
+  private skip = 0;
+  private backoff = 0;
 
   /** pages a span batches before its TLB fill (it fills them at once; more: a fill per PENDING) */
   private pendVpn = 0;
