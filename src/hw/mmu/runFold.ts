@@ -28,8 +28,10 @@
  */
 import type { PhysAddr, Vpn } from "../../base/units.ts";
 import { Access, type Mode } from "../access.ts";
-import type { Mmu } from "./Mmu.ts";
+import type { PhysMem } from "../PhysMem.ts";
+import type { Tlb } from "./Tlb.ts";
 import type { WalkMemo } from "./WalkMemo.ts";
+import type { WalkRecord } from "./WalkRecord.ts";
 
 /** pages of one leaf table (x86-64, arm64 4K granule, RISC-V: 512 entries) */
 const TABLE_PAGES = 512;
@@ -40,6 +42,23 @@ const MIN_SPAN = 8;
  * that a long span's fill writes each set's newest `ways` pages and moves no older entry
  */
 const PENDING = 4096;
+
+/** What a fold uses of its MMU (Mmu.ts's, named here: Mmu imports this file). */
+export interface RunFoldHost {
+  readonly tlb: Tlb;
+  readonly phys: PhysMem;
+  readonly walkRec: WalkRecord;
+  readonly asid: number;
+  readonly tracer: unknown;
+  readonly observer: unknown;
+  translations: number;
+  walks: number;
+  walkRefs: number;
+  adWrites: number;
+  pa: PhysAddr;
+  data: number;
+  walk(vpn: number, access: Access, mode: Mode, sideEffects: boolean, rec: WalkRecord): number;
+}
 
 export abstract class RunFold {
   /** the span's frames, TLB metadata and attributes not yet filled, page j at index j (as Tlb.fillMissed takes them) */
@@ -55,7 +74,7 @@ export abstract class RunFold {
   pages = 0;
 
   constructor(
-    protected readonly mmu: Mmu,
+    protected readonly mmu: RunFoldHost,
     protected readonly memo: WalkMemo,
   ) {}
 

@@ -7,9 +7,8 @@
  */
 import type { Pfn, PhysAddr } from "../../../base/units.ts";
 import { Access, type Mode } from "../../access.ts";
-import type { Mmu } from "../../mmu/Mmu.ts";
 import { HwFaultKind } from "../../mmu/PagingFormat.ts";
-import { RunFold } from "../../mmu/runFold.ts";
+import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
 import { WalkRecord } from "../../mmu/WalkRecord.ts";
@@ -19,7 +18,7 @@ import { Rights, X86_CANONICAL } from "./rights.ts";
 
 export class X86RunFold extends RunFold {
   constructor(
-    mmu: Mmu,
+    mmu: RunFoldHost,
     memo: WalkMemo,
     private readonly fmt: X86_64Format,
     /** the CPU's permission table (Mmu.permTable: filled in place when a control bit changes) */
