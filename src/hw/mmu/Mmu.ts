@@ -32,7 +32,8 @@ import {
   PERM_TABLE_SIZE,
   WalkState,
 } from "./PagingFormat.ts";
-import { pscFill, pscInvalidateAll, pscInvalidatePath, pscStart } from "./psc.ts";
+import { pscFill, pscInvalidateAll, pscStart } from "./psc.ts";
+import type { RunFold } from "./runFold.ts";
 import { makeTlb, type Tlb, type TlbPageSizes } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
 import { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
@@ -331,12 +332,20 @@ export abstract class Mmu {
     const memo = this.memo;
     memo.valid = false;
     this.inRun = true;
+    const fast = !own && this.hasFastMiss && this.useFastMiss && !this.checkAttrs;
+    const fold = this.runFold?.begin(fast, stride, access, value, mode) ?? null; // null unless it applies
     try {
       for (let i = 0; i < count; i++) {
         if (i > 0) {
           const next = lo0 + i * stride; // carried into the high half: |i * stride| < 2^53
           hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
           lo = next | 0;
+        }
+        const k =
+          fold === null ? 0 : fold.span(memo.valid ? this.vpnOf(hi, lo >>> 0, access) : -1, lo, count - i);
+        if (k > 0) {
+          i += k - 1; // a span folded from this access on (runFold.ts)
+          continue;
         }
         let out: number;
         if (own) out = this.translate(hi, lo >>> 0, access);
@@ -372,6 +381,7 @@ export abstract class Mmu {
   runOutcome = 0;
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */
   useAccessRun = true;
+  runFold: RunFold | null = null; // the architecture's fold of resident runs (runFold.ts), or null
 
   /** Whether translate is the architecture's own now (RISC-V Bare), not Mmu.translate: accessRun then calls it. */
   protected translatesOwnWay(): boolean {
@@ -765,25 +775,15 @@ export abstract class Mmu {
   /** Drops TLB entries of the page and walk-cache entries as `how` says; returns TLB entries dropped. */
   protected invalidatePageEntries(vpn: Vpn, asid: number, how: InvalidateHow, pscHow: InvalidateHow): number {
     const n = this.tlb.invalidatePage(vpn, asid, how);
-    this.invalidatePsc(asid, pscHow);
+    pscInvalidateAll(this, asid, pscHow);
     return n;
-  }
-
-  /** Drops the walk-cache entries on the way to vpn, as a fault does on x86 (psc.ts). */
-  protected invalidatePscPath(vpn: number, asid: number): void {
-    pscInvalidatePath(this, vpn, asid);
-  }
-
-  /** Drops every walk-cache entry that `how` matches (psc.ts). */
-  protected invalidatePsc(asid: number, how: InvalidateHow): void {
-    pscInvalidateAll(this, asid, how);
   }
 
   /** Drops TLB and walk-cache entries that `how` matches, counted as a full flush; returns TLB entries dropped. */
   protected flushMatching(asid: number, how: InvalidateHow, op: string): number {
     this.fullFlushes++;
     const n = this.tlb.invalidateAll(asid, how);
-    this.invalidatePsc(asid, how === InvalidateHow.PcidAndGlobal ? InvalidateHow.PcidNonGlobal : how);
+    pscInvalidateAll(this, asid, how === InvalidateHow.PcidAndGlobal ? InvalidateHow.PcidNonGlobal : how);
     if (this.tracer !== null) this.tracer(flushEvent(this, op, how >= 2 ? -1 : asid, n));
     return n;
   }

@@ -304,6 +304,48 @@ export class Tlb {
     for (let i = 0; i < targets.length; i++) targets[i].insertMissed(vpn4k, pfn, meta, attr);
   }
 
+  /**
+   * marks[vpn - first] = 1 for each page of first .. first + n - 1 an entry of an array on the data
+   * (`instr`: instruction) path covers, whatever its ASID: a lookup of it might hit. A page left
+   * unmarked misses in every array until it is inserted (TlbArray.markCovered).
+   */
+  markCovered(first: number, n: number, marks: Uint8Array, instr: boolean): void {
+    const path = instr ? this.instrPath : this.dataPath;
+    for (let l = 0; l < path.length; l++)
+      for (let a = 0; a < path[l].length; a++) path[l][a].markCovered(first, n, marks);
+  }
+
+  /**
+   * `count` lookups of the 4K pages vpn0, vpn0 + step, ... (step > 0), each missing at every level
+   * (no entry covers any: markCovered), each followed by its fillMissed (page j's frame, meta and
+   * attributes at index j of the arrays), in closed form: the misses of every level counted, each
+   * base-page array by TlbArray.insertRun. `knownFirst`: the first page's misses were counted
+   * already (knownMiss answered its lookup). For batches of walks or faults of distinct pages
+   * (Mmu.accessRun's fold, src/hw/mmu/runFold.ts); the arrays and counters end as the lookups and
+   * fills one by one leave them.
+   */
+  fillMissedRun(
+    vpn0: number,
+    step: number,
+    count: number,
+    pfns: Float64Array,
+    metas: Int32Array,
+    attrs: Int32Array,
+    instr: boolean,
+    knownFirst: boolean,
+  ): void {
+    const path = instr ? this.instrPath : this.dataPath;
+    const lookups = knownFirst ? count - 1 : count;
+    for (let level = 0; level < path.length; level++) this.misses[level] += lookups;
+    const targets = instr ? this.instrBase : this.dataBase;
+    for (let i = 0; i < targets.length; i++) targets[i].insertRun(vpn0, step, count, pfns, metas, attrs);
+  }
+
+  /** Whether a fill of a 4K page on the path inserts anywhere (fillMissedRun moves the insert serial). */
+  fillsBase(instr: boolean): boolean {
+    return (instr ? this.instrBase : this.dataBase).length > 0;
+  }
+
   private insertAt(
     arrays: TlbArray[],
     vpn4k: number,

@@ -382,6 +382,133 @@ export class TlbArray {
     if (((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
   }
 
+  /**
+   * Marks marks[vpn - first] = 1 for each page vpn of first .. first + n - 1 that a valid entry of
+   * any size, ASID or global bit covers (a lookup of it might hit; one no entry covers misses
+   * whatever its ASID). O(entries). Linux/SDM: nothing (a host shortcut: src/hw/mmu/runFold.ts).
+   */
+  markCovered(first: number, n: number, marks: Uint8Array): void {
+    if (this.valid === 0) return;
+    const keys = this.keys;
+    const ways = this.ways;
+    const end = first + n;
+    if (this.bySize[0] === this.valid) {
+      // base-page entries only (key vpn * 8; an invalid way's -1 is below every key)
+      const lo = first * 8;
+      const hi = end * 8;
+      for (let i = 0, e = this.entries; i < e; i++) {
+        const k = keys[i];
+        if (k >= lo && k < hi) marks[(k - lo) / 8] = 1;
+      }
+      return;
+    }
+    for (let base = 0; base < this.entries; base += ways) {
+      for (let i = base, e = base + ways; i < e; i++) {
+        const k = keys[i];
+        if (k === -1) break; // invalid ways are last
+        const size = (this.metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7;
+        const per = this.pagesPer[size];
+        const a = ((k - size) / 8) * per; // the entry's first page
+        if (a >= end || a + per <= first) continue;
+        const from = a > first ? a - first : 0;
+        const to = a + per < end ? a + per - first : n;
+        for (let j = from; j < to; j++) marks[j] = 1;
+      }
+    }
+  }
+
+  /** insertRun's counts per set and the sets it touched (allocated at its first use) */
+  private runCounts: Int32Array | null = null;
+  private runSets: Int32Array | null = null;
+
+  /**
+   * insertMissed of the base pages vpn0, vpn0 + step, ... (step > 0, `count` distinct pages, page j
+   * with pfns[j], metas[j], attrs[j]), one after the other, when no entry of the array covers any of
+   * them (markCovered marks none): in closed form. Each set ends with the run's pages that map
+   * to it, most recent first, then its older entries, cut to `ways`; evictions (max(0, old + new -
+   * ways) per set), valid, bySize and the insert serial (+count) as the inserts leave them, the
+   * entries past a set's `ways` newest never written. For a run of walks (Mmu.accessRun's fold,
+   * src/hw/mmu/runFold.ts) and any other batch of misses of distinct base pages (a fault batch).
+   * Linux/SDM: nothing (the same state as `count` inserts, SDM §4.10.2's TLB with true LRU).
+   */
+  insertRun(
+    vpn0: number,
+    step: number,
+    count: number,
+    pfns: Float64Array,
+    metas: Int32Array,
+    attrs: Int32Array,
+  ): void {
+    if (count <= 0) return;
+    insertSerial += count;
+    const ways = this.ways;
+    const mask = this.setMask;
+    if (this.runCounts === null) {
+      this.runCounts = new Int32Array(this.sets);
+      this.runSets = new Int32Array(this.sets);
+    }
+    const counts = this.runCounts;
+    const sets = this.runSets!;
+    let nSets = 0;
+    let attrOr = 0;
+    let metaOr = 0;
+    const set0 = vpn0 & mask; // the low bits of vpn0 (int32 arithmetic from here)
+    const stepSet = step & mask;
+    for (let j = 0, s = set0; j < count; j++, s = (s + stepSet) & mask) {
+      if (counts[s]++ === 0) sets[nSets++] = s;
+      attrOr |= attrs[j];
+      metaOr |= metas[j];
+    }
+    if (attrOr !== 0) this.hasAttrs = true;
+    if (((metaOr >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
+    const moveAttrs = this.hasAttrs;
+    const keys = this.keys;
+    const pfnArr = this.pfns;
+    const metaArr = this.metas;
+    const attrArr = this.attrs;
+    let toPlace = 0;
+    // each touched set: its older entries after the run's newest `put`, the rest dropped
+    for (let t = 0; t < nSets; t++) {
+      const s = sets[t];
+      const base = s * ways;
+      const c = counts[s];
+      let old = 0;
+      while (old < ways && keys[base + old] !== -1) old++;
+      const put = Math.min(c, ways);
+      const keep = Math.min(old, ways - put);
+      for (let i = base + keep; i < base + old; i++) this.bySize[(metaArr[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
+      if (old + c > ways) this.evictions += old + c - ways;
+      this.valid += put + keep - old;
+      this.bySize[0] += put;
+      for (let i = keep - 1; i >= 0; i--) {
+        keys[base + put + i] = keys[base + i];
+        pfnArr[base + put + i] = pfnArr[base + i];
+        metaArr[base + put + i] = metaArr[base + i];
+        if (moveAttrs) attrArr[base + put + i] = attrArr[base + i];
+      }
+      counts[s] = 0; // from here: the run's pages placed in the set
+      toPlace += put;
+    }
+    // the run's pages, newest first, each at the way of the later pages of its set before it
+    const keyStep = step * 8;
+    let key = (vpn0 + (count - 1) * step) * 8;
+    for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask; j >= 0 && toPlace > 0; j--) {
+      const r = counts[s];
+      if (r < ways) {
+        counts[s] = r + 1;
+        toPlace--;
+        const i = s * ways + r;
+        keys[i] = key;
+        pfnArr[i] = pfns[j];
+        metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
+        if (moveAttrs) attrArr[i] = attrs[j];
+      }
+      s = (s - stepSet) & mask;
+      key -= keyStep;
+    }
+    for (let t = 0; t < nSets; t++) counts[sets[t]] = 0;
+  }
+
   /** insert's move of the attribute array (apart: most TLBs never need it). */
   private insertAttr(base: number, from: number, attr: number): void {
     this.hasAttrs = true;

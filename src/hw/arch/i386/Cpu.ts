@@ -4,6 +4,7 @@ import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import type { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
+import { pscInvalidatePath } from "../../mmu/psc.ts";
 import { parseTlbSpec, type TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
@@ -384,7 +385,7 @@ export class I386Cpu extends X86FamilyCpu {
     // no PCIDs: the lookup's ASID (this.asid) is 0, the invalidation's
     if (this.missedPath !== 0) this.tlb.invalidatePageMissed(vpn, 0, this.missedPath === 2);
     else this.tlb.invalidatePage(vpn, 0, InvalidateHow.PcidAndGlobal);
-    this.invalidatePscPath(vpn, 0);
+    pscInvalidatePath(this, vpn, 0); // the walk caches on the way to vpn (mmu/psc.ts)
     if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
     return Outcome.PF;
   }

@@ -3,6 +3,7 @@ import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import type { WalkRecord } from "../../mmu/Mmu.ts";
 import { HwFaultKind, Perm } from "../../mmu/PagingFormat.ts";
+import { pscInvalidatePath } from "../../mmu/psc.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
@@ -11,6 +12,7 @@ import { Outcome, PfErr, pfTraceText } from "./fault.ts";
 import { X86_64Format, X86Attr } from "./format.ts";
 import { Pte, PteHi, RSVD_PDE_2M_LO, RSVD_PDPTE_1G_LO } from "./pte.ts";
 import { computePermTable, pkDenied, Rights, X86_CANONICAL } from "./rights.ts";
+import { X86RunFold } from "./runFold.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 
@@ -100,6 +102,9 @@ export class Cpu extends X86FamilyCpu {
     this.hiAddrMask = this.format.hiAddrMask;
     this.updatePerms();
     this.enableFastMiss();
+    this.runFold = new X86RunFold(this, this.memo, this.format, this.permTable, (vpn, access, mode) =>
+      this.walkFast(vpn, access, mode, this.walkRec),
+    );
   }
 
   /** current PCID (CR3[11:0] when CR4.PCIDE = 1, else 0): the ASID of x86 */
@@ -339,7 +344,7 @@ export class Cpu extends X86FamilyCpu {
     this.cr2Lo = vaLo >>> 0;
     if (this.missedPath !== 0) this.tlb.invalidatePageMissed(vpn, this.asid, this.missedPath === 2);
     else this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
-    this.invalidatePscPath(vpn, this.asid);
+    pscInvalidatePath(this, vpn, this.asid); // the walk caches on the way to vpn (mmu/psc.ts)
     if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
     return Outcome.PF;
   }

@@ -1,0 +1,176 @@
+/**
+ * x86-64's walks of a folded span of a run (src/hw/mmu/runFold.ts): Cpu.walkFast from the memo's
+ * leaf table (SDM Vol. 3A §4.5 4-level and 5-level paging, §4.6 access rights, §4.8 accessed and
+ * dirty flags), page after page, each with accessRun's data access. A host shortcut: Linux has
+ * nothing like it; every PTE byte, counter and the walk record end as the walks one by one leave
+ * them.
+ */
+import type { Pfn, PhysAddr } from "../../../base/units.ts";
+import { Access, type Mode } from "../../access.ts";
+import { HwFaultKind } from "../../mmu/PagingFormat.ts";
+import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
+import { Meta } from "../../mmu/TlbArray.ts";
+import type { WalkMemo } from "../../mmu/WalkMemo.ts";
+import { WalkRecord } from "../../mmu/WalkRecord.ts";
+import { type X86_64Format, X86Attr } from "./format.ts";
+import { Pte, PteHi } from "./pte.ts";
+import { Rights, X86_CANONICAL } from "./rights.ts";
+
+export class X86RunFold extends RunFold {
+  constructor(
+    mmu: RunFoldHost,
+    memo: WalkMemo,
+    private readonly fmt: X86_64Format,
+    /** the CPU's permission table (Mmu.permTable: filled in place when a control bit changes) */
+    private readonly permTable: Uint8Array,
+    /** the CPU's walkFast into its walk record (protected there) */
+    private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
+  ) {
+    super(mmu, memo);
+  }
+
+  /** the walk without side effects that vets walkNext's page */
+  private readonly probeRec = new WalkRecord();
+
+  protected override walkNext(vpn: number, write: boolean, mode: Mode): boolean {
+    const access = write ? Access.Write : Access.Read;
+    const r = this.probeRec;
+    const mmu = this.mmu;
+    // Mmu.walk without side effects: the entries walkFast reads, and a fault or large page seen first
+    if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
+      return false;
+    // the same entries: walkFast walks them or gives up having changed nothing (a table entry with A clear)
+    return this.walkFast(vpn, access, mode);
+  }
+
+  protected override leafOk(vpn: number, write: boolean, mode: Mode): boolean {
+    const phys = this.mmu.phys;
+    const table = this.memo.table;
+    if (table >= phys.nrFrames) return false;
+    const words = phys.frameWords(table as Pfn);
+    if (words === null) return false;
+    const index = vpn & 511;
+    const lo = words[index * 2];
+    const hi = words[index * 2 + 1];
+    const fmt = this.fmt;
+    if ((lo & Pte.P) === 0 || (hi & fmt.rsvdHi) !== 0) return false;
+    const xd = (hi & PteHi.XD) !== 0;
+    if (xd && !fmt.nxe) return false;
+    const rights =
+      X86_CANONICAL[this.memo.acc & (((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X))];
+    if (this.permTable[rights * 9 + mode * 3 + (write ? Access.Write : Access.Read)] === 0) return false;
+    return (hi & fmt.hiAddrMask) * 1048576 + (lo >>> 12) < phys.nrFrames;
+  }
+
+  /**
+   * Cpu.walkFast's leaf step for each page (a 4K leaf: level 0, where bit 7 is PAT, not PS): P set,
+   * no reserved bit above MAXPHYADDR, XD only with EFER.NXE, the rights of the levels above (the
+   * memo's) and the PTE's allowed by the permission table; then its A (and for a write D)
+   * write-back, and the byte. Any other PTE ends the span before its page (walkFast or Mmu.walk
+   * decides it on the per-access path), as does a frame outside RAM; a store into a table the memo
+   * holds ends it after its page (the next walk is a whole one, as accessRun drops the memo).
+   */
+  protected override leaves(
+    vpn: number,
+    step: number,
+    max: number,
+    write: boolean,
+    value: number,
+    off: number,
+    mode: Mode,
+    at: number,
+  ): number {
+    const mmu = this.mmu;
+    const memo = this.memo;
+    const phys = mmu.phys;
+    const nrFrames = phys.nrFrames;
+    const table = memo.table;
+    // an accessed/dirty write into a table above would drop the memo (walkFast): left to it
+    if (table >= nrFrames || memo.holds(table)) return 0;
+    const fmt = this.fmt;
+    const rsvdHi = fmt.rsvdHi;
+    const hiAddrMask = fmt.hiAddrMask;
+    const nxe = fmt.nxe;
+    const acc = memo.acc;
+    const perm = this.permTable;
+    const permAt = mode * 3 + (write ? Access.Write : Access.Read);
+    const set = Pte.A | (write ? Pte.D : 0);
+    const pfns = this.pfns;
+    const metas = this.metas;
+    const attrs = this.attrs;
+    const metaBase = mmu.asid | (write ? Meta.D : 0);
+    const pge = fmt.pge;
+    let k = 0;
+    let lastIndex = 0;
+    let lastHi = 0;
+    let lastLo = 0;
+    let pa = 0;
+    let data = mmu.data;
+    let adWrites = 0;
+    for (; k < max; ) {
+      const index = (vpn + k * step) & 511; // vpn bits 8..0
+      const words = phys.frameWords(table as Pfn); // again per page: a write may replace the copy
+      if (words === null) break;
+      const lo = words[index * 2];
+      const hi = words[index * 2 + 1];
+      if ((lo & Pte.P) === 0 || (hi & rsvdHi) !== 0) break;
+      const xd = (hi & PteHi.XD) !== 0;
+      if (xd && !nxe) break; // reserved
+      const rights = X86_CANONICAL[acc & (((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X))];
+      if (perm[rights * 9 + permAt] === 0) break; // a permission fault
+      const pfn = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
+      if (pfn >= nrFrames) break; // the data outside RAM
+      const newLo = (lo | set) >>> 0;
+      if (newLo !== lo) {
+        phys.write32(table * 4096 + index * 8, newLo);
+        adWrites++;
+      }
+      pa = pfn * 4096 + off;
+      if (write) phys.write8(pa, value);
+      else data = phys.read8(pa);
+      pfns[at + k] = pfn;
+      metas[at + k] =
+        metaBase |
+        (rights << Meta.RIGHTS_SHIFT) |
+        ((lo & Pte.D) !== 0 ? Meta.D : 0) |
+        (pge && (lo & Pte.G) !== 0 ? Meta.G : 0);
+      attrs[at + k] =
+        ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
+        (lo & Pte.PWT ? X86Attr.PWT : 0) |
+        (lo & Pte.PCD ? X86Attr.PCD : 0) |
+        (lo & Pte.PAT4K ? X86Attr.PAT : 0);
+      lastIndex = index;
+      lastHi = hi;
+      lastLo = lo;
+      k++;
+      if (write && memo.holds(pfn)) {
+        memo.valid = false; // a store into a table above: as accessRun drops the memo
+        break;
+      }
+    }
+    if (k === 0) return 0;
+    const n = memo.count;
+    mmu.walks += k;
+    mmu.walkRefs += k * (n + 1);
+    mmu.adWrites += adWrites;
+    mmu.pa = pa as PhysAddr;
+    mmu.data = data;
+    // the walk record as the last walk leaves it (the entries above the leaf: the memo's walk's)
+    const rec = mmu.walkRec;
+    rec.level[n] = 0;
+    rec.index[n] = lastIndex;
+    rec.entryPa[n] = table * 4096 + lastIndex * 8;
+    rec.hi[n] = lastHi;
+    rec.lo[n] = lastLo;
+    rec.count = n + 1;
+    rec.pscLevel = -1;
+    rec.pagePfn = pfns[at + k - 1] as Pfn;
+    rec.size = 0;
+    rec.meta = metas[at + k - 1];
+    rec.attrs = attrs[at + k - 1];
+    rec.outcome = 0;
+    rec.faultKind = HwFaultKind.None;
+    rec.faultLevel = -1;
+    return k;
+  }
+}

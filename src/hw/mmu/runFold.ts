@@ -1,0 +1,262 @@
+/**
+ * The fold of a run of resident user accesses (Mmu.accessRun): a span of the run's pages under the
+ * leaf table the run's last walk kept (WalkMemo), each missing in every TLB array of the data path
+ * and walked from that leaf table, done without the per-access lookups and fills. Linux and the
+ * SDM have nothing like it: a host shortcut whose every effect is what the per-access loop gives
+ * (property tests: src/hw/arch/x86_64/runFold.property.test.ts, accessRun.property.test.ts):
+ *
+ * - The TLB side in closed form (Tlb.fillMissedRun, TlbArray.insertRun): the pages a TLB entry
+ *   covers before the span (TlbArray.markCovered, once per leaf table and run, whatever the entry's
+ *   size or ASID) are left to the per-access path; every other page of the span misses at every
+ *   level (Tlb.lookup's misses counted) and is filled into each level's base-page array
+ *   (Tlb.fillMissed's inserts), all at the span's end: nothing a walk or a data access does reads
+ *   the TLB.
+ * - The walk side per page, by the architecture (leaves: x86-64's Cpu.ts), over the memo's leaf
+ *   table as its walkFast reads it from the memo: every check walkFast makes on a 4K leaf, the
+ *   accessed/dirty write-back, walks, walkRefs and adWrites counted, the walk record left as the
+ *   last walk leaves it. It stops before the first page that is not a plain present 4K leaf the
+ *   access is allowed through, or whose frame is outside RAM, the leaf table or a table above it
+ *   (a store there changes what later walks read): the per-access path does that page.
+ * - The data side, interleaved with the walks as accessRun does them: a load's byte (`data`, the
+ *   last page's) or a store through PhysMem.
+ *
+ * The marks stay right while the memo does: within one run the only TLB changes are the run's own
+ * fills and promotions (an entry of a page of the run, or a copy of an entry already marked) and
+ * fault invalidations (which only drop), except a fill of a large page over the leaf table's range,
+ * which needs a walk that reads a table entry the memo holds as changed since it was kept: the memo
+ * was dropped then, and accessRun drops the marks whenever it sees the memo invalid.
+ */
+import type { PhysAddr, Vpn } from "../../base/units.ts";
+import { Access, type Mode } from "../access.ts";
+import type { PhysMem } from "../PhysMem.ts";
+import type { Tlb } from "./Tlb.ts";
+import type { WalkMemo } from "./WalkMemo.ts";
+import type { WalkRecord } from "./WalkRecord.ts";
+
+/** pages of one leaf table (x86-64, arm64 4K granule, RISC-V: 512 entries) */
+const TABLE_PAGES = 512;
+/** the fewest pages a span may fold (fewer: the per-access path, without the pass over the TLB) */
+const MIN_SPAN = 8;
+/**
+ * the most pages a span fills into the TLB at once: more than an STLB holds (Skylake: 1536), so
+ * that a long span's fill writes each set's newest `ways` pages and moves no older entry
+ */
+const PENDING = 4096;
+
+/** What a fold uses of its MMU (Mmu.ts's, named here: Mmu imports this file). */
+export interface RunFoldHost {
+  readonly tlb: Tlb;
+  readonly phys: PhysMem;
+  readonly walkRec: WalkRecord;
+  readonly asid: number;
+  readonly tracer: unknown;
+  readonly observer: unknown;
+  translations: number;
+  walks: number;
+  walkRefs: number;
+  adWrites: number;
+  pa: PhysAddr;
+  data: number;
+  walk(vpn: number, access: Access, mode: Mode, sideEffects: boolean, rec: WalkRecord): number;
+}
+
+export abstract class RunFold {
+  /** the span's frames, TLB metadata and attributes not yet filled, page j at index j (as Tlb.fillMissed takes them) */
+  protected readonly pfns = new Float64Array(PENDING);
+  protected readonly metas = new Int32Array(PENDING);
+  protected readonly attrs = new Int32Array(PENDING);
+  /** the pages of the marked leaf table a TLB entry covered (Tlb.markCovered), by vpn % 512 */
+  private readonly covered = new Uint8Array(TABLE_PAGES);
+  /** the leaf table (vpn / 512) `covered` is for, or -1 */
+  private marked = -1;
+  /** spans folded and pages in them (tests and benches: that the fold ran) */
+  spans = 0;
+  pages = 0;
+
+  constructor(
+    protected readonly mmu: RunFoldHost,
+    protected readonly memo: WalkMemo,
+  ) {}
+
+  /** whether accessRun folds (false: the per-access loop only; tests) */
+  enabled = true;
+
+  /**
+   * At a run's start: this, with the marks dropped, when the run may be folded (`fast`: the MMU's
+   * fast walks apply, no protection-key check; nothing observes; loads or stores, one per 4K
+   * page upwards; a fill inserts a base page somewhere), else null.
+   */
+  begin(fast: boolean, stride: number, access: Access, value: number, mode: Mode): RunFold | null {
+    const mmu = this.mmu;
+    if (
+      !this.enabled ||
+      !fast ||
+      mmu.tracer !== null ||
+      mmu.observer !== null ||
+      access === Access.Exec ||
+      !(stride > 0 && stride % 4096 === 0) ||
+      !mmu.tlb.fillsBase(false)
+    )
+      return null;
+    this.marked = -1;
+    this.step = stride / 4096;
+    this.write = access === Access.Write;
+    this.value = value;
+    this.mode = mode;
+    return this;
+  }
+
+  /** the run's (begin): pages from one access to the next, stores (of `value`) or loads, the mode */
+  private step = 1;
+  private write = false;
+  private value = 0;
+  private mode: Mode = 0;
+
+  /**
+   * Folds the run's accesses from page `vpn` (the low half of its address `vaLo`), `left` of them at
+   * most, as begin said, while the memo is valid (vpn -1: it is not, or no translation applies): returns how many were done (0:
+   * none; the per-access path does the next). `write`: stores of `value`, else loads. Counts the
+   * translations; the MMU's `pa` (and a load's `data`) are the last access's.
+   */
+  span(vpn: number, vaLo: number, left: number): number {
+    const step = this.step;
+    const write = this.write;
+    const value = this.value;
+    const mode = this.mode;
+    const off = vaLo & 4095;
+    const memo = this.memo;
+    if (vpn < 0) {
+      this.marked = -1; // the memo is not valid: see above
+      return 0;
+    }
+    let key = memo.key;
+    if (Math.floor(vpn / TABLE_PAGES) !== key) return 0;
+    // the marks cost a pass over the TLB: not for a short span, nor one whose first page the
+    // per-access path does anyway (a run that faults on the next page: a faulting pass, where after
+    // such a page the next `skip` tries are not made, 1, 2, 4 ... 64 of them)
+    if (this.inTable(vpn, key, left, step) < MIN_SPAN) return 0;
+    if (this.skip > 0) {
+      this.skip--;
+      return 0;
+    }
+    if (!this.leafOk(vpn, write, mode)) {
+      this.skip = this.backoff;
+      this.backoff = this.backoff === 0 ? 1 : Math.min(2 * this.backoff, 64);
+      return 0;
+    }
+    this.backoff = 0;
+    const mmu = this.mmu;
+    const covered = this.covered;
+    this.pendVpn = vpn;
+    this.pendCount = 0;
+    let done = 0;
+    let v = vpn;
+    for (;;) {
+      // the pages of this leaf table no TLB entry covers, from v
+      const first = key * TABLE_PAGES;
+      if (this.marked !== key) this.mark(key);
+      const max = this.inTable(v, key, left - done, step);
+      let n = 0;
+      while (n < max && covered[v + n * step - first] === 0) n++;
+      if (this.pendCount + n > PENDING) this.flush(step); // inserted now: the same as later
+      const k = n === 0 ? 0 : this.leaves(v, step, n, write, value, off, mode, this.pendCount);
+      this.pendCount += k;
+      done += k;
+      v += k * step;
+      if (k < max || done === left || !memo.valid) break; // the per-access path goes on
+      // the next leaf table: its first page walked whole (walkFast), if nothing covers it
+      key = Math.floor(v / TABLE_PAGES);
+      this.mark(key);
+      if (covered[v - key * TABLE_PAGES] !== 0 || !this.walkNext(v, write, mode)) break;
+      const rec = mmu.walkRec;
+      const pfn = rec.pagePfn;
+      const pa = pfn * 4096 + off;
+      if (write) mmu.phys.write8(pa, value);
+      else mmu.data = mmu.phys.read8(pa);
+      mmu.pa = pa as PhysAddr;
+      if (this.pendCount === PENDING) this.flush(step);
+      this.pfns[this.pendCount] = pfn;
+      this.metas[this.pendCount] = rec.meta;
+      this.attrs[this.pendCount] = rec.attrs;
+      this.pendCount++;
+      done++;
+      v += step;
+      if (write && memo.holds(pfn)) memo.valid = false; // a store into a table above (accessRun's rule)
+      if (done === left || !memo.valid || memo.key !== key) break;
+    }
+    this.flush(step);
+    if (done === 0) return 0;
+    mmu.translations += done;
+    this.spans++;
+    this.pages += done;
+    return done;
+  }
+
+  /** span tries left out, and how many the next first page that fails leafOk leaves out */
+  private skip = 0;
+  private backoff = 0;
+
+  /** pages a span batches before its TLB fill (it fills them at once; more: a fill per PENDING) */
+  private pendVpn = 0;
+  private pendCount = 0;
+
+  /** The span's pages so far into the TLB (Tlb.fillMissedRun): the lookups and fills of each. */
+  private flush(step: number): void {
+    const n = this.pendCount;
+    if (n === 0) return;
+    const tlb = this.mmu.tlb;
+    // a fault's retry would be the first page's lookup (Tlb.knownMiss); in a span it never is (the
+    // walk that kept the memo filled the TLB since): asked all the same, as the lookup asks it
+    const known = tlb.knownMiss(this.pendVpn as Vpn, this.mmu.asid, false);
+    tlb.fillMissedRun(this.pendVpn, step, n, this.pfns, this.metas, this.attrs, false, known);
+    const end = this.pendVpn + n * step; // (the run goes upwards: no mark needed for these)
+    this.pendVpn = end;
+    this.pendCount = 0;
+  }
+
+  /** Marks the pages of leaf table `key` a TLB entry covers. */
+  private mark(key: number): void {
+    this.covered.fill(0);
+    this.mmu.tlb.markCovered(key * TABLE_PAGES, TABLE_PAGES, this.covered, false);
+    this.marked = key;
+  }
+
+  /** The run's pages from v in leaf table `key`, `left` at most. */
+  private inTable(v: number, key: number, left: number, step: number): number {
+    const max = Math.floor((key * TABLE_PAGES + TABLE_PAGES - 1 - v) / step) + 1;
+    return Math.min(left, max);
+  }
+
+  /**
+   * The whole walk of page vpn, the first of a new leaf table, as the per-access path's walkFast
+   * makes it (its effects, the walk record, the memo kept for the table), when a walk without side
+   * effects shows it a present 4K page in RAM the access is allowed through: true; else nothing
+   * changed and false.
+   */
+  protected abstract walkNext(vpn: number, write: boolean, mode: Mode): boolean;
+
+  /**
+   * Whether `leaves` would do page vpn (its leaf entry a plain present 4K one the access is allowed
+   * through, its frame in RAM), changing nothing.
+   */
+  protected abstract leafOk(vpn: number, write: boolean, mode: Mode): boolean;
+
+  /**
+   * The architecture's walks of up to `max` pages vpn, vpn + step, ... from the memo's leaf table,
+   * each with its data access (a store of `value` when `write`, else a load) at offset `off`: for
+   * each page that is a plain present 4K leaf the access is allowed through, every effect of
+   * walkFast from the memo and of accessRun's data access, and its frame, TLB metadata and
+   * attributes in pfns/metas/attrs. Stops before the first page that is not, or whose frame is
+   * outside RAM or (a store) the leaf table's or a table's above it. Returns the pages done.
+   */
+  protected abstract leaves(
+    vpn: number,
+    step: number,
+    max: number,
+    write: boolean,
+    value: number,
+    off: number,
+    mode: Mode,
+    at: number,
+  ): number;
+}
