@@ -375,6 +375,16 @@ export function zapRange(
       }
       if (!pt.present(hi, lo) || pt.special(hi, lo)) continue;
       const pfn = pt.pfn(hi, lo, 0);
+      // zap_present_folio_ptes: a dirty PTE of a folio that is not anonymous marks it dirty
+      // (folio_mark_dirty). For a swap-backed one (shmem, SysV, tmpfs) the PTE is the only record
+      // of a write through a mapping that a read fault mapped writable: without it reclaim would
+      // drop the folio as clean. (A disk file's write faults mark its folios dirty already.)
+      if (
+        pages.flags[pfn] & PageFlag.SwapBacked &&
+        pages.kind[pfn] === PageKind.PageCache &&
+        pt.dirty(hi, lo)
+      )
+        pages.flags[pfn] |= PageFlag.Dirty;
       if (lru !== null && pages.kind[pfn] === PageKind.PageCache) {
         const young = pt.young(hi, lo);
         if (batchHead >= 0 && pfn === batchNext && pc.largeHeadOf(pfn) === batchHead) {

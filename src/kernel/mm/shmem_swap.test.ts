@@ -166,4 +166,39 @@ expect byte(A, t+9p) == 5
     expect(v("cached2")).toBe(0);
     expect(v("majors")).toBe(1);
   });
+  it("keeps what a process wrote through a mapping that a read fault made writable, after the mapping is gone (zap's folio_mark_dirty)", () => {
+    // a read fault maps a shared writable page writable at once (shmem has no write-notify): the
+    // later write sets only the PTE's dirty bit; shmdt / munmap must pass it to the folio, or
+    // reclaim drops the folio as clean and the memory reads back zeros
+    const tail = `let out0 = vmstat.pswpout
+reclaim 64M
+let out = vmstat.pswpout - out0`;
+    const sysv = run(`machine ram=64M swap=64M
+spawn A
+A: id = shmget private 1M creat
+A: s = shmat id
+A: read s 1M
+A: write s 1M value=0x5a
+A: shmdt s
+${tail}
+A: t = shmat id
+A: read t 1M
+expect byte(A, t+1p) == 0x5a
+expect byte(A, t+255p) == 0x5a
+`);
+    expect(sysv("out")).toBe(256);
+    const anon = run(`machine ram=64M swap=64M
+spawn A
+A: s = mmap 1M shared
+A: fork B
+A: read s 1M
+A: write s 1M value=0x5a
+A: munmap s 1M
+${tail}
+B: read s 1M
+expect byte(B, s+1p) == 0x5a
+expect byte(B, s+255p) == 0x5a
+`);
+    expect(anon("out")).toBe(256);
+  });
 });
