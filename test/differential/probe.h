@@ -4,8 +4,8 @@
  * or memory (mincore), the task's page faults (getrusage), the swap
  * configured (/proc/meminfo), a /proc file read whole into a buffer, a
  * /proc/vmstat counter, a field of a mapping's smaps entry, a file of
- * known bytes, mincore's vector once it settles and a block device's
- * queue setting.
+ * known bytes, mincore's vector once it settles, a block device's
+ * queue setting, a /proc/meminfo field and the median of readings.
  */
 #ifndef VMLAB_PROBE_H
 #define VMLAB_PROBE_H
@@ -85,6 +85,24 @@ static inline long probe_readfile(char *buf, long size, const char *path) {
 }
 
 /* a /proc/vmstat counter, read through buf (size bytes); -1 if absent */
+/* a field of /proc/meminfo in kB (field with its newline and colon: "\nShmem:"), or -1 */
+static inline long probe_meminfo_kb(char *buf, long size, const char *field) {
+    probe_readfile(buf, size, "/proc/meminfo");
+    char *p = strstr(buf, field);
+    return p ? strtol(p + strlen(field), NULL, 10) : -1;
+}
+
+static inline int probe_cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* the median of n readings (sorted in place): machine-wide counters move with other processes */
+static inline long probe_median(long *v, int n) {
+    qsort(v, n, sizeof *v, probe_cmp_long);
+    return v[n / 2];
+}
+
 static inline long probe_vmstat(char *buf, long size, const char *name) {
     char key[64];
     probe_readfile(buf, size, "/proc/vmstat");

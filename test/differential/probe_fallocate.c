@@ -25,19 +25,11 @@ static char buf[1 << 20];
 static char src[16 << 20];
 
 static long meminfo_kb(const char *field) {
-    probe_readfile(buf, sizeof buf, "/proc/meminfo");
-    char *p = strstr(buf, field);
-    return p ? strtol(p + strlen(field), NULL, 10) : -1;
-}
-
-static int cmp(const void *a, const void *b) {
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
+    return probe_meminfo_kb(buf, sizeof buf, field);
 }
 
 static long median(long *v) {
-    qsort(v, REPS, sizeof *v, cmp);
-    return v[REPS / 2];
+    return probe_median(v, REPS);
 }
 
 static long size_of(int fd) {

@@ -30,20 +30,12 @@
 
 static char buf[1 << 16];
 
-static long meminfo_kb(const char *key) {
-    probe_readfile(buf, sizeof buf, "/proc/meminfo");
-    char *p = strstr(buf, key);
-    return p ? strtol(p + strlen(key), NULL, 10) : -1;
-}
-
-static int cmp(const void *a, const void *b) {
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
+static long meminfo_kb(const char *field) {
+    return probe_meminfo_kb(buf, sizeof buf, field);
 }
 
 static long median(long *v) {
-    qsort(v, REPS, sizeof *v, cmp);
-    return v[REPS / 2];
+    return probe_median(v, REPS);
 }
 
 /* a 16 MiB memfd, mapped shared and every page written */

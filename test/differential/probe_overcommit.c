@@ -41,19 +41,11 @@ static void touch(char *p, long n) {
 }
 
 static long committed_kb(void) {
-    probe_readfile(buf, sizeof buf, "/proc/meminfo");
-    char *p = strstr(buf, "\nCommitted_AS:");
-    return p ? strtol(p + 14, NULL, 10) : -1;
-}
-
-static int cmp(const void *a, const void *b) {
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
+    return probe_meminfo_kb(buf, sizeof buf, "\nCommitted_AS:");
 }
 
 static long median(long *v) {
-    qsort(v, REPS, sizeof *v, cmp);
-    return v[REPS / 2];
+    return probe_median(v, REPS);
 }
 
 /* an anonymous mapping far from every other, so that it merges with none (as vmlab's) */
