@@ -341,8 +341,14 @@ export abstract class Mmu {
           hi = (vaHi + Math.floor(next / TWO32)) >>> 0;
           lo = next | 0;
         }
-        const k =
-          fold === null ? 0 : fold.span(memo.valid ? this.vpnOf(hi, lo >>> 0, access) : -1, lo, count - i);
+        // the fold's tries (runFold.ts); one its back-off leaves out is a decrement (a faulting run)
+        let k = 0;
+        if (fold !== null) {
+          if (!memo.valid)
+            fold.marked = -1; // the marks are dropped with the memo
+          else if (fold.skip > 0) fold.skip--;
+          else k = fold.span(this.vpnOf(hi, lo >>> 0, access), lo, count - i);
+        }
         if (k > 0) {
           i += k - 1; // a span folded from this access on (runFold.ts)
           continue;

@@ -67,8 +67,8 @@ export abstract class RunFold {
   protected readonly attrs = new Int32Array(PENDING);
   /** the pages of the marked leaf table a TLB entry covered (Tlb.markCovered), by vpn % 512 */
   private readonly covered = new Uint8Array(TABLE_PAGES);
-  /** the leaf table (vpn / 512) `covered` is for, or -1 */
-  private marked = -1;
+  /** the leaf table (vpn / 512) `covered` is for, or -1 (accessRun drops it when the memo is not valid) */
+  marked = -1;
   /** spans folded and pages in them (tests and benches: that the fold ran) */
   spans = 0;
   pages = 0;
@@ -135,10 +135,6 @@ export abstract class RunFold {
     // per-access path does anyway (a run that faults on the next page: a faulting pass, where after
     // such a page the next `skip` tries are not made, 1, 2, 4 ... 64 of them)
     if (this.inTable(vpn, key, left, step) < MIN_SPAN) return 0;
-    if (this.skip > 0) {
-      this.skip--;
-      return 0;
-    }
     if (!this.leafOk(vpn, write, mode)) {
       this.skip = this.backoff;
       this.backoff = this.backoff === 0 ? 1 : Math.min(2 * this.backoff, 64);
@@ -192,8 +188,11 @@ export abstract class RunFold {
     return done;
   }
 
-  /** span tries left out, and how many the next first page that fails leafOk leaves out */
-  private skip = 0;
+  /**
+   * span tries left out (accessRun counts them down without calling span while the memo is valid),
+   * and how many the next first page that fails leafOk leaves out
+   */
+  skip = 0;
   private backoff = 0;
 
   /** pages a span batches before its TLB fill (it fills them at once; more: a fill per PENDING) */
