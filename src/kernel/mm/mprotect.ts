@@ -14,7 +14,7 @@ import { mergeAround, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { hugePmd, isHugePmd, pmdOf, ptepModify, readPte, userPte } from "./pgtable.ts";
-import { mayExpandVm } from "./rlimit.ts";
+import { isDataMapping, mayExpandVm } from "./rlimit.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { vmEnoughMemory } from "./util.ts";
 import { type Vma, VmFlag, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
@@ -41,6 +41,7 @@ export function mprotect(
   let stop = start;
   let error = 0;
   let charged = 0;
+  let madeData = 0; // pages this call turned into data so far (is_data_mapping)
   while (stop < end) {
     const vma = mm.vmaAt(stop);
     if (vma === null) {
@@ -62,16 +63,18 @@ export function mprotect(
     }
     const piece = Math.min(end, vma.vmEnd) - Math.max(stop, vma.vmStart);
     // mprotect_fixup: "Check space limits when area turns into data": -ENOMEM when the piece
-    // would pass RLIMIT_DATA as a data mapping and did not as what it was (may_expand_vm twice;
-    // each VMA against data_vm before this call's changes, where Linux's loop has made them)
+    // would pass RLIMIT_DATA as a data mapping and did not as what it was (may_expand_vm twice),
+    // data_vm counting the pieces this call turned into data before it (Linux's loop changes
+    // each VMA, vm_stat_account included, before it checks the next; vmlab's applies them after)
     if (
       prot.w &&
-      !mayExpandVm(ctx, mm, vma.vmFlags | VmFlag.WRITE, piece) &&
-      mayExpandVm(ctx, mm, vma.vmFlags, piece)
+      !mayExpandVm(ctx, mm, vma.vmFlags | VmFlag.WRITE, piece, madeData) &&
+      mayExpandVm(ctx, mm, vma.vmFlags, piece, madeData)
     ) {
       error = -Errno.ENOMEM;
       break;
     }
+    if (prot.w && isDataMapping(vma.vmFlags | VmFlag.WRITE) && !isDataMapping(vma.vmFlags)) madeData += piece;
     // mprotect_fixup: security_vm_enough_memory_mm for the piece about to be charged
     if (mprotectCharges(vma.vmFlags, prot.w)) {
       if (!vmEnoughMemory(ctx, mm, piece, capSysAdmin, charged)) {

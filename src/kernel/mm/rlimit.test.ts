@@ -105,6 +105,22 @@ describe("RLIMIT_AS and RLIMIT_DATA (may_expand_vm)", () => {
     expect(vmData(k, t)).toBe(7 * M);
   });
 
+  it("mprotect over several VMAs counts what it already turned into data (mprotect_fixup per VMA)", () => {
+    const { k, t } = setup();
+    const a = k.mmap(t, mmapArgs(4 * M, { prot: RO }));
+    // two VMAs side by side: read-only, then read-execute (they do not merge)
+    expect(k.mprotect(t, a + B(2 * M), B(2 * M), { r: true, w: false, x: true })).toBe(0n);
+    expect(k.view.vmas(t).filter((v) => v.start >= a && v.end <= a + B(4 * M)).length).toBe(2);
+    const d0 = vmData(k, t);
+    k.setrlimit(t, "data", d0 + 3 * M, INF);
+    // each 2M piece alone fits under the limit; the second does not once the first is data
+    expect(k.mprotect(t, a, B(4 * M), RW)).toBe(B(-Errno.ENOMEM));
+    // the first VMA was changed before the second was refused, as Linux's loop leaves it
+    expect(vmData(k, t)).toBe(d0 + 2 * M);
+    const second = k.view.vmas(t).find((v) => v.start === a + B(2 * M))!;
+    expect(second.perms.startsWith("r-x")).toBe(true);
+  });
+
   it("warns once per boot in the kernel log, with the VmData it would reach", () => {
     const { k, t } = setup();
     k.setrlimit(t, "data", M, INF);

@@ -72,12 +72,22 @@ export function isDataMapping(flags: number): boolean {
  * with ignore_rlimit_data; either way past the soft limit the kernel
  * warns once per boot (pr_warn_once: "mmap: COMM (PID): VmData N exceed
  * data ulimit L. Update limits or use boot option ignore_rlimit_data.").
+ * `dataBefore`: pages a caller's own loop has already turned into data and
+ * not yet applied to the VMAs (mprotect: vm_stat_account as each VMA changes).
  * Linux 6.12: mm/mmap.c may_expand_vm (the 6.18 host refuses alike: test/differential/rlimit.test.ts)
  */
-export function mayExpandVm(ctx: MmContext, mm: MmStruct, flags: number, npages: number): boolean {
+export function mayExpandVm(
+  ctx: MmContext,
+  mm: MmStruct,
+  flags: number,
+  npages: number,
+  dataBefore = 0,
+): boolean {
   if (!vmLimited(mm)) return true; // most processes have neither limit: nothing to count
   const cur = mm.rlim.cur;
-  const { total, data } = vmCounts(mm);
+  const counts = vmCounts(mm);
+  const total = counts.total;
+  const data = counts.data + dataBefore;
   if (total + npages > Math.floor(cur[Rlimit.AS] / 4096)) return false;
   if (isDataMapping(flags) && data + npages > Math.floor(cur[Rlimit.DATA] / 4096)) {
     if (cur[Rlimit.DATA] === 0 && data + npages <= Math.floor(mm.rlim.max[Rlimit.DATA] / 4096)) return true;
