@@ -358,6 +358,12 @@ export interface Kernel<C extends Mmu = Mmu> {
   openFile(task: TaskHandle, f: FileHandle): void;
   /** close(2) of the task's struct file of a file: 0, or -EBADF if it holds none. */
   closeFile(task: TaskHandle, f: FileHandle): number;
+  /**
+   * fstat(2) by a task: i_size and, for a tmpfs file or memfd, i_blocks (512-byte units; null for
+   * other files); a tmpfs inode's stat first gives back the charges of pages reclaim dropped clean
+   * (shmem_getattr's shmem_recalc_inode).
+   */
+  fstat(task: TaskHandle, f: FileHandle): { size: number; blocks: number | null };
   /** ftruncate(2) by a task: the file's new size; 0 or -errno. Mappings past the new end fault SIGBUS. */
   ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint;
   /**

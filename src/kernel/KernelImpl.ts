@@ -473,6 +473,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return vfs.ftruncate(this, taskOf(task), fileOf(f), length);
   }
 
+  /** fstat(2) by a task: the size and a tmpfs file's 512-byte blocks (vfs.ts fstat). */
+  fstat(task: TaskHandle, f: FileHandle): { size: number; blocks: number | null } {
+    this.linuxOnly("fstat");
+    return vfs.fstat(this, taskOf(task), fileOf(f));
+  }
+
   /** fallocate(2) by a task (mode: FALLOC_FL_* bits); 0 or -errno. */
   fallocate(task: TaskHandle, f: FileHandle, mode: number, offset: bigint, len: bigint): bigint {
     this.linuxOnly("fallocate");

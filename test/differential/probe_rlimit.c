@@ -6,7 +6,8 @@
  * result of each system call as "0" or the errno's name: mmap, MAP_FIXED
  * over an existing mapping (only the pages not replaced count), brk
  * (the raw system call: the break it returns, compared with the one asked
- * for), mremap growth, mprotect to writable, stack growth (in a grandchild:
+ * for), mremap growth, mprotect to writable (also over two VMAs, the first
+ * changed and the second refused: VmData's growth in kB is a record), stack growth (in a grandchild:
  * "SIGSEGV" or "0"), mlock and MAP_LOCKED as uid 1000 and as root, and
  * setrlimit's own rules. One JSON line per record: {"exp":NAME,"r":RESULT}.
  */
@@ -149,6 +150,18 @@ static void data_group(void) {
     res("data_soft0", at(A4, 1 * M, RW, MAP_PRIVATE) != MAP_FAILED);
     setlim(RLIMIT_DATA, 0, 4 * M);
     res("data_soft0_hard4M", at(A4 + 16 * M, 8 * M, RW, MAP_PRIVATE) != MAP_FAILED);
+    setlim(RLIMIT_DATA, RLIM_INFINITY, RLIM_INFINITY);
+    /* mprotect over two VMAs (read-only, then read-execute): each 2M piece fits under
+       VmData + 3M, both do not; mprotect_fixup accounts each VMA before checking the next,
+       so the first is changed (VmData +2048 kB) and the second refused */
+    res("data_split_mmap4M_readonly", at(A3, 4 * M, PROT_READ, MAP_PRIVATE) != MAP_FAILED);
+    res("data_split_mprotect_rx", mprotect((void *)(A3 + 2 * M), 2 * M, PROT_READ | PROT_EXEC) == 0);
+    long d0 = status_bytes("VmData");
+    setlim(RLIMIT_DATA, d0 + 3 * M, RLIM_INFINITY);
+    res("data_split_mprotect_rw", mprotect((void *)A3, 4 * M, RW) == 0);
+    char kb[16];
+    snprintf(kb, sizeof kb, "%ld", (status_bytes("VmData") - d0) / 1024);
+    rec("data_split_vmdata_kB", kb);
     setlim(RLIMIT_DATA, RLIM_INFINITY, RLIM_INFINITY);
 }
 

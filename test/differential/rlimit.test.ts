@@ -4,7 +4,8 @@
  * its own, relative to its VmSize / VmData at that moment, and records the
  * result ("0" or the errno's name, "SIGSEGV" for a stack growth made in a
  * grandchild) of mmap, MAP_FIXED over an existing mapping, brk, mremap
- * growth, mprotect to writable, stack growth, mlock and MAP_LOCKED as uid
+ * growth, mprotect to writable (also over two VMAs: the first changed,
+ * the second refused, VmData's growth in kB a record), stack growth, mlock and MAP_LOCKED as uid
  * 1000 and as root, and setrlimit's own rules; vmlab makes the same calls
  * through its library (a fresh process per group, limits relative to its
  * own VmSize / VmData, a fork for each stack growth) and must give the
@@ -112,6 +113,17 @@ function vmlabRecords(): Map<string, string> {
   out.set("data_soft0", r(at(t, A4, M)));
   lim(t, "data", 0, 4 * M);
   out.set("data_soft0_hard4M", r(at(t, A4 + 16 * M, 8 * M)));
+  lim(t, "data", INF, INF);
+  // mprotect over two VMAs: mprotect_fixup accounts the first before it checks the second
+  out.set("data_split_mmap4M_readonly", r(at(t, A3, 4 * M, { prot: RO })));
+  out.set(
+    "data_split_mprotect_rx",
+    r(k.mprotect(t, B(A3 + 2 * M), B(2 * M), { r: true, w: false, x: true })),
+  );
+  const d0 = status(t).vmData;
+  lim(t, "data", d0 + 3 * M, INF);
+  out.set("data_split_mprotect_rw", r(k.mprotect(t, B(A3), B(4 * M), RW)));
+  out.set("data_split_vmdata_kB", String((status(t).vmData - d0) / K));
   expect(checkInvariants(k)).toEqual([]);
   k.exit(t, "exit");
 

@@ -31,7 +31,10 @@ export function memfdRelease(k: KernelCore, f: FileObject): void {
   if (iMmap(f).size > 0 || (inode !== null && iMmap(inode).size > 0)) return;
   for (const t of k.tasks) if (t.alive && t.files?.fds.has(f)) return;
   if (inode !== null) hugetlbfsTruncate(k, f, inode, 0);
-  else k.userMm.truncate(f, 0);
+  else {
+    k.userMm.truncate(f, 0);
+    k.pageCache.shmemRecalc(f); // shmem_undo_range's recalc, for a file already of size 0
+  }
   f.evicted = true;
   k.pageCache.files.delete(f.name);
 }

@@ -305,6 +305,21 @@ export function ftruncate(k: KernelCore, task: Task, f: FileObject, length: bigi
 }
 
 /**
+ * fstat(2) by a task: i_size, and a tmpfs file's i_blocks (512-byte units:
+ * its pages in memory or in swap, after shmem_getattr's shmem_recalc_inode
+ * when alloced - swapped != nrpages, which gives back the charges of pages
+ * reclaim dropped clean); null for a disk or hugetlbfs file, whose i_blocks
+ * vmlab does not model.
+ * Linux: fs/stat.c vfs_fstat, vfs_getattr; mm/shmem.c shmem_getattr
+ */
+export function fstat(k: KernelCore, task: Task, f: FileObject): { size: number; blocks: number | null } {
+  syscallEntry(k, task);
+  if (f.fs !== "tmpfs" || hugetlbfsInode(f) !== null) return { size: f.sizeBytes, blocks: null };
+  k.pageCache.shmemRecalc(f);
+  return { size: f.sizeBytes, blocks: (f.cache.size + f.swapped.size) * 8 };
+}
+
+/**
  * Registers a character device with a buffer of `sizeBytes` from
  * alloc_pages (physically contiguous, so one remap_pfn_range maps it).
  * Returns the buffer's kernel (direct-map) address.

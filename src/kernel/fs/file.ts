@@ -44,6 +44,12 @@ export class FileObject implements FileHandle {
    * xarray's swap entries of a shmem inode (mm/shmem.ts). Always empty for a disk file.
    */
   readonly swapped = new Map<number, number>();
+  /**
+   * tmpfs: pages reclaim dropped clean from the page cache (never written: zeros, so not written
+   * to swap) whose charge the inode still holds, info->alloced - info->swapped - nrpages: given
+   * back at the inode's next shmem_recalc_inode (PageCache.shmemRecalc). Always 0 for a disk file.
+   */
+  unrecalced = 0;
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
   readonly dirty = new Set<number>();
   /** page indices written back to disk: the disk holds them in `disk`, the others' contents are the deterministic ones */

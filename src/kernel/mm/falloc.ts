@@ -149,6 +149,8 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
   if (owner.swapped.size > 0)
     for (const index of [...owner.swapped.keys()].sort((x, y) => x - y))
       if (index >= start && index < end) shmemFreeSwap(ctx, owner, index);
+  // shmem_undo_range's shmem_recalc_inode: pages reclaim dropped clean are uncharged too
+  if (!(owner instanceof ShmemObject) && shmem) ctx.env.pageCache.shmemRecalc(owner);
   // the partial pages: zeroed in place (truncate_inode_partial_folio: folio_zero_range)
   const first = Math.floor(lstart / 4096);
   const last = Math.floor(lend / 4096);

@@ -246,6 +246,27 @@ export class PageCache {
     return pfn;
   }
 
+  /**
+   * shmem_recalc_inode for tmpfs file `f`: the pages reclaim dropped clean
+   * since the last recalc (alloced - swapped - nrpages > 0) are uncharged
+   * now (shmem_inode_unacct_blocks -> shmem_unacct_blocks: vm_unacct_memory,
+   * a tmpfs or memfd inode being VM_NORESERVE). Until then Committed_AS
+   * keeps them. Linux 6.12 calls it (and this machine's 6.18 as well: its
+   * fstat after MADV_PAGEOUT of a read-faulted memfd gives the 16 MiB back,
+   * not the MADV_PAGEOUT, test/differential/memfdrecalc) from shmem_getattr
+   * (stat), shmem_alloc_and_add_folio (a new page of the inode),
+   * shmem_writeout of a page to swap, shmem_swapin_folio and the end of
+   * shmem_undo_range (truncation, hole punch, eviction); vmlab calls this at
+   * each (also shmem_uncharge's, left out: khugepaged's collapse_file does
+   * not collapse tmpfs files in vmlab).
+   * Linux: mm/shmem.c shmem_recalc_inode, shmem_inode_unacct_blocks
+   */
+  shmemRecalc(f: FileObject): void {
+    if (f.unrecalced === 0) return;
+    this.shmemAcct?.(-f.unrecalced);
+    f.unrecalced = 0;
+  }
+
   /** A new frame of page `index` of f: its contents, the cache's reference, the LRU, the I/O count. */
   private fill(f: FileObject, index: number, pfn: number, io: boolean): void {
     const base = index * 4096;
@@ -263,6 +284,7 @@ export class PageCache {
       // a tmpfs page is a shmem folio: swap-backed, on the anon LRU (shmem_alloc_and_add_folio)
       this.pages.flags[pfn] |= PageFlag.SwapBacked;
       this.lru?.addShmem(pfn, f, index);
+      this.shmemRecalc(f); // shmem_alloc_and_add_folio: shmem_recalc_inode(inode, pages, 0)
     }
     if (io) {
       f.pagesRead++;

@@ -14,6 +14,7 @@ import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, putPage } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
+import type { PageCache } from "./pagecache.ts";
 import { ptePa, setPteAt, userPte } from "./pgtable.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
@@ -62,6 +63,23 @@ export function shmemSetSwapEntry(swap: SwapArea, owner: ShmemOwner, index: numb
   swap.map[slot] = 1;
   owner.swapped.set(index, slot);
   swap.shmemSlots.set(slot, { owner, index });
+}
+
+/**
+ * A tmpfs page reclaim took out of the page cache (shmem_writeout's side,
+ * then __remove_mapping): written to swap (`toSwap`: shmem_writeout's
+ * shmem_recalc_inode(inode, 0, nr) balances it and gives back the pages
+ * dropped clean before), or dropped clean (never written, zeros: nrpages
+ * falls, alloced does not, so its charge stays until the inode's next
+ * recalc, PageCache.shmemRecalc). A shared anonymous or SysV object's pages
+ * were charged whole (shmem_acct_size): nothing to do.
+ * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping; mm/shmem.c shmem_writeout, shmem_recalc_inode
+ */
+export function shmemReclaimed(pc: PageCache, owner: ShmemOwner, index: number, toSwap: boolean): void {
+  if (owner instanceof ShmemObject) return;
+  owner.dirty.delete(index); // a tmpfs page written through a mapping
+  if (toSwap) pc.shmemRecalc(owner);
+  else owner.unrecalced++;
 }
 
 /**
@@ -231,8 +249,9 @@ function shmemSwapin(ctx: MmContext, owner: ShmemOwner, index: number, slot: num
   swap.removeFromCache(pfn);
   owner.swapped.delete(index);
   swap.shmemSlots.delete(slot);
-  // shmem_recalc_inode(inode, 0, -nr): the page left swap for the page cache, so alloced -
-  // swapped - nrpages stays 0: nothing is uncharged (the page stays charged, resident now)
+  // shmem_recalc_inode(inode, 0, -nr): the page left swap for the page cache, so it stays
+  // charged (resident now); pages reclaim dropped clean before are uncharged here
+  if (!(owner instanceof ShmemObject)) env.pageCache.shmemRecalc(owner);
   swap.put(slot);
   env.pages.flags[pfn] |= PageFlag.Dirty;
   shmemPages(owner).set(index, pfn);

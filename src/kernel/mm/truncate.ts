@@ -104,6 +104,8 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
   // folio_batch_release (__folio_batch_release): lru_add_drain, so that pages of this CPU's LRU
   // add batch are freed now, not when it next fills
   if (gone.length > 0) ctx.env.lru?.fbatches.drain();
+  // shmem_undo_range ends with shmem_recalc_inode: pages reclaim dropped clean are uncharged too
+  if (f.fs === "tmpfs") cache.shmemRecalc(f);
   for (const index of [...f.written]) if (index >= holeIndex) f.written.delete(index);
   // the page holding the new end: its tail past the end is zeroed, in the cache and on disk
   const tail = newSize % 4096;

@@ -16,7 +16,7 @@ import {
   tryToUnmapFile,
   tryToUnmapShmem,
 } from "./rmap.ts";
-import { type ShmemOwner, shmemPages, shmemSetSwapEntry } from "./shmem.ts";
+import { type ShmemOwner, shmemPages, shmemReclaimed, shmemSetSwapEntry } from "./shmem.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
@@ -598,7 +598,7 @@ export class Vmscan implements RmapPages {
       swap!.wrotePage(slot);
       shmemSetSwapEntry(swap!, obj, index, slot); // the owner's swap entry
     }
-    if (!(obj instanceof ShmemObject)) obj.dirty.delete(index); // a tmpfs page written through a mapping
+    shmemReclaimed(this.env.pageCache, obj, index, (pages.flags[pfn] & PageFlag.Dirty) !== 0);
     resident.delete(index);
     this.del(pfn);
     this.owner[pfn] = undefined;
