@@ -72,6 +72,16 @@ const flagsArb = {
   attrIndx: fc.constantFrom(0, 0, 0, 4),
 };
 const pageArb = fc.nat(NP - 1);
+const rwFlags: Flags = {
+  writable: true,
+  user: true,
+  nx: false,
+  global: false,
+  dbm: false,
+  dirty: false,
+  accessed: true,
+  attrIndx: 0,
+};
 const w = <T>(arbitrary: fc.Arbitrary<T>, weight: number) => ({ arbitrary, weight });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   w(
@@ -168,10 +178,10 @@ interface Twin {
 }
 
 /** One machine: the run area (TTBR1's range when `high`) mapped, chunk c of 512 pages a 2M block where big[c]. */
-function machine(tlb: string, big: boolean[], high: boolean, fold: boolean): Twin {
+function machine(tlb: string, big: boolean[], high: boolean, fold: boolean, ramFrames = RAM_FRAMES): Twin {
   const { cpu, mapper, root0, root1, frames, m } = bareArm64({
     tlb,
-    ramBytes: RAM_FRAMES * 4096,
+    ramBytes: ramFrames * 4096,
     paBits: 40,
   });
   cpu.runFold!.enabled = fold;
@@ -386,5 +396,54 @@ describe("runFold's leaf checks page by page, arm64 (fast-check)", () => {
       { numRuns: 150, seed: 0x1eaf64 },
     );
     expect(stops).toBeGreaterThan(50);
+  });
+});
+
+describe("runFold and an output address above TCR_EL1.IPS's size inside RAM, arm64 (fast-check)", () => {
+  it("stops at each such page (an Address size fault at level 3), as the per-access loop does", () => {
+    const FOUR_GIB = 1048576; // frames
+    let stops = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(false, false, false, true), { minLength: 1, maxLength: 9 }),
+        fc.array(
+          fc.record({ page: fc.nat(700), count: fc.integer({ min: 1, max: 900 }), write: fc.boolean() }),
+          { minLength: 1, maxLength: 4 },
+        ),
+        (pattern, runs) => {
+          const twins = [true, false].map((fold) => {
+            // 8 GiB of RAM (materialised as written), a 32-bit output size (IPS = 0)
+            const t = machine("skylake", [false, false, false, false], false, fold, 2 * FOUR_GIB);
+            t.cpu.setTcr({ ips: 0 });
+            for (let p = 0; p < NP; p++)
+              if (pattern[p % pattern.length]) {
+                t.apply({ op: "unmap", page: p });
+                t.apply({ op: "map", page: p, frame: FOUR_GIB + DATA + p, ...rwFlags });
+              }
+            return t;
+          });
+          for (const r of runs) {
+            const o: Op = {
+              op: "run",
+              page: r.page,
+              count: r.count,
+              step: 1,
+              off: 0x10,
+              access: r.write ? Access.Write : Access.Read,
+              value: 9,
+              el: 0,
+            };
+            const [ra, rb] = twins.map((t) => t.apply(o));
+            expect(ra).toBe(rb);
+            expect(mmuCounters(twins[0].cpu)).toEqual(mmuCounters(twins[1].cpu));
+            if (twins[0].cpu.faultsByKind.addressSize > 0 && twins[0].cpu.runFold!.pages > 0) stops++;
+          }
+          const [sa, sb] = twins.map((t) => state(t));
+          expect(sa).toEqual(sb);
+        },
+      ),
+      { numRuns: 40, seed: 0x1a5 },
+    );
+    expect(stops).toBeGreaterThan(10);
   });
 });
