@@ -32,6 +32,7 @@ import type { PhysMem } from "../../PhysMem.ts";
 import { describeEsr, Ec, esrOf } from "./fault.ts";
 import { Arm64Format, ArmAttr, armRights, CONT_PAGES, Desc, DescHi, IPS_BITS } from "./format.ts";
 import { computeArmPermTable } from "./rights.ts";
+import { Arm64RunFold } from "./runFold.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 
@@ -146,6 +147,9 @@ export class Arm64Cpu extends Mmu {
     this.derive();
     this.updatePerms();
     this.enableFastMiss();
+    this.runFold = new Arm64RunFold(this, this.memo, this.format, this.permTable, (vpn, access, mode) =>
+      this.walkFast(vpn, access, mode, this.walkRec),
+    );
   }
 
   // =====================================================================
@@ -434,6 +438,8 @@ export class Arm64Cpu extends Mmu {
       // a block's address bits below its size are RES0: ignored; a contiguous page (D8.6.1) is its
       // 64K block's translation (size code 4, Geometry.contSize), from the block's first frame
       const cont = level === 0 && (hi & DescHi.CONT) !== 0;
+      // its 64K fill covers the run's next pages: the fold's marks of TLB-covered pages go with the memo
+      if (cont) memo.valid = false;
       const size = cont ? CONT_SIZE : level;
       rec.pagePfn = (
         level === 0

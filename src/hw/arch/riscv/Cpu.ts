@@ -44,6 +44,7 @@ import {
   riscvRights,
 } from "./format.ts";
 import { computeRiscvPermTable } from "./rights.ts";
+import { RiscvRunFold } from "./runFold.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 
@@ -147,6 +148,9 @@ export class RiscvCpu extends Mmu {
     });
     this.updatePerms();
     this.enableFastMiss();
+    this.runFold = new RiscvRunFold(this, this.memo, this.format, this.permTable, (vpn, access, mode) =>
+      this.walkFast(vpn, access, mode, this.walkRec),
+    );
   }
 
   // =====================================================================

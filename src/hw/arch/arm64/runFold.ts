@@ -1,0 +1,209 @@
+/**
+ * arm64's walks of a folded span of a run (src/hw/mmu/runFold.ts): Arm64Cpu.walkFast from the
+ * memo's leaf (L3) table (Arm ARM DDI 0487 D8.2 the walk, AArch64.S1Walk; D8.3 page descriptors;
+ * D8.4 permissions, AArch64.S1DirectBasePermissions and AArch64.CheckPermission with PSTATE.PAN and
+ * SCTLR_EL1.WXN through the permission table; D8.5 the Access flag and dirty state,
+ * AArch64.S1CheckAndUpdate: the hardware AF update under TCR_EL1.HA, the DBM dirty state under
+ * TCR_EL1.HD), page after page, each with accessRun's data access. A host shortcut: Linux has
+ * nothing like it; every descriptor byte, counter and the walk record end as the walks one by one
+ * leave them. TTBR0/TTBR1 selection, EPDn and the base's size are the memo's walk's (the memo is
+ * kept only by a whole walkFast of the same leaf table's range).
+ */
+import type { Pfn, PhysAddr } from "../../../base/units.ts";
+import { Access, type Mode } from "../../access.ts";
+import { HwFaultKind } from "../../mmu/PagingFormat.ts";
+import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
+import { Meta } from "../../mmu/TlbArray.ts";
+import type { WalkMemo } from "../../mmu/WalkMemo.ts";
+import { WalkRecord } from "../../mmu/WalkRecord.ts";
+import { type Arm64Format, ArmAttr, armRights, Desc, DescHi } from "./format.ts";
+
+/** the walk record's attributes of a 4K page: its Arm level (3) in ArmAttr.LEVEL */
+const LEVEL3 = 3 << ArmAttr.LEVEL_SHIFT;
+
+export class Arm64RunFold extends RunFold {
+  constructor(
+    mmu: RunFoldHost,
+    memo: WalkMemo,
+    private readonly fmt: Arm64Format,
+    /** the CPU's permission table (Mmu.permTable: filled in place when PAN or WXN change) */
+    private readonly permTable: Uint8Array,
+    /** the CPU's walkFast into its walk record (protected there) */
+    private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
+  ) {
+    super(mmu, memo);
+  }
+
+  /** the walk without side effects that vets walkNext's page */
+  private readonly probeRec = new WalkRecord();
+
+  protected override walkNext(vpn: number, write: boolean, mode: Mode): boolean {
+    const access = write ? Access.Write : Access.Read;
+    const r = this.probeRec;
+    const mmu = this.mmu;
+    // Mmu.walk without side effects: a fault, a block or a contiguous page (size 4) seen first
+    if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
+      return false;
+    // the same descriptors: walkFast walks them (it makes the same checks) or gives up unchanged
+    return this.walkFast(vpn, access, mode);
+  }
+
+  /**
+   * The rights of a leaf descriptor (lo, hi) as walkFast computes them, or -1 when walkFast or the
+   * fold leaves the page to Mmu.walk: invalid (a Translation fault), reserved (01 at L3), an output
+   * address above the output size (an Address size fault), AF clear without TCR_EL1.HA (an Access
+   * flag fault), or the contiguous bit (a 64K TLB entry: D8.6.1, size code 4).
+   */
+  private rightsOf(lo: number, hi: number): number {
+    const fmt = this.fmt;
+    if ((lo & (Desc.VALID | Desc.TABLE_OR_PAGE)) !== (Desc.VALID | Desc.TABLE_OR_PAGE)) return -1;
+    if ((hi & (fmt.oaHiMask | DescHi.CONT)) !== 0) return -1;
+    if ((lo & Desc.AF) === 0 && !fmt.ha) return -1;
+    const ap2 = (lo & Desc.AP2) !== 0;
+    const writableClean = ap2 && (hi & DescHi.DBM) !== 0 && fmt.hd;
+    return armRights(
+      ap2 && !writableClean,
+      (lo & Desc.AP1) !== 0,
+      (hi & DescHi.UXN) !== 0,
+      (hi & DescHi.PXN) !== 0,
+      this.memo.acc,
+    );
+  }
+
+  protected override leafOk(vpn: number, write: boolean, mode: Mode): boolean {
+    const phys = this.mmu.phys;
+    const table = this.memo.table;
+    if (table >= phys.nrFrames) return false;
+    const words = phys.frameWords(table as Pfn);
+    if (words === null) return false;
+    const index = vpn & 511;
+    const lo = words[index * 2];
+    const hi = words[index * 2 + 1];
+    const rights = this.rightsOf(lo, hi);
+    if (rights < 0) return false;
+    if (this.permTable[rights * 9 + mode * 3 + (write ? Access.Write : Access.Read)] === 0) return false;
+    return (hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12) < phys.nrFrames;
+  }
+
+  /**
+   * Arm64Cpu.walkFast's leaf step for each page (level 0, an L3 page descriptor): valid with
+   * bits[1:0] = 11, no output-address bit above the output size, not contiguous, AF set or
+   * TCR_EL1.HA, the rights (AP[2:1] with DBM's dirty state under HA and HD, UXN, PXN, the tables'
+   * APTable/UXNTable/PXNTable, the memo's) allowed by the permission table; then the hardware AF
+   * set (HA) and, for a write to a writable-clean page (DBM, HD), AP[2] cleared, and the byte. The
+   * TLB metadata: the ASID, rights, dirty unless AP[2] stays set, global unless nG; attributes:
+   * AttrIndx, SH, level 3. Any other descriptor ends the span before its page (walkFast or Mmu.walk
+   * decides it on the per-access path), as does a frame outside RAM; a store into a table the memo
+   * holds ends it after its page (the next walk is a whole one, as accessRun drops the memo).
+   */
+  protected override leaves(
+    vpn: number,
+    step: number,
+    max: number,
+    write: boolean,
+    value: number,
+    off: number,
+    mode: Mode,
+    at: number,
+  ): number {
+    const mmu = this.mmu;
+    const memo = this.memo;
+    const phys = mmu.phys;
+    const nrFrames = phys.nrFrames;
+    const table = memo.table;
+    // an AF/dirty write into a table above would drop the memo (walkFast): left to it
+    if (table >= nrFrames || memo.holds(table)) return 0;
+    const fmt = this.fmt;
+    const ha = fmt.ha;
+    const hd = fmt.hd;
+    const stopHi = fmt.oaHiMask | DescHi.CONT;
+    const acc = memo.acc;
+    const perm = this.permTable;
+    const permAt = mode * 3 + (write ? Access.Write : Access.Read);
+    const setAf = ha ? Desc.AF : 0;
+    const pfns = this.pfns;
+    const metas = this.metas;
+    const attrs = this.attrs;
+    const asid = mmu.asid;
+    let k = 0;
+    let lastIndex = 0;
+    let lastHi = 0;
+    let lastLo = 0;
+    let pa = 0;
+    let data = mmu.data;
+    let adWrites = 0;
+    for (; k < max; ) {
+      const index = (vpn + k * step) & 511; // vpn bits 8..0
+      const words = phys.frameWords(table as Pfn); // again per page: a write may replace the copy
+      if (words === null) break;
+      const lo = words[index * 2];
+      const hi = words[index * 2 + 1];
+      if ((lo & (Desc.VALID | Desc.TABLE_OR_PAGE)) !== (Desc.VALID | Desc.TABLE_OR_PAGE)) break; // invalid or reserved
+      if ((hi & stopHi) !== 0) break; // an Address size fault, or a contiguous page (a 64K entry)
+      if ((lo & Desc.AF) === 0 && !ha) break; // an Access flag fault
+      const ap2 = (lo & Desc.AP2) !== 0;
+      const writableClean = ap2 && (hi & DescHi.DBM) !== 0 && hd;
+      const rights = armRights(
+        ap2 && !writableClean,
+        (lo & Desc.AP1) !== 0,
+        (hi & DescHi.UXN) !== 0,
+        (hi & DescHi.PXN) !== 0,
+        acc,
+      );
+      if (perm[rights * 9 + permAt] === 0) break; // a Permission fault
+      const pfn = (hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12);
+      if (pfn >= nrFrames) break; // the data outside RAM
+      const dirtying = write && writableClean;
+      const newLo = ((lo | setAf) & ~(dirtying ? Desc.AP2 : 0)) >>> 0;
+      if (newLo !== lo) {
+        phys.write32(table * 4096 + index * 8, newLo);
+        adWrites++;
+      }
+      pa = pfn * 4096 + off;
+      if (write) phys.write8(pa, value);
+      else data = phys.read8(pa);
+      pfns[at + k] = pfn;
+      metas[at + k] =
+        asid |
+        (rights << Meta.RIGHTS_SHIFT) |
+        (!ap2 || dirtying ? Meta.D : 0) |
+        ((lo & Desc.NG) === 0 ? Meta.G : 0);
+      attrs[at + k] =
+        ((lo & Desc.ATTR_INDX_MASK) >>> Desc.ATTR_INDX_SHIFT) |
+        (((lo & Desc.SH_MASK) >>> Desc.SH_SHIFT) << ArmAttr.SH_SHIFT) |
+        LEVEL3;
+      lastIndex = index;
+      lastHi = hi;
+      lastLo = lo;
+      k++;
+      if (write && memo.holds(pfn)) {
+        memo.valid = false; // a store into a table above: as accessRun drops the memo
+        break;
+      }
+    }
+    if (k === 0) return 0;
+    const n = memo.count;
+    mmu.walks += k;
+    mmu.walkRefs += k * (n + 1);
+    mmu.adWrites += adWrites;
+    mmu.pa = pa as PhysAddr;
+    mmu.data = data;
+    // the walk record as the last walk leaves it (the descriptors above the leaf: the memo's walk's)
+    const rec = mmu.walkRec;
+    rec.level[n] = 0;
+    rec.index[n] = lastIndex;
+    rec.entryPa[n] = table * 4096 + lastIndex * 8;
+    rec.hi[n] = lastHi;
+    rec.lo[n] = lastLo;
+    rec.count = n + 1;
+    rec.pscLevel = -1;
+    rec.pagePfn = pfns[at + k - 1] as Pfn;
+    rec.size = 0;
+    rec.meta = metas[at + k - 1];
+    rec.attrs = attrs[at + k - 1];
+    rec.outcome = 0;
+    rec.faultKind = HwFaultKind.None;
+    rec.faultLevel = -1;
+    return k;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * RISC-V's walks of a folded span of a run (src/hw/mmu/runFold.ts): RiscvCpu.walkFast from the
+ * memo's leaf table (the privileged spec's "Virtual Address Translation Process" steps 3-8 on a
+ * level-0 PTE; Sv39/Sv48/Sv57 alike below the root), page after page, each with accessRun's data
+ * access: V; no W-without-R, no reserved bit (PBMT without Svpbmt, N without Svnapot); a leaf
+ * (R or X: a pointer at level 0 is reserved); PBMT not 3, no Svnapot N (a NAPOT 64K page: left to
+ * the per-access path, whose generic walk drops the memo and with it the fold's marks); A, and D
+ * for a store, set or Svadu (the hardware sets them); the rights (riscvRights, SUM and MXR in the
+ * permission table). A host shortcut: Linux has nothing like it; every PTE byte, counter and the
+ * walk record end as the walks one by one leave them.
+ */
+import type { Pfn, PhysAddr } from "../../../base/units.ts";
+import { Access, type Mode } from "../../access.ts";
+import { HwFaultKind } from "../../mmu/PagingFormat.ts";
+import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
+import { Meta } from "../../mmu/TlbArray.ts";
+import type { WalkMemo } from "../../mmu/WalkMemo.ts";
+import { WalkRecord } from "../../mmu/WalkRecord.ts";
+import { Pte, PteHi, type RiscvFormat, riscvRights } from "./format.ts";
+
+export class RiscvRunFold extends RunFold {
+  constructor(
+    mmu: RunFoldHost,
+    memo: WalkMemo,
+    private readonly fmt: RiscvFormat,
+    /** the CPU's permission table (Mmu.permTable: filled in place when SUM or MXR change) */
+    private readonly permTable: Uint8Array,
+    /** the CPU's walkFast into its walk record (protected there) */
+    private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
+  ) {
+    super(mmu, memo);
+  }
+
+  /** the walk without side effects that vets walkNext's page */
+  private readonly probeRec = new WalkRecord();
+
+  protected override walkNext(vpn: number, write: boolean, mode: Mode): boolean {
+    const access = write ? Access.Write : Access.Read;
+    const r = this.probeRec;
+    const mmu = this.mmu;
+    // Mmu.walk without side effects: a fault or a superpage / NAPOT page seen first
+    if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
+      return false;
+    // the same PTEs: walkFast walks them or gives up having changed nothing
+    return this.walkFast(vpn, access, mode);
+  }
+
+  /** Whether leaves' checks pass on PTE (lo, hi) for the access: step 3 to step 7 as walkFast makes them. */
+  private leafPasses(lo: number, hi: number, write: boolean, mode: Mode): boolean {
+    if ((lo & Pte.V) === 0 || (lo & (Pte.R | Pte.W)) === Pte.W || (hi & this.fmt.reservedHi) !== 0)
+      return false;
+    if ((lo & (Pte.R | Pte.X)) === 0) return false; // a pointer at level 0
+    if ((hi & PteHi.PBMT_MASK) === PteHi.PBMT_MASK || (hi & PteHi.N) !== 0) return false;
+    if (!this.fmt.svadu && ((lo & Pte.A) === 0 || (write && (lo & Pte.D) === 0))) return false;
+    return this.permTable[riscvRights(lo) * 9 + mode * 3 + (write ? Access.Write : Access.Read)] !== 0;
+  }
+
+  protected override leafOk(vpn: number, write: boolean, mode: Mode): boolean {
+    const phys = this.mmu.phys;
+    const table = this.memo.table;
+    if (table >= phys.nrFrames) return false;
+    const words = phys.frameWords(table as Pfn);
+    if (words === null) return false;
+    const index = vpn & 511;
+    const lo = words[index * 2];
+    const hi = words[index * 2 + 1];
+    if (!this.leafPasses(lo, hi, write, mode)) return false;
+    return (hi & PteHi.PPN_HI_MASK) * 4194304 + (lo >>> Pte.PPN_SHIFT) < phys.nrFrames;
+  }
+
+  /**
+   * RiscvCpu.walkFast's leaf step for each page (level 0), then the Svadu A (and for a store D)
+   * write-back, and the byte. The TLB metadata: the ASID, rights, dirty when D or a store, global
+   * when G here or on a pointer above (the memo's); attributes: PBMT. Any other PTE ends the span
+   * before its page (walkFast or Mmu.walk decides it on the per-access path), as does a frame
+   * outside RAM; a store into a table the memo holds ends it after its page.
+   */
+  protected override leaves(
+    vpn: number,
+    step: number,
+    max: number,
+    write: boolean,
+    value: number,
+    off: number,
+    mode: Mode,
+    at: number,
+  ): number {
+    const mmu = this.mmu;
+    const memo = this.memo;
+    const phys = mmu.phys;
+    const nrFrames = phys.nrFrames;
+    const table = memo.table;
+    // an A/D write into a table above would drop the memo (walkFast): left to it
+    if (table >= nrFrames || memo.holds(table)) return 0;
+    const svadu = this.fmt.svadu;
+    const set = svadu ? Pte.A | (write ? Pte.D : 0) : 0;
+    const pfns = this.pfns;
+    const metas = this.metas;
+    const attrs = this.attrs;
+    const metaBase = mmu.asid | (write ? Meta.D : 0) | (memo.acc !== 0 ? Meta.G : 0);
+    let k = 0;
+    let lastIndex = 0;
+    let lastHi = 0;
+    let lastLo = 0;
+    let pa = 0;
+    let data = mmu.data;
+    let adWrites = 0;
+    for (; k < max; ) {
+      const index = (vpn + k * step) & 511; // VPN[0]
+      const words = phys.frameWords(table as Pfn); // again per page: a write may replace the copy
+      if (words === null) break;
+      const lo = words[index * 2];
+      const hi = words[index * 2 + 1];
+      if (!this.leafPasses(lo, hi, write, mode)) break;
+      const pfn = (hi & PteHi.PPN_HI_MASK) * 4194304 + (lo >>> Pte.PPN_SHIFT);
+      if (pfn >= nrFrames) break; // the data outside RAM
+      const newLo = (lo | set) >>> 0;
+      if (newLo !== lo) {
+        phys.write32(table * 4096 + index * 8, newLo);
+        adWrites++;
+      }
+      pa = pfn * 4096 + off;
+      if (write) phys.write8(pa, value);
+      else data = phys.read8(pa);
+      pfns[at + k] = pfn;
+      metas[at + k] =
+        metaBase |
+        (riscvRights(lo) << Meta.RIGHTS_SHIFT) |
+        ((lo & Pte.D) !== 0 ? Meta.D : 0) |
+        ((lo & Pte.G) !== 0 ? Meta.G : 0);
+      attrs[at + k] = (hi & PteHi.PBMT_MASK) >>> PteHi.PBMT_SHIFT;
+      lastIndex = index;
+      lastHi = hi;
+      lastLo = lo;
+      k++;
+      if (write && memo.holds(pfn)) {
+        memo.valid = false; // a store into a table above: as accessRun drops the memo
+        break;
+      }
+    }
+    if (k === 0) return 0;
+    const n = memo.count;
+    mmu.walks += k;
+    mmu.walkRefs += k * (n + 1);
+    mmu.adWrites += adWrites;
+    mmu.pa = pa as PhysAddr;
+    mmu.data = data;
+    // the walk record as the last walk leaves it (the PTEs above the leaf: the memo's walk's)
+    const rec = mmu.walkRec;
+    rec.level[n] = 0;
+    rec.index[n] = lastIndex;
+    rec.entryPa[n] = table * 4096 + lastIndex * 8;
+    rec.hi[n] = lastHi;
+    rec.lo[n] = lastLo;
+    rec.count = n + 1;
+    rec.pscLevel = -1;
+    rec.pagePfn = pfns[at + k - 1] as Pfn;
+    rec.size = 0;
+    rec.meta = metas[at + k - 1];
+    rec.attrs = attrs[at + k - 1];
+    rec.outcome = 0;
+    rec.faultKind = HwFaultKind.None;
+    rec.faultLevel = -1;
+    return k;
+  }
+}
