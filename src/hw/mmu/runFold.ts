@@ -26,9 +26,10 @@
  * which needs a walk that reads a table entry the memo holds as changed since it was kept: the memo
  * was dropped then, and accessRun drops the marks whenever it sees the memo invalid.
  */
-import type { PhysAddr, Vpn } from "../../base/units.ts";
+import type { Pfn, PhysAddr, Vpn } from "../../base/units.ts";
 import { Access, type Mode } from "../access.ts";
 import type { PhysMem } from "../PhysMem.ts";
+import { HwFaultKind } from "./PagingFormat.ts";
 import type { Tlb } from "./Tlb.ts";
 import type { WalkMemo } from "./WalkMemo.ts";
 import type { WalkRecord } from "./WalkRecord.ts";
@@ -239,6 +240,50 @@ export abstract class RunFold {
    * through, its frame in RAM), changing nothing.
    */
   protected abstract leafOk(vpn: number, write: boolean, mode: Mode): boolean;
+
+  /**
+   * The end of an architecture's `leaves` that did `k` pages (0: none): the walks, walk references
+   * (the memo's entries and the leaf, each walk) and A/D write-backs counted, the MMU's `pa` and a
+   * load's `data` the last page's, and the walk record as the last walk leaves it (the entries
+   * above the leaf: the memo's walk's; the leaf: the last page's, at `lastIndex` of `table`, its
+   * frame, metadata and attributes the span's at index `at + k - 1`). Returns k.
+   */
+  protected ended(
+    k: number,
+    adWrites: number,
+    pa: number,
+    data: number,
+    table: number,
+    lastIndex: number,
+    lastHi: number,
+    lastLo: number,
+    at: number,
+  ): number {
+    if (k === 0) return 0;
+    const mmu = this.mmu;
+    const n = this.memo.count;
+    mmu.walks += k;
+    mmu.walkRefs += k * (n + 1);
+    mmu.adWrites += adWrites;
+    mmu.pa = pa as PhysAddr;
+    mmu.data = data;
+    const rec = mmu.walkRec;
+    rec.level[n] = 0;
+    rec.index[n] = lastIndex;
+    rec.entryPa[n] = table * 4096 + lastIndex * 8;
+    rec.hi[n] = lastHi;
+    rec.lo[n] = lastLo;
+    rec.count = n + 1;
+    rec.pscLevel = -1;
+    rec.pagePfn = this.pfns[at + k - 1] as Pfn;
+    rec.size = 0;
+    rec.meta = this.metas[at + k - 1];
+    rec.attrs = this.attrs[at + k - 1];
+    rec.outcome = 0;
+    rec.faultKind = HwFaultKind.None;
+    rec.faultLevel = -1;
+    return k;
+  }
 
   /**
    * The architecture's walks of up to `max` pages vpn, vpn + step, ... from the memo's leaf table,

@@ -5,9 +5,8 @@
  * nothing like it; every PTE byte, counter and the walk record end as the walks one by one leave
  * them.
  */
-import type { Pfn, PhysAddr } from "../../../base/units.ts";
+import type { Pfn } from "../../../base/units.ts";
 import { Access, type Mode } from "../../access.ts";
-import { HwFaultKind } from "../../mmu/PagingFormat.ts";
 import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
@@ -148,29 +147,6 @@ export class X86RunFold extends RunFold {
         break;
       }
     }
-    if (k === 0) return 0;
-    const n = memo.count;
-    mmu.walks += k;
-    mmu.walkRefs += k * (n + 1);
-    mmu.adWrites += adWrites;
-    mmu.pa = pa as PhysAddr;
-    mmu.data = data;
-    // the walk record as the last walk leaves it (the entries above the leaf: the memo's walk's)
-    const rec = mmu.walkRec;
-    rec.level[n] = 0;
-    rec.index[n] = lastIndex;
-    rec.entryPa[n] = table * 4096 + lastIndex * 8;
-    rec.hi[n] = lastHi;
-    rec.lo[n] = lastLo;
-    rec.count = n + 1;
-    rec.pscLevel = -1;
-    rec.pagePfn = pfns[at + k - 1] as Pfn;
-    rec.size = 0;
-    rec.meta = metas[at + k - 1];
-    rec.attrs = attrs[at + k - 1];
-    rec.outcome = 0;
-    rec.faultKind = HwFaultKind.None;
-    rec.faultLevel = -1;
-    return k;
+    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at);
   }
 }
