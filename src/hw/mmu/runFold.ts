@@ -32,7 +32,7 @@ import type { PhysMem } from "../PhysMem.ts";
 import { HwFaultKind } from "./PagingFormat.ts";
 import type { Tlb } from "./Tlb.ts";
 import type { WalkMemo } from "./WalkMemo.ts";
-import type { WalkRecord } from "./WalkRecord.ts";
+import { WalkRecord } from "./WalkRecord.ts";
 
 /** pages of one leaf table (x86-64, arm64 4K granule, RISC-V: 512 entries) */
 const TABLE_PAGES = 512;
@@ -77,7 +77,14 @@ export abstract class RunFold {
   constructor(
     protected readonly mmu: RunFoldHost,
     protected readonly memo: WalkMemo,
+    /** the CPU's permission table (Mmu.permTable: filled in place when a control bit changes) */
+    protected readonly permTable: Uint8Array,
+    /** the CPU's walkFast into its walk record (protected there) */
+    private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
   ) {}
+
+  /** the walk without side effects that vets walkNext's page */
+  private readonly probeRec = new WalkRecord();
 
   /** whether accessRun folds (false: the per-access loop only; tests) */
   enabled = true;
@@ -233,7 +240,17 @@ export abstract class RunFold {
    * effects shows it a present 4K page in RAM the access is allowed through: true; else nothing
    * changed and false.
    */
-  protected abstract walkNext(vpn: number, write: boolean, mode: Mode): boolean;
+  protected walkNext(vpn: number, write: boolean, mode: Mode): boolean {
+    const access = write ? Access.Write : Access.Read;
+    const r = this.probeRec;
+    const mmu = this.mmu;
+    // Mmu.walk without side effects: a fault, or a page larger than 4K (a large page, an arm64
+    // block or contiguous page, a RISC-V superpage or NAPOT page) seen first
+    if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
+      return false;
+    // the same entries: walkFast walks them (it makes the same checks) or gives up having changed nothing
+    return this.walkFast(vpn, access, mode);
+  }
 
   /**
    * Whether `leaves` would do page vpn (its leaf entry a plain present 4K one the access is allowed

@@ -14,7 +14,6 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
-import { WalkRecord } from "../../mmu/WalkRecord.ts";
 import { type Arm64Format, ArmAttr, armRights, Desc, DescHi } from "./format.ts";
 
 /** the walk record's attributes of a 4K page: its Arm level (3) in ArmAttr.LEVEL */
@@ -25,26 +24,10 @@ export class Arm64RunFold extends RunFold {
     mmu: RunFoldHost,
     memo: WalkMemo,
     private readonly fmt: Arm64Format,
-    /** the CPU's permission table (Mmu.permTable: filled in place when PAN or WXN change) */
-    private readonly permTable: Uint8Array,
-    /** the CPU's walkFast into its walk record (protected there) */
-    private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
+    permTable: Uint8Array,
+    walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
   ) {
-    super(mmu, memo);
-  }
-
-  /** the walk without side effects that vets walkNext's page */
-  private readonly probeRec = new WalkRecord();
-
-  protected override walkNext(vpn: number, write: boolean, mode: Mode): boolean {
-    const access = write ? Access.Write : Access.Read;
-    const r = this.probeRec;
-    const mmu = this.mmu;
-    // Mmu.walk without side effects: a fault, a block or a contiguous page (size 4) seen first
-    if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
-      return false;
-    // the same descriptors: walkFast walks them (it makes the same checks) or gives up unchanged
-    return this.walkFast(vpn, access, mode);
+    super(mmu, memo, permTable, walkFast);
   }
 
   /**

@@ -14,7 +14,6 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
-import { WalkRecord } from "../../mmu/WalkRecord.ts";
 import { Pte, PteHi, type RiscvFormat, riscvRights } from "./format.ts";
 
 export class RiscvRunFold extends RunFold {
@@ -22,26 +21,10 @@ export class RiscvRunFold extends RunFold {
     mmu: RunFoldHost,
     memo: WalkMemo,
     private readonly fmt: RiscvFormat,
-    /** the CPU's permission table (Mmu.permTable: filled in place when SUM or MXR change) */
-    private readonly permTable: Uint8Array,
-    /** the CPU's walkFast into its walk record (protected there) */
-    private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
+    permTable: Uint8Array,
+    walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
   ) {
-    super(mmu, memo);
-  }
-
-  /** the walk without side effects that vets walkNext's page */
-  private readonly probeRec = new WalkRecord();
-
-  protected override walkNext(vpn: number, write: boolean, mode: Mode): boolean {
-    const access = write ? Access.Write : Access.Read;
-    const r = this.probeRec;
-    const mmu = this.mmu;
-    // Mmu.walk without side effects: a fault or a superpage / NAPOT page seen first
-    if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
-      return false;
-    // the same PTEs: walkFast walks them or gives up having changed nothing
-    return this.walkFast(vpn, access, mode);
+    super(mmu, memo, permTable, walkFast);
   }
 
   /** Whether leaves' checks pass on PTE (lo, hi) for the access: step 3 to step 7 as walkFast makes them. */

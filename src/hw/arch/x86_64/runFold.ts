@@ -10,7 +10,6 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
-import { WalkRecord } from "../../mmu/WalkRecord.ts";
 import { type X86_64Format, X86Attr } from "./format.ts";
 import { Pte, PteHi } from "./pte.ts";
 import { Rights, X86_CANONICAL } from "./rights.ts";
@@ -20,26 +19,10 @@ export class X86RunFold extends RunFold {
     mmu: RunFoldHost,
     memo: WalkMemo,
     private readonly fmt: X86_64Format,
-    /** the CPU's permission table (Mmu.permTable: filled in place when a control bit changes) */
-    private readonly permTable: Uint8Array,
-    /** the CPU's walkFast into its walk record (protected there) */
-    private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
+    permTable: Uint8Array,
+    walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
   ) {
-    super(mmu, memo);
-  }
-
-  /** the walk without side effects that vets walkNext's page */
-  private readonly probeRec = new WalkRecord();
-
-  protected override walkNext(vpn: number, write: boolean, mode: Mode): boolean {
-    const access = write ? Access.Write : Access.Read;
-    const r = this.probeRec;
-    const mmu = this.mmu;
-    // Mmu.walk without side effects: the entries walkFast reads, and a fault or large page seen first
-    if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
-      return false;
-    // the same entries: walkFast walks them or gives up having changed nothing (a table entry with A clear)
-    return this.walkFast(vpn, access, mode);
+    super(mmu, memo, permTable, walkFast);
   }
 
   protected override leafOk(vpn: number, write: boolean, mode: Mode): boolean {
