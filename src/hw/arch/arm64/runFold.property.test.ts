@@ -13,20 +13,27 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { pfnToPa, toPfn, toVpn } from "../../../base/units.ts";
+import { pfnToPa, toVpn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
-import { mmuCounters, mmuState, walkRecord } from "../../mmu/fastMiss.testkit.ts";
+import {
+  type CommonOp,
+  commonOpArbs,
+  DATA,
+  expectFoldAgrees,
+  expectRunsAgree,
+  type FoldTwin,
+  NP,
+  RAM_FRAMES,
+  RunArea,
+  stopRun,
+  stopRunArb,
+} from "../../mmu/runFold.testkit.ts";
 import { type Arm64Cpu, TTBR1_VPN } from "./Cpu.ts";
 import { Desc, DescHi } from "./format.ts";
 import { bareArm64 } from "./testkit.ts";
 
-/** the run area: 4 leaf tables' worth of pages, 1024 of them below an L0 entry's boundary */
-const NP = 2048;
+/** the run area: from R, 1024 pages below an L0 entry's boundary */
 const L0_PAGES = 2 ** 27;
-/** data frames: page p's at DATA + p; a 2M chunk's at BIG + 512 * chunk */
-const DATA = 0x1000;
-const BIG = 0x2000;
-const RAM_FRAMES = 16384;
 
 type Flags = {
   writable: boolean;
@@ -38,21 +45,9 @@ type Flags = {
   accessed: boolean;
   attrIndx: number;
 };
+/** a run's mode is its exception level */
 type Op =
-  | {
-      op: "run";
-      page: number;
-      count: number;
-      step: number;
-      off: number;
-      access: Access;
-      value: number;
-      el: 0 | 1;
-    }
-  | ({ op: "map"; page: number; frame: number } & Flags)
-  | { op: "unmap"; page: number }
-  | ({ op: "mapEvery"; page: number; len: number; every: number; unmap: boolean } & Flags)
-  | { op: "touch"; page: number; access: Access }
+  | CommonOp<Flags, 0 | 1>
   | { op: "age"; page: number; clean: boolean }
   | { op: "poison"; page: number; kind: number }
   | { op: "tableBits"; page: number; level: number; bits: number }
@@ -84,54 +79,7 @@ const rwFlags: Flags = {
 };
 const w = <T>(arbitrary: fc.Arbitrary<T>, weight: number) => ({ arbitrary, weight });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  w(
-    fc.record({
-      op: fc.constant("run" as const),
-      page: pageArb,
-      count: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 3000 })),
-      step: fc.constantFrom(1, 1, 1, 1, 2, 3, 7),
-      off: fc.constantFrom(0, 8, 0x123, 0xfff),
-      access: fc.constantFrom(Access.Write, Access.Read, Access.Read),
-      value: fc.nat(255),
-      el: fc.constantFrom(0 as const, 0 as const, 0 as const, 1 as const),
-    }),
-    10,
-  ),
-  w(
-    fc.record({
-      op: fc.constant("map" as const),
-      page: pageArb,
-      // its own frame, another data frame, a page table's, or one outside RAM
-      frame: fc.oneof(
-        fc.integer({ min: DATA, max: DATA + NP - 1 }),
-        fc.integer({ min: 256, max: 270 }),
-        fc.constant(RAM_FRAMES + 5),
-      ),
-      ...flagsArb,
-    }),
-    3,
-  ),
-  w(fc.record({ op: fc.constant("unmap" as const), page: pageArb }), 2),
-  w(
-    fc.record({
-      op: fc.constant("mapEvery" as const),
-      page: pageArb,
-      len: fc.integer({ min: 1, max: 300 }),
-      every: fc.integer({ min: 1, max: 9 }),
-      unmap: fc.constantFrom(false, false, false, true),
-      ...flagsArb,
-      nx: fc.boolean(),
-    }),
-    4,
-  ),
-  w(
-    fc.record({
-      op: fc.constant("touch" as const),
-      page: pageArb,
-      access: fc.constantFrom(Access.Read, Access.Write),
-    }),
-    6,
-  ),
+  ...commonOpArbs<Flags, 0 | 1>(flagsArb, fc.constantFrom(0 as const, 0 as const, 0 as const, 1 as const)),
   w(fc.record({ op: fc.constant("age" as const), page: pageArb, clean: fc.boolean() }), 2),
   // kind 0: output address bit 47 (beyond 40 bits); 1: bits[1:0] = 01 (reserved at L3); 2: the
   // Contiguous bit toggled (a 64K translation); 3: the Contiguous bit on 16 aligned pages
@@ -171,14 +119,14 @@ const halves = (vpn: number) => {
   };
 };
 
-interface Twin {
-  cpu: Arm64Cpu;
-  tables: () => [number, number];
-  apply(o: Op): string;
-}
-
 /** One machine: the run area (TTBR1's range when `high`) mapped, chunk c of 512 pages a 2M block where big[c]. */
-function machine(tlb: string, big: boolean[], high: boolean, fold: boolean, ramFrames = RAM_FRAMES): Twin {
+function machine(
+  tlb: string,
+  big: boolean[],
+  high: boolean,
+  fold: boolean,
+  ramFrames = RAM_FRAMES,
+): FoldTwin<Op> & { cpu: Arm64Cpu } {
   const { cpu, mapper, root0, root1, frames, m } = bareArm64({
     tlb,
     ramBytes: ramFrames * 4096,
@@ -188,41 +136,23 @@ function machine(tlb: string, big: boolean[], high: boolean, fold: boolean, ramF
   cpu.setTcr({ a1: true, ha: true, hd: true });
   const R = (high ? TTBR1_VPN : 0) + L0_PAGES - 1024;
   const root = high ? root1 : root0;
-  const rw = { writable: true, user: true, dbm: true };
-  const isBig = (p: number) => big[p >> 9];
-  for (let c = 0; c < big.length; c++)
-    if (big[c]) mapper.map(root, toVpn(R + 512 * c), toPfn(BIG + 512 * c), 1, rw);
-  for (let p = 0; p < NP; p++) if (!isBig(p)) mapper.map(root, toVpn(R + p), toPfn(DATA + p), 0, rw);
+  const area = new RunArea(mapper, root, R, big, { writable: true, user: true, dbm: true });
+  const isBig = (p: number) => area.isBig(p);
   cpu.el = 0;
   const leaf = (page: number) => (isBig(page) ? null : mapper.entryAt(root, toVpn(R + page), 0));
   const apply = (o: Op): string => {
     switch (o.op) {
       case "run": {
-        cpu.el = o.el;
-        const count = Math.min(o.count, Math.floor((NP + 600 - o.page - 1) / o.step) + 1);
+        cpu.el = o.mode;
         const { hi, lo } = halves(R + o.page);
-        const done = cpu.accessRun(hi, lo + o.off, count, o.step * 4096, o.access, o.value);
+        const done = cpu.accessRun(hi, lo + o.off, area.count(o), o.step * 4096, o.access, o.value);
         cpu.el = 0;
         return `${done}:${cpu.runOutcome}:${cpu.pa}:${cpu.data}:${cpu.faultKind}:${cpu.faultLevel}:${cpu.esr}:${cpu.farHi}:${cpu.farLo}`;
       }
-      case "map": {
-        if (isBig(o.page)) return "";
-        mapper.unmap(root, toVpn(R + o.page));
-        const { frame, page: _p, op: _o, ...flags } = o;
-        return String(mapper.map(root, toVpn(R + o.page), toPfn(frame), 0, flags).ok);
-      }
+      case "map":
       case "unmap":
-        if (!isBig(o.page)) mapper.unmap(root, toVpn(R + o.page));
-        return "";
-      case "mapEvery": {
-        const { page, len, every, unmap, op: _o, ...flags } = o;
-        for (let p = page; p < Math.min(page + len, NP); p += every) {
-          if (isBig(p)) continue;
-          mapper.unmap(root, toVpn(R + p));
-          if (!unmap) mapper.map(root, toVpn(R + p), toPfn(DATA + p), 0, flags);
-        }
-        return "";
-      }
+      case "mapEvery":
+        return area.apply(o)!;
       case "touch": {
         const { hi, lo } = halves(R + o.page);
         return String(o.access === Access.Write ? cpu.store8(hi, lo, 7) : cpu.load8(hi, lo));
@@ -279,58 +209,18 @@ function machine(tlb: string, big: boolean[], high: boolean, fold: boolean, ramF
   return { cpu, tables: () => [256, frames.next], apply };
 }
 
-/** Everything both must agree on, with the data frames' bytes. */
-function state(t: Twin): unknown {
-  const data: number[] = [];
-  for (let f = DATA; f < BIG + 2048; f += 1) {
-    const words = t.cpu.phys.frameWords(toPfn(f));
-    data.push(words === null ? 0 : words.reduce((a, x, i) => (a * 31 + x + i) % 1000000007, 0));
-  }
-  return {
-    ...mmuState(t.cpu, t.tables()),
-    data,
-    faults: { ...t.cpu.faultsByKind },
-    stray: t.cpu.phys.strayAccesses,
-  };
-}
-
 describe("runFold against accessRun's per-access loop, arm64 (fast-check)", () => {
   for (const tlb of ["skylake", "tiny", "16x4,64x8"])
     it(`every run's outcome, counter, walk record, TLB entry and frame byte agrees (tlb=${tlb})`, () => {
-      let folded = 0;
-      let spans = 0;
-      const same = (what: string, x: unknown, y: unknown) => {
-        if (JSON.stringify(x) !== JSON.stringify(y)) expect(x, what).toEqual(y);
-      };
-      fc.assert(
-        fc.property(
+      expectFoldAgrees({
+        setup: fc.tuple(
           fc.array(fc.constantFrom(false, false, false, true), { minLength: 4, maxLength: 4 }),
           fc.constantFrom(false, false, true),
-          fc.array(opArb, { minLength: 10, maxLength: 40 }),
-          (big, high, ops) => {
-            const a = machine(tlb, big, high, true);
-            const b = machine(tlb, big, high, false);
-            for (let i = 0; i < ops.length; i++) {
-              const ra = a.apply(ops[i]);
-              const rb = b.apply(ops[i]);
-              if (ra !== rb) expect(ra, `op ${i} ${JSON.stringify(ops[i])}`).toBe(rb);
-              if (ops[i].op === "run") {
-                same(`counters after op ${i}`, mmuCounters(a.cpu), mmuCounters(b.cpu));
-                same(`walk record after op ${i}`, walkRecord(a.cpu), walkRecord(b.cpu));
-              }
-              if (i % 6 === 5) same(`state after op ${i}`, state(a), state(b));
-            }
-            same("state at the end", state(a), state(b));
-            folded += a.cpu.runFold!.pages;
-            spans += a.cpu.runFold!.spans;
-            expect(b.cpu.runFold!.pages).toBe(0);
-          },
         ),
-        { numRuns: 40, seed: 0xa64f01d + tlb.length },
-      );
-      // the fold ran, over many spans
-      expect(spans).toBeGreaterThan(100);
-      expect(folded).toBeGreaterThan(20000);
+        ops: opArb,
+        machine: ([big, high], fold) => machine(tlb, big, high, fold),
+        seed: 0xa64f01d + tlb.length,
+      });
     });
 });
 
@@ -349,15 +239,7 @@ describe("runFold's leaf checks page by page, arm64 (fast-check)", () => {
         fc.integer({ min: 1, max: 60 }),
         fc.record({ ha: fc.boolean(), hd: fc.boolean() }),
         fc.record({ pan: fc.boolean(), wxn: fc.boolean() }),
-        fc.array(
-          fc.record({
-            page: fc.nat(700),
-            count: fc.integer({ min: 1, max: 900 }),
-            write: fc.boolean(),
-            el: fc.constantFrom(0 as const, 0 as const, 1 as const),
-          }),
-          { minLength: 1, maxLength: 6 },
-        ),
+        stopRunArb(fc.constantFrom(0 as const, 0 as const, 1 as const)),
         (pattern, spacing, tcr, pan, runs) => {
           const twins = [true, false].map((fold) => {
             const t = machine("skylake", [false, false, false, false], false, fold);
@@ -372,25 +254,7 @@ describe("runFold's leaf checks page by page, arm64 (fast-check)", () => {
             }
             return t;
           });
-          for (const r of runs) {
-            const o: Op = {
-              op: "run",
-              page: r.page,
-              count: r.count,
-              step: 1,
-              off: 0x10,
-              access: r.write ? Access.Write : Access.Read,
-              value: 9,
-              el: r.el,
-            };
-            const [ra, rb] = twins.map((t) => t.apply(o));
-            expect(ra).toBe(rb);
-            expect(walkRecord(twins[0].cpu)).toEqual(walkRecord(twins[1].cpu));
-            expect(mmuCounters(twins[0].cpu)).toEqual(mmuCounters(twins[1].cpu));
-            if (twins[0].cpu.runOutcome !== 0 && twins[0].cpu.runFold!.pages > 0) stops++;
-          }
-          const [sa, sb] = twins.map((t) => state(t));
-          expect(sa).toEqual(sb);
+          stops += expectRunsAgree<Op>(twins, runs.map(stopRun));
         },
       ),
       { numRuns: 150, seed: 0x1eaf64 },
@@ -422,24 +286,11 @@ describe("runFold and an output address above TCR_EL1.IPS's size inside RAM, arm
               }
             return t;
           });
-          for (const r of runs) {
-            const o: Op = {
-              op: "run",
-              page: r.page,
-              count: r.count,
-              step: 1,
-              off: 0x10,
-              access: r.write ? Access.Write : Access.Read,
-              value: 9,
-              el: 0,
-            };
-            const [ra, rb] = twins.map((t) => t.apply(o));
-            expect(ra).toBe(rb);
-            expect(mmuCounters(twins[0].cpu)).toEqual(mmuCounters(twins[1].cpu));
-            if (twins[0].cpu.faultsByKind.addressSize > 0 && twins[0].cpu.runFold!.pages > 0) stops++;
-          }
-          const [sa, sb] = twins.map((t) => state(t));
-          expect(sa).toEqual(sb);
+          stops += expectRunsAgree<Op>(
+            twins,
+            runs.map((r) => stopRun({ ...r, mode: 0 as const })),
+            (cpu) => (cpu as Arm64Cpu).faultsByKind.addressSize > 0,
+          );
         },
       ),
       { numRuns: 40, seed: 0x1a5 },

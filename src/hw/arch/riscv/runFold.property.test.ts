@@ -8,23 +8,32 @@
  * or outside RAM, scattered single accesses, ASID switches with and without SFENCE.VMA, SFENCE.VMA
  * of a page, Svadu on and off, sstatus.SUM/MXR; skylake, tiny and small TLBs. After every run: the
  * count, outcome, counters and walk record; every few ops every TLB entry in order, and the bytes
- * of every table and data frame.
+ * of every table and data frame. And runs over a pattern of leaf flags stop where the per-access
+ * loop faults.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { pfnToPa, toPfn, toVpn } from "../../../base/units.ts";
+import { pfnToPa, toVpn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
-import { mmuCounters, mmuState, walkRecord } from "../../mmu/fastMiss.testkit.ts";
+import {
+  type CommonOp,
+  commonOpArbs,
+  DATA,
+  expectFoldAgrees,
+  expectRunsAgree,
+  type FoldTwin,
+  NP,
+  RAM_FRAMES,
+  RunArea,
+  stopRun,
+  stopRunArb,
+} from "../../mmu/runFold.testkit.ts";
 import type { RiscvCpu } from "./Cpu.ts";
 import { Pte, PteHi } from "./format.ts";
 import { bareRiscv } from "./testkit.ts";
 
-const NP = 2048;
 /** the run area: 1024 pages below a level-3 PTE's boundary (512 GiB) */
 const R = 2 ** 27 - 1024;
-const DATA = 0x1000;
-const BIG = 0x2000;
-const RAM_FRAMES = 16384;
 
 type Flags = {
   writable: boolean;
@@ -35,21 +44,9 @@ type Flags = {
   dirty: boolean;
   pbmt: number;
 };
+/** a run's mode is U (true) or S */
 type Op =
-  | {
-      op: "run";
-      page: number;
-      count: number;
-      step: number;
-      off: number;
-      access: Access;
-      value: number;
-      user: boolean;
-    }
-  | ({ op: "map"; page: number; frame: number } & Flags)
-  | { op: "unmap"; page: number }
-  | ({ op: "mapEvery"; page: number; len: number; every: number; unmap: boolean } & Flags)
-  | { op: "touch"; page: number; access: Access }
+  | CommonOp<Flags, boolean>
   | { op: "age"; page: number; dirtyToo: boolean }
   | { op: "poison"; page: number; kind: number }
   | { op: "globalAbove"; page: number; on: boolean }
@@ -70,53 +67,7 @@ const flagsArb = {
 const pageArb = fc.nat(NP - 1);
 const w = <T>(arbitrary: fc.Arbitrary<T>, weight: number) => ({ arbitrary, weight });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  w(
-    fc.record({
-      op: fc.constant("run" as const),
-      page: pageArb,
-      count: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 3000 })),
-      step: fc.constantFrom(1, 1, 1, 1, 2, 3, 7),
-      off: fc.constantFrom(0, 8, 0x123, 0xfff),
-      access: fc.constantFrom(Access.Write, Access.Read, Access.Read),
-      value: fc.nat(255),
-      user: fc.constantFrom(true, true, true, false),
-    }),
-    10,
-  ),
-  w(
-    fc.record({
-      op: fc.constant("map" as const),
-      page: pageArb,
-      frame: fc.oneof(
-        fc.integer({ min: DATA, max: DATA + NP - 1 }),
-        fc.integer({ min: 256, max: 270 }),
-        fc.constant(RAM_FRAMES + 5),
-      ),
-      ...flagsArb,
-    }),
-    3,
-  ),
-  w(fc.record({ op: fc.constant("unmap" as const), page: pageArb }), 2),
-  w(
-    fc.record({
-      op: fc.constant("mapEvery" as const),
-      page: pageArb,
-      len: fc.integer({ min: 1, max: 300 }),
-      every: fc.integer({ min: 1, max: 9 }),
-      unmap: fc.constantFrom(false, false, false, true),
-      ...flagsArb,
-      nx: fc.boolean(),
-    }),
-    4,
-  ),
-  w(
-    fc.record({
-      op: fc.constant("touch" as const),
-      page: pageArb,
-      access: fc.constantFrom(Access.Read, Access.Write),
-    }),
-    6,
-  ),
+  ...commonOpArbs<Flags, boolean>(flagsArb, fc.constantFrom(true, true, true, false)),
   w(fc.record({ op: fc.constant("age" as const), page: pageArb, dirtyToo: fc.boolean() }), 2),
   // kind 0: a reserved bit (60:54); 1: W without R; 2: the Svnapot N bit toggled; 3: PBMT = 3
   w(fc.record({ op: fc.constant("poison" as const), page: pageArb, kind: fc.nat(3) }), 2),
@@ -130,34 +81,24 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 const hiOf = (vpn: number) => Math.floor(vpn / 1048576);
 const loOf = (vpn: number) => (vpn % 1048576) * 4096;
 
-interface Twin {
-  cpu: RiscvCpu;
-  tables: () => [number, number];
-  apply(o: Op): string;
-}
-
-function machine(tlb: string, big: boolean[], fold: boolean): Twin {
+function machine(tlb: string, big: boolean[], fold: boolean): FoldTwin<Op> & { cpu: RiscvCpu } {
   const { cpu, mapper, root, frames, m } = bareRiscv(
     { tlb, ramBytes: RAM_FRAMES * 4096, vaBits: 48, svadu: true, svnapot: true, svpbmt: true },
     1,
   );
   cpu.runFold!.enabled = fold;
-  const rw = { writable: true, user: true };
-  const isBig = (p: number) => big[p >> 9];
-  for (let c = 0; c < big.length; c++)
-    if (big[c]) mapper.map(root, toVpn(R + 512 * c), toPfn(BIG + 512 * c), 1, rw);
-  for (let p = 0; p < NP; p++) if (!isBig(p)) mapper.map(root, toVpn(R + p), toPfn(DATA + p), 0, rw);
+  const area = new RunArea(mapper, root, R, big);
+  const isBig = (p: number) => area.isBig(p);
   cpu.setUserMode(true);
   const leaf = (page: number) => (isBig(page) ? null : mapper.entryAt(root, toVpn(R + page), 0));
   const apply = (o: Op): string => {
     switch (o.op) {
       case "run": {
-        cpu.setUserMode(o.user);
-        const count = Math.min(o.count, Math.floor((NP + 600 - o.page - 1) / o.step) + 1);
+        cpu.setUserMode(o.mode);
         const done = cpu.accessRun(
           hiOf(R + o.page),
           loOf(R + o.page) + o.off,
-          count,
+          area.count(o),
           o.step * 4096,
           o.access,
           o.value,
@@ -165,24 +106,10 @@ function machine(tlb: string, big: boolean[], fold: boolean): Twin {
         cpu.setUserMode(true);
         return `${done}:${cpu.runOutcome}:${cpu.pa}:${cpu.data}:${cpu.faultKind}:${cpu.faultLevel}:${cpu.scause}:${cpu.stvalHi}:${cpu.stvalLo}`;
       }
-      case "map": {
-        if (isBig(o.page)) return "";
-        mapper.unmap(root, toVpn(R + o.page));
-        const { frame, page: _p, op: _o, ...flags } = o;
-        return String(mapper.map(root, toVpn(R + o.page), toPfn(frame), 0, flags).ok);
-      }
+      case "map":
       case "unmap":
-        if (!isBig(o.page)) mapper.unmap(root, toVpn(R + o.page));
-        return "";
-      case "mapEvery": {
-        const { page, len, every, unmap, op: _o, ...flags } = o;
-        for (let p = page; p < Math.min(page + len, NP); p += every) {
-          if (isBig(p)) continue;
-          mapper.unmap(root, toVpn(R + p));
-          if (!unmap) mapper.map(root, toVpn(R + p), toPfn(DATA + p), 0, flags);
-        }
-        return "";
-      }
+      case "mapEvery":
+        return area.apply(o)!;
       case "touch": {
         const vpn = R + o.page;
         return String(
@@ -229,49 +156,53 @@ function machine(tlb: string, big: boolean[], fold: boolean): Twin {
   return { cpu, tables: () => [256, frames.next], apply };
 }
 
-function state(t: Twin): unknown {
-  const data: number[] = [];
-  for (let f = DATA; f < BIG + 2048; f += 1) {
-    const words = t.cpu.phys.frameWords(toPfn(f));
-    data.push(words === null ? 0 : words.reduce((a, x, i) => (a * 31 + x + i) % 1000000007, 0));
-  }
-  return { ...mmuState(t.cpu, t.tables()), data, stray: t.cpu.phys.strayAccesses };
-}
-
 describe("runFold against accessRun's per-access loop, RISC-V (fast-check)", () => {
   for (const tlb of ["skylake", "tiny", "16x4,64x8"])
     it(`every run's outcome, counter, walk record, TLB entry and frame byte agrees (tlb=${tlb})`, () => {
-      let folded = 0;
-      let spans = 0;
-      const same = (what: string, x: unknown, y: unknown) => {
-        if (JSON.stringify(x) !== JSON.stringify(y)) expect(x, what).toEqual(y);
-      };
-      fc.assert(
-        fc.property(
-          fc.array(fc.constantFrom(false, false, false, true), { minLength: 4, maxLength: 4 }),
-          fc.array(opArb, { minLength: 10, maxLength: 40 }),
-          (big, ops) => {
-            const a = machine(tlb, big, true);
-            const b = machine(tlb, big, false);
-            for (let i = 0; i < ops.length; i++) {
-              const ra = a.apply(ops[i]);
-              const rb = b.apply(ops[i]);
-              if (ra !== rb) expect(ra, `op ${i} ${JSON.stringify(ops[i])}`).toBe(rb);
-              if (ops[i].op === "run") {
-                same(`counters after op ${i}`, mmuCounters(a.cpu), mmuCounters(b.cpu));
-                same(`walk record after op ${i}`, walkRecord(a.cpu), walkRecord(b.cpu));
-              }
-              if (i % 6 === 5) same(`state after op ${i}`, state(a), state(b));
-            }
-            same("state at the end", state(a), state(b));
-            folded += a.cpu.runFold!.pages;
-            spans += a.cpu.runFold!.spans;
-            expect(b.cpu.runFold!.pages).toBe(0);
-          },
-        ),
-        { numRuns: 40, seed: 0x5c0f01d + tlb.length },
-      );
-      expect(spans).toBeGreaterThan(100);
-      expect(folded).toBeGreaterThan(20000);
+      expectFoldAgrees({
+        setup: fc.array(fc.constantFrom(false, false, false, true), { minLength: 4, maxLength: 4 }),
+        ops: opArb,
+        machine: (big, fold) => machine(tlb, big, fold),
+        seed: 0x5c0f01d + tlb.length,
+      });
     });
+});
+
+describe("runFold's leaf checks page by page, RISC-V (fast-check)", () => {
+  it("stops where the per-access loop faults: every PTE bit, Svadu, SUM, MXR, U and S mode, reads and writes", () => {
+    let stops = 0;
+    const flagArb = fc.record({
+      ...flagsArb,
+      nx: fc.boolean(),
+      present: fc.constantFrom(true, true, true, false),
+      poison: fc.constantFrom(-1, -1, -1, -1, 0, 1, 2, 3),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(flagArb, { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.boolean(),
+        fc.record({ sum: fc.boolean(), mxr: fc.boolean() }),
+        stopRunArb(fc.constantFrom(true, true, false)),
+        (pattern, spacing, svadu, sum, runs) => {
+          const twins = [true, false].map((fold) => {
+            const t = machine("skylake", [false, false, false, false], fold);
+            t.apply({ op: "svadu", on: svadu });
+            t.apply({ op: "sum", ...sum });
+            // page p (p % spacing === 0) gets pattern[(p / spacing) % length]'s flags
+            for (let p = 0; p < NP; p += spacing) {
+              const { present, poison, ...flags } = pattern[(p / spacing) % pattern.length];
+              t.apply({ op: "unmap", page: p });
+              if (present) t.apply({ op: "map", page: p, frame: DATA + p, ...flags });
+              if (present && poison >= 0) t.apply({ op: "poison", page: p, kind: poison });
+            }
+            return t;
+          });
+          stops += expectRunsAgree<Op>(twins, runs.map(stopRun));
+        },
+      ),
+      { numRuns: 150, seed: 0x1eaf5c },
+    );
+    expect(stops).toBeGreaterThan(50);
+  });
 });

@@ -14,38 +14,33 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { toPfn, toVpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
-import { mmuCounters, mmuState, walkRecord } from "../../mmu/fastMiss.testkit.ts";
+import {
+  type CommonOp,
+  commonOpArbs,
+  DATA,
+  expectFoldAgrees,
+  expectRunsAgree,
+  type FoldTwin,
+  NP,
+  RAM_FRAMES,
+  RunArea,
+  stopRun,
+  stopRunArb,
+} from "../../mmu/runFold.testkit.ts";
 import { WalkRecord } from "../../mmu/WalkRecord.ts";
 import type { Cpu } from "./Cpu.ts";
 import { Pte } from "./pte.ts";
 import { bareMachine } from "./testkit.ts";
 
-/** the run area: 4 leaf tables' worth of pages from R (a PML4 entry's boundary 1024 pages in) */
-const NP = 2048;
+/** the run area: from R, a PML4 entry's boundary 1024 pages in */
 const R = 0x7f0000000 - 1024;
-/** data frames: page p's at DATA + p; a 2M chunk's at BIG + 512 * chunk */
-const DATA = 0x1000;
-const BIG = 0x2000;
 /** a 1G page elsewhere (its frames outside RAM: loads only, stray reads counted) */
 const GIG = 262144 * 5;
-const RAM_FRAMES = 16384;
 
 type Flags = { writable: boolean; user: boolean; nx: boolean; global: boolean; pkey: number; pcd: boolean };
+/** a run's mode is its CPL */
 type Op =
-  | {
-      op: "run";
-      page: number;
-      count: number;
-      step: number;
-      off: number;
-      access: Access;
-      value: number;
-      cpl: 0 | 3;
-    }
-  | ({ op: "map"; page: number; frame: number } & Flags)
-  | { op: "unmap"; page: number }
-  | ({ op: "mapEvery"; page: number; len: number; every: number; unmap: boolean } & Flags)
-  | { op: "touch"; page: number; access: Access }
+  | CommonOp<Flags, 0 | 3>
   | { op: "gig"; piece: number }
   | { op: "age"; page: number; level: number }
   | { op: "cr3"; pcid: number; noFlush: boolean }
@@ -62,56 +57,9 @@ const flagsArb = {
   pcd: fc.constantFrom(false, false, false, true),
 };
 const pageArb = fc.nat(NP - 1);
+const cplArb = fc.constantFrom(3 as const, 3 as const, 3 as const, 0 as const);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  {
-    arbitrary: fc.record({
-      op: fc.constant("run" as const),
-      page: pageArb,
-      count: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 3000 })),
-      step: fc.constantFrom(1, 1, 1, 1, 2, 3, 7),
-      off: fc.constantFrom(0, 8, 0x123, 0xfff),
-      access: fc.constantFrom(Access.Write, Access.Read, Access.Read),
-      value: fc.nat(255),
-      cpl: fc.constantFrom(3 as const, 3 as const, 3 as const, 0 as const),
-    }),
-    weight: 10,
-  },
-  {
-    arbitrary: fc.record({
-      op: fc.constant("map" as const),
-      page: pageArb,
-      // its own frame, another data frame, a page table's, or one outside RAM
-      frame: fc.oneof(
-        fc.integer({ min: DATA, max: DATA + NP - 1 }),
-        fc.integer({ min: 256, max: 270 }),
-        fc.constant(RAM_FRAMES + 5),
-      ),
-      ...flagsArb,
-    }),
-    weight: 3,
-  },
-  { arbitrary: fc.record({ op: fc.constant("unmap" as const), page: pageArb }), weight: 2 },
-  {
-    // every `every`-th page of a stretch remapped (its own frame) with the flags, or unmapped
-    arbitrary: fc.record({
-      op: fc.constant("mapEvery" as const),
-      page: pageArb,
-      len: fc.integer({ min: 1, max: 300 }),
-      every: fc.integer({ min: 1, max: 9 }),
-      unmap: fc.constantFrom(false, false, false, true),
-      ...flagsArb,
-      nx: fc.boolean(),
-    }),
-    weight: 4,
-  },
-  {
-    arbitrary: fc.record({
-      op: fc.constant("touch" as const),
-      page: pageArb,
-      access: fc.constantFrom(Access.Read, Access.Write),
-    }),
-    weight: 6,
-  },
+  ...commonOpArbs<Flags, 0 | 3>(flagsArb, cplArb),
   { arbitrary: fc.record({ op: fc.constant("gig" as const), piece: fc.nat(1000) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant("age" as const), page: pageArb, level: fc.nat(3) }), weight: 2 },
   {
@@ -136,24 +84,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 const hiOf = (vpn: number) => Math.floor(vpn / 1048576);
 const loOf = (vpn: number) => (vpn % 1048576) * 4096;
 
-interface Twin {
-  cpu: Cpu;
-  tables: () => [number, number];
-  apply(o: Op): string;
-}
-
 /** One machine: the run area mapped (chunk c of 512 pages a 2M page where big[c]), a 1G page elsewhere. */
-function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): Twin {
+function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): FoldTwin<Op> & { cpu: Cpu } {
   const { cpu, mapper, root, frames } = bareMachine({ tlb, ramBytes: RAM_FRAMES * 4096 });
   cpu.runFold!.enabled = fold;
   cpu.movToCr4({ pcide: true, pge: true });
   cpu.setNxe(nxe); // off: an XD bit is reserved (SDM §4.5), a fault of its own
-  const rw = { writable: true, user: true };
-  const isBig = (p: number) => big[p >> 9]; // R is 512-aligned: chunk c is one leaf table's pages
-  for (let c = 0; c < big.length; c++)
-    if (big[c]) mapper.map(root, toVpn(R + 512 * c), toPfn(BIG + 512 * c), 1, rw);
-  for (let p = 0; p < NP; p++) if (!isBig(p)) mapper.map(root, toVpn(R + p), toPfn(DATA + p), 0, rw);
-  mapper.map(root, toVpn(GIG), toPfn(GIG), 2, { ...rw, writable: false });
+  const area = new RunArea(mapper, root, R, big);
+  mapper.map(root, toVpn(GIG), toPfn(GIG), 2, { writable: false, user: true });
   cpu.setUserMode(true);
   let pcid = 0;
   const walkOf = (vpn: number) => {
@@ -164,12 +102,11 @@ function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): Twin
   const apply = (o: Op): string => {
     switch (o.op) {
       case "run": {
-        cpu.setUserMode(o.cpl === 3);
-        const count = Math.min(o.count, Math.floor((NP + 600 - o.page - 1) / o.step) + 1);
+        cpu.setUserMode(o.mode === 3);
         const done = cpu.accessRun(
           hiOf(R + o.page),
           loOf(R + o.page) + o.off,
-          count,
+          area.count(o),
           o.step * 4096,
           o.access,
           o.value,
@@ -177,24 +114,10 @@ function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): Twin
         cpu.setUserMode(true);
         return `${done}:${cpu.runOutcome}:${cpu.pa}:${cpu.data}:${cpu.faultKind}:${cpu.faultLevel}:${cpu.cr2Lo}:${cpu.errorCode}`;
       }
-      case "map": {
-        if (isBig(o.page)) return "";
-        mapper.unmap(root, toVpn(R + o.page));
-        const { frame, page: _p, op: _o, ...flags } = o;
-        return String(mapper.map(root, toVpn(R + o.page), toPfn(frame), 0, flags).ok);
-      }
+      case "map":
       case "unmap":
-        if (!isBig(o.page)) mapper.unmap(root, toVpn(R + o.page));
-        return "";
-      case "mapEvery": {
-        const { page, len, every, unmap, op: _o, ...flags } = o;
-        for (let p = page; p < Math.min(page + len, NP); p += every) {
-          if (isBig(p)) continue;
-          mapper.unmap(root, toVpn(R + p));
-          if (!unmap) mapper.map(root, toVpn(R + p), toPfn(DATA + p), 0, flags);
-        }
-        return "";
-      }
+      case "mapEvery":
+        return area.apply(o)!;
       case "touch": {
         const vpn = R + o.page;
         return String(
@@ -226,58 +149,18 @@ function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): Twin
   return { cpu, tables: () => [256, frames.next], apply };
 }
 
-/** Everything both must agree on, with the data frames' bytes. */
-function state(t: Twin): unknown {
-  const data: number[] = [];
-  for (let f = DATA; f < BIG + 2048; f += 1) {
-    const w = t.cpu.phys.frameWords(toPfn(f));
-    data.push(w === null ? 0 : w.reduce((a, x, i) => (a * 31 + x + i) % 1000000007, 0));
-  }
-  return {
-    ...mmuState(t.cpu, t.tables()),
-    data,
-    faults: { ...t.cpu.faultsByKind },
-    stray: t.cpu.phys.strayAccesses,
-  };
-}
-
 describe("runFold against accessRun's per-access loop, x86-64 (fast-check)", () => {
   for (const tlb of ["skylake", "tiny", "16x4,64x8"])
     it(`every run's outcome, counter, walk record, TLB entry and frame byte agrees (tlb=${tlb})`, () => {
-      let folded = 0;
-      let spans = 0;
-      const same = (what: string, x: unknown, y: unknown) => {
-        if (JSON.stringify(x) !== JSON.stringify(y)) expect(x, what).toEqual(y);
-      };
-      fc.assert(
-        fc.property(
+      expectFoldAgrees({
+        setup: fc.tuple(
           fc.array(fc.constantFrom(false, false, true), { minLength: 4, maxLength: 4 }),
           fc.constantFrom(true, false),
-          fc.array(opArb, { minLength: 10, maxLength: 40 }),
-          (big, nxe, ops) => {
-            const a = machine(tlb, big, nxe, true);
-            const b = machine(tlb, big, nxe, false);
-            for (let i = 0; i < ops.length; i++) {
-              const ra = a.apply(ops[i]);
-              const rb = b.apply(ops[i]);
-              if (ra !== rb) expect(ra, `op ${i} ${JSON.stringify(ops[i])}`).toBe(rb);
-              if (ops[i].op === "run") {
-                same(`counters after op ${i}`, mmuCounters(a.cpu), mmuCounters(b.cpu));
-                same(`walk record after op ${i}`, walkRecord(a.cpu), walkRecord(b.cpu));
-              }
-              if (i % 6 === 5) same(`state after op ${i}`, state(a), state(b));
-            }
-            same("state at the end", state(a), state(b));
-            folded += a.cpu.runFold!.pages;
-            spans += a.cpu.runFold!.spans;
-            expect(b.cpu.runFold!.pages).toBe(0);
-          },
         ),
-        { numRuns: 40, seed: 0xf01d + tlb.length },
-      );
-      // the fold ran, over many spans
-      expect(spans).toBeGreaterThan(100);
-      expect(folded).toBeGreaterThan(20000);
+        ops: opArb,
+        machine: ([big, nxe], fold) => machine(tlb, big, nxe, fold),
+        seed: 0xf01d + tlb.length,
+      });
     });
 });
 
@@ -295,15 +178,7 @@ describe("runFold's leaf checks page by page, x86-64 (fast-check)", () => {
         fc.integer({ min: 1, max: 60 }),
         fc.boolean(),
         fc.boolean(),
-        fc.array(
-          fc.record({
-            page: fc.nat(700),
-            count: fc.integer({ min: 1, max: 900 }),
-            write: fc.boolean(),
-            cpl: fc.constantFrom(3 as const, 3 as const, 0 as const),
-          }),
-          { minLength: 1, maxLength: 6 },
-        ),
+        stopRunArb(fc.constantFrom(3 as const, 3 as const, 0 as const)),
         (pattern, spacing, nxe, pke, runs) => {
           const twins = [true, false].map((fold) => {
             const t = machine("skylake", [false, false, false, false], nxe, fold);
@@ -316,24 +191,7 @@ describe("runFold's leaf checks page by page, x86-64 (fast-check)", () => {
             }
             return t;
           });
-          for (const r of runs) {
-            const o: Op = {
-              op: "run",
-              page: r.page,
-              count: r.count,
-              step: 1,
-              off: 0x10,
-              access: r.write ? Access.Write : Access.Read,
-              value: 9,
-              cpl: r.cpl,
-            };
-            const [ra, rb] = twins.map((t) => t.apply(o));
-            expect(ra).toBe(rb);
-            expect(walkRecord(twins[0].cpu)).toEqual(walkRecord(twins[1].cpu));
-            if (twins[0].cpu.runOutcome !== 0 && twins[0].cpu.runFold!.pages > 0) stops++;
-          }
-          const [sa, sb] = twins.map((t) => state(t));
-          expect(sa).toEqual(sb);
+          stops += expectRunsAgree<Op>(twins, runs.map(stopRun));
         },
       ),
       { numRuns: 150, seed: 0x1eaf },
