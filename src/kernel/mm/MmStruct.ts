@@ -113,6 +113,12 @@ export class MmStruct {
   /** page-table pages below the top level (VmPTE), the tables huge PMDs hold in deposit too */
   ptPages = 0;
   /**
+   * mm->hugetlb_usage (pages): HugeTLB pages this mm's own faults and fork's copy mapped
+   * (hugetlb_count_add), less those its unmaps took (hugetlb_count_sub); a huge page seen
+   * through another mm's shared PMD table is not counted (mm/hugetlb_pmd_share.ts)
+   */
+  hugetlbUsage = 0;
+  /**
    * mm->hiwater_rss and mm->hiwater_vm (pages): the high-water marks of RSS
    * and total_vm, kept only where they are about to drop (updateHiwaterRss,
    * updateHiwaterVm); readers take the max with the current value

@@ -220,6 +220,11 @@ export interface Pgtable {
   readonly preallocatedPmds?: boolean;
   /** The order of a PGD allocation (0; 1 for PTI's kernel/user pair; 2 for PAE's PDPT with its three user PMDs) */
   readonly pgdOrder: number;
+  /**
+   * CONFIG_HUGETLB_PMD_PAGE_TABLE_SHARING (ARCH_WANT_HUGE_PMD_SHARE and SPLIT_PMD_PTLOCKS):
+   * shared HugeTLB mappings share PMD tables (mm/hugetlb_pmd_share.ts).
+   */
+  readonly hugePmdShare: boolean;
   /** pgd_ctor: fills a new PGD (zeroed, `pgdOrder` pages at pgdPfn) with the kernel half of init_mm's */
   pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void;
   /** The PGD user code runs on (PTI: the second page of the pair). */

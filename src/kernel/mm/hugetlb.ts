@@ -23,11 +23,18 @@
  * Modelling choices: a folio's references and mappings are counted on its
  * first frame (folio_ref_count, folio_mapcount: a HugeTLB folio is mapped
  * whole, by one entry); its other frames stay at zero. The pool is one
- * node's. hugetlbfs subpools, cgroups, PMD sharing, migration and
- * poisoning are not modelled.
+ * node's. PMD sharing is mm/hugetlb_pmd_share.ts. hugetlbfs subpools,
+ * cgroups, migration and poisoning are not modelled.
  */
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
+import {
+  adjustRangeIfPmdSharingPossible,
+  hugePmdShare,
+  hugePmdUnshare,
+  pudRange,
+  wantPmdShare,
+} from "./hugetlb_pmd_share.ts";
 import {
   allocSurplusFolio,
   freeHugeFolio,
@@ -324,11 +331,21 @@ function evictInode(ctx: MmContext, h: HState, file: HugetlbFile): void {
 /**
  * The entry's address for the huge page at `haddr` at the hstate's level
  * (a PMD, or a PUD for 1 GiB), the tables above allocated (huge_pte_alloc:
- * pmd_alloc, or pud_alloc for PUD_SIZE); -1: no memory.
+ * pmd_alloc, or pud_alloc for PUD_SIZE); -1: no memory. For a PMD of a VMA
+ * that may share (want_pmd_share) whose PUD entry is none, another mm's PMD
+ * table for the same file pages is taken first (huge_pmd_share).
  * Linux: mm/hugetlb.c huge_pte_alloc (the generic one, x86 and RISC-V); arch/arm64/mm/hugetlbpage.c huge_pte_alloc
  */
-function hugePteAlloc(ctx: MmContext, mm: MmStruct, haddr: number, level: number): number {
+function hugePteAlloc(ctx: MmContext, mm: MmStruct, vma: Vma | null, haddr: number, level: number): number {
   const pt = ctx.env.pgtable;
+  if (level === pt.pmdLevel && vma !== null && wantPmdShare(ctx, vma, haddr)) {
+    // pud_alloc, then huge_pmd_share where the PUD entry is none
+    const pu = mapper(ctx, mm).ensureTable(mm.pgdPfn, vpnUnchecked(haddr), level + 1, true);
+    if (pu < 0) return -1;
+    const pud = pu * 4096 + (Math.floor(haddr / levelSpan(ctx, level + 1)) % pt.ptrsPerTable) * pt.entryBytes;
+    const e = pt.get(ctx.env.phys, pud);
+    if (pt.none(e.hi, e.lo)) hugePmdShare(ctx, mm, vma, haddr, pud);
+  }
   const pd = mapper(ctx, mm).ensureTable(mm.pgdPfn, vpnUnchecked(haddr), level, true);
   if (pd < 0) return -1;
   return pd * 4096 + (Math.floor(haddr / levelSpan(ctx, level)) % pt.ptrsPerTable) * pt.entryBytes;
@@ -354,7 +371,7 @@ export function hugetlbFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number
   const h = hstateVma(vma);
   const pt = ctx.env.pgtable;
   const haddr = vpn - (vpn % h.nrPages);
-  const pa = hugePteAlloc(ctx, mm, haddr, h.level);
+  const pa = hugePteAlloc(ctx, mm, vma, haddr, h.level);
   if (pa < 0) return VmFault.OOM;
   const e = pt.get(ctx.env.phys, pa);
   if (pt.none(e.hi, e.lo)) return hugetlbNoPage(ctx, h, mm, vma, haddr, pa, write);
@@ -428,6 +445,7 @@ function hugetlbNoPage(
   h.stats.faults++;
   const e = makeHugePte(ctx, head, vma, shared && (vma.vmFlags & VmFlag.WRITE) !== 0);
   setPteAt(ctx, pa, e.hi, e.lo);
+  mm.hugetlbUsage += h.nrPages; // hugetlb_count_add
   // "Optimization, do the COW without a second fault"
   if (write && !(vma.vmFlags & VmFlag.SHARED)) return hugetlbWp(ctx, h, mm, vma, haddr, pa);
   return VmFault.OK;
@@ -514,6 +532,7 @@ function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx:
     const e = pt.get(ctx.env.phys, pa);
     if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, h.level) !== head) continue;
     ptepClearFlush(ctx, m, pa, haddr, h.level);
+    m.hugetlbUsage -= h.nrPages; // (unmap_hugepage_range's) hugetlb_count_sub
     v.htlb.unmapped = true;
     ctx.env.pages.mapcount[head]--;
     hugetlbFolioPut(ctx, head);
@@ -526,7 +545,9 @@ function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx:
  * dropped, and its reference put after the flush (tlb_remove_page_size).
  * Only whole huge pages go: munmap's range is aligned (hugetlb_vm_op_split),
  * MADV_DONTNEED's end rounded down (madvise_dontneed_free_valid_vma's
- * ALIGN_DOWN: "avoid unexpected data loss").
+ * ALIGN_DOWN: "avoid unexpected data loss"). Under a shared PMD table the
+ * mm lets go of the whole table instead (huge_pmd_unshare: its entries stay
+ * the other mms'), the 1 GiB range flushed at once.
  * Linux: mm/hugetlb.c __unmap_hugepage_range
  */
 export function unmapHugepageRange(
@@ -540,17 +561,28 @@ export function unmapHugepageRange(
   const h = hstateVma(vma);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
+  let forceFlush = false;
   for (let haddr = Math.ceil(start / h.nrPages) * h.nrPages; haddr + h.nrPages <= end; haddr += h.nrPages) {
     const pa = hugePteOffset(ctx, mm, haddr, h.level);
     if (pa < 0) continue;
+    if (hugePmdUnshare(ctx, mm, vma, haddr, pa)) {
+      const [base, span] = pudRange(ctx, haddr);
+      tlb.flushRange(base, span); // tlb_flush_pmd_range(tlb, address & PUD_MASK, PUD_SIZE)
+      forceFlush = true;
+      haddr = base + span - h.nrPages; // address |= last_addr_mask
+      continue;
+    }
     const e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
     ptepGetAndClear(ctx, tlb, pa, haddr, h.level);
     if (!pt.present(e.hi, e.lo)) continue;
     const head = pt.pfn(e.hi, e.lo, h.level);
+    mm.hugetlbUsage -= h.nrPages; // hugetlb_count_sub
     pages.mapcount[head]--; // hugetlb_remove_rmap
     tlb.removePage(head);
   }
+  // an unshare's flush before the i_mmap lock goes (the table may be freed by its last user then)
+  if (forceFlush) tlb.flushTlbOnly?.();
 }
 
 /**
@@ -560,7 +592,8 @@ export function unmapHugepageRange(
  * takes the VMA's new rights (huge_pte_modify with vm_get_page_prot: a
  * private mapping's entries read-only, its next write faulting into
  * hugetlb_wp's reuse or copy; a shared writable one's writable), keeping
- * its dirty bit; each change owes the gather its flush.
+ * its dirty bit; each change owes the gather its flush. A shared PMD table
+ * is let go of instead (huge_pmd_unshare), its 1 GiB owed the flush.
  * Linux: mm/hugetlb.c hugetlb_change_protection
  */
 export function hugetlbChangeProtection(ctx: MmContext, tlb: TlbGather, mm: MmStruct, v: Vma): void {
@@ -570,6 +603,12 @@ export function hugetlbChangeProtection(ctx: MmContext, tlb: TlbGather, mm: MmSt
   for (let haddr = v.vmStart; haddr < v.vmEnd; haddr += h.nrPages) {
     const pa = hugePteOffset(ctx, mm, haddr, h.level);
     if (pa < 0) continue;
+    if (hugePmdUnshare(ctx, mm, v, haddr, pa)) {
+      const [base, span] = pudRange(ctx, haddr);
+      tlb.flushRange(base, span); // shared_pmd: flush_hugetlb_tlb_range over the adjusted range
+      haddr = base + span - h.nrPages;
+      continue;
+    }
     const e = pt.get(ctx.env.phys, pa);
     if (!pt.present(e.hi, e.lo)) continue;
     const head = pt.pfn(e.hi, e.lo, h.level);
@@ -604,7 +643,9 @@ export function copyHugetlbPageRange(
     let e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
     // huge_pte_alloc of the child's entry before the page is shared (a failure takes nothing)
-    const cpa = hugePteAlloc(ctx, child, haddr, h.level);
+    // (only private VMAs are copied, vma_needs_copy: none shares a PMD table, want_pmd_share;
+    // 6.12.y's "pagetables are shared" test, page_count of the table > 1, never holds now)
+    const cpa = hugePteAlloc(ctx, child, child.vmaAt(haddr), haddr, h.level);
     if (cpa < 0) return false;
     if (pt.present(e.hi, e.lo)) {
       const head = pt.pfn(e.hi, e.lo, h.level);
@@ -617,6 +658,7 @@ export function copyHugetlbPageRange(
       }
     }
     setPteAt(ctx, cpa, e.hi, e.lo);
+    if (pt.present(e.hi, e.lo)) child.hugetlbUsage += h.nrPages; // hugetlb_count_add
   }
   return true;
 }
@@ -644,22 +686,35 @@ export function moveHugetlbPageTables(
   len: number,
 ): number {
   const vma = mm.vmaAt(oldStart);
+  const newVma = mm.vmaAt(newStart);
   const h = vma === null ? hstateOf(ctx) : hstateVma(vma);
   const pt = ctx.env.pgtable;
+  let sharedPmd = false;
   let done = 0;
   for (; done < len; done += h.nrPages) {
     const pa = hugePteOffset(ctx, mm, oldStart + done, h.level);
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
-    const npa = hugePteAlloc(ctx, mm, newStart + done, h.level);
+    if (vma !== null && hugePmdUnshare(ctx, mm, vma, oldStart + done, pa)) {
+      // the shared table's entries stay the others': nothing moves for this 1 GiB
+      sharedPmd = true;
+      const [base, span] = pudRange(ctx, oldStart + done);
+      done = base + span - h.nrPages - oldStart; // old_addr |= last_addr_mask (new_addr alike)
+      continue;
+    }
+    const npa = hugePteAlloc(ctx, mm, newVma, newStart + done, h.level);
     if (npa < 0) break;
     pt.set(ctx.env.phys, pa, 0, 0); // huge_ptep_get_and_clear: flushed below, before anyone reuses the folio
     setPteAt(ctx, npa, e.hi, e.lo);
   }
   // flush_hugetlb_tlb_range(vma, old_end - len, old_end): a PUD-sized one as flush_tlb_range
-  // (vmlab's TlbFlush has no PUD stride: arm64 flushes it with stride PUD_SIZE, level 1)
-  if (done > 0)
+  // (vmlab's TlbFlush has no PUD stride: arm64 flushes it with stride PUD_SIZE, level 1); after an
+  // unshare, over the range adjust_range_if_pmd_sharing_possible widened
+  if (sharedPmd && vma !== null) {
+    const [s, e] = adjustRangeIfPmdSharingPossible(ctx, vma, oldStart, oldStart + len);
+    ctx.env.flushTlbMmRange(mm, s, e - s, TlbFlush.Pmd);
+  } else if (done > 0)
     ctx.env.flushTlbMmRange(mm, oldStart, done, h.level === pt.pmdLevel ? TlbFlush.Pmd : TlbFlush.Range);
   return Math.min(done, len);
 }

@@ -168,6 +168,8 @@ export interface TlbGather {
   removePage(pfn: number): void;
   /** pte_free_tlb and its kin: a page-table page unlinked at `vpn`, freed after the flush */
   removeTable(pfn: number, vpn: number): void;
+  /** tlb_flush_mmu_tlbonly: the owed flush now (absent: a gather that flushes at once) */
+  flushTlbOnly?(): void;
 }
 
 /** vm.* settings that shape mmap. */

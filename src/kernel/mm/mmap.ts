@@ -11,6 +11,7 @@ import type { FileHandle, FileObject } from "../fs/file.ts";
 import type { OpenFile } from "../fs/open.ts";
 import { mmPopulate } from "./gup.ts";
 import { hugetlbMaySplit, hugetlbMmapSetup, hugetlbVmClose } from "./hugetlb.ts";
+import { hugetlbSplitUnshare } from "./hugetlb_pmd_share.ts";
 import { type HState, type HugetlbFile, hugetlbfsInode } from "./hugetlb_vma.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
@@ -436,12 +437,14 @@ function dropVma(ctx: MmContext, v: Vma): void {
 }
 
 /**
- * Splits the VMA containing vpn so that a VMA starts at vpn (split_vma).
- * Linux: mm/vma.c split_vma
+ * Splits the VMA containing vpn so that a VMA starts at vpn (split_vma). A HugeTLB VMA's split
+ * off a 1 GiB boundary first ends PMD sharing around it (vm_ops->may_split: hugetlb_vm_op_split).
+ * Linux: mm/vma.c split_vma, __split_vma
  */
-export function splitAt(mm: MmStruct, vpn: number): void {
+export function splitAt(mm: MmStruct, vpn: number, ctx?: MmContext): void {
   const v = mm.vmaAt(vpn);
   if (v === null || v.vmStart === vpn) return;
+  if (ctx !== undefined && v.vmFlags & VmFlag.HUGETLB) hugetlbSplitUnshare(ctx, mm, v, vpn);
   const right = v.clone();
   right.vmStart = vpn;
   right.vmPgoff = v.vmPgoff + (vpn - v.vmStart);
@@ -461,10 +464,10 @@ export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: num
   const end = start + nrPages;
   const first = mm.vmaAt(start);
   if (first !== null && first.vmStart < start && !hugetlbMaySplit(first, start)) return -Errno.EINVAL;
-  splitAt(mm, start);
+  splitAt(mm, start, ctx);
   const last = mm.vmaAt(end);
   if (last !== null && last.vmStart < end && !hugetlbMaySplit(last, end)) return -Errno.EINVAL;
-  splitAt(mm, end);
+  splitAt(mm, end, ctx);
   const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
   if (doomed.length === 0) return 0;
   mm.updateHiwaterRss(); // vms_clear_ptes: update_hiwater_rss before unmap_vmas
@@ -498,8 +501,8 @@ export function isMapped(mm: MmStruct, start: number, end: number): boolean {
  * Linux: mm/vma.c vma_modify
  */
 function applyToRange(ctx: MmContext, mm: MmStruct, start: number, end: number, f: (v: Vma) => void): void {
-  splitAt(mm, start);
-  splitAt(mm, end);
+  splitAt(mm, start, ctx);
+  splitAt(mm, end, ctx);
   const inside = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
   for (const v of inside) f(v);
   for (const v of inside) if (mm.indexOf(v) >= 0) mergeAround(ctx, mm, v);

@@ -121,8 +121,8 @@ function mprotectRange(
   populate?: Populate,
   newPkey?: NewPkey,
 ): void {
-  splitAt(mm, start);
-  splitAt(mm, end);
+  splitAt(mm, start, ctx);
+  splitAt(mm, end, ctx);
   const changed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
   const tlb = new MmuGather(ctx, mm);
   const toPopulate: [number, number][] = [];

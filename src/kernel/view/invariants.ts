@@ -119,6 +119,10 @@ export function checkInvariants(k: KernelCore): string[] {
   if (k.userMm.env.tlbUbc?.flushRequired)
     problems.push("reclaim's TLB batch still owes a flush (try_to_unmap_flush never came)");
   const seen = new Set<unknown>();
+  /** shared HugeTLB PMD tables (mm/hugetlb_pmd_share.ts): the PUD entries that point at each */
+  const sharedPmdRefs = new Map<number, number>();
+  /** the user tables below the PGD every mm reaches: none twice, but a shared PMD table */
+  const userTables = new Set<number>();
   for (const t of k.tasks) {
     const mm = t.mm;
     if (!t.alive || mm === null || seen.has(mm)) continue;
@@ -150,6 +154,20 @@ export function checkInvariants(k: KernelCore): string[] {
       reached.add(tablePfn);
       // (PAE's preallocated PMDs are part of the PGD allocation, not counted in pt_pages)
       if (level < k.levels - 1 && !(pt.preallocatedPmds && level === k.levels - 2)) tables++;
+      if (level < k.levels - 1) {
+        // a shared PMD table: counted in every mm's page tables, its entries checked (and their
+        // mappings counted: a folio's mapcount counts the table's entry once) at the first visit
+        const sharers = level === pt.pmdLevel ? k.pages.priv[tablePfn] : 0;
+        if (sharers > 0) {
+          const refs = (sharedPmdRefs.get(tablePfn) ?? 0) + 1;
+          sharedPmdRefs.set(tablePfn, refs);
+          if (refs > 1) return;
+        } else if (userTables.has(tablePfn))
+          problems.push(
+            `${t.comm}: page table at pfn ${tablePfn} is reached twice, and not a shared PMD table`,
+          );
+        userTables.add(tablePfn);
+      }
       if (k.pages.kind[tablePfn] !== PageKind.PageTable)
         problems.push(`${t.comm}: page table at pfn ${tablePfn} is of kind ${k.pages.kind[tablePfn]}`);
       const top = level === k.levels - 1 ? kernelHalf : ptrs; // the kernel half of a PGD is shared, checked below
@@ -420,6 +438,11 @@ export function checkInvariants(k: KernelCore): string[] {
         );
     }
   } else if (slotRefs.size) problems.push("swap PTEs without a swap area");
+  for (const [table, refs] of sharedPmdRefs)
+    if (refs !== k.pages.priv[table] + 1)
+      problems.push(
+        `shared PMD table ${table}: ${refs} PUD entries point at it, pt_share_count ${k.pages.priv[table]}`,
+      );
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
     if (k.pages.kind[pfn] === PageKind.PageTable && !reached.has(pfn))
       problems.push(`page-table frame ${pfn} is not reachable from any root (leaked)`);

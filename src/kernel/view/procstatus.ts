@@ -49,11 +49,13 @@ export function vmStat(mm: MmStruct): { data: number; stack: number; exec: numbe
   return r;
 }
 
-/** The bytes of HugeTLB pages the mm maps (mm->hugetlb_usage: hugetlb_count_add at each huge page mapped). */
-function hugetlbUsage(k: KernelCore, t: Task): number {
-  let n = 0;
-  for (const s of smapsInfos(k, t)) n += s.sharedHugetlb + s.privateHugetlb;
-  return n;
+/**
+ * The bytes of HugeTLB pages the mm maps (mm->hugetlb_usage: hugetlb_count_add at each huge page
+ * it mapped; not those it sees through another's shared PMD table). Below 0 when the last user
+ * of a once-shared table unmaps pages another mm's faults put there, as on Linux 6.12.
+ */
+function hugetlbUsage(t: Task): number {
+  return (t.mm?.hugetlbUsage ?? 0) * 4096;
 }
 
 /**
@@ -85,7 +87,7 @@ export function statusMemInfo(k: KernelCore, t: Task): StatusMemInfo | null {
     vmLib: st.exec * pg,
     vmPte: mmPgtablesPages(k.userMm, mm) * pg, // mm_pgtables_bytes: PTE, PMD, PUD tables (no P4D)
     vmSwap: mm.swapEnts * pg,
-    hugetlbPages: hugetlbUsage(k, t),
+    hugetlbPages: hugetlbUsage(t),
   };
 }
 
@@ -172,8 +174,11 @@ export function oomScore(k: KernelCore, t: Task): number {
 
 // ---- text ----
 
-const kbLine = (name: string, bytes: number) =>
-  `${name}:\t${String(Math.floor(bytes / 1024)).padStart(8)} kB`;
+/** `%8lu kB`: a negative count (mm->hugetlb_usage can go below 0, mm/hugetlb_pmd_share.ts) prints as an unsigned long */
+const kbLine = (name: string, bytes: number) => {
+  const kb = Math.floor(bytes / 1024);
+  return `${name}:\t${(kb < 0 ? (2n ** 64n + BigInt(kb)).toString() : String(kb)).padStart(8)} kB`;
+};
 
 /** task_mem's lines, in its order and format (`%8lu kB`), then hugetlb_report_usage's. */
 export function formatStatusMem(m: StatusMemInfo): string[] {

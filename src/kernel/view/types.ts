@@ -381,6 +381,7 @@ export interface StatusMemInfo {
   vmLib: number;
   vmPte: number;
   vmSwap: number;
+  /** mm->hugetlb_usage in bytes: negative when PMD sharing left it so (the text prints it as %lu does) */
   hugetlbPages: number;
 }
 

@@ -258,6 +258,8 @@ export class Arm64Pgtable implements Pgtable {
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);
   /** pgd_alloc: one page (PGD_SIZE = PAGE_SIZE with 4 levels of 4K) */
   readonly pgdOrder = 0;
+  /** arch/arm64/Kconfig: ARCH_WANT_HUGE_PMD_SHARE if ARM64_4K_PAGES (vmlab's granule) */
+  readonly hugePmdShare = true;
   private readonly protMap: readonly Prot[];
   /** CONFIG_ARM64_CONTPTE's hooks, or null with contpte off */
   readonly contpte: ContPte | null;

@@ -178,6 +178,8 @@ export class RiscvPgtable implements Pgtable {
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);
   /** pgd_alloc: one page */
   readonly pgdOrder = 0;
+  /** arch/riscv/Kconfig: ARCH_WANT_HUGE_PMD_SHARE if 64BIT */
+  readonly hugePmdShare = true;
 
   constructor(
     readonly levels: 3 | 4 | 5,

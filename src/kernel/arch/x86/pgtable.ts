@@ -105,6 +105,8 @@ export class X86Pgtable implements Pgtable {
   readonly levelNames: readonly string[];
   readonly guard: Entry = { hi: 0, lo: PTE_GUARD };
   readonly pgdOrder: number;
+  /** arch/x86/Kconfig: ARCH_WANT_HUGE_PMD_SHARE; x86-64 has split PMD locks */
+  readonly hugePmdShare = true;
 
   constructor(
     readonly levels: 4 | 5,

@@ -94,6 +94,12 @@ export class I386Pgtable implements Pgtable {
   /** PAE: the PDPT and its three user PMDs in one order-2 block (pgd_alloc with preallocate_pmds) */
   readonly pgdOrder: number;
   readonly preallocatedPmds: boolean;
+  /**
+   * x86 selects ARCH_WANT_HUGE_PMD_SHARE, but without PAE there is no PMD level (no
+   * SPLIT_PMD_PTLOCKS), and with PAE the user PMDs are preallocated with the PGD: huge_pte_alloc
+   * never finds the PUD (a PDPTE) none, so nothing is ever shared (mm/hugetlb_pmd_share.ts)
+   */
+  readonly hugePmdShare = false;
 
   constructor(readonly pae: boolean) {
     this.levels = pae ? 3 : 2;
