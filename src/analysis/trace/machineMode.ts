@@ -734,6 +734,11 @@ export class MachineMode {
     if (this.policy === 2) this.lru.unlink(f);
   }
 
+  /** Retries done without their lookups and walk (pagerTables.ts; tests). */
+  get shortRetries(): number {
+    return this.pt.shortRetries;
+  }
+
   /** Page faults so far. */
   faultCount(): number {
     return this.firstTouch + this.swapIns;

@@ -46,6 +46,8 @@ export class PagerTables {
   /** the TLB metadata and attributes every retry's walk gives, learnt from a full one; -1: not yet */
   private retryMeta = -1;
   private retryAttrs = 0;
+  /** retries done without their lookups and walk (tests: that the shortcut ran) */
+  shortRetries = 0;
 
   constructor(
     private readonly cpu: Mmu,
@@ -93,6 +95,7 @@ export class PagerTables {
       cpu.observer === null &&
       tlb.knownMiss(vpnUnchecked(vpn), cpu.asid, exec)
     ) {
+      this.shortRetries++;
       cpu.translations++;
       cpu.walks++;
       cpu.walkRefs += this.walkLevels;
