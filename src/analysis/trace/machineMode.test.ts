@@ -26,6 +26,23 @@ const expected: Expected[] = have
   ? JSON.parse(readFileSync(`${SHARED}/bench/expected-counters.json`, "utf8")).runs
   : [];
 
+/**
+ * What the MMU holds and counted beyond result()'s figures: every counter of the CPU, each TLB
+ * array's entries (the shortcut retry must leave them as the retry walked in full leaves them; not
+ * `pa`, which the first-level and second-level shortcuts do not keep).
+ */
+function hardware(mm: MachineMode) {
+  const c = mm.cpu;
+  return {
+    counters: [c.translations, c.walks, c.walkRefs, c.adWrites, c.pageFaults, c.pageInvalidations],
+    hits: Array.from(c.tlb.hits),
+    misses: Array.from(c.tlb.misses),
+    arrays: c.tlb.levels.flatMap((l) =>
+      l.arrays.map((a) => [Array.from(a.keys), Array.from(a.pfns), Array.from(a.metas), Array.from(a.attrs)]),
+    ),
+  };
+}
+
 /** The first `limit` records of a shared trace, as words. */
 async function load(trace: string, limit = Number.POSITIVE_INFINITY): Promise<Uint32Array> {
   const parts: Uint32Array[] = [];
@@ -83,6 +100,7 @@ const COUNTERS = [
 
 describe("machine mode, runs against records", () => {
   it("feedRuns and feed give every figure the plain path (each access through Mmu.translate) gives, whatever the policy, TLB, frames and batches", () => {
+    let shortRetries = 0;
     const rec = fc.tuple(
       fc.oneof(
         { weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) },
@@ -127,10 +145,15 @@ describe("machine mode, runs against records", () => {
           }
           expect(byRecord.result()).toEqual(plain.result());
           expect(byRun.result()).toEqual(plain.result());
+          expect(hardware(byRecord)).toEqual(hardware(plain));
+          expect(hardware(byRun)).toEqual(hardware(plain));
+          expect(plain.shortRetries).toBe(0);
+          shortRetries += byRun.shortRetries;
         },
       ),
       { numRuns: 1500 },
     );
+    expect(shortRetries).toBeGreaterThan(1000); // the retries after the first of a machine
   });
 
   it("feed and feedRuns taking turns on one machine (each keeps its own memo of the sets' front pages) give the plain path's figures", () => {
@@ -190,6 +213,7 @@ describe("machine mode, runs against records", () => {
             }
           }
           expect(mixed.result()).toEqual(plain.result());
+          expect(hardware(mixed)).toEqual(hardware(plain));
         },
       ),
       {

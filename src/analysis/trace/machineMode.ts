@@ -19,24 +19,28 @@
  *   the MMU never needs a dirty-bit assist walk;
  * - every access that translates to a frame sets the frame's reference
  *   bit (vmref's CLOCK sees TLB hits too), as does the allocation;
- * - an evicted page's entry is cleared (the mapper's unmap) and its
- *   address invalidated (the architecture's flushPage: INVLPG on x86, both
- *   TLB levels); every eviction is a swap-out.
+ * - an evicted page's entry is cleared (the mapper's clearAt, at the
+ *   address mapAt gave) and its address invalidated (the architecture's
+ *   flushPage: INVLPG on x86, both TLB levels); every eviction is a swap-out.
  * The faulting instruction is retried after the fault, as on real
  * hardware; the retry's TLB misses and walk are counted apart
  * (`retries`) so that `walks` counts the walks the model asks for.
+ * The pager's side of a fault is resolved where the faulting walk stopped
+ * (PageTableMapper.mapAt), and a retry whose every effect is known is done
+ * without its lookups and walk (translate): host shortcuts, the figures
+ * those of the full path (`shortcuts: false`; property tests).
  *
  * Hot path: numbers and typed arrays only; no allocation per access.
  */
 import { InputError } from "../../base/errors.ts";
 import { Rng } from "../../base/rng.ts";
-import { type Pfn, pfnUnchecked, toPfn, vpnUnchecked } from "../../base/units.ts";
+import { pfnUnchecked } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import { hwArch } from "../../hw/arch/index.ts";
 import type { CacheSpec } from "../../hw/cache/CacheSpec.ts";
 import { CacheSystem } from "../../hw/cache/CacheSystem.ts";
 import type { DataCache } from "../../hw/cache/DataCache.ts";
-import { BumpFrames, type MapFlags, type PageTableMapper } from "../../hw/mmu/Mapper.ts";
+import { BumpFrames } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
 import { Meta, type TlbArray } from "../../hw/mmu/TlbArray.ts";
@@ -51,12 +55,10 @@ import {
   estimatedCycles,
   type MachineModeResult,
 } from "./machineModeResult.ts";
+import { PagerTables } from "./pagerTables.ts";
 
 export type { CostModel, MachineModeResult } from "./machineModeResult.ts";
 export { DEFAULT_COST } from "./machineModeResult.ts";
-
-/** How the demand pager maps a page: present, user, writable, accessed and dirty (as vmref's pager does). */
-const USER_PAGE: MapFlags = { writable: true, user: true, accessed: true, dirty: true };
 
 export const MACHINE_POLICIES = ["clock", "fifo", "lru", "random"] as const;
 export type MachinePolicy = (typeof MACHINE_POLICIES)[number];
@@ -99,17 +101,14 @@ const TWO32 = 4294967296;
 
 export class MachineMode {
   readonly cpu: Mmu;
-  private readonly mapper: PageTableMapper;
-  private readonly root: Pfn;
-  private readonly tables: BumpFrames;
+  /** the pager's page tables: map, clear, the retry (pagerTables.ts) */
+  private readonly pt: PagerTables;
   /** frames of the page size (4K frames, or 2M frames) */
   private readonly n: number;
   /** log2 of 4K pages per page: 0 or 9 */
   private readonly shift: number;
   /** the page-table level of the leaf: 0 (PTE) or 1 (PMD) */
   private readonly leafLevel: number;
-  /** entries a complete walk reads */
-  private readonly walkLevels: number;
   private readonly dataOnly: boolean;
   private readonly policy: number;
   private readonly rng: Rng;
@@ -159,6 +158,8 @@ export class MachineMode {
   private readonly owner: Float64Array;
   private readonly ref: Uint8Array;
   private readonly dirty: Uint8Array;
+  /** the page (4K page number) of the last fault */
+  private faultVpn = 0;
   /** feedRuns' hit loop in WebAssembly, or null (hitLoop.ts) */
   private readonly hits: HitLoop | null;
   /** LRU: the frames in recency order */
@@ -204,13 +205,12 @@ export class MachineMode {
     const dataFrames = this.n << this.shift;
     const m = arch.machine({ ramBytes: (dataFrames + tableFrames) * 4096, tlb: cfg.tlb });
     this.cpu = m.cpus[0];
-    this.tables = new BumpFrames(dataFrames, dataFrames + tableFrames);
-    this.mapper = arch.mapper(m.phys, this.tables);
-    this.walkLevels = this.mapper.levels - this.leafLevel;
     this.phys = m.phys;
     this.dcache = cfg.cache ? CacheSystem.install(cfg.cache, m.phys, m.cpus).caches[0] : null;
-    this.root = toPfn(this.mapper.newRoot()); // the table frames are 2^20: never -1 here
-    this.cpu.loadUserRoot(this.root, 0);
+    const tables = new BumpFrames(dataFrames, dataFrames + tableFrames);
+    const learn = cfg.shortcuts !== false && this.shift === 0 && this.dcache === null;
+    this.pt = new PagerTables(this.cpu, arch.mapper(m.phys, tables), tables, this.n, this.leafLevel, learn);
+    this.cpu.loadUserRoot(this.pt.root, 0);
     this.cpu.setUserMode(true);
     const tlb = this.cpu.tlb;
     const l1d = tlb.dataPath[0]?.find((a) => (a.sizeMask & 1) !== 0);
@@ -655,22 +655,21 @@ export class MachineMode {
   private translate(vaHi: number, vaLo: number, kind: number): number {
     const cpu = this.cpu;
     const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-    if (cpu.touch(vaHi, vaLo, access) !== 0) {
-      this.fault(vaHi, vaLo, access === Access.Write);
-      this.retries++;
-      // the eviction's INVLPG may have taken a set's front entry
-      this.memoKeysD.fill(-1);
-      this.memoKeysI.fill(-1);
-      this.memoLo.fill(-1);
-      this.memoLoI.fill(-1);
-      if (cpu.touch(vaHi, vaLo, access) !== 0)
-        throw new Error(`machine mode: the access at 0x${(vaHi * TWO32 + vaLo).toString(16)} faults again`);
-    }
-    return (cpu.pa / 4096) | 0;
+    if (cpu.touch(vaHi, vaLo, access) === 0) return (cpu.pa / 4096) | 0;
+    const f = this.fault(vaHi, vaLo, access === Access.Write);
+    this.retries++;
+    // the eviction's INVLPG may have taken a set's front entry
+    this.memoKeysD.fill(-1);
+    this.memoKeysI.fill(-1);
+    this.memoLo.fill(-1);
+    this.memoLoI.fill(-1);
+    return this.pt.retry(vaHi, vaLo, access, this.faultVpn, f);
   }
 
-  private fault(vaHi: number, vaLo: number, write: boolean): void {
+  /** The pager's side of a page fault (the faulting walk in cpu.walkRec); returns the frame. */
+  private fault(vaHi: number, vaLo: number, write: boolean): number {
     const vpn = this.cpu.pageNumber(vaHi, vaLo);
+    this.faultVpn = vpn;
     const page = this.shift === 0 ? vpn : vpn - (vpn % 2 ** this.shift);
     const slot = this.slotOf.get(page);
     if (slot < 0) this.firstTouch++;
@@ -686,18 +685,7 @@ export class MachineMode {
       f = this.victim();
       this.evict(f);
     }
-    const r = this.mapper.map(
-      this.root,
-      vpnUnchecked(page),
-      pfnUnchecked(f * 2 ** this.shift),
-      this.leafLevel,
-      USER_PAGE,
-    );
-    if (!r.ok) {
-      if (r.error === "no-memory")
-        throw new InputError("machine mode: out of page-table frames (more than 4 GiB of page tables)");
-      throw new Error(`machine mode: fault on vpn 0x${vpn.toString(16)}: ${r.error}`);
-    }
+    this.pt.map(f, page, f * 2 ** this.shift); // where the faulting walk stopped
     // the frame's new contents (zeroed, or read from swap) reach memory directly: lines of its old page go
     if (this.dcache !== null)
       for (let i = 0; i < 2 ** this.shift; i++)
@@ -706,6 +694,7 @@ export class MachineMode {
     this.ref[f] = 1;
     this.dirty[f] = write ? 1 : 0;
     if (this.policy === 2) this.lru.linkHead(f);
+    return f;
   }
 
   private victim(): number {
@@ -732,8 +721,7 @@ export class MachineMode {
     if (this.dcache !== null)
       for (let i = 0; i < 2 ** this.shift; i++)
         this.dcache.flushUserPage(vpn + i, f * 2 ** this.shift + i, 0);
-    const r = this.mapper.unmap(this.root, vpnUnchecked(vpn));
-    if (!r.ok) throw new Error(`machine mode: evicting vpn 0x${vpn.toString(16)}: ${r.error}`);
+    this.pt.clear(f); // try_to_unmap_one's ptep_clear_flush (flushPage below)
     const va = vpn * this.cpu.pageSize;
     const vaHi = Math.floor(va / TWO32);
     this.cpu.flushPage(vaHi, va - vaHi * TWO32); // (no % on a double: an fmod call)
@@ -746,6 +734,11 @@ export class MachineMode {
     if (this.policy === 2) this.lru.unlink(f);
   }
 
+  /** Retries done without their lookups and walk (pagerTables.ts; tests). */
+  get shortRetries(): number {
+    return this.pt.shortRetries;
+  }
+
   /** Page faults so far. */
   faultCount(): number {
     return this.firstTouch + this.swapIns;
@@ -756,7 +749,7 @@ export class MachineMode {
     const r = this.retries;
     const levels = tlb.levels.map((l, i) => ({ name: l.name, hits: tlb.hits[i], misses: tlb.misses[i] - r }));
     const walks = this.cpu.walks - r;
-    const ptReads = this.cpu.walkRefs - this.walkLevels * r; // a retry walks every level down to the leaf
+    const ptReads = this.cpu.walkRefs - this.pt.walkLevels * r; // a retry walks every level down to the leaf
     const simulated = this.records - this.skipped;
     const faults = this.firstTouch + this.swapIns;
     const c = this.cost;
@@ -778,7 +771,7 @@ export class MachineMode {
       l2_misses: levels[1]?.misses ?? walks,
       walks,
       pt_reads: ptReads,
-      pt_frames: this.tables.next - (this.n << this.shift),
+      pt_frames: this.pt.tables.next - (this.n << this.shift),
       faults,
       faults_first_touch: this.firstTouch,
       faults_swap_in: this.swapIns,

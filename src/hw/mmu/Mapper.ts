@@ -13,6 +13,7 @@
  */
 import { type Pfn, type PhysAddr, pfnUnchecked, physAddrUnchecked, type Vpn } from "../../base/units.ts";
 import type { PhysMem } from "../PhysMem.ts";
+import type { WalkRecord } from "./WalkRecord.ts";
 
 /** Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is left. */
 export interface FrameAllocator {
@@ -94,8 +95,40 @@ export interface PageTableMapper {
   entryPaAt(rootPfn: Pfn, vpn: Vpn, level: number): number;
   /** Clears the leaf mapping vpn (its first page). The caller must flush. */
   unmap(rootPfn: Pfn, vpn: Vpn): MapResult;
+  /**
+   * `map` of a page whose translation fault `walk` describes (a hardware walk of vpn from rootPfn's
+   * table, nothing changed on its path since, ending at a not-present entry at or above leaf level
+   * `size`), resumed where the walk stopped: the tables below that entry allocated, the leaf
+   * written (Linux's __handle_mm_fault: p?d_alloc, pte_alloc and set_pte_at; Linux walks again
+   * from the PGD, which reads the entries the hardware walk read). Returns the leaf entry's
+   * physical address, or -1 when no frame was left for a table. A mapper may do it as `map`
+   * followed by `entryPaAt` (mapAtByWalk); anything `map` refuses is a broken invariant.
+   */
+  mapAt(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: MapFlags, walk: WalkRecord): number;
+  /**
+   * Clears the leaf entry at entryPa, as `unmap` clears it once found (ptep_get_and_clear): the
+   * caller found it before (mapAt's result) and no table on its path has gone. The caller must flush.
+   */
+  clearAt(entryPa: PhysAddr): void;
   /** Changes the rights and attributes of the leaf mapping vpn, frame kept. */
   protect(rootPfn: Pfn, vpn: Vpn, flags: MapFlags): MapResult;
+}
+
+/** mapAt as `map` from the root, then the leaf entry's address by a software walk (entryPaAt). */
+export function mapAtByWalk(
+  m: Pick<PageTableMapper, "map" | "entryPaAt">,
+  rootPfn: Pfn,
+  vpn: Vpn,
+  pfn: Pfn,
+  size: number,
+  flags: MapFlags,
+): number {
+  const r = m.map(rootPfn, vpn, pfn, size, flags);
+  if (!r.ok) {
+    if (r.error === "no-memory") return -1;
+    throw new Error(`mapAt: vpn 0x${vpn.toString(16)}: ${r.error}`);
+  }
+  return m.entryPaAt(rootPfn, vpn, size);
 }
 
 /** Hands out frames first..limit-1 in order (for tests, demos and images; the kernel has its buddy allocator). */

@@ -40,8 +40,10 @@ import {
   type MapFlags,
   Mapper8,
   type MapResult,
+  mapAtByWalk,
   type PageTableMapper,
 } from "../../mmu/Mapper.ts";
+import type { WalkRecord } from "../../mmu/WalkRecord.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { Desc, DescHi } from "./format.ts";
 
@@ -208,6 +210,16 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
     if ("error" in e) return e;
     this.phys.write64(e.entryPa, 0, 0);
     return { ok: true, flush: { vpn, size: e.level, required: true } };
+  }
+
+  /** map from the root and a software walk to the leaf (mapAtByWalk): the walk record is not used. */
+  mapAt(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: Arm64MapFlags, _walk: WalkRecord): number {
+    return mapAtByWalk(this, rootPfn, vpn, pfn, size, flags);
+  }
+
+  /** unmap's write once the leaf is found: an invalid descriptor. */
+  clearAt(entryPa: PhysAddr): void {
+    this.phys.write64(entryPa, 0, 0);
   }
 
   /**

@@ -13,8 +13,10 @@ import {
   leafToChange,
   type MapFlags,
   type MapResult,
+  mapAtByWalk,
   type PageTableMapper,
 } from "../../mmu/Mapper.ts";
+import type { WalkRecord } from "../../mmu/WalkRecord.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { leafFlagBits } from "../x86_64/pte.ts";
 import { PDE4M_ADDR_LO, PSE36_SHIFT, Pte, PteHi, paeHiAddrMask, pse36Mask, pse36Width } from "./pte.ts";
@@ -232,6 +234,16 @@ export class I386Mapper implements PageTableMapper {
     if ("error" in e) return e;
     this.write(e.entryPa, 0, 0);
     return { ok: true, flush: { vpn, size: e.level, required: true } };
+  }
+
+  /** map from the root and a software walk to the leaf (mapAtByWalk): the walk record is not used. */
+  mapAt(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: MapFlags, _walk: WalkRecord): number {
+    return mapAtByWalk(this, rootPfn, vpn, pfn, size, flags);
+  }
+
+  /** unmap's write once the leaf is found: an entry with P clear (4 or 8 bytes). */
+  clearAt(entryPa: PhysAddr): void {
+    this.write(entryPa, 0, 0);
   }
 
   /** Changes the rights and attributes of the leaf mapping vpn; the flush is required when a right goes. */

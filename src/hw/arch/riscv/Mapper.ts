@@ -29,8 +29,10 @@ import {
   type MapFlags,
   Mapper8,
   type MapResult,
+  mapAtByWalk,
   type PageTableMapper,
 } from "../../mmu/Mapper.ts";
+import type { WalkRecord } from "../../mmu/WalkRecord.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { Pte, PteHi, ptePpn } from "./format.ts";
 
@@ -181,6 +183,16 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
     if ("error" in e) return e;
     this.phys.write64(e.entryPa, 0, 0);
     return { ok: true, flush: { vpn, size: e.level, required: true } };
+  }
+
+  /** map from the root and a software walk to the leaf (mapAtByWalk): the walk record is not used. */
+  mapAt(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: RiscvMapFlags, _walk: WalkRecord): number {
+    return mapAtByWalk(this, rootPfn, vpn, pfn, size, flags);
+  }
+
+  /** unmap's write once the leaf is found: a PTE with V clear. */
+  clearAt(entryPa: PhysAddr): void {
+    this.phys.write64(entryPa, 0, 0);
   }
 
   /**

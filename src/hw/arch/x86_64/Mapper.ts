@@ -14,8 +14,10 @@ import {
   leafToChange,
   type MapFlags,
   type MapResult,
+  mapAtByWalk,
   type PageTableMapper,
 } from "../../mmu/Mapper.ts";
+import type { WalkRecord } from "../../mmu/WalkRecord.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { leafFlagBits, Pte, PteHi, reservedMasks } from "./pte.ts";
 
@@ -124,6 +126,51 @@ export class Mapper implements PageTableMapper {
     const { hi, lo } = leafEntry(pfn, size, flags);
     this.phys.write64(leafPa, hi, lo);
     return { ok: true, flush: null };
+  }
+
+  /**
+   * `map` resumed at the not-present entry where the hardware walk `walk` of vpn from rootPfn's
+   * table stopped (PageTableMapper.mapAt): the tables below it allocated and linked as `map` links
+   * them (P|RW|A|D, US for a user page), then the leaf (set_pte_at). `map` from the root instead
+   * (mapAtByWalk) when the record is not such a walk: started from a paging-structure cache,
+   * another root or page, an entry there present now, or a user page under an entry above it
+   * without US (`map` sets it). The leaf entry's address, or -1 (no frame for a table).
+   */
+  mapAt(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: MapFlags, walk: WalkRecord): number {
+    const n = walk.count - 1;
+    let level = n >= 0 ? walk.level[n] : -1;
+    let entryPa = n >= 0 ? walk.entryPa[n] : -1;
+    let user =
+      walk.pscLevel === -1 &&
+      n >= 0 &&
+      walk.entryPa[0] === Mapper.entryPaIn(pfnToPa(rootPfn), vpn, this.levels - 1);
+    for (let i = 0; user && i < n; i++) user = !flags.user || (walk.lo[i] & Pte.US) !== 0;
+    if (
+      !user ||
+      level < size ||
+      entryPa !== Mapper.entryPaIn(physAddrUnchecked(entryPa - (entryPa % 4096)), vpn, level) ||
+      (this.phys.read32(entryPa) & Pte.P) !== 0 ||
+      vpn % PAGES_PER[size] !== 0 ||
+      pfn % PAGES_PER[size] !== 0 ||
+      pfn * 4096 >= 2 ** this.maxPhyAddr
+    )
+      return mapAtByWalk(this, rootPfn, vpn, pfn, size, flags);
+    for (; level > size; level--) {
+      const t = this.alloc.allocFrame();
+      if (t === -1) return -1;
+      this.phys.zeroFrame(t);
+      const lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (flags.user ? Pte.US : 0))) >>> 0;
+      this.setEntry(level, physAddrUnchecked(entryPa), Math.floor(t / 1048576), lo);
+      entryPa = Mapper.entryPaIn(pfnToPa(t), vpn, level - 1);
+    }
+    const leaf = leafEntry(pfn, size, flags);
+    this.phys.write64(entryPa, leaf.hi, leaf.lo);
+    return entryPa;
+  }
+
+  /** unmap's write once the leaf is found: an entry with P clear. */
+  clearAt(entryPa: PhysAddr): void {
+    this.phys.write64(entryPa, 0, 0);
   }
 
   /**
