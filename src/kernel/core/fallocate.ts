@@ -39,7 +39,7 @@ import type { MmStruct } from "../mm/MmStruct.ts";
 import { Errno } from "../mm/userMm.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
-import { hugetlbfsFallocate } from "./hugetlbfs.ts";
+import { hugetlbfsFallocate, hugetlbfsPunchHole } from "./hugetlbfs.ts";
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_WRITE } from "./memfd.ts";
 import { pageRange } from "./mman.ts";
 import { syscallEntry, userOf } from "./sched.ts";
@@ -178,16 +178,30 @@ export function madviseRemove(k: KernelCore, task: Task, addr: bigint, length: b
   return hole ? BigInt(-Errno.ENOMEM) : 0n;
 }
 
-/** madvise_remove on the pages [a, b) of one VMA. */
+/**
+ * madvise_remove on the pages [a, b) of one VMA. vm_file: the file mapped;
+ * shmem_zero_setup's shmem file for shared anonymous memory; for a HugeTLB
+ * mapping with no FileObject (MAP_HUGETLB anonymous memory, a SHM_HUGETLB
+ * segment's shmat), the hugetlbfs file hugetlb_file_setup made (a segment's
+ * shm file forwards fallocate to it: shm_fallocate), so MAP_PRIVATE is
+ * -EACCES, not -EINVAL, and MAP_SHARED punches whole huge pages out of the
+ * inode (its partial ones zeroed: hugetlbfs_punch_hole). vm_pgoff counts
+ * base pages, for HugeTLB too.
+ */
 function removeVma(k: KernelCore, _mm: MmStruct, v: Vma, a: number, b: number): number {
   if (v.vmFlags & VmFlag.LOCKED) return -Errno.EINVAL;
-  if (v.file === null && v.shmem === null) return -Errno.EINVAL; // no vm_file
+  if (v.file === null && v.shmem === null && v.htlb === null) return -Errno.EINVAL; // no vm_file
   if ((v.vmFlags & (VmFlag.SHARED | VmFlag.MAYWRITE)) !== (VmFlag.SHARED | VmFlag.MAYWRITE))
     return -Errno.EACCES;
   const offset = (a - v.vmStart + v.vmPgoff) * 4096;
   const len = (b - a) * 4096;
   if (v.file !== null)
     return vfsFallocate(k, v.file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, BigInt(offset), BigInt(len));
+  if (v.htlb !== null) {
+    // vfs_fallocate's checks pass (offset >= 0, len > 0, the mode, s_maxbytes: MAX_LFS_FILESIZE);
+    // hugetlbfs_fallocate -> hugetlbfs_punch_hole; the inode's seals are F_SEAL_SEAL alone
+    return hugetlbfsPunchHole(k, v.htlb.file, 0, offset, len);
+  }
   // a shared anonymous mapping's shmem file: shmem_fallocate's hole punch (no seals)
   punchHole(k.userMm, v.shmem!, offset, offset + len - 1);
   return 0;
