@@ -9,14 +9,14 @@
  *   vmlab's tmpfs has no size= limit, as memfd's internal mount has none),
  *   PUNCH_HOLE (-EPERM under F_SEAL_WRITE / F_SEAL_FUTURE_WRITE), F_SEAL_GROW
  *   (-EPERM growing past i_size, KEEP_SIZE or not); other modes -EOPNOTSUPP.
- * - disk files (ext4_fallocate): vmlab models no blocks, so mode 0 and
- *   KEEP_SIZE change nothing but i_size (mode 0 past it: ext4 would allocate
- *   unwritten extents, which read as zeros, as vmlab's bytes past EOF do);
- *   PUNCH_HOLE drops the range's cached pages (truncate_pagecache_range,
- *   unmapping them) and the range reads as zeros (ext4_punch_hole frees the
- *   blocks, zeroes the partial ones); ZERO_RANGE, COLLAPSE_RANGE,
- *   INSERT_RANGE, WRITE_ZEROES are not modelled (-EOPNOTSUPP here; ext4
- *   supports them).
+ * - disk files (ext4_fallocate, mm/falloc_ext4.ts): vmlab models no blocks,
+ *   so mode 0 and KEEP_SIZE change nothing but i_size (mode 0 past it: ext4
+ *   would allocate unwritten extents, which read as zeros, as vmlab's bytes
+ *   past EOF do); PUNCH_HOLE and ZERO_RANGE drop the range's cached pages
+ *   (truncate_pagecache_range, unmapping them) and the range reads as zeros;
+ *   COLLAPSE_RANGE and INSERT_RANGE (block-aligned, else -EINVAL) move the
+ *   blocks after the range down or up; UNSHARE_RANGE and 6.17's WRITE_ZEROES
+ *   are -EOPNOTSUPP.
  * - hugetlbfs memfds (hugetlbfs_fallocate, core/hugetlbfs.ts): whole huge
  *   pages from the pool with their reservations, holes of whole huge pages.
  * Linux: fs/open.c vfs_fallocate, ksys_fallocate; mm/shmem.c shmem_fallocate;
@@ -34,6 +34,7 @@ import {
   punchHole,
   shmemFallocAlloc,
 } from "../mm/falloc.ts";
+import { ext4Fallocate } from "../mm/falloc_ext4.ts";
 import { hugetlbfsInode } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { Errno } from "../mm/userMm.ts";
@@ -124,17 +125,7 @@ export function vfsFallocate(
     if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return -Errno.EOPNOTSUPP;
     return hugetlbfsFallocate(k, f, inode, keep, punch, off, n);
   }
-  if (f.fs === "disk") {
-    // ext4_fallocate: vmlab's disk has no blocks to allocate or unshare
-    if (mode & (FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE))
-      return -Errno.EOPNOTSUPP;
-    if (punch) {
-      // ext4_punch_hole: nothing past i_size to punch
-      const end = Math.min(off + n, f.sizeBytes);
-      if (off < end) punchHole(k.userMm, f, off, end - 1);
-    } else if (!keep && off + n > f.sizeBytes) f.setSize(off + n);
-    return 0;
-  }
+  if (f.fs === "disk") return ext4Fallocate(k.userMm, f, mode, off, n, MAX_BYTES);
   // shmem_fallocate
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return -Errno.EOPNOTSUPP;
   if (punch) {
