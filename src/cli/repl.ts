@@ -20,7 +20,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: munmap ADDR SIZE | A: mprotect ADDR SIZE prot=r | A: madvise ADDR SIZE dontneed|pageout|collapse|...
   A: mlock ADDR SIZE | A: munlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
   A: msync ADDR SIZE | A: ftruncate F SIZE | A: fork B | A: thread T | A: exit | A: setuid N
-  A: fallocate F OFFSET LEN [keep_size] [punch_hole] | A: madvise ADDR SIZE remove
+  A: fallocate F OFFSET LEN [keep_size] [punch_hole|zero_range|collapse_range|insert_range] | A: madvise ADDR SIZE remove
   A: catch SIGSEGV | A: mincore ADDR SIZE | A: fadvise F OFFSET LEN dontneed|willneed|sequential|...
   A: setrlimit as|data|stack|memlock SOFT [HARD] (sizes or unlimited) | show A limits
   A: oom_score_adj N (-1000..1000) | show A oom_score_adj

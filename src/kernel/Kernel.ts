@@ -38,7 +38,14 @@ export type { KernelAccessResult, Oops, UserAccessResult } from "./core/core.ts"
 export { type CoreDump, type CoreSegment, DEFAULT_COREDUMP_FILTER } from "./core/coredump.ts";
 export type { UserAccessRecord } from "./core/entry.ts";
 export type { MincoreResult } from "./core/fadvise.ts";
-export { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from "./core/fallocate.ts";
+export {
+  FALLOC_FL_COLLAPSE_RANGE,
+  FALLOC_FL_INSERT_RANGE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_UNSHARE_RANGE,
+  FALLOC_FL_ZERO_RANGE,
+} from "./core/fallocate.ts";
 export {
   F_SEAL_EXEC,
   F_SEAL_FUTURE_WRITE,
@@ -367,9 +374,11 @@ export interface Kernel<C extends Mmu = Mmu> {
   /** ftruncate(2) by a task: the file's new size; 0 or -errno. Mappings past the new end fault SIGBUS. */
   ftruncate(task: TaskHandle, f: FileHandle, length: bigint): bigint;
   /**
-   * fallocate(2) by a task, `mode` of FALLOC_FL_* bits (KEEP_SIZE 1, PUNCH_HOLE 2): tmpfs and
-   * memfd ranges allocated (charged to Committed_AS) or punched (unmapped, freed, partial pages
-   * zeroed), a disk file's cached range dropped; 0 or -errno (kernel/core/fallocate.ts).
+   * fallocate(2) by a task, `mode` of FALLOC_FL_* bits (KEEP_SIZE 1, PUNCH_HOLE 2, COLLAPSE_RANGE 8,
+   * ZERO_RANGE 0x10, INSERT_RANGE 0x20, UNSHARE_RANGE 0x40): tmpfs and memfd ranges allocated
+   * (charged to Committed_AS) or punched (unmapped, freed, partial pages zeroed); a disk file's
+   * range punched or zeroed (its cached pages dropped), collapsed or opened (the blocks after it
+   * moved, the page cache from it on dropped); 0 or -errno (kernel/core/fallocate.ts, mm/falloc_ext4.ts).
    */
   fallocate(task: TaskHandle, f: FileHandle, mode: number, offset: bigint, len: bigint): bigint;
   /** mincore(2) by a task: 0 or -errno (EINVAL unaligned, ENOMEM for a hole: vec filled up to it), and one byte per page, bit 0 resident. */

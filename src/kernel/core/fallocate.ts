@@ -9,14 +9,14 @@
  *   vmlab's tmpfs has no size= limit, as memfd's internal mount has none),
  *   PUNCH_HOLE (-EPERM under F_SEAL_WRITE / F_SEAL_FUTURE_WRITE), F_SEAL_GROW
  *   (-EPERM growing past i_size, KEEP_SIZE or not); other modes -EOPNOTSUPP.
- * - disk files (ext4_fallocate): vmlab models no blocks, so mode 0 and
- *   KEEP_SIZE change nothing but i_size (mode 0 past it: ext4 would allocate
- *   unwritten extents, which read as zeros, as vmlab's bytes past EOF do);
- *   PUNCH_HOLE drops the range's cached pages (truncate_pagecache_range,
- *   unmapping them) and the range reads as zeros (ext4_punch_hole frees the
- *   blocks, zeroes the partial ones); ZERO_RANGE, COLLAPSE_RANGE,
- *   INSERT_RANGE, WRITE_ZEROES are not modelled (-EOPNOTSUPP here; ext4
- *   supports them).
+ * - disk files (ext4_fallocate, mm/falloc_ext4.ts): vmlab models no blocks,
+ *   so mode 0 and KEEP_SIZE change nothing but i_size (mode 0 past it: ext4
+ *   would allocate unwritten extents, which read as zeros, as vmlab's bytes
+ *   past EOF do); PUNCH_HOLE and ZERO_RANGE drop the range's cached pages
+ *   (truncate_pagecache_range, unmapping them) and the range reads as zeros;
+ *   COLLAPSE_RANGE and INSERT_RANGE (block-aligned, else -EINVAL) move the
+ *   blocks after the range down or up; UNSHARE_RANGE and 6.17's WRITE_ZEROES
+ *   are -EOPNOTSUPP.
  * - hugetlbfs memfds (hugetlbfs_fallocate, core/hugetlbfs.ts): whole huge
  *   pages from the pool with their reservations, holes of whole huge pages.
  * Linux: fs/open.c vfs_fallocate, ksys_fallocate; mm/shmem.c shmem_fallocate;
@@ -34,12 +34,13 @@ import {
   punchHole,
   shmemFallocAlloc,
 } from "../mm/falloc.ts";
+import { ext4Fallocate } from "../mm/falloc_ext4.ts";
 import { hugetlbfsInode } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { Errno } from "../mm/userMm.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
-import { hugetlbfsFallocate } from "./hugetlbfs.ts";
+import { hugetlbfsFallocate, hugetlbfsPunchHole } from "./hugetlbfs.ts";
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_WRITE } from "./memfd.ts";
 import { pageRange } from "./mman.ts";
 import { syscallEntry, userOf } from "./sched.ts";
@@ -124,17 +125,7 @@ export function vfsFallocate(
     if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return -Errno.EOPNOTSUPP;
     return hugetlbfsFallocate(k, f, inode, keep, punch, off, n);
   }
-  if (f.fs === "disk") {
-    // ext4_fallocate: vmlab's disk has no blocks to allocate or unshare
-    if (mode & (FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE))
-      return -Errno.EOPNOTSUPP;
-    if (punch) {
-      // ext4_punch_hole: nothing past i_size to punch
-      const end = Math.min(off + n, f.sizeBytes);
-      if (off < end) punchHole(k.userMm, f, off, end - 1);
-    } else if (!keep && off + n > f.sizeBytes) f.setSize(off + n);
-    return 0;
-  }
+  if (f.fs === "disk") return ext4Fallocate(k.userMm, f, mode, off, n, MAX_BYTES);
   // shmem_fallocate
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return -Errno.EOPNOTSUPP;
   if (punch) {
@@ -178,16 +169,30 @@ export function madviseRemove(k: KernelCore, task: Task, addr: bigint, length: b
   return hole ? BigInt(-Errno.ENOMEM) : 0n;
 }
 
-/** madvise_remove on the pages [a, b) of one VMA. */
+/**
+ * madvise_remove on the pages [a, b) of one VMA. vm_file: the file mapped;
+ * shmem_zero_setup's shmem file for shared anonymous memory; for a HugeTLB
+ * mapping with no FileObject (MAP_HUGETLB anonymous memory, a SHM_HUGETLB
+ * segment's shmat), the hugetlbfs file hugetlb_file_setup made (a segment's
+ * shm file forwards fallocate to it: shm_fallocate), so MAP_PRIVATE is
+ * -EACCES, not -EINVAL, and MAP_SHARED punches whole huge pages out of the
+ * inode (its partial ones zeroed: hugetlbfs_punch_hole). vm_pgoff counts
+ * base pages, for HugeTLB too.
+ */
 function removeVma(k: KernelCore, _mm: MmStruct, v: Vma, a: number, b: number): number {
   if (v.vmFlags & VmFlag.LOCKED) return -Errno.EINVAL;
-  if (v.file === null && v.shmem === null) return -Errno.EINVAL; // no vm_file
+  if (v.file === null && v.shmem === null && v.htlb === null) return -Errno.EINVAL; // no vm_file
   if ((v.vmFlags & (VmFlag.SHARED | VmFlag.MAYWRITE)) !== (VmFlag.SHARED | VmFlag.MAYWRITE))
     return -Errno.EACCES;
   const offset = (a - v.vmStart + v.vmPgoff) * 4096;
   const len = (b - a) * 4096;
   if (v.file !== null)
     return vfsFallocate(k, v.file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, BigInt(offset), BigInt(len));
+  if (v.htlb !== null) {
+    // vfs_fallocate's checks pass (offset >= 0, len > 0, the mode, s_maxbytes: MAX_LFS_FILESIZE);
+    // hugetlbfs_fallocate -> hugetlbfs_punch_hole; the inode's seals are F_SEAL_SEAL alone
+    return hugetlbfsPunchHole(k, v.htlb.file, 0, offset, len);
+  }
   // a shared anonymous mapping's shmem file: shmem_fallocate's hole punch (no seals)
   punchHole(k.userMm, v.shmem!, offset, offset + len - 1);
   return 0;

@@ -97,16 +97,7 @@ export function hugetlbfsFallocate(
 ): number {
   const hsize = file.h.nrPages * 4096;
   const end = offset + len;
-  if (punch) {
-    if (f.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return -Errno.EPERM;
-    const holeStart = Math.ceil(offset / hsize) * hsize;
-    const holeEnd = Math.floor(end / hsize) * hsize;
-    if (offset < holeStart) hugetlbZeroPartial(k.userMm, file, offset, Math.min(end, holeStart));
-    if (holeEnd > holeStart) vmdeleteList(k, file, holeStart / 4096, holeEnd / 4096);
-    if (end > holeEnd && end > holeStart) hugetlbZeroPartial(k.userMm, file, holeEnd, end);
-    if (holeEnd > holeStart) hugetlbRemoveRange(k.userMm, file, holeStart / hsize, holeEnd / hsize);
-    return 0;
-  }
+  if (punch) return hugetlbfsPunchHole(k, file, f.seals, offset, len);
   if (f.seals & F_SEAL_GROW && end > f.sizeBytes) return -Errno.EPERM;
   const r = hugetlbFallocAlloc(k.userMm, file, Math.floor(offset / hsize), Math.ceil(end / hsize));
   if (r < 0) return r;
@@ -114,5 +105,36 @@ export function hugetlbfsFallocate(
     f.sizeBytes = end; // i_size_write
     file.size = end;
   }
+  return 0;
+}
+
+/**
+ * hugetlbfs_punch_hole of the bytes [offset, offset + len) of the inode
+ * `file` whose seals are `seals` (a memfd's; the F_SEAL_SEAL alone of an
+ * inode hugetlb_file_setup made for MAP_HUGETLB or SHM_HUGETLB): -EPERM
+ * under F_SEAL_WRITE or F_SEAL_FUTURE_WRITE; else the partial huge page at
+ * each end of the range is zeroed in place (hugetlbfs_zero_partial_page:
+ * still mapped, still in the cache), every mapping of the whole huge pages
+ * between them is zapped (hugetlb_vmdelete_list: private copies too) and
+ * those pages leave the inode with their reservations (remove_inode_hugepages).
+ * Linux: fs/hugetlbfs/inode.c hugetlbfs_punch_hole
+ */
+export function hugetlbfsPunchHole(
+  k: KernelCore,
+  file: HugetlbFile,
+  seals: number,
+  offset: number,
+  len: number,
+): number {
+  const hsize = file.h.nrPages * 4096;
+  const end = offset + len;
+  // hole_start and hole_end: the full huge pages within the hole
+  const holeStart = Math.ceil(offset / hsize) * hsize;
+  const holeEnd = Math.floor(end / hsize) * hsize;
+  if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return -Errno.EPERM;
+  if (offset < holeStart) hugetlbZeroPartial(k.userMm, file, offset, Math.min(end, holeStart));
+  if (holeEnd > holeStart) vmdeleteList(k, file, holeStart / 4096, holeEnd / 4096);
+  if (end > holeEnd && end > holeStart) hugetlbZeroPartial(k.userMm, file, holeEnd, end);
+  if (holeEnd > holeStart) hugetlbRemoveRange(k.userMm, file, holeStart / hsize, holeEnd / hsize);
   return 0;
 }

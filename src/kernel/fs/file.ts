@@ -75,6 +75,15 @@ export class FileObject implements FileHandle {
   /** bytes from here on hold zeros unless written back: the least size the file ever had (ftruncate) */
   private zeroFrom = Number.POSITIVE_INFINITY;
 
+  /**
+   * Where the blocks never written back came from after FALLOC_FL_COLLAPSE_RANGE
+   * or INSERT_RANGE moved them (ext4_ext_shift_extents): pieces in page order,
+   * each from `start` to the next one's start, holding the deterministic
+   * contents of the pages from `src` on, or zeros (`src` -1: an inserted
+   * hole). null: nothing moved (each page holds its own).
+   */
+  private moved: { start: number; src: number }[] | null = null;
+
   constructor(
     readonly name: string,
     /** i_size; changed only by setSize */
@@ -127,9 +136,75 @@ export class FileObject implements FileHandle {
   /** The file's byte at `off` as stored (written-back pages, else the deterministic contents). */
   storedByte(off: number): number {
     const index = Math.floor(off / 4096);
-    if (!this.written.has(index)) return off >= this.zeroFrom ? 0 : fileByte(this.name, off);
     const o = off - index * 4096;
+    if (!this.written.has(index)) {
+      if (off >= this.zeroFrom) return 0;
+      const src = this.srcPage(index);
+      return src < 0 ? 0 : fileByte(this.name, src * 4096 + o);
+    }
     return (this.disk.readWord(index, o >>> 2) >>> ((o & 3) * 8)) & 0xff;
+  }
+
+  /** The page whose deterministic contents page `index` holds (-1: zeros), after the shifts. */
+  private srcPage(index: number): number {
+    const m = this.moved;
+    if (m === null) return index;
+    let k = m.length - 1;
+    while (k > 0 && m[k].start > index) k--;
+    return m[k].src < 0 ? -1 : m[k].src + (index - m[k].start);
+  }
+
+  /** The pieces of the page map over pages [lo, hi), moved by `by` pages. */
+  private movedPieces(lo: number, hi: number, by: number): { start: number; src: number }[] {
+    const m = this.moved ?? [{ start: 0, src: 0 }];
+    const out: { start: number; src: number }[] = [];
+    for (let k = 0; k < m.length; k++) {
+      const a = Math.max(m[k].start, lo);
+      const b = Math.min(k + 1 < m.length ? m[k + 1].start : Number.POSITIVE_INFINITY, hi);
+      if (a < b) out.push({ start: a + by, src: m[k].src < 0 ? -1 : m[k].src + (a - m[k].start) });
+    }
+    return out;
+  }
+
+  /**
+   * ext4_collapse_range's and ext4_insert_range's move of the blocks (the
+   * caller wrote back and dropped the page cache from `at` on): collapse
+   * (`insert` false) removes the pages [at, at + n) and moves those after them
+   * down by n, i_size - n pages; insert moves the pages from `at` on up by n,
+   * leaving a hole of n pages (zeros), i_size + n pages. Written-back pages
+   * move on the disk; the others keep their contents through the page map.
+   * Linux: fs/ext4/extents.c ext4_collapse_range, ext4_insert_range, ext4_ext_shift_extents
+   */
+  shiftPages(at: number, n: number, insert: boolean): void {
+    const disk = this.disk;
+    const off = at * 4096;
+    const len = n * 4096;
+    // the bytes past the old i_size or the least size are zeros: where they are after the move
+    const zf = Math.min(this.zeroFrom, this.sizeBytes);
+    if (insert) {
+      for (const i of [...this.written].filter((i) => i >= at).sort((x, y) => y - x)) {
+        disk.copyTo(i, disk, i + n);
+        this.written.delete(i);
+        this.written.add(i + n);
+      }
+      this.moved = [
+        ...this.movedPieces(0, at, 0),
+        { start: at, src: -1 },
+        ...this.movedPieces(at, Number.POSITIVE_INFINITY, n),
+      ];
+      this.zeroFrom = zf <= off ? zf : zf + len;
+      this.sizeBytes += len;
+    } else {
+      for (const i of [...this.written].filter((i) => i >= at).sort((x, y) => x - y)) {
+        this.written.delete(i);
+        if (i < at + n) continue; // ext4_ext_remove_space: the collapsed blocks are freed
+        disk.copyTo(i, disk, i - n);
+        this.written.add(i - n);
+      }
+      this.moved = [...this.movedPieces(0, at, 0), ...this.movedPieces(at + n, Number.POSITIVE_INFINITY, -n)];
+      this.zeroFrom = zf <= off ? zf : Math.max(off, zf - len);
+      this.sizeBytes -= len;
+    }
   }
 }
 

@@ -146,6 +146,67 @@ A: el = madvise l 4M remove
   });
 });
 
+describe("MADV_REMOVE on HugeTLB memory (hugetlbfs_punch_hole)", () => {
+  it("punches MAP_HUGETLB and SHM_HUGETLB memory: partial huge pages zeroed, whole ones freed; a reservation with no folio kept; -EACCES private", () => {
+    const v = run(`machine ram=256M swap=0
+sysctl nr_hugepages=4
+spawn A
+A: s = mmap 6M hugetlb shared
+A: write s 2M value=5
+A: write s+4M 2M value=6
+let rsvd0 = meminfo.HugePages_Rsvd
+A: r1 = madvise s+1M 4M remove
+let free1 = meminfo.HugePages_Free
+let rsvd1 = meminfo.HugePages_Rsvd
+let m1 = hugetlb(A, s 6M)
+let keep = byte(A, s+1M-4K)
+let z1 = byte(A, s+1M)
+let z2 = byte(A, s+5M-4K)
+let keep2 = byte(A, s+5M)
+A: r2 = madvise s 6M remove
+let free2 = meminfo.HugePages_Free
+let rsvd2 = meminfo.HugePages_Rsvd
+let m2 = hugetlb(A, s 6M)
+A: read s 6M
+let free3 = meminfo.HugePages_Free
+let rsvd3 = meminfo.HugePages_Rsvd
+let z3 = byte(A, s)
+A: munmap s 6M
+A: id = shmget private 2M hugetlb creat
+A: g = shmat id
+A: write g 2M value=7
+A: rg = madvise g 2M remove
+let free4 = meminfo.HugePages_Free
+let mg = hugetlb(A, g 2M)
+A: read g 1
+let zg = byte(A, g)
+A: p = mmap 2M hugetlb
+A: rp = madvise p 2M remove
+`);
+    expect(v("rsvd0"), "the middle huge page: reserved, not instantiated").toBe(1);
+    expect(v("r1")).toBe(0);
+    expect(v("free1"), "no whole huge page of the hole held a folio").toBe(2);
+    expect(v("rsvd1")).toBe(1);
+    expect(v("m1")).toBe(1024);
+    expect(v("keep")).toBe(5);
+    expect(v("z1")).toBe(0);
+    expect(v("z2")).toBe(0);
+    expect(v("keep2")).toBe(6);
+    expect(v("r2")).toBe(0);
+    expect(v("free2")).toBe(4);
+    expect(v("rsvd2"), "remove_inode_hugepages unreserves folio by folio").toBe(1);
+    expect(v("m2")).toBe(0);
+    expect(v("free3")).toBe(1);
+    expect(v("rsvd3")).toBe(0);
+    expect(v("z3")).toBe(0);
+    expect(v("rg")).toBe(0);
+    expect(v("free4")).toBe(4);
+    expect(v("mg")).toBe(0);
+    expect(v("zg")).toBe(0);
+    expect(v("rp")).toBe(-13);
+  });
+});
+
 describe("fallocate on a disk file", () => {
   it("PUNCH_HOLE drops and unmaps the cached pages; the hole reads zeros; mode 0 past EOF grows i_size", () => {
     const v = run(`machine ram=128M swap=0

@@ -52,26 +52,25 @@ export function hugetlbZeroPartial(ctx: MmContext, file: HugetlbFile, from: numb
 }
 
 /**
- * remove_inode_hugepages(inode, start, end) of a hole (not a truncate): the
- * folios of indexes [start, end) leave the inode (their last reference, as
- * the caller zapped every mapping), then hugetlb_unreserve_pages gives back
- * the reservations of the range that no folio consumed (region_del's count
- * less the folios freed).
- * Linux: fs/hugetlbfs/inode.c remove_inode_hugepages; mm/hugetlb.c hugetlb_unreserve_pages
+ * remove_inode_hugepages(inode, start, end) of a hole (not a truncate): each
+ * folio the inode holds in [start, end) leaves it (its last reference, as
+ * the caller zapped every mapping: remove_inode_single_folio), and for each
+ * hugetlb_unreserve_pages(inode, index, index + 1, 1) deletes its index
+ * from the inode's map (region_del) and gives back the global reservation
+ * by region_del's count less the one folio freed: nothing, as an instantiated
+ * index is in the map (vma_commit_reservation). An index reserved but never
+ * instantiated has no folio and keeps its reservation: a hole gives back
+ * only pages that were there (a truncate gives back the rest, hugetlbTruncate).
+ * Linux: fs/hugetlbfs/inode.c remove_inode_hugepages, remove_inode_single_folio;
+ * mm/hugetlb.c hugetlb_unreserve_pages
  */
 export function hugetlbRemoveRange(ctx: MmContext, file: HugetlbFile, start: number, end: number): void {
-  let freed = 0;
   for (const [idx, head] of [...file.pages])
     if (idx >= start && idx < end) {
-      file.pages.delete(idx);
+      file.pages.delete(idx); // hugetlb_delete_from_page_cache
       hugetlbFolioPut(ctx, head);
-      freed++;
+      const chg = file.resv.delete(idx) ? 1 : 0; // region_del(resv_map, index, index + 1)
+      // hugepage_subpool_put_pages (no subpool: chg - freed), hugetlb_acct_memory(h, -gbl_reserve)
+      if (chg - 1 !== 0) hugetlbAcctMemory(ctx, file.h, -(chg - 1));
     }
-  let chg = 0;
-  for (const i of [...file.resv])
-    if (i >= start && i < end) {
-      file.resv.delete(i);
-      chg++;
-    }
-  if (chg - freed !== 0) hugetlbAcctMemory(ctx, file.h, -(chg - freed));
 }

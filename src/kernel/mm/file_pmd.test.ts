@@ -124,6 +124,33 @@ expect file_byte(f, 20480) == 7
     expect([v("direct"), v("bpresent")]).toEqual([4 << 20, 512]);
   });
 
+  it("munmap of a dirty shared PMD (zap_huge_pmd, no folio_mark_dirty): the folio is dirty from its write fault, after msync too; reclaim writes it back", () => {
+    const { v } = run(`machine ram=64M
+file f size=2M cached folio=2M
+spawn A
+A: a = mmap 2M prot=rw shared file=f at=0x40000000
+A: write a+5p value=7
+A: msync a 2M
+let clean = meminfo.Dirty
+A: write a+6p value=8
+let dirty0 = meminfo.Dirty
+let fpm = meminfo.FilePmdMapped
+A: munmap a 2M
+let dirty1 = meminfo.Dirty
+drop_caches 1
+let c = cached(f)
+reclaim 2M
+let dirty2 = meminfo.Dirty
+let c2 = cached(f)
+expect file_byte(f, 24576) == 8
+expect file_byte(f, 20480) == 7
+`);
+    // msync cleaned the folio and write-protected its PMD (folio_mkclean): the next write faulted and dirtied it
+    expect([v("clean"), v("dirty0"), v("fpm")]).toEqual([0, 2 << 20, 2 << 20]);
+    // the zap kept it dirty: drop_caches leaves it, reclaim writes it back (the bytes expected above)
+    expect([v("dirty1"), v("c"), v("dirty2"), v("c2")]).toEqual([2 << 20, 512, 0, 0]);
+  });
+
   it("a private write splits (clears) the PMD and copies the page; fork does not copy the PMD", () => {
     const { v } = run(`machine ram=64M
 file f size=4M cached folio=2M

@@ -321,7 +321,10 @@ export function zapRange(
       const h = vpn - (vpn % nr);
       if (h >= start && h + nr <= end) {
         // zap_huge_pmd: the whole huge page goes, and the table it deposited (zap_deposited_table;
-        // a page-cache folio's PMD deposited none)
+        // a page-cache folio's PMD deposited none). Unlike zap_present_folio_ptes it neither marks
+        // the folio dirty for a dirty PMD nor accessed for a young one (Linux 6.12): a file PMD is
+        // dirty only after a shared write fault dirtied the folio (do_shared_fault -> do_set_pmd),
+        // and folio_mkclean write-protects it when writeback cleans the folio (pageMkclean)
         const base = pt.pfn(pmdE.hi, pmdE.lo, pt.pmdLevel);
         const special = pt.special(pmdE.hi, pmdE.lo);
         const file = !special && pages.kind[base] === PageKind.PageCache;

@@ -77,6 +77,31 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
   if (newSize >= oldSize) return; // the pages between the old and the new end read as zeros
   const holeIndex = Math.ceil(newSize / 4096);
   if (f.swapped.size > 0) shmemTruncateSwap(ctx, f, holeIndex, newSize % 4096 !== 0);
+  truncatePagecache(ctx, f, holeIndex);
+  for (const index of [...f.written]) if (index >= holeIndex) f.written.delete(index);
+  // the page holding the new end: its tail past the end is zeroed, in the cache and on disk
+  const tail = newSize % 4096;
+  if (tail !== 0) {
+    const index = holeIndex - 1;
+    const pfn = f.cache.get(index);
+    if (pfn !== undefined) {
+      const phys = ctx.env.phys;
+      for (let off = tail; off < 4096; off++) phys.write8(pfn * 4096 + off, 0);
+    }
+    if (f.written.has(index)) f.zeroDiskTail(index, tail);
+  }
+}
+
+/**
+ * truncate_pagecache(inode, holeIndex pages) without the size change (also
+ * ext4_collapse_range's and ext4_insert_range's): every mapping of the file
+ * from page `holeIndex` on is zapped, private COW copies included
+ * (unmap_mapping_range with even_cows), a large folio across it is split,
+ * and the cached pages from it on leave the page cache, dirty or not
+ * (truncate_inode_pages). The disk's blocks are the caller's business.
+ * Linux: mm/truncate.c truncate_pagecache, truncate_inode_pages_range
+ */
+export function truncatePagecache(ctx: MmContext, f: FileObject, holeIndex: number): void {
   unmapMappingRange(ctx, f, holeIndex);
   const cache = ctx.env.pageCache;
   // truncate_inode_partial_folio: a large folio holding the new end is split to order 0, which
@@ -106,18 +131,6 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
   if (gone.length > 0) ctx.env.lru?.fbatches.drain();
   // shmem_undo_range ends with shmem_recalc_inode: pages reclaim dropped clean are uncharged too
   if (f.fs === "tmpfs") cache.shmemRecalc(f);
-  for (const index of [...f.written]) if (index >= holeIndex) f.written.delete(index);
-  // the page holding the new end: its tail past the end is zeroed, in the cache and on disk
-  const tail = newSize % 4096;
-  if (tail !== 0) {
-    const index = holeIndex - 1;
-    const pfn = f.cache.get(index);
-    if (pfn !== undefined) {
-      const phys = ctx.env.phys;
-      for (let off = tail; off < 4096; off++) phys.write8(pfn * 4096 + off, 0);
-    }
-    if (f.written.has(index)) f.zeroDiskTail(index, tail);
-  }
 }
 
 /**

@@ -193,6 +193,9 @@ export class Session {
           ...stmt.pos,
         });
       }
+      // bad input the kernel found (a freed memfd named again, say: fileOf) knows no place: the statement's
+      if (e instanceof InputError && e.where === undefined)
+        throw new InputError(e.message, { file: this.file, ...stmt.pos });
       throw e;
     }
     // the OOM killer's reports, as the kernel logs them, before what the statement printed

@@ -539,13 +539,21 @@ function fileCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
   if (g?.length !== 1 || g[0].kind !== "name" || !c.files.has(g[0].name))
     c.fail(`${fn}: the first argument is a file name`, g?.[0]?.pos ?? e.pos);
   const name = g[0].name;
+  const namePos = g[0].pos;
+  // a memfd whose last reference went is gone from the page cache (memfdRelease): an error at its name
+  const info = (rt: Runtime) => {
+    const f = rt.view.file(name);
+    if (f === null) c.fail(`${fn}: file ${name}: its last reference went, the memfd is freed`, namePos);
+    return f;
+  };
   if (fn === "cached") {
     if (e.args.length !== 1) c.fail("cached(FILE) takes one argument", e.pos);
-    return (rt) => BigInt(rt.view.file(name)!.cached);
+    return (rt) => BigInt(info(rt).cached);
   }
   if (e.args.length !== 2 || e.args[1].length !== 1) c.fail("file_byte(FILE, OFFSET)", e.pos);
   const off = compileExpr(c, e.args[1][0]);
   return (rt) => {
+    info(rt);
     const o = off(rt);
     if (typeof o !== "bigint" || o < 0n) c.fail("file_byte: the offset is a non-negative number", e.pos);
     return BigInt(rt.view.fileByte(name, o));

@@ -1,23 +1,41 @@
 /**
  * fallocate(2) (an extension of scenario language 1.2):
- * `P: [VAR =] fallocate FILE OFFSET LEN [keep_size] [punch_hole]`, the flags
- * FALLOC_FL_KEEP_SIZE and FALLOC_FL_PUNCH_HOLE (a hole punch must keep the
- * size: punch_hole alone is EOPNOTSUPP, as Linux says). On a tmpfs file or
- * memfd the range's pages are allocated (charged to Committed_AS; ENOSPC
- * when the commit limit refuses them) or the hole's pages unmapped and
- * freed; on a disk file a hole drops the cached pages and reads as zeros.
+ * `P: [VAR =] fallocate FILE OFFSET LEN [keep_size] [punch_hole|zero_range|collapse_range|insert_range|unshare_range]`,
+ * the flags FALLOC_FL_KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE, COLLAPSE_RANGE,
+ * INSERT_RANGE and UNSHARE_RANGE, passed as they are (vfs_fallocate refuses
+ * the combinations Linux refuses: punch_hole alone, two modes, keep_size with
+ * collapse_range or insert_range: EOPNOTSUPP). On a tmpfs file or memfd the
+ * range's pages are allocated (charged to Committed_AS; ENOSPC when the
+ * commit limit refuses them) or the hole's pages unmapped and freed; on a
+ * disk file (ext4) a hole or a zeroed range drops the cached pages and reads
+ * as zeros, a collapsed or inserted range moves the rest of the file.
  * Prints 0 or the errno, and the file's size then. docs/files.md,
- * kernel/core/fallocate.ts.
+ * kernel/core/fallocate.ts, kernel/mm/falloc_ext4.ts.
  */
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from "../../../kernel/Kernel.ts";
+import {
+  FALLOC_FL_COLLAPSE_RANGE,
+  FALLOC_FL_INSERT_RANGE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_UNSHARE_RANGE,
+  FALLOC_FL_ZERO_RANGE,
+} from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
 import { errnoName } from "../runtime/format.ts";
 
-const FLAGS: Record<string, number> = { keep_size: FALLOC_FL_KEEP_SIZE, punch_hole: FALLOC_FL_PUNCH_HOLE };
-const USAGE = "fallocate FILE OFFSET LEN [keep_size] [punch_hole]";
+const FLAGS: Record<string, number> = {
+  keep_size: FALLOC_FL_KEEP_SIZE,
+  punch_hole: FALLOC_FL_PUNCH_HOLE,
+  zero_range: FALLOC_FL_ZERO_RANGE,
+  collapse_range: FALLOC_FL_COLLAPSE_RANGE,
+  insert_range: FALLOC_FL_INSERT_RANGE,
+  unshare_range: FALLOC_FL_UNSHARE_RANGE,
+};
+const USAGE =
+  "fallocate FILE OFFSET LEN [keep_size] [punch_hole|zero_range|collapse_range|insert_range|unshare_range]";
 
-/** `P: [VAR =] fallocate FILE OFFSET LEN [keep_size] [punch_hole]`: fallocate(2) by P. */
+/** `P: [VAR =] fallocate FILE OFFSET LEN [keep_size] [MODE]`: fallocate(2) by P. */
 export function fallocate(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   c.opts(s, []);

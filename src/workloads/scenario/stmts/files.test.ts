@@ -27,3 +27,35 @@ describe("file NAME size=...", () => {
     expect(r.failed).toBe(0);
   });
 });
+
+describe("a memfd named after its last reference went (memfdRelease)", () => {
+  const freed = "machine ram=64M\nspawn A\nA: memfd buf\nA: ftruncate buf 8K\nA: close buf\n";
+  it("is an error at FILE:LINE:COL in a statement", () => {
+    for (const [stmt, col] of [
+      ["A: r = ftruncate buf 4K", 1],
+      ["A: m = mmap 8K shared file=buf", 1],
+      ["A: fallocate buf 0 4K", 1],
+      ["A: seal buf grow", 1],
+    ] as const)
+      expect(scenarioError(`${freed}${stmt}\n`)).toBe(
+        `s.vm:6:${col}: file buf: its last reference went, the memfd is freed`,
+      );
+  });
+
+  it("is an error at its name in cached() and file_byte()", () => {
+    expect(scenarioError(`${freed}let n = cached(buf)\n`)).toBe(
+      "s.vm:6:16: cached: file buf: its last reference went, the memfd is freed",
+    );
+    expect(scenarioError(`${freed}expect file_byte(buf, 0) == 0\n`)).toBe(
+      "s.vm:6:18: file_byte: file buf: its last reference went, the memfd is freed",
+    );
+  });
+
+  it("is no error while a mapping still holds it", () => {
+    expect(
+      scenarioError(
+        "machine ram=64M\nspawn A\nA: memfd buf\nA: ftruncate buf 8K\nA: m = mmap 8K shared file=buf\nA: close buf\nlet n = cached(buf)\nA: r = ftruncate buf 4K\n",
+      ),
+    ).toBe("no error");
+  });
+});
