@@ -7,6 +7,7 @@
  * (each page's linear index, its file, whether it is a huge folio).
  */
 
+import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
@@ -202,9 +203,22 @@ function rmapFind(
   // of any address in the PMD's span is the same entry: no alignment needed)
   const pmdAt = pmdPa(um, mm, vpn);
   if (pmdAt < 0) return Found.None;
-  readEntry(um, pmdAt); // both halves from one look-up of the table's frame
-  const pmdHi = entryRead.hi;
-  const pmdLo = entryRead.lo;
+  // pmdp_get: both halves from one look-up of the table's frame (readEntry, written out here: the
+  // engine inlines one such call into this function, not two)
+  const phys = um.env.phys;
+  const pmdFrame = Math.floor(pmdAt / 4096);
+  let pmdHi: number;
+  let pmdLo: number;
+  if (pt.entryBytes === 8 && pmdFrame < phys.nrFrames) {
+    const words = phys.frameWords(pfnUnchecked(pmdFrame));
+    const w = (pmdAt - pmdFrame * 4096) >>> 2;
+    pmdLo = words === null ? 0 : words[w];
+    pmdHi = words === null ? 0 : words[w + 1];
+  } else {
+    readEntry(um, pmdAt);
+    pmdHi = entryRead.hi;
+    pmdLo = entryRead.lo;
+  }
   const h = hit;
   let pa: number;
   if (isHugePmd(um, pmdHi, pmdLo)) {
@@ -234,7 +248,24 @@ function rmapFind(
     pa = ptePa(um, mm, vpn, false);
   } else {
     if (r.large[pfn]) return Found.None;
-    pa = pteOffset(um, pmdHi, pmdLo, vpn); // page_vma_mapped_walk: the PMD's table, no walk from the top
+    // page_vma_mapped_walk: pte_offset_map of the PMD's table, no walk from the top; the PTE read
+    // from the table's frame words (ptep_get), as readEntry reads it
+    if (!pt.table(pmdHi, pmdLo, 1)) return Found.None;
+    const table = pt.pfn(pmdHi, pmdLo, 1);
+    if (pt.entryBytes === 8 && table < phys.nrFrames) {
+      const q = vpn - Math.floor(vpn / pt.ptrsPerTable) * pt.ptrsPerTable;
+      const words = phys.frameWords(pfnUnchecked(table));
+      const hi = words === null ? 0 : words[2 * q + 1];
+      const lo = words === null ? 0 : words[2 * q];
+      if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return Found.None;
+      if (pt.pfn(hi, lo, 0) !== pfn) return Found.None;
+      h.vpn = vpn;
+      h.pa = table * 4096 + q * 8;
+      h.hi = hi;
+      h.lo = lo;
+      return Found.Entry;
+    }
+    pa = pteOffset(um, pmdHi, pmdLo, vpn);
   }
   if (pa < 0) return Found.None;
   readEntry(um, pa);

@@ -382,10 +382,13 @@ export class Vmscan implements RmapPages {
     const active = anon ? Lru.ActiveAnon : Lru.ActiveFile;
     let reclaimed = 0;
     let taken = 0;
+    const pages = this.env.pages;
+    const kind = pages.kind;
+    const slotOf = this.env.swap === null ? null : this.env.swap.slotOf; // folio_test_swapcache
     for (let i = 0; i < nr && reclaimed < limit; i++) {
       const pfn = this.tail[list];
       if (pfn < 0) break;
-      if (!this.valid(pfn, list)) {
+      if (kind[pfn] !== PageKind.UserAnon && !this.valid(pfn, list)) {
         this.del(pfn);
         continue;
       }
@@ -396,7 +399,6 @@ export class Vmscan implements RmapPages {
       }
       this.stats.pgscan++;
       if (this.fbatches.rotateQueued(pfn, list)) continue;
-      const pages = this.env.pages;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
       if (r === null || r.locked) {
@@ -405,8 +407,8 @@ export class Vmscan implements RmapPages {
       }
       // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it
       // (a lazyfree anonymous page sits on the file list: its references are an anonymous page's)
-      const anonPage = pages.kind[pfn] === PageKind.UserAnon;
-      const expectRefs = r.found + (anonPage ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
+      const anonPage = kind[pfn] === PageKind.UserAnon;
+      const expectRefs = r.found + (anonPage ? (slotOf !== null && slotOf.at(pfn) >= 0 ? 1 : 0) : 1);
       if (this.pinned.has(pfn) || r.found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs) {
         this.add(pfn, active);
         continue;
