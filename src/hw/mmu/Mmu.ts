@@ -43,11 +43,13 @@ export type { HwEvent } from "./events.ts";
 export { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 import { flushEvent, type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
-import { type MmuCaches, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
+import { type MmuCaches, RunFault, type RunFaultSinkOf, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
 
 export type { MmuCaches } from "./WalkMemo.ts";
 /** One coherence-checker hook; see CoherenceChecker. */
 export type TlbObserver = TlbObserverOf<Mmu>;
+/** The kernel's fold of a run's faults (WalkMemo.ts RunFaultSinkOf). */
+export type RunFaultSink = RunFaultSinkOf<Mmu>;
 
 const TWO32 = 4294967296;
 
@@ -334,6 +336,9 @@ export abstract class Mmu {
     this.inRun = true;
     const fast = !own && this.hasFastMiss && this.useFastMiss && !this.checkAttrs;
     const fold = this.runFold?.begin(fast, stride, access, value, mode) ?? null; // null unless it applies
+    const sink = this.runFaults;
+    let retry = -1; // the access whose fault the sink resolved last (its retry)
+    this.runRetried = false;
     try {
       for (let i = 0; i < count; i++) {
         if (i > 0) {
@@ -343,7 +348,7 @@ export abstract class Mmu {
         }
         // the fold's tries (runFold.ts); one its back-off leaves out is a decrement (a faulting run)
         let k = 0;
-        if (fold !== null) {
+        if (fold !== null && i !== retry) {
           if (!memo.valid)
             fold.marked = -1; // the marks are dropped with the memo
           else if (fold.skip > 0) fold.skip--;
@@ -365,7 +370,16 @@ export abstract class Mmu {
           } else out = this.translateVpn(hi, lo, vpn as Vpn, access, mode);
         }
         if (out !== 0) {
+          if (sink !== null && i !== retry && this.faultKind === HwFaultKind.Translation && this.faultLevel === 0) {
+            const r = this.sinkFault(sink, hi, lo >>> 0);
+            if (r === RunFault.Retry || r === RunFault.RetryAnew) {
+              if (fold !== null) fold.marked = -1; // the kernel may have changed the TLB
+              retry = i--;
+              continue;
+            }
+          }
           this.runOutcome = out;
+          this.runRetried = i === retry;
           return i;
         }
         const pa = this.pa;
@@ -385,6 +399,25 @@ export abstract class Mmu {
 
   /** The outcome of the access that stopped the last accessRun (0: none did). */
   runOutcome = 0;
+  /** the kernel's fold of the next accessRun's faults, or null; whether that run's fault was a retry of one */
+  runFaults: RunFaultSink | null = null;
+  runRetried = false;
+
+  /**
+   * A run's fault given to the sink, outside the run's state: the memo goes when a walk or a root
+   * write came between (the walk record no longer the memo's) or the sink says tables may differ.
+   */
+  private sinkFault(sink: RunFaultSink, hi: number, lo: number): RunFault {
+    const walks = this.walks;
+    const roots = this.rootWrites;
+    const asid = this.asid;
+    this.inRun = false;
+    const r = sink.runFault(this, hi, lo);
+    this.inRun = true;
+    if (r !== RunFault.Retry || this.walks !== walks || this.rootWrites !== roots || this.asid !== asid)
+      this.memo.valid = false;
+    return r;
+  }
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */
   useAccessRun = true;
   runFold: RunFold | null = null; // the architecture's fold of resident runs (runFold.ts), or null
