@@ -14,7 +14,7 @@ import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { DirectMemory } from "../../hw/mmu/memAccess.ts";
 import { HwFaultKind } from "../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult, UserFaultHandler } from "./core.ts";
-import { foldTable, foldUserFault, RunFaultFold, runFoldable } from "./faultfold.ts";
+import { faultFold, foldTable, foldUserFault, RunFaultFold, runFoldable } from "./faultfold.ts";
 import { contextTask, exit } from "./sched.ts";
 import { deliverSignal, type SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
@@ -121,7 +121,7 @@ export function userModeRange(
   // (faultfold.ts: do_anonymous_page without the handler's checks, which it knows pass)
   const fold = runFoldable(k, cpu, task, write);
   // the fold inside the MMU's run: a fault it takes is entered, resolved and retried there
-  const sink = fold && run ? runSink(k, cpuId, task, rec) : null;
+  const sink = fold && run && faultFold.inRun ? runSink(k, cpuId, task, rec) : null;
   let hi = vaHi;
   let lo = vaLo;
   let attempt = 0; // the faults of access i so far

@@ -31,9 +31,11 @@ import type { Task } from "./task.ts";
 
 /**
  * The fold's switch (tests: off on the twin kernel that takes every fault through its handler), the
- * faults it took, and those whose allocation entered the slow path (kswapd woken, reclaim, failure).
+ * faults it took, and those whose allocation entered the slow path (kswapd woken, reclaim, failure);
+ * inRun: the fold inside the MMU's run (RunFaultFold; tests: off on the twin whose folded faults
+ * leave the run), and the faults it took there.
  */
-export const faultFold = { on: true, folded: 0, slow: 0 };
+export const faultFold = { on: true, folded: 0, slow: 0, inRun: true, inRunFolded: 0 };
 
 /** The leaf table of the run's last folded fault (one run at a time: reset at each run's start). */
 export const foldTable = new AnonFaultTable();
@@ -149,6 +151,7 @@ export class RunFaultFold implements RunFaultSink {
     this.rec!.faults++;
     k.tlbMgr.enterKernel(this.cpuId);
     const r = foldResolve(k, cpu, task, vaHi, vaLo);
+    faultFold.inRunFolded++;
     if (r !== null) {
       this.pending = r;
       return RunFault.Stop;
