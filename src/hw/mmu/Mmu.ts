@@ -23,6 +23,8 @@
 import type { Pfn, PhysAddr, Vpn } from "../../base/units.ts";
 import { Access, Mode } from "../access.ts";
 import type { PhysMem } from "../PhysMem.ts";
+import { adWrite } from "./adWrite.ts";
+import { mmuCaches } from "./caches.ts";
 import { DirectMemory, type MemoryPort } from "./memAccess.ts";
 import {
   EntryKind,
@@ -34,8 +36,8 @@ import {
 } from "./PagingFormat.ts";
 import { pscFill, pscInvalidateAll, pscStart } from "./psc.ts";
 import type { RunFold } from "./runFold.ts";
-import { makeTlb, type Tlb, type TlbPageSizes } from "./Tlb.ts";
-import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
+import type { Tlb } from "./Tlb.ts";
+import { InvalidateHow, Meta, type TlbArray } from "./TlbArray.ts";
 import { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 export type { HwEvent } from "./events.ts";
@@ -43,11 +45,13 @@ export type { HwEvent } from "./events.ts";
 export { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 import { flushEvent, type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
-import { type MmuCaches, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
+import { type MmuCaches, RunFault, type RunFaultSinkOf, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
 
 export type { MmuCaches } from "./WalkMemo.ts";
 /** One coherence-checker hook; see CoherenceChecker. */
 export type TlbObserver = TlbObserverOf<Mmu>;
+/** The kernel's fold of a run's faults (WalkMemo.ts RunFaultSinkOf). */
+export type RunFaultSink = RunFaultSinkOf<Mmu>;
 
 const TWO32 = 4294967296;
 
@@ -136,29 +140,14 @@ export abstract class Mmu {
     this.geometry = g;
     this.pageSize = g.pageSize;
     this.pageMask = g.pageSize - 1;
-    const n = g.pagesPer.length; // the levels' page sizes, then a contiguous block's (contSize)
-    const names = Array.from({ length: n }, (_, l) => g.sizeName(l));
-    const sizes: TlbPageSizes = { names, pagesPer: Array.from(g.pagesPer), contSize: g.contSize };
-    this.tlb = makeTlb(caches.tlb ?? "skylake", sizes);
-    this.l1d = this.tlb.dataPath[0]?.find((a) => (a.sizeMask & 1) !== 0) ?? null;
-    this.l1i = this.tlb.instrPath[0]?.find((a) => (a.sizeMask & 1) !== 0) ?? null;
-    this.offLo = new Float64Array(n);
-    this.offHi = new Float64Array(n);
-    for (let l = 0; l < n; l++) {
-      const bits = g.leafShift[l];
-      this.offLo[l] = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
-      this.offHi[l] = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
-    }
-    this.psc = Array.from({ length: MAX_LEVELS }, () => null);
-    let hasPsc = false;
-    for (let level = 1; level < format.levels; level++) {
-      const s = caches.psc?.[level];
-      if (s && s[0] > 0) {
-        this.psc[level] = new TlbArray(s[0], s[1], 1, 3, `psc${level}`);
-        hasPsc = true;
-      }
-    }
-    this.hasPsc = hasPsc;
+    const c = mmuCaches(g, format.levels, caches); // caches.ts
+    this.tlb = c.tlb;
+    this.l1d = c.l1d;
+    this.l1i = c.l1i;
+    this.psc = c.psc;
+    this.hasPsc = c.hasPsc;
+    this.offLo = c.offLo;
+    this.offHi = c.offHi;
     this.mem = new DirectMemory(phys);
   }
 
@@ -334,6 +323,9 @@ export abstract class Mmu {
     this.inRun = true;
     const fast = !own && this.hasFastMiss && this.useFastMiss && !this.checkAttrs;
     const fold = this.runFold?.begin(fast, stride, access, value, mode) ?? null; // null unless it applies
+    const sink = this.runFaults;
+    let retry = -1; // the access whose fault the sink resolved last (its retry)
+    this.runRetried = false;
     try {
       for (let i = 0; i < count; i++) {
         if (i > 0) {
@@ -343,7 +335,7 @@ export abstract class Mmu {
         }
         // the fold's tries (runFold.ts); one its back-off leaves out is a decrement (a faulting run)
         let k = 0;
-        if (fold !== null) {
+        if (fold !== null && i !== retry) {
           if (!memo.valid)
             fold.marked = -1; // the marks are dropped with the memo
           else if (fold.skip > 0) fold.skip--;
@@ -365,7 +357,14 @@ export abstract class Mmu {
           } else out = this.translateVpn(hi, lo, vpn as Vpn, access, mode);
         }
         if (out !== 0) {
+          const r = sink !== null && i !== retry ? this.sinkFault(sink, hi, lo >>> 0) : RunFault.NotTaken;
+          if (r === RunFault.Retry || r === RunFault.RetryAnew) {
+            if (fold !== null) fold.marked = -1; // the kernel may have changed the TLB
+            retry = i--;
+            continue;
+          }
           this.runOutcome = out;
+          this.runRetried = i === retry;
           return i;
         }
         const pa = this.pa;
@@ -385,6 +384,22 @@ export abstract class Mmu {
 
   /** The outcome of the access that stopped the last accessRun (0: none did). */
   runOutcome = 0;
+  runFaults: RunFaultSink | null = null; // the kernel's fold of the next accessRun's faults, or null
+  runRetried = false; // whether the fault that stopped it was a retry of one the sink resolved
+
+  /** A run's not-present fault at a leaf table to the sink; the memo goes if a walk or a root write came between. */
+  private sinkFault(sink: RunFaultSink, hi: number, lo: number): RunFault {
+    if (this.faultKind !== HwFaultKind.Translation || this.faultLevel !== 0) return RunFault.NotTaken;
+    const walks = this.walks;
+    const roots = this.rootWrites;
+    const asid = this.asid;
+    this.inRun = false;
+    const r = sink.runFault(this, hi, lo);
+    this.inRun = true;
+    if (r !== RunFault.Retry || this.walks !== walks || this.rootWrites !== roots || this.asid !== asid)
+      this.memo.valid = false;
+    return r;
+  }
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */
   useAccessRun = true;
   runFold: RunFold | null = null; // the architecture's fold of resident runs (runFold.ts), or null
@@ -638,7 +653,7 @@ export abstract class Mmu {
         );
       }
       if (sideEffects) {
-        if (w.newLo !== lo) this.writeBack(entryPa, hi, hi, w.newLo); // a table's updates are in its low half
+        if (w.newLo !== lo) adWrite(this, entryPa, hi, hi, w.newLo); // a table's updates are in its low half
         if (this.hasPsc) pscFill(this, vpn, level, w.nextFrame * 4096 + w.nextOffset, w.acc);
       }
       tableFrame = w.nextFrame;
@@ -668,7 +683,7 @@ export abstract class Mmu {
     ) {
       return this.failWalk(rec, HwFaultKind.Permission, level, access, mode, w.attrs, w.rights);
     }
-    if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) this.writeBack(entryPa, hi, w.newHi, w.newLo);
+    if (sideEffects && (w.newLo !== lo || w.newHi !== hi)) adWrite(this, entryPa, hi, w.newHi, w.newLo);
     rec.pagePfn = w.next as Pfn; // a leaf's `next` is its first frame
     rec.size = w.cont ? this.geometry.contSize : level; // a contiguous block is one translation (D8.6.1)
     rec.meta =
@@ -696,17 +711,6 @@ export abstract class Mmu {
     rec.faultKind = kind;
     rec.faultLevel = level;
     return this.walkFault(rec, access, mode, attrs, rights);
-  }
-
-  /** A hardware accessed/dirty update of an entry: a locked write of what changed. */
-  private writeBack(entryPa: number, oldHi: number, hi: number, lo: number): void {
-    const bytes = this.format.entryBytes;
-    if (bytes === 1) this.phys.write8(entryPa, lo);
-    else if (bytes === 4 || hi === oldHi) this.phys.write32(entryPa, lo);
-    else this.phys.write64(entryPa, hi, lo);
-    this.adWrites++;
-    if (this.tracer !== null)
-      this.tracer({ type: "ad-write", cpu: this.id, entryPa: entryPa as PhysAddr, hi, lo });
   }
 
   /**

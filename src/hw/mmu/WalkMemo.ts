@@ -66,3 +66,25 @@ export class WalkMemo {
     return false;
   }
 }
+
+/** What RunFaultSink.runFault did with a run's fault (Mmu.accessRun). */
+export const enum RunFault {
+  /** not a fault it takes: nothing changed (the run stops there, the caller's handler takes it) */
+  NotTaken = 0,
+  /** resolved, the CPU back in user mode: the run retries the access */
+  Retry = 1,
+  /** resolved, but tables above the leaf may have changed (the memo goes): the run retries */
+  RetryAnew = 2,
+  /** resolved with a signal: the run stops there, the kernel already entered (the sink says what) */
+  Stop = 3,
+}
+
+/**
+ * The kernel's side of a fault inside a run of user accesses (kernel/core/faultfold.ts
+ * RunFaultFold): a not-present fault at a leaf table the kernel resolves as its handler would,
+ * the exception's entry and return included, so that the run retries the access in its loop
+ * (Mmu.ts's RunFaultSink: C = Mmu).
+ */
+export interface RunFaultSinkOf<C> {
+  runFault(cpu: C, vaHi: number, vaLo: number): RunFault;
+}

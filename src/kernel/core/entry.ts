@@ -14,7 +14,7 @@ import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { DirectMemory } from "../../hw/mmu/memAccess.ts";
 import { HwFaultKind } from "../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult, UserFaultHandler } from "./core.ts";
-import { foldTable, foldUserFault, runFoldable } from "./faultfold.ts";
+import { faultFold, foldTable, foldUserFault, RunFaultFold, runFoldable } from "./faultfold.ts";
 import { contextTask, exit } from "./sched.ts";
 import { deliverSignal, type SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
@@ -120,6 +120,8 @@ export function userModeRange(
   // a not-present fault of a write at a PTE in a private anonymous VMA: resolved by the fold
   // (faultfold.ts: do_anonymous_page without the handler's checks, which it knows pass)
   const fold = runFoldable(k, cpu, task, write);
+  // the fold inside the MMU's run: a fault it takes is entered, resolved and retried there
+  const sink = fold && run && faultFold.inRun ? runSink(k, cpuId, task, rec) : null;
   let hi = vaHi;
   let lo = vaLo;
   let attempt = 0; // the faults of access i so far
@@ -139,7 +141,10 @@ export function userModeRange(
     }
     let out: number;
     if (run) {
+      // a fault the sink resolves is one more attempt of its access: never the eighth (below)
+      cpu.runFaults = attempt < 7 ? sink : null;
       const done = cpu.accessRun(hi, lo | 0, count - i, stride, access, value); // | 0: no heap number
+      cpu.runFaults = null;
       if (done > 0) {
         i += done;
         attempt = 0;
@@ -150,6 +155,7 @@ export function userModeRange(
       }
       out = cpu.runOutcome;
       if (out === 0) continue; // every access done, or the run stopped after a store outside RAM
+      if (cpu.runRetried) attempt++; // the fault of a retry after the sink resolved one
       if (done > 0) {
         // the faulting access's address (its retry, after the handler, uses it again)
         at = i;
@@ -169,6 +175,14 @@ export function userModeRange(
         attempt = 0;
         continue;
       }
+    }
+    if (sink !== null && sink.pending !== null) {
+      // resolved in the run with a signal (RunFault.Stop): the exception was entered and counted there
+      user = false;
+      const r = sink.pending;
+      sink.pending = null;
+      raise(k, task, rec, r);
+      return i;
     }
     cpu.setUserMode(false);
     user = false;
@@ -201,6 +215,18 @@ export function userModeRange(
   }
   if (user) cpu.setUserMode(false);
   return count;
+}
+
+/** The kernel's one RunFaultFold, set for this run (entry.ts's loop is not reentered meanwhile). */
+const runFaultFold = new RunFaultFold();
+function runSink(k: KernelCore, cpuId: number, task: Task, rec: UserAccessRecord): RunFaultFold {
+  const s = runFaultFold;
+  s.k = k;
+  s.task = task;
+  s.cpuId = cpuId;
+  s.rec = rec;
+  s.pending = null;
+  return s;
 }
 
 /**

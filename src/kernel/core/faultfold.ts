@@ -18,10 +18,12 @@
  * none. The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
  * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path.
  */
-import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import { AnonFaultTable, doAnonymousFault } from "../mm/anon_fault.ts";
+import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
+import { RunFault } from "../../hw/mmu/WalkMemo.ts";
+import { AnonFaultTable, anonFaultPte } from "../mm/anon_fault.ts";
 import { VmFault } from "../mm/internal.ts";
-import { VmFlag } from "../mm/vma.ts";
+import { doAnonymousPage } from "../mm/memory.ts";
+import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { accountFault } from "./gup.ts";
 import type { SigInfo } from "./signal.ts";
@@ -29,9 +31,11 @@ import type { Task } from "./task.ts";
 
 /**
  * The fold's switch (tests: off on the twin kernel that takes every fault through its handler), the
- * faults it took, and those whose allocation entered the slow path (kswapd woken, reclaim, failure).
+ * faults it took, and those whose allocation entered the slow path (kswapd woken, reclaim, failure);
+ * inRun: the fold inside the MMU's run (RunFaultFold; tests: off on the twin whose folded faults
+ * leave the run), and the faults it took there.
  */
-export const faultFold = { on: true, folded: 0, slow: 0 };
+export const faultFold = { on: true, folded: 0, slow: 0, inRun: true, inRunFolded: 0 };
 
 /** The leaf table of the run's last folded fault (one run at a time: reset at each run's start). */
 export const foldTable = new AnonFaultTable();
@@ -52,6 +56,9 @@ export function runFoldable(k: KernelCore, cpu: Mmu, task: Task, write: boolean)
   return m === undefined || m.configuredOrders === 0;
 }
 
+/** The fault foldFind took: its VMA, page and PTE's address, for foldResolve. */
+const found: { vma: Vma | null; vpn: number; pa: number } = { vma: null, vpn: 0, pa: -1 };
+
 /**
  * The fault the access at (vaHi, vaLo) just took, resolved as the architecture's handler would
  * resolve it: null (retry) or the signal; undefined when it is not a fault the fold takes
@@ -64,23 +71,44 @@ export function foldUserFault(
   vaHi: number,
   vaLo: number,
 ): SigInfo | null | undefined {
+  return foldFind(k, task, vaHi, vaLo) ? foldResolve(k, cpu, task, vaHi, vaLo) : undefined;
+}
+
+/**
+ * Whether the fold takes the fault at (vaHi, vaLo): the checks of the handler's path that do
+ * not change anything (the VMA of the mm's last fault, access_error, the descent to a none
+ * PTE). True: found holds the VMA and PTE for foldResolve. Reads only, so a run may ask before
+ * the exception's entry (RunFaultFold).
+ */
+function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number): boolean {
   const mm = task.mm!;
   const vpn = k.va.vpnOf(vaHi, vaLo);
   const vmas = mm.vmas;
   const c = mm.faultVmaIndex;
-  if (!(c < vmas.length)) return undefined;
+  if (!(c < vmas.length)) return false;
   const vma = vmas[c];
-  if (!(vma.vmStart <= vpn && vpn < vma.vmEnd)) return undefined;
-  if ((vma.vmFlags & (VmFlag.WRITE | NOT_ANON)) !== VmFlag.WRITE || vma.file || vma.shmem) return undefined;
+  if (!(vma.vmStart <= vpn && vpn < vma.vmEnd)) return false;
+  if ((vma.vmFlags & (VmFlag.WRITE | NOT_ANON)) !== VmFlag.WRITE || vma.file || vma.shmem) return false;
+  const pa = anonFaultPte(k.userMm, foldTable, mm, vpn);
+  if (pa < 0) {
+    foldTable.reset();
+    return false;
+  }
+  found.vma = vma;
+  found.vpn = vpn;
+  found.pa = pa;
+  return true;
+}
+
+/** The fault foldFind took, resolved: do_anonymous_page and what follows it in the handler. */
+function foldResolve(k: KernelCore, cpu: Mmu, task: Task, vaHi: number, vaLo: number): SigInfo | null {
+  const mm = task.mm!;
   const b = k.userMm.env.buddy;
   const slow = b.kswapdWakeups + b.allocStalls + b.failedAllocs;
   k.faultingMm = mm;
-  const res = doAnonymousFault(k.userMm, foldTable, mm, vma, vpn);
+  const res = doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
   k.faultingMm = null;
-  if (res === -1) {
-    foldTable.reset();
-    return undefined;
-  }
+  found.vma = null;
   faultFold.folded++;
   // an allocation that entered the slow path may have reclaimed (and freed page tables): the
   // next fault finds its table again
@@ -97,4 +125,41 @@ export function foldUserFault(
   }
   // do_anonymous_page's only failure: VM_FAULT_OOM, pagefault_out_of_memory on every architecture
   return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+}
+
+/**
+ * The fold inside the MMU's run (Mmu.accessRun, RunFaultSink): a fault foldFind takes is entered,
+ * resolved and returned from as userModeRange's loop makes it (the CPU to kernel mode, the fault
+ * counted, the kernel's entry, the fold, the return to user mode), and the run retries the access
+ * without leaving its loop. One per kernel, armed by userModeRange for one accessRun at a time.
+ */
+export class RunFaultFold implements RunFaultSink {
+  k: KernelCore | null = null;
+  task: Task | null = null;
+  cpuId = 0;
+  /** the run's record (entry.ts UserAccessRecord): its faults are counted here */
+  rec: { faults: number } | null = null;
+  /** the signal of a fault resolved in the run that stopped it (RunFault.Stop), for userModeRange */
+  pending: SigInfo | null = null;
+
+  runFault(cpu: Mmu, vaHi: number, vaLo: number): RunFault {
+    const k = this.k!;
+    const task = this.task!;
+    if (!foldFind(k, task, vaHi, vaLo)) return RunFault.NotTaken; // nothing changed
+    // userModeRange's steps at an exception: kernel mode, the fault counted, the kernel's entry
+    cpu.setUserMode(false);
+    this.rec!.faults++;
+    k.tlbMgr.enterKernel(this.cpuId);
+    const r = foldResolve(k, cpu, task, vaHi, vaLo);
+    faultFold.inRunFolded++;
+    if (r !== null) {
+      this.pending = r;
+      return RunFault.Stop;
+    }
+    // and its return to user mode for the retry
+    k.tlbMgr.exitToUser(this.cpuId);
+    cpu.setUserMode(true);
+    // a slow-path allocation (foldTable dropped) may have changed tables above the leaf
+    return foldTable.key === -1 ? RunFault.RetryAnew : RunFault.Retry;
+  }
 }

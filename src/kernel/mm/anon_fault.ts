@@ -1,7 +1,8 @@
 /**
  * The demand-zero fault of a run of user writes, as handle_mm_fault resolves it when the
  * address's leaf table is present: the PTE found from the table the run's last fault used
- * (handle_mm_fault's descent once per table), then do_anonymous_page itself for a none PTE.
+ * (handle_mm_fault's descent once per table) and its none test (anonFaultPte); core/faultfold.ts
+ * then calls do_anonymous_page (mm/memory.ts doAnonymousPage) itself for that PTE.
  * Linux: mm/memory.c handle_mm_fault -> __handle_mm_fault (pmd_offset, pmdp_get; a PMD that
  * points to a table: no THP path) -> handle_pte_fault (pte_offset_map, ptep_get, pte_none ->
  * do_pte_missing -> do_anonymous_page: alloc_anon_folio's order-0 folio from the pcp lists or
@@ -15,11 +16,9 @@
  * which may reclaim, or when a fault went to the architecture's handler).
  */
 import { ModelBug } from "../../base/assert.ts";
-import type { MmContext, VmFault } from "./internal.ts";
+import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { doAnonymousPage } from "./memory.ts";
 import { entryRead, isHugePmd, pmdPa, pteOffset, readEntry } from "./pgtable.ts";
-import type { Vma } from "./vma.ts";
 
 /** Under the tests (vitest sets VITEST), every PTE address from the kept table is checked against the descent. */
 const VERIFY_TABLE =
@@ -42,18 +41,11 @@ export class AnonFaultTable {
 }
 
 /**
- * handle_mm_fault for a write to `vpn` in `vma` (private anonymous, writable, no HugeTLB nor
- * PFNMAP, no mTHP order configured: the caller checked) when its PMD points to a PTE table and
- * the PTE is none: do_anonymous_page's result. -1 when it is not that case (no table, a huge
- * PMD, a PTE that is not none): nothing was changed, the full path takes the fault.
+ * __handle_mm_fault's descent and handle_pte_fault's test, for a write to `vpn`: the address
+ * of its PTE when the PMD points to a PTE table and the PTE is none (do_anonymous_page's case),
+ * else -1. Reads only (the table kept in `t` aside): a caller may ask before the fault's entry.
  */
-export function doAnonymousFault(
-  ctx: MmContext,
-  t: AnonFaultTable,
-  mm: MmStruct,
-  vma: Vma,
-  vpn: number,
-): VmFault | -1 {
+export function anonFaultPte(ctx: MmContext, t: AnonFaultTable, mm: MmStruct, vpn: number): number {
   const pt = ctx.env.pgtable;
   const per = pt.ptrsPerTable;
   const key = Math.floor(vpn / per);
@@ -61,7 +53,7 @@ export function doAnonymousFault(
   if (t.key === key && t.mm === mm) {
     pa = t.base + (vpn - key * per) * pt.entryBytes;
     if (VERIFY_TABLE && descend(ctx, mm, vpn) !== pa)
-      throw new ModelBug(`doAnonymousFault: kept table gives ${pa} for vpn ${vpn}, the descent another`);
+      throw new ModelBug(`anonFaultPte: kept table gives ${pa} for vpn ${vpn}, the descent another`);
   } else {
     pa = descend(ctx, mm, vpn);
     if (pa < 0) return -1;
@@ -70,8 +62,7 @@ export function doAnonymousFault(
     t.base = pa - (vpn - key * per) * pt.entryBytes;
   }
   readEntry(ctx, pa); // ptep_get
-  if (!pt.none(entryRead.hi, entryRead.lo)) return -1;
-  return doAnonymousPage(ctx, mm, vma, vpn, pa, true);
+  return pt.none(entryRead.hi, entryRead.lo) ? pa : -1; // pte_none: do_pte_missing
 }
 
 /** __handle_mm_fault's descent: the PTE's address under a PMD that points to a table, else -1. */
