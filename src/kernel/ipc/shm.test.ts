@@ -5,10 +5,12 @@
  * SHM_UNLOCK's rescue, meminfo Shmem.
  */
 import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
 import { runScenario as run } from "../../workloads/scenario/session.ts";
 import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
-import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, SHM_RDONLY, SHM_RND, shmNamespace } from "./shm.ts";
+import { checkInvariants } from "../view/invariants.ts";
+import { IPC_CREAT, IPC_EXCL, IPC_PRIVATE, SHM_HUGETLB, SHM_RDONLY, SHM_RND, shmNamespace } from "./shm.ts";
 
 /** A scenario's output, every statement's lines joined, and its failed expectations. */
 function runScenario(src: string): { text: string; failures: string[] } {
@@ -120,6 +122,30 @@ A: read r
 A: write r
 `);
     expect(out.text).toMatch(/SIGSEGV/);
+  });
+
+  it("SHM_RDONLY's file has no FMODE_WRITE: VM_MAYSHARE without VM_SHARED or VM_MAYWRITE, so mprotect to writable and MADV_REMOVE are EACCES", () => {
+    for (const huge of [false, true]) {
+      const { k, t } = boot();
+      k.switchTo(0, t);
+      if (huge) k.sysctlHugepages(2);
+      const id = Number(k.shmget(t, IPC_PRIVATE, 2 << 20, (huge ? SHM_HUGETLB : 0) | 0o600));
+      const rw = k.shmat(t, id, 0n, 0);
+      const ro = k.shmat(t, id, 0n, SHM_RDONLY);
+      expect(k.userAccess(0, t, rw + 5n, Access.Write, 9).ok).toBe(true);
+      // the read-only attach sees the segment's pages
+      const r = k.userAccess(0, t, ro + 5n, Access.Read, 0);
+      expect(r.ok && r.value).toBe(9);
+      const flags = (va: bigint) => k.view.smaps(t).find((v) => v.vma.start === va)!.mnemonics;
+      expect(flags(ro)).toContain("ms");
+      expect(flags(ro)).not.toContain("sh");
+      expect(flags(ro)).not.toContain("mw");
+      expect(flags(rw)).toEqual(expect.arrayContaining(["sh", "ms", "mw"]));
+      expect(k.mprotect(t, ro, 2n << 20n, { r: true, w: true, x: false }), `huge ${huge}`).toBe(-13n);
+      expect(k.madvise(t, ro, 2n << 20n, "remove"), `huge ${huge}`).toBe(-13n);
+      expect(k.madvise(t, rw, 2n << 20n, "remove"), `huge ${huge}`).toBe(0n);
+      expect(checkInvariants(k)).toEqual([]);
+    }
   });
 
   it("nattch: shm_open counts each attach, fork's copy and a split's piece; shmdt unmaps every piece of its attach", () => {

@@ -354,7 +354,9 @@ function shmDestroy(k: KernelCore, s: ShmSegment): void {
 
 /**
  * shmat(ID, ADDR, SHMFLG): maps the segment shared (VM_SHARED |
- * VM_MAYSHARE) into the task, read-write or, with SHM_RDONLY, read-only;
+ * VM_MAYSHARE) into the task, read-write or, with SHM_RDONLY, read-only
+ * (the file opened O_RDONLY: VM_MAYSHARE alone, no VM_MAYWRITE, so no
+ * later mprotect to writable nor MADV_REMOVE: -EACCES);
  * ADDR 0 lets get_unmapped_area choose, else ADDR (rounded down to SHMLBA
  * with SHM_RND, -EINVAL when not page-aligned without it) is used MAP_FIXED,
  * -EINVAL when a mapping is already there. Returns the address or -errno
@@ -388,6 +390,8 @@ export function shmat(k: KernelCore, task: Task, id: number, addr: bigint, shmfl
     mmapArgs(s.htlb !== null ? size * 4096 : s.segsz, {
       shared: true,
       prot: { r: true, w: !rdonly, x: false },
+      // SHM_RDONLY: the shm file is opened O_RDONLY (no FMODE_WRITE): VM_MAYSHARE alone
+      readOnlyFile: rdonly,
       addr: addr === 0n ? -1 : Number(addr),
       fixed: addr !== 0n,
       // shm_mmap -> hugetlbfs_file_mmap for a SHM_HUGETLB segment's file

@@ -56,6 +56,12 @@ export interface MmapArgs {
    * (MAP_HUGE_2MB = 21, MAP_HUGE_1GB = 30); 0 or absent: the default size
    */
   hugetlbSizeLog?: number;
+  /**
+   * The file is open without FMODE_WRITE (do_shmat's O_RDONLY file for SHM_RDONLY): a shared
+   * mapping may not be PROT_WRITE (-EACCES) and loses VM_SHARED and VM_MAYWRITE, keeping
+   * VM_MAYSHARE (do_mmap's MAP_SHARED case)
+   */
+  readOnlyFile?: boolean;
   /** with `hugetlb`: an existing hugetlbfs inode to map shared (do_shmat of a SHM_HUGETLB segment), and the VMA's name */
   hugetlbFile?: { file: HugetlbFile; name: string } | null;
 }
@@ -118,6 +124,11 @@ function mmapLimits(ctx: MmContext, mm: MmStruct, a: MmapArgs, flags: number, nr
   return mayExpandVm(ctx, mm, flags, nrPages - replaced) ? 0 : -Errno.ENOMEM;
 }
 
+/** do_mmap's MAP_SHARED of a file without FMODE_WRITE: vm_flags &= ~(VM_MAYWRITE | VM_SHARED) */
+function sharedFileFlags(a: MmapArgs, flags: number): number {
+  return a.shared && a.readOnlyFile ? flags & ~(VmFlag.MAYWRITE | VmFlag.SHARED) : flags;
+}
+
 /**
  * do_mmap for anonymous memory. Returns the start vpn, or -errno.
  * Linux: mm/mmap.c do_mmap, mmap_region
@@ -134,7 +145,8 @@ export function mmap(
   const taskSize = ctx.env.taskSizeVpn;
   if (nrPages > taskSize) return -Errno.ENOMEM;
   if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
-  let flags = vmFlagsForProt(a.prot, a.shared);
+  if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
+  let flags = sharedFileFlags(a, vmFlagsForProt(a.prot, a.shared));
   if (a.locked) flags |= VmFlag.LOCKED;
   const noreserve = mapNoreserve(ctx, a.noreserve);
   if (noreserve) flags |= VmFlag.NORESERVE;
@@ -262,6 +274,7 @@ function mmapHugetlb(
   const h = hf !== null ? hf.file.h : hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
   // MAP_HUGETLB with a file that is not hugetlbfs's: -EINVAL
   if (h === undefined || (a.file && inode === null) || a.device || a.shmem) return -Errno.EINVAL;
+  if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
   // hugetlbfs_file_mmap: the offset on a huge page boundary
   const pgoff = a.file ? (a.offset ?? 0) / 4096 : 0;
   if (pgoff % h.nrPages !== 0) return -Errno.EINVAL;
@@ -280,7 +293,7 @@ function mmapHugetlb(
     start = getUnmappedArea(ctx, mm, nrPages, hint, nr, 0); // align_mask: huge_page_mask_align
     if (start < 0) return -Errno.ENOMEM;
   }
-  let flags = vmFlagsForProt(a.prot, a.shared) | VmFlag.HUGETLB | VmFlag.DONTEXPAND;
+  let flags = sharedFileFlags(a, vmFlagsForProt(a.prot, a.shared)) | VmFlag.HUGETLB | VmFlag.DONTEXPAND;
   if (a.noreserve) flags |= VmFlag.NORESERVE;
   // do_mmap and mmap_region's limits, with VM_LOCKED still set (mmap_region clears it later)
   const limits = mmapLimits(ctx, mm, a, a.locked ? flags | VmFlag.LOCKED : flags, nrPages);
