@@ -11,7 +11,7 @@ import { readRuns, readTrace } from "../../workloads/trace/formats.ts";
 import { openTrace } from "../../workloads/trace/input.ts";
 import { foldRuns, RUN_TOTALS } from "../../workloads/trace/runs.ts";
 import { PolicySim } from "../policy/simulate.ts";
-import { MachineMode, type MachinePolicy } from "./machineMode.ts";
+import { type MachineArch, MachineMode, type MachinePolicy } from "./machineMode.ts";
 
 const SHARED = resolve(import.meta.dirname, "../../../../shared");
 const have = existsSync(`${SHARED}/traces/gzip-10M.u64.zst`);
@@ -154,6 +154,53 @@ describe("machine mode, runs against records", () => {
       { numRuns: 1500 },
     );
     expect(shortRetries).toBeGreaterThan(1000); // the retries after the first of a machine
+  });
+
+  it("on arm64, RISC-V Sv48 and Sv57 too: the shortcuts and the runs give the plain path's figures", () => {
+    const rec = fc.tuple(
+      fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 ** 35 - 1 }) },
+      ),
+      fc.integer({ min: 0, max: 4095 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 1, max: 6 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(rec, { maxLength: 200 }),
+        fc.constantFrom("arm64", "riscv-sv48", "riscv-sv57") as fc.Arbitrary<MachineArch>,
+        fc.constantFrom("clock", "lru", "random"),
+        fc.constantFrom("vmref", "tiny"),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 64 }),
+        (spec, arch, policy, tlb, frames, batch) => {
+          const recs = spec.flatMap(([page, off, kind, times]) =>
+            Array.from({ length: times }, (_, t) => (page * 4096 + ((off + 8 * t) % 4096)) * 4 + kind),
+          );
+          const w = new Uint32Array(2 * recs.length);
+          recs.forEach((r, i) => {
+            w[2 * i] = r % 2 ** 32;
+            w[2 * i + 1] = Math.floor(r / 2 ** 32);
+          });
+          const cfg = { frames, tlb, policy: policy as MachinePolicy, seed: 3, arch };
+          const byRun = new MachineMode(cfg);
+          const plain = new MachineMode({ ...cfg, shortcuts: false });
+          const out = new Uint32Array(2 * batch);
+          const totals = new Float64Array(RUN_TOTALS);
+          for (let at = 0; at < recs.length; at += batch) {
+            const n = Math.min(batch, recs.length - at);
+            const part = w.subarray(2 * at, 2 * (at + n));
+            plain.feed(part, n);
+            totals.fill(0);
+            byRun.feedRuns(out, foldRuns(part, n, out, totals), totals);
+          }
+          expect(byRun.result()).toEqual(plain.result());
+          expect(hardware(byRun)).toEqual(hardware(plain));
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 
   it("feed and feedRuns taking turns on one machine (each keeps its own memo of the sets' front pages) give the plain path's figures", () => {
@@ -403,6 +450,15 @@ describe.skipIf(!have)("machine mode with 2 MiB pages and 5-level paging", () =>
     expect([five.walks, five.faults, five.l1_hits]).toEqual([four.walks, four.faults, four.l1_hits]);
     expect(five.pt_reads).toBeGreaterThan(four.pt_reads);
     expect(five.pt_reads).toBeLessThanOrEqual(5 * five.walks);
+  }, 60_000);
+
+  it("on arm64 and RISC-V Sv48 the figures of x86-64's four levels, on Sv57 LA57's", async () => {
+    const w = await load("gzip-10M.u64.zst", 1_000_000);
+    const four = run(w, {});
+    const five = run(w, { arch: "x86_64-la57" });
+    expect(run(w, { arch: "arm64" })).toEqual(four);
+    expect(run(w, { arch: "riscv-sv48" })).toEqual(four);
+    expect(run(w, { arch: "riscv-sv57" })).toEqual(five);
   }, 60_000);
 });
 

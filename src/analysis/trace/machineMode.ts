@@ -75,8 +75,8 @@ export interface MachineModeConfig {
   seed?: number;
   /** 4 KiB pages, or 2 MiB pages mapped by PMD entries (THP for the whole address space) */
   pageSize?: "4k" | "2m";
-  /** 4-level paging, or 5-level (LA57) */
-  arch?: "x86_64" | "x86_64-la57";
+  /** the machine's MMU and page tables (MACHINE_ARCHES; default x86_64) */
+  arch?: MachineArch;
   /** cycle cost model */
   cost?: Partial<CostModel>;
   /** an L1 data cache in front of the CPU (docs/caches.md); every access then goes through the MMU */
@@ -96,6 +96,10 @@ export interface MachineModeConfig {
   /** a shared memory the hit loop's state goes in (hitLoop.ts's SharedPlace: the slots' records then not copied) */
   shared?: SharedPlace | null;
 }
+
+/** Machine mode's architectures: those whose user half holds every trace address (below 2^47; not Sv39, i386) */
+export const MACHINE_ARCHES = ["x86_64", "x86_64-la57", "arm64", "riscv-sv48", "riscv-sv57"] as const;
+export type MachineArch = (typeof MACHINE_ARCHES)[number];
 
 const TWO32 = 4294967296;
 
@@ -196,7 +200,7 @@ export class MachineMode {
     this.leafLevel = this.shift === 9 ? 1 : 0;
     this.n = n >> this.shift;
     if (this.n < 1) throw new InputError(`--frames ${n} is less than one 2 MiB page (512 frames)`);
-    const arch = hwArch(cfg.arch ?? "x86_64", ["x86_64", "x86_64-la57"]);
+    const arch = hwArch(cfg.arch ?? "x86_64", MACHINE_ARCHES);
     this.dataOnly = cfg.dataOnly ?? false;
     this.rng = new Rng(cfg.seed ?? 1);
     this.cost = { ...DEFAULT_COST, ...cfg.cost };

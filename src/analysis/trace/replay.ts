@@ -17,7 +17,7 @@ import { type PolicyResult, PolicySim } from "../policy/simulate.ts";
 import { TlbCurve } from "../tlbCurve.ts";
 import type { SharedPlace } from "./hitLoop.ts";
 import { KernelMode } from "./kernelMode.ts";
-import { MachineMode } from "./machineMode.ts";
+import { type MachineArch, MachineMode } from "./machineMode.ts";
 import type { TraceSummary } from "./summary.ts";
 
 /** `n` records as word pairs (workloads/trace/formats.ts BatchSink; the same shape, declared here: analysis does not import workloads). */
@@ -130,7 +130,7 @@ export class Replay {
         cost: s.cost,
         cache: s.cache ?? null,
         pageSize: s.page === "4k" ? "4k" : "2m",
-        arch: s.arch as "x86_64" | "x86_64-la57",
+        arch: s.arch as MachineArch,
         shared,
       });
       this.sim = m;

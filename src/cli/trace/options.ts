@@ -238,7 +238,11 @@ export function addTraceOptions(cmd: Command): Command {
       "machine mode: 4k, or 2m (every 2 MiB region a huge page, mapped by a PMD; thp is the same); with --pager linux: 4k or thp (the kernel's transparent huge pages)",
       "4k",
     )
-    .option("--arch <a>", "machine mode: x86_64 (4-level) or x86_64-la57 (5-level)", "x86_64")
+    .option(
+      "--arch <a>",
+      "machine mode's MMU and page tables: x86_64 (4-level), x86_64-la57 (5-level), arm64 (4-level, TTBR0), riscv-sv48 or riscv-sv57",
+      "x86_64",
+    )
     .option("--seed <n>", "seed for random choices", "1")
     .option(
       "--cost <list>",
