@@ -102,8 +102,9 @@ describe("mlockall(MCL_CURRENT)", () => {
 
   it("a PROT_NONE VMA is locked but left empty; the others are populated (mm_populate ignores errors)", () => {
     const { k, t } = setup();
-    const n = k.mmap(t, mmapArgs(4 * 4096, { prot: { r: false, w: false, x: false } }));
     const a = k.mmap(t, mmapArgs(4 * 4096));
+    const n = k.mmap(t, mmapArgs(4 * 4096, { prot: { r: false, w: false, x: false } }));
+    expect(n).toBeLessThan(a); // top-down: the population meets the PROT_NONE VMA first
     expect(k.mlockall(t, Mcl.CURRENT)).toBe(0n);
     expect(lockFlags(t, n)).toBe(VmFlag.LOCKED);
     expect(presentPages(k, t, n, 4)).toBe(0);
@@ -236,6 +237,25 @@ describe("mlockall(MCL_FUTURE): mm->def_flags", () => {
     expect(k.mlockall(t, Mcl.CURRENT)).toBe(0n);
     expect(lockFlags(t, h)).toBe(0); // mlock_fixup skips is_vm_hugetlb_page
     expect(vmLckPages(k, t)).toBe(totalVm(t) - 512);
+  });
+});
+
+describe("mlockall and VM_SPECIAL mappings", () => {
+  it("a device mapping under MCL_FUTURE or MAP_LOCKED is not locked (mmap_region), nor by MCL_CURRENT (mlock_fixup)", () => {
+    const { k, t } = setup();
+    k.registerDevice("fb", 4 * 4096);
+    expect(k.mlockall(t, Mcl.FUTURE)).toBe(0n);
+    const d = k.mmap(t, mmapArgs(4 * 4096, { device: k.devices.get("fb")!, shared: true }));
+    const l = k.mmap(t, mmapArgs(4 * 4096, { device: k.devices.get("fb")!, shared: true, locked: true }));
+    expect(d).toBeGreaterThan(0n);
+    expect(l).toBeGreaterThan(0n);
+    expect(lockFlags(t, d)).toBe(0);
+    expect(lockFlags(t, l)).toBe(0);
+    expect(vmLckPages(k, t)).toBe(0);
+    expect(k.mlockall(t, Mcl.CURRENT)).toBe(0n);
+    expect(lockFlags(t, d)).toBe(0);
+    expect(vmLckPages(k, t)).toBe(totalVm(t) - 8);
+    expect(checkInvariants(k)).toEqual([]);
   });
 });
 
