@@ -264,7 +264,8 @@ describe("mlockall and fork", () => {
     const { k, t } = setup();
     expect(k.mlockall(t, Mcl.CURRENT | Mcl.FUTURE)).toBe(0n);
     const c = k.fork(t, "child")!;
-    expect(c.mm!.defFlags).toBe(0);
+    expect(k.view.mm(t)!.defFlags).toBe(VmFlag.LOCKED); // what drgn reads as mm->def_flags
+    expect(k.view.mm(c)!.defFlags).toBe(0);
     for (const v of c.mm!.vmas) expect(v.vmFlags & LOCK_MASK).toBe(0);
     expect(vmLckPages(k, c)).toBe(0);
     k.switchTo(0, c);
