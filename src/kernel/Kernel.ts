@@ -84,6 +84,7 @@ export {
   type ShmidDs,
 } from "./ipc/shm.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
+export { Mcl } from "./mm/mlock.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
 export { RLIMIT_NAMES } from "./mm/rlim.ts";
 export type { OvercommitSysctls } from "./mm/util.ts";
@@ -182,6 +183,14 @@ export interface Kernel<C extends Mmu = Mmu> {
   /** mlock / mlock2(MLOCK_ONFAULT); 0 or -errno. */
   mlock(task: TaskHandle, addr: bigint, length: bigint, onFault: boolean): bigint;
   munlock(task: TaskHandle, addr: bigint, length: bigint): bigint;
+  /**
+   * mlockall(flags), `Mcl` bits (MCL_CURRENT 1, MCL_FUTURE 2, MCL_ONFAULT 4): 0, -EINVAL (0, an
+   * unknown bit, MCL_ONFAULT alone), -EPERM (RLIMIT_MEMLOCK 0, uid other than 0) or -ENOMEM
+   * (MCL_CURRENT with the address space past RLIMIT_MEMLOCK, uid other than 0).
+   */
+  mlockall(task: TaskHandle, flags: number): bigint;
+  /** munlockall; 0. */
+  munlockall(task: TaskHandle): bigint;
   /** brk, as sbrk: moves the break by delta bytes; the old break, or -ENOMEM. */
   brk(task: TaskHandle, delta: bigint): bigint;
   /** mremap; the new address or -errno. */

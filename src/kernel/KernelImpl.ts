@@ -324,6 +324,17 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return mman.munlock(this, taskOf(task), addr, length);
   }
 
+  /** mlockall(flags: Mcl bits): 0 or -errno. */
+  mlockall(task: TaskHandle, flags: number): bigint {
+    this.linuxOnly("mlockall");
+    return mman.mlockall(this, taskOf(task), flags);
+  }
+
+  munlockall(task: TaskHandle): bigint {
+    this.linuxOnly("munlockall");
+    return mman.munlockall(this, taskOf(task));
+  }
+
   /** brk, as sbrk: moves the break by delta bytes and returns the old break, or -ENOMEM. */
   brk(task: TaskHandle, delta: bigint): bigint {
     this.linuxOnly("brk");

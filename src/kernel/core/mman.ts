@@ -120,6 +120,25 @@ export function munlock(k: KernelCore, task: Task, addr: bigint, length: bigint)
 }
 
 /**
+ * mlockall(flags) (MCL_CURRENT 1, MCL_FUTURE 2, MCL_ONFAULT 4): 0 or -errno
+ * (EINVAL, EPERM, ENOMEM); RLIMIT_MEMLOCK applies unless the task has
+ * CAP_IPC_LOCK (uid 0). Linux: mm/mlock.c sys_mlockall
+ */
+export function mlockall(k: KernelCore, task: Task, flags: number): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  const fault = (vpn: number, write: boolean) => populate(k, task, vpn, write);
+  return BigInt(k.userMm.mlockall(mm, flags, fault, task.uid === 0));
+}
+
+/** munlockall: every VMA unlocked, new mappings no longer locked. Linux: mm/mlock.c sys_munlockall */
+export function munlockall(k: KernelCore, task: Task): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  return BigInt(k.userMm.munlockall(mm));
+}
+
+/**
  * brk (mm/mmap.c sys_brk), as sbrk: moves the break by delta bytes and
  * returns the old break, or -ENOMEM when the break did not move (below
  * start_brk, into another mapping or its guard gap, past RLIMIT_DATA or
@@ -134,7 +153,8 @@ export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
   if (delta === 0n) return oldBrk; // sbrk(0) reads the break (sys_brk would fail it past RLIMIT_DATA)
   const newBrk = oldBrk + delta;
   if (newBrk < 0n || newBrk >= k.layout.userEnd) return BigInt(-Errno.ENOMEM);
-  const r = k.userMm.brk(mm, Number(newBrk), task.uid === 0);
+  const fault = (vpn: number, write: boolean) => populate(k, task, vpn, write);
+  const r = k.userMm.brk(mm, Number(newBrk), task.uid === 0, fault);
   return r < 0 ? BigInt(r) : oldBrk;
 }
 

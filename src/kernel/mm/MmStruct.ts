@@ -138,6 +138,13 @@ export class MmStruct {
    * as they share the mm). Linux reads them through current; vmlab's mapping paths through the mm.
    */
   rlim = new Rlimits();
+  /**
+   * mm->def_flags: VMA flags every new mapping of the mm starts with (do_mmap, do_brk_flags).
+   * vmlab's only ones are mlockall(MCL_FUTURE)'s VM_LOCKED and MCL_ONFAULT's VM_LOCKONFAULT
+   * (mm/mlock.c apply_mlockall_flags). A new mm starts with 0: mm_init keeps only
+   * VM_INIT_DEF_MASK (VM_NOHUGEPAGE, which vmlab never sets) of the parent's (kernel/fork.c).
+   */
+  defFlags = 0;
   /** pages of private writable mappings charged against overcommit (Committed_AS share) */
   committed = 0;
   /** start_brk (a vpn) and the break itself (bytes: brk need not be page-aligned) */

@@ -117,6 +117,8 @@ function copyPageRanges(
   child.stackTop = parent.stackTop;
   child.startBrk = parent.startBrk;
   child.brkBytes = parent.brkBytes;
+  // not def_flags: mm_init gives the child only VM_INIT_DEF_MASK of the parent's, so an
+  // mlockall(MCL_FUTURE) does not reach the child's mappings (child.defFlags stays 0)
   const env = ctx.env;
   const pages = env.pages;
   const pt = env.pgtable;

@@ -1,7 +1,9 @@
 /**
- * mlock, mlock2(MLOCK_ONFAULT) and munlock below the system-call layer.
- * Linux: mm/mlock.c (do_mlock, apply_vma_lock_flags, mlock_fixup,
- * mlock_vma_pages_range, sys_munlock, __mlock_posix_error_return); the
+ * mlock, mlock2(MLOCK_ONFAULT), munlock, mlockall and munlockall below the
+ * system-call layer. Linux: mm/mlock.c (do_mlock, apply_vma_lock_flags,
+ * mlock_fixup, mlock_vma_pages_range, sys_munlock,
+ * __mlock_posix_error_return, sys_mlockall, apply_mlockall_flags,
+ * sys_munlockall); the
  * population is mm/gup.ts, the mlock batch and the unevictable list
  * mm/mlock_fbatch.ts.
  */
@@ -37,8 +39,14 @@ export function coveredUpTo(mm: MmStruct, start: number, end: number): number {
   return end;
 }
 
+/** VM_LOCKED_MASK (include/linux/mm.h) */
 const LOCKED_MASK = VmFlag.LOCKED | VmFlag.LOCKONFAULT;
-const SPECIAL = VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP;
+/**
+ * The VMAs mlock_fixup leaves alone: VM_SPECIAL (VM_IO, VM_DONTEXPAND, VM_PFNMAP; vmlab has no
+ * VM_MIXEDMAP) and is_vm_hugetlb_page (a HugeTLB VMA is VM_DONTEXPAND too). vmlab has no gate
+ * VMA in the tree, no DAX, secretmem or VM_DROPPABLE.
+ */
+const SPECIAL = VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP | VmFlag.HUGETLB;
 
 /**
  * apply_vma_lock_flags: the lock flags of every VMA from `start` up to the
@@ -52,14 +60,26 @@ const SPECIAL = VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP;
  */
 function applyVmaLockFlags(ctx: MmContext, mm: MmStruct, start: number, end: number, flags: number): number {
   const upTo = coveredUpTo(mm, start, end);
+  mlockFixups(ctx, mm, start, upTo, flags);
+  return upTo < end ? -Errno.ENOMEM : 0;
+}
+
+/**
+ * mlock_fixup on the part in [start, end) of each VMA there, its lock flags
+ * becoming `flags` (VM_LOCKED_MASK's bits; the others stay). The ranges are
+ * taken before any changes: a fixup's merge with the VMA before it
+ * (vma_modify_flags) leaves the later ranges as they were.
+ * Linux: mm/mlock.c mlock_fixup
+ */
+function mlockFixups(ctx: MmContext, mm: MmStruct, start: number, end: number, flags: number): void {
   const fixups: [number, number, boolean][] = [];
   for (const v of mm.vmas) {
-    if (v.vmEnd <= start || v.vmStart >= upTo) continue;
+    if (v.vmEnd <= start || v.vmStart >= end) continue;
     const old = v.vmFlags & LOCKED_MASK;
     if (old === flags || v.vmFlags & SPECIAL) continue;
     fixups.push([
       Math.max(start, v.vmStart),
-      Math.min(upTo, v.vmEnd),
+      Math.min(end, v.vmEnd),
       !(old & VmFlag.LOCKED && flags & VmFlag.LOCKED),
     ]);
   }
@@ -67,7 +87,6 @@ function applyVmaLockFlags(ctx: MmContext, mm: MmStruct, start: number, end: num
     setFlags(ctx, mm, s, e, flags, LOCKED_MASK & ~flags);
     if (pages) mlockVmaPagesRange(ctx, mm, s, e, (flags & VmFlag.LOCKED) !== 0);
   }
-  return upTo < end ? -Errno.ENOMEM : 0;
 }
 
 /**
@@ -152,6 +171,76 @@ export function doMlock(
  */
 export function doMunlock(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
   return applyVmaLockFlags(ctx, mm, start, end, 0);
+}
+
+/** mlockall's flags (include/uapi/asm-generic/mman-common.h; x86, arm64 and RISC-V use these). */
+export const Mcl = {
+  /** lock every page mapped now */
+  CURRENT: 1,
+  /** lock every page mapped from now on (mm->def_flags) */
+  FUTURE: 2,
+  /** with either: lock pages as they are faulted in, populate nothing (VM_LOCKONFAULT) */
+  ONFAULT: 4,
+} as const;
+
+/**
+ * apply_mlockall_flags: mm->def_flags loses VM_LOCKED and VM_LOCKONFAULT,
+ * and with MCL_FUTURE gets VM_LOCKED (and VM_LOCKONFAULT with
+ * MCL_ONFAULT); with MCL_CURRENT every VMA's lock flags become VM_LOCKED
+ * (| VM_LOCKONFAULT with MCL_ONFAULT) through mlock_fixup, which skips
+ * VM_SPECIAL and HugeTLB VMAs; without it (munlockall: flags 0) every VMA
+ * is unlocked, except that MCL_FUTURE alone leaves the VMAs as they are.
+ * mlock_fixup's errors are ignored. Linux: mm/mlock.c apply_mlockall_flags
+ */
+function applyMlockallFlags(ctx: MmContext, mm: MmStruct, flags: number): void {
+  mm.defFlags &= ~LOCKED_MASK;
+  if (flags & Mcl.FUTURE) {
+    mm.defFlags |= VmFlag.LOCKED;
+    if (flags & Mcl.ONFAULT) mm.defFlags |= VmFlag.LOCKONFAULT;
+    if (!(flags & Mcl.CURRENT)) return;
+  }
+  let toAdd = 0;
+  if (flags & Mcl.CURRENT) toAdd = VmFlag.LOCKED | (flags & Mcl.ONFAULT ? VmFlag.LOCKONFAULT : 0);
+  mlockFixups(ctx, mm, 0, Number.POSITIVE_INFINITY, toAdd);
+}
+
+/**
+ * mlockall(flags): -EINVAL for 0, an unknown bit or MCL_ONFAULT alone;
+ * -EPERM when RLIMIT_MEMLOCK is 0 and the caller lacks CAP_IPC_LOCK
+ * (can_do_mlock); with MCL_CURRENT, -ENOMEM when the whole address space
+ * (total_vm, not only what is not locked yet) passes RLIMIT_MEMLOCK
+ * without CAP_IPC_LOCK (nothing changed, def_flags neither); else
+ * apply_mlockall_flags, then with MCL_CURRENT mm_populate(0, TASK_SIZE):
+ * __mm_populate over every VMA ignoring errors (a PROT_NONE VMA stays
+ * locked and empty; VM_LOCKONFAULT VMAs get nothing; a VMA mlock_fixup
+ * skipped, a HugeTLB one, is populated all the same). Returns 0 or -errno.
+ * Linux: mm/mlock.c sys_mlockall, can_do_mlock; mm/gup.c __mm_populate
+ */
+export function doMlockall(
+  ctx: MmContext,
+  mm: MmStruct,
+  flags: number,
+  fault: Populate,
+  capIpcLock = true,
+): number {
+  const all = Mcl.CURRENT | Mcl.FUTURE | Mcl.ONFAULT;
+  if (!flags || flags & ~all || flags === Mcl.ONFAULT) return -Errno.EINVAL;
+  if (!canDoMlock(mm, capIpcLock)) return -Errno.EPERM;
+  const lockLimit = Math.floor(mm.rlim.cur[Rlimit.MEMLOCK] / 4096); // RLIM_INFINITY stays above any total_vm
+  if (flags & Mcl.CURRENT && mm.totalVm() > lockLimit && !capIpcLock) return -Errno.ENOMEM;
+  applyMlockallFlags(ctx, mm, flags);
+  if (flags & Mcl.CURRENT) mmPopulate(ctx, mm, 0, ctx.env.taskSizeVpn, fault, true);
+  return 0;
+}
+
+/**
+ * munlockall: apply_mlockall_flags(0): def_flags loses VM_LOCKED and
+ * VM_LOCKONFAULT and every VMA is unlocked (its pages munlocked). Returns 0.
+ * Linux: mm/mlock.c sys_munlockall
+ */
+export function doMunlockall(ctx: MmContext, mm: MmStruct): number {
+  applyMlockallFlags(ctx, mm, 0);
+  return 0;
 }
 
 /**

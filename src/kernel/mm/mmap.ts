@@ -146,8 +146,12 @@ export function mmap(
   if (nrPages > taskSize) return -Errno.ENOMEM;
   if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
   if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
-  let flags = sharedFileFlags(a, vmFlagsForProt(a.prot, a.shared));
+  // do_mmap: vm_flags |= calc_vm_flag_bits (MAP_LOCKED: VM_LOCKED) | mm->def_flags
+  // (mlockall(MCL_FUTURE): VM_LOCKED, with MCL_ONFAULT VM_LOCKONFAULT too)
+  let flags = sharedFileFlags(a, vmFlagsForProt(a.prot, a.shared)) | mm.defFlags;
   if (a.locked) flags |= VmFlag.LOCKED;
+  // do_mmap: *populate = len when vm_flags has VM_LOCKED, whatever mmap_region clears later
+  const locked = (flags & VmFlag.LOCKED) !== 0;
   const noreserve = mapNoreserve(ctx, a.noreserve);
   if (noreserve) flags |= VmFlag.NORESERVE;
   // accountable_mapping: private writable mappings without VM_NORESERVE, a device's too
@@ -207,6 +211,8 @@ export function mmap(
     const first = (a.offset ?? 0) / 4096;
     if (first + nrPages > a.device.pages) return -Errno.EINVAL;
     flags |= VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.DONTDUMP;
+    // mmap_region: a VM_SPECIAL VMA is never locked (vm_flags_clear(vma, VM_LOCKED_MASK))
+    flags = vmFlagsUpdate(flags, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT);
   }
   if (accountable) mm.committed += nrPages;
   // calc_vm_prot_bits(prot, pkey): the key in vm_flags bits 32..35
@@ -242,8 +248,9 @@ export function mmap(
     shmemZeroSetup(ctx, vma, shmemCharge);
   }
   khugepagedEnterVma(ctx, mm, insertAndMerge(ctx, mm, vma)); // __mmap_region: khugepaged_enter_vma
-  // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its VMA)
-  if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
+  // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its
+  // VMA; a VM_LOCKONFAULT VMA gets nothing)
+  if (a.populate || locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
   return start;
 }
 
@@ -255,8 +262,9 @@ export function mmap(
  * hint is rounded up to one), VM_HUGETLB | VM_DONTEXPAND, never accounted
  * in Committed_AS (accountable_mapping), VM_NORESERVE with MAP_NORESERVE
  * whatever the overcommit mode; the pool reserves its pages now
- * (hugetlb_reserve_pages), else -ENOMEM. MAP_LOCKED populates but does not
- * lock (mmap_region clears VM_LOCKED_MASK for HugeTLB). Returns the start
+ * (hugetlb_reserve_pages), else -ENOMEM. MAP_LOCKED, or mlockall(MCL_FUTURE)'s
+ * def_flags, populates but does not lock (mmap_region clears VM_LOCKED_MASK
+ * for HugeTLB; the population then sees no VM_LOCKONFAULT either). Returns the start
  * vpn or -errno.
  * Linux: mm/mmap.c ksys_mmap_pgoff, do_mmap, mmap_region; fs/hugetlbfs/inode.c hugetlb_get_unmapped_area,
  * hugetlbfs_file_mmap
@@ -295,8 +303,10 @@ function mmapHugetlb(
   }
   let flags = sharedFileFlags(a, vmFlagsForProt(a.prot, a.shared)) | VmFlag.HUGETLB | VmFlag.DONTEXPAND;
   if (a.noreserve) flags |= VmFlag.NORESERVE;
-  // do_mmap and mmap_region's limits, with VM_LOCKED still set (mmap_region clears it later)
-  const limits = mmapLimits(ctx, mm, a, a.locked ? flags | VmFlag.LOCKED : flags, nrPages);
+  // do_mmap and mmap_region's limits, with VM_LOCKED (MAP_LOCKED, mm->def_flags) still set
+  // (mmap_region clears it later)
+  const lockFlags = (a.locked ? VmFlag.LOCKED : 0) | mm.defFlags;
+  const limits = mmapLimits(ctx, mm, a, flags | lockFlags, nrPages);
   if (limits < 0) return limits;
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
   const vma = new Vma(start, start + nrPages, flags, pgoff, hf?.name ?? "/anon_hugepage (deleted)");
@@ -307,7 +317,7 @@ function mmapHugetlb(
     hf.file.size = a.file.sizeBytes = len;
   if (a.fixed) munmap(ctx, mm, start, nrPages);
   mm.insert(vma); // its own file: it merges with nothing
-  if (a.populate || a.locked) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
+  if (a.populate || lockFlags & VmFlag.LOCKED) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
   return start;
 }
 
@@ -567,11 +577,22 @@ export function exitMmap(ctx: MmContext, mm: MmStruct): void {
  * the heap; -ENOMEM below start_brk, at or above TASK_SIZE, past
  * RLIMIT_DATA (check_data_rlimit: the heap's size, growing or not), into
  * another mapping or its guard gap, or past RLIMIT_AS or RLIMIT_DATA for
- * the pages added (do_brk_flags' may_expand_vm). Returns 0 or -errno (sbrk's caller returns the
- * old break).
- * Linux: mm/mmap.c sys_brk (do_brk_flags)
+ * the pages added (do_brk_flags' may_expand_vm), or past RLIMIT_MEMLOCK
+ * without CAP_IPC_LOCK when mlockall(MCL_FUTURE) locks new mappings
+ * (check_brk_limits: mlock_future_ok on mm->def_flags; sys_brk returns the
+ * old break, so -ENOMEM). The new part of the heap takes mm->def_flags
+ * (do_brk_flags) and, when that has VM_LOCKED, is populated (sys_brk's
+ * mm_populate; nothing for VM_LOCKONFAULT) by `populate`. Returns 0 or -errno
+ * (sbrk's caller returns the old break). `capSysAdmin`: uid 0, which has every capability.
+ * Linux: mm/mmap.c sys_brk (check_brk_limits, do_brk_flags)
  */
-export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number, capSysAdmin = true): number {
+export function doBrk(
+  ctx: MmContext,
+  mm: MmStruct,
+  newBrk: number,
+  capSysAdmin = true,
+  populate?: (vpn: number, write: boolean) => VmFault,
+): number {
   if (newBrk < mm.startBrk * 4096 || newBrk >= (ctx.env.taskSizeVpn + 1) * 4096) return -Errno.ENOMEM;
   // sys_brk: check_data_rlimit before anything else (a shrink too): the old break stays
   if (!checkDataRlimit(mm, newBrk)) return -Errno.ENOMEM;
@@ -579,25 +600,33 @@ export function doBrk(ctx: MmContext, mm: MmStruct, newBrk: number, capSysAdmin 
   const newEnd = Math.ceil(newBrk / 4096);
   if (newEnd < oldEnd) munmap(ctx, mm, newEnd, oldEnd - newEnd);
   else if (newEnd > oldEnd) {
+    // check_brk_limits: mlock_future_ok(mm, mm->def_flags, len), before the guard-gap test
+    if (!mlockFutureOk(mm, mm.defFlags, (newEnd - oldEnd) * 4096, capSysAdmin)) return -Errno.ENOMEM;
     const next = mm.findVma(oldEnd);
     const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
     if (next !== null && newEnd + 1 > next.vmStart - gap) return -Errno.ENOMEM;
+    // do_brk_flags: flags |= VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm->def_flags
+    const flags =
+      VmFlag.READ |
+      VmFlag.WRITE |
+      VmFlag.MAYREAD |
+      VmFlag.MAYWRITE |
+      VmFlag.MAYEXEC |
+      VmFlag.ACCOUNT |
+      mm.defFlags;
     // do_brk_flags: may_expand_vm (RLIMIT_AS, RLIMIT_DATA: the heap is a data mapping) first
-    if (!mayExpandVm(ctx, mm, VmFlag.READ | VmFlag.WRITE | VmFlag.ACCOUNT, newEnd - oldEnd))
-      return -Errno.ENOMEM;
+    if (!mayExpandVm(ctx, mm, flags, newEnd - oldEnd)) return -Errno.ENOMEM;
     // do_brk_flags: security_vm_enough_memory_mm for the pages the heap grows by
     if (!vmEnoughMemory(ctx, mm, newEnd - oldEnd, capSysAdmin)) return -Errno.ENOMEM;
-    const grown = new Vma(
-      oldEnd,
-      newEnd,
-      VmFlag.READ | VmFlag.WRITE | VmFlag.MAYREAD | VmFlag.MAYWRITE | VmFlag.MAYEXEC | VmFlag.ACCOUNT,
-      oldEnd,
-      "[heap]",
-    );
+    const grown = new Vma(oldEnd, newEnd, flags, oldEnd, "[heap]");
     // do_brk_flags: a heap grown by a merge is offered to khugepaged (vma_merge_new_range's
     // khugepaged_enter_vma, in mergeAround); a new brk VMA is not (Linux 6.12 mm/mmap.c)
     insertAndMerge(ctx, mm, grown);
     mm.committed += newEnd - oldEnd;
+    mm.brkBytes = newBrk;
+    // sys_brk: mm_populate(oldbrk, newbrk - oldbrk) when mm->def_flags has VM_LOCKED
+    if (mm.defFlags & VmFlag.LOCKED && populate) mmPopulate(ctx, mm, oldEnd, newEnd, populate, true);
+    return 0;
   }
   mm.brkBytes = newBrk;
   return 0;

@@ -25,7 +25,7 @@ import { newKhugepagedState } from "./khugepaged_slots.ts";
 import { AnonVmas, type MmStruct } from "./MmStruct.ts";
 import { doMadvise, dontneed, guardInstall, guardRemove, lazyFree, pageout } from "./madvise.ts";
 import { freeUnmapped } from "./memory.ts";
-import { doMlock, doMunlock } from "./mlock.ts";
+import { doMlock, doMlockall, doMunlock, doMunlockall } from "./mlock.ts";
 import { doBrk, exitMmap, insertAndMerge, isMapped, type MmapArgs, mmap, munmap, setFlags } from "./mmap.ts";
 import { mprotect, type NewPkey } from "./mprotect.ts";
 import { mremap } from "./mremap.ts";
@@ -178,8 +178,9 @@ export class UserMm implements MmContext {
       mmPopulate(this, mm, r + oldPages, r + newPages, populate, true);
     return r;
   }
-  brk(mm: MmStruct, newBrk: number, capSysAdmin = true): number {
-    return doBrk(this, mm, newBrk, capSysAdmin);
+  /** `populate`: the faults of a heap grown under mlockall(MCL_FUTURE) (sys_brk's mm_populate) */
+  brk(mm: MmStruct, newBrk: number, capSysAdmin = true, populate?: Populate): number {
+    return doBrk(this, mm, newBrk, capSysAdmin, populate);
   }
   /** `capIpcLock`: the caller has CAP_IPC_LOCK (RLIMIT_MEMLOCK does not apply) */
   mlock(
@@ -194,6 +195,13 @@ export class UserMm implements MmContext {
   }
   munlock(mm: MmStruct, start: number, end: number): number {
     return doMunlock(this, mm, start, end);
+  }
+  /** mlockall(flags: Mcl bits); `capIpcLock`: the caller has CAP_IPC_LOCK */
+  mlockall(mm: MmStruct, flags: number, fault: Populate, capIpcLock = true): number {
+    return doMlockall(this, mm, flags, fault, capIpcLock);
+  }
+  munlockall(mm: MmStruct): number {
+    return doMunlockall(this, mm);
   }
   madvise(
     mm: MmStruct,

@@ -50,6 +50,8 @@ export interface MmStruct {
   /** mm->map_count and mm->total_vm (pages); init_mm: 0 */
   readonly map_count: number;
   readonly total_vm: number;
+  /** mm->def_flags (VM_LOCKED, VM_LOCKONFAULT after mlockall(MCL_FUTURE)); init_mm: 0 */
+  readonly def_flags: number;
   /** mm->start_brk, mm->brk, mm->mmap_base; init_mm: 0 */
   readonly start_brk: bigint;
   readonly brk: bigint;
@@ -171,6 +173,7 @@ function mmStruct(prog: KernelView, owner: TaskHandle, info: MmInfo): MmStruct {
     {
       map_count: info.mapCount,
       total_vm: info.totalVm,
+      def_flags: info.defFlags,
       start_brk: info.startBrk,
       brk: info.brk,
       mmap_base: info.mmapBase,
@@ -202,7 +205,15 @@ export function find_task(prog: KernelView, pid: number): TaskStruct | null {
 
 /** `prog["init_mm"].address_of_()`: the kernel's own address space, whose walks read swapper_pg_dir. */
 export function init_mm(prog: KernelView): MmStruct {
-  const fields = { map_count: 0, total_vm: 0, start_brk: 0n, brk: 0n, mmap_base: 0n, info: null };
+  const fields = {
+    map_count: 0,
+    total_vm: 0,
+    def_flags: 0,
+    start_brk: 0n,
+    brk: 0n,
+    mmap_base: 0n,
+    info: null,
+  };
   return hide(fields, { prog_: prog, owner: "kernel" as const });
 }
 

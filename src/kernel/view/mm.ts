@@ -123,6 +123,7 @@ export function mmInfo(k: KernelCore, t: Task): MmInfo | null {
     userPgdPfn: mm.pgdPfn < 0 ? -1 : k.arch.pgtable.userPgd(mm.pgdPfn),
     mapCount: mm.vmas.length,
     totalVm: mm.totalVm(),
+    defFlags: mm.defFlags,
     rssAnon: mm.rssAnon,
     rssFile: mm.rssFile,
     rssShmem: mm.rssShmem,

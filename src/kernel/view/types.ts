@@ -72,6 +72,11 @@ export interface MmInfo {
   mapCount: number;
   /** pages mapped (total_vm) */
   totalVm: number;
+  /**
+   * mm->def_flags: the VMA flags every new mapping starts with (VM_LOCKED, and VM_LOCKONFAULT,
+   * after mlockall(MCL_FUTURE [| MCL_ONFAULT]); else 0)
+   */
+  defFlags: number;
   /** resident pages by kind (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES) and their sum */
   rssAnon: number;
   rssFile: number;

@@ -25,7 +25,7 @@ import {
 } from "./stmts/kernel.ts";
 import { khugepaged } from "./stmts/khugepaged.ts";
 import { memfd, seal } from "./stmts/memfd.ts";
-import { brk, madvise, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
+import { brk, madvise, mlockall, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { mthp } from "./stmts/mthp.ts";
 import { dropCaches, fadvise, mincore } from "./stmts/pagecache.ts";
 import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
@@ -112,6 +112,8 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["seal", seal],
   ["mlock", mlockOrMunlock],
   ["munlock", mlockOrMunlock],
+  ["mlockall", mlockall],
+  ["munlockall", mlockall],
   ["brk", brk],
   ["mremap", mremap],
   ["setrlimit", setrlimit],
@@ -187,6 +189,8 @@ const LINUX_ONLY = new Set([
   "seal",
   "mlock",
   "munlock",
+  "mlockall",
+  "munlockall",
   "brk",
   "mremap",
   "pkey_alloc",

@@ -1,6 +1,6 @@
 /**
  * A process's address-space system calls: `mmap`, `munmap`, `mprotect`,
- * `madvise`, `msync`, `mlock`, `munlock`, `brk` and `mremap`. Each prints
+ * `madvise`, `msync`, `mlock`, `munlock`, `mlockall`, `munlockall`, `brk` and `mremap`. Each prints
  * its return value (0, an address, or a negative errno by name) and what
  * it did (pages populated, written back, faulted in).
  */
@@ -250,6 +250,40 @@ export function mlockOrMunlock(c: CompileContext, s: Stmt): Run {
       rt,
       r,
       r < 0n ? `(${errnoName(r)})` : t.minFlt > f0 ? `(${t.minFlt - f0} pages faulted in)` : "",
+    );
+  };
+}
+
+/** mlockall's flag words, as the MCL_* bits they stand for (Kernel's Mcl) */
+const MCL_WORDS: Record<string, number> = { current: 1, future: 2, onfault: 4 };
+
+/**
+ * `P: [VAR =] mlockall [current] [future] [onfault]` (MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT; each
+ * once, any order; none or `onfault` alone is the kernel's -22 EINVAL), `P: [VAR =] munlockall`
+ */
+export function mlockall(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  const v = s.verb;
+  c.opts(s, []);
+  let flags = 0;
+  for (const w of argWords(s)) {
+    const bit = v === "mlockall" && w.ident !== null ? MCL_WORDS[w.ident] : undefined;
+    if (bit === undefined || flags & bit)
+      c.fail(v === "mlockall" ? "mlockall [current] [future] [onfault]" : "munlockall takes no words", w.pos);
+    flags |= bit;
+  }
+  c.define(s);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const f0 = t.minFlt;
+    const r = v === "mlockall" ? rt.kernel.mlockall(t, flags) : rt.kernel.munlockall(t);
+    const n = t.minFlt - f0;
+    c.assign(
+      s,
+      rt,
+      r,
+      r < 0n ? `(${errnoName(r)})` : n > 0 ? `(${n} page${n === 1 ? "" : "s"} faulted in)` : "",
     );
   };
 }
