@@ -23,7 +23,6 @@ import { checkInvariants } from "../../src/kernel/view/invariants.ts";
 import { buildProbe, hostRun } from "./probeKit.ts";
 
 const PG = 4096;
-const RW = { r: true, w: true, x: false };
 const NONE = { r: false, w: false, x: false };
 const ERR: Record<string, string> = {
   "-1": "EPERM",
