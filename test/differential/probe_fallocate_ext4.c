@@ -9,7 +9,9 @@
  * collapse and insert, a collapse reaching i_size, an insert at i_size,
  * COLLAPSE with KEEP_SIZE, UNSHARE_RANGE, PUNCH_HOLE | ZERO_RANGE). One JSON
  * line per step: the return, st_size, the first byte of each page (pread)
- * and the smaps Rss (kB) of both mappings. Prints {"exp":"skip",...} when
+ * and the smaps Rss (kB) of both mappings. Phase 2 (a second file): the
+ * partial blocks of PUNCH_HOLE and ZERO_RANGE (Rss, dirty kB in smaps,
+ * mincore), ftruncate's partial block, a punch past i_size. Prints {"exp":"skip",...} when
  * /var/tmp is not ext4.
  */
 #define _GNU_SOURCE

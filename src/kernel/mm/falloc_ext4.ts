@@ -44,12 +44,10 @@ import {
   FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_ZERO_RANGE,
   punchHole,
-  zeroCached,
-  zeroStored,
 } from "./falloc.ts";
 import { filemapFdatawriteRange, folioEndWriteback } from "./filemap.ts";
 import { Errno, type MmContext } from "./internal.ts";
-import { truncatePagecache } from "./truncate.ts";
+import { ext4BlockZeroPageRange, truncatePagecache } from "./truncate.ts";
 
 /** ext4's block size (EXT4_CLUSTER_SIZE without bigalloc): a page */
 const BLOCK = 4096;
@@ -60,39 +58,8 @@ function writeAndWait(ctx: MmContext, f: FileObject, first: number, last: number
 }
 
 /**
- * ext4_block_zero_page_range: the bytes [from, from + length) of one block
- * of f (length clipped to the block's end) zeroed through the page cache:
- * __ext4_block_zero_page_range takes the folio with FGP_CREAT | FGP_ACCESSED
- * (a page not cached is added and its block read: ext4_read_bh_lock),
- * zeroes the bytes (folio_zero_range) and dirties it (mark_buffer_dirty;
- * data=ordered adds the range to the transaction, ext4_jbd2_inode_add_write,
- * whose commit writes it back like any writeback). The disk keeps its old
- * bytes until then. vmlab has no block map, so every block is taken as
- * mapped (Linux leaves a hole's block alone: buffer not mapped, "nothing to
- * do"). A block past EOF (ZERO_RANGE with KEEP_SIZE) is zeroed on disk
- * instead: vmlab's page cache holds no page past EOF (Linux's does, dirty).
- * Returns 0 or -ENOMEM.
- * Linux: fs/ext4/inode.c ext4_block_zero_page_range, __ext4_block_zero_page_range
- */
-function blockZeroPageRange(ctx: MmContext, f: FileObject, from: number, length: number): number {
-  const off = from % BLOCK;
-  const n = Math.min(length, BLOCK - off);
-  const index = Math.floor(from / BLOCK);
-  if (index >= f.nrPages) {
-    zeroStored(f, index, off, off + n);
-    return 0;
-  }
-  const pfn = ctx.env.pageCache.readPage(f, index, true); // __filemap_get_folio(FGP_CREAT), the block read
-  if (pfn < 0) return -Errno.ENOMEM;
-  ctx.env.lru?.markAccessed(pfn); // FGP_ACCESSED
-  zeroCached(ctx, pfn, off, off + n); // folio_zero_range
-  f.dirty.add(index); // mark_buffer_dirty -> __folio_mark_dirty
-  return 0;
-}
-
-/**
  * ext4_zero_partial_blocks(lstart, length): the blocks at either end of the
- * range that it does not hold whole zeroed in part (blockZeroPageRange).
+ * range that it does not hold whole zeroed in part (ext4BlockZeroPageRange, mm/truncate.ts).
  * Linux: fs/ext4/inode.c ext4_zero_partial_blocks
  */
 export function ext4ZeroPartialBlocks(ctx: MmContext, f: FileObject, lstart: number, length: number): number {
@@ -100,13 +67,16 @@ export function ext4ZeroPartialBlocks(ctx: MmContext, f: FileObject, lstart: num
   const partialStart = lstart % BLOCK;
   const partialEnd = byteEnd % BLOCK;
   // "Handle partial zero within the single block"
-  if (Math.floor(lstart / BLOCK) === Math.floor(byteEnd / BLOCK) && (partialStart !== 0 || partialEnd !== BLOCK - 1))
-    return blockZeroPageRange(ctx, f, lstart, length);
+  if (
+    Math.floor(lstart / BLOCK) === Math.floor(byteEnd / BLOCK) &&
+    (partialStart !== 0 || partialEnd !== BLOCK - 1)
+  )
+    return ext4BlockZeroPageRange(ctx, f, lstart, length);
   if (partialStart !== 0) {
-    const err = blockZeroPageRange(ctx, f, lstart, BLOCK);
+    const err = ext4BlockZeroPageRange(ctx, f, lstart, BLOCK);
     if (err !== 0) return err;
   }
-  if (partialEnd !== BLOCK - 1) return blockZeroPageRange(ctx, f, byteEnd - partialEnd, partialEnd + 1);
+  if (partialEnd !== BLOCK - 1) return ext4BlockZeroPageRange(ctx, f, byteEnd - partialEnd, partialEnd + 1);
   return 0;
 }
 
