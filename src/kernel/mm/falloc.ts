@@ -5,7 +5,8 @@
  * page cache. A hole punch unmaps the whole pages of the range from every
  * mapping (unmap_mapping_range with even_cows=0: a private mapping's COW
  * copies stay), drops their pages and swap entries, and zeroes the partial
- * pages at either end in place (they stay mapped). The hole reads as zeros
+ * pages at either end in place (they stay mapped; ext4's partial blocks are
+ * its own: falloc_ext4.ts ext4ZeroPartialBlocks). The hole reads as zeros
  * from then on: vmlab keeps a zeroed "stored" copy of each page of it
  * (FileObject.written with a zero disk page), as ext4 frees its blocks and
  * tmpfs leaves an empty xarray slot.
@@ -80,7 +81,7 @@ export function unmapMappingPages(ctx: MmContext, owner: ShmemOwner, from: numbe
  * nothing is cached: the page's stored copy (the disk's, or for tmpfs the
  * copy vmlab keeps of a hole) is made, from the file's contents, and zeroed there.
  */
-function zeroStored(f: FileObject, index: number, from: number, to: number): void {
+export function zeroStored(f: FileObject, index: number, from: number, to: number): void {
   const disk = f.disk;
   if (!f.written.has(index)) {
     if (from === 0 && to === 4096) disk.fill(index, 0, 0);
@@ -97,7 +98,7 @@ function zeroStored(f: FileObject, index: number, from: number, to: number): voi
 }
 
 /** The bytes [from, to) of the cached page pfn zeroed in place (folio_zero_range). */
-function zeroCached(ctx: MmContext, pfn: number, from: number, to: number): void {
+export function zeroCached(ctx: MmContext, pfn: number, from: number, to: number): void {
   const phys = ctx.env.phys;
   ctx.env.cache.flushDcachePage(pfn); // a page users map may hold their writes in other lines
   for (let off = from; off < to; off++) phys.write8(pfn * 4096 + off, 0);

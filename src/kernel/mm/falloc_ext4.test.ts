@@ -161,3 +161,104 @@ let past = file_byte(d, 0xe000)
     expect(v("past"), "grown again: zeros past the size the moves left").toBe(0);
   });
 });
+
+describe("ext4's partial blocks go through the page cache (ext4_zero_partial_blocks, ext4_block_truncate_page)", () => {
+  /** A 16-page disk file, written back, pages 0-7 mapped shared and read. */
+  function setup() {
+    const k = new Kernel({ ramBytes: 128 << 20, cpus: 1 });
+    const t = k.spawn("t")!;
+    k.switchTo(0, t);
+    const f = k.createFile("d", 16 * P, "disk", false);
+    const q = k.mmap(t, { ...mmapArgs(16 * P, { shared: true }), file: f });
+    for (let i = 0; i < 16; i++)
+      expect(k.userAccess(0, t, q + BigInt(i * P), Access.Write, i + 1).ok).toBe(true);
+    expect(k.msync(t, q, BigInt(16 * P))).toBe(0n);
+    expect(k.fadvise(t, f, 0n, 0n, "dontneed")).toBe(0n); // q holds them all: nothing goes
+    const info = () => k.view.file("d")!;
+    const rss = () => k.view.smaps(t).find((x) => x.vma.start === q)!.rss / P;
+    return { k, t, f, q, info, rss };
+  }
+
+  it("PUNCH_HOLE: the partial pages zeroed and dirty, the whole one dropped; an uncached one read in", () => {
+    const { k, t, f, q, info, rss } = setup();
+    const before = [info().cached, info().dirty, rss()];
+    expect(before).toEqual([16, 0, 16]);
+    const b1 = k.view.fileByte("d", BigInt(P + 99));
+    expect(
+      k.fallocate(t, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, BigInt(P + 100), BigInt(2 * P)),
+    ).toBe(0n);
+    expect([info().cached, info().dirty, rss()], "page 2 dropped, pages 1 and 3 dirty").toEqual([15, 2, 15]);
+    expect(k.view.fileByte("d", BigInt(P + 99))).toBe(b1);
+    expect(k.view.fileByte("d", BigInt(P + 100))).toBe(0);
+    expect(k.view.fileByte("d", BigInt(3 * P + 99))).toBe(0);
+    expect(k.view.fileByte("d", BigInt(3 * P + 100))).not.toBe(0);
+    // the page dirty in the cache reads through the mapping as zeros, and is written back by msync
+    const r = k.userAccess(0, t, q + BigInt(P + 100), Access.Read);
+    expect(r.ok ? r.value : -1).toBe(0);
+    const written = info().pagesWritten;
+    expect(k.msync(t, q, BigInt(16 * P))).toBe(0n);
+    expect([info().dirty, info().pagesWritten - written]).toEqual([0, 2]);
+    // page 12 unmapped and dropped, then a punch within it: read in, zeroed, dirty
+    expect(k.munmap(t, q + BigInt(8 * P), BigInt(8 * P))).toBe(0n);
+    expect(k.fadvise(t, f, BigInt(8 * P), BigInt(8 * P), "dontneed")).toBe(0n);
+    expect(info().cached).toBe(7);
+    const read = info().pagesRead;
+    const [b9, b10, b30] = [9, 10, 30].map((o) => k.view.fileByte("d", BigInt(12 * P + o)));
+    expect(b10).not.toBe(0);
+    expect(k.fallocate(t, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, BigInt(12 * P + 10), 20n)).toBe(0n);
+    expect([info().cached, info().dirty, info().pagesRead - read]).toEqual([8, 1, 1]);
+    expect(k.view.fileByte("d", BigInt(12 * P + 9))).toBe(b9);
+    expect(k.view.fileByte("d", BigInt(12 * P + 10))).toBe(0);
+    expect(k.view.fileByte("d", BigInt(12 * P + 30))).toBe(b30);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("ZERO_RANGE: the partial ends dirty, without KEEP_SIZE the new last page too", () => {
+    const { k, t, f, info } = setup();
+    expect(k.fallocate(t, f, FALLOC_FL_ZERO_RANGE, BigInt(2 * P + 1), BigInt(P))).toBe(0n);
+    expect([info().cached, info().dirty]).toEqual([16, 2]);
+    expect(k.fallocate(t, f, FALLOC_FL_ZERO_RANGE, BigInt(16 * P - 1), BigInt(P))).toBe(0n);
+    expect(k.fstat(t, f).size).toBe(17 * P - 1);
+    expect([info().cached, info().dirty], "page 15 and the new page 16").toEqual([17, 4]);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("PUNCH_HOLE past i_size ends at the end of i_size's page: that page leaves the cache and its mappings", () => {
+    const { k, t, f, q, info, rss } = setup();
+    expect(k.ftruncate(t, f, BigInt(10 * P + 1000))).toBe(0n);
+    expect([info().dirty, rss()], "ext4_block_truncate_page dirties page 10").toEqual([1, 11]);
+    expect(k.msync(t, q, BigInt(16 * P))).toBe(0n);
+    // a byte past i_size, in the page that holds it, written through the mapping
+    expect(k.userAccess(0, t, q + BigInt(10 * P + 2000), Access.Write, 0x66).ok).toBe(true);
+    const written = info().pagesWritten;
+    expect(
+      k.fallocate(t, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, BigInt(9 * P + 500), 1n << 20n),
+    ).toBe(0n);
+    expect(info().pagesWritten - written, "the dirty page 10 written back first").toBe(1);
+    expect([info().cached, info().dirty, rss()], "page 10 gone, page 9 dirty").toEqual([10, 1, 10]);
+    expect(k.fstat(t, f).size).toBe(10 * P + 1000);
+    const r = k.userAccess(0, t, q + BigInt(10 * P + 2000), Access.Read);
+    expect(r.ok ? r.value : -1, "read back from the hole").toBe(0);
+    expect(k.view.fileByte("d", BigInt(10 * P + 999))).toBe(0);
+    // i_size page-aligned: the hole reaches a page past it, and page 9 is whole
+    expect(k.ftruncate(t, f, BigInt(10 * P))).toBe(0n);
+    expect(k.fallocate(t, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, BigInt(9 * P), 1n << 20n)).toBe(0n);
+    expect(info().cached).toBe(9);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("ftruncate to the same unaligned size dirties the page holding it (ext4_truncate)", () => {
+    const { k, t, f, info } = setup();
+    const b6 = k.view.fileByte("d", BigInt(5 * P + 6));
+    expect(k.ftruncate(t, f, BigInt(5 * P + 7))).toBe(0n);
+    expect(info().dirty).toBe(1);
+    const q2 = k.mmap(t, { ...mmapArgs(6 * P, { shared: true }), file: f });
+    expect(k.msync(t, q2, BigInt(6 * P))).toBe(0n);
+    expect(info().dirty).toBe(0);
+    expect(k.ftruncate(t, f, BigInt(5 * P + 7))).toBe(0n);
+    expect(info().dirty).toBe(1);
+    expect(k.ftruncate(t, f, BigInt(8 * P))).toBe(0n);
+    expect(k.view.fileByte("d", BigInt(5 * P + 7))).toBe(0);
+    expect(k.view.fileByte("d", BigInt(5 * P + 6))).toBe(b6);
+  });
+});

@@ -4,7 +4,11 @@
  * new end is zapped, private COW copies included (unmap_mapping_range with
  * even_cows), the cached pages past it leave the page cache, and the tail
  * of the page that holds the new end is zeroed (truncate_inode_partial_folio,
- * folio_zero_range; on disk, ext4_block_truncate_page). An access past the
+ * folio_zero_range), and for a disk file ext4_block_truncate_page zeroes it
+ * again through the page cache, reading it in if it is not cached and
+ * dirtying it (a shrink, or a size unchanged; the grow's zeroing of the old
+ * EOF block is left out: vmlab has no block map to tell a hole, which Linux
+ * leaves alone, from a block). An access past the
  * new end then faults to SIGBUS (filemapFault's i_size check); growing the
  * file adds zeros.
  * Linux: mm/truncate.c truncate_setsize, truncate_pagecache,
@@ -12,8 +16,9 @@
  */
 import { assert } from "../../base/assert.ts";
 import type { FileObject } from "../fs/file.ts";
+import { zeroCached, zeroStored } from "./falloc.ts";
 import { unmapFilePmds } from "./huge_memory.ts";
-import type { MmContext } from "./internal.ts";
+import { Errno, type MmContext } from "./internal.ts";
 import { iMmap } from "./MmStruct.ts";
 import { rssAdd, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
@@ -74,6 +79,10 @@ function unmapCachePages(ctx: MmContext, f: FileObject, from: number, to: number
 export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number): void {
   const oldSize = f.sizeBytes;
   f.setSize(newSize); // i_size_write
+  // ext4_setattr calls ext4_truncate "even if i_size didn't change": the tail of the block
+  // holding i_size zeroed through the page cache (ext4_block_truncate_page)
+  if (newSize === oldSize && f.fs === "disk" && newSize % 4096 !== 0)
+    ext4BlockZeroPageRange(ctx, f, newSize, 4096 - (newSize % 4096));
   if (newSize >= oldSize) return; // the pages between the old and the new end read as zeros
   const holeIndex = Math.ceil(newSize / 4096);
   if (f.swapped.size > 0) shmemTruncateSwap(ctx, f, holeIndex, newSize % 4096 !== 0);
@@ -88,8 +97,44 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
       const phys = ctx.env.phys;
       for (let off = tail; off < 4096; off++) phys.write8(pfn * 4096 + off, 0);
     }
+    // ext4_truncate -> ext4_block_truncate_page: the block's tail zeroed through the page cache
+    // (the page read in if need be, dirty); the disk's copy waits for writeback. Should the page
+    // not be had (-ENOMEM, which ext4_truncate ignores), vmlab zeroes the disk's tail so that
+    // the file still reads as Linux's would after its next successful writeback.
+    if (f.fs === "disk" && ext4BlockZeroPageRange(ctx, f, newSize, 4096 - tail) === 0) return;
     if (f.written.has(index)) f.zeroDiskTail(index, tail);
   }
+}
+
+/**
+ * ext4_block_zero_page_range: the bytes [from, from + length) of one block
+ * of f (length clipped to the block's end) zeroed through the page cache:
+ * __ext4_block_zero_page_range takes the folio with FGP_CREAT | FGP_ACCESSED
+ * (a page not cached is added and its block read: ext4_read_bh_lock),
+ * zeroes the bytes (folio_zero_range) and dirties it (mark_buffer_dirty;
+ * data=ordered adds the range to the transaction, ext4_jbd2_inode_add_write,
+ * whose commit writes it back like any writeback). The disk keeps its old
+ * bytes until then. vmlab has no block map, so every block is taken as
+ * mapped (Linux leaves a hole's block alone: buffer not mapped, "nothing to
+ * do"). A block past EOF (ZERO_RANGE with KEEP_SIZE) is zeroed on disk
+ * instead: vmlab's page cache holds no page past EOF (Linux's does, dirty).
+ * Returns 0 or -ENOMEM.
+ * Linux: fs/ext4/inode.c ext4_block_zero_page_range, __ext4_block_zero_page_range
+ */
+export function ext4BlockZeroPageRange(ctx: MmContext, f: FileObject, from: number, length: number): number {
+  const off = from % 4096;
+  const n = Math.min(length, 4096 - off);
+  const index = Math.floor(from / 4096);
+  if (index >= f.nrPages) {
+    zeroStored(f, index, off, off + n);
+    return 0;
+  }
+  const pfn = ctx.env.pageCache.readPage(f, index, true); // __filemap_get_folio(FGP_CREAT), the block read
+  if (pfn < 0) return -Errno.ENOMEM;
+  ctx.env.lru?.markAccessed(pfn); // FGP_ACCESSED
+  zeroCached(ctx, pfn, off, off + n); // folio_zero_range
+  f.dirty.add(index); // mark_buffer_dirty -> __folio_mark_dirty
+  return 0;
 }
 
 /**

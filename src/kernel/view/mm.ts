@@ -294,6 +294,16 @@ export interface SmapsStats {
   filePmd: number;
 }
 
+/** folio_test_dirty of the page at pfn: PG_dirty, or for a disk file's page its place in the file's dirty set. */
+function folioDirty(k: KernelCore, pfn: number): boolean {
+  if (k.pages.flags[pfn] & PageFlag.Dirty) return true;
+  if (k.pages.kind[pfn] !== PageKind.PageCache) return false;
+  const owner = k.vmscan.owner[pfn];
+  if (owner === undefined || !("dirty" in owner)) return false;
+  const index = k.vmscan.index[pfn];
+  return owner.cache.get(index) === pfn && owner.dirty.has(index);
+}
+
 export function smapsStats(k: KernelCore, t: Task, start: number, end: number, locked: boolean): SmapsStats {
   const s: SmapsStats = {
     rss: 0,
@@ -324,7 +334,8 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
       else s.anonHuge += 4096;
     }
     const mapcount = Math.max(1, k.pages.mapcount[pfn]);
-    const dirty = pt.dirty(pte.hi, pte.lo);
+    // smaps_page_accumulate: "dirty || folio_test_dirty(folio)" (a disk file's page is dirty in its set)
+    const dirty = pt.dirty(pte.hi, pte.lo) || folioDirty(k, pfn);
     s.rss += 4096;
     s.pss += 4096 / mapcount;
     if (dirty) s.pssDirty += 4096 / mapcount;
