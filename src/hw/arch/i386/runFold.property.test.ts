@@ -39,12 +39,21 @@ const R = 0x40000 - 512;
 /** a large page elsewhere (VA 2G; 4M or 2M, frames outside RAM: loads only, stray reads counted) */
 const LARGE = 0x80000;
 
-type Flags = { writable: boolean; user: boolean; nx: boolean; global: boolean; pcd: boolean; pat: boolean };
+type Flags = {
+  writable: boolean;
+  user: boolean;
+  nx: boolean;
+  global: boolean;
+  pwt: boolean;
+  pcd: boolean;
+  pat: boolean;
+};
 /** a run's mode is its CPL */
 type Op =
   | CommonOp<Flags, 0 | 3>
   | { op: "large"; piece: number }
   | { op: "age"; page: number; level: number }
+  | { op: "hi"; page: number; bits: number }
   | { op: "cr3" }
   | { op: "invlpg"; page: number }
   | { op: "cr4"; pge: boolean; smep: boolean; smap: boolean }
@@ -57,6 +66,7 @@ const flagsArb = {
   user: fc.constantFrom(true, true, true, true, false),
   nx: fc.constantFrom(false, false, false, true),
   global: fc.constantFrom(false, false, true),
+  pwt: fc.constantFrom(false, false, false, true),
   pcd: fc.constantFrom(false, false, false, true),
   pat: fc.constantFrom(false, false, false, false, true),
 };
@@ -67,6 +77,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   ...commonOpArbs<Flags, 0 | 3>(flagsArb, cplArb),
   w(fc.record({ op: fc.constant("large" as const), piece: fc.nat(1000) }), 1),
   w(fc.record({ op: fc.constant("age" as const), page: pageArb, level: fc.nat(3) }), 2),
+  // PAE: a PTE's high half ORed with PA bit 32 (a frame outside RAM), bit 36 (reserved: MAXPHYADDR 36) or XD
+  w(
+    fc.record({
+      op: fc.constant("hi" as const),
+      page: pageArb,
+      bits: fc.constantFrom(0x1, 0x10, 0x80000000),
+    }),
+    2,
+  ),
   w(fc.record({ op: fc.constant("cr3" as const) }), 1),
   w(fc.record({ op: fc.constant("invlpg" as const), page: pageArb }), 1),
   w(
@@ -136,6 +155,12 @@ function machine(
         cpu.phys.write32(r.entryPa[k], (r.lo[k] & ~(Pte.A | Pte.D)) >>> 0);
         return "aged";
       }
+      case "hi": {
+        const r = walkOf(R + o.page);
+        if (!pae || r.count !== 2 || r.size !== 0) return "";
+        cpu.phys.write32(r.entryPa[1] + 4, (r.hi[1] | o.bits) >>> 0);
+        return "hi";
+      }
       case "cr3":
         return String(cpu.movToCr3(root * 4096));
       case "invlpg":
@@ -188,13 +213,13 @@ for (const pae of [false, true]) {
           fc.array(flagArb, { minLength: 1, maxLength: 12 }),
           fc.integer({ min: 1, max: 60 }),
           fc.boolean(),
-          fc.record({ wp: fc.boolean(), smep: fc.boolean(), smap: fc.boolean() }),
+          fc.record({ wp: fc.boolean(), smep: fc.boolean(), smap: fc.boolean(), pge: fc.boolean() }),
           stopRunArb(fc.constantFrom(3 as const, 3 as const, 0 as const)),
           (pattern, spacing, nxe, ctl, runs) => {
             const twins = [true, false].map((fold) => {
               const t = machine(pae, "skylake", [false, false, false, false], nxe, fold);
               t.cpu.setWp(ctl.wp);
-              t.cpu.movToCr4({ smep: ctl.smep, smap: ctl.smap });
+              t.cpu.movToCr4({ smep: ctl.smep, smap: ctl.smap, pge: ctl.pge });
               // page p (p % spacing === 0) gets pattern[(p / spacing) % length]'s flags
               for (let p = 0; p < NP; p += spacing) {
                 const { present, ...flags } = pattern[(p / spacing) % pattern.length];
@@ -212,3 +237,41 @@ for (const pae of [false, true]) {
     });
   });
 }
+
+describe("runFold and a store into the PD it remembers (i386)", () => {
+  for (const pae of [false, true])
+    it(`${pae ? "PAE" : "32-bit"} paging: a run that clears its PDE's U/S faults on the next page, folded or not`, () => {
+      const outs = [true, false].map((fold) => {
+        const t = machine(pae, "skylake", [false, false, false, false], true, fold);
+        const r = new WalkRecord();
+        t.cpu.probe(0, (R + 100) * 4096, Access.Read, Mode.User, r);
+        const pdePa = r.entryPa[0];
+        // page 100 onto the PD's frame: a store at the PDE's offset writes its low byte
+        const flags = {
+          writable: true,
+          user: true,
+          nx: false,
+          global: false,
+          pwt: false,
+          pcd: false,
+          pat: false,
+        };
+        t.apply({ op: "map", page: 100, frame: Math.floor(pdePa / 4096), ...flags });
+        const run: Op = {
+          op: "run",
+          page: 90,
+          count: 40,
+          step: 1,
+          off: pdePa & 4095,
+          access: Access.Write,
+          value: r.lo[0] & 0xff & ~Pte.US,
+          mode: 3,
+        };
+        return { out: t.apply(run), t };
+      });
+      expect(outs[0].out).toBe(outs[1].out);
+      expect(outs[0].out.split(":")[0]).toBe("11"); // pages 90..100 done, 101 a user access to a supervisor PDE
+      expect(outs[0].t.cpu.runFold!.pages).toBeGreaterThan(5);
+      expect(outs[0].t.cpu.errorCode).toBe(0x7); // P | W/R | U/S (SDM §4.7)
+    });
+});
