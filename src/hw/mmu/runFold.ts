@@ -3,7 +3,8 @@
  * leaf table the run's last walk kept (WalkMemo), each missing in every TLB array of the data path
  * and walked from that leaf table, done without the per-access lookups and fills. Linux and the
  * SDM have nothing like it: a host shortcut whose every effect is what the per-access loop gives
- * (property tests: src/hw/arch/x86_64/runFold.property.test.ts, accessRun.property.test.ts):
+ * (property tests: src/hw/arch/{x86_64,i386,arm64,riscv}/runFold.property.test.ts and
+ * accessRun.property.test.ts):
  *
  * - The TLB side in closed form (Tlb.fillMissedRun, TlbArray.insertRun): the pages a TLB entry
  *   covers before the span (TlbArray.markCovered, once per leaf table and run, whatever the entry's
@@ -11,7 +12,7 @@
  *   level (Tlb.lookup's misses counted) and is filled into each level's base-page array
  *   (Tlb.fillMissed's inserts), all at the span's end: nothing a walk or a data access does reads
  *   the TLB.
- * - The walk side per page, by the architecture (leaves: x86-64's Cpu.ts), over the memo's leaf
+ * - The walk side per page, by the architecture (leaves: x86-64's Cpu.ts, i386's), over the memo's leaf
  *   table as its walkFast reads it from the memo: every check walkFast makes on a 4K leaf, the
  *   accessed/dirty write-back, walks, walkRefs and adWrites counted, the walk record left as the
  *   last walk leaves it. It stops before the first page that is not a plain present 4K leaf the
