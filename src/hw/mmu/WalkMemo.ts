@@ -36,7 +36,7 @@ export interface MmuCaches {
 export class WalkMemo {
   /** whether the fields below hold the last walk's levels above the leaf table and may be used */
   valid = false;
-  /** the vpns of one leaf table: vpn / 512 (x86-64, arm64 with 4 KiB granules, RISC-V) */
+  /** the vpns of one leaf table: vpn / 512 (x86-64, PAE, arm64 with 4 KiB granules, RISC-V), vpn / 1024 (32-bit paging) */
   key = -1;
   /** the leaf table's frame, and the rights the levels above it allow */
   table = 0;

@@ -1,5 +1,5 @@
 /**
- * What the accessRun property tests (src/hw/arch/{x86_64,arm64,riscv}/accessRun.property.test.ts)
+ * What the accessRun property tests (src/hw/arch/{x86_64,i386,arm64,riscv}/accessRun.property.test.ts)
  * share: random runs of user loads or stores through Mmu.accessRun (whose fast walks start from
  * the levels above the leaf table the run's last walk read: WalkMemo) against one load8/store8 per
  * access on a twin machine, over 64 pages that cross a leaf-table boundary (and more above it),

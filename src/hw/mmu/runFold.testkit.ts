@@ -1,5 +1,5 @@
 /**
- * What the runFold property tests (src/hw/arch/{x86_64,arm64,riscv}/runFold.property.test.ts)
+ * What the runFold property tests (src/hw/arch/{x86_64,i386,arm64,riscv}/runFold.property.test.ts)
  * share: the run area (NP pages from an architecture's first page R, 4 leaf tables' worth, chunk c
  * of 512 pages one large page where big[c]), the ops every architecture has (runs, maps, unmaps,
  * remaps of every n-th page, single accesses) with their arbitraries, the state twin machines must

@@ -3,7 +3,8 @@
  * leaf table the run's last walk kept (WalkMemo), each missing in every TLB array of the data path
  * and walked from that leaf table, done without the per-access lookups and fills. Linux and the
  * SDM have nothing like it: a host shortcut whose every effect is what the per-access loop gives
- * (property tests: src/hw/arch/x86_64/runFold.property.test.ts, accessRun.property.test.ts):
+ * (property tests: src/hw/arch/{x86_64,i386,arm64,riscv}/runFold.property.test.ts and
+ * accessRun.property.test.ts):
  *
  * - The TLB side in closed form (Tlb.fillMissedRun, TlbArray.insertRun): the pages a TLB entry
  *   covers before the span (TlbArray.markCovered, once per leaf table and run, whatever the entry's
@@ -11,7 +12,7 @@
  *   level (Tlb.lookup's misses counted) and is filled into each level's base-page array
  *   (Tlb.fillMissed's inserts), all at the span's end: nothing a walk or a data access does reads
  *   the TLB.
- * - The walk side per page, by the architecture (leaves: x86-64's Cpu.ts), over the memo's leaf
+ * - The walk side per page, by the architecture (leaves: x86-64's Cpu.ts, i386's), over the memo's leaf
  *   table as its walkFast reads it from the memo: every check walkFast makes on a 4K leaf, the
  *   accessed/dirty write-back, walks, walkRefs and adWrites counted, the walk record left as the
  *   last walk leaves it. It stops before the first page that is not a plain present 4K leaf the
@@ -34,8 +35,6 @@ import type { Tlb } from "./Tlb.ts";
 import type { WalkMemo } from "./WalkMemo.ts";
 import { WalkRecord } from "./WalkRecord.ts";
 
-/** pages of one leaf table (x86-64, arm64 4K granule, RISC-V: 512 entries) */
-const TABLE_PAGES = 512;
 /** the fewest pages a span may fold (fewer: the per-access path, without the pass over the TLB) */
 const MIN_SPAN = 8;
 /**
@@ -66,9 +65,9 @@ export abstract class RunFold {
   protected readonly pfns = new Float64Array(PENDING);
   protected readonly metas = new Int32Array(PENDING);
   protected readonly attrs = new Int32Array(PENDING);
-  /** the pages of the marked leaf table a TLB entry covered (Tlb.markCovered), by vpn % 512 */
-  private readonly covered = new Uint8Array(TABLE_PAGES);
-  /** the leaf table (vpn / 512) `covered` is for, or -1 (accessRun drops it when the memo is not valid) */
+  /** the pages of the marked leaf table a TLB entry covered (Tlb.markCovered), by vpn % tablePages */
+  private readonly covered: Uint8Array;
+  /** the leaf table (vpn / tablePages) `covered` is for, or -1 (accessRun drops it when the memo is not valid) */
   marked = -1;
   /** spans folded and pages in them (tests and benches: that the fold ran) */
   spans = 0;
@@ -81,7 +80,15 @@ export abstract class RunFold {
     protected readonly permTable: Uint8Array,
     /** the CPU's walkFast into its walk record (protected there) */
     private readonly walkFast: (vpn: number, access: Access, mode: Mode) => boolean,
-  ) {}
+    /**
+     * pages of one leaf table, the memo's key being vpn / tablePages (x86-64, PAE, arm64 with 4K
+     * granules, RISC-V: 512; 32-bit paging: 1024), and the bytes of one of its entries (8; 4)
+     */
+    private readonly tablePages = 512,
+    private readonly entryBytes = 8,
+  ) {
+    this.covered = new Uint8Array(tablePages);
+  }
 
   /** the walk without side effects that vets walkNext's page */
   private readonly probeRec = new WalkRecord();
@@ -138,7 +145,7 @@ export abstract class RunFold {
       return 0;
     }
     let key = memo.key;
-    if (Math.floor(vpn / TABLE_PAGES) !== key) return 0;
+    if (Math.floor(vpn / this.tablePages) !== key) return 0;
     // the marks cost a pass over the TLB: not for a short span, nor one whose first page the
     // per-access path does anyway (a run that faults on the next page: a faulting pass, where after
     // such a page the next `skip` tries are not made, 1, 2, 4 ... 64 of them)
@@ -157,7 +164,7 @@ export abstract class RunFold {
     let v = vpn;
     for (;;) {
       // the pages of this leaf table no TLB entry covers, from v
-      const first = key * TABLE_PAGES;
+      const first = key * this.tablePages;
       if (this.marked !== key) this.mark(key);
       const max = this.inTable(v, key, left - done, step);
       let n = 0;
@@ -169,9 +176,9 @@ export abstract class RunFold {
       v += k * step;
       if (k < max || done === left || !memo.valid) break; // the per-access path goes on
       // the next leaf table: its first page walked whole (walkFast), if nothing covers it
-      key = Math.floor(v / TABLE_PAGES);
+      key = Math.floor(v / this.tablePages);
       this.mark(key);
-      if (covered[v - key * TABLE_PAGES] !== 0 || !this.walkNext(v, write, mode)) break;
+      if (covered[v - key * this.tablePages] !== 0 || !this.walkNext(v, write, mode)) break;
       const rec = mmu.walkRec;
       const pfn = rec.pagePfn;
       const pa = pfn * 4096 + off;
@@ -224,13 +231,13 @@ export abstract class RunFold {
   /** Marks the pages of leaf table `key` a TLB entry covers. */
   private mark(key: number): void {
     this.covered.fill(0);
-    this.mmu.tlb.markCovered(key * TABLE_PAGES, TABLE_PAGES, this.covered, false);
+    this.mmu.tlb.markCovered(key * this.tablePages, this.tablePages, this.covered, false);
     this.marked = key;
   }
 
   /** The run's pages from v in leaf table `key`, `left` at most. */
   private inTable(v: number, key: number, left: number, step: number): number {
-    const max = Math.floor((key * TABLE_PAGES + TABLE_PAGES - 1 - v) / step) + 1;
+    const max = Math.floor((key * this.tablePages + this.tablePages - 1 - v) / step) + 1;
     return Math.min(left, max);
   }
 
@@ -287,7 +294,7 @@ export abstract class RunFold {
     const rec = mmu.walkRec;
     rec.level[n] = 0;
     rec.index[n] = lastIndex;
-    rec.entryPa[n] = table * 4096 + lastIndex * 8;
+    rec.entryPa[n] = table * 4096 + lastIndex * this.entryBytes;
     rec.hi[n] = lastHi;
     rec.lo[n] = lastLo;
     rec.count = n + 1;

@@ -22,6 +22,7 @@ import {
   RSVD_PDE_2M_LO,
   RSVD_PDPTE_LO,
 } from "./pte.ts";
+import { I386RunFold } from "./runFold.ts";
 
 export { type HwEvent, type TlbObserver, WalkRecord } from "../../mmu/Mmu.ts";
 export { Outcome, PfErr };
@@ -119,6 +120,9 @@ export class I386Cpu extends X86FamilyCpu {
     this.maxPhyAddr = m;
     this.updatePerms();
     this.enableFastMiss();
+    this.runFold = new I386RunFold(this, this.memo, this.format, this.permTable, (vpn, access, mode) =>
+      this.walkFast(vpn, access, mode, this.walkRec),
+    );
   }
 
   protected override updatePerms(): void {
@@ -206,6 +210,15 @@ export class I386Cpu extends X86FamilyCpu {
     let tableFrame = Math.floor(this.rootPa / 4096); // CR3 bits 31..12: a whole frame
     let acc = Rights.ALL;
     let level = 1;
+    const memo = this.memo;
+    const span = vpn >>> 10; // the vpn's leaf table (1024 entries)
+    if (memo.valid && memo.key === span && rec === this.walkRec) {
+      // a run's next page under the same PT: the PDE as the last walk read it (still in rec, and in
+      // memory: WalkMemo), counted below with the PTE's
+      tableFrame = memo.table;
+      acc = memo.acc;
+      level = 0;
+    }
     for (;;) {
       const index = level === 1 ? vpn >>> 10 : vpn & 1023;
       if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
@@ -237,6 +250,7 @@ export class I386Cpu extends X86FamilyCpu {
         if (newLo !== lo) {
           phys.write32(entryPa, newLo);
           this.adWrites++;
+          if (memo.valid && memo.holds(Math.floor(entryPa / 4096))) memo.valid = false; // a table that maps itself
         }
         rec.count = n + 1;
         rec.pscLevel = -1;
@@ -249,6 +263,7 @@ export class I386Cpu extends X86FamilyCpu {
       if ((lo & Pte.A) === 0) return false; // the generic walk sets it before reading on
       tableFrame = lo >>> 12;
       level = 0;
+      if (this.inRun && rec === this.walkRec) memo.keep(span, tableFrame, acc, 1, rec.entryPa);
     }
   }
 
@@ -266,6 +281,15 @@ export class I386Cpu extends X86FamilyCpu {
     let tableOff = pd - tableFrame * 4096;
     let acc = Rights.ALL;
     let level = 1;
+    const memo = this.memo;
+    const span = vpn >>> 9; // the vpn's leaf table (512 entries; the PDPTE register's index included)
+    if (memo.valid && memo.key === span && rec === this.walkRec) {
+      // a run's next page under the same PT: the PDE as the last walk read it (WalkMemo)
+      tableFrame = memo.table;
+      tableOff = 0;
+      acc = memo.acc;
+      level = 0;
+    }
     for (;;) {
       const index = level === 1 ? (vpn >>> 9) & 511 : vpn & 511;
       if (tableFrame >= nrFrames) return false; // outside RAM: the generic walk's stray read
@@ -301,6 +325,7 @@ export class I386Cpu extends X86FamilyCpu {
         if (newLo !== lo) {
           phys.write32(entryPa, newLo);
           this.adWrites++;
+          if (memo.valid && memo.holds(Math.floor(entryPa / 4096))) memo.valid = false; // a table that maps itself
         }
         const addrLo = large ? (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0 : (lo & Pte.ADDR_LO_MASK) >>> 0;
         rec.count = n + 1;
@@ -313,6 +338,7 @@ export class I386Cpu extends X86FamilyCpu {
       tableFrame = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
       tableOff = 0;
       level = 0;
+      if (this.inRun && rec === this.walkRec) memo.keep(span, tableFrame, acc, 1, rec.entryPa);
     }
   }
 
