@@ -46,15 +46,15 @@ interface Rec {
 
 const K = 1024;
 
-function vmlabSteps(): (Rec | Rec2)[] {
-  const out: (Rec | Rec2)[] = [];
-  const k = new Kernel({ ramBytes: 256 << 20, cpus: 1 });
-  const t = k.spawn("probe")!;
-  k.switchTo(0, t);
+/**
+ * A 64 KiB disk file `name` whose page i holds bytes i + 1 (write(2) from a buffer page, as the
+ * probe's: vmlab's file has contents of its own), with t's user access and a byte of the file
+ * read back through read(2).
+ */
+function diskFile(k: Kernel, t: ReturnType<Kernel["spawn"]> & object, name: string) {
   const access = (a: bigint, w: boolean, v = 0) => k.userAccess(0, t, a, w ? Access.Write : Access.Read, v);
-  const f = k.createFile("data", 64 * K, "disk", false);
+  const f = k.createFile(name, 64 * K, "disk", false);
   const buf = k.mmap(t, mmapArgs(4096));
-  // write(2) of each page's bytes i + 1, as the probe's (vmlab's file has contents of its own)
   for (let i = 0; i < 16; i++) {
     for (let o = 0; o < 4096; o += 1) expect(access(buf + BigInt(o), true, i + 1).ok).toBe(true);
     expect(k.fileIo(0, f, buf, 4096, true, i * 4096)).toBe(4096);
@@ -65,6 +65,15 @@ function vmlabSteps(): (Rec | Rec2)[] {
     const v = access(buf, false);
     return v.ok ? v.value : -1;
   };
+  return { access, f, byteAt };
+}
+
+function vmlabSteps(): (Rec | Rec2)[] {
+  const out: (Rec | Rec2)[] = [];
+  const k = new Kernel({ ramBytes: 256 << 20, cpus: 1 });
+  const t = k.spawn("probe")!;
+  k.switchTo(0, t);
+  const { access, f, byteAt } = diskFile(k, t, "data");
   const m = k.mmap(t, { ...mmapArgs(64 * K, { shared: true }), file: f });
   const p = k.mmap(t, { ...mmapArgs(64 * K), file: f });
   const rss = (a: bigint) => k.view.smaps(t).find((x) => x.vma.start === a)!.rss / 1024;
@@ -116,19 +125,7 @@ interface Rec2 {
 /** probe_fallocate_ext4.c's phase 2: the partial blocks through the page cache, a punch past i_size. */
 function phase2(k: Kernel, t: ReturnType<Kernel["spawn"]> & object): Rec2[] {
   const out: Rec2[] = [];
-  const access = (a: bigint, w: boolean, v = 0) => k.userAccess(0, t, a, w ? Access.Write : Access.Read, v);
-  const f = k.createFile("data2", 64 * K, "disk", false);
-  const buf = k.mmap(t, mmapArgs(4096));
-  for (let i = 0; i < 16; i++) {
-    for (let o = 0; o < 4096; o += 1) expect(access(buf + BigInt(o), true, i + 1).ok).toBe(true);
-    expect(k.fileIo(0, f, buf, 4096, true, i * 4096)).toBe(4096);
-  }
-  const byteAt = (off: number) => {
-    const r = k.fileIo(0, f, buf, 1, false, off);
-    if (r !== 1) return -1;
-    const v = access(buf, false);
-    return v.ok ? v.value : -1;
-  };
+  const { access, f, byteAt } = diskFile(k, t, "data2");
   const m2 = k.mmap(t, { ...mmapArgs(32 * K, { shared: true }), file: f });
   const q2 = k.mmap(t, { ...mmapArgs(64 * K, { shared: true }), file: f });
   let m3 = -1n;

@@ -11,19 +11,7 @@ import { wasmApi } from "../../base/wasm.ts";
 import { foldRuns, RUN_TOTALS } from "../../workloads/trace/runs.ts";
 import type { HitLoop } from "./hitLoop.ts";
 import { MachineMode, type MachineModeConfig, type MachinePolicy } from "./machineMode.ts";
-
-/** Records as words from [page, offset, kind, repeat]: that record repeated, its offset moving. */
-function words(spec: [number, number, number, number][]): Uint32Array {
-  const recs = spec.flatMap(([page, off, kind, times]) =>
-    Array.from({ length: times }, (_, t) => (page * 4096 + ((off + 8 * t) % 4096)) * 4 + kind),
-  );
-  const w = new Uint32Array(2 * recs.length);
-  recs.forEach((r, i) => {
-    w[2 * i] = r % 2 ** 32;
-    w[2 * i + 1] = Math.floor(r / 2 ** 32);
-  });
-  return w;
-}
+import { recordWords } from "./records.testkit.ts";
 
 // pages: a few (front hits), up to 40 in a handful of sets (hits past the front, promotions, evictions
 // within a set), anywhere below 2^35 (other sets, high words), and low pages under several high words
@@ -55,7 +43,7 @@ function check(
   dataOnly: boolean,
   batch: number,
 ): void {
-  const w = words(spec);
+  const w = recordWords(spec);
   const n = w.length / 2;
   const cfg = { frames, tlb, policy: policy as MachinePolicy, dataOnly, seed: 5 };
   const wasm = new MachineMode({ ...cfg, wasm: true });
@@ -186,7 +174,7 @@ describe("machine mode's WebAssembly hit loop", () => {
         fc.constantFrom("vmref", "skylake"),
         fc.boolean(),
         (spec, at, tlb, dataOnly) => {
-          const w = words(spec);
+          const w = recordWords(spec);
           const n = w.length / 2;
           const bad = at % n;
           w[2 * bad + 1] = 131072 + (at % 7); // an address at or beyond 2^47

@@ -12,6 +12,7 @@ import { openTrace } from "../../workloads/trace/input.ts";
 import { foldRuns, RUN_TOTALS } from "../../workloads/trace/runs.ts";
 import { PolicySim } from "../policy/simulate.ts";
 import { type MachineArch, MachineMode, type MachinePolicy } from "./machineMode.ts";
+import { recordArb, recordWords } from "./records.testkit.ts";
 
 const SHARED = resolve(import.meta.dirname, "../../../../shared");
 const have = existsSync(`${SHARED}/traces/gzip-10M.u64.zst`);
@@ -101,33 +102,16 @@ const COUNTERS = [
 describe("machine mode, runs against records", () => {
   it("feedRuns and feed give every figure the plain path (each access through Mmu.translate) gives, whatever the policy, TLB, frames and batches", () => {
     let shortRetries = 0;
-    const rec = fc.tuple(
-      fc.oneof(
-        { weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) },
-        { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 ** 35 - 1 }) },
-      ),
-      fc.integer({ min: 0, max: 4095 }),
-      fc.integer({ min: 0, max: 3 }),
-      fc.integer({ min: 1, max: 6 }),
-    );
     fc.assert(
       fc.property(
-        fc.array(rec, { maxLength: 200 }),
+        fc.array(recordArb, { maxLength: 200 }),
         fc.constantFrom("clock", "lru", "fifo", "random"),
         fc.constantFrom("vmref", "skylake", "tiny"),
         fc.integer({ min: 1, max: 12 }),
         fc.boolean(),
         fc.integer({ min: 1, max: 64 }),
         (spec, policy, tlb, frames, dataOnly, batch) => {
-          // each [page, offset, kind, repeat] is that record repeated: runs of several records
-          const recs = spec.flatMap(([page, off, kind, times]) =>
-            Array.from({ length: times }, (_, t) => (page * 4096 + ((off + 8 * t) % 4096)) * 4 + kind),
-          );
-          const w = new Uint32Array(2 * recs.length);
-          recs.forEach((r, i) => {
-            w[2 * i] = r % 2 ** 32;
-            w[2 * i + 1] = Math.floor(r / 2 ** 32);
-          });
+          const w = recordWords(spec); // each [page, offset, kind, repeat]: that record repeated
           const cfg = { frames, tlb, policy: policy as MachinePolicy, dataOnly, seed: 3 };
           const byRecord = new MachineMode(cfg);
           const byRun = new MachineMode(cfg);
@@ -135,8 +119,8 @@ describe("machine mode, runs against records", () => {
           const plain = new MachineMode({ ...cfg, shortcuts: false });
           const out = new Uint32Array(2 * batch);
           const totals = new Float64Array(RUN_TOTALS);
-          for (let at = 0; at < recs.length; at += batch) {
-            const n = Math.min(batch, recs.length - at);
+          for (let at = 0; at < w.length / 2; at += batch) {
+            const n = Math.min(batch, w.length / 2 - at);
             const part = w.subarray(2 * at, 2 * (at + n));
             byRecord.feed(part, n);
             plain.feed(part, n);
@@ -157,39 +141,23 @@ describe("machine mode, runs against records", () => {
   });
 
   it("on arm64, RISC-V Sv48 and Sv57 too: the shortcuts and the runs give the plain path's figures", () => {
-    const rec = fc.tuple(
-      fc.oneof(
-        { weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) },
-        { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 ** 35 - 1 }) },
-      ),
-      fc.integer({ min: 0, max: 4095 }),
-      fc.integer({ min: 0, max: 3 }),
-      fc.integer({ min: 1, max: 6 }),
-    );
     fc.assert(
       fc.property(
-        fc.array(rec, { maxLength: 200 }),
+        fc.array(recordArb, { maxLength: 200 }),
         fc.constantFrom("arm64", "riscv-sv48", "riscv-sv57") as fc.Arbitrary<MachineArch>,
         fc.constantFrom("clock", "lru", "random"),
         fc.constantFrom("vmref", "tiny"),
         fc.integer({ min: 1, max: 12 }),
         fc.integer({ min: 1, max: 64 }),
         (spec, arch, policy, tlb, frames, batch) => {
-          const recs = spec.flatMap(([page, off, kind, times]) =>
-            Array.from({ length: times }, (_, t) => (page * 4096 + ((off + 8 * t) % 4096)) * 4 + kind),
-          );
-          const w = new Uint32Array(2 * recs.length);
-          recs.forEach((r, i) => {
-            w[2 * i] = r % 2 ** 32;
-            w[2 * i + 1] = Math.floor(r / 2 ** 32);
-          });
+          const w = recordWords(spec); // each [page, offset, kind, repeat]: that record repeated
           const cfg = { frames, tlb, policy: policy as MachinePolicy, seed: 3, arch };
           const byRun = new MachineMode(cfg);
           const plain = new MachineMode({ ...cfg, shortcuts: false });
           const out = new Uint32Array(2 * batch);
           const totals = new Float64Array(RUN_TOTALS);
-          for (let at = 0; at < recs.length; at += batch) {
-            const n = Math.min(batch, recs.length - at);
+          for (let at = 0; at < w.length / 2; at += batch) {
+            const n = Math.min(batch, w.length / 2 - at);
             const part = w.subarray(2 * at, 2 * (at + n));
             plain.feed(part, n);
             totals.fill(0);
@@ -236,21 +204,14 @@ describe("machine mode, runs against records", () => {
         fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
         fc.integer({ min: 1, max: 40 }),
         (spec, policy, tlb, frames, turns, batch) => {
-          const recs = spec.flatMap(([page, off, kind, times]) =>
-            Array.from({ length: times }, (_, t) => (page * 4096 + ((off + 8 * t) % 4096)) * 4 + kind),
-          );
-          const w = new Uint32Array(2 * recs.length);
-          recs.forEach((r, i) => {
-            w[2 * i] = r % 2 ** 32;
-            w[2 * i + 1] = Math.floor(r / 2 ** 32);
-          });
+          const w = recordWords(spec); // each [page, offset, kind, repeat]: that record repeated
           const cfg = { frames, tlb, policy: policy as MachinePolicy, seed: 5 };
           const mixed = new MachineMode(cfg);
           const plain = new MachineMode({ ...cfg, shortcuts: false });
           const out = new Uint32Array(2 * batch);
           const totals = new Float64Array(RUN_TOTALS);
-          for (let at = 0, k = 0; at < recs.length; at += batch, k++) {
-            const n = Math.min(batch, recs.length - at);
+          for (let at = 0, k = 0; at < w.length / 2; at += batch, k++) {
+            const n = Math.min(batch, w.length / 2 - at);
             const part = w.subarray(2 * at, 2 * (at + n));
             plain.feed(part, n);
             if (turns[k % turns.length]) mixed.feed(part, n);

@@ -271,3 +271,23 @@ export const stopRun = <Mode>(r: {
   value: 9,
   mode: r.mode,
 });
+
+/**
+ * The stop tests' leaf pattern on one twin: page p (p % spacing === 0) unmapped, then, where its
+ * pattern entry (pattern[(p / spacing) % length]) is present, mapped to its own frame with that
+ * entry's flags and given the architecture's `poison` op of that kind (kind >= 0).
+ */
+export function applyPattern<F extends object>(
+  t: { apply(o: never): string },
+  pattern: readonly (F & { present: boolean; poison?: number })[],
+  spacing: number,
+): void {
+  const twin = t as unknown as { apply(o: object): string };
+  for (let p = 0; p < NP; p += spacing) {
+    const { present, poison, ...flags } = pattern[(p / spacing) % pattern.length];
+    twin.apply({ op: "unmap", page: p });
+    if (!present) continue;
+    twin.apply({ op: "map", page: p, frame: DATA + p, ...flags });
+    if (poison !== undefined && poison >= 0) twin.apply({ op: "poison", page: p, kind: poison });
+  }
+}

@@ -17,9 +17,9 @@ import { describe, expect, it } from "vitest";
 import { toPfn, toVpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import {
+  applyPattern,
   type CommonOp,
   commonOpArbs,
-  DATA,
   expectFoldAgrees,
   expectRunsAgree,
   type FoldTwin,
@@ -220,12 +220,7 @@ for (const pae of [false, true]) {
               const t = machine(pae, "skylake", [false, false, false, false], nxe, fold);
               t.cpu.setWp(ctl.wp);
               t.cpu.movToCr4({ smep: ctl.smep, smap: ctl.smap, pge: ctl.pge });
-              // page p (p % spacing === 0) gets pattern[(p / spacing) % length]'s flags
-              for (let p = 0; p < NP; p += spacing) {
-                const { present, ...flags } = pattern[(p / spacing) % pattern.length];
-                t.apply({ op: "unmap", page: p });
-                if (present) t.apply({ op: "map", page: p, frame: DATA + p, ...flags });
-              }
+              applyPattern(t, pattern, spacing);
               return t;
             });
             stops += expectRunsAgree<Op>(twins, runs.map(stopRun));

@@ -16,9 +16,9 @@ import { describe, expect, it } from "vitest";
 import { pfnToPa, toVpn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
 import {
+  applyPattern,
   type CommonOp,
   commonOpArbs,
-  DATA,
   expectFoldAgrees,
   expectRunsAgree,
   type FoldTwin,
@@ -189,13 +189,7 @@ describe("runFold's leaf checks page by page, RISC-V (fast-check)", () => {
             const t = machine("skylake", [false, false, false, false], fold);
             t.apply({ op: "svadu", on: svadu });
             t.apply({ op: "sum", ...sum });
-            // page p (p % spacing === 0) gets pattern[(p / spacing) % length]'s flags
-            for (let p = 0; p < NP; p += spacing) {
-              const { present, poison, ...flags } = pattern[(p / spacing) % pattern.length];
-              t.apply({ op: "unmap", page: p });
-              if (present) t.apply({ op: "map", page: p, frame: DATA + p, ...flags });
-              if (present && poison >= 0) t.apply({ op: "poison", page: p, kind: poison });
-            }
+            applyPattern(t, pattern, spacing);
             return t;
           });
           stops += expectRunsAgree<Op>(twins, runs.map(stopRun));

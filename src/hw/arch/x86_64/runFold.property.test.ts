@@ -15,9 +15,9 @@ import { describe, expect, it } from "vitest";
 import { toPfn, toVpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
 import {
+  applyPattern,
   type CommonOp,
   commonOpArbs,
-  DATA,
   expectFoldAgrees,
   expectRunsAgree,
   type FoldTwin,
@@ -183,12 +183,7 @@ describe("runFold's leaf checks page by page, x86-64 (fast-check)", () => {
           const twins = [true, false].map((fold) => {
             const t = machine("skylake", [false, false, false, false], nxe, fold);
             t.cpu.movToCr4({ pke });
-            // page p (p % spacing === 0) gets pattern[(p / spacing) % length]'s flags
-            for (let p = 0; p < NP; p += spacing) {
-              const { present, ...flags } = pattern[(p / spacing) % pattern.length];
-              t.apply({ op: "unmap", page: p });
-              if (present) t.apply({ op: "map", page: p, frame: DATA + p, ...flags });
-            }
+            applyPattern(t, pattern, spacing);
             return t;
           });
           stops += expectRunsAgree<Op>(twins, runs.map(stopRun));
