@@ -26,7 +26,7 @@ export function chargeUserPage(k: KernelCore): void {
   if (limit === null || limit === undefined || k.reclaiming) return;
   const used = userMemoryUsed(k);
   if (used >= limit) {
-    k.vmscan.memcgReclaims++;
+    k.vmscan.reclaimCtx.cgroupReclaims++;
     reclaim(k, used - limit + 1, Reclaimer.Direct, true);
   }
 }
@@ -43,7 +43,7 @@ export function chargeHugePage(k: KernelCore, nr = 512): boolean {
   if (k.reclaiming) return false;
   const before = userMemoryUsed(k);
   if (before + nr <= limit) return true;
-  k.vmscan.memcgReclaims++;
+  k.vmscan.reclaimCtx.cgroupReclaims++;
   reclaim(k, before + nr - limit, Reclaimer.Direct, true);
   return userMemoryUsed(k) + nr <= limit;
 }

@@ -129,10 +129,8 @@ export class Vmscan implements RmapPages {
   readonly fbatches: LruAddBatches;
   /** /proc/vmstat's reclaim events (vmscan_stat.ts) */
   readonly stats: ReclaimStats = newReclaimStats();
-  /** the reclaim under way: kswapd, direct or a memory cgroup's (mm/core/reclaim.ts sets it) */
-  readonly reclaimCtx: ReclaimContext = { reclaimer: Reclaimer.Direct, cgroup: false };
-  /** reclaims forced by the memory limit (Kernel config userMemoryPages; vmlab's own counter) */
-  memcgReclaims = 0;
+  /** the reclaim under way: kswapd, direct or a memory cgroup's (core/reclaim.ts sets it) */
+  readonly reclaimCtx: ReclaimContext = { reclaimer: Reclaimer.Direct, cgroup: false, cgroupReclaims: 0 };
 
   /** folios the list being shrunk has freed since its last flush (shrink_folio_list's free_folios) */
   private freeBatch = 0;
@@ -357,7 +355,8 @@ export class Vmscan implements RmapPages {
         this.del(pfn);
         continue;
       }
-      this.stats.pgrefill++;
+      const nrPages = this.large[pfn] ? this.hpageNr : 1; // folio_nr_pages: the counters count pages
+      this.stats.pgrefill += nrPages;
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // !folio_evictable (PG_mlocked), or a VM_LOCKED mapping found (mlock_vma_folio): put back, unevictable
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
@@ -370,7 +369,7 @@ export class Vmscan implements RmapPages {
         continue;
       }
       this.add(pfn, inactive);
-      this.stats.pgdeactivate++;
+      this.stats.pgdeactivate += nrPages;
     }
   }
 
@@ -395,7 +394,8 @@ export class Vmscan implements RmapPages {
         this.endFolioList();
         taken = 1;
       }
-      countScanned(this.stats, this.reclaimCtx, 1, !anon);
+      const nrPages = this.large[pfn] ? this.hpageNr : 1; // isolate_lru_folios' nr_scanned: pages
+      countScanned(this.stats, this.reclaimCtx, nrPages, !anon);
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
@@ -421,7 +421,7 @@ export class Vmscan implements RmapPages {
         this.referenced[pfn] = 1;
         if (referencedBefore || r.young > 1 || (r.exec && !anon)) {
           this.add(pfn, active);
-          this.stats.pgactivate++;
+          this.stats.pgactivate += nrPages;
         } else this.add(pfn, list);
         continue;
       }
@@ -768,7 +768,8 @@ export class Vmscan implements RmapPages {
         taken = 1;
       }
       const anon = pages.kind[pfn] === PageKind.UserAnon;
-      countScanned(this.stats, this.reclaimCtx, 1, !anon);
+      const nrPages = this.large[pfn] ? this.hpageNr : 1;
+      countScanned(this.stats, this.reclaimCtx, nrPages, !anon);
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
       if (r === null || r.locked) {
         cullUnevictable(this, pfn, r !== null); // as shrinkInactive
@@ -782,7 +783,7 @@ export class Vmscan implements RmapPages {
         pages.refcount[pfn] !== expectRefs ||
         (anon && !swapOk && !(pages.flags[pfn] & PageFlag.Lazyfree));
       if (stuck || (usesRef && r.young > 0)) {
-        if (!stuck) this.stats.pgactivate++;
+        if (!stuck) this.stats.pgactivate += nrPages;
         this.keep(pfn, r.young > 0);
         continue;
       }

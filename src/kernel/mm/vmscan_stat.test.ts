@@ -71,13 +71,13 @@ describe("/proc/vmstat's reclaim events", () => {
     const k = boot({ userMemoryPages: 2000 });
     fill(k, 4000);
     const v = k.view.vmstat();
-    expect(k.vmscan.memcgReclaims).toBeGreaterThan(0);
+    expect(k.vmscan.reclaimCtx.cgroupReclaims).toBeGreaterThan(0);
     expect(v.pgsteal_anon).toBeGreaterThanOrEqual(2000);
     expect(v.pgsteal_kswapd + v.pgsteal_direct + v.pgsteal_khugepaged).toBe(0);
     expect(v.pgscan_kswapd + v.pgscan_direct + v.pgscan_khugepaged).toBe(0);
     // the older names a scenario may still use: every reclaimer's pages together
     expect(k.view.vmstatCompat().pgsteal).toBe(v.pgsteal_anon + v.pgsteal_file);
-    expect(k.view.vmstatCompat().memcg_reclaims).toBe(k.vmscan.memcgReclaims);
+    expect(k.view.vmstatCompat().memcg_reclaims).toBe(k.vmscan.reclaimCtx.cgroupReclaims);
   });
 
   it("does not count MADV_PAGEOUT's pages (reclaim_folio_list) as stolen, though they are swapped out", () => {
@@ -89,6 +89,25 @@ describe("/proc/vmstat's reclaim events", () => {
     expect(delta(v0, v1, "pswpout")).toBe(256);
     for (const n of ["pgsteal_kswapd", "pgsteal_direct", "pgsteal_anon", "pgsteal_file", "pgscan_anon"])
       expect(delta(v0, v1, n), n).toBe(0);
+  });
+
+  it("counts a transparent huge page's pages when reclaim scans it (isolate_lru_folios' nr_scanned)", () => {
+    const k = boot({ thp: "always" });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const a = k.mmap(t, mmapArgs(8 << 20));
+    const huge = a + (((2n << 20n) - (a % (2n << 20n))) % (2n << 20n)); // the first 2 MiB boundary in it
+    for (let i = 0n; i < 4n; i++)
+      expect(k.userAccess(0, t, huge + i * (2n << 20n) - (i === 3n ? 4096n : 0n), Access.Write, 1).ok).toBe(
+        true,
+      );
+    expect(k.userMm.thpStats.thp_fault_alloc).toBeGreaterThanOrEqual(3);
+    const v0 = k.view.vmstat();
+    k.reclaim(4);
+    const v1 = k.view.vmstat();
+    // the scan reached at least one huge page: its 512 pages, not 1
+    expect(delta(v0, v1, "pgscan_anon")).toBeGreaterThanOrEqual(512);
+    expect(delta(v0, v1, "pgscan_direct")).toBe(delta(v0, v1, "pgscan_anon"));
   });
 
   it("prints Linux's names in Linux's order, and no other", () => {

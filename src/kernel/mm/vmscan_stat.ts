@@ -68,6 +68,8 @@ export function newReclaimStats(): ReclaimStats {
 export interface ReclaimContext {
   reclaimer: Reclaimer;
   cgroup: boolean;
+  /** reclaims the memory limit started (Kernel config userMemoryPages; vmlab's own counter) */
+  cgroupReclaims: number;
 }
 
 /** PGSCAN_KSWAPD + reclaimer_offset() (unless cgroup reclaim) and PGSCAN_ANON + file: `nr` pages scanned. */

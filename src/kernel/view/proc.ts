@@ -322,7 +322,7 @@ export function vmstatCompat(k: KernelCore): Record<string, number> {
     pgsteal: stolenTotal(s),
     kswapd_runs: s.pageoutrun,
     direct_reclaims: k.buddy.allocStalls,
-    memcg_reclaims: k.vmscan.memcgReclaims,
+    memcg_reclaims: k.vmscan.reclaimCtx.cgroupReclaims,
     kswapd_wakeups: k.buddy.kswapdWakeups,
     pgalloc_failed: k.buddy.failedAllocs,
     nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
