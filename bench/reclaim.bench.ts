@@ -138,7 +138,8 @@ function pressure(arch: KernelArchName, bytes: number, passes: number, range: bo
   const mem0 = process.memoryUsage();
   const p = cycle(arch, bytes, bytes / 4, bytes, passes, range);
   const mem1 = process.memoryUsage();
-  const s = p.k.view.vmstat();
+  // Linux's names and the totals vmlab adds (pgscan, pgsteal, kswapd_runs = pageoutrun, direct_reclaims)
+  const s = { ...p.k.view.vmstat(), ...p.k.view.vmstatCompat() };
   const m = p.k.view.meminfo();
   const swapUsed = (m.SwapTotal - m.SwapFree) / 4096;
   const nrFrames = p.k.view.machine().frames;

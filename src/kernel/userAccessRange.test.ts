@@ -191,7 +191,7 @@ function compare(
   // the scenario reached the paths it is for: signals, reclaim, swap-ins
   const s = a.view.vmstat();
   const knownMisses = a.machine.cpus.reduce((n, c) => n + c.tlb.knownMisses, 0);
-  return { runs, stopped, touches, pswpin: s.pswpin, pgsteal: s.pgsteal, knownMisses };
+  return { runs, stopped, touches, pswpin: s.pswpin, pgsteal: s.pgsteal_anon + s.pgsteal_file, knownMisses };
 }
 
 describe("userAccessRange gives what userAccess gives page by page", () => {

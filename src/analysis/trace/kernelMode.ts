@@ -277,6 +277,7 @@ export class KernelMode {
     const view = this.kernel.view;
     const tlb = this.cpu.tlb;
     const st = view.vmstat();
+    const compat = view.vmstatCompat();
     const mm = view.mm(this.task);
     return {
       records: this.records,
@@ -286,11 +287,11 @@ export class KernelMode {
       faults: this.task.minFlt + this.task.majFlt,
       minorFaults: this.task.minFlt,
       majorFaults: this.task.majFlt,
-      evictions: st.pgsteal,
+      evictions: compat.pgsteal,
       swapOuts: st.pswpout,
       swapIns: st.pswpin,
-      pgscan: st.pgscan,
-      memcgReclaims: st.memcg_reclaims,
+      pgscan: compat.pgscan,
+      memcgReclaims: compat.memcg_reclaims,
       regions: this.regions,
       rssPages: mm?.rss ?? 0,
       swapPages: mm?.swapEntries ?? 0,

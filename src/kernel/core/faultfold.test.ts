@@ -190,7 +190,7 @@ function scenario(seed: number, steps: number, o: Opts) {
     folded: faultFold.folded - folded0,
     slow: faultFold.slow - slow0,
     inRun: faultFold.inRunFolded - inRun0,
-    pgsteal: s.pgsteal ?? 0,
+    pgsteal: s.pgsteal_anon + s.pgsteal_file,
     pswpin: s.pswpin ?? 0,
   };
 }

@@ -3,6 +3,8 @@
  * process): a user page is charged before it is allocated, and at the limit
  * the charge reclaims first (try_charge -> try_to_free_mem_cgroup_pages).
  */
+
+import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
 import { reclaim } from "./reclaim.ts";
 
@@ -24,8 +26,8 @@ export function chargeUserPage(k: KernelCore): void {
   if (limit === null || limit === undefined || k.reclaiming) return;
   const used = userMemoryUsed(k);
   if (used >= limit) {
-    k.vmscan.stats.memcg_reclaims++;
-    reclaim(k, used - limit + 1);
+    k.vmscan.reclaimCtx.cgroupReclaims++;
+    reclaim(k, used - limit + 1, Reclaimer.Direct, true);
   }
 }
 
@@ -41,7 +43,7 @@ export function chargeHugePage(k: KernelCore, nr = 512): boolean {
   if (k.reclaiming) return false;
   const before = userMemoryUsed(k);
   if (before + nr <= limit) return true;
-  k.vmscan.stats.memcg_reclaims++;
-  reclaim(k, before + nr - limit);
+  k.vmscan.reclaimCtx.cgroupReclaims++;
+  reclaim(k, before + nr - limit, Reclaimer.Direct, true);
   return userMemoryUsed(k) + nr <= limit;
 }

@@ -6,12 +6,20 @@
 
 import { Wmark } from "../mm/buddy.ts";
 import { SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
+import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
 
-/** Reclaims up to `pages` pages (try_to_free_pages); returns how many. */
-export function reclaim(k: KernelCore, pages: number): number {
+/**
+ * Reclaims up to `pages` pages (try_to_free_pages: direct reclaim, unless
+ * `reclaimer` or `cgroup` say otherwise; vmscan_stat.ts counts the pages
+ * under them); returns how many.
+ */
+export function reclaim(k: KernelCore, pages: number, reclaimer = Reclaimer.Direct, cgroup = false): number {
   if (k.reclaiming) return 0;
   k.reclaiming = true;
+  const ctx = k.vmscan.reclaimCtx;
+  ctx.reclaimer = reclaimer;
+  ctx.cgroup = cgroup;
   try {
     // shrink_node passes; a pass that only aged pages (cleared accessed bits, moved them
     // between the lists) is retried, up to three in a row, as kswapd and reclaim retries do
@@ -25,13 +33,17 @@ export function reclaim(k: KernelCore, pages: number): number {
     return total;
   } finally {
     k.reclaiming = false;
+    ctx.reclaimer = Reclaimer.Direct;
+    ctx.cgroup = false;
   }
 }
 
-/** __alloc_pages_direct_reclaim: an allocation of 2^order pages reclaims at least a batch itself. */
+/**
+ * __alloc_pages_direct_reclaim: an allocation of 2^order pages reclaims at
+ * least a batch itself (the allocator counted allocstall_<zone>).
+ */
 export function directReclaim(k: KernelCore, order: number): number {
   if (k.reclaiming) return 0;
-  k.vmscan.stats.direct_reclaims++;
   return reclaim(k, Math.max(SWAP_CLUSTER_MAX, 1 << order));
 }
 
@@ -47,13 +59,13 @@ function highWatermark(k: KernelCore): number {
  */
 export function kswapd(k: KernelCore): number {
   if (k.reclaiming) return 0;
-  k.vmscan.stats.kswapd_runs++;
+  k.vmscan.stats.pageoutrun++; // balance_pgdat: count_vm_event(PAGEOUTRUN)
   const want = highWatermark(k) - k.buddy.freePages();
   if (want <= 0) return 0;
   // set_reclaim_active / clear_reclaim_active: while kswapd balances, frees keep fewer pages on pcp lists
   for (const z of k.buddy.zones) z.reclaimActive = z.managed > 0;
   try {
-    return reclaim(k, want);
+    return reclaim(k, want, Reclaimer.Kswapd);
   } finally {
     for (const z of k.buddy.zones) z.reclaimActive = false;
   }

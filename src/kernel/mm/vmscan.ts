@@ -22,6 +22,14 @@ import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import type { UserMm } from "./userMm.ts";
 import { ShmemObject, VmFlag } from "./vma.ts";
+import {
+  countScanned,
+  countStolen,
+  newReclaimStats,
+  type ReclaimContext,
+  Reclaimer,
+  type ReclaimStats,
+} from "./vmscan_stat.ts";
 
 /** The LRU lists of the node (include/linux/mmzone.h enum lru_list; mlock_fbatch.ts moves pages to and from LRU_UNEVICTABLE). */
 export const enum Lru {
@@ -119,22 +127,10 @@ export class Vmscan implements RmapPages {
   readonly pinned: PfnSet;
   /** the per-CPU batches new pages wait in before they join the lists (mm/swap.c cpu_fbatches.lru_add) */
   readonly fbatches: LruAddBatches;
-  /** /proc/vmstat */
-  stats = {
-    pgscan: 0,
-    pgsteal: 0,
-    pgactivate: 0,
-    pgdeactivate: 0,
-    pgrefill: 0,
-    pageoutrun: 0,
-    kswapd_runs: 0,
-    direct_reclaims: 0,
-    /** reclaims forced by a memory limit (Kernel config userMemoryPages) */
-    memcg_reclaims: 0,
-    /** pages MADV_FREE made lazily freeable (lru_lazyfree), and those reclaim then discarded */
-    pglazyfree: 0,
-    pglazyfreed: 0,
-  };
+  /** /proc/vmstat's reclaim events (vmscan_stat.ts) */
+  readonly stats: ReclaimStats = newReclaimStats();
+  /** the reclaim under way: kswapd, direct or a memory cgroup's (core/reclaim.ts sets it) */
+  readonly reclaimCtx: ReclaimContext = { reclaimer: Reclaimer.Direct, cgroup: false, cgroupReclaims: 0 };
 
   /** folios the list being shrunk has freed since its last flush (shrink_folio_list's free_folios) */
   private freeBatch = 0;
@@ -359,7 +355,8 @@ export class Vmscan implements RmapPages {
         this.del(pfn);
         continue;
       }
-      this.stats.pgrefill++;
+      const nrPages = this.large[pfn] ? this.hpageNr : 1; // folio_nr_pages: the counters count pages
+      this.stats.pgrefill += nrPages;
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // !folio_evictable (PG_mlocked), or a VM_LOCKED mapping found (mlock_vma_folio): put back, unevictable
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
@@ -372,7 +369,7 @@ export class Vmscan implements RmapPages {
         continue;
       }
       this.add(pfn, inactive);
-      this.stats.pgdeactivate++;
+      this.stats.pgdeactivate += nrPages;
     }
   }
 
@@ -397,7 +394,8 @@ export class Vmscan implements RmapPages {
         this.endFolioList();
         taken = 1;
       }
-      this.stats.pgscan++;
+      const nrPages = this.large[pfn] ? this.hpageNr : 1; // isolate_lru_folios' nr_scanned: pages
+      countScanned(this.stats, this.reclaimCtx, nrPages, !anon);
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
@@ -423,7 +421,7 @@ export class Vmscan implements RmapPages {
         this.referenced[pfn] = 1;
         if (referencedBefore || r.young > 1 || (r.exec && !anon)) {
           this.add(pfn, active);
-          this.stats.pgactivate++;
+          this.stats.pgactivate += nrPages;
         } else this.add(pfn, list);
         continue;
       }
@@ -479,7 +477,7 @@ export class Vmscan implements RmapPages {
       if (this.large[pfn] && (swap === null || swap.freePages === 0)) return 0;
       // a page of a whole THP: the folio is split first; the page may go with it (zero-filled)
       const s = anon ? splitForReclaim(this, pfn) : 0; // n > 0: n pages went (a whole mTHP: vmscan_swapout.ts)
-      if (s > 0) this.stats.pgsteal += s;
+      if (s > 0) countStolen(this.stats, this.reclaimCtx, s, !anon);
       if (s !== 0) return Math.max(s, 0);
       if (anon) {
         if (!this.swapOut(pfn)) return 0;
@@ -488,7 +486,7 @@ export class Vmscan implements RmapPages {
         if (nr === 0) return 0;
       }
     }
-    this.stats.pgsteal += nr;
+    countStolen(this.stats, this.reclaimCtx, nr, !anon);
     return nr;
   }
 
@@ -769,8 +767,9 @@ export class Vmscan implements RmapPages {
         this.endFolioList(); // one shrink_folio_list per SWAP_CLUSTER_MAX pages, as under linux
         taken = 1;
       }
-      this.stats.pgscan++;
       const anon = pages.kind[pfn] === PageKind.UserAnon;
+      const nrPages = this.large[pfn] ? this.hpageNr : 1;
+      countScanned(this.stats, this.reclaimCtx, nrPages, !anon);
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
       if (r === null || r.locked) {
         cullUnevictable(this, pfn, r !== null); // as shrinkInactive
@@ -784,7 +783,7 @@ export class Vmscan implements RmapPages {
         pages.refcount[pfn] !== expectRefs ||
         (anon && !swapOk && !(pages.flags[pfn] & PageFlag.Lazyfree));
       if (stuck || (usesRef && r.young > 0)) {
-        if (!stuck) this.stats.pgactivate++;
+        if (!stuck) this.stats.pgactivate += nrPages;
         this.keep(pfn, r.young > 0);
         continue;
       }

@@ -43,7 +43,7 @@ import {
 import { mmInfo, pageInfo, smapsInfos, taskInfo, vmaInfos } from "./mm.ts";
 import { compoundOf, kpageflags, type PageTypesRow, pageTypes } from "./pageTypes.ts";
 import { kernelPresentPages, mappingRuns, userEntryPages, walkInfo } from "./pagetable.ts";
-import { meminfo, vmstat } from "./proc.ts";
+import { meminfo, vmstat, vmstatCompat } from "./proc.ts";
 import { oomScore, smapsRollup, statmInfo, statusInfo } from "./procstatus.ts";
 import { type ReclaimInfo, reclaimInfo, type SwapInfo, swapInfo } from "./reclaim.ts";
 import { type ShmRow, shmRows } from "./sysvipc.ts";
@@ -344,9 +344,14 @@ export class KernelView {
     return meminfo(this.k);
   }
 
-  /** /proc/vmstat. */
+  /** /proc/vmstat, by Linux's names and in its order. */
   vmstat(): Record<string, number> {
     return vmstat(this.k);
+  }
+
+  /** vmlab's counters that /proc/vmstat lacks, and the older names `vmstat.X` still accepts (proc.ts vmstatCompat). */
+  vmstatCompat(): Record<string, number> {
+    return vmstatCompat(this.k);
   }
 
   /** The HugeTLB pool's sysfs and sysctl files (hugepages.ts formatHugepages). */

@@ -5,6 +5,7 @@
  */
 import type { KernelCore } from "../core/core.ts";
 import { PAGE_KIND_NAMES, PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";
 import type {
   DeviceInfo,
   FileInfo,
@@ -195,8 +196,8 @@ export function counters(k: KernelCore): KernelCounters {
     swapOuts: k.swap?.pswpout ?? 0,
     swapIns: k.swap?.pswpin ?? 0,
     lazyFreed: k.vmscan.stats.pglazyfreed,
-    pagesStolen: k.vmscan.stats.pgsteal,
-    pagesScanned: k.vmscan.stats.pgscan,
+    pagesStolen: stolenTotal(k.vmscan.stats),
+    pagesScanned: scannedTotal(k.vmscan.stats),
     freePages: k.buddy.freePages(),
     pageTablePages: k.pageTablePages,
   };

@@ -9,6 +9,7 @@ import { Wmark } from "../mm/buddy.ts";
 import { hugetlbReport } from "../mm/hugetlb.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { vmCommitLimit } from "../mm/util.ts";
+import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";
 import type { FramesInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
 
 export { formatLayout } from "../core/layout.ts";
@@ -194,20 +195,90 @@ export function formatSlabinfo(caches: SlabCacheInfo[]): string[] {
   return lines;
 }
 
-/** /proc/vmstat: the counters vmlab keeps so far. */
+/**
+ * The /proc/vmstat counters vmlab keeps, in the order Linux prints them
+ * (mm/vmstat.c vmstat_text, 6.12: zone and node items, then the vm events).
+ */
+export const VMSTAT_ORDER: readonly string[] = [
+  "nr_free_pages",
+  "nr_mlock",
+  "nr_inactive_anon",
+  "nr_active_anon",
+  "nr_inactive_file",
+  "nr_active_file",
+  "nr_unevictable",
+  "nr_slab_unreclaimable",
+  "nr_page_table_pages",
+  "pgpgin",
+  "pgpgout",
+  "pswpin",
+  "pswpout",
+  "pgalloc_dma",
+  "pgalloc_dma32",
+  "pgalloc_normal",
+  "pgalloc_high",
+  "allocstall_normal",
+  "pgfree",
+  "pgactivate",
+  "pgdeactivate",
+  "pglazyfree",
+  "pgmajfault",
+  "pglazyfreed",
+  "pgrefill",
+  "pgsteal_kswapd",
+  "pgsteal_direct",
+  "pgsteal_khugepaged",
+  "pgscan_kswapd",
+  "pgscan_direct",
+  "pgscan_khugepaged",
+  "pgscan_anon",
+  "pgscan_file",
+  "pgsteal_anon",
+  "pgsteal_file",
+  "pageoutrun",
+  "pgrotated",
+  "drop_pagecache",
+  "drop_slab",
+  "oom_kill",
+  "htlb_buddy_alloc_success",
+  "htlb_buddy_alloc_fail",
+  "unevictable_pgs_culled",
+  "unevictable_pgs_scanned",
+  "unevictable_pgs_rescued",
+  "unevictable_pgs_mlocked",
+  "unevictable_pgs_munlocked",
+  "unevictable_pgs_cleared",
+  "unevictable_pgs_stranded",
+  "thp_fault_alloc",
+  "thp_fault_fallback",
+  "thp_fault_fallback_charge",
+  "thp_collapse_alloc",
+  "thp_collapse_alloc_failed",
+  "thp_file_mapped",
+  "thp_split_page",
+  "thp_split_page_failed",
+  "thp_deferred_split_page",
+  "thp_underused_split_page",
+  "thp_split_pmd",
+  "thp_scan_exceed_none_pte",
+  "thp_scan_exceed_swap_pte",
+  "thp_scan_exceed_share_pte",
+  "thp_zero_page_alloc",
+  "thp_swpout",
+  "thp_swpout_fallback",
+  "swap_ra",
+];
+const vmstatIndex = new Map(VMSTAT_ORDER.map((n, i) => [n, i]));
+
+/** /proc/vmstat: the counters vmlab keeps so far, by Linux's names and in its order (VMSTAT_ORDER). */
 export function vmstat(k: KernelCore): Record<string, number> {
-  const c = k.pages.countByKind();
-  return {
+  const v: Record<string, number> = {
     nr_free_pages: k.buddy.freePages(),
-    nr_slab_unreclaimable: k.slab.slabPages() + c[PageKind.KmallocLarge], // ___kmalloc_large_node
+    nr_slab_unreclaimable: k.slab.slabPages() + k.pages.countByKind()[PageKind.KmallocLarge], // ___kmalloc_large_node
     nr_page_table_pages: k.pageTablePages,
-    nr_vmalloc: c[PageKind.Vmalloc],
     allocstall_normal: k.buddy.allocStalls,
-    pgalloc_failed: k.buddy.failedAllocs,
-    kswapd_wakeups: k.buddy.kswapdWakeups,
     ...pgallocByZone(k),
     pgfree: k.buddy.pgfree,
-    nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
     ...k.userMm.thpStats,
     ...k.vmscan.stats,
     oom_kill: k.oomKills,
@@ -229,6 +300,33 @@ export function vmstat(k: KernelCore): Record<string, number> {
     // alloc_buddy_hugetlb_folio: HTLB_BUDDY_PGALLOC, HTLB_BUDDY_PGALLOC_FAIL (the pool's folios from the buddy allocator)
     htlb_buddy_alloc_success: k.userMm.hstate.stats.poolAlloc,
     htlb_buddy_alloc_fail: k.userMm.hstate.stats.poolAllocFail,
+  };
+  const out: Record<string, number> = {};
+  for (const n of Object.keys(v).sort((a, b) => (vmstatIndex.get(a) ?? 1e9) - (vmstatIndex.get(b) ?? 1e9)))
+    out[n] = v[n];
+  return out;
+}
+
+/**
+ * Counters vmlab keeps that /proc/vmstat does not have (or no longer has
+ * by these names), accepted as `vmstat.X` in scenarios written before
+ * vmlab used Linux's names (docs/swap.md): pgscan and pgsteal are every
+ * reclaimer's pages together (cgroup v2 memory.stat's names), kswapd_runs
+ * is pageoutrun, direct_reclaims the allocation stalls.
+ */
+export function vmstatCompat(k: KernelCore): Record<string, number> {
+  const c = k.pages.countByKind();
+  const s = k.vmscan.stats;
+  return {
+    pgscan: scannedTotal(s),
+    pgsteal: stolenTotal(s),
+    kswapd_runs: s.pageoutrun,
+    direct_reclaims: k.buddy.allocStalls,
+    memcg_reclaims: k.vmscan.reclaimCtx.cgroupReclaims,
+    kswapd_wakeups: k.buddy.kswapdWakeups,
+    pgalloc_failed: k.buddy.failedAllocs,
+    nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
+    nr_vmalloc: c[PageKind.Vmalloc],
   };
 }
 

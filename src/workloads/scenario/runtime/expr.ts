@@ -251,8 +251,11 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
     const field = name.slice(7);
     return (rt) => {
       const v = rt.view.vmstat();
-      if (!(field in v)) c.fail(`unknown /proc/vmstat counter '${field}'`, pos);
-      return BigInt(v[field]);
+      if (field in v) return BigInt(v[field]);
+      // vmlab's own counters, and the names used before Linux's (docs/swap.md)
+      const compat = rt.view.vmstatCompat();
+      if (!(field in compat)) c.fail(`unknown /proc/vmstat counter '${field}'`, pos);
+      return BigInt(compat[field]);
     };
   }
   if (name.startsWith("thp.")) {
