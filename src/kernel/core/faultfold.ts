@@ -106,6 +106,7 @@ function foldResolve(k: KernelCore, cpu: Mmu, task: Task, vaHi: number, vaLo: nu
   const b = k.userMm.env.buddy;
   const slow = b.kswapdWakeups + b.allocStalls + b.failedAllocs;
   k.faultingMm = mm;
+  k.userMm.pgfault++; // handle_mm_fault's mm_account_fault (UserMm.handleMmFault counts the others)
   const res = doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
   k.faultingMm = null;
   found.vma = null;

@@ -48,6 +48,8 @@ type Prot = { r: boolean; w: boolean; x: boolean };
  */
 export class UserMm implements MmContext {
   /** /proc/vmstat THP counters */
+  /** /proc/vmstat pgfault: handle_mm_fault calls (mm_account_fault's count_vm_event(PGFAULT)) */
+  pgfault = 0;
   readonly thpStats: ThpStats = {
     thp_fault_alloc: 0,
     thp_fault_fallback: 0,
@@ -113,7 +115,13 @@ export class UserMm implements MmContext {
   }
 
   // ---- faults (fault.ts, huge_memory.ts, memory.ts) ----
+  /**
+   * handle_mm_fault, counted as mm_account_fault counts it in /proc/vmstat's pgfault: every
+   * call, a failed fault too (the task's min_flt/maj_flt only count resolved ones: gup.ts
+   * accountFault). A fault refused before it (no VMA, access_error) is not counted.
+   */
   handleMmFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
+    this.pgfault++;
     return handleMmFault(this, mm, vma, vpn, write);
   }
   hugeEligible(vma: Vma, vpn: number): boolean {

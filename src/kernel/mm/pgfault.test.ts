@@ -1,0 +1,53 @@
+/**
+ * /proc/vmstat pgfault (mm/memory.c mm_account_fault): every handle_mm_fault
+ * counts, a failed one too, while the task's min_flt/maj_flt count resolved
+ * faults only; a fault refused before handle_mm_fault (no VMA, a write to a
+ * read-only mapping: access_error) counts nowhere.
+ */
+import { describe, expect, it } from "vitest";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+
+describe("vmstat pgfault", () => {
+  it("counts each demand fault once, folded into a run or taken one by one, as min_flt does", () => {
+    const failed = expectationFailures(`
+machine ram=256M
+spawn A
+A: a = mmap 1M
+let f0 = vmstat.pgfault
+let m0 = A.min_flt
+A: write a 1M value=7
+let f1 = vmstat.pgfault
+expect f1 - f0 == 256
+expect A.min_flt - m0 == 256
+A: b = mmap 16K
+A: write b+4K
+A: read b+8K
+expect vmstat.pgfault - f1 == 2
+expect A.min_flt - m0 == 258
+`);
+    expect(failed).toEqual([]);
+  });
+
+  it("counts a SIGBUS fault (past the file's end), which min_flt and maj_flt do not; not a SIGSEGV without a VMA", () => {
+    const failed = expectationFailures(`
+machine ram=256M
+file short size=5000
+spawn A
+A: catch SIGBUS
+A: catch SIGSEGV
+A: s = mmap 12K prot=r private file=short
+A: read s
+let f0 = vmstat.pgfault
+let n0 = A.min_flt + A.maj_flt
+A: read s+8K
+expect A.signal == SIGBUS
+expect vmstat.pgfault - f0 == 1
+expect A.min_flt + A.maj_flt == n0
+A: write s
+expect A.signal == SIGSEGV
+A: read 0x10000
+expect vmstat.pgfault - f0 == 1
+`);
+    expect(failed).toEqual([]);
+  });
+});
