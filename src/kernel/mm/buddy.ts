@@ -132,6 +132,11 @@ export class BuddyAllocator {
   minFreeKbytes = 0;
   // counters (/proc/vmstat style)
   allocStalls = 0;
+  /**
+   * ALLOCSTALL by zone (allocstall_dma, _dma32, _normal, _high; index 3 _movable): direct
+   * reclaims, under the allocation's gfp_zone (do_try_to_free_pages' __count_zid_vm_events)
+   */
+  readonly allocStallByZone = new Float64Array(4);
   kswapdWakeups = 0;
   failedAllocs = 0;
 
@@ -455,6 +460,9 @@ export class BuddyAllocator {
       if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
       if (!(gfp & Gfp.DIRECT_RECLAIM) || this.hooks === null) break;
       this.allocStalls++;
+      // gfp_zone: __GFP_HIGHMEM | __GFP_MOVABLE is ZONE_MOVABLE, else the zone the allocation starts from
+      const movable = (gfp & (Gfp.HIGHMEM | Gfp.MOVABLE)) === (Gfp.HIGHMEM | Gfp.MOVABLE);
+      this.allocStallByZone[movable ? 3 : highest]++;
       if (this.hooks.directReclaim(order, gfp) > 0) {
         // __alloc_pages_direct_reclaim: the retry after reclaim, and once more after
         // drain_all_pages when it failed (the pages may sit on per-CPU lists)

@@ -9,6 +9,13 @@ export const enum Gfp {
   DMA32 = 1 << 1,
   /** zone modifier: ZONE_HIGHMEM allowed (32-bit: frames with no permanent kernel address) */
   HIGHMEM = 1 << 2,
+  /**
+   * zone modifier __GFP_MOVABLE: the page can be migrated; with __GFP_HIGHMEM, gfp_zone gives
+   * ZONE_MOVABLE (GFP_ZONE_TABLE). vmlab's machines have no movable zone (no movablecore=), so it
+   * chooses no frames: it is the zone direct reclaim counts a user page's stall under
+   * (allocstall_movable: try_to_free_pages' reclaim_idx = gfp_zone(gfp_mask)).
+   */
+  MOVABLE = 1 << 3,
   /** __GFP_HIGH: may use some of the reserve below the min watermark */
   HIGH = 1 << 5,
   /** __GFP_IO, __GFP_FS: may start I/O during reclaim */
@@ -31,8 +38,10 @@ export const enum Gfp {
   KERNEL = DIRECT_RECLAIM | KSWAPD_RECLAIM | IO | FS,
   /** GFP_NOWAIT: no direct reclaim, no reserves */
   NOWAIT = KSWAPD_RECLAIM,
-  /** GFP_HIGHUSER_MOVABLE (as far as vmlab distinguishes it) */
+  /** GFP_HIGHUSER: user pages that stay put (a 32-bit machine's highmem) */
   HIGHUSER = KERNEL | HIGHMEM,
+  /** GFP_HIGHUSER_MOVABLE: anonymous and page-cache pages (alloc_anon_folio, mapping_gfp_mask) */
+  HIGHUSER_MOVABLE = KERNEL | HIGHMEM | MOVABLE,
 }
 
 export function parseGfp(name: string): number | null {

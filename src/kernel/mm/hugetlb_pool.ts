@@ -39,7 +39,8 @@ export function hstateVma(vma: Vma): HState {
 
 /**
  * alloc_fresh_hugetlb_folio: a folio of huge_page_order from the buddy
- * allocator (htlb_alloc_mask: GFP_HIGHUSER, with __GFP_RETRY_MAYFAIL |
+ * allocator (htlb_alloc_mask: GFP_HIGHUSER_MOVABLE, the size being migratable:
+ * hugepage_movable_supported; with __GFP_RETRY_MAYFAIL |
  * __GFP_NOWARN: reclaim may run, the OOM killer never); -1 when no block
  * that large is free. Its frames are of kind Hugetlb, unreferenced.
  * Linux: mm/hugetlb.c alloc_fresh_hugetlb_folio, alloc_buddy_hugetlb_folio
@@ -48,7 +49,7 @@ function allocFreshFolio(ctx: MmContext, h: HState): number {
   const env = ctx.env;
   const head = h.gigantic
     ? allocContigPages(env.buddy, h.nrPages, PageKind.Hugetlb) // alloc_gigantic_folio
-    : env.buddy.alloc(h.order, Gfp.HIGHUSER | Gfp.NORETRY | Gfp.NOWARN, PageKind.Hugetlb);
+    : env.buddy.alloc(h.order, Gfp.HIGHUSER_MOVABLE | Gfp.NORETRY | Gfp.NOWARN, PageKind.Hugetlb);
   if (head < 0) {
     h.stats.poolAllocFail++;
     return -1;

@@ -259,7 +259,7 @@ function scanPmd(ctx: MmContext, mm: MmStruct, vma: Vma, haddr: number): Scan {
  * Linux: mm/khugepaged.c alloc_charge_folio, include/linux/gfp_types.h GFP_TRANSHUGE
  */
 function allocChargeFolio(ctx: MmContext): number {
-  const gfp = Gfp.DIRECT_RECLAIM | Gfp.IO | Gfp.FS | Gfp.HIGHMEM | Gfp.NOWARN | Gfp.NORETRY;
+  const gfp = Gfp.DIRECT_RECLAIM | Gfp.IO | Gfp.FS | Gfp.HIGHMEM | Gfp.MOVABLE | Gfp.NOWARN | Gfp.NORETRY;
   const pfn = allocThpFolio(ctx, gfp);
   if (pfn < 0) {
     ctx.thpStats.thp_collapse_alloc_failed++;

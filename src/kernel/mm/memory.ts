@@ -56,7 +56,7 @@ export function rssAdd(ctx: MmContext, mm: MmStruct, vma: Vma | null, pfn: numbe
  */
 export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0, vmFlags = 0): number {
   ctx.env.chargeUserPage?.();
-  const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
+  const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon);
   if (pfn >= 0) {
     // clear_user_highpage: kmap_local_page, clear_page, kunmap_local
     const va = ctx.env.kmapLocal?.(pfn);

@@ -172,6 +172,38 @@ describe("per-CPU page lists", () => {
     expect(b.check()).toEqual([]);
   });
 
+  it("counts a direct reclaim's stall under the allocation's gfp_zone (allocstall_movable for a user page)", () => {
+    // try_to_free_pages' reclaim_idx = gfp_zone(gfp_mask): __GFP_HIGHMEM | __GFP_MOVABLE is
+    // ZONE_MOVABLE (index 3 here), GFP_HIGHUSER on 64-bit and GFP_KERNEL ZONE_NORMAL, GFP_DMA32 ZONE_DMA32
+    for (const [gfp, zone] of [
+      [Gfp.HIGHUSER_MOVABLE, 3],
+      [Gfp.HIGHUSER, 2],
+      [Gfp.KERNEL, 2],
+      [Gfp.KERNEL | Gfp.DMA32, 1],
+    ] as const) {
+      const { b } = fresh(32768);
+      const held: number[] = [];
+      for (;;) {
+        const p = b.alloc(0, Gfp.NOWAIT, PageKind.UserAnon);
+        if (p < 0) break;
+        held.push(p);
+      }
+      b.hooks = {
+        wakeKswapd: () => {},
+        directReclaim: () => {
+          for (let i = 0; i < 64; i++) b.free(held.pop()!, 0);
+          return 64;
+        },
+        outOfMemory: () => false,
+      };
+      expect(b.alloc(0, gfp, PageKind.UserAnon)).toBeGreaterThanOrEqual(0);
+      const want = [0, 0, 0, 0];
+      want[zone] = 1;
+      expect([...b.allocStallByZone], `gfp ${gfp}`).toEqual(want);
+      expect(b.allocStalls).toBe(1);
+    }
+  });
+
   it("watermark checks see only the buddy lists: pages on pcp lists do not keep an allocation off the slow path", () => {
     const { b, z, cpu } = fresh(32768);
     cpu.now = 1;

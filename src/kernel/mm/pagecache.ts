@@ -168,7 +168,7 @@ export class PageCache {
     // (page_cache_ra_order's fallback to do_page_cache_ra)
     const head = clash
       ? -1
-      : this.buddy.alloc(order, Gfp.HIGHUSER | Gfp.NORETRY | Gfp.NOWARN, PageKind.PageCache);
+      : this.buddy.alloc(order, Gfp.HIGHUSER_MOVABLE | Gfp.NORETRY | Gfp.NOWARN, PageKind.PageCache);
     if (head < 0) {
       let pfn = -1;
       for (let i = start; i < start + nr; i++) {
@@ -231,7 +231,7 @@ export class PageCache {
   /** A 4K folio for page `index` (not cached), or -1. */
   readSmall(f: FileObject, index: number, io: boolean): number {
     this.nospc = false;
-    const pfn = this.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
+    const pfn = this.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
     if (pfn < 0) return -1;
     // shmem_alloc_and_add_folio: the folio allocated, shmem_inode_acct_blocks charges it, or
     // -ENOSPC and the folio goes back

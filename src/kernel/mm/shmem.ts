@@ -207,7 +207,7 @@ export function shmemFault(
       major = got.major;
       pfn = got.pfn;
     } else {
-      const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
+      const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
       if (p < 0) return VmFault.OOM;
       env.phys.zeroFrame(pfnUnchecked(p));
       // shmem_alloc_and_add_folio: a shmem folio is swap-backed (__folio_set_swapbacked) and
@@ -268,7 +268,7 @@ function shmemSwapin(ctx: MmContext, owner: ShmemOwner, index: number, slot: num
 function shmemReadSlot(ctx: MmContext, owner: ShmemOwner, index: number, slot: number): number {
   const env = ctx.env;
   const swap = env.swap!;
-  const p = env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.PageCache);
+  const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
   if (p < 0) return -1;
   env.phys.loadFrame(swap.contents, slot, pfnUnchecked(p));
   swap.addToCache(slot, p);

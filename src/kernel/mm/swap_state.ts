@@ -115,7 +115,7 @@ function swapInToCache(ctx: MmContext, vma: Vma, off: number, slot: number): num
   // folio_alloc_mpol(GFP_HIGHUSER_MOVABLE): no __GFP_ZERO (swap_read_folio fills the whole page),
   // so no clear_user_highpage and, on 32-bit highmem, no kmap_local_page for one
   ctx.env.chargeUserPage?.();
-  const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon);
+  const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon);
   if (pfn < 0) return -1;
   if (!swap.holds(slot)) throw new ModelBug(`swap slot ${slot} holds no page`); // message made only then
   ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));

@@ -117,6 +117,11 @@ describe("/proc/vmstat's reclaim events", () => {
       expect(at.filter((i) => i < 0).map((_, j) => names[j])).toEqual([]);
       expect([...at].sort((x, y) => x - y)).toEqual(at);
       expect(names).toContain("pgsteal_kswapd");
+      // TEXTS_FOR_ZONES: every configured zone, the empty ZONE_MOVABLE too
+      const zones =
+        arch === "i386" ? ["dma", "normal", "high", "movable"] : ["dma", "dma32", "normal", "movable"];
+      expect(names.filter((n) => n.startsWith("allocstall_"))).toEqual(zones.map((z) => `allocstall_${z}`));
+      expect(names.filter((n) => n.startsWith("pgalloc_"))).toEqual(zones.map((z) => `pgalloc_${z}`));
       expect(names).not.toContain("pgsteal");
     }
     // against the running kernel's /proc/vmstat where there is one (Linux 6.12 and later keep

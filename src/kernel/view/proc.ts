@@ -217,7 +217,12 @@ export const VMSTAT_ORDER: readonly string[] = [
   "pgalloc_dma32",
   "pgalloc_normal",
   "pgalloc_high",
+  "pgalloc_movable",
+  "allocstall_dma",
+  "allocstall_dma32",
   "allocstall_normal",
+  "allocstall_high",
+  "allocstall_movable",
   "pgfree",
   "pgactivate",
   "pgdeactivate",
@@ -277,8 +282,7 @@ export function vmstat(k: KernelCore): Record<string, number> {
     nr_free_pages: k.buddy.freePages(),
     nr_slab_unreclaimable: k.slab.slabPages() + k.pages.countByKind()[PageKind.KmallocLarge], // ___kmalloc_large_node
     nr_page_table_pages: k.pageTablePages,
-    allocstall_normal: k.buddy.allocStalls,
-    ...pgallocByZone(k),
+    ...zoneEvents(k),
     pgfree: k.buddy.pgfree,
     ...k.userMm.thpStats,
     ...k.vmscan.stats,
@@ -384,13 +388,20 @@ function highmemInfo(k: KernelCore): Record<string, number> {
 }
 
 /**
- * The PGALLOC events by zone (mm/vmstat.c TEXTS_FOR_ZONES("pgalloc"): pgalloc_dma,
- * pgalloc_dma32, pgalloc_normal, pgalloc_high), for the zones of vmlab's layout.
+ * The PGALLOC and ALLOCSTALL events by zone (mm/vmstat.c TEXTS_FOR_ZONES: pgalloc_dma,
+ * pgalloc_dma32, pgalloc_normal, pgalloc_high, pgalloc_movable; allocstall_ the same), for
+ * the zones of vmlab's layout and ZONE_MOVABLE.
  */
-function pgallocByZone(k: KernelCore): Record<string, number> {
+function zoneEvents(k: KernelCore): Record<string, number> {
   const out: Record<string, number> = {};
   k.buddy.zones.forEach((z, i) => {
-    out[`pgalloc_${z.name === "HighMem" ? "high" : z.name.toLowerCase()}`] = k.buddy.pgalloc[i];
+    const name = z.name === "HighMem" ? "high" : z.name.toLowerCase();
+    out[`pgalloc_${name}`] = k.buddy.pgalloc[i];
+    out[`allocstall_${name}`] = k.buddy.allocStallByZone[i];
   });
+  // ZONE_MOVABLE is configured (CONFIG_MEMORY_HOTPLUG) but empty (no movablecore=): nothing is
+  // allocated from it, while a GFP_HIGHUSER_MOVABLE allocation's direct reclaim counts under it
+  out.pgalloc_movable = 0;
+  out.allocstall_movable = k.buddy.allocStallByZone[3];
   return out;
 }
