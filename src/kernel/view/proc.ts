@@ -201,14 +201,32 @@ export function formatSlabinfo(caches: SlabCacheInfo[]): string[] {
  */
 export const VMSTAT_ORDER: readonly string[] = [
   "nr_free_pages",
+  "nr_zone_inactive_anon",
+  "nr_zone_active_anon",
+  "nr_zone_inactive_file",
+  "nr_zone_active_file",
+  "nr_zone_unevictable",
+  "nr_zone_write_pending",
   "nr_mlock",
   "nr_inactive_anon",
   "nr_active_anon",
   "nr_inactive_file",
   "nr_active_file",
   "nr_unevictable",
+  "nr_slab_reclaimable",
   "nr_slab_unreclaimable",
+  "nr_anon_pages",
+  "nr_mapped",
+  "nr_file_pages",
+  "nr_dirty",
+  "nr_writeback",
+  "nr_shmem",
+  "nr_file_hugepages",
+  "nr_file_pmdmapped",
+  "nr_anon_transparent_hugepages",
+  "nr_kernel_stack",
   "nr_page_table_pages",
+  "nr_swapcached",
   "pgpgin",
   "pgpgout",
   "pswpin",
@@ -279,6 +297,7 @@ const vmstatIndex = new Map(VMSTAT_ORDER.map((n, i) => [n, i]));
 /** /proc/vmstat: the counters vmlab keeps so far, by Linux's names and in its order (VMSTAT_ORDER). */
 export function vmstat(k: KernelCore): Record<string, number> {
   const v: Record<string, number> = {
+    ...nodeStats(k),
     nr_free_pages: k.buddy.freePages(),
     nr_slab_unreclaimable: k.slab.slabPages() + k.pages.countByKind()[PageKind.KmallocLarge], // ___kmalloc_large_node
     nr_page_table_pages: k.pageTablePages,
@@ -311,6 +330,39 @@ export function vmstat(k: KernelCore): Record<string, number> {
   for (const n of Object.keys(v).sort((a, b) => (vmstatIndex.get(a) ?? 1e9) - (vmstatIndex.get(b) ?? 1e9)))
     out[n] = v[n];
   return out;
+}
+
+/**
+ * The zone and node items /proc/meminfo is made of (Linux prints both from the same counters:
+ * meminfo_proc_show reads global_node_page_state), in pages; the THP items in huge pages
+ * (vmstat_item_print_in_thp), nr_kernel_stack in kB. One node, so each zone item is its node
+ * item (nr_zone_inactive_anon = nr_inactive_anon); nr_file_pages holds the swap cache too
+ * (meminfo's Cached is NR_FILE_PAGES less the swap cache and buffers).
+ */
+function nodeStats(k: KernelCore): Record<string, number> {
+  const m = meminfo(k);
+  const pages = (name: string) => m[name] / 4096;
+  const thps = (name: string) => m[name] / (k.arch.pgtable.hpagePmdNr * 4096);
+  return {
+    nr_zone_inactive_anon: pages("Inactive(anon)"),
+    nr_zone_active_anon: pages("Active(anon)"),
+    nr_zone_inactive_file: pages("Inactive(file)"),
+    nr_zone_active_file: pages("Active(file)"),
+    nr_zone_unevictable: pages("Unevictable"),
+    nr_zone_write_pending: pages("Dirty") + pages("Writeback"),
+    nr_slab_reclaimable: pages("SReclaimable"),
+    nr_anon_pages: pages("AnonPages"),
+    nr_mapped: pages("Mapped"),
+    nr_file_pages: pages("Cached") + pages("SwapCached") + pages("Buffers"),
+    nr_dirty: pages("Dirty"),
+    nr_writeback: pages("Writeback"),
+    nr_shmem: pages("Shmem"),
+    nr_file_hugepages: thps("FileHugePages"),
+    nr_file_pmdmapped: thps("FilePmdMapped"),
+    nr_anon_transparent_hugepages: thps("AnonHugePages"),
+    nr_kernel_stack: m.KernelStack / 1024,
+    nr_swapcached: pages("SwapCached"),
+  };
 }
 
 /**
