@@ -312,7 +312,24 @@ function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: numbe
     um.env.pgtable.contpte?.tryUnfold(um.env, mm, pa, vpn); // arm64 ptep_get_and_clear: contpte_try_unfold
     um.env.pgtable.set(um.env.phys, pa, 0, 0);
     setTlbUbcFlushPending(ubc, um.env.pgtable, mm, vpn, hi, lo);
-  } else ptepClearFlushOf(um, mm, pa, vpn, 0, hi, lo);
+  } else ptepClearFlushPte(um, mm, pa, vpn, hi, lo);
+}
+
+/**
+ * ptep_clear_flush of the PTE (hi, lo) at `pa` the walk just read: cleared
+ * (ptep_get_and_clear; arm64: contpte_try_unfold first), then flushed at
+ * `vpn` if it was accessible (pte_accessible: flush_tlb_page). What
+ * ptepClearFlushOf does at level 0, where its test (Pgtable.needsFlush of the
+ * entry against an empty one) is the entry's present bit on every
+ * architecture; written out here, the reverse map's every unmap, without
+ * the page-frame comparisons of needsFlush.
+ * Linux: mm/pgtable-generic.c ptep_clear_flush
+ */
+function ptepClearFlushPte(um: MmContext, mm: MmStruct, pa: number, vpn: number, hi: number, lo: number): void {
+  const pt = um.env.pgtable;
+  pt.contpte?.tryUnfold(um.env, mm, pa, vpn); // arm64 ptep_get_and_clear: contpte_try_unfold
+  pt.set(um.env.phys, pa, 0, 0);
+  if (pt.accessible(hi, lo)) um.env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page); // flush_tlb_page
 }
 
 /** folioReferenced's walk is under way: a file PMD is read, not split (rmapOne). */
@@ -456,7 +473,9 @@ function folioReferencedOne(mm: MmStruct, v: Vma): void {
     // ptep_clear_flush_young: ptep_test_and_clear_young, then flush_tlb_page where the
     // architecture's version flushes (arm64: flush_tlb_page_nosync; x86, RISC-V: no flush)
     const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
-    pt.set(r.env.phys, pa, e.hi, e.lo);
+    // the halves as int32 across the call (every Pgtable.set takes them `>>> 0`): a half at or
+    // above 2^31 (x86's XD bit) passed as it is would be a new heap number per page
+    pt.set(r.env.phys, pa, e.hi | 0, e.lo | 0);
     m.hi = e.hi;
     m.lo = e.lo;
     if (pt.clearYoungFlush) r.env.flushPage(mm, m.vpn);
