@@ -325,7 +325,14 @@ function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: numbe
  * the page-frame comparisons of needsFlush.
  * Linux: mm/pgtable-generic.c ptep_clear_flush
  */
-function ptepClearFlushPte(um: MmContext, mm: MmStruct, pa: number, vpn: number, hi: number, lo: number): void {
+function ptepClearFlushPte(
+  um: MmContext,
+  mm: MmStruct,
+  pa: number,
+  vpn: number,
+  hi: number,
+  lo: number,
+): void {
   const pt = um.env.pgtable;
   pt.contpte?.tryUnfold(um.env, mm, pa, vpn); // arm64 ptep_get_and_clear: contpte_try_unfold
   pt.set(um.env.phys, pa, 0, 0);

@@ -54,7 +54,7 @@ export function doSwapPage(
   let major = false;
   // a page shmem's swap_cluster_readahead read for this slot has no anon_vma yet:
   // folio_add_anon_rmap_ptes -> __folio_set_anon gives it this VMA's (the root of its chain)
-  if (pfn >= 0 && swap.orphans.size > 0 && swap.orphans.delete(pfn))
+  if (pfn >= 0 && swap.orphans.delete(pfn))
     env.lru?.setAnonRmap(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
   if (pfn < 0) {
     pfn = swapInToCache(ctx, vma, vpn - vma.vmStart, slot);
@@ -94,7 +94,7 @@ export function doSwapPage(
   const e = userPte(ctx, pfn, vma.vmFlags, writable, write && writable, false);
   const eHi = e.hi;
   const eLo = e.lo;
-  setPteAt(ctx, pa, eHi, eLo);
+  setPteAt(ctx, pa, eHi | 0, eLo | 0); // int32 halves: no heap number for a half at or above 2^31
   if (write && !writable) {
     // FAULT_FLAG_WRITE still set: do_wp_page copies (or reuses) the page
     const again = doWpPage(ctx, mm, vma, vpn, pa, eHi, eLo);
