@@ -203,7 +203,7 @@ export interface Pgtable {
   // ---- entries in RAM ----
   /** ptep_get */
   get(phys: PhysMem, pa: number): Entry;
-  /** set_pte_at / set_pmd_at (below the top level) */
+  /** set_pte_at / set_pmd_at (below the top level); the halves signed or unsigned (each taken `>>> 0`) */
   set(phys: PhysMem, pa: number, hi: number, lo: number): void;
   /** set_pgd / pgd_clear: a top-level entry, mirrored where the architecture keeps a second PGD (PTI) */
   setTop(phys: PhysMem, pa: number, hi: number, lo: number): void;

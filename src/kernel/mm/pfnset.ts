@@ -19,8 +19,9 @@ export class PfnSet implements PfnSetLike {
     this.member = new Uint8Array(nrFrames);
   }
 
+  /** (an empty set answers without reading its array: one frame's byte is a cache miss per page asked) */
   has(pfn: number): boolean {
-    return this.member[pfn] === 1;
+    return this.size > 0 && this.member[pfn] === 1;
   }
 
   add(pfn: number): this {
@@ -32,7 +33,7 @@ export class PfnSet implements PfnSetLike {
   }
 
   delete(pfn: number): boolean {
-    if (this.member[pfn] !== 1) return false;
+    if (this.size === 0 || this.member[pfn] !== 1) return false;
     this.member[pfn] = 0;
     this.size--;
     return true;

@@ -446,7 +446,8 @@ const ACCESS_FLAGS = PteFlag.YOUNG | PteFlag.DIRTY | PteFlag.WRITE;
 /**
  * set_pte_at / set_pmd_at into an entry no TLB can hold (none, a swap
  * entry, a marker, PROT_NONE): installing owes no flush. Changing an
- * entry the hardware may have cached this way is a broken invariant.
+ * entry the hardware may have cached this way is a broken invariant. The
+ * halves may come signed or unsigned (Pgtable.set takes each `>>> 0`).
  * Linux: include/linux/pgtable.h set_pte_at
  */
 export function setPteAt(

@@ -180,7 +180,11 @@ const hit = { vpn: 0, pa: 0, hi: 0, lo: 0 };
 /**
  * page_vma_mapped_walk for one VMA of a reverse-map walk: finds the PTE (or
  * huge PMD) of vma that maps pfn and leaves it in `hit`; what it found
- * (Found.None: no mapping here).
+ * (Found.None: no mapping here). The common case, a small page under a
+ * table of 8-byte entries, is read here from the tables' frame words; a huge
+ * PMD, 4-byte entries and tables outside RAM go to rmapFindRest (kept apart
+ * so that the engine inlines the frame look-ups and the entry tests into
+ * this function, called for every page reclaim scans).
  * Linux: mm/page_vma_mapped.c page_vma_mapped_walk
  */
 function rmapFind(
@@ -197,28 +201,55 @@ function rmapFind(
   if (index < pgoff || index >= pgoff + (v.vmEnd - v.vmStart)) return Found.None;
   const um = r.env.userMm;
   const pt = um.env.pgtable;
-  const nr = pt.hpagePmdNr;
   const vpn = v.vmStart + (index - pgoff);
   // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping (pmd_offset
   // of any address in the PMD's span is the same entry: no alignment needed)
   const pmdAt = pmdPa(um, mm, vpn);
   if (pmdAt < 0) return Found.None;
-  // pmdp_get: both halves from one look-up of the table's frame (readEntry, written out here: the
-  // engine inlines one such call into this function, not two)
+  // pmdp_get: both halves from one look-up of the table's frame (readEntry, written out here)
   const phys = um.env.phys;
   const pmdFrame = Math.floor(pmdAt / 4096);
-  let pmdHi: number;
-  let pmdLo: number;
-  if (pt.entryBytes === 8 && pmdFrame < phys.nrFrames) {
-    const words = phys.frameWords(pfnUnchecked(pmdFrame));
-    const w = (pmdAt - pmdFrame * 4096) >>> 2;
-    pmdLo = words === null ? 0 : words[w];
-    pmdHi = words === null ? 0 : words[w + 1];
-  } else {
-    readEntry(um, pmdAt);
-    pmdHi = entryRead.hi;
-    pmdLo = entryRead.lo;
+  if (pt.entryBytes !== 8 || pmdFrame >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+  const pmdWords = phys.frameWords(pfnUnchecked(pmdFrame));
+  const w = (pmdAt - pmdFrame * 4096) >>> 2;
+  const pmdLo = pmdWords === null ? 0 : pmdWords[w];
+  const pmdHi = pmdWords === null ? 0 : pmdWords[w + 1];
+  // a huge PMD (pmd_trans_huge: a leaf at the PMD level), or a table outside RAM: the rest
+  if (!pt.table(pmdHi, pmdLo, 1)) {
+    if (!pt.leaf(pmdHi, pmdLo, pt.pmdLevel)) return Found.None; // pmd_none, or not present
+    return rmapFindRest(r, pfn, mm, vpn, pmdAt);
   }
+  if (r.large[pfn]) return Found.None;
+  // page_vma_mapped_walk: pte_offset_map of the PMD's table, no walk from the top; the PTE read
+  // from the table's frame words (ptep_get), as readEntry reads it
+  const table = pt.pfn(pmdHi, pmdLo, 1);
+  if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+  const q = vpn - Math.floor(vpn / pt.ptrsPerTable) * pt.ptrsPerTable;
+  const words = phys.frameWords(pfnUnchecked(table));
+  const hi = words === null ? 0 : words[2 * q + 1];
+  const lo = words === null ? 0 : words[2 * q];
+  if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return Found.None;
+  if (pt.pfn(hi, lo, 0) !== pfn) return Found.None;
+  const h = hit;
+  h.vpn = vpn;
+  h.pa = table * 4096 + q * 8;
+  h.hi = hi;
+  h.lo = lo;
+  return Found.Entry;
+}
+
+/**
+ * rmapFind past its common case: the PMD entry at `pmdAt` read again
+ * (readEntry) and a huge PMD, a table of 4-byte entries or one outside RAM
+ * handled as page_vma_mapped_walk does.
+ */
+function rmapFindRest(r: RmapPages, pfn: number, mm: MmStruct, vpn: number, pmdAt: number): Found {
+  const um = r.env.userMm;
+  const pt = um.env.pgtable;
+  const nr = pt.hpagePmdNr;
+  readEntry(um, pmdAt);
+  const pmdHi = entryRead.hi;
+  const pmdLo = entryRead.lo;
   const h = hit;
   let pa: number;
   if (isHugePmd(um, pmdHi, pmdLo)) {
@@ -248,23 +279,6 @@ function rmapFind(
     pa = ptePa(um, mm, vpn, false);
   } else {
     if (r.large[pfn]) return Found.None;
-    // page_vma_mapped_walk: pte_offset_map of the PMD's table, no walk from the top; the PTE read
-    // from the table's frame words (ptep_get), as readEntry reads it
-    if (!pt.table(pmdHi, pmdLo, 1)) return Found.None;
-    const table = pt.pfn(pmdHi, pmdLo, 1);
-    if (pt.entryBytes === 8 && table < phys.nrFrames) {
-      const q = vpn - Math.floor(vpn / pt.ptrsPerTable) * pt.ptrsPerTable;
-      const words = phys.frameWords(pfnUnchecked(table));
-      const hi = words === null ? 0 : words[2 * q + 1];
-      const lo = words === null ? 0 : words[2 * q];
-      if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return Found.None;
-      if (pt.pfn(hi, lo, 0) !== pfn) return Found.None;
-      h.vpn = vpn;
-      h.pa = table * 4096 + q * 8;
-      h.hi = hi;
-      h.lo = lo;
-      return Found.Entry;
-    }
     pa = pteOffset(um, pmdHi, pmdLo, vpn);
   }
   if (pa < 0) return Found.None;
@@ -298,7 +312,31 @@ function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: numbe
     um.env.pgtable.contpte?.tryUnfold(um.env, mm, pa, vpn); // arm64 ptep_get_and_clear: contpte_try_unfold
     um.env.pgtable.set(um.env.phys, pa, 0, 0);
     setTlbUbcFlushPending(ubc, um.env.pgtable, mm, vpn, hi, lo);
-  } else ptepClearFlushOf(um, mm, pa, vpn, 0, hi, lo);
+  } else ptepClearFlushPte(um, mm, pa, vpn, hi, lo);
+}
+
+/**
+ * ptep_clear_flush of the PTE (hi, lo) at `pa` the walk just read: cleared
+ * (ptep_get_and_clear; arm64: contpte_try_unfold first), then flushed at
+ * `vpn` if it was accessible (pte_accessible: flush_tlb_page). What
+ * ptepClearFlushOf does at level 0, where its test (Pgtable.needsFlush of the
+ * entry against an empty one) is the entry's present bit on every
+ * architecture; written out here, the reverse map's every unmap, without
+ * the page-frame comparisons of needsFlush.
+ * Linux: mm/pgtable-generic.c ptep_clear_flush
+ */
+function ptepClearFlushPte(
+  um: MmContext,
+  mm: MmStruct,
+  pa: number,
+  vpn: number,
+  hi: number,
+  lo: number,
+): void {
+  const pt = um.env.pgtable;
+  pt.contpte?.tryUnfold(um.env, mm, pa, vpn); // arm64 ptep_get_and_clear: contpte_try_unfold
+  pt.set(um.env.phys, pa, 0, 0);
+  if (pt.accessible(hi, lo)) um.env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page); // flush_tlb_page
 }
 
 /** folioReferenced's walk is under way: a file PMD is read, not split (rmapOne). */
@@ -442,7 +480,9 @@ function folioReferencedOne(mm: MmStruct, v: Vma): void {
     // ptep_clear_flush_young: ptep_test_and_clear_young, then flush_tlb_page where the
     // architecture's version flushes (arm64: flush_tlb_page_nosync; x86, RISC-V: no flush)
     const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
-    pt.set(r.env.phys, pa, e.hi, e.lo);
+    // the halves as int32 across the call (every Pgtable.set takes them `>>> 0`): a half at or
+    // above 2^31 (x86's XD bit) passed as it is would be a new heap number per page
+    pt.set(r.env.phys, pa, e.hi | 0, e.lo | 0);
     m.hi = e.hi;
     m.lo = e.lo;
     if (pt.clearYoungFlush) r.env.flushPage(mm, m.vpn);

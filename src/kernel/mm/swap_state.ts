@@ -94,7 +94,7 @@ export function doSwapPage(
   const e = userPte(ctx, pfn, vma.vmFlags, writable, write && writable, false);
   const eHi = e.hi;
   const eLo = e.lo;
-  setPteAt(ctx, pa, eHi, eLo);
+  setPteAt(ctx, pa, eHi | 0, eLo | 0); // int32 halves: no heap number for a half at or above 2^31
   if (write && !writable) {
     // FAULT_FLAG_WRITE still set: do_wp_page copies (or reuses) the page
     const again = doWpPage(ctx, mm, vma, vpn, pa, eHi, eLo);
@@ -177,7 +177,13 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
   const ptrs = pt.ptrsPerTable;
   const tableFirst = vpn - modPow2(vpn, ptrs);
   const oneTable = pmdAt >= 0 && start >= tableFirst && end <= tableFirst + ptrs;
+  const phys = ctx.env.phys;
+  // 8-byte entries in frames of RAM: the table's entries are read from its frame's words, looked
+  // up once each time the table is mapped (readEntry written out here, no call per neighbour)
+  const direct = oneTable && pt.entryBytes === 8;
   let pte0 = -1; // the PTE of the table's first page while the table is mapped (-1: pte_unmap'd)
+  let words: Uint32Array | null = null; // the mapped table's frame words (direct; null: all zeros)
+  let wordsFrame = -1; // their frame (-1: none; the table outside RAM: readEntry)
   for (let v = start; v < end; v++) {
     if (v === vpn) continue;
     let pa: number;
@@ -188,13 +194,26 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
         readEntry(ctx, pmdAt);
         pte0 = pteOffset(ctx, entryRead.hi, entryRead.lo, tableFirst);
         if (pte0 < 0) continue; // as the walk from the top would find: no table for any of them
+        const frame = Math.floor(pte0 / 4096);
+        wordsFrame = direct && frame < phys.nrFrames ? frame : -1;
+        // a scratch copy for a frame held compactly: nothing else reads a frame until the
+        // table is unmapped (pte0 = -1) before the next swap-in
+        if (wordsFrame >= 0) words = phys.frameWords(pfnUnchecked(wordsFrame));
       }
       pa = pte0 + (v - tableFirst) * pt.entryBytes;
     } else pa = ptePa(ctx, mm, v, false); // the PTE as numbers: no object per neighbour
     if (pa < 0) continue;
-    readEntry(ctx, pa); // both halves from one look-up of the table's frame
-    const hi = entryRead.hi;
-    const lo = entryRead.lo;
+    let hi: number;
+    let lo: number;
+    if (oneTable && wordsFrame >= 0) {
+      const w = (pa - wordsFrame * 4096) >>> 2;
+      lo = words === null ? 0 : words[w];
+      hi = words === null ? 0 : words[w + 1];
+    } else {
+      readEntry(ctx, pa); // both halves from one look-up of the table's frame
+      hi = entryRead.hi;
+      lo = entryRead.lo;
+    }
     if (!pt.isSwap(hi, lo)) continue;
     const slot = pt.swapOffset(hi, lo);
     if (swap.cache.has(slot)) continue;

@@ -212,7 +212,9 @@ export class X86Pgtable implements Pgtable {
 
   /** set_pte_at of swp_entry_to_pte(swp_entry(0, offset)), pte_swp_mkexclusive when `exclusive` */
   setSwap(phys: PhysMem, pa: number, offset: number, exclusive: boolean): void {
-    this.set(phys, pa, this.mkSwapHi(offset, exclusive), this.mkSwapLo(offset, exclusive));
+    // int32 halves into set (which takes them `>>> 0`): a low half at or above 2^31, as most
+    // swap entries' are, passed unsigned would be a new heap number per page swapped out
+    this.set(phys, pa, this.mkSwapHi(offset, exclusive) | 0, this.mkSwapLo(offset, exclusive) | 0);
   }
 
   swapExclusive(_hi: number, lo: number): boolean {
