@@ -270,8 +270,8 @@ export class HitLoop {
    * other path of MachineMode), which the module does not see.
    */
   forgetSecond(): void {
-    this.memo1LoD.fill(-1);
-    this.memo1LoI.fill(-1);
+    forget(this.memo1LoD);
+    if (this.memo1LoI !== this.memo1LoD) forget(this.memo1LoI);
   }
 
   /** The first-level hits the loop counted since the last call. */
@@ -283,6 +283,28 @@ export class HitLoop {
   takeFrameSum(): bigint {
     return this.frameSum();
   }
+}
+
+/** Every element of a memo's array to -1, by a loop: TypedArray.prototype.fill is a call into C++, on the fault path. */
+function forget(a: Int32Array | Float64Array): void {
+  for (let i = 0; i < a.length; i++) a[i] = -1;
+}
+
+/**
+ * MachineMode's memos emptied after a fault (the eviction's INVLPG may have taken a set's front
+ * entry): feed's (keysD, keysI) and the runs' and hit loop's (page bits loD, loI; -1 matches no
+ * page); a unified first level's fetch side is its data side.
+ */
+export function forgetMemos(
+  keysD: Float64Array,
+  keysI: Float64Array,
+  loD: Int32Array,
+  loI: Int32Array,
+): void {
+  forget(keysD);
+  if (keysI !== keysD) forget(keysI);
+  forget(loD);
+  if (loI !== loD) forget(loI);
 }
 
 /**
