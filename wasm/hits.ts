@@ -517,6 +517,25 @@ class Loop {
       if (!skip) rep += <i64>((r - r0) >>> 3); // every record taken above was a hit
       if (r >= end) break;
       if (hi >= 131072) break; // not a record: its address is at or beyond 2^47
+      // way 1 of the set (its memo), the commonest miss of the front memo (py-50M: 4.0 M of 5.2 M
+      // records): moved to the front here as Side.miss moves it, without the call (whose every
+      // live value V8 saves and restores around it)
+      const page = lo >>> 14;
+      const set = page & (s ? setMaskI : setMaskD);
+      const at1 = (<usize>set) << 2;
+      if (
+        load<u32>((s ? memo1LoI : memo1LoD) + at1) === page &&
+        load<u32>((s ? memo1HiI : memo1HiD) + at1) === hi
+      ) {
+        const f = load<u32>((s ? memo1PfnI : memo1PfnD) + at1);
+        Side.front1(s, set);
+        store<u8>(refBits + f, 1);
+        if ((lo & 2) !== 0) store<u8>(dirty + f, 1);
+        rep++;
+        sum += <i64>f;
+        r += 8;
+        continue;
+      }
       const got = s ? missI(lo, hi, (lo >>> 1) & 1, asid) : missD(lo, hi, (lo >>> 1) & 1, asid);
       if (got < 0) break;
       rep += 1 - <i64>(got & 1); // a second-level hit: it missed the first level
