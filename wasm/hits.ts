@@ -176,13 +176,24 @@ export function takeFrameSum(): i64 {
   return r;
 }
 
+/** Loop.miss for the data side's first level (and a unified one's). Kept out of the loops. */
+function missD(lo: u32, hi: u32, write: u32, asid: u32): i32 {
+  return Loop.miss(lo, hi, write, false, asid);
+}
+
+/** Loop.miss for the fetch side's first level, when it is its own. Kept out of the loops. */
+function missI(lo: u32, hi: u32, write: u32, asid: u32): i32 {
+  return Loop.miss(lo, hi, write, true, asid);
+}
+
 /**
- * The steps of a first-level memo miss, inlined into missD and missI below with their side `s`
- * a constant (V8 inlines no WebAssembly call; with `s` known, every `s ? fetch's : data's` table
- * address is one global, not a select of two): a class only so that they can carry @inline, as
- * Loop's.
+ * The loops inlined where they are used (V8 inlines no WebAssembly call),
+ * and the steps of a first-level memo miss, inlined into missD and missI
+ * with their side `s` a constant (each `s ? fetch's : data's` table address
+ * then one global, not a select of two): a class only so that they can
+ * carry @inline (biome parses no decorator on a function).
  */
-class Side {
+class Loop {
   /**
    * A hit on way 1 of `set` (its memo1 holds the page): TlbArray.lookup's move to
    * the front for way 1, that is ways 0 and 1 swapped (keys, frames, metas,
@@ -310,7 +321,7 @@ class Side {
     ) {
       // way 1 (its memo): moved to the front as TlbArray.lookup moves it, without the lookup
       const f = load<u32>((s ? memo1PfnI : memo1PfnD) + at1);
-      Side.front1(s, set);
+      Loop.front1(s, set);
       store<u8>(refBits + f, 1);
       const d1 = dirtyFlags + f;
       store<u8>(d1, load<u8>(d1) | <u8>write);
@@ -327,7 +338,7 @@ class Side {
     ) {
       pfn = <u32>(<i32>load<f64>(p + (base << 3)));
     } else {
-      const got = Side.secondHit(s, page, hi, key, base, asid);
+      const got = Loop.secondHit(s, page, hi, key, base, asid);
       if (got < 0) return -1;
       pfn = <u32>got;
       second = 1;
@@ -349,24 +360,7 @@ class Side {
     store<u8>(d, load<u8>(d) | <u8>write);
     return <i32>((pfn << 1) | second);
   }
-}
 
-/** Side.miss for the data side's first level (and a unified one's). Kept out of the loops. */
-function missD(lo: u32, hi: u32, write: u32, asid: u32): i32 {
-  return Side.miss(lo, hi, write, false, asid);
-}
-
-/** Side.miss for the fetch side's first level, when it is its own. Kept out of the loops. */
-function missI(lo: u32, hi: u32, write: u32, asid: u32): i32 {
-  return Side.miss(lo, hi, write, true, asid);
-}
-
-/**
- * The loops inlined where they are used (V8 inlines no WebAssembly call):
- * a class only so that they can carry @inline (biome parses no decorator
- * on a function).
- */
-class Loop {
   /**
    * TlbArray.lookup of a base-page array: the way holding `key` for `asid`
    * (or global) in the set at `base`, moved to the front (TlbArray.toFront,
@@ -518,7 +512,7 @@ class Loop {
       if (r >= end) break;
       if (hi >= 131072) break; // not a record: its address is at or beyond 2^47
       // way 1 of the set (its memo), the commonest miss of the front memo (py-50M: 4.0 M of 5.2 M
-      // records): moved to the front here as Side.miss moves it, without the call (whose every
+      // records): moved to the front here as Loop.miss moves it, without the call (whose every
       // live value V8 saves and restores around it)
       const page = lo >>> 14;
       const set = page & (s ? setMaskI : setMaskD);
@@ -528,7 +522,7 @@ class Loop {
         load<u32>((s ? memo1HiI : memo1HiD) + at1) === hi
       ) {
         const f = load<u32>((s ? memo1PfnI : memo1PfnD) + at1);
-        Side.front1(s, set);
+        Loop.front1(s, set);
         store<u8>(refBits + f, 1);
         if ((lo & 2) !== 0) store<u8>(dirty + f, 1);
         rep++;
