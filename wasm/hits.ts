@@ -485,21 +485,19 @@ class Loop {
     let r = recs + ((<usize>from) << 3);
     while (r < end) {
       // the records on their set's front page (the memo), in a loop of their own: no call in it,
-      // so that its values stay in registers
-      let lo: u32 = 0;
-      let hi: u32 = 0;
-      let s = false;
+      // so that its values stay in registers (and no value carried out of it: the record that
+      // stops it is read again below, else TurboFan kept its words on the stack every turn)
       const r0 = r;
       for (; r < end; r += 8) {
-        lo = load<u32>(r);
-        hi = load<u32>(r, 4);
+        const lo = load<u32>(r);
+        const hi = load<u32>(r, 4);
         const fetch = (lo & 3) === 0;
         if (skip && fetch) {
           if (hi >= 131072) break; // not a record
           continue;
         }
         const page = lo >>> 14;
-        s = sp && fetch;
+        const s = sp && fetch;
         const at = (<usize>(page & (s ? maskI : maskD))) << 2;
         // (one test of both words: one branch)
         if (((load<u32>((s ? loI : loD) + at) ^ page) | (load<u32>((s ? hiI : hiD) + at) ^ hi)) !== 0) break;
@@ -510,6 +508,9 @@ class Loop {
       }
       if (!skip) rep += <i64>((r - r0) >>> 3); // every record taken above was a hit
       if (r >= end) break;
+      const lo = load<u32>(r);
+      const hi = load<u32>(r, 4);
+      const s = sp && (lo & 3) === 0;
       if (hi >= 131072) break; // not a record: its address is at or beyond 2^47
       // way 1 of the set (its memo), the commonest miss of the front memo (py-50M: 4.0 M of 5.2 M
       // records): moved to the front here as Loop.miss moves it, without the call (whose every
