@@ -24,6 +24,13 @@
 const GLOBAL: u32 = 1 << 23;
 const ASID_MASK: u32 = 0xffff;
 
+/**
+ * The distance between the data side's memo arrays (page bits, high word, frame) when
+ * HitLoop places them so (up to 1,024 sets): takeRecords' front-page loop then addresses
+ * the three from one base with constant offsets (one value fewer to keep in a register).
+ */
+const NEAR: usize = 4096;
+
 /** Per side (D: data; I: fetches): the memo's three arrays, its set mask, the array's four, its ways. */
 let memoLoD: usize = 0;
 let memoHiD: usize = 0;
@@ -469,7 +476,7 @@ class Loop {
    */
   // @ts-expect-error: decorator
   @inline
-  static recs(recs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool): i32 {
+  static recs(recs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool, near: bool): i32 {
     let rep = repeats;
     let sum = frameSum;
     const dirty = dirtyFlags;
@@ -500,9 +507,12 @@ class Loop {
         const s = sp && fetch;
         const at = (<usize>(page & (s ? maskI : maskD))) << 2;
         // (one test of both words: one branch)
-        if (((load<u32>((s ? loI : loD) + at) ^ page) | (load<u32>((s ? hiI : hiD) + at) ^ hi)) !== 0) break;
+        // (near: the data side's memo words NEAR bytes apart, one base and constant offsets)
+        const m = (s ? loI : loD) + at;
+        const h = near ? load<u32>(m, NEAR) : load<u32>((s ? hiI : hiD) + at);
+        if (((load<u32>(m) ^ page) | (h ^ hi)) !== 0) break;
         if (skip) rep++;
-        const pfn = load<u32>((s ? pfI : pfD) + at);
+        const pfn = near ? load<u32>(m, 2 * NEAR) : load<u32>((s ? pfI : pfD) + at);
         if ((lo & 2) !== 0) store<u8>(dirty + pfn, 1);
         sum += <i64>pfn;
       }
@@ -554,9 +564,11 @@ class Loop {
  * or above 2^17), nothing of it done; returns its index, or `count`.
  */
 export function takeRecords(recs: usize, from: i32, count: i32, asid: u32): i32 {
-  if (dataOnly) return Loop.recs(recs, from, count, asid, false, true);
-  if (split) return Loop.recs(recs, from, count, asid, true, false);
-  return Loop.recs(recs, from, count, asid, false, false);
+  if (dataOnly) return Loop.recs(recs, from, count, asid, false, true, false);
+  if (split) return Loop.recs(recs, from, count, asid, true, false, false);
+  if (memoHiD === memoLoD + NEAR && memoPfnD === memoLoD + 2 * NEAR)
+    return Loop.recs(recs, from, count, asid, false, false, true);
+  return Loop.recs(recs, from, count, asid, false, false, false);
 }
 
 /**
