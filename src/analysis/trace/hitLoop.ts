@@ -30,6 +30,9 @@ export interface SharedPlace {
   from: number;
 }
 
+/** The distance in bytes between the data side's memo arrays, up to 1,024 sets (wasm/hits.ts's NEAR). */
+const NEAR = 4096;
+
 /** Runs copied into the module's memory at a time. */
 export const HIT_CHUNK = 65536;
 
@@ -124,9 +127,10 @@ export class HitLoop {
     const setsI = l1i.sets;
     const up8 = (n: number) => Math.ceil(n / 8) * 8;
     const memoBytes = (sets: number) => 6 * up8(4 * sets); // way 0's memo, and way 1's
+    const memoBytesD = setsD <= NEAR / 4 ? 3 * NEAR + 3 * up8(4 * setsD) : memoBytes(setsD); // (NEAR apart)
     const arrayBytes = (a: TlbArray) => up8(24 * a.entries + 4);
     const total =
-      memoBytes(setsD) +
+      memoBytesD +
       (split ? memoBytes(setsI) + arrayBytes(l1i) : 0) +
       arrayBytes(l1d) +
       (l2d !== null ? arrayBytes(l2d) : 0) +
@@ -162,9 +166,18 @@ export class HitLoop {
       at += up8(n);
       return v;
     };
-    this.memoLoD = int32(setsD).fill(-1);
-    this.memoHiD = int32(setsD).fill(-1);
-    this.memoPfnD = int32(setsD);
+    if (setsD <= NEAR / 4) {
+      // the data side's memo arrays NEAR bytes apart (wasm/hits.ts's NEAR: takeRecords' front-page loop
+      // then reads the three from one base)
+      this.memoLoD = new Int32Array(buf, at, setsD).fill(-1);
+      this.memoHiD = new Int32Array(buf, at + NEAR, setsD).fill(-1);
+      this.memoPfnD = new Int32Array(buf, at + 2 * NEAR, setsD);
+      at += 3 * NEAR;
+    } else {
+      this.memoLoD = int32(setsD).fill(-1);
+      this.memoHiD = int32(setsD).fill(-1);
+      this.memoPfnD = int32(setsD);
+    }
     this.memoLoI = split ? int32(setsI).fill(-1) : this.memoLoD;
     this.memoHiI = split ? int32(setsI).fill(-1) : this.memoHiD;
     this.memoPfnI = split ? int32(setsI) : this.memoPfnD;
@@ -270,8 +283,8 @@ export class HitLoop {
    * other path of MachineMode), which the module does not see.
    */
   forgetSecond(): void {
-    this.memo1LoD.fill(-1);
-    this.memo1LoI.fill(-1);
+    forget(this.memo1LoD);
+    if (this.memo1LoI !== this.memo1LoD) forget(this.memo1LoI);
   }
 
   /** The first-level hits the loop counted since the last call. */
@@ -283,6 +296,28 @@ export class HitLoop {
   takeFrameSum(): bigint {
     return this.frameSum();
   }
+}
+
+/** Every element of a memo's array to -1, by a loop: TypedArray.prototype.fill is a call into C++, on the fault path. */
+function forget(a: Int32Array | Float64Array): void {
+  for (let i = 0; i < a.length; i++) a[i] = -1;
+}
+
+/**
+ * MachineMode's memos emptied after a fault (the eviction's INVLPG may have taken a set's front
+ * entry): feed's (keysD, keysI) and the runs' and hit loop's (page bits loD, loI; -1 matches no
+ * page); a unified first level's fetch side is its data side.
+ */
+export function forgetMemos(
+  keysD: Float64Array,
+  keysI: Float64Array,
+  loD: Int32Array,
+  loI: Int32Array,
+): void {
+  forget(keysD);
+  if (keysI !== keysD) forget(keysI);
+  forget(loD);
+  if (loI !== loD) forget(loI);
 }
 
 /**

@@ -48,7 +48,7 @@ import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
-import { HIT_CHUNK, HitLoop, recordTotals, type SharedPlace, wasmByDefault } from "./hitLoop.ts";
+import { forgetMemos, HIT_CHUNK, HitLoop, recordTotals, type SharedPlace, wasmByDefault } from "./hitLoop.ts";
 import {
   type CostModel,
   DEFAULT_COST,
@@ -109,8 +109,9 @@ export class MachineMode {
   private readonly pt: PagerTables;
   /** frames of the page size (4K frames, or 2M frames) */
   private readonly n: number;
-  /** log2 of 4K pages per page: 0 or 9 */
+  /** log2 of 4K pages per page: 0 or 9; and 4K pages per page, 2 ** shift (no pow per fault) */
   private readonly shift: number;
+  private readonly span: number;
   /** the page-table level of the leaf: 0 (PTE) or 1 (PMD) */
   private readonly leafLevel: number;
   private readonly dataOnly: boolean;
@@ -197,6 +198,7 @@ export class MachineMode {
     if (this.policy < 0)
       throw new InputError(`machine mode has no policy '${cfg.policy}' (${MACHINE_POLICIES.join(", ")})`);
     this.shift = cfg.pageSize === "2m" ? 9 : 0;
+    this.span = 2 ** this.shift;
     this.leafLevel = this.shift === 9 ? 1 : 0;
     this.n = n >> this.shift;
     if (this.n < 1) throw new InputError(`--frames ${n} is less than one 2 MiB page (512 frames)`);
@@ -663,10 +665,7 @@ export class MachineMode {
     const f = this.fault(vaHi, vaLo, access === Access.Write);
     this.retries++;
     // the eviction's INVLPG may have taken a set's front entry
-    this.memoKeysD.fill(-1);
-    this.memoKeysI.fill(-1);
-    this.memoLo.fill(-1);
-    this.memoLoI.fill(-1);
+    forgetMemos(this.memoKeysD, this.memoKeysI, this.memoLo, this.memoLoI);
     return this.pt.retry(vaHi, vaLo, access, this.faultVpn, f);
   }
 
@@ -674,7 +673,7 @@ export class MachineMode {
   private fault(vaHi: number, vaLo: number, write: boolean): number {
     const vpn = this.cpu.pageNumber(vaHi, vaLo);
     this.faultVpn = vpn;
-    const page = this.shift === 0 ? vpn : vpn - (vpn % 2 ** this.shift);
+    const page = this.shift === 0 ? vpn : vpn - (vpn % this.span);
     const slot = this.slotOf.get(page);
     if (slot < 0) this.firstTouch++;
     else {
@@ -689,12 +688,11 @@ export class MachineMode {
       f = this.victim();
       this.evict(f);
     }
-    this.pt.map(f, page, f * 2 ** this.shift); // where the faulting walk stopped
+    this.pt.map(f, page, f * this.span); // where the faulting walk stopped
     // the frame's new contents (zeroed, or read from swap) reach memory directly: lines of its old page go
     if (this.dcache !== null)
-      for (let i = 0; i < 2 ** this.shift; i++)
-        this.phys.frameWillBeWritten(pfnUnchecked(f * 2 ** this.shift + i));
-    this.owner[f] = Math.floor(vpn / 2 ** this.shift);
+      for (let i = 0; i < this.span; i++) this.phys.frameWillBeWritten(pfnUnchecked(f * this.span + i));
+    this.owner[f] = Math.floor(vpn / this.span);
     this.ref[f] = 1;
     this.dirty[f] = write ? 1 : 0;
     if (this.policy === 2) this.lru.linkHead(f);
@@ -716,23 +714,21 @@ export class MachineMode {
 
   /** The victim's page leaves for a swap slot: its entry is cleared, its TLB entries go. */
   private evict(f: number): void {
-    const vpn = this.owner[f] * 2 ** this.shift;
+    const vpn = this.owner[f] * this.span;
     const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.nextSlot++;
     this.inUse++;
     if (this.inUse > this.swapMax) this.swapMax = this.inUse;
     this.slotOf.set(vpn, slot);
     // try_to_unmap_one: flush_cache_page before the entry is cleared (VIVT, VIPT with colours)
     if (this.dcache !== null)
-      for (let i = 0; i < 2 ** this.shift; i++)
-        this.dcache.flushUserPage(vpn + i, f * 2 ** this.shift + i, 0);
+      for (let i = 0; i < this.span; i++) this.dcache.flushUserPage(vpn + i, f * this.span + i, 0);
     this.pt.clear(f); // try_to_unmap_one's ptep_clear_flush (flushPage below)
     const va = vpn * this.cpu.pageSize;
     const vaHi = Math.floor(va / TWO32);
     this.cpu.flushPage(vaHi, va - vaHi * TWO32); // (no % on a double: an fmod call)
     // swap-out reads the page through the kernel's direct map (a coherent cache gives it the dirty lines)
     if (this.dcache !== null && this.dirty[f])
-      for (let i = 0; i < 2 ** this.shift; i++)
-        this.phys.frameWillBeRead(pfnUnchecked(f * 2 ** this.shift + i));
+      for (let i = 0; i < this.span; i++) this.phys.frameWillBeRead(pfnUnchecked(f * this.span + i));
     this.evictions++;
     if (this.dirty[f]) this.dirtyEvictions++;
     if (this.policy === 2) this.lru.unlink(f);
