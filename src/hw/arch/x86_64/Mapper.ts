@@ -42,7 +42,8 @@ const LEVEL_SPAN = [1, 512, 512 ** 2, 512 ** 3, 512 ** 4];
 
 export class Mapper implements PageTableMapper {
   private readonly hiAddrMask: number;
-  private readonly maxPhyAddr: number;
+  /** the first frame number past MAXPHYADDR (2^(MAXPHYADDR-12)), not a power computed per map */
+  private readonly pfnLimit: number;
 
   constructor(
     readonly phys: PhysMem,
@@ -50,7 +51,7 @@ export class Mapper implements PageTableMapper {
     maxPhyAddr: number,
     readonly alloc: FrameAllocator,
   ) {
-    this.maxPhyAddr = maxPhyAddr;
+    this.pfnLimit = 2 ** (maxPhyAddr - 12);
     this.hiAddrMask = reservedMasks(maxPhyAddr).hiAddrMask;
   }
 
@@ -98,7 +99,7 @@ export class Mapper implements PageTableMapper {
   map(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: MapFlags): MapResult {
     assert(size >= 0 && size <= 2, "Mapper.map: size");
     if (vpn % PAGES_PER[size] !== 0 || pfn % PAGES_PER[size] !== 0) return { ok: false, error: "misaligned" };
-    if (pfn < 0 || pfn * 4096 >= 2 ** this.maxPhyAddr) return { ok: false, error: "bad-frame" };
+    if (pfn < 0 || pfn >= this.pfnLimit) return { ok: false, error: "bad-frame" };
     let tablePa = pfnToPa(rootPfn);
     for (let level = this.levels - 1; level > size; level--) {
       const entryPa = Mapper.entryPaIn(tablePa, vpn, level);
@@ -152,7 +153,7 @@ export class Mapper implements PageTableMapper {
       (this.phys.read32(entryPa) & Pte.P) !== 0 ||
       vpn % PAGES_PER[size] !== 0 ||
       pfn % PAGES_PER[size] !== 0 ||
-      pfn * 4096 >= 2 ** this.maxPhyAddr
+      pfn >= this.pfnLimit
     )
       return mapAtByWalk(this, rootPfn, vpn, pfn, size, flags);
     for (; level > size; level--) {
