@@ -69,9 +69,10 @@ export abstract class RunFold {
   private readonly covered: Uint8Array;
   /** the leaf table (vpn / tablePages) `covered` is for, or -1 (accessRun drops it when the memo is not valid) */
   marked = -1;
-  /** spans folded and pages in them (tests and benches: that the fold ran) */
+  /** spans folded and pages in them, and lookups missesAll answered (tests and benches: that the fold ran) */
   spans = 0;
   pages = 0;
+  missed = 0;
 
   constructor(
     protected readonly mmu: RunFoldHost,
@@ -201,6 +202,26 @@ export abstract class RunFold {
     this.spans++;
     this.pages += done;
     return done;
+  }
+
+  /**
+   * Whether page vpn's lookup on the data path misses in every array for certain, counted as a miss
+   * (Tlb.lookupMissed): true when it lies under the memo's leaf table and no TLB entry covered it
+   * when that table was marked (marked now if it was not); else nothing changed and false. For the
+   * accesses of a run that span leaves to the per-access path (the demand-zero faults of a first
+   * write: each page's first access misses, walks and faults), whose lookups then probe nothing.
+   * The marks hold as span's do (see above); accessRun keeps them over a fault the kernel resolved
+   * in the run only while no TLB insert came between (tlbInsertSerial) and the memo stayed valid.
+   */
+  missesAll(vpn: number): boolean {
+    const memo = this.memo;
+    const key = memo.key;
+    if (!memo.valid || Math.floor(vpn / this.tablePages) !== key) return false;
+    if (this.marked !== key) this.mark(key);
+    if (this.covered[vpn - key * this.tablePages] !== 0) return false;
+    this.mmu.tlb.lookupMissed(vpn as Vpn, this.mmu.asid);
+    this.missed++;
+    return true;
   }
 
   /**
