@@ -21,6 +21,11 @@
  * - The data side, interleaved with the walks as accessRun does them: a load's byte (`data`, the
  *   last page's) or a store through PhysMem.
  *
+ * - The lookups of the accesses the per-access path does under the memo's leaf table (missesAll):
+ *   a page no entry covered when the table was marked misses at every level, counted without the
+ *   probes (the first access of each page of a first write, whose fault the kernel resolves in the
+ *   run: faultfold.ts).
+ *
  * The marks stay right while the memo does: within one run the only TLB changes are the run's own
  * fills and promotions (an entry of a page of the run, or a copy of an entry already marked) and
  * fault invalidations (which only drop), except a fill of a large page over the leaf table's range,
