@@ -401,8 +401,7 @@ export abstract class Mmu {
     if (r !== RunFault.Retry || this.walks !== walks || this.rootWrites !== roots || this.asid !== asid)
       this.memo.valid = false;
     // the fold's marks (runFold.ts) go when the kernel may have added a TLB entry or changed tables
-    if (this.runFold !== null && (!this.memo.valid || tlbInsertSerial() !== inserts))
-      this.runFold.marked = -1;
+    if (this.runFold !== null) this.runFold.afterFault(this.memo.valid && tlbInsertSerial() === inserts);
     return r;
   }
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */

@@ -47,6 +47,8 @@ const MIN_SPAN = 8;
  * that a long span's fill writes each set's newest `ways` pages and moves no older entry
  */
 const PENDING = 4096;
+/** faults in a row that kept the marks before missesAll marks a table of its own (a scan of the TLB) */
+const STEADY = 16;
 
 /** What a fold uses of its MMU (Mmu.ts's, named here: Mmu imports this file). */
 export interface RunFoldHost {
@@ -120,6 +122,7 @@ export abstract class RunFold {
     )
       return null;
     this.marked = -1;
+    this.steady = 0;
     this.step = stride / 4096;
     this.write = access === Access.Write;
     this.value = value;
@@ -216,18 +219,40 @@ export abstract class RunFold {
    * accesses of a run that span leaves to the per-access path (the demand-zero faults of a first
    * write: each page's first access misses, walks and faults), whose lookups then probe nothing.
    * The marks hold as span's do (see above); accessRun keeps them over a fault the kernel resolved
-   * in the run only while no TLB insert came between (tlbInsertSerial) and the memo stayed valid.
+   * in the run only while no TLB insert came between (tlbInsertSerial) and the memo stayed valid
+   * (afterFault). A table not marked yet is marked here (a scan of every TLB entry) only after
+   * STEADY such faults in a row kept the marks: not where each fault drops them (an allocation in
+   * reclaim's slow path, a kernel access that fills the TLB) and marking would cost more than the
+   * probes it saves.
    */
   missesAll(vpn: number): boolean {
     const memo = this.memo;
     const key = memo.key;
     if (!memo.valid || Math.floor(vpn / this.tablePages) !== key) return false;
-    if (this.marked !== key) this.mark(key);
+    if (this.marked !== key) {
+      if (this.steady < STEADY) return false; // marking scans the TLB: only where it pays
+      this.mark(key);
+    }
     if (this.covered[vpn - key * this.tablePages] !== 0) return false;
     this.mmu.tlb.lookupMissed(vpn as Vpn, this.mmu.asid);
     this.missed++;
     return true;
   }
+
+  /**
+   * After a fault the kernel resolved in the run (Mmu.sinkFault): `kept`, no TLB insert came between
+   * and the memo stayed valid, so the marks hold; else they go.
+   */
+  afterFault(kept: boolean): void {
+    if (kept) this.steady++;
+    else {
+      this.marked = -1;
+      this.steady = 0;
+    }
+  }
+
+  /** faults in a row since the run's start that kept the marks (afterFault) */
+  private steady = 0;
 
   /**
    * span tries left out (accessRun counts them down without calling span while the memo is valid),
