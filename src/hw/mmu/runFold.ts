@@ -229,13 +229,17 @@ export abstract class RunFold {
     const memo = this.memo;
     const key = memo.key;
     if (!memo.valid || Math.floor(vpn / this.tablePages) !== key) return false;
-    if (this.marked !== key) {
-      if (this.steady < STEADY) return false; // marking scans the TLB: only where it pays
-      this.mark(key);
-    }
+    if (this.marked !== key && !this.markSteady(key)) return false;
     if (this.covered[vpn - key * this.tablePages] !== 0) return false;
     this.mmu.tlb.lookupMissed(vpn as Vpn, this.mmu.asid);
     this.missed++;
+    return true;
+  }
+
+  /** missesAll's marking of table `key`, when enough faults in a row kept the marks (apart: the cold branch). */
+  private markSteady(key: number): boolean {
+    if (this.steady < STEADY) return false; // marking scans the TLB: only where it pays
+    this.mark(key);
     return true;
   }
 
