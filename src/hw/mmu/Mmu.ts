@@ -37,7 +37,7 @@ import {
 import { pscFill, pscInvalidateAll, pscStart } from "./psc.ts";
 import type { RunFold } from "./runFold.ts";
 import type { Tlb } from "./Tlb.ts";
-import { InvalidateHow, Meta, type TlbArray } from "./TlbArray.ts";
+import { InvalidateHow, Meta, type TlbArray, tlbInsertSerial } from "./TlbArray.ts";
 import { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 export type { HwEvent } from "./events.ts";
@@ -354,12 +354,13 @@ export abstract class Mmu {
           if (vpn < 0) {
             this.addressFaults++;
             out = this.badAddress(hi, lo >>> 0, access);
+          } else if (fold !== null && i !== retry && fold.missesAll(vpn)) {
+            out = this.missAndFill(hi, lo, vpn as Vpn, access, mode); // the lookup missed for certain
           } else out = this.translateVpn(hi, lo, vpn as Vpn, access, mode);
         }
         if (out !== 0) {
           const r = sink !== null && i !== retry ? this.sinkFault(sink, hi, lo >>> 0) : RunFault.NotTaken;
           if (r === RunFault.Retry || r === RunFault.RetryAnew) {
-            if (fold !== null) fold.marked = -1; // the kernel may have changed the TLB
             retry = i--;
             continue;
           }
@@ -393,11 +394,14 @@ export abstract class Mmu {
     const walks = this.walks;
     const roots = this.rootWrites;
     const asid = this.asid;
+    const inserts = tlbInsertSerial();
     this.inRun = false;
     const r = sink.runFault(this, hi, lo);
     this.inRun = true;
     if (r !== RunFault.Retry || this.walks !== walks || this.rootWrites !== roots || this.asid !== asid)
       this.memo.valid = false;
+    // the fold's marks (runFold.ts) go when the kernel may have added a TLB entry or changed tables
+    if (this.runFold !== null) this.runFold.afterFault(this.memo.valid && tlbInsertSerial() === inserts);
     return r;
   }
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */
@@ -514,17 +518,9 @@ export abstract class Mmu {
     access: Access,
     mode: Mode,
   ): true {
-    rec.level[n] = level;
-    rec.index[n] = index;
-    rec.entryPa[n] = entryPa;
-    rec.hi[n] = hi;
-    rec.lo[n] = lo;
-    rec.count = n + 1;
-    rec.pscLevel = -1;
+    rec.endAtFault(n, level, index, entryPa, hi, lo, HwFaultKind.Translation);
     this.walks++;
     this.walkRefs += n + 1;
-    rec.faultKind = HwFaultKind.Translation;
-    rec.faultLevel = level;
     this.walkFault(rec, access, mode, 0, 0);
     return true;
   }

@@ -265,6 +265,18 @@ export class Tlb {
     return true;
   }
 
+  /**
+   * A data-path lookup of vpn4k for asid that the caller knows misses in every array (no entry covers
+   * the page: TlbArray.markCovered, src/hw/mmu/runFold.ts), without the probes: knownMiss's answer
+   * when it has one, else each level's miss counted as lookup counts it. The arrays and every
+   * counter end as lookup leaves them (a miss moves no way).
+   */
+  lookupMissed(vpn4k: Vpn, asid: number): void {
+    if (this.knownMiss(vpn4k, asid, false)) return;
+    const path = this.dataPath;
+    for (let level = 0; level < path.length; level++) this.misses[level]++;
+  }
+
   /** Copies a lower-level hit into the levels above it; the hit becomes the level-0 copy. */
   private promote(path: TlbArray[][], level: number, vpn4k: number, arr: TlbArray, slot: number): void {
     const meta = arr.metas[slot];

@@ -30,6 +30,30 @@ export class WalkRecord {
   faultKind = 0;
   faultLevel = -1;
 
+  /**
+   * The walk's last read, its n-th (0-based: the entries before it recorded already), where it found
+   * the fault of `level` (a fast walk's end at an entry that translates nothing: Mmu.fastTranslationFault).
+   */
+  endAtFault(
+    n: number,
+    level: number,
+    index: number,
+    entryPa: number,
+    hi: number,
+    lo: number,
+    kind: number,
+  ): void {
+    this.level[n] = level;
+    this.index[n] = index;
+    this.entryPa[n] = entryPa;
+    this.hi[n] = hi;
+    this.lo[n] = lo;
+    this.count = n + 1;
+    this.pscLevel = -1;
+    this.faultKind = kind;
+    this.faultLevel = level;
+  }
+
   /** The physical address of the n-th entry read (n < count). */
   entryPaAt(n: number): PhysAddr {
     return this.entryPa[n] as PhysAddr;

@@ -208,7 +208,7 @@ export function expectFoldAgrees<S, O extends { op: string }>(p: {
         const ra = a.apply(ops[i]);
         const rb = b.apply(ops[i]);
         if (ra !== rb) expect(ra, `op ${i} ${JSON.stringify(ops[i])}`).toBe(rb);
-        if (ops[i].op === "run") {
+        if (ops[i].op === "run" || ops[i].op === "frun") {
           same(`counters after op ${i}`, mmuCounters(a.cpu), mmuCounters(b.cpu));
           same(`walk record after op ${i}`, walkRecord(a.cpu), walkRecord(b.cpu));
         }

@@ -21,6 +21,11 @@
  * - The data side, interleaved with the walks as accessRun does them: a load's byte (`data`, the
  *   last page's) or a store through PhysMem.
  *
+ * - The lookups of the accesses the per-access path does under the memo's leaf table (missesAll):
+ *   a page no entry covered when the table was marked misses at every level, counted without the
+ *   probes (the first access of each page of a first write, whose fault the kernel resolves in the
+ *   run: faultfold.ts).
+ *
  * The marks stay right while the memo does: within one run the only TLB changes are the run's own
  * fills and promotions (an entry of a page of the run, or a copy of an entry already marked) and
  * fault invalidations (which only drop), except a fill of a large page over the leaf table's range,
@@ -42,6 +47,8 @@ const MIN_SPAN = 8;
  * that a long span's fill writes each set's newest `ways` pages and moves no older entry
  */
 const PENDING = 4096;
+/** faults in a row that kept the marks before missesAll marks a table of its own (a scan of the TLB) */
+const STEADY = 16;
 
 /** What a fold uses of its MMU (Mmu.ts's, named here: Mmu imports this file). */
 export interface RunFoldHost {
@@ -69,9 +76,10 @@ export abstract class RunFold {
   private readonly covered: Uint8Array;
   /** the leaf table (vpn / tablePages) `covered` is for, or -1 (accessRun drops it when the memo is not valid) */
   marked = -1;
-  /** spans folded and pages in them (tests and benches: that the fold ran) */
+  /** spans folded and pages in them, and lookups missesAll answered (tests and benches: that the fold ran) */
   spans = 0;
   pages = 0;
+  missed = 0;
 
   constructor(
     protected readonly mmu: RunFoldHost,
@@ -114,6 +122,7 @@ export abstract class RunFold {
     )
       return null;
     this.marked = -1;
+    this.steady = 0;
     this.step = stride / 4096;
     this.write = access === Access.Write;
     this.value = value;
@@ -202,6 +211,52 @@ export abstract class RunFold {
     this.pages += done;
     return done;
   }
+
+  /**
+   * Whether page vpn's lookup on the data path misses in every array for certain, counted as a miss
+   * (Tlb.lookupMissed): true when it lies under the memo's leaf table and no TLB entry covered it
+   * when that table was marked (marked now if it was not); else nothing changed and false. For the
+   * accesses of a run that span leaves to the per-access path (the demand-zero faults of a first
+   * write: each page's first access misses, walks and faults), whose lookups then probe nothing.
+   * The marks hold as span's do (see above); accessRun keeps them over a fault the kernel resolved
+   * in the run only while no TLB insert came between (tlbInsertSerial) and the memo stayed valid
+   * (afterFault). A table not marked yet is marked here (a scan of every TLB entry) only after
+   * STEADY such faults in a row kept the marks: not where each fault drops them (an allocation in
+   * reclaim's slow path, a kernel access that fills the TLB) and marking would cost more than the
+   * probes it saves.
+   */
+  missesAll(vpn: number): boolean {
+    const memo = this.memo;
+    const key = memo.key;
+    if (!memo.valid || Math.floor(vpn / this.tablePages) !== key) return false;
+    if (this.marked !== key && !this.markSteady(key)) return false;
+    if (this.covered[vpn - key * this.tablePages] !== 0) return false;
+    this.mmu.tlb.lookupMissed(vpn as Vpn, this.mmu.asid);
+    this.missed++;
+    return true;
+  }
+
+  /** missesAll's marking of table `key`, when enough faults in a row kept the marks (apart: the cold branch). */
+  private markSteady(key: number): boolean {
+    if (this.steady < STEADY) return false; // marking scans the TLB: only where it pays
+    this.mark(key);
+    return true;
+  }
+
+  /**
+   * After a fault the kernel resolved in the run (Mmu.sinkFault): `kept`, no TLB insert came between
+   * and the memo stayed valid, so the marks hold; else they go.
+   */
+  afterFault(kept: boolean): void {
+    if (kept) this.steady++;
+    else {
+      this.marked = -1;
+      this.steady = 0;
+    }
+  }
+
+  /** faults in a row since the run's start that kept the marks (afterFault) */
+  private steady = 0;
 
   /**
    * span tries left out (accessRun counts them down without calling span while the memo is valid),

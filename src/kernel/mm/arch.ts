@@ -193,6 +193,19 @@ export interface Pgtable {
     dirty: boolean,
     special: boolean,
   ): Entry;
+  /**
+   * mkUser written into `out` (returned): the demand-zero fault's PTE without an object per
+   * fault (do_anonymous_page, mm/memory.ts), the same bits as mkUser's.
+   */
+  mkUserInto(
+    out: Entry,
+    pfn: number,
+    level: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): Entry;
   /** The entry with PteFlag bits set and cleared (pte_mkyoung, pte_mkdirty, pte_mkwrite, pte_mkold, pte_mkclean, pte_wrprotect). */
   modify(hi: number, lo: number, set: number, clear: number): Entry;
   /** A PTE for frame `pfn` of a huge PMD being split, with the PMD's rights and state (__split_huge_pmd_locked). */

@@ -123,6 +123,9 @@ export function freeSwapAndCache(ctx: MmContext, slot: number): void {
   }
 }
 
+/** do_anonymous_page's PTE (userPte's bits, Pgtable.mkUserInto): read at once, so one object for every fault */
+const madePte = { hi: 0, lo: 0 };
+
 /**
  * do_anonymous_page: a read maps the shared zero page read-only (no page
  * allocated, no RSS); a write allocates a zeroed page, writable and dirty.
@@ -138,7 +141,7 @@ export function doAnonymousPage(
 ): VmFault {
   const env = ctx.env;
   if (!write) {
-    const e = userPte(ctx, env.zeroPfn, vma.vmFlags, false, false, true);
+    const e = env.pgtable.mkUserInto(madePte, env.zeroPfn, 0, vma.vmFlags, false, false, true);
     setPteAt(ctx, pa, e.hi, e.lo);
     return VmFault.OK;
   }
@@ -151,7 +154,15 @@ export function doAnonymousPage(
   mm.anonVmaPrepare(vma);
   const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags);
   if (pfn < 0) return VmFault.OOM;
-  const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
+  const e = env.pgtable.mkUserInto(
+    madePte,
+    pfn,
+    0,
+    vma.vmFlags,
+    (vma.vmFlags & VmFlag.WRITE) !== 0,
+    true,
+    false,
+  );
   env.pages.mapcount[pfn] = 1;
   env.pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
   mm.rssAnon++;

@@ -6,7 +6,9 @@
  * no-execute, global, protection-key and PAT/PCD pages, pages mapped onto page-table frames or
  * outside RAM, accessed/dirty bits cleared, scattered single accesses that leave some of a run's
  * pages at every LRU position of the arrays (4K, 2M, and a 1G page elsewhere), PCID switches with
- * and without flush, INVLPG, CR4.PGE/PKE, EFER.NXE; skylake, tiny and small TLBs. After every run:
+ * and without flush, INVLPG, CR4.PGE/PKE, EFER.NXE, runs of writes whose demand faults a sink
+ * resolves inside the run (the kernel's fold: the lookups RunFold.missesAll answers from its marks,
+ * kept over a retry unless a TLB insert came between); skylake, tiny and small TLBs. After every run:
  * the count, outcome, registers, counters and walk record; every few ops every TLB entry in order,
  * the evictions, and the bytes of every table and data frame.
  */
@@ -18,6 +20,7 @@ import {
   applyPattern,
   type CommonOp,
   commonOpArbs,
+  DATA,
   expectFoldAgrees,
   expectRunsAgree,
   type FoldTwin,
@@ -27,6 +30,7 @@ import {
   stopRun,
   stopRunArb,
 } from "../../mmu/runFold.testkit.ts";
+import { RunFault } from "../../mmu/WalkMemo.ts";
 import { WalkRecord } from "../../mmu/WalkRecord.ts";
 import type { Cpu } from "./Cpu.ts";
 import { Pte } from "./pte.ts";
@@ -46,7 +50,17 @@ type Op =
   | { op: "cr3"; pcid: number; noFlush: boolean }
   | { op: "invlpg"; page: number }
   | { op: "cr4"; pge: boolean; pke: boolean }
-  | { op: "nxe"; on: boolean };
+  | { op: "nxe"; on: boolean }
+  | {
+      op: "frun";
+      page: number;
+      count: number;
+      step: number;
+      holes: number;
+      touch: number;
+      ahead: number;
+      anew: number;
+    };
 
 const flagsArb = {
   writable: fc.constantFrom(true, true, true, false),
@@ -78,6 +92,23 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     arbitrary: fc.record({ op: fc.constant("nxe" as const), on: fc.constantFrom(true, true, false) }),
     weight: 1,
+  },
+  {
+    // a run of writes whose not-present faults a sink resolves in the run (RunFaultSink, as the
+    // kernel's faultfold.ts), every `holes`-th page unmapped first: the page mapped, every
+    // `touch`-th fault a kernel load of the page `ahead` run steps on first (a TLB insert between
+    // the fault and its retry), every `anew`-th a RetryAnew
+    arbitrary: fc.record({
+      op: fc.constant("frun" as const),
+      page: pageArb,
+      count: fc.integer({ min: 1, max: 1500 }),
+      step: fc.constantFrom(1, 1, 2, 3),
+      holes: fc.constantFrom(0, 1, 1, 3),
+      touch: fc.constantFrom(0, 0, 1, 5),
+      ahead: fc.constantFrom(1, 2, 4, 40),
+      anew: fc.constantFrom(0, 0, 7),
+    }),
+    weight: 4,
   },
 );
 
@@ -144,6 +175,29 @@ function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): Fold
       case "nxe":
         cpu.setNxe(o.on);
         return "";
+      case "frun": {
+        let faults = 0;
+        cpu.runFaults = {
+          runFault(_c, hi, lo) {
+            const p = hi * 1048576 + Math.floor(lo / 4096) - R;
+            if (p < 0 || p >= NP || area.isBig(p)) return RunFault.NotTaken;
+            faults++;
+            cpu.setUserMode(false);
+            const t = R + p + o.ahead * o.step; // a page ahead of the run
+            if (o.touch > 0 && faults % o.touch === 0) cpu.load8(hiOf(t), loOf(t));
+            mapper.map(toPfn(root), toVpn(R + p), toPfn(DATA + p), 0, { writable: true, user: true });
+            cpu.setUserMode(true);
+            return o.anew > 0 && faults % o.anew === 0 ? RunFault.RetryAnew : RunFault.Retry;
+          },
+        };
+        const n = Math.min(o.count, Math.floor((NP + 600 - o.page - 1) / o.step) + 1);
+        // every `holes`-th page of the run unmapped first (0: none): demand faults for the sink
+        if (o.holes > 0)
+          for (let j = 0; j < n; j += o.holes) area.apply({ op: "unmap", page: o.page + j * o.step });
+        const done = cpu.accessRun(hiOf(R + o.page), loOf(R + o.page) + 8, n, o.step * 4096, Access.Write, 5);
+        cpu.runFaults = null;
+        return `${done}:${faults}:${cpu.runOutcome}:${cpu.pa}:${cpu.faultKind}:${cpu.cr2Lo}:${cpu.errorCode}`;
+      }
     }
   };
   return { cpu, tables: () => [256, frames.next], apply };
@@ -152,15 +206,29 @@ function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): Fold
 describe("runFold against accessRun's per-access loop, x86-64 (fast-check)", () => {
   for (const tlb of ["skylake", "tiny", "16x4,64x8"])
     it(`every run's outcome, counter, walk record, TLB entry and frame byte agrees (tlb=${tlb})`, () => {
+      let missed = 0;
       expectFoldAgrees({
         setup: fc.tuple(
           fc.array(fc.constantFrom(false, false, true), { minLength: 4, maxLength: 4 }),
           fc.constantFrom(true, false),
         ),
         ops: opArb,
-        machine: ([big, nxe], fold) => machine(tlb, big, nxe, fold),
+        machine: ([big, nxe], fold) => {
+          const m = machine(tlb, big, nxe, fold);
+          const apply = m.apply;
+          m.apply = (o) => {
+            const before = m.cpu.runFold!.missed;
+            const r = apply(o);
+            missed += m.cpu.runFold!.missed - before;
+            return r;
+          };
+          return m;
+        },
         seed: 0xf01d + tlb.length,
       });
+      // lookups the marks answered (RunFold.missesAll), many of them the first access of a page
+      // whose fault the sink resolved (frun)
+      expect(missed).toBeGreaterThan(2000);
     });
 });
 

@@ -410,6 +410,18 @@ export class Arm64Pgtable implements Pgtable {
     dirty: boolean,
     special: boolean,
   ): Entry {
+    return this.mkUserInto({ hi: 0, lo: 0 }, pfn, level, vmFlags, writable, dirty, special);
+  }
+
+  mkUserInto(
+    out: Entry,
+    pfn: number,
+    level: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): Entry {
     const prot = this.protMap[vmFlags & 0xf];
     let lo = (prot.lo & ~PteLo.ADDR_LO) + (pfn % TWO20) * 4096;
     let hi = (prot.hi & ~PteHi.DBM) | Math.floor(pfn / TWO20);
@@ -420,7 +432,9 @@ export class Arm64Pgtable implements Pgtable {
       if (writable) lo &= ~PteLo.RDONLY;
     }
     if (special) hi |= PteHi.SPECIAL;
-    return { hi: hi >>> 0, lo: lo >>> 0 };
+    out.hi = hi >>> 0;
+    out.lo = lo >>> 0;
+    return out;
   }
 
   /**

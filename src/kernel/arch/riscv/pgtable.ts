@@ -314,6 +314,18 @@ export class RiscvPgtable implements Pgtable {
    */
   mkUser(
     pfn: number,
+    level: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): Entry {
+    return this.mkUserInto({ hi: 0, lo: 0 }, pfn, level, vmFlags, writable, dirty, special);
+  }
+
+  mkUserInto(
+    out: Entry,
+    pfn: number,
     _level: number,
     vmFlags: number,
     writable: boolean,
@@ -325,7 +337,10 @@ export class RiscvPgtable implements Pgtable {
     if (writable && (prot & PageBit.READ) !== 0) prot |= PageBit.WRITE;
     if (dirty) prot |= PageBit.DIRTY;
     if (special) prot |= PageBit.SPECIAL;
-    return pfnPte(pfn, prot);
+    // pfn_pte (pfnPte) into `out`
+    out.hi = Math.floor(pfn / TWO22) >>> 0;
+    out.lo = ((pfn % TWO22) * 1024 + (prot & 0x3ff)) >>> 0;
+    return out;
   }
 
   /**

@@ -242,6 +242,18 @@ export class X86Pgtable implements Pgtable {
     dirty: boolean,
     special: boolean,
   ): Entry {
+    return this.mkUserInto({ hi: 0, lo: 0 }, pfn, level, vmFlags, writable, dirty, special);
+  }
+
+  mkUserInto(
+    out: Entry,
+    pfn: number,
+    level: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): Entry {
     // pfn_pte / pfn_pmd: the frame and P, US, A (the bits leafEntry gives a user page, without its
     // flags object: this runs on every demand-zero fault), RW and D as asked, PS above the PTE level
     let lo = (pfn % 1048576) * 4096 + (Pte.P | Pte.US | Pte.A);
@@ -252,7 +264,9 @@ export class X86Pgtable implements Pgtable {
     if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
     let hi = Math.floor(pfn / 1048576) | (vmaPkey(vmFlags) << PteHi.PKEY_SHIFT);
     if (!(vmFlags & VmFlag.EXEC)) hi |= PteHi.XD;
-    return { hi: hi >>> 0, lo: lo >>> 0 };
+    out.hi = hi >>> 0;
+    out.lo = lo >>> 0;
+    return out;
   }
 
   modify(hi: number, lo: number, set: number, clear: number): Entry {

@@ -23,7 +23,6 @@
 import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
 import { I386Mapper } from "../../../hw/arch/i386/Mapper.ts";
 import { Pte, PteHi } from "../../../hw/arch/i386/pte.ts";
-import { leafFlagBits } from "../../../hw/arch/x86_64/pte.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
@@ -223,7 +222,23 @@ export class I386Pgtable implements Pgtable {
     dirty: boolean,
     special: boolean,
   ): Entry {
-    let lo = leafFlagBits(level, { user: true, writable, accessed: true, dirty });
+    return this.mkUserInto({ hi: 0, lo: 0 }, pfn, level, vmFlags, writable, dirty, special);
+  }
+
+  mkUserInto(
+    out: Entry,
+    pfn: number,
+    level: number,
+    vmFlags: number,
+    writable: boolean,
+    dirty: boolean,
+    special: boolean,
+  ): Entry {
+    // leafFlagBits(level, { user, writable, accessed, dirty }) written out: no flags object per fault
+    let lo = Pte.P + Pte.US + Pte.A;
+    if (writable) lo += Pte.RW;
+    if (dirty) lo += Pte.D;
+    if (level > 0) lo += Pte.PS;
     let hi = 0;
     if (this.pae) {
       lo += (pfn % 1048576) * 4096;
@@ -234,7 +249,9 @@ export class I386Pgtable implements Pgtable {
     lo >>>= 0;
     if (special) lo = (lo | PTE_SPECIAL) >>> 0;
     if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
-    return { hi, lo };
+    out.hi = hi;
+    out.lo = lo;
+    return out;
   }
 
   modify(hi: number, lo: number, set: number, clear: number): Entry {
