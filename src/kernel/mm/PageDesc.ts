@@ -100,6 +100,14 @@ export const enum PageFlag {
    * Linux: include/linux/page-flags.h PG_writeback
    */
   Writeback = 1 << 13,
+  /**
+   * PG_readahead: a page swap readahead read for a neighbour of the faulting one
+   * (swap_vma_readahead, swap_cluster_readahead: folio_set_readahead); the first fault that
+   * finds it in the swap cache clears it and counts a hit (swap_cache_get_folio: SWAP_RA_HIT).
+   * Linux keeps it in PG_reclaim's bit; vmlab in a bit of its own.
+   * Linux: include/linux/page-flags.h PG_readahead
+   */
+  Readahead = 1 << 14,
 }
 
 /**

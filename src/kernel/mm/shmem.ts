@@ -238,7 +238,8 @@ function shmemSwapin(ctx: MmContext, owner: ShmemOwner, index: number, slot: num
   const env = ctx.env;
   const swap = env.swap!;
   let pfn = swap.cache.at(slot);
-  if (pfn < 0) {
+  if (pfn >= 0) swap.cacheHit(env.pages.flags, pfn);
+  else {
     pfn = shmemReadSlot(ctx, owner, index, slot);
     if (pfn < 0) return -1;
     // the faulting folio is held while the readahead allocates: reclaim cannot take it back
@@ -324,6 +325,7 @@ function shmemSwapinCluster(ctx: MmContext, slot: number): void {
     const p =
       sh === undefined ? anonReadSlot(ctx, s) : shmemReadSlot(ctx, sh.owner as ShmemOwner, sh.index, s);
     if (p < 0) break;
+    ctx.env.pages.flags[p] |= PageFlag.Readahead; // folio_set_readahead (SWAP_RA)
     swap.readahead++;
   }
   ctx.env.lru?.fbatches.drain(); // swap_cluster_readahead: "Push any new pages onto the LRU now"

@@ -51,6 +51,7 @@ export function doSwapPage(
   const slot = env.pgtable.swapOffset(hi, lo);
   mm.anonVmaPrepare(vma);
   let pfn = swap.cache.at(slot);
+  if (pfn >= 0) swap.cacheHit(pages.flags, pfn);
   let major = false;
   // a page shmem's swap_cluster_readahead read for this slot has no anon_vma yet:
   // folio_add_anon_rmap_ptes -> __folio_set_anon gives it this VMA's (the root of its chain)
@@ -218,7 +219,9 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdA
     const slot = pt.swapOffset(hi, lo);
     if (swap.cache.has(slot)) continue;
     pte0 = -1; // pte_unmap before __read_swap_cache_async, whose allocation may reclaim
-    if (swapInToCache(ctx, vma, v - vma.vmStart, slot) < 0) break;
+    const p = swapInToCache(ctx, vma, v - vma.vmStart, slot);
+    if (p < 0) break;
+    ctx.env.pages.flags[p] |= PageFlag.Readahead; // folio_set_readahead, count_vm_event(SWAP_RA)
     swap.readahead++;
   }
   // swap_vma_readahead's lru_add_drain (the faulting page, read in its loop, goes too; without a

@@ -6,6 +6,7 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import { PageStore } from "../../hw/PageStore.ts";
+import { PageFlag } from "./PageDesc.ts";
 import { PfnSet } from "./pfnset.ts";
 
 /**
@@ -90,6 +91,19 @@ export class SwapArea {
   pswpout = 0;
   /** pages read by swap readahead (vmstat swap_ra) */
   readahead = 0;
+  /** faults that found a page swap readahead had read (vmstat swap_ra_hit) */
+  readaheadHits = 0;
+
+  /**
+   * swap_cache_get_folio's readahead accounting, for the page a fault found in the swap cache:
+   * one that readahead read (PG_readahead) is a hit, and the flag is cleared so that it counts once.
+   * Linux: mm/swap_state.c swap_cache_get_folio (folio_test_clear_readahead, SWAP_RA_HIT)
+   */
+  cacheHit(flags: Uint16Array, pfn: number): void {
+    if ((flags[pfn] & PageFlag.Readahead) === 0) return;
+    flags[pfn] &= ~PageFlag.Readahead;
+    this.readaheadHits++;
+  }
   /**
    * The holder of each slot a shmem page went to (a shared anonymous
    * mapping's object or a tmpfs file, both a shmem inode in Linux) and the

@@ -291,6 +291,7 @@ export const VMSTAT_ORDER: readonly string[] = [
   "thp_swpout",
   "thp_swpout_fallback",
   "swap_ra",
+  "swap_ra_hit",
 ];
 const vmstatIndex = new Map(VMSTAT_ORDER.map((n, i) => [n, i]));
 
@@ -315,6 +316,7 @@ export function vmstat(k: KernelCore): Record<string, number> {
     ...k.vmscan.fbatches.mlock.stats,
     pswpin: k.swap?.pswpin ?? 0,
     swap_ra: k.swap?.readahead ?? 0,
+    swap_ra_hit: k.swap?.readaheadHits ?? 0,
     pswpout: k.swap?.pswpout ?? 0,
     pgpgin: k.pageCache.pagesIn * 4,
     pgpgout: k.pageCache.pagesOut * 4,
