@@ -348,6 +348,7 @@ export function filemapFault(
         f.dirty.add(index);
         const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
         ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
+        ctx.pgreuse++; // wp_page_shared ends in wp_page_reuse: count_vm_event(PGREUSE)
         return VmFault.OK;
       }
       return doWpPage(ctx, mm, vma, vpn, pa, hi, lo);

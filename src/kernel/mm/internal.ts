@@ -280,6 +280,8 @@ export interface MmContext {
   readonly settings: MmSettings;
   /** /proc/vmstat THP counters */
   readonly thpStats: ThpStats;
+  /** /proc/vmstat pgreuse: write faults that made a present PTE writable without a copy (wp_page_reuse) */
+  pgreuse: number;
   /** the huge zero page's first frame, allocated on first use (-1: not yet) */
   hugeZeroPfn: number;
   /** the last mm's ctx_id handed out (x86 last_mm_ctx_id): a machine's own, so that two runs number alike */

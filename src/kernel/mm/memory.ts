@@ -192,9 +192,10 @@ export function doWpPage(
   const old = pt.pfn(hi, lo, 0);
   const special = pt.special(hi, lo);
   if (vma.vmFlags & VmFlag.SHARED) {
-    // wp_page_shared: a shared mapping writes the page itself
+    // wp_page_shared (wp_pfn_shared): a shared mapping writes the page itself, through wp_page_reuse
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
+    ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
     return VmFault.OK;
   }
   if (
@@ -206,6 +207,7 @@ export function doWpPage(
     pages.flags[old] |= PageFlag.AnonExclusive;
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
+    ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
     return VmFault.OK;
   }
   mm.anonVmaPrepare(vma);

@@ -50,4 +50,32 @@ expect vmstat.pgfault - f0 == 1
 `);
     expect(failed).toEqual([]);
   });
+
+  it("pgreuse counts write faults that reuse the page in place (wp_page_reuse), not copies", () => {
+    expect(
+      expectationFailures(`
+machine ram=256M
+file data size=16K
+spawn A
+A: a = mmap 16K
+A: write a 16K value=1
+expect vmstat.pgreuse == 0
+A: fork B
+# both map the pages read-only: A's write copies (wp_page_copy)
+A: write a value=2
+expect vmstat.pgreuse == 0
+B: exit
+# B is gone: A's pages are its own again (wp_can_reuse_anon_folio), reused in place
+A: write a+4K value=3
+A: write a+8K value=3
+expect vmstat.pgreuse == 2
+# a shared file mapping: the read maps the page read-only (write-notify), the write reuses it
+A: f = mmap 16K prot=rw shared file=data
+A: read f
+A: write f value=4
+expect vmstat.pgreuse == 3
+expect byte(A, a+4K) == 3
+`),
+    ).toEqual([]);
+  });
 });

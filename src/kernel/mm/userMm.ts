@@ -50,6 +50,8 @@ export class UserMm implements MmContext {
   /** /proc/vmstat THP counters */
   /** /proc/vmstat pgfault: handle_mm_fault calls (mm_account_fault's count_vm_event(PGFAULT)) */
   pgfault = 0;
+  /** /proc/vmstat pgreuse (MmContext) */
+  pgreuse = 0;
   readonly thpStats: ThpStats = {
     thp_fault_alloc: 0,
     thp_fault_fallback: 0,
