@@ -319,8 +319,10 @@ export function vmstat(k: KernelCore): Record<string, number> {
     swap_ra: k.swap?.readahead ?? 0,
     swap_ra_hit: k.swap?.readaheadHits ?? 0,
     pswpout: k.swap?.pswpout ?? 0,
-    pgpgin: k.pageCache.pagesIn * 4,
-    pgpgout: k.pageCache.pagesOut * 4,
+    // every block I/O in kB (submit_bio counts sectors, vmstat_start halves them): the page
+    // cache's reads and writebacks and the swap device's pages alike
+    pgpgin: (k.pageCache.pagesIn + (k.swap?.pswpin ?? 0)) * 4,
+    pgpgout: (k.pageCache.pagesOut + (k.swap?.pswpout ?? 0)) * 4,
     pgfault: k.userMm.pgfault,
     pgreuse: k.userMm.pgreuse,
     pgmajfault: k.tasks.reduce((n, t) => n + t.majFlt, 0),
