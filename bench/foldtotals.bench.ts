@@ -38,5 +38,9 @@ for (let r = 0; r < ROUNDS; r++)
   }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 for (let s = 0; s < 2; s++)
-  console.log(`${sides[s][0]}: ns per record min ${Math.min(...ns[s]).toFixed(3)} median ${med(ns[s]).toFixed(3)}`);
-console.log(`ratio this/other (medians) ${(med(ns[0]) / med(ns[1])).toFixed(3)}; totals ${String(sums[0]) === String(sums[1]) ? "equal" : `DIFFER ${sums[0]} / ${sums[1]}`}`);
+  console.log(
+    `${sides[s][0]}: ns per record min ${Math.min(...ns[s]).toFixed(3)} median ${med(ns[s]).toFixed(3)}`,
+  );
+console.log(
+  `ratio this/other (medians) ${(med(ns[0]) / med(ns[1])).toFixed(3)}; totals ${String(sums[0]) === String(sums[1]) ? "equal" : `DIFFER ${sums[0]} / ${sums[1]}`}`,
+);

@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/readslots.bench.ts FILE [RUNS]
  */
-import { readSlots, lastRingWaits, ringMemory } from "../src/workloads/trace/worker.ts";
+import { lastRingWaits, readSlots, ringMemory } from "../src/workloads/trace/worker.ts";
 
 const file = process.argv[2];
 const runs = Number(process.argv[3] ?? 5);
