@@ -84,49 +84,66 @@ export function fold(rec: usize, n: i32, out: usize, totals: usize): i32 {
 /**
  * The totals the fold would add for `n` records at `rec` (RUN_TOTALS, added
  * to the 7 f64 at `totals`), without folding them: for a consumer that takes
- * the records themselves (MachineMode.feedRecords). Four records a step in
- * 128-bit lanes (their low words shuffled into one vector); it does not
- * look for a record that cannot be one (the consumer does, and counts the
- * records before it itself).
+ * the records themselves (MachineMode.feedRecords). Eight records a step in
+ * 128-bit lanes (two vectors of four low words, each shuffled from two
+ * loads); it does not look for a record that cannot be one (the consumer
+ * does, and counts the records before it itself).
+ *
+ * Per lane it sums only what takes one operation each: the low 14 bits
+ * (offset << 2 | kind), the kind, the kind's bit 0, and the low 14 bits of
+ * fetches (kind 0: offset << 2), and counts fetches; the rest follows. With
+ * a reads (kind 1), b writes (2) and c modifies (3) among the non-fetches:
+ * sum(kind) = a + 2b + 3c and sum(bit 0) = a + c, so writes (b + c) =
+ * (sum(kind) - sum(bit 0)) / 2, b = records - fetches - sum(bit 0), c =
+ * writes - b; offsets = (sum(low 14) - sum(kind)) >> 2.
  */
 export function totals(rec: usize, n: i32, totals: usize): void {
   const THREE = i32x4.splat(3);
   const ONE = i32x4.splat(1);
-  const OFF = i32x4.splat(4095);
+  const LOW14 = i32x4.splat(0x3fff);
   const ZERO = i32x4.splat(0);
   let fetches: i64 = 0;
-  let writes: i64 = 0;
-  let modifies: i64 = 0;
-  let offAll: i64 = 0;
-  let offFetch: i64 = 0;
-  const quads = n >> 2;
-  // 64K quads at a time: a lane's sums stay below 2^31 (offsets below 2^12)
-  for (let q0 = 0; q0 < quads; q0 += 65536) {
-    const q1 = min(quads, q0 + 65536);
+  let kindSum: i64 = 0;
+  let bit0Sum: i64 = 0;
+  let low14Sum: i64 = 0;
+  let low14Fetch: i64 = 0;
+  const octs = n >> 3;
+  // 32K steps (256K records) at a time: a lane's sums stay below 2^31 (the low 14 bits below 2^14)
+  for (let q0 = 0; q0 < octs; q0 += 32768) {
+    const q1 = min(octs, q0 + 32768);
     let fe = ZERO;
-    let wr = ZERO;
-    let mo = ZERO;
-    let offA = ZERO;
-    let offF = ZERO;
+    let k3 = ZERO;
+    let b0 = ZERO;
+    let l14 = ZERO;
+    let l14F = ZERO;
     for (let q = q0; q < q1; q++) {
-      const at = rec + ((<usize>q) << 5);
-      const lo = v128.shuffle<i32>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6);
-      const isF = i32x4.eq(v128.and(lo, THREE), ZERO);
-      const off = v128.and(i32x4.shr_u(lo, 2), OFF);
-      const w = v128.and(i32x4.shr_u(lo, 1), ONE);
-      fe = i32x4.sub(fe, isF);
-      wr = i32x4.add(wr, w);
-      mo = i32x4.add(mo, v128.and(lo, w));
-      offA = i32x4.add(offA, off);
-      offF = i32x4.add(offF, v128.and(off, isF));
+      const at = rec + ((<usize>q) << 6);
+      const loA = v128.shuffle<i32>(v128.load(at), v128.load(at, 16), 0, 2, 4, 6);
+      const loB = v128.shuffle<i32>(v128.load(at, 32), v128.load(at, 48), 0, 2, 4, 6);
+      const kA = v128.and(loA, THREE);
+      const kB = v128.and(loB, THREE);
+      const wA = v128.and(loA, LOW14);
+      const wB = v128.and(loB, LOW14);
+      const fA = i32x4.eq(kA, ZERO);
+      const fB = i32x4.eq(kB, ZERO);
+      fe = i32x4.sub(i32x4.sub(fe, fA), fB);
+      k3 = i32x4.add(k3, i32x4.add(kA, kB));
+      b0 = i32x4.add(b0, i32x4.add(v128.and(loA, ONE), v128.and(loB, ONE)));
+      l14 = i32x4.add(l14, i32x4.add(wA, wB));
+      l14F = i32x4.add(l14F, i32x4.add(v128.and(wA, fA), v128.and(wB, fB)));
     }
     fetches += sumLanes(fe);
-    writes += sumLanes(wr);
-    modifies += sumLanes(mo);
-    offAll += sumLanes(offA);
-    offFetch += sumLanes(offF);
+    kindSum += sumLanes(k3);
+    bit0Sum += sumLanes(b0);
+    low14Sum += sumLanes(l14);
+    low14Fetch += sumLanes(l14F);
   }
-  for (let i = quads << 2; i < n; i++) {
+  const whole: i64 = (<i64>octs) << 3;
+  let writes: i64 = (kindSum - bit0Sum) >> 1;
+  let modifies: i64 = writes - (whole - fetches - bit0Sum);
+  let offAll: i64 = (low14Sum - kindSum) >> 2;
+  let offFetch: i64 = low14Fetch >> 2;
+  for (let i = octs << 3; i < n; i++) {
     const lo = load<u32>(rec + ((<usize>i) << 3));
     const off = (lo >>> 2) & 4095;
     const w = (lo >>> 1) & 1;

@@ -104,18 +104,35 @@ describe("the WebAssembly fold", () => {
     );
   });
 
-  it("counts across its chunks of 64K steps (totals)", () => {
+  it("counts across its chunks of 32K steps (totals)", () => {
     const memory = new (wasmApi()!.Memory)({ initial: 64, maximum: 64, shared: true });
     const totalsOf = instantiate(fromBase64(FOLD_WASM), memory).totals as (
       rec: number,
       n: number,
       t: number,
     ) => void;
-    const n = 300_001; // past the 64K-quad chunks, every offset 4095
+    const n = 300_001; // past the first chunk of 32K steps of 8 records, every offset 4095
     const rec = new Uint32Array(memory.buffer, 0, 2 * n);
     for (let i = 0; i < n; i++) rec[2 * i] = (i << 14) | (4095 << 2) | (i % 5 === 0 ? 0 : (i % 3) + 1);
     const t = new Float64Array(memory.buffer, 3 << 20, RUN_TOTALS).fill(0);
     totalsOf(0, n, 3 << 20);
     expect(Array.from(t)).toEqual(jsFold(rec.slice(), n).totals);
+  });
+
+  it("keeps its lanes' sums exact at their largest (totals: every record a modify at offset 4095)", () => {
+    const memory = new (wasmApi()!.Memory)({ initial: 128, maximum: 128, shared: true });
+    const totalsOf = instantiate(fromBase64(FOLD_WASM), memory).totals as (
+      rec: number,
+      n: number,
+      t: number,
+    ) => void;
+    const n = 2 * 262144 + 5; // two whole chunks, each lane's sum of low 14 bits 65536 * 0x3fff, and a tail
+    const rec = new Uint32Array(memory.buffer, 0, 2 * n);
+    for (let i = 0; i < n; i++) rec[2 * i] = (i << 14) | 0x3fff;
+    const t = new Float64Array(memory.buffer, 5 << 20, RUN_TOTALS).fill(0);
+    totalsOf(0, n, 5 << 20);
+    expect(Array.from(t)).toEqual(jsFold(rec.slice(), n).totals);
+    expect(t[3]).toBe(n); // (all modifies)
+    expect(t[4]).toBe(4095 * n);
   });
 });
