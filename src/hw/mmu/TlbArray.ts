@@ -98,8 +98,11 @@ export class TlbArray {
   get mayHoldPieces(): boolean {
     return this.mayHoldFractured;
   }
-  /** valid entries (an invalidation of an empty array has nothing to look at) */
-  private valid = 0;
+  /**
+   * valid entries (an invalidation of an empty array has nothing to look at; Tlb.invalidatePage
+   * reads it to skip an empty array without the call). Written by this class only.
+   */
+  valid = 0;
   /**
    * valid entries by size code: a lookup or an invalidation does not probe
    * for a size none is held of (an STLB of 4K and 2M entries holding no 2M
@@ -526,7 +529,10 @@ export class TlbArray {
     if (this.mayHoldFractured) n += this.invalidateFractured(vpn, asid, how);
     const keys = this.keys; // remove() shifts within these arrays, never replaces them
     const ways = this.ways;
-    for (let size = 0; size < this.sizeEnd; size++) {
+    // base-page entries only (every 4K array, an STLB holding no large page): the one set of the
+    // page's 4K key, as the loop below probes it for size 0 (it skips every size none is held of)
+    const sizeEnd = this.bySize[0] === this.valid ? 1 : this.sizeEnd;
+    for (let size = 0; size < sizeEnd; size++) {
       if ((this.sizeMask & (1 << size)) === 0 || this.bySize[size] === 0) continue;
       const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
       const key = tag * 8 + size;
