@@ -394,9 +394,12 @@ export class Tlb {
     let n = 0;
     const arrays = this.allArrays; // INVLPG on every page reclaimed, on every CPU: no iterators
     // an array that holds nothing (an instruction TLB, a 2M or 1G array under 4K pages) is not called
+    // and one of base pages only (TlbArray.baseOnly) has its one set looked at here, without the
+    // general invalidatePage's call
     for (let i = 0; i < arrays.length; i++) {
       const a = arrays[i];
-      if (a.valid !== 0) n += a.invalidatePage(vpn4k, asid, how);
+      if (a.valid === 0) continue;
+      n += a.baseOnly ? a.invalidateBasePage(vpn4k, asid, how) : a.invalidatePage(vpn4k, asid, how);
     }
     return n;
   }

@@ -520,19 +520,47 @@ export class TlbArray {
     attrs[base] = attr;
   }
 
+  /**
+   * Whether every entry held is a base-page entry of a base page (none of a larger size, no
+   * fractured piece): invalidatePage then looks at the one set of the page's 4K key
+   * (invalidateBasePage), as its general loop would.
+   */
+  get baseOnly(): boolean {
+    return this.bySize[0] === this.valid && !this.mayHoldFractured;
+  }
+
+  /**
+   * invalidatePage of an array that holds base-page entries of base pages only (baseOnly): the
+   * entries of the page's 4K key in its set that match. Small, for Tlb.invalidatePage to take
+   * inline on every INVLPG (every page reclaim unmaps).
+   */
+  invalidateBasePage(vpn: number, asid: number, how: InvalidateHow): number {
+    let n = 0;
+    const keys = this.keys; // remove() shifts within these arrays, never replaces them
+    const key = vpn * 8;
+    const base = (vpn & this.setMask) * this.ways;
+    for (let i = base, end = base + this.ways; i < end; ) {
+      const k = keys[i];
+      if (k === -1) break; // invalid ways are last (as lookup relies on)
+      if (k === key && matches(this.metas[i], asid, how)) {
+        this.remove(base, i); // the next way moves into i
+        n++;
+      } else i++;
+    }
+    return n;
+  }
+
   /** Drops entries for the page containing vpn that match the predicate. Returns how many. */
   invalidatePage(vpn: number, asid: number, how: InvalidateHow): number {
     if (this.valid === 0) return 0;
+    if (this.baseOnly) return this.invalidateBasePage(vpn, asid, how);
     let n = 0;
     // SDM §4.10.4.1: when a large page is cached as several 4K ("fractured") entries,
     // INVLPG of any address in it invalidates all of them
     if (this.mayHoldFractured) n += this.invalidateFractured(vpn, asid, how);
     const keys = this.keys; // remove() shifts within these arrays, never replaces them
     const ways = this.ways;
-    // base-page entries only (every 4K array, an STLB holding no large page): the one set of the
-    // page's 4K key, as the loop below probes it for size 0 (it skips every size none is held of)
-    const sizeEnd = this.bySize[0] === this.valid ? 1 : this.sizeEnd;
-    for (let size = 0; size < sizeEnd; size++) {
+    for (let size = 0; size < this.sizeEnd; size++) {
       if ((this.sizeMask & (1 << size)) === 0 || this.bySize[size] === 0) continue;
       const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
       const key = tag * 8 + size;
