@@ -781,7 +781,7 @@ export abstract class Mmu {
   /** Drops TLB entries of the page and walk-cache entries as `how` says; returns TLB entries dropped. */
   protected invalidatePageEntries(vpn: Vpn, asid: number, how: InvalidateHow, pscHow: InvalidateHow): number {
     const n = this.tlb.invalidatePage(vpn, asid, how);
-    pscInvalidateAll(this, asid, pscHow);
+    if (this.hasPsc) pscInvalidateAll(this, asid, pscHow); // (without walk caches every slot is null)
     return n;
   }
 

@@ -393,7 +393,14 @@ export class Tlb {
   invalidatePage(vpn4k: Vpn, asid: number, how: InvalidateHow): number {
     let n = 0;
     const arrays = this.allArrays; // INVLPG on every page reclaimed, on every CPU: no iterators
-    for (let i = 0; i < arrays.length; i++) n += arrays[i].invalidatePage(vpn4k, asid, how);
+    // an array that holds nothing (an instruction TLB, a 2M or 1G array under 4K pages) is not called
+    // and one of base pages only (TlbArray.baseOnly) has its one set looked at here, without the
+    // general invalidatePage's call
+    for (let i = 0; i < arrays.length; i++) {
+      const a = arrays[i];
+      if (a.valid === 0) continue;
+      n += a.baseOnly ? a.invalidateBasePage(vpn4k, asid, how) : a.invalidatePage(vpn4k, asid, how);
+    }
     return n;
   }
 
@@ -408,9 +415,10 @@ export class Tlb {
    */
   invalidatePageMissed(vpn4k: Vpn, asid: number, instr: boolean): number {
     let n = 0;
-    // the arrays off the path, each as invalidatePage does it (an empty one returns at once)
+    // the arrays off the path, each as invalidatePage does it (an empty one is not called)
     const off = instr ? this.offInstr : this.offData;
-    for (let i = 0; i < off.length; i++) n += off[i].invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
+    for (let i = 0; i < off.length; i++)
+      if (off[i].valid !== 0) n += off[i].invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
     // those on it were probed and missed: only the pieces of a fractured large page could go
     const on = instr ? this.onInstr : this.onData;
     for (let i = 0; i < on.length; i++)

@@ -98,8 +98,11 @@ export class TlbArray {
   get mayHoldPieces(): boolean {
     return this.mayHoldFractured;
   }
-  /** valid entries (an invalidation of an empty array has nothing to look at) */
-  private valid = 0;
+  /**
+   * valid entries (an invalidation of an empty array has nothing to look at; Tlb.invalidatePage
+   * reads it to skip an empty array without the call). Written by this class only.
+   */
+  valid = 0;
   /**
    * valid entries by size code: a lookup or an invalidation does not probe
    * for a size none is held of (an STLB of 4K and 2M entries holding no 2M
@@ -517,9 +520,40 @@ export class TlbArray {
     attrs[base] = attr;
   }
 
+  /**
+   * Whether every entry held is a base-page entry of a base page (none of a larger size, no
+   * fractured piece): invalidatePage then looks at the one set of the page's 4K key
+   * (invalidateBasePage), as its general loop would.
+   */
+  get baseOnly(): boolean {
+    return this.bySize[0] === this.valid && !this.mayHoldFractured;
+  }
+
+  /**
+   * invalidatePage of an array that holds base-page entries of base pages only (baseOnly): the
+   * entries of the page's 4K key in its set that match. Small, for Tlb.invalidatePage to take
+   * inline on every INVLPG (every page reclaim unmaps).
+   */
+  invalidateBasePage(vpn: number, asid: number, how: InvalidateHow): number {
+    let n = 0;
+    const keys = this.keys; // remove() shifts within these arrays, never replaces them
+    const key = vpn * 8;
+    const base = (vpn & this.setMask) * this.ways;
+    for (let i = base, end = base + this.ways; i < end; ) {
+      const k = keys[i];
+      if (k === -1) break; // invalid ways are last (as lookup relies on)
+      if (k === key && matches(this.metas[i], asid, how)) {
+        this.remove(base, i); // the next way moves into i
+        n++;
+      } else i++;
+    }
+    return n;
+  }
+
   /** Drops entries for the page containing vpn that match the predicate. Returns how many. */
   invalidatePage(vpn: number, asid: number, how: InvalidateHow): number {
     if (this.valid === 0) return 0;
+    if (this.baseOnly) return this.invalidateBasePage(vpn, asid, how);
     let n = 0;
     // SDM §4.10.4.1: when a large page is cached as several 4K ("fractured") entries,
     // INVLPG of any address in it invalidates all of them

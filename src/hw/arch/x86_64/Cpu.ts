@@ -452,9 +452,23 @@ export class Cpu extends X86FamilyCpu {
    * entry of the current PCID. A non-canonical address is a no-op.
    */
   invlpg(vaHi: number, vaLo: number): void {
-    this.pageInvalidations++;
     const vpn = this.vpnOf(vaHi, vaLo, Access.Read);
-    if (vpn === -1) return; // non-canonical
+    if (vpn === -1) {
+      this.pageInvalidations++;
+      return; // non-canonical
+    }
+    this.invlpgPage(vpn);
+  }
+
+  /**
+   * INVLPG of the canonical address of the 4K page `vpn` (vpnOf's page
+   * number; 0 <= vpn < 2^(N-12)): what invlpg(hi, lo) of that address does,
+   * taking the page number the kernel has (flush_tlb_one_user of a page of
+   * flush_tlb_mm_range's range) without splitting it into the address's
+   * halves for vpnOf to join again.
+   */
+  invlpgPage(vpn: Vpn): void {
+    this.pageInvalidations++;
     const n = this.invalidatePageEntries(
       vpn,
       this.asid,

@@ -1,4 +1,5 @@
 import { fromBig } from "../../../base/u64.ts";
+import type { Vpn } from "../../../base/units.ts";
 import type { Cpu } from "../../../hw/arch/x86_64/Cpu.ts";
 import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
 import type { Vaddr } from "../../core/vaddr.ts";
@@ -68,7 +69,20 @@ export class X86Tlb implements ArchTlb {
     private readonly kernelRootPfn: () => number = () => -1,
   ) {
     this.states = cpus.map(() => new TlbState());
+    // the lower half of the narrowest address space: an address there is canonical to every CPU
+    // and to `va` alike (bit N-1 clear, nothing to sign-extend), and vpnOf gives its vpn back
+    let limit = 2 ** (va.vaBits - 13);
+    for (const c of cpus) limit = Math.min(limit, 2 ** ((c.la57 ? 57 : 48) - 13));
+    this.pageVpnLimit = limit;
   }
+
+  /**
+   * A page below this is flushed by its page number (Cpu.invlpgPage): INVLPG of its canonical
+   * address, which is the page number with twelve zero bits (flush_tlb_one_user's
+   * invlpg(addr)); at or above it the address is made (canonicalHi, canonicalLo) and handed
+   * to INVLPG whole.
+   */
+  private readonly pageVpnLimit: number;
 
   /**
    * invalidate_other_asid / clear_asid_other: under PTI kernel entries are
@@ -232,9 +246,27 @@ export class X86Tlb implements ArchTlb {
     // page): that CPU, without a Set iterator or look-up; else every CPU in the mask, in the
     // Set's order. A CPU is in mm.cpumask exactly when its loadedMm is mm (switchMm and
     // loadKernel change both together), so the one CPU is fromCpu.
-    if (mask.size === 1 && this.states[fromCpu]?.loadedMm === mm) {
-      this.flushFunc(mm, fromCpu, startVpn, nrPages, fromCpu, kind);
-      return;
+    if (mask.size === 1) {
+      const st = this.states[fromCpu];
+      if (st?.loadedMm === mm) {
+        // one page (flush_tlb_page: try_to_unmap_one's ptep_clear_flush, every page reclaim
+        // unmaps), not lazy, no PTI, the ASID one generation behind: flush_tlb_func's partial
+        // flush straight through, one INVLPG, as flushFunc does it for fromCpu
+        if (
+          nrPages === 1 &&
+          !st.isLazy &&
+          !this.pti &&
+          startVpn >= 0 &&
+          startVpn < this.pageVpnLimit &&
+          st.ctxs[st.loadedAsid].tlbGen + 1 === mm.tlbGen
+        ) {
+          this.cpus[fromCpu].invlpgPage(startVpn as Vpn);
+          st.ctxs[st.loadedAsid].tlbGen = mm.tlbGen;
+          return;
+        }
+        this.flushFunc(mm, fromCpu, startVpn, nrPages, fromCpu, kind);
+        return;
+      }
     }
     for (const cpuId of mask) this.flushFunc(mm, cpuId, startVpn, nrPages, fromCpu, kind);
   }
@@ -274,13 +306,17 @@ export class X86Tlb implements ArchTlb {
     const ctx = st.ctxs[st.loadedAsid];
     if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING && ctx.tlbGen + 1 === mm.tlbGen) {
       const userPcid = this.pti && this.pcid ? this.userPcid(st.loadedAsid) : -1;
-      for (let i = 0; i < nrPages; i++) {
-        const hi = this.va.canonicalHi(startVpn + i);
-        const lo = this.va.canonicalLo(startVpn + i);
-        cpu.invlpg(hi, lo);
-        // flush_tlb_one_user: INVLPG reaches only the current (kernel) PCID; the user PCID by INVPCID
-        if (userPcid !== -1) cpu.invpcid(0, userPcid, hi, lo);
-      }
+      if (userPcid === -1 && startVpn >= 0 && startVpn + nrPages <= this.pageVpnLimit) {
+        // INVLPG by page number (Cpu.invlpgPage): the same as of the canonical address
+        for (let i = 0; i < nrPages; i++) cpu.invlpgPage((startVpn + i) as Vpn);
+      } else
+        for (let i = 0; i < nrPages; i++) {
+          const hi = this.va.canonicalHi(startVpn + i);
+          const lo = this.va.canonicalLo(startVpn + i);
+          cpu.invlpg(hi, lo);
+          // flush_tlb_one_user: INVLPG reaches only the current (kernel) PCID; the user PCID by INVPCID
+          if (userPcid !== -1) cpu.invpcid(0, userPcid, hi, lo);
+        }
     } else {
       this.loadCr3(cpu, mm, st.loadedAsid, true);
     }
