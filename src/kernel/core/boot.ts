@@ -31,6 +31,7 @@ import { UserMm } from "../mm/userMm.ts";
 import { vmEnoughMemory } from "../mm/util.ts";
 import { Vmalloc } from "../mm/vmalloc.ts";
 import { Vmscan } from "../mm/vmscan.ts";
+import { nodesShift } from "../mm/workingset.ts";
 import type { ResolvedKernelConfig } from "./config.ts";
 import type { Arch, KernelCore, KernelParts } from "./core.ts";
 import { Memblock } from "./memblock.ts";
@@ -203,6 +204,10 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       seed: cfg.seed,
       nrCpus: machine.cpus.length,
       runningCpu: () => k.runningCpu,
+      // BITS_PER_LONG: 32 on i386 and PAE
+      longBits: cfg.arch === "i386" || cfg.arch === "i386-pae" ? 32 : 64,
+      nodesShift: nodesShift(cfg.arch),
+      totalRamPages: () => buddy.managedPages(),
     },
     pages.nrFrames,
   );

@@ -184,7 +184,7 @@ function fileIoAt(
     // shmem_file_read_iter / shmem_write_begin: a tmpfs page in swap is read back (shmem_get_folio)
     if (f.swapped.size > 0 && f.swapped.has(index))
       assert(shmemSwapinIndex(k.userMm, f, index)!.pfn >= 0, "fileIo: no memory to swap a tmpfs page in");
-    const pfn = pc.readPage(f, index, true);
+    const pfn = pc.readPage(f, index, true, write);
     assert(pfn >= 0, "fileIo: no memory for the page cache");
     return pfn * 4096 + ((start + i) % 4096);
   };

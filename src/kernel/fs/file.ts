@@ -52,6 +52,12 @@ export class FileObject implements FileHandle {
   unrecalced = 0;
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
   readonly dirty = new Set<number>();
+  /**
+   * A disk file: the shadow entries reclaim left where it evicted pages (__remove_mapping:
+   * workingset_eviction), page index -> shadow (mm/workingset.ts's encoding); the xarray's
+   * value entries. Truncation removes them; a page read back there takes its own.
+   */
+  readonly shadows = new Map<number, number>();
   /** page indices written back to disk: the disk holds them in `disk`, the others' contents are the deterministic ones */
   readonly written = new Set<number>();
   /** what the disk holds for the pages written back, kept compact where a page allows (hw/PageStore.ts) */

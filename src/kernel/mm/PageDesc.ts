@@ -108,6 +108,13 @@ export const enum PageFlag {
    * Linux: include/linux/page-flags.h PG_readahead
    */
   Readahead = 1 << 14,
+  /**
+   * PG_workingset: the folio was on an active list (shrink_active_list deactivating it:
+   * folio_set_workingset), or refaulted with a shadow that says it had been
+   * (workingset_refault); its shadow keeps the bit when it is evicted (workingset.ts).
+   * Linux: include/linux/page-flags.h PG_workingset
+   */
+  Workingset = 1 << 15,
 }
 
 /**

@@ -147,6 +147,10 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
   const gone = [...cache.keys()].filter((i) => i >= start && i < end).sort((x, y) => x - y);
   for (const index of gone) dropPage(ctx, owner, index);
   if (gone.length > 0) ctx.env.lru?.fbatches.drain(); // folio_batch_release: lru_add_drain
+  // truncate_inode_pages_range: the range's shadow entries go too (truncate_folio_batch_exceptionals)
+  if (!(owner instanceof ShmemObject) && owner.shadows.size > 0)
+    for (const index of [...owner.shadows.keys()])
+      if (index >= start && index < end) owner.shadows.delete(index);
   if (owner.swapped.size > 0)
     for (const index of [...owner.swapped.keys()].sort((x, y) => x - y))
       if (index >= start && index < end) shmemFreeSwap(ctx, owner, index);

@@ -66,8 +66,8 @@ export const enum VmFault {
 
 /** What the fault paths tell page reclaim (mm/vmscan.ts implements it). */
 export interface LruHooks {
-  /** a new anonymous page at linear index `index` of anon_vma `anonVma` joins the inactive anon list, or, for a VMA that mlocks (`vmFlags`), the unevictable one (folio_add_lru_vma) */
-  addAnon(pfn: number, index: number, anonVma: number, vmFlags?: number): void;
+  /** a new anonymous page at linear index `index` of anon_vma `anonVma` joins the inactive anon list, or, for a VMA that mlocks (`vmFlags`), the unevictable one (folio_add_lru_vma); `shadow`: the shadow a swap-in replaced (workingset_refault may activate it) */
+  addAnon(pfn: number, index: number, anonVma: number, vmFlags?: number, shadow?: number): void;
   /** a new transparent huge page (512 frames from `head`) joins it as one folio */
   addAnonHuge(head: number, index: number, anonVma: number, vmFlags?: number): void;
   /** a huge page's PMD was split: its 512 pages join the lists one by one (vmlab's LRU keeps a PTE-mapped folio's pages apart; the folio stays whole) */
@@ -75,7 +75,7 @@ export interface LruHooks {
   /** split_folio of a whole anonymous THP (mm/deferred_split.ts splitHugePage): false if it could not be split */
   splitHugePage(head: number): boolean;
   /** a new page of a shmem object or tmpfs file (at page offset `index`) joins the inactive anon list: it is swap-backed */
-  addShmem(pfn: number, obj: ShmemObject | FileObject, index: number): void;
+  addShmem(pfn: number, obj: ShmemObject | FileObject, index: number, shadow?: number): void;
   /** __folio_set_anon: a swap-cache page read ahead for no one (swap_cluster_readahead) gets its anon_vma and index when mapped */
   setAnonRmap(pfn: number, index: number, anonVma: number): void;
   /** a freed page leaves the lists */

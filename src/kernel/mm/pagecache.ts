@@ -18,8 +18,9 @@ export class PageCache {
   pagesOut = 0;
   /** the LRU lists: disk-file pages join them when read, leave them when evicted */
   lru: {
-    addFile(pfn: number, f: FileObject, index: number): void;
-    addShmem(pfn: number, f: FileObject, index: number): void;
+    /** folio_add_lru of a new page-cache page; `shadow`: the shadow it replaced (workingset_refault) */
+    addFile(pfn: number, f: FileObject, index: number, shadow: number): void;
+    addShmem(pfn: number, f: FileObject, index: number, shadow?: number): void;
     del(pfn: number): void;
     readonly pinned: PfnSetLike;
     /** the per-CPU LRU add batches (mm/swap.ts): a large folio moves the batch at once */
@@ -35,6 +36,9 @@ export class PageCache {
     readonly pages: PageDescTable,
     readonly buddy: BuddyAllocator,
   ) {}
+
+  /** a write(2)'s page is being added (FGP_WRITE -> __GFP_WRITE: filemap_add_folio skips workingset_refault) */
+  private gfpWrite = false;
 
   /** the large page-cache folios by frame: head pfn -> order (the frames are accounted one by one, as THPs are) */
   readonly largeHeads = new Map<number, number>();
@@ -215,17 +219,20 @@ export class PageCache {
    * contents (bytes past EOF are zero). `io` counts it as read from disk.
    * Returns the frame, or -1 when no memory could be had.
    */
-  readPage(f: FileObject, index: number, io: boolean): number {
+  readPage(f: FileObject, index: number, io: boolean, write = false): number {
     const have = f.cache.get(index);
     if (have !== undefined) return have;
+    // a write(2)'s write_begin (FGP_WRITE: __GFP_WRITE): no refault, the shadow dropped
+    this.gfpWrite = write;
+    let pfn: number;
     if (f.folioOrder > 0 && index < f.nrPages) {
       // the folio of the file's tiling that holds index (its aligned block, clipped to EOF)
       const block = 2 ** f.folioOrder;
       const b = index - (index % block);
-      if (!this.readahead(f, b, b + block, io, index)) return -1;
-      return f.cache.get(index)!;
-    }
-    return this.readSmall(f, index, io);
+      pfn = this.readahead(f, b, b + block, io, index) ? f.cache.get(index)! : -1;
+    } else pfn = this.readSmall(f, index, io);
+    this.gfpWrite = false;
+    return pfn;
   }
 
   /** A 4K folio for page `index` (not cached), or -1. */
@@ -279,7 +286,15 @@ export class PageCache {
     }
     this.pages.refcount[pfn] = 1; // the page cache's own reference
     f.cache.set(index, pfn);
-    if (f.fs === "disk") this.lru?.addFile(pfn, f, index);
+    // __filemap_add_folio: the shadow reclaim left at the index (if any) is replaced, and
+    // filemap_add_folio has workingset_refault judge it unless the folio is for a write
+    let shadow = 0;
+    if (f.shadows.size > 0) {
+      shadow = f.shadows.get(index) ?? 0;
+      f.shadows.delete(index);
+      if (this.gfpWrite) shadow = 0;
+    }
+    if (f.fs === "disk") this.lru?.addFile(pfn, f, index, shadow);
     else {
       // a tmpfs page is a shmem folio: swap-backed, on the anon LRU (shmem_alloc_and_add_folio)
       this.pages.flags[pfn] |= PageFlag.SwapBacked;

@@ -272,10 +272,10 @@ function shmemReadSlot(ctx: MmContext, owner: ShmemOwner, index: number, slot: n
   const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
   if (p < 0) return -1;
   env.phys.loadFrame(swap.contents, slot, pfnUnchecked(p));
-  swap.addToCache(slot, p);
+  const shadow = swap.addToCache(slot, p); // for workingset_refault
   swap.pswpin++;
   env.pages.flags[p] |= PageFlag.SwapBacked;
-  env.lru?.addShmem(p, owner, index);
+  env.lru?.addShmem(p, owner, index, shadow);
   return p;
 }
 
@@ -292,10 +292,10 @@ function anonReadSlot(ctx: MmContext, slot: number): number {
   const pfn = allocUserPage(ctx);
   if (pfn < 0) return -1;
   ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));
-  swap.addToCache(slot, pfn);
+  const shadow = swap.addToCache(slot, pfn); // for workingset_refault
   swap.orphans.add(pfn);
   ctx.env.pages.refcount[pfn] = 1;
-  ctx.env.lru?.addAnon(pfn, -1, 0);
+  ctx.env.lru?.addAnon(pfn, -1, 0, 0, shadow);
   swap.pswpin++;
   return pfn;
 }

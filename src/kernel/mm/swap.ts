@@ -69,6 +69,8 @@ export interface LruLists extends MlockLists {
   /** the file (its dirty pages) or shmem object of each page-cache page, and its index there */
   readonly owner: readonly (FileObject | ShmemObject | undefined)[];
   readonly index: Float64Array;
+  /** the lruvec's nonresident clock (mm/workingset.ts): folio_mark_accessed's workingset_activation */
+  readonly workingset: { ageNonresident(nr: number): void };
 }
 
 /** PAGEVEC_SIZE / FOLIO_BATCH_SIZE (include/linux/pagevec.h): the folios a folio_batch holds. */
@@ -479,13 +481,24 @@ export function folioMarkAccessed(v: LruLists, pfn: number): void {
   if (v.env.policy !== "linux" || (list === List.None && !batched)) return;
   if (!v.referenced[pfn]) v.referenced[pfn] = 1;
   else if (list === List.None) {
+    // PG_active of a batched folio: the list its LRU add batch will put it on (a new folio of an
+    // mlock batch has none)
+    const l = v.fbatches.has(pfn) ? v.fbatches.list[pfn] : List.InactiveAnon;
+    const active = l === List.ActiveAnon || l === List.ActiveFile;
     v.fbatches.activateLocal(pfn);
     v.referenced[pfn] = 0;
+    if (!active) v.workingset.ageNonresident(folioNrPages(v, pfn)); // workingset_activation
   } else if (list === List.InactiveAnon || list === List.InactiveFile) {
     // PG_lru clear (a move batch holds it): __lru_cache_activate_folio finds it in no LRU add batch
     if (v.fbatches.queued[pfn] === 0) v.fbatches.activate(pfn);
     v.referenced[pfn] = 0;
+    v.workingset.ageNonresident(folioNrPages(v, pfn)); // workingset_activation
   }
+}
+
+/** folio_nr_pages of an LRU entry: a whole THP's, or one. */
+function folioNrPages(v: LruLists, pfn: number): number {
+  return v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
 }
 
 /**

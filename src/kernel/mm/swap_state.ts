@@ -120,12 +120,13 @@ function swapInToCache(ctx: MmContext, vma: Vma, off: number, slot: number): num
   if (pfn < 0) return -1;
   if (!swap.holds(slot)) throw new ModelBug(`swap slot ${slot} holds no page`); // message made only then
   ctx.env.phys.loadFrame(swap.contents, slot, pfnUnchecked(pfn));
-  swap.addToCache(slot, pfn);
+  const shadow = swap.addToCache(slot, pfn); // the shadow reclaim left there, for workingset_refault
   ctx.env.pages.refcount[pfn] = 1;
   // folio_add_lru (the LRU add batch's reference on top of the swap cache's); a page others may
   // share (the slot was copied by fork) takes the oldest anon_vma of the VMA's chain, its root, to
   // which every VMA that may map it is linked (__folio_set_anon)
-  ctx.env.lru?.addAnon(pfn, vma.vmPgoff + off, vma.avc.length > 0 ? vma.avc[0] : vma.anonVma); // linearIndex
+  const anonVma = vma.avc.length > 0 ? vma.avc[0] : vma.anonVma;
+  ctx.env.lru?.addAnon(pfn, vma.vmPgoff + off, anonVma, 0, shadow); // linearIndex
   swap.pswpin++;
   return pfn;
 }

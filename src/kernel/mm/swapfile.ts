@@ -168,7 +168,16 @@ export class SwapArea {
     this.orphans = new PfnSet(nrFrames);
     this.contents = new PageStore(nrSlots, "the swap slots written so far");
     this.written = new Uint8Array(nrSlots);
+    this.shadow = new Float64Array(nrSlots);
   }
+
+  /**
+   * The swap cache's shadow entries: slot -> the shadow reclaim left when the slot's page left
+   * memory (__remove_mapping: workingset_eviction, __delete_from_swap_cache), 0 for none;
+   * add_to_swap_cache takes it (addToCache), freeing the slot clears it
+   * (clear_shadow_from_swap_cache).
+   */
+  readonly shadow: Float64Array;
 
   /** Is the slot free (swap_map 0: no PTE, no written page, not in the swap cache)? */
   isFree(slot: number): boolean {
@@ -257,6 +266,7 @@ export class SwapArea {
 
   /** A slot nothing refers to any more goes back to the free ones (swap_entry_range_free). */
   private freeSlot(slot: number): void {
+    this.shadow[slot] = 0; // swap_range_free: clear_shadow_from_swap_cache
     if (this.written[slot] === 1) {
       this.written[slot] = 0;
       this.contents.fill(slot, 0, 0); // the slot's host memory back (a discard)
@@ -276,12 +286,21 @@ export class SwapArea {
   }
 
   /**
-   * Adds a page to the swap cache for slot.
+   * Adds a page to the swap cache for slot; returns the shadow entry it
+   * replaced (add_to_swap_cache's *shadowp: 0 for none).
    * Linux: mm/swap_state.c add_to_swap_cache
    */
-  addToCache(slot: number, pfn: number): void {
+  addToCache(slot: number, pfn: number): number {
     this.cache.set(slot, pfn);
     this.slotOf.set(pfn, slot);
+    const shadow = this.shadow[slot];
+    if (shadow !== 0) this.shadow[slot] = 0;
+    return shadow;
+  }
+
+  /** __delete_from_swap_cache's shadow, left at a slot still in use (a freed slot keeps none). */
+  setShadow(slot: number, shadow: number): void {
+    if (this.map[slot] > 0 || this.cache.has(slot)) this.shadow[slot] = shadow;
   }
 
   /**

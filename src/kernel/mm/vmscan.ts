@@ -13,15 +13,14 @@ import {
   reuseOnlyMapping,
   rmapWalk,
   tryToUnmapAnon,
-  tryToUnmapFile,
-  tryToUnmapShmem,
 } from "./rmap.ts";
-import { type ShmemOwner, shmemPages, shmemReclaimed, shmemSetSwapEntry } from "./shmem.ts";
+import { shmemPages } from "./shmem.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import type { UserMm } from "./userMm.ts";
-import { ShmemObject, VmFlag } from "./vma.ts";
+import { type ShmemObject, VmFlag } from "./vma.ts";
+import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
 import {
   countScanned,
   countStolen,
@@ -30,6 +29,7 @@ import {
   Reclaimer,
   type ReclaimStats,
 } from "./vmscan_stat.ts";
+import { Refault, Workingset } from "./workingset.ts";
 
 /** The LRU lists of the node (include/linux/mmzone.h enum lru_list; mlock_fbatch.ts moves pages to and from LRU_UNEVICTABLE). */
 export const enum Lru {
@@ -64,6 +64,11 @@ export interface VmscanEnv extends RmapEnv {
   /** the CPUs (one LRU add batch each) and the one running now; absent: one CPU */
   readonly nrCpus?: number;
   runningCpu?(): number;
+  /** BITS_PER_LONG and CONFIG_NODES_SHIFT (workingset.ts's shadow bits); absent: 64 and 0 */
+  readonly longBits?: number;
+  readonly nodesShift?: number;
+  /** totalram_pages (workingset_init's bucket_order); absent: every frame */
+  totalRamPages?(): number;
 }
 
 /**
@@ -132,6 +137,9 @@ export class Vmscan implements RmapPages {
   /** the reclaim under way: kswapd, direct or a memory cgroup's (core/reclaim.ts sets it) */
   readonly reclaimCtx: ReclaimContext = { reclaimer: Reclaimer.Direct, cgroup: false, cgroupReclaims: 0 };
 
+  /** the node lruvec's nonresident clock and refault counters (mm/workingset.c) */
+  readonly workingset: Workingset;
+
   /** folios the list being shrunk has freed since its last flush (shrink_folio_list's free_folios) */
   private freeBatch = 0;
 
@@ -157,6 +165,11 @@ export class Vmscan implements RmapPages {
     this.referenced = new Uint8Array(nrFrames);
     this.large = new Uint8Array(nrFrames);
     this.fbatches = new LruAddBatches(this, env.nrCpus ?? 1, nrFrames);
+    this.workingset = new Workingset(
+      env.longBits ?? 64,
+      env.nodesShift ?? 0,
+      env.totalRamPages ?? (() => nrFrames),
+    );
   }
 
   // ---- the lists ----
@@ -210,11 +223,11 @@ export class Vmscan implements RmapPages {
   }
 
   /** A new anonymous page at linear index `index` of anon_vma `anonVma` (folio_add_lru_vma: new pages start inactive). */
-  addAnon(pfn: number, index: number, anonVma: number, vmFlags = 0): void {
+  addAnon(pfn: number, index: number, anonVma: number, vmFlags = 0, shadow = 0): void {
     this.index[pfn] = index;
     this.anonVma[pfn] = anonVma;
     this.referenced[pfn] = 0;
-    this.fbatches.addVma(pfn, false, this.entryList(Lru.InactiveAnon), vmFlags);
+    this.fbatches.addVma(pfn, false, this.refaultList(pfn, Lru.InactiveAnon, shadow), vmFlags);
   }
 
   /** A new transparent huge page: one folio of HPAGE_PMD_NR pages from `head`, at linear index `index`. */
@@ -306,11 +319,11 @@ export class Vmscan implements RmapPages {
   }
 
   /** A new page-cache page of a disk file. */
-  addFile(pfn: number, f: FileObject, index: number): void {
+  addFile(pfn: number, f: FileObject, index: number, shadow = 0): void {
     this.index[pfn] = index;
     this.owner[pfn] = f;
     this.referenced[pfn] = 0;
-    this.fbatches.add(pfn, false, this.entryList(Lru.InactiveFile));
+    this.fbatches.add(pfn, false, this.refaultList(pfn, Lru.InactiveFile, shadow));
   }
 
   /**
@@ -318,11 +331,37 @@ export class Vmscan implements RmapPages {
    * list (folio_add_lru; page_is_file_lru is false for it).
    * Linux: mm/shmem.c shmem_alloc_and_add_folio, mm/swap.c folio_add_lru
    */
-  addShmem(pfn: number, obj: ShmemObject | FileObject, index: number): void {
+  addShmem(pfn: number, obj: ShmemObject | FileObject, index: number, shadow = 0): void {
     this.index[pfn] = index;
     this.owner[pfn] = obj;
     this.referenced[pfn] = 0;
-    this.fbatches.add(pfn, false, this.entryList(Lru.InactiveAnon));
+    this.fbatches.add(pfn, false, this.refaultList(pfn, Lru.InactiveAnon, shadow));
+  }
+
+  /**
+   * The list a new page read back where reclaim left `shadow` (0: none) joins: workingset_refault
+   * before folio_add_lru may make it active (and PG_workingset). Linux: mm/workingset.c
+   */
+  private refaultList(pfn: number, inactive: Lru, shadow: number): Lru {
+    if (shadow === 0 || this.env.policy !== "linux") return this.entryList(inactive);
+    const r = this.workingset.refault(
+      shadow,
+      inactive === Lru.InactiveFile,
+      1,
+      this.size,
+      this.env.swap?.freePages ?? 0,
+    );
+    if (r === Refault.Restore) this.env.pages.flags[pfn] |= PageFlag.Workingset;
+    return r === Refault.Inactive ? inactive : ((inactive + 1) as Lru);
+  }
+
+  /**
+   * workingset_eviction for a folio of nr pages at pfn leaving memory now: its shadow (0 under
+   * the other policies, which keep none), the clock advanced.
+   */
+  evictShadow(pfn: number, nr: number): number {
+    if (this.env.policy !== "linux") return 0;
+    return this.workingset.eviction((this.env.pages.flags[pfn] & PageFlag.Workingset) !== 0, nr);
   }
 
   /** __folio_set_anon for a swap-cache page read ahead with no anon_vma (swap_cluster_readahead): it has one now. */
@@ -365,9 +404,10 @@ export class Vmscan implements RmapPages {
         continue;
       }
       if (r.young > 0 && r.exec && list === Lru.ActiveFile) {
-        this.add(pfn, list); // referenced executable file pages stay active
+        this.activate(pfn, list, nrPages); // referenced executable file pages stay active
         continue;
       }
+      this.env.pages.flags[pfn] |= PageFlag.Workingset; // folio_set_workingset: it was active
       this.add(pfn, inactive);
       this.stats.pgdeactivate += nrPages;
     }
@@ -408,7 +448,7 @@ export class Vmscan implements RmapPages {
       const anonPage = kind[pfn] === PageKind.UserAnon;
       const expectRefs = r.found + (anonPage ? (slotOf !== null && slotOf.at(pfn) >= 0 ? 1 : 0) : 1);
       if (this.pinned.has(pfn) || r.found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs) {
-        this.add(pfn, active);
+        this.activate(pfn, active, nrPages);
         continue;
       }
       // folio_check_references: PG_referenced is read and cleared (folio_test_clear_referenced)
@@ -420,7 +460,7 @@ export class Vmscan implements RmapPages {
         // executable file page (anonymous pages too need the second reference since Linux 5.9)
         this.referenced[pfn] = 1;
         if (referencedBefore || r.young > 1 || (r.exec && !anon)) {
-          this.add(pfn, active);
+          this.activate(pfn, active, nrPages);
           this.stats.pgactivate += nrPages;
         } else this.add(pfn, list);
         continue;
@@ -435,10 +475,22 @@ export class Vmscan implements RmapPages {
       }
       // activate_locked: onto the active list of what the page now is (a redirtied lazyfree
       // page is swap-backed again: folio_lru_list gives the anonymous one)
-      else this.add(pfn, anonPage && !(pages.flags[pfn] & PageFlag.Lazyfree) ? Lru.ActiveAnon : active);
+      else {
+        const list = anonPage && !(pages.flags[pfn] & PageFlag.Lazyfree) ? Lru.ActiveAnon : active;
+        this.activate(pfn, list, this.large[pfn] ? this.hpageNr : 1); // a THP split meanwhile: one page
+      }
     }
     this.endFolioList();
     return reclaimed;
+  }
+
+  /**
+   * A folio put back on an active list (move_folios_to_lru), which ages the lruvec's
+   * nonresident clock (workingset_age_nonresident) by its pages.
+   */
+  private activate(pfn: number, active: Lru, nrPages: number): void {
+    this.add(pfn, active);
+    this.workingset.ageNonresident(nrPages);
   }
 
   /**
@@ -482,7 +534,7 @@ export class Vmscan implements RmapPages {
       if (anon) {
         if (!this.swapOut(pfn)) return 0;
       } else {
-        nr = this.dropFile(pfn); // a large page-cache folio goes whole
+        nr = dropFile(this, pfn); // a large page-cache folio goes whole
         if (nr === 0) return 0;
       }
     }
@@ -521,7 +573,7 @@ export class Vmscan implements RmapPages {
     const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return 0;
-    const went = lazy ? discardLazyfree(this, pfn) : anon ? this.swapOut(pfn) : this.dropFile(pfn) > 0;
+    const went = lazy ? discardLazyfree(this, pfn) : anon ? this.swapOut(pfn) : dropFile(this, pfn) > 0;
     if (went) this.freed();
     return went ? 1 : 0;
   }
@@ -533,7 +585,7 @@ export class Vmscan implements RmapPages {
 
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
   private swapOut(pfn: number): boolean {
-    if (this.env.pages.kind[pfn] === PageKind.PageCache) return this.shmemWriteout(pfn);
+    if (this.env.pages.kind[pfn] === PageKind.PageCache) return shmemWriteout(this, pfn);
     const swap = this.env.swap;
     if (swap === null) return false;
     const phys = this.env.phys;
@@ -551,101 +603,16 @@ export class Vmscan implements RmapPages {
       phys.saveFrame(pfnUnchecked(pfn), swap.contents, slot);
       swap.wrotePage(slot);
     }
+    // __remove_mapping: __delete_from_swap_cache leaves the shadow (workingset_eviction) at the slot
+    const shadow = this.evictShadow(pfn, 1);
     if (cached) {
       swap.removeFromCache(pfn);
       pages.refcount[pfn]--;
     }
+    swap.setShadow(slot, shadow);
     this.del(pfn);
     this.env.userMm.freeUnmapped(pfn);
     return true;
-  }
-
-  /**
-   * A shmem page (shrink_folio_list, then pageout -> shmem_writeout):
-   * unmapped everywhere (its PTEs cleared: the object keeps the page, not
-   * the page tables); a clean page (never written: zeros) is simply dropped
-   * from the object (__remove_mapping); a dirty one is written to a new swap
-   * slot, which the object holds in its place (shmem_delete_from_page_cache
-   * with the swap entry, swap_shmem_alloc), and freed. vmlab frees it as soon
-   * as it is written, as for anonymous pages (Linux frees it on a later pass,
-   * when the writeback has ended). False without a free slot: the page stays
-   * in the object, unmapped, and is activated (AOP_WRITEPAGE_ACTIVATE).
-   * Linux: mm/vmscan.c shrink_folio_list, pageout; mm/shmem.c shmem_writeout
-   */
-  private shmemWriteout(pfn: number): boolean {
-    const obj = this.owner[pfn] as ShmemOwner;
-    const index = this.index[pfn];
-    const pages = this.env.pages;
-    const resident = shmemPages(obj);
-    if (resident.get(index) !== pfn) {
-      // a clean, unmapped swap-cache page (read ahead): __remove_mapping takes it out of the swap
-      // cache (__delete_from_swap_cache) and frees it; the object keeps its swap entry
-      this.env.swap!.removeFromCache(pfn);
-      this.del(pfn);
-      this.owner[pfn] = undefined;
-      pages.flags[pfn] &= ~PageFlag.SwapBacked;
-      pages.refcount[pfn]--;
-      this.env.userMm.freeUnmapped(pfn);
-      return true;
-    }
-    tryToUnmapShmem(this, pfn);
-    if (pages.flags[pfn] & PageFlag.Dirty) {
-      const swap = this.env.swap;
-      const slot = swap === null ? -1 : swap.allocSlot();
-      if (slot < 0) return false;
-      tryToUnmapFlushDirty(this.env.userMm.env.tlbUbc);
-      this.env.phys.saveFrame(pfnUnchecked(pfn), swap!.contents, slot);
-      swap!.wrotePage(slot);
-      shmemSetSwapEntry(swap!, obj, index, slot); // the owner's swap entry
-    }
-    shmemReclaimed(this.env.pageCache, obj, index, (pages.flags[pfn] & PageFlag.Dirty) !== 0);
-    resident.delete(index);
-    this.del(pfn);
-    this.owner[pfn] = undefined;
-    pages.flags[pfn] &= ~(PageFlag.Dirty | PageFlag.SwapBacked);
-    pages.refcount[pfn]--; // the object's reference
-    this.env.userMm.freeUnmapped(pfn);
-    return true;
-  }
-
-  /**
-   * A page-cache page: unmapped everywhere, written back if dirty, then
-   * dropped from the cache. A page of a large folio takes its folio with it,
-   * as shrink_folio_list handles the folio whole: unless another of its
-   * pages is held or was referenced through a page table (folio_referenced
-   * looks at every PTE of the folio), all its pages are unmapped, written
-   * back and removed together (__remove_mapping). Returns the pages dropped
-   * (0: none).
-   * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping
-   */
-  private dropFile(pfn: number): number {
-    const f = this.owner[pfn] as FileObject | ShmemObject;
-    if (f instanceof ShmemObject || f.fs === "tmpfs") return this.shmemWriteout(pfn) ? 1 : 0;
-    const pc = this.env.pageCache;
-    const index = this.index[pfn];
-    const start = f.folios.size > 0 ? pc.folioStart(f, index) : index;
-    const nr = pc.folioPages(f, start);
-    const pages = this.env.pages;
-    for (let i = start; i < start + nr; i++) {
-      const p = f.cache.get(i)!;
-      if (p === pfn) continue;
-      if (this.pinned.has(p)) return 0;
-      const r = folioReferenced(this, p);
-      if (r.young > 0 || r.locked || r.found !== pages.mapcount[p] || pages.refcount[p] !== r.found + 1)
-        return 0;
-    }
-    for (let i = start; i < start + nr; i++) {
-      const p = f.cache.get(i)!;
-      tryToUnmapFile(this, p, f, i);
-      if (f.dirty.has(i)) tryToUnmapFlushDirty(this.env.userMm.env.tlbUbc);
-      pc.writeback(f, i);
-      this.del(p);
-      this.owner[p] = undefined;
-    }
-    // vmlab frees the folio's frames one by one (each accounted by itself)
-    for (let i = start, o = 31 - Math.clz32(nr); i < start + nr; i++)
-      if (!pc.evict(f, i, o)) return i - start;
-    return nr;
   }
 
   /**

@@ -44,6 +44,8 @@ export interface SwapOutPages extends RmapPages {
   del(pfn: number): void;
   /** a PMD-mapped THP's one LRU entry becomes one per page (its PMDs split) */
   splitFolio(head: number): void;
+  /** workingset_eviction: the shadow of a folio of nr pages leaving memory (0: none kept) */
+  evictShadow(pfn: number, nr: number): number;
 }
 
 /** swapOutLargeFolio's outcome when the folio cannot be looked at whole: the caller splits it as before */
@@ -113,7 +115,10 @@ export function swapOutLargeFolio(
   // count_swpout_vm_event: THP_SWPOUT for a PMD-mappable folio, count_mthp_stat(order, MTHP_STAT_SWPOUT)
   if (order === m.pmdOrder) env.userMm.thpStats.thp_swpout++;
   m.stats[order].swpout++;
-  // __remove_mapping, then free_unref_folios: the folio's block goes back whole with its last page
+  // __remove_mapping: one shadow for the folio (workingset_eviction), in each of its slots
+  // (__delete_from_swap_cache); then free_unref_folios: the block goes back whole with its last page
+  const shadow = v.evictShadow(head, nr);
+  for (let i = 0; i < nr; i++) swap.setShadow(slot + i, shadow);
   for (let i = 0; i < nr; i++) {
     v.del(head + i);
     freeUnmapped(env.userMm, head + i);

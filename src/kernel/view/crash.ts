@@ -54,6 +54,7 @@ const PG_BITS: [PageFlag, number, string][] = [
   [PageFlag.Lru, 5, "lru"],
   [PageFlag.Head, 6, "head"],
   [PageFlag.Active, 8, "active"],
+  [PageFlag.Workingset, 9, "workingset"],
   [PageFlag.Reclaim, 16, "reclaim"],
   [PageFlag.SwapBacked, 17, "swapbacked"],
   [PageFlag.Mlocked, 19, "mlocked"],

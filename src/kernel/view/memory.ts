@@ -30,6 +30,7 @@ const PAGE_FLAG_NAMES: [number, string][] = [
   [PageFlag.Reclaim, "reclaim"],
   [PageFlag.Lazyfree, "lazyfree"],
   [PageFlag.AnonExclusive, "anon_exclusive"],
+  [PageFlag.Workingset, "workingset"],
 ];
 
 /** Runs of frames of the same kind across physical memory. */

@@ -1,0 +1,132 @@
+/**
+ * The end of shrink_folio_list for a page-cache page (dropFile) and a shmem
+ * page (shmemWriteout): unmapped, written back or to swap, removed from the
+ * cache with a shadow entry left in its place (__remove_mapping:
+ * workingset_eviction, mm/workingset.ts) and freed.
+ * Linux: mm/vmscan.c shrink_folio_list, pageout, __remove_mapping; mm/shmem.c shmem_writeout
+ */
+import { pfnUnchecked } from "../../base/units.ts";
+import type { FileObject } from "../fs/file.ts";
+import { freeUnmapped } from "./memory.ts";
+import { PageFlag } from "./PageDesc.ts";
+import type { PageCache } from "./pagecache.ts";
+import type { PfnSetLike } from "./pfnset.ts";
+import { folioReferenced, type RmapEnv, type RmapPages, tryToUnmapFile, tryToUnmapShmem } from "./rmap.ts";
+import { type ShmemOwner, shmemPages, shmemReclaimed, shmemSetSwapEntry } from "./shmem.ts";
+import type { SwapArea } from "./swapfile.ts";
+import { tryToUnmapFlushDirty } from "./tlbbatch.ts";
+import { ShmemObject } from "./vma.ts";
+
+/** What eviction needs of reclaim (mm/vmscan.ts's Vmscan has it all). */
+export interface EvictPages extends RmapPages {
+  readonly env: RmapEnv & { readonly pageCache: PageCache; readonly swap: SwapArea | null };
+  /** the file or shmem object of each page-cache page, and its index there */
+  readonly owner: (FileObject | ShmemObject | undefined)[];
+  readonly index: Float64Array;
+  /** pages a fault holds (reclaim leaves them alone) */
+  readonly pinned: PfnSetLike;
+  /** takes the page off the lists for good */
+  del(pfn: number): void;
+  /** workingset_eviction: the shadow of a folio of nr pages leaving memory (0: none kept) */
+  evictShadow(pfn: number, nr: number): number;
+}
+
+/**
+ * A shmem page (shrink_folio_list, then pageout -> shmem_writeout):
+ * unmapped everywhere (its PTEs cleared: the object keeps the page, not
+ * the page tables); a clean page (never written: zeros) is simply dropped
+ * from the object (__remove_mapping); a dirty one is written to a new swap
+ * slot, which the object holds in its place (shmem_delete_from_page_cache
+ * with the swap entry, swap_shmem_alloc), and freed. vmlab frees it as soon
+ * as it is written, as for anonymous pages (Linux frees it on a later pass,
+ * when the writeback has ended). False without a free slot: the page stays
+ * in the object, unmapped, and is activated (AOP_WRITEPAGE_ACTIVATE).
+ * Linux: mm/vmscan.c shrink_folio_list, pageout; mm/shmem.c shmem_writeout
+ */
+export function shmemWriteout(v: EvictPages, pfn: number): boolean {
+  const obj = v.owner[pfn] as ShmemOwner;
+  const index = v.index[pfn];
+  const pages = v.env.pages;
+  const resident = shmemPages(obj);
+  if (resident.get(index) !== pfn) {
+    // a clean, unmapped swap-cache page (read ahead): __remove_mapping takes it out of the swap
+    // cache (__delete_from_swap_cache, a shadow in its place) and frees it; the object keeps its
+    // swap entry
+    const swap = v.env.swap!;
+    const slot = swap.slotOf.at(pfn);
+    const shadow = v.evictShadow(pfn, 1);
+    swap.removeFromCache(pfn);
+    if (slot >= 0) swap.setShadow(slot, shadow);
+    v.del(pfn);
+    v.owner[pfn] = undefined;
+    pages.flags[pfn] &= ~PageFlag.SwapBacked;
+    pages.refcount[pfn]--;
+    freeUnmapped(v.env.userMm, pfn);
+    return true;
+  }
+  tryToUnmapShmem(v, pfn);
+  if (pages.flags[pfn] & PageFlag.Dirty) {
+    const swap = v.env.swap;
+    const slot = swap === null ? -1 : swap.allocSlot();
+    if (slot < 0) return false;
+    tryToUnmapFlushDirty(v.env.userMm.env.tlbUbc);
+    v.env.phys.saveFrame(pfnUnchecked(pfn), swap!.contents, slot);
+    swap!.wrotePage(slot);
+    shmemSetSwapEntry(swap!, obj, index, slot); // the owner's swap entry
+    // the page went through the swap cache (add_to_swap_cache in shmem_writeout), which
+    // __remove_mapping leaves with a shadow when the write is done
+    swap!.setShadow(slot, v.evictShadow(pfn, 1));
+  }
+  shmemReclaimed(v.env.pageCache, obj, index, (pages.flags[pfn] & PageFlag.Dirty) !== 0);
+  resident.delete(index);
+  v.del(pfn);
+  v.owner[pfn] = undefined;
+  pages.flags[pfn] &= ~(PageFlag.Dirty | PageFlag.SwapBacked);
+  pages.refcount[pfn]--; // the object's reference
+  freeUnmapped(v.env.userMm, pfn);
+  return true;
+}
+
+/**
+ * A page-cache page: unmapped everywhere, written back if dirty, then
+ * dropped from the cache. A page of a large folio takes its folio with it,
+ * as shrink_folio_list handles the folio whole: unless another of its
+ * pages is held or was referenced through a page table (folio_referenced
+ * looks at every PTE of the folio), all its pages are unmapped, written
+ * back and removed together (__remove_mapping). Returns the pages dropped
+ * (0: none).
+ * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping
+ */
+export function dropFile(v: EvictPages, pfn: number): number {
+  const f = v.owner[pfn] as FileObject | ShmemObject;
+  if (f instanceof ShmemObject || f.fs === "tmpfs") return shmemWriteout(v, pfn) ? 1 : 0;
+  const pc = v.env.pageCache;
+  const index = v.index[pfn];
+  const start = f.folios.size > 0 ? pc.folioStart(f, index) : index;
+  const nr = pc.folioPages(f, start);
+  const pages = v.env.pages;
+  for (let i = start; i < start + nr; i++) {
+    const p = f.cache.get(i)!;
+    if (p === pfn) continue;
+    if (v.pinned.has(p)) return 0;
+    const r = folioReferenced(v, p);
+    if (r.young > 0 || r.locked || r.found !== pages.mapcount[p] || pages.refcount[p] !== r.found + 1)
+      return 0;
+  }
+  // __remove_mapping: workingset_eviction once for the folio, its shadow at each of its indices
+  const shadow = v.evictShadow(pfn, nr);
+  for (let i = start; i < start + nr; i++) {
+    const p = f.cache.get(i)!;
+    tryToUnmapFile(v, p, f, i);
+    if (f.dirty.has(i)) tryToUnmapFlushDirty(v.env.userMm.env.tlbUbc);
+    pc.writeback(f, i);
+    v.del(p);
+    v.owner[p] = undefined;
+  }
+  // vmlab frees the folio's frames one by one (each accounted by itself)
+  for (let i = start, o = 31 - Math.clz32(nr); i < start + nr; i++) {
+    if (!pc.evict(f, i, o)) return i - start;
+    if (shadow !== 0) f.shadows.set(i, shadow);
+  }
+  return nr;
+}
