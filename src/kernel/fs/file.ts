@@ -28,6 +28,23 @@ export interface FileHandle {
 /** The largest file vmlab makes (1 TiB), in pages. */
 const MAX_FILE_PAGES = 2 ** 28;
 
+/**
+ * A file's dirty page indices, counting each page that becomes dirty in a
+ * disk file's page cache (folio_account_dirtied: NR_DIRTIED, for a mapping
+ * that can write back; tmpfs cannot) in the page cache's `acct.dirtied`.
+ * Linux: mm/page-writeback.c folio_account_dirtied
+ */
+export class DirtyPages extends Set<number> {
+  constructor(private readonly file: { readonly fs: "disk" | "tmpfs"; readonly acct: { dirtied: number } }) {
+    super();
+  }
+
+  override add(index: number): this {
+    if (this.file.fs === "disk" && !this.has(index)) this.file.acct.dirtied++;
+    return super.add(index);
+  }
+}
+
 export class FileObject implements FileHandle {
   /** page index -> frame: the page cache */
   readonly cache = new Map<number, number>();
@@ -51,7 +68,9 @@ export class FileObject implements FileHandle {
    */
   unrecalced = 0;
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
-  readonly dirty = new Set<number>();
+  readonly dirty: DirtyPages = new DirtyPages(this);
+  /** the node's writeback counters this file's pages count in (the page cache's; its own until created there) */
+  acct: { dirtied: number } = { dirtied: 0 };
   /**
    * A disk file: the shadow entries reclaim left where it evicted pages (__remove_mapping:
    * workingset_eviction), page index -> shadow (mm/workingset.ts's encoding); the xarray's

@@ -16,6 +16,8 @@ export class PageCache {
   /** /proc/vmstat pgpgin/pgpgout in pages, and major faults' reads */
   pagesIn = 0;
   pagesOut = 0;
+  /** NR_DIRTIED: disk-file pages that became dirty (fs/file.ts DirtyPages) */
+  readonly acct = { dirtied: 0 };
   /** the LRU lists: disk-file pages join them when read, leave them when evicted */
   lru: {
     /** folio_add_lru of a new page-cache page; `shadow`: the shadow it replaced (workingset_refault) */
@@ -71,6 +73,7 @@ export class PageCache {
     folioOrder = 0,
   ): FileObject | null {
     const f = new FileObject(name, sizeBytes, fs, (fs === "disk" ? 1048577 : 3) + this.files.size);
+    f.acct = this.acct;
     f.folioOrder = folioOrder;
     this.files.set(name, f);
     if (cached || fs === "tmpfs") {

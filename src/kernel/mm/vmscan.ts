@@ -602,6 +602,7 @@ export class Vmscan implements RmapPages {
       tryToUnmapFlushDirty(this.env.userMm.env.tlbUbc); // no write through a stale TLB entry once I/O starts
       phys.saveFrame(pfnUnchecked(pfn), swap.contents, slot);
       swap.wrotePage(slot);
+      this.stats.nr_vmscan_write++; // pageout
     }
     // __remove_mapping: __delete_from_swap_cache leaves the shadow (workingset_eviction) at the slot
     const shadow = this.evictShadow(pfn, 1);

@@ -29,6 +29,7 @@ export interface EvictPages extends RmapPages {
   del(pfn: number): void;
   /** workingset_eviction: the shadow of a folio of nr pages leaving memory (0: none kept) */
   evictShadow(pfn: number, nr: number): number;
+  readonly stats: { nr_vmscan_write: number };
 }
 
 /**
@@ -72,6 +73,7 @@ export function shmemWriteout(v: EvictPages, pfn: number): boolean {
     tryToUnmapFlushDirty(v.env.userMm.env.tlbUbc);
     v.env.phys.saveFrame(pfnUnchecked(pfn), swap!.contents, slot);
     swap!.wrotePage(slot);
+    v.stats.nr_vmscan_write++; // pageout
     shmemSetSwapEntry(swap!, obj, index, slot); // the owner's swap entry
     // the page went through the swap cache (add_to_swap_cache in shmem_writeout), which
     // __remove_mapping leaves with a shadow when the write is done
@@ -118,7 +120,10 @@ export function dropFile(v: EvictPages, pfn: number): number {
   for (let i = start; i < start + nr; i++) {
     const p = f.cache.get(i)!;
     tryToUnmapFile(v, p, f, i);
-    if (f.dirty.has(i)) tryToUnmapFlushDirty(v.env.userMm.env.tlbUbc);
+    if (f.dirty.has(i)) {
+      tryToUnmapFlushDirty(v.env.userMm.env.tlbUbc);
+      v.stats.nr_vmscan_write++; // pageout: the writepage below
+    }
     pc.writeback(f, i);
     v.del(p);
     v.owner[p] = undefined;

@@ -40,6 +40,8 @@ export interface ReclaimStats {
   pgsteal_file: number;
   /** balance_pgdat calls (kswapd's runs) */
   pageoutrun: number;
+  /** NR_VMSCAN_WRITE: pages reclaim wrote out itself (pageout: swap_writepage, a dirty file page's writepage) */
+  nr_vmscan_write: number;
 }
 
 /** Every reclaim event at zero. */
@@ -61,6 +63,7 @@ export function newReclaimStats(): ReclaimStats {
     pgsteal_anon: 0,
     pgsteal_file: 0,
     pageoutrun: 0,
+    nr_vmscan_write: 0,
   };
 }
 

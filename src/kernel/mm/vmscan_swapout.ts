@@ -46,6 +46,7 @@ export interface SwapOutPages extends RmapPages {
   splitFolio(head: number): void;
   /** workingset_eviction: the shadow of a folio of nr pages leaving memory (0: none kept) */
   evictShadow(pfn: number, nr: number): number;
+  readonly stats: { nr_vmscan_write: number };
 }
 
 /** swapOutLargeFolio's outcome when the folio cannot be looked at whole: the caller splits it as before */
@@ -112,6 +113,7 @@ export function swapOutLargeFolio(
     env.phys.saveFrame(pfnUnchecked(head + i), swap.contents, slot + i);
     swap.wrotePage(slot + i); // count_swpout_vm_event: PSWPOUT += nr
   }
+  v.stats.nr_vmscan_write += nr; // pageout: node_stat_add_folio(folio, NR_VMSCAN_WRITE)
   // count_swpout_vm_event: THP_SWPOUT for a PMD-mappable folio, count_mthp_stat(order, MTHP_STAT_SWPOUT)
   if (order === m.pmdOrder) env.userMm.thpStats.thp_swpout++;
   m.stats[order].swpout++;

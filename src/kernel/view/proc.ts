@@ -233,6 +233,9 @@ export const VMSTAT_ORDER: readonly string[] = [
   "nr_file_hugepages",
   "nr_file_pmdmapped",
   "nr_anon_transparent_hugepages",
+  "nr_vmscan_write",
+  "nr_dirtied",
+  "nr_written",
   "nr_kernel_stack",
   "nr_page_table_pages",
   "nr_swapcached",
@@ -341,6 +344,9 @@ export function vmstat(k: KernelCore): Record<string, number> {
     htlb_buddy_alloc_success: k.userMm.hstate.stats.poolAlloc,
     htlb_buddy_alloc_fail: k.userMm.hstate.stats.poolAllocFail,
     workingset_nodes: workingsetNodes(k),
+    // NR_WRITTEN: every folio_end_writeback, the page cache's writebacks and the swap device's pages
+    nr_dirtied: k.pageCache.acct.dirtied,
+    nr_written: k.pageCache.pagesOut + (k.swap?.pswpout ?? 0),
     ...k.vmscan.workingset.stats,
   };
   const out: Record<string, number> = {};
