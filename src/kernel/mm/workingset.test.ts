@@ -106,6 +106,27 @@ expect byte(A, a) == 0x33
     ).toEqual([]);
   });
 
+  it("counts shmem pages read back from swap as anonymous refaults, the cluster's readahead too", () => {
+    expect(
+      expectationFailures(`
+machine ram=256M swap=64M
+file f size=1M cached
+spawn A
+A: s = mmap 64K shared
+A: write s 64K value=0x21
+A: madvise s 64K pageout
+expect vmstat.pswpout == 16
+expect vmstat.workingset_nodes == 1
+A: read s 64K
+expect vmstat.pswpin == 16
+expect vmstat.workingset_refault_anon == 16
+expect vmstat.workingset_activate_anon == 16
+expect vmstat.workingset_refault_file == 0
+expect byte(A, s+60K) == 0x21
+`),
+    ).toEqual([]);
+  });
+
   it("counts a file page read back after reclaim; a write's page neither refaults nor keeps the shadow", () => {
     expect(
       expectationFailures(`
