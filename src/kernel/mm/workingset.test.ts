@@ -180,6 +180,34 @@ expect vmstat.workingset_nodes == 0
     expect(shadows()).toBe(0);
   });
 
+  it("explain says what the refault of a swapped or evicted page will do", () => {
+    const k = new Kernel({ ramBytes: 128 << 20, cpus: 1, swapBytes: 64 << 20 });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    k.createFile("cache", 1 << 20, "disk", true); // 256 inactive file pages: the anonymous workingset
+    const a = k.mmap(t, mmapArgs(16 * 4096));
+    for (let i = 0; i < 16; i++)
+      expect(k.userAccess(0, t, a + BigInt(i * 4096), Access.Write, 5).ok).toBe(true);
+    expect(k.madvise(t, a, 16n * 4096n, "pageout")).toBe(0n);
+    const refault = () =>
+      k.view.explain(t, a, Access.Read).find((l) => l.includes("workingset_refault")) ?? "";
+    expect(refault()).toMatch(
+      /16 pages were evicted or activated since, no more than the \d+ pages .*joins the active list/,
+    );
+    const b = k.mmap(t, mmapArgs(1024 * 4096));
+    for (let i = 0; i < 1024; i++)
+      expect(k.userAccess(0, t, b + BigInt(i * 4096), Access.Write, 6).ok).toBe(true);
+    expect(k.madvise(t, b, 1024n * 4096n, "pageout")).toBe(0n);
+    expect(refault()).toMatch(
+      /1040 pages were evicted or activated since, more than .* joins the inactive list/,
+    );
+    // a page never evicted has no shadow: nothing said
+    const c = k.mmap(t, mmapArgs(4096));
+    const lines = k.view.explain(t, c, Access.Read);
+    expect(lines.some((l) => l.includes("do_anonymous_page"))).toBe(true);
+    expect(lines.some((l) => l.includes("workingset_refault"))).toBe(false);
+  });
+
   /**
    * A hot set of `hotMiB` written and read between each of `rounds` chunks of a stream of
    * `streamMiB` written once, then read once more, on 64 MiB of RAM and 512 MiB of swap.

@@ -129,6 +129,37 @@ export class Workingset {
     return this.bucket;
   }
 
+  /** testRecent's answer (one record, overwritten by the next call) */
+  private readonly recent = { distance: 0, workingsetSize: 0, workingset: false };
+
+  /**
+   * workingset_test_recent, without side effects: the refault distance of a page read back now
+   * where `shadow` is, the workingset it is compared with (the lists' sizes in pages, `size`;
+   * free swap pages, `freeSwap`), and the shadow's PG_workingset. The record is reused.
+   */
+  testRecent(
+    shadow: number,
+    file: boolean,
+    size: Int32Array,
+    freeSwap: number,
+  ): { readonly distance: number; readonly workingsetSize: number; readonly workingset: boolean } {
+    const packed = shadow - 1;
+    const eviction = Math.floor(packed / 2) * 2 ** this.bucketOrder; // eviction <<= bucket_order
+    // refault_distance = (refault - eviction) & EVICTION_MASK
+    const distance = (((this.age - eviction) % this.span) + this.span) % this.span;
+    let workingsetSize = size[List.ActiveFile];
+    if (!file) workingsetSize += size[List.InactiveFile];
+    if (freeSwap > 0) {
+      workingsetSize += size[List.ActiveAnon];
+      if (file) workingsetSize += size[List.InactiveAnon];
+    }
+    const r = this.recent;
+    r.distance = distance;
+    r.workingsetSize = workingsetSize;
+    r.workingset = packed % 2 === 1;
+    return r;
+  }
+
   /** workingset_age_nonresident: the lruvec aged by nr pages (an eviction or an activation). */
   ageNonresident(nr: number): void {
     this.age += nr;
@@ -155,22 +186,12 @@ export class Workingset {
     const s = this.stats;
     if (file) s.workingset_refault_file += nr;
     else s.workingset_refault_anon += nr;
-    const packed = shadow - 1;
-    const workingset = packed % 2 === 1;
-    const eviction = Math.floor(packed / 2) * 2 ** this.bucketOrder; // eviction <<= bucket_order
-    // refault_distance = (refault - eviction) & EVICTION_MASK
-    const distance = (((this.age - eviction) % this.span) + this.span) % this.span;
-    let workingsetSize = size[List.ActiveFile];
-    if (!file) workingsetSize += size[List.InactiveFile];
-    if (freeSwap > 0) {
-      workingsetSize += size[List.ActiveAnon];
-      if (file) workingsetSize += size[List.InactiveAnon];
-    }
-    if (distance > workingsetSize) return Refault.Inactive;
+    const t = this.testRecent(shadow, file, size, freeSwap);
+    if (t.distance > t.workingsetSize) return Refault.Inactive;
     this.age += nr; // folio_set_active; workingset_age_nonresident
     if (file) s.workingset_activate_file += nr;
     else s.workingset_activate_anon += nr;
-    if (!workingset) return Refault.Activate;
+    if (!t.workingset) return Refault.Activate;
     if (file) s.workingset_restore_file += nr;
     else s.workingset_restore_anon += nr;
     return Refault.Restore;

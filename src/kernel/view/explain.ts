@@ -223,6 +223,7 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
           ? `  handle_mm_fault -> do_swap_page: the page is in the swap cache (pfn ${hex(cached)}): mapped again without I/O (a minor fault)`
           : "  handle_mm_fault -> do_swap_page: read the page from swap into the swap cache and map it (a major fault)",
       );
+      if (cached === undefined && k.swap !== null) refaultLine(k, out, k.swap.shadow[slot], false);
     } else if (f !== null) {
       const index = vma.vmPgoff + (vpn - vma.vmStart);
       if (index >= f.nrPages)
@@ -233,10 +234,12 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
         out.push(
           `  do_read_fault/do_${write ? ((vma.vmFlags & VmFlag.SHARED) !== 0 ? "shared" : "cow") : "read"}_fault: page ${index} of ${f.path} is in the page cache (pfn ${hex(f.cache.get(index)!)}): no I/O (a minor fault)${write && !(vma.vmFlags & VmFlag.SHARED) ? "; a private copy is made" : ""}`,
         );
-      else
+      else {
         out.push(
           `  filemap_fault: page ${index} of ${f.path} is not cached: read it from disk with read-around (a major fault)`,
         );
+        if (f.shadows.has(index)) refaultLine(k, out, f.shadows.get(index)!, true);
+      }
     } else if (vma.shmem)
       out.push("  shmem_fault: the shared page is found or allocated in the shmem object (a minor fault)");
     else if (write)
@@ -304,4 +307,21 @@ export function tlbFrame(cpu: Mmu, firstPfn: number, meta: number, vpn: number):
 export function sizeText(frames: number): string {
   const kib = frames * 4;
   return kib >= 1 << 20 ? `${kib >> 20}G` : kib >= 1024 ? `${kib >> 10}M` : `${kib}K`;
+}
+
+/**
+ * What workingset_refault will make of a page read back where reclaim left
+ * `shadow` (0: none, nothing said): the refault distance against the
+ * workingset, and the list the page joins.
+ */
+function refaultLine(k: KernelCore, out: string[], shadow: number, file: boolean): void {
+  if (shadow === 0 || k.config.policy !== "linux") return;
+  const t = k.vmscan.workingset.testRecent(shadow, file, k.vmscan.size, k.swap?.freePages ?? 0);
+  const kind = file ? "file" : "anon";
+  out.push(
+    `  workingset_refault: a shadow entry is left from its eviction; ${t.distance} pages were evicted or activated since, ` +
+      (t.distance <= t.workingsetSize
+        ? `no more than the ${t.workingsetSize} pages of the workingset it competes with: it joins the active list (workingset_activate_${kind}${t.workingset ? `, and workingset_restore_${kind}: it was active before` : ""})`
+        : `more than the ${t.workingsetSize} pages of the workingset it competes with: it joins the inactive list`),
+  );
 }
