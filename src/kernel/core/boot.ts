@@ -208,9 +208,14 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       longBits: cfg.arch === "i386" || cfg.arch === "i386-pae" ? 32 : 64,
       nodesShift: nodesShift(cfg.arch),
       totalRamPages: () => buddy.managedPages(),
+      slabPages: () => slab.slabPages(),
     },
     pages.nrFrames,
   );
+  // the shadow_nodes list over the swap cache and the page cache (mm/workingset.ts)
+  if (swap !== null) swap.nodes = vmscan.workingset.nodes;
+  vmscan.workingset.nodes.swap = swap;
+  pageCache.shadowNodes = vmscan.workingset.nodes;
   // the LRU lists and the users of them need each other: wired once both exist
   userMm.env.lru = vmscan;
   pageCache.lru = vmscan;

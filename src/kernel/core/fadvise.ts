@@ -5,7 +5,6 @@
  * Linux: mm/mincore.c sys_mincore, mm/fadvise.c ksys_fadvise64_64, fs/drop_caches.c
  */
 import type { FileObject } from "../fs/file.ts";
-import { shrinkSlab } from "../mm/deferred_split.ts";
 import { FADVISE_ADVICE, genericFadvise, dropCaches as mmDropCaches } from "../mm/fadvise.ts";
 import { doMincore } from "../mm/mincore.ts";
 import { Errno } from "../mm/userMm.ts";
@@ -77,14 +76,14 @@ export function dropCaches(k: KernelCore, mode: number): { ret: bigint; dropped:
 }
 
 /**
- * drop_slab: shrink_slab at priority 0 for the node (vmlab's one shrinker:
- * the deferred split of THPs, mm/deferred_split.ts) until a round frees no
+ * drop_slab: shrink_slab at priority 0 for the node (vmlab's shrinkers:
+ * the deferred split of THPs and the shadow nodes, mm/shrinker.ts) until a round frees no
  * more than 2^shift objects, the bound doubling each round.
  * Linux: mm/vmscan.c drop_slab, drop_slab_node
  */
 function dropSlab(k: KernelCore): void {
   let shift = 0;
   let freed: number;
-  do freed = shrinkSlab(k.vmscan, 0);
+  do freed = k.vmscan.shrinkSlab(0);
   while (freed >> shift++ > 1);
 }

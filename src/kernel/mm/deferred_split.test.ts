@@ -12,7 +12,6 @@ import { Access } from "../../hw/access.ts";
 import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
-import { shrinkSlab } from "./deferred_split.ts";
 import { mmapArgs } from "./userMm.ts";
 
 const PAGE = 4096n;
@@ -59,7 +58,7 @@ describe("deferred split of a partially unmapped THP", () => {
     expect(k.pages.kind[head + 300]).toBe(k.pages.kind[head]);
     expect(checkInvariants(k)).toEqual([]);
     // the shrinker (shrink_slab at priority 0: the one folio is scanned) splits it
-    expect(shrinkSlab(k.vmscan, 0)).toBe(1);
+    expect(k.vmscan.shrinkSlab(0)).toBe(1);
     expect([st.thp_split_page, st.thp_split_page_failed]).toEqual([1, 0]);
     expect(q.splitQueueLen).toBe(0);
     expect(q.nrPartiallyMapped).toBe(0);
@@ -133,7 +132,7 @@ describe("the underused-THP shrinker (6.12)", () => {
     const head = leaf(k, t, a)!.pfn;
     expect(q.queue.get(head)).toBe(false);
     const free0 = k.buddy.freePages();
-    expect(shrinkSlab(k.vmscan, 0)).toBe(1);
+    expect(k.vmscan.shrinkSlab(0)).toBe(1);
     const st = k.userMm.thpStats;
     expect([st.thp_underused_split_page, st.thp_split_page, st.thp_split_pmd]).toEqual([1, 1, 1]);
     expect(t.mm!.rssAnon).toBe(10);
@@ -155,7 +154,7 @@ describe("the underused-THP shrinker (6.12)", () => {
     const { k, t, q } = boot();
     const a = hugeRange(k, t, 1, 1);
     const head = leaf(k, t, a)!.pfn;
-    expect(shrinkSlab(k.vmscan, 0)).toBe(0);
+    expect(k.vmscan.shrinkSlab(0)).toBe(0);
     expect(q.queue.has(head)).toBe(false);
     expect(k.userMm.thpStats.thp_split_page).toBe(0);
     expect(leaf(k, t, a)!.level).toBeGreaterThan(0); // still PMD-mapped
@@ -170,7 +169,7 @@ describe("the underused-THP shrinker (6.12)", () => {
   it("leaves a fully mapped THP with enough filled pages", () => {
     const { k, t, q } = boot({ thpMaxPtesNone: 100 });
     const a = hugeRange(k, t, 1, 450); // 62 zero pages: not more than 100
-    expect(shrinkSlab(k.vmscan, 0)).toBe(0);
+    expect(k.vmscan.shrinkSlab(0)).toBe(0);
     expect(q.splitQueueLen).toBe(0);
     expect(k.userMm.thpStats.thp_underused_split_page).toBe(0);
     expect(leaf(k, t, a)!.level).toBeGreaterThan(0);

@@ -32,6 +32,7 @@ import { mthpFolioSplit } from "./mthp_state.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptepClearFlushOf, setPteAt, userPte } from "./pgtable.ts";
 import { type RmapPages, rmapWalk } from "./rmap.ts";
+import { SHRINK_STOP, type Shrinker } from "./shrinker.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 import { NOT_WHOLE, type SwapOutPages, swapOutLargeFolio } from "./vmscan_swapout.ts";
 
@@ -165,9 +166,6 @@ export function thpUnderused(ctx: MmContext, head: number): boolean {
   return false;
 }
 
-/** SHRINK_STOP: deferred_split_scan split nothing and the queue is empty */
-const SHRINK_STOP = -1;
-
 /**
  * deferred_split_scan: takes up to nrToScan folios from the head of the
  * queue; a partially mapped one is split; a fully mapped one is split when
@@ -210,42 +208,30 @@ export function deferredSplitScan(r: RmapPages, nrToScan: number): number {
   return split;
 }
 
-/** SHRINK_BATCH: do_shrink_slab's batch when the shrinker sets none */
-const SHRINK_BATCH = 128;
 /** DEFAULT_SEEKS: the deferred_split shrinker's seeks */
 const DEFAULT_SEEKS = 2;
 
 /**
- * shrink_slab at `priority` for the one shrinker vmlab has, thp-deferred_split
- * (do_shrink_slab): freeable = deferred_split_count (the queue's length);
- * the scan is the carried-over work (nr_deferred >> priority) plus
- * (freeable >> priority) * 4 / seeks, at most twice freeable, in batches
- * of SHRINK_BATCH, or all of it when that covers the queue; what was not
- * scanned is carried over. Returns the folios split (Linux's "freed"; the
- * pages a split frees are not counted as reclaimed).
- * Linux: mm/shrinker.c shrink_slab, do_shrink_slab; mm/huge_memory.c deferred_split_count
+ * The thp-deferred_split shrinker (mm/shrinker.ts): count_objects is
+ * deferred_split_count (the queue's length), scan_objects deferred_split_scan.
+ * Returns null without a queue. The pages a split frees are not counted as
+ * reclaimed.
+ * Linux: mm/huge_memory.c deferred_split_count, deferred_split_scan
  */
-export function shrinkSlab(r: RmapPages, priority: number): number {
+export function deferredSplitShrinker(r: RmapPages): Shrinker | null {
   const q = r.env.userMm.env.deferredSplit;
-  if (q === undefined) return 0;
-  const freeable = q.splitQueueLen;
-  if (freeable === 0) return 0;
-  const nr = q.nrDeferred;
-  q.nrDeferred = 0;
-  const delta = Math.floor(((freeable >> priority) * 4) / DEFAULT_SEEKS);
-  let totalScan = Math.min((nr >> priority) + delta, 2 * freeable);
-  let freed = 0;
-  let scanned = 0;
-  while (totalScan >= SHRINK_BATCH || totalScan >= freeable) {
-    const n = Math.min(SHRINK_BATCH, totalScan);
-    const ret = deferredSplitScan(r, n);
-    if (ret === SHRINK_STOP) break;
-    freed += ret;
-    totalScan -= n;
-    scanned += n;
-  }
-  q.nrDeferred = Math.min(Math.max(nr + delta - scanned, 0), 2 * freeable);
-  return freed;
+  if (q === undefined) return null;
+  return {
+    count: () => q.splitQueueLen,
+    scan: (n) => deferredSplitScan(r, n),
+    seeks: DEFAULT_SEEKS,
+    get nrDeferred() {
+      return q.nrDeferred;
+    },
+    set nrDeferred(n: number) {
+      q.nrDeferred = n;
+    },
+  };
 }
 
 /**

@@ -150,7 +150,10 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
   // truncate_inode_pages_range: the range's shadow entries go too (truncate_folio_batch_exceptionals)
   if (!(owner instanceof ShmemObject) && owner.shadows.size > 0)
     for (const index of [...owner.shadows.keys()])
-      if (index >= start && index < end) owner.shadows.delete(index);
+      if (index >= start && index < end) {
+        owner.shadows.delete(index);
+        ctx.env.pageCache.shadowNodes?.updateFile(owner, index);
+      }
   if (owner.swapped.size > 0)
     for (const index of [...owner.swapped.keys()].sort((x, y) => x - y))
       if (index >= start && index < end) shmemFreeSwap(ctx, owner, index);

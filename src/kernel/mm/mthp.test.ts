@@ -16,7 +16,6 @@ import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { K64, region, write } from "../mm.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { compoundOf } from "../view/pageTypes.ts";
-import { shrinkSlab } from "./deferred_split.ts";
 
 const PAGE = 4096n;
 
@@ -124,7 +123,7 @@ for (const arch of ["x86_64", "arm64"] as const)
       expect(m.stats[4].nr_anon_partially_mapped).toBe(1);
       expect(k.buddy.freePages()).toBe(free0); // the 8 pages stay with the folio
       expect(checkInvariants(k)).toEqual([]);
-      shrinkSlab(k.vmscan, 0);
+      k.vmscan.shrinkSlab(0);
       expect(m.stats[4].split).toBe(1);
       expect(m.stats[4].nr_anon_partially_mapped).toBe(0);
       expect(m.nrAnon(4)).toBe(0);

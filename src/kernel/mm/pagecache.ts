@@ -39,6 +39,9 @@ export class PageCache {
     readonly buddy: BuddyAllocator,
   ) {}
 
+  /** the shadow_nodes list (mm/workingset.ts ShadowNodes; boot wires it): workingset_update_node */
+  shadowNodes: { updateFile(f: FileObject, index: number): void } | null = null;
+
   /** a write(2)'s page is being added (FGP_WRITE -> __GFP_WRITE: filemap_add_folio skips workingset_refault) */
   private gfpWrite = false;
 
@@ -295,6 +298,7 @@ export class PageCache {
     if (f.shadows.size > 0) {
       shadow = f.shadows.get(index) ?? 0;
       f.shadows.delete(index);
+      this.shadowNodes?.updateFile(f, index); // a folio in the node: off the shadow_nodes list
       if (this.gfpWrite) shadow = 0;
     }
     if (f.fs === "disk") this.lru?.addFile(pfn, f, index, shadow);
@@ -359,6 +363,7 @@ export class PageCache {
     // all its pages together, truncate has split it already)
     if (f.folios.size > 0) this.splitFolio(f, index);
     f.cache.delete(index);
+    if (f.shadows.size > 0) this.shadowNodes?.updateFile(f, index); // the node may hold only shadows now
     // shmem_recalc_inode: a tmpfs page gone from the cache (not to swap) is uncharged
     if (f.fs === "tmpfs") this.shmemAcct?.(-1);
     this.lru?.del(pfn);

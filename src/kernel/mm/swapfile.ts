@@ -169,6 +169,8 @@ export class SwapArea {
     this.contents = new PageStore(nrSlots, "the swap slots written so far");
     this.written = new Uint8Array(nrSlots);
     this.shadow = new Float64Array(nrSlots);
+    this.nodeFolios = new Uint8Array(Math.ceil(nrSlots / 64));
+    this.nodeShadows = new Uint8Array(Math.ceil(nrSlots / 64));
   }
 
   /**
@@ -178,6 +180,24 @@ export class SwapArea {
    * (clear_shadow_from_swap_cache).
    */
   readonly shadow: Float64Array;
+  /** each 64-slot leaf node of the swap cache's xarray: its folios and its shadows */
+  private readonly nodeFolios: Uint8Array;
+  private readonly nodeShadows: Uint8Array;
+  /** the shadow_nodes list (mm/workingset.ts ShadowNodes; boot wires it): workingset_update_node */
+  nodes: { updateSwap(chunk: number, folios: number, shadows: number): void } | null = null;
+
+  /** workingset_update_node for the leaf node of `slot` (only a node with shadows can be listed) */
+  private updateNode(slot: number): void {
+    const c = slot >>> 6;
+    if (this.nodes !== null) this.nodes.updateSwap(c, this.nodeFolios[c], this.nodeShadows[c]);
+  }
+
+  /** xa_delete_node (the shadow node shrinker): the node's shadows go. */
+  dropNode(chunk: number): void {
+    const end = Math.min((chunk + 1) * 64, this.nrSlots);
+    for (let s = chunk * 64; s < end; s++) this.shadow[s] = 0;
+    this.nodeShadows[chunk] = 0;
+  }
 
   /** Is the slot free (swap_map 0: no PTE, no written page, not in the swap cache)? */
   isFree(slot: number): boolean {
@@ -266,7 +286,12 @@ export class SwapArea {
 
   /** A slot nothing refers to any more goes back to the free ones (swap_entry_range_free). */
   private freeSlot(slot: number): void {
-    this.shadow[slot] = 0; // swap_range_free: clear_shadow_from_swap_cache
+    if (this.shadow[slot] !== 0) {
+      // swap_range_free: clear_shadow_from_swap_cache
+      this.shadow[slot] = 0;
+      this.nodeShadows[slot >>> 6]--;
+      this.updateNode(slot);
+    }
     if (this.written[slot] === 1) {
       this.written[slot] = 0;
       this.contents.fill(slot, 0, 0); // the slot's host memory back (a discard)
@@ -294,13 +319,21 @@ export class SwapArea {
     this.cache.set(slot, pfn);
     this.slotOf.set(pfn, slot);
     const shadow = this.shadow[slot];
-    if (shadow !== 0) this.shadow[slot] = 0;
+    if (shadow !== 0) {
+      this.shadow[slot] = 0;
+      this.nodeShadows[slot >>> 6]--;
+    }
+    this.nodeFolios[slot >>> 6]++;
+    this.updateNode(slot);
     return shadow;
   }
 
   /** __delete_from_swap_cache's shadow, left at a slot still in use (a freed slot keeps none). */
   setShadow(slot: number, shadow: number): void {
-    if (this.map[slot] > 0 || this.cache.has(slot)) this.shadow[slot] = shadow;
+    if (shadow === 0 || !(this.map[slot] > 0 || this.cache.has(slot))) return;
+    if (this.shadow[slot] === 0) this.nodeShadows[slot >>> 6]++;
+    this.shadow[slot] = shadow;
+    this.updateNode(slot);
   }
 
   /**
@@ -313,6 +346,8 @@ export class SwapArea {
     this.orphans.delete(pfn);
     this.slotOf.delete(pfn);
     this.cache.delete(slot);
+    this.nodeFolios[slot >>> 6]--;
+    this.updateNode(slot);
     // maybeFree, the slot known to be out of the cache now
     if (this.map[slot] === 0) this.freeSlot(slot);
   }

@@ -175,7 +175,11 @@ export function truncatePagecache(ctx: MmContext, f: FileObject, holeIndex: numb
   // add batch are freed now, not when it next fills
   if (gone.length > 0) ctx.env.lru?.fbatches.drain();
   // and the shadow entries past the end (truncate_folio_batch_exceptionals)
-  for (const index of [...f.shadows.keys()]) if (index >= holeIndex) f.shadows.delete(index);
+  for (const index of [...f.shadows.keys()])
+    if (index >= holeIndex) {
+      f.shadows.delete(index);
+      cache.shadowNodes?.updateFile(f, index);
+    }
   // shmem_undo_range ends with shmem_recalc_inode: pages reclaim dropped clean are uncharged too
   if (f.fs === "tmpfs") cache.shmemRecalc(f);
 }

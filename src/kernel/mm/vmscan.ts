@@ -1,6 +1,6 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
-import { shrinkSlab, splitForReclaim, splitHugePage } from "./deferred_split.ts";
+import { deferredSplitShrinker, splitForReclaim, splitHugePage } from "./deferred_split.ts";
 import { discardLazyfree } from "./lazyfree.ts";
 import { folioEvictable } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -15,6 +15,7 @@ import {
   tryToUnmapAnon,
 } from "./rmap.ts";
 import { shmemPages } from "./shmem.ts";
+import { doShrinkSlab, type Shrinker } from "./shrinker.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
@@ -69,6 +70,8 @@ export interface VmscanEnv extends RmapEnv {
   readonly nodesShift?: number;
   /** totalram_pages (workingset_init's bucket_order); absent: every frame */
   totalRamPages?(): number;
+  /** the slab's pages (count_shadow_nodes weighs the shadow nodes against them with the LRU's) */
+  slabPages?(): number;
 }
 
 /**
@@ -140,6 +143,9 @@ export class Vmscan implements RmapPages {
   /** the node lruvec's nonresident clock and refault counters (mm/workingset.c) */
   readonly workingset: Workingset;
 
+  /** the thp-deferred_split shrinker (null: no queue; undefined: not looked up yet) */
+  private splitShrinker: Shrinker | null | undefined;
+
   /** folios the list being shrunk has freed since its last flush (shrink_folio_list's free_folios) */
   private freeBatch = 0;
 
@@ -170,6 +176,9 @@ export class Vmscan implements RmapPages {
       env.nodesShift ?? 0,
       env.totalRamPages ?? (() => nrFrames),
     );
+    const size = this.size;
+    this.workingset.nodes.pages = () =>
+      size[1] + size[2] + size[3] + size[4] + size[5] + (env.slabPages?.() ?? 0);
   }
 
   // ---- the lists ----
@@ -485,6 +494,18 @@ export class Vmscan implements RmapPages {
   }
 
   /**
+   * shrink_slab: every shrinker in registration order, thp-deferred_split then mm-shadow (the
+   * latter keeps shadows only under the linux policy); returns the objects they freed.
+   * Linux: mm/shrinker.c shrink_slab
+   */
+  shrinkSlab(priority: number): number {
+    if (this.splitShrinker === undefined) this.splitShrinker = deferredSplitShrinker(this);
+    let freed = this.splitShrinker === null ? 0 : doShrinkSlab(this.splitShrinker, priority, this.stats);
+    if (this.env.policy === "linux") freed += doShrinkSlab(this.workingset.nodes, priority, this.stats);
+    return freed;
+  }
+
+  /**
    * A folio put back on an active list (move_folios_to_lru), which ages the lruvec's
    * nonresident clock (workingset_age_nonresident) by its pages.
    */
@@ -648,7 +669,7 @@ export class Vmscan implements RmapPages {
         reclaimed += this.shrinkInactive(inactive, scan, want - reclaimed);
         if (reclaimed >= want) break;
       }
-      shrinkSlab(this, priority); // shrink_node_memcgs: shrink_slab after shrink_lruvec
+      this.shrinkSlab(priority); // shrink_node_memcgs: shrink_slab after shrink_lruvec
     }
     return reclaimed;
   }

@@ -131,7 +131,10 @@ export function dropFile(v: EvictPages, pfn: number): number {
   // vmlab frees the folio's frames one by one (each accounted by itself)
   for (let i = start, o = 31 - Math.clz32(nr); i < start + nr; i++) {
     if (!pc.evict(f, i, o)) return i - start;
-    if (shadow !== 0) f.shadows.set(i, shadow);
+    if (shadow !== 0) {
+      f.shadows.set(i, shadow);
+      pc.shadowNodes?.updateFile(f, i);
+    }
   }
   return nr;
 }

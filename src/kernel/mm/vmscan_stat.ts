@@ -40,6 +40,8 @@ export interface ReclaimStats {
   pgsteal_file: number;
   /** balance_pgdat calls (kswapd's runs) */
   pageoutrun: number;
+  /** SLABS_SCANNED: the objects do_shrink_slab had its shrinkers scan */
+  slabs_scanned: number;
   /** NR_VMSCAN_WRITE: pages reclaim wrote out itself (pageout: swap_writepage, a dirty file page's writepage) */
   nr_vmscan_write: number;
 }
@@ -64,6 +66,7 @@ export function newReclaimStats(): ReclaimStats {
     pgsteal_file: 0,
     pageoutrun: 0,
     nr_vmscan_write: 0,
+    slabs_scanned: 0,
   };
 }
 

@@ -208,6 +208,27 @@ expect vmstat.workingset_nodes == 0
     expect(lines.some((l) => l.includes("workingset_refault"))).toBe(false);
   });
 
+  it("frees shadow nodes above an eighth of the LRU's pages (mm-shadow), oldest first", () => {
+    // one-page files, each page evicted leaves one shadow in a node of its own
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, swapBytes: 64 << 20 });
+    const files = [];
+    for (let i = 0; i < 30000; i++) files.push(k.createFile(`f${i}`, 4096, "disk", true));
+    const v = k.view.vmstat();
+    const shadows = files.map((f) => fileOf(f).shadows.size);
+    // every evicted page made a node: the shrinker freed some, the others are still listed
+    expect(v.workingset_nodereclaim).toBeGreaterThan(0);
+    expect(v.workingset_nodereclaim + v.workingset_nodes).toBe(v.pgsteal_kswapd + v.pgsteal_direct);
+    expect(shadows.reduce((a, b) => a + b, 0)).toBe(v.workingset_nodes);
+    expect(v.slabs_scanned).toBeGreaterThanOrEqual(v.workingset_nodereclaim);
+    // the oldest went first: the files evicted first have no shadow left, the last evicted keep theirs
+    const firstKept = shadows.indexOf(1);
+    expect(firstKept).toBeGreaterThan(0);
+    expect(shadows.slice(0, firstKept).every((n) => n === 0)).toBe(true);
+    // about an eighth of the LRU's pages remain (count_shadow_nodes), do_shrink_slab taking half the excess a pass
+    const lru = v.nr_inactive_file + v.nr_active_file + v.nr_inactive_anon + v.nr_active_anon;
+    expect(v.workingset_nodes).toBeLessThan(lru / 4);
+  });
+
   /**
    * A hot set of `hotMiB` written and read between each of `rounds` chunks of a stream of
    * `streamMiB` written once, then read once more, on 64 MiB of RAM and 512 MiB of swap.

@@ -23,12 +23,14 @@
  * workingset_restore_* when it had been active before eviction). Every
  * refault with a shadow counts in workingset_refault_*.
  *
- * vmlab keeps one lruvec (the node's, not one per memory cgroup) and does not
- * run the shadow node shrinker (workingset_nodereclaim stays 0: it only acts
- * when shadow nodes pass about an eighth of memory's pages in xarray nodes),
- * nor lru_note_cost_refault (vmlab's get_scan_count has no cost balance).
+ * The xarray leaf nodes that hold only shadows are listed and shrunk
+ * (ShadowNodes, the mm-shadow shrinker). vmlab keeps one lruvec (the node's,
+ * not one per memory cgroup) and has no lru_note_cost_refault (vmlab's
+ * get_scan_count has no cost balance).
  * Linux: mm/workingset.c, include/linux/swap.h
  */
+
+import type { Shrinker } from "./shrinker.ts";
 
 /** The LRU lists as vmscan.ts numbers them (its Lru; not imported: vmscan.ts imports this file). */
 const enum List {
@@ -99,6 +101,8 @@ export class Workingset {
     workingset_restore_file: 0,
     workingset_nodereclaim: 0,
   };
+  /** the shadow_nodes list and the mm-shadow shrinker */
+  readonly nodes = new ShadowNodes(this.stats);
 
   /**
    * `longBits`: BITS_PER_LONG (32 on i386 and PAE); `totalRamPages`:
@@ -198,30 +202,92 @@ export class Workingset {
   }
 }
 
-/** XA_CHUNK_SHIFT: an xarray leaf node holds 64 entries. */
-const XA_CHUNK_SHIFT = 6;
+/** XA_CHUNK_SIZE: an xarray leaf node holds 64 entries. */
+export const XA_CHUNK = 64;
+
+/** A disk file's page cache as the shadow nodes see it (fs/file.ts FileObject). */
+export interface ShadowFile {
+  readonly ino: number;
+  readonly cache: Map<number, number>;
+  readonly shadows: Map<number, number>;
+}
+
+/** The swap cache as the shadow nodes see it (mm/swapfile.ts SwapArea). */
+export interface ShadowSwap {
+  /** the shadows of leaf node `chunk` (slots chunk * 64 ...) dropped (xa_delete_node) */
+  dropNode(chunk: number): void;
+}
 
 /**
- * workingset_nodes: the xarray leaf nodes holding only shadow entries, which
- * workingset_update_node puts on the shadow_nodes list (node->count ==
- * node->nr_values): one per 64-entry chunk of a mapping where every entry
- * present is a shadow. `shadows` are the indices holding one, `present`
- * tells whether an index holds a folio. An xarray whose one entry is at
- * index 0 keeps it in its head, not in a node.
+ * The shadow_nodes list_lru and its shrinker, mm-shadow: the xarray leaf
+ * nodes (64 entries) that hold only shadow entries, in the order they came
+ * to (workingset_update_node: node->count == node->nr_values puts a node on
+ * the list, a folio stored in it takes it off), over the page cache of every
+ * disk file and the swap cache. `workingset_nodes` is the list's length.
+ * The shrinker keeps the nodes to about an eighth of memory's pages
+ * (count_shadow_nodes: max_nodes = pages >> (XA_CHUNK_SHIFT - 3), pages =
+ * the LRU pages and slab pages); above that, scan_shadow_nodes frees nodes
+ * from the list's head, each with all its shadows (shadow_lru_isolate:
+ * xa_delete_node), counted in workingset_nodereclaim. seeks 0: objects that
+ * cost no I/O (do_shrink_slab trims them by half of the excess a pass).
+ * Linux: mm/workingset.c workingset_update_node, count_shadow_nodes,
+ * scan_shadow_nodes, shadow_lru_isolate
  */
-export function shadowNodes(
-  shadows: Iterable<number>,
-  present: (index: number) => boolean,
-  only0: boolean,
-): number {
-  if (only0) return 0;
-  const chunks = new Set<number>();
-  for (const i of shadows) chunks.add(Math.floor(i / 2 ** XA_CHUNK_SHIFT));
-  let n = 0;
-  for (const c of chunks) {
-    let folio = false;
-    for (let i = c * 64; i < c * 64 + 64 && !folio; i++) folio = present(i);
-    if (!folio) n++;
+export class ShadowNodes implements Shrinker {
+  /** the list: node key -> its file (null: the swap cache), oldest first */
+  readonly list = new Map<number, ShadowFile | null>();
+  readonly seeks = 0;
+  nrDeferred = 0;
+  /** the swap cache, for dropping its nodes (boot wires it) */
+  swap: ShadowSwap | null = null;
+  /** the pages count_shadow_nodes weighs the nodes against (the LRU lists' and the slab's) */
+  pages: () => number = () => 0;
+
+  constructor(private readonly stats: WorkingsetStats) {}
+
+  /** workingset_update_node for a node of the swap cache: `folios` and `shadows` in it now. */
+  updateSwap(chunk: number, folios: number, shadows: number): void {
+    if (shadows > 0 && folios === 0) {
+      if (!this.list.has(chunk)) this.list.set(chunk, null);
+    } else if (this.list.size > 0) this.list.delete(chunk);
   }
-  return n;
+
+  /** workingset_update_node for the node of f holding page `index` (its entries counted). */
+  updateFile(f: ShadowFile, index: number): void {
+    const c = Math.floor(index / XA_CHUNK);
+    const key = -(f.ino * 2 ** 23 + c) - 1;
+    let shadows = 0;
+    let folios = 0;
+    if (f.shadows.size > 0)
+      for (let i = c * XA_CHUNK; i < (c + 1) * XA_CHUNK; i++) {
+        if (f.shadows.has(i)) shadows++;
+        else if (f.cache.has(i)) folios++;
+      }
+    if (shadows > 0 && folios === 0) {
+      if (!this.list.has(key)) this.list.set(key, f);
+    } else this.list.delete(key);
+  }
+
+  /** count_shadow_nodes: the nodes above max_nodes (0: none to free). */
+  count(): number {
+    const maxNodes = Math.floor(this.pages() / 2 ** (6 - 3));
+    return this.list.size <= maxNodes ? 0 : this.list.size - maxNodes;
+  }
+
+  /** scan_shadow_nodes: up to nr nodes from the list's head freed with their shadows. */
+  scan(nr: number): number {
+    let freed = 0;
+    for (const [key, f] of this.list) {
+      if (freed >= nr) break;
+      this.list.delete(key);
+      if (f === null) this.swap?.dropNode(key);
+      else {
+        const c = -key - 1 - f.ino * 2 ** 23;
+        for (let i = c * XA_CHUNK; i < (c + 1) * XA_CHUNK; i++) f.shadows.delete(i);
+      }
+      this.stats.workingset_nodereclaim++;
+      freed++;
+    }
+    return freed;
+  }
 }

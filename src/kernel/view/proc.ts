@@ -10,7 +10,6 @@ import { hugetlbReport } from "../mm/hugetlb.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { vmCommitLimit } from "../mm/util.ts";
 import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";
-import { shadowNodes } from "../mm/workingset.ts";
 import type { FramesInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
 
 export { formatLayout } from "../core/layout.ts";
@@ -272,6 +271,7 @@ export const VMSTAT_ORDER: readonly string[] = [
   "pgscan_file",
   "pgsteal_anon",
   "pgsteal_file",
+  "slabs_scanned",
   "pageoutrun",
   "pgrotated",
   "drop_pagecache",
@@ -343,7 +343,7 @@ export function vmstat(k: KernelCore): Record<string, number> {
     // alloc_buddy_hugetlb_folio: HTLB_BUDDY_PGALLOC, HTLB_BUDDY_PGALLOC_FAIL (the pool's folios from the buddy allocator)
     htlb_buddy_alloc_success: k.userMm.hstate.stats.poolAlloc,
     htlb_buddy_alloc_fail: k.userMm.hstate.stats.poolAllocFail,
-    workingset_nodes: workingsetNodes(k),
+    workingset_nodes: k.vmscan.workingset.nodes.list.size,
     // NR_WRITTEN: every folio_end_writeback, the page cache's writebacks and the swap device's pages
     nr_dirtied: k.pageCache.acct.dirtied,
     nr_written: k.pageCache.pagesOut + (k.swap?.pswpout ?? 0),
@@ -353,23 +353,6 @@ export function vmstat(k: KernelCore): Record<string, number> {
   for (const n of Object.keys(v).sort((a, b) => (vmstatIndex.get(a) ?? 1e9) - (vmstatIndex.get(b) ?? 1e9)))
     out[n] = v[n];
   return out;
-}
-
-/** workingset_nodes over the page cache's files and the swap cache (its address spaces of 2^14 slots). */
-function workingsetNodes(k: KernelCore): number {
-  let n = 0;
-  for (const f of k.pageCache.files.values())
-    if (f.shadows.size > 0) {
-      const only0 = f.shadows.size + f.cache.size === 1 && (f.shadows.has(0) || f.cache.has(0));
-      n += shadowNodes(f.shadows.keys(), (i) => f.cache.has(i), only0);
-    }
-  const swap = k.swap;
-  if (swap !== null) {
-    const slots: number[] = [];
-    for (let s = 0; s < swap.nrSlots; s++) if (swap.shadow[s] !== 0) slots.push(s);
-    n += shadowNodes(slots, (s) => s < swap.nrSlots && swap.cache.has(s), false);
-  }
-  return n;
 }
 
 /**
