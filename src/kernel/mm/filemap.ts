@@ -125,13 +125,17 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     // shmem_get_folio: a page reclaim wrote to swap comes back from it (shmem_swapin_folio: a
     // major fault unless read ahead into the swap cache)
     const swapped = shmemSwapinIndex(ctx, f, index);
-    if (swapped !== null) return swapped.pfn < 0 ? null : swapped;
+    if (swapped !== null) {
+      if (swapped.major) ctx.pgmajfault++; // shmem_swapin_folio: PGMAJFAULT before the read
+      return swapped.pfn < 0 ? null : swapped;
+    }
     // a page a truncate took away (the file grown again) comes back zeroed, no I/O
     const pfn = pc.readPage(f, index, false);
     return pfn < 0 ? null : { pfn, major: false };
   }
   if (f.folioOrder === 0) {
     doSyncMmapReadahead(ctx, vma, index);
+    ctx.pgmajfault++; // filemap_fault: no folio, count_vm_event(PGMAJFAULT), then the read
     const pfn = pc.readPage(f, index, true);
     return pfn < 0 ? null : { pfn, major: true };
   }
@@ -147,6 +151,7 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     to = Math.min(to, f.nrPages);
   }
   // page_cache_ra_order: the window in folios of the file's order, the faulting folio first
+  ctx.pgmajfault++; // filemap_fault: count_vm_event(PGMAJFAULT)
   if (!pc.readahead(f, from, to, true, index)) return null;
   return { pfn: pc.find(f, index), major: true };
 }

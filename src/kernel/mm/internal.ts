@@ -282,6 +282,12 @@ export interface MmContext {
   readonly thpStats: ThpStats;
   /** /proc/vmstat pgreuse: write faults that made a present PTE writable without a copy (wp_page_reuse) */
   pgreuse: number;
+  /**
+   * /proc/vmstat pgmajfault: count_vm_event(PGMAJFAULT) where a fault waits for a read
+   * (do_swap_page's swap-in, filemap_fault's, shmem_swapin_folio's in a fault), whoever faults:
+   * khugepaged's swap-ins count too, which no task's maj_flt does
+   */
+  pgmajfault: number;
   /** the huge zero page's first frame, allocated on first use (-1: not yet) */
   hugeZeroPfn: number;
   /** the last mm's ctx_id handed out (x86 last_mm_ctx_id): a machine's own, so that two runs number alike */

@@ -78,4 +78,34 @@ expect byte(A, a+4K) == 3
 `),
     ).toEqual([]);
   });
+
+  it("pgmajfault counts each read a fault waited for, khugepaged's swap-ins too, which no task's maj_flt counts", () => {
+    const failed = expectationFailures(`
+machine ram=64M swap=16M thp=madvise
+file f size=1M
+spawn A
+A: a = mmap 2M at=0x40000000
+A: madvise a 2M nohugepage
+A: write a 2M value=3
+A: s = mmap 64K shared
+A: write s 64K value=4
+A: m = mmap 1M prot=r file=f
+expect vmstat.pgmajfault == 0
+A: read m
+A: madvise a 32K pageout
+A: read a
+A: madvise s 64K pageout
+A: read s
+expect vmstat.pgmajfault == 3
+expect A.maj_flt == 3
+A: madvise a+64K 160K pageout
+A: madvise a 2M hugepage
+khugepaged
+expect anon_huge(A, a 2M) == 512
+expect vmstat.pgmajfault > 3
+expect A.maj_flt == 3
+expect byte(A, a+100K) == 3
+`);
+    expect(failed).toEqual([]);
+  });
 });

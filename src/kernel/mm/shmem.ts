@@ -203,6 +203,7 @@ export function shmemFault(
     // otherwise PGMAJFAULT and shmem_swapin_cluster reads it with its neighbours
     const got = shmemSwapinIndex(ctx, obj, pgoff);
     if (got !== null) {
+      if (got.major) ctx.pgmajfault++; // shmem_swapin_folio with a fault_type: PGMAJFAULT before the read
       if (got.pfn < 0) return VmFault.OOM;
       major = got.major;
       pfn = got.pfn;

@@ -60,7 +60,8 @@ export function doSwapPage(
   if (pfn < 0) {
     pfn = swapInToCache(ctx, vma, vpn - vma.vmStart, slot);
     if (pfn < 0) return VmFault.OOM;
-    major = true;
+    major = true; // "Had to read the page from swap area: Major fault"
+    ctx.pgmajfault++; // count_vm_event(PGMAJFAULT)
     // swapin_readahead reads the window before the page is mapped, holding a reference on
     // the faulting folio: reclaim, run by the readahead's allocations, cannot take it back
     // (folio_ref_freeze fails) and the fault makes progress

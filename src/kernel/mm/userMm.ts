@@ -52,6 +52,8 @@ export class UserMm implements MmContext {
   pgfault = 0;
   /** /proc/vmstat pgreuse (MmContext) */
   pgreuse = 0;
+  /** /proc/vmstat pgmajfault (MmContext) */
+  pgmajfault = 0;
   readonly thpStats: ThpStats = {
     thp_fault_alloc: 0,
     thp_fault_fallback: 0,

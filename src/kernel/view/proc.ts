@@ -337,7 +337,7 @@ export function vmstat(k: KernelCore): Record<string, number> {
     pgpgout: (k.pageCache.pagesOut + (k.swap?.pswpout ?? 0)) * 4,
     pgfault: k.userMm.pgfault,
     pgreuse: k.userMm.pgreuse,
-    pgmajfault: k.tasks.reduce((n, t) => n + t.majFlt, 0),
+    pgmajfault: k.userMm.pgmajfault,
     pgrotated: k.vmscan.fbatches.pgrotated,
     ...k.dropCachesStats,
     // alloc_buddy_hugetlb_folio: HTLB_BUDDY_PGALLOC, HTLB_BUDDY_PGALLOC_FAIL (the pool's folios from the buddy allocator)
