@@ -171,6 +171,7 @@ export class SwapArea {
     this.shadow = new Float64Array(nrSlots);
     this.nodeFolios = new Uint8Array(Math.ceil(nrSlots / 64));
     this.nodeShadows = new Uint8Array(Math.ceil(nrSlots / 64));
+    this.nodeListed = new Uint8Array(Math.ceil(nrSlots / 64));
   }
 
   /**
@@ -180,23 +181,31 @@ export class SwapArea {
    * (clear_shadow_from_swap_cache).
    */
   readonly shadow: Float64Array;
-  /** each 64-slot leaf node of the swap cache's xarray: its folios and its shadows */
+  /** each 64-slot leaf node of the swap cache's xarray: its folios, its shadows, whether it is listed */
   private readonly nodeFolios: Uint8Array;
   private readonly nodeShadows: Uint8Array;
-  /** the shadow_nodes list (mm/workingset.ts ShadowNodes; boot wires it): workingset_update_node */
-  nodes: { updateSwap(chunk: number, folios: number, shadows: number): void } | null = null;
+  private readonly nodeListed: Uint8Array;
+  /** the shadow_nodes list (mm/workingset.ts ShadowNodes; boot wires it) */
+  nodes: { listSwap(chunk: number, listed: boolean): void } | null = null;
 
-  /** workingset_update_node for the leaf node of `slot` (only a node with shadows can be listed) */
+  /**
+   * workingset_update_node for the leaf node of `slot`: listed while it holds shadows and no
+   * folio (the list is told only when that changes)
+   */
   private updateNode(slot: number): void {
     const c = slot >>> 6;
-    if (this.nodes !== null) this.nodes.updateSwap(c, this.nodeFolios[c], this.nodeShadows[c]);
+    const listed = this.nodeShadows[c] > 0 && this.nodeFolios[c] === 0 ? 1 : 0;
+    if (listed === this.nodeListed[c]) return;
+    this.nodeListed[c] = listed;
+    this.nodes?.listSwap(c, listed === 1);
   }
 
-  /** xa_delete_node (the shadow node shrinker): the node's shadows go. */
+  /** xa_delete_node (the shadow node shrinker, which has taken it off the list): its shadows go. */
   dropNode(chunk: number): void {
     const end = Math.min((chunk + 1) * 64, this.nrSlots);
     for (let s = chunk * 64; s < end; s++) this.shadow[s] = 0;
     this.nodeShadows[chunk] = 0;
+    this.nodeListed[chunk] = 0;
   }
 
   /** Is the slot free (swap_map 0: no PTE, no written page, not in the swap cache)? */

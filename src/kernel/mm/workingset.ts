@@ -245,11 +245,10 @@ export class ShadowNodes implements Shrinker {
 
   constructor(private readonly stats: WorkingsetStats) {}
 
-  /** workingset_update_node for a node of the swap cache: `folios` and `shadows` in it now. */
-  updateSwap(chunk: number, folios: number, shadows: number): void {
-    if (shadows > 0 && folios === 0) {
-      if (!this.list.has(chunk)) this.list.set(chunk, null);
-    } else if (this.list.size > 0) this.list.delete(chunk);
+  /** workingset_update_node for a node of the swap cache that came to hold only shadows, or no longer does. */
+  listSwap(chunk: number, listed: boolean): void {
+    if (listed) this.list.set(chunk, null);
+    else this.list.delete(chunk);
   }
 
   /** workingset_update_node for the node of f holding page `index` (its entries counted). */
