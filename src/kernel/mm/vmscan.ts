@@ -177,8 +177,8 @@ export class Vmscan implements RmapPages {
       env.totalRamPages ?? (() => nrFrames),
     );
     const size = this.size;
-    this.workingset.nodes.pages = () =>
-      size[1] + size[2] + size[3] + size[4] + size[5] + (env.slabPages?.() ?? 0);
+    this.workingset.nodes.lruPages = () => size[1] + size[2] + size[3] + size[4] + size[5];
+    this.workingset.nodes.slabPages = () => env.slabPages?.() ?? 0;
   }
 
   // ---- the lists ----
@@ -236,7 +236,9 @@ export class Vmscan implements RmapPages {
     this.index[pfn] = index;
     this.anonVma[pfn] = anonVma;
     this.referenced[pfn] = 0;
-    this.fbatches.addVma(pfn, false, this.refaultList(pfn, Lru.InactiveAnon, shadow), vmFlags);
+    const list =
+      shadow === 0 ? this.entryList(Lru.InactiveAnon) : this.refaultList(pfn, Lru.InactiveAnon, shadow);
+    this.fbatches.addVma(pfn, false, list, vmFlags);
   }
 
   /** A new transparent huge page: one folio of HPAGE_PMD_NR pages from `head`, at linear index `index`. */
@@ -332,7 +334,11 @@ export class Vmscan implements RmapPages {
     this.index[pfn] = index;
     this.owner[pfn] = f;
     this.referenced[pfn] = 0;
-    this.fbatches.add(pfn, false, this.refaultList(pfn, Lru.InactiveFile, shadow));
+    this.fbatches.add(
+      pfn,
+      false,
+      shadow === 0 ? this.entryList(Lru.InactiveFile) : this.refaultList(pfn, Lru.InactiveFile, shadow),
+    );
   }
 
   /**
@@ -344,7 +350,11 @@ export class Vmscan implements RmapPages {
     this.index[pfn] = index;
     this.owner[pfn] = obj;
     this.referenced[pfn] = 0;
-    this.fbatches.add(pfn, false, this.refaultList(pfn, Lru.InactiveAnon, shadow));
+    this.fbatches.add(
+      pfn,
+      false,
+      shadow === 0 ? this.entryList(Lru.InactiveAnon) : this.refaultList(pfn, Lru.InactiveAnon, shadow),
+    );
   }
 
   /**
@@ -352,7 +362,7 @@ export class Vmscan implements RmapPages {
    * before folio_add_lru may make it active (and PG_workingset). Linux: mm/workingset.c
    */
   private refaultList(pfn: number, inactive: Lru, shadow: number): Lru {
-    if (shadow === 0 || this.env.policy !== "linux") return this.entryList(inactive);
+    if (this.env.policy !== "linux") return this.entryList(inactive);
     const r = this.workingset.refault(
       shadow,
       inactive === Lru.InactiveFile,

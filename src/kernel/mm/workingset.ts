@@ -92,6 +92,8 @@ export class Workingset {
   private readonly span: number;
   /** bucket_order (workingset_init), computed at the first eviction (RAM known then) */
   private bucket = -1;
+  /** 2^bucket_order (0: not computed yet) */
+  private scale = 0;
   readonly stats: WorkingsetStats = {
     workingset_refault_anon: 0,
     workingset_refault_file: 0,
@@ -147,10 +149,13 @@ export class Workingset {
     size: Int32Array,
     freeSwap: number,
   ): { readonly distance: number; readonly workingsetSize: number; readonly workingset: boolean } {
+    if (this.scale === 0) this.scale = 2 ** this.bucketOrder;
     const packed = shadow - 1;
-    const eviction = Math.floor(packed / 2) * 2 ** this.bucketOrder; // eviction <<= bucket_order
-    // refault_distance = (refault - eviction) & EVICTION_MASK
-    const distance = (((this.age - eviction) % this.span) + this.span) % this.span;
+    const workingset = packed % 2 === 1;
+    const eviction = ((packed - (workingset ? 1 : 0)) / 2) * this.scale; // eviction <<= bucket_order
+    // refault_distance = (refault - eviction) & EVICTION_MASK (no modulo while the clock has not wrapped)
+    const d = this.age - eviction;
+    const distance = d >= 0 && d < this.span ? d : ((d % this.span) + this.span) % this.span;
     let workingsetSize = size[List.ActiveFile];
     if (!file) workingsetSize += size[List.InactiveFile];
     if (freeSwap > 0) {
@@ -160,7 +165,7 @@ export class Workingset {
     const r = this.recent;
     r.distance = distance;
     r.workingsetSize = workingsetSize;
-    r.workingset = packed % 2 === 1;
+    r.workingset = workingset;
     return r;
   }
 
@@ -174,9 +179,11 @@ export class Workingset {
    * now (the clock read, then advanced); `workingset`: its PG_workingset.
    */
   eviction(workingset: boolean, nr: number): number {
-    const b = 2 ** this.bucketOrder;
-    const eviction = Math.floor(this.age / b) % this.span; // >>= bucket_order, & EVICTION_MASK
-    this.age += nr;
+    if (this.scale === 0) this.scale = 2 ** this.bucketOrder;
+    const age = this.age;
+    // >>= bucket_order, & EVICTION_MASK (the common case, no buckets and no wrap, without a division)
+    const eviction = this.scale === 1 && age < this.span ? age : Math.floor(age / this.scale) % this.span;
+    this.age = age + nr;
     return eviction * 2 + (workingset ? 1 : 0) + 1;
   }
 
@@ -240,8 +247,9 @@ export class ShadowNodes implements Shrinker {
   nrDeferred = 0;
   /** the swap cache, for dropping its nodes (boot wires it) */
   swap: ShadowSwap | null = null;
-  /** the pages count_shadow_nodes weighs the nodes against (the LRU lists' and the slab's) */
-  pages: () => number = () => 0;
+  /** the pages count_shadow_nodes weighs the nodes against: the LRU lists', and the slab's (a walk of the caches) */
+  lruPages: () => number = () => 0;
+  slabPages: () => number = () => 0;
 
   constructor(private readonly stats: WorkingsetStats) {}
 
@@ -269,8 +277,11 @@ export class ShadowNodes implements Shrinker {
 
   /** count_shadow_nodes: the nodes above max_nodes (0: none to free). */
   count(): number {
-    const maxNodes = Math.floor(this.pages() / 2 ** (6 - 3));
-    return this.list.size <= maxNodes ? 0 : this.list.size - maxNodes;
+    const n = this.list.size;
+    const lru = n === 0 ? 0 : this.lruPages();
+    if (n <= Math.floor(lru / 8)) return 0; // within the bound without the slab's pages either
+    const maxNodes = Math.floor((lru + this.slabPages()) / 2 ** (6 - 3));
+    return n <= maxNodes ? 0 : n - maxNodes;
   }
 
   /** scan_shadow_nodes: up to nr nodes from the list's head freed with their shadows. */
