@@ -402,10 +402,11 @@ export abstract class Mmu {
     this.inRun = false;
     const r = sink.runFault(this, hi, lo);
     this.inRun = true;
-    if (r !== RunFault.Retry || this.walks !== walks || this.rootWrites !== roots || this.asid !== asid)
-      this.memo.valid = false;
+    const kept =
+      r === RunFault.Retry && this.walks === walks && this.rootWrites === roots && this.asid === asid;
+    if (!kept) this.memo.valid = false;
     // the fold's marks (runFold.ts) go when the kernel may have added a TLB entry or changed tables
-    if (this.runFold !== null) this.runFold.afterFault(this.memo.valid && tlbInsertSerial() === inserts);
+    if (this.runFold !== null) this.runFold.afterFault(kept && tlbInsertSerial() === inserts);
     return r;
   }
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */

@@ -140,8 +140,7 @@ export abstract class RunFold {
       !mmu.tlb.fillsBase(false)
     )
       return null;
-    this.marked = -1;
-    this.steady = 0;
+    this.marked = -1; // (steady is kept: a first-write pass's runs end at each new leaf table's pte_alloc)
     this.step = stride / 4096;
     this.write = access === Access.Write;
     this.value = value;
@@ -329,7 +328,7 @@ export abstract class RunFold {
     }
   }
 
-  /** faults in a row since the run's start that kept the marks (afterFault) */
+  /** faults in a row that kept the marks (afterFault; across runs: a host heuristic, no figure) */
   private steady = 0;
 
   /**

@@ -272,6 +272,11 @@ describe("a run's demand-zero faults resolved in batches give what the run gives
     });
     expect(r.batched).toBeGreaterThan(300);
   });
+  it("arm64, swap under pressure", () => {
+    const r = scenario(16, 140, { arch: "arm64", ramMiB: 32, big: 9000, batch: true, longRuns: true });
+    expect(r.batched).toBeGreaterThan(1000);
+    expect(r.slow).toBeGreaterThan(0);
+  });
   it("x86-64 with PTI (no batch: the entry switches CR3)", () => {
     const r = scenario(13, 80, { arch: "x86_64", extra: { pti: true }, batch: true });
     expect(r.batched).toBe(0);

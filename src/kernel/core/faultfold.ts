@@ -24,6 +24,7 @@ import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
 import { RunFault } from "../../hw/mmu/WalkMemo.ts";
 import { AnonFaultTable, anonFaultPte } from "../mm/anon_fault.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { entryRead, readEntry } from "../mm/pgtable.ts";
 import { VmFault } from "../mm/internal.ts";
 import { doAnonymousPage } from "../mm/memory.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
@@ -208,20 +209,28 @@ export class RunFaultFold implements RunFaultSink {
     const b = env.buddy;
     const slow = b.kswapdWakeups + b.allocStalls + b.failedAllocs;
     const rec = this.rec!;
+    const pt = env.pgtable;
+    // the first page's PTE found as foldFind finds it, the others beside it in the same table
+    let pa = anonFaultPte(ctx, foldTable, mm, vpn0);
+    if (pa < 0 || Math.floor((vpn0 + (n - 1) * pages) / pt.ptrsPerTable) !== foldTable.key) return 0;
     let done = 0;
+    k.faultingMm = mm; // each fault's, as foldResolve sets it (nothing else runs between them)
     for (; done < n; done++) {
       const vpn = vpn0 + done * pages;
-      const pa = anonFaultPte(ctx, foldTable, mm, vpn);
-      if (pa < 0 || !b.order0FastSure(Gfp.HIGHUSER_MOVABLE)) break;
+      if (done > 0) {
+        pa += pages * pt.entryBytes;
+        readEntry(ctx, pa); // ptep_get
+        if (!pt.none(entryRead.hi, entryRead.lo)) break; // pte_none, as anonFaultPte tests it
+      }
+      if (!b.order0FastSure(Gfp.HIGHUSER_MOVABLE)) break;
       rec.faults++;
-      k.faultingMm = mm;
       ctx.pgfault++; // handle_mm_fault's mm_account_fault, as foldResolve counts it
       const res = doAnonymousPage(ctx, mm, vma, vpn, pa, true);
-      k.faultingMm = null;
       if (res !== VmFault.OK || b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
         throw new ModelBug(`runFaultRun: the fault of vpn ${vpn} left the fast path order0FastSure promised`);
       accountFault(task, res);
     }
+    k.faultingMm = null;
     faultFold.folded += done;
     faultFold.inRunFolded += done;
     faultFold.batched += done;
