@@ -396,14 +396,13 @@ export abstract class Mmu {
   private sinkFault(sink: RunFaultSink, hi: number, lo: number): RunFault {
     if (this.faultKind !== HwFaultKind.Translation || this.faultLevel !== 0) return RunFault.NotTaken;
     const walks = this.walks;
-    const roots = this.rootWrites;
+    const rw = this.rootWrites;
     const asid = this.asid;
     const inserts = tlbInsertSerial();
     this.inRun = false;
     const r = sink.runFault(this, hi, lo);
     this.inRun = true;
-    const kept =
-      r === RunFault.Retry && this.walks === walks && this.rootWrites === roots && this.asid === asid;
+    const kept = r === RunFault.Retry && this.walks === walks && this.rootWrites === rw && this.asid === asid;
     if (!kept) this.memo.valid = false;
     // the fold's marks (runFold.ts) go when the kernel may have added a TLB entry or changed tables
     if (this.runFold !== null) this.runFold.afterFault(kept && tlbInsertSerial() === inserts);

@@ -16,17 +16,18 @@
  * fault-level ones (foldUserFault): the VMA of the mm's last fault contains the address,
  * writable, not file-backed, shmem, HugeTLB nor PFNMAP; the PMD points to a table; the PTE is
  * none. The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
- * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path.
+ * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path; a batch of
+ * such faults under one leaf table (RunFaultFold.runFaultRun) has its hardware side made at once
+ * by the MMU's run (src/hw/mmu/runFold.ts RunFold.faultRun), every figure as page by page.
  */
-
 import { ModelBug } from "../../base/assert.ts";
 import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
 import { RunFault } from "../../hw/mmu/WalkMemo.ts";
 import { AnonFaultTable, anonFaultPte } from "../mm/anon_fault.ts";
 import { Gfp } from "../mm/gfp.ts";
-import { entryRead, readEntry } from "../mm/pgtable.ts";
 import { VmFault } from "../mm/internal.ts";
 import { doAnonymousPage } from "../mm/memory.ts";
+import { entryRead, readEntry } from "../mm/pgtable.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { accountFault } from "./gup.ts";
