@@ -405,7 +405,7 @@ export abstract class Mmu {
     const kept = r === RunFault.Retry && this.walks === walks && this.rootWrites === rw && this.asid === asid;
     if (!kept) this.memo.valid = false;
     // the fold's marks (runFold.ts) go when the kernel may have added a TLB entry or changed tables
-    if (this.runFold !== null) this.runFold.afterFault(kept && tlbInsertSerial() === inserts);
+    if (this.runFold !== null) this.runFold.afterFault(this.memo.valid && tlbInsertSerial() === inserts);
     return r;
   }
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */

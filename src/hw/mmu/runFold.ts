@@ -57,6 +57,7 @@ export interface RunFoldHost {
   readonly phys: PhysMem;
   readonly walkRec: WalkRecord;
   readonly asid: number;
+  readonly faultLevel: number;
   readonly tracer: unknown;
   readonly observer: unknown;
   translations: number;
@@ -140,7 +141,10 @@ export abstract class RunFold {
       !mmu.tlb.fillsBase(false)
     )
       return null;
-    this.marked = -1; // (steady is kept: a first-write pass's runs end at each new leaf table's pte_alloc)
+    this.marked = -1;
+    // faults in a row carry over only from a run that ended at a missing table (a first write's pass
+    // stops at each new leaf table's pte_alloc), not one that ended at a PTE (a swap-in under pressure)
+    if (!(mmu.faultLevel > 0)) this.steady = 0;
     this.step = stride / 4096;
     this.write = access === Access.Write;
     this.value = value;
@@ -328,7 +332,7 @@ export abstract class RunFold {
     }
   }
 
-  /** faults in a row that kept the marks (afterFault; across runs: a host heuristic, no figure) */
+  /** faults in a row that kept the marks (afterFault; a host heuristic, no figure: see begin) */
   private steady = 0;
 
   /**
