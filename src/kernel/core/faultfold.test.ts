@@ -277,6 +277,16 @@ describe("a run's demand-zero faults resolved in batches give what the run gives
     expect(r.batched).toBeGreaterThan(1000);
     expect(r.slow).toBeGreaterThan(0);
   });
+  it("x86-64 under a memory limit (no fold: a charge may reclaim)", () => {
+    const r = scenario(17, 60, {
+      arch: "x86_64",
+      batch: true,
+      longRuns: true,
+      extra: { userMemoryPages: 2000 },
+    });
+    expect(r.batched).toBe(0);
+    expect(r.touches).toBeGreaterThan(200);
+  });
   it("x86-64 with PTI (no batch: the entry switches CR3)", () => {
     const r = scenario(13, 80, { arch: "x86_64", extra: { pti: true }, batch: true });
     expect(r.batched).toBe(0);
