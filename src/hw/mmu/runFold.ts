@@ -71,7 +71,8 @@ export interface RunFoldHost {
    * The walks of `count` pages vpn, vpn + step, ... from the memo to their leaf entries, none, each
    * after a lookup that missed everywhere, and each store's fault delivered, as Mmu.missAndFill
    * makes them one by one (the last page's at (lastHi, lastLo), its entry `lastIndex` of the memo's
-   * table): the architecture's (x86-64: Cpu.ts), absent where RunFold.faultRun does not apply.
+   * table): the architecture's (x86-64's and arm64's Cpu.ts), absent where RunFold.faultRun does
+   * not apply (i386, RISC-V).
    */
   faultsMissed?(
     vpn: number,
@@ -264,14 +265,15 @@ export abstract class RunFold {
    * under the memo's leaf table that no TLB entry covered when it was marked, as far as the kernel
    * resolves them at once (RunFaultSinkOf.runFaultRun: each page's PTE none, its fault resolved),
    * and then each page's hardware side as the per-access path makes it: the lookup that missed
-   * everywhere, the walk from the memo to the none PTE and its fault (Mmu.faultMissed, page by
-   * page: the fault registers, counters and the fault's TLB invalidation), the retry's lookup (a
-   * knownMiss), its walk and store (the architecture's `leaves`) and its TLB fill (fillMissedRun),
+   * everywhere, the walk from the memo to the none PTE and its fault (the architecture's
+   * faultsMissed, for all at once: the fault registers, counters and each fault's TLB
+   * invalidation), the retry's lookup (a knownMiss: Tlb.faultRunMissed), its walk and store (the
+   * architecture's `leaves`) and its TLB fill (fillMissedRun),
    * the fills at the end as in span (nothing in between reads the TLB: the kernel's side of these
    * faults inserts and invalidates nothing, runFaultRun's conditions). Returns the accesses done
    * (0: nothing changed; the per-access path takes the page). Linux and the SDM have nothing like
-   * it: every figure is that of the faults one by one (property tests:
-   * src/kernel/core/faultbatch.property.test.ts).
+   * it: every figure is that of the faults one by one (twin-kernel tests with faultFold.batch off:
+   * src/kernel/core/faultfold.test.ts).
    */
   faultRun(
     sink: RunFaultSinkOf<never> | null,
