@@ -355,6 +355,11 @@ export abstract class Mmu {
             this.addressFaults++;
             out = this.badAddress(hi, lo >>> 0, access);
           } else if (fold !== null && i !== retry && fold.missesAll(vpn)) {
+            k = fold.faultRun(sink, hi, lo, vpn, count - i); // demand-zero faults from here at once (runFold.ts)
+            if (k > 0) {
+              i += k - 1;
+              continue;
+            }
             out = this.missAndFill(hi, lo, vpn as Vpn, access, mode); // the lookup missed for certain
           } else out = this.translateVpn(hi, lo, vpn as Vpn, access, mode);
         }
@@ -383,8 +388,7 @@ export abstract class Mmu {
     }
   }
 
-  /** The outcome of the access that stopped the last accessRun (0: none did). */
-  runOutcome = 0;
+  runOutcome = 0; // the outcome of the access that stopped the last accessRun (0: none did)
   runFaults: RunFaultSink | null = null; // the kernel's fold of the next accessRun's faults, or null
   runRetried = false; // whether the fault that stopped it was a retry of one the sink resolved
 
@@ -392,14 +396,14 @@ export abstract class Mmu {
   private sinkFault(sink: RunFaultSink, hi: number, lo: number): RunFault {
     if (this.faultKind !== HwFaultKind.Translation || this.faultLevel !== 0) return RunFault.NotTaken;
     const walks = this.walks;
-    const roots = this.rootWrites;
+    const rw = this.rootWrites;
     const asid = this.asid;
     const inserts = tlbInsertSerial();
     this.inRun = false;
     const r = sink.runFault(this, hi, lo);
     this.inRun = true;
-    if (r !== RunFault.Retry || this.walks !== walks || this.rootWrites !== roots || this.asid !== asid)
-      this.memo.valid = false;
+    const kept = r === RunFault.Retry && this.walks === walks && this.rootWrites === rw && this.asid === asid;
+    if (!kept) this.memo.valid = false;
     // the fold's marks (runFold.ts) go when the kernel may have added a TLB entry or changed tables
     if (this.runFold !== null) this.runFold.afterFault(this.memo.valid && tlbInsertSerial() === inserts);
     return r;

@@ -277,6 +277,19 @@ export class Tlb {
     for (let level = 0; level < path.length; level++) this.misses[level]++;
   }
 
+  /**
+   * `faults` more data-path lookups that missed at every level before their walks faulted, and the
+   * knownMiss answers of the `retries` retries after them (their misses counted by fillMissedRun),
+   * the last fault's note taken by its retry: as lookup, noteFaultMiss and knownMiss leave it, page
+   * by page (a run's demand-zero faults resolved at once: src/hw/mmu/runFold.ts RunFold.faultRun).
+   */
+  faultRunMissed(faults: number, retries: number): void {
+    const path = this.dataPath;
+    for (let level = 0; level < path.length; level++) this.misses[level] += faults;
+    if (this.useKnownMiss) this.knownMisses += retries;
+    this.missVpn = -1;
+  }
+
   /** Copies a lower-level hit into the levels above it; the hit becomes the level-0 copy. */
   private promote(path: TlbArray[][], level: number, vpn4k: number, arr: TlbArray, slot: number): void {
     const meta = arr.metas[slot];
@@ -423,6 +436,25 @@ export class Tlb {
     const on = instr ? this.onInstr : this.onData;
     for (let i = 0; i < on.length; i++)
       if (on[i].mayHoldPieces) n += on[i].invalidatePage(vpn4k, asid, InvalidateHow.PcidAndGlobal);
+    return n;
+  }
+
+  /**
+   * invalidatePageMissed of the data path for each of `count` pages vpn0, vpn0 + step, ... (x86's
+   * page faults after walks that followed misses, RunFold.faultRun): an array the page-by-page
+   * calls skip (empty, or on the path without pieces of a large page) is skipped once here. Drops
+   * what they drop (an array's pages apart: a page's invalidation changes no other's entries).
+   */
+  invalidatePagesMissed(vpn0: number, step: number, count: number, asid: number): number {
+    let n = 0;
+    const off = this.offData;
+    for (let i = 0; i < off.length; i++)
+      for (let j = 0; j < count && off[i].valid !== 0; j++)
+        n += off[i].invalidatePage(vpn0 + j * step, asid, InvalidateHow.PcidAndGlobal);
+    const on = this.onData;
+    for (let i = 0; i < on.length; i++)
+      for (let j = 0; j < count && on[i].mayHoldPieces; j++)
+        n += on[i].invalidatePage(vpn0 + j * step, asid, InvalidateHow.PcidAndGlobal);
     return n;
   }
 

@@ -32,12 +32,13 @@
  * which needs a walk that reads a table entry the memo holds as changed since it was kept: the memo
  * was dropped then, and accessRun drops the marks whenever it sees the memo invalid.
  */
+import { ModelBug } from "../../base/assert.ts";
 import type { Pfn, PhysAddr, Vpn } from "../../base/units.ts";
 import { Access, type Mode } from "../access.ts";
 import type { PhysMem } from "../PhysMem.ts";
 import { HwFaultKind } from "./PagingFormat.ts";
 import type { Tlb } from "./Tlb.ts";
-import type { WalkMemo } from "./WalkMemo.ts";
+import type { RunFaultSinkOf, WalkMemo } from "./WalkMemo.ts";
 import { WalkRecord } from "./WalkRecord.ts";
 
 /** the fewest pages a span may fold (fewer: the per-access path, without the pass over the TLB) */
@@ -56,6 +57,7 @@ export interface RunFoldHost {
   readonly phys: PhysMem;
   readonly walkRec: WalkRecord;
   readonly asid: number;
+  readonly faultLevel: number;
   readonly tracer: unknown;
   readonly observer: unknown;
   translations: number;
@@ -65,6 +67,22 @@ export interface RunFoldHost {
   pa: PhysAddr;
   data: number;
   walk(vpn: number, access: Access, mode: Mode, sideEffects: boolean, rec: WalkRecord): number;
+  /**
+   * The walks of `count` pages vpn, vpn + step, ... from the memo to their leaf entries, none, each
+   * after a lookup that missed everywhere, and each store's fault delivered, as Mmu.missAndFill
+   * makes them one by one (the last page's at (lastHi, lastLo), its entry `lastIndex` of the memo's
+   * table): the architecture's (x86-64's and arm64's Cpu.ts), absent where RunFold.faultRun does
+   * not apply (i386, RISC-V).
+   */
+  faultsMissed?(
+    vpn: number,
+    step: number,
+    count: number,
+    lastHi: number,
+    lastLo: number,
+    lastIndex: number,
+    mode: Mode,
+  ): void;
 }
 
 export abstract class RunFold {
@@ -80,6 +98,9 @@ export abstract class RunFold {
   spans = 0;
   pages = 0;
   missed = 0;
+  /** faultRun's batches and the faults in them (tests and benches) */
+  faultRuns = 0;
+  faultPages = 0;
 
   constructor(
     protected readonly mmu: RunFoldHost,
@@ -122,7 +143,9 @@ export abstract class RunFold {
     )
       return null;
     this.marked = -1;
-    this.steady = 0;
+    // faults in a row carry over only from a run that ended at a missing table (a first write's pass
+    // stops at each new leaf table's pte_alloc), not one that ended at a PTE (a swap-in under pressure)
+    if (!(mmu.faultLevel > 0)) this.steady = 0;
     this.step = stride / 4096;
     this.write = access === Access.Write;
     this.value = value;
@@ -236,6 +259,62 @@ export abstract class RunFold {
     return true;
   }
 
+  /**
+   * After missesAll answered page vpn's lookup (the access at (vaHi, vaLo), `left` accesses of the
+   * run from it on, a store each): the demand-zero faults of that page and the run's next ones
+   * under the memo's leaf table that no TLB entry covered when it was marked, as far as the kernel
+   * resolves them at once (RunFaultSinkOf.runFaultRun: each page's PTE none, its fault resolved),
+   * and then each page's hardware side as the per-access path makes it: the lookup that missed
+   * everywhere, the walk from the memo to the none PTE and its fault (the architecture's
+   * faultsMissed, for all at once: the fault registers, counters and each fault's TLB
+   * invalidation), the retry's lookup (a knownMiss: Tlb.faultRunMissed), its walk and store (the
+   * architecture's `leaves`) and its TLB fill (fillMissedRun),
+   * the fills at the end as in span (nothing in between reads the TLB: the kernel's side of these
+   * faults inserts and invalidates nothing, runFaultRun's conditions). Returns the accesses done
+   * (0: nothing changed; the per-access path takes the page). Linux and the SDM have nothing like
+   * it: every figure is that of the faults one by one (twin-kernel tests with faultFold.batch off:
+   * src/kernel/core/faultfold.test.ts).
+   */
+  faultRun(
+    sink: RunFaultSinkOf<never> | null,
+    vaHi: number,
+    vaLo: number,
+    vpn: number,
+    left: number,
+  ): number {
+    const mmu = this.mmu;
+    if (sink === null || sink.runFaultRun === undefined || mmu.faultsMissed === undefined || !this.write)
+      return 0;
+    const memo = this.memo;
+    const table = memo.table;
+    if (table >= mmu.phys.nrFrames || memo.holds(table) || this.leafOk(vpn, true, this.mode)) return 0;
+    const key = memo.key;
+    const step = this.step;
+    const first = key * this.tablePages;
+    const max = Math.min(this.inTable(vpn, key, left, step), PENDING);
+    const covered = this.covered;
+    let n = 1; // vpn's own page: missesAll found it uncovered
+    while (n < max && covered[vpn + n * step - first] === 0) n++;
+    const stride = step * 4096;
+    const k = (sink as RunFaultSinkOf<RunFoldHost>).runFaultRun!(mmu, vaHi, vaLo >>> 0, stride, n);
+    if (k === 0) return 0;
+    const lo0 = vaLo >>> 0;
+    const mode = this.mode;
+    const last = lo0 + (k - 1) * stride; // the last page's address, carried into the high half
+    const lastHi = (vaHi + Math.floor(last / 4294967296)) >>> 0;
+    mmu.faultsMissed(vpn, step, k, lastHi, last >>> 0, vpn + (k - 1) * step - first, mode);
+    const done = this.leaves(vpn, step, k, true, this.value, lo0 & 4095, mode, 0);
+    if (done !== k) throw new ModelBug(`RunFold.faultRun: ${done} of ${k} resolved faults' retries walked`);
+    const tlb = mmu.tlb;
+    tlb.fillMissedRun(vpn, step, k, this.pfns, this.metas, this.attrs, false, false);
+    tlb.faultRunMissed(k - 1, k); // page vpn's faulting lookup: missesAll's
+    mmu.translations += 2 * k - 1; // page vpn's first: accessRun's
+    this.steady += k;
+    this.faultRuns++;
+    this.faultPages += k;
+    return k;
+  }
+
   /** missesAll's marking of table `key`, when enough faults in a row kept the marks (apart: the cold branch). */
   private markSteady(key: number): boolean {
     if (this.steady < STEADY) return false; // marking scans the TLB: only where it pays
@@ -255,7 +334,7 @@ export abstract class RunFold {
     }
   }
 
-  /** faults in a row since the run's start that kept the marks (afterFault) */
+  /** faults in a row that kept the marks (afterFault; a host heuristic, no figure: see begin) */
   private steady = 0;
 
   /**

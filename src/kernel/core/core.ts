@@ -235,6 +235,8 @@ export interface ArchTlb {
   /** kernel entry and return to user on `cpuId` (a root switch under PTI) */
   enterKernel(cpuId: number): void;
   exitToUser(cpuId: number): void;
+  /** whether enterKernel and exitToUser change nothing (no PTI, no KPTI); absent: they may (faultfold.ts) */
+  entryQuiet?(): boolean;
   /** init_mm's tables back on a CPU whose mm goes away while it runs a kernel thread */
   loadKernel(cpuId: number, kernelRootPfn: number): void;
   /** arm64 KPTI: the table TTBR1_EL1 holds at EL0 (tramp_pg_dir); -1 or absent elsewhere */

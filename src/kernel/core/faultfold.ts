@@ -16,13 +16,18 @@
  * fault-level ones (foldUserFault): the VMA of the mm's last fault contains the address,
  * writable, not file-backed, shmem, HugeTLB nor PFNMAP; the PMD points to a table; the PTE is
  * none. The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
- * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path.
+ * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path; a batch of
+ * such faults under one leaf table (RunFaultFold.runFaultRun) has its hardware side made at once
+ * by the MMU's run (src/hw/mmu/runFold.ts RunFold.faultRun), every figure as page by page.
  */
+import { ModelBug } from "../../base/assert.ts";
 import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
 import { RunFault } from "../../hw/mmu/WalkMemo.ts";
 import { AnonFaultTable, anonFaultPte } from "../mm/anon_fault.ts";
+import { Gfp } from "../mm/gfp.ts";
 import { VmFault } from "../mm/internal.ts";
 import { doAnonymousPage } from "../mm/memory.ts";
+import { entryRead, readEntry } from "../mm/pgtable.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { accountFault } from "./gup.ts";
@@ -33,9 +38,18 @@ import type { Task } from "./task.ts";
  * The fold's switch (tests: off on the twin kernel that takes every fault through its handler), the
  * faults it took, and those whose allocation entered the slow path (kswapd woken, reclaim, failure);
  * inRun: the fold inside the MMU's run (RunFaultFold; tests: off on the twin whose folded faults
- * leave the run), and the faults it took there.
+ * leave the run), and the faults it took there; batch: RunFaultFold.runFaultRun (tests: off on the
+ * twin that takes each fault of a run by itself), and the faults it took.
  */
-export const faultFold = { on: true, folded: 0, slow: 0, inRun: true, inRunFolded: 0 };
+export const faultFold = {
+  on: true,
+  folded: 0,
+  slow: 0,
+  inRun: true,
+  inRunFolded: 0,
+  batch: true,
+  batched: 0,
+};
 
 /** The leaf table of the run's last folded fault (one run at a time: reset at each run's start). */
 export const foldTable = new AnonFaultTable();
@@ -162,5 +176,65 @@ export class RunFaultFold implements RunFaultSink {
     cpu.setUserMode(true);
     // a slow-path allocation (foldTable dropped) may have changed tables above the leaf
     return foldTable.key === -1 ? RunFault.RetryAnew : RunFault.Retry;
+  }
+  /**
+   * The faults of up to `max` pages va, va + step, ... (step in bytes, a multiple of 4096), each
+   * the not-present fault of a user write the run's walk met at a PTE under the leaf table of the
+   * run's last fault (the MMU's side: runFold.ts RunFold.faultRun), resolved one after the other
+   * as runFault resolves each (the fault counted, handle_mm_fault's pgfault, do_anonymous_page,
+   * mm_account_fault), without the exception's entry and return, which change nothing here:
+   * entryQuiet (no PTI, no KPTI), no update_mmu_cache work (the architecture's `resolved`), no
+   * kmap_local (clear_user_highpage on a highmem machine). Stops before the first page it cannot
+   * prove the handler's fast case: outside the VMA of the mm's last fault (writable, anonymous,
+   * private, its anon_vma made: anon_vma_prepare allocates nothing), a PTE that is not none, or an
+   * allocation that might enter the slow path (Buddy.order0FastSure: kswapd's wakeup, reclaim, the
+   * OOM killer; a memory limit is never folded, runFoldable). Returns how many it resolved.
+   */
+  runFaultRun(_cpu: Mmu, vaHi: number, vaLo: number, step: number, max: number): number {
+    const k = this.k!;
+    const task = this.task!;
+    const ctx = k.userMm;
+    const env = ctx.env;
+    if (!faultFold.batch || k.arch.faultFold!.resolved !== null || env.kmapLocal !== undefined) return 0;
+    if (k.tlbMgr.entryQuiet?.() !== true) return 0;
+    const mm = task.mm!;
+    const vpn0 = k.va.vpnOf(vaHi, vaLo);
+    const vmas = mm.vmas;
+    const c = mm.faultVmaIndex;
+    if (!(c < vmas.length)) return 0;
+    const vma = vmas[c];
+    if (!(vma.vmStart <= vpn0 && vpn0 < vma.vmEnd) || vma.anonVma === 0) return 0;
+    if ((vma.vmFlags & (VmFlag.WRITE | NOT_ANON)) !== VmFlag.WRITE || vma.file || vma.shmem) return 0;
+    const pages = step / 4096;
+    const n = Math.min(max, Math.floor((vma.vmEnd - 1 - vpn0) / pages) + 1);
+    const b = env.buddy;
+    const slow = b.kswapdWakeups + b.allocStalls + b.failedAllocs;
+    const rec = this.rec!;
+    const pt = env.pgtable;
+    // the first page's PTE found as foldFind finds it, the others beside it in the same table
+    let pa = anonFaultPte(ctx, foldTable, mm, vpn0);
+    if (pa < 0 || Math.floor((vpn0 + (n - 1) * pages) / pt.ptrsPerTable) !== foldTable.key) return 0;
+    let done = 0;
+    k.faultingMm = mm; // each fault's, as foldResolve sets it (nothing else runs between them)
+    for (; done < n; done++) {
+      const vpn = vpn0 + done * pages;
+      if (done > 0) {
+        pa += pages * pt.entryBytes;
+        readEntry(ctx, pa); // ptep_get
+        if (!pt.none(entryRead.hi, entryRead.lo)) break; // pte_none, as anonFaultPte tests it
+      }
+      if (!b.order0FastSure(Gfp.HIGHUSER_MOVABLE)) break;
+      rec.faults++;
+      ctx.pgfault++; // handle_mm_fault's mm_account_fault, as foldResolve counts it
+      const res = doAnonymousPage(ctx, mm, vma, vpn, pa, true);
+      if (res !== VmFault.OK || b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
+        throw new ModelBug(`runFaultRun: the fault of vpn ${vpn} left the fast path order0FastSure promised`);
+      accountFault(task, res);
+    }
+    k.faultingMm = null;
+    faultFold.folded += done;
+    faultFold.inRunFolded += done;
+    faultFold.batched += done;
+    return done;
   }
 }

@@ -438,6 +438,30 @@ export class BuddyAllocator {
   }
 
   /**
+   * Whether an order-0 allocation of `gfp` made now is get_page_from_freelist's first try in the
+   * first zone it looks at: that zone passes its low watermark (zone_watermark_ok, order 0), so the
+   * fast path takes a page there (its free pages are on the buddy lists: rmqueue_bulk or
+   * __rmqueue_smallest finds one) and the slow path (kswapd's wakeup, reclaim) is not entered.
+   * Changes nothing. core/faultfold.ts asks it before each fault of a batch it resolves at once.
+   */
+  order0FastSure(gfp: number): boolean {
+    const highest =
+      gfp & Gfp.DMA
+        ? ZoneId.DMA
+        : gfp & Gfp.DMA32
+          ? ZoneId.DMA32
+          : gfp & Gfp.HIGHMEM
+            ? this.layout.highmem
+            : this.layout.normal;
+    for (let id = highest; id >= 0; id--) {
+      const z = this.zones[id];
+      if (z.managed === 0) continue;
+      return this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0);
+    }
+    return false;
+  }
+
+  /**
    * The allocation the fast path could not make at the low watermark.
    * Linux: mm/page_alloc.c __alloc_pages_slowpath (wake_all_kswapds, the
    * min-watermark retry, __alloc_pages_direct_reclaim, __alloc_pages_may_oom)

@@ -547,6 +547,39 @@ export class Arm64Cpu extends Mmu {
   }
 
   /** Takes the abort: ESR_EL1, FAR_EL1, counters. TLB entries stay (an abort invalidates nothing). */
+  /**
+   * RunFoldHost.faultsMissed (src/hw/mmu/runFold.ts RunFold.faultRun): `count` walks of pages vpn,
+   * vpn + step, ... from the memo to their level-3 descriptors, invalid (a translation fault of
+   * level 3: D8.2, AArch64.S1Walk), each after a lookup that missed everywhere, and each store's
+   * data abort as missAndFill and deliver make them one by one: every walk and walk reference
+   * counted, the ESR the same for each, the last page's in FAR_EL1 and the walk record (its retry's
+   * walk overwrites it). A data abort invalidates no TLB entry.
+   */
+  faultsMissed(
+    _vpn: number,
+    _step: number,
+    count: number,
+    lastHi: number,
+    lastLo: number,
+    lastIndex: number,
+    mode: Mode,
+  ): void {
+    const rec = this.walkRec;
+    const n = this.memo.count;
+    const entryPa = this.memo.table * 4096 + lastIndex * 8;
+    // the last page's walk and syndrome (fastTranslationFault), and the walks before it
+    this.fastTranslationFault(rec, n, 0, lastIndex, entryPa, 0, 0, Access.Write, mode);
+    this.walks += count - 1;
+    this.walkRefs += (count - 1) * (n + 1);
+    this.faultKind = rec.faultKind;
+    this.faultLevel = rec.faultLevel;
+    this.pageFaults += count;
+    this.faultsByKind.translation += count;
+    this.esr = rec.errorCode;
+    this.farHi = lastHi >>> 0;
+    this.farLo = lastLo >>> 0;
+  }
+
   protected override deliver(rec: WalkRecord, vaHi: number, vaLo: number, _vpn: Vpn): number {
     this.pageFaults++;
     const k = rec.faultKind;

@@ -1,3 +1,4 @@
+import { ModelBug } from "../../../base/assert.ts";
 import { InputError } from "../../../base/errors.ts";
 import { type Pfn, pfnToPa, type Vpn } from "../../../base/units.ts";
 import { Access, Mode } from "../../access.ts";
@@ -347,6 +348,44 @@ export class Cpu extends X86FamilyCpu {
     pscInvalidatePath(this, vpn, this.asid); // the walk caches on the way to vpn (mmu/psc.ts)
     if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
     return Outcome.PF;
+  }
+
+  /**
+   * RunFoldHost.faultsMissed (src/hw/mmu/runFold.ts RunFold.faultRun): `count` walks of pages vpn,
+   * vpn + step, ... from the memo to their PTEs, none (not present: a translation fault at the
+   * leaf), each after a lookup that missed everywhere, and each store's #PF (SDM Vol. 3A §4.7) as
+   * missAndFill and deliver make them one by one: every walk and walk reference counted, the error
+   * code the same for each (a user or supervisor write, not present), the last page's in CR2 and
+   * the walk record (its retry's walk overwrites it), each fault's invalidation of its page
+   * (§4.10.4.1: Tlb.invalidatePagesMissed, the arrays deliver's invalidatePageMissed looks at). Only
+   * without walk caches (the fold runs only where fast walks do): pscInvalidatePath does nothing.
+   */
+  faultsMissed(
+    vpn: number,
+    step: number,
+    count: number,
+    lastHi: number,
+    lastLo: number,
+    lastIndex: number,
+    mode: Mode,
+  ): void {
+    const rec = this.walkRec;
+    const n = this.memo.count;
+    const entryPa = this.memo.table * 4096 + lastIndex * 8;
+    // the last page's walk and fault code (fastTranslationFault), and the walks before it
+    this.fastTranslationFault(rec, n, 0, lastIndex, entryPa, 0, 0, Access.Write, mode);
+    this.walks += count - 1;
+    this.walkRefs += (count - 1) * (n + 1);
+    this.faultKind = rec.faultKind;
+    this.faultLevel = rec.faultLevel;
+    const code = rec.errorCode;
+    this.pageFaults += count;
+    if (code & (PfErr.RSVD | PfErr.PK | PfErr.P)) throw new ModelBug("faultsMissed: not a not-present #PF");
+    this.faultsByKind.notPresent += count;
+    this.errorCode = code;
+    this.cr2Hi = lastHi >>> 0;
+    this.cr2Lo = lastLo >>> 0;
+    this.tlb.invalidatePagesMissed(vpn, step, count, this.asid);
   }
 
   private emitFault(vector: number, errorCode: number, hi: number, lo: number): void {

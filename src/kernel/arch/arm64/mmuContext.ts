@@ -133,6 +133,11 @@ export class Arm64Tlb implements ArchTlb {
    * points TTBR1_EL1 back at swapper_pg_dir with the kernel (even) ASID.
    * Nothing without KPTI.
    */
+  /** kernel entry and exit without KPTI: nothing (core.ts TlbManager.entryQuiet) */
+  entryQuiet(): boolean {
+    return this.kpti === null;
+  }
+
   enterKernel(cpuId: number): void {
     const st = this.states[cpuId];
     if (this.kpti === null || !st.inUser) return;

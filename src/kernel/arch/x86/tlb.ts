@@ -111,6 +111,11 @@ export class X86Tlb implements ArchTlb {
    * SWITCH_TO_KERNEL_CR3 loads the kernel PGD of the same mm with the
    * kernel PCID and the no-flush bit. Nothing without PTI.
    */
+  /** kernel entry and exit without PTI: nothing (core.ts TlbManager.entryQuiet) */
+  entryQuiet(): boolean {
+    return !this.pti;
+  }
+
   enterKernel(cpuId: number): void {
     const st = this.states[cpuId];
     if (!this.pti || !st.inUser) return;
