@@ -611,8 +611,6 @@ export class TlbArray {
     // SDM §4.10.4.1: when a large page is cached as several 4K ("fractured") entries,
     // INVLPG of any address in it invalidates all of them
     if (this.mayHoldFractured) n += this.invalidateFractured(vpn, asid, how);
-    const keys = this.keys; // remove() shifts within these arrays, never replaces them
-    const ways = this.ways;
     for (let size = 0; size < this.sizeEnd; size++) {
       if ((this.sizeMask & (1 << size)) === 0 || this.bySize[size] === 0) continue;
       const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
