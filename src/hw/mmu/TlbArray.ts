@@ -1,5 +1,6 @@
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
+import { filterHash, filterWord } from "./tlbFilter.ts";
 
 /** Size codes of x86-64's pages (a size code is the leaf level of the page). */
 export const enum SizeCode {
@@ -110,6 +111,13 @@ export class TlbArray {
    */
   private readonly bySize = new Int32Array(8);
 
+  /**
+   * Per set, 64 bits of the keys it may hold (src/hw/mmu/tlbFilter.ts): a key whose bit is 0 is
+   * not in the set, and its invalidation skips the scan. null once relocate has handed the
+   * entries to the WebAssembly hit loop (which fills ways itself): every invalidation then scans.
+   */
+  private filter: Int32Array | null;
+
   constructor(
     readonly entries: number,
     readonly ways: number,
@@ -140,6 +148,7 @@ export class TlbArray {
     this.attrs = new Int32Array(entries);
     this.pagesPer = pagesPer;
     this.sizeEnd = 32 - Math.clz32(sizeMask);
+    this.filter = new Int32Array(2 * sets);
   }
 
   /**
@@ -165,6 +174,7 @@ export class TlbArray {
     this.pfns = pfns;
     this.metas = metas;
     this.attrs = attrs;
+    this.filter = null; // the WebAssembly loop fills ways without setting their bits
     return 24 * n;
   }
 
@@ -175,6 +185,7 @@ export class TlbArray {
    * wasm/hits.ts, which mirrors insert for 4K entries of a 4K-only array).
    */
   countFills(added: number, evicted: number): void {
+    this.filter = null; // (after relocate: already off)
     this.valid += added;
     this.bySize[0] += added;
     this.evictions += evicted;
@@ -338,6 +349,11 @@ export class TlbArray {
       carryMeta = m;
     }
     this.bySize[size]++;
+    const filter = this.filter;
+    if (filter !== null) {
+      const h = filterHash(key);
+      filter[filterWord(tag & this.setMask, h)] |= 1 << h;
+    }
     if (attr !== 0 || this.hasAttrs) this.insertAttr(base, from, attr);
     if (size === 0 && ((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
     return base;
@@ -381,6 +397,12 @@ export class TlbArray {
       carryMeta = m;
     }
     this.bySize[0]++;
+    const filter = this.filter;
+    if (filter !== null) {
+      const lo = vpn | 0; // the key's low 32 bits: lo << 3
+      const h = filterHash(lo << 3);
+      filter[filterWord(lo & this.setMask, h)] |= 1 << h;
+    }
     if (attr !== 0 || this.hasAttrs) this.insertAttr(base, from, attr);
     if (((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
   }
@@ -469,6 +491,7 @@ export class TlbArray {
     const pfnArr = this.pfns;
     const metaArr = this.metas;
     const attrArr = this.attrs;
+    const filter = this.filter;
     let toPlace = 0;
     // each touched set: its older entries after the run's newest `put`, the rest dropped
     for (let t = 0; t < nSets; t++) {
@@ -490,6 +513,12 @@ export class TlbArray {
         if (moveAttrs) attrArr[base + put + i] = attrArr[base + i];
       }
       counts[s] = 0; // from here: the run's pages placed in the set
+      if (filter !== null) {
+        // every bit of the set (a superset of its keys', without a hash per page placed): its
+        // next invalidation scans it and sets the words to its keys' bits (scanSet)
+        filter[s << 1] = -1;
+        filter[(s << 1) | 1] = -1;
+      }
       toPlace += put;
     }
     // the run's pages, newest first, each at the way of the later pages of its set before it
@@ -535,17 +564,43 @@ export class TlbArray {
    * inline on every INVLPG (every page reclaim unmaps).
    */
   invalidateBasePage(vpn: number, asid: number, how: InvalidateHow): number {
-    let n = 0;
-    const keys = this.keys; // remove() shifts within these arrays, never replaces them
     const key = vpn * 8;
-    const base = (vpn & this.setMask) * this.ways;
+    const set = vpn & this.setMask;
+    const filter = this.filter;
+    if (filter !== null) {
+      const h = filterHash(key);
+      if ((filter[filterWord(set, h)] & (1 << h)) === 0) return 0; // not in the set (tlbFilter.ts)
+    }
+    return this.scanSet(set, key, asid, how);
+  }
+
+  /**
+   * Drops the entries of `key` in set `set` that match; the set's filter words are set again to
+   * the bits of the keys it keeps (src/hw/mmu/tlbFilter.ts). Returns how many.
+   */
+  private scanSet(set: number, key: number, asid: number, how: InvalidateHow): number {
+    let n = 0;
+    let lo = 0;
+    let hi = 0;
+    const keys = this.keys; // remove() shifts within these arrays, never replaces them
+    const base = set * this.ways;
     for (let i = base, end = base + this.ways; i < end; ) {
       const k = keys[i];
       if (k === -1) break; // invalid ways are last (as lookup relies on)
       if (k === key && matches(this.metas[i], asid, how)) {
         this.remove(base, i); // the next way moves into i
         n++;
-      } else i++;
+      } else {
+        const h = filterHash(k);
+        if (h < 32) lo |= 1 << h;
+        else hi |= 1 << h;
+        i++;
+      }
+    }
+    const filter = this.filter;
+    if (filter !== null) {
+      filter[set << 1] = lo;
+      filter[(set << 1) | 1] = hi;
     }
     return n;
   }
@@ -558,21 +613,17 @@ export class TlbArray {
     // SDM §4.10.4.1: when a large page is cached as several 4K ("fractured") entries,
     // INVLPG of any address in it invalidates all of them
     if (this.mayHoldFractured) n += this.invalidateFractured(vpn, asid, how);
-    const keys = this.keys; // remove() shifts within these arrays, never replaces them
-    const ways = this.ways;
     for (let size = 0; size < this.sizeEnd; size++) {
       if ((this.sizeMask & (1 << size)) === 0 || this.bySize[size] === 0) continue;
       const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
       const key = tag * 8 + size;
-      const base = (tag & this.setMask) * ways;
-      for (let i = base, end = base + ways; i < end; ) {
-        const k = keys[i];
-        if (k === -1) break; // invalid ways are last (as lookup relies on)
-        if (k === key && matches(this.metas[i], asid, how)) {
-          this.remove(base, i); // the next way moves into i
-          n++;
-        } else i++;
+      const set = tag & this.setMask;
+      const filter = this.filter;
+      if (filter !== null) {
+        const h = filterHash(key);
+        if ((filter[filterWord(set, h)] & (1 << h)) === 0) continue; // not in the set
       }
+      n += this.scanSet(set, key, asid, how);
     }
     return n;
   }
@@ -614,6 +665,7 @@ export class TlbArray {
   /** Drops every entry that matches. Returns how many. */
   invalidateAll(asid: number, how: InvalidateHow): number {
     if (this.valid === 0) return 0;
+    if (how === InvalidateHow.Everything) return this.clear();
     let n = 0;
     const keys = this.keys; // remove() shifts within these arrays, never replaces them
     const metas = this.metas;
@@ -630,6 +682,37 @@ export class TlbArray {
         } else i++;
       }
     }
+    return n;
+  }
+
+  /**
+   * invalidateAll(_, Everything) without moving a way (SFENCE.VMA x0, x0 of RISC-V's batched
+   * unmap flush, arch_tlbbatch_flush; TLBI VMALLE1; INVPCID 2): each valid key set to -1, the
+   * sets visited until every valid entry was seen, their filter words cleared. Equal to dropping
+   * the entries one by one (remove): that leaves every key at -1 too, and the pfns, metas and
+   * attrs left in invalid ways are never read (every reader looks at a way by a key it matched,
+   * or stops at a set's first -1; insert writes a way before it is valid again):
+   * tlbFilter.property.test.ts compares the two.
+   */
+  private clear(): number {
+    const n = this.valid;
+    const keys = this.keys;
+    const ways = this.ways;
+    const filter = this.filter;
+    let left = n;
+    for (let set = 0, base = 0; left > 0 && base < this.entries; set++, base += ways) {
+      for (let i = base, end = base + ways; i < end && keys[i] !== -1; i++) {
+        keys[i] = -1;
+        left--;
+      }
+      if (filter !== null) {
+        filter[set << 1] = 0;
+        filter[(set << 1) | 1] = 0;
+      }
+    }
+    this.valid = 0;
+    const bySize = this.bySize;
+    for (let s = 0; s < 8; s++) bySize[s] = 0;
     return n;
   }
 
