@@ -472,30 +472,18 @@ class Loop {
 
   /**
    * takeRecords' loop, inlined with constant `sp` and `skip` as run's: the
-   * same steps on a record as run's on a run of one. `fixedMask` (not 0):
-   * the data side's set mask as a constant, an operand of the `and` itself
-   * (else it is setMaskD, which TurboFan kept on the stack and loaded again
-   * for every record).
+   * same steps on a record as run's on a run of one.
    */
   // @ts-expect-error: decorator
   @inline
-  static recs(
-    recs: usize,
-    from: i32,
-    count: i32,
-    asid: u32,
-    sp: bool,
-    skip: bool,
-    near: bool,
-    fixedMask: u32,
-  ): i32 {
+  static recs(recs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool, near: bool): i32 {
     let rep = repeats;
     let sum = frameSum;
     const dirty = dirtyFlags;
     const loD = memoLoD;
     const hiD = memoHiD;
     const pfD = memoPfnD;
-    const maskD = fixedMask !== 0 ? fixedMask : setMaskD;
+    const maskD = setMaskD;
     const loI = sp ? memoLoI : 0;
     const hiI = sp ? memoHiI : 0;
     const pfI = sp ? memoPfnI : 0;
@@ -538,7 +526,7 @@ class Loop {
       // records): moved to the front here as Loop.miss moves it, without the call (whose every
       // live value V8 saves and restores around it)
       const page = lo >>> 14;
-      const set = page & (s ? setMaskI : maskD);
+      const set = page & (s ? setMaskI : setMaskD);
       const at1 = (<usize>set) << 2;
       if (
         load<u32>((s ? memo1LoI : memo1LoD) + at1) === page &&
@@ -576,15 +564,11 @@ class Loop {
  * or above 2^17), nothing of it done; returns its index, or `count`.
  */
 export function takeRecords(recs: usize, from: i32, count: i32, asid: u32): i32 {
-  if (dataOnly) return Loop.recs(recs, from, count, asid, false, true, false, 0);
-  if (split) return Loop.recs(recs, from, count, asid, true, false, false, 0);
-  if (memoHiD === memoLoD + NEAR && memoPfnD === memoLoD + 2 * NEAR) {
-    // the commonest first levels' masks as constants (16 sets: skylake's and vmref's 64x4; 64 sets)
-    if (setMaskD === 15) return Loop.recs(recs, from, count, asid, false, false, true, 15);
-    if (setMaskD === 63) return Loop.recs(recs, from, count, asid, false, false, true, 63);
-    return Loop.recs(recs, from, count, asid, false, false, true, 0);
-  }
-  return Loop.recs(recs, from, count, asid, false, false, false, 0);
+  if (dataOnly) return Loop.recs(recs, from, count, asid, false, true, false);
+  if (split) return Loop.recs(recs, from, count, asid, true, false, false);
+  if (memoHiD === memoLoD + NEAR && memoPfnD === memoLoD + 2 * NEAR)
+    return Loop.recs(recs, from, count, asid, false, false, true);
+  return Loop.recs(recs, from, count, asid, false, false, false);
 }
 
 /**
