@@ -114,8 +114,8 @@ describe("machine mode's WebAssembly hit loop", () => {
       fc.property(
         fc.array(record, { maxLength: 250 }),
         fc.constantFrom("clock", "fifo", "random"),
-        // unified (vmref: 16 sets, takeRecords' constant mask), split with an 8-way fetch level (skylake),
-        // multi-size (tiny), few sets of many ways, 64 sets (the other constant mask)
+        // unified (vmref: 16 sets), split with an 8-way fetch level (skylake), multi-size (tiny), few sets
+        // of many ways, 64 sets
         fc.constantFrom("vmref", "skylake", "tiny", "8x8,32x4", "256x4,1536x12"),
         fc.integer({ min: 1, max: 24 }),
         fc.boolean(),
