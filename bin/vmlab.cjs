@@ -24,6 +24,7 @@
 "use strict";
 const {
   closeSync,
+  existsSync,
   fstatSync,
   mkdirSync,
   openSync,
@@ -280,12 +281,14 @@ function loadBundle(command) {
 function speculateReading() {
   const w = globalThis.__vmlabReader;
   if (speculateFile === undefined || w === undefined) return;
-  let zstd = null;
-  try {
-    zstd = require.resolve("zstd-napi/binding.js", { paths: [ROOT] });
-  } catch {
-    // a zstd file is then not started here (nor read on the reading thread)
-  }
+  // (the package's own place first: require.resolve's search took ~0.6 ms of this thread)
+  let zstd = join(ROOT, "node_modules", "zstd-napi", "binding.js");
+  if (!existsSync(zstd))
+    try {
+      zstd = require.resolve("zstd-napi/binding.js", { paths: [ROOT] });
+    } catch {
+      zstd = null; // a zstd file is then not started here (nor read on the reading thread)
+    }
   try {
     require(READER).speculate(w, speculateFile, zstd);
   } catch {
