@@ -1,8 +1,10 @@
 /**
  * The reading thread's side of the ring (worker.ts has the main thread's):
  * the body a worker runs, as text (WORKER_BODY), and the messages it sends.
- * It reads a trace file, decompresses it (zstd, gzip or none) and hands it
- * to the main thread through a ring of slots in shared memory.
+ * The reading thread reads a trace file, decompresses it (zstd, gzip or
+ * none) and hands it to the main thread through a ring of slots in shared
+ * memory, so that reading and decoding run on the second core beside the
+ * simulation, in constant memory, and nothing is copied between the threads.
  *
  * A job names its ring: the thread's own (SLOTS slots of SLOT_BYTES), or,
  * for raw slots, the start of a shared WebAssembly memory of the consumer's
@@ -10,12 +12,6 @@
  * `ctl`), so that machine mode's hit loop reads the records where zstd
  * wrote them. bin/vmlab.cjs can start such a job before the CLI is loaded
  * (speculate.ts).
- *
- * The reading thread: a worker that reads a trace file, decompresses it
- * (zstd, gzip or none) and hands it to the main thread through a ring of
- * slots in shared memory, so that reading and decoding run on the second
- * core beside the simulation, in constant memory, and nothing is copied
- * between the threads.
  *
  * Two modes:
  * - raw: a slot holds decompressed bytes (every slot but the last is full);
@@ -45,10 +41,12 @@
  * Protocol: the worker fills slot k, sets state[k] = 1 and posts the slot's
  * message; the main thread sets state[k] = 0 (and notifies) when its
  * consumer is done with the slot. The worker waits on a slot's state word
- * before filling it again. state[SLOTS] = 1 asks it to stop.
+ * before filling it again. state[slots] = 1 (slots: the ring's count) asks
+ * it to stop: it stops at its next slot, or at once when it waits for one.
  *
  * A job that brings its own MessagePort (readSlotsSync, for a caller that
- * cannot wait for events: a scenario's replay) gets the messages there, and
+ * cannot wait for events: a scenario's replay; the job speculate.ts starts,
+ * whose messages are seen only if it is taken up) gets the messages there, and
  * state[SLOTS + 1] counts them (notified), so that the main thread can block
  * in Atomics.wait and take each with receiveMessageOnPort.
  *
