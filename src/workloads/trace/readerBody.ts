@@ -47,7 +47,7 @@
  * A job that brings its own MessagePort (readSlotsSync, for a caller that
  * cannot wait for events: a scenario's replay; the job speculate.ts starts,
  * whose messages are seen only if it is taken up) gets the messages there, and
- * state[SLOTS + 1] counts them (notified), so that the main thread can block
+ * state[slots + 1] counts them (notified), so that the main thread can block
  * in Atomics.wait and take each with receiveMessageOnPort.
  *
  * zstd goes through zstd-napi's binding of ZSTD_decompressStream straight
