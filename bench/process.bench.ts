@@ -14,6 +14,10 @@
  *                 --jobs 2, alternating; the time with two over the linear
  *                 time (half the time with one), and each side's CPU.
  *                 Goal: <= 1.8.
+ *   early read    (BENCH_ONLY=early) machine mode with the reading job the
+ *                 launcher starts before the CLI loads (speculate.ts) against
+ *                 the same run without it (VMLAB_SPECULATE=0), alternating:
+ *                 best and median wall clock, the main thread's waits.
  *   start-up      `vmlab --version` against `node -e 0`, alternating, best of
  *                 STARTUP_RUNS (10): what every command pays before its work.
  *   10^9 pipe     (only with BENCH_BILLION=1: about a minute or more)
@@ -28,7 +32,7 @@
  * of RUNS (default 3; BENCH_RUNS=N), and ranges across runs are printed.
  *
  * Run: npm run bench:process   (BENCH_BILLION=1 npm run bench:process for the pipe;
- * BENCH_ONLY=machine, policy, startup, sweep or pipe for one part)
+ * BENCH_ONLY=machine, policy, startup, sweep, pipe or early for one part)
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -39,8 +43,8 @@ import { BUILD, buildVmref, COUNTERS, ROOT, SHARED } from "./common.ts";
 const VMLAB = resolve(ROOT, "bin", "vmlab.cjs");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ONLY = process.env.BENCH_ONLY;
-/** Whether the part is asked for (all but the pipe, unless BENCH_ONLY names one). */
-const part = (name: string) => (ONLY === undefined ? name !== "pipe" : ONLY === name);
+/** Whether the part is asked for (all but the pipe and the early read, unless BENCH_ONLY names one). */
+const part = (name: string) => (ONLY === undefined ? name !== "pipe" && name !== "early" : ONLY === name);
 
 interface Timed {
   seconds: number;
@@ -167,6 +171,35 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
       `    vmlab's threads by run (wall ${v.map((t) => t.seconds.toFixed(2)).join(" ")} s): CPU main ${f("main")}, reading ${f("reading")} s; waited: main for a slot ${f("mainWaited")}, reading for a free one ${f("readingWaited")} s`,
     );
   }
+}
+
+/** Machine mode with and without the launcher's early reading job (VMLAB_SPECULATE), alternating. */
+function earlyRead(file: string, frames: number): void {
+  const run = (on: boolean) => () =>
+    timed(
+      process.execPath,
+      [
+        VMLAB,
+        "trace",
+        file,
+        "--policy",
+        "clock",
+        "--tlb",
+        "64x4,1536x12",
+        "--frames",
+        String(frames),
+        "--json",
+      ],
+      { VMLAB_TRACE_CPU: "1", VMLAB_SPECULATE: on ? "1" : "0" },
+    );
+  const [on, off] = alternate(run(true), run(false));
+  if (on[0].out !== off[0].out.replace(/"seconds": [\d.e+-]+/, on[0].out.match(/"seconds": [\d.e+-]+/)![0]))
+    throw new Error(`${file}: the runs with and without the early read differ`);
+  const median = (ts: Timed[]) => ts.map((t) => t.seconds).sort((a, b) => a - b)[ts.length >> 1];
+  const waits = (ts: Timed[]) => ts.map((t) => t.threads?.mainWaited.toFixed(2) ?? "-").join(" ");
+  console.log(
+    `  ${file.split("/").pop()}, ${frames} frames: early read ${best(on).toFixed(3)} s best, ${median(on).toFixed(3)} median; without ${best(off).toFixed(3)} s, ${median(off).toFixed(3)}; ratio ${(best(off) / best(on)).toFixed(2)} (best), ${(median(off) / median(on)).toFixed(2)} (median); main waited for a slot ${waits(on)} / ${waits(off)} s`,
+  );
 }
 
 function policyLru(file: string, frames: number): void {
@@ -323,7 +356,7 @@ async function main(): Promise<void> {
   const vmref = "path" in built ? built.path : null;
   if (vmref === null && "error" in built) console.log(`C reference unavailable: ${built.error}`);
   const traces = resolve(SHARED, "traces");
-  const big = part("machine") || part("policy") ? py200() : null;
+  const big = part("machine") || part("policy") || part("early") ? py200() : null;
   console.log(
     `node ${process.version}; whole processes (node's start included), ${RUNS} runs each, alternating; wall-clock ranges\n`,
   );
@@ -339,6 +372,12 @@ async function main(): Promise<void> {
     policyLru(resolve(traces, "gzip-10M.u64.zst"), 1024);
     policyLru(resolve(traces, "py-50M.u64.zst"), 1024);
     if (big) policyLru(big, 1024);
+  }
+  if (part("early")) {
+    console.log("\nmachine mode with the launcher's early read against without it (same output)");
+    earlyRead(resolve(traces, "py-50M.u64.zst"), 256);
+    earlyRead(resolve(traces, "py-50M.u64.zst"), 1024);
+    if (big) earlyRead(big, 1024);
   }
   if (part("startup")) {
     console.log("\nstart-up (every command's fixed cost)");

@@ -66,6 +66,12 @@ describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's staleness check", (
         'import { word } from "./word.ts";\nexport async function main(): Promise<number> {\n  console.log(word);\n  return 0;\n}\n',
       );
       writeFileSync(join(root, "src", "cli", "sweepTask.ts"), "export const task = 1;\n");
+      // the launcher's third bundle (the reading job started before the CLI's: speculate.ts)
+      mkdirSync(join(root, "src", "workloads", "trace"), { recursive: true });
+      writeFileSync(
+        join(root, "src", "workloads", "trace", "speculate.ts"),
+        "export function speculate(): boolean {\n  return false;\n}\n",
+      );
       const bundle = join(root, ".build", "cli", "vmlab.cjs");
       const run = (bin = "vmlab.cjs") => {
         const r = spawnSync(process.execPath, [join(root, "bin", bin), "x"], {

@@ -114,8 +114,9 @@ describe("machine mode's WebAssembly hit loop", () => {
       fc.property(
         fc.array(record, { maxLength: 250 }),
         fc.constantFrom("clock", "fifo", "random"),
-        // unified (vmref), split with an 8-way fetch level (skylake), multi-size (tiny), few sets of many ways
-        fc.constantFrom("vmref", "skylake", "tiny", "8x8,32x4"),
+        // unified (vmref: 16 sets), split with an 8-way fetch level (skylake), multi-size (tiny), few sets
+        // of many ways, 64 sets
+        fc.constantFrom("vmref", "skylake", "tiny", "8x8,32x4", "256x4,1536x12"),
         fc.integer({ min: 1, max: 24 }),
         fc.boolean(),
         fc.integer({ min: 1, max: 80 }),

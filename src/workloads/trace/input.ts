@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { createGunzip, gunzipSync, constants as zlibConstants } from "node:zlib";
 import { InputError } from "../../base/errors.ts";
+import { codecOf } from "./readerBody.ts";
 import { type Codec, readSlots, type SlotMessage, zstdBindingPath } from "./worker.ts";
 
 /** How a trace is compressed (read from its first bytes). */
@@ -26,13 +27,6 @@ export interface TraceInput {
   chunks: AsyncIterable<Buffer>;
   /** bytes read from the file or stdin so far (compressed) */
   rawBytes: number;
-}
-
-const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
-const GZIP_MAGIC = [0x1f, 0x8b];
-
-function startsWith(b: Buffer, magic: number[]): boolean {
-  return b.length >= magic.length && magic.every((m, i) => b[i] === m);
 }
 
 /** The zstd-napi DecompressStream constructor, or null when the native module is not available. */
@@ -107,11 +101,7 @@ async function* decode(
   }
   if (first.done) return;
   const head = first.value;
-  const kind: Compression = startsWith(head, ZSTD_MAGIC)
-    ? "zstd"
-    : startsWith(head, GZIP_MAGIC)
-      ? "gzip"
-      : "none";
+  const kind: Compression = codecOf(head);
   setCompression(kind);
   // the raw stream again, first chunk included
   count(head.length);
@@ -219,7 +209,7 @@ export function decodeHead(head: Buffer, n = 4096): Buffer {
 
 /** The compression a file's first bytes announce. */
 export function compressionOf(head: Buffer): Compression {
-  return startsWith(head, ZSTD_MAGIC) ? "zstd" : startsWith(head, GZIP_MAGIC) ? "gzip" : "none";
+  return codecOf(head);
 }
 
 /** The first `n` bytes of a file, or none when it cannot be read (its reader reports why). */

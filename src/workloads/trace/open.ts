@@ -124,7 +124,7 @@ export function warmUp(file: string): void {
  */
 export function ringFor(file: string): { memory: WasmMemory; from: number } | null {
   if (file === "-") return null;
-  const memory = ringMemory();
+  const memory = ringMemory(file);
   return memory === null ? null : { memory, from: RING_BYTES };
 }
 
