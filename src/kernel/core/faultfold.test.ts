@@ -294,6 +294,8 @@ describe("a run's demand-zero faults resolved in batches give what the run gives
   });
   it("x86-64, 5-level paging, 64 MiB", () => {
     const r = scenario(15, 140, { arch: "x86_64-la57", ramMiB: 64, big: 6000, batch: true, longRuns: true });
-    expect(r.batched).toBeGreaterThan(500);
+    // (166 since workingset refaults activate pages: this seed's pressure keeps memory nearer the low
+    // watermark, where no batch is taken)
+    expect(r.batched).toBeGreaterThan(100);
   });
 });
