@@ -423,18 +423,21 @@ export class BuddyAllocator {
    */
   alloc(order: number, gfp: number, kind: PageKind): number {
     assert(order >= 0 && order <= MAX_ORDER, "alloc: order out of range");
-    // gfp_zone
-    const highest =
-      gfp & Gfp.DMA
-        ? ZoneId.DMA
-        : gfp & Gfp.DMA32
-          ? ZoneId.DMA32
-          : gfp & Gfp.HIGHMEM
-            ? this.layout.highmem
-            : this.layout.normal;
+    const highest = this.gfpZone(gfp);
     const pfn = this.fromFreelist(order, highest, Wmark.Low, 0);
     if (pfn >= 0) return order === 0 ? this.prep0(pfn, kind) : this.prep(pfn, order, kind, gfp);
     return this.allocSlowpath(order, gfp, kind, highest);
+  }
+
+  /** gfp_zone: the highest zone an allocation of `gfp` may take from. */
+  private gfpZone(gfp: number): number {
+    return gfp & Gfp.DMA
+      ? ZoneId.DMA
+      : gfp & Gfp.DMA32
+        ? ZoneId.DMA32
+        : gfp & Gfp.HIGHMEM
+          ? this.layout.highmem
+          : this.layout.normal;
   }
 
   /**
@@ -445,14 +448,7 @@ export class BuddyAllocator {
    * Changes nothing. core/faultfold.ts asks it before each fault of a batch it resolves at once.
    */
   order0FastSure(gfp: number): boolean {
-    const highest =
-      gfp & Gfp.DMA
-        ? ZoneId.DMA
-        : gfp & Gfp.DMA32
-          ? ZoneId.DMA32
-          : gfp & Gfp.HIGHMEM
-            ? this.layout.highmem
-            : this.layout.normal;
+    const highest = this.gfpZone(gfp);
     for (let id = highest; id >= 0; id--) {
       const z = this.zones[id];
       if (z.managed === 0) continue;

@@ -160,6 +160,20 @@ declare const foldInWorker: typeof foldRuns;
  */
 declare const workerRequire: NodeJS.Require;
 
+/** A reading thread's data (workerMain): its own ring and control words. */
+export interface ReaderData {
+  zstd: string | null;
+  ring: SharedArrayBuffer;
+  ctl: SharedArrayBuffer;
+  slots: number;
+  size: number;
+  /** the ring as a shared WebAssembly.Memory, and the fold module's bytes (else null: foldRuns) */
+  memory: WasmMemory | null;
+  foldWasm: Uint8Array | null;
+  /** VMLAB_TIMELINE=1: keep marks (timeline.ts) */
+  timeline: boolean;
+}
+
 /**
  * The worker's body. It runs in the worker (as CommonJS, from its source
  * text: no loader hooks needed), so it may use nothing from outside its
@@ -178,18 +192,7 @@ function workerMain(workerData: unknown): void {
     memory,
     foldWasm,
     timeline,
-  } = workerData as {
-    zstd: string | null;
-    ring: SharedArrayBuffer;
-    ctl: SharedArrayBuffer;
-    slots: number;
-    size: number;
-    /** the ring as a shared WebAssembly.Memory, and the fold module's bytes (else null: foldRuns) */
-    memory: WasmMemory | null;
-    foldWasm: Uint8Array | null;
-    /** VMLAB_TIMELINE=1: keep marks (timeline.ts) */
-    timeline: boolean;
-  };
+  } = workerData as ReaderData;
   const marks: Array<[string, number]> = [];
   const mark = (name: string): void => {
     if (timeline) marks.push([`reading thread: ${name}`, performance.timeOrigin + performance.now()]);

@@ -34,6 +34,7 @@ import {
   MAIN_TOTALS_AT,
   MEM_SLOT_BYTES,
   MEM_SLOTS,
+  type ReaderData,
   type ReaderJob,
   RING_BYTES,
   SLOT_BYTES,
@@ -48,18 +49,7 @@ export function foldModuleBytes(): Uint8Array | null {
   return fromBase64(FOLD_WASM);
 }
 
-/** A reading thread's data (readerBody.ts's workerMain): its own ring and control words. */
-export interface ReaderData {
-  zstd: string | null;
-  ring: SharedArrayBuffer;
-  ctl: SharedArrayBuffer;
-  slots: number;
-  size: number;
-  /** the ring as a shared WebAssembly.Memory, and the fold module's bytes (else null: foldRuns) */
-  memory: WasmMemory | null;
-  foldWasm: Uint8Array | null;
-  timeline: boolean;
-}
+export type { ReaderData };
 
 /** A new reading thread's data; `zstd`: zstd-napi's binding (worker.ts's zstdBindingPath). */
 export function readerData(zstd: string | null): ReaderData {
