@@ -4,24 +4,15 @@ import { deferredSplitShrinker, splitForReclaim, splitHugePage } from "./deferre
 import { discardLazyfree } from "./lazyfree.ts";
 import { folioEvictable } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import type { PageCache } from "./pagecache.ts";
 import { PfnSet } from "./pfnset.ts";
-import {
-  folioReferenced,
-  type RmapEnv,
-  type RmapPages,
-  reuseOnlyMapping,
-  rmapWalk,
-  tryToUnmapAnon,
-} from "./rmap.ts";
+import { folioReferenced, type RmapPages, reuseOnlyMapping, rmapWalk, tryToUnmapAnon } from "./rmap.ts";
 import { shmemPages } from "./shmem.ts";
 import { doShrinkSlab, type Shrinker } from "./shrinker.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
-import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
-import type { UserMm } from "./userMm.ts";
 import { type ShmemObject, VmFlag } from "./vma.ts";
 import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
+import type { ReclaimPolicy, VmscanEnv } from "./vmscan_env.ts";
 import {
   countScanned,
   countStolen,
@@ -31,6 +22,8 @@ import {
   type ReclaimStats,
 } from "./vmscan_stat.ts";
 import { Refault, Workingset } from "./workingset.ts";
+
+export { RECLAIM_POLICIES, type ReclaimPolicy, type VmscanEnv } from "./vmscan_env.ts";
 
 /** The LRU lists of the node (include/linux/mmzone.h enum lru_list; mlock_fbatch.ts moves pages to and from LRU_UNEVICTABLE). */
 export const enum Lru {
@@ -50,39 +43,6 @@ const DEF_PRIORITY = 12;
 export const SWAP_CLUSTER_MAX = 32;
 /** PAGEVEC_SIZE: the folios shrink_folio_list frees at a time (free_folios), each time after try_to_unmap_flush */
 const PAGEVEC_SIZE = 31;
-
-/** What reclaim needs from the rest of the kernel (and, through RmapEnv, what the reverse map needs). */
-export interface VmscanEnv extends RmapEnv {
-  readonly userMm: UserMm;
-  readonly pageCache: PageCache;
-  readonly swap: SwapArea | null;
-  /** vm.swappiness */
-  swappiness(): number;
-  /** the reclaim policy (`policy=`) */
-  readonly policy: ReclaimPolicy;
-  /** seeds the `random` policy */
-  readonly seed: number;
-  /** the CPUs (one LRU add batch each) and the one running now; absent: one CPU */
-  readonly nrCpus?: number;
-  runningCpu?(): number;
-  /** BITS_PER_LONG and CONFIG_NODES_SHIFT (workingset.ts's shadow bits); absent: 64 and 0 */
-  readonly longBits?: number;
-  readonly nodesShift?: number;
-  /** totalram_pages (workingset_init's bucket_order); absent: every frame */
-  totalRamPages?(): number;
-  /** the slab's pages (count_shadow_nodes weighs the shadow nodes against them with the LRU's) */
-  slabPages?(): number;
-}
-
-/**
- * Reclaim policies on the same machinery (the lists, the reverse map,
- * swap-out and page-cache eviction): `linux`, the two-list LRU above
- * (default); `mglru`, generations in the style of the multi-gen LRU; `clock`,
- * one hand over all frames in pfn order; `fifo`; `lru`, exact LRU from every
- * access the simulator sees; `random`, seeded.
- */
-export type ReclaimPolicy = "linux" | "mglru" | "clock" | "fifo" | "lru" | "random";
-export const RECLAIM_POLICIES: ReclaimPolicy[] = ["linux", "mglru", "clock", "fifo", "lru", "random"];
 
 /**
  * Page reclaim (mm/vmscan.c) over Linux's split LRU: new anonymous and file
