@@ -201,6 +201,8 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       flushPage: (mm, vpn) => userMm.env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page),
       swappiness: () => cfg.swappiness,
       policy: cfg.policy,
+      // ext4 (Linux 6.12) has no ->writepage; the other policies and Windows' writer write from reclaim
+      noWritepage: cfg.profile === "linux" && cfg.policy === "linux",
       seed: cfg.seed,
       nrCpus: machine.cpus.length,
       runningCpu: () => k.runningCpu,

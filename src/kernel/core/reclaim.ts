@@ -68,5 +68,8 @@ export function kswapd(k: KernelCore): number {
     return reclaim(k, want, Reclaimer.Kswapd);
   } finally {
     for (const z of k.buddy.zones) z.reclaimActive = false;
+    // prepare_kswapd_sleep on a balanced node: clear_pgdat_congested (PGDAT_DIRTY among them)
+    if (k.vmscan.writeback !== null && k.buddy.freePages() >= highWatermark(k))
+      k.vmscan.writeback.pgdatDirty = false;
   }
 }

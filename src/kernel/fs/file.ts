@@ -29,19 +29,50 @@ export interface FileHandle {
 const MAX_FILE_PAGES = 2 ** 28;
 
 /**
+ * The node's writeback state a file's pages count in (the page cache's, once the file is in it).
+ * Linux: mm/page-writeback.c (NR_DIRTIED), fs/fs-writeback.c (bdi_writeback's b_dirty list)
+ */
+export interface WritebackAcct {
+  /** NR_DIRTIED: pages that became dirty */
+  dirtied: number;
+  /**
+   * the disk files with dirty pages, in the order they became dirty: the flusher's b_dirty list
+   * (__mark_inode_dirty sets dirtied_when as the inode goes from clean to dirty; written clean,
+   * it leaves)
+   */
+  readonly dirtyInodes: Set<FileObject>;
+}
+
+/**
  * A file's dirty page indices, counting each page that becomes dirty in a
  * disk file's page cache (folio_account_dirtied: NR_DIRTIED, for a mapping
- * that can write back; tmpfs cannot) in the page cache's `acct.dirtied`.
- * Linux: mm/page-writeback.c folio_account_dirtied
+ * that can write back; tmpfs cannot) in the page cache's `acct.dirtied`,
+ * and keeping a disk file on the dirty inode list while it has any.
+ * Linux: mm/page-writeback.c folio_account_dirtied, fs/fs-writeback.c __mark_inode_dirty
  */
 export class DirtyPages extends Set<number> {
-  constructor(private readonly file: { readonly fs: "disk" | "tmpfs"; readonly acct: { dirtied: number } }) {
+  constructor(private readonly file: FileObject) {
     super();
   }
 
   override add(index: number): this {
-    if (this.file.fs === "disk" && !this.has(index)) this.file.acct.dirtied++;
+    const f = this.file;
+    if (f.fs === "disk" && !this.has(index)) {
+      f.acct.dirtied++;
+      if (this.size === 0) f.acct.dirtyInodes.add(f);
+    }
     return super.add(index);
+  }
+
+  override delete(index: number): boolean {
+    if (!super.delete(index)) return false;
+    if (this.size === 0) this.file.acct.dirtyInodes.delete(this.file);
+    return true;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.file.acct.dirtyInodes.delete(this.file);
   }
 }
 
@@ -70,7 +101,7 @@ export class FileObject implements FileHandle {
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
   readonly dirty: DirtyPages = new DirtyPages(this);
   /** the node's writeback counters this file's pages count in (the page cache's; its own until created there) */
-  acct: { dirtied: number } = { dirtied: 0 };
+  acct: WritebackAcct = { dirtied: 0, dirtyInodes: new Set() };
   /**
    * A disk file: the shadow entries reclaim left where it evicted pages (__remove_mapping:
    * workingset_eviction), page index -> shadow (mm/workingset.ts's encoding); the xarray's

@@ -584,19 +584,16 @@ export function filemapRead(
  * Linux: mm/msync.c sys_msync (vfs_fsync_range)
  */
 export function msync(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
-  let written = 0;
+  const written: number[] = [];
   for (const v of mm.vmas) {
     const f = v.file;
     if (f?.fs !== "disk" || !(v.vmFlags & VmFlag.SHARED) || v.vmEnd <= start || v.vmStart >= end) continue;
-    for (let vpn = Math.max(start, v.vmStart); vpn < Math.min(end, v.vmEnd); vpn++) {
-      const index = v.vmPgoff + (vpn - v.vmStart);
-      if (!f.dirty.has(index)) continue;
-      ctx.env.pageCache.writeback(f, index);
-      written++;
-      pageMkclean(ctx, f, index);
-    }
+    const first = v.vmPgoff + (Math.max(start, v.vmStart) - v.vmStart);
+    const last = v.vmPgoff + (Math.min(end, v.vmEnd) - 1 - v.vmStart);
+    written.push(...filemapFdatawriteRange(ctx, f, first, last));
   }
-  return written;
+  folioEndWriteback(ctx, written); // file_write_and_wait_range waits for each
+  return written.length;
 }
 
 /**
@@ -656,17 +653,23 @@ export function filemapFdatawriteRange(ctx: MmContext, f: FileObject, first: num
 
 /**
  * folio_end_writeback of the frames filemapFdatawriteRange wrote: PG_writeback
- * cleared; one with PG_reclaim loses it and would be rotated to the tail of
- * its inactive list (folio_rotate_reclaimable, the lru_move_tail batch), but
- * the only folios vmlab gives PG_reclaim (lru_deactivate_file) are back in
- * a move batch by then, PG_lru clear, so the rotation is skipped, as Linux
- * skips it (folio_batch_add_and_move: folio_test_clear_lru fails).
+ * cleared; one with PG_reclaim (reclaim met it dirty, or lru_deactivate_file
+ * did) loses it and is rotated to the tail of its inactive list
+ * (folio_rotate_reclaimable: not when dirty again or unevictable; the
+ * lru_move_tail batch skips a folio another batch holds, as
+ * folio_test_clear_lru fails: lru_deactivate_file's own, which POSIX_FADV_DONTNEED
+ * queued again before its writeback ended).
  * Linux: mm/filemap.c folio_end_writeback, mm/swap.c folio_rotate_reclaimable
  */
 export function folioEndWriteback(ctx: MmContext, pfns: readonly number[]): void {
   const flags = ctx.env.pages.flags;
-  for (const pfn of pfns)
-    if (flags[pfn] & PageFlag.Writeback) flags[pfn] &= ~(PageFlag.Writeback | PageFlag.Reclaim);
+  const lru = ctx.env.lru;
+  for (const pfn of pfns) {
+    if (!(flags[pfn] & PageFlag.Writeback)) continue;
+    const reclaim = (flags[pfn] & PageFlag.Reclaim) !== 0;
+    flags[pfn] &= ~(PageFlag.Writeback | PageFlag.Reclaim);
+    if (reclaim) lru?.fbatches.rotateReclaimable(pfn);
+  }
 }
 
 export { BDI_IO_PAGES, forcePageCacheRa } from "./readahead.ts";

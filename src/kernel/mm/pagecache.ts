@@ -1,6 +1,6 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import { FileObject } from "../fs/file.ts";
+import { FileObject, type WritebackAcct } from "../fs/file.ts";
 import type { BuddyAllocator, FreeError } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
@@ -17,7 +17,7 @@ export class PageCache {
   pagesIn = 0;
   pagesOut = 0;
   /** NR_DIRTIED: disk-file pages that became dirty (fs/file.ts DirtyPages) */
-  readonly acct = { dirtied: 0 };
+  readonly acct: WritebackAcct = { dirtied: 0, dirtyInodes: new Set() };
   /** the LRU lists: disk-file pages join them when read, leave them when evicted */
   lru: {
     /** folio_add_lru of a new page-cache page; `shadow`: the shadow it replaced (workingset_refault) */

@@ -30,11 +30,9 @@ const enum List {
 /**
  * The folio batches of struct cpu_fbatches that move folios already on a
  * list (mm/swap.c), in the order lru_add_drain_cpu empties them (after
- * lru_add). vmlab has no caller for lru_move_tail (folio_rotate_reclaimable):
- * reclaim's writeback ends at once (the folio is freed), and a folio
- * POSIX_FADV_DONTNEED wrote back, which alone gets PG_reclaim, is queued in
- * the lru_deactivate_file batch again when its writeback ends (fadvise.ts),
- * so folio_test_clear_lru fails there: that slot stays empty.
+ * lru_add). lru_move_tail takes the folios whose writeback ended with
+ * PG_reclaim (folio_rotate_reclaimable: the flusher's pages reclaim found
+ * dirty, page_writeback.ts).
  */
 export const enum MoveOp {
   /** cpu_fbatches.lru_move_tail: lru_move_tail */
@@ -109,7 +107,7 @@ export class LruAddBatches {
   readonly moveCount: Int32Array;
   /** 1 + the MoveOp of the batch holding a folio that is on a list: its PG_lru is clear until the batch moves it (folio_test_clear_lru); 0: none */
   readonly queued: Uint8Array;
-  /** /proc/vmstat pgrotated: folios lru_deactivate_file moved to the tail of the inactive list */
+  /** /proc/vmstat pgrotated: folios lru_deactivate_file and lru_move_tail moved to the tail of the inactive list */
   pgrotated = 0;
 
   /** page->_refcount and page->flags (the page table's arrays) */
@@ -290,6 +288,7 @@ export class LruAddBatches {
         else if (op === MoveOp.Lazyfree) lruLazyfree(this.v, pfn);
         else if (op === MoveOp.Deactivate) lruDeactivate(this.v, pfn);
         else if (op === MoveOp.DeactivateFile) this.lruDeactivateFile(pfn);
+        else if (op === MoveOp.MoveTail) this.lruMoveTail(pfn);
       }
       if (--this.refcount[pfn] === 0) this.putLast(pfn);
     }
@@ -364,6 +363,29 @@ export class LruAddBatches {
       this.pgrotated += nr;
     }
     if (active) v.stats.pgdeactivate += nr;
+  }
+
+  /**
+   * folio_rotate_reclaimable: a folio whose writeback ended with PG_reclaim, unless dirty again
+   * or unevictable, is queued for lru_move_tail (the batch skips one not on a list).
+   * Linux: mm/swap.c folio_rotate_reclaimable
+   */
+  rotateReclaimable(pfn: number): void {
+    const v = this.v;
+    if (v.lru[pfn] === List.Unevictable || fileDirty(v.owner[pfn], v.index[pfn])) return;
+    this.addAndMove(pfn, MoveOp.MoveTail);
+  }
+
+  /**
+   * lru_move_tail: off its list, PG_active cleared, onto the tail of the inactive list (the
+   * end reclaim scans first), counted in pgrotated. Linux: mm/swap.c lru_move_tail
+   */
+  private lruMoveTail(pfn: number): void {
+    const v = this.v;
+    const l = v.lru[pfn];
+    if (l === List.Unevictable) return;
+    v.addTail(pfn, l === List.ActiveAnon || l === List.ActiveFile ? l - 1 : l);
+    this.pgrotated += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
   }
 
   /** folios_put: the folio's mapping went while it waited; __folio_put takes it off the list and frees it. */

@@ -4,6 +4,7 @@ import { deferredSplitShrinker, splitForReclaim, splitHugePage } from "./deferre
 import { discardLazyfree } from "./lazyfree.ts";
 import { folioEvictable } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
+import { DirtyFolio, fileFolioDirty, ReclaimWriteback, writebackDirtyInodes } from "./page_writeback.ts";
 import { PfnSet } from "./pfnset.ts";
 import { folioReferenced, type RmapPages, reuseOnlyMapping, rmapWalk, tryToUnmapAnon } from "./rmap.ts";
 import { shmemPages } from "./shmem.ts";
@@ -11,8 +12,8 @@ import { doShrinkSlab, type Shrinker } from "./shrinker.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import { type ShmemObject, VmFlag } from "./vma.ts";
-import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
 import type { ReclaimPolicy, VmscanEnv } from "./vmscan_env.ts";
+import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
 import {
   countScanned,
   countStolen,
@@ -52,8 +53,8 @@ const PAGEVEC_SIZE = 31;
  * (folio_referenced, with a TLB flush per young PTE), promotes referenced
  * pages (anonymous: at once; file: on a second reference, or if mapped more
  * than once or executable) and reclaims the rest: anonymous pages to swap
- * (try_to_unmap puts a swap entry in every PTE), file pages dropped after
- * writeback if dirty. shrink_active_list moves pages from the active tail to
+ * (try_to_unmap puts a swap entry in every PTE), clean file pages dropped,
+ * dirty ones left to the flusher (page_writeback.ts). shrink_active_list moves pages from the active tail to
  * the inactive list (clearing their accessed bits), keeping referenced
  * executable file pages active. get_scan_count splits the work between anon
  * and file by swappiness; without free swap only file pages are scanned.
@@ -103,6 +104,9 @@ export class Vmscan implements RmapPages {
   /** the node lruvec's nonresident clock and refault counters (mm/workingset.c) */
   readonly workingset: Workingset;
 
+  /** dirty page-cache folios left to the flusher (page_writeback.ts; null: reclaim writes them, env.noWritepage false) */
+  readonly writeback: ReclaimWriteback | null;
+
   /** the thp-deferred_split shrinker (null: no queue; undefined: not looked up yet) */
   private splitShrinker: Shrinker | null | undefined;
 
@@ -121,6 +125,8 @@ export class Vmscan implements RmapPages {
     nrFrames: number,
   ) {
     this.rngState = env.seed >>> 0 || 1;
+    this.writeback =
+      env.noWritepage === true ? new ReclaimWriteback(() => writebackDirtyInodes(env.userMm)) : null;
     this.hpageNr = env.userMm.env.pgtable.hpagePmdNr;
     this.next = new Int32Array(nrFrames).fill(-1);
     this.prev = new Int32Array(nrFrames).fill(-1);
@@ -361,6 +367,12 @@ export class Vmscan implements RmapPages {
     return slot !== undefined && f.swapped.get(this.index[pfn]) === slot;
   }
 
+  /** A page of a disk file whose folio is dirty (folio_check_dirty_writeback's dirty; none under writeback here). */
+  private fileDirty(pfn: number): boolean {
+    const f = this.owner[pfn];
+    return f !== undefined && "fs" in f && fileFolioDirty(this.env.pageCache, f, this.index[pfn]);
+  }
+
   // ---- shrinking ----
 
   /** shrink_active_list: up to nr pages from the active tail go to the inactive list. */
@@ -418,6 +430,7 @@ export class Vmscan implements RmapPages {
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
+      if (!anon && this.writeback !== null) this.writeback.taken1(nrPages, r !== null && this.fileDirty(pfn));
       if (r === null || r.locked) {
         cullUnevictable(this, pfn, r !== null);
         continue;
@@ -446,12 +459,16 @@ export class Vmscan implements RmapPages {
       }
       // nothing changes a page table between folio_referenced and try_to_unmap of a small page
       if (!this.large[pfn]) reuseOnlyMapping(pfn);
+      if (this.writeback !== null) this.writeback.referencedClean = referencedBefore && !anon;
       const got = this.tryReclaim(pfn, anon);
+      if (this.writeback !== null) this.writeback.referencedClean = false;
       reuseOnlyMapping(-1);
       if (got > 0) {
         reclaimed += got;
         this.freed();
       }
+      // keep_locked: a dirty file folio kswapd leaves where it was (page_writeback.ts)
+      else if (got === DirtyFolio.Keep) this.add(pfn, list);
       // activate_locked: onto the active list of what the page now is (a redirtied lazyfree
       // page is swap-backed again: folio_lru_list gives the anonymous one)
       else {
@@ -501,6 +518,7 @@ export class Vmscan implements RmapPages {
   endFolioList(): void {
     this.freeBatch = 0;
     tryToUnmapFlush(this.env.userMm.env.tlbUbc);
+    this.writeback?.endBatch(); // shrink_inactive_list's end: wakeup_flusher_threads when all it took was dirty
   }
 
   /**
@@ -526,7 +544,7 @@ export class Vmscan implements RmapPages {
         if (!this.swapOut(pfn)) return 0;
       } else {
         nr = dropFile(this, pfn); // a large page-cache folio goes whole
-        if (nr === 0) return 0;
+        if (nr <= 0) return nr; // 0, or a dirty folio left to the flusher (DirtyFolio)
       }
     }
     countStolen(this.stats, this.reclaimCtx, nr, !anon);
@@ -564,9 +582,10 @@ export class Vmscan implements RmapPages {
     const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return 0;
-    const went = lazy ? discardLazyfree(this, pfn) : anon ? this.swapOut(pfn) : dropFile(this, pfn) > 0;
-    if (went) this.freed();
-    return went ? 1 : 0;
+    const n = lazy ? +discardLazyfree(this, pfn) : anon ? +this.swapOut(pfn) : dropFile(this, pfn);
+    if (n === DirtyFolio.Activate) this.activate(pfn, Lru.ActiveFile, 1); // left to the flusher, activated
+    if (n > 0) this.freed();
+    return n > 0 ? 1 : 0;
   }
 
   /** MADV_FREE: folio_mark_lazyfree, queued for lru_lazyfree (swap.ts). Linux: mm/swap.c folio_mark_lazyfree */
@@ -620,6 +639,7 @@ export class Vmscan implements RmapPages {
     const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;
     const swappiness = this.env.swappiness();
     for (let priority = DEF_PRIORITY; priority >= 0 && reclaimed < want; priority--) {
+      this.writeback?.startNode(); // shrink_node: sc->nr zeroed
       // get_scan_count: SCAN_FRACT by swappiness (anon weight swappiness, file 200 - swappiness)
       const anonShare = swapOk ? swappiness : 0;
       const fileShare = 200 - swappiness;
@@ -640,6 +660,7 @@ export class Vmscan implements RmapPages {
         if (reclaimed >= want) break;
       }
       this.shrinkSlab(priority); // shrink_node_memcgs: shrink_slab after shrink_lruvec
+      this.writeback?.endNode(this.reclaimCtx.reclaimer === Reclaimer.Kswapd); // PGDAT_DIRTY
     }
     return reclaimed;
   }

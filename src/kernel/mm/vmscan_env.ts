@@ -26,6 +26,11 @@ export interface VmscanEnv extends RmapEnv {
   readonly nodesShift?: number;
   /** totalram_pages (workingset_init's bucket_order); absent: every frame */
   totalRamPages?(): number;
+  /**
+   * The page cache's filesystem has no ->writepage (Linux 6.12's ext4): reclaim leaves dirty
+   * file folios to the flusher (page_writeback.ts). Absent or false: reclaim writes them.
+   */
+  readonly noWritepage?: boolean;
   /** the slab's pages (count_shadow_nodes weighs the shadow nodes against them with the LRU's) */
   slabPages?(): number;
 }

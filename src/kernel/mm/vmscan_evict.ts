@@ -9,6 +9,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { freeUnmapped } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
+import { DirtyFolio, fileFolioDirty, type ReclaimWriteback } from "./page_writeback.ts";
 import type { PageCache } from "./pagecache.ts";
 import type { PfnSetLike } from "./pfnset.ts";
 import { folioReferenced, type RmapEnv, type RmapPages, tryToUnmapFile, tryToUnmapShmem } from "./rmap.ts";
@@ -16,6 +17,7 @@ import { type ShmemOwner, shmemPages, shmemReclaimed, shmemSetSwapEntry } from "
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import { ShmemObject } from "./vma.ts";
+import { Reclaimer } from "./vmscan_stat.ts";
 
 /** What eviction needs of reclaim (mm/vmscan.ts's Vmscan has it all). */
 export interface EvictPages extends RmapPages {
@@ -29,7 +31,10 @@ export interface EvictPages extends RmapPages {
   del(pfn: number): void;
   /** workingset_eviction: the shadow of a folio of nr pages leaving memory (0: none kept) */
   evictShadow(pfn: number, nr: number): number;
-  readonly stats: { nr_vmscan_write: number };
+  readonly stats: { nr_vmscan_write: number; pgactivate: number };
+  /** dirty page-cache folios left to the flusher (page_writeback.ts; null: reclaim writes them itself) */
+  readonly writeback: ReclaimWriteback | null;
+  readonly reclaimCtx: { readonly reclaimer: Reclaimer };
 }
 
 /**
@@ -90,13 +95,15 @@ export function shmemWriteout(v: EvictPages, pfn: number): boolean {
 }
 
 /**
- * A page-cache page: unmapped everywhere, written back if dirty, then
- * dropped from the cache. A page of a large folio takes its folio with it,
+ * A page-cache page: unmapped everywhere, then dropped from the cache; a
+ * dirty one is left to the flusher (page_writeback.ts: activated or kept,
+ * DirtyFolio, the page unmapped) or, without that (the policies other than
+ * linux), written back first. A page of a large folio takes its folio with it,
  * as shrink_folio_list handles the folio whole: unless another of its
  * pages is held or was referenced through a page table (folio_referenced
  * looks at every PTE of the folio), all its pages are unmapped, written
  * back and removed together (__remove_mapping). Returns the pages dropped
- * (0: none).
+ * (0: none; DirtyFolio's negative answers: none, the folio kept dirty).
  * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping
  */
 export function dropFile(v: EvictPages, pfn: number): number {
@@ -115,11 +122,22 @@ export function dropFile(v: EvictPages, pfn: number): number {
     if (r.young > 0 || r.locked || r.found !== pages.mapcount[p] || pages.refcount[p] !== r.found + 1)
       return 0;
   }
+  const wb = v.writeback;
+  if (wb !== null) {
+    // try_to_unmap, then folio_test_dirty (a dirty PTE's bit is the folio's now): no writepage
+    for (let i = start; i < start + nr; i++) tryToUnmapFile(v, f.cache.get(i)!, f, i);
+    if (fileFolioDirty(pc, f, index)) {
+      const kswapd = v.reclaimCtx.reclaimer === Reclaimer.Kswapd;
+      const r = wb.dirtyFolio(pages.flags, pfn, kswapd, wb.referencedClean);
+      if (r === DirtyFolio.Activate) v.stats.pgactivate++; // activate_locked: stat->nr_activate
+      return r;
+    }
+  }
   // __remove_mapping: workingset_eviction once for the folio, its shadow at each of its indices
   const shadow = v.evictShadow(pfn, nr);
   for (let i = start; i < start + nr; i++) {
     const p = f.cache.get(i)!;
-    tryToUnmapFile(v, p, f, i);
+    if (wb === null) tryToUnmapFile(v, p, f, i);
     if (f.dirty.has(i)) {
       tryToUnmapFlushDirty(v.env.userMm.env.tlbUbc);
       v.stats.nr_vmscan_write++; // pageout: the writepage below

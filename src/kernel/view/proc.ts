@@ -233,6 +233,7 @@ export const VMSTAT_ORDER: readonly string[] = [
   "nr_file_pmdmapped",
   "nr_anon_transparent_hugepages",
   "nr_vmscan_write",
+  "nr_vmscan_immediate_reclaim",
   "nr_dirtied",
   "nr_written",
   "nr_kernel_stack",
@@ -345,6 +346,8 @@ export function vmstat(k: KernelCore): Record<string, number> {
     htlb_buddy_alloc_fail: k.userMm.hstate.stats.poolAllocFail,
     workingset_nodes: k.vmscan.workingset.nodes.list.size,
     // NR_WRITTEN: every folio_end_writeback, the page cache's writebacks and the swap device's pages
+    // NR_VMSCAN_IMMEDIATE: dirty file folios reclaim activated with PG_reclaim for the flusher (page_writeback.ts)
+    nr_vmscan_immediate_reclaim: k.vmscan.writeback?.immediate ?? 0,
     nr_dirtied: k.pageCache.acct.dirtied,
     nr_written: k.pageCache.pagesOut + (k.swap?.pswpout ?? 0),
     ...k.vmscan.workingset.stats,

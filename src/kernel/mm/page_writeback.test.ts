@@ -1,0 +1,187 @@
+/**
+ * Dirty page-cache pages under reclaim (Linux 6.12, page_writeback.ts): ext4
+ * has no ->writepage, so reclaim never writes one (nr_vmscan_write stays at
+ * the swap's pages); it activates a dirty folio with PG_reclaim
+ * (nr_vmscan_immediate_reclaim), wakes the flusher when a batch took only
+ * dirty folios, and the flusher's end of writeback rotates PG_reclaim folios
+ * to the inactive tail (pgrotated), where the next scan frees them.
+ */
+import { describe, expect, it } from "vitest";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { PageFlag } from "./PageDesc.ts";
+import { DirtyFolio, ReclaimWriteback } from "./page_writeback.ts";
+
+describe("dirty page-cache pages and reclaim", () => {
+  it("direct reclaim frees clean pages first, activates dirty ones and wakes the flusher on an all-dirty batch", () => {
+    expect(
+      expectationFailures(`
+machine ram=64M
+file c size=256K cached
+file g size=256K
+spawn A
+A: m = mmap 256K shared file=g
+A: write m 256K value=9
+A: munmap m 256K
+expect vmstat.nr_inactive_file == 128
+expect vmstat.nr_dirty == 64
+# the oldest 32 are c's clean pages: one batch, nothing dirty, no flusher
+reclaim 128K
+expect vmstat.pgsteal_direct == 32
+expect vmstat.nr_written == 0
+expect vmstat.nr_dirty == 64
+# c's other 32 go; then a batch of 32 of g's pages, all dirty: each activated with PG_reclaim,
+# then the flusher writes all 64 of g's dirty pages; the 32 rotated to the inactive tail go next
+reclaim 512K
+expect vmstat.nr_vmscan_immediate_reclaim == 32
+expect vmstat.pgactivate == 32
+expect vmstat.nr_written == 64
+expect vmstat.pgrotated == 32
+expect vmstat.nr_vmscan_write == 0
+expect vmstat.nr_dirty == 0
+expect vmstat.pgsteal_direct == 128
+expect vmstat.pgscan_direct == 160
+expect vmstat.nr_inactive_file == 0
+# what the flusher wrote is the file's
+A: m2 = mmap 256K shared file=g
+A: read m2 256K
+expect byte(A, m2) == 9
+expect byte(A, m2+252K) == 9
+`),
+    ).toEqual([]);
+  });
+
+  it("under pressure only the flusher writes a disk file's pages, and each once", () => {
+    expect(
+      expectationFailures(`
+machine ram=64M
+file f size=24M
+spawn A
+A: m = mmap 24M shared file=f
+A: write m 24M value=7
+A: munmap m 24M
+A: a = mmap 40M
+A: write a 40M value=1
+expect vmstat.nr_vmscan_write == 0
+expect vmstat.nr_written == 6144
+expect vmstat.nr_dirty == 0
+expect vmstat.nr_vmscan_immediate_reclaim >= 1
+expect vmstat.pgrotated == vmstat.nr_vmscan_immediate_reclaim
+A: m2 = mmap 24M shared file=f
+A: read m2 4K
+expect byte(A, m2) == 7
+`),
+    ).toEqual([]);
+  });
+
+  it("the other policies write dirty file pages from reclaim (a filesystem with writepage)", () => {
+    expect(
+      expectationFailures(`
+machine ram=64M policy=clock
+file c size=256K cached
+file g size=256K
+spawn A
+A: m = mmap 256K shared file=g
+A: write m 256K value=9
+A: munmap m 256K
+reclaim 512K
+expect vmstat.nr_vmscan_immediate_reclaim == 0
+expect vmstat.nr_vmscan_write == 64
+expect vmstat.nr_written == 64
+expect vmstat.nr_dirty == 0
+`),
+    ).toEqual([]);
+  });
+
+  it("MADV_PAGEOUT unmaps a dirty file page and activates it for the flusher; msync writes and rotates it", () => {
+    expect(
+      expectationFailures(`
+machine ram=64M
+file f size=64K
+spawn A
+A: m = mmap 64K shared file=f
+A: write m 64K value=5
+A: madvise m 64K pageout
+expect present(A, m) == 0
+expect vmstat.nr_file_pages == 16
+expect vmstat.nr_active_file == 16
+expect vmstat.nr_dirty == 16
+expect vmstat.nr_vmscan_immediate_reclaim == 16
+expect vmstat.nr_written == 0
+A: msync m 64K
+expect vmstat.nr_written == 16
+expect vmstat.nr_dirty == 0
+# their writeback ended with PG_reclaim: queued for lru_move_tail (a per-CPU batch of 31, not
+# full), moved to the inactive tail when reclaim drains the batches; clean there, they go first
+expect vmstat.pgrotated == 0
+reclaim 64K
+expect vmstat.pgrotated == 16
+expect vmstat.pgsteal_direct == 16
+expect vmstat.pgscan_direct == 16
+expect vmstat.nr_file_pages == 0
+expect vmstat.nr_vmscan_write == 0
+A: read m 4K
+expect byte(A, m) == 5
+`),
+    ).toEqual([]);
+  });
+});
+
+describe("ReclaimWriteback", () => {
+  it("counts immediate reclaim unless kswapd meets a PG_reclaim folio on a PGDAT_DIRTY node", () => {
+    const flags = new Uint16Array(4);
+    const wb = new ReclaimWriteback(() => 0);
+    // direct reclaim: activated, PG_reclaim set, counted
+    expect(wb.dirtyFolio(flags, 1, false, false)).toBe(DirtyFolio.Activate);
+    expect(flags[1] & PageFlag.Reclaim).not.toBe(0);
+    expect(wb.immediate).toBe(1);
+    // kswapd, PG_reclaim set, but the node not PGDAT_DIRTY: counted again
+    expect(wb.dirtyFolio(flags, 1, true, false)).toBe(DirtyFolio.Activate);
+    expect(wb.immediate).toBe(2);
+    // PGDAT_DIRTY comes from a kswapd pass whose file pages taken were all unqueued dirty
+    wb.startNode();
+    wb.taken1(3, true);
+    wb.taken1(1, false);
+    wb.endBatch();
+    wb.endNode(true);
+    expect(wb.pgdatDirty).toBe(false);
+    wb.startNode();
+    wb.taken1(2, true);
+    wb.endBatch();
+    wb.endNode(false); // direct reclaim never sets it
+    expect(wb.pgdatDirty).toBe(false);
+    wb.startNode();
+    wb.taken1(2, true);
+    wb.endBatch();
+    wb.endNode(true);
+    expect(wb.pgdatDirty).toBe(true);
+    // now pageout is reached: no writepage -> activated, not counted; RECLAIM_CLEAN keeps it
+    expect(wb.dirtyFolio(flags, 1, true, false)).toBe(DirtyFolio.Activate);
+    expect(wb.dirtyFolio(flags, 1, true, true)).toBe(DirtyFolio.Keep);
+    expect(wb.immediate).toBe(2);
+    // a folio without PG_reclaim is still only marked
+    expect(wb.dirtyFolio(flags, 2, true, false)).toBe(DirtyFolio.Activate);
+    expect(wb.immediate).toBe(3);
+    expect(flags[2] & PageFlag.Reclaim).not.toBe(0);
+  });
+
+  it("wakes the flusher only when every page a batch took was dirty", () => {
+    let runs = 0;
+    const wb = new ReclaimWriteback(() => {
+      runs++;
+      return 5;
+    });
+    wb.endBatch(); // nothing taken (an anon batch)
+    expect(runs).toBe(0);
+    wb.taken1(1, true);
+    wb.taken1(1, false);
+    wb.endBatch();
+    expect(runs).toBe(0);
+    wb.taken1(4, true);
+    wb.endBatch();
+    expect(runs).toBe(1);
+    expect(wb.flusherRuns).toBe(1);
+    expect(wb.flusherPages).toBe(5);
+    wb.endBatch(); // the counts start again after each batch
+    expect(runs).toBe(1);
+  });
+});
