@@ -122,30 +122,30 @@ function py200(): string | null {
   }
 }
 
+/** `vmlab trace FILE` as the machine-mode goal runs it (vmref's TLB and clock), JSON out: machine mode is the default. */
+function machineArgs(file: string, frames: number): string[] {
+  return [
+    VMLAB,
+    "trace",
+    file,
+    "--policy",
+    "clock",
+    "--tlb",
+    "64x4,1536x12",
+    "--frames",
+    String(frames),
+    "--json",
+  ];
+}
+
 function machineVsVmref(vmref: string | null, file: string, frames: number): void {
   const name = file.split("/").pop();
   // VMLAB_TRACE_CPU=1: the CPU of each thread, which says which one bounds the wall clock (the
   // main thread's simulation, or the reading thread's zstd and fold)
   const vmlab = () =>
-    timed(
-      process.execPath,
-      [
-        VMLAB,
-        "trace",
-        file,
-        "--mode",
-        "machine",
-        "--policy",
-        "clock",
-        "--tlb",
-        "64x4,1536x12",
-        "--frames",
-        String(frames),
-        "--json",
-        "--no-progress",
-      ],
-      { VMLAB_TRACE_CPU: "1" },
-    );
+    timed(process.execPath, [...machineArgs(file, frames), "--mode", "machine", "--no-progress"], {
+      VMLAB_TRACE_CPU: "1",
+    });
   if (vmref === null) {
     const v = [vmlab(), vmlab(), vmlab()];
     console.log(`  ${name}, ${frames} frames: vmlab ${range(v)} (no vmref)`);
@@ -176,22 +176,10 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
 /** Machine mode with and without the launcher's early reading job (VMLAB_SPECULATE), alternating. */
 function earlyRead(file: string, frames: number): void {
   const run = (on: boolean) => () =>
-    timed(
-      process.execPath,
-      [
-        VMLAB,
-        "trace",
-        file,
-        "--policy",
-        "clock",
-        "--tlb",
-        "64x4,1536x12",
-        "--frames",
-        String(frames),
-        "--json",
-      ],
-      { VMLAB_TRACE_CPU: "1", VMLAB_SPECULATE: on ? "1" : "0" },
-    );
+    timed(process.execPath, machineArgs(file, frames), {
+      VMLAB_TRACE_CPU: "1",
+      VMLAB_SPECULATE: on ? "1" : "0",
+    });
   const [on, off] = alternate(run(true), run(false));
   if (on[0].out !== off[0].out.replace(/"seconds": [\d.e+-]+/, on[0].out.match(/"seconds": [\d.e+-]+/)![0]))
     throw new Error(`${file}: the runs with and without the early read differ`);
