@@ -394,6 +394,10 @@ export interface Kernel<C extends Mmu = Mmu> {
   mincore(task: TaskHandle, addr: bigint, length: bigint): MincoreResult;
   /** posix_fadvise(2) by a task (advice: `normal`, `random`, `sequential`, `willneed`, `dontneed`, `noreuse`); 0 or -errno. */
   fadvise(task: TaskHandle, f: FileHandle, offset: bigint, length: bigint, advice: string): bigint;
+  /** fsync(2) of a file by a task: every dirty page of a disk file written (file_write_and_wait_range); 0, and the pages written. */
+  fsync(task: TaskHandle, f: FileHandle): { ret: bigint; written: number };
+  /** sync(2): every dirty page-cache page written and waited for; the pages written. */
+  sync(): number;
   /** echo MODE > /proc/sys/vm/drop_caches (1 page cache, 2 slab, 3 both); 0 or -EINVAL, and the page-cache pages dropped. */
   dropCaches(mode: number): { ret: bigint; dropped: number };
   /**

@@ -508,6 +508,18 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return fadvise.fadvise(this, taskOf(task), fileOf(f), offset, length, advice);
   }
 
+  /** fsync(2) of a file by a task: 0, and the dirty pages it wrote. */
+  fsync(task: TaskHandle, f: FileHandle): { ret: bigint; written: number } {
+    this.linuxOnly("fsync");
+    return fadvise.fsync(this, taskOf(task), fileOf(f));
+  }
+
+  /** sync(2): every dirty page-cache page written; the pages written. */
+  sync(): number {
+    this.linuxOnly("sync");
+    return fadvise.sync(this);
+  }
+
   /** A write of `mode` to /proc/sys/vm/drop_caches; 0 or -EINVAL, and the page-cache pages dropped. */
   dropCaches(mode: number): { ret: bigint; dropped: number } {
     this.linuxOnly("drop_caches");

@@ -1,12 +1,13 @@
 /**
- * The system-call side of mincore(2), posix_fadvise(2) and a write to
+ * The system-call side of mincore(2), posix_fadvise(2), fsync(2), sync(2) and a write to
  * /proc/sys/vm/drop_caches: the arguments checked as Linux checks them,
- * then mm/mincore.ts, mm/fadvise.ts.
- * Linux: mm/mincore.c sys_mincore, mm/fadvise.c ksys_fadvise64_64, fs/drop_caches.c
+ * then mm/mincore.ts, mm/fadvise.ts, mm/page_writeback.ts.
+ * Linux: mm/mincore.c sys_mincore, mm/fadvise.c ksys_fadvise64_64, fs/sync.c, fs/drop_caches.c
  */
 import type { FileObject } from "../fs/file.ts";
 import { FADVISE_ADVICE, genericFadvise, dropCaches as mmDropCaches } from "../mm/fadvise.ts";
 import { doMincore } from "../mm/mincore.ts";
+import { fileFsync, writebackDirtyInodes } from "../mm/page_writeback.ts";
 import { Errno } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
 import { syscallEntry, userOf } from "./sched.ts";
@@ -60,6 +61,20 @@ export function fadvise(
   syscallEntry(k, task);
   const adv = Object.hasOwn(FADVISE_ADVICE, advice) ? FADVISE_ADVICE[advice] : -1;
   return BigInt(genericFadvise(k.userMm, taskFile(k, task, f), offset, len, adv));
+}
+
+/**
+ * fsync(FILE) by `task` (fdatasync writes the same data pages): 0, and the pages written.
+ * Linux: fs/sync.c do_fsync, vfs_fsync_range
+ */
+export function fsync(k: KernelCore, task: Task, f: FileObject): { ret: bigint; written: number } {
+  syscallEntry(k, task);
+  return { ret: 0n, written: fileFsync(k.userMm, f) };
+}
+
+/** sync(2): every dirty page-cache page written and waited for; the pages written. Linux: fs/sync.c ksys_sync */
+export function sync(k: KernelCore): number {
+  return writebackDirtyInodes(k.userMm);
 }
 
 /**

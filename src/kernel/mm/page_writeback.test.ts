@@ -126,6 +126,54 @@ expect byte(A, m) == 5
   });
 });
 
+describe("fsync and sync", () => {
+  it("write a file's dirty pages, or every file's, clean their PTEs and leave tmpfs alone", () => {
+    expect(
+      expectationFailures(`
+machine ram=64M
+file f size=64K
+file g size=64K
+file t size=64K fs=tmpfs
+spawn A
+A: m = mmap 64K shared file=f
+A: write m 64K value=5
+A: n = mmap 64K shared file=g
+A: write n 16K value=6
+expect vmstat.nr_dirty == 20
+A: r = syscall fsync f
+expect r == 0
+expect vmstat.nr_dirty == 4
+expect vmstat.nr_written == 16
+expect dirty(A, m) == 0
+A: r2 = syscall fsync t
+expect r2 == 0
+expect vmstat.nr_written == 16
+sync
+expect vmstat.nr_dirty == 0
+expect vmstat.nr_written == 20
+expect dirty(A, n) == 0
+# the clean, write-protected PTE: the next write faults (page_mkwrite) and dirties it again
+expect A.min_flt == 18
+A: write m 4K value=1
+expect A.min_flt == 19
+expect A.maj_flt == 2
+expect vmstat.nr_dirty == 1
+expect vmstat.nr_dirtied == 21
+A: r3 = syscall fdatasync f
+expect vmstat.nr_written == 21
+# what was written is the file's
+A: munmap m 64K
+A: madvise n 64K pageout
+drop_caches 1
+A: m2 = mmap 64K shared file=f
+A: read m2 8K
+expect byte(A, m2) == 1
+expect byte(A, m2+4K) == 5
+`),
+    ).toEqual([]);
+  });
+});
+
 describe("ReclaimWriteback", () => {
   it("counts immediate reclaim unless kswapd meets a PG_reclaim folio on a PGDAT_DIRTY node", () => {
     const flags = new Uint16Array(4);

@@ -31,6 +31,8 @@
  * or reclaim's wakeup. Only the `linux` reclaim policy works this way; the
  * others write a dirty page from reclaim (as a filesystem with ->writepage).
  *
+ * sync(2) and fsync(2) write the same way (syncFs, fileFsync).
+ *
  * Linux: mm/vmscan.c shrink_folio_list, pageout, shrink_inactive_list, shrink_node;
  * fs/fs-writeback.c wakeup_flusher_threads, wb_start_writeback, wb_check_start_all,
  * writeback_sb_inodes; mm/page-writeback.c writeback_iter, folio_clear_dirty_for_io;
@@ -138,9 +140,10 @@ export class ReclaimWriteback {
 
 /**
  * The flusher's pass woken by reclaim (wb_check_start_all: nr_pages = every dirty page,
- * WB_SYNC_NONE): each dirty inode in dirtied order, its dirty pages in index order, cleaned,
- * written and their writeback ended (PG_reclaim folios rotated to their inactive tail). Returns
- * the pages written.
+ * WB_SYNC_NONE), and sync(2)'s (ksys_sync: wakeup_flusher_threads(WB_REASON_SYNC), then
+ * sync_inodes_sb waiting on each): each dirty inode in dirtied order, its dirty pages in index
+ * order, cleaned, written and their writeback ended (PG_reclaim folios rotated to their
+ * inactive tail). Returns the pages written.
  */
 export function writebackDirtyInodes(ctx: MmContext): number {
   const inodes = ctx.env.pageCache.acct.dirtyInodes;
@@ -152,4 +155,17 @@ export function writebackDirtyInodes(ctx: MmContext): number {
     written += pfns.length;
   }
   return written;
+}
+
+/**
+ * fsync(2)/fdatasync(2) of a disk file: file_write_and_wait_range over the whole file, every
+ * dirty page cleaned, written and waited for (PG_reclaim folios rotated as their writeback ends);
+ * a tmpfs file has nothing to write (shmem's noop_fsync). Returns the pages written.
+ * Linux: fs/sync.c vfs_fsync_range, mm/filemap.c file_write_and_wait_range, fs/ext4/fsync.c
+ */
+export function fileFsync(ctx: MmContext, f: FileObject): number {
+  if (f.fs !== "disk") return 0;
+  const pfns = filemapFdatawriteRange(ctx, f, 0, f.nrPages);
+  folioEndWriteback(ctx, pfns);
+  return pfns.length;
 }

@@ -27,7 +27,7 @@ import { khugepaged } from "./stmts/khugepaged.ts";
 import { memfd, seal } from "./stmts/memfd.ts";
 import { brk, madvise, mlockall, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { mthp } from "./stmts/mthp.ts";
-import { dropCaches, fadvise, mincore } from "./stmts/pagecache.ts";
+import { dropCaches, fadvise, mincore, sync } from "./stmts/pagecache.ts";
 import { pkeyAlloc, pkeyFree, pkeyMprotect, wrpkru } from "./stmts/pkeys.ts";
 import {
   catchSig,
@@ -67,6 +67,7 @@ const STATEMENTS = new Map<string, Handler>([
   ["device", device],
   ["reclaim", reclaim],
   ["drop_caches", dropCaches],
+  ["sync", sync],
   ["sysctl", sysctl],
   ["kswapd", reclaim],
   ["khugepaged", khugepaged],

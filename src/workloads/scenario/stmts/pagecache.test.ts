@@ -4,7 +4,7 @@ import { scenarioError } from "../testKit.ts";
 
 const HEAD = "machine ram=64M\nfile f size=64K cached\nspawn A\n";
 
-describe("mincore, fadvise, drop_caches statements", () => {
+describe("mincore, fadvise, drop_caches, fsync, sync statements", () => {
   it("print the vector in groups of 16, the errno, the file's cached pages, the pages dropped", () => {
     const r = runScenario(
       `${HEAD}A: a = mmap 64K prot=r file=f\nA: fadvise f 8K 16K dontneed\nA: r = mincore a 64K\nA: mincore a+1 4K\nA: x = fadvise f 0 0 willneed\ndrop_caches 1\ndrop_caches 2\n`,
@@ -19,7 +19,27 @@ describe("mincore, fadvise, drop_caches statements", () => {
     expect(r.metrics.r).toBe("0");
   });
 
+  it("print the pages fsync and sync wrote", () => {
+    const r = runScenario(
+      `${HEAD}A: a = mmap 64K shared file=f\nA: write a 8K value=3\nA: r = syscall fsync f\nA: write a 4K\nsync\nsync\n`,
+    );
+    const out = (i: number) => r.statements[i].output.join("\n");
+    expect(out(5)).toBe("r = 0 (2 pages written)");
+    expect(out(7)).toBe("sync: 1 page written back");
+    expect(out(8)).toBe("sync: 0 pages written back");
+    expect(r.metrics.r).toBe("0");
+  });
+
   it("refuse bad input at its line and column", () => {
+    expect(scenarioError(`${HEAD}A: r = syscall fsync g\n`)).toMatch(/^s\.vm:4:22: file 'g' does not exist/);
+    expect(scenarioError(`${HEAD}A: r = syscall fsync f 4K\n`)).toMatch(/^s\.vm:4:24: syscall fsync FILE/);
+    expect(scenarioError(`${HEAD}A: r = syscall sync f\n`)).toMatch(
+      /^s\.vm:4:16: syscall read\|write FILE BUF SIZE/,
+    );
+    expect(scenarioError(`${HEAD}sync 1\n`)).toMatch(/^s\.vm:4:6: too many arguments to 'sync'/);
+    expect(scenarioError("machine profile=windows\nsync\n")).toMatch(
+      /^s\.vm:2:1: 'sync' is Linux's sync\(2\)/,
+    );
     expect(scenarioError(`${HEAD}A: fadvise g 0 0 dontneed\n`)).toMatch(
       /^s\.vm:4:12: no file 'g' \(create it with 'file g size=\.\.\.'\)/,
     );

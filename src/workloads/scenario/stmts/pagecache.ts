@@ -112,3 +112,18 @@ export function dropCaches(c: CompileContext, s: Stmt): Run {
     );
   };
 }
+
+/**
+ * `sync` (extension): sync(2), every dirty page-cache page written and waited for (the flusher's
+ * pass, WB_REASON_SYNC, and sync_inodes_sb). Prints the pages written.
+ */
+export function sync(c: CompileContext, s: Stmt): Run {
+  c.noTarget(s);
+  c.opts(s, []);
+  c.args(s, 0, 0, "nothing");
+  return (rt) => {
+    if (rt.view.windows() !== null) c.fail("'sync' is Linux's sync(2)", s.verbPos);
+    const n = rt.kernel.sync();
+    rt.out.push(`sync: ${n} page${n === 1 ? "" : "s"} written back`);
+  };
+}

@@ -126,11 +126,15 @@ export function uaccess(c: CompileContext, s: Stmt): Run {
  */
 export function syscall(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
-  const o = c.opts(s, ["offset"]);
   const args = argWords(s);
   const call = args[0]?.ident;
+  if (call === "fsync" || call === "fdatasync") return fsync(c, s);
+  const o = c.opts(s, ["offset"]);
   if (call !== "read" && call !== "write")
-    c.fail("syscall read|write FILE BUF SIZE [offset=N]", args[0]?.pos ?? s.verbPos);
+    c.fail(
+      "syscall read|write FILE BUF SIZE [offset=N], or syscall fsync|fdatasync FILE",
+      args[0]?.pos ?? s.verbPos,
+    );
   const fw = args[1];
   if (fw?.ident == null || !c.files.has(fw.ident))
     c.fail(
@@ -169,6 +173,29 @@ export function syscall(c: CompileContext, s: Stmt): Run {
         ? `(${errnoName(BigInt(r))})`
         : `(${faultSummary(t.minFlt - f0, t.majFlt - m0)} taken by the kernel's copy${cached})`,
     );
+  };
+}
+
+/**
+ * `P: VAR = syscall fsync|fdatasync FILE` (extension): every dirty page of a disk file written
+ * and waited for (a tmpfs file has none to write); VAR is 0, the note says how many pages.
+ */
+function fsync(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.opts(s, []);
+  const args = argWords(s);
+  const call = args[0].ident;
+  const fw = args[1];
+  if (args.length !== 2 || fw.ident == null) c.fail(`syscall ${call} FILE`, args[2]?.pos ?? s.verbPos);
+  const fname = fw.ident;
+  if (!c.files.has(fname))
+    c.fail(`file '${fname}' does not exist (create it with 'file NAME size=...')`, fw.pos);
+  c.define(s);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const r = rt.kernel.fsync(t, rt.files.get(fname)!);
+    c.assign(s, rt, r.ret, `(${r.written} page${r.written === 1 ? "" : "s"} written)`);
   };
 }
 
