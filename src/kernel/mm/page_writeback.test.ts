@@ -11,18 +11,21 @@ import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { DirtyFolio, ReclaimWriteback } from "./page_writeback.ts";
 
-describe("dirty page-cache pages and reclaim", () => {
-  it("direct reclaim frees clean pages first, activates dirty ones and wakes the flusher on an all-dirty batch", () => {
-    expect(
-      expectationFailures(`
-machine ram=64M
-file c size=256K cached
+/** c's 64 clean cached pages, then g's 64 pages dirtied through a shared mapping and unmapped (PG_referenced from the zap) */
+const CLEAN_THEN_DIRTY = `file c size=256K cached
 file g size=256K
 spawn A
 A: m = mmap 256K shared file=g
 A: write m 256K value=9
 A: munmap m 256K
-expect vmstat.nr_inactive_file == 128
+`;
+
+describe("dirty page-cache pages and reclaim", () => {
+  it("direct reclaim frees clean pages first, activates dirty ones and wakes the flusher on an all-dirty batch", () => {
+    expect(
+      expectationFailures(`
+machine ram=64M
+${CLEAN_THEN_DIRTY}expect vmstat.nr_inactive_file == 128
 expect vmstat.nr_dirty == 64
 # the oldest 32 are c's clean pages: one batch, nothing dirty, no flusher
 reclaim 128K
@@ -77,13 +80,7 @@ expect byte(A, m2) == 7
     expect(
       expectationFailures(`
 machine ram=64M policy=clock
-file c size=256K cached
-file g size=256K
-spawn A
-A: m = mmap 256K shared file=g
-A: write m 256K value=9
-A: munmap m 256K
-reclaim 512K
+${CLEAN_THEN_DIRTY}reclaim 512K
 expect vmstat.nr_vmscan_immediate_reclaim == 0
 expect vmstat.nr_vmscan_write == 64
 expect vmstat.nr_written == 64
