@@ -583,9 +583,16 @@ export class Vmscan implements RmapPages {
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return 0;
     const n = lazy ? +discardLazyfree(this, pfn) : anon ? +this.swapOut(pfn) : dropFile(this, pfn);
-    if (n === DirtyFolio.Activate) this.activate(pfn, Lru.ActiveFile, 1); // left to the flusher, activated
+    // left to the flusher, PG_active: reclaim_folio_list's folio_putback_lru (the LRU add batch)
+    if (n === DirtyFolio.Activate) this.putbackActive(pfn);
     if (n > 0) this.freed();
     return n > 0 ? 1 : 0;
+  }
+
+  /** folio_putback_lru of an isolated page-cache folio with PG_active: off its list, into the running CPU's LRU add batch. */
+  private putbackActive(pfn: number): void {
+    this.unlink(pfn);
+    this.fbatches.add(pfn, false, Lru.ActiveFile);
   }
 
   /** MADV_FREE: folio_mark_lazyfree, queued for lru_lazyfree (swap.ts). Linux: mm/swap.c folio_mark_lazyfree */
