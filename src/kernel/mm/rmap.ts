@@ -177,10 +177,10 @@ const enum Found {
 /**
  * rmapFind's entry: the page's vpn in the VMA, the entry's address and halves (a record, no
  * object per mapping); and, for an 8-byte PTE in a materialised table while no store is observed
- * (PhysMem.frameWordsToStore), the table's own words and the entry's low word in them (`words`,
- * `w`), through which the walk's callback may store the entry as Pgtable.set would: an 8-byte
- * entry's set is PhysMem.write64 on every architecture (x86-64, i386 PAE, arm64, RISC-V), which
- * with nothing observing is the two stores. Null otherwise.
+ * (PhysMem.frameWordsToStore) and the architecture's set is that store (Pgtable.setIsStore: set
+ * is PhysMem.write64, which with nothing observing is the two stores), the table's own words and
+ * the entry's low word in them (`words`, `w`), through which the walk's callback may store the
+ * entry as Pgtable.set would. Null otherwise.
  */
 const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w: 0 };
 
@@ -233,7 +233,7 @@ function rmapFind(
   if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
   const q = vpn - Math.floor(vpn / pt.ptrsPerTable) * pt.ptrsPerTable;
   // the table's own words when they may be stored into (hit.words), else its words to read
-  const held = directStores ? phys.frameWordsToStore(pfnUnchecked(table)) : null;
+  const held = directStores && pt.setIsStore ? phys.frameWordsToStore(pfnUnchecked(table)) : null;
   const words = held !== null ? held : phys.frameWords(pfnUnchecked(table));
   const hi = words === null ? 0 : words[2 * q + 1];
   const lo = words === null ? 0 : words[2 * q];
@@ -642,7 +642,7 @@ function tryToUnmapAnonAt(mm: MmStruct): void {
   // the table's own words, if the PTE may be stored there directly (8 bytes, not part of an
   // arm64 contiguous block, whose unfold would rewrite its neighbours; no store observed)
   const words =
-    directStores && pt.entryBytes === 8 && frame < phys.nrFrames && !cp?.isCont(hi, lo)
+    directStores && pt.setIsStore && pt.entryBytes === 8 && frame < phys.nrFrames && !cp?.isCont(hi, lo)
       ? phys.frameWordsToStore(pfnUnchecked(frame))
       : null;
   if (words !== null) {
