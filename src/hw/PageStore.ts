@@ -300,6 +300,17 @@ export class PageStore {
     return words;
   }
 
+  /**
+   * The page's own 1024 words when it is materialised, else null (nothing materialised, no
+   * scratch copy): a store into them is what writeWord or writeQword would do to that page.
+   */
+  heldWords(page: number): Uint32Array | null {
+    const c = this.chunkOf(page);
+    if (c === undefined) return null;
+    const slot = c[page & 4095];
+    return slot >= 0 ? this.frames[slot] : null;
+  }
+
   /** The page's own 1024 words, materialising it (a caller about to write it word by word). */
   wordsForWrite(page: number): Uint32Array {
     const c = this.chunkOf(page) ?? this.newChunk(page);

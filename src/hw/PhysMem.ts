@@ -109,6 +109,17 @@ export class PhysMem {
     return this.store.wordsForRead(pfn);
   }
 
+  /**
+   * The 1024 words of a materialised frame to store into, when nothing observes stores (no cache
+   * model snooping, no write watch): then a store into them is exactly what write32 or write64
+   * does at an aligned address of that frame. Null otherwise (the frame is held compactly, or a
+   * store must go through write32/write64). Caller checks pfn < nrFrames.
+   */
+  frameWordsToStore(pfn: Pfn): Uint32Array | null {
+    if (this.snoop !== null || this.watch !== null) return null;
+    return this.store.heldWords(pfn);
+  }
+
   /** The 1024 words of a frame, materialising it. Caller checks pfn < nrFrames. */
   frameWordsForWrite(pfn: Pfn): Uint32Array {
     return this.store.wordsForWrite(pfn);

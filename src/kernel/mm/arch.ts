@@ -71,6 +71,13 @@ export interface Pgtable {
   readonly ptrsPerTable: number;
   /** bytes per entry */
   readonly entryBytes: number;
+  /**
+   * `set` of an 8-byte entry below the top level is PhysMem.write64 of its halves and nothing
+   * more (not so on the inverted machine: HashPgtable.set drops the IPT entries made from the PTE,
+   * pte_update -> hpte_need_flush): a caller may then store the entry into its table's words
+   * itself where nothing observes stores (PhysMem.frameWordsToStore; the reverse map, rmap.ts).
+   */
+  readonly setIsStore: boolean;
   /** the level whose entries map transparent huge pages (the PMD: 1) and its base pages (HPAGE_PMD_NR) */
   readonly pmdLevel: number;
   readonly hpagePmdNr: number;

@@ -174,8 +174,15 @@ const enum Found {
   FilePmd = 2,
 }
 
-/** rmapFind's entry: the page's vpn in the VMA, the entry's address and halves (a record, no object per mapping). */
-const hit = { vpn: 0, pa: 0, hi: 0, lo: 0 };
+/**
+ * rmapFind's entry: the page's vpn in the VMA, the entry's address and halves (a record, no
+ * object per mapping); and, for an 8-byte PTE in a materialised table while no store is observed
+ * (PhysMem.frameWordsToStore) and the architecture's set is that store (Pgtable.setIsStore: set
+ * is PhysMem.write64, which with nothing observing is the two stores), the table's own words and
+ * the entry's low word in them (`words`, `w`), through which the walk's callback may store the
+ * entry as Pgtable.set would. Null otherwise.
+ */
+const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w: 0 };
 
 /**
  * page_vma_mapped_walk for one VMA of a reverse-map walk: finds the PTE (or
@@ -225,7 +232,9 @@ function rmapFind(
   const table = pt.pfn(pmdHi, pmdLo, 1);
   if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
   const q = vpn - Math.floor(vpn / pt.ptrsPerTable) * pt.ptrsPerTable;
-  const words = phys.frameWords(pfnUnchecked(table));
+  // the table's own words when they may be stored into (hit.words), else its words to read
+  const held = directStores && pt.setIsStore ? phys.frameWordsToStore(pfnUnchecked(table)) : null;
+  const words = held !== null ? held : phys.frameWords(pfnUnchecked(table));
   const hi = words === null ? 0 : words[2 * q + 1];
   const lo = words === null ? 0 : words[2 * q];
   if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return Found.None;
@@ -235,6 +244,8 @@ function rmapFind(
   h.pa = table * 4096 + q * 8;
   h.hi = hi;
   h.lo = lo;
+  h.words = held;
+  h.w = 2 * q;
   return Found.Entry;
 }
 
@@ -260,6 +271,7 @@ function rmapFindRest(r: RmapPages, pfn: number, mm: MmStruct, vpn: number, pmdA
       h.pa = pmdAt;
       h.hi = pmdHi;
       h.lo = pmdLo;
+      h.words = null;
       return Found.Entry;
     }
     if (pfn < base || pfn >= base + nr) return Found.None;
@@ -271,6 +283,7 @@ function rmapFindRest(r: RmapPages, pfn: number, mm: MmStruct, vpn: number, pmdA
       h.pa = pmdAt;
       h.hi = pmdHi;
       h.lo = pmdLo;
+      h.words = null;
       return Found.FilePmd;
     }
     // a page of a split huge page that this address space still maps whole (it was
@@ -291,6 +304,7 @@ function rmapFindRest(r: RmapPages, pfn: number, mm: MmStruct, vpn: number, pmdA
   h.pa = pa;
   h.hi = hi;
   h.lo = lo;
+  h.words = null;
   return Found.Entry;
 }
 
@@ -422,6 +436,17 @@ export function setOnlyMappingShortcut(on: boolean): void {
   onlyMappingOn = on;
 }
 
+/**
+ * The reverse map stores the PTEs it rewrites (folio_referenced's old entry, try_to_unmap's swap
+ * entry) straight into their table's words where nothing observes stores (hit.words,
+ * tryToUnmapAnonAt), try_to_unmap's clear and swap entry as one store: a host shortcut, on
+ * unless a test turns it off to compare against Pgtable.set's stores.
+ */
+let directStores = true;
+export function setDirectPteStores(on: boolean): void {
+  directStores = on;
+}
+
 /** What folio_referenced found (folioReferenced's reused result). */
 export interface Referenced {
   young: number;
@@ -480,9 +505,15 @@ function folioReferencedOne(mm: MmStruct, v: Vma): void {
     // ptep_clear_flush_young: ptep_test_and_clear_young, then flush_tlb_page where the
     // architecture's version flushes (arm64: flush_tlb_page_nosync; x86, RISC-V: no flush)
     const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
+    const words = h.words;
+    if (words !== null) {
+      // Pgtable.set's stores, into the table rmapFind has just read (hit.words)
+      words[h.w] = e.lo;
+      words[h.w + 1] = e.hi;
+    }
     // the halves as int32 across the call (every Pgtable.set takes them `>>> 0`): a half at or
     // above 2^31 (x86's XD bit) passed as it is would be a new heap number per page
-    pt.set(r.env.phys, pa, e.hi | 0, e.lo | 0);
+    else pt.set(r.env.phys, pa, e.hi | 0, e.lo | 0);
     m.hi = e.hi;
     m.lo = e.lo;
     if (pt.clearYoungFlush) r.env.flushPage(mm, m.vpn);
@@ -598,17 +629,41 @@ function tryToUnmapAnonAt(mm: MmStruct): void {
   const pfn = u.pfn;
   const slot = u.slot;
   const pages = r.env.pages;
-  const pt = r.env.userMm.env.pgtable;
+  const env = r.env.userMm.env;
+  const pt = env.pgtable;
   if (pt.dirty(hi, lo)) u.dirty = true;
-  r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
-  unmapPte(r, mm, pa, vpn, hi, lo); // the PTE the walk just read
+  env.cache.flushCachePage(mm, vpn, pfn); // try_to_unmap_one: flush_cache_page
   // anon_exclusive: folio_try_share_anon_rmap_pte clears PageAnonExclusive (after the PTE is
   // cleared) and the swap entry carries the exclusivity instead (pte_swp_mkexclusive)
   const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
+  const phys = r.env.phys;
+  const frame = Math.floor(pa / 4096);
+  const cp = pt.contpte;
+  // the table's own words, if the PTE may be stored there directly (8 bytes, not part of an
+  // arm64 contiguous block, whose unfold would rewrite its neighbours; no store observed)
+  const words =
+    directStores && pt.setIsStore && pt.entryBytes === 8 && frame < phys.nrFrames && !cp?.isCont(hi, lo)
+      ? phys.frameWordsToStore(pfnUnchecked(frame))
+      : null;
+  if (words !== null) {
+    // unmapPte and set_pte_at of the swap entry with one store of the swap entry: the PTE's
+    // cleared value in between is read by nothing (the flush, or the batch's record of one, reads
+    // no page table; no other CPU runs meanwhile) and seen by no observer (frameWordsToStore), so
+    // memory, TLBs and counters end as after ptep_get_and_clear then set_pte_at
+    mm.updateHiwaterRss(); // try_to_unmap_one: "Update high watermark before we lower rss"
+    const w = (pa - frame * 4096) >>> 2;
+    words[w] = pt.mkSwapLo(slot, exclusive);
+    words[w + 1] = pt.mkSwapHi(slot, exclusive);
+    const ubc = env.tlbUbc;
+    if (ubc?.arch.shouldDefer(mm)) setTlbUbcFlushPending(ubc, pt, mm, vpn, hi, lo);
+    else if (pt.accessible(hi, lo)) env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page); // ptep_clear_flush
+  } else {
+    unmapPte(r, mm, pa, vpn, hi, lo); // the PTE the walk just read
+    // set_pte_at of the swap entry into the PTE just cleared (set_pte_at's check, that no TLB can
+    // hold the old entry, holds by construction: not read again), no object made for the entry
+    pt.setSwap(phys, pa, slot, exclusive);
+  }
   pages.flags[pfn] &= ~PageFlag.AnonExclusive;
-  // set_pte_at of the swap entry into the PTE just cleared (set_pte_at's check, that no TLB can
-  // hold the old entry, holds by construction: not read again), no object made for the entry
-  pt.setSwap(r.env.phys, pa, slot, exclusive);
   u.swap!.map[slot]++;
   mm.swapEnts++;
   mm.rssAnon--;

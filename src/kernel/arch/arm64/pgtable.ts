@@ -233,6 +233,7 @@ export class Arm64Pgtable implements Pgtable {
   readonly levels = 4;
   readonly ptrsPerTable = 512;
   readonly entryBytes = 8;
+  readonly setIsStore = true;
   readonly pmdLevel = 1;
   readonly hpagePmdNr = 512;
   /** 1 GiB HugeTLB pages at the PUD level (arch_hugetlb_valid_size: PUD_SIZE) */

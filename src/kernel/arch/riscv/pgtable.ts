@@ -153,6 +153,7 @@ export type MapperFactory = (phys: PhysMem, alloc: FrameAllocator) => PageTableM
 export class RiscvPgtable implements Pgtable {
   readonly ptrsPerTable = 512;
   readonly entryBytes = 8;
+  readonly setIsStore = true;
   readonly pmdLevel = 1;
   readonly hpagePmdNr = 512;
   /** 1 GiB HugeTLB pages at the PUD level (arch_hugetlb_valid_size: PUD_SIZE) */

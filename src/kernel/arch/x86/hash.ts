@@ -265,6 +265,9 @@ export class HashMmu {
 
 /** X86Pgtable whose PTE writes remove the IPT entries made from the PTE (pte_update -> hpte_need_flush). */
 export class HashPgtable extends X86Pgtable {
+  /** set drops IPT entries too: every PTE store goes through it */
+  override readonly setIsStore = false;
+
   constructor(
     levels: 4 | 5,
     readonly hash: HashMmu,

@@ -89,6 +89,7 @@ export function swapPteLo(offset: number): number {
 export class X86Pgtable implements Pgtable {
   readonly ptrsPerTable = 512;
   readonly entryBytes = 8;
+  readonly setIsStore: boolean = true;
   readonly pmdLevel = 1;
   readonly hpagePmdNr = 512;
   readonly userPgtablesCeiling: number;

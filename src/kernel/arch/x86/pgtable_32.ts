@@ -80,6 +80,8 @@ export class I386Pgtable implements Pgtable {
   readonly levels: number;
   readonly ptrsPerTable: number;
   readonly entryBytes: number;
+  /** PAE's 8-byte entries are stored with write64 (2-level's 4-byte ones with write32) */
+  readonly setIsStore: boolean;
   readonly pmdLevel = 1;
   readonly hpagePmdNr: number;
   /** TASK_SIZE as a vpn: the PGD entries above it are the kernel's */
@@ -104,6 +106,7 @@ export class I386Pgtable implements Pgtable {
     this.levels = pae ? 3 : 2;
     this.ptrsPerTable = pae ? 512 : 1024;
     this.entryBytes = pae ? 8 : 4;
+    this.setIsStore = pae;
     this.hpagePmdNr = pae ? 512 : 1024;
     // folded levels answer the level they fold into: the PMD is the PGD (2-level), the PUD the PGD (PAE)
     this.levelNames = pae ? ["PTE", "PMD", "PGD"] : ["PTE", "PGD"];
