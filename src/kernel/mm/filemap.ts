@@ -118,7 +118,15 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
   const pc = ctx.env.pageCache;
   const have = pc.find(f, index);
   if (have >= 0) {
-    if (f.fs === "disk") doAsyncMmapReadahead(ctx, vma, f, index);
+    if (f.fs === "disk") {
+      // filemap_fault holds a reference on the folio it found while the async readahead allocates
+      // (reclaim then cannot free it: __remove_mapping's refcount freeze fails)
+      const pinned = ctx.env.lru?.pinned;
+      const pin = pinned !== undefined && !pinned.has(have);
+      if (pin) pinned.add(have);
+      doAsyncMmapReadahead(ctx, vma, f, index);
+      if (pin) pinned.delete(have);
+    }
     return { pfn: have, major: false };
   }
   if (f.fs === "tmpfs") {

@@ -183,4 +183,10 @@ describe("the reverse map's direct PTE stores change nothing", () => {
     expect(a).toEqual(b);
     expect(held).toBe(0);
   });
+  it("arm64 runs whose fault found a cached page marked PG_readahead: the async readahead's reclaim leaves it", () => {
+    // filemap_fault holds the folio it found while do_async_mmap_readahead allocates; these seeds
+    // once had that reclaim free the page under the fault (a PTE then mapped a frame the page
+    // cache no longer had, and munmap's mmu_gather threw putPage: no references)
+    for (const seed of [1, 13]) expect(run("arm64", seed, 1, 50, true, false).length).toBeGreaterThan(50);
+  });
 });
