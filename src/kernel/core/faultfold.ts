@@ -23,11 +23,9 @@
 import { ModelBug } from "../../base/assert.ts";
 import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
 import { RunFault } from "../../hw/mmu/WalkMemo.ts";
-import { AnonFaultTable, anonFaultPte } from "../mm/anon_fault.ts";
-import { Gfp } from "../mm/gfp.ts";
+import { AnonFaultTable, anonFaultPte, doAnonymousRun } from "../mm/anon_fault.ts";
 import { VmFault } from "../mm/internal.ts";
 import { doAnonymousPage } from "../mm/memory.ts";
-import { entryRead, readEntry } from "../mm/pgtable.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { accountFault } from "./gup.ts";
@@ -212,25 +210,19 @@ export class RunFaultFold implements RunFaultSink {
     const rec = this.rec!;
     const pt = env.pgtable;
     // the first page's PTE found as foldFind finds it, the others beside it in the same table
-    let pa = anonFaultPte(ctx, foldTable, mm, vpn0);
+    const pa = anonFaultPte(ctx, foldTable, mm, vpn0);
     if (pa < 0 || Math.floor((vpn0 + (n - 1) * pages) / pt.ptrsPerTable) !== foldTable.key) return 0;
-    let done = 0;
     k.faultingMm = mm; // each fault's, as foldResolve sets it (nothing else runs between them)
-    for (; done < n; done++) {
-      const vpn = vpn0 + done * pages;
-      if (done > 0) {
-        pa += pages * pt.entryBytes;
-        readEntry(ctx, pa); // ptep_get
-        if (!pt.none(entryRead.hi, entryRead.lo)) break; // pte_none, as anonFaultPte tests it
-      }
-      if (!b.order0FastSure(Gfp.HIGHUSER_MOVABLE)) break;
-      rec.faults++;
-      ctx.pgfault++; // handle_mm_fault's mm_account_fault, as foldResolve counts it
-      const res = doAnonymousPage(ctx, mm, vma, vpn, pa, true);
-      if (res !== VmFault.OK || b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
-        throw new ModelBug(`runFaultRun: the fault of vpn ${vpn} left the fast path order0FastSure promised`);
-      accountFault(task, res);
-    }
+    // each fault's do_anonymous_page, as far as its allocation is sure of the fast path
+    // (order0FastSure before each) and its PTE none (pte_none, as anonFaultPte tests it)
+    const done = doAnonymousRun(ctx, mm, vma, vpn0, pa, pages, n);
+    if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
+      throw new ModelBug(
+        `runFaultRun: a fault of vpn ${vpn0}'s batch left the fast path order0FastSure promised`,
+      );
+    rec.faults += done;
+    ctx.pgfault += done; // handle_mm_fault's mm_account_fault, as foldResolve counts it
+    task.minFlt += done; // accountFault(task, VmFault.OK): mm_account_fault's min_flt
     k.faultingMm = null;
     faultFold.folded += done;
     faultFold.inRunFolded += done;
