@@ -178,9 +178,10 @@ export class RunFaultFold implements RunFaultSink {
   /**
    * The faults of up to `max` pages va, va + step, ... (step in bytes, a multiple of 4096), each
    * the not-present fault of a user write the run's walk met at a PTE under the leaf table of the
-   * run's last fault (the MMU's side: runFold.ts RunFold.faultRun), resolved one after the other
-   * as runFault resolves each (the fault counted, handle_mm_fault's pgfault, do_anonymous_page,
-   * mm_account_fault), without the exception's entry and return, which change nothing here:
+   * run's last fault (the MMU's side: runFold.ts RunFold.faultRun), resolved as runFault resolves
+   * each one after the other (the fault counted, handle_mm_fault's pgfault, do_anonymous_page:
+   * mm/anon_fault.ts doAnonymousRun for all of them, mm_account_fault; the counters added once),
+   * without the exception's entry and return, which change nothing here:
    * entryQuiet (no PTI, no KPTI), no update_mmu_cache work (the architecture's `resolved`), no
    * kmap_local (clear_user_highpage on a highmem machine). Stops before the first page it cannot
    * prove the handler's fast case: outside the VMA of the mm's last fault (writable, anonymous,

@@ -7,8 +7,11 @@
  * points to a table: no THP path) -> handle_pte_fault (pte_offset_map, ptep_get, pte_none ->
  * do_pte_missing -> do_anonymous_page: alloc_anon_folio's order-0 folio from the pcp lists or
  * the buddy, clear_user_highpage, folio_add_new_anon_rmap, folio_add_lru_vma, set_pte_at,
- * update_mmu_cache). The page is resolved by the same doAnonymousPage the page-by-page path
- * calls, so every pfn, clear, LRU batch, counter and PTE byte is the same by construction.
+ * update_mmu_cache). A single fault is resolved by the same doAnonymousPage the page-by-page
+ * path calls; a batch of them under one leaf table (core/faultfold.ts RunFaultFold.runFaultRun) by
+ * doAnonymousRun below, which makes each page's steps in the same order on the same pages (the
+ * allocations by BuddyAllocator.allocRun0): every pfn, clear, LRU batch, counter and PTE byte as
+ * the faults one by one leave them (faultfold.test.ts's batch twins, alloc_run.test.ts).
  *
  * What it skips is the descent from the PGD to the PMD and the PMD's read when the fault is
  * under the table the previous one used (nothing between the two faults can change a table
