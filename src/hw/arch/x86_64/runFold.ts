@@ -144,7 +144,8 @@ export class X86RunFold extends RunFold {
         adWrites++;
       }
       pa = pfn * 4096 + off;
-      if (!write) data = phys.read8(pa);
+      if (!write)
+        data = (store.readWord(pfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff; // PhysMem.read8, inside RAM
       else if (direct) store.writeByte(pfn, off, value);
       else phys.write8(pa, value);
       pfns[at + k] = pfn;
