@@ -493,25 +493,29 @@ export class TlbArray {
     const attrArr = this.attrs;
     const filter = this.filter;
     let toPlace = 0;
+    // every way valid: no set needs its valid ways counted
+    const full = this.valid === this.entries;
+    const bySize = this.bySize;
+    let evicted = 0;
+    let validDelta = 0;
     // each touched set: its older entries after the run's newest `put`, the rest dropped
     for (let t = 0; t < nSets; t++) {
       const s = sets[t];
       const base = s * ways;
       const c = counts[s];
-      let old = 0;
+      let old = full ? ways : 0;
       while (old < ways && keys[base + old] !== -1) old++;
       const put = Math.min(c, ways);
       const keep = Math.min(old, ways - put);
-      for (let i = base + keep; i < base + old; i++) this.bySize[(metaArr[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
-      if (old + c > ways) this.evictions += old + c - ways;
-      this.valid += put + keep - old;
-      this.bySize[0] += put;
-      for (let i = keep - 1; i >= 0; i--) {
-        keys[base + put + i] = keys[base + i];
-        pfnArr[base + put + i] = pfnArr[base + i];
-        metaArr[base + put + i] = metaArr[base + i];
-        if (moveAttrs) attrArr[base + put + i] = attrArr[base + i];
+      for (let i = base + keep; i < base + old; i++) bySize[(metaArr[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
+      if (old + c > ways) evicted += old + c - ways;
+      validDelta += put + keep - old;
+      for (let from = base + keep - 1, to = from + put; from >= base; from--, to--) {
+        keys[to] = keys[from];
+        pfnArr[to] = pfnArr[from];
+        metaArr[to] = metaArr[from];
       }
+      if (moveAttrs) for (let i = keep - 1; i >= 0; i--) attrArr[base + put + i] = attrArr[base + i];
       counts[s] = 0; // from here: the run's pages placed in the set
       if (filter !== null) {
         // every bit of the set (a superset of its keys', without a hash per page placed): its
@@ -521,6 +525,9 @@ export class TlbArray {
       }
       toPlace += put;
     }
+    this.evictions += evicted;
+    this.valid += validDelta;
+    bySize[0] += toPlace;
     // the run's pages, newest first, each at the way of the later pages of its set before it
     const keyStep = step * 8;
     let key = (vpn0 + (count - 1) * step) * 8;

@@ -23,11 +23,9 @@
 import { ModelBug } from "../../base/assert.ts";
 import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
 import { RunFault } from "../../hw/mmu/WalkMemo.ts";
-import { AnonFaultTable, anonFaultPte } from "../mm/anon_fault.ts";
-import { Gfp } from "../mm/gfp.ts";
+import { AnonFaultTable, anonFaultPte, doAnonymousRun } from "../mm/anon_fault.ts";
 import { VmFault } from "../mm/internal.ts";
 import { doAnonymousPage } from "../mm/memory.ts";
-import { entryRead, readEntry } from "../mm/pgtable.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { accountFault } from "./gup.ts";
@@ -180,9 +178,10 @@ export class RunFaultFold implements RunFaultSink {
   /**
    * The faults of up to `max` pages va, va + step, ... (step in bytes, a multiple of 4096), each
    * the not-present fault of a user write the run's walk met at a PTE under the leaf table of the
-   * run's last fault (the MMU's side: runFold.ts RunFold.faultRun), resolved one after the other
-   * as runFault resolves each (the fault counted, handle_mm_fault's pgfault, do_anonymous_page,
-   * mm_account_fault), without the exception's entry and return, which change nothing here:
+   * run's last fault (the MMU's side: runFold.ts RunFold.faultRun), resolved as runFault resolves
+   * each one after the other (the fault counted, handle_mm_fault's pgfault, do_anonymous_page:
+   * mm/anon_fault.ts doAnonymousRun for all of them, mm_account_fault; the counters added once),
+   * without the exception's entry and return, which change nothing here:
    * entryQuiet (no PTI, no KPTI), no update_mmu_cache work (the architecture's `resolved`), no
    * kmap_local (clear_user_highpage on a highmem machine). Stops before the first page it cannot
    * prove the handler's fast case: outside the VMA of the mm's last fault (writable, anonymous,
@@ -212,25 +211,19 @@ export class RunFaultFold implements RunFaultSink {
     const rec = this.rec!;
     const pt = env.pgtable;
     // the first page's PTE found as foldFind finds it, the others beside it in the same table
-    let pa = anonFaultPte(ctx, foldTable, mm, vpn0);
+    const pa = anonFaultPte(ctx, foldTable, mm, vpn0);
     if (pa < 0 || Math.floor((vpn0 + (n - 1) * pages) / pt.ptrsPerTable) !== foldTable.key) return 0;
-    let done = 0;
     k.faultingMm = mm; // each fault's, as foldResolve sets it (nothing else runs between them)
-    for (; done < n; done++) {
-      const vpn = vpn0 + done * pages;
-      if (done > 0) {
-        pa += pages * pt.entryBytes;
-        readEntry(ctx, pa); // ptep_get
-        if (!pt.none(entryRead.hi, entryRead.lo)) break; // pte_none, as anonFaultPte tests it
-      }
-      if (!b.order0FastSure(Gfp.HIGHUSER_MOVABLE)) break;
-      rec.faults++;
-      ctx.pgfault++; // handle_mm_fault's mm_account_fault, as foldResolve counts it
-      const res = doAnonymousPage(ctx, mm, vma, vpn, pa, true);
-      if (res !== VmFault.OK || b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
-        throw new ModelBug(`runFaultRun: the fault of vpn ${vpn} left the fast path order0FastSure promised`);
-      accountFault(task, res);
-    }
+    // each fault's do_anonymous_page, as far as its allocation is sure of the fast path
+    // (order0FastSure before each) and its PTE none (pte_none, as anonFaultPte tests it)
+    const done = doAnonymousRun(ctx, mm, vma, vpn0, pa, pages, n);
+    if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
+      throw new ModelBug(
+        `runFaultRun: a fault of vpn ${vpn0}'s batch left the fast path order0FastSure promised`,
+      );
+    rec.faults += done;
+    ctx.pgfault += done; // handle_mm_fault's mm_account_fault, as foldResolve counts it
+    task.minFlt += done; // accountFault(task, VmFault.OK): mm_account_fault's min_flt
     k.faultingMm = null;
     faultFold.folded += done;
     faultFold.inRunFolded += done;

@@ -7,8 +7,11 @@
  * points to a table: no THP path) -> handle_pte_fault (pte_offset_map, ptep_get, pte_none ->
  * do_pte_missing -> do_anonymous_page: alloc_anon_folio's order-0 folio from the pcp lists or
  * the buddy, clear_user_highpage, folio_add_new_anon_rmap, folio_add_lru_vma, set_pte_at,
- * update_mmu_cache). The page is resolved by the same doAnonymousPage the page-by-page path
- * calls, so every pfn, clear, LRU batch, counter and PTE byte is the same by construction.
+ * update_mmu_cache). A single fault is resolved by the same doAnonymousPage the page-by-page
+ * path calls; a batch of them under one leaf table (core/faultfold.ts RunFaultFold.runFaultRun) by
+ * doAnonymousRun below, which makes each page's steps in the same order on the same pages (the
+ * allocations by BuddyAllocator.allocRun0): every pfn, clear, LRU batch, counter and PTE byte as
+ * the faults one by one leave them (faultfold.test.ts's batch twins, alloc_run.test.ts).
  *
  * What it skips is the descent from the PGD to the PMD and the PMD's read when the fault is
  * under the table the previous one used (nothing between the two faults can change a table
@@ -16,9 +19,13 @@
  * which may reclaim, or when a fault went to the architecture's handler).
  */
 import { ModelBug } from "../../base/assert.ts";
-import type { MmContext } from "./internal.ts";
+import { pfnUnchecked } from "../../base/units.ts";
+import { Gfp } from "./gfp.ts";
+import { linearIndex, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 import { entryRead, isHugePmd, pmdPa, pteOffset, readEntry } from "./pgtable.ts";
+import { type Vma, VmFlag } from "./vma.ts";
 
 /** Under the tests (vitest sets VITEST), every PTE address from the kept table is checked against the descent. */
 const VERIFY_TABLE =
@@ -74,4 +81,82 @@ function descend(ctx: MmContext, mm: MmStruct, vpn: number): number {
   const lo = entryRead.lo;
   if (isHugePmd(ctx, hi, lo)) return -1;
   return pteOffset(ctx, hi, lo, vpn);
+}
+
+/** A batch's pages (BuddyAllocator.allocRun0's), grown to the largest batch asked (a leaf table's pages at most) */
+let runPfns = new Float64Array(512);
+/** doAnonymousRun's PTE (Pgtable.mkUserInto), read at once */
+const runPte = { hi: 0, lo: 0 };
+
+/**
+ * do_anonymous_page's write case for up to `max` pages vpn0, vpn0 + pages, ... of one leaf table,
+ * their PTEs at pa0, pa0 + pages * entryBytes, ...: the faults one after the other as
+ * mm/memory.ts doAnonymousPage resolves each (its order-0 case: no mTHP order configured, the
+ * VMA's anon_vma made, no memory limit to charge, no kmap_local), and as far as each is the
+ * allocator's fast case (BuddyAllocator.order0FastSure before each) and its PTE none (the first
+ * page's: anonFaultPte's, found by the caller). In the order each fault makes them:
+ * handle_pte_fault's ptep_get and pte_none of every page first (the faults before write only
+ * their own PTEs), the allocations (alloc_anon_folio: BuddyAllocator.allocRun0, the same pages
+ * in the same order, nothing between two of them touching the allocator), then per page
+ * clear_user_highpage, folio_add_lru_vma (its per-CPU batch of 15, drained at the same pages),
+ * folio_add_new_anon_rmap (mapcount, PG_anon_exclusive) and set_pte_at (the none PTE already
+ * seen: set_pte_at's check); the RSS counter added once. Returns the faults resolved.
+ * Linux: mm/memory.c do_anonymous_page, alloc_anon_folio; mm/rmap.c folio_add_new_anon_rmap;
+ * mm/swap.c folio_add_lru_vma
+ */
+export function doAnonymousRun(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn0: number,
+  pa0: number,
+  pages: number,
+  max: number,
+): number {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const stride = pages * pt.entryBytes;
+  const phys = env.phys;
+  let m = 1;
+  const table = Math.floor(pa0 / 4096);
+  if (pt.entryBytes === 8 && pt.ptrsPerTable === 512 && pa0 >= 0 && table < phys.nrFrames) {
+    // ptep_get of each: readEntry's words of the one table frame, read once (nothing writes in between)
+    const words = phys.frameWords(pfnUnchecked(table));
+    const dw = stride >>> 2;
+    let w = (pa0 - table * 4096) >>> 2;
+    for (; m < max; m++) {
+      w += dw;
+      if (words === null ? !pt.none(0, 0) : !pt.none(words[w + 1], words[w])) break; // pte_none
+    }
+  } else
+    for (; m < max; m++) {
+      readEntry(ctx, pa0 + m * stride); // ptep_get
+      if (!pt.none(entryRead.hi, entryRead.lo)) break; // pte_none
+    }
+  if (runPfns.length < m) runPfns = new Float64Array(m);
+  const pfns = runPfns;
+  const k = env.buddy.allocRun0(Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon, pfns, m);
+  const desc = env.pages;
+  const lru = env.lru;
+  const cp = pt.contpte;
+  const flags = vma.vmFlags;
+  const writable = (flags & VmFlag.WRITE) !== 0;
+  const anonVma = vma.anonVma;
+  let index = linearIndex(vma, vpn0);
+  let pa = pa0;
+  for (let i = 0; i < k; i++) {
+    const pfn = pfns[i];
+    phys.zeroFrame(pfnUnchecked(pfn)); // clear_user_highpage
+    lru?.addAnon(pfn, index, anonVma, flags); // folio_add_lru_vma
+    const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
+    desc.mapcount[pfn] = 1;
+    desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
+    if (cp != null)
+      cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
+    else pt.set(phys, pa, e.hi, e.lo);
+    index += pages;
+    pa += stride;
+  }
+  mm.rssAnon += k;
+  return k;
 }

@@ -1,4 +1,4 @@
-import { assert } from "../../base/assert.ts";
+import { assert, ModelBug } from "../../base/assert.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import { PcpLists, pcpAllowedOrder } from "./page_alloc_pcp.ts";
@@ -455,6 +455,46 @@ export class BuddyAllocator {
       return this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0);
     }
     return false;
+  }
+
+  /**
+   * Up to `max` order-0 allocations of `gfp` one after the other, each made only when
+   * order0FastSure holds just before it (the first that it does not hold for ends the run),
+   * each as `alloc` makes it on that fast path (get_page_from_freelist's first zone: the high
+   * watermark's ZONE_BELOW_HIGH mark, rmqueue_pcplist or __rmqueue_smallest, the zone's
+   * PGALLOC count, prep_new_page): the same pages in the same order, every list, count and
+   * mark as the calls one by one leave them. Between two pcp refills the zone's free pages do
+   * not change, so neither do the watermark checks: they are made once per refill (the pcp
+   * side: PcpLists.rmqueueRun0). The pfns go to out[0..]; returns how many. For a batch of
+   * demand-zero faults (mm/anon_run.ts), where nothing between two allocations touches the
+   * allocator. Linux: mm/page_alloc.c __alloc_pages, get_page_from_freelist, rmqueue
+   */
+  allocRun0(gfp: number, kind: PageKind, out: Float64Array, max: number): number {
+    const highest = this.gfpZone(gfp);
+    let id = highest;
+    while (id >= 0 && this.zones[id].managed === 0) id--;
+    if (id < 0) return 0;
+    const z = this.zones[id];
+    const pcp = this.pcp;
+    let done = 0;
+    while (done < max) {
+      if (!this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0)) break; // order0FastSure
+      // fromFreelist at zone z: ZONE_BELOW_HIGH marked as it marks it (the low watermark: just seen)
+      if (pcp !== null && !z.belowHigh && !this.watermarkOk(z, 0, z.wmark[Wmark.High], highest, 0))
+        z.belowHigh = true;
+      let k = 0;
+      if (pcp !== null) k = pcp.rmqueueRun0(z, out, done, max - done);
+      if (k === 0) {
+        const pfn = this.rmqueue(z, 0);
+        if (pfn < 0) throw new ModelBug("allocRun0: a zone above its low watermark has no free page");
+        out[done] = pfn;
+        k = 1;
+      }
+      this.pgalloc[id] += k;
+      for (let i = done; i < done + k; i++) this.prep0(out[i], kind);
+      done += k;
+    }
+    return done;
   }
 
   /**

@@ -273,6 +273,54 @@ export class PcpLists {
   }
 
   /**
+   * Up to `max` order-0 rmqueue calls (above) one after the other, their pfns into out[at..]:
+   * the pages off the head of the running CPU's movable order-0 list in list order, each
+   * allocation's `free_count >>= 1` and count; an empty list is refilled (nr_pcp_alloc,
+   * rmqueue_bulk) only as the first allocation of a call, which then ends after that page
+   * (the refill moved free pages off the buddy lists, so the caller's watermark checks before
+   * the next allocation read another NR_FREE_PAGES). Returns the pages taken (0: the buddy
+   * lists had none either). For a batch of demand-zero faults (BuddyAllocator.allocRun0).
+   * Linux: mm/page_alloc.c rmqueue_pcplist, __rmqueue_pcplist (per call, in the same order)
+   */
+  rmqueueRun0(z: PcpZone, out: Float64Array, at: number, max: number): number {
+    const pcp = this.sets[z.id]!;
+    const cpu = this.cpu();
+    const li = cpu * NR_PCP_LISTS + orderToPindex(MIGRATE_MOVABLE, 0);
+    const next = this.next;
+    let pfn = pcp.head[li];
+    let end = max;
+    const refill = pfn === -1;
+    if (refill) {
+      pcp.freeCount[cpu] >>= 1; // the refilling call's own, as rmqueue makes it
+      const batch = this.nrPcpAlloc(pcp, cpu, z, 0);
+      pcp.count[cpu] += this.rmqueueBulk(z, 0, batch, pcp, li);
+      pfn = pcp.head[li];
+      if (pfn === -1) return 0;
+      end = 1;
+    }
+    let k = 0;
+    const prev = this.prev;
+    while (k < end && pfn !== -1) {
+      out[at + k++] = pfn;
+      prev[pfn] = -1; // as it was when it became the list's head
+      const n = next[pfn];
+      next[pfn] = -1;
+      pfn = n;
+    }
+    if (!refill) {
+      // each call's free_count >>= 1 (31 halvings or more leave 0, or -1)
+      let fc = pcp.freeCount[cpu];
+      for (let j = 0; j < k && fc !== 0 && fc !== -1; j++) fc >>= 1;
+      pcp.freeCount[cpu] = fc;
+    }
+    pcp.head[li] = pfn;
+    if (pfn === -1) pcp.tail[li] = -1;
+    else this.prev[pfn] = -1;
+    pcp.count[cpu] -= k;
+    return k;
+  }
+
+  /**
    * nr_pcp_alloc: how many blocks a refill takes: batch, doubled (alloc_factor) while
    * allocations come without frees, bounded by what high leaves room for; high grows
    * by the batch unless the zone is below its high watermark.

@@ -14,6 +14,7 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
+import { PageState } from "../../PageStore.ts";
 import { type Arm64Format, ArmAttr, armRights, Desc, DescHi } from "./format.ts";
 
 /** the walk record's attributes of a 4K page: its Arm level (3) in ArmAttr.LEVEL */
@@ -114,51 +115,82 @@ export class Arm64RunFold extends RunFold {
     let pa = 0;
     let data = mmu.data;
     let adWrites = 0;
+    // the frames of the tables above (memo.holds) as a range first: a data page rarely falls in it
+    let heldLo = Number.POSITIVE_INFINITY;
+    let heldHi = -1;
+    for (let i = 0; i < memo.count; i++) {
+      const f = memo.frames[i];
+      if (f < heldLo) heldLo = f;
+      if (f > heldHi) heldHi = f;
+    }
+    // a materialised table's words stay its own array through the stores below (the page stays
+    // materialised); any other is read again per page (a store may replace the copy)
+    const stable = phys.store.state(table) === PageState.Materialised;
+    let words = phys.frameWords(table as Pfn);
+    // the descriptor bits the checks, rights, metadata and attributes come from (lower attributes
+    // 11..0; DBM, CONT, PXN, UXN), with what the last page's gave: pages of a run mostly share them
+    // PhysMem.write8 with neither a cache snooping nor a write watch: the byte into the frame's
+    // store (pfn < nrFrames, off < 4096: inside RAM), one call fewer per store
+    const direct = phys.snoop === null && phys.watch === null;
+    const store = phys.store;
+    let flagsKey = -1;
+    let clearAp2 = 0;
+    let meta = 0;
+    let attr = 0;
     for (; k < max; ) {
       const index = (vpn + k * step) & 511; // vpn bits 8..0
-      const words = phys.frameWords(table as Pfn); // again per page: a write may replace the copy
+      if (!stable) words = phys.frameWords(table as Pfn);
       if (words === null) break;
       const lo = words[index * 2];
       const hi = words[index * 2 + 1];
-      if ((lo & (Desc.VALID | Desc.TABLE_OR_PAGE)) !== (Desc.VALID | Desc.TABLE_OR_PAGE)) break; // invalid or reserved
       if ((hi & stopHi) !== 0) break; // an Address size fault, or a contiguous page (a 64K entry)
-      if ((lo & Desc.AF) === 0 && !ha) break; // an Access flag fault
-      const ap2 = (lo & Desc.AP2) !== 0;
-      const writableClean = ap2 && (hi & DescHi.DBM) !== 0 && hd;
-      const rights = armRights(
-        ap2 && !writableClean,
-        (lo & Desc.AP1) !== 0,
-        (hi & DescHi.UXN) !== 0,
-        (hi & DescHi.PXN) !== 0,
-        acc,
-      );
-      if (perm[rights * 9 + permAt] === 0) break; // a Permission fault
+      const key = (lo & 0xfff) + ((hi >>> 19) & 0xf) * 4096;
+      if (key !== flagsKey) {
+        if ((lo & (Desc.VALID | Desc.TABLE_OR_PAGE)) !== (Desc.VALID | Desc.TABLE_OR_PAGE)) break; // invalid or reserved
+        if ((lo & Desc.AF) === 0 && !ha) break; // an Access flag fault
+        const ap2 = (lo & Desc.AP2) !== 0;
+        const writableClean = ap2 && (hi & DescHi.DBM) !== 0 && hd;
+        const rights = armRights(
+          ap2 && !writableClean,
+          (lo & Desc.AP1) !== 0,
+          (hi & DescHi.UXN) !== 0,
+          (hi & DescHi.PXN) !== 0,
+          acc,
+        );
+        if (perm[rights * 9 + permAt] === 0) break; // a Permission fault
+        const dirtying = write && writableClean;
+        clearAp2 = dirtying ? Desc.AP2 : 0;
+        meta =
+          asid |
+          (rights << Meta.RIGHTS_SHIFT) |
+          (!ap2 || dirtying ? Meta.D : 0) |
+          ((lo & Desc.NG) === 0 ? Meta.G : 0);
+        attr =
+          ((lo & Desc.ATTR_INDX_MASK) >>> Desc.ATTR_INDX_SHIFT) |
+          (((lo & Desc.SH_MASK) >>> Desc.SH_SHIFT) << ArmAttr.SH_SHIFT) |
+          LEVEL3;
+        flagsKey = key;
+      }
       const pfn = (hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12);
       if (pfn >= nrFrames) break; // the data outside RAM
-      const dirtying = write && writableClean;
-      const newLo = ((lo | setAf) & ~(dirtying ? Desc.AP2 : 0)) >>> 0;
+      const newLo = ((lo | setAf) & ~clearAp2) >>> 0;
       if (newLo !== lo) {
         phys.write32(table * 4096 + index * 8, newLo);
         adWrites++;
       }
       pa = pfn * 4096 + off;
-      if (write) phys.write8(pa, value);
-      else data = phys.read8(pa);
+      if (!write)
+        data = (store.readWord(pfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff; // PhysMem.read8, inside RAM
+      else if (direct) store.writeByte(pfn, off, value);
+      else phys.write8(pa, value);
       pfns[at + k] = pfn;
-      metas[at + k] =
-        asid |
-        (rights << Meta.RIGHTS_SHIFT) |
-        (!ap2 || dirtying ? Meta.D : 0) |
-        ((lo & Desc.NG) === 0 ? Meta.G : 0);
-      attrs[at + k] =
-        ((lo & Desc.ATTR_INDX_MASK) >>> Desc.ATTR_INDX_SHIFT) |
-        (((lo & Desc.SH_MASK) >>> Desc.SH_SHIFT) << ArmAttr.SH_SHIFT) |
-        LEVEL3;
+      metas[at + k] = meta;
+      attrs[at + k] = attr;
       lastIndex = index;
       lastHi = hi;
       lastLo = lo;
       k++;
-      if (write && memo.holds(pfn)) {
+      if (write && pfn >= heldLo && pfn <= heldHi && memo.holds(pfn)) {
         memo.valid = false; // a store into a table above: as accessRun drops the memo
         break;
       }

@@ -10,6 +10,7 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
+import { PageState } from "../../PageStore.ts";
 import { type X86_64Format, X86Attr } from "./format.ts";
 import { Pte, PteHi } from "./pte.ts";
 import { Rights, X86_CANONICAL } from "./rights.ts";
@@ -89,17 +90,52 @@ export class X86RunFold extends RunFold {
     let pa = 0;
     let data = mmu.data;
     let adWrites = 0;
+    // the frames of the tables above (memo.holds) as a range first: a data page rarely falls in it
+    let heldLo = Number.POSITIVE_INFINITY;
+    let heldHi = -1;
+    for (let i = 0; i < memo.count; i++) {
+      const f = memo.frames[i];
+      if (f < heldLo) heldLo = f;
+      if (f > heldHi) heldHi = f;
+    }
+    // a materialised table's words stay its own array through the stores below (the page stays
+    // materialised); any other is read again per page (a store may replace the copy)
+    const stable = phys.store.state(table) === PageState.Materialised;
+    let words = phys.frameWords(table as Pfn);
+    // the PTE bits rights, metadata and attributes come from (P, R/W, U/S, PWT, PCD, A, D, PAT, G;
+    // PKEY, XD), with what the last page's gave: pages of a run mostly share them
+    // PhysMem.write8 with neither a cache snooping nor a write watch: the byte into the frame's
+    // store (pfn < nrFrames, off < 4096: inside RAM), one call fewer per store
+    const direct = phys.snoop === null && phys.watch === null;
+    const store = phys.store;
+    let flagsKey = -1;
+    let meta = 0;
+    let attr = 0;
     for (; k < max; ) {
       const index = (vpn + k * step) & 511; // vpn bits 8..0
-      const words = phys.frameWords(table as Pfn); // again per page: a write may replace the copy
+      if (!stable) words = phys.frameWords(table as Pfn);
       if (words === null) break;
       const lo = words[index * 2];
       const hi = words[index * 2 + 1];
       if ((lo & Pte.P) === 0 || (hi & rsvdHi) !== 0) break;
-      const xd = (hi & PteHi.XD) !== 0;
-      if (xd && !nxe) break; // reserved
-      const rights = X86_CANONICAL[acc & (((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X))];
-      if (perm[rights * 9 + permAt] === 0) break; // a permission fault
+      const key = (lo & 0x1ff) + (hi >>> 27) * 512;
+      if (key !== flagsKey) {
+        const xd = (hi & PteHi.XD) !== 0;
+        if (xd && !nxe) break; // reserved
+        const r = X86_CANONICAL[acc & (((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X))];
+        if (perm[r * 9 + permAt] === 0) break; // a permission fault
+        meta =
+          metaBase |
+          (r << Meta.RIGHTS_SHIFT) |
+          ((lo & Pte.D) !== 0 ? Meta.D : 0) |
+          (pge && (lo & Pte.G) !== 0 ? Meta.G : 0);
+        attr =
+          ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
+          (lo & Pte.PWT ? X86Attr.PWT : 0) |
+          (lo & Pte.PCD ? X86Attr.PCD : 0) |
+          (lo & Pte.PAT4K ? X86Attr.PAT : 0);
+        flagsKey = key;
+      }
       const pfn = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
       if (pfn >= nrFrames) break; // the data outside RAM
       const newLo = (lo | set) >>> 0;
@@ -108,24 +144,18 @@ export class X86RunFold extends RunFold {
         adWrites++;
       }
       pa = pfn * 4096 + off;
-      if (write) phys.write8(pa, value);
-      else data = phys.read8(pa);
+      if (!write)
+        data = (store.readWord(pfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff; // PhysMem.read8, inside RAM
+      else if (direct) store.writeByte(pfn, off, value);
+      else phys.write8(pa, value);
       pfns[at + k] = pfn;
-      metas[at + k] =
-        metaBase |
-        (rights << Meta.RIGHTS_SHIFT) |
-        ((lo & Pte.D) !== 0 ? Meta.D : 0) |
-        (pge && (lo & Pte.G) !== 0 ? Meta.G : 0);
-      attrs[at + k] =
-        ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
-        (lo & Pte.PWT ? X86Attr.PWT : 0) |
-        (lo & Pte.PCD ? X86Attr.PCD : 0) |
-        (lo & Pte.PAT4K ? X86Attr.PAT : 0);
+      metas[at + k] = meta;
+      attrs[at + k] = attr;
       lastIndex = index;
       lastHi = hi;
       lastLo = lo;
       k++;
-      if (write && memo.holds(pfn)) {
+      if (write && pfn >= heldLo && pfn <= heldHi && memo.holds(pfn)) {
         memo.valid = false; // a store into a table above: as accessRun drops the memo
         break;
       }
