@@ -355,7 +355,7 @@ export abstract class Mmu {
             this.addressFaults++;
             out = this.badAddress(hi, lo >>> 0, access);
           } else if (fold !== null && i !== retry && fold.missesAll(vpn)) {
-            k = fold.faultRun(sink, hi, lo, vpn, count - i); // demand-zero faults from here at once (runFold.ts)
+            k = fold.faultRun(sink, hi, lo, vpn, count - i); // not-present faults from here at once (runFold.ts)
             if (k > 0) {
               i += k - 1;
               continue;
