@@ -244,8 +244,9 @@ export abstract class RunFold {
    * accesses of a run that span leaves to the per-access path (the demand-zero faults of a first
    * write: each page's first access misses, walks and faults), whose lookups then probe nothing.
    * The marks hold as span's do (see above); accessRun keeps them over a fault the kernel resolved
-   * in the run only while no TLB insert came between (tlbInsertSerial) and the memo stayed valid
-   * (afterFault). A table not marked yet is marked here (a scan of every TLB entry) only after
+   * in the run only while no TLB insert came between (tlbInsertSerial; afterFault), the memo
+   * dropped or not: a fault whose allocation woke kswapd, whose reclaim unmapped pages and flushed
+   * their entries (drops only, an uncovered page stays uncovered), keeps them. A table not marked yet is marked here (a scan of every TLB entry) only after
    * STEADY such faults in a row kept the marks: not where each fault drops them (an allocation in
    * reclaim's slow path, a kernel access that fills the TLB) and marking would cost more than the
    * probes it saves.
@@ -328,7 +329,9 @@ export abstract class RunFold {
 
   /**
    * After a fault the kernel resolved in the run (Mmu.sinkFault): `kept`, no TLB insert came between
-   * and the memo stayed valid, so the marks hold; else they go.
+   * (whatever the kernel dropped or changed in the tables: a large page over the leaf table's range
+   * gets an entry only by a walk of the run, which drops the memo, and accessRun the marks with it),
+   * so the marks hold; else they go.
    */
   afterFault(kept: boolean): void {
     if (kept) this.steady++;
