@@ -158,7 +158,7 @@ function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number, write: 
   return true;
 }
 
-/** The fault foldFind took, resolved: do_anonymous_page and what follows it in the handler. */
+/** The fault foldFind took, resolved: do_anonymous_page or do_swap_page and what follows it in the handler. */
 function foldResolve(
   k: KernelCore,
   cpu: Mmu,
