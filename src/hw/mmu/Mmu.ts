@@ -355,7 +355,7 @@ export abstract class Mmu {
             this.addressFaults++;
             out = this.badAddress(hi, lo >>> 0, access);
           } else if (fold !== null && i !== retry && fold.missesAll(vpn)) {
-            k = fold.faultRun(sink, hi, lo, vpn, count - i); // demand-zero faults from here at once (runFold.ts)
+            k = fold.faultRun(sink, hi, lo, vpn, count - i); // not-present faults from here at once (runFold.ts)
             if (k > 0) {
               i += k - 1;
               continue;
@@ -404,8 +404,8 @@ export abstract class Mmu {
     this.inRun = true;
     const kept = r === RunFault.Retry && this.walks === walks && this.rootWrites === rw && this.asid === asid;
     if (!kept) this.memo.valid = false;
-    // the fold's marks (runFold.ts) go when the kernel may have added a TLB entry or changed tables
-    if (this.runFold !== null) this.runFold.afterFault(this.memo.valid && tlbInsertSerial() === inserts);
+    // the fold's marks (runFold.ts) go when the kernel may have added a TLB entry (drops keep them)
+    if (this.runFold !== null) this.runFold.afterFault(tlbInsertSerial() === inserts);
     return r;
   }
   /** whether a caller may use accessRun for a run of accesses (false: one load8/store8 each; tests) */

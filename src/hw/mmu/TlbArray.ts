@@ -517,12 +517,6 @@ export class TlbArray {
       }
       if (moveAttrs) for (let i = keep - 1; i >= 0; i--) attrArr[base + put + i] = attrArr[base + i];
       counts[s] = 0; // from here: the run's pages placed in the set
-      if (filter !== null) {
-        // every bit of the set (a superset of its keys', without a hash per page placed): its
-        // next invalidation scans it and sets the words to its keys' bits (scanSet)
-        filter[s << 1] = -1;
-        filter[(s << 1) | 1] = -1;
-      }
       toPlace += put;
     }
     this.evictions += evicted;
@@ -541,6 +535,12 @@ export class TlbArray {
         pfnArr[i] = pfns[j];
         metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
         if (moveAttrs) attrArr[i] = attrs[j];
+        if (filter !== null) {
+          // the placed key's bit, as insert sets it: the set's later invalidations of other keys
+          // (reclaim's flushes of pages long evicted) skip it without a scan
+          const h = filterHash(key);
+          filter[filterWord(s, h)] |= 1 << h;
+        }
       }
       s = (s - stepSet) & mask;
       key -= keyStep;

@@ -89,7 +89,8 @@ export interface RunFaultSinkOf<C> {
   runFault(cpu: C, vaHi: number, vaLo: number): RunFault;
   /**
    * The not-present faults of up to `max` pages va, va + step, ... (step: bytes, whole pages) whose
-   * leaf entries the run's walks find none under the leaf table the run's walk kept, resolved at
+   * leaf entries the run's walks find not present (none, or a swap entry) under the leaf table the
+   * run's walk kept, the run's accesses (loads or stores) faulting on each, resolved at
    * once as runFault would resolve each, in order, from the first, while the kernel can prove each
    * (the MMU then makes each page's faulting walk, fault, retry and access: runFold.ts
    * RunFold.faultRun): how many it resolved (0: none, nothing changed). Absent: none.

@@ -68,11 +68,12 @@ export interface RunFoldHost {
   data: number;
   walk(vpn: number, access: Access, mode: Mode, sideEffects: boolean, rec: WalkRecord): number;
   /**
-   * The walks of `count` pages vpn, vpn + step, ... from the memo to their leaf entries, none, each
-   * after a lookup that missed everywhere, and each store's fault delivered, as Mmu.missAndFill
-   * makes them one by one (the last page's at (lastHi, lastLo), its entry `lastIndex` of the memo's
-   * table): the architecture's (x86-64's and arm64's Cpu.ts), absent where RunFold.faultRun does
-   * not apply (i386, RISC-V).
+   * The walks of `count` pages vpn, vpn + step, ... from the memo to their leaf entries, not
+   * present (none, or a swap entry), each after a lookup that missed everywhere, and each access's
+   * fault delivered (`access`: a load's or a store's), as Mmu.missAndFill makes them one by one
+   * (the last page's at (lastHi, lastLo), its entry `lastIndex` of the memo's table): the
+   * architecture's (x86-64's and arm64's Cpu.ts), absent where RunFold.faultRun does not apply
+   * (i386, RISC-V).
    */
   faultsMissed?(
     vpn: number,
@@ -82,6 +83,7 @@ export interface RunFoldHost {
     lastLo: number,
     lastIndex: number,
     mode: Mode,
+    access: Access,
   ): void;
 }
 
@@ -242,8 +244,9 @@ export abstract class RunFold {
    * accesses of a run that span leaves to the per-access path (the demand-zero faults of a first
    * write: each page's first access misses, walks and faults), whose lookups then probe nothing.
    * The marks hold as span's do (see above); accessRun keeps them over a fault the kernel resolved
-   * in the run only while no TLB insert came between (tlbInsertSerial) and the memo stayed valid
-   * (afterFault). A table not marked yet is marked here (a scan of every TLB entry) only after
+   * in the run only while no TLB insert came between (tlbInsertSerial; afterFault), the memo
+   * dropped or not: a fault whose allocation woke kswapd, whose reclaim unmapped pages and flushed
+   * their entries (drops only, an uncovered page stays uncovered), keeps them. A table not marked yet is marked here (a scan of every TLB entry) only after
    * STEADY such faults in a row kept the marks: not where each fault drops them (an allocation in
    * reclaim's slow path, a kernel access that fills the TLB) and marking would cost more than the
    * probes it saves.
@@ -261,19 +264,20 @@ export abstract class RunFold {
 
   /**
    * After missesAll answered page vpn's lookup (the access at (vaHi, vaLo), `left` accesses of the
-   * run from it on, a store each): the demand-zero faults of that page and the run's next ones
-   * under the memo's leaf table that no TLB entry covered when it was marked, as far as the kernel
-   * resolves them at once (RunFaultSinkOf.runFaultRun: each page's PTE none, its fault resolved),
-   * and then each page's hardware side as the per-access path makes it: the lookup that missed
-   * everywhere, the walk from the memo to the none PTE and its fault (the architecture's
+   * run from it on, a store or a load each): the not-present faults of that page and the run's next
+   * ones under the memo's leaf table that no TLB entry covered when it was marked, as far as the
+   * kernel resolves them at once (RunFaultSinkOf.runFaultRun: each page's PTE none or a swap entry,
+   * its fault resolved: do_anonymous_page, do_swap_page), and then each page's hardware side as the
+   * per-access path makes it: the lookup that missed everywhere, the walk from the memo to the
+   * not-present PTE and its fault (the architecture's
    * faultsMissed, for all at once: the fault registers, counters and each fault's TLB
    * invalidation), the retry's lookup (a knownMiss: Tlb.faultRunMissed), its walk and store (the
-   * architecture's `leaves`) and its TLB fill (fillMissedRun),
+   * architecture's `leaves`; a load's byte, the last page's) and its TLB fill (fillMissedRun),
    * the fills at the end as in span (nothing in between reads the TLB: the kernel's side of these
    * faults inserts and invalidates nothing, runFaultRun's conditions). Returns the accesses done
    * (0: nothing changed; the per-access path takes the page). Linux and the SDM have nothing like
    * it: every figure is that of the faults one by one (twin-kernel tests with faultFold.batch off:
-   * src/kernel/core/faultfold.test.ts).
+   * src/kernel/core/faultfold.test.ts, faultfold_swap.test.ts).
    */
   faultRun(
     sink: RunFaultSinkOf<never> | null,
@@ -283,11 +287,11 @@ export abstract class RunFold {
     left: number,
   ): number {
     const mmu = this.mmu;
-    if (sink === null || sink.runFaultRun === undefined || mmu.faultsMissed === undefined || !this.write)
-      return 0;
+    if (sink === null || sink.runFaultRun === undefined || mmu.faultsMissed === undefined) return 0;
     const memo = this.memo;
     const table = memo.table;
-    if (table >= mmu.phys.nrFrames || memo.holds(table) || this.leafOk(vpn, true, this.mode)) return 0;
+    const write = this.write;
+    if (table >= mmu.phys.nrFrames || memo.holds(table) || this.leafOk(vpn, write, this.mode)) return 0;
     const key = memo.key;
     const step = this.step;
     const first = key * this.tablePages;
@@ -302,8 +306,9 @@ export abstract class RunFold {
     const mode = this.mode;
     const last = lo0 + (k - 1) * stride; // the last page's address, carried into the high half
     const lastHi = (vaHi + Math.floor(last / 4294967296)) >>> 0;
-    mmu.faultsMissed(vpn, step, k, lastHi, last >>> 0, vpn + (k - 1) * step - first, mode);
-    const done = this.leaves(vpn, step, k, true, this.value, lo0 & 4095, mode, 0);
+    const access = write ? Access.Write : Access.Read;
+    mmu.faultsMissed(vpn, step, k, lastHi, last >>> 0, vpn + (k - 1) * step - first, mode, access);
+    const done = this.leaves(vpn, step, k, write, this.value, lo0 & 4095, mode, 0);
     if (done !== k) throw new ModelBug(`RunFold.faultRun: ${done} of ${k} resolved faults' retries walked`);
     const tlb = mmu.tlb;
     tlb.fillMissedRun(vpn, step, k, this.pfns, this.metas, this.attrs, false, false);
@@ -324,7 +329,9 @@ export abstract class RunFold {
 
   /**
    * After a fault the kernel resolved in the run (Mmu.sinkFault): `kept`, no TLB insert came between
-   * and the memo stayed valid, so the marks hold; else they go.
+   * (whatever the kernel dropped or changed in the tables: a large page over the leaf table's range
+   * gets an entry only by a walk of the run, which drops the memo, and accessRun the marks with it),
+   * so the marks hold; else they go.
    */
   afterFault(kept: boolean): void {
     if (kept) this.steady++;

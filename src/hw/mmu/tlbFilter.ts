@@ -5,8 +5,8 @@
  * invalidation of that key (INVLPG, INVPCID 0, TLBI VA*, SFENCE.VMA va) matches nothing and need
  * not scan the set's ways; a bit at 1 says nothing, and the set is scanned as before. Kept by the
  * places that make a key valid: insert, insertMissed and insertRun set its bit (one OR; an entry
- * evicted, replaced or dropped leaves its bit, a superset is still exact; insertRun sets every bit
- * of each set it fills, rather than hash each page it places); a scan of the set by an
+ * evicted, replaced or dropped leaves its bit, a superset is still exact; insertRun sets the bit
+ * of each page it places); a scan of the set by an
  * invalidation sets the words again to the bits of the keys it leaves; emptying the array clears
  * them. Where the model cannot see the fills (the WebAssembly hit loop, after relocate) the filter
  * is off.

@@ -117,11 +117,12 @@ export function userModeRange(
   // Straight to RAM and with no LRU touch per access, the accesses between two exceptions are one
   // call (Mmu.accessRun: each access as store8/load8 makes it, the mode and the port read once).
   const run = direct !== null && !k.exactLru && cpu.useAccessRun;
-  // a not-present fault of a write at a PTE in a private anonymous VMA: resolved by the fold
-  // (faultfold.ts: do_anonymous_page without the handler's checks, which it knows pass)
-  const fold = runFoldable(k, cpu, task, write);
+  // a not-present fault of a load or store at a PTE in a private anonymous VMA: resolved by the
+  // fold (faultfold.ts: do_anonymous_page for a store's none PTE, do_swap_page for a swap entry,
+  // without the handler's checks, which it knows pass); never an instruction fetch's
+  const fold = access !== Access.Exec && runFoldable(k, cpu, task, write);
   // the fold inside the MMU's run: a fault it takes is entered, resolved and retried there
-  const sink = fold && run && faultFold.inRun ? runSink(k, cpuId, task, rec) : null;
+  const sink = fold && run && faultFold.inRun ? runSink(k, cpuId, task, rec, write) : null;
   let hi = vaHi;
   let lo = vaLo;
   let attempt = 0; // the faults of access i so far
@@ -194,7 +195,7 @@ export function userModeRange(
     // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
     let r =
       fold && cpu.faultKind === HwFaultKind.Translation && cpu.faultLevel === 0
-        ? foldUserFault(k, cpu, task, hi, lo)
+        ? foldUserFault(k, cpu, task, hi, lo, write)
         : undefined;
     if (r === undefined) {
       foldTable.reset(); // the handler may change any table: the fold finds its next one again
@@ -219,13 +220,20 @@ export function userModeRange(
 
 /** The kernel's one RunFaultFold, set for this run (entry.ts's loop is not reentered meanwhile). */
 const runFaultFold = new RunFaultFold();
-function runSink(k: KernelCore, cpuId: number, task: Task, rec: UserAccessRecord): RunFaultFold {
+function runSink(
+  k: KernelCore,
+  cpuId: number,
+  task: Task,
+  rec: UserAccessRecord,
+  write: boolean,
+): RunFaultFold {
   const s = runFaultFold;
   s.k = k;
   s.task = task;
   s.cpuId = cpuId;
   s.rec = rec;
   s.pending = null;
+  s.write = write;
   return s;
 }
 

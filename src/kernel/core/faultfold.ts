@@ -1,13 +1,15 @@
 /**
- * The fold of a run's demand-zero faults (entry.ts userModeRange): a not-present fault of a
- * user write at a PTE (the walk reached the leaf table) in a private anonymous VMA is resolved
- * here, without the architecture's handler, when every check that handler makes is known to
- * pass: do_user_addr_fault (arch/x86/mm/fault.c), do_page_fault (arch/arm64/mm/fault.c) and
+ * The fold of a run's demand-zero and swap faults (entry.ts userModeRange): a not-present fault
+ * of a user write at a none PTE, or of a user load or write at a swap PTE (faultfold_swap.ts), the
+ * walk having reached the leaf table, in a private anonymous writable VMA is resolved here,
+ * without the architecture's handler, when every check that handler makes is known to pass:
+ * do_user_addr_fault (arch/x86/mm/fault.c), do_page_fault (arch/arm64/mm/fault.c) and
  * handle_page_fault (arch/riscv/mm/fault.c) all come, for such a fault, to lock_mm_and_find_vma
- * (the VMA of the mm's last fault, as core/findvma.ts tries first), access_error (VM_WRITE),
- * handle_mm_fault (mm/anon_fault.ts: do_anonymous_page), the OOM check, mm_account_fault
- * (task minflt) and, on RISC-V, update_mmu_cache (a local SFENCE.VMA of the address: the
- * architecture's `faultFold.resolved`).
+ * (the VMA of the mm's last fault, as core/findvma.ts tries first), access_error (VM_WRITE, which
+ * allows loads too), handle_mm_fault (mm/anon_fault.ts: do_anonymous_page; mm/swap_state.ts:
+ * do_swap_page), the OOM check, mm_account_fault (task minflt, or majflt for a page read from
+ * swap) and, on RISC-V, update_mmu_cache (a local SFENCE.VMA of the address: the architecture's
+ * `faultFold.resolved`).
  *
  * The run-level conditions (runFoldable): no windows profile (its own handler), no protection
  * keys (x86-64 pku: PKRU may deny a page the VMA allows), no memory limit (a charge that may
@@ -15,7 +17,7 @@
  * table beside the radix tables, pagefault_disable() not in force, the CPU not observed. The
  * fault-level ones (foldUserFault): the VMA of the mm's last fault contains the address,
  * writable, not file-backed, shmem, HugeTLB nor PFNMAP; the PMD points to a table; the PTE is
- * none. The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
+ * none (a write), or a swap entry (swapFoldable: a write's exclusive). The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
  * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path; a batch of
  * such faults under one leaf table (RunFaultFold.runFaultRun) has its hardware side made at once
  * by the MMU's run (src/hw/mmu/runFold.ts RunFold.faultRun), every figure as page by page.
@@ -24,10 +26,14 @@ import { ModelBug } from "../../base/assert.ts";
 import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
 import { RunFault } from "../../hw/mmu/WalkMemo.ts";
 import { AnonFaultTable, anonFaultPte, doAnonymousRun } from "../mm/anon_fault.ts";
+import { Gfp } from "../mm/gfp.ts";
 import { VmFault } from "../mm/internal.ts";
+import type { MmStruct } from "../mm/MmStruct.ts";
 import { doAnonymousPage } from "../mm/memory.ts";
+import { entryRead, readEntry } from "../mm/pgtable.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
+import { foldSwapPage, swapFaultAllocs, swapFoldable } from "./faultfold_swap.ts";
 import { accountFault } from "./gup.ts";
 import type { SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
@@ -55,10 +61,14 @@ export const foldTable = new AnonFaultTable();
 /** VMA flags that take a fault off do_anonymous_page's path (file VMAs are told by vma.file, shmem by vma.shmem) */
 const NOT_ANON = VmFlag.HUGETLB | VmFlag.PFNMAP | VmFlag.SHARED;
 
-/** May the run's faults be folded (the checks that hold for the whole run)? */
-export function runFoldable(k: KernelCore, cpu: Mmu, task: Task, write: boolean): boolean {
+/**
+ * May the run's faults be folded (the checks that hold for the whole run)? A run of loads folds
+ * only swap PTEs' faults (faultfold_swap.ts); a none PTE's load maps the zero page, never folded.
+ */
+export function runFoldable(k: KernelCore, cpu: Mmu, task: Task, _write: boolean): boolean {
+  // (a run of instruction fetches is never folded: userModeRange asks only for loads and stores)
   foldTable.reset();
-  if (!faultFold.on || !write || k.os !== null || k.arch.faultFold === undefined) return false;
+  if (!faultFold.on || k.os !== null || k.arch.faultFold === undefined) return false;
   if (task.mm === null || task.pagefaultDisabled > 0) return false;
   if (cpu.tracer !== null || cpu.observer !== null) return false;
   const cfg = k.config;
@@ -68,8 +78,43 @@ export function runFoldable(k: KernelCore, cpu: Mmu, task: Task, write: boolean)
   return m === undefined || m.configuredOrders === 0;
 }
 
-/** The fault foldFind took: its VMA, page and PTE's address, for foldResolve. */
-const found: { vma: Vma | null; vpn: number; pa: number } = { vma: null, vpn: 0, pa: -1 };
+/**
+ * The fault foldFind took: its VMA, page and PTE's address, for foldResolve; `swap`: the PTE
+ * holds a swap entry (hi, lo) (do_swap_page), else it is none (do_anonymous_page).
+ */
+const found: { vma: Vma | null; vpn: number; pa: number; swap: boolean; hi: number; lo: number } = {
+  vma: null,
+  vpn: 0,
+  pa: -1,
+  swap: false,
+  hi: 0,
+  lo: 0,
+};
+
+/**
+ * The PTE of `vpn` as anonFaultPte finds it (the descent, or the leaf table kept in foldTable),
+ * read into entryRead: its address when it is none or a swap entry the fold takes for the access
+ * (found.swap tells which), else -1 (the table kept when there is one).
+ */
+function faultPte(k: KernelCore, mm: MmStruct, vpn: number, write: boolean): number {
+  const ctx = k.userMm;
+  const pa = anonFaultPte(ctx, foldTable, mm, vpn);
+  if (pa >= 0) {
+    found.swap = false;
+    return write ? pa : -1; // a load of a none PTE: do_anonymous_page maps the zero page (not folded)
+  }
+  const per = ctx.env.pgtable.ptrsPerTable;
+  const key = Math.floor(vpn / per);
+  // anonFaultPte read the PTE (entryRead) whenever it found the table: it keeps it then
+  if (foldTable.key !== key || foldTable.mm !== mm) return -1;
+  const hi = entryRead.hi;
+  const lo = entryRead.lo;
+  if (!swapFoldable(ctx, write, hi, lo)) return -1;
+  found.swap = true;
+  found.hi = hi;
+  found.lo = lo;
+  return foldTable.base + (vpn - key * per) * ctx.env.pgtable.entryBytes;
+}
 
 /**
  * The fault the access at (vaHi, vaLo) just took, resolved as the architecture's handler would
@@ -82,8 +127,9 @@ export function foldUserFault(
   task: Task,
   vaHi: number,
   vaLo: number,
+  write: boolean,
 ): SigInfo | null | undefined {
-  return foldFind(k, task, vaHi, vaLo) ? foldResolve(k, cpu, task, vaHi, vaLo) : undefined;
+  return foldFind(k, task, vaHi, vaLo, write) ? foldResolve(k, cpu, task, vaHi, vaLo, write) : undefined;
 }
 
 /**
@@ -92,7 +138,7 @@ export function foldUserFault(
  * PTE). True: found holds the VMA and PTE for foldResolve. Reads only, so a run may ask before
  * the exception's entry (RunFaultFold).
  */
-function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number): boolean {
+function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number, write: boolean): boolean {
   const mm = task.mm!;
   const vpn = k.va.vpnOf(vaHi, vaLo);
   const vmas = mm.vmas;
@@ -101,7 +147,7 @@ function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number): boolea
   const vma = vmas[c];
   if (!(vma.vmStart <= vpn && vpn < vma.vmEnd)) return false;
   if ((vma.vmFlags & (VmFlag.WRITE | NOT_ANON)) !== VmFlag.WRITE || vma.file || vma.shmem) return false;
-  const pa = anonFaultPte(k.userMm, foldTable, mm, vpn);
+  const pa = faultPte(k, mm, vpn, write);
   if (pa < 0) {
     foldTable.reset();
     return false;
@@ -112,14 +158,24 @@ function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number): boolea
   return true;
 }
 
-/** The fault foldFind took, resolved: do_anonymous_page and what follows it in the handler. */
-function foldResolve(k: KernelCore, cpu: Mmu, task: Task, vaHi: number, vaLo: number): SigInfo | null {
+/** The fault foldFind took, resolved: do_anonymous_page or do_swap_page and what follows it in the handler. */
+function foldResolve(
+  k: KernelCore,
+  cpu: Mmu,
+  task: Task,
+  vaHi: number,
+  vaLo: number,
+  write: boolean,
+): SigInfo | null {
   const mm = task.mm!;
   const b = k.userMm.env.buddy;
   const slow = b.kswapdWakeups + b.allocStalls + b.failedAllocs;
   k.faultingMm = mm;
   k.userMm.pgfault++; // handle_mm_fault's mm_account_fault (UserMm.handleMmFault counts the others)
-  const res = doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
+  const swap = found.swap;
+  const res = swap
+    ? foldSwapPage(k.userMm, mm, found.vma!, found.vpn, found.pa, write, found.hi, found.lo)
+    : doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
   k.faultingMm = null;
   found.vma = null;
   faultFold.folded++;
@@ -136,7 +192,9 @@ function foldResolve(k: KernelCore, cpu: Mmu, task: Task, vaHi: number, vaLo: nu
     if (after !== null) after(cpu, vaHi, vaLo);
     return null;
   }
-  // do_anonymous_page's only failure: VM_FAULT_OOM, pagefault_out_of_memory on every architecture
+  // the only failure of do_anonymous_page, and of do_swap_page without do_wp_page: VM_FAULT_OOM,
+  // pagefault_out_of_memory on every architecture
+  if (swap && r !== VmFault.OOM) throw new ModelBug(`foldResolve: do_swap_page's result ${r}`);
   return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
 }
 
@@ -154,16 +212,19 @@ export class RunFaultFold implements RunFaultSink {
   rec: { faults: number } | null = null;
   /** the signal of a fault resolved in the run that stopped it (RunFault.Stop), for userModeRange */
   pending: SigInfo | null = null;
+  /** the run's accesses are stores (else loads) */
+  write = true;
 
   runFault(cpu: Mmu, vaHi: number, vaLo: number): RunFault {
     const k = this.k!;
     const task = this.task!;
-    if (!foldFind(k, task, vaHi, vaLo)) return RunFault.NotTaken; // nothing changed
+    const write = this.write;
+    if (!foldFind(k, task, vaHi, vaLo, write)) return RunFault.NotTaken; // nothing changed
     // userModeRange's steps at an exception: kernel mode, the fault counted, the kernel's entry
     cpu.setUserMode(false);
     this.rec!.faults++;
     k.tlbMgr.enterKernel(this.cpuId);
-    const r = foldResolve(k, cpu, task, vaHi, vaLo);
+    const r = foldResolve(k, cpu, task, vaHi, vaLo, write);
     faultFold.inRunFolded++;
     if (r !== null) {
       this.pending = r;
@@ -177,17 +238,21 @@ export class RunFaultFold implements RunFaultSink {
   }
   /**
    * The faults of up to `max` pages va, va + step, ... (step in bytes, a multiple of 4096), each
-   * the not-present fault of a user write the run's walk met at a PTE under the leaf table of the
-   * run's last fault (the MMU's side: runFold.ts RunFold.faultRun), resolved as runFault resolves
-   * each one after the other (the fault counted, handle_mm_fault's pgfault, do_anonymous_page:
-   * mm/anon_fault.ts doAnonymousRun for all of them, mm_account_fault; the counters added once),
-   * without the exception's entry and return, which change nothing here:
-   * entryQuiet (no PTI, no KPTI), no update_mmu_cache work (the architecture's `resolved`), no
-   * kmap_local (clear_user_highpage on a highmem machine). Stops before the first page it cannot
-   * prove the handler's fast case: outside the VMA of the mm's last fault (writable, anonymous,
-   * private, its anon_vma made: anon_vma_prepare allocates nothing), a PTE that is not none, or an
-   * allocation that might enter the slow path (Buddy.order0FastSure: kswapd's wakeup, reclaim, the
-   * OOM killer; a memory limit is never folded, runFoldable). Returns how many it resolved.
+   * the not-present fault of a user access (the run's: `write`) the run's walk met at a PTE under
+   * the leaf table of the run's last fault (the MMU's side: runFold.ts RunFold.faultRun), resolved
+   * one after the other as runFault resolves each (the fault counted, handle_mm_fault's pgfault,
+   * do_anonymous_page for a store's none PTEs (mm/anon_fault.ts doAnonymousRun, a run of them at once) or do_swap_page for a swap entry (faultfold_swap.ts),
+   * mm_account_fault: minflt, or majflt for a page read from swap), without the exception's entry
+   * and return, which change nothing here: entryQuiet (no PTI, no KPTI), no update_mmu_cache work
+   * (the architecture's `resolved`), no kmap_local (clear_user_highpage on a highmem machine).
+   * Stops before the first page it cannot prove the handler's fast case: outside the VMA of the
+   * mm's last fault (writable, anonymous, private, its anon_vma made: anon_vma_prepare allocates
+   * nothing), a PTE that is neither none (a store) nor a swap entry the fold takes (swapFoldable: a
+   * store's must be exclusive, no do_wp_page), or a fault whose allocations might enter the slow
+   * path (Buddy.order0FastSure, or order0FastSureN for a swap-in and its readahead window: kswapd's
+   * wakeup, reclaim, the OOM killer; a memory limit is never folded, runFoldable). So nothing in
+   * the batch flushes a TLB entry or changes a page table but each fault's own PTE. Returns how
+   * many it resolved.
    */
   runFaultRun(_cpu: Mmu, vaHi: number, vaLo: number, step: number, max: number): number {
     const k = this.k!;
@@ -210,20 +275,59 @@ export class RunFaultFold implements RunFaultSink {
     const slow = b.kswapdWakeups + b.allocStalls + b.failedAllocs;
     const rec = this.rec!;
     const pt = env.pgtable;
+    const write = this.write;
     // the first page's PTE found as foldFind finds it, the others beside it in the same table
-    const pa = anonFaultPte(ctx, foldTable, mm, vpn0);
+    let pa = faultPte(k, mm, vpn0, write);
     if (pa < 0 || Math.floor((vpn0 + (n - 1) * pages) / pt.ptrsPerTable) !== foldTable.key) return 0;
+    let done = 0;
     k.faultingMm = mm; // each fault's, as foldResolve sets it (nothing else runs between them)
-    // each fault's do_anonymous_page, as far as its allocation is sure of the fast path
-    // (order0FastSure before each) and its PTE none (pte_none, as anonFaultPte tests it)
-    const done = doAnonymousRun(ctx, mm, vma, vpn0, pa, pages, n);
-    if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
-      throw new ModelBug(
-        `runFaultRun: a fault of vpn ${vpn0}'s batch left the fast path order0FastSure promised`,
-      );
-    rec.faults += done;
-    ctx.pgfault += done; // handle_mm_fault's mm_account_fault, as foldResolve counts it
-    task.minFlt += done; // accountFault(task, VmFault.OK): mm_account_fault's min_flt
+    let hi = found.hi;
+    let lo = found.lo;
+    let swap = found.swap;
+    while (done < n) {
+      const vpn = vpn0 + done * pages;
+      if (!swap) {
+        // a store's none PTEs from here: each fault's do_anonymous_page, at once as far as the
+        // allocations are sure of the fast path (order0FastSure before each) and the PTEs none
+        const got = doAnonymousRun(ctx, mm, vma, vpn, pa, pages, n - done);
+        if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
+          throw new ModelBug(
+            `runFaultRun: a fault of vpn ${vpn}'s batch left the fast path order0FastSure promised`,
+          );
+        rec.faults += got;
+        ctx.pgfault += got; // handle_mm_fault's mm_account_fault, as foldResolve counts it
+        task.minFlt += got; // accountFault(task, VmFault.OK): mm_account_fault's min_flt
+        done += got;
+        if (done === n) break;
+        pa += got * pages * pt.entryBytes;
+        readEntry(ctx, pa); // ptep_get of the page it stopped at
+        hi = entryRead.hi;
+        lo = entryRead.lo;
+        // a none PTE there: its allocation was not sure; else a swap entry the fold may take
+        if (pt.none(hi, lo) || !swapFoldable(ctx, write, hi, lo)) break;
+        swap = true;
+        continue;
+      }
+      // a swap entry: do_swap_page, its allocations (none on a swap-cache hit) sure of the fast path
+      const allocs = swapFaultAllocs(ctx, hi, lo);
+      if (allocs > 0 && !b.order0FastSureN(Gfp.HIGHUSER_MOVABLE, allocs)) break;
+      rec.faults++;
+      ctx.pgfault++; // handle_mm_fault's mm_account_fault, as foldResolve counts it
+      const res = foldSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo);
+      if ((res & ~VmFault.MAJOR) !== VmFault.OK || b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
+        throw new ModelBug(
+          `runFaultRun: the fault of vpn ${vpn} left the fast path order0FastSureN promised`,
+        );
+      accountFault(task, res);
+      done++;
+      if (done === n) break;
+      pa += pages * pt.entryBytes;
+      readEntry(ctx, pa); // ptep_get
+      hi = entryRead.hi;
+      lo = entryRead.lo;
+      swap = !pt.none(hi, lo); // pte_none: do_pte_missing, as anonFaultPte tests it
+      if (swap ? !swapFoldable(ctx, write, hi, lo) : !write) break;
+    }
     k.faultingMm = null;
     faultFold.folded += done;
     faultFold.inRunFolded += done;

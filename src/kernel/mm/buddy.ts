@@ -498,6 +498,31 @@ export class BuddyAllocator {
   }
 
   /**
+   * Whether `n` order-0 allocations of `gfp` in a row, nothing freed or allocated between them
+   * (do_swap_page's swap-in and its readahead's, core/faultfold_swap.ts), each take
+   * get_page_from_freelist's first try: the zones from the highest `gfp` allows down, those
+   * below their low watermark passed over, the first that passes it takes the page (so the slow
+   * path, kswapd's wakeup and reclaim, is not entered). With pcp lists, the running CPU's order-0
+   * list of that zone holds n - 1 pages, so the first n - 1 allocations take theirs from it and
+   * no zone's free pages (which the watermarks read) change; without them each takes one page
+   * off that zone's buddy lists, which stays above its watermark n - 1 pages over it (the zones
+   * above it, which it passed over, stay below theirs). Changes nothing.
+   */
+  order0FastSureN(gfp: number, n: number): boolean {
+    const highest = this.gfpZone(gfp);
+    const pcp = this.pcp;
+    for (let id = highest; id >= 0; id--) {
+      const z = this.zones[id];
+      if (z.managed === 0) continue;
+      const low = z.wmark[Wmark.Low];
+      if (!this.watermarkOk(z, 0, low, highest, 0)) continue;
+      if (n <= 1) return true;
+      return pcp !== null ? pcp.holdsMovable0(id, n - 1) : this.watermarkOk(z, 0, low + n - 1, highest, 0);
+    }
+    return false;
+  }
+
+  /**
    * The allocation the fast path could not make at the low watermark.
    * Linux: mm/page_alloc.c __alloc_pages_slowpath (wake_all_kswapds, the
    * min-watermark retry, __alloc_pages_direct_reclaim, __alloc_pages_may_oom)

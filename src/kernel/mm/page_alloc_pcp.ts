@@ -246,6 +246,23 @@ export class PcpLists {
   // ---- allocation ----
 
   /**
+   * Whether the running CPU's list of order-0 movable pages of zone `id` holds `n` pages or more
+   * (reads only): that many order-0 allocations in a row take theirs off it, no rmqueue_bulk (and
+   * so no change to the zone's free pages) among them. For Buddy.order0FastSureN.
+   */
+  holdsMovable0(id: number, n: number): boolean {
+    const pcp = this.sets[id];
+    if (pcp === null || pcp === undefined) return false;
+    let pfn = pcp.head[this.cpu() * NR_PCP_LISTS + orderToPindex(MIGRATE_MOVABLE, 0)];
+    const next = this.next;
+    for (let i = 0; i < n; i++) {
+      if (pfn === -1) return false;
+      pfn = next[pfn];
+    }
+    return true;
+  }
+
+  /**
    * rmqueue_pcplist and __rmqueue_pcplist: the first page of the running CPU's list
    * for this order, the list refilled from the buddy lists first when empty. Returns
    * the pfn, or -1 when the buddy lists had nothing either.

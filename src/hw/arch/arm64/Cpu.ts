@@ -549,9 +549,10 @@ export class Arm64Cpu extends Mmu {
   /** Takes the abort: ESR_EL1, FAR_EL1, counters. TLB entries stay (an abort invalidates nothing). */
   /**
    * RunFoldHost.faultsMissed (src/hw/mmu/runFold.ts RunFold.faultRun): `count` walks of pages vpn,
-   * vpn + step, ... from the memo to their level-3 descriptors, invalid (a translation fault of
-   * level 3: D8.2, AArch64.S1Walk), each after a lookup that missed everywhere, and each store's
-   * data abort as missAndFill and deliver make them one by one: every walk and walk reference
+   * vpn + step, ... from the memo to their level-3 descriptors, invalid (bit 0 clear: none or a
+   * swap entry; a translation fault of level 3: D8.2, AArch64.S1Walk), each after a lookup that
+   * missed everywhere, and each access's data abort (`access`: a load's or a store's, ESR.WnR) as
+   * missAndFill and deliver make them one by one: every walk and walk reference
    * counted, the ESR the same for each, the last page's in FAR_EL1 and the walk record (its retry's
    * walk overwrites it). A data abort invalidates no TLB entry.
    */
@@ -563,12 +564,14 @@ export class Arm64Cpu extends Mmu {
     lastLo: number,
     lastIndex: number,
     mode: Mode,
+    access: Access,
   ): void {
     const rec = this.walkRec;
     const n = this.memo.count;
     const entryPa = this.memo.table * 4096 + lastIndex * 8;
-    // the last page's walk and syndrome (fastTranslationFault), and the walks before it
-    this.fastTranslationFault(rec, n, 0, lastIndex, entryPa, 0, 0, Access.Write, mode);
+    // the last page's walk and syndrome (fastTranslationFault), and the walks before it; the entry's
+    // halves in the record are its retry's (`leaves` overwrites the leaf's slot): 0 here
+    this.fastTranslationFault(rec, n, 0, lastIndex, entryPa, 0, 0, access, mode);
     this.walks += count - 1;
     this.walkRefs += (count - 1) * (n + 1);
     this.faultKind = rec.faultKind;

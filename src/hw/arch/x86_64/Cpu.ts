@@ -352,10 +352,11 @@ export class Cpu extends X86FamilyCpu {
 
   /**
    * RunFoldHost.faultsMissed (src/hw/mmu/runFold.ts RunFold.faultRun): `count` walks of pages vpn,
-   * vpn + step, ... from the memo to their PTEs, none (not present: a translation fault at the
-   * leaf), each after a lookup that missed everywhere, and each store's #PF (SDM Vol. 3A §4.7) as
-   * missAndFill and deliver make them one by one: every walk and walk reference counted, the error
-   * code the same for each (a user or supervisor write, not present), the last page's in CR2 and
+   * vpn + step, ... from the memo to their PTEs, P clear (none or a swap entry: a translation
+   * fault at the leaf; no reserved-bit check on a not-present entry, §4.7), each after a lookup that
+   * missed everywhere, and each access's #PF (SDM Vol. 3A §4.7) as missAndFill and deliver make
+   * them one by one: every walk and walk reference counted, the error code the same for each (a
+   * user or supervisor `access`, a load or a store, not present), the last page's in CR2 and
    * the walk record (its retry's walk overwrites it), each fault's invalidation of its page
    * (§4.10.4.1: Tlb.invalidatePagesMissed, the arrays deliver's invalidatePageMissed looks at). Only
    * without walk caches (the fold runs only where fast walks do): pscInvalidatePath does nothing.
@@ -368,12 +369,14 @@ export class Cpu extends X86FamilyCpu {
     lastLo: number,
     lastIndex: number,
     mode: Mode,
+    access: Access,
   ): void {
     const rec = this.walkRec;
     const n = this.memo.count;
     const entryPa = this.memo.table * 4096 + lastIndex * 8;
-    // the last page's walk and fault code (fastTranslationFault), and the walks before it
-    this.fastTranslationFault(rec, n, 0, lastIndex, entryPa, 0, 0, Access.Write, mode);
+    // the last page's walk and fault code (fastTranslationFault), and the walks before it; the entry's
+    // halves in the record are its retry's (`leaves` overwrites the leaf's slot): 0 here
+    this.fastTranslationFault(rec, n, 0, lastIndex, entryPa, 0, 0, access, mode);
     this.walks += count - 1;
     this.walkRefs += (count - 1) * (n + 1);
     this.faultKind = rec.faultKind;
