@@ -22,6 +22,7 @@ import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext } from "./internal.ts";
+import { vmaMlocks } from "./mlock_fbatch.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { entryRead, isHugePmd, pmdPa, pteOffset, readEntry } from "./pgtable.ts";
@@ -97,7 +98,8 @@ const runPte = { hi: 0, lo: 0 };
  * page's: anonFaultPte's, found by the caller). In the order each fault makes them:
  * handle_pte_fault's ptep_get and pte_none of every page first (the faults before write only
  * their own PTEs), the allocations (alloc_anon_folio: BuddyAllocator.allocRun0, the same pages
- * in the same order, nothing between two of them touching the allocator), then per page
+ * in the same order, nothing between two of them touching the allocator: in chunks that end at
+ * the LRU add that moves the CPU's batch, which may free a page), then per page
  * clear_user_highpage, folio_add_lru_vma (its per-CPU batch of 15, drained at the same pages),
  * folio_add_new_anon_rmap (mapcount, PG_anon_exclusive) and set_pte_at (the none PTE already
  * seen: set_pte_at's check); the RSS counter added once. Returns the faults resolved.
@@ -135,27 +137,38 @@ export function doAnonymousRun(
     }
   if (runPfns.length < m) runPfns = new Float64Array(m);
   const pfns = runPfns;
-  const k = env.buddy.allocRun0(Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon, pfns, m);
   const desc = env.pages;
   const lru = env.lru;
   const cp = pt.contpte;
   const flags = vma.vmFlags;
   const writable = (flags & VmFlag.WRITE) !== 0;
   const anonVma = vma.anonVma;
+  // the LRU add that fills the running CPU's batch moves it onto the lists, which may free a
+  // folio whose last user went while it waited (folios_put): the allocations after it must see
+  // that page free, as page by page they would. So the pages are allocated in chunks that end at
+  // such an add (an mlocking VMA's mlock batch: one page at a time)
+  const mlocks = vmaMlocks(flags);
   let index = linearIndex(vma, vpn0);
   let pa = pa0;
-  for (let i = 0; i < k; i++) {
-    const pfn = pfns[i];
-    phys.zeroFrame(pfnUnchecked(pfn)); // clear_user_highpage
-    lru?.addAnon(pfn, index, anonVma, flags); // folio_add_lru_vma
-    const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
-    desc.mapcount[pfn] = 1;
-    desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
-    if (cp != null)
-      cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
-    else pt.set(phys, pa, e.hi, e.lo);
-    index += pages;
-    pa += stride;
+  let k = 0;
+  while (k < m) {
+    const want = lru === null ? m - k : mlocks ? 1 : Math.min(m - k, lru.fbatches.addRoom());
+    const got = env.buddy.allocRun0(Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon, pfns, want);
+    for (let i = 0; i < got; i++) {
+      const pfn = pfns[i];
+      phys.zeroFrame(pfnUnchecked(pfn)); // clear_user_highpage
+      lru?.addAnon(pfn, index, anonVma, flags); // folio_add_lru_vma
+      const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
+      desc.mapcount[pfn] = 1;
+      desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
+      if (cp != null)
+        cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
+      else pt.set(phys, pa, e.hi, e.lo);
+      index += pages;
+      pa += stride;
+    }
+    k += got;
+    if (got < want) break; // the allocator's fast case no longer sure
   }
   mm.rssAnon += k;
   return k;

@@ -138,6 +138,15 @@ export class LruAddBatches {
     return c >= 0 && c < this.nrCpus ? c : 0;
   }
 
+  /**
+   * How many more folio_add_lru calls on the running CPU go into its LRU add batch before the one
+   * that fills it and moves it onto the lists (the move may free a folio whose last user went while
+   * it waited: nothing before it frees any).
+   */
+  addRoom(): number {
+    return FOLIO_BATCH_SIZE - this.count[this.cpu()];
+  }
+
   /** Is the folio in some CPU's batch (not yet on a list)? */
   has(pfn: number): boolean {
     return this.cpuOf[pfn] !== 0;
