@@ -240,7 +240,7 @@ describe("MADV_PAGEOUT and swap-in", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 
-  it("pages out page-cache pages of a disk file: clean ones are dropped, dirty ones written back first", () => {
+  it("pages out page-cache pages of a disk file: clean ones are dropped, a dirty one left to the flusher", () => {
     const k = boot();
     const f = k.createFile("f", 4 * 4096, "disk", true);
     const t = k.spawn("A")!;
@@ -250,9 +250,13 @@ describe("MADV_PAGEOUT and swap-in", () => {
     touch(k, t, m + PAGE, true, 0xee);
     expect(t.mm!.rssFile).toBe(4);
     pageout(k, t, m, 4);
-    expect([t.mm!.rssFile, f.cache.size, f.dirty.size, f.pagesWritten]).toEqual([0, 0, 0, 1]);
+    // ext4 has no writepage (Linux 6.12): the dirty page stays cached, unmapped, for the flusher
+    expect([t.mm!.rssFile, f.cache.size, f.dirty.size, f.pagesWritten]).toEqual([0, 1, 1, 0]);
+    expect(k.view.vmstat().nr_vmscan_immediate_reclaim).toBe(1);
+    expect(k.fsync(t, f)).toEqual({ ret: 0n, written: 1 });
+    expect([f.dirty.size, f.pagesWritten]).toEqual([0, 1]);
     expect(f.storedByte(4096)).toBe(0xee);
-    expect(touch(k, t, m + PAGE)).toBe(0xee);
+    expect(touch(k, t, m + PAGE)).toBe(0xee); // still cached: a minor fault
     expect(touch(k, t, m + 2n * PAGE)).toBe(fileByte("f", 2 * 4096));
     expect(t.majFlt).toBe(1);
     expect(checkInvariants(k)).toEqual([]);
