@@ -88,6 +88,23 @@ export interface RunFoldHost {
 }
 
 export abstract class RunFold {
+  /** heldRange's answer: the lowest and highest frame of the memo's tables (lo > hi: none) */
+  protected heldLo = 0;
+  protected heldHi = -1;
+
+  /** The frames of the memo's tables (memo.holds) as one range, checked first: a data page rarely falls in it. */
+  protected heldRange(memo: WalkMemo): void {
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = -1;
+    for (let i = 0; i < memo.count; i++) {
+      const f = memo.frames[i];
+      if (f < lo) lo = f;
+      if (f > hi) hi = f;
+    }
+    this.heldLo = lo;
+    this.heldHi = hi;
+  }
+
   /** the span's frames, TLB metadata and attributes not yet filled, page j at index j (as Tlb.fillMissed takes them) */
   protected readonly pfns = new Float64Array(PENDING);
   protected readonly metas = new Int32Array(PENDING);

@@ -115,14 +115,9 @@ export class Arm64RunFold extends RunFold {
     let pa = 0;
     let data = mmu.data;
     let adWrites = 0;
-    // the frames of the tables above (memo.holds) as a range first: a data page rarely falls in it
-    let heldLo = Number.POSITIVE_INFINITY;
-    let heldHi = -1;
-    for (let i = 0; i < memo.count; i++) {
-      const f = memo.frames[i];
-      if (f < heldLo) heldLo = f;
-      if (f > heldHi) heldHi = f;
-    }
+    this.heldRange(memo); // the frames of the tables above as a range first
+    const heldLo = this.heldLo;
+    const heldHi = this.heldHi;
     // a materialised table's words stay its own array through the stores below (the page stays
     // materialised); any other is read again per page (a store may replace the copy)
     const stable = phys.store.state(table) === PageState.Materialised;
