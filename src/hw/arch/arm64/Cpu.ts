@@ -30,7 +30,16 @@ import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
 import { describeEsr, Ec, esrOf } from "./fault.ts";
-import { Arm64Format, ArmAttr, armRights, CONT_PAGES, Desc, DescHi, IPS_BITS } from "./format.ts";
+import {
+  Arm64Format,
+  ArmAttr,
+  CONT_PAGES,
+  Desc,
+  DescHi,
+  IPS_BITS,
+  leafRights,
+  writableClean,
+} from "./format.ts";
 import { computeArmPermTable } from "./rights.ts";
 import { Arm64RunFold } from "./runFold.ts";
 
@@ -411,18 +420,10 @@ export class Arm64Cpu extends Mmu {
         return this.fastTranslationFault(rec, n - 1, level, index, entryPa, hi, lo, access, mode);
       const ha = fmt.ha;
       if ((lo & Desc.AF) === 0 && !ha) return false; // an Access flag fault
-      // with HA and HD, DBM = 1 makes AP[2] the dirty state (AArch64.S1CheckAndUpdate)
-      const ap2 = (lo & Desc.AP2) !== 0;
-      const writableClean = ap2 && (hi & DescHi.DBM) !== 0 && fmt.hd;
-      const rights = armRights(
-        ap2 && !writableClean,
-        (lo & Desc.AP1) !== 0,
-        (hi & DescHi.UXN) !== 0,
-        (hi & DescHi.PXN) !== 0,
-        acc,
-      );
+      const ap2 = (lo & Desc.AP2) !== 0; // with HA and HD and DBM = 1, the dirty state
+      const rights = leafRights(lo, hi, fmt.hd, acc);
       if (this.permTable[rights * 9 + mode * 3 + access] === 0) return false; // a Permission fault
-      const dirtying = access === Access.Write && writableClean;
+      const dirtying = access === Access.Write && writableClean(lo, hi, fmt.hd);
       const newLo = ((lo | (ha ? Desc.AF : 0)) & ~(dirtying ? Desc.AP2 : 0)) >>> 0;
       // every effect of Mmu.walk and leafFound from here
       this.walks++;

@@ -137,6 +137,26 @@ export function armRights(ap2: boolean, ap1: boolean, uxn: boolean, pxn: boolean
 }
 
 /**
+ * Whether a leaf is writable and clean: with hardware dirty-state management (TCR_EL1.HA and HD,
+ * `hd`), DBM = 1 makes AP[2] the dirty state, AP[2] = 1 meaning writable and not yet written
+ * (AArch64.S1CheckAndUpdate; D8.4.6).
+ */
+export function writableClean(lo: number, hi: number, hd: boolean): boolean {
+  return (lo & Desc.AP2) !== 0 && (hi & DescHi.DBM) !== 0 && hd;
+}
+
+/** The rights (Perm) of a leaf descriptor's two words under the table restrictions `acc`, AP[2] read after DBM. */
+export function leafRights(lo: number, hi: number, hd: boolean, acc: number): number {
+  return armRights(
+    (lo & Desc.AP2) !== 0 && !writableClean(lo, hi, hd),
+    (lo & Desc.AP1) !== 0,
+    (hi & DescHi.UXN) !== 0,
+    (hi & DescHi.PXN) !== 0,
+    acc,
+  );
+}
+
+/**
  * The format of one CPU. Its register inputs (the output size from
  * TCR_EL1.IPS, TCR_EL1.HA and HD) live here, set by the CPU when they change.
  */
@@ -192,10 +212,7 @@ export class Arm64Format implements PagingFormat {
       w.fault = HwFaultKind.AccessFlag;
       return EntryKind.Fault;
     }
-    // with HA and HD, DBM = 1 makes AP[2] the dirty state: writable, clean while AP[2] = 1
-    const writableClean = (lo & Desc.AP2) !== 0 && (hi & DescHi.DBM) !== 0 && this.ha && this.hd;
-    const ap2 = (lo & Desc.AP2) !== 0 && !writableClean;
-    w.rights = armRights(ap2, (lo & Desc.AP1) !== 0, (hi & DescHi.UXN) !== 0, (hi & DescHi.PXN) !== 0, w.acc);
+    w.rights = leafRights(lo, hi, this.hd, w.acc); // this.hd is set only with HA
     // bits below the block size are RES0 in a block descriptor's address: ignored
     const addrLo = (lo & Desc.ADDR_LO_MASK) >>> 0;
     const pages = (hi & DescHi.ADDR_HI_MASK) * 1048576 + (addrLo >>> 12);
@@ -211,7 +228,7 @@ export class Arm64Format implements PagingFormat {
       ((lo & Desc.ATTR_INDX_MASK) >>> Desc.ATTR_INDX_SHIFT) |
       (((lo & Desc.SH_MASK) >>> Desc.SH_SHIFT) << ArmAttr.SH_SHIFT) |
       ((3 - level) << ArmAttr.LEVEL_SHIFT);
-    const dirtying = w.access === Access.Write && writableClean;
+    const dirtying = w.access === Access.Write && writableClean(lo, hi, this.hd);
     w.dirty = (lo & Desc.AP2) === 0 || dirtying;
     w.global = (lo & Desc.NG) === 0;
     // the hardware update: AF set (HA), AP[2] cleared on a permitted write (HD); the walker writes it only if allowed

@@ -15,7 +15,7 @@ import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
 import { PageState } from "../../PageStore.ts";
-import { type Arm64Format, ArmAttr, armRights, Desc, DescHi } from "./format.ts";
+import { type Arm64Format, ArmAttr, Desc, DescHi, leafRights, writableClean } from "./format.ts";
 
 /** the walk record's attributes of a 4K page: its Arm level (3) in ArmAttr.LEVEL */
 const LEVEL3 = 3 << ArmAttr.LEVEL_SHIFT;
@@ -42,15 +42,7 @@ export class Arm64RunFold extends RunFold {
     if ((lo & (Desc.VALID | Desc.TABLE_OR_PAGE)) !== (Desc.VALID | Desc.TABLE_OR_PAGE)) return -1;
     if ((hi & (fmt.oaHiMask | DescHi.CONT)) !== 0) return -1;
     if ((lo & Desc.AF) === 0 && !fmt.ha) return -1;
-    const ap2 = (lo & Desc.AP2) !== 0;
-    const writableClean = ap2 && (hi & DescHi.DBM) !== 0 && fmt.hd;
-    return armRights(
-      ap2 && !writableClean,
-      (lo & Desc.AP1) !== 0,
-      (hi & DescHi.UXN) !== 0,
-      (hi & DescHi.PXN) !== 0,
-      this.memo.acc,
-    );
+    return leafRights(lo, hi, fmt.hd, this.memo.acc);
   }
 
   protected override leafOk(vpn: number, write: boolean, mode: Mode): boolean {
@@ -144,16 +136,9 @@ export class Arm64RunFold extends RunFold {
         if ((lo & (Desc.VALID | Desc.TABLE_OR_PAGE)) !== (Desc.VALID | Desc.TABLE_OR_PAGE)) break; // invalid or reserved
         if ((lo & Desc.AF) === 0 && !ha) break; // an Access flag fault
         const ap2 = (lo & Desc.AP2) !== 0;
-        const writableClean = ap2 && (hi & DescHi.DBM) !== 0 && hd;
-        const rights = armRights(
-          ap2 && !writableClean,
-          (lo & Desc.AP1) !== 0,
-          (hi & DescHi.UXN) !== 0,
-          (hi & DescHi.PXN) !== 0,
-          acc,
-        );
+        const rights = leafRights(lo, hi, hd, acc);
         if (perm[rights * 9 + permAt] === 0) break; // a Permission fault
-        const dirtying = write && writableClean;
+        const dirtying = write && writableClean(lo, hi, hd);
         clearAp2 = dirtying ? Desc.AP2 : 0;
         meta =
           asid |
