@@ -268,13 +268,19 @@ export class LruAddBatches {
     const list = this.list;
     const refcount = this.refcount;
     const v = this.v;
+    const pflags = this.flags;
+    const kind = v.env.pages.kind;
     this.count[cpu] = 0;
     for (let i = base; i < base + n; i++) {
       const pfn = folios[i];
       cpuOf[pfn] = 0;
-      if (!folioEvictable(v, pfn))
-        this.addUnevictable(pfn); // lru_add: folio_evictable
-      else v.add(pfn, list[pfn]); // lru_add: folio_set_lru, lruvec_add_folio
+      // lru_add: folio_evictable (folioEvictable; an anonymous folio without PG_mlocked is, at once)
+      if (
+        (pflags[pfn] & PageFlag.Mlocked) === 0 &&
+        (kind[pfn] === PageKind.UserAnon || folioEvictable(v, pfn))
+      )
+        v.add(pfn, list[pfn]); // lru_add: folio_set_lru, lruvec_add_folio
+      else this.addUnevictable(pfn);
       if (--refcount[pfn] === 0) this.putLast(pfn);
     }
   }
