@@ -10,6 +10,7 @@
 // Usage: node bench/callgrind.mjs bench/X.bench.ts [SMALL=64] [LARGE=320] [TOP=30]
 //   e.g. ROUNDS=1 node bench/callgrind.mjs bench/anonfault.bench.ts
 //        PASSES=0 node bench/callgrind.mjs bench/touch.bench.ts
+//        TIER=1 ...: each JIT function named with its tier (JS:* TurboFan, JS:^ Sparkplug, ...)
 // Needs valgrind (callgrind_annotate comes with it). A run of LARGE=320 takes a minute or two.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
@@ -68,7 +69,11 @@ function count(mib) {
       const mid = (lo + hi) >> 1;
       if (map[mid].end <= addr) lo = mid + 1;
       else if (map[mid].start > addr) hi = mid - 1;
-      else return map[mid].name.replace(/^JS:[*^~+]?/, "").replace(/ file:.*$/, "");
+      else {
+        // TIER=1: the tier kept (JS:* TurboFan, JS:+ Maglev, JS:^ Sparkplug, JS:~ the interpreter)
+        const name = map[mid].name.replace(/ file:.*$/, "");
+        return process.env.TIER === "1" ? name : name.replace(/^JS:[*^~+]?/, "");
+      }
     }
     return "(unnamed code)";
   };

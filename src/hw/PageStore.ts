@@ -324,6 +324,23 @@ export class PageStore {
     this.setCompact(page, lo | 0, hi | 0, -1, 0, 0);
   }
 
+  /**
+   * fill(page, 0, 0) of pages[0], pages[1], ... pages[n - 1], one after the other. A page that
+   * is uniform zero already is left as it is (what fill would write is there; no scratch copy is
+   * kept of a zero page: wordsForRead returns null for it, and the change that made it zero
+   * dropped any copy).
+   */
+  zeroRun(pages: Float64Array, n: number): void {
+    for (let k = 0; k < n; k++) {
+      const page = pages[k];
+      const c = this.chunkOf(page);
+      if (c === undefined) continue; // all zero
+      const i = page & 4095;
+      if (c[SLOT + i] < 0 && c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0) continue;
+      this.setCompact(page, 0, 0, -1, 0, 0);
+    }
+  }
+
   private setCompact(page: number, plo: number, phi: number, odd: number, olo: number, ohi: number): void {
     let c = this.chunkOf(page);
     if (c === undefined) {

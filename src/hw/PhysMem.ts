@@ -238,6 +238,13 @@ export class PhysMem {
     this.fillFrame(pfn, 0, 0);
   }
 
+  /** zeroFrame of frames pfns[0], pfns[1], ... pfns[n - 1], one after the other (a fault batch's clear_page of each). */
+  zeroFrames(pfns: Float64Array, n: number): void {
+    if (this.snoop !== null || this.watch !== null)
+      for (let i = 0; i < n; i++) this.fillFrame(pfns[i] as Pfn, 0, 0);
+    else this.store.zeroRun(pfns, n);
+  }
+
   /**
    * Fills a frame with one 64-bit little-endian value (hi:lo) repeated, as
    * a memset of the whole page does; the frame stays (or becomes) uniform.

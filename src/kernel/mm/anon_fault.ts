@@ -99,10 +99,13 @@ const runPte = { hi: 0, lo: 0 };
  * handle_pte_fault's ptep_get and pte_none of every page first (the faults before write only
  * their own PTEs), the allocations (alloc_anon_folio: BuddyAllocator.allocRun0, the same pages
  * in the same order, nothing between two of them touching the allocator: in chunks that end at
- * the LRU add that moves the CPU's batch, which may free a page), then per page
- * clear_user_highpage, folio_add_lru_vma (its per-CPU batch of 15, drained at the same pages),
- * folio_add_new_anon_rmap (mapcount, PG_anon_exclusive) and set_pte_at (the none PTE already
- * seen: set_pte_at's check); the RSS counter added once. Returns the faults resolved.
+ * the LRU add that moves the CPU's batch, which may free a page), then for the chunk's pages
+ * clear_user_highpage of each (PhysMem.zeroFrames), folio_add_lru_vma of each (LruLists.addAnonRun:
+ * the per-CPU batch filled and moved at the same pages; nothing else reads what these write, and
+ * the move comes at the chunk's last page), then per page folio_add_new_anon_rmap (mapcount,
+ * PG_anon_exclusive) and set_pte_at (the none PTE already seen: set_pte_at's check; stored into
+ * the table's words when it is held whole); the RSS counter added once. Returns the faults
+ * resolved.
  * Linux: mm/memory.c do_anonymous_page, alloc_anon_folio; mm/rmap.c folio_add_new_anon_rmap;
  * mm/swap.c folio_add_lru_vma
  */
@@ -151,22 +154,39 @@ export function doAnonymousRun(
   let index = linearIndex(vma, vpn0);
   let pa = pa0;
   let k = 0;
+  // set_pte_at's store straight into the table's words while the table is held whole (materialised)
+  // and nothing observes stores: exactly PhysMem.write64's (pt.set: a 64-bit entry, one store, on
+  // every architecture with 512 8-byte entries a table; arm64's contpte setPte with no mm: the
+  // store of the entry without PTE_CONT, which mkUserInto never sets); else through pt.set
+  const direct = pt.entryBytes === 8 && pt.ptrsPerTable === 512 && table < phys.nrFrames;
+  let tw = direct ? phys.frameWordsToStore(pfnUnchecked(table)) : null;
   while (k < m) {
     const want = lru === null ? m - k : mlocks ? 1 : Math.min(m - k, lru.fbatches.addRoom());
     const got = env.buddy.allocRun0(Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon, pfns, want);
+    phys.zeroFrames(pfns, got); // clear_user_highpage of each
+    // folio_add_lru_vma of each (the batch moved at the chunk's last page at most: see above)
+    if (lru !== null) {
+      if (mlocks) for (let i = 0; i < got; i++) lru.addAnon(pfns[i], index + i * pages, anonVma, flags);
+      else lru.addAnonRun(pfns, got, index, pages, anonVma);
+    }
     for (let i = 0; i < got; i++) {
       const pfn = pfns[i];
-      phys.zeroFrame(pfnUnchecked(pfn)); // clear_user_highpage
-      lru?.addAnon(pfn, index, anonVma, flags); // folio_add_lru_vma
       const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
       desc.mapcount[pfn] = 1;
       desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
-      if (cp != null)
-        cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
-      else pt.set(phys, pa, e.hi, e.lo);
-      index += pages;
+      if (tw !== null && (cp == null || !cp.isCont(e.hi, e.lo))) {
+        const w = (pa - table * 4096) >>> 2;
+        tw[w] = e.lo; // set_pte_at
+        tw[w + 1] = e.hi;
+      } else {
+        if (cp != null)
+          cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
+        else pt.set(phys, pa, e.hi, e.lo);
+        if (direct) tw = phys.frameWordsToStore(pfnUnchecked(table)); // materialised by now?
+      }
       pa += stride;
     }
+    index += got * pages;
     k += got;
     if (got < want) break; // the allocator's fast case no longer sure
   }

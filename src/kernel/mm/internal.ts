@@ -68,6 +68,8 @@ export const enum VmFault {
 export interface LruHooks {
   /** a new anonymous page at linear index `index` of anon_vma `anonVma` joins the inactive anon list, or, for a VMA that mlocks (`vmFlags`), the unevictable one (folio_add_lru_vma); `shadow`: the shadow a swap-in replaced (workingset_refault may activate it) */
   addAnon(pfn: number, index: number, anonVma: number, vmFlags?: number, shadow?: number): void;
+  /** addAnon of pages pfns[0..n) one after the other, at linear indexes index, index + step, ... (no shadow, a VMA that does not mlock): do_anonymous_page's batch */
+  addAnonRun(pfns: Float64Array, n: number, index: number, step: number, anonVma: number): void;
   /** a new transparent huge page (512 frames from `head`) joins it as one folio */
   addAnonHuge(head: number, index: number, anonVma: number, vmFlags?: number): void;
   /** a huge page's PMD was split: its 512 pages join the lists one by one (vmlab's LRU keeps a PTE-mapped folio's pages apart; the folio stays whole) */

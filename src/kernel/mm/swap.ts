@@ -210,6 +210,37 @@ export class LruAddBatches {
   }
 
   /**
+   * folio_add_lru of order-0 folios pfns[0], pfns[1], ... pfns[n - 1] one after the other, each
+   * joining `list` when its batch moves: add's steps for each (folio_get, folio_batch_add to the
+   * running CPU's batch, the batch moved onto the lists at the folio that fills it), the CPU
+   * asked once (nothing between two of them runs elsewhere). For do_anonymous_page's batch
+   * (anon_fault.ts doAnonymousRun, a VMA that does not mlock).
+   * Linux: mm/swap.c folio_add_lru (folio_batch_add_and_move)
+   */
+  addRun(pfns: Float64Array, n: number, list: number): void {
+    const cpu = this.cpu();
+    const base = cpu * FOLIO_BATCH_SIZE;
+    const refcount = this.refcount;
+    const lists = this.list;
+    const cpuOf = this.cpuOf;
+    const folios = this.folios;
+    let c = this.count[cpu];
+    for (let i = 0; i < n; i++) {
+      const pfn = pfns[i];
+      refcount[pfn]++;
+      lists[pfn] = list;
+      cpuOf[pfn] = cpu + 1;
+      folios[base + c] = pfn;
+      if (++c === FOLIO_BATCH_SIZE) {
+        this.count[cpu] = c;
+        this.moveLru(cpu);
+        c = 0;
+      }
+    }
+    this.count[cpu] = c;
+  }
+
+  /**
    * folio_add_lru_vma: a new folio of a VMA that mlocks (VM_LOCKED, not
    * VM_SPECIAL) goes to the mlock batch instead (mlock_new_folio), else to
    * the LRU add batch.
@@ -237,13 +268,19 @@ export class LruAddBatches {
     const list = this.list;
     const refcount = this.refcount;
     const v = this.v;
+    const pflags = this.flags;
+    const kind = v.env.pages.kind;
     this.count[cpu] = 0;
     for (let i = base; i < base + n; i++) {
       const pfn = folios[i];
       cpuOf[pfn] = 0;
-      if (!folioEvictable(v, pfn))
-        this.addUnevictable(pfn); // lru_add: folio_evictable
-      else v.add(pfn, list[pfn]); // lru_add: folio_set_lru, lruvec_add_folio
+      // lru_add: folio_evictable (folioEvictable; an anonymous folio without PG_mlocked is, at once)
+      if (
+        (pflags[pfn] & PageFlag.Mlocked) === 0 &&
+        (kind[pfn] === PageKind.UserAnon || folioEvictable(v, pfn))
+      )
+        v.add(pfn, list[pfn]); // lru_add: folio_set_lru, lruvec_add_folio
+      else this.addUnevictable(pfn);
       if (--refcount[pfn] === 0) this.putLast(pfn);
     }
   }

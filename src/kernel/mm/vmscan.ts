@@ -207,6 +207,17 @@ export class Vmscan implements RmapPages {
     this.fbatches.addVma(pfn, false, list, vmFlags);
   }
 
+  /** addAnon of pages pfns[0..n) at indexes index, index + step, ... (no shadow; a VMA that does not mlock) */
+  addAnonRun(pfns: Float64Array, n: number, index: number, step: number, anonVma: number): void {
+    for (let i = 0; i < n; i++) {
+      const pfn = pfns[i];
+      this.index[pfn] = index + i * step;
+      this.anonVma[pfn] = anonVma;
+      this.referenced[pfn] = 0;
+    }
+    this.fbatches.addRun(pfns, n, this.entryList(Lru.InactiveAnon));
+  }
+
   /** A new transparent huge page: one folio of HPAGE_PMD_NR pages from `head`, at linear index `index`. */
   addAnonHuge(head: number, index: number, anonVma: number, vmFlags = 0): void {
     if (this.lru[head] !== Lru.None) this.del(head);
