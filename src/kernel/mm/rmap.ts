@@ -591,6 +591,18 @@ export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: 
   return u.dirty;
 }
 
+/**
+ * The end of a batch of walks (shrink_folio_list's end, Vmscan.endFolioList): the records that
+ * keep their pointers between calls (referencedPages, unmapping) let go of the machine's reclaim
+ * state, so that a machine no longer used is not held by them; the next walk stores them again
+ * (one pointer store a batch, not one a page).
+ */
+export function rmapBatchDone(): void {
+  referencedPages = null;
+  unmapping.r = null;
+  unmapping.swap = null;
+}
+
 /** tryToUnmapAnon's page, its swap slot, and whether a PTE was dirty. */
 const unmapping = {
   r: null as RmapPages | null,
