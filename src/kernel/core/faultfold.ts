@@ -291,9 +291,7 @@ export class RunFaultFold implements RunFaultSink {
         // allocations are sure of the fast path (order0FastSure before each) and the PTEs none
         const got = doAnonymousRun(ctx, mm, vma, vpn, pa, pages, n - done);
         if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
-          throw new ModelBug(
-            `runFaultRun: a fault of vpn ${vpn}'s batch left the fast path order0FastSure promised`,
-          );
+          throw runFaultRunBug(vpn, "a fault of", "'s batch left the fast path order0FastSure promised");
         rec.faults += got;
         ctx.pgfault += got; // handle_mm_fault's mm_account_fault, as foldResolve counts it
         task.minFlt += got; // accountFault(task, VmFault.OK): mm_account_fault's min_flt
@@ -315,9 +313,7 @@ export class RunFaultFold implements RunFaultSink {
       ctx.pgfault++; // handle_mm_fault's mm_account_fault, as foldResolve counts it
       const res = foldSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo);
       if ((res & ~VmFault.MAJOR) !== VmFault.OK || b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
-        throw new ModelBug(
-          `runFaultRun: the fault of vpn ${vpn} left the fast path order0FastSureN promised`,
-        );
+        throw runFaultRunBug(vpn, "the fault of", " left the fast path order0FastSureN promised");
       accountFault(task, res);
       done++;
       if (done === n) break;
@@ -334,4 +330,13 @@ export class RunFaultFold implements RunFaultSink {
     faultFold.batched += done;
     return done;
   }
+}
+
+/**
+ * runFaultRun's broken promise, its message made here: written inline, the engine computed the
+ * vpn's string for both messages at the top of every round of the loop, where the two throws'
+ * paths part (a pure NumberToString placed at its uses' common dominator: a string per page).
+ */
+function runFaultRunBug(vpn: number, before: string, after: string): ModelBug {
+  return new ModelBug(`runFaultRun: ${before} vpn ${vpn}${after}`);
 }

@@ -244,7 +244,9 @@ function rmapFind(
   h.pa = table * 4096 + q * 8;
   h.hi = hi;
   h.lo = lo;
-  h.words = held;
+  // stored only when it changes (the pages of one table come one after another): a pointer's
+  // store runs V8's write barrier, a builtin call while the collector marks
+  if (h.words !== held) h.words = held;
   h.w = 2 * q;
   return Found.Entry;
 }
@@ -377,7 +379,7 @@ export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced>
   res.locked = false;
   res.exec = false;
   res.found = 0;
-  referencedPages = r;
+  if (referencedPages !== r) referencedPages = r; // kept after the walk: no pointer store per page (hit.words)
   referencedPfn = pfn;
   const looks0 = walkLooksOnly;
   walkLooksOnly = true;
@@ -396,7 +398,6 @@ export function folioReferenced(r: RmapPages, pfn: number): Readonly<Referenced>
     }
   } else rmapWalk(r, pfn, folioReferencedOne);
   walkLooksOnly = looks0;
-  referencedPages = null;
   if (res.found === 1 && onlyMapping.mm !== null && r.large[pfn] === 0) onlyMapping.pfn = pfn;
   return res;
 }
@@ -487,8 +488,8 @@ function folioReferencedOne(mm: MmStruct, v: Vma): void {
   const pa = h.pa;
   const hi = h.hi;
   const lo = h.lo;
-  m.mm = mm;
-  m.v = v;
+  if (m.mm !== mm) m.mm = mm; // pointers stored only when they change (hit.words)
+  if (m.v !== v) m.v = v;
   m.vpn = h.vpn;
   m.pa = pa;
   m.hi = hi;
@@ -570,9 +571,10 @@ function folioReferencedPmd(
 export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: number): boolean {
   // one state record and one callback for every call: no closure per page reclaimed
   const u = unmapping;
-  u.r = r;
+  // the pointers kept between calls, stored only when they change (hit.words)
+  if (u.r !== r) u.r = r;
   u.pfn = pfn;
-  u.swap = swap;
+  if (u.swap !== swap) u.swap = swap;
   u.slot = slot;
   u.dirty = false;
   const m = onlyMapping;
@@ -586,9 +588,19 @@ export function tryToUnmapAnon(r: RmapPages, pfn: number, swap: SwapArea, slot: 
     a.lo = m.lo;
     tryToUnmapAnonAt(m.mm!);
   } else rmapWalk(r, pfn, tryToUnmapAnonOne);
-  u.r = null;
-  u.swap = null;
   return u.dirty;
+}
+
+/**
+ * The end of a batch of walks (shrink_folio_list's end, Vmscan.endFolioList): the records that
+ * keep their pointers between calls (referencedPages, unmapping) let go of the machine's reclaim
+ * state, so that a machine no longer used is not held by them; the next walk stores them again
+ * (one pointer store a batch, not one a page).
+ */
+export function rmapBatchDone(): void {
+  referencedPages = null;
+  unmapping.r = null;
+  unmapping.swap = null;
 }
 
 /** tryToUnmapAnon's page, its swap slot, and whether a PTE was dirty. */

@@ -6,7 +6,14 @@ import { folioEvictable } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { DirtyFolio, fileFolioDirty, ReclaimWriteback, writebackDirtyInodes } from "./page_writeback.ts";
 import { PfnSet } from "./pfnset.ts";
-import { folioReferenced, type RmapPages, reuseOnlyMapping, rmapWalk, tryToUnmapAnon } from "./rmap.ts";
+import {
+  folioReferenced,
+  type RmapPages,
+  reuseOnlyMapping,
+  rmapBatchDone,
+  rmapWalk,
+  tryToUnmapAnon,
+} from "./rmap.ts";
 import { shmemPages } from "./shmem.ts";
 import { doShrinkSlab, type Shrinker } from "./shrinker.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
@@ -528,6 +535,7 @@ export class Vmscan implements RmapPages {
   /** The end of shrink_folio_list: try_to_unmap_flush, before free_unref_folios frees the rest. */
   endFolioList(): void {
     this.freeBatch = 0;
+    rmapBatchDone(); // the walks' records let go of this machine (rmap.ts)
     tryToUnmapFlush(this.env.userMm.env.tlbUbc);
     this.writeback?.endBatch(); // shrink_inactive_list's end: wakeup_flusher_threads when all it took was dirty
   }
