@@ -58,3 +58,11 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
+
+/** One step of Marsaglia's xorshift32 (shifts 13, 17, 5) from a non-zero state: the next state, unsigned. */
+export function xorshift32(x: number): number {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x >>> 0;
+}

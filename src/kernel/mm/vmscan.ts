@@ -1,3 +1,4 @@
+import { xorshift32 } from "../../base/rng.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { deferredSplitShrinker, splitForReclaim, splitHugePage } from "./deferred_split.ts";
@@ -19,7 +20,7 @@ import { doShrinkSlab, type Shrinker } from "./shrinker.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import { type ShmemObject, VmFlag } from "./vma.ts";
-import type { ReclaimPolicy, VmscanEnv } from "./vmscan_env.ts";
+import type { VmscanEnv } from "./vmscan_env.ts";
 import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
 import {
   countScanned,
@@ -693,16 +694,6 @@ export class Vmscan implements RmapPages {
 
   // ---- the other policies ----
 
-  private random(): number {
-    // xorshift32, seeded from the machine's seed
-    let x = this.rngState;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.rngState = x >>> 0;
-    return this.rngState;
-  }
-
   private total(): number {
     return this.size[1] + this.size[2] + this.size[3] + this.size[4];
   }
@@ -729,7 +720,8 @@ export class Vmscan implements RmapPages {
       case "random": {
         const n = this.lru.length;
         for (let i = 0; i < 4 * n; i++) {
-          const pfn = this.random() % n;
+          this.rngState = xorshift32(this.rngState); // seeded from the machine's seed
+          const pfn = this.rngState % n;
           if (this.lru[pfn] !== Lru.None && this.lru[pfn] !== Lru.Unevictable) return pfn;
         }
         return this.tail[Lru.InactiveAnon];
