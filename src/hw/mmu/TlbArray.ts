@@ -238,20 +238,13 @@ export class TlbArray {
 
   /** Moves way i of the set at base to the front, shifting the ways before it down. */
   private toFront(base: number, i: number): void {
-    const keys = this.keys;
-    const pfns = this.pfns;
-    const metas = this.metas;
-    const k = keys[i];
-    const p = pfns[i];
-    const m = metas[i];
-    for (let j = i; j > base; j--) {
-      keys[j] = keys[j - 1];
-      pfns[j] = pfns[j - 1];
-      metas[j] = metas[j - 1];
-    }
-    keys[base] = k;
-    pfns[base] = p;
-    metas[base] = m;
+    const k = this.keys[i];
+    const p = this.pfns[i];
+    const m = this.metas[i];
+    this.shiftDown(base, i - base);
+    this.keys[base] = k;
+    this.pfns[base] = p;
+    this.metas[base] = m;
     if (this.hasAttrs) {
       const attrs = this.attrs;
       const a = attrs[i];
@@ -360,20 +353,16 @@ export class TlbArray {
   }
 
   /**
-   * insert of a base-page entry that the array holds no entry to replace for
-   * (a lookup of the same vpn and ASID just missed: an entry insert would
-   * replace has the same key, ASID and G bit, which that lookup matches):
-   * the same one pass, without the comparison per way.
+   * insert of a base-page entry that the array holds no entry to replace for (a lookup of the
+   * same vpn and ASID just missed: an entry insert would replace has the same key, ASID and G
+   * bit, which that lookup matches): without the comparison per way.
    */
   insertMissed(vpn: number, pfn: number, meta: number, attr: number): void {
     insertSerial++;
     this.putFront(vpn & this.setMask, vpn * 8, pfn, meta, attr);
   }
 
-  /**
-   * insertMissed's entry (key = vpn * 8) put in front of set `set` (without the insert serial):
-   * the ways before its first invalid one, or all but the last (evicted), moved down one.
-   */
+  /** insertMissed's entry in front of set `set` (the ways before the first invalid, or all but the last, down one). */
   private putFront(set: number, key: number, pfn: number, meta: number, attr: number): void {
     const keys = this.keys;
     const pfns = this.pfns;
@@ -388,13 +377,7 @@ export class TlbArray {
       while (keys[base + n] !== -1) n++;
       this.valid++;
     }
-    // one loop over the three arrays (each typed-array access costs its own checks: three loops
-    // cost more, and three copyWithin calls more than a set's 11 ways moved here)
-    for (let i = base + n; i > base; i--) {
-      keys[i] = keys[i - 1];
-      pfns[i] = pfns[i - 1];
-      metas[i] = metas[i - 1];
-    }
+    this.shiftDown(base, n);
     keys[base] = key;
     pfns[base] = pfn;
     metas[base] = meta & ~Meta.HELD_SIZE_MASK;
@@ -406,6 +389,34 @@ export class TlbArray {
     }
     if (attr !== 0 || this.hasAttrs) this.insertAttr(base, base + n, attr);
     if (((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
+  }
+
+  /** Ways base .. base + n - 1 moved to base + 1 .. base + n (keys, pfns, metas: attrs apart). */
+  private shiftDown(base: number, n: number): void {
+    // four ways a turn: V8 checks each array once a turn, not once a way (copyWithin costs more)
+    const keys = this.keys;
+    const pfns = this.pfns;
+    const metas = this.metas;
+    let i = base + n;
+    for (; i - 4 >= base; i -= 4) {
+      keys[i] = keys[i - 1];
+      keys[i - 1] = keys[i - 2];
+      keys[i - 2] = keys[i - 3];
+      keys[i - 3] = keys[i - 4];
+      pfns[i] = pfns[i - 1];
+      pfns[i - 1] = pfns[i - 2];
+      pfns[i - 2] = pfns[i - 3];
+      pfns[i - 3] = pfns[i - 4];
+      metas[i] = metas[i - 1];
+      metas[i - 1] = metas[i - 2];
+      metas[i - 2] = metas[i - 3];
+      metas[i - 3] = metas[i - 4];
+    }
+    for (; i > base; i--) {
+      keys[i] = keys[i - 1];
+      pfns[i] = pfns[i - 1];
+      metas[i] = metas[i - 1];
+    }
   }
 
   /**
@@ -556,10 +567,8 @@ export class TlbArray {
 
   /**
    * insertRun of a run whose pages fall in distinct sets (count * the step's lowest set-index bit
-   * <= sets: the pressure run's short runs, 5 to 64 pages, in the STLB's 128 sets): each set takes
-   * one page, so the run is each page's insertMissed (the set's ways moved down one, the page put
-   * in front, the last dropped if the set was full), without insertRun's counts per set.
-   * Linux/SDM: nothing (the same state as `count` inserts, SDM §4.10.2's TLB with true LRU).
+   * <= sets: the pressure run's short runs in the STLB's 128 sets): each page's insertMissed,
+   * without insertRun's counts per set. Linux/SDM: nothing (the same state as the inserts).
    */
   private insertDistinct(
     vpn0: number,
