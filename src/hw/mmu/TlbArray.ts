@@ -238,13 +238,20 @@ export class TlbArray {
 
   /** Moves way i of the set at base to the front, shifting the ways before it down. */
   private toFront(base: number, i: number): void {
-    const k = this.keys[i];
-    const p = this.pfns[i];
-    const m = this.metas[i];
-    this.shiftDown(base, i - base);
-    this.keys[base] = k;
-    this.pfns[base] = p;
-    this.metas[base] = m;
+    const keys = this.keys;
+    const pfns = this.pfns;
+    const metas = this.metas;
+    const k = keys[i];
+    const p = pfns[i];
+    const m = metas[i];
+    for (let j = i; j > base; j--) {
+      keys[j] = keys[j - 1];
+      pfns[j] = pfns[j - 1];
+      metas[j] = metas[j - 1];
+    }
+    keys[base] = k;
+    pfns[base] = p;
+    metas[base] = m;
     if (this.hasAttrs) {
       const attrs = this.attrs;
       const a = attrs[i];
@@ -353,70 +360,51 @@ export class TlbArray {
   }
 
   /**
-   * insert of a base-page entry that the array holds no entry to replace for (a lookup of the
-   * same vpn and ASID just missed: an entry insert would replace has the same key, ASID and G
-   * bit, which that lookup matches): without the comparison per way.
+   * insert of a base-page entry that the array holds no entry to replace for
+   * (a lookup of the same vpn and ASID just missed: an entry insert would
+   * replace has the same key, ASID and G bit, which that lookup matches):
+   * the same one pass, without the comparison per way.
    */
   insertMissed(vpn: number, pfn: number, meta: number, attr: number): void {
     insertSerial++;
-    this.putFront(vpn & this.setMask, vpn * 8, pfn, meta, attr);
-  }
-
-  /** insertMissed's entry in front of set `set` (the ways before the first invalid, or all but the last, down one). */
-  private putFront(set: number, key: number, pfn: number, meta: number, attr: number): void {
+    const base = (vpn & this.setMask) * this.ways;
     const keys = this.keys;
     const pfns = this.pfns;
     const metas = this.metas;
-    const base = Math.imul(set, this.ways);
-    let n = this.ways - 1; // the ways that move down one
-    if (keys[base + n] !== -1) {
-      this.bySize[(metas[base + n] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
-      this.evictions++;
-    } else {
-      n = 0;
-      while (keys[base + n] !== -1) n++;
-      this.valid++;
+    const last = base + this.ways - 1;
+    let carryKey = vpn * 8;
+    let carryPfn = pfn;
+    let carryMeta = meta & ~Meta.HELD_SIZE_MASK;
+    let from = base;
+    for (; ; from++) {
+      const k = keys[from];
+      const p = pfns[from];
+      const m = metas[from];
+      keys[from] = carryKey;
+      pfns[from] = carryPfn;
+      metas[from] = carryMeta;
+      if (k === -1) {
+        this.valid++;
+        break;
+      }
+      if (from === last) {
+        this.bySize[(m >>> Meta.HELD_SIZE_SHIFT) & 7]--;
+        this.evictions++;
+        break;
+      }
+      carryKey = k;
+      carryPfn = p;
+      carryMeta = m;
     }
-    this.shiftDown(base, n);
-    keys[base] = key;
-    pfns[base] = pfn;
-    metas[base] = meta & ~Meta.HELD_SIZE_MASK;
     this.bySize[0]++;
     const filter = this.filter;
     if (filter !== null) {
-      const h = filterHash(key);
-      filter[filterWord(set, h)] |= 1 << h;
+      const lo = vpn | 0; // the key's low 32 bits: lo << 3
+      const h = filterHash(lo << 3);
+      filter[filterWord(lo & this.setMask, h)] |= 1 << h;
     }
-    if (attr !== 0 || this.hasAttrs) this.insertAttr(base, base + n, attr);
+    if (attr !== 0 || this.hasAttrs) this.insertAttr(base, from, attr);
     if (((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
-  }
-
-  /** Ways base .. base + n - 1 moved to base + 1 .. base + n (keys, pfns, metas: attrs apart). */
-  private shiftDown(base: number, n: number): void {
-    // four ways a turn: V8 checks each array once a turn, not once a way (copyWithin costs more)
-    const keys = this.keys;
-    const pfns = this.pfns;
-    const metas = this.metas;
-    let i = base + n;
-    for (; i - 4 >= base; i -= 4) {
-      keys[i] = keys[i - 1];
-      keys[i - 1] = keys[i - 2];
-      keys[i - 2] = keys[i - 3];
-      keys[i - 3] = keys[i - 4];
-      pfns[i] = pfns[i - 1];
-      pfns[i - 1] = pfns[i - 2];
-      pfns[i - 2] = pfns[i - 3];
-      pfns[i - 3] = pfns[i - 4];
-      metas[i] = metas[i - 1];
-      metas[i - 1] = metas[i - 2];
-      metas[i - 2] = metas[i - 3];
-      metas[i - 3] = metas[i - 4];
-    }
-    for (; i > base; i--) {
-      keys[i] = keys[i - 1];
-      pfns[i] = pfns[i - 1];
-      metas[i] = metas[i - 1];
-    }
   }
 
   /**
@@ -477,11 +465,6 @@ export class TlbArray {
     attrs: Int32Array,
   ): void {
     if (count <= 0) return;
-    const stepSet0 = step & this.setMask;
-    if (stepSet0 !== 0 && count * (stepSet0 & -stepSet0) <= this.sets) {
-      this.insertDistinct(vpn0, step, count, pfns, metas, attrs);
-      return;
-    }
     insertSerial += count;
     const ways = this.ways;
     const mask = this.setMask;
@@ -563,26 +546,6 @@ export class TlbArray {
       key -= keyStep;
     }
     for (let t = 0; t < nSets; t++) counts[sets[t]] = 0;
-  }
-
-  /**
-   * insertRun of a run whose pages fall in distinct sets (count * the step's lowest set-index bit
-   * <= sets: the pressure run's short runs in the STLB's 128 sets): each page's insertMissed,
-   * without insertRun's counts per set. Linux/SDM: nothing (the same state as the inserts).
-   */
-  private insertDistinct(
-    vpn0: number,
-    step: number,
-    count: number,
-    pfns: Float64Array,
-    metas: Int32Array,
-    attrs: Int32Array,
-  ): void {
-    insertSerial += count;
-    const mask = this.setMask;
-    const stepSet = step & mask;
-    for (let j = 0, s = vpn0 & mask; j < count; j++, s = (s + stepSet) & mask)
-      this.putFront(s, (vpn0 + j * step) * 8, pfns[j], metas[j], attrs[j]);
   }
 
   /** insert's move of the attribute array (apart: most TLBs never need it). */
