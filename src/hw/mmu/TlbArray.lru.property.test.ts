@@ -2,7 +2,7 @@
  * TlbArray's base-page arrays against a plain model of a true-LRU set-associative TLB (SDM Vol. 3A
  * §4.10.2 with true LRU: each set a list, most recent first, at most `ways` long): random inserts,
  * insertMissed after a miss, insertRun of uncovered pages (short runs whose pages fall in distinct
- * sets, insertDistinct's case, and long ones that put several pages in a set), lookups and every
+ * sets, and long ones that put several pages in a set), lookups and every
  * invalidation; after each step every way (key, frame, meta, attributes, in recency order, invalid
  * ways last), evictions, valid, occupancy, the insert serial and what each call returned equal.
  */
