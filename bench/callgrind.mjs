@@ -40,6 +40,9 @@ function count(mib) {
       "--single-threaded",
       "--predictable",
       "--perf-basic-prof",
+      // CG_V8_FLAGS: more V8 flags, e.g. "--max-inlined-bytecode-size=0" (no inlining: each
+      // function's own count, at the cost of the calls)
+      ...(process.env.CG_V8_FLAGS ?? "").split(/\s+/).filter((f) => f.length > 0),
       out,
     ],
     { env: { ...process.env, MIB: String(mib) }, encoding: "utf8" },

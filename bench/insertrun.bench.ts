@@ -1,7 +1,7 @@
 /**
  * TlbArray.insertRun alone, as a fault batch of the touch bench calls it (Tlb.fillMissedRun): the
  * skylake data path's base-page arrays (L1 64x4, STLB 1536x12), runs of 511 pages one leaf table
- * after another, `MIB=` (64) MiB of pages in all. For callgrind.mjs (instructions per page) and
+ * after another (`RUN=` pages a call, 511), `MIB=` (64) MiB of pages in all. For callgrind.mjs (instructions per page) and
  * CPU ns per page; prints a checksum of both arrays' keys and counters (equal in every tree).
  * Usage: node bench/bundled.mjs bench/insertrun.bench.ts; node bench/callgrind.mjs bench/insertrun.bench.ts
  */
@@ -10,7 +10,8 @@ import { cpuNs } from "./benchEnv.ts";
 
 const MIB = Number(process.env.MIB ?? 64);
 const PAGES = (MIB << 20) / 4096;
-const N = 511;
+/** RUN=: pages per call (511: a fault batch of one leaf table; 8-16: the pressure run's short runs) */
+const N = Number(process.env.RUN ?? 511);
 /** ONLY=l1 or l2: one array alone */
 const ONLY = process.env.ONLY ?? "";
 const l1 = new TlbArray(64, 4, 1, 1, "L1");
@@ -27,7 +28,7 @@ for (let done = 0; done < PAGES; done += N) {
   }
   if (ONLY !== "l2") l1.insertRun(vpn + 1, 1, N, pfns, metas, attrs);
   if (ONLY !== "l1") l2.insertRun(vpn + 1, 1, N, pfns, metas, attrs);
-  vpn += 512;
+  vpn += N === 511 ? 512 : N + 1; // a short run: the next one starts past a page left out
 }
 const ns = (cpuNs() - t0) / PAGES;
 let sum = 0;
