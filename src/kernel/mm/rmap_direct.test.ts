@@ -40,15 +40,9 @@ function ramHash(k: Kernel): number {
   return h >>> 0;
 }
 
-function run(
-  arch: Arch,
-  seed: number,
-  cpus: 1 | 2,
-  steps: number,
-  direct: boolean,
-  cache: boolean,
-): string[] {
-  const g = runSteps(arch, seed, cpus, steps, direct, cache);
+/** runSteps to the end: the run's log. */
+function run(...args: Parameters<typeof runSteps>): string[] {
+  const g = runSteps(...args);
   for (;;) {
     const r = g.next();
     if (r.done) return r.value;
