@@ -14,9 +14,9 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
 import { Access } from "../../hw/access.ts";
+import { twinSnapshot, withFoldOff } from "../faultfold.testkit.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { mmapArgs } from "../mm/mmap.ts";
-import { kernelSnapshot } from "../snapshot.testkit.ts";
 import type { KernelArchName } from "./config.ts";
 import { faultFold } from "./faultfold.ts";
 import type { TaskHandle } from "./task.ts";
@@ -24,28 +24,11 @@ import type { TaskHandle } from "./task.ts";
 const MiB = 1 << 20;
 const TWO32 = 2 ** 32;
 
-const snapshot = (k: Kernel): unknown => {
-  const v = k.view;
-  return {
-    all: kernelSnapshot(k, 4096),
-    status: v.taskHandles().map((t) => v.status(t)),
-    zoneinfo: v.zoneinfo(),
-    buddyinfo: v.buddyinfo(),
-    thp: v.thp(),
-    invariants: v.invariants(),
-  };
-};
+const snapshot = twinSnapshot;
 
 let twinOff: "on" | "batch" = "batch";
 
-function unfolded<T>(f: () => T): T {
-  faultFold[twinOff] = false;
-  try {
-    return f();
-  } finally {
-    faultFold[twinOff] = true;
-  }
-}
+const unfolded = <T>(f: () => T): T => withFoldOff(twinOff, f);
 
 interface Opts {
   arch: KernelArchName;
