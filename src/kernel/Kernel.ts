@@ -28,6 +28,7 @@ import type { FileHandle } from "./fs/file.ts";
 import type { ShmctlResult } from "./ipc/shm.ts";
 import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
+import type { DirtySysctls } from "./mm/page_writeback.ts";
 import type { OvercommitSysctls } from "./mm/util.ts";
 import type { ImageLayout, MemoryBasicInformation, ProbeResult, TrimResult } from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
@@ -86,6 +87,7 @@ export {
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export { Mcl } from "./mm/mlock.ts";
 export type { MmapRequest } from "./mm/mmap.ts";
+export type { DirtySysctls } from "./mm/page_writeback.ts";
 export { RLIMIT_NAMES } from "./mm/rlim.ts";
 export type { OvercommitSysctls } from "./mm/util.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
@@ -417,6 +419,13 @@ export interface Kernel<C extends Mmu = Mmu> {
    * user_reserve_kbytes: writes those given, returns them all. mm/util.ts.
    */
   sysctlOvercommit(w: Partial<OvercommitSysctls>): OvercommitSysctls;
+  /**
+   * /proc/sys/vm/dirty_background_ratio, dirty_background_bytes, dirty_ratio and dirty_bytes
+   * (balance_dirty_pages' limits): writes those given in that order (a ratio zeroes its bytes and
+   * the other way round); `ret` 0, or -22 (EINVAL: out of range) / -34 (ERANGE) at the first
+   * refused, which and those after it unwritten; `now` holds all four. mm/page_writeback.ts.
+   */
+  sysctlDirty(w: Partial<DirtySysctls>): { ret: number; now: DirtySysctls };
   /** shmget(2) by a task (flags: IPC_CREAT, IPC_EXCL and the mode's 9 bits); the segment's id or -errno. */
   shmget(task: TaskHandle, key: number, size: number, flags: number): bigint;
   /** shmat(2) by a task (flags: SHM_RDONLY, SHM_RND; addr 0n: the kernel chooses); the address or -errno. */

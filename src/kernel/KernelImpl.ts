@@ -44,6 +44,7 @@ import { khugepagedStore } from "./mm/khugepaged_slots.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import type { MmapRequest } from "./mm/mmap.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
+import type { DirtySysctls, DirtyThrottle } from "./mm/page_writeback.ts";
 import type { PageCache } from "./mm/pagecache.ts";
 import type { SlabAllocator } from "./mm/slab.ts";
 import type { SwapArea } from "./mm/swapfile.ts";
@@ -101,6 +102,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   readonly swap: SwapArea | null;
   /** page reclaim over the LRU lists (mm/vmscan.c) */
   readonly vmscan: Vmscan;
+  /** balance_dirty_pages and the background flusher (null: no dirty limits) */
+  readonly dirtyThrottle: DirtyThrottle | null;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: T;
   /** The user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user). */
@@ -167,6 +170,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     this.pageCache = p.pageCache;
     this.swap = p.swap;
     this.vmscan = p.vmscan;
+    this.dirtyThrottle = p.dirtyThrottle;
     this.tlbMgr = p.tlbMgr as T;
     this.uaccess = p.uaccess;
     this.exactLru = p.exactLru;
@@ -413,7 +417,18 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
    * abandoned; uncaught, it kills the task.
    */
   userAccess(cpuId: number, task: TaskHandle, va: bigint, access: Access, value = 0): UserAccessResult {
-    return userModeAccess(this, cpuId, taskOf(task), va, access, value, this.arch.userFault, this.lastAccess);
+    const r = userModeAccess(
+      this,
+      cpuId,
+      taskOf(task),
+      va,
+      access,
+      value,
+      this.arch.userFault,
+      this.lastAccess,
+    );
+    this.dirtyThrottle?.serve(); // background writeback a fault queued: after its store
+    return r;
   }
 
   /**
@@ -435,7 +450,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
       Number.isSafeInteger(count) && count >= 0 && Math.abs(stride) * count < 2 ** 53,
       "userAccessRange: the run's span must stay below 2^53 bytes",
     );
-    return userModeRange(
+    const done = userModeRange(
       this,
       cpuId,
       taskOf(task),
@@ -448,6 +463,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
       this.arch.userFault,
       this.lastAccess,
     );
+    this.dirtyThrottle?.serve(); // background writeback the last fault queued: after its store
+    return done;
   }
 
   // ---- files and devices (vfs.ts) ----
@@ -540,6 +557,14 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   sysctlOvercommit(w: Partial<OvercommitSysctls>): OvercommitSysctls {
     this.linuxOnly("overcommit_memory");
     return sysctlOvercommit(this.userMm.settings, w);
+  }
+
+  /** /proc/sys/vm's dirty knobs (mm/page-writeback.c's handlers). */
+  sysctlDirty(w: Partial<DirtySysctls>): { ret: number; now: DirtySysctls } {
+    this.linuxOnly("dirty_ratio");
+    const t = this.dirtyThrottle!;
+    const ret = t.write(w);
+    return { ret, now: { ...t.sysctls } };
   }
 
   /** shmget(2) by a task; the id or -errno. */

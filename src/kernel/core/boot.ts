@@ -41,6 +41,7 @@ import { outOfMemory } from "./oom.ts";
 import { directReclaim, kswapd } from "./reclaim.ts";
 import { contextTask, liveMms } from "./sched.ts";
 import { Uaccess } from "./uaccess.ts";
+import { newDirtyThrottle } from "./writeback.ts";
 
 /**
  * Boots the kernel `k` on a new machine and returns its subsystems. `k` is
@@ -239,6 +240,9 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   };
   tlbMgr.onMmUnloaded = (mm) => userMm.freePgd(mm);
   initReserves(userMm.settings, buddy.freePages());
+  // page_writeback_init: the dirty limits of Linux's page cache (Windows' has its own writers)
+  const dirtyThrottle =
+    cfg.profile === "linux" ? newDirtyThrottle(buddy, pageCache, vmscan, userMm, machine.cpus.length) : null;
 
   // ---- CPUs: paging on, CR3 = init_mm's PGD; the user-access routines ----
   arch.cpuInit(machine, rootPfn);
@@ -273,6 +277,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     pageCache,
     swap,
     vmscan,
+    dirtyThrottle,
     tlbMgr,
     uaccess,
     exactLru: cfg.policy === "lru",

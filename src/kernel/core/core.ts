@@ -16,6 +16,7 @@ import type { BuddyAllocator, ZoneLayout } from "../mm/buddy.ts";
 import type { DropCachesStats } from "../mm/fadvise.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import type { PageDescTable } from "../mm/PageDesc.ts";
+import type { DirtyThrottle } from "../mm/page_writeback.ts";
 import type { PageCache } from "../mm/pagecache.ts";
 import type { SlabAllocator } from "../mm/slab.ts";
 import type { SwapArea } from "../mm/swapfile.ts";
@@ -331,6 +332,8 @@ export interface KernelParts {
   readonly swap: SwapArea | null;
   /** page reclaim over the LRU lists (mm/vmscan.c) */
   readonly vmscan: Vmscan;
+  /** balance_dirty_pages and the background flusher (mm/page_writeback.ts; null: no dirty limits, reclaim writes) */
+  readonly dirtyThrottle: DirtyThrottle | null;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: ArchTlb;
   /** the user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user) */

@@ -11,6 +11,7 @@ import type { KernelCore } from "./core.ts";
 import { pkeyAccessPermitted } from "./pkeys.ts";
 import { userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
+import { faultDirtySharedPage } from "./writeback.ts";
 
 /**
  * mm_account_fault: a resolved fault counts as major when the page had to
@@ -44,6 +45,7 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
   k.faultingMm = mm;
   const r = k.userMm.handleMmFault(mm, vma, vpn, write);
   k.faultingMm = null;
+  faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
   accountFault(task, r);
   if ((r & ~VmFault.MAJOR) === VmFault.OK) touchPage(k, mm, vpn);
   return r & ~VmFault.MAJOR;

@@ -16,6 +16,7 @@ import type { KernelCore } from "./core.ts";
 import { memfdRelease } from "./memfd_evict.ts";
 import { initMmPkeys, initTaskPkru, pkruSwitch } from "./pkeys.ts";
 import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN, Task } from "./task.ts";
+import { exitDirtyLeak } from "./writeback.ts";
 
 /** pid 1 (init, the ancestor of user processes) and pid 2 (kthreadd, the parent of kernel threads) */
 export const INIT_PID = 1;
@@ -195,6 +196,7 @@ export function setrlimit(task: Task, resource: RlimitName, soft: number, hard: 
  * the kernel PGD.
  */
 export function syscallEntry(k: KernelCore, task: Task): void {
+  k.dirtyThrottle?.serve(); // the flusher's queued work ran meanwhile
   const cpu = cpuOf(k, task);
   k.runningCpu = Math.max(0, cpu);
   if (cpu >= 0) k.tlbMgr.enterKernel(cpu);
@@ -234,6 +236,7 @@ export function exit(k: KernelCore, task: Task, reason: string): void {
   if (!task.alive) return;
   task.alive = false;
   task.exitReason = reason;
+  exitDirtyLeak(k, task); // do_exit: nr_dirtied not yet balanced -> dirty_throttle_leaks
   const cpu = cpuOf(k, task);
   if (cpu >= 0) {
     k.current[cpu] = null;

@@ -1,6 +1,7 @@
 import { assert } from "../../base/assert.ts";
 import type { FilesStruct } from "../fs/open.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { NR_DIRTIED_PAUSE_INIT } from "../mm/page_writeback.ts";
 import { Rlimit, type RlimitName, Rlimits } from "../mm/rlimit.ts";
 
 export type { RlimitName };
@@ -52,6 +53,12 @@ export class Task implements TaskHandle {
   majFlt = 0;
   /** chosen by the OOM killer while it was allocating: its fault ends in SIGKILL */
   oomKilled = false;
+  /**
+   * page-cache pages dirtied since balance_dirty_pages last looked, and how many it may dirty
+   * before it looks again (copy_process: 0 and 128 KiB of pages; mm/page_writeback.ts)
+   */
+  nrDirtied = 0;
+  nrDirtiedPause = NR_DIRTIED_PAUSE_INIT;
   /**
    * signal->oom_score_adj (-1000..1000, /proc/PID/oom_score_adj) and signal->oom_score_adj_min
    * (the least an unprivileged write may set: what a privileged one last set). Copied by fork

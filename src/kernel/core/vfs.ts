@@ -23,6 +23,7 @@ import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
 import { memfdRelease } from "./memfd_evict.ts";
 import { syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
+import { balanceDirtyPagesRatelimited } from "./writeback.ts";
 
 /** fallocate(2) lives in core/fallocate.ts; the facade reaches it through vfs. */
 export { fallocate } from "./fallocate.ts";
@@ -210,6 +211,16 @@ function fileIoAt(
     marked = page;
     lru.markAccessed(Math.floor(a / 4096));
   };
+  // generic_perform_write: after each page's write_end, balance_dirty_pages_ratelimited (a disk
+  // file's mapping can write back; tmpfs's cannot), with the pages the write dirtied
+  let page = -1;
+  let dirtied = f.acct.dirtied;
+  const balance = () => {
+    const nr = f.acct.dirtied - dirtied;
+    k.dirtyThrottle?.serve(); // the flusher's work queued at the page before
+    balanceDirtyPagesRatelimited(k, k.current[cpuId], nr);
+    dirtied = f.acct.dirtied;
+  };
   const r = k.uaccess.copy(
     cpuId,
     uva,
@@ -221,13 +232,22 @@ function fileIoAt(
       return phys.read8(a);
     },
     (i, b) => {
+      const index = Math.floor((start + i) / 4096);
+      if (index !== page && f.fs === "disk") {
+        if (page >= 0) balance();
+        page = index;
+      }
       const a = at(i);
       accessed(i, a);
       phys.write8(a, b);
-      if (f.fs === "disk") f.dirty.add(Math.floor((start + i) / 4096));
+      if (f.fs === "disk") f.dirty.add(index);
       else k.pages.flags[Math.floor(a / 4096)] |= PageFlag.Dirty; // shmem_write_end: folio_mark_dirty
     },
   );
+  if (page >= 0) {
+    balance();
+    k.dirtyThrottle?.serve();
+  }
   if (write) flushMapped();
   const done = n - r.notCopied;
   return done > 0 ? done : -Errno.EFAULT;

@@ -35,6 +35,8 @@ const MAX_FILE_PAGES = 2 ** 28;
 export interface WritebackAcct {
   /** NR_DIRTIED: pages that became dirty */
   dirtied: number;
+  /** NR_FILE_DIRTY: the disk files' dirty pages now (balance_dirty_pages reads it) */
+  nrDirty: number;
   /**
    * the disk files with dirty pages, in the order they became dirty: the flusher's b_dirty list
    * (__mark_inode_dirty sets dirtied_when as the inode goes from clean to dirty; written clean,
@@ -59,6 +61,7 @@ export class DirtyPages extends Set<number> {
     const f = this.file;
     if (f.fs === "disk" && !this.has(index)) {
       f.acct.dirtied++;
+      f.acct.nrDirty++;
       if (this.size === 0) f.acct.dirtyInodes.add(f);
     }
     return super.add(index);
@@ -66,11 +69,13 @@ export class DirtyPages extends Set<number> {
 
   override delete(index: number): boolean {
     if (!super.delete(index)) return false;
+    if (this.file.fs === "disk") this.file.acct.nrDirty--;
     if (this.size === 0) this.file.acct.dirtyInodes.delete(this.file);
     return true;
   }
 
   override clear(): void {
+    if (this.file.fs === "disk") this.file.acct.nrDirty -= this.size;
     super.clear();
     this.file.acct.dirtyInodes.delete(this.file);
   }
@@ -101,7 +106,12 @@ export class FileObject implements FileHandle {
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
   readonly dirty: DirtyPages = new DirtyPages(this);
   /** the node's writeback counters this file's pages count in (the page cache's; its own until created there) */
-  acct: WritebackAcct = { dirtied: 0, dirtyInodes: new Set() };
+  acct: WritebackAcct = { dirtied: 0, nrDirty: 0, dirtyInodes: new Set() };
+  /**
+   * mapping->writeback_index: where the next range-cyclic writeback of the file starts (the index
+   * after the last page a chunked pass wrote; 0 after a pass that reached the end)
+   */
+  writebackIndex = 0;
   /**
    * A disk file: the shadow entries reclaim left where it evicted pages (__remove_mapping:
    * workingset_eviction), page index -> shadow (mm/workingset.ts's encoding); the xarray's

@@ -357,8 +357,10 @@ export function filemapFault(
     if (!pt.accessible(hi, lo)) return VmFault.SIGSEGV;
     if (write && !pt.write(hi, lo)) {
       if (shared) {
-        // wp_page_shared + page_mkwrite: the page becomes dirty, the PTE writable
+        // wp_page_shared + page_mkwrite: the page becomes dirty, the PTE writable; then
+        // fault_dirty_shared_page (ctx.faultDirtyShared)
         f.dirty.add(index);
+        if (f.fs === "disk") ctx.faultDirtyShared = true;
         const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
         ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
         ctx.pgreuse++; // wp_page_shared ends in wp_page_reuse: count_vm_event(PGREUSE)
@@ -390,7 +392,9 @@ export function filemapFault(
   }
   const got = filePage(ctx, vma, index);
   if (got === null) return vmfError(ctx);
-  // do_shared_fault -> finish_fault: do_set_pmd maps a PMD-size folio writable and dirty
+  // do_shared_fault -> finish_fault: do_set_pmd maps a PMD-size folio writable and dirty; then
+  // fault_dirty_shared_page (ctx.faultDirtyShared)
+  if (shared && f.fs === "disk") ctx.faultDirtyShared = true;
   if (shared && freshTable && mapFolioPmd(ctx, mm, vma, vpn, index, true))
     return got.major ? VmFault.MAJOR : VmFault.OK;
   if (shared) {

@@ -483,6 +483,7 @@ function fileHugeWp(
   if (!(vma.vmFlags & VmFlag.SHARED) || vma.file === null) return null;
   const start = vma.vmPgoff + (haddr - vma.vmStart);
   for (let i = 0; i < pt.hpagePmdNr; i++) vma.file.dirty.add(start + i);
+  if (vma.file.fs === "disk") ctx.faultDirtyShared = true; // do_shared_fault's fault_dirty_shared_page
   doSetPmd(ctx, mm, vma, pmd.pa, base, true);
   return VmFault.OK;
 }

@@ -290,6 +290,11 @@ export interface MmContext {
    * khugepaged's swap-ins count too, which no task's maj_flt does
    */
   pgmajfault: number;
+  /**
+   * the fault under way was a write to a shared mapping of a disk file (do_shared_fault,
+   * wp_page_shared): fault_dirty_shared_page balances dirty pages after it (core/writeback.ts)
+   */
+  faultDirtyShared: boolean;
   /** the huge zero page's first frame, allocated on first use (-1: not yet) */
   hugeZeroPfn: number;
   /** the last mm's ctx_id handed out (x86 last_mm_ctx_id): a machine's own, so that two runs number alike */

@@ -54,6 +54,9 @@ export class UserMm implements MmContext {
   pgreuse = 0;
   /** /proc/vmstat pgmajfault (MmContext) */
   pgmajfault = 0;
+  /** the last handleMmFault was a write fault on a shared disk-file mapping (MmContext), and the pages it dirtied */
+  faultDirtyShared = false;
+  faultDirtied = 0;
   readonly thpStats: ThpStats = {
     thp_fault_alloc: 0,
     thp_fault_fallback: 0,
@@ -126,7 +129,14 @@ export class UserMm implements MmContext {
    */
   handleMmFault(mm: MmStruct, vma: Vma, vpn: number, write: boolean): VmFault {
     this.pgfault++;
-    return handleMmFault(this, mm, vma, vpn, write);
+    const pc = this.env.pageCache;
+    pc.dirtyThrottle?.serve(); // the flusher's background work queued before this fault
+    const acct = pc.acct;
+    const dirtied = acct.dirtied;
+    this.faultDirtyShared = false;
+    const r = handleMmFault(this, mm, vma, vpn, write);
+    this.faultDirtied = acct.dirtied - dirtied;
+    return r;
   }
   hugeEligible(vma: Vma, vpn: number): boolean {
     return hugeEligible(this, vma, vpn);

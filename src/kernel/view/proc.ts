@@ -239,6 +239,8 @@ export const VMSTAT_ORDER: readonly string[] = [
   "nr_kernel_stack",
   "nr_page_table_pages",
   "nr_swapcached",
+  "nr_dirty_threshold",
+  "nr_dirty_background_threshold",
   "pgpgin",
   "pgpgout",
   "pswpin",
@@ -349,6 +351,8 @@ export function vmstat(k: KernelCore): Record<string, number> {
     // NR_VMSCAN_IMMEDIATE: dirty file folios reclaim activated with PG_reclaim for the flusher (page_writeback.ts)
     nr_vmscan_immediate_reclaim: k.vmscan.writeback?.immediate ?? 0,
     nr_dirtied: k.pageCache.acct.dirtied,
+    // vmstat_start: global_dirty_limits (mm/page_writeback.ts)
+    ...dirtyThresholds(k),
     nr_written: k.pageCache.pagesOut + (k.swap?.pswpout ?? 0),
     ...k.vmscan.workingset.stats,
   };
@@ -356,6 +360,14 @@ export function vmstat(k: KernelCore): Record<string, number> {
   for (const n of Object.keys(v).sort((a, b) => (vmstatIndex.get(a) ?? 1e9) - (vmstatIndex.get(b) ?? 1e9)))
     out[n] = v[n];
   return out;
+}
+
+/** /proc/vmstat's nr_dirty_threshold and nr_dirty_background_threshold (global_dirty_limits), Linux only. */
+function dirtyThresholds(k: KernelCore): Record<string, number> {
+  const t = k.dirtyThrottle;
+  if (t === null) return {};
+  const l = t.limits();
+  return { nr_dirty_threshold: l.thresh, nr_dirty_background_threshold: l.bgThresh };
 }
 
 /**
@@ -411,6 +423,12 @@ export function vmstatCompat(k: KernelCore): Record<string, number> {
     pgalloc_failed: k.buddy.failedAllocs,
     nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
     nr_vmalloc: c[PageKind.Vmalloc],
+    // balance_dirty_pages (mm/page_writeback.ts): its calls, the background writebacks it started
+    // and the pages they wrote, the pauses a dirtier over the freerun ceiling would take
+    balance_dirty_pages: k.dirtyThrottle?.balanceCalls ?? 0,
+    background_writebacks: k.dirtyThrottle?.backgroundRuns ?? 0,
+    background_written: k.dirtyThrottle?.backgroundPages ?? 0,
+    dirty_throttled: k.dirtyThrottle?.throttled ?? 0,
   };
 }
 

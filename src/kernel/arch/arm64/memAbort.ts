@@ -25,6 +25,7 @@ import { accountFault } from "../../core/gup.ts";
 import { contextTask } from "../../core/sched.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
+import { faultDirtySharedPage } from "../../core/writeback.ts";
 import { VmFault } from "../../mm/userMm.ts";
 import { Ec, esrFscIsTranslationFault } from "./esr.ts";
 import {
@@ -81,6 +82,7 @@ export function doPageFault(
   k.faultingMm = mm;
   const res = k.userMm.handleMmFault(mm, vma, vpn, write);
   k.faultingMm = null;
+  faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
   if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) return null;

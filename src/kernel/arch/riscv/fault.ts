@@ -31,6 +31,7 @@ import { contextTask } from "../../core/sched.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import { px } from "../../core/vaddr.ts";
+import { faultDirtySharedPage } from "../../core/writeback.ts";
 import { VmFault } from "../../mm/userMm.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import { KERNEL_LINK_ADDR } from "./layout.ts";
@@ -103,6 +104,7 @@ export function doPageFault(
   k.faultingMm = mm;
   const res = k.userMm.handleMmFault(mm, vma, vpn, cause === Scause.STORE_PAGE_FAULT);
   k.faultingMm = null;
+  faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
   if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) {

@@ -15,6 +15,7 @@ import { contextTask } from "../../core/sched.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import { px } from "../../core/vaddr.ts";
+import { faultDirtySharedPage } from "../../core/writeback.ts";
 import { VmFault } from "../../mm/userMm.ts";
 import { VmFlag, vmaPkey } from "../../mm/vma.ts";
 import { x86Cpu } from "./cpu.ts";
@@ -93,6 +94,7 @@ export function doUserAddrFault(
   k.faultingMm = mm;
   const res = k.userMm.handleMmFault(mm, vma, vpn, write);
   k.faultingMm = null;
+  faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
   if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) return null;
