@@ -455,6 +455,50 @@ describe.each([
   });
 });
 
+describe("the reading thread's ring in the consumer's memory", () => {
+  // 12 slots of 2^18 records (fewer than the ring's 16), made fast: the records written as words
+  const n = 12 * 262144 + 1000;
+  const words = new Uint32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    words[2 * i] = (((i >>> 3) % 3000) << 14) | ((i & 1023) << 2) | (i % 4);
+    words[2 * i + 1] = (i >>> 17) % 7;
+  }
+  const raw = Buffer.from(words.buffer);
+
+  it("grows only as the consumer holds slots, handing on every record in order either way", async () => {
+    const path = file("ring.u64.zst", zstd.compress(raw));
+    for (const stall of [0, 400]) {
+      let sum = 0;
+      let first = true;
+      let at = 0;
+      let same = true;
+      await readRecordsRaw(
+        path,
+        (w, count) => {
+          // the first slot held while the reading thread goes on: it takes a slot not used yet for each next
+          if (first && stall > 0) for (const t0 = Date.now(); Date.now() - t0 < stall; );
+          first = false;
+          for (let i = 0; i < 2 * count; i++) same &&= w[i] === words[at + i];
+          at += 2 * count;
+          sum += count;
+          return count;
+        },
+        undefined,
+        undefined,
+        ringMemory(),
+      );
+      expect([sum, same], `stall ${stall}`).toEqual([n, true]);
+      const w = lastRingWaits()!;
+      expect(w.ringSlots).toBe(16);
+      expect(w.ringUsed).toBeGreaterThanOrEqual(1);
+      // (13 slots posted; the next is taken as one is posted, so one more at most)
+      expect(w.ringUsed).toBeLessThanOrEqual(14);
+      // held for 400 ms, the first slot leaves the thread (~10 ms of zstd here) all 12 others to fill
+      if (stall > 0) expect(w.ringUsed).toBeGreaterThanOrEqual(8);
+    }
+  });
+});
+
 /** Runs unfolded to one [page, side, write-in-run] entry per record. */
 function unfoldPages(runs: number[]): string {
   const out: string[] = [];

@@ -245,7 +245,7 @@ export async function* readSlots(
         finished = m.done === true || m.error !== undefined;
         if (m.done) {
           // (kept here, off the message: its consumers see the same messages from run to run)
-          const { cpu, waited: readingWaited, marks, ...rest } = m;
+          const { cpu, waited: readingWaited, used, marks, ...rest } = m;
           if (marks !== undefined) markAbsolute(marks);
           mark("main: the last message taken");
           lastJob = {
@@ -254,6 +254,8 @@ export async function* readSlots(
             mainWaited: waited / 1000,
             mainCounted: counted,
             slots,
+            ringUsed: used ?? nSlots,
+            ringSlots: nSlots,
           };
           m = rest;
         }
@@ -322,6 +324,9 @@ export interface RingWaits {
   /** raw slots with totals: those whose totals this thread counted (the share rule), of `slots` */
   mainCounted: number;
   slots: number;
+  /** the ring's slots the reading thread used, of its `ringSlots` */
+  ringUsed: number;
+  ringSlots: number;
 }
 
 let lastJob: RingWaits | null = null;
