@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT, vmlab } from "../testkit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-speculate-"));
-/** 20 slots of 2^18 records: the ring wraps around the slots the reading thread has taken (a few, or more when it waits). */
+/** More records than the ring holds (16 slots of 2^18): the reading thread waits for slots, and its ring wraps. */
 const REFS = 5_000_000;
 const file = join(dir, "hot.u64.zst");
 

@@ -139,15 +139,9 @@ export const MAIN_TOTALS_AT = SLOTS * SLOT_BYTES + PIECE + 64;
  * bin/vmlab.cjs starts before the CLI is loaded (speculate.ts) decodes
  * while this thread compiles and builds the simulation, ~30 ms of zstd
  * before the first record is taken, and the ring holds what it makes then
- * (issue #20, goal 1). Sixty-four (128 MiB, 16 M records): the ring grows
- * into a slot only when the consumer holds the others (the protocol,
- * above), so a slot costs nothing until the reading thread is that far
- * ahead, and then it lets the thread work on through a stretch of the trace
- * where the simulation is the slower side (many faults), to be spent where
- * zstd is (py-50M with 256 frames on a loaded machine: 24-35 slots taken,
- * the main thread's waits for a slot 0.05 s against 0.14 s with 16).
+ * (issue #20, goal 1).
  */
-export const MEM_SLOTS = 64;
+export const MEM_SLOTS = 16;
 export const MEM_SLOT_BYTES = 2 << 20;
 
 /** Where in a consumer's memory the main thread's totals of a raw slot go (after the reading thread's). */
