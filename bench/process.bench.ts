@@ -54,6 +54,8 @@ interface Timed {
   err: string;
   /** `vmlab trace` with VMLAB_TRACE_CPU=1: CPU seconds of its main thread and of its reading thread */
   threads?: { main: number; reading: number; mainWaited: number; readingWaited: number };
+  /** the same line's raw slots whose totals the main thread counted, and the ring's slots used (if it says) */
+  ring?: { counted: number; used: number };
 }
 
 /** CPU seconds of this process's waited-for children so far (/proc/self/stat cutime + cstime). */
@@ -78,8 +80,10 @@ function timed(cmd: string, args: string[], env?: Record<string, string>): Timed
     /^vmlab trace: main thread ([\d.]+) s CPU, reading thread ([\d.]+) s CPU; waited: main ([\d.]+) s for a slot, reading ([\d.]+) s/m.exec(
       r.stderr,
     );
+  const g = /; totals counted by main: (\d+) of \d+ slots; ring: (\d+) of/m.exec(r.stderr);
   return {
     seconds,
+    ring: g ? { counted: Number(g[1]), used: Number(g[2]) } : undefined,
     cpu: childCpu() - c0,
     out: r.stdout,
     err: r.stderr,
@@ -171,6 +175,11 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
       `    vmlab's threads by run (wall ${v.map((t) => t.seconds.toFixed(2)).join(" ")} s): CPU main ${f("main")}, reading ${f("reading")} s; waited: main for a slot ${f("mainWaited")}, reading for a free one ${f("readingWaited")} s`,
     );
   }
+  const rg = v.filter((t) => t.ring !== undefined);
+  if (rg.length > 0)
+    console.log(
+      `    raw slots' totals counted by the main thread, by run: ${rg.map((t) => t.ring!.counted).join(" ")}; the ring's slots used: ${rg.map((t) => t.ring!.used).join(" ")}`,
+    );
 }
 
 /** Machine mode with and without the launcher's early reading job (VMLAB_SPECULATE), alternating. */

@@ -3,6 +3,9 @@
  * it (raw slots with their records' totals, in a ringMemory), nothing simulated. Prints the reading
  * thread's CPU seconds per run, their min and median, and the totals (every tree must give alike).
  *
+ * READ=1: the consumer reads every record of a slot (a sum of its words), as the hit loop does, so that
+ * the slots' lines go through this core's caches (a slot the reading thread refills was read here).
+ *
  * WORK_MS=x: the consumer spins x ms per slot (a simulation's stand-in, the main thread the slower
  * side): then the wall time over the slots' work, and the seconds the main thread waited for a slot,
  * say what the hand-over of a slot costs the main thread.
@@ -14,6 +17,8 @@ import { lastRingWaits, readSlots, ringMemory } from "../src/workloads/trace/wor
 const file = process.argv[2];
 const runs = Number(process.argv[3] ?? 5);
 const WORK_MS = Number(process.env.WORK_MS ?? 0);
+const READ = process.env.READ === "1";
+let readSum = 0;
 const cpus: number[] = [];
 const walls: number[] = [];
 const mainWaits: number[] = [];
@@ -23,8 +28,14 @@ for (let r = 0; r < runs; r++) {
   const memory = ringMemory();
   const t = [0, 0, 0, 0, 0, 0, 0];
   const t0 = performance.now();
-  for await (const { m } of readSlots(file, "zstd", false, process.env.TOTALS !== "0", memory)) {
+  for await (const { m, view } of readSlots(file, "zstd", false, process.env.TOTALS !== "0", memory)) {
     if (m.error !== undefined) throw new Error(m.error);
+    if (READ && view.length >= 4) {
+      const w = new Int32Array(view.buffer, view.byteOffset, view.length >> 2);
+      let s = 0;
+      for (let i = 0; i < w.length; i++) s = (s + w[i]) | 0;
+      readSum = (readSum + s) | 0;
+    }
     if (m.totals !== undefined) for (let k = 0; k < 7; k++) t[k] += m.totals[k];
     if (WORK_MS > 0 && m.slot !== undefined)
       for (const s0 = performance.now(); performance.now() - s0 < WORK_MS; );
@@ -46,5 +57,7 @@ console.log(
     wallMedian: +[...walls].sort((a, b) => a - b)[walls.length >> 1].toFixed(4),
     mainWaitedMedian: +[...mainWaits].sort((a, b) => a - b)[mainWaits.length >> 1].toFixed(4),
     totals: sums,
+    readSum: READ ? readSum : undefined,
+    ringUsed: lastRingWaits()?.ringUsed,
   }),
 );

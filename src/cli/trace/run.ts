@@ -76,7 +76,7 @@ export async function runTraceCli(
     const w = lastRingWaits();
     const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
     process.stderr.write(
-      `vmlab trace: main thread ${f(mainThreadCpu())} s CPU, reading thread ${f(w?.readingCpu)} s CPU; waited: main ${f(w?.mainWaited)} s for a slot, reading ${f(w?.readingWaited)} s for a free one\n`,
+      `vmlab trace: main thread ${f(mainThreadCpu())} s CPU, reading thread ${f(w?.readingCpu)} s CPU; waited: main ${f(w?.mainWaited)} s for a slot, reading ${f(w?.readingWaited)} s for a free one; totals counted by main: ${w?.mainCounted ?? "-"} of ${w?.slots ?? "-"} slots; ring: ${w?.ringUsed ?? "-"} of ${w?.ringSlots ?? "-"} slots used\n`,
     );
   }
   if (!replay.hasResult) {

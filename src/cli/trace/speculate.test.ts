@@ -17,12 +17,12 @@ const REFS = 5_000_000;
 const file = join(dir, "hot.u64.zst");
 
 /** `vmlab ARGS` with the speculation on or off, and VMLAB_TIMELINE=1 (its marks say which read ran). */
-function run(args: string[], speculate: boolean) {
+function run(args: string[], speculate: boolean, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [resolve(ROOT, "bin/vmlab.cjs"), ...args], {
     cwd: ROOT,
     encoding: "utf8",
     timeout: 60_000,
-    env: { ...process.env, VMLAB_TIMELINE: "1", VMLAB_SPECULATE: speculate ? "1" : "0" },
+    env: { ...process.env, VMLAB_TIMELINE: "1", VMLAB_SPECULATE: speculate ? "1" : "0", ...env },
   });
   const lines = r.stderr.split("\n");
   // (the run's time and rate aside)
@@ -55,6 +55,22 @@ describe("the reading job started before the CLI", () => {
     expect(JSON.parse(on.stdout).accesses).toBe(REFS);
     expect(JSON.parse(on.stdout).faultsOverTime.length).toBeGreaterThan(1);
     expect(on.stdout).toBe(off.stdout);
+  });
+
+  it("takes VMLAB_FOLD_SHARE as the CLI's own job does: the main thread counts every slot's totals, or none", () => {
+    const counted = (share: string) => {
+      const r = run(["trace", file, ...ARGS], true, { VMLAB_FOLD_SHARE: share, VMLAB_TRACE_CPU: "1" });
+      expect(r.code).toBe(0);
+      expect(r.marks).toContain("speculative job taken up");
+      const m = /totals counted by main: (\d+) of (\d+) slots/.exec(r.stderr);
+      return { stdout: r.stdout, counted: Number(m?.[1]), slots: Number(m?.[2]) };
+    };
+    const main = counted("main");
+    const worker = counted("worker");
+    // 5 M records: 20 slots of 2^18
+    expect([main.counted, main.slots]).toEqual([20, 20]);
+    expect([worker.counted, worker.slots]).toEqual([0, 20]);
+    expect(main.stdout).toBe(worker.stdout);
   });
 
   it("is stopped by a run that reads otherwise (records for the miss-ratio curve): the same output", () => {

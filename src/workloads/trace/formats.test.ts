@@ -11,7 +11,7 @@ import type { WasmMemory } from "../../base/wasm.ts";
 import { readRecordsRaw, readRuns, readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
 import { openTrace } from "./input.ts";
 import { foldRuns, RUN_TOTALS } from "./runs.ts";
-import { RING_BYTES, ringMemory } from "./worker.ts";
+import { lastRingWaits, RING_BYTES, ringMemory } from "./worker.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmlab-trace-"));
 const zstd = createRequire(import.meta.url)("zstd-napi") as { compress(b: Buffer): Buffer };
@@ -403,6 +403,98 @@ describe("reading records raw from the reading thread (readRecordsRaw)", () => {
     for (const memory of [null, ringMemory()]) {
       const got = await rawOf(trunc, memory);
       expect([got.error?.format(), got.words.length / 2]).toEqual([want.e.format(), want.seen]);
+    }
+  });
+});
+
+// who counts a raw slot's totals in the consumer's memory: the reading thread, the main thread (readSlots,
+// with the same module), every other slot, or as the load decides: the same batches, totals and records
+describe.each([
+  ["worker", 0],
+  ["main", 3],
+  ["alternate", 1],
+  ["auto", -1],
+] as const)("raw slots' totals with VMLAB_FOLD_SHARE=%s", (share, counted) => {
+  beforeEach(() => {
+    process.env.VMLAB_FOLD_SHARE = share;
+  });
+  afterEach(() => {
+    delete process.env.VMLAB_FOLD_SHARE;
+  });
+
+  it("are each batch's fold totals, whoever counts them", async () => {
+    const raw = binRecords(LONGER);
+    for (const [name, data] of [
+      ["share.u64", raw],
+      ["share.u64.zst", zstd.compress(raw)],
+    ] as const) {
+      const got = await rawOf(file(`${share}-${name}`, data), ringMemory());
+      expect(got.error, name).toBe(null);
+      expect(Buffer.from(new Uint32Array(got.words).buffer).equals(raw), name).toBe(true);
+      expect(got.batches, name).toEqual([262144, 262144, LONGER.length - 2 * 262144]);
+      let at = 0;
+      got.batches.forEach((n, b) => {
+        expect(got.totals[b], name).toEqual(folded(LONGER.slice(at, at + n)).totals);
+        at += n;
+      });
+      const w = lastRingWaits()!;
+      expect(w.slots, name).toBe(3);
+      if (counted >= 0) expect(w.mainCounted, name).toBe(counted);
+    }
+  });
+
+  it("stop at a bad record after the same records, with the same message", async () => {
+    const at = 262144 + 70000 + 3;
+    const raw = binRecords(LONGER);
+    raw.writeBigUInt64LE(0xffff_ffff_ffff_fff1n, at * 8);
+    const path = file(`raw-bad-${share}.u64.zst`, zstd.compress(raw));
+    const want = await runsFailure(path);
+    const got = await rawOf(path, ringMemory());
+    expect(got.error?.format()).toBe(want.e.format());
+    expect(got.words.length / 2).toBe(at);
+  });
+});
+
+describe("the reading thread's ring in the consumer's memory", () => {
+  // 12 slots of 2^18 records (fewer than the ring's 16), made fast: the records written as words
+  const n = 12 * 262144 + 1000;
+  const words = new Uint32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    words[2 * i] = (((i >>> 3) % 3000) << 14) | ((i & 1023) << 2) | (i % 4);
+    words[2 * i + 1] = (i >>> 17) % 7;
+  }
+  const raw = Buffer.from(words.buffer);
+
+  it("grows only as the consumer holds slots, handing on every record in order either way", async () => {
+    const path = file("ring.u64.zst", zstd.compress(raw));
+    for (const stall of [0, 400]) {
+      let sum = 0;
+      let first = true;
+      let at = 0;
+      let same = true;
+      await readRecordsRaw(
+        path,
+        (w, count) => {
+          // the first slot held while the reading thread goes on: it takes a slot not used yet for each next
+          if (first && stall > 0) for (const t0 = Date.now(); Date.now() - t0 < stall; );
+          first = false;
+          for (let i = 0; i < 2 * count; i++) same &&= w[i] === words[at + i];
+          at += 2 * count;
+          sum += count;
+          return count;
+        },
+        undefined,
+        undefined,
+        ringMemory(),
+      );
+      expect([sum, same], `stall ${stall}`).toEqual([n, true]);
+      const w = lastRingWaits()!;
+      expect(w.ringSlots).toBe(16);
+      expect(w.ringUsed).toBeGreaterThanOrEqual(1);
+      // (13 slots posted; the next is taken as one is posted, so one more at most)
+      expect(w.ringUsed).toBeLessThanOrEqual(14);
+      // held for 400 ms, the first slot leaves the thread (~10 ms of zstd here) all 12 others to fill
+      if (stall > 0) expect(w.ringUsed).toBeGreaterThanOrEqual(8);
     }
   });
 });

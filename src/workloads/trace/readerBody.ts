@@ -34,14 +34,24 @@
  * the next slot takes records as zstd makes them (2^18 at most, `records`
  * in its message) and readSlots folds them in place, with the same module
  * on the same memory, 64K records a call as here, before the consumer sees
- * the slot: consumers see the same runs either way. VMLAB_FOLD_SHARE=worker
- * (never), main (every slot but the first) or alternate (every other)
- * overrides the choice (tests; comparisons).
+ * the slot: consumers see the same runs either way. The same rule leaves a
+ * raw slot's totals to the main thread when the slot is in the consumer's
+ * memory (machine mode's path: zstd alone is most of this thread's work
+ * there, and the totals pass ~10% of its instructions): the slot is posted
+ * with `count` and no totals, and readSlots counts them with the same
+ * module before the consumer sees it. VMLAB_FOLD_SHARE=worker (never),
+ * main (every slot but the first; every raw slot) or alternate (every
+ * other) overrides the choice (tests; comparisons).
  *
  * Protocol: the worker fills slot k, sets state[k] = 1 and posts the slot's
  * message; the main thread sets state[k] = 0 (and notifies) when its
  * consumer is done with the slot. The worker waits on a slot's state word
- * before filling it again. state[slots] = 1 (slots: the ring's count) asks
+ * before filling it again. It takes the slots it has used in turn, and a
+ * slot not used yet only when the next in turn is still held: a consumer
+ * that keeps up is served from a few slots, so that the rest of the ring
+ * is never touched (py-50M: 32 MiB, ~18 ms of page faults on this thread,
+ * and their freeing at the process's end), while one that falls behind
+ * gets all of them. state[slots] = 1 (slots: the ring's count) asks
  * it to stop: it stops at its next slot, or at once when it waits for one.
  *
  * A job that brings its own MessagePort (readSlotsSync, for a caller that
@@ -86,6 +96,12 @@ export interface SlotMessage {
    */
   records?: number;
   at?: number;
+  /**
+   * raw with totals in the consumer's memory, a slot whose totals are left to
+   * the main thread (the share rule): readSlots counts them with the same
+   * module and hands on `totals` instead
+   */
+  count?: boolean;
   /** compressed bytes read, and decompressed bytes produced, so far */
   raw: number;
   out: number;
@@ -103,6 +119,8 @@ export interface SlotMessage {
   cpu?: number;
   /** at the end of a job: the seconds it waited for a free slot */
   waited?: number;
+  /** at the end of a job: the slots of the ring it took (the ring grows as the consumer holds slots; the next is taken as one is posted) */
+  used?: number;
   /** at the end of a job, VMLAB_TIMELINE=1: this thread's marks (absolute ms: timeOrigin + now) */
   marks?: Array<[string, number]>;
 }
@@ -125,6 +143,9 @@ export const MAIN_TOTALS_AT = SLOTS * SLOT_BYTES + PIECE + 64;
  */
 export const MEM_SLOTS = 16;
 export const MEM_SLOT_BYTES = 2 << 20;
+
+/** Where in a consumer's memory the main thread's totals of a raw slot go (after the reading thread's). */
+export const MEM_MAIN_TOTALS_AT = MEM_SLOTS * MEM_SLOT_BYTES + PIECE + 64;
 
 /** The bytes at the start of a consumer's memory that its ring takes (slots, staging, totals). */
 export const RING_BYTES = Math.ceil((MEM_SLOTS * MEM_SLOT_BYTES + PIECE + 128) / 65536) * 65536;
@@ -253,6 +274,8 @@ function workerMain(workerData: unknown): void {
       Atomics.notify(state, slots + 1);
     };
     let slot = 0;
+    /** the slots taken so far (0 to used - 1): the ring grows into the rest when the consumer holds these */
+    let used = 1;
     let fill = 0;
     let raw = 0;
     let out = 0;
@@ -279,6 +302,21 @@ function workerMain(workerData: unknown): void {
     let waited = 0;
     let lastWait = -Infinity;
     /**
+     * The share rule: whether the consumer takes a slot's work (the fold of
+     * the next slot; a raw slot's totals: the slot being posted). It keeps up
+     * when it holds no slot but the one just posted (it waits for that one)
+     * and this thread has not waited for a free slot in the last 8 (the
+     * consumer the slower side of late). VMLAB_FOLD_SHARE overrides (share).
+     */
+    const sharesNext = (): boolean => {
+      if (share === "main") return true;
+      if (share === "alternate") return posted % 2 === 1;
+      if (share !== "auto" || posted - lastWait <= 8) return false;
+      let held = 0;
+      for (let k = 0; k < slots; k++) held += Atomics.load(state, k) !== 0 ? 1 : 0;
+      return held <= 1;
+    };
+    /**
      * Posts the current slot and waits for the next. `mayShare`: nothing is
      * staged, so the next slot may be a shared one (whole records, as they come).
      */
@@ -291,25 +329,25 @@ function workerMain(workerData: unknown): void {
         base += fill;
       } else if (fold) send({ slot, runs: fill / 8, totals: Array.from(totals), raw, out });
       else if (withTotals) {
-        // raw, with the totals of the slot's whole records (the consumer takes the records themselves)
-        const n = Math.floor(fill / 8);
-        if (wasmTotals !== undefined) wasmTotals(slot * size, n, totalsAt);
-        else totalsOf(new Uint32Array(ring, slot * size, 2 * n), n, totals);
-        send({ slot, bytes: fill, totals: Array.from(totals), raw, out });
+        // raw, with the totals of the slot's whole records (the consumer takes the records themselves);
+        // in the consumer's memory, left to the consumer when it waits for this slot (the share rule)
+        if (jobMemory !== null && wasmTotals !== undefined && sharesNext()) {
+          send({ slot, bytes: fill, count: true, raw, out });
+        } else {
+          const n = Math.floor(fill / 8);
+          if (wasmTotals !== undefined) wasmTotals(slot * size, n, totalsAt);
+          else totalsOf(new Uint32Array(ring, slot * size, 2 * n), n, totals);
+          send({ slot, bytes: fill, totals: Array.from(totals), raw, out });
+        }
       } else send({ slot, bytes: fill, raw, out });
       totals.fill(0);
       posted++;
-      // the consumer keeps up when it holds no slot but the one just posted, and this thread has not
-      // waited for a free slot in the last 8 (the consumer the slower side of late): the next is its to fold
-      let held = 0;
-      for (let k = 0; k < slots; k++) held += Atomics.load(state, k) !== 0 ? 1 : 0;
-      shared =
-        mayShare &&
-        wasmFold !== undefined &&
-        (share === "main" ||
-          (share === "alternate" && posted % 2 === 1) ||
-          (share === "auto" && held <= 1 && posted - lastWait > 8));
-      slot = (slot + 1) % slots;
+      shared = mayShare && wasmFold !== undefined && sharesNext();
+      // the slots in turn, but only as many as the consumer keeps busy: a slot not used yet is taken
+      // only when the next in turn is still held, so that a ring the consumer keeps up with is touched
+      // (its pages faulted in, and freed at the end) in a few slots, not all of it
+      slot = (slot + 1) % used;
+      if (used < slots && Atomics.load(state, slot) !== 0) slot = used++;
       fill = 0;
       if (Atomics.load(state, slot) !== 0) {
         lastWait = posted;
@@ -491,6 +529,7 @@ function workerMain(workerData: unknown): void {
         rest,
         cpu: threadCpu(),
         waited: waited / 1000,
+        used,
         marks: timeline ? marks.splice(0) : undefined,
       });
     })().catch((e) => {

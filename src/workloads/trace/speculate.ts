@@ -31,6 +31,7 @@ import { FOLD_WASM } from "./foldWasm.ts";
 import {
   type Codec,
   codecOf,
+  type FoldShare,
   MAIN_TOTALS_AT,
   MEM_SLOT_BYTES,
   MEM_SLOTS,
@@ -77,6 +78,15 @@ export function newRingMemory(): WasmMemory | null {
 /** Control words for a job in a memory ring (MEM_SLOTS slots' states, the stop word, a message count). */
 export function memoryRingCtl(): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * (MEM_SLOTS + 2));
+}
+
+/**
+ * VMLAB_FOLD_SHARE: who folds a slot, or counts a raw slot's totals (readerBody.ts's share rule):
+ * auto unless one of the others is named.
+ */
+export function foldShare(): FoldShare {
+  const v = process.env.VMLAB_FOLD_SHARE;
+  return v === "worker" || v === "main" || v === "alternate" ? v : "auto";
 }
 
 /** The started job, until the CLI takes it up or stops it. */
@@ -129,6 +139,7 @@ export function speculate(worker: Worker, path: string, zstd: string | null): bo
     path,
     codec,
     fold: false,
+    share: foldShare(),
     totals: true,
     memory,
     ctl,

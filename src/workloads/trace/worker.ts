@@ -11,8 +11,8 @@ import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_thread
 import { instantiate, type WasmMemory } from "../../base/wasm.ts";
 import {
   type Codec,
-  type FoldShare,
   MAIN_TOTALS_AT,
+  MEM_MAIN_TOTALS_AT,
   MEM_SLOT_BYTES,
   MEM_SLOTS,
   type ReaderJob,
@@ -25,6 +25,7 @@ import {
 import {
   asksFor,
   dropSpeculation,
+  foldShare,
   memoryRingCtl,
   newRingMemory,
   readerData,
@@ -65,6 +66,8 @@ interface Reader {
   ring: SharedArrayBuffer;
   /** the fold module on the ring's memory, on this thread (for shared slots), or null without WebAssembly */
   fold: ((rec: number, n: number, out: number, totals: number) => number) | null;
+  /** the fold module's bytes (for its totals on a consumer's memory), or null without WebAssembly */
+  foldWasm: Uint8Array | null;
   state: Int32Array;
   /** the current job's message queue */
   queue: SlotMessage[];
@@ -115,6 +118,7 @@ function newReader(): Reader {
     worker: worker!,
     ring,
     fold,
+    foldWasm,
     state: new Int32Array(ctl),
     queue: [],
     wake: null,
@@ -187,6 +191,9 @@ export async function* readSlots(
   let slots = 0;
   const none = new Uint8Array(0);
   let waited = 0;
+  /** wasm/fold.ts's totals on `memory` (made when the reading thread first leaves a slot's totals here) */
+  let countTotals: ((rec: number, n: number, totals: number) => void) | null = null;
+  let counted = 0;
   try {
     for (;;) {
       if (r.queue.length === 0) {
@@ -224,15 +231,32 @@ export async function* readSlots(
           return; // (not finished: the thread, still reading, is stopped)
         }
         m = folded;
+      } else if (m.count === true) {
+        // a raw slot whose totals the reading thread left to this one (readerBody.ts's share rule): the
+        // same module's count of its whole records, handed on as the thread's own would have been
+        countTotals ??= instantiate(r.foldWasm!, memory!).totals as typeof countTotals & object;
+        const t = new Float64Array(ring, MEM_MAIN_TOTALS_AT, 7);
+        t.fill(0);
+        countTotals(m.slot! * slotBytes, Math.floor(m.bytes! / 8), MEM_MAIN_TOTALS_AT);
+        m = { slot: m.slot, bytes: m.bytes, totals: Array.from(t), raw: m.raw, out: m.out };
+        counted++;
       }
       if (m.slot === undefined) {
         finished = m.done === true || m.error !== undefined;
         if (m.done) {
           // (kept here, off the message: its consumers see the same messages from run to run)
-          const { cpu, waited: readingWaited, marks, ...rest } = m;
+          const { cpu, waited: readingWaited, used, marks, ...rest } = m;
           if (marks !== undefined) markAbsolute(marks);
           mark("main: the last message taken");
-          lastJob = { readingCpu: cpu, readingWaited: readingWaited ?? 0, mainWaited: waited / 1000 };
+          lastJob = {
+            readingCpu: cpu,
+            readingWaited: readingWaited ?? 0,
+            mainWaited: waited / 1000,
+            mainCounted: counted,
+            slots,
+            ringUsed: used ?? nSlots,
+            ringSlots: nSlots,
+          };
           m = rest;
         }
         yield { m, view: none };
@@ -297,6 +321,12 @@ export interface RingWaits {
   readingWaited: number;
   /** seconds readSlots' caller waited for a slot */
   mainWaited: number;
+  /** raw slots with totals: those whose totals this thread counted (the share rule), of `slots` */
+  mainCounted: number;
+  slots: number;
+  /** the ring's slots the reading thread used, of its `ringSlots` */
+  ringUsed: number;
+  ringSlots: number;
 }
 
 let lastJob: RingWaits | null = null;
@@ -308,12 +338,6 @@ let lastJob: RingWaits | null = null;
  */
 export function lastRingWaits(): RingWaits | null {
   return lastJob;
-}
-
-/** VMLAB_FOLD_SHARE: who folds the slots (auto unless one of the others is named). */
-function foldShare(): FoldShare {
-  const v = process.env.VMLAB_FOLD_SHARE;
-  return v === "worker" || v === "main" || v === "alternate" ? v : "auto";
 }
 
 /** How long readSlotsSync waits for a reading thread that sends nothing before it gives up. */
