@@ -47,6 +47,30 @@ describe("the dirty limits", () => {
     expect(v.nr_dirty_background_threshold).toBe(l.bgThresh);
   });
 
+  it("leave highmem out on 32-bit x86 (vm_highmem_is_dirtyable 0): its free pages above the high watermark and its file pages", () => {
+    const k = new Kernel({ arch: "i386", ramBytes: 2 ** 31 });
+    const t = k.spawn("w")!;
+    k.switchTo(0, t);
+    const buf = k.mmap(t, mmapArgs(4096));
+    const f = k.createFile("f", 4 << 20) as FileObject;
+    for (let i = 0; i < 64; i++) expect(k.fileIo(0, f, buf, 4096, true, i * 4096)).toBe(4096);
+    const l = k.buddy.layout;
+    expect(l.highmem).not.toBe(l.normal);
+    const high = k.buddy.zones[l.highmem];
+    let reserve = 0;
+    for (const z of k.buddy.zones)
+      reserve += Math.min(z.managed, Math.max(...z.lowmemReserve) + z.wmark[Wmark.High]);
+    const free = k.buddy.freePages();
+    // the page cache's pages on the file LRU in highmem (GFP_HIGHUSER_MOVABLE puts them there)
+    let highFile = 0;
+    for (const pfn of f.cache.values())
+      if (k.buddy.zoneOf(pfn) === high && (k.vmscan.lru[pfn] === 3 || k.vmscan.lru[pfn] === 4)) highFile++;
+    const fileLru = k.vmscan.size[3] + k.vmscan.size[4];
+    const highmem = high.freePages - Math.min(high.freePages, high.wmark[Wmark.High]) + highFile;
+    expect(highmem).toBeGreaterThan(100000);
+    expect(k.dirtyThrottle!.limits().avail).toBe(free - Math.min(free, reserve) + fileLru - highmem + 1);
+  });
+
   it("take bytes instead of ratios; writing one zeroes the other; out of range is refused", () => {
     const { k } = boot();
     let r = k.sysctlDirty({ dirty_bytes: 8 << 20, dirty_background_bytes: 2 << 20 });
