@@ -3,8 +3,8 @@
 // goal 3: the first faulting pass of a cold process, JIT warm-up included). THIS's
 // bench/coldpass.bench.ts is copied into each tree's bench/.build/ and bundled there (each side runs
 // its own sources), then PAIRS= (5) pairs of processes run one after the other, the order swapped
-// every pair. Prints, per side, min and median of: the first pass (wall and CPU ms; CPU above wall
-// is V8's compile thread), its first chunk, the passes after it, all passes (touches/s); the
+// every pair. Prints, per side, min and median of: the first pass (wall, CPU and main-thread CPU ms;
+// CPU above main is V8's compile threads; main is the steadiest on a loaded machine), its first chunk, the passes after it, all passes (touches/s); the
 // ratios THIS/BASE of the medians and the median of the per-pair ratios; whether the counters are
 // equal. BENCH_TRACE_OPT=1 runs the children with --trace-opt and adds, per side, the optimized
 // compiles and their summed time (V8's three phases, ms), the biggest ones, and the deopts.
@@ -76,11 +76,14 @@ const sum = (a) => a.reduce((x, y) => x + y, 0);
 const figures = {
   "first pass wall ms": (r) => r.passWall[0],
   "first pass CPU ms": (r) => r.passCpu[0],
+  "first pass main ms": (r) => r.passMain[0],
+  "first chunk main ms": (r) => r.chunkMain[0],
   "first chunk wall ms": (r) => r.chunkWall[0],
   "chunks 2-4 wall ms": (r) => sum(r.chunkWall.slice(1, 4)),
   "later passes wall ms": (r) => sum(r.passWall.slice(1)),
   "all passes wall ms": (r) => sum(r.passWall),
   "all passes CPU ms": (r) => sum(r.passCpu),
+  "all passes main ms": (r) => sum(r.passMain),
 };
 const b0 = runs.base[0];
 console.log(
