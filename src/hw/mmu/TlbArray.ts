@@ -466,51 +466,39 @@ export class TlbArray {
   ): void {
     if (count <= 0) return;
     insertSerial += count;
-    const nSets = this.runSetCounts(vpn0, step, count, metas, attrs);
-    this.runPlace(vpn0, step, count, pfns, metas, attrs, this.runMakeRoom(nSets));
-    for (let t = 0, c = this.runCounts!, sets = this.runSets!; t < nSets; t++) c[sets[t]] = 0;
-  }
-
-  /**
-   * insertRun's pages per set (runCounts), the sets touched (runSets): how many. Its loops are three small
-   * methods (a host matter), optimized early when cold; insertRun (a loop per set) late: anon_fault.ts setAnonPtes.
-   */
-  private runSetCounts(vpn0: number, step: number, n: number, metas: Int32Array, attrs: Int32Array): number {
+    const ways = this.ways;
     const mask = this.setMask;
-    if (this.runCounts === null) this.runCounts = new Int32Array(this.sets);
-    if (this.runSets === null) this.runSets = new Int32Array(this.sets);
+    if (this.runCounts === null) {
+      this.runCounts = new Int32Array(this.sets);
+      this.runSets = new Int32Array(this.sets);
+    }
     const counts = this.runCounts;
-    const sets = this.runSets;
+    const sets = this.runSets!;
     let nSets = 0;
     let attrOr = 0;
     let metaOr = 0;
-    const stepSet = step & mask; // the low bits of vpn0 and step: int32 arithmetic from here
-    for (let j = 0, s = vpn0 & mask; j < n; j++, s = (s + stepSet) & mask) {
+    const set0 = vpn0 & mask; // the low bits of vpn0 (int32 arithmetic from here)
+    const stepSet = step & mask;
+    for (let j = 0, s = set0; j < count; j++, s = (s + stepSet) & mask) {
       if (counts[s]++ === 0) sets[nSets++] = s;
       attrOr |= attrs[j];
       metaOr |= metas[j];
     }
     if (attrOr !== 0) this.hasAttrs = true;
     if (((metaOr >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
-    return nSets;
-  }
-
-  /**
-   * insertRun's room in each touched set: its older entries after the run's newest `put`, the rest
-   * dropped (evictions, valid, bySize), the set's count zeroed for runPlace. Returns the pages to place.
-   */
-  private runMakeRoom(nSets: number): number {
-    const ways = this.ways;
-    const counts = this.runCounts!;
-    const sets = this.runSets!;
+    const moveAttrs = this.hasAttrs;
     const keys = this.keys;
     const pfnArr = this.pfns;
     const metaArr = this.metas;
+    const attrArr = this.attrs;
+    const filter = this.filter;
     let toPlace = 0;
-    const full = this.valid === this.entries; // every way valid: no set needs its valid ways counted
+    // every way valid: no set needs its valid ways counted
+    const full = this.valid === this.entries;
     const bySize = this.bySize;
     let evicted = 0;
     let validDelta = 0;
+    // each touched set: its older entries after the run's newest `put`, the rest dropped
     for (let t = 0; t < nSets; t++) {
       const s = sets[t];
       const base = s * ways;
@@ -527,40 +515,17 @@ export class TlbArray {
         pfnArr[to] = pfnArr[from];
         metaArr[to] = metaArr[from];
       }
-      if (this.hasAttrs)
-        for (let i = keep - 1; i >= 0; i--) this.attrs[base + put + i] = this.attrs[base + i];
+      if (moveAttrs) for (let i = keep - 1; i >= 0; i--) attrArr[base + put + i] = attrArr[base + i];
       counts[s] = 0; // from here: the run's pages placed in the set
       toPlace += put;
     }
     this.evictions += evicted;
     this.valid += validDelta;
     bySize[0] += toPlace;
-    return toPlace;
-  }
-
-  /** insertRun's placing of the run's pages, newest first, each at the way of the later pages of its set before it. */
-  private runPlace(
-    vpn0: number,
-    step: number,
-    count: number,
-    pfns: Float64Array,
-    metas: Int32Array,
-    attrs: Int32Array,
-    toPlace: number,
-  ): void {
-    const ways = this.ways;
-    const mask = this.setMask;
-    const counts = this.runCounts!;
-    const moveAttrs = this.hasAttrs;
-    const keys = this.keys;
-    const pfnArr = this.pfns;
-    const metaArr = this.metas;
-    const attrArr = this.attrs;
-    const filter = this.filter;
-    const stepSet = step & mask;
+    // the run's pages, newest first, each at the way of the later pages of its set before it
     const keyStep = step * 8;
     let key = (vpn0 + (count - 1) * step) * 8;
-    for (let j = count - 1, s = ((vpn0 & mask) + (count - 1) * stepSet) & mask; j >= 0 && toPlace > 0; j--) {
+    for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask; j >= 0 && toPlace > 0; j--) {
       const r = counts[s];
       if (r < ways) {
         counts[s] = r + 1;
@@ -571,7 +536,8 @@ export class TlbArray {
         metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
         if (moveAttrs) attrArr[i] = attrs[j];
         if (filter !== null) {
-          // the placed key's bit, as insert sets it (a later invalidation of another key skips it)
+          // the placed key's bit, as insert sets it: the set's later invalidations of other keys
+          // (reclaim's flushes of pages long evicted) skip it without a scan
           const h = filterHash(key);
           filter[filterWord(s, h)] |= 1 << h;
         }
@@ -579,6 +545,7 @@ export class TlbArray {
       s = (s - stepSet) & mask;
       key -= keyStep;
     }
+    for (let t = 0; t < nSets; t++) counts[sets[t]] = 0;
   }
 
   /** insert's move of the attribute array (apart: most TLBs never need it). */

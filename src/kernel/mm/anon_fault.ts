@@ -20,12 +20,11 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked } from "../../base/units.ts";
-import type { Pgtable } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { linearIndex, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
-import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 import { entryRead, isHugePmd, pmdPa, pteOffset, readEntry } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -127,7 +126,13 @@ export function doAnonymousRun(
   const table = Math.floor(pa0 / 4096);
   if (pt.entryBytes === 8 && pt.ptrsPerTable === 512 && pa0 >= 0 && table < phys.nrFrames) {
     // ptep_get of each: readEntry's words of the one table frame, read once (nothing writes in between)
-    m = noneRun(pt, phys.frameWords(pfnUnchecked(table)), (pa0 - table * 4096) >>> 2, stride >>> 2, max);
+    const words = phys.frameWords(pfnUnchecked(table));
+    const dw = stride >>> 2;
+    let w = (pa0 - table * 4096) >>> 2;
+    for (; m < max; m++) {
+      w += dw;
+      if (words === null ? !pt.none(0, 0) : !pt.none(words[w + 1], words[w])) break; // pte_none
+    }
   } else
     for (; m < max; m++) {
       readEntry(ctx, pa0 + m * stride); // ptep_get
@@ -164,83 +169,27 @@ export function doAnonymousRun(
       if (mlocks) for (let i = 0; i < got; i++) lru.addAnon(pfns[i], index + i * pages, anonVma, flags);
       else lru.addAnonRun(pfns, got, index, pages, anonVma);
     }
-    if (tw !== null && cp == null) {
-      // every page's PTE straight into the table's words (the loop below's first branch)
-      setAnonPtes(pt, desc, pfns, got, flags, writable, tw, (pa - table * 4096) >>> 2, stride >>> 2);
-      pa += got * stride;
-    } else
-      for (let i = 0; i < got; i++) {
-        const pfn = pfns[i];
-        const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
-        desc.mapcount[pfn] = 1;
-        desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
-        if (tw !== null && (cp == null || !cp.isCont(e.hi, e.lo))) {
-          const w = (pa - table * 4096) >>> 2;
-          tw[w] = e.lo; // set_pte_at
-          tw[w + 1] = e.hi;
-        } else {
-          if (cp != null)
-            cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
-          else pt.set(phys, pa, e.hi, e.lo);
-          if (direct) tw = phys.frameWordsToStore(pfnUnchecked(table)); // materialised by now?
-        }
-        pa += stride;
+    for (let i = 0; i < got; i++) {
+      const pfn = pfns[i];
+      const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
+      desc.mapcount[pfn] = 1;
+      desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
+      if (tw !== null && (cp == null || !cp.isCont(e.hi, e.lo))) {
+        const w = (pa - table * 4096) >>> 2;
+        tw[w] = e.lo; // set_pte_at
+        tw[w + 1] = e.hi;
+      } else {
+        if (cp != null)
+          cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
+        else pt.set(phys, pa, e.hi, e.lo);
+        if (direct) tw = phys.frameWordsToStore(pfnUnchecked(table)); // materialised by now?
       }
+      pa += stride;
+    }
     index += got * pages;
     k += got;
     if (got < want) break; // the allocator's fast case no longer sure
   }
   mm.rssAnon += k;
   return k;
-}
-
-/*
- * doAnonymousRun's per-page loops, each a small function of its own (a host matter, no figure): V8
- * marks a function for TurboFan after 3 + bytecodeLength / 150 interrupt ticks of its own bytecode,
- * so the loops of a 1 KiB function ran a cold process's first ~10^4 faults in baseline code, and
- * the function's long activations (a leaf table's pages each) had it compiled twice, whole and
- * on-stack-replaced; these compile in a few ms, early, whatever doAnonymousRun's own tier.
- */
-
-/**
- * handle_pte_fault's ptep_get and pte_none of the pages after the first (words w + dw, w + 2dw, ...
- * of the table's words, null: a table never written, all zero): how many of the `max` pages from
- * the first are none, the first counted (the caller saw it none).
- */
-function noneRun(pt: Pgtable, words: Uint32Array | null, w: number, dw: number, max: number): number {
-  let m = 1;
-  for (; m < max; m++) {
-    w += dw;
-    if (words === null ? !pt.none(0, 0) : !pt.none(words[w + 1], words[w])) break; // pte_none
-  }
-  return m;
-}
-
-/**
- * folio_add_new_anon_rmap (mapcount, PG_anon_exclusive) and set_pte_at of `got` pages pfns[0..],
- * their PTEs stored straight into the table's words `tw` from word w, dw words apart: the
- * doAnonymousRun loop's direct case (no contpte), PhysMem.write64's store exactly.
- */
-function setAnonPtes(
-  pt: Pgtable,
-  desc: PageDescTable,
-  pfns: Float64Array,
-  got: number,
-  flags: number,
-  writable: boolean,
-  tw: Uint32Array,
-  w: number,
-  dw: number,
-): void {
-  const mapcount = desc.mapcount;
-  const pflags = desc.flags;
-  for (let i = 0; i < got; i++) {
-    const pfn = pfns[i];
-    const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
-    mapcount[pfn] = 1;
-    pflags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
-    tw[w] = e.lo; // set_pte_at
-    tw[w + 1] = e.hi;
-    w += dw;
-  }
 }

@@ -45,35 +45,6 @@ export class X86RunFold extends RunFold {
     return (hi & fmt.hiAddrMask) * 1048576 + (lo >>> 12) < phys.nrFrames;
   }
 
-  /** leafMeta's attributes (PKEY, PWT, PCD, PAT) of the last PTE it took */
-  private leafAttr = 0;
-
-  /**
-   * `leaves`' checks and TLB metadata of a present 4K PTE (hi, lo) whose flag bits differ from the
-   * last page's (apart: pages of a run mostly share them, and the loop stays small for V8, see
-   * mm/anon_fault.ts setAnonPtes): XD only with EFER.NXE, the rights of the levels above (the memo's)
-   * and the PTE's allowed by the permission table (at permAt), then the metadata (metaBase's ASID
-   * and access D, the rights, D, G with CR4.PGE) and the attributes into leafAttr; -1: neither
-   * (the span ends before the page).
-   */
-  private leafMeta(hi: number, lo: number, metaBase: number, permAt: number): number {
-    const xd = (hi & PteHi.XD) !== 0;
-    if (xd && !this.fmt.nxe) return -1; // reserved
-    const r = X86_CANONICAL[this.memo.acc & (((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X))];
-    if (this.permTable[r * 9 + permAt] === 0) return -1; // a permission fault
-    this.leafAttr =
-      ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
-      (lo & Pte.PWT ? X86Attr.PWT : 0) |
-      (lo & Pte.PCD ? X86Attr.PCD : 0) |
-      (lo & Pte.PAT4K ? X86Attr.PAT : 0);
-    return (
-      metaBase |
-      (r << Meta.RIGHTS_SHIFT) |
-      ((lo & Pte.D) !== 0 ? Meta.D : 0) |
-      (this.fmt.pge && (lo & Pte.G) !== 0 ? Meta.G : 0)
-    );
-  }
-
   /**
    * Cpu.walkFast's leaf step for each page (a 4K leaf: level 0, where bit 7 is PAT, not PS): P set,
    * no reserved bit above MAXPHYADDR, XD only with EFER.NXE, the rights of the levels above (the
@@ -102,12 +73,16 @@ export class X86RunFold extends RunFold {
     const fmt = this.fmt;
     const rsvdHi = fmt.rsvdHi;
     const hiAddrMask = fmt.hiAddrMask;
+    const nxe = fmt.nxe;
+    const acc = memo.acc;
+    const perm = this.permTable;
     const permAt = mode * 3 + (write ? Access.Write : Access.Read);
     const set = Pte.A | (write ? Pte.D : 0);
     const pfns = this.pfns;
     const metas = this.metas;
     const attrs = this.attrs;
     const metaBase = mmu.asid | (write ? Meta.D : 0);
+    const pge = fmt.pge;
     let k = 0;
     let lastIndex = 0;
     let lastHi = 0;
@@ -140,9 +115,20 @@ export class X86RunFold extends RunFold {
       if ((lo & Pte.P) === 0 || (hi & rsvdHi) !== 0) break;
       const key = (lo & 0x1ff) + (hi >>> 27) * 512;
       if (key !== flagsKey) {
-        meta = this.leafMeta(hi, lo, metaBase, permAt);
-        if (meta < 0) break; // XD without EFER.NXE (reserved), or a permission fault
-        attr = this.leafAttr;
+        const xd = (hi & PteHi.XD) !== 0;
+        if (xd && !nxe) break; // reserved
+        const r = X86_CANONICAL[acc & (((lo >>> 1) & (Rights.W | Rights.U)) | (xd ? 0 : Rights.X))];
+        if (perm[r * 9 + permAt] === 0) break; // a permission fault
+        meta =
+          metaBase |
+          (r << Meta.RIGHTS_SHIFT) |
+          ((lo & Pte.D) !== 0 ? Meta.D : 0) |
+          (pge && (lo & Pte.G) !== 0 ? Meta.G : 0);
+        attr =
+          ((hi & PteHi.PKEY_MASK) >>> PteHi.PKEY_SHIFT) |
+          (lo & Pte.PWT ? X86Attr.PWT : 0) |
+          (lo & Pte.PCD ? X86Attr.PCD : 0) |
+          (lo & Pte.PAT4K ? X86Attr.PAT : 0);
         flagsKey = key;
       }
       const pfn = (hi & hiAddrMask) * 1048576 + (lo >>> 12);
