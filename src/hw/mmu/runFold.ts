@@ -87,19 +87,6 @@ export interface RunFoldHost {
   ): void;
 }
 
-/**
- * The pages of a leaf table's run no TLB entry covered (`covered`, marked by Tlb.markCovered) from page
- * index i on, `step` apart, the first `from` known uncovered: how many of the `max` in a row. A loop of
- * its own (a host matter): span and faultRun, once a leaf table each, carry no per-page loop, so V8
- * compiles them late, not in a cold process's first faults beside the per-page code (mm/anon_fault.ts
- * setAnonPtes).
- */
-function uncovered(covered: Uint8Array, i: number, step: number, from: number, max: number): number {
-  let n = from;
-  while (n < max && covered[i + n * step] === 0) n++;
-  return n;
-}
-
 export abstract class RunFold {
   /** heldRange's answer: the lowest and highest frame of the memo's tables (lo > hi: none) */
   protected heldLo = 0;
@@ -231,7 +218,8 @@ export abstract class RunFold {
       const first = key * this.tablePages;
       if (this.marked !== key) this.mark(key);
       const max = this.inTable(v, key, left - done, step);
-      const n = uncovered(covered, v - first, step, 0, max);
+      let n = 0;
+      while (n < max && covered[v + n * step - first] === 0) n++;
       if (this.pendCount + n > PENDING) this.flush(step); // inserted now: the same as later
       const k = n === 0 ? 0 : this.leaves(v, step, n, write, value, off, mode, this.pendCount);
       this.pendCount += k;
@@ -326,7 +314,8 @@ export abstract class RunFold {
     const first = key * this.tablePages;
     const max = Math.min(this.inTable(vpn, key, left, step), PENDING);
     const covered = this.covered;
-    const n = uncovered(covered, vpn - first, step, 1, max); // vpn's own page: missesAll found it uncovered
+    let n = 1; // vpn's own page: missesAll found it uncovered
+    while (n < max && covered[vpn + n * step - first] === 0) n++;
     const stride = step * 4096;
     const k = (sink as RunFaultSinkOf<RunFoldHost>).runFaultRun!(mmu, vaHi, vaLo >>> 0, stride, n);
     if (k === 0) return 0;
