@@ -177,20 +177,21 @@ export class PageStore {
     const half = (w & 1) === 0 ? 0 : CHUNK; // OLO -> OHI, PLO -> PHI
     const q = w >>> 1;
     const odd = c[ODD + i];
-    if (odd === q) {
-      c[OLO + half + i] = v;
-      if (c[OLO + i] === c[PLO + i] && c[OHI + i] === c[PHI + i]) c[ODD + i] = -1; // the pattern again
-      return;
-    }
-    if (v === c[PLO + half + i]) return; // the pattern's own value: nothing changes
-    if (odd < 0) {
+    if (odd !== q) {
+      if (v === c[PLO + half + i]) return; // the pattern's own value: nothing changes
+      if (odd >= 0) {
+        this.materialise(c, i)[w] = value; // a second odd word
+        return;
+      }
+      // the odd word's first store: the pattern's word, then the store below (unlike the pattern)
       c[ODD + i] = q;
       c[OLO + i] = c[PLO + i];
       c[OHI + i] = c[PHI + i];
-      c[OLO + half + i] = v;
-      return;
     }
-    this.materialise(c, i)[w] = value;
+    // one store and one test for both cases (a page's first store and a later one into its odd word):
+    // a first pass of stores into fresh pages gives V8 the feedback of the next pass's (no deopt)
+    c[OLO + half + i] = v;
+    if (c[OLO + i] === c[PLO + i] && c[OHI + i] === c[PHI + i]) c[ODD + i] = -1; // the pattern again
   }
 
   /**

@@ -341,10 +341,10 @@ export abstract class Mmu {
           else if (fold.skip > 0) fold.skip--;
           else k = fold.span(this.vpnOf(hi, lo >>> 0, access), lo, count - i);
         }
-        if (k > 0) {
-          i += k - 1; // a span folded from this access on (runFold.ts)
-          continue;
-        }
+        // a span folded from this access on (runFold.ts); added whatever k is: a faulting first pass
+        // (k 0) gives V8 the feedback of a resident one's, whose first span deoptimized accessRun
+        i += Math.max(k - 1, 0);
+        if (k > 0) continue;
         let out: number;
         if (own) out = this.translate(hi, lo >>> 0, access);
         else {

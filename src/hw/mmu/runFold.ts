@@ -368,8 +368,12 @@ export abstract class RunFold {
   skip = 0;
   private backoff = 0;
 
-  /** pages a span batches before its TLB fill (it fills them at once; more: a fill per PENDING) */
-  private pendVpn = 0;
+  /**
+   * pages a span batches before its TLB fill (it fills them at once; more: a fill per PENDING).
+   * pendVpn, a vpn (above 2^31 in a 64-bit user space), is a double from the start: a Smi 0 here had
+   * this object's map change at the first span, deoptimizing the code compiled against it (leaves)
+   */
+  private pendVpn = Number.NaN;
   private pendCount = 0;
 
   /** The span's pages so far into the TLB (Tlb.fillMissedRun): the lookups and fills of each. */

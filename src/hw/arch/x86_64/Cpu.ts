@@ -256,7 +256,9 @@ export class Cpu extends X86FamilyCpu {
         rec.meta =
           this.asid |
           (rights << Meta.RIGHTS_SHIFT) |
-          (write || (lo & Pte.D) !== 0 ? Meta.D : 0) |
+          // the D test first, then the access: a first pass of stores never reached `lo & Pte.D`
+          // with `write ||` before it, and the first load's walk deoptimized walkFast (no feedback)
+          ((lo & Pte.D) !== 0 || write ? Meta.D : 0) |
           (fmt.pge && (lo & Pte.G) !== 0 ? Meta.G : 0) |
           (level << Meta.SRC_SIZE_SHIFT);
         rec.attrs =
