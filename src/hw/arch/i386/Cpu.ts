@@ -349,7 +349,9 @@ export class I386Cpu extends X86FamilyCpu {
     rec.meta =
       this.asid |
       (rights << Meta.RIGHTS_SHIFT) |
-      (write || (lo & Pte.D) !== 0 ? Meta.D : 0) |
+      // the D test first, then the access (as x86-64's walkFast: a first pass of stores leaves the
+      // D test without type feedback after `write ||`, and the first load's walk deoptimizes)
+      ((lo & Pte.D) !== 0 || write ? Meta.D : 0) |
       (this.format.pge && (lo & Pte.G) !== 0 ? Meta.G : 0) |
       (level << Meta.SRC_SIZE_SHIFT);
     rec.attrs =
