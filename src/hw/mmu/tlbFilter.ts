@@ -19,12 +19,19 @@
  */
 
 /**
- * The filter's bit of `key` (a TlbArray key: tag * 8 + size code): 0..63, from Fibonacci hashing of
- * the key's low 32 bits (the set index takes the tag's low bits; this mixes the ones above them).
- * Keys that differ only above bit 31 share a bit: only more scans, never a wrong answer.
+ * The filter's bit of `key` (a TlbArray key: tag * 8 + size code): 0..63, the top 6 bits of the
+ * key's low 32 bits mixed by two xor-shift-multiply rounds (Wellons' lowbias32 constants). The
+ * keys of one set share their low bits (the set index) and differ by multiples of sets * 8, and
+ * reclaim invalidates pages a fixed distance behind those the TLB holds: one multiply (Fibonacci
+ * hashing, 0x9e3779b1) maps such keys onto a lattice (its low 22 bits are near 13/15 of 2^22, so
+ * an STLB set's keys, 1024 apart, fell on 15 residues: half of reclaim's invalidations scanned
+ * the set; tlbFilter.property.test.ts). Keys that differ only above bit 31 share a bit: only
+ * more scans, never a wrong answer.
  */
 export function filterHash(key: number): number {
-  return Math.imul(key | 0, 0x9e3779b1 | 0) >>> 26;
+  const x = key | 0;
+  const y = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  return Math.imul(y ^ (y >>> 15), 0x846ca68b | 0) >>> 26;
 }
 
 /** The index of the word of set `set` that holds bit `h` (filterHash) in an array of sets * 2 words. */
