@@ -416,23 +416,27 @@ export class Tlb {
 
   /** Invalidates the page containing vpn4k in every array. */
   invalidatePage(vpn4k: Vpn, asid: number, how: InvalidateHow): number {
+    if (this.occupiedAll) return this.invalidatePageEvery(vpn4k, asid, how);
     let n = 0;
     const arrays = this.allArrays; // INVLPG on every page reclaimed, on every CPU: no iterators
     // an array that holds nothing (an instruction TLB, a 2M or 1G array under 4K pages) is not
     // visited (its bit of `occupied` is 0), and one of base pages only (TlbArray.baseOnly) has its
     // one set looked at here, without the general invalidatePage's call; the arrays are apart (one
     // array's invalidation changes no other), so the order of the visits changes nothing
-    if (!this.occupiedAll) {
-      for (let m = this.occupied[0]; m !== 0; m &= m - 1) {
-        const a = arrays[31 - Math.clz32(m & -m)];
-        n += a.baseOnly ? a.invalidateBasePage(vpn4k, asid, how) : a.invalidatePage(vpn4k, asid, how);
-      }
-      return n;
+    for (let m = this.occupied[0]; m !== 0; m &= m - 1) {
+      const a = arrays[31 - Math.clz32(m & -m)];
+      n += a.baseOnly ? a.invalidateBasePage(vpn4k, asid, how) : a.invalidatePage(vpn4k, asid, how);
     }
+    return n;
+  }
+
+  /** invalidatePage of a TLB of more arrays than `occupied` has bits: every array looked at (apart: small for the callers to inline invalidatePage). */
+  private invalidatePageEvery(vpn4k: Vpn, asid: number, how: InvalidateHow): number {
+    let n = 0;
+    const arrays = this.allArrays;
     for (let i = 0; i < arrays.length; i++) {
       const a = arrays[i];
-      if (a.valid === 0) continue;
-      n += a.baseOnly ? a.invalidateBasePage(vpn4k, asid, how) : a.invalidatePage(vpn4k, asid, how);
+      if (a.valid !== 0) n += a.invalidatePage(vpn4k, asid, how);
     }
     return n;
   }
