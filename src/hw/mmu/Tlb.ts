@@ -430,7 +430,10 @@ export class Tlb {
     return n;
   }
 
-  /** invalidatePage of a TLB of more arrays than `occupied` has bits: every array looked at (apart: small for the callers to inline invalidatePage). */
+  /**
+   * invalidatePage of a TLB of more arrays than `occupied` has bits: every array that holds
+   * entries looked at (apart, so that invalidatePage stays small for its callers to inline).
+   */
   private invalidatePageEvery(vpn4k: Vpn, asid: number, how: InvalidateHow): number {
     let n = 0;
     const arrays = this.allArrays;
