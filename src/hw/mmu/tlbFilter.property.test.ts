@@ -166,44 +166,6 @@ describe("TlbArray's key filter", () => {
     expect(skipped).toBeGreaterThan(1000);
   });
 
-  it("skips most of reclaim's invalidations: pages a sweep filled long ago, at any distance behind it", () => {
-    // the pressure run's pattern: runs of consecutive pages filled (insertRun), and the pages
-    // filled `lag` pages earlier invalidated (long evicted). A set's keys then differ by multiples
-    // of sets * 8, and a multiplicative hash of the key alone maps them onto a few residues
-    // (0x9e3779b1's low 22 bits are near 13/15 of 2^22: half of the STLB's invalidations scanned)
-    for (const [entries, ways] of [
-      [1536, 12],
-      [64, 4],
-    ]) {
-      const sets = entries / ways;
-      for (let lag = entries * 4; lag < 200000; lag = Math.floor(lag * 1.37) + 1) {
-        const a = new TlbArray(entries, ways, 1, 3, "r");
-        const filter = (a as unknown as Internals).filter!;
-        const run = 16;
-        const pfns = new Float64Array(run);
-        const metas = new Int32Array(run).fill(1);
-        const attrs = new Int32Array(run);
-        const first = 0x7f0000000 + lag * 3; // user pages: keys above 2^31
-        let scans = 0;
-        let asked = 0;
-        for (let done = 0; done < lag + entries * 8; done += run) {
-          a.insertRun(first + done, 1, run, pfns, metas, attrs);
-          if (done < lag) continue;
-          for (let j = 0; j < run; j++) {
-            const vpn = first + done + j - lag;
-            const h = filterHash(vpn * 8);
-            if ((filter[filterWord(vpn & (sets - 1), h)] & (1 << h)) !== 0) scans++;
-            asked++;
-            expect(a.invalidateBasePage(vpn, 1, InvalidateHow.PcidAndGlobal)).toBe(0);
-          }
-        }
-        // ways / 64 of the bits at best, and a few more of entries evicted since the last scan
-        if (scans / asked > 0.35)
-          expect(`${entries}x${ways}, lag ${lag}: ${scans} scans of ${asked}`).toBe("");
-      }
-    }
-  });
-
   it("is off once the entries are relocated for the WebAssembly hit loop, and invalidations still drop them", () => {
     const a = new TlbArray(64, 4, 1, 3, "r");
     a.insert(5, 0, 105, 1);

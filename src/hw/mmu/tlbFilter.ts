@@ -19,20 +19,12 @@
  */
 
 /**
- * The filter's bit of `key` (a TlbArray key: tag * 8 + size code): 0..63, the top 6 bits of the
- * key's low 32 bits multiplied, xor-shifted and multiplied again (the constants of Wellons'
- * lowbias32). The keys of one set share their low bits (the set index) and differ by multiples of
- * sets * 8, and reclaim invalidates pages a fixed distance behind those the TLB holds: one
- * multiply alone (Fibonacci hashing, 0x9e3779b1, before) maps such keys onto a lattice (its low
- * 22 bits are near 13/15 of 2^22, so an STLB set's keys, 1024 apart, fell on about 15 residues),
- * and whether a reclaimed page's bit was set depended on the distance: skylake's two 4K arrays
- * scanned a set on 43% of their invalidations in press6.bench.ts at bench:reclaim's size (MIB=1024),
- * 16% with this hash (tlbFilter.property.test.ts: every distance).
+ * The filter's bit of `key` (a TlbArray key: tag * 8 + size code): 0..63, from Fibonacci hashing of
+ * the key's low 32 bits (the set index takes the tag's low bits; this mixes the ones above them).
  * Keys that differ only above bit 31 share a bit: only more scans, never a wrong answer.
  */
 export function filterHash(key: number): number {
-  const y = Math.imul(key | 0, 0x7feb352d);
-  return Math.imul(y ^ (y >>> 15), 0x846ca68b | 0) >>> 26;
+  return Math.imul(key | 0, 0x9e3779b1 | 0) >>> 26;
 }
 
 /** The index of the word of set `set` that holds bit `h` (filterHash) in an array of sets * 2 words. */
