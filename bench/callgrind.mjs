@@ -112,4 +112,5 @@ const rows = [...new Set([...a.byName.keys(), ...b.byName.keys()])]
   .sort((x, y) => y.perPage - x.perPage)
   .slice(0, Number(top));
 console.log(`instructions per page (MIB=${small} -> ${large}): ${Math.round((b.total - a.total) / pages)}`);
+console.log(`totals: MIB=${small} ${a.total}, MIB=${large} ${b.total}`);
 for (const r of rows) console.log(`${r.perPage.toFixed(1).padStart(9)}  ${r.name}`);

@@ -123,6 +123,15 @@ export class Tlb {
   readonly levels: { name: string; arrays: TlbArray[] }[];
   /** every array of every level, in order (invalidatePage's loop) */
   private readonly allArrays: TlbArray[];
+  /**
+   * Bit i set while allArrays[i] holds an entry (TlbArray.attachOccupied keeps it; the first 31
+   * arrays, all of any preset): invalidatePage visits those only. skylake's data path under 4K
+   * pages fills two of its seven arrays; the other five (instruction TLBs, 2M and 1G arrays) cost
+   * a visit each per INVLPG without it.
+   */
+  private readonly occupied = new Int32Array(1);
+  /** arrays past the mask's 31 bits (a spec with more): invalidatePage visits every array */
+  private readonly occupiedAll: boolean;
   /** arrays by level for data accesses */
   readonly dataPath: TlbArray[][];
   /** arrays by level for instruction fetches */
@@ -160,6 +169,9 @@ export class Tlb {
       }),
     }));
     this.allArrays = this.levels.flatMap((l) => l.arrays);
+    this.occupiedAll = this.allArrays.length > 31;
+    for (let i = 0; i < this.allArrays.length && i < 31; i++)
+      this.allArrays[i].attachOccupied(this.occupied, 1 << i);
     this.dataPath = this.levels.map((l) => l.arrays.filter((a) => (a.kindMask & 1) !== 0));
     this.instrPath = this.levels.map((l) => l.arrays.filter((a) => (a.kindMask & 2) !== 0));
     this.hits = new Float64Array(this.levels.length);
@@ -404,15 +416,30 @@ export class Tlb {
 
   /** Invalidates the page containing vpn4k in every array. */
   invalidatePage(vpn4k: Vpn, asid: number, how: InvalidateHow): number {
+    if (this.occupiedAll) return this.invalidatePageEvery(vpn4k, asid, how);
     let n = 0;
     const arrays = this.allArrays; // INVLPG on every page reclaimed, on every CPU: no iterators
-    // an array that holds nothing (an instruction TLB, a 2M or 1G array under 4K pages) is not called
-    // and one of base pages only (TlbArray.baseOnly) has its one set looked at here, without the
-    // general invalidatePage's call
+    // an array that holds nothing (an instruction TLB, a 2M or 1G array under 4K pages) is not
+    // visited (its bit of `occupied` is 0), and one of base pages only (TlbArray.baseOnly) has its
+    // one set looked at here, without the general invalidatePage's call; the arrays are apart (one
+    // array's invalidation changes no other), so the order of the visits changes nothing
+    for (let m = this.occupied[0]; m !== 0; m &= m - 1) {
+      const a = arrays[31 - Math.clz32(m & -m)];
+      n += a.baseOnly ? a.invalidateBasePage(vpn4k, asid, how) : a.invalidatePage(vpn4k, asid, how);
+    }
+    return n;
+  }
+
+  /**
+   * invalidatePage of a TLB of more arrays than `occupied` has bits: every array that holds
+   * entries looked at (apart, so that invalidatePage stays small for its callers to inline).
+   */
+  private invalidatePageEvery(vpn4k: Vpn, asid: number, how: InvalidateHow): number {
+    let n = 0;
+    const arrays = this.allArrays;
     for (let i = 0; i < arrays.length; i++) {
       const a = arrays[i];
-      if (a.valid === 0) continue;
-      n += a.baseOnly ? a.invalidateBasePage(vpn4k, asid, how) : a.invalidatePage(vpn4k, asid, how);
+      if (a.valid !== 0) n += a.invalidatePage(vpn4k, asid, how);
     }
     return n;
   }

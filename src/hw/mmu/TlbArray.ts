@@ -105,6 +105,14 @@ export class TlbArray {
    */
   valid = 0;
   /**
+   * The occupancy mask of the Tlb this array is in (Tlb.occupied: one Int32), and this array's bit
+   * in it (0: none, as for a walk cache): the bit is set while `valid` is above 0, so that
+   * Tlb.invalidatePage visits only the arrays that hold something. Set at each change of `valid`
+   * from or to 0 (the fills into an invalid way, remove, clear, countFills).
+   */
+  private occupied: Int32Array = new Int32Array(1);
+  private occupiedBit = 0;
+  /**
    * valid entries by size code: a lookup or an invalidation does not probe
    * for a size none is held of (an STLB of 4K and 2M entries holding no 2M
    * page misses its 2M probe for certain)
@@ -186,9 +194,18 @@ export class TlbArray {
    */
   countFills(added: number, evicted: number): void {
     this.filter = null; // (after relocate: already off)
+    if (this.valid === 0 && added > 0) this.occupied[0] |= this.occupiedBit;
     this.valid += added;
     this.bySize[0] += added;
     this.evictions += evicted;
+  }
+
+  /** Makes this array keep bit `bit` of occupied[0] set while it holds an entry (Tlb's constructor). */
+  attachOccupied(occupied: Int32Array, bit: number): void {
+    this.occupied = occupied;
+    this.occupiedBit = bit;
+    if (this.valid > 0) occupied[0] |= bit;
+    else occupied[0] &= ~bit;
   }
 
   /**
@@ -273,7 +290,7 @@ export class TlbArray {
       metas[j] = metas[j + 1];
     }
     keys[last] = -1;
-    this.valid--;
+    if (--this.valid === 0) this.occupied[0] &= ~this.occupiedBit;
     if (this.hasAttrs) {
       const attrs = this.attrs;
       for (let j = i; j < last; j++) attrs[j] = attrs[j + 1];
@@ -332,7 +349,7 @@ export class TlbArray {
       pfns[from] = carryPfn;
       metas[from] = carryMeta;
       if (k === -1) {
-        this.valid++;
+        if (this.valid++ === 0) this.occupied[0] |= this.occupiedBit;
         break;
       }
       if (k === key && ((m ^ meta) & (Meta.ASID_MASK | Meta.G)) === 0) {
@@ -384,7 +401,7 @@ export class TlbArray {
       pfns[from] = carryPfn;
       metas[from] = carryMeta;
       if (k === -1) {
-        this.valid++;
+        if (this.valid++ === 0) this.occupied[0] |= this.occupiedBit;
         break;
       }
       if (from === last) {
@@ -520,6 +537,7 @@ export class TlbArray {
       toPlace += put;
     }
     this.evictions += evicted;
+    if (this.valid === 0 && validDelta > 0) this.occupied[0] |= this.occupiedBit;
     this.valid += validDelta;
     bySize[0] += toPlace;
     // the run's pages, newest first, each at the way of the later pages of its set before it
@@ -718,6 +736,7 @@ export class TlbArray {
       }
     }
     this.valid = 0;
+    this.occupied[0] &= ~this.occupiedBit;
     const bySize = this.bySize;
     for (let s = 0; s < 8; s++) bySize[s] = 0;
     return n;
