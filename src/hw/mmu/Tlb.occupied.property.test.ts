@@ -12,27 +12,10 @@ import { Rng } from "../../base/rng.ts";
 import type { Vpn } from "../../base/units.ts";
 import { makeTlb, type Tlb, type TlbSpec } from "./Tlb.ts";
 import { type InvalidateHow, Meta } from "./TlbArray.ts";
+import { smallSkylake } from "./tlbSpecs.testkit.ts";
 
 /** skylake's seven arrays, smaller (sets fill and empty often) */
-const SMALL_SKYLAKE: TlbSpec = [
-  {
-    name: "L1",
-    arrays: [
-      { entries: 16, ways: 4, sizes: ["4K"], kind: "data" },
-      { entries: 8, ways: 4, sizes: ["2M"], kind: "data" },
-      { entries: 4, ways: 4, sizes: ["1G"], kind: "data" },
-      { entries: 32, ways: 8, sizes: ["4K"], kind: "instr" },
-      { entries: 8, ways: 8, sizes: ["2M"], kind: "instr" },
-    ],
-  },
-  {
-    name: "L2",
-    arrays: [
-      { entries: 32, ways: 4, sizes: ["4K", "2M"] },
-      { entries: 4, ways: 4, sizes: ["1G"] },
-    ],
-  },
-];
+const SMALL_SKYLAKE = smallSkylake(32);
 
 /** 34 levels of one small array each: more arrays than the mask's 31 bits (every array visited) */
 const MANY: TlbSpec = Array.from({ length: 34 }, (_, i) => ({

@@ -2,8 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
 import type { Vpn } from "../../base/units.ts";
-import { makeTlb, type Tlb, type TlbSpec } from "./Tlb.ts";
+import { makeTlb, type Tlb } from "./Tlb.ts";
 import { Meta } from "./TlbArray.ts";
+import { smallSkylake } from "./tlbSpecs.testkit.ts";
 
 function state(t: Tlb) {
   return {
@@ -102,25 +103,7 @@ describe("Tlb.fill's choice of array", () => {
 });
 
 /** skylake's arrays, smaller: an instruction-fetch entry outlives its copy in the STLB */
-const SMALL_SKYLAKE: TlbSpec = [
-  {
-    name: "L1",
-    arrays: [
-      { entries: 16, ways: 4, sizes: ["4K"], kind: "data" },
-      { entries: 8, ways: 4, sizes: ["2M"], kind: "data" },
-      { entries: 4, ways: 4, sizes: ["1G"], kind: "data" },
-      { entries: 64, ways: 8, sizes: ["4K"], kind: "instr" },
-      { entries: 8, ways: 8, sizes: ["2M"], kind: "instr" },
-    ],
-  },
-  {
-    name: "L2",
-    arrays: [
-      { entries: 32, ways: 4, sizes: ["4K", "2M"] },
-      { entries: 4, ways: 4, sizes: ["1G"] },
-    ],
-  },
-];
+const SMALL_SKYLAKE = smallSkylake(64);
 
 describe("Tlb.invalidatePageMissed (an x86 page fault after a miss in every array)", () => {
   for (const [name, spec] of [

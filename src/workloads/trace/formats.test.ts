@@ -360,6 +360,16 @@ async function rawOf(path: string, memory: WasmMemory | null = null) {
   return { words, totals, batches, error, stats };
 }
 
+/** The runs path's batches of LONGER (the same faults-over-time points), each with its records' fold totals. */
+function expectLongerBatches(got: { batches: number[]; totals: unknown[] }, name: string): void {
+  expect(got.batches, name).toEqual([262144, 262144, LONGER.length - 2 * 262144]);
+  let at = 0;
+  got.batches.forEach((n, b) => {
+    expect(got.totals[b], name).toEqual(folded(LONGER.slice(at, at + n)).totals);
+    at += n;
+  });
+}
+
 describe("reading records raw from the reading thread (readRecordsRaw)", () => {
   it("hands on every record of plain, gzip and zstd files in batches of 2^18, with each batch's fold totals (in the reading thread's ring, or in the consumer's memory)", async () => {
     const raw = binRecords(LONGER);
@@ -376,13 +386,7 @@ describe("reading records raw from the reading thread (readRecordsRaw)", () => {
       expect(got.stats?.records, name).toBe(LONGER.length);
       expect(got.words.length, name).toBe(2 * LONGER.length);
       expect(Buffer.from(new Uint32Array(got.words).buffer).equals(raw), name).toBe(true);
-      // the runs path's batches: the same faults-over-time points
-      expect(got.batches, name).toEqual([262144, 262144, LONGER.length - 2 * 262144]);
-      let at = 0;
-      got.batches.forEach((n, b) => {
-        expect(got.totals[b], name).toEqual(folded(LONGER.slice(at, at + n)).totals);
-        at += n;
-      });
+      expectLongerBatches(got, name);
     }
   });
 
@@ -431,12 +435,7 @@ describe.each([
       const got = await rawOf(file(`${share}-${name}`, data), ringMemory());
       expect(got.error, name).toBe(null);
       expect(Buffer.from(new Uint32Array(got.words).buffer).equals(raw), name).toBe(true);
-      expect(got.batches, name).toEqual([262144, 262144, LONGER.length - 2 * 262144]);
-      let at = 0;
-      got.batches.forEach((n, b) => {
-        expect(got.totals[b], name).toEqual(folded(LONGER.slice(at, at + n)).totals);
-        at += n;
-      });
+      expectLongerBatches(got, name);
       const w = lastRingWaits()!;
       expect(w.slots, name).toBe(3);
       if (counted >= 0) expect(w.mainCounted, name).toBe(counted);
