@@ -11,6 +11,7 @@
 import type { DirtySysctls } from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
 import type { CompileContext, Run } from "../runtime/context.ts";
+import { sysctlKnobs } from "./sysctl_knobs.ts";
 
 /** The keys, in the order they are written (DIRTY_KEYS). */
 export const DIRTY_SYSCTL_KEYS = [
@@ -21,31 +22,20 @@ export const DIRTY_SYSCTL_KEYS = [
 ] as const;
 
 export function sysctlDirty(c: CompileContext, s: Stmt): Run {
-  const o = c.opts(s, [...DIRTY_SYSCTL_KEYS]);
-  c.args(s, 0, 0, `only key=value settings (${DIRTY_SYSCTL_KEYS.map((k) => `${k}=N`).join(", ")})`);
-  for (const w of o.values()) if (w.value) c.useVars(w.value);
-  const first = DIRTY_SYSCTL_KEYS.find((k) => o.has(k))!;
-  c.define(s);
+  // the kernel refuses what Linux's handlers refuse (-errno in VAR); here only what no knob holds
+  const knobs = sysctlKnobs(c, s, DIRTY_SYSCTL_KEYS, (_key, v) =>
+    v < 0n || v > 2n ** 53n ? "0 to 2^53" : null,
+  );
   return (rt) => {
-    if (rt.view.windows() !== null) c.fail("'sysctl' is Linux's /proc/sys/vm", s.verbPos);
-    const w: Partial<DirtySysctls> = {};
-    for (const key of DIRTY_SYSCTL_KEYS) {
-      const kv = o.get(key);
-      if (kv === undefined) continue;
-      if (!kv.value || (kv.value.base !== null && !rt.vars.has(kv.value.base)))
-        c.fail(`${key}= needs a number`, kv.valuePos);
-      const v = c.value(kv.value, rt, key);
-      if (v < 0n || v > 2n ** 53n) c.fail(`${key}=${v}: 0 to 2^53`, kv.valuePos);
-      w[key] = Number(v);
-    }
+    const w: Partial<DirtySysctls> = knobs.read(rt);
     const { ret, now } = rt.kernel.sysctlDirty(w);
     const v = rt.view.vmstat();
-    const knobs = DIRTY_SYSCTL_KEYS.map((k) => `${k} ${now[k]}`).join(", ");
+    const all = DIRTY_SYSCTL_KEYS.map((k) => `${k} ${now[k]}`).join(", ");
     const limits = `nr_dirty_threshold ${v.nr_dirty_threshold}, nr_dirty_background_threshold ${v.nr_dirty_background_threshold}`;
     if (ret < 0) {
-      c.assign(s, rt, BigInt(ret), `(${ret === -34 ? "ERANGE" : "EINVAL"}; ${knobs}; ${limits})`);
+      c.assign(s, rt, BigInt(ret), `(${ret === -34 ? "ERANGE" : "EINVAL"}; ${all}; ${limits})`);
       return;
     }
-    c.assign(s, rt, BigInt(now[first]), `(${knobs}; ${limits})`);
+    c.assign(s, rt, BigInt(now[knobs.first]), `(${all}; ${limits})`);
   };
 }

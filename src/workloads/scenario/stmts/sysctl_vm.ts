@@ -10,6 +10,7 @@
 import type { OvercommitSysctls } from "../../../kernel/Kernel.ts";
 import type { Stmt } from "../lang/ast.ts";
 import type { CompileContext, Run } from "../runtime/context.ts";
+import { sysctlKnobs } from "./sysctl_knobs.ts";
 
 /** The keys, in the order they are written. */
 export const OVERCOMMIT_KEYS = [
@@ -30,33 +31,19 @@ const MAX: Record<(typeof OVERCOMMIT_KEYS)[number], number> = {
 };
 
 export function sysctlVm(c: CompileContext, s: Stmt): Run {
-  const o = c.opts(s, [...OVERCOMMIT_KEYS]);
-  c.args(s, 0, 0, `only key=value settings (${OVERCOMMIT_KEYS.map((k) => `${k}=N`).join(", ")})`);
-  for (const w of o.values()) if (w.value) c.useVars(w.value);
-  const first = OVERCOMMIT_KEYS.find((k) => o.has(k))!;
-  c.define(s);
+  const knobs = sysctlKnobs(c, s, OVERCOMMIT_KEYS, (key, v) =>
+    v < 0n || v > BigInt(MAX[key])
+      ? `${key === "overcommit_memory" ? "0, 1 or 2" : `0 to ${MAX[key]}`} (EINVAL)`
+      : null,
+  );
   return (rt) => {
-    if (rt.view.windows() !== null) c.fail("'sysctl' is Linux's /proc/sys/vm", s.verbPos);
-    const w: Partial<OvercommitSysctls> = {};
-    for (const key of OVERCOMMIT_KEYS) {
-      const kv = o.get(key);
-      if (kv === undefined) continue;
-      if (!kv.value || (kv.value.base !== null && !rt.vars.has(kv.value.base)))
-        c.fail(`${key}= needs a number`, kv.valuePos);
-      const v = c.value(kv.value, rt, key);
-      if (v < 0n || v > BigInt(MAX[key]))
-        c.fail(
-          `${key}=${v}: ${key === "overcommit_memory" ? "0, 1 or 2" : `0 to ${MAX[key]}`} (EINVAL)`,
-          kv.valuePos,
-        );
-      w[key] = Number(v);
-    }
+    const w: Partial<OvercommitSysctls> = knobs.read(rt);
     const now = rt.kernel.sysctlOvercommit(w);
     const m = rt.view.meminfo();
     c.assign(
       s,
       rt,
-      BigInt(now[first]),
+      BigInt(now[knobs.first]),
       `(${OVERCOMMIT_KEYS.map((k) => `${k} ${now[k]}`).join(", ")}; CommitLimit ${m.CommitLimit / 1024} kB, Committed_AS ${m.Committed_AS / 1024} kB)`,
     );
   };
