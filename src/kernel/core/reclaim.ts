@@ -6,6 +6,7 @@
  */
 
 import { SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
+import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
 import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
 
@@ -60,10 +61,12 @@ export function directReclaim(k: KernelCore, order: number): number {
  * kswapd's balance_pgdat: reclaim until free memory is back above the high
  * watermark (vmlab's pgdat_balanced: the zones' free pages against their high
  * watermarks summed), or the priorities run out. vmlab runs it at once when an
- * allocation wakes it. Returns pages reclaimed.
+ * allocation wakes it; after MAX_RECLAIM_RETRIES runs in a row that reclaimed nothing it is
+ * not woken until some reclaim frees a page again. Returns pages reclaimed.
  */
 export function kswapd(k: KernelCore): number {
-  if (k.reclaiming) return 0;
+  // wakeup_kswapd: a hopeless node (kswapd_failures at MAX_RECLAIM_RETRIES) is left to direct reclaim
+  if (k.reclaiming || k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES) return 0;
   k.vmscan.stats.pageoutrun++; // balance_pgdat: count_vm_event(PAGEOUTRUN)
   const buddy = k.buddy;
   const balanced = () => buddy.freePages() >= buddy.highWmarkPages();

@@ -116,6 +116,8 @@ export class Vmscan implements RmapPages, ShrinkNode {
   /** the reclaim under way: kswapd, direct or a memory cgroup's (core/reclaim.ts sets it) */
   readonly reclaimCtx: ReclaimContext = { reclaimer: Reclaimer.Direct, cgroup: false, cgroupReclaims: 0 };
 
+  /** pgdat->kswapd_failures (vmscan_balance.ts): at MAX_RECLAIM_RETRIES kswapd is no longer woken */
+  kswapdFailures = 0;
   /** the lruvec's reclaim costs and refault snapshot (lru_note_cost, snapshot_refaults) */
   readonly cost = new LruvecCost();
   /** PAGE_SHIFT (inactive_is_low's GiB) */

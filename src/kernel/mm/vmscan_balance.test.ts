@@ -10,6 +10,7 @@ import { mmapArgs } from "./userMm.ts";
 import { Lru } from "./vmscan.ts";
 import {
   type BalanceNode,
+  balancePgdat,
   DEF_PRIORITY,
   doTryToFreePages,
   getScanCount,
@@ -55,6 +56,7 @@ function fakeNode(
     },
     shrinkSlab: () => 0,
     writeback: null,
+    kswapdFailures: 0,
   };
   return node;
 }
@@ -220,6 +222,65 @@ describe("shrink_lruvec", () => {
   });
 });
 
+describe("balance_pgdat", () => {
+  it("lowers the priority while a step scans less than its target, keeps it once one reaches it", () => {
+    const n = fakeNode([1 << 16, 0, 0, 0], { swappiness: 200 });
+    const sc = newScanControl(0, true, false);
+    const priorities: number[] = [];
+    let freed = 0;
+    n.shrinkInactive = (list, nr, s) => {
+      if (s !== null) s.nrScanned += nr;
+      freed += nr;
+      return nr;
+    };
+    const got = balancePgdat(
+      n,
+      sc,
+      () => freed >= 2000,
+      () => (priorities.push(sc.priority), 512),
+    );
+    // 65536 >> 12..8 = 16..256 pages, short of 512: lowered each time; 512 at priority 7 reaches
+    // the target and keeps it until the node is balanced (496, 1008, 1520, 2032 pages)
+    expect(priorities).toEqual([12, 11, 10, 9, 8, 7, 7, 7]);
+    expect(got).toBe(2032);
+    expect(n.kswapdFailures).toBe(0);
+  });
+
+  it("kswapd_failures: a run that freed nothing counts; any reclaim that frees a page resets it", () => {
+    const n = fakeNode([1000, 0, 0, 0]);
+    n.shrinkInactive = (list, nr, sc) => {
+      n.calls.push([list, nr]);
+      if (sc !== null) sc.nrScanned += nr;
+      return 0; // nothing can go
+    };
+    balancePgdat(
+      n,
+      newScanControl(0, true, false),
+      () => false,
+      () => 64,
+    );
+    balancePgdat(
+      n,
+      newScanControl(0, true, false),
+      () => false,
+      () => 64,
+    );
+    expect(n.kswapdFailures).toBe(2);
+    // balanced at once: not a failure
+    balancePgdat(
+      n,
+      newScanControl(0, true, false),
+      () => true,
+      () => 64,
+    );
+    expect(n.kswapdFailures).toBe(2);
+    const m = fakeNode([1000, 0, 0, 0]);
+    m.kswapdFailures = 5;
+    doTryToFreePages(m, newScanControl(32, false, false));
+    expect(m.kswapdFailures).toBe(0);
+  });
+});
+
 describe("the balance on a kernel", () => {
   const machine = () => new Kernel({ ramBytes: 64 << 20, swapBytes: 64 << 20, overcommit: "always" });
   const touchAll = (k: Kernel, t: NonNullable<ReturnType<Kernel["spawn"]>>, a: bigint, n: number) => {
@@ -258,5 +319,21 @@ describe("the balance on a kernel", () => {
     expect(k.vmscan.cost.anonCost).toBeGreaterThan(0);
     expect(k.vmscan.cost.anonCost).toBeLessThanOrEqual(undecayed / 2);
     expect(k.vmscan.cost.fileCost).toBe(0);
+  });
+
+  it("kswapd_failures: without swap kswapd fails, and after 16 failed runs it is no longer woken (node_unreclaimable)", () => {
+    const k = new Kernel({ ramBytes: 32 << 20, swapBytes: 0, overcommit: "always" });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const pages = 7000; // most of 32 MiB: below the low watermark long before the end
+    const a = k.mmap(t, mmapArgs(pages * 4096));
+    let runsAt16 = -1;
+    for (let i = 0; i < pages && t.alive; i++) {
+      k.userAccess(0, t, a + BigInt(i) * 4096n, Access.Write, 1);
+      if (runsAt16 < 0 && k.vmscan.kswapdFailures >= 16) runsAt16 = k.vmscan.stats.pageoutrun;
+    }
+    expect(runsAt16).toBe(16); // every run failed: nothing can leave RAM
+    expect(k.vmscan.stats.pageoutrun).toBe(16); // not woken since
+    expect(k.view.zoneinfo().some((z) => z.nodeUnreclaimable)).toBe(true);
   });
 });

@@ -15,6 +15,8 @@
 export const DEF_PRIORITY = 12;
 /** SWAP_CLUSTER_MAX: the batch reclaim works in. */
 export const SWAP_CLUSTER_MAX = 32;
+/** MAX_RECLAIM_RETRIES: kswapd runs that reclaimed nothing before the node is left to direct reclaim */
+export const MAX_RECLAIM_RETRIES = 16;
 /** MAX_SWAPPINESS (vm.swappiness ranges over 0..200 since Linux 5.8) */
 const MAX_SWAPPINESS = 200;
 
@@ -234,6 +236,8 @@ export interface ShrinkNode extends BalanceNode {
   shrinkSlab(priority: number): number;
   /** shrink_node's dirty-page bookkeeping (page_writeback.ts), null without it */
   readonly writeback: { startNode(): void; endNode(kswapd: boolean): void } | null;
+  /** pgdat->kswapd_failures: kswapd runs in a row that reclaimed nothing */
+  kswapdFailures: number;
 }
 
 /** nr[] for shrink_lruvec (one reclaim at a time runs: reused) */
@@ -294,7 +298,8 @@ export function shrinkLruvec(n: ShrinkNode, sc: ScanControl): void {
 }
 
 /**
- * shrink_node: the scan balance prepared, the lruvec shrunk, then the slab; a node that gave
+ * shrink_node: the scan balance prepared, the lruvec shrunk, then the slab. A node that gave
+ * pages back is reclaimable again (kswapd_failures = 0, whoever reclaimed); one that gave
  * nothing in cache trim mode marks cache_trim_mode_failed (balance_pgdat retries without it).
  */
 export function shrinkNode(n: ShrinkNode, sc: ScanControl): void {
@@ -304,7 +309,8 @@ export function shrinkNode(n: ShrinkNode, sc: ScanControl): void {
   shrinkLruvec(n, sc);
   n.shrinkSlab(sc.priority); // shrink_node_memcgs: shrink_slab after shrink_lruvec
   n.writeback?.endNode(sc.kswapd); // PGDAT_DIRTY
-  if (sc.nrReclaimed === before && sc.cacheTrimMode) sc.cacheTrimModeFailed = true;
+  if (sc.nrReclaimed !== before) n.kswapdFailures = 0;
+  else if (sc.cacheTrimMode) sc.cacheTrimModeFailed = true;
 }
 
 /**
@@ -336,7 +342,8 @@ export function doTryToFreePages(n: ShrinkNode, sc: ScanControl): number {
  * kswapd_age_node (the active anon list aged when its inactive list is low and swap exists),
  * kswapd_shrink_node (nr_to_reclaim the zones' high watermarks), and the priority raised
  * (lowered by one) when the pass scanned less than its target or reclaimed nothing; it stops
- * at priority 1. A run that reclaimed nothing in cache trim mode is retried without it.
+ * at priority 1. A run that reclaimed nothing in cache trim mode is retried without it; one
+ * that reclaimed nothing at all counts in kswapd_failures.
  * `balanced`: pgdat_balanced; `target`: kswapd_shrink_node's nr_to_reclaim (each managed zone's
  * max(high watermark, SWAP_CLUSTER_MAX)). Returns the pages reclaimed.
  */
@@ -349,8 +356,10 @@ export function balancePgdat(
   for (;;) {
     sc.priority = DEF_PRIORITY;
     n.drainBatches();
+    let isBalanced = false;
     do {
-      if (balanced()) break;
+      isBalanced = balanced();
+      if (isBalanced) break;
       const before = sc.nrReclaimed;
       if (n.hasSwap() && inactiveIsLow(n.size, INACTIVE_ANON, n.pageShift))
         n.shrinkActive(ACTIVE_ANON, SWAP_CLUSTER_MAX); // kswapd_age_node
@@ -361,9 +370,12 @@ export function balancePgdat(
       const raise = Math.max(sc.nrScanned, got) < sc.nrToReclaim;
       if (raise || got === 0) sc.priority--;
     } while (sc.priority >= 1);
-    if (sc.nrReclaimed === 0 && sc.priority < 1 && !sc.noCacheTrimMode && sc.cacheTrimModeFailed) {
-      sc.noCacheTrimMode = true;
-      continue;
+    if (!isBalanced) {
+      if (sc.nrReclaimed === 0 && sc.priority < 1 && !sc.noCacheTrimMode && sc.cacheTrimModeFailed) {
+        sc.noCacheTrimMode = true;
+        continue;
+      }
+      if (sc.nrReclaimed === 0) n.kswapdFailures++;
     }
     snapshotRefaults(n);
     return sc.nrReclaimed;
