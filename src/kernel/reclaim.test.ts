@@ -10,7 +10,7 @@ import type { Task } from "./core/task.ts";
 import type { KernelConfig } from "./Kernel.ts";
 import { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { Gfp } from "./mm/gfp.ts";
-import { PageKind } from "./mm/PageDesc.ts";
+import { PageFlag, PageKind } from "./mm/PageDesc.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { Lru } from "./mm/vmscan.ts";
 import { checkInvariants } from "./view/invariants.ts";
@@ -78,7 +78,10 @@ describe("reclaim", () => {
     const t = k.spawn("A")!;
     const a = anon(k, t, 200);
     writeAll(k, t, a, 200);
-    expect(k.reclaim(50)).toBe(50);
+    // whole folio lists at each priority step: at least the 50 asked for, not all 200
+    const got = k.reclaim(50);
+    expect(got).toBeGreaterThanOrEqual(50);
+    expect(got).toBeLessThan(200);
     // touch the first 20 pages that are still resident
     const kept: bigint[] = [];
     for (let i = 0; i < 200 && kept.length < 20; i++) {
@@ -88,7 +91,9 @@ describe("reclaim", () => {
     k.switchTo(0, t);
     dropTlb(k, t);
     for (const va of kept) k.userAccess(0, t, va, Access.Read);
-    k.reclaim(100);
+    // the next reclaim finds the untouched pages marked and unused since: they go, the touched
+    // ones are young and stay
+    expect(k.reclaim(40)).toBeGreaterThanOrEqual(40);
     for (const va of kept) expect(state(k, t, va), `0x${va.toString(16)}`).toBe("present");
     expect(checkInvariants(k)).toEqual([]);
   });
@@ -100,22 +105,26 @@ describe("reclaim", () => {
     writeAll(k, t, a, 10); // ten young pages on the inactive anon list, page 0 at its tail
     const pfn = (i: number) => pageState(k, t, Number(a / PAGE) + i).pfn;
     const page1 = pfn(1);
-    // the first trip: every page is young from its fault, so each is marked and rotated
-    // (no activation: since Linux 5.9 anonymous pages too need a second reference); the
-    // second trip finds page 0 marked but unreferenced since, and reclaims it
+    // the first trip (priority 1: (10 >> 1) pages x swappiness 60 / 200 = 1, page 0) finds it
+    // young from its fault: marked and rotated (no activation: since Linux 5.9 anonymous pages
+    // too need a second reference); priority 0 (SCAN_EQUAL, all ten) marks and rotates pages 1-9
+    // and finds page 0 marked but unreferenced since: reclaimed
     expect(k.reclaim(1)).toBe(1);
     expect(k.vmscan.stats.pgactivate).toBe(0);
     expect(state(k, t, a)).toBe("swapped");
     expect([k.vmscan.lru[page1], k.vmscan.referenced[page1]]).toEqual([Lru.InactiveAnon, 1]);
-    // page 1 is used again: marked and young, so the next scan activates it; page 2, marked
-    // but not used since, goes
+    // page 1 is used again: marked and young, so the next scan activates it; pages 2-9, marked
+    // but not used since, go (try_to_free_pages asks for SWAP_CLUSTER_MAX); then shrink_lruvec's
+    // end finds the inactive anon list low (0 against 1) and ages the active one: page 1 goes
+    // back to the inactive list, PG_workingset set, its bit cleared when it was activated
     k.switchTo(0, t);
     dropTlb(k, t);
     k.userAccess(0, t, a + PAGE, Access.Read);
-    expect(k.reclaim(1)).toBe(1);
-    expect(k.vmscan.stats.pgactivate).toBe(1);
-    expect(k.vmscan.lru[page1]).toBe(Lru.ActiveAnon);
-    expect(k.vmscan.referenced[page1]).toBe(1); // kept on activation: a quick way back if deactivated
+    expect(k.reclaim(1)).toBe(8);
+    expect([k.vmscan.stats.pgactivate, k.vmscan.stats.pgdeactivate]).toEqual([1, 1]);
+    expect(k.vmscan.lru[page1]).toBe(Lru.InactiveAnon);
+    expect(k.pages.flags[page1] & PageFlag.Workingset).not.toBe(0);
+    expect(k.vmscan.referenced[page1]).toBe(1); // kept on activation: a quick way back
     expect([state(k, t, a + PAGE), state(k, t, a + 2n * PAGE)]).toEqual(["present", "swapped"]);
     expect(checkInvariants(k)).toEqual([]);
   });
@@ -189,9 +198,9 @@ describe("reclaim", () => {
       const a = anon(k, t, 100);
       writeAll(k, t, a, 100);
       const got = k.reclaim(60);
-      expect(got).toBe(60);
+      expect(got).toBeGreaterThanOrEqual(60);
       expect(t.mm!.swapEnts).toBe(0);
-      expect(f.cache.size).toBe(40);
+      expect(f.cache.size).toBe(100 - got);
       expect(checkInvariants(k)).toEqual([]);
     }
   });

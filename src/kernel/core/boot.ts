@@ -212,6 +212,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       nodesShift: nodesShift(cfg.arch),
       totalRamPages: () => buddy.managedPages(),
       slabPages: () => slab.slabPages(),
+      freeAndHighWmark: () => [buddy.freePages(), buddy.highWmarkPages()],
     },
     pages.nrFrames,
   );

@@ -227,6 +227,20 @@ export class BuddyAllocator {
     return n;
   }
 
+  /** The managed zones' high watermarks summed (kswapd's goal; prepare_scan_control's total_high_wmark). */
+  highWmarkPages(): number {
+    let n = 0;
+    for (const z of this.zones) if (z.managed > 0) n += z.wmark[Wmark.High];
+    return n;
+  }
+
+  /** kswapd_shrink_node's nr_to_reclaim: each managed zone's max(high watermark, SWAP_CLUSTER_MAX). */
+  kswapdTarget(): number {
+    let n = 0;
+    for (const z of this.zones) if (z.managed > 0) n += Math.max(z.wmark[Wmark.High], 32);
+    return n;
+  }
+
   /** Total managed pages (MemTotal). */
   managedPages(): number {
     let n = 0;

@@ -110,7 +110,7 @@ describe("lru_activate: folio_mark_accessed's second access queues the folio", (
     }
     expect(k.vmscan.fbatches.movePending(MoveOp.Activate)).toBe(3);
     const act0 = k.vmscan.stats.pgactivate;
-    k.vmscan.shrink(1);
+    k.vmscan.tryToFreePages(1);
     expect(k.vmscan.fbatches.movePending(MoveOp.Activate), "CPU 1's waits").toBe(1);
     expect(k.vmscan.stats.pgactivate).toBeGreaterThanOrEqual(act0 + 2);
     // the remote one was met at the tail (the oldest page) and left on its list, with its page
@@ -260,7 +260,7 @@ describe("lru_deactivate: MADV_COLD queues the active folios it alone maps", () 
       expect(k.vmscan.lru[frames[i]]).toBe(i < FOLIO_BATCH_SIZE ? Lru.InactiveAnon : Lru.ActiveAnon);
     }
     expect(checkInvariants(k)).toEqual([]);
-    k.vmscan.shrink(1); // reclaim's lru_add_drain moves the rest before it scans
+    k.vmscan.tryToFreePages(1); // reclaim's lru_add_drain moves the rest before it scans
     expect(k.vmscan.fbatches.movePending(MoveOp.Deactivate)).toBe(0);
     expect(k.vmscan.stats.pgdeactivate).toBeGreaterThanOrEqual(de0 + n);
     expect(checkInvariants(k)).toEqual([]);

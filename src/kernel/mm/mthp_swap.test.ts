@@ -147,7 +147,7 @@ for (const arch of ["x86_64", "arm64"] as const)
       fill(k, t, a, 8);
       const c = k.fork(t, "B")!;
       // two passes: the first clears the accessed bits (folio_check_references)
-      for (let i = 0; i < 4 && m.stats[4].swpout === 0; i++) k.vmscan.shrink(256);
+      for (let i = 0; i < 4 && m.stats[4].swpout === 0; i++) k.vmscan.tryToFreePages(256);
       expect(m.stats[4].swpout).toBeGreaterThan(0);
       expect(m.stats[4].swpout_fallback).toBe(0);
       // a folio that went whole: both processes' PTEs name the same 16 consecutive slots
@@ -244,7 +244,7 @@ for (const arch of ["x86_64", "arm64"] as const)
     it("reclaim swaps a PMD-mapped THP out whole", () => {
       const { k, t, s } = bootThp(arch);
       const a = thpRegion(k, t, 2n * M2);
-      for (let i = 0; i < 4 && s.thp_swpout === 0; i++) k.vmscan.shrink(512);
+      for (let i = 0; i < 4 && s.thp_swpout === 0; i++) k.vmscan.tryToFreePages(512);
       expect(s.thp_swpout).toBeGreaterThan(0);
       expect(s.thp_swpout_fallback).toBe(0);
       expect(checkInvariants(k)).toEqual([]);
@@ -348,7 +348,7 @@ describe.each([
         if (off + len < n) ms.push({ addr: m.addr + (off + len) * PAGE, len: (n - off - len) * PAGE });
         what = `munmap ${len} pages from ${off}`;
       } else {
-        k.vmscan.shrink(16 + Math.floor(r() * 64));
+        k.vmscan.tryToFreePages(16 + Math.floor(r() * 64));
         what = "shrink";
       }
       check(what);

@@ -139,7 +139,7 @@ describe("folio_add_lru: the per-CPU LRU add batch", () => {
     const v = mapAnon(k, t, 10);
     for (let i = 0; i < 10; i++) write(k, 0, t, v + i);
     expect(k.vmscan.fbatches.count[0]).toBe(10);
-    k.vmscan.shrink(1);
+    k.vmscan.tryToFreePages(1);
     expect(k.vmscan.fbatches.count[0]).toBe(0);
     expect(scannedTotal(k.vmscan.stats)).toBeGreaterThan(0);
     expect(checkInvariants(k)).toEqual([]);

@@ -287,7 +287,9 @@ describe("reclaim under pressure on two CPUs (shrink_folio_list's flush points)"
       ramBytes: 34 << 20,
       cpus: 2,
       pcid: true,
-      swapBytes: 32 << 20,
+      // swap for every page: the read-back's swap readahead pages keep their slots, and with swap
+      // full get_scan_count scans no anonymous page (SCAN_FILE), so a smaller swap ends in the OOM killer
+      swapBytes: 48 << 20,
       checkCoherence: true,
     });
     const t = k.spawn("p")!;

@@ -213,7 +213,7 @@ describe("reclaim", () => {
     // a VMA locked behind mlock's back: the pages are "a mlock which got missed"
     t.mm!.vmaAt(v)!.vmFlags |= VmFlag.LOCKED;
     const swapped0 = k.swap!.pswpout;
-    k.vmscan.shrink(64);
+    k.vmscan.tryToFreePages(64);
     expect(k.swap!.pswpout, "none of them went to swap").toBe(swapped0);
     expect(mlocked(k, pfn)).toBe(true);
     // folio_putback_lru put them in the LRU add batch: lru_add moves them to the unevictable list
@@ -224,7 +224,7 @@ describe("reclaim", () => {
     expect([s.unevictable_pgs_mlocked, s.unevictable_pgs_culled]).toEqual([4, 4]);
     // the unevictable list is never scanned: a second shrink leaves them
     const scanned = scannedTotal(k.vmscan.stats);
-    k.vmscan.shrink(64);
+    k.vmscan.tryToFreePages(64);
     expect(k.vmscan.lru[pfn]).toBe(Lru.Unevictable);
     expect(scannedTotal(k.vmscan.stats)).toBe(scanned);
     expect(checkInvariants(k)).toEqual([]);

@@ -1,4 +1,3 @@
-import { xorshift32 } from "../../base/rng.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { deferredSplitShrinker, splitForReclaim, splitHugePage } from "./deferred_split.ts";
@@ -20,8 +19,18 @@ import { doShrinkSlab, type Shrinker } from "./shrinker.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import { type ShmemObject, VmFlag } from "./vma.ts";
+import {
+  balancePgdat,
+  doTryToFreePages,
+  LruvecCost,
+  newScanControl,
+  type ScanControl,
+  type ShrinkNode,
+  SWAP_CLUSTER_MAX,
+} from "./vmscan_balance.ts";
 import type { VmscanEnv } from "./vmscan_env.ts";
 import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
+import { shrinkOther } from "./vmscan_policies.ts";
 import {
   countScanned,
   countStolen,
@@ -32,6 +41,7 @@ import {
 } from "./vmscan_stat.ts";
 import { Refault, Workingset } from "./workingset.ts";
 
+export { SWAP_CLUSTER_MAX } from "./vmscan_balance.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy, type VmscanEnv } from "./vmscan_env.ts";
 
 /** The LRU lists of the node (include/linux/mmzone.h enum lru_list; mlock_fbatch.ts moves pages to and from LRU_UNEVICTABLE). */
@@ -46,10 +56,6 @@ export const enum Lru {
 
 export const LRU_NAMES = ["", "inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"];
 
-/** DEF_PRIORITY: a scan looks at lru_size >> priority pages, priority going from 12 down to 0. */
-const DEF_PRIORITY = 12;
-/** SWAP_CLUSTER_MAX: the batch reclaim works in. */
-export const SWAP_CLUSTER_MAX = 32;
 /** PAGEVEC_SIZE: the folios shrink_folio_list frees at a time (free_folios), each time after try_to_unmap_flush */
 const PAGEVEC_SIZE = 31;
 
@@ -64,8 +70,9 @@ const PAGEVEC_SIZE = 31;
  * (try_to_unmap puts a swap entry in every PTE), clean file pages dropped,
  * dirty ones left to the flusher (page_writeback.ts). shrink_active_list moves pages from the active tail to
  * the inactive list (clearing their accessed bits), keeping referenced
- * executable file pages active. get_scan_count splits the work between anon
- * and file by swappiness; without free swap only file pages are scanned.
+ * executable file pages active. vmscan_balance.ts divides the work between anon
+ * and file (get_scan_count: by swappiness and each side's recent cost, lru_note_cost)
+ * and walks the priorities (shrink_lruvec, do_try_to_free_pages, balance_pgdat).
  *
  * A transparent huge page is one entry (a folio of HPAGE_PMD_NR pages); reclaim
  * swaps it, or an mTHP folio, out whole (vmscan_swapout.ts), or splits it first.
@@ -81,7 +88,7 @@ const PAGEVEC_SIZE = 31;
  * other lists, or mapped by a VM_LOCKED VMA, is culled to it (swap.ts
  * cullUnevictable). Kernel pages are never on any list.
  */
-export class Vmscan implements RmapPages {
+export class Vmscan implements RmapPages, ShrinkNode {
   readonly next: Int32Array;
   readonly prev: Int32Array;
   readonly lru: Uint8Array;
@@ -94,7 +101,7 @@ export class Vmscan implements RmapPages {
   /** the head of a transparent huge page on the lists: one entry for HPAGE_PMD_NR pages */
   readonly large: Uint8Array;
   /** HPAGE_PMD_NR: the pages of a transparent huge page (the architecture's) */
-  private readonly hpageNr: number;
+  readonly hpageNr: number;
   /** the file of a page-cache page on the LRU, or the shmem object of a shmem page */
   readonly owner: (FileObject | ShmemObject | undefined)[] = [];
   readonly head = new Int32Array(6).fill(-1);
@@ -108,6 +115,13 @@ export class Vmscan implements RmapPages {
   readonly stats: ReclaimStats = newReclaimStats();
   /** the reclaim under way: kswapd, direct or a memory cgroup's (core/reclaim.ts sets it) */
   readonly reclaimCtx: ReclaimContext = { reclaimer: Reclaimer.Direct, cgroup: false, cgroupReclaims: 0 };
+
+  /** pgdat->kswapd_failures (vmscan_balance.ts): at MAX_RECLAIM_RETRIES kswapd is no longer woken */
+  kswapdFailures = 0;
+  /** the lruvec's reclaim costs and refault snapshot (lru_note_cost, snapshot_refaults) */
+  readonly cost = new LruvecCost();
+  /** PAGE_SHIFT (inactive_is_low's GiB) */
+  readonly pageShift = 12;
 
   /** the node lruvec's nonresident clock and refault counters (mm/workingset.c) */
   readonly workingset: Workingset;
@@ -126,7 +140,8 @@ export class Vmscan implements RmapPages {
   maxSeq = 0;
   /** clock: the hand (a pfn) */
   hand = 0;
-  private rngState: number;
+  /** random: the generator's state */
+  rngState: number;
 
   constructor(
     readonly env: VmscanEnv,
@@ -355,7 +370,10 @@ export class Vmscan implements RmapPages {
       this.size,
       this.env.swap?.freePages ?? 0,
     );
-    if (r === Refault.Restore) this.env.pages.flags[pfn] |= PageFlag.Workingset;
+    if (r === Refault.Restore) {
+      this.env.pages.flags[pfn] |= PageFlag.Workingset;
+      this.cost.note(inactive === Lru.InactiveFile, 1, 0, this.size); // lru_note_cost_refault
+    }
     return r === Refault.Inactive ? inactive : ((inactive + 1) as Lru);
   }
 
@@ -375,7 +393,7 @@ export class Vmscan implements RmapPages {
   }
 
   /** Is the page still an anonymous, page-cache or shmem page (pages freed elsewhere are dropped lazily)? */
-  private valid(pfn: number, _list?: Lru): boolean {
+  valid(pfn: number, _list?: Lru): boolean {
     const kind = this.env.pages.kind[pfn];
     if (kind === PageKind.UserAnon) return true;
     const f = this.owner[pfn];
@@ -394,17 +412,22 @@ export class Vmscan implements RmapPages {
 
   // ---- shrinking ----
 
-  /** shrink_active_list: up to nr pages from the active tail go to the inactive list. */
-  private shrinkActive(list: Lru, nr: number): void {
+  /**
+   * shrink_active_list: pages from the active tail, up to nr pages scanned, go to the inactive
+   * list; referenced executable file pages rotate (and lru_note_cost counts them).
+   */
+  shrinkActive(list: Lru, nr: number): void {
     const inactive = list === Lru.ActiveAnon ? Lru.InactiveAnon : Lru.InactiveFile;
-    for (let i = 0; i < nr; i++) {
+    let rotated = 0;
+    for (let scanned = 0; scanned < nr; ) {
       const pfn = this.tail[list];
       if (pfn < 0) break;
       if (!this.valid(pfn, list)) {
-        this.del(pfn);
+        this.del(pfn); // freed elsewhere: vmlab drops it lazily, Linux's list no longer has it
         continue;
       }
       const nrPages = this.large[pfn] ? this.hpageNr : 1; // folio_nr_pages: the counters count pages
+      scanned += nrPages; // isolate_lru_folios: nr_to_scan counts pages
       this.stats.pgrefill += nrPages;
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // !folio_evictable (PG_mlocked), or a VM_LOCKED mapping found (mlock_vma_folio): put back, unevictable
@@ -415,36 +438,46 @@ export class Vmscan implements RmapPages {
       }
       if (r.young > 0 && r.exec && list === Lru.ActiveFile) {
         this.activate(pfn, list, nrPages); // referenced executable file pages stay active
+        rotated += nrPages;
         continue;
       }
       this.env.pages.flags[pfn] |= PageFlag.Workingset; // folio_set_workingset: it was active
       this.add(pfn, inactive);
       this.stats.pgdeactivate += nrPages;
     }
+    if (rotated > 0) this.cost.note(list === Lru.ActiveFile, 0, rotated, this.size);
   }
 
-  /** shrink_inactive_list + shrink_folio_list: scans up to nr pages, reclaims up to `limit`; returns pages reclaimed. */
-  private shrinkInactive(list: Lru, nr: number, limit: number): number {
+  /**
+   * shrink_inactive_list + shrink_folio_list: pages from the inactive tail, up to nr pages
+   * scanned (shrink_lruvec asks for SWAP_CLUSTER_MAX at most: one folio list); returns pages
+   * reclaimed. The scanned pages count in sc.nrScanned; lru_note_cost charges the list's side
+   * with the pages written (pageout) and those scanned but not reclaimed.
+   */
+  shrinkInactive(list: Lru, nr: number, sc: ScanControl | null): number {
     const anon = list === Lru.InactiveAnon;
     const active = anon ? Lru.ActiveAnon : Lru.ActiveFile;
     let reclaimed = 0;
     let taken = 0;
+    let scanned = 0;
+    const pageouts = this.stats.nr_vmscan_write;
     const pages = this.env.pages;
     const kind = pages.kind;
     const slotOf = this.env.swap === null ? null : this.env.swap.slotOf; // folio_test_swapcache
-    for (let i = 0; i < nr && reclaimed < limit; i++) {
+    while (scanned < nr) {
       const pfn = this.tail[list];
       if (pfn < 0) break;
       if (kind[pfn] !== PageKind.UserAnon && !this.valid(pfn, list)) {
         this.del(pfn);
         continue;
       }
-      // shrink_lruvec isolates SWAP_CLUSTER_MAX pages at a time, each batch one shrink_folio_list
+      // one folio list holds SWAP_CLUSTER_MAX folios (a caller asking for more gets several)
       if (taken++ === SWAP_CLUSTER_MAX) {
         this.endFolioList();
         taken = 1;
       }
       const nrPages = this.large[pfn] ? this.hpageNr : 1; // isolate_lru_folios' nr_scanned: pages
+      scanned += nrPages;
       countScanned(this.stats, this.reclaimCtx, nrPages, !anon);
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
@@ -470,10 +503,9 @@ export class Vmscan implements RmapPages {
         // inactive list; activated if it was marked already, mapped young more than once, or an
         // executable file page (anonymous pages too need the second reference since Linux 5.9)
         this.referenced[pfn] = 1;
-        if (referencedBefore || r.young > 1 || (r.exec && !anon)) {
-          this.activate(pfn, active, nrPages);
-          this.stats.pgactivate += nrPages;
-        } else this.add(pfn, list);
+        if (referencedBefore || r.young > 1 || (r.exec && !anon))
+          this.activateLocked(pfn, active, nrPages, true);
+        else this.add(pfn, list);
         continue;
       }
       // nothing changes a page table between folio_referenced and try_to_unmap of a small page
@@ -492,10 +524,19 @@ export class Vmscan implements RmapPages {
       // page is swap-backed again: folio_lru_list gives the anonymous one)
       else {
         const list = anonPage && !(pages.flags[pfn] & PageFlag.Lazyfree) ? Lru.ActiveAnon : active;
-        this.activate(pfn, list, this.large[pfn] ? this.hpageNr : 1); // a THP split meanwhile: one page
+        // a THP split meanwhile: one page; a dirty file folio was counted by vmscan_evict.ts
+        this.activateLocked(pfn, list, this.large[pfn] ? this.hpageNr : 1, got !== DirtyFolio.Activate);
       }
     }
     this.endFolioList();
+    if (sc !== null) sc.nrScanned += scanned;
+    if (scanned > 0)
+      this.cost.note(
+        !anon,
+        this.stats.nr_vmscan_write - pageouts,
+        Math.max(0, scanned - reclaimed),
+        this.size,
+      );
     return reclaimed;
   }
 
@@ -509,6 +550,27 @@ export class Vmscan implements RmapPages {
     let freed = this.splitShrinker === null ? 0 : doShrinkSlab(this.splitShrinker, priority, this.stats);
     if (this.env.policy === "linux") freed += doShrinkSlab(this.workingset.nodes, priority, this.stats);
     return freed;
+  }
+
+  /**
+   * shrink_folio_list's activate_locked: a folio it keeps goes to the active list, counted in
+   * pgactivate (unless `count` is false: counted already).
+   */
+  private activateLocked(pfn: number, active: Lru, nrPages: number, count: boolean): void {
+    // "Not a candidate for swapping, so reclaim swap space": folio_free_swap when swap is more
+    // than half full (mem_cgroup_swap_full: vm_swap_full), if no swap PTE still needs the slot
+    const swap = this.env.swap;
+    const pages = this.env.pages;
+    if (swap !== null && swap.full && pages.kind[pfn] === PageKind.UserAnon) {
+      const slot = swap.slotOf.at(pfn);
+      if (slot >= 0 && swap.map[slot] === 0) {
+        swap.removeFromCache(pfn); // delete_from_swap_cache: the slot is free again
+        pages.refcount[pfn]--;
+        pages.flags[pfn] |= PageFlag.Dirty; // folio_set_dirty: its only copy now
+      }
+    }
+    if (count) this.stats.pgactivate += nrPages; // stat->nr_activate, count_vm_events(PGACTIVATE)
+    this.activate(pfn, active, nrPages);
   }
 
   /**
@@ -527,7 +589,7 @@ export class Vmscan implements RmapPages {
    * free_unref_folios). vmlab frees each page as it goes and flushes at the
    * same count: no CPU runs in between, so none can use a stale entry.
    */
-  private freed(): void {
+  freed(): void {
     if (++this.freeBatch < PAGEVEC_SIZE) return;
     this.freeBatch = 0;
     tryToUnmapFlush(this.env.userMm.env.tlbUbc);
@@ -548,7 +610,7 @@ export class Vmscan implements RmapPages {
    * cache. The pages that went (counted in pgsteal; a lazy-free huge page
    * goes whole), 0 if none.
    */
-  private tryReclaim(pfn: number, anon: boolean): number {
+  tryReclaim(pfn: number, anon: boolean): number {
     const swap = this.env.swap;
     let nr = 1;
     if (this.env.pages.flags[pfn] & PageFlag.Lazyfree) {
@@ -653,145 +715,59 @@ export class Vmscan implements RmapPages {
     return true;
   }
 
-  /**
-   * shrink_node: scans the lists at falling priority until `want` pages are
-   * reclaimed or everything was looked at. Returns pages reclaimed.
-   */
-  shrink(want: number): number {
-    // lru_add_drain, as shrink_inactive_list, shrink_active_list and lru_gen_shrink_node begin (vmlab:
-    // once, before the scan counts; Linux would scan nothing while every new page sat in a batch)
+  // ---- what vmscan_balance.ts's shrink_lruvec, shrink_node and balance_pgdat read ----
+
+  activations(file: boolean): number {
+    const w = this.workingset.stats;
+    return file ? w.workingset_activate_file : w.workingset_activate_anon;
+  }
+
+  swappiness(): number {
+    return this.env.swappiness();
+  }
+
+  freeSwapPages(): number {
+    return this.env.swap === null ? 0 : this.env.swap.freePages;
+  }
+
+  hasSwap(): boolean {
+    return this.env.swap !== null && this.env.swap.totalPages > 0;
+  }
+
+  freeAndHighWmark(): [number, number] | null {
+    return this.env.freeAndHighWmark?.() ?? null;
+  }
+
+  /** lru_add_drain, as shrink_inactive_list and shrink_active_list begin (vmlab: once a reclaim) */
+  drainBatches(): void {
     this.fbatches.drain();
-    if (this.env.policy !== "linux") return this.shrinkOther(want);
-    let reclaimed = 0;
-    const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;
-    const swappiness = this.env.swappiness();
-    for (let priority = DEF_PRIORITY; priority >= 0 && reclaimed < want; priority--) {
-      this.writeback?.startNode(); // shrink_node: sc->nr zeroed
-      // get_scan_count: SCAN_FRACT by swappiness (anon weight swappiness, file 200 - swappiness)
-      const anonShare = swapOk ? swappiness : 0;
-      const fileShare = 200 - swappiness;
-      const total = anonShare + fileShare;
-      for (let k = 0; k < 2; k++) {
-        const inactive = k === 0 ? Lru.InactiveFile : Lru.InactiveAnon; // file first, then anon
-        const activeList = k === 0 ? Lru.ActiveFile : Lru.ActiveAnon;
-        const share = k === 0 ? fileShare : anonShare;
-        if (share === 0) continue;
-        const size = this.size[inactive] + this.size[activeList];
-        let scan = priority === 0 ? size : size >> priority;
-        scan = Math.ceil((scan * share) / total);
-        if (scan === 0 && size > 0 && priority < DEF_PRIORITY - 2) scan = Math.min(size, SWAP_CLUSTER_MAX);
-        if (scan === 0) continue;
-        // inactive_is_low (inactive_ratio 1 below 1 GiB): refill the inactive list first
-        if (this.size[inactive] < this.size[activeList]) this.shrinkActive(activeList, scan);
-        reclaimed += this.shrinkInactive(inactive, scan, want - reclaimed);
-        if (reclaimed >= want) break;
-      }
-      this.shrinkSlab(priority); // shrink_node_memcgs: shrink_slab after shrink_lruvec
-      this.writeback?.endNode(this.reclaimCtx.reclaimer === Reclaimer.Kswapd); // PGDAT_DIRTY
-    }
-    return reclaimed;
   }
 
-  // ---- the other policies ----
-
-  private total(): number {
-    return this.size[1] + this.size[2] + this.size[3] + this.size[4];
+  /**
+   * try_to_free_pages (or, in a cgroup's reclaim, try_to_free_mem_cgroup_pages): at least
+   * max(nrToReclaim, SWAP_CLUSTER_MAX) pages reclaimed if it can be done (do_try_to_free_pages;
+   * whole folio lists, so often more); returns pages reclaimed. The other policies take their
+   * victims one by one, nrToReclaim of them.
+   */
+  tryToFreePages(nrToReclaim: number): number {
+    if (this.env.policy !== "linux") {
+      this.fbatches.drain();
+      return shrinkOther(this, nrToReclaim);
+    }
+    const sc = newScanControl(
+      Math.max(SWAP_CLUSTER_MAX, nrToReclaim),
+      this.reclaimCtx.reclaimer === Reclaimer.Kswapd,
+      this.reclaimCtx.cgroup,
+    );
+    return doTryToFreePages(this, sc);
   }
 
-  /** The next candidate under the policy, or -1 when no page is on the lists. */
-  private candidate(): number {
-    if (this.total() === 0) return -1;
-    switch (this.env.policy) {
-      case "mglru": {
-        // the oldest generation with pages; when only one is left, open a younger one (aging)
-        while (this.size[(this.minSeq % 4) + 1] === 0 && this.minSeq < this.maxSeq) this.minSeq++;
-        if (this.minSeq === this.maxSeq) this.maxSeq++;
-        return this.tail[(this.minSeq % 4) + 1];
-      }
-      case "clock": {
-        const n = this.lru.length;
-        for (let i = 0; i < n; i++) {
-          const pfn = this.hand;
-          this.hand = this.hand + 1 >= n ? 0 : this.hand + 1;
-          if (this.lru[pfn] !== Lru.None && this.lru[pfn] !== Lru.Unevictable) return pfn;
-        }
-        return -1;
-      }
-      case "random": {
-        const n = this.lru.length;
-        for (let i = 0; i < 4 * n; i++) {
-          this.rngState = xorshift32(this.rngState); // seeded from the machine's seed
-          const pfn = this.rngState % n;
-          if (this.lru[pfn] !== Lru.None && this.lru[pfn] !== Lru.Unevictable) return pfn;
-        }
-        return this.tail[Lru.InactiveAnon];
-      }
-      default:
-        return this.tail[Lru.InactiveAnon]; // fifo, lru: the oldest / least recently used
-    }
-  }
-
-  /** Keeps a page that could not go (or earned a second chance) under the policy. */
-  private keep(pfn: number, young: boolean): void {
-    switch (this.env.policy) {
-      case "clock":
-        return; // the hand has moved past it
-      case "mglru":
-        // a young page joins the youngest generation; an old one the next generation up
-        this.add(pfn, (((young ? this.maxSeq : Math.min(this.maxSeq, this.minSeq + 1)) % 4) + 1) as Lru);
-        return;
-      default:
-        this.add(pfn, Lru.InactiveAnon); // to the head: scanned again last
-    }
-  }
-
-  /** Reclaim under the policies other than linux: victims one by one, with the same safety checks. */
-  private shrinkOther(want: number): number {
-    let reclaimed = 0;
-    let taken = 0;
-    const swapOk = this.env.swap !== null && this.env.swap.freePages > 0;
-    const pages = this.env.pages;
-    const policy = this.env.policy;
-    // second chance only for the policies that look at accessed bits
-    const usesRef = policy === "clock" || policy === "mglru";
-    for (let budget = 2 * this.total() + SWAP_CLUSTER_MAX; budget > 0 && reclaimed < want; budget--) {
-      const pfn = this.candidate();
-      if (pfn < 0) break;
-      if (!this.valid(pfn)) {
-        this.del(pfn);
-        continue;
-      }
-      if (taken++ === SWAP_CLUSTER_MAX) {
-        this.endFolioList(); // one shrink_folio_list per SWAP_CLUSTER_MAX pages, as under linux
-        taken = 1;
-      }
-      const anon = pages.kind[pfn] === PageKind.UserAnon;
-      const nrPages = this.large[pfn] ? this.hpageNr : 1;
-      countScanned(this.stats, this.reclaimCtx, nrPages, !anon);
-      const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
-      if (r === null || r.locked) {
-        cullUnevictable(this, pfn, r !== null); // as shrinkInactive
-        continue;
-      }
-      const expectRefs = r.found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
-      const stuck =
-        this.pinned.has(pfn) ||
-        this.fbatches.queued[pfn] !== 0 || // PG_lru clear: a move batch holds it
-        r.found !== pages.mapcount[pfn] ||
-        pages.refcount[pfn] !== expectRefs ||
-        (anon && !swapOk && !(pages.flags[pfn] & PageFlag.Lazyfree));
-      if (stuck || (usesRef && r.young > 0)) {
-        if (!stuck) this.stats.pgactivate += nrPages;
-        this.keep(pfn, r.young > 0);
-        continue;
-      }
-      const got = this.tryReclaim(pfn, anon);
-      if (got > 0) {
-        reclaimed += got;
-        this.freed();
-      } else this.keep(pfn, false);
-    }
-    this.endFolioList();
-    return reclaimed;
+  /**
+   * kswapd's balance_pgdat, until `balanced()` (pgdat_balanced), each pass asking for `target()`
+   * pages (kswapd_shrink_node's high watermarks); the other policies reclaim `want` pages.
+   */
+  balancePgdat(balanced: () => boolean, target: () => number, want: number): number {
+    if (this.env.policy !== "linux") return this.tryToFreePages(want);
+    return balancePgdat(this, newScanControl(0, true, false), balanced, target);
   }
 }

@@ -33,6 +33,8 @@ export interface VmscanEnv extends RmapEnv {
   readonly noWritepage?: boolean;
   /** the slab's pages (count_shadow_nodes weighs the shadow nodes against them with the LRU's) */
   slabPages?(): number;
+  /** NR_FREE_PAGES and the managed zones' high watermarks summed (prepare_scan_control's file_is_tiny); absent: never tiny */
+  freeAndHighWmark?(): [number, number];
 }
 
 /**

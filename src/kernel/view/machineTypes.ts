@@ -190,6 +190,8 @@ export interface ZoneInfo {
   /** each CPU's pageset (struct per_cpu_pages: count, high, batch) and its vmstat threshold */
   pagesets: { count: number; high: number; batch: number }[];
   statThreshold: number;
+  /** the node's kswapd_failures reached MAX_RECLAIM_RETRIES (pgdat_reclaimable false) */
+  nodeUnreclaimable: boolean;
 }
 
 /** One slab cache (/proc/slabinfo). */

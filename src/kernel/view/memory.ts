@@ -5,6 +5,7 @@
  */
 import type { KernelCore } from "../core/core.ts";
 import { PAGE_KIND_NAMES, PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
 import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";
 import type {
   DeviceInfo,
@@ -103,6 +104,7 @@ export function zoneInfos(k: KernelCore): ZoneInfo[] {
     protection: [...z.lowmemReserve],
     pagesets: pagesets(k, z.id),
     statThreshold: statThreshold(z.managed, k.machine.cpus.length),
+    nodeUnreclaimable: k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES,
   }));
 }
 

@@ -176,7 +176,10 @@ export function formatZoneinfo(zones: ZoneInfo[]): string[] {
         `  vm stats threshold: ${z.statThreshold}`,
       );
     });
-    lines.push("  node_unreclaimable:  0", `  start_pfn:           ${z.startPfn}`);
+    lines.push(
+      `  node_unreclaimable:  ${z.nodeUnreclaimable ? 1 : 0}`,
+      `  start_pfn:           ${z.startPfn}`,
+    );
   }
   return lines;
 }
