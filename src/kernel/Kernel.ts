@@ -426,6 +426,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * refused, which and those after it unwritten; `now` holds all four. mm/page_writeback.ts.
    */
   sysctlDirty(w: Partial<DirtySysctls>): { ret: number; now: DirtySysctls };
+  /**
+   * /proc/sys/vm/swappiness (mm/vmscan.c's vm_swappiness, proc_dointvec_minmax over 0..200):
+   * writes `value` when given; `ret` 0, or -22 (EINVAL: out of range, unwritten); `now` the value
+   * reclaim's get_scan_count reads from then on.
+   */
+  sysctlSwappiness(value?: number): { ret: number; now: number };
   /** shmget(2) by a task (flags: IPC_CREAT, IPC_EXCL and the mode's 9 bits); the segment's id or -errno. */
   shmget(task: TaskHandle, key: number, size: number, flags: number): bigint;
   /** shmat(2) by a task (flags: SHM_RDONLY, SHM_RND; addr 0n: the kernel chooses); the address or -errno. */

@@ -567,6 +567,16 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return { ret, now: { ...t.sysctls } };
   }
 
+  /** /proc/sys/vm/swappiness (proc_dointvec_minmax, 0 .. MAX_SWAPPINESS). */
+  sysctlSwappiness(value?: number): { ret: number; now: number } {
+    this.linuxOnly("swappiness");
+    if (value === undefined) return { ret: 0, now: this.config.swappiness };
+    if (!Number.isInteger(value) || value < 0 || value > 200)
+      return { ret: -22, now: this.config.swappiness };
+    this.config.swappiness = value; // reclaim reads it at each get_scan_count (VmscanEnv.swappiness)
+    return { ret: 0, now: value };
+  }
+
   /** shmget(2) by a task; the id or -errno. */
   shmget(task: TaskHandle, key: number, size: number, flags: number): bigint {
     this.linuxOnly("shmget");

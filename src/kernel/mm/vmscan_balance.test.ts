@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
+import { scenarioError } from "../../workloads/scenario/testKit.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { mmapArgs } from "./userMm.ts";
 import { Lru } from "./vmscan.ts";
@@ -335,5 +336,21 @@ describe("the balance on a kernel", () => {
     expect(runsAt16).toBe(16); // every run failed: nothing can leave RAM
     expect(k.vmscan.stats.pageoutrun).toBe(16); // not woken since
     expect(k.view.zoneinfo().some((z) => z.nodeUnreclaimable)).toBe(true);
+  });
+
+  it("sysctl swappiness: the library call and the statement, EINVAL above 200, bad values at their column", () => {
+    const k = machine();
+    expect(k.sysctlSwappiness()).toEqual({ ret: 0, now: 60 });
+    expect(k.sysctlSwappiness(201)).toEqual({ ret: -22, now: 60 });
+    expect(k.sysctlSwappiness(0)).toEqual({ ret: 0, now: 0 });
+    expect(k.config.swappiness).toBe(0); // what get_scan_count reads
+    expect(scenarioError("machine ram=64M\nsysctl swappiness=-1")).toMatch(
+      /^s\.vm:2:19: swappiness is negative/,
+    );
+    expect(scenarioError("machine ram=64M\nsysctl swappiness=0x80000000")).toMatch(
+      /^s\.vm:2:19: swappiness=2147483648: 0 to 2\^31 - 1/,
+    );
+    expect(scenarioError("machine ram=64M\nsysctl swappiness=")).toMatch(/^s\.vm:2:19: expected a value/);
+    expect(scenarioError("machine profile=windows\nsysctl swappiness=10")).toMatch(/Linux's \/proc\/sys\/vm/);
   });
 });

@@ -432,6 +432,11 @@ export function vmstatCompat(k: KernelCore): Record<string, number> {
     background_writebacks: k.dirtyThrottle?.backgroundRuns ?? 0,
     background_written: k.dirtyThrottle?.backgroundPages ?? 0,
     dirty_throttled: k.dirtyThrottle?.throttled ?? 0,
+    // the lruvec's reclaim costs (lru_note_cost: get_scan_count's balance) and kswapd's failed
+    // runs in a row (pgdat->kswapd_failures), which Linux shows only through tracepoints
+    anon_cost: k.vmscan.cost.anonCost,
+    file_cost: k.vmscan.cost.fileCost,
+    kswapd_failures: k.vmscan.kswapdFailures,
   };
 }
 
