@@ -130,21 +130,67 @@ function sharedFileFlags(a: MmapArgs, flags: number): number {
 }
 
 /**
+ * do_mmap's round_hint_to_min: a hint (not MAP_FIXED) is rounded down to
+ * a page, and one below mmap_min_addr (but not NULL) becomes
+ * PAGE_ALIGN(mmap_min_addr). -1 (no hint) stays.
+ * Linux: include/linux/mman.h round_hint_to_min, mm/mmap.c do_mmap
+ */
+function roundHintToMin(ctx: MmContext, hint: number): number {
+  if (hint <= 0) return hint;
+  const h = hint - (hint % 4096);
+  const min = ctx.settings.mmapMinAddr;
+  return h !== 0 && h < min ? Math.ceil(min / 4096) * 4096 : h;
+}
+
+/**
+ * __get_unmapped_area's checks of a MAP_FIXED address, in its order: the
+ * architecture's get_area returns it as it is, but for arm's colour test
+ * of a shared mapping (`pgoff` >= 0 on a cache with colours:
+ * (addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1), -EINVAL); then
+ * addr > TASK_SIZE - len is -ENOMEM, before offset_in_page(addr)'s -EINVAL;
+ * then security_mmap_addr: below mmap_min_addr without CAP_SYS_RAWIO
+ * -EPERM. Returns 0 or -errno.
+ * Linux: mm/mmap.c __get_unmapped_area; arch/arm/mm/mmap.c arch_get_unmapped_area;
+ * security/commoncap.c cap_mmap_addr
+ */
+function fixedRange(ctx: MmContext, a: MmapArgs, nrPages: number, pgoff: number): number {
+  const shmlba = ctx.env.cache.shmlba;
+  if (pgoff >= 0 && a.shared && (((a.addr - pgoff * 4096) % shmlba) + shmlba) % shmlba !== 0)
+    return -Errno.EINVAL;
+  if (a.addr > (ctx.env.taskSizeVpn - nrPages) * 4096) return -Errno.ENOMEM;
+  if (a.addr % 4096 !== 0) return -Errno.EINVAL;
+  if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+  return 0;
+}
+
+/**
  * do_mmap for anonymous memory. Returns the start vpn, or -errno.
  * Linux: mm/mmap.c do_mmap, mmap_region
  */
 export function mmap(
   ctx: MmContext,
   mm: MmStruct,
-  a: MmapArgs,
+  req: MmapArgs,
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
-  if (a.length <= 0) return -Errno.EINVAL;
+  if (req.length <= 0) return -Errno.EINVAL;
+  // do_mmap: round_hint_to_min for a hint
+  const hintAddr = req.fixed ? req.addr : roundHintToMin(ctx, req.addr);
+  const a = hintAddr === req.addr ? req : { ...req, addr: hintAddr };
   if (a.hugetlb || (a.file && hugetlbfsInode(a.file) !== null)) return mmapHugetlb(ctx, mm, a, populate);
   const nrPages = Math.ceil(a.length / 4096);
   const taskSize = ctx.env.taskSizeVpn;
+  // __get_unmapped_area: "Careful about overflows.."
   if (nrPages > taskSize) return -Errno.ENOMEM;
-  if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
+  // arch_get_unmapped_area on a cache with colours (arch/arm/mm/mmap.c): a shared or file
+  // mapping starts at the colour of its file offset, so every mapping of a page shares one colour
+  const colourPages = ctx.env.cache.shmlba / 4096;
+  const pgoff = a.file || a.device ? (a.offset ?? 0) / 4096 : 0; // a device's offset is its pgoff too
+  const coloured = colourPages > 1 && (a.shared || (a.file ?? null) !== null || (a.device ?? null) !== null);
+  if (a.fixed) {
+    const fixedErr = fixedRange(ctx, a, nrPages, coloured ? pgoff : -1);
+    if (fixedErr < 0) return fixedErr;
+  }
   if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
   // do_mmap: vm_flags |= calc_vm_flag_bits (MAP_LOCKED: VM_LOCKED) | mm->def_flags
   // (mlockall(MCL_FUTURE): VM_LOCKED, with MCL_ONFAULT VM_LOCKONFAULT too)
@@ -172,18 +218,8 @@ export function mmap(
   const shmemCharge = a.shared && !a.file && !a.device && !a.shmem && !noreserve ? nrPages : 0;
   if (shmemCharge > 0 && !vmEnoughMemory(ctx, mm, shmemCharge, a.privileged)) return -Errno.ENOMEM;
   let start: number;
-  // arch_get_unmapped_area on a cache with colours (arch/arm/mm/mmap.c): a shared or file
-  // mapping starts at the colour of its file offset, so every mapping of a page shares one colour
-  const colourPages = ctx.env.cache.shmlba / 4096;
-  const pgoff = a.file || a.device ? (a.offset ?? 0) / 4096 : 0; // a device's offset is its pgoff too
-  const coloured = colourPages > 1 && (a.shared || (a.file ?? null) !== null || (a.device ?? null) !== null);
   if (a.fixed) {
-    start = a.addr / 4096;
-    // MAP_FIXED | MAP_SHARED at another colour: -EINVAL ((addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1))
-    if (coloured && a.shared && (((start - pgoff) % colourPages) + colourPages) % colourPages !== 0)
-      return -Errno.EINVAL;
-    if (start + nrPages > taskSize) return -Errno.ENOMEM;
-    if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+    start = a.addr / 4096; // fixedRange has checked it
     munmap(ctx, mm, start, nrPages);
   } else {
     start =
