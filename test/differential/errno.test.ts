@@ -353,6 +353,42 @@ function vmlabRecords(): Map<string, string> {
   mincore("mincore_len_unaligned", A, 1);
   clean();
 
+  // ---- which check comes first; partial work before a refusal or a hole ----
+  map(A, 1);
+  madv("order_madvise_unknown_len0", A, 0, "bogus");
+  madv("order_madvise_unaligned_len0", A + 1, 0, "dontneed");
+  mprotect("order_mprotect_unaligned_len0", A + 1, 0, RO);
+  msync("order_msync_unaligned_len0", A + 1, 0);
+  mlock("order_mlock_unaligned_len0", A + 1, 0);
+  vmlck("order_mlock_unaligned_len0_vmlck");
+  k.munlock(t, B_(A), B_(P));
+  rp("order_mremap_newlen_wraps", mremap(A, P, U64 - 1n, true), A, B);
+  clean();
+  map(A, 1);
+  map(A + 2 * P, 1);
+  madv("order_madvise_random_hole", A, 3 * P, "random");
+  madv("order_madvise_dontfork_hole", A, 3 * P, "dontfork");
+  madv("order_madvise_keeponfork_hole", A, 3 * P, "keeponfork");
+  munlock("order_munlock_past_task_size", A, TASK_SIZE);
+  clean();
+  map(A, 1);
+  k.mmap(t, mmapArgs(P, { addr: A + P, fixed: true, shared: true, prot: RO, ...roFile }));
+  mprotect("order_mprotect_eacces_second", A, 2 * P, { r: true, w: true, x: true });
+  perms("order_mprotect_eacces_second_first", A);
+  perms("order_mprotect_eacces_second_second", A + P);
+  madv("order_madvise_free_second_file", A, 2 * P, "free");
+  madv("order_madvise_wipeonfork_second_file", A, 2 * P, "wipeonfork");
+  madv("order_madvise_keeponfork_file", A + P, P, "keeponfork");
+  madv("order_madvise_cold_file", A + P, P, "cold");
+  msync("order_msync_private_anon", A, P);
+  clean();
+  map(A, 1, NONE);
+  madv("order_madvise_dontneed_prot_none", A, P, "dontneed");
+  mincore("order_mincore_prot_none", A, P);
+  msync("order_msync_prot_none", A, P);
+  mprotect("order_mprotect_prot_none_rw", A, P, RW);
+  clean();
+
   expect(checkInvariants(k)).toEqual([]);
   return out;
 }

@@ -338,5 +338,41 @@ int main(void) {
         rc("mincore_len_unaligned", mincore((void *)A, 1, v));
     }
     clean();
+
+    /* ---- which check comes first; partial work before a refusal or a hole ---- */
+    map(A, 1, RW);
+    madv("order_madvise_unknown_len0", A, 0, 12345);
+    madv("order_madvise_unaligned_len0", A + 1, 0, MADV_DONTNEED);
+    rc("order_mprotect_unaligned_len0", mprotect((void *)(A + 1), 0, PROT_READ));
+    rc("order_msync_unaligned_len0", msync((void *)(A + 1), 0, MS_SYNC));
+    rc("order_mlock_unaligned_len0", mlock((void *)(A + 1), 0));
+    vmlck("order_mlock_unaligned_len0_vmlck");
+    munlock((void *)A, P);
+    rp("order_mremap_newlen_wraps", xmremap(A, P, -1UL, MREMAP_MAYMOVE, 0), A, B);
+    clean();
+    map(A, 1, RW);
+    map(A + 2 * P, 1, RW);
+    madv("order_madvise_random_hole", A, 3 * P, MADV_RANDOM);
+    madv("order_madvise_dontfork_hole", A, 3 * P, MADV_DONTFORK);
+    madv("order_madvise_keeponfork_hole", A, 3 * P, MADV_KEEPONFORK);
+    rc("order_munlock_past_task_size", munlock((void *)A, TASK_SIZE));
+    clean();
+    map(A, 1, RW);
+    mmap((void *)(A + P), P, PROT_READ, MAP_SHARED | MAP_FIXED, rofd, 0);
+    rc("order_mprotect_eacces_second", mprotect((void *)A, 2 * P, PROT_READ | PROT_WRITE | PROT_EXEC));
+    perms("order_mprotect_eacces_second_first", A);
+    perms("order_mprotect_eacces_second_second", A + P);
+    madv("order_madvise_free_second_file", A, 2 * P, MADV_FREE);
+    madv("order_madvise_wipeonfork_second_file", A, 2 * P, MADV_WIPEONFORK);
+    madv("order_madvise_keeponfork_file", A + P, P, MADV_KEEPONFORK);
+    madv("order_madvise_cold_file", A + P, P, MADV_COLD);
+    rc("order_msync_private_anon", msync((void *)A, P, MS_SYNC));
+    clean();
+    map(A, 1, PROT_NONE);
+    madv("order_madvise_dontneed_prot_none", A, P, MADV_DONTNEED);
+    rc("order_mincore_prot_none", mincore((void *)A, P, (unsigned char[1]){0}));
+    rc("order_msync_prot_none", msync((void *)A, P, MS_SYNC));
+    rc("order_mprotect_prot_none_rw", mprotect((void *)A, P, RW));
+    clean();
     return 0;
 }
