@@ -1,7 +1,7 @@
 /**
  * The memory system calls' argument checks and error codes against this
  * machine's kernel: probe_errno.c calls mmap, munmap, mprotect, mremap,
- * madvise, msync, mlock, munlock and mincore with arguments each meant to
+ * madvise, msync, mlock, munlock, mincore and brk with arguments each meant to
  * fail one check in Linux's order (the first failing check decides the
  * errno) or to pass them all at an edge, and records what a failure left
  * behind where Linux changes something first (the part of a range
@@ -389,6 +389,26 @@ function vmlabRecords(): Map<string, string> {
   mprotect("order_mprotect_prot_none_rw", A, P, RW);
   clean();
 
+  // ---- brk (vmlab's is sbrk: the old break or -ENOMEM) ----
+  {
+    const brk = () => k.view.mm(t)!.brk;
+    const brkTo = (name: string, to: bigint) => rec(name, res(k.brk(t, to - brk())));
+    const cur = brk();
+    const top = Number((cur + 4095n) / 4096n) * P;
+    map(top + 8 * P, 1);
+    brkTo("brk_one_page_below_next", B_(top + 7 * P));
+    brkTo("brk_touching_next", B_(top + 7 * P + 1));
+    brkTo("brk_into_next", B_(top + 9 * P));
+    brkTo("brk_shrink", cur);
+    brkTo("brk_unaligned", cur + 1n);
+    brkTo("brk_back", cur);
+    k.munmap(t, B_(top + 8 * P), B_(P));
+    brkTo("brk_past_task_size", B_(TASK_SIZE + P));
+    const startBrk = k.view.mm(t)!.startBrk;
+    brkTo("brk_below_start", startBrk - B_(P));
+    brkTo("brk_restore", cur);
+  }
+
   expect(checkInvariants(k)).toEqual([]);
   return out;
 }
@@ -397,7 +417,7 @@ describe("vmlab against this machine's Linux kernel: the memory system calls' er
   const probe = buildProbe("probe_errno.c", false);
   const skip = "skip" in probe ? probe.skip : "";
   it.skipIf(skip !== "")(
-    `mmap, munmap, mprotect, mremap, madvise, msync, mlock, munlock, mincore fail as the host's do${skip ? ` (skipped: ${skip})` : ""}`,
+    `mmap, munmap, mprotect, mremap, madvise, msync, mlock, munlock, mincore, brk fail as the host's do${skip ? ` (skipped: ${skip})` : ""}`,
     () => {
       const host = new Map<string, string>(
         hostRun((probe as { path: string }).path)

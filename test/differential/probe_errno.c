@@ -1,16 +1,17 @@
 /*
  * The memory system calls' argument checks and error paths on this
  * machine's kernel: mmap, munmap, mprotect, mremap, madvise, msync, mlock,
- * munlock and mincore called with arguments each meant to fail one check
+ * munlock, mincore and brk called with arguments each meant to fail one check
  * (or to pass them all at an edge), and what each left behind where a
  * failure changes something first (the part of a range mprotect or mlock
  * changed before a hole, the target a failing MREMAP_FIXED unmapped).
  * Every case works in [A, A + 1 GiB), emptied after it; a file of 64 KiB
  * is opened read-only and read-write. One JSON line per record:
  * {"exp":NAME,"r":RESULT}, RESULT "0", an errno's name, where a mapping
- * landed ("A", "B", "hint", "min", "moved"), a mapping's permissions as
+ * landed ("A", "B", "moved"; a low one in hex), a mapping's permissions as
  * /proc/self/maps prints them ("rw-p", "none" for no mapping), a page's
- * "mapped"/"unmapped", or VmLck in kB.
+ * "mapped"/"unmapped", or VmLck in kB; brk's "0" when the break moved
+ * where it was asked to, else "ENOMEM" (sys_brk returns the old break).
  */
 #define _GNU_SOURCE
 #include "probe.h"
@@ -109,6 +110,11 @@ static void *xmremap(unsigned long old, unsigned long oldlen, unsigned long newl
 
 static void madv(const char *exp, unsigned long addr, unsigned long len, int advice) {
     rc(exp, madvise((void *)addr, len, advice));
+}
+
+/* the raw brk system call to `to`: "0" when the break is there after, else "ENOMEM" (sys_brk returns the old break) */
+static void brk_to(const char *exp, unsigned long to) {
+    rec(exp, (unsigned long)syscall(SYS_brk, to) == to ? "0" : "ENOMEM");
 }
 
 int main(void) {
@@ -374,5 +380,26 @@ int main(void) {
     rc("order_msync_prot_none", msync((void *)A, P, MS_SYNC));
     rc("order_mprotect_prot_none_rw", mprotect((void *)A, P, RW));
     clean();
+
+    /* ---- brk: SYSCALL_DEFINE1(brk), a page kept free below the next mapping ---- */
+    {
+        unsigned long cur = syscall(SYS_brk, 0), top = (cur + P - 1) & ~(P - 1);
+        map(top + 8 * P, 1, RW);
+        brk_to("brk_one_page_below_next", top + 7 * P);
+        brk_to("brk_touching_next", top + 7 * P + 1);
+        brk_to("brk_into_next", top + 9 * P);
+        brk_to("brk_shrink", cur);
+        brk_to("brk_unaligned", cur + 1);
+        brk_to("brk_back", cur);
+        munmap((void *)(top + 8 * P), P);
+        brk_to("brk_past_task_size", TASK_SIZE + P);
+        /* start_brk: /proc/self/stat's field 47 (the 45th after the command's ')') */
+        probe_readfile(buf, sizeof buf, "/proc/self/stat");
+        char *f = strrchr(buf, ')') + 2;
+        for (int i = 0; i < 44 && f; i++) f = strchr(f, ' ') ? strchr(f, ' ') + 1 : NULL;
+        unsigned long start_brk = f ? strtoul(f, NULL, 10) : 0;
+        brk_to("brk_below_start", start_brk - P);
+        brk_to("brk_restore", cur);
+    }
     return 0;
 }
