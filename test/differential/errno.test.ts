@@ -16,12 +16,11 @@
  *
  * Forms vmlab's library cannot make are not probed: unknown mmap flags
  * and prot bits, MAP_SHARED_VALIDATE, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN,
- * PROT_GROWSDOWN, MREMAP_DONTUNMAP, msync's flags (MS_ASYNC,
- * MS_INVALIDATE: vmlab's msync is MS_SYNC), mlock2's flags.
+ * PROT_GROWSDOWN, MREMAP_DONTUNMAP, mlock2's flags.
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
-import { mmapArgs, type TaskHandle } from "../../src/kernel/Kernel.ts";
+import { Ms, mmapArgs, type TaskHandle } from "../../src/kernel/Kernel.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
 import { buildProbe, hostRun } from "./probeKit.ts";
@@ -298,8 +297,8 @@ function vmlabRecords(): Map<string, string> {
   clean();
 
   // ---- msync ----
-  const msync = (name: string, addr: number, len: number | bigint) =>
-    rec(name, res(k.msync(t, B_(addr), BigInt(len))));
+  const msync = (name: string, addr: number, len: number | bigint, flags: number = Ms.SYNC) =>
+    rec(name, res(k.msync(t, B_(addr), BigInt(len), flags)));
   k.mmap(t, mmapArgs(P, { addr: A, fixed: true, shared: true, file: f }));
   k.mmap(t, mmapArgs(P, { addr: A + 2 * P, fixed: true, shared: true, file: f }));
   msync("msync_unaligned", A + 1, P);
@@ -312,6 +311,18 @@ function vmlabRecords(): Map<string, string> {
   msync("msync_past_task_size", A, 1n << 47n);
   msync("msync_wrap", A, U64 - B_(P));
   msync("msync_len_unaligned", A, 1);
+  msync("msync_flags_unknown", A, P, 8);
+  msync("msync_async_and_sync", A, P, Ms.ASYNC | Ms.SYNC);
+  msync("msync_flags_unknown_unaligned", A + 1, P, 8);
+  msync("msync_async", A, P, Ms.ASYNC);
+  msync("msync_async_hole", A, 3 * P, Ms.ASYNC);
+  msync("msync_async_invalidate_hole", A, 3 * P, Ms.ASYNC | Ms.INVALIDATE);
+  msync("msync_flags0_hole", A, 3 * P, 0);
+  msync("msync_invalidate", A, P, Ms.INVALIDATE);
+  k.mlock(t, B_(A + 2 * P), B_(P), false);
+  msync("msync_invalidate_locked", A + 2 * P, P, Ms.INVALIDATE);
+  msync("msync_sync_invalidate_locked_after_hole", A, 3 * P, Ms.SYNC | Ms.INVALIDATE);
+  msync("msync_sync_locked", A + 2 * P, P, Ms.SYNC);
   clean();
 
   // ---- mlock, munlock ----

@@ -307,6 +307,18 @@ int main(void) {
     rc("msync_past_task_size", msync((void *)A, 1UL << 47, MS_SYNC));
     rc("msync_wrap", msync((void *)A, -P, MS_SYNC));
     rc("msync_len_unaligned", msync((void *)A, 1, MS_SYNC));
+    rc("msync_flags_unknown", msync((void *)A, P, 8));
+    rc("msync_async_and_sync", msync((void *)A, P, MS_ASYNC | MS_SYNC));
+    rc("msync_flags_unknown_unaligned", msync((void *)(A + 1), P, 8));
+    rc("msync_async", msync((void *)A, P, MS_ASYNC));
+    rc("msync_async_hole", msync((void *)A, 3 * P, MS_ASYNC));
+    rc("msync_async_invalidate_hole", msync((void *)A, 3 * P, MS_ASYNC | MS_INVALIDATE));
+    rc("msync_flags0_hole", msync((void *)A, 3 * P, 0));
+    rc("msync_invalidate", msync((void *)A, P, MS_INVALIDATE));
+    mlock((void *)(A + 2 * P), P);
+    rc("msync_invalidate_locked", msync((void *)(A + 2 * P), P, MS_INVALIDATE));
+    rc("msync_sync_invalidate_locked_after_hole", msync((void *)A, 3 * P, MS_SYNC | MS_INVALIDATE));
+    rc("msync_sync_locked", msync((void *)(A + 2 * P), P, MS_SYNC));
     clean();
 
     /* ---- mlock, munlock: do_mlock, apply_vma_lock_flags ---- */

@@ -7,6 +7,7 @@
  */
 
 import { Errno, type MmapArgs } from "../mm/userMm.ts";
+import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { populate } from "./gup.ts";
 import { sealCheckWrite } from "./memfd.ts";
@@ -108,23 +109,67 @@ export function mprotect(
   );
 }
 
+/** msync's flags (include/uapi/asm-generic/mman-common.h; x86, arm64 and RISC-V use these). */
+export const Ms = {
+  /** schedule the writeback (a no-op since Linux 2.6.19: the dirty pages are tracked anyway) */
+  ASYNC: 1,
+  /** invalidate other mappings of the file (nothing to do for a coherent page cache); -EBUSY on VM_LOCKED */
+  INVALIDATE: 2,
+  /** write the range's dirty pages of shared file mappings back and wait (vfs_fsync_range) */
+  SYNC: 4,
+} as const;
+
 /**
- * msync(MS_SYNC); 0 or -errno: -EINVAL for an unaligned start, -ENOMEM for
- * a range that wraps (end < start) or has a hole (the VMAs around it
- * synced), 0 for an empty one.
+ * msync(addr, length, flags): 0 or -errno. -EINVAL for an unknown flag, an
+ * unaligned start, or MS_ASYNC with MS_SYNC; -ENOMEM for a range that
+ * wraps; 0 for an empty one. Then the VMAs in address order: a hole is
+ * -ENOMEM, at once for MS_ASYNC alone, else at the end; MS_INVALIDATE on
+ * a VM_LOCKED VMA is -EBUSY (the VMAs before it synced); MS_SYNC writes
+ * back the shared disk-file mappings' dirty pages in the range.
  * Linux: mm/msync.c SYSCALL_DEFINE3(msync)
  */
-export function msync(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
+export function msync(
+  k: KernelCore,
+  task: Task,
+  addr: bigint,
+  length: bigint,
+  flags: number = Ms.SYNC,
+): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  if (flags & ~(Ms.ASYNC | Ms.INVALIDATE | Ms.SYNC) || addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  if (flags & Ms.ASYNC && flags & Ms.SYNC) return BigInt(-Errno.EINVAL);
   const len = pageAlign64(length);
   if (addr + len >= U64) return BigInt(-Errno.ENOMEM);
   if (len === 0n) return 0n;
   const start = Number(addr / 4096n);
   const end = Number((addr + len) / 4096n);
-  k.userMm.msync(mm, start, end);
-  return k.userMm.isMapped(mm, start, end) ? 0n : BigInt(-Errno.ENOMEM);
+  // the walk: find_vma from start; `stop` where it ends early, `error` then
+  let hole = false;
+  let at = start;
+  let stop = end;
+  let error = 0;
+  for (const v of mm.vmas) {
+    if (v.vmEnd <= at) continue;
+    if (v.vmStart >= end) break;
+    if (at < v.vmStart) {
+      if (flags === Ms.ASYNC) return BigInt(-Errno.ENOMEM); // "if (flags == MS_ASYNC) goto out_unlock"
+      hole = true;
+    }
+    if (flags & Ms.INVALIDATE && v.vmFlags & VmFlag.LOCKED) {
+      stop = Math.max(at, v.vmStart);
+      error = -Errno.EBUSY;
+      break;
+    }
+    at = v.vmEnd;
+  }
+  if (error === 0 && at < end) {
+    // no VMA (left) at or after the range's next page: find_vma's NULL, -ENOMEM
+    if (flags === Ms.ASYNC) return BigInt(-Errno.ENOMEM);
+    hole = true;
+  }
+  if (flags & Ms.SYNC && stop > start) k.userMm.msync(mm, start, stop);
+  return BigInt(error !== 0 ? error : hole ? -Errno.ENOMEM : 0);
 }
 
 /**

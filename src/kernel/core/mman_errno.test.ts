@@ -10,8 +10,10 @@
  * target checks.
  */
 import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { Errno, mmapArgs } from "../mm/userMm.ts";
+import { Ms } from "./mman.ts";
 
 const P = 4096;
 const A = 0x200000000000;
@@ -117,5 +119,33 @@ describe("mremap's checks (SYSCALL_DEFINE5(mremap), mremap_to)", () => {
     expect(k.mremap(t, B(A), B(P), B(2 * P), true, B(TASK_SIZE - P))).toBe(B(-Errno.EINVAL));
     expect(perms(k, t, A)).toBe("rw-p");
     expect(k.mremap(t, B(A), 1n << 47n, (1n << 47n) + B(P), true, -1n)).toBe(B(-Errno.EFAULT));
+  });
+});
+
+describe("msync's flags (mm/msync.c)", () => {
+  it("unknown flags, MS_ASYNC with MS_SYNC: -EINVAL; MS_ASYNC writes nothing and is -ENOMEM at a hole at once", () => {
+    const { k, t } = setup();
+    const f = k.createFile("f", 4 * P);
+    expect(k.mmap(t, mmapArgs(P, { addr: A, fixed: true, shared: true, file: f }))).toBe(B(A));
+    expect(k.userAccess(0, t, B(A), Access.Write, 1).ok).toBe(true);
+    expect(k.msync(t, B(A), B(P), 8)).toBe(B(-Errno.EINVAL));
+    expect(k.msync(t, B(A), B(P), Ms.ASYNC | Ms.SYNC)).toBe(B(-Errno.EINVAL));
+    const out0 = k.view.counters().pageCacheWritebacks;
+    expect(k.msync(t, B(A), B(2 * P), Ms.ASYNC)).toBe(B(-Errno.ENOMEM));
+    expect(k.msync(t, B(A), B(P), Ms.ASYNC)).toBe(0n);
+    expect(k.view.counters().pageCacheWritebacks).toBe(out0);
+  });
+
+  it("MS_INVALIDATE on a VM_LOCKED VMA is -EBUSY, the shared file mapping before it written back", () => {
+    const { k, t } = setup();
+    const f = k.createFile("f", 4 * P);
+    expect(k.mmap(t, mmapArgs(P, { addr: A, fixed: true, shared: true, file: f }))).toBe(B(A));
+    expect(k.mmap(t, mmapArgs(P, { addr: A + P, fixed: true, locked: true }))).toBe(B(A + P));
+    expect(k.userAccess(0, t, B(A), Access.Write, 1).ok).toBe(true);
+    expect(k.msync(t, B(A + P), B(P), Ms.INVALIDATE)).toBe(B(-Errno.EBUSY));
+    const out0 = k.view.counters().pageCacheWritebacks;
+    expect(k.msync(t, B(A), B(2 * P), Ms.SYNC | Ms.INVALIDATE)).toBe(B(-Errno.EBUSY));
+    expect(k.view.counters().pageCacheWritebacks).toBe(out0 + 1);
+    expect(k.msync(t, B(A), B(2 * P), Ms.SYNC)).toBe(0n);
   });
 });
