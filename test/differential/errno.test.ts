@@ -15,7 +15,7 @@
  * host's is only printed: LINUX_612.
  *
  * Forms vmlab's library cannot make are not probed: unknown mmap flags
- * and prot bits, MAP_SHARED_VALIDATE, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN,
+ * and prot bits, MAP_SHARED_VALIDATE, MAP_GROWSDOWN,
  * PROT_GROWSDOWN, MREMAP_DONTUNMAP, mlock2's flags.
  */
 import { describe, expect, it } from "vitest";
@@ -168,6 +168,17 @@ function vmlabRecords(): Map<string, string> {
   map(A, 4);
   rp("mmap_fixed_replaces", k.mmap(t, mmapArgs(P, { addr: A + P, fixed: true, prot: RO })), A + P, B);
   perms("mmap_fixed_replaces_perms", A + P);
+  clean();
+  map(A, 1);
+  const noreplace = (addr: number, len: number, opts: Parameters<typeof mmapArgs>[1] = {}) =>
+    k.mmap(t, mmapArgs(len, { addr, noreplace: true, ...opts }));
+  rp("mmap_noreplace_over", noreplace(A, P), A, B);
+  rp("mmap_noreplace_partial", noreplace(A - P, 2 * P), A, B);
+  rp("mmap_noreplace_free", noreplace(A + P, P), A + P, B);
+  rp("mmap_noreplace_unaligned", noreplace(A + 1, P), A, B);
+  rp("mmap_noreplace_past_task_size", noreplace(TASK_SIZE - P, 2 * P), A, B);
+  rp("mmap_noreplace_over_rdonly_file_write", noreplace(A, P, { shared: true, ...roFile }), A, B);
+  perms("mmap_noreplace_over_perms", A);
   clean();
 
   // ---- munmap ----

@@ -168,6 +168,17 @@ int main(void) {
        A + P, B);
     perms("mmap_fixed_replaces_perms", A + P);
     clean();
+    map(A, 1, RW);
+    rp("mmap_noreplace_over", mmap((void *)A, P, RW, PRIV | MAP_FIXED_NOREPLACE, -1, 0), A, B);
+    rp("mmap_noreplace_partial", mmap((void *)(A - P), 2 * P, RW, PRIV | MAP_FIXED_NOREPLACE, -1, 0), A, B);
+    rp("mmap_noreplace_free", mmap((void *)(A + P), P, RW, PRIV | MAP_FIXED_NOREPLACE, -1, 0), A + P, B);
+    rp("mmap_noreplace_unaligned", mmap((void *)(A + 1), P, RW, PRIV | MAP_FIXED_NOREPLACE, -1, 0), A, B);
+    rp("mmap_noreplace_past_task_size",
+       mmap((void *)(TASK_SIZE - P), 2 * P, RW, PRIV | MAP_FIXED_NOREPLACE, -1, 0), A, B);
+    rp("mmap_noreplace_over_rdonly_file_write", mmap((void *)A, P, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, rofd, 0),
+       A, B);
+    perms("mmap_noreplace_over_perms", A);
+    clean();
 
     /* ---- munmap: do_vmi_munmap ---- */
     rc("munmap_unaligned", munmap((void *)(A + 1), P));

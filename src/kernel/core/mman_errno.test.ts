@@ -58,6 +58,24 @@ describe("mmap's checks (sys_mmap, do_mmap, __get_unmapped_area)", () => {
   });
 });
 
+describe("MAP_FIXED_NOREPLACE (do_mmap)", () => {
+  it("-EEXIST over any VMA, after __get_unmapped_area's checks and before a read-only file's -EACCES; HugeTLB too", () => {
+    const { k, t } = setup();
+    const f = k.createFile("f", 4 * P);
+    expect(k.mmap(t, mmapArgs(P, { addr: A, fixed: true }))).toBe(B(A));
+    expect(k.mmap(t, mmapArgs(2 * P, { addr: A - P, noreplace: true }))).toBe(B(-Errno.EEXIST));
+    expect(k.mmap(t, mmapArgs(P, { addr: A + 1, noreplace: true }))).toBe(B(-Errno.EINVAL));
+    expect(
+      k.mmap(t, mmapArgs(P, { addr: A, noreplace: true, shared: true, file: f, readOnlyFile: true })),
+    ).toBe(B(-Errno.EEXIST));
+    expect(k.mmap(t, mmapArgs(P, { addr: A + P, noreplace: true }))).toBe(B(A + P));
+    expect(k.sysctlHugepages(2)).toBe(2);
+    const H = 0x300000000000;
+    expect(k.mmap(t, mmapArgs(2 << 20, { addr: H, noreplace: true, hugetlb: true }))).toBe(B(H));
+    expect(k.mmap(t, mmapArgs(2 << 20, { addr: H, noreplace: true, hugetlb: true }))).toBe(B(-Errno.EEXIST));
+  });
+});
+
 describe("munmap, mprotect, mlock, msync, mincore past TASK_SIZE and wrapping", () => {
   it("munmap: a length past TASK_SIZE - start is -EINVAL, before it is rounded up", () => {
     const { k, t } = setup();

@@ -36,6 +36,11 @@ export interface MmapArgs {
   /** hint or fixed address (bytes), or -1 */
   addr: number;
   fixed: boolean;
+  /**
+   * MAP_FIXED_NOREPLACE: MAP_FIXED (do_mmap sets it) that refuses, -EEXIST, a range a VMA
+   * overlaps, after __get_unmapped_area's checks
+   */
+  noreplace?: boolean;
   /** has CAP_SYS_RAWIO (may map below mmap_min_addr) */
   privileged: boolean;
   /** the file to map (a file mapping), and the offset in it (bytes, page-aligned) */
@@ -163,6 +168,11 @@ function fixedRange(ctx: MmContext, a: MmapArgs, nrPages: number, pgoff: number)
   return 0;
 }
 
+/** do_mmap's MAP_FIXED_NOREPLACE test: find_vma_intersection(mm, addr, addr + len) */
+function noReplaceRefused(mm: MmStruct, a: MmapArgs, nrPages: number): boolean {
+  return a.noreplace === true && mappedPages(mm, a.addr / 4096, a.addr / 4096 + nrPages) > 0;
+}
+
 /**
  * do_mmap for anonymous memory. Returns the start vpn, or -errno.
  * Linux: mm/mmap.c do_mmap, mmap_region
@@ -174,9 +184,10 @@ export function mmap(
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
   if (req.length <= 0) return -Errno.EINVAL;
-  // do_mmap: round_hint_to_min for a hint
-  const hintAddr = req.fixed ? req.addr : roundHintToMin(ctx, req.addr);
-  const a = hintAddr === req.addr ? req : { ...req, addr: hintAddr };
+  // do_mmap: MAP_FIXED_NOREPLACE implies MAP_FIXED; round_hint_to_min for a hint
+  const fixed = req.fixed || req.noreplace === true;
+  const hintAddr = fixed ? req.addr : roundHintToMin(ctx, req.addr);
+  const a = hintAddr === req.addr && fixed === req.fixed ? req : { ...req, addr: hintAddr, fixed };
   if (a.hugetlb || (a.file && hugetlbfsInode(a.file) !== null)) return mmapHugetlb(ctx, mm, a, populate);
   const nrPages = Math.ceil(a.length / 4096);
   const taskSize = ctx.env.taskSizeVpn;
@@ -190,6 +201,7 @@ export function mmap(
   if (a.fixed) {
     const fixedErr = fixedRange(ctx, a, nrPages, coloured ? pgoff : -1);
     if (fixedErr < 0) return fixedErr;
+    if (noReplaceRefused(mm, a, nrPages)) return -Errno.EEXIST;
   }
   if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
   // do_mmap: vm_flags |= calc_vm_flag_bits (MAP_LOCKED: VM_LOCKED) | mm->def_flags
@@ -332,6 +344,7 @@ function mmapHugetlb(
     start = a.addr / 4096;
     if (start + nrPages > taskSize) return -Errno.ENOMEM;
     if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+    if (noReplaceRefused(mm, a, nrPages)) return -Errno.EEXIST;
   } else {
     const hint = a.addr > 0 ? Math.ceil(a.addr / (nr * 4096)) * nr * 4096 : a.addr;
     start = getUnmappedArea(ctx, mm, nrPages, hint, nr, 0); // align_mask: huge_page_mask_align
