@@ -444,6 +444,21 @@ function vmlabRecords(): Map<string, string> {
     brkTo("brk_restore", cur);
   }
 
+  // ---- do_mmap's order for uid 1000 with RLIMIT_MEMLOCK 0 (a process of its own) ----
+  {
+    const u = k.spawn("user", 0)!;
+    k.switchTo(0, u);
+    expect(k.setrlimit(u, "memlock", 0, 0)).toBe(0);
+    k.setUid(u, 1000);
+    const um = (opts: Parameters<typeof mmapArgs>[1]) =>
+      k.mmap(u, mmapArgs(P, { privileged: false, ...opts }));
+    rp("user_mmap_locked_rdonly_file_write", um({ shared: true, locked: true, ...roFile }), A, B);
+    rp("user_mmap_rdonly_file_write", um({ shared: true, ...roFile }), A, B);
+    rp("user_mmap_locked", um({ locked: true }), A, B);
+    rec("user_mlock", res(k.mlock(u, B_(A), B_(P), false)));
+    k.exit(u, "exit");
+  }
+
   expect(checkInvariants(k)).toEqual([]);
   return out;
 }

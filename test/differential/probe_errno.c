@@ -17,6 +17,7 @@
 #include "probe.h"
 #include <errno.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #define P 4096UL
 #define A 0x200000000000UL
@@ -440,5 +441,21 @@ int main(void) {
         brk_to("brk_below_start", start_brk - P);
         brk_to("brk_restore", cur);
     }
-    return 0;
+
+    /* ---- do_mmap's order for uid 1000 with RLIMIT_MEMLOCK 0, in a child: MAP_LOCKED's -EPERM first ---- */
+    if (fork() == 0) {
+        struct rlimit r = {0, 0};
+        if (setrlimit(RLIMIT_MEMLOCK, &r) != 0 || setuid(1000) != 0) {
+            rec("skip", "setuid(1000) or RLIMIT_MEMLOCK refused");
+            _exit(0);
+        }
+        rp("user_mmap_locked_rdonly_file_write", mmap(NULL, P, RW, MAP_SHARED | MAP_LOCKED, rofd, 0), A, B);
+        rp("user_mmap_rdonly_file_write", mmap(NULL, P, RW, MAP_SHARED, rofd, 0), A, B);
+        rp("user_mmap_locked", mmap(NULL, P, RW, PRIV | MAP_LOCKED, -1, 0), A, B);
+        rc("user_mlock", mlock((void *)A, P));
+        _exit(0);
+    }
+    int st;
+    wait(&st);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }

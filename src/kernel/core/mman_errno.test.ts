@@ -58,6 +58,18 @@ describe("mmap's checks (sys_mmap, do_mmap, __get_unmapped_area)", () => {
   });
 });
 
+describe("do_mmap: MAP_LOCKED's limits before the file's -EACCES", () => {
+  it("RLIMIT_MEMLOCK 0 without CAP_IPC_LOCK: MAP_LOCKED is -EPERM before a read-only file's PROT_WRITE -EACCES", () => {
+    const { k, t } = setup();
+    const f = k.createFile("f", 4 * P);
+    expect(k.setrlimit(t, "memlock", 0, 0)).toBe(0);
+    k.setUid(t, 1000);
+    const ro = { addr: A, shared: true, file: f, readOnlyFile: true, privileged: false };
+    expect(k.mmap(t, mmapArgs(P, { ...ro, locked: true }))).toBe(B(-Errno.EPERM));
+    expect(k.mmap(t, mmapArgs(P, ro))).toBe(B(-Errno.EACCES));
+  });
+});
+
 describe("MAP_FIXED_NOREPLACE (do_mmap)", () => {
   it("-EEXIST over any VMA, after __get_unmapped_area's checks and before a read-only file's -EACCES; HugeTLB too", () => {
     const { k, t } = setup();

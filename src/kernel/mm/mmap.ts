@@ -115,15 +115,25 @@ function mappedPages(mm: MmStruct, from: number, to: number): number {
  * The resource limits a new mapping of `nrPages` with `flags` must pass,
  * in Linux's order: do_mmap's MAP_LOCKED tests (can_do_mlock: -EPERM with
  * RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK; mlock_future_ok: -EAGAIN past
- * RLIMIT_MEMLOCK), then mmap_region's may_expand_vm (-ENOMEM past
- * RLIMIT_AS or, for a data mapping, RLIMIT_DATA), which for MAP_FIXED
- * counts only the pages not already mapped (the VMAs it replaces,
- * vms.nr_pages). Returns 0 or -errno. vmlab's uid 0 (a.privileged) has
- * CAP_IPC_LOCK. Linux 6.12: mm/mmap.c do_mmap, mmap_region (6.18: mm/vma.c __mmap_region)
+ * RLIMIT_MEMLOCK), then (`fileChecks`) its MAP_SHARED file case (PROT_WRITE
+ * of a file open without FMODE_WRITE: -EACCES), then mmap_region's
+ * may_expand_vm (-ENOMEM past RLIMIT_AS or, for a data mapping,
+ * RLIMIT_DATA), which for MAP_FIXED counts only the pages not already
+ * mapped (the VMAs it replaces, vms.nr_pages). Returns 0 or -errno.
+ * vmlab's uid 0 (a.privileged) has CAP_IPC_LOCK.
+ * Linux 6.12: mm/mmap.c do_mmap, mmap_region (6.18: mm/vma.c __mmap_region)
  */
-function mmapLimits(ctx: MmContext, mm: MmStruct, a: MmapArgs, flags: number, nrPages: number): number {
+function mmapLimits(
+  ctx: MmContext,
+  mm: MmStruct,
+  a: MmapArgs,
+  flags: number,
+  nrPages: number,
+  fileChecks = false,
+): number {
   if (a.locked && !canDoMlock(mm, a.privileged)) return -Errno.EPERM;
   if (!mlockFutureOk(mm, flags, nrPages * 4096, a.privileged)) return -Errno.EAGAIN;
+  if (fileChecks && a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
   if (!vmLimited(mm)) return 0;
   const replaced = a.fixed ? mappedPages(mm, a.addr / 4096, a.addr / 4096 + nrPages) : 0;
   return mayExpandVm(ctx, mm, flags, nrPages - replaced) ? 0 : -Errno.ENOMEM;
@@ -203,7 +213,6 @@ export function mmap(
     if (fixedErr < 0) return fixedErr;
     if (noReplaceRefused(mm, a, nrPages)) return -Errno.EEXIST;
   }
-  if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
   // do_mmap: vm_flags |= calc_vm_flag_bits (MAP_LOCKED: VM_LOCKED) | mm->def_flags
   // (mlockall(MCL_FUTURE): VM_LOCKED, with MCL_ONFAULT VM_LOCKONFAULT too)
   let flags = sharedFileFlags(a, vmFlagsForProt(a.prot, a.shared)) | mm.defFlags;
@@ -215,7 +224,7 @@ export function mmap(
   // accountable_mapping: private writable mappings without VM_NORESERVE, a device's too
   // (remap_pfn_range adds VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP and keeps VM_ACCOUNT)
   const accountable = !a.shared && a.prot.w && !noreserve;
-  const limits = mmapLimits(ctx, mm, a, flags, nrPages);
+  const limits = mmapLimits(ctx, mm, a, flags, nrPages, true);
   if (limits < 0) return limits;
   if (a.fixed && a.addr % 4096 === 0) {
     // mmap_region: the VMAs MAP_FIXED replaces give back their charge first (vms.nr_accounted)
