@@ -61,6 +61,7 @@ export {
   MFD_HUGETLB,
   MFD_NOEXEC_SEAL,
 } from "./core/memfd.ts";
+export { Ms } from "./core/mman.ts";
 export type { RlimitName, TaskHandle } from "./core/task.ts";
 export {
   COPY_USER_FIXUP,
@@ -204,8 +205,11 @@ export interface Kernel<C extends Mmu = Mmu> {
     mayMove: boolean,
     to: bigint,
   ): bigint;
-  /** msync(MS_SYNC); 0 or -errno. */
-  msync(task: TaskHandle, addr: bigint, length: bigint): bigint;
+  /**
+   * msync(addr, length, flags), `Ms` bits (MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4; MS_SYNC when
+   * not given); 0 or -errno (EINVAL, ENOMEM for a hole, EBUSY: MS_INVALIDATE on a locked VMA).
+   */
+  msync(task: TaskHandle, addr: bigint, length: bigint, flags?: number): bigint;
   /** do_coredump: the task's core as vma_dump_size and get_dump_page decide it (pages are faulted in). */
   coreDump(task: TaskHandle, filter?: number): CoreDump;
   /** The pages MADV_PAGEOUT reclaimed since the last call; the count starts again from 0. */

@@ -358,10 +358,10 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to);
   }
 
-  /** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
-  msync(task: TaskHandle, addr: bigint, length: bigint): bigint {
+  /** msync (MS_SYNC unless `flags` says otherwise); 0 or -errno (core/mman.ts msync). */
+  msync(task: TaskHandle, addr: bigint, length: bigint, flags?: number): bigint {
     this.linuxOnly("msync");
-    return mman.msync(this, taskOf(task), addr, length);
+    return mman.msync(this, taskOf(task), addr, length, flags);
   }
 
   /** get_dump_page: the frame at `vpn` for a core dump, or -1 for a hole. */

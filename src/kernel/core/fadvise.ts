@@ -25,7 +25,7 @@ export const MINCORE_MAX_PAGES = 1 << 20;
 
 /**
  * mincore(ADDR, LEN, vec) by `task`: -EINVAL for an unaligned ADDR, -ENOMEM
- * for a range past the user address space or a page no VMA covers (the
+ * for a range past TASK_SIZE (access_ok) or a page no VMA covers (the
  * vector is filled up to it), else 0. The vector is vmlab's to return
  * (vec's own access_ok, -EFAULT, is not modelled).
  * Linux: mm/mincore.c sys_mincore
@@ -35,7 +35,8 @@ export function mincore(k: KernelCore, task: Task, addr: bigint, len: bigint): M
   syscallEntry(k, task);
   const none = new Uint8Array(0);
   if (addr % 4096n !== 0n || addr < 0n) return { ret: BigInt(-Errno.EINVAL), vec: none };
-  if (len < 0n || addr + len > k.layout.userEnd) return { ret: BigInt(-Errno.ENOMEM), vec: none }; // access_ok
+  // access_ok(start, len): start + len <= TASK_SIZE (x86-64: TASK_SIZE_MAX, USER_PTR_MAX)
+  if (len < 0n || addr + len > k.layout.taskSize) return { ret: BigInt(-Errno.ENOMEM), vec: none };
   const pages = (len + 4095n) / 4096n;
   if (pages > BigInt(MINCORE_MAX_PAGES)) return { ret: BigInt(-Errno.EINVAL), vec: none };
   const vec = new Uint8Array(Number(pages));

@@ -42,7 +42,7 @@ import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { hugetlbfsFallocate, hugetlbfsPunchHole } from "./hugetlbfs.ts";
 import { F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_WRITE } from "./memfd.ts";
-import { pageRange } from "./mman.ts";
+import { madviseRange } from "./mman.ts";
 import { syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
 
@@ -151,7 +151,7 @@ export function vfsFallocate(
 export function madviseRemove(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  const r = pageRange(k, addr, length);
+  const r = madviseRange(addr, length); // do_madvise's checks of the range
   if (typeof r === "bigint") return r;
   if (r.start === r.end) return 0n;
   let hole = false;

@@ -9,7 +9,7 @@ import { Errno, MADVISE_ADVICE } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
 import { madviseRemove } from "./fallocate.ts";
 import { populate } from "./gup.ts";
-import { pageRange } from "./mman.ts";
+import { madviseRange } from "./mman.ts";
 import { syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
 
@@ -19,10 +19,11 @@ export function madvise(k: KernelCore, task: Task, addr: bigint, length: bigint,
   if (advice === "remove") return madviseRemove(k, task, addr, length);
   const mm = userOf(task);
   syscallEntry(k, task);
-  const r = pageRange(k, addr, length);
-  if (typeof r === "bigint") return r;
+  // do_madvise: madvise_behavior_valid first, then the range (madviseRange)
   const madv = Object.hasOwn(MADVISE_ADVICE, advice) ? MADVISE_ADVICE[advice] : -1;
   if (madv < 0) return BigInt(-Errno.EINVAL);
+  const r = madviseRange(addr, length);
+  if (typeof r === "bigint") return r;
   return BigInt(
     k.userMm.madvise(
       mm,

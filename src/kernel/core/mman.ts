@@ -7,6 +7,7 @@
  */
 
 import { Errno, type MmapArgs } from "../mm/userMm.ts";
+import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { populate } from "./gup.ts";
 import { sealCheckWrite } from "./memfd.ts";
@@ -14,26 +15,40 @@ import { mmapPkey, mmPkeyIsAllocated, mprotectPkey } from "./pkeys.ts";
 import { syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
 
-/** The page range of a system call's (addr, length), or an errno: EINVAL when addr is not page-aligned. */
-export function pageRange(
-  k: KernelCore,
-  addr: bigint,
-  length: bigint,
-  alignAddr = true,
-): { start: number; end: number } | bigint {
-  if (alignAddr && addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
-  const first = addr / 4096n;
-  const last = (addr + length + 4095n) / 4096n;
-  if (addr + length > k.layout.userEnd) return BigInt(-Errno.ENOMEM);
-  return { start: Number(first), end: Number(last) };
+/** 2^64: where an unsigned long wraps. */
+const U64 = 1n << 64n;
+
+/** PAGE_ALIGN(len) as an unsigned long: rounded up to a page, 0 when that wraps. */
+export function pageAlign64(len: bigint): bigint {
+  return ((len + 4095n) & ~4095n) % U64;
 }
 
-/** mmap; returns the address or -errno (as a bigint). */
+/**
+ * do_madvise's checks of the range, after the advice's (madvise_behavior_valid):
+ * -EINVAL for an unaligned start, a length that rounds up to 0 (a small
+ * negative one) or a range that wraps; else its pages (an empty range: start
+ * = end, 0 without a look at the VMAs). A range past TASK_SIZE is the walk's
+ * (a hole: -ENOMEM after the VMAs before it).
+ * Linux: mm/madvise.c do_madvise
+ */
+export function madviseRange(addr: bigint, length: bigint): { start: number; end: number } | bigint {
+  if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  const len = pageAlign64(length);
+  if ((length !== 0n && len === 0n) || addr + len >= U64) return BigInt(-Errno.EINVAL);
+  return { start: Number(addr / 4096n), end: Number((addr + len) / 4096n) };
+}
+
+/**
+ * mmap; returns the address or -errno (as a bigint). The architecture's
+ * sys_mmap refuses an offset off a page boundary first, for anonymous
+ * memory too (arch/x86/kernel/sys_x86_64.c, arch/arm64/kernel/sys.c,
+ * arch/riscv/kernel/sys_riscv.c); a hint above TASK_SIZE is only a hint
+ * (the search ignores it), so the address range's checks are do_mmap's.
+ */
 export function mmap(k: KernelCore, task: Task, args: MmapArgs): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  if (args.addr >= 0 && args.addr > k.va.vpn(k.layout.userEnd) * 4096) return BigInt(-Errno.ENOMEM);
-  if ((args.file || args.device) && (args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
+  if ((args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
   // shmem_mmap -> seal_check_write: a shared writable mapping of a write-sealed memfd
   if (args.file && args.shared && args.prot.w && sealCheckWrite(args.file) < 0) return BigInt(-Errno.EPERM);
   const pkey = mmapPkey(k, task, mm, args.prot);
@@ -44,13 +59,17 @@ export function mmap(k: KernelCore, task: Task, args: MmapArgs): bigint {
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
 }
 
-/** munmap; 0 or -errno. */
+/**
+ * munmap; 0 or -errno: -EINVAL for an unaligned start, a range reaching
+ * past TASK_SIZE (checked before the length is rounded up) or a length of 0.
+ * Linux: mm/vma.c do_vmi_munmap
+ */
 export function munmap(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  if (addr % 4096n !== 0n || length === 0n) return BigInt(-Errno.EINVAL);
-  const end = addr + length;
-  if (end > k.layout.userEnd || end < addr) return BigInt(-Errno.EINVAL);
+  const taskSize = k.layout.taskSize;
+  if (addr % 4096n !== 0n || addr > taskSize || length > taskSize - addr || length === 0n)
+    return BigInt(-Errno.EINVAL);
   return BigInt(k.userMm.munmap(mm, Number(addr / 4096n), Number((length + 4095n) / 4096n)));
 }
 
@@ -72,14 +91,16 @@ export function mprotect(
   if (pkey !== -1 && k.arch.pkeys === undefined) return BigInt(-Errno.ENOSYS);
   if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
   if (length === 0n) return 0n;
-  const end = addr + length;
-  if (end > k.layout.userEnd || end < addr) return BigInt(-Errno.ENOMEM);
+  // end = start + PAGE_ALIGN(len), in 64 bits: -ENOMEM when it wraps (end <= start); a range past
+  // TASK_SIZE is not refused here: the walk changes the VMAs before the first hole, then -ENOMEM
+  const len = pageAlign64(length);
+  if (len === 0n || addr + len >= U64) return BigInt(-Errno.ENOMEM);
   if (pkey !== -1 && !mmPkeyIsAllocated(k, mm, pkey)) return BigInt(-Errno.EINVAL);
   return BigInt(
     k.userMm.mprotect(
       mm,
       Number(addr / 4096n),
-      Number((length + 4095n) / 4096n),
+      Number(len / 4096n),
       prot,
       (vpn, write) => populate(k, task, vpn, write),
       mprotectPkey(k, task, mm, prot, pkey),
@@ -88,14 +109,82 @@ export function mprotect(
   );
 }
 
-/** msync(MS_SYNC); 0 or -errno (EINVAL misaligned, ENOMEM when the range has a hole). */
-export function msync(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
+/** msync's flags (include/uapi/asm-generic/mman-common.h; x86, arm64 and RISC-V use these). */
+export const Ms = {
+  /** schedule the writeback (a no-op since Linux 2.6.19: the dirty pages are tracked anyway) */
+  ASYNC: 1,
+  /** invalidate other mappings of the file (nothing to do for a coherent page cache); -EBUSY on VM_LOCKED */
+  INVALIDATE: 2,
+  /** write the range's dirty pages of shared file mappings back and wait (vfs_fsync_range) */
+  SYNC: 4,
+} as const;
+
+/**
+ * msync(addr, length, flags): 0 or -errno. -EINVAL for an unknown flag, an
+ * unaligned start, or MS_ASYNC with MS_SYNC; -ENOMEM for a range that
+ * wraps; 0 for an empty one. Then the VMAs in address order: a hole is
+ * -ENOMEM, at once for MS_ASYNC alone, else at the end; MS_INVALIDATE on
+ * a VM_LOCKED VMA is -EBUSY (the VMAs before it synced); MS_SYNC writes
+ * back the shared disk-file mappings' dirty pages in the range.
+ * Linux: mm/msync.c SYSCALL_DEFINE3(msync)
+ */
+export function msync(
+  k: KernelCore,
+  task: Task,
+  addr: bigint,
+  length: bigint,
+  flags: number = Ms.SYNC,
+): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  const r = pageRange(k, addr, length);
-  if (typeof r === "bigint") return r;
-  k.userMm.msync(mm, r.start, r.end);
-  return k.userMm.isMapped(mm, r.start, r.end) ? 0n : BigInt(-Errno.ENOMEM);
+  if (flags & ~(Ms.ASYNC | Ms.INVALIDATE | Ms.SYNC) || addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  if (flags & Ms.ASYNC && flags & Ms.SYNC) return BigInt(-Errno.EINVAL);
+  const len = pageAlign64(length);
+  if (addr + len >= U64) return BigInt(-Errno.ENOMEM);
+  if (len === 0n) return 0n;
+  const start = Number(addr / 4096n);
+  const end = Number((addr + len) / 4096n);
+  // the walk: find_vma from start; `stop` where it ends early, `error` then
+  let hole = false;
+  let at = start;
+  let stop = end;
+  let error = 0;
+  for (const v of mm.vmas) {
+    if (v.vmEnd <= at) continue;
+    if (v.vmStart >= end) break;
+    if (at < v.vmStart) {
+      if (flags === Ms.ASYNC) return BigInt(-Errno.ENOMEM); // "if (flags == MS_ASYNC) goto out_unlock"
+      hole = true;
+    }
+    if (flags & Ms.INVALIDATE && v.vmFlags & VmFlag.LOCKED) {
+      stop = Math.max(at, v.vmStart);
+      error = -Errno.EBUSY;
+      break;
+    }
+    at = v.vmEnd;
+  }
+  if (error === 0 && at < end) {
+    // no VMA (left) at or after the range's next page: find_vma's NULL, -ENOMEM
+    if (flags === Ms.ASYNC) return BigInt(-Errno.ENOMEM);
+    hole = true;
+  }
+  if (flags & Ms.SYNC && stop > start) k.userMm.msync(mm, start, stop);
+  return BigInt(error !== 0 ? error : hole ? -Errno.ENOMEM : 0);
+}
+
+/**
+ * The pages of mlock's and munlock's range: the start rounded down to a
+ * page, the length up with its offset (PAGE_ALIGN(len + offset_in_page(start))).
+ * The end may pass 2^64 (apply_vma_lock_flags's end < start: -EINVAL,
+ * after do_mlock's RLIMIT_MEMLOCK check) or TASK_SIZE (a hole: -ENOMEM,
+ * the VMAs before it changed).
+ * Linux: mm/mlock.c do_mlock, SYSCALL_DEFINE2(munlock)
+ */
+function lockRange(addr: bigint, length: bigint): { start: number; end: number } {
+  const off = addr % 4096n;
+  const start = addr - off;
+  const len = pageAlign64(length + off);
+  return { start: Number(start / 4096n), end: Number((start + len) / 4096n) };
 }
 
 /**
@@ -105,8 +194,7 @@ export function msync(k: KernelCore, task: Task, addr: bigint, length: bigint): 
 export function mlock(k: KernelCore, task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  const r = pageRange(k, addr - (addr % 4096n), length + (addr % 4096n));
-  if (typeof r === "bigint") return r;
+  const r = lockRange(addr, length);
   const fault = (vpn: number, write: boolean) => populate(k, task, vpn, write);
   return BigInt(k.userMm.mlock(mm, r.start, r.end, onFault, fault, task.uid === 0));
 }
@@ -114,8 +202,7 @@ export function mlock(k: KernelCore, task: Task, addr: bigint, length: bigint, o
 /** munlock: clears VM_LOCKED over the range. */
 export function munlock(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
   const mm = userOf(task);
-  const r = pageRange(k, addr - (addr % 4096n), length + (addr % 4096n));
-  if (typeof r === "bigint") return r;
+  const r = lockRange(addr, length);
   return BigInt(k.userMm.munlock(mm, r.start, r.end));
 }
 
@@ -158,7 +245,15 @@ export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
   return r < 0 ? BigInt(r) : oldBrk;
 }
 
-/** mremap; returns the new address or -errno. */
+/**
+ * mremap (`to` >= 0: MREMAP_FIXED); returns the new address or -errno. The
+ * flags' and the start's checks (-EINVAL), the lengths rounded up (a new
+ * length of 0: -EINVAL), then the VMA at the start (-EFAULT: vma_lookup)
+ * before MREMAP_FIXED's target (mremap_to: unaligned, past TASK_SIZE or
+ * overlapping the old range: -EINVAL); the rest is mm/mremap.ts's.
+ * Linux 6.12: mm/mremap.c SYSCALL_DEFINE5(mremap), mremap_to (the host's
+ * 6.18 checks the target before the lookup)
+ */
 export function mremap(
   k: KernelCore,
   task: Task,
@@ -170,16 +265,17 @@ export function mremap(
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  if (addr % 4096n !== 0n || newSize === 0n || (to >= 0n && (to % 4096n !== 0n || !mayMove)))
-    return BigInt(-Errno.EINVAL);
-  const oldPages = Number((oldSize + 4095n) / 4096n);
-  const newPages = Number((newSize + 4095n) / 4096n);
-  if (addr + oldSize > k.layout.userEnd || (to >= 0n && to + newSize > k.layout.userEnd))
-    return BigInt(-Errno.EINVAL);
+  if ((to >= 0n && !mayMove) || addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  const oldLen = pageAlign64(oldSize);
+  const newLen = pageAlign64(newSize);
+  if (newLen === 0n) return BigInt(-Errno.EINVAL);
+  if (addr >= k.layout.userEnd || mm.vmaAt(Number(addr / 4096n)) === null) return BigInt(-Errno.EFAULT);
+  const oldPages = Number(oldLen / 4096n);
+  const newPages = Number(newLen / 4096n);
   if (to >= 0n) {
-    const a = Number(addr / 4096n);
-    const t = Number(to / 4096n);
-    if (t < a + oldPages && a < t + newPages) return BigInt(-Errno.EINVAL); // overlapping ranges
+    const taskSize = k.layout.taskSize;
+    if (to % 4096n !== 0n || newLen > taskSize || to > taskSize - newLen) return BigInt(-Errno.EINVAL);
+    if (addr + oldLen > to && to + newLen > addr) return BigInt(-Errno.EINVAL); // overlapping ranges
   }
   const r = k.userMm.mremap(
     mm,

@@ -90,15 +90,19 @@ export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
 
 /**
  * madvise(2) on the pages [start, end) of mm (the system call has checked
- * and rounded the byte range: -EINVAL for a misaligned start, -ENOMEM past
- * TASK_SIZE). The advice applies to the mapped parts of the range; a hole
- * makes the result -ENOMEM after applying it (MADV_POPULATE_*: before). An
- * advice vmlab does not model is -EINVAL; so are the LRU, zap and guard
- * advices on a VM_LOCKED or VM_PFNMAP range, and MADV_DODUMP on a VM_IO,
- * VM_PFNMAP or VM_DONTEXPAND one. `fault` is a population fault counted
- * against the task (MADV_POPULATE_*); `reclaimed` learns how many pages
- * MADV_PAGEOUT reclaimed. Returns 0 or -errno.
- * Linux: mm/madvise.c do_madvise, madvise_vma_behavior
+ * the advice, then the byte range: -EINVAL for a misaligned start or a range
+ * that wraps; an empty range is 0; a range past TASK_SIZE is a hole). The
+ * advice applies to the mapped parts of the range in address order; a hole
+ * makes the result -ENOMEM after applying it (MADV_POPULATE_*: -ENOMEM at
+ * the hole, the pages before it populated). A VMA the advice refuses
+ * (refusedAt: the LRU, zap and guard advices on VM_LOCKED or VM_PFNMAP,
+ * MADV_FREE on memory that is not anonymous, MADV_WIPEONFORK on a file or
+ * shared mapping, MADV_DOFORK on VM_IO, MADV_DODUMP on VM_SPECIAL) ends the
+ * walk with -EINVAL, the VMAs before it advised. An advice vmlab does not
+ * model is -EINVAL. `fault` is a population fault counted against the task
+ * (MADV_POPULATE_*); `reclaimed` learns how many pages MADV_PAGEOUT
+ * reclaimed. Returns 0 or -errno.
+ * Linux: mm/madvise.c do_madvise, madvise_walk_vmas, madvise_vma_behavior
  */
 export function doMadvise(
   ctx: MmContext,
@@ -124,21 +128,24 @@ export function doMadvise(
   )
     return -Errno.EINVAL;
   const hole = !isMapped(mm, start, end);
+  // madvise_walk_vmas visits the VMAs in address order and stops at the first one the advice
+  // refuses (-EINVAL), the ones before it advised: `stop` is that VMA's start, or `end`
+  const refused = refusedAt(mm, start, end, advice);
+  const stop = refused < 0 ? end : refused;
   const mapped = (f: (a: number, b: number) => void) => {
     for (const v of mm.vmas.slice()) {
       const a = Math.max(start, v.vmStart);
-      const b = Math.min(end, v.vmEnd);
+      const b = Math.min(stop, v.vmEnd);
       if (a < b) f(a, b);
     }
   };
-  const locked = mm.vmas.some(
-    (v) => v.vmStart < end && v.vmEnd > start && v.vmFlags & (VmFlag.LOCKED | VmFlag.PFNMAP),
-  );
+  /** madvise_update_vma on the VMAs before `stop` (vma_modify_flags) */
+  const advise = (set: number, clear: number) => {
+    if (stop > start) setFlags(ctx, mm, start, stop, set, clear);
+  };
   switch (advice) {
     case Madv.PAGEOUT:
     case Madv.COLD:
-      // can_madv_lru_vma: not on VM_LOCKED or VM_PFNMAP mappings
-      if (locked) return -Errno.EINVAL;
       if (advice === Madv.COLD) mapped((a, b) => cold(ctx, mm, a, b));
       if (advice === Madv.PAGEOUT)
         mapped((a, b) => {
@@ -147,11 +154,9 @@ export function doMadvise(
         });
       break;
     case Madv.DONTNEED:
-      if (locked) return -Errno.EINVAL;
-      dontneed(ctx, mm, start, end);
+      if (stop > start) dontneed(ctx, mm, start, stop);
       break;
     case Madv.FREE:
-      if (locked) return -Errno.EINVAL;
       mapped((a, b) => lazyFree(ctx, mm, a, b));
       break;
     case Madv.WILLNEED:
@@ -159,7 +164,7 @@ export function doMadvise(
       mapped((a, b) => willneed(ctx, mm, mm.vmaAt(a)!, a, b));
       break;
     case Madv.HUGEPAGE:
-      setFlags(ctx, mm, start, end, VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
+      advise(VmFlag.HUGEPAGE, VmFlag.NOHUGEPAGE);
       // hugepage_madvise: "register it here without waiting a page fault"
       mapped((a) => khugepagedEnterVma(ctx, mm, mm.vmaAt(a)!));
       break;
@@ -174,46 +179,38 @@ export function doMadvise(
       }
       break;
     case Madv.NOHUGEPAGE:
-      setFlags(ctx, mm, start, end, VmFlag.NOHUGEPAGE, VmFlag.HUGEPAGE);
+      advise(VmFlag.NOHUGEPAGE, VmFlag.HUGEPAGE);
       break;
     case Madv.DONTFORK:
-      setFlags(ctx, mm, start, end, VmFlag.DONTCOPY, 0);
+      advise(VmFlag.DONTCOPY, 0);
       break;
     case Madv.DOFORK:
-      setFlags(ctx, mm, start, end, 0, VmFlag.DONTCOPY);
+      advise(0, VmFlag.DONTCOPY);
       break;
     case Madv.WIPEONFORK:
-      setFlags(ctx, mm, start, end, VmFlag.WIPEONFORK, 0);
+      advise(VmFlag.WIPEONFORK, 0);
       break;
     case Madv.KEEPONFORK:
-      setFlags(ctx, mm, start, end, 0, VmFlag.WIPEONFORK);
+      advise(0, VmFlag.WIPEONFORK);
       break;
     case Madv.DONTDUMP:
-      setFlags(ctx, mm, start, end, VmFlag.DONTDUMP, 0);
+      advise(VmFlag.DONTDUMP, 0);
       break;
     case Madv.DODUMP:
-      // VM_SPECIAL mappings (remap_pfn_range, VM_IO) stay out of core dumps
-      if (
-        mm.vmas.some(
-          (v) =>
-            v.vmStart < end && v.vmEnd > start && v.vmFlags & (VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND),
-        )
-      )
-        return -Errno.EINVAL;
-      setFlags(ctx, mm, start, end, 0, VmFlag.DONTDUMP);
+      // VM_SPECIAL mappings (remap_pfn_range, VM_IO) stay out of core dumps (refusedAt)
+      advise(0, VmFlag.DONTDUMP);
       break;
     case Madv.RANDOM:
-      setFlags(ctx, mm, start, end, VmFlag.RAND_READ, VmFlag.SEQ_READ);
+      advise(VmFlag.RAND_READ, VmFlag.SEQ_READ);
       break;
     case Madv.SEQUENTIAL:
-      setFlags(ctx, mm, start, end, VmFlag.SEQ_READ, VmFlag.RAND_READ);
+      advise(VmFlag.SEQ_READ, VmFlag.RAND_READ);
       break;
     case Madv.NORMAL:
-      setFlags(ctx, mm, start, end, 0, VmFlag.SEQ_READ | VmFlag.RAND_READ);
+      advise(0, VmFlag.SEQ_READ | VmFlag.RAND_READ);
       break;
     case Madv.POPULATE_READ:
     case Madv.POPULATE_WRITE: {
-      if (hole) return -Errno.ENOMEM;
       const write = advice === Madv.POPULATE_WRITE;
       const err = madvisePopulate(mm, start, end, write, fault);
       ctx.env.lru?.fbatches.drain(); // faultin_page_range: lru_add_drain after __get_user_pages_locked
@@ -221,7 +218,7 @@ export function doMadvise(
       break;
     }
     case Madv.GUARD_INSTALL:
-      if (locked) return -Errno.EINVAL;
+      if (refused >= 0) return -Errno.EINVAL; // is_valid_guard_vma, checked over the range first
       // VM_MAYBE_GUARD on each VMA the range touches, whole (set atomically, no split; Linux 6.18)
       for (const v of mm.vmas)
         if (v.vmStart < end && v.vmEnd > start) v.vmFlags = vmFlagsUpdate(v.vmFlags, VmFlag.MAYBE_GUARD, 0);
@@ -233,6 +230,7 @@ export function doMadvise(
     default:
       return -Errno.EINVAL;
   }
+  if (refused >= 0) return -Errno.EINVAL;
   return hole ? -Errno.ENOMEM : 0;
 }
 
@@ -276,7 +274,61 @@ function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): v
   genericFadvise(ctx, vmFileOf(v), offset, BigInt(b - a) << 12n, Fadv.WILLNEED);
 }
 
-/** madvise_populate's faults over [start, end) (no hole in it): 0 or -errno. Linux: mm/madvise.c madvise_populate */
+/**
+ * Where madvise_walk_vmas stops over [start, end) for `advice`: the start
+ * of the first VMA (in address order) whose visit refuses it with -EINVAL,
+ * or -1. The LRU advices (can_madv_lru_vma) refuse VM_LOCKED, VM_PFNMAP
+ * (and VM_HUGETLB, which hugetlbMadviseRefused has refused already);
+ * MADV_DONTNEED and MADV_FREE VM_LOCKED and VM_PFNMAP
+ * (madvise_dontneed_free_valid_vma), MADV_FREE anything but anonymous
+ * memory too (madvise_free_single_vma: vma_is_anonymous); MADV_WIPEONFORK
+ * a VMA with a vm_file (a file, shmem, a device, HugeTLB) or VM_SHARED;
+ * MADV_DOFORK VM_IO; MADV_DODUMP a VM_SPECIAL VMA that is not HugeTLB;
+ * MADV_GUARD_INSTALL VM_LOCKED, VM_PFNMAP (is_valid_guard_vma).
+ * Linux 6.12: mm/madvise.c madvise_vma_behavior, madvise_dontneed_free_valid_vma,
+ * madvise_free_single_vma, madvise_cold, madvise_pageout
+ */
+function refusedAt(mm: MmStruct, start: number, end: number, advice: number): number {
+  const special = VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND;
+  for (const v of mm.vmas) {
+    if (v.vmEnd <= start || v.vmStart >= end) continue;
+    const f = v.vmFlags;
+    const hasFile = v.file !== null || v.shmem !== null || v.htlb !== null || (f & VmFlag.PFNMAP) !== 0;
+    let no = false;
+    switch (advice) {
+      case Madv.COLD:
+      case Madv.PAGEOUT:
+      case Madv.DONTNEED:
+      case Madv.GUARD_INSTALL:
+        no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP)) !== 0;
+        break;
+      case Madv.FREE:
+        no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP)) !== 0 || hasFile;
+        break;
+      case Madv.WIPEONFORK:
+        no = hasFile || (f & VmFlag.SHARED) !== 0;
+        break;
+      case Madv.DOFORK:
+        no = (f & VmFlag.IO) !== 0;
+        break;
+      case Madv.DODUMP:
+        no = !(f & VmFlag.HUGETLB) && (f & special) !== 0;
+        break;
+    }
+    if (no) return Math.max(start, v.vmStart);
+  }
+  return -1;
+}
+
+/**
+ * madvise_populate's faults over [start, end) in address order
+ * (faultin_page_range with FOLL_MADV_POPULATE, no FOLL_FORCE): a page no VMA
+ * covers is -ENOMEM, a VMA check_vma_flags refuses (VM_IO or VM_PFNMAP, no
+ * VM_WRITE for a write, no VM_READ for a read) -EINVAL, the pages before
+ * either populated; a fault's SIGBUS or SIGSEGV -EFAULT, its OOM -ENOMEM.
+ * Returns 0 or -errno.
+ * Linux 6.12: mm/madvise.c madvise_populate; mm/gup.c __get_user_pages, check_vma_flags
+ */
 function madvisePopulate(
   mm: MmStruct,
   start: number,
@@ -285,9 +337,13 @@ function madvisePopulate(
   fault: (vpn: number, write: boolean) => VmFault,
 ): number {
   for (let v = start; v < end; v++) {
-    const vma = mm.vmaAt(v)!;
-    if (write ? !(vma.vmFlags & VmFlag.WRITE) : !(vma.vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC)))
-      return -Errno.EFAULT;
+    const vma = mm.vmaAt(v);
+    if (vma === null) return -Errno.ENOMEM;
+    if (
+      vma.vmFlags & (VmFlag.IO | VmFlag.PFNMAP) ||
+      (write ? !(vma.vmFlags & VmFlag.WRITE) : !(vma.vmFlags & VmFlag.READ))
+    )
+      return -Errno.EINVAL;
     const res = fault(v, write);
     if (res !== VmFault.OK) return res & VmFault.OOM ? -Errno.ENOMEM : -Errno.EFAULT;
   }

@@ -50,8 +50,9 @@ const SPECIAL = VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP | VmFlag.HUGETLB;
 
 /**
  * apply_vma_lock_flags: the lock flags of every VMA from `start` up to the
- * first hole (or `end`) become `flags`; -ENOMEM if a hole came before `end`
- * (the VMAs before it keep their new flags), else 0. Each VMA goes through
+ * first hole (or `end`) become `flags`; -EINVAL if the range wrapped past
+ * 2^64 (end < start), -ENOMEM if a hole came before `end` (the VMAs before
+ * it keep their new flags), else 0. Each VMA goes through
  * mlock_fixup: none for a VM_SPECIAL VMA (VM_IO, VM_DONTEXPAND, VM_PFNMAP;
  * vmlab has no VM_MIXEDMAP) or one whose flags do not change; the flags
  * alone when it stays VM_LOCKED (only VM_LOCKONFAULT changing: "mlocking
@@ -59,6 +60,8 @@ const SPECIAL = VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP | VmFlag.HUGETLB;
  * Linux: mm/mlock.c apply_vma_lock_flags, mlock_fixup
  */
 function applyVmaLockFlags(ctx: MmContext, mm: MmStruct, start: number, end: number, flags: number): number {
+  // end < start: a range past 2^64 bytes (2^52 pages), which wrapped in Linux's unsigned long
+  if (end > 2 ** 52) return -Errno.EINVAL;
   const upTo = coveredUpTo(mm, start, end);
   mlockFixups(ctx, mm, start, upTo, flags);
   return upTo < end ? -Errno.ENOMEM : 0;

@@ -36,6 +36,11 @@ export interface MmapArgs {
   /** hint or fixed address (bytes), or -1 */
   addr: number;
   fixed: boolean;
+  /**
+   * MAP_FIXED_NOREPLACE: MAP_FIXED (do_mmap sets it) that refuses, -EEXIST, a range a VMA
+   * overlaps, after __get_unmapped_area's checks
+   */
+  noreplace?: boolean;
   /** has CAP_SYS_RAWIO (may map below mmap_min_addr) */
   privileged: boolean;
   /** the file to map (a file mapping), and the offset in it (bytes, page-aligned) */
@@ -110,15 +115,25 @@ function mappedPages(mm: MmStruct, from: number, to: number): number {
  * The resource limits a new mapping of `nrPages` with `flags` must pass,
  * in Linux's order: do_mmap's MAP_LOCKED tests (can_do_mlock: -EPERM with
  * RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK; mlock_future_ok: -EAGAIN past
- * RLIMIT_MEMLOCK), then mmap_region's may_expand_vm (-ENOMEM past
- * RLIMIT_AS or, for a data mapping, RLIMIT_DATA), which for MAP_FIXED
- * counts only the pages not already mapped (the VMAs it replaces,
- * vms.nr_pages). Returns 0 or -errno. vmlab's uid 0 (a.privileged) has
- * CAP_IPC_LOCK. Linux 6.12: mm/mmap.c do_mmap, mmap_region (6.18: mm/vma.c __mmap_region)
+ * RLIMIT_MEMLOCK), then (`fileChecks`) its MAP_SHARED file case (PROT_WRITE
+ * of a file open without FMODE_WRITE: -EACCES), then mmap_region's
+ * may_expand_vm (-ENOMEM past RLIMIT_AS or, for a data mapping,
+ * RLIMIT_DATA), which for MAP_FIXED counts only the pages not already
+ * mapped (the VMAs it replaces, vms.nr_pages). Returns 0 or -errno.
+ * vmlab's uid 0 (a.privileged) has CAP_IPC_LOCK.
+ * Linux 6.12: mm/mmap.c do_mmap, mmap_region (6.18: mm/vma.c __mmap_region)
  */
-function mmapLimits(ctx: MmContext, mm: MmStruct, a: MmapArgs, flags: number, nrPages: number): number {
+function mmapLimits(
+  ctx: MmContext,
+  mm: MmStruct,
+  a: MmapArgs,
+  flags: number,
+  nrPages: number,
+  fileChecks = false,
+): number {
   if (a.locked && !canDoMlock(mm, a.privileged)) return -Errno.EPERM;
   if (!mlockFutureOk(mm, flags, nrPages * 4096, a.privileged)) return -Errno.EAGAIN;
+  if (fileChecks && a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
   if (!vmLimited(mm)) return 0;
   const replaced = a.fixed ? mappedPages(mm, a.addr / 4096, a.addr / 4096 + nrPages) : 0;
   return mayExpandVm(ctx, mm, flags, nrPages - replaced) ? 0 : -Errno.ENOMEM;
@@ -130,22 +145,74 @@ function sharedFileFlags(a: MmapArgs, flags: number): number {
 }
 
 /**
+ * do_mmap's round_hint_to_min: a hint (not MAP_FIXED) is rounded down to
+ * a page, and one below mmap_min_addr (but not NULL) becomes
+ * PAGE_ALIGN(mmap_min_addr). -1 (no hint) stays.
+ * Linux: include/linux/mman.h round_hint_to_min, mm/mmap.c do_mmap
+ */
+function roundHintToMin(ctx: MmContext, hint: number): number {
+  if (hint <= 0) return hint;
+  const h = hint - (hint % 4096);
+  const min = ctx.settings.mmapMinAddr;
+  return h !== 0 && h < min ? Math.ceil(min / 4096) * 4096 : h;
+}
+
+/**
+ * __get_unmapped_area's checks of a MAP_FIXED address, in its order: the
+ * architecture's get_area returns it as it is, but for arm's colour test
+ * of a shared mapping (`pgoff` >= 0 on a cache with colours:
+ * (addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1), -EINVAL); then
+ * addr > TASK_SIZE - len is -ENOMEM, before offset_in_page(addr)'s -EINVAL;
+ * then security_mmap_addr: below mmap_min_addr without CAP_SYS_RAWIO
+ * -EPERM. Returns 0 or -errno.
+ * Linux: mm/mmap.c __get_unmapped_area; arch/arm/mm/mmap.c arch_get_unmapped_area;
+ * security/commoncap.c cap_mmap_addr
+ */
+function fixedRange(ctx: MmContext, a: MmapArgs, nrPages: number, pgoff: number): number {
+  const shmlba = ctx.env.cache.shmlba;
+  if (pgoff >= 0 && a.shared && (((a.addr - pgoff * 4096) % shmlba) + shmlba) % shmlba !== 0)
+    return -Errno.EINVAL;
+  if (a.addr > (ctx.env.taskSizeVpn - nrPages) * 4096) return -Errno.ENOMEM;
+  if (a.addr % 4096 !== 0) return -Errno.EINVAL;
+  if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+  return 0;
+}
+
+/** do_mmap's MAP_FIXED_NOREPLACE test: find_vma_intersection(mm, addr, addr + len) */
+function noReplaceRefused(mm: MmStruct, a: MmapArgs, nrPages: number): boolean {
+  return a.noreplace === true && mappedPages(mm, a.addr / 4096, a.addr / 4096 + nrPages) > 0;
+}
+
+/**
  * do_mmap for anonymous memory. Returns the start vpn, or -errno.
  * Linux: mm/mmap.c do_mmap, mmap_region
  */
 export function mmap(
   ctx: MmContext,
   mm: MmStruct,
-  a: MmapArgs,
+  req: MmapArgs,
   populate: (vpn: number, write: boolean) => VmFault,
 ): number {
-  if (a.length <= 0) return -Errno.EINVAL;
+  if (req.length <= 0) return -Errno.EINVAL;
+  // do_mmap: MAP_FIXED_NOREPLACE implies MAP_FIXED; round_hint_to_min for a hint
+  const fixed = req.fixed || req.noreplace === true;
+  const hintAddr = fixed ? req.addr : roundHintToMin(ctx, req.addr);
+  const a = hintAddr === req.addr && fixed === req.fixed ? req : { ...req, addr: hintAddr, fixed };
   if (a.hugetlb || (a.file && hugetlbfsInode(a.file) !== null)) return mmapHugetlb(ctx, mm, a, populate);
   const nrPages = Math.ceil(a.length / 4096);
   const taskSize = ctx.env.taskSizeVpn;
+  // __get_unmapped_area: "Careful about overflows.."
   if (nrPages > taskSize) return -Errno.ENOMEM;
-  if (a.fixed && a.addr % 4096 !== 0) return -Errno.EINVAL;
-  if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
+  // arch_get_unmapped_area on a cache with colours (arch/arm/mm/mmap.c): a shared or file
+  // mapping starts at the colour of its file offset, so every mapping of a page shares one colour
+  const colourPages = ctx.env.cache.shmlba / 4096;
+  const pgoff = a.file || a.device ? (a.offset ?? 0) / 4096 : 0; // a device's offset is its pgoff too
+  const coloured = colourPages > 1 && (a.shared || (a.file ?? null) !== null || (a.device ?? null) !== null);
+  if (a.fixed) {
+    const fixedErr = fixedRange(ctx, a, nrPages, coloured ? pgoff : -1);
+    if (fixedErr < 0) return fixedErr;
+    if (noReplaceRefused(mm, a, nrPages)) return -Errno.EEXIST;
+  }
   // do_mmap: vm_flags |= calc_vm_flag_bits (MAP_LOCKED: VM_LOCKED) | mm->def_flags
   // (mlockall(MCL_FUTURE): VM_LOCKED, with MCL_ONFAULT VM_LOCKONFAULT too)
   let flags = sharedFileFlags(a, vmFlagsForProt(a.prot, a.shared)) | mm.defFlags;
@@ -157,7 +224,7 @@ export function mmap(
   // accountable_mapping: private writable mappings without VM_NORESERVE, a device's too
   // (remap_pfn_range adds VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP and keeps VM_ACCOUNT)
   const accountable = !a.shared && a.prot.w && !noreserve;
-  const limits = mmapLimits(ctx, mm, a, flags, nrPages);
+  const limits = mmapLimits(ctx, mm, a, flags, nrPages, true);
   if (limits < 0) return limits;
   if (a.fixed && a.addr % 4096 === 0) {
     // mmap_region: the VMAs MAP_FIXED replaces give back their charge first (vms.nr_accounted)
@@ -172,18 +239,8 @@ export function mmap(
   const shmemCharge = a.shared && !a.file && !a.device && !a.shmem && !noreserve ? nrPages : 0;
   if (shmemCharge > 0 && !vmEnoughMemory(ctx, mm, shmemCharge, a.privileged)) return -Errno.ENOMEM;
   let start: number;
-  // arch_get_unmapped_area on a cache with colours (arch/arm/mm/mmap.c): a shared or file
-  // mapping starts at the colour of its file offset, so every mapping of a page shares one colour
-  const colourPages = ctx.env.cache.shmlba / 4096;
-  const pgoff = a.file || a.device ? (a.offset ?? 0) / 4096 : 0; // a device's offset is its pgoff too
-  const coloured = colourPages > 1 && (a.shared || (a.file ?? null) !== null || (a.device ?? null) !== null);
   if (a.fixed) {
-    start = a.addr / 4096;
-    // MAP_FIXED | MAP_SHARED at another colour: -EINVAL ((addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1))
-    if (coloured && a.shared && (((start - pgoff) % colourPages) + colourPages) % colourPages !== 0)
-      return -Errno.EINVAL;
-    if (start + nrPages > taskSize) return -Errno.ENOMEM;
-    if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+    start = a.addr / 4096; // fixedRange has checked it
     munmap(ctx, mm, start, nrPages);
   } else {
     start =
@@ -296,6 +353,7 @@ function mmapHugetlb(
     start = a.addr / 4096;
     if (start + nrPages > taskSize) return -Errno.ENOMEM;
     if (a.addr < ctx.settings.mmapMinAddr && !a.privileged) return -Errno.EPERM;
+    if (noReplaceRefused(mm, a, nrPages)) return -Errno.EEXIST;
   } else {
     const hint = a.addr > 0 ? Math.ceil(a.addr / (nr * 4096)) * nr * 4096 : a.addr;
     start = getUnmappedArea(ctx, mm, nrPages, hint, nr, 0); // align_mask: huge_page_mask_align

@@ -24,11 +24,24 @@ import { vmEnoughMemory } from "./util.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
- * mremap (mm/mremap.c): shrink in place, grow in place when the pages
- * after the area are free, else move (maymove) the VMA and its page
- * tables to a new range, freeing the old one. Returns the new start vpn
- * or -errno.
- * Linux: mm/mremap.c SYSCALL_DEFINE5(mremap) (mremap_to, vma_expandable)
+ * mremap (mm/mremap.c) once the system call has checked its flags, the
+ * start and the target's range (core/mman.ts): shrink in place, grow in
+ * place when the pages after the area are free, else move (maymove) the
+ * VMA and its page tables to a new range, freeing the old one. Returns
+ * the new start vpn or -errno.
+ * - MREMAP_FIXED (mremap_to): the target is unmapped first, then the old
+ *   range's tail past the new length, then vma_to_resize's checks, so a
+ *   refused move has unmapped the target already (Linux 6.12; 6.18 checks
+ *   the old range first);
+ * - a shrink, or an unchanged length, is not checked against the VMA: it
+ *   unmaps the tail, across VMAs and holes alike (do_vmi_munmap: -EINVAL
+ *   past TASK_SIZE);
+ * - a growth: vma_to_resize (an old length of 0 on a private mapping
+ *   -EINVAL, the old range past its VMA -EFAULT, a VM_DONTEXPAND or
+ *   VM_PFNMAP VMA -EFAULT, the limits), in place if the area ends its VMA
+ *   and the pages after it are free, else moved with MREMAP_MAYMOVE, else
+ *   -ENOMEM.
+ * Linux 6.12: mm/mremap.c SYSCALL_DEFINE5(mremap), mremap_to, vma_to_resize, vma_expandable
  */
 export function mremap(
   ctx: MmContext,
@@ -49,24 +62,32 @@ export function mremap(
     if (typeof r === "number") return r;
     ({ oldPages, newPages } = r);
   }
-  // resize_is_valid: an old_size of 0 "duplicates" a mapping, which only a shared one can be
-  if (oldPages === 0 && !(vma.vmFlags & (VmFlag.SHARED | VmFlag.MAYSHARE))) return -Errno.EINVAL;
-  if (start + oldPages > vma.vmEnd) return -Errno.EFAULT;
-  if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP) && newPages > oldPages) return -Errno.EFAULT;
   if (fixedTo >= 0) {
-    // mremap_to: the new range may not overlap the old one
-    if (fixedTo < start + oldPages && start < fixedTo + newPages) return -Errno.EINVAL;
-    munmap(ctx, mm, fixedTo, newPages);
-    const limits = resizeLimits(ctx, mm, vma, oldPages, newPages, capSysAdmin);
-    if (limits < 0) return limits;
-    return moveVma(ctx, mm, vma, start, oldPages, newPages, fixedTo, capSysAdmin);
+    // mremap_to: do_munmap of the target, then of the old range's tail (old_len = new_len)
+    const err = munmap(ctx, mm, fixedTo, newPages);
+    if (err < 0) return err;
+    if (oldPages > newPages) {
+      const e = munmap(ctx, mm, start + newPages, oldPages - newPages);
+      if (e < 0) return e;
+      oldPages = newPages;
+    }
+    // the VMA at start again: the unmaps may have split the one found before (vma_to_resize's vma_lookup)
+    const v = mm.vmaAt(start)!;
+    const resize = vmaToResize(ctx, mm, v, start, oldPages, newPages, capSysAdmin);
+    if (resize < 0) return resize;
+    return moveVma(ctx, mm, v, start, oldPages, newPages, fixedTo, capSysAdmin);
   }
   if (newPages <= oldPages) {
-    if (newPages < oldPages) munmap(ctx, mm, start + newPages, oldPages - newPages);
+    // "Always allow a shrinking remap": do_vmi_munmap of the tail (-EINVAL past TASK_SIZE)
+    if (newPages < oldPages) {
+      if (start + oldPages > ctx.env.taskSizeVpn) return -Errno.EINVAL;
+      const err = munmap(ctx, mm, start + newPages, oldPages - newPages);
+      if (err < 0) return err;
+    }
     return start;
   }
-  const limits = resizeLimits(ctx, mm, vma, oldPages, newPages, capSysAdmin);
-  if (limits < 0) return limits;
+  const resize = vmaToResize(ctx, mm, vma, start, oldPages, newPages, capSysAdmin);
+  if (resize < 0) return resize;
   // grow in place: the area must end the VMA and the pages after it be free
   if (
     start + oldPages === vma.vmEnd &&
@@ -85,6 +106,30 @@ export function mremap(
   const to = getUnmappedArea(ctx, mm, newPages, -1);
   if (to < 0) return -Errno.ENOMEM;
   return moveVma(ctx, mm, vma, start, oldPages, newPages, to, capSysAdmin);
+}
+
+/**
+ * vma_to_resize's checks of the old range [start, start + oldPages) of
+ * `vma` (the VMA at start): an old length of 0 "duplicates" a mapping,
+ * which only a shared one can be (-EINVAL); the range may not pass the
+ * VMA's end (-EFAULT); a growth of a VM_DONTEXPAND or VM_PFNMAP VMA is
+ * -EFAULT, then resizeLimits. Returns 0 or -errno.
+ * Linux 6.12: mm/mremap.c vma_to_resize
+ */
+function vmaToResize(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  start: number,
+  oldPages: number,
+  newPages: number,
+  capIpcLock: boolean,
+): number {
+  if (oldPages === 0 && !(vma.vmFlags & (VmFlag.SHARED | VmFlag.MAYSHARE))) return -Errno.EINVAL;
+  if (start + oldPages > vma.vmEnd) return -Errno.EFAULT;
+  if (newPages === oldPages) return 0;
+  if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP) && newPages > oldPages) return -Errno.EFAULT;
+  return resizeLimits(ctx, mm, vma, oldPages, newPages, capIpcLock);
 }
 
 /**

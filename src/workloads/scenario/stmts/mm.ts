@@ -33,7 +33,17 @@ const MADVICE = [
   "remove",
 ];
 
-const MMAP_FLAGS = ["private", "shared", "anon", "populate", "locked", "noreserve", "fixed", "hugetlb"];
+const MMAP_FLAGS = [
+  "private",
+  "shared",
+  "anon",
+  "populate",
+  "locked",
+  "noreserve",
+  "fixed",
+  "noreplace",
+  "hugetlb",
+];
 
 /** `prot=`: none, or letters from r, w, x (default rw- when not required). */
 export function prot(
@@ -54,8 +64,9 @@ export function prot(
 
 /**
  * `P: VAR = mmap SIZE [prot=PROT] [private|shared] [anon|file=NAME [offset=N]|dev=NAME [offset=N]]
- * [populate] [locked] [noreserve] [hugetlb [size=HUGESIZE]] [at=ADDR [fixed]]` (hugetlb: MAP_HUGETLB,
- * anonymous only; size=: MAP_HUGE_2MB, MAP_HUGE_1GB..., log2 of it << MAP_HUGE_SHIFT)
+ * [populate] [locked] [noreserve] [hugetlb [size=HUGESIZE]] [at=ADDR [fixed|noreplace]]` (hugetlb: MAP_HUGETLB,
+ * anonymous only; size=: MAP_HUGE_2MB, MAP_HUGE_1GB..., log2 of it << MAP_HUGE_SHIFT; noreplace:
+ * MAP_FIXED_NOREPLACE, an extension)
  */
 export function mmap(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
@@ -99,6 +110,8 @@ export function mmap(c: CompileContext, s: Stmt): Run {
   if (flags.has("private") && flags.has("shared")) c.fail("private or shared, not both", s.verbPos);
   if (flags.has("anon") && fileW) c.fail("anon or file=, not both", fileW.pos);
   if (flags.has("fixed") && !o.has("at")) c.fail("fixed needs at=ADDR", s.verbPos);
+  if (flags.has("noreplace") && !o.has("at")) c.fail("noreplace needs at=ADDR", s.verbPos);
+  if (flags.has("fixed") && flags.has("noreplace")) c.fail("fixed or noreplace, not both", s.verbPos);
   if (flags.has("hugetlb") && (fileW || devW))
     c.fail("hugetlb maps anonymous memory (MAP_HUGETLB | MAP_ANONYMOUS)", s.verbPos);
   const hugeSizeW = o.get("size");
@@ -143,6 +156,7 @@ export function mmap(c: CompileContext, s: Stmt): Run {
       ...(hugeSize !== null ? { hugetlbSizeLog: Math.log2(hugeSize) } : {}),
       addr: Number(addr),
       fixed: flags.has("fixed"),
+      noreplace: flags.has("noreplace"),
       privileged: t.uid === 0,
     });
     c.assign(
