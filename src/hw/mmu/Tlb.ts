@@ -1,6 +1,6 @@
 import { InputError } from "../../base/errors.ts";
 import type { Pfn, Vpn } from "../../base/units.ts";
-import { InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray, tlbInsertSerial } from "./TlbArray.ts";
+import { InvalidateHow, Meta, PAGES_PER, runOr, SIZE_NAMES, TlbArray, tlbInsertSerial } from "./TlbArray.ts";
 
 /** The page sizes of an architecture, by size code (= leaf level): their names and base pages each. */
 export interface TlbPageSizes {
@@ -359,7 +359,8 @@ export class Tlb {
    * base-page array by TlbArray.insertRun. `knownFirst`: the first page's misses were counted
    * already (knownMiss answered its lookup). For batches of walks or faults of distinct pages
    * (Mmu.accessRun's fold, src/hw/mmu/runFold.ts); the arrays and counters end as the lookups and
-   * fills one by one leave them.
+   * fills one by one leave them. `metaOr`, `attrOr`: the OR of the run's metas and attrs
+   * (TlbArray.insertRun), when the caller has them.
    */
   fillMissedRun(
     vpn0: number,
@@ -370,12 +371,15 @@ export class Tlb {
     attrs: Int32Array,
     instr: boolean,
     knownFirst: boolean,
+    metaOr = runOr(metas, count),
+    attrOr = runOr(attrs, count),
   ): void {
     const path = instr ? this.instrPath : this.dataPath;
     const lookups = knownFirst ? count - 1 : count;
     for (let level = 0; level < path.length; level++) this.misses[level] += lookups;
     const targets = instr ? this.instrBase : this.dataBase;
-    for (let i = 0; i < targets.length; i++) targets[i].insertRun(vpn0, step, count, pfns, metas, attrs);
+    for (let i = 0; i < targets.length; i++)
+      targets[i].insertRun(vpn0, step, count, pfns, metas, attrs, metaOr, attrOr);
   }
 
   /** Whether a fill of a 4K page on the path inserts anywhere (fillMissedRun moves the insert serial). */

@@ -459,10 +459,6 @@ export class TlbArray {
     }
   }
 
-  /** insertRun's counts per set and the sets it touched (allocated at its first use) */
-  private runCounts: Int32Array | null = null;
-  private runSets: Int32Array | null = null;
-
   /**
    * insertMissed of the base pages vpn0, vpn0 + step, ... (step > 0, `count` distinct pages, page j
    * with pfns[j], metas[j], attrs[j]), one after the other, when no entry of the array covers any of
@@ -472,6 +468,15 @@ export class TlbArray {
    * entries past a set's `ways` newest never written. For a run of walks (Mmu.accessRun's fold,
    * src/hw/mmu/runFold.ts) and any other batch of misses of distinct base pages (a fault batch).
    * Linux/SDM: nothing (the same state as `count` inserts, SDM §4.10.2's TLB with true LRU).
+   *
+   * The run's sets are a cycle: page j maps to set0 + j * stepSet (mod sets), so it visits
+   * L = sets / gcd(stepSet, sets) sets (1 when stepSet is 0) in turn, each floor(count / L) times
+   * and the first count % L of them once more; page j's place in its set is the number of the
+   * run's later pages there, floor((count - 1 - j) / L), and it is placed when that is below
+   * `ways`: the last min(count, L * ways) pages are, and no page before them. Counted per set and
+   * placed per page kept, not per page of the run. `metaOr`, `attrOr`: the OR of metas[0..count)
+   * and of attrs[0..count) (what the inserts note of every page, evicted or not), when the caller
+   * has them (Tlb.fillMissedRun, once for every array; the fold, from its walks), else taken here.
    */
   insertRun(
     vpn0: number,
@@ -480,46 +485,38 @@ export class TlbArray {
     pfns: Float64Array,
     metas: Int32Array,
     attrs: Int32Array,
+    metaOr = runOr(metas, count),
+    attrOr = runOr(attrs, count),
   ): void {
     if (count <= 0) return;
     insertSerial += count;
     const ways = this.ways;
     const mask = this.setMask;
-    if (this.runCounts === null) {
-      this.runCounts = new Int32Array(this.sets);
-      this.runSets = new Int32Array(this.sets);
-    }
-    const counts = this.runCounts;
-    const sets = this.runSets!;
-    let nSets = 0;
-    let attrOr = 0;
-    let metaOr = 0;
-    const set0 = vpn0 & mask; // the low bits of vpn0 (int32 arithmetic from here)
-    const stepSet = step & mask;
-    for (let j = 0, s = set0; j < count; j++, s = (s + stepSet) & mask) {
-      if (counts[s]++ === 0) sets[nSets++] = s;
-      attrOr |= attrs[j];
-      metaOr |= metas[j];
-    }
+    // what the inserts one by one would note of the run's pages, evicted or not
     if (attrOr !== 0) this.hasAttrs = true;
     if (((metaOr >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
+    const set0 = vpn0 & mask; // the low bits of vpn0 (int32 arithmetic from here)
+    const stepSet = step & mask;
+    // the cycle's length: sets over stepSet's largest power-of-two factor (sets is a power of two)
+    const cycle = stepSet === 0 ? 1 : (mask + 1) / (stepSet & -stepSet);
+    const nSets = Math.min(count, cycle);
+    const perSet = Math.floor(count / cycle);
+    const more = count - perSet * cycle; // the cycle's first `more` sets get perSet + 1
     const moveAttrs = this.hasAttrs;
     const keys = this.keys;
     const pfnArr = this.pfns;
     const metaArr = this.metas;
     const attrArr = this.attrs;
     const filter = this.filter;
-    let toPlace = 0;
     // every way valid: no set needs its valid ways counted
     const full = this.valid === this.entries;
     const bySize = this.bySize;
     let evicted = 0;
     let validDelta = 0;
     // each touched set: its older entries after the run's newest `put`, the rest dropped
-    for (let t = 0; t < nSets; t++) {
-      const s = sets[t];
+    for (let t = 0, s = set0; t < nSets; t++, s = (s + stepSet) & mask) {
       const base = s * ways;
-      const c = counts[s];
+      const c = t < more ? perSet + 1 : perSet;
       let old = full ? ways : 0;
       while (old < ways && keys[base + old] !== -1) old++;
       const put = Math.min(c, ways);
@@ -533,37 +530,36 @@ export class TlbArray {
         metaArr[to] = metaArr[from];
       }
       if (moveAttrs) for (let i = keep - 1; i >= 0; i--) attrArr[base + put + i] = attrArr[base + i];
-      counts[s] = 0; // from here: the run's pages placed in the set
-      toPlace += put;
     }
     this.evictions += evicted;
     if (this.valid === 0 && validDelta > 0) this.occupied[0] |= this.occupiedBit;
     this.valid += validDelta;
+    // the run's last pages, newest first, each at the way of the later pages of its set before it
+    const toPlace = Math.min(count, cycle * ways);
     bySize[0] += toPlace;
-    // the run's pages, newest first, each at the way of the later pages of its set before it
     const keyStep = step * 8;
     let key = (vpn0 + (count - 1) * step) * 8;
-    for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask; j >= 0 && toPlace > 0; j--) {
-      const r = counts[s];
-      if (r < ways) {
-        counts[s] = r + 1;
-        toPlace--;
-        const i = s * ways + r;
-        keys[i] = key;
-        pfnArr[i] = pfns[j];
-        metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
-        if (moveAttrs) attrArr[i] = attrs[j];
-        if (filter !== null) {
-          // the placed key's bit, as insert sets it: the set's later invalidations of other keys
-          // (reclaim's flushes of pages long evicted) skip it without a scan
-          const h = filterHash(key);
-          filter[filterWord(s, h)] |= 1 << h;
-        }
+    let way = 0;
+    let left = cycle; // pages placed before `way` moves on: one in each set of the cycle
+    for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask, e = count - toPlace; j >= e; j--) {
+      const i = s * ways + way;
+      keys[i] = key;
+      pfnArr[i] = pfns[j];
+      metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
+      if (moveAttrs) attrArr[i] = attrs[j];
+      if (filter !== null) {
+        // the placed key's bit, as insert sets it: the set's later invalidations of other keys
+        // (reclaim's flushes of pages long evicted) skip it without a scan
+        const h = filterHash(key);
+        filter[filterWord(s, h)] |= 1 << h;
+      }
+      if (--left === 0) {
+        way++;
+        left = cycle;
       }
       s = (s - stepSet) & mask;
       key -= keyStep;
     }
-    for (let t = 0; t < nSets; t++) counts[sets[t]] = 0;
   }
 
   /** insert's move of the attribute array (apart: most TLBs never need it). */
@@ -779,4 +775,11 @@ function matches(meta: number, asid: number, how: InvalidateHow): boolean {
     default:
       return true;
   }
+}
+
+/** The OR of a[0..n): insertRun's metaOr or attrOr where its caller has not got them. */
+export function runOr(a: Int32Array, n: number): number {
+  let or = 0;
+  for (let j = 0; j < n; j++) or |= a[j];
+  return or;
 }
