@@ -344,12 +344,15 @@ export class Tlb {
   /**
    * marks[vpn - first] = 1 for each page of first .. first + n - 1 an entry of an array on the data
    * (`instr`: instruction) path covers, whatever its ASID: a lookup of it might hit. A page left
-   * unmarked misses in every array until it is inserted (TlbArray.markCovered).
+   * unmarked misses in every array until it is inserted (TlbArray.markCovered). True when it marked
+   * any page.
    */
-  markCovered(first: number, n: number, marks: Uint8Array, instr: boolean): void {
+  markCovered(first: number, n: number, marks: Uint8Array, instr: boolean): boolean {
     const path = instr ? this.instrPath : this.dataPath;
+    let any = false;
     for (let l = 0; l < path.length; l++)
-      for (let a = 0; a < path[l].length; a++) path[l][a].markCovered(first, n, marks);
+      for (let a = 0; a < path[l].length; a++) if (path[l][a].markCovered(first, n, marks)) any = true;
+    return any;
   }
 
   /**

@@ -59,7 +59,8 @@ describe("TlbArray.insertRun (fast-check)", () => {
           const b = mk();
           // the run's pages no entry covers, in order (as the fold cuts its spans)
           const marks = new Uint8Array((count - 1) * step + 1);
-          a.markCovered(vpn0, marks.length, marks);
+          const any = a.markCovered(vpn0, marks.length, marks);
+          expect(any).toBe(marks.includes(1));
           let n = 0;
           while (n < count && marks[n * step] === 0) n++;
           // markCovered against the entries' ranges

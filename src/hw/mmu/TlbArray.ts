@@ -427,10 +427,12 @@ export class TlbArray {
   /**
    * Marks marks[vpn - first] = 1 for each page vpn of first .. first + n - 1 that a valid entry of
    * any size, ASID or global bit covers (a lookup of it might hit; one no entry covers misses
-   * whatever its ASID). O(entries). Linux/SDM: nothing (a host shortcut: src/hw/mmu/runFold.ts).
+   * whatever its ASID); true when it marked any. O(entries). Linux/SDM: nothing (a host shortcut:
+   * src/hw/mmu/runFold.ts).
    */
-  markCovered(first: number, n: number, marks: Uint8Array): void {
-    if (this.valid === 0) return;
+  markCovered(first: number, n: number, marks: Uint8Array): boolean {
+    if (this.valid === 0) return false;
+    let any = false;
     const keys = this.keys;
     const ways = this.ways;
     const end = first + n;
@@ -440,9 +442,12 @@ export class TlbArray {
       const hi = end * 8;
       for (let i = 0, e = this.entries; i < e; i++) {
         const k = keys[i];
-        if (k >= lo && k < hi) marks[(k - lo) / 8] = 1;
+        if (k >= lo && k < hi) {
+          marks[(k - lo) / 8] = 1;
+          any = true;
+        }
       }
-      return;
+      return any;
     }
     for (let base = 0; base < this.entries; base += ways) {
       for (let i = base, e = base + ways; i < e; i++) {
@@ -455,8 +460,10 @@ export class TlbArray {
         const from = a > first ? a - first : 0;
         const to = a + per < end ? a + per - first : n;
         for (let j = from; j < to; j++) marks[j] = 1;
+        any = true; // (from < to: the entry's range meets first .. end - 1)
       }
     }
+    return any;
   }
 
   /**

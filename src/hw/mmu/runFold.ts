@@ -218,7 +218,7 @@ export abstract class RunFold {
       const first = key * this.tablePages;
       if (this.marked !== key) this.mark(key);
       const max = this.inTable(v, key, left - done, step);
-      let n = 0;
+      let n = this.coveredAny ? 0 : max;
       while (n < max && covered[v + n * step - first] === 0) n++;
       if (this.pendCount + n > PENDING) this.flush(step); // inserted now: the same as later
       const k = n === 0 ? 0 : this.leaves(v, step, n, write, value, off, mode, this.pendCount);
@@ -316,7 +316,7 @@ export abstract class RunFold {
     const first = key * this.tablePages;
     const max = Math.min(this.inTable(vpn, key, left, step), PENDING);
     const covered = this.covered;
-    let n = 1; // vpn's own page: missesAll found it uncovered
+    let n = this.coveredAny ? 1 : max; // vpn's own page: missesAll found it uncovered
     while (n < max && covered[vpn + n * step - first] === 0) n++;
     const stride = step * 4096;
     const k = (sink as RunFaultSinkOf<RunFoldHost>).runFaultRun!(mmu, vaHi, vaLo >>> 0, stride, n);
@@ -425,10 +425,13 @@ export abstract class RunFold {
 
   /** Marks the pages of leaf table `key` a TLB entry covers. */
   private mark(key: number): void {
-    this.covered.fill(0);
-    this.mmu.tlb.markCovered(key * this.tablePages, this.tablePages, this.covered, false);
+    if (this.coveredAny) this.covered.fill(0); // else no mark is set
+    this.coveredAny = this.mmu.tlb.markCovered(key * this.tablePages, this.tablePages, this.covered, false);
     this.marked = key;
   }
+
+  /** whether `covered` has a mark (false: every page of the marked table is uncovered, no scan needed) */
+  private coveredAny = false;
 
   /** The run's pages from v in leaf table `key`, `left` at most. */
   private inTable(v: number, key: number, left: number, step: number): number {
