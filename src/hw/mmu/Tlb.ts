@@ -1,6 +1,6 @@
 import { InputError } from "../../base/errors.ts";
 import type { Pfn, Vpn } from "../../base/units.ts";
-import { InvalidateHow, Meta, PAGES_PER, runOr, SIZE_NAMES, TlbArray, tlbInsertSerial } from "./TlbArray.ts";
+import { InvalidateHow, Meta, PAGES_PER, SIZE_NAMES, TlbArray, tlbInsertSerial } from "./TlbArray.ts";
 
 /** The page sizes of an architecture, by size code (= leaf level): their names and base pages each. */
 export interface TlbPageSizes {
@@ -503,4 +503,11 @@ export class Tlb {
     this.hits.fill(0);
     this.misses.fill(0);
   }
+}
+
+/** The OR of a[0..n): TlbArray.insertRun's metaOr or attrOr, where a caller has not got them. */
+export function runOr(a: Int32Array, n: number): number {
+  let or = 0;
+  for (let j = 0; j < n; j++) or |= a[j];
+  return or;
 }

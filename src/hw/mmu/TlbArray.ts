@@ -126,6 +126,14 @@ export class TlbArray {
    */
   private filter: Int32Array | null;
 
+  /**
+   * Bounds of every valid entry's key, widened by each insert, set again by an insertRun that
+   * replaces every way: markCovered skips an array whose keys all lie outside the pages asked (not
+   * after relocate, filter null: the WebAssembly loop fills ways without widening them).
+   */
+  private keyLo = Number.POSITIVE_INFINITY;
+  private keyHi = Number.NEGATIVE_INFINITY;
+
   constructor(
     readonly entries: number,
     readonly ways: number,
@@ -331,6 +339,8 @@ export class TlbArray {
     const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
     const key = tag * 8 + size;
     const base = (tag & this.setMask) * this.ways;
+    if (key < this.keyLo) this.keyLo = key;
+    if (key > this.keyHi) this.keyHi = key;
     const keys = this.keys;
     const pfns = this.pfns;
     const metas = this.metas;
@@ -392,6 +402,8 @@ export class TlbArray {
     let carryKey = vpn * 8;
     let carryPfn = pfn;
     let carryMeta = meta & ~Meta.HELD_SIZE_MASK;
+    if (carryKey < this.keyLo) this.keyLo = carryKey;
+    if (carryKey > this.keyHi) this.keyHi = carryKey;
     let from = base;
     for (; ; from++) {
       const k = keys[from];
@@ -440,6 +452,7 @@ export class TlbArray {
       // base-page entries only (key vpn * 8; an invalid way's -1 is below every key)
       const lo = first * 8;
       const hi = end * 8;
+      if (this.filter !== null && (this.keyHi < lo || this.keyLo >= hi)) return false; // all outside
       for (let i = 0, e = this.entries; i < e; i++) {
         const k = keys[i];
         if (k >= lo && k < hi) {
@@ -475,15 +488,10 @@ export class TlbArray {
    * entries past a set's `ways` newest never written. For a run of walks (Mmu.accessRun's fold,
    * src/hw/mmu/runFold.ts) and any other batch of misses of distinct base pages (a fault batch).
    * Linux/SDM: nothing (the same state as `count` inserts, SDM §4.10.2's TLB with true LRU).
-   *
-   * The run's sets are a cycle: page j maps to set0 + j * stepSet (mod sets), so it visits
-   * L = sets / gcd(stepSet, sets) sets (1 when stepSet is 0) in turn, each floor(count / L) times
-   * and the first count % L of them once more; page j's place in its set is the number of the
-   * run's later pages there, floor((count - 1 - j) / L), and it is placed when that is below
-   * `ways`: the last min(count, L * ways) pages are, and no page before them. Counted per set and
-   * placed per page kept, not per page of the run. `metaOr`, `attrOr`: the OR of metas[0..count)
-   * and of attrs[0..count) (what the inserts note of every page, evicted or not), when the caller
-   * has them (Tlb.fillMissedRun, once for every array; the fold, from its walks), else taken here.
+   * The run visits a cycle of L = sets / gcd(stepSet, sets) sets, each floor(count / L) times, the
+   * first count % L once more; page j is placed (at way floor((count - 1 - j) / L)) when it is one
+   * of the last min(count, L * ways). `metaOr`, `attrOr`: the OR of metas[0..count) and of
+   * attrs[0..count) (what the inserts note of every page, placed or not; Tlb.ts runOr).
    */
   insertRun(
     vpn0: number,
@@ -492,14 +500,13 @@ export class TlbArray {
     pfns: Float64Array,
     metas: Int32Array,
     attrs: Int32Array,
-    metaOr = runOr(metas, count),
-    attrOr = runOr(attrs, count),
+    metaOr: number,
+    attrOr: number,
   ): void {
     if (count <= 0) return;
     insertSerial += count;
     const ways = this.ways;
     const mask = this.setMask;
-    // what the inserts one by one would note of the run's pages, evicted or not
     if (attrOr !== 0) this.hasAttrs = true;
     if (((metaOr >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
     const set0 = vpn0 & mask; // the low bits of vpn0 (int32 arithmetic from here)
@@ -546,6 +553,14 @@ export class TlbArray {
     bySize[0] += toPlace;
     const keyStep = step * 8;
     let key = (vpn0 + (count - 1) * step) * 8;
+    const firstKey = (vpn0 + (count - toPlace) * step) * 8; // the lowest placed
+    if (toPlace === this.entries) {
+      this.keyLo = firstKey; // every way replaced: the run's pages are all the array holds
+      this.keyHi = key;
+    } else {
+      if (firstKey < this.keyLo) this.keyLo = firstKey;
+      if (key > this.keyHi) this.keyHi = key;
+    }
     let way = 0;
     let left = cycle; // pages placed before `way` moves on: one in each set of the cycle
     for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask, e = count - toPlace; j >= e; j--) {
@@ -782,11 +797,4 @@ function matches(meta: number, asid: number, how: InvalidateHow): boolean {
     default:
       return true;
   }
-}
-
-/** The OR of a[0..n): insertRun's metaOr or attrOr where its caller has not got them. */
-export function runOr(a: Int32Array, n: number): number {
-  let or = 0;
-  for (let j = 0; j < n; j++) or |= a[j];
-  return or;
 }
