@@ -1,6 +1,7 @@
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import { filterHash, filterWord } from "./tlbFilter.ts";
+import { markBasePages } from "./tlbMarks.ts";
 
 /** Size codes of x86-64's pages (a size code is the leaf level of the page). */
 export const enum SizeCode {
@@ -126,11 +127,7 @@ export class TlbArray {
    */
   private filter: Int32Array | null;
 
-  /**
-   * Bounds of every valid entry's key, widened by each insert, set again by an insertRun that
-   * replaces every way: markCovered skips an array whose keys all lie outside the pages asked (not
-   * after relocate, filter null: the WebAssembly loop fills ways without widening them).
-   */
+  /** Bounds of the keys held (insert widens, an insertRun of every way sets): for markCovered (not after relocate) */
   private keyLo = Number.POSITIVE_INFINITY;
   private keyHi = Number.NEGATIVE_INFINITY;
 
@@ -439,8 +436,7 @@ export class TlbArray {
   /**
    * Marks marks[vpn - first] = 1 for each page vpn of first .. first + n - 1 that a valid entry of
    * any size, ASID or global bit covers (a lookup of it might hit; one no entry covers misses
-   * whatever its ASID); true when it marked any. O(entries). Linux/SDM: nothing (a host shortcut:
-   * src/hw/mmu/runFold.ts).
+   * whatever its ASID); true when it marked any. O(entries) or less (tlbMarks.ts). Linux/SDM: nothing.
    */
   markCovered(first: number, n: number, marks: Uint8Array): boolean {
     if (this.valid === 0) return false;
@@ -452,7 +448,10 @@ export class TlbArray {
       // base-page entries only (key vpn * 8; an invalid way's -1 is below every key)
       const lo = first * 8;
       const hi = end * 8;
-      if (this.filter !== null && (this.keyHi < lo || this.keyLo >= hi)) return false; // all outside
+      if (this.filter !== null) {
+        const r = markBasePages(keys, this.setMask, ways, this.keyLo, this.keyHi, first, end, marks);
+        if (r >= 0) return r === 1; // the pages the key bounds leave, each in its set (tlbMarks.ts)
+      }
       for (let i = 0, e = this.entries; i < e; i++) {
         const k = keys[i];
         if (k >= lo && k < hi) {
