@@ -26,8 +26,9 @@ for (let done = 0; done < PAGES; done += N) {
     pfns[i] = vpn + 7 + i;
     metas[i] = 1 | (7 << 8);
   }
-  if (ONLY !== "l2") l1.insertRun(vpn + 1, 1, N, pfns, metas, attrs);
-  if (ONLY !== "l1") l2.insertRun(vpn + 1, 1, N, pfns, metas, attrs);
+  // the OR of the run's metas and attrs (the fold's walks keep it as they write them)
+  if (ONLY !== "l2") l1.insertRun(vpn + 1, 1, N, pfns, metas, attrs, 1 | (7 << 8), 0);
+  if (ONLY !== "l1") l2.insertRun(vpn + 1, 1, N, pfns, metas, attrs, 1 | (7 << 8), 0);
   vpn += N === 511 ? 512 : N + 1; // a short run: the next one starts past a page left out
 }
 const ns = (cpuNs() - t0) / PAGES;

@@ -344,12 +344,15 @@ export class Tlb {
   /**
    * marks[vpn - first] = 1 for each page of first .. first + n - 1 an entry of an array on the data
    * (`instr`: instruction) path covers, whatever its ASID: a lookup of it might hit. A page left
-   * unmarked misses in every array until it is inserted (TlbArray.markCovered).
+   * unmarked misses in every array until it is inserted (TlbArray.markCovered). True when it marked
+   * any page.
    */
-  markCovered(first: number, n: number, marks: Uint8Array, instr: boolean): void {
+  markCovered(first: number, n: number, marks: Uint8Array, instr: boolean): boolean {
     const path = instr ? this.instrPath : this.dataPath;
+    let any = false;
     for (let l = 0; l < path.length; l++)
-      for (let a = 0; a < path[l].length; a++) path[l][a].markCovered(first, n, marks);
+      for (let a = 0; a < path[l].length; a++) if (path[l][a].markCovered(first, n, marks)) any = true;
+    return any;
   }
 
   /**
@@ -359,7 +362,8 @@ export class Tlb {
    * base-page array by TlbArray.insertRun. `knownFirst`: the first page's misses were counted
    * already (knownMiss answered its lookup). For batches of walks or faults of distinct pages
    * (Mmu.accessRun's fold, src/hw/mmu/runFold.ts); the arrays and counters end as the lookups and
-   * fills one by one leave them.
+   * fills one by one leave them. `metaOr`, `attrOr`: the OR of the run's metas and attrs
+   * (TlbArray.insertRun), when the caller has them.
    */
   fillMissedRun(
     vpn0: number,
@@ -370,12 +374,15 @@ export class Tlb {
     attrs: Int32Array,
     instr: boolean,
     knownFirst: boolean,
+    metaOr = runOr(metas, count),
+    attrOr = runOr(attrs, count),
   ): void {
     const path = instr ? this.instrPath : this.dataPath;
     const lookups = knownFirst ? count - 1 : count;
     for (let level = 0; level < path.length; level++) this.misses[level] += lookups;
     const targets = instr ? this.instrBase : this.dataBase;
-    for (let i = 0; i < targets.length; i++) targets[i].insertRun(vpn0, step, count, pfns, metas, attrs);
+    for (let i = 0; i < targets.length; i++)
+      targets[i].insertRun(vpn0, step, count, pfns, metas, attrs, metaOr, attrOr);
   }
 
   /** Whether a fill of a 4K page on the path inserts anywhere (fillMissedRun moves the insert serial). */
@@ -496,4 +503,11 @@ export class Tlb {
     this.hits.fill(0);
     this.misses.fill(0);
   }
+}
+
+/** The OR of a[0..n): TlbArray.insertRun's metaOr or attrOr, where a caller has not got them. */
+export function runOr(a: Int32Array, n: number): number {
+  let or = 0;
+  for (let j = 0; j < n; j++) or |= a[j];
+  return or;
 }

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
+import { runOr } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray, tlbInsertSerial } from "./TlbArray.ts";
 
 const G = Meta.G;
@@ -183,7 +184,7 @@ describe("TlbArray against a true-LRU model", () => {
           const low = stepSize & (sets - 1);
           if (low !== 0 && n * (low & -low) <= sets) distinctRuns++;
           else if (n > 1) sharedRuns++;
-          a.insertRun(first, stepSize, n, pfns, metas, attrs);
+          a.insertRun(first, stepSize, n, pfns, metas, attrs, runOr(metas, n), runOr(attrs, n));
           for (let j = 0; j < n; j++) m.insert(first + j * stepSize, pfns[j], metas[j], attrs[j]);
         } else if (op < 15) {
           ra = a.lookup(vpn, asid) >= 0;

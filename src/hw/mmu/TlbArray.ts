@@ -1,6 +1,7 @@
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import { filterHash, filterWord } from "./tlbFilter.ts";
+import { markBasePages } from "./tlbMarks.ts";
 
 /** Size codes of x86-64's pages (a size code is the leaf level of the page). */
 export const enum SizeCode {
@@ -125,6 +126,10 @@ export class TlbArray {
    * entries to the WebAssembly hit loop (which fills ways itself): every invalidation then scans.
    */
   private filter: Int32Array | null;
+
+  /** Bounds of the keys held (insert widens, an insertRun of every way sets): for markCovered (not after relocate) */
+  private keyLo = Number.POSITIVE_INFINITY;
+  private keyHi = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly entries: number,
@@ -331,6 +336,8 @@ export class TlbArray {
     const tag = size === 0 ? vpn : Math.floor(vpn / this.pagesPer[size]);
     const key = tag * 8 + size;
     const base = (tag & this.setMask) * this.ways;
+    if (key < this.keyLo) this.keyLo = key;
+    if (key > this.keyHi) this.keyHi = key;
     const keys = this.keys;
     const pfns = this.pfns;
     const metas = this.metas;
@@ -392,6 +399,8 @@ export class TlbArray {
     let carryKey = vpn * 8;
     let carryPfn = pfn;
     let carryMeta = meta & ~Meta.HELD_SIZE_MASK;
+    if (carryKey < this.keyLo) this.keyLo = carryKey;
+    if (carryKey > this.keyHi) this.keyHi = carryKey;
     let from = base;
     for (; ; from++) {
       const k = keys[from];
@@ -427,10 +436,11 @@ export class TlbArray {
   /**
    * Marks marks[vpn - first] = 1 for each page vpn of first .. first + n - 1 that a valid entry of
    * any size, ASID or global bit covers (a lookup of it might hit; one no entry covers misses
-   * whatever its ASID). O(entries). Linux/SDM: nothing (a host shortcut: src/hw/mmu/runFold.ts).
+   * whatever its ASID); true when it marked any. O(entries) or less (tlbMarks.ts). Linux/SDM: nothing.
    */
-  markCovered(first: number, n: number, marks: Uint8Array): void {
-    if (this.valid === 0) return;
+  markCovered(first: number, n: number, marks: Uint8Array): boolean {
+    if (this.valid === 0) return false;
+    let any = false;
     const keys = this.keys;
     const ways = this.ways;
     const end = first + n;
@@ -438,11 +448,18 @@ export class TlbArray {
       // base-page entries only (key vpn * 8; an invalid way's -1 is below every key)
       const lo = first * 8;
       const hi = end * 8;
+      if (this.filter !== null) {
+        const r = markBasePages(keys, this.setMask, ways, this.keyLo, this.keyHi, first, end, marks);
+        if (r >= 0) return r === 1; // the pages the key bounds leave, each in its set (tlbMarks.ts)
+      }
       for (let i = 0, e = this.entries; i < e; i++) {
         const k = keys[i];
-        if (k >= lo && k < hi) marks[(k - lo) / 8] = 1;
+        if (k >= lo && k < hi) {
+          marks[(k - lo) / 8] = 1;
+          any = true;
+        }
       }
-      return;
+      return any;
     }
     for (let base = 0; base < this.entries; base += ways) {
       for (let i = base, e = base + ways; i < e; i++) {
@@ -455,13 +472,11 @@ export class TlbArray {
         const from = a > first ? a - first : 0;
         const to = a + per < end ? a + per - first : n;
         for (let j = from; j < to; j++) marks[j] = 1;
+        any = true; // (from < to: the entry's range meets first .. end - 1)
       }
     }
+    return any;
   }
-
-  /** insertRun's counts per set and the sets it touched (allocated at its first use) */
-  private runCounts: Int32Array | null = null;
-  private runSets: Int32Array | null = null;
 
   /**
    * insertMissed of the base pages vpn0, vpn0 + step, ... (step > 0, `count` distinct pages, page j
@@ -472,6 +487,10 @@ export class TlbArray {
    * entries past a set's `ways` newest never written. For a run of walks (Mmu.accessRun's fold,
    * src/hw/mmu/runFold.ts) and any other batch of misses of distinct base pages (a fault batch).
    * Linux/SDM: nothing (the same state as `count` inserts, SDM §4.10.2's TLB with true LRU).
+   * The run visits a cycle of L = sets / gcd(stepSet, sets) sets, each floor(count / L) times, the
+   * first count % L once more; page j is placed (at way floor((count - 1 - j) / L)) when it is one
+   * of the last min(count, L * ways). `metaOr`, `attrOr`: the OR of metas[0..count) and of
+   * attrs[0..count) (what the inserts note of every page, placed or not; Tlb.ts runOr).
    */
   insertRun(
     vpn0: number,
@@ -480,46 +499,37 @@ export class TlbArray {
     pfns: Float64Array,
     metas: Int32Array,
     attrs: Int32Array,
+    metaOr: number,
+    attrOr: number,
   ): void {
     if (count <= 0) return;
     insertSerial += count;
     const ways = this.ways;
     const mask = this.setMask;
-    if (this.runCounts === null) {
-      this.runCounts = new Int32Array(this.sets);
-      this.runSets = new Int32Array(this.sets);
-    }
-    const counts = this.runCounts;
-    const sets = this.runSets!;
-    let nSets = 0;
-    let attrOr = 0;
-    let metaOr = 0;
-    const set0 = vpn0 & mask; // the low bits of vpn0 (int32 arithmetic from here)
-    const stepSet = step & mask;
-    for (let j = 0, s = set0; j < count; j++, s = (s + stepSet) & mask) {
-      if (counts[s]++ === 0) sets[nSets++] = s;
-      attrOr |= attrs[j];
-      metaOr |= metas[j];
-    }
     if (attrOr !== 0) this.hasAttrs = true;
     if (((metaOr >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
+    const set0 = vpn0 & mask; // the low bits of vpn0 (int32 arithmetic from here)
+    const stepSet = step & mask;
+    // the cycle's length: sets over stepSet's largest power-of-two factor (sets is a power of two)
+    const cycle = stepSet === 0 ? 1 : (mask + 1) / (stepSet & -stepSet);
+    const nSets = Math.min(count, cycle);
+    const perSet = Math.floor(count / cycle);
+    const more = count - perSet * cycle; // the cycle's first `more` sets get perSet + 1
     const moveAttrs = this.hasAttrs;
     const keys = this.keys;
     const pfnArr = this.pfns;
     const metaArr = this.metas;
     const attrArr = this.attrs;
     const filter = this.filter;
-    let toPlace = 0;
     // every way valid: no set needs its valid ways counted
     const full = this.valid === this.entries;
     const bySize = this.bySize;
     let evicted = 0;
     let validDelta = 0;
     // each touched set: its older entries after the run's newest `put`, the rest dropped
-    for (let t = 0; t < nSets; t++) {
-      const s = sets[t];
+    for (let t = 0, s = set0; t < nSets; t++, s = (s + stepSet) & mask) {
       const base = s * ways;
-      const c = counts[s];
+      const c = t < more ? perSet + 1 : perSet;
       let old = full ? ways : 0;
       while (old < ways && keys[base + old] !== -1) old++;
       const put = Math.min(c, ways);
@@ -533,37 +543,44 @@ export class TlbArray {
         metaArr[to] = metaArr[from];
       }
       if (moveAttrs) for (let i = keep - 1; i >= 0; i--) attrArr[base + put + i] = attrArr[base + i];
-      counts[s] = 0; // from here: the run's pages placed in the set
-      toPlace += put;
     }
     this.evictions += evicted;
     if (this.valid === 0 && validDelta > 0) this.occupied[0] |= this.occupiedBit;
     this.valid += validDelta;
+    // the run's last pages, newest first, each at the way of the later pages of its set before it
+    const toPlace = Math.min(count, cycle * ways);
     bySize[0] += toPlace;
-    // the run's pages, newest first, each at the way of the later pages of its set before it
     const keyStep = step * 8;
     let key = (vpn0 + (count - 1) * step) * 8;
-    for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask; j >= 0 && toPlace > 0; j--) {
-      const r = counts[s];
-      if (r < ways) {
-        counts[s] = r + 1;
-        toPlace--;
-        const i = s * ways + r;
-        keys[i] = key;
-        pfnArr[i] = pfns[j];
-        metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
-        if (moveAttrs) attrArr[i] = attrs[j];
-        if (filter !== null) {
-          // the placed key's bit, as insert sets it: the set's later invalidations of other keys
-          // (reclaim's flushes of pages long evicted) skip it without a scan
-          const h = filterHash(key);
-          filter[filterWord(s, h)] |= 1 << h;
-        }
+    const firstKey = (vpn0 + (count - toPlace) * step) * 8; // the lowest placed
+    if (toPlace === this.entries) {
+      this.keyLo = firstKey; // every way replaced: the run's pages are all the array holds
+      this.keyHi = key;
+    } else {
+      if (firstKey < this.keyLo) this.keyLo = firstKey;
+      if (key > this.keyHi) this.keyHi = key;
+    }
+    let way = 0;
+    let left = cycle; // pages placed before `way` moves on: one in each set of the cycle
+    for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask, e = count - toPlace; j >= e; j--) {
+      const i = s * ways + way;
+      keys[i] = key;
+      pfnArr[i] = pfns[j];
+      metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
+      if (moveAttrs) attrArr[i] = attrs[j];
+      if (filter !== null) {
+        // the placed key's bit, as insert sets it: the set's later invalidations of other keys
+        // (reclaim's flushes of pages long evicted) skip it without a scan
+        const h = filterHash(key);
+        filter[filterWord(s, h)] |= 1 << h;
+      }
+      if (--left === 0) {
+        way++;
+        left = cycle;
       }
       s = (s - stepSet) & mask;
       key -= keyStep;
     }
-    for (let t = 0; t < nSets; t++) counts[sets[t]] = 0;
   }
 
   /** insert's move of the attribute array (apart: most TLBs never need it). */

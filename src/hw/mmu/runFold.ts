@@ -218,7 +218,7 @@ export abstract class RunFold {
       const first = key * this.tablePages;
       if (this.marked !== key) this.mark(key);
       const max = this.inTable(v, key, left - done, step);
-      let n = 0;
+      let n = this.coveredAny ? 0 : max;
       while (n < max && covered[v + n * step - first] === 0) n++;
       if (this.pendCount + n > PENDING) this.flush(step); // inserted now: the same as later
       const k = n === 0 ? 0 : this.leaves(v, step, n, write, value, off, mode, this.pendCount);
@@ -240,6 +240,8 @@ export abstract class RunFold {
       this.pfns[this.pendCount] = pfn;
       this.metas[this.pendCount] = rec.meta;
       this.attrs[this.pendCount] = rec.attrs;
+      this.metaOr |= rec.meta;
+      this.attrOr |= rec.attrs;
       this.pendCount++;
       done++;
       v += step;
@@ -314,7 +316,7 @@ export abstract class RunFold {
     const first = key * this.tablePages;
     const max = Math.min(this.inTable(vpn, key, left, step), PENDING);
     const covered = this.covered;
-    let n = 1; // vpn's own page: missesAll found it uncovered
+    let n = this.coveredAny ? 1 : max; // vpn's own page: missesAll found it uncovered
     while (n < max && covered[vpn + n * step - first] === 0) n++;
     const stride = step * 4096;
     const k = (sink as RunFaultSinkOf<RunFoldHost>).runFaultRun!(mmu, vaHi, vaLo >>> 0, stride, n);
@@ -325,10 +327,25 @@ export abstract class RunFold {
     const lastHi = (vaHi + Math.floor(last / 4294967296)) >>> 0;
     const access = write ? Access.Write : Access.Read;
     mmu.faultsMissed(vpn, step, k, lastHi, last >>> 0, vpn + (k - 1) * step - first, mode, access);
+    this.metaOr = 0; // (nothing pending: span flushes before it returns)
+    this.attrOr = 0;
     const done = this.leaves(vpn, step, k, write, this.value, lo0 & 4095, mode, 0);
     if (done !== k) throw new ModelBug(`RunFold.faultRun: ${done} of ${k} resolved faults' retries walked`);
     const tlb = mmu.tlb;
-    tlb.fillMissedRun(vpn, step, k, this.pfns, this.metas, this.attrs, false, false);
+    tlb.fillMissedRun(
+      vpn,
+      step,
+      k,
+      this.pfns,
+      this.metas,
+      this.attrs,
+      false,
+      false,
+      this.metaOr,
+      this.attrOr,
+    );
+    this.metaOr = 0;
+    this.attrOr = 0;
     tlb.faultRunMissed(k - 1, k); // page vpn's faulting lookup: missesAll's
     mmu.translations += 2 * k - 1; // page vpn's first: accessRun's
     this.steady += k;
@@ -375,6 +392,9 @@ export abstract class RunFold {
    */
   private pendVpn = Number.NaN;
   private pendCount = 0;
+  /** the OR of the pending pages' metas and of their attrs (the walks' `ended`): insertRun's */
+  private metaOr = 0;
+  private attrOr = 0;
 
   /** The span's pages so far into the TLB (Tlb.fillMissedRun): the lookups and fills of each. */
   private flush(step: number): void {
@@ -384,7 +404,20 @@ export abstract class RunFold {
     // a fault's retry would be the first page's lookup (Tlb.knownMiss); in a span it never is (the
     // walk that kept the memo filled the TLB since): asked all the same, as the lookup asks it
     const known = tlb.knownMiss(this.pendVpn as Vpn, this.mmu.asid, false);
-    tlb.fillMissedRun(this.pendVpn, step, n, this.pfns, this.metas, this.attrs, false, known);
+    tlb.fillMissedRun(
+      this.pendVpn,
+      step,
+      n,
+      this.pfns,
+      this.metas,
+      this.attrs,
+      false,
+      known,
+      this.metaOr,
+      this.attrOr,
+    );
+    this.metaOr = 0;
+    this.attrOr = 0;
     const end = this.pendVpn + n * step; // (the run goes upwards: no mark needed for these)
     this.pendVpn = end;
     this.pendCount = 0;
@@ -392,10 +425,13 @@ export abstract class RunFold {
 
   /** Marks the pages of leaf table `key` a TLB entry covers. */
   private mark(key: number): void {
-    this.covered.fill(0);
-    this.mmu.tlb.markCovered(key * this.tablePages, this.tablePages, this.covered, false);
+    if (this.coveredAny) this.covered.fill(0); // else no mark is set
+    this.coveredAny = this.mmu.tlb.markCovered(key * this.tablePages, this.tablePages, this.covered, false);
     this.marked = key;
   }
+
+  /** whether `covered` has a mark (false: every page of the marked table is uncovered, no scan needed) */
+  private coveredAny = false;
 
   /** The run's pages from v in leaf table `key`, `left` at most. */
   private inTable(v: number, key: number, left: number, step: number): number {
@@ -432,7 +468,8 @@ export abstract class RunFold {
    * (the memo's entries and the leaf, each walk) and A/D write-backs counted, the MMU's `pa` and a
    * load's `data` the last page's, and the walk record as the last walk leaves it (the entries
    * above the leaf: the memo's walk's; the leaf: the last page's, at `lastIndex` of `table`, its
-   * frame, metadata and attributes the span's at index `at + k - 1`). Returns k.
+   * frame, metadata and attributes the span's at index `at + k - 1`; `metaOr`, `attrOr`: the OR
+   * of the k pages' metadata and attributes, for the fill). Returns k.
    */
   protected ended(
     k: number,
@@ -444,8 +481,12 @@ export abstract class RunFold {
     lastHi: number,
     lastLo: number,
     at: number,
+    metaOr: number,
+    attrOr: number,
   ): number {
     if (k === 0) return 0;
+    this.metaOr |= metaOr;
+    this.attrOr |= attrOr;
     const mmu = this.mmu;
     const n = this.memo.count;
     mmu.walks += k;

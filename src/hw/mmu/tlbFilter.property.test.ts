@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
+import { runOr } from "./Tlb.ts";
 import { InvalidateHow, Meta, TlbArray } from "./TlbArray.ts";
 import { filterHash, filterWord } from "./tlbFilter.ts";
 
@@ -124,8 +125,9 @@ describe("TlbArray's key filter", () => {
             const pfns = new Float64Array(count).map((_, j) => first + j * step + 11);
             const metas = new Int32Array(count).fill(asid);
             const attrs = new Int32Array(count);
-            a.insertRun(first, step, count, pfns, metas, attrs);
-            b.insertRun(first, step, count, pfns, metas, attrs);
+            const ors = [runOr(metas, count), runOr(attrs, count)] as const;
+            a.insertRun(first, step, count, pfns, metas, attrs, ...ors);
+            b.insertRun(first, step, count, pfns, metas, attrs, ...ors);
           }
         } else if (op < 13) {
           ra = a.lookup(vpn, asid);

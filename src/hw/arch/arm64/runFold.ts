@@ -124,6 +124,8 @@ export class Arm64RunFold extends RunFold {
     let clearAp2 = 0;
     let meta = 0;
     let attr = 0;
+    let metaOr = 0; // of the pages done (TlbArray.insertRun's)
+    let attrOr = 0;
     for (; k < max; ) {
       const index = (vpn + k * step) & 511; // vpn bits 8..0
       if (!stable) words = phys.frameWords(table as Pfn);
@@ -166,6 +168,8 @@ export class Arm64RunFold extends RunFold {
       pfns[at + k] = pfn;
       metas[at + k] = meta;
       attrs[at + k] = attr;
+      metaOr |= meta;
+      attrOr |= attr;
       lastIndex = index;
       lastHi = hi;
       lastLo = lo;
@@ -175,6 +179,6 @@ export class Arm64RunFold extends RunFold {
         break;
       }
     }
-    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at);
+    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
   }
 }

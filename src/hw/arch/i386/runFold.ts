@@ -131,6 +131,8 @@ export class I386RunFold extends RunFold {
     let pa = 0;
     let data = mmu.data;
     let adWrites = 0;
+    let metaOr = 0; // of the pages done (TlbArray.insertRun's)
+    let attrOr = 0;
     for (; k < max; ) {
       const v = vpn + k * step;
       const words = phys.frameWords(table as Pfn); // again per page: a write may replace the copy
@@ -152,15 +154,19 @@ export class I386RunFold extends RunFold {
       if (write) phys.write8(pa, value);
       else data = phys.read8(pa);
       pfns[at + k] = pfn;
-      metas[at + k] =
+      const meta =
         metaBase |
         (rights << Meta.RIGHTS_SHIFT) |
         ((lo & Pte.D) !== 0 ? Meta.D : 0) |
         (pge && (lo & Pte.G) !== 0 ? Meta.G : 0);
-      attrs[at + k] =
+      const attr =
         (lo & Pte.PWT ? X86Attr.PWT : 0) |
         (lo & Pte.PCD ? X86Attr.PCD : 0) |
         (lo & Pte.PAT4K ? X86Attr.PAT : 0);
+      metas[at + k] = meta;
+      attrs[at + k] = attr;
+      metaOr |= meta;
+      attrOr |= attr;
       lastIndex = index;
       lastHi = hi;
       lastLo = lo;
@@ -170,6 +176,6 @@ export class I386RunFold extends RunFold {
         break;
       }
     }
-    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at);
+    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
   }
 }

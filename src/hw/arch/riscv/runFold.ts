@@ -87,6 +87,8 @@ export class RiscvRunFold extends RunFold {
     let pa = 0;
     let data = mmu.data;
     let adWrites = 0;
+    let metaOr = 0; // of the pages done (TlbArray.insertRun's)
+    let attrOr = 0;
     for (; k < max; ) {
       const index = (vpn + k * step) & 511; // VPN[0]
       const words = phys.frameWords(table as Pfn); // again per page: a write may replace the copy
@@ -105,12 +107,16 @@ export class RiscvRunFold extends RunFold {
       if (write) phys.write8(pa, value);
       else data = phys.read8(pa);
       pfns[at + k] = pfn;
-      metas[at + k] =
+      const meta =
         metaBase |
         (riscvRights(lo) << Meta.RIGHTS_SHIFT) |
         ((lo & Pte.D) !== 0 ? Meta.D : 0) |
         ((lo & Pte.G) !== 0 ? Meta.G : 0);
-      attrs[at + k] = (hi & PteHi.PBMT_MASK) >>> PteHi.PBMT_SHIFT;
+      const attr = (hi & PteHi.PBMT_MASK) >>> PteHi.PBMT_SHIFT;
+      metas[at + k] = meta;
+      attrs[at + k] = attr;
+      metaOr |= meta;
+      attrOr |= attr;
       lastIndex = index;
       lastHi = hi;
       lastLo = lo;
@@ -120,6 +126,6 @@ export class RiscvRunFold extends RunFold {
         break;
       }
     }
-    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at);
+    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
   }
 }

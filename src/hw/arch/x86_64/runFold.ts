@@ -106,6 +106,8 @@ export class X86RunFold extends RunFold {
     let flagsKey = -1;
     let meta = 0;
     let attr = 0;
+    let metaOr = 0; // of the pages done (TlbArray.insertRun's)
+    let attrOr = 0;
     for (; k < max; ) {
       const index = (vpn + k * step) & 511; // vpn bits 8..0
       if (!stable) words = phys.frameWords(table as Pfn);
@@ -146,6 +148,8 @@ export class X86RunFold extends RunFold {
       pfns[at + k] = pfn;
       metas[at + k] = meta;
       attrs[at + k] = attr;
+      metaOr |= meta;
+      attrOr |= attr;
       lastIndex = index;
       lastHi = hi;
       lastLo = lo;
@@ -155,6 +159,6 @@ export class X86RunFold extends RunFold {
         break;
       }
     }
-    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at);
+    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
   }
 }
