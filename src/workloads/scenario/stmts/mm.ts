@@ -128,11 +128,14 @@ export function mmap(c: CompileContext, s: Stmt): Run {
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
     const length = c.value(sz, rt, "the size");
-    const addr = at ? c.value(at.value!, rt, "at=") : -1n;
-    if (length > 1n << 56n || addr > 1n << 57n) {
+    let addr = at ? c.value(at.value!, rt, "at=") : -1n;
+    const placed = flags.has("fixed") || flags.has("noreplace");
+    if (length > 1n << 56n || (placed && addr > 1n << 57n)) {
       c.assign(s, rt, -12n, "(ENOMEM)");
       return;
     }
+    // a hint past every TASK_SIZE is no hint (get_unmapped_area looks elsewhere), as one past this one is
+    if (addr > 1n << 57n) addr = -1n;
     const hugeSize = c.numOpt(hugeSizeW, rt);
     if (hugeSize !== null && (hugeSize < 4096 || 2 ** Math.round(Math.log2(hugeSize)) !== hugeSize))
       c.fail("size= is a power of two (MAP_HUGE_SHIFT takes its log2)", hugeSizeW!.valuePos);

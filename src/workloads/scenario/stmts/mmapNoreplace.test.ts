@@ -31,4 +31,17 @@ expect d == -22
       /^s\.vm:3:\d+: fixed or noreplace, not both/,
     );
   });
+
+  it("a hint past every TASK_SIZE is ignored (the mapping goes elsewhere); MAP_FIXED or noreplace there is ENOMEM", () => {
+    expect(
+      expectationFailures(`${PRE}A: a = mmap 8K at=0x4000000000000000
+expect a > 0
+expect a < 0x800000000000
+A: b = mmap 8K at=0x4000000000000000 fixed
+expect b == -12
+A: c = mmap 8K at=0x4000000000000000 noreplace
+expect c == -12
+`),
+    ).toEqual([]);
+  });
 });
