@@ -243,8 +243,15 @@ export function mmap(
     start = a.addr / 4096; // fixedRange has checked it
     munmap(ctx, mm, start, nrPages);
   } else {
+    // __get_unmapped_area (6.12): a private anonymous mapping without a hint whose length is a
+    // multiple of PMD_SIZE goes through thp_get_unmapped_area (a hint, even an unusable one, skips
+    // it; ext4's f_op->get_unmapped_area is thp_get_unmapped_area, hint or not), which aligns on
+    // 64-bit only (CONFIG_64BIT: a user space above 4 GiB)
     start =
-      !a.shared && nrPages % ctx.env.pgtable.hpagePmdNr === 0
+      !a.shared &&
+      (a.file || !(a.addr > 0)) &&
+      nrPages % ctx.env.pgtable.hpagePmdNr === 0 &&
+      ctx.env.taskSizeVpn > 1 << 20
         ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr)
         : -1;
     if (start < 0 && coloured) {
@@ -441,14 +448,14 @@ export function getUnmappedArea(
  * is a multiple of 2 MiB is placed on a 2 MiB boundary, so it can be
  * mapped with huge pages: search for length + 2 MiB, then take the first
  * aligned address in it (top-down: the upper one if the area is already
- * aligned). A usable hint is taken as is. Returns -1 to fall back.
+ * aligned). Returns -1 to fall back.
  * Linux: mm/huge_memory.c __thp_get_unmapped_area
  */
 function thpGetUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, hintBytes: number): number {
   const nr = ctx.env.pgtable.hpagePmdNr; // PMD_SIZE in pages
   const padded = getUnmappedArea(ctx, mm, nrPages + nr, hintBytes);
   if (padded < 0) return -1;
-  if (hintBytes > 0 && padded === Math.ceil(hintBytes / 4096)) return padded;
+  if (hintBytes > 0 && padded === Math.ceil(hintBytes / 4096)) return padded; // "allocation at the address hint succeeds"
   const offSub = (nr - (padded % nr)) % nr;
   return offSub === 0 ? padded + nr : padded + offSub;
 }
