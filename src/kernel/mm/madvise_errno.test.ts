@@ -13,22 +13,13 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import type { Task } from "../core/task.ts";
-import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { A, B, errnoMachine, P, RO } from "../errno.testkit.ts";
+import type { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { Errno, mmapArgs } from "./userMm.ts";
 import { VmFlag } from "./vma.ts";
 
-const P = 4096;
-const A = 0x200000000000;
-const B = (n: number) => BigInt(n);
-const RO = { r: true, w: false, x: false };
-
-function setup() {
-  const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
-  const t = k.spawn("A", 0)!;
-  k.switchTo(0, t);
-  return { k, t };
-}
+const setup = errnoMachine;
 
 const flags = (t: Task, addr: number) => t.mm!.vmaAt(addr / P)?.vmFlags ?? -1;
 const resident = (k: Kernel, t: Task, addr: number) => k.mincore(t, B(addr), B(P)).vec[0] & 1;

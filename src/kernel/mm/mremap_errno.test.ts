@@ -8,21 +8,15 @@
  * Linux 6.12: mm/mremap.c SYSCALL_DEFINE5(mremap), mremap_to, vma_to_resize
  */
 import { describe, expect, it } from "vitest";
-import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { A, B, errnoMachine, P, RO } from "../errno.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { Errno, mmapArgs } from "./userMm.ts";
 
-const P = 4096;
-const A = 0x200000000000;
 const T = 0x210000000000;
-const B = (n: number) => BigInt(n);
-const RO = { r: true, w: false, x: false };
 
 /** [A: 1 page rw][A + P: 1 page r] (two VMAs), and one page rw at T */
 function setup() {
-  const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
-  const t = k.spawn("A", 0)!;
-  k.switchTo(0, t);
+  const { k, t } = errnoMachine();
   for (const [addr, prot] of [
     [A, undefined],
     [A + P, RO],
