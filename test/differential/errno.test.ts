@@ -24,7 +24,7 @@ import { Access } from "../../src/hw/access.ts";
 import { Ms, mmapArgs, type TaskHandle } from "../../src/kernel/Kernel.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { buildProbe, hostRun } from "./probeKit.ts";
+import { buildProbe, errnoName, hostRun } from "./probeKit.ts";
 
 const P = 4096;
 const A = 0x200000000000;
@@ -35,17 +35,6 @@ const RO = { r: true, w: false, x: false };
 const RX = { r: true, w: false, x: true };
 const NONE = { r: false, w: false, x: false };
 const U64 = 1n << 64n;
-const ERR: Record<string, string> = {
-  "-1": "EPERM",
-  "-11": "EAGAIN",
-  "-12": "ENOMEM",
-  "-22": "EINVAL",
-  "-14": "EFAULT",
-  "-13": "EACCES",
-  "-17": "EEXIST",
-  "-16": "EBUSY",
-  "-95": "EOPNOTSUPP",
-};
 
 /**
  * Cases where Linux 6.12 gives another result than the host's newer
@@ -67,9 +56,7 @@ const LINUX_612: Record<string, { want: string; why: string }> = {
 };
 
 /** A ret of vmlab's: "0" or the errno's name. */
-function res(v: bigint | number): string {
-  return v >= 0 ? "0" : (ERR[String(v)] ?? `E${-v}`);
-}
+const res = errnoName;
 
 /**
  * The host's mmap_min_addr as round_hint_to_min sees it: the sysctl's, or the

@@ -10,6 +10,7 @@
 #ifndef VMLAB_PROBE_H
 #define VMLAB_PROBE_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -206,6 +207,25 @@ static inline long probe_queue_value(dev_t d, const char *name) {
         return v;
     }
     return -1;
+}
+
+/* an errno's name as the probes report it ("0" for success, "E<n>" for one not named here;
+   probeKit.ts errnoName is the same table for vmlab's -errno) */
+static inline const char *probe_errname(int e) {
+    static char other[16];
+    switch (e) {
+    case 0: return "0";
+    case EPERM: return "EPERM";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EINVAL: return "EINVAL";
+    case EFAULT: return "EFAULT";
+    case EACCES: return "EACCES";
+    case EEXIST: return "EEXIST";
+    case EBUSY: return "EBUSY";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    default: snprintf(other, sizeof other, "E%d", e); return other;
+    }
 }
 
 #endif

@@ -156,3 +156,21 @@ export function leastNoise(
 export function fewestFaults(path: string, runs = 2): Map<string, any> {
   return leastNoise(path, (o) => (o.minor ?? 0) + (o.major ?? 0), runs);
 }
+
+/** The errnos the probes name (probe.h probe_errname), by vmlab's -errno. */
+const ERRNO_NAMES: Record<string, string> = {
+  "-1": "EPERM",
+  "-11": "EAGAIN",
+  "-12": "ENOMEM",
+  "-22": "EINVAL",
+  "-14": "EFAULT",
+  "-13": "EACCES",
+  "-17": "EEXIST",
+  "-16": "EBUSY",
+  "-95": "EOPNOTSUPP",
+};
+
+/** A ret of vmlab's as the probes print one: "0", or the errno's name ("E<n>" for one not named). */
+export function errnoName(v: bigint | number): string {
+  return v >= 0 ? "0" : (ERRNO_NAMES[String(v)] ?? `E${-v}`);
+}

@@ -29,22 +29,7 @@
 static char buf[1 << 16];
 static int rofd, rwfd;
 
-static const char *ename(int e) {
-    static char other[16];
-    switch (e) {
-    case 0: return "0";
-    case EPERM: return "EPERM";
-    case EAGAIN: return "EAGAIN";
-    case ENOMEM: return "ENOMEM";
-    case EINVAL: return "EINVAL";
-    case EFAULT: return "EFAULT";
-    case EACCES: return "EACCES";
-    case EEXIST: return "EEXIST";
-    case EBUSY: return "EBUSY";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    default: snprintf(other, sizeof other, "E%d", e); return other;
-    }
-}
+static const char *ename(int e) { return probe_errname(e); }
 
 static void rec(const char *exp, const char *r) { printf("{\"exp\":\"%s\",\"r\":\"%s\"}\n", exp, r); }
 

@@ -31,17 +31,7 @@ static void rec(const char *name, const char *r) {
     n++;
 }
 
-static const char *err(int e) {
-    switch (e) {
-    case 0: return "0";
-    case EPERM: return "EPERM";
-    case EAGAIN: return "EAGAIN";
-    case ENOMEM: return "ENOMEM";
-    case EINVAL: return "EINVAL";
-    case EFAULT: return "EFAULT";
-    default: return "other";
-    }
-}
+static const char *err(int e) { return probe_errname(e); }
 
 /* a system call's result: "0" or its errno */
 static void res(const char *name, long ok) { rec(name, ok ? "0" : err(errno)); }

@@ -22,7 +22,7 @@ import { Access } from "../../src/hw/access.ts";
 import { mmapArgs, type RlimitName, type TaskHandle } from "../../src/kernel/Kernel.ts";
 import { KernelImpl as Kernel } from "../../src/kernel/KernelImpl.ts";
 import { checkInvariants } from "../../src/kernel/view/invariants.ts";
-import { buildProbe, hostRun } from "./probeKit.ts";
+import { buildProbe, errnoName, hostRun } from "./probeKit.ts";
 
 const M = 1 << 20;
 const K = 1024;
@@ -33,18 +33,11 @@ const A1 = 0x200000000000;
 const A2 = 0x210000000000;
 const A3 = 0x220000000000;
 const A4 = 0x230000000000;
-const ERR: Record<string, string> = {
-  "-1": "EPERM",
-  "-11": "EAGAIN",
-  "-12": "ENOMEM",
-  "-22": "EINVAL",
-  "-14": "EFAULT",
-};
 
 function vmlabRecords(): Map<string, string> {
   const k = new Kernel({ ramBytes: 1 << 30, cpus: 1 });
   const out = new Map<string, string>();
-  const r = (v: bigint | number) => (v >= 0 ? "0" : (ERR[String(v)] ?? "other"));
+  const r = errnoName;
   /** a process of its own for a group, current on CPU 0 */
   const proc = (uid = 0) => {
     const t = k.spawn("probe", uid)!;
