@@ -332,20 +332,7 @@ export abstract class RunFold {
     const done = this.leaves(vpn, step, k, write, this.value, lo0 & 4095, mode, 0);
     if (done !== k) throw new ModelBug(`RunFold.faultRun: ${done} of ${k} resolved faults' retries walked`);
     const tlb = mmu.tlb;
-    tlb.fillMissedRun(
-      vpn,
-      step,
-      k,
-      this.pfns,
-      this.metas,
-      this.attrs,
-      false,
-      false,
-      this.metaOr,
-      this.attrOr,
-    );
-    this.metaOr = 0;
-    this.attrOr = 0;
+    this.fillRun(vpn, step, k, false);
     tlb.faultRunMissed(k - 1, k); // page vpn's faulting lookup: missesAll's
     mmu.translations += 2 * k - 1; // page vpn's first: accessRun's
     this.steady += k;
@@ -396,16 +383,13 @@ export abstract class RunFold {
   private metaOr = 0;
   private attrOr = 0;
 
-  /** The span's pages so far into the TLB (Tlb.fillMissedRun): the lookups and fills of each. */
-  private flush(step: number): void {
-    const n = this.pendCount;
-    if (n === 0) return;
-    const tlb = this.mmu.tlb;
-    // a fault's retry would be the first page's lookup (Tlb.knownMiss); in a span it never is (the
-    // walk that kept the memo filled the TLB since): asked all the same, as the lookup asks it
-    const known = tlb.knownMiss(this.pendVpn as Vpn, this.mmu.asid, false);
-    tlb.fillMissedRun(
-      this.pendVpn,
+  /**
+   * Tlb.fillMissedRun of the n pages the buffers hold from vpn (their walks' metas/attrs OR with
+   * them), which starts the next run's OR afresh. `known`: the first page's lookup is a known miss.
+   */
+  private fillRun(vpn: number, step: number, n: number, known: boolean): void {
+    this.mmu.tlb.fillMissedRun(
+      vpn,
       step,
       n,
       this.pfns,
@@ -418,6 +402,17 @@ export abstract class RunFold {
     );
     this.metaOr = 0;
     this.attrOr = 0;
+  }
+
+  /** The span's pages so far into the TLB (Tlb.fillMissedRun): the lookups and fills of each. */
+  private flush(step: number): void {
+    const n = this.pendCount;
+    if (n === 0) return;
+    const tlb = this.mmu.tlb;
+    // a fault's retry would be the first page's lookup (Tlb.knownMiss); in a span it never is (the
+    // walk that kept the memo filled the TLB since): asked all the same, as the lookup asks it
+    const known = tlb.knownMiss(this.pendVpn as Vpn, this.mmu.asid, false);
+    this.fillRun(this.pendVpn, step, n, known);
     const end = this.pendVpn + n * step; // (the run goes upwards: no mark needed for these)
     this.pendVpn = end;
     this.pendCount = 0;

@@ -113,7 +113,11 @@ export function mremap(
  * `vma` (the VMA at start): an old length of 0 "duplicates" a mapping,
  * which only a shared one can be (-EINVAL); the range may not pass the
  * VMA's end (-EFAULT); a growth of a VM_DONTEXPAND or VM_PFNMAP VMA is
- * -EFAULT, then resizeLimits. Returns 0 or -errno.
+ * -EFAULT; then the limits on a growing area: -EAGAIN if a VM_LOCKED VMA
+ * would pass RLIMIT_MEMLOCK without CAP_IPC_LOCK (mlock_future_ok), -ENOMEM
+ * past RLIMIT_AS or, for a data mapping, RLIMIT_DATA (may_expand_vm).
+ * Checked before the area grows in place or moves, after MREMAP_FIXED's
+ * unmap of the target. vmlab's uid 0 has CAP_IPC_LOCK. Returns 0 or -errno.
  * Linux 6.12: mm/mremap.c vma_to_resize
  */
 function vmaToResize(
@@ -127,28 +131,8 @@ function vmaToResize(
 ): number {
   if (oldPages === 0 && !(vma.vmFlags & (VmFlag.SHARED | VmFlag.MAYSHARE))) return -Errno.EINVAL;
   if (start + oldPages > vma.vmEnd) return -Errno.EFAULT;
-  if (newPages === oldPages) return 0;
-  if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP) && newPages > oldPages) return -Errno.EFAULT;
-  return resizeLimits(ctx, mm, vma, oldPages, newPages, capIpcLock);
-}
-
-/**
- * vma_to_resize's limits on a growing area (checked before it grows in
- * place or moves, after MREMAP_FIXED's unmap of the target): -EAGAIN if
- * a VM_LOCKED VMA would pass RLIMIT_MEMLOCK without CAP_IPC_LOCK
- * (mlock_future_ok), -ENOMEM past RLIMIT_AS or, for a data mapping,
- * RLIMIT_DATA (may_expand_vm); else 0. vmlab's uid 0 has CAP_IPC_LOCK.
- * Linux: mm/mremap.c vma_to_resize
- */
-function resizeLimits(
-  ctx: MmContext,
-  mm: MmStruct,
-  vma: Vma,
-  oldPages: number,
-  newPages: number,
-  capIpcLock: boolean,
-): number {
   if (newPages <= oldPages) return 0;
+  if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP)) return -Errno.EFAULT;
   if (!mlockFutureOk(mm, vma.vmFlags, (newPages - oldPages) * 4096, capIpcLock)) return -Errno.EAGAIN;
   return mayExpandVm(ctx, mm, vma.vmFlags, newPages - oldPages) ? 0 : -Errno.ENOMEM;
 }
