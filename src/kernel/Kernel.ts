@@ -219,7 +219,7 @@ export interface Kernel<C extends Mmu = Mmu> {
 
   /** Reclaims up to `pages` pages (try_to_free_pages); how many it did. */
   reclaim(pages: number): number;
-  /** kswapd's balance_pgdat, run at once: reclaim up to the high watermark; pages reclaimed. */
+  /** kswapd woken by hand: balance_pgdat at order 0 for every zone, run at once, until some zone is above its high watermark (pgdat_balanced); pages reclaimed. */
   kswapd(): number;
   /** One wake-up of khugepaged (khugepaged_do_scan over pages_to_scan): the PMDs it collapsed. */
   khugepaged(): number;

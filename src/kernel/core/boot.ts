@@ -38,7 +38,7 @@ import { Memblock } from "./memblock.ts";
 import { chargeHugePage, chargeUserPage } from "./memcontrol.ts";
 import { memfdPut } from "./memfd_evict.ts";
 import { outOfMemory } from "./oom.ts";
-import { directReclaim, kswapd } from "./reclaim.ts";
+import { directReclaim, wakeupKswapd } from "./reclaim.ts";
 import { contextTask, liveMms } from "./sched.ts";
 import { Uaccess } from "./uaccess.ts";
 import { newDirtyThrottle } from "./writeback.ts";
@@ -233,8 +233,8 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     return true;
   };
   buddy.hooks = {
-    wakeKswapd: () => {
-      kswapd(k);
+    wakeKswapd: (order, highest) => {
+      wakeupKswapd(k, order, highest);
     },
     directReclaim: (order) => directReclaim(k, order),
     outOfMemory: (order) => outOfMemory(k, order),

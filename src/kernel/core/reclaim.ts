@@ -7,6 +7,7 @@
 
 import { SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
 import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
+import { kswapdTarget, pgdatBalanced, topZone } from "../mm/vmscan_kswapd.ts";
 import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
 
@@ -58,28 +59,63 @@ export function directReclaim(k: KernelCore, order: number): number {
 }
 
 /**
- * kswapd's balance_pgdat: reclaim until free memory is back above the high
- * watermark (vmlab's pgdat_balanced: the zones' free pages against their high
- * watermarks summed), or the priorities run out. vmlab runs it at once when an
- * allocation wakes it; after MAX_RECLAIM_RETRIES runs in a row that reclaimed nothing it is
- * not woken until some reclaim frees a page again. Returns pages reclaimed.
+ * wakeup_kswapd from an allocation's slow path (wake_all_kswapds: once for the node), with the
+ * allocation's order and highest zone index: a node that is hopeless (kswapd_failures at
+ * MAX_RECLAIM_RETRIES) or balanced for that order and zone (pgdat_balanced) is not woken;
+ * otherwise kswapd runs balance_pgdat for them at once (vmlab's kswapd runs when it is woken,
+ * not later beside the task). Returns pages reclaimed.
+ * Linux: mm/vmscan.c wakeup_kswapd
+ */
+export function wakeupKswapd(k: KernelCore, order: number, highestZone: number): number {
+  if (k.reclaiming || k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES) return 0;
+  if (pgdatBalanced(k.buddy, order, highestZone)) return 0;
+  return balancePgdat(k, order, highestZone);
+}
+
+/**
+ * kswapd woken by hand (the `kswapd` statement, Kernel.kswapd): balance_pgdat at order 0 for
+ * every zone (the kswapd thread's highest_zoneidx when no waker set one), counted in pageoutrun
+ * even when the node is balanced already, as balance_pgdat counts it before it looks. After
+ * MAX_RECLAIM_RETRIES runs in a row that reclaimed nothing, kswapd is left alone until some
+ * reclaim frees a page again. Returns pages reclaimed.
  */
 export function kswapd(k: KernelCore): number {
-  // wakeup_kswapd: a hopeless node (kswapd_failures at MAX_RECLAIM_RETRIES) is left to direct reclaim
   if (k.reclaiming || k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES) return 0;
+  return balancePgdat(k, 0, topZone(k.buddy));
+}
+
+/**
+ * kswapd's balance_pgdat(pgdat, order, highest_zoneidx): PAGEOUTRUN counted, then reclaim until
+ * some zone up to highest_zoneidx is above its high watermark for the order (pgdat_balanced:
+ * zone_watermark_ok_safe with its lowmem reserve), or the priorities run out; the order drops
+ * to 0 once twice the allocation's size is reclaimed (kswapd_shrink_node's compact_gap). Then
+ * prepare_kswapd_sleep: a node balanced at the order kswapd finished at clears its congestion
+ * flags (clear_pgdat_congested).
+ */
+function balancePgdat(k: KernelCore, order: number, highestZone: number): number {
   k.vmscan.stats.pageoutrun++; // balance_pgdat: count_vm_event(PAGEOUTRUN)
   const buddy = k.buddy;
-  const balanced = () => buddy.freePages() >= buddy.highWmarkPages();
-  if (balanced()) return 0;
-  // set_reclaim_active / clear_reclaim_active: while kswapd balances, frees keep fewer pages on pcp lists
-  for (const z of buddy.zones) z.reclaimActive = z.managed > 0;
+  const balanced = (o: number) => pgdatBalanced(buddy, o, highestZone);
+  if (balanced(order)) return 0;
+  // set_reclaim_active / clear_reclaim_active: while kswapd balances, frees keep fewer pages on
+  // the pcp lists of the zones up to highest_zoneidx
+  for (const z of buddy.zones) z.reclaimActive = z.managed > 0 && z.id <= highestZone;
+  let reclaimOrder = order;
   try {
     return reclaiming(k, Reclaimer.Kswapd, false, () =>
-      k.vmscan.balancePgdat(balanced, () => buddy.kswapdTarget(), buddy.highWmarkPages() - buddy.freePages()),
+      k.vmscan.balancePgdat(
+        order,
+        (o) => {
+          reclaimOrder = o;
+          return balanced(o);
+        },
+        () => kswapdTarget(buddy, highestZone),
+        buddy.highWmarkPages() - buddy.freePages(),
+      ),
     );
   } finally {
     for (const z of buddy.zones) z.reclaimActive = false;
     // prepare_kswapd_sleep on a balanced node: clear_pgdat_congested (PGDAT_DIRTY among them)
-    if (k.vmscan.writeback !== null && balanced()) k.vmscan.writeback.pgdatDirty = false;
+    if (k.vmscan.writeback !== null && balanced(reclaimOrder)) k.vmscan.writeback.pgdatDirty = false;
   }
 }

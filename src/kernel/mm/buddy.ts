@@ -92,8 +92,11 @@ export class Zone {
 
 /** Called by the allocator when it runs short; the kernel installs these (Kernel installs kswapd, direct reclaim and the OOM killer). */
 export interface BuddyHooks {
-  /** wake kswapd for this zone (it runs later, in the background) */
-  wakeKswapd(zone: Zone): void;
+  /**
+   * wakeup_kswapd for the node, once per slow path (wake_all_kswapds: one call per pgdat): the
+   * allocation's order and highest zone index (kswapd_order, kswapd_highest_zoneidx)
+   */
+  wakeKswapd(order: number, highestZone: number): void;
   /** try to free at least 2^order pages synchronously; returns pages freed */
   directReclaim(order: number, gfp: number): number;
   /** the last resort for small orders; returns true if memory was freed (a task was killed) */
@@ -227,17 +230,10 @@ export class BuddyAllocator {
     return n;
   }
 
-  /** The managed zones' high watermarks summed (kswapd's goal; prepare_scan_control's total_high_wmark). */
+  /** The managed zones' high watermarks summed (prepare_scan_control's total_high_wmark). */
   highWmarkPages(): number {
     let n = 0;
     for (const z of this.zones) if (z.managed > 0) n += z.wmark[Wmark.High];
-    return n;
-  }
-
-  /** kswapd_shrink_node's nr_to_reclaim: each managed zone's max(high watermark, SWAP_CLUSTER_MAX). */
-  kswapdTarget(): number {
-    let n = 0;
-    for (const z of this.zones) if (z.managed > 0) n += Math.max(z.wmark[Wmark.High], 32);
     return n;
   }
 
@@ -395,11 +391,14 @@ export class BuddyAllocator {
       z.wmark[Wmark.Low] = min + tmp;
       z.wmark[Wmark.High] = min + 2 * tmp;
     }
+    // setup_per_zone_lowmem_reserve: zone i keeps back, from allocations whose highest zone is j,
+    // the managed pages of the zones above it up to j over its ratio; a zone that manages nothing
+    // keeps nothing back (an empty upper zone adds nothing but still gets the sum below it)
     for (let i = 0; i < 3; i++) {
       let upper = 0;
+      const clear = this.zones[i].managed === 0;
       for (let j = i + 1; j < 3; j++) {
         upper += this.zones[j].managed;
-        const clear = this.zones[j].managed === 0;
         this.zones[i].lowmemReserve[j] = clear ? 0 : Math.floor(upper / LOWMEM_RESERVE_RATIO[i]);
       }
     }
@@ -542,14 +541,10 @@ export class BuddyAllocator {
    * min-watermark retry, __alloc_pages_direct_reclaim, __alloc_pages_may_oom)
    */
   private allocSlowpath(order: number, gfp: number, kind: PageKind, highest: number): number {
-    if (gfp & Gfp.KSWAPD_RECLAIM) {
-      for (let id = highest; id >= 0; id--) {
-        const z = this.zones[id];
-        if (z.managed > 0) {
-          this.kswapdWakeups++;
-          this.hooks?.wakeKswapd(z);
-        }
-      }
+    // wake_all_kswapds: wakeup_kswapd once per node (vmlab has one) if a zone it may use is managed
+    if (gfp & Gfp.KSWAPD_RECLAIM && this.zones.some((z) => z.id <= highest && z.managed > 0)) {
+      this.kswapdWakeups++;
+      this.hooks?.wakeKswapd(order, highest);
     }
     let flags = 0;
     if (gfp & Gfp.HIGH) flags |= AllocFlag.MIN_RESERVE;

@@ -766,8 +766,15 @@ export class Vmscan implements RmapPages, ShrinkNode {
    * kswapd's balance_pgdat, until `balanced()` (pgdat_balanced), each pass asking for `target()`
    * pages (kswapd_shrink_node's high watermarks); the other policies reclaim `want` pages.
    */
-  balancePgdat(balanced: () => boolean, target: () => number, want: number): number {
+  balancePgdat(
+    order: number,
+    balanced: (order: number) => boolean,
+    target: () => number,
+    want: number,
+  ): number {
     if (this.env.policy !== "linux") return this.tryToFreePages(want);
-    return balancePgdat(this, newScanControl(0, true, false), balanced, target);
+    const sc = newScanControl(0, true, false);
+    sc.order = order;
+    return balancePgdat(this, sc, balanced, target);
   }
 }

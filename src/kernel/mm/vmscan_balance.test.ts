@@ -247,6 +247,34 @@ describe("balance_pgdat", () => {
     expect(n.kswapdFailures).toBe(0);
   });
 
+  it("checks the watermarks at the waker's order until twice its size is reclaimed (compact_gap), then at order 0", () => {
+    const n = fakeNode([1 << 16, 0, 0, 0], { swappiness: 200 });
+    const sc = newScanControl(0, true, false);
+    sc.order = 4; // compact_gap(4) = 32 pages
+    const seen: [number, number][] = [];
+    let freed = 0;
+    n.shrinkInactive = (list, nr, s) => {
+      if (s !== null) s.nrScanned += nr;
+      freed += nr;
+      return nr;
+    };
+    // balanced at order 0 once 100 pages are free; never at order 4 (too fragmented)
+    balancePgdat(
+      n,
+      sc,
+      (order) => (seen.push([order, freed]), order === 0 && freed >= 100),
+      () => 512,
+    );
+    // priorities 12, 11, 10 reclaim 16, 32, 64 pages (65536 >> p): order 4 until 32 are reclaimed
+    expect(seen).toEqual([
+      [4, 0],
+      [4, 16],
+      [0, 48],
+      [0, 112],
+    ]);
+    expect(sc.order).toBe(0);
+  });
+
   it("kswapd_failures: a run that freed nothing counts; any reclaim that frees a page resets it", () => {
     const n = fakeNode([1000, 0, 0, 0]);
     n.shrinkInactive = (list, nr, sc) => {

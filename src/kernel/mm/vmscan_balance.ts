@@ -65,6 +65,8 @@ export interface ScanControl {
   fileCost: number;
   /** the scan balance get_scan_count chose last (for tests and explain) */
   balance: ScanBalance;
+  /** the allocation order reclaim works for (kswapd drops it to 0 after compact_gap(order) pages) */
+  order: number;
 }
 
 export function newScanControl(nrToReclaim: number, kswapd: boolean, cgroup: boolean): ScanControl {
@@ -85,6 +87,7 @@ export function newScanControl(nrToReclaim: number, kswapd: boolean, cgroup: boo
     anonCost: 0,
     fileCost: 0,
     balance: ScanBalance.Fract,
+    order: 0,
   };
 }
 
@@ -344,13 +347,13 @@ export function doTryToFreePages(n: ShrinkNode, sc: ScanControl): number {
  * (lowered by one) when the pass scanned less than its target or reclaimed nothing; it stops
  * at priority 1. A run that reclaimed nothing in cache trim mode is retried without it; one
  * that reclaimed nothing at all counts in kswapd_failures.
- * `balanced`: pgdat_balanced; `target`: kswapd_shrink_node's nr_to_reclaim (each managed zone's
- * max(high watermark, SWAP_CLUSTER_MAX)). Returns the pages reclaimed.
+ * `balanced`: pgdat_balanced at an order (sc.order); `target`: kswapd_shrink_node's nr_to_reclaim
+ * (each managed zone's up to highest_zoneidx max(high watermark, SWAP_CLUSTER_MAX)). Returns the pages reclaimed.
  */
 export function balancePgdat(
   n: ShrinkNode,
   sc: ScanControl,
-  balanced: () => boolean,
+  balanced: (order: number) => boolean,
   target: () => number,
 ): number {
   for (;;) {
@@ -358,7 +361,7 @@ export function balancePgdat(
     n.drainBatches();
     let isBalanced = false;
     do {
-      isBalanced = balanced();
+      isBalanced = balanced(sc.order);
       if (isBalanced) break;
       const before = sc.nrReclaimed;
       if (n.hasSwap() && inactiveIsLow(n.size, INACTIVE_ANON, n.pageShift))
@@ -366,6 +369,9 @@ export function balancePgdat(
       sc.nrScanned = 0;
       sc.nrToReclaim = target();
       shrinkNode(n, sc);
+      // kswapd_shrink_node: twice the allocation's size reclaimed (compact_gap), the watermarks
+      // are checked at order 0 from now on (fragmentation is left to compaction)
+      if (sc.order > 0 && sc.nrReclaimed >= 2 << sc.order) sc.order = 0;
       const got = sc.nrReclaimed - before;
       const raise = Math.max(sc.nrScanned, got) < sc.nrToReclaim;
       if (raise || got === 0) sc.priority--;
