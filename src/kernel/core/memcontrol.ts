@@ -1,11 +1,14 @@
 /**
  * The memory limit on user memory (mm/memcontrol.c, one cgroup over every
  * process): a user page is charged before it is allocated, and at the limit
- * the charge reclaims first (try_charge -> try_to_free_mem_cgroup_pages).
+ * the charge reclaims first (try_charge -> try_to_free_mem_cgroup_pages),
+ * then kills within the limit (mem_cgroup_oom).
  */
 
+import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
 import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
+import { outOfMemory } from "./oom.ts";
 import { reclaim } from "./reclaim.ts";
 
 /** The pages charged to the memory limit: every live mm's resident pages plus the swap cache. */
@@ -17,17 +20,36 @@ function userMemoryUsed(k: KernelCore): number {
 }
 
 /**
- * The memory limit's charge of one more user page: at the limit, reclaim
- * (as mem_cgroup's try_charge does) before the page is allocated. User
- * memory is every live mm's resident pages plus the swap cache.
+ * The memory limit's charge of one more user page (try_charge_memcg for one page, with
+ * GFP_HIGHUSER_MOVABLE: it may block and retry): under the limit it is charged; at it, the
+ * limit's reclaim (try_to_free_mem_cgroup_pages) runs, and the charge is tried again while
+ * reclaim makes progress, then MAX_RECLAIM_RETRIES more times; after that the memory cgroup's
+ * OOM killer chooses a victim among the limit's tasks (mem_cgroup_oom), and the retries start
+ * over; when it has none to kill (or the victim is the charging task, which dies of it), the
+ * charge fails (-ENOMEM: the fault's VM_FAULT_OOM). User memory is every live mm's resident
+ * pages plus the swap cache. Returns whether the page was charged.
+ * Linux: mm/memcontrol.c try_charge_memcg, mem_cgroup_oom
  */
-export function chargeUserPage(k: KernelCore): void {
+export function chargeUserPage(k: KernelCore): boolean {
   const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined || k.reclaiming) return;
-  const used = userMemoryUsed(k);
-  if (used >= limit) {
+  if (limit === null || limit === undefined || k.reclaiming) return true;
+  let retries = MAX_RECLAIM_RETRIES;
+  let failed = false;
+  for (;;) {
+    const used = userMemoryUsed(k);
+    if (used < limit) return true; // page_counter_try_charge
+    if (!failed) k.vmscan.reclaimCtx.memcgFailcnt++; // the counter's failcnt, once per charge here
+    failed = true;
     k.vmscan.reclaimCtx.cgroupReclaims++;
-    reclaim(k, used - limit + 1, Reclaimer.Direct, true);
+    const got = reclaim(k, used - limit + 1, Reclaimer.Direct, true);
+    if (userMemoryUsed(k) < limit) return true; // mem_cgroup_margin(mem_over_limit) >= nr_pages
+    if (got > 0) continue; // nr_reclaimed && nr_pages <= (1 << PAGE_ALLOC_COSTLY_ORDER)
+    if (retries-- > 0) continue;
+    // mem_cgroup_oom -> mem_cgroup_out_of_memory: a victim among the limit's tasks; the charging
+    // task chosen is only marked (its fault ends in SIGKILL), which fails the charge
+    if (!outOfMemory(k, 0, { limit, usage: userMemoryUsed(k), failcnt: k.vmscan.reclaimCtx.memcgFailcnt }))
+      return false;
+    retries = MAX_RECLAIM_RETRIES;
   }
 }
 

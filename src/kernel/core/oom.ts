@@ -51,9 +51,11 @@ export function oomBadness(k: KernelCore, t: Task, totalpages: number): number {
  * whether memory was freed.
  * Linux: mm/oom_kill.c out_of_memory, select_bad_process, oom_evaluate_task
  */
-export function outOfMemory(k: KernelCore, order: number): boolean {
+export function outOfMemory(k: KernelCore, order: number, memcg: MemcgOom | null = null): boolean {
   if (k.reclaiming) return false;
-  const totalpages = oomTotalPages(k);
+  // a memory cgroup's OOM: totalpages is mem_cgroup_get_max (memory.max plus the swap it may use:
+  // cgroup v2's swap.max is unlimited, so all of swap)
+  const totalpages = memcg === null ? oomTotalPages(k) : memcg.limit + (k.swap?.totalPages ?? 0);
   let victim: Task | null = null;
   let best = UNKILLABLE;
   const seen = new Set<MmStruct>();
@@ -68,8 +70,9 @@ export function outOfMemory(k: KernelCore, order: number): boolean {
   }
   if (victim === null) return false;
   const mm = victim.mm!;
-  k.oomKills++;
-  k.oomReports.push(...oomReport(k, victim, mm, order));
+  k.oomKills++; // count_vm_event(OOM_KILL)
+  if (memcg !== null) k.vmscan.reclaimCtx.memcgOomKills++; // memcg_memory_event(MEMCG_OOM_KILL)
+  k.oomReports.push(...oomReport(k, victim, mm, order, memcg));
   if (mm === k.faultingMm) {
     victim.oomKilled = true;
     return false;
@@ -80,20 +83,55 @@ export function outOfMemory(k: KernelCore, order: number): boolean {
   return true;
 }
 
-/** Who asked, for what (out_of_memory -> dump_header), the constraint, then the kill (__oom_kill_process). */
-function oomReport(k: KernelCore, victim: Task, mm: MmStruct, order: number): string[] {
+/** The memory cgroup whose limit a charge could not meet (mem_cgroup_oom's memcg): its counter's state. */
+export interface MemcgOom {
+  /** memory.max in pages */
+  limit: number;
+  /** the pages charged (page_counter_read) */
+  usage: number;
+  /** the counter's failcnt */
+  failcnt: number;
+}
+
+/** PAGE_COUNTER_MAX in kB on 64-bit: LONG_MAX / PAGE_SIZE pages (an unlimited swap.max as the report prints it) */
+const PAGE_COUNTER_MAX_KB = "9007199254740988";
+
+/**
+ * Who asked, for what (out_of_memory -> dump_header: for a memory cgroup's OOM,
+ * mem_cgroup_print_oom_meminfo's counters instead of show_mem), the constraint, then the kill
+ * (__oom_kill_process, "Memory cgroup out of memory" for a memory cgroup's).
+ */
+function oomReport(
+  k: KernelCore,
+  victim: Task,
+  mm: MmStruct,
+  order: number,
+  memcg: MemcgOom | null,
+): string[] {
   const kb = (n: number) => n * 4;
   const totalVm = mm.vmas.reduce((n, v) => n + v.pages, 0);
   const invoker =
     k.tasks.find((t) => t.alive && t.mm !== null && t.mm === k.faultingMm) ?? contextTask(k, k.runningCpu);
   const gfp = k.faultingMm !== null ? "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)" : "0xcc0(GFP_KERNEL)";
+  const killed = `Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mmPgtablesPages(k.userMm, mm))}kB oom_score_adj:${victim.oomScoreAdj}`;
+  const invoked = `${invoker.comm} invoked oom-killer: gfp_mask=${gfp}, order=${order}, oom_score_adj=${invoker.oomScoreAdj}`;
+  if (memcg !== null) {
+    const swapUsed = (k.swap?.totalPages ?? 0) - (k.swap?.freePages ?? 0);
+    return [
+      invoked,
+      `memory: usage ${kb(memcg.usage)}kB, limit ${kb(memcg.limit)}kB, failcnt ${memcg.failcnt}`,
+      `swap: usage ${kb(swapUsed)}kB, limit ${PAGE_COUNTER_MAX_KB}kB, failcnt 0`,
+      `oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/,task_memcg=/,task=${victim.comm},pid=${victim.pid},uid=${victim.uid}`,
+      `Memory cgroup out of memory: ${killed}`,
+    ];
+  }
   return [
-    `${invoker.comm} invoked oom-killer: gfp_mask=${gfp}, order=${order}, oom_score_adj=${invoker.oomScoreAdj}`,
+    invoked,
     "Mem-Info:",
     `active_anon:${k.vmscan.size[2]} inactive_anon:${k.vmscan.size[1]} active_file:${k.vmscan.size[4]} inactive_file:${k.vmscan.size[3]} free:${k.buddy.freePages()} free_pcp:${k.buddy.pcp?.total() ?? 0} pagetables:${k.pageTablePages}`,
     `Free swap  = ${(k.swap?.freePages ?? 0) * 4}kB`,
     `Total swap = ${(k.swap?.totalPages ?? 0) * 4}kB`,
     `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=${victim.comm},pid=${victim.pid},uid=${victim.uid}`,
-    `Out of memory: Killed process ${victim.pid} (${victim.comm}) total-vm:${kb(totalVm)}kB, anon-rss:${kb(mm.rssAnon)}kB, file-rss:${kb(mm.rssFile)}kB, shmem-rss:${kb(mm.rssShmem)}kB, UID:${victim.uid} pgtables:${kb(mmPgtablesPages(k.userMm, mm))}kB oom_score_adj:${victim.oomScoreAdj}`,
+    `Out of memory: ${killed}`,
   ];
 }

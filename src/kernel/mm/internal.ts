@@ -115,8 +115,11 @@ export interface MmEnv {
   readonly mapWindowVpn: number;
   /** NR_PAGETABLE accounting */
   countPageTables(delta: number): void;
-  /** called before a user page is allocated: a memory limit reclaims here (mem_cgroup charge) */
-  chargeUserPage?(): void;
+  /**
+   * called before a user page is allocated: a memory limit reclaims here, and kills within the
+   * limit when reclaim cannot make room (mem_cgroup charge); false: not charged (-ENOMEM)
+   */
+  chargeUserPage?(): boolean;
   /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt), or of an mTHP folio's `nr`; false: over the limit */
   chargeHugePage?(nr?: number): boolean;
   /**

@@ -55,7 +55,8 @@ export function rssAdd(ctx: MmContext, mm: MmStruct, vma: Vma | null, pfn: numbe
  * Linux: mm/memory.c alloc_anon_folio (vma_alloc_zeroed_movable_folio), mm/swap.c folio_add_lru_vma
  */
 export function allocUserPage(ctx: MmContext, index = -1, anonVma = 0, vmFlags = 0): number {
-  ctx.env.chargeUserPage?.();
+  // mem_cgroup_charge before the page is anyone's: a charge that fails leaves no page (VM_FAULT_OOM)
+  if (ctx.env.chargeUserPage !== undefined && !ctx.env.chargeUserPage()) return -1;
   const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon);
   if (pfn >= 0) {
     // clear_user_highpage: kmap_local_page, clear_page, kunmap_local

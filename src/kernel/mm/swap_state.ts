@@ -116,7 +116,7 @@ function swapInToCache(ctx: MmContext, vma: Vma, off: number, slot: number): num
   const swap = ctx.env.swap!;
   // folio_alloc_mpol(GFP_HIGHUSER_MOVABLE): no __GFP_ZERO (swap_read_folio fills the whole page),
   // so no clear_user_highpage and, on 32-bit highmem, no kmap_local_page for one
-  ctx.env.chargeUserPage?.();
+  if (ctx.env.chargeUserPage !== undefined && !ctx.env.chargeUserPage()) return -1; // mem_cgroup_swapin_charge_folio
   const pfn = ctx.env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon);
   if (pfn < 0) return -1;
   if (!swap.holds(slot)) throw new ModelBug(`swap slot ${slot} holds no page`); // message made only then

@@ -114,7 +114,13 @@ export class Vmscan implements RmapPages, ShrinkNode {
   /** /proc/vmstat's reclaim events (vmscan_stat.ts) */
   readonly stats: ReclaimStats = newReclaimStats();
   /** the reclaim under way: kswapd, direct or a memory cgroup's (core/reclaim.ts sets it) */
-  readonly reclaimCtx: ReclaimContext = { reclaimer: Reclaimer.Direct, cgroup: false, cgroupReclaims: 0 };
+  readonly reclaimCtx: ReclaimContext = {
+    reclaimer: Reclaimer.Direct,
+    cgroup: false,
+    cgroupReclaims: 0,
+    memcgFailcnt: 0,
+    memcgOomKills: 0,
+  };
 
   /** pgdat->kswapd_failures (vmscan_balance.ts): at MAX_RECLAIM_RETRIES kswapd is no longer woken */
   kswapdFailures = 0;

@@ -76,6 +76,10 @@ export interface ReclaimContext {
   cgroup: boolean;
   /** reclaims the memory limit started (Kernel config userMemoryPages; vmlab's own counter) */
   cgroupReclaims: number;
+  /** charges that found the limit reached (the memory page_counter's failcnt: memory.events' max) */
+  memcgFailcnt: number;
+  /** the limit's OOM kills (memory.events' oom_kill; /proc/vmstat's oom_kill counts them too) */
+  memcgOomKills: number;
 }
 
 /** PGSCAN_KSWAPD + reclaimer_offset() (unless cgroup reclaim) and PGSCAN_ANON + file: `nr` pages scanned. */

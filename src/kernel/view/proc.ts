@@ -422,6 +422,9 @@ export function vmstatCompat(k: KernelCore): Record<string, number> {
     kswapd_runs: s.pageoutrun,
     direct_reclaims: k.buddy.allocStalls,
     memcg_reclaims: k.vmscan.reclaimCtx.cgroupReclaims,
+    // the memory limit's page_counter failcnt and its OOM kills (memory.events' max, oom_kill)
+    memcg_failcnt: k.vmscan.reclaimCtx.memcgFailcnt,
+    memcg_oom_kills: k.vmscan.reclaimCtx.memcgOomKills,
     kswapd_wakeups: k.buddy.kswapdWakeups,
     pgalloc_failed: k.buddy.failedAllocs,
     nr_kernel_pages: c[PageKind.KernelPages] + c[PageKind.KmallocLarge],
