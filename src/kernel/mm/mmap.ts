@@ -18,7 +18,7 @@ import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
-import { userHalfEnd } from "./pgtable.ts";
+import { modPow2, userHalfEnd } from "./pgtable.ts";
 import { canDoMlock, checkDataRlimit, mayExpandVm, mlockFutureOk, vmLimited } from "./rlimit.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
 import { mapNoreserve, vmEnoughMemory } from "./util.ts";
@@ -243,16 +243,24 @@ export function mmap(
     start = a.addr / 4096; // fixedRange has checked it
     munmap(ctx, mm, start, nrPages);
   } else {
-    // __get_unmapped_area (6.12): a private anonymous mapping without a hint whose length is a
-    // multiple of PMD_SIZE goes through thp_get_unmapped_area (a hint, even an unusable one, skips
-    // it; ext4's f_op->get_unmapped_area is thp_get_unmapped_area, hint or not), which aligns on
-    // 64-bit only (CONFIG_64BIT: a user space above 4 GiB)
-    start =
+    // __get_unmapped_area (6.12): a file's f_op->get_unmapped_area (ext4's is
+    // thp_get_unmapped_area, for shared and private mappings, hint or not; tmpfs's
+    // shmem_get_unmapped_area aligns nothing under huge=never, vmlab's tmpfs); a shared anonymous
+    // mapping's shmem_get_unmapped_area (nothing either); a private anonymous mapping without a
+    // hint whose length is a multiple of PMD_SIZE goes through thp_get_unmapped_area (a hint, even
+    // an unusable one, skips it). __thp_get_unmapped_area aligns on 64-bit only (CONFIG_64BIT: a
+    // user space above 4 GiB), by the file offset (anonymous memory's pgoff is 0 here)
+    const ext4 = a.file !== undefined && a.file !== null && a.file.fs === "disk";
+    const anonThp =
+      !a.file &&
+      !a.device &&
+      !a.shmem &&
       !a.shared &&
-      (a.file || !(a.addr > 0)) &&
-      nrPages % ctx.env.pgtable.hpagePmdNr === 0 &&
-      ctx.env.taskSizeVpn > 1 << 20
-        ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr)
+      !(a.addr > 0) &&
+      nrPages % ctx.env.pgtable.hpagePmdNr === 0;
+    start =
+      (ext4 || anonThp) && ctx.env.taskSizeVpn > 1 << 20
+        ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr, ext4 ? pgoff : 0)
         : -1;
     if (start < 0 && coloured) {
       // COLOUR_ALIGN(addr, pgoff) for the hint, then the search with align_mask = SHMLBA - 1
@@ -444,20 +452,32 @@ export function getUnmappedArea(
 }
 
 /**
- * __thp_get_unmapped_area (Linux 6.7+): an anonymous mapping whose length
- * is a multiple of 2 MiB is placed on a 2 MiB boundary, so it can be
- * mapped with huge pages: search for length + 2 MiB, then take the first
- * aligned address in it (top-down: the upper one if the area is already
- * aligned). Returns -1 to fall back.
+ * __thp_get_unmapped_area: a mapping whose file range [off, off + len) holds
+ * a whole PMD-aligned 2 MiB of the file (anonymous memory: off 0, a length
+ * that is a multiple of 2 MiB) is placed so that the address and the file
+ * offset agree modulo 2 MiB, so that the folios of each 2 MiB of the file can
+ * be mapped by PMDs: search for length + 2 MiB, then move up by
+ * (off - addr) mod 2 MiB (top-down: by a whole 2 MiB when that is 0). A free
+ * hint is taken as it is. `pgoff` is the file offset in pages. Returns -1 to
+ * fall back.
  * Linux: mm/huge_memory.c __thp_get_unmapped_area
  */
-function thpGetUnmappedArea(ctx: MmContext, mm: MmStruct, nrPages: number, hintBytes: number): number {
+function thpGetUnmappedArea(
+  ctx: MmContext,
+  mm: MmStruct,
+  nrPages: number,
+  hintBytes: number,
+  pgoff: number,
+): number {
   const nr = ctx.env.pgtable.hpagePmdNr; // PMD_SIZE in pages
+  // off_end <= off_align || off_end - off_align < size: no whole aligned PMD of the file mapped
+  const offAlign = Math.ceil(pgoff / nr) * nr;
+  if (pgoff + nrPages <= offAlign || pgoff + nrPages - offAlign < nr) return -1;
   const padded = getUnmappedArea(ctx, mm, nrPages + nr, hintBytes);
   if (padded < 0) return -1;
   if (hintBytes > 0 && padded === Math.ceil(hintBytes / 4096)) return padded; // "allocation at the address hint succeeds"
-  const offSub = (nr - (padded % nr)) % nr;
-  return offSub === 0 ? padded + nr : padded + offSub;
+  const offSub = modPow2(pgoff - padded, nr); // (off - ret) & (size - 1)
+  return offSub === 0 ? padded + nr : padded + offSub; // MMF_TOPDOWN: the whole pad above
 }
 
 /** Is [start, start+nrPages) free, keeping the guard gap below a VM_GROWSDOWN VMA above it? */

@@ -1,10 +1,12 @@
 /**
- * Where an anonymous mapping lands (Linux 6.12 mm/mmap.c __get_unmapped_area): a private one
- * without a hint whose length is a multiple of PMD_SIZE is placed on a PMD boundary
- * (thp_get_unmapped_area, 64-bit only); with a hint the ordinary search is used, the hint
- * taken when it is free.
+ * Where a mapping lands (Linux 6.12 mm/mmap.c __get_unmapped_area, mm/huge_memory.c
+ * __thp_get_unmapped_area): a private anonymous one without a hint whose length is a multiple
+ * of PMD_SIZE is placed on a PMD boundary, 64-bit only; with a hint the ordinary search is used,
+ * the hint taken when it is free. An ext4 file's mapping (thp_get_unmapped_area is ext4's
+ * f_op->get_unmapped_area) is placed so that address and file offset agree modulo PMD_SIZE.
  */
 import { describe, expect, it } from "vitest";
+import type { FileObject } from "../fs/file.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { mmapArgs } from "./userMm.ts";
 
@@ -49,5 +51,55 @@ describe("__get_unmapped_area's THP alignment of anonymous mappings", () => {
     const a = k.mmap(t, mmapArgs(4 << 20));
     expect(a > 0n).toBe(true);
     expect(a % MB2).not.toBe(0n);
+  });
+});
+
+describe("thp_get_unmapped_area of an ext4 file (f_op->get_unmapped_area), by the file offset", () => {
+  const MB = 1 << 20;
+  let files = 0;
+  const file = (k: Kernel, fs: "disk" | "tmpfs" = "disk") =>
+    k.createFile(`f${files++}`, 16 * MB, fs) as FileObject;
+
+  it("the address agrees with the file offset modulo 2 MiB, shared or private, with a whole aligned 2 MiB of the file", () => {
+    for (const shared of [false, true]) {
+      for (const offset of [0, 4096, MB, 2 * MB + 12 * 4096]) {
+        const { k, t } = proc();
+        const f = file(k);
+        const a = k.mmap(t, { ...mmapArgs(4 * MB, { shared }), file: f, offset });
+        expect(a > 0n, `shared ${shared} offset ${offset}`).toBe(true);
+        expect((a - BigInt(offset)) % MB2, `shared ${shared} offset ${offset}`).toBe(0n);
+      }
+    }
+  });
+
+  it("not a multiple of 2 MiB long: aligned all the same when the range holds an aligned 2 MiB of the file", () => {
+    const { k, t } = proc();
+    const f = file(k);
+    const a = k.mmap(t, { ...mmapArgs(3 * MB + 4096), file: f, offset: 4096 });
+    // file bytes [4K, 3M + 8K): the first aligned 2 MiB of the file, [2M, 4M), is not all inside
+    expect(a % MB2).not.toBe(0n);
+    const b = k.mmap(t, { ...mmapArgs(5 * MB), file: f, offset: 4096 });
+    expect((b - 4096n) % MB2).toBe(0n);
+  });
+
+  it("a range without a whole aligned 2 MiB of the file: the ordinary search", () => {
+    const { k, t } = proc();
+    const f = file(k);
+    // file bytes [1M, 3M): no 2 MiB-aligned 2 MiB inside
+    const a = k.mmap(t, { ...mmapArgs(2 * MB), file: f, offset: MB });
+    expect(a > 0n).toBe(true);
+    expect((a - BigInt(MB)) % MB2).not.toBe(0n);
+  });
+
+  it("tmpfs (huge=never) aligns nothing, a free hint is taken, and 32-bit aligns nothing", () => {
+    const { k, t } = proc();
+    const a = k.mmap(t, { ...mmapArgs(4 * MB), file: file(k, "tmpfs"), offset: 0 });
+    expect(a % MB2).not.toBe(0n);
+    const hint = 0x300000001000;
+    expect(k.mmap(t, { ...mmapArgs(4 * MB), addr: hint, file: file(k), offset: 0 })).toBe(BigInt(hint));
+    const p = proc("i386-pae");
+    const c = p.k.mmap(p.t, { ...mmapArgs(4 * MB), file: file(p.k), offset: 0 });
+    expect(c > 0n).toBe(true);
+    expect(c % MB2).not.toBe(0n);
   });
 });
