@@ -41,7 +41,10 @@ function expectSame(a: PageStore, b: PageStore): void {
     const wa = a.wordsForRead(p);
     const wb = b.wordsForRead(p);
     expect(wa === null, `page ${p}`).toBe(wb === null);
-    if (wa !== null && wb !== null) expect(Array.from(wa), `page ${p}`).toEqual(Array.from(wb));
+    if (wa === null || wb === null) continue;
+    let same = true;
+    for (let w = 0; w < wa.length && same; w++) same = wa[w] === wb[w];
+    if (!same) expect(Array.from(wa), `page ${p}`).toEqual(Array.from(wb)); // the difference shown
   }
   expect(a.materialized).toBe(b.materialized);
   expect(a.freeSlotCount).toBe(b.freeSlotCount);
@@ -67,11 +70,11 @@ function runPages(rng: Rng, n: number): Float64Array {
 
 describe("PageStore.writeByteRun", () => {
   it("leaves what writeByte page by page leaves (random pages in every state)", () => {
-    for (let seed = 1; seed <= 4; seed++) {
+    for (let seed = 1; seed <= 3; seed++) {
       const rng = new Rng(seed);
       const a = new PageStore(PAGES);
       const b = new PageStore(PAGES);
-      for (let round = 0; round < 6; round++) {
+      for (let round = 0; round < 4; round++) {
         randomWork(rng, [a, b], 500);
         const n = 1 + rng.below(400);
         const pages = runPages(rng, n);
