@@ -66,7 +66,8 @@ for (let p = 0; p < PAIRS; p++) {
       process.exit(1);
     }
     const lines = r.stdout.trim().split("\n");
-    runs[side].push(JSON.parse(lines[lines.length - 1]));
+    // the figures' line: the last JSON line (--trace-opt may print after it)
+    runs[side].push(JSON.parse(lines.findLast((l) => l.startsWith('{"arch"'))));
     if (TRACE) traces[side].push(traceOpt(r.stdout));
   }
 }

@@ -170,6 +170,85 @@ export class PageStore {
     this.storeCompact(c, i, page, w, ((old & ~(0xff << shift)) | b) >>> 0);
   }
 
+  /**
+   * writeByte(pages[at], off, value), writeByte(pages[at + 1], off, value), ... `n` of them, one
+   * after the other, with the same resulting contents, states, slots and scratch copies: a fault
+   * run's stores (clear_page, then the touch's one byte) and a later pass's over the same pages.
+   * Pages taken by stretches of consecutive pages of one chunk: those uniform zero (fresh frames)
+   * become "uniform but one word" by three typed-array fills; one whose odd word is the byte's
+   * gets its store in place; any other page goes by writeByte.
+   */
+  writeByteRun(pages: Float64Array, at: number, n: number, off: number, value: number): void {
+    const w = off >>> 2;
+    const shift = (off & 3) * 8;
+    const b = (value & 0xff) << shift; // the word a zero page's store leaves (int32 bits)
+    const keep = ~(0xff << shift);
+    const q = w >>> 1;
+    const half = (w & 1) === 0 ? 0 : CHUNK; // OLO -> OHI, PLO -> PHI
+    const olo = half === 0 ? b : 0; // a zero page's odd word after the store
+    const ohi = half === 0 ? 0 : b;
+    const sp = this.scratchPage;
+    let j = 0;
+    while (j < n) {
+      const page = pages[at + j];
+      const i = page & 4095; // exact for any safe integer (chunkOf)
+      // the stretch: pages page, page + 1, ... in this chunk
+      const max = Math.min(n - j, CHUNK - i);
+      let m = 1;
+      while (m < max && pages[at + j + m] === page + m) m++;
+      j += m;
+      let c = this.chunkOf(page);
+      if (c === undefined) {
+        if (b === 0) continue; // zero pages stay zero (writeByte's early return)
+        c = this.newChunk(page);
+      }
+      for (let s = 0; s < m; s++) {
+        const x = i + s;
+        if (s > 0) {
+          // the uniform-zero pages from here (fresh frames): filled at once (no scratch copy is kept
+          // of a zero page: wordsForRead returns null for it; zeroRun)
+          let f = s;
+          while (
+            f < m &&
+            c[SLOT + i + f] < 0 &&
+            c[ODD + i + f] < 0 &&
+            c[PLO + i + f] === 0 &&
+            c[PHI + i + f] === 0
+          )
+            f++;
+          if (f > s) {
+            if (b !== 0) {
+              c.fill(q, ODD + x, ODD + i + f);
+              c.fill(olo, OLO + x, OLO + i + f);
+              c.fill(ohi, OHI + x, OHI + i + f);
+            } // else the pattern's own value: nothing changes
+            s = f - 1;
+            continue;
+          }
+        }
+        // this page as writeByte makes it: in place when compact, the odd word none or the byte's (storeCompact)
+        const odd = c[ODD + x];
+        if (c[SLOT + x] >= 0 || (odd !== q && odd >= 0)) {
+          this.writeByte(page + s, off, value);
+          continue;
+        }
+        if (sp[(page + s) & (SCRATCH - 1)] === page + s) sp[(page + s) & (SCRATCH - 1)] = -1;
+        const at = odd === q ? OLO : PLO; // the word as it reads now: the odd word's or the pattern's
+        const old = c[at + half + x];
+        const v = (old & keep) | b;
+        if (odd < 0) {
+          if (v === old) continue; // the pattern's own value: nothing changes
+          c[ODD + x] = q; // the odd word's first store: the pattern's word, then the store below
+          c[OLO + x] = c[PLO + x];
+          c[OHI + x] = c[PHI + x];
+        }
+        // one store and one test for both cases: the first pass's feedback is the next pass's (no deopt)
+        c[OLO + half + x] = v;
+        if (c[OLO + x] === c[PLO + x] && c[OHI + x] === c[PHI + x]) c[ODD + x] = -1; // the pattern again
+      }
+    }
+  }
+
   /** writeWord into page i of chunk c when it is not materialised. */
   private storeCompact(c: Int32Array, i: number, page: number, w: number, value: number): void {
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;

@@ -374,12 +374,11 @@ export abstract class Mmu {
           return i;
         }
         const pa = this.pa;
-        if (!write) this.data = phys.read8(pa);
-        else {
-          phys.write8(pa, value);
-          if (!(pa < ram)) return i + 1;
-          if (memo.valid && memo.holds(Math.floor(pa / 4096))) memo.valid = false; // a store into a table
-        }
+        if (write) phys.write8(pa, value);
+        if (write && !(pa < ram)) return i + 1;
+        if (write && memo.valid && memo.holds(Math.floor(pa / 4096))) memo.valid = false; // a store into a table
+        const data = phys.read8(pa); // after a store too (in RAM a load changes nothing): a write pass's feedback for reads
+        this.data = write ? this.data : data;
       }
       return count;
     } finally {

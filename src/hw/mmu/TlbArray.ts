@@ -399,8 +399,9 @@ export class TlbArray {
     let carryKey = vpn * 8;
     let carryPfn = pfn;
     let carryMeta = meta & ~Meta.HELD_SIZE_MASK;
-    if (carryKey < this.keyLo) this.keyLo = carryKey;
-    if (carryKey > this.keyHi) this.keyHi = carryKey;
+    // stored every time: a store first met late had no type feedback (a deopt in a cold first pass)
+    this.keyLo = Math.min(this.keyLo, carryKey);
+    this.keyHi = Math.max(this.keyHi, carryKey);
     let from = base;
     for (; ; from++) {
       const k = keys[from];

@@ -1,0 +1,119 @@
+/**
+ * PageStore.writeByteRun (a fault run's stores, hw/arch/x86_64/runFold.ts leaves) against
+ * writeByte page by page: two stores take the same random stores, fills, copies, zeroings and
+ * whole-page reads (scratch copies kept), then one takes a run of one-byte stores at once and the
+ * other one by one. The runs mix stretches of consecutive pages (some across a chunk's end, some
+ * in a chunk never touched), fresh zero pages, pages in every state, repeated pages, a zero byte
+ * and bytes with the top bit set; every page's state and words, the whole-page reads, the slots
+ * held and free and the host bytes agree, and again after more random work on both.
+ */
+import { describe, expect, it } from "vitest";
+import { Rng } from "../base/rng.ts";
+import { PageStore } from "./PageStore.ts";
+
+const PAGES = 13000; // four directory chunks, the last in part
+
+function randomWork(rng: Rng, stores: PageStore[], ops: number): void {
+  for (let i = 0; i < ops; i++) {
+    // pages near the first chunks' starts and ends, so that pages meet in every state
+    const page = rng.below(4) === 0 ? rng.below(PAGES) : rng.below(2) * 4096 + 4060 + rng.below(80);
+    const op = rng.below(7);
+    const w = rng.below(1024);
+    const v = rng.below(3) === 0 ? 0 : rng.nextU32();
+    const lo = rng.below(2) === 0 ? 0 : rng.nextU32();
+    const hi = rng.below(2) === 0 ? 0 : rng.nextU32();
+    const to = rng.below(PAGES);
+    for (const s of stores) {
+      if (op === 0) s.writeWord(page, w, v);
+      else if (op === 1) s.writeByte(page, w * 4 + (lo & 3), v);
+      else if (op === 2) s.writeQword(page, w >>> 1, lo, hi);
+      else if (op === 3) s.fill(page, lo, hi);
+      else if (op === 4) s.copyTo(page, s, to);
+      else if (op === 5) s.fill(page, 0, 0);
+      else s.wordsForRead(page); // a scratch copy of a compact page
+    }
+  }
+}
+
+function expectSame(a: PageStore, b: PageStore): void {
+  for (let p = 0; p < PAGES; p++) {
+    expect(a.state(p), `page ${p}`).toBe(b.state(p));
+    const wa = a.wordsForRead(p);
+    const wb = b.wordsForRead(p);
+    expect(wa === null, `page ${p}`).toBe(wb === null);
+    if (wa === null || wb === null) continue;
+    let same = true;
+    for (let w = 0; w < wa.length && same; w++) same = wa[w] === wb[w];
+    if (!same) expect(Array.from(wa), `page ${p}`).toEqual(Array.from(wb)); // the difference shown
+  }
+  expect(a.materialized).toBe(b.materialized);
+  expect(a.freeSlotCount).toBe(b.freeSlotCount);
+  expect(a.hostBytes()).toBe(b.hostBytes());
+}
+
+/** A run's pages: stretches of consecutive pages from random starts, some pages repeated. */
+function runPages(rng: Rng, n: number): Float64Array {
+  const pages = new Float64Array(n + 3);
+  for (let k = 0; k < n; ) {
+    const start =
+      rng.below(3) === 0
+        ? rng.below(PAGES)
+        : rng.below(3) === 0
+          ? 3 * 4096 + rng.below(PAGES - 3 * 4096) // the last chunk, untouched by randomWork's most
+          : rng.below(2) * 4096 + 4060 + rng.below(80);
+    const len = 1 + rng.below(rng.below(2) === 0 ? 4 : 60);
+    for (let j = 0; j < len && k < n; j++, k++) pages[k] = Math.min(start + j, PAGES - 1);
+    if (rng.below(8) === 0 && k > 0 && k < n) pages[k] = pages[rng.below(k)]; // a page again
+  }
+  return pages;
+}
+
+describe("PageStore.writeByteRun", () => {
+  it("leaves what writeByte page by page leaves (random pages in every state)", () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const rng = new Rng(seed);
+      const a = new PageStore(PAGES);
+      const b = new PageStore(PAGES);
+      for (let round = 0; round < 4; round++) {
+        randomWork(rng, [a, b], 500);
+        const n = 1 + rng.below(400);
+        const pages = runPages(rng, n);
+        const at = rng.below(3);
+        // most runs on fresh frames (a fault run clears them first), the others on pages as they are
+        if (rng.below(3) !== 0) {
+          a.zeroRun(pages.subarray(at), n);
+          b.zeroRun(pages.subarray(at), n);
+        }
+        const off = rng.below(4096);
+        const value = [0, 1, 0x80, 0xff, 0x17f][rng.below(5)];
+        const count = Math.min(n, pages.length - at);
+        a.writeByteRun(pages, at, count, off, value);
+        for (let k = 0; k < count; k++) b.writeByte(pages[at + k], off, value);
+        for (let k = 0; k < count; k++)
+          expect(a.readWord(pages[at + k], off >>> 2)).toBe(b.readWord(pages[at + k], off >>> 2));
+        expectSame(a, b);
+        // a second pass over the same pages (a later write pass: their odd word is the byte's)
+        const again = [0, 2, 0xfe][rng.below(3)];
+        a.writeByteRun(pages, at, count, off, again);
+        for (let k = 0; k < count; k++) b.writeByte(pages[at + k], off, again);
+        expectSame(a, b);
+      }
+      randomWork(rng, [a, b], 600);
+      expectSame(a, b);
+    }
+  });
+
+  it("makes fresh pages one-word pages with the byte (a fault run's stores)", () => {
+    const s = new PageStore(PAGES);
+    const pages = Float64Array.from({ length: 100 }, (_, k) => 4090 + k); // across a chunk's end
+    s.writeByteRun(pages, 0, 100, 4095, 0xab);
+    for (let k = 0; k < 100; k++) {
+      expect(s.state(4090 + k)).toBe(1); // PageState.OneWord
+      expect(s.readWord(4090 + k, 1023)).toBe(0xab000000);
+      expect(s.readWord(4090 + k, 1022)).toBe(0);
+    }
+    expect(s.state(4089)).toBe(0);
+    expect(s.state(4190)).toBe(0);
+    expect(s.materialized).toBe(0);
+  });
+});
