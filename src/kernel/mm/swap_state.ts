@@ -35,6 +35,8 @@ const swapPte = { hi: 0, lo: 0 };
  * (clean then; dirty on a write). A write to a page others still share goes
  * on to do_wp_page. `pmdAt` is the address of the PMD entry above the PTE
  * (vmf->pmd: the readahead re-reads it there; -1: found again by a walk).
+ * The swap PTE's halves (hi, lo) may come as int32 or uint32 numbers: only swapOffset and
+ * swapExclusive read them, bit operations on every architecture.
  * Linux: mm/memory.c do_swap_page (should_try_to_free_swap)
  */
 export function doSwapPage(
