@@ -275,7 +275,7 @@ export class PageStore {
 
   /**
    * Stores the aligned 64-bit word `q` (0..511) of the page, halves `lo`
-   * and `hi` (unsigned 32-bit numbers): the same contents and the same way
+   * and `hi` (32-bit numbers, int32 or uint32: their bits): the same contents and the same way
    * of holding them as writeWord(page, 2q, lo) then writeWord(page, 2q + 1,
    * hi), with one look-up of the page (a page-table entry's store: set_pte).
    */

@@ -208,7 +208,8 @@ export class PhysMem {
       // both halves with one look-up of the frame (as setWord(pa, lo) then setWord(pa + 4, hi))
       if (pa >= 0 && pa < this.sizeBytes) {
         const pfn = Math.floor(pa / PAGE_SIZE);
-        this.store.writeQword(pfn, (pa - pfn * PAGE_SIZE) >>> 3, lo >>> 0, hi >>> 0);
+        // int32 halves (writeQword stores the bits): no heap number for a half at or above 2^31
+        this.store.writeQword(pfn, (pa - pfn * PAGE_SIZE) >>> 3, lo | 0, hi | 0);
       } else this.strayAccesses += 2; // both halves' stores fall outside RAM
       if (this.watch !== null) this.watch.wrote(pa);
       return;

@@ -63,5 +63,8 @@ export function foldSwapPage(
 ): number {
   const slot = ctx.env.pgtable.swapOffset(hi, lo);
   const pmdAt = ctx.env.swap!.cache.at(slot) >= 0 ? -1 : pmdPa(ctx, mm, vpn);
-  return doSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo, pmdAt);
+  // the halves as int32 (do_swap_page reads only swp_offset and pte_swp_exclusive of them, bit
+  // operations on every architecture): most swap entries' low half is at or above 2^31 (x86's
+  // inverted offset), a new heap number per swap fault if passed unsigned
+  return doSwapPage(ctx, mm, vma, vpn, pa, write, hi | 0, lo | 0, pmdAt);
 }

@@ -15,8 +15,11 @@ import type { MmStruct } from "./MmStruct.ts";
 import { doWpPage } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { entryRead, modPow2, pteOffset, ptePa, readEntry, readPte, setPteAt, userPte } from "./pgtable.ts";
+import { entryRead, modPow2, pteOffset, ptePa, readEntry, readPte, setPteAt } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
+
+/** doSwapPage's new PTE (pfn_pte of the swapped-in folio), made into this record: no object per fault. */
+const swapPte = { hi: 0, lo: 0 };
 
 /**
  * do_swap_page: the page of a swap PTE comes back from the swap cache (a
@@ -32,6 +35,8 @@ import { type Vma, VmFlag } from "./vma.ts";
  * (clean then; dirty on a write). A write to a page others still share goes
  * on to do_wp_page. `pmdAt` is the address of the PMD entry above the PTE
  * (vmf->pmd: the readahead re-reads it there; -1: found again by a walk).
+ * The swap PTE's halves (hi, lo) may come as int32 or uint32 numbers: only swapOffset and
+ * swapExclusive read them, bit operations on every architecture.
  * Linux: mm/memory.c do_swap_page (should_try_to_free_swap)
  */
 export function doSwapPage(
@@ -93,7 +98,8 @@ export function doSwapPage(
     writable = (vma.vmFlags & VmFlag.WRITE) !== 0;
     pages.flags[pfn] |= PageFlag.AnonExclusive; // RMAP_EXCLUSIVE
   }
-  const e = userPte(ctx, pfn, vma.vmFlags, writable, write && writable, false);
+  // the PTE made into a record (mkUserInto): mkUser's new entry object, and its XD half boxed, per fault
+  const e = env.pgtable.mkUserInto(swapPte, pfn, 0, vma.vmFlags, writable, write && writable, false);
   const eHi = e.hi;
   const eLo = e.lo;
   setPteAt(ctx, pa, eHi | 0, eLo | 0); // int32 halves: no heap number for a half at or above 2^31

@@ -349,7 +349,7 @@ export function vmstat(k: KernelCore): Record<string, number> {
     // alloc_buddy_hugetlb_folio: HTLB_BUDDY_PGALLOC, HTLB_BUDDY_PGALLOC_FAIL (the pool's folios from the buddy allocator)
     htlb_buddy_alloc_success: k.userMm.hstate.stats.poolAlloc,
     htlb_buddy_alloc_fail: k.userMm.hstate.stats.poolAllocFail,
-    workingset_nodes: k.vmscan.workingset.nodes.list.size,
+    workingset_nodes: k.vmscan.workingset.nodes.size,
     // NR_WRITTEN: every folio_end_writeback, the page cache's writebacks and the swap device's pages
     // NR_VMSCAN_IMMEDIATE: dirty file folios reclaim activated with PG_reclaim for the flusher (page_writeback.ts)
     nr_vmscan_immediate_reclaim: k.vmscan.writeback?.immediate ?? 0,

@@ -300,7 +300,10 @@ export class X86Pgtable implements Pgtable {
   }
 
   set(phys: PhysMem, pa: number, hi: number, lo: number): void {
-    phys.write64(pa, hi >>> 0, lo >>> 0);
+    // the halves as int32 bits (write64 stores the same 32 bits either way): a half at or above
+    // 2^31 (the XD bit, a swap entry's inverted offset) as an unsigned number would be a new heap
+    // number for the call on every PTE stored
+    phys.write64(pa, hi | 0, lo | 0);
   }
 
   /** Under PTI a user-half PGD entry is mirrored into the user PGD (pti_set_user_pgtbl). */
