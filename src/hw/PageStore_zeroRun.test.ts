@@ -8,43 +8,16 @@
  */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../base/rng.ts";
+import { expectSamePages, randomPageWork } from "./PageStore.testkit.ts";
 import { PageStore } from "./PageStore.ts";
 
 const PAGES = 9000; // three directory chunks, the last in part
 
-function randomWork(rng: Rng, stores: PageStore[], ops: number): void {
-  for (let i = 0; i < ops; i++) {
-    // pages of a few chunks' starts, so that pages meet in every state
-    const page = rng.below(4) === 0 ? rng.below(PAGES) : rng.below(3) * 4096 + rng.below(40);
-    const op = rng.below(7);
-    const w = rng.below(1024);
-    const v = rng.below(3) === 0 ? 0 : rng.nextU32();
-    const lo = rng.below(2) === 0 ? 0 : rng.nextU32();
-    const hi = rng.below(2) === 0 ? 0 : rng.nextU32();
-    const to = rng.below(PAGES);
-    for (const s of stores) {
-      if (op === 0) s.writeWord(page, w, v);
-      else if (op === 1) s.writeByte(page, w * 4 + (lo & 3), v);
-      else if (op === 2) s.writeQword(page, w >>> 1, lo, hi);
-      else if (op === 3) s.fill(page, lo, hi);
-      else if (op === 4) s.copyTo(page, s, to);
-      else s.wordsForRead(page); // a scratch copy of a compact page
-    }
-  }
-}
-
-function expectSame(a: PageStore, b: PageStore): void {
-  for (let p = 0; p < PAGES; p++) {
-    expect(a.state(p), `page ${p}`).toBe(b.state(p));
-    const wa = a.wordsForRead(p);
-    const wb = b.wordsForRead(p);
-    expect(wa === null, `page ${p}`).toBe(wb === null);
-    if (wa !== null && wb !== null) expect(Array.from(wa), `page ${p}`).toEqual(Array.from(wb));
-  }
-  expect(a.materialized).toBe(b.materialized);
-  expect(a.freeSlotCount).toBe(b.freeSlotCount);
-  expect(a.hostBytes()).toBe(b.hostBytes());
-}
+// pages of a few chunks' starts, so that pages meet in every state
+const pick = (r: Rng) => (r.below(4) === 0 ? r.below(PAGES) : r.below(3) * 4096 + r.below(40));
+const randomWork = (rng: Rng, stores: PageStore[], ops: number) =>
+  randomPageWork(rng, stores, ops, PAGES, pick, false);
+const expectSame = (a: PageStore, b: PageStore) => expectSamePages(a, b, PAGES);
 
 describe("PageStore.zeroRun", () => {
   it("leaves what fill(page, 0, 0) page by page leaves (random pages in every state)", () => {
