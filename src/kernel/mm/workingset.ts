@@ -339,15 +339,8 @@ export class ShadowNodes implements Shrinker {
   /** workingset_update_node for the node of f holding page `index` (its entries counted). */
   updateFile(f: ShadowFile, index: number): void {
     const c = Math.floor(index / XA_CHUNK);
-    const key = -(f.ino * 2 ** 23 + c) - 1;
-    let shadows = 0;
-    let folios = 0;
-    if (f.shadows.size > 0)
-      for (let i = c * XA_CHUNK; i < (c + 1) * XA_CHUNK; i++) {
-        if (f.shadows.has(i)) shadows++;
-        else if (f.cache.has(i)) folios++;
-      }
-    if (shadows > 0 && folios === 0) {
+    const key = fileNodeKey(f, c);
+    if (shadowsOnly(f, c)) {
       if (!this.files.has(key)) this.files.set(key, { f, seq: this.seq++ });
     } else this.files.delete(key);
   }
@@ -389,4 +382,23 @@ export class ShadowNodes implements Shrinker {
     }
     return freed;
   }
+}
+
+/** The list's key of file f's node `c` (XA_CHUNK pages from c * XA_CHUNK): negative, apart from the swap cache's chunks. */
+export function fileNodeKey(f: ShadowFile, c: number): number {
+  return -(f.ino * 2 ** 23 + c) - 1;
+}
+
+/**
+ * workingset_update_node's test for file f's node `c`: it holds shadow entries and no folio
+ * (xa_node's nr_values == count), so it belongs on the shadow_nodes list.
+ */
+export function shadowsOnly(f: ShadowFile, c: number): boolean {
+  if (f.shadows.size === 0) return false;
+  let shadows = 0;
+  for (let i = c * XA_CHUNK; i < (c + 1) * XA_CHUNK; i++) {
+    if (f.shadows.has(i)) shadows++;
+    else if (f.cache.has(i)) return false;
+  }
+  return shadows > 0;
 }

@@ -7,7 +7,14 @@
  * freed in the same order (dropNode calls, the files' shadows left) and the same counters.
  */
 import { describe, expect, it } from "vitest";
-import { type ShadowFile, ShadowNodes, type WorkingsetStats, XA_CHUNK } from "./workingset.ts";
+import {
+  fileNodeKey,
+  type ShadowFile,
+  ShadowNodes,
+  shadowsOnly,
+  type WorkingsetStats,
+  XA_CHUNK,
+} from "./workingset.ts";
 
 /** The list as it was: one Map, node key -> its file (null: the swap cache), oldest first. */
 class RefNodes {
@@ -21,16 +28,10 @@ class RefNodes {
   }
 
   updateFile(f: ShadowFile, index: number): void {
+    // the node's key and test are the list's own (what changed is how the list holds its nodes)
     const c = Math.floor(index / XA_CHUNK);
-    const key = -(f.ino * 2 ** 23 + c) - 1;
-    let shadows = 0;
-    let folios = 0;
-    if (f.shadows.size > 0)
-      for (let i = c * XA_CHUNK; i < (c + 1) * XA_CHUNK; i++) {
-        if (f.shadows.has(i)) shadows++;
-        else if (f.cache.has(i)) folios++;
-      }
-    if (shadows > 0 && folios === 0) {
+    const key = fileNodeKey(f, c);
+    if (shadowsOnly(f, c)) {
       if (!this.list.has(key)) this.list.set(key, f);
     } else this.list.delete(key);
   }
