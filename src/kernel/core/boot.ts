@@ -54,7 +54,8 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   const nrFrames = machine.phys.nrFrames;
   const swap = cfg.swapBytes > 0 ? new SwapArea(cfg.swapBytes / 4096, nrFrames, pgtable.hpagePmdNr) : null;
   const pages = new PageDescTable(nrFrames);
-  const buddy = new BuddyAllocator(pages, nrFrames, arch.zones);
+  // pageblock_order: HUGETLB_PAGE_ORDER (the PMD's), at most MAX_PAGE_ORDER
+  const buddy = new BuddyAllocator(pages, nrFrames, arch.zones, 31 - Math.clz32(pgtable.hpagePmdNr));
 
   // ---- setup_arch: memblock right after the image, the kernel's page tables ----
   const memblock = new Memblock(machine.phys, pages, image.endPfn);
@@ -65,6 +66,8 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   // ---- mm_core_init: the rest to the buddy allocator (memblock_free_all), watermarks, slab, vmalloc ----
   buddy.freeBootRange(image.lowReservedPfns, image.startPfn);
   memblock.freeAll(buddy);
+  // build_all_zonelists: grouping by mobility (the Windows profile's lists have no migrate types)
+  if (cfg.profile === "linux") buddy.buildAllZonelists();
   buddy.setupWatermarks();
   const slab = new SlabAllocator(buddy, pages, cfg.cpus);
   const tableAlloc: FrameAllocator = {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
 import { BuddyAllocator, MAX_ORDER, Wmark } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
+import { MigrateType } from "./migratetype.ts";
 import { PageDescTable, PageKind } from "./PageDesc.ts";
 
 function fresh(frames: number, start = 256) {
@@ -104,7 +105,7 @@ describe("buddy allocator", () => {
     // fast path: the low watermark allows it; the page is the head of the order-0 list after a split
     const first = b.alloc(0, Gfp.KERNEL, PageKind.KernelPages);
     expectPrepared(first, PageKind.KernelPages);
-    const next = b.zones[1].head[0];
+    const next = b.zones[1].head[MigrateType.MOVABLE]; // order 0's list (a bare allocator: all movable)
     dirty(next);
     expect(b.alloc(0, Gfp.HIGHUSER, PageKind.UserAnon)).toBe(next);
     expectPrepared(next, PageKind.UserAnon);

@@ -1,94 +1,28 @@
 import { assert, ModelBug } from "../../base/assert.ts";
+import { checkBuddy } from "./buddy_check.ts";
 import { Gfp } from "./gfp.ts";
+import {
+  gfpMigratetype,
+  MAX_ORDER,
+  MIGRATE_PCPTYPES,
+  MIGRATE_TYPES,
+  MigrateType,
+  Mobility,
+} from "./migratetype.ts";
+import { setupPerZoneWmarks, Wmark, ZONES_64, Zone, ZoneId, type ZoneLayout } from "./mmzone.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
+import {
+  ALLOC_RESERVES,
+  AllocFlag,
+  type FreeAreas,
+  reserveHighatomicPageblock,
+  rmqueueFallback,
+  unreserveHighatomicPageblock,
+} from "./page_alloc_fallback.ts";
 import { PcpLists, pcpAllowedOrder } from "./page_alloc_pcp.ts";
 
-/**
- * Largest order: blocks of 2^10 pages (4 MiB). Linux: MAX_PAGE_ORDER. A block's
- * 2^order pages are `1 << order` here (a `**` with a variable exponent is a call
- * into V8's pow, on every allocation and free).
- */
-export const MAX_ORDER = 10;
-export const NR_ORDERS = MAX_ORDER + 1;
-
-export const enum ZoneId {
-  DMA = 0,
-  DMA32 = 1,
-  Normal = 2,
-}
-export const ZONE_NAMES = ["DMA", "DMA32", "Normal"] as const;
-/** First pfn above each zone on x86-64: 16 MiB, 4 GiB, everything. */
-const ZONE_END_PFN = [4096, 1048576, Number.POSITIVE_INFINITY];
-
-/**
- * The zones of a machine (Linux: the zone list the architecture's
- * zone_sizes_init builds): three, named, with the first pfn above each,
- * and which zone GFP_KERNEL and __GFP_HIGHMEM allocations start from
- * (gfp_zone). x86-64: DMA, DMA32, Normal, both from Normal; 32-bit x86:
- * DMA, Normal (lowmem, up to max_low_pfn), HighMem, GFP_KERNEL from Normal
- * and GFP_HIGHUSER from HighMem.
- */
-export interface ZoneLayout {
-  readonly names: readonly [string, string, string];
-  readonly endPfns: readonly [number, number, number];
-  /** the highest zone of a GFP_KERNEL allocation (and of GFP_DMA32: ZONE_DMA32, or Normal where there is none) */
-  readonly normal: number;
-  readonly highmem: number;
-}
-
-/** x86-64's (and arm64's, as vmlab boots it) zones. */
-export const ZONES_64: ZoneLayout = {
-  names: ZONE_NAMES,
-  endPfns: ZONE_END_PFN as [number, number, number],
-  normal: 2,
-  highmem: 2,
-};
-/** vm.lowmem_reserve_ratio defaults (DMA, DMA32, Normal). */
-const LOWMEM_RESERVE_RATIO = [256, 256, 32];
-/** vm.watermark_scale_factor default (fraction of 10000). */
-const WATERMARK_SCALE_FACTOR = 10;
-
-export const enum Wmark {
-  Min = 0,
-  Low = 1,
-  High = 2,
-}
-
-/** alloc_flags of the page allocator's slow path (mm/internal.h ALLOC_*), the ones modelled. */
-const enum AllocFlag {
-  MIN_RESERVE = 1 << 0,
-  NON_BLOCK = 1 << 1,
-}
-
-/** One memory zone: free lists by order, watermarks, counters. Linux: struct zone. */
-export class Zone {
-  /** head and tail pfn of each order's free list, -1 = empty */
-  readonly head = new Int32Array(NR_ORDERS).fill(-1);
-  readonly tail = new Int32Array(NR_ORDERS).fill(-1);
-  readonly nrFree = new Float64Array(NR_ORDERS);
-  freePages = 0;
-  /** pages handed to the buddy allocator at boot (managed_pages) */
-  managed = 0;
-  /** watermarks in pages: min, low, high */
-  readonly wmark = [0, 0, 0];
-  /** pages kept back from allocations whose highest zone is above this one */
-  readonly lowmemReserve = [0, 0, 0];
-  /** ZONE_BELOW_HIGH: an allocation found free pages at or below the high watermark (the pcp lists shrink) */
-  belowHigh = false;
-  /** ZONE_RECLAIM_ACTIVE: kswapd is balancing the node (the pcp lists hold fewer pages) */
-  reclaimActive = false;
-
-  constructor(
-    readonly id: ZoneId,
-    readonly startPfn: number,
-    readonly endPfn: number,
-  ) {
-    this.name = ZONE_NAMES[id];
-  }
-
-  /** the zone's name (the layout's; x86-64: DMA, DMA32, Normal) */
-  name: string;
-}
+export { MAX_ORDER, NR_ORDERS } from "./migratetype.ts";
+export { Wmark, ZONE_NAMES, ZONES_64, Zone, ZoneId, type ZoneLayout } from "./mmzone.ts";
 
 /** Called by the allocator when it runs short; the kernel installs these (Kernel installs kswapd, direct reclaim and the OOM killer). */
 export interface BuddyHooks {
@@ -118,10 +52,24 @@ export type FreeError = "not-allocated" | "wrong-order" | "out-of-range" | "misa
  * a bare allocator in tests) every block comes from and goes back to the
  * buddy lists.
  *
- * Not modelled: migrate types, compaction; one node.
+ * Each order's free list is one list per migrate type (migratetype.ts): a block is on the list
+ * of its pageblock's type, an allocation asks for its gfp's type and falls back to another's
+ * largest block when its own lists are empty (page_alloc_fallback.ts). The Linux profile groups
+ * by mobility from boot (buildAllZonelists); until then, and in the Windows profile, every block
+ * and request is MOVABLE (Mobility.NONE: one list per order).
+ *
+ * Not modelled: compaction, watermark boosting (boost_watermark), CMA; one node.
  */
-export class BuddyAllocator {
+export class BuddyAllocator implements FreeAreas {
   readonly zones: Zone[];
+  /** pageblock_order: min(HUGETLB_PAGE_ORDER, MAX_PAGE_ORDER) */
+  readonly pbOrder: number;
+  /** each pageblock's migrate type (the pageblock flags' migratetype bits), by pfn >> pbOrder */
+  readonly blockMt: Uint8Array;
+  /** grouping by mobility (page_group_by_mobility_disabled, or no migrate types at all) */
+  mobility: Mobility = Mobility.NONE;
+  /** ALLOC_NOFRAGMENT for allocations whose preferred zone is ZONE_NORMAL with a ZONE_DMA32 below (alloc_flags_nofragment) */
+  private nofragmentZone = -1;
   hooks: BuddyHooks | null = null;
   /** the per-CPU page lists (zone->per_cpu_pageset), once setupPerCpuPageset made them */
   pcp: PcpLists | null = null;
@@ -147,7 +95,11 @@ export class BuddyAllocator {
     readonly pages: PageDescTable,
     nrFrames: number,
     readonly layout: ZoneLayout = ZONES_64,
+    pageblockOrder = 9,
   ) {
+    this.pbOrder = Math.min(pageblockOrder, MAX_ORDER);
+    // memmap_init_range: every pageblock starts MIGRATE_MOVABLE
+    this.blockMt = new Uint8Array((nrFrames >> this.pbOrder) + 1).fill(MigrateType.MOVABLE);
     this.zones = [];
     let start = 0;
     for (let id = 0; id < 3; id++) {
@@ -175,39 +127,111 @@ export class BuddyAllocator {
     this.pcp = new PcpLists(this, this.zones, nrCpus, thpOrder, runningCpu);
   }
 
-  /** __rmqueue_smallest, for rmqueue_bulk (page_alloc_pcp.ts). */
-  rmqueueSmallest(z: Zone, order: number): number {
-    return this.rmqueue(z, order);
+  /**
+   * build_all_zonelists' choices. Grouping by mobility is on unless the machine has fewer than
+   * pageblock_nr_pages * MIGRATE_TYPES pages (vm_total_pages: the managed pages of the zones a
+   * GFP_HIGHUSER_MOVABLE allocation may use, less their high watermarks, not yet set at this
+   * point of the boot). An allocation whose preferred zone is ZONE_NORMAL with a ZONE_DMA32 below
+   * it (CONFIG_ZONE_DMA32: the 64-bit layouts) gets ALLOC_NOFRAGMENT on its fast path
+   * (alloc_flags_nofragment). Linux: mm/page_alloc.c build_all_zonelists, alloc_flags_nofragment
+   */
+  buildAllZonelists(): void {
+    let total = 0;
+    for (let id = 0; id <= this.layout.highmem; id++) total += this.zones[id].managed;
+    this.mobility = total < (1 << this.pbOrder) * MIGRATE_TYPES ? Mobility.DISABLED : Mobility.ON;
+    this.nofragmentZone = this.layout.dma32 === true ? ZoneId.Normal : -1;
+  }
+
+  /** ALLOC_NOFRAGMENT or 0 for an allocation whose highest zone is `highest` (alloc_flags_nofragment of its preferred zone) */
+  private nofragment(highest: number): number {
+    if (this.nofragmentZone < 0) return 0;
+    let id = highest;
+    while (id >= 0 && this.zones[id].managed === 0) id--;
+    return id === this.nofragmentZone ? AllocFlag.NOFRAGMENT : 0;
+  }
+
+  /**
+   * __rmqueue_smallest: the first block of the smallest order on the `mt` lists, split down to
+   * `order` (page_del_and_expand), or -1.
+   */
+  rmqueueSmallest(z: Zone, order: number, mt: number): number {
+    const head = z.head;
+    for (let current = order; current <= MAX_ORDER; current++) {
+      const pfn = head[current * MIGRATE_TYPES + mt];
+      if (pfn === -1) continue;
+      this.removeFromList(z, pfn, current, mt);
+      if (current > order) this.expand(z, pfn, order, current, mt);
+      return pfn;
+    }
+    return -1;
+  }
+
+  /**
+   * __rmqueue: the `mt` lists' smallest block, else a fallback type's (__rmqueue_fallback), or -1.
+   * For rmqueue_bulk (page_alloc_pcp.ts) and rmqueue_buddy.
+   */
+  rmqueueMt(z: Zone, order: number, mt: number, allocFlags: number): number {
+    const pfn = this.rmqueueSmallest(z, order, mt);
+    if (pfn >= 0 || this.mobility === Mobility.NONE) return pfn;
+    return rmqueueFallback(this, z, order, mt, allocFlags);
+  }
+
+  /**
+   * Whether __rmqueue(z, order, mt, allocFlags) would find a block (reads only): one of `order`
+   * or more on the `mt` lists, or one __rmqueue_fallback may take (a fallback type's, from
+   * pageblock_order up under ALLOC_NOFRAGMENT).
+   */
+  canRmqueue(z: Zone, order: number, mt: number, allocFlags: number): boolean {
+    const head = z.head;
+    for (let o = order; o <= MAX_ORDER; o++) if (head[o * MIGRATE_TYPES + mt] !== -1) return true;
+    if (this.mobility === Mobility.NONE || mt >= MIGRATE_PCPTYPES) return false;
+    const min = order < this.pbOrder && allocFlags & AllocFlag.NOFRAGMENT ? this.pbOrder : order;
+    const a =
+      mt === MigrateType.UNMOVABLE
+        ? MigrateType.RECLAIMABLE
+        : mt === MigrateType.MOVABLE
+          ? MigrateType.RECLAIMABLE
+          : MigrateType.UNMOVABLE;
+    const b = mt === MigrateType.MOVABLE ? MigrateType.UNMOVABLE : MigrateType.MOVABLE;
+    for (let o = min; o <= MAX_ORDER; o++)
+      if (head[o * MIGRATE_TYPES + a] !== -1 || head[o * MIGRATE_TYPES + b] !== -1) return true;
+    return false;
   }
 
   /** the length of the run rmqueueRun0 took */
   runLen = 0;
 
   /**
-   * rmqueue_bulk's order-0 __rmqueue_smallest calls, up to `max` of them at once: the
-   * first pfn of a run of `runLen` pages taken in a row. One call takes the head of the
-   * order-0 list (a run of 1); past an empty order-0 list it takes the smallest block,
+   * rmqueue_bulk's order-0 __rmqueue calls of migrate type `mt`, up to `max` of them at once:
+   * the first pfn of a run of `runLen` pages taken in a row. One call takes the head of the
+   * `mt` order-0 list (a run of 1); past an empty order-0 list it takes the smallest block,
    * whose pages the following calls would take in ascending order (expand puts the
    * halves at the heads of the lists below it, all empty): the run is its first
    * pages, and what is left of it goes on those lists as __rmqueue_smallest would have
    * left it (the aligned pieces after the run, each heading its own list). The state
    * after is the same as after `runLen` calls of __rmqueue_smallest, without putting
-   * each half on a list to take it off again. Returns -1 when the zone has nothing.
-   * Linux: mm/page_alloc.c rmqueue_bulk, __rmqueue_smallest, expand
+   * each half on a list to take it off again. When every `mt` list is empty, the call is
+   * __rmqueue_fallback's (a run of 1). Returns -1 when the zone has nothing for the call.
+   * Linux: mm/page_alloc.c rmqueue_bulk, __rmqueue, __rmqueue_smallest, expand
    */
-  rmqueueRun0(z: Zone, max: number): number {
+  rmqueueRun0(z: Zone, max: number, mt: number, allocFlags: number): number {
     let current = 0;
-    while (current <= MAX_ORDER && z.head[current] === -1) current++;
-    if (current > MAX_ORDER) return -1;
-    const pfn = z.head[current];
-    this.removeFromList(z, pfn, current);
+    const head = z.head;
+    while (current <= MAX_ORDER && head[current * MIGRATE_TYPES + mt] === -1) current++;
+    if (current > MAX_ORDER) {
+      // __rmqueue_fallback: one page (a run of 1), which may have claimed a block for `mt`
+      this.runLen = 1;
+      return this.mobility === Mobility.NONE ? -1 : rmqueueFallback(this, z, 0, mt, allocFlags);
+    }
+    const pfn = head[current * MIGRATE_TYPES + mt];
+    this.removeFromList(z, pfn, current, mt);
     const size = 1 << current;
     const n = Math.min(max, size);
     this.runLen = n;
     // the pieces after the run: offset n, then each next offset's alignment (ctz) gives its order
     for (let off = n; off < size; ) {
       const o = 31 - Math.clz32(off & -off);
-      this.addToList(z, pfn + off, o, false);
+      this.addToList(z, pfn + off, o, mt, false);
       off += 1 << o;
     }
     return pfn;
@@ -246,40 +270,48 @@ export class BuddyAllocator {
 
   // ---- free lists (intrusive, through struct page next/prev) ----
 
-  private addToList(z: Zone, pfn: number, order: number, toTail: boolean): void {
+  /**
+   * __add_to_free_list with account_freepages: the block on the `mt` list of its order, at the
+   * head or the tail. Public for the fallbacks (page_alloc_fallback.ts).
+   */
+  addToList(z: Zone, pfn: number, order: number, mt: number, toTail: boolean): void {
     const p = this.pages;
     p.order[pfn] = order;
     p.flags[pfn] |= PageFlag.Buddy;
     p.kind[pfn] = PageKind.Free;
-    if (z.head[order] === -1) {
+    const li = order * MIGRATE_TYPES + mt;
+    if (z.head[li] === -1) {
       p.next[pfn] = -1;
       p.prev[pfn] = -1;
-      z.head[order] = pfn;
-      z.tail[order] = pfn;
+      z.head[li] = pfn;
+      z.tail[li] = pfn;
     } else if (toTail) {
-      const t = z.tail[order];
+      const t = z.tail[li];
       p.next[t] = pfn;
       p.prev[pfn] = t;
       p.next[pfn] = -1;
-      z.tail[order] = pfn;
+      z.tail[li] = pfn;
     } else {
-      const h = z.head[order];
+      const h = z.head[li];
       p.prev[h] = pfn;
       p.next[pfn] = h;
       p.prev[pfn] = -1;
-      z.head[order] = pfn;
+      z.head[li] = pfn;
     }
     z.nrFree[order]++;
     z.freePages += 1 << order;
+    if (mt === MigrateType.HIGHATOMIC) z.nrFreeHighatomic += 1 << order;
   }
 
-  private removeFromList(z: Zone, pfn: number, order: number): void {
+  /** del_page_from_free_list with account_freepages: the block off the `mt` list of its order. */
+  removeFromList(z: Zone, pfn: number, order: number, mt: number): void {
     const p = this.pages;
     const next = p.next[pfn];
     const prev = p.prev[pfn];
-    if (prev === -1) z.head[order] = next;
+    const li = order * MIGRATE_TYPES + mt;
+    if (prev === -1) z.head[li] = next;
     else p.next[prev] = next;
-    if (next === -1) z.tail[order] = prev;
+    if (next === -1) z.tail[li] = prev;
     else p.prev[next] = prev;
     p.next[pfn] = -1;
     p.prev[pfn] = -1;
@@ -287,6 +319,7 @@ export class BuddyAllocator {
     p.order[pfn] = -1;
     z.nrFree[order]--;
     z.freePages -= 1 << order;
+    if (mt === MigrateType.HIGHATOMIC) z.nrFreeHighatomic -= 1 << order;
   }
 
   /**
@@ -299,10 +332,12 @@ export class BuddyAllocator {
   }
 
   /**
-   * freeOne with the block's zone known (free_pcppages_bulk frees one zone's pages). The
-   * buddy test (page_is_buddy: in the zone, PageBuddy, the same order), del_page_from_free_list
-   * and add_to_free_list / add_to_free_list_tail as removeFromList and addToList do them,
-   * on the struct-page arrays held in locals.
+   * freeOne with the block's zone known (free_pcppages_bulk frees one zone's pages). The block
+   * goes on the list of its pageblock's type (get_pfnblock_migratetype). The buddy test
+   * (page_is_buddy: in the zone, PageBuddy, the same order), del_page_from_free_list and
+   * add_to_free_list / add_to_free_list_tail as removeFromList and addToList do them, on the
+   * struct-page arrays held in locals. From pageblock_order up, a buddy of another type merges
+   * only when both types are mergeable, and then takes the freed block's type.
    */
   private freeOneIn(z: Zone, pfn: number, order: number, toTail: boolean): void {
     const p = this.pages;
@@ -314,17 +349,27 @@ export class BuddyAllocator {
     const end = z.endPfn;
     const head = z.head;
     const tail = z.tail;
+    const pb = this.pbOrder;
+    const blockMt = this.blockMt;
+    const mt = blockMt[pfn >> pb];
     let merged = 0;
+    let mergedHa = 0;
     while (order < MAX_ORDER) {
       const buddy = pfn ^ (1 << order);
       if (buddy < start || buddy >= end || (flags[buddy] & PageFlag.Buddy) === 0 || ord[buddy] !== order)
         break;
-      // removeFromList(z, buddy, order)
+      let buddyMt = mt;
+      if (order >= pb) {
+        buddyMt = blockMt[buddy >> pb];
+        if (buddyMt !== mt && (mt >= MIGRATE_PCPTYPES || buddyMt >= MIGRATE_PCPTYPES)) break;
+      }
+      // removeFromList(z, buddy, order, buddyMt)
+      const li = order * MIGRATE_TYPES + buddyMt;
       const n = next[buddy];
       const pv = prev[buddy];
-      if (pv === -1) head[order] = n;
+      if (pv === -1) head[li] = n;
       else next[pv] = n;
-      if (n === -1) tail[order] = pv;
+      if (n === -1) tail[li] = pv;
       else prev[n] = pv;
       next[buddy] = -1;
       prev[buddy] = -1;
@@ -332,16 +377,19 @@ export class BuddyAllocator {
       ord[buddy] = -1;
       z.nrFree[order]--;
       merged += 1 << order;
+      if (buddyMt === MigrateType.HIGHATOMIC) mergedHa += 1 << order;
+      if (buddyMt !== mt) blockMt[buddy >> pb] = mt; // match the buddy's type (set_pageblock_migratetype)
       pfn &= buddy;
       order++;
     }
     z.freePages -= merged;
+    z.nrFreeHighatomic -= mergedHa;
     if (!toTail && order < MAX_ORDER - 1) {
       const higher = pfn & (pfn ^ (1 << order));
       const hb = higher ^ (1 << (order + 1));
       toTail = hb >= start && hb < end && (flags[hb] & PageFlag.Buddy) !== 0 && ord[hb] === order + 1;
     }
-    this.addToList(z, pfn, order, toTail);
+    this.addToList(z, pfn, order, mt, toTail);
   }
 
   /**
@@ -379,29 +427,7 @@ export class BuddyAllocator {
    * (setup_per_zone_wmarks) and lowmem reserves (setup_per_zone_lowmem_reserve).
    */
   setupWatermarks(minFreeKbytes?: number): void {
-    const lowmemPages = this.managedPages();
-    const lowmemKb = lowmemPages * 4;
-    this.minFreeKbytes =
-      minFreeKbytes ?? Math.min(262144, Math.max(128, Math.floor(Math.sqrt(lowmemKb * 16))));
-    const pagesMin = Math.floor(this.minFreeKbytes / 4);
-    for (const z of this.zones) {
-      const min = lowmemPages === 0 ? 0 : Math.floor((pagesMin * z.managed) / lowmemPages);
-      const tmp = Math.max(Math.floor(min / 4), Math.floor((z.managed * WATERMARK_SCALE_FACTOR) / 10000));
-      z.wmark[Wmark.Min] = min;
-      z.wmark[Wmark.Low] = min + tmp;
-      z.wmark[Wmark.High] = min + 2 * tmp;
-    }
-    // setup_per_zone_lowmem_reserve: zone i keeps back, from allocations whose highest zone is j,
-    // the managed pages of the zones above it up to j over its ratio; a zone that manages nothing
-    // keeps nothing back (an empty upper zone adds nothing but still gets the sum below it)
-    for (let i = 0; i < 3; i++) {
-      let upper = 0;
-      const clear = this.zones[i].managed === 0;
-      for (let j = i + 1; j < 3; j++) {
-        upper += this.zones[j].managed;
-        this.zones[i].lowmemReserve[j] = clear ? 0 : Math.floor(upper / LOWMEM_RESERVE_RATIO[i]);
-      }
-    }
+    this.minFreeKbytes = setupPerZoneWmarks(this.zones, this.managedPages(), minFreeKbytes);
   }
 
   /**
@@ -411,14 +437,23 @@ export class BuddyAllocator {
    */
   watermarkOk(z: Zone, order: number, mark: number, highestZone: number, allocFlags: number): boolean {
     let min = mark;
-    const free = z.freePages - ((1 << order) - 1);
+    let free = z.freePages - ((1 << order) - 1);
+    // __zone_watermark_unusable_free: the highatomic reserve's free pages, unless the caller may use reserves
+    if (!(allocFlags & ALLOC_RESERVES)) free -= z.nrFreeHighatomic;
     if (allocFlags & AllocFlag.MIN_RESERVE) {
       min -= Math.floor(min / 2);
       if (allocFlags & AllocFlag.NON_BLOCK) min -= Math.floor(min / 4);
     }
     if (free <= min + z.lowmemReserve[highestZone]) return false;
     if (order === 0) return true;
-    for (let o = order; o <= MAX_ORDER; o++) if (z.nrFree[o] > 0) return true;
+    // a suitable block: on a list of the pcp types, or the highatomic one for ALLOC_HIGHATOMIC
+    const head = z.head;
+    for (let o = order; o <= MAX_ORDER; o++) {
+      if (z.nrFree[o] === 0) continue;
+      const li = o * MIGRATE_TYPES;
+      if (head[li] !== -1 || head[li + 1] !== -1 || head[li + 2] !== -1) return true;
+      if (allocFlags & AllocFlag.HIGHATOMIC && head[li + MigrateType.HIGHATOMIC] !== -1) return true;
+    }
     return false;
   }
 
@@ -437,9 +472,10 @@ export class BuddyAllocator {
   alloc(order: number, gfp: number, kind: PageKind): number {
     assert(order >= 0 && order <= MAX_ORDER, "alloc: order out of range");
     const highest = this.gfpZone(gfp);
-    const pfn = this.fromFreelist(order, highest, Wmark.Low, 0);
+    const mt = gfpMigratetype(gfp, this.mobility);
+    const pfn = this.fromFreelist(order, highest, Wmark.Low, this.nofragment(highest), mt);
     if (pfn >= 0) return order === 0 ? this.prep0(pfn, kind) : this.prep(pfn, order, kind, gfp);
-    return this.allocSlowpath(order, gfp, kind, highest);
+    return this.allocSlowpath(order, gfp, kind, highest, mt);
   }
 
   /** gfp_zone: the highest zone an allocation of `gfp` may take from. */
@@ -465,7 +501,13 @@ export class BuddyAllocator {
     for (let id = highest; id >= 0; id--) {
       const z = this.zones[id];
       if (z.managed === 0) continue;
-      return this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0);
+      if (!this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0)) return false;
+      // rmqueue finds a page there: on the running CPU's list, or the refill's __rmqueue does
+      const mt = gfpMigratetype(gfp, this.mobility);
+      return (
+        (this.pcp !== null && this.pcp.holds0(id, mt, 1)) ||
+        this.canRmqueue(z, 0, mt, this.nofragment(highest))
+      );
     }
     return false;
   }
@@ -489,16 +531,20 @@ export class BuddyAllocator {
     if (id < 0) return 0;
     const z = this.zones[id];
     const pcp = this.pcp;
+    const mt = gfpMigratetype(gfp, this.mobility);
+    const flags = this.nofragment(highest);
     let done = 0;
     while (done < max) {
-      if (!this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0)) break; // order0FastSure
+      // order0FastSure: the low watermark, and a page in this zone for the pcp list or the buddy's __rmqueue
+      if (!this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0)) break;
+      if (!(pcp !== null && pcp.holds0(id, mt, 1)) && !this.canRmqueue(z, 0, mt, flags)) break;
       // fromFreelist at zone z: ZONE_BELOW_HIGH marked as it marks it (the low watermark: just seen)
       if (pcp !== null && !z.belowHigh && !this.watermarkOk(z, 0, z.wmark[Wmark.High], highest, 0))
         z.belowHigh = true;
       let k = 0;
-      if (pcp !== null) k = pcp.rmqueueRun0(z, out, done, max - done);
+      if (pcp !== null) k = pcp.rmqueueRun0(z, out, done, max - done, mt, flags);
       if (k === 0) {
-        const pfn = this.rmqueue(z, 0);
+        const pfn = this.rmqueueMt(z, 0, mt, flags);
         if (pfn < 0) throw new ModelBug("allocRun0: a zone above its low watermark has no free page");
         out[done] = pfn;
         k = 1;
@@ -529,8 +575,15 @@ export class BuddyAllocator {
       if (z.managed === 0) continue;
       const low = z.wmark[Wmark.Low];
       if (!this.watermarkOk(z, 0, low, highest, 0)) continue;
-      if (n <= 1) return true;
-      return pcp !== null ? pcp.holdsMovable0(id, n - 1) : this.watermarkOk(z, 0, low + n - 1, highest, 0);
+      const mt = gfpMigratetype(gfp, this.mobility);
+      if (pcp !== null) {
+        // the first n - 1 off the list; the last off it too, or from the refill's __rmqueue
+        if (n > 1 && !pcp.holds0(id, mt, n - 1)) return false;
+        return pcp.holds0(id, mt, n) || this.canRmqueue(z, 0, mt, this.nofragment(highest));
+      }
+      if (this.mobility !== Mobility.NONE)
+        return n <= 1 && this.canRmqueue(z, 0, mt, this.nofragment(highest));
+      return n <= 1 || this.watermarkOk(z, 0, low + n - 1, highest, 0);
     }
     return false;
   }
@@ -540,17 +593,22 @@ export class BuddyAllocator {
    * Linux: mm/page_alloc.c __alloc_pages_slowpath (wake_all_kswapds, the
    * min-watermark retry, __alloc_pages_direct_reclaim, __alloc_pages_may_oom)
    */
-  private allocSlowpath(order: number, gfp: number, kind: PageKind, highest: number): number {
+  private allocSlowpath(order: number, gfp: number, kind: PageKind, highest: number, mt: number): number {
     // wake_all_kswapds: wakeup_kswapd once per node (vmlab has one) if a zone it may use is managed
     if (gfp & Gfp.KSWAPD_RECLAIM && this.zones.some((z) => z.id <= highest && z.managed > 0)) {
       this.kswapdWakeups++;
       this.hooks?.wakeKswapd(order, highest);
     }
+    // gfp_to_alloc_flags (no ALLOC_NOFRAGMENT on the slow path)
     let flags = 0;
     if (gfp & Gfp.HIGH) flags |= AllocFlag.MIN_RESERVE;
-    if (!(gfp & Gfp.DIRECT_RECLAIM)) flags |= AllocFlag.NON_BLOCK;
+    if (gfp & Gfp.KSWAPD_RECLAIM) flags |= AllocFlag.KSWAPD;
+    if (!(gfp & Gfp.DIRECT_RECLAIM)) {
+      flags |= AllocFlag.NON_BLOCK;
+      if (order > 0) flags |= AllocFlag.HIGHATOMIC;
+    }
     for (let attempt = 0; attempt < 16; attempt++) {
-      let pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
+      let pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
       if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
       if (!(gfp & Gfp.DIRECT_RECLAIM) || this.hooks === null) break;
       this.allocStalls++;
@@ -559,11 +617,13 @@ export class BuddyAllocator {
       this.allocStallByZone[movable ? 3 : highest]++;
       if (this.hooks.directReclaim(order, gfp) > 0) {
         // __alloc_pages_direct_reclaim: the retry after reclaim, and once more after
-        // drain_all_pages when it failed (the pages may sit on per-CPU lists)
-        pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
+        // unreserve_highatomic_pageblock and drain_all_pages when it failed (the pages may sit
+        // in the atomic reserve or on per-CPU lists)
+        pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
         if (pfn < 0 && this.pcp !== null) {
+          unreserveHighatomicPageblock(this, this.zones, highest, mt, false);
           this.pcp.drainAllPages();
-          pfn = this.fromFreelist(order, highest, Wmark.Min, flags);
+          pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
         }
         if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
         continue;
@@ -577,54 +637,65 @@ export class BuddyAllocator {
 
   /**
    * get_page_from_freelist: the first zone from `highest` down whose watermark allows
-   * it and that has a block (rmqueue: from the running CPU's pcp list for the orders
-   * that have one, else from the buddy lists). With pcp lists, a zone found at or
-   * below its high watermark is marked ZONE_BELOW_HIGH on the way.
-   * Linux: mm/page_alloc.c get_page_from_freelist, rmqueue
+   * it and that has a block (rmqueue: from the running CPU's pcp list of the request's
+   * migrate type for the orders that have one, else from the buddy lists: rmqueue_buddy).
+   * With pcp lists, a zone found at or below its high watermark is marked ZONE_BELOW_HIGH on
+   * the way. Under ALLOC_NOFRAGMENT a zone whose own type has nothing and whose other types
+   * have no block of pageblock_order is passed over, and when every zone was, the zones are
+   * tried again without it. A high-order atomic allocation (ALLOC_HIGHATOMIC) may reserve its
+   * pageblock (reserve_highatomic_pageblock).
+   * Linux: mm/page_alloc.c get_page_from_freelist, rmqueue, rmqueue_buddy
    */
-  private fromFreelist(order: number, highest: number, which: Wmark, flags: number): number {
+  private fromFreelist(order: number, highest: number, which: Wmark, flags: number, mt: number): number {
     const pcp = this.pcp;
-    for (let id = highest; id >= 0; id--) {
-      const z = this.zones[id];
-      if (z.managed === 0) continue;
-      if (pcp === null || z.belowHigh || !this.watermarkOk(z, order, z.wmark[Wmark.High], highest, flags)) {
-        if (pcp !== null) z.belowHigh = true;
-        if (!this.watermarkOk(z, order, z.wmark[which], highest, flags)) continue;
+    for (;;) {
+      for (let id = highest; id >= 0; id--) {
+        const z = this.zones[id];
+        if (z.managed === 0) continue;
+        if (pcp === null || z.belowHigh || !this.watermarkOk(z, order, z.wmark[Wmark.High], highest, flags)) {
+          if (pcp !== null) z.belowHigh = true;
+          if (!this.watermarkOk(z, order, z.wmark[which], highest, flags)) continue;
+        }
+        let pfn = -1;
+        if (pcp !== null && pcpAllowedOrder(order, this.thpOrder)) pfn = pcp.rmqueue(z, order, mt, flags);
+        if (pfn < 0) pfn = this.rmqueueBuddy(z, order, mt, flags);
+        if (pfn >= 0) {
+          this.pgalloc[id] += 1 << order;
+          if (flags & AllocFlag.HIGHATOMIC) reserveHighatomicPageblock(this, pfn, order, z);
+          return pfn;
+        }
       }
-      let pfn = -1;
-      if (pcp !== null && pcpAllowedOrder(order, this.thpOrder)) pfn = pcp.rmqueue(z, order);
-      if (pfn < 0) pfn = this.rmqueue(z, order);
-      if (pfn >= 0) {
-        this.pgalloc[id] += 1 << order;
-        return pfn;
-      }
+      if (!(flags & AllocFlag.NOFRAGMENT)) return -1;
+      flags &= ~AllocFlag.NOFRAGMENT;
     }
-    return -1;
   }
 
-  /** __rmqueue_smallest: take the first block of the smallest order that has one; split it (expand). */
-  private rmqueue(z: Zone, order: number): number {
-    for (let current = order; current <= MAX_ORDER; current++) {
-      const pfn = z.head[current];
-      if (pfn === -1) continue;
-      this.removeFromList(z, pfn, current);
-      if (current > order) this.expand(z, pfn, order, current);
-      return pfn;
+  /**
+   * rmqueue_buddy: a high-order atomic allocation tries the highatomic reserve first; a
+   * non-blocking one that finds nothing else may use it last.
+   */
+  private rmqueueBuddy(z: Zone, order: number, mt: number, flags: number): number {
+    let pfn = -1;
+    if (flags & AllocFlag.HIGHATOMIC) pfn = this.rmqueueSmallest(z, order, MigrateType.HIGHATOMIC);
+    if (pfn < 0) {
+      pfn = this.rmqueueMt(z, order, mt, flags);
+      if (pfn < 0 && flags & AllocFlag.NON_BLOCK)
+        pfn = this.rmqueueSmallest(z, order, MigrateType.HIGHATOMIC);
     }
-    return -1;
+    return pfn;
   }
 
   /**
    * expand: the halves of a block of order `high` split down to `low` go back on their free
-   * lists, the block's first 2^low pages kept (at the head of each list, as __add_to_free_list).
-   * A function of its own, as in Linux: most allocations split nothing, and the one that does
-   * is off the fault path's inlined code.
+   * lists (the `mt` ones), the block's first 2^low pages kept (at the head of each list, as
+   * __add_to_free_list). A function of its own, as in Linux: most allocations split nothing,
+   * and the one that does is off the fault path's inlined code.
    * Linux: mm/page_alloc.c expand
    */
-  private expand(z: Zone, pfn: number, low: number, high: number): void {
+  expand(z: Zone, pfn: number, low: number, high: number, mt: number): void {
     while (high > low) {
       high--;
-      this.addToList(z, pfn + (1 << high), high, false);
+      this.addToList(z, pfn + (1 << high), high, mt, false);
     }
   }
 
@@ -704,7 +775,7 @@ export class BuddyAllocator {
    * alloc_contig_pages (page_alloc_contig.ts): the caller makes its pages.
    */
   takeFreeBlock(pfn: number, order: number): void {
-    this.removeFromList(this.zoneOf(pfn), pfn, order);
+    this.removeFromList(this.zoneOf(pfn), pfn, order, this.blockMt[pfn >> this.pbOrder]);
   }
 
   /**
@@ -717,65 +788,12 @@ export class BuddyAllocator {
     this.freeOne(pfn, order, false);
   }
 
-  /** /proc/buddyinfo lines. */
-  buddyinfo(): string[] {
-    return this.zones
-      .filter((z) => z.managed > 0)
-      .map(
-        (z) =>
-          `Node 0, zone ${z.name.padStart(8)} ${Array.from(z.nrFree, (n) => String(n).padStart(6)).join(" ")} `,
-      );
-  }
-
   /**
    * Checks the free lists against struct page: every listed block is a
    * Buddy head of its order, inside its zone, not overlapping another; list
    * links are consistent; counts match. Returns problems (empty when fine).
    */
   check(): string[] {
-    const problems: string[] = [];
-    const p = this.pages;
-    for (const z of this.zones) {
-      let free = 0;
-      for (let order = 0; order <= MAX_ORDER; order++) {
-        let n = 0;
-        let prev = -1;
-        for (let pfn = z.head[order]; pfn !== -1; pfn = p.next[pfn]) {
-          if (p.prev[pfn] !== prev)
-            problems.push(`buddy ${z.name} order ${order}: broken back link at pfn ${pfn}`);
-          if (!(p.flags[pfn] & PageFlag.Buddy) || p.order[pfn] !== order)
-            problems.push(`buddy ${z.name}: pfn ${pfn} listed at order ${order} but not marked so`);
-          if (pfn % (1 << order) !== 0)
-            problems.push(`buddy ${z.name}: pfn ${pfn} misaligned for order ${order}`);
-          if (pfn < z.startPfn || pfn + (1 << order) > z.endPfn)
-            problems.push(`buddy ${z.name}: block ${pfn}/${order} outside the zone`);
-          for (let i = pfn; i < pfn + (1 << order); i++)
-            if (p.kind[i] !== PageKind.Free)
-              problems.push(`buddy: pfn ${i} in a free block but kind ${p.kind[i]}`);
-          prev = pfn;
-          n++;
-          if (n > p.nrFrames) {
-            problems.push(`buddy ${z.name} order ${order}: list loops`);
-            break;
-          }
-        }
-        if (z.tail[order] !== prev)
-          problems.push(`buddy ${z.name} order ${order}: tail is ${z.tail[order]}, last is ${prev}`);
-        if (n !== z.nrFree[order])
-          problems.push(`buddy ${z.name} order ${order}: ${n} blocks listed, nr_free ${z.nrFree[order]}`);
-        free += n * (1 << order);
-      }
-      if (free !== z.freePages)
-        problems.push(`buddy ${z.name}: ${free} pages listed, free_pages ${z.freePages}`);
-      let freeKind = 0;
-      for (let i = z.startPfn; i < z.endPfn; i++) if (p.kind[i] === PageKind.Free) freeKind++;
-      const onPcp = this.pcp?.zoneCount(z.id) ?? 0;
-      if (freeKind !== z.freePages + onPcp)
-        problems.push(
-          `buddy ${z.name}: ${freeKind} frames of kind free, free_pages ${z.freePages} + ${onPcp} on pcp lists`,
-        );
-    }
-    if (this.pcp !== null) problems.push(...this.pcp.check());
-    return problems;
+    return checkBuddy(this);
   }
 }

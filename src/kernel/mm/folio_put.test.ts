@@ -18,6 +18,7 @@ import { mmapArgs } from "./userMm.ts";
 
 const PAGE = 4096n;
 const MOVABLE = 1;
+const UNMOVABLE = 0;
 
 /** 1 GiB: DMA32's pcp high (its low watermark, ~1280 pages) holds a THP or two without a spill. */
 function boot(ramMiB = 1024, cpus = 1) {
@@ -42,10 +43,10 @@ function pfnOf(k: Kernel, t: Task, va: bigint): number {
   return k.userMm.leafFor(t.mm!, Number(va / PAGE))?.pfn ?? -1;
 }
 
-/** The first pfn on `cpu`'s list of `order` in the zone of `pfn`, and the CPU's count. */
-function pcpOf(k: Kernel, zone: number, cpu: number, order: number) {
+/** The first pfn on `cpu`'s list of `order` (of migrate type `mt`) in the zone of `pfn`, and the CPU's count. */
+function pcpOf(k: Kernel, zone: number, cpu: number, order: number, mt = MOVABLE) {
   const set = k.buddy.pcp!.sets[zone]!;
-  const li = cpu * NR_PCP_LISTS + orderToPindex(MOVABLE, order);
+  const li = cpu * NR_PCP_LISTS + orderToPindex(mt, order);
   let n = 0;
   for (let p = set.head[li]; p !== -1; p = k.pages.next[p]) n++;
   return { head: set.head[li], blocks: n, count: set.count[cpu], high: set.high[cpu], batch: set.batch[cpu] };
@@ -63,12 +64,15 @@ describe("freeing a transparent huge page (free_unref_page of order 9)", () => {
     const free0 = k.buddy.freePages();
     const pgfree0 = k.buddy.pgfree;
     const order0 = pcpOf(k, zone, 0, 0).blocks;
+    const tables0 = pcpOf(k, zone, 0, 0, UNMOVABLE).blocks;
     expect(k.munmap(t, a, 2n << 20n)).toBe(0n);
     const after = pcpOf(k, zone, 0, 9);
     expect(after.head).toBe(head);
     expect(after.blocks).toBe(before.blocks + 1);
-    // the deposited PTE table goes too (order 0), and nothing of the THP lands on the order-0 list
-    expect(pcpOf(k, zone, 0, 0).blocks).toBe(order0 + 1);
+    // the deposited PTE table goes too (order 0), to the unmovable list (its pageblock's type: a
+    // page table is an unmovable allocation), and nothing of the THP lands on an order-0 list
+    expect(pcpOf(k, zone, 0, 0, UNMOVABLE).blocks).toBe(tables0 + 1);
+    expect(pcpOf(k, zone, 0, 0).blocks).toBe(order0);
     expect(k.buddy.pgfree).toBe(pgfree0 + 513);
     expect(k.buddy.freePages()).toBe(free0); // no spill at this count
     expect(k.pages.kind[head + 511]).toBe(0); // Free, on the pcp list with its head

@@ -16,6 +16,11 @@ export const enum Gfp {
    * (allocstall_movable: try_to_free_pages' reclaim_idx = gfp_zone(gfp_mask)).
    */
   MOVABLE = 1 << 3,
+  /**
+   * __GFP_RECLAIMABLE: the page belongs to a cache a shrinker can empty (slab caches made with
+   * SLAB_RECLAIM_ACCOUNT): gfp_migratetype's MIGRATE_RECLAIMABLE
+   */
+  RECLAIMABLE = 1 << 4,
   /** __GFP_HIGH: may use some of the reserve below the min watermark */
   HIGH = 1 << 5,
   /** __GFP_IO, __GFP_FS: may start I/O during reclaim */
@@ -42,6 +47,11 @@ export const enum Gfp {
   HIGHUSER = KERNEL | HIGHMEM,
   /** GFP_HIGHUSER_MOVABLE: anonymous and page-cache pages (alloc_anon_folio, mapping_gfp_mask) */
   HIGHUSER_MOVABLE = KERNEL | HIGHMEM | MOVABLE,
+  /**
+   * GFP_TRANSHUGE_LIGHT = (GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN) &
+   * ~__GFP_RECLAIM: a THP that neither reclaims nor wakes kswapd (vma_thp_gfp_mask's base)
+   */
+  TRANSHUGE_LIGHT = IO | FS | HIGHMEM | MOVABLE | NOWARN,
 }
 
 export function parseGfp(name: string): number | null {

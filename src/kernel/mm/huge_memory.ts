@@ -186,7 +186,9 @@ export function mapNewHuge(ctx: MmContext, pfn: number): void {
  * Linux: mm/huge_memory.c vma_alloc_anon_folio_pmd, vma_thp_gfp_mask
  */
 function allocHuge(ctx: MmContext, vma: Vma): number {
-  const gfp = vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN;
+  const gfp =
+    (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN) |
+    Gfp.MOVABLE;
   return allocThpFolio(ctx, gfp);
 }
 

@@ -116,7 +116,9 @@ export function doAnonymousLarge(
     order = 31 - Math.clz32(orders);
   }
   if (orders === 0) return null;
-  const gfp = vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN;
+  const gfp =
+    (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN) |
+    Gfp.MOVABLE;
   let pfn = -1;
   while (orders !== 0) {
     const stats = m.stats[order];

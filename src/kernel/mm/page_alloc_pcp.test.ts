@@ -7,6 +7,7 @@ import { Rng } from "../../base/rng.ts";
 import { BuddyAllocator, Wmark } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
+import { AllocFlag } from "./page_alloc_fallback.ts";
 import { NR_PCP_LISTS, orderToPindex, zoneBatchsize, zoneHighsize } from "./page_alloc_pcp.ts";
 
 /** 1 GiB, two CPUs, THP order 9: DMA and DMA32 populated. `cpu.now` is the running CPU. */
@@ -255,13 +256,15 @@ describe("per-CPU page lists", () => {
     expect(b.check()).toEqual([]);
   });
 
-  it("takes runs (rmqueueRun0) to the same state as one __rmqueue_smallest call per page", () => {
+  it("takes runs (rmqueueRun0) to the same state as one __rmqueue call per page, fallbacks included", () => {
     for (let seed = 1; seed <= 6; seed++) {
-      // two bare allocators with the same history of allocations and frees of mixed orders
+      // two bare allocators grouping by mobility, with the same history of allocations and frees
+      // of mixed orders and migrate types
       const make = () => {
         const pages = new PageDescTable(16384);
         const b = new BuddyAllocator(pages, 16384);
         b.freeBootRange(256, 16384);
+        b.buildAllZonelists();
         b.setupWatermarks();
         return b;
       };
@@ -276,8 +279,9 @@ describe("per-CPU page lists", () => {
           c.free(pfn, order);
         } else {
           const order = rng.float() < 0.7 ? 0 : Math.floor(rng.float() * 5);
-          const pa = a.alloc(order, Gfp.KERNEL, PageKind.KernelPages);
-          expect(c.alloc(order, Gfp.KERNEL, PageKind.KernelPages)).toBe(pa);
+          const gfp = rng.float() < 0.3 ? Gfp.KERNEL : Gfp.HIGHUSER_MOVABLE;
+          const pa = a.alloc(order, gfp, PageKind.KernelPages);
+          expect(c.alloc(order, gfp, PageKind.KernelPages)).toBe(pa);
           if (pa >= 0) live.push([pa, order]);
         }
       }
@@ -285,21 +289,24 @@ describe("per-CPU page lists", () => {
       let longest = 0;
       for (let round = 0; round < 40; round++) {
         const want = 1 + Math.floor(rng.float() * 300);
+        const mt = Math.floor(rng.float() * 3);
+        const flags = rng.float() < 0.5 ? AllocFlag.NOFRAGMENT : 0;
         const got: number[] = [];
         while (got.length < want) {
-          const first = a.rmqueueRun0(a.zones[z], want - got.length);
+          const first = a.rmqueueRun0(a.zones[z], want - got.length, mt, flags);
           if (first < 0) break;
           for (let i = 0; i < a.runLen; i++) got.push(first + i);
           longest = Math.max(longest, a.runLen);
         }
         const one: number[] = [];
         while (one.length < want) {
-          const pfn = c.rmqueueSmallest(c.zones[z], 0);
+          const pfn = c.rmqueueMt(c.zones[z], 0, mt, flags);
           if (pfn < 0) break;
           one.push(pfn);
         }
         expect(got).toEqual(one);
         for (const k of ["head", "tail", "nrFree"] as const) expect(a.zones[z][k]).toEqual(c.zones[z][k]);
+        expect(a.blockMt).toEqual(c.blockMt);
         expect(a.zones[z].freePages).toBe(c.zones[z].freePages);
         for (const k of ["flags", "order", "next", "prev", "kind"] as const) {
           // the taken pages' own next/prev/order are the caller's to set: compare the rest

@@ -16,22 +16,24 @@
  * per (cpu, pindex) in typed arrays. A page on a pcp list is of kind Free,
  * without PG_buddy (so __free_one_page never merges with it), order -1.
  *
- * Not modelled: migrate types (vmlab's buddy has one free list per order, so
- * every page is MIGRATE_MOVABLE's: the lists used are pindex 1, 4, 7, 10 and
- * the THP one), PCPF_FREE_HIGH_BATCH (set from the CPU's cache size,
+ * A list holds one migrate type's pages (the pcp types: unmovable, movable,
+ * reclaimable; the THP order's two lists, movable and not). An allocation takes
+ * from its gfp's type's list and refills it with __rmqueue of that type (which may
+ * fall back to another type's block); a freed page goes on the list of its
+ * pageblock's type (a highatomic block's on the movable list).
+ *
+ * Not modelled: PCPF_FREE_HIGH_BATCH (set from the CPU's cache size,
  * zone_pcp_update_cacheinfo: vmlab's machines describe no last-level cache, so
  * the flag stays clear), percpu_pagelist_high_fraction (0, the default), CPU
  * hotplug, and the vmstat timer that runs decay_pcp_high every second (vmlab
  * has no clock: `refreshCpuVmStats` is its body, called on request).
  */
+import { MIGRATE_PCPTYPES, MigrateType } from "./migratetype.ts";
 import type { PageDescTable } from "./PageDesc.ts";
 import { PageKind } from "./PageDesc.ts";
 
 /** PAGE_ALLOC_COSTLY_ORDER (include/linux/mmzone.h) */
 export const PAGE_ALLOC_COSTLY_ORDER = 3;
-/** MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE: MIGRATE_PCPTYPES = 3 */
-const MIGRATE_PCPTYPES = 3;
-const MIGRATE_MOVABLE = 1;
 /** NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1) */
 const NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
 /** NR_PCP_LISTS with CONFIG_TRANSPARENT_HUGEPAGE: two THP lists (movable and not) */
@@ -63,11 +65,14 @@ export interface PcpZone {
 /** What the pcp lists call in the buddy allocator (the zone lock's side). */
 export interface PcpBuddy {
   readonly pages: PageDescTable;
-  /** __rmqueue (one migrate type: __rmqueue_smallest): a block of 2^order off the buddy lists, or -1 */
-  rmqueueSmallest(z: PcpZone, order: number): number;
-  /** up to `max` order-0 __rmqueue_smallest calls at once: the first pfn of a run of `runLen` pages, or -1 */
-  rmqueueRun0(z: PcpZone, max: number): number;
+  /** __rmqueue: a block of 2^order of migrate type `mt` (or a fallback's) off the buddy lists, or -1 */
+  rmqueueMt(z: PcpZone, order: number, mt: number, allocFlags: number): number;
+  /** up to `max` order-0 __rmqueue calls at once: the first pfn of a run of `runLen` pages, or -1 */
+  rmqueueRun0(z: PcpZone, max: number, mt: number, allocFlags: number): number;
   readonly runLen: number;
+  /** pageblock_order, and each pageblock's migrate type (get_pfnblock_migratetype) */
+  readonly pbOrder: number;
+  readonly blockMt: Uint8Array;
   /** __free_one_page(page, pfn, zone, order, mt, FPI_NONE), `z` the pcp's zone (every page on its lists is the zone's) */
   freeOneBuddy(pfn: number, order: number, z: PcpZone): void;
   /** zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) */
@@ -82,7 +87,7 @@ export function pcpAllowedOrder(order: number, thpOrder: number): boolean {
 /** order_to_pindex(migratetype, order). Linux: mm/page_alloc.c */
 export function orderToPindex(migratetype: number, order: number): number {
   if (order > PAGE_ALLOC_COSTLY_ORDER)
-    return NR_LOWORDER_PCP_LISTS + (migratetype === MIGRATE_MOVABLE ? 1 : 0);
+    return NR_LOWORDER_PCP_LISTS + (migratetype === MigrateType.MOVABLE ? 1 : 0);
   return MIGRATE_PCPTYPES * order + migratetype;
 }
 
@@ -246,14 +251,14 @@ export class PcpLists {
   // ---- allocation ----
 
   /**
-   * Whether the running CPU's list of order-0 movable pages of zone `id` holds `n` pages or more
-   * (reads only): that many order-0 allocations in a row take theirs off it, no rmqueue_bulk (and
-   * so no change to the zone's free pages) among them. For Buddy.order0FastSureN.
+   * Whether the running CPU's list of order-0 pages of migrate type `mt` of zone `id` holds `n`
+   * pages or more (reads only): that many order-0 allocations in a row take theirs off it, no
+   * rmqueue_bulk (and so no change to the zone's free pages) among them. For Buddy.order0FastSure(N).
    */
-  holdsMovable0(id: number, n: number): boolean {
+  holds0(id: number, mt: number, n: number): boolean {
     const pcp = this.sets[id];
     if (pcp === null || pcp === undefined) return false;
-    let pfn = pcp.head[this.cpu() * NR_PCP_LISTS + orderToPindex(MIGRATE_MOVABLE, 0)];
+    let pfn = pcp.head[this.cpu() * NR_PCP_LISTS + orderToPindex(mt, 0)];
     const next = this.next;
     for (let i = 0; i < n; i++) {
       if (pfn === -1) return false;
@@ -268,15 +273,15 @@ export class PcpLists {
    * the pfn, or -1 when the buddy lists had nothing either.
    * Linux: mm/page_alloc.c rmqueue_pcplist, __rmqueue_pcplist
    */
-  rmqueue(z: PcpZone, order: number): number {
+  rmqueue(z: PcpZone, order: number, mt: number, allocFlags: number): number {
     const pcp = this.sets[z.id]!;
     const cpu = this.cpu();
     pcp.freeCount[cpu] >>= 1;
-    const li = cpu * NR_PCP_LISTS + orderToPindex(MIGRATE_MOVABLE, order);
+    const li = cpu * NR_PCP_LISTS + orderToPindex(mt, order);
     let pfn = pcp.head[li];
     if (pfn === -1) {
       const batch = this.nrPcpAlloc(pcp, cpu, z, order);
-      pcp.count[cpu] += this.rmqueueBulk(z, order, batch, pcp, li) << order;
+      pcp.count[cpu] += this.rmqueueBulk(z, order, batch, pcp, li, mt, allocFlags) << order;
       pfn = pcp.head[li];
       if (pfn === -1) return -1;
     }
@@ -299,10 +304,17 @@ export class PcpLists {
    * lists had none either). For a batch of demand-zero faults (BuddyAllocator.allocRun0).
    * Linux: mm/page_alloc.c rmqueue_pcplist, __rmqueue_pcplist (per call, in the same order)
    */
-  rmqueueRun0(z: PcpZone, out: Float64Array, at: number, max: number): number {
+  rmqueueRun0(
+    z: PcpZone,
+    out: Float64Array,
+    at: number,
+    max: number,
+    mt: number,
+    allocFlags: number,
+  ): number {
     const pcp = this.sets[z.id]!;
     const cpu = this.cpu();
-    const li = cpu * NR_PCP_LISTS + orderToPindex(MIGRATE_MOVABLE, 0);
+    const li = cpu * NR_PCP_LISTS + orderToPindex(mt, 0);
     const next = this.next;
     let pfn = pcp.head[li];
     let end = max;
@@ -310,7 +322,7 @@ export class PcpLists {
     if (refill) {
       pcp.freeCount[cpu] >>= 1; // the refilling call's own, as rmqueue makes it
       const batch = this.nrPcpAlloc(pcp, cpu, z, 0);
-      pcp.count[cpu] += this.rmqueueBulk(z, 0, batch, pcp, li);
+      pcp.count[cpu] += this.rmqueueBulk(z, 0, batch, pcp, li, mt, allocFlags);
       pfn = pcp.head[li];
       if (pfn === -1) return 0;
       end = 1;
@@ -370,14 +382,22 @@ export class PcpLists {
    * (so the list runs in the order the buddy handed them out). Returns how many.
    * Linux: mm/page_alloc.c rmqueue_bulk
    */
-  private rmqueueBulk(z: PcpZone, order: number, count: number, pcp: PerCpuPages, li: number): number {
+  private rmqueueBulk(
+    z: PcpZone,
+    order: number,
+    count: number,
+    pcp: PerCpuPages,
+    li: number,
+    mt: number,
+    allocFlags: number,
+  ): number {
     const next = this.next;
     const prev = this.prev;
     let i = 0;
     if (order === 0) {
       // runs of pages in the order __rmqueue_smallest hands them out (BuddyAllocator.rmqueueRun0)
       while (i < count) {
-        const first = this.buddy.rmqueueRun0(z, count - i);
+        const first = this.buddy.rmqueueRun0(z, count - i, mt, allocFlags);
         if (first < 0) break;
         const n = this.buddy.runLen;
         let t = pcp.tail[li];
@@ -395,7 +415,7 @@ export class PcpLists {
       return i;
     }
     for (; i < count; i++) {
-      const pfn = this.buddy.rmqueueSmallest(z, order);
+      const pfn = this.buddy.rmqueueMt(z, order, mt, allocFlags);
       if (pfn < 0) break;
       const t = pcp.tail[li];
       next[pfn] = -1;
@@ -420,7 +440,10 @@ export class PcpLists {
     const pcp = this.sets[z.id]!;
     const cpu = this.cpu();
     pcp.allocFactor[cpu] >>= 1;
-    const pindex = orderToPindex(MIGRATE_MOVABLE, order);
+    // free_unref_page: the list of the pageblock's type; a highatomic (or CMA) block's page on the movable one
+    let mt = this.buddy.blockMt[pfn >> this.buddy.pbOrder];
+    if (mt >= MIGRATE_PCPTYPES) mt = MigrateType.MOVABLE;
+    const pindex = orderToPindex(mt, order);
     const li = cpu * NR_PCP_LISTS + pindex;
     const h = pcp.head[li];
     this.next[pfn] = h;

@@ -22,6 +22,7 @@ import type { KernelCore } from "../core/core.ts";
 import type { Layout } from "../core/layout.ts";
 import { type TaskHandle, taskOf } from "../core/task.ts";
 import { folioSizeError } from "../core/vfs.ts";
+import { MIGRATETYPE_NAMES, Mobility } from "../mm/migratetype.ts";
 import { doMincore } from "../mm/mincore.ts";
 import { cpuInfo, tlbInfo } from "./cpus.ts";
 import { crashVtop, linuxPageFlags, type PagemapEntry, pagemap } from "./crash.ts";
@@ -63,6 +64,7 @@ import type {
   OopsInfo,
   PageInfo,
   PageTablesInfo,
+  PagetypeInfo,
   SlabCacheInfo,
   SmapsInfo,
   SmapsRollupInfo,
@@ -367,6 +369,22 @@ export class KernelView {
   /** The buddy allocator's zones (proc.ts formatBuddyinfo). */
   buddyinfo(): ZoneInfo[] {
     return zoneInfos(this.k);
+  }
+
+  /**
+   * /proc/pagetypeinfo's data (proc.ts formatPagetypeinfo): the pageblock size, grouping by
+   * mobility, each zone's free blocks by migrate type and its pageblocks' types; null in the
+   * Windows profile, whose page lists have no migrate types.
+   */
+  pagetypeinfo(): PagetypeInfo | null {
+    const b = this.k.buddy;
+    if (b.mobility === Mobility.NONE) return null;
+    return {
+      pageblockOrder: b.pbOrder,
+      mobility: b.mobility === Mobility.ON ? "on" : "off",
+      typeNames: MIGRATETYPE_NAMES,
+      zones: zoneInfos(this.k),
+    };
   }
 
   /** The zones with their per-CPU pagesets (proc.ts formatZoneinfo). */

@@ -192,6 +192,21 @@ export interface ZoneInfo {
   statThreshold: number;
   /** the node's kswapd_failures reached MAX_RECLAIM_RETRIES (pgdat_reclaimable false) */
   nodeUnreclaimable: boolean;
+  /** free blocks of each order on each migrate type's lists (/proc/pagetypeinfo): [type][order] */
+  freeByType: number[][];
+  /** the zone's pageblocks of each migrate type (pagetypeinfo's block counts) */
+  blocksByType: number[];
+}
+
+/** /proc/pagetypeinfo's data: the pageblock size and the zones. */
+export interface PagetypeInfo {
+  /** pageblock_order */
+  pageblockOrder: number;
+  /** grouping by mobility: on, or off on a machine too small for it (page_group_by_mobility_disabled) */
+  mobility: "on" | "off";
+  /** the migrate types' names (migratetype_names) */
+  typeNames: readonly string[];
+  zones: ZoneInfo[];
 }
 
 /** One slab cache (/proc/slabinfo). */

@@ -4,6 +4,8 @@
  * their page cache, the devices, and the machine-wide counters.
  */
 import type { KernelCore } from "../core/core.ts";
+import { MAX_ORDER, MIGRATE_TYPES } from "../mm/migratetype.ts";
+import type { Zone } from "../mm/mmzone.ts";
 import { PAGE_KIND_NAMES, PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
 import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";
@@ -105,7 +107,36 @@ export function zoneInfos(k: KernelCore): ZoneInfo[] {
     pagesets: pagesets(k, z.id),
     statThreshold: statThreshold(z.managed, k.machine.cpus.length),
     nodeUnreclaimable: k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES,
+    freeByType: freeByType(k, z),
+    blocksByType: blocksByType(k, z),
   }));
+}
+
+/**
+ * Each migrate type's free blocks of each order in a zone: the lengths of free_area[order].free_list[mt]
+ * (pagetypeinfo_showfree_print). Linux caps each count at 100000 ("> 100000"); vmlab counts them all.
+ */
+function freeByType(k: KernelCore, z: Zone): number[][] {
+  const next = k.pages.next;
+  const out: number[][] = [];
+  for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
+    const row: number[] = [];
+    for (let order = 0; order <= MAX_ORDER; order++) {
+      let n = 0;
+      for (let pfn = z.head[order * MIGRATE_TYPES + mt]; pfn !== -1; pfn = next[pfn]) n++;
+      row.push(n);
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+/** The zone's pageblocks by migrate type, each counted at its first pfn (pagetypeinfo_showblockcount_print). */
+function blocksByType(k: KernelCore, z: Zone): number[] {
+  const count = new Array<number>(MIGRATE_TYPES).fill(0);
+  const pb = k.buddy.pbOrder;
+  for (let pfn = z.startPfn; pfn < z.endPfn; pfn += 1 << pb) count[k.buddy.blockMt[pfn >> pb]]++;
+  return count;
 }
 
 /**

@@ -10,7 +10,7 @@ import { hugetlbReport } from "../mm/hugetlb.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { vmCommitLimit } from "../mm/util.ts";
 import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";
-import type { FramesInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
+import type { FramesInfo, PagetypeInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
 
 export { formatLayout } from "../core/layout.ts";
 
@@ -136,6 +136,39 @@ export function formatBuddyinfo(zones: ZoneInfo[]): string[] {
       (z) =>
         `Node 0, zone ${z.name.padStart(8)} ${z.freeBlocks.map((n) => String(n).padStart(6)).join(" ")} `,
     );
+}
+
+/**
+ * /proc/pagetypeinfo: the pageblock size, each populated zone's free blocks by migrate type and
+ * order, and its pageblocks by type. Linux: mm/vmstat.c pagetypeinfo_show (no "Number of mixed
+ * blocks" table: that needs CONFIG_PAGE_OWNER)
+ */
+export function formatPagetypeinfo(info: PagetypeInfo): string[] {
+  const zones = info.zones.filter((z) => z.managed > 0);
+  const orders = zones[0]?.freeBlocks.length ?? 0;
+  const lines = [
+    `Page block order: ${info.pageblockOrder}`,
+    `Pages per block:  ${1 << info.pageblockOrder}`,
+    "",
+  ];
+  let head = `${"Free pages count per migrate type at order".padEnd(43)} `;
+  for (let o = 0; o < orders; o++) head += `${String(o).padStart(6)} `;
+  lines.push(head);
+  for (const z of zones)
+    info.typeNames.forEach((name, mt) => {
+      let l = `Node    0, zone ${z.name.padStart(8)}, type ${name.padStart(12)} `;
+      for (const n of z.freeByType[mt]) l += n >= 100000 ? ">100000 " : `${String(n).padStart(6)} `;
+      lines.push(l);
+    });
+  lines.push("");
+  lines.push(
+    `${"Number of blocks type ".padEnd(23)}${info.typeNames.map((n) => `${n.padStart(12)} `).join("")}`,
+  );
+  for (const z of zones)
+    lines.push(
+      `Node 0, zone ${z.name.padStart(8)} ${z.blocksByType.map((n) => `${String(n).padStart(12)} `).join("")}`,
+    );
+  return lines;
 }
 
 /**

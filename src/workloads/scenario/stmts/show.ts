@@ -1,5 +1,5 @@
 /**
- * `show layout|buddyinfo|zoneinfo|slabinfo|meminfo|frames|vmstat|stats|tlb [cpu=N]`
+ * `show layout|buddyinfo|pagetypeinfo|zoneinfo|slabinfo|meminfo|frames|vmstat|stats|tlb [cpu=N]`
  * and `show P maps|smaps|pagetable [ADDR]`: the machine's and a process's
  * state as text: the kernel's view (KernelView) read, its data put in
  * words by the kernel's own /proc formatters (kernel/view/proc.ts, procfs.ts).
@@ -15,6 +15,7 @@ import {
   formatFrames,
   formatLayout,
   formatMeminfo,
+  formatPagetypeinfo,
   formatSlabinfo,
   formatZoneinfo,
 } from "../../../kernel/view/proc.ts";
@@ -33,6 +34,7 @@ import { showPfn, showPte, showSystemView, showVad, showVmmap } from "./winviews
 const SHOW_WHAT = [
   "layout",
   "buddyinfo",
+  "pagetypeinfo",
   "zoneinfo",
   "slabinfo",
   "meminfo",
@@ -91,6 +93,16 @@ export function show(c: CompileContext, s: Stmt): Run {
       case "buddyinfo":
         rt.out.push(...formatBuddyinfo(v.buddyinfo()));
         return;
+      case "pagetypeinfo": {
+        const info = v.pagetypeinfo();
+        if (info === null)
+          c.fail(
+            "'show pagetypeinfo' is the linux profile's (its page allocator's migrate types)",
+            first.pos,
+          );
+        rt.out.push(...formatPagetypeinfo(info));
+        return;
+      }
       case "zoneinfo":
         rt.out.push(...formatZoneinfo(v.zoneinfo()));
         return;
