@@ -626,6 +626,8 @@ export class BuddyAllocator implements FreeAreas {
           pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
         }
         if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
+        // no loop when asked (__GFP_NORETRY), nor for a costly order (no __GFP_RETRY_MAYFAIL here)
+        if (gfp & Gfp.NORETRY || order > 3) break;
         continue;
       }
       if (order > 3 || gfp & Gfp.NORETRY) break;

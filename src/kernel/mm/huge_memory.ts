@@ -182,13 +182,13 @@ export function mapNewHuge(ctx: MmContext, pfn: number): void {
  * the PMD and freeing parts need no compound-page bookkeeping; until it is
  * split it is one folio, freed as one order-9 block when the last of its
  * pages is let go (folio_put.ts). No direct reclaim unless the VMA asked for
- * huge pages (defrag=madvise).
+ * huge pages, and no kswapd wake-up either way (defrag=madvise: GFP_TRANSHUGE_LIGHT).
  * Linux: mm/huge_memory.c vma_alloc_anon_folio_pmd, vma_thp_gfp_mask
  */
 function allocHuge(ctx: MmContext, vma: Vma): number {
-  const gfp =
-    (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN) |
-    Gfp.MOVABLE;
+  // vma_thp_gfp_mask with defrag=madvise: direct reclaim for a VMA that asked (a costly order: one
+  // round, no OOM kill), neither reclaim nor a kswapd wake-up for the others
+  const gfp = Gfp.TRANSHUGE_LIGHT | (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.DIRECT_RECLAIM : 0);
   return allocThpFolio(ctx, gfp);
 }
 

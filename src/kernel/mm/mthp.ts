@@ -116,9 +116,10 @@ export function doAnonymousLarge(
     order = 31 - Math.clz32(orders);
   }
   if (orders === 0) return null;
-  const gfp =
-    (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.KERNEL | Gfp.NOWARN | Gfp.NORETRY : Gfp.NOWAIT | Gfp.NOWARN) |
-    Gfp.MOVABLE;
+  // vma_thp_gfp_mask with defrag=madvise: direct reclaim for a VMA that asked, neither reclaim nor
+  // a kswapd wake-up for the others. vmlab adds __GFP_NORETRY to the first (orders up to 3 are not
+  // costly, and would otherwise retry into the OOM killer)
+  const gfp = Gfp.TRANSHUGE_LIGHT | (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.DIRECT_RECLAIM | Gfp.NORETRY : 0);
   let pfn = -1;
   while (orders !== 0) {
     const stats = m.stats[order];
