@@ -15,6 +15,7 @@ import {
   ALLOC_RESERVES,
   AllocFlag,
   type FreeAreas,
+  fallbackExists,
   reserveHighatomicPageblock,
   rmqueueFallback,
   unreserveHighatomicPageblock,
@@ -184,18 +185,7 @@ export class BuddyAllocator implements FreeAreas {
   canRmqueue(z: Zone, order: number, mt: number, allocFlags: number): boolean {
     const head = z.head;
     for (let o = order; o <= MAX_ORDER; o++) if (head[o * MIGRATE_TYPES + mt] !== -1) return true;
-    if (this.mobility === Mobility.NONE || mt >= MIGRATE_PCPTYPES) return false;
-    const min = order < this.pbOrder && allocFlags & AllocFlag.NOFRAGMENT ? this.pbOrder : order;
-    const a =
-      mt === MigrateType.UNMOVABLE
-        ? MigrateType.RECLAIMABLE
-        : mt === MigrateType.MOVABLE
-          ? MigrateType.RECLAIMABLE
-          : MigrateType.UNMOVABLE;
-    const b = mt === MigrateType.MOVABLE ? MigrateType.UNMOVABLE : MigrateType.MOVABLE;
-    for (let o = min; o <= MAX_ORDER; o++)
-      if (head[o * MIGRATE_TYPES + a] !== -1 || head[o * MIGRATE_TYPES + b] !== -1) return true;
-    return false;
+    return this.mobility !== Mobility.NONE && fallbackExists(this, z, order, mt, allocFlags);
   }
 
   /** the length of the run rmqueueRun0 took */
@@ -504,10 +494,7 @@ export class BuddyAllocator implements FreeAreas {
       if (!this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0)) return false;
       // rmqueue finds a page there: on the running CPU's list, or the refill's __rmqueue does
       const mt = gfpMigratetype(gfp, this.mobility);
-      return (
-        (this.pcp !== null && this.pcp.holds0(id, mt, 1)) ||
-        this.canRmqueue(z, 0, mt, this.nofragment(highest))
-      );
+      return this.pcp?.holds0(id, mt, 1) === true || this.canRmqueue(z, 0, mt, this.nofragment(highest));
     }
     return false;
   }
@@ -537,7 +524,7 @@ export class BuddyAllocator implements FreeAreas {
     while (done < max) {
       // order0FastSure: the low watermark, and a page in this zone for the pcp list or the buddy's __rmqueue
       if (!this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0)) break;
-      if (!(pcp !== null && pcp.holds0(id, mt, 1)) && !this.canRmqueue(z, 0, mt, flags)) break;
+      if (pcp?.holds0(id, mt, 1) !== true && !this.canRmqueue(z, 0, mt, flags)) break;
       // fromFreelist at zone z: ZONE_BELOW_HIGH marked as it marks it (the low watermark: just seen)
       if (pcp !== null && !z.belowHigh && !this.watermarkOk(z, 0, z.wmark[Wmark.High], highest, 0))
         z.belowHigh = true;

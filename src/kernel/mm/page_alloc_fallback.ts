@@ -96,6 +96,25 @@ export function findSuitableFallback(a: FreeAreas, z: Zone, order: number, mt: n
 }
 
 /**
+ * Whether __rmqueue_fallback(z, order, mt, allocFlags) would find a block (reads only): a block of a
+ * fallback type of `order` or more (pageblock_order or more under ALLOC_NOFRAGMENT).
+ */
+export function fallbackExists(
+  a: FreeAreas,
+  z: Zone,
+  order: number,
+  mt: number,
+  allocFlags: number,
+): boolean {
+  if (mt >= MIGRATE_PCPTYPES) return false;
+  const min = order < a.pbOrder && allocFlags & AllocFlag.NOFRAGMENT ? a.pbOrder : order;
+  const [f0, f1] = FALLBACKS[mt];
+  for (let o = min; o <= MAX_ORDER; o++)
+    if (z.head[o * MIGRATE_TYPES + f0] !== -1 || z.head[o * MIGRATE_TYPES + f1] !== -1) return true;
+  return false;
+}
+
+/**
  * __rmqueue_fallback: the largest free block of a fallback type (roughly, the pageblock with the
  * most free pages), from pageblock_order up only under ALLOC_NOFRAGMENT; a movable request that
  * could not take the whole block takes the smallest instead. The block goes through
