@@ -317,6 +317,8 @@ export function expectTableStoresAgree<O, Mode>(p: {
   /** the levels of the area's walk (the leaf 0 .. the root levels - 1) */
   levels: number;
   entryBytes: number;
+  /** pages of a leaf table (the next one: that many pages ahead; 32-bit paging's 1024) */
+  tablePages?: number;
   seed: number;
 }): number {
   let hits = 0;
@@ -343,7 +345,7 @@ export function expectTableStoresAgree<O, Mode>(p: {
         const twins = [true, false].map((fold) => p.machine(fold));
         for (const t of twins)
           for (const s of selfs) {
-            const pa = t.area.entryPa(Math.min(s.page + s.ahead * 512, NP - 1), s.level);
+            const pa = t.area.entryPa(Math.min(s.page + s.ahead * (p.tablePages ?? 512), NP - 1), s.level);
             if (pa >= 0) t.apply({ op: "map", page: s.page, frame: Math.floor(pa / 4096), ...p.rw } as O);
           }
         for (const r of runs) {
