@@ -3,8 +3,9 @@
  * share: the run area (NP pages from an architecture's first page R, 4 leaf tables' worth, chunk c
  * of 512 pages one large page where big[c]), the ops every architecture has (runs, maps, unmaps,
  * remaps of every n-th page, single accesses) with their arbitraries, the state twin machines must
- * agree on, and the two properties: a random op sequence on a machine with the fold and one
- * without, and runs over a pattern of leaf flags that must stop where the per-access loop faults.
+ * agree on, and the three properties: a random op sequence on a machine with the fold and one
+ * without, runs over a pattern of leaf flags that must stop where the per-access loop faults, and
+ * runs whose stores land in the page tables they walk (expectTableStoresAgree).
  */
 import fc from "fast-check";
 import { expect } from "vitest";
@@ -104,7 +105,7 @@ export function commonOpArbs<F extends { nx: boolean }, Mode>(
 }
 
 /** What RunArea needs of an architecture's mapper (PageTableMapper with its own flags). */
-export type AreaMapper<F> = Pick<PageTableMapper, "unmap"> & {
+export type AreaMapper<F> = Pick<PageTableMapper, "unmap" | "entryPaAt"> & {
   map(rootPfn: Pfn, vpn: Vpn, pfn: Pfn, size: number, flags: F): MapResult;
 };
 
@@ -126,6 +127,11 @@ export class RunArea<F extends MapFlags = MapFlags> {
   /** R is 512-aligned: chunk c is one leaf table's pages */
   isBig(p: number): boolean {
     return this.big[p >> 9];
+  }
+
+  /** The physical address of page p's entry at `level` (0: its leaf), or -1 (the walk stops above it). */
+  entryPa(p: number, level: number): number {
+    return this.mapper.entryPaAt(toPfn(this.root), toVpn(this.R + p), level);
   }
 
   /** How many of a run's accesses stay inside the area and 600 pages past it. */
@@ -290,4 +296,99 @@ export function applyPattern<F extends object>(
     twin.apply({ op: "map", page: p, frame: DATA + p, ...flags });
     if (poison !== undefined && poison >= 0) twin.apply({ op: "poison", page: p, kind: poison });
   }
+}
+
+/**
+ * The table-store property: twins (fold on, fold off) whose run area has some pages mapped, writable,
+ * onto the frames of the page tables the runs walk (a page's own leaf table; the next leaf table,
+ * which a run walks after crossing into it; a table above, `level` 1..levels - 1), then runs from
+ * a little before such a page, mostly of stores, at the offset of a later page's leaf entry (its
+ * byte `byte`): a store through a page mapped onto its leaf table changes an entry the run reads
+ * after it (above: an entry the memo holds). Each run's result, walk record and counters agree,
+ * then the whole state. Returns how many runs on the fold twin folded pages and left that later
+ * entry's byte the stored value where it was not (a store into the leaf table the run read after).
+ */
+export function expectTableStoresAgree<O, Mode>(p: {
+  /** twins whose ops include CommonOp's map and run (RunOp<Mode>) */
+  machine(fold: boolean): FoldTwin<O> & { area: Pick<RunArea, "entryPa"> };
+  /** a writable user page's flags (the architecture's map op's) */
+  rw: object;
+  mode: Mode;
+  /** the levels of the area's walk (the leaf 0 .. the root levels - 1) */
+  levels: number;
+  entryBytes: number;
+  /** pages of a leaf table (the next one: that many pages ahead; 32-bit paging's 1024) */
+  tablePages?: number;
+  seed: number;
+}): number {
+  let hits = 0;
+  const selfArb = fc.record({
+    page: fc.nat(NP - 1),
+    ahead: fc.constantFrom(0, 0, 0, 1),
+    level: fc.oneof(fc.constant(0), fc.constant(0), fc.nat(p.levels - 1)),
+  });
+  const runArb = fc.record({
+    self: fc.nat(), // which self-mapped page the run starts before
+    back: fc.nat(60), // run steps from the run's first page to it
+    fwd: fc.nat(40), // run steps from it to the page whose leaf entry the stores target
+    count: fc.integer({ min: 1, max: 900 }),
+    step: fc.constantFrom(1, 1, 1, 2, 3),
+    byte: fc.nat(p.entryBytes - 1),
+    value: fc.nat(255),
+    write: fc.constantFrom(true, true, true, false),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(selfArb, { minLength: 1, maxLength: 6 }),
+      fc.array(runArb, { minLength: 1, maxLength: 6 }),
+      (selfs, runs) => {
+        const twins = [true, false].map((fold) => p.machine(fold));
+        for (const t of twins)
+          for (const s of selfs) {
+            const pa = t.area.entryPa(Math.min(s.page + s.ahead * (p.tablePages ?? 512), NP - 1), s.level);
+            if (pa >= 0) t.apply({ op: "map", page: s.page, frame: Math.floor(pa / 4096), ...p.rw } as O);
+          }
+        for (const r of runs) {
+          const self = selfs[r.self % selfs.length].page;
+          const page = Math.max(0, self - r.back * r.step);
+          const target = self + (r.fwd + 1) * r.step;
+          // the target entry's address and byte on both twins (a walk outside RAM counts stray reads)
+          const entries = twins.map((t) => t.area.entryPa(target, 0));
+          const entry = entries[0];
+          const off = (entry < 0 ? 0 : entry & 4095) + r.byte;
+          const o: RunOp<Mode> = {
+            op: "run",
+            page,
+            count: r.count,
+            step: r.step,
+            off,
+            access: r.write ? Access.Write : Access.Read,
+            value: r.value,
+            mode: p.mode,
+          };
+          const byteAt = (t: FoldTwin<unknown>, e: number) =>
+            e >= 0 && t.cpu.phys.inRange(e) ? t.cpu.phys.read8(e + r.byte) : -1;
+          const before = byteAt(twins[0], entry);
+          byteAt(twins[1], entries[1]);
+          const folded = twins[0].cpu.runFold!.pages;
+          const [ra, rb] = twins.map((t) => t.apply(o as O));
+          expect(ra, JSON.stringify(o)).toBe(rb);
+          expect(walkRecord(twins[0].cpu)).toEqual(walkRecord(twins[1].cpu));
+          expect(mmuCounters(twins[0].cpu)).toEqual(mmuCounters(twins[1].cpu));
+          if (
+            r.write &&
+            before >= 0 &&
+            before !== r.value &&
+            byteAt(twins[0], entry) === r.value &&
+            twins[0].cpu.runFold!.pages > folded
+          )
+            hits++;
+        }
+        const [sa, sb] = twins.map((t) => foldState(t as FoldTwin<never>));
+        expect(sa).toEqual(sb);
+      },
+    ),
+    { numRuns: 60, seed: p.seed },
+  );
+  return hits;
 }

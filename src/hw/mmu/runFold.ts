@@ -12,14 +12,17 @@
  *   level (Tlb.lookup's misses counted) and is filled into each level's base-page array
  *   (Tlb.fillMissed's inserts), all at the span's end: nothing a walk or a data access does reads
  *   the TLB.
- * - The walk side per page, by the architecture (leaves: x86-64's Cpu.ts, i386's), over the memo's leaf
- *   table as its walkFast reads it from the memo: every check walkFast makes on a 4K leaf, the
- *   accessed/dirty write-back, walks, walkRefs and adWrites counted, the walk record left as the
- *   last walk leaves it. It stops before the first page that is not a plain present 4K leaf the
- *   access is allowed through, or whose frame is outside RAM, the leaf table or a table above it
- *   (a store there changes what later walks read): the per-access path does that page.
- * - The data side, interleaved with the walks as accessRun does them: a load's byte (`data`, the
- *   last page's) or a store through PhysMem.
+ * - The walk side per page, by the architecture (leaves: each one's arch/<name>/runFold.ts), over the
+ *   memo's leaf table as its walkFast reads it from the memo: every check walkFast makes on a 4K
+ *   leaf, the accessed/dirty write-back, walks, walkRefs and adWrites counted, the walk record left
+ *   as the last walk leaves it. It stops before the first page that is not a plain present 4K leaf
+ *   the access is allowed through, or whose frame is outside RAM: the per-access path does that
+ *   page; and after a store into a table above the leaf table (accessRun drops the memo then). A
+ *   store into the leaf table itself goes on: the later pages' entries are read after it.
+ * - The data side, as accessRun's interleaved with the walks: a load's byte (`data`, the last
+ *   page's) or a store through PhysMem; where nothing observes stores (x86-64, arm64), the stores
+ *   into the frames' PageStore by runs after the walks (PageStore.writeByteRun: no walk reads a
+ *   data frame), a store into the leaf table at once (the later walks read it).
  *
  * - The lookups of the accesses the per-access path does under the memo's leaf table (missesAll):
  *   a page no entry covered when the table was marked misses at every level, counted without the
@@ -513,7 +516,8 @@ export abstract class RunFold {
    * each page that is a plain present 4K leaf the access is allowed through, every effect of
    * walkFast from the memo and of accessRun's data access, and its frame, TLB metadata and
    * attributes in pfns/metas/attrs. Stops before the first page that is not, or whose frame is
-   * outside RAM or (a store) the leaf table's or a table's above it. Returns the pages done.
+   * outside RAM, and after a store into a table above the leaf table (the memo dropped); a store
+   * into the leaf table itself is made before the next page's walk. Returns the pages done.
    */
   protected abstract leaves(
     vpn: number,

@@ -9,7 +9,9 @@
  * or outside RAM, scattered single accesses, ASID switches with and without TLBI ASIDE1, TLBI
  * VAE1, TCR_EL1.HA/HD, PSTATE.PAN, SCTLR_EL1.WXN; skylake, tiny and small TLBs. After every run:
  * the count, outcome, ESR/FAR, counters and walk record; every few ops every TLB entry in order,
- * and the bytes of every table and data frame.
+ * and the bytes of every table and data frame. Then runs of stores through pages mapped onto the
+ * tables the run walks (its own L3 table, the next one, an L2/L1/L0 table), at a later page's
+ * descriptor: the descriptors the fold reads after such a store are the stored bytes'.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -22,6 +24,7 @@ import {
   DATA,
   expectFoldAgrees,
   expectRunsAgree,
+  expectTableStoresAgree,
   type FoldTwin,
   NP,
   RAM_FRAMES,
@@ -31,6 +34,7 @@ import {
 } from "../../mmu/runFold.testkit.ts";
 import { type Arm64Cpu, TTBR1_VPN } from "./Cpu.ts";
 import { Desc, DescHi } from "./format.ts";
+import type { Arm64MapFlags } from "./Mapper.ts";
 import { bareArm64 } from "./testkit.ts";
 
 /** the run area: from R, 1024 pages below an L0 entry's boundary */
@@ -127,7 +131,7 @@ function machine(
   high: boolean,
   fold: boolean,
   ramFrames = RAM_FRAMES,
-): FoldTwin<Op> & { cpu: Arm64Cpu } {
+): FoldTwin<Op> & { cpu: Arm64Cpu; area: RunArea<Arm64MapFlags> } {
   const { cpu, mapper, root0, root1, frames, m } = bareArm64({
     tlb,
     ramBytes: ramFrames * 4096,
@@ -207,7 +211,7 @@ function machine(
         return "";
     }
   };
-  return { cpu, tables: () => [256, frames.next], apply };
+  return { cpu, area, tables: () => [256, frames.next], apply };
 }
 
 describe("runFold against accessRun's per-access loop, arm64 (fast-check)", () => {
@@ -291,5 +295,22 @@ describe("runFold and an output address above TCR_EL1.IPS's size inside RAM, arm
       { numRuns: 40, seed: 0x1a5 },
     );
     expect(stops).toBeGreaterThan(10);
+  });
+});
+
+describe("runFold and stores into the tables the run walks, arm64 (fast-check)", () => {
+  it("a store through a page mapped onto its own leaf table, the next one or a table above changes what later walks read, as the per-access loop's", () => {
+    for (const high of [false, true]) {
+      const hits = expectTableStoresAgree<Op, 0 | 1>({
+        machine: (fold) => machine("skylake", [false, false, false, false], high, fold),
+        rw: rwFlags,
+        mode: 0,
+        levels: 4,
+        entryBytes: 8,
+        seed: high ? 0x7ab1e1 : 0x7ab1e0,
+      });
+      // runs whose stores the fold made or met in the leaf table, and a later walk of it read
+      expect(hits).toBeGreaterThan(20);
+    }
   });
 });

@@ -69,7 +69,11 @@ export class Arm64RunFold extends RunFold {
    * TLB metadata: the ASID, rights, dirty unless AP[2] stays set, global unless nG; attributes:
    * AttrIndx, SH, level 3. Any other descriptor ends the span before its page (walkFast or Mmu.walk
    * decides it on the per-access path), as does a frame outside RAM; a store into a table the memo
-   * holds ends it after its page (the next walk is a whole one, as accessRun drops the memo).
+   * holds ends it after its page (the next walk is a whole one, as accessRun drops the memo). With
+   * nothing observing stores (PhysMem.write8's snoop and watch absent) the span's stores go into
+   * the frames' PageStore by runs after the walks (PageStore.writeByteRun: no walk reads a data
+   * frame), a store into the leaf table itself at once (the next pages' descriptors are read after
+   * it); a load's byte is the last page's (loads change nothing).
    */
   protected override leaves(
     vpn: number,
@@ -102,11 +106,13 @@ export class Arm64RunFold extends RunFold {
     const asid = mmu.asid;
     let k = 0;
     let lastIndex = 0;
+    let lastPfn = 0;
     let lastHi = 0;
     let lastLo = 0;
     let pa = 0;
     let data = mmu.data;
     let adWrites = 0;
+    let from = 0; // the first page whose store is still to make (direct stores: by runs, after the loop)
     this.heldRange(memo); // the frames of the tables above as a range first
     const heldLo = this.heldLo;
     const heldHi = this.heldHi;
@@ -161,16 +167,22 @@ export class Arm64RunFold extends RunFold {
         adWrites++;
       }
       pa = pfn * 4096 + off;
-      if (!write)
-        data = (store.readWord(pfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff; // PhysMem.read8, inside RAM
-      else if (direct) store.writeByte(pfn, off, value);
-      else phys.write8(pa, value);
+      if (write) {
+        if (!direct) phys.write8(pa, value);
+        else if (pfn === table) {
+          // a store into the leaf table itself: the later pages' descriptors read it (stores so far, then it)
+          store.writeByteRun(pfns, at + from, k - from, off, value);
+          store.writeByte(pfn, off, value);
+          from = k + 1;
+        }
+      }
       pfns[at + k] = pfn;
       metas[at + k] = meta;
       attrs[at + k] = attr;
       metaOr |= meta;
       attrOr |= attr;
       lastIndex = index;
+      lastPfn = pfn;
       lastHi = hi;
       lastLo = lo;
       k++;
@@ -178,6 +190,14 @@ export class Arm64RunFold extends RunFold {
         memo.valid = false; // a store into a table above: as accessRun drops the memo
         break;
       }
+    }
+    // the stores by runs (PageStore.writeByteRun: the pages are written by nothing else meanwhile)
+    if (write && direct && k > from) store.writeByteRun(pfns, at + from, k - from, off, value);
+    if (k > 0) {
+      // a load's byte: the last page's (PhysMem.read8, inside RAM; loads change nothing). Read after
+      // a store too: a first write pass gives V8 this code's feedback (a read pass deoptimized it)
+      const byte = (store.readWord(lastPfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff;
+      data = write ? data : byte;
     }
     return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
   }

@@ -22,6 +22,7 @@ import {
   commonOpArbs,
   expectFoldAgrees,
   expectRunsAgree,
+  expectTableStoresAgree,
   type FoldTwin,
   NP,
   RAM_FRAMES,
@@ -109,7 +110,7 @@ function machine(
   big: boolean[],
   nxe: boolean,
   fold: boolean,
-): FoldTwin<Op> & { cpu: I386Cpu } {
+): FoldTwin<Op> & { cpu: I386Cpu; area: RunArea } {
   const { cpu, mapper, root, frames } = bareI386({ pae, tlb, ramBytes: RAM_FRAMES * 4096 });
   cpu.runFold!.enabled = fold;
   cpu.movToCr4({ pge: true });
@@ -180,7 +181,7 @@ function machine(
         return "";
     }
   };
-  return { cpu, tables: () => [256, frames.next], apply };
+  return { cpu, area, tables: () => [256, frames.next], apply };
 }
 
 for (const pae of [false, true]) {
@@ -268,5 +269,22 @@ describe("runFold and a store into the PD it remembers (i386)", () => {
       expect(outs[0].out.split(":")[0]).toBe("11"); // pages 90..100 done, 101 a user access to a supervisor PDE
       expect(outs[0].t.cpu.runFold!.pages).toBeGreaterThan(5);
       expect(outs[0].t.cpu.errorCode).toBe(0x7); // P | W/R | U/S (SDM §4.7)
+    });
+});
+
+describe("runFold and stores into the tables the run walks, i386 (fast-check)", () => {
+  for (const pae of [false, true])
+    it(`${pae ? "PAE" : "32-bit"} paging: a store through a page mapped onto its own page table, the next one or a table above changes what later walks read, as the per-access loop's`, () => {
+      const hits = expectTableStoresAgree<Op, 0 | 3>({
+        machine: (fold) => machine(pae, "skylake", [false, false, false, false], true, fold),
+        rw: { writable: true, user: true },
+        mode: 3,
+        levels: pae ? 3 : 2,
+        entryBytes: pae ? 8 : 4,
+        tablePages: pae ? 512 : 1024,
+        seed: pae ? 0x7ab1ea3 : 0x7ab1e32,
+      });
+      // runs whose stores the fold made or met in the leaf table, and a later walk of it read
+      expect(hits).toBeGreaterThan(20);
     });
 });

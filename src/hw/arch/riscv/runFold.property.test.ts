@@ -21,6 +21,7 @@ import {
   commonOpArbs,
   expectFoldAgrees,
   expectRunsAgree,
+  expectTableStoresAgree,
   type FoldTwin,
   NP,
   RAM_FRAMES,
@@ -81,7 +82,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 const hiOf = (vpn: number) => Math.floor(vpn / 1048576);
 const loOf = (vpn: number) => (vpn % 1048576) * 4096;
 
-function machine(tlb: string, big: boolean[], fold: boolean): FoldTwin<Op> & { cpu: RiscvCpu } {
+function machine(
+  tlb: string,
+  big: boolean[],
+  fold: boolean,
+): FoldTwin<Op> & { cpu: RiscvCpu; area: RunArea } {
   const { cpu, mapper, root, frames, m } = bareRiscv(
     { tlb, ramBytes: RAM_FRAMES * 4096, vaBits: 48, svadu: true, svnapot: true, svpbmt: true },
     1,
@@ -153,7 +158,7 @@ function machine(tlb: string, big: boolean[], fold: boolean): FoldTwin<Op> & { c
         return "";
     }
   };
-  return { cpu, tables: () => [256, frames.next], apply };
+  return { cpu, area, tables: () => [256, frames.next], apply };
 }
 
 describe("runFold against accessRun's per-access loop, RISC-V (fast-check)", () => {
@@ -198,5 +203,20 @@ describe("runFold's leaf checks page by page, RISC-V (fast-check)", () => {
       { numRuns: 150, seed: 0x1eaf5c },
     );
     expect(stops).toBeGreaterThan(50);
+  });
+});
+
+describe("runFold and stores into the tables the run walks, RISC-V Sv48 (fast-check)", () => {
+  it("a store through a page mapped onto its own leaf table, the next one or a table above changes what later walks read, as the per-access loop's", () => {
+    const hits = expectTableStoresAgree<Op, boolean>({
+      machine: (fold) => machine("skylake", [false, false, false, false], fold),
+      rw: { writable: true, user: true },
+      mode: true,
+      levels: 4,
+      entryBytes: 8,
+      seed: 0x7ab1e5c,
+    });
+    // runs whose stores the fold made or met in the leaf table, and a later walk of it read
+    expect(hits).toBeGreaterThan(20);
   });
 });

@@ -14,6 +14,7 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
+import { PageState } from "../../PageStore.ts";
 import { Pte, PteHi, type RiscvFormat, riscvRights } from "./format.ts";
 
 export class RiscvRunFold extends RunFold {
@@ -55,7 +56,11 @@ export class RiscvRunFold extends RunFold {
    * write-back, and the byte. The TLB metadata: the ASID, rights, dirty when D or a store, global
    * when G here or on a pointer above (the memo's); attributes: PBMT. Any other PTE ends the span
    * before its page (walkFast or Mmu.walk decides it on the per-access path), as does a frame
-   * outside RAM; a store into a table the memo holds ends it after its page.
+   * outside RAM; a store into a table the memo holds ends it after its page. With nothing observing
+   * stores (PhysMem.write8's snoop and watch absent) the span's stores go into the frames'
+   * PageStore by runs after the walks (PageStore.writeByteRun: no walk reads a data frame), a store
+   * into the leaf table itself at once (the next pages' PTEs are read after it); a load's byte is
+   * the last page's (loads change nothing).
    */
   protected override leaves(
     vpn: number,
@@ -82,16 +87,26 @@ export class RiscvRunFold extends RunFold {
     const metaBase = mmu.asid | (write ? Meta.D : 0) | (memo.acc !== 0 ? Meta.G : 0);
     let k = 0;
     let lastIndex = 0;
+    let lastPfn = 0;
     let lastHi = 0;
     let lastLo = 0;
     let pa = 0;
     let data = mmu.data;
     let adWrites = 0;
+    let from = 0; // the first page whose store is still to make (direct stores: by runs, after the loop)
+    // a materialised table's words stay its own array through the stores below (the page stays
+    // materialised); any other is read again per page (a store may replace the copy)
+    const stable = phys.store.state(table) === PageState.Materialised;
+    let words = phys.frameWords(table as Pfn);
+    // PhysMem.write8 with neither a cache snooping nor a write watch: the byte into the frame's
+    // store (pfn < nrFrames, off < 4096: inside RAM)
+    const direct = phys.snoop === null && phys.watch === null;
+    const store = phys.store;
     let metaOr = 0; // of the pages done (TlbArray.insertRun's)
     let attrOr = 0;
     for (; k < max; ) {
       const index = (vpn + k * step) & 511; // VPN[0]
-      const words = phys.frameWords(table as Pfn); // again per page: a write may replace the copy
+      if (!stable) words = phys.frameWords(table as Pfn);
       if (words === null) break;
       const lo = words[index * 2];
       const hi = words[index * 2 + 1];
@@ -104,8 +119,15 @@ export class RiscvRunFold extends RunFold {
         adWrites++;
       }
       pa = pfn * 4096 + off;
-      if (write) phys.write8(pa, value);
-      else data = phys.read8(pa);
+      if (write) {
+        if (!direct) phys.write8(pa, value);
+        else if (pfn === table) {
+          // a store into the leaf table itself: the later pages' PTEs read it (stores so far, then it)
+          store.writeByteRun(pfns, at + from, k - from, off, value);
+          store.writeByte(pfn, off, value);
+          from = k + 1;
+        }
+      }
       pfns[at + k] = pfn;
       const meta =
         metaBase |
@@ -118,6 +140,7 @@ export class RiscvRunFold extends RunFold {
       metaOr |= meta;
       attrOr |= attr;
       lastIndex = index;
+      lastPfn = pfn;
       lastHi = hi;
       lastLo = lo;
       k++;
@@ -125,6 +148,14 @@ export class RiscvRunFold extends RunFold {
         memo.valid = false; // a store into a table above: as accessRun drops the memo
         break;
       }
+    }
+    // the stores by runs (PageStore.writeByteRun: the pages are written by nothing else meanwhile)
+    if (write && direct && k > from) store.writeByteRun(pfns, at + from, k - from, off, value);
+    if (k > 0) {
+      // a load's byte: the last page's (PhysMem.read8, inside RAM; loads change nothing). Read after
+      // a store too: a first write pass gives V8 this code's feedback (a read pass deoptimized it)
+      const byte = (store.readWord(lastPfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff;
+      data = write ? data : byte;
     }
     return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
   }

@@ -23,6 +23,7 @@ import {
   DATA,
   expectFoldAgrees,
   expectRunsAgree,
+  expectTableStoresAgree,
   type FoldTwin,
   NP,
   RAM_FRAMES,
@@ -116,7 +117,12 @@ const hiOf = (vpn: number) => Math.floor(vpn / 1048576);
 const loOf = (vpn: number) => (vpn % 1048576) * 4096;
 
 /** One machine: the run area mapped (chunk c of 512 pages a 2M page where big[c]), a 1G page elsewhere. */
-function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): FoldTwin<Op> & { cpu: Cpu } {
+function machine(
+  tlb: string,
+  big: boolean[],
+  nxe: boolean,
+  fold: boolean,
+): FoldTwin<Op> & { cpu: Cpu; area: RunArea } {
   const { cpu, mapper, root, frames } = bareMachine({ tlb, ramBytes: RAM_FRAMES * 4096 });
   cpu.runFold!.enabled = fold;
   cpu.movToCr4({ pcide: true, pge: true });
@@ -200,7 +206,7 @@ function machine(tlb: string, big: boolean[], nxe: boolean, fold: boolean): Fold
       }
     }
   };
-  return { cpu, tables: () => [256, frames.next], apply };
+  return { cpu, area, tables: () => [256, frames.next], apply };
 }
 
 describe("runFold against accessRun's per-access loop, x86-64 (fast-check)", () => {
@@ -260,5 +266,20 @@ describe("runFold's leaf checks page by page, x86-64 (fast-check)", () => {
       { numRuns: 150, seed: 0x1eaf },
     );
     expect(stops).toBeGreaterThan(50);
+  });
+});
+
+describe("runFold and stores into the tables the run walks, x86-64 (fast-check)", () => {
+  it("a store through a page mapped onto its own leaf table, the next one or a table above changes what later walks read, as the per-access loop's", () => {
+    const hits = expectTableStoresAgree<Op, 0 | 3>({
+      machine: (fold) => machine("skylake", [false, false, false, false], true, fold),
+      rw: { writable: true, user: true },
+      mode: 3,
+      levels: 4,
+      entryBytes: 8,
+      seed: 0x7ab1e86,
+    });
+    // runs whose stores the fold made or met in the leaf table, and a later walk of it read
+    expect(hits).toBeGreaterThan(20);
   });
 });
