@@ -7,7 +7,7 @@
 
 import { SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
 import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
-import { kswapdTarget, pgdatBalanced, topZone } from "../mm/vmscan_kswapd.ts";
+import { kswapdTarget, pgdatBalanced, pgdatWatermarkBoosted, topZone } from "../mm/vmscan_kswapd.ts";
 import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
 
@@ -60,15 +60,17 @@ export function directReclaim(k: KernelCore, order: number): number {
 
 /**
  * wakeup_kswapd from an allocation's slow path (wake_all_kswapds: once for the node), with the
- * allocation's order and highest zone index: a node that is hopeless (kswapd_failures at
- * MAX_RECLAIM_RETRIES) or balanced for that order and zone (pgdat_balanced) is not woken;
+ * allocation's order and highest zone index, or from an allocation in a zone whose watermarks a
+ * fallback boosted (order 0, that zone): a node that is hopeless (kswapd_failures at
+ * MAX_RECLAIM_RETRIES) or balanced for that order and zone (pgdat_balanced) and not boosted
+ * (pgdat_watermark_boosted) is not woken;
  * otherwise kswapd runs balance_pgdat for them at once (vmlab's kswapd runs when it is woken,
  * not later beside the task). Returns pages reclaimed.
  * Linux: mm/vmscan.c wakeup_kswapd
  */
 export function wakeupKswapd(k: KernelCore, order: number, highestZone: number): number {
   if (k.reclaiming || k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES) return 0;
-  if (pgdatBalanced(k.buddy, order, highestZone)) return 0;
+  if (pgdatBalanced(k.buddy, order, highestZone) && !pgdatWatermarkBoosted(k.buddy, highestZone)) return 0;
   return balancePgdat(k, order, highestZone);
 }
 
@@ -96,7 +98,10 @@ function balancePgdat(k: KernelCore, order: number, highestZone: number): number
   k.vmscan.stats.pageoutrun++; // balance_pgdat: count_vm_event(PAGEOUTRUN)
   const buddy = k.buddy;
   const balanced = (o: number) => pgdatBalanced(buddy, o, highestZone);
-  if (balanced(order)) return 0;
+  // the reclaim boost: the zones' watermark_boost, left in place while kswapd runs
+  const boosts = buddy.zones.map((z) => (z.managed > 0 && z.id <= highestZone ? z.watermarkBoost : 0));
+  const boost = boosts.reduce((a, b) => a + b, 0);
+  if (boost === 0 && balanced(order)) return 0;
   // set_reclaim_active / clear_reclaim_active: while kswapd balances, frees keep fewer pages on
   // the pcp lists of the zones up to highest_zoneidx
   for (const z of buddy.zones) z.reclaimActive = z.managed > 0 && z.id <= highestZone;
@@ -111,10 +116,13 @@ function balancePgdat(k: KernelCore, order: number, highestZone: number): number
         },
         () => kswapdTarget(buddy, highestZone),
         buddy.highWmarkPages() - buddy.freePages(),
+        boost,
       ),
     );
   } finally {
     for (const z of buddy.zones) z.reclaimActive = false;
+    // balance_pgdat's end: the boosts it started with are spent (new ones may have come since)
+    if (boost > 0) for (const z of buddy.zones) z.watermarkBoost -= Math.min(z.watermarkBoost, boosts[z.id]);
     // prepare_kswapd_sleep on a balanced node: clear_pgdat_congested (PGDAT_DIRTY among them)
     if (k.vmscan.writeback !== null && balanced(reclaimOrder)) k.vmscan.writeback.pgdatDirty = false;
   }

@@ -44,7 +44,7 @@ export function newDirtyThrottle(
       highmemDirtyable: () => {
         if (l.highmem === l.normal) return 0;
         const z = buddy.zones[l.highmem];
-        let n = z.freePages - Math.min(z.freePages, z.wmark[Wmark.High]);
+        let n = z.freePages - Math.min(z.freePages, buddy.wmark(z, Wmark.High));
         for (const f of pageCache.files.values()) {
           if (f.fs !== "disk") continue;
           for (const pfn of f.cache.values()) {

@@ -20,6 +20,7 @@ import {
   rmqueueFallback,
   unreserveHighatomicPageblock,
 } from "./page_alloc_fallback.ts";
+import { allocRun0, order0FastSure, order0FastSureN } from "./page_alloc_fast.ts";
 import { PcpLists, pcpAllowedOrder } from "./page_alloc_pcp.ts";
 
 export { MAX_ORDER, NR_ORDERS } from "./migratetype.ts";
@@ -78,6 +79,8 @@ export class BuddyAllocator implements FreeAreas {
   private thpOrder = -1;
   /** PGALLOC by zone (pgalloc_dma, pgalloc_dma32, pgalloc_normal): pages handed out */
   readonly pgalloc = new Float64Array(3);
+  /** the zone whose ZONE_BOOSTED_WATERMARK the last allocation cleared, to wake kswapd for (-1: none) */
+  private boostWakeZone = -1;
   /** PGFREE: pages freed (to the pcp lists or the buddy lists; the boot's too) */
   pgfree = 0;
   /** min_free_kbytes as computed at boot (calculate_min_free_kbytes) */
@@ -143,12 +146,17 @@ export class BuddyAllocator implements FreeAreas {
     this.nofragmentZone = this.layout.dma32 === true ? ZoneId.Normal : -1;
   }
 
-  /** ALLOC_NOFRAGMENT or 0 for an allocation whose highest zone is `highest` (alloc_flags_nofragment of its preferred zone) */
-  private nofragment(highest: number): number {
-    if (this.nofragmentZone < 0) return 0;
+  /**
+   * The fast path's alloc_flags (alloc_flags_nofragment of the preferred zone): ALLOC_KSWAPD for
+   * __GFP_KSWAPD_RECLAIM, ALLOC_NOFRAGMENT when the preferred zone (the first managed one from
+   * `highest` down) is ZONE_NORMAL above a ZONE_DMA32.
+   */
+  fastFlags(gfp: number, highest: number): number {
+    const flags = gfp & Gfp.KSWAPD_RECLAIM ? AllocFlag.KSWAPD : 0;
+    if (this.nofragmentZone < 0) return flags;
     let id = highest;
     while (id >= 0 && this.zones[id].managed === 0) id--;
-    return id === this.nofragmentZone ? AllocFlag.NOFRAGMENT : 0;
+    return id === this.nofragmentZone ? flags | AllocFlag.NOFRAGMENT : flags;
   }
 
   /**
@@ -177,15 +185,9 @@ export class BuddyAllocator implements FreeAreas {
     return rmqueueFallback(this, z, order, mt, allocFlags);
   }
 
-  /**
-   * Whether __rmqueue(z, order, mt, allocFlags) would find a block (reads only): one of `order`
-   * or more on the `mt` lists, or one __rmqueue_fallback may take (a fallback type's, from
-   * pageblock_order up under ALLOC_NOFRAGMENT).
-   */
-  canRmqueue(z: Zone, order: number, mt: number, allocFlags: number): boolean {
-    const head = z.head;
-    for (let o = order; o <= MAX_ORDER; o++) if (head[o * MIGRATE_TYPES + mt] !== -1) return true;
-    return this.mobility !== Mobility.NONE && fallbackExists(this, z, order, mt, allocFlags);
+  /** The zone's watermark `which` with its boost (min_wmark_pages, low_wmark_pages, high_wmark_pages) */
+  wmark(z: Zone, which: Wmark): number {
+    return z.wmark[which] + z.watermarkBoost;
   }
 
   /** the length of the run rmqueueRun0 took */
@@ -234,7 +236,7 @@ export class BuddyAllocator implements FreeAreas {
 
   /** zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) */
   aboveHighWmark(z: Zone): boolean {
-    return this.watermarkOk(z, 0, z.wmark[Wmark.High], 2, 0);
+    return this.watermarkOk(z, 0, this.wmark(z, Wmark.High), 2, 0);
   }
 
   /** Total free pages over all zones (NR_FREE_PAGES: the buddy lists; pages on pcp lists are not counted). */
@@ -247,7 +249,7 @@ export class BuddyAllocator implements FreeAreas {
   /** The managed zones' high watermarks summed (prepare_scan_control's total_high_wmark). */
   highWmarkPages(): number {
     let n = 0;
-    for (const z of this.zones) if (z.managed > 0) n += z.wmark[Wmark.High];
+    for (const z of this.zones) if (z.managed > 0) n += this.wmark(z, Wmark.High);
     return n;
   }
 
@@ -290,7 +292,7 @@ export class BuddyAllocator implements FreeAreas {
     }
     z.nrFree[order]++;
     z.freePages += 1 << order;
-    if (mt === MigrateType.HIGHATOMIC) z.nrFreeHighatomic += 1 << order;
+    z.nrFreeMt[mt] += 1 << order;
   }
 
   /** del_page_from_free_list with account_freepages: the block off the `mt` list of its order. */
@@ -309,7 +311,7 @@ export class BuddyAllocator implements FreeAreas {
     p.order[pfn] = -1;
     z.nrFree[order]--;
     z.freePages -= 1 << order;
-    if (mt === MigrateType.HIGHATOMIC) z.nrFreeHighatomic -= 1 << order;
+    z.nrFreeMt[mt] -= 1 << order;
   }
 
   /**
@@ -343,7 +345,6 @@ export class BuddyAllocator implements FreeAreas {
     const blockMt = this.blockMt;
     const mt = blockMt[pfn >> pb];
     let merged = 0;
-    let mergedHa = 0;
     while (order < MAX_ORDER) {
       const buddy = pfn ^ (1 << order);
       if (buddy < start || buddy >= end || (flags[buddy] & PageFlag.Buddy) === 0 || ord[buddy] !== order)
@@ -367,13 +368,13 @@ export class BuddyAllocator implements FreeAreas {
       ord[buddy] = -1;
       z.nrFree[order]--;
       merged += 1 << order;
-      if (buddyMt === MigrateType.HIGHATOMIC) mergedHa += 1 << order;
+      z.nrFreeMt[buddyMt] -= 1 << order;
       if (buddyMt !== mt) blockMt[buddy >> pb] = mt; // match the buddy's type (set_pageblock_migratetype)
       pfn &= buddy;
       order++;
     }
     z.freePages -= merged;
-    z.nrFreeHighatomic -= mergedHa;
+
     if (!toTail && order < MAX_ORDER - 1) {
       const higher = pfn & (pfn ^ (1 << order));
       const hb = higher ^ (1 << (order + 1));
@@ -429,7 +430,7 @@ export class BuddyAllocator implements FreeAreas {
     let min = mark;
     let free = z.freePages - ((1 << order) - 1);
     // __zone_watermark_unusable_free: the highatomic reserve's free pages, unless the caller may use reserves
-    if (!(allocFlags & ALLOC_RESERVES)) free -= z.nrFreeHighatomic;
+    if (!(allocFlags & ALLOC_RESERVES)) free -= z.nrFreeMt[MigrateType.HIGHATOMIC];
     if (allocFlags & AllocFlag.MIN_RESERVE) {
       min -= Math.floor(min / 2);
       if (allocFlags & AllocFlag.NON_BLOCK) min -= Math.floor(min / 4);
@@ -463,13 +464,16 @@ export class BuddyAllocator implements FreeAreas {
     assert(order >= 0 && order <= MAX_ORDER, "alloc: order out of range");
     const highest = this.gfpZone(gfp);
     const mt = gfpMigratetype(gfp, this.mobility);
-    const pfn = this.fromFreelist(order, highest, Wmark.Low, this.nofragment(highest), mt);
-    if (pfn >= 0) return order === 0 ? this.prep0(pfn, kind) : this.prep(pfn, order, kind, gfp);
-    return this.allocSlowpath(order, gfp, kind, highest, mt);
+    const pfn = this.fromFreelist(order, highest, Wmark.Low, this.fastFlags(gfp, highest), mt);
+    if (pfn < 0) return this.allocSlowpath(order, gfp, kind, highest, mt);
+    if (order === 0) this.prep0(pfn, kind);
+    else this.prep(pfn, order, kind, gfp);
+    if (this.boostWakeZone >= 0) this.boostWake();
+    return pfn;
   }
 
   /** gfp_zone: the highest zone an allocation of `gfp` may take from. */
-  private gfpZone(gfp: number): number {
+  gfpZone(gfp: number): number {
     return gfp & Gfp.DMA
       ? ZoneId.DMA
       : gfp & Gfp.DMA32
@@ -478,101 +482,19 @@ export class BuddyAllocator implements FreeAreas {
           ? this.layout.highmem
           : this.layout.normal;
   }
-
-  /**
-   * Whether an order-0 allocation of `gfp` made now is get_page_from_freelist's first try in the
-   * first zone it looks at: that zone passes its low watermark (zone_watermark_ok, order 0), so the
-   * fast path takes a page there (its free pages are on the buddy lists: rmqueue_bulk or
-   * __rmqueue_smallest finds one) and the slow path (kswapd's wakeup, reclaim) is not entered.
-   * Changes nothing. core/faultfold.ts asks it before each fault of a batch it resolves at once.
-   */
+  /** order0FastSure (page_alloc_fast.ts): an order-0 allocation of `gfp` now is sure of the fast path's first zone */
   order0FastSure(gfp: number): boolean {
-    const highest = this.gfpZone(gfp);
-    for (let id = highest; id >= 0; id--) {
-      const z = this.zones[id];
-      if (z.managed === 0) continue;
-      if (!this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0)) return false;
-      // rmqueue finds a page there: on the running CPU's list, or the refill's __rmqueue does
-      const mt = gfpMigratetype(gfp, this.mobility);
-      return this.pcp?.holds0(id, mt, 1) === true || this.canRmqueue(z, 0, mt, this.nofragment(highest));
-    }
-    return false;
+    return order0FastSure(this, gfp);
   }
 
-  /**
-   * Up to `max` order-0 allocations of `gfp` one after the other, each made only when
-   * order0FastSure holds just before it (the first that it does not hold for ends the run),
-   * each as `alloc` makes it on that fast path (get_page_from_freelist's first zone: the high
-   * watermark's ZONE_BELOW_HIGH mark, rmqueue_pcplist or __rmqueue_smallest, the zone's
-   * PGALLOC count, prep_new_page): the same pages in the same order, every list, count and
-   * mark as the calls one by one leave them. Between two pcp refills the zone's free pages do
-   * not change, so neither do the watermark checks: they are made once per refill (the pcp
-   * side: PcpLists.rmqueueRun0). The pfns go to out[0..]; returns how many. For a batch of
-   * demand-zero faults (mm/anon_run.ts), where nothing between two allocations touches the
-   * allocator. Linux: mm/page_alloc.c __alloc_pages, get_page_from_freelist, rmqueue
-   */
+  /** allocRun0 (page_alloc_fast.ts): up to `max` fast-path order-0 allocations in a row, into out[] */
   allocRun0(gfp: number, kind: PageKind, out: Float64Array, max: number): number {
-    const highest = this.gfpZone(gfp);
-    let id = highest;
-    while (id >= 0 && this.zones[id].managed === 0) id--;
-    if (id < 0) return 0;
-    const z = this.zones[id];
-    const pcp = this.pcp;
-    const mt = gfpMigratetype(gfp, this.mobility);
-    const flags = this.nofragment(highest);
-    let done = 0;
-    while (done < max) {
-      // order0FastSure: the low watermark, and a page in this zone for the pcp list or the buddy's __rmqueue
-      if (!this.watermarkOk(z, 0, z.wmark[Wmark.Low], highest, 0)) break;
-      if (pcp?.holds0(id, mt, 1) !== true && !this.canRmqueue(z, 0, mt, flags)) break;
-      // fromFreelist at zone z: ZONE_BELOW_HIGH marked as it marks it (the low watermark: just seen)
-      if (pcp !== null && !z.belowHigh && !this.watermarkOk(z, 0, z.wmark[Wmark.High], highest, 0))
-        z.belowHigh = true;
-      let k = 0;
-      if (pcp !== null) k = pcp.rmqueueRun0(z, out, done, max - done, mt, flags);
-      if (k === 0) {
-        const pfn = this.rmqueueMt(z, 0, mt, flags);
-        if (pfn < 0) throw new ModelBug("allocRun0: a zone above its low watermark has no free page");
-        out[done] = pfn;
-        k = 1;
-      }
-      this.pgalloc[id] += k;
-      for (let i = done; i < done + k; i++) this.prep0(out[i], kind);
-      done += k;
-    }
-    return done;
+    return allocRun0(this, gfp, kind, out, max);
   }
 
-  /**
-   * Whether `n` order-0 allocations of `gfp` in a row, nothing freed or allocated between them
-   * (do_swap_page's swap-in and its readahead's, core/faultfold_swap.ts), each take
-   * get_page_from_freelist's first try: the zones from the highest `gfp` allows down, those
-   * below their low watermark passed over, the first that passes it takes the page (so the slow
-   * path, kswapd's wakeup and reclaim, is not entered). With pcp lists, the running CPU's order-0
-   * list of that zone holds n - 1 pages, so the first n - 1 allocations take theirs from it and
-   * no zone's free pages (which the watermarks read) change; without them each takes one page
-   * off that zone's buddy lists, which stays above its watermark n - 1 pages over it (the zones
-   * above it, which it passed over, stay below theirs). Changes nothing.
-   */
+  /** order0FastSureN (page_alloc_fast.ts): `n` order-0 allocations in a row are sure of the fast path */
   order0FastSureN(gfp: number, n: number): boolean {
-    const highest = this.gfpZone(gfp);
-    const pcp = this.pcp;
-    for (let id = highest; id >= 0; id--) {
-      const z = this.zones[id];
-      if (z.managed === 0) continue;
-      const low = z.wmark[Wmark.Low];
-      if (!this.watermarkOk(z, 0, low, highest, 0)) continue;
-      const mt = gfpMigratetype(gfp, this.mobility);
-      if (pcp !== null) {
-        // the first n - 1 off the list; the last off it too, or from the refill's __rmqueue
-        if (n > 1 && !pcp.holds0(id, mt, n - 1)) return false;
-        return pcp.holds0(id, mt, n) || this.canRmqueue(z, 0, mt, this.nofragment(highest));
-      }
-      if (this.mobility !== Mobility.NONE)
-        return n <= 1 && this.canRmqueue(z, 0, mt, this.nofragment(highest));
-      return n <= 1 || this.watermarkOk(z, 0, low + n - 1, highest, 0);
-    }
-    return false;
+    return order0FastSureN(this, gfp, n);
   }
 
   /**
@@ -596,7 +518,7 @@ export class BuddyAllocator implements FreeAreas {
     }
     for (let attempt = 0; attempt < 16; attempt++) {
       let pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
-      if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
+      if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
       if (!(gfp & Gfp.DIRECT_RECLAIM) || this.hooks === null) break;
       this.allocStalls++;
       // gfp_zone: __GFP_HIGHMEM | __GFP_MOVABLE is ZONE_MOVABLE, else the zone the allocation starts from
@@ -612,7 +534,7 @@ export class BuddyAllocator implements FreeAreas {
           this.pcp.drainAllPages();
           pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
         }
-        if (pfn >= 0) return this.prep(pfn, order, kind, gfp);
+        if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
         // no loop when asked (__GFP_NORETRY), nor for a costly order (no __GFP_RETRY_MAYFAIL here)
         if (gfp & Gfp.NORETRY || order > 3) break;
         continue;
@@ -641,15 +563,36 @@ export class BuddyAllocator implements FreeAreas {
       for (let id = highest; id >= 0; id--) {
         const z = this.zones[id];
         if (z.managed === 0) continue;
-        if (pcp === null || z.belowHigh || !this.watermarkOk(z, order, z.wmark[Wmark.High], highest, flags)) {
+        if (
+          pcp === null ||
+          z.belowHigh ||
+          !this.watermarkOk(z, order, this.wmark(z, Wmark.High), highest, flags)
+        ) {
           if (pcp !== null) z.belowHigh = true;
-          if (!this.watermarkOk(z, order, z.wmark[which], highest, flags)) continue;
+          // zone_watermark_fast: an order-0 __GFP_HIGH allocation checks the min watermark unboosted
+          if (
+            !this.watermarkOk(z, order, this.wmark(z, which), highest, flags) &&
+            !(
+              order === 0 &&
+              flags & AllocFlag.MIN_RESERVE &&
+              which === Wmark.Min &&
+              z.watermarkBoost > 0 &&
+              this.watermarkOk(z, 0, z.wmark[Wmark.Min], highest, flags)
+            )
+          )
+            continue;
         }
         let pfn = -1;
         if (pcp !== null && pcpAllowedOrder(order, this.thpOrder)) pfn = pcp.rmqueue(z, order, mt, flags);
         if (pfn < 0) pfn = this.rmqueueBuddy(z, order, mt, flags);
         if (pfn >= 0) {
           this.pgalloc[id] += 1 << order;
+          // rmqueue's end: a boost waiting for a waker wakes kswapd for this zone (boostWake,
+          // once the page is prepared)
+          if (flags & AllocFlag.KSWAPD && z.boostedWatermark) {
+            z.boostedWatermark = false;
+            this.boostWakeZone = id;
+          }
           if (flags & AllocFlag.HIGHATOMIC) reserveHighatomicPageblock(this, pfn, order, z);
           return pfn;
         }
@@ -693,7 +636,7 @@ export class BuddyAllocator implements FreeAreas {
    * order 0, on the one struct page without the loop. Linux: mm/page_alloc.c prep_new_page
    * (post_alloc_hook: set_page_refcounted)
    */
-  private prep0(pfn: number, kind: PageKind): number {
+  prep0(pfn: number, kind: PageKind): number {
     const p = this.pages;
     p.kind[pfn] = kind;
     p.refcount[pfn] = 1;
@@ -702,6 +645,20 @@ export class BuddyAllocator implements FreeAreas {
     p.priv[pfn] = -1;
     p.order[pfn] = 0;
     return pfn;
+  }
+
+  /** prep, then the kswapd wake-up a boosted zone's allocation owes (rmqueue's end: wakeup_kswapd(zone, 0, 0, zone_idx)) */
+  private prepWake(pfn: number, order: number, kind: PageKind, gfp: number): number {
+    this.prep(pfn, order, kind, gfp);
+    if (this.boostWakeZone >= 0) this.boostWake();
+    return pfn;
+  }
+
+  private boostWake(): void {
+    const id = this.boostWakeZone;
+    this.boostWakeZone = -1;
+    this.kswapdWakeups++;
+    this.hooks?.wakeKswapd(0, id);
   }
 
   /** prep_new_page: the block's struct pages as allocated (refcount 1 on the head, PG_head above order 0). */

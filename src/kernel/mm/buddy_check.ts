@@ -23,7 +23,7 @@ export function checkBuddy(b: CheckedBuddy): string[] {
   const p = b.pages;
   for (const z of b.zones) {
     let free = 0;
-    let freeHa = 0;
+    const freeByMt = new Array<number>(MIGRATE_TYPES).fill(0);
     for (let order = 0; order <= MAX_ORDER; order++) {
       let n = 0;
       for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
@@ -58,7 +58,7 @@ export function checkBuddy(b: CheckedBuddy): string[] {
         if (z.tail[li] !== prev)
           problems.push(`buddy ${z.name} order ${order} type ${mt}: tail is ${z.tail[li]}, last is ${prev}`);
         n += len;
-        if (mt === MigrateType.HIGHATOMIC) freeHa += len * (1 << order);
+        freeByMt[mt] += len * (1 << order);
       }
       if (n !== z.nrFree[order])
         problems.push(`buddy ${z.name} order ${order}: ${n} blocks listed, nr_free ${z.nrFree[order]}`);
@@ -66,10 +66,11 @@ export function checkBuddy(b: CheckedBuddy): string[] {
     }
     if (free !== z.freePages)
       problems.push(`buddy ${z.name}: ${free} pages listed, free_pages ${z.freePages}`);
-    if (freeHa !== z.nrFreeHighatomic)
-      problems.push(
-        `buddy ${z.name}: ${freeHa} highatomic pages listed, nr_free_highatomic ${z.nrFreeHighatomic}`,
-      );
+    for (let mt = 0; mt < MIGRATE_TYPES; mt++)
+      if (freeByMt[mt] !== z.nrFreeMt[mt])
+        problems.push(
+          `buddy ${z.name}: ${freeByMt[mt]} pages listed of type ${mt}, counted ${z.nrFreeMt[mt]}`,
+        );
     let freeKind = 0;
     for (let i = z.startPfn; i < z.endPfn; i++) if (p.kind[i] === PageKind.Free) freeKind++;
     const onPcp = b.pcp?.zoneCount(z.id) ?? 0;

@@ -7,8 +7,9 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
 import { Access } from "../../hw/access.ts";
+import { wakeupKswapd } from "../core/reclaim.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
-import { formatBuddyinfo, formatPagetypeinfo } from "../view/proc.ts";
+import { formatBuddyinfo, formatPagetypeinfo, formatZoneinfo } from "../view/proc.ts";
 import { BuddyAllocator, Wmark, ZONES_64, type ZoneLayout } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { gfpMigratetype, MIGRATE_TYPES, MigrateType, Mobility } from "./migratetype.ts";
@@ -233,8 +234,8 @@ describe("the high-order atomic reserve (reserve_highatomic_pageblock)", () => {
     const blk = Math.floor(p / PB);
     expect(b.blockMt[blk]).toBe(MigrateType.HIGHATOMIC);
     expect(z.nrReservedHighatomic).toBe(PB);
-    expect(z.nrFreeHighatomic).toBe(freeOfType(b, 1, MigrateType.HIGHATOMIC));
-    expect(z.nrFreeHighatomic).toBeGreaterThan(0);
+    expect(z.nrFreeMt[MigrateType.HIGHATOMIC]).toBe(freeOfType(b, 1, MigrateType.HIGHATOMIC));
+    expect(z.nrFreeMt[MigrateType.HIGHATOMIC]).toBeGreaterThan(0);
     // the zone's usable free pages leave the reserve out: an order-0 GFP_KERNEL request takes none of it
     const k = b.alloc(0, Gfp.NOWAIT | Gfp.MOVABLE | Gfp.DMA32, PageKind.UserAnon);
     if (k >= 0) expect(Math.floor(k / PB)).not.toBe(blk);
@@ -307,5 +308,84 @@ describe("a booted kernel's pageblocks (/proc/pagetypeinfo)", () => {
   it("has no pagetypeinfo in the Windows profile", () => {
     const k = new Kernel({ ramBytes: 64 << 20, profile: "windows" });
     expect(k.view.pagetypeinfo()).toBeNull();
+  });
+});
+
+describe("watermark boosting (boost_watermark, ZONE_BOOSTED_WATERMARK, balance_pgdat's nr_boost_reclaim)", () => {
+  it("boosts a zone by a pageblock when a fallback takes a block smaller than one, and wakes kswapd for it", () => {
+    const { b } = grouped(65536); // DMA32: 61440 pages, high watermark ~ 500: max boost 1.5x high
+    const wakes: [number, number][] = [];
+    b.hooks = {
+      wakeKswapd: (o, z) => void wakes.push([o, z]),
+      directReclaim: () => 0,
+      outOfMemory: () => false,
+    };
+    const z = b.zones[1];
+    // the first unmovable allocation takes a 4 MiB block whole: no boost
+    const u = b.alloc(0, Gfp.KERNEL | Gfp.DMA32, PageKind.KernelPages);
+    expect(z.watermarkBoost).toBe(0);
+    expect(wakes).toEqual([]);
+    // use the rest of that block up, then leave only small movable holes: fill the zone with
+    // movable pages and free every other one of a pageblock's
+    for (let i = 1; i < 1024; i++) b.alloc(0, Gfp.KERNEL | Gfp.DMA32, PageKind.KernelPages);
+    const held: number[] = [];
+    for (;;) {
+      const p = b.alloc(0, Gfp.NOWAIT | Gfp.MOVABLE | Gfp.DMA32, PageKind.UserAnon);
+      if (p < 0) break;
+      held.push(p);
+    }
+    for (const p of held) if (p % 2 === 0) b.free(p, 0);
+    for (let o = 9; o <= 10; o++) expect(z.nrFree[o]).toBe(0); // nothing a fallback could claim whole
+    expect(z.watermarkBoost).toBe(0);
+    wakes.length = 0; // the fill's slow paths woke kswapd (wake_all_kswapds) on the way
+    const high = z.wmark[Wmark.High];
+    const p = b.alloc(0, Gfp.KERNEL | Gfp.DMA32, PageKind.KernelPages); // falls back: a small movable hole
+    expect(p).toBeGreaterThanOrEqual(0);
+    expect(Math.floor(p / PB)).not.toBe(Math.floor(u / PB));
+    expect(z.watermarkBoost).toBe(Math.min(PB, Math.max(PB, Math.floor((high * 15000) / 10000))));
+    // the allocation that found ZONE_BOOSTED_WATERMARK woke kswapd for the zone, at order 0
+    expect(wakes).toEqual([[0, 1]]);
+    expect(z.boostedWatermark).toBe(false);
+    // every watermark reads the boost
+    expect(b.wmark(z, Wmark.Low)).toBe(z.wmark[Wmark.Low] + z.watermarkBoost);
+    expect(b.check()).toEqual([]);
+  });
+
+  it("kswapd reclaims a boost on a balanced node from the page cache only, then drops it", () => {
+    const k = new Kernel({ ramBytes: 512 << 20, swapBytes: 64 << 20, overcommit: "always" });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    // anonymous pages and a cached 256 MiB file (its pages on the file LRU: DEF_PRIORITY's scan of
+    // it is 16 pages a pass, so a boost is reclaimed within the priorities it may use), no pressure
+    const a = k.mmap(t, mmapArgs(8 << 20));
+    for (let off = 0; off < 8 << 20; off += 4096) k.userAccess(0, t, a + BigInt(off), Access.Write, 1);
+    k.createFile("data", 256 << 20, "disk", true);
+    const v0 = k.view.vmstat();
+    const z = k.buddy.zones[1];
+    expect(k.vmscan.stats.pageoutrun).toBe(0);
+    z.watermarkBoost = 512; // as boost_watermark leaves it after a fallback
+    const freed = k.kswapd();
+    const v1 = k.view.vmstat();
+    expect(freed).toBeGreaterThanOrEqual(512);
+    expect(v1.pgsteal_file - v0.pgsteal_file).toBe(freed);
+    expect(v1.pswpout).toBe(v0.pswpout); // may_swap cleared: no anonymous page went
+    expect(z.watermarkBoost).toBe(0);
+    // boosted: kswapd woken from an allocation runs even on a balanced node (pgdat_watermark_boosted)
+    z.watermarkBoost = 512;
+    expect(wakeupKswapd(k, 0, 1)).toBeGreaterThan(0);
+    expect(z.watermarkBoost).toBe(0);
+    expect(wakeupKswapd(k, 0, 1)).toBe(0);
+  });
+
+  it("shows the boost in zoneinfo and in its watermarks", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, overcommit: "always" });
+    const z = k.buddy.zones[1];
+    const base = [...z.wmark];
+    z.watermarkBoost = 300;
+    const zi = k.view.zoneinfo()[1];
+    expect(zi.boost).toBe(300);
+    expect(zi.watermarks).toEqual({ min: base[0] + 300, low: base[1] + 300, high: base[2] + 300 });
+    const text = formatZoneinfo(k.view.zoneinfo());
+    expect(text).toContain("        boost    300");
   });
 });

@@ -58,8 +58,12 @@ export class Zone {
   readonly nrFree = new Float64Array(NR_ORDERS);
   /** NR_FREE_PAGES: the free pages on the lists (Linux leaves out MIGRATE_ISOLATE's; vmlab isolates nothing) */
   freePages = 0;
-  /** nr_free_highatomic: the free pages on the MIGRATE_HIGHATOMIC lists (unusable to most allocations) */
-  nrFreeHighatomic = 0;
+  /**
+   * the free pages on each migrate type's lists; [MIGRATE_HIGHATOMIC] is nr_free_highatomic (unusable
+   * to most allocations), the others vmlab's (Linux counts free pages per type only in
+   * /proc/pagetypeinfo's walk): the fast path's forecasts read them
+   */
+  readonly nrFreeMt = new Float64Array(MIGRATE_TYPES);
   /** nr_reserved_highatomic: the pages of the pageblocks reserved for high-order atomic allocations */
   nrReservedHighatomic = 0;
   /** pages handed to the buddy allocator at boot (managed_pages) */
@@ -72,6 +76,13 @@ export class Zone {
   belowHigh = false;
   /** ZONE_RECLAIM_ACTIVE: kswapd is balancing the node (the pcp lists hold fewer pages) */
   reclaimActive = false;
+  /**
+   * watermark_boost: pages added to every watermark after a fallback took a block smaller than a
+   * pageblock from another migrate type (boost_watermark), until kswapd's next run reclaims them
+   */
+  watermarkBoost = 0;
+  /** ZONE_BOOSTED_WATERMARK: a boost waits for the next allocation from this zone to wake kswapd */
+  boostedWatermark = false;
 
   constructor(
     readonly id: ZoneId,

@@ -144,7 +144,25 @@ export function rmqueueFallback(
     }
   }
   const pfn = z.head[current * MIGRATE_TYPES + fallbackMt];
-  return stealSuitableFallback(a, z, pfn, current, order, startMt, canSteal);
+  return stealSuitableFallback(a, z, pfn, current, order, startMt, allocFlags, canSteal);
+}
+
+/** vm.watermark_boost_factor default (fraction of 10000 of the high watermark) */
+const WATERMARK_BOOST_FACTOR = 15000;
+
+/**
+ * boost_watermark: raise the zone's watermarks by a pageblock, up to 150% of its high watermark
+ * (watermark_boost_factor) and at least a pageblock; not in a zone of fewer than four pageblocks.
+ * Returns whether it boosted.
+ */
+function boostWatermark(a: FreeAreas, z: Zone): boolean {
+  const nrPb = 1 << a.pbOrder;
+  if (nrPb * 4 > z.managed) return false;
+  let maxBoost = Math.floor((z.wmark[2] * WATERMARK_BOOST_FACTOR) / 10000);
+  if (maxBoost === 0) return false;
+  maxBoost = Math.max(nrPb, maxBoost);
+  z.watermarkBoost = Math.min(z.watermarkBoost + nrPb, maxBoost);
+  return true;
 }
 
 /**
@@ -161,6 +179,7 @@ function stealSuitableFallback(
   current: number,
   order: number,
   startType: number,
+  allocFlags: number,
   wholeBlock: boolean,
 ): number {
   const pb = a.pbOrder;
@@ -173,6 +192,9 @@ function stealSuitableFallback(
       a.expand(z, pfn, order, current, startType);
       return pfn;
     }
+    // boost the watermarks to make kswapd reclaim more, and wake it at once: the node may be
+    // balanced overall and kswapd would not wake by itself
+    if (boostWatermark(a, z) && allocFlags & AllocFlag.KSWAPD) z.boostedWatermark = true;
     const start = wholeBlock ? pageblockInZone(a, z, pfn) : -1;
     if (start >= 0) {
       let free = 0;

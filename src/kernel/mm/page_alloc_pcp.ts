@@ -355,6 +355,26 @@ export class PcpLists {
    * by the batch unless the zone is below its high watermark.
    * Linux: mm/page_alloc.c nr_pcp_alloc
    */
+  /**
+   * How many order-0 pages the running CPU's refill of zone `id` would take (nr_pcp_alloc's batch)
+   * once its lists hold `taken` fewer pages than now (reads only). For the fast path's forecasts:
+   * a refill whose pages are all on the buddy's lists of the request's type needs no fallback.
+   */
+  refillCount0(id: number, z: PcpZone, taken: number): number {
+    const pcp = this.sets[id];
+    if (pcp === null || pcp === undefined) return 1;
+    const cpu = this.cpu();
+    const baseBatch = pcp.batch[cpu];
+    const highMin = pcp.highMin[cpu];
+    const highMax = pcp.highMax[cpu];
+    let high = Math.min(Math.max(pcp.high[cpu], highMin), highMax);
+    if (high < baseBatch) return 1;
+    const batch = baseBatch << pcp.allocFactor[cpu];
+    if (highMin !== highMax && !z.belowHigh) high = Math.min(high + batch, highMax);
+    const n = Math.min(batch, Math.max(high - (pcp.count[cpu] - taken) - baseBatch, baseBatch));
+    return n > 1 ? Math.max(n, 2) : n;
+  }
+
   private nrPcpAlloc(pcp: PerCpuPages, cpu: number, z: PcpZone, order: number): number {
     const baseBatch = pcp.batch[cpu];
     const highMin = pcp.highMin[cpu];

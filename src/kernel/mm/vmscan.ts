@@ -116,6 +116,7 @@ export class Vmscan implements RmapPages, ShrinkNode {
   /** the reclaim under way: kswapd, direct or a memory cgroup's (core/reclaim.ts sets it) */
   readonly reclaimCtx: ReclaimContext = {
     reclaimer: Reclaimer.Direct,
+    mayWritepage: true,
     cgroup: false,
     cgroupReclaims: 0,
     memcgFailcnt: 0,
@@ -461,6 +462,7 @@ export class Vmscan implements RmapPages, ShrinkNode {
    * with the pages written (pageout) and those scanned but not reclaimed.
    */
   shrinkInactive(list: Lru, nr: number, sc: ScanControl | null): number {
+    this.reclaimCtx.mayWritepage = sc === null || sc.mayWritepage;
     const anon = list === Lru.InactiveAnon;
     const active = anon ? Lru.ActiveAnon : Lru.ActiveFile;
     let reclaimed = 0;
@@ -777,10 +779,11 @@ export class Vmscan implements RmapPages, ShrinkNode {
     balanced: (order: number) => boolean,
     target: () => number,
     want: number,
+    boost = 0,
   ): number {
     if (this.env.policy !== "linux") return this.tryToFreePages(want);
     const sc = newScanControl(0, true, false);
     sc.order = order;
-    return balancePgdat(this, sc, balanced, target);
+    return balancePgdat(this, sc, balanced, target, boost);
   }
 }

@@ -67,6 +67,10 @@ export interface ScanControl {
   balance: ScanBalance;
   /** the allocation order reclaim works for (kswapd drops it to 0 after compact_gap(order) pages) */
   order: number;
+  /** sc->may_swap: anonymous pages may be reclaimed (kswapd's boosted reclaim clears it) */
+  maySwap: boolean;
+  /** sc->may_writepage: reclaim may write pages out (kswapd's boosted reclaim clears it) */
+  mayWritepage: boolean;
 }
 
 export function newScanControl(nrToReclaim: number, kswapd: boolean, cgroup: boolean): ScanControl {
@@ -88,6 +92,8 @@ export function newScanControl(nrToReclaim: number, kswapd: boolean, cgroup: boo
     fileCost: 0,
     balance: ScanBalance.Fract,
     order: 0,
+    maySwap: true,
+    mayWritepage: true,
   };
 }
 
@@ -191,7 +197,7 @@ export function getScanCount(n: BalanceNode, sc: ScanControl, nr: Float64Array):
   let balance: ScanBalance;
   let ap = 0;
   let fp = 0;
-  if (n.freeSwapPages() <= 0)
+  if (!sc.maySwap || n.freeSwapPages() <= 0)
     balance = ScanBalance.File; // !sc->may_swap || !can_reclaim_anon_pages
   else if (sc.cgroup && swappiness === 0) balance = ScanBalance.File;
   else if (sc.priority === 0 && swappiness !== 0) balance = ScanBalance.Equal;
@@ -347,6 +353,10 @@ export function doTryToFreePages(n: ShrinkNode, sc: ScanControl): number {
  * (lowered by one) when the pass scanned less than its target or reclaimed nothing; it stops
  * at priority 1. A run that reclaimed nothing in cache trim mode is retried without it; one
  * that reclaimed nothing at all counts in kswapd_failures.
+ * With `boost` (nr_boost_reclaim: the zones' watermark_boost summed) kswapd reclaims that much
+ * even on a balanced node, without swapping or writing pages (may_swap, may_writepage cleared)
+ * and without raising the priority past DEF_PRIORITY - 2, and stops at a pass that freed
+ * nothing; a node found unbalanced drops the boost and starts over as a normal run.
  * `balanced`: pgdat_balanced at an order (sc.order); `target`: kswapd_shrink_node's nr_to_reclaim
  * (each managed zone's up to highest_zoneidx max(high watermark, SWAP_CLUSTER_MAX)). Returns the pages reclaimed.
  */
@@ -355,14 +365,28 @@ export function balancePgdat(
   sc: ScanControl,
   balanced: (order: number) => boolean,
   target: () => number,
+  boost = 0,
 ): number {
+  let nrBoost = boost;
   for (;;) {
     sc.priority = DEF_PRIORITY;
     n.drainBatches();
-    let isBalanced = false;
+    let out = false;
+    let restart = false;
     do {
-      isBalanced = balanced(sc.order);
-      if (isBalanced) break;
+      const isBalanced = balanced(sc.order);
+      if (!isBalanced && nrBoost > 0) {
+        nrBoost = 0;
+        restart = true;
+        break;
+      }
+      if (nrBoost === 0 && isBalanced) {
+        out = true;
+        break;
+      }
+      const boosting = nrBoost > 0;
+      sc.mayWritepage = !boosting || sc.priority < DEF_PRIORITY - 2;
+      sc.maySwap = !boosting;
       const before = sc.nrReclaimed;
       if (n.hasSwap() && inactiveIsLow(n.size, INACTIVE_ANON, n.pageShift))
         n.shrinkActive(ACTIVE_ANON, SWAP_CLUSTER_MAX); // kswapd_age_node
@@ -373,10 +397,16 @@ export function balancePgdat(
       // are checked at order 0 from now on (fragmentation is left to compaction)
       if (sc.order > 0 && sc.nrReclaimed >= 2 << sc.order) sc.order = 0;
       const got = sc.nrReclaimed - before;
-      const raise = Math.max(sc.nrScanned, got) < sc.nrToReclaim;
+      const raise =
+        Math.max(sc.nrScanned, got) < sc.nrToReclaim && !(boosting && sc.priority === DEF_PRIORITY - 2);
+      nrBoost -= Math.min(nrBoost, got);
+      if (nrBoost > 0 && got === 0) break; // a boost that frees nothing stops
       if (raise || got === 0) sc.priority--;
     } while (sc.priority >= 1);
-    if (!isBalanced) {
+    sc.maySwap = true;
+    sc.mayWritepage = true;
+    if (restart) continue;
+    if (!out) {
       if (sc.nrReclaimed === 0 && sc.priority < 1 && !sc.noCacheTrimMode && sc.cacheTrimModeFailed) {
         sc.noCacheTrimMode = true;
         continue;

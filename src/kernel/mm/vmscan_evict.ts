@@ -34,7 +34,7 @@ export interface EvictPages extends RmapPages {
   readonly stats: { nr_vmscan_write: number; pgactivate: number };
   /** dirty page-cache folios left to the flusher (page_writeback.ts; null: reclaim writes them itself) */
   readonly writeback: ReclaimWriteback | null;
-  readonly reclaimCtx: { readonly reclaimer: Reclaimer };
+  readonly reclaimCtx: { readonly reclaimer: Reclaimer; readonly mayWritepage: boolean };
 }
 
 /**
@@ -71,6 +71,8 @@ export function shmemWriteout(v: EvictPages, pfn: number): boolean {
     return true;
   }
   tryToUnmapShmem(v, pfn);
+  // shrink_folio_list: a dirty folio is kept when the reclaim may not write (kswapd's boosted run)
+  if (pages.flags[pfn] & PageFlag.Dirty && !v.reclaimCtx.mayWritepage) return false;
   if (pages.flags[pfn] & PageFlag.Dirty) {
     const swap = v.env.swap;
     const slot = swap === null ? -1 : swap.allocSlot();

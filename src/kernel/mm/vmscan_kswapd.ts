@@ -17,7 +17,7 @@ export function pgdatBalanced(b: BuddyAllocator, order: number, highestZone: num
     const z = b.zones[i];
     if (z.managed === 0) continue;
     any = true;
-    if (b.watermarkOk(z, order, z.wmark[Wmark.High], highestZone, 0)) return true;
+    if (b.watermarkOk(z, order, b.wmark(z, Wmark.High), highestZone, 0)) return true;
   }
   return !any;
 }
@@ -29,8 +29,20 @@ export function pgdatBalanced(b: BuddyAllocator, order: number, highestZone: num
 export function kswapdTarget(b: BuddyAllocator, highestZone: number): number {
   let n = 0;
   for (const z of b.zones)
-    if (z.managed > 0 && z.id <= highestZone) n += Math.max(z.wmark[Wmark.High], SWAP_CLUSTER_MAX);
+    if (z.managed > 0 && z.id <= highestZone) n += Math.max(b.wmark(z, Wmark.High), SWAP_CLUSTER_MAX);
   return n;
+}
+
+/**
+ * pgdat_watermark_boosted: some managed zone up to `highestZone` has a watermark boost (kswapd
+ * then runs even on a balanced node). Linux: mm/vmscan.c
+ */
+export function pgdatWatermarkBoosted(b: BuddyAllocator, highestZone: number): boolean {
+  for (let i = Math.min(highestZone, b.zones.length - 1); i >= 0; i--) {
+    const z = b.zones[i];
+    if (z.managed > 0 && z.watermarkBoost > 0) return true;
+  }
+  return false;
 }
 
 /** The node's highest zone index (kswapd's highest_zoneidx before any waker set one: MAX_NR_ZONES - 1). */

@@ -73,6 +73,8 @@ export function newReclaimStats(): ReclaimStats {
 /** The reclaim under way: who runs it, and whether it is a memory cgroup's (cgroup_reclaim(sc)). */
 export interface ReclaimContext {
   reclaimer: Reclaimer;
+  /** the reclaim under way may write pages out (sc->may_writepage: not kswapd's boosted reclaim) */
+  mayWritepage: boolean;
   cgroup: boolean;
   /** reclaims the memory limit started (Kernel config userMemoryPages; vmlab's own counter) */
   cgroupReclaims: number;

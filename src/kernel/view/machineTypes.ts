@@ -181,7 +181,10 @@ export interface ZoneInfo {
   free: number;
   /** free blocks of each order */
   freeBlocks: number[];
+  /** min, low and high watermarks (min_wmark_pages...: the boost included) */
   watermarks: { min: number; low: number; high: number };
+  /** watermark_boost: pages added to the watermarks after a fallback stole a small block */
+  boost: number;
   /** zone_start_pfn and spanned_pages (vmlab's RAM has no holes: present_pages is the same) */
   startPfn: number;
   spanned: number;

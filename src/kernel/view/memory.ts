@@ -100,7 +100,12 @@ export function zoneInfos(k: KernelCore): ZoneInfo[] {
     managed: z.managed,
     free: z.freePages,
     freeBlocks: Array.from(z.nrFree),
-    watermarks: { min: z.wmark[0], low: z.wmark[1], high: z.wmark[2] },
+    watermarks: {
+      min: z.wmark[0] + z.watermarkBoost,
+      low: z.wmark[1] + z.watermarkBoost,
+      high: z.wmark[2] + z.watermarkBoost,
+    },
+    boost: z.watermarkBoost,
     startPfn: z.startPfn,
     spanned: z.endPfn - z.startPfn,
     protection: [...z.lowmemReserve],

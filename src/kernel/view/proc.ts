@@ -187,7 +187,7 @@ export function formatZoneinfo(zones: ZoneInfo[]): string[] {
     lines.push(
       `Node 0, zone ${z.name.padStart(8)}`,
       `  pages free     ${z.free}`,
-      "        boost    0",
+      `        boost    ${z.boost}`,
       `        min      ${w.min}`,
       `        low      ${w.low}`,
       `        high     ${w.high}`,
