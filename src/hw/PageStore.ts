@@ -8,14 +8,18 @@ const PAGES_PER_BLOCK = 256; // host allocation granularity for contents: 1 MiB
 /** Above this many pages the directory is a Map instead of an array. */
 const ARRAY_DIR_LIMIT = 2 ** 28;
 
-// A chunk is one Int32Array of six fields, each CHUNK long, indexed by the page's place in the chunk.
-const SLOT = 0; // host slot of a materialised page, or -1: the page is described by the fields below
-const PLO = CHUNK; // the repeated 64-bit pattern: low word (bytes 0..3 of every 8)
-const PHI = 2 * CHUNK; // ... and high word (bytes 4..7)
-const ODD = 3 * CHUNK; // index (0..511) of the one 64-bit word that differs from the pattern, or -1
-const OLO = 4 * CHUNK; // that word's low half
-const OHI = 5 * CHUNK; // ... and high half
-const FIELDS = 6 * CHUNK;
+// A chunk is one Int32Array of CHUNK records, one per page, each REC int32 fields side by side (24
+// bytes: a page's fields in one or two cache lines), the page's record at `(page & 4095) * REC`; a field is
+// `c[r + F_...]`. (The fields were six arrays CHUNK apart: the names changed with the layout, so
+// that code indexing the old way does not compile.)
+const F_SLOT = 0; // host slot of a materialised page, or -1: the page is described by the fields below
+const F_PLO = 1; // the repeated 64-bit pattern: low word (bytes 0..3 of every 8)
+const F_PHI = 2; // ... and high word (bytes 4..7)
+const F_ODD = 3; // index (0..511) of the one 64-bit word that differs from the pattern, or -1
+const F_OLO = 4; // that word's low half
+const F_OHI = 5; // ... and high half
+const REC = 6; // int32 fields per page
+const FIELDS = REC * CHUNK;
 const SCRATCH = 8; // expanded copies of compact pages kept for readers of whole pages
 
 /** How a page's contents are held (`PageStore.state`). */
@@ -90,8 +94,10 @@ export class PageStore {
 
   private newChunk(page: number): Int32Array {
     const c = new Int32Array(FIELDS);
-    c.fill(-1, SLOT, SLOT + CHUNK);
-    c.fill(-1, ODD, ODD + CHUNK);
+    for (let r = 0; r < FIELDS; r += REC) {
+      c[r + F_SLOT] = -1;
+      c[r + F_ODD] = -1;
+    }
     if (this.dir !== null) this.dir[page >>> 12] = c;
     else this.dirMap!.set(Math.floor(page / CHUNK), c);
     this.chunks++;
@@ -102,10 +108,10 @@ export class PageStore {
   state(page: number): PageState {
     const c = this.chunkOf(page);
     if (c === undefined) return PageState.Uniform;
-    const i = page & 4095;
-    return c[SLOT + i] >= 0
+    const r = (page & 4095) * REC;
+    return c[r + F_SLOT] >= 0
       ? PageState.Materialised
-      : c[ODD + i] >= 0
+      : c[r + F_ODD] >= 0
         ? PageState.OneWord
         : PageState.Uniform;
   }
@@ -114,19 +120,19 @@ export class PageStore {
   isZero(page: number): boolean {
     const c = this.chunkOf(page);
     if (c === undefined) return true;
-    const i = page & 4095;
-    return c[SLOT + i] < 0 && c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0;
+    const r = (page & 4095) * REC;
+    return c[r + F_SLOT] < 0 && c[r + F_ODD] < 0 && c[r + F_PLO] === 0 && c[r + F_PHI] === 0;
   }
 
   /** Word `w` (0..1023) of the page. */
   readWord(page: number, w: number): number {
     const c = this.chunkOf(page);
     if (c === undefined) return 0;
-    const i = page & 4095;
-    const slot = c[i];
+    const r = (page & 4095) * REC;
+    const slot = c[r + F_SLOT];
     if (slot >= 0) return this.frames[slot][w];
-    if (c[ODD + i] === w >>> 1) return (w & 1) === 0 ? c[OLO + i] >>> 0 : c[OHI + i] >>> 0;
-    return (w & 1) === 0 ? c[PLO + i] >>> 0 : c[PHI + i] >>> 0;
+    if (c[r + F_ODD] === w >>> 1) return (w & 1) === 0 ? c[r + F_OLO] >>> 0 : c[r + F_OHI] >>> 0;
+    return (w & 1) === 0 ? c[r + F_PLO] >>> 0 : c[r + F_PHI] >>> 0;
   }
 
   /** Stores word `w` (0..1023) of the page (`value` an unsigned 32-bit number). */
@@ -136,13 +142,13 @@ export class PageStore {
       if (value === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const i = page & 4095;
-    const slot = c[i];
+    const r = (page & 4095) * REC;
+    const slot = c[r + F_SLOT];
     if (slot >= 0) {
       this.frames[slot][w] = value;
       return;
     }
-    this.storeCompact(c, i, page, w, value);
+    this.storeCompact(c, r, page, w, value);
   }
 
   /**
@@ -158,16 +164,16 @@ export class PageStore {
       if (b === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const i = page & 4095;
-    const slot = c[i];
+    const r = (page & 4095) * REC;
+    const slot = c[r + F_SLOT];
     if (slot >= 0) {
       const words = this.frames[slot];
       words[w] = ((words[w] & ~(0xff << shift)) | b) >>> 0;
       return;
     }
-    const at = c[ODD + i] === w >>> 1 ? OLO : PLO; // the word as it reads now: the odd word's or the pattern's
-    const old = (w & 1) === 0 ? c[at + i] : c[at + CHUNK + i];
-    this.storeCompact(c, i, page, w, ((old & ~(0xff << shift)) | b) >>> 0);
+    const at = c[r + F_ODD] === w >>> 1 ? F_OLO : F_PLO; // the word as it reads now: the odd word's or the pattern's
+    const old = c[r + at + (w & 1)];
+    this.storeCompact(c, r, page, w, ((old & ~(0xff << shift)) | b) >>> 0);
   }
 
   /**
@@ -175,7 +181,8 @@ export class PageStore {
    * after the other, with the same resulting contents, states, slots and scratch copies: a fault
    * run's stores (clear_page, then the touch's one byte) and a later pass's over the same pages.
    * Pages taken by stretches of consecutive pages of one chunk: those uniform zero (fresh frames)
-   * become "uniform but one word" by three typed-array fills; one whose odd word is the byte's
+   * become "uniform but one word" by three stores into each one's record (the loop that finds them);
+   * one whose odd word is the byte's
    * gets its store in place; any other page goes by writeByte.
    */
   writeByteRun(pages: Float64Array, at: number, n: number, off: number, value: number): void {
@@ -184,7 +191,7 @@ export class PageStore {
     const b = (value & 0xff) << shift; // the word a zero page's store leaves (int32 bits)
     const keep = ~(0xff << shift);
     const q = w >>> 1;
-    const half = (w & 1) === 0 ? 0 : CHUNK; // OLO -> OHI, PLO -> PHI
+    const half = w & 1; // F_OLO -> F_OHI, F_PLO -> F_PHI
     const olo = half === 0 ? b : 0; // a zero page's odd word after the store
     const ohi = half === 0 ? 0 : b;
     const sp = this.scratchPage;
@@ -202,75 +209,73 @@ export class PageStore {
         if (b === 0) continue; // zero pages stay zero (writeByte's early return)
         c = this.newChunk(page);
       }
+      const r0 = i * REC; // the stretch's first record
       for (let s = 0; s < m; s++) {
-        const x = i + s;
+        let r = r0 + s * REC;
         if (s > 0) {
-          // the uniform-zero pages from here (fresh frames): filled at once (no scratch copy is kept
-          // of a zero page: wordsForRead returns null for it; zeroRun)
+          // the uniform-zero pages from here (fresh frames): their odd word stored record by record
+          // as they are found (no scratch copy is kept of a zero page: wordsForRead returns null for
+          // it; zeroRun)
           let f = s;
-          while (
-            f < m &&
-            c[SLOT + i + f] < 0 &&
-            c[ODD + i + f] < 0 &&
-            c[PLO + i + f] === 0 &&
-            c[PHI + i + f] === 0
-          )
-            f++;
-          if (f > s) {
+          while (f < m && c[r + F_SLOT] < 0 && c[r + F_ODD] < 0 && c[r + F_PLO] === 0 && c[r + F_PHI] === 0) {
             if (b !== 0) {
-              c.fill(q, ODD + x, ODD + i + f);
-              c.fill(olo, OLO + x, OLO + i + f);
-              c.fill(ohi, OHI + x, OHI + i + f);
+              c[r + F_ODD] = q;
+              c[r + F_OLO] = olo;
+              c[r + F_OHI] = ohi;
             } // else the pattern's own value: nothing changes
+            r += REC;
+            f++;
+          }
+          if (f > s) {
             s = f - 1;
             continue;
           }
         }
         // this page as writeByte makes it: in place when compact, the odd word none or the byte's (storeCompact)
-        const odd = c[ODD + x];
-        if (c[SLOT + x] >= 0 || (odd !== q && odd >= 0)) {
+        const odd = c[r + F_ODD];
+        if (c[r + F_SLOT] >= 0 || (odd !== q && odd >= 0)) {
           this.writeByte(page + s, off, value);
           continue;
         }
         if (sp[(page + s) & (SCRATCH - 1)] === page + s) sp[(page + s) & (SCRATCH - 1)] = -1;
-        const at = odd === q ? OLO : PLO; // the word as it reads now: the odd word's or the pattern's
-        const old = c[at + half + x];
+        const at = odd === q ? F_OLO : F_PLO; // the word as it reads now: the odd word's or the pattern's
+        const old = c[r + at + half];
         const v = (old & keep) | b;
         if (odd < 0) {
           if (v === old) continue; // the pattern's own value: nothing changes
-          c[ODD + x] = q; // the odd word's first store: the pattern's word, then the store below
-          c[OLO + x] = c[PLO + x];
-          c[OHI + x] = c[PHI + x];
+          c[r + F_ODD] = q; // the odd word's first store: the pattern's word, then the store below
+          c[r + F_OLO] = c[r + F_PLO];
+          c[r + F_OHI] = c[r + F_PHI];
         }
         // one store and one test for both cases: the first pass's feedback is the next pass's (no deopt)
-        c[OLO + half + x] = v;
-        if (c[OLO + x] === c[PLO + x] && c[OHI + x] === c[PHI + x]) c[ODD + x] = -1; // the pattern again
+        c[r + F_OLO + half] = v;
+        if (c[r + F_OLO] === c[r + F_PLO] && c[r + F_OHI] === c[r + F_PHI]) c[r + F_ODD] = -1; // the pattern again
       }
     }
   }
 
-  /** writeWord into page i of chunk c when it is not materialised. */
-  private storeCompact(c: Int32Array, i: number, page: number, w: number, value: number): void {
+  /** writeWord into the page whose record is at r in chunk c when it is not materialised. */
+  private storeCompact(c: Int32Array, r: number, page: number, w: number, value: number): void {
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const v = value | 0;
-    const half = (w & 1) === 0 ? 0 : CHUNK; // OLO -> OHI, PLO -> PHI
+    const half = w & 1; // F_OLO -> F_OHI, F_PLO -> F_PHI
     const q = w >>> 1;
-    const odd = c[ODD + i];
+    const odd = c[r + F_ODD];
     if (odd !== q) {
-      if (v === c[PLO + half + i]) return; // the pattern's own value: nothing changes
+      if (v === c[r + F_PLO + half]) return; // the pattern's own value: nothing changes
       if (odd >= 0) {
-        this.materialise(c, i)[w] = value; // a second odd word
+        this.materialise(c, r)[w] = value; // a second odd word
         return;
       }
       // the odd word's first store: the pattern's word, then the store below (unlike the pattern)
-      c[ODD + i] = q;
-      c[OLO + i] = c[PLO + i];
-      c[OHI + i] = c[PHI + i];
+      c[r + F_ODD] = q;
+      c[r + F_OLO] = c[r + F_PLO];
+      c[r + F_OHI] = c[r + F_PHI];
     }
     // one store and one test for both cases (a page's first store and a later one into its odd word):
     // a first pass of stores into fresh pages gives V8 the feedback of the next pass's (no deopt)
-    c[OLO + half + i] = v;
-    if (c[OLO + i] === c[PLO + i] && c[OHI + i] === c[PHI + i]) c[ODD + i] = -1; // the pattern again
+    c[r + F_OLO + half] = v;
+    if (c[r + F_OLO] === c[r + F_PLO] && c[r + F_OHI] === c[r + F_PHI]) c[r + F_ODD] = -1; // the pattern again
   }
 
   /**
@@ -285,8 +290,8 @@ export class PageStore {
       if (lo === 0 && hi === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const i = page & 4095;
-    const slot = c[i];
+    const r = (page & 4095) * REC;
+    const slot = c[r + F_SLOT];
     if (slot >= 0) {
       const words = this.frames[slot];
       words[2 * q] = lo;
@@ -296,28 +301,28 @@ export class PageStore {
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const vlo = lo | 0;
     const vhi = hi | 0;
-    const odd = c[ODD + i];
-    const pattern = vlo === c[PLO + i] && vhi === c[PHI + i];
+    const odd = c[r + F_ODD];
+    const pattern = vlo === c[r + F_PLO] && vhi === c[r + F_PHI];
     if (odd === q) {
-      c[OLO + i] = vlo;
-      c[OHI + i] = vhi;
-      if (pattern) c[ODD + i] = -1; // the pattern again
+      c[r + F_OLO] = vlo;
+      c[r + F_OHI] = vhi;
+      if (pattern) c[r + F_ODD] = -1; // the pattern again
       return;
     }
     if (pattern) return; // the pattern's own value: nothing changes
     if (odd < 0) {
-      c[ODD + i] = q;
-      c[OLO + i] = vlo;
-      c[OHI + i] = vhi;
+      c[r + F_ODD] = q;
+      c[r + F_OLO] = vlo;
+      c[r + F_OHI] = vhi;
       return;
     }
-    const words = this.materialise(c, i);
+    const words = this.materialise(c, r);
     words[2 * q] = lo;
     words[2 * q + 1] = hi;
   }
 
-  /** A host slot for page i of chunk c, filled with what the page held. */
-  private materialise(c: Int32Array, i: number): Uint32Array {
+  /** A host slot for the page whose record is at r in chunk c, filled with what the page held. */
+  private materialise(c: Int32Array, r: number): Uint32Array {
     if (this.materialized >= this.limit) {
       const n = this.limit;
       throw new HostMemoryError(
@@ -334,27 +339,27 @@ export class PageStore {
       this.frames.push(this.blocks[b].subarray(off, off + WORDS_PER_PAGE));
     }
     const words = this.frames[slot];
-    this.expand(c, i, words);
-    c[SLOT + i] = slot;
-    c[ODD + i] = -1;
+    this.expand(c, r, words);
+    c[r + F_SLOT] = slot;
+    c[r + F_ODD] = -1;
     this.materialized++;
     return words;
   }
 
   /** Writes the words of a page that is not materialised into `words`. */
-  private expand(c: Int32Array, i: number, words: Uint32Array): void {
-    const lo = c[PLO + i] >>> 0;
-    const hi = c[PHI + i] >>> 0;
+  private expand(c: Int32Array, r: number, words: Uint32Array): void {
+    const lo = c[r + F_PLO] >>> 0;
+    const hi = c[r + F_PHI] >>> 0;
     if (lo === hi) words.fill(lo);
     else
       for (let w = 0; w < WORDS_PER_PAGE; w += 2) {
         words[w] = lo;
         words[w + 1] = hi;
       }
-    const odd = c[ODD + i];
+    const odd = c[r + F_ODD];
     if (odd >= 0) {
-      words[2 * odd] = c[OLO + i] >>> 0;
-      words[2 * odd + 1] = c[OHI + i] >>> 0;
+      words[2 * odd] = c[r + F_OLO] >>> 0;
+      words[2 * odd + 1] = c[r + F_OHI] >>> 0;
     }
   }
 
@@ -366,15 +371,15 @@ export class PageStore {
   wordsForRead(page: number): Uint32Array | null {
     const c = this.chunkOf(page);
     if (c === undefined) return null;
-    const i = page & 4095;
-    const slot = c[i];
+    const r = (page & 4095) * REC;
+    const slot = c[r + F_SLOT];
     if (slot >= 0) return this.frames[slot];
-    if (c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0) return null;
+    if (c[r + F_ODD] < 0 && c[r + F_PLO] === 0 && c[r + F_PHI] === 0) return null;
     const k = page & (SCRATCH - 1);
     let words = this.scratch[k];
     if (words === undefined) words = this.scratch[k] = new Uint32Array(WORDS_PER_PAGE); // once per entry
     if (this.scratchPage[k] !== page) {
-      this.expand(c, i, words);
+      this.expand(c, r, words);
       this.scratchPage[k] = page;
     }
     return words;
@@ -387,16 +392,16 @@ export class PageStore {
   heldWords(page: number): Uint32Array | null {
     const c = this.chunkOf(page);
     if (c === undefined) return null;
-    const slot = c[page & 4095];
+    const slot = c[(page & 4095) * REC + F_SLOT];
     return slot >= 0 ? this.frames[slot] : null;
   }
 
   /** The page's own 1024 words, materialising it (a caller about to write it word by word). */
   wordsForWrite(page: number): Uint32Array {
     const c = this.chunkOf(page) ?? this.newChunk(page);
-    const i = page & 4095;
-    const slot = c[i];
-    return slot >= 0 ? this.frames[slot] : this.materialise(c, i);
+    const r = (page & 4095) * REC;
+    const slot = c[r + F_SLOT];
+    return slot >= 0 ? this.frames[slot] : this.materialise(c, r);
   }
 
   /** Makes the whole page the 64-bit pattern (hi:lo) repeated; a slot it held goes back to the free list. */
@@ -415,8 +420,8 @@ export class PageStore {
       const page = pages[k];
       const c = this.chunkOf(page);
       if (c === undefined) continue; // all zero
-      const i = page & 4095;
-      if (c[SLOT + i] < 0 && c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0) continue;
+      const r = (page & 4095) * REC;
+      if (c[r + F_SLOT] < 0 && c[r + F_ODD] < 0 && c[r + F_PLO] === 0 && c[r + F_PHI] === 0) continue;
       this.setCompact(page, 0, 0, -1, 0, 0);
     }
   }
@@ -427,19 +432,19 @@ export class PageStore {
       if (plo === 0 && phi === 0 && odd < 0) return; // already so
       c = this.newChunk(page);
     }
-    const i = page & 4095;
+    const r = (page & 4095) * REC;
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
-    const slot = c[i];
+    const slot = c[r + F_SLOT];
     if (slot >= 0) {
       this.freeSlots.push(slot);
       this.materialized--;
-      c[i] = -1;
+      c[r + F_SLOT] = -1;
     }
-    c[PLO + i] = plo;
-    c[PHI + i] = phi;
-    c[ODD + i] = odd;
-    c[OLO + i] = olo;
-    c[OHI + i] = ohi;
+    c[r + F_PLO] = plo;
+    c[r + F_PHI] = phi;
+    c[r + F_ODD] = odd;
+    c[r + F_OLO] = olo;
+    c[r + F_OHI] = ohi;
   }
 
   /**
@@ -455,10 +460,10 @@ export class PageStore {
       dst.setCompact(to, 0, 0, -1, 0, 0);
       return;
     }
-    const i = page & 4095;
-    const slot = c[i];
+    const r = (page & 4095) * REC;
+    const slot = c[r + F_SLOT];
     if (slot < 0) {
-      dst.setCompact(to, c[PLO + i], c[PHI + i], c[ODD + i], c[OLO + i], c[OHI + i]);
+      dst.setCompact(to, c[r + F_PLO], c[r + F_PHI], c[r + F_ODD], c[r + F_OLO], c[r + F_OHI]);
       return;
     }
     const words = this.frames[slot];
