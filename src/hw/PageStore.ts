@@ -8,18 +8,29 @@ const PAGES_PER_BLOCK = 256; // host allocation granularity for contents: 1 MiB
 /** Above this many pages the directory is a Map instead of an array. */
 const ARRAY_DIR_LIMIT = 2 ** 28;
 
-// A chunk is one Int32Array of CHUNK records, one per page, each REC int32 fields side by side (24
-// bytes: a page's fields in one or two cache lines), the page's record at `(page & 4095) * REC`; a field is
-// `c[r + F_...]`. (The fields were six arrays CHUNK apart: the names changed with the layout, so
-// that code indexing the old way does not compile.)
-const F_SLOT = 0; // host slot of a materialised page, or -1: the page is described by the fields below
-const F_PLO = 1; // the repeated 64-bit pattern: low word (bytes 0..3 of every 8)
-const F_PHI = 2; // ... and high word (bytes 4..7)
-const F_ODD = 3; // index (0..511) of the one 64-bit word that differs from the pattern, or -1
-const F_OLO = 4; // that word's low half
-const F_OHI = 5; // ... and high half
-const REC = 6; // int32 fields per page
-const FIELDS = REC * CHUNK;
+// A chunk is one Int32Array of CHUNK records, one per page, each Rec.Size int32 fields side by side
+// (24 bytes: a page's fields in one or two cache lines), the page's record at `(page & 4095) *
+// Rec.Size` (exact for any safe integer: chunkOf); a field is `c[r + Rec.Odd]`. (The fields were six
+// arrays CHUNK apart, named SLOT..OHI: the names changed with the layout, so that code indexing the
+// old way does not compile.) A const enum, so that the bundle has the numbers themselves, not
+// module variables loaded at every access.
+const enum Rec {
+  /** host slot of a materialised page, or -1: the page is described by the fields below */
+  Slot = 0,
+  /** the repeated 64-bit pattern: low word (bytes 0..3 of every 8) */
+  Plo = 1,
+  /** ... and high word (bytes 4..7) */
+  Phi = 2,
+  /** index (0..511) of the one 64-bit word that differs from the pattern, or -1 */
+  Odd = 3,
+  /** that word's low half */
+  Olo = 4,
+  /** ... and high half */
+  Ohi = 5,
+  /** int32 fields per page */
+  Size = 6,
+}
+const FIELDS = Rec.Size * CHUNK;
 const SCRATCH = 8; // expanded copies of compact pages kept for readers of whole pages
 
 /** How a page's contents are held (`PageStore.state`). */
@@ -94,9 +105,9 @@ export class PageStore {
 
   private newChunk(page: number): Int32Array {
     const c = new Int32Array(FIELDS);
-    for (let r = 0; r < FIELDS; r += REC) {
-      c[r + F_SLOT] = -1;
-      c[r + F_ODD] = -1;
+    for (let r = 0; r < FIELDS; r += Rec.Size) {
+      c[r + Rec.Slot] = -1;
+      c[r + Rec.Odd] = -1;
     }
     if (this.dir !== null) this.dir[page >>> 12] = c;
     else this.dirMap!.set(Math.floor(page / CHUNK), c);
@@ -108,10 +119,10 @@ export class PageStore {
   state(page: number): PageState {
     const c = this.chunkOf(page);
     if (c === undefined) return PageState.Uniform;
-    const r = (page & 4095) * REC;
-    return c[r + F_SLOT] >= 0
+    const r = (page & 4095) * Rec.Size;
+    return c[r + Rec.Slot] >= 0
       ? PageState.Materialised
-      : c[r + F_ODD] >= 0
+      : c[r + Rec.Odd] >= 0
         ? PageState.OneWord
         : PageState.Uniform;
   }
@@ -120,19 +131,19 @@ export class PageStore {
   isZero(page: number): boolean {
     const c = this.chunkOf(page);
     if (c === undefined) return true;
-    const r = (page & 4095) * REC;
-    return c[r + F_SLOT] < 0 && c[r + F_ODD] < 0 && c[r + F_PLO] === 0 && c[r + F_PHI] === 0;
+    const r = (page & 4095) * Rec.Size;
+    return c[r + Rec.Slot] < 0 && c[r + Rec.Odd] < 0 && c[r + Rec.Plo] === 0 && c[r + Rec.Phi] === 0;
   }
 
   /** Word `w` (0..1023) of the page. */
   readWord(page: number, w: number): number {
     const c = this.chunkOf(page);
     if (c === undefined) return 0;
-    const r = (page & 4095) * REC;
-    const slot = c[r + F_SLOT];
+    const r = (page & 4095) * Rec.Size;
+    const slot = c[r + Rec.Slot];
     if (slot >= 0) return this.frames[slot][w];
-    if (c[r + F_ODD] === w >>> 1) return (w & 1) === 0 ? c[r + F_OLO] >>> 0 : c[r + F_OHI] >>> 0;
-    return (w & 1) === 0 ? c[r + F_PLO] >>> 0 : c[r + F_PHI] >>> 0;
+    if (c[r + Rec.Odd] === w >>> 1) return (w & 1) === 0 ? c[r + Rec.Olo] >>> 0 : c[r + Rec.Ohi] >>> 0;
+    return (w & 1) === 0 ? c[r + Rec.Plo] >>> 0 : c[r + Rec.Phi] >>> 0;
   }
 
   /** Stores word `w` (0..1023) of the page (`value` an unsigned 32-bit number). */
@@ -142,8 +153,8 @@ export class PageStore {
       if (value === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const r = (page & 4095) * REC;
-    const slot = c[r + F_SLOT];
+    const r = (page & 4095) * Rec.Size;
+    const slot = c[r + Rec.Slot];
     if (slot >= 0) {
       this.frames[slot][w] = value;
       return;
@@ -164,14 +175,14 @@ export class PageStore {
       if (b === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const r = (page & 4095) * REC;
-    const slot = c[r + F_SLOT];
+    const r = (page & 4095) * Rec.Size;
+    const slot = c[r + Rec.Slot];
     if (slot >= 0) {
       const words = this.frames[slot];
       words[w] = ((words[w] & ~(0xff << shift)) | b) >>> 0;
       return;
     }
-    const at = c[r + F_ODD] === w >>> 1 ? F_OLO : F_PLO; // the word as it reads now: the odd word's or the pattern's
+    const at = c[r + Rec.Odd] === w >>> 1 ? Rec.Olo : Rec.Plo; // the word as it reads now: the odd word's or the pattern's
     const old = c[r + at + (w & 1)];
     this.storeCompact(c, r, page, w, ((old & ~(0xff << shift)) | b) >>> 0);
   }
@@ -191,7 +202,7 @@ export class PageStore {
     const b = (value & 0xff) << shift; // the word a zero page's store leaves (int32 bits)
     const keep = ~(0xff << shift);
     const q = w >>> 1;
-    const half = w & 1; // F_OLO -> F_OHI, F_PLO -> F_PHI
+    const half = w & 1; // Rec.Olo -> Rec.Ohi, Rec.Plo -> Rec.Phi
     const olo = half === 0 ? b : 0; // a zero page's odd word after the store
     const ohi = half === 0 ? 0 : b;
     const sp = this.scratchPage;
@@ -209,21 +220,27 @@ export class PageStore {
         if (b === 0) continue; // zero pages stay zero (writeByte's early return)
         c = this.newChunk(page);
       }
-      const r0 = i * REC; // the stretch's first record
+      const r0 = i * Rec.Size; // the stretch's first record
       for (let s = 0; s < m; s++) {
-        let r = r0 + s * REC;
+        let r = r0 + s * Rec.Size;
         if (s > 0) {
           // the uniform-zero pages from here (fresh frames): their odd word stored record by record
           // as they are found (no scratch copy is kept of a zero page: wordsForRead returns null for
           // it; zeroRun)
           let f = s;
-          while (f < m && c[r + F_SLOT] < 0 && c[r + F_ODD] < 0 && c[r + F_PLO] === 0 && c[r + F_PHI] === 0) {
+          while (
+            f < m &&
+            c[r + Rec.Slot] < 0 &&
+            c[r + Rec.Odd] < 0 &&
+            c[r + Rec.Plo] === 0 &&
+            c[r + Rec.Phi] === 0
+          ) {
             if (b !== 0) {
-              c[r + F_ODD] = q;
-              c[r + F_OLO] = olo;
-              c[r + F_OHI] = ohi;
+              c[r + Rec.Odd] = q;
+              c[r + Rec.Olo] = olo;
+              c[r + Rec.Ohi] = ohi;
             } // else the pattern's own value: nothing changes
-            r += REC;
+            r += Rec.Size;
             f++;
           }
           if (f > s) {
@@ -232,24 +249,24 @@ export class PageStore {
           }
         }
         // this page as writeByte makes it: in place when compact, the odd word none or the byte's (storeCompact)
-        const odd = c[r + F_ODD];
-        if (c[r + F_SLOT] >= 0 || (odd !== q && odd >= 0)) {
+        const odd = c[r + Rec.Odd];
+        if (c[r + Rec.Slot] >= 0 || (odd !== q && odd >= 0)) {
           this.writeByte(page + s, off, value);
           continue;
         }
         if (sp[(page + s) & (SCRATCH - 1)] === page + s) sp[(page + s) & (SCRATCH - 1)] = -1;
-        const at = odd === q ? F_OLO : F_PLO; // the word as it reads now: the odd word's or the pattern's
+        const at = odd === q ? Rec.Olo : Rec.Plo; // the word as it reads now: the odd word's or the pattern's
         const old = c[r + at + half];
         const v = (old & keep) | b;
         if (odd < 0) {
           if (v === old) continue; // the pattern's own value: nothing changes
-          c[r + F_ODD] = q; // the odd word's first store: the pattern's word, then the store below
-          c[r + F_OLO] = c[r + F_PLO];
-          c[r + F_OHI] = c[r + F_PHI];
+          c[r + Rec.Odd] = q; // the odd word's first store: the pattern's word, then the store below
+          c[r + Rec.Olo] = c[r + Rec.Plo];
+          c[r + Rec.Ohi] = c[r + Rec.Phi];
         }
         // one store and one test for both cases: the first pass's feedback is the next pass's (no deopt)
-        c[r + F_OLO + half] = v;
-        if (c[r + F_OLO] === c[r + F_PLO] && c[r + F_OHI] === c[r + F_PHI]) c[r + F_ODD] = -1; // the pattern again
+        c[r + Rec.Olo + half] = v;
+        if (c[r + Rec.Olo] === c[r + Rec.Plo] && c[r + Rec.Ohi] === c[r + Rec.Phi]) c[r + Rec.Odd] = -1; // the pattern again
       }
     }
   }
@@ -258,24 +275,24 @@ export class PageStore {
   private storeCompact(c: Int32Array, r: number, page: number, w: number, value: number): void {
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const v = value | 0;
-    const half = w & 1; // F_OLO -> F_OHI, F_PLO -> F_PHI
+    const half = w & 1; // Rec.Olo -> Rec.Ohi, Rec.Plo -> Rec.Phi
     const q = w >>> 1;
-    const odd = c[r + F_ODD];
+    const odd = c[r + Rec.Odd];
     if (odd !== q) {
-      if (v === c[r + F_PLO + half]) return; // the pattern's own value: nothing changes
+      if (v === c[r + Rec.Plo + half]) return; // the pattern's own value: nothing changes
       if (odd >= 0) {
         this.materialise(c, r)[w] = value; // a second odd word
         return;
       }
       // the odd word's first store: the pattern's word, then the store below (unlike the pattern)
-      c[r + F_ODD] = q;
-      c[r + F_OLO] = c[r + F_PLO];
-      c[r + F_OHI] = c[r + F_PHI];
+      c[r + Rec.Odd] = q;
+      c[r + Rec.Olo] = c[r + Rec.Plo];
+      c[r + Rec.Ohi] = c[r + Rec.Phi];
     }
     // one store and one test for both cases (a page's first store and a later one into its odd word):
     // a first pass of stores into fresh pages gives V8 the feedback of the next pass's (no deopt)
-    c[r + F_OLO + half] = v;
-    if (c[r + F_OLO] === c[r + F_PLO] && c[r + F_OHI] === c[r + F_PHI]) c[r + F_ODD] = -1; // the pattern again
+    c[r + Rec.Olo + half] = v;
+    if (c[r + Rec.Olo] === c[r + Rec.Plo] && c[r + Rec.Ohi] === c[r + Rec.Phi]) c[r + Rec.Odd] = -1; // the pattern again
   }
 
   /**
@@ -290,8 +307,8 @@ export class PageStore {
       if (lo === 0 && hi === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const r = (page & 4095) * REC;
-    const slot = c[r + F_SLOT];
+    const r = (page & 4095) * Rec.Size;
+    const slot = c[r + Rec.Slot];
     if (slot >= 0) {
       const words = this.frames[slot];
       words[2 * q] = lo;
@@ -301,19 +318,19 @@ export class PageStore {
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const vlo = lo | 0;
     const vhi = hi | 0;
-    const odd = c[r + F_ODD];
-    const pattern = vlo === c[r + F_PLO] && vhi === c[r + F_PHI];
+    const odd = c[r + Rec.Odd];
+    const pattern = vlo === c[r + Rec.Plo] && vhi === c[r + Rec.Phi];
     if (odd === q) {
-      c[r + F_OLO] = vlo;
-      c[r + F_OHI] = vhi;
-      if (pattern) c[r + F_ODD] = -1; // the pattern again
+      c[r + Rec.Olo] = vlo;
+      c[r + Rec.Ohi] = vhi;
+      if (pattern) c[r + Rec.Odd] = -1; // the pattern again
       return;
     }
     if (pattern) return; // the pattern's own value: nothing changes
     if (odd < 0) {
-      c[r + F_ODD] = q;
-      c[r + F_OLO] = vlo;
-      c[r + F_OHI] = vhi;
+      c[r + Rec.Odd] = q;
+      c[r + Rec.Olo] = vlo;
+      c[r + Rec.Ohi] = vhi;
       return;
     }
     const words = this.materialise(c, r);
@@ -340,26 +357,26 @@ export class PageStore {
     }
     const words = this.frames[slot];
     this.expand(c, r, words);
-    c[r + F_SLOT] = slot;
-    c[r + F_ODD] = -1;
+    c[r + Rec.Slot] = slot;
+    c[r + Rec.Odd] = -1;
     this.materialized++;
     return words;
   }
 
   /** Writes the words of a page that is not materialised into `words`. */
   private expand(c: Int32Array, r: number, words: Uint32Array): void {
-    const lo = c[r + F_PLO] >>> 0;
-    const hi = c[r + F_PHI] >>> 0;
+    const lo = c[r + Rec.Plo] >>> 0;
+    const hi = c[r + Rec.Phi] >>> 0;
     if (lo === hi) words.fill(lo);
     else
       for (let w = 0; w < WORDS_PER_PAGE; w += 2) {
         words[w] = lo;
         words[w + 1] = hi;
       }
-    const odd = c[r + F_ODD];
+    const odd = c[r + Rec.Odd];
     if (odd >= 0) {
-      words[2 * odd] = c[r + F_OLO] >>> 0;
-      words[2 * odd + 1] = c[r + F_OHI] >>> 0;
+      words[2 * odd] = c[r + Rec.Olo] >>> 0;
+      words[2 * odd + 1] = c[r + Rec.Ohi] >>> 0;
     }
   }
 
@@ -371,10 +388,10 @@ export class PageStore {
   wordsForRead(page: number): Uint32Array | null {
     const c = this.chunkOf(page);
     if (c === undefined) return null;
-    const r = (page & 4095) * REC;
-    const slot = c[r + F_SLOT];
+    const r = (page & 4095) * Rec.Size;
+    const slot = c[r + Rec.Slot];
     if (slot >= 0) return this.frames[slot];
-    if (c[r + F_ODD] < 0 && c[r + F_PLO] === 0 && c[r + F_PHI] === 0) return null;
+    if (c[r + Rec.Odd] < 0 && c[r + Rec.Plo] === 0 && c[r + Rec.Phi] === 0) return null;
     const k = page & (SCRATCH - 1);
     let words = this.scratch[k];
     if (words === undefined) words = this.scratch[k] = new Uint32Array(WORDS_PER_PAGE); // once per entry
@@ -392,15 +409,15 @@ export class PageStore {
   heldWords(page: number): Uint32Array | null {
     const c = this.chunkOf(page);
     if (c === undefined) return null;
-    const slot = c[(page & 4095) * REC + F_SLOT];
+    const slot = c[(page & 4095) * Rec.Size + Rec.Slot];
     return slot >= 0 ? this.frames[slot] : null;
   }
 
   /** The page's own 1024 words, materialising it (a caller about to write it word by word). */
   wordsForWrite(page: number): Uint32Array {
     const c = this.chunkOf(page) ?? this.newChunk(page);
-    const r = (page & 4095) * REC;
-    const slot = c[r + F_SLOT];
+    const r = (page & 4095) * Rec.Size;
+    const slot = c[r + Rec.Slot];
     return slot >= 0 ? this.frames[slot] : this.materialise(c, r);
   }
 
@@ -420,8 +437,8 @@ export class PageStore {
       const page = pages[k];
       const c = this.chunkOf(page);
       if (c === undefined) continue; // all zero
-      const r = (page & 4095) * REC;
-      if (c[r + F_SLOT] < 0 && c[r + F_ODD] < 0 && c[r + F_PLO] === 0 && c[r + F_PHI] === 0) continue;
+      const r = (page & 4095) * Rec.Size;
+      if (c[r + Rec.Slot] < 0 && c[r + Rec.Odd] < 0 && c[r + Rec.Plo] === 0 && c[r + Rec.Phi] === 0) continue;
       this.setCompact(page, 0, 0, -1, 0, 0);
     }
   }
@@ -432,19 +449,19 @@ export class PageStore {
       if (plo === 0 && phi === 0 && odd < 0) return; // already so
       c = this.newChunk(page);
     }
-    const r = (page & 4095) * REC;
+    const r = (page & 4095) * Rec.Size;
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
-    const slot = c[r + F_SLOT];
+    const slot = c[r + Rec.Slot];
     if (slot >= 0) {
       this.freeSlots.push(slot);
       this.materialized--;
-      c[r + F_SLOT] = -1;
+      c[r + Rec.Slot] = -1;
     }
-    c[r + F_PLO] = plo;
-    c[r + F_PHI] = phi;
-    c[r + F_ODD] = odd;
-    c[r + F_OLO] = olo;
-    c[r + F_OHI] = ohi;
+    c[r + Rec.Plo] = plo;
+    c[r + Rec.Phi] = phi;
+    c[r + Rec.Odd] = odd;
+    c[r + Rec.Olo] = olo;
+    c[r + Rec.Ohi] = ohi;
   }
 
   /**
@@ -460,10 +477,10 @@ export class PageStore {
       dst.setCompact(to, 0, 0, -1, 0, 0);
       return;
     }
-    const r = (page & 4095) * REC;
-    const slot = c[r + F_SLOT];
+    const r = (page & 4095) * Rec.Size;
+    const slot = c[r + Rec.Slot];
     if (slot < 0) {
-      dst.setCompact(to, c[r + F_PLO], c[r + F_PHI], c[r + F_ODD], c[r + F_OLO], c[r + F_OHI]);
+      dst.setCompact(to, c[r + Rec.Plo], c[r + Rec.Phi], c[r + Rec.Odd], c[r + Rec.Olo], c[r + Rec.Ohi]);
       return;
     }
     const words = this.frames[slot];
