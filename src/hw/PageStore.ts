@@ -8,29 +8,25 @@ const PAGES_PER_BLOCK = 256; // host allocation granularity for contents: 1 MiB
 /** Above this many pages the directory is a Map instead of an array. */
 const ARRAY_DIR_LIMIT = 2 ** 28;
 
-// A chunk is one Int32Array of CHUNK records, one per page, each Rec.Size int32 fields side by side
-// (24 bytes: a page's fields in one or two cache lines), the page's record at `(page & 4095) *
-// Rec.Size` (exact for any safe integer: chunkOf); a field is `c[r + Rec.Odd]`. (The fields were six
-// arrays CHUNK apart, named SLOT..OHI: the names changed with the layout, so that code indexing the
-// old way does not compile.) A const enum, so that the bundle has the numbers themselves, not
-// module variables loaded at every access.
-const enum Rec {
+// A chunk is one Int32Array of six fields, each CHUNK long, indexed by the page's place in the chunk
+// (`c[F.ODD + i]`). A const enum, so that the bundle indexes with the numbers themselves, not module
+// variables loaded at every access. (A page's six fields side by side, a 24-byte record each, were
+// measured and left: bench/RESULTS.md, "pagerec".)
+const enum F {
   /** host slot of a materialised page, or -1: the page is described by the fields below */
-  Slot = 0,
+  SLOT = 0,
   /** the repeated 64-bit pattern: low word (bytes 0..3 of every 8) */
-  Plo = 1,
+  PLO = 4096,
   /** ... and high word (bytes 4..7) */
-  Phi = 2,
+  PHI = 2 * 4096,
   /** index (0..511) of the one 64-bit word that differs from the pattern, or -1 */
-  Odd = 3,
+  ODD = 3 * 4096,
   /** that word's low half */
-  Olo = 4,
+  OLO = 4 * 4096,
   /** ... and high half */
-  Ohi = 5,
-  /** int32 fields per page */
-  Size = 6,
+  OHI = 5 * 4096,
 }
-const FIELDS = Rec.Size * CHUNK;
+const FIELDS = 6 * CHUNK;
 const SCRATCH = 8; // expanded copies of compact pages kept for readers of whole pages
 
 /** How a page's contents are held (`PageStore.state`). */
@@ -105,10 +101,8 @@ export class PageStore {
 
   private newChunk(page: number): Int32Array {
     const c = new Int32Array(FIELDS);
-    for (let r = 0; r < FIELDS; r += Rec.Size) {
-      c[r + Rec.Slot] = -1;
-      c[r + Rec.Odd] = -1;
-    }
+    c.fill(-1, F.SLOT, F.SLOT + CHUNK);
+    c.fill(-1, F.ODD, F.ODD + CHUNK);
     if (this.dir !== null) this.dir[page >>> 12] = c;
     else this.dirMap!.set(Math.floor(page / CHUNK), c);
     this.chunks++;
@@ -119,10 +113,10 @@ export class PageStore {
   state(page: number): PageState {
     const c = this.chunkOf(page);
     if (c === undefined) return PageState.Uniform;
-    const r = (page & 4095) * Rec.Size;
-    return c[r + Rec.Slot] >= 0
+    const i = page & 4095;
+    return c[F.SLOT + i] >= 0
       ? PageState.Materialised
-      : c[r + Rec.Odd] >= 0
+      : c[F.ODD + i] >= 0
         ? PageState.OneWord
         : PageState.Uniform;
   }
@@ -131,19 +125,19 @@ export class PageStore {
   isZero(page: number): boolean {
     const c = this.chunkOf(page);
     if (c === undefined) return true;
-    const r = (page & 4095) * Rec.Size;
-    return c[r + Rec.Slot] < 0 && c[r + Rec.Odd] < 0 && c[r + Rec.Plo] === 0 && c[r + Rec.Phi] === 0;
+    const i = page & 4095;
+    return c[F.SLOT + i] < 0 && c[F.ODD + i] < 0 && c[F.PLO + i] === 0 && c[F.PHI + i] === 0;
   }
 
   /** Word `w` (0..1023) of the page. */
   readWord(page: number, w: number): number {
     const c = this.chunkOf(page);
     if (c === undefined) return 0;
-    const r = (page & 4095) * Rec.Size;
-    const slot = c[r + Rec.Slot];
+    const i = page & 4095;
+    const slot = c[i];
     if (slot >= 0) return this.frames[slot][w];
-    if (c[r + Rec.Odd] === w >>> 1) return (w & 1) === 0 ? c[r + Rec.Olo] >>> 0 : c[r + Rec.Ohi] >>> 0;
-    return (w & 1) === 0 ? c[r + Rec.Plo] >>> 0 : c[r + Rec.Phi] >>> 0;
+    if (c[F.ODD + i] === w >>> 1) return (w & 1) === 0 ? c[F.OLO + i] >>> 0 : c[F.OHI + i] >>> 0;
+    return (w & 1) === 0 ? c[F.PLO + i] >>> 0 : c[F.PHI + i] >>> 0;
   }
 
   /** Stores word `w` (0..1023) of the page (`value` an unsigned 32-bit number). */
@@ -153,13 +147,13 @@ export class PageStore {
       if (value === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const r = (page & 4095) * Rec.Size;
-    const slot = c[r + Rec.Slot];
+    const i = page & 4095;
+    const slot = c[i];
     if (slot >= 0) {
       this.frames[slot][w] = value;
       return;
     }
-    this.storeCompact(c, r, page, w, value);
+    this.storeCompact(c, i, page, w, value);
   }
 
   /**
@@ -175,16 +169,16 @@ export class PageStore {
       if (b === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const r = (page & 4095) * Rec.Size;
-    const slot = c[r + Rec.Slot];
+    const i = page & 4095;
+    const slot = c[i];
     if (slot >= 0) {
       const words = this.frames[slot];
       words[w] = ((words[w] & ~(0xff << shift)) | b) >>> 0;
       return;
     }
-    const at = c[r + Rec.Odd] === w >>> 1 ? Rec.Olo : Rec.Plo; // the word as it reads now: the odd word's or the pattern's
-    const old = c[r + at + (w & 1)];
-    this.storeCompact(c, r, page, w, ((old & ~(0xff << shift)) | b) >>> 0);
+    const at = c[F.ODD + i] === w >>> 1 ? F.OLO : F.PLO; // the word as it reads now: the odd word's or the pattern's
+    const old = (w & 1) === 0 ? c[at + i] : c[at + CHUNK + i];
+    this.storeCompact(c, i, page, w, ((old & ~(0xff << shift)) | b) >>> 0);
   }
 
   /**
@@ -192,8 +186,7 @@ export class PageStore {
    * after the other, with the same resulting contents, states, slots and scratch copies: a fault
    * run's stores (clear_page, then the touch's one byte) and a later pass's over the same pages.
    * Pages taken by stretches of consecutive pages of one chunk: those uniform zero (fresh frames)
-   * become "uniform but one word" by three stores into each one's record (the loop that finds them);
-   * one whose odd word is the byte's
+   * become "uniform but one word" by three typed-array fills; one whose odd word is the byte's
    * gets its store in place; any other page goes by writeByte.
    */
   writeByteRun(pages: Float64Array, at: number, n: number, off: number, value: number): void {
@@ -202,7 +195,7 @@ export class PageStore {
     const b = (value & 0xff) << shift; // the word a zero page's store leaves (int32 bits)
     const keep = ~(0xff << shift);
     const q = w >>> 1;
-    const half = w & 1; // Rec.Olo -> Rec.Ohi, Rec.Plo -> Rec.Phi
+    const half = (w & 1) === 0 ? 0 : CHUNK; // OLO -> OHI, PLO -> PHI
     const olo = half === 0 ? b : 0; // a zero page's odd word after the store
     const ohi = half === 0 ? 0 : b;
     const sp = this.scratchPage;
@@ -220,79 +213,75 @@ export class PageStore {
         if (b === 0) continue; // zero pages stay zero (writeByte's early return)
         c = this.newChunk(page);
       }
-      const r0 = i * Rec.Size; // the stretch's first record
       for (let s = 0; s < m; s++) {
-        let r = r0 + s * Rec.Size;
+        const x = i + s;
         if (s > 0) {
-          // the uniform-zero pages from here (fresh frames): their odd word stored record by record
-          // as they are found (no scratch copy is kept of a zero page: wordsForRead returns null for
-          // it; zeroRun)
+          // the uniform-zero pages from here (fresh frames): filled at once (no scratch copy is kept
+          // of a zero page: wordsForRead returns null for it; zeroRun)
           let f = s;
           while (
             f < m &&
-            c[r + Rec.Slot] < 0 &&
-            c[r + Rec.Odd] < 0 &&
-            c[r + Rec.Plo] === 0 &&
-            c[r + Rec.Phi] === 0
-          ) {
-            if (b !== 0) {
-              c[r + Rec.Odd] = q;
-              c[r + Rec.Olo] = olo;
-              c[r + Rec.Ohi] = ohi;
-            } // else the pattern's own value: nothing changes
-            r += Rec.Size;
+            c[F.SLOT + i + f] < 0 &&
+            c[F.ODD + i + f] < 0 &&
+            c[F.PLO + i + f] === 0 &&
+            c[F.PHI + i + f] === 0
+          )
             f++;
-          }
           if (f > s) {
+            if (b !== 0) {
+              c.fill(q, F.ODD + x, F.ODD + i + f);
+              c.fill(olo, F.OLO + x, F.OLO + i + f);
+              c.fill(ohi, F.OHI + x, F.OHI + i + f);
+            } // else the pattern's own value: nothing changes
             s = f - 1;
             continue;
           }
         }
         // this page as writeByte makes it: in place when compact, the odd word none or the byte's (storeCompact)
-        const odd = c[r + Rec.Odd];
-        if (c[r + Rec.Slot] >= 0 || (odd !== q && odd >= 0)) {
+        const odd = c[F.ODD + x];
+        if (c[F.SLOT + x] >= 0 || (odd !== q && odd >= 0)) {
           this.writeByte(page + s, off, value);
           continue;
         }
         if (sp[(page + s) & (SCRATCH - 1)] === page + s) sp[(page + s) & (SCRATCH - 1)] = -1;
-        const at = odd === q ? Rec.Olo : Rec.Plo; // the word as it reads now: the odd word's or the pattern's
-        const old = c[r + at + half];
+        const at = odd === q ? F.OLO : F.PLO; // the word as it reads now: the odd word's or the pattern's
+        const old = c[at + half + x];
         const v = (old & keep) | b;
         if (odd < 0) {
           if (v === old) continue; // the pattern's own value: nothing changes
-          c[r + Rec.Odd] = q; // the odd word's first store: the pattern's word, then the store below
-          c[r + Rec.Olo] = c[r + Rec.Plo];
-          c[r + Rec.Ohi] = c[r + Rec.Phi];
+          c[F.ODD + x] = q; // the odd word's first store: the pattern's word, then the store below
+          c[F.OLO + x] = c[F.PLO + x];
+          c[F.OHI + x] = c[F.PHI + x];
         }
         // one store and one test for both cases: the first pass's feedback is the next pass's (no deopt)
-        c[r + Rec.Olo + half] = v;
-        if (c[r + Rec.Olo] === c[r + Rec.Plo] && c[r + Rec.Ohi] === c[r + Rec.Phi]) c[r + Rec.Odd] = -1; // the pattern again
+        c[F.OLO + half + x] = v;
+        if (c[F.OLO + x] === c[F.PLO + x] && c[F.OHI + x] === c[F.PHI + x]) c[F.ODD + x] = -1; // the pattern again
       }
     }
   }
 
-  /** writeWord into the page whose record is at r in chunk c when it is not materialised. */
-  private storeCompact(c: Int32Array, r: number, page: number, w: number, value: number): void {
+  /** writeWord into page i of chunk c when it is not materialised. */
+  private storeCompact(c: Int32Array, i: number, page: number, w: number, value: number): void {
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const v = value | 0;
-    const half = w & 1; // Rec.Olo -> Rec.Ohi, Rec.Plo -> Rec.Phi
+    const half = (w & 1) === 0 ? 0 : CHUNK; // OLO -> OHI, PLO -> PHI
     const q = w >>> 1;
-    const odd = c[r + Rec.Odd];
+    const odd = c[F.ODD + i];
     if (odd !== q) {
-      if (v === c[r + Rec.Plo + half]) return; // the pattern's own value: nothing changes
+      if (v === c[F.PLO + half + i]) return; // the pattern's own value: nothing changes
       if (odd >= 0) {
-        this.materialise(c, r)[w] = value; // a second odd word
+        this.materialise(c, i)[w] = value; // a second odd word
         return;
       }
       // the odd word's first store: the pattern's word, then the store below (unlike the pattern)
-      c[r + Rec.Odd] = q;
-      c[r + Rec.Olo] = c[r + Rec.Plo];
-      c[r + Rec.Ohi] = c[r + Rec.Phi];
+      c[F.ODD + i] = q;
+      c[F.OLO + i] = c[F.PLO + i];
+      c[F.OHI + i] = c[F.PHI + i];
     }
     // one store and one test for both cases (a page's first store and a later one into its odd word):
     // a first pass of stores into fresh pages gives V8 the feedback of the next pass's (no deopt)
-    c[r + Rec.Olo + half] = v;
-    if (c[r + Rec.Olo] === c[r + Rec.Plo] && c[r + Rec.Ohi] === c[r + Rec.Phi]) c[r + Rec.Odd] = -1; // the pattern again
+    c[F.OLO + half + i] = v;
+    if (c[F.OLO + i] === c[F.PLO + i] && c[F.OHI + i] === c[F.PHI + i]) c[F.ODD + i] = -1; // the pattern again
   }
 
   /**
@@ -307,8 +296,8 @@ export class PageStore {
       if (lo === 0 && hi === 0) return; // still zero
       c = this.newChunk(page);
     }
-    const r = (page & 4095) * Rec.Size;
-    const slot = c[r + Rec.Slot];
+    const i = page & 4095;
+    const slot = c[i];
     if (slot >= 0) {
       const words = this.frames[slot];
       words[2 * q] = lo;
@@ -318,28 +307,28 @@ export class PageStore {
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const vlo = lo | 0;
     const vhi = hi | 0;
-    const odd = c[r + Rec.Odd];
-    const pattern = vlo === c[r + Rec.Plo] && vhi === c[r + Rec.Phi];
+    const odd = c[F.ODD + i];
+    const pattern = vlo === c[F.PLO + i] && vhi === c[F.PHI + i];
     if (odd === q) {
-      c[r + Rec.Olo] = vlo;
-      c[r + Rec.Ohi] = vhi;
-      if (pattern) c[r + Rec.Odd] = -1; // the pattern again
+      c[F.OLO + i] = vlo;
+      c[F.OHI + i] = vhi;
+      if (pattern) c[F.ODD + i] = -1; // the pattern again
       return;
     }
     if (pattern) return; // the pattern's own value: nothing changes
     if (odd < 0) {
-      c[r + Rec.Odd] = q;
-      c[r + Rec.Olo] = vlo;
-      c[r + Rec.Ohi] = vhi;
+      c[F.ODD + i] = q;
+      c[F.OLO + i] = vlo;
+      c[F.OHI + i] = vhi;
       return;
     }
-    const words = this.materialise(c, r);
+    const words = this.materialise(c, i);
     words[2 * q] = lo;
     words[2 * q + 1] = hi;
   }
 
-  /** A host slot for the page whose record is at r in chunk c, filled with what the page held. */
-  private materialise(c: Int32Array, r: number): Uint32Array {
+  /** A host slot for page i of chunk c, filled with what the page held. */
+  private materialise(c: Int32Array, i: number): Uint32Array {
     if (this.materialized >= this.limit) {
       const n = this.limit;
       throw new HostMemoryError(
@@ -356,27 +345,27 @@ export class PageStore {
       this.frames.push(this.blocks[b].subarray(off, off + WORDS_PER_PAGE));
     }
     const words = this.frames[slot];
-    this.expand(c, r, words);
-    c[r + Rec.Slot] = slot;
-    c[r + Rec.Odd] = -1;
+    this.expand(c, i, words);
+    c[F.SLOT + i] = slot;
+    c[F.ODD + i] = -1;
     this.materialized++;
     return words;
   }
 
   /** Writes the words of a page that is not materialised into `words`. */
-  private expand(c: Int32Array, r: number, words: Uint32Array): void {
-    const lo = c[r + Rec.Plo] >>> 0;
-    const hi = c[r + Rec.Phi] >>> 0;
+  private expand(c: Int32Array, i: number, words: Uint32Array): void {
+    const lo = c[F.PLO + i] >>> 0;
+    const hi = c[F.PHI + i] >>> 0;
     if (lo === hi) words.fill(lo);
     else
       for (let w = 0; w < WORDS_PER_PAGE; w += 2) {
         words[w] = lo;
         words[w + 1] = hi;
       }
-    const odd = c[r + Rec.Odd];
+    const odd = c[F.ODD + i];
     if (odd >= 0) {
-      words[2 * odd] = c[r + Rec.Olo] >>> 0;
-      words[2 * odd + 1] = c[r + Rec.Ohi] >>> 0;
+      words[2 * odd] = c[F.OLO + i] >>> 0;
+      words[2 * odd + 1] = c[F.OHI + i] >>> 0;
     }
   }
 
@@ -388,15 +377,15 @@ export class PageStore {
   wordsForRead(page: number): Uint32Array | null {
     const c = this.chunkOf(page);
     if (c === undefined) return null;
-    const r = (page & 4095) * Rec.Size;
-    const slot = c[r + Rec.Slot];
+    const i = page & 4095;
+    const slot = c[i];
     if (slot >= 0) return this.frames[slot];
-    if (c[r + Rec.Odd] < 0 && c[r + Rec.Plo] === 0 && c[r + Rec.Phi] === 0) return null;
+    if (c[F.ODD + i] < 0 && c[F.PLO + i] === 0 && c[F.PHI + i] === 0) return null;
     const k = page & (SCRATCH - 1);
     let words = this.scratch[k];
     if (words === undefined) words = this.scratch[k] = new Uint32Array(WORDS_PER_PAGE); // once per entry
     if (this.scratchPage[k] !== page) {
-      this.expand(c, r, words);
+      this.expand(c, i, words);
       this.scratchPage[k] = page;
     }
     return words;
@@ -409,16 +398,16 @@ export class PageStore {
   heldWords(page: number): Uint32Array | null {
     const c = this.chunkOf(page);
     if (c === undefined) return null;
-    const slot = c[(page & 4095) * Rec.Size + Rec.Slot];
+    const slot = c[page & 4095];
     return slot >= 0 ? this.frames[slot] : null;
   }
 
   /** The page's own 1024 words, materialising it (a caller about to write it word by word). */
   wordsForWrite(page: number): Uint32Array {
     const c = this.chunkOf(page) ?? this.newChunk(page);
-    const r = (page & 4095) * Rec.Size;
-    const slot = c[r + Rec.Slot];
-    return slot >= 0 ? this.frames[slot] : this.materialise(c, r);
+    const i = page & 4095;
+    const slot = c[i];
+    return slot >= 0 ? this.frames[slot] : this.materialise(c, i);
   }
 
   /** Makes the whole page the 64-bit pattern (hi:lo) repeated; a slot it held goes back to the free list. */
@@ -437,8 +426,8 @@ export class PageStore {
       const page = pages[k];
       const c = this.chunkOf(page);
       if (c === undefined) continue; // all zero
-      const r = (page & 4095) * Rec.Size;
-      if (c[r + Rec.Slot] < 0 && c[r + Rec.Odd] < 0 && c[r + Rec.Plo] === 0 && c[r + Rec.Phi] === 0) continue;
+      const i = page & 4095;
+      if (c[F.SLOT + i] < 0 && c[F.ODD + i] < 0 && c[F.PLO + i] === 0 && c[F.PHI + i] === 0) continue;
       this.setCompact(page, 0, 0, -1, 0, 0);
     }
   }
@@ -449,19 +438,19 @@ export class PageStore {
       if (plo === 0 && phi === 0 && odd < 0) return; // already so
       c = this.newChunk(page);
     }
-    const r = (page & 4095) * Rec.Size;
+    const i = page & 4095;
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
-    const slot = c[r + Rec.Slot];
+    const slot = c[i];
     if (slot >= 0) {
       this.freeSlots.push(slot);
       this.materialized--;
-      c[r + Rec.Slot] = -1;
+      c[i] = -1;
     }
-    c[r + Rec.Plo] = plo;
-    c[r + Rec.Phi] = phi;
-    c[r + Rec.Odd] = odd;
-    c[r + Rec.Olo] = olo;
-    c[r + Rec.Ohi] = ohi;
+    c[F.PLO + i] = plo;
+    c[F.PHI + i] = phi;
+    c[F.ODD + i] = odd;
+    c[F.OLO + i] = olo;
+    c[F.OHI + i] = ohi;
   }
 
   /**
@@ -477,10 +466,10 @@ export class PageStore {
       dst.setCompact(to, 0, 0, -1, 0, 0);
       return;
     }
-    const r = (page & 4095) * Rec.Size;
-    const slot = c[r + Rec.Slot];
+    const i = page & 4095;
+    const slot = c[i];
     if (slot < 0) {
-      dst.setCompact(to, c[r + Rec.Plo], c[r + Rec.Phi], c[r + Rec.Odd], c[r + Rec.Olo], c[r + Rec.Ohi]);
+      dst.setCompact(to, c[F.PLO + i], c[F.PHI + i], c[F.ODD + i], c[F.OLO + i], c[F.OHI + i]);
       return;
     }
     const words = this.frames[slot];

@@ -6,10 +6,10 @@
  * in a chunk never touched), fresh zero pages, pages in every state, repeated pages, a zero byte
  * and bytes with the top bit set; every page's state and words, the whole-page reads, the slots
  * held and free and the host bytes agree, and again after more random work on both. A third test
- * runs over a chunk's end (pages 4095/4096: a chunk's last record and the next chunk's first) among
- * pages in every state, mostly fresh zero pages (each in one record: PageStore.ts's chunk layout),
- * in the array directory and the Map one, and checks the pages around the run too: a run that stores
- * one record past its stretch fails it.
+ * runs over a chunk's end (pages 4095/4096: the last fields of a chunk and the first of the next)
+ * among pages in every state, mostly fresh zero pages, in the array directory and the Map one, and
+ * checks the pages around the run too: a run that stores one page past its stretch fails it (it
+ * was written for a layout of a chunk's fields tried and left: bench/RESULTS.md, "pagerec").
  */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../base/rng.ts";
@@ -90,7 +90,7 @@ describe("PageStore.writeByteRun", () => {
     expect(s.materialized).toBe(0);
   });
 
-  it("leaves the records beside a run as they were, across a chunk's end, in both directories", () => {
+  it("leaves the pages beside a run as they were, across a chunk's end, in both directories", () => {
     // the array directory and the Map one (stores above 2^28 pages): pages 4080..4111 from a chunk's start
     for (const [nrPages, base] of [
       [PAGES, 0],
