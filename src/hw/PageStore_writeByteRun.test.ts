@@ -112,7 +112,7 @@ describe("PageStore.writeByteRun", () => {
           }
         }
         const from = base + 4084 + rng.below(8);
-        const n = 4 + rng.below(20); // to 4087..4114: over the chunk's end
+        const n = 4 + rng.below(20); // the last page 4087..4113: over the chunk's end
         const pages = Float64Array.from({ length: n }, (_, k) => from + k);
         const off = rng.below(4096);
         a.writeByteRun(pages, 0, n, off, 0x5a);
