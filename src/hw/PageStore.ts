@@ -8,13 +8,24 @@ const PAGES_PER_BLOCK = 256; // host allocation granularity for contents: 1 MiB
 /** Above this many pages the directory is a Map instead of an array. */
 const ARRAY_DIR_LIMIT = 2 ** 28;
 
-// A chunk is one Int32Array of six fields, each CHUNK long, indexed by the page's place in the chunk.
-const SLOT = 0; // host slot of a materialised page, or -1: the page is described by the fields below
-const PLO = CHUNK; // the repeated 64-bit pattern: low word (bytes 0..3 of every 8)
-const PHI = 2 * CHUNK; // ... and high word (bytes 4..7)
-const ODD = 3 * CHUNK; // index (0..511) of the one 64-bit word that differs from the pattern, or -1
-const OLO = 4 * CHUNK; // that word's low half
-const OHI = 5 * CHUNK; // ... and high half
+// A chunk is one Int32Array of six fields, each CHUNK long, indexed by the page's place in the chunk
+// (`c[F.ODD + i]`). A const enum, so that the bundle indexes with the numbers themselves, not module
+// variables loaded at every access. (A page's six fields side by side, a 24-byte record each, were
+// measured and left: bench/RESULTS.md, "pagerec".)
+const enum F {
+  /** host slot of a materialised page, or -1: the page is described by the fields below */
+  SLOT = 0,
+  /** the repeated 64-bit pattern: low word (bytes 0..3 of every 8) */
+  PLO = 4096,
+  /** ... and high word (bytes 4..7) */
+  PHI = 2 * 4096,
+  /** index (0..511) of the one 64-bit word that differs from the pattern, or -1 */
+  ODD = 3 * 4096,
+  /** that word's low half */
+  OLO = 4 * 4096,
+  /** ... and high half */
+  OHI = 5 * 4096,
+}
 const FIELDS = 6 * CHUNK;
 const SCRATCH = 8; // expanded copies of compact pages kept for readers of whole pages
 
@@ -90,8 +101,8 @@ export class PageStore {
 
   private newChunk(page: number): Int32Array {
     const c = new Int32Array(FIELDS);
-    c.fill(-1, SLOT, SLOT + CHUNK);
-    c.fill(-1, ODD, ODD + CHUNK);
+    c.fill(-1, F.SLOT, F.SLOT + CHUNK);
+    c.fill(-1, F.ODD, F.ODD + CHUNK);
     if (this.dir !== null) this.dir[page >>> 12] = c;
     else this.dirMap!.set(Math.floor(page / CHUNK), c);
     this.chunks++;
@@ -103,9 +114,9 @@ export class PageStore {
     const c = this.chunkOf(page);
     if (c === undefined) return PageState.Uniform;
     const i = page & 4095;
-    return c[SLOT + i] >= 0
+    return c[F.SLOT + i] >= 0
       ? PageState.Materialised
-      : c[ODD + i] >= 0
+      : c[F.ODD + i] >= 0
         ? PageState.OneWord
         : PageState.Uniform;
   }
@@ -115,7 +126,7 @@ export class PageStore {
     const c = this.chunkOf(page);
     if (c === undefined) return true;
     const i = page & 4095;
-    return c[SLOT + i] < 0 && c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0;
+    return c[F.SLOT + i] < 0 && c[F.ODD + i] < 0 && c[F.PLO + i] === 0 && c[F.PHI + i] === 0;
   }
 
   /** Word `w` (0..1023) of the page. */
@@ -125,8 +136,8 @@ export class PageStore {
     const i = page & 4095;
     const slot = c[i];
     if (slot >= 0) return this.frames[slot][w];
-    if (c[ODD + i] === w >>> 1) return (w & 1) === 0 ? c[OLO + i] >>> 0 : c[OHI + i] >>> 0;
-    return (w & 1) === 0 ? c[PLO + i] >>> 0 : c[PHI + i] >>> 0;
+    if (c[F.ODD + i] === w >>> 1) return (w & 1) === 0 ? c[F.OLO + i] >>> 0 : c[F.OHI + i] >>> 0;
+    return (w & 1) === 0 ? c[F.PLO + i] >>> 0 : c[F.PHI + i] >>> 0;
   }
 
   /** Stores word `w` (0..1023) of the page (`value` an unsigned 32-bit number). */
@@ -165,7 +176,7 @@ export class PageStore {
       words[w] = ((words[w] & ~(0xff << shift)) | b) >>> 0;
       return;
     }
-    const at = c[ODD + i] === w >>> 1 ? OLO : PLO; // the word as it reads now: the odd word's or the pattern's
+    const at = c[F.ODD + i] === w >>> 1 ? F.OLO : F.PLO; // the word as it reads now: the odd word's or the pattern's
     const old = (w & 1) === 0 ? c[at + i] : c[at + CHUNK + i];
     this.storeCompact(c, i, page, w, ((old & ~(0xff << shift)) | b) >>> 0);
   }
@@ -210,41 +221,41 @@ export class PageStore {
           let f = s;
           while (
             f < m &&
-            c[SLOT + i + f] < 0 &&
-            c[ODD + i + f] < 0 &&
-            c[PLO + i + f] === 0 &&
-            c[PHI + i + f] === 0
+            c[F.SLOT + i + f] < 0 &&
+            c[F.ODD + i + f] < 0 &&
+            c[F.PLO + i + f] === 0 &&
+            c[F.PHI + i + f] === 0
           )
             f++;
           if (f > s) {
             if (b !== 0) {
-              c.fill(q, ODD + x, ODD + i + f);
-              c.fill(olo, OLO + x, OLO + i + f);
-              c.fill(ohi, OHI + x, OHI + i + f);
+              c.fill(q, F.ODD + x, F.ODD + i + f);
+              c.fill(olo, F.OLO + x, F.OLO + i + f);
+              c.fill(ohi, F.OHI + x, F.OHI + i + f);
             } // else the pattern's own value: nothing changes
             s = f - 1;
             continue;
           }
         }
         // this page as writeByte makes it: in place when compact, the odd word none or the byte's (storeCompact)
-        const odd = c[ODD + x];
-        if (c[SLOT + x] >= 0 || (odd !== q && odd >= 0)) {
+        const odd = c[F.ODD + x];
+        if (c[F.SLOT + x] >= 0 || (odd !== q && odd >= 0)) {
           this.writeByte(page + s, off, value);
           continue;
         }
         if (sp[(page + s) & (SCRATCH - 1)] === page + s) sp[(page + s) & (SCRATCH - 1)] = -1;
-        const at = odd === q ? OLO : PLO; // the word as it reads now: the odd word's or the pattern's
+        const at = odd === q ? F.OLO : F.PLO; // the word as it reads now: the odd word's or the pattern's
         const old = c[at + half + x];
         const v = (old & keep) | b;
         if (odd < 0) {
           if (v === old) continue; // the pattern's own value: nothing changes
-          c[ODD + x] = q; // the odd word's first store: the pattern's word, then the store below
-          c[OLO + x] = c[PLO + x];
-          c[OHI + x] = c[PHI + x];
+          c[F.ODD + x] = q; // the odd word's first store: the pattern's word, then the store below
+          c[F.OLO + x] = c[F.PLO + x];
+          c[F.OHI + x] = c[F.PHI + x];
         }
         // one store and one test for both cases: the first pass's feedback is the next pass's (no deopt)
-        c[OLO + half + x] = v;
-        if (c[OLO + x] === c[PLO + x] && c[OHI + x] === c[PHI + x]) c[ODD + x] = -1; // the pattern again
+        c[F.OLO + half + x] = v;
+        if (c[F.OLO + x] === c[F.PLO + x] && c[F.OHI + x] === c[F.PHI + x]) c[F.ODD + x] = -1; // the pattern again
       }
     }
   }
@@ -255,22 +266,22 @@ export class PageStore {
     const v = value | 0;
     const half = (w & 1) === 0 ? 0 : CHUNK; // OLO -> OHI, PLO -> PHI
     const q = w >>> 1;
-    const odd = c[ODD + i];
+    const odd = c[F.ODD + i];
     if (odd !== q) {
-      if (v === c[PLO + half + i]) return; // the pattern's own value: nothing changes
+      if (v === c[F.PLO + half + i]) return; // the pattern's own value: nothing changes
       if (odd >= 0) {
         this.materialise(c, i)[w] = value; // a second odd word
         return;
       }
       // the odd word's first store: the pattern's word, then the store below (unlike the pattern)
-      c[ODD + i] = q;
-      c[OLO + i] = c[PLO + i];
-      c[OHI + i] = c[PHI + i];
+      c[F.ODD + i] = q;
+      c[F.OLO + i] = c[F.PLO + i];
+      c[F.OHI + i] = c[F.PHI + i];
     }
     // one store and one test for both cases (a page's first store and a later one into its odd word):
     // a first pass of stores into fresh pages gives V8 the feedback of the next pass's (no deopt)
-    c[OLO + half + i] = v;
-    if (c[OLO + i] === c[PLO + i] && c[OHI + i] === c[PHI + i]) c[ODD + i] = -1; // the pattern again
+    c[F.OLO + half + i] = v;
+    if (c[F.OLO + i] === c[F.PLO + i] && c[F.OHI + i] === c[F.PHI + i]) c[F.ODD + i] = -1; // the pattern again
   }
 
   /**
@@ -296,19 +307,19 @@ export class PageStore {
     if (this.scratchPage[page & (SCRATCH - 1)] === page) this.scratchPage[page & (SCRATCH - 1)] = -1;
     const vlo = lo | 0;
     const vhi = hi | 0;
-    const odd = c[ODD + i];
-    const pattern = vlo === c[PLO + i] && vhi === c[PHI + i];
+    const odd = c[F.ODD + i];
+    const pattern = vlo === c[F.PLO + i] && vhi === c[F.PHI + i];
     if (odd === q) {
-      c[OLO + i] = vlo;
-      c[OHI + i] = vhi;
-      if (pattern) c[ODD + i] = -1; // the pattern again
+      c[F.OLO + i] = vlo;
+      c[F.OHI + i] = vhi;
+      if (pattern) c[F.ODD + i] = -1; // the pattern again
       return;
     }
     if (pattern) return; // the pattern's own value: nothing changes
     if (odd < 0) {
-      c[ODD + i] = q;
-      c[OLO + i] = vlo;
-      c[OHI + i] = vhi;
+      c[F.ODD + i] = q;
+      c[F.OLO + i] = vlo;
+      c[F.OHI + i] = vhi;
       return;
     }
     const words = this.materialise(c, i);
@@ -335,26 +346,26 @@ export class PageStore {
     }
     const words = this.frames[slot];
     this.expand(c, i, words);
-    c[SLOT + i] = slot;
-    c[ODD + i] = -1;
+    c[F.SLOT + i] = slot;
+    c[F.ODD + i] = -1;
     this.materialized++;
     return words;
   }
 
   /** Writes the words of a page that is not materialised into `words`. */
   private expand(c: Int32Array, i: number, words: Uint32Array): void {
-    const lo = c[PLO + i] >>> 0;
-    const hi = c[PHI + i] >>> 0;
+    const lo = c[F.PLO + i] >>> 0;
+    const hi = c[F.PHI + i] >>> 0;
     if (lo === hi) words.fill(lo);
     else
       for (let w = 0; w < WORDS_PER_PAGE; w += 2) {
         words[w] = lo;
         words[w + 1] = hi;
       }
-    const odd = c[ODD + i];
+    const odd = c[F.ODD + i];
     if (odd >= 0) {
-      words[2 * odd] = c[OLO + i] >>> 0;
-      words[2 * odd + 1] = c[OHI + i] >>> 0;
+      words[2 * odd] = c[F.OLO + i] >>> 0;
+      words[2 * odd + 1] = c[F.OHI + i] >>> 0;
     }
   }
 
@@ -369,7 +380,7 @@ export class PageStore {
     const i = page & 4095;
     const slot = c[i];
     if (slot >= 0) return this.frames[slot];
-    if (c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0) return null;
+    if (c[F.ODD + i] < 0 && c[F.PLO + i] === 0 && c[F.PHI + i] === 0) return null;
     const k = page & (SCRATCH - 1);
     let words = this.scratch[k];
     if (words === undefined) words = this.scratch[k] = new Uint32Array(WORDS_PER_PAGE); // once per entry
@@ -416,7 +427,7 @@ export class PageStore {
       const c = this.chunkOf(page);
       if (c === undefined) continue; // all zero
       const i = page & 4095;
-      if (c[SLOT + i] < 0 && c[ODD + i] < 0 && c[PLO + i] === 0 && c[PHI + i] === 0) continue;
+      if (c[F.SLOT + i] < 0 && c[F.ODD + i] < 0 && c[F.PLO + i] === 0 && c[F.PHI + i] === 0) continue;
       this.setCompact(page, 0, 0, -1, 0, 0);
     }
   }
@@ -435,11 +446,11 @@ export class PageStore {
       this.materialized--;
       c[i] = -1;
     }
-    c[PLO + i] = plo;
-    c[PHI + i] = phi;
-    c[ODD + i] = odd;
-    c[OLO + i] = olo;
-    c[OHI + i] = ohi;
+    c[F.PLO + i] = plo;
+    c[F.PHI + i] = phi;
+    c[F.ODD + i] = odd;
+    c[F.OLO + i] = olo;
+    c[F.OHI + i] = ohi;
   }
 
   /**
@@ -458,7 +469,7 @@ export class PageStore {
     const i = page & 4095;
     const slot = c[i];
     if (slot < 0) {
-      dst.setCompact(to, c[PLO + i], c[PHI + i], c[ODD + i], c[OLO + i], c[OHI + i]);
+      dst.setCompact(to, c[F.PLO + i], c[F.PHI + i], c[F.ODD + i], c[F.OLO + i], c[F.OHI + i]);
       return;
     }
     const words = this.frames[slot];
