@@ -38,6 +38,7 @@
 import { ModelBug } from "../../base/assert.ts";
 import type { Pfn, PhysAddr, Vpn } from "../../base/units.ts";
 import { Access, type Mode } from "../access.ts";
+import type { PageStore } from "../PageStore.ts";
 import type { PhysMem } from "../PhysMem.ts";
 import { HwFaultKind } from "./PagingFormat.ts";
 import type { Tlb } from "./Tlb.ts";
@@ -529,4 +530,24 @@ export abstract class RunFold {
     mode: Mode,
     at: number,
   ): number;
+}
+
+/**
+ * A span's store into the frame of the leaf table the run walks (`leaves`, every architecture):
+ * the stores of pages `from` .. `k - 1` by runs, then this one at once, so that the entries of the
+ * pages after it read the stored byte. Returns where the next run of stores starts.
+ */
+export function storeIntoLeafTable(
+  store: PageStore,
+  pfns: Float64Array,
+  at: number,
+  from: number,
+  k: number,
+  pfn: number,
+  off: number,
+  value: number,
+): number {
+  store.writeByteRun(pfns, at + from, k - from, off, value);
+  store.writeByte(pfn, off, value);
+  return k + 1;
 }

@@ -13,7 +13,7 @@
  */
 import type { Pfn } from "../../../base/units.ts";
 import { Access, type Mode } from "../../access.ts";
-import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
+import { RunFold, type RunFoldHost, storeIntoLeafTable } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
 import { PageState } from "../../PageStore.ts";
@@ -167,13 +167,9 @@ export class I386RunFold extends RunFold {
       }
       pa = pfn * 4096 + off;
       if (write) {
+        // not held whole: PhysMem's store; a store into the page table itself: the later pages' PTEs read it
         if (!direct) phys.write8(pa, value);
-        else if (pfn === table) {
-          // a store into the page table itself: the later pages' PTEs read it (stores so far, then it)
-          store.writeByteRun(pfns, at + from, k - from, off, value);
-          store.writeByte(pfn, off, value);
-          from = k + 1;
-        }
+        else if (pfn === table) from = storeIntoLeafTable(store, pfns, at, from, k, pfn, off, value);
       }
       pfns[at + k] = pfn;
       const meta =

@@ -7,7 +7,7 @@
  */
 import type { Pfn } from "../../../base/units.ts";
 import { Access, type Mode } from "../../access.ts";
-import { RunFold, type RunFoldHost } from "../../mmu/runFold.ts";
+import { RunFold, type RunFoldHost, storeIntoLeafTable } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
 import { PageState } from "../../PageStore.ts";
@@ -144,13 +144,9 @@ export class X86RunFold extends RunFold {
       }
       pa = pfn * 4096 + off;
       if (write) {
+        // not held whole: PhysMem's store; a store into the leaf table itself: the later pages' entries read it
         if (!direct) phys.write8(pa, value);
-        else if (pfn === table) {
-          // a store into the leaf table itself: the later pages' entries read it (stores so far, then it)
-          store.writeByteRun(pfns, at + from, k - from, off, value);
-          store.writeByte(pfn, off, value);
-          from = k + 1;
-        }
+        else if (pfn === table) from = storeIntoLeafTable(store, pfns, at, from, k, pfn, off, value);
       }
       pfns[at + k] = pfn;
       metas[at + k] = meta;
