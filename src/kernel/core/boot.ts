@@ -226,6 +226,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   // the LRU lists and the users of them need each other: wired once both exist
   userMm.env.lru = vmscan;
   pageCache.lru = vmscan;
+  buddy.lru = vmscan.lru; // PageLRU, for steal_suitable_fallback
   // shmem_acct_blocks / shmem_unacct_blocks: a tmpfs page charged to vm_committed_as, checked
   // against the running task's mm (security_vm_enough_memory_mm(current->mm, ...))
   pageCache.shmemAcct = (nr) => {

@@ -73,6 +73,8 @@ export class BuddyAllocator implements FreeAreas {
   /** ALLOC_NOFRAGMENT for allocations whose preferred zone is ZONE_NORMAL with a ZONE_DMA32 below (alloc_flags_nofragment) */
   private nofragmentZone = -1;
   hooks: BuddyHooks | null = null;
+  /** PageLRU of each frame (Vmscan.lru, wired at boot): steal_suitable_fallback counts a pageblock's movable pages */
+  lru: Uint8Array | null = null;
   /** the per-CPU page lists (zone->per_cpu_pageset), once setupPerCpuPageset made them */
   pcp: PcpLists | null = null;
   /** HPAGE_PMD_ORDER, the order of the pcp lists above PAGE_ALLOC_COSTLY_ORDER (-1: none yet) */

@@ -83,21 +83,24 @@ describe("fallbacks (__rmqueue_fallback, steal_suitable_fallback)", () => {
 
   it("claims a smaller block's pageblock when half of it is free, and takes one block when not", () => {
     for (const freeHalf of [true, false]) {
-      const { b, pages } = grouped(16384);
-      // fill DMA32 with movable pages (user pages on an LRU), then free some of one pageblock
+      const { b } = grouped(16384);
+      // fill DMA32 with movable pages (user pages on an LRU: PageLRU, Vmscan.lru's list), then
+      // free some of one pageblock
+      const lru = new Uint8Array(16384);
+      b.lru = lru;
       const taken: number[] = [];
       for (;;) {
         const p = b.alloc(0, Gfp.HIGHUSER_MOVABLE | Gfp.DMA32, PageKind.UserAnon);
         if (p < 0 || b.zones[1].freePages <= b.zones[1].wmark[Wmark.Low] + 600) break;
         if (p >= 4096) {
-          pages.flags[p] |= PageFlag.Lru;
+          lru[p] = 1;
           taken.push(p);
         }
       }
       const block = 8192; // a movable pageblock, all allocated
       const nFree = freeHalf ? 300 : 100;
       for (let i = 0; i < nFree; i++) {
-        pages.flags[block + i] &= ~PageFlag.Lru;
+        lru[block + i] = 0;
         expect(b.free(block + i, 0)).toBeNull();
       }
       // nothing unmovable is free anywhere: an unmovable request falls back into movable blocks;
@@ -277,6 +280,11 @@ describe("a booted kernel's pageblocks (/proc/pagetypeinfo)", () => {
     expect(tables).toBeGreaterThan(6 * 16);
     expect(user).toBeGreaterThan(6 * 256);
     expect(k.buddy.check()).toEqual([]);
+    // steal_suitable_fallback's PageLRU is the LRU lists' own record: the user pages on a list count
+    let onLru = 0;
+    for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) if (k.buddy.lru![pfn] !== 0) onLru++;
+    expect(k.buddy.lru).toBe(k.vmscan.lru);
+    expect(onLru).toBeGreaterThan(user / 2);
   });
 
   it("prints pagetypeinfo whose counts add up to buddyinfo's and the zones' pageblocks", () => {

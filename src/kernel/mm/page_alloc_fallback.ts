@@ -43,6 +43,8 @@ export interface FreeAreas {
   /** each pageblock's migrate type (get_pageblock_migratetype), by pfn >> pageblock_order */
   readonly blockMt: Uint8Array;
   readonly mobility: Mobility;
+  /** PageLRU of each frame: the LRU list it is on, 0 for none (Vmscan.lru, wired at boot; null: no lists) */
+  readonly lru: Uint8Array | null;
   /** __add_to_free_list with account_freepages: the block on the `mt` list of its order */
   addToList(z: Zone, pfn: number, order: number, mt: number, toTail: boolean): void;
   /** del_page_from_free_list with account_freepages: off the `mt` list of its order */
@@ -200,6 +202,7 @@ function stealSuitableFallback(
       let free = 0;
       let movable = 0;
       const p = a.pages;
+      const lru = a.lru;
       const end = start + (1 << pb);
       for (let i = start; i < end; ) {
         if (p.flags[i] & PageFlag.Buddy) {
@@ -208,7 +211,7 @@ function stealSuitableFallback(
           i += nr;
           continue;
         }
-        if (p.flags[i] & PageFlag.Lru) movable++;
+        if (lru !== null && lru[i] !== 0) movable++; // PageLRU
         i++;
       }
       const alike =
