@@ -285,6 +285,10 @@ describe("a booted kernel's pageblocks (/proc/pagetypeinfo)", () => {
     for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) if (k.buddy.lru![pfn] !== 0) onLru++;
     expect(k.buddy.lru).toBe(k.vmscan.lru);
     expect(onLru).toBeGreaterThan(user / 2);
+    // and the frame's view shows PG_lru from the same record (struct page's flags as Linux's)
+    const listed = k.buddy.lru!.findIndex((l) => l !== 0);
+    expect(k.view.frame(listed)!.flags).toContain("lru");
+    expect(k.view.frame(listed)!.flags).not.toContain("active");
   });
 
   it("prints pagetypeinfo whose counts add up to buddyinfo's and the zones' pageblocks", () => {

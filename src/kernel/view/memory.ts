@@ -36,6 +36,21 @@ const PAGE_FLAG_NAMES: [number, string][] = [
   [PageFlag.Workingset, "workingset"],
 ];
 
+/**
+ * A frame's PageFlag bits with PG_lru, PG_active and PG_referenced as Linux holds them: vmlab
+ * keeps those in the LRU lists (Vmscan.lru, .referenced), not in struct page's flags (crash.ts
+ * pgBits reads them the same way).
+ */
+function lruFlags(k: KernelCore, pfn: number): number {
+  const v = k.vmscan;
+  let f = k.pages.flags[pfn] & ~(PageFlag.Lru | PageFlag.Active | PageFlag.Referenced);
+  const list = v.lru[pfn];
+  if (list !== 0) f |= PageFlag.Lru;
+  if (list === 2 || list === 4) f |= PageFlag.Active;
+  if (v.referenced[pfn]) f |= PageFlag.Referenced;
+  return f;
+}
+
 /** Runs of frames of the same kind across physical memory. */
 export function frameRuns(k: KernelCore): { first: number; last: number; kind: string }[] {
   const runs: { first: number; last: number; kind: string }[] = [];
@@ -85,7 +100,7 @@ export function frameInfo(k: KernelCore, pfn: number): FrameInfo | null {
     kind: PAGE_KIND_NAMES[kind],
     refcount: p.refcount[pfn],
     mapcount: p.mapcount[pfn],
-    flags: PAGE_FLAG_NAMES.filter(([bit]) => p.flags[pfn] & bit).map(([, name]) => name),
+    flags: PAGE_FLAG_NAMES.filter(([bit]) => lruFlags(k, pfn) & bit).map(([, name]) => name),
     order: p.order[pfn],
     zone: k.buddy.zones[p.zone[pfn]].name,
     owner: ownerOf(k, pfn),
