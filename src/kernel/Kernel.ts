@@ -436,6 +436,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * reclaim's get_scan_count reads from then on.
    */
   sysctlSwappiness(value?: number): { ret: number; now: number };
+  /**
+   * A write of `value` to /proc/sys/vm/compact_memory (sysctl_compaction_handler): 1 compacts
+   * every zone whole (compact_nodes, mm/compaction.ts); another value is -22 (EINVAL), nothing
+   * done. `migrated`: the pages moved (pgmigrate_success's growth), `failed` those that could not be.
+   */
+  sysctlCompactMemory(value: number): { ret: number; migrated: number; failed: number };
   /** shmget(2) by a task (flags: IPC_CREAT, IPC_EXCL and the mode's 9 bits); the segment's id or -errno. */
   shmget(task: TaskHandle, key: number, size: number, flags: number): bigint;
   /** shmat(2) by a task (flags: SHM_RDONLY, SHM_RND; addr 0n: the kernel chooses); the address or -errno. */

@@ -38,6 +38,7 @@ import { type FileHandle, type FileObject, fileOf } from "./fs/file.ts";
 import * as shm from "./ipc/shm.ts";
 import { KernelWindowsServices } from "./KernelWindows.ts";
 import type { BuddyAllocator } from "./mm/buddy.ts";
+import { compactNodes, newCompactStats } from "./mm/compaction.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { sysctlHugetlb } from "./mm/hugetlb_pool.ts";
 import { khugepagedStore } from "./mm/khugepaged_slots.ts";
@@ -133,6 +134,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   lastPageout = 0;
   /** /proc/vmstat drop_pagecache, drop_slab */
   readonly dropCachesStats = { drop_pagecache: 0, drop_slab: 0 };
+  readonly compactStats = newCompactStats();
   /** OOM kills so far, and the kernel's report line for each */
   oomKills = 0;
   vmEnoughWarnings = 0;
@@ -575,6 +577,15 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
       return { ret: -22, now: this.config.swappiness };
     this.config.swappiness = value; // reclaim reads it at each get_scan_count (VmscanEnv.swappiness)
     return { ret: 0, now: value };
+  }
+
+  /** /proc/sys/vm/compact_memory (sysctl_compaction_handler: 1, or EINVAL). */
+  sysctlCompactMemory(value: number): { ret: number; migrated: number; failed: number } {
+    this.linuxOnly("compact_memory");
+    if (value !== 1) return { ret: -22, migrated: 0, failed: 0 };
+    const failed = this.compactStats.pgmigrate_fail;
+    const migrated = compactNodes(this.vmscan, this.buddy, this.compactStats);
+    return { ret: 0, migrated, failed: this.compactStats.pgmigrate_fail - failed };
   }
 
   /** shmget(2) by a task; the id or -errno. */

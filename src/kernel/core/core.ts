@@ -13,6 +13,7 @@ import type { MapFlags, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { Pgtable, TlbFlush } from "../mm/arch.ts";
 import type { BuddyAllocator, ZoneLayout } from "../mm/buddy.ts";
+import type { CompactStats } from "../mm/compaction.ts";
 import type { DropCachesStats } from "../mm/fadvise.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import type { PageDescTable } from "../mm/PageDesc.ts";
@@ -365,6 +366,8 @@ export interface KernelCore extends KernelParts {
   lastPageout: number;
   /** /proc/vmstat drop_pagecache, drop_slab (drop_caches writes) */
   readonly dropCachesStats: DropCachesStats;
+  /** /proc/vmstat's pgmigrate_* and compact_* events (mm/compaction.ts) */
+  readonly compactStats: CompactStats;
   /** OOM kills so far, and the kernel's report line for each */
   oomKills: number;
   /** __vm_enough_memory warnings printed so far (its pr_warn_ratelimited burst) */

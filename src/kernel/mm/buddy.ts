@@ -60,7 +60,7 @@ export type FreeError = "not-allocated" | "wrong-order" | "out-of-range" | "misa
  * by mobility from boot (buildAllZonelists); until then, and in the Windows profile, every block
  * and request is MOVABLE (Mobility.NONE: one list per order).
  *
- * Not modelled: compaction, watermark boosting (boost_watermark), CMA; one node.
+ * Compaction is mm/compaction.ts's. Not modelled: CMA; one node.
  */
 export class BuddyAllocator implements FreeAreas {
   readonly zones: Zone[];

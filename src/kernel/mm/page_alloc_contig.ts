@@ -15,9 +15,10 @@
  * of its frames are free in the buddy lists. Linux would then also
  * migrate the movable pages in the way (user pages on the LRU, page cache)
  * and fail on unmovable ones (page tables, slab, kernel pages:
- * has_unmovable_pages): vmlab has no page migration, so any allocated
- * frame in a range fails it (a fragmented machine's 1 GiB allocation fails
- * where Linux might have succeeded by migration; never the reverse).
+ * has_unmovable_pages): vmlab's page migration (migrate.ts) serves
+ * compaction only, so any allocated frame in a range fails it (a fragmented
+ * machine's 1 GiB allocation fails where Linux might have succeeded by
+ * migration; never the reverse).
  */
 import { type BuddyAllocator, MAX_ORDER } from "./buddy.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
