@@ -70,8 +70,8 @@ describe("compaction (compact_nodes, compact_zone) and migration (migrate_pages)
     expect(pcp.zoneCount(1)).toBeGreaterThan(1000);
     const waiting = freeAbove(k, 9);
     for (let s = 0; s < 100 && pcp.refreshCpuVmStats(0) > 0; s++);
-    expect(freeAbove(k, 9)).toBeGreaterThanOrEqual(waiting + 6 * 512);
-    expect(freeAbove(k, 9)).toBeGreaterThanOrEqual(before + 6 * 512);
+    expect(freeAbove(k, 9)).toBeGreaterThanOrEqual(waiting + 4 * 512);
+    expect(freeAbove(k, 9)).toBeGreaterThanOrEqual(before + 4 * 512);
     let moved = 0;
     for (let off = PAGE; off < size; off += 2 * PAGE) {
       const va = a + BigInt(off);
@@ -257,6 +257,14 @@ describe("migration keeps what every process sees (random work, seeded)", () => 
         const at = anon + BigInt((512 + rng.below(5632)) * PAGE);
         k.userAccess(0, child, at, Access.Write, 0xcc); // a COW copy in the child
       }
+      // above them all, a third process's 32 MiB with random holes: the free scanner's targets (it
+      // passes over free pageblocks whole, and over what it finds nothing in with a growing stride)
+      const q = k.spawn("Q")!;
+      k.switchTo(0, q);
+      const holes = k.mmap(q, mmapArgs(32 * MiB));
+      for (let i = 0; i < 8192; i++) k.userAccess(0, q, holes + BigInt(i * PAGE), Access.Write, 1);
+      for (let i = 0; i < 8192; i += 1 + rng.below(3))
+        k.madvise(q, holes + BigInt(i * PAGE), BigInt(PAGE), "dontneed");
       k.switchTo(0, parent);
       regions.push({ t: parent, va: anon, pages: 6144 }, { t: parent, va: file, pages: 512 });
       regions.push({ t: child, va: anon, pages: 6144 }, { t: child, va: file, pages: 512 });
@@ -285,7 +293,7 @@ describe("migration keeps what every process sees (random work, seeded)", () => 
       for (let i = 0; i < 100 && k.buddy.pcp!.refreshCpuVmStats(0) > 0; i++);
       const mlockedBefore = k.view.meminfo().Mlocked;
       const r = k.sysctlCompactMemory(1);
-      expect(r.migrated).toBeGreaterThan(50);
+      expect(r.migrated).toBeGreaterThan(1000);
       expect(seen()).toEqual(before);
       // pages mapped by both processes moved too (one rmap walk over the anon_vma chain each)
       let sharedMoved = 0;

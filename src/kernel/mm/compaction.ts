@@ -10,11 +10,15 @@
  *
  * vmlab models the full compaction of /proc/sys/vm/compact_memory
  * (sysctl_compaction_handler -> compact_nodes -> compact_node: every zone,
- * order -1, MIGRATE_SYNC, whole zone, no skip hints) and the counters it
- * keeps in /proc/vmstat. Not modelled: direct compaction in the allocator's
- * slow path (__alloc_pages_direct_compact) and kcompactd (proactive
- * compaction, kswapd's wake-up of it), the skip hints and cached scanner
- * positions those use, and the async mode's shortcuts.
+ * order -1, MIGRATE_SYNC, whole zone) and direct compaction for an
+ * allocation (compaction_direct.ts: try_to_compact_pages, its priorities,
+ * deferral and suitability), with the scanners' cached positions in struct
+ * zone, and the counters /proc/vmstat shows. Not modelled: kcompactd
+ * (proactive compaction, kswapd's wake-up of it), the pageblock skip hints,
+ * fast_find_migrateblock and fast_isolate_freepages (the free lists
+ * searched for a quick start), and the capture of a freed page
+ * (capture_control: the allocation takes its page from the free lists
+ * after compaction instead).
  * Linux: mm/compaction.c compact_zone, isolate_migratepages,
  * isolate_migratepages_block, isolate_freepages, isolate_freepages_block,
  * compaction_alloc, compaction_free, release_free_list, compact_node;
@@ -22,14 +26,17 @@
  */
 import { type BuddyAllocator, MAX_ORDER, NR_ORDERS, Wmark, type Zone } from "./buddy.ts";
 import { MigrateResult, migratable, migrateFolio } from "./migrate.ts";
-import { MigrateType } from "./migratetype.ts";
+import { MIGRATE_TYPES, MigrateType } from "./migratetype.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
+import { stealableFallbackAt } from "./page_alloc_fallback.ts";
 import type { Lru, Vmscan } from "./vmscan.ts";
 
 /** COMPACT_CLUSTER_MAX (SWAP_CLUSTER_MAX): pages isolated for migration at a time */
 export const COMPACT_CLUSTER_MAX = 32;
 /** NR_MAX_MIGRATE_PAGES_RETRY: migrate_pages' passes over folios that answered -EAGAIN */
 const NR_MAX_MIGRATE_PAGES_RETRY = 10;
+/** NR_MAX_MIGRATE_ASYNC_RETRY: the passes of an async migration */
+const NR_MAX_MIGRATE_ASYNC_RETRY = 3;
 
 /** /proc/vmstat's migration and compaction events (vm_event_item: PGMIGRATE_*, COMPACT*). */
 export interface CompactStats {
@@ -62,39 +69,85 @@ export function newCompactStats(): CompactStats {
   };
 }
 
-/** enum compact_result, the values compact_zone returns here */
+/** enum compact_result (include/linux/compaction.h), in its order: try_to_compact_pages keeps the largest */
 export const enum CompactResult {
+  NotSuitableZone = 0,
+  /** not enough free memory to compact with (compaction_suitable) */
+  Skipped = 1,
+  /** recent failures: not tried (compaction_deferred) */
+  Deferred = 2,
+  NoSuitablePage = 3,
+  Continue = 4,
   /** the scanners met over the whole zone */
   Complete = 5,
+  /** the scanners met, having started where a previous run stopped */
+  PartialSkipped = 6,
+  /** ran out of free pages to migrate into before the scanners met */
+  Contended = 7,
+  /** a free block of the order (or one the request may steal) exists */
+  Success = 8,
+}
+
+/** enum migrate_mode (include/linux/migrate_mode.h): how hard migration tries */
+export const enum MigrateMode {
+  Async = 0,
+  SyncLight = 1,
+  Sync = 2,
 }
 
 /** struct compact_control: one zone's compaction. */
-class CompactControl {
-  /** the migration scanner's next pfn, and the free scanner's (the start of its pageblock) */
-  migratePfn: number;
-  freePfn: number;
-  /** isolated pages to migrate, and the lists they were isolated from */
+export class CompactControl {
+  /** the migration scanner's next pfn, and the free scanner's */
+  migratePfn = 0;
+  freePfn = 0;
+  /** isolated pages to migrate (cc->migratepages), the lists they came from, and their count with those being migrated */
   readonly migratepages: number[] = [];
   readonly from: Lru[] = [];
-  /** isolated free blocks by order (cc->freepages[order]), and their pages */
+  nrMigratepages = 0;
+  /** isolated free blocks by order (cc->freepages[order]) and their pages */
   readonly freepages: number[][] = Array.from({ length: NR_ORDERS }, () => []);
   nrFreepages = 0;
   totalMigrateScanned = 0;
   totalFreeScanned = 0;
+  /** scan the migration scanner's pageblock to its end (cc->finish_pageblock) */
+  finishPageblock = false;
+  readonly pbOrder: number;
 
   constructor(
     readonly zone: Zone,
-    readonly pbOrder: number,
+    buddy: BuddyAllocator,
+    /** the allocation's order; -1: the whole zone (compact_memory) */
+    readonly order: number,
+    readonly mode: MigrateMode,
+    /** cc->direct_compaction: for an allocation (the async scan's shortcuts apply) */
+    readonly direct: boolean,
+    /** cc->whole_zone: both scanners from the zone's ends */
+    public wholeZone: boolean,
+    /** cc->ignore_block_suitable: the free scanner takes any pageblock's free pages */
+    readonly ignoreBlockSuitable: boolean,
+    /** the allocation's migrate type (gfp_migratetype) and highest zone */
+    readonly migratetype: number,
+    readonly highestZone: number,
   ) {
-    this.migratePfn = zone.startPfn;
-    // pageblock_start_pfn(end_pfn - 1)
-    this.freePfn = ((zone.endPfn - 1) >> pbOrder) << pbOrder;
+    this.pbOrder = buddy.pbOrder;
   }
 
   /** compact_scanners_met */
   scannersMet(): boolean {
     return this.freePfn >> this.pbOrder <= this.migratePfn >> this.pbOrder;
   }
+}
+
+/** pageblock_start_pfn(end_pfn - 1): where the free scanner starts (compact_init_free_pfn) */
+function initFreePfn(z: Zone, pbOrder: number): number {
+  return ((z.endPfn - 1) >> pbOrder) << pbOrder;
+}
+
+/** reset_cached_positions: the next compaction starts at the zone's ends. */
+function resetCachedPositions(z: Zone, pbOrder: number): void {
+  z.compactCachedMigratePfn[0] = z.startPfn;
+  z.compactCachedMigratePfn[1] = z.startPfn;
+  z.compactCachedFreePfn = initFreePfn(z, pbOrder);
 }
 
 /**
@@ -108,40 +161,178 @@ export function compactNodes(v: Vmscan, buddy: BuddyAllocator, stats: CompactSta
   const before = stats.pgmigrate_success;
   for (const z of buddy.zones) {
     if (z.managed === 0) continue;
-    compactZone(v, buddy, z, stats);
+    // compact_node's control: order -1, MIGRATE_SYNC, whole zone, skip hints ignored
+    const cc = new CompactControl(z, buddy, -1, MigrateMode.Sync, false, true, false, MigrateType.MOVABLE, 0);
+    compactZone(v, buddy, cc, stats);
   }
   return stats.pgmigrate_success - before;
 }
 
 /**
- * compact_zone for compact_node's control (order -1: the scanners run until
- * they meet; sync migration).
+ * compact_zone: the scanners from the zone's ends (whole zone) or from where
+ * the last compaction left them, until compact_finished says stop; each
+ * round isolates up to COMPACT_CLUSTER_MAX pages and migrates them. For an
+ * allocation, a zone that already passes its watermark at the order is
+ * success, one without enough free memory to work with is skipped, and
+ * the running CPU's per-CPU pages are drained whenever the migration
+ * scanner leaves the order-aligned block it migrated from (so that the
+ * freed pages merge).
  * Linux: mm/compaction.c compact_zone
  */
-export function compactZone(v: Vmscan, buddy: BuddyAllocator, z: Zone, stats: CompactStats): CompactResult {
-  const cc = new CompactControl(z, buddy.pbOrder);
-  v.fbatches.drain(); // lru_add_drain
-  while (!cc.scannersMet()) {
-    if (!isolateMigratepages(v, buddy, cc, stats)) continue; // ISOLATE_NONE: the next block
-    migratePages(v, buddy, cc, stats);
+export function compactZone(
+  v: Vmscan,
+  buddy: BuddyAllocator,
+  cc: CompactControl,
+  stats: CompactStats,
+): CompactResult {
+  const z = cc.zone;
+  if (cc.order >= 0) {
+    const r = compactionSuitAllocationOrder(buddy, z, cc.order, cc.highestZone);
+    if (r !== CompactResult.Continue) return r;
   }
-  // release_free_list: the free pages isolated and not used go back (__free_pages)
+  const sync = cc.mode !== MigrateMode.Async ? 1 : 0;
+  if (cc.wholeZone) {
+    cc.migratePfn = z.startPfn;
+    cc.freePfn = initFreePfn(z, cc.pbOrder);
+  } else {
+    cc.migratePfn = z.compactCachedMigratePfn[sync];
+    cc.freePfn = z.compactCachedFreePfn;
+    if (cc.freePfn < z.startPfn || cc.freePfn >= z.endPfn) {
+      cc.freePfn = initFreePfn(z, cc.pbOrder);
+      z.compactCachedFreePfn = cc.freePfn;
+    }
+    if (cc.migratePfn < z.startPfn || cc.migratePfn >= z.endPfn) {
+      cc.migratePfn = z.startPfn;
+      z.compactCachedMigratePfn[0] = cc.migratePfn;
+      z.compactCachedMigratePfn[1] = cc.migratePfn;
+    }
+    if (cc.migratePfn <= z.startPfn) cc.wholeZone = true; // compact_init_migrate_pfn
+  }
+  let lastMigrated = -1;
+  v.fbatches.drain(); // lru_add_drain
+  let ret: CompactResult;
+  while ((ret = compactFinished(buddy, cc)) === CompactResult.Continue) {
+    cc.finishPageblock = lastMigrated >= 0 && lastMigrated >> cc.pbOrder === cc.migratePfn >> cc.pbOrder;
+    if (isolateMigratepages(v, buddy, cc, stats)) {
+      lastMigrated = Math.max(z.startPfn, ((cc.migratePfn - 1) >> cc.pbOrder) << cc.pbOrder);
+      // migrate_pages' -ENOMEM before the scanners met: no free page left to migrate into
+      if (!migratePages(v, buddy, cc, stats) && !cc.scannersMet()) {
+        ret = CompactResult.Contended;
+        break;
+      }
+    }
+    // check_drain: the freed pages of the order-aligned block just left merge on the buddy lists
+    if (cc.order > 0 && lastMigrated >= 0) {
+      const blockStart = cc.migratePfn - (cc.migratePfn & ((1 << cc.order) - 1));
+      if (lastMigrated < blockStart) {
+        buddy.pcp?.drainPagesZone(buddy.pcp.cpu(), z.id); // lru_add_drain_cpu_zone: drain_local_pages(zone)
+        lastMigrated = -1;
+      }
+    }
+  }
+  // release_free_list: the free pages isolated and not used go back (__free_pages); the free
+  // scanner's cached position goes back to the highest of them, never forward
+  let high = -1;
   for (let order = 0; order < NR_ORDERS; order++) {
-    for (const pfn of cc.freepages[order]) releaseFree(buddy, pfn, order);
+    for (const pfn of cc.freepages[order]) {
+      releaseFree(buddy, pfn, order);
+      if (pfn > high) high = pfn;
+    }
     cc.freepages[order].length = 0;
   }
   cc.nrFreepages = 0;
+  if (high >= 0) {
+    const free = (high >> cc.pbOrder) << cc.pbOrder;
+    if (free > z.compactCachedFreePfn) z.compactCachedFreePfn = free;
+  }
   stats.compact_migrate_scanned += cc.totalMigrateScanned;
   stats.compact_free_scanned += cc.totalFreeScanned;
-  return CompactResult.Complete;
+  return ret;
+}
+
+/**
+ * compaction_suit_allocation_order: success if the zone already passes its min watermark at the
+ * order; skipped when it has too little free memory to compact with (compaction_suitable:
+ * the low watermark for costly orders, min for the others, plus compact_gap, twice the
+ * request), or when a costly order fails for lack of memory rather than fragmentation
+ * (fragmentation_index at or below vm.extfrag_threshold, 500).
+ */
+function compactionSuitAllocationOrder(
+  buddy: BuddyAllocator,
+  z: Zone,
+  order: number,
+  highest: number,
+): CompactResult {
+  if (buddy.watermarkOk(z, order, buddy.wmark(z, Wmark.Min), highest, 0)) return CompactResult.Success;
+  const mark = buddy.wmark(z, order > 3 ? Wmark.Low : Wmark.Min) + (2 << order);
+  if (!buddy.watermarkOk(z, 0, mark, highest, 0)) return CompactResult.Skipped;
+  if (order > 3) {
+    const fragindex = fragmentationIndex(z, order);
+    if (fragindex >= 0 && fragindex <= 500) return CompactResult.NotSuitableZone;
+  }
+  return CompactResult.Continue;
+}
+
+/**
+ * fragmentation_index: 0 .. 1000 (why an allocation of `order` would fail: toward 0 for lack of
+ * memory, toward 1000 for fragmentation), -1000 when a block is free, 0 with no free block.
+ * Linux: mm/vmstat.c fragmentation_index (__fragmentation_index, fill_contig_page_info)
+ */
+export function fragmentationIndex(z: Zone, order: number): number {
+  let blocks = 0;
+  let pages = 0;
+  let suitable = 0;
+  for (let o = 0; o <= MAX_ORDER; o++) {
+    const n = z.nrFree[o];
+    blocks += n;
+    pages += n << o;
+    if (o >= order) suitable += n * 2 ** (o - order);
+  }
+  if (blocks === 0) return 0;
+  if (suitable > 0) return -1000;
+  return 1000 - Math.floor((1000 + Math.floor((pages * 1000) / 2 ** order)) / blocks);
+}
+
+/**
+ * compact_finished (__compact_finished): done when the scanners meet
+ * (the zone's cached positions reset; complete if the zone was scanned
+ * whole); for an allocation, once the migration scanner is at a pageblock's
+ * start, success if a block of the order or more is free on the request's
+ * list, or one it may steal whole on a fallback type's.
+ */
+function compactFinished(buddy: BuddyAllocator, cc: CompactControl): CompactResult {
+  const z = cc.zone;
+  if (cc.scannersMet()) {
+    resetCachedPositions(z, cc.pbOrder);
+    return cc.wholeZone ? CompactResult.Complete : CompactResult.PartialSkipped;
+  }
+  if (cc.order < 0) return CompactResult.Continue;
+  if (cc.migratePfn & ((1 << cc.pbOrder) - 1)) return CompactResult.Continue;
+  for (let o = cc.order; o <= MAX_ORDER; o++) {
+    if (z.head[o * MIGRATE_TYPES + cc.migratetype] !== -1) return CompactResult.Success;
+    if (stealableFallbackAt(buddy, z, o, cc.migratetype)) return CompactResult.Success;
+  }
+  return CompactResult.Continue; // COMPACT_NO_SUITABLE_PAGE: go on
+}
+
+/** update_cached_migrate: where async (and, for a sync run, sync) compaction restarts: past this pageblock. */
+function updateCachedMigrate(cc: CompactControl, pfn: number): void {
+  const z = cc.zone;
+  const end = ((pfn + (1 << cc.pbOrder) - 1) >> cc.pbOrder) << cc.pbOrder; // pageblock_end_pfn
+  if (end > z.compactCachedMigratePfn[0]) z.compactCachedMigratePfn[0] = end;
+  if (cc.mode !== MigrateMode.Async && end > z.compactCachedMigratePfn[1]) z.compactCachedMigratePfn[1] = end;
 }
 
 /**
  * isolate_migratepages: from the migration scanner's pfn, the first pageblock
- * below the free scanner's; isolate_migratepages_block takes its LRU pages
- * off their lists until COMPACT_CLUSTER_MAX are isolated (the scanner stops
- * just past the last one) or the block ends. Free blocks and compound pages
- * are stepped over whole. Returns whether pages were isolated.
+ * below the free scanner's that is a suitable source (an async direct
+ * compaction takes only the request's type's pageblocks, any movable one
+ * for a movable request: suitable_migration_source); isolate_migratepages_block
+ * takes its LRU pages off their lists until COMPACT_CLUSTER_MAX are isolated
+ * (the scanner stops just past the last one) or the block ends. Free blocks
+ * and compound pages are stepped over whole. An async direct compaction gives
+ * up an order-aligned block at its first page it cannot isolate, putting
+ * back what it took there (skip_on_failure). Returns whether pages were isolated.
  */
 function isolateMigratepages(
   v: Vmscan,
@@ -149,17 +340,37 @@ function isolateMigratepages(
   cc: CompactControl,
   stats: CompactStats,
 ): boolean {
-  const pb = 1 << buddy.pbOrder;
+  const pbo = cc.pbOrder;
+  const pb = 1 << pbo;
   const p = buddy.pages;
+  const z = cc.zone;
   let low = cc.migratePfn;
-  const blockEnd = Math.min(((low >> buddy.pbOrder) + 1) * pb, cc.zone.endPfn);
-  if (blockEnd > cc.freePfn) {
-    cc.migratePfn = blockEnd; // the loop's condition: the scanners meet
-    return false;
+  let blockEnd = Math.min(((low >> pbo) + 1) * pb, z.endPfn);
+  for (; ; low = blockEnd, blockEnd = Math.min(blockEnd + pb, z.endPfn)) {
+    if (blockEnd > cc.freePfn || low >= z.endPfn) {
+      cc.migratePfn = Math.max(low, cc.migratePfn);
+      return false; // the scanners meet
+    }
+    if (cc.mode === MigrateMode.Async && cc.direct) {
+      const mt = buddy.blockMt[low >> pbo];
+      const ok = cc.migratetype === MigrateType.MOVABLE ? mt === MigrateType.MOVABLE : mt === cc.migratetype;
+      if (!ok) {
+        updateCachedMigrate(cc, blockEnd);
+        cc.migratePfn = blockEnd;
+        continue;
+      }
+    }
+    break;
   }
+  const skipOnFailure = cc.direct && cc.mode === MigrateMode.Async;
+  let nextSkip = skipOnFailure ? blockEndPfn(low, cc.order) : 0;
   let scanned = 0;
   let isolated = 0;
   for (; low < blockEnd; low++) {
+    if (skipOnFailure && low >= nextSkip) {
+      if (isolated > 0) break; // this order-aligned block is done: migrate what it gave
+      nextSkip = blockEndPfn(low, cc.order);
+    }
     scanned++;
     if (p.flags[low] & PageFlag.Buddy) {
       const o = p.order[low];
@@ -169,6 +380,7 @@ function isolateMigratepages(
       }
       continue;
     }
+    let fail = false;
     if (p.kind[low] === PageKind.Hugetlb || p.flags[low] & PageFlag.Head || v.large[low] !== 0) {
       // PageHuge, PageCompound: skipped whole (skip_isolation_on_order: not below pageblock_order)
       const o = compoundOrder(v, low);
@@ -176,23 +388,51 @@ function isolateMigratepages(
         low += (1 << o) - 1;
         scanned += (1 << o) - 1;
       }
+      fail = true;
+    } else if (!migratable(v, low)) fail = true;
+    if (fail) {
+      if (skipOnFailure) {
+        // isolate_fail: what this order-aligned block gave goes back; the scan moves past the block
+        if (isolated > 0) {
+          putback(v, cc);
+          isolated = 0;
+        }
+        if (low < nextSkip) {
+          low = nextSkip - 1;
+          nextSkip += 1 << cc.order;
+        }
+      }
       continue;
     }
-    if (!migratable(v, low)) continue;
     // folio_isolate_lru (lruvec_del_folio, its flags kept)
     cc.from.push(v.lru[low]);
     v.unlink(low);
     cc.migratepages.push(low);
     isolated++;
-    if (cc.migratepages.length >= COMPACT_CLUSTER_MAX) {
+    if (cc.migratepages.length >= COMPACT_CLUSTER_MAX && !cc.finishPageblock) {
       low++;
       break;
     }
   }
+  if (low > blockEnd) low = blockEnd;
   cc.totalMigrateScanned += scanned;
   if (isolated > 0) stats.compact_isolated += isolated;
+  if (low === blockEnd && (isolated === 0 || cc.finishPageblock)) updateCachedMigrate(cc, low);
   cc.migratePfn = low;
-  return isolated > 0;
+  return cc.migratepages.length > 0;
+}
+
+/** block_end_pfn(pfn, order): the end of pfn's order-aligned block (order -1: the next pfn's) */
+function blockEndPfn(pfn: number, order: number): number {
+  const n = 1 << Math.max(order, 0);
+  return pfn - (pfn & (n - 1)) + n;
+}
+
+/** putback_movable_pages of what the control holds isolated: each back at its list's head. */
+function putback(v: Vmscan, cc: CompactControl): void {
+  for (let i = 0; i < cc.migratepages.length; i++) v.add(cc.migratepages[i], cc.from[i]);
+  cc.migratepages.length = 0;
+  cc.from.length = 0;
 }
 
 /** compound_order of a frame the migration scanner meets: a HugeTLB folio's, a THP's (vmlab's pages carry order 0 while in use). */
@@ -204,28 +444,32 @@ function compoundOrder(v: Vmscan, pfn: number): number {
 }
 
 /**
- * migrate_pages(MIGRATE_SYNC, MR_COMPACTION): each isolated page to a free
- * page compaction_alloc hands out; -EAGAIN is retried up to
- * NR_MAX_MIGRATE_PAGES_RETRY passes; what fails is put back on its list
- * (putback_movable_pages); a page compaction_alloc has no target for ends
- * the batch (-ENOMEM) and the rest go back.
+ * migrate_pages(mode, MR_COMPACTION): each isolated page to a free page
+ * compaction_alloc hands out; -EAGAIN is retried (NR_MAX_MIGRATE_ASYNC_RETRY
+ * passes in async mode, NR_MAX_MIGRATE_PAGES_RETRY otherwise); what fails
+ * is put back on its list (putback_movable_pages); a page compaction_alloc
+ * has no target for ends the batch (-ENOMEM) and the rest go back. Returns
+ * false on -ENOMEM.
  * Linux: mm/migrate.c migrate_pages, migrate_pages_batch
  */
-function migratePages(v: Vmscan, buddy: BuddyAllocator, cc: CompactControl, stats: CompactStats): void {
+function migratePages(v: Vmscan, buddy: BuddyAllocator, cc: CompactControl, stats: CompactStats): boolean {
   let pending = cc.migratepages.splice(0);
   let lists = cc.from.splice(0);
-  for (let pass = 0; pass < NR_MAX_MIGRATE_PAGES_RETRY && pending.length > 0; pass++) {
+  cc.nrMigratepages = pending.length;
+  const passes = cc.mode === MigrateMode.Async ? NR_MAX_MIGRATE_ASYNC_RETRY : NR_MAX_MIGRATE_PAGES_RETRY;
+  for (let pass = 0; pass < passes && pending.length > 0; pass++) {
     const retry: number[] = [];
     const retryLists: Lru[] = [];
     for (let i = 0; i < pending.length; i++) {
       const src = pending[i];
-      const dst = compactionAlloc(v, buddy, cc, stats);
+      const dst = compactionAlloc(buddy, cc, stats);
       if (dst < 0) {
         // -ENOMEM: this one and the rest back on their lists
         stats.pgmigrate_fail++;
         for (let j = i; j < pending.length; j++) v.add(pending[j], lists[j]);
         for (let j = 0; j < retry.length; j++) v.add(retry[j], retryLists[j]);
-        return;
+        cc.nrMigratepages = 0;
+        return false;
       }
       const r = migrateFolio(v, src, dst, lists[i]);
       if (r === MigrateResult.Success) {
@@ -238,6 +482,7 @@ function migratePages(v: Vmscan, buddy: BuddyAllocator, cc: CompactControl, stat
         retryLists.push(lists[i]);
       } else {
         stats.pgmigrate_fail++;
+        cc.nrMigratepages--;
         v.add(src, lists[i]); // putback_movable_pages: folio_putback_lru
       }
     }
@@ -249,6 +494,8 @@ function migratePages(v: Vmscan, buddy: BuddyAllocator, cc: CompactControl, stat
     stats.pgmigrate_fail++;
     v.add(pending[i], lists[i]);
   }
+  cc.nrMigratepages = 0;
+  return true;
 }
 
 /**
@@ -257,7 +504,7 @@ function migratePages(v: Vmscan, buddy: BuddyAllocator, cc: CompactControl, stat
  * (post_alloc_hook: refcount 1). With nothing isolated, the free scanner runs
  * once (isolate_freepages). -1: none.
  */
-function compactionAlloc(v: Vmscan, buddy: BuddyAllocator, cc: CompactControl, stats: CompactStats): number {
+function compactionAlloc(buddy: BuddyAllocator, cc: CompactControl, stats: CompactStats): number {
   for (let tried = false; ; tried = true) {
     for (let o = 0; o < NR_ORDERS; o++) {
       const list = cc.freepages[o];
@@ -265,10 +512,11 @@ function compactionAlloc(v: Vmscan, buddy: BuddyAllocator, cc: CompactControl, s
       const pfn = list.shift()!;
       for (let h = o; h > 0; h--) cc.freepages[h - 1].push(pfn + (1 << (h - 1)));
       cc.nrFreepages--;
+      cc.nrMigratepages--;
       return buddy.prep0(pfn, PageKind.UserAnon);
     }
     if (tried) return -1;
-    isolateFreepages(v, buddy, cc, stats);
+    isolateFreepages(buddy, cc, stats);
   }
 }
 
@@ -280,35 +528,40 @@ function compactionFree(buddy: BuddyAllocator, cc: CompactControl, pfn: number):
   p.order[pfn] = -1;
   cc.freepages[0].unshift(pfn);
   cc.nrFreepages++;
+  cc.nrMigratepages++;
 }
 
 /**
  * isolate_freepages: from the free scanner's pageblock down to the one above
- * the migration scanner's, the movable pageblocks (suitable_migration_target:
- * not one free block of pageblock_order or more) give up their free buddy
- * blocks (isolate_freepages_block, stride 1) until there are as many free
- * pages as pages to migrate; the scanner stays in a block it did not finish.
+ * the migration scanner's, the suitable pageblocks (suitable_migration_target:
+ * not one free block of the request's order, or of pageblock_order for
+ * compact_memory; movable, unless ignore_block_suitable) give up their free
+ * buddy blocks (isolate_freepages_block; an async run looks at every
+ * stride-th frame, the stride growing up to COMPACT_CLUSTER_MAX over blocks
+ * that gave nothing) until there are as many free pages as pages to
+ * migrate; the scanner stays in a block it did not finish.
  */
-function isolateFreepages(_v: Vmscan, buddy: BuddyAllocator, cc: CompactControl, stats: CompactStats): void {
-  const pbo = buddy.pbOrder;
+function isolateFreepages(buddy: BuddyAllocator, cc: CompactControl, stats: CompactStats): void {
+  const pbo = cc.pbOrder;
   const pb = 1 << pbo;
   const p = buddy.pages;
   const z = cc.zone;
-  const need = cc.migratepages.length + 1; // the one being migrated now and the rest of the batch
-  const low = ((cc.migratePfn + pb - 1) >> pbo) << pbo; // pageblock_end_pfn(migrate_pfn)
+  const low = ((cc.migratePfn >> pbo) + 1) << pbo; // pageblock_end_pfn(migrate_pfn)
   let start = (cc.freePfn >> pbo) << pbo;
   let isolateStart = cc.freePfn;
+  let stride = cc.mode === MigrateMode.Async ? COMPACT_CLUSTER_MAX : 1;
+  const largeOrder = cc.order > 0 ? cc.order : pbo;
   for (; start >= low; start -= pb, isolateStart = start) {
     const end = Math.min(start + pb, z.endPfn);
     const first = Math.max(start, z.startPfn);
     if (first >= end) continue;
     // suitable_migration_target
-    if (p.flags[first] & PageFlag.Buddy && p.order[first] >= pbo) continue;
-    if (buddy.blockMt[first >> pbo] !== MigrateType.MOVABLE) continue;
+    if (p.flags[first] & PageFlag.Buddy && p.order[first] >= largeOrder) continue;
+    if (!cc.ignoreBlockSuitable && buddy.blockMt[first >> pbo] !== MigrateType.MOVABLE) continue;
     let pfn = Math.max(isolateStart, first);
     let scanned = 0;
     let isolated = 0;
-    for (; pfn < end; pfn++) {
+    for (; pfn < end; pfn += stride) {
       scanned++;
       if (!(p.flags[pfn] & PageFlag.Buddy)) continue;
       const o = p.order[pfn];
@@ -321,15 +574,18 @@ function isolateFreepages(_v: Vmscan, buddy: BuddyAllocator, cc: CompactControl,
       cc.nrFreepages += 1 << o;
       isolated += 1 << o;
       scanned += (1 << o) - 1;
-      pfn += (1 << o) - 1;
-      if (cc.nrFreepages >= need) {
-        pfn++;
+      if (cc.nrFreepages >= cc.nrMigratepages) {
+        pfn += 1 << o;
         break;
       }
+      pfn += (1 << o) - stride;
     }
+    if (pfn > end) pfn = end;
     cc.totalFreeScanned += scanned;
     if (isolated > 0) stats.compact_isolated += isolated;
-    if (cc.nrFreepages >= need) {
+    // the full pageblock scanned: the free scanner's cached position comes down (update_pageblock_skip)
+    if (pfn >= end && start - pb < z.compactCachedFreePfn) z.compactCachedFreePfn = Math.max(start - pb, 0);
+    if (cc.nrFreepages >= cc.nrMigratepages) {
       isolateStart = pfn >= end ? start - pb : pfn;
       break;
     }
@@ -337,6 +593,7 @@ function isolateFreepages(_v: Vmscan, buddy: BuddyAllocator, cc: CompactControl,
       isolateStart = pfn; // stopped early (the watermark): not needlessly further
       break;
     }
+    stride = isolated > 0 ? 1 : Math.min(COMPACT_CLUSTER_MAX, stride << 1);
   }
   cc.freePfn = isolateStart;
 }

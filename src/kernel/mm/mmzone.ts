@@ -83,6 +83,17 @@ export class Zone {
   watermarkBoost = 0;
   /** ZONE_BOOSTED_WATERMARK: a boost waits for the next allocation from this zone to wake kswapd */
   boostedWatermark = false;
+  /**
+   * Compaction's state (mm/compaction.ts): where the migration scanner (async, sync) and the free
+   * scanner start next (compact_cached_migrate_pfn[2], compact_cached_free_pfn; -1: the zone's
+   * ends), and the deferral of direct compaction after failures (compact_considered,
+   * compact_defer_shift, compact_order_failed).
+   */
+  readonly compactCachedMigratePfn = [-1, -1];
+  compactCachedFreePfn = -1;
+  compactConsidered = 0;
+  compactDeferShift = 0;
+  compactOrderFailed = 0;
 
   constructor(
     readonly id: ZoneId,

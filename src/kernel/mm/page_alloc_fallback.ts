@@ -98,6 +98,17 @@ export function findSuitableFallback(a: FreeAreas, z: Zone, order: number, mt: n
 }
 
 /**
+ * find_suitable_fallback(area, order, mt, only_stealable = true) != -1: a fallback type's list of
+ * this order holds a block the request may steal whole (compaction's __compact_finished asks).
+ */
+export function stealableFallbackAt(a: FreeAreas, z: Zone, order: number, mt: number): boolean {
+  if (z.nrFree[order] === 0 || mt >= MIGRATE_PCPTYPES) return false;
+  if (!canStealFallback(a, order, mt)) return false;
+  const [f0, f1] = FALLBACKS[mt];
+  return z.head[order * MIGRATE_TYPES + f0] !== -1 || z.head[order * MIGRATE_TYPES + f1] !== -1;
+}
+
+/**
  * Whether __rmqueue_fallback(z, order, mt, allocFlags) would find a block (reads only): a block of a
  * fallback type of `order` or more (pageblock_order or more under ALLOC_NOFRAGMENT).
  */
