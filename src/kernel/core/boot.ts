@@ -18,6 +18,7 @@ import type { FrameAllocator } from "../../hw/mmu/Mapper.ts";
 import { TlbFlush } from "../mm/arch.ts";
 import { BuddyAllocator } from "../mm/buddy.ts";
 import { cacheFlushFor } from "../mm/cacheflush.ts";
+import { DirectCompaction } from "../mm/compaction_direct.ts";
 import { Gfp } from "../mm/gfp.ts";
 import type { MmSettings } from "../mm/internal.ts";
 import { MthpState } from "../mm/mthp_state.ts";
@@ -242,6 +243,12 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     },
     directReclaim: (order) => directReclaim(k, order),
     outOfMemory: (order) => outOfMemory(k, order),
+    // __alloc_pages_slowpath's direct compaction (mm/compaction_direct.ts): Linux's profile only
+    directCompaction:
+      cfg.profile === "linux"
+        ? (order, gfp, mt, getPage) =>
+            gfp & Gfp.IO ? new DirectCompaction(vmscan, buddy, k.compactStats, order, gfp, mt, getPage) : null
+        : undefined,
   };
   tlbMgr.onMmUnloaded = (mm) => userMm.freePgd(mm);
   initReserves(userMm.settings, buddy.freePages());

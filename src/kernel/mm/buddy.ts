@@ -37,6 +37,23 @@ export interface BuddyHooks {
   directReclaim(order: number, gfp: number): number;
   /** the last resort for small orders; returns true if memory was freed (a task was killed) */
   outOfMemory(order: number, gfp: number): boolean;
+  /**
+   * The allocation's direct compaction (mm/compaction_direct.ts), null when it may not compact
+   * (order 0, no __GFP_DIRECT_RECLAIM or __GFP_IO); `getPage` is its get_page_from_freelist.
+   */
+  directCompaction?(order: number, gfp: number, mt: number, getPage: () => number): SlowpathCompaction | null;
+}
+
+/** One allocation's direct compaction as the slow path drives it (compaction_direct.ts DirectCompaction). */
+export interface SlowpathCompaction {
+  /** compact before the first reclaim (costly, or high-order and not movable)? */
+  first(): boolean;
+  /** stop after that first attempt (costly __GFP_NORETRY, compaction skipped or deferred)? */
+  giveUpFirst(): boolean;
+  /** __alloc_pages_direct_compact: the pfn allocated after compaction, or -1 */
+  compact(highest: number): number;
+  /** should_compact_retry: try again (at a higher priority, perhaps)? */
+  shouldRetry(): boolean;
 }
 
 export type FreeError = "not-allocated" | "wrong-order" | "out-of-range" | "misaligned";
@@ -518,15 +535,28 @@ export class BuddyAllocator implements FreeAreas {
       flags |= AllocFlag.NON_BLOCK;
       if (order > 0) flags |= AllocFlag.HIGHATOMIC;
     }
+    const cs =
+      order > 0 && gfp & Gfp.DIRECT_RECLAIM
+        ? (this.hooks?.directCompaction?.(order, gfp, mt, () =>
+            this.fromFreelist(order, highest, Wmark.Min, flags, mt),
+          ) ?? null)
+        : null;
     for (let attempt = 0; attempt < 16; attempt++) {
       let pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
       if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
       if (!(gfp & Gfp.DIRECT_RECLAIM) || this.hooks === null) break;
+      // direct compaction before reclaim, at the lowest priority
+      if (attempt === 0 && cs?.first()) {
+        pfn = cs.compact(highest);
+        if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
+        if (cs.giveUpFirst()) break;
+      }
       this.allocStalls++;
       // gfp_zone: __GFP_HIGHMEM | __GFP_MOVABLE is ZONE_MOVABLE, else the zone the allocation starts from
       const movable = (gfp & (Gfp.HIGHMEM | Gfp.MOVABLE)) === (Gfp.HIGHMEM | Gfp.MOVABLE);
       this.allocStallByZone[movable ? 3 : highest]++;
-      if (this.hooks.directReclaim(order, gfp) > 0) {
+      const progress = this.hooks.directReclaim(order, gfp) > 0;
+      if (progress) {
         // __alloc_pages_direct_reclaim: the retry after reclaim, and once more after
         // unreserve_highatomic_pageblock and drain_all_pages when it failed (the pages may sit
         // in the atomic reserve or on per-CPU lists)
@@ -537,11 +567,18 @@ export class BuddyAllocator implements FreeAreas {
           pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
         }
         if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
-        // no loop when asked (__GFP_NORETRY), nor for a costly order (no __GFP_RETRY_MAYFAIL here)
-        if (gfp & Gfp.NORETRY || order > 3) break;
+      }
+      // direct compaction after reclaim, at the allocation's compact_priority
+      if (cs !== null) {
+        pfn = cs.compact(highest);
+        if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
+      }
+      // no loop when asked (__GFP_NORETRY), nor for a costly order (no __GFP_RETRY_MAYFAIL here)
+      if (gfp & Gfp.NORETRY || order > 3) break;
+      if (progress) {
+        cs?.shouldRetry(); // should_compact_retry: a higher priority next time
         continue;
       }
-      if (order > 3 || gfp & Gfp.NORETRY) break;
       if (!this.hooks.outOfMemory(order, gfp)) break;
     }
     this.failedAllocs++;

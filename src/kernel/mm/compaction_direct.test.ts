@@ -1,0 +1,180 @@
+/**
+ * Direct compaction in the allocator's slow path (compaction_direct.ts): a THP fault in a
+ * MADV_HUGEPAGE VMA compacts (async: movable pageblocks only) where free memory is all holes
+ * between user pages; a VMA without it does not (GFP_TRANSHUGE_LIGHT cannot sleep); an unmovable
+ * costly allocation's async compaction looks only at unmovable pageblocks and fails; deferral
+ * and the priorities' escalation as Linux counts them.
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
+import { mmapArgs } from "../Kernel.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { vmstat } from "../view/proc.ts";
+import { MAX_ORDER, type Zone } from "./buddy.ts";
+import { CompactResult } from "./compaction.ts";
+import {
+  CompactPriority,
+  compactionDeferReset,
+  compactionDeferred,
+  DirectCompaction,
+  deferCompaction,
+} from "./compaction_direct.ts";
+import { Gfp } from "./gfp.ts";
+import { MigrateType } from "./migratetype.ts";
+import { PageKind } from "./PageDesc.ts";
+
+const MiB = 2 ** 20;
+const PAGE = 4096;
+
+/**
+ * A machine whose free memory is all holes: B's user pages fill it, every other one given back;
+ * the DMA zone's free pages are taken by the kernel, every other one given back. No free block
+ * of order 9 anywhere.
+ */
+function holes(thp: "always" | "madvise") {
+  const k = new Kernel({ ramBytes: 128 * MiB, cpus: 1, thp, overcommit: "always" });
+  const dma: number[] = [];
+  for (;;) {
+    const p = k.buddy.alloc(0, Gfp.KERNEL | Gfp.DMA, PageKind.KernelPages);
+    if (p < 0) break;
+    dma.push(p);
+  }
+  for (let i = 0; i < dma.length; i += 2) expect(k.buddy.free(dma[i], 0)).toBeNull();
+  const b = k.spawn("B")!;
+  k.switchTo(0, b);
+  const size = 96 * MiB;
+  const at = k.mmap(b, mmapArgs(size, { noreserve: true }));
+  expect(k.madvise(b, at, BigInt(size), "nohugepage")).toBe(0n);
+  let pages = 0;
+  for (; pages < size / PAGE; pages++) {
+    // until no free block of order 9 or more is left (the lists' largest blocks go last)
+    if (k.buddy.zones.every((z) => z.nrFree.slice(9).every((n) => n === 0))) break;
+    k.userAccess(0, b, at + BigInt(pages * PAGE), Access.Write, 7);
+  }
+  // what is left free in blocks of order 9 or more, the kernel takes (GFP_NOWAIT: no reclaim, no compaction)
+  k.buddy.pcp!.drainAllPages();
+  for (let o = MAX_ORDER; o >= 9; o--) while (k.buddy.alloc(o, Gfp.NOWAIT, PageKind.KernelPages) >= 0);
+  // every other frame freed (by frame number: neighbours in B's address space need not be neighbours in RAM)
+  for (let i = 0; i < pages; i++) {
+    const leaf = k.view.walk(b, at + BigInt(i * PAGE)).leaf;
+    if (leaf !== null && leaf.pfn % 2 === 0) k.madvise(b, at + BigInt(i * PAGE), BigInt(PAGE), "dontneed");
+  }
+  k.buddy.pcp!.drainAllPages();
+  // a block the page tables' pageblocks kept, merged from the per-CPU lists: the kernel takes it too
+  for (let o = MAX_ORDER; o >= 9; o--) while (k.buddy.alloc(o, Gfp.ATOMIC, PageKind.KernelPages) >= 0);
+  for (const z of k.buddy.zones)
+    for (let o = 9; o <= MAX_ORDER; o++) expect([z.name, o, z.nrFree[o]]).toEqual([z.name, o, 0]);
+  const t = k.spawn("A")!;
+  k.switchTo(0, t);
+  return { k, t, b, at, pages };
+}
+
+describe("direct compaction (__alloc_pages_direct_compact)", () => {
+  it("gives a MADV_HUGEPAGE VMA's THP fault a huge page by compacting the movable pageblocks", () => {
+    const { k, t, b, at, pages } = holes("madvise");
+    const a = k.mmap(t, mmapArgs(4 * MiB));
+    expect(k.madvise(t, a, BigInt(4 * MiB), "hugepage")).toBe(0n);
+    const before = vmstat(k);
+    expect(k.userAccess(0, t, a, Access.Write, 1).ok).toBe(true);
+    const after = vmstat(k);
+    expect(after.thp_fault_alloc).toBe(before.thp_fault_alloc + 1);
+    expect(after.compact_stall).toBeGreaterThanOrEqual(before.compact_stall + 1);
+    expect(after.compact_success).toBe(before.compact_success + 1);
+    expect(after.pgmigrate_success).toBeGreaterThan(before.pgmigrate_success);
+    // B's pages kept their bytes wherever they went
+    k.switchTo(0, b);
+    let kept = 0;
+    for (let i = 0; i < pages; i++) {
+      if (k.view.walk(b, at + BigInt(i * PAGE)).leaf === null) continue;
+      const r = k.userAccess(0, b, at + BigInt(i * PAGE), Access.Read);
+      expect(r.ok && r.value).toBe(7);
+      kept++;
+    }
+    expect(kept).toBeGreaterThan(pages / 3);
+    expect(k.buddy.check()).toEqual([]);
+  });
+
+  it("does not compact for a VMA without MADV_HUGEPAGE (GFP_TRANSHUGE_LIGHT): the fault falls back", () => {
+    const { k, t } = holes("always");
+    const a = k.mmap(t, mmapArgs(4 * MiB));
+    const before = vmstat(k);
+    expect(k.userAccess(0, t, a, Access.Write, 1).ok).toBe(true);
+    const after = vmstat(k);
+    expect(after.thp_fault_fallback).toBe(before.thp_fault_fallback + 1);
+    expect(after.compact_stall).toBe(before.compact_stall);
+    expect(after.pgmigrate_success).toBe(before.pgmigrate_success);
+  });
+
+  it("fails an unmovable costly allocation: its async compaction looks at unmovable pageblocks only", () => {
+    const { k } = holes("madvise");
+    const before = vmstat(k);
+    expect(k.buddy.alloc(9, Gfp.KERNEL, PageKind.KernelPages)).toBe(-1);
+    const after = vmstat(k);
+    // before reclaim and after it, at COMPACT_PRIO_ASYNC; nothing migrated from the movable blocks
+    expect(after.compact_stall).toBe(before.compact_stall + 2);
+    expect(after.compact_fail).toBe(before.compact_fail + 2);
+    expect(after.pgmigrate_success).toBe(before.pgmigrate_success);
+    // the same order for a movable allocation compacts and succeeds
+    expect(k.buddy.alloc(9, Gfp.HIGHUSER_MOVABLE, PageKind.KernelPages)).toBeGreaterThanOrEqual(0);
+    expect(vmstat(k).compact_success).toBe(after.compact_success + 1);
+  });
+});
+
+describe("deferral and priorities (defer_compaction, should_compact_retry)", () => {
+  const zone = () =>
+    ({ compactConsidered: 0, compactDeferShift: 0, compactOrderFailed: 0 }) as unknown as Zone;
+
+  it("skips 2^shift - 1 attempts after each failure, the shift up to 6; a success resets it", () => {
+    const z = zone();
+    deferCompaction(z, 9);
+    expect(z.compactOrderFailed).toBe(0); // the smaller of 0 and 9 (struct zone starts at 0)
+    compactionDeferReset(z, 8, false); // a compaction success at order 8: failures count from 9
+    expect(z.compactOrderFailed).toBe(9);
+    const skips = () => {
+      let n = 0;
+      while (compactionDeferred(z, 9)) n++;
+      return n;
+    };
+    expect(skips()).toBe(1); // shift 1: one attempt in two
+    expect(compactionDeferred(z, 4)).toBe(false); // below the order that failed: never deferred
+    for (let i = 0; i < 8; i++) deferCompaction(z, 9);
+    expect(z.compactDeferShift).toBe(6);
+    expect(skips()).toBe(63);
+    compactionDeferReset(z, 9, true);
+    expect([z.compactDeferShift, z.compactConsidered, z.compactOrderFailed]).toEqual([0, 0, 10]);
+    expect(compactionDeferred(z, 9)).toBe(false);
+  });
+
+  it("raises the priority after failures: to SYNC_LIGHT for costly orders, SYNC_FULL for others", () => {
+    const k = new Kernel({ ramBytes: 64 * MiB });
+    const dc = (order: number) =>
+      new DirectCompaction(
+        k.vmscan,
+        k.buddy,
+        k.compactStats,
+        order,
+        Gfp.KERNEL,
+        MigrateType.UNMOVABLE,
+        () => -1,
+      );
+    const costly = dc(9);
+    costly.result = CompactResult.Complete;
+    expect([costly.shouldRetry(), costly.prio]).toEqual([true, CompactPriority.SyncLight]);
+    expect(costly.shouldRetry()).toBe(false);
+    const small = dc(2);
+    small.result = CompactResult.Complete;
+    expect([small.shouldRetry(), small.shouldRetry(), small.prio]).toEqual([
+      true,
+      true,
+      CompactPriority.SyncFull,
+    ]);
+    expect(small.shouldRetry()).toBe(false);
+    // a compaction that reported success but lost the page: 4 retries for a costly order, 16 else
+    const raced = dc(9);
+    raced.result = CompactResult.Success;
+    let n = 0;
+    while (raced.prio === CompactPriority.Async && raced.shouldRetry()) n++;
+    expect(n).toBe(5); // four at ASYNC, then one that raises the priority
+    expect(dc(2).first()).toBe(true); // unmovable order 2 compacts before reclaim
+  });
+});
