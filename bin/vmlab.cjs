@@ -155,6 +155,10 @@ async function build() {
       plugins: [lazyChildProcess],
       format: "cjs",
       outExtension: { ".js": ".cjs" },
+      // without the sources' comments and indentation: 1.4 MB instead of 2.3, read and made a string
+      // in ~1.9 ms instead of ~2.9 at every start (names are kept: a stack still says which functions;
+      // VMLAB_TSX=1 runs the sources themselves, with their lines)
+      minifyWhitespace: true,
       // the sources' import.meta: the bundle's own file (import.meta.resolve is used only under tsx)
       define: {
         "import.meta.url": "__vmlab_import_meta_url",
