@@ -43,6 +43,18 @@ import { BUILD, buildVmref, COUNTERS, ROOT, SHARED } from "./common.ts";
 const VMLAB = resolve(ROOT, "bin", "vmlab.cjs");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const ONLY = process.env.BENCH_ONLY;
+/**
+ * NODE_EXTRA_CA_CERTS, when the environment sets it (this sandbox does: /etc/ssl/certs/ca-certificates.crt):
+ * Node 20 reads and parses that file and its own root store at every start, before any JavaScript
+ * runs (node::crypto::UseExtraCaCerts, 416 M instructions of gzip-10M's 998 M on the main thread;
+ * bench/RESULTS.md, procstart). BENCH_CA=unset runs every vmlab process with it unset (vmref is C:
+ * it never reads it), to show the figures of a machine without it; the start-up part times both.
+ */
+const EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS ?? "";
+const CA_UNSET = process.env.BENCH_CA === "unset";
+/** The environment a vmlab process gets besides this one's (`env`), NODE_EXTRA_CA_CERTS emptied under BENCH_CA=unset. */
+const vmlabEnv = (env: Record<string, string> = {}): Record<string, string> | undefined =>
+  CA_UNSET ? { ...env, NODE_EXTRA_CA_CERTS: "" } : Object.keys(env).length > 0 ? env : undefined;
 /** Whether the part is asked for (all but the pipe and the early read, unless BENCH_ONLY names one). */
 const part = (name: string) => (ONLY === undefined ? name !== "pipe" && name !== "early" : ONLY === name);
 
@@ -147,9 +159,11 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
   // VMLAB_TRACE_CPU=1: the CPU of each thread, which says which one bounds the wall clock (the
   // main thread's simulation, or the reading thread's zstd and fold)
   const vmlab = () =>
-    timed(process.execPath, [...machineArgs(file, frames), "--mode", "machine", "--no-progress"], {
-      VMLAB_TRACE_CPU: "1",
-    });
+    timed(
+      process.execPath,
+      [...machineArgs(file, frames), "--mode", "machine", "--no-progress"],
+      vmlabEnv({ VMLAB_TRACE_CPU: "1" }),
+    );
   if (vmref === null) {
     const v = [vmlab(), vmlab(), vmlab()];
     console.log(`  ${name}, ${frames} frames: vmlab ${range(v)} (no vmref)`);
@@ -185,10 +199,11 @@ function machineVsVmref(vmref: string | null, file: string, frames: number): voi
 /** Machine mode with and without the launcher's early reading job (VMLAB_SPECULATE), alternating. */
 function earlyRead(file: string, frames: number): void {
   const run = (on: boolean) => () =>
-    timed(process.execPath, machineArgs(file, frames), {
-      VMLAB_TRACE_CPU: "1",
-      VMLAB_SPECULATE: on ? "1" : "0",
-    });
+    timed(
+      process.execPath,
+      machineArgs(file, frames),
+      vmlabEnv({ VMLAB_TRACE_CPU: "1", VMLAB_SPECULATE: on ? "1" : "0" }),
+    );
   const [on, off] = alternate(run(true), run(false));
   if (on[0].out !== off[0].out.replace(/"seconds": [\d.e+-]+/, on[0].out.match(/"seconds": [\d.e+-]+/)![0]))
     throw new Error(`${file}: the runs with and without the early read differ`);
@@ -203,19 +218,23 @@ function policyLru(file: string, frames: number): void {
   const runs: Timed[] = [];
   for (let i = 0; i < RUNS; i++)
     runs.push(
-      timed(process.execPath, [
-        VMLAB,
-        "trace",
-        file,
-        "--mode",
-        "policy",
-        "--policy",
-        "lru",
-        "--frames",
-        String(frames),
-        "--json",
-        "--no-progress",
-      ]),
+      timed(
+        process.execPath,
+        [
+          VMLAB,
+          "trace",
+          file,
+          "--mode",
+          "policy",
+          "--policy",
+          "lru",
+          "--frames",
+          String(frames),
+          "--json",
+          "--no-progress",
+        ],
+        vmlabEnv(),
+      ),
     );
   const refs = Number(JSON.parse(runs[0].out).accesses);
   console.log(
@@ -228,14 +247,27 @@ function startup(): void {
   const runs = Number(process.env.STARTUP_RUNS ?? 10);
   const vm: Timed[] = [];
   const bare: Timed[] = [];
+  // with the environment's NODE_EXTRA_CA_CERTS, also both without it, in the same rounds (parsed
+  // before any JavaScript runs: what it costs every Node start)
+  const withCa = EXTRA_CA !== "" && !CA_UNSET;
+  const without = { NODE_EXTRA_CA_CERTS: "" };
+  const vmNo: Timed[] = [];
+  const bareNo: Timed[] = [];
   timed(process.execPath, [VMLAB, "--version"]); // the bundle (and its code cache) made first
   for (let i = 0; i < runs; i++) {
-    vm.push(timed(process.execPath, [VMLAB, "--version"]));
-    bare.push(timed(process.execPath, ["-e", "0"]));
+    vm.push(timed(process.execPath, [VMLAB, "--version"], vmlabEnv()));
+    bare.push(timed(process.execPath, ["-e", "0"], vmlabEnv()));
+    if (!withCa) continue;
+    vmNo.push(timed(process.execPath, [VMLAB, "--version"], without));
+    bareNo.push(timed(process.execPath, ["-e", "0"], without));
   }
   const median = (ts: Timed[]) => ts.map((t) => t.seconds).sort((a, b) => a - b)[ts.length >> 1];
   console.log(
-    `  vmlab --version ${best(vm).toFixed(3)} s best, ${median(vm).toFixed(3)} s median; node -e 0 ${best(bare).toFixed(3)} s best, ${median(bare).toFixed(3)} s median; above bare Node ${((best(vm) - best(bare)) * 1000).toFixed(0)} ms (best against best)`,
+    `  vmlab --version ${best(vm).toFixed(3)} s best, ${median(vm).toFixed(3)} s median; node -e 0 ${best(bare).toFixed(3)} s best, ${median(bare).toFixed(3)} s median; above bare Node ${((best(vm) - best(bare)) * 1000).toFixed(0)} ms (best against best)${CA_UNSET ? " (NODE_EXTRA_CA_CERTS unset: BENCH_CA)" : ""}`,
+  );
+  if (!withCa) return;
+  console.log(
+    `  the same with NODE_EXTRA_CA_CERTS (${EXTRA_CA}) unset: vmlab --version ${best(vmNo).toFixed(3)} s best, ${median(vmNo).toFixed(3)} s median; node -e 0 ${best(bareNo).toFixed(3)} s best, ${median(bareNo).toFixed(3)} s median: the variable costs every Node start ${((median(bare) - median(bareNo)) * 1000).toFixed(0)} ms here (medians; CPU, best of each: ${(bestCpu(bare) * 1000).toFixed(0)} against ${(bestCpu(bareNo) * 1000).toFixed(0)} ms; BENCH_CA=unset runs vmlab without it)`,
   );
 }
 
@@ -256,7 +288,7 @@ function sweep(file: string): void {
     "--no-progress",
   ];
   // VMLAB_SWEEP_CPU=1: each job thread says its CPU at its end (src/cli/sweepGroup.ts)
-  const env = { VMLAB_SWEEP_CPU: "1" };
+  const env = vmlabEnv({ VMLAB_SWEEP_CPU: "1" });
   const [one, two] = alternate(
     () => timed(process.execPath, args(1), env),
     () => timed(process.execPath, args(2), env),
@@ -355,8 +387,15 @@ async function main(): Promise<void> {
   const traces = resolve(SHARED, "traces");
   const big = part("machine") || part("policy") || part("early") ? py200() : null;
   console.log(
-    `node ${process.version}; whole processes (node's start included), ${RUNS} runs each, alternating; wall-clock ranges\n`,
+    `node ${process.version}; whole processes (node's start included), ${RUNS} runs each, alternating; wall-clock ranges`,
   );
+  if (EXTRA_CA !== "")
+    console.log(
+      CA_UNSET
+        ? "(BENCH_CA=unset: vmlab runs with NODE_EXTRA_CA_CERTS unset, as on a machine without it)"
+        : `(NODE_EXTRA_CA_CERTS=${EXTRA_CA} here: Node parses it at every start, before any JavaScript; the start-up part says what it costs, BENCH_CA=unset runs vmlab without it)`,
+    );
+  console.log("");
   if (part("machine")) {
     console.log("machine mode (goal 1: vmlab/vmref >= 1.0, counters equal)");
     machineVsVmref(vmref, resolve(traces, "gzip-10M.u64.zst"), 1024);

@@ -107,3 +107,51 @@ describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's staleness check", (
     }
   });
 });
+
+describe.skipIf(process.env.VMLAB_TSX === "1")("what `vmlab trace FILE` loads on the main thread", () => {
+  it("lists only files among the bundle's inputs: a run after a build builds nothing", () => {
+    expect(vmlab(["--version"]).code).toBe(0);
+    const made = statSync(BUNDLE).mtimeMs;
+    const inputs = JSON.parse(readFileSync(join(ROOT, ".build", "cli", "inputs.json"), "utf8")) as string[];
+    for (const f of inputs) expect(statSync(join(ROOT, f)).isFile(), f).toBe(true);
+    expect(vmlab(["--version"]).code).toBe(0);
+    expect(statSync(BUNDLE).mtimeMs).toBe(made);
+  });
+
+  it("a zstd trace named .u64.zst: no node:child_process, node:zlib nor zstd's binding (the reading thread's)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmlab-loads-"));
+    try {
+      const trace = join(dir, "t.u64.zst");
+      expect(vmlab(["gen", "hotcold", "--pages", "64", "--refs", "100000", "--out", trace]).code).toBe(0);
+      expect([...readFileSync(trace).subarray(0, 4)]).toEqual([0x28, 0xb5, 0x2f, 0xfd]); // zstd's magic
+      // a preload that says, at exit, what this thread loaded (Node's builtins; the packages' files)
+      const preload = join(dir, "loads.cjs");
+      writeFileSync(
+        preload,
+        'process.on("exit", () => process.stderr.write("LOADS " + JSON.stringify([...process.moduleLoadList, ...Object.keys(require.cache)]) + "\\n"));\n',
+      );
+      const loads = (file: string) => {
+        const r = spawnSync(
+          process.execPath,
+          ["-r", preload, join(ROOT, "bin", "vmlab.cjs"), "trace", file, "--json"],
+          {
+            cwd: ROOT,
+            encoding: "utf8",
+            timeout: 60_000,
+          },
+        );
+        expect(r.status).toBe(0);
+        expect(JSON.parse(r.stdout).accesses).toBe(100000);
+        return JSON.parse(/^LOADS (.*)$/m.exec(r.stderr)![1]) as string[];
+      };
+      const main = loads(trace);
+      expect(main.filter((m) => /child_process|zlib|zstd-napi/.test(m))).toEqual([]);
+      // the same records under a name that says no format: the head is decompressed here to guess it
+      const unnamed = join(dir, "t.zst");
+      copyFileSync(trace, unnamed);
+      expect(loads(unnamed).some((m) => m.includes("zstd-napi"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -53,11 +53,18 @@ export interface TraceReadStats {
   skippedLines: number;
 }
 
-/** Guesses the format from the name, then from the first bytes. */
-export function sniffFormat(name: string, head: Uint8Array): TraceFormat {
+/** The format a trace's name says (`.u64`, `.bin` or `.refs`, then `.zst` or `.gz` or not; `lackey` in it), or null. */
+export function formatOfName(name: string): TraceFormat | null {
   if (/\.(u64|bin)(\.(zst|gz))?$/i.test(name)) return "bin";
   if (/\.refs(\.(zst|gz))?$/i.test(name)) return "refs";
   if (/lackey/i.test(name)) return "lackey";
+  return null;
+}
+
+/** Guesses the format from the name, then from the first bytes. */
+export function sniffFormat(name: string, head: Uint8Array): TraceFormat {
+  const byName = formatOfName(name);
+  if (byName !== null) return byName;
   const n = Math.min(head.length, 4096);
   for (let i = 0; i < n; i++) {
     const c = head[i];

@@ -8,7 +8,14 @@ import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InputError } from "../../base/errors.ts";
 import type { WasmMemory } from "../../base/wasm.ts";
-import { readRecordsRaw, readRuns, readTrace, sniffFormat, type TraceFormat } from "./formats.ts";
+import {
+  formatOfName,
+  readRecordsRaw,
+  readRuns,
+  readTrace,
+  sniffFormat,
+  type TraceFormat,
+} from "./formats.ts";
 import { openTrace } from "./input.ts";
 import { foldRuns, RUN_TOTALS } from "./runs.ts";
 import { lastRingWaits, RING_BYTES, ringMemory } from "./worker.ts";
@@ -170,6 +177,14 @@ describe("trace readers", () => {
     const refs = await read(file("ex.refs", "7,0,1,2\n0 3,\n"));
     expect(refs.out.map(([va]) => va / 4096)).toEqual([7, 0, 1, 2, 0, 3]);
     expect(sniffFormat("x", Buffer.from("1,2,3,4,1,2,5\n"))).toBe("refs");
+    // the name first (openSource then decompresses no head): it wins over the bytes, and says nothing of others
+    expect(
+      ["a.u64.zst", "a.BIN.gz", "a.bin", "p.refs.zst", "run.lackey.gz", "t.txt", "a.u64.zst.txt"].map(
+        formatOfName,
+      ),
+    ).toEqual(["bin", "bin", "bin", "refs", "lackey", null, null]);
+    expect(sniffFormat("x.refs", Buffer.from("0x1000 W\n"))).toBe("refs");
+    expect(sniffFormat("x.txt", Buffer.from("0x1000 W\n"))).toBe("text");
     const badRef = await failure(file("bad.refs", "1,2,x3\n"), "refs");
     expect(badRef.e.format()).toBe(`${join(dir, "bad.refs")}:1:5: 'x3' is not a page number`);
   });

@@ -24,6 +24,7 @@ export {
   BATCH_RECORDS,
   type BatchSink,
   excerpt,
+  formatOfName,
   sniffFormat,
   TRACE_FORMATS,
   type TraceFormat,

@@ -8,11 +8,11 @@
  * zstd-napi's streaming decoder (native) when it loads, else the system
  * `zstd -dcq` in a child process; gzip with node:zlib.
  */
-import { spawn } from "node:child_process";
+import type * as ChildProcess from "node:child_process";
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
-import { createGunzip, gunzipSync, constants as zlibConstants } from "node:zlib";
+import type * as Zlib from "node:zlib";
 import { InputError } from "../../base/errors.ts";
 import { codecOf } from "./readerBody.ts";
 import { type Codec, readSlots, type SlotMessage, zstdBindingPath } from "./worker.ts";
@@ -28,6 +28,15 @@ export interface TraceInput {
   /** bytes read from the file or stdin so far (compressed) */
   rawBytes: number;
 }
+
+/**
+ * node:zlib and node:child_process, loaded when a trace needs them (a gzip
+ * input; the `zstd` command): loaded with this module they took ~1.3 ms of
+ * every `vmlab trace` start, a zstd file's among them (issue #20, goal 1).
+ */
+const builtin = createRequire(import.meta.url);
+const zlib = (): typeof Zlib => builtin("node:zlib") as typeof Zlib;
+const childProcess = (): typeof ChildProcess => builtin("node:child_process") as typeof ChildProcess;
 
 /** The zstd-napi DecompressStream constructor, or null when the native module is not available. */
 function zstdNapi(): (new () => NodeJS.ReadWriteStream) | null {
@@ -124,7 +133,7 @@ async function* decode(
     return;
   }
   let decoder: NodeJS.ReadWriteStream;
-  if (kind === "gzip") decoder = createGunzip();
+  if (kind === "gzip") decoder = zlib().createGunzip();
   else {
     const Napi = zstdNapi();
     if (Napi === null) {
@@ -152,7 +161,7 @@ async function* decode(
 
 /** The fallback zstd decoder: the system `zstd -dcq`, fed and drained through pipes. */
 async function* viaZstdCommand(input: AsyncIterable<Buffer>, name: string): AsyncIterable<Buffer> {
-  const child = spawn("zstd", ["-dcq"], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = childProcess().spawn("zstd", ["-dcq"], { stdio: ["pipe", "pipe", "pipe"] });
   let err = "";
   child.stderr.on("data", (d) => {
     err += d;
@@ -190,8 +199,10 @@ export function decodeHead(head: Buffer, n = 4096): Buffer {
     switch (compressionOf(head)) {
       case "none":
         return head.subarray(0, n);
-      case "gzip":
-        return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, n);
+      case "gzip": {
+        const z = zlib();
+        return z.gunzipSync(head, { finishFlush: z.constants.Z_SYNC_FLUSH }).subarray(0, n);
+      }
       case "zstd": {
         const binding = zstdBindingPath();
         if (binding === null) return Buffer.alloc(0);

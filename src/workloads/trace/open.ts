@@ -26,6 +26,7 @@ import type { WasmMemory } from "../../base/wasm.ts";
 import {
   type BatchSink,
   canFold,
+  formatOfName,
   type RawRecordSink,
   type RunSink,
   readRecordsRaw,
@@ -94,9 +95,12 @@ export function openSource(file: string, o: OpenOptions): TraceSource {
   if (file === "-") return recordsSource(openTrace(file, o.stdin), o.format, 0);
   const size = fileSize(file);
   if (!o.runs && !o.raw) return recordsSource(openTrace(file), o.format, size);
-  const head = peekBytes(file, HEAD_BYTES);
+  // the format from the name when it says one: the first bytes decompressed only when it does not (a
+  // zstd file's would load zstd's binding on this thread, ~1 ms of every run, for nothing)
+  const named = o.format === "auto" ? formatOfName(file) : o.format;
+  const head = peekBytes(file, named === null ? HEAD_BYTES : 4);
   const codec = compressionOf(head);
-  const format = o.format === "auto" ? sniffFormat(file, decodeHead(head)) : o.format;
+  const format = named ?? sniffFormat(file, decodeHead(head));
   if (format === "bin" && canFold(codec))
     return foldedSource(file, codec, size, o.raw === true, o.raw === true ? (o.memory ?? null) : null);
   return recordsSource(openTraceFile(file, codec), o.format, size);
