@@ -267,30 +267,46 @@ function compactionSuitAllocationOrder(
   const mark = buddy.wmark(z, order > 3 ? Wmark.Low : Wmark.Min) + (2 << order);
   if (!buddy.watermarkOk(z, 0, mark, highest, 0)) return CompactResult.Skipped;
   if (order > 3) {
-    const fragindex = fragmentationIndex(z, order);
+    const fragindex = fragmentationIndex(z.nrFree, order);
     if (fragindex >= 0 && fragindex <= 500) return CompactResult.NotSuitableZone;
   }
   return CompactResult.Continue;
 }
 
-/**
- * fragmentation_index: 0 .. 1000 (why an allocation of `order` would fail: toward 0 for lack of
- * memory, toward 1000 for fragmentation), -1000 when a block is free, 0 with no free block.
- * Linux: mm/vmstat.c fragmentation_index (__fragmentation_index, fill_contig_page_info)
- */
-export function fragmentationIndex(z: Zone, order: number): number {
+/** fill_contig_page_info for `order`: a zone's free blocks, free pages, and free blocks of `order`'s size that fit. */
+function contigInfo(
+  nrFree: ArrayLike<number>,
+  order: number,
+): { blocks: number; pages: number; suitable: number } {
   let blocks = 0;
   let pages = 0;
   let suitable = 0;
-  for (let o = 0; o <= MAX_ORDER; o++) {
-    const n = z.nrFree[o];
+  for (let o = 0; o < nrFree.length; o++) {
+    const n = nrFree[o];
     blocks += n;
-    pages += n << o;
+    pages += n * 2 ** o;
     if (o >= order) suitable += n * 2 ** (o - order);
   }
-  if (blocks === 0) return 0;
-  if (suitable > 0) return -1000;
-  return 1000 - Math.floor((1000 + Math.floor((pages * 1000) / 2 ** order)) / blocks);
+  return { blocks, pages, suitable };
+}
+
+/**
+ * fragmentation_index from a zone's free blocks by order: 0 .. 1000 (why an allocation of `order`
+ * would fail: toward 0 for lack of memory, toward 1000 for fragmentation), -1000 when a block is
+ * free, 0 with no free block. Linux: mm/vmstat.c fragmentation_index (__fragmentation_index)
+ */
+export function fragmentationIndex(nrFree: ArrayLike<number>, order: number): number {
+  const i = contigInfo(nrFree, order);
+  if (i.blocks === 0) return 0;
+  if (i.suitable > 0) return -1000;
+  return 1000 - Math.floor((1000 + Math.floor((i.pages * 1000) / 2 ** order)) / i.blocks);
+}
+
+/** unusable_free_index, in thousandths: the share of free memory in blocks smaller than `order`. Linux: mm/vmstat.c */
+export function unusableFreeIndex(nrFree: ArrayLike<number>, order: number): number {
+  const i = contigInfo(nrFree, order);
+  if (i.pages === 0) return 0;
+  return Math.floor(((i.pages - i.suitable * 2 ** order) * 1000) / i.pages);
 }
 
 /**

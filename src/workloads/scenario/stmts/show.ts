@@ -1,5 +1,5 @@
 /**
- * `show layout|buddyinfo|pagetypeinfo|zoneinfo|slabinfo|meminfo|frames|vmstat|stats|tlb [cpu=N]`
+ * `show layout|buddyinfo|pagetypeinfo|extfrag|zoneinfo|slabinfo|meminfo|frames|vmstat|stats|tlb [cpu=N]`
  * and `show P maps|smaps|pagetable [ADDR]`: the machine's and a process's
  * state as text: the kernel's view (KernelView) read, its data put in
  * words by the kernel's own /proc formatters (kernel/view/proc.ts, procfs.ts).
@@ -7,6 +7,7 @@
 
 import { Ipt } from "../../../hw/mmu/inverted/Ipt.ts";
 import { formatPagemap } from "../../../kernel/view/crash.ts";
+import { formatExtfrag } from "../../../kernel/view/extfrag.ts";
 import { formatHugepages } from "../../../kernel/view/hugepages.ts";
 import { formatLimits } from "../../../kernel/view/limits.ts";
 import { formatPageTypes } from "../../../kernel/view/pageTypes.ts";
@@ -35,6 +36,7 @@ const SHOW_WHAT = [
   "layout",
   "buddyinfo",
   "pagetypeinfo",
+  "extfrag",
   "zoneinfo",
   "slabinfo",
   "meminfo",
@@ -103,6 +105,9 @@ export function show(c: CompileContext, s: Stmt): Run {
         rt.out.push(...formatPagetypeinfo(info));
         return;
       }
+      case "extfrag":
+        rt.out.push(...formatExtfrag(v.buddyinfo()));
+        return;
       case "zoneinfo":
         rt.out.push(...formatZoneinfo(v.zoneinfo()));
         return;
