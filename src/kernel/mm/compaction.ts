@@ -211,7 +211,9 @@ export function compactZone(
   let lastMigrated = -1;
   v.fbatches.drain(); // lru_add_drain
   let ret: CompactResult;
-  while ((ret = compactFinished(buddy, cc)) === CompactResult.Continue) {
+  for (;;) {
+    ret = compactFinished(buddy, cc);
+    if (ret !== CompactResult.Continue) break;
     cc.finishPageblock = lastMigrated >= 0 && lastMigrated >> cc.pbOrder === cc.migratePfn >> cc.pbOrder;
     if (isolateMigratepages(v, buddy, cc, stats)) {
       lastMigrated = Math.max(z.startPfn, ((cc.migratePfn - 1) >> cc.pbOrder) << cc.pbOrder);
