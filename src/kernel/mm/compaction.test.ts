@@ -342,3 +342,28 @@ function sharedFrames(
   }
   return n;
 }
+
+describe("compaction on every architecture", () => {
+  it("moves pages and keeps their bytes on each arch's page tables", () => {
+    for (const arch of ["x86_64", "x86_64-la57", "arm64", "riscv-sv39", "riscv-sv48", "i386", "i386-pae"]) {
+      const get = checkedMetrics(
+        [
+          `machine arch=${arch} ram=64M`,
+          "spawn A",
+          "spawn B",
+          "A: a = mmap 8M",
+          "B: b = mmap 8M",
+          ...Array.from({ length: 8 }, (_, i) => `A: write a+${i}M 1M value=${i + 1}\nB: write b+${i}M 1M`),
+          "B: exit",
+          "r = sysctl compact_memory=1",
+          "expect r == 0",
+          ...Array.from({ length: 8 }, (_, i) => `expect byte(A, a+${i}M+12K) == ${i + 1}`),
+          "A: write a 8M value=0x77",
+          "expect byte(A, a+5M) == 0x77",
+          "let m = vmstat.pgmigrate_success",
+        ].join("\n"),
+      );
+      expect([arch, get("m") > 100]).toEqual([arch, true]);
+    }
+  });
+});
