@@ -41,6 +41,7 @@ import type { BuddyAllocator } from "./mm/buddy.ts";
 import { compactNodes, newCompactStats } from "./mm/compaction.ts";
 import { Gfp } from "./mm/gfp.ts";
 import { sysctlHugetlb } from "./mm/hugetlb_pool.ts";
+import type { Kcompactd } from "./mm/kcompactd.ts";
 import { khugepagedStore } from "./mm/khugepaged_slots.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import type { MmapRequest } from "./mm/mmap.ts";
@@ -105,6 +106,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   readonly vmscan: Vmscan;
   /** balance_dirty_pages and the background flusher (null: no dirty limits) */
   readonly dirtyThrottle: DirtyThrottle | null;
+  readonly kcompactd: Kcompactd | null;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: T;
   /** The user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user). */
@@ -173,6 +175,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     this.swap = p.swap;
     this.vmscan = p.vmscan;
     this.dirtyThrottle = p.dirtyThrottle;
+    this.kcompactd = p.kcompactd;
     this.tlbMgr = p.tlbMgr as T;
     this.uaccess = p.uaccess;
     this.exactLru = p.exactLru;

@@ -21,6 +21,7 @@ import { cacheFlushFor } from "../mm/cacheflush.ts";
 import { DirectCompaction } from "../mm/compaction_direct.ts";
 import { Gfp } from "../mm/gfp.ts";
 import type { MmSettings } from "../mm/internal.ts";
+import { Kcompactd } from "../mm/kcompactd.ts";
 import { MthpState } from "../mm/mthp_state.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
@@ -237,9 +238,10 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     userMm.settings.shmemCommitted += nr;
     return true;
   };
+  const kcompactd = cfg.profile === "linux" ? new Kcompactd(vmscan, buddy, k.compactStats) : null;
   buddy.hooks = {
-    wakeKswapd: (order, highest) => {
-      wakeupKswapd(k, order, highest);
+    wakeKswapd: (order, highest, gfp) => {
+      wakeupKswapd(k, order, highest, gfp);
     },
     directReclaim: (order) => directReclaim(k, order),
     outOfMemory: (order) => outOfMemory(k, order),
@@ -289,6 +291,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     pageCache,
     swap,
     vmscan,
+    kcompactd,
     dirtyThrottle,
     tlbMgr,
     uaccess,

@@ -15,6 +15,7 @@ import type { Pgtable, TlbFlush } from "../mm/arch.ts";
 import type { BuddyAllocator, ZoneLayout } from "../mm/buddy.ts";
 import type { CompactStats } from "../mm/compaction.ts";
 import type { DropCachesStats } from "../mm/fadvise.ts";
+import type { Kcompactd } from "../mm/kcompactd.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import type { PageDescTable } from "../mm/PageDesc.ts";
 import type { DirtyThrottle } from "../mm/page_writeback.ts";
@@ -335,6 +336,8 @@ export interface KernelParts {
   readonly vmscan: Vmscan;
   /** balance_dirty_pages and the background flusher (mm/page_writeback.ts; null: no dirty limits, reclaim writes) */
   readonly dirtyThrottle: DirtyThrottle | null;
+  /** the node's compaction thread (mm/kcompactd.ts; null in the Windows profile) */
+  readonly kcompactd: Kcompactd | null;
   /** ASIDs, context switches, TLB shootdowns */
   readonly tlbMgr: ArchTlb;
   /** the user-access routines (copy_*_user, get_user, put_user, clear_user, strncpy_from_user) */

@@ -5,6 +5,7 @@
  * reclaim walks the priorities, mm/vmscan_balance.ts.
  */
 
+import { Gfp } from "../mm/gfp.ts";
 import { SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
 import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
 import { kswapdTarget, pgdatBalanced, pgdatWatermarkBoosted, topZone } from "../mm/vmscan_kswapd.ts";
@@ -68,9 +69,22 @@ export function directReclaim(k: KernelCore, order: number): number {
  * not later beside the task). Returns pages reclaimed.
  * Linux: mm/vmscan.c wakeup_kswapd
  */
-export function wakeupKswapd(k: KernelCore, order: number, highestZone: number): number {
-  if (k.reclaiming || k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES) return 0;
-  if (pgdatBalanced(k.buddy, order, highestZone) && !pgdatWatermarkBoosted(k.buddy, highestZone)) return 0;
+export function wakeupKswapd(
+  k: KernelCore,
+  order: number,
+  highestZone: number,
+  gfp = Gfp.DIRECT_RECLAIM,
+): number {
+  if (k.reclaiming) return 0;
+  if (
+    k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES ||
+    (pgdatBalanced(k.buddy, order, highestZone) && !pgdatWatermarkBoosted(k.buddy, highestZone))
+  ) {
+    // a hopeless or balanced node: free memory there may be, too fragmented for the order; an
+    // allocation that cannot compact itself wakes kcompactd (compaction_suitable decides)
+    if (!(gfp & Gfp.DIRECT_RECLAIM)) k.kcompactd?.wake(order, highestZone);
+    return 0;
+  }
   return balancePgdat(k, order, highestZone);
 }
 
@@ -121,9 +135,17 @@ function balancePgdat(k: KernelCore, order: number, highestZone: number): number
     );
   } finally {
     for (const z of buddy.zones) z.reclaimActive = false;
-    // balance_pgdat's end: the boosts it started with are spent (new ones may have come since)
-    if (boost > 0) for (const z of buddy.zones) z.watermarkBoost -= Math.min(z.watermarkBoost, boosts[z.id]);
-    // prepare_kswapd_sleep on a balanced node: clear_pgdat_congested (PGDAT_DIRTY among them)
-    if (k.vmscan.writeback !== null && balanced(reclaimOrder)) k.vmscan.writeback.pgdatDirty = false;
+    // balance_pgdat's end: the boosts it started with are spent (new ones may have come since), and
+    // kcompactd is woken to defragment the pageblocks the fallbacks mixed
+    if (boost > 0) {
+      for (const z of buddy.zones) z.watermarkBoost -= Math.min(z.watermarkBoost, boosts[z.id]);
+      k.kcompactd?.wake(buddy.pbOrder, highestZone);
+    }
+    if (balanced(reclaimOrder)) {
+      // prepare_kswapd_sleep on a balanced node: clear_pgdat_congested (PGDAT_DIRTY among them);
+      // kswapd_try_to_sleep wakes kcompactd for the order kswapd was woken for
+      if (k.vmscan.writeback !== null) k.vmscan.writeback.pgdatDirty = false;
+      k.kcompactd?.wake(order, highestZone);
+    }
   }
 }

@@ -30,9 +30,9 @@ export { Wmark, ZONE_NAMES, ZONES_64, Zone, ZoneId, type ZoneLayout } from "./mm
 export interface BuddyHooks {
   /**
    * wakeup_kswapd for the node, once per slow path (wake_all_kswapds: one call per pgdat): the
-   * allocation's order and highest zone index (kswapd_order, kswapd_highest_zoneidx)
+   * allocation's order, highest zone index (kswapd_order, kswapd_highest_zoneidx) and gfp
    */
-  wakeKswapd(order: number, highestZone: number): void;
+  wakeKswapd(order: number, highestZone: number, gfp: number): void;
   /** try to free at least 2^order pages synchronously; returns pages freed */
   directReclaim(order: number, gfp: number): number;
   /** the last resort for small orders; returns true if memory was freed (a task was killed) */
@@ -525,7 +525,7 @@ export class BuddyAllocator implements FreeAreas {
     // wake_all_kswapds: wakeup_kswapd once per node (vmlab has one) if a zone it may use is managed
     if (gfp & Gfp.KSWAPD_RECLAIM && this.zones.some((z) => z.id <= highest && z.managed > 0)) {
       this.kswapdWakeups++;
-      this.hooks?.wakeKswapd(order, highest);
+      this.hooks?.wakeKswapd(order, highest, gfp);
     }
     // gfp_to_alloc_flags (no ALLOC_NOFRAGMENT on the slow path)
     let flags = 0;
@@ -697,7 +697,7 @@ export class BuddyAllocator implements FreeAreas {
     const id = this.boostWakeZone;
     this.boostWakeZone = -1;
     this.kswapdWakeups++;
-    this.hooks?.wakeKswapd(0, id);
+    this.hooks?.wakeKswapd(0, id, 0);
   }
 
   /** prep_new_page: the block's struct pages as allocated (refcount 1 on the head, PG_head above order 0). */

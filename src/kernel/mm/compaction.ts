@@ -13,8 +13,8 @@
  * order -1, MIGRATE_SYNC, whole zone) and direct compaction for an
  * allocation (compaction_direct.ts: try_to_compact_pages, its priorities,
  * deferral and suitability), with the scanners' cached positions in struct
- * zone, and the counters /proc/vmstat shows. Not modelled: kcompactd
- * (proactive compaction, kswapd's wake-up of it), the pageblock skip hints,
+ * zone, kcompactd (kcompactd.ts), and the counters /proc/vmstat shows.
+ * Not modelled: proactive compaction, the pageblock skip hints,
  * fast_find_migrateblock and fast_isolate_freepages (the free lists
  * searched for a quick start), and the capture of a freed page
  * (capture_control: the allocation takes its page from the free lists
@@ -187,7 +187,7 @@ export function compactZone(
 ): CompactResult {
   const z = cc.zone;
   if (cc.order >= 0) {
-    const r = compactionSuitAllocationOrder(buddy, z, cc.order, cc.highestZone);
+    const r = suitAllocationOrder(buddy, z, cc.order, cc.highestZone);
     if (r !== CompactResult.Continue) return r;
   }
   const sync = cc.mode !== MigrateMode.Async ? 1 : 0;
@@ -253,13 +253,13 @@ export function compactZone(
 }
 
 /**
- * compaction_suit_allocation_order: success if the zone already passes its min watermark at the
- * order; skipped when it has too little free memory to compact with (compaction_suitable:
+ * compaction_suit_allocation_order (at ALLOC_WMARK_MIN): success if the zone already passes its
+ * min watermark at the order; skipped when it has too little free memory to compact with (compaction_suitable:
  * the low watermark for costly orders, min for the others, plus compact_gap, twice the
  * request), or when a costly order fails for lack of memory rather than fragmentation
  * (fragmentation_index at or below vm.extfrag_threshold, 500).
  */
-function compactionSuitAllocationOrder(
+export function suitAllocationOrder(
   buddy: BuddyAllocator,
   z: Zone,
   order: number,
