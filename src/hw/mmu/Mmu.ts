@@ -97,6 +97,15 @@ export abstract class Mmu {
   /** inside accessRun's loop, where the fast walk may keep and use `memo` (WalkMemo.ts) */
   protected inRun = false;
   protected readonly memo = new WalkMemo();
+  /**
+   * While a run's fold vets the first page of its next leaf table with walkFast (RunFold.walkNext,
+   * where the architecture's walkFast honours it: `fastProbe`): a walk that would fault, or end at
+   * a page larger than 4K or a frame outside RAM, changes nothing and gives up (false), so the
+   * per-access path makes it as it would have.
+   */
+  probing = false;
+  /** walkFast honours `probing` (x86-64) */
+  readonly fastProbe: boolean = false;
 
   // ---- counters ----
   translations = 0;
@@ -520,7 +529,8 @@ export abstract class Mmu {
     lo: number,
     access: Access,
     mode: Mode,
-  ): true {
+  ): boolean {
+    if (this.probing) return false; // RunFold.walkNext's probe: the per-access path faults
     rec.endAtFault(n, level, index, entryPa, hi, lo, HwFaultKind.Translation);
     this.walks++;
     this.walkRefs += n + 1;

@@ -71,6 +71,9 @@ export interface RunFoldHost {
   pa: PhysAddr;
   data: number;
   walk(vpn: number, access: Access, mode: Mode, sideEffects: boolean, rec: WalkRecord): number;
+  /** Mmu.probing: walkFast as walkNext's probe, where the architecture's honours it (fastProbe) */
+  probing: boolean;
+  readonly fastProbe: boolean;
   /**
    * The walks of `count` pages vpn, vpn + step, ... from the memo to their leaf entries, not
    * present (none, or a swap entry), each after a lookup that missed everywhere, and each access's
@@ -446,8 +449,17 @@ export abstract class RunFold {
    */
   protected walkNext(vpn: number, write: boolean, mode: Mode): boolean {
     const access = write ? Access.Write : Access.Read;
-    const r = this.probeRec;
     const mmu = this.mmu;
+    if (mmu.fastProbe) {
+      // walkFast itself gives up, changing nothing (but the memo, kept for the table as the
+      // per-access walk of this page would keep it), where the walk below would say no: no walk
+      // loop to compile and run in a resident pass
+      mmu.probing = true;
+      const ok = this.walkFast(vpn, access, mode);
+      mmu.probing = false;
+      return ok;
+    }
+    const r = this.probeRec;
     // Mmu.walk without side effects: a fault, or a page larger than 4K (a large page, an arm64
     // block or contiguous page, a RISC-V superpage or NAPOT page) seen first
     if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)
