@@ -104,7 +104,7 @@ export abstract class Mmu {
    * per-access path makes it as it would have.
    */
   probing = false;
-  /** walkFast honours `probing` (x86-64) */
+  /** walkFast honours `probing` (x86-64, arm64) */
   readonly fastProbe: boolean = false;
 
   // ---- counters ----
