@@ -158,6 +158,10 @@ export abstract class Mmu {
     this.offLo = c.offLo;
     this.offHi = c.offHi;
     this.mem = new DirectMemory(phys);
+    // written once more than its initialiser: else V8 compiles `probing` as a constant field, and the
+    // first probe (a resident pass's) deoptimizes walkFast and every function it was inlined into
+    this.probing = true;
+    this.probing = false;
   }
 
   /** For an architecture with a walkFast: on unless walk caches are modelled or a subclass replaces `walk`. */
