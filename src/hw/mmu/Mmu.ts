@@ -97,15 +97,6 @@ export abstract class Mmu {
   /** inside accessRun's loop, where the fast walk may keep and use `memo` (WalkMemo.ts) */
   protected inRun = false;
   protected readonly memo = new WalkMemo();
-  /**
-   * While a run's fold vets the first page of its next leaf table with walkFast (RunFold.walkNext,
-   * where the architecture's walkFast honours it: `fastProbe`): a walk that would fault, or end at
-   * a page larger than 4K or a frame outside RAM, changes nothing and gives up (false), so the
-   * per-access path makes it as it would have.
-   */
-  probing = false;
-  /** walkFast honours `probing` (x86-64, arm64) */
-  readonly fastProbe: boolean = false;
 
   // ---- counters ----
   translations = 0;
@@ -158,10 +149,6 @@ export abstract class Mmu {
     this.offLo = c.offLo;
     this.offHi = c.offHi;
     this.mem = new DirectMemory(phys);
-    // written once more than its initialiser: else V8 compiles `probing` as a constant field, and the
-    // first probe (a resident pass's) deoptimizes walkFast and every function it was inlined into
-    this.probing = true;
-    this.probing = false;
   }
 
   /** For an architecture with a walkFast: on unless walk caches are modelled or a subclass replaces `walk`. */
@@ -534,7 +521,7 @@ export abstract class Mmu {
     access: Access,
     mode: Mode,
   ): boolean {
-    if (this.probing) return false; // RunFold.walkNext's probe: the per-access path faults
+    if (this.memo.probing) return false; // RunFold.walkNext's probe: the per-access path faults
     rec.endAtFault(n, level, index, entryPa, hi, lo, HwFaultKind.Translation);
     this.walks++;
     this.walkRefs += n + 1;

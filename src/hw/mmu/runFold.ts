@@ -71,9 +71,6 @@ export interface RunFoldHost {
   pa: PhysAddr;
   data: number;
   walk(vpn: number, access: Access, mode: Mode, sideEffects: boolean, rec: WalkRecord): number;
-  /** Mmu.probing: walkFast as walkNext's probe, where the architecture's honours it (fastProbe) */
-  probing: boolean;
-  readonly fastProbe: boolean;
   /**
    * The walks of `count` pages vpn, vpn + step, ... from the memo to their leaf entries, not
    * present (none, or a swap entry), each after a lookup that missed everywhere, and each access's
@@ -144,6 +141,9 @@ export abstract class RunFold {
   ) {
     this.covered = new Uint8Array(tablePages);
   }
+
+  /** the architecture's walkFast honours WalkMemo.probing (walkNext's probe) */
+  protected readonly fastProbe: boolean = false;
 
   /** the walk without side effects that vets walkNext's page */
   private readonly probeRec = new WalkRecord();
@@ -450,13 +450,14 @@ export abstract class RunFold {
   protected walkNext(vpn: number, write: boolean, mode: Mode): boolean {
     const access = write ? Access.Write : Access.Read;
     const mmu = this.mmu;
-    if (mmu.fastProbe) {
+    if (this.fastProbe) {
       // walkFast itself gives up, changing nothing (but the memo, kept for the table as the
       // per-access walk of this page would keep it), where the walk below would say no: no walk
       // loop to compile and run in a resident pass
-      mmu.probing = true;
+      const memo = this.memo;
+      memo.probing = true;
       const ok = this.walkFast(vpn, access, mode);
-      mmu.probing = false;
+      memo.probing = false;
       return ok;
     }
     const r = this.probeRec;
