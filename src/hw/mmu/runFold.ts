@@ -445,7 +445,8 @@ export abstract class RunFold {
    * The whole walk of page vpn, the first of a new leaf table, as the per-access path's walkFast
    * makes it (its effects, the walk record, the memo kept for the table), when a walk without side
    * effects shows it a present 4K page in RAM the access is allowed through: true; else nothing
-   * changed and false.
+   * changed and false (with fastProbe, walkFast's own probe: nothing but the memo and the walk
+   * record's entries, which the per-access walk of that page, next, keeps and writes alike).
    */
   protected walkNext(vpn: number, write: boolean, mode: Mode): boolean {
     const access = write ? Access.Write : Access.Read;
