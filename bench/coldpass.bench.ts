@@ -93,6 +93,7 @@ for (let p = 0; p < PASSES; p++) {
   passWall.push(r2(wall() - w0));
   passCpu.push(r2(cpu() - c0));
   passMain.push(r2(main() - m0));
+  if (MARKS) writeSync(1, `[coldpass: pass ${p + 1} done]\n`);
   if (done !== PAGES) throw new Error(`pass ${p + 1}: ${done} of ${PAGES} touches`);
 }
 

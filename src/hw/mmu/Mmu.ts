@@ -520,7 +520,8 @@ export abstract class Mmu {
     lo: number,
     access: Access,
     mode: Mode,
-  ): true {
+  ): boolean {
+    if (this.memo.probing) return false; // RunFold.walkNext's probe: the per-access path faults
     rec.endAtFault(n, level, index, entryPa, hi, lo, HwFaultKind.Translation);
     this.walks++;
     this.walkRefs += n + 1;

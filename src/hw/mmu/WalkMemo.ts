@@ -45,6 +45,20 @@ export class WalkMemo {
   count = 0;
   /** the frames of the tables those entries lie in */
   readonly frames = new Float64Array(MAX_LEVELS);
+  /**
+   * While a run's fold vets the first page of its next leaf table with walkFast (RunFold.walkNext,
+   * where the architecture's walkFast honours it: x86-64, arm64): a walk that would fault, or end
+   * at a page larger than 4K or a frame outside RAM, changes nothing but the memo and gives up
+   * (false), so the per-access path makes that page as it would have.
+   */
+  probing = false;
+
+  constructor() {
+    // written once more than its initialiser: else V8 compiles `probing` as a constant field, and the
+    // first probe (a resident pass's) deoptimizes walkFast and every function it was inlined into
+    this.probing = true;
+    this.probing = false;
+  }
 
   /**
    * Keeps a walk's `n` entries above the leaf table (their addresses in `entryPa`, the walk record's)

@@ -142,6 +142,9 @@ export abstract class RunFold {
     this.covered = new Uint8Array(tablePages);
   }
 
+  /** the architecture's walkFast honours WalkMemo.probing (walkNext's probe) */
+  protected readonly fastProbe: boolean = false;
+
   /** the walk without side effects that vets walkNext's page */
   private readonly probeRec = new WalkRecord();
 
@@ -442,12 +445,23 @@ export abstract class RunFold {
    * The whole walk of page vpn, the first of a new leaf table, as the per-access path's walkFast
    * makes it (its effects, the walk record, the memo kept for the table), when a walk without side
    * effects shows it a present 4K page in RAM the access is allowed through: true; else nothing
-   * changed and false.
+   * changed and false (with fastProbe, walkFast's own probe: nothing but the memo and the walk
+   * record's entries, which the per-access walk of that page, next, keeps and writes alike).
    */
   protected walkNext(vpn: number, write: boolean, mode: Mode): boolean {
     const access = write ? Access.Write : Access.Read;
-    const r = this.probeRec;
     const mmu = this.mmu;
+    if (this.fastProbe) {
+      // walkFast itself gives up, changing nothing (but the memo, kept for the table as the
+      // per-access walk of this page would keep it), where the walk below would say no: no walk
+      // loop to compile and run in a resident pass
+      const memo = this.memo;
+      memo.probing = true;
+      const ok = this.walkFast(vpn, access, mode);
+      memo.probing = false;
+      return ok;
+    }
+    const r = this.probeRec;
     // Mmu.walk without side effects: a fault, or a page larger than 4K (a large page, an arm64
     // block or contiguous page, a RISC-V superpage or NAPOT page) seen first
     if (mmu.walk(vpn, access, mode, false, r) !== 0 || r.size !== 0 || r.pagePfn >= mmu.phys.nrFrames)

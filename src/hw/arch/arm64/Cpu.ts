@@ -423,6 +423,13 @@ export class Arm64Cpu extends Mmu {
       const ap2 = (lo & Desc.AP2) !== 0; // with HA and HD and DBM = 1, the dirty state
       const rights = leafRights(lo, hi, fmt.hd, acc);
       if (this.permTable[rights * 9 + mode * 3 + access] === 0) return false; // a Permission fault
+      // RunFold.walkNext's probe (WalkMemo.probing) takes a 4K page in RAM only (not a block, not a
+      // contiguous page); the tests first, so that a pass of probes runs no code left without feedback
+      const notRam4K =
+        level !== 0 ||
+        (hi & DescHi.CONT) !== 0 ||
+        (hi & DescHi.ADDR_HI_MASK) * 1048576 + (lo >>> 12) >= nrFrames;
+      if (notRam4K && memo.probing) return false;
       const dirtying = access === Access.Write && writableClean(lo, hi, fmt.hd);
       const newLo = ((lo | (ha ? Desc.AF : 0)) & ~(dirtying ? Desc.AP2 : 0)) >>> 0;
       // every effect of Mmu.walk and leafFound from here

@@ -314,3 +314,39 @@ describe("runFold and stores into the tables the run walks, arm64 (fast-check)",
     }
   });
 });
+
+describe("runFold's next leaf table, arm64", () => {
+  it("a run crossing into a table whose first page is contiguous, unmapped or read-only, or a 2M block, leaves that page to the per-access path (walkNext's probe), as the loop does", () => {
+    let spans = 0;
+    for (const high of [false, true])
+      for (const first of ["cont", "unmapped", "readonly"])
+        for (const start of [0, 3, 500]) {
+          const twins = [true, false].map((fold) => {
+            // table 3: one 2M block; table 1's first page as `first`
+            const t = machine("skylake", [false, false, false, true], high, fold);
+            if (first === "cont")
+              t.apply({ op: "poison", page: 512, kind: 3 }); // pages 512-527: one 64K translation
+            else t.apply({ op: "unmap", page: 512 });
+            if (first === "readonly")
+              t.apply({ op: "map", page: 512, frame: DATA + 512, ...rwFlags, writable: false });
+            return t;
+          });
+          // loads and stores from `start` over the area and past it, then from the page after table 1's first
+          const runs = [Access.Read, Access.Write, Access.Read, Access.Write].map(
+            (access, i): Op => ({
+              op: "run",
+              page: i < 3 ? start : 513,
+              count: NP,
+              step: 1,
+              off: 8 * i,
+              access,
+              value: 5 + i,
+              mode: 0,
+            }),
+          );
+          expectRunsAgree<Op>(twins, runs);
+          spans += twins[0].cpu.runFold!.spans;
+        }
+    expect(spans).toBeGreaterThan(30);
+  });
+});

@@ -21,6 +21,8 @@ import { type Arm64Format, ArmAttr, Desc, DescHi, leafRights, writableClean } fr
 const LEVEL3 = 3 << ArmAttr.LEVEL_SHIFT;
 
 export class Arm64RunFold extends RunFold {
+  protected override readonly fastProbe = true;
+
   constructor(
     mmu: RunFoldHost,
     memo: WalkMemo,

@@ -236,6 +236,10 @@ export class Cpu extends X86FamilyCpu {
           return false; // reserved
         const rights = X86_CANONICAL[acc];
         if (this.permTable[rights * 9 + mode * 3 + access] === 0) return false; // a permission fault
+        // RunFold.walkNext's probe (WalkMemo.probing) takes a 4K page in RAM only; the tests first, so
+        // that a pass of probes runs no code the first pass left without feedback
+        const notRam4K = level !== 0 || (hi & hiAddrMask) * 1048576 + (lo >>> 12) >= nrFrames;
+        if (notRam4K && memo.probing) return false;
         const write = access === Access.Write;
         const newLo = (lo | Pte.A | (write ? Pte.D : 0)) >>> 0;
         // every effect of Mmu.walk and leafFound from here

@@ -16,6 +16,8 @@ import { Pte, PteHi } from "./pte.ts";
 import { Rights, X86_CANONICAL } from "./rights.ts";
 
 export class X86RunFold extends RunFold {
+  protected override readonly fastProbe = true;
+
   constructor(
     mmu: RunFoldHost,
     memo: WalkMemo,
