@@ -174,7 +174,16 @@ function foldResolve(
   k.userMm.pgfault++; // handle_mm_fault's mm_account_fault (UserMm.handleMmFault counts the others)
   const swap = found.swap;
   const res = swap
-    ? foldSwapPage(k.userMm, mm, found.vma!, found.vpn, found.pa, write, found.hi, found.lo)
+    ? foldSwapPage(
+        k.userMm,
+        mm,
+        found.vma!,
+        found.vpn - found.vma!.vmStart,
+        found.pa,
+        write,
+        found.hi,
+        found.lo,
+      )
     : doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
   k.faultingMm = null;
   found.vma = null;
@@ -280,6 +289,7 @@ export class RunFaultFold implements RunFaultSink {
     let pa = faultPte(k, mm, vpn0, write);
     if (pa < 0 || Math.floor((vpn0 + (n - 1) * pages) / pt.ptrsPerTable) !== foldTable.key) return 0;
     let done = 0;
+    const off0 = vpn0 - vma.vmStart; // the first page's offset in the VMA (foldSwapPage's `off`)
     k.faultingMm = mm; // each fault's, as foldResolve sets it (nothing else runs between them)
     let hi = found.hi;
     let lo = found.lo;
@@ -311,7 +321,7 @@ export class RunFaultFold implements RunFaultSink {
       if (allocs > 0 && !b.order0FastSureN(Gfp.HIGHUSER_MOVABLE, allocs)) break;
       rec.faults++;
       ctx.pgfault++; // handle_mm_fault's mm_account_fault, as foldResolve counts it
-      const res = foldSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo);
+      const res = foldSwapPage(ctx, mm, vma, off0 + done * pages, pa, write, hi, lo); // the page's offset: no heap number
       if ((res & ~VmFault.MAJOR) !== VmFault.OK || b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
         throw runFaultRunBug(vpn, "the fault of", " left the fast path order0FastSureN promised");
       accountFault(task, res);

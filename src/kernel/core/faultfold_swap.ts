@@ -20,7 +20,7 @@
 import type { MmContext } from "../mm/internal.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { pmdPa } from "../mm/pgtable.ts";
-import { doSwapPage } from "../mm/swap_state.ts";
+import { doSwapPageAt } from "../mm/swap_state.ts";
 import type { Vma } from "../mm/vma.ts";
 
 /**
@@ -47,24 +47,26 @@ export function swapFaultAllocs(ctx: MmContext, hi: number, lo: number): number 
 }
 
 /**
- * do_swap_page for the fault at `vpn` whose PTE at `pa` holds (hi, lo), as handle_pte_fault calls
- * it: with the PMD entry's address (vmf->pmd, which the readahead maps its window's table from),
- * found by the descent only when the slot misses the swap cache (a hit never reads it).
+ * do_swap_page for the fault at the page `off` pages into the VMA (its vpn less vm_start: a small
+ * integer, where an x86-64 user vpn is a heap number at every call the engine does not inline)
+ * whose PTE at `pa` holds (hi, lo), as handle_pte_fault calls it: with the PMD entry's address
+ * (vmf->pmd, which the readahead maps its window's table from), found by the descent only when
+ * the slot misses the swap cache (a hit never reads it).
  */
 export function foldSwapPage(
   ctx: MmContext,
   mm: MmStruct,
   vma: Vma,
-  vpn: number,
+  off: number,
   pa: number,
   write: boolean,
   hi: number,
   lo: number,
 ): number {
   const slot = ctx.env.pgtable.swapOffset(hi, lo);
-  const pmdAt = ctx.env.swap!.cache.at(slot) >= 0 ? -1 : pmdPa(ctx, mm, vpn);
+  const pmdAt = ctx.env.swap!.cache.at(slot) >= 0 ? -1 : pmdPa(ctx, mm, vma.vmStart + off);
   // the halves as int32 (do_swap_page reads only swp_offset and pte_swp_exclusive of them, bit
   // operations on every architecture): most swap entries' low half is at or above 2^31 (x86's
   // inverted offset), a new heap number per swap fault if passed unsigned
-  return doSwapPage(ctx, mm, vma, vpn, pa, write, hi | 0, lo | 0, pmdAt);
+  return doSwapPageAt(ctx, mm, vma, off, pa, write, hi | 0, lo | 0, pmdAt);
 }

@@ -10,7 +10,7 @@
 import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import { Gfp } from "./gfp.ts";
-import { linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doWpPage } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
@@ -50,6 +50,25 @@ export function doSwapPage(
   lo: number,
   pmdAt = -1,
 ): VmFault {
+  return doSwapPageAt(ctx, mm, vma, vpn - vma.vmStart, pa, write, hi, lo, pmdAt);
+}
+
+/**
+ * doSwapPage of the page at `off` pages into the VMA (its vpn less vm_start): a small integer,
+ * where an x86-64 user vpn, at or above 2^31, is a new heap number at every call the engine does
+ * not inline (do_swap_page's, swapReadahead's: about three per swap fault of bench:reclaim).
+ */
+export function doSwapPageAt(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  off: number,
+  pa: number,
+  write: boolean,
+  hi: number,
+  lo: number,
+  pmdAt: number,
+): VmFault {
   const env = ctx.env;
   const swap = env.swap!;
   const pages = env.pages;
@@ -61,9 +80,9 @@ export function doSwapPage(
   // a page shmem's swap_cluster_readahead read for this slot has no anon_vma yet:
   // folio_add_anon_rmap_ptes -> __folio_set_anon gives it this VMA's (the root of its chain)
   if (pfn >= 0 && swap.orphans.delete(pfn))
-    env.lru?.setAnonRmap(pfn, linearIndex(vma, vpn), vma.avc.length > 0 ? vma.avc[0] : vma.anonVma);
+    env.lru?.setAnonRmap(pfn, vma.vmPgoff + off, vma.avc.length > 0 ? vma.avc[0] : vma.anonVma); // linearIndex
   if (pfn < 0) {
-    pfn = swapInToCache(ctx, vma, vpn - vma.vmStart, slot);
+    pfn = swapInToCache(ctx, vma, off, slot);
     if (pfn < 0) return VmFault.OOM;
     major = true; // "Had to read the page from swap area: Major fault"
     ctx.pgmajfault++; // count_vm_event(PGMAJFAULT)
@@ -71,7 +90,7 @@ export function doSwapPage(
     // the faulting folio: reclaim, run by the readahead's allocations, cannot take it back
     // (folio_ref_freeze fails) and the fault makes progress
     env.lru?.pinned.add(pfn);
-    swapReadahead(ctx, mm, vma, vpn, pmdAt);
+    swapReadahead(ctx, mm, vma, off, pmdAt);
     env.lru?.pinned.delete(pfn);
   }
   // a write to a swap-cache folio not on a list: lru_add_drain, so that this CPU's batch does not
@@ -105,7 +124,7 @@ export function doSwapPage(
   setPteAt(ctx, pa, eHi | 0, eLo | 0); // int32 halves: no heap number for a half at or above 2^31
   if (write && !writable) {
     // FAULT_FLAG_WRITE still set: do_wp_page copies (or reuses) the page
-    const again = doWpPage(ctx, mm, vma, vpn, pa, eHi, eLo);
+    const again = doWpPage(ctx, mm, vma, vma.vmStart + off, pa, eHi, eLo);
     if (again !== VmFault.OK) return again;
   }
   return major ? VmFault.MAJOR : VmFault.OK;
@@ -176,9 +195,10 @@ export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: n
  * its PMD's address, falls back to finding each PTE from the top.
  * Linux: mm/swap_state.c swap_vma_readahead
  */
-function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pmdAt: number): void {
+function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdAt: number): void {
   const n = 1 << ctx.settings.pageCluster;
   if (n <= 1) return;
+  const vpn = vma.vmStart + off; // the fault's page (`off` pages into the VMA: doSwapPageAt)
   const swap = ctx.env.swap!;
   const pt = ctx.env.pgtable;
   const start = Math.max(vma.vmStart, vpn - modPow2(vpn, n));

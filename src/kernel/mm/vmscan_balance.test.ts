@@ -164,6 +164,41 @@ describe("prepare_scan_control", () => {
     size[Lru.ActiveAnon] = 101;
     expect(inactiveIsLow(size, Lru.InactiveAnon)).toBe(true);
   });
+
+  it("inactive_is_low: the GiB of the pair by pages of 2^pageShift bytes, at the edges of each GiB", () => {
+    const size = new Int32Array(6);
+    // what Linux computes: gb = (inactive + active) >> (30 - PAGE_SHIFT), ratio int_sqrt(10 * gb) or 1
+    const linux = (inact: number, active: number, shift: number) => {
+      const gb = Math.floor((inact + active) / 2 ** (30 - shift));
+      const ratio = gb > 0 ? Math.floor(Math.sqrt(10 * gb)) : 1;
+      return inact * ratio < active;
+    };
+    let lows = 0;
+    let checked = 0;
+    for (const shift of [12, 14, 16]) {
+      const perGb = 2 ** (30 - shift);
+      for (const gbs of [0, 1, 2, 3, 9, 10, 99, 250]) {
+        for (const d of [-1, 0, 1]) {
+          const pair = gbs * perGb + d;
+          if (pair < 2) continue;
+          // the inactive share around 1/(1 + ratio) of the pair: both answers occur
+          for (const frac of [0.02, 0.1, 0.24, 0.26, 0.5]) {
+            const inact = Math.floor(pair * frac);
+            size[Lru.InactiveAnon] = inact;
+            size[Lru.ActiveAnon] = pair - inact;
+            const low = inactiveIsLow(size, Lru.InactiveAnon, shift);
+            expect(low, `shift ${shift}, inactive ${inact}, active ${pair - inact}`).toBe(
+              linux(inact, pair - inact, shift),
+            );
+            if (low) lows++;
+            checked++;
+          }
+        }
+      }
+    }
+    expect(lows).toBeGreaterThan(0);
+    expect(lows).toBeLessThan(checked);
+  });
 });
 
 describe("lru_note_cost", () => {
