@@ -198,17 +198,27 @@ describe("compaction (compact_nodes, compact_zone) and migration (migrate_pages)
   });
 });
 
+/**
+ * A scenario's first lines: two processes take 8 MiB each in turns, 1 MiB at a time (A's MiB i
+ * holding i + 1 in each page's first byte), then B exits: 1 MiB holes between A's pages.
+ */
+function interleaved(machine: string): string[] {
+  return [
+    machine,
+    "spawn A",
+    "spawn B",
+    "A: a = mmap 8M",
+    "B: b = mmap 8M",
+    ...Array.from({ length: 8 }, (_, i) => `A: write a+${i}M 1M value=${i + 1}\nB: write b+${i}M 1M`),
+    "B: exit",
+  ];
+}
+
 describe("sysctl compact_memory=1 (the statement)", () => {
   it("compacts, prints what moved, and refuses other values, bad ones at their column", () => {
     const get = checkedMetrics(
       [
-        "machine ram=64M",
-        "spawn A",
-        "spawn B",
-        "A: a = mmap 8M",
-        "B: b = mmap 8M",
-        ...Array.from({ length: 8 }, (_, i) => `A: write a+${i}M 1M value=${i + 1}\nB: write b+${i}M 1M`),
-        "B: exit",
+        ...interleaved("machine ram=64M"),
         "r = sysctl compact_memory=1",
         "expect r == 0",
         "e = sysctl compact_memory=2",
@@ -348,13 +358,7 @@ describe("compaction on every architecture", () => {
     for (const arch of ["x86_64", "x86_64-la57", "arm64", "riscv-sv39", "riscv-sv48", "i386", "i386-pae"]) {
       const get = checkedMetrics(
         [
-          `machine arch=${arch} ram=64M`,
-          "spawn A",
-          "spawn B",
-          "A: a = mmap 8M",
-          "B: b = mmap 8M",
-          ...Array.from({ length: 8 }, (_, i) => `A: write a+${i}M 1M value=${i + 1}\nB: write b+${i}M 1M`),
-          "B: exit",
+          ...interleaved(`machine arch=${arch} ram=64M`),
           "r = sysctl compact_memory=1",
           "expect r == 0",
           ...Array.from({ length: 8 }, (_, i) => `expect byte(A, a+${i}M+12K) == ${i + 1}`),
