@@ -573,13 +573,16 @@ export class BuddyAllocator implements FreeAreas {
         pfn = cs.compact(highest);
         if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
       }
-      // no loop when asked (__GFP_NORETRY), nor for a costly order (no __GFP_RETRY_MAYFAIL here)
-      if (gfp & Gfp.NORETRY || order > 3) break;
+      // no loop when asked (__GFP_NORETRY), nor for a costly order unless __GFP_RETRY_MAYFAIL
+      const costly = order > 3;
+      if (gfp & Gfp.NORETRY || (costly && !(gfp & Gfp.RETRY_MAYFAIL))) break;
       if (progress) {
-        cs?.shouldRetry(); // should_compact_retry: a higher priority next time
-        continue;
+        // should_reclaim_retry (vmlab: while reclaim progresses, orders up to 3), should_compact_retry
+        if ((cs?.shouldRetry() ?? false) || !costly) continue;
+        break;
       }
-      if (!this.hooks.outOfMemory(order, gfp)) break;
+      // __alloc_pages_may_oom: never for a costly order or __GFP_RETRY_MAYFAIL
+      if (costly || gfp & Gfp.RETRY_MAYFAIL || !this.hooks.outOfMemory(order, gfp)) break;
     }
     this.failedAllocs++;
     return -1;

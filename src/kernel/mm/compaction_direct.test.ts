@@ -120,6 +120,26 @@ describe("direct compaction (__alloc_pages_direct_compact)", () => {
   });
 });
 
+describe("__GFP_RETRY_MAYFAIL (the HugeTLB pool's)", () => {
+  it("lets a costly allocation retry at MIGRATE_SYNC_LIGHT, which moves movable pages for it", () => {
+    const { k } = holes("madvise");
+    // clean page cache in some of the holes: reclaim can make progress
+    k.createFile("cache", 4 * MiB, "disk", true);
+    const before = vmstat(k);
+    const pfn = k.buddy.alloc(9, Gfp.KERNEL | Gfp.RETRY_MAYFAIL, PageKind.KernelPages);
+    const after = vmstat(k);
+    // async before and after the first reclaim (unmovable pageblocks only: nothing to move), then,
+    // reclaim having progressed, sync-light over every pageblock: B's pages move, a block is free
+    expect(pfn).toBeGreaterThanOrEqual(0);
+    expect(after.compact_stall).toBe(before.compact_stall + 3);
+    expect(after.compact_fail).toBe(before.compact_fail + 2);
+    expect(after.compact_success).toBe(before.compact_success + 1);
+    expect(after.pgmigrate_success).toBeGreaterThan(before.pgmigrate_success);
+    expect(after.oom_kill).toBe(before.oom_kill);
+    expect(k.buddy.check()).toEqual([]);
+  });
+});
+
 describe("deferral and priorities (defer_compaction, should_compact_retry)", () => {
   const zone = () =>
     ({ compactConsidered: 0, compactDeferShift: 0, compactOrderFailed: 0 }) as unknown as Zone;

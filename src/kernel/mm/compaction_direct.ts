@@ -134,7 +134,7 @@ export class DirectCompaction {
   }
 
   /**
-   * After the first attempt failed: a costly __GFP_NORETRY allocation (a THP fault's) gives up when
+   * After the first attempt failed: a costly __GFP_NORETRY allocation (with defrag=always, a THP fault outside MADV_HUGEPAGE) gives up when
    * compaction was skipped or deferred (reclaim would not help it).
    */
   giveUpFirst(): boolean {

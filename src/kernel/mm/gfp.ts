@@ -34,6 +34,8 @@ export const enum Gfp {
   KSWAPD_RECLAIM = 1 << 11,
   /** __GFP_NOWARN */
   NOWARN = 1 << 13,
+  /** __GFP_RETRY_MAYFAIL: try hard (a costly order retries reclaim and compaction) but never invoke the OOM killer */
+  RETRY_MAYFAIL = 1 << 15,
   /** __GFP_NORETRY: fail rather than invoke the OOM killer */
   NORETRY = 1 << 16,
 

@@ -40,16 +40,20 @@ export function hstateVma(vma: Vma): HState {
 /**
  * alloc_fresh_hugetlb_folio: a folio of huge_page_order from the buddy
  * allocator (htlb_alloc_mask: GFP_HIGHUSER_MOVABLE, the size being migratable:
- * hugepage_movable_supported; with __GFP_RETRY_MAYFAIL |
- * __GFP_NOWARN: reclaim may run, the OOM killer never); -1 when no block
- * that large is free. Its frames are of kind Hugetlb, unreferenced.
+ * hugepage_movable_supported; alloc_buddy_hugetlb_folio's alloc_try_hard
+ * adds __GFP_RETRY_MAYFAIL, and __GFP_NOWARN: reclaim and compaction retry
+ * with rising priority, the OOM killer never runs); -1 when no block that
+ * large could be had. Its frames are of kind Hugetlb, unreferenced.
+ * (node_alloc_noretry, which stops trying hard on a node after a failure
+ * within one write, never matters on vmlab's one node: the first failure
+ * ends the write's loop.)
  * Linux: mm/hugetlb.c alloc_fresh_hugetlb_folio, alloc_buddy_hugetlb_folio
  */
 function allocFreshFolio(ctx: MmContext, h: HState): number {
   const env = ctx.env;
   const head = h.gigantic
     ? allocContigPages(env.buddy, h.nrPages, PageKind.Hugetlb) // alloc_gigantic_folio
-    : env.buddy.alloc(h.order, Gfp.HIGHUSER_MOVABLE | Gfp.NORETRY | Gfp.NOWARN, PageKind.Hugetlb);
+    : env.buddy.alloc(h.order, Gfp.HIGHUSER_MOVABLE | Gfp.RETRY_MAYFAIL | Gfp.NOWARN, PageKind.Hugetlb);
   if (head < 0) {
     h.stats.poolAllocFail++;
     return -1;
