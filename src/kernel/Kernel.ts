@@ -85,6 +85,7 @@ export {
   type ShmInfo,
   type ShmidDs,
 } from "./ipc/shm.ts";
+export { BareBuddy } from "./mm/buddy_bare.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export { Mcl } from "./mm/mlock.ts";
 export type { MmapRequest } from "./mm/mmap.ts";

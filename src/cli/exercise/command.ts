@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise` and its four generators as commands (the generators
+ * `vmlab exercise` and its five generators as commands (the generators
  * themselves are in index.ts, loaded when one runs: main.ts loads no
  * command's code at start-up).
  */
@@ -7,18 +7,19 @@ import type { Command } from "commander";
 import { DEFAULT_EXERCISE_POLICIES } from "../../analysis/exercise/policy.ts";
 import { walkExerciseArches } from "../../workloads/exercise/walk.ts";
 import type {
+  BuddyExerciseFlags,
   PolicyExerciseFlags,
   ScenarioExerciseFlags,
   TlbExerciseFlags,
   WalkExerciseFlags,
 } from "./index.ts";
 
-/** Registers `vmlab exercise` and its four generators. */
+/** Registers `vmlab exercise` and its five generators. */
 export function addExerciseCommand(program: Command, write: (s: string) => void): void {
   const exercise = program
     .command("exercise")
     .description(
-      "generated problems to hand out (walk, tlb, policy, scenario): one per seed, the same everywhere; --solve adds the answers",
+      "generated problems to hand out (walk, tlb, policy, buddy, scenario): one per seed, the same everywhere; --solve adds the answers",
     );
   const common = (c: Command): Command =>
     c
@@ -63,6 +64,16 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
       .option("--frames <n>", "frames (default: 3 or 4, from the seed)")
       .option("--policy <list>", "policies, comma-separated, or all", DEFAULT_EXERCISE_POLICIES.join(",")),
   ).action(async (o: PolicyExerciseFlags) => write((await import("./index.ts")).runPolicyExercise(o)));
+
+  common(
+    exercise
+      .command("buddy")
+      .description(
+        "a buddy allocator of 2^k frames and a string of allocations and frees: where each block lands, the free lists after each step",
+      )
+      .option("-n <n>", "operations", "10")
+      .option("--frames <n>", "frames managed: a power of two from 16 to 1024", "64"),
+  ).action(async (o: BuddyExerciseFlags) => write((await import("./index.ts")).runBuddyExercise(o)));
 
   common(
     exercise

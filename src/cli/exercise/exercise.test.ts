@@ -8,7 +8,13 @@ import { walkExerciseArches } from "../../workloads/exercise/walk.ts";
 import { runPolicyCli } from "../policy.ts";
 import { vmlab } from "../testkit.ts";
 import { runWalk } from "../walk.ts";
-import { runPolicyExercise, runScenarioExercise, runTlbExercise, runWalkExercise } from "./index.ts";
+import {
+  runBuddyExercise,
+  runPolicyExercise,
+  runScenarioExercise,
+  runTlbExercise,
+  runWalkExercise,
+} from "./index.ts";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "vmlab-exercise-"));
 
@@ -164,6 +170,19 @@ describe("vmlab exercise scenario", () => {
   });
 });
 
+describe("vmlab exercise buddy", () => {
+  it("prints the problem, then with --solve the answers; the same seed gives the same problem", () => {
+    const r = vmlab(["exercise", "buddy", "-s", "5", "-n", "6", "--frames", "32", "--solve"]);
+    expect(r.code, r.stderr).toBe(0);
+    const [problem, answers] = r.stdout.split("\nAnswers:\n");
+    expect(runBuddyExercise({ seed: "5", n: "6", frames: "32", solve: false }).trimEnd()).toBe(
+      problem.trimEnd(),
+    );
+    expect(problem).toContain("Memory: 32 page frames (pfn 0 to 31)");
+    expect(answers.trim().split("\n").length).toBe(12); // an outcome and the free lists per operation
+  });
+});
+
 describe("vmlab exercise: flags", () => {
   it("refuses bad values with a message that names the flag", () => {
     const walk = { arch: "x86_64", seed: "1", n: "4", solve: false };
@@ -184,6 +203,14 @@ describe("vmlab exercise: flags", () => {
         /--frames/,
       ],
       [() => runScenarioExercise({ seed: "1", arch: "vax", solve: false }), /--arch 'vax'/],
+      [
+        () => runBuddyExercise({ seed: "1", n: "5", frames: "48", solve: false }),
+        /--frames must be a power of two/,
+      ],
+      [
+        () => runBuddyExercise({ seed: "1", n: "5", frames: "2048", solve: false }),
+        /--frames must be an integer from 16 to 1024/,
+      ],
       [() => runWalkExercise({ ...walk, out: "/nonexistent-dir/x.json" }), /--out: cannot write/],
     ];
     for (const [f, msg] of cases) {
@@ -201,7 +228,7 @@ describe("vmlab exercise: flags", () => {
     expect(unknown.stderr).toContain("unknown option '--bogus'");
     const help = vmlab(["exercise", "--help"]);
     expect(help.code).toBe(0);
-    for (const c of ["walk", "tlb", "policy", "scenario"])
+    for (const c of ["walk", "tlb", "policy", "buddy", "scenario"])
       expect(help.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     const walkHelp = vmlab(["exercise", "walk", "--help"]);
     expect(walkHelp.stdout).toContain("--solve");

@@ -1,11 +1,12 @@
 /**
- * `vmlab exercise walk|tlb|policy|scenario`: problems a teacher can hand
+ * `vmlab exercise walk|tlb|policy|buddy|scenario`: problems a teacher can hand
  * out, one per seed (the same seed gives the same problem on every
  * machine: base/rng.ts), with `--solve` for the answers, each computed by
  * vmlab's own machinery (docs/exercises.md). The command and its flags
  * are in command.ts.
  */
 
+import { buddyProblem, generateBuddyExercise, solveBuddy } from "../../analysis/exercise/buddy.ts";
 import {
   exercisePolicies,
   generatePolicyExercise,
@@ -114,6 +115,25 @@ export function runPolicyExercise(o: PolicyExerciseFlags): string {
     policies: exercisePolicies(o.policy),
   });
   return emit(policyProblem(ex), o.solve ? solvePolicy(ex).answers : null);
+}
+
+export interface BuddyExerciseFlags {
+  seed: string;
+  n: string;
+  frames: string;
+  solve: boolean;
+}
+
+/** `vmlab exercise buddy`. */
+export function runBuddyExercise(o: BuddyExerciseFlags): string {
+  const frames = intFlag("--frames", o.frames, 16, 1024);
+  if ((frames & (frames - 1)) !== 0) throw new InputError(`--frames must be a power of two, not ${frames}`);
+  const ex = generateBuddyExercise({
+    seed: seedOf(o.seed),
+    count: intFlag("-n", o.n, 1, 100),
+    orderOfMemory: Math.log2(frames),
+  });
+  return emit(buddyProblem(ex), o.solve ? solveBuddy(ex).answers : null);
 }
 
 export interface ScenarioExerciseFlags {
