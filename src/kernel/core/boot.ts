@@ -40,7 +40,7 @@ import { Memblock } from "./memblock.ts";
 import { chargeHugePage, chargeUserPage } from "./memcontrol.ts";
 import { memfdPut } from "./memfd_evict.ts";
 import { outOfMemory } from "./oom.ts";
-import { directReclaim, wakeupKswapd } from "./reclaim.ts";
+import { directReclaim, wakeupKswapd, zoneReclaimablePages } from "./reclaim.ts";
 import { contextTask, liveMms } from "./sched.ts";
 import { Uaccess } from "./uaccess.ts";
 import { newDirtyThrottle } from "./writeback.ts";
@@ -245,6 +245,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     },
     directReclaim: (order) => directReclaim(k, order),
     outOfMemory: (order) => outOfMemory(k, order),
+    zoneReclaimablePages: (z) => zoneReclaimablePages(k, z),
     // __alloc_pages_slowpath's direct compaction (mm/compaction_direct.ts): Linux's profile only
     directCompaction:
       cfg.profile === "linux"

@@ -6,7 +6,8 @@
  */
 
 import { Gfp } from "../mm/gfp.ts";
-import { SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
+import type { Zone } from "../mm/mmzone.ts";
+import { Lru, SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
 import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
 import { kswapdTarget, pgdatBalanced, pgdatWatermarkBoosted, topZone } from "../mm/vmscan_kswapd.ts";
 import { Reclaimer } from "../mm/vmscan_stat.ts";
@@ -57,6 +58,32 @@ export function directReclaim(k: KernelCore, order: number): number {
   return reclaiming(k, Reclaimer.Direct, false, () =>
     k.vmscan.tryToFreePages(Math.max(SWAP_CLUSTER_MAX, 1 << order)),
   );
+}
+
+/**
+ * zone_reclaimable_pages: the zone's pages on the file LRU lists, and on the anon lists when
+ * anonymous pages can be reclaimed (can_reclaim_anon_pages: free swap; a large folio's head
+ * counts its pages); the zone's free pages when that is none (Linux 6.12: so that a zone with
+ * free pages and nothing to reclaim is not passed over). Pages still in a CPU's LRU add batch are
+ * on no list yet, as in Linux's NR_ZONE_* counters. For should_reclaim_retry and
+ * compaction_zonelist_suitable (mm/page_alloc_slow.ts), which run when an allocation is failing:
+ * counted over the zone's frames, not kept per zone by every LRU move.
+ * Linux: mm/vmscan.c zone_reclaimable_pages
+ */
+export function zoneReclaimablePages(k: KernelCore, z: Zone): number {
+  const v = k.vmscan;
+  const lru = v.lru;
+  const large = v.large;
+  const anon = (k.swap?.freePages ?? 0) > 0;
+  const end = Math.min(z.endPfn, lru.length);
+  let n = 0;
+  for (let pfn = z.startPfn; pfn < end; pfn++) {
+    const l = lru[pfn];
+    if (l === Lru.None || l === Lru.Unevictable) continue;
+    if (!anon && (l === Lru.InactiveAnon || l === Lru.ActiveAnon)) continue;
+    n += large[pfn] ? v.hpageNr : 1;
+  }
+  return n === 0 ? z.freePages : n;
 }
 
 /**

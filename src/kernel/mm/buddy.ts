@@ -1,4 +1,4 @@
-import { assert, ModelBug } from "../../base/assert.ts";
+import { assert } from "../../base/assert.ts";
 import { checkBuddy } from "./buddy_check.ts";
 import { Gfp } from "./gfp.ts";
 import {
@@ -12,49 +12,19 @@ import {
 import { setupPerZoneWmarks, Wmark, ZONES_64, Zone, ZoneId, type ZoneLayout } from "./mmzone.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
-  ALLOC_RESERVES,
   AllocFlag,
   type FreeAreas,
-  fallbackExists,
   reserveHighatomicPageblock,
   rmqueueFallback,
-  unreserveHighatomicPageblock,
+  zoneWatermarkOk,
 } from "./page_alloc_fallback.ts";
 import { allocRun0, order0FastSure, order0FastSureN } from "./page_alloc_fast.ts";
 import { PcpLists, pcpAllowedOrder } from "./page_alloc_pcp.ts";
+import { allocSlowpath, type BuddyHooks } from "./page_alloc_slow.ts";
 
 export { MAX_ORDER, NR_ORDERS } from "./migratetype.ts";
 export { Wmark, ZONE_NAMES, ZONES_64, Zone, ZoneId, type ZoneLayout } from "./mmzone.ts";
-
-/** Called by the allocator when it runs short; the kernel installs these (Kernel installs kswapd, direct reclaim and the OOM killer). */
-export interface BuddyHooks {
-  /**
-   * wakeup_kswapd for the node, once per slow path (wake_all_kswapds: one call per pgdat): the
-   * allocation's order, highest zone index (kswapd_order, kswapd_highest_zoneidx) and gfp
-   */
-  wakeKswapd(order: number, highestZone: number, gfp: number): void;
-  /** try to free at least 2^order pages synchronously; returns pages freed */
-  directReclaim(order: number, gfp: number): number;
-  /** the last resort for small orders; returns true if memory was freed (a task was killed) */
-  outOfMemory(order: number, gfp: number): boolean;
-  /**
-   * The allocation's direct compaction (mm/compaction_direct.ts), null when it may not compact
-   * (order 0, no __GFP_DIRECT_RECLAIM or __GFP_IO); `getPage` is its get_page_from_freelist.
-   */
-  directCompaction?(order: number, gfp: number, mt: number, getPage: () => number): SlowpathCompaction | null;
-}
-
-/** One allocation's direct compaction as the slow path drives it (compaction_direct.ts DirectCompaction). */
-export interface SlowpathCompaction {
-  /** compact before the first reclaim (costly, or high-order and not movable)? */
-  first(): boolean;
-  /** stop after that first attempt (costly __GFP_NORETRY, compaction skipped or deferred)? */
-  giveUpFirst(): boolean;
-  /** __alloc_pages_direct_compact: the pfn allocated after compaction, or -1 */
-  compact(highest: number): number;
-  /** should_compact_retry: try again (at a higher priority, perhaps)? */
-  shouldRetry(): boolean;
-}
+export type { BuddyHooks, SlowpathCompaction } from "./page_alloc_slow.ts";
 
 export type FreeError = "not-allocated" | "wrong-order" | "out-of-range" | "misaligned";
 
@@ -446,25 +416,7 @@ export class BuddyAllocator implements FreeAreas {
    * order or larger free?
    */
   watermarkOk(z: Zone, order: number, mark: number, highestZone: number, allocFlags: number): boolean {
-    let min = mark;
-    let free = z.freePages - ((1 << order) - 1);
-    // __zone_watermark_unusable_free: the highatomic reserve's free pages, unless the caller may use reserves
-    if (!(allocFlags & ALLOC_RESERVES)) free -= z.nrFreeMt[MigrateType.HIGHATOMIC];
-    if (allocFlags & AllocFlag.MIN_RESERVE) {
-      min -= Math.floor(min / 2);
-      if (allocFlags & AllocFlag.NON_BLOCK) min -= Math.floor(min / 4);
-    }
-    if (free <= min + z.lowmemReserve[highestZone]) return false;
-    if (order === 0) return true;
-    // a suitable block: on a list of the pcp types, or the highatomic one for ALLOC_HIGHATOMIC
-    const head = z.head;
-    for (let o = order; o <= MAX_ORDER; o++) {
-      if (z.nrFree[o] === 0) continue;
-      const li = o * MIGRATE_TYPES;
-      if (head[li] !== -1 || head[li + 1] !== -1 || head[li + 2] !== -1) return true;
-      if (allocFlags & AllocFlag.HIGHATOMIC && head[li + MigrateType.HIGHATOMIC] !== -1) return true;
-    }
-    return false;
+    return zoneWatermarkOk(z, order, mark, highestZone, allocFlags, z.freePages);
   }
 
   /**
@@ -516,76 +468,9 @@ export class BuddyAllocator implements FreeAreas {
     return order0FastSureN(this, gfp, n);
   }
 
-  /**
-   * The allocation the fast path could not make at the low watermark.
-   * Linux: mm/page_alloc.c __alloc_pages_slowpath (wake_all_kswapds, the
-   * min-watermark retry, __alloc_pages_direct_reclaim, __alloc_pages_may_oom)
-   */
+  /** The allocation the fast path could not make at the low watermark: __alloc_pages_slowpath (page_alloc_slow.ts). */
   private allocSlowpath(order: number, gfp: number, kind: PageKind, highest: number, mt: number): number {
-    // wake_all_kswapds: wakeup_kswapd once per node (vmlab has one) if a zone it may use is managed
-    if (gfp & Gfp.KSWAPD_RECLAIM && this.zones.some((z) => z.id <= highest && z.managed > 0)) {
-      this.kswapdWakeups++;
-      this.hooks?.wakeKswapd(order, highest, gfp);
-    }
-    // gfp_to_alloc_flags (no ALLOC_NOFRAGMENT on the slow path)
-    let flags = 0;
-    if (gfp & Gfp.HIGH) flags |= AllocFlag.MIN_RESERVE;
-    if (gfp & Gfp.KSWAPD_RECLAIM) flags |= AllocFlag.KSWAPD;
-    if (!(gfp & Gfp.DIRECT_RECLAIM)) {
-      flags |= AllocFlag.NON_BLOCK;
-      if (order > 0) flags |= AllocFlag.HIGHATOMIC;
-    }
-    const cs =
-      order > 0 && gfp & Gfp.DIRECT_RECLAIM
-        ? (this.hooks?.directCompaction?.(order, gfp, mt, () =>
-            this.fromFreelist(order, highest, Wmark.Min, flags, mt),
-          ) ?? null)
-        : null;
-    for (let attempt = 0; attempt < 16; attempt++) {
-      let pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
-      if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
-      if (!(gfp & Gfp.DIRECT_RECLAIM) || this.hooks === null) break;
-      // direct compaction before reclaim, at the lowest priority
-      if (attempt === 0 && cs?.first()) {
-        pfn = cs.compact(highest);
-        if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
-        if (cs.giveUpFirst()) break;
-      }
-      this.allocStalls++;
-      // gfp_zone: __GFP_HIGHMEM | __GFP_MOVABLE is ZONE_MOVABLE, else the zone the allocation starts from
-      const movable = (gfp & (Gfp.HIGHMEM | Gfp.MOVABLE)) === (Gfp.HIGHMEM | Gfp.MOVABLE);
-      this.allocStallByZone[movable ? 3 : highest]++;
-      const progress = this.hooks.directReclaim(order, gfp) > 0;
-      if (progress) {
-        // __alloc_pages_direct_reclaim: the retry after reclaim, and once more after
-        // unreserve_highatomic_pageblock and drain_all_pages when it failed (the pages may sit
-        // in the atomic reserve or on per-CPU lists)
-        pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
-        if (pfn < 0 && this.pcp !== null) {
-          unreserveHighatomicPageblock(this, this.zones, highest, mt, false);
-          this.pcp.drainAllPages();
-          pfn = this.fromFreelist(order, highest, Wmark.Min, flags, mt);
-        }
-        if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
-      }
-      // direct compaction after reclaim, at the allocation's compact_priority
-      if (cs !== null) {
-        pfn = cs.compact(highest);
-        if (pfn >= 0) return this.prepWake(pfn, order, kind, gfp);
-      }
-      // no loop when asked (__GFP_NORETRY), nor for a costly order unless __GFP_RETRY_MAYFAIL
-      const costly = order > 3;
-      if (gfp & Gfp.NORETRY || (costly && !(gfp & Gfp.RETRY_MAYFAIL))) break;
-      if (progress) {
-        // should_reclaim_retry (vmlab: while reclaim progresses, orders up to 3), should_compact_retry
-        if ((cs?.shouldRetry() ?? false) || !costly) continue;
-        break;
-      }
-      // __alloc_pages_may_oom: never for a costly order or __GFP_RETRY_MAYFAIL
-      if (costly || gfp & Gfp.RETRY_MAYFAIL || !this.hooks.outOfMemory(order, gfp)) break;
-    }
-    this.failedAllocs++;
-    return -1;
+    return allocSlowpath(this, order, gfp, kind, highest, mt);
   }
 
   /**
@@ -599,7 +484,7 @@ export class BuddyAllocator implements FreeAreas {
    * pageblock (reserve_highatomic_pageblock).
    * Linux: mm/page_alloc.c get_page_from_freelist, rmqueue, rmqueue_buddy
    */
-  private fromFreelist(order: number, highest: number, which: Wmark, flags: number, mt: number): number {
+  fromFreelist(order: number, highest: number, which: Wmark, flags: number, mt: number): number {
     const pcp = this.pcp;
     for (;;) {
       for (let id = highest; id >= 0; id--) {
@@ -690,7 +575,7 @@ export class BuddyAllocator implements FreeAreas {
   }
 
   /** prep, then the kswapd wake-up a boosted zone's allocation owes (rmqueue's end: wakeup_kswapd(zone, 0, 0, zone_idx)) */
-  private prepWake(pfn: number, order: number, kind: PageKind, gfp: number): number {
+  prepWake(pfn: number, order: number, kind: PageKind, gfp: number): number {
     this.prep(pfn, order, kind, gfp);
     if (this.boostWakeZone >= 0) this.boostWake();
     return pfn;

@@ -35,7 +35,7 @@ function holes(thp: "always" | "madvise") {
   const k = new Kernel({ ramBytes: 128 * MiB, cpus: 1, thp, overcommit: "always" });
   const dma: number[] = [];
   for (;;) {
-    const p = k.buddy.alloc(0, Gfp.KERNEL | Gfp.DMA, PageKind.KernelPages);
+    const p = k.buddy.alloc(0, Gfp.DMA, PageKind.KernelPages);
     if (p < 0) break;
     dma.push(p);
   }
@@ -51,9 +51,11 @@ function holes(thp: "always" | "madvise") {
     if (k.buddy.zones.every((z) => z.nrFree.slice(9).every((n) => n === 0))) break;
     k.userAccess(0, b, at + BigInt(pages * PAGE), Access.Write, 7);
   }
-  // what is left free in blocks of order 9 or more, the kernel takes (GFP_NOWAIT: no reclaim, no compaction)
+  // what is left free in blocks of order 9 or more, the kernel takes (no reclaim, no compaction, and
+  // no kswapd woken: kcompactd, which kswapd and a failing GFP_NOWAIT wake, would make new blocks
+  // for the loop to take, and for the tests below none are to be made before they ask)
   k.buddy.pcp!.drainAllPages();
-  for (let o = MAX_ORDER; o >= 9; o--) while (k.buddy.alloc(o, Gfp.NOWAIT, PageKind.KernelPages) >= 0);
+  for (let o = MAX_ORDER; o >= 9; o--) while (k.buddy.alloc(o, 0, PageKind.KernelPages) >= 0);
   // every other frame freed (by frame number: neighbours in B's address space need not be neighbours in RAM)
   for (let i = 0; i < pages; i++) {
     const leaf = k.view.walk(b, at + BigInt(i * PAGE)).leaf;
@@ -61,7 +63,7 @@ function holes(thp: "always" | "madvise") {
   }
   k.buddy.pcp!.drainAllPages();
   // a block the page tables' pageblocks kept, merged from the per-CPU lists: the kernel takes it too
-  for (let o = MAX_ORDER; o >= 9; o--) while (k.buddy.alloc(o, Gfp.ATOMIC, PageKind.KernelPages) >= 0);
+  for (let o = MAX_ORDER; o >= 9; o--) while (k.buddy.alloc(o, Gfp.HIGH, PageKind.KernelPages) >= 0);
   for (const z of k.buddy.zones)
     for (let o = 9; o <= MAX_ORDER; o++) expect([z.name, o, z.nrFree[o]]).toEqual([z.name, o, 0]);
   const t = k.spawn("A")!;
@@ -108,14 +110,16 @@ describe("direct compaction (__alloc_pages_direct_compact)", () => {
   it("fails an unmovable costly allocation: its async compaction looks at unmovable pageblocks only", () => {
     const { k } = holes("madvise");
     const before = vmstat(k);
-    expect(k.buddy.alloc(9, Gfp.KERNEL, PageKind.KernelPages)).toBe(-1);
+    // without kswapd (vmlab's kcompactd, which kswapd wakes, runs at once and would make the block)
+    expect(k.buddy.alloc(9, Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM, PageKind.KernelPages)).toBe(-1);
     const after = vmstat(k);
     // before reclaim and after it, at COMPACT_PRIO_ASYNC; nothing migrated from the movable blocks
     expect(after.compact_stall).toBe(before.compact_stall + 2);
     expect(after.compact_fail).toBe(before.compact_fail + 2);
     expect(after.pgmigrate_success).toBe(before.pgmigrate_success);
     // the same order for a movable allocation compacts and succeeds
-    expect(k.buddy.alloc(9, Gfp.HIGHUSER_MOVABLE, PageKind.KernelPages)).toBeGreaterThanOrEqual(0);
+    const movable = Gfp.HIGHUSER_MOVABLE & ~Gfp.KSWAPD_RECLAIM;
+    expect(k.buddy.alloc(9, movable, PageKind.KernelPages)).toBeGreaterThanOrEqual(0);
     expect(vmstat(k).compact_success).toBe(after.compact_success + 1);
   });
 });
@@ -126,7 +130,9 @@ describe("__GFP_RETRY_MAYFAIL (the HugeTLB pool's)", () => {
     // clean page cache in some of the holes: reclaim can make progress
     k.createFile("cache", 4 * MiB, "disk", true);
     const before = vmstat(k);
-    const pfn = k.buddy.alloc(9, Gfp.KERNEL | Gfp.RETRY_MAYFAIL, PageKind.KernelPages);
+    // without kswapd, whose kcompactd would make the block first (it runs at once in vmlab)
+    const gfp = (Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM) | Gfp.RETRY_MAYFAIL;
+    const pfn = k.buddy.alloc(9, gfp, PageKind.KernelPages);
     const after = vmstat(k);
     // async before and after the first reclaim (unmovable pageblocks only: nothing to move), then,
     // reclaim having progressed, sync-light over every pageblock: B's pages move, a block is free
@@ -177,25 +183,34 @@ describe("deferral and priorities (defer_compaction, should_compact_retry)", () 
         MigrateType.UNMOVABLE,
         () => -1,
       );
+    const never = () => false;
     const costly = dc(9);
     costly.result = CompactResult.Complete;
-    expect([costly.shouldRetry(), costly.prio]).toEqual([true, CompactPriority.SyncLight]);
-    expect(costly.shouldRetry()).toBe(false);
+    expect([costly.shouldRetry(never), costly.prio]).toEqual([true, CompactPriority.SyncLight]);
+    expect(costly.shouldRetry(never)).toBe(false);
     const small = dc(2);
     small.result = CompactResult.Complete;
-    expect([small.shouldRetry(), small.shouldRetry(), small.prio]).toEqual([
+    expect([small.shouldRetry(never), small.shouldRetry(never), small.prio]).toEqual([
       true,
       true,
       CompactPriority.SyncFull,
     ]);
-    expect(small.shouldRetry()).toBe(false);
+    expect(small.shouldRetry(never)).toBe(false);
     // a compaction that reported success but lost the page: 4 retries for a costly order, 16 else
     const raced = dc(9);
     raced.result = CompactResult.Success;
     let n = 0;
-    while (raced.prio === CompactPriority.Async && raced.shouldRetry()) n++;
+    while (raced.prio === CompactPriority.Async && raced.shouldRetry(never)) n++;
     expect(n).toBe(5); // four at ASYNC, then one that raises the priority
     expect(dc(2).first()).toBe(true); // unmovable order 2 compacts before reclaim
+    // skipped (too few free pages): retried while compaction_zonelist_suitable says reclaim can help
+    const skipped = dc(2);
+    skipped.result = CompactResult.Skipped;
+    expect([skipped.shouldRetry(() => true), skipped.shouldRetry(never), skipped.prio]).toEqual([
+      true,
+      false,
+      CompactPriority.Async,
+    ]);
   });
 });
 

@@ -177,12 +177,13 @@ export class DirectCompaction {
    * should_compact_retry, after reclaim made progress and the allocation still failed: retry a
    * few times after a compaction that reported success (a race), else at a higher priority
    * (down to SYNC_LIGHT for costly orders, SYNC_FULL otherwise); false when none is left.
-   * A skipped compaction retries while reclaim may still free enough (vmlab: always, reclaim
-   * having made progress).
+   * A skipped compaction retries while reclaim may still free enough for it
+   * (compaction_zonelist_suitable, page_alloc_slow.ts).
    */
-  shouldRetry(): boolean {
+  shouldRetry(zonelistSuitable: () => boolean): boolean {
     if (this.order === 0) return false;
-    if (this.result === CompactResult.Skipped) return true;
+    // skipped for lack of free pages: retry if reclaim can give compaction enough (compaction_zonelist_suitable)
+    if (this.result === CompactResult.Skipped) return zonelistSuitable();
     if (this.result === CompactResult.Success) {
       const max = this.order > COSTLY_ORDER ? MAX_COMPACT_RETRIES / 4 : MAX_COMPACT_RETRIES;
       if (++this.retries <= max) return true;

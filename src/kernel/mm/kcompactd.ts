@@ -11,8 +11,14 @@
  * order it was woken for), and a high-order allocation that cannot reclaim
  * directly (GFP_ATOMIC, GFP_NOWAIT) finding the node balanced or hopeless.
  * vmlab runs it at once, on the waker's CPU, where Linux wakes the thread;
- * it is not woken while it runs. Not modelled: proactive compaction
- * (vm.compaction_proactiveness, the fragmentation score's timer).
+ * it is not woken while it runs. A wake-up that finds no zone suitable leaves
+ * its order recorded (kcompactd_max_order), and Linux's kcompactd, whose sleep
+ * times out every 500 ms (HPAGE_FRAG_CHECK_INTERVAL_MSEC), then runs
+ * kcompactd_do_work for it anyway, which clears it; vmlab has no clock and
+ * takes that timeout to have come before the next wake-up (else one
+ * unsuitable high-order request would keep every later lower one waiting).
+ * Not modelled: proactive compaction (vm.compaction_proactiveness, the
+ * fragmentation score's timer).
  * Linux: mm/compaction.c wakeup_kcompactd, kcompactd_node_suitable,
  * kcompactd_do_work; mm/vmscan.c balance_pgdat, kswapd_try_to_sleep, wakeup_kswapd
  */
@@ -47,9 +53,17 @@ export class Kcompactd {
   /** wakeup_kcompactd: remember the order and zone; run when some zone wants compacting (kcompactd_node_suitable). */
   wake(order: number, highestZone: number): void {
     if (order === 0) return;
+    // the timeout: a request an earlier wake-up left behind (its node not suitable then) is what
+    // kcompactd's next timed wake-up does (kcompactd_work_requested), taken to have come first
+    if (this.maxOrder > 0 && !this.running) this.run();
     if (this.maxOrder < order) this.maxOrder = order;
     if (this.highestZone > highestZone) this.highestZone = highestZone;
     if (this.running || !this.nodeSuitable()) return;
+    this.run();
+  }
+
+  /** kcompactd_do_work, with the thread marked busy (a wake-up meanwhile finds no sleeper) */
+  private run(): void {
     this.running = true;
     try {
       this.doWork();

@@ -35,6 +35,44 @@ export const enum AllocFlag {
 /** ALLOC_RESERVES (mm/internal.h) without ALLOC_OOM: the allocations that may use the highatomic reserve's free pages */
 export const ALLOC_RESERVES = AllocFlag.NON_BLOCK | AllocFlag.MIN_RESERVE | AllocFlag.HIGHATOMIC;
 
+/**
+ * __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages): would `freePages`
+ * free pages leave the zone above `mark` (plus its lowmem reserve for `highestZone`) after 2^order
+ * are taken, and, for order > 0, is a block of that order or larger free on a list the
+ * allocation may use (the pcp types; the highatomic one under ALLOC_HIGHATOMIC)? The highatomic
+ * reserve's free pages do not count unless the caller may use reserves
+ * (__zone_watermark_unusable_free); __GFP_HIGH takes half the mark, a non-blocking one a quarter
+ * more. The allocator passes the zone's free pages (zone_watermark_ok); should_reclaim_retry its
+ * free and reclaimable pages together, and compaction_zonelist_suitable a share of them.
+ * Linux: mm/page_alloc.c __zone_watermark_ok
+ */
+export function zoneWatermarkOk(
+  z: Zone,
+  order: number,
+  mark: number,
+  highestZone: number,
+  allocFlags: number,
+  freePages: number,
+): boolean {
+  let min = mark;
+  let free = freePages - ((1 << order) - 1);
+  if (!(allocFlags & ALLOC_RESERVES)) free -= z.nrFreeMt[MigrateType.HIGHATOMIC];
+  if (allocFlags & AllocFlag.MIN_RESERVE) {
+    min -= Math.floor(min / 2);
+    if (allocFlags & AllocFlag.NON_BLOCK) min -= Math.floor(min / 4);
+  }
+  if (free <= min + z.lowmemReserve[highestZone]) return false;
+  if (order === 0) return true;
+  const head = z.head;
+  for (let o = order; o <= MAX_ORDER; o++) {
+    if (z.nrFree[o] === 0) continue;
+    const li = o * MIGRATE_TYPES;
+    if (head[li] !== -1 || head[li + 1] !== -1 || head[li + 2] !== -1) return true;
+    if (allocFlags & AllocFlag.HIGHATOMIC && head[li + MigrateType.HIGHATOMIC] !== -1) return true;
+  }
+  return false;
+}
+
 /** The buddy allocator as the fallbacks use it (BuddyAllocator implements it). */
 export interface FreeAreas {
   readonly pages: PageDescTable;
