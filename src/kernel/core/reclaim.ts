@@ -5,6 +5,7 @@
  * reclaim walks the priorities, mm/vmscan_balance.ts.
  */
 
+import { resetIsolationSuitable } from "../mm/compaction_skip.ts";
 import { Gfp } from "../mm/gfp.ts";
 import type { Zone } from "../mm/mmzone.ts";
 import { Lru, SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
@@ -142,7 +143,10 @@ function balancePgdat(k: KernelCore, order: number, highestZone: number): number
   // the reclaim boost: the zones' watermark_boost, left in place while kswapd runs
   const boosts = buddy.zones.map((z) => (z.managed > 0 && z.id <= highestZone ? z.watermarkBoost : 0));
   const boost = boosts.reduce((a, b) => a + b, 0);
-  if (boost === 0 && balanced(order)) return 0;
+  if (boost === 0 && balanced(order)) {
+    kswapdTryToSleep(k, order, highestZone); // nothing to do: kswapd goes back to sleep
+    return 0;
+  }
   // set_reclaim_active / clear_reclaim_active: while kswapd balances, frees keep fewer pages on
   // the pcp lists of the zones up to highest_zoneidx
   for (const z of buddy.zones) z.reclaimActive = z.managed > 0 && z.id <= highestZone;
@@ -168,11 +172,18 @@ function balancePgdat(k: KernelCore, order: number, highestZone: number): number
       for (const z of buddy.zones) z.watermarkBoost -= Math.min(z.watermarkBoost, boosts[z.id]);
       k.kcompactd?.wake(buddy.pbOrder, highestZone);
     }
-    if (balanced(reclaimOrder)) {
-      // prepare_kswapd_sleep on a balanced node: clear_pgdat_congested (PGDAT_DIRTY among them);
-      // kswapd_try_to_sleep wakes kcompactd for the order kswapd was woken for
-      if (k.vmscan.writeback !== null) k.vmscan.writeback.pgdatDirty = false;
-      k.kcompactd?.wake(order, highestZone);
-    }
+    if (balanced(reclaimOrder)) kswapdTryToSleep(k, order, highestZone);
   }
+}
+
+/**
+ * kswapd_try_to_sleep after balance_pgdat, the node balanced (prepare_kswapd_sleep):
+ * clear_pgdat_congested (PGDAT_DIRTY among them), reset_isolation_suitable (memory was freed:
+ * compaction may succeed where it failed, compaction_skip.ts), and kcompactd woken for the
+ * order kswapd was woken for.
+ */
+function kswapdTryToSleep(k: KernelCore, order: number, highestZone: number): void {
+  if (k.vmscan.writeback !== null) k.vmscan.writeback.pgdatDirty = false;
+  resetIsolationSuitable(k.buddy);
+  k.kcompactd?.wake(order, highestZone);
 }

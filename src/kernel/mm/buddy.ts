@@ -26,6 +26,23 @@ export { MAX_ORDER, NR_ORDERS } from "./migratetype.ts";
 export { Wmark, ZONE_NAMES, ZONES_64, Zone, ZoneId, type ZoneLayout } from "./mmzone.ts";
 export type { BuddyHooks, SlowpathCompaction } from "./page_alloc_slow.ts";
 
+/** struct capture_control: a direct compaction's zone, order and migrate type, and the block it captured (-1: none yet). */
+export interface CaptureControl {
+  readonly zone: Zone;
+  readonly order: number;
+  readonly mt: number;
+  page: number;
+}
+
+/**
+ * compaction_capture's test of the block (its zone and order already matched): below
+ * pageblock_order, a movable pageblock's block goes only to a movable request (no CMA or
+ * isolated pageblocks in vmlab).
+ */
+function captureOk(capc: CaptureControl, order: number, mt: number, pbOrder: number): boolean {
+  return !(order < pbOrder && mt === MigrateType.MOVABLE && capc.mt !== MigrateType.MOVABLE);
+}
+
 export type FreeError = "not-allocated" | "wrong-order" | "out-of-range" | "misaligned";
 
 /**
@@ -55,6 +72,8 @@ export class BuddyAllocator implements FreeAreas {
   readonly pbOrder: number;
   /** each pageblock's migrate type (the pageblock flags' migratetype bits), by pfn >> pbOrder */
   readonly blockMt: Uint8Array;
+  /** each pageblock's PB_migrate_skip (compaction's skip hint: compaction_skip.ts), by pfn >> pbOrder */
+  readonly blockSkip: Uint8Array;
   /** grouping by mobility (page_group_by_mobility_disabled, or no migrate types at all) */
   mobility: Mobility = Mobility.NONE;
   /** ALLOC_NOFRAGMENT for allocations whose preferred zone is ZONE_NORMAL with a ZONE_DMA32 below (alloc_flags_nofragment) */
@@ -62,6 +81,11 @@ export class BuddyAllocator implements FreeAreas {
   hooks: BuddyHooks | null = null;
   /** PageLRU of each frame (Vmscan.lru, wired at boot): steal_suitable_fallback counts a pageblock's movable pages */
   lru: Uint8Array | null = null;
+  /**
+   * current->capture_control: the direct compaction under way (compact_zone_order sets it), whose
+   * zone's freed block of its order __free_one_page hands it instead of the free lists; null: none
+   */
+  capture: CaptureControl | null = null;
   /** the per-CPU page lists (zone->per_cpu_pageset), once setupPerCpuPageset made them */
   pcp: PcpLists | null = null;
   /** HPAGE_PMD_ORDER, the order of the pcp lists above PAGE_ALLOC_COSTLY_ORDER (-1: none yet) */
@@ -93,6 +117,7 @@ export class BuddyAllocator implements FreeAreas {
     this.pbOrder = Math.min(pageblockOrder, MAX_ORDER);
     // memmap_init_range: every pageblock starts MIGRATE_MOVABLE
     this.blockMt = new Uint8Array((nrFrames >> this.pbOrder) + 1).fill(MigrateType.MOVABLE);
+    this.blockSkip = new Uint8Array(this.blockMt.length);
     this.zones = [];
     let start = 0;
     for (let id = 0; id < 3; id++) {
@@ -334,7 +359,20 @@ export class BuddyAllocator implements FreeAreas {
     const blockMt = this.blockMt;
     const mt = blockMt[pfn >> pb];
     let merged = 0;
+    const capc = this.capture;
     while (order < MAX_ORDER) {
+      // compaction_capture: a direct compaction of this zone takes the block at its order
+      if (
+        capc !== null &&
+        order === capc.order &&
+        capc.page < 0 &&
+        capc.zone === z &&
+        captureOk(capc, order, mt, pb)
+      ) {
+        z.freePages -= merged;
+        capc.page = pfn;
+        return;
+      }
       const buddy = pfn ^ (1 << order);
       if (buddy < start || buddy >= end || (flags[buddy] & PageFlag.Buddy) === 0 || ord[buddy] !== order)
         break;

@@ -13,18 +13,19 @@
  * order -1, MIGRATE_SYNC, whole zone) and direct compaction for an
  * allocation (compaction_direct.ts: try_to_compact_pages, its priorities,
  * deferral and suitability), with the scanners' cached positions in struct
- * zone, kcompactd (kcompactd.ts), and the counters /proc/vmstat shows.
- * Not modelled: proactive compaction, the pageblock skip hints,
- * fast_find_migrateblock and fast_isolate_freepages (the free lists
- * searched for a quick start), and the capture of a freed page
- * (capture_control: the allocation takes its page from the free lists
- * after compaction instead).
+ * zone, kcompactd (kcompactd.ts), the counters /proc/vmstat shows, and a
+ * direct compaction's capture of the block it made (capture_control:
+ * BuddyAllocator.capture, taken in __free_one_page), and the pageblock
+ * skip hints (compaction_skip.ts).
+ * Not modelled: proactive compaction, fast_find_migrateblock and
+ * fast_isolate_freepages (the free lists searched for a quick start).
  * Linux: mm/compaction.c compact_zone, isolate_migratepages,
  * isolate_migratepages_block, isolate_freepages, isolate_freepages_block,
  * compaction_alloc, compaction_free, release_free_list, compact_node;
  * mm/migrate.c migrate_pages (migrate.ts)
  */
-import { type BuddyAllocator, MAX_ORDER, NR_ORDERS, Wmark, type Zone } from "./buddy.ts";
+import { type BuddyAllocator, type CaptureControl, MAX_ORDER, NR_ORDERS, Wmark, type Zone } from "./buddy.ts";
+import { compactionRestarting, resetIsolationSuitableZone } from "./compaction_skip.ts";
 import { MigrateResult, migratable, migrateFolio } from "./migrate.ts";
 import { MIGRATE_TYPES, MigrateType } from "./migratetype.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -125,6 +126,8 @@ export class CompactControl {
     public wholeZone: boolean,
     /** cc->ignore_block_suitable: the free scanner takes any pageblock's free pages */
     readonly ignoreBlockSuitable: boolean,
+    /** cc->ignore_skip_hint: pageblocks marked PB_migrate_skip are scanned too (compaction_skip.ts) */
+    readonly ignoreSkipHint: boolean,
     /** the allocation's migrate type (gfp_migratetype) and highest zone */
     readonly migratetype: number,
     readonly highestZone: number,
@@ -162,7 +165,18 @@ export function compactNodes(v: Vmscan, buddy: BuddyAllocator, stats: CompactSta
   for (const z of buddy.zones) {
     if (z.managed === 0) continue;
     // compact_node's control: order -1, MIGRATE_SYNC, whole zone, skip hints ignored
-    const cc = new CompactControl(z, buddy, -1, MigrateMode.Sync, false, true, false, MigrateType.MOVABLE, 0);
+    const cc = new CompactControl(
+      z,
+      buddy,
+      -1,
+      MigrateMode.Sync,
+      false,
+      true,
+      false,
+      true,
+      MigrateType.MOVABLE,
+      0,
+    );
     compactZone(v, buddy, cc, stats);
   }
   return stats.pgmigrate_success - before;
@@ -184,12 +198,15 @@ export function compactZone(
   buddy: BuddyAllocator,
   cc: CompactControl,
   stats: CompactStats,
+  capc: CaptureControl | null = null,
 ): CompactResult {
   const z = cc.zone;
   if (cc.order >= 0) {
     const r = suitAllocationOrder(buddy, z, cc.order, cc.highestZone);
     if (r !== CompactResult.Continue) return r;
   }
+  // the skip hints cleared when compaction is tried again after its longest deferral
+  if (compactionRestarting(z, cc.order)) resetIsolationSuitableZone(buddy, buddy.lru, z);
   const sync = cc.mode !== MigrateMode.Async ? 1 : 0;
   if (cc.wholeZone) {
     cc.migratePfn = z.startPfn;
@@ -220,6 +237,11 @@ export function compactZone(
       // migrate_pages' -ENOMEM before the scanners met: no free page left to migrate into
       if (!migratePages(v, buddy, cc, stats) && !cc.scannersMet()) {
         ret = CompactResult.Contended;
+        break;
+      }
+      // a block captured (by a free since the last look: check_drain's, migration's): done
+      if (capc !== null && capc.page >= 0) {
+        ret = CompactResult.Success;
         break;
       }
     }
@@ -322,6 +344,8 @@ function compactFinished(buddy: BuddyAllocator, cc: CompactControl): CompactResu
   const z = cc.zone;
   if (cc.scannersMet()) {
     resetCachedPositions(z, cc.pbOrder);
+    // the skip hints to be cleared when kswapd next sleeps (a direct compaction's meeting only)
+    if (cc.direct) z.compactBlockskipFlush = true;
     return cc.wholeZone ? CompactResult.Complete : CompactResult.PartialSkipped;
   }
   if (cc.order < 0) return CompactResult.Continue;
@@ -369,6 +393,14 @@ function isolateMigratepages(
       cc.migratePfn = Math.max(low, cc.migratePfn);
       return false; // the scanners meet
     }
+    // isolation_suitable, at a pageblock's start only (a block is entered again mid-way after
+    // COMPACT_CLUSTER_MAX pages, its hint set by then)
+    if ((low & (pb - 1)) === 0 || low === z.startPfn) {
+      if (!cc.ignoreSkipHint && buddy.blockSkip[low >> pbo] !== 0) {
+        cc.migratePfn = blockEnd;
+        continue;
+      }
+    }
     if (cc.mode === MigrateMode.Async && cc.direct) {
       const mt = buddy.blockMt[low >> pbo];
       const ok = cc.migratetype === MigrateType.MOVABLE ? mt === MigrateType.MOVABLE : mt === cc.migratetype;
@@ -381,6 +413,9 @@ function isolateMigratepages(
     break;
   }
   const skipOnFailure = cc.direct && cc.mode === MigrateMode.Async;
+  // valid_page: the scan starts at the block's start, so the block's hint is this scan's to set
+  const valid = (low & (pb - 1)) === 0 || low === z.startPfn;
+  let skipUpdated = false;
   let nextSkip = skipOnFailure ? blockEndPfn(low, cc.order) : 0;
   let scanned = 0;
   let isolated = 0;
@@ -422,6 +457,12 @@ function isolateMigratepages(
       }
       continue;
     }
+    // test_and_set_skip at the block's first isolation: other compactions pass it over now (the
+    // hint was clear: isolation_suitable saw it at the block's start; not set when hints are ignored)
+    if (!skipUpdated && valid) {
+      skipUpdated = true;
+      if (!cc.ignoreSkipHint) buddy.blockSkip[low >> pbo] = 1;
+    }
     // folio_isolate_lru (lruvec_del_folio, its flags kept)
     cc.from.push(v.lru[low]);
     v.unlink(low);
@@ -435,7 +476,12 @@ function isolateMigratepages(
   if (low > blockEnd) low = blockEnd;
   cc.totalMigrateScanned += scanned;
   if (isolated > 0) stats.compact_isolated += isolated;
-  if (low === blockEnd && (isolated === 0 || cc.finishPageblock)) updateCachedMigrate(cc, low);
+  // the block scanned to its end: marked for skipping if nothing was isolated from it (or it was
+  // scanned to its end on purpose), and the cached position past it
+  if (low === blockEnd && (isolated === 0 || cc.finishPageblock)) {
+    if (valid && !skipUpdated) buddy.blockSkip[(blockEnd - 1) >> pbo] = 1;
+    updateCachedMigrate(cc, low);
+  }
   cc.migratePfn = low;
   return cc.migratepages.length > 0;
 }
@@ -576,6 +622,8 @@ function isolateFreepages(buddy: BuddyAllocator, cc: CompactControl, stats: Comp
     // suitable_migration_target
     if (p.flags[first] & PageFlag.Buddy && p.order[first] >= largeOrder) continue;
     if (!cc.ignoreBlockSuitable && buddy.blockMt[first >> pbo] !== MigrateType.MOVABLE) continue;
+    // isolation_suitable: not a block a recent scan found nothing in
+    if (!cc.ignoreSkipHint && buddy.blockSkip[first >> pbo] !== 0) continue;
     let pfn = Math.max(isolateStart, first);
     let scanned = 0;
     let isolated = 0;
@@ -601,8 +649,12 @@ function isolateFreepages(buddy: BuddyAllocator, cc: CompactControl, stats: Comp
     if (pfn > end) pfn = end;
     cc.totalFreeScanned += scanned;
     if (isolated > 0) stats.compact_isolated += isolated;
-    // the full pageblock scanned: the free scanner's cached position comes down (update_pageblock_skip)
-    if (pfn >= end && start - pb < z.compactCachedFreePfn) z.compactCachedFreePfn = Math.max(start - pb, 0);
+    // the full pageblock scanned: marked for skipping, and the free scanner's cached position comes
+    // down (update_pageblock_skip)
+    if (pfn >= end) {
+      buddy.blockSkip[first >> pbo] = 1;
+      if (start - pb < z.compactCachedFreePfn) z.compactCachedFreePfn = Math.max(start - pb, 0);
+    }
     if (cc.nrFreepages >= cc.nrMigratepages) {
       isolateStart = pfn >= end ? start - pb : pfn;
       break;

@@ -77,9 +77,16 @@ describe("direct compaction (__alloc_pages_direct_compact)", () => {
     const a = k.mmap(t, mmapArgs(4 * MiB));
     expect(k.madvise(t, a, BigInt(4 * MiB), "hugepage")).toBe(0n);
     const before = vmstat(k);
+    const pgalloc = () => k.buddy.pgalloc.reduce((n, x) => n + x, 0);
+    const alloc0 = pgalloc();
     expect(k.userAccess(0, t, a, Access.Write, 1).ok).toBe(true);
     const after = vmstat(k);
     expect(after.thp_fault_alloc).toBe(before.thp_fault_alloc + 1);
+    // the huge page was captured (compaction_capture): __free_one_page handed the merged block to
+    // the compaction under way, never to a free list, so rmqueue's PGALLOC did not count its 512
+    // pages (the fault's page tables it did)
+    expect(pgalloc() - alloc0).toBeLessThan(512);
+    expect(k.buddy.capture).toBeNull();
     expect(after.compact_stall).toBeGreaterThanOrEqual(before.compact_stall + 1);
     expect(after.compact_success).toBe(before.compact_success + 1);
     expect(after.pgmigrate_success).toBeGreaterThan(before.pgmigrate_success);
@@ -247,5 +254,37 @@ describe("kcompactd (wakeup_kcompactd, kcompactd_do_work)", () => {
     k.kcompactd!.wake(4, 1); // a fresh machine: free blocks of every order
     expect(vmstat(k).compact_daemon_wake).toBe(0);
     expect(k.kcompactd!.maxOrder).toBe(4); // remembered for the next wake-up
+  });
+});
+
+describe("pageblock skip hints (compaction_skip.ts)", () => {
+  it("a failed async compaction marks what it scanned, the next passes over it; kswapd's sleep resets", () => {
+    const { k } = holes("madvise");
+    const marked = () => k.buddy.blockSkip.reduce((n, b) => n + b, 0);
+    const gfp = Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM; // an unmovable costly request, kswapd left asleep
+    const scannedBy = () => {
+      const before = vmstat(k).compact_migrate_scanned + vmstat(k).compact_free_scanned;
+      expect(k.buddy.alloc(9, gfp, PageKind.KernelPages)).toBe(-1);
+      return vmstat(k).compact_migrate_scanned + vmstat(k).compact_free_scanned - before;
+    };
+    expect(marked()).toBe(0);
+    const first = scannedBy();
+    // the unmovable pageblocks it isolated from or found nothing in, the free scanner's blocks
+    expect(marked()).toBeGreaterThan(0);
+    expect(k.buddy.zones.some((z) => z.compactBlockskipFlush)).toBe(true); // the scanners met
+    const second = scannedBy();
+    expect(second).toBeLessThan(first);
+    // kswapd goes to sleep on a balanced node: reset_isolation_suitable runs for the zones whose
+    // scanners a direct compaction brought together (which blocks it clears: compaction_skip.test.ts)
+    k.kswapd();
+    expect(k.buddy.zones.every((z) => !z.compactBlockskipFlush)).toBe(true);
+    expect(k.buddy.check()).toEqual([]);
+  });
+
+  it("compact_memory and SYNC_FULL direct compaction ignore the hints", () => {
+    const { k } = holes("madvise");
+    k.buddy.blockSkip.fill(1);
+    const r = k.sysctlCompactMemory(1);
+    expect(r.migrated).toBeGreaterThan(0); // every block marked, and still compacted
   });
 });

@@ -17,7 +17,7 @@
  * compact_zone_order, defer_compaction, compaction_deferred,
  * compaction_defer_reset
  */
-import type { BuddyAllocator, Zone } from "./buddy.ts";
+import type { BuddyAllocator, CaptureControl, Zone } from "./buddy.ts";
 import { CompactControl, CompactResult, type CompactStats, compactZone, MigrateMode } from "./compaction.ts";
 import { Gfp } from "./gfp.ts";
 import { MigrateType } from "./migratetype.ts";
@@ -78,7 +78,9 @@ export function tryToCompactPages(
   mt: number,
   prio: CompactPriority,
   stats: CompactStats,
+  capture: { page: number },
 ): CompactResult {
+  capture.page = -1;
   if (!(gfp & Gfp.IO)) return CompactResult.Skipped; // may_perform_io
   let rc = CompactResult.Skipped;
   for (let id = highest; id >= 0; id--) {
@@ -91,8 +93,20 @@ export function tryToCompactPages(
     // compact_zone_order
     const full = prio === CompactPriority.SyncFull;
     const mode = prio === CompactPriority.Async ? MigrateMode.Async : MigrateMode.SyncLight;
-    const cc = new CompactControl(z, buddy, order, mode, true, full, full, mt, highest);
-    const status = compactZone(v, buddy, cc, stats);
+    const cc = new CompactControl(z, buddy, order, mode, true, full, full, full, mt, highest);
+    // current->capture_control while the zone is compacted (the frees of release_free_list too)
+    const capc: CaptureControl = { zone: z, order, mt, page: -1 };
+    buddy.capture = capc;
+    let status: CompactResult;
+    try {
+      status = compactZone(v, buddy, cc, stats, capc);
+    } finally {
+      buddy.capture = null;
+    }
+    if (capc.page >= 0) {
+      capture.page = capc.page;
+      status = CompactResult.Success;
+    }
     rc = Math.max(rc, status);
     if (status === CompactResult.Success) {
       compactionDeferReset(z, order, false);
@@ -116,6 +130,8 @@ export class DirectCompaction {
   prio = CompactPriority.Async;
   retries = 0;
   result = CompactResult.Skipped;
+  /** the block the last compaction captured (capture_control.page; -1: none) */
+  readonly captured = { page: -1 };
 
   constructor(
     private readonly v: Vmscan,
@@ -160,10 +176,12 @@ export class DirectCompaction {
       this.mt,
       this.prio,
       this.stats,
+      this.captured,
     );
     if (this.result === CompactResult.Skipped) return -1;
     this.stats.compact_stall++;
-    const pfn = this.getPage();
+    // the captured block (prep_new_page: the slow path's), else get_page_from_freelist
+    const pfn = this.captured.page >= 0 ? this.captured.page : this.getPage();
     if (pfn >= 0) {
       compactionDeferReset(this.buddy.zoneOf(pfn), this.order, true);
       this.stats.compact_success++;

@@ -102,6 +102,7 @@ export class Kcompactd {
         false,
         false,
         false,
+        false,
         MigrateType.UNMOVABLE,
         highest,
       );

@@ -94,6 +94,11 @@ export class Zone {
   compactConsidered = 0;
   compactDeferShift = 0;
   compactOrderFailed = 0;
+  /**
+   * compact_blockskip_flush: a direct compaction's scanners met, so the pageblock skip hints are
+   * to be cleared (__reset_isolation_suitable) when kswapd next goes to sleep
+   */
+  compactBlockskipFlush = false;
 
   constructor(
     readonly id: ZoneId,
