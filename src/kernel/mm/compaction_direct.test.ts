@@ -114,11 +114,13 @@ describe("direct compaction (__alloc_pages_direct_compact)", () => {
     expect(after.pgmigrate_success).toBe(before.pgmigrate_success);
   });
 
-  it("fails an unmovable costly allocation: its async compaction looks at unmovable pageblocks only", () => {
+  it("fails an unmovable costly __GFP_NORETRY allocation: its async compaction looks at unmovable pageblocks only", () => {
     const { k } = holes("madvise");
     const before = vmstat(k);
-    // without kswapd (vmlab's kcompactd, which kswapd wakes, runs at once and would make the block)
-    expect(k.buddy.alloc(9, Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM, PageKind.KernelPages)).toBe(-1);
+    // without kswapd (vmlab's kcompactd, which kswapd wakes, runs at once and would make the
+    // block); __GFP_NORETRY: after reclaim too, compact_priority stays INIT_COMPACT_PRIORITY
+    const gfp = (Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM) | Gfp.NORETRY;
+    expect(k.buddy.alloc(9, gfp, PageKind.KernelPages)).toBe(-1);
     const after = vmstat(k);
     // before reclaim and after it, at COMPACT_PRIO_ASYNC; nothing migrated from the movable blocks
     expect(after.compact_stall).toBe(before.compact_stall + 2);
@@ -131,8 +133,25 @@ describe("direct compaction (__alloc_pages_direct_compact)", () => {
   });
 });
 
+describe("compact_priority after reclaim", () => {
+  it("is DEF_COMPACT_PRIORITY: an unmovable costly GFP_KERNEL allocation's sync-light compaction moves movable pages", () => {
+    const { k } = holes("madvise");
+    const before = vmstat(k);
+    const pfn = k.buddy.alloc(9, Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM, PageKind.KernelPages);
+    const after = vmstat(k);
+    // async before reclaim (the unmovable pageblocks only: it fails), MIGRATE_SYNC_LIGHT after it
+    // (every pageblock: B's pages move, a block is free and captured)
+    expect(pfn).toBeGreaterThanOrEqual(0);
+    expect(after.compact_stall).toBe(before.compact_stall + 2);
+    expect(after.compact_fail).toBe(before.compact_fail + 1);
+    expect(after.compact_success).toBe(before.compact_success + 1);
+    expect(after.pgmigrate_success).toBeGreaterThan(before.pgmigrate_success);
+    expect(k.buddy.check()).toEqual([]);
+  });
+});
+
 describe("__GFP_RETRY_MAYFAIL (the HugeTLB pool's)", () => {
-  it("lets a costly allocation retry at MIGRATE_SYNC_LIGHT, which moves movable pages for it", () => {
+  it("lets a costly allocation compact at MIGRATE_SYNC_LIGHT after reclaim, never the OOM killer", () => {
     const { k } = holes("madvise");
     // clean page cache in some of the holes: reclaim can make progress
     k.createFile("cache", 4 * MiB, "disk", true);
@@ -141,11 +160,11 @@ describe("__GFP_RETRY_MAYFAIL (the HugeTLB pool's)", () => {
     const gfp = (Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM) | Gfp.RETRY_MAYFAIL;
     const pfn = k.buddy.alloc(9, gfp, PageKind.KernelPages);
     const after = vmstat(k);
-    // async before and after the first reclaim (unmovable pageblocks only: nothing to move), then,
-    // reclaim having progressed, sync-light over every pageblock: B's pages move, a block is free
+    // async before the first reclaim (unmovable pageblocks only: nothing to move), sync-light after
+    // it over every pageblock: B's pages move, a block is free
     expect(pfn).toBeGreaterThanOrEqual(0);
-    expect(after.compact_stall).toBe(before.compact_stall + 3);
-    expect(after.compact_fail).toBe(before.compact_fail + 2);
+    expect(after.compact_stall).toBe(before.compact_stall + 2);
+    expect(after.compact_fail).toBe(before.compact_fail + 1);
     expect(after.compact_success).toBe(before.compact_success + 1);
     expect(after.pgmigrate_success).toBeGreaterThan(before.pgmigrate_success);
     expect(after.oom_kill).toBe(before.oom_kill);
@@ -191,24 +210,41 @@ describe("deferral and priorities (defer_compaction, should_compact_retry)", () 
         () => -1,
       );
     const never = () => false;
+    // DEF_COMPACT_PRIORITY (SYNC_LIGHT) is already a costly order's highest
     const costly = dc(9);
+    expect(costly.prio).toBe(CompactPriority.SyncLight);
     costly.result = CompactResult.Complete;
-    expect([costly.shouldRetry(never), costly.prio]).toEqual([true, CompactPriority.SyncLight]);
-    expect(costly.shouldRetry(never)).toBe(false);
+    expect([costly.shouldRetry(never), costly.prio]).toEqual([false, CompactPriority.SyncLight]);
+    // a costly __GFP_NORETRY one stays at ASYNC after its first attempt, then may rise once
+    const noretry = new DirectCompaction(
+      k.vmscan,
+      k.buddy,
+      k.compactStats,
+      9,
+      Gfp.KERNEL | Gfp.NORETRY,
+      MigrateType.UNMOVABLE,
+      () => -1,
+    );
+    noretry.result = CompactResult.Complete;
+    expect([noretry.giveUpFirst(), noretry.prio]).toEqual([false, CompactPriority.Async]);
+    expect([noretry.shouldRetry(never), noretry.prio]).toEqual([true, CompactPriority.SyncLight]);
+    expect(noretry.shouldRetry(never)).toBe(false);
+    noretry.result = CompactResult.Deferred;
+    expect(noretry.giveUpFirst()).toBe(true);
     const small = dc(2);
     small.result = CompactResult.Complete;
-    expect([small.shouldRetry(never), small.shouldRetry(never), small.prio]).toEqual([
-      true,
-      true,
-      CompactPriority.SyncFull,
-    ]);
+    expect([small.shouldRetry(never), small.prio]).toEqual([true, CompactPriority.SyncFull]);
     expect(small.shouldRetry(never)).toBe(false);
-    // a compaction that reported success but lost the page: 4 retries for a costly order, 16 else
-    const raced = dc(9);
-    raced.result = CompactResult.Success;
-    let n = 0;
-    while (raced.prio === CompactPriority.Async && raced.shouldRetry(never)) n++;
-    expect(n).toBe(5); // four at ASYNC, then one that raises the priority
+    // a compaction that reported success but lost the page: 4 retries for a costly order; 16 for
+    // a small one, then one that raises the priority (compaction_retries back to 0), 16 more
+    const retriesOf = (order: number) => {
+      const raced = dc(order);
+      raced.result = CompactResult.Success;
+      let n = 0;
+      while (n < 100 && raced.shouldRetry(never)) n++;
+      return n;
+    };
+    expect([retriesOf(9), retriesOf(2)]).toEqual([4, 33]);
     expect(dc(2).first()).toBe(true); // unmovable order 2 compacts before reclaim
     // skipped (too few free pages): retried while compaction_zonelist_suitable says reclaim can help
     const skipped = dc(2);
@@ -216,7 +252,7 @@ describe("deferral and priorities (defer_compaction, should_compact_retry)", () 
     expect([skipped.shouldRetry(() => true), skipped.shouldRetry(never), skipped.prio]).toEqual([
       true,
       false,
-      CompactPriority.Async,
+      CompactPriority.SyncLight,
     ]);
   });
 });
@@ -261,7 +297,8 @@ describe("pageblock skip hints (compaction_skip.ts)", () => {
   it("a failed async compaction marks what it scanned, the next passes over it; kswapd's sleep resets", () => {
     const { k } = holes("madvise");
     const marked = () => k.buddy.blockSkip.reduce((n, b) => n + b, 0);
-    const gfp = Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM; // an unmovable costly request, kswapd left asleep
+    // an unmovable costly request that stays async (__GFP_NORETRY), kswapd left asleep
+    const gfp = (Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM) | Gfp.NORETRY;
     const scannedBy = () => {
       const before = vmstat(k).compact_migrate_scanned + vmstat(k).compact_free_scanned;
       expect(k.buddy.alloc(9, gfp, PageKind.KernelPages)).toBe(-1);

@@ -2,12 +2,14 @@
  * Direct compaction: the allocator's slow path compacting for a high-order
  * allocation (compaction.ts does the work). For a costly order, or an
  * unmovable or reclaimable order above 0, the slow path tries it first at
- * the lowest priority (MIGRATE_ASYNC: a movable request's compaction takes
- * pages from movable pageblocks only, an unmovable one's from its own type's
- * pageblocks only); after each direct reclaim it tries again at the
- * allocation's current priority, which rises (SYNC_LIGHT, then for
- * non-costly orders SYNC_FULL over the whole zone) while reclaim makes
- * progress and compaction keeps failing (should_compact_retry). A zone whose
+ * the lowest priority (INIT_COMPACT_PRIORITY, MIGRATE_ASYNC: a movable
+ * request's compaction takes pages from movable pageblocks only, an unmovable
+ * one's from its own type's pageblocks only); after each direct reclaim it
+ * tries again at the allocation's compact_priority, DEF_COMPACT_PRIORITY
+ * (SYNC_LIGHT, every pageblock) to start with (ASYNC for a costly
+ * __GFP_NORETRY allocation), which for non-costly orders rises to SYNC_FULL
+ * over the whole zone while reclaim makes progress and compaction keeps
+ * failing (should_compact_retry). A zone whose
  * compaction failed at a sync priority is left alone for the next 2^shift
  * attempts at that order or above, the shift growing with each failure up to
  * 6 (defer_compaction, compaction_deferred); an allocation that succeeds
@@ -23,7 +25,10 @@ import { Gfp } from "./gfp.ts";
 import { MigrateType } from "./migratetype.ts";
 import type { Vmscan } from "./vmscan.ts";
 
-/** enum compact_priority: COMPACT_PRIO_SYNC_FULL (MIN_COMPACT_PRIORITY), SYNC_LIGHT (MIN_COMPACT_COSTLY_PRIORITY), ASYNC (INIT, DEF) */
+/**
+ * enum compact_priority: COMPACT_PRIO_SYNC_FULL (MIN_COMPACT_PRIORITY), SYNC_LIGHT
+ * (MIN_COMPACT_COSTLY_PRIORITY, DEF_COMPACT_PRIORITY), ASYNC (INIT_COMPACT_PRIORITY)
+ */
 export const enum CompactPriority {
   SyncFull = 0,
   SyncLight = 1,
@@ -127,7 +132,8 @@ export function tryToCompactPages(
  * allocation may compact: order above 0, __GFP_DIRECT_RECLAIM and __GFP_IO.
  */
 export class DirectCompaction {
-  prio = CompactPriority.Async;
+  /** compact_priority: DEF_COMPACT_PRIORITY to start with (the attempt before reclaim is INIT's: compactInit) */
+  prio = CompactPriority.SyncLight;
   retries = 0;
   result = CompactResult.Skipped;
   /** the block the last compaction captured (capture_control.page; -1: none) */
@@ -149,24 +155,30 @@ export class DirectCompaction {
     return this.order > COSTLY_ORDER || (this.order > 0 && this.mt !== MigrateType.MOVABLE);
   }
 
-  /**
-   * After the first attempt failed: a costly __GFP_NORETRY allocation (with defrag=always, a THP fault outside MADV_HUGEPAGE) gives up when
-   * compaction was skipped or deferred (reclaim would not help it).
-   */
-  giveUpFirst(): boolean {
-    return (
-      this.order > COSTLY_ORDER &&
-      (this.gfp & Gfp.NORETRY) !== 0 &&
-      (this.result === CompactResult.Skipped || this.result === CompactResult.Deferred)
-    );
+  /** The attempt before the first reclaim, at INIT_COMPACT_PRIORITY (MIGRATE_ASYNC). */
+  compactInit(highest: number): number {
+    return this.compact(highest, CompactPriority.Async);
   }
 
   /**
-   * __alloc_pages_direct_compact at the current priority: compaction, then an allocation from
-   * the free lists. Counts compact_stall, and compact_success or compact_fail, unless skipped.
-   * Returns the pfn, or -1.
+   * After that attempt failed: a costly __GFP_NORETRY allocation (with defrag=always, a THP
+   * fault outside MADV_HUGEPAGE) gives up when compaction was skipped or deferred (reclaim would
+   * not help it), and otherwise keeps to async compaction after reclaim (compact_priority =
+   * INIT_COMPACT_PRIORITY: sync compaction could be very expensive).
    */
-  compact(highest: number): number {
+  giveUpFirst(): boolean {
+    if (this.order <= COSTLY_ORDER || (this.gfp & Gfp.NORETRY) === 0) return false;
+    if (this.result === CompactResult.Skipped || this.result === CompactResult.Deferred) return true;
+    this.prio = CompactPriority.Async;
+    return false;
+  }
+
+  /**
+   * __alloc_pages_direct_compact at the current priority (or `prio`): compaction, then the
+   * captured block or an allocation from the free lists. Counts compact_stall, and
+   * compact_success or compact_fail, unless skipped. Returns the pfn, or -1.
+   */
+  compact(highest: number, prio: CompactPriority = this.prio): number {
     this.result = tryToCompactPages(
       this.v,
       this.buddy,
@@ -174,7 +186,7 @@ export class DirectCompaction {
       this.gfp,
       highest,
       this.mt,
-      this.prio,
+      prio,
       this.stats,
       this.captured,
     );

@@ -51,9 +51,11 @@ export interface BuddyHooks {
 export interface SlowpathCompaction {
   /** compact before the first reclaim (costly, or high-order and not movable)? */
   first(): boolean;
+  /** __alloc_pages_direct_compact before the first reclaim, at INIT_COMPACT_PRIORITY: the pfn, or -1 */
+  compactInit(highest: number): number;
   /** stop after that first attempt (costly __GFP_NORETRY, compaction skipped or deferred)? */
   giveUpFirst(): boolean;
-  /** __alloc_pages_direct_compact: the pfn allocated after compaction, or -1 */
+  /** __alloc_pages_direct_compact at the allocation's compact_priority: the pfn allocated after compaction, or -1 */
   compact(highest: number): number;
   /**
    * should_compact_retry: try again (at a higher priority, perhaps)? `zonelistSuitable` is
@@ -208,7 +210,7 @@ export function allocSlowpath(
       : null;
   // costly, or high-order and not movable: direct compaction before reclaim, at the lowest priority
   if (cs?.first()) {
-    pfn = cs.compact(highest);
+    pfn = cs.compactInit(highest);
     if (pfn >= 0) return b.prepWake(pfn, order, kind, gfp);
     if (cs.giveUpFirst()) return fail(b);
   }
