@@ -228,7 +228,7 @@ export abstract class RunFold {
       let n = this.coveredAny ? 0 : max;
       while (n < max && covered[v + n * step - first] === 0) n++;
       if (this.pendCount + n > PENDING) this.flush(step); // inserted now: the same as later
-      const k = n === 0 ? 0 : this.leaves(v, step, n, write, value, off, mode, this.pendCount);
+      const k = n === 0 ? 0 : this.ended(this.leaves(v, step, n, write, value, off, mode, this.pendCount));
       this.pendCount += k;
       done += k;
       v += k * step;
@@ -336,7 +336,7 @@ export abstract class RunFold {
     mmu.faultsMissed(vpn, step, k, lastHi, last >>> 0, vpn + (k - 1) * step - first, mode, access);
     this.metaOr = 0; // (nothing pending: span flushes before it returns)
     this.attrOr = 0;
-    const done = this.leaves(vpn, step, k, write, this.value, lo0 & 4095, mode, 0);
+    const done = this.ended(this.leaves(vpn, step, k, write, this.value, lo0 & 4095, mode, 0));
     if (done !== k) throw new ModelBug(`RunFold.faultRun: ${done} of ${k} resolved faults' retries walked`);
     const tlb = mmu.tlb;
     this.fillRun(vpn, step, k, false);
@@ -477,42 +477,41 @@ export abstract class RunFold {
   protected abstract leafOk(vpn: number, write: boolean, mode: Mode): boolean;
 
   /**
-   * The end of an architecture's `leaves` that did `k` pages (0: none): the walks, walk references
-   * (the memo's entries and the leaf, each walk) and A/D write-backs counted, the MMU's `pa` and a
-   * load's `data` the last page's, and the walk record as the last walk leaves it (the entries
-   * above the leaf: the memo's walk's; the leaf: the last page's, at `lastIndex` of `table`, its
-   * frame, metadata and attributes the span's at index `at + k - 1`; `metaOr`, `attrOr`: the OR
-   * of the k pages' metadata and attributes, for the fill). Returns k.
+   * What an architecture's `leaves` that did any page leaves for `ended` (its last page's and its
+   * totals; see LeavesEnd), written there as its last step.
    */
-  protected ended(
-    k: number,
-    adWrites: number,
-    pa: number,
-    data: number,
-    table: number,
-    lastIndex: number,
-    lastHi: number,
-    lastLo: number,
-    at: number,
-    metaOr: number,
-    attrOr: number,
-  ): number {
+  protected readonly last = new LeavesEnd();
+
+  /**
+   * The end of an architecture's `leaves` that did `k` pages (0: none), made by its caller (span,
+   * faultRun) at once after it, from what it left in `last`: the walks, walk references (the memo's
+   * entries and the leaf, each walk) and A/D write-backs counted, the MMU's `pa` and a load's `data`
+   * the last page's, and the walk record as the last walk leaves it (the entries above the leaf:
+   * the memo's walk's; the leaf: the last page's, at `index` of `table`, its frame, metadata and
+   * attributes the span's at index `at + k - 1`; `metaOr`, `attrOr`: the OR of the k pages'
+   * metadata and attributes, for the fill). Returns k. (Made here, not as `leaves`'s last call: V8
+   * inlined it there from feedback it may not have had yet, as `leaves`, a loop over a leaf
+   * table's pages, is optimized after a few calls, and the first pass deoptimized it then.)
+   */
+  private ended(k: number): number {
     if (k === 0) return 0;
-    this.metaOr |= metaOr;
-    this.attrOr |= attrOr;
+    const e = this.last;
+    this.metaOr |= e.metaOr;
+    this.attrOr |= e.attrOr;
     const mmu = this.mmu;
     const n = this.memo.count;
     mmu.walks += k;
     mmu.walkRefs += k * (n + 1);
-    mmu.adWrites += adWrites;
-    mmu.pa = pa as PhysAddr;
-    mmu.data = data;
+    mmu.adWrites += e.adWrites;
+    mmu.pa = e.pa as PhysAddr;
+    mmu.data = e.data;
     const rec = mmu.walkRec;
+    const at = e.at;
     rec.level[n] = 0;
-    rec.index[n] = lastIndex;
-    rec.entryPa[n] = table * 4096 + lastIndex * this.entryBytes;
-    rec.hi[n] = lastHi;
-    rec.lo[n] = lastLo;
+    rec.index[n] = e.index;
+    rec.entryPa[n] = e.table * 4096 + e.index * this.entryBytes;
+    rec.hi[n] = e.hi;
+    rec.lo[n] = e.lo;
     rec.count = n + 1;
     rec.pscLevel = -1;
     rec.pagePfn = this.pfns[at + k - 1] as Pfn;
@@ -544,6 +543,26 @@ export abstract class RunFold {
     mode: Mode,
     at: number,
   ): number;
+}
+
+/**
+ * What an architecture's `leaves` leaves for RunFold.ended (when it did a page): its A/D
+ * write-backs, the last page's physical address and a load's byte, the leaf table and the last
+ * page's entry (its index and words), where the span's pages start in the buffers, and the OR of
+ * the pages' metadata and attributes. Numbers that may pass 2^31 start as doubles (a Smi field
+ * made a double later changes the object's map and deoptimizes the code compiled against it).
+ */
+export class LeavesEnd {
+  adWrites = 0;
+  pa = Number.NaN;
+  data = 0;
+  table = Number.NaN;
+  index = 0;
+  hi = Number.NaN;
+  lo = Number.NaN;
+  at = 0;
+  metaOr = 0;
+  attrOr = 0;
 }
 
 /**

@@ -10,7 +10,7 @@ import { ModelBug } from "../../base/assert.ts";
 import { Gfp } from "./gfp.ts";
 import { gfpMigratetype, MAX_ORDER, MIGRATE_TYPES, Mobility } from "./migratetype.ts";
 import { Wmark, type Zone } from "./mmzone.ts";
-import type { PageKind } from "./PageDesc.ts";
+import type { PageDescTable, PageKind } from "./PageDesc.ts";
 import { AllocFlag, type FreeAreas, fallbackExists } from "./page_alloc_fallback.ts";
 import type { PcpLists } from "./page_alloc_pcp.ts";
 
@@ -25,6 +25,7 @@ export interface FastBuddy extends FreeAreas {
   watermarkOk(z: Zone, order: number, mark: number, highestZone: number, allocFlags: number): boolean;
   rmqueueMt(z: Zone, order: number, mt: number, allocFlags: number): number;
   prep0(pfn: number, kind: PageKind): number;
+  readonly pages: PageDescTable;
 }
 
 /**
@@ -107,11 +108,34 @@ export function allocRun0(b: FastBuddy, gfp: number, kind: PageKind, out: Float6
       k = 1;
     }
     b.pgalloc[id] += k;
-    for (let i = done; i < done + k; i++) b.prep0(out[i], kind);
+    prepRun0(b.pages, out, done, k, kind);
     done += k;
   }
   return done;
 }
+/**
+ * prep_new_page of the order-0 pages out[at..at + n), one after the other, as BuddyAllocator.prep0
+ * makes each (kind, refcount 1, flags, mapcount, private and order cleared): the struct page
+ * arrays read once for the run. Linux: mm/page_alloc.c prep_new_page
+ */
+function prepRun0(p: PageDescTable, out: Float64Array, at: number, n: number, kind: PageKind): void {
+  const kinds = p.kind;
+  const refcount = p.refcount;
+  const flags = p.flags;
+  const mapcount = p.mapcount;
+  const priv = p.priv;
+  const order = p.order;
+  for (let i = at; i < at + n; i++) {
+    const pfn = out[i];
+    kinds[pfn] = kind;
+    refcount[pfn] = 1;
+    flags[pfn] = 0;
+    mapcount[pfn] = 0;
+    priv[pfn] = -1;
+    order[pfn] = 0;
+  }
+}
+
 /**
  * Whether `n` order-0 allocations of `gfp` in a row, nothing freed or allocated between them
  * (do_swap_page's swap-in and its readahead's, core/faultfold_swap.ts), each take

@@ -14,7 +14,6 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost, storeIntoLeafTable } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
-import { PageState } from "../../PageStore.ts";
 import { type Arm64Format, ArmAttr, Desc, DescHi, leafRights, writableClean } from "./format.ts";
 
 /** the walk record's attributes of a 4K page: its Arm level (3) in ArmAttr.LEVEL */
@@ -120,8 +119,9 @@ export class Arm64RunFold extends RunFold {
     const heldHi = this.heldHi;
     // a materialised table's words stay its own array through the stores below (the page stays
     // materialised); any other is read again per page (a store may replace the copy)
-    const stable = phys.store.state(table) === PageState.Materialised;
-    let words = phys.frameWords(table as Pfn);
+    const held = phys.store.heldWords(table);
+    const stable = held !== null;
+    let words = stable ? held : phys.frameWords(table as Pfn);
     // the descriptor bits the checks, rights, metadata and attributes come from (lower attributes
     // 11..0; DBM, CONT, PXN, UXN), with what the last page's gave: pages of a run mostly share them
     // PhysMem.write8 with neither a cache snooping nor a write watch: the byte into the frame's
@@ -197,6 +197,20 @@ export class Arm64RunFold extends RunFold {
       const byte = (store.readWord(lastPfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff;
       data = write ? data : byte;
     }
-    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
+    if (k > 0) {
+      // what RunFold.ended makes of them (its caller's, at once after this)
+      const e = this.last;
+      e.adWrites = adWrites;
+      e.pa = pa;
+      e.data = data;
+      e.table = table;
+      e.index = lastIndex;
+      e.hi = lastHi;
+      e.lo = lastLo;
+      e.at = at;
+      e.metaOr = metaOr;
+      e.attrOr = attrOr;
+    }
+    return k;
   }
 }

@@ -16,7 +16,6 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost, storeIntoLeafTable } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
-import { PageState } from "../../PageStore.ts";
 import { X86Attr } from "../x86_64/format.ts";
 import { Rights, X86_CANONICAL } from "../x86_64/rights.ts";
 import { type I386Format, PaeFormat } from "./format.ts";
@@ -140,8 +139,9 @@ export class I386RunFold extends RunFold {
     let from = 0; // the first page whose store is still to make (direct stores: by runs, after the loop)
     // a materialised table's words stay its own array through the stores below (the page stays
     // materialised); any other is read again per page (a store may replace the copy)
-    const stable = phys.store.state(table) === PageState.Materialised;
-    let words = phys.frameWords(table as Pfn);
+    const held = phys.store.heldWords(table);
+    const stable = held !== null;
+    let words = stable ? held : phys.frameWords(table as Pfn);
     // PhysMem.write8 with neither a cache snooping nor a write watch: the byte into the frame's
     // store (pfn < nrFrames, off < 4096: inside RAM)
     const direct = phys.snoop === null && phys.watch === null;
@@ -203,6 +203,20 @@ export class I386RunFold extends RunFold {
       const byte = (store.readWord(lastPfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff;
       data = write ? data : byte;
     }
-    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
+    if (k > 0) {
+      // what RunFold.ended makes of them (its caller's, at once after this)
+      const e = this.last;
+      e.adWrites = adWrites;
+      e.pa = pa;
+      e.data = data;
+      e.table = table;
+      e.index = lastIndex;
+      e.hi = lastHi;
+      e.lo = lastLo;
+      e.at = at;
+      e.metaOr = metaOr;
+      e.attrOr = attrOr;
+    }
+    return k;
   }
 }

@@ -10,7 +10,6 @@ import { Access, type Mode } from "../../access.ts";
 import { RunFold, type RunFoldHost, storeIntoLeafTable } from "../../mmu/runFold.ts";
 import { Meta } from "../../mmu/TlbArray.ts";
 import type { WalkMemo } from "../../mmu/WalkMemo.ts";
-import { PageState } from "../../PageStore.ts";
 import { type X86_64Format, X86Attr } from "./format.ts";
 import { Pte, PteHi } from "./pte.ts";
 import { Rights, X86_CANONICAL } from "./rights.ts";
@@ -99,8 +98,9 @@ export class X86RunFold extends RunFold {
     const heldHi = this.heldHi;
     // a materialised table's words stay its own array through the stores below (the page stays
     // materialised); any other is read again per page (a store may replace the copy)
-    const stable = phys.store.state(table) === PageState.Materialised;
-    let words = phys.frameWords(table as Pfn);
+    const held = phys.store.heldWords(table);
+    const stable = held !== null;
+    let words = stable ? held : phys.frameWords(table as Pfn);
     // the PTE bits rights, metadata and attributes come from (P, R/W, U/S, PWT, PCD, A, D, PAT, G;
     // PKEY, XD), with what the last page's gave: pages of a run mostly share them
     // PhysMem.write8 with neither a cache snooping nor a write watch: the byte into the frame's
@@ -173,6 +173,20 @@ export class X86RunFold extends RunFold {
       const byte = (store.readWord(lastPfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff;
       data = write ? data : byte;
     }
-    return this.ended(k, adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
+    if (k > 0) {
+      // what RunFold.ended makes of them (its caller's, at once after this)
+      const e = this.last;
+      e.adWrites = adWrites;
+      e.pa = pa;
+      e.data = data;
+      e.table = table;
+      e.index = lastIndex;
+      e.hi = lastHi;
+      e.lo = lastLo;
+      e.at = at;
+      e.metaOr = metaOr;
+      e.attrOr = attrOr;
+    }
+    return k;
   }
 }
