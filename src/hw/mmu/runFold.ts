@@ -563,6 +563,31 @@ export class LeavesEnd {
   at = 0;
   metaOr = 0;
   attrOr = 0;
+
+  /** Every field at once: each architecture's `leaves` ends with this (what RunFold.ended makes of them, at once after it). */
+  set(
+    adWrites: number,
+    pa: number,
+    data: number,
+    table: number,
+    index: number,
+    hi: number,
+    lo: number,
+    at: number,
+    metaOr: number,
+    attrOr: number,
+  ): void {
+    this.adWrites = adWrites;
+    this.pa = pa;
+    this.data = data;
+    this.table = table;
+    this.index = index;
+    this.hi = hi;
+    this.lo = lo;
+    this.at = at;
+    this.metaOr = metaOr;
+    this.attrOr = attrOr;
+  }
 }
 
 /**

@@ -133,43 +133,32 @@ describe("direct compaction (__alloc_pages_direct_compact)", () => {
   });
 });
 
-describe("compact_priority after reclaim", () => {
-  it("is DEF_COMPACT_PRIORITY: an unmovable costly GFP_KERNEL allocation's sync-light compaction moves movable pages", () => {
-    const { k } = holes("madvise");
-    const before = vmstat(k);
-    const pfn = k.buddy.alloc(9, Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM, PageKind.KernelPages);
-    const after = vmstat(k);
-    // async before reclaim (the unmovable pageblocks only: it fails), MIGRATE_SYNC_LIGHT after it
-    // (every pageblock: B's pages move, a block is free and captured)
-    expect(pfn).toBeGreaterThanOrEqual(0);
-    expect(after.compact_stall).toBe(before.compact_stall + 2);
-    expect(after.compact_fail).toBe(before.compact_fail + 1);
-    expect(after.compact_success).toBe(before.compact_success + 1);
-    expect(after.pgmigrate_success).toBeGreaterThan(before.pgmigrate_success);
-    expect(k.buddy.check()).toEqual([]);
-  });
-});
-
-describe("__GFP_RETRY_MAYFAIL (the HugeTLB pool's)", () => {
-  it("lets a costly allocation compact at MIGRATE_SYNC_LIGHT after reclaim, never the OOM killer", () => {
-    const { k } = holes("madvise");
-    // clean page cache in some of the holes: reclaim can make progress
-    k.createFile("cache", 4 * MiB, "disk", true);
-    const before = vmstat(k);
-    // without kswapd, whose kcompactd would make the block first (it runs at once in vmlab)
-    const gfp = (Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM) | Gfp.RETRY_MAYFAIL;
-    const pfn = k.buddy.alloc(9, gfp, PageKind.KernelPages);
-    const after = vmstat(k);
-    // async before the first reclaim (unmovable pageblocks only: nothing to move), sync-light after
-    // it over every pageblock: B's pages move, a block is free
-    expect(pfn).toBeGreaterThanOrEqual(0);
-    expect(after.compact_stall).toBe(before.compact_stall + 2);
-    expect(after.compact_fail).toBe(before.compact_fail + 1);
-    expect(after.compact_success).toBe(before.compact_success + 1);
-    expect(after.pgmigrate_success).toBeGreaterThan(before.pgmigrate_success);
-    expect(after.oom_kill).toBe(before.oom_kill);
-    expect(k.buddy.check()).toEqual([]);
-  });
+describe("compact_priority after reclaim: DEF_COMPACT_PRIORITY (SYNC_LIGHT)", () => {
+  // without kswapd, whose kcompactd would make the block first (it runs at once in vmlab)
+  const kernel = Gfp.KERNEL & ~Gfp.KSWAPD_RECLAIM;
+  it.each([
+    ["an unmovable costly GFP_KERNEL allocation", kernel, false],
+    // the HugeTLB pool's: clean page cache in some of the holes, so reclaim makes progress
+    ["__GFP_RETRY_MAYFAIL, reclaim making progress", kernel | Gfp.RETRY_MAYFAIL, true],
+  ])(
+    "%s: async compaction before reclaim fails, sync-light after it moves movable pages; no OOM",
+    (_, gfp, cache) => {
+      const { k } = holes("madvise");
+      if (cache) k.createFile("cache", 4 * MiB, "disk", true);
+      const before = vmstat(k);
+      const pfn = k.buddy.alloc(9, gfp, PageKind.KernelPages);
+      const after = vmstat(k);
+      // async before reclaim (the unmovable pageblocks only: nothing to move), MIGRATE_SYNC_LIGHT
+      // after it (every pageblock: B's pages move, a block is free and captured)
+      expect(pfn).toBeGreaterThanOrEqual(0);
+      expect(after.compact_stall).toBe(before.compact_stall + 2);
+      expect(after.compact_fail).toBe(before.compact_fail + 1);
+      expect(after.compact_success).toBe(before.compact_success + 1);
+      expect(after.pgmigrate_success).toBeGreaterThan(before.pgmigrate_success);
+      expect(after.oom_kill).toBe(before.oom_kill);
+      expect(k.buddy.check()).toEqual([]);
+    },
+  );
 });
 
 describe("deferral and priorities (defer_compaction, should_compact_retry)", () => {

@@ -197,20 +197,8 @@ export class Arm64RunFold extends RunFold {
       const byte = (store.readWord(lastPfn, off >>> 2) >>> ((off & 3) * 8)) & 0xff;
       data = write ? data : byte;
     }
-    if (k > 0) {
-      // what RunFold.ended makes of them (its caller's, at once after this)
-      const e = this.last;
-      e.adWrites = adWrites;
-      e.pa = pa;
-      e.data = data;
-      e.table = table;
-      e.index = lastIndex;
-      e.hi = lastHi;
-      e.lo = lastLo;
-      e.at = at;
-      e.metaOr = metaOr;
-      e.attrOr = attrOr;
-    }
+    // what RunFold.ended makes of them (its caller's, at once after this)
+    if (k > 0) this.last.set(adWrites, pa, data, table, lastIndex, lastHi, lastLo, at, metaOr, attrOr);
     return k;
   }
 }
