@@ -1,7 +1,7 @@
 /**
  * shrink_folio_list's common case in one function: an order-0 anonymous page
- * on the inactive list, mapped once (its anon_vma's chain one VMA, the PTE
- * found in a materialised table of 8-byte entries that may be stored into
+ * on the inactive list, mapped once (one PTE in its anon_vma's chain's VMAs,
+ * in a materialised table of 8-byte entries that may be stored into
  * directly), not mlocked, not lazily freed, not part of a huge or mTHP folio,
  * not pinned, with no reference but the mapping's and the swap cache's.
  * folio_referenced (the accessed bit read and cleared), folio_check_references,
@@ -79,13 +79,22 @@ export function shrinkAnonSmall(v: AnonShrinkPages, pfn: number, list: number, a
   const head = pfn - (pfn % nr);
   if (pages.priv[head] > 0 && pages.kind[head] === PageKind.UserAnon) return NOT_HANDLED;
   if (env.mthp !== undefined && env.mthp.liveOrders !== 0) return NOT_HANDLED;
-  // folio_referenced: rmap_walk_anon over a chain of one VMA
+  // folio_referenced: rmap_walk_anon over the anon_vma's chain, which must map the page once
+  // (rmapFind leaves `hit` alone where it finds nothing: it holds the one mapping after the loop)
   const c = anonChain(v, pfn);
-  if (c === null || c.vmas.length !== 1) return NOT_HANDLED;
-  const vma = c.vmas[0];
-  const mm = c.mms[0];
+  if (c === null) return NOT_HANDLED;
+  const vmas = c.vmas;
+  let at = -1;
+  for (let i = 0; i < vmas.length; i++) {
+    const f = rmapFind(v, pfn, true, undefined, c.mms[i], vmas[i]);
+    if (f === Found.None) continue;
+    if (f !== Found.Entry || at >= 0) return NOT_HANDLED;
+    at = i;
+  }
+  if (at < 0) return NOT_HANDLED;
+  const vma = vmas[at];
+  const mm = c.mms[at];
   if ((vma.vmFlags & VmFlag.LOCKED) !== 0) return NOT_HANDLED;
-  if (rmapFind(v, pfn, true, undefined, mm, vma) !== Found.Entry) return NOT_HANDLED;
   const h = hit;
   const words = h.words;
   if (words === null) return NOT_HANDLED;
