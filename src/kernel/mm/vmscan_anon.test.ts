@@ -148,7 +148,6 @@ function scenario(seed: number, steps: number, o: Opts): number {
   }
   expect(slow(() => twinSnapshot(b))).toEqual(twinSnapshot(a));
   expect(slow(() => b.view.vmstat())).toEqual(a.view.vmstat());
-  console.log("HANDLED", anonShrinkStats.handled - handled0, a.view.vmstat().pgsteal_kswapd);
   return anonShrinkStats.handled - handled0;
 }
 

@@ -19,6 +19,7 @@
  */
 import { pfnUnchecked } from "../../base/units.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
+import type { MmStruct } from "./MmStruct.ts";
 import { freeUnmapped } from "./memory.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PfnSetLike } from "./pfnset.ts";
@@ -109,16 +110,15 @@ export function shrinkAnonSmall(v: AnonShrinkPages, pfn: number, list: number, a
   if (pages.mapcount[pfn] !== 1 || pages.refcount[pfn] !== (cached ? 2 : 1) || v.pinned.has(pfn))
     return NOT_HANDLED;
   anonShrinkStats.handled++;
-  const vpn = h.vpn;
-  const w = h.w;
   // folio_check_references: PG_referenced read and cleared
   const referencedBefore = v.referenced[pfn] !== 0;
   if (pt.young(hi, lo)) {
     // folio_referenced_one: ptep_clear_flush_young, the entry stored into the table rmapFind read
     const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
+    const w = h.w;
     words[w] = e.lo;
     words[w + 1] = e.hi;
-    if (pt.clearYoungFlush) v.env.flushPage(mm, vpn);
+    if (pt.clearYoungFlush) v.env.flushPage(mm, h.vpn);
     // referenced: marked, and spared for another trip (activated if it was marked already)
     v.referenced[pfn] = 1;
     if (referencedBefore) v.activateLocked(pfn, active, 1, true);
@@ -127,7 +127,6 @@ export function shrinkAnonSmall(v: AnonShrinkPages, pfn: number, list: number, a
   }
   v.referenced[pfn] = 0;
   // add_to_swap: a slot unless the page has one (a swap-cache page: written already)
-  let dirty = !cached;
   if (!cached) {
     slot = swap.allocSlot();
     if (slot < 0) {
@@ -135,38 +134,66 @@ export function shrinkAnonSmall(v: AnonShrinkPages, pfn: number, list: number, a
       return 0;
     }
   }
-  // try_to_unmap_one (rmap.ts tryToUnmapAnonAt's direct store): the PTE becomes the swap entry
-  if (pt.dirty(hi, lo)) dirty = true;
+  // the rest in two functions of their own, each with its own budget for the engine's inlining
+  const dirty = unmapToSwap(v, pfn, mm, slot) || !cached;
+  pageoutFree(v, pfn, swap, slot, dirty, cached);
+  return 1;
+}
+
+/**
+ * try_to_unmap_one of shrinkAnonSmall's page (rmap.ts tryToUnmapAnonAt's direct store): the PTE
+ * rmapFind left in `hit` becomes the swap entry of `slot`; whether it was dirty.
+ */
+function unmapToSwap(v: AnonShrinkPages, pfn: number, mm: MmStruct, slot: number): boolean {
+  const h = hit;
+  const vpn = h.vpn;
+  const hi = h.hi;
+  const lo = h.lo;
+  const words = h.words!;
+  const w = h.w;
+  const pages = v.env.pages;
+  const env = v.env.userMm.env;
+  const pt = env.pgtable;
   env.cache.flushCachePage(mm, vpn, pfn);
-  const exclusive = (flags[pfn] & PageFlag.AnonExclusive) !== 0;
+  const exclusive = (pages.flags[pfn] & PageFlag.AnonExclusive) !== 0;
   mm.updateHiwaterRss();
   words[w] = pt.mkSwapLo(slot, exclusive);
   words[w + 1] = pt.mkSwapHi(slot, exclusive);
   const ubc = env.tlbUbc;
   if (ubc?.arch.shouldDefer(mm)) setTlbUbcFlushPending(ubc, pt, mm, vpn, hi, lo);
   else if (pt.accessible(hi, lo)) env.flushTlbMmRange(mm, vpn, 1, TlbFlush.Page);
-  flags[pfn] &= ~PageFlag.AnonExclusive;
-  swap.map[slot]++;
+  pages.flags[pfn] &= ~PageFlag.AnonExclusive;
+  v.env.swap!.map[slot]++;
   mm.swapEnts++;
   mm.rssAnon--;
   pages.mapcount[pfn]--;
   pages.refcount[pfn]--;
-  // pageout
+  return pt.dirty(hi, lo);
+}
+
+/** pageout (when dirty), __remove_mapping (the shadow left at the slot) and the free of shrinkAnonSmall's page. */
+function pageoutFree(
+  v: AnonShrinkPages,
+  pfn: number,
+  swap: SwapArea,
+  slot: number,
+  dirty: boolean,
+  cached: boolean,
+): void {
+  const um = v.env.userMm;
   if (dirty) {
-    tryToUnmapFlushDirty(ubc);
+    tryToUnmapFlushDirty(um.env.tlbUbc);
     v.env.phys.saveFrame(pfnUnchecked(pfn), swap.contents, slot);
     swap.wrotePage(slot);
     v.stats.nr_vmscan_write++;
   }
-  // __remove_mapping: the shadow left at the slot; the page freed
   const shadow = v.evictShadow(pfn, 1);
   if (cached) {
     swap.removeFromCache(pfn);
-    pages.refcount[pfn]--;
+    v.env.pages.refcount[pfn]--;
   }
   swap.setShadow(slot, shadow);
   v.del(pfn);
   freeUnmapped(um, pfn);
   countStolen(v.stats, v.reclaimCtx, 1, false);
-  return 1;
 }
