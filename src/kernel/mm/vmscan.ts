@@ -491,13 +491,11 @@ export class Vmscan implements RmapPages, ShrinkNode {
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // the common case (an order-0 anonymous page mapped once) in one function (vmscan_anon.ts)
       const fast = anon && kind[pfn] === PageKind.UserAnon ? shrinkAnonSmall(this, pfn, list, active) : -1;
-      if (fast >= 0) {
-        if (fast > 0) {
-          reclaimed += fast;
-          this.freed();
-        }
-        continue;
+      if (fast > 0) {
+        reclaimed += fast;
+        this.freed();
       }
+      if (fast >= 0) continue;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
       if (!anon && this.writeback !== null) this.writeback.taken1(nrPages, r !== null && this.fileDirty(pfn));
