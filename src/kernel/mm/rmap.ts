@@ -107,7 +107,7 @@ const lastChain = {
 };
 
 /** The anon_vma chain of an anonymous page as lastChain's arrays, or null when its anon_vma has none (or the machine keeps no anon_vmas). */
-function anonChain(r: RmapPages, pfn: number): typeof lastChain | null {
+export function anonChain(r: RmapPages, pfn: number): typeof lastChain | null {
   const avs = r.env.userMm.anonVmas;
   if (avs === undefined) return null;
   const id = r.anonVma[pfn];
@@ -166,7 +166,7 @@ function rmapOne(
 }
 
 /** What rmapFind found in one VMA. */
-const enum Found {
+export const enum Found {
   None = 0,
   /** the PTE that maps the page (or the huge PMD that maps a huge folio whole) */
   Entry = 1,
@@ -182,7 +182,7 @@ const enum Found {
  * the entry's low word in them (`words`, `w`), through which the walk's callback may store the
  * entry as Pgtable.set would. Null otherwise.
  */
-const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w: 0 };
+export const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w: 0 };
 
 /**
  * page_vma_mapped_walk for one VMA of a reverse-map walk: finds the PTE (or
@@ -194,7 +194,7 @@ const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w:
  * this function, called for every page reclaim scans).
  * Linux: mm/page_vma_mapped.c page_vma_mapped_walk
  */
-function rmapFind(
+export function rmapFind(
   r: RmapPages,
   pfn: number,
   anon: boolean,

@@ -19,6 +19,7 @@ import { doShrinkSlab, type Shrinker } from "./shrinker.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import { type ShmemObject, VmFlag } from "./vma.ts";
+import { shrinkAnonSmall } from "./vmscan_anon.ts";
 import {
   balancePgdat,
   doTryToFreePages,
@@ -488,6 +489,13 @@ export class Vmscan implements RmapPages, ShrinkNode {
       scanned += nrPages;
       countScanned(this.stats, this.reclaimCtx, nrPages, !anon);
       if (this.fbatches.rotateQueued(pfn, list)) continue;
+      // the common case (an order-0 anonymous page mapped once) in one function (vmscan_anon.ts)
+      const fast = anon && kind[pfn] === PageKind.UserAnon ? shrinkAnonSmall(this, pfn, list, active) : -1;
+      if (fast > 0) {
+        reclaimed += fast;
+        this.freed();
+      }
+      if (fast >= 0) continue;
       // shrink_folio_list: !folio_evictable, or folio_check_references finding VM_LOCKED (as above)
       const r = folioEvictable(this, pfn) ? folioReferenced(this, pfn) : null;
       if (!anon && this.writeback !== null) this.writeback.taken1(nrPages, r !== null && this.fileDirty(pfn));
@@ -564,7 +572,7 @@ export class Vmscan implements RmapPages, ShrinkNode {
    * shrink_folio_list's activate_locked: a folio it keeps goes to the active list, counted in
    * pgactivate (unless `count` is false: counted already).
    */
-  private activateLocked(pfn: number, active: Lru, nrPages: number, count: boolean): void {
+  activateLocked(pfn: number, active: Lru, nrPages: number, count: boolean): void {
     // "Not a candidate for swapping, so reclaim swap space": folio_free_swap when swap is more
     // than half full (mem_cgroup_swap_full: vm_swap_full), if no swap PTE still needs the slot
     const swap = this.env.swap;
