@@ -125,6 +125,15 @@ describe("vmlab against this machine's Linux kernel: mincore, posix_fadvise, dro
           console.log(`${exp} not compared: ${o.skip}`);
           continue;
         }
+        // dirty and mapped pages: the second invalidation pass (after lru_add_drain_all) finds the
+        // four written pages clean, and drops them, only if the host's writeback of them has
+        // completed by then: a race with the device, which vmlab's instant writeback always wins
+        // (the host usually does too; under load it may not). The rest must match.
+        if (exp === "dontneed-dirty" && o.vec !== got.get(exp) && o.vec.startsWith("1111")) {
+          console.log("dontneed-dirty: the host's writeback had not completed before the second pass");
+          expect(got.get(exp), exp).toBe(`0000${o.vec.slice(4)}`);
+          continue;
+        }
         expect(got.get(exp), exp).toBe(o.vec);
       }
       const e = real.get("errors");
