@@ -215,6 +215,8 @@ export interface Pgtable {
   ): Entry;
   /** The entry with PteFlag bits set and cleared (pte_mkyoung, pte_mkdirty, pte_mkwrite, pte_mkold, pte_mkclean, pte_wrprotect). */
   modify(hi: number, lo: number, set: number, clear: number): Entry;
+  /** modify, the entry written into `out` (returned): no new object */
+  modifyInto(out: Entry, hi: number, lo: number, set: number, clear: number): Entry;
   /** A PTE for frame `pfn` of a huge PMD being split, with the PMD's rights and state (__split_huge_pmd_locked). */
   splitPte(pmdHi: number, pmdLo: number, pfn: number, special: boolean): Entry;
   /** A table entry pointing to the table in frame `pfn` (pmd_populate: the table of a user mapping). */

@@ -59,6 +59,9 @@ export function setAnonShrinkFast(on: boolean): void {
 /** pages shrinkAnonSmall handled (tests check that the function ran) */
 export const anonShrinkStats = { handled: 0 };
 
+/** The entry ptep_clear_flush_young writes back (PagingFormat.modifyInto's out: no new object a page) */
+const youngCleared = { hi: 0, lo: 0 };
+
 /**
  * shrink_folio_list for one page of the inactive anonymous list (`list`; its active list
  * `active`), isolated and counted scanned by the caller: the pages reclaimed (1: swapped out and
@@ -114,7 +117,7 @@ export function shrinkAnonSmall(v: AnonShrinkPages, pfn: number, list: number, a
   const referencedBefore = v.referenced[pfn] !== 0;
   if (pt.young(hi, lo)) {
     // folio_referenced_one: ptep_clear_flush_young, the entry stored into the table rmapFind read
-    const e = pt.modify(hi, lo, 0, PteFlag.YOUNG);
+    const e = pt.modifyInto(youngCleared, hi, lo, 0, PteFlag.YOUNG);
     const w = h.w;
     words[w] = e.lo;
     words[w + 1] = e.hi;

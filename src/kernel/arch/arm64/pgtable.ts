@@ -445,6 +445,11 @@ export class Arm64Pgtable implements Pgtable {
    * PTE_RDONLY; mkwrite clears it; mkdirty clears it only when writable.
    */
   modify(hi: number, lo: number, set: number, clear: number): Entry {
+    return this.modifyInto({ hi: 0, lo: 0 }, hi, lo, set, clear);
+  }
+
+  /** modify into `out` (no new object: the reclaim path's young-bit clears, one a page). */
+  modifyInto(out: Entry, hi: number, lo: number, set: number, clear: number): Entry {
     if (clear & PteFlag.WRITE) {
       if (hi & PteHi.DBM && !(lo & PteLo.RDONLY)) hi |= PteHi.DIRTY;
       hi &= ~PteHi.DBM;
@@ -464,7 +469,9 @@ export class Arm64Pgtable implements Pgtable {
       if (hi & PteHi.DBM) lo &= ~PteLo.RDONLY;
     }
     if (set & PteFlag.YOUNG) lo |= PteLo.AF;
-    return { hi: hi >>> 0, lo: lo >>> 0 };
+    out.hi = hi >>> 0;
+    out.lo = lo >>> 0;
+    return out;
   }
 
   /**

@@ -349,13 +349,20 @@ export class RiscvPgtable implements Pgtable {
    * pte_mkdirty, pte_mkyoung for `set`: each one bit (pgtable.h).
    */
   modify(hi: number, lo: number, set: number, clear: number): Entry {
+    return this.modifyInto({ hi: 0, lo: 0 }, hi, lo, set, clear);
+  }
+
+  /** modify into `out` (no new object: the reclaim path's young-bit clears, one a page). */
+  modifyInto(out: Entry, hi: number, lo: number, set: number, clear: number): Entry {
     if (clear & PteFlag.WRITE) lo &= ~PageBit.WRITE;
     if (clear & PteFlag.DIRTY) lo &= ~PageBit.DIRTY;
     if (clear & PteFlag.YOUNG) lo &= ~PageBit.ACCESSED;
     if (set & PteFlag.WRITE) lo |= PageBit.WRITE;
     if (set & PteFlag.DIRTY) lo |= PageBit.DIRTY;
     if (set & PteFlag.YOUNG) lo |= PageBit.ACCESSED;
-    return { hi: hi >>> 0, lo: lo >>> 0 };
+    out.hi = hi >>> 0;
+    out.lo = lo >>> 0;
+    return out;
   }
 
   /**

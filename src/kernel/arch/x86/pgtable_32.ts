@@ -258,7 +258,14 @@ export class I386Pgtable implements Pgtable {
   }
 
   modify(hi: number, lo: number, set: number, clear: number): Entry {
-    return { hi, lo: ((lo & ~bits(clear)) | bits(set)) >>> 0 };
+    return this.modifyInto({ hi: 0, lo: 0 }, hi, lo, set, clear);
+  }
+
+  /** modify into `out` (no new object: the reclaim path's young-bit clears, one a page). */
+  modifyInto(out: Entry, hi: number, lo: number, set: number, clear: number): Entry {
+    out.hi = hi;
+    out.lo = ((lo & ~bits(clear)) | bits(set)) >>> 0;
+    return out;
   }
 
   /** __split_huge_pmd_locked: each PTE keeps the PMD's rights and state; a special PMD splits into read-only zero-page PTEs. */
