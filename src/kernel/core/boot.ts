@@ -245,6 +245,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     },
     directReclaim: (order) => directReclaim(k, order),
     outOfMemory: (order) => outOfMemory(k, order),
+    inReclaim: () => k.reclaiming,
     zoneReclaimablePages: (z) => zoneReclaimablePages(k, z),
     // __alloc_pages_slowpath's direct compaction (mm/compaction_direct.ts): Linux's profile only
     directCompaction:

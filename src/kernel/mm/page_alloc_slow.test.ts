@@ -105,6 +105,27 @@ describe("should_reclaim_retry", () => {
   });
 });
 
+describe("PF_MEMALLOC", () => {
+  it("an allocation made by reclaim itself does not reclaim: it fails at once", () => {
+    const b = bare([0, 1 << 20]);
+    let reclaims = 0;
+    let inReclaim = true;
+    const directReclaim = () => {
+      reclaims++;
+      return 0;
+    };
+    b.hooks = { ...b.hooks!, directReclaim, inReclaim: () => inReclaim };
+    drainTo(b, b.zones[1].wmark[Wmark.Min]);
+    expect(b.alloc(0, Gfp.KERNEL | Gfp.DMA32, PageKind.KernelPages)).toBe(-1);
+    expect([reclaims, b.allocStalls]).toEqual([0, 0]);
+    // outside reclaim the same allocation reclaims: 17 rounds without progress (plenty reported
+    // reclaimable), then no OOM kill for a DMA32 allocation
+    inReclaim = false;
+    expect(b.alloc(0, Gfp.KERNEL | Gfp.DMA32, PageKind.KernelPages)).toBe(-1);
+    expect([reclaims, b.allocStalls]).toEqual([17, 17]);
+  });
+});
+
 describe("compaction_zonelist_suitable", () => {
   it("counts free pages and a 1/order share of the reclaimable ones against min (low for costly) plus compact_gap", () => {
     const reclaimable = [0, 0];

@@ -33,6 +33,8 @@ export interface BuddyHooks {
   wakeKswapd(order: number, highestZone: number, gfp: number): void;
   /** try to free at least 2^order pages synchronously; returns pages freed */
   directReclaim(order: number, gfp: number): number;
+  /** current->flags & PF_MEMALLOC: the allocation is made by reclaim itself */
+  inReclaim?(): boolean;
   /** out_of_memory: returns true if memory was freed (a task was killed) */
   outOfMemory(order: number, gfp: number): boolean;
   /**
@@ -228,8 +230,10 @@ export function allocSlowpath(
     if (round > 0 && flags & AllocFlag.KSWAPD) wakeAllKswapds(b, order, gfp, highest);
     pfn = b.fromFreelist(order, highest, Wmark.Min, flags, mt);
     if (pfn >= 0) return b.prepWake(pfn, order, kind, gfp);
-    // no direct reclaim asked, or none possible (a bare allocator; PF_MEMALLOC: the hook's)
-    if (!canDirectReclaim || hooks === null) break;
+    // no direct reclaim asked, or none possible (a bare allocator); PF_MEMALLOC: an allocation
+    // made by reclaim itself does not recurse into it (Linux lets it use the reserves first,
+    // ALLOC_NO_WATERMARKS: not modelled)
+    if (!canDirectReclaim || hooks === null || hooks.inReclaim?.()) break;
     // __alloc_pages_direct_reclaim
     b.allocStalls++;
     // gfp_zone: __GFP_HIGHMEM | __GFP_MOVABLE is ZONE_MOVABLE, else the zone the allocation starts from
