@@ -369,7 +369,12 @@ export async function startUi(opts: UiOptions = {}, say: (s: string) => void = (
     server,
     scenarios,
     trace: trace?.path ?? null,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    // server.close alone waits for every open connection: a page still reading a trace would hold it
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
   };
 }
 
