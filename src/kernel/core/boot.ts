@@ -218,6 +218,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       totalRamPages: () => buddy.managedPages(),
       slabPages: () => slab.slabPages(),
       freeAndHighWmark: () => [buddy.freePages(), buddy.highWmarkPages()],
+      zoneEndPfns: buddy.layout.endPfns,
     },
     pages.nrFrames,
   );
@@ -243,7 +244,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     wakeKswapd: (order, highest, gfp) => {
       wakeupKswapd(k, order, highest, gfp);
     },
-    directReclaim: (order) => directReclaim(k, order),
+    directReclaim: (order, _gfp, reclaimIdx) => directReclaim(k, order, reclaimIdx),
     outOfMemory: (order) => outOfMemory(k, order),
     inReclaim: () => k.reclaiming,
     zoneReclaimablePages: (z) => zoneReclaimablePages(k, z),

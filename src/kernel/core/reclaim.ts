@@ -7,6 +7,7 @@
 
 import { resetIsolationSuitable } from "../mm/compaction_skip.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { ZONE_MOVABLE } from "../mm/mm_inline.ts";
 import type { Zone } from "../mm/mmzone.ts";
 import { Lru, SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
 import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
@@ -53,11 +54,12 @@ export function reclaim(k: KernelCore, pages: number, reclaimer = Reclaimer.Dire
  * least a batch itself (the allocator counted allocstall_<zone> and retries):
  * one try_to_free_pages. vmlab asks for 2^order pages when that is more than
  * SWAP_CLUSTER_MAX, where Linux would have reclaim and compaction work together
- * (should_continue_reclaim).
+ * (should_continue_reclaim). `reclaimIdx`: sc->reclaim_idx, gfp_zone(gfp_mask) (a
+ * GFP_HIGHUSER_MOVABLE allocation's ZONE_MOVABLE: every zone).
  */
-export function directReclaim(k: KernelCore, order: number): number {
+export function directReclaim(k: KernelCore, order: number, reclaimIdx = ZONE_MOVABLE): number {
   return reclaiming(k, Reclaimer.Direct, false, () =>
-    k.vmscan.tryToFreePages(Math.max(SWAP_CLUSTER_MAX, 1 << order)),
+    k.vmscan.tryToFreePages(Math.max(SWAP_CLUSTER_MAX, 1 << order), reclaimIdx),
   );
 }
 
@@ -66,24 +68,15 @@ export function directReclaim(k: KernelCore, order: number): number {
  * anonymous pages can be reclaimed (can_reclaim_anon_pages: free swap; a large folio's head
  * counts its pages); the zone's free pages when that is none (Linux 6.12: so that a zone with
  * free pages and nothing to reclaim is not passed over). Pages still in a CPU's LRU add batch are
- * on no list yet, as in Linux's NR_ZONE_* counters. For should_reclaim_retry and
- * compaction_zonelist_suitable (mm/page_alloc_slow.ts), which run when an allocation is failing:
- * counted over the zone's frames, not kept per zone by every LRU move.
+ * on no list yet, as in Linux's NR_ZONE_* counters (the lists' zone counts, mm_inline.ts). For
+ * should_reclaim_retry and compaction_zonelist_suitable (mm/page_alloc_slow.ts).
  * Linux: mm/vmscan.c zone_reclaimable_pages
  */
 export function zoneReclaimablePages(k: KernelCore, z: Zone): number {
-  const v = k.vmscan;
-  const lru = v.lru;
-  const large = v.large;
-  const anon = (k.swap?.freePages ?? 0) > 0;
-  const end = Math.min(z.endPfn, lru.length);
-  let n = 0;
-  for (let pfn = z.startPfn; pfn < end; pfn++) {
-    const l = lru[pfn];
-    if (l === Lru.None || l === Lru.Unevictable) continue;
-    if (!anon && (l === Lru.InactiveAnon || l === Lru.ActiveAnon)) continue;
-    n += large[pfn] ? v.hpageNr : 1;
-  }
+  const zs = k.vmscan.zoneSize; // [list * 3 + zone]: mm_inline.ts
+  const id = z.id;
+  let n = zs[Lru.InactiveFile * 3 + id] + zs[Lru.ActiveFile * 3 + id];
+  if ((k.swap?.freePages ?? 0) > 0) n += zs[Lru.InactiveAnon * 3 + id] + zs[Lru.ActiveAnon * 3 + id];
   return n === 0 ? z.freePages : n;
 }
 
@@ -162,6 +155,7 @@ function balancePgdat(k: KernelCore, order: number, highestZone: number): number
         () => kswapdTarget(buddy, highestZone),
         buddy.highWmarkPages() - buddy.freePages(),
         boost,
+        highestZone,
       ),
     );
   } finally {

@@ -31,8 +31,11 @@ export interface BuddyHooks {
    * kswapd_highest_zoneidx) and gfp
    */
   wakeKswapd(order: number, highestZone: number, gfp: number): void;
-  /** try to free at least 2^order pages synchronously; returns pages freed */
-  directReclaim(order: number, gfp: number): number;
+  /**
+   * try_to_free_pages: at least 2^order pages freed synchronously, from the zones up to
+   * reclaimIdx (sc->reclaim_idx = gfp_zone(gfp): 3 is ZONE_MOVABLE, every zone); returns pages freed
+   */
+  directReclaim(order: number, gfp: number, reclaimIdx: number): number;
   /** current->flags & PF_MEMALLOC: the allocation is made by reclaim itself */
   inReclaim?(): boolean;
   /** out_of_memory: returns true if memory was freed (a task was killed) */
@@ -238,8 +241,9 @@ export function allocSlowpath(
     b.allocStalls++;
     // gfp_zone: __GFP_HIGHMEM | __GFP_MOVABLE is ZONE_MOVABLE, else the zone the allocation starts from
     const movable = (gfp & (Gfp.HIGHMEM | Gfp.MOVABLE)) === (Gfp.HIGHMEM | Gfp.MOVABLE);
-    b.allocStallByZone[movable ? 3 : highest]++;
-    const progress = hooks.directReclaim(order, gfp) > 0;
+    const reclaimIdx = movable ? 3 : highest;
+    b.allocStallByZone[reclaimIdx]++;
+    const progress = hooks.directReclaim(order, gfp, reclaimIdx) > 0;
     if (progress) {
       // the retry after reclaim, and once more after unreserve_highatomic_pageblock and
       // drain_all_pages when it failed (the pages may sit in the atomic reserve or on per-CPU lists)

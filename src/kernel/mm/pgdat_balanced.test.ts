@@ -143,8 +143,9 @@ describe("wake_all_kswapds and wakeup_kswapd on a kernel", () => {
     // two slow paths in one touch only where the fault also allocated a page table (one per 512 pages)
     expect(twice).toBeLessThanOrEqual(Math.ceil(pages / 512));
     // (fewer than one per 128 pages: a movable allocation that falls back to a small unmovable
-    // block boosts the watermarks, and kswapd then reclaims a pageblock more in that run)
-    expect(slowPaths).toBeGreaterThan(2 * Math.ceil(pages / 512));
+    // block boosts the watermarks, and kswapd then reclaims a pageblock more in that run; a boost
+    // in DMA wakes kswapd for DMA alone, whose reclaim frees DMA pages the fast path then takes)
+    expect(slowPaths).toBeGreaterThan(Math.ceil(pages / 512));
   });
 
   it("the `kswapd` call runs balance_pgdat even on a balanced node (PAGEOUTRUN first), the allocator's wake-up does not", () => {

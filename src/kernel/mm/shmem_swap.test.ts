@@ -19,8 +19,14 @@ function run(src: string): (name: string) => number {
   return (name) => Number(BigInt(r.metrics[name]));
 }
 
-/** 28M of anonymous memory written on a 32M machine: reclaim must make room. */
+/**
+ * 28M of anonymous memory written twice on a 32M machine: reclaim must make room. (The first
+ * pass alone may leave the older shmem pages in: kswapd woken for the DMA zone, whose watermark a
+ * fallback boosted, reclaims DMA pages only and moves the DMA32 pages it passes over to the
+ * list's head, as isolate_lru_folios does for a reclaim_idx below them.)
+ */
 const pressure = `A: b = mmap 28M
+A: write b 28M
 A: write b 28M
 let shmem_after = meminfo.Shmem
 let swap_used = meminfo.SwapTotal - meminfo.SwapFree

@@ -10,8 +10,9 @@ import { checkedMetrics } from "../../workloads/scenario/testKit.ts";
 
 const run = checkedMetrics;
 
-/** 28M of anonymous memory written on a 32M machine: reclaim must make room. */
+/** 28M of anonymous memory written twice on a 32M machine: reclaim must make room (shmem_swap.test.ts says why twice). */
 const pressure = `A: b = mmap 28M
+A: write b 28M
 A: write b 28M
 A: munmap b 28M`;
 

@@ -3,6 +3,7 @@ import type { FileObject } from "../fs/file.ts";
 import { deferredSplitShrinker, splitForReclaim, splitHugePage } from "./deferred_split.ts";
 import { discardLazyfree } from "./lazyfree.ts";
 import { folioEvictable } from "./mlock_fbatch.ts";
+import { LruLists, ZONE_MOVABLE } from "./mm_inline.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { DirtyFolio, fileFolioDirty, ReclaimWriteback, writebackDirtyInodes } from "./page_writeback.ts";
 import { PfnSet } from "./pfnset.ts";
@@ -31,6 +32,7 @@ import {
 } from "./vmscan_balance.ts";
 import type { VmscanEnv } from "./vmscan_env.ts";
 import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
+import { isolateSkip, mustSkip, skipped } from "./vmscan_isolate.ts";
 import { shrinkOther } from "./vmscan_policies.ts";
 import {
   countScanned,
@@ -89,25 +91,15 @@ const PAGEVEC_SIZE = 31;
  * other lists, or mapped by a VM_LOCKED VMA, is culled to it (swap.ts
  * cullUnevictable). Kernel pages are never on any list.
  */
-export class Vmscan implements RmapPages, ShrinkNode {
-  readonly next: Int32Array;
-  readonly prev: Int32Array;
-  readonly lru: Uint8Array;
+export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
   /** the linear page index of an LRU page (page->index), for the reverse map */
   readonly index: Float64Array;
   /** the anon_vma of an anonymous LRU page (folio->mapping), for the reverse map */
   readonly anonVma: Int32Array;
   /** PG_referenced */
   readonly referenced: Uint8Array;
-  /** the head of a transparent huge page on the lists: one entry for HPAGE_PMD_NR pages */
-  readonly large: Uint8Array;
-  /** HPAGE_PMD_NR: the pages of a transparent huge page (the architecture's) */
-  readonly hpageNr: number;
   /** the file of a page-cache page on the LRU, or the shmem object of a shmem page */
   readonly owner: (FileObject | ShmemObject | undefined)[] = [];
-  readonly head = new Int32Array(6).fill(-1);
-  readonly tail = new Int32Array(6).fill(-1);
-  readonly size = new Int32Array(6);
   /** pages a fault is working on (a COW source, the page being read); reclaim leaves them alone */
   readonly pinned: PfnSet;
   /** the per-CPU batches new pages wait in before they join the lists (mm/swap.c cpu_fbatches.lru_add) */
@@ -151,22 +143,26 @@ export class Vmscan implements RmapPages, ShrinkNode {
   /** random: the generator's state */
   rngState: number;
 
+  /**
+   * sc->reclaim_idx of the reclaim under way: the highest zone whose pages it may take
+   * (isolate_lru_folios skips the others); ZONE_MOVABLE, every zone, outside direct reclaim and kswapd
+   */
+  reclaimIdx = ZONE_MOVABLE;
+  /** PGSCAN_SKIP by zone (vmscan_isolate.ts) */
+  readonly pgskip = new Float64Array(4);
+
   constructor(
     readonly env: VmscanEnv,
     nrFrames: number,
   ) {
+    super(nrFrames, env.userMm.env.pgtable.hpagePmdNr, env.zoneEndPfns);
     this.rngState = env.seed >>> 0 || 1;
     this.writeback =
       env.noWritepage === true ? new ReclaimWriteback(() => writebackDirtyInodes(env.userMm)) : null;
-    this.hpageNr = env.userMm.env.pgtable.hpagePmdNr;
-    this.next = new Int32Array(nrFrames).fill(-1);
-    this.prev = new Int32Array(nrFrames).fill(-1);
-    this.lru = new Uint8Array(nrFrames);
     this.index = new Float64Array(nrFrames);
     this.anonVma = new Int32Array(nrFrames);
     this.pinned = new PfnSet(nrFrames);
     this.referenced = new Uint8Array(nrFrames);
-    this.large = new Uint8Array(nrFrames);
     this.fbatches = new LruAddBatches(this, env.nrCpus ?? 1, nrFrames);
     this.workingset = new Workingset(
       env.longBits ?? 64,
@@ -180,52 +176,12 @@ export class Vmscan implements RmapPages, ShrinkNode {
 
   // ---- the lists ----
 
-  /**
-   * Puts pfn at the tail of a list (the end reclaim scans first), taking it off any list it was
-   * on; its flags stay. Linux: include/linux/mm_inline.h lruvec_add_folio_tail
-   */
-  addTail(pfn: number, list: Lru): void {
-    if (this.lru[pfn] !== Lru.None) this.unlink(pfn);
-    this.lru[pfn] = list;
-    this.next[pfn] = -1;
-    this.prev[pfn] = this.tail[list];
-    if (this.tail[list] >= 0) this.next[this.tail[list]] = pfn;
-    else this.head[list] = pfn;
-    this.tail[list] = pfn;
-    this.size[list] += this.large[pfn] ? this.hpageNr : 1;
-  }
-
-  /** Puts pfn at the head of a list (lru_add), taking it off any list it was on; its flags stay. */
-  add(pfn: number, list: Lru): void {
-    if (this.lru[pfn] !== Lru.None) this.unlink(pfn);
-    this.lru[pfn] = list;
-    this.prev[pfn] = -1;
-    this.next[pfn] = this.head[list];
-    if (this.head[list] >= 0) this.prev[this.head[list]] = pfn;
-    else this.tail[list] = pfn;
-    this.head[list] = pfn;
-    this.size[list] += this.large[pfn] ? this.hpageNr : 1;
-  }
-
   /** Takes pfn off the lists for good (its page is freed or no longer reclaimable), clearing its flags. */
   del(pfn: number): void {
     if (this.lru[pfn] === Lru.None) return;
     this.unlink(pfn);
     this.referenced[pfn] = 0;
     this.large[pfn] = 0;
-  }
-
-  /** Takes pfn off its list, its flags kept (isolation: folio_isolate_lru). */
-  unlink(pfn: number): void {
-    const list = this.lru[pfn];
-    const p = this.prev[pfn];
-    const n = this.next[pfn];
-    if (p >= 0) this.next[p] = n;
-    else this.head[list] = n;
-    if (n >= 0) this.prev[n] = p;
-    else this.tail[list] = p;
-    this.lru[pfn] = Lru.None;
-    this.size[list] -= this.large[pfn] ? this.hpageNr : 1;
   }
 
   /** A new anonymous page at linear index `index` of anon_vma `anonVma` (folio_add_lru_vma: new pages start inactive). */
@@ -287,19 +243,6 @@ export class Vmscan implements RmapPages, ShrinkNode {
       this.insertBefore(pfn, list, at);
       at = pfn;
     }
-  }
-
-  /** Links pfn (on no list) into `list` just before `before` in head-to-tail order (-1: at the tail). */
-  private insertBefore(pfn: number, list: Lru, before: number): void {
-    const p = before < 0 ? this.tail[list] : this.prev[before];
-    this.lru[pfn] = list;
-    this.prev[pfn] = p;
-    this.next[pfn] = before;
-    if (p >= 0) this.next[p] = pfn;
-    else this.head[list] = pfn;
-    if (before >= 0) this.prev[before] = pfn;
-    else this.tail[list] = pfn;
-    this.size[list]++;
   }
 
   /** split_folio of a whole anonymous THP, its PMDs split first (mm/deferred_split.ts). */
@@ -427,6 +370,9 @@ export class Vmscan implements RmapPages, ShrinkNode {
   shrinkActive(list: Lru, nr: number): void {
     const inactive = list === Lru.ActiveAnon ? Lru.InactiveAnon : Lru.InactiveFile;
     let rotated = 0;
+    // a reclaim limited to lower zones: the folios of the zones above moved to the head first
+    let left = mustSkip(this, list) ? isolateSkip(this, list, nr) : -1;
+    if (left >= 0) this.stats.pgrefill += skipped.pages;
     for (let scanned = 0; scanned < nr; ) {
       const pfn = this.tail[list];
       if (pfn < 0) break;
@@ -434,6 +380,8 @@ export class Vmscan implements RmapPages, ShrinkNode {
         this.del(pfn); // freed elsewhere: vmlab drops it lazily, Linux's list no longer has it
         continue;
       }
+      if (left === 0) break;
+      left--;
       const nrPages = this.large[pfn] ? this.hpageNr : 1; // folio_nr_pages: the counters count pages
       scanned += nrPages; // isolate_lru_folios: nr_to_scan counts pages
       this.stats.pgrefill += nrPages;
@@ -473,6 +421,15 @@ export class Vmscan implements RmapPages, ShrinkNode {
     const pages = this.env.pages;
     const kind = pages.kind;
     const slotOf = this.env.swap === null ? null : this.env.swap.slotOf; // folio_test_swapcache
+    // a reclaim limited to lower zones (isolate_lru_folios' skips): the skipped pages count as
+    // scanned (nr_scanned) but not toward nr; `left` folios are then taken from the tail
+    let left = -1;
+    let skippedPages = 0;
+    if (mustSkip(this, list)) {
+      left = isolateSkip(this, list, nr);
+      skippedPages = skipped.pages;
+      countScanned(this.stats, this.reclaimCtx, skippedPages, !anon);
+    }
     while (scanned < nr) {
       const pfn = this.tail[list];
       if (pfn < 0) break;
@@ -480,6 +437,8 @@ export class Vmscan implements RmapPages, ShrinkNode {
         this.del(pfn);
         continue;
       }
+      if (left === 0) break;
+      left--;
       // one folio list holds SWAP_CLUSTER_MAX folios (a caller asking for more gets several)
       if (taken++ === SWAP_CLUSTER_MAX) {
         this.endFolioList();
@@ -545,12 +504,13 @@ export class Vmscan implements RmapPages, ShrinkNode {
       }
     }
     this.endFolioList();
-    if (sc !== null) sc.nrScanned += scanned;
+    if (sc !== null) sc.nrScanned += scanned + skippedPages;
+    // nr_taken == 0 returns before lru_note_cost
     if (scanned > 0)
       this.cost.note(
         !anon,
         this.stats.nr_vmscan_write - pageouts,
-        Math.max(0, scanned - reclaimed),
+        Math.max(0, scanned + skippedPages - reclaimed),
         this.size,
       );
     return reclaimed;
@@ -760,12 +720,13 @@ export class Vmscan implements RmapPages, ShrinkNode {
   }
 
   /**
-   * try_to_free_pages (or, in a cgroup's reclaim, try_to_free_mem_cgroup_pages): at least
+   * try_to_free_pages (or, in a cgroup's reclaim, try_to_free_mem_cgroup_pages, whose
+   * reclaim_idx is ZONE_MOVABLE; try_to_free_pages' is gfp_zone(gfp_mask)): at least
    * max(nrToReclaim, SWAP_CLUSTER_MAX) pages reclaimed if it can be done (do_try_to_free_pages;
    * whole folio lists, so often more); returns pages reclaimed. The other policies take their
    * victims one by one, nrToReclaim of them.
    */
-  tryToFreePages(nrToReclaim: number): number {
+  tryToFreePages(nrToReclaim: number, reclaimIdx = ZONE_MOVABLE): number {
     if (this.env.policy !== "linux") {
       this.fbatches.drain();
       return shrinkOther(this, nrToReclaim);
@@ -774,13 +735,18 @@ export class Vmscan implements RmapPages, ShrinkNode {
       Math.max(SWAP_CLUSTER_MAX, nrToReclaim),
       this.reclaimCtx.reclaimer === Reclaimer.Kswapd,
       this.reclaimCtx.cgroup,
+      reclaimIdx,
     );
-    return doTryToFreePages(this, sc);
+    this.reclaimIdx = reclaimIdx;
+    const n = doTryToFreePages(this, sc);
+    this.reclaimIdx = ZONE_MOVABLE;
+    return n;
   }
 
   /**
    * kswapd's balance_pgdat, until `balanced()` (pgdat_balanced), each pass asking for `target()`
-   * pages (kswapd_shrink_node's high watermarks); the other policies reclaim `want` pages.
+   * pages (kswapd_shrink_node's high watermarks), its reclaim_idx the wakers' highest_zoneidx;
+   * the other policies reclaim `want` pages.
    */
   balancePgdat(
     order: number,
@@ -788,10 +754,14 @@ export class Vmscan implements RmapPages, ShrinkNode {
     target: () => number,
     want: number,
     boost = 0,
+    highestZone = ZONE_MOVABLE,
   ): number {
     if (this.env.policy !== "linux") return this.tryToFreePages(want);
-    const sc = newScanControl(0, true, false);
+    const sc = newScanControl(0, true, false, highestZone);
     sc.order = order;
-    return balancePgdat(this, sc, balanced, target, boost);
+    this.reclaimIdx = highestZone;
+    const n = balancePgdat(this, sc, balanced, target, boost);
+    this.reclaimIdx = ZONE_MOVABLE;
+    return n;
   }
 }

@@ -38,6 +38,7 @@ function fakeNode(
   const node: ShrinkNode & { calls: typeof calls } = {
     calls,
     size,
+    lruSize: (list) => size[list],
     cost: new LruvecCost(),
     pageShift: 12,
     activations: () => 0,

@@ -6,7 +6,8 @@
  * Linux: mm/vmscan.c (6.12), the classic two-list LRU (not lru_gen)
  *
  * vmlab's one node has one lruvec (memory cgroups share it: core/memcontrol.ts), whose lists
- * hold every zone's pages (reclaim_idx is always the highest zone). Not modelled: memory.low/min
+ * hold every zone's pages; a reclaim limited to lower zones (sc->reclaim_idx) sizes its scan by
+ * their pages (lruvec_lru_size, mm_inline.ts) and passes over the others (vmscan_isolate.ts). Not modelled: memory.low/min
  * protection, the partial memcg walk and its retry (memcg_full_walk), demotion, compaction's
  * early stop (compaction_ready) and should_continue_reclaim; watermark boosting.
  */
@@ -19,6 +20,8 @@ export const SWAP_CLUSTER_MAX = 32;
 export const MAX_RECLAIM_RETRIES = 16;
 /** MAX_SWAPPINESS (vm.swappiness ranges over 0..200 since Linux 5.8) */
 const MAX_SWAPPINESS = 200;
+
+import { ZONE_MOVABLE } from "./mm_inline.ts";
 
 // include/linux/mmzone.h enum lru_list, as vmscan.ts's Lru (no import: vmscan.ts imports this file)
 const INACTIVE_ANON = 1;
@@ -71,10 +74,21 @@ export interface ScanControl {
   maySwap: boolean;
   /** sc->may_writepage: reclaim may write pages out (kswapd's boosted reclaim clears it) */
   mayWritepage: boolean;
+  /**
+   * sc->reclaim_idx: the highest zone whose pages this reclaim takes (direct reclaim:
+   * gfp_zone(gfp_mask); kswapd: the wakers' highest_zoneidx; else ZONE_MOVABLE, every zone)
+   */
+  reclaimIdx: number;
 }
 
-export function newScanControl(nrToReclaim: number, kswapd: boolean, cgroup: boolean): ScanControl {
+export function newScanControl(
+  nrToReclaim: number,
+  kswapd: boolean,
+  cgroup: boolean,
+  reclaimIdx = ZONE_MOVABLE,
+): ScanControl {
   return {
+    reclaimIdx,
     nrToReclaim,
     nrReclaimed: 0,
     nrScanned: 0,
@@ -142,6 +156,8 @@ export function inactiveIsLow(size: Int32Array, inactive: number, pageShift = 12
 export interface BalanceNode {
   /** the lists' sizes in pages, indexed by Lru */
   readonly size: Int32Array;
+  /** lruvec_lru_size: a list's pages in the zones up to zoneIdx */
+  lruSize(list: number, zoneIdx: number): number;
   readonly cost: LruvecCost;
   /** WORKINGSET_ACTIVATE_ANON / _FILE so far */
   activations(file: boolean): number;
@@ -219,7 +235,7 @@ export function getScanCount(n: BalanceNode, sc: ScanControl, nr: Float64Array):
   for (let lru = INACTIVE_ANON; lru <= ACTIVE_FILE; lru++) {
     const file = lru >= INACTIVE_FILE;
     // mem_cgroup_online: the root lruvec's memcg is online, so no SWAP_CLUSTER_MAX floor
-    let scan = n.size[lru] >> sc.priority;
+    let scan = n.lruSize(lru, sc.reclaimIdx) >> sc.priority;
     if (balance === ScanBalance.Fract)
       scan = denominator === 0 ? 0 : Math.floor((scan * (file ? fp : ap)) / denominator);
     else if (balance === ScanBalance.File || balance === ScanBalance.Anon) {

@@ -35,6 +35,8 @@ export interface VmscanEnv extends RmapEnv {
   slabPages?(): number;
   /** NR_FREE_PAGES and the managed zones' high watermarks summed (prepare_scan_control's file_is_tiny); absent: never tiny */
   freeAndHighWmark?(): [number, number];
+  /** the first pfn above each zone (the zone layout's endPfns: folio_zonenum); absent: one zone, the highest */
+  readonly zoneEndPfns?: readonly number[];
 }
 
 /**

@@ -199,6 +199,8 @@ export interface ZoneInfo {
   freeByType: number[][];
   /** the zone's pageblocks of each migrate type (pagetypeinfo's block counts) */
   blocksByType: number[];
+  /** the zone's pages on the LRU lists: inactive anon, active anon, inactive file, active file, unevictable (NR_ZONE_LRU_BASE + lru) */
+  lru: number[];
 }
 
 /** /proc/pagetypeinfo's data: the pageblock size and the zones. */

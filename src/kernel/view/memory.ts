@@ -129,6 +129,7 @@ export function zoneInfos(k: KernelCore): ZoneInfo[] {
     nodeUnreclaimable: k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES,
     freeByType: freeByType(k, z),
     blocksByType: blocksByType(k, z),
+    lru: [1, 2, 3, 4, 5].map((list) => k.vmscan.zoneSize[list * 3 + z.id]),
   }));
 }
 

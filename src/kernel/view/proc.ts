@@ -171,10 +171,20 @@ export function formatPagetypeinfo(info: PagetypeInfo): string[] {
   return lines;
 }
 
+/** zone_stat_item's LRU items (NR_ZONE_LRU_BASE + lru), as /proc/zoneinfo names them */
+const ZONE_LRU_ITEMS = [
+  "nr_zone_inactive_anon",
+  "nr_zone_active_anon",
+  "nr_zone_inactive_file",
+  "nr_zone_active_file",
+  "nr_zone_unevictable",
+];
+
 /**
  * /proc/zoneinfo, the lines vmlab has figures for: each zone's free pages and
  * watermarks (promo = high + (high - low), as __setup_per_zone_wmarks sets it),
- * sizes, protection, nr_free_pages, then each CPU's pageset (count, high, batch:
+ * sizes, protection, nr_free_pages and the zone's LRU pages (nr_zone_inactive_anon
+ * ... nr_zone_unevictable), then each CPU's pageset (count, high, batch:
  * the per-CPU lists, whose pages are not in "pages free") and its vm stats
  * threshold. An unpopulated zone stops after its protection line. Not printed:
  * the per-node stats and the zone stat items vmlab does not keep by zone.
@@ -199,7 +209,10 @@ export function formatZoneinfo(zones: ZoneInfo[]): string[] {
       `        protection: (${z.protection.join(", ")})`,
     );
     if (z.managed === 0) continue;
-    lines.push(`      ${"nr_free_pages".padEnd(12)} ${z.free}`, "  pagesets");
+    // zone_stat_item from NR_FREE_PAGES through NR_ZONE_UNEVICTABLE (the zone's LRU pages)
+    lines.push(`      ${"nr_free_pages".padEnd(12)} ${z.free}`);
+    for (const [i, name] of ZONE_LRU_ITEMS.entries()) lines.push(`      ${name.padEnd(12)} ${z.lru[i]}`);
+    lines.push("  pagesets");
     z.pagesets.forEach((p, cpu) => {
       lines.push(
         `    cpu: ${cpu}`,
@@ -291,6 +304,11 @@ export const VMSTAT_ORDER: readonly string[] = [
   "allocstall_normal",
   "allocstall_high",
   "allocstall_movable",
+  "pgskip_dma",
+  "pgskip_dma32",
+  "pgskip_normal",
+  "pgskip_high",
+  "pgskip_movable",
   "pgfree",
   "pgactivate",
   "pgdeactivate",
@@ -540,8 +558,8 @@ function highmemInfo(k: KernelCore): Record<string, number> {
 }
 
 /**
- * The PGALLOC and ALLOCSTALL events by zone (mm/vmstat.c TEXTS_FOR_ZONES: pgalloc_dma,
- * pgalloc_dma32, pgalloc_normal, pgalloc_high, pgalloc_movable; allocstall_ the same), for
+ * The PGALLOC, ALLOCSTALL and PGSCAN_SKIP events by zone (mm/vmstat.c TEXTS_FOR_ZONES: pgalloc_dma,
+ * pgalloc_dma32, pgalloc_normal, pgalloc_high, pgalloc_movable; allocstall_ and pgskip_ the same), for
  * the zones of vmlab's layout and ZONE_MOVABLE.
  */
 function zoneEvents(k: KernelCore): Record<string, number> {
@@ -550,10 +568,12 @@ function zoneEvents(k: KernelCore): Record<string, number> {
     const name = z.name === "HighMem" ? "high" : z.name.toLowerCase();
     out[`pgalloc_${name}`] = k.buddy.pgalloc[i];
     out[`allocstall_${name}`] = k.buddy.allocStallByZone[i];
+    out[`pgskip_${name}`] = k.vmscan.pgskip[i];
   });
   // ZONE_MOVABLE is configured (CONFIG_MEMORY_HOTPLUG) but empty (no movablecore=): nothing is
   // allocated from it, while a GFP_HIGHUSER_MOVABLE allocation's direct reclaim counts under it
   out.pgalloc_movable = 0;
   out.allocstall_movable = k.buddy.allocStallByZone[3];
+  out.pgskip_movable = 0;
   return out;
 }

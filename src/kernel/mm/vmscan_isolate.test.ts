@@ -1,0 +1,125 @@
+/**
+ * sc->reclaim_idx: isolate_lru_folios' zone filter (vmscan_isolate.ts) and the lists' per-zone
+ * sizes (mm_inline.ts): the skipped folios' order after list_splice, their count in pgskip and
+ * nr_scanned, and on i386 a lowmem shortage that reclaims lowmem pages while the older highmem
+ * pages stay, as on Linux.
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { vmstat } from "../view/proc.ts";
+import { Gfp } from "./gfp.ts";
+import { LruLists } from "./mm_inline.ts";
+import { PageKind } from "./PageDesc.ts";
+import { mmapArgs } from "./userMm.ts";
+import { isolateSkip, mustSkip, skipped } from "./vmscan_isolate.ts";
+
+/** Lists over 40 frames: zone 0 below pfn 10, zone 1 below 20, zone 2 above. */
+class Lists extends LruLists {
+  reclaimIdx = 1;
+  readonly pgskip = new Float64Array(4);
+  readonly env = { pages: { kind: new Uint8Array(40).fill(PageKind.UserAnon) } };
+  constructor() {
+    super(40, 8, [10, 20, Number.POSITIVE_INFINITY]);
+  }
+  valid(): boolean {
+    return true;
+  }
+  del(pfn: number): void {
+    this.unlink(pfn);
+  }
+  /** head to tail */
+  order(list: number): number[] {
+    const out: number[] = [];
+    for (let p = this.head[list]; p >= 0; p = this.next[p]) out.push(p);
+    return out;
+  }
+}
+
+/** Lists holding `pfns` on list 1, head to tail. */
+function lists(pfns: number[]): Lists {
+  const l = new Lists();
+  for (const p of pfns) l.addTail(p, 1);
+  return l;
+}
+
+describe("isolate_lru_folios' zone filter", () => {
+  it("moves the skipped folios to the head in list_splice's order and counts them apart from nr_to_scan", () => {
+    // head to tail 7, 6, 26, 5, 25: the scan reaches 25 (skipped), 5, 26 (skipped), 6
+    const l = lists([7, 6, 26, 5, 25]);
+    expect(mustSkip(l, 1)).toBe(true);
+    expect(isolateSkip(l, 1, 2)).toBe(2);
+    expect(skipped.pages).toBe(2);
+    expect(l.pgskip[2]).toBe(2);
+    // folios_skipped (26, 25) spliced before the head; the eligible 6 and 5 at the tail
+    expect(l.order(1)).toEqual([26, 25, 7, 6, 5]);
+    expect(l.size[1]).toBe(5);
+    expect([0, 1, 2].map((z) => l.zoneSize[3 + z])).toEqual([3, 0, 2]);
+  });
+
+  it("stops at nr_to_scan eligible pages, counts a large folio's pages, and ends on a list of skipped folios", () => {
+    const l = new Lists();
+    l.large[30] = 1; // a folio of 8 pages
+    for (const p of [1, 2, 3, 30]) l.addTail(p, 1);
+    expect(l.size[1]).toBe(11);
+    expect(l.lruSize(1, 1)).toBe(3);
+    expect(l.lruSize(1, 2)).toBe(11);
+    expect(isolateSkip(l, 1, 2)).toBe(2); // 30 skipped (8 pages), then 3 and 2
+    expect(l.pgskip[2]).toBe(8);
+    expect(l.order(1)).toEqual([30, 1, 2, 3]);
+    // only skipped folios: the walk ends when it comes round to the first one it moved
+    const h = lists([21, 22, 23]);
+    expect(isolateSkip(h, 1, 32)).toBe(0);
+    expect(h.order(1)).toEqual([21, 22, 23]);
+    expect(h.pgskip[2]).toBe(3);
+    // reclaim_idx at the top zone: nothing to skip
+    h.reclaimIdx = 2;
+    expect(mustSkip(h, 1)).toBe(false);
+  });
+});
+
+describe("reclaim_idx on i386", () => {
+  it("a lowmem shortage reclaims lowmem pages and skips the older highmem ones; the zone counts match the frames", () => {
+    const k = new Kernel({ arch: "i386", ramBytes: 1 << 30, cpus: 1, swapBytes: 256 << 20 });
+    const [, normal, high] = k.buddy.zones;
+    expect(high.managed).toBeGreaterThan(30000);
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    // GFP_HIGHUSER_MOVABLE: highmem first, then lowmem; written oldest first, so the highmem pages
+    // sit at the inactive list's tail, where an unfiltered scan would take them first
+    const n = high.managed + 8192;
+    const a = k.mmap(t, mmapArgs(n * 4096));
+    for (let i = 0; i < n; i++)
+      expect(k.userAccess(0, t, a + BigInt(i * 4096), Access.Write, 1).ok).toBe(true);
+    k.vmscan.fbatches.drain();
+    const zs = k.vmscan.zoneSize;
+    const anonIn = (z: number) => zs[3 + z] + zs[6 + z];
+    const highAnon = anonIn(2);
+    const lowAnon = anonIn(1);
+    expect(highAnon).toBeGreaterThan(30000);
+    expect(lowAnon).toBeGreaterThan(1000);
+    expect(k.vmscan.zoneOf(k.vmscan.tail[1])).toBe(2);
+    // GFP_KERNEL allocations (highest zone Normal) until lowmem's user pages are half gone
+    let guard = normal.managed;
+    while (anonIn(1) > lowAnon / 2 && guard-- > 0)
+      expect(k.buddy.alloc(0, Gfp.KERNEL, PageKind.KernelPages)).toBeGreaterThanOrEqual(0);
+    expect(guard).toBeGreaterThan(0);
+    const v = vmstat(k);
+    expect(v.pswpout).toBeGreaterThan(lowAnon / 3);
+    expect(anonIn(2)).toBe(highAnon); // not one highmem page reclaimed
+    expect(v.pgskip_high).toBeGreaterThan(0);
+    expect(v.pgskip_normal).toBe(0);
+    // nr_scanned holds the skipped pages: more scanned than the eligible pages could make
+    expect(v.pgscan_kswapd + v.pgscan_direct).toBeGreaterThanOrEqual(v.pgskip_high);
+    // the per-zone counts are the frames' own, list by list
+    const recount = new Array(18).fill(0);
+    for (let pfn = 0; pfn < k.vmscan.lru.length; pfn++) {
+      const list = k.vmscan.lru[pfn];
+      if (list !== 0) recount[list * 3 + k.vmscan.zoneOf(pfn)] += k.vmscan.large[pfn] ? k.vmscan.hpageNr : 1;
+    }
+    expect(Array.from(zs)).toEqual(recount);
+    expect([1, 2, 3, 4, 5].map((l) => zs[l * 3] + zs[l * 3 + 1] + zs[l * 3 + 2])).toEqual(
+      Array.from(k.vmscan.size.subarray(1, 6)),
+    );
+  });
+});
