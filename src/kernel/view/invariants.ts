@@ -25,7 +25,9 @@ import { type ShmemObject, VmFlag } from "../mm/vma.ts";
  *   mapped, in the swap cache, owned, or waiting in a batch (whose
  *   reference every refcount check counts), and a batch page is on no list;
  * - the mlock state (mlockProblems): NR_MLOCK, the unevictable list and
- *   the mlock batches' references agree with the pages.
+ *   the mlock batches' references agree with the pages;
+ * - the LRU lists' sizes (lruSizeProblems): the node's and each zone's count
+ *   of each list are the pages on it.
  */
 export function checkInvariants(k: KernelCore): string[] {
   const problems: string[] = [];
@@ -357,6 +359,7 @@ export function checkInvariants(k: KernelCore): string[] {
     ...lruMoveBatchProblems(k),
     ...mlockProblems(k),
     ...hugetlbProblems(k),
+    ...lruSizeProblems(k),
   );
   for (const [pfn, n] of mapcounts) {
     if (k.pages.mapcount[pfn] !== n)
@@ -614,5 +617,29 @@ export function lruMoveBatchProblems(k: KernelCore): string[] {
   for (let pfn = 0; pfn < b.queued.length; pfn++)
     if (b.queued[pfn] !== 0 && !seen.has(pfn))
       problems.push(`frame ${pfn} is marked in a move batch that does not hold it`);
+  return problems;
+}
+
+/**
+ * The LRU lists' sizes (mm/mm_inline.ts, update_lru_size): each list's node count and its count
+ * in each zone are the pages whose frames are on it (a large folio's head counting its pages).
+ */
+export function lruSizeProblems(k: KernelCore): string[] {
+  const v = k.vmscan;
+  const zone = new Float64Array(v.zoneSize.length);
+  for (let pfn = 0; pfn < v.lru.length; pfn++) {
+    const list = v.lru[pfn];
+    if (list !== 0) zone[list * 3 + v.zoneOf(pfn)] += v.large[pfn] ? v.hpageNr : 1;
+  }
+  const problems: string[] = [];
+  for (let list = 1; list < 6; list++) {
+    const node = zone[list * 3] + zone[list * 3 + 1] + zone[list * 3 + 2];
+    if (v.size[list] !== node) problems.push(`LRU list ${list}: size ${v.size[list]}, ${node} pages on it`);
+    for (let z = 0; z < 3; z++)
+      if (v.zoneSize[list * 3 + z] !== zone[list * 3 + z])
+        problems.push(
+          `LRU list ${list}, zone ${z}: ${v.zoneSize[list * 3 + z]} counted, ${zone[list * 3 + z]} pages`,
+        );
+  }
   return problems;
 }
