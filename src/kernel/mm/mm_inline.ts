@@ -28,9 +28,8 @@ export class LruLists {
   readonly size = new Int32Array(6);
   /** each zone's pages on each list, at list * 3 + zone (zone_page_state(NR_ZONE_LRU_BASE + lru)) */
   readonly zoneSize = new Int32Array(6 * NR_ZONES);
-  /** the first pfn above zones 0 and 1 (the zone layout's end pfns) */
-  private readonly end0: number;
-  private readonly end1: number;
+  /** each frame's zone (folio_zonenum, kept per frame: one load on every list move) */
+  private readonly zoneIdx: Uint8Array;
 
   constructor(
     nrFrames: number,
@@ -43,13 +42,16 @@ export class LruLists {
     this.lru = new Uint8Array(nrFrames);
     this.large = new Uint8Array(nrFrames);
     // without a layout every frame is the top zone's (a reclaim limited below it finds nothing)
-    this.end0 = zoneEndPfns?.[0] ?? 0;
-    this.end1 = zoneEndPfns?.[1] ?? 0;
+    const end0 = Math.min(nrFrames, zoneEndPfns?.[0] ?? 0);
+    const end1 = Math.min(nrFrames, Math.max(end0, zoneEndPfns?.[1] ?? 0));
+    this.zoneIdx = new Uint8Array(nrFrames).fill(2);
+    this.zoneIdx.fill(0, 0, end0);
+    this.zoneIdx.fill(1, end0, end1);
   }
 
   /** folio_zonenum: the zone of a frame */
   zoneOf(pfn: number): number {
-    return pfn < this.end0 ? 0 : pfn < this.end1 ? 1 : 2;
+    return this.zoneIdx[pfn];
   }
 
   /**
@@ -108,7 +110,7 @@ export class LruLists {
   /** update_lru_size: the node's count and the frame's zone's */
   private sizeAdd(pfn: number, list: number, nr: number): void {
     this.size[list] += nr;
-    this.zoneSize[list * NR_ZONES + (pfn < this.end0 ? 0 : pfn < this.end1 ? 1 : 2)] += nr;
+    this.zoneSize[list * NR_ZONES + this.zoneIdx[pfn]] += nr;
   }
 
   /** lruvec_lru_size: the pages of a list in zones 0..zoneIdx */
