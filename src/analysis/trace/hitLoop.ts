@@ -89,7 +89,8 @@ export class HitLoop {
    * counts the loop leaves for JavaScript after each call (settled, then
    * zeroed, before anything else runs): [0] second-level hits, [1] [2] the
    * data side's first-level fills into an invalid way and evictions, [3] [4]
-   * the fetch side's (TlbArray.countFills)
+   * the fetch side's (TlbArray.countFills); [5] whether the call stopped at a
+   * miss of both levels' arrays (missedBoth)
    */
   readonly counts: Int32Array;
   /** room for RUN_TOTALS numbers (recordTotals') */
@@ -262,7 +263,25 @@ export class HitLoop {
     tlb.hits[1] += c[0];
     l1d.countFills(c[1], c[2]);
     l1i.countFills(c[3], c[4]);
-    c.fill(0);
+    // (stores, not fill: TypedArray.prototype.fill is a call into C++, once a fault)
+    c[0] = 0;
+    c[1] = 0;
+    c[2] = 0;
+    c[3] = 0;
+    c[4] = 0;
+  }
+
+  /**
+   * Whether the last call stopped at a run or record that missed the first level's 4K array of its
+   * side and the second level's array (the module looked both up, and a miss changes neither), as
+   * opposed to one it left to JavaScript otherwise (an entry of the second level it does not copy
+   * itself, a record that is not one, the end); read once after each call (it is zeroed here).
+   */
+  missedBoth(): boolean {
+    const c = this.counts;
+    const m = c[5];
+    c[5] = 0;
+    return m !== 0;
   }
 
   /**

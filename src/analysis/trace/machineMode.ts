@@ -55,7 +55,7 @@ import {
   estimatedCycles,
   type MachineModeResult,
 } from "./machineModeResult.ts";
-import { PagerTables } from "./pagerTables.ts";
+import { PagerTables, pathsOfTwo } from "./pagerTables.ts";
 
 export type { CostModel, MachineModeResult } from "./machineModeResult.ts";
 export { DEFAULT_COST } from "./machineModeResult.ts";
@@ -155,6 +155,8 @@ export class MachineMode {
   /** the second level, when it is one array holding 4K pages (l2Hit), else null */
   private readonly l2D: TlbArray | null;
   private readonly l2I: TlbArray | null;
+  /** each side's TLB path is its first-level 4K array and l2D (l2I) alone: the hit loop probes all of it */
+  private readonly pathsProbed: boolean;
   readonly cost: CostModel;
   /** the data cache (--cache), or null */
   private readonly dcache: DataCache | null;
@@ -233,6 +235,7 @@ export class MachineMode {
       path.length >= 2 && path[1].length === 1 && (path[1][0].sizeMask & 1) !== 0 ? path[1][0] : null;
     this.l2D = this.memo ? second(tlb.dataPath) : null;
     this.l2I = this.memo ? second(tlb.instrPath) : null;
+    this.pathsProbed = pathsOfTwo(tlb, l1d, l1i, this.l2D, this.l2I);
     const hits =
       this.memo && this.policy !== 2 && (cfg.wasm ?? wasmByDefault())
         ? new HitLoop(l1d!, l1i!, this.l2D, this.l2I, this.n, this.dataOnly, cfg.shared)
@@ -586,10 +589,13 @@ export class MachineMode {
         const p = lo >>> 14;
         const fetch = split && kind === 0;
         const set = p & (fetch ? maskI : maskD);
-        // a first-level miss (the module's lookup changed nothing)
+        // a first-level miss (the module's lookup changed nothing); of the second level too, when it says so
         repeats += len - 1;
-        let pfn = this.l2Hit(hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
-        if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind);
+        const missed = hits.missedBoth() && this.pathsProbed;
+        let pfn = missed
+          ? -1
+          : this.l2Hit(hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
+        if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind, missed);
         (fetch ? this.memoLoI : this.memoLo)[set] = p;
         (fetch ? this.memoHiI : this.memoHi)[set] = hi;
         (fetch ? this.memoPfnsI : this.memoPfnsD)[set] = pfn;
@@ -655,13 +661,14 @@ export class MachineMode {
   }
 
   /**
-   * One access through the MMU (a record of `kind`), with the fault handled
-   * and the access retried as hardware retries it; returns the frame.
+   * One access through the MMU (a record of `kind`; `missed`: its lookup missed every TLB array, as
+   * the hit loop found), with the fault handled and the access retried as hardware does; the frame.
    */
-  private translate(vaHi: number, vaLo: number, kind: number): number {
+  private translate(vaHi: number, vaLo: number, kind: number, missed = false): number {
     const cpu = this.cpu;
     const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-    if (cpu.touch(vaHi, vaLo, access) === 0) return (cpu.pa / 4096) | 0;
+    if ((missed ? this.pt.touchMissed(vaHi, vaLo, access) : cpu.touch(vaHi, vaLo, access)) === 0)
+      return (cpu.pa / 4096) | 0;
     const f = this.fault(vaHi, vaLo, access === Access.Write);
     this.retries++;
     // the eviction's INVLPG may have taken a set's front entry
