@@ -320,7 +320,7 @@ export class HitLoop {
     this.memoLoI[page & mI] = -1;
     this.memo1LoI[page & mI] = -1;
     if (gone < 0) return;
-    const g = gone % 262144; // its page bits
+    const g = gone >>> 0; // (its low bits: the set)
     this.memoLoD[g & mD] = -1;
     this.memo1LoD[g & mD] = -1;
     this.memoLoI[g & mI] = -1;
@@ -345,7 +345,7 @@ export class HitLoop {
     let f = victim;
     for (let i = 0; i < count; i++) {
       f = f === 0 ? n - 1 : f - 1;
-      const g = owner[f] % 262144; // its page bits
+      const g = owner[f] >>> 0; // (its low bits: the set)
       this.memoLoD[g & mD] = -1;
       this.memoLoI[g & mI] = -1;
     }
