@@ -671,11 +671,10 @@ export class MachineMode {
     const vpn = this.cpu.pageNumber(vaHi, vaLo);
     this.faultVpn = vpn;
     const page = this.shift === 0 ? vpn : vpn - (vpn % this.span);
-    const slot = this.slotOf.get(page);
+    const slot = this.slotOf.take(page);
     if (slot < 0) this.firstTouch++;
     else {
       this.swapIns++;
-      this.slotOf.delete(page);
       this.freeSlots.push(slot);
       this.inUse--;
     }
