@@ -77,7 +77,9 @@ let ways2I: u32 = 0;
 let setMask2I: u32 = 0;
 /**
  * i32 counts for JavaScript to apply (and zero) after each call: [0] second-level hits,
- * [1] [2] the data side's first-level fills into an invalid way and evictions, [3] [4] the fetch side's
+ * [1] [2] the data side's first-level fills into an invalid way and evictions, [3] [4] the fetch side's;
+ * [5] 1 when the run or record the call stopped at missed both the first level's array and the
+ * second's (nothing of either changed: HitLoop.missedBoth), else left 0
  */
 let counts: usize = 0;
 let refBits: usize = 0;
@@ -265,7 +267,10 @@ class Loop {
     const a2 = s ? attrs2I : attrs2D;
     const set2: usize = (page | (hi << 18)) & (s ? setMask2I : setMask2D);
     const at = Loop.lookup(k2, p2, m2, a2, set2 * nw2, nw2, key, asid);
-    if (at < 0) return -1;
+    if (at < 0) {
+      store<i32>(counts, 1, 20); // a miss of both arrays: the call stops here (HitLoop.missedBoth)
+      return -1;
+    }
     const slot2 = <usize>at;
     const meta = load<u32>(m2 + (slot2 << 2));
     // a large page's piece, attributes: TlbArray.insert's other bookkeeping, left to JavaScript

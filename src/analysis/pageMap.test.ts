@@ -1,4 +1,4 @@
-/** PageMap against a JS Map: the same answers after any sequence of sets, gets and deletes. */
+/** PageMap against a JS Map: the same answers after any sequence of sets, gets, deletes and takes. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PageMap } from "./pageMap.ts";
@@ -11,7 +11,11 @@ describe("PageMap", () => {
       fc.integer({ min: 0, max: 40 }).map((k) => k * 2 ** 32 + 7),
       fc.integer({ min: 2 ** 35 - 40, max: 2 ** 35 - 1 }),
     );
-    const op = fc.tuple(fc.constantFrom("set", "get", "delete"), key, fc.integer({ min: 0, max: 1000 }));
+    const op = fc.tuple(
+      fc.constantFrom("set", "get", "delete", "take"),
+      key,
+      fc.integer({ min: 0, max: 1000 }),
+    );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 1, max: 8 }), (ops, expected) => {
         const m = new PageMap(expected);
@@ -21,7 +25,10 @@ describe("PageMap", () => {
             m.set(k, v);
             ref.set(k, v);
           } else if (kind === "delete") expect(m.delete(k)).toBe(ref.delete(k));
-          else expect(m.get(k)).toBe(ref.get(k) ?? -1);
+          else if (kind === "take") {
+            expect(m.take(k)).toBe(ref.get(k) ?? -1); // the value, and the page gone
+            ref.delete(k);
+          } else expect(m.get(k)).toBe(ref.get(k) ?? -1);
           expect(m.size).toBe(ref.size);
         }
         for (const [k, v] of ref) expect(m.get(k)).toBe(v);

@@ -62,15 +62,37 @@ export class PageMap {
 
   /** Removes `page`; returns whether it was there. */
   delete(page: number): boolean {
+    const i = this.slot(page);
+    if (i < 0) return false;
+    this.removeAt(i);
+    return true;
+  }
+
+  /** The value of `page`, which is removed (get, then delete, in one probe); -1 when it has none. */
+  take(page: number): number {
+    const i = this.slot(page);
+    if (i < 0) return -1;
+    const v = this.vals[i];
+    this.removeAt(i);
+    return v;
+  }
+
+  /** The slot holding `page`, or -1. */
+  private slot(page: number): number {
+    const keys = this.keys;
+    for (let i = this.home(page); ; i = (i + 1) & this.mask) {
+      const k = keys[i];
+      if (k === page) return i;
+      if (k === EMPTY) return -1;
+    }
+  }
+
+  /** Empties slot i, whose key is there. */
+  private removeAt(at: number): void {
     const keys = this.keys;
     const vals = this.vals;
     const mask = this.mask;
-    let i = this.home(page);
-    for (; ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === page) break;
-      if (k === EMPTY) return false;
-    }
+    let i = at;
     // Algorithm R: move back each later key of the cluster whose home is not between the hole and it
     for (let j = (i + 1) & mask; keys[j] !== EMPTY; j = (j + 1) & mask) {
       const h = this.home(keys[j]);
@@ -81,7 +103,6 @@ export class PageMap {
     }
     keys[i] = EMPTY;
     this.size--;
-    return true;
   }
 
   private grow(): void {

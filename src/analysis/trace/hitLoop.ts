@@ -15,7 +15,7 @@
  */
 import { fromBase64, type WasmMemory, wasmApi } from "../../base/wasm.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
+import { Meta, type TlbArray } from "../../hw/mmu/TlbArray.ts";
 import { HITS_SHARED_WASM } from "./hitsSharedWasm.ts";
 import { HITS_WASM } from "./hitsWasm.ts";
 
@@ -89,7 +89,8 @@ export class HitLoop {
    * counts the loop leaves for JavaScript after each call (settled, then
    * zeroed, before anything else runs): [0] second-level hits, [1] [2] the
    * data side's first-level fills into an invalid way and evictions, [3] [4]
-   * the fetch side's (TlbArray.countFills)
+   * the fetch side's (TlbArray.countFills); [5] whether the call stopped at a
+   * miss of both levels' arrays (missedBoth)
    */
   readonly counts: Int32Array;
   /** room for RUN_TOTALS numbers (recordTotals') */
@@ -248,12 +249,11 @@ export class HitLoop {
   /**
    * Applies the counts the loop left (counts) to the MMU and the first-level
    * arrays `l1d`, `l1i`: second-level hits (a translation, a first-level
-   * miss and a second-level hit each, as MachineMode.l2Hit counts them),
-   * first-level fills; zeroes them. Forgets the memo of way 1 too
-   * (forgetSecond): what JavaScript does next may change the first level.
+   * miss and a second-level hit each, as l2Hit counts them), first-level
+   * fills; zeroes them. What JavaScript then changes in the first level, its
+   * caller forgets (forgetSets).
    */
   settle(cpu: Mmu, l1d: TlbArray, l1i: TlbArray): void {
-    this.forgetSecond();
     const c = this.counts;
     if ((c[0] | c[1] | c[2] | c[3] | c[4]) === 0) return;
     const tlb = cpu.tlb;
@@ -262,7 +262,25 @@ export class HitLoop {
     tlb.hits[1] += c[0];
     l1d.countFills(c[1], c[2]);
     l1i.countFills(c[3], c[4]);
-    c.fill(0);
+    // (stores, not fill: TypedArray.prototype.fill is a call into C++, once a fault)
+    c[0] = 0;
+    c[1] = 0;
+    c[2] = 0;
+    c[3] = 0;
+    c[4] = 0;
+  }
+
+  /**
+   * Whether the last call stopped at a run or record that missed the first level's 4K array of its
+   * side and the second level's array (the module looked both up, and a miss changes neither), as
+   * opposed to one it left to JavaScript otherwise (an entry of the second level it does not copy
+   * itself, a record that is not one, the end); read once after each call (it is zeroed here).
+   */
+  missedBoth(): boolean {
+    const c = this.counts;
+    const m = c[5];
+    c[5] = 0;
+    return m !== 0;
   }
 
   /**
@@ -285,6 +303,52 @@ export class HitLoop {
   forgetSecond(): void {
     forget(this.memo1LoD);
     if (this.memo1LoI !== this.memo1LoD) forget(this.memo1LoI);
+  }
+
+  /**
+   * Forgets the memos of the sets JavaScript changed the first level in after a call stopped (each
+   * side's way 0 and way 1): that of `page` (page bits, lo >>> 14: the miss's fill went there, and
+   * the caller then sets its way 0 memo) and that of the 4K page `gone` (an evicted page, whose INVLPG
+   * took its entries; -1: none). Nothing else in the first level changes on a miss, a fault and its
+   * eviction (every other set's ways are as the module left them).
+   */
+  forgetSets(page: number, gone: number): void {
+    const mD = this.memoLoD.length - 1;
+    this.memoLoD[page & mD] = -1;
+    this.memo1LoD[page & mD] = -1;
+    const mI = this.memoLoI.length - 1;
+    this.memoLoI[page & mI] = -1;
+    this.memo1LoI[page & mI] = -1;
+    if (gone < 0) return;
+    const g = gone >>> 0; // (its low bits: the set)
+    this.memoLoD[g & mD] = -1;
+    this.memo1LoD[g & mD] = -1;
+    this.memoLoI[g & mI] = -1;
+    this.memo1LoI[g & mI] = -1;
+  }
+
+  /**
+   * Forgets way 0's memo of the sets of the frames whose reference bits CLOCK's hand cleared on its
+   * way to `victim`: the `count` frames before it (cyclic over `owner.length` frames), each holding
+   * the 4K page owner[frame]. A hit on a set's front (way 0's memo) stores no reference bit: the memo
+   * holds only frames whose bit is set (way 1's memo sets it on a hit).
+   */
+  forgetCleared(owner: Float64Array, victim: number, count: number): void {
+    const n = owner.length;
+    if (count >= n) {
+      forget(this.memoLoD);
+      forget(this.memoLoI);
+      return;
+    }
+    const mD = this.memoLoD.length - 1;
+    const mI = this.memoLoI.length - 1;
+    let f = victim;
+    for (let i = 0; i < count; i++) {
+      f = f === 0 ? n - 1 : f - 1;
+      const g = owner[f] >>> 0; // (its low bits: the set)
+      this.memoLoD[g & mD] = -1;
+      this.memoLoI[g & mI] = -1;
+    }
   }
 
   /** The first-level hits the loop counted since the last call. */
@@ -337,4 +401,32 @@ export function recordTotals(words: Uint32Array, n: number, out: Float64Array): 
   }
   out[6] = n;
   return out;
+}
+
+/**
+ * A first-level miss of a 4K page looked up in the second level directly,
+ * when that level is one array holding 4K pages (MachineMode's l2D, l2I) and
+ * nothing traces: on a hit, what Mmu.translate, Tlb.lookup and Tlb.promote
+ * do for it (a translation; the first level's miss and the second's hit
+ * counted; the entry copied into `l1`, the first level's 4K array, which
+ * insertAt picks for a 4K page) and the frame; -1 on a miss, which changed
+ * nothing: translate then does the rest. The pager's entries allow every
+ * access and are dirty, so no rights check or dirty assist is due.
+ */
+export function l2Hit(cpu: Mmu, vpn: number, l1: TlbArray, l2: TlbArray | null): number {
+  if (l2 === null) return -1;
+  const slot = l2.lookup(vpn, cpu.asid);
+  if (slot < 0) return -1;
+  const meta = l2.metas[slot];
+  if (((meta >>> Meta.HELD_SIZE_SHIFT) & 7) !== 0) return -1; // (none: the pager maps 4K pages here)
+  const tlb = cpu.tlb;
+  cpu.translations++;
+  tlb.misses[0]++;
+  tlb.hits[1]++;
+  tlb.hitArray = l2;
+  tlb.hitSlot = slot;
+  tlb.hitLevel = 1;
+  const pfn = l2.pfns[slot];
+  l1.insert(vpn, 0, pfn, meta, l2.attrs[slot]);
+  return pfn | 0;
 }

@@ -43,19 +43,27 @@ import type { DataCache } from "../../hw/cache/DataCache.ts";
 import { BumpFrames } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
-import { Meta, type TlbArray } from "../../hw/mmu/TlbArray.ts";
+import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
-import { forgetMemos, HIT_CHUNK, HitLoop, recordTotals, type SharedPlace, wasmByDefault } from "./hitLoop.ts";
+import {
+  forgetMemos,
+  HIT_CHUNK,
+  HitLoop,
+  l2Hit,
+  recordTotals,
+  type SharedPlace,
+  wasmByDefault,
+} from "./hitLoop.ts";
 import {
   type CostModel,
   DEFAULT_COST,
   estimatedCycles,
   type MachineModeResult,
 } from "./machineModeResult.ts";
-import { PagerTables } from "./pagerTables.ts";
+import { PagerTables, pathsOfTwo } from "./pagerTables.ts";
 
 export type { CostModel, MachineModeResult } from "./machineModeResult.ts";
 export { DEFAULT_COST } from "./machineModeResult.ts";
@@ -155,6 +163,8 @@ export class MachineMode {
   /** the second level, when it is one array holding 4K pages (l2Hit), else null */
   private readonly l2D: TlbArray | null;
   private readonly l2I: TlbArray | null;
+  /** each side's TLB path is its first-level 4K array and l2D (l2I) alone: the hit loop probes all of it */
+  private readonly pathsProbed: boolean;
   readonly cost: CostModel;
   /** the data cache (--cache), or null */
   private readonly dcache: DataCache | null;
@@ -163,8 +173,12 @@ export class MachineMode {
   private readonly owner: Float64Array;
   private readonly ref: Uint8Array;
   private readonly dirty: Uint8Array;
-  /** the page (4K page number) of the last fault */
+  /** the page (4K page number) of the last fault, and of the last eviction (feedRunsWasm sets -1 before a miss) */
   private faultVpn = 0;
+  private gone = -1;
+  /** the frame of the last fault, and the reference bits its CLOCK scan cleared (feedRunsWasm sets 0) */
+  private faultFrame = 0;
+  private cleared = 0;
   /** feedRuns' hit loop in WebAssembly, or null (hitLoop.ts) */
   private readonly hits: HitLoop | null;
   /** LRU: the frames in recency order */
@@ -233,6 +247,7 @@ export class MachineMode {
       path.length >= 2 && path[1].length === 1 && (path[1][0].sizeMask & 1) !== 0 ? path[1][0] : null;
     this.l2D = this.memo ? second(tlb.dataPath) : null;
     this.l2I = this.memo ? second(tlb.instrPath) : null;
+    this.pathsProbed = pathsOfTwo(tlb, l1d, l1i, this.l2D, this.l2I);
     const hits =
       this.memo && this.policy !== 2 && (cfg.wasm ?? wasmByDefault())
         ? new HitLoop(l1d!, l1i!, this.l2D, this.l2I, this.n, this.dataOnly, cfg.shared)
@@ -400,7 +415,7 @@ export class MachineMode {
           repeats++;
           pfn = arr.pfns[slot] | 0;
         } else {
-          pfn = this.l2Hit(vpn, arr, this.l2D);
+          pfn = l2Hit(this.cpu, vpn, arr, this.l2D);
           if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, k);
         }
         memoLo[set] = p;
@@ -512,7 +527,7 @@ export class MachineMode {
           pfn = arr.pfns[slot] | 0;
         } else {
           repeats += len - 1;
-          pfn = direct ? this.l2Hit(vpn, arr, fetch ? this.l2I : this.l2D) : -1;
+          pfn = direct ? l2Hit(this.cpu, vpn, arr, fetch ? this.l2I : this.l2D) : -1;
           if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind);
         }
         los[set] = p;
@@ -586,10 +601,19 @@ export class MachineMode {
         const p = lo >>> 14;
         const fetch = split && kind === 0;
         const set = p & (fetch ? maskI : maskD);
-        // a first-level miss (the module's lookup changed nothing)
+        // a first-level miss (the module's lookup changed nothing); of the second level too, when it says so
         repeats += len - 1;
-        let pfn = this.l2Hit(hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
-        if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind);
+        const missed = hits.missedBoth() && this.pathsProbed;
+        let pfn = missed
+          ? -1
+          : l2Hit(this.cpu, hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
+        this.gone = -1;
+        this.cleared = 0;
+        if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind, missed ? 2 : 1);
+        // what JavaScript changed: the sets of the page (a fill) and of the evicted page (its INVLPG), and
+        // the reference bits CLOCK cleared (a front hit would not set them again)
+        hits.forgetSets(p, this.gone);
+        if (this.cleared > 0) hits.forgetCleared(this.owner, this.faultFrame, this.cleared);
         (fetch ? this.memoLoI : this.memoLo)[set] = p;
         (fetch ? this.memoHiI : this.memoHi)[set] = hi;
         (fetch ? this.memoPfnsI : this.memoPfnsD)[set] = pfn;
@@ -626,46 +650,19 @@ export class MachineMode {
   }
 
   /**
-   * A first-level miss of a 4K page looked up in the second level directly,
-   * when that level is one array holding 4K pages (l2D, l2I) and nothing
-   * traces: on a hit, what Mmu.translate, Tlb.lookup and Tlb.promote do for
-   * it (a translation; the first level's miss and the second's hit counted;
-   * the entry copied into `l1`, the first level's 4K array, which insertAt
-   * picks for a 4K page) and the frame; -1 on a miss, which changed
-   * nothing: translate then does the rest. The pager's entries allow every
-   * access and are dirty, so no rights check or dirty assist is due.
+   * One access through the MMU (a record of `kind`), with the fault handled and the access retried as
+   * hardware does; the frame. `loop`: for the hit loop (feedRunsWasm), which forgets what the fault
+   * changed itself (HitLoop.forgetSets; 2: the lookup missed every TLB array, as the loop found).
    */
-  private l2Hit(vpn: number, l1: TlbArray, l2: TlbArray | null): number {
-    if (l2 === null) return -1;
-    const cpu = this.cpu;
-    const slot = l2.lookup(vpn, cpu.asid);
-    if (slot < 0) return -1;
-    const meta = l2.metas[slot];
-    if (((meta >>> Meta.HELD_SIZE_SHIFT) & 7) !== 0) return -1; // (none: the pager maps 4K pages here)
-    const tlb = cpu.tlb;
-    cpu.translations++;
-    tlb.misses[0]++;
-    tlb.hits[1]++;
-    tlb.hitArray = l2;
-    tlb.hitSlot = slot;
-    tlb.hitLevel = 1;
-    const pfn = l2.pfns[slot];
-    l1.insert(vpn, 0, pfn, meta, l2.attrs[slot]);
-    return pfn | 0;
-  }
-
-  /**
-   * One access through the MMU (a record of `kind`), with the fault handled
-   * and the access retried as hardware retries it; returns the frame.
-   */
-  private translate(vaHi: number, vaLo: number, kind: number): number {
+  private translate(vaHi: number, vaLo: number, kind: number, loop = 0): number {
     const cpu = this.cpu;
     const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-    if (cpu.touch(vaHi, vaLo, access) === 0) return (cpu.pa / 4096) | 0;
+    if ((loop === 2 ? this.pt.touchMissed(vaHi, vaLo, access) : cpu.touch(vaHi, vaLo, access)) === 0)
+      return (cpu.pa / 4096) | 0;
     const f = this.fault(vaHi, vaLo, access === Access.Write);
     this.retries++;
     // the eviction's INVLPG may have taken a set's front entry
-    forgetMemos(this.memoKeysD, this.memoKeysI, this.memoLo, this.memoLoI);
+    if (loop === 0) forgetMemos(this.memoKeysD, this.memoKeysI, this.memoLo, this.memoLoI);
     return this.pt.retry(vaHi, vaLo, access, this.faultVpn, f);
   }
 
@@ -674,11 +671,10 @@ export class MachineMode {
     const vpn = this.cpu.pageNumber(vaHi, vaLo);
     this.faultVpn = vpn;
     const page = this.shift === 0 ? vpn : vpn - (vpn % this.span);
-    const slot = this.slotOf.get(page);
+    const slot = this.slotOf.take(page);
     if (slot < 0) this.firstTouch++;
     else {
       this.swapIns++;
-      this.slotOf.delete(page);
       this.freeSlots.push(slot);
       this.inUse--;
     }
@@ -688,6 +684,7 @@ export class MachineMode {
       f = this.victim();
       this.evict(f);
     }
+    this.faultFrame = f;
     this.pt.map(f, page, f * this.span); // where the faulting walk stopped
     // the frame's new contents (zeroed, or read from swap) reach memory directly: lines of its old page go
     if (this.dcache !== null)
@@ -701,8 +698,12 @@ export class MachineMode {
 
   private victim(): number {
     switch (this.policy) {
-      case 0:
-        return this.hand.clock(this.ref);
+      case 0: {
+        const c = this.hand.refClears;
+        const v = this.hand.clock(this.ref);
+        this.cleared = this.hand.refClears - c; // the frames before v (HitLoop.forgetCleared)
+        return v;
+      }
       case 1:
         return this.hand.fifo();
       case 2:
@@ -715,6 +716,7 @@ export class MachineMode {
   /** The victim's page leaves for a swap slot: its entry is cleared, its TLB entries go. */
   private evict(f: number): void {
     const vpn = this.owner[f] * this.span;
+    this.gone = vpn;
     const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.nextSlot++;
     this.inUse++;
     if (this.inUse > this.swapMax) this.swapMax = this.inUse;

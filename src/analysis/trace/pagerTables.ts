@@ -26,11 +26,14 @@ import {
   pfnUnchecked,
   physAddrUnchecked,
   toPfn,
+  type Vpn,
   vpnUnchecked,
 } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import type { BumpFrames, MapFlags, PageTableMapper } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import type { Tlb } from "../../hw/mmu/Tlb.ts";
+import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 
 /** How the demand pager maps a page: present, user, writable, accessed and dirty (as vmref's pager does). */
 const USER_PAGE: MapFlags = { writable: true, user: true, accessed: true, dirty: true };
@@ -48,6 +51,8 @@ export class PagerTables {
   private retryAttrs = 0;
   /** retries done without their lookups and walk (tests: that the shortcut ran) */
   shortRetries = 0;
+  /** touches done without their lookups (touchMissed; tests) */
+  missedTouches = 0;
 
   constructor(
     private readonly cpu: Mmu,
@@ -82,6 +87,25 @@ export class PagerTables {
   /** Clears frame f's leaf entry (the caller flushes the page). */
   clear(f: number): void {
     this.mapper.clearAt(physAddrUnchecked(this.leafPa[f]));
+  }
+
+  /**
+   * cpu.touch of an access whose lookup missed every TLB array of its path, which the caller probed
+   * (machine mode's hit loop; nothing traces or observes, the paths are those arrays alone), without
+   * the probes: the misses counted as Tlb.lookup counts them, then the walk (Mmu.missAndFill). A host
+   * shortcut (the SDM has nothing like it); the figures are touch's (machineMode.test.ts).
+   */
+  touchMissed(vaHi: number, vaLo: number, access: Access): number {
+    const cpu = this.cpu;
+    // (a trace's address, below 2^47: the same page for every kind of access on every machine arch)
+    const vpn = cpu.pageNumber(vaHi, vaLo) as Vpn;
+    if (vpn < 0 || cpu.tracer !== null || cpu.observer !== null) return cpu.touch(vaHi, vaLo, access);
+    this.missedTouches++;
+    cpu.translations++;
+    cpu.tlb.lookupMissed(vpn, cpu.asid, access === Access.Exec);
+    const out = cpu.missAndFill(vaHi, vaLo, vpn, access, cpu.currentMode());
+    if (out === 0) cpu.mem.touch(cpu.pa, access, vaHi, vaLo);
+    return out;
   }
 
   /** The retry of the access (vaHi:vaLo, page vpn) whose fault mapped frame f (4K pages when shortcut); the frame. */
@@ -122,4 +146,21 @@ export class PagerTables {
     }
     return (cpu.pa / 4096) | 0;
   }
+}
+
+/**
+ * Whether each side's TLB path is its first-level 4K array (l1d, l1i) then its second-level array
+ * (l2d, l2i) and nothing else: machine mode's hit loop then probes every array of the path, and a miss
+ * of both is a miss everywhere (PagerTables.touchMissed).
+ */
+export function pathsOfTwo(
+  tlb: Tlb,
+  l1d: TlbArray | undefined,
+  l1i: TlbArray | undefined,
+  l2d: TlbArray | null,
+  l2i: TlbArray | null,
+): boolean {
+  const alone = (path: TlbArray[][], l1: TlbArray | undefined, l2: TlbArray | null) =>
+    l2 !== null && path.length === 2 && path[0].length === 1 && path[0][0] === l1 && path[1].length === 1;
+  return alone(tlb.dataPath, l1d, l2d) && alone(tlb.instrPath, l1i, l2i);
 }

@@ -473,11 +473,11 @@ export abstract class Mmu {
   }
 
   /**
-   * A miss at every TLB level: walkFast where it applies (nothing observes the walk, no protection
-   * keys), a 4K page then filled by Tlb.fillMissed (every array it fills was probed just now and
-   * missed), or walkFast's fault raised as walkAndFill raises it; else walk and fill.
+   * A miss at every TLB level, its lookups counted (translateVpn; or Tlb.lookupMissed, by a caller that
+   * probed every array: machine mode): walkFast where it applies, a 4K page then filled by fillMissed
+   * (every array it fills missed just now), or walkFast's fault raised as walkAndFill does; else walk.
    */
-  private missAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
+  missAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const rec = this.walkRec;
     const fast = this.hasFastMiss && this.useFastMiss && this.tracer === null && this.observer === null;
     if (!fast || this.checkAttrs || !this.walkFast(vpn, access, mode, rec))

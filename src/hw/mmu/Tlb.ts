@@ -278,14 +278,15 @@ export class Tlb {
   }
 
   /**
-   * A data-path lookup of vpn4k for asid that the caller knows misses in every array (no entry covers
-   * the page: TlbArray.markCovered, src/hw/mmu/runFold.ts), without the probes: knownMiss's answer
-   * when it has one, else each level's miss counted as lookup counts it. The arrays and every
-   * counter end as lookup leaves them (a miss moves no way).
+   * A data-path (`instr`: instruction-path) lookup of vpn4k for asid that the caller knows misses in
+   * every array (no entry covers the page: TlbArray.markCovered, src/hw/mmu/runFold.ts; or it probed
+   * them all: machine mode's hit loop), without the probes: knownMiss's answer when it has one, else
+   * each level's miss counted as lookup counts it. The arrays and every counter end as lookup leaves them
+   * (a miss moves no way).
    */
-  lookupMissed(vpn4k: Vpn, asid: number): void {
-    if (this.knownMiss(vpn4k, asid, false)) return;
-    const path = this.dataPath;
+  lookupMissed(vpn4k: Vpn, asid: number, instr = false): void {
+    if (this.knownMiss(vpn4k, asid, instr)) return;
+    const path = instr ? this.instrPath : this.dataPath;
     for (let level = 0; level < path.length; level++) this.misses[level]++;
   }
 
