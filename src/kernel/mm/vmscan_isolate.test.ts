@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
+import { runScenario } from "../../workloads/scenario/session.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { vmstat } from "../view/proc.ts";
 import { Gfp } from "./gfp.ts";
@@ -121,5 +122,35 @@ describe("reclaim_idx on i386", () => {
     expect([1, 2, 3, 4, 5].map((l) => zs[l * 3] + zs[l * 3 + 1] + zs[l * 3 + 2])).toEqual(
       Array.from(k.vmscan.size.subarray(1, 6)),
     );
+  });
+});
+
+describe("reclaim_idx on a small x86-64 machine", () => {
+  it("kswapd woken for a boosted DMA reclaims DMA's pages only: older DMA32 pages outlive newer ones", () => {
+    // the tour's first question: 80 MiB written into 64 MiB of RAM; user pages fill DMA32 first
+    const r = runScenario(
+      `machine ram=64M swap=32M overcommit=always
+spawn A
+A: a = mmap 80M
+A: write a 80M value=0x41
+let older = swapped(A, a+20M 12M)
+let newer = swapped(A, a+40M 8M)
+let skip32 = vmstat.pgskip_dma32
+let skipdma = vmstat.pgskip_dma
+let out = vmstat.pswpout
+`,
+      { checkInvariants: true },
+    );
+    const m = (name: string) => Number(BigInt(r.metrics[name]));
+    // kswapd, woken by rmqueue for the DMA zone a fallback boosted, passed over DMA32's pages
+    expect(r.failed).toBe(0);
+    expect(m("skip32")).toBeGreaterThan(1000);
+    expect(m("skipdma")).toBe(0);
+    expect(m("out")).toBeGreaterThan(1000);
+    // ... moving them to the head: pages written at 20-32 MiB all stayed while pages written
+    // later, at 40-48 MiB, went (the reclaims before the first boost took the oldest, 0-16 MiB, in
+    // order; without the skips reclaim goes on in that order)
+    expect(m("older")).toBe(0);
+    expect(m("newer")).toBeGreaterThan(1000);
   });
 });
