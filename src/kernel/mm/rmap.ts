@@ -238,7 +238,8 @@ export function rmapFind(
   // from the table's frame words (ptep_get), as readEntry reads it
   const table = pt.pfn(pmdHi, pmdLo, 1);
   if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
-  const q = vpn - Math.floor(vpn / pt.ptrsPerTable) * pt.ptrsPerTable;
+  // vpn modulo PTRS_PER_PTE (a power of two) from its low 32 bits: no division a call
+  const q = (vpn | 0) & (pt.ptrsPerTable - 1);
   // the table's own words when they may be stored into (hit.words), else its words to read
   // (frameWordsToStore: the held words where no store is observed)
   const own = pteTableWords.get(phys, table);
