@@ -16,7 +16,7 @@ import type { MmStruct } from "./MmStruct.ts";
 import { doWpPage } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { entryRead, modPow2, pteOffset, ptePa, readEntry, readPte, setPteAt } from "./pgtable.ts";
+import { entryRead, pteOffset, ptePa, readEntry, readPte, setPteAt } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /** doSwapPage's new PTE (pfn_pte of the swapped-in folio), made into this record: no object per fault. */
@@ -237,10 +237,14 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdA
   const vpn = vma.vmStart + off; // the fault's page (`off` pages into the VMA: doSwapPageAt)
   const swap = ctx.env.swap!;
   const pt = ctx.env.pgtable;
-  const start = Math.max(vma.vmStart, vpn - modPow2(vpn, n));
-  const end = Math.min(vma.vmEnd, vpn - modPow2(vpn, n) + n);
+  // the window's and the table's first pages: vpn's remainders by powers of two from its low 32
+  // bits (no division)
+  const low = vpn | 0;
+  const winFirst = vpn - (low & (n - 1));
+  const start = Math.max(vma.vmStart, winFirst);
+  const end = Math.min(vma.vmEnd, winFirst + n);
   const ptrs = pt.ptrsPerTable;
-  const tableFirst = vpn - modPow2(vpn, ptrs);
+  const tableFirst = vpn - (low & (ptrs - 1));
   const oneTable = pmdAt >= 0 && start >= tableFirst && end <= tableFirst + ptrs;
   const phys = ctx.env.phys;
   // 8-byte entries in frames of RAM: the table's entries are read from its frame's words, looked
@@ -263,7 +267,10 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdA
         wordsFrame = direct && frame < phys.nrFrames ? frame : -1;
         // a scratch copy for a frame held compactly: nothing else reads a frame until the
         // table is unmapped (pte0 = -1) before the next swap-in
-        if (wordsFrame >= 0) words = phys.frameWords(pfnUnchecked(wordsFrame));
+        if (wordsFrame >= 0) {
+          const own = pteTableWords.get(phys, wordsFrame); // the table's own words (kept while unchanged)
+          words = own !== null ? own : phys.frameWords(pfnUnchecked(wordsFrame));
+        }
       }
       pa = pte0 + (v - tableFirst) * pt.entryBytes;
     } else pa = ptePa(ctx, mm, v, false); // the PTE as numbers: no object per neighbour
