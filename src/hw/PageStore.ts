@@ -77,6 +77,11 @@ export class PageStore {
   private chunks = 0;
   /** Pages materialised now (each holds a 4 KiB slot). */
   materialized = 0;
+  /**
+   * Counts the changes of any page's slot (a materialisation, a slot given back): while it is
+   * unchanged, what heldWords returned for a page is still its answer (a caller may keep it).
+   */
+  gen = 0;
   /** The most pages that may be materialised at once: the materialisation past it throws HostMemoryError. */
   limit = Number.POSITIVE_INFINITY;
 
@@ -349,6 +354,7 @@ export class PageStore {
     c[F.SLOT + i] = slot;
     c[F.ODD + i] = -1;
     this.materialized++;
+    this.gen++;
     return words;
   }
 
@@ -444,6 +450,7 @@ export class PageStore {
     if (slot >= 0) {
       this.freeSlots.push(slot);
       this.materialized--;
+      this.gen++;
       c[i] = -1;
     }
     c[F.PLO + i] = plo;

@@ -654,7 +654,7 @@ export class BuddyAllocator implements FreeAreas {
     const p = this.pages;
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= p.nrFrames) return "out-of-range";
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return "wrong-order";
-    if (pfn % (1 << order) !== 0) return "misaligned";
+    if ((pfn & ((1 << order) - 1)) !== 0) return "misaligned"; // an integer below 2^31 here: no division
     const k = p.kind[pfn];
     if (
       k === PageKind.Free ||

@@ -11,6 +11,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
+import { HeldWords } from "./heldwords.ts";
 import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { type AnonVmas, iMmap, type MmStruct } from "./MmStruct.ts";
@@ -184,6 +185,10 @@ export const enum Found {
  */
 export const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w: 0 };
 
+/** rmapFind's PMD tables' and PTE tables' frame words (one frame each, kept while unchanged) */
+const pmdTableWords = new HeldWords();
+const pteTableWords = new HeldWords();
+
 /**
  * page_vma_mapped_walk for one VMA of a reverse-map walk: finds the PTE (or
  * huge PMD) of vma that maps pfn and leaves it in `hit`; what it found
@@ -217,7 +222,9 @@ export function rmapFind(
   const phys = um.env.phys;
   const pmdFrame = Math.floor(pmdAt / 4096);
   if (pt.entryBytes !== 8 || pmdFrame >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
-  const pmdWords = phys.frameWords(pfnUnchecked(pmdFrame));
+  // the frames' own words as the last call found them while no frame changed (HeldWords)
+  const pmdHeld = pmdTableWords.get(phys, pmdFrame);
+  const pmdWords = pmdHeld !== null ? pmdHeld : phys.frameWords(pfnUnchecked(pmdFrame));
   const w = (pmdAt - pmdFrame * 4096) >>> 2;
   const pmdLo = pmdWords === null ? 0 : pmdWords[w];
   const pmdHi = pmdWords === null ? 0 : pmdWords[w + 1];
@@ -231,10 +238,13 @@ export function rmapFind(
   // from the table's frame words (ptep_get), as readEntry reads it
   const table = pt.pfn(pmdHi, pmdLo, 1);
   if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
-  const q = vpn - Math.floor(vpn / pt.ptrsPerTable) * pt.ptrsPerTable;
+  // vpn modulo PTRS_PER_PTE (a power of two) from its low 32 bits: no division a call
+  const q = (vpn | 0) & (pt.ptrsPerTable - 1);
   // the table's own words when they may be stored into (hit.words), else its words to read
-  const held = directStores && pt.setIsStore ? phys.frameWordsToStore(pfnUnchecked(table)) : null;
-  const words = held !== null ? held : phys.frameWords(pfnUnchecked(table));
+  // (frameWordsToStore: the held words where no store is observed)
+  const own = pteTableWords.get(phys, table);
+  const held = directStores && pt.setIsStore && phys.snoop === null && phys.watch === null ? own : null;
+  const words = own !== null ? own : phys.frameWords(pfnUnchecked(table));
   const hi = words === null ? 0 : words[2 * q + 1];
   const lo = words === null ? 0 : words[2 * q];
   if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return Found.None;

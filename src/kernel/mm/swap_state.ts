@@ -10,12 +10,13 @@
 import { ModelBug } from "../../base/assert.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import { Gfp } from "./gfp.ts";
+import { HeldWords } from "./heldwords.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doWpPage } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { entryRead, modPow2, pteOffset, ptePa, readEntry, readPte, setPteAt } from "./pgtable.ts";
+import { entryRead, pteOffset, ptePa, readEntry, readPte, setPteAt } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /** doSwapPage's new PTE (pfn_pte of the swapped-in folio), made into this record: no object per fault. */
@@ -121,13 +122,48 @@ export function doSwapPageAt(
   const e = env.pgtable.mkUserInto(swapPte, pfn, 0, vma.vmFlags, writable, write && writable, false);
   const eHi = e.hi;
   const eLo = e.lo;
-  setPteAt(ctx, pa, eHi | 0, eLo | 0); // int32 halves: no heap number for a half at or above 2^31
+  setSwapInPte(ctx, pa, eHi | 0, eLo | 0); // int32 halves: no heap number for a half at or above 2^31
   if (write && !writable) {
     // FAULT_FLAG_WRITE still set: do_wp_page copies (or reuses) the page
     const again = doWpPage(ctx, mm, vma, vma.vmStart + off, pa, eHi, eLo);
     if (again !== VmFault.OK) return again;
   }
   return major ? VmFault.MAJOR : VmFault.OK;
+}
+
+/** the leaf tables' own words doSwapPageAt stores its PTEs into (one frame, kept while unchanged) */
+const pteTableWords = new HeldWords();
+
+/**
+ * do_swap_page's set_pte_at of the page's new PTE (hi, lo) at `pa`, where the swap entry was: as
+ * setPteAt (the old entry must not be present), stored straight into the table's own words when
+ * Pgtable.set would store just that (8-byte entries, set is PhysMem.write64, no arm64 contiguous
+ * hint, nothing observing stores, the table materialised in RAM): no look-up of the table's frame
+ * for the check and another for the store, the pages of one table coming one after another.
+ */
+function setSwapInPte(ctx: MmContext, pa: number, hi: number, lo: number): void {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const phys = env.phys;
+  const frame = Math.floor(pa / 4096);
+  if (pt.setIsStore && pt.entryBytes === 8 && pt.contpte == null && frame < phys.nrFrames) {
+    const words = phys.snoop === null && phys.watch === null ? pteTableWords.get(phys, frame) : null;
+    if (words !== null) {
+      const w = (pa - frame * 4096) >>> 2;
+      if (pt.accessible(words[w + 1], words[w])) throw setPteBug(pa);
+      words[w] = lo;
+      words[w + 1] = hi;
+      return;
+    }
+  }
+  setPteAt(ctx, pa, hi, lo);
+}
+
+/** setSwapInPte's broken invariant (setPteAt's message), made only then */
+function setPteBug(pa: number): ModelBug {
+  return new ModelBug(
+    `set_pte_at at 0x${pa.toString(16)}: the old entry is present (use a gather or ptep_clear_flush)`,
+  );
 }
 
 /**
@@ -201,10 +237,14 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdA
   const vpn = vma.vmStart + off; // the fault's page (`off` pages into the VMA: doSwapPageAt)
   const swap = ctx.env.swap!;
   const pt = ctx.env.pgtable;
-  const start = Math.max(vma.vmStart, vpn - modPow2(vpn, n));
-  const end = Math.min(vma.vmEnd, vpn - modPow2(vpn, n) + n);
+  // the window's and the table's first pages: vpn's remainders by powers of two from its low 32
+  // bits (no division)
+  const low = vpn | 0;
+  const winFirst = vpn - (low & (n - 1));
+  const start = Math.max(vma.vmStart, winFirst);
+  const end = Math.min(vma.vmEnd, winFirst + n);
   const ptrs = pt.ptrsPerTable;
-  const tableFirst = vpn - modPow2(vpn, ptrs);
+  const tableFirst = vpn - (low & (ptrs - 1));
   const oneTable = pmdAt >= 0 && start >= tableFirst && end <= tableFirst + ptrs;
   const phys = ctx.env.phys;
   // 8-byte entries in frames of RAM: the table's entries are read from its frame's words, looked
@@ -227,7 +267,10 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdA
         wordsFrame = direct && frame < phys.nrFrames ? frame : -1;
         // a scratch copy for a frame held compactly: nothing else reads a frame until the
         // table is unmapped (pte0 = -1) before the next swap-in
-        if (wordsFrame >= 0) words = phys.frameWords(pfnUnchecked(wordsFrame));
+        if (wordsFrame >= 0) {
+          const own = pteTableWords.get(phys, wordsFrame); // the table's own words (kept while unchanged)
+          words = own !== null ? own : phys.frameWords(pfnUnchecked(wordsFrame));
+        }
       }
       pa = pte0 + (v - tableFirst) * pt.entryBytes;
     } else pa = ptePa(ctx, mm, v, false); // the PTE as numbers: no object per neighbour

@@ -145,15 +145,21 @@ export class SwapArea {
    */
   largeEntries = true;
 
+  /** log2 of clusterPages: a slot's cluster is slot >>> clusterShift (no integer division a slot) */
+  private readonly clusterShift: number;
+
   /**
    * `nrFrames`: the machine's page frames (the pfns the swap cache may hold);
-   * `clusterPages`: SWAPFILE_CLUSTER (the architecture's HPAGE_PMD_NR)
+   * `clusterPages`: SWAPFILE_CLUSTER (the architecture's HPAGE_PMD_NR, a power of two)
    */
   constructor(
     readonly nrSlots: number,
     nrFrames: number,
     readonly clusterPages = 512,
   ) {
+    this.clusterShift = 31 - Math.clz32(clusterPages);
+    if (clusterPages !== 1 << this.clusterShift)
+      throw new ModelBug(`SwapArea: clusters of ${clusterPages} slots (HPAGE_PMD_NR is a power of two)`);
     const nrClusters = Math.ceil(nrSlots / clusterPages);
     this.clusterCount = new Uint16Array(nrClusters);
     this.clusterOrder = new Uint8Array(nrClusters);
@@ -215,7 +221,7 @@ export class SwapArea {
 
   /** Marks the free slots [slot, slot + nr) used, all in one cluster (cluster_alloc_range, swap_range_alloc). */
   takeRange(slot: number, nr: number, order: number): void {
-    const c = (slot / this.clusterPages) | 0;
+    const c = slot >>> this.clusterShift;
     if (this.clusterCount[c] === 0) this.clusterOrder[c] = order; // ci->order
     this.clusterCount[c] += nr;
     this.used += nr;
@@ -223,7 +229,7 @@ export class SwapArea {
 
   /** Gives back a range takeRange took and nothing used (put_swap_folio of an entry no PTE names). */
   releaseRange(slot: number, nr: number): void {
-    this.clusterCount[(slot / this.clusterPages) | 0] -= nr;
+    this.clusterCount[slot >>> this.clusterShift] -= nr;
     this.used -= nr;
   }
 
@@ -260,7 +266,7 @@ export class SwapArea {
       if (map[s] === 0 && written[s] === 0 && !this.cache.has(s)) {
         this.cursor = s + 1 >= n ? 1 : s + 1;
         this.used++;
-        const c = (s / this.clusterPages) | 0;
+        const c = s >>> this.clusterShift;
         if (this.clusterCount[c]++ === 0) this.clusterOrder[c] = 0; // a free cluster now serves order 0
         return s;
       }
@@ -306,7 +312,7 @@ export class SwapArea {
       this.contents.fill(slot, 0, 0); // the slot's host memory back (a discard)
     }
     this.used--;
-    this.clusterCount[(slot / this.clusterPages) | 0]--; // at 0 the cluster is free again (free_cluster)
+    this.clusterCount[slot >>> this.clusterShift]--; // at 0 the cluster is free again (free_cluster)
   }
 
   /**

@@ -80,7 +80,7 @@ export function shrinkAnonSmall(v: AnonShrinkPages, pfn: number, list: number, a
   const pt = env.pgtable;
   // splitForReclaim's "not a large folio": no whole THP's block, no live mTHP folio
   const nr = pt.hpagePmdNr;
-  const head = pfn - (pfn % nr);
+  const head = pfn - (pfn & (nr - 1)); // HPAGE_PMD_NR: a power of two (no integer division a page)
   if (pages.priv[head] > 0 && pages.kind[head] === PageKind.UserAnon) return NOT_HANDLED;
   if (env.mthp !== undefined && env.mthp.liveOrders !== 0) return NOT_HANDLED;
   // folio_referenced: rmap_walk_anon over the anon_vma's chain, which must map the page once
