@@ -27,10 +27,11 @@ import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
 import { RunFault } from "../../hw/mmu/WalkMemo.ts";
 import { AnonFaultTable, anonFaultPte, doAnonymousRun } from "../mm/anon_fault.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { hugeEligible } from "../mm/huge_memory.ts";
 import { VmFault } from "../mm/internal.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { doAnonymousPage } from "../mm/memory.ts";
-import { entryRead, readEntry } from "../mm/pgtable.ts";
+import { entryRead, pmdPa, ptePa, readEntry } from "../mm/pgtable.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { foldSwapPage, swapFaultAllocs, swapFoldable } from "./faultfold_swap.ts";
@@ -48,6 +49,8 @@ import type { Task } from "./task.ts";
 export const faultFold = {
   on: true,
   folded: 0,
+  /** folded faults that found no leaf table (pte_alloc first: foldNoTable) */
+  tables: 0,
   slow: 0,
   inRun: true,
   inRunFolded: 0,
@@ -80,13 +83,23 @@ export function runFoldable(k: KernelCore, cpu: Mmu, task: Task, _write: boolean
 
 /**
  * The fault foldFind took: its VMA, page and PTE's address, for foldResolve; `swap`: the PTE
- * holds a swap entry (hi, lo) (do_swap_page), else it is none (do_anonymous_page).
+ * holds a swap entry (hi, lo) (do_swap_page), else it is none (do_anonymous_page); `table`: no
+ * leaf table yet, the PMD none (pa -1: foldNoTable allocates the table first).
  */
-const found: { vma: Vma | null; vpn: number; pa: number; swap: boolean; hi: number; lo: number } = {
+const found: {
+  vma: Vma | null;
+  vpn: number;
+  pa: number;
+  swap: boolean;
+  table: boolean;
+  hi: number;
+  lo: number;
+} = {
   vma: null,
   vpn: 0,
   pa: -1,
   swap: false,
+  table: false,
   hi: 0,
   lo: 0,
 };
@@ -148,9 +161,13 @@ function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number, write: 
   if (!(vma.vmStart <= vpn && vpn < vma.vmEnd)) return false;
   if ((vma.vmFlags & (VmFlag.WRITE | NOT_ANON)) !== VmFlag.WRITE || vma.file || vma.shmem) return false;
   const pa = faultPte(k, mm, vpn, write);
+  found.table = false;
   if (pa < 0) {
     foldTable.reset();
-    return false;
+    // a store under a PMD that points to no table yet (a leaf table's first fault): foldNoTable
+    if (!write || !noLeafTable(k, mm, vma, vpn)) return false;
+    found.swap = false;
+    found.table = true;
   }
   found.vma = vma;
   found.vpn = vpn;
@@ -184,7 +201,9 @@ function foldResolve(
         found.hi,
         found.lo,
       )
-    : doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
+    : found.table
+      ? foldNoTable(k, mm, found.vma!, found.vpn)
+      : doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
   k.faultingMm = null;
   found.vma = null;
   faultFold.folded++;
@@ -205,6 +224,45 @@ function foldResolve(
   // pagefault_out_of_memory on every architecture
   if (swap && r !== VmFault.OOM) throw new ModelBug(`foldResolve: do_swap_page's result ${r}`);
   return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+}
+
+/**
+ * Whether __handle_mm_fault takes a store at `vpn` in the private anonymous `vma` to pte_alloc
+ * and do_anonymous_page because the PMD is none (reads only): the PMD table present (no pud_alloc
+ * to make), its entry none, and no transparent huge page for the range (hugeEligible: THP never
+ * or madvise without VM_HUGEPAGE, or the 2M range not inside the VMA), which would take the fault
+ * at the PMD instead. Linux: mm/memory.c __handle_mm_fault (pmd_none, thp_vma_allowable_order)
+ */
+function noLeafTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): boolean {
+  const ctx = k.userMm;
+  const pmdAt = pmdPa(ctx, mm, vpn);
+  if (pmdAt < 0) return false;
+  readEntry(ctx, pmdAt); // pmdp_get
+  return ctx.env.pgtable.none(entryRead.hi, entryRead.lo) && !hugeEligible(ctx, vma, vpn);
+}
+
+/**
+ * The fault noLeafTable found, resolved as handle_mm_fault resolves it: pte_alloc (the table
+ * allocated, zeroed, accounted and its PMD entry written, as the handler's path makes it: pgtable.ts
+ * ptePa), then do_anonymous_page for the new table's none PTE: doAnonymousRun's one page when the
+ * VMA's anon_vma is made and the page's allocation is sure of the fast path (the batch's own
+ * steps, equal to doAnonymousPage's for one page: alloc_run.test.ts, faultfold.test.ts), else
+ * doAnonymousPage (anon_vma_prepare, the slow path). The table is kept for the run's next faults.
+ * Linux: mm/memory.c __handle_mm_fault -> handle_pte_fault -> do_pte_missing -> do_anonymous_page
+ * (pte_alloc, then ptep_get: none)
+ */
+function foldNoTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): VmFault {
+  const ctx = k.userMm;
+  const pa = ptePa(ctx, mm, vpn, true); // pte_alloc
+  if (pa < 0) return VmFault.OOM; // no page for the table
+  faultFold.tables++;
+  const pt = ctx.env.pgtable;
+  const key = Math.floor(vpn / pt.ptrsPerTable);
+  foldTable.key = key;
+  foldTable.mm = mm;
+  foldTable.base = pa - (vpn - key * pt.ptrsPerTable) * pt.entryBytes;
+  if (vma.anonVma !== 0 && doAnonymousRun(ctx, mm, vma, vpn, pa, 1, 1) === 1) return VmFault.OK;
+  return doAnonymousPage(ctx, mm, vma, vpn, pa, true);
 }
 
 /**
@@ -233,6 +291,7 @@ export class RunFaultFold implements RunFaultSink {
     cpu.setUserMode(false);
     this.rec!.faults++;
     k.tlbMgr.enterKernel(this.cpuId);
+    const table = found.table; // a new leaf table's PMD entry: a table above the leaf changed
     const r = foldResolve(k, cpu, task, vaHi, vaLo, write);
     faultFold.inRunFolded++;
     if (r !== null) {
@@ -243,7 +302,7 @@ export class RunFaultFold implements RunFaultSink {
     k.tlbMgr.exitToUser(this.cpuId);
     cpu.setUserMode(true);
     // a slow-path allocation (foldTable dropped) may have changed tables above the leaf
-    return foldTable.key === -1 ? RunFault.RetryAnew : RunFault.Retry;
+    return table || foldTable.key === -1 ? RunFault.RetryAnew : RunFault.Retry;
   }
   /**
    * The faults of up to `max` pages va, va + step, ... (step in bytes, a multiple of 4096), each
