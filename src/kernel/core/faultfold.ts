@@ -1,7 +1,8 @@
 /**
  * The fold of a run's demand-zero and swap faults (entry.ts userModeRange): a not-present fault
  * of a user write at a none PTE, or of a user load or write at a swap PTE (faultfold_swap.ts), the
- * walk having reached the leaf table, in a private anonymous writable VMA is resolved here,
+ * walk having reached the leaf table (or, a write's, at a none PMD where no transparent huge page
+ * may be made: pte_alloc first, foldNoTable), in a private anonymous writable VMA is resolved here,
  * without the architecture's handler, when every check that handler makes is known to pass:
  * do_user_addr_fault (arch/x86/mm/fault.c), do_page_fault (arch/arm64/mm/fault.c) and
  * handle_page_fault (arch/riscv/mm/fault.c) all come, for such a fault, to lock_mm_and_find_vma
@@ -16,8 +17,9 @@
  * reclaim), no mTHP order configured (alloc_anon_folio may map a large folio), no hashed page
  * table beside the radix tables, pagefault_disable() not in force, the CPU not observed. The
  * fault-level ones (foldUserFault): the VMA of the mm's last fault contains the address,
- * writable, not file-backed, shmem, HugeTLB nor PFNMAP; the PMD points to a table; the PTE is
- * none (a write), or a swap entry (swapFoldable: a write's exclusive). The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
+ * writable, not file-backed, shmem, HugeTLB nor PFNMAP; the PMD points to a table and the PTE is
+ * none (a write), or a swap entry (swapFoldable: a write's exclusive); or the PMD is none, in its
+ * present PMD table, and hugeEligible says no (a write: noLeafTable). The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
  * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path; a batch of
  * such faults under one leaf table (RunFaultFold.runFaultRun) has its hardware side made at once
  * by the MMU's run (src/hw/mmu/runFold.ts RunFold.faultRun), every figure as page by page.
