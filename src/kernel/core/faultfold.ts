@@ -255,6 +255,9 @@ function noLeafTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): boolea
  */
 function foldNoTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): VmFault {
   const ctx = k.userMm;
+  // the flusher's background work a fault of this range queued before (UserMm.handleMmFault's, as
+  // the handler served it here: pending only after a shared file page's fault)
+  ctx.env.pageCache.dirtyThrottle?.serve();
   const pa = ptePa(ctx, mm, vpn, true); // pte_alloc
   if (pa < 0) return VmFault.OOM; // no page for the table
   faultFold.tables++;
