@@ -194,7 +194,7 @@ export function userModeRange(
     const va = i === 0 ? vaBig : null;
     // profile=windows: the OS's own fault handler (MmAccessFault) takes user faults
     let r =
-      fold && cpu.faultKind === HwFaultKind.Translation && (cpu.faultLevel === 0 || cpu.faultLevel === 1)
+      fold && cpu.faultKind === HwFaultKind.Translation && cpu.faultLevel === 0
         ? foldUserFault(k, cpu, task, hi, lo, write)
         : undefined;
     if (r === undefined) {

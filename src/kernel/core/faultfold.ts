@@ -144,7 +144,9 @@ export function foldUserFault(
   vaLo: number,
   write: boolean,
 ): SigInfo | null | undefined {
-  return foldFind(k, task, vaHi, vaLo, write) ? foldResolve(k, cpu, task, vaHi, vaLo, write) : undefined;
+  return foldFind(k, null, task, vaHi, vaLo, write)
+    ? foldResolve(k, cpu, task, vaHi, vaLo, write)
+    : undefined;
 }
 
 /**
@@ -153,7 +155,14 @@ export function foldUserFault(
  * PTE). True: found holds the VMA and PTE for foldResolve. Reads only, so a run may ask before
  * the exception's entry (RunFaultFold).
  */
-function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number, write: boolean): boolean {
+function foldFind(
+  k: KernelCore,
+  run: Mmu | null,
+  task: Task,
+  vaHi: number,
+  vaLo: number,
+  write: boolean,
+): boolean {
   const mm = task.mm!;
   const vpn = k.va.vpnOf(vaHi, vaLo);
   const vmas = mm.vmas;
@@ -166,8 +175,9 @@ function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number, write: 
   found.table = false;
   if (pa < 0) {
     foldTable.reset();
-    // a store under a PMD that points to no table yet (a leaf table's first fault): foldNoTable
-    if (!write || !noLeafTable(k, mm, vma, vpn)) return false;
+    // a store under a PMD that points to no table yet (a leaf table's first fault): foldNoTable,
+    // in a run whose next faults go in batches (tableBatched; elsewhere the handler, as before)
+    if (!write || run === null || !tableBatched(k, run) || !noLeafTable(k, mm, vma, vpn)) return false;
     found.swap = false;
     found.table = true;
   }
@@ -226,6 +236,20 @@ function foldResolve(
   // pagefault_out_of_memory on every architecture
   if (swap && r !== VmFault.OOM) throw new ModelBug(`foldResolve: do_swap_page's result ${r}`);
   return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+}
+
+/**
+ * Whether a leaf table's first fault in a run is folded (foldNoTable): where the table's next
+ * faults go in batches (runFaultRun's conditions, and the MMU's RunFold.faultRun). A host choice,
+ * no figure: folded or through the handler, every figure is the same (faultfold.test.ts); where
+ * each fault goes by itself (RISC-V, i386, PTI) the run that no longer stops at each new table
+ * had V8 compile its per-fault path again and again (RISC-V Sv39's cold first pass: 8.6% more
+ * instructions), with nothing to gain from the batch after it.
+ */
+function tableBatched(k: KernelCore, cpu: Mmu): boolean {
+  if (!faultFold.batch || k.arch.faultFold!.resolved !== null || k.userMm.env.kmapLocal !== undefined)
+    return false;
+  return k.tlbMgr.entryQuiet?.() === true && cpu.runFold?.faultBatches === true;
 }
 
 /**
@@ -291,7 +315,7 @@ export class RunFaultFold implements RunFaultSink {
     const k = this.k!;
     const task = this.task!;
     const write = this.write;
-    if (!foldFind(k, task, vaHi, vaLo, write)) return RunFault.NotTaken; // nothing changed
+    if (!foldFind(k, cpu, task, vaHi, vaLo, write)) return RunFault.NotTaken; // nothing changed
     // userModeRange's steps at an exception: kernel mode, the fault counted, the kernel's entry
     cpu.setUserMode(false);
     this.rec!.faults++;
