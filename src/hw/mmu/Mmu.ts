@@ -391,9 +391,9 @@ export abstract class Mmu {
   runFaults: RunFaultSink | null = null; // the kernel's fold of the next accessRun's faults, or null
   runRetried = false; // whether the fault that stopped it was a retry of one the sink resolved
 
-  /** A run's not-present fault at a leaf table to the sink; the memo goes if a walk or a root write came between. */
+  /** A run's not-present fault at a leaf table or above it (level 1: none yet) to the sink; the memo goes if a walk or a root write came between. */
   private sinkFault(sink: RunFaultSink, hi: number, lo: number): RunFault {
-    if (this.faultKind !== HwFaultKind.Translation || this.faultLevel !== 0) return RunFault.NotTaken;
+    if (this.faultKind !== HwFaultKind.Translation || !(this.faultLevel >>> 0 <= 1)) return RunFault.NotTaken;
     const walks = this.walks;
     const rw = this.rootWrites;
     const asid = this.asid;

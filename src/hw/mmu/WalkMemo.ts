@@ -95,7 +95,8 @@ export const enum RunFault {
 
 /**
  * The kernel's side of a fault inside a run of user accesses (kernel/core/faultfold.ts
- * RunFaultFold): a not-present fault at a leaf table the kernel resolves as its handler would,
+ * RunFaultFold): a not-present fault at a leaf table, or at the entry above it (level 1: no leaf
+ * table yet), the kernel resolves as its handler would,
  * the exception's entry and return included, so that the run retries the access in its loop
  * (Mmu.ts's RunFaultSink: C = Mmu).
  */

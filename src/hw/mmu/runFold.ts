@@ -151,6 +151,11 @@ export abstract class RunFold {
   /** whether accessRun folds (false: the per-access loop only; tests) */
   enabled = true;
 
+  /** Whether faultRun may take a run's not-present faults in batches here (the architecture's faultsMissed). */
+  get faultBatches(): boolean {
+    return this.enabled && this.mmu.faultsMissed !== undefined;
+  }
+
   /**
    * At a run's start: this, with the marks dropped, when the run may be folded (`fast`: the MMU's
    * fast walks apply, no protection-key check; nothing observes; loads or stores, one per 4K

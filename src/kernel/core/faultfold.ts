@@ -1,7 +1,8 @@
 /**
  * The fold of a run's demand-zero and swap faults (entry.ts userModeRange): a not-present fault
  * of a user write at a none PTE, or of a user load or write at a swap PTE (faultfold_swap.ts), the
- * walk having reached the leaf table, in a private anonymous writable VMA is resolved here,
+ * walk having reached the leaf table (or, a write's, at a none PMD where no transparent huge page
+ * may be made: pte_alloc first, foldNoTable), in a private anonymous writable VMA is resolved here,
  * without the architecture's handler, when every check that handler makes is known to pass:
  * do_user_addr_fault (arch/x86/mm/fault.c), do_page_fault (arch/arm64/mm/fault.c) and
  * handle_page_fault (arch/riscv/mm/fault.c) all come, for such a fault, to lock_mm_and_find_vma
@@ -16,8 +17,9 @@
  * reclaim), no mTHP order configured (alloc_anon_folio may map a large folio), no hashed page
  * table beside the radix tables, pagefault_disable() not in force, the CPU not observed. The
  * fault-level ones (foldUserFault): the VMA of the mm's last fault contains the address,
- * writable, not file-backed, shmem, HugeTLB nor PFNMAP; the PMD points to a table; the PTE is
- * none (a write), or a swap entry (swapFoldable: a write's exclusive). The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
+ * writable, not file-backed, shmem, HugeTLB nor PFNMAP; the PMD points to a table and the PTE is
+ * none (a write), or a swap entry (swapFoldable: a write's exclusive); or the PMD is none, in its
+ * present PMD table, and hugeEligible says no (a write: noLeafTable). The MMU's side is untouched: each page's faulting access, #PF and retry are the CPU's
  * own (Mmu.accessRun), so every TLB and walk figure is that of the page-by-page path; a batch of
  * such faults under one leaf table (RunFaultFold.runFaultRun) has its hardware side made at once
  * by the MMU's run (src/hw/mmu/runFold.ts RunFold.faultRun), every figure as page by page.
@@ -27,10 +29,11 @@ import type { Mmu, RunFaultSink } from "../../hw/mmu/Mmu.ts";
 import { RunFault } from "../../hw/mmu/WalkMemo.ts";
 import { AnonFaultTable, anonFaultPte, doAnonymousRun } from "../mm/anon_fault.ts";
 import { Gfp } from "../mm/gfp.ts";
+import { hugeEligible } from "../mm/huge_memory.ts";
 import { VmFault } from "../mm/internal.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { doAnonymousPage } from "../mm/memory.ts";
-import { entryRead, readEntry } from "../mm/pgtable.ts";
+import { entryRead, pmdPa, ptePa, readEntry } from "../mm/pgtable.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { foldSwapPage, swapFaultAllocs, swapFoldable } from "./faultfold_swap.ts";
@@ -48,6 +51,8 @@ import type { Task } from "./task.ts";
 export const faultFold = {
   on: true,
   folded: 0,
+  /** folded faults that found no leaf table (pte_alloc first: foldNoTable) */
+  tables: 0,
   slow: 0,
   inRun: true,
   inRunFolded: 0,
@@ -80,13 +85,23 @@ export function runFoldable(k: KernelCore, cpu: Mmu, task: Task, _write: boolean
 
 /**
  * The fault foldFind took: its VMA, page and PTE's address, for foldResolve; `swap`: the PTE
- * holds a swap entry (hi, lo) (do_swap_page), else it is none (do_anonymous_page).
+ * holds a swap entry (hi, lo) (do_swap_page), else it is none (do_anonymous_page); `table`: no
+ * leaf table yet, the PMD none (pa -1: foldNoTable allocates the table first).
  */
-const found: { vma: Vma | null; vpn: number; pa: number; swap: boolean; hi: number; lo: number } = {
+const found: {
+  vma: Vma | null;
+  vpn: number;
+  pa: number;
+  swap: boolean;
+  table: boolean;
+  hi: number;
+  lo: number;
+} = {
   vma: null,
   vpn: 0,
   pa: -1,
   swap: false,
+  table: false,
   hi: 0,
   lo: 0,
 };
@@ -129,7 +144,9 @@ export function foldUserFault(
   vaLo: number,
   write: boolean,
 ): SigInfo | null | undefined {
-  return foldFind(k, task, vaHi, vaLo, write) ? foldResolve(k, cpu, task, vaHi, vaLo, write) : undefined;
+  return foldFind(k, null, task, vaHi, vaLo, write)
+    ? foldResolve(k, cpu, task, vaHi, vaLo, write)
+    : undefined;
 }
 
 /**
@@ -138,7 +155,14 @@ export function foldUserFault(
  * PTE). True: found holds the VMA and PTE for foldResolve. Reads only, so a run may ask before
  * the exception's entry (RunFaultFold).
  */
-function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number, write: boolean): boolean {
+function foldFind(
+  k: KernelCore,
+  run: Mmu | null,
+  task: Task,
+  vaHi: number,
+  vaLo: number,
+  write: boolean,
+): boolean {
   const mm = task.mm!;
   const vpn = k.va.vpnOf(vaHi, vaLo);
   const vmas = mm.vmas;
@@ -148,9 +172,14 @@ function foldFind(k: KernelCore, task: Task, vaHi: number, vaLo: number, write: 
   if (!(vma.vmStart <= vpn && vpn < vma.vmEnd)) return false;
   if ((vma.vmFlags & (VmFlag.WRITE | NOT_ANON)) !== VmFlag.WRITE || vma.file || vma.shmem) return false;
   const pa = faultPte(k, mm, vpn, write);
+  found.table = false;
   if (pa < 0) {
     foldTable.reset();
-    return false;
+    // a store under a PMD that points to no table yet (a leaf table's first fault): foldNoTable,
+    // in a run whose next faults go in batches (tableBatched; elsewhere the handler, as before)
+    if (!write || run === null || !tableBatched(k, run) || !noLeafTable(k, mm, vma, vpn)) return false;
+    found.swap = false;
+    found.table = true;
   }
   found.vma = vma;
   found.vpn = vpn;
@@ -184,7 +213,9 @@ function foldResolve(
         found.hi,
         found.lo,
       )
-    : doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
+    : found.table
+      ? foldNoTable(k, mm, found.vma!, found.vpn)
+      : doAnonymousPage(k.userMm, mm, found.vma!, found.vpn, found.pa, true);
   k.faultingMm = null;
   found.vma = null;
   faultFold.folded++;
@@ -208,6 +239,62 @@ function foldResolve(
 }
 
 /**
+ * Whether a leaf table's first fault in a run is folded (foldNoTable): where the table's next
+ * faults go in batches (runFaultRun's conditions, and the MMU's RunFold.faultRun). A host choice,
+ * no figure: folded or through the handler, every figure is the same (faultfold.test.ts); where
+ * each fault goes by itself (RISC-V, i386, PTI) the run that no longer stops at each new table
+ * had V8 compile its per-fault path again and again (RISC-V Sv39's cold first pass: 8.6% more
+ * instructions), with nothing to gain from the batch after it.
+ */
+function tableBatched(k: KernelCore, cpu: Mmu): boolean {
+  if (!faultFold.batch || k.arch.faultFold!.resolved !== null || k.userMm.env.kmapLocal !== undefined)
+    return false;
+  return k.tlbMgr.entryQuiet?.() === true && cpu.runFold?.faultBatches === true;
+}
+
+/**
+ * Whether __handle_mm_fault takes a store at `vpn` in the private anonymous `vma` to pte_alloc
+ * and do_anonymous_page because the PMD is none (reads only): the PMD table present (no pud_alloc
+ * to make), its entry none, and no transparent huge page for the range (hugeEligible: THP never
+ * or madvise without VM_HUGEPAGE, or the 2M range not inside the VMA), which would take the fault
+ * at the PMD instead. Linux: mm/memory.c __handle_mm_fault (pmd_none, thp_vma_allowable_order)
+ */
+function noLeafTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): boolean {
+  const ctx = k.userMm;
+  const pmdAt = pmdPa(ctx, mm, vpn);
+  if (pmdAt < 0) return false;
+  readEntry(ctx, pmdAt); // pmdp_get
+  return ctx.env.pgtable.none(entryRead.hi, entryRead.lo) && !hugeEligible(ctx, vma, vpn);
+}
+
+/**
+ * The fault noLeafTable found, resolved as handle_mm_fault resolves it: pte_alloc (the table
+ * allocated, zeroed, accounted and its PMD entry written, as the handler's path makes it: pgtable.ts
+ * ptePa), then do_anonymous_page for the new table's none PTE: doAnonymousRun's one page when the
+ * VMA's anon_vma is made and the page's allocation is sure of the fast path (the batch's own
+ * steps, equal to doAnonymousPage's for one page: alloc_run.test.ts, faultfold.test.ts), else
+ * doAnonymousPage (anon_vma_prepare, the slow path). The table is kept for the run's next faults.
+ * Linux: mm/memory.c __handle_mm_fault -> handle_pte_fault -> do_pte_missing -> do_anonymous_page
+ * (pte_alloc, then ptep_get: none)
+ */
+function foldNoTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): VmFault {
+  const ctx = k.userMm;
+  // the flusher's background work a fault of this range queued before (UserMm.handleMmFault's, as
+  // the handler served it here: pending only after a shared file page's fault)
+  ctx.env.pageCache.dirtyThrottle?.serve();
+  const pa = ptePa(ctx, mm, vpn, true); // pte_alloc
+  if (pa < 0) return VmFault.OOM; // no page for the table
+  faultFold.tables++;
+  const pt = ctx.env.pgtable;
+  const key = Math.floor(vpn / pt.ptrsPerTable);
+  foldTable.key = key;
+  foldTable.mm = mm;
+  foldTable.base = pa - (vpn - key * pt.ptrsPerTable) * pt.entryBytes;
+  if (vma.anonVma !== 0 && doAnonymousRun(ctx, mm, vma, vpn, pa, 1, 1) === 1) return VmFault.OK;
+  return doAnonymousPage(ctx, mm, vma, vpn, pa, true);
+}
+
+/**
  * The fold inside the MMU's run (Mmu.accessRun, RunFaultSink): a fault foldFind takes is entered,
  * resolved and returned from as userModeRange's loop makes it (the CPU to kernel mode, the fault
  * counted, the kernel's entry, the fold, the return to user mode), and the run retries the access
@@ -228,11 +315,12 @@ export class RunFaultFold implements RunFaultSink {
     const k = this.k!;
     const task = this.task!;
     const write = this.write;
-    if (!foldFind(k, task, vaHi, vaLo, write)) return RunFault.NotTaken; // nothing changed
+    if (!foldFind(k, cpu, task, vaHi, vaLo, write)) return RunFault.NotTaken; // nothing changed
     // userModeRange's steps at an exception: kernel mode, the fault counted, the kernel's entry
     cpu.setUserMode(false);
     this.rec!.faults++;
     k.tlbMgr.enterKernel(this.cpuId);
+    const table = found.table; // a new leaf table's PMD entry: a table above the leaf changed
     const r = foldResolve(k, cpu, task, vaHi, vaLo, write);
     faultFold.inRunFolded++;
     if (r !== null) {
@@ -243,7 +331,7 @@ export class RunFaultFold implements RunFaultSink {
     k.tlbMgr.exitToUser(this.cpuId);
     cpu.setUserMode(true);
     // a slow-path allocation (foldTable dropped) may have changed tables above the leaf
-    return foldTable.key === -1 ? RunFault.RetryAnew : RunFault.Retry;
+    return table || foldTable.key === -1 ? RunFault.RetryAnew : RunFault.Retry;
   }
   /**
    * The faults of up to `max` pages va, va + step, ... (step in bytes, a multiple of 4096), each
