@@ -108,6 +108,18 @@ function tlbState(mm: MachineMode) {
   });
 }
 
+/** `n` records over `pages` pages from a linear congruential generator seeded `seed`; `kind(i)`: record i's access kind */
+function lcgTrace(n: number, seed: number, pages: number, kind: (i: number) => number): Uint32Array {
+  const w = new Uint32Array(2 * n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    const p = (x >>> 8) % pages;
+    w[2 * i] = (((p << 12) | ((i * 8) & 4095)) << 2) | kind(i);
+  }
+  return w;
+}
+
 describe("machine mode's WebAssembly hit loop", () => {
   it("gives every figure feedRuns in JavaScript and the plain path give (policies, TLB shapes, frames, --data-only, batches)", () => {
     fc.assert(
@@ -144,13 +156,7 @@ describe("machine mode's WebAssembly hit loop", () => {
   it("takes a batch of more runs than it copies at a time (HIT_CHUNK), and feed between batches, with the same figures", () => {
     // 150,000 runs over 300 pages in 200 frames: faults and evictions throughout, a write every third run
     const n = 150_000;
-    const w = new Uint32Array(2 * n);
-    let x = 12345;
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      const p = (x >>> 8) % 300;
-      w[2 * i] = (((p << 12) | ((i * 8) & 4095)) << 2) | (i % 3 === 0 ? 2 : 1);
-    }
+    const w = lcgTrace(n, 12345, 300, (i) => (i % 3 === 0 ? 2 : 1));
     const cfg = { frames: 200, tlb: "vmref", policy: "clock" as const };
     const results = [true, false].map((wasm) => {
       const mm = new MachineMode({ ...cfg, wasm });
@@ -170,13 +176,7 @@ describe("machine mode's WebAssembly hit loop", () => {
   it("sends a miss of both levels to the walk without the lookups (PagerTables.touchMissed), with the same figures", () => {
     // 60,000 records over 400 pages in 64 frames, a write every fifth: faults, evictions and second-level hits
     const n = 60_000;
-    const w = new Uint32Array(2 * n);
-    let x = 777;
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      const p = (x >>> 8) % 400;
-      w[2 * i] = (((p << 12) | ((i * 8) & 4095)) << 2) | (i % 5 === 0 ? 2 : i % 7 === 0 ? 0 : 1);
-    }
+    const w = lcgTrace(n, 777, 400, (i) => (i % 5 === 0 ? 2 : i % 7 === 0 ? 0 : 1));
     const totals = new Float64Array(RUN_TOTALS);
     const out = new Uint32Array(2 * n);
     foldRuns(w, n, out, totals);
