@@ -72,8 +72,7 @@ describe("the radix examples run on pagetable=inverted with the same faults", ()
     "examples/process/thp.vm",
     "examples/swap/pageout-swapin.vm",
     "examples/files/write-notify-msync.vm",
-    // (not the tour's memory pressure: it reads back all it wrote, and which pages reclaim chose
-    // to swap, so the major faults, depends on the free memory the IPT itself takes)
+    "examples/tour/00-memory-pressure.vm",
   ]) {
     it(name, () => {
       const src = readFileSync(join(ROOT, name), "utf8");
