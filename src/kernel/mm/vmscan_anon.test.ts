@@ -76,6 +76,13 @@ function scenario(seed: number, steps: number, o: Opts): number {
     a.switchTo(cpu, ta);
     slow(() => b.switchTo(cpu, tb));
     const mine = regions.filter((r) => r.i === i);
+    /** a range in one of this task's regions: a page of it, then 1..max pages (clipped to its end) */
+    const pickRange = (max: number, clip: boolean) => {
+      const r = rng.pick(mine);
+      const p = rng.below(r.pages);
+      const pages = 1 + rng.below(max);
+      return { va: r.va + BigInt(p) * PAGE, n: BigInt(clip ? Math.min(r.pages - p, pages) : pages) * PAGE };
+    };
     const op = rng.below(12);
     if (op === 0 || mine.length === 0) {
       const pages = 4096 + rng.below(8192);
@@ -95,34 +102,28 @@ function scenario(seed: number, steps: number, o: Opts): number {
         for (const r of mine) regions.push({ i: tasks.length - 1, va: r.va, pages: r.pages });
       }
     } else if (op === 2) {
-      const r = rng.pick(mine);
-      const p = rng.below(r.pages);
-      const n = BigInt(Math.min(r.pages - p, 1 + rng.below(256))) * PAGE;
+      const { va, n } = pickRange(256, true);
       same(
         step,
         "pageout",
-        () => a.madvise(ta, r.va + BigInt(p) * PAGE, n, "pageout"),
-        () => b.madvise(tb, r.va + BigInt(p) * PAGE, n, "pageout"),
+        () => a.madvise(ta, va, n, "pageout"),
+        () => b.madvise(tb, va, n, "pageout"),
       );
     } else if (op === 3) {
-      const r = rng.pick(mine);
-      const p = rng.below(r.pages);
-      const n = BigInt(1 + rng.below(16)) * PAGE;
+      const { va, n } = pickRange(16, false);
       same(
         step,
         "munmap",
-        () => a.munmap(ta, r.va + BigInt(p) * PAGE, n),
-        () => b.munmap(tb, r.va + BigInt(p) * PAGE, n),
+        () => a.munmap(ta, va, n),
+        () => b.munmap(tb, va, n),
       );
     } else if (op === 4) {
-      const r = rng.pick(mine);
-      const p = rng.below(r.pages);
-      const n = BigInt(1 + rng.below(8)) * PAGE;
+      const { va, n } = pickRange(8, false);
       same(
         step,
         "mlock",
-        () => a.mlock(ta, r.va + BigInt(p) * PAGE, n, false),
-        () => b.mlock(tb, r.va + BigInt(p) * PAGE, n, false),
+        () => a.mlock(ta, va, n, false),
+        () => b.mlock(tb, va, n, false),
       );
     } else {
       const r = rng.pick(mine);
