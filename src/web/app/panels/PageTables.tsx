@@ -7,11 +7,12 @@
  * folded into one row.
  *
  * Drawing only what is looked at: a table of more than OPEN_MAX user
- * entries is folded to a row that counts them, with only the entries the
- * last statement changed drawn, until it is opened ("show all", remembered
- * per table frame across steps), or "every entry" is ticked. A step on a
- * scenario with thousands of PTEs then builds a few hundred rows, not all
- * of them (docs/ui.md, "Page tables").
+ * entries is folded to a row that counts them, with only the first
+ * CHANGED_MAX of the entries the last statement changed drawn, until it is
+ * opened ("show all", remembered per table frame across steps), or "every
+ * entry" is ticked. A step on a scenario with thousands of PTEs, even one
+ * that changed all of them (a write of 80 MiB: 20,000 PTEs), then builds
+ * a few hundred rows, not all of them (docs/ui.md, "Page tables").
  */
 
 import { signal } from "@preact/signals";
@@ -26,6 +27,8 @@ import { pageTablesOf } from "../model/tables.ts";
 
 /** a table of more user entries than this is folded until opened */
 const OPEN_MAX = 32;
+/** a folded table draws at most this many of its changed entries (its row counts them all) */
+const CHANGED_MAX = 16;
 /** "every entry": every table drawn whole (the tests tick it to read every PTE) */
 const showEvery = signal(false);
 
@@ -110,7 +113,8 @@ function Table(p: {
   // opened by the user: kept across steps for this table (the component is keyed by its frame)
   const [opened, setOpened] = useState(false);
   const whole = user.length <= OPEN_MAX || opened || showEvery.value;
-  const shown = whole ? user : user.filter((e) => p.changed.has(e.entryPa));
+  const changed = whole ? [] : user.filter((e) => p.changed.has(e.entryPa));
+  const shown = whole ? user : changed.slice(0, CHANGED_MAX);
   return (
     <div class="pt-table" data-pfn={table.pfn} style={{ marginLeft: `${(p.top - table.level) * 1.2}em` }}>
       <div class="pt-head">
@@ -119,10 +123,10 @@ function Table(p: {
       <table class="entries">
         <tbody>
           {!whole && (
-            <tr class="folded">
+            <tr class="folded" data-changed={changed.length}>
               <td colSpan={5}>
-                {user.length} entries ({user.filter((e) => e.leaf).length} leaves, {shown.length} changed
-                shown){" "}
+                {user.length} entries ({user.filter((e) => e.leaf).length} leaves, {changed.length} changed
+                {changed.length > shown.length ? `, the first ${shown.length} shown` : " shown"}){" "}
                 <button type="button" onClick={() => setOpened(true)} data-testid="pt-open">
                   show all
                 </button>
