@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/base/errors.ts";
 import { runScenario } from "../../src/workloads/scenario/session.ts";
@@ -271,6 +274,8 @@ describe("machine keys of one architecture on the other: errors at the key", () 
     ["machine pan=off", /machine pan: is arm64's/],
     ["machine asid_bits=8", /machine asid_bits: is arm64's/],
     ["machine arch=arm64 asid_bits=12", /machine asid_bits: must be 8 or 16, not 12/],
+    ["machine tlbi_range=on", /machine tlbi_range: is arm64's \(FEAT_TLBIRANGE/],
+    ["machine arch=riscv-sv39 tlbi_range=off", /machine tlbi_range: is arm64's \(FEAT_TLBIRANGE\); RISC-V/],
   ])("%s", (src, msg) => {
     const e = inputError(`${src}\n`);
     expect(e.message).toMatch(msg);
@@ -283,5 +288,45 @@ describe("machine keys of one architecture on the other: errors at the key", () 
       "machine arch=arm64 pan=off ram=64M\nspawn A\nA: a = mmap 4K\nA: write a\nkernel: read a\nexpect oops == 0\n",
     );
     expect(r.failed).toBe(0);
+  });
+});
+
+describe("range TLBIs (FEAT_TLBIRANGE, tlbi_range=on)", () => {
+  const example = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "tlbi-range.vm"), "utf8");
+  /** the example on a machine with `key` instead of tlbi_range=on */
+  const machine = (key: string) => example.replace(/^(machine .*) tlbi_range=on$/m, `$1 ${key}`);
+  /** the example's lets and failed expectations on that machine */
+  const variant = (key: string) => {
+    const r = lines(machine(key));
+    return { failed: r.failed, n: Number(r.metrics.n), n2: Number(r.metrics.n2), m: Number(r.metrics.m), r };
+  };
+
+  it("300 pages in two instructions, 2 MiB in one; the rest of the address space stays cached", () => {
+    const on = variant("tlbi_range=on");
+    expect(on.failed).toBe(0);
+    // without the feature: 300 VALE1IS, then ASIDE1IS (512 pages and more), and the first MiB walked again
+    const off = variant("tlbi_range=off");
+    expect(off.r.statements.filter((s) => /FAILED/.test(s.output.join("\n"))).map((s) => s.text)).toEqual([
+      "expect tlb.broadcasts == n + 2",
+      "expect tlb.misses == m",
+    ]);
+    expect(off.n2 - off.n).toBe(300);
+  });
+
+  it("under KPTI every range operation twice (the user ASID's too), the first MiB still cached", () => {
+    const r = lines(machine("tlbi_range=on pti=on").replace("n + 2", "n + 4").replace("n2 + 1", "n2 + 2"));
+    expect(r.failed).toBe(0);
+  });
+
+  it("--trace names the range instruction, its ASID, first page and pages, on each CPU", () => {
+    const src =
+      "machine arch=arm64 ram=64M cpus=2 tlbi_range=on\nspawn A\nA: a = mmap 1M\nA: write a 1M\nA: munmap a 128K\n";
+    const out = lines(src, { trace: true })
+      .statements.flatMap((s) => s.output)
+      .join("\n");
+    expect(out).toMatch(
+      /cpu0 TLBI RVALE1IS ASID 1 vpn 0x[0-9a-f]+ \+32 pages: broadcast to the 2 CPUs of the Inner Shareable domain\n.*cpu0 tlbi rvale1 \(32 pages\) ASID 1 vpn 0x[0-9a-f]+ \(32 entries\)\n.*cpu1 tlbi rvale1 \(32 pages\)/,
+    );
+    expect(out).not.toMatch(/TLBI VALE1IS/);
   });
 });

@@ -10,6 +10,9 @@ import { InputError } from "../../base/errors.ts";
 import { type CacheSpec, cacheSpecError } from "../../hw/cache/CacheSpec.ts";
 import { makeTlb } from "../../hw/mmu/Tlb.ts";
 import { RECLAIM_POLICIES, type ReclaimPolicy } from "../mm/vmscan.ts";
+import { MACHINE_KEYS, RISCV_ARCHS, X86_64_ARCHS } from "./machine_keys.ts";
+
+export { MACHINE_KEYS } from "./machine_keys.ts";
 
 /** The machine and kernel options that concern the kernel's own memory (the `machine` statement). */
 export interface KernelConfig {
@@ -48,6 +51,11 @@ export interface KernelConfig {
    * how many mms the ASID allocator serves before a rollover
    */
   asidBits?: 8 | 16;
+  /**
+   * arm64: FEAT_TLBIRANGE (ID_AA64ISAR0_EL1.TLB, system_supports_tlb_range): __flush_tlb_range
+   * issues range TLBIs (RVAE1IS, RVALE1IS) instead of one TLBI per page (default off)
+   */
+  tlbiRange?: boolean;
   /** panic on the first oops (kernel.panic_on_oops) */
   panicOnOops?: boolean;
   /** paging-structure caches in the CPUs */
@@ -148,8 +156,7 @@ export const KERNEL_ARCH_NAMES: readonly KernelArchName[] = [
   "i386",
   "i386-pae",
 ];
-/** The RISC-V names. */
-const RISCV_ARCHS: readonly string[] = ["riscv-sv39", "riscv-sv48", "riscv-sv57"];
+/** A RISC-V name. */
 const isRiscv = (arch: string) => RISCV_ARCHS.includes(arch);
 
 /** Why other architectures' switches are refused on RISC-V, and what RISC-V has instead. */
@@ -160,6 +167,7 @@ export const NOT_RISCV: Record<string, string> = {
   pan: "is arm64's (PSTATE.PAN); RISC-V's counterpart is sstatus.SUM, which the kernel keeps clear outside the uaccess routines",
   pti: "RISC-V Linux has no page-table isolation",
   asid_bits: "is arm64's; RISC-V's satp holds a 16-bit ASID",
+  tlbi_range: "is arm64's (FEAT_TLBIRANGE); RISC-V's SFENCE.VMA takes one address or all of them",
   uaccess: "is arm64's (PSTATE.PAN); RISC-V's copy_*_user sets sstatus.SUM around the copy",
 };
 
@@ -214,6 +222,8 @@ const INVERTED_PTI =
 const PKU_IS_X86_64 =
   "is x86-64's (X86_FEATURE_OSPKE; Linux's CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS needs X86_64)";
 const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
+const TLBI_RANGE_IS_ARM64 =
+  "is arm64's (FEAT_TLBIRANGE: range TLBIs); x86 invalidates a range page by page with INVLPG up to tlb_single_page_flush_ceiling";
 const RFENCE_IS_RISCV = "is RISC-V's (how a TLB flush reaches other harts: SBI remote fences or IPIs)";
 
 /**
@@ -235,6 +245,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     pku: config.pku ?? false,
     pan: config.pan ?? true,
     asidBits: config.asidBits ?? 16,
+    tlbiRange: config.tlbiRange ?? false,
     panicOnOops: config.panicOnOops ?? false,
     psc: config.psc ?? false,
     checkCoherence: config.checkCoherence ?? false,
@@ -274,6 +285,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
       ["pan", config.pan],
       ["pti", config.pti],
       ["asid_bits", config.asidBits],
+      ["tlbi_range", config.tlbiRange],
       ["uaccess", config.uaccess],
     ] as const)
       if (field !== undefined) throw new InputError(`${key}: ${NOT_RISCV[key]}`);
@@ -306,6 +318,8 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
   if (c.vmallocSync === "lazy" && c.arch !== "i386")
     throw new InputError(`vmalloc_sync: ${NOT_ON_I386.vmallocSync}`);
   if (c.asidBits !== 8 && c.asidBits !== 16) throw new InputError(`asid_bits=${c.asidBits}: must be 8 or 16`);
+  if (config.tlbiRange !== undefined && c.arch !== "arm64" && !isRiscv(c.arch))
+    throw new InputError(`tlbi_range: ${TLBI_RANGE_IS_ARM64}`);
   const int = (v: number, max: number) => Number.isInteger(v) && v >= 0 && v <= max;
   if (!int(c.pageCluster, MAX_PAGE_CLUSTER))
     throw new InputError(`page_cluster=${c.pageCluster}: must be 0 .. ${MAX_PAGE_CLUSTER}`);
@@ -383,195 +397,6 @@ function checkProfile(
 // =====================================================================
 
 /**
- * The `machine` statement's keys, their defaults (as the statement writes
- * them) and whether vmlab models them yet. One place: `vmlab run --verbose`
- * prints this table and docs/scenarios.md documents it.
- */
-const X86_ARCHS: readonly string[] = ["x86_64", "x86_64-la57", "i386", "i386-pae"];
-const X86_64_ARCHS: readonly string[] = ["x86_64", "x86_64-la57"];
-
-export const MACHINE_KEYS: {
-  key: string;
-  default: string;
-  values: string;
-  modelled: boolean;
-  /** the architectures the key belongs to (absent: every one) */
-  archs?: readonly string[];
-  /** in the run's effective machine (its --json `machine`) only when the scenario sets it */
-  onlyGiven?: boolean;
-}[] = [
-  {
-    key: "arch",
-    default: "x86_64",
-    values: "x86_64, x86_64-la57, arm64, riscv-sv39, riscv-sv48, riscv-sv57, i386, i386-pae",
-    modelled: true,
-  },
-  {
-    key: "profile",
-    default: "linux",
-    values: "linux, windows (x86_64, i386, i386-pae; docs/windows.md)",
-    modelled: true,
-  },
-  {
-    key: "split",
-    default: "2G",
-    values: "2G, 3G (profile=windows on i386, i386-pae: /3GB with a large-address-aware image)",
-    modelled: true,
-    archs: ["i386", "i386-pae"],
-  },
-  {
-    key: "pagefile",
-    default: "0",
-    values: "0 .. 64G, a multiple of 4K (profile=windows: the paging file; commit limit = RAM + pagefile)",
-    modelled: true,
-  },
-  { key: "ram", default: "256M", values: "32M .. 64G, a multiple of 4K", modelled: true },
-  { key: "swap", default: "0", values: "0 .. 64G, a multiple of 4K (one swap area)", modelled: true },
-  { key: "cpus", default: "1", values: "1 .. 64", modelled: true },
-  {
-    key: "tlb",
-    default: "skylake",
-    values: "skylake, vmref, tiny, none, or L1xW,L2xW (e.g. 64x4,1536x12)",
-    modelled: true,
-  },
-  {
-    key: "policy",
-    default: "linux",
-    values: "linux (two-list LRU), mglru, clock, fifo, lru (exact), random",
-    modelled: true,
-  },
-  { key: "pcid", default: "on", values: "on, off", modelled: true, archs: X86_64_ARCHS },
-  { key: "smap", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
-  { key: "smep", default: "on", values: "on, off", modelled: true, archs: X86_ARCHS },
-  {
-    key: "pku",
-    default: "off",
-    values: "on, off (protection keys: CR4.PKE, PKRU; pkey_alloc)",
-    modelled: true,
-    archs: X86_64_ARCHS,
-  },
-  { key: "pti", default: "off", values: "on, off", modelled: true, archs: [...X86_ARCHS, "arm64"] },
-  {
-    key: "pan",
-    default: "on",
-    values: "on, off (arm64: CONFIG_ARM64_PAN)",
-    modelled: true,
-    archs: ["arm64"],
-  },
-  {
-    key: "asid_bits",
-    default: "16",
-    values: "8, 16 (arm64: ID_AA64MMFR0_EL1.ASIDBits; a vmlab extension)",
-    modelled: true,
-    archs: ["arm64"],
-  },
-  { key: "thp", default: "madvise", values: "never, madvise, always", modelled: true },
-  { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
-  {
-    key: "thp_shrink_underused",
-    default: "on",
-    values: "on, off (transparent_hugepage/shrink_underused)",
-    modelled: true,
-    onlyGiven: true,
-  },
-  {
-    key: "thp_max_ptes_none",
-    default: "511",
-    values: "0 .. HPAGE_PMD_NR - 1 (khugepaged/max_ptes_none: the underused-THP shrinker's threshold)",
-    modelled: true,
-    onlyGiven: true,
-  },
-  { key: "mmap_min_addr", default: "65536", values: "bytes", modelled: true },
-  { key: "overcommit", default: "heuristic", values: "heuristic, always, never", modelled: true },
-  {
-    key: "fault_around",
-    default: "64K",
-    values: "0 .. 2M (fault_around_bytes; rounded down to a power of two pages)",
-    modelled: true,
-  },
-  {
-    key: "readahead",
-    default: "128K",
-    values: "0 .. 64M (read_ahead_kb; sizes mmap read-around)",
-    modelled: true,
-  },
-  { key: "panic_on_oops", default: "0", values: "0, 1", modelled: true },
-  { key: "seed", default: "1", values: "integer", modelled: true },
-  {
-    key: "swappiness",
-    default: "60",
-    values: "0 .. 200 (vm.swappiness; a vmlab extension)",
-    modelled: true,
-  },
-  {
-    key: "page_cluster",
-    default: "3",
-    values: "0 .. 9 (vm.page-cluster: swap readahead of 2^N pages; a vmlab extension)",
-    modelled: true,
-  },
-  {
-    key: "psc",
-    default: "off",
-    values: "on, off (paging-structure caches; a vmlab extension)",
-    modelled: true,
-  },
-  {
-    key: "check_tlb",
-    default: "off",
-    values: "on, off (coherence checker; a vmlab extension)",
-    modelled: true,
-  },
-  {
-    key: "uaccess",
-    default: "ldtr",
-    values: "ldtr, pan-toggle (arm64: how copy_*_user crosses PAN)",
-    modelled: true,
-    archs: ["arm64"],
-  },
-  {
-    key: "rfence",
-    default: "sbi",
-    values: "sbi, ipi (RISC-V: remote TLB flushes by SBI remote fences or by Linux's IPIs)",
-    modelled: true,
-    archs: RISCV_ARCHS,
-  },
-  {
-    key: "vmalloc_sync",
-    default: "eager",
-    values: "eager (5.8+: arch_sync_kernel_mappings), lazy (before 5.8: vmalloc_fault) (i386 without PAE)",
-    modelled: true,
-    archs: ["i386"],
-  },
-  {
-    key: "pagetable",
-    default: "radix",
-    values: "radix, inverted (a hashed inverted page table; x86_64 only; docs/inverted.md)",
-    modelled: true,
-  },
-  {
-    key: "cache",
-    default: "none",
-    values: "none, vivt, vipt, pipt (an L1 data cache per CPU; docs/caches.md)",
-    modelled: true,
-  },
-  { key: "cache_size", default: "32K", values: "a power of two, 16 .. 4M (with cache=)", modelled: true },
-  { key: "cache_ways", default: "4", values: "1 .. lines, dividing them (with cache=)", modelled: true },
-  { key: "cache_line", default: "64", values: "16 .. 4K, a power of two (with cache=)", modelled: true },
-  {
-    key: "cache_asid",
-    default: "off",
-    values: "on, off (cache=vivt: lines tagged with the address space)",
-    modelled: true,
-  },
-  {
-    key: "vmalloc_lazy",
-    default: "on",
-    values: "on, off (lazy vfree TLB purge; a vmlab extension)",
-    modelled: true,
-  },
-];
-
-/**
  * A `machine` statement's values as its syntax reads them (the scenario
  * layer): each key as given, or its default. Syntax errors (a number
  * expected, on or off expected) are the reader's to raise.
@@ -618,7 +443,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
   const arch = oneOf("arch", [...KERNEL_ARCH_NAMES]);
   const rfence = oneOf("rfence", ["sbi", "ipi"]) as "sbi" | "ipi";
   if (isRiscv(arch)) {
-    for (const key of ["pcid", "smap", "smep", "pan", "pti", "asid_bits", "uaccess"])
+    for (const key of ["pcid", "smap", "smep", "pan", "pti", "asid_bits", "tlbi_range", "uaccess"])
       if (v.given(key)) bad(key, NOT_RISCV[key]);
   } else if (v.given("rfence")) bad("rfence", RFENCE_IS_RISCV);
   const profile = oneOf("profile", ["linux", "windows"]) as "linux" | "windows";
@@ -653,6 +478,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
   }
   const asidBits = v.number("asid_bits");
   if (asidBits !== 8n && asidBits !== 16n) bad("asid_bits", `must be 8 or 16, not ${asidBits}`);
+  if (v.given("tlbi_range") && arch !== "arm64" && !isRiscv(arch)) bad("tlbi_range", TLBI_RANGE_IS_ARM64);
   if (v.given("asid_bits") && arch !== "arm64")
     bad("asid_bits", "is arm64's (ID_AA64MMFR0_EL1.ASIDBits); x86 has 12-bit PCIDs, 6 of them used per CPU");
   const ram = v.number("ram");
@@ -731,7 +557,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
       ...(isRiscv(arch)
         ? { rfence }
         : arch === "arm64"
-          ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16 }
+          ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16, tlbiRange: v.onOff("tlbi_range") }
           : { pcid: !is32(arch) && v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
       ...(X86_64_ARCHS.includes(arch) ? { pku: v.onOff("pku") } : {}),
       vmallocSync,

@@ -87,6 +87,8 @@ export interface TcrEl1 {
 /** The operations of TLBI (EL1&0 regime, stage 1). */
 export type TlbiOp = "vae1" | "vale1" | "aside1" | "vaae1" | "vaale1" | "vmalle1";
 export const TLBI_OPS: readonly TlbiOp[] = ["vae1", "vale1", "aside1", "vaae1", "vaale1", "vmalle1"];
+/** The range operations of FEAT_TLBIRANGE (RVAE1, RVALE1, RVAAE1, RVAALE1). */
+export type TlbiRangeOp = "rvae1" | "rvale1" | "rvaae1" | "rvaale1";
 
 export class Arm64Cpu extends Mmu {
   // ---- architectural registers ----
@@ -666,6 +668,59 @@ export class Arm64Cpu extends Mmu {
         vpn,
         entries: n,
       });
+    return n;
+  }
+
+  /**
+   * TLBI R<op> (FEAT_TLBIRANGE, D8.16 "TLB range maintenance instructions") on this CPU only: the
+   * entries that translate any page of `pages` pages from the address, of any size (a block that
+   * overlaps the range goes whole), matched as the VA operation without R matches them: RVAE1 and
+   * RVALE1 the entries of `asid` and global ones, RVAAE1 and RVAALE1 every ASID's; the last-level
+   * forms keep walk-cache entries. One instruction, counted once (`pages` is the range's
+   * (NUM + 1) * 2^(5 * SCALE + 1) pages; the TTL hint only narrows what must go, so it is not taken).
+   */
+  tlbiRange(op: TlbiRangeOp, vaHi: number, vaLo: number, pages: number, asid = 0): number {
+    this.tlbis++;
+    this.pageInvalidations++;
+    const a = asid & (this.tcr.as ? 0xffff : 0xff);
+    const vpn = tlbiVpn(vaHi, vaLo);
+    const how = op === "rvae1" || op === "rvale1" ? InvalidateHow.PcidAndGlobal : InvalidateHow.Everything;
+    // the walk caches once for the whole range (the non-last-level forms), then the TLB page by page
+    let n =
+      op === "rvale1" || op === "rvaale1"
+        ? 0
+        : this.invalidatePageEntries(vpn, a, how, InvalidateHow.Everything);
+    for (let i = op === "rvale1" || op === "rvaale1" ? 0 : 1; i < pages; i++)
+      n += this.tlb.invalidatePage((vpn + i) as Vpn, a, how);
+    if (this.tracer !== null)
+      this.tracer({
+        type: "invalidate",
+        cpu: this.id,
+        op: `tlbi ${op} (${pages} pages)`,
+        asid: a,
+        asidName: this.asidName,
+        vpn,
+        entries: n,
+      });
+    return n;
+  }
+
+  /** TLBI R<op>IS: tlbiRange on every CPU of the Inner Shareable domain (as tlbiIs). */
+  tlbiRangeIs(op: TlbiRangeOp, vaHi: number, vaLo: number, pages: number, asid = 0): number {
+    this.broadcasts++;
+    if (this.tracer !== null) {
+      const tag = op === "rvaae1" || op === "rvaale1" ? "" : ` ASID ${asid}`;
+      this.tracer({
+        type: "state",
+        cpu: this.id,
+        text: `TLBI ${op.toUpperCase()}IS${tag} vpn 0x${tlbiVpn(vaHi, vaLo).toString(16)} +${pages} pages: broadcast to ${this.shareDomain.length === 1 ? "the 1 CPU" : `the ${this.shareDomain.length} CPUs`} of the Inner Shareable domain`,
+      });
+    }
+    let n = 0;
+    for (const cpu of this.shareDomain) {
+      if (cpu !== this) cpu.broadcastsReceived++;
+      n += cpu.tlbiRange(op, vaHi, vaLo, pages, asid);
+    }
     return n;
   }
 

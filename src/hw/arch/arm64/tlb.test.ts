@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { pfnToPa, toPfn, type Vpn } from "../../../base/units.ts";
 import { Access } from "../../access.ts";
 import { formatStaleUse } from "../../mmu/CoherenceChecker.ts";
-import type { Arm64Cpu, TlbiOp } from "./Cpu.ts";
+import type { Arm64Cpu, TlbiOp, TlbiRangeOp } from "./Cpu.ts";
 import { bareArm64, va, vpnOf } from "./testkit.ts";
 
 const USER = 0x40_0000n;
@@ -103,6 +103,52 @@ describe("TLBI by ASID and VA", () => {
     c0.setTcr({ as: false });
     c0.tlbi("aside1", 0, 0, 0x101);
     expect(cached(c0, USER, 1)).toBe(false);
+  });
+});
+
+describe("TLBI by range (FEAT_TLBIRANGE)", () => {
+  // [op, what stays cached: USER@1, USER@2, USER2@1, KERNEL], the range USER .. USER2 (2 pages)
+  const table: [TlbiRangeOp, bigint, boolean[]][] = [
+    ["rvae1", USER, [false, true, false, true]], // both pages of ASID 1; ASID 2's stays
+    ["rvale1", USER, [false, true, false, true]],
+    ["rvaae1", USER, [false, false, false, true]], // every ASID
+    ["rvaale1", USER, [false, false, false, true]],
+    ["rvae1", KERNEL, [true, true, true, false]], // a global entry in the range goes with any ASID
+  ];
+  for (const [op, v, stays] of table)
+    it(`TLBI ${op.toUpperCase()} 0x${v.toString(16)} +2 pages (ASID 1): one instruction, one broadcast`, () => {
+      const { m } = warm();
+      const [c0, c1] = m.cpus;
+      const a = va(v);
+      const tlbis = c0.tlbis;
+      c0.tlbiRange(op, a.hi, a.lo, 2, 1);
+      const now = (c: Arm64Cpu) => [
+        cached(c, USER, 1),
+        cached(c, USER, 2),
+        cached(c, USER2, 1),
+        cached(c, KERNEL, 5),
+      ];
+      expect(now(c0)).toEqual(stays);
+      expect(now(c1)).toEqual([true, true, true, true]);
+      expect(c0.tlbis - tlbis).toBe(1);
+      c0.tlbiRangeIs(op, a.hi, a.lo, 2, 1);
+      expect(now(c1)).toEqual(stays);
+      expect([c0.broadcasts, c1.broadcastsReceived, m.broadcasts]).toEqual([1, 1, 1]);
+    });
+
+  it("a range of one page leaves the next; a block entry that overlaps the range goes whole", () => {
+    const { m, mapper, root0 } = warm();
+    const c0 = m.cpus[0];
+    c0.tlbiRange("rvae1", va(USER).hi, va(USER).lo, 1, 1);
+    expect([cached(c0, USER, 1), cached(c0, USER2, 1)]).toEqual([false, true]);
+    // a 2 MiB block at 0x4000_0000; a range over its last page and the page after drops it
+    const BLOCK = 0x4000_0000n;
+    mapper.map(root0, vpnOf(BLOCK), toPfn(0x1000), 1, { user: true });
+    const b = va(BLOCK + 0x1f_f000n);
+    expect(c0.translate(b.hi, b.lo, Access.Read)).toBe(0);
+    expect(cached(c0, BLOCK, 1)).toBe(true);
+    c0.tlbiRange("rvale1", b.hi, b.lo, 2, 1);
+    expect(cached(c0, BLOCK, 1)).toBe(false);
   });
 });
 

@@ -85,6 +85,7 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
         RESERVED_PG_DIR_PFN,
         cfg.asidBits,
         kpti ? { swapperPfn: () => swapperPfn, trampPfn: () => trampPfn } : null,
+        cfg.tlbiRange,
       ),
     userFault,
     // do_page_fault after handle_mm_fault resolved a fault: nothing more (core/faultfold.ts)

@@ -72,8 +72,8 @@ function hwOp(op: TlbiOp["op"]): HwTlbiOp {
     case "VMALLE1":
       return "vmalle1";
     default:
-      // range operations need FEAT_TLBIRANGE, which vmlab's kernel does not ask tlb.ts for
-      throw new Error(`arm64: TLBI ${op} is not issued without FEAT_TLBIRANGE`);
+      // the range operations go to the CPU's tlbiRangeIs (issue)
+      throw new Error(`arm64: TLBI ${op} is a range operation`);
   }
 }
 
@@ -99,14 +99,16 @@ export class Arm64Tlb implements ArchTlb {
     asidBits: 8 | 16 = 16,
     /** arm64_kernel_unmapped_at_el0(): KPTI's tables, or null */
     private readonly kpti: Arm64Kpti | null = null,
+    /** system_supports_tlb_range(): FEAT_TLBIRANGE (`machine tlbi_range=on`) */
+    tlbRange = false,
   ) {
     this.states = cpus.map(() => new Arm64TlbState());
     this.asids = new AsidAllocator({ asidBits, nrCpus: cpus.length, kpti: kpti !== null });
-    this.features = { kpti: kpti !== null };
+    this.features = { kpti: kpti !== null, tlbRange };
   }
 
-  /** what tlb.ts's flushes issue: under KPTI each ASID operation again for the user ASID */
-  private readonly features: { kpti: boolean };
+  /** what tlb.ts's flushes issue: under KPTI each ASID operation again for the user ASID; range TLBIs */
+  private readonly features: { kpti: boolean; tlbRange: boolean };
 
   /** ASID rollovers so far (new generations: each flushes every CPU's TLB at its next switch) */
   get asidRollovers(): number {
@@ -204,7 +206,16 @@ export class Arm64Tlb implements ArchTlb {
     for (const o of ops) {
       const vpn = o.vpn ?? 0;
       if (o.op === "VMALLE1") cpu.tlbi("vmalle1");
-      else {
+      else if (o.op === "RVAE1IS" || o.op === "RVALE1IS") {
+        cpu.tlbiRangeIs(
+          o.op === "RVAE1IS" ? "rvae1" : "rvale1",
+          vaHi(vpn),
+          vaLo(vpn),
+          o.pages ?? 1,
+          o.asid ?? 0,
+        );
+        this.broadcasts++;
+      } else {
         cpu.tlbiIs(hwOp(o.op), vaHi(vpn), vaLo(vpn), o.asid ?? 0);
         this.broadcasts++;
       }
@@ -213,7 +224,8 @@ export class Arm64Tlb implements ArchTlb {
 
   /**
    * flush_tlb_page (TLBI VALE1IS), flush_tlb_range (__flush_tlb_range with
-   * last_level false: VAE1IS per page, ASIDE1IS from MAX_DVM_OPS pages),
+   * last_level false: VAE1IS per page, ASIDE1IS from MAX_DVM_OPS pages; with
+   * FEAT_TLBIRANGE RVAE1IS ranges, ASIDE1IS above MAX_TLBI_RANGE_PAGES),
    * flush_pmd_tlb_range (stride PMD_SIZE, 512 pages of the 4K granule), or
    * an mmu_gather's tlb_flush (last_level = !tlb->freed_tables).
    */
