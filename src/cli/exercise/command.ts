@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise` and its five generators as commands (the generators
+ * `vmlab exercise` and its six generators as commands (the generators
  * themselves are in index.ts, loaded when one runs: main.ts loads no
  * command's code at start-up).
  */
@@ -8,18 +8,19 @@ import { DEFAULT_EXERCISE_POLICIES } from "../../analysis/exercise/policy.ts";
 import { walkExerciseArches } from "../../workloads/exercise/walk.ts";
 import type {
   BuddyExerciseFlags,
+  FlushExerciseFlags,
   PolicyExerciseFlags,
   ScenarioExerciseFlags,
   TlbExerciseFlags,
   WalkExerciseFlags,
 } from "./index.ts";
 
-/** Registers `vmlab exercise` and its five generators. */
+/** Registers `vmlab exercise` and its six generators. */
 export function addExerciseCommand(program: Command, write: (s: string) => void): void {
   const exercise = program
     .command("exercise")
     .description(
-      "generated problems to hand out (walk, tlb, policy, buddy, scenario): one per seed, the same everywhere; --solve adds the answers",
+      "generated problems to hand out (walk, tlb, policy, buddy, scenario, flush): one per seed, the same everywhere; --solve adds the answers",
     );
   const common = (c: Command): Command =>
     c
@@ -84,4 +85,15 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
       .option("--arch <a>", "the machine's arch= (default x86_64)")
       .option("--out <file>", "also write the scenario there"),
   ).action(async (o: ScenarioExerciseFlags) => write((await import("./index.ts")).runScenarioExercise(o)));
+
+  common(
+    exercise
+      .command("flush")
+      .description(
+        "threads on several CPUs, then munmap/mprotect/MADV_DONTNEED of ranges: each CPU's TLB invalidations, full flushes and IPIs",
+      )
+      .option("--arch <a>", "the machine's arch= (default x86_64)")
+      .option("-n <n>", "changes to ask about (1..8)", "3")
+      .option("--out <file>", "also write the scenario there"),
+  ).action(async (o: FlushExerciseFlags) => write((await import("./index.ts")).runFlushExercise(o)));
 }

@@ -10,6 +10,7 @@ import { vmlab } from "../testkit.ts";
 import { runWalk } from "../walk.ts";
 import {
   runBuddyExercise,
+  runFlushExercise,
   runPolicyExercise,
   runScenarioExercise,
   runTlbExercise,
@@ -170,6 +171,63 @@ describe("vmlab exercise scenario", () => {
   });
 });
 
+describe("vmlab exercise flush", () => {
+  it("--out writes the scenario; vmlab run of it with --solve's answers as expects passes", () => {
+    const file = join(tmp(), "flush.vm");
+    const text = vmlab([
+      "exercise",
+      "flush",
+      "-s",
+      "8",
+      "--arch",
+      "arm64",
+      "-n",
+      "2",
+      "--solve",
+      "--out",
+      file,
+    ]);
+    expect(text.code, text.stderr).toBe(0);
+    const problem = readFileSync(file, "utf8");
+    expect(text.stdout.startsWith(problem)).toBe(true);
+    // each answer's per-CPU counts as expectations after its change: counters before it kept in lets
+    const blocks = text.stdout
+      .split("\nAnswers:\n")[1]
+      .split(/^Q\d+: after `.*`$/m)
+      .slice(1);
+    let q = 0;
+    const withExpects = problem.replace(/^(A: .*)\n# Q(\d+):.*$/gm, (_, change: string) => {
+      const lines = blocks[q].trim().split("\n");
+      const before: string[] = [];
+      const after: string[] = [];
+      for (const l of lines) {
+        const m = /^cpu(\d+): (\d+) TLBI by VA, (\d+) full flush(?:es)?, (\d+) flush IPIs? received$/.exec(
+          l.trim(),
+        );
+        if (m === null) continue;
+        ["tlb.page_invalidations", "tlb.flushes", "shootdowns"].forEach((metric, j) => {
+          before.push(`let v${q}_${m[1]}_${j} = ${metric}(cpu=${m[1]})`);
+          after.push(`expect ${metric}(cpu=${m[1]}) == v${q}_${m[1]}_${j} + ${m[2 + j]}`);
+        });
+      }
+      const b = /TLBI \.\.\.IS broadcast: (\d+)/.exec(blocks[q])![1];
+      q++;
+      return [
+        ...before,
+        `let bc${q} = tlb.broadcasts`,
+        change,
+        ...after,
+        `expect tlb.broadcasts == bc${q} + ${b}`,
+      ].join("\n");
+    });
+    expect(q).toBe(2);
+    const r = vmlab(["run", "-"], withExpects);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/(\d+) expectations: \1 passed, 0 failed/);
+    expect(runFlushExercise({ seed: "8", arch: "arm64", n: "2", solve: false })).toBe(problem);
+  });
+});
+
 describe("vmlab exercise buddy", () => {
   it("prints the problem, then with --solve the answers; the same seed gives the same problem", () => {
     const r = vmlab(["exercise", "buddy", "-s", "5", "-n", "6", "--frames", "32", "--solve"]);
@@ -203,6 +261,8 @@ describe("vmlab exercise: flags", () => {
         /--frames/,
       ],
       [() => runScenarioExercise({ seed: "1", arch: "vax", solve: false }), /--arch 'vax'/],
+      [() => runFlushExercise({ seed: "1", arch: "vax", n: "2", solve: false }), /--arch 'vax'/],
+      [() => runFlushExercise({ seed: "1", n: "9", solve: false }), /-n must be an integer from 1 to 8/],
       [
         () => runBuddyExercise({ seed: "1", n: "5", frames: "48", solve: false }),
         /--frames must be a power of two/,
@@ -228,7 +288,7 @@ describe("vmlab exercise: flags", () => {
     expect(unknown.stderr).toContain("unknown option '--bogus'");
     const help = vmlab(["exercise", "--help"]);
     expect(help.code).toBe(0);
-    for (const c of ["walk", "tlb", "policy", "buddy", "scenario"])
+    for (const c of ["walk", "tlb", "policy", "buddy", "scenario", "flush"])
       expect(help.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     const walkHelp = vmlab(["exercise", "walk", "--help"]);
     expect(walkHelp.stdout).toContain("--solve");

@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise walk|tlb|policy|buddy|scenario`: problems a teacher can hand
+ * `vmlab exercise walk|tlb|policy|buddy|scenario|flush`: problems a teacher can hand
  * out, one per seed (the same seed gives the same problem on every
  * machine: base/rng.ts), with `--solve` for the answers, each computed by
  * vmlab's own machinery (docs/exercises.md). The command and its flags
@@ -15,6 +15,7 @@ import {
 } from "../../analysis/exercise/policy.ts";
 import { generateTlbExercise, solveTlb, tlbProblem } from "../../analysis/exercise/tlb.ts";
 import { InputError } from "../../base/errors.ts";
+import { flushProblem, generateFlushExercise, solveFlush } from "../../workloads/exercise/flush.ts";
 import {
   generateScenarioExercise,
   scenarioProblem,
@@ -149,4 +150,24 @@ export function runScenarioExercise(o: ScenarioExerciseFlags): string {
   const problem = scenarioProblem(ex);
   if (o.out !== undefined) writeWhole(o.out, `${problem.join("\n")}\n`, "--out");
   return emit(problem, o.solve ? solveScenario(ex).answers : null);
+}
+
+export interface FlushExerciseFlags {
+  seed: string;
+  arch?: string;
+  n: string;
+  solve: boolean;
+  out?: string;
+}
+
+/** `vmlab exercise flush`. */
+export function runFlushExercise(o: FlushExerciseFlags): string {
+  const ex = generateFlushExercise({
+    seed: seedOf(o.seed),
+    arch: o.arch ?? null,
+    count: intFlag("-n", o.n, 1, 8),
+  });
+  const problem = flushProblem(ex);
+  if (o.out !== undefined) writeWhole(o.out, `${problem.join("\n")}\n`, "--out");
+  return emit(problem, o.solve ? solveFlush(ex).answers : null);
 }

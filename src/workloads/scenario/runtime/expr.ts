@@ -72,6 +72,8 @@ const CPU_METRICS = new Map<string, (c: CpuInfo) => number>([
   ["tlb.hits", (c) => c.tlbHits],
   ["tlb.misses", (c) => c.tlbMisses],
   ["tlb.flushes", (c) => c.fullFlushes],
+  // invalidations of one page or range by address: x86 INVLPG, arm64 TLBI by VA (a range TLBI once), RISC-V SFENCE.VMA by address
+  ["tlb.page_invalidations", (c) => c.pageInvalidations],
   ["shootdowns", (c) => c.shootdownsReceived],
   ["context_switches", (c) => c.contextSwitches],
   ["cr3_writes", (c) => c.rootWrites],
@@ -114,6 +116,7 @@ const CPU_CALLS = [
   "tlb.hits",
   "tlb.misses",
   "tlb.flushes",
+  "tlb.page_invalidations",
   "context_switches",
   "shootdowns",
   "cr3_writes",
