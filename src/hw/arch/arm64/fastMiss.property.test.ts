@@ -48,6 +48,7 @@ type Op =
   | { op: "access"; page: number; large: number; piece: number; access: Access; el: 0 | 1; unpriv: boolean }
   | { op: "asid"; asid: number; flush: boolean }
   | { op: "tlbi"; how: number; page: number; asid: number }
+  | { op: "tlbiRange"; how: number; page: number; pages: number; asid: number }
   | { op: "tcr"; ha: boolean; hd: boolean; epd0: boolean }
   | { op: "pan"; pan: boolean; wxn: boolean };
 
@@ -125,6 +126,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       op: fc.constant("tlbi" as const),
       how: fc.nat(TLBI_OPS.length - 1),
       page: fc.nat(NPAGES - 1),
+      asid: fc.nat(3),
+    }),
+    1,
+  ),
+  w(
+    fc.record({
+      op: fc.constant("tlbiRange" as const),
+      how: fc.nat(3),
+      page: fc.nat(NPAGES - 1),
+      pages: fc.integer({ min: 1, max: 40 }),
       asid: fc.nat(3),
     }),
     1,
@@ -248,6 +259,12 @@ function apply(mc: ReturnType<typeof machine>, o: Op): string {
       const op: TlbiOp = TLBI_OPS[o.how];
       const { hi, lo } = halves(vpn4k(o.page));
       return String(cpu.tlbi(op, hi, lo, o.asid));
+    }
+    case "tlbiRange": {
+      // FEAT_TLBIRANGE: every page of the range from the page, as the VA forms match them
+      const op = (["rvae1", "rvale1", "rvaae1", "rvaale1"] as const)[o.how];
+      const { hi, lo } = halves(vpn4k(o.page));
+      return String(cpu.tlbiRange(op, hi, lo, o.pages, o.asid));
     }
     case "tcr":
       cpu.setTcr({ ha: o.ha, hd: o.hd, epd0: o.epd0 });
