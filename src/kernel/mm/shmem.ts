@@ -6,6 +6,7 @@
  * shmem_fault, shmem_swapin_folio, shmem_undo_range, the object's pages
  * freed with its last reference).
  */
+
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { Gfp } from "./gfp.ts";
@@ -16,6 +17,7 @@ import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import { ptePa, setPteAt, userPte } from "./pgtable.ts";
+import { swapinNrPages } from "./swap_state.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
@@ -239,13 +241,13 @@ function shmemSwapin(ctx: MmContext, owner: ShmemOwner, index: number, slot: num
   const env = ctx.env;
   const swap = env.swap!;
   let pfn = swap.cache.at(slot);
-  if (pfn >= 0) swap.cacheHit(env.pages.flags, pfn);
-  else {
-    pfn = shmemReadSlot(ctx, owner, index, slot);
+  // swap_cache_get_folio(swap, NULL, 0): with no VMA a readahead hit counts in the global
+  // swapin_readahead_hits that size the next cluster window
+  if (pfn >= 0) {
+    if (swap.cacheHit(env.pages.flags, pfn)) swap.raHits++;
+  } else {
+    pfn = shmemSwapinCluster(ctx, owner, index, slot);
     if (pfn < 0) return -1;
-    // the faulting folio is held while the readahead allocates: reclaim cannot take it back
-    env.lru?.pinned.add(pfn);
-    shmemSwapinCluster(ctx, slot);
     env.lru?.pinned.delete(pfn);
   }
   swap.removeFromCache(pfn);
@@ -302,34 +304,58 @@ function anonReadSlot(ctx: MmContext, slot: number): number {
 }
 
 /**
- * Swap cluster readahead around a shmem swap-in (swap_cluster_readahead,
- * taken at its full window as vmlab's anonymous readahead is): every other
- * slot in use in the aligned block of 2^page_cluster slots around the target
- * (slot 0, the header, and slots past the area's end excluded) is read into
- * the swap cache, whoever owns it: this or another shmem object or tmpfs
- * file (the page waits for its owner's fault, a minor one), or an anonymous
- * swap PTE of any process (the page waits, with no anon_vma, for the fault
- * of a PTE naming the slot). vmlab's swap device is not SWP_SYNCHRONOUS_IO,
- * so readahead is never skipped.
- * Linux: mm/shmem.c shmem_swapin_cluster, mm/swap_state.c swap_cluster_readahead
+ * shmem_swapin_cluster -> swap_cluster_readahead: the page of `slot` comes in with the other
+ * slots in use of the aligned cluster of swapin_nr_pages slots around it, read in slot order into
+ * the swap cache, whoever owns them: this or another shmem object or tmpfs file (the page waits
+ * for its owner's fault, a minor one), or an anonymous swap PTE of any process (the page waits,
+ * with no anon_vma, for the fault of a PTE naming the slot); slot 0, the header, and slots past
+ * the area's end are left out. The others are marked readahead (swap_ra). The window is
+ * __swapin_nr_pages of the global readahead state (swapin_nr_pages: the hits since the last
+ * window, taken and zeroed, the offset of the last fault that found none, the last window), at
+ * most 2^page_cluster; 1: the page alone ("skip"). A page whose allocation fails is passed over;
+ * the fault's page, once read, is held (vmlab's reads complete at once: the folio lock of Linux's
+ * read keeps reclaim from it) until the caller lets go. vmlab's swap device is not
+ * SWP_SYNCHRONOUS_IO, so readahead is never bypassed. Returns the page (held), or -1.
+ * Linux: mm/shmem.c shmem_swapin_cluster, mm/swap_state.c swap_cluster_readahead, swapin_nr_pages
  */
-function shmemSwapinCluster(ctx: MmContext, slot: number): void {
-  const n = 1 << ctx.settings.pageCluster;
-  if (n <= 1) return;
+function shmemSwapinCluster(ctx: MmContext, owner: ShmemOwner, index: number, slot: number): number {
   const swap = ctx.env.swap!;
-  const start = Math.max(1, slot - (slot % n));
-  const end = Math.min(slot - (slot % n) + n, swap.nrSlots);
-  for (let s = start; s < end; s++) {
-    // __read_swap_cache_async: swapcache_prepare fails on a free slot or one already cached
-    if (s === slot || swap.map[s] === 0 || !swap.holds(s) || swap.cache.has(s)) continue;
-    const sh = swap.shmemSlots.get(s);
-    const p =
-      sh === undefined ? anonReadSlot(ctx, s) : shmemReadSlot(ctx, sh.owner as ShmemOwner, sh.index, s);
-    if (p < 0) break;
-    ctx.env.pages.flags[p] |= PageFlag.Readahead; // folio_set_readahead (SWAP_RA)
-    swap.readahead++;
+  const lru = ctx.env.lru;
+  let pages = 1;
+  const maxPages = 1 << ctx.settings.pageCluster;
+  if (maxPages > 1) {
+    // swapin_nr_pages: atomic_xchg(&swapin_readahead_hits, 0)
+    const hits = swap.raHits;
+    swap.raHits = 0;
+    pages = swapinNrPages(swap.raPrevOffset, slot, hits, maxPages, swap.raLastPages);
+    if (hits === 0) swap.raPrevOffset = slot;
+    swap.raLastPages = pages;
   }
-  ctx.env.lru?.fbatches.drain(); // swap_cluster_readahead: "Push any new pages onto the LRU now"
+  if (pages > 1) {
+    const start = Math.max(1, slot - (slot % pages)); // the first page is the swap header
+    const end = Math.min(slot - (slot % pages) + pages, swap.nrSlots);
+    for (let s = start; s < end; s++) {
+      // __read_swap_cache_async: swapcache_prepare fails on a free slot or one already cached
+      if (swap.map[s] === 0 || !swap.holds(s) || swap.cache.has(s)) continue;
+      const sh = s === slot ? { owner, index } : swap.shmemSlots.get(s);
+      const p =
+        sh === undefined ? anonReadSlot(ctx, s) : shmemReadSlot(ctx, sh.owner as ShmemOwner, sh.index, s);
+      if (p < 0) continue; // no folio: the cluster goes on
+      if (s === slot) lru?.pinned.add(p);
+      else {
+        ctx.env.pages.flags[p] |= PageFlag.Readahead; // folio_set_readahead, count_vm_event(SWAP_RA)
+        swap.readahead++;
+      }
+    }
+    lru?.fbatches.drain(); // swap_cluster_readahead: "Push any new pages onto the LRU now"
+  }
+  // skip: the fault's page, read in the loop (or now)
+  let pfn = swap.cache.at(slot);
+  if (pfn < 0) {
+    pfn = shmemReadSlot(ctx, owner, index, slot);
+    if (pfn >= 0) lru?.pinned.add(pfn);
+  }
+  return pfn;
 }
 
 /** finish_fault / set_pte_range for a shmem page: writable at once where the VMA is (no write-notify). */

@@ -76,23 +76,25 @@ export function doSwapPageAt(
   const slot = env.pgtable.swapOffset(hi, lo);
   mm.anonVmaPrepare(vma);
   let pfn = swap.cache.at(slot);
-  if (pfn >= 0) swap.cacheHit(pages.flags, pfn);
+  if (pfn >= 0) {
+    // swap_cache_get_folio: a readahead hit, and the VMA's readahead state (swap_readahead_info)
+    // takes this address, with one hit more when readahead had read the page
+    const hit = swap.cacheHit(pages.flags, pfn);
+    vma.swapRaVpn = vma.vmStart + off;
+    if (hit && vma.swapRaHits < SWAP_RA_HITS_MAX) vma.swapRaHits++;
+  }
   let major = false;
   // a page shmem's swap_cluster_readahead read for this slot has no anon_vma yet:
   // folio_add_anon_rmap_ptes -> __folio_set_anon gives it this VMA's (the root of its chain)
   if (pfn >= 0 && swap.orphans.delete(pfn))
     env.lru?.setAnonRmap(pfn, vma.vmPgoff + off, vma.avc.length > 0 ? vma.avc[0] : vma.anonVma); // linearIndex
   if (pfn < 0) {
-    pfn = swapInToCache(ctx, vma, off, slot);
+    // swapin_readahead: the page comes in swap_vma_readahead's window (or alone)
+    pfn = swapVmaReadahead(ctx, mm, vma, off, slot, pmdAt);
+    if (pfn >= 0) env.lru?.pinned.delete(pfn);
     if (pfn < 0) return VmFault.OOM;
     major = true; // "Had to read the page from swap area: Major fault"
     ctx.pgmajfault++; // count_vm_event(PGMAJFAULT)
-    // swapin_readahead reads the window before the page is mapped, holding a reference on
-    // the faulting folio: reclaim, run by the readahead's allocations, cannot take it back
-    // (folio_ref_freeze fails) and the fault makes progress
-    env.lru?.pinned.add(pfn);
-    swapReadahead(ctx, mm, vma, off, pmdAt);
-    env.lru?.pinned.delete(pfn);
   }
   // a write to a swap-cache folio not on a list: lru_add_drain, so that this CPU's batch does not
   // count as another user (do_swap_page)
@@ -217,35 +219,113 @@ export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: n
   return n;
 }
 
+/** SWAP_RA_ORDER_CEILING (64-bit): swap_vma_readahead's window is at most 2^5 pages */
+const SWAP_RA_ORDER_CEILING = 5;
+/** SWAP_RA_HITS_MAX: the readahead hits a VMA's swap_readahead_info counts, at most (PAGE_SHIFT / 2 bits) */
+const SWAP_RA_HITS_MAX = 63;
+
 /**
- * Swap readahead around a major swap fault (swap_vma_readahead, simplified
- * to its first window): the other swap entries in the aligned block of
- * 2^page_cluster PTEs within the VMA are read into the swap cache, not
- * mapped; faulting on one later is a minor fault. The window's PTEs are read
- * from the one table the fault's PMD entry points to (pte_offset_map of
- * vmf->pmd), mapped again after each read, whose allocation may have run
- * reclaim: the PMD entry is read again at its address, never found by a
- * walk from the top (the faulting mm keeps its upper tables throughout the
- * fault). The block never leaves that table (2^page_cluster <= 512 <=
- * PTRS_PER_PTE, aligned); a window that did, or a fault that came without
- * its PMD's address, falls back to finding each PTE from the top.
- * Linux: mm/swap_state.c swap_vma_readahead
+ * __swapin_nr_pages: the next readahead window, in pages, from the readahead hits since the last
+ * window (`hits`), the page offsets of the last fault and this one, the most pages and the last
+ * window: hits + 2 rounded up to a power of two from 4; with no hits, 2 when the fault is next to
+ * the last one, else 1 (no readahead); never below half the last window ("Don't shrink readahead
+ * too fast"). Linux: mm/swap_state.c __swapin_nr_pages
  */
-function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdAt: number): void {
-  const n = 1 << ctx.settings.pageCluster;
-  if (n <= 1) return;
+export function swapinNrPages(
+  prevOffset: number,
+  offset: number,
+  hits: number,
+  maxPages: number,
+  prevWin: number,
+): number {
+  let pages = hits + 2;
+  if (pages === 2) {
+    if (offset !== prevOffset + 1 && offset !== prevOffset - 1) pages = 1;
+  } else {
+    let roundup = 4;
+    while (roundup < pages) roundup <<= 1;
+    pages = roundup;
+  }
+  if (pages > maxPages) pages = maxPages;
+  const lastRa = prevWin >>> 1;
+  if (pages < lastRa) pages = lastRa;
+  return pages;
+}
+
+/** swapVmaRaWin's window: its first page and the page after its last */
+let raStart = 0;
+let raEnd = 0;
+
+/**
+ * swap_vma_ra_win: the readahead window of a major fault at `vpn`, from the VMA's readahead state
+ * (the last fault's page, window and hits since: swap_readahead_info, which this sets to the fault,
+ * the new window and no hits). Up to 2^min(page_cluster, SWAP_RA_ORDER_CEILING) pages: after the
+ * fault when it follows the last one, before it when it precedes it, else around it; inside the
+ * VMA and the 2 MiB (the PTE table) of the fault. Returns the window's pages (1: none, and the
+ * state is left as it was when page_cluster allows no window); sets raStart and raEnd.
+ * Linux: mm/swap_state.c swap_vma_ra_win
+ */
+function swapVmaRaWin(ctx: MmContext, vma: Vma, vpn: number): number {
+  const maxWin = 1 << Math.min(ctx.settings.pageCluster, SWAP_RA_ORDER_CEILING);
+  if (maxWin === 1) return 1;
+  const prev = vma.swapRaVpn;
+  const win = swapinNrPages(prev, vpn, vma.swapRaHits, maxWin, vma.swapRaWin);
+  vma.swapRaVpn = vpn;
+  vma.swapRaWin = win;
+  vma.swapRaHits = 0;
+  if (win === 1) return 1;
+  let left: number;
+  if (vpn === prev + 1) left = vpn;
+  else if (prev === vpn + 1) left = vpn - win + 1;
+  else left = vpn - ((win - 1) >>> 1);
+  const right = left + win;
+  // faddr & PMD_MASK: the table's first page (a PMD's reach is one PTE table's, 1024 pages on
+  // two-level i386), from vpn's low 32 bits (no division)
+  const ptrs = ctx.env.pgtable.ptrsPerTable;
+  const pmdFirst = vpn - ((vpn | 0) & (ptrs - 1));
+  raStart = Math.max(left, vma.vmStart, pmdFirst); // a left below 0 (clamped to 0 in Linux) is below vm_start
+  raEnd = Math.min(right, vma.vmEnd, pmdFirst + ptrs);
+  return win;
+}
+
+/**
+ * swapin_readahead with VMA readahead (swap_vma_readahead): the page of the fault at `off` pages
+ * into the VMA comes in with the other swapped pages of its window (swapVmaRaWin), read in
+ * address order into the swap cache, not mapped; the others are marked readahead (a later fault
+ * on one is a minor fault and a hit), counted in swap_ra. Without a window the page alone is read
+ * ("skip"). The window's PTEs are read from the one table the fault's PMD entry points to
+ * (pte_offset_map of vmf->pmd), mapped again after each read, whose allocation may have run
+ * reclaim: the PMD entry is read again at its address, never found by a walk from the top (the
+ * faulting mm keeps its upper tables throughout the fault); a fault that came without its PMD's
+ * address finds each PTE from the top. A page whose allocation fails is passed over (the window
+ * goes on); the fault's page, once read, is held (vmlab's reads complete at once: the folio lock
+ * Linux's read holds keeps reclaim from taking it back) until the caller maps it. Returns the
+ * fault's page (held), or -1 without memory for it.
+ * Linux: mm/swap_state.c swapin_readahead, swap_vma_readahead
+ */
+function swapVmaReadahead(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  off: number,
+  slot: number,
+  pmdAt: number,
+): number {
   const vpn = vma.vmStart + off; // the fault's page (`off` pages into the VMA: doSwapPageAt)
   const swap = ctx.env.swap!;
+  const lru = ctx.env.lru;
+  if (swapVmaRaWin(ctx, vma, vpn) === 1) {
+    // skip: the fault's page alone (__read_swap_cache_async)
+    const p = swapInToCache(ctx, vma, off, slot);
+    if (p >= 0) lru?.pinned.add(p);
+    return p;
+  }
+  const start = raStart;
+  const end = raEnd;
   const pt = ctx.env.pgtable;
-  // the window's and the table's first pages: vpn's remainders by powers of two from its low 32
-  // bits (no division)
-  const low = vpn | 0;
-  const winFirst = vpn - (low & (n - 1));
-  const start = Math.max(vma.vmStart, winFirst);
-  const end = Math.min(vma.vmEnd, winFirst + n);
   const ptrs = pt.ptrsPerTable;
-  const tableFirst = vpn - (low & (ptrs - 1));
-  const oneTable = pmdAt >= 0 && start >= tableFirst && end <= tableFirst + ptrs;
+  const tableFirst = vpn - ((vpn | 0) & (ptrs - 1));
+  const oneTable = pmdAt >= 0;
   const phys = ctx.env.phys;
   // 8-byte entries in frames of RAM: the table's entries are read from its frame's words, looked
   // up once each time the table is mapped (readEntry written out here, no call per neighbour)
@@ -254,7 +334,6 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdA
   let words: Uint32Array | null = null; // the mapped table's frame words (direct; null: all zeros)
   let wordsFrame = -1; // their frame (-1: none; the table outside RAM: readEntry)
   for (let v = start; v < end; v++) {
-    if (v === vpn) continue;
     let pa: number;
     if (oneTable) {
       if (pte0 < 0) {
@@ -262,7 +341,7 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdA
         // halves from one look-up of its table's frame
         readEntry(ctx, pmdAt);
         pte0 = pteOffset(ctx, entryRead.hi, entryRead.lo, tableFirst);
-        if (pte0 < 0) continue; // as the walk from the top would find: no table for any of them
+        if (pte0 < 0) break; // no table: the loop's pte_offset_map fails
         const frame = Math.floor(pte0 / 4096);
         wordsFrame = direct && frame < phys.nrFrames ? frame : -1;
         // a scratch copy for a frame held compactly: nothing else reads a frame until the
@@ -287,15 +366,24 @@ function swapReadahead(ctx: MmContext, mm: MmStruct, vma: Vma, off: number, pmdA
       lo = entryRead.lo;
     }
     if (!pt.isSwap(hi, lo)) continue;
-    const slot = pt.swapOffset(hi, lo);
-    if (swap.cache.has(slot)) continue;
+    const s = pt.swapOffset(hi, lo);
+    if (swap.cache.has(s)) continue; // __read_swap_cache_async finds it: nothing allocated
     pte0 = -1; // pte_unmap before __read_swap_cache_async, whose allocation may reclaim
-    const p = swapInToCache(ctx, vma, v - vma.vmStart, slot);
-    if (p < 0) break;
-    ctx.env.pages.flags[p] |= PageFlag.Readahead; // folio_set_readahead, count_vm_event(SWAP_RA)
-    swap.readahead++;
+    const p = swapInToCache(ctx, vma, v - vma.vmStart, s);
+    if (p < 0) continue; // no folio: the window goes on
+    if (v === vpn) lru?.pinned.add(p);
+    else {
+      ctx.env.pages.flags[p] |= PageFlag.Readahead; // folio_set_readahead, count_vm_event(SWAP_RA)
+      swap.readahead++;
+    }
   }
-  // swap_vma_readahead's lru_add_drain (the faulting page, read in its loop, goes too; without a
-  // window, win == 1, it skips the drain and the page waits in the batch)
-  ctx.env.lru?.fbatches.drain();
+  // lru_add_drain: "Push any new pages onto the LRU now"
+  lru?.fbatches.drain();
+  // skip: the fault's page, read in the loop (or now, when the loop passed it over)
+  let pfn = swap.cache.at(slot);
+  if (pfn < 0) {
+    pfn = swapInToCache(ctx, vma, off, slot);
+    if (pfn >= 0) lru?.pinned.add(pfn);
+  }
+  return pfn;
 }

@@ -2,9 +2,10 @@
  * swap_vma_readahead reads its window's PTEs from the one PTE table the
  * faulting PMD points to (mm/swap_state.ts): the neighbours it reads into the
  * swap cache are exactly the window's swap PTEs as a walk from the top finds
- * them, on every table format, with the window a whole table
- * (page_cluster=9), a VMA that starts and ends inside it, holes (no PTE) and
- * resident pages among the swapped ones; each page read has its linear index.
+ * them, on every table format, with holes (no PTE) and resident pages among
+ * the swapped ones; each page read has its linear index. The window is the
+ * first fault's of a VMA (GET_SWAP_RA_VAL's 4 hits: 8 pages around the
+ * fault); swap_ra_win.test.ts follows the window as it grows and shrinks.
  * Linux: mm/swap_state.c swap_vma_readahead, swap_vma_ra_win
  */
 import { describe, expect, it } from "vitest";
@@ -40,11 +41,15 @@ describe("swap_vma_readahead from one PTE table", () => {
       let target = v0 + 512 - (v0 % 512) + 100;
       while (!swapped(target)) target++;
       expect(target).toBeLessThan(v0 + pages);
-      const lo = Math.max(v0, target - (target % 512));
-      const hi = Math.min(v0 + pages, target - (target % 512) + 512);
+      // the VMA's first window: 4 hits -> 8 pages (__swapin_nr_pages), around the fault (it
+      // follows no earlier one), inside the VMA and the fault's PTE table (1024 pages on i386)
+      const ptrs = arch === "i386" ? 1024 : 512;
+      const first = target - (target % ptrs);
+      const lo = Math.max(v0, target - 3, first);
+      const hi = Math.min(v0 + pages, target - 3 + 8, first + ptrs);
       const want: number[] = [];
       for (let v = lo; v < hi; v++) if (v !== target && swapped(v)) want.push(v);
-      expect(want.length).toBeGreaterThan(100);
+      expect(want.length).toBeGreaterThan(2);
       const ra0 = k.swap!.readahead;
       const maj0 = t.majFlt;
       const r = k.userAccess(0, t, BigInt(target) * PAGE, Access.Read);

@@ -93,16 +93,26 @@ export class SwapArea {
   readahead = 0;
   /** faults that found a page swap readahead had read (vmstat swap_ra_hit) */
   readaheadHits = 0;
+  /**
+   * swap_cluster_readahead's global state (swapin_nr_pages): swapin_readahead_hits (readahead hits
+   * of faults with no VMA, shmem's; 4 at boot: ATOMIC_INIT(4)), the offset of the last swap-in that
+   * came with no hits (prev_offset), and the last window (last_readahead_pages)
+   */
+  raHits = 4;
+  raPrevOffset = 0;
+  raLastPages = 0;
 
   /**
    * swap_cache_get_folio's readahead accounting, for the page a fault found in the swap cache:
    * one that readahead read (PG_readahead) is a hit, and the flag is cleared so that it counts once.
+   * Returns whether it was a hit.
    * Linux: mm/swap_state.c swap_cache_get_folio (folio_test_clear_readahead, SWAP_RA_HIT)
    */
-  cacheHit(flags: Uint16Array, pfn: number): void {
-    if ((flags[pfn] & PageFlag.Readahead) === 0) return;
+  cacheHit(flags: Uint16Array, pfn: number): boolean {
+    if ((flags[pfn] & PageFlag.Readahead) === 0) return false;
     flags[pfn] &= ~PageFlag.Readahead;
     this.readaheadHits++;
+    return true;
   }
   /**
    * The holder of each slot a shmem page went to (a shared anonymous

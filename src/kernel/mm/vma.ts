@@ -111,6 +111,15 @@ export class Vma {
   avc: number[] = [];
   /** a HugeTLB mapping's file and reservation map (VM_HUGETLB; mm/hugetlb_vma.ts), or null */
   htlb: HugetlbVma | null = null;
+  /**
+   * swap_readahead_info: the page of the last swap fault that read from the device or found its
+   * page in the swap cache, the readahead window that fault chose, and the readahead hits since
+   * (swap_vma_ra_win, swap_cache_get_folio). A new VMA's reads as 4 hits (GET_SWAP_RA_VAL: "to
+   * start up with a small window"); vm_area_dup copies it.
+   */
+  swapRaVpn = 0;
+  swapRaWin = 0;
+  swapRaHits = 4;
   constructor(
     public vmStart: number,
     public vmEnd: number,
@@ -135,6 +144,9 @@ export class Vma {
     v.vmFile = this.vmFile; // vm_area_dup: get_file
     // vm_area_dup + hugetlb_vm_op_open: the same file, the private owner's reservation map shared
     if (this.htlb !== null) v.htlb = this.htlb.dup();
+    v.swapRaVpn = this.swapRaVpn;
+    v.swapRaWin = this.swapRaWin;
+    v.swapRaHits = this.swapRaHits;
     return v;
   }
 

@@ -658,17 +658,13 @@ export class Arm64Cpu extends Mmu {
       op === "vale1" || op === "vaale1"
         ? this.tlb.invalidatePage(vpn, a, how)
         : this.invalidatePageEntries(vpn, a, how, InvalidateHow.Everything);
-    if (this.tracer !== null)
-      this.tracer({
-        type: "invalidate",
-        cpu: this.id,
-        op: `tlbi ${op}`,
-        asid: a,
-        asidName: this.asidName,
-        vpn,
-        entries: n,
-      });
+    if (this.tracer !== null) this.traceTlbi(`tlbi ${op}`, a, vpn, n);
     return n;
+  }
+
+  /** The "invalidate" event of a TLBI by VA (or by range) on this CPU: `entries` dropped. */
+  private traceTlbi(op: string, asid: number, vpn: Vpn, entries: number): void {
+    this.tracer?.({ type: "invalidate", cpu: this.id, op, asid, asidName: this.asidName, vpn, entries });
   }
 
   /**
@@ -692,16 +688,7 @@ export class Arm64Cpu extends Mmu {
         : this.invalidatePageEntries(vpn, a, how, InvalidateHow.Everything);
     for (let i = op === "rvale1" || op === "rvaale1" ? 0 : 1; i < pages; i++)
       n += this.tlb.invalidatePage((vpn + i) as Vpn, a, how);
-    if (this.tracer !== null)
-      this.tracer({
-        type: "invalidate",
-        cpu: this.id,
-        op: `tlbi ${op} (${pages} pages)`,
-        asid: a,
-        asidName: this.asidName,
-        vpn,
-        entries: n,
-      });
+    if (this.tracer !== null) this.traceTlbi(`tlbi ${op} (${pages} pages)`, a, vpn, n);
     return n;
   }
 
