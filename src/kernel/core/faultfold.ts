@@ -201,6 +201,10 @@ function foldResolve(
   const slow = b.kswapdWakeups + b.allocStalls + b.failedAllocs;
   k.faultingMm = mm;
   k.userMm.pgfault++; // handle_mm_fault's mm_account_fault (UserMm.handleMmFault counts the others)
+  // the flusher's background work queued before this fault, run as UserMm.handleMmFault runs it
+  // (queued only by a shared disk-file page's balance_dirty_pages: a fault, or a GUP's in a system
+  // call such as MADV_POPULATE_WRITE, which leaves the mm's last fault's VMA as it was)
+  k.userMm.env.pageCache.dirtyThrottle?.serve();
   const swap = found.swap;
   const res = swap
     ? foldSwapPage(
@@ -279,9 +283,6 @@ function noLeafTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): boolea
  */
 function foldNoTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): VmFault {
   const ctx = k.userMm;
-  // the flusher's background work a fault of this range queued before (UserMm.handleMmFault's, as
-  // the handler served it here: pending only after a shared file page's fault)
-  ctx.env.pageCache.dirtyThrottle?.serve();
   const pa = ptePa(ctx, mm, vpn, true); // pte_alloc
   if (pa < 0) return VmFault.OOM; // no page for the table
   faultFold.tables++;
@@ -347,9 +348,10 @@ export class RunFaultFold implements RunFaultSink {
    * nothing), a PTE that is neither none (a store) nor a swap entry the fold takes (swapFoldable: a
    * store's must be exclusive, no do_wp_page), or a fault whose allocations might enter the slow
    * path (Buddy.order0FastSure, or order0FastSureN for a swap-in and its readahead window: kswapd's
-   * wakeup, reclaim, the OOM killer; a memory limit is never folded, runFoldable). So nothing in
-   * the batch flushes a TLB entry or changes a page table but each fault's own PTE. Returns how
-   * many it resolved.
+   * wakeup, reclaim, the OOM killer; a memory limit is never folded, runFoldable). Takes none while
+   * the flusher's background work is queued (the first fault runs it, runFault: its page_mkclean
+   * flushes). So nothing in the batch flushes a TLB entry or changes a page table but each fault's
+   * own PTE. Returns how many it resolved.
    */
   runFaultRun(_cpu: Mmu, vaHi: number, vaLo: number, step: number, max: number): number {
     const k = this.k!;
@@ -358,6 +360,9 @@ export class RunFaultFold implements RunFaultSink {
     const env = ctx.env;
     if (!faultFold.batch || k.arch.faultFold!.resolved !== null || env.kmapLocal !== undefined) return 0;
     if (k.tlbMgr.entryQuiet?.() !== true) return 0;
+    // background writeback queued (a system call's GUP fault balanced): the first fault runs it
+    // (foldResolve, as the handler), and its page_mkclean flushes TLB entries: not in a batch
+    if (env.pageCache.dirtyThrottle?.pending === true) return 0;
     const mm = task.mm!;
     const vpn0 = k.va.vpnOf(vaHi, vaLo);
     const vmas = mm.vmas;

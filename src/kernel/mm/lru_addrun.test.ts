@@ -3,14 +3,16 @@
  * mm/anon_fault.ts doAnonymousRun) against addAnon page by page: two kernels booted alike
  * allocate the same pages and add them to the LRU, one in runs of random length (across the
  * 31-folio batch, its move in the middle of a run), the other one by one, on both CPUs, with
- * lru_add_drain between some runs; every page's list, links, index, anon_vma, PG_referenced,
- * refcount and batch slot, the lists' heads, tails and sizes, and each CPU's batch agree.
+ * lru_add_drain between some runs; now and then a run holds a page lru_add does not link as a new
+ * one (PG_mlocked: the unevictable list; a page already on a list); every page's list, links, index, anon_vma,
+ * PG_referenced, refcount and batch slot, the lists' heads, tails, sizes and zone sizes, and each
+ * CPU's batch agree.
  */
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { Gfp } from "./gfp.ts";
-import { PageKind } from "./PageDesc.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
 
 function lruState(k: Kernel) {
   const v = k.vmscan;
@@ -25,6 +27,7 @@ function lruState(k: Kernel) {
     head: Array.from(v.head),
     tail: Array.from(v.tail),
     size: Array.from(v.size),
+    zoneSize: Array.from(v.zoneSize),
     refcount: Array.from(k.pages.refcount),
     folios: Array.from(b.folios),
     count: Array.from(b.count),
@@ -52,6 +55,12 @@ describe("LruLists.addAnonRun", () => {
           expect(pa).toBe(pb);
           pfns[i] = pa;
         }
+        // one page of the run lru_add does not link as it links a new one
+        const odd = n > 0 && rng.below(4) === 0 ? rng.below(n) : -1;
+        if (odd >= 0 && rng.below(2) === 0) {
+          a.pages.flags[pfns[odd]] |= PageFlag.Mlocked;
+          b.pages.flags[pfns[odd]] |= PageFlag.Mlocked;
+        } else if (odd >= 0 && a.vmscan.head[1] >= 0) pfns[odd] = a.vmscan.head[1]; // on the inactive anon list
         const index = rng.below(1 << 20);
         const step = 1 + rng.below(3);
         const anonVma = 1 + rng.below(5);

@@ -91,6 +91,14 @@ export function allocRun0(b: FastBuddy, gfp: number, kind: PageKind, out: Float6
   const mt = gfpMigratetype(gfp, b.mobility);
   const flags = b.fastFlags(gfp, highest);
   const kswapd = (flags & AllocFlag.KSWAPD) !== 0;
+  // prep_new_page's struct page arrays, read once for the run
+  const p = b.pages;
+  const kinds = p.kind;
+  const refcount = p.refcount;
+  const pflags = p.flags;
+  const mapcount = p.mapcount;
+  const priv = p.priv;
+  const order = p.order;
   let done = 0;
   while (done < max) {
     // order0FastSure: the low watermark, and a page in this zone for the pcp list or the buddy's __rmqueue
@@ -108,34 +116,22 @@ export function allocRun0(b: FastBuddy, gfp: number, kind: PageKind, out: Float6
       k = 1;
     }
     b.pgalloc[id] += k;
-    prepRun0(b.pages, out, done, k, kind);
+    // prep_new_page of each, one after the other, as BuddyAllocator.prep0 makes it (kind, refcount
+    // 1, flags, mapcount, private and order cleared); written here, not in a function of its own,
+    // which V8 compiled apart before allocRun0 and then again inside it
+    for (let i = done; i < done + k; i++) {
+      const pfn = out[i];
+      kinds[pfn] = kind;
+      refcount[pfn] = 1;
+      pflags[pfn] = 0;
+      mapcount[pfn] = 0;
+      priv[pfn] = -1;
+      order[pfn] = 0;
+    }
     done += k;
   }
   return done;
 }
-/**
- * prep_new_page of the order-0 pages out[at..at + n), one after the other, as BuddyAllocator.prep0
- * makes each (kind, refcount 1, flags, mapcount, private and order cleared): the struct page
- * arrays read once for the run. Linux: mm/page_alloc.c prep_new_page
- */
-function prepRun0(p: PageDescTable, out: Float64Array, at: number, n: number, kind: PageKind): void {
-  const kinds = p.kind;
-  const refcount = p.refcount;
-  const flags = p.flags;
-  const mapcount = p.mapcount;
-  const priv = p.priv;
-  const order = p.order;
-  for (let i = at; i < at + n; i++) {
-    const pfn = out[i];
-    kinds[pfn] = kind;
-    refcount[pfn] = 1;
-    flags[pfn] = 0;
-    mapcount[pfn] = 0;
-    priv[pfn] = -1;
-    order[pfn] = 0;
-  }
-}
-
 /**
  * Whether `n` order-0 allocations of `gfp` in a row, nothing freed or allocated between them
  * (do_swap_page's swap-in and its readahead's, core/faultfold_swap.ts), each take

@@ -289,8 +289,8 @@ export class DirtyThrottle {
   readonly leaks: number[];
   /** balance_dirty_pages calls; background writebacks started, and the pages they wrote; pauses a dirtier would take */
   balanceCalls = 0;
-  /** background writeback queued (wb_start_background_writeback), not yet run (serve) */
-  private pending = false;
+  /** background writeback queued (wb_start_background_writeback), not yet run (serve); read by the fault fold */
+  pending = false;
   backgroundRuns = 0;
   backgroundPages = 0;
   throttled = 0;

@@ -19,7 +19,7 @@ export class PageCache {
   /** NR_DIRTIED: disk-file pages that became dirty (fs/file.ts DirtyPages) */
   readonly acct: WritebackAcct = { dirtied: 0, nrDirty: 0, dirtyInodes: new Set() };
   /** balance_dirty_pages' state (page_writeback.ts DirtyThrottle; null: no dirty limits, the Windows profile) */
-  dirtyThrottle: { serve(): void } | null = null;
+  dirtyThrottle: { serve(): void; readonly pending: boolean } | null = null;
   /** the LRU lists: disk-file pages join them when read, leave them when evicted */
   lru: {
     /** folio_add_lru of a new page-cache page; `shadow`: the shadow it replaced (workingset_refault) */
