@@ -30,6 +30,9 @@ export class LruLists {
   readonly zoneSize = new Int32Array(6 * NR_ZONES);
   /** each frame's zone (folio_zonenum, kept per frame: one load on every list move) */
   private readonly zoneIdx: Uint8Array;
+  /** the first frame above zone 0, and above zone 1 (zoneOf by compares, no load: vmscan_isolate.ts's walk) */
+  readonly zoneEnd0: number;
+  readonly zoneEnd1: number;
 
   constructor(
     nrFrames: number,
@@ -47,6 +50,8 @@ export class LruLists {
     this.zoneIdx = new Uint8Array(nrFrames).fill(2);
     this.zoneIdx.fill(0, 0, end0);
     this.zoneIdx.fill(1, end0, end1);
+    this.zoneEnd0 = end0;
+    this.zoneEnd1 = end1;
   }
 
   /** folio_zonenum: the zone of a frame */

@@ -63,7 +63,11 @@ export function isolateSkip(v: IsolateLists, list: number, nr: number): number {
   const large = v.large;
   let folios = 0;
   let scan = 0;
-  // the skipped pages by zone: above reclaim_idx, which is 0 or 1 here (mustSkip)
+  // folio_zonenum by the zones' bounds (zoneOf's answer without its per-frame load): the frames
+  // from `above` up are in the zones above reclaim_idx, which is 0 or 1 here (mustSkip)
+  const above = idx === 0 ? v.zoneEnd0 : v.zoneEnd1;
+  const end1 = v.zoneEnd1;
+  // the skipped pages by zone
   let skip1 = 0;
   let skip2 = 0;
   // the skipped run: its lowest folio (the first met) and its highest (the last met)
@@ -81,9 +85,8 @@ export function isolateSkip(v: IsolateLists, list: number, nr: number): number {
       continue;
     }
     const nrPages = large[pfn] ? v.hpageNr : 1;
-    const zone = v.zoneOf(pfn);
-    if (zone > idx) {
-      if (zone === 1) skip1 += nrPages;
+    if (pfn >= above) {
+      if (pfn < end1) skip1 += nrPages;
       else skip2 += nrPages;
       if (bottom < 0) bottom = pfn;
       top = pfn;
