@@ -193,10 +193,13 @@ export function prepareScanControl(n: BalanceNode, sc: ScanControl): void {
   sc.cacheTrimMode =
     size[INACTIVE_FILE] >> sc.priority > 0 && !(sc.mayDeactivate & Deactivate.File) && !sc.noCacheTrimMode;
   sc.fileIsTiny = false;
-  // the free pages and watermarks (a sum over the zones) asked only when the rest holds
-  if (!sc.cgroup && !(sc.mayDeactivate & Deactivate.Anon) && size[INACTIVE_ANON] >> sc.priority > 0) {
-    const fw = n.freeAndHighWmark();
-    if (fw !== null) sc.fileIsTiny = size[ACTIVE_FILE] + size[INACTIVE_FILE] + fw[0] <= fw[1];
+  const fw = sc.cgroup ? null : n.freeAndHighWmark();
+  if (fw !== null) {
+    const file = size[ACTIVE_FILE] + size[INACTIVE_FILE];
+    sc.fileIsTiny =
+      file + fw[0] <= fw[1] &&
+      !(sc.mayDeactivate & Deactivate.Anon) &&
+      size[INACTIVE_ANON] >> sc.priority > 0;
   }
 }
 
