@@ -133,9 +133,14 @@ function balancePgdat(k: KernelCore, order: number, highestZone: number): number
   k.vmscan.stats.pageoutrun++; // balance_pgdat: count_vm_event(PAGEOUTRUN)
   const buddy = k.buddy;
   const balanced = (o: number) => pgdatBalanced(buddy, o, highestZone);
-  // the reclaim boost: the zones' watermark_boost, left in place while kswapd runs
-  const boosts = buddy.zones.map((z) => (z.managed > 0 && z.id <= highestZone ? z.watermarkBoost : 0));
-  const boost = boosts.reduce((a, b) => a + b, 0);
+  // the reclaim boost: the zones' watermark_boost, left in place while kswapd runs (each zone's
+  // kept only when there is one: most runs have none)
+  let boost = 0;
+  for (const z of buddy.zones) if (z.managed > 0 && z.id <= highestZone) boost += z.watermarkBoost;
+  const boosts =
+    boost === 0
+      ? null
+      : buddy.zones.map((z) => (z.managed > 0 && z.id <= highestZone ? z.watermarkBoost : 0));
   if (boost === 0 && balanced(order)) {
     kswapdTryToSleep(k, order, highestZone); // nothing to do: kswapd goes back to sleep
     return 0;
@@ -162,7 +167,7 @@ function balancePgdat(k: KernelCore, order: number, highestZone: number): number
     for (const z of buddy.zones) z.reclaimActive = false;
     // balance_pgdat's end: the boosts it started with are spent (new ones may have come since), and
     // kcompactd is woken to defragment the pageblocks the fallbacks mixed
-    if (boost > 0) {
+    if (boosts !== null) {
       for (const z of buddy.zones) z.watermarkBoost -= Math.min(z.watermarkBoost, boosts[z.id]);
       k.kcompactd?.wake(buddy.pbOrder, highestZone);
     }

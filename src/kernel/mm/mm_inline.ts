@@ -30,6 +30,9 @@ export class LruLists {
   readonly zoneSize = new Int32Array(6 * NR_ZONES);
   /** each frame's zone (folio_zonenum, kept per frame: one load on every list move) */
   private readonly zoneIdx: Uint8Array;
+  /** the first frame above zone 0, and above zone 1 (zoneOf by compares, no load: vmscan_isolate.ts's walk) */
+  readonly zoneEnd0: number;
+  readonly zoneEnd1: number;
 
   constructor(
     nrFrames: number,
@@ -47,6 +50,8 @@ export class LruLists {
     this.zoneIdx = new Uint8Array(nrFrames).fill(2);
     this.zoneIdx.fill(0, 0, end0);
     this.zoneIdx.fill(1, end0, end1);
+    this.zoneEnd0 = end0;
+    this.zoneEnd1 = end1;
   }
 
   /** folio_zonenum: the zone of a frame */
@@ -69,16 +74,30 @@ export class LruLists {
     this.sizeAdd(pfn, list, this.large[pfn] ? this.hpageNr : 1);
   }
 
-  /** Puts pfn at the head of a list (lru_add), taking it off any list it was on; its flags stay. Linux: lruvec_add_folio */
+  /**
+   * Puts pfn at the head of a list (lru_add), taking it off any list it was on; its flags stay.
+   * A page moved to the head of the list it is on (a rotation) leaves the sizes as they are.
+   * Linux: lruvec_add_folio
+   */
   add(pfn: number, list: number): void {
-    if (this.lru[pfn] !== 0) this.unlink(pfn);
-    this.lru[pfn] = list;
+    const on = this.lru[pfn];
+    if (on === list && on !== 0) {
+      const p = this.prev[pfn];
+      if (p < 0) return; // at the head already
+      const n = this.next[pfn];
+      this.next[p] = n;
+      if (n >= 0) this.prev[n] = p;
+      else this.tail[list] = p;
+    } else {
+      if (on !== 0) this.unlink(pfn);
+      this.lru[pfn] = list;
+      this.sizeAdd(pfn, list, this.large[pfn] ? this.hpageNr : 1);
+    }
     this.prev[pfn] = -1;
     this.next[pfn] = this.head[list];
     if (this.head[list] >= 0) this.prev[this.head[list]] = pfn;
     else this.tail[list] = pfn;
     this.head[list] = pfn;
-    this.sizeAdd(pfn, list, this.large[pfn] ? this.hpageNr : 1);
   }
 
   /** Takes pfn off its list, its flags kept (isolation: folio_isolate_lru). Linux: lruvec_del_folio */

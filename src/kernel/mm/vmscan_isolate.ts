@@ -45,36 +45,95 @@ export function mustSkip(v: IsolateLists, list: number): boolean {
 /**
  * The skipped folios among those a scan of `nr` pages of `list` reaches, moved to the head
  * (their pages in `skipped.pages`); returns the eligible folios the scan takes from the tail.
+ *
+ * Moving each skipped folio to the head as the walk meets it (list_move, then list_splice)
+ * leaves them at the head in the order they had, the eligible ones where they were. So the
+ * walk moves nothing: it takes out the few eligible folios above the first skipped one
+ * (unlinked, kept in a chain of their own), which leaves the skipped ones one run of the list,
+ * moved to the head in one step; the eligible ones go back below what the walk did not reach,
+ * above those it met before any skipped one. The lists' sizes do not change (every folio stays
+ * on `list`). The walk ends at the list's head: where Linux's comes round to the first folio it
+ * moved.
  */
 export function isolateSkip(v: IsolateLists, list: number, nr: number): number {
   const idx = v.reclaimIdx;
   const kind = v.env.pages.kind;
+  const next = v.next;
+  const prev = v.prev;
+  const large = v.large;
   let folios = 0;
   let scan = 0;
-  let pages = 0;
-  // the first folio moved to the head: the walk has come round to the moved ones
-  let first = -1;
+  // folio_zonenum by the zones' bounds (zoneOf's answer without its per-frame load): the frames
+  // from `above` up are in the zones above reclaim_idx, which is 0 or 1 here (mustSkip)
+  const above = idx === 0 ? v.zoneEnd0 : v.zoneEnd1;
+  const end1 = v.zoneEnd1;
+  // the skipped pages by zone
+  let skip1 = 0;
+  let skip2 = 0;
+  // the skipped run: its lowest folio (the first met) and its highest (the last met)
+  let bottom = -1;
+  let top = -1;
+  // the eligible folios met above `bottom`, unlinked: a chain by `next`, the highest first
+  let taken = -1;
+  let takenLast = -1;
   let pfn = v.tail[list];
-  while (pfn >= 0 && pfn !== first && scan < nr) {
-    const up = v.prev[pfn];
+  while (pfn >= 0 && scan < nr) {
+    const up = prev[pfn];
     if (kind[pfn] !== PageKind.UserAnon && !v.valid(pfn)) {
       v.del(pfn); // freed elsewhere: Linux's list no longer has it (the scan's own rule)
       pfn = up;
       continue;
     }
-    const nrPages = v.large[pfn] ? v.hpageNr : 1;
-    const zone = v.zoneOf(pfn);
-    if (zone > idx) {
-      v.pgskip[zone] += nrPages;
-      pages += nrPages;
-      v.add(pfn, list); // list_move to folios_skipped, then list_splice to the head
-      if (first < 0) first = pfn;
+    const nrPages = large[pfn] ? v.hpageNr : 1;
+    if (pfn >= above) {
+      if (pfn < end1) skip1 += nrPages;
+      else skip2 += nrPages;
+      if (bottom < 0) bottom = pfn;
+      top = pfn;
     } else {
       scan += nrPages;
       folios++;
+      if (bottom >= 0) {
+        // out of the list (below it: the skipped `top`), onto the chain's front
+        const below = next[pfn];
+        if (up >= 0) next[up] = below;
+        else v.head[list] = below;
+        prev[below] = up;
+        if (taken < 0) takenLast = pfn;
+        next[pfn] = taken;
+        taken = pfn;
+      }
     }
     pfn = up;
   }
-  skipped.pages = pages;
+  v.pgskip[1] += skip1;
+  v.pgskip[2] += skip2;
+  skipped.pages = skip1 + skip2;
+  if (bottom < 0) return folios;
+  // where the eligible folios go back: above the ones met before the first skipped folio
+  const at = next[bottom];
+  const head = v.head[list];
+  if (top !== head) {
+    // the run [top .. bottom] out of the list, then in front of its head
+    const above = prev[top];
+    next[above] = at;
+    if (at >= 0) prev[at] = above;
+    else v.tail[list] = above;
+    prev[top] = -1;
+    next[bottom] = head;
+    prev[head] = bottom;
+    v.head[list] = top;
+  }
+  if (taken >= 0) {
+    let p = at >= 0 ? prev[at] : v.tail[list];
+    next[p] = taken;
+    for (let c = taken; c >= 0; c = next[c]) {
+      prev[c] = p;
+      p = c;
+    }
+    next[takenLast] = at;
+    if (at >= 0) prev[at] = takenLast;
+    else v.tail[list] = takenLast;
+  }
   return folios;
 }
