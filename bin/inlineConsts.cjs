@@ -20,7 +20,9 @@ const NS = "vmlab-const";
 const DECL = /^(export )?const ([A-Za-z_$][\w$]*)(?:: number)? = ([^;]+);[ \t]*(\/\/.*)?$/;
 /** One token of a constant's expression: a number (no bigint), an operator, a parenthesis or a name. */
 const TOKEN =
-  /\s*(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|\d[\d_]*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w$])|\*\*|<<|>>>|>>|[-+*/%|&^~()]|[A-Za-z_$][\w$]*)/y;
+  /\s*(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|\d[\d_]*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w$])|\*\*|<<|>>>|>>|[-+*/%|&^~()]|[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)?)/y;
+/** A top-level enum declaration (a `const enum` or not), up to its body's first line. */
+const ENUM = /^(?:export )?(?:const )?enum ([A-Za-z_$][\w$]*) \{$/gm;
 /** An import of values by name from a relative path (`type` imports and specifiers skipped). */
 const IMPORT = /^import\s*\{([^}]*)\}\s*from\s*"(\.{1,2}\/[^"]+\.ts)";/gm;
 
@@ -36,7 +38,7 @@ const IMPORT = /^import\s*\{([^}]*)\}\s*from\s*"(\.{1,2}\/[^"]+\.ts)";/gm;
 function constsOf(path, root, cache, stack, text) {
   const known = cache.get(path);
   if (known !== undefined) return known;
-  const entry = { values: new Map(), source: undefined, consts: "", partial: false };
+  const entry = { values: new Map(), enums: new Map(), source: undefined, consts: "", partial: false };
   if (text === undefined) {
     try {
       text = readFileSync(path, "utf8");
@@ -55,18 +57,21 @@ function constsOf(path, root, cache, stack, text) {
         const file = resolve(dirname(path), m[2]);
         if (stack.includes(file)) {
           entry.partial = true;
-          other = new Map();
+          other = { values: new Map(), enums: new Map() };
         } else {
-          const o = constsOf(file, root, cache, stack);
-          if (o.partial) entry.partial = true;
-          other = o.values;
+          other = constsOf(file, root, cache, stack);
+          if (other.partial) entry.partial = true;
         }
       }
-      const v = other.get(s[1]);
+      const v = other.values.get(s[1]) ?? other.enums.get(s[1]);
       if (v !== undefined) scope.set(s[2] ?? s[1], v);
     }
   }
   stack.pop();
+  for (const [name, members] of enumsOf(text, scope)) {
+    entry.enums.set(name, members);
+    scope.set(name, members);
+  }
   const lines = text.split("\n");
   const decls = [];
   const id = relative(root, path).replace(/\\/g, "/");
@@ -89,6 +94,45 @@ function constsOf(path, root, cache, stack, text) {
   return entry;
 }
 
+/**
+ * The file's top-level enums whose members are all numbers it can evaluate (as TypeScript does: an
+ * initializer made of literals, the enum's earlier members and the names in `scope`; a member without one
+ * is the previous one plus 1, the first 0): name to (member to value).
+ */
+function enumsOf(text, scope) {
+  const enums = new Map();
+  const outer = new Map(scope); // and the file's earlier enums
+  for (const m of text.matchAll(ENUM)) {
+    const end = text.indexOf("\n}", m.index);
+    if (end < 0) continue;
+    const body = text
+      .slice(m.index + m[0].length, end)
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/\/\/.*$/gm, "");
+    const members = new Map();
+    const known = new Map(outer);
+    let next = 0;
+    let whole = true;
+    for (const item of body.split(",")) {
+      if (item.trim() === "") continue;
+      const d = /^\s*([A-Za-z_$][\w$]*)\s*(?:=\s*([\s\S]+?))?\s*$/.exec(item);
+      const value = d === null ? undefined : d[2] === undefined ? next : evaluate(d[2], known);
+      if (value === undefined) {
+        whole = false;
+        break;
+      }
+      members.set(d[1], value);
+      known.set(d[1], value);
+      next = value + 1;
+    }
+    if (whole) {
+      enums.set(m[1], members);
+      outer.set(m[1], members);
+    }
+  }
+  return enums;
+}
+
 /** The value of `expr` if it is made of number literals, operators and the names in `known` only. */
 function evaluate(expr, known) {
   const src = expr.trim();
@@ -101,8 +145,11 @@ function evaluate(expr, known) {
     at = TOKEN.lastIndex;
     const t = m[1];
     if (/^[A-Za-z_$]/.test(t)) {
-      if (!known.has(t)) return undefined;
-      out += ` (${literal(known.get(t))})`;
+      const [name, member] = t.split(".");
+      let v = known.get(name);
+      if (member !== undefined) v = v instanceof Map ? v.get(member) : undefined;
+      if (typeof v !== "number") return undefined;
+      out += ` (${literal(v)})`;
     } else out += ` ${t.replace(/_/g, "")}`;
   }
   let value;
@@ -144,4 +191,4 @@ function inlineConsts(tree) {
   };
 }
 
-module.exports = { inlineConsts, constsOf, evaluate, NS };
+module.exports = { inlineConsts, constsOf, enumsOf, evaluate, NS };
