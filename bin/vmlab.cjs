@@ -132,6 +132,9 @@ function stale() {
 async function build() {
   const started = Date.now() / 1000;
   const esbuild = await import("esbuild");
+  // the sources' numeric constants as literals in every use (a top-level `const` is a `var` in the
+  // bundle, whose loads V8 does not fold: `pa / PAGE_SIZE` stayed a load and a division)
+  const consts = require("./inlineConsts.cjs").inlineConsts(ROOT);
   const common = {
     absWorkingDir: ROOT,
     bundle: true,
@@ -143,6 +146,10 @@ async function build() {
     write: false,
     logLevel: "silent",
     charset: "ascii", // read back as latin1 below (no UTF-8 decoding)
+    // esbuild's minifier puts a constant's value in its uses (with inlineConsts), folds constant
+    // expressions and shortens syntax; it renames nothing (names stay in stack traces)
+    minifySyntax: true,
+    plugins: [consts],
   };
   const [cli, task, reader] = await Promise.all([
     esbuild.build({
@@ -152,7 +159,7 @@ async function build() {
       // files from source on every run, and every command loads commander
       packages: undefined,
       external: packagesBut("commander"),
-      plugins: [lazyChildProcess],
+      plugins: [lazyChildProcess, consts],
       format: "cjs",
       outExtension: { ".js": ".cjs" },
       // without the sources' comments and indentation: 1.4 MB instead of 2.3, read and made a string
@@ -199,7 +206,8 @@ async function build() {
       ...Object.keys(task.metafile.inputs),
       ...Object.keys(reader.metafile.inputs),
     ]),
-  ].filter((f) => !f.startsWith("vmlab-lazy:")); // (lazyChildProcess's module is no file)
+    "bin/inlineConsts.cjs", // (how the bundles are made, as this file)
+  ].filter((f) => !f.startsWith("vmlab-lazy:") && !f.startsWith("vmlab-const:")); // (the plugins' modules are no files)
   writeFileSync(join(OUT, `inputs.json${tmp}`), JSON.stringify(inputs));
   renameSync(join(OUT, `inputs.json${tmp}`), join(OUT, "inputs.json"));
   for (const f of files) renameSync(f.path + tmp, f.path);

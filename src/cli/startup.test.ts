@@ -51,12 +51,13 @@ describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's code cache", () => 
 
 describe.skipIf(process.env.VMLAB_TSX === "1")("the bundle's staleness check", () => {
   it("rebuilds when a source is edited in place or removed, and not otherwise", () => {
-    // a checkout of three sources beside copies of bin/vmlab.cjs and bin/vmlab.mjs (esbuild from this one's node_modules)
+    // a checkout of three sources beside copies of bin/vmlab.cjs, bin/vmlab.mjs and the plugin build() loads (esbuild from this one's node_modules)
     const root = mkdtempSync(join(tmpdir(), "vmlab-stale-"));
     try {
       mkdirSync(join(root, "bin"));
       mkdirSync(join(root, "src", "cli"), { recursive: true });
-      for (const f of ["vmlab.cjs", "vmlab.mjs"]) copyFileSync(join(ROOT, "bin", f), join(root, "bin", f));
+      for (const f of ["vmlab.cjs", "vmlab.mjs", "inlineConsts.cjs"])
+        copyFileSync(join(ROOT, "bin", f), join(root, "bin", f));
       symlinkSync(join(ROOT, "node_modules"), join(root, "node_modules"));
       writeFileSync(join(root, "package.json"), "{}");
       const word = join(root, "src", "cli", "word.ts");
