@@ -509,6 +509,9 @@ export function mergeAround(ctx: MmContext, mm: MmStruct, vma: Vma): Vma {
   const next = mm.vmas[i + 1];
   let merged = false;
   if (next && vma.canMergeWith(next)) {
+    // merged into next alone, Linux keeps next's struct (vma_merge_new_range's vma_expand of next,
+    // vma_merge_existing_range's `res = merge_left ? prev : next`): its swap readahead state with it
+    vma.takeSwapRa(next);
     vma.vmEnd = next.vmEnd;
     mm.dupAnonVma(vma, next);
     mm.remove(next);

@@ -219,6 +219,10 @@ export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: n
   return n;
 }
 
+/** 2^20 pages: 4 GiB, at or below which the user address space is a 32-bit kernel's */
+const TWO20 = 1048576;
+/** 2^19 pages: 2 GiB, the first address a 32-bit long holds as negative */
+const TWO19 = 524288;
 /** SWAP_RA_ORDER_CEILING (64-bit): swap_vma_readahead's window is at most 2^5 pages */
 const SWAP_RA_ORDER_CEILING = 5;
 /** SWAP_RA_HITS_MAX: the readahead hits a VMA's swap_readahead_info counts, at most (PAGE_SHIFT / 2 bits) */
@@ -283,7 +287,10 @@ function swapVmaRaWin(ctx: MmContext, vma: Vma, vpn: number): number {
   // two-level i386), from vpn's low 32 bits (no division)
   const ptrs = ctx.env.pgtable.ptrsPerTable;
   const pmdFirst = vpn - ((vpn | 0) & (ptrs - 1));
-  raStart = Math.max(left, vma.vmStart, pmdFirst); // a left below 0 (clamped to 0 in Linux) is below vm_start
+  // `if ((long)left < 0) left = 0`: below 0, and on 32-bit x86 (BITS_PER_LONG 32) from 2 GiB up, where
+  // the window then starts at vm_start or the table's start however far below the fault that is
+  if (left < 0 || (ctx.env.taskSizeVpn <= TWO20 && left >= TWO19)) left = 0;
+  raStart = Math.max(left, vma.vmStart, pmdFirst);
   raEnd = Math.min(right, vma.vmEnd, pmdFirst + ptrs);
   return win;
 }

@@ -144,10 +144,15 @@ export class Vma {
     v.vmFile = this.vmFile; // vm_area_dup: get_file
     // vm_area_dup + hugetlb_vm_op_open: the same file, the private owner's reservation map shared
     if (this.htlb !== null) v.htlb = this.htlb.dup();
-    v.swapRaVpn = this.swapRaVpn;
-    v.swapRaWin = this.swapRaWin;
-    v.swapRaHits = this.swapRaHits;
+    v.takeSwapRa(this);
     return v;
+  }
+
+  /** The swap readahead state of `from` (vm_area_dup's copy; the struct a merge keeps). */
+  takeSwapRa(from: Vma): void {
+    this.swapRaVpn = from.swapRaVpn;
+    this.swapRaWin = from.swapRaWin;
+    this.swapRaHits = from.swapRaHits;
   }
 
   /** Can `next`, which starts where this ends, be merged into this one? */
