@@ -129,8 +129,8 @@ export function shmemWillneed(ctx: MmContext, f: ShmemOwner, from: number, to: n
   if (swap === null) return;
   // xas_for_each: the swap entries in index order (the map holds them in the order reclaim wrote them)
   const entries = [...f.swapped].filter(([index]) => index >= from && index < to).sort((x, y) => x[0] - y[0]);
-  for (const [index, slot] of entries)
-    if (!swap.cache.has(slot) && shmemReadSlot(ctx, f, index, slot) < 0) break;
+  // read_swap_cache_async: a page that gets no memory is passed over (shmem_swapin_range goes on)
+  for (const [index, slot] of entries) if (!swap.cache.has(slot)) shmemReadSlot(ctx, f, index, slot);
   ctx.env.lru?.fbatches.drain(); // madvise_willneed: lru_add_drain after shmem_swapin_range
 }
 

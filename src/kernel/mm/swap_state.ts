@@ -212,8 +212,8 @@ export function willneedSwap(ctx: MmContext, mm: MmStruct, start: number, end: n
     if (vma === null || pte === null || !pt.isSwap(pte.hi, pte.lo)) continue;
     const slot = pt.swapOffset(pte.hi, pte.lo);
     if (swap.cache.has(slot)) continue;
-    if (swapInToCache(ctx, vma, v - vma.vmStart, slot) < 0) break;
-    n++;
+    // read_swap_cache_async: a page that gets no memory is passed over (swapin_walk_pmd_entry goes on)
+    if (swapInToCache(ctx, vma, v - vma.vmStart, slot) >= 0) n++;
   }
   ctx.env.lru?.fbatches.drain(); // madvise_willneed: "Push any new pages onto the LRU now"
   return n;
