@@ -13,8 +13,8 @@
  * In a batch (RunFaultFold.runFaultRun) a fault is taken only when no allocation of it can enter
  * the slow path (kswapd's wakeup, which reclaims at once in vmlab, unmapping pages and flushing
  * TLB entries; direct reclaim; the OOM killer): a swap-cache hit allocates nothing, and a read
- * from the device allocates the page and at most 2^page_cluster - 1 more for the readahead
- * window (Buddy.order0FastSureN for all of them). Linux: mm/memory.c do_swap_page,
+ * from the device allocates the page and at most 2^min(page_cluster, 5) - 1 more for the
+ * readahead window (Buddy.order0FastSureN for all of them). Linux: mm/memory.c do_swap_page,
  * mm/swap_state.c swapin_readahead, swap_vma_readahead.
  */
 import type { MmContext } from "../mm/internal.ts";
@@ -37,13 +37,14 @@ export function swapFoldable(ctx: MmContext, write: boolean, hi: number, lo: num
 /**
  * The most order-0 allocations do_swap_page makes for the swap PTE (hi, lo): none when the slot's
  * page is in the swap cache (swap_cache_get_folio), else the page read from the device and the
- * rest of swap_vma_readahead's window of 2^page_cluster PTEs (each read only if it is a swap entry
- * whose slot is not cached yet: at most that many).
+ * rest of swap_vma_readahead's window of at most 2^min(page_cluster, 5) PTEs (each read only if it
+ * is a swap entry whose slot is not cached yet: at most that many).
  */
 export function swapFaultAllocs(ctx: MmContext, hi: number, lo: number): number {
   const slot = ctx.env.pgtable.swapOffset(hi, lo);
   if (ctx.env.swap!.cache.at(slot) >= 0) return 0;
-  return 1 << ctx.settings.pageCluster;
+  // swap_vma_ra_win's window, the fault's page among them: at most 2^min(page_cluster, SWAP_RA_ORDER_CEILING)
+  return 1 << Math.min(ctx.settings.pageCluster, 5);
 }
 
 /**
