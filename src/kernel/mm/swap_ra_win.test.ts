@@ -11,7 +11,7 @@
  * the global readahead hits (swapin_nr_pages).
  */
 import { describe, expect, it } from "vitest";
-import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { holds, swapped64 } from "./swap_ra.testkit.ts";
 import { swapinNrPages } from "./swap_state.ts";
 
 describe("__swapin_nr_pages", () => {
@@ -36,45 +36,34 @@ describe("__swapin_nr_pages", () => {
 });
 
 /** A 64-page buffer at a 2 MiB boundary (one PTE table), written and paged out whole. */
-const SETUP = `
-machine ram=256M swap=64M
-spawn A
-A: a = mmap 256K at=0x40000000
-A: write a 256K value=0x5a
-A: madvise a 256K pageout
-expect A.swap == 64
+const SETUP = `${swapped64()}expect A.swap == 64
 `;
 
 describe("swap_vma_readahead's window", () => {
   it("a sequential read: 5 pages at the start, then 8 after each fault that follows the last (page_cluster=3)", () => {
     // majors at pages 0, 5, 13, ..., 61: [0, 5) clipped by the VMA, then [5, 13) ... [61, 64)
-    expect(
-      expectationFailures(`${SETUP}
+    holds(`${SETUP}
 A: read a 256K
 expect A.maj_flt == 9
 expect vmstat.swap_ra == 55
 expect vmstat.swap_ra_hit == 55
 expect byte(A, a+252K) == 0x5a
-`),
-    ).toEqual([]);
+`);
   });
 
   it("a read backwards: the window ends at the fault when it precedes the last one", () => {
     // majors at 63 ([60, 64)), 59 ([52, 60)), 51, 43, 35, 27, 19, 11, 3 ([0, 4))
     const steps = Array.from({ length: 64 }, (_, i) => `A: read a+${(63 - i) * 4}K`).join("\n");
-    expect(
-      expectationFailures(`${SETUP}
+    holds(`${SETUP}
 ${steps}
 expect A.maj_flt == 9
 expect vmstat.swap_ra == 55
-`),
-    ).toEqual([]);
+`);
   });
 
   it("scattered faults: the window shrinks by half each time (8, 4, 2, 1) with no hits", () => {
     // 0: [0, 5) (4 read); 16: 4 pages [15, 19) (3); 32: 2 pages [32, 34) (1); 48: none
-    expect(
-      expectationFailures(`${SETUP}
+    holds(`${SETUP}
 A: read a
 A: read a+64K
 A: read a+128K
@@ -82,33 +71,27 @@ A: read a+192K
 expect A.maj_flt == 4
 expect vmstat.swap_ra == 8
 expect vmstat.swap_ra_hit == 0
-`),
-    ).toEqual([]);
+`);
   });
 
   it("page_cluster=0: no window; page_cluster=9: hits grow it to 2^5 pages, not 2^9", () => {
-    expect(
-      expectationFailures(`${SETUP.replace("swap=64M", "swap=64M page_cluster=0")}
+    holds(`${swapped64("page_cluster=0")}
 A: read a 256K
 expect A.maj_flt == 64
 expect vmstat.swap_ra == 0
-`),
-    ).toEqual([]);
+`);
     // majors at 0 ([0, 5)), 5 (4 hits: 8), 13 (7 hits: 16), 29 (15 hits: 32), 61 ([61, 64))
-    expect(
-      expectationFailures(`${SETUP.replace("swap=64M", "swap=64M page_cluster=9")}
+    holds(`${swapped64("page_cluster=9")}
 A: read a 256K
 expect A.maj_flt == 5
 expect vmstat.swap_ra == 59
-`),
-    ).toEqual([]);
+`);
   });
 
   it("shmem: swap_cluster_readahead's window from the global hits, 8, 4, 2, then none for scattered faults", () => {
     // four faults far apart in a shared mapping's slots: 7 + 3 + 1 + 0 pages read ahead (all 28
     // with a window that never shrinks)
-    expect(
-      expectationFailures(`
+    holds(`
 machine ram=256M swap=64M
 spawn A
 A: a = mmap 1M shared
@@ -121,7 +104,6 @@ A: read a+808K
 expect A.maj_flt == 4
 expect vmstat.swap_ra == 11
 expect vmstat.swap_ra_hit == 0
-`),
-    ).toEqual([]);
+`);
   });
 });
