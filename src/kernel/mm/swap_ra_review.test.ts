@@ -25,7 +25,7 @@
  * at the VMA's or the PTE table's start).
  */
 import { describe, it } from "vitest";
-import { holds, readPages, swapped64 } from "./swap_ra.testkit.ts";
+import { holds, readPages, swapped64 } from "../../workloads/scenario/testKit.ts";
 
 /** 64 pages at a 2 MiB boundary, written and paged out whole (pages 0..63 of one PTE table). */
 const SETUP = swapped64();

@@ -11,7 +11,7 @@
  * the global readahead hits (swapin_nr_pages).
  */
 import { describe, expect, it } from "vitest";
-import { holds, swapped64 } from "./swap_ra.testkit.ts";
+import { holds, swapped64 } from "../../workloads/scenario/testKit.ts";
 import { swapinNrPages } from "./swap_state.ts";
 
 describe("__swapin_nr_pages", () => {

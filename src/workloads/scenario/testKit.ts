@@ -4,6 +4,7 @@
  * scenario stops with as the CLI prints it.
  * Used by tests only.
  */
+import { expect } from "vitest";
 import { InputError } from "../../base/errors.ts";
 import { runScenario, Session } from "./session.ts";
 
@@ -44,4 +45,28 @@ export function feedSession(text: string): Session {
   const lines = text.trim().split("\n");
   for (let i = 0; i < lines.length; i++) s.feed(lines[i], i + 1);
   return s;
+}
+
+// ---- the swap readahead tests' common ground (kernel/mm/swap_ra_win.test.ts, swap_ra_review.test.ts):
+// a buffer of 64 pages at a 2 MiB boundary (one PTE table), written and paged out whole
+
+/** 64 pages at 0x40000000, written with 0x5a and paged out whole; `machine` keys added by `keys`. */
+export function swapped64(keys = ""): string {
+  return `
+machine ram=256M swap=64M${keys === "" ? "" : ` ${keys}`}
+spawn A
+A: a = mmap 256K at=0x40000000
+A: write a 256K value=0x5a
+A: madvise a 256K pageout
+`;
+}
+
+/** `A: read` lines of `n` pages of `v` from page `first`, one after another. */
+export function readPages(v: string, first: number, n: number): string {
+  return Array.from({ length: n }, (_, i) => `A: read ${v}+${(first + i) * 4}K\n`).join("");
+}
+
+/** The scenario runs and every expectation in it holds (the failures listed otherwise, under `what`). */
+export function holds(scenario: string, what?: string): void {
+  expect(expectationFailures(scenario), what).toEqual([]);
 }
