@@ -2,9 +2,12 @@
 // The floor under a whole `vmlab trace` process (issue #20, goal 1): wall-clock time of whole
 // processes, spawn to exit as the parent sees it, ROUNDS rounds alternating, medians and ranges:
 //   node -e 0; Node with an empty worker thread (started, online, then exit); `vmlab --version`
-//   (the bundle loaded, commander); `vmlab trace FILE` (machine mode, vmref's options); vmref.
+//   (the bundle loaded, commander); `vmlab trace FILE` (machine mode, vmref's options); vmref;
+//   and for a .zst file `zstd -dc FILE` to /dev/null (the same libzstd vmref and the reading thread
+//   use: the decode alone, in C). Then the floor of any Node process that decodes the file, node -e 0
+//   plus that decode, and vmref over it: the best vmlab/vmref ratio such a process could reach.
 //   node bench/floor.mjs FILE [ROUNDS]   (bench/.build/vmref: npm run bench:process builds it)
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 
@@ -38,6 +41,8 @@ const cases = [
   ],
 ];
 if (existsSync(vmref)) cases.push(["vmref --frames 1024", vmref, ["--frames", "1024", file]]);
+const zstd = file.endsWith(".zst") && spawnSync("zstd", ["--version"]).status === 0;
+if (zstd) cases.push(["zstd -dc (the decode alone, C)", "zstd", ["-dc", file]]);
 
 function once(cmd, args) {
   return new Promise((done, fail) => {
@@ -51,13 +56,22 @@ function once(cmd, args) {
 }
 
 const times = cases.map(() => []);
+const medians = [];
 for (let r = 0; r < rounds; r++)
   for (let k = 0; k < cases.length; k++) times[k].push(await once(cases[k][1], cases[k][2]));
 console.log(`${rounds} rounds, alternating; ${file}`);
 for (let k = 0; k < cases.length; k++) {
   const t = times[k].sort((a, b) => a - b);
   const med = t.length % 2 ? t[(t.length - 1) / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+  medians.push(med);
   console.log(
     `  ${med.toFixed(1).padStart(6)} ms median (${t[0].toFixed(1)}-${t[t.length - 1].toFixed(1)})  ${cases[k][0]}`,
+  );
+}
+const at = (name) => medians[cases.findIndex((c) => c[0].startsWith(name))];
+if (zstd && existsSync(vmref)) {
+  const floor = at("node -e 0") + at("zstd -dc");
+  console.log(
+    `  floor of a Node process that decodes it: node -e 0 + zstd -dc = ${floor.toFixed(1)} ms; vmref over it ${(at("vmref") / floor).toFixed(2)} (the best vmlab/vmref such a process could reach; vmlab now ${(at("vmref") / at("vmlab trace")).toFixed(2)}, medians)`,
   );
 }
