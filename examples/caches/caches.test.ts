@@ -291,3 +291,35 @@ describe("the cache keys", () => {
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 });
+
+describe("each access is one cache access", () => {
+  // entry.ts reported a store's byte by reading it back through the CPU's memory port: with a cache
+  // that was a second access (cache.hits counted 2 for one store), for a user store and a kernel one
+  for (const keys of ["cache=vivt", "cache=vipt", "cache=pipt"])
+    it(`${keys}: one user store, one kernel store, one load: three accesses, the store's byte reported`, () => {
+      const r = run(`machine ram=64M ${keys}
+kbuf = device fb size=4K
+spawn A
+A: a = mmap 4K
+A: madvise a 4K populate_write
+let h0 = cache.hits
+let m0 = cache.misses
+A: write a+0x40 value=0x1a5
+let h1 = cache.hits
+let m1 = cache.misses
+kernel: write kbuf+0x80
+let h2 = cache.hits
+let m2 = cache.misses
+A: read a+0x40
+let h3 = cache.hits
+let m3 = cache.misses`);
+      const v = (n: string) => Number(r.metrics[n]);
+      const step = (i: number) => v(`h${i}`) - v(`h${i - 1}`) + v(`m${i}`) - v(`m${i - 1}`);
+      expect([step(1), step(2), step(3)]).toEqual([1, 1, 1]);
+      // the store missed (a new line), the load hit it
+      expect(v("m1") - v("m0")).toBe(1);
+      expect(v("h3") - v("h2")).toBe(1);
+      const store = r.statements.find((s) => s.text.startsWith("A: write"))!;
+      expect(store.output.join("\n")).toMatch(/byte 0xa5/);
+    });
+});

@@ -104,10 +104,12 @@ export function userModeRange(
   k.runningCpu = cpuId;
   const cpu = k.machine.cpus[cpuId];
   const write = access === Access.Write;
-  // A write reports the byte now in memory. Straight to RAM (no cache model in front of it) that is
-  // the byte stored, value & 0xff (PhysMem.write8 stores it so), not read back. Through a cache
-  // model, or outside RAM (a stray access, counted), each store is read back at once.
+  // A write reports the byte it stored: in RAM, value & 0xff (PhysMem.write8 stores it so, and a
+  // write-back cache's line holds it so), not read back (through a cache model a read-back would be
+  // one more access, counted in cache.hits). Outside RAM (a stray access, counted) the byte is read
+  // back at once.
   const direct = cpu.mem instanceof DirectMemory ? cpu.mem : null;
+  const ramBytes = k.machine.phys.sizeBytes;
   const stored = value & 0xff;
   // Between two accesses that do not fault nothing runs but this loop: the CPU stays in user mode
   // (on the user page tables under PTI) from one to the next, and leaves it at an exception or the end.
@@ -151,7 +153,7 @@ export function userModeRange(
         attempt = 0;
         rec.pa = cpu.pa;
         if (!write) rec.value = cpu.data;
-        else if (cpu.pa < direct!.phys.sizeBytes) rec.value = stored;
+        else if (cpu.pa < ramBytes) rec.value = stored;
         else rec.value = direct!.read8(cpu.pa); // outside RAM: the byte read back at once, as below
       }
       out = cpu.runOutcome;
@@ -170,8 +172,8 @@ export function userModeRange(
         if (k.exactLru) k.vmscan.touch(Math.floor(cpu.pa / 4096), k.va.vpnOf(hi, lo));
         rec.pa = cpu.pa;
         if (!write) rec.value = cpu.data;
-        else if (direct !== null && cpu.pa < direct.phys.sizeBytes) rec.value = stored;
-        else rec.value = cpu.mem.read8(cpu.pa, hi, lo); // the byte now in memory, read back through the port
+        else if (cpu.pa < ramBytes) rec.value = stored;
+        else rec.value = cpu.mem.read8(cpu.pa, hi, lo); // outside RAM: the byte read back through the port
         i++;
         attempt = 0;
         continue;
@@ -314,7 +316,13 @@ export function kernelModeAccess(
   for (let attempt = 0; attempt < 4; attempt++) {
     const out = access === Access.Write ? cpu.store8(hi, lo, value) : cpu.load8(hi, lo, access);
     if (out === 0) {
-      const byte = access === Access.Write ? cpu.mem.read8(cpu.pa, hi, lo) : cpu.data;
+      // a store's byte as stored (in RAM; a read-back through a cache model would count an access)
+      const byte =
+        access !== Access.Write
+          ? cpu.data
+          : cpu.pa < k.machine.phys.sizeBytes
+            ? value & 0xff
+            : cpu.mem.read8(cpu.pa, hi, lo);
       return { ok: true, pa: cpu.pa, value: byte, faults };
     }
     faults++;
