@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise` and its six generators as commands (the generators
+ * `vmlab exercise` and its seven generators as commands (the generators
  * themselves are in index.ts, loaded when one runs: main.ts loads no
  * command's code at start-up).
  */
@@ -8,6 +8,7 @@ import { DEFAULT_EXERCISE_POLICIES } from "../../analysis/exercise/policy.ts";
 import { walkExerciseArches } from "../../workloads/exercise/walk.ts";
 import type {
   BuddyExerciseFlags,
+  CacheExerciseFlags,
   FlushExerciseFlags,
   PolicyExerciseFlags,
   ScenarioExerciseFlags,
@@ -15,12 +16,12 @@ import type {
   WalkExerciseFlags,
 } from "./index.ts";
 
-/** Registers `vmlab exercise` and its six generators. */
+/** Registers `vmlab exercise` and its seven generators. */
 export function addExerciseCommand(program: Command, write: (s: string) => void): void {
   const exercise = program
     .command("exercise")
     .description(
-      "generated problems to hand out (walk, tlb, policy, buddy, scenario, flush): one per seed, the same everywhere; --solve adds the answers",
+      "generated problems to hand out (walk, tlb, policy, buddy, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
     );
   const common = (c: Command): Command =>
     c
@@ -96,4 +97,15 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
       .option("-n <n>", "changes to ask about (1..8)", "3")
       .option("--out <file>", "also write the scenario there"),
   ).action(async (o: FlushExerciseFlags) => write((await import("./index.ts")).runFlushExercise(o)));
+
+  common(
+    exercise
+      .command("cache")
+      .description(
+        "an L1 data cache (VIVT, VIPT, PIPT) and loads and stores through two mappings of a page: sets, colours, hits, stale data",
+      )
+      .option("--kind <k>", "the cache's kind: vivt, vipt or pipt (default: the seed picks)")
+      .option("-n <n>", "accesses to ask about (1..16)", "8")
+      .option("--out <file>", "also write the scenario there"),
+  ).action(async (o: CacheExerciseFlags) => write((await import("./index.ts")).runCacheExercise(o)));
 }

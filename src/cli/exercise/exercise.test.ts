@@ -10,6 +10,7 @@ import { vmlab } from "../testkit.ts";
 import { runWalk } from "../walk.ts";
 import {
   runBuddyExercise,
+  runCacheExercise,
   runFlushExercise,
   runPolicyExercise,
   runScenarioExercise,
@@ -228,6 +229,50 @@ describe("vmlab exercise flush", () => {
   });
 });
 
+describe("vmlab exercise cache", () => {
+  it("--out writes the scenario; vmlab run of it with --solve's hits and stale loads as expects passes", () => {
+    const file = join(tmp(), "cache.vm");
+    const text = vmlab([
+      "exercise",
+      "cache",
+      "-s",
+      "12",
+      "--kind",
+      "vivt",
+      "-n",
+      "10",
+      "--solve",
+      "--out",
+      file,
+    ]);
+    expect(text.code, text.stderr).toBe(0);
+    const problem = readFileSync(file, "utf8");
+    expect(text.stdout.startsWith(problem)).toBe(true);
+    const answers = text.stdout.split("\nAnswers:\n")[1];
+    let q = 0;
+    const withExpects = problem.replace(
+      /^([AB]: (?:read|write) .*)\n# Q(\d+):.*$/gm,
+      (_, access: string, n: string) => {
+        const m = new RegExp(`^Q${n}: \`(.*)\`: set \\d+, (hit|miss)(; stale data)?`, "m").exec(answers);
+        expect(m?.[1]).toBe(access);
+        q++;
+        return [
+          `let h${q} = cache.hits`,
+          `let s${q} = cache.stale_reads`,
+          access,
+          `expect cache.hits == h${q} + ${m![2] === "hit" ? 1 : 0}`,
+          `expect cache.stale_reads == s${q} + ${m![3] === undefined ? 0 : 1}`,
+        ].join("\n");
+      },
+    );
+    expect(q).toBe(10);
+    const r = vmlab(["run", "-"], withExpects);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/20 expectations: 20 passed, 0 failed/);
+    expect(runCacheExercise({ seed: "12", kind: "vivt", n: "10", solve: false })).toBe(problem);
+  });
+});
+
 describe("vmlab exercise buddy", () => {
   it("prints the problem, then with --solve the answers; the same seed gives the same problem", () => {
     const r = vmlab(["exercise", "buddy", "-s", "5", "-n", "6", "--frames", "32", "--solve"]);
@@ -263,6 +308,11 @@ describe("vmlab exercise: flags", () => {
       [() => runScenarioExercise({ seed: "1", arch: "vax", solve: false }), /--arch 'vax'/],
       [() => runFlushExercise({ seed: "1", arch: "vax", n: "2", solve: false }), /--arch 'vax'/],
       [() => runFlushExercise({ seed: "1", n: "9", solve: false }), /-n must be an integer from 1 to 8/],
+      [
+        () => runCacheExercise({ seed: "1", kind: "wt", n: "4", solve: false }),
+        /--kind must be one of vivt, vipt, pipt/,
+      ],
+      [() => runCacheExercise({ seed: "1", n: "0", solve: false }), /-n must be an integer from 1 to 16/],
       [
         () => runBuddyExercise({ seed: "1", n: "5", frames: "48", solve: false }),
         /--frames must be a power of two/,

@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise walk|tlb|policy|buddy|scenario|flush`: problems a teacher can hand
+ * `vmlab exercise walk|tlb|policy|buddy|scenario|flush|cache`: problems a teacher can hand
  * out, one per seed (the same seed gives the same problem on every
  * machine: base/rng.ts), with `--solve` for the answers, each computed by
  * vmlab's own machinery (docs/exercises.md). The command and its flags
@@ -15,6 +15,12 @@ import {
 } from "../../analysis/exercise/policy.ts";
 import { generateTlbExercise, solveTlb, tlbProblem } from "../../analysis/exercise/tlb.ts";
 import { InputError } from "../../base/errors.ts";
+import {
+  CACHE_EXERCISE_KINDS,
+  cacheProblem,
+  generateCacheExercise,
+  solveCache,
+} from "../../workloads/exercise/cache.ts";
 import { flushProblem, generateFlushExercise, solveFlush } from "../../workloads/exercise/flush.ts";
 import {
   generateScenarioExercise,
@@ -170,4 +176,23 @@ export function runFlushExercise(o: FlushExerciseFlags): string {
   const problem = flushProblem(ex);
   if (o.out !== undefined) writeWhole(o.out, `${problem.join("\n")}\n`, "--out");
   return emit(problem, o.solve ? solveFlush(ex).answers : null);
+}
+
+export interface CacheExerciseFlags {
+  seed: string;
+  kind?: string;
+  n: string;
+  solve: boolean;
+  out?: string;
+}
+
+/** `vmlab exercise cache`. */
+export function runCacheExercise(o: CacheExerciseFlags): string {
+  const kind = CACHE_EXERCISE_KINDS.find((k) => k === o.kind) ?? null;
+  if (o.kind !== undefined && kind === null)
+    throw new InputError(`--kind must be one of ${CACHE_EXERCISE_KINDS.join(", ")}, not '${o.kind}'`);
+  const ex = generateCacheExercise({ seed: seedOf(o.seed), kind, count: intFlag("-n", o.n, 1, 16) });
+  const problem = cacheProblem(ex);
+  if (o.out !== undefined) writeWhole(o.out, `${problem.join("\n")}\n`, "--out");
+  return emit(problem, o.solve ? solveCache(ex).answers : null);
 }
