@@ -20,14 +20,15 @@ import {
   makeProtectionMask,
   mmRights,
   pageFileOffset,
+  protoLookupProtection,
   SoftKind,
   softKind,
   transitionPfn,
 } from "./mmpte.ts";
-import { sharedFrame, validPte, viewPageProtection } from "./pages.ts";
+import { sharedFrame, validPte } from "./pages.ts";
 import { releaseShared, resolveTransition } from "./paging.ts";
 import type { PfnDatabase } from "./pfn.ts";
-import { setPte, type WinProcess } from "./process.ts";
+import { getPte, setPte, type WinProcess, widePtes } from "./process.ts";
 import {
   createSegment,
   mapShared,
@@ -329,16 +330,20 @@ export function protoPteFault(
   vad: Vad,
   vpn: number,
   write: boolean,
+  prot: number,
 ): SigInfo | null {
   const k = w.k;
   const v = vad.view!;
   const index = v.firstPage + vpn - vad.startVpn;
+  // an MI_PTE_LOOKUP_NEEDED PTE (VirtualProtect's) carries the page's protection into the WSLE
+  const pte = getPte(k, mm, vpn);
+  const own = protoLookupProtection(pte.hi, pte.lo, widePtes(k)) >= 0;
   const f = sectionFrame(k, w.db, v.section, index);
   if (f === null) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
-  const prot = viewPageProtection(vad, vpn);
   const r = mmRights(prot);
   const e = validPte(k, f.pfn, prot, write && r.w && !r.copy);
   if (!setPte(k, mm, vpn, e.hi, e.lo)) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  if (own) p.wsProtection.set(vpn, prot);
   mapShared(k, f.pfn);
   if (f.read) task.majFlt++;
   else task.minFlt++;
@@ -379,6 +384,7 @@ export function copyOnWrite(
   w.db.originalProtection[pfn] = rw;
   w.db.modified[pfn] = 1;
   w.db.pageFileOffset[pfn] = 0;
+  p.wsProtection.delete(vpn); // a private page: its protection is the PFN's OriginalPte
   if (sharedFrame(k, vad, oldPfn)) {
     const v = vad.view!;
     releaseShared(k, w.db, v.section, v.firstPage + vpn - vad.startVpn, oldPfn, false);
