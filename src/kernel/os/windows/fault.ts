@@ -42,6 +42,7 @@ import {
   isGuard,
   MmProt,
   mkDemandZero,
+  mkPageFile,
   mkProtoLookup,
   mkTransition,
   mmRights,
@@ -173,12 +174,15 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       const without = st.protection & ~MmProt.GUARD_PAGE;
       if (st.pfn >= 0) w.db.originalProtection[st.pfn] = without;
       // a view's shared page keeps its protection in its MI_PTE_LOOKUP_NEEDED PTE (VirtualProtect's)
+      const pte = getPte(k, mm, vpn);
       const e =
         st.pfn >= 0
           ? mkTransition(st.pfn, without)
-          : vad!.view !== null && st.kind === SoftKind.Prototype
-            ? mkProtoLookup(without, widePtes(k))
-            : mkDemandZero(without);
+          : st.kind === SoftKind.PageFile
+            ? mkPageFile(pageFileOffset(pte.hi, pte.lo, widePtes(k)), without, widePtes(k))
+            : vad!.view !== null && st.kind === SoftKind.Prototype
+              ? mkProtoLookup(without, widePtes(k))
+              : mkDemandZero(without);
       setPte(k, mm, vpn, e.hi, e.lo);
       // a thread stack's guard page: MiCheckForUserStackOverflow grows the stack (stack.ts)
       const grown = checkForUserStackOverflow(w, p, mm, vpn);

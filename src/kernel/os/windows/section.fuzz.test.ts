@@ -27,11 +27,20 @@ interface ModelView {
   base: bigint;
   sec: ModelSection;
   access: "read" | "write" | "copy";
-  /** copy views: the pages copied, with their two bytes */
+  /** copy views (and pages VirtualProtect made PAGE_WRITECOPY): the pages copied, with their two bytes */
   copied: Map<number, [number, number]>;
+  /** pages whose protection VirtualProtect changed (Win32, as VirtualQuery reports it); else the view's */
+  prot: Map<number, number>;
 }
 
-function run(seed: number, steps: number): void {
+const { NOACCESS, READONLY: RO, READWRITE: RW, WRITECOPY: WC, GUARD } = PageProt;
+/** What VirtualProtect may set in each kind of view (MmCompatibleProtectionMask, with PAGE_GUARD). */
+const ALLOWED = { read: [NOACCESS, RO, WC], write: [NOACCESS, RO, WC, RW], copy: [NOACCESS, RO, WC] };
+const VIEW_PROT = { read: RO, write: RW, copy: WC };
+const isCopy = (p: number) => (p & 0xff) === WC;
+
+/** `protect`: VirtualProtect of view pages among the operations (a separate random stream from the plain runs'). */
+function run(seed: number, steps: number, protect = false): void {
   const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20 });
   const procs: Task[] = [k.spawn("a")!, k.spawn("b")!];
   for (const t of procs) k.catchExceptions(t);
@@ -43,7 +52,7 @@ function run(seed: number, steps: number): void {
   let reads = 0;
   for (let step = 0; step < steps; step++) {
     const where = `seed ${seed} step ${step}`;
-    const op = rng.below(10);
+    const op = rng.below(protect ? 12 : 10);
     const pi = rng.below(2);
     const t = procs[pi];
     k.switchTo(0, t);
@@ -59,7 +68,7 @@ function run(seed: number, steps: number): void {
       const base = k.mapViewOfFile(t, sec.handle, access, false, 0n, 0n, 0n);
       expect(base, where).not.toBe(0n);
       sec.views++;
-      views.push({ proc: pi, base, sec, access, copied: new Map() });
+      views.push({ proc: pi, base, sec, access, copied: new Map(), prot: new Map() });
     } else if (op === 2 && views.length > 0) {
       const v = pick(views);
       k.switchTo(0, procs[v.proc]);
@@ -76,8 +85,9 @@ function run(seed: number, steps: number): void {
     } else if (op <= 6 && views.length > 0) {
       // a write through a write or copy view
       const v = pick(views);
-      if (v.access === "read") continue;
+      if (!protect && v.access === "read") continue;
       const page = rng.below(v.sec.bytes.length / 2);
+      const prot = v.prot.get(page) ?? VIEW_PROT[v.access];
       const slot = rng.below(2);
       const value = 1 + rng.below(255);
       k.switchTo(0, procs[v.proc]);
@@ -88,8 +98,14 @@ function run(seed: number, steps: number): void {
         Access.Write,
         value,
       );
-      expect(r.ok, where).toBe(true);
-      if (v.access === "copy") {
+      // a page without write access faults (MiAccessCheck: before the guard); a guard page faults once and loses its guard
+      const writable = (prot & 0xff) === RW || isCopy(prot);
+      const ok = (prot & GUARD) === 0 && writable;
+      expect(r.ok, `${where}: write to page ${page} (0x${prot.toString(16)})`).toBe(ok);
+      if (prot & GUARD && writable) v.prot.set(page, prot & ~GUARD);
+      if (!ok) continue;
+      if (v.copied.has(page) || isCopy(prot)) {
+        if (isCopy(prot)) v.prot.set(page, RW);
         // the first write copies the page as the section holds it now
         const c = v.copied.get(page) ?? [v.sec.bytes[page * 2], v.sec.bytes[page * 2 + 1]];
         c[slot] = value;
@@ -101,16 +117,51 @@ function run(seed: number, steps: number): void {
       const slot = rng.below(2);
       k.switchTo(0, procs[v.proc]);
       const r = k.userAccess(0, procs[v.proc], v.base + BigInt(page * 4096 + SLOTS[slot]), Access.Read);
-      const want = v.copied.get(page)?.[slot] ?? v.sec.bytes[page * 2 + slot];
+      const prot = v.prot.get(page) ?? VIEW_PROT[v.access];
+      const hidden = prot === NOACCESS || (prot & GUARD) !== 0;
+      if (prot & GUARD) v.prot.set(page, prot & ~GUARD);
+      const want = hidden ? -1 : (v.copied.get(page)?.[slot] ?? v.sec.bytes[page * 2 + slot]);
       expect(r.ok ? r.value : -1, `${where}: read of page ${page} (${v.access} view)`).toBe(want);
       reads++;
+    } else if (op >= 10 && views.length > 0) {
+      // VirtualProtect of a run of pages of a view
+      const v = pick(views);
+      const n = v.sec.bytes.length / 2;
+      const first = rng.below(n);
+      const count = 1 + rng.below(n - first);
+      const asked = pick([NOACCESS, RO, RW, WC, RO | GUARD, RW | GUARD, WC | GUARD]);
+      k.switchTo(0, procs[v.proc]);
+      const got = k.virtualProtect(procs[v.proc], v.base + BigInt(first * 4096), BigInt(count * 4096), asked);
+      const old = v.prot.get(first) ?? VIEW_PROT[v.access];
+      const allowed =
+        (ALLOWED[v.access] as number[]).includes(asked & ~GUARD) && asked !== (NOACCESS | GUARD);
+      expect(got, `${where}: VirtualProtect(0x${asked.toString(16)}) of a ${v.access} view`).toBe(
+        allowed ? old : -1,
+      );
+      if (!allowed) continue;
+      for (let pg = first; pg < first + count; pg++)
+        // a private copy: copy-on-write means nothing for it
+        v.prot.set(pg, v.copied.has(pg) && isCopy(asked) ? (asked & ~0xff) | RW : asked);
     } else if (rng.below(2) === 0) k.trim(t, rng.below(2) === 0);
     else expect(k.setWorkingSetSize(t, 20n * 4096n, BigInt(20 + rng.below(20)) * 4096n, true), where).toBe(0);
     if (step % 16 === 15) {
       expect(k.view.invariants(), where).toEqual([]);
-      for (const p of procs) {
+      for (const [i, p] of procs.entries()) {
         const w = k.view.windows()!;
         expect(w.process(p)!.workingSet, where).toBe(w.vads(p).reduce((n, v) => n + v.residentPages, 0));
+        // each view's charge: its shared pages that may be copied and its private copies
+        let charge = 0;
+        for (const v of views.filter((x) => x.proc === i))
+          for (let pg = 0; pg < v.sec.bytes.length / 2; pg++)
+            if (v.copied.has(pg) || isCopy(v.prot.get(pg) ?? VIEW_PROT[v.access])) charge++;
+        expect(w.process(p)!.commitCharge, `${where}: commit charge`).toBe(charge);
+        // VirtualQuery's Protect, page by page
+        if (protect)
+          for (const v of views.filter((x) => x.proc === i))
+            for (let pg = 0; pg < v.sec.bytes.length / 2; pg++)
+              expect(k.virtualQuery(p, v.base + BigInt(pg * 4096))!.protect, `${where}: page ${pg}`).toBe(
+                v.prot.get(pg) ?? VIEW_PROT[v.access],
+              );
       }
     }
   }
@@ -128,4 +179,6 @@ function run(seed: number, steps: number): void {
 
 describe("sections and views against a naive model", () => {
   for (const seed of [1, 2, 3, 4]) it(`seed ${seed}`, () => run(seed, 300));
+  for (const seed of [5, 6, 7, 8])
+    it(`seed ${seed}, with VirtualProtect of view pages`, () => run(seed, 400, true));
 });
