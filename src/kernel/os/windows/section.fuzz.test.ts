@@ -33,7 +33,11 @@ interface ModelView {
   prot: Map<number, number>;
 }
 
-const { NOACCESS, READONLY: RO, READWRITE: RW, WRITECOPY: WC, GUARD } = PageProt;
+const NOACCESS = PageProt.NOACCESS;
+const RO = PageProt.READONLY;
+const RW = PageProt.READWRITE;
+const WC = PageProt.WRITECOPY;
+const GUARD = PageProt.GUARD;
 /** What VirtualProtect may set in each kind of view (MmCompatibleProtectionMask, with PAGE_GUARD). */
 const ALLOWED = { read: [NOACCESS, RO, WC], write: [NOACCESS, RO, WC, RW], copy: [NOACCESS, RO, WC] };
 const VIEW_PROT = { read: RO, write: RW, copy: WC };
