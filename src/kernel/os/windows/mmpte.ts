@@ -181,6 +181,25 @@ export function win32Protection(mm: number): number {
   );
 }
 
+/**
+ * The caching bits a valid x86 PTE gets for an MM_* protection (WRK
+ * amd64/i386 mi.h MmProtectToPteMask: MM_PTE_NOCACHE is PCD, bit 4, for
+ * PAGE_NOCACHE; PAGE_WRITECOMBINE is MM_PTE_WRITECOMBINE, PCD too until
+ * MmEnablePAT overrides it with PWT, bit 3, which selects the
+ * write-combining entry Windows programs into the PAT: MI_SET_PTE_WRITE_COMBINE
+ * with MiWriteCombiningPtes). Bits 3 and 4 of the low word in all three
+ * x86 formats (x64, PAE, 32-bit paging). vmlab assumes the PAT enabled.
+ */
+export function cacheBits(mm: number): number {
+  if ((mm & 7) === 0) return 0;
+  const mods = mm & (MmProt.GUARD_PAGE | MmProt.NOCACHE);
+  if (mods === MmProt.NOCACHE) return X86_PCD;
+  if (mods === (MmProt.GUARD_PAGE | MmProt.NOCACHE)) return X86_PWT;
+  return 0;
+}
+const X86_PWT = 1 << 3;
+const X86_PCD = 1 << 4;
+
 /** Rights of an MM_* protection as the hardware grants them (guard and nocache aside). */
 export function mmRights(mm: number): { r: boolean; w: boolean; x: boolean; copy: boolean } {
   if (mm === MmProt.NOACCESS || mm === MmProt.DECOMMIT || (mm & 7) === 0)

@@ -11,6 +11,7 @@ import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import {
+  cacheBits,
   isGuard,
   MmProt,
   mkDecommitted,
@@ -204,11 +205,14 @@ export function vmFlagsOf(protection: number): number {
 
 /**
  * A valid PTE for `pfn` under `protection` (MI_MAKE_VALID_PTE): writable
- * only if the protection writes and is not copy-on-write; dirty on a write.
+ * only if the protection writes and is not copy-on-write; dirty on a write;
+ * PAGE_NOCACHE's PCD or PAGE_WRITECOMBINE's PWT (mmpte.ts cacheBits).
  */
 export function validPte(k: KernelCore, pfn: number, protection: number, dirty: boolean) {
   const r = mmRights(protection);
-  return k.arch.pgtable.mkUser(pfn, 0, vmFlagsOf(protection), r.w && !r.copy, dirty, false);
+  const e = k.arch.pgtable.mkUser(pfn, 0, vmFlagsOf(protection), r.w && !r.copy, dirty, false);
+  const cache = cacheBits(protection);
+  return cache === 0 ? e : { hi: e.hi, lo: (e.lo | cache) >>> 0 };
 }
 
 /**

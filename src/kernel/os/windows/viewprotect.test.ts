@@ -313,6 +313,10 @@ describe("VirtualAlloc MEM_COMMIT in a SEC_RESERVE view sets the protection in t
     const p0 = pteOf(k, a, va);
     expect({ hi: p0.hi >>> 0, lo: p0.lo >>> 0 }).toEqual(lookupPte("x86_64", 1));
     expect(k.virtualQuery(b, vb)).toMatchObject({ state: MemState.COMMIT, protect: RW, regionSize: 0x1000n });
+    // the no cache option is not allowed for sections (STATUS_INVALID_PAGE_PROTECTION)
+    expect(k.virtualAlloc(a, va + 0x1000n, 0x1000n, false, true, RW | PageProt.NOCACHE)).toBe(0n);
+    expect(win(k, a).lastError).toBe(WinError.INVALID_PARAMETER);
+    expect(k.virtualQuery(a, va + 0x1000n)).toMatchObject({ state: MemState.RESERVE });
     k.catchExceptions(a);
     expect(k.userAccess(0, a, va, Access.Write, 1).ok).toBe(false);
     on(k, b);

@@ -15,6 +15,7 @@ import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
 import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
 import { GRANULARITY_PAGES, X64K } from "./layout.ts";
 import {
+  MmProt,
   makeProtectionMask,
   mkDemandZero,
   mmRights,
@@ -192,6 +193,9 @@ function commitView(
 ): bigint {
   const v = vad.view!;
   const sec = v.section;
+  // "The no cache option is not allowed for sections" (WRK mm/allocvm.c: STATUS_INVALID_PAGE_PROTECTION)
+  if ((protection & (MmProt.GUARD_PAGE | MmProt.NOCACHE)) === MmProt.NOCACHE)
+    return fail(p, WinError.INVALID_PARAMETER);
   const want = mmRights(protection);
   const have = mmRights(vad.protection);
   if ((want.w && !have.w) || (want.x && !have.x) || (want.r && !have.r))
