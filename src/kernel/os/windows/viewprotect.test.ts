@@ -323,6 +323,18 @@ describe("VirtualAlloc MEM_COMMIT in a SEC_RESERVE view sets the protection in t
     expect(k.userAccess(0, b, vb, Access.Write, 0x7).ok).toBe(true);
     on(k, a);
     expect(k.userAccess(0, a, va, Access.Read)).toMatchObject({ ok: true, value: 0x7 });
+    // a FILE_MAP_COPY view is charged for all its pages when mapped: committing PAGE_WRITECOPY charges no more,
+    // PAGE_READONLY returns the page's charge (the page can no longer be copied)
+    const vc = k.mapViewOfFile(a, h, "copy", false, 0n, 0n, 0n);
+    expect(win(k, a).commitCharge).toBe(2);
+    expect(k.virtualAlloc(a, vc + 0x1000n, 0x1000n, false, true, WC)).toBe(vc + 0x1000n);
+    expect(win(k, a).commitCharge).toBe(2);
+    expect(k.virtualQuery(a, vc + 0x1000n)).toMatchObject({ state: MemState.COMMIT, protect: WC });
+    on(k, b);
+    expect(k.virtualQuery(b, vb + 0x1000n)).toMatchObject({ state: MemState.COMMIT, protect: RW });
+    on(k, a);
+    expect(k.virtualProtect(a, vc, 0x2000n, RO)).toBe(WC);
+    expect(win(k, a).commitCharge).toBe(0);
     expect(k.view.invariants()).toEqual([]);
   });
 });

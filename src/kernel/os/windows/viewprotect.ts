@@ -62,7 +62,7 @@ import {
   SoftKind,
   win32Protection,
 } from "./mmpte.ts";
-import { pageRuns, setProtection, sharedFrame, validPte } from "./pages.ts";
+import { pageRuns, setProtection, sharedFrame, validPte, viewPageProtection } from "./pages.ts";
 import { releaseShared } from "./paging.ts";
 import { getPte, setPte, type WinProcess, widePtes } from "./process.ts";
 import { type Vad, VadType } from "./vad.ts";
@@ -178,7 +178,9 @@ export function setViewProtection(
   let returned = 0;
   for (const r of runs) {
     if (isPrivate(w, vad, r.s)) continue;
-    const was = mmRights(r.s.protection).copy;
+    // a page MEM_COMMIT is committing (SEC_RESERVE) holds what the view's protection holds: a FILE_MAP_COPY
+    // view was charged for every page when it was mapped
+    const was = mmRights(r.s.committed ? r.s.protection : viewPageProtection(vad, r.vpn)).copy;
     if (copy && !was) charged += r.n;
     if (!copy && was) returned += r.n;
   }

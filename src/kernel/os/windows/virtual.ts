@@ -85,7 +85,10 @@ export function overSharedPage(startVpn: number, endVpn: number): boolean {
  *   the function to fail" (its protection becomes the new one).
  * - PAGE_WRITECOPY and PAGE_EXECUTE_WRITECOPY are refused for private
  *   memory (the memory-protection-constants page: "not supported by the
- *   VirtualAlloc or VirtualAllocEx functions"): ERROR_INVALID_PARAMETER.
+ *   VirtualAlloc or VirtualAllocEx functions"): ERROR_INVALID_PARAMETER;
+ *   committing pages of a view may ask for them (WRK mm/allocvm.c refuses
+ *   them only after the view's branch: "PAGE_WRITECOPY is not valid for
+ *   private pages").
  * - Below MM_LOWEST_USER_ADDRESS (the first 64 KB) and above
  *   MM_HIGHEST_VAD_ADDRESS NtAllocateVirtualMemory returns
  *   STATUS_INVALID_PARAMETER_2 (WRK mm/allocvm.c): ERROR_INVALID_PARAMETER.
@@ -103,7 +106,9 @@ export function virtualAlloc(
   const L = w.layout;
   if (!reserve && !commit) return fail(p, WinError.INVALID_PARAMETER);
   const protection = makeProtectionMask(protect);
-  if (protection < 0 || mmRights(protection).copy) return fail(p, WinError.INVALID_PARAMETER);
+  // PAGE_WRITECOPY: only for committing pages of a view (below)
+  const copy = mmRights(protection).copy;
+  if (protection < 0 || (copy && (reserve || addr === 0n))) return fail(p, WinError.INVALID_PARAMETER);
   if (size === 0n) return fail(p, WinError.INVALID_PARAMETER);
   const vadEnd = BigInt(L.vadEndVpn) * PAGE; // MM_HIGHEST_VAD_ADDRESS + 1
   if (addr !== 0n && addr < BigInt(X64K)) return fail(p, WinError.INVALID_PARAMETER);
@@ -135,6 +140,7 @@ export function virtualAlloc(
   const startVpn = Number(addr / PAGE);
   const endVpn = Number((addr + size - 1n) / PAGE);
   const vad = p.vads.locate(startVpn);
+  if (copy && vad?.view == null) return fail(p, WinError.INVALID_PARAMETER);
   if (vad === null || endVpn > vad.endVpn) return fail(p, WinError.INVALID_ADDRESS);
   if (vad.view !== null) {
     // "Only page file backed sections can be committed" (WRK mm/allocvm.c): STATUS_ALREADY_COMMITTED
