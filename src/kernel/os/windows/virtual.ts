@@ -30,7 +30,7 @@ import { getPte, type WinProcess, widePtes } from "./process.ts";
 import { protoCommitted, writeProto } from "./section.ts";
 import { SHARED_USER_DATA_VPN } from "./shared.ts";
 import { Vad, VadType } from "./vad.ts";
-import { protectView, sectionProtection, setViewProtection } from "./viewprotect.ts";
+import { compatibleProtection, protectView, sectionProtection, setViewProtection } from "./viewprotect.ts";
 
 export type { CommitBook, WinMm } from "./commit.ts";
 export { charge, fail, uncharge, WinError } from "./commit.ts";
@@ -145,7 +145,7 @@ export function virtualAlloc(
   if (vad.view !== null) {
     // "Only page file backed sections can be committed" (WRK mm/allocvm.c): STATUS_ALREADY_COMMITTED
     if (vad.view.section.file !== null) return fail(p, WinError.ACCESS_DENIED);
-    return commitView(w, p, mm, vad, startVpn, endVpn, protection);
+    return commitView(w, p, mm, vad, startVpn, endVpn, protect);
   }
   let needed = 0;
   // the runs whose PTEs change: not committed yet, or committed with another protection
@@ -182,8 +182,10 @@ export function virtualAlloc(
  * prototype PTE in the range becomes a demand-zero one with the section's
  * protection, charged to the commit limit as the section's (given back
  * with the segment); pages already committed are left as they are. The
- * protection asked must be one the view allows (MiIsPteProtectionCompatible,
- * STATUS_SECTION_PROTECTION: ERROR_INVALID_PARAMETER). The view's pages
+ * protection asked must be one the view allows, by VirtualProtect's rule
+ * (MiIsPteProtectionCompatible, STATUS_SECTION_PROTECTION:
+ * ERROR_INVALID_PARAMETER; the WRK's allocvm.c makes no such check
+ * itself: vmlab refuses here what VirtualProtect would). The view's pages
  * in the range then take the protection asked, in this process only
  * (allocvm.c calls MiSetProtectionOnSection: viewprotect.ts), a
  * copy-on-write one charged as VirtualProtect charges it.
@@ -195,23 +197,21 @@ function commitView(
   vad: Vad,
   startVpn: number,
   endVpn: number,
-  protection: number,
+  protect: number,
 ): bigint {
+  const protection = makeProtectionMask(protect);
   const v = vad.view!;
   const sec = v.section;
   // "The no cache option is not allowed for sections" (WRK mm/allocvm.c: STATUS_INVALID_PAGE_PROTECTION)
   if ((protection & (MmProt.GUARD_PAGE | MmProt.NOCACHE)) === MmProt.NOCACHE)
     return fail(p, WinError.INVALID_PARAMETER);
-  const want = mmRights(protection);
-  const have = mmRights(vad.protection);
-  if ((want.w && !have.w) || (want.x && !have.x) || (want.r && !have.r))
-    return fail(p, WinError.INVALID_PARAMETER);
+  if (!compatibleProtection(vad.protection, protect)) return fail(p, WinError.INVALID_PARAMETER);
   const first = v.firstPage + startVpn - vad.startVpn;
   const last = v.firstPage + endVpn - vad.startVpn;
   let needed = 0;
   for (let i = first; i <= last; i++) if (!protoCommitted(w.k, sec, i)) needed++;
   if (w.commit.total + needed > w.commit.limit) return fail(p, WinError.COMMITMENT_LIMIT);
-  const asked = makeProtectionMask(sectionProtection(vad, win32Protection(protection)));
+  const asked = makeProtectionMask(sectionProtection(vad, protect));
   const err = setViewProtection(w, p, mm, vad, startVpn, endVpn, asked);
   if (err !== 0) return fail(p, err);
   for (let i = first; i <= last; i++) {
