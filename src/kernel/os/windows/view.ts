@@ -191,6 +191,7 @@ export function createFileMapping(
   let kind = SectionKind.PageFile;
   let nrPages: number;
   let pageProt: Uint8Array | null = null;
+  let growTo = -1;
   if (image !== null) {
     if (file === null) return WinError.INVALID_PARAMETER;
     kind = SectionKind.Image;
@@ -203,6 +204,15 @@ export function createFileMapping(
     kind = SectionKind.File;
     if (size === 0n && file.sizeBytes === 0) return SectionError.FILE_INVALID;
     const bytes = size === 0n ? BigInt(file.sizeBytes) : size;
+    // a mapping larger than the file: the CreateFileMapping page, "if the page protection allows write
+    // access (that is, the flProtect parameter specifies PAGE_READWRITE or PAGE_EXECUTE_READWRITE), then
+    // the file on disk is increased to match"; otherwise STATUS_SECTION_TOO_BIG (the ZwCreateSection page:
+    // "greater than the specified file and the section is not writable"): ERROR_NOT_ENOUGH_MEMORY
+    if (bytes > BigInt(file.sizeBytes)) {
+      if (protection !== MmProt.READWRITE && protection !== MmProt.EXECUTE_READWRITE)
+        return WinError.NOT_ENOUGH_MEMORY;
+      growTo = Number(bytes);
+    }
     nrPages = Number((bytes + 4095n) / 4096n);
   } else {
     if (size === 0n) return WinError.INVALID_PARAMETER;
@@ -215,6 +225,8 @@ export function createFileMapping(
   if (w.commit.total + charged > w.commit.limit) return WinError.COMMITMENT_LIMIT;
   const sec = createSegment(w.k, w.kmem, handle, kind, nrPages, protection, file, pageProt, reserved);
   if (sec === null) return WinError.NOT_ENOUGH_MEMORY;
+  // the file grown (i_size: the new pages read as zeros; the page says their contents are the file system's)
+  if (growTo >= 0) file!.setSize(growTo);
   sec.commitCharge = charged;
   w.commit.total += charged;
   w.commit.peak = Math.max(w.commit.peak, w.commit.total);
