@@ -15,6 +15,7 @@ import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
 import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
 import { GRANULARITY_PAGES, X64K } from "./layout.ts";
 import {
+  isGuard,
   MmProt,
   makeProtectionMask,
   mkDemandZero,
@@ -386,7 +387,23 @@ export function virtualProtect(
     }
   }
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
+  resetUserStackLimit(w, p, vad, endVpn, protection);
   return old;
+}
+
+/**
+ * _MI_RESET_USER_STACK_LIMIT (WRK mm/protect.c, 64-bit Windows only): "If a
+ * guard page is being set above the current stack limit in the caller's
+ * thread stack then he may be trying to recover from a user initiated stack
+ * probe growth (ie, inside his exception handler). Reset the stack limit
+ * for him automatically": StackLimit moves to just above the range, if that
+ * is still inside the stack's reservation (what _resetstkoflw relies on).
+ */
+function resetUserStackLimit(w: WinMm, p: WinProcess, vad: Vad, endVpn: number, protection: number): void {
+  const st = p.stack;
+  if (!w.layout.win64 || st === null || !isGuard(protection)) return;
+  if (st.stackLimitVpn > endVpn || st.stackLimitVpn < vad.startVpn || st.stackLimitVpn > vad.endVpn) return;
+  if (endVpn + 1 <= vad.endVpn) st.stackLimitVpn = endVpn + 1;
 }
 
 /**
