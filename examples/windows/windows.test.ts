@@ -25,6 +25,7 @@ const PORTABLE = [
   "debugger-views.vm",
   "section-paging.vm",
   "sec-reserve.vm",
+  "view-protect.vm",
 ];
 /** What cannot hold on one of them, and why. */
 const NOT_PORTABLE: Record<string, string> = {
@@ -114,6 +115,23 @@ describe("what the runner prints in the windows profile", () => {
       "BaseAddress 0x11000, AllocationBase 0x10000, AllocationProtect PAGE_READWRITE, RegionSize 0x2000 (2 pages), State MEM_COMMIT, Protect PAGE_READONLY, Type MEM_PRIVATE",
     ]);
     expect(r.statements[5].output).toEqual(["f = 0 (FALSE: GetLastError 87 ERROR_INVALID_PARAMETER)"]);
+  });
+
+  it("VirtualProtect of a view prints the old protection; show P maps splits the view by protection; explain names it", () => {
+    const r = run(
+      "spawn A\nA: s = CreateFileMapping 16K\nA: v = MapViewOfFile s write\nA: p = VirtualProtect v+4K 4K prot=writecopy\nA: q = VirtualProtect v 4K prot=rwx\nshow A maps\nexplain A v+4K write\n",
+    );
+    expect(r.statements[4].output).toEqual(["p = 1 (old protection PAGE_READWRITE)"]);
+    // PAGE_EXECUTE_READWRITE is not within a FILE_MAP_WRITE view (STATUS_SECTION_PROTECTION)
+    expect(r.statements[5].output).toEqual(["q = 0 (FALSE: GetLastError 87 ERROR_INVALID_PARAMETER)"]);
+    expect(r.statements[6].output.slice(1, 4)).toEqual([
+      "0x00010000 0x00011000      1  MEM_COMMIT   PAGE_READWRITE              MEM_MAPPED   0x00010000",
+      "0x00011000 0x00012000      1  MEM_COMMIT   PAGE_WRITECOPY              MEM_MAPPED   0x00010000",
+      "0x00012000 0x00014000      2  MEM_COMMIT   PAGE_READWRITE              MEM_MAPPED   0x00010000",
+    ]);
+    expect(r.statements[7].output.join(" ")).toMatch(
+      /MiResolveProtoPteFault: .* PAGE_WRITECOPY; the write then makes a private copy/,
+    );
   });
 
   it("explain says what MmAccessFault would do, changing nothing", () => {

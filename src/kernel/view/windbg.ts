@@ -35,6 +35,7 @@ import type { WindowsOs } from "../os/windows/index.ts";
 import {
   MmProt,
   pageFileOffset,
+  protoLookupProtection,
   SoftKind,
   SoftPte,
   softKind,
@@ -194,6 +195,12 @@ function decodeSoft(paging: WinPaging, hi: number, lo: number): { kind: string; 
       );
       break;
     case SoftKind.Prototype: {
+      // MI_PTE_LOOKUP_NEEDED (a view page VirtualProtect changed): the protection is in the PTE, the
+      // prototype PTE is found through the VAD
+      if (protoLookupProtection(hi, lo, paging !== "x86") >= 0) {
+        lines.push(" Proto: VAD", prot);
+        break;
+      }
       // MMPTE_PROTOTYPE.ProtoAddress: x64 bits 16..63 (sign-extended), PAE the high word; 32-bit
       // paging splits it (ProtoAddressLow bits 1..7, High 11..31: an offset from MmProtopte_Base)
       const proto =
@@ -202,10 +209,7 @@ function decodeSoft(paging: WinPaging, hi: number, lo: number): { kind: string; 
           : paging === "pae"
             ? BigInt(hi >>> 0)
             : BigInt((((lo >>> 11) << 9) | (((lo >>> 1) & 0x7f) << 2)) >>> 0);
-      lines.push(
-        ` Proto: ${proto === 0xffff_ffff_0000n ? "VAD" : entryHex(paging, proto)}`,
-        ...(proto === 0xffff_ffff_0000n ? [prot] : []),
-      );
+      lines.push(` Proto: ${entryHex(paging, proto)}`);
       break;
     }
   }

@@ -42,6 +42,8 @@ import {
   isGuard,
   MmProt,
   mkDemandZero,
+  mkPageFile,
+  mkProtoLookup,
   mkTransition,
   mmRights,
   pageFileOffset,
@@ -171,7 +173,16 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       const st = s!;
       const without = st.protection & ~MmProt.GUARD_PAGE;
       if (st.pfn >= 0) w.db.originalProtection[st.pfn] = without;
-      const e = st.pfn >= 0 ? mkTransition(st.pfn, without) : mkDemandZero(without);
+      // a view's shared page keeps its protection in its MI_PTE_LOOKUP_NEEDED PTE (VirtualProtect's)
+      const pte = getPte(k, mm, vpn);
+      const e =
+        st.pfn >= 0
+          ? mkTransition(st.pfn, without)
+          : st.kind === SoftKind.PageFile
+            ? mkPageFile(pageFileOffset(pte.hi, pte.lo, widePtes(k)), without, widePtes(k))
+            : vad!.view !== null && st.kind === SoftKind.Prototype
+              ? mkProtoLookup(without, widePtes(k))
+              : mkDemandZero(without);
       setPte(k, mm, vpn, e.hi, e.lo);
       // a thread stack's guard page: MiCheckForUserStackOverflow grows the stack (stack.ts)
       const grown = checkForUserStackOverflow(w, p, mm, vpn);
@@ -185,7 +196,7 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
       return sig;
     }
     case Verdict.ProtoPte:
-      return protoPteFault(w, task, p, mm, vad!, vpn, write);
+      return protoPteFault(w, task, p, mm, vad!, vpn, write, s!.protection);
     case Verdict.Retry:
       // the hardware allows it now (a stale TLB entry was dropped by the fault): retry
       return null;

@@ -29,7 +29,7 @@ import {
 import { WinKernelMemory } from "./kmem.ts";
 import { type WinLayout, winLayout } from "./layout.ts";
 import { win32Protection as win32 } from "./mmpte.ts";
-import { pageRuns, pageState } from "./pages.ts";
+import { pageRuns, pageState, sharedFrame } from "./pages.ts";
 import { modifiedPageWriter, purgeStandby } from "./paging.ts";
 import { PfnDatabase } from "./pfn.ts";
 import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
@@ -236,6 +236,9 @@ export class WindowsOs implements OsProfile, WinMm {
       problems.push(
         `windows: PTE for vpn 0x${vpn.toString(16)} maps frame ${s.pfn} of kind ${k.pages.kind[s.pfn]}`,
       );
+    // a WSLE protection belongs to a valid page mapping a section's frame (viewprotect.ts)
+    if (p.wsProtection.has(vpn) && !(valid && s.pfn >= 0 && sharedFrame(k, vad, s.pfn)))
+      problems.push(`windows: vpn 0x${vpn.toString(16)} has a WSLE protection but maps no section frame`);
     if (valid !== p.ws.has(vpn))
       problems.push(
         `windows: vpn 0x${vpn.toString(16)} is ${valid ? "valid but not in" : "in the working-set list but not valid"} the working set`,

@@ -35,6 +35,8 @@ export interface WinLayout {
   readonly userProbeAddress: bigint;
   /** MmSystemRangeStart: the kernel's first address */
   readonly systemRangeStart: bigint;
+  /** a 64-bit Windows (x64): the WRK's `_WIN64` code paths */
+  readonly win64: boolean;
 }
 
 /** The layout for `arch` (x86_64, i386, i386-pae) and `split` (32-bit only). */
@@ -48,6 +50,7 @@ export function winLayout(arch: string, split: "2G" | "3G"): WinLayout {
       highestUserAddress: highest,
       userProbeAddress: highest + 1n,
       systemRangeStart: 0xffff_8000_0000_0000n,
+      win64: true,
     };
   }
   const top = split === "3G" ? 0xc000_0000n : 0x8000_0000n;
@@ -59,5 +62,6 @@ export function winLayout(arch: string, split: "2G" | "3G"): WinLayout {
     highestUserAddress: highest,
     userProbeAddress: highest + 1n,
     systemRangeStart: top,
+    win64: false,
   };
 }

@@ -181,6 +181,25 @@ export function win32Protection(mm: number): number {
   );
 }
 
+/**
+ * The caching bits a valid x86 PTE gets for an MM_* protection (WRK
+ * amd64/i386 mi.h MmProtectToPteMask: MM_PTE_NOCACHE is PCD, bit 4, for
+ * PAGE_NOCACHE; PAGE_WRITECOMBINE is MM_PTE_WRITECOMBINE, PCD too until
+ * MmEnablePAT overrides it with PWT, bit 3, which selects the
+ * write-combining entry Windows programs into the PAT: MI_SET_PTE_WRITE_COMBINE
+ * with MiWriteCombiningPtes). Bits 3 and 4 of the low word in all three
+ * x86 formats (x64, PAE, 32-bit paging). vmlab assumes the PAT enabled.
+ */
+export function cacheBits(mm: number): number {
+  if ((mm & 7) === 0) return 0;
+  const mods = mm & (MmProt.GUARD_PAGE | MmProt.NOCACHE);
+  if (mods === MmProt.NOCACHE) return X86_PCD;
+  if (mods === (MmProt.GUARD_PAGE | MmProt.NOCACHE)) return X86_PWT;
+  return 0;
+}
+const X86_PWT = 1 << 3;
+const X86_PCD = 1 << 4;
+
 /** Rights of an MM_* protection as the hardware grants them (guard and nocache aside). */
 export function mmRights(mm: number): { r: boolean; w: boolean; x: boolean; copy: boolean } {
   if (mm === MmProt.NOACCESS || mm === MmProt.DECOMMIT || (mm & 7) === 0)
@@ -321,4 +340,33 @@ export function protoPointerVa(hi: number, lo: number, base: bigint, wide: boole
  */
 export function mkSubsection(protection: number): { hi: number; lo: number } {
   return { hi: 0, lo: ((protection << SoftPte.PROTECTION_SHIFT) | SoftPte.PROTOTYPE) >>> 0 };
+}
+
+/**
+ * MI_PTE_LOOKUP_NEEDED (WRK mm/amd64 and i386 mi*.h): PageFileHigh all ones
+ * in a PTE whose Prototype bit is set: "the protection field is in the PTE
+ * itself" and the prototype PTE must be looked up through the VAD
+ * (MiCheckVirtualAddress). x64 and PAE: 0xFFFFFFFF in the high word; 32-bit
+ * paging: 0xFFFFF in bits 31..12.
+ */
+const LOOKUP_NEEDED_WIDE = 0xffff_ffff;
+const LOOKUP_NEEDED_NARROW = 0xfffff;
+
+/**
+ * The PTE VirtualProtect leaves in a view page that is not valid in the
+ * process (WRK mm/protect.c MiSetProtectionOnSection: `TempPte =
+ * PrototypePte; TempPte.u.Soft.Protection = ProtectionMask`): Prototype
+ * set, PageFileHigh MI_PTE_LOOKUP_NEEDED, the new MM_* protection in bits
+ * 5..9 (MMPTE_SOFTWARE's Protection).
+ */
+export function mkProtoLookup(protection: number, wide: boolean): { hi: number; lo: number } {
+  const lo = ((protection << SoftPte.PROTECTION_SHIFT) | SoftPte.PROTOTYPE) >>> 0;
+  return wide ? { hi: LOOKUP_NEEDED_WIDE, lo } : { hi: 0, lo: (lo | (LOOKUP_NEEDED_NARROW << 12)) >>> 0 };
+}
+
+/** The protection an MI_PTE_LOOKUP_NEEDED prototype-format PTE holds, or -1 when the PTE is not one. */
+export function protoLookupProtection(hi: number, lo: number, wide: boolean): number {
+  if ((lo & (SoftPte.VALID | SoftPte.PROTOTYPE)) !== SoftPte.PROTOTYPE) return -1;
+  const high = wide ? hi >>> 0 : lo >>> 12;
+  return high === (wide ? LOOKUP_NEEDED_WIDE : LOOKUP_NEEDED_NARROW) ? softProtection(lo) : -1;
 }

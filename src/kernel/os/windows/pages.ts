@@ -11,6 +11,7 @@ import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import {
+  cacheBits,
   isGuard,
   MmProt,
   mkDecommitted,
@@ -19,13 +20,14 @@ import {
   mkTransition,
   mmRights,
   pageFileOffset,
+  protoLookupProtection,
   SoftKind,
   softKind,
   softProtection,
   transitionPfn,
 } from "./mmpte.ts";
 import type { PfnDatabase } from "./pfn.ts";
-import { getPte, pteValid, setPte, type WinProcess, widePtes } from "./process.ts";
+import { getPte, pteValid, setPte, type WinProcess, widePtes, winProcess } from "./process.ts";
 import { protoCommitted } from "./section.ts";
 import { type Vad, VadType } from "./vad.ts";
 
@@ -42,15 +44,19 @@ export function viewPageProtection(vad: Vad, vpn: number): number {
 }
 
 /**
- * A page of a mapped view: always committed (the section committed it);
- * a valid PTE maps a section frame (the view's protection) or, after a
- * copy-on-write, a private one (its own); an all-zero or MMPTE_PROTOTYPE
- * PTE leaves it to the prototype PTE; a trimmed private copy is a
- * transition or paging-file PTE, as private memory's.
+ * A page of a mapped view: committed when its prototype PTE is (every page
+ * but a SEC_RESERVE section's not yet committed ones). Its protection
+ * (WRK mm/protect.c MiGetPageProtection): a valid PTE maps a section frame
+ * (the WSLE's protection if VirtualProtect set one, else the view's) or,
+ * after a copy-on-write, a private one (its own, in the PFN's
+ * OriginalPte); an MI_PTE_LOOKUP_NEEDED PTE holds it itself; an all-zero
+ * or MMPTE_PROTOTYPE PTE leaves it to the view; a trimmed private copy is
+ * a transition or paging-file PTE, as private memory's.
  */
 function viewPageState(
   k: KernelCore,
   db: PfnDatabase,
+  mm: MmStruct,
   vad: Vad,
   vpn: number,
   hi: number,
@@ -62,19 +68,21 @@ function viewPageState(
     const own = k.pages.kind[pfn] === PageKind.UserAnon;
     return {
       committed: true,
-      protection: own ? db.originalProtection[pfn] : prot,
+      protection: own ? db.originalProtection[pfn] : (winProcess(mm).wsProtection.get(vpn) ?? prot),
       valid: true,
       pfn,
       kind: -1,
     };
   }
-  const kind = softKind(hi, lo, widePtes(k));
+  const wide = widePtes(k);
+  const kind = softKind(hi, lo, wide);
   if (kind === SoftKind.Transition || kind === SoftKind.PageFile) return trimmedPage(hi, lo, kind);
   // the prototype PTE decides: a SEC_RESERVE section's page is committed once VirtualAlloc committed it
   const v = vad.view!;
   if (!protoCommitted(k, v.section, v.firstPage + vpn - vad.startVpn))
     return { committed: false, protection: 0, valid: false, pfn: -1, kind };
-  return { committed: true, protection: prot, valid: false, pfn: -1, kind };
+  const own = kind === SoftKind.Prototype ? protoLookupProtection(hi, lo, wide) : -1;
+  return { committed: true, protection: own >= 0 ? own : prot, valid: false, pfn: -1, kind };
 }
 
 /** Is a valid PTE's frame a section's (shared) rather than the process's own (a private page or copy)? */
@@ -98,7 +106,7 @@ export interface PageState {
 /** The state of page vpn of `vad`. */
 export function pageState(k: KernelCore, db: PfnDatabase, mm: MmStruct, vad: Vad, vpn: number): PageState {
   const { hi, lo } = getPte(k, mm, vpn);
-  if (vad.view !== null) return viewPageState(k, db, vad, vpn, hi, lo);
+  if (vad.view !== null) return viewPageState(k, db, mm, vad, vpn, hi, lo);
   if (pteValid(k, hi, lo)) {
     const pfn = k.arch.pgtable.pfn(hi, lo, 0);
     return { committed: true, protection: db.originalProtection[pfn], valid: true, pfn, kind: -1 };
@@ -197,11 +205,14 @@ export function vmFlagsOf(protection: number): number {
 
 /**
  * A valid PTE for `pfn` under `protection` (MI_MAKE_VALID_PTE): writable
- * only if the protection writes and is not copy-on-write; dirty on a write.
+ * only if the protection writes and is not copy-on-write; dirty on a write;
+ * PAGE_NOCACHE's PCD or PAGE_WRITECOMBINE's PWT (mmpte.ts cacheBits).
  */
 export function validPte(k: KernelCore, pfn: number, protection: number, dirty: boolean) {
   const r = mmRights(protection);
-  return k.arch.pgtable.mkUser(pfn, 0, vmFlagsOf(protection), r.w && !r.copy, dirty, false);
+  const e = k.arch.pgtable.mkUser(pfn, 0, vmFlagsOf(protection), r.w && !r.copy, dirty, false);
+  const cache = cacheBits(protection);
+  return cache === 0 ? e : { hi: e.hi, lo: (e.lo | cache) >>> 0 };
 }
 
 /**

@@ -195,3 +195,25 @@ describe("explain names the list a transition PTE's page is on, and a paging-fil
     expect(paging(k)).toMatchObject({ transitionFaults: 0, pageReads: 0 });
   });
 });
+
+describe("a guard page in the paging file", () => {
+  it("the guard fault keeps the paging-file PTE (only the guard goes): the next access reads the page back", () => {
+    for (const arch of ["x86_64", "i386"] as const) {
+      const { k, t } = winKernel({ arch });
+      const a = k.virtualAlloc(t, 0n, 0x1000n, true, true, RW);
+      k.userAccess(0, t, a, Access.Write, 0x5c);
+      k.trim(t, true);
+      expect(paging(k).pagefileInUse).toBe(1);
+      expect(k.virtualProtect(t, a, 0x1000n, RW | PageProt.GUARD)).toBe(RW);
+      k.catchExceptions(t);
+      expect(k.userAccess(0, t, a, Access.Read).ok).toBe(false);
+      expect(k.view.windows()!.process(t)!.exception).toBe(0x80000001);
+      // still in the paging file, PAGE_READWRITE now: a hard fault brings the byte back
+      expect(paging(k).pagefileInUse).toBe(1);
+      const reads0 = paging(k).pageReads;
+      expect(k.userAccess(0, t, a, Access.Read)).toMatchObject({ ok: true, value: 0x5c });
+      expect(paging(k).pageReads - reads0).toBe(1);
+      expect(k.view.invariants()).toEqual([]);
+    }
+  });
+});

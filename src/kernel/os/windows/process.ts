@@ -42,6 +42,16 @@ export class WinProcess {
    * they entered it (oldest first: the replacement scan starts there).
    */
   readonly ws = new Set<number>();
+  /**
+   * The WSLE's Protection field (MMWSLE.u1.e1.Protection) of the valid view
+   * pages that have one: a shared page whose protection VirtualProtect set
+   * (WRK mm/protect.c MiSetProtectionOnSection: `MmWsle[Index].u1.e1.Protection
+   * = ProtectionMask`) or that was faulted in through an MI_PTE_LOOKUP_NEEDED
+   * PTE. Absent (MM_ZERO_ACCESS in the WSLE): the view's protection. When the
+   * page leaves the working set, the protection goes back into its PTE
+   * (mmpte.ts mkProtoLookup).
+   */
+  readonly wsProtection = new Map<number, number>();
   /** MMSUPPORT.MinimumWorkingSetSize and MaximumWorkingSetSize, in pages (the defaults: 50 and 345) */
   wsMin = 50;
   wsMax = 345;

@@ -243,6 +243,30 @@ describe("file-backed and image sections", () => {
     expect(k.view.invariants()).toEqual([]);
   });
 
+  it("a read-write mapping larger than its file grows the file; a read-only one is STATUS_SECTION_TOO_BIG (8)", () => {
+    const { k, a } = twoProcs();
+    const f = k.createFile("small.bin", 4096 + 10);
+    // PAGE_READONLY (and PAGE_WRITECOPY): not writable, so the file cannot grow
+    expect(k.createFileMapping(a, 0x4000n, PageProt.READONLY, f, null)).toBe(0);
+    expect(lastError(k, a)).toBe(WinError.NOT_ENOUGH_MEMORY);
+    expect(k.createFileMapping(a, 0x4000n, PageProt.WRITECOPY, f, null)).toBe(0);
+    expect(lastError(k, a)).toBe(WinError.NOT_ENOUGH_MEMORY);
+    // PAGE_READWRITE: the file is 16 KB now, its old bytes kept, the new ones zero
+    const h = k.createFileMapping(a, 0x4000n, RW, f, null);
+    expect(h).toBeGreaterThan(0);
+    expect(k.view.windows()!.section(h)!.pages).toBe(4);
+    const va = k.mapViewOfFile(a, h, "write", false, 0n, 0n, 0n);
+    expect(readByte(k, a, va + 5n)).toBe(fileByte("small.bin", 5));
+    expect(readByte(k, a, va + 0x2000n)).toBe(0);
+    expect(k.userAccess(0, a, va + 0x3fffn, Access.Write, 0x44).ok).toBe(true);
+    // a second mapping with size 0 takes the file's new size
+    const h2 = k.createFileMapping(a, 0n, PageProt.READONLY, f, null);
+    expect(k.view.windows()!.section(h2)!.pages).toBe(4);
+    const v2 = k.mapViewOfFile(a, h2, "read", false, 0n, 0n, 0n);
+    expect(readByte(k, a, v2 + 0x3fffn)).toBe(0x44);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
   it("a paging-file-backed section past the commit limit fails with ERROR_COMMITMENT_LIMIT", () => {
     const { k, a } = twoProcs({ pagefileBytes: 0 });
     expect(k.createFileMapping(a, 64n << 20n, RW, null, null)).toBe(0);

@@ -97,6 +97,31 @@ describe("a thread stack: 1 MB reserved, a page committed, a guard page below", 
     }
   });
 
+  it("after an overflow, a guard page set above StackLimit moves StackLimit (64-bit Windows: _MI_RESET_USER_STACK_LIMIT)", () => {
+    for (const arch of ["x86_64", "i386"] as const) {
+      const { k, t } = winKernel({ arch });
+      const top = k.createThreadStack(t, 0x10000n, 4096n);
+      const bottom = top - 0x10000n;
+      k.catchExceptions(t);
+      for (let i = 1n; i <= 14n; i++) k.userAccess(0, t, top - i * 4096n, Access.Write, 1);
+      expect(info(k, t).stack).toMatchObject({ limit: bottom + 4096n, overflows: 1 });
+      // _resetstkoflw's VirtualProtect: a guard page at bottom + 5 pages
+      expect(k.virtualProtect(t, bottom + 5n * 4096n, 4096n, PageProt.READWRITE | PageProt.GUARD)).toBe(
+        PageProt.READWRITE,
+      );
+      // x64: StackLimit is the page above the new guard page; 32-bit Windows leaves it
+      expect(info(k, t).stack!.limit, arch).toBe(arch === "x86_64" ? bottom + 6n * 4096n : bottom + 4096n);
+      // the guard page's touch grows the stack again (MiCheckForUserStackOverflow looks only at the reservation)
+      expect(k.userAccess(0, t, bottom + 5n * 4096n, Access.Write, 4).ok).toBe(true);
+      expect(info(k, t).stack!.limit, arch).toBe(bottom + 5n * 4096n);
+      expect(k.virtualQuery(t, bottom + 4n * 4096n)).toMatchObject({
+        protect: PageProt.READWRITE | PageProt.GUARD,
+        regionSize: 4096n,
+      });
+      expect(k.view.invariants()).toEqual([]);
+    }
+  });
+
   it("refuses a commit that leaves no room for the guard page", () => {
     const { k, t } = winKernel();
     expect(k.createThreadStack(t, 0x10000n, 0x10000n)).toBe(0n);

@@ -20,14 +20,15 @@ import {
   makeProtectionMask,
   mmRights,
   pageFileOffset,
+  protoLookupProtection,
   SoftKind,
   softKind,
   transitionPfn,
 } from "./mmpte.ts";
-import { sharedFrame, validPte, viewPageProtection } from "./pages.ts";
+import { sharedFrame, validPte } from "./pages.ts";
 import { releaseShared, resolveTransition } from "./paging.ts";
 import type { PfnDatabase } from "./pfn.ts";
-import { setPte, type WinProcess } from "./process.ts";
+import { getPte, setPte, type WinProcess, widePtes } from "./process.ts";
 import {
   createSegment,
   mapShared,
@@ -190,6 +191,7 @@ export function createFileMapping(
   let kind = SectionKind.PageFile;
   let nrPages: number;
   let pageProt: Uint8Array | null = null;
+  let growTo = -1;
   if (image !== null) {
     if (file === null) return WinError.INVALID_PARAMETER;
     kind = SectionKind.Image;
@@ -202,6 +204,15 @@ export function createFileMapping(
     kind = SectionKind.File;
     if (size === 0n && file.sizeBytes === 0) return SectionError.FILE_INVALID;
     const bytes = size === 0n ? BigInt(file.sizeBytes) : size;
+    // a mapping larger than the file: the CreateFileMapping page, "if the page protection allows write
+    // access (that is, the flProtect parameter specifies PAGE_READWRITE or PAGE_EXECUTE_READWRITE), then
+    // the file on disk is increased to match"; otherwise STATUS_SECTION_TOO_BIG (the ZwCreateSection page:
+    // "greater than the specified file and the section is not writable"): ERROR_NOT_ENOUGH_MEMORY
+    if (bytes > BigInt(file.sizeBytes)) {
+      if (protection !== MmProt.READWRITE && protection !== MmProt.EXECUTE_READWRITE)
+        return WinError.NOT_ENOUGH_MEMORY;
+      growTo = Number(bytes);
+    }
     nrPages = Number((bytes + 4095n) / 4096n);
   } else {
     if (size === 0n) return WinError.INVALID_PARAMETER;
@@ -214,6 +225,8 @@ export function createFileMapping(
   if (w.commit.total + charged > w.commit.limit) return WinError.COMMITMENT_LIMIT;
   const sec = createSegment(w.k, w.kmem, handle, kind, nrPages, protection, file, pageProt, reserved);
   if (sec === null) return WinError.NOT_ENOUGH_MEMORY;
+  // the file grown (i_size: the new pages read as zeros; the page says their contents are the file system's)
+  if (growTo >= 0) file!.setSize(growTo);
   sec.commitCharge = charged;
   w.commit.total += charged;
   w.commit.peak = Math.max(w.commit.peak, w.commit.total);
@@ -329,16 +342,20 @@ export function protoPteFault(
   vad: Vad,
   vpn: number,
   write: boolean,
+  prot: number,
 ): SigInfo | null {
   const k = w.k;
   const v = vad.view!;
   const index = v.firstPage + vpn - vad.startVpn;
+  // an MI_PTE_LOOKUP_NEEDED PTE (VirtualProtect's) carries the page's protection into the WSLE
+  const pte = getPte(k, mm, vpn);
+  const own = protoLookupProtection(pte.hi, pte.lo, widePtes(k)) >= 0;
   const f = sectionFrame(k, w.db, v.section, index);
   if (f === null) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
-  const prot = viewPageProtection(vad, vpn);
   const r = mmRights(prot);
   const e = validPte(k, f.pfn, prot, write && r.w && !r.copy);
   if (!setPte(k, mm, vpn, e.hi, e.lo)) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  if (own) p.wsProtection.set(vpn, prot);
   mapShared(k, f.pfn);
   if (f.read) task.majFlt++;
   else task.minFlt++;
@@ -379,6 +396,7 @@ export function copyOnWrite(
   w.db.originalProtection[pfn] = rw;
   w.db.modified[pfn] = 1;
   w.db.pageFileOffset[pfn] = 0;
+  p.wsProtection.delete(vpn); // a private page: its protection is the PFN's OriginalPte
   if (sharedFrame(k, vad, oldPfn)) {
     const v = vad.view!;
     releaseShared(k, w.db, v.section, v.firstPage + vpn - vad.startVpn, oldPfn, false);

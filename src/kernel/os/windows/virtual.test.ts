@@ -267,3 +267,35 @@ describe("the facade in the windows profile", () => {
     expect(k.view.vmas(t)).toEqual([]);
   });
 });
+
+describe("PAGE_NOCACHE and PAGE_WRITECOMBINE in the valid PTE (MmProtectToPteMask)", () => {
+  it("PAGE_NOCACHE sets PCD (bit 4), PAGE_WRITECOMBINE PWT (bit 3, the PAT's write-combining entry); !pte shows N and T", () => {
+    for (const arch of ["x86_64", "i386", "i386-pae"] as const) {
+      const { k, t } = winKernel({ arch });
+      const a = k.virtualAlloc(t, 0n, 0x3000n, true, true, RW | PageProt.NOCACHE);
+      k.userAccess(0, t, a, 1, 0x12);
+      const pte = getPte(k, t.mm!, Number(a / 4096n));
+      expect(pte.lo & 0x18, arch).toBe(0x10);
+      expect(k.virtualQuery(t, a)!.protect).toBe(RW | PageProt.NOCACHE);
+      // VirtualProtect remakes the valid PTE: write-combined, then cached
+      expect(k.virtualProtect(t, a, 0x1000n, RW | PageProt.WRITECOMBINE)).toBe(RW | PageProt.NOCACHE);
+      expect(getPte(k, t.mm!, Number(a / 4096n)).lo & 0x18, arch).toBe(0x08);
+      const flags = k.view.windows()!.pte(t, a).columns.at(-1)!.flags;
+      expect(flags.slice(5, 7), arch).toBe("-T");
+      expect(k.virtualProtect(t, a, 0x1000n, RW)).toBe(RW | PageProt.WRITECOMBINE);
+      expect(getPte(k, t.mm!, Number(a / 4096n)).lo & 0x18, arch).toBe(0);
+      // a page faulted in later gets the bits of its protection too
+      k.userAccess(0, t, a + 0x1000n, 0);
+      expect(
+        k.view
+          .windows()!
+          .pte(t, a + 0x1000n)
+          .columns.at(-1)!
+          .flags.slice(5, 7),
+        arch,
+      ).toBe("N-");
+      expect(k.userAccess(0, t, a, 0)).toMatchObject({ ok: true, value: 0x12 });
+      expect(k.view.invariants(), arch).toEqual([]);
+    }
+  });
+});

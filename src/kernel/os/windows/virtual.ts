@@ -8,15 +8,15 @@
  *
  * Addresses are bytes as bigints at the edge, page numbers inside.
  */
-import { InputError } from "../../../base/errors.ts";
-import type { KernelCore } from "../../core/core.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { freePgtables } from "../../mm/memory.ts";
 import { MmuGather } from "../../mm/mmu_gather.ts";
 import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
-import type { WinKernelMemory } from "./kmem.ts";
-import { GRANULARITY_PAGES, type WinLayout, X64K } from "./layout.ts";
+import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
+import { GRANULARITY_PAGES, X64K } from "./layout.ts";
 import {
+  isGuard,
+  MmProt,
   makeProtectionMask,
   mkDemandZero,
   mmRights,
@@ -27,24 +27,14 @@ import {
 } from "./mmpte.ts";
 import { commitPage, decommitPage, type PageState, pageRuns, setProtection, sharedFrame } from "./pages.ts";
 import { releaseShared } from "./paging.ts";
-import type { PfnDatabase } from "./pfn.ts";
 import { getPte, type WinProcess, widePtes } from "./process.ts";
-import { protoCommitted, type Section, writeProto } from "./section.ts";
+import { protoCommitted, writeProto } from "./section.ts";
 import { SHARED_USER_DATA_VPN } from "./shared.ts";
 import { Vad, VadType } from "./vad.ts";
+import { compatibleProtection, protectView, sectionProtection, setViewProtection } from "./viewprotect.ts";
 
-/** GetLastError codes (winerror.h). */
-export const enum WinError {
-  SUCCESS = 0,
-  /** ERROR_NOT_ENOUGH_MEMORY: STATUS_NO_MEMORY (no free range of that size) */
-  NOT_ENOUGH_MEMORY = 8,
-  /** ERROR_INVALID_PARAMETER: STATUS_INVALID_PARAMETER_n, STATUS_INVALID_PAGE_PROTECTION */
-  INVALID_PARAMETER = 87,
-  /** ERROR_INVALID_ADDRESS: STATUS_CONFLICTING_ADDRESSES, STATUS_NOT_COMMITTED, STATUS_FREE_VM_NOT_AT_BASE, ... */
-  INVALID_ADDRESS = 487,
-  /** ERROR_COMMITMENT_LIMIT: STATUS_COMMITMENT_LIMIT */
-  COMMITMENT_LIMIT = 1455,
-}
+export type { CommitBook, WinMm } from "./commit.ts";
+export { charge, fail, uncharge, WinError } from "./commit.ts";
 
 /** MEMORY_BASIC_INFORMATION's State and Type values (winnt.h). */
 export const enum MemState {
@@ -54,28 +44,6 @@ export const enum MemState {
   PRIVATE = 0x20000,
   MAPPED = 0x40000,
   IMAGE = 0x1000000,
-}
-
-/** The system's commit accounting (MmTotalCommittedPages, MmTotalCommitLimit). */
-export interface CommitBook {
-  /** pages charged now */
-  total: number;
-  /** the most that may be charged: RAM plus the paging file, in pages */
-  limit: number;
-  /** the highest `total` seen (the Commit peak of Task Manager) */
-  peak: number;
-}
-
-/** What the services need of the system. */
-export interface WinMm {
-  readonly k: KernelCore;
-  readonly layout: WinLayout;
-  readonly db: PfnDatabase;
-  readonly commit: CommitBook;
-  /** the pools (sections' prototype PTEs live in the nonpaged pool) */
-  readonly kmem: WinKernelMemory;
-  /** the section objects, by handle */
-  readonly sections: Map<number, Section>;
 }
 
 /** MEMORY_BASIC_INFORMATION. */
@@ -90,32 +58,6 @@ export interface MemoryBasicInformation {
 }
 
 const PAGE = 4096n;
-
-/**
- * MiChargeCommitment: `pages` more, or false at the commit limit (no
- * overcommit: Windows Internals 7th ed., Part 1, ch. 5 "Commit charge and
- * the system commit limit": a commit that would pass the limit fails).
- */
-export function charge(w: WinMm, p: WinProcess, vad: Vad, pages: number): boolean {
-  if (w.commit.total + pages > w.commit.limit) return false;
-  w.commit.total += pages;
-  w.commit.peak = Math.max(w.commit.peak, w.commit.total);
-  p.commitCharge += pages;
-  vad.commitCharge += pages;
-  return true;
-}
-
-/** MiReturnCommitment. */
-export function uncharge(w: WinMm, p: WinProcess, vad: Vad, pages: number): void {
-  w.commit.total -= pages;
-  p.commitCharge -= pages;
-  vad.commitCharge -= pages;
-}
-
-export function fail(p: WinProcess, code: number): 0n {
-  p.lastError = code; // SetLastError(RtlNtStatusToDosError(status))
-  return 0n;
-}
 
 /** Flushes the TLB entries of [startVpn, startVpn + n) on every CPU using mm. */
 function flush(w: WinMm, mm: MmStruct, startVpn: number, n: number): void {
@@ -144,7 +86,10 @@ export function overSharedPage(startVpn: number, endVpn: number): boolean {
  *   the function to fail" (its protection becomes the new one).
  * - PAGE_WRITECOPY and PAGE_EXECUTE_WRITECOPY are refused for private
  *   memory (the memory-protection-constants page: "not supported by the
- *   VirtualAlloc or VirtualAllocEx functions"): ERROR_INVALID_PARAMETER.
+ *   VirtualAlloc or VirtualAllocEx functions"): ERROR_INVALID_PARAMETER;
+ *   committing pages of a view may ask for them (WRK mm/allocvm.c refuses
+ *   them only after the view's branch: "PAGE_WRITECOPY is not valid for
+ *   private pages").
  * - Below MM_LOWEST_USER_ADDRESS (the first 64 KB) and above
  *   MM_HIGHEST_VAD_ADDRESS NtAllocateVirtualMemory returns
  *   STATUS_INVALID_PARAMETER_2 (WRK mm/allocvm.c): ERROR_INVALID_PARAMETER.
@@ -162,7 +107,9 @@ export function virtualAlloc(
   const L = w.layout;
   if (!reserve && !commit) return fail(p, WinError.INVALID_PARAMETER);
   const protection = makeProtectionMask(protect);
-  if (protection < 0 || mmRights(protection).copy) return fail(p, WinError.INVALID_PARAMETER);
+  // PAGE_WRITECOPY: only for committing pages of a view (below)
+  const copy = mmRights(protection).copy;
+  if (protection < 0 || (copy && (reserve || addr === 0n))) return fail(p, WinError.INVALID_PARAMETER);
   if (size === 0n) return fail(p, WinError.INVALID_PARAMETER);
   const vadEnd = BigInt(L.vadEndVpn) * PAGE; // MM_HIGHEST_VAD_ADDRESS + 1
   if (addr !== 0n && addr < BigInt(X64K)) return fail(p, WinError.INVALID_PARAMETER);
@@ -194,13 +141,12 @@ export function virtualAlloc(
   const startVpn = Number(addr / PAGE);
   const endVpn = Number((addr + size - 1n) / PAGE);
   const vad = p.vads.locate(startVpn);
+  if (copy && vad?.view == null) return fail(p, WinError.INVALID_PARAMETER);
   if (vad === null || endVpn > vad.endVpn) return fail(p, WinError.INVALID_ADDRESS);
   if (vad.view !== null) {
-    if (vad.view.section.file !== null)
-      throw new InputError(
-        "VirtualAlloc MEM_COMMIT inside a view of a file or an image is not modelled by this version of vmlab yet",
-      );
-    return commitView(w, p, vad, startVpn, endVpn, protection);
+    // "Only page file backed sections can be committed" (WRK mm/allocvm.c): STATUS_ALREADY_COMMITTED
+    if (vad.view.section.file !== null) return fail(p, WinError.ACCESS_DENIED);
+    return commitView(w, p, mm, vad, startVpn, endVpn, protect);
   }
   let needed = 0;
   // the runs whose PTEs change: not committed yet, or committed with another protection
@@ -237,28 +183,38 @@ export function virtualAlloc(
  * prototype PTE in the range becomes a demand-zero one with the section's
  * protection, charged to the commit limit as the section's (given back
  * with the segment); pages already committed are left as they are. The
- * protection asked must be one the view allows (MiIsPteProtectionCompatible,
- * STATUS_SECTION_PROTECTION; reported as ERROR_INVALID_PARAMETER here).
+ * protection asked must be one the view allows, by VirtualProtect's rule
+ * (MiIsPteProtectionCompatible, STATUS_SECTION_PROTECTION:
+ * ERROR_INVALID_PARAMETER; the WRK's allocvm.c makes no such check
+ * itself: vmlab refuses here what VirtualProtect would). The view's pages
+ * in the range then take the protection asked, in this process only
+ * (allocvm.c calls MiSetProtectionOnSection: viewprotect.ts), a
+ * copy-on-write one charged as VirtualProtect charges it.
  */
 function commitView(
   w: WinMm,
   p: WinProcess,
+  mm: MmStruct,
   vad: Vad,
   startVpn: number,
   endVpn: number,
-  protection: number,
+  protect: number,
 ): bigint {
+  const protection = makeProtectionMask(protect);
   const v = vad.view!;
   const sec = v.section;
-  const want = mmRights(protection);
-  const have = mmRights(vad.protection);
-  if ((want.w && !have.w) || (want.x && !have.x) || (want.r && !have.r))
+  // "The no cache option is not allowed for sections" (WRK mm/allocvm.c: STATUS_INVALID_PAGE_PROTECTION)
+  if ((protection & (MmProt.GUARD_PAGE | MmProt.NOCACHE)) === MmProt.NOCACHE)
     return fail(p, WinError.INVALID_PARAMETER);
+  if (!compatibleProtection(vad.protection, protect)) return fail(p, WinError.INVALID_PARAMETER);
   const first = v.firstPage + startVpn - vad.startVpn;
   const last = v.firstPage + endVpn - vad.startVpn;
   let needed = 0;
   for (let i = first; i <= last; i++) if (!protoCommitted(w.k, sec, i)) needed++;
   if (w.commit.total + needed > w.commit.limit) return fail(p, WinError.COMMITMENT_LIMIT);
+  const asked = makeProtectionMask(sectionProtection(vad, protect));
+  const err = setViewProtection(w, p, mm, vad, startVpn, endVpn, asked);
+  if (err !== 0) return fail(p, err);
   for (let i = first; i <= last; i++) {
     if (protoCommitted(w.k, sec, i)) continue;
     const e = mkDemandZero(sec.protection);
@@ -349,7 +305,10 @@ export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): voi
       w.db.releaseFrame(k, s.pfn);
       p.privatePages--;
     }
-    if (s.valid) p.ws.delete(vpn);
+    if (s.valid) {
+      p.ws.delete(vpn);
+      p.wsProtection.delete(vpn);
+    }
     flushOwed ||= s.valid;
     const pte = getPte(k, mm, vpn);
     // a page in the paging file: its copy is released (MiReleasePageFileSpace)
@@ -398,25 +357,26 @@ export function virtualProtect(
   protect: number,
 ): number {
   const protection = makeProtectionMask(protect);
-  if (protection < 0 || mmRights(protection).copy || size === 0n) {
-    p.lastError = WinError.INVALID_PARAMETER;
-    return -1;
-  }
-  if (addr >= BigInt(w.layout.vadEndVpn) * PAGE) {
+  if (protection < 0 || size === 0n || addr >= BigInt(w.layout.vadEndVpn) * PAGE) {
     p.lastError = WinError.INVALID_PARAMETER;
     return -1;
   }
   const startVpn = Number(addr / PAGE);
   const endVpn = Number((addr + size - 1n) / PAGE);
   const vad = p.vads.locate(startVpn);
+  // PAGE_WRITECOPY: a mapped view's only (STATUS_INVALID_PARAMETER_4 for private memory)
+  if (mmRights(protection).copy && vad?.view == null) {
+    p.lastError = WinError.INVALID_PARAMETER;
+    return -1;
+  }
+  if (vad !== null && vad.view !== null && endVpn <= vad.endVpn)
+    return protectView(w, p, mm, vad, startVpn, endVpn, protect);
   const runs =
     vad === null || endVpn > vad.endVpn ? null : [...pageRuns(w.k, w.db, mm, vad, startVpn, endVpn)];
   if (vad === null || runs === null || runs.some((r) => !r.s.committed)) {
     p.lastError = WinError.INVALID_ADDRESS;
     return -1;
   }
-  if (vad.view !== null)
-    throw new InputError("VirtualProtect of a mapped view is not modelled by this version of vmlab yet");
   const old = win32Protection(runs[0].s.protection);
   let flushOwed = false;
   for (const run of runs) {
@@ -427,7 +387,23 @@ export function virtualProtect(
     }
   }
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
+  resetUserStackLimit(w, p, vad, endVpn, protection);
   return old;
+}
+
+/**
+ * _MI_RESET_USER_STACK_LIMIT (WRK mm/protect.c, 64-bit Windows only): "If a
+ * guard page is being set above the current stack limit in the caller's
+ * thread stack then he may be trying to recover from a user initiated stack
+ * probe growth (ie, inside his exception handler). Reset the stack limit
+ * for him automatically": StackLimit moves to just above the range, if that
+ * is still inside the stack's reservation (what _resetstkoflw relies on).
+ */
+function resetUserStackLimit(w: WinMm, p: WinProcess, vad: Vad, endVpn: number, protection: number): void {
+  const st = p.stack;
+  if (!w.layout.win64 || st === null || !isGuard(protection)) return;
+  if (st.stackLimitVpn > endVpn || st.stackLimitVpn < vad.startVpn || st.stackLimitVpn > vad.endVpn) return;
+  if (endVpn + 1 <= vad.endVpn) st.stackLimitVpn = endVpn + 1;
 }
 
 /**

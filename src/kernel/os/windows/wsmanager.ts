@@ -38,10 +38,11 @@ import type { KernelCore } from "../../core/core.ts";
 import { PteFlag } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import type { WinKernelMemory } from "./kmem.ts";
+import { mkProtoLookup } from "./mmpte.ts";
 import { type PageState, pageState, sharedFrame } from "./pages.ts";
 import { modifiedPageWriter, releaseShared, trimPage } from "./paging.ts";
 import type { PfnDatabase } from "./pfn.ts";
-import { getPte, setPte, WinProcess, winProcess } from "./process.ts";
+import { getPte, setPte, WinProcess, widePtes, winProcess } from "./process.ts";
 import { protoPointer } from "./section.ts";
 import type { Vad } from "./vad.ts";
 
@@ -62,7 +63,10 @@ export function trimWsPage(h: WsHost, mm: MmStruct, vad: Vad, vpn: number, s: Pa
     const v = vad.view!;
     const index = v.firstPage + vpn - vad.startVpn;
     releaseShared(k, h.db, v.section, index, s.pfn, dirty);
-    const e = protoPointer(k, h.kmem, v.section, index);
+    // the WSLE's protection, if it has one, goes into the PTE (MI_PTE_LOOKUP_NEEDED); else the PTE points at the prototype
+    const own = p.wsProtection.get(vpn);
+    const e = own !== undefined ? mkProtoLookup(own, widePtes(k)) : protoPointer(k, h.kmem, v.section, index);
+    p.wsProtection.delete(vpn);
     setPte(k, mm, vpn, e.hi, e.lo);
   } else trimPage(k, h.db, s.pfn, dirty, { mm, vpn, protection: s.protection });
   p.ws.delete(vpn);

@@ -83,11 +83,6 @@ export function createFileMapping(c: CompileContext, s: Stmt): Run {
     const size = c.value(sizeE, rt, "the size");
     if (size > 1n << 30n) c.fail("CreateFileMapping: a section of up to 1G here", sizeE.pos);
     const file = fileW ? rt.files.get(fileW.ident!)! : null;
-    if (file && !image && size > BigInt(file.sizeBytes))
-      c.fail(
-        `a section larger than ${file.name} would grow the file; growing a file through CreateFileMapping is not modelled by this version of vmlab yet`,
-        sizeE.pos,
-      );
     const pages = (v: bigint) => Number((v + 4095n) / 4096n);
     const layout = image
       ? { textPages: pages(optValue(c, rt, textW, 0n)), dataPages: pages(optValue(c, rt, dataW, 0n)) }
