@@ -180,6 +180,8 @@ function is32(arch: string): boolean {
 const NOT_ON_I386 = {
   pcid: "PCIDs exist only in IA-32e mode (CR4.PCIDE needs long mode): 32-bit x86 flushes the non-global TLB entries at every CR3 write",
   pti: "Linux's page-table isolation on 32-bit x86 needs PAE (MITIGATION_PAGE_TABLE_ISOLATION depends on X86_64 || X86_PAE): use arch=i386-pae",
+  ptiWindows:
+    "on 32-bit x86 vmlab's PTI is Linux's (a PDPT pair, per-process kernel PMDs); Windows' KVA Shadow is not modelled there",
   ram2level:
     "32-bit paging's 4-byte PTEs reach 4G of physical memory: use arch=i386-pae for more (up to 64G)",
   swap2level: "a 2-level swap entry keeps the offset in PTE bits 31..9: at most 2^23 pages (32G) of swap",
@@ -314,6 +316,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
   if (is32(c.arch)) {
     if (c.pcid) throw new InputError(`pcid: ${NOT_ON_I386.pcid}`);
     if (c.pti && c.arch === "i386") throw new InputError(`pti: ${NOT_ON_I386.pti}`);
+    if (c.pti && c.profile === "windows") throw new InputError(`pti: ${NOT_ON_I386.ptiWindows}`);
     if (c.arch === "i386" && c.ramBytes > 2 ** 32) throw new InputError(`ram: ${NOT_ON_I386.ram2level}`);
     if (c.arch === "i386" && c.swapBytes > 2 ** 35) throw new InputError(`swap: ${NOT_ON_I386.swap2level}`);
   }
@@ -481,6 +484,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
   if (is32(arch)) {
     if (v.given("pcid")) bad("pcid", NOT_ON_I386.pcid);
     if (arch === "i386" && v.onOff("pti")) bad("pti", NOT_ON_I386.pti);
+    if (profile === "windows" && v.onOff("pti")) bad("pti", NOT_ON_I386.ptiWindows);
   }
   const asidBits = v.number("asid_bits");
   if (asidBits !== 8n && asidBits !== 16n) bad("asid_bits", `must be 8 or 16, not ${asidBits}`);

@@ -279,8 +279,9 @@ describe("PTI on i386-pae: entry, exit and the TLB", () => {
     if (!r.ok) expect(r.oops.some((l) => /^Oops: 0002 \[#1\] PREEMPT SMP PTI$/.test(l))).toBe(true);
   });
 
-  it("is refused without PAE, with Linux's reason", () => {
+  it("is refused without PAE, with Linux's reason, and under the Windows profile", () => {
     expect(() => boot({ arch: "i386" })).toThrow(/needs PAE .*X86_64 \|\| X86_PAE/);
     expect(() => boot({ pti: false, vmallocSync: "lazy" })).toThrow(/vmalloc_sync/);
+    expect(() => boot({ profile: "windows" })).toThrow(/KVA Shadow is not modelled/);
   });
 });
