@@ -61,6 +61,12 @@ export interface ArchView {
    * each; empty when nothing is.
    */
   pgdPairProblems(phys: PhysMem, pgdPfn: number, kernelPgdPfn: number): string[];
+  /**
+   * The tables of the kernel half a PGD pair holds of its own, not init_mm's
+   * (x86 PAE with PTI: the kernel PMD's copy and the user PDPT's kernel
+   * PMD), which pgdPairProblems checks. Absent: none.
+   */
+  pgdPairTables?(phys: PhysMem, pgdPfn: number): number[];
   /** arch_report_meminfo: the architecture's own /proc/meminfo fields, in bytes, in order (x86: DirectMap4k, 2M, 1G). */
   reportMeminfo(nrFrames: number): Record<string, number>;
   /** How crash's `vtop` prints this architecture (view/crash.ts); absent: not modelled yet. */

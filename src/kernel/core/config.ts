@@ -179,13 +179,20 @@ function is32(arch: string): boolean {
 /** Why keys that 32-bit x86 lacks are refused there. */
 const NOT_ON_I386 = {
   pcid: "PCIDs exist only in IA-32e mode (CR4.PCIDE needs long mode): 32-bit x86 flushes the non-global TLB entries at every CR3 write",
-  pti: "page-table isolation on 32-bit x86 is not modelled (Linux has it since 4.19: pti=on with PAE only)",
+  pti: "Linux's page-table isolation on 32-bit x86 needs PAE (MITIGATION_PAGE_TABLE_ISOLATION depends on X86_64 || X86_PAE): use arch=i386-pae",
+  ptiWindows:
+    "on 32-bit x86 vmlab's PTI is Linux's (a PDPT pair, per-process kernel PMDs); Windows' KVA Shadow is not modelled there",
   ram2level:
     "32-bit paging's 4-byte PTEs reach 4G of physical memory: use arch=i386-pae for more (up to 64G)",
   swap2level: "a 2-level swap entry keeps the offset in PTE bits 31..9: at most 2^23 pages (32G) of swap",
   vmallocSync:
-    "is 32-bit x86's without PAE (2-level page tables, a PGD entry per 4M of vmalloc space); on this arch the kernel's upper tables are shared",
+    "is 32-bit x86's without PAE (2-level page tables, a PGD entry per 4M of vmalloc space) or with PAE and pti=on (each PGD's own copy of the kernel PMD); on this arch the kernel's upper tables are shared",
 } as const;
+
+/** Where a kernel PGD entry vmalloc adds is not in every PGD at once: 2-level i386, and PAE with PTI (!SHARED_KERNEL_PMD). */
+function vmallocSyncArch(arch: string, pti: boolean): boolean {
+  return arch === "i386" || (arch === "i386-pae" && pti);
+}
 
 // ---- ranges ----
 
@@ -308,14 +315,15 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
   } else if (config.pan !== undefined && !isRiscv(c.arch)) throw new InputError(`pan: ${PAN_IS_ARM64}`);
   if (is32(c.arch)) {
     if (c.pcid) throw new InputError(`pcid: ${NOT_ON_I386.pcid}`);
-    if (c.pti) throw new InputError(`pti: ${NOT_ON_I386.pti}`);
+    if (c.pti && c.arch === "i386") throw new InputError(`pti: ${NOT_ON_I386.pti}`);
+    if (c.pti && c.profile === "windows") throw new InputError(`pti: ${NOT_ON_I386.ptiWindows}`);
     if (c.arch === "i386" && c.ramBytes > 2 ** 32) throw new InputError(`ram: ${NOT_ON_I386.ram2level}`);
     if (c.arch === "i386" && c.swapBytes > 2 ** 35) throw new InputError(`swap: ${NOT_ON_I386.swap2level}`);
   }
   if (c.pku && !X86_64_ARCHS.includes(c.arch)) throw new InputError(`pku: ${PKU_IS_X86_64}`);
   if (c.vmallocSync !== "eager" && c.vmallocSync !== "lazy")
     throw new InputError(`vmalloc_sync=${c.vmallocSync}: must be eager or lazy`);
-  if (c.vmallocSync === "lazy" && c.arch !== "i386")
+  if (c.vmallocSync === "lazy" && !vmallocSyncArch(c.arch, c.pti))
     throw new InputError(`vmalloc_sync: ${NOT_ON_I386.vmallocSync}`);
   if (c.asidBits !== 8 && c.asidBits !== 16) throw new InputError(`asid_bits=${c.asidBits}: must be 8 or 16`);
   if (config.tlbiRange !== undefined && c.arch !== "arm64" && !isRiscv(c.arch))
@@ -471,10 +479,12 @@ export function machineConfig(v: MachineValues): MachineSettings {
   } else if (v.given("pan") && !isRiscv(arch)) bad("pan", PAN_IS_ARM64);
   if (v.given("pku") && !X86_64_ARCHS.includes(arch)) bad("pku", PKU_IS_X86_64);
   const vmallocSync = oneOf("vmalloc_sync", ["eager", "lazy"]) as "eager" | "lazy";
-  if (v.given("vmalloc_sync") && arch !== "i386") bad("vmalloc_sync", NOT_ON_I386.vmallocSync);
+  if (v.given("vmalloc_sync") && !vmallocSyncArch(arch, v.onOff("pti")))
+    bad("vmalloc_sync", NOT_ON_I386.vmallocSync);
   if (is32(arch)) {
     if (v.given("pcid")) bad("pcid", NOT_ON_I386.pcid);
-    if (v.onOff("pti")) bad("pti", NOT_ON_I386.pti);
+    if (arch === "i386" && v.onOff("pti")) bad("pti", NOT_ON_I386.pti);
+    if (profile === "windows" && v.onOff("pti")) bad("pti", NOT_ON_I386.ptiWindows);
   }
   const asidBits = v.number("asid_bits");
   if (asidBits !== 8n && asidBits !== 16n) bad("asid_bits", `must be 8 or 16, not ${asidBits}`);

@@ -213,6 +213,11 @@ describe("a run's demand-zero faults folded give what the handler gives fault by
   it("i386 (PAE), small RAM", () => {
     expect(scenario(6, 140, { arch: "i386-pae", ramMiB: 32 }).folded).toBeGreaterThan(400);
   });
+  it("i386 (PAE) with PTI: CR3 switched and the TLB flushed at each fault's entry and exit", () => {
+    expect(scenario(7, 140, { arch: "i386-pae", ramMiB: 32, extra: { pti: true } }).folded).toBeGreaterThan(
+      400,
+    );
+  });
 });
 
 describe("a leaf table's first fault folded (pte_alloc, then do_anonymous_page) gives what the handler gives", () => {

@@ -169,7 +169,8 @@ export const MACHINE_KEYS: {
   {
     key: "vmalloc_sync",
     default: "eager",
-    values: "eager (5.8+: arch_sync_kernel_mappings), lazy (before 5.8: vmalloc_fault) (i386 without PAE)",
+    values:
+      "eager (5.8+: arch_sync_kernel_mappings), lazy (before 5.8: vmalloc_fault) (i386 without PAE; i386-pae with pti=on)",
     modelled: true,
     archs: ["i386"],
   },

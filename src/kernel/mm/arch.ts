@@ -252,6 +252,21 @@ export interface Pgtable {
   /** The PGD user code runs on (PTI: the second page of the pair). */
   userPgd(pgdPfn: number): Pfn;
   /**
+   * pgd_alloc's tables outside the PGD block, after pgdCtor (x86 PAE with
+   * PTI: preallocate_pmds, pgd_prepopulate_pmd, pgd_prepopulate_user_pmd),
+   * each a zeroed page-table page from `alloc` (-1: none left). False when
+   * one was missing; those taken are back through `free`. Absent: none.
+   */
+  pgdAllocTables?(
+    phys: PhysMem,
+    kernelPgdPfn: number,
+    pgdPfn: number,
+    alloc: () => number,
+    free: (pfn: number) => void,
+  ): boolean;
+  /** pgd_free's pgd_mop_up_pmds: the tables pgdAllocTables gave the PGD, each to `free`. */
+  pgdFreeTables?(phys: PhysMem, pgdPfn: number, free: (pfn: number) => void): void;
+  /**
    * Contiguous PTEs the architecture manages behind the PTE accessors
    * (arm64 CONFIG_ARM64_CONTPTE: arch/arm64/mm/contpte.c); absent or null
    * elsewhere (and on arm64 with contpte off). Generic mm calls it at its

@@ -51,6 +51,21 @@ export function newMm(ctx: MmContext): MmStruct | null {
   env.countPageTables(1 << order);
   for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pfnUnchecked(pgd + i));
   env.pgtable.pgdCtor(env.phys, env.kernelRootPfn, pgd);
+  // x86 PAE with PTI: the PMDs preallocated beside the PGD pair (preallocate_pmds)
+  if (
+    env.pgtable.pgdAllocTables &&
+    !env.pgtable.pgdAllocTables(
+      env.phys,
+      env.kernelRootPfn,
+      pgd,
+      () => pgdTableAlloc(ctx),
+      (t) => pgdTableFree(ctx, t),
+    )
+  ) {
+    env.buddy.free(pgd, order);
+    env.countPageTables(-(1 << order));
+    return null;
+  }
   // x86 init_new_context: ctx_id = atomic64_inc_return(&last_mm_ctx_id), one counter per machine
   const mm = new MmStruct(pfnUnchecked(pgd), ++ctx.lastCtxId);
   mm.anonVmas = ctx.anonVmas ?? null;
@@ -252,12 +267,28 @@ function hasGuards(ctx: MmContext, mm: MmStruct, v: Vma): boolean {
   return false;
 }
 
+/** A page-table page pgd_alloc takes beside the PGD (preallocate_pmds: GFP_PGTABLE_USER without highmem), zeroed; -1 if none. */
+function pgdTableAlloc(ctx: MmContext): number {
+  const t = ctx.env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
+  if (t < 0) return -1;
+  ctx.env.countPageTables(1);
+  ctx.env.phys.zeroFrame(pfnUnchecked(t));
+  return t;
+}
+
+function pgdTableFree(ctx: MmContext, t: number): void {
+  const err = ctx.env.buddy.free(t, 0);
+  assert(err === null, `pgd table free: ${err}`);
+  ctx.env.countPageTables(-1);
+}
+
 /**
  * __mmdrop: frees the PGD once no CPU has the mm loaded.
  * Linux: kernel/fork.c __mmdrop, mm_free_pgd (the architecture's pgd_free)
  */
 export function freePgd(ctx: MmContext, mm: MmStruct): void {
   const order = ctx.env.pgtable.pgdOrder;
+  ctx.env.pgtable.pgdFreeTables?.(ctx.env.phys, mm.pgdPfn, (t) => pgdTableFree(ctx, t)); // pgd_mop_up_pmds
   const err = ctx.env.buddy.free(mm.pgdPfn, order);
   assert(err === null, `freePgd: ${err}`);
   ctx.env.countPageTables(-(1 << order));

@@ -316,9 +316,13 @@ export function checkInvariants(k: KernelCore): string[] {
     if (file !== mm.rssFile) problems.push(`${t.comm}: ${file} file pages mapped, rss file ${mm.rssFile}`);
     if (tables !== mm.ptPages)
       problems.push(`${t.comm}: ${tables} page-table pages below the PGD, pt_pages ${mm.ptPages}`);
+    // the kernel-half tables the pair keeps of its own (x86 PAE with PTI), checked by pgdPairProblems
+    const own = pt.pgdOrder > 0 ? (k.arch.view.pgdPairTables?.(phys, mm.pgdPfn) ?? []) : [];
+    for (const t of own) reached.add(t);
     for (let i = kernelHalf; i < ptrs; i++) {
       const a = pt.get(phys, mm.pgdPfn * 4096 + i * pt.entryBytes);
       const b = pt.get(phys, k.rootPfn * 4096 + i * pt.entryBytes);
+      if (own.includes(pt.pfn(a.hi, a.lo, k.levels - 1))) continue;
       // vmalloc_sync=lazy (32-bit x86 before 5.8): a new kernel entry reaches a PGD at its first use (vmalloc_fault)
       if (pt.none(a.hi, a.lo) && k.config.vmallocSync === "lazy") continue;
       if (a.hi !== b.hi || a.lo !== b.lo)

@@ -91,7 +91,7 @@ export function formatWalk(comm: string, w: WalkInfo): string[] {
   if (!w.canonical) return [`${hex(w.va)} is not canonical`];
   const out = [
     w.userRootPfn !== w.rootPfn
-      ? `${comm}: walk of ${hex(w.va)} from the kernel PGD ${hex(w.rootPfn * 4096)} (PTI: user mode runs on the user PGD ${hex(w.userRootPfn * 4096)}; user-half entries are the same there, without the kernel copy's NX)`
+      ? `${comm}: walk of ${hex(w.va)} from the kernel PGD ${hex(w.rootPfn * 4096)} (PTI: user mode runs on the user PGD ${hex(w.userRootPfn * 4096)}; user-half entries are the same there${(w.entries[0]?.hi ?? 0) >>> 31 ? ", without the kernel copy's NX" : ""})`
       : `${comm}: walk of ${hex(w.va)} from ${w.rootRegister} ${hex(w.rootPfn * 4096)}`,
   ];
   for (const e of w.entries) {

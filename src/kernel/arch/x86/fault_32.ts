@@ -25,6 +25,7 @@ import { oopsEnd } from "./dumpstack.ts";
 import { doUserAddrFault, userAddrFault, userAddrStory } from "./fault.ts";
 import { i386Cpu } from "./init_32.ts";
 import type { Layout32 } from "./layout_32.ts";
+import { pdpteTable } from "./pgtable_32.ts";
 
 /** A 32-bit address as %px prints it on a 32-bit kernel: 8 hex digits. */
 export function px32(va: bigint | number): string {
@@ -36,6 +37,8 @@ export interface Fault32Config {
   layout: Layout32;
   /** vmalloc_sync=lazy: a kernel before 5.8 (vmalloc_fault) */
   lazy: boolean;
+  /** page-table isolation (PAE): each PGD has its own kernel PMD (!SHARED_KERNEL_PMD) */
+  pti: boolean;
 }
 
 /** A fault a user-mode access (CPL 3) took: do_user_addr_fault on a #PF; null when resolved (retry). */
@@ -72,12 +75,48 @@ function pdeIndex(va: number): number {
  */
 function vmallocSyncOne(k: KernelCore, pgdPa: number, va: number): number {
   const phys = k.machine.phys;
+  if (k.arch.pgtable.entryBytes === 8) return vmallocSyncOnePae(k, pgdPa, va);
   const idx = pdeIndex(va);
   const pdeK = phys.read32(k.rootPfn * 4096 + idx * 4);
   if ((pdeK & Pte.P) === 0) return 0;
   const pde = phys.read32(pgdPa + idx * 4);
   if ((pde & Pte.P) === 0) phys.write32(pgdPa + idx * 4, pdeK); // set_pmd(pmd, *pmd_k)
   return pdeK;
+}
+
+/**
+ * vmalloc_sync_one on PAE without SHARED_KERNEL_PMD (PTI): the PDPTE of
+ * `va` leads to init_mm's kernel PMD and to the PGD's own copy of it; when
+ * the two PDEs differ in presence the PGD's gets init_mm's (set_pmd).
+ * Returns init_mm's PDE's low word (0 when it has none).
+ */
+function vmallocSyncOnePae(k: KernelCore, pgdPa: number, va: number): number {
+  const phys = k.machine.phys;
+  const pdptOff = (va >>> 30) * 8;
+  if ((phys.read32(k.rootPfn * 4096 + pdptOff) & Pte.P) === 0) return 0;
+  const pdOff = ((va >>> 21) & 511) * 8;
+  const kPa = pdpteTable(phys, k.rootPfn * 4096 + pdptOff) * 4096 + pdOff;
+  const pa = pdpteTable(phys, pgdPa + pdptOff) * 4096 + pdOff;
+  const pdeK = phys.read32(kPa);
+  if ((phys.read32(pa) & Pte.P) !== (pdeK & Pte.P)) phys.write64(pa, phys.read32(kPa + 4), pdeK);
+  return (pdeK & Pte.P) === 0 ? 0 : pdeK;
+}
+
+/** The PDE for `va` in the PGD at `pgdPa` (2-level: the PGD entry; PAE: under the PDPTE), its low word. */
+function pdeLo(k: KernelCore, pgdPa: number, va: number): number {
+  const phys = k.machine.phys;
+  if (k.arch.pgtable.entryBytes === 4) return phys.read32(pgdPa + pdeIndex(va) * 4);
+  const pdptPa = pgdPa + (va >>> 30) * 8;
+  if ((phys.read32(pdptPa) & Pte.P) === 0) return 0;
+  return phys.read32(pdpteTable(phys, pdptPa) * 4096 + ((va >>> 21) & 511) * 8);
+}
+
+/** The PTE for `va` under the PDE `pde` (a table), its low word. */
+function pteLoUnder(k: KernelCore, pde: number, va: number): number {
+  const pae = k.arch.pgtable.entryBytes === 8;
+  return k.machine.phys.read32(
+    ((pde & Pte.ADDR_LO_MASK) >>> 0) + (pae ? ((va >>> 12) & 511) * 8 : ((va >>> 12) & 1023) * 4),
+  );
 }
 
 /**
@@ -89,28 +128,27 @@ function vmallocSyncOne(k: KernelCore, pgdPa: number, va: number): number {
 export function vmallocFault(k: KernelCore, cpu: I386Cpu, va: number, l: Layout32): boolean {
   if (!(va >= l.vmallocStart32 && va < l.vmallocEnd32)) return false;
   const pgdPa = cpu.rootPa; // read_cr3_pa(): do not trust `current`
-  const before = k.machine.phys.read32(pgdPa + pdeIndex(va) * 4);
+  const before = pdeLo(k, pgdPa, va);
   const pdeK = vmallocSyncOne(k, pgdPa, va);
   if (pdeK === 0) return false;
   let ok = true;
-  if ((pdeK & Pte.PS) === 0) {
-    const pte = k.machine.phys.read32(((pdeK & Pte.ADDR_LO_MASK) >>> 0) + ((va >>> 12) & 1023) * 4);
-    ok = (pte & Pte.P) !== 0;
-  }
+  if ((pdeK & Pte.PS) === 0) ok = (pteLoUnder(k, pdeK, va) & Pte.P) !== 0;
   if (ok && cpu.tracer !== null)
     cpu.tracer({
       type: "state",
       cpu: cpu.id,
-      text: `vmalloc_fault: 0x${px32(va)} is vmalloc space; ${(before & Pte.P) === 0 ? `PDE ${pdeIndex(va)} copied from swapper_pg_dir (0x${px32(pdeK)}) into the PGD at CR3 0x${px32(pgdPa)}` : "the PDE was already there"}: retry`,
+      text: `vmalloc_fault: 0x${px32(va)} is vmalloc space; ${(before & Pte.P) === 0 ? `PDE ${cpu.pae ? (va >>> 21) & 511 : pdeIndex(va)} copied from swapper_pg_dir${cpu.pae ? "'s kernel PMD" : ""} (0x${px32(pdeK)}) into the PGD${cpu.pae ? "'s own kernel PMD" : ""} at CR3 0x${px32(pgdPa)}` : "the PDE was already there"}: retry`,
     });
   return ok;
 }
 
 /**
- * arch_sync_kernel_mappings (Linux 5.8+, 2-level, ARCH_PAGE_TABLE_SYNC_MASK
- * = PGTBL_PMD_MODIFIED): once vmalloc made a new page-directory entry in
- * init_mm, it is copied into every PGD on pgd_list at once, so no process
- * ever faults on it. `vpn` is the page just mapped.
+ * arch_sync_kernel_mappings (Linux 5.8+, ARCH_PAGE_TABLE_SYNC_MASK =
+ * PGTBL_PMD_MODIFIED: 2-level, and PAE under PTI, where SHARED_KERNEL_PMD
+ * is false): once vmalloc made a new page-directory entry in init_mm, it
+ * is copied into every PGD on pgd_list at once (PAE: into each PGD's own
+ * kernel PMD; the user PDPT's kernel PMD maps no vmalloc space and is not
+ * touched), so no process ever faults on it. `vpn` is the page just mapped.
  */
 export function syncKernelMappings32(k: KernelCore, vpn: number): void {
   const va = vpn * 4096;
@@ -142,7 +180,7 @@ export function kernelAccess32(
       const cpu = i386Cpu(c);
       if (out === Outcome.GP)
         return oopsEnd(k, cpu, task, [
-          `general protection fault: 0000 [#${k.oopses.length + 1}] PREEMPT SMP`,
+          `general protection fault: 0000 [#${k.oopses.length + 1}] PREEMPT SMP${cfg.pti ? " PTI" : ""}`,
           `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
         ]);
       const ec = cpu.errorCode;
@@ -150,7 +188,7 @@ export function kernelAccess32(
       // do_kern_addr_fault: "We can fault-in kernel-space virtual memory on-demand"
       if (
         cfg.lazy &&
-        !cfg.layout.pae &&
+        (!cfg.layout.pae || cfg.pti) &&
         k.va.isKernel(va) &&
         (ec & (PfErr.RSVD | PfErr.US | PfErr.P)) === 0 &&
         vmallocFault(k, cpu, addr, cfg.layout)
@@ -257,7 +295,9 @@ function pageFaultOops32(
       : "permissions violation";
   lines.push(`#PF: error_code(0x${ec.toString(16).padStart(4, "0")}) - ${kind}`);
   lines.push(dumpPagetable32(k, cpu, va));
-  lines.push(`Oops: ${ec.toString(16).padStart(4, "0")} [#${k.oopses.length + 1}] PREEMPT SMP`);
+  // __die_header's " PTI" (CONFIG_MITIGATION_PAGE_TABLE_ISOLATION, PAE only; vmlab's pti=off kernel is built without it)
+  const pti = k.config.pti ? " PTI" : "";
+  lines.push(`Oops: ${ec.toString(16).padStart(4, "0")} [#${k.oopses.length + 1}] PREEMPT SMP${pti}`);
   lines.push(`CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`);
   lines.push(`EIP: 0x${px32(ec & PfErr.ID ? va : KERNEL_ACCESS_EIP)}`);
   lines.push(`EAX: ${px32(va)} EBX: 00000000 ECX: 00000000 EDX: 00000000`);
@@ -287,20 +327,25 @@ export function explainKernelFault32(
     const lines: string[] = [];
     const inVmalloc = addr >= l.vmallocStart32 && addr < l.vmallocEnd32;
     if (inVmalloc && !(code & (PfErr.P | PfErr.US | PfErr.RSVD))) {
-      if (l.pae)
+      if (l.pae && !cfg.pti)
         lines.push(
           "do_kern_addr_fault: no vmalloc fault on PAE: every PGD's PDPTE 3 points to the one kernel PMD (SHARED_KERNEL_PMD), so a PDE vmalloc adds is in every process at once",
+        );
+      else if (!cfg.lazy && l.pae)
+        lines.push(
+          "do_kern_addr_fault: no vmalloc fault (Linux 5.8+): under PTI each PGD has its own kernel PMD (SHARED_KERNEL_PMD is false), and arch_sync_kernel_mappings copied each new vmalloc PDE into every one of them on pgd_list when vmalloc made it",
         );
       else if (!cfg.lazy)
         lines.push(
           "do_kern_addr_fault: no vmalloc fault (Linux 5.8+): arch_sync_kernel_mappings copied each new vmalloc PDE into every PGD on pgd_list when vmalloc made it",
         );
       else {
-        const pdeK = k.machine.phys.read32(k.rootPfn * 4096 + (addr >>> 22) * 4);
-        const mine = k.machine.phys.read32(cpu.rootPa + (addr >>> 22) * 4);
+        const pdeK = pdeLo(k, k.rootPfn * 4096, addr);
+        const mine = pdeLo(k, cpu.rootPa, addr);
+        const idx = l.pae ? (addr >>> 21) & 511 : addr >>> 22;
         lines.push(
           (pdeK & Pte.P) !== 0 && (mine & Pte.P) === 0
-            ? `vmalloc_fault: a vmalloc address whose PDE ${addr >>> 22} swapper_pg_dir has (0x${px32(pdeK)}) and this PGD lacks: copy it (vmalloc_sync_one) and retry; counted in vmalloc_faults`
+            ? `vmalloc_fault: a vmalloc address whose PDE ${idx} swapper_pg_dir has (0x${px32(pdeK)}) and this PGD${l.pae ? "'s own kernel PMD" : ""} lacks: copy it (vmalloc_sync_one) and retry; counted in vmalloc_faults`
             : "vmalloc_fault: swapper_pg_dir has no mapping here either (nothing to copy), so",
         );
         if ((pdeK & Pte.P) !== 0 && (mine & Pte.P) === 0) return lines;

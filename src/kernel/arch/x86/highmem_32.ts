@@ -23,9 +23,9 @@ import type { KernelCore } from "../../core/core.ts";
 import { i386Cpu } from "./init_32.ts";
 import { directVa32, fixToVirt, KM_MAX_IDX, type Layout32, pkmapAddr } from "./layout_32.ts";
 
-/** PAGE_KERNEL as a PTE for `pfn` (kmap_prot): P RW A D G, NX with PAE. */
-function kernelPteLo(pfn: number): number {
-  return ((pfn % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | Pte.G)) >>> 0;
+/** PAGE_KERNEL as a PTE for `pfn` (kmap_prot): P RW A D G (no G under PTI: __default_kernel_pte_mask), NX with PAE. */
+function kernelPteLo(pfn: number, global: boolean): number {
+  return ((pfn % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (global ? Pte.G : 0))) >>> 0;
 }
 
 /** kernelPteLo's high half (PAE: the frame's bits 35..32 and XD; 32-bit paging: none). */
@@ -51,6 +51,8 @@ export class Highmem32 {
   constructor(
     readonly layout: Layout32,
     cpus: number,
+    /** kmap_prot's _PAGE_GLOBAL (false under PTI) */
+    readonly global = true,
   ) {
     this.localIdx = new Array(cpus).fill(0);
     this.pkmapCount = new Int32Array(layout.lastPkmap);
@@ -77,7 +79,7 @@ export class Highmem32 {
     this.localIdx[cpuId] = idx + 1;
     this.localMaps++;
     const va = fixToVirt(this.layout.fixKmapBegin + idx + KM_MAX_IDX * cpuId);
-    this.setKernelPte(k, va, kernelPteHi(pfn, this.layout.pae), kernelPteLo(pfn));
+    this.setKernelPte(k, va, kernelPteHi(pfn, this.layout.pae), kernelPteLo(pfn, this.global));
     return BigInt(va);
   }
 
@@ -104,7 +106,12 @@ export class Highmem32 {
         assert(--tries > 0, "kmap: every pkmap slot is in use (Linux would sleep; not modelled)");
       }
       slot = this.lastPkmapNr;
-      this.setKernelPte(k, pkmapAddr(this.layout, slot), kernelPteHi(pfn, this.layout.pae), kernelPteLo(pfn));
+      this.setKernelPte(
+        k,
+        pkmapAddr(this.layout, slot),
+        kernelPteHi(pfn, this.layout.pae),
+        kernelPteLo(pfn, this.global),
+      );
       this.pkmapCount[slot] = 1;
       this.pkmapOf.set(pfn, slot);
       this.pkmapPfn[slot] = pfn;

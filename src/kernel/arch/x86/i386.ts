@@ -65,17 +65,19 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
   const pae = cfg.arch === "i386-pae";
   const layout = i386Layout(pae, cfg.ramBytes, cfg.cpus);
   const va = new Vaddr32(BigInt(PAGE_OFFSET_32));
-  const fault: Fault32Config = { layout, lazy: cfg.vmallocSync === "lazy" };
+  // pti=on: PAE only (config.ts refuses it on 2-level i386)
+  const pti = pae && cfg.pti;
+  const fault: Fault32Config = { layout, lazy: cfg.vmallocSync === "lazy", pti };
   let kernelRootPfn = -1;
   /** mem_map's first frame (FLATMEM), once setup_arch has allocated it */
   let memMapPfn = -1;
-  const highmem = new Highmem32(layout, cfg.cpus);
+  const highmem = new Highmem32(layout, cfg.cpus, !pti);
   return {
     name: cfg.arch,
-    pgtable: new I386Pgtable(pae),
+    pgtable: new I386Pgtable(pae, pti),
     layout,
     va,
-    view: i386View(layout, () => memMapPfn),
+    view: i386View(layout, () => memMapPfn, pti),
     image: IMAGE,
     zones: zones32(layout),
     highmem,
@@ -92,7 +94,7 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
         checkCoherence: cfg.checkCoherence,
       }),
     setupArch: (machine, pages, memblock) => {
-      const map = initMemMapping32(machine, pages, memblock, layout);
+      const map = initMemMapping32(machine, pages, memblock, layout, pti);
       memMapPfn = map.memMapPfn;
       return map;
     },
@@ -100,7 +102,7 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
       kernelRootPfn = rootPfn;
       cpuInit32(machine, rootPfn, cfg, pae);
     },
-    newTlb: (machine) => new I386Tlb(i386Cpus(machine), () => kernelRootPfn),
+    newTlb: (machine) => new I386Tlb(i386Cpus(machine), () => kernelRootPfn, pti),
     userFault: userFault32,
     // do_user_addr_fault after handle_mm_fault resolved a fault: nothing more (core/faultfold.ts)
     faultFold: { resolved: null },
@@ -108,8 +110,9 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
     bug,
     uaccessFault: uaccessFault32,
     explainKernelFault: (k, cpu, v, code) => explainKernelFault32(k, fault, cpu, v, code),
-    // eager (5.8+): arch_sync_kernel_mappings; lazy: the PDE waits for vmalloc_fault; PAE: the kernel PMD is shared
-    syncKernelMappings: pae || fault.lazy ? undefined : syncKernelMappings32,
+    // eager (5.8+): arch_sync_kernel_mappings; lazy: the PDE waits for vmalloc_fault; PAE: the kernel PMD is
+    // shared, but for PTI's (SHARED_KERNEL_PMD false: each PGD has its own copy)
+    syncKernelMappings: (pae && !pti) || fault.lazy ? undefined : syncKernelMappings32,
     userAccessWindow: (cpu: Mmu, open: boolean) => (open ? i386Cpu(cpu).stac() : i386Cpu(cpu).clac()),
     userAccessWindowNames: ["stac", "clac"],
     uaccessBegin: (cpu: Mmu) => i386Cpu(cpu).stac(),

@@ -27,6 +27,7 @@ import {
 } from "./init.ts";
 import type { Layout32 } from "./layout_32.ts";
 import { MAXPHYADDR_32 } from "./pgtable_32.ts";
+import { ptiInit32, setupCpuEntryAreas32 } from "./pti_32.ts";
 
 /** sizeof(struct page) on 32-bit */
 export const STRUCT_PAGE_SIZE_32 = 32;
@@ -65,11 +66,23 @@ export function initMemMapping32(
   pages: PageDescTable,
   memblock: Memblock,
   layout: Layout32,
+  pti = false,
 ): ArchMemoryMap & { kernelPmdPfn: number; memMapPfn: number } {
   const pae = layout.pae;
-  const bootTables: FrameAllocator = { allocFrame: () => memblock.alloc(1, 1, PageKind.PageTable) };
+  // PTI: swapper_pg_dir is 8 KiB-aligned with the user PDPT above it (head_32.S PGD_ALIGN, PTI_USER_PGD_FILL)
+  let pair = pti ? memblock.alloc(2, 2, PageKind.PageTable) : -1;
+  const bootTables: FrameAllocator = {
+    allocFrame: () => {
+      const f = pair;
+      pair = -1;
+      return f >= 0 ? pfnUnchecked(f) : memblock.alloc(1, 1, PageKind.PageTable);
+    },
+  };
   const boot = new I386Mapper(machine.phys, pae, bootTables, MAXPHYADDR_32);
   const rootPfn: Pfn = toPfn(boot.newRoot());
+  if (pti) machine.phys.zeroFrame(pfnUnchecked(rootPfn + 1));
+  // PTI: the kernel is mostly non-global (probe_page_size_mask: __default_kernel_pte_mask &= ~_PAGE_GLOBAL)
+  const kf = (f: MapFlags): MapFlags => (pti ? { ...f, global: false } : f);
   // the PAE root's PMDs were allocated with it: memblock marked them page tables
   pages.setKind(0, LOW_RESERVED_PFNS, PageKind.Reserved);
   pages.setKind(IMAGE_START_PFN, IMAGE_END_PFN - IMAGE_START_PFN, PageKind.KernelImage);
@@ -82,7 +95,13 @@ export function initMemMapping32(
   while (pfn < layout.maxLowPfn) {
     const blockHasImage = pfn < imageEnd && pfn + large > IMAGE_START_PFN;
     if (pfn % large === 0 && pfn + large <= layout.maxLowPfn && !blockHasImage) {
-      const r = boot.map(rootPfn, vpnUnchecked(pageOffsetVpn + pfn), pfnUnchecked(pfn), 1, PAGE_KERNEL_32);
+      const r = boot.map(
+        rootPfn,
+        vpnUnchecked(pageOffsetVpn + pfn),
+        pfnUnchecked(pfn),
+        1,
+        kf(PAGE_KERNEL_32),
+      );
       assert(r.ok, "boot: lowmem large page");
       pfn += large;
       continue;
@@ -92,7 +111,7 @@ export function initMemMapping32(
     else if (pfn >= IMAGE_START_PFN && pfn < IMAGE_START_PFN + (KERNEL_TEXT + KERNEL_RODATA) / 4096)
       flags = PAGE_KERNEL_RO;
     assert(
-      boot.map(rootPfn, vpnUnchecked(pageOffsetVpn + pfn), pfnUnchecked(pfn), 0, flags).ok,
+      boot.map(rootPfn, vpnUnchecked(pageOffsetVpn + pfn), pfnUnchecked(pfn), 0, kf(flags)).ok,
       "boot: lowmem",
     );
     pfn++;
@@ -108,10 +127,15 @@ export function initMemMapping32(
   // ---- the fixmap's page tables (kmap_local's FIX_KMAP slots among them) ----
   for (let v = layout.fixaddrTotStart / 4096; v < 0x100000; v += large - (v % large))
     assert(boot.ensureTable(rootPfn, vpnUnchecked(v), 0) >= 0, "boot: fixmap");
+  if (pti) {
+    // ---- PTI: the cpu_entry_area (setup_cpu_entry_areas), then pti_init's clones into the user PDPT ----
+    setupCpuEntryAreas32(boot, rootPfn, layout, machine.cpus.length, memblock, PAGE_KERNEL_32);
+    ptiInit32(boot, rootPfn, layout, machine.cpus.length);
+  }
   const kernelPmdPfn = pae ? boot.entryAt(rootPfn, vpnUnchecked(0xc0000), 2) : null;
   return {
     rootPfn,
-    pageKernel: PAGE_KERNEL_32,
+    pageKernel: kf(PAGE_KERNEL_32),
     vmallocStartVpn: layout.vmallocStart32 / 4096,
     vmallocEndVpn: layout.vmallocEnd32 / 4096,
     memMapPfn,

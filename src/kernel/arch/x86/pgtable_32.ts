@@ -47,6 +47,16 @@ export const KERNEL_PGD_BOUNDARY_PAE = 3;
 const HI_ADDR_PAE = 0xf;
 const TWO32 = 4294967296;
 
+/** The table a PAE PDPTE at `pa` points to (its frame). */
+export function pdpteTable(phys: PhysMem, pa: number): number {
+  return (phys.read32(pa + 4) & HI_ADDR_PAE) * 1048576 + ((phys.read32(pa) & Pte.ADDR_LO_MASK) >>> 0) / 4096;
+}
+
+/** memcpy of a whole table page (pgd_prepopulate_pmd's sizeof(pmd_t) * PTRS_PER_PMD). */
+function copyTable(phys: PhysMem, fromPfn: number, toPfn: number): void {
+  phys.copyFrame(pfnUnchecked(toPfn), pfnUnchecked(fromPfn));
+}
+
 /** 2-level: the swap type's bits (5..1) and where the offset starts (bit 9, _PAGE_BIT_PROTNONE + 1). */
 const SWP_TYPE_SHIFT_2L = 1;
 const SWP_OFFSET_SHIFT_2L = 9;
@@ -92,9 +102,15 @@ export class I386Pgtable implements Pgtable {
   readonly clearYoungFlush = false;
   readonly levelNames: readonly string[];
   readonly guard: Entry;
-  /** PAE: the PDPT and its three user PMDs in one order-2 block (pgd_alloc with preallocate_pmds) */
+  /**
+   * PAE: the PDPT and its three user PMDs in one order-2 block (pgd_alloc with preallocate_pmds);
+   * PAE with PTI: the kernel and user PDPTs as one 8 KiB pair (PGD_ALLOCATION_ORDER 1), the five
+   * PMDs allocated apart (pgdAllocTables)
+   */
   readonly pgdOrder: number;
   readonly preallocatedPmds: boolean;
+  /** page-table isolation (PAE only): SHARED_KERNEL_PMD is false, each PGD has its own kernel PMD */
+  readonly pti: boolean;
   /**
    * x86 selects ARCH_WANT_HUGE_PMD_SHARE, but without PAE there is no PMD level (no
    * SPLIT_PMD_PTLOCKS), and with PAE the user PMDs are preallocated with the PGD: huge_pte_alloc
@@ -102,7 +118,11 @@ export class I386Pgtable implements Pgtable {
    */
   readonly hugePmdShare = false;
 
-  constructor(readonly pae: boolean) {
+  constructor(
+    readonly pae: boolean,
+    pti = false,
+  ) {
+    this.pti = pae && pti;
     this.levels = pae ? 3 : 2;
     this.ptrsPerTable = pae ? 512 : 1024;
     this.entryBytes = pae ? 8 : 4;
@@ -111,7 +131,7 @@ export class I386Pgtable implements Pgtable {
     // folded levels answer the level they fold into: the PMD is the PGD (2-level), the PUD the PGD (PAE)
     this.levelNames = pae ? ["PTE", "PMD", "PGD"] : ["PTE", "PGD"];
     this.guard = pae ? { hi: 0, lo: PTE_GUARD } : { hi: 0, lo: GUARD_2LEVEL };
-    this.pgdOrder = pae ? 2 : 0;
+    this.pgdOrder = this.pti ? 1 : pae ? 2 : 0;
     this.preallocatedPmds = pae;
   }
 
@@ -293,8 +313,16 @@ export class I386Pgtable implements Pgtable {
     else phys.write32(pa, lo >>> 0);
   }
 
+  /**
+   * set_pgd / set_pud (PAE: native_set_pud). Under PTI a PDPTE of the user
+   * half goes through pti_set_user_pgtbl too: the same value in the user
+   * PDPT (kernel_to_user_pgdp: bit 12 set). No NX is added to the kernel's
+   * copy: a PDPTE has no _PAGE_USER (nor an NX bit), so the condition of
+   * __pti_set_user_pgtbl never holds on PAE.
+   */
   setTop(phys: PhysMem, pa: number, hi: number, lo: number): void {
     this.set(phys, pa, hi, lo);
+    if (this.pti && (pa % 4096) / 8 < KERNEL_PGD_BOUNDARY_PAE) this.set(phys, (pa | 4096) >>> 0, hi, lo);
   }
 
   mapper(phys: PhysMem, alloc: FrameAllocator): PageTableMapper {
@@ -311,6 +339,8 @@ export class I386Pgtable implements Pgtable {
   pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void {
     const k = kernelPgdPfn * 4096;
     const p = pgdPfn * 4096;
+    // PAE with PTI: CONFIG_PGTABLE_LEVELS 3 and !SHARED_KERNEL_PMD: nothing to clone (pgdAllocTables)
+    if (this.pti) return;
     if (!this.pae) {
       for (let i = KERNEL_PGD_BOUNDARY_2LEVEL; i < 1024; i++) phys.write32(p + i * 4, phys.read32(k + i * 4));
       return;
@@ -322,7 +352,70 @@ export class I386Pgtable implements Pgtable {
     phys.write64(p + 24, phys.read32(k + 28), phys.read32(k + 24));
   }
 
+  /**
+   * pgd_alloc's PMDs under PTI (PAE): preallocate_pmds of PREALLOCATED_PMDS
+   * (UNSHARED_PTRS_PER_PGD = 4: the three user PMDs and the mm's own copy
+   * of the kernel PMD) and of PREALLOCATED_USER_PMDS (KERNEL_PGD_PTRS = 1:
+   * the user PDPT's kernel PMD), each a page from `alloc`; then
+   * pgd_prepopulate_pmd (PDPTEs 0..3, the kernel PMD a memcpy of
+   * swapper_pg_dir's, PDPTEs 0..2 mirrored into the user PDPT by
+   * pud_populate's set_pud) and pgd_prepopulate_user_pmd (user PDPTE 3, a
+   * memcpy of init_mm's user kernel PMD: the entry text and the
+   * cpu_entry_area). False when a page was missing (those taken are freed).
+   */
+  pgdAllocTables(
+    phys: PhysMem,
+    kernelPgdPfn: number,
+    pgdPfn: number,
+    alloc: () => number,
+    free: (pfn: number) => void,
+  ): boolean {
+    if (!this.pti) return true;
+    const pmds: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const pmd = alloc();
+      if (pmd < 0) {
+        for (const p of pmds) free(p);
+        return false;
+      }
+      pmds.push(pmd);
+    }
+    const pgd = pgdPfn * 4096;
+    for (let i = 0; i < 4; i++) {
+      // pgd_page_vaddr(swapper_pg_dir[3]): the kernel PMD, copied whole
+      if (i >= KERNEL_PGD_BOUNDARY_PAE)
+        copyTable(phys, pdpteTable(phys, kernelPgdPfn * 4096 + i * 8), pmds[i]);
+      this.setTop(
+        phys,
+        pgd + i * 8,
+        Math.floor(pmds[i] / 1048576),
+        ((pmds[i] % 1048576) * 4096 + Pte.P) >>> 0,
+      ); // pud_populate
+    }
+    // kernel_to_user_pgdp(swapper_pg_dir)[3]: init_mm's user kernel PMD
+    copyTable(phys, pdpteTable(phys, (kernelPgdPfn + 1) * 4096 + 24), pmds[4]);
+    this.setTop(
+      phys,
+      pgd + 4096 + 24,
+      Math.floor(pmds[4] / 1048576),
+      ((pmds[4] % 1048576) * 4096 + Pte.P) >>> 0,
+    );
+    return true;
+  }
+
+  /** pgd_free's pgd_mop_up_pmds under PTI: PDPTEs 0..3 of the kernel PDPT and 3 of the user PDPT, cleared, their PMDs to `free`. */
+  pgdFreeTables(phys: PhysMem, pgdPfn: number, free: (pfn: number) => void): void {
+    if (!this.pti) return;
+    for (const pa of [0, 8, 16, 24, 4096 + 24].map((o) => pgdPfn * 4096 + o)) {
+      if ((phys.read32(pa) & Pte.P) === 0) continue;
+      const pmd = pdpteTable(phys, pa);
+      this.setTop(phys, pa, 0, 0); // pgd_clear (mirrored for the user half)
+      free(pmd);
+    }
+  }
+
+  /** The PGD user code runs on: under PTI the user PDPT, 4 KiB above the kernel's. */
   userPgd(pgdPfn: number): Pfn {
-    return pfnUnchecked(pgdPfn);
+    return pfnUnchecked(this.pti ? pgdPfn + 1 : pgdPfn);
   }
 }

@@ -7,6 +7,14 @@
  * else a CR3 reload; flush_tlb_kernel_range INVLPG per page, else
  * __flush_tlb_all (a CR4.PGE toggle, which drops the global entries too).
  * Lazy TLB mode and the tlb_gen catch-up as on x86-64 (tlb.ts).
+ *
+ * PTI (PAE, pti_32.ts): every kernel entry from user mode writes CR3 with
+ * the kernel PDPT (SWITCH_TO_KERNEL_CR3) and every return the user PDPT,
+ * 4 KiB above it (SWITCH_TO_USER_CR3, PTI_SWITCH_MASK = bit 12). Without
+ * PCIDs each of these writes drops every non-global TLB entry: a system
+ * call costs the user's TLB (and the kernel's, non-global under PTI).
+ * There is no user PCID to flush later: invalidate_user_asid returns at
+ * once without X86_FEATURE_PCID, so ptiUserFlushes stays 0.
  */
 
 import { assert } from "../../../base/assert.ts";
@@ -27,13 +35,37 @@ export class I386Tlb implements ArchTlb {
     readonly cpus: I386Cpu[],
     /** swapper_pg_dir (where a lazy CPU goes when tables are freed under it) */
     private readonly kernelRootPfn: () => number,
+    /** page-table isolation (PAE only): CR3 switched on every kernel entry and exit */
+    readonly pti = false,
   ) {
     this.states = cpus.map(() => new TlbState());
   }
 
-  /** No PTI on 32-bit here: kernel entry and exit change nothing. */
-  enterKernel(_cpuId: number): void {}
-  exitToUser(_cpuId: number): void {}
+  /**
+   * Kernel entry from user mode on `cpuId` (a system call, exception or
+   * interrupt): under PTI SWITCH_TO_KERNEL_CR3 clears bit 12 of CR3, a MOV
+   * to CR3 of the kernel PDPT. Nothing without PTI.
+   */
+  enterKernel(cpuId: number): void {
+    const st = this.states[cpuId];
+    if (!this.pti || !st.inUser) return;
+    st.inUser = false;
+    const mm = st.loadedMm;
+    if (mm === null) return;
+    st.ptiCr3Writes++;
+    this.loadCr3(cpuId, mm.pgdPfn);
+  }
+
+  /** Return to user mode on `cpuId`: under PTI SWITCH_TO_USER_CR3 sets bit 12, a MOV to CR3 of the user PDPT. */
+  exitToUser(cpuId: number): void {
+    const st = this.states[cpuId];
+    if (!this.pti || st.inUser) return;
+    const mm = st.loadedMm;
+    if (mm === null || st.isLazy) return;
+    st.inUser = true;
+    st.ptiCr3Writes++;
+    this.loadCr3(cpuId, mm.pgdPfn + 1);
+  }
 
   /** load_new_mm_cr3 without PCIDs: MOV to CR3 (flushes the non-global entries; PAE: reloads the PDPTEs). */
   private loadCr3(cpuId: number, pgdPfn: number): void {
@@ -43,6 +75,7 @@ export class I386Tlb implements ArchTlb {
 
   /** switch_mm_irqs_off; enter_lazy_tlb for a kernel thread (null). */
   switchMm(cpuId: number, next: MmStruct | null): void {
+    this.enterKernel(cpuId); // schedule() runs in the kernel
     const st = this.states[cpuId];
     st.contextSwitches++;
     if (next === null) {
@@ -76,6 +109,7 @@ export class I386Tlb implements ArchTlb {
   }
 
   loadKernel(cpuId: number, kernelRootPfn: number): void {
+    this.enterKernel(cpuId);
     const st = this.states[cpuId];
     const prev = st.loadedMm;
     if (prev === null) return;
@@ -111,10 +145,14 @@ export class I386Tlb implements ArchTlb {
         continue;
       }
       const cpu = this.cpus[cpuId];
+      // PTI: the flush IPI interrupts user code: kernel CR3 in, user CR3 out
+      const wasUser = st.inUser;
+      this.enterKernel(cpuId);
       if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING && st.ctxs[0].tlbGen + 1 === mm.tlbGen) {
         for (let i = 0; i < nrPages; i++) cpu.invlpg((startVpn + i) * 4096);
       } else this.loadCr3(cpuId, mm.pgdPfn);
       st.ctxs[0].tlbGen = mm.tlbGen;
+      if (wasUser) this.exitToUser(cpuId);
     }
   }
 
@@ -153,8 +191,11 @@ export class I386Tlb implements ArchTlb {
       if (mm === null) continue;
       if (st.isLazy) this.loadKernel(c, this.kernelRootPfn());
       else if (st.ctxs[0].tlbGen !== mm.tlbGen) {
+        const wasUser = st.inUser; // PTI: the IPI enters the kernel from user mode
+        this.enterKernel(c);
         this.loadCr3(c, mm.pgdPfn);
         st.ctxs[0].tlbGen = mm.tlbGen;
+        if (wasUser) this.exitToUser(c);
       }
     }
     if (mask.size > 0) this.batchFlushes++;
@@ -173,12 +214,14 @@ export class I386Tlb implements ArchTlb {
         this.shootdowns++;
         this.states[cpu.id].shootdownsReceived++;
       }
+      // PTI: an IPI to a CPU in user mode enters the kernel (kernel CR3) and returns (user CR3)
+      const wasUser = this.states[cpu.id].inUser;
+      this.enterKernel(cpu.id);
       if (nrPages > TLB_SINGLE_PAGE_FLUSH_CEILING) {
         cpu.movToCr4({ pge: false });
         cpu.movToCr4({ pge: true });
-        continue;
-      }
-      for (let i = 0; i < nrPages; i++) cpu.invlpg((startVpn + i) * 4096);
+      } else for (let i = 0; i < nrPages; i++) cpu.invlpg((startVpn + i) * 4096);
+      if (wasUser) this.exitToUser(cpu.id);
     }
   }
 

@@ -13,6 +13,7 @@ import type { ArchView, CrashVtopStyle, EntryBit } from "../../core/archView.ts"
 import { IMAGE_END_PFN, IMAGE_START_PFN } from "./init.ts";
 import { STRUCT_PAGE_SIZE_32 } from "./init_32.ts";
 import { type Layout32, PAGE_OFFSET_32 } from "./layout_32.ts";
+import { pdpteTable } from "./pgtable_32.ts";
 
 /**
  * x86_translate_pte's flag names, its tests as written (crash-utility
@@ -61,7 +62,7 @@ function crashStyle(layout: Layout32, memMapPfn: () => number): CrashVtopStyle {
   };
 }
 
-export function i386View(layout: Layout32, memMapPfn: () => number): ArchView {
+export function i386View(layout: Layout32, memMapPfn: () => number, pti = false): ArchView {
   const pae = layout.pae;
   return {
     crash: crashStyle(layout, memMapPfn),
@@ -110,6 +111,7 @@ export function i386View(layout: Layout32, memMapPfn: () => number): ArchView {
     /** PAE: PDPTEs 0..2 point to the three pages after the PDPT (P only), PDPTE 3 to the kernel's PMD. */
     pgdPairProblems(phys: PhysMem, pgdPfn: number, kernelPgdPfn: number): string[] {
       if (!pae) return [];
+      if (pti) return ptiPairProblems(phys, pgdPfn, kernelPgdPfn);
       const problems: string[] = [];
       for (let i = 0; i < 3; i++) {
         const lo = phys.read32(pgdPfn * 4096 + i * 8);
@@ -124,6 +126,11 @@ export function i386View(layout: Layout32, memMapPfn: () => number): ArchView {
       )
         problems.push("PDPTE 3 is not the shared kernel PMD (SHARED_KERNEL_PMD)");
       return problems;
+    },
+
+    /** PTI: the two PMDs of the kernel half a PGD pair holds of its own (PDPTE 3 of the kernel and of the user PDPT). */
+    pgdPairTables(phys: PhysMem, pgdPfn: number): number[] {
+      return pti ? [pdpteTable(phys, pgdPfn * 4096 + 24), pdpteTable(phys, (pgdPfn + 1) * 4096 + 24)] : [];
     },
 
     /** Lowmem in large pages but for those holding the image (4K pages); highmem is not mapped. */
@@ -146,4 +153,56 @@ export function i386View(layout: Layout32, memMapPfn: () => number): ArchView {
         : { DirectMap4k: small * 4096, DirectMap4M: big * 4096 };
     },
   };
+}
+
+/**
+ * What is wrong with a PGD pair under PTI (PAE): PDPTEs hold P alone
+ * (pud_populate); the user PDPT's 0..2 are the kernel PDPT's
+ * (pti_set_user_pgtbl); each PDPTE 3 names a PMD of the mm's own, whose
+ * entries are init_mm's (kernel PDPT: swapper_pg_dir's kernel PMD, but for
+ * a vmalloc PDE vmalloc_sync=lazy has not copied yet; user PDPT: init_mm's
+ * user kernel PMD, the entry text and the cpu_entry_area).
+ */
+function ptiPairProblems(phys: PhysMem, pgdPfn: number, kernelPgdPfn: number): string[] {
+  const problems: string[] = [];
+  const k = pgdPfn * 4096;
+  const u = k + 4096;
+  for (let i = 0; i < 4; i++) {
+    for (const [pa, which] of [
+      [k, "kernel"],
+      [u, "user"],
+    ] as const) {
+      const lo = phys.read32(pa + i * 8);
+      if ((lo & 0xfff) !== Pte.P || phys.read32(pa + i * 8 + 4) >>> 4 !== 0)
+        problems.push(`${which} PDPTE ${i} is not a present table entry with P alone (pud_populate)`);
+    }
+    if (
+      i < 3 &&
+      (phys.read32(u + i * 8) !== phys.read32(k + i * 8) ||
+        phys.read32(u + i * 8 + 4) !== phys.read32(k + i * 8 + 4))
+    )
+      problems.push(`user PDPTE ${i} does not mirror the kernel PDPT's (pti_set_user_pgtbl)`);
+  }
+  const own = pdpteTable(phys, k + 24);
+  const init = pdpteTable(phys, kernelPgdPfn * 4096 + 24);
+  if (own === init)
+    problems.push("PDPTE 3 is swapper_pg_dir's kernel PMD: under PTI each PGD has its own copy");
+  for (let i = 0; i < 512; i++) {
+    const a = phys.read32(own * 4096 + i * 8);
+    const b = phys.read32(init * 4096 + i * 8);
+    if (a === b && phys.read32(own * 4096 + i * 8 + 4) === phys.read32(init * 4096 + i * 8 + 4)) continue;
+    // vmalloc_sync=lazy: a PDE vmalloc added after the copy, until vmalloc_fault brings it
+    if (a === 0) continue;
+    problems.push(`kernel PMD entry ${i} differs from swapper_pg_dir's`);
+  }
+  const userOwn = pdpteTable(phys, u + 24);
+  const userInit = pdpteTable(phys, (kernelPgdPfn + 1) * 4096 + 24);
+  if (userOwn === userInit)
+    problems.push("user PDPTE 3 is init_mm's user kernel PMD: each PGD has its own copy");
+  for (let i = 0; i < 1024; i++)
+    if (phys.read32(userOwn * 4096 + i * 4) !== phys.read32(userInit * 4096 + i * 4)) {
+      problems.push("the user PDPT's kernel PMD differs from init_mm's (pgd_prepopulate_user_pmd)");
+      break;
+    }
+  return problems;
 }
