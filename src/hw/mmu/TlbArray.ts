@@ -288,8 +288,8 @@ export class TlbArray {
     const metas = this.metas;
     const last = base + this.ways - 1;
     this.bySize[(metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--; // the key's size code (keys[i] % 8, without a float modulo)
-    let j;
-    for (j = i; j < last && keys[j + 1] !== -1; j++) {
+    let j = i;
+    for (; j < last && keys[j + 1] !== -1; j++) {
       keys[j] = keys[j + 1];
       pfns[j] = pfns[j + 1];
       metas[j] = metas[j + 1];
@@ -617,15 +617,13 @@ export class TlbArray {
     return this.scanSet(set, key, asid, how);
   }
 
-  /**
-   * Drops the entries of `key` in set `set` that match; the set's filter words are set again to
-   * the bits of the keys it keeps (src/hw/mmu/tlbFilter.ts). Returns how many.
-   */
+  /** Drops the entries of `key` in set `set` that match; the filter words (tlbFilter.ts) to the keys kept. */
   private scanSet(set: number, key: number, asid: number, how: InvalidateHow): number {
     let n = 0;
     let lo = 0;
     let hi = 0;
     const keys = this.keys; // remove() shifts within these arrays, never replaces them
+    const filter = this.filter;
     const base = set * this.ways;
     for (let i = base, end = base + this.ways; i < end; ) {
       const k = keys[i];
@@ -633,14 +631,14 @@ export class TlbArray {
       if (k === key && matches(this.metas[i], asid, how)) {
         this.remove(base, i); // the next way moves into i
         n++;
-      } else {
+      } else if (filter === null) i++;
+      else {
         const h = filterHash(k);
         if (h < 32) lo |= 1 << h;
         else hi |= 1 << h;
         i++;
       }
     }
-    const filter = this.filter;
     if (filter !== null) {
       filter[set << 1] = lo;
       filter[(set << 1) | 1] = hi;
