@@ -95,8 +95,9 @@ export class PageMap {
     let i = at;
     // Algorithm R: move back each later key of the cluster whose home is not between the hole and it
     for (let j = (i + 1) & mask; keys[j] !== EMPTY; j = (j + 1) & mask) {
-      const h = this.home(keys[j]);
-      if (i <= j ? i < h && h <= j : i < h || h <= j) continue;
+      // stays when its home is cyclically in (i, j]: one compare of offsets from i (no branch on a
+      // wrap-around, whose compares a first optimized version had no feedback for: a deopt)
+      if (((this.home(keys[j]) - i - 1) & mask) < ((j - i) & mask)) continue;
       keys[i] = keys[j];
       vals[i] = vals[j];
       i = j;

@@ -76,8 +76,7 @@ export function tlbInsertSerial(): number {
 export class TlbArray {
   readonly sets: number;
   private readonly setMask: number;
-  // (not readonly: relocate moves them)
-  keys: Float64Array;
+  keys: Float64Array; // (these four not readonly: relocate moves them)
   pfns: Float64Array;
   metas: Int32Array;
   attrs: Int32Array;
@@ -282,23 +281,24 @@ export class TlbArray {
     }
   }
 
-  /** Removes way i of the set at base, shifting the later ways up; the last way becomes invalid. */
+  /** Removes way i of the set at base, the later valid ways shifted up (invalid ways, last, keep their -1 key). */
   private remove(base: number, i: number): void {
     const keys = this.keys;
     const pfns = this.pfns;
     const metas = this.metas;
     const last = base + this.ways - 1;
     this.bySize[(metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--; // the key's size code (keys[i] % 8, without a float modulo)
-    for (let j = i; j < last; j++) {
+    let j = i;
+    for (; j < last && keys[j + 1] !== -1; j++) {
       keys[j] = keys[j + 1];
       pfns[j] = pfns[j + 1];
       metas[j] = metas[j + 1];
     }
-    keys[last] = -1;
+    keys[j] = -1;
     if (--this.valid === 0) this.occupied[0] &= ~this.occupiedBit;
     if (this.hasAttrs) {
       const attrs = this.attrs;
-      for (let j = i; j < last; j++) attrs[j] = attrs[j + 1];
+      for (let k = i; k < j; k++) attrs[k] = attrs[k + 1];
     }
   }
 
@@ -617,15 +617,13 @@ export class TlbArray {
     return this.scanSet(set, key, asid, how);
   }
 
-  /**
-   * Drops the entries of `key` in set `set` that match; the set's filter words are set again to
-   * the bits of the keys it keeps (src/hw/mmu/tlbFilter.ts). Returns how many.
-   */
+  /** Drops the entries of `key` in set `set` that match; the filter words (tlbFilter.ts) to the keys kept. */
   private scanSet(set: number, key: number, asid: number, how: InvalidateHow): number {
     let n = 0;
     let lo = 0;
     let hi = 0;
     const keys = this.keys; // remove() shifts within these arrays, never replaces them
+    const filter = this.filter;
     const base = set * this.ways;
     for (let i = base, end = base + this.ways; i < end; ) {
       const k = keys[i];
@@ -633,14 +631,14 @@ export class TlbArray {
       if (k === key && matches(this.metas[i], asid, how)) {
         this.remove(base, i); // the next way moves into i
         n++;
-      } else {
+      } else if (filter === null) i++;
+      else {
         const h = filterHash(k);
         if (h < 32) lo |= 1 << h;
         else hi |= 1 << h;
         i++;
       }
     }
-    const filter = this.filter;
     if (filter !== null) {
       filter[set << 1] = lo;
       filter[(set << 1) | 1] = hi;

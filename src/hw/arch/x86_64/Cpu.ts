@@ -349,9 +349,12 @@ export class Cpu extends X86FamilyCpu {
     this.errorCode = code;
     this.cr2Hi = vaHi >>> 0;
     this.cr2Lo = vaLo >>> 0;
+    // (missedPath: after walkFast, which runs only without walk caches: no walk-cache entry to drop)
     if (this.missedPath !== 0) this.tlb.invalidatePageMissed(vpn, this.asid, this.missedPath === 2);
-    else this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
-    pscInvalidatePath(this, vpn, this.asid); // the walk caches on the way to vpn (mmu/psc.ts)
+    else {
+      this.tlb.invalidatePage(vpn, this.asid, InvalidateHow.PcidAndGlobal);
+      pscInvalidatePath(this, vpn, this.asid); // the walk caches on the way to vpn (mmu/psc.ts)
+    }
     if (this.tracer !== null) this.emitFault(Outcome.PF, code, vaHi, vaLo);
     return Outcome.PF;
   }

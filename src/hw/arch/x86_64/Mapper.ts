@@ -149,10 +149,10 @@ export class Mapper implements PageTableMapper {
     if (
       !user ||
       level < size ||
-      entryPa !== Mapper.entryPaIn(physAddrUnchecked(entryPa - (entryPa % 4096)), vpn, level) ||
+      // (no % of a double: a call into C; a 4K page is aligned to itself)
+      entryPa - Math.floor(entryPa / 4096) * 4096 !== Mapper.index(vpn, level) * 8 ||
       (this.phys.read32(entryPa) & Pte.P) !== 0 ||
-      vpn % PAGES_PER[size] !== 0 ||
-      pfn % PAGES_PER[size] !== 0 ||
+      (size !== 0 && (vpn % PAGES_PER[size] !== 0 || pfn % PAGES_PER[size] !== 0)) ||
       pfn >= this.pfnLimit
     )
       return mapAtByWalk(this, rootPfn, vpn, pfn, size, flags);
