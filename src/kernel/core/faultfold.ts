@@ -391,7 +391,10 @@ export class RunFaultFold implements RunFaultSink {
       const vpn = vpn0 + done * pages;
       if (!swap) {
         // a store's none PTEs from here: each fault's do_anonymous_page, at once as far as the
-        // allocations are sure of the fast path (order0FastSure before each) and the PTEs none
+        // allocations are sure of the fast path (order0FastSure before each) and the PTEs none.
+        // The first not sure: doAnonymousRun would allocate none (allocRun0's first test) after
+        // reading every PTE ahead in the table; under memory pressure most calls here are that
+        if (!b.order0FastSure(Gfp.HIGHUSER_MOVABLE)) break;
         const got = doAnonymousRun(ctx, mm, vma, vpn, pa, pages, n - done);
         if (b.kswapdWakeups + b.allocStalls + b.failedAllocs !== slow)
           throw runFaultRunBug(vpn, "a fault of", "'s batch left the fast path order0FastSure promised");
