@@ -77,6 +77,14 @@ export function mremap(
     const v = mm.vmaAt(start)!;
     const resize = vmaToResize(ctx, mm, v, start, oldPages, newPages, capSysAdmin);
     if (resize < 0) return resize;
+    // get_unmapped_area(vma->vm_file, new_addr, new_len, pgoff, MAP_FIXED | MAP_SHARED if
+    // VM_MAYSHARE): where the data cache has colours, a shared mapping must keep the colour of its
+    // page offset (arch/arm/mm/mmap.c: (addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1): -EINVAL)
+    const colourPages = ctx.env.cache.shmlba / 4096;
+    if (colourPages > 1 && v.vmFlags & VmFlag.MAYSHARE) {
+      const pgoff = v.vmPgoff + (start - v.vmStart);
+      if ((((fixedTo - pgoff) % colourPages) + colourPages) % colourPages !== 0) return -Errno.EINVAL;
+    }
     return moveVma(ctx, mm, v, start, oldPages, newPages, fixedTo, capSysAdmin);
   }
   if (newPages <= oldPages) {
