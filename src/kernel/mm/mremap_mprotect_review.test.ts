@@ -147,6 +147,33 @@ expect rss(A, r 2M) == 256
 expect byte(A, r+1020K) == 9
 `);
   });
+
+  it("where the data cache has colours (SHMLBA), a shared mapping moves to its offset's colour (arch_get_unmapped_area)", () => {
+    // 32K 4-way VIPT: SHMLBA 8K, two colours. a: page 0 of shm at 0x7ffff7ffe000 (colour 0), g
+    // above it, h below it at 0x7ffff7ffd000. mremap a 4K -> 8K: not expandable (g);
+    // get_unmapped_area(file, 0, 8K, 0, MAP_SHARED) -> arm's arch_get_unmapped_area_topdown with
+    // align_mask SHMLBA - 1, align_offset 0: the highest 8K-aligned 8K below h, 0x7ffff7ffa000 (the
+    // plain search: 0x7ffff7ffb000, the other colour). MREMAP_FIXED to 0x10001000 (colour 1,
+    // pgoff 0): mremap_to's get_unmapped_area(..., MAP_FIXED | MAP_SHARED):
+    // (addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1) -> -EINVAL; to 0x10002000 it moves
+    holds(`
+machine ram=64M cache=vipt cache_size=32K cache_ways=4 cache_line=64
+file shm size=8K fs=tmpfs
+spawn A
+A: a = mmap 4K file=shm shared
+A: write a value=5
+A: g = mmap 4K at=a+4K fixed
+A: h = mmap 4K at=a-4K fixed
+A: r = mremap a 4K 8K maymove
+expect r == 0x7ffff7ffa000
+expect byte(A, r) == 5
+A: e = mremap r 4K 4K maymove to=0x10001000
+expect e == -22
+A: o = mremap r 4K 4K maymove to=0x10002000
+expect o == 0x10002000
+expect byte(A, o) == 5
+`);
+  });
 });
 
 describe("mprotect, reviewed against 6.12", () => {
@@ -236,5 +263,23 @@ expect vmas(A, a 64K) == 2
 `,
         arch,
       );
+    // x86 flushes at a VM_PFNMAP VMA's end too (tlb->vma_pfn): u, a device page (remap_pfn_range),
+    // read; v [0x10001, 0x10010) written at 0x1000f. prot=r: u's PTE loses RW -> flush [0x10000,
+    // 0x10001) at u's end (1 INVLPG); v's at tlb_finish_mmu: [0x1000f, 0x10010) (1 INVLPG)
+    holds(`
+machine ram=64M
+kbuf = device fb size=4K
+spawn A
+A: u = mmap 4K shared dev=fb at=0x10000000 fixed
+A: v = mmap 60K at=0x10001000 fixed
+A: read u
+A: write v+56K value=1
+let inv = tlb.page_invalidations
+let full = tlb.flushes
+A: r = mprotect u 64K prot=r
+expect r == 0
+expect tlb.page_invalidations - inv == 2
+expect tlb.flushes - full == 0
+`);
   });
 });
