@@ -41,8 +41,9 @@ import { type Vma, VmFlag } from "./vma.ts";
  * - a growth: vma_to_resize (an old length of 0 on a private mapping
  *   -EINVAL, the old range past its VMA -EFAULT, a VM_DONTEXPAND or
  *   VM_PFNMAP VMA -EFAULT, the limits), in place if the area ends its VMA
- *   and the pages after it are free, else moved with MREMAP_MAYMOVE, else
- *   -ENOMEM.
+ *   and the pages after it are free (joining the next VMA when it can:
+ *   vma_merge_extend), else moved with MREMAP_MAYMOVE to where
+ *   get_unmapped_area puts it, else -ENOMEM.
  * Linux 6.12: mm/mremap.c SYSCALL_DEFINE5(mremap), mremap_to, vma_to_resize, vma_expandable
  */
 export function mremap(
@@ -186,9 +187,11 @@ function vmaToResize(
 }
 
 /**
- * move_vma: the new VMA is made first (copy_vma), the page tables move
- * into it (move_page_tables: no copy, no fault), then the old range is
- * unmapped, which frees the tables the move emptied.
+ * move_vma: the overcommit check of what the VMA grows by (0 pages too),
+ * then the new VMA is made (copy_vma: merged with its new neighbours where
+ * it can be), the page tables move into it (move_page_tables: no copy, no
+ * fault), then the old range is unmapped, which frees the tables the move
+ * emptied.
  * Linux: mm/mremap.c move_vma (copy_vma, move_page_tables, do_vmi_munmap)
  */
 function moveVma(
