@@ -219,9 +219,10 @@ function moveVma(
   // the one a mapping made there would have, "to increase its chance of merging"
   nv.vmPgoff = vmaIsAnonymous(vma) && vma.anonVma === 0 ? to : vma.vmPgoff + (start - vma.vmStart);
   const accounted = (nv.vmFlags & VmFlag.ACCOUNT) !== 0;
-  // copy_vma: vma_merge_new_range with the VMAs around the new range, else a VMA of its own
+  // copy_vma: vma_merge_new_range with the VMAs around the new range (never for VM_SPECIAL:
+  // VM_IO, VM_DONTEXPAND (HugeTLB), VM_PFNMAP), else a VMA of its own
   mm.insert(nv);
-  mergeAround(ctx, mm, nv);
+  if (!(nv.vmFlags & (VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP))) mergeAround(ctx, mm, nv);
   if (accounted) mm.committed += newPages;
   // move_page_tables: a HugeTLB VMA's entries move by move_hugetlb_page_tables
   const move = vma.vmFlags & VmFlag.HUGETLB ? moveHugetlbPageTables : movePageTables;

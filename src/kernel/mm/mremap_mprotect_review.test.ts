@@ -82,6 +82,25 @@ expect r == 0x20001000
 expect vmas(A, c 8K) == 2
 expect byte(A, 0x20001000) == 7
 `);
+    // VM_SPECIAL never merges (vma_merge_new_range: "Special VMAs are unmergeable"): a HugeTLB
+    // VMA (VM_DONTEXPAND) moved to the end of another, a device page (VM_PFNMAP | VM_IO) to
+    // the end of the same device's previous page: two VMAs each time
+    holds(`
+machine ram=64M
+sysctl nr_hugepages=4
+kbuf = device fb size=8K
+spawn A
+A: h1 = mmap 2M hugetlb at=0x40000000
+A: h2 = mmap 2M hugetlb at=0x40800000
+A: r = mremap h2 2M 2M maymove to=0x40200000
+expect r == 0x40200000
+expect vmas(A, h1 4M) == 2
+A: u = mmap 4K shared dev=fb at=0x10000000 fixed
+A: w = mmap 4K shared dev=fb offset=4K at=0x20000000 fixed
+A: r2 = mremap w 4K 4K maymove to=0x10001000
+expect r2 == 0x10001000
+expect vmas(A, u 8K) == 2
+`);
   });
 
   it("growing in place may end inside the stack guard gap (vma_expandable: get_unmapped_area with MAP_FIXED)", () => {
