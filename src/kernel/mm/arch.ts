@@ -90,6 +90,12 @@ export interface Pgtable {
    * (i386, PAE or not, has no 1 GiB pages).
    */
   readonly hugetlbPud?: boolean;
+  /**
+   * CONFIG_MMU_GATHER_MERGE_VMAS (x86): an mmu_gather's range spans the VMAs
+   * it walked and is flushed once; absent (arm64, RISC-V): tlb_end_vma
+   * flushes at each VMA's end (include/asm-generic/tlb.h tlb_end_vma).
+   */
+  readonly mmuGatherMergeVmas?: boolean;
   /** first vpn of the kernel half: tables below it are a process's own (USER_PGTABLES_CEILING) */
   readonly userPgtablesCeiling: number;
   /**

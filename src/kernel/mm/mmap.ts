@@ -462,7 +462,7 @@ export function getUnmappedArea(
  * fall back.
  * Linux: mm/huge_memory.c __thp_get_unmapped_area
  */
-function thpGetUnmappedArea(
+export function thpGetUnmappedArea(
   ctx: MmContext,
   mm: MmStruct,
   nrPages: number,

@@ -5,6 +5,7 @@
  * (change_huge_pmd).
  */
 
+import { PteFlag } from "./arch.ts";
 import { mmPopulate, type Populate } from "./gup.ts";
 import { splitRange } from "./huge_memory.ts";
 import { hugetlbChangeProtection, hugetlbMaySplit } from "./hugetlb.ts";
@@ -42,26 +43,33 @@ export function mprotect(
   let error = 0;
   let charged = 0;
   let madeData = 0; // pages this call turned into data so far (is_data_mapping)
+  const plan: Piece[] = [];
   while (stop < end) {
     const vma = mm.vmaAt(stop);
     if (vma === null) {
       error = -Errno.ENOMEM;
       break;
     }
+    // mask_off_old_flags (VM_ACCESS_FLAGS and, in VM_FLAGS_CLEAR, the key bits), then
+    // calc_vm_prot_bits(prot, arch_override_mprotect_pkey(vma, prot, pkey))
+    let flags = vmFlagsUpdate(vma.vmFlags, 0, VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
+    if (newPkey) flags = vmFlagsWithPkey(flags, newPkey(vma));
+    flags = vmFlagsUpdate(
+      flags,
+      (prot.r ? VmFlag.READ : 0) | (prot.w ? VmFlag.WRITE : 0) | (prot.x ? VmFlag.EXEC : 0),
+      0,
+    );
     // newflags >> 4: VM_MAY* in place of VM_*
     if ((prot.w && !(vma.vmFlags & VmFlag.MAYWRITE)) || (prot.x && !(vma.vmFlags & VmFlag.MAYEXEC))) {
       error = -Errno.EACCES;
       break;
     }
-    // mprotect_fixup's split of a HugeTLB VMA off a huge page boundary: hugetlb_vm_op_split's -EINVAL
-    if (
-      (vma.vmStart < stop && !hugetlbMaySplit(vma, stop)) ||
-      (vma.vmEnd > end && !hugetlbMaySplit(vma, end))
-    ) {
-      error = -Errno.EINVAL;
-      break;
-    }
     const piece = Math.min(end, vma.vmEnd) - Math.max(stop, vma.vmStart);
+    const s = Math.max(stop, vma.vmStart);
+    stop = Math.min(end, vma.vmEnd);
+    // mprotect_fixup: "if (newflags == oldflags)" the VMA is left as it is: no split, no
+    // accounting, no page-table walk, nothing to flush
+    if (flags === vma.vmFlags) continue;
     // mprotect_fixup: "Check space limits when area turns into data": -ENOMEM when the piece
     // would pass RLIMIT_DATA as a data mapping and did not as what it was (may_expand_vm twice),
     // data_vm counting the pieces this call turned into data before it (Linux's loop changes
@@ -74,19 +82,31 @@ export function mprotect(
       error = -Errno.ENOMEM;
       break;
     }
-    if (prot.w && isDataMapping(vma.vmFlags | VmFlag.WRITE) && !isDataMapping(vma.vmFlags)) madeData += piece;
     // mprotect_fixup: security_vm_enough_memory_mm for the piece about to be charged
-    if (mprotectCharges(vma.vmFlags, prot.w)) {
-      if (!vmEnoughMemory(ctx, mm, piece, capSysAdmin, charged)) {
-        error = -Errno.ENOMEM;
-        break;
-      }
-      charged += piece;
+    const charges = mprotectCharges(vma.vmFlags, prot.w);
+    if (charges && !vmEnoughMemory(ctx, mm, piece, capSysAdmin, charged)) {
+      error = -Errno.ENOMEM;
+      break;
     }
-    stop = Math.min(end, vma.vmEnd);
+    // vma_modify_flags: the split of a HugeTLB VMA off a huge page boundary fails in split_vma
+    // (hugetlb_vm_op_split's -EINVAL), after the checks above; the charge is given back
+    if ((vma.vmStart < s && !hugetlbMaySplit(vma, s)) || (vma.vmEnd > stop && !hugetlbMaySplit(vma, stop))) {
+      error = -Errno.EINVAL;
+      break;
+    }
+    if (prot.w && isDataMapping(vma.vmFlags | VmFlag.WRITE) && !isDataMapping(vma.vmFlags)) madeData += piece;
+    if (charges) charged += piece;
+    plan.push({ start: s, end: stop, flags });
   }
-  if (stop > start) mprotectRange(ctx, mm, start, stop, prot, populate, newPkey);
+  if (plan.length > 0) mprotectRange(ctx, mm, plan, prot.w, populate);
   return error;
+}
+
+/** A piece of one VMA that mprotect changes, and the flags it gets (before VM_ACCOUNT's change). */
+interface Piece {
+  start: number;
+  end: number;
+  flags: number;
 }
 
 /**
@@ -100,7 +120,7 @@ function mprotectCharges(old: number, w: boolean): boolean {
 }
 
 /** vma_is_anonymous: no file, no shmem object, no device (Linux: no vm_ops). */
-function vmaIsAnonymous(v: Vma): boolean {
+export function vmaIsAnonymous(v: Vma): boolean {
   return v.file === null && v.shmem === null && !(v.vmFlags & (VmFlag.PFNMAP | VmFlag.HUGETLB));
 }
 
@@ -111,44 +131,41 @@ function vmaIsAnonymous(v: Vma): boolean {
  */
 export type NewPkey = (vma: Vma) => number;
 
-/** mprotect_fixup on every VMA of [start, end), which has no hole, then one flush. */
-function mprotectRange(
-  ctx: MmContext,
-  mm: MmStruct,
-  start: number,
-  end: number,
-  prot: { r: boolean; w: boolean; x: boolean },
-  populate?: Populate,
-  newPkey?: NewPkey,
-): void {
-  splitAt(mm, start, ctx);
-  splitAt(mm, end, ctx);
-  const changed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
+/**
+ * mprotect_fixup on each piece (a VMA's part of the range whose flags
+ * change), in address order: the split (vma_modify_flags), VM_ACCOUNT,
+ * change_protection under the call's one gather, the populate of a locked
+ * private VMA made writable; then the merges.
+ * TLB: tlb_end_vma flushes what each VMA's walk owes at its end where the
+ * architecture does not select MMU_GATHER_MERGE_VMAS (arm64, RISC-V), and
+ * on x86 after a VM_PFNMAP VMA; otherwise one flush at tlb_finish_mmu over
+ * the pages whose entries changed.
+ */
+function mprotectRange(ctx: MmContext, mm: MmStruct, plan: Piece[], w: boolean, populate?: Populate): void {
   const tlb = new MmuGather(ctx, mm);
   const toPopulate: [number, number][] = [];
-  for (const v of changed) {
+  const changed: Vma[] = [];
+  for (const p of plan) {
+    splitAt(mm, p.start, ctx);
+    splitAt(mm, p.end, ctx);
+    const v = mm.vmaAt(p.start)!;
+    changed.push(v);
     const old = v.vmFlags;
-    // mask_off_old_flags (VM_ACCESS_FLAGS and, in VM_FLAGS_CLEAR, the key bits), then
-    // calc_vm_prot_bits(prot, new_vma_pkey)
-    let flags = vmFlagsUpdate(v.vmFlags, 0, VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
-    if (newPkey) flags = vmFlagsWithPkey(flags, newPkey(v));
-    flags = vmFlagsUpdate(
-      flags,
-      (prot.r ? VmFlag.READ : 0) | (prot.w ? VmFlag.WRITE : 0) | (prot.x ? VmFlag.EXEC : 0),
-      0,
-    );
+    let flags = p.flags;
     // mprotect_fixup: a private mapping made writable is charged (checked in mprotect above);
     // made unwritable, only an anonymous one without an anon_vma gives its charge back
-    if (mprotectCharges(old, prot.w)) {
+    if (mprotectCharges(old, w)) {
       flags = vmFlagsUpdate(flags, VmFlag.ACCOUNT, 0);
       mm.committed += v.pages;
-    } else if (!prot.w && old & VmFlag.ACCOUNT && vmaIsAnonymous(v) && v.anonVma === 0) {
+    } else if (!w && old & VmFlag.ACCOUNT && vmaIsAnonymous(v) && v.anonVma === 0) {
       flags = vmFlagsUpdate(flags, 0, VmFlag.ACCOUNT);
       mm.committed -= v.pages;
     }
     v.vmFlags = flags;
     tlb.startVma(v.vmStart, v.vmEnd);
     changeProtection(ctx, tlb, mm, v);
+    // tlb_end_vma
+    if (!ctx.env.pgtable.mmuGatherMergeVmas || v.vmFlags & VmFlag.PFNMAP) tlb.flushTlbOnly();
     // mprotect_fixup: a locked private mapping made writable is populated at once, so that
     // the COW break happens now rather than at the first write
     if ((old & (VmFlag.WRITE | VmFlag.SHARED | VmFlag.LOCKED)) === VmFlag.LOCKED && flags & VmFlag.WRITE)
@@ -192,7 +209,9 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
       const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
       const exclusive = !special && (pages.flags[base] & PageFlag.AnonExclusive) !== 0;
       const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? dirty : exclusive);
-      const next = hugePmd(ctx, base, v.vmFlags, writable, dirty, special);
+      // pmd_modify keeps the accessed bit as it was
+      let next = hugePmd(ctx, base, v.vmFlags, writable, dirty, special);
+      if (!pt.young(pmd.hi, pmd.lo)) next = pt.modify(next.hi, next.lo, 0, PteFlag.YOUNG);
       if (next.hi !== pmd.hi || next.lo !== pmd.lo)
         ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, next.hi, next.lo);
       vpn += nr - 1 - (vpn % nr);
@@ -213,7 +232,10 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
     const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
     const notify = v.file !== null && v.file.fs === "disk";
     const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? !notify || dirty : exclusive);
-    const next = userPte(ctx, pfn, v.vmFlags, writable, dirty, special);
+    // pte_modify keeps the accessed bit as it was (x86 _PAGE_CHG_MASK, arm64 PTE_AF, RISC-V
+    // _PAGE_ACCESSED): a page MADV_COLD or reclaim aged stays old
+    let next = userPte(ctx, pfn, v.vmFlags, writable, dirty, special);
+    if (!pt.young(pte.hi, pte.lo)) next = pt.modify(next.hi, next.lo, 0, PteFlag.YOUNG);
     if (next.hi !== pte.hi || next.lo !== pte.lo) ptepModify(ctx, tlb, pte.pa, vpn, 0, next.hi, next.lo);
   }
 }

@@ -7,8 +7,10 @@ import { TlbFlush } from "./arch.ts";
 import { moveHugePmd, splitPmd } from "./huge_memory.ts";
 import { clearVmaResvHugePages, hugetlbMremapLengths, moveHugetlbPageTables } from "./hugetlb.ts";
 import { Errno, type MmContext } from "./internal.ts";
+import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { getUnmappedArea, isFree, munmap } from "./mmap.ts";
+import { getUnmappedArea, mergeAround, munmap, thpGetUnmappedArea } from "./mmap.ts";
+import { vmaIsAnonymous } from "./mprotect.ts";
 import {
   isHugePmd,
   levelSpan,
@@ -39,8 +41,9 @@ import { type Vma, VmFlag } from "./vma.ts";
  * - a growth: vma_to_resize (an old length of 0 on a private mapping
  *   -EINVAL, the old range past its VMA -EFAULT, a VM_DONTEXPAND or
  *   VM_PFNMAP VMA -EFAULT, the limits), in place if the area ends its VMA
- *   and the pages after it are free, else moved with MREMAP_MAYMOVE, else
- *   -ENOMEM.
+ *   and the pages after it are free (joining the next VMA when it can:
+ *   vma_merge_extend), else moved with MREMAP_MAYMOVE to where
+ *   get_unmapped_area puts it, else -ENOMEM.
  * Linux 6.12: mm/mremap.c SYSCALL_DEFINE5(mremap), mremap_to, vma_to_resize, vma_expandable
  */
 export function mremap(
@@ -75,6 +78,14 @@ export function mremap(
     const v = mm.vmaAt(start)!;
     const resize = vmaToResize(ctx, mm, v, start, oldPages, newPages, capSysAdmin);
     if (resize < 0) return resize;
+    // get_unmapped_area(vma->vm_file, new_addr, new_len, pgoff, MAP_FIXED | MAP_SHARED if
+    // VM_MAYSHARE): where the data cache has colours, a shared mapping must keep the colour of its
+    // page offset (arch/arm/mm/mmap.c: (addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1): -EINVAL)
+    const colourPages = ctx.env.cache.shmlba / 4096;
+    if (colourPages > 1 && v.vmFlags & VmFlag.MAYSHARE) {
+      const pgoff = v.vmPgoff + (start - v.vmStart);
+      if ((((fixedTo - pgoff) % colourPages) + colourPages) % colourPages !== 0) return -Errno.EINVAL;
+    }
     return moveVma(ctx, mm, v, start, oldPages, newPages, fixedTo, capSysAdmin);
   }
   if (newPages <= oldPages) {
@@ -88,24 +99,62 @@ export function mremap(
   }
   const resize = vmaToResize(ctx, mm, vma, start, oldPages, newPages, capSysAdmin);
   if (resize < 0) return resize;
-  // grow in place: the area must end the VMA and the pages after it be free
-  if (
-    start + oldPages === vma.vmEnd &&
-    isFree(mm, vma.vmEnd, newPages - oldPages) &&
-    start + newPages <= ctx.env.taskSizeVpn
-  ) {
+  // grow in place: the area must end the VMA and the pages after it be free (vma_expandable)
+  if (start + oldPages === vma.vmEnd && vmaExpandable(ctx, mm, vma, newPages - oldPages)) {
     // mremap's expand in place: security_vm_enough_memory_mm for the pages added
     if (vma.vmFlags & VmFlag.ACCOUNT) {
       if (!vmEnoughMemory(ctx, mm, newPages - oldPages, capSysAdmin)) return -Errno.ENOMEM;
       mm.committed += newPages - oldPages;
     }
+    // vma_merge_extend: the extension joins the VMA, and the next one when it is now adjacent and
+    // compatible (vma_merge_new_range, which offers the result to khugepaged either way)
     vma.vmEnd = start + newPages;
+    khugepagedEnterVma(ctx, mm, mergeAround(ctx, mm, vma));
     return start;
   }
   if (!mayMove) return -Errno.ENOMEM;
-  const to = getUnmappedArea(ctx, mm, newPages, -1);
+  const to = moveArea(ctx, mm, vma, start, newPages);
   if (to < 0) return -Errno.ENOMEM;
   return moveVma(ctx, mm, vma, start, oldPages, newPages, to, capSysAdmin);
+}
+
+/**
+ * Where a move without MREMAP_FIXED goes: get_unmapped_area(vma->vm_file, 0,
+ * new_len, pgoff, MAP_SHARED if VM_MAYSHARE), placed as mmap places a
+ * mapping without a hint (mm/mmap.ts): an ext4 file's range and a private
+ * anonymous area whose length is a multiple of PMD_SIZE through
+ * thp_get_unmapped_area (64-bit only), a shared or file mapping coloured by
+ * its page offset where the data cache aliases (SHMLBA), else the plain
+ * top-down search. Returns the start vpn, or -1.
+ * Linux 6.12: mm/mremap.c SYSCALL_DEFINE5(mremap); mm/mmap.c __get_unmapped_area
+ */
+function moveArea(ctx: MmContext, mm: MmStruct, vma: Vma, start: number, newPages: number): number {
+  const pgoff = vma.vmPgoff + (start - vma.vmStart);
+  const ext4 = vma.file !== null && vma.file.fs === "disk";
+  const anonThp =
+    vmaIsAnonymous(vma) && !(vma.vmFlags & VmFlag.MAYSHARE) && newPages % ctx.env.pgtable.hpagePmdNr === 0;
+  if ((ext4 || anonThp) && ctx.env.taskSizeVpn > 1 << 20) {
+    const at = thpGetUnmappedArea(ctx, mm, newPages, 0, ext4 ? pgoff : 0);
+    if (at >= 0) return at;
+  }
+  const colourPages = ctx.env.cache.shmlba / 4096;
+  if (colourPages > 1 && (vma.vmFlags & VmFlag.MAYSHARE || vma.file !== null || vma.vmFlags & VmFlag.PFNMAP))
+    return getUnmappedArea(ctx, mm, newPages, 0, colourPages, pgoff % colourPages);
+  return getUnmappedArea(ctx, mm, newPages, -1);
+}
+
+/**
+ * vma_expandable: nothing mapped in the `delta` pages after the VMA
+ * (find_vma_intersection) and the grown VMA inside TASK_SIZE
+ * (get_unmapped_area with MAP_FIXED). Unlike a search for free space, the
+ * stack_guard_gap below a VM_GROWSDOWN VMA is not kept: MAP_FIXED takes the
+ * address as it is.
+ * Linux 6.12: mm/mremap.c vma_expandable
+ */
+function vmaExpandable(ctx: MmContext, mm: MmStruct, vma: Vma, delta: number): boolean {
+  const end = vma.vmEnd + delta;
+  const next = mm.findVma(vma.vmEnd);
+  return (next === null || next.vmStart >= end) && end <= ctx.env.taskSizeVpn;
 }
 
 /**
@@ -138,9 +187,11 @@ function vmaToResize(
 }
 
 /**
- * move_vma: the new VMA is made first (copy_vma), the page tables move
- * into it (move_page_tables: no copy, no fault), then the old range is
- * unmapped, which frees the tables the move emptied.
+ * move_vma: the overcommit check of what the VMA grows by (0 pages too),
+ * then the new VMA is made (copy_vma: merged with its new neighbours where
+ * it can be), the page tables move into it (move_page_tables: no copy, no
+ * fault), then the old range is unmapped, which frees the tables the move
+ * emptied.
  * Linux: mm/mremap.c move_vma (copy_vma, move_page_tables, do_vmi_munmap)
  */
 function moveVma(
@@ -153,22 +204,26 @@ function moveVma(
   to: number,
   capSysAdmin: boolean,
 ): number {
-  // move_vma: an accounted VMA is charged for what it grows by (to_account) before the move
-  if (
-    vma.vmFlags & VmFlag.ACCOUNT &&
-    newPages > oldPages &&
-    !vmEnoughMemory(ctx, mm, newPages - oldPages, capSysAdmin)
-  )
+  // move_vma: an accounted VMA is charged for what it grows by (to_account) before the move;
+  // security_vm_enough_memory_mm runs for a move that does not grow too (0 pages: refused under
+  // overcommit_memory=2 when Committed_AS has already reached the limit)
+  if (vma.vmFlags & VmFlag.ACCOUNT && !vmEnoughMemory(ctx, mm, newPages - oldPages, capSysAdmin))
     return -Errno.ENOMEM;
   const moved = Math.min(oldPages, newPages);
   const nv = vma.clone();
   nv.vmStart = to;
   nv.vmEnd = to + newPages;
   // copy_vma: the page offset moves with the pages (a file mapping keeps its file offset;
-  // an anonymous one keeps its linear index, which the reverse map relies on)
-  nv.vmPgoff = vma.vmPgoff + (start - vma.vmStart);
+  // an anonymous one keeps its linear index, which the reverse map relies on), except for an
+  // anonymous VMA with no anon_vma yet: no page to find, so it takes the new address's index,
+  // the one a mapping made there would have, "to increase its chance of merging"
+  nv.vmPgoff = vmaIsAnonymous(vma) && vma.anonVma === 0 ? to : vma.vmPgoff + (start - vma.vmStart);
+  const accounted = (nv.vmFlags & VmFlag.ACCOUNT) !== 0;
+  // copy_vma: vma_merge_new_range with the VMAs around the new range (never for VM_SPECIAL:
+  // VM_IO, VM_DONTEXPAND (HugeTLB), VM_PFNMAP), else a VMA of its own
   mm.insert(nv);
-  if (nv.vmFlags & VmFlag.ACCOUNT) mm.committed += newPages;
+  if (!(nv.vmFlags & (VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP))) mergeAround(ctx, mm, nv);
+  if (accounted) mm.committed += newPages;
   // move_page_tables: a HugeTLB VMA's entries move by move_hugetlb_page_tables
   const move = vma.vmFlags & VmFlag.HUGETLB ? moveHugetlbPageTables : movePageTables;
   if (move(ctx, mm, start, to, moved) < moved) {

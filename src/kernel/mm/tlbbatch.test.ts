@@ -189,7 +189,9 @@ describe("x86-64: arch_tlbbatch_should_defer (another CPU in mm_cpumask), one fu
     expect(mm.tlbFlushBatched & 0x7fff).not.toBe(mm.tlbFlushBatched >>> 16);
     const len = BigInt(N + EXTRA) * PAGE;
     const sd = tlb.shootdowns;
-    expect(s.k.mprotect(s.t, s.va, len, { r: true, w: false, x: false })).toBe(0n);
+    // the rights must change for change_pte_range to run (mprotect_fixup: newflags == oldflags
+    // returns at once): r-- -> r-x, then back
+    expect(s.k.mprotect(s.t, s.va, len, { r: true, w: false, x: true })).toBe(0n);
     expect(calls).toEqual([0]);
     expect(tlb.shootdowns - sd).toBeGreaterThanOrEqual(1); // flush_tlb_mm reaches CPU 1
     expect(mm.tlbFlushBatched & 0x7fff).toBe(mm.tlbFlushBatched >>> 16);

@@ -93,6 +93,8 @@ export class X86Pgtable implements Pgtable {
   readonly pmdLevel = 1;
   readonly hpagePmdNr = 512;
   readonly userPgtablesCeiling: number;
+  /** arch/x86/Kconfig selects MMU_GATHER_MERGE_VMAS */
+  readonly mmuGatherMergeVmas = true;
   /** one root (CR3) for both halves: the kernel half is copied into every PGD */
   readonly kernelRootVpn = 0;
   /** a #PF drops the faulting translation: ptep_set_access_flags needs no flush */

@@ -96,6 +96,8 @@ export class I386Pgtable implements Pgtable {
   readonly hpagePmdNr: number;
   /** TASK_SIZE as a vpn: the PGD entries above it are the kernel's */
   readonly userPgtablesCeiling = 0xc0000;
+  /** arch/x86/Kconfig selects MMU_GATHER_MERGE_VMAS */
+  readonly mmuGatherMergeVmas = true;
   readonly kernelRootVpn = 0;
   readonly accessFlagsFlush = false;
   /** ptep_clear_flush_young clears A without a flush: arch/x86/mm/pgtable.c serves i386 and PAE too */
