@@ -220,7 +220,14 @@ export interface ArchTlb {
   /** switch_mm, or enter_lazy_tlb for a kernel thread (null) */
   switchMm(cpuId: number, next: MmStruct | null): void;
   /** flush_tlb_mm_range from `fromCpu`, of the kind the caller names (flush_tlb_range by default) */
-  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, fromCpu: number, kind?: TlbFlush): void;
+  flushTlbMmRange(
+    mm: MmStruct,
+    startVpn: number,
+    nrPages: number,
+    fromCpu: number,
+    kind?: TlbFlush,
+    stride?: number,
+  ): void;
   /** flush_tlb_kernel_range from `fromCpu` (every CPU) */
   flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void;
   /**

@@ -115,6 +115,12 @@ export interface Pgtable {
    */
   readonly accessFlagsFlush: boolean;
   /**
+   * Does pmdp_invalidate_ad flush the huge entry at once? The generic one is pmdp_invalidate
+   * (flush_pmd_tlb_range: arm64, RISC-V); x86's own (__HAVE_ARCH_PMDP_INVALIDATE_AD) does not,
+   * since an invalid entry's accessed and dirty bits cannot change. change_huge_pmd uses it.
+   */
+  readonly pmdpInvalidateAdFlushes?: boolean;
+  /**
    * ptep_clear_flush_young (folio_referenced's accessed-bit clear of a
    * PTE) flushes the page when its accessed bit was set: the generic
    * mm/pgtable-generic.c version (flush_tlb_page) and arm64's
@@ -290,7 +296,7 @@ export interface Pgtable {
  */
 export interface ContPteEnv {
   readonly phys: PhysMem;
-  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush): void;
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush, stride?: number): void;
   readonly mthp?: {
     readonly liveOrders: number;
     headOf(pfn: number): number;

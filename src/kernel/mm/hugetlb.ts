@@ -56,6 +56,7 @@ import {
   ptepModify,
   ptepSetAccessFlags,
   setPteAt,
+  upperTablesChanged,
 } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
@@ -567,7 +568,7 @@ export function unmapHugepageRange(
     if (pa < 0) continue;
     if (hugePmdUnshare(ctx, mm, vma, haddr, pa)) {
       const [base, span] = pudRange(ctx, haddr);
-      tlb.flushRange(base, span); // tlb_flush_pmd_range(tlb, address & PUD_MASK, PUD_SIZE)
+      tlb.flushRange(base, span, pt.pmdLevel); // tlb_flush_pmd_range(tlb, address & PUD_MASK, PUD_SIZE)
       forceFlush = true;
       haddr = base + span - h.nrPages; // address |= last_addr_mask
       continue;
@@ -592,29 +593,35 @@ export function unmapHugepageRange(
  * takes the VMA's new rights (huge_pte_modify with vm_get_page_prot: a
  * private mapping's entries read-only, its next write faulting into
  * hugetlb_wp's reuse or copy; a shared writable one's writable), keeping
- * its dirty bit; each change owes the gather its flush. A shared PMD table
- * is let go of instead (huge_pmd_unshare), its 1 GiB owed the flush.
+ * its dirty bit (huge_ptep_modify_prot_start/commit: no flush of its own); a shared PMD table is
+ * let go of instead (huge_pmd_unshare). Then the whole range is flushed at once, whether or not an
+ * entry changed (flush_hugetlb_tlb_range); mprotect's gather owes nothing for it.
  * Linux: mm/hugetlb.c hugetlb_change_protection
  */
-export function hugetlbChangeProtection(ctx: MmContext, tlb: TlbGather, mm: MmStruct, v: Vma): void {
+export function hugetlbChangeProtection(ctx: MmContext, mm: MmStruct, v: Vma): void {
   const h = hstateVma(v);
   const pt = ctx.env.pgtable;
   const writable = (v.vmFlags & VmFlag.SHARED) !== 0 && (v.vmFlags & VmFlag.WRITE) !== 0;
+  let sharedPmd = false;
   for (let haddr = v.vmStart; haddr < v.vmEnd; haddr += h.nrPages) {
     const pa = hugePteOffset(ctx, mm, haddr, h.level);
     if (pa < 0) continue;
     if (hugePmdUnshare(ctx, mm, v, haddr, pa)) {
+      sharedPmd = true;
       const [base, span] = pudRange(ctx, haddr);
-      tlb.flushRange(base, span); // shared_pmd: flush_hugetlb_tlb_range over the adjusted range
-      haddr = base + span - h.nrPages;
+      haddr = base + span - h.nrPages; // address |= last_addr_mask
       continue;
     }
     const e = pt.get(ctx.env.phys, pa);
     if (!pt.present(e.hi, e.lo)) continue;
     const head = pt.pfn(e.hi, e.lo, h.level);
     const n = pt.mkUser(head, h.level, v.vmFlags, writable, pt.dirty(e.hi, e.lo), false);
-    if (n.hi !== e.hi || n.lo !== e.lo) ptepModify(ctx, tlb, pa, haddr, h.level, n.hi, n.lo);
+    if (n.hi !== e.hi || n.lo !== e.lo) {
+      if (h.level > pt.pmdLevel) upperTablesChanged(); // a 1 GiB entry rewritten (pmdPa's memo)
+      pt.set(ctx.env.phys, pa, n.hi, n.lo);
+    }
   }
+  flushHugetlbTlbRange(ctx, mm, h, v.vmStart, v.vmEnd, sharedPmd ? v : null);
 }
 
 /**
@@ -708,15 +715,28 @@ export function moveHugetlbPageTables(
     pt.set(ctx.env.phys, pa, 0, 0); // huge_ptep_get_and_clear: flushed below, before anyone reuses the folio
     setPteAt(ctx, npa, e.hi, e.lo);
   }
-  // flush_hugetlb_tlb_range(vma, old_end - len, old_end): a PUD-sized one as flush_tlb_range
-  // (vmlab's TlbFlush has no PUD stride: arm64 flushes it with stride PUD_SIZE, level 1); after an
-  // unshare, over the range adjust_range_if_pmd_sharing_possible widened
-  if (sharedPmd && vma !== null) {
-    const [s, e] = adjustRangeIfPmdSharingPossible(ctx, vma, oldStart, oldStart + len);
-    ctx.env.flushTlbMmRange(mm, s, e - s, TlbFlush.Pmd);
-  } else if (done > 0)
-    ctx.env.flushTlbMmRange(mm, oldStart, done, h.level === pt.pmdLevel ? TlbFlush.Pmd : TlbFlush.Range);
+  // flush_hugetlb_tlb_range(vma, old_end - len, old_end)
+  if (sharedPmd && vma !== null) flushHugetlbTlbRange(ctx, mm, h, oldStart, oldStart + len, vma);
+  else if (done > 0) flushHugetlbTlbRange(ctx, mm, h, oldStart, oldStart + done, null);
   return Math.min(done, len);
+}
+
+/**
+ * flush_hugetlb_tlb_range: flush_tlb_range of a VM_HUGETLB VMA, whose stride is the huge page's
+ * (x86 huge_page_shift, arm64 and RISC-V huge_page_size); after a huge_pmd_unshare in `shared`,
+ * over the range adjust_range_if_pmd_sharing_possible widens.
+ */
+function flushHugetlbTlbRange(
+  ctx: MmContext,
+  mm: MmStruct,
+  h: HState,
+  start: number,
+  end: number,
+  shared: Vma | null,
+): void {
+  const [s, e] = shared !== null ? adjustRangeIfPmdSharingPossible(ctx, shared, start, end) : [start, end];
+  const kind = h.level === ctx.env.pgtable.pmdLevel ? TlbFlush.Pmd : TlbFlush.Range;
+  ctx.env.flushTlbMmRange(mm, s, e - s, kind, h.nrPages);
 }
 
 /**
@@ -777,22 +797,4 @@ export function hugetlbMadviseRefused(
 /** hugetlb_vm_op_split: a HugeTLB VMA splits only at a huge page boundary (else -EINVAL). */
 export function hugetlbMaySplit(vma: Vma, vpn: number): boolean {
   return !(vma.vmFlags & VmFlag.HUGETLB) || vpn % hstateVma(vma).nrPages === 0;
-}
-
-/** The pool as /proc/meminfo shows it (HugePages_Total, _Free, _Rsvd, _Surp; Hugetlb in pages). */
-export function hugetlbReport(h: HState | undefined): {
-  total: number;
-  free: number;
-  rsvd: number;
-  surp: number;
-  pages: number;
-} {
-  if (h === undefined) return { total: 0, free: 0, rsvd: 0, surp: 0, pages: 0 };
-  return {
-    total: h.nrHugePages,
-    free: h.freeHugePages,
-    rsvd: h.resvHugePages,
-    surp: h.surplusHugePages,
-    pages: h.nrHugePages * h.nrPages,
-  };
 }

@@ -165,7 +165,8 @@ export function hugetlbUnsharePmds(ctx: MmContext, mm: MmStruct, vma: Vma, start
     const ptep = pmdPa(ctx, mm, vpn);
     if (ptep >= 0) hugePmdUnshare(ctx, mm, vma, vpn, ptep);
   }
-  ctx.env.flushTlbMmRange(mm, start, end - start, TlbFlush.Pmd);
+  // flush_hugetlb_tlb_range: the stride of the VMA's huge page (PMD sharing is for PMD-size pages)
+  ctx.env.flushTlbMmRange(mm, start, end - start, TlbFlush.Pmd, ctx.env.pgtable.hpagePmdNr);
 }
 
 /**

@@ -215,3 +215,21 @@ export function sysctlHugetlb(
   if (nrOvercommitHugepages !== null && !setOvercommitHugePages(ctx, nrOvercommitHugepages, h)) return -22;
   return nrHugepages === null ? h.persistent : setMaxHugePages(ctx, nrHugepages, h);
 }
+
+/** The pool as /proc/meminfo shows it (HugePages_Total, _Free, _Rsvd, _Surp; Hugetlb in pages). */
+export function hugetlbReport(h: HState | undefined): {
+  total: number;
+  free: number;
+  rsvd: number;
+  surp: number;
+  pages: number;
+} {
+  if (h === undefined) return { total: 0, free: 0, rsvd: 0, surp: 0, pages: 0 };
+  return {
+    total: h.nrHugePages,
+    free: h.freeHugePages,
+    rsvd: h.resvHugePages,
+    surp: h.surplusHugePages,
+    pages: h.nrHugePages * h.nrPages,
+  };
+}

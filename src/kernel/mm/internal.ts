@@ -137,8 +137,12 @@ export interface MmEnv {
    * inode (a memfd) whose last reference this was (core/memfd.ts memfdRelease). Absent: never.
    */
   fput?(mapping: object): void;
-  /** flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused */
-  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush): void;
+  /**
+   * flush_tlb_mm_range on every CPU that has mm loaded; called before freed pages are reused.
+   * `stride`: the pages one invalidation covers (an mmu_gather's tlb_get_unmap_shift: 1, or a
+   * PMD's or PUD's pages when only huge entries were cleared); 1 by default
+   */
+  flushTlbMmRange(mm: MmStruct, startVpn: number, nrPages: number, kind?: TlbFlush, stride?: number): void;
   /**
    * reclaim's batched unmap flush (current->tlb_ubc, mm/tlbbatch.ts) where
    * the architecture has one (CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH);
@@ -169,10 +173,17 @@ export interface TlbGather {
   readonly mm?: MmStruct;
   /** tlb_start_vma: the VMA [startVpn, endVpn) is about to change (its lines leave the data cache) */
   startVma?(startVpn: number, endVpn: number): void;
-  flushRange(vpn: number, nr: number): void;
+  /**
+   * tlb_flush_pte_range and its kin: pages [vpn, vpn+nr) need a flush, from an entry at `level`
+   * (0: a PTE, the default; pmdLevel: a huge PMD, tlb_flush_pmd_range; above: PUD, P4D)
+   */
+  flushRange(vpn: number, nr: number, level?: number): void;
   removePage(pfn: number): void;
-  /** pte_free_tlb and its kin: a page-table page unlinked at `vpn`, freed after the flush */
-  removeTable(pfn: number, vpn: number): void;
+  /**
+   * pte_free_tlb and its kin: a page-table page unlinked at `vpn` from an entry at `level` (the
+   * PMD's, pte_free_tlb's, by default), freed after the flush
+   */
+  removeTable(pfn: number, vpn: number, level?: number): void;
   /** tlb_flush_mmu_tlbonly: the owed flush now (absent: a gather that flushes at once) */
   flushTlbOnly?(): void;
 }

@@ -497,7 +497,7 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
       const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.YOUNG);
       ptepClearFlush(ctx, mm, pmd.pa, h, pt.pmdLevel);
       ptepModify(ctx, tlb, pmd.pa, h, pt.pmdLevel, e.hi, e.lo);
-      tlb.flushRange(h, nr);
+      tlb.flushRange(h, nr, pt.pmdLevel);
     }
     lru.fbatches.cold(head);
   }
@@ -678,7 +678,7 @@ function lazyFreeHugePmd(
     const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
     ptepClearFlush(ctx, tlb.mm, pmd.pa, vpn, pt.pmdLevel);
     ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, e.hi, e.lo);
-    tlb.flushRange(vpn, nr);
+    tlb.flushRange(vpn, nr, pt.pmdLevel);
   }
   if (ctx.env.lru !== null) ctx.env.lru.markLazyfree(head);
   else pages.flags[head] |= PageFlag.Lazyfree;

@@ -509,7 +509,7 @@ export function freePgtables(
         if (level === pt.levels - 1)
           pt.setTop(phys, pa, 0, 0); // pgd_clear
         else pt.set(phys, pa, 0, 0);
-        tlb.removeTable(child, childBase);
+        tlb.removeTable(child, childBase, level); // pte_free_tlb at a PMD entry, pmd_free_tlb above
         mm.ptPages--;
         ctx.env.countPageTables(-1);
       } else empty = false;

@@ -25,6 +25,7 @@ import { TlbFlush } from "./arch.ts";
 import type { MmContext, TlbGather } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { putPage } from "./memory.ts";
+import { levelSpan } from "./pgtable.ts";
 
 export class MmuGather implements TlbGather {
   /** first page owed a flush (tlb->start); Infinity while none is */
@@ -39,6 +40,11 @@ export class MmuGather implements TlbGather {
   private readonly tables: number[] = [];
   /** tlb->freed_tables: a page table was unlinked, so the flush is not of leaves only */
   freedTables = false;
+  /**
+   * tlb->cleared_ptes, cleared_pmds, cleared_puds, cleared_p4ds: bit L set when an entry at
+   * level L (0: a PTE) was cleared or changed since the last flush
+   */
+  cleared = 0;
   private finished = false;
 
   /**
@@ -67,11 +73,24 @@ export class MmuGather implements TlbGather {
     if (!this.fullmm) this.ctx.env.cache.flushCacheRange(this.mm, startVpn, endVpn - startVpn);
   }
 
-  /** tlb_flush_pte_range / tlb_flush_pmd_range: pages [vpn, vpn+nr) need a flush. */
-  flushRange(vpn: number, nr: number): void {
+  /**
+   * tlb_flush_pte_range / tlb_flush_pmd_range / tlb_flush_pud_range: pages [vpn, vpn+nr) need a
+   * flush, from an entry at `level` (__tlb_adjust_range, and tlb->cleared_* of the level).
+   */
+  flushRange(vpn: number, nr: number, level = 0): void {
     assert(!this.finished, "mmu_gather: a change after tlb_finish_mmu");
     if (vpn < this.start) this.start = vpn;
     if (vpn + nr > this.end) this.end = vpn + nr;
+    this.cleared |= 1 << level;
+  }
+
+  /**
+   * tlb_get_unmap_shift as pages: the span of the lowest level cleared (a PTE's page when any PTE
+   * was, a PMD's when only huge PMDs were), what one invalidation of the flush covers.
+   */
+  stride(): number {
+    const c = this.cleared;
+    return c === 0 ? 1 : levelSpan(this.ctx, 31 - Math.clz32(c & -c));
   }
 
   /** __tlb_remove_page: drop a reference to pfn once the flush is done. */
@@ -82,25 +101,30 @@ export class MmuGather implements TlbGather {
 
   /**
    * pte_free_tlb / pmd_free_tlb / pud_free_tlb: the table at `vpn` is
-   * unlinked; it is freed after the flush, which must now drop walk-cache
-   * entries too (tlb->freed_tables, and the range grows by the page at
-   * `vpn`: tlb_flush_pmd_range(tlb, address, PAGE_SIZE)).
+   * unlinked from its entry at `level` (a PMD's for pte_free_tlb); it is freed
+   * after the flush, which must now drop walk-cache entries too
+   * (tlb->freed_tables, and the range grows by the page at `vpn`:
+   * tlb_flush_pmd_range(tlb, address, PAGE_SIZE), pmd_free_tlb's
+   * tlb_flush_pud_range).
    */
-  removeTable(pfn: number, vpn: number): void {
+  removeTable(pfn: number, vpn: number, level = this.ctx.env.pgtable.pmdLevel): void {
     assert(!this.finished, "mmu_gather: a table removed after tlb_finish_mmu");
     this.freedTables = true;
-    this.flushRange(vpn, 1);
+    this.flushRange(vpn, 1, level);
     this.tables.push(pfn);
   }
 
   /** tlb_flush_mmu_tlbonly: the owed flush now, if any (fullmm: the whole mm). */
   flushTlbOnly(): void {
     if (!this.pending) return;
-    // tlb_flush: last_level = !tlb->freed_tables
+    // tlb_flush: last_level = !tlb->freed_tables, the stride tlb_get_unmap_shift's
     const kind = this.freedTables ? TlbFlush.Tables : TlbFlush.Leaves;
-    if (this.fullmm) this.ctx.env.flushTlbMmRange(this.mm, 0, this.ctx.env.taskSizeVpn, kind);
-    else this.ctx.env.flushTlbMmRange(this.mm, this.start, this.end - this.start, kind);
+    const stride = this.stride();
+    if (this.fullmm) this.ctx.env.flushTlbMmRange(this.mm, 0, this.ctx.env.taskSizeVpn, kind, stride);
+    else this.ctx.env.flushTlbMmRange(this.mm, this.start, this.end - this.start, kind, stride);
+    // __tlb_reset_range
     this.freedTables = false;
+    this.cleared = 0;
     this.flushes++;
     this.start = Number.POSITIVE_INFINITY;
     this.end = 0;

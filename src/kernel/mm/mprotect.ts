@@ -5,7 +5,7 @@
  * (change_huge_pmd).
  */
 
-import { PteFlag } from "./arch.ts";
+import { PteFlag, TlbFlush } from "./arch.ts";
 import { mmPopulate, type Populate } from "./gup.ts";
 import { splitRange } from "./huge_memory.ts";
 import { hugetlbChangeProtection, hugetlbMaySplit } from "./hugetlb.ts";
@@ -193,7 +193,7 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
   // change_protection: hugetlb_change_protection for a HugeTLB VMA, whatever its page size
   // (huge_pte_modify: a private mapping's entries read-only, not change_huge_pmd's exclusivity test)
   if (v.htlb !== null) {
-    hugetlbChangeProtection(ctx, tlb, mm, v);
+    hugetlbChangeProtection(ctx, mm, v);
     return;
   }
   splitRange(ctx, mm, v.vmStart, v.vmEnd, true);
@@ -209,6 +209,11 @@ function changeProtection(ctx: MmContext, tlb: MmuGather, mm: MmStruct, v: Vma):
       const shared = (v.vmFlags & VmFlag.SHARED) !== 0;
       const exclusive = !special && (pages.flags[base] & PageFlag.AnonExclusive) !== 0;
       const writable = (v.vmFlags & VmFlag.WRITE) !== 0 && (shared ? dirty : exclusive);
+      // pmdp_invalidate_ad: on arm64 and RISC-V (the generic one) the huge entry is flushed at once
+      // (flush_pmd_tlb_range), whatever follows; x86's flushes nothing. (The entry's transient
+      // invalid value is not written: nothing walks between it and set_pmd_at.)
+      if (pt.pmdpInvalidateAdFlushes === true)
+        ctx.env.flushTlbMmRange(mm, vpn - (vpn % nr), nr, TlbFlush.Pmd);
       // pmd_modify keeps the accessed bit as it was
       let next = hugePmd(ctx, base, v.vmFlags, writable, dirty, special);
       if (!pt.young(pmd.hi, pmd.lo)) next = pt.modify(next.hi, next.lo, 0, PteFlag.YOUNG);

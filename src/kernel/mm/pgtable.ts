@@ -537,7 +537,7 @@ export function ptepModify(
   else pt.set(ctx.env.phys, pa, hi, lo);
   if (pt.needsFlush(old.hi, old.lo, hi, lo, level)) {
     const span = levelSpan(ctx, level);
-    tlb.flushRange(vpn - (vpn % span), span);
+    tlb.flushRange(vpn - (vpn % span), span, level);
   }
 }
 

@@ -6,7 +6,7 @@
 import type { KernelCore } from "../core/core.ts";
 import { shmObjects } from "../ipc/shm.ts";
 import { Wmark } from "../mm/buddy.ts";
-import { hugetlbReport } from "../mm/hugetlb.ts";
+import { hugetlbReport } from "../mm/hugetlb_pool.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { vmCommitLimit } from "../mm/util.ts";
 import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";

@@ -227,7 +227,8 @@ export class Arm64Tlb implements ArchTlb {
    * last_level false: VAE1IS per page, ASIDE1IS from MAX_DVM_OPS pages; with
    * FEAT_TLBIRANGE RVAE1IS ranges, ASIDE1IS above MAX_TLBI_RANGE_PAGES),
    * flush_pmd_tlb_range (stride PMD_SIZE, 512 pages of the 4K granule), or
-   * an mmu_gather's tlb_flush (last_level = !tlb->freed_tables).
+   * an mmu_gather's tlb_flush (last_level = !tlb->freed_tables, stride tlb_get_unmap_size:
+   * a PMD's 512 pages when only huge PMDs were cleared).
    */
   flushTlbMmRange(
     mm: MmStruct,
@@ -235,6 +236,7 @@ export class Arm64Tlb implements ArchTlb {
     nrPages: number,
     fromCpu: number,
     kind: TlbFlush = TlbFlush.Range,
+    stride = 1,
   ): void {
     mm.tlbGen++;
     const asid = this.asidOf(mm);
@@ -255,7 +257,7 @@ export class Arm64Tlb implements ArchTlb {
       fromCpu,
       kind === TlbFlush.Pmd // flush_pmd_tlb_range: __flush_tlb_range(..., PMD_SIZE, false, 2)
         ? flushTlbRange(asid, startVpn, startVpn + nrPages, 512, false, 2, this.features)
-        : flushTlbRange(asid, startVpn, startVpn + nrPages, 1, lastLevel, undefined, this.features),
+        : flushTlbRange(asid, startVpn, startVpn + nrPages, stride, lastLevel, undefined, this.features),
     );
   }
 

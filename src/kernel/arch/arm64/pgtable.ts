@@ -247,6 +247,8 @@ export class Arm64Pgtable implements Pgtable {
   readonly kernelRootVpn = 2 ** 36;
   /** an abort keeps the stale entry: __ptep_set_access_flags flushes the page when `dirty` */
   readonly accessFlagsFlush = true;
+  /** the generic pmdp_invalidate_ad: pmdp_invalidate, with flush_pmd_tlb_range */
+  readonly pmdpInvalidateAdFlushes = true;
   /**
    * __ptep_clear_flush_young flushes a young page: flush_tlb_page_nosync
    * (TLBI VALE1IS, the trailing DSB elided); a contiguous PTE's is

@@ -168,6 +168,8 @@ export class RiscvPgtable implements Pgtable {
    * drops the faulting hart's stale copy, so generic mm issues no flush.
    */
   readonly accessFlagsFlush = false;
+  /** the generic pmdp_invalidate_ad: pmdp_invalidate, with flush_pmd_tlb_range */
+  readonly pmdpInvalidateAdFlushes = true;
   /**
    * ptep_clear_flush_young is ptep_test_and_clear_young alone, x86's
    * reasoning borrowed (arch/riscv/include/asm/pgtable.h); the PMD's

@@ -235,7 +235,8 @@ export class RiscvTlb implements ArchTlb {
    * flush_tlb_page (one page), flush_tlb_range (stride PAGE_SIZE),
    * flush_pmd_tlb_range (TlbFlush.Pmd: stride PMD_SIZE), or an mmu_gather's
    * tlb_flush: flush_tlb_mm when it freed page tables (the whole ASID, so
-   * that cached non-leaf entries go too), else flush_tlb_mm_range.
+   * that cached non-leaf entries go too), else flush_tlb_mm_range with the gather's
+   * tlb_get_unmap_size (`stride`).
    */
   flushTlbMmRange(
     mm: MmStruct,
@@ -243,6 +244,7 @@ export class RiscvTlb implements ArchTlb {
     nrPages: number,
     fromCpu: number,
     kind: TlbFlush = TlbFlush.Range,
+    stride = 1,
   ): void {
     mm.tlbGen++;
     const asid = this.asidOf(mm);
@@ -254,7 +256,7 @@ export class RiscvTlb implements ArchTlb {
     } else {
       f.startVpn = startVpn;
       f.pages = nrPages;
-      f.stride = kind === TlbFlush.Pmd ? 512 : 1;
+      f.stride = kind === TlbFlush.Pmd ? 512 : stride;
     }
     f.asid = asid;
     this.flushRange(this.mmCpumask(mm), fromCpu, f);

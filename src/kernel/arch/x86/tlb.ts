@@ -236,6 +236,8 @@ export class X86Tlb implements ArchTlb {
    * deferred by reclaim's batch, arch_tlbbatch_add_pending, is still owed
    * to it) flushes its whole ASID instead of the pages: flush_tlb_func's
    * partial flush needs new_tlb_gen == local_tlb_gen + 1.
+   * `stride` (stride_shift as pages: an mmu_gather that cleared only huge PMDs flushes with
+   * PMD_SHIFT, tlb_get_unmap_shift): one INVLPG per stride, the ceiling counted in strides.
    * Linux: arch/x86/mm/tlb.c flush_tlb_mm_range, flush_tlb_func
    */
   flushTlbMmRange(
@@ -244,6 +246,7 @@ export class X86Tlb implements ArchTlb {
     nrPages: number,
     fromCpu: number,
     kind: TlbFlush = TlbFlush.Range,
+    stride = 1,
   ): void {
     mm.tlbGen++;
     const mask = mm.cpumask;
@@ -269,11 +272,11 @@ export class X86Tlb implements ArchTlb {
           st.ctxs[st.loadedAsid].tlbGen = mm.tlbGen;
           return;
         }
-        this.flushFunc(mm, fromCpu, startVpn, nrPages, fromCpu, kind);
+        this.flushFunc(mm, fromCpu, startVpn, nrPages, fromCpu, kind, stride);
         return;
       }
     }
-    for (const cpuId of mask) this.flushFunc(mm, cpuId, startVpn, nrPages, fromCpu, kind);
+    for (const cpuId of mask) this.flushFunc(mm, cpuId, startVpn, nrPages, fromCpu, kind, stride);
   }
 
   /**
@@ -288,6 +291,7 @@ export class X86Tlb implements ArchTlb {
     nrPages: number,
     fromCpu: number,
     kind: TlbFlush,
+    stride: number,
   ): void {
     const st = this.states[cpuId];
     if (st.loadedMm !== mm) return;
@@ -309,13 +313,14 @@ export class X86Tlb implements ArchTlb {
     const wasUser = st.inUser;
     this.enterKernel(cpuId);
     const ctx = st.ctxs[st.loadedAsid];
-    if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING && ctx.tlbGen + 1 === mm.tlbGen) {
+    // flush_tlb_mm_range: ((end - start) >> stride_shift) > tlb_single_page_flush_ceiling: everything
+    if (Math.floor(nrPages / stride) <= TLB_SINGLE_PAGE_FLUSH_CEILING && ctx.tlbGen + 1 === mm.tlbGen) {
       const userPcid = this.pti && this.pcid ? this.userPcid(st.loadedAsid) : -1;
       if (userPcid === -1 && startVpn >= 0 && startVpn + nrPages <= this.pageVpnLimit) {
         // INVLPG by page number (Cpu.invlpgPage): the same as of the canonical address
-        for (let i = 0; i < nrPages; i++) cpu.invlpgPage((startVpn + i) as Vpn);
+        for (let i = 0; i < nrPages; i += stride) cpu.invlpgPage((startVpn + i) as Vpn);
       } else
-        for (let i = 0; i < nrPages; i++) {
+        for (let i = 0; i < nrPages; i += stride) {
           const hi = this.va.canonicalHi(startVpn + i);
           const lo = this.va.canonicalLo(startVpn + i);
           cpu.invlpg(hi, lo);

@@ -123,7 +123,8 @@ export class I386Tlb implements ArchTlb {
   /**
    * flush_tlb_mm_range (see X86Tlb.flushTlbMmRange): an IPI to every other
    * CPU running the mm; a CPU more than one tlb_gen behind (a batched flush
-   * still owed) flushes everything (flush_tlb_func's partial-flush rule).
+   * still owed) flushes everything (flush_tlb_func's partial-flush rule). `stride`: pages an
+   * INVLPG covers (stride_shift), the ceiling counted in strides.
    */
   flushTlbMmRange(
     mm: MmStruct,
@@ -131,6 +132,7 @@ export class I386Tlb implements ArchTlb {
     nrPages: number,
     fromCpu: number,
     kind: TlbFlush = TlbFlush.Range,
+    stride = 1,
   ): void {
     mm.tlbGen++;
     for (const cpuId of mm.cpumask) {
@@ -148,8 +150,11 @@ export class I386Tlb implements ArchTlb {
       // PTI: the flush IPI interrupts user code: kernel CR3 in, user CR3 out
       const wasUser = st.inUser;
       this.enterKernel(cpuId);
-      if (nrPages <= TLB_SINGLE_PAGE_FLUSH_CEILING && st.ctxs[0].tlbGen + 1 === mm.tlbGen) {
-        for (let i = 0; i < nrPages; i++) cpu.invlpg((startVpn + i) * 4096);
+      if (
+        Math.floor(nrPages / stride) <= TLB_SINGLE_PAGE_FLUSH_CEILING &&
+        st.ctxs[0].tlbGen + 1 === mm.tlbGen
+      ) {
+        for (let i = 0; i < nrPages; i += stride) cpu.invlpg((startVpn + i) * 4096);
       } else this.loadCr3(cpuId, mm.pgdPfn);
       st.ctxs[0].tlbGen = mm.tlbGen;
       if (wasUser) this.exitToUser(cpuId);
