@@ -10,13 +10,14 @@ import { splitFoliosInPart } from "./deferred_split.ts";
 import { Fadv, genericFadvise } from "./fadvise.ts";
 import { vmFileOf } from "./filemap.ts";
 import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
-import { hugetlbMadviseRefused } from "./hugetlb.ts";
+import { hugetlbMadviseRefused, hugetlbMaySplit } from "./hugetlb.ts";
+import { hstateVma } from "./hugetlb_pool.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { madviseCollapse } from "./khugepaged.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { freeSwapAndCache, zapRange } from "./memory.ts";
-import { isMapped, setFlags } from "./mmap.ts";
+import { isMapped, setFlags, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
@@ -60,12 +61,14 @@ export const enum Madv {
 /**
  * The advice vmlab models, by the name the scenario language (and
  * Kernel.madvise) gives it: MADV_ in lower case, without the prefix.
- * doMadvise returns -EINVAL for the others (MERGEABLE, UNMERGEABLE,
- * DONTNEED_LOCKED), as for an advice the kernel does not know. MADV_REMOVE
+ * doMadvise returns -EINVAL for the others (MERGEABLE and UNMERGEABLE: a
+ * kernel without CONFIG_KSM; HWPOISON, SOFT_OFFLINE: without
+ * CONFIG_MEMORY_FAILURE), as for an advice the kernel does not know. MADV_REMOVE
  * (`remove`) is the file system's hole punch: kernel/core/fallocate.ts.
  */
 export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
   dontneed: Madv.DONTNEED,
+  dontneed_locked: Madv.DONTNEED_LOCKED,
   free: Madv.FREE,
   willneed: Madv.WILLNEED,
   pageout: Madv.PAGEOUT,
@@ -96,9 +99,12 @@ export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
  * makes the result -ENOMEM after applying it (MADV_POPULATE_*: -ENOMEM at
  * the hole, the pages before it populated). A VMA the advice refuses
  * (refusedAt: the LRU, zap and guard advices on VM_LOCKED or VM_PFNMAP,
- * MADV_FREE on memory that is not anonymous, MADV_WIPEONFORK on a file or
- * shared mapping, MADV_DOFORK on VM_IO, MADV_DODUMP on VM_SPECIAL) ends the
- * walk with -EINVAL, the VMAs before it advised. An advice vmlab does not
+ * MADV_DONTNEED_LOCKED on VM_PFNMAP, the LRU advices and MADV_FREE on
+ * HugeTLB, MADV_DONTNEED from inside a huge page, MADV_FREE on memory that
+ * is not anonymous, MADV_WIPEONFORK on a file or shared mapping, MADV_DOFORK
+ * on VM_IO, MADV_DODUMP on VM_SPECIAL; a VMA flag advice that would split a
+ * HugeTLB VMA off a huge page boundary) ends the walk with -EINVAL, the VMAs
+ * before it advised. An advice vmlab does not
  * model is -EINVAL. `fault` is a population fault counted against the task
  * (MADV_POPULATE_*); `reclaimed` learns how many pages MADV_PAGEOUT
  * reclaimed. Returns 0 or -errno.
@@ -114,18 +120,9 @@ export function doMadvise(
   reclaimed?: (pages: number) => void,
 ): number {
   if (start === end) return 0;
-  // HugeTLB VMAs (mm/hugetlb.ts): only DONTNEED from a huge page boundary of the LRU and zap advices
-  const lruOrFree = advice === Madv.FREE || advice === Madv.COLD || advice === Madv.PAGEOUT;
-  if (
-    hugetlbMadviseRefused(
-      ctx,
-      mm,
-      start,
-      end,
-      advice === Madv.DONTNEED,
-      lruOrFree || advice === Madv.GUARD_INSTALL,
-    )
-  )
+  // MADV_GUARD_INSTALL (6.13 and later) refuses a range touching HugeTLB before it does anything;
+  // the other advices meet HugeTLB VMAs in the walk (refusedAt)
+  if (advice === Madv.GUARD_INSTALL && hugetlbMadviseRefused(ctx, mm, start, end, false, true))
     return -Errno.EINVAL;
   const hole = !isMapped(mm, start, end);
   // madvise_walk_vmas visits the VMAs in address order and stops at the first one the advice
@@ -139,9 +136,10 @@ export function doMadvise(
       if (a < b) f(a, b);
     }
   };
-  /** madvise_update_vma on the VMAs before `stop` (vma_modify_flags) */
+  /** madvise_update_vma on the VMAs before `stop` (vma_modify_flags); an error ends the walk */
+  let flagsErr = 0;
   const advise = (set: number, clear: number) => {
-    if (stop > start) setFlags(ctx, mm, start, stop, set, clear);
+    flagsErr = updateVmas(ctx, mm, start, stop, set, clear);
   };
   switch (advice) {
     case Madv.PAGEOUT:
@@ -154,6 +152,7 @@ export function doMadvise(
         });
       break;
     case Madv.DONTNEED:
+    case Madv.DONTNEED_LOCKED:
       if (stop > start) dontneed(ctx, mm, start, stop);
       break;
     case Madv.FREE:
@@ -230,8 +229,45 @@ export function doMadvise(
     default:
       return -Errno.EINVAL;
   }
+  if (flagsErr < 0) return flagsErr;
   if (refused >= 0) return -Errno.EINVAL;
   return hole ? -Errno.ENOMEM : 0;
+}
+
+/**
+ * madvise_update_vma over the VMAs of [start, end) in address order, each
+ * VMA's flags set and cleared: a VMA whose flags would not change is left
+ * whole (no split, no merge); the first VMA whose split fails ends the walk
+ * with that error, the VMAs before it updated: a HugeTLB VMA splits only at a
+ * huge page boundary (hugetlb_vm_op_split: -EINVAL); vma_modify splits the
+ * start first, so a failure at the end keeps the start's split. Returns 0 or
+ * -errno.
+ * Linux 6.12: mm/madvise.c madvise_update_vma; mm/vma.c vma_modify, __split_vma
+ */
+function updateVmas(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  set: number,
+  clear: number,
+): number {
+  let at = start;
+  while (at < end) {
+    const v = mm.vmas.find((x) => x.vmEnd > at && x.vmStart < end);
+    if (v === undefined) break;
+    const a = Math.max(at, v.vmStart);
+    const b = Math.min(end, v.vmEnd);
+    at = b;
+    if (vmFlagsUpdate(v.vmFlags, set, clear) === v.vmFlags) continue; // "*prev = vma; return 0;"
+    if (a > v.vmStart && !hugetlbMaySplit(v, a)) return -Errno.EINVAL;
+    if (b < v.vmEnd && !hugetlbMaySplit(v, b)) {
+      if (a > v.vmStart) splitAt(mm, a, ctx);
+      return -Errno.EINVAL;
+    }
+    setFlags(ctx, mm, a, b, set, clear);
+  }
+  return 0;
 }
 
 /**
@@ -278,9 +314,10 @@ function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): v
  * Where madvise_walk_vmas stops over [start, end) for `advice`: the start
  * of the first VMA (in address order) whose visit refuses it with -EINVAL,
  * or -1. The LRU advices (can_madv_lru_vma) refuse VM_LOCKED, VM_PFNMAP
- * (and VM_HUGETLB, which hugetlbMadviseRefused has refused already);
- * MADV_DONTNEED and MADV_FREE VM_LOCKED and VM_PFNMAP
- * (madvise_dontneed_free_valid_vma), MADV_FREE anything but anonymous
+ * and VM_HUGETLB;
+ * MADV_DONTNEED and MADV_FREE VM_LOCKED and VM_PFNMAP, MADV_DONTNEED_LOCKED
+ * VM_PFNMAP, both a HugeTLB VMA the range starts in off a huge page
+ * boundary, MADV_FREE HugeTLB (madvise_dontneed_free_valid_vma), MADV_FREE anything but anonymous
  * memory too (madvise_free_single_vma: vma_is_anonymous); MADV_WIPEONFORK
  * a VMA with a vm_file (a file, shmem, a device, HugeTLB) or VM_SHARED;
  * MADV_DOFORK VM_IO; MADV_DODUMP a VM_SPECIAL VMA that is not HugeTLB;
@@ -298,12 +335,20 @@ function refusedAt(mm: MmStruct, start: number, end: number, advice: number): nu
     switch (advice) {
       case Madv.COLD:
       case Madv.PAGEOUT:
+        no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP | VmFlag.HUGETLB)) !== 0; // can_madv_lru_vma
+        break;
       case Madv.DONTNEED:
+      case Madv.DONTNEED_LOCKED:
+        // madvise_dontneed_free_valid_vma: HugeTLB from a huge page boundary (the end rounded
+        // down: zapRange's), VM_LOCKED only for DONTNEED
+        if (f & VmFlag.HUGETLB) no = Math.max(start, v.vmStart) % hstateVma(v).nrPages !== 0;
+        else no = (f & (advice === Madv.DONTNEED ? VmFlag.LOCKED | VmFlag.PFNMAP : VmFlag.PFNMAP)) !== 0;
+        break;
       case Madv.GUARD_INSTALL:
         no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP)) !== 0;
         break;
       case Madv.FREE:
-        no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP)) !== 0 || hasFile;
+        no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP | VmFlag.HUGETLB)) !== 0 || hasFile;
         break;
       case Madv.WIPEONFORK:
         no = hasFile || (f & VmFlag.SHARED) !== 0;
