@@ -278,8 +278,9 @@ function updateVmas(
  *   vm_file is shmem_zero_setup's): shmem_swapin_range reads the swapped
  *   pages of the indices into the swap cache, then lru_add_drain, swap area
  *   or not;
- * - a device mapping (VM_PFNMAP: its vm_file a character device, whose
- *   bdi is noop_backing_dev_info): generic_fadvise ignores it;
+ * - a device mapping (VM_PFNMAP: its vm_file a character device) and
+ *   HugeTLB (a hugetlbfs file, MAP_HUGETLB's included), whose bdi is
+ *   noop_backing_dev_info: generic_fadvise ignores it;
  * - any other file: vfs_fadvise(file, offset, (b - a) pages,
  *   POSIX_FADV_WILLNEED), offset the range's start in the file (vm_pgoff):
  *   generic_fadvise's force_page_cache_ra, so at most max(io_pages, f_ra's
@@ -292,6 +293,9 @@ function updateVmas(
  * Linux: mm/madvise.c madvise_willneed, swapin_walk_pmd_entry, shmem_swapin_range; mm/fadvise.c vfs_fadvise
  */
 function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): void {
+  // HugeTLB: vm_file is a hugetlbfs file (MAP_HUGETLB's hugetlb_file_setup one too), not shmem:
+  // vfs_fadvise -> generic_fadvise, whose bdi is noop_backing_dev_info: ignored (no drain)
+  if (v.vmFlags & VmFlag.HUGETLB) return;
   const shmem = v.file?.fs === "tmpfs" ? v.file : v.shmem;
   if (shmem !== null) {
     shmemWillneed(ctx, shmem, linearIndex(v, a), linearIndex(v, b));

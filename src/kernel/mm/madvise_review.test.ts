@@ -23,12 +23,17 @@
  *   huge page boundary with -EINVAL, and madvise_update_vma splits nothing when the flags would
  *   not change (`if (new_flags == vma->vm_flags && ...) return 0`).
  *
+ * - MADV_WILLNEED on HugeTLB drained the LRU add batch as for anonymous memory; its vm_file is a
+ *   hugetlbfs file, whose noop_backing_dev_info makes generic_fadvise ignore the advice.
+ *
  * Left as they are (docs/processes.md "Not yet"): MADV_MERGEABLE / MADV_UNMERGEABLE are -EINVAL
  * (a kernel without CONFIG_KSM; with it ksm_madvise sets VM_MERGEABLE), MADV_HWPOISON and
  * MADV_SOFT_OFFLINE -EINVAL (no CONFIG_MEMORY_FAILURE); MADV_GUARD_INSTALL / MADV_GUARD_REMOVE
  * are Linux 6.13's (6.12's madvise_behavior_valid refuses them: -EINVAL); no mseal
  * (can_modify_vma_madv's -EPERM), no VM_DROPPABLE (MADV_KEEPONFORK's and MADV_DODUMP's -EINVAL),
- * no vm.max_map_count (a split's -ENOMEM, which madvise_vma_behavior turns into -EAGAIN).
+ * no vm.max_map_count (a split's -ENOMEM, which madvise_vma_behavior turns into -EAGAIN); MADV_PAGEOUT of
+ * anonymous pages with no swap leaves them on the inactive list, where Linux's reclaim_pages puts
+ * them back active (shrink_folio_list: add_to_swap fails, activate_locked_split; mm/vmscan.ts).
  */
 import { describe, expect, it } from "vitest";
 import { holds } from "../../workloads/scenario/testKit.ts";
@@ -140,6 +145,30 @@ A: r = madvise a 2052K dontneed
 expect r == 0
 expect rss(A, a 4K) == 0
 expect hugetlb(A, h 2M) == 0
+`);
+  });
+});
+
+describe("MADV_WILLNEED on HugeTLB (madvise_willneed, generic_fadvise)", () => {
+  it("is ignored, the LRU add batch left as it is; on anonymous memory it drains the batch", () => {
+    // 4 written anonymous pages wait in this CPU's lru_add batch (fewer than 31): Inactive(anon) 0
+    // [h, h+2M): vm_file is hugetlb_file_setup's hugetlbfs file, not shmem_mapping: vfs_fadvise ->
+    //   generic_fadvise: inode_to_bdi is noop_backing_dev_info: "ignore advice", 0, no lru_add_drain
+    // [a, a+16K): no vm_file: the swap-in walk (nothing swapped), then lru_add_drain: 16 KiB
+    holds(`machine ram=64M
+sysctl nr_hugepages=1
+spawn A
+A: h = mmap 2M hugetlb at=0x40000000
+A: a = mmap 16K
+A: write a 16K
+expect meminfo.Inactive(anon) == 0
+A: r = madvise h 2M willneed
+expect r == 0
+expect meminfo.Inactive(anon) == 0
+expect meminfo.HugePages_Free == 1
+A: r = madvise a 16K willneed
+expect r == 0
+expect meminfo.Inactive(anon) == 16384
 `);
   });
 });
