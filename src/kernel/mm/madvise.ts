@@ -6,7 +6,6 @@
  */
 
 import { PteFlag } from "./arch.ts";
-import { splitFoliosInPart } from "./deferred_split.ts";
 import { Fadv, genericFadvise } from "./fadvise.ts";
 import { vmFileOf } from "./filemap.ts";
 import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
@@ -446,13 +445,13 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   // a huge anonymous page the range covers in part is split first (split_folio); one it covers
   // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the
   // same end) and goes to swap whole when reclaim_pages meets it (mm/vmscan_swapout.ts; no free
-  // swap cluster: split, thp_swpout_fallback); a file PMD still there is one the loop above left
-  if (env.swap !== null) splitFoliosInPart(ctx, mm, start, end);
+  // swap cluster: split, thp_swpout_fallback); a file PMD still there is one the loop above left;
+  // the huge zero page and a THP mapped elsewhere too are left, PMD and all (huge_unlock)
+  if (env.swap !== null) splitAnonFoliosInPart(ctx, mm, start, end);
   if (env.swap !== null)
     for (let h = start - (start % nr); h < end; h += nr) {
       const pmd = pmdOf(ctx, mm, h);
-      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo) && !isFilePmd(ctx, pmd.hi, pmd.lo))
-        splitPmd(ctx, mm, h);
+      if (pmd !== null && exclusiveAnonPmd(ctx, pmd.hi, pmd.lo) >= 0) splitPmd(ctx, mm, h);
     }
   // each PTE table's pages are one reclaim_pages list (madvise_cold_or_pageout_pte_range), which
   // ends with its deferred flush; the walk of each first pays what an earlier batch left
@@ -506,6 +505,41 @@ function mthpPageoutWhole(ctx: MmContext, mm: MmStruct, vpn: number, pfn: number
   if (batch === nr) return true;
   for (let i = 0; i < nr; i++) if (env.pages.mapcount[head + i] > 1) return false; // folio_likely_mapped_shared
   return env.lru?.splitHugePage(head) ?? false;
+}
+
+/**
+ * The head frame of the anonymous THP a huge PMD (hi, lo) maps when only
+ * this mapping maps it, else -1: the huge zero page (is_huge_zero_pmd), a
+ * page-cache folio, one mapped elsewhere too (folio_likely_mapped_shared).
+ */
+function exclusiveAnonPmd(ctx: MmContext, hi: number, lo: number): number {
+  const pt = ctx.env.pgtable;
+  if (!isHugePmd(ctx, hi, lo) || pt.special(hi, lo) || !pt.accessible(hi, lo)) return -1;
+  const head = pt.pfn(hi, lo, pt.pmdLevel);
+  const pages = ctx.env.pages;
+  return pages.kind[head] === PageKind.UserAnon && pages.mapcount[head] === 1 ? head : -1;
+}
+
+/**
+ * madvise_free_huge_pmd's and madvise_cold_or_pageout_pte_range's huge PMD
+ * that [start, end) covers in part: an anonymous THP only this mapping maps
+ * is split (split_folio); the huge zero page, a THP mapped elsewhere too
+ * (folio_likely_mapped_shared) and one whose split fails are left as they
+ * are, PMD and all (the PTE walk after finds no PTE table there:
+ * pte_offset_map_lock fails on a huge PMD). With no LRU lists (no split),
+ * the PMD alone is split.
+ * Linux 6.12: mm/huge_memory.c madvise_free_huge_pmd; mm/madvise.c madvise_cold_or_pageout_pte_range
+ */
+function splitAnonFoliosInPart(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  for (let h = start - (start % nr); h < end; h += nr) {
+    if (h >= start && h + nr <= end) continue;
+    const pmd = pmdOf(ctx, mm, h);
+    const head = pmd === null ? -1 : exclusiveAnonPmd(ctx, pmd.hi, pmd.lo);
+    if (head < 0) continue;
+    if (ctx.env.lru !== null) ctx.env.lru.splitHugePage(head);
+    else splitPmd(ctx, mm, h);
+  }
 }
 
 /**
@@ -647,7 +681,7 @@ function reclaimEmptyPteTables(
 export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
   ctx.env.lru?.fbatches.drain(); // madvise_free_single_vma: lru_add_drain
   // madvise_free_huge_pmd: a huge page the range covers in part is split; one it covers whole stays huge
-  splitFoliosInPart(ctx, mm, start, end);
+  splitAnonFoliosInPart(ctx, mm, start, end);
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const swap = ctx.env.swap;

@@ -25,6 +25,9 @@
  *
  * - MADV_WILLNEED on HugeTLB drained the LRU add batch as for anonymous memory; its vm_file is a
  *   hugetlbfs file, whose noop_backing_dev_info makes generic_fadvise ignore the advice.
+ * - MADV_FREE and MADV_PAGEOUT split the PMD of a THP a forked child maps too, and of the huge
+ *   zero page, when the range covered it in part (MADV_PAGEOUT with swap: in whole too); Linux
+ *   leaves both PMD-mapped (folio_likely_mapped_shared, is_huge_zero_pmd).
  *
  * Left as they are (docs/processes.md "Not yet"): MADV_MERGEABLE / MADV_UNMERGEABLE are -EINVAL
  * (a kernel without CONFIG_KSM; with it ksm_madvise sets VM_MERGEABLE), MADV_HWPOISON and
@@ -169,6 +172,52 @@ expect meminfo.HugePages_Free == 1
 A: r = madvise a 16K willneed
 expect r == 0
 expect meminfo.Inactive(anon) == 16384
+`);
+  });
+});
+
+describe("a huge PMD that MADV_FREE / MADV_PAGEOUT leave alone (madvise_free_huge_pmd, madvise_cold_or_pageout_pte_range)", () => {
+  it("a THP a forked child maps too stays PMD-mapped and dirty, covered in part or whole", () => {
+    // after fork both map the THP: folio_likely_mapped_shared: MADV_FREE's madvise_free_huge_pmd
+    //   "goto out" (no split, no clean: false), then pte_offset_map_lock fails on the huge PMD:
+    //   nothing; MADV_PAGEOUT's pmd_trans_huge case "goto huge_unlock" for a part and for the
+    //   whole: nothing reclaimed, nothing swapped
+    holds(`machine ram=64M thp=always swap=16M
+spawn A
+A: a = mmap 2M at=0x40000000
+A: write a 2M value=1
+expect anon_huge(A, a 2M) == 512
+A: fork B
+A: r = madvise a 1M free
+expect r == 0
+expect anon_huge(A, a 2M) == 512
+expect dirty(A, a 2M) == 512
+A: r = madvise a 1M pageout
+expect anon_huge(A, a 2M) == 512
+A: r = madvise a 2M pageout
+expect anon_huge(A, a 2M) == 512
+expect swapped(A, a 2M) == 0
+expect anon_huge(B, a 2M) == 512
+`);
+  });
+
+  it("the huge zero page keeps its PMD (no PTE table) under a partial MADV_FREE or MADV_PAGEOUT", () => {
+    // read faults with thp=always map the huge zero page (do_huge_pmd_anonymous_page, use_zero_page):
+    //   is_huge_zero_pmd: madvise_free_huge_pmd "goto out", the PTE walk finds no table; pageout's
+    //   "goto huge_unlock": table(A, z, pte) stays -1 (a PMD leaf, no PTE table)
+    holds(`machine ram=64M thp=always swap=16M
+spawn A
+A: z = mmap 4M at=0x40200000
+A: read z 4M
+expect pfn(A, z) == pfn(A, z+2M)
+expect table(A, z, pte) == -1
+A: r = madvise z 1M free
+expect r == 0
+expect table(A, z, pte) == -1
+A: r = madvise z+2M 1M pageout
+expect r == 0
+expect table(A, z+2M, pte) == -1
+expect pfn(A, z) == pfn(A, z+2M)
 `);
   });
 });
