@@ -28,6 +28,7 @@
  * - MADV_FREE and MADV_PAGEOUT split the PMD of a THP a forked child maps too, and of the huge
  *   zero page, when the range covered it in part (MADV_PAGEOUT with swap: in whole too); Linux
  *   leaves both PMD-mapped (folio_likely_mapped_shared, is_huge_zero_pmd).
+ * - MADV_FREE did not split an mTHP folio the range maps in part (it marked its pages one by one).
  *
  * Left as they are (docs/processes.md "Not yet"): MADV_MERGEABLE / MADV_UNMERGEABLE are -EINVAL
  * (a kernel without CONFIG_KSM; with it ksm_madvise sets VM_MERGEABLE), MADV_HWPOISON and
@@ -36,7 +37,9 @@
  * (can_modify_vma_madv's -EPERM), no VM_DROPPABLE (MADV_KEEPONFORK's and MADV_DODUMP's -EINVAL),
  * no vm.max_map_count (a split's -ENOMEM, which madvise_vma_behavior turns into -EAGAIN); MADV_PAGEOUT of
  * anonymous pages with no swap leaves them on the inactive list, where Linux's reclaim_pages puts
- * them back active (shrink_folio_list: add_to_swap fails, activate_locked_split; mm/vmscan.ts).
+ * them back active (shrink_folio_list: add_to_swap fails, activate_locked_split; mm/vmscan.ts); an
+ * mTHP folio MADV_FREE covers whole waits page by page in the lru_lazyfree batch, where Linux's
+ * folio_batch_add_and_move moves a large folio at once (mm/swap.ts).
  */
 import { describe, expect, it } from "vitest";
 import { holds } from "../../workloads/scenario/testKit.ts";
@@ -218,6 +221,35 @@ A: r = madvise z+2M 1M pageout
 expect r == 0
 expect table(A, z+2M, pte) == -1
 expect pfn(A, z) == pfn(A, z+2M)
+`);
+  });
+});
+
+describe("MADV_FREE on mTHP folios (madvise_free_pte_range, madvise_folio_pte_batch)", () => {
+  it("a 64K folio covered in part is split first; one covered whole stays large; reclaim discards both", () => {
+    // 128K = two 64K folios (16 pages each), all 32 PTEs dirty
+    // a 32K: folio_pte_batch finds 8 < 16 PTEs, not shared: split_folio (hugepages_64kB split 1,
+    //   nr_anon 1), then the 8 order-0 pages are cleaned and marked: dirty 32 - 8 = 24
+    // a+64K 64K: 16 == 16: the folio stays large, its 16 PTEs cleaned: dirty 8 (pages 8..15)
+    // pageout over all, no swap: the 8 + 16 lazy-free pages discarded (pglazyfreed 24)
+    holds(`machine ram=128M thp=never
+mthp 64K always
+spawn A
+A: a = mmap 128K at=0x40000000
+A: write a 128K value=1
+expect thp.hugepages_64kB_nr_anon == 2
+expect dirty(A, a 128K) == 32
+A: r = madvise a 32K free
+expect r == 0
+expect thp.hugepages_64kB_split == 1
+expect thp.hugepages_64kB_nr_anon == 1
+expect dirty(A, a 128K) == 24
+A: r = madvise a+64K 64K free
+expect thp.hugepages_64kB_nr_anon == 1
+expect dirty(A, a 128K) == 8
+A: r = madvise a 128K pageout
+expect vmstat.pglazyfreed == 24
+expect rss(A, a 128K) == 8
 `);
   });
 });
