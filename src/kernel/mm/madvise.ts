@@ -3,22 +3,23 @@
  * advice that acts on pages. Linux: mm/madvise.c (do_madvise,
  * madvise_vma_behavior, madvise_dontneed_single_vma, madvise_free_pte_range,
  * madvise_cold_or_pageout_pte_range, madvise_guard_install/remove).
+ * MADV_FREE is madvise_free.ts's.
  */
 
 import { PteFlag } from "./arch.ts";
-import { splitFoliosInPart } from "./deferred_split.ts";
 import { Fadv, genericFadvise } from "./fadvise.ts";
 import { vmFileOf } from "./filemap.ts";
 import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
-import { hugetlbMadviseRefused } from "./hugetlb.ts";
+import { hugetlbMadviseRefused, hugetlbMaySplit } from "./hugetlb.ts";
+import { hstateVma } from "./hugetlb_pool.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { madviseCollapse } from "./khugepaged.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { freeSwapAndCache, zapRange } from "./memory.ts";
-import { isMapped, setFlags } from "./mmap.ts";
+import { exclusiveAnonPmd, lazyFree, mthpPageoutWhole, splitAnonFoliosInPart } from "./madvise_free.ts";
+import { zapRange } from "./memory.ts";
+import { isMapped, setFlags, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
-import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { shmemWillneed } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
@@ -60,12 +61,14 @@ export const enum Madv {
 /**
  * The advice vmlab models, by the name the scenario language (and
  * Kernel.madvise) gives it: MADV_ in lower case, without the prefix.
- * doMadvise returns -EINVAL for the others (MERGEABLE, UNMERGEABLE,
- * DONTNEED_LOCKED), as for an advice the kernel does not know. MADV_REMOVE
+ * doMadvise returns -EINVAL for the others (MERGEABLE and UNMERGEABLE: a
+ * kernel without CONFIG_KSM; HWPOISON, SOFT_OFFLINE: without
+ * CONFIG_MEMORY_FAILURE), as for an advice the kernel does not know. MADV_REMOVE
  * (`remove`) is the file system's hole punch: kernel/core/fallocate.ts.
  */
 export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
   dontneed: Madv.DONTNEED,
+  dontneed_locked: Madv.DONTNEED_LOCKED,
   free: Madv.FREE,
   willneed: Madv.WILLNEED,
   pageout: Madv.PAGEOUT,
@@ -96,9 +99,12 @@ export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
  * makes the result -ENOMEM after applying it (MADV_POPULATE_*: -ENOMEM at
  * the hole, the pages before it populated). A VMA the advice refuses
  * (refusedAt: the LRU, zap and guard advices on VM_LOCKED or VM_PFNMAP,
- * MADV_FREE on memory that is not anonymous, MADV_WIPEONFORK on a file or
- * shared mapping, MADV_DOFORK on VM_IO, MADV_DODUMP on VM_SPECIAL) ends the
- * walk with -EINVAL, the VMAs before it advised. An advice vmlab does not
+ * MADV_DONTNEED_LOCKED on VM_PFNMAP, the LRU advices and MADV_FREE on
+ * HugeTLB, MADV_DONTNEED from inside a huge page, MADV_FREE on memory that
+ * is not anonymous, MADV_WIPEONFORK on a file or shared mapping, MADV_DOFORK
+ * on VM_IO, MADV_DODUMP on VM_SPECIAL; a VMA flag advice that would split a
+ * HugeTLB VMA off a huge page boundary) ends the walk with -EINVAL, the VMAs
+ * before it advised. An advice vmlab does not
  * model is -EINVAL. `fault` is a population fault counted against the task
  * (MADV_POPULATE_*); `reclaimed` learns how many pages MADV_PAGEOUT
  * reclaimed. Returns 0 or -errno.
@@ -114,18 +120,9 @@ export function doMadvise(
   reclaimed?: (pages: number) => void,
 ): number {
   if (start === end) return 0;
-  // HugeTLB VMAs (mm/hugetlb.ts): only DONTNEED from a huge page boundary of the LRU and zap advices
-  const lruOrFree = advice === Madv.FREE || advice === Madv.COLD || advice === Madv.PAGEOUT;
-  if (
-    hugetlbMadviseRefused(
-      ctx,
-      mm,
-      start,
-      end,
-      advice === Madv.DONTNEED,
-      lruOrFree || advice === Madv.GUARD_INSTALL,
-    )
-  )
+  // MADV_GUARD_INSTALL (6.13 and later) refuses a range touching HugeTLB before it does anything;
+  // the other advices meet HugeTLB VMAs in the walk (refusedAt)
+  if (advice === Madv.GUARD_INSTALL && hugetlbMadviseRefused(ctx, mm, start, end, false, true))
     return -Errno.EINVAL;
   const hole = !isMapped(mm, start, end);
   // madvise_walk_vmas visits the VMAs in address order and stops at the first one the advice
@@ -139,9 +136,10 @@ export function doMadvise(
       if (a < b) f(a, b);
     }
   };
-  /** madvise_update_vma on the VMAs before `stop` (vma_modify_flags) */
+  /** madvise_update_vma on the VMAs before `stop` (vma_modify_flags); an error ends the walk */
+  let flagsErr = 0;
   const advise = (set: number, clear: number) => {
-    if (stop > start) setFlags(ctx, mm, start, stop, set, clear);
+    flagsErr = updateVmas(ctx, mm, start, stop, set, clear);
   };
   switch (advice) {
     case Madv.PAGEOUT:
@@ -154,6 +152,7 @@ export function doMadvise(
         });
       break;
     case Madv.DONTNEED:
+    case Madv.DONTNEED_LOCKED:
       if (stop > start) dontneed(ctx, mm, start, stop);
       break;
     case Madv.FREE:
@@ -230,8 +229,45 @@ export function doMadvise(
     default:
       return -Errno.EINVAL;
   }
+  if (flagsErr < 0) return flagsErr;
   if (refused >= 0) return -Errno.EINVAL;
   return hole ? -Errno.ENOMEM : 0;
+}
+
+/**
+ * madvise_update_vma over the VMAs of [start, end) in address order, each
+ * VMA's flags set and cleared: a VMA whose flags would not change is left
+ * whole (no split, no merge); the first VMA whose split fails ends the walk
+ * with that error, the VMAs before it updated: a HugeTLB VMA splits only at a
+ * huge page boundary (hugetlb_vm_op_split: -EINVAL); vma_modify splits the
+ * start first, so a failure at the end keeps the start's split. Returns 0 or
+ * -errno.
+ * Linux 6.12: mm/madvise.c madvise_update_vma; mm/vma.c vma_modify, __split_vma
+ */
+function updateVmas(
+  ctx: MmContext,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  set: number,
+  clear: number,
+): number {
+  let at = start;
+  while (at < end) {
+    const v = mm.vmas.find((x) => x.vmEnd > at && x.vmStart < end);
+    if (v === undefined) break;
+    const a = Math.max(at, v.vmStart);
+    const b = Math.min(end, v.vmEnd);
+    at = b;
+    if (vmFlagsUpdate(v.vmFlags, set, clear) === v.vmFlags) continue; // "*prev = vma; return 0;"
+    if (a > v.vmStart && !hugetlbMaySplit(v, a)) return -Errno.EINVAL;
+    if (b < v.vmEnd && !hugetlbMaySplit(v, b)) {
+      if (a > v.vmStart) splitAt(mm, a, ctx);
+      return -Errno.EINVAL;
+    }
+    setFlags(ctx, mm, a, b, set, clear);
+  }
+  return 0;
 }
 
 /**
@@ -242,8 +278,9 @@ export function doMadvise(
  *   vm_file is shmem_zero_setup's): shmem_swapin_range reads the swapped
  *   pages of the indices into the swap cache, then lru_add_drain, swap area
  *   or not;
- * - a device mapping (VM_PFNMAP: its vm_file a character device, whose
- *   bdi is noop_backing_dev_info): generic_fadvise ignores it;
+ * - a device mapping (VM_PFNMAP: its vm_file a character device) and
+ *   HugeTLB (a hugetlbfs file, MAP_HUGETLB's included), whose bdi is
+ *   noop_backing_dev_info: generic_fadvise ignores it;
  * - any other file: vfs_fadvise(file, offset, (b - a) pages,
  *   POSIX_FADV_WILLNEED), offset the range's start in the file (vm_pgoff):
  *   generic_fadvise's force_page_cache_ra, so at most max(io_pages, f_ra's
@@ -256,6 +293,9 @@ export function doMadvise(
  * Linux: mm/madvise.c madvise_willneed, swapin_walk_pmd_entry, shmem_swapin_range; mm/fadvise.c vfs_fadvise
  */
 function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): void {
+  // HugeTLB: vm_file is a hugetlbfs file (MAP_HUGETLB's hugetlb_file_setup one too), not shmem:
+  // vfs_fadvise -> generic_fadvise, whose bdi is noop_backing_dev_info: ignored (no drain)
+  if (v.vmFlags & VmFlag.HUGETLB) return;
   const shmem = v.file?.fs === "tmpfs" ? v.file : v.shmem;
   if (shmem !== null) {
     shmemWillneed(ctx, shmem, linearIndex(v, a), linearIndex(v, b));
@@ -278,9 +318,10 @@ function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): v
  * Where madvise_walk_vmas stops over [start, end) for `advice`: the start
  * of the first VMA (in address order) whose visit refuses it with -EINVAL,
  * or -1. The LRU advices (can_madv_lru_vma) refuse VM_LOCKED, VM_PFNMAP
- * (and VM_HUGETLB, which hugetlbMadviseRefused has refused already);
- * MADV_DONTNEED and MADV_FREE VM_LOCKED and VM_PFNMAP
- * (madvise_dontneed_free_valid_vma), MADV_FREE anything but anonymous
+ * and VM_HUGETLB;
+ * MADV_DONTNEED and MADV_FREE VM_LOCKED and VM_PFNMAP, MADV_DONTNEED_LOCKED
+ * VM_PFNMAP, both a HugeTLB VMA the range starts in off a huge page
+ * boundary, MADV_FREE HugeTLB (madvise_dontneed_free_valid_vma), MADV_FREE anything but anonymous
  * memory too (madvise_free_single_vma: vma_is_anonymous); MADV_WIPEONFORK
  * a VMA with a vm_file (a file, shmem, a device, HugeTLB) or VM_SHARED;
  * MADV_DOFORK VM_IO; MADV_DODUMP a VM_SPECIAL VMA that is not HugeTLB;
@@ -298,12 +339,20 @@ function refusedAt(mm: MmStruct, start: number, end: number, advice: number): nu
     switch (advice) {
       case Madv.COLD:
       case Madv.PAGEOUT:
+        no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP | VmFlag.HUGETLB)) !== 0; // can_madv_lru_vma
+        break;
       case Madv.DONTNEED:
+      case Madv.DONTNEED_LOCKED:
+        // madvise_dontneed_free_valid_vma: HugeTLB from a huge page boundary (the end rounded
+        // down: zapRange's), VM_LOCKED only for DONTNEED
+        if (f & VmFlag.HUGETLB) no = Math.max(start, v.vmStart) % hstateVma(v).nrPages !== 0;
+        else no = (f & (advice === Madv.DONTNEED ? VmFlag.LOCKED | VmFlag.PFNMAP : VmFlag.PFNMAP)) !== 0;
+        break;
       case Madv.GUARD_INSTALL:
         no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP)) !== 0;
         break;
       case Madv.FREE:
-        no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP)) !== 0 || hasFile;
+        no = (f & (VmFlag.LOCKED | VmFlag.PFNMAP | VmFlag.HUGETLB)) !== 0 || hasFile;
         break;
       case Madv.WIPEONFORK:
         no = hasFile || (f & VmFlag.SHARED) !== 0;
@@ -397,13 +446,13 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   // a huge anonymous page the range covers in part is split first (split_folio); one it covers
   // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the
   // same end) and goes to swap whole when reclaim_pages meets it (mm/vmscan_swapout.ts; no free
-  // swap cluster: split, thp_swpout_fallback); a file PMD still there is one the loop above left
-  if (env.swap !== null) splitFoliosInPart(ctx, mm, start, end);
+  // swap cluster: split, thp_swpout_fallback); a file PMD still there is one the loop above left;
+  // the huge zero page and a THP mapped elsewhere too are left, PMD and all (huge_unlock)
+  if (env.swap !== null) splitAnonFoliosInPart(ctx, mm, start, end);
   if (env.swap !== null)
     for (let h = start - (start % nr); h < end; h += nr) {
       const pmd = pmdOf(ctx, mm, h);
-      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo) && !isFilePmd(ctx, pmd.hi, pmd.lo))
-        splitPmd(ctx, mm, h);
+      if (pmd !== null && exclusiveAnonPmd(ctx, pmd.hi, pmd.lo) >= 0) splitPmd(ctx, mm, h);
     }
   // each PTE table's pages are one reclaim_pages list (madvise_cold_or_pageout_pte_range), which
   // ends with its deferred flush; the walk of each first pays what an earlier batch left
@@ -428,35 +477,6 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   }
   env.lru?.endFolioList();
   return n;
-}
-
-/**
- * madvise_cold_or_pageout_pte_range's large folio (an mTHP folio, mm/mthp.ts)
- * met at `vpn` (its page `pfn`): madvise_folio_pte_batch counts the PTEs from
- * `vpn` that map the folio's next pages, up to `end` and the folio's end; fewer
- * than the folio's pages (the range starts or ends inside it, or it is mapped
- * elsewhere in part) and the folio is split (split_folio; the walk goes on at
- * the same PTE, now an order-0 page); one mapped elsewhere too
- * (folio_likely_mapped_shared) is skipped, as is one whose split fails. True to
- * go on with the page (order 0, or its whole folio for reclaim_pages).
- * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, madvise_folio_pte_batch
- */
-function mthpPageoutWhole(ctx: MmContext, mm: MmStruct, vpn: number, pfn: number, end: number): boolean {
-  const env = ctx.env;
-  const m = env.mthp;
-  const head = m === undefined || m.liveOrders === 0 ? -1 : m.headOf(pfn);
-  if (head < 0) return true;
-  const nr = 1 << m!.heads.get(head)!;
-  const pt = env.pgtable;
-  let batch = 1;
-  while (batch < nr && vpn + batch < end && pfn + batch < head + nr) {
-    const pte = readPte(ctx, mm, vpn + batch);
-    if (pte === null || !pt.present(pte.hi, pte.lo) || pt.pfn(pte.hi, pte.lo, 0) !== pfn + batch) break;
-    batch++;
-  }
-  if (batch === nr) return true;
-  for (let i = 0; i < nr; i++) if (env.pages.mapcount[head + i] > 1) return false; // folio_likely_mapped_shared
-  return env.lru?.splitHugePage(head) ?? false;
 }
 
 /**
@@ -582,110 +602,7 @@ function reclaimEmptyPteTables(
   }
 }
 
-/**
- * MADV_FREE (madvise_free_pte_range): private anonymous pages become
- * lazily freeable. A swap entry in the range is dropped at once (its slot
- * freed: the next touch is a zero-filled page, not a swap-in). A mapped
- * page in the swap cache or dirty (PG_dirty) is skipped when it is mapped
- * more than once, and otherwise leaves the swap cache and is made clean; a
- * page mapped twice but neither (a forked child's, say) is marked like any
- * other. Each page's PTE is made old and clean (and flushed), and the page
- * is marked lazyfree (folio_mark_lazyfree: onto the inactive file list), so
- * reclaim drops it without swap I/O while it stays clean, swap or no swap;
- * a page written again (the dirty bit is back) is kept.
- * Linux: mm/madvise.c madvise_free_pte_range
- */
-export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
-  ctx.env.lru?.fbatches.drain(); // madvise_free_single_vma: lru_add_drain
-  // madvise_free_huge_pmd: a huge page the range covers in part is split; one it covers whole stays huge
-  splitFoliosInPart(ctx, mm, start, end);
-  const pt = ctx.env.pgtable;
-  const pages = ctx.env.pages;
-  const swap = ctx.env.swap;
-  const nr = pt.hpagePmdNr;
-  const tlb = new MmuGather(ctx, mm);
-  mm.updateHiwaterRss(); // madvise_free_single_vma: update_hiwater_rss
-  // madvise_free_single_vma: tlb_start_vma
-  for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
-  for (let vpn = start; vpn < end; vpn++) {
-    if (vpn % nr === 0 && vpn + nr <= end) {
-      const pmd = pmdOf(ctx, mm, vpn);
-      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
-        lazyFreeHugePmd(ctx, tlb, vpn, pmd);
-        vpn += nr - 1;
-        continue;
-      }
-    }
-    const pte = readPte(ctx, mm, vpn);
-    if (pte === null) continue;
-    flushTlbBatchedPending(ctx.env.tlbUbc, mm); // madvise_free_pte_range, at its PTE table
-    if (pt.isSwap(pte.hi, pte.lo)) {
-      // "just clear page table to prevent swap-in": free_swap_and_cache_nr, MM_SWAPENTS
-      setPteAt(ctx, pte.pa, 0, 0);
-      freeSwapAndCache(ctx, pt.swapOffset(pte.hi, pte.lo));
-      mm.swapEnts--;
-      continue;
-    }
-    if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
-    const pfn = pt.pfn(pte.hi, pte.lo, 0);
-    if (pages.kind[pfn] !== PageKind.UserAnon) continue; // vm_normal_folio: not the zero page
-    const slot = swap?.slotOf.get(pfn);
-    if (slot !== undefined || pages.flags[pfn] & PageFlag.Dirty) {
-      if (pages.mapcount[pfn] !== 1) continue; // folio_mapcount != folio_nr_pages: shared
-      if (slot !== undefined) {
-        // folio_free_swap: only when no swap PTE still names the slot (!folio_swapped)
-        if (swap!.map[slot] !== 0) continue;
-        swap!.removeFromCache(pfn);
-        pages.refcount[pfn]--;
-      }
-      pages.flags[pfn] &= ~PageFlag.Dirty; // folio_clear_dirty
-    }
-    if (pt.dirty(pte.hi, pte.lo) || pt.young(pte.hi, pte.lo)) {
-      // clear_young_dirty_ptes: pte_mkold + pte_mkclean
-      const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
-      ptepModify(ctx, tlb, pte.pa, vpn, 0, e.hi, e.lo);
-      tlb.flushRange(vpn, 1); // tlb_remove_tlb_entries, whatever pte_needs_flush would say
-    }
-    if (ctx.env.lru !== null) ctx.env.lru.markLazyfree(pfn);
-    else pages.flags[pfn] |= PageFlag.Lazyfree;
-  }
-  tlb.finish();
-}
-
-/**
- * madvise_free_huge_pmd for a huge PMD the range covers whole: the huge page
- * stays huge; unless it is the huge zero page or mapped elsewhere too, it is
- * made clean (PG_dirty and the PMD's dirty and accessed bits, flushed) and
- * marked lazyfree as one folio (reclaim then discards it whole while clean).
- * Linux: mm/huge_memory.c madvise_free_huge_pmd
- */
-function lazyFreeHugePmd(
-  ctx: MmContext,
-  tlb: MmuGather,
-  vpn: number,
-  pmd: { pa: number; hi: number; lo: number },
-): void {
-  const pt = ctx.env.pgtable;
-  const pages = ctx.env.pages;
-  const nr = pt.hpagePmdNr;
-  if (pt.special(pmd.hi, pmd.lo) || !pt.accessible(pmd.hi, pmd.lo)) return;
-  const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
-  if (pages.mapcount[head] !== 1) return; // folio_likely_mapped_shared
-  for (let i = 0; i < nr; i++) pages.flags[head + i] &= ~PageFlag.Dirty; // folio_clear_dirty
-  if (pt.dirty(pmd.hi, pmd.lo) || pt.young(pmd.hi, pmd.lo)) {
-    // pmdp_invalidate: the entry goes and is flushed at once (flush_pmd_tlb_range); then
-    // pmd_mkold + pmd_mkclean, set_pmd_at, and tlb_remove_pmd_tlb_entry adds it to the gather
-    const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);
-    ptepClearFlush(ctx, tlb.mm, pmd.pa, vpn, pt.pmdLevel);
-    ptepModify(ctx, tlb, pmd.pa, vpn, pt.pmdLevel, e.hi, e.lo);
-    tlb.flushRange(vpn, nr, pt.pmdLevel);
-  }
-  if (ctx.env.lru !== null) ctx.env.lru.markLazyfree(head);
-  else pages.flags[head] |= PageFlag.Lazyfree;
-  // vmlab keeps the flag on every base page (the view reads it per frame)
-  if (pages.flags[head] & PageFlag.Lazyfree)
-    for (let i = 1; i < nr; i++) pages.flags[head + i] |= PageFlag.Lazyfree;
-}
+export { lazyFree };
 
 /**
  * MADV_GUARD_INSTALL: zap the range and put a guard marker in every PTE.

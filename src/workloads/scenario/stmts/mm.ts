@@ -10,6 +10,7 @@ import { errnoName } from "../runtime/format.ts";
 
 const MADVICE = [
   "dontneed",
+  "dontneed_locked",
   "free",
   "willneed",
   "pageout",
