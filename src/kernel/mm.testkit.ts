@@ -1,13 +1,16 @@
 /**
  * What the mm tests share (tests only): a seeded random sequence for the
  * random-scenario tests, and a 64K-aligned anonymous range with a checked
- * user write for the mTHP and arm64 contpte tests.
+ * user write for the mTHP and arm64 contpte tests; for the architectures'
+ * kernel tests, a checked anonymous mapping, the checkers' silence and a
+ * checked access.
  */
 import { expect } from "vitest";
 import { Access } from "../hw/access.ts";
 import type { Task } from "./core/task.ts";
 import type { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { mmapArgs } from "./mm/userMm.ts";
+import { checkInvariants } from "./view/invariants.ts";
 
 /** 64 KiB, as a byte count */
 export const K64 = 64n << 10n;
@@ -37,4 +40,23 @@ export function region(k: Kernel, t: Task, bytes: bigint): bigint {
 /** A user write of `v` at `va` that must succeed. */
 export function write(k: Kernel, t: Task, va: bigint, v = 7): void {
   expect(k.userAccess(0, t, va, Access.Write, v).ok).toBe(true);
+}
+
+/** A private anonymous mapping of `pages` pages, read and write (`x`: and execute), that must succeed. */
+export function anonPages(k: Kernel, t: Task, pages: number, x = false): bigint {
+  const r = k.mmap(t, mmapArgs(pages * 4096, { prot: { r: true, w: true, x } }));
+  expect(r > 0n).toBe(true);
+  return r;
+}
+
+/** The invariant checker and the TLB coherence checker find nothing. */
+export function settled(k: Kernel): void {
+  expect(checkInvariants(k)).toEqual([]);
+  expect(k.machine.checker?.reports ?? []).toEqual([]);
+}
+
+/** The byte a user access read (or stored); throws with the signal when it failed. */
+export function accessOk(r: ReturnType<Kernel["userAccess"]>): number {
+  if (!r.ok) throw new Error(`access failed: ${r.signal} ${r.siCode}`);
+  return r.value;
 }

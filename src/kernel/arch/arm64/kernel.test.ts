@@ -10,7 +10,7 @@ import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
 import { TlbFlush } from "../../mm/arch.ts";
-import { mmapArgs } from "../../mm/mmap.ts";
+import { anonPages as anon, accessOk as ok, settled } from "../../mm.testkit.ts";
 import { checkInvariants } from "../../view/invariants.ts";
 import type { Arm64Tlb } from "./mmuContext.ts";
 import { flushTlbPage } from "./tlb.ts";
@@ -23,23 +23,6 @@ function boot(uaccess: "ldtr" | "pan-toggle" = "ldtr"): Kernel<Arm64Cpu, Arm64Tl
     checkCoherence: true,
     uaccess,
   });
-}
-
-function anon(k: Kernel, t: Task, pages: number, w = true): bigint {
-  const r = k.mmap(t, mmapArgs(pages * 4096, { prot: { r: true, w, x: false } }));
-  expect(r > 0n).toBe(true);
-  return r;
-}
-
-/** the invariant checker and the TLB coherence checker find nothing */
-function settled(k: Kernel): void {
-  expect(checkInvariants(k)).toEqual([]);
-  expect(k.machine.checker?.reports ?? []).toEqual([]);
-}
-
-function ok(r: ReturnType<Kernel["userAccess"]>): number {
-  if (!r.ok) throw new Error(`access failed: ${r.signal} ${r.siCode}`);
-  return r.value;
 }
 
 describe("the kernel on arm64", () => {

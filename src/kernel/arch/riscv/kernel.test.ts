@@ -11,8 +11,7 @@ import type { RiscvCpu } from "../../../hw/arch/riscv/Cpu.ts";
 import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
-import { mmapArgs } from "../../mm/mmap.ts";
-import { checkInvariants } from "../../view/invariants.ts";
+import { anonPages as anon, accessOk as ok, settled } from "../../mm.testkit.ts";
 import type { RiscvTlb } from "./tlb.ts";
 
 function boot(cfg: Partial<KernelConfig> = {}): Kernel<RiscvCpu, RiscvTlb> {
@@ -23,22 +22,6 @@ function boot(cfg: Partial<KernelConfig> = {}): Kernel<RiscvCpu, RiscvTlb> {
     checkCoherence: true,
     ...cfg,
   });
-}
-
-function anon(k: Kernel, t: Task, pages: number, x = false): bigint {
-  const r = k.mmap(t, mmapArgs(pages * 4096, { prot: { r: true, w: true, x } }));
-  expect(r > 0n).toBe(true);
-  return r;
-}
-
-function settled(k: Kernel): void {
-  expect(checkInvariants(k)).toEqual([]);
-  expect(k.machine.checker?.reports ?? []).toEqual([]);
-}
-
-function ok(r: ReturnType<Kernel["userAccess"]>): number {
-  if (!r.ok) throw new Error(`access failed: ${r.signal} ${r.siCode}`);
-  return r.value;
 }
 
 const hex16 = (v: bigint) => v.toString(16).padStart(16, "0");

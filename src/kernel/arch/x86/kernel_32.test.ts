@@ -14,29 +14,12 @@ import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
 import { mkSwapEntry } from "../../mm/arch.ts";
 import { Gfp } from "../../mm/gfp.ts";
-import { mmapArgs } from "../../mm/mmap.ts";
-import { checkInvariants } from "../../view/invariants.ts";
+import { anonPages as anon, accessOk as ok, settled } from "../../mm.testkit.ts";
 import type { I386Arch } from "./i386.ts";
 import { fixToVirt, KM_MAX_IDX } from "./layout_32.ts";
 
 function boot(cfg: Partial<KernelConfig> = {}): Kernel<I386Cpu> {
   return new Kernel<I386Cpu>({ arch: "i386", ramBytes: 128 << 20, cpus: 2, checkCoherence: true, ...cfg });
-}
-
-function anon(k: Kernel, t: Task, pages: number): bigint {
-  const r = k.mmap(t, mmapArgs(pages * 4096, { prot: { r: true, w: true, x: false } }));
-  expect(r > 0n).toBe(true);
-  return r;
-}
-
-function settled(k: Kernel): void {
-  expect(checkInvariants(k)).toEqual([]);
-  expect(k.machine.checker?.reports ?? []).toEqual([]);
-}
-
-function ok(r: ReturnType<Kernel["userAccess"]>): number {
-  if (!r.ok) throw new Error(`access failed: ${r.signal} ${r.siCode}`);
-  return r.value;
 }
 
 function arch(k: Kernel): I386Arch {

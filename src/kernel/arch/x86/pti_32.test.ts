@@ -14,8 +14,7 @@ import { PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
-import { mmapArgs } from "../../mm/mmap.ts";
-import { checkInvariants } from "../../view/invariants.ts";
+import { anonPages as anon, accessOk as ok, settled } from "../../mm.testkit.ts";
 import type { I386Arch } from "./i386.ts";
 import { pdpteTable } from "./pgtable_32.ts";
 import { ceaPages32, ENTRY_TEXT_PAGES_32, ENTRY_TEXT_START_32 } from "./pti_32.ts";
@@ -30,22 +29,6 @@ function boot(cfg: Partial<KernelConfig> = {}): Kernel<I386Cpu, I386Tlb> {
     checkCoherence: true,
     ...cfg,
   });
-}
-
-function anon(k: Kernel, t: Task, pages: number, x = false): bigint {
-  const r = k.mmap(t, mmapArgs(pages * 4096, { prot: { r: true, w: true, x } }));
-  expect(r > 0n).toBe(true);
-  return r;
-}
-
-function settled(k: Kernel): void {
-  expect(checkInvariants(k)).toEqual([]);
-  expect(k.machine.checker?.reports ?? []).toEqual([]);
-}
-
-function ok(r: ReturnType<Kernel["userAccess"]>): number {
-  if (!r.ok) throw new Error(`access failed: ${r.signal} ${r.siCode}`);
-  return r.value;
 }
 
 const vpn = (va: number | bigint) => Number(BigInt(va) / 4096n) as never;
