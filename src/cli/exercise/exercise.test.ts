@@ -172,30 +172,24 @@ describe("vmlab exercise scenario", () => {
   });
 });
 
+/**
+ * `vmlab exercise KIND ARGS --solve --out FILE`: the file written is the problem, which the
+ * output starts with; the answers are what follows "Answers:".
+ */
+function solvedWithOut(kind: string, args: string[]): { problem: string; answers: string } {
+  const file = join(tmp(), `${kind}.vm`);
+  const text = vmlab(["exercise", kind, ...args, "--solve", "--out", file]);
+  expect(text.code, text.stderr).toBe(0);
+  const problem = readFileSync(file, "utf8");
+  expect(text.stdout.startsWith(problem)).toBe(true);
+  return { problem, answers: text.stdout.split("\nAnswers:\n")[1] };
+}
+
 describe("vmlab exercise flush", () => {
   it("--out writes the scenario; vmlab run of it with --solve's answers as expects passes", () => {
-    const file = join(tmp(), "flush.vm");
-    const text = vmlab([
-      "exercise",
-      "flush",
-      "-s",
-      "8",
-      "--arch",
-      "arm64",
-      "-n",
-      "2",
-      "--solve",
-      "--out",
-      file,
-    ]);
-    expect(text.code, text.stderr).toBe(0);
-    const problem = readFileSync(file, "utf8");
-    expect(text.stdout.startsWith(problem)).toBe(true);
+    const { problem, answers } = solvedWithOut("flush", ["-s", "8", "--arch", "arm64", "-n", "2"]);
     // each answer's per-CPU counts as expectations after its change: counters before it kept in lets
-    const blocks = text.stdout
-      .split("\nAnswers:\n")[1]
-      .split(/^Q\d+: after `.*`$/m)
-      .slice(1);
+    const blocks = answers.split(/^Q\d+: after `.*`$/m).slice(1);
     let q = 0;
     const withExpects = problem.replace(/^(A: .*)\n# Q(\d+):.*$/gm, (_, change: string) => {
       const lines = blocks[q].trim().split("\n");
@@ -231,24 +225,7 @@ describe("vmlab exercise flush", () => {
 
 describe("vmlab exercise cache", () => {
   it("--out writes the scenario; vmlab run of it with --solve's hits and stale loads as expects passes", () => {
-    const file = join(tmp(), "cache.vm");
-    const text = vmlab([
-      "exercise",
-      "cache",
-      "-s",
-      "12",
-      "--kind",
-      "vivt",
-      "-n",
-      "10",
-      "--solve",
-      "--out",
-      file,
-    ]);
-    expect(text.code, text.stderr).toBe(0);
-    const problem = readFileSync(file, "utf8");
-    expect(text.stdout.startsWith(problem)).toBe(true);
-    const answers = text.stdout.split("\nAnswers:\n")[1];
+    const { problem, answers } = solvedWithOut("cache", ["-s", "12", "--kind", "vivt", "-n", "10"]);
     let q = 0;
     const withExpects = problem.replace(
       /^([AB]: (?:read|write) .*)\n# Q(\d+):.*$/gm,
