@@ -1,20 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
-import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
-import { KernelImpl } from "../../KernelImpl.ts";
-import type { WindowsOs } from "./index.ts";
+import type { KernelImpl } from "../../KernelImpl.ts";
+import { twoProcs } from "../../windows.testkit.ts";
 import { PageProt, pageFileOffset, SoftKind, softKind } from "./mmpte.ts";
 import { readProto } from "./section.ts";
 
-/** A booted profile=windows kernel with two processes and a paging file. */
-function twoProcs(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; a: Task; b: Task; os: WindowsOs } {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20, ...cfg });
-  const a = k.spawn("a")!;
-  const b = k.spawn("b")!;
-  k.switchTo(0, a);
-  return { k, a, b, os: k.os as WindowsOs };
-}
 const read = (k: KernelImpl, t: Task, va: bigint) => {
   k.switchTo(0, t);
   const r = k.userAccess(0, t, va, Access.Read);

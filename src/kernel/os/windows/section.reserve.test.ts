@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
-import type { Task } from "../../core/task.ts";
 import { KernelImpl } from "../../KernelImpl.ts";
+import { on, twoProcs } from "../../windows.testkit.ts";
 import { STATUS_ACCESS_VIOLATION } from "./fault.ts";
 import { PageProt } from "./mmpte.ts";
 import { MemState, WinError } from "./virtual.ts";
-
-function twoProcs() {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20 });
-  const a = k.spawn("a")!;
-  const b = k.spawn("b")!;
-  k.switchTo(0, a);
-  return { k, a, b };
-}
-const on = (k: KernelImpl, t: Task) => k.switchTo(0, t);
 
 describe("SEC_RESERVE: a paging-file-backed section whose pages VirtualAlloc commits", () => {
   it("charges nothing at creation; a view's pages are reserved (an access violation) until committed, for every view", () => {

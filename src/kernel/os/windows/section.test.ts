@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
-import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { fileByte } from "../../fs/file.ts";
-import { KernelImpl } from "../../KernelImpl.ts";
+import type { KernelImpl } from "../../KernelImpl.ts";
+import { on, twoProcs } from "../../windows.testkit.ts";
 import { STATUS_ACCESS_VIOLATION } from "./fault.ts";
 import type { WindowsOs } from "./index.ts";
 import { PageProt, protoPointerVa, SoftKind, softKind, transitionPfn } from "./mmpte.ts";
@@ -17,15 +17,6 @@ function readByte(k: KernelImpl, t: Task, va: bigint): number {
   return r.ok ? r.value : -1;
 }
 
-/** A booted profile=windows kernel with two processes. */
-function twoProcs(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; a: Task; b: Task } {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20, ...cfg });
-  const a = k.spawn("a")!;
-  const b = k.spawn("b")!;
-  k.switchTo(0, a);
-  return { k, a, b };
-}
-const on = (k: KernelImpl, t: Task) => k.switchTo(0, t);
 const lastError = (k: KernelImpl, t: Task) => k.view.windows()!.process(t)!.lastError;
 const pfnOf = (k: KernelImpl, t: Task, va: bigint) => k.view.page(t, Number(va / 4096n)).pfn;
 const RW = PageProt.READWRITE;

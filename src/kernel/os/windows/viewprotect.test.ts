@@ -10,23 +10,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
-import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { fileByte } from "../../fs/file.ts";
-import { KernelImpl } from "../../KernelImpl.ts";
+import type { KernelImpl } from "../../KernelImpl.ts";
+import { on, twoProcs } from "../../windows.testkit.ts";
 import { STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION } from "./fault.ts";
 import { PageProt } from "./mmpte.ts";
 import { getPte } from "./process.ts";
 import { MemState, WinError } from "./virtual.ts";
 
-function twoProcs(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; a: Task; b: Task } {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20, ...cfg });
-  const a = k.spawn("a")!;
-  const b = k.spawn("b")!;
-  k.switchTo(0, a);
-  return { k, a, b };
-}
-const on = (k: KernelImpl, t: Task) => k.switchTo(0, t);
 const win = (k: KernelImpl, t: Task) => k.view.windows()!.process(t)!;
 const pteOf = (k: KernelImpl, t: Task, va: bigint) => getPte(k, t.mm!, Number(va / 4096n));
 const pfnOf = (k: KernelImpl, t: Task, va: bigint) => k.view.page(t, Number(va / 4096n)).pfn;

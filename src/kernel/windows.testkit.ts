@@ -1,0 +1,25 @@
+/**
+ * What the profile=windows section and view tests share (tests only): a booted
+ * kernel with two processes.
+ */
+import type { KernelConfig } from "./core/config.ts";
+import type { Task } from "./core/task.ts";
+import { KernelImpl } from "./KernelImpl.ts";
+import type { WindowsOs } from "./os/windows/index.ts";
+
+/** A profile=windows kernel (32 MiB of RAM, a 4 MiB paging file) with processes a and b, a running on CPU 0. */
+export function twoProcs(cfg: Partial<KernelConfig> = {}): {
+  k: KernelImpl;
+  a: Task;
+  b: Task;
+  os: WindowsOs;
+} {
+  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", pagefileBytes: 4 << 20, ...cfg });
+  const a = k.spawn("a")!;
+  const b = k.spawn("b")!;
+  k.switchTo(0, a);
+  return { k, a, b, os: k.os as WindowsOs };
+}
+
+/** Runs `t` on CPU 0. */
+export const on = (k: KernelImpl, t: Task) => k.switchTo(0, t);
