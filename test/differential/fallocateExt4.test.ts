@@ -19,6 +19,7 @@
  * Linux: fs/ext4/extents.c ext4_fallocate, ext4_collapse_range, ext4_insert_range, ext4_zero_range;
  * fs/ext4/inode.c ext4_punch_hole, ext4_zero_partial_blocks, ext4_block_truncate_page
  */
+import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import { Access } from "../../src/hw/access.ts";
 import {
@@ -188,16 +189,24 @@ describe("vmlab against this machine's ext4: fallocate's collapse, insert and ze
   it.skipIf("skip" in probe)(
     `return values, sizes, contents and mappings after each mode${"skip" in probe ? ` (skipped: ${probe.skip})` : ""}`,
     (ctx) => {
-      const host = hostRun((probe as { path: string }).path)
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as Rec | Rec2);
+      const run = () =>
+        hostRun((probe as { path: string }).path)
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as Rec | Rec2);
+      let host = run();
       if (host[0]?.exp === "skip") {
         console.log(`ext4 fallocate not compared: ${(host[0] as Rec).why}`);
         ctx.skip();
         return;
       }
-      expect(vmlabSteps()).toEqual(host);
+      const mine = vmlabSteps();
+      // The host's flusher may start writeback of a probe page between two steps when other
+      // processes' dirty pages pass the background threshold (a loaded machine: the whole suite
+      // beside it), which clears PG_dirty and so smaps' Shared_Dirty: phase 2's dirty figures
+      // then read lower. A mismatch is taken again from a fresh host run, twice at most.
+      for (let i = 0; i < 2 && !isDeepStrictEqual(mine, host); i++) host = run();
+      expect(mine).toEqual(host);
     },
   );
 });

@@ -291,7 +291,7 @@ export class X86Tlb implements ArchTlb {
     nrPages: number,
     fromCpu: number,
     kind: TlbFlush,
-    stride: number,
+    stride = 1,
   ): void {
     const st = this.states[cpuId];
     if (st.loadedMm !== mm) return;

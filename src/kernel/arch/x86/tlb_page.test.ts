@@ -45,7 +45,7 @@ function scene(arch: "x86_64" | "x86_64-la57", pti: boolean) {
 /** flushFunc, the general path, as flushTlbMmRange calls it after bumping tlb_gen */
 function generalFlush(tlb: X86Tlb, mm: MmStruct, vpn: number): void {
   mm.tlbGen++;
-  (tlb as unknown as { flushFunc(...a: unknown[]): void }).flushFunc(mm, 0, vpn, 1, 0, TlbFlush.Page);
+  (tlb as unknown as { flushFunc(...a: unknown[]): void }).flushFunc(mm, 0, vpn, 1, 0, TlbFlush.Page, 1);
 }
 
 describe("x86 flush_tlb_page on the mm's one CPU: straight through, as flush_tlb_func", () => {
