@@ -7,6 +7,7 @@
  */
 import { expect } from "vitest";
 import { Access } from "../hw/access.ts";
+import type { Mmu } from "../hw/mmu/Mmu.ts";
 import type { Task } from "./core/task.ts";
 import type { KernelImpl as Kernel } from "./KernelImpl.ts";
 import { mmapArgs } from "./mm/userMm.ts";
@@ -59,4 +60,19 @@ export function settled(k: Kernel): void {
 export function accessOk(r: ReturnType<Kernel["userAccess"]>): number {
   if (!r.ok) throw new Error(`access failed: ${r.signal} ${r.siCode}`);
   return r.value;
+}
+
+/**
+ * 32-bit x86: on CPU 1 now running `t`, after an INVLPG of `va`, the kernel reads `va` with no fault
+ * (a vmalloc address synced into t's tables).
+ */
+export function kernelReadsWithoutFault(
+  k: Kernel<Mmu & { invlpg(va: number): void }>,
+  t: Task,
+  va: bigint,
+): void {
+  k.switchTo(1, t);
+  k.machine.cpus[1].invlpg(Number(va));
+  const r = k.kernelAccess(1, va, Access.Read);
+  expect(r.ok && r.faults).toBe(0);
 }

@@ -27,6 +27,18 @@
 import { describe, it } from "vitest";
 import { holds, readPages, swapped64 } from "../../workloads/scenario/testKit.ts";
 
+/**
+ * `expect swapcache(...)` lines: pages [firstK, firstK + 4 * pages) KiB of `v` in P's swap cache
+ * whole, and the page just before the window (`edges` has "<") or just after it (">") not.
+ */
+function inCache(p: string, v: string, firstK: number, pages: number, edges: "<>" | "<" | ">"): string {
+  const at = (k: number) => (k === 0 ? v : `${v}+${k}K`);
+  let out = `expect swapcache(${p}, ${at(firstK)} ${pages}p) == ${pages}\n`;
+  if (edges.includes("<")) out += `expect swapcache(${p}, ${at(firstK - 4)} 1p) == 0\n`;
+  if (edges.includes(">")) out += `expect swapcache(${p}, ${at(firstK + 4 * pages)} 1p) == 0\n`;
+  return out;
+}
+
 /** 64 pages at a 2 MiB boundary, written and paged out whole (pages 0..63 of one PTE table). */
 const SETUP = swapped64();
 
@@ -49,22 +61,15 @@ ${HITS_20_23}expect vmstat.swap_ra_hit == 3
 A: read a+160K
 expect A.maj_flt == 2
 expect vmstat.swap_ra == 14
-expect swapcache(A, a+148K 8p) == 8
-expect swapcache(A, a+144K 1p) == 0
-expect swapcache(A, a+180K 1p) == 0
-A: read a+144K
+${inCache("A", "a", 148, 8, "<>")}A: read a+144K
 expect A.maj_flt == 3
 expect vmstat.swap_ra == 15
-expect swapcache(A, a+140K 1p) == 1
-expect swapcache(A, a+136K 1p) == 0
-A: read a+148K
+${inCache("A", "a", 140, 1, "<")}A: read a+148K
 expect vmstat.swap_ra_hit == 4
 A: read a+136K
 expect A.maj_flt == 4
 expect vmstat.swap_ra == 16
-expect swapcache(A, a+132K 1p) == 1
-expect swapcache(A, a+128K 1p) == 0
-`);
+${inCache("A", "a", 132, 1, "<")}`);
   });
 
   it("a swap-cache hit on a page readahead did not read (MADV_WILLNEED) moves the VMA's address, adds no hit", () => {
@@ -83,10 +88,7 @@ expect vmstat.swap_ra_hit == 0
 A: read a+164K
 expect A.maj_flt == 1
 expect vmstat.swap_ra == 7
-expect swapcache(A, a+160K 9p) == 9
-expect swapcache(A, a+156K 1p) == 0
-expect swapcache(A, a+196K 1p) == 0
-`);
+${inCache("A", "a", 160, 9, "<>")}`);
     // page_cluster=5 (max 32): willneed reads 40..47; 8 hits without PG_readahead leave hits at 4
     // -> (47, 0, 4); 48: 4 -> 8 pages after it, [48, 56), 7 read (12 hits would give 16)
     holds(`${pc(5)}
@@ -98,9 +100,7 @@ expect vmstat.swap_ra_hit == 0
 A: read a+192K
 expect A.maj_flt == 1
 expect vmstat.swap_ra == 7
-expect swapcache(A, a+192K 8p) == 8
-expect swapcache(A, a+224K 1p) == 0
-`);
+${inCache("A", "a", 192, 8, ">")}`);
   });
 
   it("the window stops at the fault's PTE table (faddr & PMD_MASK, + PMD_SIZE)", () => {
@@ -111,24 +111,18 @@ expect swapcache(A, a+224K 1p) == 0
     holds(`${SETUP.replace("at=0x40000000", "at=0x401E0000")}
 A: read a+136K
 expect vmstat.swap_ra == 6
-expect swapcache(A, a+128K 7p) == 7
-expect swapcache(A, a+124K 1p) == 0
-A: read a+132K
+${inCache("A", "a", 128, 7, "<")}A: read a+132K
 A: read a+128K
 expect vmstat.swap_ra_hit == 2
 A: read a+124K
 expect A.maj_flt == 2
 expect vmstat.swap_ra == 9
-expect swapcache(A, a+112K 4p) == 4
-expect swapcache(A, a+108K 1p) == 0
-`);
+${inCache("A", "a", 112, 4, "<")}`);
     // 30: 8 around, [27, 35), cut at the table's end 32: [27, 32), 4 read; 32..34 stay out
     holds(`${SETUP.replace("at=0x40000000", "at=0x401E0000")}
 A: read a+120K
 expect vmstat.swap_ra == 4
-expect swapcache(A, a+108K 5p) == 5
-expect swapcache(A, a+104K 1p) == 0
-expect swapcache(A, a+128K 3p) == 0
+${inCache("A", "a", 108, 5, "<")}expect swapcache(A, a+128K 3p) == 0
 `);
   });
 
@@ -176,15 +170,9 @@ ${HITS_20_23}A: read b+80K
 expect vmstat.swap_ra == 14
 A: read b+160K
 expect vmstat.swap_ra == 17
-expect swapcache(A, b+156K 4p) == 4
-expect swapcache(A, b+152K 1p) == 0
-expect swapcache(A, b+172K 1p) == 0
-A: read a+160K
+${inCache("A", "b", 156, 4, "<>")}A: read a+160K
 expect vmstat.swap_ra == 24
-expect swapcache(A, a+148K 8p) == 8
-expect swapcache(A, a+144K 1p) == 0
-expect swapcache(A, a+180K 1p) == 0
-expect A.maj_flt == 4
+${inCache("A", "a", 148, 8, "<>")}expect A.maj_flt == 4
 `);
   });
 
@@ -200,15 +188,10 @@ A: fork B
 B: read a+100K
 expect B.maj_flt == 1
 expect vmstat.swap_ra == 14
-expect swapcache(B, a+100K 8p) == 8
-expect swapcache(B, a+132K 1p) == 0
-A: read a+160K
+${inCache("B", "a", 100, 8, ">")}A: read a+160K
 expect A.maj_flt == 2
 expect vmstat.swap_ra == 21
-expect swapcache(A, a+148K 8p) == 8
-expect swapcache(A, a+144K 1p) == 0
-expect swapcache(A, a+180K 1p) == 0
-`);
+${inCache("A", "a", 148, 8, "<>")}`);
   });
 
   it("mprotect's split copies the state to both halves (__split_vma: vm_area_dup); a merge into prev keeps prev's", () => {
@@ -225,9 +208,7 @@ A: read a+80K
 A: read a+200K
 A: read a+40K
 expect vmstat.swap_ra == 11
-expect swapcache(A, a+40K 2p) == 2
-expect swapcache(A, a+36K 1p) == 0
-A: mprotect a+128K 128K prot=r
+${inCache("A", "a", 40, 2, "<")}A: mprotect a+128K 128K prot=r
 expect vmas(A, a 256K) == 2
 A: read a+160K
 expect vmstat.swap_ra == 11
@@ -246,9 +227,7 @@ expect A.maj_flt == 6
 A: mprotect a+128K 128K prot=r
 A: read a+120K
 expect vmstat.swap_ra == 4
-expect swapcache(A, a+108K 5p) == 5
-expect swapcache(A, a+104K 1p) == 0
-expect swapcache(A, a+128K 3p) == 0
+${inCache("A", "a", 108, 5, "<")}expect swapcache(A, a+128K 3p) == 0
 `);
   });
 
@@ -282,9 +261,7 @@ expect b == 0x40400000
 A: read b+100K
 expect A.maj_flt == 2
 expect vmstat.swap_ra == 11
-expect swapcache(A, b+100K 5p) == 5
-expect swapcache(A, b+120K 1p) == 0
-`);
+${inCache("A", "b", 100, 5, ">")}`);
   });
 });
 
@@ -300,9 +277,7 @@ describe("page_cluster and the window", () => {
     holds(`${pc(1)}
 A: read a+80K
 expect vmstat.swap_ra == 1
-expect swapcache(A, a+80K 2p) == 2
-expect swapcache(A, a+76K 1p) == 0
-A: read a+160K
+${inCache("A", "a", 80, 2, "<")}A: read a+160K
 expect vmstat.swap_ra == 1
 A: read a+164K
 expect vmstat.swap_ra == 2
@@ -313,15 +288,11 @@ A: read a+168K
 expect vmstat.swap_ra_hit == 1
 A: read a+172K
 expect vmstat.swap_ra == 3
-expect swapcache(A, a+172K 2p) == 2
-expect swapcache(A, a+180K 1p) == 0
-A: read a+240K
+${inCache("A", "a", 172, 2, ">")}A: read a+240K
 expect vmstat.swap_ra == 3
 A: read a+236K
 expect vmstat.swap_ra == 4
-expect swapcache(A, a+232K 1p) == 1
-expect swapcache(A, a+228K 1p) == 0
-expect A.maj_flt == 7
+${inCache("A", "a", 232, 1, "<")}expect A.maj_flt == 7
 `);
   });
 
@@ -340,15 +311,9 @@ expect vmstat.swap_ra == 26
 expect vmstat.swap_ra_hit == 26
 A: read a+400K
 expect vmstat.swap_ra == 57
-expect swapcache(A, a+340K 32p) == 32
-expect swapcache(A, a+336K 1p) == 0
-expect swapcache(A, a+468K 1p) == 0
-A: read a+800K
+${inCache("A", "a", 340, 32, "<>")}A: read a+800K
 expect vmstat.swap_ra == 72
-expect swapcache(A, a+772K 16p) == 16
-expect swapcache(A, a+768K 1p) == 0
-expect swapcache(A, a+836K 1p) == 0
-A: read a+600K
+${inCache("A", "a", 772, 16, "<>")}A: read a+600K
 expect vmstat.swap_ra == 79
 expect swapcache(A, a+588K 8p) == 8
 A: read a+240K

@@ -14,7 +14,7 @@ import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
 import { mkSwapEntry } from "../../mm/arch.ts";
 import { Gfp } from "../../mm/gfp.ts";
-import { anonPages as anon, accessOk as ok, settled } from "../../mm.testkit.ts";
+import { anonPages as anon, kernelReadsWithoutFault, accessOk as ok, settled } from "../../mm.testkit.ts";
 import type { I386Arch } from "./i386.ts";
 import { fixToVirt, KM_MAX_IDX } from "./layout_32.ts";
 
@@ -129,10 +129,7 @@ describe("the kernel on i386 (2-level paging)", () => {
       expect(k.machine.phys.read32(t.mm!.pgdPfn * 4096 + idx * 4)).toBe(
         k.machine.phys.read32(k.rootPfn * 4096 + idx * 4),
       );
-      k.switchTo(1, t);
-      k.machine.cpus[1].invlpg(Number(v));
-      const r = k.kernelAccess(1, v, Access.Read);
-      expect(r.ok && r.faults).toBe(0);
+      kernelReadsWithoutFault(k, t, v);
     }
     expect(k.vmallocFaults).toBe(0);
     settled(k);

@@ -14,7 +14,7 @@ import { PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
-import { anonPages as anon, accessOk as ok, settled } from "../../mm.testkit.ts";
+import { anonPages as anon, kernelReadsWithoutFault, accessOk as ok, settled } from "../../mm.testkit.ts";
 import type { I386Arch } from "./i386.ts";
 import { pdpteTable } from "./pgtable_32.ts";
 import { ceaPages32, ENTRY_TEXT_PAGES_32, ENTRY_TEXT_START_32 } from "./pti_32.ts";
@@ -123,10 +123,7 @@ describe("PTI on i386-pae: the tables", () => {
         const own = pdpteTable(phys, t.mm!.pgdPfn * 4096 + 24);
         expect(own === pdpteTable(phys, k.rootPfn * 4096 + 24), `pti=${pti}`).toBe(!pti);
         expect(phys.read32(own * 4096 + pdeOff)).toBe(swapperPde);
-        k.switchTo(1, t);
-        k.machine.cpus[1].invlpg(Number(v));
-        const r = k.kernelAccess(1, v, Access.Read);
-        expect(r.ok && r.faults).toBe(0);
+        kernelReadsWithoutFault(k, t, v);
       }
       expect(k.vmallocFaults).toBe(0);
       settled(k);
