@@ -402,10 +402,11 @@ function madvisePopulate(
 /**
  * MADV_PAGEOUT (madvise_cold_or_pageout_pte_range, then reclaim_pages):
  * pages in the range that only this mapping uses are reclaimed now.
- * Anonymous pages are written to swap (when there is swap) and their PTEs
- * become swap entries (a large folio the range covers whole goes whole, to
- * consecutive slots; one it covers in part is split first: mthpPageoutWhole,
- * splitFoliosInPart); page-cache pages of disk files are unmapped, written
+ * Anonymous pages are written to swap and their PTEs become swap entries (a
+ * large folio the range covers whole goes whole, to consecutive slots; one
+ * it covers in part is split first: mthpPageoutWhole, splitFoliosInPart);
+ * without a free slot they stay mapped and go back active (vmscan.ts
+ * addToSwapFailed), a large folio split first; page-cache pages of disk files are unmapped, written
  * back if dirty, and dropped from the cache. Pages of shared anonymous
  * memory and of tmpfs files (shmem) are unmapped and go as reclaim sends
  * them (shmem_writeout: a clean one is dropped, a dirty one written to swap,
@@ -448,12 +449,12 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   // same end) and goes to swap whole when reclaim_pages meets it (mm/vmscan_swapout.ts; no free
   // swap cluster: split, thp_swpout_fallback); a file PMD still there is one the loop above left;
   // the huge zero page and a THP mapped elsewhere too are left, PMD and all (huge_unlock)
-  if (env.swap !== null) splitAnonFoliosInPart(ctx, mm, start, end);
-  if (env.swap !== null)
-    for (let h = start - (start % nr); h < end; h += nr) {
-      const pmd = pmdOf(ctx, mm, h);
-      if (pmd !== null && exclusiveAnonPmd(ctx, pmd.hi, pmd.lo) >= 0) splitPmd(ctx, mm, h);
-    }
+  // (with or without swap: add_to_swap's failure is found later, in reclaim_pages)
+  splitAnonFoliosInPart(ctx, mm, start, end);
+  for (let h = start - (start % nr); h < end; h += nr) {
+    const pmd = pmdOf(ctx, mm, h);
+    if (pmd !== null && exclusiveAnonPmd(ctx, pmd.hi, pmd.lo) >= 0) splitPmd(ctx, mm, h);
+  }
   // each PTE table's pages are one reclaim_pages list (madvise_cold_or_pageout_pte_range), which
   // ends with its deferred flush; the walk of each first pays what an earlier batch left
   // (flush_tlb_batched_pending)

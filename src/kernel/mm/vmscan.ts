@@ -623,13 +623,15 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     const anon = pages.kind[pfn] === PageKind.UserAnon;
     const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
     if (anon) {
-      if (this.env.swap === null && !lazy) return 0;
       if (!this.large[pfn]) {
         this.index[pfn] = index;
         if (anonVma !== 0) this.anonVma[pfn] = anonVma;
       }
+      // without swap a whole mTHP or THP fails add_to_swap and is split (swpout_fallback)
       const s = splitForReclaim(this, pfn, true); // a whole mTHP may go whole (s pages), else split first
       if (s !== 0) return Math.max(s, 0);
+      // no swap: add_to_swap fails (after the pin check, before try_to_unmap): activate_locked_split
+      if (this.env.swap === null && !lazy) return this.addToSwapFailed(pfn);
     }
     let found = 0;
     let locked = false;
@@ -641,6 +643,8 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return 0;
     const n = lazy ? +discardLazyfree(this, pfn) : anon ? +this.swapOut(pfn) : dropFile(this, pfn);
+    // no free swap slot: add_to_swap failed, activate_locked_split
+    if (anon && !lazy && n === 0 && pages.kind[pfn] === PageKind.UserAnon) return this.addToSwapFailed(pfn);
     // left to the flusher, PG_active: reclaim_folio_list's folio_putback_lru (the LRU add batch)
     if (n === DirtyFolio.Activate) this.putbackActive(pfn);
     if (n > 0) this.freed();
@@ -648,9 +652,23 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
   }
 
   /** folio_putback_lru of an isolated page-cache folio with PG_active: off its list, into the running CPU's LRU add batch. */
-  private putbackActive(pfn: number): void {
+  private putbackActive(pfn: number, lru = Lru.ActiveFile): void {
     this.unlink(pfn);
-    this.fbatches.add(pfn, false, Lru.ActiveFile);
+    this.fbatches.add(pfn, false, lru);
+  }
+
+  /**
+   * reclaim_pages' anonymous page that add_to_swap could not give a slot (no
+   * swap, or none free): shrink_folio_list's activate_locked_split sets
+   * PG_active unless it is pinned (keep_locked, before add_to_swap) and
+   * reclaim_folio_list puts it back (folio_putback_lru: the LRU add batch,
+   * then Active(anon)). Its stat is reclaim_folio_list's dummy: no vmstat
+   * pgactivate. It stays mapped. Returns 0 pages reclaimed.
+   * Linux: mm/vmscan.c shrink_folio_list, reclaim_folio_list
+   */
+  private addToSwapFailed(pfn: number): number {
+    if (!this.pinned.has(pfn)) this.putbackActive(pfn, Lru.ActiveAnon);
+    return 0;
   }
 
   /** MADV_FREE: folio_mark_lazyfree, queued for lru_lazyfree (swap.ts). Linux: mm/swap.c folio_mark_lazyfree */
