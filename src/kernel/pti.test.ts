@@ -8,6 +8,7 @@ import { Access } from "../hw/access.ts";
 import type { Cpu } from "../hw/arch/x86_64/Cpu.ts";
 import { PfErr } from "../hw/arch/x86_64/fault.ts";
 import { Pte } from "../hw/arch/x86_64/pte.ts";
+import type { HwEvent } from "../hw/mmu/events.ts";
 import { CPU_ENTRY_AREA_BASE, ENTRY_TEXT_START } from "./arch/x86/pti.ts";
 import type { X86Tlb } from "./arch/x86/tlb.ts";
 import type { KernelConfig } from "./Kernel.ts";
@@ -119,6 +120,50 @@ describe("page-table isolation", () => {
       expect(r.ok, `cpu${cpu}`).toBe(false); // no stale user-PCID translation survived
     }
     expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("interrupts a CPU in user mode for flush_tlb_kernel_range: without PCIDs the two CR3 writes cost it its user entries; with PCIDs they stay and the user PCID gets an INVPCID per page", () => {
+    const run = (pcid: boolean) => {
+      const { k, t, buf } = boot({ pcid });
+      const t2 = k.thread(t, "A2")!;
+      k.switchTo(1, t2);
+      for (let i = 0; i < 4; i++) k.userAccess(1, t2, buf + BigInt(i) * 4096n, Access.Write, 1);
+      const st1 = k.tlbMgr.states[1];
+      expect(st1.inUser).toBe(true);
+      const events: HwEvent[] = [];
+      k.setTracer((e) => events.push(e));
+      const w = st1.ptiCr3Writes;
+      const shot = st1.shootdownsReceived;
+      k.tlbMgr.flushTlbKernelRange(k.va.vpn(k.layout.vmallocStart), 2, 0); // from CPU 0: 2 pages
+      k.setTracer(null);
+      const cpu1 = k.machine.cpus[1];
+      const walks = cpu1.walks;
+      for (let i = 0; i < 4; i++) k.userAccess(1, t2, buf + BigInt(i) * 4096n, Access.Read);
+      const userPcid = k.tlbMgr.userPcid(st1.loadedAsid);
+      const invpcid1 = events.filter(
+        (e) => e.type === "invalidate" && e.cpu === 1 && e.op === "invpcid0" && e.asid === userPcid,
+      ).length;
+      expect(checkInvariants(k)).toEqual([]);
+      return {
+        cr3Writes: st1.ptiCr3Writes - w,
+        shootdowns: st1.shootdownsReceived - shot,
+        refills: cpu1.walks - walks,
+        cr3AfterIsUser:
+          Math.floor(cpu1.cr3Lo / 4096) === k.userPgdPfn(t.mm!) % 2 ** 20 &&
+          cpu1.cr3Hi === Math.floor(k.userPgdPfn(t.mm!) / 2 ** 20),
+        invpcid1,
+      };
+    };
+    // SWITCH_TO_KERNEL_CR3 and SWITCH_TO_USER_CR3 around the IPI; no PCID: both flush (4 refills)
+    expect(run(false)).toEqual({
+      cr3Writes: 2,
+      shootdowns: 1,
+      refills: 4,
+      cr3AfterIsUser: true,
+      invpcid1: 0,
+    });
+    // PCIDs: NOFLUSH both ways, the user entries stay; flush_tlb_one_user's INVPCID per page
+    expect(run(true)).toEqual({ cr3Writes: 2, shootdowns: 1, refills: 0, cr3AfterIsUser: true, invpcid1: 2 });
   });
 
   it("lets the kernel never execute user memory, even with SMEP off: the kernel PGD's user entries are NX", () => {

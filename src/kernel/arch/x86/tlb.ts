@@ -410,26 +410,39 @@ export class X86Tlb implements ArchTlb {
   }
 
   /**
-   * flush_tlb_kernel_range on every CPU (an IPI to each other CPU): INVLPG
-   * per page up to tlb_single_page_flush_ceiling (33), else a full flush
-   * including globals. Under PTI kernel entries are not global, so other
-   * ASIDs may cache them too (invalidate_other_asid).
+   * flush_tlb_kernel_range on every CPU (on_each_cpu: an IPI to each other
+   * CPU): do_kernel_range_flush's flush_tlb_one_kernel per page up to
+   * tlb_single_page_flush_ceiling (33), else do_flush_tlb_all (INVPCID of
+   * everything, globals included). flush_tlb_one_kernel is
+   * flush_tlb_one_user: INVLPG in the current PCID and, under PTI with
+   * PCIDs, INVPCID of the address in the user PCID; then, under PTI, whose
+   * kernel entries are not global, invalidate_other (other ASIDs may cache
+   * them too). Under PTI an IPI that finds a CPU in user mode enters the
+   * kernel and returns (SWITCH_TO_KERNEL_CR3, SWITCH_TO_USER_CR3): without
+   * PCIDs both CR3 writes flush its non-global entries, user ones included.
+   * Linux: arch/x86/mm/tlb.c flush_tlb_kernel_range, do_kernel_range_flush,
+   * flush_tlb_one_kernel, native_flush_tlb_one_user; arch/x86/entry/calling.h
    */
   flushTlbKernelRange(startVpn: number, nrPages: number, fromCpu: number): void {
     for (const cpu of this.cpus) {
+      const st = this.states[cpu.id];
       if (cpu.id !== fromCpu) {
         this.shootdowns++;
-        this.states[cpu.id].shootdownsReceived++;
+        st.shootdownsReceived++;
       }
-      if (nrPages > TLB_SINGLE_PAGE_FLUSH_CEILING) {
-        cpu.invpcid(2, 0);
-        continue;
+      const wasUser = st.inUser;
+      this.enterKernel(cpu.id);
+      if (nrPages > TLB_SINGLE_PAGE_FLUSH_CEILING) cpu.invpcid(2, 0);
+      else {
+        const userPcid = this.pti && this.pcid ? this.userPcid(st.loadedAsid) : -1; // loaded_mm_asid's
+        for (let i = 0; i < nrPages; i++) {
+          const { hi, lo } = fromBig(this.va.canonical(startVpn + i));
+          cpu.invlpg(hi, lo);
+          if (userPcid !== -1) cpu.invpcid(0, userPcid, hi, lo);
+        }
+        if (this.pti) this.invalidateOtherAsids(cpu.id);
       }
-      for (let i = 0; i < nrPages; i++) {
-        const { hi, lo } = fromBig(this.va.canonical(startVpn + i));
-        cpu.invlpg(hi, lo);
-      }
-      if (this.pti) this.invalidateOtherAsids(cpu.id);
+      if (wasUser) this.exitToUser(cpu.id);
     }
   }
 
