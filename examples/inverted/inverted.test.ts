@@ -156,7 +156,7 @@ describe("the machine key", () => {
     );
     const radix = runScenario("machine ram=64M\nspawn A\nA: a = mmap 8K\nA: write a 8K\nshow pagetables\n");
     expect(inv.statements[4].output.join("\n")).toMatch(
-      /radix .*: 4 pages = 16 KiB .*\n.*inverted \(what the MMU reads; fixed by RAM, not by address space\): 16384 entries x 16 B = 256 KiB \+ HAT 16384 slots x 4 B = 64 KiB: 320 KiB, 0.49% of RAM; 2 entries valid, in 2 hash chains \(the longest: 1\)/,
+      /radix .*: 3 pages = 12 KiB .*\n.*inverted \(what the MMU reads; fixed by RAM, not by address space\): 16384 entries x 16 B = 256 KiB \+ HAT 16384 slots x 4 B = 64 KiB: 320 KiB, 0.49% of RAM; 2 entries valid, in 2 hash chains \(the longest: 1\)/,
     );
     expect(radix.statements[4].output.join("\n")).toMatch(
       /inverted: none on this machine; for this RAM one would take 16384 entries/,

@@ -15,9 +15,14 @@ import { type Pfn, type PhysAddr, pfnUnchecked, physAddrUnchecked, type Vpn } fr
 import type { PhysMem } from "../PhysMem.ts";
 import type { WalkRecord } from "./WalkRecord.ts";
 
-/** Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is left. */
+/**
+ * Hands out zeroed frames for page tables. Returns a pfn, or -1 when none is
+ * left. `level` is the level of the table asked for (0: a leaf table of 4K
+ * entries; the root is levels - 1), for the kernel's accounting (Linux
+ * counts PTE, PMD and PUD tables in NR_PAGETABLE, never a PGD or P4D).
+ */
 export interface FrameAllocator {
-  allocFrame(): Pfn | -1;
+  allocFrame(level: number): Pfn | -1;
 }
 
 /**
@@ -138,7 +143,7 @@ export class BumpFrames implements FrameAllocator {
     readonly limit: number,
   ) {}
 
-  allocFrame(): Pfn | -1 {
+  allocFrame(_level = 0): Pfn | -1 {
     return this.next < this.limit ? pfnUnchecked(this.next++) : -1;
   }
 }
@@ -172,9 +177,12 @@ export abstract class Mapper8 {
     readonly alloc: FrameAllocator,
   ) {}
 
+  /** levels of a full walk (the root's is levels - 1) */
+  abstract readonly levels: number;
+
   /** Allocates and zeroes a frame for the root table. */
   newRoot(): Pfn | -1 {
-    const pfn = this.alloc.allocFrame();
+    const pfn = this.alloc.allocFrame(this.levels - 1);
     if (pfn !== -1) this.phys.zeroFrame(pfn);
     return pfn;
   }

@@ -25,6 +25,7 @@ import { Kcompactd } from "../mm/kcompactd.ts";
 import { MthpState } from "../mm/mthp_state.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
+import { nrPagetableCounts } from "../mm/pgtable.ts";
 import { SlabAllocator } from "../mm/slab.ts";
 import { DeferredSplitQueue } from "../mm/split_queue.ts";
 import { SwapArea } from "../mm/swapfile.ts";
@@ -73,9 +74,9 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   buddy.setupWatermarks();
   const slab = new SlabAllocator(buddy, pages, cfg.cpus);
   const tableAlloc: FrameAllocator = {
-    allocFrame: () => {
+    allocFrame: (level: number) => {
       const t = buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
-      if (t >= 0) k.pageTablePages++;
+      if (t >= 0 && nrPagetableCounts(pgtable.levels, level, true)) k.pageTablePages++;
       return t >= 0 ? pfnUnchecked(t) : -1;
     },
   };

@@ -255,6 +255,12 @@ export interface Pgtable {
   /** The order of a PGD allocation (0; 1 for PTI's kernel/user pair; 2 for PAE's PDPT with its three user PMDs) */
   readonly pgdOrder: number;
   /**
+   * PMD tables inside the PGD's own block (x86 PAE without PTI: the three user
+   * PMDs), each counted as preallocate_pmds counts it (NR_PAGETABLE,
+   * mm_inc_nr_pmds). Absent: 0.
+   */
+  readonly pgdBlockPmds?: number;
+  /**
    * CONFIG_HUGETLB_PMD_PAGE_TABLE_SHARING (ARCH_WANT_HUGE_PMD_SHARE and SPLIT_PMD_PTLOCKS):
    * shared HugeTLB mappings share PMD tables (mm/hugetlb_pmd_share.ts).
    */

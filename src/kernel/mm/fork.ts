@@ -47,27 +47,35 @@ export function newMm(ctx: MmContext): MmStruct | null {
   // PGD_ALLOCATION_ORDER (x86-64: 1 with PTI, the kernel PGD and, 4 KiB above it, the user PGD)
   const order = env.pgtable.pgdOrder;
   const pgd = env.buddy.alloc(order, Gfp.KERNEL, PageKind.PageTable);
-  if (pgd < 0) return null;
-  env.countPageTables(1 << order);
+  if (pgd < 0) return null; // not in NR_PAGETABLE: pgd_alloc has no pagetable constructor
   for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pfnUnchecked(pgd + i));
   env.pgtable.pgdCtor(env.phys, env.kernelRootPfn, pgd);
   // x86 PAE with PTI: the PMDs preallocated beside the PGD pair (preallocate_pmds)
-  if (
-    env.pgtable.pgdAllocTables &&
-    !env.pgtable.pgdAllocTables(
+  let pmds = 0;
+  if (env.pgtable.pgdAllocTables) {
+    const ok = env.pgtable.pgdAllocTables(
       env.phys,
       env.kernelRootPfn,
       pgd,
-      () => pgdTableAlloc(ctx),
+      () => {
+        const t = pgdTableAlloc(ctx);
+        if (t >= 0) pmds++;
+        return t;
+      },
       (t) => pgdTableFree(ctx, t),
-    )
-  ) {
-    env.buddy.free(pgd, order);
-    env.countPageTables(-(1 << order));
-    return null;
+    );
+    if (!ok) {
+      env.buddy.free(pgd, order);
+      return null;
+    }
   }
+  // x86 PAE without PTI: the PDPT's three user PMDs, in its order-2 block
+  const blockPmds = env.pgtable.pgdBlockPmds ?? 0;
+  env.countPageTables(blockPmds);
+  pmds += blockPmds;
   // x86 init_new_context: ctx_id = atomic64_inc_return(&last_mm_ctx_id), one counter per machine
   const mm = new MmStruct(pfnUnchecked(pgd), ++ctx.lastCtxId);
+  mm.ptPages += pmds; // preallocate_pmds: pagetable_pmd_ctor and mm_inc_nr_pmds for each
   mm.anonVmas = ctx.anonVmas ?? null;
   // STACK_TOP = TASK_SIZE_LOW = DEFAULT_MAP_WINDOW (below TASK_SIZE only with x86 LA57)
   const top = env.mapWindowVpn;
@@ -289,8 +297,8 @@ function pgdTableFree(ctx: MmContext, t: number): void {
 export function freePgd(ctx: MmContext, mm: MmStruct): void {
   const order = ctx.env.pgtable.pgdOrder;
   ctx.env.pgtable.pgdFreeTables?.(ctx.env.phys, mm.pgdPfn, (t) => pgdTableFree(ctx, t)); // pgd_mop_up_pmds
+  ctx.env.countPageTables(-(ctx.env.pgtable.pgdBlockPmds ?? 0));
   const err = ctx.env.buddy.free(mm.pgdPfn, order);
   assert(err === null, `freePgd: ${err}`);
-  ctx.env.countPageTables(-(1 << order));
   mm.pgdPfn = pfnUnchecked(-1); // poison: the PGD is freed, nothing walks it again
 }

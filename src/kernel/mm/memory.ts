@@ -24,6 +24,7 @@ import {
   isHugePmd,
   levelSpan,
   mapper,
+  nrPagetableCounts,
   ptePa,
   ptepClearFlush,
   ptepGetAndClear,
@@ -511,7 +512,7 @@ export function freePgtables(
         else pt.set(phys, pa, 0, 0);
         tlb.removeTable(child, childBase, level); // pte_free_tlb at a PMD entry, pmd_free_tlb above
         mm.ptPages--;
-        ctx.env.countPageTables(-1);
+        if (nrPagetableCounts(pt.levels, level - 1)) ctx.env.countPageTables(-1);
       } else empty = false;
     }
     return empty;

@@ -22,8 +22,8 @@ import { PageKind } from "./PageDesc.ts";
 export function mapper(ctx: MmContext, mm: MmStruct): PageTableMapper {
   if (mm.ptMapper !== null && mm.ptMapperOwner === ctx) return mm.ptMapper;
   const m = ctx.env.pgtable.mapper(ctx.env.phys, {
-    allocFrame: () => {
-      const t = pteAllocOne(ctx, mm);
+    allocFrame: (level: number) => {
+      const t = pteAllocOne(ctx, mm, false, level);
       return t >= 0 ? pfnUnchecked(t) : -1;
     },
   });
@@ -33,15 +33,31 @@ export function mapper(ctx: MmContext, mm: MmStruct): PageTableMapper {
 }
 
 /**
- * A page for a page table of mm, charged to it (-1: no memory).
+ * Whether a page table of `level` (0: a PTE table; the root is levels - 1)
+ * counts in NR_PAGETABLE (meminfo PageTables, vmstat nr_page_table_pages):
+ * Linux 6.12 counts the tables its constructors see, pagetable_pte_ctor,
+ * pagetable_pmd_ctor and pagetable_pud_ctor (pte_alloc_one, pmd_alloc_one,
+ * __pud_alloc_one), and not the PGD (pgd_alloc: __get_free_pages on x86,
+ * arm64, RISC-V) nor a P4D table (x86 and RISC-V p4d_alloc_one:
+ * get_zeroed_page). `kernel`: init_mm's, whose PTE tables come from
+ * pte_alloc_one_kernel, which has no constructor either.
+ * Linux: include/linux/mm.h pagetable_pte_ctor/_pmd_ctor/_pud_ctor
+ */
+export function nrPagetableCounts(levels: number, level: number, kernel = false): boolean {
+  return level <= 2 && level < levels - 1 && (!kernel || level > 0);
+}
+
+/**
+ * A page for a page table of mm at `level` (0: a PTE table), charged to it
+ * (-1: no memory); NR_PAGETABLE counts it as nrPagetableCounts says.
  * Linux: include/asm-generic/pgalloc.h pte_alloc_one, mm_inc_nr_ptes
  */
-export function pteAllocOne(ctx: MmContext, mm: MmStruct, zero = false): number {
+export function pteAllocOne(ctx: MmContext, mm: MmStruct, zero = false, level = 0): number {
   const t = ctx.env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
   if (t >= 0 && zero) ctx.env.phys.zeroFrame(pfnUnchecked(t)); // GFP_PGTABLE_USER has __GFP_ZERO
   if (t >= 0) {
     mm.ptPages++;
-    ctx.env.countPageTables(1);
+    if (nrPagetableCounts(ctx.env.pgtable.levels, level)) ctx.env.countPageTables(1);
   }
   return t;
 }
@@ -114,7 +130,7 @@ export function userHalfEnd(ctx: MmContext): number {
  * (__pmd_alloc: mm_inc_nr_pmds) and PUD tables (__pud_alloc: mm_inc_nr_puds)
  * and never the PGD nor a P4D table: __p4d_alloc and free_p4d_range charge
  * nothing (mm/memory.c, 6.12 and 6.18 alike). vmlab's ptPages counts every
- * table below the PGD (PageTables in meminfo still has them all), so with
+ * table below the PGD (meminfo PageTables does not: nrPagetableCounts), so with
  * 5 levels (x86-64 LA57, RISC-V Sv57) the P4D tables are taken off: one
  * per present user entry of the PGD. Linux: include/linux/mm.h mm_pgtables_bytes
  */

@@ -154,8 +154,8 @@ export function checkInvariants(k: KernelCore): string[] {
       }
     const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
       reached.add(tablePfn);
-      // (PAE's preallocated PMDs are part of the PGD allocation, not counted in pt_pages)
-      if (level < k.levels - 1 && !(pt.preallocatedPmds && level === k.levels - 2)) tables++;
+      // (PAE's preallocated user PMDs count in pt_pages too: preallocate_pmds' mm_inc_nr_pmds)
+      if (level < k.levels - 1) tables++;
       if (level < k.levels - 1) {
         // a shared PMD table: counted in every mm's page tables, its entries checked (and their
         // mappings counted: a folio's mapcount counts the table's entry once) at the first visit
@@ -314,10 +314,13 @@ export function checkInvariants(k: KernelCore): string[] {
     if (swapEnts !== mm.swapEnts)
       problems.push(`${t.comm}: ${swapEnts} swap entries in the page tables, MM_SWAPENTS ${mm.swapEnts}`);
     if (file !== mm.rssFile) problems.push(`${t.comm}: ${file} file pages mapped, rss file ${mm.rssFile}`);
-    if (tables !== mm.ptPages)
-      problems.push(`${t.comm}: ${tables} page-table pages below the PGD, pt_pages ${mm.ptPages}`);
-    // the kernel-half tables the pair keeps of its own (x86 PAE with PTI), checked by pgdPairProblems
+    // the kernel-half tables the pair keeps of its own (x86 PAE with PTI), checked by pgdPairProblems;
+    // preallocate_pmds counted them in pt_pages with the user PMDs
     const own = pt.pgdOrder > 0 ? (k.arch.view.pgdPairTables?.(phys, mm.pgdPfn) ?? []) : [];
+    if (tables + own.length !== mm.ptPages)
+      problems.push(
+        `${t.comm}: ${tables + own.length} page-table pages below the PGD, pt_pages ${mm.ptPages}`,
+      );
     for (const t of own) reached.add(t);
     for (let i = kernelHalf; i < ptrs; i++) {
       const a = pt.get(phys, mm.pgdPfn * 4096 + i * pt.entryBytes);

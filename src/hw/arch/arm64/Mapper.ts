@@ -115,7 +115,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
       let hi = entryHalf(this.phys, entryPa + 4);
       if ((lo & Desc.VALID) === 0) {
         if (!create) return -1;
-        const t = this.alloc.allocFrame();
+        const t = this.alloc.allocFrame(l - 1);
         if (t === -1) return -1;
         this.phys.zeroFrame(t);
         ({ hi, lo } = tableDesc(t));
@@ -140,7 +140,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
       const entryPa = this.entryPaIn(tablePa, vpn, level);
       let { hi, lo } = this.read(entryPa);
       if ((lo & Desc.VALID) === 0) {
-        const t = this.alloc.allocFrame();
+        const t = this.alloc.allocFrame(level - 1);
         if (t === -1) return { ok: false, error: "no-memory" };
         this.phys.zeroFrame(t);
         ({ hi, lo } = tableDesc(t));

@@ -109,8 +109,8 @@ export class I386Mapper implements PageTableMapper {
   }
 
   /** A frame for a table, zeroed; -1 when none is left or it is out of the mode's reach. */
-  private newTable(): Pfn | -1 {
-    const t = this.alloc.allocFrame();
+  private newTable(level: number): Pfn | -1 {
+    const t = this.alloc.allocFrame(level);
     if (t === -1 || (!this.pae && t >= 1048576) || (this.pae && t * 4096 >= (this.hiAddrMask + 1) * TWO32))
       return -1;
     this.phys.zeroFrame(t);
@@ -119,12 +119,12 @@ export class I386Mapper implements PageTableMapper {
 
   /** Allocates the top table (PAE: the PDPT, with its four PDs). Returns its pfn, or -1. */
   newRoot(): Pfn | -1 {
-    const root = this.pae ? this.alloc.allocFrame() : this.newTable();
+    const root = this.pae ? this.alloc.allocFrame(this.levels - 1) : this.newTable(this.levels - 1);
     if (root === -1 || root >= 1048576) return -1; // CR3 holds 32 bits
     this.phys.zeroFrame(root);
     if (this.pae) {
       for (let i = 0; i < 4; i++) {
-        const pd = this.newTable();
+        const pd = this.newTable(1);
         if (pd === -1) return -1;
         this.write(
           physAddrUnchecked(pfnToPa(root) + 8 * i),
@@ -152,7 +152,7 @@ export class I386Mapper implements PageTableMapper {
       let lo = this.word(entryPa);
       if ((lo & Pte.P) === 0) {
         if (!create || (this.pae && l === 2)) return -1;
-        const t = this.newTable();
+        const t = this.newTable(l - 1);
         if (t === -1) return -1;
         ({ hi, lo } = this.tableEntry(t, user));
         this.write(entryPa, hi, lo);

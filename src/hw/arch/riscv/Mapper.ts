@@ -94,7 +94,7 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
       let hi = entryHalf(this.phys, entryPa + 4);
       if ((lo & Pte.V) === 0) {
         if (!create) return "not-mapped";
-        const t = this.alloc.allocFrame();
+        const t = this.alloc.allocFrame(l - 1);
         if (t === -1) return "no-memory";
         this.phys.zeroFrame(t);
         ({ hi, lo } = pointerPte(t));

@@ -71,7 +71,7 @@ export class Mapper implements PageTableMapper {
 
   /** Allocates and zeroes a top-level table. Returns its pfn, or -1. */
   newRoot(): Pfn | -1 {
-    const pfn = this.alloc.allocFrame();
+    const pfn = this.alloc.allocFrame(this.levels - 1);
     if (pfn !== -1) this.phys.zeroFrame(pfn);
     return pfn;
   }
@@ -106,7 +106,7 @@ export class Mapper implements PageTableMapper {
       let lo = this.phys.read32(entryPa);
       let hi = this.phys.read32(entryPa + 4);
       if ((lo & Pte.P) === 0) {
-        const t = this.alloc.allocFrame();
+        const t = this.alloc.allocFrame(level - 1);
         if (t === -1) return { ok: false, error: "no-memory" };
         this.phys.zeroFrame(t);
         lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D)) >>> 0;
@@ -157,7 +157,7 @@ export class Mapper implements PageTableMapper {
     )
       return mapAtByWalk(this, rootPfn, vpn, pfn, size, flags);
     for (; level > size; level--) {
-      const t = this.alloc.allocFrame();
+      const t = this.alloc.allocFrame(level - 1);
       if (t === -1) return -1;
       this.phys.zeroFrame(t);
       const lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (flags.user ? Pte.US : 0))) >>> 0;
@@ -187,7 +187,7 @@ export class Mapper implements PageTableMapper {
       let lo = this.phys.read32(entryPa);
       let hi = this.phys.read32(entryPa + 4);
       if ((lo & Pte.P) === 0) {
-        const t = this.alloc.allocFrame();
+        const t = this.alloc.allocFrame(l - 1);
         if (t === -1) return -1;
         this.phys.zeroFrame(t);
         lo = ((t % 1048576) * 4096 + (Pte.P | Pte.RW | Pte.A | Pte.D | (user ? Pte.US : 0))) >>> 0;

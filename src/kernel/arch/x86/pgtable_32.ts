@@ -110,6 +110,7 @@ export class I386Pgtable implements Pgtable {
    * PMDs allocated apart (pgdAllocTables)
    */
   readonly pgdOrder: number;
+  readonly pgdBlockPmds: number;
   readonly preallocatedPmds: boolean;
   /** page-table isolation (PAE only): SHARED_KERNEL_PMD is false, each PGD has its own kernel PMD */
   readonly pti: boolean;
@@ -134,6 +135,7 @@ export class I386Pgtable implements Pgtable {
     this.levelNames = pae ? ["PTE", "PMD", "PGD"] : ["PTE", "PGD"];
     this.guard = pae ? { hi: 0, lo: PTE_GUARD } : { hi: 0, lo: GUARD_2LEVEL };
     this.pgdOrder = this.pti ? 1 : pae ? 2 : 0;
+    this.pgdBlockPmds = pae && !this.pti ? 3 : 0;
     this.preallocatedPmds = pae;
   }
 

@@ -122,7 +122,7 @@ export function ptiInit32(boot: I386Mapper, rootPfn: Pfn, layout: Layout32, cpus
   const phys = boot.phys;
   const userPdpt = pfnUnchecked(rootPfn + 1);
   const alloc = () => {
-    const t = boot.alloc.allocFrame();
+    const t = boot.alloc.allocFrame(0); // __get_free_page: no pagetable ctor, whatever the level
     assert(t >= 0, "pti: no memory for the user page tables");
     phys.zeroFrame(pfnUnchecked(t));
     return t;
