@@ -223,6 +223,24 @@ describe("VirtualAlloc MEM_RESET and MEM_RESET_UNDO", () => {
     expect(read(k, a, base + P)).toBe(0);
   });
 
+  it("a view page through its prototype PTE: modified to standby, then demand-zero when its frame is reused", () => {
+    const { k, a } = twoProcs();
+    const h = k.createFileMapping(a, 2n * P, RW, null, null);
+    const v = k.mapViewOfFile(a, h, "write", false, 0n, 0n, 0n);
+    write(k, a, v, 8);
+    write(k, a, v + P, 8);
+    // the only mapper trims: both prototype PTEs in transition, the frames on the modified list
+    k.trim(a, false);
+    expect(paging(k)).toMatchObject({ modified: 2, standby: 0 });
+    expect(k.virtualAllocReset(a, v, P, RW, false)).toBe(v);
+    expect(paging(k)).toMatchObject({ modified: 1, standby: 1 });
+    // pageout: page 1 written, page 0 not; both frames reused
+    expect(k.trim(a, true)).toMatchObject({ written: 1, repurposed: 2 });
+    expect(read(k, a, v)).toBe(0);
+    expect(read(k, a, v + P)).toBe(8);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
   it("rounds inwards; less than a page, a range leaving its VAD or none: 487; a view of a file: 1224", () => {
     const { k, a } = twoProcs();
     const base = k.virtualAlloc(a, 0n, 4n * P, true, true, RW);
@@ -302,6 +320,20 @@ describe("MEM_WRITE_WATCH, GetWriteWatch and ResetWriteWatch", () => {
       protect: 0,
       type: MemState.PRIVATE,
     });
+  });
+
+  it("VirtualProtect keeps a write to a page read back clean from the paging file (the dirty bit to the PFN)", () => {
+    const { k, a } = twoProcs();
+    const base = k.virtualAlloc(a, 0n, P, true, true, RW);
+    write(k, a, base, 1);
+    expect(k.trim(a, true)).toMatchObject({ written: 1, repurposed: 1 });
+    // a hard fault for a read: clean, its copy kept; then a write sets the PTE's dirty bit
+    expect(read(k, a, base)).toBe(1);
+    write(k, a, base, 2);
+    expect(k.virtualProtect(a, base, P, PageProt.READONLY)).toBe(RW);
+    // trimmed, the page differs from its copy: written again, and read back with the new byte
+    expect(k.trim(a, true)).toMatchObject({ trimmed: 1, written: 1, repurposed: 1 });
+    expect(read(k, a, base)).toBe(2);
   });
 
   it("MEM_RESET keeps a write GetWriteWatch has not seen; VirtualProtect captures the dirty bit too", () => {
