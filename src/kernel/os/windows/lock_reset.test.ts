@@ -205,23 +205,24 @@ describe("VirtualAlloc MEM_RESET and MEM_RESET_UNDO", () => {
     expect(k.view.invariants()).toEqual([]);
   });
 
-  it("a modified transition page moves to standby; a page in the paging file loses its copy and reads as zeros", () => {
-    const { k, a } = twoProcs();
-    const base = k.virtualAlloc(a, 0n, 2n * P, true, true, RW);
-    write(k, a, base, 3);
-    write(k, a, base + P, 4);
-    // page 1 to the paging file, page 0 then trimmed to the modified list
-    expect(k.trim(a, true)).toMatchObject({ written: 2, repurposed: 2 });
-    expect(paging(k).pagefileInUse).toBe(2);
-    expect(read(k, a, base)).toBe(3);
-    write(k, a, base, 5);
-    k.trim(a, false);
-    expect(paging(k)).toMatchObject({ modified: 1, pagefileInUse: 1 });
-    expect(k.virtualAllocReset(a, base, 2n * P, RW, false)).toBe(base);
-    expect(paging(k)).toMatchObject({ modified: 0, standby: 1, pagefileInUse: 0 });
-    expect(read(k, a, base)).toBe(5);
-    expect(read(k, a, base + P)).toBe(0);
-  });
+  for (const arch of ["x86_64", "i386", "i386-pae"] as const)
+    it(`a modified transition page moves to standby; a page in the paging file loses its copy and reads as zeros (${arch})`, () => {
+      const { k, a } = twoProcs({ arch });
+      const base = k.virtualAlloc(a, 0n, 2n * P, true, true, RW);
+      write(k, a, base, 3);
+      write(k, a, base + P, 4);
+      // page 1 to the paging file, page 0 then trimmed to the modified list
+      expect(k.trim(a, true)).toMatchObject({ written: 2, repurposed: 2 });
+      expect(paging(k).pagefileInUse).toBe(2);
+      expect(read(k, a, base)).toBe(3);
+      write(k, a, base, 5);
+      k.trim(a, false);
+      expect(paging(k)).toMatchObject({ modified: 1, pagefileInUse: 1 });
+      expect(k.virtualAllocReset(a, base, 2n * P, RW, false)).toBe(base);
+      expect(paging(k)).toMatchObject({ modified: 0, standby: 1, pagefileInUse: 0 });
+      expect(read(k, a, base)).toBe(5);
+      expect(read(k, a, base + P)).toBe(0);
+    });
 
   it("a view page through its prototype PTE: modified to standby, then demand-zero when its frame is reused", () => {
     const { k, a } = twoProcs();
