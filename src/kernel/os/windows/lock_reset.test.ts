@@ -72,6 +72,25 @@ describe("VirtualLock and VirtualUnlock", () => {
     expect(k.view.invariants()).toEqual([]);
   });
 
+  it("the working-set manager under memory pressure passes the locked pages", () => {
+    const { k, a, b } = twoProcs({ pagefileBytes: 16 << 20 });
+    const w = k.view.windows()!;
+    // A locks 42 pages, then takes most of memory while it is plentiful
+    const n = w.paging().available - 400 - 200;
+    const va = k.virtualAlloc(a, 0n, BigInt(n) * P, true, true, RW);
+    expect(k.virtualLock(a, va, 42n * P)).toBe(true);
+    for (let i = 42n; i < BigInt(n); i++) write(k, a, va + i * P, 1);
+    expect(w.paging().wsManagerRuns).toBe(0);
+    // B's faults take the available pages below 400: A is trimmed down towards its minimum, never its locked pages
+    const vb = k.virtualAlloc(b, 0n, 400n * P, true, true, RW);
+    for (let i = 0n; i < 400n; i++) write(k, b, vb + i * P, 2);
+    expect(w.paging().wsManagerTrimmed).toBeGreaterThan(0);
+    expect(info(k, a).workingSet).toBeLessThan(n);
+    for (let i = 0n; i < 42n; i++) expect(valid(k, a, va + i * P)).toBe(true);
+    expect(info(k, a).locked).toBe(42);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
   it("SetProcessWorkingSetSize refuses a maximum the locked pages plus 8 would reach (STATUS_BAD_WORKING_SET_LIMIT)", () => {
     const { k, a } = twoProcs();
     const base = k.virtualAlloc(a, 0n, 16n * P, true, true, RW);
