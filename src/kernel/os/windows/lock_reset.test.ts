@@ -202,6 +202,15 @@ describe("VirtualAlloc MEM_RESET and MEM_RESET_UNDO", () => {
     expect(info(k, a).lastError).toBe(487);
     // committed all along: the commit charge did not move
     expect(info(k, a).commitCharge).toBe(4);
+    // a page lost to one reset, written again and reset again: only a reuse since the last reset counts
+    const c = k.virtualAlloc(a, 0n, P, true, true, RW);
+    write(k, a, c, 3);
+    expect(k.virtualAllocReset(a, c, P, RW, false)).toBe(c);
+    expect(k.trim(a, true).repurposed).toBe(1);
+    write(k, a, c, 4);
+    expect(k.virtualAllocReset(a, c, P, RW, false)).toBe(c);
+    expect(k.virtualAllocReset(a, c, P, RW, true)).toBe(c);
+    expect(read(k, a, c)).toBe(4);
     expect(k.view.invariants()).toEqual([]);
   });
 

@@ -111,7 +111,11 @@ export function memReset(
   for (const r of pageRuns(w.k, w.db, mm, vad, startVpn, endVpn)) {
     if (r.n > 1) continue; // no page table: every PTE zero, nothing to reset
     if (undo) lost = undoPage(w, p, mm, r.vpn) || lost;
-    else resetPage(w, mm, vad, r.vpn);
+    else {
+      // a new reset: only a reuse after it counts against MEM_RESET_UNDO
+      p.resetLost.delete(r.vpn);
+      resetPage(w, mm, vad, r.vpn);
+    }
   }
   if (lost) return fail(p, WinError.INVALID_ADDRESS);
   return BigInt(startVpn) * PAGE;
