@@ -34,8 +34,8 @@
  * EXCEPTION_RECORD is left as it was. vmlab's working-set list holds no
  * page-table or working-set-list pages (FirstDynamic starts at 0), so with
  * the default minimum of 50 pages a process locks 42; the WRK counts the
- * pages asked as (EndingAddress - Va) >> PAGE_SHIFT in step 2, one less than
- * the pages, where vmlab counts them all.
+ * pages asked as (EndingAddress - Va) >> PAGE_SHIFT in both checks of steps
+ * 2 and 3, one less than the pages, where vmlab counts them all.
  *
  * VirtualUnlock (the VirtualUnlock page: "the range specified need not
  * match a range passed to a previous call to the VirtualLock function, but
