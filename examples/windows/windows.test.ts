@@ -26,6 +26,7 @@ const PORTABLE = [
   "section-paging.vm",
   "sec-reserve.vm",
   "view-protect.vm",
+  "lock-reset-watch.vm",
 ];
 /** What cannot hold on one of them, and why. */
 const NOT_PORTABLE: Record<string, string> = {
@@ -190,6 +191,27 @@ describe("what the runner prints in the windows profile", () => {
       "  0x80000000 -  system space (MmSystemRangeStart)",
       "  0x80000000 - 0x83ffffff  system code: large pages over the first physical memory (NTOSKRNL, HAL, boot drivers)",
     ]);
+  });
+
+  it("VirtualLock, MEM_RESET and GetWriteWatch print what they did; bad forms are errors at their line", () => {
+    const r = run(
+      "spawn A\nA: a = VirtualAlloc 64K reserve+commit+write_watch\nA: l = VirtualLock a 8K\nA: m = VirtualLock a 200K\n" +
+        "A: write a+4K\nA: r = VirtualAlloc 4K reset at=a+1\nA: n = GetWriteWatch a 64K count=1\nA: z = ResetWriteWatch a 64K\n",
+    );
+    expect(r.statements[3].output).toEqual(["l = 1 (locked; 2 pages locked, working set 2 pages)"]);
+    expect(r.statements[4].output).toEqual([
+      "m = 0 (FALSE: GetLastError 1453 ERROR_WORKING_SET_QUOTA; 2 pages locked, working set 2 pages)",
+    ]);
+    // [a + 1, a + 4K + 1): no whole page
+    expect(r.statements[6].output).toEqual(["r = 0 (NULL: GetLastError 487 ERROR_INVALID_ADDRESS)"]);
+    expect(r.statements[7].output).toEqual(["n = 1 (1 page written; granularity 4096)", "0x11000"]);
+    expect(r.statements[8].output).toEqual(["z = 0 (write tracking reset)"]);
+    expect(r.failed).toBe(0);
+    const bad = (body: string) => () => run(`spawn A\n${body}`);
+    expect(bad("A: VirtualAlloc 4K reset")).toThrow(/reset needs at=ADDR/);
+    expect(bad("A: VirtualAlloc 4K reserve+reset at=0x10000")).toThrow(/the allocation type is/);
+    expect(bad("A: GetWriteWatch 0x10000 4K clear")).toThrow(/expected 'reset', not 'clear'/);
+    expect(bad("A: VirtualLock 0x10000")).toThrow(/an address and a size/);
   });
 
   it("the effective settings: split and pagefile only on a windows machine, split as written", () => {

@@ -54,6 +54,8 @@ machine profile=windows:
   A: s = CreateFileMapping 64K [reserve] [file=F [image text=8K data=8K]] | A: v = MapViewOfFile s read|write|copy
   A: UnmapViewOfFile v | A: CloseHandle s | A: top = CreateThread [stack=1M]
   A: SetProcessWorkingSetSize 80K 400K [hard] | A: SetProcessWorkingSetSize empty
+  A: VirtualLock ADDR SIZE | A: VirtualUnlock ADDR SIZE | A: r = VirtualAlloc 64K reset|reset_undo at=ADDR
+  A: w = VirtualAlloc 1M reserve+commit+write_watch | A: n = GetWriteWatch w 1M [reset] | A: ResetWriteWatch w 1M
   show A pte ADDR | show kernel pte ADDR | show pfn N | show A vad | show poolused | show A vmmap | show rammap
 REPL commands: help [STATEMENT], history, save FILE (the accepted statements as a .vm file),
 quit (or end of input). The exit status: 2 if a line was invalid, else 1 if an expectation

@@ -300,7 +300,19 @@ export interface Kernel<C extends Mmu = Mmu> {
     reserve: boolean,
     commit: boolean,
     protect: number,
+    /** MEM_WRITE_WATCH (with MEM_RESERVE only) */
+    writeWatch?: boolean,
   ): bigint;
+  /** VirtualAlloc with MEM_RESET (or MEM_RESET_UNDO, `undo`): the base of the pages reset, or 0n with GetLastError. */
+  virtualAllocReset(task: TaskHandle, addr: bigint, size: bigint, protect: number, undo: boolean): bigint;
+  /** VirtualLock: TRUE or FALSE (GetLastError). */
+  virtualLock(task: TaskHandle, addr: bigint, size: bigint): boolean;
+  /** VirtualUnlock: TRUE or FALSE (GetLastError; pages not locked leave the working set). */
+  virtualUnlock(task: TaskHandle, addr: bigint, size: bigint): boolean;
+  /** GetWriteWatch (`reset`: WRITE_WATCH_FLAG_RESET; `max` entries): the pages written, or null (GetLastError). */
+  getWriteWatch(task: TaskHandle, addr: bigint, size: bigint, reset: boolean, max: number): bigint[] | null;
+  /** ResetWriteWatch: TRUE or FALSE (GetLastError). */
+  resetWriteWatch(task: TaskHandle, addr: bigint, size: bigint): boolean;
   /** VirtualFree with MEM_RELEASE (`release`) or MEM_DECOMMIT: TRUE or FALSE. */
   virtualFree(task: TaskHandle, addr: bigint, size: bigint, release: boolean): boolean;
   /** VirtualProtect: the old protection (Win32 PAGE_*), or -1 (FALSE). */

@@ -43,9 +43,40 @@ export abstract class KernelWindowsServices {
     reserve: boolean,
     commit: boolean,
     protect: number,
+    writeWatch = false,
   ): bigint {
     const { os, t } = this.win(task);
-    return os.virtualAlloc(t, addr, size, reserve, commit, protect);
+    return os.virtualAlloc(t, addr, size, reserve, commit, protect, writeWatch);
+  }
+
+  /** VirtualAlloc with MEM_RESET (or MEM_RESET_UNDO): the base, or 0n (GetLastError). */
+  virtualAllocReset(task: TaskHandle, addr: bigint, size: bigint, protect: number, undo: boolean): bigint {
+    const { os, t } = this.win(task);
+    return os.virtualAllocReset(t, addr, size, protect, undo);
+  }
+
+  /** VirtualLock: TRUE or FALSE. */
+  virtualLock(task: TaskHandle, addr: bigint, size: bigint): boolean {
+    const { os, t } = this.win(task);
+    return os.virtualLock(t, addr, size);
+  }
+
+  /** VirtualUnlock: TRUE or FALSE. */
+  virtualUnlock(task: TaskHandle, addr: bigint, size: bigint): boolean {
+    const { os, t } = this.win(task);
+    return os.virtualUnlock(t, addr, size);
+  }
+
+  /** GetWriteWatch: the addresses of the pages written (at most `max`), or null (GetLastError). */
+  getWriteWatch(task: TaskHandle, addr: bigint, size: bigint, reset: boolean, max: number): bigint[] | null {
+    const { os, t } = this.win(task);
+    return os.getWriteWatch(t, addr, size, reset, max);
+  }
+
+  /** ResetWriteWatch: TRUE or FALSE. */
+  resetWriteWatch(task: TaskHandle, addr: bigint, size: bigint): boolean {
+    const { os, t } = this.win(task);
+    return os.resetWriteWatch(t, addr, size);
   }
 
   /** VirtualFree with MEM_RELEASE (`release`) or MEM_DECOMMIT: TRUE or FALSE. */

@@ -49,6 +49,7 @@ import { sysctl } from "./stmts/sysctl.ts";
 import { openFile, syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
+import { getWriteWatch, resetWriteWatch, virtualLock } from "./stmts/winlock.ts";
 import {
   createFileMapping,
   createThread,
@@ -133,6 +134,11 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["CloseHandle", unmapOrClose],
   ["CreateThread", createThread],
   ["SetProcessWorkingSetSize", setWorkingSetSize],
+  // profile=windows: locked pages and write watching (extensions, docs/windows.md)
+  ["VirtualLock", virtualLock],
+  ["VirtualUnlock", virtualLock],
+  ["GetWriteWatch", getWriteWatch],
+  ["ResetWriteWatch", resetWriteWatch],
 ]);
 
 /** `kernel[@N]:` statements, in the order the error message lists them. */

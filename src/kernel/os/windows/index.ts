@@ -28,12 +28,14 @@ import {
 } from "./fault.ts";
 import { WinKernelMemory } from "./kmem.ts";
 import { type WinLayout, winLayout } from "./layout.ts";
+import { virtualLock, virtualUnlock } from "./lock.ts";
 import { win32Protection as win32 } from "./mmpte.ts";
 import { pageRuns, pageState, sharedFrame } from "./pages.ts";
 import { modifiedPageWriter, purgeStandby } from "./paging.ts";
 import { PfnDatabase } from "./pfn.ts";
 import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
+import { memReset } from "./reset.ts";
 import type { Section } from "./section.ts";
 import {
   createSharedUserData,
@@ -64,6 +66,7 @@ import {
   type WinMm,
 } from "./virtual.ts";
 import { setWorkingSetSize, trimProcess } from "./workingset.ts";
+import { getWriteWatch, resetWriteWatch } from "./writewatch.ts";
 import { availablePages } from "./wsmanager.ts";
 
 export type { ImageLayout, MemoryBasicInformation, ProbeResult };
@@ -106,6 +109,8 @@ export interface WinProcessInfo {
   wsMax: number;
   wsHardMax: boolean;
   wsReplaced: number;
+  /** pages VirtualLock locked in the working set */
+  locked: number;
   /** the thread stack (TEB: StackBase, StackLimit, DeallocationStack) as addresses, and stack overflows; null: none */
   stack: { base: bigint; limit: bigint; deallocation: bigint; overflows: number } | null;
 }
@@ -239,6 +244,8 @@ export class WindowsOs implements OsProfile, WinMm {
     // a WSLE protection belongs to a valid page mapping a section's frame (viewprotect.ts)
     if (p.wsProtection.has(vpn) && !(valid && s.pfn >= 0 && sharedFrame(k, vad, s.pfn)))
       problems.push(`windows: vpn 0x${vpn.toString(16)} has a WSLE protection but maps no section frame`);
+    if (p.locked.has(vpn) && !valid)
+      problems.push(`windows: vpn 0x${vpn.toString(16)} is locked (VirtualLock) but not valid`);
     if (valid !== p.ws.has(vpn))
       problems.push(
         `windows: vpn 0x${vpn.toString(16)} is ${valid ? "valid but not in" : "in the working-set list but not valid"} the working set`,
@@ -350,9 +357,39 @@ export class WindowsOs implements OsProfile, WinMm {
     reserve: boolean,
     commit: boolean,
     protect: number,
+    writeWatch = false,
   ): bigint {
     const { p, mm } = this.proc(task);
-    return virtualAlloc(this, p, mm, addr, size, reserve, commit, protect);
+    return virtualAlloc(this, p, mm, addr, size, reserve, commit, protect, writeWatch);
+  }
+
+  /** VirtualAlloc MEM_RESET (or MEM_RESET_UNDO): the base, or 0n with GetLastError (reset.ts). */
+  virtualAllocReset(task: Task, addr: bigint, size: bigint, protect: number, undo: boolean): bigint {
+    const { p, mm } = this.proc(task);
+    return memReset(this, p, mm, addr, size, protect, undo);
+  }
+
+  /** VirtualLock: TRUE or FALSE (lock.ts). */
+  virtualLock(task: Task, addr: bigint, size: bigint): boolean {
+    return virtualLock(this, task, addr, size);
+  }
+
+  /** VirtualUnlock: TRUE or FALSE (lock.ts). */
+  virtualUnlock(task: Task, addr: bigint, size: bigint): boolean {
+    const { p, mm } = this.proc(task);
+    return virtualUnlock(this, p, mm, addr, size);
+  }
+
+  /** GetWriteWatch: the pages written (at most `max`), or null (writewatch.ts). */
+  getWriteWatch(task: Task, addr: bigint, size: bigint, reset: boolean, max: number): bigint[] | null {
+    const { p, mm } = this.proc(task);
+    return getWriteWatch(this, p, mm, addr, size, reset, max);
+  }
+
+  /** ResetWriteWatch: TRUE or FALSE (writewatch.ts). */
+  resetWriteWatch(task: Task, addr: bigint, size: bigint): boolean {
+    const { p, mm } = this.proc(task);
+    return resetWriteWatch(this, p, mm, addr, size);
   }
 
   /** VirtualFree: TRUE or FALSE. */
@@ -464,6 +501,7 @@ export class WindowsOs implements OsProfile, WinMm {
       wsMax: p.wsMax,
       wsHardMax: p.wsHardMax,
       wsReplaced: p.wsReplaced,
+      locked: p.locked.size,
       stack:
         p.stack === null
           ? null

@@ -255,6 +255,16 @@ export function setProtection(
   if (s.pfn >= 0) {
     db.originalProtection[s.pfn] = protection;
     const hidden = protection === MmProt.NOACCESS || isGuard(protection);
+    if (s.valid) {
+      // the valid PTE is replaced: its dirty bit goes into the PFN (MI_CAPTURE_DIRTY_BIT_TO_PFN) and the write-watch bitmap
+      const old = getPte(k, mm, vpn);
+      if (k.arch.pgtable.dirty(old.hi, old.lo)) {
+        markModified(db, s.pfn);
+        if (vad.writeWatch !== null) vad.writeWatch.add(vpn - vad.startVpn);
+      }
+    }
+    // a locked page taken out of the working set is unlocked (MiRemovePageFromWorkingSet: STATUS_WAS_UNLOCKED)
+    if (hidden) _p.locked.delete(vpn);
     // a page on the standby or modified list made valid again leaves its list (the owner's protection follows)
     if (!hidden) db.unlink(s.pfn);
     else if (db.owners.has(s.pfn)) db.owners.get(s.pfn)!.protection = protection;
@@ -289,6 +299,9 @@ export function decommitPage(
 ): { was: boolean; flush: boolean } {
   const s = pageState(k, db, mm, vad, vpn);
   if (!s.committed) return { was: false, flush: false };
+  // a locked page is unlocked as it goes (MiDeleteVirtualAddresses: FirstDynamic -= 1)
+  p.locked.delete(vpn);
+  p.resetLost.delete(vpn);
   if (s.pfn >= 0) {
     db.releaseFrame(k, s.pfn);
     p.privatePages--;
@@ -303,4 +316,16 @@ export function decommitPage(
     setPte(k, mm, vpn, e.hi, e.lo);
   } else if (getPte(k, mm, vpn).pa >= 0) setPte(k, mm, vpn, 0, 0);
   return { was: true, flush: s.valid };
+}
+
+/**
+ * A page's frame differs from its paging-file copy now (a write the valid
+ * PTE's dirty bit recorded): Modified set, the copy released
+ * (MiReleasePageFileSpace).
+ */
+export function markModified(db: PfnDatabase, pfn: number): void {
+  if (db.modified[pfn] === 1) return;
+  db.modified[pfn] = 1;
+  if (db.pageFileOffset[pfn] > 0) db.pagefile.release(db.pageFileOffset[pfn]);
+  db.pageFileOffset[pfn] = 0;
 }

@@ -16,7 +16,7 @@ import type { KernelCore } from "../../core/core.ts";
 import { Gfp } from "../../mm/gfp.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
-import { mkPageFile } from "./mmpte.ts";
+import { mkDemandZero, mkPageFile } from "./mmpte.ts";
 import { PagingFile } from "./pagefile.ts";
 import { setPte, widePtes, winProcess } from "./process.ts";
 import { type Section, writeProto } from "./section.ts";
@@ -176,7 +176,8 @@ export class PfnDatabase {
   /**
    * A standby page's frame reused (MiRestoreTransitionPte, then the frame is
    * free): its owner's PTE becomes the paging-file PTE of its copy, with the
-   * protection it had.
+   * protection it had; a page MEM_RESET left with no copy becomes
+   * demand-zero (its data gone: WinProcess.resetLost).
    */
   repurpose(k: KernelCore, pfn: number): void {
     const owner = this.owners.get(pfn);
@@ -185,8 +186,10 @@ export class PfnDatabase {
       `repurpose: pfn ${pfn} is not on standby`,
     );
     const off = this.pageFileOffset[pfn];
-    assert(off > 0, `repurpose: standby pfn ${pfn} has no copy in the paging file`);
-    const e = mkPageFile(off, owner.protection, widePtes(k));
+    // no copy (MEM_RESET: clean with its paging-file space released): the PTE goes back to demand-zero
+    // (PageFileHigh 0: "if referenced later, pages of zeroes are materialized", WRK mm/allocvm.c)
+    const e = off > 0 ? mkPageFile(off, owner.protection, widePtes(k)) : mkDemandZero(owner.protection);
+    if (off === 0 && owner.mm !== null) winProcess(owner.mm).resetLost.add(owner.vpn);
     if (owner.proto !== undefined) {
       // a section page: its prototype PTE holds the paging-file PTE (the segment's pages are nobody's private pages)
       writeProto(k, owner.proto.section, owner.proto.index, e.hi, e.lo);

@@ -60,6 +60,19 @@ export class WinProcess {
   /** pages the working set gave up to stay within its maximum (replacements and trims to the maximum) */
   wsReplaced = 0;
   /**
+   * The pages VirtualLock locked in the working set (the WSLEs below
+   * MMWSL.FirstDynamic, LockedInWs set: lock.ts). Always valid; no trim
+   * takes them; VirtualUnlock, VirtualFree, a VirtualProtect to
+   * PAGE_NOACCESS or PAGE_GUARD and exit unlock them.
+   */
+  readonly locked = new Set<number>();
+  /**
+   * Pages MEM_RESET left with no copy anywhere whose frame was then reused
+   * (reset.ts): their PTE is demand-zero, their data gone; MEM_RESET_UNDO
+   * over one of them fails.
+   */
+  readonly resetLost = new Set<number>();
+  /**
    * The thread stack (CreateThread's RtlCreateUserStack; the TEB's
    * NT_TIB StackBase and StackLimit, DeallocationStack): vpns, null when the
    * process has none. stackLimitVpn is the lowest committed page's.

@@ -45,6 +45,13 @@ export class Vad {
   type: VadType = VadType.Private;
   /** a mapped view's section and offset; null for private memory */
   view: ViewInfo | null = null;
+  /**
+   * MEM_WRITE_WATCH: the write-watch bitmap (the MI_PHYSICAL_VIEW's
+   * BitMap of a VadWriteWatch VAD), as the set of its bits that are set:
+   * the page indexes whose valid PTE was dirty when it stopped being valid
+   * (writewatch.ts); null for other VADs.
+   */
+  writeWatch: Set<number> | null = null;
 
   constructor(
     /** StartingVpn */

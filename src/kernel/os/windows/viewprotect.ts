@@ -210,6 +210,7 @@ export function setViewProtection(
           releaseShared(k, w.db, v.section, v.firstPage + vpn - vad.startVpn, s.pfn, dirty);
           p.ws.delete(vpn);
           p.wsProtection.delete(vpn);
+          p.locked.delete(vpn);
           const e = mkProtoLookup(protection, wide);
           setPte(k, mm, vpn, e.hi, e.lo);
           continue;

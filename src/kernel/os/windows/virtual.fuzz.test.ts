@@ -1,8 +1,12 @@
 /**
  * Seeded sequences of VirtualAlloc, VirtualFree, VirtualProtect and user
  * touches against a naive model of a Windows address space: one record per
- * page (which reservation, committed, protection), the rules of the Win32
- * pages written out again independently. After every step the return
+ * page (which reservation, committed, protection, locked), the rules of the Win32
+ * pages written out again independently. VirtualLock, VirtualUnlock and
+ * MEM_RESET come from a stream of their own (the other operations' stream
+ * is unchanged): their return values and GetLastError, the locked pages
+ * (each valid, none lost to the trims and working-set maxima), and
+ * SetProcessWorkingSetSize refusing a maximum the locked pages reach. After every step the return
  * values and GetLastError agree; every few steps the regions VirtualQuery
  * reports, the VAD tree (no overlap, balanced) and the commit charge (none
  * lost, none invented) agree with the model; at the end the kernel's
@@ -37,6 +41,10 @@ interface Model {
   nextId: number;
   charge: number;
   limit: number;
+  /** per page: locked in the working set (VirtualLock) */
+  locked: Uint8Array;
+  /** the working-set minimum, in pages */
+  wsMin: number;
 }
 
 function validProt(p: number): boolean {
@@ -95,9 +103,12 @@ function modelAlloc(m: Model, addr: number, size: number, reserve: boolean, comm
   for (let v = s; v <= e; v++) if (!m.committed[idx(v)]) needed++;
   if (m.charge + needed > m.limit) return [0, WinError.COMMITMENT_LIMIT];
   m.charge += needed;
+  // committed pages take the protection as VirtualProtect gives it (MiProtectVirtualMemory): NOACCESS or GUARD unlock
+  const hidden = (prot & 0xff) === PageProt.NOACCESS || prot & PageProt.GUARD;
   for (let v = s; v <= e; v++) {
     m.committed[idx(v)] = 1;
     m.prot[idx(v)] = prot;
+    if (hidden) m.locked[idx(v)] = 0;
   }
   return [s * 4096, 0];
 }
@@ -128,6 +139,7 @@ function modelFree(m: Model, addr: number, size: number, release: boolean): [boo
     if (m.committed[idx(v)]) m.charge--;
     m.committed[idx(v)] = 0;
     m.prot[idx(v)] = 0;
+    m.locked[idx(v)] = 0;
     if (release) m.vad[idx(v)] = 0;
   }
   if (release) m.vads.delete(id);
@@ -143,7 +155,58 @@ function modelProtect(m: Model, addr: number, size: number, prot: number): [numb
   for (let v = s; v <= e; v++) if (!m.committed[idx(v)]) return [-1, WinError.INVALID_ADDRESS];
   const old = m.prot[idx(s)];
   for (let v = s; v <= e; v++) m.prot[idx(v)] = prot;
+  // PAGE_NOACCESS and PAGE_GUARD take a page out of the working set: unlocked
+  if ((prot & 0xff) === PageProt.NOACCESS || prot & PageProt.GUARD)
+    for (let v = s; v <= e; v++) m.locked[idx(v)] = 0;
   return [old, 0];
+}
+
+/** MM_FLUID_WORKING_SET (the VirtualLock page's "small overhead"). */
+const FLUID = 8;
+const lockedTotal = (m: Model) => m.locked.reduce((a, b) => a + b, 0);
+
+/** VirtualLock as lock.ts's header says it (NtLockVirtualMemory's order): [ok, lastError]. */
+function modelLock(m: Model, addr: number, size: number): [boolean, number] {
+  if (size === 0) return [false, WinError.INVALID_PARAMETER];
+  const s = Math.floor(addr / 4096);
+  const e = Math.floor((addr + size - 1) / 4096);
+  const n = e - s + 1;
+  if (n + FLUID > m.wsMin) return [false, 1453];
+  let already = 0;
+  for (let v = s; v <= e; v++) {
+    if (m.vad[idx(v)] === 0) return [false, 998];
+    already += m.locked[idx(v)];
+  }
+  if (m.wsMin < lockedTotal(m) + n + FLUID - already) return [false, 1453];
+  // each page read once: the first failure ends the call (a guard page loses its guard)
+  for (let v = s; v <= e; v++) {
+    const x = modelTouch(m, v, false);
+    if (x === STATUS_GUARD_PAGE_VIOLATION) return [false, STATUS_GUARD_PAGE_VIOLATION];
+    if (x !== 0) return [false, 998];
+  }
+  for (let v = s; v <= e; v++) m.locked[idx(v)] = 1;
+  return [true, 0];
+}
+
+/** VirtualUnlock: every page of the range must be locked (else 158). */
+function modelUnlock(m: Model, addr: number, size: number): [boolean, number] {
+  if (size === 0) return [false, WinError.INVALID_PARAMETER];
+  const s = Math.floor(addr / 4096);
+  const e = Math.floor((addr + size - 1) / 4096);
+  for (let v = s; v <= e; v++) if (m.vad[idx(v)] === 0 || !m.locked[idx(v)]) return [false, 158];
+  for (let v = s; v <= e; v++) m.locked[idx(v)] = 0;
+  return [true, 0];
+}
+
+/** MEM_RESET (reset.ts): the range rounded inwards, inside one reservation: [base, lastError]. */
+function modelReset(m: Model, addr: number, size: number, prot: number): [number, number] {
+  if (!validProt(prot) || size === 0 || addr < 0x10000) return [0, WinError.INVALID_PARAMETER];
+  const s = Math.ceil(addr / 4096);
+  const e = Math.floor((addr + size) / 4096) - 1;
+  if (s > e) return [0, WinError.INVALID_ADDRESS];
+  const id = m.vad[idx(s)];
+  if (id === 0 || m.vad[idx(e)] !== id) return [0, WinError.INVALID_ADDRESS];
+  return [s * 4096, 0];
 }
 
 /** A user touch: 0 (it worked) or the exception code; a guard page loses its guard. */
@@ -195,9 +258,26 @@ function compareRegions(
     where,
   ).toBe(m.charge);
   const info = w.process(t)!;
+  expect(info.locked, where).toBe(lockedTotal(m));
+  for (let i = 0; i < PAGES; i++)
+    if (m.locked[i])
+      expect(k.view.page(t, FIRST + i).present, `${where}: locked page 0x${(FIRST + i).toString(16)}`).toBe(
+        true,
+      );
   // the working-set list is exactly the valid pages (checkPte checks each valid one is in it)
   expect(info.workingSet, where).toBe(vads.reduce((a, v) => a + v.residentPages, 0));
   expect(info.vadHeight, where).toBeLessThanOrEqual(Math.ceil(1.45 * Math.log2(vads.length + 2)));
+}
+
+/** a range mostly inside a reservation, from `r` */
+function inVadFrom(r: Rng, m: Model): [number, number] {
+  const list = [...m.vads.values()];
+  if (!list.length || r.below(4) === 0)
+    return [(FIRST + r.below(PAGES / 2)) * 4096 + r.below(4096), r.below(0x8000)];
+  const v = list[r.below(list.length)];
+  const first = v.start + r.below(v.end - v.start + 1);
+  const last = Math.min(v.end, first + r.below(6));
+  return [first * 4096 + r.below(64), (last - first + 1) * 4096 - r.below(64)];
 }
 
 /** soft and hard faults over all seeds (a touch after a trim of that page) */
@@ -212,6 +292,8 @@ function run(seed: number, steps: number): void {
   const rng = new Rng(seed);
   // trims from their own stream (the operations' stream is unchanged): none may change what the model sees
   const trimRng = new Rng(seed + 7919);
+  // VirtualLock, VirtualUnlock and MEM_RESET from a third stream (lock.ts, reset.ts)
+  const lockRng = new Rng(seed + 104729);
   let trims = 0;
   const m: Model = {
     vad: new Int32Array(PAGES + 64),
@@ -221,6 +303,8 @@ function run(seed: number, steps: number): void {
     nextId: 1,
     charge: 0,
     limit: k.view.windows()!.commit().limit,
+    locked: new Uint8Array(PAGES + 64),
+    wsMin: 50,
   };
   const pick = <T>(a: readonly T[]): T => a[rng.below(a.length)];
   const prot = () =>
@@ -249,7 +333,27 @@ function run(seed: number, steps: number): void {
     return [first * 4096 + rng.below(64), (last - first) * 4096 + 1 + rng.below(4000)];
   };
   // what the run reached (a sequence that only ever fails would prove little)
-  const seen = { alloc: 0, commit: 0, release: 0, decommit: 0, protect: 0, touch: 0, guard: 0, av: 0 };
+  const seen = {
+    alloc: 0,
+    commit: 0,
+    release: 0,
+    decommit: 0,
+    protect: 0,
+    touch: 0,
+    guard: 0,
+    av: 0,
+    lock: 0,
+    reset: 0,
+  };
+  /** a range of 1 to 8 pages in a reservation (where a lock can succeed), from the lock stream */
+  const lockRange = (): [number, number] => {
+    const list = [...m.vads.values()];
+    if (!list.length || lockRng.below(5) === 0)
+      return [(FIRST + lockRng.below(PAGES / 2)) * 4096, lockRng.below(6) * 4096];
+    const v = list[lockRng.below(list.length)];
+    const first = v.start + lockRng.below(Math.min(16, v.end - v.start + 1));
+    return [first * 4096 + lockRng.below(100), lockRng.below(8) * 4096 + 1];
+  };
   for (let step = 0; step < steps; step++) {
     const op = rng.below(10);
     const where = `seed ${seed} step ${step}`;
@@ -297,15 +401,41 @@ function run(seed: number, steps: number): void {
         `${where}: touch 0x${vpn.toString(16)}`,
       ).toBe(want);
     }
+    const lop = lockRng.below(10);
+    if (lop < 3) {
+      const [addr, size] = lockRange();
+      const lock = lop < 2;
+      const [want, err] = lock ? modelLock(m, addr, size) : modelUnlock(m, addr, size);
+      const got = lock
+        ? k.virtualLock(t, BigInt(addr), BigInt(size))
+        : k.virtualUnlock(t, BigInt(addr), BigInt(size));
+      expect(got, `${where}: Virtual${lock ? "" : "Un"}lock(0x${addr.toString(16)}, ${size})`).toBe(want);
+      if (!want) expect(lastError(), where).toBe(err);
+      else if (lock) seen.lock++;
+    } else if (lop === 3) {
+      // MEM_RESET keeps every page committed with its protection; the bytes are not modelled here
+      const [addr, size] = inVadFrom(lockRng, m);
+      const p = lockRng.below(8) === 0 ? 0 : BASES[lockRng.below(BASES.length)];
+      const [want, err] = modelReset(m, addr, size, p);
+      const got = k.virtualAllocReset(t, BigInt(addr), BigInt(size), p, false);
+      expect(got, `${where}: MEM_RESET(0x${addr.toString(16)}, ${size})`).toBe(BigInt(want));
+      if (want === 0) expect(lastError(), where).toBe(err);
+      else seen.reset++;
+    }
     if (trimRng.below(12) === 0) {
       k.trim(t, trimRng.below(2) === 0);
       trims++;
     }
-    // a working-set maximum now and then, hard or soft: replacement must not change what the model sees
-    if (trimRng.below(50) === 0)
-      expect(
-        k.setWorkingSetSize(t, 20n * 4096n, BigInt(20 + trimRng.below(40)) * 4096n, trimRng.below(2) === 0),
-      ).toBe(0);
+    // a working-set maximum now and then, hard or soft: replacement must not change what the model sees;
+    // a maximum the locked pages plus MM_FLUID_WORKING_SET reach is refused
+    if (trimRng.below(50) === 0) {
+      const max = 20 + trimRng.below(40);
+      const want = lockedTotal(m) + FLUID >= max ? 87 : 0;
+      expect(k.setWorkingSetSize(t, 20n * 4096n, BigInt(max) * 4096n, trimRng.below(2) === 0), where).toBe(
+        want,
+      );
+      if (want === 0) m.wsMin = 20;
+    }
     if (step % 8 === 7) compareRegions(k, t, m, where);
   }
   expect(trims).toBeGreaterThan(10);

@@ -90,6 +90,7 @@ export function overSharedPage(startVpn: number, endVpn: number): boolean {
  *   committing pages of a view may ask for them (WRK mm/allocvm.c refuses
  *   them only after the view's branch: "PAGE_WRITECOPY is not valid for
  *   private pages").
+ * - MEM_WRITE_WATCH (`writeWatch`) needs MEM_RESERVE (writewatch.ts).
  * - Below MM_LOWEST_USER_ADDRESS (the first 64 KB) and above
  *   MM_HIGHEST_VAD_ADDRESS NtAllocateVirtualMemory returns
  *   STATUS_INVALID_PARAMETER_2 (WRK mm/allocvm.c): ERROR_INVALID_PARAMETER.
@@ -103,9 +104,12 @@ export function virtualAlloc(
   reserve: boolean,
   commit: boolean,
   protect: number,
+  writeWatch = false,
 ): bigint {
   const L = w.layout;
   if (!reserve && !commit) return fail(p, WinError.INVALID_PARAMETER);
+  // MEM_WRITE_WATCH: only with MEM_RESERVE (WRK mm/allocvm.c: STATUS_INVALID_PARAMETER_5)
+  if (writeWatch && !reserve) return fail(p, WinError.INVALID_PARAMETER);
   const protection = makeProtectionMask(protect);
   // PAGE_WRITECOPY: only for committing pages of a view (below)
   const copy = mmRights(protection).copy;
@@ -133,6 +137,9 @@ export function virtualAlloc(
       endVpn = startVpn + n - 1;
     }
     const vad = new Vad(startVpn, endVpn, protection, commit);
+    // the bitmap package handles 32 bits (WRK: STATUS_INSUFFICIENT_RESOURCES, 1450 ERROR_NO_SYSTEM_RESOURCES)
+    if (writeWatch && vad.nrPages >= 2 ** 32) return fail(p, 1450);
+    if (writeWatch) vad.writeWatch = new Set();
     if (commit && !charge(w, p, vad, vad.nrPages)) return fail(p, WinError.COMMITMENT_LIMIT);
     p.vads.insert(vad);
     return BigInt(startVpn) * PAGE;
@@ -309,6 +316,8 @@ export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): voi
       p.ws.delete(vpn);
       p.wsProtection.delete(vpn);
     }
+    p.locked.delete(vpn);
+    p.resetLost.delete(vpn);
     flushOwed ||= s.valid;
     const pte = getPte(k, mm, vpn);
     // a page in the paging file: its copy is released (MiReleasePageFileSpace)

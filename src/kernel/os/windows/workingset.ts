@@ -34,6 +34,11 @@ export type { WsHost } from "./wsmanager.ts";
 /** The smallest minimum and maximum SetProcessWorkingSetSize accepts, in pages (its page: 20 and 13). */
 export const WS_MIN_FLOOR = 20;
 export const WS_MAX_FLOOR = 13;
+/**
+ * MM_FLUID_WORKING_SET (WRK mm/mi.h): the pages a working set keeps free of
+ * locked ones (VirtualLock's "small overhead"; lock.ts).
+ */
+export const MM_FLUID_WORKING_SET = 8;
 
 /** `trim P` (EmptyWorkingSet): every page of the working set trimmed. Pages trimmed. */
 export function trimProcess(h: WsHost, mm: MmStruct): number {
@@ -41,7 +46,8 @@ export function trimProcess(h: WsHost, mm: MmStruct): number {
   let n = 0;
   for (const vad of p.vads.list())
     for (const r of pageRuns(h.k, h.db, mm, vad, vad.startVpn, vad.endVpn)) {
-      if (!r.s.valid) continue;
+      // pages locked in the working set (below FirstDynamic) are never trimmed (lock.ts)
+      if (!r.s.valid || p.locked.has(r.vpn)) continue;
       trimWsPage(h, mm, vad, r.vpn, r.s);
       n++;
     }
@@ -70,8 +76,11 @@ export function wsAdded(h: WsHost, mm: MmStruct, vpn: number): void {
  * than or equal to the maximum", "if the value is greater than zero but
  * less than 20 pages, the minimum value is set to 20 pages"; the maximum
  * "must be greater than or equal to 13 pages". Otherwise
- * ERROR_INVALID_PARAMETER (87). A maximum below the current size trims
- * the working set down to it. Returns 0 (TRUE) or the error code.
+ * ERROR_INVALID_PARAMETER (87), as is a maximum that the locked pages
+ * (VirtualLock) plus MM_FLUID_WORKING_SET would reach (WRK
+ * MmAdjustWorkingSetSize). A maximum below the current size trims the
+ * working set down to it (locked pages stay). Returns 0 (TRUE) or the
+ * error code.
  */
 export function setWorkingSetSize(
   h: WsHost,
@@ -88,8 +97,12 @@ export function setWorkingSetSize(
   const minPages = Number((minBytes + 4095n) / 4096n);
   const maxPages = Number(maxBytes / 4096n);
   if (minBytes <= 0n || maxBytes < minBytes || maxPages < WS_MAX_FLOOR) return 87;
-  p.wsMin = Math.max(minPages, WS_MIN_FLOOR);
-  p.wsMax = Math.max(maxPages, p.wsMin);
+  const wsMin = Math.max(minPages, WS_MIN_FLOOR);
+  const wsMax = Math.max(maxPages, wsMin);
+  // the locked pages must leave the working set fluid (MmAdjustWorkingSetSize: STATUS_BAD_WORKING_SET_LIMIT)
+  if (p.locked.size + MM_FLUID_WORKING_SET >= wsMax) return 87;
+  p.wsMin = wsMin;
+  p.wsMax = wsMax;
   p.wsHardMax = hard;
   while (p.ws.size > p.wsMax) {
     if (!trimOne(h, mm, p, -1)) break;

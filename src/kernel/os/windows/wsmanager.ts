@@ -68,7 +68,11 @@ export function trimWsPage(h: WsHost, mm: MmStruct, vad: Vad, vpn: number, s: Pa
     const e = own !== undefined ? mkProtoLookup(own, widePtes(k)) : protoPointer(k, h.kmem, v.section, index);
     p.wsProtection.delete(vpn);
     setPte(k, mm, vpn, e.hi, e.lo);
-  } else trimPage(k, h.db, s.pfn, dirty, { mm, vpn, protection: s.protection });
+  } else {
+    // MEM_WRITE_WATCH: the dirty bit goes into the VAD's bitmap as the PTE stops being valid (writewatch.ts)
+    if (dirty && vad.writeWatch !== null) vad.writeWatch.add(vpn - vad.startVpn);
+    trimPage(k, h.db, s.pfn, dirty, { mm, vpn, protection: s.protection });
+  }
   p.ws.delete(vpn);
   k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
 }
@@ -84,7 +88,7 @@ export function trimOne(h: WsHost, mm: MmStruct, p: WinProcess, keep: number): b
   const pt = k.arch.pgtable;
   // two passes at most: the first may only clear accessed bits
   for (let budget = p.ws.size * 2; budget > 0; budget--) {
-    const vpn = firstOf(p.ws, keep);
+    const vpn = firstOf(p, keep);
     if (vpn < 0) return false;
     const vad = p.vads.locate(vpn)!;
     const s = pageState(k, h.db, mm, vad, vpn);
@@ -104,8 +108,9 @@ export function trimOne(h: WsHost, mm: MmStruct, p: WinProcess, keep: number): b
   return false;
 }
 
-function firstOf(ws: Set<number>, skip: number): number {
-  for (const vpn of ws) if (vpn !== skip) return vpn;
+/** The oldest entry of the working-set list other than `skip`, past the locked ones (FirstDynamic), or -1. */
+function firstOf(p: WinProcess, skip: number): number {
+  for (const vpn of p.ws) if (vpn !== skip && !p.locked.has(vpn)) return vpn;
   return -1;
 }
 

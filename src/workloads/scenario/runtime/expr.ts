@@ -423,6 +423,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       stack_base: (t, v) => win(v, t).stack?.base ?? 0n,
       stack_limit: (t, v) => win(v, t).stack?.limit ?? 0n,
       commit: (t, v) => BigInt(win(v, t).commitCharge),
+      // the pages VirtualLock locked in its working set
+      locked: (t, v) => BigInt(win(v, t).locked),
       // its working set: the pages valid PTEs map (Working Set - Private / 4096)
       working_set: (t, v) => {
         win(v, t);

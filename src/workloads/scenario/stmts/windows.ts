@@ -18,9 +18,17 @@ import {
 const ERROR_NAMES: Record<number, string> = {
   5: "ERROR_ACCESS_DENIED",
   6: "ERROR_INVALID_HANDLE",
+  158: "ERROR_NOT_LOCKED",
   193: "ERROR_BAD_EXE_FORMAT",
+  998: "ERROR_NOACCESS",
+  1001: "ERROR_STACK_OVERFLOW",
   1006: "ERROR_FILE_INVALID",
   1132: "ERROR_MAPPED_ALIGNMENT",
+  1224: "ERROR_USER_MAPPED_FILE",
+  1450: "ERROR_NO_SYSTEM_RESOURCES",
+  1453: "ERROR_WORKING_SET_QUOTA",
+  // an NTSTATUS RtlNtStatusToDosError passes through (VirtualLock of a guard page)
+  2147483649: "STATUS_GUARD_PAGE_VIOLATION",
   [WinError.NOT_ENOUGH_MEMORY]: "ERROR_NOT_ENOUGH_MEMORY",
   [WinError.INVALID_PARAMETER]: "ERROR_INVALID_PARAMETER",
   [WinError.INVALID_ADDRESS]: "ERROR_INVALID_ADDRESS",
@@ -29,7 +37,8 @@ const ERROR_NAMES: Record<number, string> = {
 
 /** A GetLastError value with its name. */
 export function errorName(code: number): string {
-  return `${code} ${ERROR_NAMES[code] ?? ""}`.trim();
+  const n = code >= 0x8000_0000 ? `0x${code.toString(16).toUpperCase()}` : `${code}`;
+  return `${n} ${ERROR_NAMES[code] ?? ""}`.trim();
 }
 
 const BASE_PROT: Record<string, number> = {
@@ -98,7 +107,14 @@ function boolResult(
   c.assign(s, rt, ok ? 1n : 0n, ok ? note : `(FALSE: GetLastError ${errorName(lastError)})`);
 }
 
-/** `P: VAR = VirtualAlloc SIZE reserve|commit|reserve+commit [prot=PROT] [at=ADDR]` */
+const ALLOC_TYPES =
+  "the allocation type is reserve, commit, reserve+commit (each with +write_watch), reset or reset_undo";
+
+/**
+ * `P: VAR = VirtualAlloc SIZE reserve|commit|reserve+commit[+write_watch] [prot=PROT] [at=ADDR]`,
+ * `P: VAR = VirtualAlloc SIZE reset|reset_undo at=ADDR [prot=PROT]` (MEM_RESET, MEM_RESET_UNDO:
+ * extensions of the form; the protection is ignored but checked)
+ */
 export function virtualAlloc(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   const o = c.opts(s, ["prot", "at"]);
@@ -108,11 +124,19 @@ export function virtualAlloc(c: CompileContext, s: Stmt): Run {
   const [sizeW, typeW] = args;
   if (sizeW.expr === null) c.fail(`expected a size, not '${sizeW.ident}'`, sizeW.pos);
   c.useVars(sizeW.expr);
-  const type = typeW.ident;
-  if (type !== "reserve" && type !== "commit" && type !== "reserve+commit" && type !== "commit+reserve")
-    c.fail("the allocation type is reserve, commit or reserve+commit", typeW.pos);
+  const words = (typeW.ident ?? "").split("+");
+  const flags = new Set(words);
+  const reset = words.length === 1 && (words[0] === "reset" || words[0] === "reset_undo");
+  if (
+    !reset &&
+    (flags.size !== words.length ||
+      words.some((x) => x !== "reserve" && x !== "commit" && x !== "write_watch") ||
+      !(flags.has("reserve") || flags.has("commit")))
+  )
+    c.fail(ALLOC_TYPES, typeW.pos);
   const at = o.get("at");
   if (at && at.value === null) c.fail("at= needs an address", at.valuePos);
+  if (reset && !at) c.fail(`VirtualAlloc ... ${words[0]} needs at=ADDR`, typeW.pos);
   if (at?.value) c.useVars(at.value);
   const protect = winProt(c, o.get("prot"));
   if (s.target) c.defined.add(s.target.name);
@@ -123,9 +147,23 @@ export function virtualAlloc(c: CompileContext, s: Stmt): Run {
     c.runOn(rt, t);
     const addr = at ? c.value(at.value!, rt, "at=") : 0n;
     const len = c.value(size, rt, "the size");
-    const reserve = type !== "commit";
-    const commit = type !== "reserve";
-    const base = rt.kernel.virtualAlloc(t, addr, len, reserve, commit, protect);
+    if (reset) {
+      const undo = words[0] === "reset_undo";
+      const b = rt.kernel.virtualAllocReset(t, addr, len, protect, undo);
+      const p = rt.view.windows()!.paging();
+      c.assign(
+        s,
+        rt,
+        b,
+        b === 0n
+          ? `(NULL: GetLastError ${errorName(w.process(t)!.lastError)})`
+          : `(${undo ? "MEM_RESET_UNDO: the data is intact" : "MEM_RESET: the contents no longer of interest"}; from 0x${b.toString(16)}; modified list ${p.modified} pages, standby ${p.standby})`,
+      );
+      return;
+    }
+    const reserve = flags.has("reserve");
+    const commit = flags.has("commit");
+    const base = rt.kernel.virtualAlloc(t, addr, len, reserve, commit, protect, flags.has("write_watch"));
     const info = w.process(t)!;
     if (base === 0n) {
       c.assign(s, rt, 0n, `(NULL: GetLastError ${errorName(info.lastError)})`);
