@@ -95,7 +95,7 @@ export interface LruHooks {
   /** folio_mark_accessed (mm/swap.c; mm/swap.ts folioMarkAccessed): read(2) of a cached page (filemap_read) */
   markAccessed(pfn: number): void;
   /** folio_mark_lazyfree: a clean anonymous page MADV_FREE made lazily freeable is queued in the lru_lazyfree batch, which moves it to the inactive file list (swap.ts) */
-  markLazyfree(pfn: number): void;
+  markLazyfree(pfn: number): boolean;
 }
 
 /** What the address-space code needs from the rest of the kernel. */

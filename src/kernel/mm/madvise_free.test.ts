@@ -11,6 +11,32 @@ import { describe, expect, it } from "vitest";
 import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 
 describe("MADV_FREE", () => {
+  it("moves an mTHP folio's lru_lazyfree batch at once (a large folio), where order-0 folios wait for the 31st or a drain", () => {
+    // b's 4 order-0 folios: folio_batch_add, fewer than 31: they wait (pglazyfree 0, not lazy-free)
+    // a's 64K folio, covered whole: madvise_free_single_vma's lru_add_drain moves b's 4 first;
+    //   then one folio_mark_lazyfree of a large folio: __folio_batch_add_and_move moves the batch
+    //   at once, its 16 pages with it (pglazyfree 4 + 16; vmlab's LRU holds them page by page)
+    expect(
+      expectationFailures(`machine ram=128M thp=never
+mthp 64K always
+spawn A
+A: a = mmap 64K at=0x40000000
+A: write a 64K value=1
+expect thp.hugepages_64kB_nr_anon == 1
+A: b = mmap 16K at=0x40100000
+A: write b 16K value=2
+A: madvise b 16K free
+expect vmstat.pglazyfree == 0
+expect lazyfree(A, b 16K) == 0
+A: madvise a 64K free
+expect thp.hugepages_64kB_nr_anon == 1
+expect vmstat.pglazyfree == 4 + 16
+expect lazyfree(A, a 64K) == 16
+expect lazyfree(A, b 16K) == 4
+`),
+    ).toEqual([]);
+  });
+
   it("with no swap, MADV_PAGEOUT discards the clean lazy-free pages and keeps those written again", () => {
     expect(
       expectationFailures(`machine ram=64M swap=0

@@ -14,6 +14,7 @@ import { freeSwapAndCache } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { isHugePmd, pmdOf, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
+import { MoveOp } from "./swap.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
 
 /**
@@ -112,7 +113,13 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
   // madvise_free_single_vma: tlb_start_vma
   for (const v of mm.vmas) if (v.vmStart < end && v.vmEnd > start) tlb.startVma(v.vmStart, v.vmEnd);
   let whole = start; // the end of the mTHP folio the range maps whole, being marked
+  let queued = false; // a page of that folio went into the lru_lazyfree batch
   for (let vpn = start; vpn < end; vpn++) {
+    if (vpn === whole && queued) {
+      // folio_mark_lazyfree of a large folio: folio_batch_add_and_move moves the batch at once
+      ctx.env.lru?.fbatches.largeFolioAdded(MoveOp.Lazyfree);
+      queued = false;
+    }
     if (vpn % nr === 0 && vpn + nr <= end) {
       const pmd = pmdOf(ctx, mm, vpn);
       if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
@@ -143,6 +150,7 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
       if (head >= 0) {
         if (!mthpPageoutWhole(ctx, mm, vpn, pfn, end)) continue;
         if (m!.headOf(pfn) >= 0) whole = vpn + (1 << m!.heads.get(head)!);
+        queued = false;
       }
     }
     const slot = swap?.slotOf.get(pfn);
@@ -162,9 +170,11 @@ export function lazyFree(ctx: MmContext, mm: MmStruct, start: number, end: numbe
       ptepModify(ctx, tlb, pte.pa, vpn, 0, e.hi, e.lo);
       tlb.flushRange(vpn, 1); // tlb_remove_tlb_entries, whatever pte_needs_flush would say
     }
-    if (ctx.env.lru !== null) ctx.env.lru.markLazyfree(pfn);
-    else pages.flags[pfn] |= PageFlag.Lazyfree;
+    if (ctx.env.lru !== null) {
+      if (ctx.env.lru.markLazyfree(pfn) && vpn < whole) queued = true;
+    } else pages.flags[pfn] |= PageFlag.Lazyfree;
   }
+  if (queued && whole <= end) ctx.env.lru?.fbatches.largeFolioAdded(MoveOp.Lazyfree);
   tlb.finish();
 }
 

@@ -375,10 +375,18 @@ export class LruAddBatches {
   deactivateFile(pfns: readonly number[]): void {
     if (this.v.lru[pfns[0]] === List.Unevictable) return;
     for (const pfn of pfns) this.addAndMove(pfn, MoveOp.DeactivateFile);
-    if (pfns.length > 1) {
-      const b = this.cpu() * NR_MOVE_OPS + MoveOp.DeactivateFile;
-      if (this.moveCount[b] > 0) this.moveBatch(b, MoveOp.DeactivateFile);
-    }
+    if (pfns.length > 1) this.largeFolioAdded(MoveOp.DeactivateFile);
+  }
+
+  /**
+   * __folio_batch_add_and_move's large-folio case for a folio vmlab's LRU
+   * holds page by page, once its pages are queued: the running CPU's `op`
+   * batch is moved at once (folio_batch_move_lru), the folio with it.
+   * Linux: mm/swap.c __folio_batch_add_and_move
+   */
+  largeFolioAdded(op: MoveOp): void {
+    const b = this.cpu() * NR_MOVE_OPS + op;
+    if (this.moveCount[b] > 0) this.moveBatch(b, op);
   }
 
   /**

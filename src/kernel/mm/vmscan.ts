@@ -672,8 +672,10 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
   }
 
   /** MADV_FREE: folio_mark_lazyfree, queued for lru_lazyfree (swap.ts). Linux: mm/swap.c folio_mark_lazyfree */
-  markLazyfree(pfn: number): void {
-    if (lazyfreeable(this, pfn)) this.fbatches.addAndMove(pfn, MoveOp.Lazyfree);
+  markLazyfree(pfn: number): boolean {
+    if (!lazyfreeable(this, pfn)) return false;
+    this.fbatches.addAndMove(pfn, MoveOp.Lazyfree);
+    return true;
   }
 
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
