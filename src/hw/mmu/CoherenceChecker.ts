@@ -36,6 +36,12 @@ export interface StaleUse {
   changed: ChangedEntry[];
   /** the invalidation that would have prevented it */
   missing: string;
+  /**
+   * The manual's section that permits this use (every difference is a right
+   * the entry lacks and memory grants: at worst a spurious page fault,
+   * PagingFormat.fewerRightsStaleOk), or "" for a use no rule permits.
+   */
+  permitted: string;
   /** checker clock and tag at the stale use */
   seq: number;
   tag: string;
@@ -105,6 +111,7 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
     const rec = this.rec;
     const outcome = cpu.walk(vpn, 0 as Access, Mode.Supervisor, false, rec, false);
     const diffs: string[] = [];
+    let fewer = 0; // differences that are a right the entry lacks and memory grants
     if (outcome !== 0) {
       diffs.push("translation cached, but memory has none (not present or reserved bit)");
     } else {
@@ -112,13 +119,15 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
       if (memPfn !== cachedPfn) diffs.push(`frame ${hexNum(cachedPfn)} (memory: ${hexNum(memPfn)})`);
       const cached = (meta >>> Meta.RIGHTS_SHIFT) & 63;
       const now = (rec.meta >>> Meta.RIGHTS_SHIFT) & 63;
-      const differ = (bits: number, yes: string, no: string) => {
+      const differ = (bits: number, yes: string, no: string, right: boolean) => {
         const c = (cached & bits) !== 0;
-        if (c !== ((now & bits) !== 0)) diffs.push(`${c ? yes : no} (memory: ${c ? no : yes})`);
+        if (c === ((now & bits) !== 0)) return;
+        diffs.push(`${c ? yes : no} (memory: ${c ? no : yes})`);
+        if (right && !c) fewer++;
       };
-      differ(Perm.UW | Perm.PW, "writable", "read-only");
-      differ(Perm.USER, "user", "supervisor");
-      differ(Perm.UX | Perm.PX, "executable", "no-execute");
+      differ(Perm.UW | Perm.PW, "writable", "read-only", true);
+      differ(Perm.USER, "user", "supervisor", false);
+      differ(Perm.UX | Perm.PX, "executable", "no-execute", true);
       if (((attrs ^ rec.attrs) & cpu.attrCompareMask) !== 0)
         diffs.push(`${cpu.describeAttrs(attrs)} (memory: ${cpu.describeAttrs(rec.attrs)})`);
       if ((meta ^ rec.meta) & Meta.G)
@@ -171,6 +180,7 @@ export class CoherenceChecker implements TlbObserver, WriteWatch {
       differences: diffs,
       changed,
       missing: cpu.invalidationHint(vpn, pcid, global),
+      permitted: fewer === diffs.length ? (cpu.format.fewerRightsStaleOk ?? "") : "",
       seq: ++this.seq,
       tag: this.tag,
     };
@@ -216,7 +226,11 @@ export function formatStaleUse(r: StaleUse): string {
       `  ${c.level} entry at ${hexNum(c.entryPa)} changed ${hexNum(c.before.hi * 4294967296 + c.before.lo)} -> ${hexNum(c.after.hi * 4294967296 + c.after.lo)} at write #${c.seq}${c.tag ? ` (${c.tag})` : ""}`,
     );
   }
-  lines.push(`  missing: ${r.missing}`);
+  if (r.permitted !== "")
+    lines.push(
+      `  permitted (${r.permitted}): the entry has fewer rights than memory; at worst a spurious page fault, which drops it`,
+    );
+  else lines.push(`  missing: ${r.missing}`);
   return lines.join("\n");
 }
 

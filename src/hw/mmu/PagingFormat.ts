@@ -175,6 +175,16 @@ export interface PagingFormat {
    */
   readonly accessedFaultLo?: number;
   /**
+   * Where the architecture lets a TLB entry with fewer rights than its
+   * entry in memory (read-only where memory grants write, no-execute where
+   * it grants execute) be used without an invalidation, because the page
+   * fault it causes invalidates it (x86: SDM Vol. 3A 4.10.4.1 and
+   * 4.10.4.3, "spurious" page faults, on which Linux's
+   * ptep_set_access_flags relies): the manual's section, which the
+   * coherence checker names when it reports such a use; absent elsewhere.
+   */
+  readonly fewerRightsStaleOk?: string;
+  /**
    * Pages of an aligned block of level-0 entries a contiguous hint joins
    * (arm64 with the 4K granule: 16, a 64K block; Arm ARM D8.6.1 "The
    * Contiguous bit"); absent where there is none. Its TLB size code is

@@ -49,6 +49,8 @@ function memType(lo: number, large: boolean): number {
 
 /** 32-bit paging (§4.3). CR4.PSE and CR4.PGE are set by the CPU when they change. */
 export class I386Format implements PagingFormat {
+  /** SDM Vol. 3A 4.10.4.3: R/W 0 to 1 or XD 1 to 0 without an invalidation is at worst a spurious #PF, which invalidates the entry (4.10.4.1) */
+  readonly fewerRightsStaleOk = "SDM Vol. 3A 4.10.4.3";
   readonly name = "i386";
   readonly levels = 2;
   readonly pageShift = 12;
@@ -107,6 +109,8 @@ function leaf(w: WalkState, lo: number, large: boolean, pge: boolean): void {
 
 /** PAE paging below the PDPTE registers (§4.4.2). EFER.NXE and CR4.PGE are set by the CPU. */
 export class PaeFormat implements PagingFormat {
+  /** SDM Vol. 3A 4.10.4.3: R/W 0 to 1 or XD 1 to 0 without an invalidation is at worst a spurious #PF, which invalidates the entry (4.10.4.1) */
+  readonly fewerRightsStaleOk = "SDM Vol. 3A 4.10.4.3";
   readonly name = "i386-pae";
   readonly levels = 3;
   readonly pageShift = 12;

@@ -403,6 +403,32 @@ describe("the coherence checker", () => {
     expect(checker.reports.length).toBe(1);
   });
 
+  it("names SDM 4.10.4.3 for an entry with fewer rights than memory (a spurious #PF at worst), and nothing for more", () => {
+    const { m, cpu, mapper, root } = bareMachine({ checkCoherence: true });
+    const checker = m.checker!;
+    const vpn = vpnOf(0x90000n);
+    // read-only and NX in the TLB; memory then grants write and execute without an INVLPG
+    mapper.map(root, vpn, toPfn(0x90), 0, { writable: false, user: true, nx: true });
+    tr(cpu, 0x90000n);
+    mapper.protect(root, vpn, { writable: true, user: true, nx: false });
+    tr(cpu, 0x90000n);
+    expect(checker.reports.map((r) => [r.differences, r.permitted])).toEqual([
+      [["read-only (memory: writable)", "no-execute (memory: executable)"], "SDM Vol. 3A 4.10.4.3"],
+    ]);
+    expect(formatStaleUse(checker.reports[0])).toMatch(
+      /permitted \(SDM Vol. 3A 4.10.4.3\): .*spurious page fault/,
+    );
+    expect(formatStaleUse(checker.reports[0])).not.toMatch(/missing:/);
+    // the other way (memory takes write away), or another frame: no rule permits it
+    cpu.invlpg(0, 0x90000);
+    tr(cpu, 0x90000n);
+    mapper.protect(root, vpn, { writable: false, user: true, nx: false });
+    tr(cpu, 0x90000n);
+    expect(checker.reports.length).toBe(2);
+    expect(checker.reports[1].permitted).toBe("");
+    expect(formatStaleUse(checker.reports[1])).toMatch(/missing: INVLPG/);
+  });
+
   it("is silent for hardware A/D updates and for a kernel that flushes", () => {
     const { m, cpu, mapper, root } = bareMachine({ checkCoherence: true });
     for (let i = 0; i < 64; i++) mapper.map(root, toVpn(0x100 + i), toPfn(0x200 + i), 0, USER_RW);

@@ -38,6 +38,8 @@ export const enum X86Attr {
  * live here, set by the CPU when they change.
  */
 export class X86_64Format implements PagingFormat {
+  /** SDM Vol. 3A 4.10.4.3: R/W 0 to 1 or XD 1 to 0 without an invalidation is at worst a spurious #PF, which invalidates the entry (4.10.4.1) */
+  readonly fewerRightsStaleOk = "SDM Vol. 3A 4.10.4.3";
   readonly name: string;
   readonly levels: number;
   readonly pageShift = 12;
