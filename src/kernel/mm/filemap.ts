@@ -349,9 +349,15 @@ export function filemapFault(
 ): VmFault {
   const f = vma.file!;
   const index = vma.vmPgoff + (vpn - vma.vmStart);
-  if (index >= f.nrPages) return VmFault.SIGBUS;
   const env = ctx.env;
   const pt = env.pgtable;
+  if (index >= f.nrPages) {
+    // filemap_fault's `index >= max_idx`: VM_FAULT_SIGBUS; a read of a none PTE gets there after
+    // do_read_fault's fault-around, which maps the window's cached pages up to file_end (a PMD
+    // it maps covers the fault: VM_FAULT_NOPAGE, the access retried)
+    if (!write && pt.none(hi, lo) && faultAround(ctx, mm, vma, vpn, freshTable)) return VmFault.OK;
+    return VmFault.SIGBUS;
+  }
   const shared = (vma.vmFlags & VmFlag.SHARED) !== 0;
   if (!pt.none(hi, lo)) {
     if (!pt.accessible(hi, lo)) return VmFault.SIGSEGV;
@@ -361,6 +367,7 @@ export function filemapFault(
         // fault_dirty_shared_page (ctx.faultDirtyShared)
         f.dirty.add(index);
         if (f.fs === "disk") ctx.faultDirtyShared = true;
+        env.cache.flushCachePage(mm, vpn, pt.pfn(hi, lo, 0)); // wp_page_reuse: flush_cache_page
         const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
         ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
         ctx.pgreuse++; // wp_page_shared ends in wp_page_reuse: count_vm_event(PGREUSE)

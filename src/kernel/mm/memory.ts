@@ -175,7 +175,9 @@ export function doAnonymousPage(
  * do_wp_page: a write to a present read-only PTE in a writable VMA. An
  * exclusive anonymous page is reused in place (wp_page_reuse); the zero
  * page or a page shared with another process (after fork) is copied
- * (wp_page_copy), the old PTE cleared and flushed first.
+ * (wp_page_copy), the old PTE cleared and flushed first. A reuse flushes the
+ * page's cache lines first (wp_page_reuse's flush_cache_page: VIVT and
+ * aliasing VIPT caches, mm/cacheflush.ts).
  * Linux: mm/memory.c do_wp_page (wp_page_reuse, wp_page_copy, wp_page_shared)
  */
 export function doWpPage(
@@ -194,6 +196,7 @@ export function doWpPage(
   const special = pt.special(hi, lo);
   if (vma.vmFlags & VmFlag.SHARED) {
     // wp_page_shared (wp_pfn_shared): a shared mapping writes the page itself, through wp_page_reuse
+    env.cache.flushCachePage(mm, vpn, old); // wp_page_reuse: flush_cache_page(vma, address, pte_pfn(orig_pte))
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
@@ -206,6 +209,7 @@ export function doWpPage(
   ) {
     // wp_page_reuse of an exclusive page, or of one wp_can_reuse_anon_folio found to be ours alone
     pages.flags[old] |= PageFlag.AnonExclusive;
+    env.cache.flushCachePage(mm, vpn, old); // wp_page_reuse: flush_cache_page(vma, address, pte_pfn(orig_pte))
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
