@@ -223,3 +223,34 @@ expect cache.page_flushes == 1
     expect(failed).toEqual([]);
   });
 });
+
+describe("do_cow_fault (a write fault on a private file mapping, no PTE)", () => {
+  it("allocates the private copy before it reads the file page (folio_prealloc, then __do_fault)", () => {
+    // do_cow_fault: vmf_anon_prepare, folio_prealloc (the copy's page: GFP_HIGHUSER_MOVABLE), only
+    //   then __do_fault -> filemap_fault: no folio, do_sync_mmap_readahead reads the 16-page file
+    //   around page 0 (ra_pages 32 > the file: all 16), PGMAJFAULT; copy_mc_user_highpage;
+    //   finish_fault maps the copy (folio_add_new_anon_rmap, folio_add_lru_vma)
+    // the page allocator hands out the movable pcp list's pages in ascending pfn order on a fresh
+    //   machine (rmqueue_bulk's list_add_tail, __rmqueue_pcplist from the head): the copy's pfn is
+    //   below the file page's (which B maps afterwards to read its pfn)
+    const failed = expectationFailures(`
+machine ram=64M
+file f size=64K
+spawn A
+spawn B
+A: s = mmap 4K prot=rw private file=f
+A: write s value=3
+expect A.maj_flt == 1
+expect vmstat.pgmajfault == 1
+expect cached(f) == 16
+expect anon(A, s 4K) == 1
+B: t = mmap 4K prot=r file=f
+B: read t
+let pa = pfn(A, s)
+let pb = pfn(B, t)
+expect pa < pb
+expect byte(A, s) == 3
+`);
+    expect(failed).toEqual([]);
+  });
+});
