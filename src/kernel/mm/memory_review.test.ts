@@ -21,11 +21,33 @@
  *   PTE writable (memory.c wp_page_reuse, for do_wp_page's reuse of an exclusive anonymous
  *   page, wp_pfn_shared and wp_page_shared); vmlab flushed only on a copy (wp_page_copy). On a
  *   VIVT cache that is one more cache.page_flushes per reuse.
+ * - do_cow_fault read the file page first and allocated the copy after it; Linux allocates the
+ *   copy first (vmf_anon_prepare, folio_prealloc), then __do_fault reads the file page: the
+ *   copy's pfn comes before the read-around's, and a copy that cannot be had is VM_FAULT_OOM
+ *   before any read (no PGMAJFAULT, nothing cached). The copy joins the LRU at finish_fault.
  *
- * Left as they are (docs/processes.md "Not yet"): see the describe blocks' "not modelled".
+ * Left as they are (docs/processes.md "Not yet"): VM_FAULT_OOM kills the faulting task in
+ * vmlab's architecture handlers, where 6.12's pagefault_out_of_memory retries the fault; arm64's
+ * old prefaulted PTEs (arch_wants_old_prefaulted_pte: cpu_has_hw_af) are young in vmlab;
+ * folio_move_anon_rmap on a reuse (the reverse map's anon_vma); wp_page_copy's second
+ * flush_cache_page (after the copy); the 6.18 behaviours vmlab models on purpose (mTHP reuse,
+ * can_map_large); the mTHP charge before the allocation. Not modelled: NUMA balancing
+ * (do_numa_page), KSM, FAULT_FLAG_UNSHARE, userfaultfd, FOLL_FORCE writes (maybe_mkwrite),
+ * VM_FAULT_HWPOISON, VM_FAULT_RETRY, check_stable_address_space, PUD THP, PMD migration
+ * entries, VM_DROPPABLE, perf's fault events, memcg PGFAULT. Checked and equal: handle_pte_fault's
+ * spurious path (x86 and arm64 define flush_tlb_fix_spurious_fault as nothing; RISC-V's
+ * ptep_set_access_flags returns 1 without Svvptc, so update_mmu_cache's local sfence.vma ends
+ * every fault, as vmlab's riscv handler does), the PMD level (huge_pmd_set_accessed, wp_huge_pmd),
+ * wp_can_reuse_anon_folio's refcount test (> 3, lru_add_drain, 1 + swapcache, folio_free_swap),
+ * wp_page_copy's RSS moves, alloc_anon_folio's order choice, do_fault_around's window, and
+ * mm_account_fault (PGFAULT for every handle_mm_fault, min/maj only without VM_FAULT_ERROR).
  */
 import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
 import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { PteFlag } from "./arch.ts";
+import { mmapArgs, VmFault } from "./userMm.ts";
 
 describe("do_anonymous_page and do_wp_page's copy from the zero page", () => {
   it("a read maps the zero page (no RSS); the write after it copies from it (wp_page_copy, pfn_is_zero), never reuses", () => {
@@ -252,5 +274,47 @@ expect pa < pb
 expect byte(A, s) == 3
 `);
     expect(failed).toEqual([]);
+  });
+});
+
+describe("handle_pte_fault's spurious fault (the PTE already allows the access)", () => {
+  it("makes the PTE young (and dirty on a write), allocates nothing, and is counted as a fault", () => {
+    // handle_pte_fault: pte present, pte_same; not a write to a read-only PTE, so
+    //   entry = pte_mkyoung(orig_pte), and pte_mkdirty too for FAULT_FLAG_WRITE;
+    //   ptep_set_access_flags stores it if it changed (x86: no flush; flush_tlb_fix_spurious_fault
+    //   is nothing on x86). handle_mm_fault -> mm_account_fault: PGFAULT +1 each time
+    // a written page made old and clean (as reclaim's aging and writeback would leave it):
+    //   the read: young, still clean; the write: young and dirty; a third, nothing to change
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const a = k.mmap(t, mmapArgs(4096));
+    expect(k.userAccess(0, t, a, Access.Write, 7).ok).toBe(true);
+    const mm = t.mm!;
+    const vpn = Number(a / 4096n);
+    const vma = mm.vmaAt(vpn)!;
+    const um = k.userMm;
+    const pt = um.env.pgtable;
+    const leaf = () => um.readPte(mm, vpn)!;
+    const first = leaf();
+    const old = pt.modify(first.hi, first.lo, 0, PteFlag.YOUNG | PteFlag.DIRTY);
+    pt.set(um.env.phys, first.pa, old.hi, old.lo);
+    const f0 = um.pgfault;
+    const rss0 = mm.rssAnon;
+    expect(um.handleMmFault(mm, vma, vpn, false)).toBe(VmFault.OK);
+    let e = leaf();
+    expect([pt.young(e.hi, e.lo), pt.dirty(e.hi, e.lo), pt.write(e.hi, e.lo)]).toEqual([true, false, true]);
+    expect(um.handleMmFault(mm, vma, vpn, true)).toBe(VmFault.OK);
+    e = leaf();
+    expect([pt.young(e.hi, e.lo), pt.dirty(e.hi, e.lo), pt.pfn(e.hi, e.lo, 0)]).toEqual([
+      true,
+      true,
+      pt.pfn(first.hi, first.lo, 0),
+    ]);
+    expect(um.handleMmFault(mm, vma, vpn, true)).toBe(VmFault.OK);
+    expect(leaf()).toEqual(e);
+    expect(um.pgfault - f0).toBe(3);
+    expect(mm.rssAnon).toBe(rss0);
+    expect(um.pgreuse).toBe(0);
   });
 });
