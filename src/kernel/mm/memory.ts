@@ -205,7 +205,7 @@ export function doWpPage(
   if (
     !special &&
     pages.kind[old] === PageKind.UserAnon &&
-    (pages.flags[old] & PageFlag.AnonExclusive || wpCanReuseAnonFolio(ctx, old, vpn, pa))
+    (pages.flags[old] & PageFlag.AnonExclusive || wpCanReuseAnonFolio(ctx, vma, old, vpn, pa))
   ) {
     // wp_page_reuse of an exclusive page, or of one wp_can_reuse_anon_folio found to be ours alone
     pages.flags[old] |= PageFlag.AnonExclusive;
@@ -269,9 +269,10 @@ export function doWpPage(
  * references are mappings' (__wp_can_reuse_large_anon_folio, Linux 6.15+ and
  * the host's 6.18; 6.12 never reused one: wpCanReuseLargeAnonFolio);
  * `vpn` and `pa` are the faulting page's and its PTE's. vmlab's pages are never KSM.
+ * A page found ours alone moves to the VMA's anon_vma (folio_move_anon_rmap).
  * Linux: mm/memory.c wp_can_reuse_anon_folio
  */
-function wpCanReuseAnonFolio(ctx: MmContext, pfn: number, vpn: number, pa: number): boolean {
+function wpCanReuseAnonFolio(ctx: MmContext, vma: Vma, pfn: number, vpn: number, pa: number): boolean {
   const pages = ctx.env.pages;
   const swap = ctx.env.swap;
   // folio_test_large: a page of an mTHP folio (6.12 never reused one; 6.15+ may)
@@ -291,7 +292,11 @@ function wpCanReuseAnonFolio(ctx: MmContext, pfn: number, vpn: number, pa: numbe
     pages.refcount[pfn]--;
     pages.flags[pfn] |= PageFlag.Dirty; // folio_free_swap: folio_set_dirty (its only copy now)
   }
-  return pages.refcount[pfn] === 1;
+  if (pages.refcount[pfn] !== 1) return false;
+  // folio_move_anon_rmap: the page, ours alone, is the faulting VMA's anon_vma's (a forked
+  // child's own, not the root it inherited: its rmap walks visit that anon_vma's VMAs only)
+  ctx.env.lru?.setAnonRmap(pfn, linearIndex(vma, vpn), vma.anonVma);
+  return true;
 }
 
 /**

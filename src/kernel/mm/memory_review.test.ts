@@ -318,3 +318,38 @@ describe("handle_pte_fault's spurious fault (the PTE already allows the access)"
     expect(um.pgreuse).toBe(0);
   });
 });
+
+describe("wp_can_reuse_anon_folio's folio_move_anon_rmap", () => {
+  it("a page a forked child reuses moves to the child's own anon_vma; one it copies is the child's from the start", () => {
+    // fork: anon_vma_fork gives B's VMA its own anon_vma, chained to A's; the shared pages keep
+    //   A's (folio->mapping); fork cleared PageAnonExclusive (folio_try_dup_anon_rmap)
+    // A exits: page 0 is B's alone (refcount 1): B's write -> do_wp_page -> wp_can_reuse_anon_folio
+    //   -> folio_move_anon_rmap(folio, vma): folio->mapping = B's anon_vma; wp_page_reuse (same pfn)
+    // page 1, written by B while A lived: wp_page_copy, the copy folio_add_new_anon_rmap'd to B's
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1 });
+    const a = k.spawn("A")!;
+    k.switchTo(0, a);
+    const va = k.mmap(a, mmapArgs(2 * 4096));
+    expect(k.userAccess(0, a, va, Access.Write, 1).ok).toBe(true);
+    expect(k.userAccess(0, a, va + 4096n, Access.Write, 1).ok).toBe(true);
+    const vpn = Number(va / 4096n);
+    const parentAv = a.mm!.vmaAt(vpn)!.anonVma;
+    const b = k.fork(a, "B")!;
+    const childAv = b.mm!.vmaAt(vpn)!.anonVma;
+    expect(childAv).not.toBe(parentAv);
+    const pfn0 = k.userMm.readPte(b.mm!, vpn)!;
+    const old0 = k.arch.pgtable.pfn(pfn0.hi, pfn0.lo, 0);
+    expect(k.vmscan.anonVma[old0]).toBe(parentAv);
+    k.switchTo(0, b);
+    expect(k.userAccess(0, b, va + 4096n, Access.Write, 2).ok).toBe(true);
+    const e1 = k.userMm.readPte(b.mm!, vpn + 1)!;
+    expect(k.vmscan.anonVma[k.arch.pgtable.pfn(e1.hi, e1.lo, 0)]).toBe(childAv);
+    k.exit(a, "exit");
+    const reuse0 = k.userMm.pgreuse;
+    expect(k.userAccess(0, b, va, Access.Write, 2).ok).toBe(true);
+    const e0 = k.userMm.readPte(b.mm!, vpn)!;
+    expect(k.arch.pgtable.pfn(e0.hi, e0.lo, 0)).toBe(old0);
+    expect(k.userMm.pgreuse - reuse0).toBe(1);
+    expect(k.vmscan.anonVma[old0]).toBe(childAv);
+  });
+});
