@@ -25,11 +25,14 @@
  *   copy first (vmf_anon_prepare, folio_prealloc), then __do_fault reads the file page: the
  *   copy's pfn comes before the read-around's, and a copy that cannot be had is VM_FAULT_OOM
  *   before any read (no PGMAJFAULT, nothing cached). The copy joins the LRU at finish_fault.
+ * - wp_can_reuse_anon_folio ends with folio_move_anon_rmap (folio->mapping = the faulting VMA's
+ *   anon_vma); vmlab left a page a forked child reused on the parent's anon_vma, whose chain
+ *   (every VMA of the fork tree) reclaim's rmap walks then went through.
  *
  * Left as they are (docs/processes.md "Not yet"): VM_FAULT_OOM kills the faulting task in
  * vmlab's architecture handlers, where 6.12's pagefault_out_of_memory retries the fault; arm64's
  * old prefaulted PTEs (arch_wants_old_prefaulted_pte: cpu_has_hw_af) are young in vmlab;
- * folio_move_anon_rmap on a reuse (the reverse map's anon_vma); wp_page_copy's second
+ * wp_page_copy's second
  * flush_cache_page (after the copy); the 6.18 behaviours vmlab models on purpose (mTHP reuse,
  * can_map_large); the mTHP charge before the allocation. Not modelled: NUMA balancing
  * (do_numa_page), KSM, FAULT_FLAG_UNSHARE, userfaultfd, FOLL_FORCE writes (maybe_mkwrite),
