@@ -19,7 +19,9 @@ import {
   entryRead,
   isHugePmd,
   PteRef,
+  pmdOf,
   pmdPa,
+  pteFreeOne,
   pteOffset,
   ptePa,
   ptepSetAccessFlags,
@@ -68,9 +70,17 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
   readEntry(ctx, pa);
   const hi = entryRead.hi;
   const lo = entryRead.lo;
-  if (vma.vmFlags & VmFlag.PFNMAP && pt.none(hi, lo)) return VmFault.SIGBUS; // no ->fault: VM_FAULT_SIGBUS
-  if (vma.file && !pt.isGuard(hi, lo) && !pt.isSwap(hi, lo))
-    return filemapFault(ctx, mm, vma, vpn, pa, write, hi, lo, pmdAt < 0 || pt.none(pmdHi, pmdLo));
+  if (vma.vmFlags & VmFlag.PFNMAP && pt.none(hi, lo)) {
+    // do_fault without ->fault: pte_offset_map_lock of a none PMD is NULL, VM_FAULT_SIGBUS (no table)
+    if (pmdAt < 0 || pt.none(pmdHi, pmdLo)) freeUnusedTable(ctx, mm, vpn);
+    return VmFault.SIGBUS;
+  }
+  if (vma.file && !pt.isGuard(hi, lo) && !pt.isSwap(hi, lo)) {
+    const fresh = pmdAt < 0 || pt.none(pmdHi, pmdLo);
+    const r = filemapFault(ctx, mm, vma, vpn, pa, write, hi, lo, fresh);
+    if (fresh && r & (VmFault.SIGBUS | VmFault.OOM)) freeUnusedTable(ctx, mm, vpn);
+    return r;
+  }
   if (pt.none(hi, lo))
     return vma.shmem
       ? shmemFault(ctx, mm, vma, vpn, pa, write)
@@ -83,4 +93,27 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
   const young = pt.modify(hi, lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
   if (young.lo !== lo || young.hi !== hi) ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, young, write);
   return VmFault.OK;
+}
+
+/**
+ * do_fault's pte_free(vmf->prealloc_pte): a file fault that found the PMD none allocates its PTE
+ * table only as vmf->prealloc_pte (do_fault_around, __do_fault), installed when a page is mapped
+ * (filemap_map_pages, finish_fault: pmd_install); a fault that ends in an error having mapped
+ * nothing frees it. vmlab's descent allocated the table before the fault: it is taken off the
+ * PMD again and freed when every entry is still none. No walk has cached the PMD's entry (the
+ * fault walked it none).
+ * Linux: mm/memory.c do_fault, do_fault_around, __do_fault
+ */
+function freeUnusedTable(ctx: MmContext, mm: MmStruct, vpn: number): void {
+  const pt = ctx.env.pgtable;
+  const pmd = pmdOf(ctx, mm, vpn);
+  if (pmd === null || !pt.table(pmd.hi, pmd.lo, 1)) return;
+  const table = pt.pfn(pmd.hi, pmd.lo, 1);
+  for (let i = 0; i < pt.ptrsPerTable; i++) {
+    const e = pt.get(ctx.env.phys, table * 4096 + i * pt.entryBytes);
+    if (!pt.none(e.hi, e.lo)) return;
+  }
+  if (pt.pmdLevel === pt.levels - 1) pt.setTop(ctx.env.phys, pmd.pa, 0, 0);
+  else pt.set(ctx.env.phys, pmd.pa, 0, 0);
+  pteFreeOne(ctx, mm, table);
 }

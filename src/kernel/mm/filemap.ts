@@ -13,7 +13,7 @@ import { PteFlag } from "./arch.ts";
 import { doSetPmd, filePmdSuitable } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
-import { allocUserPage, copyFrame, doWpPage, rssAdd } from "./memory.ts";
+import { allocUserPage, copyFrame, doWpPage, putPage, rssAdd } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag } from "./PageDesc.ts";
 import {
@@ -349,9 +349,15 @@ export function filemapFault(
 ): VmFault {
   const f = vma.file!;
   const index = vma.vmPgoff + (vpn - vma.vmStart);
-  if (index >= f.nrPages) return VmFault.SIGBUS;
   const env = ctx.env;
   const pt = env.pgtable;
+  if (index >= f.nrPages) {
+    // filemap_fault's `index >= max_idx`: VM_FAULT_SIGBUS; a read of a none PTE gets there after
+    // do_read_fault's fault-around, which maps the window's cached pages up to file_end (a PMD
+    // it maps covers the fault: VM_FAULT_NOPAGE, the access retried)
+    if (!write && pt.none(hi, lo) && faultAround(ctx, mm, vma, vpn, freshTable)) return VmFault.OK;
+    return VmFault.SIGBUS;
+  }
   const shared = (vma.vmFlags & VmFlag.SHARED) !== 0;
   if (!pt.none(hi, lo)) {
     if (!pt.accessible(hi, lo)) return VmFault.SIGSEGV;
@@ -361,6 +367,7 @@ export function filemapFault(
         // fault_dirty_shared_page (ctx.faultDirtyShared)
         f.dirty.add(index);
         if (f.fs === "disk") ctx.faultDirtyShared = true;
+        env.cache.flushCachePage(mm, vpn, pt.pfn(hi, lo, 0)); // wp_page_reuse: flush_cache_page
         const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
         ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
         ctx.pgreuse++; // wp_page_shared ends in wp_page_reuse: count_vm_event(PGREUSE)
@@ -390,27 +397,42 @@ export function filemapFault(
     mapFilePage(ctx, mm, vma, pa, got.pfn, fileWritableAtOnce(vma), false);
     return res;
   }
+  if (!shared) return doCowFault(ctx, mm, vma, vpn, pa, index);
   const got = filePage(ctx, vma, index);
   if (got === null) return vmfError(ctx);
   // do_shared_fault -> finish_fault: do_set_pmd maps a PMD-size folio writable and dirty; then
   // fault_dirty_shared_page (ctx.faultDirtyShared)
-  if (shared && f.fs === "disk") ctx.faultDirtyShared = true;
-  if (shared && freshTable && mapFolioPmd(ctx, mm, vma, vpn, index, true))
+  if (f.fs === "disk") ctx.faultDirtyShared = true;
+  if (freshTable && mapFolioPmd(ctx, mm, vma, vpn, index, true))
     return got.major ? VmFault.MAJOR : VmFault.OK;
-  if (shared) {
-    f.dirty.add(index);
-    mapFilePage(ctx, mm, vma, pa, got.pfn, true, true);
-    return got.major ? VmFault.MAJOR : VmFault.OK;
-  }
-  // do_cow_fault: a private copy of the file page
+  f.dirty.add(index);
+  mapFilePage(ctx, mm, vma, pa, got.pfn, true, true);
+  return got.major ? VmFault.MAJOR : VmFault.OK;
+}
+
+/**
+ * do_cow_fault: a write to a private file mapping with no PTE. The copy's page is allocated and
+ * charged first (vmf_anon_prepare, folio_prealloc: not yet on the LRU, so reclaim during the
+ * read cannot see it), then the file page is found or read (__do_fault: filemap_fault, PGMAJFAULT),
+ * copied (copy_mc_user_highpage) and the copy mapped writable and dirty (finish_fault ->
+ * set_pte_range: folio_add_new_anon_rmap, folio_add_lru_vma). No page for the copy: VM_FAULT_OOM
+ * before any read; the read failing: the copy freed (folio_put).
+ * Linux: mm/memory.c do_cow_fault, finish_fault, set_pte_range
+ */
+function doCowFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pa: number, index: number): VmFault {
+  const env = ctx.env;
   mm.anonVmaPrepare(vma);
-  env.lru?.pinned.add(got.pfn);
-  const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags);
-  env.lru?.pinned.delete(got.pfn);
+  const pfn = allocUserPage(ctx); // folio_prealloc: zeroed, charged, on no list yet
   if (pfn < 0) return VmFault.OOM;
+  const got = filePage(ctx, vma, index);
+  if (got === null) {
+    putPage(ctx, pfn); // uncharge_out: folio_put
+    return vmfError(ctx);
+  }
   copyFrame(env.phys, got.pfn, pfn);
   env.pages.mapcount[pfn] = 1;
   env.pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
+  env.lru?.addAnon(pfn, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags); // folio_add_lru_vma
   mm.rssAnon++;
   const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
   setPteAt(ctx, pa, e.hi, e.lo);

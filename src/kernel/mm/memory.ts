@@ -176,7 +176,9 @@ export function doAnonymousPage(
  * do_wp_page: a write to a present read-only PTE in a writable VMA. An
  * exclusive anonymous page is reused in place (wp_page_reuse); the zero
  * page or a page shared with another process (after fork) is copied
- * (wp_page_copy), the old PTE cleared and flushed first.
+ * (wp_page_copy), the old PTE cleared and flushed first. A reuse flushes the
+ * page's cache lines first (wp_page_reuse's flush_cache_page: VIVT and
+ * aliasing VIPT caches, mm/cacheflush.ts).
  * Linux: mm/memory.c do_wp_page (wp_page_reuse, wp_page_copy, wp_page_shared)
  */
 export function doWpPage(
@@ -195,6 +197,7 @@ export function doWpPage(
   const special = pt.special(hi, lo);
   if (vma.vmFlags & VmFlag.SHARED) {
     // wp_page_shared (wp_pfn_shared): a shared mapping writes the page itself, through wp_page_reuse
+    env.cache.flushCachePage(mm, vpn, old); // wp_page_reuse: flush_cache_page(vma, address, pte_pfn(orig_pte))
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
@@ -203,10 +206,11 @@ export function doWpPage(
   if (
     !special &&
     pages.kind[old] === PageKind.UserAnon &&
-    (pages.flags[old] & PageFlag.AnonExclusive || wpCanReuseAnonFolio(ctx, old, vpn, pa))
+    (pages.flags[old] & PageFlag.AnonExclusive || wpCanReuseAnonFolio(ctx, vma, old, vpn, pa))
   ) {
     // wp_page_reuse of an exclusive page, or of one wp_can_reuse_anon_folio found to be ours alone
     pages.flags[old] |= PageFlag.AnonExclusive;
+    env.cache.flushCachePage(mm, vpn, old); // wp_page_reuse: flush_cache_page(vma, address, pte_pfn(orig_pte))
     const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
@@ -266,9 +270,10 @@ export function doWpPage(
  * references are mappings' (__wp_can_reuse_large_anon_folio, Linux 6.15+ and
  * the host's 6.18; 6.12 never reused one: wpCanReuseLargeAnonFolio);
  * `vpn` and `pa` are the faulting page's and its PTE's. vmlab's pages are never KSM.
+ * A page found ours alone moves to the VMA's anon_vma (folio_move_anon_rmap).
  * Linux: mm/memory.c wp_can_reuse_anon_folio
  */
-function wpCanReuseAnonFolio(ctx: MmContext, pfn: number, vpn: number, pa: number): boolean {
+function wpCanReuseAnonFolio(ctx: MmContext, vma: Vma, pfn: number, vpn: number, pa: number): boolean {
   const pages = ctx.env.pages;
   const swap = ctx.env.swap;
   // folio_test_large: a page of an mTHP folio (6.12 never reused one; 6.15+ may)
@@ -288,7 +293,11 @@ function wpCanReuseAnonFolio(ctx: MmContext, pfn: number, vpn: number, pa: numbe
     pages.refcount[pfn]--;
     pages.flags[pfn] |= PageFlag.Dirty; // folio_free_swap: folio_set_dirty (its only copy now)
   }
-  return pages.refcount[pfn] === 1;
+  if (pages.refcount[pfn] !== 1) return false;
+  // folio_move_anon_rmap: the page, ours alone, is the faulting VMA's anon_vma's (a forked
+  // child's own, not the root it inherited: its rmap walks visit that anon_vma's VMAs only)
+  ctx.env.lru?.setAnonRmap(pfn, linearIndex(vma, vpn), vma.anonVma);
+  return true;
 }
 
 /**
