@@ -211,6 +211,32 @@ class Loop {
   // @ts-expect-error: decorator
   @inline
   static front1(s: bool, set: u32): void {
+    Loop.swap01(s, set);
+    const at: usize = (<usize>set) << 2;
+    const lo0 = (s ? memoLoI : memoLoD) + at;
+    const hi0 = (s ? memoHiI : memoHiD) + at;
+    const pf0 = (s ? memoPfnI : memoPfnD) + at;
+    const lo1 = (s ? memo1LoI : memo1LoD) + at;
+    const hi1 = (s ? memo1HiI : memo1HiD) + at;
+    const pf1 = (s ? memo1PfnI : memo1PfnD) + at;
+    const l = load<u32>(lo0);
+    const h = load<u32>(hi0);
+    const f = load<u32>(pf0);
+    store<u32>(lo0, load<u32>(lo1));
+    store<u32>(hi0, load<u32>(hi1));
+    store<u32>(pf0, load<u32>(pf1));
+    store<u32>(lo1, l);
+    store<u32>(hi1, h);
+    store<u32>(pf1, f);
+  }
+
+  /**
+   * TlbArray.lookup's move to the front for way 1 of `set`: ways 0 and 1 swapped (keys, frames,
+   * metas, attributes). The memos are the caller's.
+   */
+  // @ts-expect-error: decorator
+  @inline
+  static swap01(s: bool, set: u32): void {
     const nw: usize = s ? waysI : waysD;
     const b: usize = <usize>set * nw;
     const k = (s ? keysI : keysD) + (b << 3);
@@ -229,22 +255,6 @@ class Loop {
     const a0 = load<u32>(a);
     store<u32>(a, load<u32>(a, 4));
     store<u32>(a, a0, 4);
-    const at: usize = (<usize>set) << 2;
-    const lo0 = (s ? memoLoI : memoLoD) + at;
-    const hi0 = (s ? memoHiI : memoHiD) + at;
-    const pf0 = (s ? memoPfnI : memoPfnD) + at;
-    const lo1 = (s ? memo1LoI : memo1LoD) + at;
-    const hi1 = (s ? memo1HiI : memo1HiD) + at;
-    const pf1 = (s ? memo1PfnI : memo1PfnD) + at;
-    const l = load<u32>(lo0);
-    const h = load<u32>(hi0);
-    const f = load<u32>(pf0);
-    store<u32>(lo0, load<u32>(lo1));
-    store<u32>(hi0, load<u32>(hi1));
-    store<u32>(pf0, load<u32>(pf1));
-    store<u32>(lo1, l);
-    store<u32>(hi1, h);
-    store<u32>(pf1, f);
   }
 
   /**
@@ -482,6 +492,7 @@ class Loop {
   // @ts-expect-error: decorator
   @inline
   static recs(recs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool, near: bool): i32 {
+    let flips = false;
     let rep = repeats;
     let sum = frameSum;
     const dirty = dirtyFlags;
@@ -531,6 +542,43 @@ class Loop {
       // records): moved to the front here as Loop.miss moves it, without the call (whose every
       // live value V8 saves and restores around it)
       const page = lo >>> 14;
+      if (near) {
+        // the six memo words of the set NEAR bytes apart from one base (way 0's, then way 1's)
+        const set = page & maskD;
+        const m = loD + ((<usize>set) << 2);
+        if (load<u32>(m, 3 * NEAR) === page && load<u32>(m, 4 * NEAR) === hi) {
+          const f = load<u32>(m, 5 * NEAR);
+          // the array's ways 0 and 1 swapped later (flipD): only the memos now, and the set's flip bit
+          store<u32>(m, load<u32>(m, 6 * NEAR) ^ 1, 6 * NEAR);
+          flips = true;
+          const l = load<u32>(m);
+          const h = load<u32>(m, NEAR);
+          const f0 = load<u32>(m, 2 * NEAR);
+          store<u32>(m, page);
+          store<u32>(m, hi, NEAR);
+          store<u32>(m, f, 2 * NEAR);
+          store<u32>(m, l, 3 * NEAR);
+          store<u32>(m, h, 4 * NEAR);
+          store<u32>(m, f0, 5 * NEAR);
+          store<u8>(refBits + f, 1);
+          if ((lo & 2) !== 0) store<u8>(dirty + f, 1);
+          rep++;
+          sum += <i64>f;
+          r += 8;
+          continue;
+        }
+        // the set's ways in their order before the lookup (missD reads and moves them)
+        if (load<u32>(m, 6 * NEAR) !== 0) {
+          store<u32>(m, 0, 6 * NEAR);
+          Loop.swap01(false, set);
+        }
+        const got = missD(lo, hi, (lo >>> 1) & 1, asid);
+        if (got < 0) break;
+        rep += 1 - <i64>(got & 1);
+        sum += <i64>(<u32>got >>> 1);
+        r += 8;
+        continue;
+      }
       const set = page & (s ? setMaskI : setMaskD);
       const at1 = (<usize>set) << 2;
       if (
@@ -554,7 +602,23 @@ class Loop {
     }
     repeats = rep;
     frameSum = sum;
+    if (near && flips) flipD(loD, maskD);
     return <i32>((r - recs) >>> 3);
+  }
+}
+
+/**
+ * The data side's ways 0 and 1 swapped in every set whose flip bit (NEAR layout: the memo's seventh
+ * array) is set, and the bits cleared: takeRecords' way-1 hits swap only the memos, and the array is
+ * put in its order (TlbArray.lookup's) before anything else reads it. Kept out of the loop.
+ */
+function flipD(lo: usize, mask: u32): void {
+  for (let set: u32 = 0; set <= mask; set++) {
+    const f = lo + ((<usize>set) << 2) + 6 * NEAR;
+    if (load<u32>(f) !== 0) {
+      store<u32>(f, 0);
+      Loop.swap01(false, set);
+    }
   }
 }
 
@@ -571,7 +635,13 @@ class Loop {
 export function takeRecords(recs: usize, from: i32, count: i32, asid: u32): i32 {
   if (dataOnly) return Loop.recs(recs, from, count, asid, false, true, false);
   if (split) return Loop.recs(recs, from, count, asid, true, false, false);
-  if (memoHiD === memoLoD + NEAR && memoPfnD === memoLoD + 2 * NEAR)
+  if (
+    memoHiD === memoLoD + NEAR &&
+    memoPfnD === memoLoD + 2 * NEAR &&
+    memo1LoD === memoLoD + 3 * NEAR &&
+    memo1HiD === memoLoD + 4 * NEAR &&
+    memo1PfnD === memoLoD + 5 * NEAR
+  )
     return Loop.recs(recs, from, count, asid, false, false, true);
   return Loop.recs(recs, from, count, asid, false, false, false);
 }
