@@ -511,27 +511,76 @@ class Loop {
       // so that its values stay in registers (and no value carried out of it: the record that
       // stops it is read again below, else TurboFan kept its words on the stack every turn)
       const r0 = r;
-      for (; r < end; r += 8) {
-        const lo = load<u32>(r);
-        const hi = load<u32>(r, 4);
-        const fetch = (lo & 3) === 0;
-        if (skip && fetch) {
-          if (hi >= 131072) break; // not a record
-          continue;
+      // near: four records a turn (one loop test, one stack check, constant offsets from r); the one
+      // that misses stops it where it is (at), and the loop below, which would only test it again, is skipped
+      let at4: usize = 0;
+      if (near) {
+        for (; r + 32 <= end; r += 32) {
+          const w0 = load<u32>(r, 0);
+          const p0 = w0 >>> 14;
+          const m0 = loD + ((<usize>(p0 & maskD)) << 2);
+          if (((load<u32>(m0) ^ p0) | (load<u32>(m0, NEAR) ^ load<u32>(r, 4))) !== 0) {
+            at4 = 8;
+            break;
+          }
+          const f0 = load<u32>(m0, 2 * NEAR);
+          if ((w0 & 2) !== 0) store<u8>(dirty + f0, 1);
+          sum += <i64>f0;
+          const w1 = load<u32>(r, 8);
+          const p1 = w1 >>> 14;
+          const m1 = loD + ((<usize>(p1 & maskD)) << 2);
+          if (((load<u32>(m1) ^ p1) | (load<u32>(m1, NEAR) ^ load<u32>(r, 12))) !== 0) {
+            at4 = 16;
+            break;
+          }
+          const f1 = load<u32>(m1, 2 * NEAR);
+          if ((w1 & 2) !== 0) store<u8>(dirty + f1, 1);
+          sum += <i64>f1;
+          const w2 = load<u32>(r, 16);
+          const p2 = w2 >>> 14;
+          const m2 = loD + ((<usize>(p2 & maskD)) << 2);
+          if (((load<u32>(m2) ^ p2) | (load<u32>(m2, NEAR) ^ load<u32>(r, 20))) !== 0) {
+            at4 = 24;
+            break;
+          }
+          const f2 = load<u32>(m2, 2 * NEAR);
+          if ((w2 & 2) !== 0) store<u8>(dirty + f2, 1);
+          sum += <i64>f2;
+          const w3 = load<u32>(r, 24);
+          const p3 = w3 >>> 14;
+          const m3 = loD + ((<usize>(p3 & maskD)) << 2);
+          if (((load<u32>(m3) ^ p3) | (load<u32>(m3, NEAR) ^ load<u32>(r, 28))) !== 0) {
+            at4 = 32;
+            break;
+          }
+          const f3 = load<u32>(m3, 2 * NEAR);
+          if ((w3 & 2) !== 0) store<u8>(dirty + f3, 1);
+          sum += <i64>f3;
         }
-        const page = lo >>> 14;
-        const s = sp && fetch;
-        const at = (<usize>(page & (s ? maskI : maskD))) << 2;
-        // (one test of both words: one branch)
-        // (near: the data side's memo words NEAR bytes apart, one base and constant offsets)
-        const m = (s ? loI : loD) + at;
-        const h = near ? load<u32>(m, NEAR) : load<u32>((s ? hiI : hiD) + at);
-        if (((load<u32>(m) ^ page) | (h ^ hi)) !== 0) break;
-        if (skip) rep++;
-        const pfn = near ? load<u32>(m, 2 * NEAR) : load<u32>((s ? pfI : pfD) + at);
-        if ((lo & 2) !== 0) store<u8>(dirty + pfn, 1);
-        sum += <i64>pfn;
+        r += at4 === 0 ? 0 : at4 - 8;
       }
+      if (at4 === 0)
+        for (; r < end; r += 8) {
+          const lo = load<u32>(r);
+          const hi = load<u32>(r, 4);
+          const fetch = (lo & 3) === 0;
+          if (skip && fetch) {
+            if (hi >= 131072) break; // not a record
+            continue;
+          }
+          const page = lo >>> 14;
+          const s = sp && fetch;
+          const at = (<usize>(page & (s ? maskI : maskD))) << 2;
+          // (one test of both words: one branch)
+          // (near: the data side's memo words NEAR bytes apart, one base and constant offsets)
+          const m = (s ? loI : loD) + at;
+          const h = near ? load<u32>(m, NEAR) : load<u32>((s ? hiI : hiD) + at);
+          if (((load<u32>(m) ^ page) | (h ^ hi)) !== 0) break;
+          if (skip) rep++;
+          const pfn = near ? load<u32>(m, 2 * NEAR) : load<u32>((s ? pfI : pfD) + at);
+          if ((lo & 2) !== 0) store<u8>(dirty + pfn, 1);
+          sum += <i64>pfn;
+        }
       if (!skip) rep += <i64>((r - r0) >>> 3); // every record taken above was a hit
       if (r >= end) break;
       const lo = load<u32>(r);
