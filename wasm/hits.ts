@@ -15,6 +15,8 @@
  *   the memo    per set: i32 page bits, i32 high word, i32 frame (MachineMode's memoLo/Hi/PfnsD)
  *   memo 1      the same for the set's second way (way 1), this module's own: a hit there swaps
  *               ways 0 and 1 (TlbArray.lookup's move to the front) without a lookup
+ *   flip bits   NEAR layout only (memo, memo 1, then these, each NEAR apart): u32 per set, 1 when
+ *               takeRecords swapped the set's memos on a way-1 hit and not yet its ways (flipD)
  *   the array   TlbArray: f64 keys (vpn * 8 + size code, -1 invalid), f64 pfns, i32 metas,
  *               i32 attrs, `ways` ways per set in recency order (way 0 most recent)
  *   frames      u8 reference bit and u8 dirty flag per frame
