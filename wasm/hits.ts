@@ -15,6 +15,8 @@
  *   the memo    per set: i32 page bits, i32 high word, i32 frame (MachineMode's memoLo/Hi/PfnsD)
  *   memo 1      the same for the set's second way (way 1), this module's own: a hit there swaps
  *               ways 0 and 1 (TlbArray.lookup's move to the front) without a lookup
+ *   flip bits   NEAR layout only (memo, memo 1, then these, each NEAR apart): u32 per set, 1 when
+ *               takeRecords swapped the set's memos on a way-1 hit and not yet its ways (flipD)
  *   the array   TlbArray: f64 keys (vpn * 8 + size code, -1 invalid), f64 pfns, i32 metas,
  *               i32 attrs, `ways` ways per set in recency order (way 0 most recent)
  *   frames      u8 reference bit and u8 dirty flag per frame
@@ -211,6 +213,32 @@ class Loop {
   // @ts-expect-error: decorator
   @inline
   static front1(s: bool, set: u32): void {
+    Loop.swap01(s, set);
+    const at: usize = (<usize>set) << 2;
+    const lo0 = (s ? memoLoI : memoLoD) + at;
+    const hi0 = (s ? memoHiI : memoHiD) + at;
+    const pf0 = (s ? memoPfnI : memoPfnD) + at;
+    const lo1 = (s ? memo1LoI : memo1LoD) + at;
+    const hi1 = (s ? memo1HiI : memo1HiD) + at;
+    const pf1 = (s ? memo1PfnI : memo1PfnD) + at;
+    const l = load<u32>(lo0);
+    const h = load<u32>(hi0);
+    const f = load<u32>(pf0);
+    store<u32>(lo0, load<u32>(lo1));
+    store<u32>(hi0, load<u32>(hi1));
+    store<u32>(pf0, load<u32>(pf1));
+    store<u32>(lo1, l);
+    store<u32>(hi1, h);
+    store<u32>(pf1, f);
+  }
+
+  /**
+   * TlbArray.lookup's move to the front for way 1 of `set`: ways 0 and 1 swapped (keys, frames,
+   * metas, attributes). The memos are the caller's.
+   */
+  // @ts-expect-error: decorator
+  @inline
+  static swap01(s: bool, set: u32): void {
     const nw: usize = s ? waysI : waysD;
     const b: usize = <usize>set * nw;
     const k = (s ? keysI : keysD) + (b << 3);
@@ -229,22 +257,6 @@ class Loop {
     const a0 = load<u32>(a);
     store<u32>(a, load<u32>(a, 4));
     store<u32>(a, a0, 4);
-    const at: usize = (<usize>set) << 2;
-    const lo0 = (s ? memoLoI : memoLoD) + at;
-    const hi0 = (s ? memoHiI : memoHiD) + at;
-    const pf0 = (s ? memoPfnI : memoPfnD) + at;
-    const lo1 = (s ? memo1LoI : memo1LoD) + at;
-    const hi1 = (s ? memo1HiI : memo1HiD) + at;
-    const pf1 = (s ? memo1PfnI : memo1PfnD) + at;
-    const l = load<u32>(lo0);
-    const h = load<u32>(hi0);
-    const f = load<u32>(pf0);
-    store<u32>(lo0, load<u32>(lo1));
-    store<u32>(hi0, load<u32>(hi1));
-    store<u32>(pf0, load<u32>(pf1));
-    store<u32>(lo1, l);
-    store<u32>(hi1, h);
-    store<u32>(pf1, f);
   }
 
   /**
@@ -482,6 +494,7 @@ class Loop {
   // @ts-expect-error: decorator
   @inline
   static recs(recs: usize, from: i32, count: i32, asid: u32, sp: bool, skip: bool, near: bool): i32 {
+    let flips = false;
     let rep = repeats;
     let sum = frameSum;
     const dirty = dirtyFlags;
@@ -500,27 +513,76 @@ class Loop {
       // so that its values stay in registers (and no value carried out of it: the record that
       // stops it is read again below, else TurboFan kept its words on the stack every turn)
       const r0 = r;
-      for (; r < end; r += 8) {
-        const lo = load<u32>(r);
-        const hi = load<u32>(r, 4);
-        const fetch = (lo & 3) === 0;
-        if (skip && fetch) {
-          if (hi >= 131072) break; // not a record
-          continue;
+      // near: four records a turn (one loop test, one stack check, constant offsets from r); the one
+      // that misses stops it where it is (at), and the loop below, which would only test it again, is skipped
+      let at4: usize = 0;
+      if (near) {
+        for (; r + 32 <= end; r += 32) {
+          const w0 = load<u32>(r, 0);
+          const p0 = w0 >>> 14;
+          const m0 = loD + ((<usize>(p0 & maskD)) << 2);
+          if (((load<u32>(m0) ^ p0) | (load<u32>(m0, NEAR) ^ load<u32>(r, 4))) !== 0) {
+            at4 = 8;
+            break;
+          }
+          const f0 = load<u32>(m0, 2 * NEAR);
+          if ((w0 & 2) !== 0) store<u8>(dirty + f0, 1);
+          sum += <i64>f0;
+          const w1 = load<u32>(r, 8);
+          const p1 = w1 >>> 14;
+          const m1 = loD + ((<usize>(p1 & maskD)) << 2);
+          if (((load<u32>(m1) ^ p1) | (load<u32>(m1, NEAR) ^ load<u32>(r, 12))) !== 0) {
+            at4 = 16;
+            break;
+          }
+          const f1 = load<u32>(m1, 2 * NEAR);
+          if ((w1 & 2) !== 0) store<u8>(dirty + f1, 1);
+          sum += <i64>f1;
+          const w2 = load<u32>(r, 16);
+          const p2 = w2 >>> 14;
+          const m2 = loD + ((<usize>(p2 & maskD)) << 2);
+          if (((load<u32>(m2) ^ p2) | (load<u32>(m2, NEAR) ^ load<u32>(r, 20))) !== 0) {
+            at4 = 24;
+            break;
+          }
+          const f2 = load<u32>(m2, 2 * NEAR);
+          if ((w2 & 2) !== 0) store<u8>(dirty + f2, 1);
+          sum += <i64>f2;
+          const w3 = load<u32>(r, 24);
+          const p3 = w3 >>> 14;
+          const m3 = loD + ((<usize>(p3 & maskD)) << 2);
+          if (((load<u32>(m3) ^ p3) | (load<u32>(m3, NEAR) ^ load<u32>(r, 28))) !== 0) {
+            at4 = 32;
+            break;
+          }
+          const f3 = load<u32>(m3, 2 * NEAR);
+          if ((w3 & 2) !== 0) store<u8>(dirty + f3, 1);
+          sum += <i64>f3;
         }
-        const page = lo >>> 14;
-        const s = sp && fetch;
-        const at = (<usize>(page & (s ? maskI : maskD))) << 2;
-        // (one test of both words: one branch)
-        // (near: the data side's memo words NEAR bytes apart, one base and constant offsets)
-        const m = (s ? loI : loD) + at;
-        const h = near ? load<u32>(m, NEAR) : load<u32>((s ? hiI : hiD) + at);
-        if (((load<u32>(m) ^ page) | (h ^ hi)) !== 0) break;
-        if (skip) rep++;
-        const pfn = near ? load<u32>(m, 2 * NEAR) : load<u32>((s ? pfI : pfD) + at);
-        if ((lo & 2) !== 0) store<u8>(dirty + pfn, 1);
-        sum += <i64>pfn;
+        r += at4 === 0 ? 0 : at4 - 8;
       }
+      if (at4 === 0)
+        for (; r < end; r += 8) {
+          const lo = load<u32>(r);
+          const hi = load<u32>(r, 4);
+          const fetch = (lo & 3) === 0;
+          if (skip && fetch) {
+            if (hi >= 131072) break; // not a record
+            continue;
+          }
+          const page = lo >>> 14;
+          const s = sp && fetch;
+          const at = (<usize>(page & (s ? maskI : maskD))) << 2;
+          // (one test of both words: one branch)
+          // (near: the data side's memo words NEAR bytes apart, one base and constant offsets)
+          const m = (s ? loI : loD) + at;
+          const h = near ? load<u32>(m, NEAR) : load<u32>((s ? hiI : hiD) + at);
+          if (((load<u32>(m) ^ page) | (h ^ hi)) !== 0) break;
+          if (skip) rep++;
+          const pfn = near ? load<u32>(m, 2 * NEAR) : load<u32>((s ? pfI : pfD) + at);
+          if ((lo & 2) !== 0) store<u8>(dirty + pfn, 1);
+          sum += <i64>pfn;
+        }
       if (!skip) rep += <i64>((r - r0) >>> 3); // every record taken above was a hit
       if (r >= end) break;
       const lo = load<u32>(r);
@@ -531,6 +593,43 @@ class Loop {
       // records): moved to the front here as Loop.miss moves it, without the call (whose every
       // live value V8 saves and restores around it)
       const page = lo >>> 14;
+      if (near) {
+        // the six memo words of the set NEAR bytes apart from one base (way 0's, then way 1's)
+        const set = page & maskD;
+        const m = loD + ((<usize>set) << 2);
+        if (load<u32>(m, 3 * NEAR) === page && load<u32>(m, 4 * NEAR) === hi) {
+          const f = load<u32>(m, 5 * NEAR);
+          // the array's ways 0 and 1 swapped later (flipD): only the memos now, and the set's flip bit
+          store<u32>(m, load<u32>(m, 6 * NEAR) ^ 1, 6 * NEAR);
+          flips = true;
+          const l = load<u32>(m);
+          const h = load<u32>(m, NEAR);
+          const f0 = load<u32>(m, 2 * NEAR);
+          store<u32>(m, page);
+          store<u32>(m, hi, NEAR);
+          store<u32>(m, f, 2 * NEAR);
+          store<u32>(m, l, 3 * NEAR);
+          store<u32>(m, h, 4 * NEAR);
+          store<u32>(m, f0, 5 * NEAR);
+          store<u8>(refBits + f, 1);
+          if ((lo & 2) !== 0) store<u8>(dirty + f, 1);
+          rep++;
+          sum += <i64>f;
+          r += 8;
+          continue;
+        }
+        // the set's ways in their order before the lookup (missD reads and moves them)
+        if (load<u32>(m, 6 * NEAR) !== 0) {
+          store<u32>(m, 0, 6 * NEAR);
+          Loop.swap01(false, set);
+        }
+        const got = missD(lo, hi, (lo >>> 1) & 1, asid);
+        if (got < 0) break;
+        rep += 1 - <i64>(got & 1);
+        sum += <i64>(<u32>got >>> 1);
+        r += 8;
+        continue;
+      }
       const set = page & (s ? setMaskI : setMaskD);
       const at1 = (<usize>set) << 2;
       if (
@@ -554,7 +653,23 @@ class Loop {
     }
     repeats = rep;
     frameSum = sum;
+    if (near && flips) flipD(loD, maskD);
     return <i32>((r - recs) >>> 3);
+  }
+}
+
+/**
+ * The data side's ways 0 and 1 swapped in every set whose flip bit (NEAR layout: the memo's seventh
+ * array) is set, and the bits cleared: takeRecords' way-1 hits swap only the memos, and the array is
+ * put in its order (TlbArray.lookup's) before anything else reads it. Kept out of the loop.
+ */
+function flipD(lo: usize, mask: u32): void {
+  for (let set: u32 = 0; set <= mask; set++) {
+    const f = lo + ((<usize>set) << 2) + 6 * NEAR;
+    if (load<u32>(f) !== 0) {
+      store<u32>(f, 0);
+      Loop.swap01(false, set);
+    }
   }
 }
 
@@ -571,7 +686,13 @@ class Loop {
 export function takeRecords(recs: usize, from: i32, count: i32, asid: u32): i32 {
   if (dataOnly) return Loop.recs(recs, from, count, asid, false, true, false);
   if (split) return Loop.recs(recs, from, count, asid, true, false, false);
-  if (memoHiD === memoLoD + NEAR && memoPfnD === memoLoD + 2 * NEAR)
+  if (
+    memoHiD === memoLoD + NEAR &&
+    memoPfnD === memoLoD + 2 * NEAR &&
+    memo1LoD === memoLoD + 3 * NEAR &&
+    memo1HiD === memoLoD + 4 * NEAR &&
+    memo1PfnD === memoLoD + 5 * NEAR
+  )
     return Loop.recs(recs, from, count, asid, false, false, true);
   return Loop.recs(recs, from, count, asid, false, false, false);
 }

@@ -199,6 +199,62 @@ describe("machine mode's WebAssembly hit loop", () => {
     }
   });
 
+  it("swaps a set's ways 0 and 1 after way-1 hits (the flip bits) before a lookup in the set and at every return", () => {
+    // pages of two sets of vmref's unified first level (16 sets): mostly two pages taking turns (a way-1
+    // hit each), now and then a third or fourth of the set (a lookup past way 1, a second-level hit, a
+    // fault), in batches of odd and even lengths (a flip bit left set at the return or not)
+    const pageOf = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(0, 16, 32, 48, 3, 19) },
+      { weight: 1, arbitrary: fc.constantFrom(35, 51, 64, 80) },
+    );
+    const rec = fc.tuple(pageOf, fc.integer({ min: 0, max: 4095 }), fc.integer({ min: 1, max: 3 }));
+    // and one call that has it surely: four faults of set 0, then a hit on way 3 (its memo of way 1 then
+    // known), a way-1 hit (the set's flip bit set), a lookup of way 2 in the same set, more after it
+    const seq = [0, 16, 32, 48, 0, 48, 32, 16, 0, 16, 48];
+    const sure = recordWords(seq.map((p) => [p, 8, 1, 1] as [number, number, number, number]));
+    const one = new MachineMode({ frames: 16, tlb: "vmref", policy: "clock", wasm: true });
+    const plainOne = new MachineMode({ frames: 16, tlb: "vmref", policy: "clock", shortcuts: false });
+    for (const at of [4, seq.length]) {
+      // (the faults, then the rest in one call)
+      const from = at === 4 ? 0 : 4;
+      const part = sure.subarray(2 * from, 2 * at);
+      const t = new Float64Array(RUN_TOTALS);
+      foldRuns(part, at - from, new Uint32Array(2 * seq.length), t);
+      expect(one.feedRecords(part, at - from, t)).toBe(at - from);
+      plainOne.feed(part, at - from);
+    }
+    expect(tlbState(one)).toEqual(tlbState(plainOne));
+    expect(one.result()).toEqual(plainOne.result());
+    fc.assert(
+      fc.property(
+        fc.array(rec, { minLength: 1, maxLength: 300 }),
+        fc.array(fc.integer({ min: 1, max: 120 }), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 4, max: 12 }),
+        (spec, batches, frames) => {
+          const w = recordWords(spec.map(([p, off, kind]) => [p, off, kind, 1]));
+          const n = w.length / 2;
+          const cfg = { frames, tlb: "vmref", policy: "clock" as const };
+          const recs = new MachineMode({ ...cfg, wasm: true });
+          const plain = new MachineMode({ ...cfg, shortcuts: false });
+          const totals = new Float64Array(RUN_TOTALS);
+          const out = new Uint32Array(2 * n);
+          for (let at = 0, b = 0; at < n; b++) {
+            const k = Math.min(batches[b % batches.length], n - at);
+            const part = w.subarray(2 * at, 2 * (at + k));
+            totals.fill(0);
+            foldRuns(part, k, out, totals);
+            expect(recs.feedRecords(part, k, totals)).toBe(k);
+            plain.feed(part, k);
+            expect(tlbState(recs)).toEqual(tlbState(plain));
+            at += k;
+          }
+          expect(recs.result()).toEqual(plain.result());
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it("takes records up to one that is not a record (feedRecords), with the figures of feed on those before it", () => {
     fc.assert(
       fc.property(

@@ -128,7 +128,7 @@ export class HitLoop {
     const setsI = l1i.sets;
     const up8 = (n: number) => Math.ceil(n / 8) * 8;
     const memoBytes = (sets: number) => 6 * up8(4 * sets); // way 0's memo, and way 1's
-    const memoBytesD = setsD <= NEAR / 4 ? 3 * NEAR + 3 * up8(4 * setsD) : memoBytes(setsD); // (NEAR apart)
+    const memoBytesD = setsD <= NEAR / 4 ? 7 * NEAR : memoBytes(setsD); // (NEAR apart, way 1's and flip bits too)
     const arrayBytes = (a: TlbArray) => up8(24 * a.entries + 4);
     const total =
       memoBytesD +
@@ -173,18 +173,27 @@ export class HitLoop {
       this.memoLoD = new Int32Array(buf, at, setsD).fill(-1);
       this.memoHiD = new Int32Array(buf, at + NEAR, setsD).fill(-1);
       this.memoPfnD = new Int32Array(buf, at + 2 * NEAR, setsD);
-      at += 3 * NEAR;
+      at += 7 * NEAR; // (way 1's memo next: below; then wasm/hits.ts's flip bits, zero)
     } else {
       this.memoLoD = int32(setsD).fill(-1);
       this.memoHiD = int32(setsD).fill(-1);
       this.memoPfnD = int32(setsD);
     }
+    const near = setsD <= NEAR / 4;
     this.memoLoI = split ? int32(setsI).fill(-1) : this.memoLoD;
     this.memoHiI = split ? int32(setsI).fill(-1) : this.memoHiD;
     this.memoPfnI = split ? int32(setsI) : this.memoPfnD;
     const memo1 = ex.memo1 as (s: number, lo: number, hi: number, pfn: number) => void;
-    this.memo1LoD = int32(setsD).fill(-1);
-    memo1(0, this.memo1LoD.byteOffset, int32(setsD).byteOffset, int32(setsD).byteOffset);
+    if (near) {
+      // way 1's memo NEAR apart after way 0's (takeRecords' way-1 hit then addresses all six from one base)
+      const at1 = this.memoLoD.byteOffset + 3 * NEAR;
+      this.memo1LoD = new Int32Array(buf, at1, setsD).fill(-1);
+      memo1(0, at1, at1 + NEAR, at1 + 2 * NEAR);
+      new Int32Array(buf, at1 + 3 * NEAR, setsD).fill(0); // the flip bits (a shared memory may be reused)
+    } else {
+      this.memo1LoD = int32(setsD).fill(-1);
+      memo1(0, this.memo1LoD.byteOffset, int32(setsD).byteOffset, int32(setsD).byteOffset);
+    }
     this.memo1LoI = this.memo1LoD;
     if (split) {
       this.memo1LoI = int32(setsI).fill(-1);
