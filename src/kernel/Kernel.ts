@@ -197,7 +197,10 @@ export interface Kernel<C extends Mmu = Mmu> {
   munlockall(task: TaskHandle): bigint;
   /** brk, as sbrk: moves the break by delta bytes; the old break, or -ENOMEM. */
   brk(task: TaskHandle, delta: bigint): bigint;
-  /** mremap; the new address or -errno. */
+  /**
+   * mremap; the new address or -errno. `to` >= 0: MREMAP_FIXED; `dontUnmap`: MREMAP_DONTUNMAP
+   * (needs mayMove and oldSize = newSize; the old range stays mapped, empty).
+   */
   mremap(
     task: TaskHandle,
     addr: bigint,
@@ -205,6 +208,7 @@ export interface Kernel<C extends Mmu = Mmu> {
     newSize: bigint,
     mayMove: boolean,
     to: bigint,
+    dontUnmap?: boolean,
   ): bigint;
   /**
    * msync(addr, length, flags), `Ms` bits (MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4; MS_SYNC when

@@ -358,9 +358,10 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     newSize: bigint,
     mayMove: boolean,
     to: bigint,
+    dontUnmap = false,
   ): bigint {
     this.linuxOnly("mremap");
-    return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to);
+    return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to, dontUnmap);
   }
 
   /** msync (MS_SYNC unless `flags` says otherwise); 0 or -errno (core/mman.ts msync). */

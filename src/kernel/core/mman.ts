@@ -246,7 +246,7 @@ export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
 }
 
 /**
- * mremap (`to` >= 0: MREMAP_FIXED); returns the new address or -errno. The
+ * mremap (`to` >= 0: MREMAP_FIXED; `dontUnmap`: MREMAP_DONTUNMAP); returns the new address or -errno. The
  * flags' and the start's checks (-EINVAL), the lengths rounded up (a new
  * length of 0: -EINVAL), then the VMA at the start (-EFAULT: vma_lookup)
  * before MREMAP_FIXED's target (mremap_to: unaligned, past TASK_SIZE or
@@ -262,20 +262,25 @@ export function mremap(
   newSize: bigint,
   mayMove: boolean,
   to: bigint,
+  dontUnmap = false,
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
   if ((to >= 0n && !mayMove) || addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  // "MREMAP_DONTUNMAP is always a move and it does not allow resizing": the lengths as given
+  if (dontUnmap && (!mayMove || oldSize !== newSize)) return BigInt(-Errno.EINVAL);
   const oldLen = pageAlign64(oldSize);
   const newLen = pageAlign64(newSize);
   if (newLen === 0n) return BigInt(-Errno.EINVAL);
   if (addr >= k.layout.userEnd || mm.vmaAt(Number(addr / 4096n)) === null) return BigInt(-Errno.EFAULT);
   const oldPages = Number(oldLen / 4096n);
   const newPages = Number(newLen / 4096n);
-  if (to >= 0n) {
+  if (to >= 0n || dontUnmap) {
+    // mremap_to's checks of new_addr: MREMAP_DONTUNMAP without MREMAP_FIXED passes 0, a hint
+    const at = to >= 0n ? to : 0n;
     const taskSize = k.layout.taskSize;
-    if (to % 4096n !== 0n || newLen > taskSize || to > taskSize - newLen) return BigInt(-Errno.EINVAL);
-    if (addr + oldLen > to && to + newLen > addr) return BigInt(-Errno.EINVAL); // overlapping ranges
+    if (at % 4096n !== 0n || newLen > taskSize || at > taskSize - newLen) return BigInt(-Errno.EINVAL);
+    if (addr + oldLen > at && at + newLen > addr) return BigInt(-Errno.EINVAL); // overlapping ranges
   }
   const r = k.userMm.mremap(
     mm,
@@ -286,6 +291,7 @@ export function mremap(
     to >= 0n ? Number(to / 4096n) : -1,
     (vpn, write) => populate(k, task, vpn, write),
     task.uid === 0,
+    dontUnmap,
   );
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
 }

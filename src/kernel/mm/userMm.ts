@@ -193,8 +193,9 @@ export class UserMm implements MmContext {
     fixedTo: number,
     populate?: Populate,
     capSysAdmin = true,
+    dontUnmap = false,
   ): number {
-    const r = mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo, capSysAdmin);
+    const r = mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo, capSysAdmin, dontUnmap);
     // SYSCALL_DEFINE5(mremap): a locked area that grew has its new part populated (mm_populate)
     if (r >= 0 && newPages > oldPages && populate && (mm.vmaAt(r)?.vmFlags ?? 0) & VmFlag.LOCKED)
       mmPopulate(this, mm, r + oldPages, r + newPages, populate, true);

@@ -327,14 +327,25 @@ export function brk(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `P: VAR = mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]]` */
+/**
+ * `P: VAR = mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]] [dontunmap]`: MREMAP_MAYMOVE,
+ * MREMAP_FIXED (to=), MREMAP_DONTUNMAP (an extension: the kernel refuses it without maymove or
+ * with OLDSIZE other than NEWSIZE, -22 EINVAL)
+ */
 export function mremap(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   const o = c.opts(s, ["to"]);
   const args = argWords(s);
-  const mayMove = args.length === 4 && args[3].ident === "maymove";
-  if (args.length !== 3 && !mayMove)
-    c.fail("mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]]", args[3]?.pos ?? s.verbPos);
+  const flags = args.slice(3).map((w) => w.ident);
+  const mayMove = flags.includes("maymove");
+  const dontUnmap = flags.includes("dontunmap");
+  if (args.length < 3 || flags.length !== Number(mayMove) + Number(dontUnmap))
+    c.fail(
+      "mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]] [dontunmap]",
+      args.find((w, i) => i >= 3 && w.ident !== "maymove" && w.ident !== "dontunmap")?.pos ??
+        args[3]?.pos ??
+        s.verbPos,
+    );
   const to = o.get("to");
   if (to && !mayMove) c.fail("to= needs maymove (MREMAP_FIXED needs MREMAP_MAYMOVE)", to.pos);
   if (to?.value) c.useVars(to.value);
@@ -350,6 +361,7 @@ export function mremap(c: CompileContext, s: Stmt): Run {
       c.value(newSize, rt, "the new size"),
       mayMove,
       to ? c.value(to.value!, rt, "to=") : -1n,
+      dontUnmap,
     );
     c.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : "");
   };

@@ -1,0 +1,167 @@
+/**
+ * mremap, mprotect and munmap features Linux 6.12 has that vmlab lacked (docs/processes.md "Not
+ * yet" of the mremap/mprotect review): MREMAP_DONTUNMAP, vm.max_map_count, mseal(2). Each
+ * expected figure is derived by hand from the Linux 6.12 source named in the comment above it.
+ *
+ * Notation as in mremap_mprotect_review.test.ts: a VMA as [start, end); "anon_vma" is set by
+ * the first fault that maps an anonymous page. The stack is [0x7ffffffde000, 0x7ffffffff000),
+ * mmap_base 0x7ffff7fff000: a new process has 1 VMA (the stack; no heap until brk grows).
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../../hw/access.ts";
+import { holds } from "../../workloads/scenario/testKit.ts";
+import { taskOf } from "../core/task.ts";
+import { A, B, errnoMachine, P } from "../errno.testkit.ts";
+import { checkInvariants } from "../view/invariants.ts";
+import { Errno, mmapArgs } from "./userMm.ts";
+
+describe("MREMAP_DONTUNMAP (mm/mremap.c, Linux 6.12)", () => {
+  it("moves the pages and leaves the old range mapped and empty; the new VMA is charged whole", () => {
+    // mremap(a, 16K, 16K, MAYMOVE | DONTUNMAP | FIXED, 0x20000000): mremap_to; vma_to_resize
+    // returns the VMA (new_len == old_len); may_expand_vm(old_len) passes; move_vma:
+    // to_account = new_len (16K: the old VMA keeps VM_ACCOUNT and its charge, so Committed_AS
+    // grows by 16K), copy_vma makes [0x20000000, +16K), move_page_tables moves the 4 PTEs, then
+    // the DONTUNMAP return: no do_vmi_munmap. The old VMA stays (map_count 1 + 2 = 3), its
+    // pages gone (rss 0); a read there maps the zero page, a write a new page
+    holds(`
+machine ram=64M
+spawn A
+A: a = mmap 16K at=0x10000000 fixed
+A: write a 16K value=7
+let c0 = meminfo.Committed_AS
+A: r = mremap a 16K 16K maymove dontunmap to=0x20000000
+expect r == 0x20000000
+expect byte(A, 0x20000000+12K) == 7
+expect rss(A, 0x20000000 16K) == 4
+expect rss(A, a 16K) == 0
+expect vmas(A, a 16K) == 1
+expect A.map_count == 3
+expect meminfo.Committed_AS == c0 + 16K
+A: read a
+expect byte(A, a) == 0
+expect rss(A, a 16K) == 0
+A: write a+4K value=9
+expect byte(A, a+4K) == 9
+expect byte(A, 0x20000000+4K) == 7
+expect rss(A, a 16K) == 1
+`);
+  });
+
+  it("without to=, the new range is where get_unmapped_area puts it (new_addr 0, a hint)", () => {
+    // mremap_to with new_addr 0: offset, TASK_SIZE and overlap checks pass (a + 16K > 0 but
+    // 0 + 16K > a fails); get_unmapped_area(NULL, 0, 16K, pgoff, 0): 16K is no PMD multiple, so
+    // the plain top-down search: the highest 16K gap below mmap_base 0x7ffff7fff000
+    holds(`
+machine ram=64M
+spawn A
+A: a = mmap 16K at=0x10000000 fixed
+A: write a 16K value=3
+A: r = mremap a 16K 16K maymove dontunmap
+expect r == 0x7ffff7ffb000
+expect byte(A, r+8K) == 3
+expect vmas(A, a 16K) == 1
+`);
+  });
+
+  it("the flag checks: MAYMOVE needed, the lengths equal as given (-EINVAL), not of VM_DONTEXPAND/VM_PFNMAP", () => {
+    // SYSCALL_DEFINE5(mremap): "MREMAP_DONTUNMAP is always a move and it does not allow resizing
+    // in the process": !(flags & MREMAP_MAYMOVE) || old_len != new_len, before PAGE_ALIGN (so
+    // 16K against 16K-1 is refused though both round to 16K). vma_to_resize: DONTUNMAP on a
+    // VM_DONTEXPAND | VM_PFNMAP VMA (a device's remap_pfn_range sets both; HugeTLB's
+    // hugetlbfs_file_mmap sets VM_DONTEXPAND) -EINVAL, checked before "old_len > vm_end - addr"
+    // (-EFAULT). With to=, mremap_to has unmapped the target before vma_to_resize refuses.
+    holds(`
+machine ram=64M
+sysctl nr_hugepages=2
+kbuf = device fb size=8K
+spawn A
+A: a = mmap 16K at=0x10000000 fixed
+A: r1 = mremap a 16K 16K dontunmap
+expect r1 == -22
+A: r2 = mremap a 16K 16K-1 maymove dontunmap
+expect r2 == -22
+A: r3 = mremap a 32K 32K maymove dontunmap
+expect r3 == -14
+A: u = mmap 8K shared dev=fb at=0x30000000 fixed
+A: t = mmap 4K at=0x40000000 fixed
+A: r4 = mremap u 8K 8K maymove dontunmap to=0x40000000
+expect r4 == -22
+expect vmas(A, 0x40000000 4K) == 0
+A: h = mmap 2M hugetlb at=0x80000000
+A: r5 = mremap h 2M 2M maymove dontunmap
+expect r5 == -22
+`);
+  });
+
+  it("a locked VMA: the old VMA loses VM_LOCKED, whole, without a split; locked_vm is not touched", () => {
+    // move_vma's DONTUNMAP return: vm_flags_clear(vma, VM_LOCKED_MASK) on the VMA at old_addr,
+    // however large; "Because we won't unmap we don't need to touch locked_vm": locked_vm stays
+    // 32K (the VMA's, from mlock) though only the new 16K VMA is VM_LOCKED now
+    holds(`
+machine ram=64M
+spawn A
+A: a = mmap 32K at=0x10000000 fixed
+A: mlock a 32K
+expect A.vm_lck == 32K
+A: r = mremap a 16K 16K maymove dontunmap to=0x20000000
+expect r == 0x20000000
+expect vm_flags(A, r) == "rd wr mr mw me lo ac sd"
+expect vm_flags(A, a) == "rd wr mr mw me ac sd"
+expect vmas(A, a 32K) == 1
+expect locked(A, r 16K) == 4
+expect A.vm_lck == 32K
+A: munmap r 16K
+expect A.vm_lck == 16K
+`);
+  });
+
+  it("a shared mapping: the old range faults the same shmem pages back in", () => {
+    // shmem: the pages are the object's, not the VMA's. After the move the old range is empty;
+    // a read there (shmem_fault) finds the object's page, now mapped twice. Not VM_ACCOUNT
+    // (shared): Committed_AS unchanged
+    holds(`
+machine ram=64M
+spawn A
+A: a = mmap 8K shared at=0x10000000 fixed
+A: write a 8K value=5
+let c0 = meminfo.Committed_AS
+A: r = mremap a 8K 8K maymove dontunmap to=0x20000000
+expect rss(A, a 8K) == 0
+A: read a+4K
+expect byte(A, a+4K) == 5
+expect pfn(A, a+4K) == pfn(A, r+4K)
+expect mapcount(A, r+4K) == 2
+expect meminfo.Committed_AS == c0
+`);
+  });
+
+  it("the old VMA's anon_vma links go when it is the range exactly (unlink_anon_vmas), not otherwise", () => {
+    const { k, t } = errnoMachine();
+    const mm = taskOf(t).mm!;
+    const poke = (va: number, v: number) => expect(k.userAccess(0, t, B(va), Access.Write, v).ok).toBe(true);
+    const peek = (va: number) => {
+      const r = k.userAccess(0, t, B(va), Access.Read);
+      return r.ok ? r.value : -1;
+    };
+    for (const at of [A, A + 0x100000]) {
+      expect(k.mmap(t, mmapArgs(4 * P, { addr: at, fixed: true }))).toBe(B(at));
+      poke(at, 1);
+    }
+    // the first, moved whole: its anon_vma goes (the pages' anon_vma lives on in the new VMA's chain)
+    expect(k.mremap(t, B(A), B(4 * P), B(4 * P), true, B(A + 0x200000), true)).toBe(B(A + 0x200000));
+    const old = mm.vmaAt(A / P)!;
+    expect([old.vmStart, old.anonVma, old.avc.length]).toEqual([A / P, 0, 0]);
+    expect(mm.vmaAt((A + 0x200000) / P)!.anonVma).not.toBe(0);
+    // the second, half of it: the VMA is larger than the range, so it keeps its anon_vma
+    expect(k.mremap(t, B(A + 0x100000), B(2 * P), B(2 * P), true, B(A + 0x300000), true)).toBe(
+      B(A + 0x300000),
+    );
+    expect(mm.vmaAt((A + 0x100000) / P)!.anonVma).not.toBe(0);
+    // a fault in the emptied first range makes a new anon_vma for it
+    poke(A, 2);
+    expect(mm.vmaAt(A / P)!.anonVma).not.toBe(0);
+    expect(peek(A + 0x200000)).toBe(1);
+    expect(checkInvariants(k)).toEqual([]);
+    expect(k.mremap(t, B(A), B(P), B(2 * P), true, -1n, true)).toBe(B(-Errno.EINVAL));
+  });
+});
