@@ -442,6 +442,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    */
   sysctlSwappiness(value?: number): { ret: number; now: number };
   /**
+   * /proc/sys/vm/max_map_count (sysctl_max_map_count, default 65530; proc_dointvec_minmax, at
+   * least 0): writes `value` when given; `ret` 0 or -22 (EINVAL: negative, unwritten); `now` the
+   * limit on each mm's VMAs from then on (mm/map_count.ts).
+   */
+  sysctlMaxMapCount(value?: number): { ret: number; now: number };
+  /**
    * A write of `value` to /proc/sys/vm/compact_memory (sysctl_compaction_handler): 1 compacts
    * every zone whole (compact_nodes, mm/compaction.ts); another value is -22 (EINVAL), nothing
    * done. `migrated`: the pages moved (pgmigrate_success's growth), `failed` those that could not be.

@@ -44,6 +44,7 @@ import { sysctlHugetlb } from "./mm/hugetlb_pool.ts";
 import type { Kcompactd } from "./mm/kcompactd.ts";
 import { khugepagedStore } from "./mm/khugepaged_slots.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
+import { sysctlMaxMapCount } from "./mm/map_count.ts";
 import type { MmapRequest } from "./mm/mmap.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
 import type { DirtySysctls, DirtyThrottle } from "./mm/page_writeback.ts";
@@ -571,6 +572,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     const t = this.dirtyThrottle!;
     const ret = t.write(w);
     return { ret, now: { ...t.sysctls } };
+  }
+
+  /** /proc/sys/vm/max_map_count (proc_dointvec_minmax, 0 .. INT_MAX). */
+  sysctlMaxMapCount(value?: number): { ret: number; now: number } {
+    this.linuxOnly("max_map_count");
+    return sysctlMaxMapCount(this.userMm, value);
   }
 
   /** /proc/sys/vm/swappiness (proc_dointvec_minmax, 0 .. MAX_SWAPPINESS). */

@@ -265,7 +265,8 @@ function updateVmas(
       if (a > v.vmStart) splitAt(mm, a, ctx);
       return -Errno.EINVAL;
     }
-    setFlags(ctx, mm, a, b, set, clear);
+    // a split past max_map_count: madvise_vma_behavior turns -ENOMEM into -EAGAIN
+    if (setFlags(ctx, mm, a, b, set, clear) < 0) return -Errno.EAGAIN;
   }
   return 0;
 }

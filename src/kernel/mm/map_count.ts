@@ -9,6 +9,8 @@
  * Linux 6.12: mm/util.c sysctl_max_map_count; include/linux/mm.h DEFAULT_MAX_MAP_COUNT
  */
 import type { MmContext } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { Vma } from "./vma.ts";
 
 export const DEFAULT_MAX_MAP_COUNT = 65530;
 
@@ -28,4 +30,46 @@ export function sysctlMaxMapCount(ctx: MmContext, value?: number): { ret: number
     ctx.settings.maxMapCount = value;
   }
   return { ret: 0, now: maxMapCount(ctx) };
+}
+
+/**
+ * vma_modify's splits of the piece [start, end) of `vma` whose flags become `flags`, each
+ * refused by split_vma when the mm already has max_map_count VMAs: first the merge
+ * (vma_merge_existing_range: a piece at the VMA's start joins the previous VMA, one at its end
+ * the next, when adjacent and compatible: no split), then the split at the start, then at
+ * the end. `count` is map_count before it. Returns 0 (allowed), 1 (the start's split refused:
+ * nothing changes) or 2 (the end's split refused after the start's was made).
+ * Linux 6.12: mm/vma.c vma_modify, split_vma, vma_merge_existing_range
+ */
+export function modifySplitRefused(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  start: number,
+  end: number,
+  flags: number,
+  count = mm.vmas.length,
+): 0 | 1 | 2 {
+  const splitStart = vma.vmStart < start;
+  const splitEnd = vma.vmEnd > end;
+  if (!splitStart && !splitEnd) return 0;
+  const max = maxMapCount(ctx);
+  if (count < max - 1) return 0; // room for both
+  const probe = new Vma(start, end, flags, vma.vmPgoff + (start - vma.vmStart), vma.name);
+  probe.file = vma.file;
+  probe.vmFile = vma.vmFile;
+  probe.shmem = vma.shmem;
+  probe.anonVma = vma.anonVma;
+  const i = mm.indexOf(vma);
+  if (!splitStart && mm.vmas[i - 1]?.canMergeWith(probe)) return 0; // merge_left: prev grows
+  if (!splitEnd) {
+    const next = mm.vmas[i + 1];
+    if (next !== undefined && probe.canMergeWith(next)) return 0; // merge_right: next grows
+  }
+  let n = count;
+  if (splitStart) {
+    if (n >= max) return 1;
+    n++;
+  }
+  return splitEnd && n >= max ? 2 : 0;
 }

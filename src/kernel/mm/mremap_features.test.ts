@@ -165,3 +165,144 @@ expect meminfo.Committed_AS == c0
     expect(k.mremap(t, B(A), B(P), B(2 * P), true, -1n, true)).toBe(B(-Errno.EINVAL));
   });
 });
+
+describe("vm.max_map_count (mm/mmap.c do_mmap, mm/vma.c split_vma, vms_gather_munmap_vmas, mm/mremap.c)", () => {
+  it("mmap and brk refuse once map_count is past the limit (`>`): an mm reaches max + 1", () => {
+    // do_mmap: "if (mm->map_count > sysctl_max_map_count) return -ENOMEM". A new process has 1
+    // VMA (the stack); with max 3: mmaps make 2, 3, 4 (4 > 3 only now), the fourth is refused.
+    // do_brk_flags: the same test after may_expand_vm
+    holds(`
+machine ram=64M
+sysctl max_map_count=3
+spawn A
+expect A.map_count == 1
+A: a = mmap 4K at=0x10000000 fixed
+A: b = mmap 4K at=0x20000000 fixed
+A: c = mmap 4K at=0x30000000 fixed
+expect A.map_count == 4
+A: d = mmap 4K at=0x40000000 fixed
+expect d == -12
+A: e = mmap 4K
+expect e == -12
+A: h = brk +4K
+expect h == -12
+expect A.map_count == 4
+A: munmap c 4K
+A: h2 = brk +4K
+expect h2 > 0
+expect A.map_count == 4
+`);
+  });
+
+  it("munmap and MAP_FIXED refuse only a split of one VMA in three at the limit (`>=`)", () => {
+    // vms_gather_munmap_vmas: "vms->end < vms->vma->vm_end && map_count >= max" -> -ENOMEM.
+    // max 3; stack + a (3 pages) + b: 3 VMAs. The middle page of a: refused. Its first page
+    // (no start split) and its last (the end's split, __split_vma unchecked) are not
+    holds(`
+machine ram=64M
+sysctl max_map_count=3
+spawn A
+A: a = mmap 20K at=0x10000000 fixed
+A: b = mmap 4K at=0x20000000 fixed
+A: r1 = munmap a+4K 4K
+expect r1 == -12
+expect vmas(A, a 20K) == 1
+A: r2 = mmap 4K at=a+4K fixed prot=r
+expect r2 == -12
+A: r3 = munmap a+16K 4K
+expect r3 == 0
+A: r4 = munmap a 4K
+expect r4 == 0
+expect A.map_count == 3
+A: r5 = munmap a+8K 4K
+expect r5 == -12
+sysctl max_map_count=4
+A: r6 = munmap a+8K 4K
+expect r6 == 0
+expect A.map_count == 4
+`);
+  });
+
+  it("mprotect: split_vma refuses at the limit; a refused end split keeps the start's; a merge needs no split", () => {
+    // vma_modify: merge first, then split_vma at the start, then at the end, each
+    // "if (vma->vm_mm->map_count >= sysctl_max_map_count) return -ENOMEM".
+    // max 3, stack + a (3 pages) + b = 3: the middle of a: the start split refused, nothing changes.
+    // max 4: the start split is made (4 VMAs), the end's refused: a is in two, its rights unchanged.
+    // c [0x30000, +4K) r-- and d [0x30001, +8K) rw-, unfaulted (pgoff = address): the first page
+    // of d made read-only (losing VM_ACCOUNT: anonymous, no anon_vma) merges into c
+    // (vma_merge_existing_range's merge_left): no split, allowed at 5 VMAs
+    holds(`
+machine ram=64M
+sysctl max_map_count=3
+spawn A
+A: a = mmap 12K at=0x10000000 fixed
+A: b = mmap 4K at=0x20000000 fixed
+A: r1 = mprotect a+4K 4K prot=r
+expect r1 == -12
+expect vmas(A, a 12K) == 1
+sysctl max_map_count=4
+A: r2 = mprotect a+4K 4K prot=r
+expect r2 == -12
+expect vmas(A, a 12K) == 2
+expect vm_flags(A, a+4K) == "rd wr mr mw me ac sd"
+A: munmap b 4K
+A: c = mmap 4K at=0x30000000 fixed prot=r
+A: d = mmap 8K at=0x30001000 fixed
+expect A.map_count == 5
+A: r3 = mprotect d 4K prot=r
+expect r3 == 0
+expect vmas(A, c 12K) == 2
+expect vm_flags(A, d) == "rd mr mw me sd"
+`);
+  });
+
+  it("mlock's split is -ENOMEM, madvise's -EAGAIN (madvise_vma_behavior)", () => {
+    holds(`
+machine ram=64M
+sysctl max_map_count=2
+spawn A
+A: a = mmap 12K at=0x10000000 fixed
+A: r1 = mlock a+4K 4K
+expect r1 == -12
+A: r2 = madvise a+4K 4K dontfork
+expect r2 == -11
+expect vmas(A, a 12K) == 1
+A: r3 = mlock a 12K
+expect r3 == 0
+`);
+  });
+
+  it("mremap: move_vma refuses at max - 3, mremap_to at map_count + 2 >= max - 3", () => {
+    // stack + a + b (b right after a, so a cannot grow in place) = 3 VMAs.
+    // max 8: mremap_to: 3 + 2 >= 5 -> -ENOMEM before any unmap (the target stays); a move
+    // without to=: move_vma's 3 >= 5? no: moved (a's old range unmapped: still 3). MREMAP_DONTUNMAP
+    // of a growth is -EINVAL first; of a move, mremap_to's check. Then c after b (4 VMAs):
+    // max 7: move_vma's 4 >= 4 refuses b's move; max 8: it moves
+    holds(`
+machine ram=64M
+sysctl max_map_count=8
+spawn A
+A: a = mmap 4K at=0x10000000 fixed
+A: b = mmap 4K at=0x10001000 fixed prot=r
+A: t = mmap 4K at=0x50000000 fixed
+A: munmap t 4K
+A: r1 = mremap a 4K 4K maymove to=0x50000000
+expect r1 == -12
+A: r2 = mremap a 4K 8K maymove dontunmap
+expect r2 == -22
+A: r3 = mremap a 4K 4K maymove dontunmap
+expect r3 == -12
+A: r4 = mremap a 4K 8K maymove
+expect r4 > 0
+A: c = mmap 4K at=0x10002000 fixed
+expect A.map_count == 4
+sysctl max_map_count=7
+A: r5 = mremap b 4K 8K maymove
+expect r5 == -12
+expect vmas(A, b 4K) == 1
+sysctl max_map_count=8
+A: r6 = mremap b 4K 8K maymove
+expect r6 > 0
+`);
+  });
+});

@@ -248,8 +248,8 @@ export class UserMm implements MmContext {
   isMapped(mm: MmStruct, start: number, end: number): boolean {
     return isMapped(mm, start, end);
   }
-  setFlags(mm: MmStruct, start: number, end: number, set: number, clear: number): void {
-    setFlags(this, mm, start, end, set, clear);
+  setFlags(mm: MmStruct, start: number, end: number, set: number, clear: number): number {
+    return setFlags(this, mm, start, end, set, clear);
   }
 
   // ---- single advices, as Kernel.madvise calls them today (madvise.ts, swap_state.ts) ----
