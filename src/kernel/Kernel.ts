@@ -195,6 +195,12 @@ export interface Kernel<C extends Mmu = Mmu> {
   mlockall(task: TaskHandle, flags: number): bigint;
   /** munlockall; 0. */
   munlockall(task: TaskHandle): bigint;
+  /**
+   * mseal(addr, length, flags) (Linux 6.10+, 64-bit): seals the VMAs of the range against
+   * munmap, mremap, mprotect, mmap(MAP_FIXED) over them and discarding madvise on read-only
+   * anonymous memory (-EPERM); 0 or -errno (EINVAL, ENOMEM for a hole, EPERM on 32-bit).
+   */
+  mseal(task: TaskHandle, addr: bigint, length: bigint, flags?: bigint): bigint;
   /** brk, as sbrk: moves the break by delta bytes; the old break, or -ENOMEM. */
   brk(task: TaskHandle, delta: bigint): bigint;
   /**

@@ -351,6 +351,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return mman.brk(this, taskOf(task), delta);
   }
 
+  /** mseal; 0 or -errno (core/mman.ts mseal). */
+  mseal(task: TaskHandle, addr: bigint, length: bigint, flags = 0n): bigint {
+    this.linuxOnly("mseal");
+    return mman.mseal(this, taskOf(task), addr, length, flags);
+  }
+
   /** mremap; returns the new address or -errno. */
   mremap(
     task: TaskHandle,

@@ -6,6 +6,7 @@
  * results are 0, an address, or -errno.
  */
 
+import { msealRange } from "../mm/mseal.ts";
 import { Errno, type MmapArgs } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -273,6 +274,8 @@ export function mremap(
   const newLen = pageAlign64(newSize);
   if (newLen === 0n) return BigInt(-Errno.EINVAL);
   if (addr >= k.layout.userEnd || mm.vmaAt(Number(addr / 4096n)) === null) return BigInt(-Errno.EFAULT);
+  // "Don't allow remapping vmas when they have already been sealed" (can_modify_vma)
+  if (mm.vmaAt(Number(addr / 4096n))!.sealed) return BigInt(-Errno.EPERM);
   const oldPages = Number(oldLen / 4096n);
   const newPages = Number(newLen / 4096n);
   if (to >= 0n || dontUnmap) {
@@ -294,4 +297,25 @@ export function mremap(
     dontUnmap,
   );
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+}
+
+/**
+ * mseal(addr, len, flags): 0 or -errno. can_do_mseal first: -EPERM on a 32-bit kernel (no
+ * CONFIG_64BIT: no VM_SEALED), -EINVAL for any flag; then -EINVAL for an unaligned start, a
+ * length that rounds up to 0 (a small negative one) or a range that wraps; an empty range is 0;
+ * the rest (a hole: -ENOMEM, nothing sealed) is mm/mseal.ts's. A range past TASK_SIZE is a hole.
+ * Linux 6.12: mm/mseal.c do_mseal, mm/internal.h can_do_mseal
+ */
+export function mseal(k: KernelCore, task: Task, addr: bigint, length: bigint, flags: bigint): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  if (k.layout.taskSize <= 1n << 32n) return BigInt(-Errno.EPERM);
+  if (flags !== 0n) return BigInt(-Errno.EINVAL);
+  if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  const len = pageAlign64(length);
+  if ((length !== 0n && len === 0n) || addr + len >= U64) return BigInt(-Errno.EINVAL);
+  if (len === 0n) return 0n;
+  const start = Number(addr / 4096n);
+  const end = Number((addr + len) / 4096n);
+  return BigInt(msealRange(k.userMm, mm, start, Math.min(end, 2 ** 52)));
 }

@@ -37,7 +37,7 @@ export function sysctlMaxMapCount(ctx: MmContext, value?: number): { ret: number
  * refused by split_vma when the mm already has max_map_count VMAs: first the merge
  * (vma_merge_existing_range: a piece at the VMA's start joins the previous VMA, one at its end
  * the next, when adjacent and compatible: no split), then the split at the start, then at
- * the end. `count` is map_count before it. Returns 0 (allowed), 1 (the start's split refused:
+ * the end. `count` is map_count before it; `sealed`: the piece's VM_SEALED after the change. Returns 0 (allowed), 1 (the start's split refused:
  * nothing changes) or 2 (the end's split refused after the start's was made).
  * Linux 6.12: mm/vma.c vma_modify, split_vma, vma_merge_existing_range
  */
@@ -49,6 +49,7 @@ export function modifySplitRefused(
   end: number,
   flags: number,
   count = mm.vmas.length,
+  sealed = vma.sealed,
 ): 0 | 1 | 2 {
   const splitStart = vma.vmStart < start;
   const splitEnd = vma.vmEnd > end;
@@ -60,6 +61,7 @@ export function modifySplitRefused(
   probe.vmFile = vma.vmFile;
   probe.shmem = vma.shmem;
   probe.anonVma = vma.anonVma;
+  probe.sealed = sealed;
   const i = mm.indexOf(vma);
   if (!splitStart && mm.vmas[i - 1]?.canMergeWith(probe)) return 0; // merge_left: prev grows
   if (!splitEnd) {

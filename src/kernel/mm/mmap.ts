@@ -581,7 +581,14 @@ export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: num
   // vms_gather_munmap_vmas: a VMA split in three must leave map_count within max_map_count
   if (first !== null && first.vmStart < start && end < first.vmEnd && mm.vmas.length >= maxMapCount(ctx))
     return -Errno.ENOMEM;
+  // can_modify_vma (mseal): a sealed VMA split at the start (nothing changed), then any in the
+  // range (the start's split made by then stays)
+  if (first !== null && first.vmStart < start && first.sealed) return -Errno.EPERM;
   if (first !== null && first.vmStart < start && !hugetlbMaySplit(first, start)) return -Errno.EINVAL;
+  if (mm.vmas.some((v) => v.sealed && v.vmStart < end && v.vmEnd > start)) {
+    splitAt(mm, start, ctx);
+    return -Errno.EPERM;
+  }
   splitAt(mm, start, ctx);
   const last = mm.vmaAt(end);
   if (last !== null && last.vmStart < end && !hugetlbMaySplit(last, end)) return -Errno.EINVAL;
@@ -702,8 +709,11 @@ export function doBrk(
   if (!checkDataRlimit(mm, newBrk)) return -Errno.ENOMEM;
   const oldEnd = Math.ceil(mm.brkBytes / 4096);
   const newEnd = Math.ceil(newBrk / 4096);
-  if (newEnd < oldEnd) munmap(ctx, mm, newEnd, oldEnd - newEnd);
-  else if (newEnd > oldEnd) {
+  // a refused unmap (a sealed heap) leaves the break where it was; sys_brk returns it, which
+  // glibc's sbrk takes for a shrink that worked
+  if (newEnd < oldEnd) {
+    if (munmap(ctx, mm, newEnd, oldEnd - newEnd) < 0) return 0;
+  } else if (newEnd > oldEnd) {
     // check_brk_limits: mlock_future_ok(mm, mm->def_flags, len), before the guard-gap test
     if (!mlockFutureOk(mm, mm.defFlags, (newEnd - oldEnd) * 4096, capSysAdmin)) return -Errno.ENOMEM;
     const next = mm.findVma(oldEnd);

@@ -66,6 +66,11 @@ export function mprotect(
       error = -Errno.EACCES;
       break;
     }
+    // mprotect_fixup: can_modify_vma (mseal), before "newflags == oldflags"
+    if (vma.sealed) {
+      error = -Errno.EPERM;
+      break;
+    }
     const piece = Math.min(end, vma.vmEnd) - Math.max(stop, vma.vmStart);
     const s = Math.max(stop, vma.vmStart);
     stop = Math.min(end, vma.vmEnd);

@@ -306,3 +306,140 @@ expect r6 > 0
 `);
   });
 });
+
+describe("mseal(2) (mm/mseal.c, Linux 6.12)", () => {
+  it("the argument checks: flags, alignment, a length rounding to 0, a hole (-ENOMEM, nothing sealed)", () => {
+    // do_mseal: can_do_mseal (flags != 0: -EINVAL), !PAGE_ALIGNED(start) -EINVAL, len_in && !len
+    // (a small negative length) -EINVAL, end == start: 0; check_mm_seal: a hole anywhere in
+    // [start, end) (here [a+8K, a+12K) after a's 8K) -ENOMEM before anything is sealed
+    const { k, t } = errnoMachine();
+    expect(k.mmap(t, mmapArgs(2 * P, { addr: A, fixed: true }))).toBe(B(A));
+    expect(k.mmap(t, mmapArgs(P, { addr: A + 3 * P, fixed: true }))).toBe(B(A + 3 * P));
+    expect(k.mseal(t, B(A), B(P), 1n)).toBe(B(-Errno.EINVAL));
+    expect(k.mseal(t, B(A + 1), B(P))).toBe(B(-Errno.EINVAL));
+    expect(k.mseal(t, B(A), -1n)).toBe(B(-Errno.EINVAL));
+    expect(k.mseal(t, B(A), 0n)).toBe(0n);
+    expect(k.mseal(t, B(A), B(4 * P))).toBe(B(-Errno.ENOMEM));
+    expect(taskOf(t).mm!.vmas.some((v) => v.sealed)).toBe(false);
+    expect(k.mseal(t, B(A), B(P + 1))).toBe(0n); // the length rounded up: both pages
+    expect(taskOf(t).mm!.vmaAt(A / P + 1)!.sealed).toBe(true);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("a 32-bit kernel has no VM_SEALED: -EPERM whatever the arguments (can_do_mseal)", () => {
+    holds(`
+machine ram=64M arch=i386
+spawn A
+A: a = mmap 4K
+A: r1 = mseal a 4K
+expect r1 == -1
+A: r2 = mseal a+1 4K
+expect r2 == -1
+`);
+  });
+
+  it("a sealed VMA refuses munmap, mremap, mprotect and MAP_FIXED (-EPERM); smaps shows sl", () => {
+    // mseal of the middle page of a [0x10000, +12K): vma_modify_flags splits it in three, the
+    // middle sealed (VmFlags ... sl). vms_gather_munmap_vmas: a split of a sealed VMA, or any
+    // sealed VMA in the range: -EPERM (the unsealed first page's own split made before that
+    // stays: munmap a 8K splits nothing here, a+0 is a VMA's start). mremap: can_modify_vma at the
+    // old address, -EPERM before anything, a growth or a move alike; as MREMAP_FIXED's target,
+    // the target's do_munmap refuses. mprotect: mprotect_fixup's can_modify_vma, even for the
+    // same rights. mmap(MAP_FIXED) over it: mmap_region's vms_gather_munmap_vmas.
+    // Sealing the whole range again: the first page (r--, after r7) is sealed on its own; the
+    // last, sealed now, merges into the sealed middle (same flags, anon_vma, pgoff): 2 VMAs
+    holds(`
+machine ram=64M
+spawn A
+A: a = mmap 12K at=0x10000000 fixed
+A: write a 12K value=1
+A: r = mseal a+4K 4K
+expect r == 0
+expect vmas(A, a 12K) == 3
+expect vm_flags(A, a+4K) == "rd wr mr mw me ac sd sl"
+expect vm_flags(A, a) == "rd wr mr mw me ac sd"
+A: r1 = munmap a 8K
+expect r1 == -1
+expect rss(A, a 12K) == 3
+A: r2 = munmap a+4K 4K
+expect r2 == -1
+A: r3 = mremap a+4K 4K 8K maymove
+expect r3 == -1
+A: r4 = mremap a+4K 4K 4K maymove to=0x20000000
+expect r4 == -1
+A: b = mmap 4K at=0x30000000 fixed
+A: r5 = mremap b 4K 4K maymove to=a+4K
+expect r5 == -1
+expect vmas(A, b 4K) == 1
+A: r6 = mprotect a+4K 4K prot=rw
+expect r6 == -1
+A: r7 = mprotect a 12K prot=r
+expect r7 == -1
+expect vm_flags(A, a) == "rd mr mw me ac sd"
+expect vm_flags(A, a+8K) == "rd wr mr mw me ac sd"
+A: r8 = mmap 4K at=a+4K fixed
+expect r8 == -1
+A: r9 = mseal a 12K
+expect r9 == 0
+expect vmas(A, a 12K) == 2
+A: munmap b 4K
+`);
+  });
+
+  it("madvise: the discarding advices on sealed read-only anonymous memory are -EPERM; others pass", () => {
+    // can_modify_vma_madv: is_madv_discard (FREE, DONTNEED, DONTNEED_LOCKED, REMOVE, DONTFORK,
+    // WIPEONFORK) and is_ro_anon (no vm_file, not VM_SHARED, not VM_WRITE). A writable sealed VMA
+    // may still be discarded (its owner could write zeroes anyway), and PAGEOUT or COLD discard
+    // nothing. madvise_walk_vmas: the VMAs before the refused one are advised: c (writable,
+    // unsealed) below the sealed read-only r loses its pages to the DONTNEED over both
+    holds(`
+machine ram=64M swap=16M
+spawn A
+A: c = mmap 8K at=0x10000000 fixed
+A: write c 8K value=2
+A: r = mmap 8K at=0x10002000 fixed
+A: write r 8K value=3
+A: mprotect r 8K prot=r
+A: w = mmap 8K at=0x20000000 fixed
+A: write w 8K value=4
+A: mseal r 8K
+A: mseal w 8K
+A: e1 = madvise r 8K dontneed
+expect e1 == -1
+A: e2 = madvise r 8K free
+expect e2 == -1
+A: e3 = madvise r 8K dontfork
+expect e3 == -1
+A: e4 = madvise r 8K wipeonfork
+expect e4 == -1
+A: e5 = madvise r 8K dontneed_locked
+expect e5 == -1
+expect rss(A, r 8K) == 2
+A: e6 = madvise r 8K pageout
+expect e6 == 0
+A: e7 = madvise r 8K dodump
+expect e7 == 0
+A: e8 = madvise w 8K dontneed
+expect e8 == 0
+expect rss(A, w 8K) == 0
+A: e9 = madvise c 16K dontneed
+expect e9 == -1
+expect rss(A, c 8K) == 0
+`);
+  });
+
+  it("fork's child inherits the seal; mlock of a sealed VMA is allowed", () => {
+    holds(`
+machine ram=64M
+spawn A
+A: a = mmap 8K at=0x10000000 fixed
+A: mseal a 8K
+A: r1 = mlock a 8K
+expect r1 == 0
+A: fork B
+B: r2 = munmap a 8K
+expect r2 == -1
+expect vm_flags(B, a) == "rd wr mr mw me ac sd sl"
+`);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * A process's address-space system calls: `mmap`, `munmap`, `mprotect`,
- * `madvise`, `msync`, `mlock`, `munlock`, `mlockall`, `munlockall`, `brk` and `mremap`. Each prints
+ * `madvise`, `msync`, `mlock`, `munlock`, `mlockall`, `munlockall`, `brk`, `mremap` and `mseal`. Each prints
  * its return value (0, an address, or a negative errno by name) and what
  * it did (pages populated, written back, faulted in).
  */
@@ -180,7 +180,10 @@ export function mmap(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `P: [VAR =] munmap ADDR SIZE`, `P: [VAR =] mprotect ADDR SIZE prot=PROT` */
+/**
+ * `P: [VAR =] munmap ADDR SIZE`, `P: [VAR =] mprotect ADDR SIZE prot=PROT`, and (an extension)
+ * `P: [VAR =] mseal ADDR SIZE` (mseal(2), flags 0)
+ */
 export function munmapOrMprotect(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   const v = s.verb;
@@ -193,7 +196,12 @@ export function munmapOrMprotect(c: CompileContext, s: Stmt): Run {
     c.runOn(rt, t);
     const a = c.value(addr, rt, "the address");
     const l = c.value(len, rt, "the size");
-    const r = v === "munmap" ? rt.kernel.munmap(t, a, l) : rt.kernel.mprotect(t, a, l, protection!);
+    const r =
+      v === "munmap"
+        ? rt.kernel.munmap(t, a, l)
+        : v === "mseal"
+          ? rt.kernel.mseal(t, a, l)
+          : rt.kernel.mprotect(t, a, l, protection!);
     c.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : "");
   };
 }
