@@ -21,7 +21,7 @@ import {
   tableIfPresent,
   upperTablesChanged,
 } from "./pgtable.ts";
-import { mayExpandVm, mlockFutureOk } from "./rlimit.ts";
+import { lockedVm, mayExpandVm, mlockFutureOk } from "./rlimit.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { vmEnoughMemory } from "./util.ts";
 import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
@@ -241,6 +241,7 @@ function moveVma(
   // security_vm_enough_memory_mm runs for a move that does not grow too (0 pages: refused under
   // overcommit_memory=2 when Committed_AS has already reached the limit); MREMAP_DONTUNMAP: new_len
   const toAccount = dontUnmap ? newPages : newPages - oldPages;
+  const lockedBefore = dontUnmap ? lockedVm(mm) : 0;
   if (vma.vmFlags & VmFlag.ACCOUNT && !vmEnoughMemory(ctx, mm, toAccount, capSysAdmin)) return -Errno.ENOMEM;
   const moved = Math.min(oldPages, newPages);
   const nv = vma.clone();
@@ -271,9 +272,10 @@ function moveVma(
     // longer needed after its page table has been moved" (when it is not the new VMA, merged)
     const old = mm.vmaAt(start);
     if (old !== null) {
-      // locked_vm stays: the VMA's pages outside the range were counted and no VMA holds them now
-      if (old.vmFlags & VmFlag.LOCKED && mm.vmaAt(to) !== old) mm.lockedVmStale += old.pages - oldPages;
       old.vmFlags = vmFlagsUpdate(old.vmFlags, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT);
+      // locked_vm stays as it was before the move (copy_vma adds nothing either): what the VMAs'
+      // VM_LOCKED no longer counts is kept in lockedVmStale
+      mm.lockedVmStale += lockedBefore - lockedVm(mm);
       if (old.vmStart === start && old.vmEnd === start + oldPages && mm.vmaAt(to) !== old) {
         mm.anonVmas?.unlink(old); // unlink_anon_vmas: vma->anon_vma = NULL
         old.avc = [];

@@ -113,6 +113,22 @@ expect A.vm_lck == 32K
 A: munmap r 16K
 expect A.vm_lck == 16K
 `);
+    // the new range right after the old VMA, never faulted: copy_vma gives it the pgoff of its
+    // address (vma_is_anonymous && !anon_vma), so it merges with the old VMA itself
+    // (vma_merge_new_range, "Source vma may have been merged into new_vma": vma = new_vma), and
+    // move_vma's vm_flags_clear unlocks the merged VMA whole: nothing VM_LOCKED, locked_vm still
+    // the 16K mlock counted
+    holds(`
+machine ram=64M
+spawn A
+A: a = mmap 16K at=0x10000000 fixed
+A: mlock a 16K onfault
+A: r = mremap a 16K 16K maymove dontunmap to=0x10004000
+expect r == 0x10004000
+expect vmas(A, a 32K) == 1
+expect vm_flags(A, r) == "rd wr mr mw me ac sd"
+expect A.vm_lck == 16K
+`);
   });
 
   it("a shared mapping: the old range faults the same shmem pages back in", () => {
