@@ -154,12 +154,12 @@ export interface Kernel<C extends Mmu = Mmu> {
   mmap(task: TaskHandle, args: MmapRequest): bigint;
   /** munmap; 0 or -errno. */
   munmap(task: TaskHandle, addr: bigint, length: bigint): bigint;
-  /** mprotect; 0 or -errno. */
+  /** mprotect; 0 or -errno. `growsdown`, `growsup`: PROT_GROWSDOWN, PROT_GROWSUP. */
   mprotect(
     task: TaskHandle,
     addr: bigint,
     length: bigint,
-    prot: { r: boolean; w: boolean; x: boolean },
+    prot: { r: boolean; w: boolean; x: boolean; growsdown?: boolean; growsup?: boolean },
   ): bigint;
   /**
    * Protection keys (x86-64 with `pku`; -ENOSYS where vmlab models none):

@@ -275,7 +275,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     task: TaskHandle,
     addr: bigint,
     length: bigint,
-    prot: { r: boolean; w: boolean; x: boolean },
+    prot: { r: boolean; w: boolean; x: boolean; growsdown?: boolean; growsup?: boolean },
   ): bigint {
     this.linuxOnly("mprotect");
     return mman.mprotect(this, taskOf(task), addr, length, prot);

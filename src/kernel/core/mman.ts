@@ -77,19 +77,26 @@ export function munmap(k: KernelCore, task: Task, addr: bigint, length: bigint):
 /**
  * mprotect and pkey_mprotect (do_mprotect_pkey; `pkey` -1 for mprotect); 0
  * or -errno. pkey_mprotect refuses a key the mm has not allocated (-EINVAL)
- * once the range's own checks pass.
+ * once the range's own checks pass. PROT_GROWSDOWN (`prot.growsdown`) takes the
+ * range down to the start of the first VMA in it, which must be VM_GROWSDOWN
+ * (-EINVAL); PROT_GROWSUP needs VM_GROWSUP, which no architecture vmlab models
+ * has (-EINVAL, after -ENOMEM for a range that starts in a hole); both at once
+ * -EINVAL before anything. (READ_IMPLIES_EXEC: vmlab's processes have no
+ * personality.) Linux 6.12: mm/mprotect.c do_mprotect_pkey
  */
 export function mprotect(
   k: KernelCore,
   task: Task,
   addr: bigint,
   length: bigint,
-  prot: { r: boolean; w: boolean; x: boolean },
+  prot: { r: boolean; w: boolean; x: boolean; growsdown?: boolean; growsup?: boolean },
   pkey = -1,
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
   if (pkey !== -1 && k.arch.pkeys === undefined) return BigInt(-Errno.ENOSYS);
+  // PROT_GROWSDOWN and PROT_GROWSUP: "can't be both"
+  if (prot.growsdown && prot.growsup) return BigInt(-Errno.EINVAL);
   if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
   if (length === 0n) return 0n;
   // end = start + PAGE_ALIGN(len), in 64 bits: -ENOMEM when it wraps (end <= start); a range past
@@ -97,14 +104,31 @@ export function mprotect(
   const len = pageAlign64(length);
   if (len === 0n || addr + len >= U64) return BigInt(-Errno.ENOMEM);
   if (pkey !== -1 && !mmPkeyIsAllocated(k, mm, pkey)) return BigInt(-Errno.EINVAL);
+  let start = Number(addr / 4096n);
+  const end = Number((addr + len) / 4096n);
+  if (prot.growsdown || prot.growsup) {
+    // vma_find(&vmi, end): the first VMA in [start, end); none: -ENOMEM
+    const vma = mm.vmas.find((v) => v.vmEnd > start && v.vmStart < end);
+    if (vma === undefined) return BigInt(-Errno.ENOMEM);
+    if (prot.growsdown) {
+      // the range reaches down to the VMA's start, which must grow down
+      if (!(vma.vmFlags & VmFlag.GROWSDOWN)) return BigInt(-Errno.EINVAL);
+      start = vma.vmStart;
+    } else {
+      // up to its end: VM_GROWSUP is VM_NONE outside parisc (and ia64), so always -EINVAL here
+      if (vma.vmStart > start) return BigInt(-Errno.ENOMEM);
+      return BigInt(-Errno.EINVAL);
+    }
+  }
+  const rwx = { r: prot.r, w: prot.w, x: prot.x };
   return BigInt(
     k.userMm.mprotect(
       mm,
-      Number(addr / 4096n),
-      Number(len / 4096n),
-      prot,
+      start,
+      end - start,
+      rwx,
       (vpn, write) => populate(k, task, vpn, write),
-      mprotectPkey(k, task, mm, prot, pkey),
+      mprotectPkey(k, task, mm, rwx, pkey),
       task.uid === 0,
     ),
   );

@@ -459,3 +459,48 @@ expect vm_flags(B, a) == "rd wr mr mw me ac sd sl"
 `);
   });
 });
+
+describe("PROT_GROWSDOWN / PROT_GROWSUP (mm/mprotect.c do_mprotect_pkey, Linux 6.12)", () => {
+  it("growsdown takes the range down to the start of a VM_GROWSDOWN VMA; growsup is -EINVAL", () => {
+    // The stack [0x7ffffffde000, 0x7ffffffff000) is VM_GROWSDOWN. do_mprotect_pkey: both bits
+    // -EINVAL before anything (even with length 0, which alone returns 0); vma = vma_find(start,
+    // end); PROT_GROWSDOWN: start = vma->vm_start, -EINVAL if not VM_GROWSDOWN. So the top page
+    // with growsdown changes the whole stack (no split); a page in the middle changes
+    // [vm_start, its end): 2 VMAs. A range starting in the hole below the stack takes the stack's
+    // start: 0, not -ENOMEM. PROT_GROWSUP: -ENOMEM when the range starts in a hole (vm_start >
+    // start), else -EINVAL: VM_GROWSUP is VM_NONE on x86. (The stack is written first, so it has
+    // an anon_vma and keeps VM_ACCOUNT when made read-only, as exec's stack does.)
+    holds(`
+machine ram=64M
+spawn A
+let st = A.stack_start
+A: write 0x7fffffffe000 value=1
+A: a = mmap 8K at=0x10000000 fixed
+A: r0 = mprotect a 0 prot=r
+expect r0 == 0
+A: r1 = mprotect a 0 prot=r growsdown growsup
+expect r1 == -22
+A: r2 = mprotect a 4K prot=r growsdown
+expect r2 == -22
+A: r3 = mprotect a 4K prot=r growsup
+expect r3 == -22
+A: r4 = mprotect a-4K 8K prot=r growsup
+expect r4 == -12
+A: r5 = mprotect 0x20000000 4K prot=r growsdown
+expect r5 == -12
+A: r6 = mprotect 0x7fffffffe000 4K prot=r growsdown
+expect r6 == 0
+expect vmas(A, st 132K) == 1
+expect vm_flags(A, st) == "rd mr mw me gd ac sd"
+A: r7 = mprotect 0x7ffffffef000 4K prot=rw growsdown
+expect r7 == 0
+expect vmas(A, st 132K) == 2
+expect vm_flags(A, 0x7ffffffef000) == "rd wr mr mw me gd ac sd"
+expect vm_flags(A, 0x7fffffff0000) == "rd mr mw me gd ac sd"
+A: r8 = mprotect st-8K 12K prot=r growsdown
+expect r8 == 0
+expect vm_flags(A, st) == "rd mr mw me gd ac sd"
+expect vmas(A, st 132K) == 3
+`);
+  });
+});

@@ -181,15 +181,28 @@ export function mmap(c: CompileContext, s: Stmt): Run {
 }
 
 /**
- * `P: [VAR =] munmap ADDR SIZE`, `P: [VAR =] mprotect ADDR SIZE prot=PROT`, and (an extension)
+ * `P: [VAR =] munmap ADDR SIZE`, `P: [VAR =] mprotect ADDR SIZE prot=PROT [growsdown|growsup]`
+ * (the words: PROT_GROWSDOWN, PROT_GROWSUP, an extension), and (an extension)
  * `P: [VAR =] mseal ADDR SIZE` (mseal(2), flags 0)
  */
 export function munmapOrMprotect(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   const v = s.verb;
   const o = c.opts(s, v === "mprotect" ? ["prot"] : []);
-  const [addr, len] = c.args(s, 2, 2, "an address and a size");
-  const protection = v === "mprotect" ? prot(c, o.get("prot"), true) : null;
+  // mprotect's `growsdown` / `growsup` words (PROT_GROWSDOWN, PROT_GROWSUP; an extension)
+  const words = argWords(s);
+  const grows = v === "mprotect" ? words.slice(2).map((w) => w.ident) : [];
+  const growsdown = grows.includes("growsdown");
+  const growsup = grows.includes("growsup");
+  if (grows.length !== Number(growsdown) + Number(growsup) || words.length < 2)
+    c.fail(
+      `${v} ADDR SIZE${v === "mprotect" ? " prot=PROT [growsdown|growsup]" : ""}`,
+      words[2]?.pos ?? s.verbPos,
+    );
+  const [addr, len] =
+    grows.length > 0 ? c.exprArgs(words.slice(0, 2)) : c.args(s, 2, 2, "an address and a size");
+  const p = v === "mprotect" ? prot(c, o.get("prot"), true) : null;
+  const protection = p && grows.length > 0 ? { ...p, growsdown, growsup } : p;
   c.define(s);
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
