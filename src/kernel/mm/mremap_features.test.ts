@@ -406,7 +406,8 @@ A: munmap b 4K
     // can_modify_vma_madv: is_madv_discard (FREE, DONTNEED, DONTNEED_LOCKED, REMOVE, DONTFORK,
     // WIPEONFORK) and is_ro_anon (no vm_file, not VM_SHARED, not VM_WRITE). A writable sealed VMA
     // may still be discarded (its owner could write zeroes anyway), and PAGEOUT or COLD discard
-    // nothing. madvise_walk_vmas: the VMAs before the refused one are advised: c (writable,
+    // nothing. MADV_REMOVE of it: -EPERM before madvise_remove's own -EINVAL (no vm_file), which
+    // an unsealed private anonymous VMA gets. madvise_walk_vmas: the VMAs before the refused one are advised: c (writable,
     // unsealed) below the sealed read-only r loses its pages to the DONTNEED over both
     holds(`
 machine ram=64M swap=16M
@@ -430,6 +431,10 @@ A: e4 = madvise r 8K wipeonfork
 expect e4 == -1
 A: e5 = madvise r 8K dontneed_locked
 expect e5 == -1
+A: e5b = madvise r 8K remove
+expect e5b == -1
+A: e5c = madvise c 8K remove
+expect e5c == -22
 expect rss(A, r 8K) == 2
 A: e6 = madvise r 8K pageout
 expect e6 == 0

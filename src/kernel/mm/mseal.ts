@@ -62,6 +62,11 @@ export function madvSealRefusedAt(mm: MmStruct, start: number, end: number, disc
   return -1;
 }
 
+/** can_modify_vma_madv for a discarding advice on one VMA (MADV_REMOVE's walk: core/fallocate.ts): false when sealed read-only anonymous */
+export function madvDiscardAllowed(v: Vma): boolean {
+  return !(v.sealed && isRoAnon(v));
+}
+
 /** is_ro_anon: no vm_file (a shared anonymous mapping has shmem's) and not VM_SHARED, and not VM_WRITE. */
 function isRoAnon(v: Vma): boolean {
   if (v.file !== null || v.shmem !== null || v.htlb !== null || v.vmFlags & (VmFlag.SHARED | VmFlag.PFNMAP))
