@@ -48,6 +48,8 @@ const NOT_PORTABLE: Record<string, string> = {
   "examples/tour/09-real-program.vm": "replays a trace of an x86-64 program (its addresses are above 4 GiB)",
   "examples/uaccess/pti.vm":
     "pti=on: Linux's PTI on 32-bit x86 needs PAE (examples/i386/pti.vm is i386-pae's)",
+  "examples/process/mremap-dontunmap-mseal.vm":
+    "mseal(2) is 64-bit only (can_do_mseal: -EPERM without CONFIG_64BIT)",
   "examples/pkeys/protection-keys.vm":
     "protection keys need IA-32e mode (CR4.PKE; Linux's pkeys are CONFIG_X86_64 only)",
 };

@@ -154,12 +154,12 @@ export interface Kernel<C extends Mmu = Mmu> {
   mmap(task: TaskHandle, args: MmapRequest): bigint;
   /** munmap; 0 or -errno. */
   munmap(task: TaskHandle, addr: bigint, length: bigint): bigint;
-  /** mprotect; 0 or -errno. */
+  /** mprotect; 0 or -errno. `growsdown`, `growsup`: PROT_GROWSDOWN, PROT_GROWSUP. */
   mprotect(
     task: TaskHandle,
     addr: bigint,
     length: bigint,
-    prot: { r: boolean; w: boolean; x: boolean },
+    prot: { r: boolean; w: boolean; x: boolean; growsdown?: boolean; growsup?: boolean },
   ): bigint;
   /**
    * Protection keys (x86-64 with `pku`; -ENOSYS where vmlab models none):
@@ -195,9 +195,18 @@ export interface Kernel<C extends Mmu = Mmu> {
   mlockall(task: TaskHandle, flags: number): bigint;
   /** munlockall; 0. */
   munlockall(task: TaskHandle): bigint;
+  /**
+   * mseal(addr, length, flags) (Linux 6.10+, 64-bit): seals the VMAs of the range against
+   * munmap, mremap, mprotect, mmap(MAP_FIXED) over them and discarding madvise on read-only
+   * anonymous memory (-EPERM); 0 or -errno (EINVAL, ENOMEM for a hole, EPERM on 32-bit).
+   */
+  mseal(task: TaskHandle, addr: bigint, length: bigint, flags?: bigint): bigint;
   /** brk, as sbrk: moves the break by delta bytes; the old break, or -ENOMEM. */
   brk(task: TaskHandle, delta: bigint): bigint;
-  /** mremap; the new address or -errno. */
+  /**
+   * mremap; the new address or -errno. `to` >= 0: MREMAP_FIXED; `dontUnmap`: MREMAP_DONTUNMAP
+   * (needs mayMove and oldSize = newSize; the old range stays mapped, empty).
+   */
   mremap(
     task: TaskHandle,
     addr: bigint,
@@ -205,6 +214,7 @@ export interface Kernel<C extends Mmu = Mmu> {
     newSize: bigint,
     mayMove: boolean,
     to: bigint,
+    dontUnmap?: boolean,
   ): bigint;
   /**
    * msync(addr, length, flags), `Ms` bits (MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4; MS_SYNC when
@@ -449,6 +459,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * reclaim's get_scan_count reads from then on.
    */
   sysctlSwappiness(value?: number): { ret: number; now: number };
+  /**
+   * /proc/sys/vm/max_map_count (sysctl_max_map_count, default 65530; proc_dointvec_minmax, at
+   * least 0): writes `value` when given; `ret` 0 or -22 (EINVAL: negative, unwritten); `now` the
+   * limit on each mm's VMAs from then on (mm/map_count.ts).
+   */
+  sysctlMaxMapCount(value?: number): { ret: number; now: number };
   /**
    * A write of `value` to /proc/sys/vm/compact_memory (sysctl_compaction_handler): 1 compacts
    * every zone whole (compact_nodes, mm/compaction.ts); another value is -22 (EINVAL), nothing

@@ -44,6 +44,7 @@ import { sysctlHugetlb } from "./mm/hugetlb_pool.ts";
 import type { Kcompactd } from "./mm/kcompactd.ts";
 import { khugepagedStore } from "./mm/khugepaged_slots.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
+import { sysctlMaxMapCount } from "./mm/map_count.ts";
 import type { MmapRequest } from "./mm/mmap.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
 import type { DirtySysctls, DirtyThrottle } from "./mm/page_writeback.ts";
@@ -274,7 +275,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     task: TaskHandle,
     addr: bigint,
     length: bigint,
-    prot: { r: boolean; w: boolean; x: boolean },
+    prot: { r: boolean; w: boolean; x: boolean; growsdown?: boolean; growsup?: boolean },
   ): bigint {
     this.linuxOnly("mprotect");
     return mman.mprotect(this, taskOf(task), addr, length, prot);
@@ -350,6 +351,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return mman.brk(this, taskOf(task), delta);
   }
 
+  /** mseal; 0 or -errno (core/mman.ts mseal). */
+  mseal(task: TaskHandle, addr: bigint, length: bigint, flags = 0n): bigint {
+    this.linuxOnly("mseal");
+    return mman.mseal(this, taskOf(task), addr, length, flags);
+  }
+
   /** mremap; returns the new address or -errno. */
   mremap(
     task: TaskHandle,
@@ -358,9 +365,10 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     newSize: bigint,
     mayMove: boolean,
     to: bigint,
+    dontUnmap = false,
   ): bigint {
     this.linuxOnly("mremap");
-    return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to);
+    return mman.mremap(this, taskOf(task), addr, oldSize, newSize, mayMove, to, dontUnmap);
   }
 
   /** msync (MS_SYNC unless `flags` says otherwise); 0 or -errno (core/mman.ts msync). */
@@ -570,6 +578,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     const t = this.dirtyThrottle!;
     const ret = t.write(w);
     return { ret, now: { ...t.sysctls } };
+  }
+
+  /** /proc/sys/vm/max_map_count (proc_dointvec_minmax, 0 .. INT_MAX). */
+  sysctlMaxMapCount(value?: number): { ret: number; now: number } {
+    this.linuxOnly("max_map_count");
+    return sysctlMaxMapCount(this.userMm, value);
   }
 
   /** /proc/sys/vm/swappiness (proc_dointvec_minmax, 0 .. MAX_SWAPPINESS). */

@@ -37,6 +37,7 @@ import {
 import { ext4Fallocate } from "../mm/falloc_ext4.ts";
 import { hugetlbfsInode } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { madvDiscardAllowed } from "../mm/mseal.ts";
 import { Errno } from "../mm/userMm.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -180,6 +181,7 @@ export function madviseRemove(k: KernelCore, task: Task, addr: bigint, length: b
  * base pages, for HugeTLB too.
  */
 function removeVma(k: KernelCore, _mm: MmStruct, v: Vma, a: number, b: number): number {
+  if (!madvDiscardAllowed(v)) return -Errno.EPERM; // madvise_vma_behavior: can_modify_vma_madv (mseal)
   if (v.vmFlags & VmFlag.LOCKED) return -Errno.EINVAL;
   if (v.file === null && v.shmem === null && v.htlb === null) return -Errno.EINVAL; // no vm_file
   if ((v.vmFlags & (VmFlag.SHARED | VmFlag.MAYWRITE)) !== (VmFlag.SHARED | VmFlag.MAYWRITE))

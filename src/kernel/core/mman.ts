@@ -6,6 +6,7 @@
  * results are 0, an address, or -errno.
  */
 
+import { msealRange } from "../mm/mseal.ts";
 import { Errno, type MmapArgs } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -76,19 +77,26 @@ export function munmap(k: KernelCore, task: Task, addr: bigint, length: bigint):
 /**
  * mprotect and pkey_mprotect (do_mprotect_pkey; `pkey` -1 for mprotect); 0
  * or -errno. pkey_mprotect refuses a key the mm has not allocated (-EINVAL)
- * once the range's own checks pass.
+ * once the range's own checks pass. PROT_GROWSDOWN (`prot.growsdown`) takes the
+ * range down to the start of the first VMA in it, which must be VM_GROWSDOWN
+ * (-EINVAL); PROT_GROWSUP needs VM_GROWSUP, which no architecture vmlab models
+ * has (-EINVAL, after -ENOMEM for a range that starts in a hole); both at once
+ * -EINVAL before anything. (READ_IMPLIES_EXEC: vmlab's processes have no
+ * personality.) Linux 6.12: mm/mprotect.c do_mprotect_pkey
  */
 export function mprotect(
   k: KernelCore,
   task: Task,
   addr: bigint,
   length: bigint,
-  prot: { r: boolean; w: boolean; x: boolean },
+  prot: { r: boolean; w: boolean; x: boolean; growsdown?: boolean; growsup?: boolean },
   pkey = -1,
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
   if (pkey !== -1 && k.arch.pkeys === undefined) return BigInt(-Errno.ENOSYS);
+  // PROT_GROWSDOWN and PROT_GROWSUP: "can't be both"
+  if (prot.growsdown && prot.growsup) return BigInt(-Errno.EINVAL);
   if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
   if (length === 0n) return 0n;
   // end = start + PAGE_ALIGN(len), in 64 bits: -ENOMEM when it wraps (end <= start); a range past
@@ -96,14 +104,31 @@ export function mprotect(
   const len = pageAlign64(length);
   if (len === 0n || addr + len >= U64) return BigInt(-Errno.ENOMEM);
   if (pkey !== -1 && !mmPkeyIsAllocated(k, mm, pkey)) return BigInt(-Errno.EINVAL);
+  let start = Number(addr / 4096n);
+  const end = Number((addr + len) / 4096n);
+  if (prot.growsdown || prot.growsup) {
+    // vma_find(&vmi, end): the first VMA in [start, end); none: -ENOMEM
+    const vma = mm.vmas.find((v) => v.vmEnd > start && v.vmStart < end);
+    if (vma === undefined) return BigInt(-Errno.ENOMEM);
+    if (prot.growsdown) {
+      // the range reaches down to the VMA's start, which must grow down
+      if (!(vma.vmFlags & VmFlag.GROWSDOWN)) return BigInt(-Errno.EINVAL);
+      start = vma.vmStart;
+    } else {
+      // up to its end: VM_GROWSUP is VM_NONE outside parisc (and ia64), so always -EINVAL here
+      if (vma.vmStart > start) return BigInt(-Errno.ENOMEM);
+      return BigInt(-Errno.EINVAL);
+    }
+  }
+  const rwx = { r: prot.r, w: prot.w, x: prot.x };
   return BigInt(
     k.userMm.mprotect(
       mm,
-      Number(addr / 4096n),
-      Number(len / 4096n),
-      prot,
+      start,
+      end - start,
+      rwx,
       (vpn, write) => populate(k, task, vpn, write),
-      mprotectPkey(k, task, mm, prot, pkey),
+      mprotectPkey(k, task, mm, rwx, pkey),
       task.uid === 0,
     ),
   );
@@ -246,7 +271,7 @@ export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
 }
 
 /**
- * mremap (`to` >= 0: MREMAP_FIXED); returns the new address or -errno. The
+ * mremap (`to` >= 0: MREMAP_FIXED; `dontUnmap`: MREMAP_DONTUNMAP); returns the new address or -errno. The
  * flags' and the start's checks (-EINVAL), the lengths rounded up (a new
  * length of 0: -EINVAL), then the VMA at the start (-EFAULT: vma_lookup)
  * before MREMAP_FIXED's target (mremap_to: unaligned, past TASK_SIZE or
@@ -262,20 +287,27 @@ export function mremap(
   newSize: bigint,
   mayMove: boolean,
   to: bigint,
+  dontUnmap = false,
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
   if ((to >= 0n && !mayMove) || addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  // "MREMAP_DONTUNMAP is always a move and it does not allow resizing": the lengths as given
+  if (dontUnmap && (!mayMove || oldSize !== newSize)) return BigInt(-Errno.EINVAL);
   const oldLen = pageAlign64(oldSize);
   const newLen = pageAlign64(newSize);
   if (newLen === 0n) return BigInt(-Errno.EINVAL);
   if (addr >= k.layout.userEnd || mm.vmaAt(Number(addr / 4096n)) === null) return BigInt(-Errno.EFAULT);
+  // "Don't allow remapping vmas when they have already been sealed" (can_modify_vma)
+  if (mm.vmaAt(Number(addr / 4096n))!.sealed) return BigInt(-Errno.EPERM);
   const oldPages = Number(oldLen / 4096n);
   const newPages = Number(newLen / 4096n);
-  if (to >= 0n) {
+  if (to >= 0n || dontUnmap) {
+    // mremap_to's checks of new_addr: MREMAP_DONTUNMAP without MREMAP_FIXED passes 0, a hint
+    const at = to >= 0n ? to : 0n;
     const taskSize = k.layout.taskSize;
-    if (to % 4096n !== 0n || newLen > taskSize || to > taskSize - newLen) return BigInt(-Errno.EINVAL);
-    if (addr + oldLen > to && to + newLen > addr) return BigInt(-Errno.EINVAL); // overlapping ranges
+    if (at % 4096n !== 0n || newLen > taskSize || at > taskSize - newLen) return BigInt(-Errno.EINVAL);
+    if (addr + oldLen > at && at + newLen > addr) return BigInt(-Errno.EINVAL); // overlapping ranges
   }
   const r = k.userMm.mremap(
     mm,
@@ -286,6 +318,28 @@ export function mremap(
     to >= 0n ? Number(to / 4096n) : -1,
     (vpn, write) => populate(k, task, vpn, write),
     task.uid === 0,
+    dontUnmap,
   );
   return r < 0 ? BigInt(r) : BigInt(r) * 4096n;
+}
+
+/**
+ * mseal(addr, len, flags): 0 or -errno. can_do_mseal first: -EPERM on a 32-bit kernel (no
+ * CONFIG_64BIT: no VM_SEALED), -EINVAL for any flag; then -EINVAL for an unaligned start, a
+ * length that rounds up to 0 (a small negative one) or a range that wraps; an empty range is 0;
+ * the rest (a hole: -ENOMEM, nothing sealed) is mm/mseal.ts's. A range past TASK_SIZE is a hole.
+ * Linux 6.12: mm/mseal.c do_mseal, mm/internal.h can_do_mseal
+ */
+export function mseal(k: KernelCore, task: Task, addr: bigint, length: bigint, flags: bigint): bigint {
+  const mm = userOf(task);
+  syscallEntry(k, task);
+  if (k.layout.taskSize <= 1n << 32n) return BigInt(-Errno.EPERM);
+  if (flags !== 0n) return BigInt(-Errno.EINVAL);
+  if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
+  const len = pageAlign64(length);
+  if ((length !== 0n && len === 0n) || addr + len >= U64) return BigInt(-Errno.EINVAL);
+  if (len === 0n) return 0n;
+  const start = Number(addr / 4096n);
+  const end = Number((addr + len) / 4096n);
+  return BigInt(msealRange(k.userMm, mm, start, Math.min(end, 2 ** 52)));
 }

@@ -147,6 +147,13 @@ export class MmStruct {
   defFlags = 0;
   /** pages of private writable mappings charged against overcommit (Committed_AS share) */
   committed = 0;
+  /**
+   * Pages mm->locked_vm counts that no VM_LOCKED VMA holds (vmlab counts locked_vm from the
+   * VMAs, plus this): MREMAP_DONTUNMAP clears VM_LOCKED on the whole old VMA and leaves locked_vm
+   * as it was (mm/mremap.c move_vma), so the old VMA's pages outside the moved range stay counted
+   * until exit (a forked child starts at 0: mm_init)
+   */
+  lockedVmStale = 0;
   /** start_brk (a vpn) and the break itself (bytes: brk need not be page-aligned) */
   startBrk = 0;
   brkBytes = 0;

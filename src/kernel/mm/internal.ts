@@ -205,6 +205,8 @@ export interface MmSettings {
   /** the backing device's read-ahead, in pages (default 32): sizes mmap read-around */
   readaheadPages: number;
   mmapMinAddr: number;
+  /** vm.max_map_count (absent: DEFAULT_MAX_MAP_COUNT, 65530; mm/map_count.ts) */
+  maxMapCount?: number;
   /** vm.overcommit_memory (the `sysctl` statement writes it and the four below) */
   overcommit: "heuristic" | "always" | "never";
   /** vm.overcommit_ratio, percent of RAM in CommitLimit (default 50; writing overcommit_kbytes zeroes it) */

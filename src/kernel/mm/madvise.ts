@@ -20,6 +20,7 @@ import { exclusiveAnonPmd, lazyFree, mthpPageoutWhole, splitAnonFoliosInPart } f
 import { zapRange } from "./memory.ts";
 import { isMapped, setFlags, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
+import { madvSealRefusedAt } from "./mseal.ts";
 import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { shmemWillneed } from "./shmem.ts";
 import { willneedSwap } from "./swap_state.ts";
@@ -57,6 +58,16 @@ export const enum Madv {
   GUARD_INSTALL = 102,
   GUARD_REMOVE = 103,
 }
+
+/** is_madv_discard (mm/mseal.c): the advices mseal refuses on a sealed read-only anonymous VMA */
+const MADV_DISCARD: readonly number[] = [
+  Madv.FREE,
+  Madv.DONTNEED,
+  Madv.DONTNEED_LOCKED,
+  Madv.REMOVE,
+  Madv.DONTFORK,
+  Madv.WIPEONFORK,
+];
 
 /**
  * The advice vmlab models, by the name the scenario language (and
@@ -127,7 +138,11 @@ export function doMadvise(
   const hole = !isMapped(mm, start, end);
   // madvise_walk_vmas visits the VMAs in address order and stops at the first one the advice
   // refuses (-EINVAL), the ones before it advised: `stop` is that VMA's start, or `end`
-  const refused = refusedAt(mm, start, end, advice);
+  // madvise_vma_behavior: can_modify_vma_madv (mseal, -EPERM) before the advice's own checks
+  const sealedAt = madvSealRefusedAt(mm, start, end, MADV_DISCARD.includes(advice));
+  const invalidAt = refusedAt(mm, start, end, advice);
+  const refused = sealedAt >= 0 && (invalidAt < 0 || sealedAt <= invalidAt) ? sealedAt : invalidAt;
+  const refusedErr = refused === sealedAt && refused >= 0 ? -Errno.EPERM : -Errno.EINVAL;
   const stop = refused < 0 ? end : refused;
   const mapped = (f: (a: number, b: number) => void) => {
     for (const v of mm.vmas.slice()) {
@@ -230,7 +245,7 @@ export function doMadvise(
       return -Errno.EINVAL;
   }
   if (flagsErr < 0) return flagsErr;
-  if (refused >= 0) return -Errno.EINVAL;
+  if (refused >= 0) return refusedErr;
   return hole ? -Errno.ENOMEM : 0;
 }
 
@@ -265,7 +280,8 @@ function updateVmas(
       if (a > v.vmStart) splitAt(mm, a, ctx);
       return -Errno.EINVAL;
     }
-    setFlags(ctx, mm, a, b, set, clear);
+    // a split past max_map_count: madvise_vma_behavior turns -ENOMEM into -EAGAIN
+    if (setFlags(ctx, mm, a, b, set, clear) < 0) return -Errno.EAGAIN;
   }
   return 0;
 }

@@ -33,12 +33,11 @@
  * Left as they are (docs/processes.md "Not yet"): MADV_MERGEABLE / MADV_UNMERGEABLE are -EINVAL
  * (a kernel without CONFIG_KSM; with it ksm_madvise sets VM_MERGEABLE), MADV_HWPOISON and
  * MADV_SOFT_OFFLINE -EINVAL (no CONFIG_MEMORY_FAILURE); MADV_GUARD_INSTALL / MADV_GUARD_REMOVE
- * are Linux 6.13's (6.12's madvise_behavior_valid refuses them: -EINVAL); no mseal
- * (can_modify_vma_madv's -EPERM), no VM_DROPPABLE (MADV_KEEPONFORK's and MADV_DODUMP's -EINVAL),
- * no vm.max_map_count (a split's -ENOMEM, which madvise_vma_behavior turns into -EAGAIN). (Two
- * found here are now as Linux's: MADV_PAGEOUT of anonymous pages with no swap slot,
- * pageout_noswap.test.ts; an mTHP folio MADV_FREE covers whole moved through the lru_lazyfree
- * batch at once, madvise_free.test.ts.)
+ * are Linux 6.13's (6.12's madvise_behavior_valid refuses them: -EINVAL); no VM_DROPPABLE
+ * (MADV_KEEPONFORK's and MADV_DODUMP's -EINVAL). (Four found here are now as Linux's: mseal's
+ * -EPERM and vm.max_map_count's -EAGAIN, mremap_features.test.ts; MADV_PAGEOUT of anonymous
+ * pages with no swap slot, pageout_noswap.test.ts; an mTHP folio MADV_FREE covers whole moved
+ * through the lru_lazyfree batch at once, madvise_free.test.ts.)
  */
 import { describe, expect, it } from "vitest";
 import { holds } from "../../workloads/scenario/testKit.ts";

@@ -63,8 +63,8 @@ function applyVmaLockFlags(ctx: MmContext, mm: MmStruct, start: number, end: num
   // end < start: a range past 2^64 bytes (2^52 pages), which wrapped in Linux's unsigned long
   if (end > 2 ** 52) return -Errno.EINVAL;
   const upTo = coveredUpTo(mm, start, end);
-  mlockFixups(ctx, mm, start, upTo, flags);
-  return upTo < end ? -Errno.ENOMEM : 0;
+  const err = mlockFixups(ctx, mm, start, upTo, flags); // vma_modify_flags' split past max_map_count
+  return err < 0 ? err : upTo < end ? -Errno.ENOMEM : 0;
 }
 
 /**
@@ -74,7 +74,7 @@ function applyVmaLockFlags(ctx: MmContext, mm: MmStruct, start: number, end: num
  * (vma_modify_flags) leaves the later ranges as they were.
  * Linux: mm/mlock.c mlock_fixup
  */
-function mlockFixups(ctx: MmContext, mm: MmStruct, start: number, end: number, flags: number): void {
+function mlockFixups(ctx: MmContext, mm: MmStruct, start: number, end: number, flags: number): number {
   const fixups: [number, number, boolean][] = [];
   for (const v of mm.vmas) {
     if (v.vmEnd <= start || v.vmStart >= end) continue;
@@ -87,9 +87,11 @@ function mlockFixups(ctx: MmContext, mm: MmStruct, start: number, end: number, f
     ]);
   }
   for (const [s, e, pages] of fixups) {
-    setFlags(ctx, mm, s, e, flags, LOCKED_MASK & ~flags);
+    const err = setFlags(ctx, mm, s, e, flags, LOCKED_MASK & ~flags);
+    if (err < 0) return err;
     if (pages) mlockVmaPagesRange(ctx, mm, s, e, (flags & VmFlag.LOCKED) !== 0);
   }
+  return 0;
 }
 
 /**

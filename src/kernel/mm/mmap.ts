@@ -16,6 +16,7 @@ import { type HState, type HugetlbFile, hugetlbfsInode } from "./hugetlb_vma.ts"
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { maxMapCount, modifySplitRefused } from "./map_count.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { modPow2, userHalfEnd } from "./pgtable.ts";
@@ -201,6 +202,7 @@ export function mmap(
   if (a.hugetlb || (a.file && hugetlbfsInode(a.file) !== null)) return mmapHugetlb(ctx, mm, a, populate);
   const nrPages = Math.ceil(a.length / 4096);
   const taskSize = ctx.env.taskSizeVpn;
+  if (mm.vmas.length > maxMapCount(ctx)) return -Errno.ENOMEM; // do_mmap: "Too many mappings?"
   // __get_unmapped_area: "Careful about overflows.."
   if (nrPages > taskSize) return -Errno.ENOMEM;
   // arch_get_unmapped_area on a cache with colours (arch/arm/mm/mmap.c): a shared or file
@@ -241,7 +243,8 @@ export function mmap(
   let start: number;
   if (a.fixed) {
     start = a.addr / 4096; // fixedRange has checked it
-    munmap(ctx, mm, start, nrPages);
+    const err = munmap(ctx, mm, start, nrPages); // mmap_region: vms_gather_munmap_vmas
+    if (err < 0) return err;
   } else {
     // __get_unmapped_area (6.12): a file's f_op->get_unmapped_area (ext4's is
     // thp_get_unmapped_area, for shared and private mappings, hint or not; tmpfs's
@@ -354,6 +357,7 @@ function mmapHugetlb(
   const h = hf !== null ? hf.file.h : hstateSizelog(ctx, a.hugetlbSizeLog ?? 0);
   // MAP_HUGETLB with a file that is not hugetlbfs's: -EINVAL
   if (h === undefined || (a.file && inode === null) || a.device || a.shmem) return -Errno.EINVAL;
+  if (mm.vmas.length > maxMapCount(ctx)) return -Errno.ENOMEM; // do_mmap: "Too many mappings?"
   if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
   // hugetlbfs_file_mmap: the offset on a huge page boundary
   const pgoff = a.file ? (a.offset ?? 0) / 4096 : 0;
@@ -574,7 +578,17 @@ export function splitAt(mm: MmStruct, vpn: number, ctx?: MmContext): void {
 export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: number): number {
   const end = start + nrPages;
   const first = mm.vmaAt(start);
+  // vms_gather_munmap_vmas: a VMA split in three must leave map_count within max_map_count
+  if (first !== null && first.vmStart < start && end < first.vmEnd && mm.vmas.length >= maxMapCount(ctx))
+    return -Errno.ENOMEM;
+  // can_modify_vma (mseal): a sealed VMA split at the start (nothing changed), then any in the
+  // range (the start's split made by then stays)
+  if (first !== null && first.vmStart < start && first.sealed) return -Errno.EPERM;
   if (first !== null && first.vmStart < start && !hugetlbMaySplit(first, start)) return -Errno.EINVAL;
+  if (mm.vmas.some((v) => v.sealed && v.vmStart < end && v.vmEnd > start)) {
+    splitAt(mm, start, ctx);
+    return -Errno.EPERM;
+  }
   splitAt(mm, start, ctx);
   const last = mm.vmaAt(end);
   if (last !== null && last.vmStart < end && !hugetlbMaySplit(last, end)) return -Errno.EINVAL;
@@ -620,7 +634,9 @@ function applyToRange(ctx: MmContext, mm: MmStruct, start: number, end: number, 
 }
 
 /**
- * Sets and clears VMA flags over a range (madvise's VMA-flag advices, mlock, munlock).
+ * Sets and clears VMA flags over a range (madvise's VMA-flag advices, mlock, munlock). For a
+ * piece of one VMA (the callers' case) a split past vm.max_map_count is -ENOMEM
+ * (map_count.ts modifySplitRefused; a refused end split keeps the start's). Returns 0 or -errno.
  * Linux: mm/vma.c vma_modify_flags
  */
 export function setFlags(
@@ -630,10 +646,17 @@ export function setFlags(
   end: number,
   set: number,
   clear: number,
-): void {
+): number {
+  const v = mm.vmaAt(start);
+  if (v !== null && v.vmEnd >= end) {
+    const refused = modifySplitRefused(ctx, mm, v, start, end, vmFlagsUpdate(v.vmFlags, set, clear));
+    if (refused === 2) splitAt(mm, start, ctx);
+    if (refused !== 0) return -Errno.ENOMEM;
+  }
   applyToRange(ctx, mm, start, end, (v) => {
     v.vmFlags = vmFlagsUpdate(v.vmFlags, set, clear);
   });
+  return 0;
 }
 
 /**
@@ -686,8 +709,11 @@ export function doBrk(
   if (!checkDataRlimit(mm, newBrk)) return -Errno.ENOMEM;
   const oldEnd = Math.ceil(mm.brkBytes / 4096);
   const newEnd = Math.ceil(newBrk / 4096);
-  if (newEnd < oldEnd) munmap(ctx, mm, newEnd, oldEnd - newEnd);
-  else if (newEnd > oldEnd) {
+  // a refused unmap (a sealed heap) leaves the break where it was; sys_brk returns it, which
+  // glibc's sbrk takes for a shrink that worked
+  if (newEnd < oldEnd) {
+    if (munmap(ctx, mm, newEnd, oldEnd - newEnd) < 0) return 0;
+  } else if (newEnd > oldEnd) {
     // check_brk_limits: mlock_future_ok(mm, mm->def_flags, len), before the guard-gap test
     if (!mlockFutureOk(mm, mm.defFlags, (newEnd - oldEnd) * 4096, capSysAdmin)) return -Errno.ENOMEM;
     const next = mm.findVma(oldEnd);
@@ -704,6 +730,7 @@ export function doBrk(
       mm.defFlags;
     // do_brk_flags: may_expand_vm (RLIMIT_AS, RLIMIT_DATA: the heap is a data mapping) first
     if (!mayExpandVm(ctx, mm, flags, newEnd - oldEnd)) return -Errno.ENOMEM;
+    if (mm.vmas.length > maxMapCount(ctx)) return -Errno.ENOMEM; // do_brk_flags
     // do_brk_flags: security_vm_enough_memory_mm for the pages the heap grows by
     if (!vmEnoughMemory(ctx, mm, newEnd - oldEnd, capSysAdmin)) return -Errno.ENOMEM;
     const grown = new Vma(oldEnd, newEnd, flags, oldEnd, "[heap]");

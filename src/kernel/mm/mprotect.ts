@@ -11,6 +11,7 @@ import { splitRange } from "./huge_memory.ts";
 import { hugetlbChangeProtection, hugetlbMaySplit } from "./hugetlb.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { modifySplitRefused } from "./map_count.ts";
 import { mergeAround, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -43,6 +44,7 @@ export function mprotect(
   let error = 0;
   let charged = 0;
   let madeData = 0; // pages this call turned into data so far (is_data_mapping)
+  let splits = 0; // the VMAs this call's splits add (split_vma's map_count check)
   const plan: Piece[] = [];
   while (stop < end) {
     const vma = mm.vmaAt(stop);
@@ -62,6 +64,11 @@ export function mprotect(
     // newflags >> 4: VM_MAY* in place of VM_*
     if ((prot.w && !(vma.vmFlags & VmFlag.MAYWRITE)) || (prot.x && !(vma.vmFlags & VmFlag.MAYEXEC))) {
       error = -Errno.EACCES;
+      break;
+    }
+    // mprotect_fixup: can_modify_vma (mseal), before "newflags == oldflags"
+    if (vma.sealed) {
+      error = -Errno.EPERM;
       break;
     }
     const piece = Math.min(end, vma.vmEnd) - Math.max(stop, vma.vmStart);
@@ -94,6 +101,23 @@ export function mprotect(
       error = -Errno.EINVAL;
       break;
     }
+    // vma_modify_flags: split_vma refuses a split once the mm has max_map_count VMAs (-ENOMEM);
+    // a refused end split keeps the start's (the merges of the VMAs before it not counted)
+    // (the flags mprotect_fixup gives it: VM_ACCOUNT set or cleared as mprotectRange does)
+    const acct = mprotectCharges(vma.vmFlags, prot.w)
+      ? VmFlag.ACCOUNT
+      : !prot.w && vma.vmFlags & VmFlag.ACCOUNT && vmaIsAnonymous(vma) && vma.anonVma === 0
+        ? -1
+        : 0;
+    const final =
+      acct > 0 ? vmFlagsUpdate(flags, acct, 0) : acct < 0 ? vmFlagsUpdate(flags, 0, VmFlag.ACCOUNT) : flags;
+    const refused = modifySplitRefused(ctx, mm, vma, s, stop, final, mm.vmas.length + splits);
+    if (refused !== 0) {
+      if (refused === 2) plan.push({ start: s, end: stop, flags, splitOnly: true });
+      error = -Errno.ENOMEM;
+      break;
+    }
+    splits += (vma.vmStart < s ? 1 : 0) + (vma.vmEnd > stop ? 1 : 0);
     if (prot.w && isDataMapping(vma.vmFlags | VmFlag.WRITE) && !isDataMapping(vma.vmFlags)) madeData += piece;
     if (charges) charged += piece;
     plan.push({ start: s, end: stop, flags });
@@ -107,6 +131,8 @@ interface Piece {
   start: number;
   end: number;
   flags: number;
+  /** vma_modify failed at the end's split: only the start's is made */
+  splitOnly?: boolean;
 }
 
 /**
@@ -147,6 +173,7 @@ function mprotectRange(ctx: MmContext, mm: MmStruct, plan: Piece[], w: boolean, 
   const changed: Vma[] = [];
   for (const p of plan) {
     splitAt(mm, p.start, ctx);
+    if (p.splitOnly) continue;
     splitAt(mm, p.end, ctx);
     const v = mm.vmaAt(p.start)!;
     changed.push(v);

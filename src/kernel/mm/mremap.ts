@@ -9,6 +9,7 @@ import { clearVmaResvHugePages, hugetlbMremapLengths, moveHugetlbPageTables } fr
 import { Errno, type MmContext } from "./internal.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { maxMapCount } from "./map_count.ts";
 import { getUnmappedArea, mergeAround, munmap, thpGetUnmappedArea } from "./mmap.ts";
 import { vmaIsAnonymous } from "./mprotect.ts";
 import {
@@ -20,10 +21,10 @@ import {
   tableIfPresent,
   upperTablesChanged,
 } from "./pgtable.ts";
-import { mayExpandVm, mlockFutureOk } from "./rlimit.ts";
+import { lockedVm, mayExpandVm, mlockFutureOk } from "./rlimit.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { vmEnoughMemory } from "./util.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
 
 /**
  * mremap (mm/mremap.c) once the system call has checked its flags, the
@@ -55,6 +56,7 @@ export function mremap(
   mayMove: boolean,
   fixedTo: number,
   capSysAdmin = true,
+  dontUnmap = false,
 ): number {
   const vma = mm.vmaAt(start);
   if (vma === null) return -Errno.EFAULT;
@@ -65,10 +67,15 @@ export function mremap(
     if (typeof r === "number") return r;
     ({ oldPages, newPages } = r);
   }
-  if (fixedTo >= 0) {
-    // mremap_to: do_munmap of the target, then of the old range's tail (old_len = new_len)
-    const err = munmap(ctx, mm, fixedTo, newPages);
-    if (err < 0) return err;
+  if (fixedTo >= 0 || dontUnmap) {
+    // mremap_to: "Check whether current map count plus 2 still leads us to 4 maps below the
+    // threshold" (each of the two unmaps may split a VMA in three), before either unmap
+    if (mm.vmas.length + 2 >= maxMapCount(ctx) - 3) return -Errno.ENOMEM;
+    // mremap_to: do_munmap of the target (MREMAP_FIXED), then of the old range's tail (old_len = new_len)
+    if (fixedTo >= 0) {
+      const err = munmap(ctx, mm, fixedTo, newPages);
+      if (err < 0) return err;
+    }
     if (oldPages > newPages) {
       const e = munmap(ctx, mm, start + newPages, oldPages - newPages);
       if (e < 0) return e;
@@ -76,8 +83,16 @@ export function mremap(
     }
     // the VMA at start again: the unmaps may have split the one found before (vma_to_resize's vma_lookup)
     const v = mm.vmaAt(start)!;
-    const resize = vmaToResize(ctx, mm, v, start, oldPages, newPages, capSysAdmin);
+    const resize = vmaToResize(ctx, mm, v, start, oldPages, newPages, capSysAdmin, dontUnmap);
     if (resize < 0) return resize;
+    // mremap_to: "MREMAP_DONTUNMAP expands by old_len since old_len == new_len" (RLIMIT_AS, RLIMIT_DATA)
+    if (dontUnmap && !mayExpandVm(ctx, mm, v.vmFlags, oldPages)) return -Errno.ENOMEM;
+    if (fixedTo < 0) {
+      // MREMAP_DONTUNMAP without MREMAP_FIXED: get_unmapped_area with new_addr (0) as a hint
+      const to = moveArea(ctx, mm, v, start, newPages);
+      if (to < 0) return -Errno.ENOMEM;
+      return moveVma(ctx, mm, v, start, oldPages, newPages, to, capSysAdmin, true);
+    }
     // get_unmapped_area(vma->vm_file, new_addr, new_len, pgoff, MAP_FIXED | MAP_SHARED if
     // VM_MAYSHARE): where the data cache has colours, a shared mapping must keep the colour of its
     // page offset (arch/arm/mm/mmap.c: (addr - (pgoff << PAGE_SHIFT)) & (SHMLBA - 1): -EINVAL)
@@ -86,7 +101,7 @@ export function mremap(
       const pgoff = v.vmPgoff + (start - v.vmStart);
       if ((((fixedTo - pgoff) % colourPages) + colourPages) % colourPages !== 0) return -Errno.EINVAL;
     }
-    return moveVma(ctx, mm, v, start, oldPages, newPages, fixedTo, capSysAdmin);
+    return moveVma(ctx, mm, v, start, oldPages, newPages, fixedTo, capSysAdmin, dontUnmap);
   }
   if (newPages <= oldPages) {
     // "Always allow a shrinking remap": do_vmi_munmap of the tail (-EINVAL past TASK_SIZE)
@@ -177,8 +192,12 @@ function vmaToResize(
   oldPages: number,
   newPages: number,
   capIpcLock: boolean,
+  dontUnmap = false,
 ): number {
   if (oldPages === 0 && !(vma.vmFlags & (VmFlag.SHARED | VmFlag.MAYSHARE))) return -Errno.EINVAL;
+  // MREMAP_DONTUNMAP: not of a VM_DONTEXPAND (a device's remap_pfn_range, HugeTLB's
+  // hugetlbfs_file_mmap) or VM_PFNMAP VMA
+  if (dontUnmap && vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP | VmFlag.HUGETLB)) return -Errno.EINVAL;
   if (start + oldPages > vma.vmEnd) return -Errno.EFAULT;
   if (newPages <= oldPages) return 0;
   if (vma.vmFlags & (VmFlag.DONTEXPAND | VmFlag.PFNMAP)) return -Errno.EFAULT;
@@ -187,12 +206,23 @@ function vmaToResize(
 }
 
 /**
- * move_vma: the overcommit check of what the VMA grows by (0 pages too),
- * then the new VMA is made (copy_vma: merged with its new neighbours where
- * it can be), the page tables move into it (move_page_tables: no copy, no
- * fault), then the old range is unmapped, which frees the tables the move
- * emptied.
- * Linux: mm/mremap.c move_vma (copy_vma, move_page_tables, do_vmi_munmap)
+ * move_vma: -ENOMEM when the mm has max_map_count - 3 VMAs or more (the
+ * unmap may split one in three), the overcommit check of what the VMA grows
+ * by (0 pages too), then the new VMA is made (copy_vma: merged with its new
+ * neighbours where it can be), the page tables move into it
+ * (move_page_tables: no copy, no fault), then the old range is unmapped,
+ * which frees the tables the move emptied.
+ * MREMAP_DONTUNMAP (`dontUnmap`, old length = new length): the whole new
+ * range is charged (to_account = new_len: the old VMA keeps VM_ACCOUNT and
+ * its charge) and the old range stays mapped, empty: a fault there finds
+ * nothing (a private anonymous page is new, a file's is read again). The
+ * VMA at the old address loses VM_LOCKED and VM_LOCKONFAULT, whole even
+ * when it is larger than the range (no split; its other pages stay
+ * mlocked, and Linux's mm->locked_vm is not touched: vmlab counts locked_vm
+ * from the VMAs, so there it drops by the pages of that VMA); when it is
+ * the range exactly, its anon_vma links go (unlink_anon_vmas: its next
+ * anonymous fault makes a new anon_vma).
+ * Linux 6.12: mm/mremap.c move_vma (copy_vma, move_page_tables, do_vmi_munmap)
  */
 function moveVma(
   ctx: MmContext,
@@ -203,12 +233,16 @@ function moveVma(
   newPages: number,
   to: number,
   capSysAdmin: boolean,
+  dontUnmap = false,
 ): number {
+  // move_vma: "We'd prefer to avoid failure later on in do_munmap: which may split one vma into three"
+  if (mm.vmas.length >= maxMapCount(ctx) - 3) return -Errno.ENOMEM;
   // move_vma: an accounted VMA is charged for what it grows by (to_account) before the move;
   // security_vm_enough_memory_mm runs for a move that does not grow too (0 pages: refused under
-  // overcommit_memory=2 when Committed_AS has already reached the limit)
-  if (vma.vmFlags & VmFlag.ACCOUNT && !vmEnoughMemory(ctx, mm, newPages - oldPages, capSysAdmin))
-    return -Errno.ENOMEM;
+  // overcommit_memory=2 when Committed_AS has already reached the limit); MREMAP_DONTUNMAP: new_len
+  const toAccount = dontUnmap ? newPages : newPages - oldPages;
+  const lockedBefore = dontUnmap ? lockedVm(mm) : 0;
+  if (vma.vmFlags & VmFlag.ACCOUNT && !vmEnoughMemory(ctx, mm, toAccount, capSysAdmin)) return -Errno.ENOMEM;
   const moved = Math.min(oldPages, newPages);
   const nv = vma.clone();
   nv.vmStart = to;
@@ -233,6 +267,23 @@ function moveVma(
     return -Errno.ENOMEM;
   }
   if (vma.vmFlags & VmFlag.HUGETLB) clearVmaResvHugePages(vma); // move_vma: the reservations went with nv
+  if (dontUnmap) {
+    // "We always clear VM_LOCKED[ONFAULT] on the old vma"; "anon_vma links of the old vma is no
+    // longer needed after its page table has been moved" (when it is not the new VMA, merged)
+    const old = mm.vmaAt(start);
+    if (old !== null) {
+      old.vmFlags = vmFlagsUpdate(old.vmFlags, 0, VmFlag.LOCKED | VmFlag.LOCKONFAULT);
+      // locked_vm stays as it was before the move (copy_vma adds nothing either): what the VMAs'
+      // VM_LOCKED no longer counts is kept in lockedVmStale
+      mm.lockedVmStale += lockedBefore - lockedVm(mm);
+      if (old.vmStart === start && old.vmEnd === start + oldPages && mm.vmaAt(to) !== old) {
+        mm.anonVmas?.unlink(old); // unlink_anon_vmas: vma->anon_vma = NULL
+        old.avc = [];
+        old.anonVma = 0;
+      }
+    }
+    return to; // "Because we won't unmap we don't need to touch locked_vm"
+  }
   // move_vma keeps hiwater_vm across the old range's unmap: the move's transient total_vm is no peak
   const hiwaterVm = mm.hiwaterVm;
   munmap(ctx, mm, start, oldPages);

@@ -12,9 +12,9 @@
  * zero page and sets none). The stack is [0x7ffffffde000, 0x7ffffffff000), mmap_base
  * 0x7ffff7fff000 (docs/processes.md).
  *
- * Left out, as vmlab differs there still (docs/processes.md "Not yet"): MREMAP_DONTUNMAP and
- * PROT_GROWSDOWN/PROT_GROWSUP (no way to ask for them), vm.max_map_count (move_vma's and
- * mremap_to's -ENOMEM), and the stride of an mmu_gather's flush (tlb_get_unmap_shift: a gather
+ * Left out, as vmlab differs there still (docs/processes.md "Not yet"): PROT_GROWSDOWN/PROT_GROWSUP
+ * (no way to ask for them; MREMAP_DONTUNMAP, vm.max_map_count and mseal are modelled since:
+ * mremap_features.test.ts), and the stride of an mmu_gather's flush (tlb_get_unmap_shift: a gather
  * that changed huge PMDs only flushes with PMD_SIZE steps; vmlab's goes page by page, so an
  * mprotect of one THP is one full flush rather than x86's one INVLPG or arm64's one TLBI) with
  * the generic pmdp_invalidate's flush_pmd_tlb_range in change_huge_pmd (arm64, RISC-V).

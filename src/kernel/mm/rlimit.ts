@@ -121,7 +121,7 @@ export function canDoMlock(mm: MmStruct, capIpcLock: boolean): boolean {
 
 /** mm->locked_vm: the pages of VM_LOCKED VMAs (mlock_fixup, mmap_region and munmap keep it so). */
 export function lockedVm(mm: MmStruct): number {
-  let n = 0;
+  let n = mm.lockedVmStale;
   for (const v of mm.vmas) if (v.vmFlags & VmFlag.LOCKED) n += v.pages;
   return n;
 }

@@ -193,8 +193,9 @@ export class UserMm implements MmContext {
     fixedTo: number,
     populate?: Populate,
     capSysAdmin = true,
+    dontUnmap = false,
   ): number {
-    const r = mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo, capSysAdmin);
+    const r = mremap(this, mm, start, oldPages, newPages, mayMove, fixedTo, capSysAdmin, dontUnmap);
     // SYSCALL_DEFINE5(mremap): a locked area that grew has its new part populated (mm_populate)
     if (r >= 0 && newPages > oldPages && populate && (mm.vmaAt(r)?.vmFlags ?? 0) & VmFlag.LOCKED)
       mmPopulate(this, mm, r + oldPages, r + newPages, populate, true);
@@ -247,8 +248,8 @@ export class UserMm implements MmContext {
   isMapped(mm: MmStruct, start: number, end: number): boolean {
     return isMapped(mm, start, end);
   }
-  setFlags(mm: MmStruct, start: number, end: number, set: number, clear: number): void {
-    setFlags(this, mm, start, end, set, clear);
+  setFlags(mm: MmStruct, start: number, end: number, set: number, clear: number): number {
+    return setFlags(this, mm, start, end, set, clear);
   }
 
   // ---- single advices, as Kernel.madvise calls them today (madvise.ts, swap_state.ts) ----

@@ -120,6 +120,11 @@ export class Vma {
   swapRaVpn = 0;
   swapRaWin = 0;
   swapRaHits = 4;
+  /**
+   * VM_SEALED (bit 63, 64-bit only; mm/mseal.ts): mseal(2) has sealed the VMA. Kept apart
+   * from vmFlags (a double holds bits 0..52 exactly); is_mergeable_vma compares it as a flag.
+   */
+  sealed = false;
   constructor(
     public vmStart: number,
     public vmEnd: number,
@@ -145,6 +150,7 @@ export class Vma {
     // vm_area_dup + hugetlb_vm_op_open: the same file, the private owner's reservation map shared
     if (this.htlb !== null) v.htlb = this.htlb.dup();
     v.takeSwapRa(this);
+    v.sealed = this.sealed; // vm_area_dup copies vm_flags
     return v;
   }
 
@@ -161,6 +167,7 @@ export class Vma {
       this.vmEnd === next.vmStart &&
       // is_mergeable_vma: every flag equal (it ignores only VM_SOFTDIRTY, not modelled)
       this.vmFlags === next.vmFlags &&
+      this.sealed === next.sealed &&
       this.name === next.name &&
       this.shmem === next.shmem &&
       this.file === next.file &&

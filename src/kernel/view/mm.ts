@@ -59,13 +59,17 @@ export function softDirtyVmas(k: KernelCore): boolean {
   return k.arch.name.startsWith("x86_64");
 }
 
-/** smaps' VmFlags mnemonics of a VMA's flags, with "sd" after "dd" where VMAs are soft-dirty. */
-function mnemonics(k: KernelCore, flags: number): string[] {
+/**
+ * smaps' VmFlags mnemonics of a VMA's flags, with "sd" after "dd" where VMAs are soft-dirty, and
+ * "sl" last for VM_SEALED (bit 63; Vma.sealed).
+ */
+function mnemonics(k: KernelCore, flags: number, sealed = false): string[] {
   const out: string[] = [];
   for (const [f, , m] of VM_FLAGS) {
     if (m === "hg" && softDirtyVmas(k)) out.push("sd");
     if (flags & f) out.push(m);
   }
+  if (sealed) out.push("sl");
   return out;
 }
 
@@ -413,7 +417,7 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
       privateHugetlb: hs.private,
       kernelPageSize: htlb ? hpageVma * 4096 : 4096,
       thpEligible: eligible,
-      mnemonics: mnemonics(k, v.vmFlags),
+      mnemonics: mnemonics(k, v.vmFlags, v.sealed),
       // arch_show_smap (fs/proc/task_mmu.c show_smap): the key bits have no VmFlags mnemonic
       protectionKey: k.arch.pkeys?.enabled ? vmaPkey(v.vmFlags) : null,
     };

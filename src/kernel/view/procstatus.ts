@@ -38,7 +38,7 @@ const VM_STACK = VmFlag.GROWSDOWN;
  * is_stack_mapping, is_data_mapping
  */
 export function vmStat(mm: MmStruct): { data: number; stack: number; exec: number; locked: number } {
-  const r = { data: 0, stack: 0, exec: 0, locked: 0 };
+  const r = { data: 0, stack: 0, exec: 0, locked: mm.lockedVmStale };
   for (const v of mm.vmas) {
     const f = v.vmFlags;
     if ((f & (VmFlag.EXEC | VmFlag.WRITE | VM_STACK)) === VmFlag.EXEC) r.exec += v.pages;

@@ -400,6 +400,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       vm_data: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmData ?? 0) : 0),
       vm_lck: (t, v) => BigInt(v.task(t).alive ? (v.status(t).mem?.vmLck ?? 0) : 0),
       oom_score: (t, v) => BigInt(v.oomScore(t)),
+      // mm->map_count: the VMAs (an extension; vm.max_map_count bounds it)
+      map_count: (t, v) => BigInt(live(v, t)?.mapCount ?? 0),
       // /proc/PID/oom_score_adj (-1000..1000)
       oom_score_adj: (t, v) => BigInt(v.oomScoreAdj(t)),
       stack_start: (t, v) => v.vmas(t).find((m) => m.name === "[stack]")?.start ?? 0n,

@@ -1,6 +1,6 @@
 /**
  * A process's address-space system calls: `mmap`, `munmap`, `mprotect`,
- * `madvise`, `msync`, `mlock`, `munlock`, `mlockall`, `munlockall`, `brk` and `mremap`. Each prints
+ * `madvise`, `msync`, `mlock`, `munlock`, `mlockall`, `munlockall`, `brk`, `mremap` and `mseal`. Each prints
  * its return value (0, an address, or a negative errno by name) and what
  * it did (pages populated, written back, faulted in).
  */
@@ -180,20 +180,41 @@ export function mmap(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `P: [VAR =] munmap ADDR SIZE`, `P: [VAR =] mprotect ADDR SIZE prot=PROT` */
+/**
+ * `P: [VAR =] munmap ADDR SIZE`, `P: [VAR =] mprotect ADDR SIZE prot=PROT [growsdown|growsup]`
+ * (the words: PROT_GROWSDOWN, PROT_GROWSUP, an extension), and (an extension)
+ * `P: [VAR =] mseal ADDR SIZE` (mseal(2), flags 0)
+ */
 export function munmapOrMprotect(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   const v = s.verb;
   const o = c.opts(s, v === "mprotect" ? ["prot"] : []);
-  const [addr, len] = c.args(s, 2, 2, "an address and a size");
-  const protection = v === "mprotect" ? prot(c, o.get("prot"), true) : null;
+  // mprotect's `growsdown` / `growsup` words (PROT_GROWSDOWN, PROT_GROWSUP; an extension)
+  const words = argWords(s);
+  const grows = v === "mprotect" ? words.slice(2).map((w) => w.ident) : [];
+  const growsdown = grows.includes("growsdown");
+  const growsup = grows.includes("growsup");
+  if (grows.length !== Number(growsdown) + Number(growsup) || words.length < 2)
+    c.fail(
+      `${v} ADDR SIZE${v === "mprotect" ? " prot=PROT [growsdown|growsup]" : ""}`,
+      words[2]?.pos ?? s.verbPos,
+    );
+  const [addr, len] =
+    grows.length > 0 ? c.exprArgs(words.slice(0, 2)) : c.args(s, 2, 2, "an address and a size");
+  const p = v === "mprotect" ? prot(c, o.get("prot"), true) : null;
+  const protection = p && grows.length > 0 ? { ...p, growsdown, growsup } : p;
   c.define(s);
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
     const a = c.value(addr, rt, "the address");
     const l = c.value(len, rt, "the size");
-    const r = v === "munmap" ? rt.kernel.munmap(t, a, l) : rt.kernel.mprotect(t, a, l, protection!);
+    const r =
+      v === "munmap"
+        ? rt.kernel.munmap(t, a, l)
+        : v === "mseal"
+          ? rt.kernel.mseal(t, a, l)
+          : rt.kernel.mprotect(t, a, l, protection!);
     c.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : "");
   };
 }
@@ -327,14 +348,25 @@ export function brk(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `P: VAR = mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]]` */
+/**
+ * `P: VAR = mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]] [dontunmap]`: MREMAP_MAYMOVE,
+ * MREMAP_FIXED (to=), MREMAP_DONTUNMAP (an extension: the kernel refuses it without maymove or
+ * with OLDSIZE other than NEWSIZE, -22 EINVAL)
+ */
 export function mremap(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   const o = c.opts(s, ["to"]);
   const args = argWords(s);
-  const mayMove = args.length === 4 && args[3].ident === "maymove";
-  if (args.length !== 3 && !mayMove)
-    c.fail("mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]]", args[3]?.pos ?? s.verbPos);
+  const flags = args.slice(3).map((w) => w.ident);
+  const mayMove = flags.includes("maymove");
+  const dontUnmap = flags.includes("dontunmap");
+  if (args.length < 3 || flags.length !== Number(mayMove) + Number(dontUnmap))
+    c.fail(
+      "mremap ADDR OLDSIZE NEWSIZE [maymove [to=ADDR]] [dontunmap]",
+      args.find((w, i) => i >= 3 && w.ident !== "maymove" && w.ident !== "dontunmap")?.pos ??
+        args[3]?.pos ??
+        s.verbPos,
+    );
   const to = o.get("to");
   if (to && !mayMove) c.fail("to= needs maymove (MREMAP_FIXED needs MREMAP_MAYMOVE)", to.pos);
   if (to?.value) c.useVars(to.value);
@@ -350,6 +382,7 @@ export function mremap(c: CompileContext, s: Stmt): Run {
       c.value(newSize, rt, "the new size"),
       mayMove,
       to ? c.value(to.value!, rt, "to=") : -1n,
+      dontUnmap,
     );
     c.assign(s, rt, r, r < 0n ? `(${errnoName(r)})` : "");
   };

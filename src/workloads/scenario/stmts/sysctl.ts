@@ -14,6 +14,7 @@ import type { Stmt } from "../lang/ast.ts";
 import type { CompileContext, Run } from "../runtime/context.ts";
 import { COMPACT_SYSCTL_KEYS, sysctlCompact } from "./sysctl_compact.ts";
 import { DIRTY_SYSCTL_KEYS, sysctlDirty } from "./sysctl_dirty.ts";
+import { MAX_MAP_COUNT_SYSCTL_KEYS, sysctlMaxMapCount } from "./sysctl_maxmap.ts";
 import { SWAPPINESS_SYSCTL_KEYS, sysctlSwappiness } from "./sysctl_swappiness.ts";
 import { OVERCOMMIT_KEYS, sysctlVm } from "./sysctl_vm.ts";
 
@@ -27,6 +28,11 @@ export function sysctl(c: CompileContext, s: Stmt): Run {
   // vm.compact_memory (sysctl_compact.ts)
   if (s.words.some((w) => w.kind === "kv" && (COMPACT_SYSCTL_KEYS as readonly string[]).includes(w.key)))
     return sysctlCompact(c, s);
+  // vm.max_map_count (sysctl_maxmap.ts)
+  if (
+    s.words.some((w) => w.kind === "kv" && (MAX_MAP_COUNT_SYSCTL_KEYS as readonly string[]).includes(w.key))
+  )
+    return sysctlMaxMapCount(c, s);
   // vm.swappiness (sysctl_swappiness.ts)
   if (s.words.some((w) => w.kind === "kv" && (SWAPPINESS_SYSCTL_KEYS as readonly string[]).includes(w.key)))
     return sysctlSwappiness(c, s);
@@ -34,7 +40,7 @@ export function sysctl(c: CompileContext, s: Stmt): Run {
   c.args(s, 0, 0, "only key=value settings (nr_hugepages=N, nr_overcommit_hugepages=N)");
   if (o.size === (o.has("size") ? 1 : 0))
     c.fail(
-      "sysctl needs nr_hugepages=N or nr_overcommit_hugepages=N, or overcommit_memory=, overcommit_ratio=, overcommit_kbytes=, admin_reserve_kbytes=, user_reserve_kbytes=, or dirty_background_ratio=, dirty_background_bytes=, dirty_ratio=, dirty_bytes=, or swappiness=, or compact_memory=1",
+      "sysctl needs nr_hugepages=N or nr_overcommit_hugepages=N, or overcommit_memory=, overcommit_ratio=, overcommit_kbytes=, admin_reserve_kbytes=, user_reserve_kbytes=, or dirty_background_ratio=, dirty_background_bytes=, dirty_ratio=, dirty_bytes=, or swappiness=, or max_map_count=, or compact_memory=1",
       s.verbPos,
     );
   for (const w of o.values()) if (w.value) c.useVars(w.value);
