@@ -1,0 +1,182 @@
+/**
+ * Huge tmpfs (Linux 6.12): a tmpfs mount's huge= (never, always,
+ * within_size, advise) and, for memfds (shm_mnt), shmem_enabled (with deny
+ * and force over every mount) decide which page of a shmem inode comes as a
+ * PMD-size folio (shmem_huge_global_enabled); the fault maps it by one PMD
+ * where the VMA allows (do_set_pmd); no PMD block falls back to a 4K page
+ * (THP_FILE_FALLBACK); truncation, hole punching and reclaim split it.
+ * Linux: mm/shmem.c shmem_huge_global_enabled, shmem_allowable_huge_orders,
+ * shmem_alloc_and_add_folio, shmem_undo_range, shmem_writepage; mm/memory.c do_set_pmd
+ */
+import { describe, expect, it } from "vitest";
+import { checkedMetrics, scenarioError } from "../../workloads/scenario/testKit.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { shmemEnabledStore } from "./shmem_huge.ts";
+
+const run = checkedMetrics;
+const M2 = 2 << 20;
+
+describe("huge= on a tmpfs mount", () => {
+  it("always: the file's pages are PMD folios from its creation; an aligned shared mapping maps each by one PMD", () => {
+    const v = run(`machine ram=64M
+file t size=4M fs=tmpfs huge=always
+spawn A
+let alloc0 = vmstat.thp_file_alloc
+let shp0 = meminfo.ShmemHugePages
+let fhp0 = meminfo.FileHugePages
+let shmem0 = meminfo.Shmem
+A: a = mmap 4M prot=rw shared file=t at=0x40000000
+A: read a+200p
+let p1 = present(A, a 4M)
+let flt1 = A.min_flt
+let spm = meminfo.ShmemPmdMapped
+let fpm = meminfo.FilePmdMapped
+let mapped = vmstat.thp_file_mapped
+A: read a+2M+7p
+let p2 = present(A, a 4M)
+A: write a+5p value=7
+let flt3 = A.min_flt
+let rss = A.rss
+expect byte(A, a+5p) == 7
+expect file_byte(t, 20480) == 7
+expect byte(A, a+2M+7p) == file_byte(t, 2125824)
+A: munmap a 4M
+let spm_end = meminfo.ShmemPmdMapped
+let shp_end = meminfo.ShmemHugePages
+`);
+    // two folios of 512 pages (shmem_write_begin at index 0 and 512), ShmemHugePages, not FileHugePages
+    expect([v("alloc0"), v("shp0"), v("fhp0"), v("shmem0")]).toEqual([2, 4 << 20, 0, 4 << 20]);
+    // one fault, one PMD: 512 pages present; ShmemPmdMapped (NR_SHMEM_PMDMAPPED), not FilePmdMapped
+    expect([v("p1"), v("flt1"), v("spm"), v("fpm"), v("mapped")]).toEqual([512, 1, M2, 0, 1]);
+    // the second PMD; the write to the read-only PMD (wp_huge_pmd: cleared, then do_set_pmd writable)
+    expect([v("p2"), v("flt3"), v("rss")]).toEqual([1024, 3, 1024]);
+    // the folios stay in the file after munmap
+    expect([v("spm_end"), v("shp_end")]).toEqual([0, 4 << 20]);
+  });
+
+  it("falls back to PTEs on a mapping not PMD-aligned to the file and under MADV_NOHUGEPAGE; smaps tells them apart", () => {
+    const r = run(`machine ram=64M
+file t size=4M fs=tmpfs huge=always
+spawn A
+A: a = mmap 2M prot=r shared file=t offset=4K at=0x40000000
+A: read a+200p
+let off = present(A, a 2M)
+A: b = mmap 4M prot=r shared file=t at=0x40400000
+A: madvise b 4M nohugepage
+A: read b+200p
+let nohuge = present(A, b 4M)
+let spm = meminfo.ShmemPmdMapped
+A: c = mmap 4M prot=r shared file=t at=0x40800000
+A: read c+3p
+let spm2 = meminfo.ShmemPmdMapped
+`);
+    // fault-around by PTEs: the 16-page window where the folio starts before the VMA, the whole
+    // folio where it lies in the VMA and one page table (filemap_map_folio_range)
+    expect([r("off"), r("nohuge"), r("spm"), r("spm2")]).toEqual([16, 512, 0, M2]);
+  });
+
+  it("within_size: only a folio that ends within i_size; always: past it too; never (the default): 4K pages", () => {
+    const v = run(`machine ram=64M
+file w size=3M fs=tmpfs huge=within_size
+file x size=3M fs=tmpfs huge=always
+file n size=3M fs=tmpfs
+let cw = cached(w)
+let cx = cached(x)
+let cn = cached(n)
+let shp = meminfo.ShmemHugePages
+let alloc = vmstat.thp_file_alloc
+let fallback = vmstat.thp_file_fallback
+let shmem = meminfo.Shmem
+spawn A
+A: a = mmap 4M prot=r shared file=x at=0x40000000
+A: read a+2M+10p
+let past = present(A, a+2M 2M)
+`);
+    // w: index 0's folio ends at 512 <= 768 pages; index 512's would end at 1024 > 768: 256 4K pages.
+    // x: the second folio reaches 256 pages past EOF (shmem keeps them; nrpages counts them)
+    expect([v("cw"), v("cx"), v("cn")]).toEqual([768, 1024, 768]);
+    expect([v("shp"), v("alloc"), v("fallback")]).toEqual([3 * M2, 3, 0]);
+    expect(v("shmem")).toBe((768 + 1024 + 768) * 4096);
+    // a PMD across i_size (shmem maps PMDs across i_size: can_map_large)
+    expect(v("past")).toBe(512);
+  });
+
+  it("huge= is refused on a disk file and for a word it does not know", () => {
+    expect(scenarioError("machine ram=64M\nfile d size=4M huge=always")).toMatch(
+      /huge= is a tmpfs mount option/,
+    );
+    expect(scenarioError("machine ram=64M\nfile d size=4M fs=tmpfs huge=force")).toMatch(
+      /huge= is never, always, within_size or advise/,
+    );
+    expect(scenarioError("machine ram=64M\nthp shmem_enabled=sometimes")).toMatch(/shmem_enabled= is always/);
+  });
+});
+
+/** A memfd of 3M (i_size) mapped over 4M at a PMD boundary, after `thp shmem_enabled=MODE`. */
+const memfd = (mode: string, more = "") => `machine ram=64M
+thp shmem_enabled=${mode}
+spawn A
+A: memfd m
+A: ftruncate m 3M
+A: a = mmap 4M prot=rw shared file=m at=0x40000000
+${more}
+A: read a+10p
+let lo = present(A, a 2M)
+A: read a+2M+10p
+let hi = present(A, a+2M 2M)
+let alloc = vmstat.thp_file_alloc
+let shp = meminfo.ShmemHugePages
+`;
+
+describe("shmem_enabled: memfds (shm_mnt), and deny and force over every mount", () => {
+  it("never (the default), always, within_size, advise: the faults of a memfd's holes", () => {
+    const never = run(memfd("never"));
+    const always = run(memfd("always"));
+    const within = run(memfd("within_size"));
+    const advise = run(memfd("advise"));
+    const advised = run(memfd("advise", "A: madvise a+2M 2M hugepage"));
+    const f = (v: (n: string) => number) => [v("lo"), v("hi"), v("alloc"), v("shp")];
+    // a hole read allocates one page (nothing cached around it to map)
+    expect(f(never)).toEqual([1, 1, 0, 0]);
+    expect(f(always)).toEqual([512, 512, 2, 2 * M2]);
+    // index 522: round_up(523, 512) = 1024 pages > i_size's 768
+    expect(f(within)).toEqual([512, 1, 1, M2]);
+    expect(f(advise)).toEqual([1, 1, 0, 0]);
+    // MADV_HUGEPAGE on the upper half (its own VMA, pgoff 512: still aligned)
+    expect(f(advised)).toEqual([1, 512, 1, M2]);
+  });
+
+  it("deny refuses every mount, force grants every one, MADV_NOHUGEPAGE refuses even force", () => {
+    const v = run(`machine ram=64M
+thp shmem_enabled=deny
+file d size=2M fs=tmpfs huge=always
+let deny = meminfo.ShmemHugePages
+thp shmem_enabled=force
+file f size=2M fs=tmpfs
+let force = meminfo.ShmemHugePages - deny
+spawn A
+A: memfd m
+A: ftruncate m 4M
+A: a = mmap 4M prot=rw shared file=m at=0x40000000
+A: madvise a 2M nohugepage
+A: read a+3p
+let refused = present(A, a 2M)
+A: read a+2M+3p
+let forced = present(A, a+2M 2M)
+`);
+    expect([v("deny"), v("force"), v("refused"), v("forced")]).toEqual([0, M2, 1, 512]);
+  });
+
+  it("the sysfs store: deny and force leave shm_mnt's huge= as it was; another word is -EINVAL", () => {
+    const k = new Kernel({ ramBytes: 64 << 20 });
+    const sh = k.pageCache.shmemThp;
+    expect(shmemEnabledStore(k.pageCache, "within_size\n")).toBe(true);
+    expect([sh.huge, sh.shmMntHuge]).toEqual([2, 2]);
+    expect(shmemEnabledStore(k.pageCache, "force")).toBe(true);
+    expect([sh.huge, sh.shmMntHuge]).toEqual([-2, 2]);
+    expect(shmemEnabledStore(k.pageCache, "deny")).toBe(true);
+    expect([sh.huge, sh.shmMntHuge]).toEqual([-1, 2]);
+    expect(k.shmemEnabledSet("madvise")).toBe(false);
+    expect([sh.huge, sh.shmMntHuge]).toEqual([-1, 2]);
+  });
+});
