@@ -180,3 +180,115 @@ let forced = present(A, a+2M 2M)
     expect([sh.huge, sh.shmMntHuge]).toEqual([-1, 2]);
   });
 });
+
+describe("a huge shmem folio's allocation, split and reclaim", () => {
+  it("no PMD block left: THP_FILE_FALLBACK and a 4K page; with one free again, THP_FILE_ALLOC", () => {
+    // every 2M block taken by the kernel (gfp=nowait: no reclaim, no compaction); the huge
+    // allocation (GFP_TRANSHUGE_LIGHT: neither) fails at once
+    const grab = Array.from({ length: 20 }, (_, i) => `kernel: b${i} = alloc_pages order=9 gfp=nowait`).join("\n");
+    const v = run(`machine ram=32M
+thp shmem_enabled=always
+spawn A
+A: memfd m
+A: ftruncate m 4M
+A: a = mmap 4M prot=rw shared file=m at=0x40000000
+A: read a+3p
+${grab}
+A: read a+2M+3p
+let fb_present = present(A, a+2M 2M)
+let fallback = vmstat.thp_file_fallback
+let alloc = vmstat.thp_file_alloc
+let shp = meminfo.ShmemHugePages
+let cached = cached(m)
+`);
+    // the first fault had its folio; the second fell back to one page
+    expect([v("fb_present"), v("fallback"), v("alloc"), v("shp"), v("cached")]).toEqual([1, 1, 1, M2, 513]);
+  });
+
+  it("ftruncate into a huge folio splits it (truncate_inode_partial_folio); a hole punched in one splits it too", () => {
+    const v = run(`machine ram=64M
+file t size=4M fs=tmpfs huge=always
+spawn A
+A: a = mmap 4M prot=rw shared file=t at=0x40000000
+A: read a 4M
+A: ftruncate t 3M
+let shp = meminfo.ShmemHugePages
+let cached = cached(t)
+let lo = present(A, a 2M)
+let hi = present(A, a+2M 2M)
+A: read a+2M+10p
+let refault = present(A, a+2M 2M)
+expect byte(A, a+2M+10p) == file_byte(t, 2138112)
+A: fallocate t 1M 8K keep_size punch_hole
+let shp2 = meminfo.ShmemHugePages
+let cached2 = cached(t)
+let lo2 = present(A, a 2M)
+A: read a+1M 3p
+let lo3 = present(A, a 2M)
+let cached3 = cached(t)
+expect byte(A, a+1M) == 0
+expect byte(A, a+1M+4K+4095) == 0
+expect byte(A, a+1M+8K) == file_byte(t, 1056768)
+let shmem = meminfo.Shmem
+`);
+    // the folio across the new end split, its pages from 768 on gone, its PMD cleared (the pages
+    // before the end refault by PTEs, 16 at a time); the first folio untouched
+    expect([v("shp"), v("cached"), v("lo"), v("hi"), v("refault")]).toEqual([M2, 768, 512, 0, 16]);
+    // the punch unmapped the first PMD (a partial range splits it: for a file, cleared) and split the
+    // folio, its two pages dropped
+    expect([v("shp2"), v("cached2")]).toEqual([0, 766]);
+    expect(v("lo2")).toBe(0);
+    // the hole's first page: a new 4K page (its PMD block holds pages: no huge folio), fault-around
+    // maps the window's 14 cached pages; the second hole page then faults in alone
+    expect([v("lo3"), v("cached3"), v("shmem")]).toEqual([16, 768, 768 * 4096]);
+  });
+
+  it("write(2) to a memfd: shmem_write_begin has a huge folio where shmem_enabled grants one", () => {
+    const v = run(`machine ram=64M
+thp shmem_enabled=within_size
+spawn A
+A: memfd m
+A: ftruncate m 3M
+A: buf = mmap 8K
+A: write buf 8K value=3
+A: n = syscall write m buf 8K offset=4K
+A: n2 = syscall write m buf 8K offset=2M+4K
+let alloc = vmstat.thp_file_alloc
+let cached = cached(m)
+let shp = meminfo.ShmemHugePages
+expect file_byte(m, 4096) == 3
+expect file_byte(m, 2101248) == 3
+`);
+    // index 1: a folio of 0..511 within i_size; index 513 and 514: 4K pages
+    expect([v("n"), v("n2"), v("alloc"), v("cached"), v("shp")]).toEqual([8192, 8192, 1, 514, M2]);
+  });
+
+  it("reclaim swaps a PMD-mapped huge tmpfs folio out page by page, split first; the bytes come back", () => {
+    const v = run(`machine ram=32M swap=64M page_cluster=0
+file t size=2M fs=tmpfs huge=always
+spawn A
+A: a = mmap 2M prot=rw shared file=t at=0x40000000
+A: write a+7p value=0x5a
+let spm0 = meminfo.ShmemPmdMapped
+A: b = mmap 28M
+A: write b 28M
+A: write b 28M
+A: munmap b 28M
+let shp = meminfo.ShmemHugePages
+let spm = meminfo.ShmemPmdMapped
+let swapped = meminfo.SwapTotal - meminfo.SwapFree
+let cached = cached(t)
+A: read a 2M
+expect byte(A, a+7p) == 0x5a
+expect byte(A, a+300p+5) == file_byte(t, 1228805)
+let cached2 = cached(t)
+`);
+    expect(v("spm0")).toBe(M2);
+    // split (shmem_writepage's split_huge_page_to_list_to_order), its PMD cleared by try_to_unmap
+    expect([v("shp"), v("spm")]).toEqual([0, 0]);
+    // the pages that left are in swap (all dirty: the file's contents), and come back
+    expect(v("swapped")).toBeGreaterThan(0);
+    expect(v("swapped") / 4096 + v("cached")).toBe(512);
+    expect(v("cached2")).toBe(512);
+  });
+});
