@@ -11,8 +11,22 @@
  */
 import type { FileObject } from "../fs/file.ts";
 import { Gfp } from "./gfp.ts";
-import type { PageCache } from "./pagecache.ts";
 import { VmFlag } from "./vma.ts";
+
+/**
+ * What of the page cache (pagecache.ts PageCache) huge tmpfs uses: the
+ * policy's state, HPAGE_PMD_ORDER, and the two allocations.
+ */
+export interface ShmemHugeCache {
+  readonly shmemThp: {
+    huge: number;
+    shmMntHuge: number;
+    readonly stats: { thp_file_alloc: number; thp_file_fallback: number; thp_file_fallback_charge: number };
+  };
+  readonly pmdOrder: number;
+  addShmemFolio(f: FileObject, start: number, order: number, gfp: number): number;
+  readSmall(f: FileObject, index: number, io: boolean): number;
+}
 
 /** SHMEM_HUGE_*: the huge= values of a tmpfs mount, and shmem_enabled's two more. Linux: mm/shmem.c */
 export const ShmemHuge = {
@@ -46,7 +60,7 @@ export function shmemFormatHuge(huge: number): ShmemHugeName {
  * leave shm_mnt's as it was, overriding it while they last). False
  * (-EINVAL) for another word. Linux: mm/shmem.c shmem_enabled_store
  */
-export function shmemEnabledStore(pc: PageCache, mode: string): boolean {
+export function shmemEnabledStore(pc: ShmemHugeCache, mode: string): boolean {
   const huge = shmemParseHuge(mode.trim());
   if (huge === null) return false;
   pc.shmemThp.huge = huge;
@@ -58,7 +72,7 @@ export function shmemEnabledStore(pc: PageCache, mode: string): boolean {
  * The huge= of the mount file f is on: the tmpfs mount's option, or shm_mnt's
  * (a memfd: f.shmemHuge null), which shmem_enabled_store sets.
  */
-export function shmemSbHuge(pc: PageCache, f: FileObject): number {
+export function shmemSbHuge(pc: ShmemHugeCache, f: FileObject): number {
   return f.shmemHuge ?? pc.shmemThp.shmMntHuge;
 }
 
@@ -74,7 +88,7 @@ export function shmemSbHuge(pc: PageCache, f: FileObject): number {
  * Linux: mm/shmem.c __shmem_huge_global_enabled
  */
 export function shmemHugeGlobalEnabled(
-  pc: PageCache,
+  pc: ShmemHugeCache,
   f: FileObject,
   index: number,
   writeEnd: number,
@@ -120,7 +134,7 @@ export function shmemHugeGlobalEnabled(
  * Linux: mm/shmem.c shmem_get_folio_gfp, shmem_alloc_and_add_folio, shmem_suitable_orders
  */
 export function shmemAllocPage(
-  pc: PageCache,
+  pc: ShmemHugeCache,
   f: FileObject,
   index: number,
   writeEnd: number,

@@ -185,7 +185,9 @@ describe("a huge shmem folio's allocation, split and reclaim", () => {
   it("no PMD block left: THP_FILE_FALLBACK and a 4K page; with one free again, THP_FILE_ALLOC", () => {
     // every 2M block taken by the kernel (gfp=nowait: no reclaim, no compaction); the huge
     // allocation (GFP_TRANSHUGE_LIGHT: neither) fails at once
-    const grab = Array.from({ length: 20 }, (_, i) => `kernel: b${i} = alloc_pages order=9 gfp=nowait`).join("\n");
+    const grab = Array.from({ length: 20 }, (_, i) => `kernel: b${i} = alloc_pages order=9 gfp=nowait`).join(
+      "\n",
+    );
     const v = run(`machine ram=32M
 thp shmem_enabled=always
 spawn A
