@@ -177,3 +177,49 @@ export function shmemVmaSuitable(
   const haddr = vpn - (vpn % nr);
   return haddr >= vma.vmStart && haddr + nr <= vma.vmEnd;
 }
+
+/**
+ * shmem_get_unmapped_area: where a mapping of `nrPages` of shmem `f` (a tmpfs
+ * file or memfd; null: shared anonymous memory, on shm_mnt) from page `pgoff`
+ * goes: the ordinary search (`search`: mm_get_unmapped_area, a vpn or < 0),
+ * unless huge pages may back it (shmem_enabled not deny, and force or the
+ * mount's huge= not never), it is not MAP_FIXED nor at its hint, it is at least
+ * PMD-size and its offset within the PMD not already the address's: then an
+ * area inflated by a PMD less a page is searched and the address within it
+ * that agrees with the file offset modulo the PMD size taken (a mapping at an
+ * unaligned offset only when it spans two PMDs). Any failure of the second
+ * search keeps the first answer. Returns the vpn (or the first search's
+ * failure). vmlab's mmap does not call it yet (mm/mmap.ts places a tmpfs
+ * mapping by the ordinary search).
+ * Linux: mm/shmem.c shmem_get_unmapped_area
+ */
+export function shmemGetUnmappedArea(
+  pc: ShmemHugeCache,
+  f: FileObject | null,
+  hintVpn: number,
+  nrPages: number,
+  pgoff: number,
+  fixed: boolean,
+  taskSizeVpn: number,
+  search: (hintVpn: number, nrPages: number) => number,
+): number {
+  const addr = search(hintVpn, nrPages);
+  if (addr < 0 || addr > taskSizeVpn - nrPages) return addr;
+  const global = pc.shmemThp.huge;
+  if (global === ShmemHuge.deny || fixed || hintVpn === addr) return addr;
+  // anonymous shmem: the highest mTHP order shm_mnt's huge= allows (the PMD order's inherit)
+  if (global !== ShmemHuge.force && (f === null ? pc.shmemThp.shmMntHuge : shmemSbHuge(pc, f)) === 0) return addr;
+  const hpage = 2 ** pc.pmdOrder;
+  if (nrPages < hpage) return addr;
+  const offset = pgoff % hpage;
+  if (offset !== 0 && offset + nrPages < 2 * hpage) return addr;
+  if (addr % hpage === offset) return addr;
+  const inflatedLen = nrPages + hpage - 1;
+  if (inflatedLen > taskSizeVpn) return addr;
+  let inflated = search(hintVpn, inflatedLen);
+  if (inflated < 0) return addr;
+  const inflatedOffset = inflated % hpage;
+  inflated += offset - inflatedOffset;
+  if (inflatedOffset > offset) inflated += hpage;
+  return inflated > taskSizeVpn - nrPages ? addr : inflated;
+}

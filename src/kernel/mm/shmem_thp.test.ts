@@ -11,7 +11,9 @@
 import { describe, expect, it } from "vitest";
 import { checkedMetrics, scenarioError } from "../../workloads/scenario/testKit.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
-import { shmemEnabledStore } from "./shmem_huge.ts";
+import { getUnmappedArea } from "./mmap.ts";
+import { shmemEnabledStore, shmemGetUnmappedArea } from "./shmem_huge.ts";
+import { mmapArgs } from "./userMm.ts";
 
 const run = checkedMetrics;
 const M2 = 2 << 20;
@@ -292,5 +294,45 @@ let cached2 = cached(t)
     expect(v("swapped")).toBeGreaterThan(0);
     expect(v("swapped") / 4096 + v("cached")).toBe(512);
     expect(v("cached2")).toBe(512);
+  });
+});
+
+describe("shmem_get_unmapped_area", () => {
+  /** A kernel with one process that has a 4K mapping (the next top-down area ends 4K below a PMD boundary). */
+  function proc(mount: "never" | "always") {
+    const k = new Kernel({ ramBytes: 64 << 20, overcommit: "always" });
+    const t = k.spawn("A")!;
+    const f = k.createFile("t", 8 << 20, "tmpfs", false, 4096, mount);
+    expect(k.mmap(t, mmapArgs(4096)) > 0n).toBe(true);
+    const ctx = k.userMm;
+    const search = (hint: number, n: number) => getUnmappedArea(ctx, t.mm!, n, hint * 4096);
+    const place = (pages: number, pgoff: number, hint = 0, fixed = false) =>
+      shmemGetUnmappedArea(k.pageCache, f, hint, pages, pgoff, fixed, ctx.env.taskSizeVpn, search);
+    return { k, place, search };
+  }
+
+  it("huge=always: a PMD-size or larger mapping lands where address and offset agree modulo 2M", () => {
+    const { place, search } = proc("always");
+    const plain = search(0, 1024);
+    // the ordinary search ends 4K below a PMD boundary: not aligned, so the inflated search
+    expect(plain % 512).not.toBe(0);
+    expect(place(1024, 0) % 512).toBe(0);
+    // offset 1M into the file: the address 1M into a PMD (it spans two PMDs: 1M + 4M >= 4M)
+    expect(place(1024, 256) % 512).toBe(256);
+    // offset 1M and 2M long: 1M + 2M < 4M, left alone; smaller than a PMD: left alone
+    expect(place(512, 256)).toBe(plain + 512);
+    expect(place(256, 0)).toBe(search(0, 256));
+  });
+
+  it("huge=never, shmem_enabled deny, MAP_FIXED, a free hint: the ordinary search's answer; force aligns a never mount", () => {
+    const { k, place, search } = proc("never");
+    expect(place(1024, 0)).toBe(search(0, 1024));
+    expect(k.shmemEnabledSet("force")).toBe(true);
+    expect(place(1024, 0) % 512).toBe(0);
+    expect(k.shmemEnabledSet("deny")).toBe(true);
+    expect(place(1024, 0)).toBe(search(0, 1024));
+    expect(k.shmemEnabledSet("force")).toBe(true);
+    expect(place(1024, 0, 0x40001, true)).toBe(search(0x40001, 1024));
+    expect(place(1024, 0, 0x40001)).toBe(0x40001);
   });
 });
