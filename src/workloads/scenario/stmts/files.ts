@@ -35,7 +35,7 @@ export function file(c: CompileContext, s: Stmt): Run {
     c.fail(`folio=${folio}: a folio is a power of two from 4K`, folioW!.valuePos);
   if (fs === "tmpfs" && folio !== 4096n)
     c.fail(
-      "tmpfs folio sizes follow the mount's huge= (and shmem_enabled): folio= applies to disk files",
+      "tmpfs folio sizes follow shmem_enabled and the mount's huge=: folio= applies to disk files",
       folioW!.valuePos,
     );
   // huge= (extension): the tmpfs mount option (mm/shmem_huge.ts)
