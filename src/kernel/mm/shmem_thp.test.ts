@@ -11,6 +11,7 @@
 import { describe, expect, it } from "vitest";
 import { checkedMetrics, scenarioError } from "../../workloads/scenario/testKit.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { migratable } from "./migrate.ts";
 import { getUnmappedArea } from "./mmap.ts";
 import { shmemEnabledStore, shmemGetUnmappedArea } from "./shmem_huge.ts";
 import { mmapArgs } from "./userMm.ts";
@@ -294,6 +295,19 @@ let cached2 = cached(t)
     expect(v("swapped")).toBeGreaterThan(0);
     expect(v("swapped") / 4096 + v("cached")).toBe(512);
     expect(v("cached2")).toBe(512);
+  });
+});
+
+describe("compaction and a huge shmem folio", () => {
+  it("isolate_migratepages_block passes over its pages (a large folio), not over a 4K tmpfs page", () => {
+    const k = new Kernel({ ramBytes: 64 << 20 });
+    const huge = k.createFile("h", 2 << 20, "tmpfs", false, 4096, "always");
+    const small = k.createFile("s", 8192, "tmpfs");
+    k.vmscan.fbatches.drain(); // off the LRU add batches (folio_test_lru)
+    const head = huge.cache.get(0)!;
+    expect(huge.cache.get(7)).toBe(head + 7);
+    expect([migratable(k.vmscan, head), migratable(k.vmscan, head + 7)]).toEqual([false, false]);
+    expect(migratable(k.vmscan, small.cache.get(1)!)).toBe(true);
   });
 });
 
