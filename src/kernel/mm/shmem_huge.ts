@@ -208,7 +208,8 @@ export function shmemGetUnmappedArea(
   const global = pc.shmemThp.huge;
   if (global === ShmemHuge.deny || fixed || hintVpn === addr) return addr;
   // anonymous shmem: the highest mTHP order shm_mnt's huge= allows (the PMD order's inherit)
-  if (global !== ShmemHuge.force && (f === null ? pc.shmemThp.shmMntHuge : shmemSbHuge(pc, f)) === 0) return addr;
+  if (global !== ShmemHuge.force && (f === null ? pc.shmemThp.shmMntHuge : shmemSbHuge(pc, f)) === 0)
+    return addr;
   const hpage = 2 ** pc.pmdOrder;
   if (nrPages < hpage) return addr;
   const offset = pgoff % hpage;
