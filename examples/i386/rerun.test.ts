@@ -39,6 +39,8 @@ const NOT_PORTABLE: Record<string, string> = {
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024): folio=4M is i386's PMD-size folio",
   "examples/process/thp-deferred-split.vm":
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
+  "examples/files/tmpfs-huge.vm":
+    "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024): huge tmpfs folios are 4M",
   "examples/process/thp-mremap.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/process/khugepaged.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/swap/thp-pageout.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
@@ -69,6 +71,7 @@ const PAE_PORTABLE = [
   "examples/files/pmd-folio.vm",
   "examples/process/thp-deferred-split.vm",
   "examples/process/khugepaged.vm",
+  "examples/files/tmpfs-huge.vm",
 ];
 const NOT_PORTABLE_PAE: Record<string, string> = {
   ...Object.fromEntries(Object.entries(NOT_PORTABLE).filter(([f]) => !PAE_PORTABLE.includes(f))),

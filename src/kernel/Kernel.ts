@@ -246,6 +246,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * exists (anonymous orders 2 .. PMD: 16K .. the PMD size).
    */
   mthpSet(kb: number, mode: "never" | "always" | "madvise" | "inherit"): boolean;
+  /**
+   * A write to /sys/kernel/mm/transparent_hugepage/shmem_enabled (always,
+   * within_size, advise, never, deny, force: mm/shmem_huge.ts); false for
+   * another word (-EINVAL).
+   */
+  shmemEnabledSet(mode: string): boolean;
 
   // ---- accesses ----
 
@@ -384,13 +390,14 @@ export interface Kernel<C extends Mmu = Mmu> {
 
   // ---- files and devices ----
 
-  /** A file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs). */
+  /** A file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs on a mount with huge=`huge`). */
   createFile(
     name: string,
     sizeBytes: number,
     fs?: "disk" | "tmpfs",
     cached?: boolean,
     folioBytes?: number,
+    huge?: "never" | "always" | "within_size" | "advise",
   ): FileHandle;
   /**
    * read(2) / write(2) by the task current on the CPU between a file and a user buffer: at

@@ -49,6 +49,7 @@ import type { MmapRequest } from "./mm/mmap.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
 import type { DirtySysctls, DirtyThrottle } from "./mm/page_writeback.ts";
 import type { PageCache } from "./mm/pagecache.ts";
+import { shmemEnabledStore } from "./mm/shmem_huge.ts";
 import type { SlabAllocator } from "./mm/slab.ts";
 import type { SwapArea } from "./mm/swapfile.ts";
 import type { UserMm } from "./mm/userMm.ts";
@@ -421,6 +422,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return this.userMm.env.mthp?.set(kb, mode) ?? false;
   }
 
+  /** /sys/kernel/mm/transparent_hugepage/shmem_enabled written (mm/shmem_huge.ts shmemEnabledStore). */
+  shmemEnabledSet(mode: string): boolean {
+    return shmemEnabledStore(this.pageCache, mode);
+  }
+
   // ---- user accesses (arch/x86/fault.ts) ----
 
   /**
@@ -482,15 +488,16 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
 
   // ---- files and devices (vfs.ts) ----
 
-  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs), in folios of `folioBytes`. */
+  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs), in folios of `folioBytes`; a tmpfs file's mount has huge=`huge`. */
   createFile(
     name: string,
     sizeBytes: number,
     fs: "disk" | "tmpfs" = "disk",
     cached = false,
     folioBytes = 4096,
+    huge: "never" | "always" | "within_size" | "advise" = "never",
   ): FileObject {
-    return vfs.createFile(this, name, sizeBytes, fs, cached, folioBytes);
+    return vfs.createFile(this, name, sizeBytes, fs, cached, folioBytes, huge);
   }
 
   /** read(2) / write(2) (pread / pwrite at `offset`) between a file and a user buffer; bytes transferred, or -errno. */

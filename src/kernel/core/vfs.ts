@@ -15,6 +15,7 @@ import { Gfp } from "../mm/gfp.ts";
 import { hugetlbfsInode } from "../mm/hugetlb_vma.ts";
 import { PageFlag } from "../mm/PageDesc.ts";
 import { shmemSwapinIndex } from "../mm/shmem.ts";
+import { shmemParseHuge } from "../mm/shmem_huge.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
@@ -31,7 +32,8 @@ export { fallocate } from "./fallocate.ts";
 /**
  * Creates a file of `sizeBytes` on the simulated file system: `disk`
  * (ext4-like: pages come from disk on a miss, unless `cached` preloads them
- * into the page cache) or `tmpfs` (shmem: always in memory).
+ * into the page cache) or `tmpfs` (shmem: always in memory), on a tmpfs
+ * mount of its own whose huge= option is `huge` (never by default).
  */
 export function createFile(
   k: KernelCore,
@@ -40,6 +42,7 @@ export function createFile(
   fs: "disk" | "tmpfs",
   cached: boolean,
   folioBytes = 4096,
+  huge: "never" | "always" | "within_size" | "advise" = "never",
 ): FileObject {
   const folioError = folioSizeError(k, fs, folioBytes);
   if (folioError !== null) throw new InputError(`file ${name}: ${folioError}`);
@@ -50,7 +53,11 @@ export function createFile(
     throw new InputError(
       `file ${name}: ${fs === "tmpfs" ? "a tmpfs file" : "a cached file"} of ${sizeBytes} bytes cannot fit in ${k.machine.phys.sizeBytes} bytes of RAM`,
     );
-  const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096));
+  if (fs === "disk" && huge !== "never")
+    throw new InputError(`file ${name}: huge= is a tmpfs mount option (huge tmpfs), not a disk file's`);
+  // a tmpfs file's mount, with its huge= (mm/shmem_huge.ts); a disk file has none
+  const mount = fs === "tmpfs" ? shmemParseHuge(huge) : null;
+  const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096), mount);
   if (f === null)
     throw new InputError(
       k.pageCache.takeNospc()

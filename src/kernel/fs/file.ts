@@ -128,6 +128,11 @@ export class FileObject implements FileHandle {
    * (kernel/core/memfd.ts). Meaningless for a disk file.
    */
   seals = 1;
+  /**
+   * tmpfs: the huge= option of the mount the file is on (SHMEM_HUGE_*, mm/shmem_huge.ts: `file
+   * fs=tmpfs huge=`, never by default), or null for shm_mnt (a memfd), whose huge= shmem_enabled sets
+   */
+  shmemHuge: number | null = null;
   /** memfd_create's name (without "memfd:"), or null for a named file */
   memfdName: string | null = null;
   /** i_mode & 0111 of a memfd (MFD_NOEXEC_SEAL clears it) */

@@ -34,6 +34,7 @@ import {
   raPagesOf,
 } from "./readahead.ts";
 import { shmemSwapinIndex } from "./shmem.ts";
+import { shmemAllocPage, shmemVmaSuitable } from "./shmem_huge.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -137,8 +138,11 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
       if (swapped.major) ctx.pgmajfault++; // shmem_swapin_folio: PGMAJFAULT before the read
       return swapped.pfn < 0 ? null : swapped;
     }
-    // a page a truncate took away (the file grown again) comes back zeroed, no I/O
-    const pfn = pc.readPage(f, index, false);
+    // a page a truncate took away (the file grown again) comes back zeroed, no I/O; shmem_fault's
+    // shmem_get_folio: a huge folio where the policy and the VMA allow it (mm/shmem_huge.ts)
+    const vpn = vma.vmStart + (index - vma.vmPgoff);
+    const suitable = shmemVmaSuitable(ctx.env.pgtable.hpagePmdNr, vpn, vma);
+    const pfn = shmemAllocPage(pc, f, index, 0, vma.vmFlags, suitable);
     return pfn < 0 ? null : { pfn, major: false };
   }
   if (f.folioOrder === 0) {

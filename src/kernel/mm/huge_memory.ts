@@ -423,8 +423,14 @@ export function doSetPmd(
     env.pages.refcount[head + i]++;
     env.pages.mapcount[head + i]++;
   }
-  mm.rssFile += nr; // add_mm_counter(mm_counter_file): a disk file's folio (tmpfs has no folio=)
   const w = write && (vma.vmFlags & VmFlag.WRITE) !== 0;
+  // add_mm_counter(mm_counter_file): MM_SHMEMPAGES for a tmpfs folio (swap-backed), else MM_FILEPAGES
+  if (vma.file?.fs === "tmpfs") {
+    mm.rssShmem += nr;
+    // do_shared_fault's fault_dirty_shared_page: the shmem folio dirty whole (folio_mark_dirty)
+    if (w && vma.vmFlags & VmFlag.SHARED)
+      for (let i = 0; i < nr; i++) env.pages.flags[head + i] |= PageFlag.Dirty;
+  } else mm.rssFile += nr;
   const e = hugePmd(ctx, head, vma.vmFlags, w, w, false);
   setPteAt(ctx, pmdPa, e.hi, e.lo);
   ctx.thpStats.thp_file_mapped++;
@@ -450,15 +456,18 @@ function zapFilePmd(
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
   const vma = mm.vmaAt(haddr);
   ptepClearFlush(ctx, mm, pmd.pa, haddr, pt.pmdLevel);
+  const shmem = vma?.file?.fs === "tmpfs";
   if (pt.dirty(pmd.hi, pmd.lo) && vma?.file) {
     const start = vma.vmPgoff + (haddr - vma.vmStart);
     for (let i = 0; i < nr; i++) vma.file.dirty.add(start + i);
+    if (shmem) for (let i = 0; i < nr; i++) env.pages.flags[base + i] |= PageFlag.Dirty; // a shmem folio's own bit
   }
   for (let i = 0; i < nr; i++) {
     env.pages.mapcount[base + i]--;
     env.pages.refcount[base + i]--;
   }
-  mm.rssFile -= nr;
+  if (shmem) mm.rssShmem -= nr;
+  else mm.rssFile -= nr;
 }
 
 /**

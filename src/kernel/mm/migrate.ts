@@ -69,10 +69,11 @@ export function migratable(v: Vmscan, pfn: number): boolean {
   if (env.mthp !== undefined && env.mthp.liveOrders !== 0 && env.mthp.headOf(pfn) >= 0) return false;
   if (kind === PageKind.PageCache) {
     // the file's (or shmem object's) page at its index: not a shmem page read ahead into the swap
-    // cache (shmemWriteout's other case), nor a page of a large folio
+    // cache (shmemWriteout's other case), nor a page of a large folio (a disk file's, or a huge
+    // tmpfs folio: mm/shmem_huge.ts)
     const f = v.owner[pfn];
     if (f === undefined || cacheMap(f).get(v.index[pfn]) !== pfn) return false;
-    if (!isShmem(f) && (f as FileObject).folios.size > 0) {
+    if ("fs" in f && f.folios.size > 0) {
       const pc = v.env.pageCache;
       const file = f as FileObject;
       if (pc.folioPages(file, pc.folioStart(file, v.index[pfn])) > 1) return false;

@@ -5,6 +5,7 @@ import type { BuddyAllocator, FreeError } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import type { PfnSetLike } from "./pfnset.ts";
+import { shmemAllocPage } from "./shmem_huge.ts";
 
 /**
  * The page cache of all files (mm/filemap.c): finds pages, reads them from
@@ -63,6 +64,25 @@ export class PageCache {
   /** the last tmpfs page asked for was refused its charge (-ENOSPC, not -ENOMEM): read and cleared by takeNospc */
   private nospc = false;
 
+  /**
+   * Huge tmpfs (mm/shmem_huge.ts): /sys/kernel/mm/transparent_hugepage/shmem_enabled
+   * (shmem_huge, SHMEM_HUGE_*; never by default), the huge= of shm_mnt, the
+   * mount of memfds (shmem_enabled_store sets it to any value but deny and
+   * force), and the counters THP_FILE_ALLOC, THP_FILE_FALLBACK and
+   * THP_FILE_FALLBACK_CHARGE (no memcg charge fails here: always 0).
+   * Linux: mm/shmem.c shmem_huge, shmem_enabled_store
+   */
+  readonly shmemThp = {
+    huge: 0,
+    shmMntHuge: 0,
+    stats: { thp_file_alloc: 0, thp_file_fallback: 0, thp_file_fallback_charge: 0 },
+  };
+
+  /** HPAGE_PMD_ORDER: pageblock_order is HUGETLB_PAGE_ORDER, the PMD order, on every architecture vmlab has */
+  get pmdOrder(): number {
+    return this.buddy.pbOrder;
+  }
+
   /** Was the last failed tmpfs page refused its charge (shmem_inode_acct_blocks: -ENOSPC)? Clears it. */
   takeNospc(): boolean {
     const n = this.nospc;
@@ -76,16 +96,22 @@ export class PageCache {
     fs: "disk" | "tmpfs",
     cached: boolean,
     folioOrder = 0,
+    shmemHuge: number | null = null,
   ): FileObject | null {
     const f = new FileObject(name, sizeBytes, fs, (fs === "disk" ? 1048577 : 3) + this.files.size);
     f.acct = this.acct;
     f.folioOrder = folioOrder;
+    f.shmemHuge = shmemHuge;
     this.files.set(name, f);
     if (cached || fs === "tmpfs") {
       // as after write(2) of the whole file and fsync: ext4's write_begin asks for folios of the
-      // write's length (fgf_set_order), tiled as readahead tiles a window from 0
+      // write's length (fgf_set_order), tiled as readahead tiles a window from 0; shmem_write_begin
+      // a huge folio where the mount's huge= grants one (mm/shmem_huge.ts)
       if (folioOrder > 0) {
         if (!this.readahead(f, 0, f.nrPages, false, -1)) return null;
+      } else if (fs === "tmpfs") {
+        for (let i = 0; i < f.nrPages; i++)
+          if (shmemAllocPage(this, f, i, sizeBytes, -1, true) < 0) return null;
       } else for (let i = 0; i < f.nrPages; i++) if (this.readPage(f, i, false) < 0) return null;
       // a tmpfs file's contents were written (shmem_write_end: folio_mark_dirty): reclaim must
       // write them to swap, not drop them
@@ -99,7 +125,9 @@ export class PageCache {
    * itself for a 4K folio). Folios are aligned to their size in the file.
    */
   folioStart(f: FileObject, index: number): number {
-    for (let o = 1; o <= f.folioOrder; o++) {
+    if (f.folios.size === 0) return index;
+    const max = f.fs === "tmpfs" ? this.pmdOrder : f.folioOrder; // tmpfs: huge folios (shmem_huge.ts)
+    for (let o = 1; o <= max; o++) {
       const s = index - (index % 2 ** o);
       const ord = f.folios.get(s);
       if (ord !== undefined && s + 2 ** ord > index) return s;
@@ -205,6 +233,36 @@ export class PageCache {
   }
 
   /**
+   * shmem_alloc_and_add_folio of a huge folio: 2^order pages of tmpfs file f
+   * from page `start` (aligned, none of them in the file), allocated with
+   * `gfp`, charged whole (shmem_inode_acct_blocks), each page filled (the
+   * file's contents, zeros past i_size), swap-backed and on the anon LRU as a
+   * 4K page would be. Returns the head frame, -1 when no block of the order
+   * could be had, -2 when the charge was refused (-ENOSPC: the block freed).
+   * Linux: mm/shmem.c shmem_alloc_and_add_folio
+   */
+  addShmemFolio(f: FileObject, start: number, order: number, gfp: number): number {
+    const head = this.buddy.alloc(order, gfp, PageKind.PageCache);
+    if (head < 0) return -1;
+    const nr = 2 ** order;
+    if (this.shmemAcct !== null && !this.shmemAcct(nr)) {
+      const err = this.buddy.free(head, order); // filemap_remove_folio, folio_put
+      if (err !== null) throw new Error(`page cache: ${err}`);
+      return -2;
+    }
+    for (let i = 0; i < nr; i++) {
+      this.pages.order[head + i] = 0;
+      this.pages.flags[head + i] = 0;
+      this.fill(f, start + i, head + i, false);
+    }
+    this.lru?.fbatches.moveLocalAdd(); // folio_add_lru of a large folio
+    this.pages.flags[head] |= PageFlag.Head;
+    f.folios.set(start, order);
+    this.largeHeads.set(head, order);
+    return head;
+  }
+
+  /**
    * split_folio to order 0: the large folio holding page `index` of f (if
    * any) becomes 4K folios, its pages staying in the cache as they were.
    * Linux: mm/huge_memory.c split_huge_page_to_list_to_order
@@ -230,6 +288,8 @@ export class PageCache {
   readPage(f: FileObject, index: number, io: boolean, write = false): number {
     const have = f.cache.get(index);
     if (have !== undefined) return have;
+    // shmem_write_begin -> shmem_get_folio(SGP_WRITE): a huge folio where the policy grants it
+    if (write && f.fs === "tmpfs") return shmemAllocPage(this, f, index, f.sizeBytes, -1, true);
     // a write(2)'s write_begin (FGP_WRITE: __GFP_WRITE): no refault, the shadow dropped
     this.gfpWrite = write;
     let pfn: number;

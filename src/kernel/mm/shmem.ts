@@ -74,11 +74,15 @@ export function shmemSetSwapEntry(swap: SwapArea, owner: ShmemOwner, index: numb
  * dropped clean before), or dropped clean (never written, zeros: nrpages
  * falls, alloced does not, so its charge stays until the inode's next
  * recalc, PageCache.shmemRecalc). A shared anonymous or SysV object's pages
- * were charged whole (shmem_acct_size): nothing to do.
+ * were charged whole (shmem_acct_size): nothing to do. A huge folio is split.
  * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping; mm/shmem.c shmem_writeout, shmem_recalc_inode
  */
 export function shmemReclaimed(pc: PageCache, owner: ShmemOwner, index: number, toSwap: boolean): void {
   if (owner instanceof ShmemObject) return;
+  // shmem_writeout of a huge folio (mm/shmem_huge.ts): split_huge_page_to_list_to_order first, as
+  // Linux 6.12 does without CONFIG_THP_SWAP or for a folio across i_size (vmlab's reclaim takes
+  // shmem pages one by one: it always splits; Linux with THP_SWAP writes a folio within i_size whole)
+  if (owner.folios.size > 0) pc.splitFolio(owner, index);
   owner.dirty.delete(index); // a tmpfs page written through a mapping
   if (toSwap) pc.shmemRecalc(owner);
   else owner.unrecalced++;

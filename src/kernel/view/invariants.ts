@@ -190,12 +190,14 @@ export function checkInvariants(k: KernelCore): string[] {
           if (!pt.special(hi, lo) && k.pages.kind[pfn] === PageKind.PageCache) {
             const f = vma?.file;
             const index = vma === null ? -1 : vma.vmPgoff + (vpn - vma.vmStart);
-            if (f?.fs !== "disk" || f.folios.get(index) !== Math.log2(nr) || f.cache.get(index) !== pfn)
+            if (!f || f.folios.get(index) !== Math.log2(nr) || f.cache.get(index) !== pfn)
               problems.push(
                 `${t.comm}: huge PMD at vpn 0x${vpn.toString(16)} maps no PMD-size folio of its file`,
               );
             for (let p = pfn; p < pfn + nr; p++) mapcounts.set(p, (mapcounts.get(p) ?? 0) + 1);
-            file += nr;
+            // a tmpfs folio (mm/shmem_huge.ts) counts in MM_SHMEMPAGES
+            if (f?.fs === "tmpfs") shmem += nr;
+            else file += nr;
             continue;
           }
           if (vma !== null && vma.vmFlags & VmFlag.HUGETLB) {

@@ -12,6 +12,7 @@ import type { Task } from "../core/task.ts";
 import { frameHstate } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { shmemHugeGlobalEnabled, shmemVmaSuitable } from "../mm/shmem_huge.ts";
 import { permString, type Vma, VmFlag, vmaPkey } from "../mm/vma.ts";
 import type { MmInfo, PageInfo, SmapsInfo, TaskInfo, VmaInfo } from "./types.ts";
 
@@ -296,6 +297,8 @@ export interface SmapsStats {
   anonHuge: number;
   /** FilePmdMapped: page-cache pages mapped by a PMD */
   filePmd: number;
+  /** ShmemPmdMapped: swap-backed (tmpfs) page-cache pages mapped by a PMD */
+  shmemPmd: number;
 }
 
 /** folio_test_dirty of the page at pfn: PG_dirty, or for a disk file's page its place in the file's dirty set. */
@@ -326,6 +329,7 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     locked: 0,
     anonHuge: 0,
     filePmd: 0,
+    shmemPmd: 0,
   };
   if (!t.mm) return s;
   const pt = k.arch.pgtable;
@@ -334,8 +338,10 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     if (pte === null || !pt.present(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue; // the zero page has no struct page here
     const pfn = pte.pfn;
     if (pte.level === pt.pmdLevel) {
-      if (k.pages.kind[pfn] === PageKind.PageCache) s.filePmd += 4096;
-      else s.anonHuge += 4096;
+      // smaps_pmd_entry: anonymous, else swap-backed (shmem_thp), else file_thp
+      if (k.pages.kind[pfn] !== PageKind.PageCache) s.anonHuge += 4096;
+      else if (k.pages.flags[pfn] & PageFlag.SwapBacked) s.shmemPmd += 4096;
+      else s.filePmd += 4096;
     }
     const mapcount = Math.max(1, k.pages.mapcount[pfn]);
     // smaps_page_accumulate: "dirty || folio_test_dirty(folio)" (a disk file's page is dirty in its set)
@@ -407,8 +413,13 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
     if (shmemSwapped && v.vmFlags & VmFlag.SHARED)
       for (const pgoff of shmemSwapped.keys())
         if (pgoff >= v.vmPgoff && pgoff < v.vmPgoff + v.pages) swapped++;
+    // a tmpfs or memfd mapping: __thp_vma_allowable_orders (TVA_SMAPS): thp_vma_suitable_order at
+    // the last 2M of the VMA, then shmem_allowable_huge_orders at the VMA's offset (mm/shmem_huge.ts)
     const eligible =
-      v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
+      v.file?.fs === "tmpfs"
+        ? shmemVmaSuitable(hpage, v.vmEnd - hpage, v) &&
+          shmemHugeGlobalEnabled(k.pageCache, v.file, v.vmPgoff, 0, v.vmFlags)
+        : v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
     return {
       vma: vmaInfo(k, v),
       ...s,

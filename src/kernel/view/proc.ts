@@ -7,7 +7,7 @@ import type { KernelCore } from "../core/core.ts";
 import { shmObjects } from "../ipc/shm.ts";
 import { Wmark } from "../mm/buddy.ts";
 import { hugetlbReport } from "../mm/hugetlb_pool.ts";
-import { PageKind } from "../mm/PageDesc.ts";
+import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { vmCommitLimit } from "../mm/util.ts";
 import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";
 import type { FramesInfo, PagetypeInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
@@ -83,6 +83,9 @@ export function meminfo(k: KernelCore): Record<string, number> {
     VmallocUsed: k.vm.usedPages() * pg,
     VmallocChunk: 0,
     AnonHugePages: huge.anon * pg,
+    // NR_SHMEM_THPS and NR_SHMEM_PMDMAPPED: the same of tmpfs and memfd folios (mm/shmem_huge.ts)
+    ShmemHugePages: huge.shmemThps * pg,
+    ShmemPmdMapped: huge.shmemPmdMapped * pg,
     // NR_FILE_THPS (PMD-size page-cache folios) and NR_FILE_PMDMAPPED (those mapped by a PMD somewhere)
     FileHugePages: huge.fileThps * pg,
     FilePmdMapped: huge.filePmdMapped * pg,
@@ -278,6 +281,8 @@ export const VMSTAT_ORDER: readonly string[] = [
   "nr_dirty",
   "nr_writeback",
   "nr_shmem",
+  "nr_shmem_hugepages",
+  "nr_shmem_pmdmapped",
   "nr_file_hugepages",
   "nr_file_pmdmapped",
   "nr_anon_transparent_hugepages",
@@ -359,6 +364,9 @@ export const VMSTAT_ORDER: readonly string[] = [
   "thp_fault_fallback_charge",
   "thp_collapse_alloc",
   "thp_collapse_alloc_failed",
+  "thp_file_alloc",
+  "thp_file_fallback",
+  "thp_file_fallback_charge",
   "thp_file_mapped",
   "thp_split_page",
   "thp_split_page_failed",
@@ -386,6 +394,7 @@ export function vmstat(k: KernelCore): Record<string, number> {
     ...zoneEvents(k),
     pgfree: k.buddy.pgfree,
     ...k.userMm.thpStats,
+    ...k.pageCache.shmemThp.stats,
     ...k.vmscan.stats,
     oom_kill: k.oomKills,
     nr_inactive_anon: k.vmscan.size[1],
@@ -461,6 +470,8 @@ function nodeStats(k: KernelCore): Record<string, number> {
     nr_dirty: pages("Dirty"),
     nr_writeback: pages("Writeback"),
     nr_shmem: pages("Shmem"),
+    nr_shmem_hugepages: thps("ShmemHugePages"),
+    nr_shmem_pmdmapped: thps("ShmemPmdMapped"),
     nr_file_hugepages: thps("FileHugePages"),
     nr_file_pmdmapped: thps("FilePmdMapped"),
     nr_anon_transparent_hugepages: thps("AnonHugePages"),
@@ -509,16 +520,28 @@ export function vmstatCompat(k: KernelCore): Record<string, number> {
 /**
  * Pages of anonymous huge pages mapped by PMDs over all processes (meminfo
  * AnonHugePages), of PMD-size page-cache folios (FileHugePages) and of
- * those mapped by a PMD somewhere (FilePmdMapped).
+ * those mapped by a PMD somewhere (FilePmdMapped); tmpfs folios (swap-backed)
+ * count in ShmemHugePages and ShmemPmdMapped instead.
  */
-function hugePages(k: KernelCore): { anon: number; fileThps: number; filePmdMapped: number } {
+function hugePages(k: KernelCore): {
+  anon: number;
+  fileThps: number;
+  filePmdMapped: number;
+  shmemThps: number;
+  shmemPmdMapped: number;
+} {
   const pt = k.arch.pgtable;
   const nr = pt.hpagePmdNr;
   const order = Math.log2(nr);
   let fileThps = 0;
+  let shmemThps = 0;
   for (const f of k.pageCache.files.values())
-    for (const o of f.folios.values()) if (o === order) fileThps += nr;
+    for (const o of f.folios.values())
+      if (o !== order) continue;
+      else if (f.fs === "tmpfs") shmemThps += nr;
+      else fileThps += nr;
   const fileHeads = new Set<number>();
+  const shmemHeads = new Set<number>();
   // NR_ANON_THPS: a folio counts once while a PMD maps it anywhere (__folio_mod_stat's nr_pmdmapped),
   // not once per PMD (a THP shared by fork), and not once its PMDs are split (PTE-mapped)
   const anonHeads = new Set<number>();
@@ -532,12 +555,19 @@ function hugePages(k: KernelCore): { anon: number; fileThps: number; filePmdMapp
         const leaf = k.userMm.leafFor(mm, h);
         // the huge zero page is special: not anonymous memory
         if (leaf === null || leaf.level !== pt.pmdLevel || pt.special(leaf.hi, leaf.lo)) continue;
-        if (k.pages.kind[leaf.pfn] === PageKind.PageCache) fileHeads.add(leaf.pfn);
-        else anonHeads.add(leaf.pfn);
+        if (k.pages.kind[leaf.pfn] !== PageKind.PageCache) anonHeads.add(leaf.pfn);
+        else if (k.pages.flags[leaf.pfn] & PageFlag.SwapBacked) shmemHeads.add(leaf.pfn);
+        else fileHeads.add(leaf.pfn);
       }
     }
   }
-  return { anon: anonHeads.size * nr, fileThps, filePmdMapped: fileHeads.size * nr };
+  return {
+    anon: anonHeads.size * nr,
+    fileThps,
+    filePmdMapped: fileHeads.size * nr,
+    shmemThps,
+    shmemPmdMapped: shmemHeads.size * nr,
+  };
 }
 
 /**

@@ -67,7 +67,7 @@ export function formatSmaps(smaps: SmapsInfo[]): string[] {
     out.push(kb("KSM", 0));
     out.push(kb("LazyFree", s.lazyFree));
     out.push(kb("AnonHugePages", s.anonHuge));
-    out.push(kb("ShmemPmdMapped", 0));
+    out.push(kb("ShmemPmdMapped", s.shmemPmd));
     out.push(kb("FilePmdMapped", s.filePmd));
     out.push(kb("Shared_Hugetlb", s.sharedHugetlb));
     out.push(kb("Private_Hugetlb", s.privateHugetlb));

@@ -14,6 +14,7 @@ import type { KernelCore } from "../core/core.ts";
 import { SCAN_NAMES } from "../mm/khugepaged.ts";
 import { MTHP_MODE_NAMES, MthpMode, type MthpState } from "../mm/mthp_state.ts";
 import { PageKind } from "../mm/PageDesc.ts";
+import { shmemFormatHuge } from "../mm/shmem_huge.ts";
 
 /** The values `show thp` prints, and the `thp.NAME` metrics read. */
 export function thpInfo(k: KernelCore): Record<string, number | string> {
@@ -43,6 +44,14 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
     khugepaged_last_scan: SCAN_NAMES[kh.lastResult] ?? "none",
   };
   for (const [name, n] of Object.entries(k.userMm.thpStats)) out[name] = n;
+  // huge tmpfs (mm/shmem_huge.ts): shmem_enabled and THP_FILE_ALLOC, THP_FILE_FALLBACK, once
+  // shmem_enabled is not never or a tmpfs huge folio was asked for (machines that leave it alone
+  // show what they did before)
+  const sh = k.pageCache.shmemThp;
+  if (sh.huge !== 0 || sh.stats.thp_file_alloc !== 0 || sh.stats.thp_file_fallback !== 0) {
+    out.shmem_enabled = shmemFormatHuge(sh.huge);
+    for (const [name, n] of Object.entries(sh.stats)) out[name] = n;
+  }
   const m = k.userMm.env.mthp;
   if (m !== undefined) mthpInfo(m, out);
   return out;

@@ -290,6 +290,8 @@ export interface SmapsFigures {
   anonHuge: number;
   /** FilePmdMapped: page-cache pages mapped by a PMD */
   filePmd: number;
+  /** ShmemPmdMapped: tmpfs and memfd (swap-backed) page-cache pages mapped by a PMD (mm/shmem_huge.ts) */
+  shmemPmd: number;
   /** Shared_Hugetlb, Private_Hugetlb: a HugeTLB VMA's huge pages (smaps_hugetlb_range), in bytes */
   sharedHugetlb: number;
   privateHugetlb: number;

@@ -46,6 +46,7 @@ import { setrlimit } from "./stmts/rlimit.ts";
 import { shmat, shmctl, shmdt, shmget } from "./stmts/shm.ts";
 import { show } from "./stmts/show.ts";
 import { sysctl } from "./stmts/sysctl.ts";
+import { thp } from "./stmts/thp.ts";
 import { openFile, syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
@@ -73,6 +74,7 @@ const STATEMENTS = new Map<string, Handler>([
   ["kswapd", reclaim],
   ["khugepaged", khugepaged],
   ["mthp", mthp],
+  ["thp", thp],
   ["let", letStmt],
   ["expect", expect],
   ["show", show],

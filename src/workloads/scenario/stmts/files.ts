@@ -8,7 +8,7 @@ export function file(c: CompileContext, s: Stmt): Run {
   const args = argWords(s);
   const nameW = args[0];
   if (nameW?.ident == null || nameW.ident === "cached")
-    c.fail("file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]", nameW?.pos ?? s.verbPos);
+    c.fail("file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE] [huge=MODE]", nameW?.pos ?? s.verbPos);
   const name = nameW.ident;
   if (c.files.has(name)) c.fail(`file '${name}' already exists`, nameW.pos);
   let cached = false;
@@ -17,7 +17,7 @@ export function file(c: CompileContext, s: Stmt): Run {
       c.fail(`unexpected '${w.ident ?? "argument"}' (expected 'cached')`, w.pos);
     cached = true;
   }
-  const o = c.opts(s, ["size", "fs", "folio"]);
+  const o = c.opts(s, ["size", "fs", "folio", "huge"]);
   const sizeW = o.get("size");
   if (!sizeW) c.fail("file needs size=SIZE", s.verbPos);
   if (!sizeW.value || sizeW.value.base !== null) c.fail("size= is a number", sizeW.valuePos);
@@ -35,9 +35,16 @@ export function file(c: CompileContext, s: Stmt): Run {
     c.fail(`folio=${folio}: a folio is a power of two from 4K`, folioW!.valuePos);
   if (fs === "tmpfs" && folio !== 4096n)
     c.fail(
-      "tmpfs folio sizes follow shmem_enabled (huge=), which vmlab does not model: folio= applies to disk files",
+      "tmpfs folio sizes follow shmem_enabled and the mount's huge=: folio= applies to disk files",
       folioW!.valuePos,
     );
+  // huge= (extension): the tmpfs mount option (mm/shmem_huge.ts)
+  const hugeW = o.get("huge");
+  const HUGE = ["never", "always", "within_size", "advise"] as const;
+  if (hugeW && (hugeW.ident === null || !(HUGE as readonly string[]).includes(hugeW.ident)))
+    c.fail("huge= is never, always, within_size or advise (the tmpfs mount option)", hugeW.valuePos);
+  if (hugeW && fs !== "tmpfs") c.fail("huge= is a tmpfs mount option: add fs=tmpfs", hugeW.valuePos);
+  const huge = (hugeW?.ident ?? "never") as (typeof HUGE)[number];
   c.files.add(name);
   // the words as written (size=1T), for messages
   const sizeText = s.text.slice(sizeW.pos.col - 1).split(/\s/)[0];
@@ -61,10 +68,10 @@ export function file(c: CompileContext, s: Stmt): Run {
     // the machine decides the largest folio (the PMD size): the kernel's refusal, at this statement
     const folioError = rt.view.folioSizeError(fs, Number(folio));
     if (folioError !== null) c.fail(folioError, folioW!.valuePos);
-    rt.files.set(name, rt.kernel.createFile(name, Number(size), fs, cached, Number(folio)));
+    rt.files.set(name, rt.kernel.createFile(name, Number(size), fs, cached, Number(folio), huge));
     const f = rt.view.file(name)!;
     rt.out.push(
-      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}${folio !== 4096n ? `, folios of ${folio / 1024n}K` : ""}`,
+      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}${folio !== 4096n ? `, folios of ${folio / 1024n}K` : ""}${hugeW ? `, huge=${huge}` : ""}`,
     );
   };
 }

@@ -1,0 +1,226 @@
+/**
+ * Transparent huge pages for tmpfs and memfds ("huge tmpfs"): which page of
+ * a shmem inode is allocated as a PMD-size folio (the tmpfs mount's huge=
+ * option, or for shm_mnt, the internal mount of memfds, the sysfs
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled; its deny and force
+ * override every mount), the allocation and its fallback to a 4K page, and
+ * the counters THP_FILE_ALLOC and THP_FILE_FALLBACK. The folio is mapped by
+ * one PMD where the mapping allows it (filemap.ts mapFolioPmd: do_set_pmd).
+ * Linux 6.12: mm/shmem.c shmem_huge_global_enabled, shmem_allowable_huge_orders,
+ * shmem_suitable_orders, shmem_alloc_and_add_folio, shmem_get_folio_gfp
+ */
+import type { FileObject } from "../fs/file.ts";
+import { Gfp } from "./gfp.ts";
+import { VmFlag } from "./vma.ts";
+
+/**
+ * What of the page cache (pagecache.ts PageCache) huge tmpfs uses: the
+ * policy's state, HPAGE_PMD_ORDER, and the two allocations.
+ */
+export interface ShmemHugeCache {
+  readonly shmemThp: {
+    huge: number;
+    shmMntHuge: number;
+    readonly stats: { thp_file_alloc: number; thp_file_fallback: number; thp_file_fallback_charge: number };
+  };
+  readonly pmdOrder: number;
+  addShmemFolio(f: FileObject, start: number, order: number, gfp: number): number;
+  readSmall(f: FileObject, index: number, io: boolean): number;
+}
+
+/** SHMEM_HUGE_*: the huge= values of a tmpfs mount, and shmem_enabled's two more. Linux: mm/shmem.c */
+export const ShmemHuge = {
+  never: 0,
+  always: 1,
+  within_size: 2,
+  advise: 3,
+  /** shmem_enabled only: huge pages off on shm_mnt and every mount, for emergency use */
+  deny: -1,
+  /** shmem_enabled only: huge pages on shm_mnt and every mount, without the option, for testing */
+  force: -2,
+} as const;
+
+export type ShmemHugeName = keyof typeof ShmemHuge;
+
+/** shmem_parse_huge: a mode's value, or null (-EINVAL). */
+export function shmemParseHuge(name: string): number | null {
+  return Object.hasOwn(ShmemHuge, name) ? ShmemHuge[name as ShmemHugeName] : null;
+}
+
+/** shmem_format_huge */
+export function shmemFormatHuge(huge: number): ShmemHugeName {
+  for (const [name, v] of Object.entries(ShmemHuge)) if (v === huge) return name as ShmemHugeName;
+  throw new Error(`shmem_format_huge: bad value ${huge}`);
+}
+
+/**
+ * shmem_enabled_store: a write of `mode` to
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled. The value becomes
+ * shmem_huge, and shm_mnt's huge= too unless it is deny or force (which
+ * leave shm_mnt's as it was, overriding it while they last). False
+ * (-EINVAL) for another word. Linux: mm/shmem.c shmem_enabled_store
+ */
+export function shmemEnabledStore(pc: ShmemHugeCache, mode: string): boolean {
+  const huge = shmemParseHuge(mode.trim());
+  if (huge === null) return false;
+  pc.shmemThp.huge = huge;
+  if (huge > ShmemHuge.deny) pc.shmemThp.shmMntHuge = huge;
+  return true;
+}
+
+/**
+ * The huge= of the mount file f is on: the tmpfs mount's option, or shm_mnt's
+ * (a memfd: f.shmemHuge null), which shmem_enabled_store sets.
+ */
+export function shmemSbHuge(pc: ShmemHugeCache, f: FileObject): number {
+  return f.shmemHuge ?? pc.shmemThp.shmMntHuge;
+}
+
+/**
+ * shmem_huge_global_enabled: may page `index` of tmpfs file f be in a PMD-size
+ * folio? Not under MADV_NOHUGEPAGE (`vmFlags`: the faulting VMA's, -1 for
+ * write(2), which has none); shmem_enabled deny refuses and force grants it
+ * on every mount; else the mount's huge=: always; within_size when the folio
+ * that would hold the index ends within i_size (or `writeEnd`, the end of
+ * the write being made); advise (and within_size otherwise) for a VMA with
+ * MADV_HUGEPAGE; never. (MMF_DISABLE_THP, prctl PR_SET_THP_DISABLE, is not
+ * modelled.)
+ * Linux: mm/shmem.c __shmem_huge_global_enabled
+ */
+export function shmemHugeGlobalEnabled(
+  pc: ShmemHugeCache,
+  f: FileObject,
+  index: number,
+  writeEnd: number,
+  vmFlags: number,
+): boolean {
+  if (vmFlags >= 0 && vmFlags & VmFlag.NOHUGEPAGE) return false;
+  const global = pc.shmemThp.huge;
+  if (global === ShmemHuge.deny) return false;
+  if (global === ShmemHuge.force) return true;
+  const nr = 2 ** pc.pmdOrder;
+  switch (shmemSbHuge(pc, f)) {
+    case ShmemHuge.always:
+      return true;
+    case ShmemHuge.within_size: {
+      const end = Math.ceil((index + 1) / nr) * nr; // round_up(index + 1, HPAGE_PMD_NR)
+      const iSize = Math.ceil(Math.max(writeEnd, f.sizeBytes) / 4096); // in pages, rounded up
+      if (iSize >= end) return true;
+      return vmFlags >= 0 && (vmFlags & VmFlag.HUGEPAGE) !== 0;
+    }
+    case ShmemHuge.advise:
+      return vmFlags >= 0 && (vmFlags & VmFlag.HUGEPAGE) !== 0;
+    default:
+      return false;
+  }
+}
+
+/**
+ * shmem_get_folio_gfp's allocation of page `index` of tmpfs file f, which
+ * the file lacks (not cached, not in swap): a PMD-size folio where
+ * shmem_allowable_huge_orders grants it (for tmpfs files and memfds
+ * alike, only the PMD order: shmem_huge_global_enabled) and
+ * shmem_suitable_orders keeps it: for a fault (`vmaSuitable`:
+ * thp_vma_suitable_order, the VMA's start and offset agreeing modulo the PMD
+ * size and the aligned block inside the VMA) and nothing of the aligned
+ * block's pages in the file yet (xa_find: a page or a swap entry); then the
+ * folio from `index` rounded down, zeroed (past i_size too) or filled with
+ * the file's contents, charged whole (shmem_inode_acct_blocks of 512 pages)
+ * and counted in THP_FILE_ALLOC. No block of that order (the gfp of
+ * vma_thp_gfp_mask, defrag=madvise: direct reclaim only for MADV_HUGEPAGE):
+ * THP_FILE_FALLBACK; that or a refused charge (-ENOSPC) falls back to a 4K
+ * page, as does a policy that refuses. Returns the frame of `index`, or -1
+ * (PageCache.takeNospc tells -ENOSPC from -ENOMEM).
+ * Linux: mm/shmem.c shmem_get_folio_gfp, shmem_alloc_and_add_folio, shmem_suitable_orders
+ */
+export function shmemAllocPage(
+  pc: ShmemHugeCache,
+  f: FileObject,
+  index: number,
+  writeEnd: number,
+  vmFlags: number,
+  vmaSuitable: boolean,
+): number {
+  const have = f.cache.get(index);
+  if (have !== undefined) return have;
+  const order = pc.pmdOrder;
+  const nr = 2 ** order;
+  if (vmaSuitable && shmemHugeGlobalEnabled(pc, f, index, writeEnd, vmFlags)) {
+    const start = index - (index % nr);
+    let clash = false;
+    for (let i = start; i < start + nr && !clash; i++) clash = f.cache.has(i) || f.swapped.has(i);
+    if (!clash) {
+      // vma_thp_gfp_mask (defrag=madvise) limited by the mapping's gfp (limit_gfp_mask)
+      const gfp = Gfp.TRANSHUGE_LIGHT | (vmFlags >= 0 && vmFlags & VmFlag.HUGEPAGE ? Gfp.DIRECT_RECLAIM : 0);
+      const head = pc.addShmemFolio(f, start, order, gfp);
+      if (head >= 0) {
+        pc.shmemThp.stats.thp_file_alloc++; // folio_test_pmd_mappable: count_vm_event(THP_FILE_ALLOC)
+        return f.cache.get(index)!;
+      }
+      if (head === -1) pc.shmemThp.stats.thp_file_fallback++; // no folio of HPAGE_PMD_NR pages
+    }
+  }
+  return pc.readSmall(f, index, false);
+}
+
+/**
+ * A fault's look at the huge policy: may the fault of vpn in a VMA of tmpfs
+ * file f (start vmStart, offset vmPgoff, end vmEnd, in pages) have a PMD-size
+ * folio there? thp_vma_suitable_order. Linux: include/linux/huge_mm.h thp_vma_suitable_order
+ */
+export function shmemVmaSuitable(
+  nr: number,
+  vpn: number,
+  vma: { vmStart: number; vmEnd: number; vmPgoff: number },
+): boolean {
+  if ((vma.vmStart - vma.vmPgoff) % nr !== 0) return false;
+  const haddr = vpn - (vpn % nr);
+  return haddr >= vma.vmStart && haddr + nr <= vma.vmEnd;
+}
+
+/**
+ * shmem_get_unmapped_area: where a mapping of `nrPages` of shmem `f` (a tmpfs
+ * file or memfd; null: shared anonymous memory, on shm_mnt) from page `pgoff`
+ * goes: the ordinary search (`search`: mm_get_unmapped_area, a vpn or < 0),
+ * unless huge pages may back it (shmem_enabled not deny, and force or the
+ * mount's huge= not never), it is not MAP_FIXED nor at its hint, it is at least
+ * PMD-size and its offset within the PMD not already the address's: then an
+ * area inflated by a PMD less a page is searched and the address within it
+ * that agrees with the file offset modulo the PMD size taken (a mapping at an
+ * unaligned offset only when it spans two PMDs). Any failure of the second
+ * search keeps the first answer. Returns the vpn (or the first search's
+ * failure). vmlab's mmap does not call it yet (mm/mmap.ts places a tmpfs
+ * mapping by the ordinary search).
+ * Linux: mm/shmem.c shmem_get_unmapped_area
+ */
+export function shmemGetUnmappedArea(
+  pc: ShmemHugeCache,
+  f: FileObject | null,
+  hintVpn: number,
+  nrPages: number,
+  pgoff: number,
+  fixed: boolean,
+  taskSizeVpn: number,
+  search: (hintVpn: number, nrPages: number) => number,
+): number {
+  const addr = search(hintVpn, nrPages);
+  if (addr < 0 || addr > taskSizeVpn - nrPages) return addr;
+  const global = pc.shmemThp.huge;
+  if (global === ShmemHuge.deny || fixed || hintVpn === addr) return addr;
+  // anonymous shmem: the highest mTHP order shm_mnt's huge= allows (the PMD order's inherit)
+  if (global !== ShmemHuge.force && (f === null ? pc.shmemThp.shmMntHuge : shmemSbHuge(pc, f)) === 0)
+    return addr;
+  const hpage = 2 ** pc.pmdOrder;
+  if (nrPages < hpage) return addr;
+  const offset = pgoff % hpage;
+  if (offset !== 0 && offset + nrPages < 2 * hpage) return addr;
+  if (addr % hpage === offset) return addr;
+  const inflatedLen = nrPages + hpage - 1;
+  if (inflatedLen > taskSizeVpn) return addr;
+  let inflated = search(hintVpn, inflatedLen);
+  if (inflated < 0) return addr;
+  const inflatedOffset = inflated % hpage;
+  inflated += offset - inflatedOffset;
+  if (inflatedOffset > offset) inflated += hpage;
+  return inflated > taskSizeVpn - nrPages ? addr : inflated;
+}
