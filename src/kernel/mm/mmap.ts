@@ -22,6 +22,7 @@ import { MmuGather } from "./mmu_gather.ts";
 import { modPow2, userHalfEnd } from "./pgtable.ts";
 import { canDoMlock, checkDataRlimit, mayExpandVm, mlockFutureOk, vmLimited } from "./rlimit.ts";
 import { shmemPut, shmemZeroSetup } from "./shmem.ts";
+import { shmemGetUnmappedArea } from "./shmem_huge.ts";
 import { mapNoreserve, vmEnoughMemory } from "./util.ts";
 import { type ShmemObject, Vma, VmFlag, vmFlagsForProt, vmFlagsUpdate, vmFlagsWithPkey } from "./vma.ts";
 
@@ -247,8 +248,8 @@ export function mmap(
     if (err < 0) return err;
   } else {
     // __get_unmapped_area (6.12): a file's f_op->get_unmapped_area (ext4's is
-    // thp_get_unmapped_area, for shared and private mappings, hint or not; tmpfs's
-    // shmem_get_unmapped_area aligns nothing under huge=never, vmlab's tmpfs); a shared anonymous
+    // thp_get_unmapped_area, for shared and private mappings, hint or not; tmpfs's and a memfd's
+    // shmem_get_unmapped_area, which aligns by the file offset when huge pages may back it); a shared anonymous
     // mapping's shmem_get_unmapped_area (nothing either); a private anonymous mapping without a
     // hint whose length is a multiple of PMD_SIZE goes through thp_get_unmapped_area (a hint, even
     // an unusable one, skips it). __thp_get_unmapped_area aligns on 64-bit only (CONFIG_64BIT: a
@@ -265,6 +266,19 @@ export function mmap(
       (ext4 || anonThp) && ctx.env.taskSizeVpn > 1 << 20
         ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr, ext4 ? pgoff : 0)
         : -1;
+    if (a.file?.fs === "tmpfs" && !coloured) {
+      const search = (hint: number, n: number) => getUnmappedArea(ctx, mm, n, hint * 4096);
+      start = shmemGetUnmappedArea(
+        ctx.env.pageCache,
+        a.file,
+        Math.ceil(a.addr / 4096),
+        nrPages,
+        pgoff,
+        false,
+        ctx.env.taskSizeVpn,
+        search,
+      );
+    }
     if (start < 0 && coloured) {
       // COLOUR_ALIGN(addr, pgoff) for the hint, then the search with align_mask = SHMLBA - 1
       const hint =

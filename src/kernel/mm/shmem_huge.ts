@@ -189,8 +189,8 @@ export function shmemVmaSuitable(
  * that agrees with the file offset modulo the PMD size taken (a mapping at an
  * unaligned offset only when it spans two PMDs). Any failure of the second
  * search keeps the first answer. Returns the vpn (or the first search's
- * failure). vmlab's mmap does not call it yet (mm/mmap.ts places a tmpfs
- * mapping by the ordinary search).
+ * failure). mm/mmap.ts calls it for a tmpfs file or memfd (not on a machine
+ * whose VIPT cache has colours, which places shared mappings by colour).
  * Linux: mm/shmem.c shmem_get_unmapped_area
  */
 export function shmemGetUnmappedArea(

@@ -9,7 +9,7 @@
  * shmem_alloc_and_add_folio, shmem_undo_range, shmem_writepage; mm/memory.c do_set_pmd
  */
 import { describe, expect, it } from "vitest";
-import { checkedMetrics, scenarioError } from "../../workloads/scenario/testKit.ts";
+import { checkedMetrics, holds, scenarioError } from "../../workloads/scenario/testKit.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { migratable } from "./migrate.ts";
 import { getUnmappedArea } from "./mmap.ts";
@@ -336,6 +336,24 @@ describe("shmem_get_unmapped_area", () => {
     // offset 1M and 2M long: 1M + 2M < 4M, left alone; smaller than a PMD: left alone
     expect(place(512, 256)).toBe(plain + 512);
     expect(place(256, 0)).toBe(search(0, 256));
+  });
+
+  it("mmap places a tmpfs mapping through shmem_get_unmapped_area: huge=always without at= is PMD-mapped, huge=never is not aligned", () => {
+    // the top-down search's answer (mmap_base less 4M) is not 2M-aligned; huge=always: the inflated
+    //   search aligns address and offset 0 modulo 2M, so the fault maps 512 pages by one PMD;
+    //   huge=never: the ordinary answer, 4K pages: the fault maps its own (nothing else cached)
+    for (const [huge, present, pmd] of [
+      ["always", 512, 2097152],
+      ["never", 1, 0],
+    ] as const)
+      holds(`machine ram=64M
+file t size=4M fs=tmpfs huge=${huge}
+spawn A
+A: a = mmap 4M prot=r shared file=t
+A: read a
+expect present(A, a 4M) == ${present}
+expect meminfo.ShmemPmdMapped == ${pmd}
+`);
   });
 
   it("huge=never, shmem_enabled deny, MAP_FIXED, a free hint: the ordinary search's answer; force aligns a never mount", () => {
