@@ -452,7 +452,11 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     for (let i = 0; i < nr && !shared; i++) shared = pages.mapcount[base + i] !== 1;
     if (shared || vma!.file === null) continue;
     if (h >= start && h + nr <= end) {
-      if (env.lru?.reclaimPage(base, linearIndex(vma!, h))) n += nr;
+      if (vma!.file.fs === "tmpfs") {
+        // a huge tmpfs folio: shmem_writepage splits it at its first page's writeout, the tails
+        // going on reclaim_pages' list (split_huge_page_to_list_to_order) and out one by one
+        for (let i = 0; i < nr; i++) n += env.lru?.reclaimPage(base + i, linearIndex(vma!, h + i)) ?? 0;
+      } else if (env.lru?.reclaimPage(base, linearIndex(vma!, h))) n += nr;
       env.lru?.endFolioList(); // reclaim_pages of the one folio
       continue;
     }

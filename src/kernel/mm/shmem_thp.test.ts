@@ -356,6 +356,25 @@ expect meminfo.ShmemPmdMapped == ${pmd}
 `);
   });
 
+  it("MADV_PAGEOUT of a PMD-mapped huge tmpfs folio swaps all 512 pages out (shmem_writepage's split puts the tails on the list)", () => {
+    // madvise_cold_or_pageout_huge_pmd isolates the folio; shrink_folio_list: try_to_unmap clears
+    //   the PMD, pageout -> shmem_writepage splits (split_huge_page_to_list_to_order onto
+    //   reclaim_pages' list) and writes the head; each tail then goes the same way: 512 written
+    holds(`machine ram=64M swap=16M
+file t size=2M fs=tmpfs huge=always
+spawn A
+A: a = mmap 2M prot=rw shared file=t at=0x40000000
+A: write a 2M value=3
+expect meminfo.ShmemPmdMapped == 2097152
+A: r = madvise a 2M pageout
+expect vmstat.pswpout == 512
+expect meminfo.Shmem == 0
+expect meminfo.ShmemHugePages == 0
+A: read a+1M
+expect byte(A, a+1M) == 3
+`);
+  });
+
   it("huge=never, shmem_enabled deny, MAP_FIXED, a free hint: the ordinary search's answer; force aligns a never mount", () => {
     const { k, place, search } = proc("never");
     expect(place(1024, 0)).toBe(search(0, 1024));
