@@ -230,8 +230,7 @@ export abstract class RunFold {
       const first = key * this.tablePages;
       if (this.marked !== key) this.mark(key);
       const max = this.inTable(v, key, left - done, step);
-      let n = this.coveredAny ? 0 : max;
-      while (n < max && covered[v + n * step - first] === 0) n++;
+      const n = this.coveredAny ? this.uncovered(v, step, max, first) : max;
       if (this.pendCount + n > PENDING) this.flush(step); // inserted now: the same as later
       const k = n === 0 ? 0 : this.ended(this.leaves(v, step, n, write, value, off, mode, this.pendCount));
       this.pendCount += k;
@@ -353,16 +352,18 @@ export abstract class RunFold {
 
   /**
    * How many of the run's pages vpn, vpn + step, ... (`max` at most, under the marked table whose
-   * first page is `first`) no TLB entry covered, from vpn's own (missesAll found it uncovered): the
-   * marks read up to the first covered page, once a marking (scanFrom .. scanStop: the pages the
-   * last scan passed, all uncovered, and where it stopped). A run under pressure asks at page after
-   * page, most answered none by the kernel (its allocation not sure of the fast path), the same
-   * marks every time; a later page of the run is on the same lattice, its run's end the same.
+   * first page is `first`) no TLB entry covered before the first one that is (span's pages; faultRun's
+   * from vpn's own, which missesAll found uncovered): the marks read up to the first covered page
+   * once a marking (scanFrom .. scanStop: the pages the last scan passed, all uncovered, and where
+   * it stopped). A run under pressure asks at page after page (faultRun's, most answered none by the
+   * kernel, its allocation not sure of the fast path; span's, whose walks stop at the next page
+   * swapped out), the same marks every time: a later page of the run is on the same lattice, the
+   * run's end the same (each run marks its table before its first ask: begin drops the marks).
    */
   private uncovered(vpn: number, step: number, max: number, first: number): number {
     if (!(vpn >= this.scanFrom && vpn < this.scanStop && (vpn - this.scanFrom) % step === 0)) {
       const covered = this.covered;
-      let n = 1;
+      let n = 0;
       while (n < max && covered[vpn + n * step - first] === 0) n++;
       this.scanFrom = vpn;
       this.scanStop = vpn + n * step;

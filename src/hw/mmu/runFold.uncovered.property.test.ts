@@ -1,6 +1,6 @@
 /**
- * RunFold.faultRun's count of uncovered pages (runFold.ts `uncovered`: the marks read once a
- * marking, the last scan's range kept) against the scan from the fault's page it replaced, read
+ * RunFold.faultRun's and span's count of uncovered pages (runFold.ts `uncovered`: the marks read
+ * once a marking, the last scan's range kept) against the scan from the page it replaced, read
  * afresh at every call: random marks of a leaf table (512 or 1024 pages, none to most covered),
  * runs of 1, 2, 3 or 7 pages a step over it, each marked at its start as missesAll marks before
  * faultRun's first call, asked at the run's uncovered pages in order (the pages a per-access fault
@@ -45,10 +45,10 @@ function foldOver(tablePages: number, marks: { current: number[] }): Inner {
   return fold as unknown as Inner;
 }
 
-/** faultRun's scan as it was: from vpn's own page (uncovered) to the first covered one, max at most */
+/** faultRun's and span's scan as it was: from vpn's own page to the first covered one, max at most */
 function scan(f: Inner, vpn: number, step: number, max: number, first: number): number {
   if (!f.coveredAny) return max;
-  let n = 1;
+  let n = 0;
   while (n < max && f.covered[vpn + n * step - first] === 0) n++;
   return n;
 }
@@ -60,7 +60,7 @@ const marksArb = (tablePages: number) =>
     fc.uniqueArray(fc.nat(tablePages - 1), { minLength: 100, maxLength: tablePages }),
   );
 
-describe("RunFold.faultRun's uncovered pages", () => {
+describe("RunFold.faultRun's and span's uncovered pages", () => {
   it("equal the scan from each fault's page, call after call", () => {
     fc.assert(
       fc.property(
@@ -75,8 +75,9 @@ describe("RunFold.faultRun's uncovered pages", () => {
                 start: fc.nat(tablePages - 1),
                 step: fc.constantFrom(1, 1, 2, 3, 7),
                 count: fc.integer({ min: 1, max: 1500 }),
-                // per uncovered page: 0 asked, 1 left to the per-access path, 2 the table marked again first
-                choices: fc.array(fc.constantFrom(0, 0, 0, 1, 2), { minLength: 1, maxLength: 200 }),
+                // per page: 0 asked (faultRun: an uncovered page), 1 left to the per-access path, 2 the table
+                // marked again first, 3 asked even when covered (span's first page)
+                choices: fc.array(fc.constantFrom(0, 0, 0, 1, 2, 3), { minLength: 1, maxLength: 200 }),
               }),
               { minLength: 1, maxLength: 6 },
             ),
@@ -94,8 +95,8 @@ describe("RunFold.faultRun's uncovered pages", () => {
             for (let i = 0, c = 0; i < run.count; i++) {
               const vpn = first + run.start + i * run.step;
               if (vpn >= first + tablePages) break;
-              if (f.covered[vpn - first] !== 0) continue; // missesAll: not this page
               const choice = run.choices[c++ % run.choices.length];
+              if (f.covered[vpn - first] !== 0 && choice !== 3) continue; // missesAll: not this page; span's: any
               if (choice === 1) continue;
               if (choice === 2 && remark < run.remarks.length) {
                 marks.current = run.remarks[remark++];
