@@ -230,8 +230,7 @@ export abstract class RunFold {
       const first = key * this.tablePages;
       if (this.marked !== key) this.mark(key);
       const max = this.inTable(v, key, left - done, step);
-      let n = this.coveredAny ? 0 : max;
-      while (n < max && covered[v + n * step - first] === 0) n++;
+      const n = this.coveredAny ? this.uncovered(v, step, max, first) : max;
       if (this.pendCount + n > PENDING) this.flush(step); // inserted now: the same as later
       const k = n === 0 ? 0 : this.ended(this.leaves(v, step, n, write, value, off, mode, this.pendCount));
       this.pendCount += k;
@@ -327,9 +326,7 @@ export abstract class RunFold {
     const step = this.step;
     const first = key * this.tablePages;
     const max = Math.min(this.inTable(vpn, key, left, step), PENDING);
-    const covered = this.covered;
-    let n = this.coveredAny ? 1 : max; // vpn's own page: missesAll found it uncovered
-    while (n < max && covered[vpn + n * step - first] === 0) n++;
+    const n = this.coveredAny ? this.uncovered(vpn, step, max, first) : max;
     const stride = step * 4096;
     const k = (sink as RunFaultSinkOf<RunFoldHost>).runFaultRun!(mmu, vaHi, vaLo >>> 0, stride, n);
     if (k === 0) return 0;
@@ -352,6 +349,31 @@ export abstract class RunFold {
     this.faultPages += k;
     return k;
   }
+
+  /**
+   * How many of the run's pages vpn, vpn + step, ... (`max` at most, under the marked table whose
+   * first page is `first`) no TLB entry covered before the first one that is (span's pages; faultRun's
+   * from vpn's own, which missesAll found uncovered): the marks read up to the first covered page
+   * once a marking (scanFrom .. scanStop: the pages the last scan passed, all uncovered, and where
+   * it stopped). A run under pressure asks at page after page (faultRun's, most answered none by the
+   * kernel, its allocation not sure of the fast path; span's, whose walks stop at the next page
+   * swapped out), the same marks every time: a later page of the run is on the same lattice, the
+   * run's end the same (each run marks its table before its first ask: begin drops the marks).
+   */
+  private uncovered(vpn: number, step: number, max: number, first: number): number {
+    if (!(vpn >= this.scanFrom && vpn < this.scanStop && (vpn - this.scanFrom) % step === 0)) {
+      const covered = this.covered;
+      let n = 0;
+      while (n < max && covered[vpn + n * step - first] === 0) n++;
+      this.scanFrom = vpn;
+      this.scanStop = vpn + n * step;
+    }
+    return Math.min(max, (this.scanStop - vpn) / step);
+  }
+
+  /** uncovered's last scan (a vpn range: from its start to the page it stopped before), dropped by mark */
+  private scanFrom = Number.NaN;
+  private scanStop = Number.NaN;
 
   /** missesAll's marking of table `key`, when enough faults in a row kept the marks (apart: the cold branch). */
   private markSteady(key: number): boolean {
@@ -435,6 +457,7 @@ export abstract class RunFold {
     if (this.coveredAny) this.covered.fill(0); // else no mark is set
     this.coveredAny = this.mmu.tlb.markCovered(key * this.tablePages, this.tablePages, this.covered, false);
     this.marked = key;
+    this.scanStop = Number.NaN; // uncovered's scan: of the marks before
   }
 
   /** whether `covered` has a mark (false: every page of the marked table is uncovered, no scan needed) */
