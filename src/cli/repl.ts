@@ -18,7 +18,8 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   sysctl nr_hugepages=N [size=1G]             (mmap ... hugetlb [size=1G]: MAP_HUGE_1GB)
   A: buf = mmap 1M [prot=rw] [shared] [file=F|dev=D|hugetlb] [populate] [at=ADDR [fixed]]
   A: munmap ADDR SIZE | A: mprotect ADDR SIZE prot=r | A: madvise ADDR SIZE dontneed|pageout|collapse|...
-  A: mlock ADDR SIZE | A: munlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove
+  A: mlock ADDR SIZE | A: munlock ADDR SIZE | A: brk +SIZE | A: mremap ADDR OLD NEW maymove [dontunmap]
+  A: mseal ADDR SIZE | sysctl max_map_count=N | A: mprotect ADDR SIZE prot=rw growsdown
   A: mlockall [current] [future] [onfault] | A: munlockall
   A: msync ADDR SIZE | A: ftruncate F SIZE | A: fork B | A: thread T | A: exit | A: setuid N
   A: fallocate F OFFSET LEN [keep_size] [punch_hole|zero_range|collapse_range|insert_range] | A: madvise ADDR SIZE remove
