@@ -135,6 +135,14 @@ export interface Pgtable {
    * one both do).
    */
   readonly clearYoungFlush: boolean;
+  /**
+   * arch_wants_old_prefaulted_pte: fault-around maps the pages other than
+   * the faulting one old (set_pte_range's `prefault`), so reclaim does not
+   * take an unused neighbour for a used page (arm64 with the hardware
+   * Access flag: !arch_faults_on_old_pte). Absent: false (young, as
+   * vm_page_prot's _PAGE_ACCESSED makes them).
+   */
+  readonly oldPrefaultedPte?: boolean;
   /** Linux's names of the levels, leaf first: PTE, PMD, PUD, (P4D,) PGD */
   readonly levelNames: readonly string[];
 

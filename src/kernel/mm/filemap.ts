@@ -195,13 +195,16 @@ function mapFilePage(
   pfn: number,
   writable: boolean,
   dirty: boolean,
+  prefault = false,
 ): void {
   const env = ctx.env;
   env.pages.refcount[pfn]++;
   env.pages.mapcount[pfn]++;
   if (vmaMlocks(vma.vmFlags)) env.lru?.fbatches.mlock.mlockFolio(pfn); // folio_add_file_rmap_ptes: mlock_vma_folio
   rssAdd(ctx, mm, vma, pfn, 1);
-  const e = userPte(ctx, pfn, vma.vmFlags, writable, dirty, false);
+  let e = userPte(ctx, pfn, vma.vmFlags, writable, dirty, false);
+  // set_pte_range: a prefaulted page old where arch_wants_old_prefaulted_pte
+  if (prefault && env.pgtable.oldPrefaultedPte) e = env.pgtable.modify(e.hi, e.lo, 0, PteFlag.YOUNG);
   setPteAt(ctx, pa, e.hi, e.lo);
 }
 
@@ -257,12 +260,14 @@ function faultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, freshT
       fv + nr <= vma.vmEnd &&
       Math.floor(fv / ptrs) === Math.floor((fv + nr - 1) / ptrs)
     ) {
-      // the whole folio, its pages before and after the window too
-      for (let i = 0; i < nr; i++) mapCachedPage(ctx, mm, vma, fv + i, f, fs + i);
+      // the whole folio, its pages before and after the window too (one set_pte_range: prefault
+      // unless it holds the faulting page)
+      const prefault = vpn < fv || vpn >= fv + nr;
+      for (let i = 0; i < nr; i++) mapCachedPage(ctx, mm, vma, fv + i, f, fs + i, prefault);
       mmapMiss += nr;
       v = fv + nr - 1;
     } else {
-      mapCachedPage(ctx, mm, vma, v, f, index);
+      mapCachedPage(ctx, mm, vma, v, f, index, v !== vpn);
       mmapMiss++;
     }
   }
@@ -324,12 +329,13 @@ function mapCachedPage(
   vpn: number,
   f: FileObject,
   index: number,
+  prefault: boolean,
 ): void {
   const pfn = ctx.env.pageCache.find(f, index);
   if (pfn < 0) return;
   const pa = ptePa(ctx, mm, vpn, true);
   if (pa < 0 || !pteNoneAt(ctx, pa)) return;
-  mapFilePage(ctx, mm, vma, pa, pfn, fileWritableAtOnce(vma), false);
+  mapFilePage(ctx, mm, vma, pa, pfn, fileWritableAtOnce(vma), false, prefault);
 }
 
 /**

@@ -9,6 +9,7 @@
 
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
+import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
@@ -363,12 +364,22 @@ function shmemSwapinCluster(ctx: MmContext, owner: ShmemOwner, index: number, sl
 }
 
 /** finish_fault / set_pte_range for a shmem page: writable at once where the VMA is (no write-notify). */
-function mapShmemPage(ctx: MmContext, mm: MmStruct, vma: Vma, pa: number, pfn: number, dirty: boolean): void {
+function mapShmemPage(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  pa: number,
+  pfn: number,
+  dirty: boolean,
+  prefault = false,
+): void {
   ctx.env.pages.refcount[pfn]++;
   ctx.env.pages.mapcount[pfn]++;
   if (vmaMlocks(vma.vmFlags)) ctx.env.lru?.fbatches.mlock.mlockFolio(pfn); // folio_add_file_rmap_ptes: mlock_vma_folio
   mm.rssShmem++;
-  const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, dirty, false);
+  let e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, dirty, false);
+  // set_pte_range: a prefaulted page old where arch_wants_old_prefaulted_pte (arm64 with hardware AF)
+  if (prefault && ctx.env.pgtable.oldPrefaultedPte) e = ctx.env.pgtable.modify(e.hi, e.lo, 0, PteFlag.YOUNG);
   setPteAt(ctx, pa, e.hi, e.lo);
 }
 
@@ -396,7 +407,7 @@ function shmemFaultAround(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): 
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
     if (!pt.none(e.hi, e.lo)) continue;
-    mapShmemPage(ctx, mm, vma, pa, pfn, false);
+    mapShmemPage(ctx, mm, vma, pa, pfn, false, v !== vpn);
   }
 }
 

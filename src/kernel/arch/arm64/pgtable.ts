@@ -256,6 +256,8 @@ export class Arm64Pgtable implements Pgtable {
    * (arch/arm64/include/asm/pgtable.h)
    */
   readonly clearYoungFlush = true;
+  /** arch_wants_old_prefaulted_pte: cpu_has_hw_af (TCR_EL1.HA is set: init.ts) */
+  readonly oldPrefaultedPte = true;
   readonly levelNames: readonly string[] = ["PTE", "PMD", "PUD", "PGD"];
   /** make_pte_marker(PTE_MARKER_GUARD): swp_entry(SWP_PTE_MARKER, PTE_MARKER_GUARD) */
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);

@@ -142,6 +142,8 @@ const RANGE_FNS = [
   "swapped",
   "anon",
   "dirty",
+  // an extension: present pages whose entry has the accessed bit (x86 A, arm64 AF, RISC-V A)
+  "young",
   "mapcount",
   "anon_huge",
   // pages mapped by HugeTLB entries (MAP_HUGETLB; smaps' Shared_Hugetlb + Private_Hugetlb)
@@ -165,6 +167,7 @@ const PAGE_COUNTS = new Map<string, (p: PageInfo) => boolean>([
   ["hugetlb", (p) => p.hugetlb === true],
   ["anon", (p) => p.anon],
   ["dirty", (p) => p.present && !p.zeroPage && p.hugetlb !== true && p.dirty],
+  ["young", (p) => p.present && p.young],
   ["locked", (p) => p.present && p.inLockedVma],
   ["guard", (p) => p.guard],
   ["lazyfree", (p) => p.anon && !p.dirty && p.lazyfree],
