@@ -35,6 +35,36 @@ export class TlbState implements CpuTlbState {
   ptiCr3Writes = 0;
   /** PTI: returns to user that flushed the user PCID */
   ptiUserFlushes = 0;
+
+  /**
+   * SWITCH_TO_KERNEL_CR3's bookkeeping under PTI (x86-64 and i386 alike):
+   * the CPU leaves user mode; returns the mm whose kernel PGD CR3 must now
+   * hold (one CR3 write counted), or null when nothing is written (no PTI,
+   * already in the kernel, init_mm loaded).
+   */
+  ptiEnter(pti: boolean): MmStruct | null {
+    if (!pti || !this.inUser) return null;
+    this.inUser = false;
+    const mm = this.loadedMm;
+    if (mm === null) return null;
+    this.ptiCr3Writes++;
+    return mm;
+  }
+
+  /**
+   * SWITCH_TO_USER_CR3's bookkeeping under PTI: the CPU returns to user
+   * mode; returns the mm whose user PGD CR3 must now hold (one CR3 write
+   * counted), or null when nothing is written (no PTI, in user mode already,
+   * init_mm, a kernel thread in lazy TLB mode).
+   */
+  ptiExit(pti: boolean): MmStruct | null {
+    if (!pti || this.inUser) return null;
+    const mm = this.loadedMm;
+    if (mm === null || this.isLazy) return null;
+    this.inUser = true;
+    this.ptiCr3Writes++;
+    return mm;
+  }
 }
 
 /** PTI: the user page tables are the second page of the PGD allocation (PTI_USER_PGTABLE_BIT = 12). */
@@ -106,24 +136,20 @@ export class X86Tlb implements ArchTlb {
     return this.pcid ? this.kernPcid(asid) | (1 << PTI_USER_PCID_BIT) : 0;
   }
 
-  /**
-   * Kernel entry (a system call, exception or interrupt) on `cpuId`:
-   * SWITCH_TO_KERNEL_CR3 loads the kernel PGD of the same mm with the
-   * kernel PCID and the no-flush bit. Nothing without PTI.
-   */
   /** kernel entry and exit without PTI: nothing (core.ts TlbManager.entryQuiet) */
   entryQuiet(): boolean {
     return !this.pti;
   }
 
+  /**
+   * Kernel entry (a system call, exception or interrupt) on `cpuId`:
+   * SWITCH_TO_KERNEL_CR3 loads the kernel PGD of the same mm with the
+   * kernel PCID and the no-flush bit. Nothing without PTI.
+   */
   enterKernel(cpuId: number): void {
     const st = this.states[cpuId];
-    if (!this.pti || !st.inUser) return;
-    st.inUser = false;
-    const mm = st.loadedMm;
-    if (mm === null) return;
-    st.ptiCr3Writes++;
-    this.cpus[cpuId].loadCr3(mm.pgdPfn * 4096, this.kernPcid(st.loadedAsid), this.pcid);
+    const mm = st.ptiEnter(this.pti);
+    if (mm !== null) this.cpus[cpuId].loadCr3(mm.pgdPfn * 4096, this.kernPcid(st.loadedAsid), this.pcid);
   }
 
   /**
@@ -133,11 +159,8 @@ export class X86Tlb implements ArchTlb {
    */
   exitToUser(cpuId: number): void {
     const st = this.states[cpuId];
-    if (!this.pti || st.inUser) return;
-    const mm = st.loadedMm;
-    if (mm === null || st.isLazy) return;
-    st.inUser = true;
-    st.ptiCr3Writes++;
+    const mm = st.ptiExit(this.pti);
+    if (mm === null) return;
     const bit = 1 << st.loadedAsid;
     const flush = !this.pcid || (st.userPcidFlushMask & bit) !== 0;
     if (this.pcid && flush) st.ptiUserFlushes++;

@@ -47,24 +47,14 @@ export class I386Tlb implements ArchTlb {
    * to CR3 of the kernel PDPT. Nothing without PTI.
    */
   enterKernel(cpuId: number): void {
-    const st = this.states[cpuId];
-    if (!this.pti || !st.inUser) return;
-    st.inUser = false;
-    const mm = st.loadedMm;
-    if (mm === null) return;
-    st.ptiCr3Writes++;
-    this.loadCr3(cpuId, mm.pgdPfn);
+    const mm = this.states[cpuId].ptiEnter(this.pti);
+    if (mm !== null) this.loadCr3(cpuId, mm.pgdPfn);
   }
 
   /** Return to user mode on `cpuId`: under PTI SWITCH_TO_USER_CR3 sets bit 12, a MOV to CR3 of the user PDPT. */
   exitToUser(cpuId: number): void {
-    const st = this.states[cpuId];
-    if (!this.pti || st.inUser) return;
-    const mm = st.loadedMm;
-    if (mm === null || st.isLazy) return;
-    st.inUser = true;
-    st.ptiCr3Writes++;
-    this.loadCr3(cpuId, mm.pgdPfn + 1);
+    const mm = this.states[cpuId].ptiExit(this.pti);
+    if (mm !== null) this.loadCr3(cpuId, mm.pgdPfn + 1);
   }
 
   /** load_new_mm_cr3 without PCIDs: MOV to CR3 (flushes the non-global entries; PAE: reloads the PDPTEs). */
