@@ -134,6 +134,14 @@ describe("vmlab against this machine's Linux kernel: mincore, posix_fadvise, dro
           expect(got.get(exp), exp).toBe(`0000${o.vec.slice(4)}`);
           continue;
         }
+        // dirty pages alone: the same race the other way. vmlab's writeback (and usually the host's)
+        // has not ended when the invalidation runs, so the four written pages stay; a host whose
+        // device finished the WB_SYNC_NONE writes first drops them (seen once under a full test run)
+        if (exp === "dontneed-dirty-alone" && o.vec !== got.get(exp) && o.vec.startsWith("0000")) {
+          console.log("dontneed-dirty-alone: the host's writeback completed before the invalidation");
+          expect(got.get(exp), exp).toBe(`1111${o.vec.slice(4)}`);
+          continue;
+        }
         expect(got.get(exp), exp).toBe(o.vec);
       }
       const e = real.get("errors");
