@@ -160,9 +160,25 @@ B: read a`;
     }
   });
 
-  it("COW: flush_cache_page on the old frame before the copy; exit: flush_cache_mm", () => {
+  it("COW: VIVT flushes the old frame's page twice (the copy's, wp_page_copy's), aliasing VIPT once; exit: flush_cache_mm", () => {
     const src = `machine ram=64M cache=vivt cache_asid=on\n${FORK}\nA: write a value=6\nA: read a\nB: read a`;
-    expect(metric(src, "cache.page_flushes")).toBe("1");
+    // v4wb_copy_user_highpage's flush_cache_page before the copy, wp_page_copy's after it
+    expect(metric(src, "cache.page_flushes")).toBe("2");
+    // v6_copy_user_highpage_aliasing copies at the user's colour, flushing nothing; wp_page_copy's flush_pfn_alias
+    expect(
+      metric(src.replace("cache=vivt cache_asid=on", "cache=vipt cache_ways=4"), "cache.page_flushes"),
+    ).toBe("1");
+    expect(
+      metric(src.replace("cache=vivt cache_asid=on", "cache=vipt cache_ways=4"), "cache.stale_reads"),
+    ).toBe("0");
+    expect(metric(src.replace("cache=vivt cache_asid=on", "cache=pipt"), "cache.page_flushes")).toBe("0");
+    // a write after a read of the zero page copies no frame, but wp_page_copy still flushes the page
+    const zero = "machine ram=64M cache=vivt\nspawn A\nA: a = mmap 4K\nA: read a\nA: write a value=1";
+    expect(metric(zero, "cache.page_flushes")).toBe("1");
+    // a private file page's first write (do_cow_fault): copy_mc_user_highpage's flush, no wp_page_copy
+    const cowFault =
+      "machine ram=64M cache=vivt\nfile f size=4K\nspawn A\nA: u = mmap 4K file=f\nA: write u value=7";
+    expect(metric(cowFault, "cache.page_flushes")).toBe("1");
     expect(metric(src, "cache.stale_reads")).toBe("0");
     expect(metric(src, "byte(B, a)")).toBe("5");
     expect(metric(`${src}\nB: exit`, "cache.flushes")).toBe("2");

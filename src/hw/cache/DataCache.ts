@@ -328,9 +328,10 @@ export class DataCache implements MemoryPort {
    * Clean and invalidate the lines of frame pfn in the colour of user page
    * `vpn` (VIPT aliasing: flush_pfn_alias, which maps the frame at a
    * kernel address of that colour and cleans it by VA). All colours when
-   * vpn is -1 (flush_dcache_page reaching every user alias).
+   * vpn is -1 (flush_dcache_page reaching every user alias). Counted in
+   * `pageFlushes` unless `count` is false.
    */
-  flushFrame(pfn: number, vpn: number): void {
+  flushFrame(pfn: number, vpn: number, count = true): void {
     const first = pfn * PAGE_SIZE;
     const colourSets = this.pageSets;
     const colour = vpn < 0 ? -1 : vpn % this.colours;
@@ -341,7 +342,7 @@ export class DataCache implements MemoryPort {
       if (colour >= 0 && Math.floor(Math.floor(i / this.ways) / colourSets) !== colour) continue;
       this.flushLine(i);
     }
-    this.pageFlushes++;
+    if (count) this.pageFlushes++;
   }
 
   /**

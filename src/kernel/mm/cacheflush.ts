@@ -8,7 +8,10 @@
  *   flush_cache_range     tlb_start_vma (include/asm-generic/tlb.h): every zap
  *                         (unmap_page_range: munmap, MADV_DONTNEED, guard install),
  *                         mprotect, MADV_FREE; move_page_tables: mremap (mm/mremap.c)
- *   flush_cache_page      wp_page_copy: COW (mm/memory.c); try_to_unmap_one: reclaim (mm/rmap.c)
+ *   flush_cache_page      wp_page_copy: COW, after the copy (mm/memory.c); try_to_unmap_one:
+ *                         reclaim (mm/rmap.c)
+ *   copy_user_highpage    the copy's own cache work (arch/arm/mm/copypage-*.c): VIVT, one more
+ *                         flush_cache_page before it
  *   flush_dcache_page     the kernel wrote a page-cache page a user may map (generic_perform_write)
  *   switch_mm             an untagged VIVT cache is flushed whole (cpu_arm926_switch_mm)
  *
@@ -48,6 +51,12 @@ export interface CacheFlush {
   /** user pages [startVpn, startVpn + nrPages) of mm */
   flushCacheRange(mm: MmStruct, startVpn: number, nrPages: number): void;
   flushCachePage(mm: MmStruct, vpn: number, pfn: number): void;
+  /**
+   * The cache work of the architecture's copy_user_highpage(to, from, vaddr)
+   * before it reads `pfn`, the old frame of user page `vpn` (wp_page_copy's
+   * copy; vmlab then copies the frames in memory).
+   */
+  copyUserHighpage(mm: MmStruct, vpn: number, pfn: number): void;
   flushDcachePage(pfn: number): void;
   /** context_switch on `cpu` from the mm loaded there (null: init_mm) to `next` (null: a kernel thread, lazy) */
   switchMm(cpu: number, prev: MmStruct | null, next: MmStruct | null): void;
@@ -61,6 +70,7 @@ class NoFlush implements CacheFlush {
   flushCacheDupMm(): void {}
   flushCacheRange(): void {}
   flushCachePage(): void {}
+  copyUserHighpage(): void {}
   flushDcachePage(): void {}
   switchMm(): void {}
 }
@@ -105,6 +115,15 @@ class VivtFlush implements CacheFlush {
     for (const c of this.caches(mm)) c.flushVirtualRange(vpn, 1, mm.ctxId, true);
   }
 
+  /**
+   * v4wb_copy_user_highpage (arch/arm/mm/copypage-v4wb.c; the other VIVT
+   * cores' copypage-*.c alike): flush_cache_page(vma, vaddr, from) before the
+   * copy, a flush of its own besides wp_page_copy's after it.
+   */
+  copyUserHighpage(mm: MmStruct, vpn: number): void {
+    this.flushCachePage(mm, vpn);
+  }
+
   flushDcachePage(pfn: number): void {
     // __flush_dcache_aliases: every user mapping of the page, on each CPU
     for (const c of this.system.caches) c.flushFrame(pfn, -1);
@@ -144,6 +163,17 @@ class ViptAliasingFlush implements CacheFlush {
 
   flushCachePage(_mm: MmStruct, vpn: number, pfn: number): void {
     for (const c of this.system.caches) c.flushFrame(pfn, vpn); // flush_pfn_alias(pfn, user_addr)
+  }
+
+  /**
+   * v6_copy_user_highpage_aliasing (arch/arm/mm/copypage-v6.c) flushes
+   * nothing of the user's colour: it maps the old frame at a kernel address
+   * of that colour, so the copy reads the user's dirty lines through the
+   * cache. vmlab copies in memory, so those lines are written back first,
+   * uncounted: no flush instruction stands for them.
+   */
+  copyUserHighpage(_mm: MmStruct, vpn: number, pfn: number): void {
+    for (const c of this.system.caches) c.flushFrame(pfn, vpn, false);
   }
 
   flushDcachePage(pfn: number): void {

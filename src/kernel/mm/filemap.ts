@@ -439,6 +439,7 @@ function doCowFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pa: num
     putPage(ctx, pfn); // uncharge_out: folio_put
     return vmfError(ctx);
   }
+  env.cache.copyUserHighpage(mm, vpn, got.pfn); // copy_mc_user_highpage: the arch's copy_user_highpage
   copyFrame(env.phys, got.pfn, pfn);
   env.pages.mapcount[pfn] = 1;
   env.pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)

@@ -226,13 +226,15 @@ export function doWpPage(
     // copy_user_highpage: both pages kmap_local'd (32-bit highmem), copied, unmapped in reverse
     const src = env.kmapLocal?.(old);
     const dst = env.kmapLocal?.(pfn);
-    // flush_cache_page(vma, address, pte_pfn(orig_pte)): the user's lines of the old page reach
-    // memory before the copy reads it (wp_page_copy; arm's v4wb_copy_user_highpage does it first)
-    env.cache.flushCachePage(mm, vpn, old);
+    // the arch's copy_user_highpage: the user's lines of the old page reach the copy
+    // (VIVT: v4wb_copy_user_highpage's flush_cache_page before it)
+    env.cache.copyUserHighpage(mm, vpn, old);
     copyFrame(env.phys, old, pfn);
     if (dst !== undefined) env.kunmapLocal?.(dst);
     if (src !== undefined) env.kunmapLocal?.(src);
   }
+  // wp_page_copy, the PTE still the old one: flush_cache_page(vma, address, pte_pfn(orig_pte))
+  env.cache.flushCachePage(mm, vpn, old);
   pages.mapcount[pfn] = 1;
   pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
   const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
