@@ -132,10 +132,13 @@ function mmapLimits(
   flags: number,
   nrPages: number,
   fileChecks = false,
+  gather?: () => number,
 ): number {
   if (a.locked && !canDoMlock(mm, a.privileged)) return -Errno.EPERM;
   if (!mlockFutureOk(mm, flags, nrPages * 4096, a.privileged)) return -Errno.EAGAIN;
   if (fileChecks && a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
+  const gathered = gather?.() ?? 0; // mmap_region: vms_gather_munmap_vmas before the limits
+  if (gathered < 0) return gathered;
   if (!vmLimited(mm)) return 0;
   const replaced = a.fixed ? mappedPages(mm, a.addr / 4096, a.addr / 4096 + nrPages) : 0;
   return mayExpandVm(ctx, mm, flags, nrPages - replaced) ? 0 : -Errno.ENOMEM;
@@ -227,7 +230,8 @@ export function mmap(
   // accountable_mapping: private writable mappings without VM_NORESERVE, a device's too
   // (remap_pfn_range adds VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP and keeps VM_ACCOUNT)
   const accountable = !a.shared && a.prot.w && !noreserve;
-  const limits = mmapLimits(ctx, mm, a, flags, nrPages, true);
+  const gather = a.fixed ? () => gatherMunmap(ctx, mm, a.addr / 4096, nrPages) : undefined;
+  const limits = mmapLimits(ctx, mm, a, flags, nrPages, true, gather);
   if (limits < 0) return limits;
   if (a.fixed && a.addr % 4096 === 0) {
     // mmap_region: the VMAs MAP_FIXED replaces give back their charge first (vms.nr_accounted)
@@ -238,9 +242,13 @@ export function mmap(
   } else if (accountable && !vmEnoughMemory(ctx, mm, nrPages, a.privileged)) return -Errno.ENOMEM;
   if (accountable) flags |= VmFlag.ACCOUNT;
   // shmem_zero_setup -> shmem_acct_size: a shared anonymous mapping's object is charged whole
-  // unless VM_NORESERVE (checked before the range is taken, as __shmem_file_setup's failure is)
+  // unless VM_NORESERVE
+  // (6.12 calls it after vms_clean_up_area has zapped what MAP_FIXED replaces: its failure leaves a gap)
   const shmemCharge = a.shared && !a.file && !a.device && !a.shmem && !noreserve ? nrPages : 0;
-  if (shmemCharge > 0 && !vmEnoughMemory(ctx, mm, shmemCharge, a.privileged)) return -Errno.ENOMEM;
+  if (shmemCharge > 0 && !vmEnoughMemory(ctx, mm, shmemCharge, a.privileged)) {
+    if (a.fixed) munmap(ctx, mm, a.addr / 4096, nrPages); // vms_abort_munmap_vmas: "leaving a gap"
+    return -Errno.ENOMEM;
+  }
   let start: number;
   if (a.fixed) {
     start = a.addr / 4096; // fixedRange has checked it
@@ -591,6 +599,36 @@ export function splitAt(mm: MmStruct, vpn: number, ctx?: MmContext): void {
  */
 export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: number): number {
   const end = start + nrPages;
+  const gathered = gatherMunmap(ctx, mm, start, nrPages);
+  if (gathered < 0) return gathered;
+  const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
+  if (doomed.length === 0) return 0;
+  mm.updateHiwaterRss(); // vms_clear_ptes: update_hiwater_rss before unmap_vmas
+  mm.updateHiwaterVm(); // vms_complete_munmap_vmas: update_hiwater_vm before total_vm drops
+  const tlb = new MmuGather(ctx, mm);
+  for (const v of doomed) {
+    zapRange(ctx, tlb, mm, v.vmStart, v.vmEnd);
+    if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
+    mm.remove(v);
+  }
+  const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
+  const next = mm.vmas.find((v) => v.vmStart >= end);
+  freePgtables(ctx, tlb, mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(ctx));
+  tlb.finish(); // the flush, then the pages and the tables freed
+  for (const v of doomed) dropVma(ctx, v);
+  return 0;
+}
+
+/**
+ * vms_gather_munmap_vmas' checks and splits for an unmap of [start, start + nrPages):
+ * a split in three past max_map_count (-ENOMEM), a sealed VMA (-EPERM: a split at the
+ * start made first stays), a HugeTLB VMA split off its page size (-EINVAL); then the
+ * VMAs split at both ends. munmap does it first; mmap(MAP_FIXED) too, before its limits
+ * and its charge (mmap_region), whose failure leaves the splits (vms_abort_munmap_vmas
+ * reattaches the VMAs). Returns 0 or -errno. Linux 6.12: mm/vma.c vms_gather_munmap_vmas
+ */
+export function gatherMunmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: number): number {
+  const end = start + nrPages;
   const first = mm.vmaAt(start);
   // vms_gather_munmap_vmas: a VMA split in three must leave map_count within max_map_count
   if (first !== null && first.vmStart < start && end < first.vmEnd && mm.vmas.length >= maxMapCount(ctx))
@@ -607,21 +645,6 @@ export function munmap(ctx: MmContext, mm: MmStruct, start: number, nrPages: num
   const last = mm.vmaAt(end);
   if (last !== null && last.vmStart < end && !hugetlbMaySplit(last, end)) return -Errno.EINVAL;
   splitAt(mm, end, ctx);
-  const doomed = mm.vmas.filter((v) => v.vmStart >= start && v.vmEnd <= end);
-  if (doomed.length === 0) return 0;
-  mm.updateHiwaterRss(); // vms_clear_ptes: update_hiwater_rss before unmap_vmas
-  mm.updateHiwaterVm(); // vms_complete_munmap_vmas: update_hiwater_vm before total_vm drops
-  const tlb = new MmuGather(ctx, mm);
-  for (const v of doomed) {
-    zapRange(ctx, tlb, mm, v.vmStart, v.vmEnd);
-    if (v.vmFlags & VmFlag.ACCOUNT) mm.committed -= v.pages;
-    mm.remove(v);
-  }
-  const prev = mm.vmas.filter((v) => v.vmEnd <= start).at(-1);
-  const next = mm.vmas.find((v) => v.vmStart >= end);
-  freePgtables(ctx, tlb, mm, start, end, prev ? prev.vmEnd : 0, next ? next.vmStart : userHalfEnd(ctx));
-  tlb.finish(); // the flush, then the pages and the tables freed
-  for (const v of doomed) dropVma(ctx, v);
   return 0;
 }
 
