@@ -381,9 +381,7 @@ function mmapHugetlb(
   if (h === undefined || (a.file && inode === null) || a.device || a.shmem) return -Errno.EINVAL;
   if (mm.vmas.length > maxMapCount(ctx)) return -Errno.ENOMEM; // do_mmap: "Too many mappings?"
   if (a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
-  // hugetlbfs_file_mmap: the offset on a huge page boundary
   const pgoff = a.file ? (a.offset ?? 0) / 4096 : 0;
-  if (pgoff % h.nrPages !== 0) return -Errno.EINVAL;
   const nr = h.nrPages;
   const nrPages = Math.ceil(a.length / (nr * 4096)) * nr;
   const taskSize = ctx.env.taskSizeVpn;
@@ -405,8 +403,13 @@ function mmapHugetlb(
   // do_mmap and mmap_region's limits, with VM_LOCKED (MAP_LOCKED, mm->def_flags) still set
   // (mmap_region clears it later)
   const lockFlags = (a.locked ? VmFlag.LOCKED : 0) | mm.defFlags;
-  const limits = mmapLimits(ctx, mm, a, flags | lockFlags, nrPages);
+  const gather = a.fixed ? () => gatherMunmap(ctx, mm, start, nrPages) : undefined;
+  const limits = mmapLimits(ctx, mm, a, flags | lockFlags, nrPages, false, gather);
   if (limits < 0) return limits;
+  // vms_clean_up_area zaps and closes what MAP_FIXED replaces (hugetlb_vm_op_close gives back a
+  // private mapping's reservation) before mmap_file: hugetlbfs_file_mmap's refusals leave a gap
+  if (a.fixed) munmap(ctx, mm, start, nrPages);
+  if (pgoff % nr !== 0) return -Errno.EINVAL; // hugetlbfs_file_mmap: the offset on a huge page boundary
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
   const vma = new Vma(start, start + nrPages, flags, pgoff, hf?.name ?? "/anon_hugepage (deleted)");
   if (!hugetlbMmapSetup(ctx, vma, h, hf?.file)) return -Errno.ENOMEM;
@@ -414,7 +417,6 @@ function mmapHugetlb(
   const len = (pgoff + nrPages) * 4096;
   if (hf !== null && a.file && flags & VmFlag.WRITE && hf.file.size < len)
     hf.file.size = a.file.sizeBytes = len;
-  if (a.fixed) munmap(ctx, mm, start, nrPages);
   mm.insert(vma); // its own file: it merges with nothing
   if (a.populate || lockFlags & VmFlag.LOCKED) mmPopulate(ctx, mm, start, start + nrPages, populate, true);
   return start;

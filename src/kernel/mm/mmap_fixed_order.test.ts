@@ -10,6 +10,7 @@
  * CommitLimit here (64 MiB, no swap, overcommit_ratio 50) is well under 64 MiB.
  */
 import { describe, expect, it } from "vitest";
+import { holds } from "../../workloads/scenario/testKit.ts";
 import { taskOf } from "../core/task.ts";
 import { A, B, errnoMachine, P } from "../errno.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
@@ -68,6 +69,39 @@ describe("mmap(MAP_FIXED): vms_gather_munmap_vmas before the limits (Linux 6.12 
     expect(mm.vmas.length).toBe(2);
     expect(mm.vmaAt(A / P)!.vmEnd).toBe(A / P + 1);
     expect(mm.vmaAt(A / P + 1)).toBeNull();
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("MAP_HUGETLB | MAP_FIXED over a private HugeTLB mapping: the old one's reservation goes back first (vma_close before mmap_file)", () => {
+    // vms_clean_up_area: hugetlb_vm_op_close gives the 2 reserved pages back; hugetlbfs_file_mmap's
+    // hugetlb_reserve_pages then takes 2 of the pool's 2 again
+    holds(`
+machine ram=64M
+sysctl nr_hugepages=2
+spawn A
+A: a = mmap 4M hugetlb at=0x40000000 fixed
+expect meminfo.HugePages_Rsvd == 2
+A: b = mmap 4M hugetlb at=0x40000000 fixed
+expect b == 0x40000000
+expect meminfo.HugePages_Rsvd == 2
+expect A.map_count == 2
+`);
+  });
+
+  it("MAP_HUGETLB | MAP_FIXED: mseal's -EPERM before the reservation; a refused reservation leaves a gap", () => {
+    const { k, t, mm } = machine();
+    k.sysctlHugepages(1);
+    const H = 2 << 20;
+    const X = 0x40000000;
+    expect(k.mmap(t, mmapArgs(P, { addr: X, fixed: true }))).toBe(B(X));
+    expect(k.mseal(t, B(X), B(P))).toBe(0n);
+    // 2 huge pages wanted, 1 in the pool: the gather refuses first
+    expect(k.mmap(t, mmapArgs(2 * H, { addr: X, fixed: true, hugetlb: true }))).toBe(B(-Errno.EPERM));
+    expect(mm.vmaAt(X / P)).not.toBeNull();
+    expect(k.mmap(t, mmapArgs(P, { addr: X + H, fixed: true }))).toBe(B(X + H));
+    // hugetlb_reserve_pages fails after vms_clean_up_area zapped and closed [X+H, X+H+P): a gap
+    expect(k.mmap(t, mmapArgs(2 * H, { addr: X + H, fixed: true, hugetlb: true }))).toBe(B(-Errno.ENOMEM));
+    expect(mm.vmaAt((X + H) / P)).toBeNull();
     expect(checkInvariants(k)).toEqual([]);
   });
 });
