@@ -143,6 +143,11 @@ export interface Kernel<C extends Mmu = Mmu> {
    * Read them back with the view's limits(task).
    */
   setrlimit(task: TaskHandle, resource: RlimitName, soft: number, hard: number): number;
+  /**
+   * personality(2): sets the task's persona (0 PER_LINUX; 0x0400000 READ_IMPLIES_EXEC: PROT_READ
+   * implies PROT_EXEC in mmap, mprotect and brk's heap) unless it is 0xffffffff, and returns the old one.
+   */
+  personality(task: TaskHandle, persona: number): number;
   /** A write of /proc/PID/oom_score_adj for the task's process: 0, -22 (EINVAL: not -1000..1000) or -13 (EACCES: below its floor without privilege). */
   setOomScoreAdj(task: TaskHandle, adj: number): number;
   /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */

@@ -242,6 +242,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     taskOf(task).uid = uid;
   }
 
+  /** personality(2): the old persona; 0xffffffff only reads it (mman.ts personality) */
+  personality(task: TaskHandle, persona: number): number {
+    return mman.personality(taskOf(task), persona);
+  }
+
   /** setrlimit(2) on the task's process: 0, -EINVAL (soft > hard), -EPERM (sched.ts setrlimit) */
   setrlimit(task: TaskHandle, resource: RlimitName, soft: number, hard: number): number {
     return sched.setrlimit(taskOf(task), resource, soft, hard);

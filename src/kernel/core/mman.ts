@@ -39,6 +39,19 @@ export function madviseRange(addr: bigint, length: bigint): { start: number; end
   return { start: Number(addr / 4096n), end: Number((addr + len) / 4096n) };
 }
 
+/** personality(2)'s READ_IMPLIES_EXEC (include/uapi/linux/personality.h) */
+export const READ_IMPLIES_EXEC = 0x0400000;
+
+/**
+ * personality(2): sets the task's persona unless it is 0xffffffff (a query)
+ * and returns the old one. Linux: kernel/exec_domain.c SYSCALL_DEFINE1(personality)
+ */
+export function personality(task: Task, persona: number): number {
+  const old = task.personality;
+  if (persona !== 0xffffffff) task.personality = persona >>> 0;
+  return old;
+}
+
 /**
  * mmap; returns the address or -errno (as a bigint). The architecture's
  * sys_mmap refuses an offset off a page boundary first, for anonymous
@@ -46,10 +59,13 @@ export function madviseRange(addr: bigint, length: bigint): { start: number; end
  * arch/riscv/kernel/sys_riscv.c); a hint above TASK_SIZE is only a hint
  * (the search ignores it), so the address range's checks are do_mmap's.
  */
-export function mmap(k: KernelCore, task: Task, args: MmapArgs): bigint {
+export function mmap(k: KernelCore, task: Task, req: MmapArgs): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  if ((args.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
+  if ((req.offset ?? 0) % 4096 !== 0) return BigInt(-Errno.EINVAL);
+  // do_mmap: "Does the application expect PROT_READ to imply PROT_EXEC?" (no noexec mounts here)
+  const rie = req.prot.r && !req.prot.x && task.personality & READ_IMPLIES_EXEC;
+  const args = rie ? { ...req, prot: { ...req.prot, x: true } } : req;
   // shmem_mmap -> seal_check_write: a shared writable mapping of a write-sealed memfd
   if (args.file && args.shared && args.prot.w && sealCheckWrite(args.file) < 0) return BigInt(-Errno.EPERM);
   const pkey = mmapPkey(k, task, mm, args.prot);
@@ -81,8 +97,9 @@ export function munmap(k: KernelCore, task: Task, addr: bigint, length: bigint):
  * range down to the start of the first VMA in it, which must be VM_GROWSDOWN
  * (-EINVAL); PROT_GROWSUP needs VM_GROWSUP, which no architecture vmlab models
  * has (-EINVAL, after -ENOMEM for a range that starts in a hole); both at once
- * -EINVAL before anything. (READ_IMPLIES_EXEC: vmlab's processes have no
- * personality.) Linux 6.12: mm/mprotect.c do_mprotect_pkey
+ * -EINVAL before anything. With READ_IMPLIES_EXEC in the task's personality,
+ * PROT_READ adds PROT_EXEC in each VMA that may execute (rier, VM_MAYEXEC).
+ * Linux 6.12: mm/mprotect.c do_mprotect_pkey
  */
 export function mprotect(
   k: KernelCore,
@@ -130,6 +147,7 @@ export function mprotect(
       (vpn, write) => populate(k, task, vpn, write),
       mprotectPkey(k, task, mm, rwx, pkey),
       task.uid === 0,
+      prot.r && (task.personality & READ_IMPLIES_EXEC) !== 0, // rier
     ),
   );
 }
@@ -266,7 +284,8 @@ export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
   const newBrk = oldBrk + delta;
   if (newBrk < 0n || newBrk >= k.layout.userEnd) return BigInt(-Errno.ENOMEM);
   const fault = (vpn: number, write: boolean) => populate(k, task, vpn, write);
-  const r = k.userMm.brk(mm, Number(newBrk), task.uid === 0, fault);
+  const taskExec = (task.personality & READ_IMPLIES_EXEC) !== 0; // VM_DATA_FLAGS_TSK_EXEC's TASK_EXEC
+  const r = k.userMm.brk(mm, Number(newBrk), task.uid === 0, fault, taskExec);
   return r < 0 ? BigInt(r) : oldBrk;
 }
 

@@ -146,6 +146,7 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   t.ppid = parent.pid;
   t.uid = parent.uid;
   t.rlim = mm.rlim = parent.rlim.copy(); // copy_signal
+  t.personality = parent.personality; // dup_task_struct
   for (const s of parent.caught) t.caught.add(s);
   // copy_signal: the child's signal_struct starts with the parent's oom_score_adj and its floor
   t.oomScoreAdj = parent.oomScoreAdj;
@@ -167,6 +168,7 @@ export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
   t.ppid = parent.ppid;
   t.uid = parent.uid;
   t.rlim = parent.rlim; // CLONE_THREAD: the same signal_struct
+  t.personality = parent.personality; // dup_task_struct
   // CLONE_THREAD: the same signal_struct (oom_score_adj)
   t.oomScoreAdj = parent.oomScoreAdj;
   t.oomScoreAdjMin = parent.oomScoreAdjMin;

@@ -64,6 +64,12 @@ export class Task implements TaskHandle {
    * (the least an unprivileged write may set: what a privileged one last set). Copied by fork
    * (copy_signal); the threads of a process share them (core/sched.ts setOomScoreAdj sets them all).
    */
+  /**
+   * task_struct->personality (personality(2)): PER_LINUX (0) and flags; READ_IMPLIES_EXEC
+   * (0x0400000) makes PROT_READ imply PROT_EXEC in mmap, mprotect and a new heap. Copied by
+   * fork and clone (dup_task_struct).
+   */
+  personality = 0;
   oomScoreAdj = 0;
   oomScoreAdjMin = 0;
   /** the last signal delivered, with its si_code and si_addr */

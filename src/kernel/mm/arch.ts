@@ -143,6 +143,12 @@ export interface Pgtable {
    * vm_page_prot's _PAGE_ACCESSED makes them).
    */
   readonly oldPrefaultedPte?: boolean;
+  /**
+   * VM_DATA_DEFAULT_FLAGS is VM_DATA_FLAGS_NON_EXEC (RISC-V): a heap grown by
+   * brk is never executable. Absent: VM_DATA_FLAGS_TSK_EXEC (x86, arm64):
+   * VM_EXEC when the task's personality has READ_IMPLIES_EXEC.
+   */
+  readonly dataNonExec?: boolean;
   /** Linux's names of the levels, leaf first: PTE, PMD, PUD, (P4D,) PGD */
   readonly levelNames: readonly string[];
 

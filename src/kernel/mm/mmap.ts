@@ -733,7 +733,8 @@ export function exitMmap(ctx: MmContext, mm: MmStruct): void {
  * old break, so -ENOMEM). The new part of the heap takes mm->def_flags
  * (do_brk_flags) and, when that has VM_LOCKED, is populated (sys_brk's
  * mm_populate; nothing for VM_LOCKONFAULT) by `populate`. Returns 0 or -errno
- * (sbrk's caller returns the old break). `capSysAdmin`: uid 0, which has every capability.
+ * (sbrk's caller returns the old break). `capSysAdmin`: uid 0, which has every capability;
+ * `taskExec`: READ_IMPLIES_EXEC in the caller's personality.
  * Linux: mm/mmap.c sys_brk (check_brk_limits, do_brk_flags)
  */
 export function doBrk(
@@ -742,6 +743,7 @@ export function doBrk(
   newBrk: number,
   capSysAdmin = true,
   populate?: (vpn: number, write: boolean) => VmFault,
+  taskExec = false,
 ): number {
   if (newBrk < mm.startBrk * 4096 || newBrk >= (ctx.env.taskSizeVpn + 1) * 4096) return -Errno.ENOMEM;
   // sys_brk: check_data_rlimit before anything else (a shrink too): the old break stays
@@ -758,8 +760,12 @@ export function doBrk(
     const next = mm.findVma(oldEnd);
     const gap = next !== null && next.vmFlags & VmFlag.GROWSDOWN ? 256 : 0;
     if (next !== null && newEnd + 1 > next.vmStart - gap) return -Errno.ENOMEM;
-    // do_brk_flags: flags |= VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm->def_flags
+    // do_brk_flags: flags |= VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm->def_flags; x86's and arm64's
+    // VM_DATA_DEFAULT_FLAGS are VM_DATA_FLAGS_TSK_EXEC (VM_EXEC under READ_IMPLIES_EXEC), RISC-V's
+    // VM_DATA_FLAGS_NON_EXEC
+    const exec = taskExec && !ctx.env.pgtable.dataNonExec ? VmFlag.EXEC : 0;
     const flags =
+      exec |
       VmFlag.READ |
       VmFlag.WRITE |
       VmFlag.MAYREAD |

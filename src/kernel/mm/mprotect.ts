@@ -38,6 +38,7 @@ export function mprotect(
   populate?: Populate,
   newPkey?: NewPkey,
   capSysAdmin = true,
+  rier = false,
 ): number {
   const end = start + nrPages;
   let stop = start;
@@ -56,9 +57,11 @@ export function mprotect(
     // calc_vm_prot_bits(prot, arch_override_mprotect_pkey(vma, prot, pkey))
     let flags = vmFlagsUpdate(vma.vmFlags, 0, VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC);
     if (newPkey) flags = vmFlagsWithPkey(flags, newPkey(vma));
+    // rier: "if (rier && (vma->vm_flags & VM_MAYEXEC)) prot |= PROT_EXEC"
+    const x = prot.x || (rier && (vma.vmFlags & VmFlag.MAYEXEC) !== 0);
     flags = vmFlagsUpdate(
       flags,
-      (prot.r ? VmFlag.READ : 0) | (prot.w ? VmFlag.WRITE : 0) | (prot.x ? VmFlag.EXEC : 0),
+      (prot.r ? VmFlag.READ : 0) | (prot.w ? VmFlag.WRITE : 0) | (x ? VmFlag.EXEC : 0),
       0,
     );
     // newflags >> 4: VM_MAY* in place of VM_*

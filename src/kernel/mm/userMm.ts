@@ -181,8 +181,9 @@ export class UserMm implements MmContext {
     populate?: Populate,
     newPkey?: NewPkey,
     capSysAdmin = true,
+    rier = false,
   ): number {
-    return mprotect(this, mm, start, nrPages, prot, populate, newPkey, capSysAdmin);
+    return mprotect(this, mm, start, nrPages, prot, populate, newPkey, capSysAdmin, rier);
   }
   mremap(
     mm: MmStruct,
@@ -201,9 +202,12 @@ export class UserMm implements MmContext {
       mmPopulate(this, mm, r + oldPages, r + newPages, populate, true);
     return r;
   }
-  /** `populate`: the faults of a heap grown under mlockall(MCL_FUTURE) (sys_brk's mm_populate) */
-  brk(mm: MmStruct, newBrk: number, capSysAdmin = true, populate?: Populate): number {
-    return doBrk(this, mm, newBrk, capSysAdmin, populate);
+  /**
+   * `populate`: the faults of a heap grown under mlockall(MCL_FUTURE) (sys_brk's mm_populate);
+   * `taskExec`: READ_IMPLIES_EXEC in the caller's personality
+   */
+  brk(mm: MmStruct, newBrk: number, capSysAdmin = true, populate?: Populate, taskExec = false): number {
+    return doBrk(this, mm, newBrk, capSysAdmin, populate, taskExec);
   }
   /** `capIpcLock`: the caller has CAP_IPC_LOCK (RLIMIT_MEMLOCK does not apply) */
   mlock(

@@ -35,6 +35,7 @@ import {
   fork,
   kthread,
   oomScoreAdj,
+  personality,
   setuid,
   spawn,
   switchTask,
@@ -90,6 +91,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["exit", exit],
   ["setuid", setuid],
   ["oom_score_adj", oomScoreAdj],
+  ["personality", personality],
   ["catch", catchSig],
   ["mmap", mmap],
   ["munmap", munmapOrMprotect],
@@ -182,6 +184,7 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
  */
 const LINUX_ONLY = new Set([
   "oom_score_adj",
+  "personality",
   "mmap",
   "munmap",
   "mprotect",

@@ -151,6 +151,7 @@ export type MapperFactory = (phys: PhysMem, alloc: FrameAllocator) => PageTableM
  * adds the PUD; Sv57 the P4D.
  */
 export class RiscvPgtable implements Pgtable {
+  readonly dataNonExec = true; // asm/page.h: VM_DATA_DEFAULT_FLAGS VM_DATA_FLAGS_NON_EXEC
   readonly ptrsPerTable = 512;
   readonly entryBytes = 8;
   readonly setIsStore = true;

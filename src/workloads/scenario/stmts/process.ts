@@ -4,6 +4,7 @@
  * `catch`.
  */
 import type { Stmt } from "../lang/ast.ts";
+import { didYouMean } from "../lang/suggest.ts";
 import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
 
 /** `spawn NAME [uid=N] [rlimit_stack=SIZE]`: an empty address space with its stack VMA */
@@ -167,5 +168,42 @@ export function catchSig(c: CompileContext, s: Stmt): Run {
       c.fail("the windows profile raises exceptions, not signals: 'catch exceptions'", w.pos);
     rt.kernel.catchSignal(c.liveProc(rt, name, pos), sig);
     rt.out.push(`${sig} will be caught`);
+  };
+}
+
+/** personality(2)'s named personas (include/uapi/linux/personality.h); `query` is 0xffffffff */
+const PERSONAS: Readonly<Record<string, number>> = {
+  linux: 0,
+  read_implies_exec: 0x0400000,
+  query: 0xffffffff,
+};
+const PERSONALITY_USAGE = "personality linux|read_implies_exec|query|N (0..0xffffffff)";
+
+/**
+ * `P: [VAR =] personality linux|read_implies_exec|query|N`: personality(2)
+ * for P's task. READ_IMPLIES_EXEC (0x0400000) makes PROT_READ imply
+ * PROT_EXEC in later mmaps, mprotects and heap growth (docs/processes.md);
+ * `query` (0xffffffff) only reads. Prints the old persona; fork and
+ * threads copy it. Linux: kernel/exec_domain.c SYSCALL_DEFINE1(personality)
+ */
+export function personality(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  const a = argWords(s);
+  if (a.length !== 1) c.fail(PERSONALITY_USAGE, a[1]?.pos ?? s.verbPos);
+  const w = a[0];
+  let persona = -1;
+  if (w.ident !== null && Object.hasOwn(PERSONAS, w.ident)) persona = PERSONAS[w.ident];
+  else if (w.expr !== null && w.expr.base === null && w.expr.offset >= 0n && w.expr.offset <= 0xffffffffn)
+    persona = Number(w.expr.offset);
+  else
+    c.fail(
+      `unknown persona '${w.ident ?? w.expr?.offset ?? "?"}': ${PERSONALITY_USAGE}${didYouMean(w.ident ?? "", Object.keys(PERSONAS))}`,
+      w.pos,
+    );
+  c.define(s);
+  return (rt) => {
+    const old = rt.kernel.personality(c.liveProc(rt, name, pos), persona);
+    const now = persona === 0xffffffff ? old : persona;
+    c.assign(s, rt, BigInt(old), `(the old persona; now 0x${now.toString(16)})`);
   };
 }
