@@ -164,7 +164,7 @@ export function coalescePlaceholders(p: WinProcess, addr: bigint, size: bigint):
   const run: Vad[] = [];
   let bytes = 0n;
   let next: Vad | null = first;
-  while (next !== null && next.placeholder && bytes < size) {
+  while (next?.placeholder && bytes < size) {
     run.push(next);
     bytes += BigInt(next.nrPages) * PAGE;
     next = p.vads.locate(next.endVpn + 1);
