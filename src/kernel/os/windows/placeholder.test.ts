@@ -259,6 +259,33 @@ describe("placeholders: splitting, coalescing and their error codes", () => {
     expect(k.view.invariants()).toEqual([]);
   });
 
+  it("MapViewOfFile3 MEM_REPLACE_PLACEHOLDER: no 64 KB rule for the address and offset, only pages", () => {
+    const { k, a } = twoProcs();
+    const P = 4096n;
+    const h = k.createFileMapping(a, 2n * P, PageProt.READWRITE, null, null);
+    const plain = k.mapViewOfFile(a, h, "write", false, 0n, 0n, 0n);
+    expect(k.userAccess(0, a, plain + 2n * P - 2n, Access.Write, 0x6c).ok).toBe(true);
+    expect(k.userAccess(0, a, plain, Access.Write, 0x8e).ok).toBe(true);
+    // a two-page placeholder split at one page; the section's second page at its base, the first after it
+    const win = k.virtualAlloc2(a, 0n, 2n * P, PH, PageProt.NOACCESS);
+    expect(k.virtualFreeEx(a, win, P, PRESERVE)).toBe(true);
+    expect(k.mapViewOfFile(a, h, "write", false, P, P, win, true)).toBe(win);
+    expect(k.mapViewOfFile(a, h, "write", false, 0n, P, win + P, true)).toBe(win + P);
+    expect(k.userAccess(0, a, win + P - 2n, Access.Read)).toMatchObject({ ok: true, value: 0x6c });
+    expect(k.userAccess(0, a, win + P, Access.Read)).toMatchObject({ ok: true, value: 0x8e });
+    // a live view is no placeholder to replace: 487, its bytes kept
+    expect(k.mapViewOfFile(a, h, "write", false, 0n, P, win, true)).toBe(0n);
+    expect(lastError(k, a)).toBe(487);
+    expect(k.userAccess(0, a, win + P - 2n, Access.Read)).toMatchObject({ ok: true, value: 0x6c });
+    // an offset inside a page: ERROR_MAPPED_ALIGNMENT; without the flag the 64 KB rule stands
+    expect(k.unmapViewOfFile(a, win, true)).toBe(true);
+    expect(k.mapViewOfFile(a, h, "write", false, 100n, P, win, true)).toBe(0n);
+    expect(lastError(k, a)).toBe(1132);
+    expect(k.mapViewOfFile(a, h, "write", false, P, P, 0n)).toBe(0n);
+    expect(lastError(k, a)).toBe(1132);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
   it("an image section cannot replace a placeholder (87)", () => {
     const { k, a } = twoProcs();
     const f = k.createFile("app.exe", 5 * 4096);

@@ -265,8 +265,10 @@ export function mapViewOfFile(
   if (replace && (image || addr === 0n)) return fail(p, WinError.INVALID_PARAMETER);
   if (!image && ((access === "write" && (!r.w || r.copy)) || (execute && !r.x)))
     return fail(p, SectionError.ACCESS_DENIED);
-  if (offset % BigInt(X64K) !== 0n || addr % BigInt(X64K) !== 0n)
-    return fail(p, SectionError.MAPPED_ALIGNMENT);
+  // MapViewOfFile3: "When this flag [MEM_REPLACE_PLACEHOLDER] is specified, the 64k alignment requirements
+  // of Offset and BaseAddress do not apply"; the offset must still be page aligned
+  const granularity = replace ? 4096n : BigInt(X64K);
+  if (offset % granularity !== 0n || addr % granularity !== 0n) return fail(p, SectionError.MAPPED_ALIGNMENT);
   const bytes = BigInt(sec.nrPages) * 4096n;
   if (image && offset !== 0n) return fail(p, WinError.INVALID_PARAMETER);
   const len = image || size === 0n ? bytes - offset : size;
