@@ -27,6 +27,7 @@ const PORTABLE = [
   "sec-reserve.vm",
   "view-protect.vm",
   "lock-reset-watch.vm",
+  "placeholder-ring-buffer.vm",
 ];
 /** What cannot hold on one of them, and why. */
 const NOT_PORTABLE: Record<string, string> = {

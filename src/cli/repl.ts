@@ -57,6 +57,10 @@ machine profile=windows:
   A: SetProcessWorkingSetSize 80K 400K [hard] | A: SetProcessWorkingSetSize empty
   A: VirtualLock ADDR SIZE | A: VirtualUnlock ADDR SIZE | A: r = VirtualAlloc 64K reset|reset_undo at=ADDR
   A: w = VirtualAlloc 1M reserve+commit+write_watch | A: n = GetWriteWatch w 1M [reset] | A: ResetWriteWatch w 1M
+  A: p = VirtualAlloc2 128K reserve+reserve_placeholder prot=none | A: VirtualFree p 64K release+preserve_placeholder
+  A: VirtualFree p 128K release+coalesce_placeholders | A: a = VirtualAlloc2 64K reserve+commit+replace_placeholder at=p
+  A: v = MapViewOfFile3 s prot=rw at=p replace_placeholder | A: UnmapViewOfFile2 v [preserve_placeholder]
+  A: f = QueryWorkingSetEx ADDR [SIZE]
   show A pte ADDR | show kernel pte ADDR | show pfn N | show A vad | show poolused | show A vmmap | show rammap
 REPL commands: help [STATEMENT], history, save FILE (the accepted statements as a .vm file),
 quit (or end of input). The exit status: 2 if a line was invalid, else 1 if an expectation

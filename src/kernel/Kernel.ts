@@ -30,7 +30,14 @@ import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
 import type { DirtySysctls } from "./mm/page_writeback.ts";
 import type { OvercommitSysctls } from "./mm/util.ts";
-import type { ImageLayout, MemoryBasicInformation, ProbeResult, TrimResult } from "./os/windows/index.ts";
+import type {
+  Alloc2Type,
+  ImageLayout,
+  MemoryBasicInformation,
+  ProbeResult,
+  TrimResult,
+  WorkingSetExBlock,
+} from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
 export { kindName } from "./core/alloc.ts";
@@ -95,11 +102,13 @@ export type { OvercommitSysctls } from "./mm/util.ts";
 export { RECLAIM_POLICIES, type ReclaimPolicy } from "./mm/vmscan.ts";
 export { EXCEPTION_CODES } from "./os/windows/fault.ts";
 export type {
+  Alloc2Type,
   ImageLayout,
   MemoryBasicInformation,
   PagingInfo,
   ProbeResult,
   TrimResult,
+  WorkingSetExBlock,
 } from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";
@@ -383,9 +392,20 @@ export interface Kernel<C extends Mmu = Mmu> {
     offset: bigint,
     size: bigint,
     addr: bigint,
+    /** MapViewOfFile3 MEM_REPLACE_PLACEHOLDER: the view replaces the placeholder at addr */
+    replacePlaceholder?: boolean,
   ): bigint;
-  /** UnmapViewOfFile: TRUE or FALSE. */
-  unmapViewOfFile(task: TaskHandle, addr: bigint): boolean;
+  /** UnmapViewOfFile: TRUE or FALSE; `preservePlaceholder`: UnmapViewOfFile2 MEM_PRESERVE_PLACEHOLDER. */
+  unmapViewOfFile(task: TaskHandle, addr: bigint, preservePlaceholder?: boolean): boolean;
+  /** VirtualAlloc2 with its placeholder flags (os/windows/placeholder.ts): the base, or 0n with GetLastError. */
+  virtualAlloc2(task: TaskHandle, addr: bigint, size: bigint, type: Alloc2Type, protect: number): bigint;
+  /**
+   * VirtualFree with any dwFreeType (winnt.h bits: MEM_DECOMMIT 0x4000, MEM_RELEASE 0x8000,
+   * MEM_COALESCE_PLACEHOLDERS 1, MEM_PRESERVE_PLACEHOLDER 2): TRUE or FALSE (GetLastError).
+   */
+  virtualFreeEx(task: TaskHandle, addr: bigint, size: bigint, freeType: number): boolean;
+  /** QueryWorkingSetEx: the PSAPI_WORKING_SET_EX_BLOCK of the page holding addr. */
+  queryWorkingSetEx(task: TaskHandle, addr: bigint): WorkingSetExBlock;
   /** CloseHandle of a section: TRUE or FALSE. */
   closeHandle(task: TaskHandle, handle: number): boolean;
   /** CreateThread's user stack (RtlCreateUserStack): StackBase, or 0n with GetLastError. */

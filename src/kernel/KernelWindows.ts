@@ -11,11 +11,13 @@ import { linuxOnly } from "./core/sched.ts";
 import { type Task, type TaskHandle, taskOf } from "./core/task.ts";
 import { type FileHandle, fileOf } from "./fs/file.ts";
 import type {
+  Alloc2Type,
   ImageLayout,
   MemoryBasicInformation,
   ProbeResult,
   TrimResult,
   WindowsOs,
+  WorkingSetExBlock,
 } from "./os/windows/index.ts";
 
 /** The Windows services of the facade, over the profile's OS (null: profile=linux). */
@@ -160,15 +162,34 @@ export abstract class KernelWindowsServices {
     offset: bigint,
     size: bigint,
     addr: bigint,
+    replacePlaceholder = false,
   ): bigint {
     const { os, t } = this.win(task);
-    return os.mapViewOfFile(t, handle, access, execute, offset, size, addr);
+    return os.mapViewOfFile(t, handle, access, execute, offset, size, addr, replacePlaceholder);
   }
 
-  /** UnmapViewOfFile: TRUE or FALSE. */
-  unmapViewOfFile(task: TaskHandle, addr: bigint): boolean {
+  /** UnmapViewOfFile: TRUE or FALSE; `preservePlaceholder`: UnmapViewOfFile2 MEM_PRESERVE_PLACEHOLDER. */
+  unmapViewOfFile(task: TaskHandle, addr: bigint, preservePlaceholder = false): boolean {
     const { os, t } = this.win(task);
-    return os.unmapViewOfFile(t, addr);
+    return os.unmapViewOfFile(t, addr, preservePlaceholder);
+  }
+
+  /** VirtualAlloc2 with its placeholder flags: the base, or 0n (GetLastError). */
+  virtualAlloc2(task: TaskHandle, addr: bigint, size: bigint, type: Alloc2Type, protect: number): bigint {
+    const { os, t } = this.win(task);
+    return os.virtualAlloc2(t, addr, size, type, protect);
+  }
+
+  /** VirtualFree with any dwFreeType (MEM_DECOMMIT, MEM_RELEASE, MEM_PRESERVE_PLACEHOLDER, MEM_COALESCE_PLACEHOLDERS): TRUE or FALSE. */
+  virtualFreeEx(task: TaskHandle, addr: bigint, size: bigint, freeType: number): boolean {
+    const { os, t } = this.win(task);
+    return os.virtualFreeEx(t, addr, size, freeType);
+  }
+
+  /** QueryWorkingSetEx: the PSAPI_WORKING_SET_EX_BLOCK of one page. */
+  queryWorkingSetEx(task: TaskHandle, addr: bigint): WorkingSetExBlock {
+    const { os, t } = this.win(task);
+    return os.queryWorkingSetEx(t, addr);
   }
 
   /** CloseHandle of a section: TRUE or FALSE. */

@@ -53,6 +53,12 @@ import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
 import { getWriteWatch, resetWriteWatch, virtualLock } from "./stmts/winlock.ts";
 import {
+  mapViewOfFile3,
+  queryWorkingSetEx,
+  unmapViewOfFile2,
+  virtualAlloc2,
+} from "./stmts/winplaceholder.ts";
+import {
   createFileMapping,
   createThread,
   mapViewOfFile,
@@ -144,6 +150,11 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["VirtualUnlock", virtualLock],
   ["GetWriteWatch", getWriteWatch],
   ["ResetWriteWatch", resetWriteWatch],
+  // profile=windows: placeholders and QueryWorkingSetEx (extensions, docs/windows.md)
+  ["VirtualAlloc2", virtualAlloc2],
+  ["MapViewOfFile3", mapViewOfFile3],
+  ["UnmapViewOfFile2", unmapViewOfFile2],
+  ["QueryWorkingSetEx", queryWorkingSetEx],
 ]);
 
 /** `kernel[@N]:` statements, in the order the error message lists them. */

@@ -33,6 +33,7 @@ import { win32Protection as win32 } from "./mmpte.ts";
 import { pageRuns, pageState, sharedFrame } from "./pages.ts";
 import { modifiedPageWriter, purgeStandby } from "./paging.ts";
 import { PfnDatabase } from "./pfn.ts";
+import { type Alloc2Type, virtualAlloc2, virtualFreeEx } from "./placeholder.ts";
 import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
 import { memReset } from "./reset.ts";
@@ -54,6 +55,7 @@ import {
   mapViewOfFile,
   releaseView,
   unmapViewOfFile,
+  unmapViewPreserve,
 } from "./view.ts";
 import {
   type CommitBook,
@@ -67,9 +69,10 @@ import {
 } from "./virtual.ts";
 import { setWorkingSetSize, trimProcess } from "./workingset.ts";
 import { getWriteWatch, resetWriteWatch } from "./writewatch.ts";
+import { queryWorkingSetEx, type WorkingSetExBlock } from "./wsex.ts";
 import { availablePages } from "./wsmanager.ts";
 
-export type { ImageLayout, MemoryBasicInformation, ProbeResult };
+export type { Alloc2Type, ImageLayout, MemoryBasicInformation, ProbeResult, WorkingSetExBlock };
 export { exceptionName, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION };
 
 /** One VAD as the view shows it. */
@@ -446,14 +449,33 @@ export class WindowsOs implements OsProfile, WinMm {
     offset: bigint,
     size: bigint,
     addr: bigint,
+    replace = false,
   ): bigint {
-    return mapViewOfFile(this, this.proc(task).p, handle, access, execute, offset, size, addr);
+    return mapViewOfFile(this, this.proc(task).p, handle, access, execute, offset, size, addr, replace);
   }
 
-  /** UnmapViewOfFile: TRUE or FALSE. */
-  unmapViewOfFile(task: Task, addr: bigint): boolean {
+  /** UnmapViewOfFile: TRUE or FALSE; `preserve`: UnmapViewOfFile2 MEM_PRESERVE_PLACEHOLDER. */
+  unmapViewOfFile(task: Task, addr: bigint, preserve = false): boolean {
     const { p, mm } = this.proc(task);
-    return unmapViewOfFile(this, p, mm, addr);
+    return preserve ? unmapViewPreserve(this, p, mm, addr) : unmapViewOfFile(this, p, mm, addr);
+  }
+
+  /** VirtualAlloc2 (placeholder.ts): the base, or 0n with GetLastError. */
+  virtualAlloc2(task: Task, addr: bigint, size: bigint, type: Alloc2Type, protect: number): bigint {
+    const { p, mm } = this.proc(task);
+    return virtualAlloc2(this, p, mm, addr, size, type, protect);
+  }
+
+  /** VirtualFree with any dwFreeType (MEM_* bits; placeholder.ts): TRUE or FALSE. */
+  virtualFreeEx(task: Task, addr: bigint, size: bigint, freeType: number): boolean {
+    const { p, mm } = this.proc(task);
+    return virtualFreeEx(this, p, mm, addr, size, freeType);
+  }
+
+  /** QueryWorkingSetEx of one page (wsex.ts). */
+  queryWorkingSetEx(task: Task, addr: bigint): WorkingSetExBlock {
+    const { p, mm } = this.proc(task);
+    return queryWorkingSetEx(this, p, mm, addr);
   }
 
   /** CloseHandle of a section: TRUE or FALSE. */

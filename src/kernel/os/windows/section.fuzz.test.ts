@@ -181,7 +181,8 @@ function run(seed: number, steps: number, protect = false): void {
         v.prot.set(pg, v.copied.has(pg) && isCopy(asked) ? RW : asked);
       }
     } else if (rng.below(2) === 0) k.trim(t, rng.below(2) === 0);
-    else expect(k.setWorkingSetSize(t, 20n * 4096n, BigInt(20 + rng.below(20)) * 4096n, true), where).toBe(0);
+    // a hard maximum at least MM_FLUID_WORKING_SET + 1 above the minimum (MmAdjustWorkingSetSizeEx)
+    else expect(k.setWorkingSetSize(t, 20n * 4096n, BigInt(29 + rng.below(20)) * 4096n, true), where).toBe(0);
     if (step % 16 === 15) {
       expect(k.view.invariants(), where).toEqual([]);
       for (const [i, p] of procs.entries()) {

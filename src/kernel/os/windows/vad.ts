@@ -52,6 +52,19 @@ export class Vad {
    * (writewatch.ts); null for other VADs.
    */
   writeWatch: Set<number> | null = null;
+  /**
+   * A placeholder (VirtualAlloc2 MEM_RESERVE | MEM_RESERVE_PLACEHOLDER;
+   * placeholder.ts): reserved address space, PAGE_NOACCESS, never
+   * committed, that VirtualFree may split or coalesce and that a private
+   * allocation or a mapped view may replace.
+   */
+  placeholder = false;
+  /**
+   * The allocation or view replaced a placeholder (MEM_REPLACE_PLACEHOLDER):
+   * VirtualFree MEM_PRESERVE_PLACEHOLDER or UnmapViewOfFile2
+   * MEM_PRESERVE_PLACEHOLDER turns it back into one.
+   */
+  fromPlaceholder = false;
 
   constructor(
     /** StartingVpn */

@@ -28,6 +28,7 @@ import {
 import { sharedFrame, validPte } from "./pages.ts";
 import { releaseShared, resolveTransition } from "./paging.ts";
 import type { PfnDatabase } from "./pfn.ts";
+import { exactPlaceholder, newPlaceholder } from "./placeholder.ts";
 import { getPte, setPte, type WinProcess, widePtes } from "./process.ts";
 import {
   createSegment,
@@ -254,15 +255,20 @@ export function mapViewOfFile(
   offset: bigint,
   size: bigint,
   addr: bigint,
+  replace = false,
 ): bigint {
   const sec = w.sections.get(handle);
   if (sec === undefined || !sec.open) return fail(p, SectionError.INVALID_HANDLE);
   const r = mmRights(sec.protection);
   const image = sec.kind === SectionKind.Image;
+  // MapViewOfFile3 MEM_REPLACE_PLACEHOLDER: "Only data/pf-backed section views are supported (no images ...)"
+  if (replace && (image || addr === 0n)) return fail(p, WinError.INVALID_PARAMETER);
   if (!image && ((access === "write" && (!r.w || r.copy)) || (execute && !r.x)))
     return fail(p, SectionError.ACCESS_DENIED);
-  if (offset % BigInt(X64K) !== 0n || addr % BigInt(X64K) !== 0n)
-    return fail(p, SectionError.MAPPED_ALIGNMENT);
+  // MapViewOfFile3: "When this flag [MEM_REPLACE_PLACEHOLDER] is specified, the 64k alignment requirements
+  // of Offset and BaseAddress do not apply"; the offset must still be page aligned
+  const granularity = replace ? 4096n : BigInt(X64K);
+  if (offset % granularity !== 0n || addr % granularity !== 0n) return fail(p, SectionError.MAPPED_ALIGNMENT);
   const bytes = BigInt(sec.nrPages) * 4096n;
   if (image && offset !== 0n) return fail(p, WinError.INVALID_PARAMETER);
   const len = image || size === 0n ? bytes - offset : size;
@@ -270,7 +276,11 @@ export function mapViewOfFile(
   const n = Number((len + 4095n) / 4096n);
   const L = w.layout;
   let startVpn: number;
-  if (addr !== 0n) {
+  // the placeholder replaced: "BaseAddress and ViewSize must exactly match those of the placeholder" (487)
+  const ph = replace ? exactPlaceholder(p, addr, BigInt(n) * 4096n) : null;
+  if (replace && ph === null) return fail(p, WinError.INVALID_ADDRESS);
+  if (ph !== null) startVpn = ph.startVpn;
+  else if (addr !== 0n) {
     startVpn = Number(addr / 4096n);
     if (addr < BigInt(X64K) || startVpn + n > L.vadEndVpn) return fail(p, WinError.INVALID_PARAMETER);
     if (p.vads.conflicting(startVpn, startVpn + n - 1) !== null || overSharedPage(startVpn, startVpn + n - 1))
@@ -290,6 +300,10 @@ export function mapViewOfFile(
   if (image) for (let i = 0; i < n; i++) copyPages += mmRights(sec.protectionOf(i)).copy ? 1 : 0;
   else if (access === "copy") copyPages = n;
   if (!charge(w, p, vad, copyPages)) return fail(p, WinError.COMMITMENT_LIMIT);
+  if (ph !== null) {
+    p.vads.remove(ph);
+    vad.fromPlaceholder = true;
+  }
   p.vads.insert(vad);
   sec.views++;
   return BigInt(startVpn) * 4096n;
@@ -315,6 +329,21 @@ export function unmapViewOfFile(w: WinMm, p: WinProcess, mm: MmStruct, addr: big
   const vad = p.vads.locate(Number(addr / 4096n));
   if (vad === null || vad.view === null) return !!fail(p, WinError.INVALID_ADDRESS);
   releaseView(w, p, mm, vad);
+  return true;
+}
+
+/**
+ * UnmapViewOfFile2 (UnmapViewOfFileEx) with MEM_PRESERVE_PLACEHOLDER: "Unmaps
+ * a previously mapped view and returns the address space to a placeholder";
+ * the view must have replaced one (MapViewOfFile3 MEM_REPLACE_PLACEHOLDER),
+ * else ERROR_INVALID_ADDRESS (Wine's test_VirtualAlloc2 records 487 on
+ * Windows), as for an address in no view.
+ */
+export function unmapViewPreserve(w: WinMm, p: WinProcess, mm: MmStruct, addr: bigint): boolean {
+  const vad = p.vads.locate(Number(addr / 4096n));
+  if (vad === null || vad.view === null || !vad.fromPlaceholder) return !!fail(p, WinError.INVALID_ADDRESS);
+  releaseView(w, p, mm, vad);
+  p.vads.insert(newPlaceholder(vad.startVpn, vad.endVpn));
   return true;
 }
 

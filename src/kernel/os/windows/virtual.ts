@@ -149,7 +149,8 @@ export function virtualAlloc(
   const endVpn = Number((addr + size - 1n) / PAGE);
   const vad = p.vads.locate(startVpn);
   if (copy && vad?.view == null) return fail(p, WinError.INVALID_PARAMETER);
-  if (vad === null || endVpn > vad.endVpn) return fail(p, WinError.INVALID_ADDRESS);
+  // a placeholder is never committed: only replaced (placeholder.ts; STATUS_CONFLICTING_ADDRESSES)
+  if (vad === null || endVpn > vad.endVpn || vad.placeholder) return fail(p, WinError.INVALID_ADDRESS);
   if (vad.view !== null) {
     // "Only page file backed sections can be committed" (WRK mm/allocvm.c): STATUS_ALREADY_COMMITTED
     if (vad.view.section.file !== null) return fail(p, WinError.ACCESS_DENIED);

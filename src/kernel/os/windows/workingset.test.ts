@@ -53,18 +53,19 @@ describe("the working-set list", () => {
     it(`a hard maximum: a fault past it replaces the oldest page not accessed since the last look (${arch})`, () => {
       const { k, t } = winKernel(arch);
       const a = k.virtualAlloc(t, 0n, 64n * P, true, true, PageProt.READWRITE);
-      expect(k.setWorkingSetSize(t, 20n * P, 20n * P, true)).toBe(0);
-      for (let i = 0n; i < 20n; i++) k.userAccess(0, t, a + i * P, Access.Write, Number(i));
-      expect(info(k, t).workingSet).toBe(20);
+      // the smallest hard maximum over the minimum of 20: 20 + MM_FLUID_WORKING_SET (8) + 1
+      expect(k.setWorkingSetSize(t, 20n * P, 29n * P, true)).toBe(0);
+      for (let i = 0n; i < 29n; i++) k.userAccess(0, t, a + i * P, Access.Write, Number(i));
+      expect(info(k, t).workingSet).toBe(29);
       const modified0 = k.view.windows()!.paging().modified;
-      // page 20: every page was accessed, so the scan clears their accessed bits and takes the oldest, page 0
-      k.userAccess(0, t, a + 20n * P, Access.Write, 20);
-      expect(info(k, t)).toMatchObject({ workingSet: 20, wsReplaced: 1 });
+      // page 29: every page was accessed, so the scan clears their accessed bits and takes the oldest, page 0
+      k.userAccess(0, t, a + 29n * P, Access.Write, 29);
+      expect(info(k, t)).toMatchObject({ workingSet: 29, wsReplaced: 1 });
       expect(resident(k, t, a)).toBe(false);
       expect(k.view.windows()!.paging().modified - modified0).toBe(1);
       // page 1 is used again (its accessed bit set anew); the next replacement passes it over for page 2
       k.userAccess(0, t, a + P, Access.Read);
-      k.userAccess(0, t, a + 21n * P, Access.Write, 21);
+      k.userAccess(0, t, a + 30n * P, Access.Write, 30);
       expect(resident(k, t, a + P)).toBe(true);
       expect(resident(k, t, a + 2n * P)).toBe(false);
       // page 0 comes back from the modified list (a soft fault) with its bytes, replacing another
@@ -72,19 +73,19 @@ describe("the working-set list", () => {
       expect(k.userAccess(0, t, a, Access.Read)).toMatchObject({ ok: true, value: 0 });
       expect(k.userAccess(0, t, a + 2n * P, Access.Read)).toMatchObject({ ok: true, value: 2 });
       expect(k.view.windows()!.paging().transitionFaults - soft0).toBe(2);
-      expect(info(k, t).workingSet).toBe(20);
+      expect(info(k, t).workingSet).toBe(29);
       expect(k.view.invariants()).toEqual([]);
     });
 
   it("a view's shared pages count in the working set and leave it as prototype PTEs", () => {
     const { k, t } = winKernel();
-    const h = k.createFileMapping(t, 30n * P, PageProt.READWRITE, null, null);
+    const h = k.createFileMapping(t, 40n * P, PageProt.READWRITE, null, null);
     const v = k.mapViewOfFile(t, h, "write", false, 0n, 0n, 0n);
-    expect(k.setWorkingSetSize(t, 20n * P, 20n * P, true)).toBe(0);
-    for (let i = 0n; i < 30n; i++) k.userAccess(0, t, v + i * P, Access.Write, Number(i));
-    expect(info(k, t)).toMatchObject({ workingSet: 20, wsReplaced: 10 });
-    // the replaced shared pages are mapped by no process now: the segment's, on the modified list
-    expect(k.view.windows()!.paging().modified).toBe(10);
+    expect(k.setWorkingSetSize(t, 20n * P, 29n * P, true)).toBe(0);
+    for (let i = 0n; i < 40n; i++) k.userAccess(0, t, v + i * P, Access.Write, Number(i));
+    expect(info(k, t)).toMatchObject({ workingSet: 29, wsReplaced: 11 });
+    // the replaced shared pages (0 to 10) are mapped by no process now: the segment's, on the modified list
+    expect(k.view.windows()!.paging().modified).toBe(11);
     const soft0 = k.view.windows()!.paging().transitionFaults;
     expect(readByte(k, t, v)).toBe(0);
     expect(readByte(k, t, v + 5n * P)).toBe(5);

@@ -78,7 +78,11 @@ export function wsAdded(h: WsHost, mm: MmStruct, vpn: number): void {
  * "must be greater than or equal to 13 pages". Otherwise
  * ERROR_INVALID_PARAMETER (87), as is a maximum that the locked pages
  * (VirtualLock) plus MM_FLUID_WORKING_SET would reach (WRK
- * MmAdjustWorkingSetSize). A maximum below the current size trims the
+ * MmAdjustWorkingSetSize), and a hard maximum (`hard`:
+ * QUOTA_LIMITS_HARDWS_MAX_ENABLE) less than MM_FLUID_WORKING_SET (8)
+ * pages above the minimum, the minimum taken after its raise to 20 pages
+ * (WRK MmAdjustWorkingSetSizeEx: 20/20 and 20/28 are refused, 20/29 is the
+ * smallest hard maximum). A maximum below the current size trims the
  * working set down to it (locked pages stay). Returns 0 (TRUE) or the
  * error code.
  */
@@ -101,6 +105,11 @@ export function setWorkingSetSize(
   const wsMax = Math.max(maxPages, wsMin);
   // the locked pages must leave the working set fluid (MmAdjustWorkingSetSize: STATUS_BAD_WORKING_SET_LIMIT)
   if (p.locked.size + MM_FLUID_WORKING_SET >= wsMax) return 87;
+  // a hard limit must let the process progress: "If hard working set limits are being enabled (or are
+  // already enabled), then make sure the minimum and maximum will not starve this process"
+  // (WRK wslist.c MmAdjustWorkingSetSizeEx: WorkingSetMinimum + MM_FLUID_WORKING_SET >= WorkingSetMaximum
+  // is STATUS_BAD_WORKING_SET_LIMIT, which RtlNtStatusToDosError makes ERROR_INVALID_PARAMETER)
+  if (hard && wsMin + MM_FLUID_WORKING_SET >= wsMax) return 87;
   p.wsMin = wsMin;
   p.wsMax = wsMax;
   p.wsHardMax = hard;

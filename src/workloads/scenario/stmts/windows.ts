@@ -180,7 +180,34 @@ export function virtualAlloc(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `P: [VAR =] VirtualFree ADDR SIZE decommit|release` */
+const FREE_BITS: Record<string, number> = {
+  coalesce_placeholders: 0x1,
+  preserve_placeholder: 0x2,
+  decommit: 0x4000,
+  release: 0x8000,
+};
+
+/**
+ * VirtualFree's type word as dwFreeType bits: `decommit`, `release`,
+ * `release+preserve_placeholder`, `release+coalesce_placeholders` (any other
+ * combination of these words is passed on, for NtFreeVirtualMemory to refuse
+ * with 87). -1: a word that is none of them.
+ */
+export function freeTypeBits(word: string): number {
+  let bits = 0;
+  for (const w of word.split("+")) {
+    const b = FREE_BITS[w];
+    if (b === undefined || (bits & b) !== 0) return -1;
+    bits |= b;
+  }
+  return bits;
+}
+
+/**
+ * `P: [VAR =] VirtualFree ADDR SIZE decommit|release`, with the placeholder
+ * flags `release+preserve_placeholder`, `release+coalesce_placeholders`
+ * (an extension: winplaceholder.ts)
+ */
 export function virtualFree(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   c.opts(s, []);
@@ -191,20 +218,22 @@ export function virtualFree(c: CompileContext, s: Stmt): Run {
     if (w.expr === null) c.fail(`expected an address or size, not '${w.ident}'`, w.pos);
     c.useVars(w.expr);
   }
-  if (typeW.ident !== "decommit" && typeW.ident !== "release") c.fail("decommit or release", typeW.pos);
+  const bits = freeTypeBits(typeW.ident ?? "");
+  if (bits < 0)
+    c.fail("decommit or release (release+preserve_placeholder, release+coalesce_placeholders)", typeW.pos);
   c.define(s);
   const release = typeW.ident === "release";
+  const plain = typeW.ident === "release" || typeW.ident === "decommit";
   return (rt) => {
     const w = windowsOnly(c, rt, "VirtualFree", s.verbPos);
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
     const before = w.commit().total;
-    const ok = rt.kernel.virtualFree(
-      t,
-      c.value(addrW.expr!, rt, "the address"),
-      c.value(sizeW.expr!, rt, "the size"),
-      release,
-    );
+    const addr = c.value(addrW.expr!, rt, "the address");
+    const size = c.value(sizeW.expr!, rt, "the size");
+    const ok = plain
+      ? rt.kernel.virtualFree(t, addr, size, release)
+      : rt.kernel.virtualFreeEx(t, addr, size, bits);
     const returned = before - w.commit().total;
     boolResult(
       c,
@@ -212,7 +241,7 @@ export function virtualFree(c: CompileContext, s: Stmt): Run {
       rt,
       ok,
       w.process(t)!.lastError,
-      `(${release ? "released" : "decommitted"}; ${returned} pages of commit returned)`,
+      `(${plain ? (release ? "released" : "decommitted") : typeW.ident!.includes("coalesce") ? "MEM_COALESCE_PLACEHOLDERS" : "MEM_PRESERVE_PLACEHOLDER"}; ${returned} pages of commit returned)`,
     );
   };
 }

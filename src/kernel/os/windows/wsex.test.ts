@@ -1,0 +1,129 @@
+/**
+ * QueryWorkingSetEx (wsex.ts): the PSAPI_WORKING_SET_EX_BLOCK of a page,
+ * its Flags word derived by hand from the union's bit layout (Valid bit 0,
+ * ShareCount bits 1-3, Win32Protection bits 4-14, Shared bit 15, Locked
+ * bit 22); and SetProcessWorkingSetSizeEx's hard limits (workingset.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../../../hw/access.ts";
+import type { Task } from "../../core/task.ts";
+import type { KernelImpl } from "../../KernelImpl.ts";
+import { twoProcs } from "../../windows.testkit.ts";
+import { PageProt } from "./mmpte.ts";
+
+const P = 4096n;
+const RW = PageProt.READWRITE;
+const flags = (k: KernelImpl, t: Task, va: bigint) => k.queryWorkingSetEx(t, va).flags;
+
+describe("QueryWorkingSetEx", () => {
+  it("private pages: Valid, ShareCount 1, the protection, Locked; trimmed or untouched: 0", () => {
+    const { k, a } = twoProcs();
+    const base = k.virtualAlloc(a, 0n, 4n * P, true, true, RW);
+    expect(k.userAccess(0, a, base, Access.Write, 1).ok).toBe(true);
+    expect(k.userAccess(0, a, base + P, Access.Write, 1).ok).toBe(true);
+    // 1 | 1 << 1 | PAGE_READWRITE (4) << 4
+    expect(flags(k, a, base)).toBe(0x43);
+    expect(k.queryWorkingSetEx(a, base)).toMatchObject({
+      valid: true,
+      shareCount: 1,
+      win32Protection: PageProt.READWRITE,
+      shared: false,
+      node: 0,
+      locked: false,
+      largePage: false,
+      bad: false,
+    });
+    // committed but never touched: not in the working set
+    expect(flags(k, a, base + 2n * P)).toBe(0);
+    // VirtualLock: bit 22
+    expect(k.virtualLock(a, base, P)).toBe(true);
+    expect(flags(k, a, base)).toBe(0x400043);
+    // PAGE_READONLY (2) << 4
+    expect(k.virtualProtect(a, base + P, P, PageProt.READONLY)).toBe(PageProt.READWRITE);
+    expect(flags(k, a, base + P)).toBe(0x23);
+    // EmptyWorkingSet: the unlocked page leaves (Valid 0, private: Shared 0), the locked one stays
+    k.trim(a, false);
+    expect(flags(k, a, base + P)).toBe(0);
+    expect(flags(k, a, base)).toBe(0x400043);
+    // free address space
+    expect(flags(k, a, base + 64n * P)).toBe(0);
+  });
+
+  it("a section's page: Shared, ShareCount the processes mapping it; Invalid.Shared once trimmed", () => {
+    const { k, a, b } = twoProcs();
+    const h = k.createFileMapping(a, 4n * P, RW, null, null);
+    const va = k.mapViewOfFile(a, h, "write", false, 0n, 0n, 0n);
+    k.switchTo(0, b);
+    const vb = k.mapViewOfFile(b, h, "write", false, 0n, 0n, 0n);
+    k.switchTo(0, a);
+    expect(k.userAccess(0, a, va, Access.Write, 7).ok).toBe(true);
+    // one process: 1 | 1 << 1 | 4 << 4 | 1 << 15
+    expect(flags(k, a, va)).toBe(0x8043);
+    k.switchTo(0, b);
+    expect(k.userAccess(0, b, vb, Access.Read)).toMatchObject({ ok: true, value: 7 });
+    // two: ShareCount 2
+    expect(flags(k, a, va)).toBe(0x8045);
+    expect(flags(k, b, vb)).toBe(0x8045);
+    // a's copy trimmed: Valid 0 with Invalid.Shared; b's share count back to 1
+    k.trim(a, false);
+    expect(flags(k, a, va)).toBe(0x8000);
+    expect(flags(k, b, vb)).toBe(0x8043);
+    // a view page never touched can be shared too
+    expect(flags(k, b, vb + P)).toBe(0x8000);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
+  it("a copy-on-write view: PAGE_WRITECOPY and Shared until the write, then a private PAGE_READWRITE copy", () => {
+    const { k, a, b } = twoProcs();
+    const h = k.createFileMapping(a, 4n * P, RW, null, null);
+    const va = k.mapViewOfFile(a, h, "copy", false, 0n, 0n, 0n);
+    k.switchTo(0, b);
+    const vb = k.mapViewOfFile(b, h, "write", false, 0n, 0n, 0n);
+    expect(k.userAccess(0, b, vb, Access.Write, 3).ok).toBe(true);
+    k.switchTo(0, a);
+    expect(k.userAccess(0, a, va, Access.Read)).toMatchObject({ ok: true, value: 3 });
+    // 1 | 2 << 1 | PAGE_WRITECOPY (8) << 4 | 1 << 15
+    expect(flags(k, a, va)).toBe(0x8085);
+    expect(k.userAccess(0, a, va, Access.Write, 4).ok).toBe(true);
+    // the copy: private, ShareCount 1, PAGE_READWRITE; b's page has one sharer left
+    expect(flags(k, a, va)).toBe(0x43);
+    expect(flags(k, b, vb)).toBe(0x8043);
+    // the copy trimmed: a private transition page, Shared 0
+    k.trim(a, false);
+    expect(flags(k, a, va)).toBe(0);
+  });
+
+  it("ShareCount stops at 7", () => {
+    const { k, a } = twoProcs();
+    const h = k.createFileMapping(a, P, RW, null, null);
+    const tasks = [a, ...Array.from({ length: 8 }, (_, i) => k.spawn(`p${i}`)!)];
+    const vas = tasks.map((t) => {
+      k.switchTo(0, t);
+      const v = k.mapViewOfFile(t, h, "read", false, 0n, 0n, 0n);
+      expect(k.userAccess(0, t, v, Access.Read).ok).toBe(true);
+      return v;
+    });
+    // nine mappings: 1 | 7 << 1 | PAGE_READONLY (2) << 4 | 1 << 15
+    expect(flags(k, a, vas[0])).toBe(0x802f);
+  });
+});
+
+describe("SetProcessWorkingSetSizeEx's hard maximum (WRK MmAdjustWorkingSetSizeEx)", () => {
+  it("must be more than MM_FLUID_WORKING_SET (8) pages above the minimum: STATUS_BAD_WORKING_SET_LIMIT, 87", () => {
+    const { k, a } = twoProcs();
+    const info = () => k.view.windows()!.process(a)!;
+    // 20 + 8 >= 20, 28
+    expect(k.setWorkingSetSize(a, 20n * P, 20n * P, true)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 28n * P, true)).toBe(87);
+    expect(info()).toMatchObject({ lastError: 87, wsMin: 50, wsMax: 345, wsHardMax: false });
+    // the minimum raised to 20 pages first: 4K / 13 pages is 20 / 20
+    expect(k.setWorkingSetSize(a, P, 13n * P, true)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 29n * P, true)).toBe(0);
+    expect(info()).toMatchObject({ wsMin: 20, wsMax: 29, wsHardMax: true });
+    expect(k.setWorkingSetSize(a, 50n * P, 58n * P, true)).toBe(87);
+    expect(k.setWorkingSetSize(a, 50n * P, 59n * P, true)).toBe(0);
+    // a soft maximum may equal the minimum
+    expect(k.setWorkingSetSize(a, 20n * P, 20n * P, false)).toBe(0);
+    expect(info()).toMatchObject({ wsMin: 20, wsMax: 20, wsHardMax: false });
+  });
+});

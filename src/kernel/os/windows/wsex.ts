@@ -1,0 +1,83 @@
+/**
+ * QueryWorkingSetEx (psapi.h; NtQueryVirtualMemory MemoryWorkingSetExInformation):
+ * one PSAPI_WORKING_SET_EX_BLOCK per page asked, as the Win32
+ * "PSAPI_WORKING_SET_EX_BLOCK union" page defines its bits:
+ *
+ * - Valid (bit 0): "If this bit is 1, the subsequent members are valid;
+ *   otherwise they should be ignored" — the page is in the working set (a
+ *   valid PTE).
+ * - ShareCount (bits 1-3): "The number of processes that share this page.
+ *   The maximum value of this member is 7": a section frame's mappings
+ *   (its PFN ShareCount, `mapcount` here), capped at 7; a private page 1.
+ * - Win32Protection (bits 4-14): the page's protection (PAGE_*), as
+ *   VirtualQuery reports it.
+ * - Shared (bit 15): "If this bit is 1, the page can be shared": a view's
+ *   page mapping the section's frame (not a private copy-on-write copy).
+ * - Node (bits 16-21): the NUMA node: 0 (vmlab has one).
+ * - Locked (bit 22): "If this bit is 1, the virtual page is locked in
+ *   physical memory": VirtualLock's pages (lock.ts).
+ * - LargePage (bit 23): 0 (no large-page allocations in this profile).
+ * - Bad (bit 31): "the page is has been reported as bad": 0.
+ *
+ * A page not in the working set has Valid 0 and the Invalid layout: only
+ * Shared (bit 15) and Bad (bit 31) mean anything; Shared is 1 for a view's
+ * page that would map the section's frame (its PTE zero, a prototype
+ * pointer or MI_PTE_LOOKUP_NEEDED), 0 for private memory and for a trimmed
+ * private copy. On 64-bit Windows the upper 32 bits (ReservedUlong) are 0.
+ */
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import type { WinMm } from "./commit.ts";
+import { SoftKind, win32Protection } from "./mmpte.ts";
+import { pageState, sharedFrame } from "./pages.ts";
+import type { WinProcess } from "./process.ts";
+
+/** PSAPI_WORKING_SET_EX_BLOCK, decoded, with its Flags word. */
+export interface WorkingSetExBlock {
+  flags: number;
+  valid: boolean;
+  shareCount: number;
+  win32Protection: number;
+  shared: boolean;
+  node: number;
+  locked: boolean;
+  largePage: boolean;
+  bad: boolean;
+}
+
+/** The block of the page holding `addr` (PSAPI_WORKING_SET_EX_INFORMATION.VirtualAttributes). */
+export function queryWorkingSetEx(w: WinMm, p: WinProcess, mm: MmStruct, addr: bigint): WorkingSetExBlock {
+  const vpn = Number(addr / 4096n);
+  const vad = p.vads.locate(vpn);
+  const b: WorkingSetExBlock = {
+    flags: 0,
+    valid: false,
+    shareCount: 0,
+    win32Protection: 0,
+    shared: false,
+    node: 0,
+    locked: false,
+    largePage: false,
+    bad: false,
+  };
+  if (vad === null) return b;
+  const s = pageState(w.k, w.db, mm, vad, vpn);
+  if (s.valid && p.ws.has(vpn)) {
+    b.valid = true;
+    b.shared = sharedFrame(w.k, vad, s.pfn);
+    b.shareCount = b.shared ? Math.min(7, w.k.pages.mapcount[s.pfn]) : 1;
+    b.win32Protection = win32Protection(s.protection);
+    b.locked = p.locked.has(vpn);
+    b.flags =
+      (1 |
+        (b.shareCount << 1) |
+        (b.win32Protection << 4) |
+        (b.shared ? 1 << 15 : 0) |
+        (b.locked ? 1 << 22 : 0)) >>>
+      0;
+    return b;
+  }
+  // Invalid: a view's page still backed by the section (not a trimmed private copy) can be shared
+  b.shared = vad.view !== null && s.kind !== SoftKind.Transition && s.kind !== SoftKind.PageFile;
+  b.flags = b.shared ? 1 << 15 : 0;
+  return b;
+}
