@@ -57,7 +57,7 @@ import {
   removePoolFolio,
 } from "./hugetlb_pool.ts";
 import { type HState, HugetlbFile, HugetlbVma, PrivateResvMap } from "./hugetlb_vma.ts";
-import { Errno, type MmContext, type TlbGather, VmFault } from "./internal.ts";
+import { type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { levelSpan, mapper, pmdPa, ptepModify, upperTablesChanged } from "./pgtable.ts";
