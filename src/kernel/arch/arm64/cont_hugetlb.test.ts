@@ -179,16 +179,19 @@ let f3 = tlb.flushes
 });
 
 describe("the contiguous sizes where Linux has none", () => {
-  it.each(["x86_64", "i386", "i386-pae", "riscv-sv39"])("%s: no 64K or 32M pool (ENOENT), MAP_HUGE_64KB EINVAL", (arch) => {
-    const m = checkedMetrics(`machine arch=${arch} ram=256M
+  it.each(["x86_64", "i386", "i386-pae", "riscv-sv39"])(
+    "%s: no 64K or 32M pool (ENOENT), MAP_HUGE_64KB EINVAL",
+    (arch) => {
+      const m = checkedMetrics(`machine arch=${arch} ram=256M
 spawn A
 a = sysctl nr_hugepages=1 size=64K
 b = sysctl nr_hugepages=1 size=32M
 A: c = mmap 64K hugetlb size=64K
 A: d = mmap 32M hugetlb size=32M
 `);
-    expect([m("a"), m("b"), m("c"), m("d")]).toEqual([-2, -2, -22, -22]);
-  });
+      expect([m("a"), m("b"), m("c"), m("d")]).toEqual([-2, -2, -22, -22]);
+    },
+  );
 
   it("arm64 refuses other sizes (arch_hugetlb_valid_size): MAP_HUGE_16MB", () => {
     expect(
