@@ -407,7 +407,7 @@ export function leafFor(
   if (pte === null) return null;
   // a RISC-V NAPOT PTE maps its 64K block from the block's first frame (pte_pfn): the page's is inside it
   const c = pt.hugetlbCont;
-  const napot = c != null && c.napot && pt.present(pte.hi, pte.lo) && c.isCont(pte.hi, pte.lo);
+  const napot = c?.napot === true && pt.present(pte.hi, pte.lo) && c.isCont(pte.hi, pte.lo);
   const pfn = pt.pfn(pte.hi, pte.lo, 0) + (napot ? modPow2(vpn, c.sizes[0].nrPages) : 0);
   return { level: 0, pa: pte.pa, hi: pte.hi, lo: pte.lo, pfn };
 }
