@@ -28,9 +28,6 @@ import type { MmContext, TlbGather } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { ptepClearFlush, ptepGetAndClear, ptepSetAccessFlags, setPteAt } from "./pgtable.ts";
 
-/** Runs' flushes (flush_tlb_range of get_clear_contig_flush and clear_flush), for tests and views. */
-export const contStats = { clearFlushes: 0 };
-
 /** arch_make_huge_pte: entry 0 of a run marked (pte_mkcont / pmd_mkcont, pte_mknapot); others as they are. */
 export function archMakeHugePte(ctx: MmContext, h: HState, e: Entry): Entry {
   const c = ctx.env.pgtable.hugetlbCont;
@@ -75,7 +72,6 @@ function getClearContig(ctx: MmContext, h: HState, pa: number): Entry {
 
 /** flush_tlb_range(TLB_FLUSH_VMA(mm, 0), addr, addr + pgsize * ncontig): stride PAGE_SIZE, level unknown. */
 function flushRun(ctx: MmContext, mm: MmStruct, h: HState, haddr: number): void {
-  contStats.clearFlushes++;
   ctx.env.flushTlbMmRange(mm, haddr, h.nrPages, TlbFlush.Range, 1);
 }
 
