@@ -188,7 +188,9 @@ export function hugetlbHstates(pt: {
 /**
  * page_hstate / folio_hstate of a frame of kind hugetlb (in the pool or in
  * use): the pool whose folio holds it, found by the folio head's order (a
- * pool folio's first frame keeps its huge_page_order); the default pool
+ * pool folio's first frame keeps its huge_page_order) and the pool's own
+ * lists (a 16-aligned frame inside a 2M folio may keep a stale order 4 from
+ * an earlier life: the 64K pool's lists do not hold it); the default pool
  * when none matches.
  */
 export function frameHstate(
@@ -198,7 +200,8 @@ export function frameHstate(
 ): HState {
   for (let i = hstates.length - 1; i > 0; i--) {
     const h = hstates[i];
-    if (order[pfn - (pfn % h.nrPages)] === h.order) return h;
+    const head = pfn - (pfn % h.nrPages);
+    if (order[head] === h.order && (h.active.has(head) || h.freeList.includes(head))) return h;
   }
   return hstates[0];
 }
