@@ -178,6 +178,24 @@ let f3 = tlb.flushes
   });
 });
 
+describe("arm64 32M HugeTLB pages with FEAT_TLBIRANGE", () => {
+  it("each break is one TLBI RVAE1IS: __TLBI_RANGE_NUM at scale 2 covers the 8192 pages at once", () => {
+    const m = checkedMetrics(`machine arch=arm64 ram=256M check_tlb=on tlbi_range=on
+spawn A
+n = sysctl nr_hugepages=1 size=32M
+A: buf = mmap 32M hugetlb size=32M
+let i0 = tlb.page_invalidations
+let f0 = tlb.flushes
+A: write buf+2M+8K value=0x33
+let i1 = tlb.page_invalidations
+let f1 = tlb.flushes
+`);
+    // (3 + 1) * 2^(5 * 2 + 1) = 8192 pages: one range operation per flush_tlb_range, no ASIDE1IS
+    expect(m("i1") - m("i0")).toBe(2);
+    expect(m("f1") - m("f0")).toBe(0);
+  });
+});
+
 describe("the contiguous sizes where Linux has none", () => {
   it.each(["x86_64", "i386", "i386-pae", "riscv-sv39"])(
     "%s: no 64K or 32M pool (ENOENT), MAP_HUGE_64KB EINVAL",
