@@ -145,4 +145,28 @@ describe("vmlab walk, arch arm64", () => {
     );
     expect(vmlab(["walk", "--help"]).stdout).toMatch(/--el <n>/);
   });
+  it("a leaf with the Contiguous bit reports its run (extension field `contiguous`: 16 x the descriptor's size)", () => {
+    // the example's 2M block at 0xa00000 (L2 entry at 0x3028) and 4K page at 0x400000 (L3 at 0x4000)
+    // with bit 52 set: byte 6 of each little-endian descriptor gains 0x10
+    const text = readFileSync(IMG, "utf8")
+      .replace('"410fa00000006000"', '"410fa00000007000"')
+      .replace('"434f230100002000"', '"434f230100003000"');
+    const img = tmpImage(text);
+    expect(walk(["--va", "0xa01234", "--el", "0"], img)).toMatchObject({
+      ok: true,
+      pa: "0xa01234",
+      pageSize: 2097152,
+      contiguous: 33554432,
+    });
+    // a contiguous page: 4K, one of a 64K run (translated from the run's 64K-aligned first frame)
+    expect(walk(["--va", "0x400abc", "--el", "0"], img)).toMatchObject({
+      ok: true,
+      pageSize: 4096,
+      contiguous: 65536,
+    });
+    expect(walk(["--va", "0x400abc", "--el", "0"])).not.toHaveProperty("contiguous");
+    const r = vmlab(["walk", "--image", img, "--va", "0xa01234", "--el", "0"]);
+    expect(r.stdout).toMatch(/-> pa 0xa01234 \(2M block, one of a contiguous 32M run\)/);
+    expect(r.stdout).toMatch(/block AP\[2:1\]=01 AF .*Contiguous/);
+  });
 });

@@ -83,6 +83,11 @@ export interface KernelConfig {
    * `sbi`, one SBI remote-fence call (default), or `ipi`, Linux's own IPIs
    */
   rfence?: "sbi" | "ipi";
+  /**
+   * RISC-V: the harts implement Svnapot and Linux sees it (has_svnapot():
+   * the 64K NAPOT HugeTLB size); default off
+   */
+  svnapot?: boolean;
   /** vm.mmap_min_addr (default 65536) */
   mmapMinAddr?: number;
   /** vm.overcommit_memory: heuristic (0), always (1), never (2) */
@@ -231,6 +236,7 @@ const PKU_IS_X86_64 =
 const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
 const TLBI_RANGE_IS_ARM64 =
   "is arm64's (FEAT_TLBIRANGE: range TLBIs); x86 invalidates a range page by page with INVLPG up to tlb_single_page_flush_ceiling";
+const SVNAPOT_IS_RISCV = "is RISC-V's (the Svnapot extension: 64K NAPOT HugeTLB pages)";
 const RFENCE_IS_RISCV = "is RISC-V's (how a TLB flush reaches other harts: SBI remote fences or IPIs)";
 
 /**
@@ -260,6 +266,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     vmallocSync: config.vmallocSync ?? "eager",
     uaccess: config.uaccess ?? "ldtr",
     rfence: config.rfence ?? "sbi",
+    svnapot: config.svnapot ?? false,
     mmapMinAddr: config.mmapMinAddr ?? 65536,
     overcommit: config.overcommit ?? "heuristic",
     thp: config.thp ?? "madvise",
@@ -299,6 +306,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     if (c.arch === "riscv-sv39" && c.ramBytes > 2 ** 37)
       throw new InputError(`ram=${c.ramBytes} is larger than Sv39's 128 GiB linear map`);
   } else if (config.rfence !== undefined) throw new InputError(`rfence: ${RFENCE_IS_RISCV}`);
+  else if (config.svnapot !== undefined) throw new InputError(`svnapot: ${SVNAPOT_IS_RISCV}`);
   if (c.rfence !== "sbi" && c.rfence !== "ipi")
     throw new InputError(`rfence=${c.rfence}: must be sbi or ipi`);
   if (c.pagetable !== "radix" && c.pagetable !== "inverted")
@@ -454,6 +462,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
     for (const key of ["pcid", "smap", "smep", "pan", "pti", "asid_bits", "tlbi_range", "uaccess"])
       if (v.given(key)) bad(key, NOT_RISCV[key]);
   } else if (v.given("rfence")) bad("rfence", RFENCE_IS_RISCV);
+  else if (v.given("svnapot")) bad("svnapot", SVNAPOT_IS_RISCV);
   const profile = oneOf("profile", ["linux", "windows"]) as "linux" | "windows";
   // split=2G / 3G read as sizes (the lexer reads 2G as 2 GiB)
   const splitBytes = v.number("split");
@@ -565,7 +574,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
       tlb,
       ...(isRiscv(arch) ? {} : { pti: v.onOff("pti") }),
       ...(isRiscv(arch)
-        ? { rfence }
+        ? { rfence, svnapot: v.onOff("svnapot") }
         : arch === "arm64"
           ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16, tlbiRange: v.onOff("tlbi_range") }
           : { pcid: !is32(arch) && v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),

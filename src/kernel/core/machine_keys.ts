@@ -167,6 +167,13 @@ export const MACHINE_KEYS: {
     archs: RISCV_ARCHS,
   },
   {
+    key: "svnapot",
+    default: "off",
+    values: "on, off (RISC-V: the harts have Svnapot, Linux's has_svnapot(): 64K NAPOT HugeTLB pages)",
+    modelled: true,
+    archs: RISCV_ARCHS,
+  },
+  {
     key: "vmalloc_sync",
     default: "eager",
     values:

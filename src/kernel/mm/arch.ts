@@ -307,6 +307,37 @@ export interface Pgtable {
    * the accessed-bit clear of folio_referenced; set_ptes of an mTHP fault).
    */
   readonly contpte?: ContPte | null;
+  /**
+   * HugeTLB sizes mapped by a run of contiguous entries (arm64 4K granule:
+   * CONT_PTE_SIZE 64K and CONT_PMD_SIZE 32M, arch/arm64/mm/hugetlbpage.c;
+   * RISC-V with Svnapot: 64K NAPOT PTEs, arch/riscv/mm/hugetlbpage.c);
+   * absent or null: none (x86, i386: arch_hugetlb_valid_size refuses them).
+   */
+  readonly hugetlbCont?: HugetlbCont | null;
+}
+
+/**
+ * An architecture's contiguous HugeTLB sizes and arch_make_huge_pte's mark
+ * (mm/hugetlb_cont.ts uses them as the arch's huge_pte helpers do).
+ */
+export interface HugetlbCont {
+  /** each size: its base pages and the level of its entries (num_contig_ptes: 16 entries each) */
+  readonly sizes: readonly { readonly nrPages: number; readonly level: number }[];
+  /**
+   * Entry `i` of the run whose first entry (a user leaf at `level` for the
+   * folio's first frame, pfn_pte(pfn, prot)) is (hi, lo), with the run's
+   * mark: arm64 pte_mkcont with pfn + i * dpfn (set_huge_pte_at); RISC-V
+   * pte_mknapot (PPN[3:0] = 1000, N), the same entry for every i.
+   */
+  contEntry(hi: number, lo: number, level: number, i: number): Entry;
+  /** pte_cont / pte_napot: the entry is one of a run */
+  isCont(hi: number, lo: number): boolean;
+  /**
+   * RISC-V's NAPOT runs (every entry alike): huge_ptep_set_access_flags
+   * always breaks and remakes the run, get_clear_contig_flush flushes only
+   * a run that was not none. False: arm64's (each entry its own frames).
+   */
+  readonly napot: boolean;
 }
 
 /**

@@ -17,7 +17,9 @@
  * (PUD_SIZE, a gigantic hstate) are mapped by one PUD-level leaf
  * (huge_pte_alloc's pud_alloc): x86-64 with GBPAGES (a PDPTE with PS),
  * arm64 (a level-1 block), RISC-V Sv39/48/57 (a leaf at level 2); i386 has
- * none. Not modelled: arm64's contiguous 64K and 32M, RISC-V's Svnapot 64K.
+ * none. arm64's contiguous 64K (CONT_PTE) and 32M (CONT_PMD) and RISC-V's
+ * Svnapot 64K are runs of 16 entries (HState.ncontig), each read and written
+ * through the architecture's huge_pte helpers (mm/hugetlb_cont.ts).
  * A VMA's size is its hstate_vma (vma.htlb.h); MAP_HUGE_SHIFT picks it.
  *
  * Modelling choices: a folio's references and mappings are counted on its
@@ -28,6 +30,17 @@
  */
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
+import {
+  archMakeHugePte,
+  hugeModifyProtRun,
+  hugePtepClearFlush,
+  hugePtepGet,
+  hugePtepGetAndClear,
+  hugePtepGetAndClearNoFlush,
+  hugePtepSetAccessFlags,
+  hugePtepSetWrprotect,
+  setHugePteAt,
+} from "./hugetlb_cont.ts";
 import {
   adjustRangeIfPmdSharingPossible,
   hugePmdShare,
@@ -44,23 +57,14 @@ import {
   removePoolFolio,
 } from "./hugetlb_pool.ts";
 import { type HState, HugetlbFile, HugetlbVma, PrivateResvMap } from "./hugetlb_vma.ts";
-import { Errno, type MmContext, type TlbGather, VmFault } from "./internal.ts";
+import { type MmContext, type TlbGather, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag } from "./PageDesc.ts";
-import {
-  levelSpan,
-  mapper,
-  pmdPa,
-  ptepClearFlush,
-  ptepGetAndClear,
-  ptepModify,
-  ptepSetAccessFlags,
-  setPteAt,
-  upperTablesChanged,
-} from "./pgtable.ts";
+import { levelSpan, mapper, pmdPa, ptepModify, upperTablesChanged } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 export { hugetlbFolioPut, setMaxHugePages, setOvercommitHugePages } from "./hugetlb_pool.ts";
+export { hugetlbMadviseRefused, hugetlbMaySplit, hugetlbMremapLengths } from "./hugetlb_rules.ts";
 
 // ---- reservations ----
 
@@ -374,19 +378,28 @@ export function hugetlbFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number
   const haddr = vpn - (vpn % h.nrPages);
   const pa = hugePteAlloc(ctx, mm, vma, haddr, h.level);
   if (pa < 0) return VmFault.OOM;
-  const e = pt.get(ctx.env.phys, pa);
+  const e = hugePtepGet(ctx, h, pa);
   if (pt.none(e.hi, e.lo)) return hugetlbNoPage(ctx, h, mm, vma, haddr, pa, write);
   if (!pt.accessible(e.hi, e.lo)) return VmFault.SIGSEGV;
   if (write && !pt.write(e.hi, e.lo)) return hugetlbWp(ctx, h, mm, vma, haddr, pa);
-  // huge_ptep_set_access_flags
+  // huge_ptep_set_access_flags (a run's: every entry compared, mm/hugetlb_cont.ts)
   const young = pt.modify(e.hi, e.lo, PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0), 0);
-  if (young.hi !== e.hi || young.lo !== e.lo) ptepSetAccessFlags(ctx, mm, haddr, pa, e, young, write);
+  if (young.hi !== e.hi || young.lo !== e.lo || h.ncontig > 1)
+    hugePtepSetAccessFlags(ctx, mm, h, haddr, pa, e, young, write);
   return VmFault.OK;
 }
 
-/** make_huge_pte: the leaf for a folio under the VMA's rights, writable (and then dirty) as asked, young. */
+/**
+ * make_huge_pte: the leaf for a folio under the VMA's rights, writable (and then dirty) as asked,
+ * young, marked by arch_make_huge_pte (a contiguous run's first entry).
+ */
 function makeHugePte(ctx: MmContext, head: number, vma: Vma, writable: boolean): { hi: number; lo: number } {
-  return ctx.env.pgtable.mkUser(head, hstateVma(vma).level, vma.vmFlags, writable, writable, false);
+  const h = hstateVma(vma);
+  return archMakeHugePte(
+    ctx,
+    h,
+    ctx.env.pgtable.mkUser(head, h.level, vma.vmFlags, writable, writable, false),
+  );
 }
 
 /**
@@ -445,7 +458,7 @@ function hugetlbNoPage(
   pages.mapcount[head]++;
   h.stats.faults++;
   const e = makeHugePte(ctx, head, vma, shared && (vma.vmFlags & VmFlag.WRITE) !== 0);
-  setPteAt(ctx, pa, e.hi, e.lo);
+  setHugePteAt(ctx, mm, h, haddr, pa, e.hi, e.lo);
   mm.hugetlbUsage += h.nrPages; // hugetlb_count_add
   // "Optimization, do the COW without a second fault"
   if (write && !(vma.vmFlags & VmFlag.SHARED)) return hugetlbWp(ctx, h, mm, vma, haddr, pa);
@@ -466,10 +479,10 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
   const env = ctx.env;
   const pt = env.pgtable;
   const pages = env.pages;
-  const e = pt.get(env.phys, pa);
+  const e = hugePtepGet(ctx, h, pa);
   const setWritable = () => {
     const w = pt.modify(e.hi, e.lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
-    ptepSetAccessFlags(ctx, mm, haddr, pa, e, w, true); // set_huge_ptep_writable
+    hugePtepSetAccessFlags(ctx, mm, h, haddr, pa, e, w, true); // set_huge_ptep_writable
     return VmFault.OK;
   };
   if (vma.vmFlags & VmFlag.MAYSHARE) return setWritable();
@@ -488,7 +501,7 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
       return VmFault.SIGBUS;
     }
     unmapRefPrivate(ctx, h, vma, old, idx);
-    const again = pt.get(env.phys, pa);
+    const again = hugePtepGet(ctx, h, pa);
     if (again.hi === e.hi && again.lo === e.lo && pages.mapcount[old] === 1)
       return hugetlbWp(ctx, h, mm, vma, haddr, pa); // retry_avoidcopy
     return VmFault.OK;
@@ -504,13 +517,13 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     }
   }
   h.stats.cowCopies++;
-  ptepClearFlush(ctx, mm, pa, haddr, h.level); // huge_ptep_clear_flush
+  hugePtepClearFlush(ctx, mm, h, pa, haddr); // huge_ptep_clear_flush
   pages.mapcount[old]--; // hugetlb_remove_rmap
   h.anon.add(copy); // hugetlb_add_new_anon_rmap
   pages.flags[copy] |= PageFlag.AnonExclusive;
   pages.mapcount[copy] = 1;
   const n = makeHugePte(ctx, copy, vma, true);
-  setPteAt(ctx, pa, n.hi, n.lo);
+  setHugePteAt(ctx, mm, h, haddr, pa, n.hi, n.lo);
   hugetlbFolioPut(ctx, old); // the old mapping's reference
   return VmFault.OK;
 }
@@ -532,7 +545,7 @@ function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx:
     if (pa < 0) continue;
     const e = pt.get(ctx.env.phys, pa);
     if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, h.level) !== head) continue;
-    ptepClearFlush(ctx, m, pa, haddr, h.level);
+    hugePtepClearFlush(ctx, m, h, pa, haddr);
     m.hugetlbUsage -= h.nrPages; // (unmap_hugepage_range's) hugetlb_count_sub
     v.htlb.unmapped = true;
     ctx.env.pages.mapcount[head]--;
@@ -575,7 +588,7 @@ export function unmapHugepageRange(
     }
     const e = pt.get(ctx.env.phys, pa);
     if (pt.none(e.hi, e.lo)) continue;
-    ptepGetAndClear(ctx, tlb, pa, haddr, h.level);
+    hugePtepGetAndClear(ctx, tlb, h, pa, haddr);
     if (!pt.present(e.hi, e.lo)) continue;
     const head = pt.pfn(e.hi, e.lo, h.level);
     mm.hugetlbUsage -= h.nrPages; // hugetlb_count_sub
@@ -615,6 +628,17 @@ export function hugetlbChangeProtection(ctx: MmContext, mm: MmStruct, v: Vma): v
     const e = pt.get(ctx.env.phys, pa);
     if (!pt.present(e.hi, e.lo)) continue;
     const head = pt.pfn(e.hi, e.lo, h.level);
+    if (h.ncontig > 1) {
+      // huge_ptep_modify_prot_start, huge_pte_modify, arch_make_huge_pte, huge_ptep_modify_prot_commit
+      hugeModifyProtRun(ctx, mm, h, haddr, pa, (old) =>
+        archMakeHugePte(
+          ctx,
+          h,
+          pt.mkUser(head, h.level, v.vmFlags, writable, pt.dirty(old.hi, old.lo), false),
+        ),
+      );
+      continue;
+    }
     const n = pt.mkUser(head, h.level, v.vmFlags, writable, pt.dirty(e.hi, e.lo), false);
     if (n.hi !== e.hi || n.lo !== e.lo) {
       if (h.level > pt.pmdLevel) upperTablesChanged(); // a 1 GiB entry rewritten (pmdPa's memo)
@@ -647,7 +671,7 @@ export function copyHugetlbPageRange(
   for (let haddr = v.vmStart; haddr < v.vmEnd; haddr += h.nrPages) {
     const pa = hugePteOffset(ctx, parent, haddr, h.level);
     if (pa < 0) continue;
-    let e = pt.get(ctx.env.phys, pa);
+    let e = hugePtepGet(ctx, h, pa);
     if (pt.none(e.hi, e.lo)) continue;
     // huge_pte_alloc of the child's entry before the page is shared (a failure takes nothing)
     // (only private VMAs are copied, vma_needs_copy: none shares a PMD table, want_pmd_share;
@@ -659,12 +683,15 @@ export function copyHugetlbPageRange(
       pages.refcount[head]++; // folio_get
       pages.mapcount[head]++; // hugetlb_try_dup_anon_rmap / hugetlb_add_file_rmap
       pages.flags[head] &= ~PageFlag.AnonExclusive;
-      if (cow && pt.write(e.hi, e.lo)) {
+      if (cow) {
+        // huge_ptep_set_wrprotect (a run's breaks and flushes at once), huge_pte_wrprotect
+        hugePtepSetWrprotect(ctx, parent, h, haddr, pa, (w) =>
+          ptepModify(ctx, tlb, pa, haddr, h.level, w.hi, w.lo),
+        );
         e = pt.modify(e.hi, e.lo, 0, PteFlag.WRITE);
-        ptepModify(ctx, tlb, pa, haddr, h.level, e.hi, e.lo);
       }
     }
-    setPteAt(ctx, cpa, e.hi, e.lo);
+    setHugePteAt(ctx, child, h, haddr, cpa, e.hi, e.lo);
     if (pt.present(e.hi, e.lo)) child.hugetlbUsage += h.nrPages; // hugetlb_count_add
   }
   return true;
@@ -712,8 +739,8 @@ export function moveHugetlbPageTables(
     }
     const npa = hugePteAlloc(ctx, mm, newVma, newStart + done, h.level);
     if (npa < 0) break;
-    pt.set(ctx.env.phys, pa, 0, 0); // huge_ptep_get_and_clear: flushed below, before anyone reuses the folio
-    setPteAt(ctx, npa, e.hi, e.lo);
+    const moved = hugePtepGetAndClearNoFlush(ctx, h, pa); // flushed below, before anyone reuses the folio
+    setHugePteAt(ctx, mm, h, newStart + done, npa, moved.hi, moved.lo);
   }
   // flush_hugetlb_tlb_range(vma, old_end - len, old_end)
   if (sharedPmd && vma !== null) flushHugetlbTlbRange(ctx, mm, h, oldStart, oldStart + len, vma);
@@ -735,8 +762,17 @@ function flushHugetlbTlbRange(
   shared: Vma | null,
 ): void {
   const [s, e] = shared !== null ? adjustRangeIfPmdSharingPossible(ctx, shared, start, end) : [start, end];
-  const kind = h.level === ctx.env.pgtable.pmdLevel ? TlbFlush.Pmd : TlbFlush.Range;
-  ctx.env.flushTlbMmRange(mm, s, e - s, kind, h.nrPages);
+  // a contiguous size: arm64's __flush_tlb_range(vma, start, end, PAGE_SIZE, false, 0), RISC-V's
+  // flush_tlb_range with the stride reset to PAGE_SIZE for NAPOT ("every PTE in a NAPOT region")
+  if (h.ncontig > 1) ctx.env.flushTlbMmRange(mm, s, e - s, TlbFlush.Range, 1);
+  else
+    ctx.env.flushTlbMmRange(
+      mm,
+      s,
+      e - s,
+      h.level === ctx.env.pgtable.pmdLevel ? TlbFlush.Pmd : TlbFlush.Range,
+      h.nrPages,
+    );
 }
 
 /**
@@ -749,52 +785,4 @@ export function clearVmaResvHugePages(vma: Vma): void {
     vma.htlb.resv = null;
     vma.htlb.unmapped = false;
   }
-}
-
-/**
- * mremap's rules for a HugeTLB VMA: the lengths round up to the huge page
- * size, both addresses must sit on a huge page boundary (-EINVAL) and the
- * mapping may not grow (-EINVAL: the reservation map cannot be split).
- * Returns the rounded lengths, or -errno.
- * Linux: mm/mremap.c SYSCALL_DEFINE5(mremap) (is_vm_hugetlb_page)
- */
-export function hugetlbMremapLengths(
-  vma: Vma,
-  start: number,
-  oldPages: number,
-  newPages: number,
-  fixedTo: number,
-): { oldPages: number; newPages: number } | number {
-  const nr = hstateVma(vma).nrPages;
-  const o = Math.ceil(oldPages / nr) * nr;
-  const n = Math.ceil(newPages / nr) * nr;
-  if (start % nr !== 0 || (fixedTo >= 0 && fixedTo % nr !== 0) || n > o) return -Errno.EINVAL;
-  return { oldPages: o, newPages: n };
-}
-
-/**
- * madvise's refusals for a HugeTLB VMA in [start, end) (-EINVAL): MADV_FREE
- * (madvise_dontneed_free_valid_vma), MADV_COLD and MADV_PAGEOUT
- * (can_madv_lru_vma), MADV_GUARD_INSTALL (is_valid_guard_vma: `lruOrFree`),
- * and MADV_DONTNEED from off a huge page boundary (`dontneed`).
- * Linux: mm/madvise.c madvise_dontneed_free_valid_vma, can_madv_lru_vma, is_valid_guard_vma
- */
-export function hugetlbMadviseRefused(
-  _ctx: MmContext,
-  mm: MmStruct,
-  start: number,
-  end: number,
-  dontneed: boolean,
-  lruOrFree: boolean,
-): boolean {
-  for (const v of mm.vmas) {
-    if (v.vmStart >= end || v.vmEnd <= start || !(v.vmFlags & VmFlag.HUGETLB)) continue;
-    if (lruOrFree || (dontneed && Math.max(start, v.vmStart) % hstateVma(v).nrPages !== 0)) return true;
-  }
-  return false;
-}
-
-/** hugetlb_vm_op_split: a HugeTLB VMA splits only at a huge page boundary (else -EINVAL). */
-export function hugetlbMaySplit(vma: Vma, vpn: number): boolean {
-  return !(vma.vmFlags & VmFlag.HUGETLB) || vpn % hstateVma(vma).nrPages === 0;
 }

@@ -64,7 +64,10 @@ function pudInVma(ctx: MmContext, vma: Vma, vpn: number): boolean {
  */
 export function wantPmdShare(ctx: MmContext, vma: Vma, vpn: number): boolean {
   if (!ctx.env.pgtable.hugePmdShare || vma.htlb === null) return false;
-  if (!(vma.vmFlags & VmFlag.MAYSHARE) || hstateVma(vma).level !== ctx.env.pgtable.pmdLevel) return false;
+  // huge_pte_alloc asks want_pmd_share for PMD_SIZE only (not a contiguous run of PMDs: arm64 CONT_PMD_SIZE)
+  const h = hstateVma(vma);
+  if (!(vma.vmFlags & VmFlag.MAYSHARE) || h.level !== ctx.env.pgtable.pmdLevel || h.ncontig !== 1)
+    return false;
   return pudInVma(ctx, vma, vpn);
 }
 

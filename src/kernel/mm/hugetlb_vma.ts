@@ -130,6 +130,11 @@ export class HState {
     readonly nrPages: number,
     /** the page-table level whose leaf maps one (huge_pte_alloc: the PMD's, or the PUD's) */
     readonly level: number,
+    /**
+     * num_contig_ptes: the entries at `level` that map one (1; 16 for arm64's
+     * CONT_PTE / CONT_PMD sizes and RISC-V's 64K NAPOT: mm/hugetlb_cont.ts)
+     */
+    readonly ncontig = 1,
   ) {
     this.order = 31 - Math.clz32(nrPages);
   }
@@ -155,7 +160,9 @@ export class HState {
  * its hugetlb_init / arch_hugetlb_valid_size): HPAGE_SIZE, the PMD's (the
  * default_hstate: default_hugepagesz is not a machine key), and PUD_SIZE
  * where `hugetlbPud` (x86-64 with GBPAGES, arm64 4K, RISC-V); i386 has the
- * PMD's only (4 MiB, or 2 MiB with PAE).
+ * PMD's only (4 MiB, or 2 MiB with PAE). Then the sizes an architecture maps
+ * by runs of contiguous entries (`hugetlbCont`: arm64's 32M and 64K, RISC-V
+ * Svnapot's 64K).
  * Linux: mm/hugetlb.c hugetlb_init, hugetlb_add_hstate; arch/x86/mm/hugetlbpage.c
  * gigantic_pages_init; arch/arm64/mm/hugetlbpage.c hugetlbpage_init; arch/riscv/mm/hugetlbpage.c
  */
@@ -165,17 +172,25 @@ export function hugetlbHstates(pt: {
   readonly ptrsPerTable: number;
   readonly levels: number;
   readonly hugetlbPud?: boolean;
+  readonly hugetlbCont?: {
+    readonly sizes: readonly { readonly nrPages: number; readonly level: number }[];
+  } | null;
 }): HState[] {
   const hs = [new HState(pt.hpagePmdNr, pt.pmdLevel)];
   if (pt.hugetlbPud === true && pt.pmdLevel + 1 < pt.levels)
     hs.push(new HState(pt.hpagePmdNr * pt.ptrsPerTable, pt.pmdLevel + 1));
+  // the contiguous sizes (arm64 CONT_PMD_SIZE, CONT_PTE_SIZE; RISC-V's NAPOT 64K)
+  for (const c of pt.hugetlbCont?.sizes ?? [])
+    hs.push(new HState(c.nrPages, c.level, c.nrPages / pt.ptrsPerTable ** c.level));
   return hs;
 }
 
 /**
  * page_hstate / folio_hstate of a frame of kind hugetlb (in the pool or in
  * use): the pool whose folio holds it, found by the folio head's order (a
- * pool folio's first frame keeps its huge_page_order); the default pool
+ * pool folio's first frame keeps its huge_page_order) and the pool's own
+ * lists (a 16-aligned frame inside a 2M folio may keep a stale order 4 from
+ * an earlier life: the 64K pool's lists do not hold it); the default pool
  * when none matches.
  */
 export function frameHstate(
@@ -185,7 +200,8 @@ export function frameHstate(
 ): HState {
   for (let i = hstates.length - 1; i > 0; i--) {
     const h = hstates[i];
-    if (order[pfn - (pfn % h.nrPages)] === h.order) return h;
+    const head = pfn - (pfn % h.nrPages);
+    if (order[head] === h.order && (h.active.has(head) || h.freeList.includes(head))) return h;
   }
   return hstates[0];
 }

@@ -405,7 +405,11 @@ export function leafFor(
   }
   const pte = readPte(ctx, mm, vpn);
   if (pte === null) return null;
-  return { level: 0, pa: pte.pa, hi: pte.hi, lo: pte.lo, pfn: pt.pfn(pte.hi, pte.lo, 0) };
+  // a RISC-V NAPOT PTE maps its 64K block from the block's first frame (pte_pfn): the page's is inside it
+  const c = pt.hugetlbCont;
+  const napot = c?.napot === true && pt.present(pte.hi, pte.lo) && c.isCont(pte.hi, pte.lo);
+  const pfn = pt.pfn(pte.hi, pte.lo, 0) + (napot ? modPow2(vpn, c.sizes[0].nrPages) : 0);
+  return { level: 0, pa: pte.pa, hi: pte.hi, lo: pte.lo, pfn };
 }
 
 /** leafFor above the PMD level: a present PUD leaf (a 1 GiB HugeTLB page), or null. */

@@ -12,7 +12,7 @@ import type { KernelCore } from "../core/core.ts";
 /** The values `show hugepages` prints. */
 export function hugepagesInfo(k: KernelCore): Record<string, number> {
   const info: Record<string, number> = {};
-  for (const h of k.userMm.hstates) {
+  for (const h of [...k.userMm.hstates].sort((a, b) => a.nrPages - b.nrPages)) {
     const dir = `/sys/kernel/mm/hugepages/hugepages-${h.sizeKb}kB`;
     // nr_hugepages_show: persistent pages (nr_huge_pages - surplus_huge_pages)
     info[`${dir}/nr_hugepages`] = h.persistent;

@@ -4,7 +4,7 @@ import { shmObjects } from "../ipc/shm.ts";
 import { inWholeThp } from "../mm/folio_put.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { FOLIO_BATCH_SIZE } from "../mm/swap.ts";
-import { type ShmemObject, VmFlag } from "../mm/vma.ts";
+import { type ShmemObject, type Vma, VmFlag } from "../mm/vma.ts";
 
 /**
  * The invariant checker (a debug switch, on in tests). Returns every broken
@@ -152,6 +152,17 @@ export function checkInvariants(k: KernelCore): string[] {
           if (cached !== undefined) shmemOwned.add(cached);
         }
       }
+    // a HugeTLB entry: its folio in use, no RSS, counted once on the folio's first frame (mm/hugetlb.ts),
+    // at the first entry of a contiguous run (arm64 CONT_PTE / CONT_PMD, RISC-V NAPOT: mm/hugetlb_cont.ts)
+    const hugetlbEntry = (vma: Vma, vpn: number, pfn: number, hi: number, lo: number) => {
+      const h = vma.htlb?.h;
+      const head = h === undefined ? pfn : pfn - (pfn % h.nrPages);
+      if (k.pages.kind[head] !== PageKind.Hugetlb || h === undefined || !h.active.has(head))
+        problems.push(`${t.comm}: HugeTLB entry at vpn 0x${vpn.toString(16)} maps no folio in use`);
+      if (pt.write(hi, lo) && !(vma.vmFlags & VmFlag.SHARED) && !anonExclusive(head))
+        problems.push(`${t.comm}: writable private HugeTLB entry maps folio ${head}, not PageAnonExclusive`);
+      if (h === undefined || vpn % h.nrPages === 0) mapcounts.set(head, (mapcounts.get(head) ?? 0) + 1);
+    };
     const visitUser = (tablePfn: number, level: number, vpnBase: number) => {
       reached.add(tablePfn);
       // (PAE's preallocated user PMDs count in pt_pages too: preallocate_pmds' mm_inc_nr_pmds)
@@ -201,14 +212,7 @@ export function checkInvariants(k: KernelCore): string[] {
             continue;
           }
           if (vma !== null && vma.vmFlags & VmFlag.HUGETLB) {
-            // a HugeTLB folio: no deposited table, no RSS, counted on its first frame (mm/hugetlb.ts)
-            if (k.pages.kind[pfn] !== PageKind.Hugetlb || !vma.htlb?.h.active.has(pfn))
-              problems.push(`${t.comm}: HugeTLB entry at vpn 0x${vpn.toString(16)} maps no folio in use`);
-            if (pt.write(hi, lo) && !(vma.vmFlags & VmFlag.SHARED) && !anonExclusive(pfn))
-              problems.push(
-                `${t.comm}: writable private HugeTLB entry maps folio ${pfn}, not PageAnonExclusive`,
-              );
-            mapcounts.set(pfn, (mapcounts.get(pfn) ?? 0) + 1);
+            hugetlbEntry(vma, vpn, pfn, hi, lo);
             continue;
           }
           hugeByTable.set(tablePfn, (hugeByTable.get(tablePfn) ?? 0) + 1);
@@ -245,6 +249,14 @@ export function checkInvariants(k: KernelCore): string[] {
         }
         if (level > 0) {
           visitUser(pfn, level - 1, vpn);
+          continue;
+        }
+        const pteVma =
+          pt.present(hi, lo) && !pt.special(hi, lo) && k.pages.kind[pfn] === PageKind.Hugetlb
+            ? mm.vmaAt(vpn)
+            : null;
+        if (pteVma !== null && pteVma.vmFlags & VmFlag.HUGETLB) {
+          hugetlbEntry(pteVma, vpn, pfn, hi, lo); // a contiguous run's PTE (arm64 CONT_PTE, RISC-V NAPOT)
           continue;
         }
         if (k.os?.ownsVpn(mm, vpn)) {

@@ -385,9 +385,9 @@ function hugetlbSmaps(
   const pt = k.arch.pgtable;
   const r = { shared: 0, private: 0 };
   for (let vpn = start; vpn < end; vpn += nr) {
-    // huge_pte_offset at the hstate's level (a PMD, or a 1 GiB PUD)
+    // huge_pte_offset at the hstate's level (a PMD, a 1 GiB PUD, or a contiguous run's first entry)
     const leaf = k.userMm.leafFor(mm, vpn);
-    if (leaf === null || leaf.level === 0 || !pt.present(leaf.hi, leaf.lo)) continue;
+    if (leaf === null || !pt.present(leaf.hi, leaf.lo)) continue;
     const head = pt.pfn(leaf.hi, leaf.lo, leaf.level);
     if (k.pages.mapcount[head] > 1) r.shared += nr * 4096;
     else r.private += nr * 4096;

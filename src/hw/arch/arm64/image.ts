@@ -8,6 +8,7 @@
  */
 import { fromBig, hex64, hexNum } from "../../../base/u64.ts";
 import { Access, accessName, Mode } from "../../access.ts";
+import { sizeName } from "../../mmu/PagingFormat.ts";
 import {
   type CheckedImage,
   type ImageFields,
@@ -17,7 +18,7 @@ import {
 } from "../../mmu/walkImage.ts";
 import { WalkRecord } from "./Cpu.ts";
 import { describeEsr, Esr, fscName } from "./fault.ts";
-import { ARM_LEVEL_NAMES, CONT_PAGES, descFlagNames } from "./format.ts";
+import { ARM_LEVEL_NAMES, CONT_PAGES, DescHi, descFlagNames } from "./format.ts";
 import { Arm64Machine } from "./machine.ts";
 
 const FLAGS = [
@@ -60,7 +61,18 @@ export interface Arm64WalkLevel {
 }
 
 export type Arm64WalkReport =
-  | { ok: true; pa: string; pageSize: number; levels: Arm64WalkLevel[] }
+  | {
+      ok: true;
+      pa: string;
+      pageSize: number;
+      /**
+       * an extension of walk-images.md: the leaf has the Contiguous bit (D8.6.1), one of 16
+       * descriptors of a run this many bytes long (16 x pageSize: 64K, 32M, 16G), which a TLB
+       * entry may cover whole; absent without the bit
+       */
+      contiguous?: number;
+      levels: Arm64WalkLevel[];
+    }
   | {
       ok: false;
       fault: "translation" | "access-flag" | "permission" | "address-size";
@@ -155,12 +167,16 @@ export function describeArm64Walk(outcome: number, rec: WalkRecord, va: bigint):
       levels,
     };
   }
-  // a contiguous page (bit 52, D8.6.1) is still a 4K page here (the image format has no 64K size:
-  // walk-images.md lists no Contiguous bit); its frame is the 64K block's first, the offset within it
+  // a contiguous page (bit 52, D8.6.1) is still a 4K page here (walk-images.md's pageSize is the
+  // descriptor's); its frame is the 64K block's first, the offset within it. Any leaf with the bit
+  // (a 2M or 1G block too: their TLB entries stay the block's own) reports its run's size as the
+  // extension field `contiguous`
   const cont = rec.size === ARM_LEVEL_NAMES.length; // Geometry.contSize: the size code after the levels
   const pageSize = cont ? PAGE_SIZES[0] : PAGE_SIZES[rec.size];
   const offset = Number(va % BigInt(cont ? pageSize * CONT_PAGES : pageSize));
-  return { ok: true, pa: hexNum(rec.pagePfn * 4096 + offset), pageSize, levels };
+  const pa = hexNum(rec.pagePfn * 4096 + offset);
+  if ((rec.hi[rec.count - 1] & DescHi.CONT) === 0) return { ok: true, pa, pageSize, levels };
+  return { ok: true, pa, pageSize, contiguous: pageSize * CONT_PAGES, levels };
 }
 
 /** Text form of a report, one line per level. */
@@ -169,11 +185,13 @@ export function formatArm64Walk(r: Arm64WalkReport): string[] {
     (l) =>
       `  ${l.name}[${String(l.index).padStart(3)}]  entry @${l.entryPa.padEnd(14)} = ${l.raw}  ${l.flags.join(" ")}`,
   );
-  if (r.ok)
+  if (r.ok) {
+    const run =
+      r.contiguous === undefined ? "" : `, one of a contiguous ${sizeName(Math.log2(r.contiguous))} run`;
     lines.push(
-      `  -> pa ${r.pa} (${r.pageSize === 4096 ? "4K page" : r.pageSize === 2097152 ? "2M block" : "1G block"})`,
+      `  -> pa ${r.pa} (${r.pageSize === 4096 ? "4K page" : r.pageSize === 2097152 ? "2M block" : "1G block"}${run})`,
     );
-  else {
+  } else {
     lines.push(
       `  -> ${r.fault} fault, level ${r.level}: ESR_EL1 ${r.esr} (${describeEsr(Number(r.esr))}), FAR_EL1 ${r.far}`,
     );

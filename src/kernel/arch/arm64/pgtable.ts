@@ -43,7 +43,7 @@
 import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
-import { type ContPte, type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
+import { type ContPte, type Entry, type HugetlbCont, type Pgtable, PteFlag } from "../../mm/arch.ts";
 
 /** Descriptor bits 0..31 (the low half). Linux: pgtable-hwdef.h, pgtable-prot.h */
 export const enum PteLo {
@@ -226,6 +226,29 @@ function addrPfn(hi: number, lo: number): number {
 }
 
 /**
+ * arm64's contiguous HugeTLB sizes with the 4K granule ("HugeTLB Support
+ * Matrix": CONT PTE 64K, CONT PMD 32M; __hugetlb_valid_size, hugetlbpage_init):
+ * CONT_PTES = 16 page descriptors, CONT_PMDS = 16 level-2 blocks, each with
+ * PTE_CONT (bit 52, arch_make_huge_pte's pte_mkcont / pmd_mkcont), entry i
+ * mapping the folio's frames from pfn + i * dpfn (set_huge_pte_at).
+ */
+export const ARM64_HUGETLB_CONT: HugetlbCont = {
+  sizes: [
+    { nrPages: 16, level: 0 },
+    { nrPages: 16 * 512, level: 1 },
+  ],
+  contEntry(hi: number, lo: number, level: number, i: number): Entry {
+    const pfn = addrPfn(hi, lo) + i * 512 ** level;
+    return {
+      hi: ((hi & ~PteHi.ADDR_HI) | Math.floor(pfn / TWO20) | PteHi.CONT) >>> 0,
+      lo: ((lo & ~PteLo.ADDR_LO) | ((pfn % TWO20) << 12)) >>> 0,
+    };
+  },
+  isCont: (hi: number, _lo: number) => (hi & PteHi.CONT) !== 0,
+  napot: false,
+};
+
+/**
  * The Pgtable of arm64 Linux, 4K pages, 48-bit VAs, 4 levels: PTE (level 3
  * in the Arm ARM), PMD (2), PUD (1), PGD (0; the P4D is folded into it).
  */
@@ -265,6 +288,8 @@ export class Arm64Pgtable implements Pgtable {
   readonly pgdOrder = 0;
   /** arch/arm64/Kconfig: ARCH_WANT_HUGE_PMD_SHARE if ARM64_4K_PAGES (vmlab's granule) */
   readonly hugePmdShare = true;
+  /** CONT_PTE_SIZE and CONT_PMD_SIZE HugeTLB pages (arch/arm64/mm/hugetlbpage.c) */
+  readonly hugetlbCont = ARM64_HUGETLB_CONT;
   private readonly protMap: readonly Prot[];
   /** CONFIG_ARM64_CONTPTE's hooks, or null with contpte off */
   readonly contpte: ContPte | null;

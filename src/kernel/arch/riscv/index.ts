@@ -9,7 +9,9 @@
  * its own file, named as Linux names it; this object hands them to the
  * generic kernel (kernel/core/core.ts Arch).
  *
- * Not modelled: Svadu, Svnapot and Svpbmt mappings, the new_vmalloc
+ * With `svnapot=on` the harts have Svnapot and HugeTLB has its 64K NAPOT
+ * size (arch/riscv/mm/hugetlbpage.c; the kernel's own mappings stay 4K).
+ * Not modelled: Svadu and Svpbmt mappings, NAPOT vmalloc, the new_vmalloc
  * bitmap's fence on trap entry (vmlab's harts never cache an invalid PTE),
  * KASLR, KASAN, hugetlbfs, the icache flushes of flush_icache_pte.
  */
@@ -63,7 +65,7 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
   const va = new Vaddr(vaBits);
   return {
     name: cfg.arch,
-    pgtable: new RiscvPgtable(levels, (phys, alloc) => new RiscvMapper(phys, alloc, levels)),
+    pgtable: new RiscvPgtable(levels, (phys, alloc) => new RiscvMapper(phys, alloc, levels), cfg.svnapot),
     layout,
     va,
     view: { ...RISCV_VIEW, crash: riscvCrashStyle(consts) },
@@ -76,6 +78,7 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
         psc: cfg.psc,
         checkCoherence: cfg.checkCoherence,
         vaBits,
+        svnapot: cfg.svnapot,
       }),
     setupArch: (machine, pages, memblock) => setupVm(machine, pages, memblock, va, layout, consts, levels),
     cpuInit: (machine, rootPfn) => cpuInit(riscvCpus(machine), rootPfn),

@@ -24,7 +24,7 @@
 import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
-import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
+import { type Entry, type HugetlbCont, type Pgtable, PteFlag } from "../../mm/arch.ts";
 
 /** pgtable-bits.h, as PTE bits of the low word. */
 export const enum PageBit {
@@ -141,6 +141,26 @@ export function pfnPte(pfn: number, prot: number): Entry {
   return { hi: Math.floor(pfn / TWO22) >>> 0, lo: ((pfn % TWO22) * 1024 + (prot & 0x3ff)) >>> 0 };
 }
 
+/** _PAGE_NAPOT: bit 63, the high half's bit 31 */
+const NAPOT_HI = 0x80000000;
+
+/**
+ * Svnapot's HugeTLB size (CONFIG_RISCV_ISA_SVNAPOT with has_svnapot():
+ * napot_hugetlbpages_init, for_each_napot_order: NAPOT_CONT64KB_ORDER only):
+ * 16 PTEs, each pte_mknapot(pte, 4) of the folio's first frame: PPN[3:0]
+ * = 1000 and N (bit 63), the same entry 16 times (set_huge_pte_at).
+ * Linux: arch/riscv/mm/hugetlbpage.c, arch/riscv/include/asm/pgtable.h pte_mknapot
+ */
+export const RISCV_HUGETLB_NAPOT: HugetlbCont = {
+  sizes: [{ nrPages: 16, level: 0 }],
+  contEntry(hi: number, lo: number, _level: number, _i: number): Entry {
+    // napot_mask clears PPN[3:0]; napot_bit sets PPN[3] (PTE bit 13); then _PAGE_NAPOT
+    return { hi: (hi | NAPOT_HI) >>> 0, lo: ((lo & ~(15 << 10)) | (8 << 10)) >>> 0 };
+  },
+  isCont: (hi: number, _lo: number) => (hi & NAPOT_HI) !== 0,
+  napot: true,
+};
+
 /** A software walker/builder of RISC-V tables over a PhysMem (the hardware side supplies it). */
 export type MapperFactory = (phys: PhysMem, alloc: FrameAllocator) => PageTableMapper;
 
@@ -184,11 +204,15 @@ export class RiscvPgtable implements Pgtable {
   readonly pgdOrder = 0;
   /** arch/riscv/Kconfig: ARCH_WANT_HUGE_PMD_SHARE if 64BIT */
   readonly hugePmdShare = true;
+  /** has_svnapot(): the 64K NAPOT HugeTLB size, or null (the machine's `svnapot` key) */
+  readonly hugetlbCont: HugetlbCont | null;
 
   constructor(
     readonly levels: 3 | 4 | 5,
     private readonly mapperFactory: MapperFactory,
+    svnapot = false,
   ) {
+    this.hugetlbCont = svnapot ? RISCV_HUGETLB_NAPOT : null;
     this.userPgtablesCeiling = 256 * 512 ** (levels - 1);
     this.levelNames =
       levels === 3
@@ -261,6 +285,8 @@ export class RiscvPgtable implements Pgtable {
   /** pte_pfn; a huge leaf is pmd_pfn / pud_pfn (masked to its size); a table entry, its table's frame */
   pfn(hi: number, lo: number, level: number): number {
     const pfn = pteToPfn(hi, lo);
+    // a NAPOT PTE (pte_napot, with has_svnapot): res & (res - 1), the 64K block's first frame
+    if (level === 0 && (hi & NAPOT_HI) !== 0 && this.hugetlbCont !== null) return pfn - (pfn % 16);
     if (level === 0 || (lo & PageBit.LEAF) === 0) return pfn;
     const span = 512 ** level;
     return pfn - (pfn % span);

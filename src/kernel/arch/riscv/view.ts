@@ -13,8 +13,9 @@ import type { ArchView, CrashVtopStyle, EntryBit } from "../../core/archView.ts"
 import { KERNEL_PHYS_START } from "./init.ts";
 import { KERNEL_LINK_ADDR, type RiscvLayoutConsts } from "./layout.ts";
 
-/** the extensions vmlab's kernel runs with: none (Svade: A and D are software's) */
-const EXTENSIONS = { svadu: false, svnapot: false, svpbmt: false };
+/** the extensions vmlab's kernel runs with: Svade (A and D are software's), no Svpbmt */
+// Svnapot named as valid: the kernel writes N only on a machine that has it (svnapot=on, HugeTLB 64K)
+const EXTENSIONS = { svadu: false, svnapot: true, svpbmt: false };
 
 /** riscv64_translate_pte's flag names, in its order (crash-utility riscv64.c CHECK_PAGE_FLAG; _PAGE_SOFT is bit 8). */
 function crashPteFlags(hi: number, lo: number): string {
