@@ -100,6 +100,12 @@ export function dupMm(ctx: MmContext, parent: MmStruct, capSysAdmin = true): MmS
   // dup_mmap ends with flush_tlb_mm(oldmm), also when the copy fails half way
   const tlb = new MmuGather(ctx, parent, true);
   const ok = copyPageRanges(ctx, tlb, parent, child, capSysAdmin);
+  // flush_tlb_mm is unconditional, whether copy_page_range write-protected anything or not (a
+  // parent with only shared or read-only mappings is flushed all the same), and of every level:
+  // x86's flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL, 0, freed_tables=true) reaches lazy CPUs
+  // too, arm64's is TLBI ASIDE1IS, RISC-V's the whole ASID
+  tlb.flushRange(0, 1);
+  tlb.freedTables = true;
   tlb.finish();
   if (ok) {
     // dup_mm: the child's marks start at what dup_mmap gave it (the memcpy'd parent's are overwritten)
