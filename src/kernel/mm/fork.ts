@@ -238,7 +238,17 @@ function copyPageRanges(
       if (pt.isSwap(pte.hi, pte.lo)) {
         // copy_nonpresent_pte: swap_duplicate; the slot is now named twice, so the parent's
         // entry loses its exclusive marker too (pte_swp_clear_exclusive, set_pte_at on src)
-        env.swap!.dup(pt.swapOffset(pte.hi, pte.lo));
+        const swap = env.swap!;
+        const slot = pt.swapOffset(pte.hi, pte.lo);
+        if (!swap.dup(slot)) {
+          // swap_duplicate's -ENOMEM past SWAP_MAP_MAX: copy_pte_range drops its locks and
+          // add_swap_count_continuation(entry, GFP_KERNEL) chains a page (alloc_page(gfp_mask |
+          // __GFP_HIGHMEM)) to swap_map, then copies the entry again; no page: the fork fails
+          const p = env.buddy.alloc(0, Gfp.KERNEL | Gfp.HIGHMEM, PageKind.KernelPages);
+          if (p < 0) return false;
+          swap.addContinuation(slot, p);
+          assert(swap.dup(slot), "swap_duplicate after add_swap_count_continuation");
+        }
         child.swapEnts++;
         if (pt.swapExclusive(e.hi, e.lo)) {
           e = pt.swapClearExclusive(e.hi, e.lo);

@@ -8,6 +8,10 @@
  *    flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL, 0, freed_tables=true), so lazy CPUs are reached
  *    too; arm64 TLBI ASIDE1IS). vmlab flushed only when copy_page_range had write-protected a
  *    PTE, and then as a leaf-only flush that skipped lazy CPUs. Fixed (fork.ts dupMm).
+ * 2. copy_nonpresent_pte's swap_duplicate past SWAP_MAP_MAX (62): swap_map's byte is full, so
+ *    copy_pte_range calls add_swap_count_continuation, which chains a page (GFP_KERNEL) to that
+ *    page of swap_map; only swapoff frees it. vmlab's swap_map counted on with no page taken.
+ *    Fixed (swapfile.ts SwapArea.dup, addContinuation; fork.ts).
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
@@ -15,6 +19,7 @@ import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { mmapArgs } from "./mmap.ts";
+import { PageKind } from "./PageDesc.ts";
 
 const PAGE = 4096n;
 
@@ -91,6 +96,49 @@ describe("dup_mmap's flush_tlb_mm(oldmm)", () => {
     expect(d.shootdowns).toBe(1);
     expect(d.full[0]).toBe(1);
     expect(st.loadedMm).toBeNull();
+    expect(checkInvariants(k)).toEqual([]);
+  });
+});
+
+describe("copy_nonpresent_pte's swap_duplicate and the swap count continuation", () => {
+  it("the fork that takes a slot's count past SWAP_MAP_MAX (62) chains one page to swap_map, kept after every exit", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, swapBytes: 8 << 20 });
+    const t = k.spawn("p")!;
+    k.switchTo(0, t);
+    const va = k.mmap(t, mmapArgs(4096));
+    expect(k.userAccess(0, t, va, Access.Write, 9).ok).toBe(true);
+    expect(k.madvise(t, va, PAGE, "pageout")).toBe(0n);
+    const e = k.userMm.readPte(t.mm!, Number(va / PAGE))!;
+    const pt = k.arch.pgtable;
+    expect(pt.isSwap(e.hi, e.lo)).toBe(true);
+    const swap = k.userMm.env.swap!;
+    const slot = pt.swapOffset(e.hi, e.lo);
+    expect(swap.map[slot]).toBe(1); // the parent's PTE; not in the swap cache any more
+    expect(swap.cache.has(slot)).toBe(false);
+    const kernelPages = () => {
+      let n = 0;
+      for (const kind of k.pages.kind) if (kind === PageKind.KernelPages) n++;
+      return n;
+    };
+    const base = kernelPages();
+    const children = [];
+    // children 1..61 take the count to 62 = SWAP_MAP_MAX: __swap_duplicate's count += usage
+    for (let i = 1; i <= 61; i++) children.push(k.fork(t, `c${i}`)!);
+    expect(swap.map[slot]).toBe(62);
+    expect(kernelPages()).toBe(base);
+    // child 62: count == SWAP_MAP_MAX and swap_count_continued finds no continuation:
+    // -ENOMEM, add_swap_count_continuation's alloc_page, the copy again
+    children.push(k.fork(t, "c62")!);
+    expect(children.every((c) => c !== null)).toBe(true);
+    expect(swap.map[slot]).toBe(63);
+    expect(kernelPages()).toBe(base + 1);
+    // one more: the continuation's digit goes from 1 to 2 in the page already there
+    children.push(k.fork(t, "c63")!);
+    expect(kernelPages()).toBe(base + 1);
+    // every child exits (zap_pte_range's free_swap_and_cache): the page stays chained
+    for (const c of children) k.exit(c, "done");
+    expect(swap.map[slot]).toBe(1);
+    expect(kernelPages()).toBe(base + 1);
     expect(checkInvariants(k)).toEqual([]);
   });
 });
