@@ -187,6 +187,7 @@ function copyPageRanges(
       v.vmFlags & VmFlag.WIPEONFORK
     )
       continue;
+    if (!dupTables(ctx, parent, child, v)) return false;
     const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
       const pmd = vpn % nr === 0 ? pmdOf(ctx, parent, vpn) : null;
@@ -273,6 +274,30 @@ function copyPageRanges(
       if (pt.present(e.hi, e.lo))
         e = pt.modify(e.hi, e.lo, 0, PteFlag.YOUNG | (v.vmFlags & VmFlag.SHARED ? PteFlag.DIRTY : 0));
       setPteAt(ctx, cpa, e.hi, e.lo, child, vpn); // set_pte_at: arm64 folds the child's blocks (contpte_try_fold)
+    }
+  }
+  return true;
+}
+
+/**
+ * copy_page_range's walk down to the PTEs: the child gets a table at each level wherever the
+ * parent's entry above it, in the VMA's range, points to a table, whether or not anything below
+ * is copied: copy_p4d_range's p4d_alloc, copy_pud_range's pud_alloc and copy_pmd_range's
+ * pmd_alloc for each entry not none (p?d_none_or_clear_bad), copy_pte_range's
+ * pte_alloc_map_lock for each PMD that maps a PTE table, even one whose PTEs are all none (a
+ * partial MADV_DONTNEED's). A huge PMD's table comes with copy_huge_pmd. False: out of memory.
+ * Linux: mm/memory.c copy_page_range, copy_p4d_range, copy_pud_range, copy_pmd_range, copy_pte_range
+ */
+function dupTables(ctx: MmContext, parent: MmStruct, child: MmStruct, v: Vma): boolean {
+  const pt = ctx.env.pgtable;
+  const pm = mapper(ctx, parent);
+  const cm = mapper(ctx, child);
+  for (let level = pt.levels - 2; level >= 0; level--) {
+    const span = levelSpan(ctx, level + 1);
+    for (let vpn = v.vmStart; vpn < v.vmEnd; vpn = (Math.floor(vpn / span) + 1) * span) {
+      const e = pm.entryAt(parent.pgdPfn, vpnUnchecked(vpn), level + 1);
+      if (e === null || !pt.table(e.hi, e.lo, level + 1)) continue;
+      if (cm.ensureTable(child.pgdPfn, vpnUnchecked(vpn), level, true) < 0) return false;
     }
   }
   return true;

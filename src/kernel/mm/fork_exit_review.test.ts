@@ -12,10 +12,16 @@
  *    copy_pte_range calls add_swap_count_continuation, which chains a page (GFP_KERNEL) to that
  *    page of swap_map; only swapoff frees it. vmlab's swap_map counted on with no page taken.
  *    Fixed (swapfile.ts SwapArea.dup, addContinuation; fork.ts).
+ * 3. copy_page_range's walk allocates the child's table at each level wherever the parent's entry
+ *    above it points to a table (p4d_alloc, pud_alloc, pmd_alloc; copy_pte_range's
+ *    pte_alloc_map_lock), even when nothing below is copied: a PTE table whose PTEs a partial
+ *    MADV_DONTNEED cleared, a PMD table left empty by CONFIG_PT_RECLAIM. vmlab made the child's
+ *    tables only for entries it copied. Fixed (fork.ts dupTables).
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import { expectationFailures } from "../../workloads/scenario/testKit.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { mmapArgs } from "./mmap.ts";
@@ -140,5 +146,51 @@ describe("copy_nonpresent_pte's swap_duplicate and the swap count continuation",
     expect(swap.map[slot]).toBe(1);
     expect(kernelPages()).toBe(base + 1);
     expect(checkInvariants(k)).toEqual([]);
+  });
+});
+
+describe("copy_page_range's tables", () => {
+  it("the child gets a PTE table for each of the parent's, its PTEs all none or not", () => {
+    // two PTE tables under the VMA; the second's one page is zapped by a partial MADV_DONTNEED
+    // (the table stays: zap_pte_range frees nothing, pt_reclaim only a table zapped whole).
+    // dup_mmap -> copy_page_range (anon_vma) -> copy_pmd_range: both PMDs are tables, so
+    // copy_pte_range runs for each and pte_alloc_map_lock gives the child both: pt_pages equal
+    expect(
+      expectationFailures(`machine ram=64M thp=never
+spawn A
+A: a = mmap 4M at=0x40000000
+A: write a 1p
+A: write a+2M 1p
+A: madvise a+2M 1p dontneed
+expect table(A, a+2M, pt) != -1
+A: fork B
+expect table(B, a, pt) != -1
+expect table(B, a+2M, pt) != -1
+expect B.pt_pages == A.pt_pages
+B: exit
+`),
+    ).toEqual([]);
+  });
+
+  it("the child gets a PMD table where the parent's PUD entry points to one, its PMDs all none", () => {
+    // a 2M VMA alone in its 1G: after MADV_DONTNEED of all of it pt_reclaim frees the PTE table
+    // (Linux 6.14's CONFIG_PT_RECLAIM, which vmlab has), the PMD table stays. copy_pud_range:
+    // the PUD entry is not none, so copy_pmd_range's pmd_alloc gives the child a PMD table;
+    // no PMD maps a table, so no PTE table. The child: the PUD and PMD tables, as the parent
+    expect(
+      expectationFailures(`machine ram=64M thp=never
+spawn A
+A: a = mmap 2M at=0x40000000
+A: write a 1p
+A: madvise a 2M dontneed
+expect table(A, a, pt) == -1
+expect table(A, a, pmd) != -1
+A: fork B
+expect table(B, a, pmd) != -1
+expect table(B, a, pt) == -1
+expect B.pt_pages == A.pt_pages
+B: exit
+`),
+    ).toEqual([]);
   });
 });
