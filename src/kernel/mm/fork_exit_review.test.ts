@@ -21,11 +21,15 @@
  *    the parent's table, before the entry is found none; vmlab skipped none entries first, so
  *    the child lacked the PMD table of a huge page MADV_DONTNEED had zapped. Fixed
  *    (hugetlb.ts copyHugetlbPageRange: the test moved after the allocation).
+ * 5. exit_mmap of an mm with no VMA (a fork refused at its first VMA, whose XA_ZERO_ENTRY comes
+ *    first) goes straight to `destroy`: no lru_add_drain, no flush_cache_mm. vmlab drained the
+ *    CPU's LRU add batch, moving the parent's new pages onto the LRU. Fixed (mmap.ts exitMmap).
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { expectationFailures, feedSession } from "../../workloads/scenario/testKit.ts";
+import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { mmapArgs } from "./mmap.ts";
@@ -223,5 +227,28 @@ expect B.pt_pages == A.pt_pages
 B: exit
 `),
     ).toEqual([]);
+  });
+});
+
+describe("exit_mmap of a fork refused at its first VMA", () => {
+  it("leaves the CPU's LRU add batch alone (no lru_add_drain: straight to destroy)", () => {
+    // overcommit=never: 20M of 32M CommitLimit charged to A; the fork's
+    // security_vm_enough_memory_mm of the same 20M, A's first VMA, fails: dup_mmap's fail_nomem
+    // stores XA_ZERO_ENTRY over it, and the child's exit_mmap finds that first
+    const s = feedSession(
+      "machine ram=64M swap=0 overcommit=never\nspawn A\nA: a = mmap 20M at=0x10000000\nA: write a 8K\n",
+    );
+    const k = s.kernel!;
+    const A = s.processes.get("A")!;
+    expect((A as unknown as Task).mm!.vmas[0].vmStart).toBe(0x10000000 / 4096); // A's first VMA
+    const inactiveAnon = () =>
+      (k.view.meminfo() as unknown as Record<string, number>)["Inactive(anon)"] / 4096;
+    // the two written pages wait in the CPU's LRU add batch (folio_add_lru_vma)
+    expect(inactiveAnon()).toBe(0);
+    expect(k.fork(A, "B")).toBeNull();
+    expect(inactiveAnon()).toBe(0);
+    k.userMm.env.lru!.fbatches.drain();
+    expect(inactiveAnon()).toBe(2);
+    expect(checkInvariants(k)).toEqual([]);
   });
 });
