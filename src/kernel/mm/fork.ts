@@ -100,6 +100,12 @@ export function dupMm(ctx: MmContext, parent: MmStruct, capSysAdmin = true): MmS
   // dup_mmap ends with flush_tlb_mm(oldmm), also when the copy fails half way
   const tlb = new MmuGather(ctx, parent, true);
   const ok = copyPageRanges(ctx, tlb, parent, child, capSysAdmin);
+  // flush_tlb_mm is unconditional, whether copy_page_range write-protected anything or not (a
+  // parent with only shared or read-only mappings is flushed all the same), and of every level:
+  // x86's flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL, 0, freed_tables=true) reaches lazy CPUs
+  // too, arm64's is TLBI ASIDE1IS, RISC-V's the whole ASID
+  tlb.flushRange(0, 1);
+  tlb.freedTables = true;
   tlb.finish();
   if (ok) {
     // dup_mm: the child's marks start at what dup_mmap gave it (the memcpy'd parent's are overwritten)
@@ -181,6 +187,7 @@ function copyPageRanges(
       v.vmFlags & VmFlag.WIPEONFORK
     )
       continue;
+    if (!dupTables(ctx, parent, child, v)) return false;
     const cow = !(v.vmFlags & VmFlag.SHARED) && (v.vmFlags & VmFlag.MAYWRITE) !== 0;
     for (let vpn = v.vmStart; vpn < v.vmEnd; vpn++) {
       const pmd = vpn % nr === 0 ? pmdOf(ctx, parent, vpn) : null;
@@ -232,7 +239,17 @@ function copyPageRanges(
       if (pt.isSwap(pte.hi, pte.lo)) {
         // copy_nonpresent_pte: swap_duplicate; the slot is now named twice, so the parent's
         // entry loses its exclusive marker too (pte_swp_clear_exclusive, set_pte_at on src)
-        env.swap!.dup(pt.swapOffset(pte.hi, pte.lo));
+        const swap = env.swap!;
+        const slot = pt.swapOffset(pte.hi, pte.lo);
+        if (!swap.dup(slot)) {
+          // swap_duplicate's -ENOMEM past SWAP_MAP_MAX: copy_pte_range drops its locks and
+          // add_swap_count_continuation(entry, GFP_KERNEL) chains a page (alloc_page(gfp_mask |
+          // __GFP_HIGHMEM)) to swap_map, then copies the entry again; no page: the fork fails
+          const p = env.buddy.alloc(0, Gfp.KERNEL | Gfp.HIGHMEM, PageKind.KernelPages);
+          if (p < 0) return false;
+          swap.addContinuation(slot, p);
+          assert(swap.dup(slot), "swap_duplicate after add_swap_count_continuation");
+        }
         child.swapEnts++;
         if (pt.swapExclusive(e.hi, e.lo)) {
           e = pt.swapClearExclusive(e.hi, e.lo);
@@ -257,6 +274,30 @@ function copyPageRanges(
       if (pt.present(e.hi, e.lo))
         e = pt.modify(e.hi, e.lo, 0, PteFlag.YOUNG | (v.vmFlags & VmFlag.SHARED ? PteFlag.DIRTY : 0));
       setPteAt(ctx, cpa, e.hi, e.lo, child, vpn); // set_pte_at: arm64 folds the child's blocks (contpte_try_fold)
+    }
+  }
+  return true;
+}
+
+/**
+ * copy_page_range's walk down to the PTEs: the child gets a table at each level wherever the
+ * parent's entry above it, in the VMA's range, points to a table, whether or not anything below
+ * is copied: copy_p4d_range's p4d_alloc, copy_pud_range's pud_alloc and copy_pmd_range's
+ * pmd_alloc for each entry not none (p?d_none_or_clear_bad), copy_pte_range's
+ * pte_alloc_map_lock for each PMD that maps a PTE table, even one whose PTEs are all none (a
+ * partial MADV_DONTNEED's). A huge PMD's table comes with copy_huge_pmd. False: out of memory.
+ * Linux: mm/memory.c copy_page_range, copy_p4d_range, copy_pud_range, copy_pmd_range, copy_pte_range
+ */
+function dupTables(ctx: MmContext, parent: MmStruct, child: MmStruct, v: Vma): boolean {
+  const pt = ctx.env.pgtable;
+  const pm = mapper(ctx, parent);
+  const cm = mapper(ctx, child);
+  for (let level = pt.levels - 2; level >= 0; level--) {
+    const span = levelSpan(ctx, level + 1);
+    for (let vpn = v.vmStart; vpn < v.vmEnd; vpn = (Math.floor(vpn / span) + 1) * span) {
+      const e = pm.entryAt(parent.pgdPfn, vpnUnchecked(vpn), level + 1);
+      if (e === null || !pt.table(e.hi, e.lo, level + 1)) continue;
+      if (cm.ensureTable(child.pgdPfn, vpnUnchecked(vpn), level, true) < 0) return false;
     }
   }
   return true;

@@ -671,13 +671,13 @@ export function copyHugetlbPageRange(
   for (let haddr = v.vmStart; haddr < v.vmEnd; haddr += h.nrPages) {
     const pa = hugePteOffset(ctx, parent, haddr, h.level);
     if (pa < 0) continue;
-    let e = hugePtepGet(ctx, h, pa);
-    if (pt.none(e.hi, e.lo)) continue;
-    // huge_pte_alloc of the child's entry before the page is shared (a failure takes nothing)
-    // (only private VMAs are copied, vma_needs_copy: none shares a PMD table, want_pmd_share;
+    // huge_pte_alloc wherever hugetlb_walk found the parent's entry (a none one too), before the
+    // page is shared (only private VMAs are copied, vma_needs_copy: none shares a PMD table, so
     // 6.12.y's "pagetables are shared" test, page_count of the table > 1, never holds now)
     const cpa = hugePteAlloc(ctx, child, child.vmaAt(haddr), haddr, h.level);
     if (cpa < 0) return false;
+    let e = hugePtepGet(ctx, h, pa);
+    if (pt.none(e.hi, e.lo)) continue;
     if (pt.present(e.hi, e.lo)) {
       const head = pt.pfn(e.hi, e.lo, h.level);
       pages.refcount[head]++; // folio_get

@@ -699,13 +699,18 @@ export function setFlags(
 }
 
 /**
- * exit_mmap: unmap everything and free the page tables below the PGD.
+ * exit_mmap: unmap everything and free the page tables below the PGD. An mm
+ * with no VMA (a fork that failed at its first VMA: dup_mmap's XA_ZERO_ENTRY
+ * comes first) goes straight to `destroy`: no lru_add_drain, no
+ * flush_cache_mm (and it has no page table below the PGD to free).
  * Linux: mm/mmap.c exit_mmap
  */
 export function exitMmap(ctx: MmContext, mm: MmStruct): void {
   const all = mm.vmas.slice();
-  ctx.env.lru?.fbatches.drain(); // exit_mmap: lru_add_drain
-  ctx.env.cache.flushCacheMm(mm); // exit_mmap: flush_cache_mm before the tables are torn down
+  if (all.length > 0) {
+    ctx.env.lru?.fbatches.drain(); // exit_mmap: lru_add_drain
+    ctx.env.cache.flushCacheMm(mm); // exit_mmap: flush_cache_mm before the tables are torn down
+  }
   const tlb = new MmuGather(ctx, mm, true);
   for (const v of all) {
     zapRange(ctx, tlb, mm, v.vmStart, v.vmEnd);

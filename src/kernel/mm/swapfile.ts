@@ -63,6 +63,26 @@ export class SwapCacheIndex {
   }
 }
 
+/** SWAP_MAP_MAX: the largest count swap_map's own byte holds (include/linux/swap.h) */
+export const SWAP_MAP_MAX = 0x3e;
+/** SWAP_CONT_MAX: the largest digit a continuation page's byte holds */
+const SWAP_CONT_MAX = 0x7f;
+
+/**
+ * The continuation pages a count of `n` needs: swap_map's byte is the lowest digit (0 to
+ * SWAP_MAP_MAX), each continuation page's byte the next (0 to SWAP_CONT_MAX): 0 up to 62, 1 up
+ * to 62 + 63 * 127, and so on. Linux: mm/swapfile.c swap_count_continued ("how you add 1 to 999")
+ */
+function swapContLevels(n: number): number {
+  let levels = 0;
+  let max = SWAP_MAP_MAX;
+  for (let radix = SWAP_MAP_MAX + 1; n > max; radix *= SWAP_CONT_MAX + 1) {
+    max += radix * SWAP_CONT_MAX;
+    levels++;
+  }
+  return levels;
+}
+
 /**
  * A swap area (mm/swapfile.c): slot 0 holds the swap header, slots 1..n-1
  * hold pages. `map` is swap_map: how many swap PTEs refer to each slot. The
@@ -296,12 +316,33 @@ export class SwapArea {
   }
 
   /**
-   * swap_duplicate: one more PTE refers to the slot (fork).
-   * Linux: mm/swapfile.c swap_duplicate
+   * The swap count continuations: for each page of swap_map (4096 slots), the pages chained to
+   * it (add_swap_count_continuation's list on the vmalloc page's lru), which hold the higher
+   * digits of the counts past SWAP_MAP_MAX. Only swapoff frees them
+   * (free_swap_count_continuations), and vmlab has no swapoff.
    */
-  dup(slot: number): void {
+  readonly contPages = new Map<number, number[]>();
+
+  /**
+   * swap_duplicate: one more PTE refers to the slot (fork). False, the count unchanged, when
+   * the count is at its digits' limit and swap_map's page has no continuation page for the
+   * next digit (__swap_duplicate's -ENOMEM: swap_count_continued found none); the caller adds
+   * one (addContinuation) and tries again.
+   * Linux: mm/swapfile.c swap_duplicate, __swap_duplicate, swap_count_continued
+   */
+  dup(slot: number): boolean {
     if (!(this.map[slot] > 0)) throw new ModelBug(`swap_duplicate of free slot ${slot}`); // message made only then
-    this.map[slot]++;
+    const n = this.map[slot] + 1;
+    if (n > SWAP_MAP_MAX && swapContLevels(n) > (this.contPages.get(slot >>> 12)?.length ?? 0)) return false;
+    this.map[slot] = n;
+    return true;
+  }
+
+  /** add_swap_count_continuation: page `pfn` is chained to the swap_map page of `slot`. */
+  addContinuation(slot: number, pfn: number): void {
+    const list = this.contPages.get(slot >>> 12);
+    if (list === undefined) this.contPages.set(slot >>> 12, [pfn]);
+    else list.push(pfn);
   }
 
   /** Is the slot still needed: referenced by a PTE, or holding a cached page? */
