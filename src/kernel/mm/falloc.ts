@@ -22,6 +22,7 @@ import { putPage, rssAdd } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { ptepClearFlush, readPte } from "./pgtable.ts";
 import { type ShmemOwner, shmemFreeSwap, shmemPages, shmemSwapinIndex } from "./shmem.ts";
+import { shmemObjUndoFolios, shmemObjUnmapPmds } from "./shmem_anon_huge.ts";
 import { ShmemObject, VmFlag } from "./vma.ts";
 
 /** fallocate's mode bits. Linux: include/uapi/linux/falloc.h */
@@ -48,9 +49,12 @@ export function unmapMappingPages(ctx: MmContext, owner: ShmemOwner, from: numbe
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const cache = shmemPages(owner);
-  if (!(owner instanceof ShmemObject) && owner.folios.size > 0)
+  if (owner.folios.size > 0)
     for (const [start, order] of [...owner.folios])
-      if (start < to && start + 2 ** order > from) unmapFilePmds(ctx, owner, start);
+      if (start >= to || start + 2 ** order <= from) continue;
+      else if (owner instanceof ShmemObject)
+        shmemObjUnmapPmds(ctx, owner, start); // mm/shmem_anon_huge.ts
+      else unmapFilePmds(ctx, owner, start);
   for (const [v, mm] of [...iMmap(owner)]) {
     const lo = Math.max(from, v.vmPgoff);
     const hi = Math.min(to, v.vmPgoff + (v.vmEnd - v.vmStart));
@@ -142,6 +146,8 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
   const shmem = owner instanceof ShmemObject || owner.fs === "tmpfs";
   // shmem_fallocate / truncate_pagecache_range: unmap_mapping_range of the whole pages
   if (end > start) unmapMappingPages(ctx, owner, start, end);
+  // a shared anonymous or SysV object's large folios: gone whole, or split (mm/shmem_anon_huge.ts)
+  if (owner instanceof ShmemObject && owner.folios.size > 0) shmemObjUndoFolios(ctx, owner, lstart, lend);
   const cache = shmemPages(owner);
   // shmem_undo_range's first pass: the whole pages and swap entries of [start, end)
   const gone = [...cache.keys()].filter((i) => i >= start && i < end).sort((x, y) => x - y);

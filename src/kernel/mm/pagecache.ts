@@ -76,6 +76,16 @@ export class PageCache {
     huge: 0,
     shmMntHuge: 0,
     stats: { thp_file_alloc: 0, thp_file_fallback: 0, thp_file_fallback_charge: 0 },
+    /**
+     * hugepages-<size>kB/shmem_enabled by order (huge_shmem_orders_always, _inherit, _within_size,
+     * _madvise; mm/shmem_anon_huge.ts): an order not here is never, the PMD order inherit
+     */
+    sizes: new Map<number, string>(),
+    /** hugepages-<size>kB/stats/shmem_alloc, shmem_fallback, shmem_fallback_charge by order */
+    sizeStats: new Map<
+      number,
+      { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number }
+    >(),
   };
 
   /** HPAGE_PMD_ORDER: pageblock_order is HUGETLB_PAGE_ORDER, the PMD order, on every architecture vmlab has */

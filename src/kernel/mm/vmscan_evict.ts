@@ -86,7 +86,7 @@ export function shmemWriteout(v: EvictPages, pfn: number): boolean {
     // __remove_mapping leaves with a shadow when the write is done
     swap!.setShadow(slot, v.evictShadow(pfn, 1));
   }
-  shmemReclaimed(v.env.pageCache, obj, index, (pages.flags[pfn] & PageFlag.Dirty) !== 0);
+  shmemReclaimed(v.env.userMm, v.env.pageCache, obj, index, (pages.flags[pfn] & PageFlag.Dirty) !== 0);
   resident.delete(index);
   v.del(pfn);
   v.owner[pfn] = undefined;
