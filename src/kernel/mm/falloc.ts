@@ -23,6 +23,7 @@ import { PageFlag } from "./PageDesc.ts";
 import { ptepClearFlush, readPte } from "./pgtable.ts";
 import { type ShmemOwner, shmemFreeSwap, shmemPages, shmemSwapinIndex } from "./shmem.ts";
 import { shmemObjUndoFolios, shmemObjUnmapPmds } from "./shmem_anon_huge.ts";
+import { shmemAllocPage } from "./shmem_huge.ts";
 import { ShmemObject, VmFlag } from "./vma.ts";
 
 /** fallocate's mode bits. Linux: include/uapi/linux/falloc.h */
@@ -217,27 +218,44 @@ export function shmemFallocAlloc(
   const start = Math.floor(offset / 4096);
   const end = Math.ceil((offset + len) / 4096);
   const added: number[] = [];
-  for (let index = start; index < end; index++) {
+  for (let index = start; index < end; ) {
+    // index = folio_next_index(folio): a large folio's pages all done at once
+    const next = (i: number) => {
+      const s = f.folios.size > 0 ? pc.folioStart(f, i) : i;
+      return s + pc.folioPages(f, s);
+    };
     if (f.cache.has(index)) {
-      ctx.env.pages.flags[f.cache.get(index)!] |= PageFlag.Dirty; // folio_mark_dirty
+      const stop = next(index);
+      for (let i = index; i < stop; i++) ctx.env.pages.flags[f.cache.get(i)!] |= PageFlag.Dirty; // folio_mark_dirty
+      index = stop;
       continue;
     }
     let pfn = -1;
     let err = -Errno.ENOMEM;
     if (f.swapped.has(index)) pfn = shmemSwapinIndex(ctx, f, index)!.pfn;
     else {
-      pfn = pc.readSmall(f, index, false);
+      // shmem_get_folio(inode, index, offset + len, SGP_FALLOC): a huge folio where the mount's
+      // huge= (or shmem_enabled's deny, force) grants one, with no VMA (mm/shmem_huge.ts), else 4K
+      const had = f.folios.size;
+      pfn = shmemAllocPage(pc, f, index, offset + len, -1, true);
       if (pfn < 0 && pc.takeNospc()) err = -Errno.ENOSPC;
       // a new folio reads as zeros: past i_size, in a hole (its zeroed stored copy) or a memfd
-      if (pfn >= 0) added.push(index);
+      if (pfn >= 0) {
+        const s = f.folios.size > had ? pc.folioStart(f, index) : index;
+        for (let i = s; i < next(index); i++) added.push(i);
+      }
     }
     if (pfn < 0) {
       // shmem_undo_range(inode, start, index - 1, unfalloc=true): the folios this call added go
+      // (a large one whole, even where the range covers part of it)
       for (const i of added) pc.evict(f, i, 0);
       if (added.length > 0) ctx.env.lru?.fbatches.drain(); // folio_batch_release
       return err;
     }
-    ctx.env.pages.flags[pfn] |= PageFlag.Dirty; // folio_mark_dirty
+    const first = f.folios.size > 0 ? pc.folioStart(f, index) : index;
+    const stop = next(index);
+    for (let i = first; i < stop; i++) ctx.env.pages.flags[f.cache.get(i)!] |= PageFlag.Dirty; // folio_mark_dirty
+    index = stop;
   }
   if (!keepSize && offset + len > f.sizeBytes) f.setSize(offset + len); // i_size_write
   return 0;

@@ -42,6 +42,7 @@ expect byte(A, a+2M+9p) == 9
 A: munmap a 4M
 let shp_end = meminfo.ShmemHugePages
 let shmem_end = meminfo.Shmem
+let size_alloc = thp.hugepages_2048kB_shmem_alloc
 `);
     // one fault, one folio of 512 pages, one PMD: ShmemHugePages and ShmemPmdMapped, RssShmem 512
     expect([v("alloc"), v("shp"), v("spm"), v("p"), v("rss"), v("flt"), v("mapped")]).toEqual([
@@ -59,6 +60,8 @@ let shmem_end = meminfo.Shmem
     // the object's last reference: its folios go
     expect(v("shp_end")).toBe(0);
     expect(v("shmem_end")).toBe(0);
+    // hugepages-2048kB/stats/shmem_alloc (MTHP_STAT_SHMEM_ALLOC) with THP_FILE_ALLOC
+    expect(v("size_alloc")).toBe(2);
   });
 
   it("never (the boot default): 4K pages; hugepages-2048kB/shmem_enabled=always grants them without the top level", () => {
@@ -130,6 +133,25 @@ let force = present(A, b 2M)
     ).toMatch(/shmem_enabled: -EINVAL for 'force'/);
     expect(scenarioError("machine ram=64M\nthp shmem_enabled=always size=64K")).toMatch(/PMD size only/);
     expect(scenarioError("machine ram=64M\nthp shmem_enabled=deny size=2M")).toMatch(/always, inherit/);
+  });
+
+  it("no PMD block left: THP_FILE_FALLBACK and shmem_fallback, a 4K page", () => {
+    // every 2M block taken by the kernel (gfp=nowait); GFP_TRANSHUGE_LIGHT neither reclaims nor compacts
+    const grab = Array.from({ length: 20 }, (_, i) => `kernel: b${i} = alloc_pages order=9 gfp=nowait`).join(
+      "\n",
+    );
+    const v = run(`machine ram=32M
+thp shmem_enabled=always
+spawn A
+A: a = mmap 2M prot=rw shared at=0x40000000
+${grab}
+A: write a value=1
+let p = present(A, a 2M)
+let fallback = vmstat.thp_file_fallback
+let size_fallback = thp.hugepages_2048kB_shmem_fallback
+let alloc = vmstat.thp_file_alloc
+`);
+    expect([v("p"), v("fallback"), v("size_fallback"), v("alloc")]).toEqual([1, 1, 1, 0]);
   });
 
   it("a mapping the PMD cannot cover whole (misaligned, MADV_NOHUGEPAGE, shorter than 2M) keeps 4K pages", () => {
@@ -275,5 +297,35 @@ let pb = present(A, b 4M)
     // never: the ordinary search (below the 12K mapping: not aligned); always: aligned, PMD-mapped
     expect(v("a") % M2).not.toBe(0);
     expect([v("b") % M2, v("pb")]).toEqual([0, 512]);
+  });
+});
+
+describe("fallocate on a huge tmpfs file (shmem_fallocate -> shmem_get_folio(SGP_FALLOC))", () => {
+  it("allocates PMD-size folios where the mount's huge= grants them (within_size: by offset + len), whole", () => {
+    const v = run(`machine ram=64M
+file t size=0 fs=tmpfs huge=within_size
+file u size=0 fs=tmpfs huge=always
+spawn A
+A: r = fallocate t 0 3M keep_size
+let alloc = vmstat.thp_file_alloc
+let ct = cached(t)
+let shp = meminfo.ShmemHugePages
+A: r2 = fallocate u 1M 2M
+let alloc2 = vmstat.thp_file_alloc
+let cu = cached(u)
+let shp2 = meminfo.ShmemHugePages
+let shmem = meminfo.Shmem
+`);
+    // t: index 0's folio ends within offset + len (512 <= 768 pages), index 512's would not: 4K pages
+    expect([v("r"), v("alloc"), v("ct"), v("shp")]).toEqual([0, 1, 768, M2]);
+    // u: index 256 takes the folio 0..511, folio_next_index 512 the folio 512..1023: 1024 pages for a
+    // 512-page range
+    expect([v("r2"), v("alloc2"), v("cu"), v("shp2"), v("shmem")]).toEqual([
+      0,
+      3,
+      1024,
+      3 * M2,
+      (768 + 1024) * 4096,
+    ]);
   });
 });
