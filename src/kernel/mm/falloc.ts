@@ -147,8 +147,20 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
   const shmem = owner instanceof ShmemObject || owner.fs === "tmpfs";
   // shmem_fallocate / truncate_pagecache_range: unmap_mapping_range of the whole pages
   if (end > start) unmapMappingPages(ctx, owner, start, end);
-  // a shared anonymous or SysV object's large folios: gone whole, or split (mm/shmem_anon_huge.ts)
-  if (owner instanceof ShmemObject && owner.folios.size > 0) shmemObjUndoFolios(ctx, owner, lstart, lend);
+  // a shared anonymous or SysV object's large folios: gone whole, or split (mm/shmem_anon_huge.ts);
+  // a file's: the folio holding the first or last byte's page and not wholly inside is split
+  // (truncate_inode_partial_folio: split_folio, THP_SPLIT_PAGE for the PMD order)
+  if (owner instanceof ShmemObject) {
+    if (owner.folios.size > 0) shmemObjUndoFolios(ctx, owner, lstart, lend);
+  } else if (owner.folios.size > 0) {
+    const pc = ctx.env.pageCache;
+    for (const [s, order] of [...owner.folios]) {
+      const e = s + 2 ** order;
+      if (e <= Math.floor(lstart / 4096) || s > Math.floor(lend / 4096)) continue;
+      if (s * 4096 >= lstart && e * 4096 - 1 <= lend) continue; // truncate_inode_folio: whole
+      if (pc.splitFolio(owner, s) === pc.pmdOrder) ctx.thpStats.thp_split_page++;
+    }
+  }
   const cache = shmemPages(owner);
   // shmem_undo_range's first pass: the whole pages and swap entries of [start, end)
   const gone = [...cache.keys()].filter((i) => i >= start && i < end).sort((x, y) => x - y);

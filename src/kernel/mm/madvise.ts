@@ -462,7 +462,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     }
     const index = linearIndex(vma!, h);
     unmapFilePmds(ctx, vma!.file, index);
-    env.pageCache.splitFolio(vma!.file, index);
+    if (env.pageCache.splitFolio(vma!.file, index) === env.pageCache.pmdOrder) ctx.thpStats.thp_split_page++; // split_folio
   }
   // a huge anonymous page the range covers in part is split first (split_folio); one it covers
   // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the

@@ -275,14 +275,18 @@ export class PageCache {
   /**
    * split_folio to order 0: the large folio holding page `index` of f (if
    * any) becomes 4K folios, its pages staying in the cache as they were.
+   * Returns the folio's order (0: none split); a caller that splits as Linux
+   * does (not evict's page-by-page freeing) counts THP_SPLIT_PAGE for the PMD order.
    * Linux: mm/huge_memory.c split_huge_page_to_list_to_order
    */
-  splitFolio(f: FileObject, index: number): void {
+  splitFolio(f: FileObject, index: number): number {
     const start = this.folioStart(f, index);
-    if (!f.folios.delete(start)) return;
+    const order = f.folios.get(start) ?? 0;
+    if (!f.folios.delete(start)) return 0;
     const head = f.cache.get(start)!;
     this.largeHeads.delete(head);
     this.pages.flags[head] &= ~PageFlag.Head;
+    return order;
   }
 
   /** The cached page at index, or -1. */

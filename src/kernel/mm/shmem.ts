@@ -101,7 +101,8 @@ export function shmemReclaimed(
   // shmem_writeout of a huge folio (mm/shmem_huge.ts): split_huge_page_to_list_to_order first, as
   // Linux 6.12 does without CONFIG_THP_SWAP or for a folio across i_size (vmlab's reclaim takes
   // shmem pages one by one: it always splits; Linux with THP_SWAP writes a folio within i_size whole)
-  if (owner.folios.size > 0) pc.splitFolio(owner, index);
+  // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order
+  if (owner.folios.size > 0 && pc.splitFolio(owner, index) === pc.pmdOrder) ctx.thpStats.thp_split_page++;
   owner.dirty.delete(index); // a tmpfs page written through a mapping
   if (toSwap) pc.shmemRecalc(owner);
   else owner.unrecalced++;

@@ -329,3 +329,34 @@ let shmem = meminfo.Shmem
     ]);
   });
 });
+
+describe("THP_SPLIT_PAGE for the splits of huge tmpfs folios", () => {
+  it("truncate_inode_partial_folio (ftruncate, a hole punched in part) and shmem_writepage count it; a folio punched whole does not", () => {
+    const v = run(`machine ram=32M swap=64M page_cluster=0
+file t size=6M fs=tmpfs huge=always
+spawn A
+A: a = mmap 6M prot=rw shared file=t at=0x40000000
+A: read a 6M
+let s0 = vmstat.thp_split_page
+A: ftruncate t 5M
+let s1 = vmstat.thp_split_page
+A: r = fallocate t 1M 8K keep_size punch_hole
+let s2 = vmstat.thp_split_page
+A: r2 = fallocate t 2M 2M keep_size punch_hole
+let s3 = vmstat.thp_split_page
+let shp = meminfo.ShmemHugePages
+A: munmap a 6M
+file u size=2M fs=tmpfs huge=always
+A: b = mmap 2M prot=rw shared file=u at=0x40000000
+A: write b value=1
+A: c = mmap 24M
+A: write c 24M
+A: write c 24M
+let s4 = vmstat.thp_split_page
+let shp2 = meminfo.ShmemHugePages
+`);
+    // the third folio (4M..6M) across the new end; the first, cut by the hole; the second, whole in
+    // the hole, goes unsplit; reclaim splits u's folio at its first page's writeout
+    expect([v("s0"), v("s1"), v("s2"), v("s3"), v("shp"), v("s4"), v("shp2")]).toEqual([0, 1, 2, 2, 0, 3, 0]);
+  });
+});
