@@ -83,7 +83,8 @@ export function shmemSetSwapEntry(swap: SwapArea, owner: ShmemOwner, index: numb
  * dropped clean before), or dropped clean (never written, zeros: nrpages
  * falls, alloced does not, so its charge stays until the inode's next
  * recalc, PageCache.shmemRecalc). A shared anonymous or SysV object's pages
- * were charged whole (shmem_acct_size): nothing to do. A huge folio is split.
+ * were charged whole (shmem_acct_size): nothing to do. A huge folio is split
+ * (one Linux writes whole goes by mm/shmem_swapout.ts instead).
  * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping; mm/shmem.c shmem_writeout, shmem_recalc_inode
  */
 export function shmemReclaimed(
@@ -94,13 +95,14 @@ export function shmemReclaimed(
   toSwap: boolean,
 ): void {
   if (owner instanceof ShmemObject) {
-    // shmem_writepage without CONFIG_THP_SWAP: split_huge_page_to_list_to_order (mm/shmem_anon_huge.ts)
+    // shmem_writepage splitting (no CONFIG_THP_SWAP, i_size inside, no swap cluster: the whole-folio
+    // case is mm/shmem_swapout.ts): split_huge_page_to_list_to_order (mm/shmem_anon_huge.ts)
     if (owner.folios.size > 0) shmemObjSplit(ctx, owner, index);
     return;
   }
-  // shmem_writeout of a huge folio (mm/shmem_huge.ts): split_huge_page_to_list_to_order first, as
-  // Linux 6.12 does without CONFIG_THP_SWAP or for a folio across i_size (vmlab's reclaim takes
-  // shmem pages one by one: it always splits; Linux with THP_SWAP writes a folio within i_size whole)
+  // shmem_writeout of a huge folio Linux splits (no CONFIG_THP_SWAP: 32-bit; i_size inside it; no
+  // free swap cluster): split_huge_page_to_list_to_order first; a folio within i_size on a 64-bit
+  // kernel went to swap whole instead (mm/shmem_swapout.ts)
   // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order
   if (owner.folios.size > 0 && pc.splitFolio(owner, index) === pc.pmdOrder) ctx.thpStats.thp_split_page++;
   owner.dirty.delete(index); // a tmpfs page written through a mapping

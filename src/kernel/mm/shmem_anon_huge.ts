@@ -9,8 +9,9 @@
  * size inherit at boot). vmlab allocates shmem folios of the PMD order only
  * (the per-size knob takes the PMD size alone). A PMD-size folio is mapped by
  * one PMD where the VMA allows it (do_set_pmd from finish_fault or
- * filemap_map_pages), split when reclaim writes a page of it out
- * (shmem_writepage without CONFIG_THP_SWAP) or a hole is punched in it.
+ * filemap_map_pages), written to swap whole by reclaim (mm/shmem_swapout.ts)
+ * or split (shmem_writepage without CONFIG_THP_SWAP), split where a hole is
+ * punched in part of it.
  * Linux 6.12: mm/shmem.c shmem_allowable_huge_orders, shmem_suitable_orders,
  * shmem_alloc_and_add_folio, shmem_get_folio_gfp, thpsize_shmem_enabled_store;
  * mm/memory.c do_set_pmd, finish_fault

@@ -6,7 +6,9 @@
  * the fault maps a PMD-size folio by one PMD (do_set_pmd), ShmemHugePages,
  * ShmemPmdMapped, thp_file_alloc; MADV_REMOVE splits a folio it covers in
  * part (truncate_inode_partial_folio: THP_SPLIT_PAGE) and frees one it covers
- * whole; reclaim splits (shmem_writepage without CONFIG_THP_SWAP).
+ * whole; reclaim swaps a folio out whole (shmem_writepage with CONFIG_THP_SWAP,
+ * 64-bit) unless i_size crosses it, else splits it (i386); fallocate on a
+ * huge tmpfs file allocates PMD-size folios.
  * Linux: mm/shmem.c shmem_allowable_huge_orders, shmem_get_folio_gfp,
  * shmem_undo_range, shmem_writepage, shmem_get_unmapped_area; mm/memory.c do_set_pmd, finish_fault
  */
@@ -239,30 +241,61 @@ let hi = present(A, a+2M 2M)
     ]);
   });
 
-  it("reclaim splits a PMD-mapped folio (shmem_writepage without CONFIG_THP_SWAP) and swaps its pages; they come back", () => {
-    const v = run(`machine ram=32M swap=64M page_cluster=0
+  it("reclaim swaps a PMD-mapped folio out whole on 64-bit (CONFIG_THP_SWAP: THP_SWPOUT, one cluster), split on i386; pages come back one by one", () => {
+    const scenario = (arch: string) => `machine arch=${arch} ram=32M swap=64M page_cluster=0
 thp shmem_enabled=always
 spawn A
 A: a = mmap 2M prot=rw shared at=0x40000000
 A: write a 2M value=0x5a
 let spm0 = meminfo.ShmemPmdMapped
-A: b = mmap 28M
-A: write b 28M
-A: write b 28M
-A: munmap b 28M
+A: b = mmap 24M
+A: write b 24M
+A: write b 24M
+A: munmap b 24M
 let shp = meminfo.ShmemHugePages
 let spm = meminfo.ShmemPmdMapped
 let split = vmstat.thp_split_page
+let swpout = vmstat.thp_swpout
 let swapped = meminfo.SwapTotal - meminfo.SwapFree
 A: read a 2M
 expect byte(A, a+7p) == 0x5a
 expect byte(A, a+300p) == 0x5a
 let p = present(A, a 2M)
-`);
+let shp_back = meminfo.ShmemHugePages
+`;
+    const v = run(scenario("x86_64"));
     expect(v("spm0")).toBe(M2);
-    expect([v("shp"), v("spm"), v("split")]).toEqual([0, 0, 1]);
-    expect(v("swapped")).toBeGreaterThan(0);
-    expect(v("p")).toBe(512);
+    // shmem_writepage: within i_size, THP_SWAP: folio_alloc_swap of order 9, no split
+    expect([v("shp"), v("spm"), v("split"), v("swpout"), v("swapped")]).toEqual([0, 0, 0, 1, M2]);
+    // shmem_swapin_folio reads order 0 (shmem_split_large_entry): 4K pages, no folio
+    expect([v("p"), v("shp_back")]).toEqual([512, 0]);
+    // i386-pae: no CONFIG_THP_SWAP (64BIT only): split_huge_page_to_list_to_order, then page by page
+    const w = run(scenario("i386-pae"));
+    expect([w("shp"), w("split"), w("swpout"), w("swapped"), w("p")]).toEqual([0, 1, 0, M2, 512]);
+  });
+
+  it("MADV_PAGEOUT of a whole PMD-mapped folio reclaims it whole (reclaim_pages); of part of it, splits it", () => {
+    const v = run(`machine ram=64M swap=64M
+thp shmem_enabled=always
+spawn A
+A: a = mmap 4M prot=rw shared at=0x40000000
+A: write a 4M value=3
+A: r = madvise a 2M pageout
+let p = present(A, a 2M)
+let swpout = vmstat.thp_swpout
+let swapped = meminfo.SwapTotal - meminfo.SwapFree
+let shp = meminfo.ShmemHugePages
+A: r2 = madvise a+2M 1M pageout
+let split = vmstat.thp_split_page
+let shp2 = meminfo.ShmemHugePages
+let p2 = present(A, a+2M 2M)
+let swapped2 = meminfo.SwapTotal - meminfo.SwapFree
+A: read a+5p
+expect byte(A, a+5p) == 3
+`);
+    expect([v("r"), v("p"), v("swpout"), v("swapped"), v("shp")]).toEqual([0, 0, 1, M2, M2]);
+    // a range that covers the folio in part: split_folio (its PMD cleared), nothing paged out
+    expect([v("r2"), v("split"), v("shp2"), v("p2"), v("swapped2")]).toEqual([0, 1, 0, 0, M2]);
   });
 
   it("a forked child maps the shared folio by a PMD of its own; both see each other's writes", () => {
@@ -331,7 +364,7 @@ let shmem = meminfo.Shmem
 });
 
 describe("THP_SPLIT_PAGE for the splits of huge tmpfs folios", () => {
-  it("truncate_inode_partial_folio (ftruncate, a hole punched in part) and shmem_writepage count it; a folio punched whole does not", () => {
+  it("truncate_inode_partial_folio (ftruncate, a hole punched in part) and shmem_writepage (a folio across i_size) count it; a folio punched whole does not", () => {
     const v = run(`machine ram=32M swap=64M page_cluster=0
 file t size=6M fs=tmpfs huge=always
 spawn A
@@ -346,17 +379,22 @@ A: r2 = fallocate t 2M 2M keep_size punch_hole
 let s3 = vmstat.thp_split_page
 let shp = meminfo.ShmemHugePages
 A: munmap a 6M
-file u size=2M fs=tmpfs huge=always
-A: b = mmap 2M prot=rw shared file=u at=0x40000000
+file u size=3M fs=tmpfs huge=always
+A: b = mmap 3M prot=rw shared file=u at=0x40000000
 A: write b value=1
+A: write b+2M value=1
 A: c = mmap 24M
 A: write c 24M
 A: write c 24M
 let s4 = vmstat.thp_split_page
+let swpout = vmstat.thp_swpout
 let shp2 = meminfo.ShmemHugePages
 `);
     // the third folio (4M..6M) across the new end; the first, cut by the hole; the second, whole in
-    // the hole, goes unsplit; reclaim splits u's folio at its first page's writeout
-    expect([v("s0"), v("s1"), v("s2"), v("s3"), v("shp"), v("s4"), v("shp2")]).toEqual([0, 1, 2, 2, 0, 3, 0]);
+    // the hole, goes unsplit
+    expect([v("s0"), v("s1"), v("s2"), v("s3"), v("shp")]).toEqual([0, 1, 2, 2, 0]);
+    // reclaim: u's first folio goes to swap whole (THP_SWPOUT), its second, across i_size (768
+    // pages), is split (shmem_writepage: "swapout of a large folio crossing i_size needs to split")
+    expect([v("s4"), v("swpout"), v("shp2")]).toEqual([3, 1, 0]);
   });
 });
