@@ -204,7 +204,9 @@ export function shmemSwapinIndex(
  * shmem_fault + finish_fault: find the page at this offset in the shmem
  * object, allocating a zeroed one if it has none (a read allocates too:
  * shared memory has no zero-page shortcut), and map it; a shared writable
- * mapping maps it writable at once.
+ * mapping maps it writable at once. `freshTable`: the fault found the PMD
+ * none (its PTE table is this fault's, vmf->prealloc_pte): a PMD-size folio
+ * may then be mapped by the PMD instead.
  * Linux: mm/shmem.c shmem_fault (shmem_get_folio), mm/memory.c finish_fault
  */
 export function shmemFault(
@@ -214,13 +216,19 @@ export function shmemFault(
   vpn: number,
   pa: number,
   write: boolean,
+  freshTable = false,
 ): VmFault {
   const env = ctx.env;
   const obj = vma.shmem!;
   const index = vma.vmPgoff + (vpn - vma.vmStart);
   // a page of a PMD-size folio the object has: filemap_map_pmd (read) or finish_fault maps it
-  // by one PMD where it may (do_set_pmd; mm/shmem_anon_huge.ts)
-  if (obj.folios.size > 0 && obj.pages.has(index) && shmemObjMapPmd(ctx, mm, vma, vpn, index, write))
+  // by one PMD where it may (do_set_pmd, only on a PMD the fault found none; mm/shmem_anon_huge.ts)
+  if (
+    freshTable &&
+    obj.folios.size > 0 &&
+    obj.pages.has(index) &&
+    shmemObjMapPmd(ctx, mm, vma, vpn, index, write)
+  )
     return VmFault.OK;
   if (!write) {
     // do_read_fault: fault-around first (shmem's vm_ops have map_pages); it maps the page
@@ -245,7 +253,7 @@ export function shmemFault(
       // shmem_get_folio_gfp: a PMD-size folio where shmem_allowable_huge_orders grants one, mapped
       // by a PMD where the VMA allows it (finish_fault: do_set_pmd)
       const huge = shmemObjAllocHuge(ctx, obj, vma, vpn, pgoff);
-      if (huge >= 0 && shmemObjMapPmd(ctx, mm, vma, vpn, pgoff, write)) return VmFault.OK;
+      if (huge >= 0 && freshTable && shmemObjMapPmd(ctx, mm, vma, vpn, pgoff, write)) return VmFault.OK;
       if (huge >= 0) return shmemFinishFault(ctx, mm, vma, vpn, pa, huge, write) ? VmFault.OK : VmFault.OOM;
       const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
       if (p < 0) return VmFault.OOM;

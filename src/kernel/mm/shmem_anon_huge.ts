@@ -186,7 +186,8 @@ export function shmemObjFolioStart(obj: ShmemObject, index: number, pmdOrder: nu
  * shmem object: where page `index` is in a PMD-size folio that may be mapped
  * whole at vpn (thp_vma_suitable_order, not MADV_NOHUGEPAGE) and the PMD is
  * empty (or holds the table this fault made, still empty: freed as the
- * fault's unused vmf->prealloc_pte), the folio is mapped by one PMD,
+ * fault's unused vmf->prealloc_pte; the caller knows the fault found the PMD
+ * none), the folio is mapped by one PMD,
  * writable and dirty on a write (do_shared_fault's fault_dirty_shared_page).
  * True when mapped.
  * Linux: mm/memory.c do_set_pmd, finish_fault; mm/filemap.c filemap_map_pmd

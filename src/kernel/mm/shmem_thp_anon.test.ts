@@ -156,6 +156,24 @@ let alloc = vmstat.thp_file_alloc
     expect([v("p"), v("fallback"), v("size_fallback"), v("alloc")]).toEqual([1, 1, 1, 0]);
   });
 
+  it("a PMD that holds a page table (empty) is not none: finish_fault maps the new folio by 512 PTEs, not a PMD", () => {
+    const v = run(`machine ram=64M
+spawn A
+A: a = mmap 2M prot=rw shared at=0x40000000
+A: write a value=1
+A: r = madvise a 4K remove
+thp shmem_enabled=always
+A: write a+9p value=2
+let p = present(A, a 2M)
+let spm = meminfo.ShmemPmdMapped
+let shp = meminfo.ShmemHugePages
+let alloc = vmstat.thp_file_alloc
+`);
+    // the folio (the block was empty again) is allocated; the PMD is not none (its table stays
+    // after the zap), so do_set_pmd is not tried; vma_is_anon_shmem: all 512 PTEs at once
+    expect([v("r"), v("alloc"), v("shp"), v("spm"), v("p")]).toEqual([0, 1, M2, 0, 512]);
+  });
+
   it("a mapping the PMD cannot cover whole (misaligned, MADV_NOHUGEPAGE, shorter than 2M) keeps 4K pages", () => {
     const v = run(`machine ram=64M
 thp shmem_enabled=always
