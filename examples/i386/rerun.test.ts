@@ -41,6 +41,8 @@ const NOT_PORTABLE: Record<string, string> = {
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/files/tmpfs-huge.vm":
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024): huge tmpfs folios are 4M",
+  "examples/files/shmem-huge-anon.vm":
+    "a PMD maps 4 MiB on 2-level paging; and a 32-bit kernel has no CONFIG_THP_SWAP (64BIT only): its pageout splits the folio",
   "examples/process/thp-mremap.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/process/khugepaged.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/swap/thp-pageout.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",

@@ -266,6 +266,13 @@ export interface Kernel<C extends Mmu = Mmu> {
    * another word (-EINVAL).
    */
   shmemEnabledSet(mode: string): boolean;
+  /**
+   * A write to /sys/kernel/mm/transparent_hugepage/hugepages-<kb>kB/shmem_enabled
+   * (always, inherit, within_size, advise, never: mm/shmem_anon_huge.ts): null when
+   * written, "size" for a size vmlab has no shmem folios of (all but the PMD size),
+   * "mode" for another word (-EINVAL).
+   */
+  shmemSizeEnabledSet(kb: number, mode: string): "size" | "mode" | null;
 
   // ---- accesses ----
 

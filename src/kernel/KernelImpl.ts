@@ -49,6 +49,7 @@ import type { MmapRequest } from "./mm/mmap.ts";
 import type { PageDescTable } from "./mm/PageDesc.ts";
 import type { DirtySysctls, DirtyThrottle } from "./mm/page_writeback.ts";
 import type { PageCache } from "./mm/pagecache.ts";
+import { shmemSizeStore } from "./mm/shmem_anon_huge.ts";
 import { shmemEnabledStore } from "./mm/shmem_huge.ts";
 import type { SlabAllocator } from "./mm/slab.ts";
 import type { SwapArea } from "./mm/swapfile.ts";
@@ -430,6 +431,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   /** /sys/kernel/mm/transparent_hugepage/shmem_enabled written (mm/shmem_huge.ts shmemEnabledStore). */
   shmemEnabledSet(mode: string): boolean {
     return shmemEnabledStore(this.pageCache, mode);
+  }
+
+  /** hugepages-<kb>kB/shmem_enabled written (mm/shmem_anon_huge.ts shmemSizeStore). */
+  shmemSizeEnabledSet(kb: number, mode: string): "size" | "mode" | null {
+    return shmemSizeStore(this.pageCache, kb, mode);
   }
 
   // ---- user accesses (arch/x86/fault.ts) ----

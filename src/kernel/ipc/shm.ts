@@ -240,6 +240,8 @@ function newseg(
   if (ns.segs.size >= ns.ctlmni) return -Errno.ENOSPC; // ipc_addid: in_use >= max_idx
   const obj = new ShmemObject();
   obj.refs = 1; // the segment's shm_file
+  obj.sizePages = numpages; // shmem_kernel_file_setup(name, size): i_size
+  obj.sysv = true; // shm_vm_ops: huge pages as shm_mnt's huge= allows (mm/shmem_anon_huge.ts)
   shmemAcctSize(k.userMm, obj, charge);
   return addSeg(k, ns, task, key, size, shmflg, obj, null);
 }

@@ -22,6 +22,8 @@ import { putPage, rssAdd } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { ptepClearFlush, readPte } from "./pgtable.ts";
 import { type ShmemOwner, shmemFreeSwap, shmemPages, shmemSwapinIndex } from "./shmem.ts";
+import { shmemObjUndoFolios, shmemObjUnmapPmds } from "./shmem_anon_huge.ts";
+import { shmemAllocPage } from "./shmem_huge.ts";
 import { ShmemObject, VmFlag } from "./vma.ts";
 
 /** fallocate's mode bits. Linux: include/uapi/linux/falloc.h */
@@ -48,9 +50,12 @@ export function unmapMappingPages(ctx: MmContext, owner: ShmemOwner, from: numbe
   const pt = ctx.env.pgtable;
   const pages = ctx.env.pages;
   const cache = shmemPages(owner);
-  if (!(owner instanceof ShmemObject) && owner.folios.size > 0)
+  if (owner.folios.size > 0)
     for (const [start, order] of [...owner.folios])
-      if (start < to && start + 2 ** order > from) unmapFilePmds(ctx, owner, start);
+      if (start >= to || start + 2 ** order <= from) continue;
+      else if (owner instanceof ShmemObject)
+        shmemObjUnmapPmds(ctx, owner, start); // mm/shmem_anon_huge.ts
+      else unmapFilePmds(ctx, owner, start);
   for (const [v, mm] of [...iMmap(owner)]) {
     const lo = Math.max(from, v.vmPgoff);
     const hi = Math.min(to, v.vmPgoff + (v.vmEnd - v.vmStart));
@@ -142,6 +147,20 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
   const shmem = owner instanceof ShmemObject || owner.fs === "tmpfs";
   // shmem_fallocate / truncate_pagecache_range: unmap_mapping_range of the whole pages
   if (end > start) unmapMappingPages(ctx, owner, start, end);
+  // a shared anonymous or SysV object's large folios: gone whole, or split (mm/shmem_anon_huge.ts);
+  // a file's: the folio holding the first or last byte's page and not wholly inside is split
+  // (truncate_inode_partial_folio: split_folio, THP_SPLIT_PAGE for the PMD order)
+  if (owner instanceof ShmemObject) {
+    if (owner.folios.size > 0) shmemObjUndoFolios(ctx, owner, lstart, lend);
+  } else if (owner.folios.size > 0) {
+    const pc = ctx.env.pageCache;
+    for (const [s, order] of [...owner.folios]) {
+      const e = s + 2 ** order;
+      if (e <= Math.floor(lstart / 4096) || s > Math.floor(lend / 4096)) continue;
+      if (s * 4096 >= lstart && e * 4096 - 1 <= lend) continue; // truncate_inode_folio: whole
+      if (pc.splitFolio(owner, s) === pc.pmdOrder) ctx.thpStats.thp_split_page++;
+    }
+  }
   const cache = shmemPages(owner);
   // shmem_undo_range's first pass: the whole pages and swap entries of [start, end)
   const gone = [...cache.keys()].filter((i) => i >= start && i < end).sort((x, y) => x - y);
@@ -211,27 +230,44 @@ export function shmemFallocAlloc(
   const start = Math.floor(offset / 4096);
   const end = Math.ceil((offset + len) / 4096);
   const added: number[] = [];
-  for (let index = start; index < end; index++) {
+  for (let index = start; index < end; ) {
+    // index = folio_next_index(folio): a large folio's pages all done at once
+    const next = (i: number) => {
+      const s = f.folios.size > 0 ? pc.folioStart(f, i) : i;
+      return s + pc.folioPages(f, s);
+    };
     if (f.cache.has(index)) {
-      ctx.env.pages.flags[f.cache.get(index)!] |= PageFlag.Dirty; // folio_mark_dirty
+      const stop = next(index);
+      for (let i = index; i < stop; i++) ctx.env.pages.flags[f.cache.get(i)!] |= PageFlag.Dirty; // folio_mark_dirty
+      index = stop;
       continue;
     }
     let pfn = -1;
     let err = -Errno.ENOMEM;
     if (f.swapped.has(index)) pfn = shmemSwapinIndex(ctx, f, index)!.pfn;
     else {
-      pfn = pc.readSmall(f, index, false);
+      // shmem_get_folio(inode, index, offset + len, SGP_FALLOC): a huge folio where the mount's
+      // huge= (or shmem_enabled's deny, force) grants one, with no VMA (mm/shmem_huge.ts), else 4K
+      const had = f.folios.size;
+      pfn = shmemAllocPage(pc, f, index, offset + len, -1, true);
       if (pfn < 0 && pc.takeNospc()) err = -Errno.ENOSPC;
       // a new folio reads as zeros: past i_size, in a hole (its zeroed stored copy) or a memfd
-      if (pfn >= 0) added.push(index);
+      if (pfn >= 0) {
+        const s = f.folios.size > had ? pc.folioStart(f, index) : index;
+        for (let i = s; i < next(index); i++) added.push(i);
+      }
     }
     if (pfn < 0) {
       // shmem_undo_range(inode, start, index - 1, unfalloc=true): the folios this call added go
+      // (a large one whole, even where the range covers part of it)
       for (const i of added) pc.evict(f, i, 0);
       if (added.length > 0) ctx.env.lru?.fbatches.drain(); // folio_batch_release
       return err;
     }
-    ctx.env.pages.flags[pfn] |= PageFlag.Dirty; // folio_mark_dirty
+    const first = f.folios.size > 0 ? pc.folioStart(f, index) : index;
+    const stop = next(index);
+    for (let i = first; i < stop; i++) ctx.env.pages.flags[f.cache.get(i)!] |= PageFlag.Dirty; // folio_mark_dirty
+    index = stop;
   }
   if (!keepSize && offset + len > f.sizeBytes) f.setSize(offset + len); // i_size_write
   return 0;

@@ -83,7 +83,7 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
   }
   if (pt.none(hi, lo))
     return vma.shmem
-      ? shmemFault(ctx, mm, vma, vpn, pa, write)
+      ? shmemFault(ctx, mm, vma, vpn, pa, write, pmdAt < 0 || pt.none(pmdHi, pmdLo))
       : doAnonymousPage(ctx, mm, vma, vpn, pa, write);
   if (pt.isGuard(hi, lo)) return VmFault.SIGSEGV; // a guard marker (handle_pte_marker)
   if (pt.isSwap(hi, lo)) return doSwapPage(ctx, mm, vma, vpn, pa, write, hi, lo, pmdAt);

@@ -424,8 +424,9 @@ export function doSetPmd(
     env.pages.mapcount[head + i]++;
   }
   const w = write && (vma.vmFlags & VmFlag.WRITE) !== 0;
-  // add_mm_counter(mm_counter_file): MM_SHMEMPAGES for a tmpfs folio (swap-backed), else MM_FILEPAGES
-  if (vma.file?.fs === "tmpfs") {
+  // add_mm_counter(mm_counter_file): MM_SHMEMPAGES for a tmpfs folio or a shmem object's
+  // (swap-backed: mm/shmem_anon_huge.ts), else MM_FILEPAGES
+  if (vma.file?.fs === "tmpfs" || vma.shmem !== null) {
     mm.rssShmem += nr;
     // do_shared_fault's fault_dirty_shared_page: the shmem folio dirty whole (folio_mark_dirty)
     if (w && vma.vmFlags & VmFlag.SHARED)
@@ -456,10 +457,10 @@ function zapFilePmd(
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
   const vma = mm.vmaAt(haddr);
   ptepClearFlush(ctx, mm, pmd.pa, haddr, pt.pmdLevel);
-  const shmem = vma?.file?.fs === "tmpfs";
-  if (pt.dirty(pmd.hi, pmd.lo) && vma?.file) {
+  const shmem = vma?.file?.fs === "tmpfs" || (vma !== null && vma.shmem !== null);
+  if (pt.dirty(pmd.hi, pmd.lo) && vma !== null) {
     const start = vma.vmPgoff + (haddr - vma.vmStart);
-    for (let i = 0; i < nr; i++) vma.file.dirty.add(start + i);
+    if (vma.file) for (let i = 0; i < nr; i++) vma.file.dirty.add(start + i);
     if (shmem) for (let i = 0; i < nr; i++) env.pages.flags[base + i] |= PageFlag.Dirty; // a shmem folio's own bit
   }
   for (let i = 0; i < nr; i++) {
@@ -491,10 +492,10 @@ function fileHugeWp(
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
   zapFilePmd(ctx, mm, haddr, pmd);
   ctx.thpStats.thp_split_pmd++;
-  if (!(vma.vmFlags & VmFlag.SHARED) || vma.file === null) return null;
+  if (!(vma.vmFlags & VmFlag.SHARED) || (vma.file === null && vma.shmem === null)) return null;
   const start = vma.vmPgoff + (haddr - vma.vmStart);
-  for (let i = 0; i < pt.hpagePmdNr; i++) vma.file.dirty.add(start + i);
-  if (vma.file.fs === "disk") ctx.faultDirtyShared = true; // do_shared_fault's fault_dirty_shared_page
+  if (vma.file !== null) for (let i = 0; i < pt.hpagePmdNr; i++) vma.file.dirty.add(start + i);
+  if (vma.file?.fs === "disk") ctx.faultDirtyShared = true; // do_shared_fault's fault_dirty_shared_page
   doSetPmd(ctx, mm, vma, pmd.pa, base, true);
   return VmFault.OK;
 }

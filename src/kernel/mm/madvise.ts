@@ -23,6 +23,7 @@ import { MmuGather } from "./mmu_gather.ts";
 import { madvSealRefusedAt } from "./mseal.ts";
 import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
 import { shmemWillneed } from "./shmem.ts";
+import { shmemObjSplit } from "./shmem_anon_huge.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
 import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
@@ -450,19 +451,27 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
     let shared = false;
     for (let i = 0; i < nr && !shared; i++) shared = pages.mapcount[base + i] !== 1;
-    if (shared || vma!.file === null) continue;
+    if (shared || (vma!.file === null && vma!.shmem === null)) continue;
     if (h >= start && h + nr <= end) {
-      if (vma!.file.fs === "tmpfs") {
-        // a huge tmpfs folio: shmem_writepage splits it at its first page's writeout, the tails
-        // going on reclaim_pages' list (split_huge_page_to_list_to_order) and out one by one
-        for (let i = 0; i < nr; i++) n += env.lru?.reclaimPage(base + i, linearIndex(vma!, h + i)) ?? 0;
+      if (vma!.shmem !== null || vma!.file!.fs === "tmpfs") {
+        // a huge shmem folio: shmem_writepage writes it whole (CONFIG_THP_SWAP: mm/shmem_swapout.ts)
+        // or splits it at its first page's writeout, the tails going on reclaim_pages' list
+        // (split_huge_page_to_list_to_order) and out one by one
+        for (let i = 0; i < nr; i++) env.lru?.reclaimPage(base + i, linearIndex(vma!, h + i));
+        // the pages that left the object or file (a folio gone whole counts all its pages)
+        const resident = vma!.shmem !== null ? vma!.shmem.pages : vma!.file!.cache;
+        for (let i = 0, idx = linearIndex(vma!, h); i < nr; i++) if (resident.get(idx + i) !== base + i) n++;
       } else if (env.lru?.reclaimPage(base, linearIndex(vma!, h))) n += nr;
       env.lru?.endFolioList(); // reclaim_pages of the one folio
       continue;
     }
     const index = linearIndex(vma!, h);
-    unmapFilePmds(ctx, vma!.file, index);
-    env.pageCache.splitFolio(vma!.file, index);
+    if (vma!.shmem !== null) {
+      shmemObjSplit(ctx, vma!.shmem, index); // split_folio (mm/shmem_anon_huge.ts)
+      continue;
+    }
+    unmapFilePmds(ctx, vma!.file!, index);
+    if (env.pageCache.splitFolio(vma!.file!, index) === env.pageCache.pmdOrder) ctx.thpStats.thp_split_page++; // split_folio
   }
   // a huge anonymous page the range covers in part is split first (split_folio); one it covers
   // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the

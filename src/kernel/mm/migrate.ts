@@ -28,6 +28,7 @@ import { PageFlag, PageKind } from "./PageDesc.ts";
 import { ptepClearFlushOf, setPteAt } from "./pgtable.ts";
 import { rmapWalk } from "./rmap.ts";
 import { shmemPages } from "./shmem.ts";
+import { shmemObjFolioStart } from "./shmem_anon_huge.ts";
 import type { ShmemObject, Vma } from "./vma.ts";
 import { Lru, type Vmscan } from "./vmscan.ts";
 
@@ -77,6 +78,9 @@ export function migratable(v: Vmscan, pfn: number): boolean {
       const pc = v.env.pageCache;
       const file = f as FileObject;
       if (pc.folioPages(file, pc.folioStart(file, v.index[pfn])) > 1) return false;
+    } else if (!("fs" in f) && f.folios.size > 0) {
+      // a shared anonymous or SysV object's large folio (mm/shmem_anon_huge.ts)
+      if (shmemObjFolioStart(f as ShmemObject, v.index[pfn], v.env.pageCache.pmdOrder) >= 0) return false;
     }
   }
   // "Migration will fail if an anonymous page is pinned in memory": references beyond the mappings

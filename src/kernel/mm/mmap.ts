@@ -274,11 +274,14 @@ export function mmap(
       (ext4 || anonThp) && ctx.env.taskSizeVpn > 1 << 20
         ? thpGetUnmappedArea(ctx, mm, nrPages, a.addr, ext4 ? pgoff : 0)
         : -1;
-    if (a.file?.fs === "tmpfs" && !coloured) {
+    // shmem_get_unmapped_area also for a shared anonymous mapping (file NULL) and a SysV segment
+    // (shm_get_unmapped_area: its shm_mnt file)
+    const anonShared = !a.file && !a.device && a.shared;
+    if ((a.file?.fs === "tmpfs" || anonShared) && !coloured) {
       const search = (hint: number, n: number) => getUnmappedArea(ctx, mm, n, hint * 4096);
       start = shmemGetUnmappedArea(
         ctx.env.pageCache,
-        a.file,
+        a.file ?? a.shmem?.obj ?? null,
         Math.ceil(a.addr / 4096),
         nrPages,
         pgoff,

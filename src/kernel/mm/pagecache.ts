@@ -76,6 +76,16 @@ export class PageCache {
     huge: 0,
     shmMntHuge: 0,
     stats: { thp_file_alloc: 0, thp_file_fallback: 0, thp_file_fallback_charge: 0 },
+    /**
+     * hugepages-<size>kB/shmem_enabled by order (huge_shmem_orders_always, _inherit, _within_size,
+     * _madvise; mm/shmem_anon_huge.ts): an order not here is never, the PMD order inherit
+     */
+    sizes: new Map<number, string>(),
+    /** hugepages-<size>kB/stats/shmem_alloc, shmem_fallback, shmem_fallback_charge by order */
+    sizeStats: new Map<
+      number,
+      { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number }
+    >(),
   };
 
   /** HPAGE_PMD_ORDER: pageblock_order is HUGETLB_PAGE_ORDER, the PMD order, on every architecture vmlab has */
@@ -265,14 +275,18 @@ export class PageCache {
   /**
    * split_folio to order 0: the large folio holding page `index` of f (if
    * any) becomes 4K folios, its pages staying in the cache as they were.
+   * Returns the folio's order (0: none split); a caller that splits as Linux
+   * does (not evict's page-by-page freeing) counts THP_SPLIT_PAGE for the PMD order.
    * Linux: mm/huge_memory.c split_huge_page_to_list_to_order
    */
-  splitFolio(f: FileObject, index: number): void {
+  splitFolio(f: FileObject, index: number): number {
     const start = this.folioStart(f, index);
-    if (!f.folios.delete(start)) return;
+    const order = f.folios.get(start) ?? 0;
+    if (!f.folios.delete(start)) return 0;
     const head = f.cache.get(start)!;
     this.largeHeads.delete(head);
     this.pages.flags[head] &= ~PageFlag.Head;
+    return order;
   }
 
   /** The cached page at index, or -1. */

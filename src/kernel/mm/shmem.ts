@@ -18,6 +18,13 @@ import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import type { PageCache } from "./pagecache.ts";
 import { ptePa, setPteAt, userPte } from "./pgtable.ts";
+import {
+  shmemObjAllocHuge,
+  shmemObjFolioGone,
+  shmemObjFolioStart,
+  shmemObjMapPmd,
+  shmemObjSplit,
+} from "./shmem_anon_huge.ts";
 import { swapinNrPages } from "./swap_state.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
@@ -32,6 +39,7 @@ import { ShmemObject, type Vma, VmFlag } from "./vma.ts";
 export function shmemZeroSetup(ctx: MmContext, vma: Vma, charge: number): void {
   vma.shmem = new ShmemObject();
   vma.shmem.refs = 1;
+  vma.shmem.sizePages = vma.vmEnd - vma.vmStart; // shmem_kernel_file_setup("dev/zero", size)
   shmemAcctSize(ctx, vma.shmem, charge);
 }
 
@@ -75,15 +83,28 @@ export function shmemSetSwapEntry(swap: SwapArea, owner: ShmemOwner, index: numb
  * dropped clean before), or dropped clean (never written, zeros: nrpages
  * falls, alloced does not, so its charge stays until the inode's next
  * recalc, PageCache.shmemRecalc). A shared anonymous or SysV object's pages
- * were charged whole (shmem_acct_size): nothing to do. A huge folio is split.
+ * were charged whole (shmem_acct_size): nothing to do. A huge folio is split
+ * (one Linux writes whole goes by mm/shmem_swapout.ts instead).
  * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping; mm/shmem.c shmem_writeout, shmem_recalc_inode
  */
-export function shmemReclaimed(pc: PageCache, owner: ShmemOwner, index: number, toSwap: boolean): void {
-  if (owner instanceof ShmemObject) return;
-  // shmem_writeout of a huge folio (mm/shmem_huge.ts): split_huge_page_to_list_to_order first, as
-  // Linux 6.12 does without CONFIG_THP_SWAP or for a folio across i_size (vmlab's reclaim takes
-  // shmem pages one by one: it always splits; Linux with THP_SWAP writes a folio within i_size whole)
-  if (owner.folios.size > 0) pc.splitFolio(owner, index);
+export function shmemReclaimed(
+  ctx: MmContext,
+  pc: PageCache,
+  owner: ShmemOwner,
+  index: number,
+  toSwap: boolean,
+): void {
+  if (owner instanceof ShmemObject) {
+    // shmem_writepage splitting (no CONFIG_THP_SWAP, i_size inside, no swap cluster: the whole-folio
+    // case is mm/shmem_swapout.ts): split_huge_page_to_list_to_order (mm/shmem_anon_huge.ts)
+    if (owner.folios.size > 0) shmemObjSplit(ctx, owner, index);
+    return;
+  }
+  // shmem_writeout of a huge folio Linux splits (no CONFIG_THP_SWAP: 32-bit; i_size inside it; no
+  // free swap cluster): split_huge_page_to_list_to_order first; a folio within i_size on a 64-bit
+  // kernel went to swap whole instead (mm/shmem_swapout.ts)
+  // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order
+  if (owner.folios.size > 0 && pc.splitFolio(owner, index) === pc.pmdOrder) ctx.thpStats.thp_split_page++;
   owner.dirty.delete(index); // a tmpfs page written through a mapping
   if (toSwap) pc.shmemRecalc(owner);
   else owner.unrecalced++;
@@ -151,6 +172,7 @@ export function shmemPut(ctx: MmContext, obj: ShmemObject): void {
   }
   // shmem_undo_range's folio_batch_release: lru_add_drain, then the pages go
   if (obj.pages.size > 0) ctx.env.lru?.fbatches.drain();
+  for (const start of [...obj.folios.keys()]) shmemObjFolioGone(ctx, obj, start); // truncate_inode_folio: whole
   for (const pfn of obj.pages.values()) putPage(ctx, pfn);
   obj.pages.clear();
   // shmem_undo_range: the swap entries go too (shmem_free_swap)
@@ -182,7 +204,9 @@ export function shmemSwapinIndex(
  * shmem_fault + finish_fault: find the page at this offset in the shmem
  * object, allocating a zeroed one if it has none (a read allocates too:
  * shared memory has no zero-page shortcut), and map it; a shared writable
- * mapping maps it writable at once.
+ * mapping maps it writable at once. `freshTable`: the fault found the PMD
+ * none (its PTE table is this fault's, vmf->prealloc_pte): a PMD-size folio
+ * may then be mapped by the PMD instead.
  * Linux: mm/shmem.c shmem_fault (shmem_get_folio), mm/memory.c finish_fault
  */
 export function shmemFault(
@@ -192,9 +216,20 @@ export function shmemFault(
   vpn: number,
   pa: number,
   write: boolean,
+  freshTable = false,
 ): VmFault {
   const env = ctx.env;
   const obj = vma.shmem!;
+  const index = vma.vmPgoff + (vpn - vma.vmStart);
+  // a page of a PMD-size folio the object has: filemap_map_pmd (read) or finish_fault maps it
+  // by one PMD where it may (do_set_pmd, only on a PMD the fault found none; mm/shmem_anon_huge.ts)
+  if (
+    freshTable &&
+    obj.folios.size > 0 &&
+    obj.pages.has(index) &&
+    shmemObjMapPmd(ctx, mm, vma, vpn, index, write)
+  )
+    return VmFault.OK;
   if (!write) {
     // do_read_fault: fault-around first (shmem's vm_ops have map_pages); it maps the page
     // itself when the object has it
@@ -202,7 +237,7 @@ export function shmemFault(
     const now = env.pgtable.get(env.phys, pa);
     if (!env.pgtable.none(now.hi, now.lo)) return VmFault.OK;
   }
-  const pgoff = vma.vmPgoff + (vpn - vma.vmStart);
+  const pgoff = index;
   let pfn = obj.pages.get(pgoff);
   let major = false;
   if (pfn === undefined) {
@@ -215,6 +250,11 @@ export function shmemFault(
       major = got.major;
       pfn = got.pfn;
     } else {
+      // shmem_get_folio_gfp: a PMD-size folio where shmem_allowable_huge_orders grants one, mapped
+      // by a PMD where the VMA allows it (finish_fault: do_set_pmd)
+      const huge = shmemObjAllocHuge(ctx, obj, vma, vpn, pgoff);
+      if (huge >= 0 && freshTable && shmemObjMapPmd(ctx, mm, vma, vpn, pgoff, write)) return VmFault.OK;
+      if (huge >= 0) return shmemFinishFault(ctx, mm, vma, vpn, pa, huge, write) ? VmFault.OK : VmFault.OOM;
       const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
       if (p < 0) return VmFault.OOM;
       env.phys.zeroFrame(pfnUnchecked(p));
@@ -226,10 +266,65 @@ export function shmemFault(
       pfn = p;
     }
   }
-  // do_shared_fault -> fault_dirty_shared_page: a write fault dirties the folio (folio_mark_dirty)
-  if (write && vma.vmFlags & VmFlag.WRITE) env.pages.flags[pfn] |= PageFlag.Dirty;
-  mapShmemPage(ctx, mm, vma, pa, pfn, write);
+  if (!shmemFinishFault(ctx, mm, vma, vpn, pa, pfn, write)) return VmFault.OOM;
   return major ? VmFault.MAJOR : VmFault.OK;
+}
+
+/**
+ * finish_fault for page `pfn` of the shmem object at vpn (its PTE at `pa`, none): the page
+ * mapped; for shared anonymous memory (vma_is_anon_shmem, not a SysV segment) a page of a large
+ * folio maps its whole folio by PTEs where the folio lies inside the VMA and the page table and
+ * all its PTEs are none (set_pte_range of nr_pages; a write maps each writable and dirty);
+ * then do_shared_fault's fault_dirty_shared_page dirties the folio (folio_mark_dirty). False
+ * when a page table could not be had.
+ * Linux: mm/memory.c finish_fault, set_pte_range, do_shared_fault
+ */
+function shmemFinishFault(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+  pa: number,
+  pfn: number,
+  write: boolean,
+): boolean {
+  const env = ctx.env;
+  const obj = vma.shmem!;
+  const index = vma.vmPgoff + (vpn - vma.vmStart);
+  const start = obj.folios.size > 0 ? shmemObjFolioStart(obj, index, env.pageCache.pmdOrder) : -1;
+  const dirty = write && (vma.vmFlags & VmFlag.WRITE) !== 0;
+  if (start >= 0 && !obj.sysv) {
+    const nr = 2 ** obj.folios.get(start)!;
+    const first = vpn - (index - start);
+    const ptrs = env.pgtable.ptrsPerTable;
+    const fits =
+      first >= vma.vmStart &&
+      first + nr <= vma.vmEnd &&
+      Math.floor(first / ptrs) === Math.floor((first + nr - 1) / ptrs);
+    const pas: number[] = [];
+    for (let v = first; fits && v < first + nr; v++) {
+      const p = ptePa(ctx, mm, v, true);
+      if (p < 0) return false;
+      const e = env.pgtable.get(env.phys, p);
+      if (!env.pgtable.none(e.hi, e.lo)) break; // !pte_range_none: needs_fallback, one page
+      pas.push(p);
+    }
+    if (fits && pas.length === nr) {
+      const head = obj.pages.get(start)!;
+      if (dirty) for (let i = 0; i < nr; i++) env.pages.flags[head + i] |= PageFlag.Dirty;
+      for (let i = 0; i < nr; i++) mapShmemPage(ctx, mm, vma, pas[i], head + i, write);
+      return true;
+    }
+  }
+  // do_shared_fault -> fault_dirty_shared_page: a write fault dirties the folio (folio_mark_dirty)
+  if (dirty) {
+    if (start >= 0) {
+      const head = obj.pages.get(start)!;
+      for (let i = 0; i < 2 ** obj.folios.get(start)!; i++) env.pages.flags[head + i] |= PageFlag.Dirty;
+    } else env.pages.flags[pfn] |= PageFlag.Dirty;
+  }
+  mapShmemPage(ctx, mm, vma, pa, pfn, write);
+  return true;
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import type { FileObject } from "../fs/file.ts";
 import { Gfp } from "./gfp.ts";
-import { VmFlag } from "./vma.ts";
+import { ShmemObject, VmFlag } from "./vma.ts";
 
 /**
  * What of the page cache (pagecache.ts PageCache) huge tmpfs uses: the
@@ -22,6 +22,11 @@ export interface ShmemHugeCache {
     huge: number;
     shmMntHuge: number;
     readonly stats: { thp_file_alloc: number; thp_file_fallback: number; thp_file_fallback_charge: number };
+    readonly sizes: Map<number, string>;
+    readonly sizeStats: Map<
+      number,
+      { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number }
+    >;
   };
   readonly pmdOrder: number;
   addShmemFolio(f: FileObject, start: number, order: number, gfp: number): number;
@@ -58,11 +63,16 @@ export function shmemFormatHuge(huge: number): ShmemHugeName {
  * /sys/kernel/mm/transparent_hugepage/shmem_enabled. The value becomes
  * shmem_huge, and shm_mnt's huge= too unless it is deny or force (which
  * leave shm_mnt's as it was, overriding it while they last). False
- * (-EINVAL) for another word. Linux: mm/shmem.c shmem_enabled_store
+ * (-EINVAL) for another word, and for force while the PMD size's
+ * hugepages-<size>kB/shmem_enabled is not inherit. Linux: mm/shmem.c shmem_enabled_store
  */
 export function shmemEnabledStore(pc: ShmemHugeCache, mode: string): boolean {
   const huge = shmemParseHuge(mode.trim());
   if (huge === null) return false;
+  // "Do not override huge allocation policy with non-PMD sized mTHP": force needs
+  // huge_shmem_orders_inherit to be the PMD order alone (hugepages-<PMD size>kB/shmem_enabled inherit)
+  const pmdMode = pc.shmemThp.sizes.get(pc.pmdOrder) ?? "inherit";
+  if (huge === ShmemHuge.force && pmdMode !== "inherit") return false;
   pc.shmemThp.huge = huge;
   if (huge > ShmemHuge.deny) pc.shmemThp.shmMntHuge = huge;
   return true;
@@ -94,17 +104,34 @@ export function shmemHugeGlobalEnabled(
   writeEnd: number,
   vmFlags: number,
 ): boolean {
+  return hugeGlobalEnabled(pc, shmemSbHuge(pc, f), f.sizeBytes, index, writeEnd, vmFlags);
+}
+
+/**
+ * __shmem_huge_global_enabled for an inode on a mount whose huge= is `sbHuge`
+ * and whose i_size is `sizeBytes` (tmpfs files, memfds, and on shm_mnt the
+ * shmem objects of shared anonymous memory and SysV segments: mm/shmem_anon_huge.ts).
+ * Linux: mm/shmem.c __shmem_huge_global_enabled
+ */
+export function hugeGlobalEnabled(
+  pc: ShmemHugeCache,
+  sbHuge: number,
+  sizeBytes: number,
+  index: number,
+  writeEnd: number,
+  vmFlags: number,
+): boolean {
   if (vmFlags >= 0 && vmFlags & VmFlag.NOHUGEPAGE) return false;
   const global = pc.shmemThp.huge;
   if (global === ShmemHuge.deny) return false;
   if (global === ShmemHuge.force) return true;
   const nr = 2 ** pc.pmdOrder;
-  switch (shmemSbHuge(pc, f)) {
+  switch (sbHuge) {
     case ShmemHuge.always:
       return true;
     case ShmemHuge.within_size: {
       const end = Math.ceil((index + 1) / nr) * nr; // round_up(index + 1, HPAGE_PMD_NR)
-      const iSize = Math.ceil(Math.max(writeEnd, f.sizeBytes) / 4096); // in pages, rounded up
+      const iSize = Math.ceil(Math.max(writeEnd, sizeBytes) / 4096); // in pages, rounded up
       if (iSize >= end) return true;
       return vmFlags >= 0 && (vmFlags & VmFlag.HUGEPAGE) !== 0;
     }
@@ -180,7 +207,9 @@ export function shmemVmaSuitable(
 
 /**
  * shmem_get_unmapped_area: where a mapping of `nrPages` of shmem `f` (a tmpfs
- * file or memfd; null: shared anonymous memory, on shm_mnt) from page `pgoff`
+ * file or memfd; a SysV segment's object, its file on shm_mnt; null: shared
+ * anonymous memory, on shm_mnt, whose highest per-size shmem order sets the
+ * alignment) from page `pgoff`
  * goes: the ordinary search (`search`: mm_get_unmapped_area, a vpn or < 0),
  * unless huge pages may back it (shmem_enabled not deny, and force or the
  * mount's huge= not never), it is not MAP_FIXED nor at its hint, it is at least
@@ -189,13 +218,14 @@ export function shmemVmaSuitable(
  * that agrees with the file offset modulo the PMD size taken (a mapping at an
  * unaligned offset only when it spans two PMDs). Any failure of the second
  * search keeps the first answer. Returns the vpn (or the first search's
- * failure). mm/mmap.ts calls it for a tmpfs file or memfd (not on a machine
+ * failure). mm/mmap.ts calls it for a tmpfs file, memfd, SysV segment or shared
+ * anonymous mapping (not on a machine
  * whose VIPT cache has colours, which places shared mappings by colour).
  * Linux: mm/shmem.c shmem_get_unmapped_area
  */
 export function shmemGetUnmappedArea(
   pc: ShmemHugeCache,
-  f: FileObject | null,
+  f: FileObject | ShmemObject | null,
   hintVpn: number,
   nrPages: number,
   pgoff: number,
@@ -207,10 +237,20 @@ export function shmemGetUnmappedArea(
   if (addr < 0 || addr > taskSizeVpn - nrPages) return addr;
   const global = pc.shmemThp.huge;
   if (global === ShmemHuge.deny || fixed || hintVpn === addr) return addr;
-  // anonymous shmem: the highest mTHP order shm_mnt's huge= allows (the PMD order's inherit)
-  if (global !== ShmemHuge.force && (f === null ? pc.shmemThp.shmMntHuge : shmemSbHuge(pc, f)) === 0)
-    return addr;
-  const hpage = 2 ** pc.pmdOrder;
+  // anonymous shmem: the highest order of hugepages-<size>kB/shmem_enabled that is always,
+  // within_size or advise, or inherit where shm_mnt's huge= is not never
+  let hpage = 2 ** pc.pmdOrder;
+  if (global !== ShmemHuge.force) {
+    const sb = f === null || f instanceof ShmemObject ? pc.shmemThp.shmMntHuge : shmemSbHuge(pc, f);
+    let order = 0;
+    if (f === null) {
+      for (const [o, mode] of pc.shmemThp.sizes)
+        if (mode !== "never" && (mode !== "inherit" || sb !== ShmemHuge.never)) order = Math.max(order, o);
+      if (!pc.shmemThp.sizes.has(pc.pmdOrder) && sb !== ShmemHuge.never) order = pc.pmdOrder; // inherit at boot
+      if (order > 0) hpage = 2 ** order;
+    }
+    if (sb === ShmemHuge.never && order === 0) return addr;
+  }
   if (nrPages < hpage) return addr;
   const offset = pgoff % hpage;
   if (offset !== 0 && offset + nrPages < 2 * hpage) return addr;

@@ -268,7 +268,7 @@ expect file_byte(m, 2101248) == 3
     expect([v("n"), v("n2"), v("alloc"), v("cached"), v("shp")]).toEqual([8192, 8192, 1, 514, M2]);
   });
 
-  it("reclaim swaps a PMD-mapped huge tmpfs folio out page by page, split first; the bytes come back", () => {
+  it("reclaim swaps a PMD-mapped huge tmpfs folio out (whole on x86-64: CONFIG_THP_SWAP); the bytes come back", () => {
     const v = run(`machine ram=32M swap=64M page_cluster=0
 file t size=2M fs=tmpfs huge=always
 spawn A
@@ -289,7 +289,8 @@ expect byte(A, a+300p+5) == file_byte(t, 1228805)
 let cached2 = cached(t)
 `);
     expect(v("spm0")).toBe(M2);
-    // split (shmem_writepage's split_huge_page_to_list_to_order), its PMD cleared by try_to_unmap
+    // gone (shmem_writepage with CONFIG_THP_SWAP: to one swap cluster whole, mm/shmem_swapout.ts),
+    // its PMD cleared by try_to_unmap
     expect([v("shp"), v("spm")]).toEqual([0, 0]);
     // the pages that left are in swap (all dirty: the file's contents), and come back
     expect(v("swapped")).toBeGreaterThan(0);

@@ -157,7 +157,7 @@ export function truncatePagecache(ctx: MmContext, f: FileObject, holeIndex: numb
     if (start + cache.folioPages(f, start) > holeIndex) {
       unmapFilePmds(ctx, f, start);
       unmapCachePages(ctx, f, start, holeIndex);
-      cache.splitFolio(f, start);
+      if (cache.splitFolio(f, start) === cache.pmdOrder) ctx.thpStats.thp_split_page++; // THP_SPLIT_PAGE
     }
   }
   // truncate_inode_pages_range: the cached pages past the end go (written back or not), a large

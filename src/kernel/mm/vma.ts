@@ -83,6 +83,15 @@ export class ShmemObject {
   unevictable = false;
   /** a SysV shm segment's shm_close, run after a VMA drops its reference (kernel/ipc/shm.ts); null otherwise */
   shmClose: (() => void) | null = null;
+  /**
+   * Huge shmem (mm/shmem_anon_huge.ts): the object's large folios, first page offset -> order
+   * (HPAGE_PMD_ORDER), as FileObject.folios for a tmpfs file
+   */
+  readonly folios = new Map<number, number>();
+  /** i_size in pages: the mapping's length (shmem_zero_setup) or the segment's (newseg) */
+  sizePages = 0;
+  /** a SysV segment's (shm_vm_ops: not vma_is_anon_shmem, so tmpfs's policy applies), not /dev/zero's */
+  sysv = false;
 }
 
 export class Vma {

@@ -116,6 +116,9 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     memcgOomKills: 0,
   };
 
+  /** reclaim_pages (MADV_PAGEOUT) is under way: shrink_folio_list's ignore_references (mm/shmem_swapout.ts) */
+  ignoreReferences = false;
+
   /** pgdat->kswapd_failures (vmscan_balance.ts): at MAX_RECLAIM_RETRIES kswapd is no longer woken */
   kswapdFailures = 0;
   /** the lruvec's reclaim costs and refault snapshot (lru_note_cost, snapshot_refaults) */
@@ -599,7 +602,9 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       if (s > 0) countStolen(this.stats, this.reclaimCtx, s, !anon);
       if (s !== 0) return Math.max(s, 0);
       if (anon) {
-        if (!this.swapOut(pfn)) return 0;
+        // a shmem page: a huge folio may go whole (mm/shmem_swapout.ts)
+        nr = this.env.pages.kind[pfn] === PageKind.PageCache ? shmemWriteout(this, pfn) : +this.swapOut(pfn);
+        if (nr <= 0) return 0;
       } else {
         nr = dropFile(this, pfn); // a large page-cache folio goes whole
         if (nr <= 0) return nr; // 0, or a dirty folio left to the flusher (DirtyFolio)
@@ -642,7 +647,10 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return 0;
+    // reclaim_folio_list(..., ignore_references=true): a shmem folio taken whole ignores its references
+    this.ignoreReferences = true;
     const n = lazy ? +discardLazyfree(this, pfn) : anon ? +this.swapOut(pfn) : dropFile(this, pfn);
+    this.ignoreReferences = false;
     // no free swap slot: add_to_swap failed, activate_locked_split
     if (anon && !lazy && n === 0 && pages.kind[pfn] === PageKind.UserAnon) return this.addToSwapFailed(pfn);
     // left to the flusher, PG_active: reclaim_folio_list's folio_putback_lru (the LRU add batch)
@@ -680,7 +688,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
 
   /** add_to_swap + try_to_unmap + pageout for an anonymous page; false without a free slot. */
   private swapOut(pfn: number): boolean {
-    if (this.env.pages.kind[pfn] === PageKind.PageCache) return shmemWriteout(this, pfn);
+    if (this.env.pages.kind[pfn] === PageKind.PageCache) return shmemWriteout(this, pfn) > 0;
     const swap = this.env.swap;
     if (swap === null) return false;
     const phys = this.env.phys;

@@ -14,6 +14,7 @@ import type { PageCache } from "./pagecache.ts";
 import type { PfnSetLike } from "./pfnset.ts";
 import { folioReferenced, type RmapEnv, type RmapPages, tryToUnmapFile, tryToUnmapShmem } from "./rmap.ts";
 import { type ShmemOwner, shmemPages, shmemReclaimed, shmemSetSwapEntry } from "./shmem.ts";
+import { SHMEM_SPLIT, shmemSwapOutFolio } from "./shmem_swapout.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import { ShmemObject } from "./vma.ts";
@@ -45,11 +46,13 @@ export interface EvictPages extends RmapPages {
  * slot, which the object holds in its place (shmem_delete_from_page_cache
  * with the swap entry, swap_shmem_alloc), and freed. vmlab frees it as soon
  * as it is written, as for anonymous pages (Linux frees it on a later pass,
- * when the writeback has ended). False without a free slot: the page stays
- * in the object, unmapped, and is activated (AOP_WRITEPAGE_ACTIVATE).
+ * when the writeback has ended). 0 without a free slot: the page stays
+ * in the object, unmapped, and is activated (AOP_WRITEPAGE_ACTIVATE). A page
+ * of a PMD-size folio takes the folio with it where Linux writes it whole
+ * (mm/shmem_swapout.ts). Returns the pages reclaimed.
  * Linux: mm/vmscan.c shrink_folio_list, pageout; mm/shmem.c shmem_writeout
  */
-export function shmemWriteout(v: EvictPages, pfn: number): boolean {
+export function shmemWriteout(v: EvictPages, pfn: number): number {
   const obj = v.owner[pfn] as ShmemOwner;
   const index = v.index[pfn];
   const pages = v.env.pages;
@@ -68,15 +71,20 @@ export function shmemWriteout(v: EvictPages, pfn: number): boolean {
     pages.flags[pfn] &= ~PageFlag.SwapBacked;
     pages.refcount[pfn]--;
     freeUnmapped(v.env.userMm, pfn);
-    return true;
+    return 1;
+  }
+  // a PMD-size folio goes whole where Linux (CONFIG_THP_SWAP) would not split it (mm/shmem_swapout.ts)
+  if (obj.folios.size > 0) {
+    const n = shmemSwapOutFolio(v, pfn, obj, index);
+    if (n !== SHMEM_SPLIT) return Math.max(n, 0);
   }
   tryToUnmapShmem(v, pfn);
   // shrink_folio_list: a dirty folio is kept when the reclaim may not write (kswapd's boosted run)
-  if (pages.flags[pfn] & PageFlag.Dirty && !v.reclaimCtx.mayWritepage) return false;
+  if (pages.flags[pfn] & PageFlag.Dirty && !v.reclaimCtx.mayWritepage) return 0;
   if (pages.flags[pfn] & PageFlag.Dirty) {
     const swap = v.env.swap;
     const slot = swap === null ? -1 : swap.allocSlot();
-    if (slot < 0) return false;
+    if (slot < 0) return 0;
     tryToUnmapFlushDirty(v.env.userMm.env.tlbUbc);
     v.env.phys.saveFrame(pfnUnchecked(pfn), swap!.contents, slot);
     swap!.wrotePage(slot);
@@ -86,14 +94,14 @@ export function shmemWriteout(v: EvictPages, pfn: number): boolean {
     // __remove_mapping leaves with a shadow when the write is done
     swap!.setShadow(slot, v.evictShadow(pfn, 1));
   }
-  shmemReclaimed(v.env.pageCache, obj, index, (pages.flags[pfn] & PageFlag.Dirty) !== 0);
+  shmemReclaimed(v.env.userMm, v.env.pageCache, obj, index, (pages.flags[pfn] & PageFlag.Dirty) !== 0);
   resident.delete(index);
   v.del(pfn);
   v.owner[pfn] = undefined;
   pages.flags[pfn] &= ~(PageFlag.Dirty | PageFlag.SwapBacked);
   pages.refcount[pfn]--; // the object's reference
   freeUnmapped(v.env.userMm, pfn);
-  return true;
+  return 1;
 }
 
 /**
@@ -110,7 +118,7 @@ export function shmemWriteout(v: EvictPages, pfn: number): boolean {
  */
 export function dropFile(v: EvictPages, pfn: number): number {
   const f = v.owner[pfn] as FileObject | ShmemObject;
-  if (f instanceof ShmemObject || f.fs === "tmpfs") return shmemWriteout(v, pfn) ? 1 : 0;
+  if (f instanceof ShmemObject || f.fs === "tmpfs") return shmemWriteout(v, pfn);
   const pc = v.env.pageCache;
   const index = v.index[pfn];
   const start = f.folios.size > 0 ? pc.folioStart(f, index) : index;

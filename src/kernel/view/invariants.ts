@@ -199,15 +199,17 @@ export function checkInvariants(k: KernelCore): string[] {
           if (vma === null || vma.vmEnd < vpn + nr)
             problems.push(`${t.comm}: huge PMD at vpn 0x${vpn.toString(16)} not inside one VMA`);
           if (!pt.special(hi, lo) && k.pages.kind[pfn] === PageKind.PageCache) {
-            const f = vma?.file;
+            // a file's, or a shared anonymous or SysV shmem object's (mm/shmem_anon_huge.ts)
+            const f = vma?.file ?? vma?.shmem;
             const index = vma === null ? -1 : vma.vmPgoff + (vpn - vma.vmStart);
-            if (!f || f.folios.get(index) !== Math.log2(nr) || f.cache.get(index) !== pfn)
+            const pages = f === undefined || f === null ? undefined : "cache" in f ? f.cache : f.pages;
+            if (!f || f.folios.get(index) !== Math.log2(nr) || pages?.get(index) !== pfn)
               problems.push(
                 `${t.comm}: huge PMD at vpn 0x${vpn.toString(16)} maps no PMD-size folio of its file`,
               );
             for (let p = pfn; p < pfn + nr; p++) mapcounts.set(p, (mapcounts.get(p) ?? 0) + 1);
-            // a tmpfs folio (mm/shmem_huge.ts) counts in MM_SHMEMPAGES
-            if (f?.fs === "tmpfs") shmem += nr;
+            // a tmpfs folio (mm/shmem_huge.ts) or a shmem object's counts in MM_SHMEMPAGES
+            if (vma?.shmem || vma?.file?.fs === "tmpfs") shmem += nr;
             else file += nr;
             continue;
           }

@@ -12,6 +12,7 @@ import type { Task } from "../core/task.ts";
 import { frameHstate } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { shmemObjHugeAllowed } from "../mm/shmem_anon_huge.ts";
 import { shmemHugeGlobalEnabled, shmemVmaSuitable } from "../mm/shmem_huge.ts";
 import { permString, type Vma, VmFlag, vmaPkey } from "../mm/vma.ts";
 import type { MmInfo, PageInfo, SmapsInfo, TaskInfo, VmaInfo } from "./types.ts";
@@ -415,11 +416,15 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
         if (pgoff >= v.vmPgoff && pgoff < v.vmPgoff + v.pages) swapped++;
     // a tmpfs or memfd mapping: __thp_vma_allowable_orders (TVA_SMAPS): thp_vma_suitable_order at
     // the last 2M of the VMA, then shmem_allowable_huge_orders at the VMA's offset (mm/shmem_huge.ts)
+    // a shared anonymous or SysV mapping: shmem_allowable_huge_orders likewise (mm/shmem_anon_huge.ts)
     const eligible =
       v.file?.fs === "tmpfs"
         ? shmemVmaSuitable(hpage, v.vmEnd - hpage, v) &&
           shmemHugeGlobalEnabled(k.pageCache, v.file, v.vmPgoff, 0, v.vmFlags)
-        : v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
+        : v.shmem !== null
+          ? shmemVmaSuitable(hpage, v.vmEnd - hpage, v) &&
+            shmemObjHugeAllowed(k.pageCache, v.shmem, v.vmPgoff, v.vmFlags)
+          : v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
     return {
       vma: vmaInfo(k, v),
       ...s,

@@ -9,6 +9,7 @@ import { Wmark } from "../mm/buddy.ts";
 import { hugetlbReport } from "../mm/hugetlb_pool.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { vmCommitLimit } from "../mm/util.ts";
+import type { ShmemObject } from "../mm/vma.ts";
 import { scannedTotal, stolenTotal } from "../mm/vmscan_stat.ts";
 import type { FramesInfo, PagetypeInfo, SlabCacheInfo, ZoneInfo } from "./types.ts";
 
@@ -535,6 +536,8 @@ function hugePages(k: KernelCore): {
   const order = Math.log2(nr);
   let fileThps = 0;
   let shmemThps = 0;
+  // and the shmem objects of shared anonymous memory and SysV segments (mm/shmem_anon_huge.ts)
+  for (const obj of shmemObjectsAll(k)) for (const o of obj.folios.values()) if (o === order) shmemThps += nr;
   for (const f of k.pageCache.files.values())
     for (const o of f.folios.values())
       if (o !== order) continue;
@@ -606,4 +609,11 @@ function zoneEvents(k: KernelCore): Record<string, number> {
   out.allocstall_movable = k.buddy.allocStallByZone[3];
   out.pgskip_movable = 0;
   return out;
+}
+
+/** Every live shmem object: those mapped by some process, and SysV segments attached or not. */
+function shmemObjectsAll(k: KernelCore): Set<ShmemObject> {
+  const objs = new Set<ShmemObject>(shmObjects(k));
+  for (const t of k.tasks) if (t.alive && t.mm) for (const v of t.mm.vmas) if (v.shmem) objs.add(v.shmem);
+  return objs;
 }

@@ -4,7 +4,9 @@
  * mm/khugepaged.c khugepaged_attr), the PMD order's mTHP counts, the node's deferred
  * split queue, and the /proc/vmstat thp_* counters.
  * Linux: mm/huge_memory.c (hugepage_attr_group, thpsize_attr_group: the
- * hugepages-<size>kB/stats files nr_anon and nr_anon_partially_mapped);
+ * hugepages-<size>kB/stats files nr_anon and nr_anon_partially_mapped;
+ * mm/shmem.c: shmem_enabled, hugepages-<size>kB/shmem_enabled and the
+ * stats shmem_alloc, shmem_fallback, shmem_fallback_charge);
  * the queue's length (ds_queue->split_queue_len) has no file in Linux: it is
  * what deferred_split_count tells the shrinker; nor has khugepaged_last_scan,
  * the result of khugepaged's or MADV_COLLAPSE's last hpage_collapse_scan_pmd
@@ -52,6 +54,11 @@ export function thpInfo(k: KernelCore): Record<string, number | string> {
     out.shmem_enabled = shmemFormatHuge(sh.huge);
     for (const [name, n] of Object.entries(sh.stats)) out[name] = n;
   }
+  // hugepages-<size>kB/shmem_enabled once written (mm/shmem_anon_huge.ts), and its
+  // stats/shmem_alloc, shmem_fallback, shmem_fallback_charge once one has counted
+  for (const [o, mode] of sh.sizes) out[`hugepages-${4 << o}kB/shmem_enabled`] = mode;
+  for (const [o, st] of sh.sizeStats)
+    for (const [name, n] of Object.entries(st)) out[`hugepages-${4 << o}kB/stats/${name}`] = n;
   const m = k.userMm.env.mthp;
   if (m !== undefined) mthpInfo(m, out);
   return out;

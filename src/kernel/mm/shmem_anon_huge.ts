@@ -1,0 +1,297 @@
+/**
+ * Huge pages for the shmem objects of shm_mnt that are not files: shared
+ * anonymous memory (MAP_SHARED | MAP_ANONYMOUS, /dev/zero) and SysV shm
+ * segments. shmem_allowable_huge_orders decides, from the top-level
+ * shmem_enabled (shm_mnt's huge=, deny, force) and, for shared anonymous
+ * memory (vma_is_anon_shmem), the per-size
+ * /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/shmem_enabled
+ * (huge_shmem_orders_always / _inherit / _within_size / _madvise; the PMD
+ * size inherit at boot). vmlab allocates shmem folios of the PMD order only
+ * (the per-size knob takes the PMD size alone). A PMD-size folio is mapped by
+ * one PMD where the VMA allows it (do_set_pmd from finish_fault or
+ * filemap_map_pages), written to swap whole by reclaim (mm/shmem_swapout.ts)
+ * or split (shmem_writepage without CONFIG_THP_SWAP), split where a hole is
+ * punched in part of it.
+ * Linux 6.12: mm/shmem.c shmem_allowable_huge_orders, shmem_suitable_orders,
+ * shmem_alloc_and_add_folio, shmem_get_folio_gfp, thpsize_shmem_enabled_store;
+ * mm/memory.c do_set_pmd, finish_fault
+ */
+import { pfnUnchecked } from "../../base/units.ts";
+import { Gfp } from "./gfp.ts";
+import { doSetPmd, isFilePmd, splitPmd } from "./huge_memory.ts";
+import type { MmContext } from "./internal.ts";
+import { iMmap, type MmStruct } from "./MmStruct.ts";
+import { PageFlag, PageKind } from "./PageDesc.ts";
+import { isHugePmd, pmdOf, pteFreeOne } from "./pgtable.ts";
+import { hugeGlobalEnabled, ShmemHuge, type ShmemHugeCache, shmemVmaSuitable } from "./shmem_huge.ts";
+import { type ShmemObject, type Vma, VmFlag } from "./vma.ts";
+
+/** hugepages-<size>kB/shmem_enabled's words. Linux: mm/shmem.c thpsize_shmem_enabled_store */
+export const SHMEM_SIZE_MODES = ["always", "inherit", "within_size", "advise", "never"] as const;
+
+/** The mode of shmem folios of `order` (the PMD order inherit at boot, the others never). */
+export function shmemSizeMode(pc: ShmemHugeCache, order: number): string {
+  return pc.shmemThp.sizes.get(order) ?? (order === pc.pmdOrder ? "inherit" : "never");
+}
+
+/**
+ * thpsize_shmem_enabled_store: a write of `mode` to
+ * hugepages-<kb>kB/shmem_enabled. vmlab has shmem folios of the PMD order
+ * only: another size is refused ("size"); a word not among always,
+ * inherit, within_size, advise, never is -EINVAL ("mode"), as is inherit for
+ * a size below the PMD's while shmem_enabled is force. Null when written.
+ * Linux: mm/shmem.c thpsize_shmem_enabled_store
+ */
+export function shmemSizeStore(pc: ShmemHugeCache, kb: number, mode: string): "size" | "mode" | null {
+  const pages = kb / 4;
+  if (!Number.isInteger(pages) || pages !== 2 ** pc.pmdOrder) return "size";
+  if (!(SHMEM_SIZE_MODES as readonly string[]).includes(mode)) return "mode";
+  pc.shmemThp.sizes.set(pc.pmdOrder, mode);
+  return null;
+}
+
+/**
+ * shmem_enabled_store's check: force is refused (-EINVAL) while
+ * huge_shmem_orders_inherit is not the PMD order alone ("Do not override
+ * huge allocation policy with non-PMD sized mTHP").
+ */
+export function shmemForceAllowed(pc: ShmemHugeCache): boolean {
+  return shmemSizeMode(pc, pc.pmdOrder) === "inherit";
+}
+
+/** hugepages-<size>kB/stats/shmem_* of `order`, made at first use. */
+export function shmemSizeStats(
+  pc: ShmemHugeCache,
+  order: number,
+): { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number } {
+  let s = pc.shmemThp.sizeStats.get(order);
+  if (s === undefined) {
+    s = { shmem_alloc: 0, shmem_fallback: 0, shmem_fallback_charge: 0 };
+    pc.shmemThp.sizeStats.set(order, s);
+  }
+  return s;
+}
+
+/**
+ * shmem_allowable_huge_orders for page `index` of shmem object `obj` faulted
+ * through a VMA with flags `vmFlags`: may it be in a PMD-size folio? Not under
+ * MADV_NOHUGEPAGE (vma_thp_disabled). A SysV segment (shm_vm_ops: not
+ * vma_is_anon_shmem) takes tmpfs's answer, shm_mnt's huge= through
+ * __shmem_huge_global_enabled (deny and force over it). Shared anonymous
+ * memory: deny refuses; force grants the orders of `inherit`; else the orders
+ * `always`, `within_size` where the folio ends within i_size (the mapping's
+ * length), `advise` with MADV_HUGEPAGE, and `inherit` where shm_mnt's huge=
+ * grants it (within_size: within i_size, or MADV_HUGEPAGE; advise:
+ * MADV_HUGEPAGE).
+ * Linux: mm/shmem.c shmem_allowable_huge_orders, __shmem_huge_global_enabled
+ */
+export function shmemObjHugeAllowed(
+  pc: ShmemHugeCache,
+  obj: ShmemObject,
+  index: number,
+  vmFlags: number,
+): boolean {
+  if (vmFlags & VmFlag.NOHUGEPAGE) return false;
+  const sizeBytes = obj.sizePages * 4096;
+  const globalHuge = hugeGlobalEnabled(pc, pc.shmemThp.shmMntHuge, sizeBytes, index, 0, vmFlags);
+  if (obj.sysv) return globalHuge; // "For tmpfs, we now only support PMD sized THP"
+  const huge = pc.shmemThp.huge;
+  if (huge === ShmemHuge.deny) return false;
+  const mode = shmemSizeMode(pc, pc.pmdOrder);
+  if (huge === ShmemHuge.force) return mode === "inherit";
+  switch (mode) {
+    case "always":
+      return true;
+    case "within_size": {
+      const nr = 2 ** pc.pmdOrder;
+      return obj.sizePages >= Math.ceil((index + 1) / nr) * nr; // round_up(index + 1, 1 << order)
+    }
+    case "advise":
+      return (vmFlags & VmFlag.HUGEPAGE) !== 0;
+    case "inherit":
+      return globalHuge;
+    default:
+      return false;
+  }
+}
+
+/**
+ * shmem_get_folio_gfp's allocation for shmem object `obj`, which lacks page
+ * `index` (not resident, not in swap), faulted at `vpn` of `vma`: a PMD-size
+ * folio where shmemObjHugeAllowed grants it and shmem_suitable_orders keeps
+ * it (thp_vma_suitable_order: the VMA's start and offset agree modulo the PMD
+ * size and the aligned block lies inside the VMA; no page or swap entry of
+ * the aligned block in the object yet). The folio, from `index` rounded
+ * down, is zeroed, swap-backed and on the anon LRU page by page, the object
+ * holding one reference of each page; THP_FILE_ALLOC and the size's
+ * shmem_alloc count it. No block of the order (vma_thp_gfp_mask: direct
+ * reclaim only with MADV_HUGEPAGE, defrag=madvise): THP_FILE_FALLBACK and
+ * shmem_fallback, and -1 (the caller allocates a 4K page). Returns the frame
+ * of `index`, or -1.
+ * Linux: mm/shmem.c shmem_get_folio_gfp, shmem_alloc_and_add_folio, shmem_suitable_orders
+ */
+export function shmemObjAllocHuge(
+  ctx: MmContext,
+  obj: ShmemObject,
+  vma: Vma,
+  vpn: number,
+  index: number,
+): number {
+  const env = ctx.env;
+  const pc = env.pageCache;
+  const order = pc.pmdOrder;
+  const nr = 2 ** order;
+  if (!shmemObjHugeAllowed(pc, obj, index, vma.vmFlags)) return -1;
+  if (!shmemVmaSuitable(nr, vpn, vma)) return -1;
+  const start = index - (index % nr);
+  for (let i = start; i < start + nr; i++) if (obj.pages.has(i) || obj.swapped.has(i)) return -1; // xa_find
+  const gfp = Gfp.TRANSHUGE_LIGHT | (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.DIRECT_RECLAIM : 0);
+  const head = env.buddy.alloc(order, gfp, PageKind.PageCache);
+  if (head < 0) {
+    pc.shmemThp.stats.thp_file_fallback++; // pages == HPAGE_PMD_NR: count_vm_event(THP_FILE_FALLBACK)
+    shmemSizeStats(pc, order).shmem_fallback++; // count_mthp_stat(order, MTHP_STAT_SHMEM_FALLBACK)
+    return -1;
+  }
+  const pages = env.pages;
+  for (let i = 0; i < nr; i++) {
+    const p = head + i;
+    pages.order[p] = 0; // vmlab's pages of a folio carry order 0 while in use
+    pages.flags[p] = PageFlag.SwapBacked; // __folio_set_swapbacked
+    pages.refcount[p] = 1; // the object's (the page cache's) reference
+    env.phys.zeroFrame(pfnUnchecked(p)); // clear_highpage of each page (shmem_get_folio_gfp)
+    obj.pages.set(start + i, p);
+    env.lru?.addShmem(p, obj, start + i);
+  }
+  env.lru?.fbatches.moveLocalAdd(); // folio_add_lru of a large folio
+  pages.flags[head] |= PageFlag.Head;
+  obj.folios.set(start, order);
+  pc.shmemThp.stats.thp_file_alloc++; // folio_test_pmd_mappable: count_vm_event(THP_FILE_ALLOC)
+  shmemSizeStats(pc, order).shmem_alloc++; // count_mthp_stat(order, MTHP_STAT_SHMEM_ALLOC)
+  return head + (index - start);
+}
+
+/** The first page offset of the large folio of `obj` holding page `index`, or -1. */
+export function shmemObjFolioStart(obj: ShmemObject, index: number, pmdOrder: number): number {
+  if (obj.folios.size === 0) return -1;
+  for (let o = 1; o <= pmdOrder; o++) {
+    const s = index - (index % 2 ** o);
+    const ord = obj.folios.get(s);
+    if (ord !== undefined && s + 2 ** ord > index) return s;
+  }
+  return -1;
+}
+
+/**
+ * do_set_pmd from finish_fault or filemap_map_pages (filemap_map_pmd) for a
+ * shmem object: where page `index` is in a PMD-size folio that may be mapped
+ * whole at vpn (thp_vma_suitable_order, not MADV_NOHUGEPAGE) and the PMD is
+ * empty (or holds the table this fault made, still empty: freed as the
+ * fault's unused vmf->prealloc_pte; the caller knows the fault found the PMD
+ * none), the folio is mapped by one PMD,
+ * writable and dirty on a write (do_shared_fault's fault_dirty_shared_page).
+ * True when mapped.
+ * Linux: mm/memory.c do_set_pmd, finish_fault; mm/filemap.c filemap_map_pmd
+ */
+export function shmemObjMapPmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  vpn: number,
+  index: number,
+  write: boolean,
+): boolean {
+  const obj = vma.shmem!;
+  const pc = ctx.env.pageCache;
+  const nr = 2 ** pc.pmdOrder;
+  const start = shmemObjFolioStart(obj, index, pc.pmdOrder);
+  if (start < 0 || obj.folios.get(start) !== pc.pmdOrder || vma.vmFlags & VmFlag.NOHUGEPAGE) return false;
+  if (!shmemVmaSuitable(nr, vpn, vma) || vma.vmPgoff + (vpn - (vpn % nr) - vma.vmStart) !== start)
+    return false;
+  const pt = ctx.env.pgtable;
+  const pmd = pmdOf(ctx, mm, vpn - (vpn % nr));
+  if (pmd === null) return false;
+  if (pt.table(pmd.hi, pmd.lo, 1)) {
+    const table = pt.pfn(pmd.hi, pmd.lo, 1);
+    for (let i = 0; i < pt.ptrsPerTable; i++) {
+      const e = pt.get(ctx.env.phys, table * 4096 + i * pt.entryBytes);
+      if (!pt.none(e.hi, e.lo)) return false;
+    }
+    // no walk has cached the entry: the fault walked an empty PMD
+    if (pt.pmdLevel === pt.levels - 1) pt.setTop(ctx.env.phys, pmd.pa, 0, 0);
+    else pt.set(ctx.env.phys, pmd.pa, 0, 0);
+    pteFreeOne(ctx, mm, table);
+  } else if (!pt.none(pmd.hi, pmd.lo)) return false;
+  doSetPmd(ctx, mm, vma, pmd.pa, obj.pages.get(start)!, write);
+  return true;
+}
+
+/**
+ * split_huge_page_to_list_to_order of the large folio of `obj` holding page
+ * `index` (if any): unmap_folio first (every PMD mapping it, in every
+ * address space of the object's i_mmap, cleared: __split_huge_pmd_locked for
+ * a file VMA), then the folio becomes 4K folios, its pages staying in the
+ * object as they were. THP_SPLIT_PAGE counts it.
+ * Returns whether a folio was split.
+ * Linux: mm/huge_memory.c split_huge_page_to_list_to_order, unmap_folio
+ */
+export function shmemObjSplit(ctx: MmContext, obj: ShmemObject, index: number): boolean {
+  const pc = ctx.env.pageCache;
+  const start = shmemObjFolioStart(obj, index, pc.pmdOrder);
+  if (start < 0) return false;
+  const order = obj.folios.get(start)!;
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  shmemObjUnmapPmds(ctx, obj, start);
+  shmemObjFolioGone(ctx, obj, start);
+  // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order (as deferred_split.ts
+  // counts it, hugepages-<size>kB/stats/split is left to anonymous mTHP)
+  if (2 ** order === nr) ctx.thpStats.thp_split_page++;
+  return true;
+}
+
+/**
+ * The PMDs that map the PMD-size folio of `obj` at page offset `start`, in
+ * every address space of the object's i_mmap, cleared (unmap_folio, or
+ * unmap_mapping_range's zap of them: __split_huge_pmd_locked for a file VMA).
+ * Linux: mm/huge_memory.c unmap_folio, split_huge_pmd_address
+ */
+export function shmemObjUnmapPmds(ctx: MmContext, obj: ShmemObject, start: number): void {
+  const nr = ctx.env.pgtable.hpagePmdNr;
+  if (2 ** (obj.folios.get(start) ?? 0) !== nr) return;
+  const pt = ctx.env.pgtable;
+  for (const [v, mm] of [...iMmap(obj)]) {
+    if (start < v.vmPgoff || start >= v.vmPgoff + v.pages) continue;
+    const vpn = v.vmStart + (start - v.vmPgoff);
+    if (vpn % nr !== 0) continue;
+    const pmd = pmdOf(ctx, mm, vpn);
+    if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo) || !isFilePmd(ctx, pmd.hi, pmd.lo)) continue;
+    if (pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel) === obj.pages.get(start)) splitPmd(ctx, mm, vpn);
+  }
+}
+
+/** The folio of `obj` at page offset `start` is a folio no more (split, or going whole): its mark gone. */
+export function shmemObjFolioGone(ctx: MmContext, obj: ShmemObject, start: number): void {
+  obj.folios.delete(start);
+  const head = obj.pages.get(start);
+  if (head !== undefined) ctx.env.pages.flags[head] &= ~PageFlag.Head;
+}
+
+/**
+ * shmem_undo_range's large folios for a hole of the bytes [lstart, lend]
+ * (inclusive) of shmem object `obj`, its PMDs already cleared (unmapMappingPages):
+ * a folio wholly inside goes whole (find_lock_entries, truncate_inode_folio:
+ * no split), the folio holding the first or the last byte's page otherwise is
+ * split (truncate_inode_partial_folio: split_folio, THP_SPLIT_PAGE), its
+ * pages in the hole then dropped one by one.
+ * Linux: mm/shmem.c shmem_undo_range, mm/truncate.c truncate_inode_partial_folio
+ */
+export function shmemObjUndoFolios(ctx: MmContext, obj: ShmemObject, lstart: number, lend: number): void {
+  if (obj.folios.size === 0) return;
+  const first = Math.floor(lstart / 4096);
+  const last = Math.floor(lend / 4096);
+  for (const [s, order] of [...obj.folios]) {
+    const e = s + 2 ** order; // exclusive
+    if (e <= first || s > last) continue;
+    if (s * 4096 >= lstart && e * 4096 - 1 <= lend) shmemObjFolioGone(ctx, obj, s);
+    else shmemObjSplit(ctx, obj, s);
+  }
+}
