@@ -10,7 +10,8 @@ import { Errno, type MmContext } from "./internal.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { maxMapCount } from "./map_count.ts";
-import { getUnmappedArea, mergeAround, munmap, thpGetUnmappedArea } from "./mmap.ts";
+import { mergeAround, munmap } from "./mmap.ts";
+import { getUnmappedArea, thpGetUnmappedArea } from "./mmap_area.ts";
 import { vmaIsAnonymous } from "./mprotect.ts";
 import {
   isHugePmd,

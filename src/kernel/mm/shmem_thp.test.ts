@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { checkedMetrics, holds, scenarioError } from "../../workloads/scenario/testKit.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { migratable } from "./migrate.ts";
-import { getUnmappedArea } from "./mmap.ts";
+import { getUnmappedArea } from "./mmap_area.ts";
 import { shmemEnabledStore, shmemGetUnmappedArea } from "./shmem_huge.ts";
 import { mmapArgs } from "./userMm.ts";
 
