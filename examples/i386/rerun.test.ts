@@ -52,6 +52,8 @@ const NOT_PORTABLE: Record<string, string> = {
   "examples/tour/09-real-program.vm": "replays a trace of an x86-64 program (its addresses are above 4 GiB)",
   "examples/uaccess/pti.vm":
     "pti=on: Linux's PTI on 32-bit x86 needs PAE (examples/i386/pti.vm is i386-pae's)",
+  "examples/swap/mthp-pageout.vm":
+    "a 32-bit kernel has no CONFIG_THP_SWAP (64BIT only): folio_alloc_swap gives a large folio no entry, so its pageout splits the folio (thp_swap_32.test.ts)",
   "examples/process/mremap-dontunmap-mseal.vm":
     "mseal(2) is 64-bit only (can_do_mseal: -EPERM without CONFIG_64BIT)",
   "examples/pkeys/protection-keys.vm":
@@ -84,7 +86,7 @@ const NOT_PORTABLE_PAE: Record<string, string> = {
   "examples/process/thp-mremap.vm":
     "x86-64's 4-level pt_pages: PAE has no PUD, and its three preallocated PMD tables count from the start (preallocate_pmds' mm_inc_nr_pmds)",
   "examples/swap/thp-pageout.vm":
-    "its swap_ra: on 32-bit a readahead window's start at or above 2 GiB is (long)left < 0 in swap_vma_ra_win, so the window reaches back to the VMA's start (260 pages read ahead, not 7)",
+    "a 32-bit kernel has no CONFIG_THP_SWAP (64BIT only): the THP is split before it goes to swap; and its swap_ra: on 32-bit a readahead window's start at or above 2 GiB is (long)left < 0 in swap_vma_ra_win, so the window reaches back to the VMA's start (260 pages read ahead, not 7)",
 };
 
 for (const arch of ["i386", "i386-pae"]) {

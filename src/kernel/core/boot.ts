@@ -56,6 +56,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   const machine = arch.newMachine();
   const nrFrames = machine.phys.nrFrames;
   const swap = cfg.swapBytes > 0 ? new SwapArea(cfg.swapBytes / 4096, nrFrames, pgtable.hpagePmdNr) : null;
+  if (swap !== null) swap.thpSwap = layout.taskSize > 0xffffffffn; // CONFIG_THP_SWAP: 64BIT only
   const pages = new PageDescTable(nrFrames);
   // pageblock_order: HUGETLB_PAGE_ORDER (the PMD's), at most MAX_PAGE_ORDER
   const buddy = new BuddyAllocator(pages, nrFrames, arch.zones, 31 - Math.clz32(pgtable.hpagePmdNr));

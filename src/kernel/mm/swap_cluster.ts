@@ -67,7 +67,8 @@ export function allocSwapRange(swap: SwapArea, order: number): number {
   const size = swap.clusterPages;
   const nr = 1 << order;
   // !(si->flags & SWP_BLKDEV) || !si->cluster_info: no large entries; avail_pgs = nr_swap_pages / size
-  if (!swap.largeEntries || nr > size || swap.freePages < nr) return -1;
+  // folio_alloc_swap: a large folio without CONFIG_THP_SWAP gets no entry
+  if (!swap.thpSwap || !swap.largeEntries || nr > size || swap.freePages < nr) return -1;
   const next = swap.clusterNext[order];
   swap.clusterNext[order] = 0;
   if (next > 0) {

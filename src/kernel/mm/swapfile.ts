@@ -174,6 +174,13 @@ export class SwapArea {
    * this under 6.18: test/differential/mthpswap.test.ts).
    */
   largeEntries = true;
+  /**
+   * CONFIG_THP_SWAP (mm/Kconfig: 64BIT and ARCH_WANTS_THP_SWAP: x86-64, arm64 with
+   * 4K pages, RISC-V): folio_alloc_swap asks get_swap_pages for a large folio's
+   * entry at all. False on a 32-bit kernel (i386, PAE): every large folio gets
+   * none and is split first (thp_swpout_fallback).
+   */
+  thpSwap = true;
 
   /** log2 of clusterPages: a slot's cluster is slot >>> clusterShift (no integer division a slot) */
   private readonly clusterShift: number;
