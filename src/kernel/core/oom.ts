@@ -68,8 +68,11 @@ export function oomBadness(k: KernelCore, t: Task, totalpages: number): number {
  * out_of_memory returns true here and the victim retries with access to
  * the reserves, ALLOC_OOM, or for a memory cgroup MAX_RECLAIM_RETRIES more
  * reclaims before -ENOMEM: not modelled, the task dies either way).
- * Not modelled: oom_kill_allocating_task, panic_on_oom (sysctls at 0),
- * memory.oom.group, the ratelimit of the report (oom_rs), the oom_reaper's
+ * vm.panic_on_oom (1: the whole machine's OOM, 2: a memory limit's too)
+ * panics after dump_header instead (check_panic_on_oom);
+ * vm.oom_kill_allocating_task chooses the allocating task when it may
+ * be killed ("Out of memory (oom_kill_allocating_task)": no selection).
+ * Not modelled: memory.oom.group, the ratelimit of the report (oom_rs), the oom_reaper's
  * own thread and its 2 s delay (OOM_REAPER_DELAY: nothing waits here).
  * Linux: mm/oom_kill.c out_of_memory, select_bad_process,
  * oom_evaluate_task, oom_kill_process, __oom_kill_process
@@ -79,18 +82,27 @@ export function outOfMemory(k: KernelCore, order: number, memcg: MemcgOom | null
   // a memory cgroup's OOM: totalpages is mem_cgroup_get_max (memory.max plus the swap it may use:
   // cgroup v2's swap.max is unlimited, so all of swap)
   const totalpages = memcg === null ? oomTotalPages(k) : memcg.limit + (k.swap?.totalPages ?? 0);
-  let victim: Task | null = null;
-  let best = UNKILLABLE;
-  const seen = new Set<MmStruct>();
-  for (const t of k.tasks) {
-    const mm = t.mm;
-    if (!t.alive || mm === null || seen.has(mm)) continue;
-    seen.add(mm);
-    const points = oomBadness(k, t, totalpages);
-    if (points === UNKILLABLE || points < best) continue;
-    best = points;
-    victim = t;
+  // check_panic_on_oom: 1 for the whole machine's OOM (CONSTRAINT_NONE), 2 for a memory limit's too
+  const panicOnOom = k.config.panicOnOom;
+  if (panicOnOom !== 0 && (panicOnOom === 2 || memcg === null)) {
+    oomLog(k, dumpHeader(k, order, gfp, memcg));
+    oomPanic(k, `Out of memory: ${panicOnOom === 2 ? "compulsory" : "system-wide"} panic_on_oom is enabled`);
+    return false;
   }
+  let victim: Task | null = null;
+  let message = memcg === null ? "Out of memory" : "Memory cgroup out of memory";
+  // sysctl_oom_kill_allocating_task: current, when it has an mm, is killable and not -1000
+  const cur = memcg === null && k.config.oomKillAllocatingTask !== 0 ? oomCurrent(k) : null;
+  if (
+    cur !== null &&
+    cur.mm !== null &&
+    !cur.kthread &&
+    cur.pid !== 1 &&
+    cur.oomScoreAdj !== OOM_SCORE_ADJ_MIN
+  ) {
+    victim = cur;
+    message = "Out of memory (oom_kill_allocating_task)";
+  } else victim = selectBadProcess(k, totalpages);
   if (victim === null) {
     oomLog(k, [...dumpHeader(k, order, gfp, memcg), "Out of memory and no killable processes..."]);
     if (memcg === null) oomPanic(k, "System is deadlocked on memory");
@@ -99,7 +111,7 @@ export function outOfMemory(k: KernelCore, order: number, memcg: MemcgOom | null
   const mm = victim.mm!;
   k.oomKills++; // count_vm_event(OOM_KILL)
   if (memcg !== null) k.vmscan.reclaimCtx.memcgOomKills++; // memcg_memory_event(MEMCG_OOM_KILL)
-  oomLog(k, [...dumpHeader(k, order, gfp, memcg), ...killLines(k, victim, mm, memcg)]);
+  oomLog(k, [...dumpHeader(k, order, gfp, memcg), ...killLines(k, victim, mm, memcg, message)]);
   const allocating = mm === k.faultingMm ? oomCurrent(k) : null;
   const cpu = k.runningCpu;
   if (allocating !== null && allocating.mm === mm) {
@@ -117,6 +129,23 @@ export function outOfMemory(k: KernelCore, order: number, memcg: MemcgOom | null
   for (const t of k.tasks) if (t.alive && t.mm === mm) exit(k, t, "SIGKILL (out of memory)");
   k.runningCpu = cpu;
   return true;
+}
+
+/** select_bad_process: the task of the highest oom_badness, a later one of equal points replacing it; null for none. */
+function selectBadProcess(k: KernelCore, totalpages: number): Task | null {
+  let victim: Task | null = null;
+  let best = UNKILLABLE;
+  const seen = new Set<MmStruct>();
+  for (const t of k.tasks) {
+    const mm = t.mm;
+    if (!t.alive || mm === null || seen.has(mm)) continue;
+    seen.add(mm);
+    const points = oomBadness(k, t, totalpages);
+    if (points === UNKILLABLE || points < best) continue;
+    best = points;
+    victim = t;
+  }
+  return victim;
 }
 
 /** panic(): the message logged; the machine stops (nothing runs after the statement that panicked). */
@@ -184,4 +213,44 @@ export function pagefaultOutOfMemory(k: KernelCore, task: Task, vpn: number): Si
   if (++oom.faults < PF_OOM_RETRIES) return null;
   oom.task = null;
   return OOM_LIVELOCK;
+}
+
+/** /proc/sys/vm's OOM knobs (mm/oom_kill.c vm_oom_kill_table), in the order a write takes them. */
+export interface OomSysctls {
+  panic_on_oom: number;
+  oom_kill_allocating_task: number;
+  oom_dump_tasks: number;
+}
+export const OOM_SYSCTL_KEYS = ["panic_on_oom", "oom_kill_allocating_task", "oom_dump_tasks"] as const;
+
+/**
+ * Writes the OOM knobs given, in OOM_SYSCTL_KEYS' order: panic_on_oom through
+ * proc_dointvec_minmax over 0..2 (-22 EINVAL outside, it and those after it
+ * unwritten), the others through proc_dointvec (any int). Returns 0 or the
+ * error, and every knob as read back.
+ * Linux: mm/oom_kill.c vm_oom_kill_table
+ */
+export function sysctlOom(k: KernelCore, w: Partial<OomSysctls>): { ret: number; now: OomSysctls } {
+  const c = k.config;
+  let ret = 0;
+  for (const key of OOM_SYSCTL_KEYS) {
+    const v = w[key];
+    if (v === undefined) continue;
+    const int = Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+    if (!int || (key === "panic_on_oom" && (v < 0 || v > 2))) {
+      ret = -22;
+      break;
+    }
+    if (key === "panic_on_oom") c.panicOnOom = v;
+    else if (key === "oom_kill_allocating_task") c.oomKillAllocatingTask = v;
+    else c.oomDumpTasks = v;
+  }
+  return {
+    ret,
+    now: {
+      panic_on_oom: c.panicOnOom,
+      oom_kill_allocating_task: c.oomKillAllocatingTask,
+      oom_dump_tasks: c.oomDumpTasks,
+    },
+  };
 }

@@ -75,7 +75,7 @@ const rj = (v: number | string, w: number) => String(v).padStart(w);
 /**
  * dump_header: the "invoked oom-killer" line with current's comm and
  * oom_score_adj, the memory state (show_mem's Mem-Info, or the memory
- * cgroup's counters), and dump_tasks (vm.oom_dump_tasks, 1 by default): a
+ * cgroup's counters), and dump_tasks (vm.oom_dump_tasks, 1 by default; 0: none): a
  * line per process with its pid, uid, tgid, total_vm, rss, rss_anon,
  * rss_file, rss_shmem, pgtables_bytes, swapents and oom_score_adj (pages).
  * Not printed: dump_stack's backtrace.
@@ -101,6 +101,7 @@ export function dumpHeader(k: KernelCore, order: number, gfp: number, memcg: Mem
       `Total swap = ${(k.swap?.totalPages ?? 0) * 4}kB`,
     );
   }
+  if (k.config.oomDumpTasks === 0) return lines; // sysctl_oom_dump_tasks
   lines.push(
     "Tasks state (memory values in pages):",
     "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name",
@@ -121,7 +122,13 @@ export function dumpHeader(k: KernelCore, order: number, gfp: number, memcg: Mem
  * out_of_memory passes).
  * Linux: mm/oom_kill.c dump_oom_victim, __oom_kill_process
  */
-export function killLines(k: KernelCore, victim: Task, mm: MmStruct, memcg: MemcgOom | null): string[] {
+export function killLines(
+  k: KernelCore,
+  victim: Task,
+  mm: MmStruct,
+  memcg: MemcgOom | null,
+  message: string,
+): string[] {
   const kb = (n: number) => n * 4;
   const totalVm = mm.vmas.reduce((n, v) => n + v.pages, 0);
   const who = `task=${victim.comm},pid=${victim.pid},uid=${victim.uid}`;
@@ -129,10 +136,10 @@ export function killLines(k: KernelCore, victim: Task, mm: MmStruct, memcg: Memc
   return memcg !== null
     ? [
         `oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/,task_memcg=/,${who}`,
-        `Memory cgroup out of memory: ${killed}`,
+        `${message}: ${killed}`,
       ]
     : [
         `oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,${who}`,
-        `Out of memory: ${killed}`,
+        `${message}: ${killed}`,
       ];
 }

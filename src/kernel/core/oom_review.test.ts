@@ -147,3 +147,77 @@ describe("dump_header's task table (dump_tasks)", () => {
     expect(rep[head + 5]).toMatch(/^Out of memory: Killed process \d+ \(hog\) total-vm:/);
   });
 });
+
+describe("vm.panic_on_oom, vm.oom_kill_allocating_task, vm.oom_dump_tasks (vm_oom_kill_table)", () => {
+  it("the writes: panic_on_oom 0..2 (EINVAL, it and those after unwritten), the others any int", () => {
+    const k = new Kernel({ ramBytes: 32 << 20 });
+    expect(k.sysctlOom({})).toEqual({
+      ret: 0,
+      now: { panic_on_oom: 0, oom_kill_allocating_task: 0, oom_dump_tasks: 1 },
+    });
+    expect(k.sysctlOom({ panic_on_oom: 3, oom_kill_allocating_task: 1 })).toEqual({
+      ret: -22,
+      now: { panic_on_oom: 0, oom_kill_allocating_task: 0, oom_dump_tasks: 1 },
+    });
+    expect(k.sysctlOom({ oom_kill_allocating_task: -7, oom_dump_tasks: 0, panic_on_oom: 2 }).now).toEqual({
+      panic_on_oom: 2,
+      oom_kill_allocating_task: -7,
+      oom_dump_tasks: 0,
+    });
+  });
+
+  const limited = (extra: Partial<KernelConfig>) =>
+    new Kernel({ ramBytes: 64 << 20, overcommit: "always", userMemoryPages: 256, ...extra });
+
+  it("panic_on_oom 1 spares a memory limit's OOM (CONSTRAINT_MEMCG), 2 panics there too", () => {
+    const one = limited({ panicOnOom: 1 });
+    const t1 = one.spawn("grow")!;
+    const s1 = fill(one, t1, 512);
+    expect(!s1!.r.ok && s1!.r.signal).toBe("SIGKILL");
+    expect(one.view.counters().panic).toBeNull();
+    expect(one.oomKills).toBe(1);
+    const two = limited({ panicOnOom: 2 });
+    const t2 = two.spawn("grow")!;
+    const s2 = fill(two, t2, 512);
+    expect(!s2!.r.ok && [s2!.r.signal, s2!.r.siCode]).toEqual(["", "panic"]);
+    expect(two.view.counters().panic).toBe("Out of memory: compulsory panic_on_oom is enabled");
+    expect(two.oomKills).toBe(0);
+    // dump_header, then the panic: no victim line
+    expect(two.oomReports.at(-1)).toBe(
+      "Kernel panic - not syncing: Out of memory: compulsory panic_on_oom is enabled",
+    );
+    expect(two.oomReports.some((l) => l.startsWith("oom-kill:"))).toBe(false);
+  });
+
+  it("oom_kill_allocating_task: the allocating task unless it is -1000; then select_bad_process chooses", () => {
+    const k = new Kernel({
+      ramBytes: 32 << 20,
+      overcommit: "always",
+      swapBytes: 0,
+      oomKillAllocatingTask: 1,
+    });
+    const big = k.spawn("big")!;
+    expect(fill(k, big, 3000)).toBeNull();
+    const a = k.spawn("alloc")!;
+    const s = fill(k, a, 16384);
+    expect(!s!.r.ok && s!.r.signal).toBe("SIGKILL");
+    expect([big.alive, a.alive]).toEqual([true, false]);
+    expect(k.oomReports.at(-1)).toMatch(
+      /^Out of memory \(oom_kill_allocating_task\): Killed process \d+ \(alloc\) /,
+    );
+    const p = k.spawn("pinned")!;
+    expect(k.setOomScoreAdj(p, -1000)).toBe(0);
+    expect(fill(k, p, 3000)).toBeNull();
+    expect([big.alive, p.alive]).toEqual([false, true]);
+    expect(k.oomReports.at(-1)).toMatch(/^Out of memory: Killed process \d+ \(big\) /);
+  });
+
+  it("oom_dump_tasks 0: no task table", () => {
+    const k = new Kernel({ ramBytes: 32 << 20, overcommit: "always", swapBytes: 0, oomDumpTasks: 0 });
+    const t = k.spawn("grow")!;
+    expect(fill(k, t, 16384)).not.toBeNull();
+    expect(k.oomKills).toBe(1);
+    expect(k.oomReports).not.toContain("Tasks state (memory values in pages):");
+    expect(k.oomReports.at(-2)).toMatch(/^oom-kill:constraint=CONSTRAINT_NONE,/);
+  });
+});
