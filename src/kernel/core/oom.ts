@@ -73,12 +73,17 @@ export function oomBadness(k: KernelCore, t: Task, totalpages: number): number {
  * vm.oom_kill_allocating_task chooses the allocating task when it may
  * be killed ("Out of memory (oom_kill_allocating_task)": no selection).
  * Not modelled: memory.oom.group, the ratelimit of the report (oom_rs), the oom_reaper's
- * own thread and its 2 s delay (OOM_REAPER_DELAY: nothing waits here).
+ * own thread and its 2 s delay (OOM_REAPER_DELAY: nothing waits here), oom_evaluate_task's
+ * abort for a victim still exiting (none is, but the allocating one: task_will_free_mem above),
+ * the pretended progress of a GFP_NOFS allocation (vmlab's reach the killer with __GFP_FS).
  * Linux: mm/oom_kill.c out_of_memory, select_bad_process,
  * oom_evaluate_task, oom_kill_process, __oom_kill_process
  */
 export function outOfMemory(k: KernelCore, order: number, memcg: MemcgOom | null = null, gfp = 0): boolean {
-  if (k.reclaiming) return false;
+  if (k.reclaiming || k.panicked !== null) return false;
+  // task_will_free_mem(current): the allocating task already has the OOM killer's SIGKILL pending
+  // (a second allocation of its fault): nobody else is killed (Linux gives it the reserves)
+  if (k.faultingMm !== null && oomCurrent(k).oomKilled) return false;
   // a memory cgroup's OOM: totalpages is mem_cgroup_get_max (memory.max plus the swap it may use:
   // cgroup v2's swap.max is unlimited, so all of swap)
   const totalpages = memcg === null ? oomTotalPages(k) : memcg.limit + (k.swap?.totalPages ?? 0);

@@ -41,7 +41,7 @@ export function oomCurrent(k: KernelCore): Task {
   const running = k.current[k.runningCpu];
   const mm = k.faultingMm;
   if (mm === null) return contextTask(k, k.runningCpu);
-  if (running !== null && running.alive && running.mm === mm) return running;
+  if (running?.alive && running.mm === mm) return running;
   return k.tasks.find((t) => t.alive && t.mm === mm) ?? contextTask(k, k.runningCpu);
 }
 
