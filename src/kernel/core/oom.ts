@@ -212,9 +212,9 @@ export function pagefaultOutOfMemory(k: KernelCore, task: Task, vpn: number): Si
     oom.kills = k.oomKills;
     oom.faults = 0;
   }
-  // __ratelimit(&pfoom_rs): DEFAULT_RATELIMIT_BURST (10) lines in an interval; the retries of one
-  // access come at once
-  if (oom.faults < 10) oomLog(k, ["Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF"]);
+  // __ratelimit(&pfoom_rs) lets 10 lines through in 5 s (DEFAULT_RATELIMIT_BURST, _INTERVAL): no
+  // clock here, each retry prints (at most PF_OOM_RETRIES an access)
+  oomLog(k, ["Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF"]);
   if (++oom.faults < PF_OOM_RETRIES) return null;
   oom.task = null;
   return OOM_LIVELOCK;
