@@ -4,7 +4,8 @@
  * SIGKILL it sent; any other task's fault is retried), out_of_memory with
  * nothing to kill logs "Out of memory and no killable processes..." and, for
  * the whole machine, panics; the victim's fellow threads die with it;
- * dump_header's task table; the lines in the kernel log.
+ * dump_header's task table; the lines in the kernel log; vm.panic_on_oom,
+ * vm.oom_kill_allocating_task and vm.oom_dump_tasks.
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
