@@ -66,8 +66,9 @@ export function oomBadness(k: KernelCore, t: Task, totalpages: number): number {
  * fails at once and the fault returns VM_FAULT_OOM, which
  * pagefault_out_of_memory returns from to let the signal kill it (Linux's
  * out_of_memory returns true here and the victim retries with access to
- * the reserves, ALLOC_OOM, or for a memory cgroup MAX_RECLAIM_RETRIES more
- * reclaims before -ENOMEM: not modelled, the task dies either way).
+ * the reserves, ALLOC_OOM: not modelled, the task dies either way; a
+ * memory cgroup's charge retries MAX_RECLAIM_RETRIES more reclaims before
+ * its -ENOMEM, as memcontrol.ts does).
  * vm.panic_on_oom (1: the whole machine's OOM, 2: a memory limit's too)
  * panics after dump_header instead (check_panic_on_oom);
  * vm.oom_kill_allocating_task chooses the allocating task when it may

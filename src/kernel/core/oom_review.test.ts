@@ -222,3 +222,30 @@ describe("vm.panic_on_oom, vm.oom_kill_allocating_task, vm.oom_dump_tasks (vm_oo
     expect(k.oomReports.at(-2)).toMatch(/^oom-kill:constraint=CONSTRAINT_NONE,/);
   });
 });
+
+describe("a memory limit's OOM that chooses the charging task (try_charge_memcg's passed_oom)", () => {
+  it("the charge retries MAX_RECLAIM_RETRIES more times, then fails: 2 * (1 + 16) reclaims in the fatal charge", () => {
+    const k = new Kernel({
+      ramBytes: 64 << 20,
+      swapBytes: 256 * 4096,
+      overcommit: "always",
+      userMemoryPages: 512,
+    });
+    const t = k.spawn("grow")!;
+    k.switchTo(0, t);
+    const a = k.mmap(t, mmapArgs(2000 * 4096));
+    let before = 0;
+    let r = k.userAccess(0, t, a, Access.Write, 1);
+    for (let i = 1; i < 2000 && r.ok; i++) {
+      before = k.view.vmstatCompat().memcg_reclaims;
+      r = k.userAccess(0, t, a + BigInt(i) * 4096n, Access.Write, 1);
+    }
+    expect(!r.ok && [r.signal, r.siCode]).toEqual(["SIGKILL", "SI_KERNEL"]);
+    // with swap full nothing is reclaimed: the first round and 16 retries (MAX_RECLAIM_RETRIES)
+    // before mem_cgroup_oom, whose out_of_memory chose the charging task and returned true, then
+    // the same again before `passed_oom && task_is_dying()` fails the charge (the base: 17)
+    expect(k.view.vmstatCompat().memcg_reclaims - before).toBe(34);
+    expect(k.oomKills).toBe(1);
+    expect(t.alive).toBe(false);
+  });
+});
