@@ -25,7 +25,8 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: fallocate F OFFSET LEN [keep_size] [punch_hole|zero_range|collapse_range|insert_range] | A: madvise ADDR SIZE remove
   A: catch SIGSEGV | A: mincore ADDR SIZE | A: fadvise F OFFSET LEN dontneed|willneed|sequential|...
   A: setrlimit as|data|stack|memlock SOFT [HARD] (sizes or unlimited) | show A limits
-  A: oom_score_adj N (-1000..1000) | show A oom_score_adj | A: personality read_implies_exec|linux|query
+  A: oom_score_adj N (-1000..1000) | show A oom_score_adj | sysctl panic_on_oom=N oom_kill_allocating_task=N
+  A: personality read_implies_exec|linux|query
   A: id = shmget private|KEY SIZE [creat] [excl] [hugetlb [size=1G]] [mode=600]
   A: s = shmat ID [at=ADDR] [rdonly] [rnd]
   A: shmdt ADDR | A: shmctl ID rmid|stat|lock|unlock|info | show ipcs | show sysvipc

@@ -22,6 +22,7 @@ import type { KernelAccessResult, UserAccessResult } from "./core/core.ts";
 import type { CoreDump } from "./core/coredump.ts";
 import type { UserAccessRecord } from "./core/entry.ts";
 import type { MincoreResult } from "./core/fadvise.ts";
+import type { OomSysctls } from "./core/oom.ts";
 import type { RlimitName, TaskHandle } from "./core/task.ts";
 import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
@@ -69,6 +70,7 @@ export {
   MFD_NOEXEC_SEAL,
 } from "./core/memfd.ts";
 export { Ms } from "./core/mman.ts";
+export type { OomSysctls } from "./core/oom.ts";
 export type { RlimitName, TaskHandle } from "./core/task.ts";
 export {
   COPY_USER_FIXUP,
@@ -504,6 +506,12 @@ export interface Kernel<C extends Mmu = Mmu> {
    * limit on each mm's VMAs from then on (mm/map_count.ts).
    */
   sysctlMaxMapCount(value?: number): { ret: number; now: number };
+  /**
+   * /proc/sys/vm/panic_on_oom (0..2), oom_kill_allocating_task and oom_dump_tasks (any int): writes
+   * those given, in that order; `ret` 0 or -22 (EINVAL: panic_on_oom outside 0..2, it and those
+   * after it unwritten); `now` all three as the OOM killer reads them (core/oom.ts).
+   */
+  sysctlOom(w: Partial<OomSysctls>): { ret: number; now: OomSysctls };
   /**
    * A write of `value` to /proc/sys/vm/compact_memory (sysctl_compaction_handler): 1 compacts
    * every zone whole (compact_nodes, mm/compaction.ts); another value is -22 (EINVAL), nothing

@@ -26,6 +26,7 @@ import type { Layout } from "./core/layout.ts";
 import * as madvise from "./core/madvise.ts";
 import * as memfd from "./core/memfd.ts";
 import * as mman from "./core/mman.ts";
+import { type OomSysctls, sysctlOom } from "./core/oom.ts";
 import * as pkeys from "./core/pkeys.ts";
 import * as reclaim from "./core/reclaim.ts";
 import * as sched from "./core/sched.ts";
@@ -602,6 +603,12 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   sysctlMaxMapCount(value?: number): { ret: number; now: number } {
     this.linuxOnly("max_map_count");
     return sysctlMaxMapCount(this.userMm, value);
+  }
+
+  /** /proc/sys/vm's OOM knobs (mm/oom_kill.c vm_oom_kill_table). */
+  sysctlOom(w: Partial<OomSysctls>): { ret: number; now: OomSysctls } {
+    this.linuxOnly("panic_on_oom");
+    return sysctlOom(this, w);
   }
 
   /** /proc/sys/vm/swappiness (proc_dointvec_minmax, 0 .. MAX_SWAPPINESS). */

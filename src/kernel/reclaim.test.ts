@@ -231,8 +231,12 @@ describe("the OOM killer", () => {
       "big invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0",
     );
     expect(k.oomReports[3]).toBe("Free swap  = 0kB");
-    expect(k.oomReports[5]).toMatch(/^oom-kill:constraint=CONSTRAINT_NONE,.*task=big,pid=\d+,uid=0$/);
-    expect(k.oomReports[6]).toMatch(
+    // dump_tasks (vm.oom_dump_tasks 1): its two lines of header, then small's and big's lines
+    expect(k.oomReports[5]).toBe("Tasks state (memory values in pages):");
+    expect(k.oomReports[7]).toMatch(/^\[ *\d+\] +0 +\d+ .* small$/);
+    expect(k.oomReports[8]).toMatch(/^\[ *\d+\] +0 +\d+ .* big$/);
+    expect(k.oomReports[9]).toMatch(/^oom-kill:constraint=CONSTRAINT_NONE,.*task=big,pid=\d+,uid=0$/);
+    expect(k.oomReports[10]).toMatch(
       /^Out of memory: Killed process \d+ \(big\) total-vm:160132kB, anon-rss:\d+kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:\d+kB oom_score_adj:0$/,
     );
     expect(checkInvariants(k)).toEqual([]);

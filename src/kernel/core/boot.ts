@@ -248,7 +248,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       wakeupKswapd(k, order, highest, gfp);
     },
     directReclaim: (order, _gfp, reclaimIdx) => directReclaim(k, order, reclaimIdx),
-    outOfMemory: (order) => outOfMemory(k, order),
+    outOfMemory: (order, gfp) => outOfMemory(k, order, null, gfp),
     inReclaim: () => k.reclaiming,
     zoneReclaimablePages: (z) => zoneReclaimablePages(k, z),
     // __alloc_pages_slowpath's direct compaction (mm/compaction_direct.ts): Linux's profile only

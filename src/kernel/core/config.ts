@@ -108,6 +108,14 @@ export interface KernelConfig {
   swapBytes?: number;
   /** vm.swappiness, 0 .. 200 (default 60) */
   swappiness?: number;
+  /**
+   * vm.panic_on_oom (0, 1: panic at an OOM of the whole machine, 2: at a memory limit's too),
+   * vm.oom_kill_allocating_task (not 0: kill the allocating task) and vm.oom_dump_tasks (not 0:
+   * dump_header's task table); defaults 0, 0, 1. core/oom.ts out_of_memory.
+   */
+  panicOnOom?: number;
+  oomKillAllocatingTask?: number;
+  oomDumpTasks?: number;
   /** vm.page-cluster: swap readahead reads 2^N pages (default 3; 0 turns it off) */
   pageCluster?: number;
   /** the page-reclaim policy (default linux: the two-list LRU) */
@@ -277,6 +285,9 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     readaheadKb: config.readaheadKb ?? 128,
     swapBytes: config.swapBytes ?? 0,
     swappiness: config.swappiness ?? 60,
+    panicOnOom: config.panicOnOom ?? 0,
+    oomKillAllocatingTask: config.oomKillAllocatingTask ?? 0,
+    oomDumpTasks: config.oomDumpTasks ?? 1,
     policy: config.policy ?? "linux",
     pageCluster: config.pageCluster ?? 3,
     seed: config.seed ?? 1,

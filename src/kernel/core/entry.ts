@@ -31,7 +31,10 @@ export class UserAccessRecord {
   value = 0;
   /** page faults taken during the run, the one that raised the signal included */
   faults = 0;
-  /** the signal that stopped the run ("" when every access completed), its si_code and si_addr */
+  /**
+   * the signal that stopped the run ("" when every access completed, or when none did: then
+   * siCode is "panic" or "livelock", oom.ts pagefaultOutOfMemory), its si_code and si_addr
+   */
   signal = "";
   siCode = "";
   siAddr = 0n;
@@ -248,12 +251,16 @@ export function faultAddr(va: bigint | null, vaHi: number, vaLo: number): bigint
   return va ?? toBig(vaHi, vaLo);
 }
 
-/** The signal that stops a run of user accesses, delivered (force_sig_fault) and recorded. */
+/**
+ * The signal that stops a run of user accesses, delivered (force_sig_fault) and recorded. No
+ * signal ("": oom.ts PANIC_STOP, OOM_LIVELOCK): the run stops with the task alive, the access
+ * not done, and `siCode` saying why.
+ */
 function raise(k: KernelCore, task: Task, rec: UserAccessRecord, r: SigInfo): void {
   rec.signal = r.signal;
   rec.siCode = r.code;
   rec.siAddr = r.addr;
-  rec.killed = deliverSignal(k, task, r.signal, r.code, r.addr, r.pkey);
+  rec.killed = r.signal !== "" && deliverSignal(k, task, r.signal, r.code, r.addr, r.pkey);
 }
 
 /**

@@ -38,6 +38,7 @@ import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
 import { foldSwapPage, swapFaultAllocs, swapFoldable } from "./faultfold_swap.ts";
 import { accountFault } from "./gup.ts";
+import { pagefaultOutOfMemory } from "./oom.ts";
 import type { SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
 
@@ -229,7 +230,8 @@ function foldResolve(
     foldTable.reset();
     faultFold.slow++;
   }
-  if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
+  // the OOM killer's SIGKILL, pending since it chose this task: delivered on the way out
+  if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) {
     const after = k.arch.faultFold!.resolved;
@@ -237,9 +239,9 @@ function foldResolve(
     return null;
   }
   // the only failure of do_anonymous_page, and of do_swap_page without do_wp_page: VM_FAULT_OOM,
-  // pagefault_out_of_memory on every architecture
+  // pagefault_out_of_memory on every architecture (a user-mode fault: the handlers' own OOM branch)
   if (swap && r !== VmFault.OOM) throw new ModelBug(`foldResolve: do_swap_page's result ${r}`);
-  return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  return pagefaultOutOfMemory(k, task, k.va.vpnOf(vaHi, vaLo));
 }
 
 /**

@@ -9,6 +9,7 @@ import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
 import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
 import { outOfMemory } from "./oom.ts";
+import { oomCurrent } from "./oom_report.ts";
 import { reclaim } from "./reclaim.ts";
 
 /** The pages charged to the memory limit: every live mm's resident pages plus the swap cache. */
@@ -25,8 +26,9 @@ function userMemoryUsed(k: KernelCore): number {
  * limit's reclaim (try_to_free_mem_cgroup_pages) runs, and the charge is tried again while
  * reclaim makes progress, then MAX_RECLAIM_RETRIES more times; after that the memory cgroup's
  * OOM killer chooses a victim among the limit's tasks (mem_cgroup_oom), and the retries start
- * over; when it has none to kill (or the victim is the charging task, which dies of it), the
- * charge fails (-ENOMEM: the fault's VM_FAULT_OOM). User memory is every live mm's resident
+ * over; when it has none to kill the charge fails (-ENOMEM: the fault's VM_FAULT_OOM); when the
+ * victim is the charging task, the retries run once more and then the charge fails (it dies of
+ * the pending SIGKILL as its fault returns). User memory is every live mm's resident
  * pages plus the swap cache. Returns whether the page was charged.
  * Linux: mm/memcontrol.c try_charge_memcg, mem_cgroup_oom
  */
@@ -35,6 +37,7 @@ export function chargeUserPage(k: KernelCore): boolean {
   if (limit === null || limit === undefined || k.reclaiming) return true;
   let retries = MAX_RECLAIM_RETRIES;
   let failed = false;
+  let passedOom = false;
   for (;;) {
     const used = userMemoryUsed(k);
     if (used < limit) return true; // page_counter_try_charge
@@ -45,10 +48,19 @@ export function chargeUserPage(k: KernelCore): boolean {
     if (userMemoryUsed(k) < limit) return true; // mem_cgroup_margin(mem_over_limit) >= nr_pages
     if (got > 0) continue; // nr_reclaimed && nr_pages <= (1 << PAGE_ALLOC_COSTLY_ORDER)
     if (retries-- > 0) continue;
-    // mem_cgroup_oom -> mem_cgroup_out_of_memory: a victim among the limit's tasks; the charging
-    // task chosen is only marked (its fault ends in SIGKILL), which fails the charge
-    if (!outOfMemory(k, 0, { limit, usage: userMemoryUsed(k), failcnt: k.vmscan.reclaimCtx.memcgFailcnt }))
-      return false;
+    // `passed_oom && task_is_dying()`: the charging task is the victim: -ENOMEM, its fault returns
+    if (passedOom && k.faultingMm !== null && oomCurrent(k).oomKilled) return false;
+    // mem_cgroup_oom -> mem_cgroup_out_of_memory: a victim among the limit's tasks, killed; the
+    // charging task chosen only gets its SIGKILL pending (core/oom.ts), and Linux's out_of_memory
+    // still returns true: the charge retries MAX_RECLAIM_RETRIES more times before the -ENOMEM
+    // above. None to kill: -ENOMEM at once (the fault's VM_FAULT_OOM, retried: pagefault_out_of_memory)
+    const killed = outOfMemory(k, 0, {
+      limit,
+      usage: userMemoryUsed(k),
+      failcnt: k.vmscan.reclaimCtx.memcgFailcnt,
+    });
+    if (!killed && !(k.faultingMm !== null && oomCurrent(k).oomKilled)) return false;
+    passedOom = true;
     retries = MAX_RECLAIM_RETRIES;
   }
 }

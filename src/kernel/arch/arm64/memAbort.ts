@@ -22,6 +22,7 @@ import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
 import { faultAddr, kernelModeAccess, oopsEnd } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
+import { pagefaultOutOfMemory } from "../../core/oom.ts";
 import { contextTask } from "../../core/sched.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
@@ -83,12 +84,22 @@ export function doPageFault(
   const res = k.userMm.handleMmFault(mm, vma, vpn, write);
   k.faultingMm = null;
   faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
+  // the OOM killer's SIGKILL, pending since it chose this task: delivered on the way out
   if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) return null;
-  if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // pagefault_out_of_memory
+  // bad_area: from EL1 (a uaccess) no_context, the caller's fixup; VM_FAULT_OOM from EL0:
+  // pagefault_out_of_memory (the OOM killer's SIGKILL if it chose this task, else a retry)
+  if (r & VmFault.OOM)
+    return fromEl0(esr) ? pagefaultOutOfMemory(k, task, vpn) : badmap(esr, faultAddr(va, vaHi, vaLo));
   const sig = userFaultSignal(esr, r & VmFault.SIGBUS ? "sigbus" : "badmap");
   return { ...sig, addr: faultAddr(va, vaHi, vaLo) };
+}
+
+/** user_mode(regs): the abort came from EL0 (ESR_ELx's EC: ESR_ELx_EC_DABT_LOW 0x24, ESR_ELx_EC_IABT_LOW 0x20) */
+function fromEl0(esr: number): boolean {
+  const ec = esr >>> 26;
+  return ec === 0x24 || ec === 0x20;
 }
 
 /** is_ttbr0_addr of the caller's bigint, else of the halves (an EL0 abort's) */

@@ -27,6 +27,7 @@ import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
 import { faultAddr, kernelModeAccess, oopsEnd } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
+import { pagefaultOutOfMemory } from "../../core/oom.ts";
 import { contextTask } from "../../core/sched.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
@@ -105,6 +106,7 @@ export function doPageFault(
   const res = k.userMm.handleMmFault(mm, vma, vpn, cause === Scause.STORE_PAGE_FAULT);
   k.faultingMm = null;
   faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
+  // the OOM killer's SIGKILL, pending since it chose this task: delivered on the way out
   if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) {
@@ -116,7 +118,12 @@ export function doPageFault(
     }
     return null;
   }
-  if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // pagefault_out_of_memory
+  // mm_fault_error: in S-mode (a uaccess: no halves given) no_context, the caller's fixup; VM_FAULT_OOM
+  // from U-mode: pagefault_out_of_memory (the OOM killer's SIGKILL if it chose this task, else a retry)
+  if (r & VmFault.OOM)
+    return vaHi >= 0
+      ? pagefaultOutOfMemory(k, task, vpn)
+      : { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
   return r & VmFault.SIGBUS
     ? { signal: "SIGBUS", code: "BUS_ADRERR", addr: faultAddr(va, vaHi, vaLo) }
     : { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };

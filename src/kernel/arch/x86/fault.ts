@@ -11,6 +11,7 @@ import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
 import { faultAddr, kernelModeAccess } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
+import { pagefaultOutOfMemory } from "../../core/oom.ts";
 import { contextTask } from "../../core/sched.ts";
 import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
@@ -95,10 +96,16 @@ export function doUserAddrFault(
   const res = k.userMm.handleMmFault(mm, vma, vpn, write);
   k.faultingMm = null;
   faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
-  if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // chosen by the OOM killer
+  // the OOM killer's SIGKILL, pending since it chose this task: delivered on the way out
+  if (task.oomKilled) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const r = res & ~accountFault(task, res);
   if (r === VmFault.OK) return null;
-  if (r & VmFault.OOM) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n }; // VM_FAULT_OOM: pagefault_out_of_memory
+  // VM_FAULT_OOM: in kernel mode (a uaccess) kernelmode_fixup_or_oops (the caller's fixup), else
+  // pagefault_out_of_memory: the OOM killer's SIGKILL if it chose this task, else a retry
+  if (r & VmFault.OOM)
+    return errorCode & PfErr.US
+      ? pagefaultOutOfMemory(k, task, vpn)
+      : { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: faultAddr(va, vaHi, vaLo) };
   // mm_fault_error: VM_FAULT_SIGBUS -> BUS_ADRERR; VM_FAULT_SIGSEGV (a guard marker) -> bad_area_nosemaphore, SEGV_MAPERR
   return {
     signal: r & VmFault.SIGBUS ? "SIGBUS" : "SIGSEGV",

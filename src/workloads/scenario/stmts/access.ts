@@ -72,10 +72,12 @@ export function userAccess(c: CompileContext, s: Stmt): Run {
         rt.out.push(`${t.minFlt + t.majFlt - min0 - maj0} page faults resolved first`);
       const code = EXCEPTION_CODES[rec.signal];
       rt.out.push(
-        code === undefined
-          ? `${rec.signal} (${rec.siCode}) at 0x${rec.siAddr.toString(16)}: ${rec.killed ? `${name} killed` : "caught; the access is abandoned"}`
-          : // profile=windows: an exception; unhandled, it ends the process with the code as its exit status
-            `exception 0x${code.toString(16).toUpperCase()} ${rec.signal}: ${rec.siCode} of 0x${rec.siAddr.toString(16)}; ${rec.killed ? `unhandled: ${name} terminated (exit code 0x${code.toString(16).toUpperCase()})` : "handled by __except; the access is abandoned"}`,
+        rec.signal === ""
+          ? stuck(name, rec.siCode)
+          : code === undefined
+            ? `${rec.signal} (${rec.siCode}) at 0x${rec.siAddr.toString(16)}: ${rec.killed ? `${name} killed` : "caught; the access is abandoned"}`
+            : // profile=windows: an exception; unhandled, it ends the process with the code as its exit status
+              `exception 0x${code.toString(16).toUpperCase()} ${rec.signal}: ${rec.siCode} of 0x${rec.siAddr.toString(16)}; ${rec.killed ? `unhandled: ${name} terminated (exit code 0x${code.toString(16).toUpperCase()})` : "handled by __except; the access is abandoned"}`,
       );
       if (rec.killed) rt.deaths.set(name, s.pos.line);
       return;
@@ -87,6 +89,17 @@ export function userAccess(c: CompileContext, s: Stmt): Run {
       total === 1 ? `: pa 0x${rec.pa.toString(16)}, byte 0x${rec.value.toString(16).padStart(2, "0")}` : "";
     rt.out.push(`${what}${detail}; ${faultSummary(resolved, major)}`);
   };
+}
+
+/**
+ * A run that stopped with no signal (kernel/core/oom.ts pagefaultOutOfMemory): the machine
+ * panicked in the fault, or the fault ended in VM_FAULT_OOM again and again with nothing left
+ * to kill (Linux retries it forever: the task stays in its fault).
+ */
+function stuck(name: string, why: string): string {
+  return why === "panic"
+    ? "the machine panicked in the page fault; the access never completed"
+    : `${name} is stuck in its page fault: VM_FAULT_OOM, retried with nothing left to kill (Linux retries it forever); the access is abandoned`;
 }
 
 /**

@@ -56,7 +56,11 @@ export function replay(c: CompileContext, s: Stmt): Run {
           const r = k.userAccess(cpu, t, rec >> 2n, access, 0x5a);
           done++;
           if (!r.ok) {
-            signal = `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}${r.killed ? ": killed" : ": caught, the replay stops"}`;
+            // no signal: the machine panicked in the fault, or the fault is retried forever (kernel/core/oom.ts)
+            signal =
+              r.signal === ""
+                ? `${r.siCode === "panic" ? "a panic" : "a page fault retried forever (VM_FAULT_OOM)"}: the replay stops`
+                : `${r.signal} (${r.siCode}) at 0x${r.siAddr.toString(16)}${r.killed ? ": killed" : ": caught, the replay stops"}`;
             throw stop;
           }
         }

@@ -15,6 +15,7 @@ import type { CompileContext, Run } from "../runtime/context.ts";
 import { COMPACT_SYSCTL_KEYS, sysctlCompact } from "./sysctl_compact.ts";
 import { DIRTY_SYSCTL_KEYS, sysctlDirty } from "./sysctl_dirty.ts";
 import { MAX_MAP_COUNT_SYSCTL_KEYS, sysctlMaxMapCount } from "./sysctl_maxmap.ts";
+import { OOM_SYSCTL_KEYS, sysctlOom } from "./sysctl_oom.ts";
 import { SWAPPINESS_SYSCTL_KEYS, sysctlSwappiness } from "./sysctl_swappiness.ts";
 import { OVERCOMMIT_KEYS, sysctlVm } from "./sysctl_vm.ts";
 
@@ -33,6 +34,9 @@ export function sysctl(c: CompileContext, s: Stmt): Run {
     s.words.some((w) => w.kind === "kv" && (MAX_MAP_COUNT_SYSCTL_KEYS as readonly string[]).includes(w.key))
   )
     return sysctlMaxMapCount(c, s);
+  // vm.panic_on_oom, oom_kill_allocating_task, oom_dump_tasks (sysctl_oom.ts)
+  if (s.words.some((w) => w.kind === "kv" && (OOM_SYSCTL_KEYS as readonly string[]).includes(w.key)))
+    return sysctlOom(c, s);
   // vm.swappiness (sysctl_swappiness.ts)
   if (s.words.some((w) => w.kind === "kv" && (SWAPPINESS_SYSCTL_KEYS as readonly string[]).includes(w.key)))
     return sysctlSwappiness(c, s);
