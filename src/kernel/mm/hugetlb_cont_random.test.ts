@@ -10,11 +10,11 @@
  * at the end, every process gone, the pool whole again.
  */
 import { describe, expect, it } from "vitest";
+import { hugetlbRandomWalk } from "../hugetlb_random.testkit.ts";
 import { KernelImpl } from "../KernelImpl.ts";
 import { rng } from "../mm.testkit.ts";
 import { hugepagesInfo } from "../view/hugepages.ts";
 import { checkInvariants } from "../view/invariants.ts";
-import { hugetlbRandomWalk } from "./hugetlb_random.testkit.ts";
 
 const CASES = [
   { arch: "arm64", log: 16, pool: 10, ram: 128 },

@@ -8,10 +8,10 @@
  * whole again, nothing reserved, nothing surplus.
  */
 import { describe, expect, it } from "vitest";
+import { hugetlbRandomWalk } from "../hugetlb_random.testkit.ts";
 import { KernelImpl } from "../KernelImpl.ts";
 import { rng } from "../mm.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
-import { hugetlbRandomWalk } from "./hugetlb_random.testkit.ts";
 
 const ARCHS = ["x86_64", "arm64", "riscv-sv39", "i386-pae", "i386"] as const;
 

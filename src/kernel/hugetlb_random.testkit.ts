@@ -6,10 +6,10 @@
  * mprotect; a pool resize; an mremap move where asked; exit) and calls
  * `check` after it. The caller owns the kernel, the pool and the end checks.
  */
-import { Access } from "../../hw/access.ts";
-import type { TaskHandle } from "../Kernel.ts";
-import type { KernelImpl } from "../KernelImpl.ts";
-import { mmapArgs } from "./userMm.ts";
+import { Access } from "../hw/access.ts";
+import type { TaskHandle } from "./Kernel.ts";
+import type { KernelImpl } from "./KernelImpl.ts";
+import { mmapArgs } from "./mm/userMm.ts";
 
 export interface HugetlbWalk {
   /** the huge page size in bytes */
