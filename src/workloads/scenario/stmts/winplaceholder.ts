@@ -7,31 +7,9 @@
  */
 import { MemState, PageProt, protName } from "../../../kernel/Kernel.ts";
 import type { AddrExpr, Stmt } from "../lang/ast.ts";
-import {
-  argWords,
-  type CompileContext,
-  type Kv,
-  processOf,
-  type Run,
-  type Runtime,
-} from "../runtime/context.ts";
+import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
 import { errorName, winProt } from "./windows.ts";
-
-/** The profile must be windows (known once the machine has booted). */
-function windowsOnly(c: CompileContext, rt: Runtime, s: Stmt) {
-  const w = rt.view.windows();
-  if (w === null) c.fail(`'${s.verb}' is the windows profile's (machine profile=windows)`, s.verbPos);
-  return w;
-}
-
-function exprOpt(c: CompileContext, w: Kv | undefined): void {
-  if (!w) return;
-  if (w.value === null) c.fail(`${w.key}= needs a size or an address`, w.valuePos);
-  c.useVars(w.value);
-}
-
-const optValue = (c: CompileContext, rt: Runtime, w: Kv | undefined, dflt: bigint) =>
-  w ? c.value(w.value!, rt, `${w.key}=`) : dflt;
+import { exprOpt, optValue, windowsOnly } from "./winsection.ts";
 
 const ALLOC2_WORDS = new Set([
   "reserve",

@@ -15,22 +15,20 @@ import {
   type Run,
   type Runtime,
 } from "../runtime/context.ts";
-import { errorName, winProt } from "./windows.ts";
+import { errorName, windowsOnly as windowsOnlyAt, winProt } from "./windows.ts";
 
-/** The profile must be windows (known once the machine has booted). */
-function windowsOnly(c: CompileContext, rt: Runtime, s: Stmt) {
-  const w = rt.view.windows();
-  if (w === null) c.fail(`'${s.verb}' is the windows profile's (machine profile=windows)`, s.verbPos);
-  return w;
+/** The profile must be windows (known once the machine has booted): windows.ts's check at the verb. */
+export function windowsOnly(c: CompileContext, rt: Runtime, s: Stmt) {
+  return windowsOnlyAt(c, rt, s.verb, s.verbPos);
 }
 
 /** An optional size or address option's value at run time (`dflt` when absent). */
-function optValue(c: CompileContext, rt: Runtime, w: Kv | undefined, dflt: bigint): bigint {
+export function optValue(c: CompileContext, rt: Runtime, w: Kv | undefined, dflt: bigint): bigint {
   return w ? c.value(w.value!, rt, `${w.key}=`) : dflt;
 }
 
 /** Checks that a `key=` option holds an expression whose variables are defined. */
-function exprOpt(c: CompileContext, w: Kv | undefined): void {
+export function exprOpt(c: CompileContext, w: Kv | undefined): void {
   if (!w) return;
   if (w.value === null) c.fail(`${w.key}= needs a size or an address`, w.valuePos);
   c.useVars(w.value);
