@@ -31,6 +31,8 @@ const SHAPES: [number, number, number, readonly number[] | undefined][] = [
 
 interface Internals {
   filter: Int32Array | null;
+  filterShift: number;
+  filterSetShift: number;
   valid: number;
 }
 
@@ -56,13 +58,13 @@ function keysOf(b: TlbArray): string {
 
 /** A valid entry whose bit is not set in its set's filter words (the filter must hold a superset), or "". */
 function unfiltered(a: TlbArray): string {
-  const filter = (a as unknown as Internals).filter!;
+  const { filter, filterShift, filterSetShift } = a as unknown as Internals;
   for (let i = 0; i < a.entries; i++) {
     const k = a.keys[i];
     if (k === -1) continue;
     const set = Math.floor(i / a.ways);
-    const h = filterHash(k);
-    if ((filter[filterWord(set, h)] & (1 << h)) === 0) return `way ${i} (key ${k})`;
+    const h = filterHash(k) >>> filterShift;
+    if ((filter![filterWord(set, h, filterSetShift)] & (1 << h)) === 0) return `way ${i} (key ${k})`;
   }
   return "";
 }
