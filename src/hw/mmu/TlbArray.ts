@@ -2,6 +2,7 @@ import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import { filterBitsLog, filterClearSet, filterHash, filterMix, filterWord } from "./tlbFilter.ts";
 import { markBasePages } from "./tlbMarks.ts";
+import { moveWaysDown } from "./tlbWays.ts";
 
 /** Size codes of x86-64's pages (a size code is the leaf level of the page). */
 export const enum SizeCode {
@@ -528,11 +529,11 @@ export class TlbArray {
     const metaArr = this.metas;
     const attrArr = this.attrs;
     const filter = this.filter;
-    // every way valid: no set needs its valid ways counted
-    const full = this.valid === this.entries;
+    const full = this.valid === this.entries; // every way valid: no set's valid ways counted
     const bySize = this.bySize;
     let evicted = 0;
     let validDelta = 0;
+    let droppedBase = 0; // entries dropped while every entry is a base page's (no meta read)
     // each touched set: its older entries after the run's newest `put`, the rest dropped
     for (let t = 0, s = set0; t < nSets; t++, s = (s + stepSet) & mask) {
       const base = s * ways;
@@ -541,16 +542,14 @@ export class TlbArray {
       while (old < ways && keys[base + old] !== -1) old++;
       const put = Math.min(c, ways);
       const keep = Math.min(old, ways - put);
-      for (let i = base + keep; i < base + old; i++) bySize[(metaArr[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
+      if (bySize[0] === this.valid) droppedBase += old - keep;
+      else for (let i = base + keep; i < base + old; i++) bySize[(metaArr[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
       if (old + c > ways) evicted += old + c - ways;
       validDelta += put + keep - old;
-      for (let from = base + keep - 1, to = from + put; from >= base; from--, to--) {
-        keys[to] = keys[from];
-        pfnArr[to] = pfnArr[from];
-        metaArr[to] = metaArr[from];
-      }
+      moveWaysDown(keys, pfnArr, metaArr, base, keep, put);
       if (moveAttrs) for (let i = keep - 1; i >= 0; i--) attrArr[base + put + i] = attrArr[base + i];
     }
+    bySize[0] -= droppedBase;
     this.evictions += evicted;
     if (this.valid === 0 && validDelta > 0) this.occupied[0] |= this.occupiedBit;
     this.valid += validDelta;
@@ -567,6 +566,7 @@ export class TlbArray {
       if (firstKey < this.keyLo) this.keyLo = firstKey;
       if (key > this.keyHi) this.keyHi = key;
     }
+    const { filterShift: fShift, filterSetShift: fSetShift } = this;
     let way = 0;
     let left = cycle; // pages placed before `way` moves on: one in each set of the cycle
     for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask, e = count - toPlace; j >= e; j--) {
@@ -578,8 +578,8 @@ export class TlbArray {
       if (filter !== null) {
         // the placed key's bit, as insert sets it: the set's later invalidations of other keys
         // (reclaim's flushes of pages long evicted) skip it without a scan
-        const h = filterHash(key) >>> this.filterShift;
-        filter[filterWord(s, h, this.filterSetShift)] |= 1 << h;
+        const h = filterHash(key) >>> fShift;
+        filter[filterWord(s, h, fSetShift)] |= 1 << h;
       }
       if (--left === 0) {
         way++;
