@@ -34,6 +34,7 @@ interface Internals {
   filterShift: number;
   filterSetShift: number;
   valid: number;
+  bySize: Int32Array;
 }
 
 /** Where the visible states of a and b differ (keys in way order, what valid ways hold, the counters), or "". */
@@ -48,6 +49,12 @@ function differ(a: TlbArray, b: TlbArray): string {
   if (va !== vb || va !== a.occupancy()) return `valid ${va} / ${vb}`;
   if (a.evictions !== b.evictions) return `evictions ${a.evictions} / ${b.evictions}`;
   if (a.baseOnly !== b.baseOnly || a.mayHoldPieces !== b.mayHoldPieces) return "baseOnly / pieces";
+  // the valid entries by size code (insertRun counts the ones it drops without their metas while
+  // every entry is a base page's), against the held sizes of the entries themselves
+  const held = new Int32Array(8);
+  for (let i = 0; i < a.entries; i++) if (a.keys[i] !== -1) held[(a.metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7]++;
+  const bySize = (a as unknown as Internals).bySize;
+  if (held.join() !== bySize.join()) return `bySize ${bySize.join()} / held ${held.join()}`;
   return "";
 }
 
