@@ -1,7 +1,8 @@
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
-import { filterHash, filterWord } from "./tlbFilter.ts";
+import { filterBitsLog, filterClearSet, filterHash, filterMix, filterWord } from "./tlbFilter.ts";
 import { markBasePages } from "./tlbMarks.ts";
+import { moveWaysDown } from "./tlbWays.ts";
 
 /** Size codes of x86-64's pages (a size code is the leaf level of the page). */
 export const enum SizeCode {
@@ -125,6 +126,9 @@ export class TlbArray {
    * entries to the WebAssembly hit loop (which fills ways itself): every invalidation then scans.
    */
   private filter: Int32Array | null;
+  /** a key's bit is filterHash(key) >>> filterShift; a set's words start at set << filterSetShift */
+  private readonly filterShift: number;
+  private readonly filterSetShift: number;
 
   /** Bounds of the keys held (insert widens, an insertRun of every way sets): for markCovered (not after relocate) */
   private keyLo = Number.POSITIVE_INFINITY;
@@ -160,7 +164,10 @@ export class TlbArray {
     this.attrs = new Int32Array(entries);
     this.pagesPer = pagesPer;
     this.sizeEnd = 32 - Math.clz32(sizeMask);
-    this.filter = new Int32Array(2 * sets);
+    const bits = filterBitsLog(ways);
+    this.filterShift = 32 - bits;
+    this.filterSetShift = bits - 5;
+    this.filter = new Int32Array(sets << this.filterSetShift);
   }
 
   /**
@@ -375,8 +382,8 @@ export class TlbArray {
     this.bySize[size]++;
     const filter = this.filter;
     if (filter !== null) {
-      const h = filterHash(key);
-      filter[filterWord(tag & this.setMask, h)] |= 1 << h;
+      const h = filterHash(key) >>> this.filterShift;
+      filter[filterWord(tag & this.setMask, h, this.filterSetShift)] |= 1 << h;
     }
     if (attr !== 0 || this.hasAttrs) this.insertAttr(base, from, attr);
     if (size === 0 && ((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
@@ -426,9 +433,9 @@ export class TlbArray {
     this.bySize[0]++;
     const filter = this.filter;
     if (filter !== null) {
-      const lo = vpn | 0; // the key's low 32 bits: lo << 3
-      const h = filterHash(lo << 3);
-      filter[filterWord(lo & this.setMask, h)] |= 1 << h;
+      const lo = vpn | 0; // the tag's low 32 bits (filterHash)
+      const h = filterMix(lo) >>> this.filterShift;
+      filter[filterWord(lo & this.setMask, h, this.filterSetShift)] |= 1 << h;
     }
     if (attr !== 0 || this.hasAttrs) this.insertAttr(base, from, attr);
     if (((meta >>> Meta.SRC_SIZE_SHIFT) & 7) !== 0) this.mayHoldFractured = true;
@@ -522,11 +529,11 @@ export class TlbArray {
     const metaArr = this.metas;
     const attrArr = this.attrs;
     const filter = this.filter;
-    // every way valid: no set needs its valid ways counted
-    const full = this.valid === this.entries;
+    const full = this.valid === this.entries; // every way valid: no set's valid ways counted
     const bySize = this.bySize;
     let evicted = 0;
     let validDelta = 0;
+    let droppedBase = 0; // entries dropped while every entry is a base page's (no meta read)
     // each touched set: its older entries after the run's newest `put`, the rest dropped
     for (let t = 0, s = set0; t < nSets; t++, s = (s + stepSet) & mask) {
       const base = s * ways;
@@ -535,16 +542,14 @@ export class TlbArray {
       while (old < ways && keys[base + old] !== -1) old++;
       const put = Math.min(c, ways);
       const keep = Math.min(old, ways - put);
-      for (let i = base + keep; i < base + old; i++) bySize[(metaArr[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
+      if (bySize[0] === this.valid) droppedBase += old - keep;
+      else for (let i = base + keep; i < base + old; i++) bySize[(metaArr[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
       if (old + c > ways) evicted += old + c - ways;
       validDelta += put + keep - old;
-      for (let from = base + keep - 1, to = from + put; from >= base; from--, to--) {
-        keys[to] = keys[from];
-        pfnArr[to] = pfnArr[from];
-        metaArr[to] = metaArr[from];
-      }
+      moveWaysDown(keys, pfnArr, metaArr, base, keep, put);
       if (moveAttrs) for (let i = keep - 1; i >= 0; i--) attrArr[base + put + i] = attrArr[base + i];
     }
+    bySize[0] -= droppedBase;
     this.evictions += evicted;
     if (this.valid === 0 && validDelta > 0) this.occupied[0] |= this.occupiedBit;
     this.valid += validDelta;
@@ -561,6 +566,7 @@ export class TlbArray {
       if (firstKey < this.keyLo) this.keyLo = firstKey;
       if (key > this.keyHi) this.keyHi = key;
     }
+    const { filterShift: fShift, filterSetShift: fSetShift } = this;
     let way = 0;
     let left = cycle; // pages placed before `way` moves on: one in each set of the cycle
     for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask, e = count - toPlace; j >= e; j--) {
@@ -572,8 +578,8 @@ export class TlbArray {
       if (filter !== null) {
         // the placed key's bit, as insert sets it: the set's later invalidations of other keys
         // (reclaim's flushes of pages long evicted) skip it without a scan
-        const h = filterHash(key);
-        filter[filterWord(s, h)] |= 1 << h;
+        const h = filterHash(key) >>> fShift;
+        filter[filterWord(s, h, fSetShift)] |= 1 << h;
       }
       if (--left === 0) {
         way++;
@@ -611,8 +617,8 @@ export class TlbArray {
     const set = vpn & this.setMask;
     const filter = this.filter;
     if (filter !== null) {
-      const h = filterHash(key);
-      if ((filter[filterWord(set, h)] & (1 << h)) === 0) return 0; // not in the set (tlbFilter.ts)
+      const h = filterMix(vpn | 0) >>> this.filterShift; // filterHash(key)
+      if ((filter[filterWord(set, h, this.filterSetShift)] & (1 << h)) === 0) return 0; // not in the set (tlbFilter.ts)
     }
     return this.scanSet(set, key, asid, how);
   }
@@ -620,28 +626,27 @@ export class TlbArray {
   /** Drops the entries of `key` in set `set` that match; the filter words (tlbFilter.ts) to the keys kept. */
   private scanSet(set: number, key: number, asid: number, how: InvalidateHow): number {
     let n = 0;
-    let lo = 0;
-    let hi = 0;
     const keys = this.keys; // remove() shifts within these arrays, never replaces them
-    const filter = this.filter;
     const base = set * this.ways;
-    for (let i = base, end = base + this.ways; i < end; ) {
+    let i = base;
+    for (const end = base + this.ways; i < end; ) {
       const k = keys[i];
       if (k === -1) break; // invalid ways are last (as lookup relies on)
       if (k === key && matches(this.metas[i], asid, how)) {
         this.remove(base, i); // the next way moves into i
         n++;
-      } else if (filter === null) i++;
-      else {
-        const h = filterHash(k);
-        if (h < 32) lo |= 1 << h;
-        else hi |= 1 << h;
-        i++;
-      }
+      } else i++;
     }
+    const filter = this.filter;
     if (filter !== null) {
-      filter[set << 1] = lo;
-      filter[(set << 1) | 1] = hi;
+      // the set's words again: the bits of the keys left (ways base .. i - 1), those gone since cleared
+      const shift = this.filterShift;
+      const setShift = this.filterSetShift;
+      const w0 = filterClearSet(filter, set, setShift);
+      for (let j = base; j < i; j++) {
+        const h = filterHash(keys[j]) >>> shift;
+        filter[w0 | (h >>> 5)] |= 1 << h;
+      }
     }
     return n;
   }
@@ -661,8 +666,8 @@ export class TlbArray {
       const set = tag & this.setMask;
       const filter = this.filter;
       if (filter !== null) {
-        const h = filterHash(key);
-        if ((filter[filterWord(set, h)] & (1 << h)) === 0) continue; // not in the set
+        const h = filterHash(key) >>> this.filterShift;
+        if ((filter[filterWord(set, h, this.filterSetShift)] & (1 << h)) === 0) continue; // not in the set
       }
       n += this.scanSet(set, key, asid, how);
     }
@@ -746,10 +751,7 @@ export class TlbArray {
         keys[i] = -1;
         left--;
       }
-      if (filter !== null) {
-        filter[set << 1] = 0;
-        filter[(set << 1) | 1] = 0;
-      }
+      if (filter !== null) filterClearSet(filter, set, this.filterSetShift);
     }
     this.valid = 0;
     this.occupied[0] &= ~this.occupiedBit;

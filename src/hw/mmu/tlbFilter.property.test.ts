@@ -31,7 +31,10 @@ const SHAPES: [number, number, number, readonly number[] | undefined][] = [
 
 interface Internals {
   filter: Int32Array | null;
+  filterShift: number;
+  filterSetShift: number;
   valid: number;
+  bySize: Int32Array;
 }
 
 /** Where the visible states of a and b differ (keys in way order, what valid ways hold, the counters), or "". */
@@ -46,6 +49,12 @@ function differ(a: TlbArray, b: TlbArray): string {
   if (va !== vb || va !== a.occupancy()) return `valid ${va} / ${vb}`;
   if (a.evictions !== b.evictions) return `evictions ${a.evictions} / ${b.evictions}`;
   if (a.baseOnly !== b.baseOnly || a.mayHoldPieces !== b.mayHoldPieces) return "baseOnly / pieces";
+  // the valid entries by size code (insertRun counts the ones it drops without their metas while
+  // every entry is a base page's), against the held sizes of the entries themselves
+  const held = new Int32Array(8);
+  for (let i = 0; i < a.entries; i++) if (a.keys[i] !== -1) held[(a.metas[i] >>> Meta.HELD_SIZE_SHIFT) & 7]++;
+  const bySize = (a as unknown as Internals).bySize;
+  if (held.join() !== bySize.join()) return `bySize ${bySize.join()} / held ${held.join()}`;
   return "";
 }
 
@@ -56,13 +65,13 @@ function keysOf(b: TlbArray): string {
 
 /** A valid entry whose bit is not set in its set's filter words (the filter must hold a superset), or "". */
 function unfiltered(a: TlbArray): string {
-  const filter = (a as unknown as Internals).filter!;
+  const { filter, filterShift, filterSetShift } = a as unknown as Internals;
   for (let i = 0; i < a.entries; i++) {
     const k = a.keys[i];
     if (k === -1) continue;
     const set = Math.floor(i / a.ways);
-    const h = filterHash(k);
-    if ((filter[filterWord(set, h)] & (1 << h)) === 0) return `way ${i} (key ${k})`;
+    const h = filterHash(k) >>> filterShift;
+    if ((filter![filterWord(set, h, filterSetShift)] & (1 << h)) === 0) return `way ${i} (key ${k})`;
   }
   return "";
 }

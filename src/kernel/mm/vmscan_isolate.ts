@@ -112,28 +112,32 @@ export function isolateSkip(v: IsolateLists, list: number, nr: number): number {
   if (bottom < 0) return folios;
   // where the eligible folios go back: above the ones met before the first skipped folio
   const at = next[bottom];
+  // `at` is -1 (the eligible folios go back at the tail) but now and then: its prev[at] and the
+  // tail as one load and one store each, whose type feedback every call fills (a branch of its own
+  // had none when TurboFan compiled the walk's loop, on-stack: a soft deoptimization at each one
+  // taken, the code kept and taken again, ~240 a bench:reclaim pressure run by `node --trace-deopt`)
+  const atArr = at >= 0 ? prev : v.tail;
+  const atIdx = at >= 0 ? at : list;
   const head = v.head[list];
   if (top !== head) {
     // the run [top .. bottom] out of the list, then in front of its head
     const above = prev[top];
     next[above] = at;
-    if (at >= 0) prev[at] = above;
-    else v.tail[list] = above;
+    atArr[atIdx] = above; // prev[at], or the list's tail
     prev[top] = -1;
     next[bottom] = head;
     prev[head] = bottom;
     v.head[list] = top;
   }
   if (taken >= 0) {
-    let p = at >= 0 ? prev[at] : v.tail[list];
+    let p = atArr[atIdx];
     next[p] = taken;
     for (let c = taken; c >= 0; c = next[c]) {
       prev[c] = p;
       p = c;
     }
     next[takenLast] = at;
-    if (at >= 0) prev[at] = takenLast;
-    else v.tail[list] = takenLast;
+    atArr[atIdx] = takenLast;
   }
   return folios;
 }
