@@ -17,8 +17,8 @@ import { allocUserPage, copyFrame, doWpPage, putPage, rssAdd } from "./memory.ts
 import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag } from "./PageDesc.ts";
 import {
+  emptyPmdForSetPmd,
   pmdOf,
-  pteFreeOne,
   ptePa,
   ptepClearFlush,
   ptepSetAccessFlags,
@@ -302,22 +302,10 @@ function mapFolioPmd(
   const start = pc.folioStart(f, first);
   const nr = pc.folioPages(f, start);
   if (nr === 1 || !filePmdSuitable(ctx, vma, vpn, start, nr)) return false;
-  const pt = ctx.env.pgtable;
-  const pmd = pmdOf(ctx, mm, vpn - (vpn % nr));
-  if (pmd === null) return false;
-  if (pt.table(pmd.hi, pmd.lo, 1)) {
-    const table = pt.pfn(pmd.hi, pmd.lo, 1);
-    for (let i = 0; i < pt.ptrsPerTable; i++) {
-      const e = pt.get(ctx.env.phys, table * 4096 + i * pt.entryBytes);
-      if (!pt.none(e.hi, e.lo)) return false;
-    }
-    // no walk has cached the entry: the fault walked an empty PMD
-    if (pt.pmdLevel === pt.levels - 1) pt.setTop(ctx.env.phys, pmd.pa, 0, 0);
-    else pt.set(ctx.env.phys, pmd.pa, 0, 0);
-    pteFreeOne(ctx, mm, table);
-  } else if (!pt.none(pmd.hi, pmd.lo)) return false;
+  const pmdPa = emptyPmdForSetPmd(ctx, mm, vpn - (vpn % nr));
+  if (pmdPa < 0) return false;
   if (write && vma.vmFlags & VmFlag.SHARED) for (let i = 0; i < nr; i++) f.dirty.add(start + i);
-  doSetPmd(ctx, mm, vma, pmd.pa, pc.find(f, start), write);
+  doSetPmd(ctx, mm, vma, pmdPa, pc.find(f, start), write);
   return true;
 }
 

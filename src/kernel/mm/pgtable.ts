@@ -75,6 +75,31 @@ export function pteFreeOne(ctx: MmContext, mm: MmStruct, pfn: number): void {
 }
 
 /**
+ * The PMD a fault may map a PMD-size folio with (do_set_pmd), at PMD-aligned
+ * page `haddr`: the fault's PTE table, installed before the folio was found
+ * and still empty, is freed first, as Linux frees the fault's unused
+ * preallocated table (vmf->prealloc_pte); no walk has cached the entry (the
+ * fault walked an empty PMD). Returns the PMD's address, or -1 when the PMD
+ * maps anything. Linux: mm/memory.c finish_fault, do_set_pmd
+ */
+export function emptyPmdForSetPmd(ctx: MmContext, mm: MmStruct, haddr: number): number {
+  const pt = ctx.env.pgtable;
+  const pmd = pmdOf(ctx, mm, haddr);
+  if (pmd === null) return -1;
+  if (pt.table(pmd.hi, pmd.lo, 1)) {
+    const table = pt.pfn(pmd.hi, pmd.lo, 1);
+    for (let i = 0; i < pt.ptrsPerTable; i++) {
+      const e = pt.get(ctx.env.phys, table * 4096 + i * pt.entryBytes);
+      if (!pt.none(e.hi, e.lo)) return -1;
+    }
+    if (pt.pmdLevel === pt.levels - 1) pt.setTop(ctx.env.phys, pmd.pa, 0, 0);
+    else pt.set(ctx.env.phys, pmd.pa, 0, 0);
+    pteFreeOne(ctx, mm, table);
+  } else if (!pt.none(pmd.hi, pmd.lo)) return -1;
+  return pmd.pa;
+}
+
+/**
  * pgtable_trans_huge_deposit: a huge PMD keeps a preallocated PTE table
  * with it, so that splitting it never needs memory. The table waits on the
  * list of the PMD page that holds the entry at `pmdPa` (pmd_huge_pte; it

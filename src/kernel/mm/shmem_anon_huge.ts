@@ -22,7 +22,7 @@ import { doSetPmd, isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { isHugePmd, pmdOf, pteFreeOne } from "./pgtable.ts";
+import { emptyPmdForSetPmd, isHugePmd, pmdOf } from "./pgtable.ts";
 import { hugeGlobalEnabled, ShmemHuge, type ShmemHugeCache, shmemVmaSuitable } from "./shmem_huge.ts";
 import { type ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
@@ -207,21 +207,9 @@ export function shmemObjMapPmd(
   if (start < 0 || obj.folios.get(start) !== pc.pmdOrder || vma.vmFlags & VmFlag.NOHUGEPAGE) return false;
   if (!shmemVmaSuitable(nr, vpn, vma) || vma.vmPgoff + (vpn - (vpn % nr) - vma.vmStart) !== start)
     return false;
-  const pt = ctx.env.pgtable;
-  const pmd = pmdOf(ctx, mm, vpn - (vpn % nr));
-  if (pmd === null) return false;
-  if (pt.table(pmd.hi, pmd.lo, 1)) {
-    const table = pt.pfn(pmd.hi, pmd.lo, 1);
-    for (let i = 0; i < pt.ptrsPerTable; i++) {
-      const e = pt.get(ctx.env.phys, table * 4096 + i * pt.entryBytes);
-      if (!pt.none(e.hi, e.lo)) return false;
-    }
-    // no walk has cached the entry: the fault walked an empty PMD
-    if (pt.pmdLevel === pt.levels - 1) pt.setTop(ctx.env.phys, pmd.pa, 0, 0);
-    else pt.set(ctx.env.phys, pmd.pa, 0, 0);
-    pteFreeOne(ctx, mm, table);
-  } else if (!pt.none(pmd.hi, pmd.lo)) return false;
-  doSetPmd(ctx, mm, vma, pmd.pa, obj.pages.get(start)!, write);
+  const pmdPa = emptyPmdForSetPmd(ctx, mm, vpn - (vpn % nr));
+  if (pmdPa < 0) return false;
+  doSetPmd(ctx, mm, vma, pmdPa, obj.pages.get(start)!, write);
   return true;
 }
 
