@@ -76,3 +76,15 @@ export function kernelReadsWithoutFault(
   const r = k.kernelAccess(1, va, Access.Read);
   expect(r.ok && r.faults).toBe(0);
 }
+
+/** `pages` anonymous pages written by t on CPU 0, one access each: the first that did not complete ({ i, r }), or null */
+export function fillAnon(k: Kernel, t: Task, pages: number) {
+  k.switchTo(0, t);
+  const a = k.mmap(t, mmapArgs(pages * 4096));
+  expect(a > 0n).toBe(true);
+  for (let i = 0; i < pages; i++) {
+    const r = k.userAccess(0, t, a + BigInt(i) * 4096n, Access.Write, 1);
+    if (!r.ok) return { i, r };
+  }
+  return null;
+}

@@ -6,28 +6,16 @@
  * lines print the invoker's and the victim's.
  */
 import { describe, expect, it } from "vitest";
-import { Access } from "../../hw/access.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
-import { mmapArgs } from "../mm/userMm.ts";
+import { fillAnon } from "../mm.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { oomBadness, oomTotalPages } from "./oom.ts";
-import type { Task } from "./task.ts";
 
 function boot() {
   return new Kernel({ ramBytes: 64 << 20, cpus: 1, overcommit: "always" });
 }
 
-/** `pages` anonymous pages written by t: the first failure, or null */
-function fill(k: Kernel, t: Task, pages: number) {
-  k.switchTo(0, t);
-  const a = k.mmap(t, mmapArgs(pages * 4096));
-  expect(a > 0n).toBe(true);
-  for (let i = 0; i < pages; i++) {
-    const r = k.userAccess(0, t, a + BigInt(i) * 4096n, Access.Write, 1);
-    if (!r.ok) return r;
-  }
-  return null;
-}
+const fill = fillAnon;
 
 describe("oom_score_adj", () => {
   it("oom_badness adds adj * (totalpages / 1000), division first; oom_score scales it; -1000 scores 0", () => {

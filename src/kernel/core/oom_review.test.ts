@@ -12,23 +12,13 @@ import { Access } from "../../hw/access.ts";
 import type { KernelConfig } from "../Kernel.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import { mmapArgs } from "../mm/userMm.ts";
+import { fillAnon } from "../mm.testkit.ts";
 import { checkInvariants } from "../view/invariants.ts";
 import { PF_OOM_RETRIES } from "./oom.ts";
-import type { Task } from "./task.ts";
 
 const HUH = "Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF";
 
-/** `pages` anonymous pages written by t, one access each: the first that did not complete, or null */
-function fill(k: Kernel, t: Task, pages: number) {
-  k.switchTo(0, t);
-  const a = k.mmap(t, mmapArgs(pages * 4096));
-  expect(a > 0n).toBe(true);
-  for (let i = 0; i < pages; i++) {
-    const r = k.userAccess(0, t, a + BigInt(i) * 4096n, Access.Write, 1);
-    if (!r.ok) return { i, r };
-  }
-  return null;
-}
+const fill = fillAnon;
 
 describe("VM_FAULT_OOM: pagefault_out_of_memory kills nothing", () => {
   for (const arch of ["x86_64", "arm64", "riscv-sv39", "i386"] as const) {
