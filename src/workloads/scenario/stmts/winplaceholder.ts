@@ -9,7 +9,7 @@ import { MemState, PageProt, protName } from "../../../kernel/Kernel.ts";
 import type { AddrExpr, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
 import { errorName, winProt } from "./windows.ts";
-import { exprOpt, optValue, windowsOnly } from "./winsection.ts";
+import { exprOpt, mapViewRun, optValue, windowsOnly } from "./winsection.ts";
 
 const ALLOC2_WORDS = new Set([
   "reserve",
@@ -112,34 +112,7 @@ export function mapViewOfFile3(c: CompileContext, s: Stmt): Run {
     c.fail("replace_placeholder needs at=ADDR (the placeholder's base)", args[1].pos);
   if (!s.target) c.fail("MapViewOfFile3 returns an address: write 'P: V = MapViewOfFile3 ...'", s.verbPos);
   c.define(s);
-  return (rt) => {
-    const w = windowsOnly(c, rt, s);
-    const t = c.liveProc(rt, name, pos);
-    c.runOn(rt, t);
-    const h = c.value(hE, rt, "the handle");
-    const base = rt.kernel.mapViewOfFile(
-      t,
-      Number(h & 0xffff_ffffn),
-      view.access,
-      view.execute,
-      optValue(c, rt, o.get("offset"), 0n),
-      optValue(c, rt, o.get("size"), 0n),
-      optValue(c, rt, o.get("at"), 0n),
-      replace,
-    );
-    if (base === 0n) {
-      c.assign(s, rt, 0n, `(NULL: GetLastError ${errorName(w.process(t)!.lastError)})`);
-      return;
-    }
-    const v = w.vads(t).find((x) => x.start === base)!;
-    const pages = Number((v.end - v.start) / 4096n);
-    c.assign(
-      s,
-      rt,
-      base,
-      `(a view of ${pages} page${pages === 1 ? "" : "s"}${replace ? " in the placeholder" : ""}, MEM_MAPPED ${protName(v.protect)}; commit charge ${w.commit().total} pages)`,
-    );
-  };
+  return mapViewRun(c, s, name, pos, hE, o, view.access, view.execute, replace);
 }
 
 /** `P: [VAR =] UnmapViewOfFile2 ADDR [preserve_placeholder]` */

@@ -6,7 +6,7 @@
  * and, on failure, GetLastError's code by name.
  */
 import { MemState, PageProt, protName, type TaskHandle } from "../../../kernel/Kernel.ts";
-import type { AddrExpr, Stmt } from "../lang/ast.ts";
+import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import {
   argWords,
   type CompileContext,
@@ -134,34 +134,7 @@ export function mapViewOfFile(c: CompileContext, s: Stmt): Run {
   for (const k of ["offset", "size", "at"]) exprOpt(c, o.get(k));
   if (!s.target) c.fail("MapViewOfFile returns an address: write 'P: V = MapViewOfFile ...'", s.verbPos);
   c.define(s);
-  return (rt) => {
-    const w = windowsOnly(c, rt, s);
-    const t = c.liveProc(rt, name, pos);
-    c.runOn(rt, t);
-    const h = c.value(hE, rt, "the handle");
-    const base = rt.kernel.mapViewOfFile(
-      t,
-      Number(h & 0xffff_ffffn),
-      access,
-      execute,
-      optValue(c, rt, o.get("offset"), 0n),
-      optValue(c, rt, o.get("size"), 0n),
-      optValue(c, rt, o.get("at"), 0n),
-    );
-    if (base === 0n) {
-      c.assign(s, rt, 0n, `(NULL: GetLastError ${errorName(w.process(t)!.lastError)})`);
-      return;
-    }
-    const q = rt.kernel.virtualQuery(t, base)!;
-    const v = w.vads(t).find((x) => x.start === base)!;
-    const pages = Number((v.end - v.start) / 4096n);
-    c.assign(
-      s,
-      rt,
-      base,
-      `(a view of ${pages} page${pages === 1 ? "" : "s"}, ${q.type === MemState.IMAGE ? "MEM_IMAGE" : "MEM_MAPPED"} ${protName(v.protect)}; commit charge ${w.commit().total} pages)`,
-    );
-  };
+  return mapViewRun(c, s, name, pos, hE, o, access, execute, false);
 }
 
 /** `P: [VAR =] UnmapViewOfFile ADDR`, `P: [VAR =] CloseHandle H` */
@@ -299,4 +272,51 @@ export function winMaps(rt: Runtime, t: TaskHandle): string[] {
   }
   if (!sharedDone) out.push(line(rt.kernel.virtualQuery(t, shared)!));
   return out;
+}
+
+/**
+ * MapViewOfFile's and MapViewOfFile3's run (`replace`: MEM_REPLACE_PLACEHOLDER):
+ * the view's address, or NULL with GetLastError, and what was mapped.
+ */
+export function mapViewRun(
+  c: CompileContext,
+  s: Stmt,
+  name: string,
+  pos: Pos,
+  hE: AddrExpr,
+  o: Map<string, Kv>,
+  access: "read" | "write" | "copy",
+  execute: boolean,
+  replace: boolean,
+): Run {
+  return (rt) => {
+    const w = windowsOnly(c, rt, s);
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const h = c.value(hE, rt, "the handle");
+    const base = rt.kernel.mapViewOfFile(
+      t,
+      Number(h & 0xffff_ffffn),
+      access,
+      execute,
+      optValue(c, rt, o.get("offset"), 0n),
+      optValue(c, rt, o.get("size"), 0n),
+      optValue(c, rt, o.get("at"), 0n),
+      replace,
+    );
+    if (base === 0n) {
+      c.assign(s, rt, 0n, `(NULL: GetLastError ${errorName(w.process(t)!.lastError)})`);
+      return;
+    }
+    const q = rt.kernel.virtualQuery(t, base)!;
+    const v = w.vads(t).find((x) => x.start === base)!;
+    const pages = Number((v.end - v.start) / 4096n);
+    const kind = q.type === MemState.IMAGE ? "MEM_IMAGE" : "MEM_MAPPED";
+    c.assign(
+      s,
+      rt,
+      base,
+      `(a view of ${pages} page${pages === 1 ? "" : "s"}${replace ? " in the placeholder" : ""}, ${kind} ${protName(v.protect)}; commit charge ${w.commit().total} pages)`,
+    );
+  };
 }
