@@ -553,6 +553,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
     bad("swap", `must be a multiple of 4K from 0 to 64G, not ${swap}`);
   if (swap > 0n && swap < BigInt(MIN_SWAP_BYTES))
     bad("swap", "a swap area needs its header page and at least one page (8K)");
+  const userMemoryPages = memoryMax(v, profile, bad);
   const pageCluster = v.number("page_cluster");
   if (pageCluster < 0n || pageCluster > BigInt(MAX_PAGE_CLUSTER))
     bad("page_cluster", `must be 0 .. ${MAX_PAGE_CLUSTER}, not ${pageCluster}`);
@@ -605,6 +606,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
       faultAroundBytes: Number(faultAround),
       readaheadKb: Number(readahead / 1024n),
       swapBytes: Number(swap),
+      ...(userMemoryPages !== null ? { userMemoryPages } : {}),
       swappiness: Number(swappiness),
       pageCluster: Number(pageCluster),
       policy: oneOf("policy", RECLAIM_POLICIES) as ReclaimPolicy,
@@ -616,6 +618,29 @@ export function machineConfig(v: MachineValues): MachineSettings {
         : {}),
     },
   };
+}
+
+/**
+ * `memory_max=`: the pages of the one memory cgroup's memory.max (cgroup v2's file: "max" is no
+ * limit; a size is rounded down to whole pages by page_counter_memparse: vmlab asks for a multiple
+ * of 4K instead), or null for none.
+ */
+function memoryMax(
+  v: MachineValues,
+  profile: string,
+  bad: (key: string, reason: string) => never,
+): number | null {
+  if (!v.given("memory_max")) return null;
+  if (profile === "windows")
+    bad(
+      "memory_max",
+      "is a Linux memory cgroup limit; Windows limits memory by job objects, which vmlab does not model",
+    );
+  if (v.word("memory_max") === "max") return null;
+  const b = v.number("memory_max");
+  if (b < 4096n || b > BigInt(MAX_SWAP_BYTES) || b % 4096n !== 0n)
+    bad("memory_max", `must be max or a multiple of 4K from 4K to 64G, not ${b}`);
+  return Number(b / 4096n);
 }
 
 /** The cache keys: `cache=KIND` and its geometry (docs/caches.md). */

@@ -51,6 +51,14 @@ export const MACHINE_KEYS: {
   },
   { key: "ram", default: "256M", values: "32M .. 64G, a multiple of 4K", modelled: true },
   { key: "swap", default: "0", values: "0 .. 64G, a multiple of 4K (one swap area)", modelled: true },
+  {
+    key: "memory_max",
+    default: "max",
+    values:
+      "max, or 4K .. 64G, a multiple of 4K (profile=linux: one memory cgroup over every process, its memory.max on user pages and the swap cache)",
+    modelled: true,
+    onlyGiven: true,
+  },
   { key: "cpus", default: "1", values: "1 .. 64", modelled: true },
   {
     key: "tlb",

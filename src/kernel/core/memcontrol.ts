@@ -23,8 +23,8 @@ function userMemoryUsed(k: KernelCore): number {
 /**
  * The memory limit's charge of one more user page (try_charge_memcg for one page, with
  * GFP_HIGHUSER_MOVABLE: it may block and retry): under the limit it is charged; at it, the
- * limit's reclaim (try_to_free_mem_cgroup_pages) runs, and the charge is tried again while
- * reclaim makes progress, then MAX_RECLAIM_RETRIES more times; after that the memory cgroup's
+ * limit's reclaim (try_to_free_mem_cgroup_pages) runs, the charge is tried again once after
+ * drain_all_stock, then again while reclaim makes progress, then MAX_RECLAIM_RETRIES more times; after that the memory cgroup's
  * OOM killer chooses a victim among the limit's tasks (mem_cgroup_oom), and the retries start
  * over; when it has none to kill the charge fails (-ENOMEM: the fault's VM_FAULT_OOM); when the
  * victim is the charging task, the retries run once more and then the charge fails (it dies of
@@ -38,6 +38,7 @@ export function chargeUserPage(k: KernelCore): boolean {
   let retries = MAX_RECLAIM_RETRIES;
   let failed = false;
   let passedOom = false;
+  let drained = false;
   for (;;) {
     const used = userMemoryUsed(k);
     if (used < limit) return true; // page_counter_try_charge
@@ -46,6 +47,12 @@ export function chargeUserPage(k: KernelCore): boolean {
     k.vmscan.reclaimCtx.cgroupReclaims++;
     const got = reclaim(k, used - limit + 1, Reclaimer.Direct, true);
     if (userMemoryUsed(k) < limit) return true; // mem_cgroup_margin(mem_over_limit) >= nr_pages
+    // drain_all_stock(mem_over_limit) once per charge, then the whole charge again (vmlab has no
+    // per-CPU stock, so the drain frees nothing: it is one more reclaim round, as in Linux)
+    if (!drained) {
+      drained = true;
+      continue;
+    }
     if (got > 0) continue; // nr_reclaimed && nr_pages <= (1 << PAGE_ALLOC_COSTLY_ORDER)
     if (retries-- > 0) continue;
     // `passed_oom && task_is_dying()`: the charging task is the victim: -ENOMEM, its fault returns

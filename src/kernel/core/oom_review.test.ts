@@ -214,7 +214,7 @@ describe("vm.panic_on_oom, vm.oom_kill_allocating_task, vm.oom_dump_tasks (vm_oo
 });
 
 describe("a memory limit's OOM that chooses the charging task (try_charge_memcg's passed_oom)", () => {
-  it("the charge retries MAX_RECLAIM_RETRIES more times, then fails: 2 * (1 + 16) reclaims in the fatal charge", () => {
+  it("the charge retries MAX_RECLAIM_RETRIES more times, then fails: (1 + 1 + 16) + (1 + 16) reclaims in the fatal charge", () => {
     const k = new Kernel({
       ramBytes: 64 << 20,
       swapBytes: 256 * 4096,
@@ -231,10 +231,11 @@ describe("a memory limit's OOM that chooses the charging task (try_charge_memcg'
       r = k.userAccess(0, t, a + BigInt(i) * 4096n, Access.Write, 1);
     }
     expect(!r.ok && [r.signal, r.siCode]).toEqual(["SIGKILL", "SI_KERNEL"]);
-    // with swap full nothing is reclaimed: the first round and 16 retries (MAX_RECLAIM_RETRIES)
-    // before mem_cgroup_oom, whose out_of_memory chose the charging task and returned true, then
-    // the same again before `passed_oom && task_is_dying()` fails the charge (the base: 17)
-    expect(k.view.vmstatCompat().memcg_reclaims - before).toBe(34);
+    // with swap full nothing is reclaimed: the first round, the round after drain_all_stock (once
+    // per charge: `drained` is not reset) and 16 retries (MAX_RECLAIM_RETRIES) before
+    // mem_cgroup_oom, whose out_of_memory chose the charging task and returned true, then the
+    // first round and 16 retries again before `passed_oom && task_is_dying()` fails the charge
+    expect(k.view.vmstatCompat().memcg_reclaims - before).toBe(35);
     expect(k.oomKills).toBe(1);
     expect(t.alive).toBe(false);
   });

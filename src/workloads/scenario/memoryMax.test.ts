@@ -1,0 +1,56 @@
+/**
+ * `machine memory_max=SIZE` (extension): one memory cgroup over every process, its memory.max
+ * (kernel/core/memcontrol.ts). Its charge at the limit: try_charge_memcg's rounds, then the
+ * cgroup's own OOM killer (mem_cgroup_oom, CONSTRAINT_MEMCG) while the machine has memory free.
+ */
+import { describe, expect, it } from "vitest";
+import { runScenario } from "./session.ts";
+import { scenarioError } from "./testKit.ts";
+
+const twoTasks = (max: string): string =>
+  [
+    `machine ram=64M overcommit=always${max}`,
+    "spawn A",
+    "spawn B",
+    "A: a = mmap 6M",
+    "A: write a 6M value=1",
+    "B: b = mmap 6M",
+    "let r = vmstat.memcg_reclaims",
+    "B: write b 6M value=2",
+    "",
+  ].join("\n");
+
+describe("machine memory_max", () => {
+  it("8M over two tasks of 6M: the cgroup's OOM kills A after 18 reclaims; B's faults go on", () => {
+    const r = runScenario(
+      `${twoTasks(" memory_max=8M")}expect A.alive == 0\nexpect B.alive == 1\nexpect vmstat.memcg_reclaims - r == 18\n`,
+    );
+    expect(r.failed).toBe(0);
+    const out = r.statements[7].output.join("\n");
+    expect(out).toContain("memory: usage 8192kB, limit 8192kB");
+    expect(out).toContain("oom-kill:constraint=CONSTRAINT_MEMCG,");
+    expect(out).toMatch(/Memory cgroup out of memory: Killed process \d+ \(A\) /);
+    expect(r.machine.memory_max).toBe(String(8 << 20));
+  });
+
+  it("max, or the key left out: no limit, no OOM, not in the effective machine unless given", () => {
+    for (const max of ["", " memory_max=max"]) {
+      const r = runScenario(
+        `${twoTasks(max)}expect A.alive == 1\nexpect B.alive == 1\nexpect oom_kills == 0\n`,
+      );
+      expect(r.failed).toBe(0);
+      expect(r.machine.memory_max).toBe(max === "" ? undefined : "max");
+    }
+  });
+
+  it("a size that is not whole pages, zero, past 64G, or on Windows: an error at the value", () => {
+    expect(scenarioError("machine memory_max=5000\n")).toMatch(
+      /s\.vm:1:20: .*machine memory_max: must be max or a multiple of 4K from 4K to 64G, not 5000/,
+    );
+    expect(scenarioError("machine memory_max=0\n")).toMatch(/s\.vm:1:20: .*not 0/);
+    expect(scenarioError("machine memory_max=65G\n")).toMatch(/s\.vm:1:20: .*from 4K to 64G/);
+    expect(scenarioError("machine profile=windows memory_max=8M\n")).toMatch(
+      /s\.vm:1:36: .*machine memory_max: is a Linux memory cgroup limit; Windows limits memory by job objects/,
+    );
+  });
+});
