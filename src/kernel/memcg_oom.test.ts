@@ -25,12 +25,13 @@ function boot(extra: Partial<KernelConfig> = {}) {
   });
 }
 
-/** Charged user memory as the limit counts it: every live mm's resident pages plus the swap cache. */
+/**
+ * Charged user memory as the limit counts it (core/memcontrol.ts): each user page once, the
+ * pages on the LRU lists (the swap cache's included) and those in an LRU add batch.
+ */
 function charged(k: Kernel): number {
-  const mms = new Set(k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!));
-  let n = k.swap?.cache.size ?? 0;
-  for (const mm of mms) n += mm.rss;
-  return n;
+  const v = k.vmscan;
+  return v.size[1] + v.size[2] + v.size[3] + v.size[4] + v.size[5] + v.fbatches.pending();
 }
 
 describe("the memory limit's OOM killer", () => {

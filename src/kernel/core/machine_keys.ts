@@ -55,7 +55,7 @@ export const MACHINE_KEYS: {
     key: "memory_max",
     default: "max",
     values:
-      "max, or 4K .. 64G, a multiple of 4K (profile=linux: one memory cgroup over every process, its memory.max on user pages and the swap cache)",
+      "max, or 4K .. 64G, a multiple of 4K (profile=linux: one memory cgroup over every process, its memory.max over user pages, each once)",
     modelled: true,
     onlyGiven: true,
   },

@@ -5,6 +5,7 @@
  * then kills within the limit (mem_cgroup_oom).
  */
 
+import { MlockFbatches, MlockOp } from "../mm/mlock_fbatch.ts";
 import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
 import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
@@ -12,11 +13,26 @@ import { outOfMemory } from "./oom.ts";
 import { oomCurrent } from "./oom_report.ts";
 import { reclaim } from "./reclaim.ts";
 
-/** The pages charged to the memory limit: every live mm's resident pages plus the swap cache. */
+/**
+ * The pages charged to the memory limit (its page_counter's usage): every folio Linux charges at
+ * allocation and uncharges at its free, each page once however many processes map it
+ * (mem_cgroup_charge: anonymous and shmem pages, page-cache pages mapped or not, swap-cache
+ * pages), which in vmlab is every page on the LRU lists (the swap cache's and the page cache's
+ * included), plus those still waiting in a per-CPU LRU add batch (order-0 folios only: a large
+ * folio moves its batch at once) and the new mlocked folios waiting in an mlock batch for the
+ * unevictable list. Kernel memory (slab, page tables), which cgroup v2 charges too, is left out.
+ * Linux: mm/memcontrol.c mem_cgroup_charge, page_counter_read(&memcg->memory)
+ */
 function userMemoryUsed(k: KernelCore): number {
-  const mms = new Set(k.tasks.filter((t) => t.alive && t.mm).map((t) => t.mm!));
-  let n = k.swap?.cache.size ?? 0;
-  for (const mm of mms) n += mm.rss;
+  const v = k.vmscan;
+  let n = v.size[1] + v.size[2] + v.size[3] + v.size[4] + v.size[5] + v.fbatches.pending();
+  const m = v.fbatches.mlock;
+  if (m.total > 0)
+    for (let c = 0; c < m.nrCpus; c++)
+      for (let i = 0; i < m.count[c]; i++) {
+        const at = c * MlockFbatches.SIZE + i;
+        if (m.ops[at] === MlockOp.NewFolio) n += v.large[m.folios[at]] ? v.hpageNr : 1;
+      }
   return n;
 }
 
@@ -28,8 +44,7 @@ function userMemoryUsed(k: KernelCore): number {
  * OOM killer chooses a victim among the limit's tasks (mem_cgroup_oom), and the retries start
  * over; when it has none to kill the charge fails (-ENOMEM: the fault's VM_FAULT_OOM); when the
  * victim is the charging task, the retries run once more and then the charge fails (it dies of
- * the pending SIGKILL as its fault returns). User memory is every live mm's resident
- * pages plus the swap cache. Returns whether the page was charged.
+ * the pending SIGKILL as its fault returns). Returns whether the page was charged.
  * Linux: mm/memcontrol.c try_charge_memcg, mem_cgroup_oom
  */
 export function chargeUserPage(k: KernelCore): boolean {

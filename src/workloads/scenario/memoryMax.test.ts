@@ -33,6 +33,29 @@ describe("machine memory_max", () => {
     expect(r.machine.memory_max).toBe(String(8 << 20));
   });
 
+  it("a page mapped and in the swap cache is charged once: a read-back through 2M keeps more than 1M resident", () => {
+    // every page read back from swap stays in the swap cache while mapped (a read fault frees
+    // its slot only when swap is half full, vm_swap_full): counted once per mapping and once for
+    // the swap cache, at most 256 of the limit's 512 pages could be resident; Linux's page
+    // counter charges each page once, so all but the LRU add batch and the readahead's
+    // unmapped pages are A's
+    const r = runScenario(
+      [
+        "machine ram=64M memory_max=2M swap=64M overcommit=always",
+        "spawn A",
+        "A: a = mmap 8M",
+        "A: write a 8M value=1",
+        "A: read a 8M",
+        "A: read a 8M",
+        "expect A.rss > 448",
+        "expect A.rss <= 512",
+        "expect oom_kills == 0",
+        "",
+      ].join("\n"),
+    );
+    expect(r.failed).toBe(0);
+  });
+
   it("max, or the key left out: no limit, no OOM, not in the effective machine unless given", () => {
     for (const max of ["", " memory_max=max"]) {
       const r = runScenario(
