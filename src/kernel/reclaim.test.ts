@@ -166,10 +166,31 @@ describe("reclaim", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 
-  it("charges a huge page 512 pages against a memory limit, reclaiming first, and falls back when that is not enough", () => {
+  it("charges a huge page 512 pages against a memory limit, without MADV_HUGEPAGE never reclaiming for it: the 4K fallback", () => {
     const k = boot({ thp: "always", userMemoryPages: 700 });
     const t = k.spawn("A")!;
     const a = anon(k, t, 1536); // three huge pages' worth
+    k.switchTo(0, t);
+    for (let i = 0; i < 1536; i++)
+      expect(k.userAccess(0, t, a + BigInt(i) * PAGE, Access.Write, (i * 7) % 253).ok).toBe(true);
+    const thp = k.userMm.thpStats;
+    // the first fits; the others' charges (GFP_TRANSHUGE_LIGHT) may not block: each falls back at
+    // once, and the 4K faults after it reclaim for themselves
+    expect(thp.thp_fault_alloc).toBe(1);
+    expect(thp.thp_fault_fallback_charge).toBe(2);
+    expect(k.vmscan.reclaimCtx.cgroupReclaims).toBeGreaterThan(0);
+    for (let i = 0; i < 1536; i++) {
+      const r = k.userAccess(0, t, a + BigInt(i) * PAGE, Access.Read);
+      expect(r.ok && r.value, `page ${i}`).toBe((i * 7) % 253);
+    }
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("charges a huge page 512 pages against a memory limit, with MADV_HUGEPAGE reclaiming first", () => {
+    const k = boot({ thp: "always", userMemoryPages: 700 });
+    const t = k.spawn("A")!;
+    const a = anon(k, t, 1536); // three huge pages' worth
+    expect(k.madvise(t, a, 1536n * PAGE, "hugepage")).toBe(0n);
     k.switchTo(0, t);
     let most = 0;
     for (let i = 0; i < 1536; i++) {

@@ -144,7 +144,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       },
       fput: (mapping) => memfdPut(k, mapping),
       chargeUserPage: () => chargeUserPage(k),
-      chargeHugePage: (nr?: number) => chargeHugePage(k, nr),
+      chargeHugePage: (nr: number, gfp: number) => chargeHugePage(k, nr, gfp),
       flushTlbMmRange: (mm, vpn, n, kind, stride) =>
         tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind, stride),
       // current->tlb_ubc, where the architecture batches reclaim's flushes (its arch_tlbbatch_* hooks)

@@ -5,13 +5,15 @@
  * then kills within the limit (mem_cgroup_oom).
  */
 
+import { Gfp } from "../mm/gfp.ts";
 import { MlockFbatches, MlockOp } from "../mm/mlock_fbatch.ts";
+import { PAGE_ALLOC_COSTLY_ORDER } from "../mm/page_alloc_pcp.ts";
+import { SWAP_CLUSTER_MAX } from "../mm/vmscan.ts";
 import { MAX_RECLAIM_RETRIES } from "../mm/vmscan_balance.ts";
-import { Reclaimer } from "../mm/vmscan_stat.ts";
 import type { KernelCore } from "./core.ts";
 import { outOfMemory } from "./oom.ts";
 import { oomCurrent } from "./oom_report.ts";
-import { reclaim } from "./reclaim.ts";
+import { memcgReclaim } from "./reclaim.ts";
 
 /**
  * The pages charged to the memory limit (its page_counter's usage): every folio Linux charges at
@@ -37,46 +39,80 @@ function userMemoryUsed(k: KernelCore): number {
 }
 
 /**
- * The memory limit's charge of one more user page (try_charge_memcg for one page, with
- * GFP_HIGHUSER_MOVABLE: it may block and retry): under the limit it is charged; at it, the
- * limit's reclaim (try_to_free_mem_cgroup_pages) runs, the charge is tried again once after
- * drain_all_stock, then again while reclaim makes progress, then MAX_RECLAIM_RETRIES more times; after that the memory cgroup's
- * OOM killer chooses a victim among the limit's tasks (mem_cgroup_oom), and the retries start
- * over; when it has none to kill the charge fails (-ENOMEM: the fault's VM_FAULT_OOM); when the
- * victim is the charging task, the retries run once more and then the charge fails (it dies of
- * the pending SIGKILL as its fault returns). Returns whether the page was charged.
- * Linux: mm/memcontrol.c try_charge_memcg, mem_cgroup_oom
+ * The memory limit's charge of one more user page (try_charge_memcg for one page with GFP_KERNEL,
+ * as do_anonymous_page, wp_page_copy and the swap-in charge ask): it may block and retry.
+ * Returns whether the page was charged.
+ * Linux: mm/memory.c do_anonymous_page (mem_cgroup_charge(folio, vma->vm_mm, GFP_KERNEL))
  */
 export function chargeUserPage(k: KernelCore): boolean {
+  return tryChargeMemcg(k, 1, Gfp.KERNEL);
+}
+
+/**
+ * The charge of a transparent huge page, 512 pages at once (an mTHP folio: its nr pages), with
+ * the allocation's gfp (vma_thp_gfp_mask; khugepaged's GFP_TRANSHUGE): without
+ * __GFP_DIRECT_RECLAIM (GFP_TRANSHUGE_LIGHT, defrag=madvise outside MADV_HUGEPAGE) it fails at
+ * once over the limit, reclaiming nothing; with it, try_charge_memcg's rounds, and as the order is
+ * costly no OOM kill (mem_cgroup_oom's OOM_SKIPPED): the fault falls back to 4K pages.
+ * Linux: mm/huge_memory.c vma_alloc_anon_folio_pmd, mm/memory.c alloc_anon_folio,
+ * mm/khugepaged.c alloc_charge_folio
+ */
+export function chargeHugePage(
+  k: KernelCore,
+  nr = 512,
+  gfp: number = Gfp.TRANSHUGE_LIGHT | Gfp.DIRECT_RECLAIM,
+): boolean {
+  return tryChargeMemcg(k, nr, gfp);
+}
+
+/**
+ * try_charge_memcg of `nr` pages with `gfp`: under the limit they are charged; at it, unless the
+ * charge may not block (!gfpflags_allow_blocking: -ENOMEM at once), the limit's reclaim
+ * (try_to_free_mem_cgroup_pages of max(nr, SWAP_CLUSTER_MAX) pages, one call) runs and the
+ * margin is checked; once a charge it drains the per-CPU stocks (drain_all_stock) and tries the
+ * whole charge again; then __GFP_NORETRY gives up; the charge is tried again while reclaim makes
+ * progress (orders up to PAGE_ALLOC_COSTLY_ORDER only), then MAX_RECLAIM_RETRIES more times;
+ * after that the memory cgroup's OOM killer (mem_cgroup_oom, skipped for a costly order) chooses
+ * a victim among the limit's tasks and the retries start over; when it has none to kill the
+ * charge fails (-ENOMEM: the fault's VM_FAULT_OOM); when the victim is the charging task, the
+ * retries run once more and then the charge fails (it dies of the pending SIGKILL as its fault
+ * returns). Inside reclaim (PF_MEMALLOC) a page is forced over the limit; a huge page is refused.
+ * Linux: mm/memcontrol.c try_charge_memcg, mem_cgroup_oom
+ */
+function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
   const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined || k.reclaiming) return true;
+  if (limit === null || limit === undefined) return true;
+  if (k.reclaiming) return nr === 1;
   let retries = MAX_RECLAIM_RETRIES;
   let failed = false;
   let passedOom = false;
   let drained = false;
   for (;;) {
-    const used = userMemoryUsed(k);
-    if (used < limit) return true; // page_counter_try_charge
+    if (userMemoryUsed(k) + nr <= limit) return true; // page_counter_try_charge
     if (!failed) k.vmscan.reclaimCtx.memcgFailcnt++; // the counter's failcnt, once per charge here
     failed = true;
+    if (!(gfp & Gfp.DIRECT_RECLAIM)) return false; // !gfpflags_allow_blocking(gfp_mask): nomem
     k.vmscan.reclaimCtx.cgroupReclaims++;
-    const got = reclaim(k, used - limit + 1, Reclaimer.Direct, true);
-    if (userMemoryUsed(k) < limit) return true; // mem_cgroup_margin(mem_over_limit) >= nr_pages
+    const got = memcgReclaim(k, Math.max(nr, SWAP_CLUSTER_MAX));
+    if (userMemoryUsed(k) + nr <= limit) return true; // mem_cgroup_margin(mem_over_limit) >= nr_pages
     // drain_all_stock(mem_over_limit) once per charge, then the whole charge again (vmlab has no
     // per-CPU stock, so the drain frees nothing: it is one more reclaim round, as in Linux)
     if (!drained) {
       drained = true;
       continue;
     }
-    if (got > 0) continue; // nr_reclaimed && nr_pages <= (1 << PAGE_ALLOC_COSTLY_ORDER)
+    if (gfp & Gfp.NORETRY) return false;
+    if (got > 0 && nr <= 1 << PAGE_ALLOC_COSTLY_ORDER) continue; // nr_reclaimed && nr_pages <= ...
     if (retries-- > 0) continue;
     // `passed_oom && task_is_dying()`: the charging task is the victim: -ENOMEM, its fault returns
     if (passedOom && k.faultingMm !== null && oomCurrent(k).oomKilled) return false;
+    // mem_cgroup_oom: "if (order > PAGE_ALLOC_COSTLY_ORDER) return OOM_SKIPPED"
+    if (nr > 1 << PAGE_ALLOC_COSTLY_ORDER) return false;
     // mem_cgroup_oom -> mem_cgroup_out_of_memory: a victim among the limit's tasks, killed; the
     // charging task chosen only gets its SIGKILL pending (core/oom.ts), and Linux's out_of_memory
     // still returns true: the charge retries MAX_RECLAIM_RETRIES more times before the -ENOMEM
     // above. None to kill: -ENOMEM at once (the fault's VM_FAULT_OOM, retried: pagefault_out_of_memory)
-    const killed = outOfMemory(k, 0, {
+    const killed = outOfMemory(k, 31 - Math.clz32(nr), {
       limit,
       usage: userMemoryUsed(k),
       failcnt: k.vmscan.reclaimCtx.memcgFailcnt,
@@ -85,21 +121,4 @@ export function chargeUserPage(k: KernelCore): boolean {
     passedOom = true;
     retries = MAX_RECLAIM_RETRIES;
   }
-}
-
-/**
- * The charge of a transparent huge page: 512 pages at once (an mTHP folio: its nr pages). Over the limit,
- * one reclaim of what is missing (try_to_free_mem_cgroup_pages), then, as
- * THP allocations are __GFP_NORETRY, the charge fails if the margin is still
- * short and the fault falls back to 4K pages.
- */
-export function chargeHugePage(k: KernelCore, nr = 512): boolean {
-  const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined) return true;
-  if (k.reclaiming) return false;
-  const before = userMemoryUsed(k);
-  if (before + nr <= limit) return true;
-  k.vmscan.reclaimCtx.cgroupReclaims++;
-  reclaim(k, before + nr - limit, Reclaimer.Direct, true);
-  return userMemoryUsed(k) + nr <= limit;
 }

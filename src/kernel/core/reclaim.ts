@@ -50,6 +50,15 @@ export function reclaim(k: KernelCore, pages: number, reclaimer = Reclaimer.Dire
 }
 
 /**
+ * try_to_free_mem_cgroup_pages: one do_try_to_free_pages of `nrToReclaim` pages (the charge's
+ * max(nr_pages, SWAP_CLUSTER_MAX)) for the memory limit; returns the pages reclaimed.
+ * Linux: mm/vmscan.c try_to_free_mem_cgroup_pages
+ */
+export function memcgReclaim(k: KernelCore, nrToReclaim: number): number {
+  return reclaiming(k, Reclaimer.Direct, true, () => k.vmscan.tryToFreePages(nrToReclaim));
+}
+
+/**
  * __alloc_pages_direct_reclaim: an allocation of 2^order pages reclaims at
  * least a batch itself (the allocator counted allocstall_<zone> and retries):
  * one try_to_free_pages. vmlab asks for 2^order pages when that is more than

@@ -124,8 +124,8 @@ export function hugeFault(
     setPteAt(ctx, pmdPa, e.hi, e.lo);
     return VmFault.OK;
   }
-  // mem_cgroup_charge of the folio: over the limit after one reclaim attempt, fall back
-  if (env.chargeHugePage && !env.chargeHugePage()) {
+  // mem_cgroup_charge of the folio with vma_thp_gfp_mask's gfp: over the limit, fall back
+  if (env.chargeHugePage && !env.chargeHugePage(env.pgtable.hpagePmdNr, thpGfp(vma))) {
     ctx.thpStats.thp_fault_fallback++;
     ctx.thpStats.thp_fault_fallback_charge++;
     return null;
@@ -186,10 +186,17 @@ export function mapNewHuge(ctx: MmContext, pfn: number): void {
  * Linux: mm/huge_memory.c vma_alloc_anon_folio_pmd, vma_thp_gfp_mask
  */
 function allocHuge(ctx: MmContext, vma: Vma): number {
-  // vma_thp_gfp_mask with defrag=madvise: direct reclaim for a VMA that asked (a costly order: one
-  // round, no OOM kill), neither reclaim nor a kswapd wake-up for the others
-  const gfp = Gfp.TRANSHUGE_LIGHT | (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.DIRECT_RECLAIM : 0);
-  return allocThpFolio(ctx, gfp);
+  return allocThpFolio(ctx, thpGfp(vma));
+}
+
+/**
+ * vma_thp_gfp_mask with defrag=madvise: direct reclaim for a VMA that asked (GFP_TRANSHUGE: a
+ * costly order, one round, no OOM kill), neither reclaim nor a kswapd wake-up for the others
+ * (GFP_TRANSHUGE_LIGHT). The allocation and its memory cgroup charge use it.
+ * Linux: mm/huge_memory.c vma_thp_gfp_mask
+ */
+function thpGfp(vma: Vma): number {
+  return Gfp.TRANSHUGE_LIGHT | (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.DIRECT_RECLAIM : 0);
 }
 
 /**
@@ -335,7 +342,7 @@ export function hugeWp(
   const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
   if (isFilePmd(ctx, pmd.hi, pmd.lo)) return fileHugeWp(ctx, mm, vma, haddr, pmd);
   if (pt.special(pmd.hi, pmd.lo)) {
-    const pfn = env.chargeHugePage && !env.chargeHugePage() ? -1 : allocHuge(ctx, vma);
+    const pfn = env.chargeHugePage && !env.chargeHugePage(nr, thpGfp(vma)) ? -1 : allocHuge(ctx, vma);
     if (pfn < 0) {
       splitPmd(ctx, mm, haddr);
       return null;

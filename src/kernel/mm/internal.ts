@@ -120,8 +120,8 @@ export interface MmEnv {
    * limit when reclaim cannot make room (mem_cgroup charge); false: not charged (-ENOMEM)
    */
   chargeUserPage?(): boolean;
-  /** the charge of a 2 MiB page (512 pages, __GFP_NORETRY: one reclaim attempt), or of an mTHP folio's `nr`; false: over the limit */
-  chargeHugePage?(nr?: number): boolean;
+  /** the charge of a huge folio of `nr` pages with the allocation's `gfp` (mem_cgroup_charge: core/memcontrol.ts); false: over the limit */
+  chargeHugePage?(nr: number, gfp: number): boolean;
   /**
    * kmap_local_page / kunmap_local around the kernel's own touch of a user
    * page's contents (clear_user_highpage, copy_user_highpage): on 32-bit x86

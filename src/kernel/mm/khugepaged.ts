@@ -267,7 +267,9 @@ function allocChargeFolio(ctx: MmContext): number {
     return -1;
   }
   ctx.thpStats.thp_collapse_alloc++;
-  if (ctx.env.chargeHugePage && !ctx.env.chargeHugePage()) {
+  // mem_cgroup_charge(folio, mm, gfp): GFP_TRANSHUGE (khugepaged's default defrag, MADV_COLLAPSE),
+  // which retries (vmlab's __GFP_NORETRY is the allocation's only)
+  if (ctx.env.chargeHugePage && !ctx.env.chargeHugePage(ctx.env.pgtable.hpagePmdNr, gfp & ~Gfp.NORETRY)) {
     putNewFolio(ctx, pfn);
     allocResult = Scan.CGROUP_CHARGE_FAIL;
     return -1;

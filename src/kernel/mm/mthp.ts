@@ -124,7 +124,7 @@ export function doAnonymousLarge(
   while (orders !== 0) {
     const stats = m.stats[order];
     // mem_cgroup_charge (vmlab charges before the allocation, as hugeFault does; the same outcome)
-    if (env.chargeHugePage !== undefined && !env.chargeHugePage(1 << order))
+    if (env.chargeHugePage !== undefined && !env.chargeHugePage(1 << order, gfp))
       stats.anon_fault_fallback_charge++;
     else {
       pfn = env.buddy.alloc(order, gfp, PageKind.UserAnon);

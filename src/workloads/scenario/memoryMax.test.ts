@@ -56,6 +56,41 @@ describe("machine memory_max", () => {
     expect(r.failed).toBe(0);
   });
 
+  // 256 4K pages of b charged, then a THP fault in h: 256 + 512 > 700 pages (2800K)
+  const thpOverLimit = (madvise: boolean): string =>
+    [
+      "machine ram=64M memory_max=2800K swap=64M thp=always overcommit=always",
+      "spawn A",
+      "A: b = mmap 1M",
+      "A: write b 1M value=1",
+      "A: h = mmap 2M",
+      madvise ? "A: madvise h 2M hugepage" : "",
+      "let r = vmstat.memcg_reclaims",
+      "A: write h 4K value=2",
+      "",
+    ].join("\n");
+
+  it("a THP's charge without MADV_HUGEPAGE (GFP_TRANSHUGE_LIGHT) may not block: no reclaim, the 4K fallback", () => {
+    // vma_alloc_anon_folio_pmd charges with vma_thp_gfp_mask's gfp, and try_charge_memcg's
+    // !gfpflags_allow_blocking goes to nomem before any reclaim; the 4K page's charge fits
+    const r = runScenario(
+      `${thpOverLimit(false)}expect vmstat.thp_fault_fallback_charge == 1\nexpect vmstat.thp_fault_alloc == 0\n` +
+        "expect vmstat.memcg_reclaims - r == 0\nexpect vmstat.pswpout == 0\nexpect A.rss == 257\n",
+    );
+    expect(r.failed).toBe(0);
+  });
+
+  it("with MADV_HUGEPAGE (GFP_TRANSHUGE) it reclaims max(512, 32) pages a round and gets its THP", () => {
+    // b's pages were just written: the first round finds their PTEs young (folio_check_references
+    // keeps them, PG_referenced set) and frees only those its falling priority scans twice; the
+    // round after drain_all_stock frees the rest: all 256 go to swap and the 512 fit
+    const r = runScenario(
+      `${thpOverLimit(true)}expect vmstat.thp_fault_fallback_charge == 0\nexpect vmstat.thp_fault_alloc == 1\n` +
+        "expect vmstat.memcg_reclaims - r == 2\nexpect vmstat.pswpout == 256\nexpect A.rss == 512\n",
+    );
+    expect(r.failed).toBe(0);
+  });
+
   it("max, or the key left out: no limit, no OOM, not in the effective machine unless given", () => {
     for (const max of ["", " memory_max=max"]) {
       const r = runScenario(
