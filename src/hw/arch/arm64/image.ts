@@ -10,7 +10,8 @@
  * one with the 16K or 64K granule by granule.ts's walk, which the CPU's
  * TLB and walker (4K only) do not have.
  */
-import { fromBig, hex64, hexNum } from "../../../base/u64.ts";
+import { jsonExcerpt } from "../../../base/json.ts";
+import { fromBig, hex64, hexNum, parseU64 } from "../../../base/u64.ts";
 import { Access, accessName, Mode } from "../../access.ts";
 import { sizeName } from "../../mmu/PagingFormat.ts";
 import {
@@ -121,12 +122,16 @@ function granuleReg(
   if (typeof v === "string" && Object.hasOwn(sizes, v.toUpperCase())) return sizes[v.toUpperCase()];
   const table = name === "tcr_el1.tg0" ? TG0_BITS : TG1_BITS;
   const enc = name === "tcr_el1.tg0" ? "0 (4K), 1 (64K), 2 (16K)" : "1 (16K), 2 (4K), 3 (64K)";
-  const n = imageRegister(regs, name, bad, "4K");
-  if (n === null || n > 3n || table[Number(n)] === 0)
-    bad(
-      `regs.${name}`,
-      `must be ${enc} or "4K", "16K", "64K", not ${n}${n !== null && n <= 3n ? " (reserved)" : ""}`,
-    );
+  const n =
+    typeof v === "string"
+      ? parseU64(v)
+      : Number.isSafeInteger(v) && (v as number) >= 0
+        ? BigInt(v as number)
+        : null;
+  if (n === null || n > 3n || table[Number(n)] === 0) {
+    const reserved = n !== null && n <= 3n ? " (reserved)" : "";
+    bad(`regs.${name}`, `must be ${enc} or "4K", "16K", "64K", not ${jsonExcerpt(v)}${reserved}`);
+  }
   return table[Number(n)];
 }
 
