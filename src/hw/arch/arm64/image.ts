@@ -314,9 +314,11 @@ export function describeArm64Walk(outcome: number, rec: WalkRecord, va: bigint):
 
 /** Text form of a report, one line per level. */
 export function formatArm64Walk(r: Arm64WalkReport): string[] {
+  // 3 digits for the 4K granule's 512 entries, 4 for the 16K's 2048 and the 64K's 8192
+  const width = Math.max(3, ...r.levels.map((l) => String(l.index).length));
   const lines = r.levels.map(
     (l) =>
-      `  ${l.name}[${String(l.index).padStart(3)}]  entry @${l.entryPa.padEnd(14)} = ${l.raw}  ${l.flags.join(" ")}`,
+      `  ${l.name}[${String(l.index).padStart(width)}]  entry @${l.entryPa.padEnd(14)} = ${l.raw}  ${l.flags.join(" ")}`,
   );
   if (r.ok) {
     const run =
