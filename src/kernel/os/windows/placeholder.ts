@@ -26,8 +26,8 @@
  * dlls/kernelbase/tests/process.c test_VirtualAlloc2), mapped by
  * RtlNtStatusToDosError: STATUS_INVALID_PARAMETER(_3/_4) -> 87
  * ERROR_INVALID_PARAMETER; STATUS_CONFLICTING_ADDRESSES,
- * STATUS_MEMORY_NOT_ALLOCATED, STATUS_UNABLE_TO_FREE_VM -> 487
- * ERROR_INVALID_ADDRESS.
+ * STATUS_MEMORY_NOT_ALLOCATED -> 487 ERROR_INVALID_ADDRESS
+ * (STATUS_UNABLE_TO_FREE_VM is 87: Wine's dlls/ntdll/error.c table).
  */
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { charge, fail, WinError, type WinMm } from "./commit.ts";

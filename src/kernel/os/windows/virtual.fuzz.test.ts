@@ -120,19 +120,20 @@ function modelFree(m: Model, addr: number, size: number, release: boolean): [boo
   let e: number;
   if (release) {
     if (size !== 0) return [false, WinError.INVALID_PARAMETER];
-    if (vad === undefined || addr !== vad.start * 4096) return [false, WinError.INVALID_ADDRESS];
+    if (vad === undefined || Math.floor(addr / 4096) !== vad.start) return [false, WinError.INVALID_ADDRESS];
     s = vad.start;
     e = vad.end;
   } else {
     if (vad === undefined) return [false, WinError.INVALID_ADDRESS];
     if (size === 0) {
-      if (addr !== vad.start * 4096) return [false, WinError.INVALID_ADDRESS];
+      if (Math.floor(addr / 4096) !== vad.start) return [false, WinError.INVALID_ADDRESS];
       s = vad.start;
       e = vad.end;
     } else {
       s = Math.floor(addr / 4096);
       e = Math.floor((addr + size - 1) / 4096);
-      if (e > vad.end) return [false, WinError.INVALID_ADDRESS];
+      // STATUS_UNABLE_TO_FREE_VM
+      if (e > vad.end) return [false, WinError.INVALID_PARAMETER];
     }
   }
   for (let v = s; v <= e; v++) {

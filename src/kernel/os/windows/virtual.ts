@@ -243,7 +243,14 @@ function commitView(
  * VirtualAlloc, the function decommits the entire region"; otherwise the
  * pages containing [lpAddress, lpAddress+dwSize), all in one reservation;
  * decommitting an uncommitted page does not fail. True, or false with
- * lastError.
+ * lastError. The WRK's order (mm/freevm.c): no VAD at the page of
+ * lpAddress is STATUS_MEMORY_NOT_ALLOCATED (487); a range past the VAD's
+ * end STATUS_UNABLE_TO_FREE_VM (87: RtlNtStatusToDosError); a view
+ * STATUS_UNABLE_TO_DELETE_SECTION (87); with dwSize 0 "the base address"
+ * is compared as a page number (MI_VA_TO_VPN (CapturedBase) !=
+ * Vad->StartingVpn: STATUS_FREE_VM_NOT_AT_BASE, 487), so any address in
+ * the reservation's first page names it (Wine's ntdll test_NtAllocateVirtualMemory,
+ * measured on Windows: base + 0xfff releases, base + 0xffe decommits the whole region).
  */
 export function virtualFree(
   w: WinMm,
@@ -258,9 +265,12 @@ export function virtualFree(
   const vad = p.vads.locate(Number(addr / PAGE));
   // a mapped view is UnmapViewOfFile's: STATUS_UNABLE_TO_DELETE_SECTION (WRK mm/freevm.c)
   if (vad?.view) return !!fail(p, WinError.INVALID_PARAMETER);
+  // the page of lpAddress (MI_VA_TO_VPN: "rounded down to the next host page address boundary")
+  const atVpn = Number(addr / PAGE);
   if (release) {
+    // kernel32 VirtualFreeEx: MEM_RELEASE with a size is STATUS_INVALID_PARAMETER before the call
     if (size !== 0n) return !!fail(p, WinError.INVALID_PARAMETER);
-    if (vad === null || addr !== BigInt(vad.startVpn) * PAGE) return !!fail(p, WinError.INVALID_ADDRESS);
+    if (vad === null || atVpn !== vad.startVpn) return !!fail(p, WinError.INVALID_ADDRESS);
     releaseVad(w, p, mm, vad);
     return true;
   }
@@ -269,14 +279,14 @@ export function virtualFree(
   let endVpn: number;
   if (size === 0n) {
     // STATUS_FREE_VM_NOT_AT_BASE
-    if (addr !== BigInt(vad.startVpn) * PAGE) return !!fail(p, WinError.INVALID_ADDRESS);
+    if (atVpn !== vad.startVpn) return !!fail(p, WinError.INVALID_ADDRESS);
     startVpn = vad.startVpn;
     endVpn = vad.endVpn;
   } else {
-    startVpn = Number(addr / PAGE);
+    startVpn = atVpn;
     endVpn = Number((addr + size - 1n) / PAGE);
-    // STATUS_UNABLE_TO_FREE_VM: the range leaves the reservation
-    if (endVpn > vad.endVpn) return !!fail(p, WinError.INVALID_ADDRESS);
+    // STATUS_UNABLE_TO_FREE_VM (RtlNtStatusToDosError: ERROR_INVALID_PARAMETER): the range leaves the reservation
+    if (endVpn > vad.endVpn) return !!fail(p, WinError.INVALID_PARAMETER);
   }
   let returned = 0;
   let flushOwed = false;

@@ -1,0 +1,62 @@
+/**
+ * The Windows profile against what Windows returns (issue #20's review of
+ * the Windows kernel): each case cites Wine's conformance tests (measured on
+ * real Windows) or the WRK, and its figures are derived by hand from them.
+ */
+import { describe, expect, it } from "vitest";
+import type { KernelConfig } from "../../core/config.ts";
+import type { Task } from "../../core/task.ts";
+import { KernelImpl } from "../../KernelImpl.ts";
+import { PageProt } from "./mmpte.ts";
+import { MemState, WinError } from "./virtual.ts";
+
+/** A booted profile=windows kernel with one running process. */
+function winKernel(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; t: Task } {
+  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", ...cfg });
+  const t = k.spawn("app")!;
+  k.switchTo(0, t);
+  return { k, t };
+}
+
+/** GetLastError of the task's process. */
+function lastError(k: KernelImpl, t: Task): number {
+  return k.view.windows()!.process(t)!.lastError;
+}
+
+const RW = PageProt.READWRITE;
+
+describe("VirtualFree: the address is a page (WRK freevm.c MI_VA_TO_VPN; Wine ntdll test_NtAllocateVirtualMemory)", () => {
+  it("MEM_RELEASE with size 0 at base + 0xfff releases the whole reservation; base + 0x1001 is not at the base (487)", () => {
+    const { k, t } = winKernel();
+    const a = k.virtualAlloc(t, 0n, 0x10000n, true, true, RW);
+    expect(k.view.windows()!.commit().total).toBe(16);
+    expect(k.virtualFree(t, a + 0x1001n, 0n, true)).toBe(false);
+    expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS); // STATUS_FREE_VM_NOT_AT_BASE
+    expect(k.virtualFree(t, a + 0xfffn, 0n, true)).toBe(true);
+    expect(k.view.windows()!.commit().total).toBe(0);
+    expect(k.virtualQuery(t, a)).toMatchObject({ state: MemState.FREE, allocationBase: 0n });
+  });
+
+  it("MEM_DECOMMIT with size 0 at base + 0xffe decommits the whole region; base + 0x1001 is not at the base", () => {
+    const { k, t } = winKernel();
+    const a = k.virtualAlloc(t, 0n, 0x10000n, true, true, RW);
+    expect(k.virtualFree(t, a + 0x1001n, 0n, false)).toBe(false);
+    expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS);
+    expect(k.view.windows()!.commit().total).toBe(16);
+    expect(k.virtualFree(t, a + 0xffen, 0n, false)).toBe(true);
+    expect(k.view.windows()!.commit().total).toBe(0);
+    expect(k.virtualQuery(t, a)).toMatchObject({ state: MemState.RESERVE, regionSize: 0x10000n, protect: 0 });
+  });
+
+  it("a decommit leaving the reservation is STATUS_UNABLE_TO_FREE_VM: ERROR_INVALID_PARAMETER, nothing decommitted", () => {
+    const { k, t } = winKernel();
+    const a = k.virtualAlloc(t, 0n, 0x10000n, true, true, RW);
+    // pages 0xf and 0x10: the second is past the VAD's EndingVpn
+    expect(k.virtualFree(t, a + 0xf000n, 0x2000n, false)).toBe(false);
+    expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
+    expect(k.view.windows()!.commit().total).toBe(16);
+    // a free page: no VAD, STATUS_MEMORY_NOT_ALLOCATED (487)
+    expect(k.virtualFree(t, a + 0x10000n, 0x1000n, false)).toBe(false);
+    expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS);
+  });
+});
