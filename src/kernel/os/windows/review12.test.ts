@@ -60,3 +60,35 @@ describe("VirtualFree: the address is a page (WRK freevm.c MI_VA_TO_VPN; Wine nt
     expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS);
   });
 });
+
+describe("VirtualProtect and VirtualFree check against MM_HIGHEST_USER_ADDRESS, not MM_HIGHEST_VAD_ADDRESS (WRK protect.c, freevm.c)", () => {
+  it("x64: the 64 KB below 0x7FFFFFFEFFFF holds no VAD (487); above it, or a size past it, is 87", () => {
+    const { k, t } = winKernel();
+    const lastVadPage = 0x7fff_fffd_f000n; // MM_HIGHEST_VAD_ADDRESS's page
+    const gap = 0x7fff_fffe_0000n; // MM_HIGHEST_VAD_ADDRESS + 1: below MM_HIGHEST_USER_ADDRESS, never a VAD
+    for (const at of [gap, 0x7fff_fffe_e000n]) {
+      expect(k.virtualProtect(t, at, 0x1000n, RW)).toBe(-1);
+      expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS); // STATUS_CONFLICTING_ADDRESSES
+      expect(k.virtualFree(t, at, 0x1000n, false)).toBe(false);
+      expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS); // STATUS_MEMORY_NOT_ALLOCATED
+      expect(k.virtualFree(t, at, 0n, true)).toBe(false);
+      expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS);
+    }
+    // the last page with a page's size: MM_HIGHEST_USER_ADDRESS - base (0xFFF) < size, STATUS_INVALID_PARAMETER_3
+    expect(k.virtualProtect(t, 0x7fff_fffe_f000n, 0x1000n, RW)).toBe(-1);
+    expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
+    // 0x7FFFFFFF0000 is past MM_HIGHEST_USER_ADDRESS: STATUS_INVALID_PARAMETER_2
+    expect(k.virtualProtect(t, 0x7fff_ffff_0000n, 0x1000n, RW)).toBe(-1);
+    expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
+    expect(k.virtualFree(t, 0x7fff_ffff_0000n, 0n, true)).toBe(false);
+    expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
+    // a committed page at the top of the VAD range: a size reaching past 0x7FFFFFFEFFFF is _3, 87
+    expect(k.virtualAlloc(t, lastVadPage, 0x1000n, true, true, RW)).toBe(0x7fff_fffd_0000n);
+    expect(k.virtualProtect(t, lastVadPage, 0x11001n, PageProt.READONLY)).toBe(-1);
+    expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
+    // reaching only into the gap: the range leaves the VAD, STATUS_CONFLICTING_ADDRESSES
+    expect(k.virtualProtect(t, lastVadPage, 0x2000n, PageProt.READONLY)).toBe(-1);
+    expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS);
+    expect(k.virtualProtect(t, lastVadPage, 0x1000n, PageProt.READONLY)).toBe(RW);
+  });
+});

@@ -261,7 +261,10 @@ export function virtualFree(
   release: boolean,
 ): boolean {
   const k = w.k;
-  if (addr >= BigInt(w.layout.vadEndVpn) * PAGE) return !!fail(p, WinError.INVALID_PARAMETER);
+  // above MM_HIGHEST_USER_ADDRESS: STATUS_INVALID_PARAMETER_2; a size past it: _3 (WRK freevm.c); the
+  // 64 KB between MM_HIGHEST_VAD_ADDRESS and it holds no VAD: STATUS_MEMORY_NOT_ALLOCATED below
+  const highest = w.layout.highestUserAddress;
+  if (addr > highest || highest - addr < size) return !!fail(p, WinError.INVALID_PARAMETER);
   const vad = p.vads.locate(Number(addr / PAGE));
   // a mapped view is UnmapViewOfFile's: STATUS_UNABLE_TO_DELETE_SECTION (WRK mm/freevm.c)
   if (vad?.view) return !!fail(p, WinError.INVALID_PARAMETER);
@@ -377,7 +380,10 @@ export function virtualProtect(
   protect: number,
 ): number {
   const protection = makeProtectionMask(protect);
-  if (protection < 0 || size === 0n || addr >= BigInt(w.layout.vadEndVpn) * PAGE) {
+  // NtProtectVirtualMemory: above MM_HIGHEST_USER_ADDRESS STATUS_INVALID_PARAMETER_2, a size past it or 0
+  // STATUS_INVALID_PARAMETER_3; below it, an address in no VAD is STATUS_CONFLICTING_ADDRESSES (WRK protect.c)
+  const highest = w.layout.highestUserAddress;
+  if (protection < 0 || size === 0n || addr > highest || highest - addr < size) {
     p.lastError = WinError.INVALID_PARAMETER;
     return -1;
   }
