@@ -92,3 +92,66 @@ describe("VirtualProtect and VirtualFree check against MM_HIGHEST_USER_ADDRESS, 
     expect(k.virtualProtect(t, lastVadPage, 0x1000n, PageProt.READONLY)).toBe(RW);
   });
 });
+
+/** flAllocationType bits (winnt.h). */
+const MEM = {
+  COMMIT: 0x1000,
+  RESERVE: 0x2000,
+  REPLACE_PLACEHOLDER: 0x4000,
+  RESERVE_PLACEHOLDER: 0x40000,
+  RESET: 0x80000,
+  TOP_DOWN: 0x100000,
+  WRITE_WATCH: 0x200000,
+  RESET_UNDO: 0x1000000,
+  AT_ROUND_TO_PAGE: 0x40000000,
+};
+
+describe("VirtualAlloc's flAllocationType (WRK allocvm.c; Wine ntdll/kernel32 tests)", () => {
+  it("MEM_RESET with any other flag, no MEM_COMMIT/RESERVE/RESET, unknown bits and the placeholder flags are 87", () => {
+    const { k, t } = winKernel();
+    const a = k.virtualAlloc(t, 0n, 0x10000n, true, true, RW);
+    for (const type of [
+      MEM.RESET | MEM.COMMIT,
+      MEM.RESET | MEM.RESERVE,
+      MEM.RESET_UNDO | MEM.COMMIT,
+      MEM.RESET | MEM.RESET_UNDO,
+      0,
+      MEM.TOP_DOWN,
+      MEM.WRITE_WATCH,
+      // NtAllocateVirtualMemory (not ...Ex): "MEM_RESERVE | MEM_RESERVE_PLACEHOLDER" is STATUS_INVALID_PARAMETER
+      MEM.RESERVE | MEM.RESERVE_PLACEHOLDER,
+      MEM.RESERVE | MEM.REPLACE_PLACEHOLDER,
+      // kernel32 test_VirtualAlloc: "AT_ROUND_TO_PAGE flag is not supported for VirtualAlloc"
+      MEM.RESERVE | MEM.COMMIT | MEM.AT_ROUND_TO_PAGE,
+    ]) {
+      expect(k.virtualAllocType(t, a, 0x1000n, type, RW), `type 0x${type.toString(16)}`).toBe(0n);
+      expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
+    }
+    expect(k.view.windows()!.vads(t)).toHaveLength(1);
+    // MEM_RESET alone goes through
+    expect(k.virtualAllocType(t, a, 0x1000n, MEM.RESET, PageProt.NOACCESS)).toBe(a);
+  });
+
+  it("MEM_TOP_DOWN: the highest free 64 KB boundary below MM_HIGHEST_VAD_ADDRESS (x64 0x7FFFFFFDFFFF)", () => {
+    const { k, t } = winKernel();
+    const td = MEM.RESERVE | MEM.TOP_DOWN;
+    // one page ending at or below 0x7FFFFFFDFFFF, its start rounded down to 64 KB
+    expect(k.virtualAllocType(t, 0n, 0x1000n, td, RW)).toBe(0x7fff_fffd_0000n);
+    // the next one: below the first's 64 KB
+    expect(k.virtualAllocType(t, 0n, 0x1000n, td | MEM.COMMIT, RW)).toBe(0x7fff_fffc_0000n);
+    expect(k.virtualQuery(t, 0x7fff_fffc_0000n)).toMatchObject({
+      state: MemState.COMMIT,
+      regionSize: 0x1000n,
+    });
+    // 128 KB: 0x7FFFFFFC0000 .. 0x7FFFFFFDFFFF is taken, so 0x7FFFFFFA0000 (its end meets the second's start)
+    expect(k.virtualAllocType(t, 0n, 0x20000n, td, RW)).toBe(0x7fff_fffa_0000n);
+    // with an address MEM_TOP_DOWN changes nothing; without it the lowest free boundary is 0x10000
+    expect(k.virtualAllocType(t, 0x40000n, 0x1000n, td, RW)).toBe(0x40000n);
+    expect(k.virtualAllocType(t, 0n, 0x1000n, MEM.RESERVE, RW)).toBe(0x10000n);
+  });
+
+  it("MEM_TOP_DOWN on x86 2G: below MM_HIGHEST_VAD_ADDRESS 0x7FFDFFFF, so 0x7FFD0000", () => {
+    const { k, t } = winKernel({ arch: "i386" });
+    expect(k.virtualAllocType(t, 0n, 0x1000n, MEM.RESERVE | MEM.TOP_DOWN, RW)).toBe(0x7ffd_0000n);
+  });
+});

@@ -91,6 +91,9 @@ export function overSharedPage(startVpn: number, endVpn: number): boolean {
  *   them only after the view's branch: "PAGE_WRITECOPY is not valid for
  *   private pages").
  * - MEM_WRITE_WATCH (`writeWatch`) needs MEM_RESERVE (writewatch.ts).
+ * - MEM_TOP_DOWN (`topDown`): with no address, the highest free 64 KB-aligned
+ *   range below MM_HIGHEST_VAD_ADDRESS (MiFindEmptyAddressRangeDown); with
+ *   an address it changes nothing. alloctype.ts checks the flags' mix.
  * - Below MM_LOWEST_USER_ADDRESS (the first 64 KB) and above
  *   MM_HIGHEST_VAD_ADDRESS NtAllocateVirtualMemory returns
  *   STATUS_INVALID_PARAMETER_2 (WRK mm/allocvm.c): ERROR_INVALID_PARAMETER.
@@ -105,6 +108,7 @@ export function virtualAlloc(
   commit: boolean,
   protect: number,
   writeWatch = false,
+  topDown = false,
 ): bigint {
   const L = w.layout;
   if (!reserve && !commit) return fail(p, WinError.INVALID_PARAMETER);
@@ -129,10 +133,18 @@ export function virtualAlloc(
         return fail(p, WinError.INVALID_ADDRESS);
     } else {
       const n = Number((size + PAGE - 1n) / PAGE);
-      startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
-      // (x64) a free range over KUSER_SHARED_DATA: the next one above it
-      if (startVpn >= 0 && overSharedPage(startVpn, startVpn + n - 1))
-        startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, SHARED_USER_DATA_VPN + 1, L.vadEndVpn);
+      if (topDown) {
+        // MEM_TOP_DOWN: MiFindEmptyAddressRangeDown from MM_HIGHEST_VAD_ADDRESS
+        startVpn = p.vads.findEmptyDown(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
+        // (x64) a free range over KUSER_SHARED_DATA: the next one below it
+        if (startVpn >= 0 && overSharedPage(startVpn, startVpn + n - 1))
+          startVpn = p.vads.findEmptyDown(n, GRANULARITY_PAGES, L.lowestUserVpn, SHARED_USER_DATA_VPN);
+      } else {
+        startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
+        // (x64) a free range over KUSER_SHARED_DATA: the next one above it
+        if (startVpn >= 0 && overSharedPage(startVpn, startVpn + n - 1))
+          startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, SHARED_USER_DATA_VPN + 1, L.vadEndVpn);
+      }
       if (startVpn < 0) return fail(p, WinError.NOT_ENOUGH_MEMORY);
       endVpn = startVpn + n - 1;
     }
