@@ -4,9 +4,11 @@
  * real Windows) or the WRK, and its figures are derived by hand from them.
  */
 import { describe, expect, it } from "vitest";
+import { Access } from "../../../hw/access.ts";
 import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl } from "../../KernelImpl.ts";
+import { STATUS_STACK_OVERFLOW } from "./fault.ts";
 import { PageProt } from "./mmpte.ts";
 import { MemState, WinError } from "./virtual.ts";
 
@@ -153,5 +155,29 @@ describe("VirtualAlloc's flAllocationType (WRK allocvm.c; Wine ntdll/kernel32 te
   it("MEM_TOP_DOWN on x86 2G: below MM_HIGHEST_VAD_ADDRESS 0x7FFDFFFF, so 0x7FFD0000", () => {
     const { k, t } = winKernel({ arch: "i386" });
     expect(k.virtualAllocType(t, 0n, 0x1000n, MEM.RESERVE | MEM.TOP_DOWN, RW)).toBe(0x7ffd_0000n);
+  });
+});
+
+describe("a thread stack whose next guard page the commit limit refuses (WRK procsup.c MiCheckForUserStackOverflow)", () => {
+  it("STATUS_STACK_OVERFLOW, with StackLimit already at the faulting page; the page itself is usable", () => {
+    const { k, t } = winKernel();
+    const top = k.createThreadStack(t, 0x10000n, 4096n); // top page committed, the guard page below it
+    const w = k.view.windows()!;
+    // take every page of commit left
+    const left = BigInt(w.commit().limit - w.commit().total);
+    expect(k.virtualAlloc(t, 0n, left * 4096n, true, true, RW)).not.toBe(0n);
+    expect(w.commit().total).toBe(w.commit().limit);
+    k.catchExceptions(t);
+    const guard = top - 0x2000n;
+    const r = k.userAccess(0, t, guard, Access.Write, 7);
+    expect(r.ok).toBe(false);
+    expect(w.process(t)!.exception).toBe(STATUS_STACK_OVERFLOW);
+    // *StackLimit = NextPage + RegionSize (the old guard page) was written before the commit failed
+    expect(w.process(t)!.stack).toMatchObject({ limit: guard, overflows: 1 });
+    // the old guard page lost its guard (MiAccessCheck): the handler can use it
+    expect(k.virtualQuery(t, guard)).toMatchObject({ state: MemState.COMMIT, protect: RW });
+    expect(k.virtualQuery(t, guard - 0x1000n)).toMatchObject({ state: MemState.RESERVE });
+    expect(k.userAccess(0, t, guard, Access.Write, 7).ok).toBe(true);
+    expect(k.view.invariants()).toEqual([]);
   });
 });
