@@ -181,3 +181,52 @@ describe("a thread stack whose next guard page the commit limit refuses (WRK pro
     expect(k.view.invariants()).toEqual([]);
   });
 });
+
+describe("VirtualQuery at the top of user space (WRK queryvm.c NtQueryVirtualMemory)", () => {
+  it("x64: a free range with no VAD above ends at MM_HIGHEST_VAD_ADDRESS + 1 (0x7FFFFFFE0000)", () => {
+    const { k, t } = winKernel();
+    expect(k.virtualQuery(t, 0x7fff_0000_0000n)).toMatchObject({
+      state: MemState.FREE,
+      baseAddress: 0x7fff_0000_0000n,
+      regionSize: 0x7fff_fffe_0000n - 0x7fff_0000_0000n,
+      allocationBase: 0n,
+      type: 0,
+    });
+  });
+
+  it("x64: above MM_HIGHEST_VAD_ADDRESS 'a reserved area from this point on', read-only allocation, no access", () => {
+    const { k, t } = winKernel();
+    expect(k.virtualQuery(t, 0x7fff_fffe_1234n)).toEqual({
+      baseAddress: 0x7fff_fffe_1000n,
+      allocationBase: 0x7fff_fffe_0000n,
+      allocationProtect: PageProt.READONLY,
+      regionSize: 0x7fff_ffff_0000n - 0x7fff_fffe_1000n,
+      state: MemState.RESERVE,
+      protect: PageProt.NOACCESS,
+      type: MemState.PRIVATE,
+    });
+    // MM_HIGHEST_USER_ADDRESS 0x7FFFFFFEFFFF is the last byte answered; above it, STATUS_INVALID_PARAMETER
+    expect(k.virtualQuery(t, 0x7fff_fffe_ffffn)!.regionSize).toBe(0x1000n);
+    expect(k.virtualQuery(t, 0x7fff_ffff_0000n)).toBeNull();
+    expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
+  });
+
+  it("x86 2G: KUSER_SHARED_DATA at 0x7FFE0000 is the first page above MM_HIGHEST_VAD_ADDRESS; the page after it is the reserved area", () => {
+    const { k, t } = winKernel({ arch: "i386" });
+    expect(k.virtualQuery(t, 0x7ffe_0000n)).toMatchObject({
+      allocationBase: 0x7ffe_0000n,
+      state: MemState.COMMIT,
+      protect: PageProt.READONLY,
+      regionSize: 0x1000n,
+    });
+    expect(k.virtualQuery(t, 0x7ffe_1000n)).toMatchObject({
+      allocationBase: 0x7ffe_0000n,
+      allocationProtect: PageProt.READONLY,
+      state: MemState.RESERVE,
+      protect: PageProt.NOACCESS,
+      regionSize: 0xf000n,
+      type: MemState.PRIVATE,
+    });
+    expect(k.virtualQuery(t, 0x7000_0000n)).toMatchObject({ state: MemState.FREE, regionSize: 0xffe_0000n });
+  });
+});

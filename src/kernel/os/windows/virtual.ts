@@ -448,7 +448,11 @@ function resetUserStackLimit(w: WinMm, p: WinProcess, vad: Vad, endVpn: number, 
  * VirtualQuery (NtQueryVirtualMemory, MemoryBasicInformation): the run of
  * pages from the page of `addr` with the same state and protection, inside
  * one reservation or one free range. Null (ERROR_INVALID_PARAMETER) above
- * the highest user address.
+ * the highest user address. WRK mm/queryvm.c: above MM_HIGHEST_VAD_ADDRESS
+ * "a reserved area from this point on" (AllocationBase
+ * MM_HIGHEST_VAD_ADDRESS + 1, AllocationProtect PAGE_READONLY, MEM_RESERVE,
+ * PAGE_NOACCESS, MEM_PRIVATE, to MM_HIGHEST_USER_ADDRESS + 1); a free range
+ * with no VAD above it ends at MM_HIGHEST_VAD_ADDRESS + 1.
  */
 export function virtualQuery(
   w: WinMm,
@@ -462,6 +466,17 @@ export function virtualQuery(
     return null;
   }
   const vpn = Number(addr / PAGE);
+  const vadEnd = BigInt(L.vadEndVpn) * PAGE; // MM_HIGHEST_VAD_ADDRESS + 1
+  if (vpn >= L.vadEndVpn && vpn !== SHARED_USER_DATA_VPN)
+    return {
+      baseAddress: BigInt(vpn) * PAGE,
+      allocationBase: vadEnd,
+      allocationProtect: PageProt.READONLY,
+      regionSize: L.highestUserAddress + 1n - BigInt(vpn) * PAGE,
+      state: MemState.RESERVE,
+      protect: PageProt.NOACCESS,
+      type: MemState.PRIVATE,
+    };
   const vad = p.vads.locate(vpn);
   if (vad === null && vpn === SHARED_USER_DATA_VPN)
     // KUSER_SHARED_DATA: one committed read-only page (what VirtualQuery reports for it)
@@ -476,7 +491,7 @@ export function virtualQuery(
     };
   if (vad === null) {
     const above = p.vads.list().find((v) => v.startVpn > vpn);
-    let end = above ? BigInt(above.startVpn) * PAGE : L.highestUserAddress + 1n;
+    let end = above ? BigInt(above.startVpn) * PAGE : vadEnd;
     const shared = BigInt(SHARED_USER_DATA_VPN) * PAGE;
     if (vpn < SHARED_USER_DATA_VPN && shared < end) end = shared;
     return {
