@@ -8,7 +8,7 @@ import { Access } from "../../../hw/access.ts";
 import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl } from "../../KernelImpl.ts";
-import { STATUS_STACK_OVERFLOW } from "./fault.ts";
+import { STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION, STATUS_STACK_OVERFLOW } from "./fault.ts";
 import { PageProt } from "./mmpte.ts";
 import { MemState, WinError } from "./virtual.ts";
 
@@ -228,5 +228,52 @@ describe("VirtualQuery at the top of user space (WRK queryvm.c NtQueryVirtualMem
       type: MemState.PRIVATE,
     });
     expect(k.virtualQuery(t, 0x7000_0000n)).toMatchObject({ state: MemState.FREE, regionSize: 0xffe_0000n });
+  });
+});
+
+describe("an instruction fetch from a page not yet valid (WRK mmfault.c; Wine kernel32 test_atl_thunk_emulation)", () => {
+  it("x64: a RW|GUARD page raises STATUS_GUARD_PAGE_VIOLATION first, then the retried fetch the DEP access violation", () => {
+    const { k, t } = winKernel();
+    k.catchExceptions(t);
+    const w = k.view.windows()!;
+    const a = k.virtualAlloc(t, 0n, 0x1000n, true, true, RW | PageProt.GUARD);
+    expect(k.userAccess(0, t, a + 0x10n, Access.Exec).ok).toBe(false);
+    expect(w.process(t)).toMatchObject({ exception: STATUS_GUARD_PAGE_VIOLATION, exceptionRw: 8 });
+    expect(k.virtualQuery(t, a)!.protect).toBe(RW);
+    // the second fetch resolves the demand-zero page (one fault), then NX refuses the valid PTE
+    expect(k.userAccess(0, t, a + 0x10n, Access.Exec)).toMatchObject({ ok: false, faults: 2 });
+    expect(w.process(t)).toMatchObject({ exception: STATUS_ACCESS_VIOLATION, exceptionRw: 8 });
+    expect(w.process(t)).toMatchObject({ privatePages: 1, workingSet: 1 });
+    expect(k.view.invariants()).toEqual([]);
+  });
+
+  it("x64: a fetch from a fresh RW page makes it valid (a demand-zero fault) before the access violation", () => {
+    const { k, t } = winKernel();
+    k.catchExceptions(t);
+    const w = k.view.windows()!;
+    const a = k.virtualAlloc(t, 0n, 0x1000n, true, true, RW);
+    expect(k.userAccess(0, t, a, Access.Exec)).toMatchObject({ ok: false, faults: 2 });
+    expect(w.process(t)).toMatchObject({
+      exception: STATUS_ACCESS_VIOLATION,
+      exceptionRw: 8,
+      privatePages: 1,
+    });
+    expect(w.paging().demandZeroFaults).toBeGreaterThan(0);
+    // PAGE_NOACCESS stays an access violation at once (MiCheckVirtualAddress / MiAccessCheck)
+    const n = k.virtualAlloc(t, 0n, 0x1000n, true, true, PageProt.NOACCESS);
+    expect(k.userAccess(0, t, n, Access.Exec)).toMatchObject({ ok: false, faults: 1 });
+    expect(w.process(t)).toMatchObject({ exception: STATUS_ACCESS_VIOLATION, exceptionRw: 8 });
+  });
+
+  it("i386 (32-bit paging, no NX): the #PF has no I/D bit, so the exception records a read (EXCEPTION_READ_FAULT, 0)", () => {
+    const { k, t } = winKernel({ arch: "i386" });
+    k.catchExceptions(t);
+    const w = k.view.windows()!;
+    const g = k.virtualAlloc(t, 0n, 0x1000n, true, true, RW | PageProt.GUARD);
+    expect(k.userAccess(0, t, g, Access.Exec).ok).toBe(false);
+    expect(w.process(t)).toMatchObject({ exception: STATUS_GUARD_PAGE_VIOLATION, exceptionRw: 0 });
+    const n = k.virtualAlloc(t, 0n, 0x1000n, true, true, PageProt.NOACCESS);
+    expect(k.userAccess(0, t, n, Access.Exec).ok).toBe(false);
+    expect(w.process(t)).toMatchObject({ exception: STATUS_ACCESS_VIOLATION, exceptionRw: 0 });
   });
 });
