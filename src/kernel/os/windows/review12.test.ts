@@ -277,3 +277,36 @@ describe("an instruction fetch from a page not yet valid (WRK mmfault.c; Wine ke
     expect(w.process(t)).toMatchObject({ exception: STATUS_ACCESS_VIOLATION, exceptionRw: 0 });
   });
 });
+
+describe("VirtualProtect keeps a page's caching ('PAGE_NOCACHE cannot be set per page in recent Windows': Wine kernel32 test_VirtualAlloc)", () => {
+  it("a PAGE_NOCACHE allocation stays PAGE_NOCACHE; a plain one asked for PAGE_NOCACHE does not get it", () => {
+    const { k, t } = winKernel();
+    const NC = PageProt.NOCACHE;
+    const RO = PageProt.READONLY;
+    const a = k.virtualAlloc(t, 0n, 0x2000n, false, true, RW | NC);
+    expect(k.virtualQuery(t, a)).toMatchObject({
+      allocationProtect: RW | NC,
+      regionSize: 0x2000n,
+      protect: RW | NC,
+    });
+    // VirtualProtect(addr1, 0x1000, PAGE_READWRITE): old RW|NOCACHE; both pages still RW|NOCACHE, one region
+    expect(k.virtualProtect(t, a, 0x1000n, RW)).toBe(RW | NC);
+    expect(k.virtualQuery(t, a)).toMatchObject({ regionSize: 0x2000n, protect: RW | NC });
+    // PAGE_READONLY: the first page READONLY|NOCACHE, a region of its own
+    expect(k.virtualProtect(t, a, 0x1000n, RO)).toBe(RW | NC);
+    expect(k.virtualQuery(t, a)).toMatchObject({
+      regionSize: 0x1000n,
+      protect: RO | NC,
+      allocationProtect: RW | NC,
+    });
+    const b = k.virtualAlloc(t, 0n, 0x2000n, false, true, RW);
+    expect(k.virtualProtect(t, b, 0x1000n, RO | NC)).toBe(RW);
+    expect(k.virtualQuery(t, b)).toMatchObject({ regionSize: 0x1000n, protect: RO, allocationProtect: RW });
+    // PAGE_NOACCESS and PAGE_GUARD are set as asked on a PAGE_NOCACHE page
+    expect(k.virtualProtect(t, a + 0x1000n, 0x1000n, PageProt.NOACCESS)).toBe(RW | NC);
+    expect(k.virtualQuery(t, a + 0x1000n)!.protect).toBe(PageProt.NOACCESS);
+    expect(k.virtualProtect(t, a + 0x1000n, 0x1000n, RW | PageProt.GUARD)).toBe(PageProt.NOACCESS);
+    expect(k.virtualQuery(t, a + 0x1000n)!.protect).toBe(RW | PageProt.GUARD);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});

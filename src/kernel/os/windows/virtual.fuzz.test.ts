@@ -147,6 +147,15 @@ function modelFree(m: Model, addr: number, size: number, release: boolean): [boo
   return [true, 0];
 }
 
+/** VirtualProtect keeps a page's PAGE_NOCACHE / PAGE_WRITECOMBINE and drops those asked for (virtual.ts keepCaching). */
+function keepCaching(old: number, asked: number): number {
+  const CACHE = PageProt.NOCACHE | PageProt.WRITECOMBINE;
+  if ((asked & 0xff) === PageProt.NOACCESS) return asked;
+  const base = asked & ~CACHE;
+  if (base & PageProt.GUARD) return base;
+  return base | (old & CACHE);
+}
+
 function modelProtect(m: Model, addr: number, size: number, prot: number): [number, number] {
   if (!validProt(prot) || size === 0) return [-1, WinError.INVALID_PARAMETER];
   const s = Math.floor(addr / 4096);
@@ -155,7 +164,7 @@ function modelProtect(m: Model, addr: number, size: number, prot: number): [numb
   if (id === 0 || m.vad[idx(e)] !== id) return [-1, WinError.INVALID_ADDRESS];
   for (let v = s; v <= e; v++) if (!m.committed[idx(v)]) return [-1, WinError.INVALID_ADDRESS];
   const old = m.prot[idx(s)];
-  for (let v = s; v <= e; v++) m.prot[idx(v)] = prot;
+  for (let v = s; v <= e; v++) m.prot[idx(v)] = keepCaching(m.prot[idx(v)], prot);
   // PAGE_NOACCESS and PAGE_GUARD take a page out of the working set: unlocked
   if ((prot & 0xff) === PageProt.NOACCESS || prot & PageProt.GUARD)
     for (let v = s; v <= e; v++) m.locked[idx(v)] = 0;

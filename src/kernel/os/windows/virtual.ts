@@ -418,15 +418,37 @@ export function virtualProtect(
   const old = win32Protection(runs[0].s.protection);
   let flushOwed = false;
   for (const run of runs) {
-    if (run.s.protection === protection) continue;
+    const np = keepCaching(run.s.protection, protection);
+    if (run.s.protection === np) continue;
     for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
-      const r = setProtection(w.k, w.db, p, mm, vad, vpn, protection);
+      const r = setProtection(w.k, w.db, p, mm, vad, vpn, np);
       flushOwed ||= r.flush;
     }
   }
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
   resetUserStackLimit(w, p, vad, endVpn, protection);
   return old;
+}
+
+/**
+ * "PAGE_NOCACHE cannot be set per page in recent Windows" (Wine's
+ * kernel32 test_VirtualAlloc, measured; the old behaviour is its
+ * `broken()`): VirtualProtect of private pages keeps each page's caching
+ * (PAGE_NOCACHE or PAGE_WRITECOMBINE, set when it was committed) and drops
+ * any it is asked for: a PAGE_READWRITE | PAGE_NOCACHE allocation made
+ * PAGE_READONLY is PAGE_READONLY | PAGE_NOCACHE; a plain one asked
+ * PAGE_READONLY | PAGE_NOCACHE is PAGE_READONLY. PAGE_NOACCESS and a guard
+ * page (whose bit the caching shares) take the protection asked.
+ */
+function keepCaching(oldMm: number, asked: number): number {
+  const MODS = MmProt.GUARD_PAGE | MmProt.NOCACHE;
+  // MM_NOACCESS: no access bits, its modifier bits set
+  if ((asked & 7) === 0) return asked;
+  // NOCACHE or WRITECOMBINE (both bits): the caching asked for goes
+  const base = asked & MmProt.NOCACHE ? asked & ~MODS : asked;
+  if (base & MmProt.GUARD_PAGE) return base;
+  const cache = oldMm & MODS;
+  return (oldMm & 7) !== 0 && cache & MmProt.NOCACHE ? base | cache : base;
 }
 
 /**
