@@ -210,7 +210,12 @@ describe("what the runner prints in the windows profile", () => {
     expect(r.failed).toBe(0);
     const bad = (body: string) => () => run(`spawn A\n${body}`);
     expect(bad("A: VirtualAlloc 4K reset")).toThrow(/reset needs at=ADDR/);
-    expect(bad("A: VirtualAlloc 4K reserve+reset at=0x10000")).toThrow(/the allocation type is/);
+    expect(bad("A: VirtualAlloc 4K reserve+bogus at=0x10000")).toThrow(/the allocation type joins/);
+    expect(bad("A: VirtualAlloc 4K reserve+reserve at=0x10000")).toThrow(/the allocation type joins/);
+    // MEM_RESET with another flag is NtAllocateVirtualMemory's STATUS_INVALID_PARAMETER_5, not a line error
+    expect(
+      run("spawn A\nA: r = VirtualAlloc 4K reserve+reset at=0x10000\n").statements.at(-1)!.output,
+    ).toContain("r = 0 (NULL: GetLastError 87 ERROR_INVALID_PARAMETER)");
     expect(bad("A: GetWriteWatch 0x10000 4K clear")).toThrow(/expected 'reset', not 'clear'/);
     expect(bad("A: VirtualLock 0x10000")).toThrow(/an address and a size/);
   });

@@ -58,6 +58,7 @@ machine profile=windows:
   A: SetProcessWorkingSetSize 80K 400K [hard] | A: SetProcessWorkingSetSize empty
   A: VirtualLock ADDR SIZE | A: VirtualUnlock ADDR SIZE | A: r = VirtualAlloc 64K reset|reset_undo at=ADDR
   A: w = VirtualAlloc 1M reserve+commit+write_watch | A: n = GetWriteWatch w 1M [reset] | A: ResetWriteWatch w 1M
+  A: t = VirtualAlloc 64K reserve+top_down (MEM_TOP_DOWN; other mixes of the words: 87 at run time)
   A: p = VirtualAlloc2 128K reserve+reserve_placeholder prot=none | A: VirtualFree p 64K release+preserve_placeholder
   A: VirtualFree p 128K release+coalesce_placeholders | A: a = VirtualAlloc2 64K reserve+commit+replace_placeholder at=p
   A: v = MapViewOfFile3 s prot=rw at=p replace_placeholder | A: UnmapViewOfFile2 v [preserve_placeholder]

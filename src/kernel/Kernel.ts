@@ -342,6 +342,11 @@ export interface Kernel<C extends Mmu = Mmu> {
     /** MEM_WRITE_WATCH (with MEM_RESERVE only) */
     writeWatch?: boolean,
   ): bigint;
+  /**
+   * VirtualAlloc with flAllocationType as its MEM_* bits (os/windows/alloctype.ts: MEM_TOP_DOWN, and the
+   * mixes NtAllocateVirtualMemory refuses with 87): the base, or 0n with GetLastError.
+   */
+  virtualAllocType(task: TaskHandle, addr: bigint, size: bigint, type: number, protect: number): bigint;
   /** VirtualAlloc with MEM_RESET (or MEM_RESET_UNDO, `undo`): the base of the pages reset, or 0n with GetLastError. */
   virtualAllocReset(task: TaskHandle, addr: bigint, size: bigint, protect: number, undo: boolean): bigint;
   /** VirtualLock: TRUE or FALSE (GetLastError). */

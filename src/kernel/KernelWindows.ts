@@ -51,6 +51,12 @@ export abstract class KernelWindowsServices {
     return os.virtualAlloc(t, addr, size, reserve, commit, protect, writeWatch);
   }
 
+  /** VirtualAlloc with flAllocationType as MEM_* bits (MEM_TOP_DOWN, MEM_RESET mixes...): the base, or 0n (GetLastError). */
+  virtualAllocType(task: TaskHandle, addr: bigint, size: bigint, type: number, protect: number): bigint {
+    const { os, t } = this.win(task);
+    return os.virtualAllocType(t, addr, size, type, protect);
+  }
+
   /** VirtualAlloc with MEM_RESET (or MEM_RESET_UNDO): the base, or 0n (GetLastError). */
   virtualAllocReset(task: TaskHandle, addr: bigint, size: bigint, protect: number, undo: boolean): bigint {
     const { os, t } = this.win(task);

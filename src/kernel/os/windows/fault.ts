@@ -13,8 +13,10 @@
  *    read) gives the page's state and protection; a reserved page that is
  *    not committed, or a decommitted one, is an access violation.
  * 4. MiAccessCheck: the protection must allow the access (DEP: an execute of
- *    a page without execute rights raises an access violation with
- *    ExceptionInformation[0] = 8, where the CPU has NX: x64 and PAE); then a
+ *    a valid page without execute rights raises an access violation with
+ *    ExceptionInformation[0] = 8, where the CPU has NX: x64 and PAE; a page
+ *    not valid yet is resolved as for a read first, its guard page
+ *    violation raised first: the execute check is the valid PTE's); then a
  *    guard page raises STATUS_GUARD_PAGE_VIOLATION once and loses its
  *    guard (the "one-shot alarm" of the VirtualAlloc/Creating Guard Pages
  *    page), unless it is a thread stack's guard page: then
@@ -137,11 +139,14 @@ export function decide(
   // 3. the PTE
   const s = pageState(w.k, w.db, mm, vad, vpn);
   if (!s.committed) return { verdict: Verdict.NotCommitted, vad, s };
-  // 4. MiAccessCheck: the rights, then the guard
+  // 4. MiAccessCheck: the rights, then the guard. It knows reads and writes only: the execute right
+  // is checked on a valid PTE ("Ensure execute access is enabled in the PTE", WRK mmfault.c), so a
+  // fetch from a page not yet valid resolves it first (or hits its guard), and the retried fetch
+  // takes the DEP access violation on the valid, no-execute PTE
   const r = mmRights(s.protection);
-  const nx = w.k.arch.pgtable.entryBytes === 8; // x64 and PAE have the XD bit; 32-bit paging executes what it reads
   const write = access === 1;
-  if (!r.r || (write && !r.w) || (access === 2 && nx && !r.x)) return { verdict: Verdict.Protection, vad, s };
+  if (!r.r || (write && !r.w) || (access === 2 && s.valid && !r.x))
+    return { verdict: Verdict.Protection, vad, s };
   if (isGuard(s.protection)) return { verdict: Verdict.Guard, vad, s };
   // 5. how the PTE is resolved
   if (s.valid) return { verdict: write && r.copy ? Verdict.CopyOnWrite : Verdict.Retry, vad, s };
@@ -159,8 +164,9 @@ export function decide(
  * MmAccessFault for a fault taken in user mode. Null: resolved, retry the
  * access; else the exception (its name as the SigInfo's signal).
  */
-export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access): SigInfo | null {
+export function mmAccessFault(w: WinMm, task: Task, va: bigint, access0: Access): SigInfo | null {
   const k: KernelCore = w.k;
+  const access = faultAccess(w, access0);
   const mm = task.mm;
   if (mm === null) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   const p = winProcess(mm);
@@ -241,8 +247,21 @@ export function mmAccessFault(w: WinMm, task: Task, va: bigint, access: Access):
   }
 }
 
+/**
+ * The access as MmAccessFault's FaultStatus tells it: an instruction fetch
+ * is one only where the CPU has NX (x64, PAE): 32-bit paging sets no I/D
+ * bit in the #PF error code (SDM Vol. 3A §4.7), so Windows sees a read,
+ * and the exception's ExceptionInformation[0] is EXCEPTION_READ_FAULT (0)
+ * (Wine's kernel32 test_atl_thunk_emulation: "IsProcessorFeaturePresent(
+ * PF_NX_ENABLED) ? EXCEPTION_EXECUTE_FAULT : EXCEPTION_READ_FAULT").
+ */
+function faultAccess(w: WinMm, access: Access): Access {
+  return access === 2 && w.k.arch.pgtable.entryBytes !== 8 ? (0 as Access) : access;
+}
+
 /** `explain P ADDR`: what MmAccessFault would do with a fault on this access, in words. */
-export function explainAccessFault(w: WinMm, task: Task, va: bigint, access: Access): string[] {
+export function explainAccessFault(w: WinMm, task: Task, va: bigint, access0: Access): string[] {
+  const access = faultAccess(w, access0);
   const mm = task.mm;
   if (mm === null) return ["  no address space"];
   const { verdict, vad, s } = decide(w, mm, va, access);

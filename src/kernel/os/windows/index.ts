@@ -17,6 +17,7 @@ import type { Task } from "../../core/task.ts";
 import type { FileObject } from "../../fs/file.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
+import { virtualAllocType } from "./alloctype.ts";
 import {
   EXCEPTION_CODES,
   exceptionName,
@@ -364,6 +365,12 @@ export class WindowsOs implements OsProfile, WinMm {
   ): bigint {
     const { p, mm } = this.proc(task);
     return virtualAlloc(this, p, mm, addr, size, reserve, commit, protect, writeWatch);
+  }
+
+  /** VirtualAlloc with flAllocationType's MEM_* bits as NtAllocateVirtualMemory checks them (alloctype.ts). */
+  virtualAllocType(task: Task, addr: bigint, size: bigint, type: number, protect: number): bigint {
+    const { p, mm } = this.proc(task);
+    return virtualAllocType(this, p, mm, addr, size, type, protect);
   }
 
   /** VirtualAlloc MEM_RESET (or MEM_RESET_UNDO): the base, or 0n with GetLastError (reset.ts). */

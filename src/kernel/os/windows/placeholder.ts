@@ -26,8 +26,8 @@
  * dlls/kernelbase/tests/process.c test_VirtualAlloc2), mapped by
  * RtlNtStatusToDosError: STATUS_INVALID_PARAMETER(_3/_4) -> 87
  * ERROR_INVALID_PARAMETER; STATUS_CONFLICTING_ADDRESSES,
- * STATUS_MEMORY_NOT_ALLOCATED, STATUS_UNABLE_TO_FREE_VM -> 487
- * ERROR_INVALID_ADDRESS.
+ * STATUS_MEMORY_NOT_ALLOCATED -> 487 ERROR_INVALID_ADDRESS
+ * (STATUS_UNABLE_TO_FREE_VM is 87: Wine's dlls/ntdll/error.c table).
  */
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { charge, fail, WinError, type WinMm } from "./commit.ts";
@@ -54,6 +54,8 @@ export interface Alloc2Type {
   /** MEM_REPLACE_PLACEHOLDER (0x4000) */
   replacePlaceholder: boolean;
   writeWatch: boolean;
+  /** MEM_TOP_DOWN (0x100000): a reservation with no address placed from the top (virtual.ts) */
+  topDown?: boolean;
 }
 
 /**
@@ -80,12 +82,23 @@ export function virtualAlloc2(
   if (type.reservePlaceholder) {
     if (!type.reserve || type.commit || type.writeWatch || protect !== PageProt.NOACCESS)
       return fail(p, WinError.INVALID_PARAMETER);
-    const base = virtualAlloc(w, p, mm, addr, size, true, false, protect);
+    const base = virtualAlloc(w, p, mm, addr, size, true, false, protect, false, type.topDown);
     if (base !== 0n) p.vads.locate(Number(base / PAGE))!.placeholder = true;
     return base;
   }
   if (!type.replacePlaceholder)
-    return virtualAlloc(w, p, mm, addr, size, type.reserve, type.commit, protect, type.writeWatch);
+    return virtualAlloc(
+      w,
+      p,
+      mm,
+      addr,
+      size,
+      type.reserve,
+      type.commit,
+      protect,
+      type.writeWatch,
+      type.topDown,
+    );
   // MEM_REPLACE_PLACEHOLDER: with MEM_RESERVE only (MEM_COMMIT alone or nothing: STATUS_INVALID_PARAMETER)
   if (!type.reserve) return fail(p, WinError.INVALID_PARAMETER);
   const protection = makeProtectionMask(protect);

@@ -16,7 +16,9 @@
  * it and the bottom of the reservation, it commits the page just above the
  * bottom instead (without guard), moves StackLimit there, and raises
  * STATUS_STACK_OVERFLOW (0xC00000FD). A touch of the bottom page, never
- * committed, is then an access violation.
+ * committed, is then an access violation. A new guard page the commit
+ * limit refuses is STATUS_STACK_OVERFLOW too, StackLimit already moved to
+ * the faulting page (MiCheckForUserStackOverflow writes it first).
  */
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageProt } from "./mmpte.ts";
@@ -84,14 +86,20 @@ export function checkForUserStackOverflow(w: WinMm, p: WinProcess, mm: MmStruct,
   const next = vpn - 1;
   const lastError = p.lastError; // the commits below are the kernel's, not the thread's calls
   if (next - 1 <= st.deallocationVpn) {
-    // "no more room for expansion": commit the page before the last one, and overflow
+    // "no more room for expansion": commit the page before the last one, and overflow; StackLimit
+    // moves there only if that commit succeeded (NT_SUCCESS (status))
     const page = st.deallocationVpn + 1;
-    if (page < vpn) virtualAlloc(w, p, mm, BigInt(page) * 4096n, 4096n, false, true, PageProt.READWRITE);
-    st.stackLimitVpn = Math.min(page, vpn);
+    const ok =
+      page >= vpn ||
+      virtualAlloc(w, p, mm, BigInt(page) * 4096n, 4096n, false, true, PageProt.READWRITE) !== 0n;
+    if (ok) st.stackLimitVpn = Math.min(page, vpn);
     st.overflows++;
     p.lastError = lastError;
     return StackCheck.Overflow;
   }
+  // StackLimit moves to the old guard page before the new one is committed (*StackLimit = NextPage +
+  // RegionSize, then ZwAllocateVirtualMemory): a commit that fails leaves it moved, and overflows
+  st.stackLimitVpn = vpn;
   const ok = virtualAlloc(
     w,
     p,
@@ -103,7 +111,10 @@ export function checkForUserStackOverflow(w: WinMm, p: WinProcess, mm: MmStruct,
     PageProt.READWRITE | PageProt.GUARD,
   );
   p.lastError = lastError;
-  if (ok === 0n) return StackCheck.Overflow; // no commit left for the new guard page
-  st.stackLimitVpn = vpn;
+  if (ok === 0n) {
+    // no commit left for the new guard page: STATUS_STACK_OVERFLOW
+    st.overflows++;
+    return StackCheck.Overflow;
+  }
   return StackCheck.Grown;
 }

@@ -217,4 +217,20 @@ export class VadTree {
     }
     return start + nrPages <= endVpn ? start : -1;
   }
+
+  /**
+   * MiFindEmptyAddressRangeDown: the highest `alignPages`-aligned start of
+   * `nrPages` free pages in [lowVpn, endVpn) (MEM_TOP_DOWN), or -1.
+   */
+  findEmptyDown(nrPages: number, alignPages: number, lowVpn: number, endVpn: number): number {
+    let start = Math.floor((endVpn - nrPages) / alignPages) * alignPages;
+    const vads = this.list();
+    for (let i = vads.length - 1; i >= 0 && start >= lowVpn; i--) {
+      const v = vads[i];
+      if (v.startVpn >= start + nrPages) continue;
+      if (v.endVpn < start) break;
+      start = Math.floor((v.startVpn - nrPages) / alignPages) * alignPages;
+    }
+    return start >= lowVpn ? start : -1;
+  }
 }

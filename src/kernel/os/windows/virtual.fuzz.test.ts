@@ -120,19 +120,20 @@ function modelFree(m: Model, addr: number, size: number, release: boolean): [boo
   let e: number;
   if (release) {
     if (size !== 0) return [false, WinError.INVALID_PARAMETER];
-    if (vad === undefined || addr !== vad.start * 4096) return [false, WinError.INVALID_ADDRESS];
+    if (vad === undefined || Math.floor(addr / 4096) !== vad.start) return [false, WinError.INVALID_ADDRESS];
     s = vad.start;
     e = vad.end;
   } else {
     if (vad === undefined) return [false, WinError.INVALID_ADDRESS];
     if (size === 0) {
-      if (addr !== vad.start * 4096) return [false, WinError.INVALID_ADDRESS];
+      if (Math.floor(addr / 4096) !== vad.start) return [false, WinError.INVALID_ADDRESS];
       s = vad.start;
       e = vad.end;
     } else {
       s = Math.floor(addr / 4096);
       e = Math.floor((addr + size - 1) / 4096);
-      if (e > vad.end) return [false, WinError.INVALID_ADDRESS];
+      // STATUS_UNABLE_TO_FREE_VM
+      if (e > vad.end) return [false, WinError.INVALID_PARAMETER];
     }
   }
   for (let v = s; v <= e; v++) {
@@ -146,6 +147,15 @@ function modelFree(m: Model, addr: number, size: number, release: boolean): [boo
   return [true, 0];
 }
 
+/** VirtualProtect keeps a page's PAGE_NOCACHE / PAGE_WRITECOMBINE and drops those asked for (virtual.ts keepCaching). */
+function keepCaching(old: number, asked: number): number {
+  const CACHE = PageProt.NOCACHE | PageProt.WRITECOMBINE;
+  if ((asked & 0xff) === PageProt.NOACCESS) return asked;
+  const base = asked & ~CACHE;
+  if (base & PageProt.GUARD) return base;
+  return base | (old & CACHE);
+}
+
 function modelProtect(m: Model, addr: number, size: number, prot: number): [number, number] {
   if (!validProt(prot) || size === 0) return [-1, WinError.INVALID_PARAMETER];
   const s = Math.floor(addr / 4096);
@@ -154,7 +164,7 @@ function modelProtect(m: Model, addr: number, size: number, prot: number): [numb
   if (id === 0 || m.vad[idx(e)] !== id) return [-1, WinError.INVALID_ADDRESS];
   for (let v = s; v <= e; v++) if (!m.committed[idx(v)]) return [-1, WinError.INVALID_ADDRESS];
   const old = m.prot[idx(s)];
-  for (let v = s; v <= e; v++) m.prot[idx(v)] = prot;
+  for (let v = s; v <= e; v++) m.prot[idx(v)] = keepCaching(m.prot[idx(v)], prot);
   // PAGE_NOACCESS and PAGE_GUARD take a page out of the working set: unlocked
   if ((prot & 0xff) === PageProt.NOACCESS || prot & PageProt.GUARD)
     for (let v = s; v <= e; v++) m.locked[idx(v)] = 0;

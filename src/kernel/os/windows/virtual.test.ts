@@ -169,8 +169,9 @@ describe("VirtualFree", () => {
     expect(k.view.windows()!.commit().total).toBe(14);
     expect(k.virtualFree(t, a + 0x1000n, 0n, false)).toBe(false);
     expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS);
+    // past the reservation: STATUS_UNABLE_TO_FREE_VM, ERROR_INVALID_PARAMETER (review12.test.ts)
     expect(k.virtualFree(t, a + 0xf000n, 0x2000n, false)).toBe(false);
-    expect(lastError(k, t)).toBe(WinError.INVALID_ADDRESS);
+    expect(lastError(k, t)).toBe(WinError.INVALID_PARAMETER);
     expect(k.virtualFree(t, a, 0n, false)).toBe(true);
     expect(k.view.windows()!.commit().total).toBe(0);
     expect(k.virtualQuery(t, a)).toMatchObject({ state: MemState.RESERVE, regionSize: 0x10000n });
@@ -277,13 +278,17 @@ describe("PAGE_NOCACHE and PAGE_WRITECOMBINE in the valid PTE (MmProtectToPteMas
       const pte = getPte(k, t.mm!, Number(a / 4096n));
       expect(pte.lo & 0x18, arch).toBe(0x10);
       expect(k.virtualQuery(t, a)!.protect).toBe(RW | PageProt.NOCACHE);
-      // VirtualProtect remakes the valid PTE: write-combined, then cached
-      expect(k.virtualProtect(t, a, 0x1000n, RW | PageProt.WRITECOMBINE)).toBe(RW | PageProt.NOCACHE);
-      expect(getPte(k, t.mm!, Number(a / 4096n)).lo & 0x18, arch).toBe(0x08);
-      const flags = k.view.windows()!.pte(t, a).columns.at(-1)!.flags;
-      expect(flags.slice(5, 7), arch).toBe("-T");
-      expect(k.virtualProtect(t, a, 0x1000n, RW)).toBe(RW | PageProt.WRITECOMBINE);
-      expect(getPte(k, t.mm!, Number(a / 4096n)).lo & 0x18, arch).toBe(0);
+      // VirtualProtect remakes the valid PTE, its caching kept ("PAGE_NOCACHE cannot be set per page": review12.test.ts)
+      expect(k.virtualProtect(t, a, 0x1000n, PageProt.READONLY | PageProt.WRITECOMBINE)).toBe(
+        RW | PageProt.NOCACHE,
+      );
+      expect(getPte(k, t.mm!, Number(a / 4096n)).lo & 0x18, arch).toBe(0x10);
+      expect(k.virtualProtect(t, a, 0x1000n, RW)).toBe(PageProt.READONLY | PageProt.NOCACHE);
+      // a write-combined allocation: PWT
+      const c = k.virtualAlloc(t, 0n, 0x1000n, true, true, RW | PageProt.WRITECOMBINE);
+      k.userAccess(0, t, c, 1, 0x34);
+      expect(getPte(k, t.mm!, Number(c / 4096n)).lo & 0x18, arch).toBe(0x08);
+      expect(k.view.windows()!.pte(t, c).columns.at(-1)!.flags.slice(5, 7), arch).toBe("-T");
       // a page faulted in later gets the bits of its protection too
       k.userAccess(0, t, a + 0x1000n, 0);
       expect(

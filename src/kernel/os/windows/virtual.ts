@@ -91,6 +91,9 @@ export function overSharedPage(startVpn: number, endVpn: number): boolean {
  *   them only after the view's branch: "PAGE_WRITECOPY is not valid for
  *   private pages").
  * - MEM_WRITE_WATCH (`writeWatch`) needs MEM_RESERVE (writewatch.ts).
+ * - MEM_TOP_DOWN (`topDown`): with no address, the highest free 64 KB-aligned
+ *   range below MM_HIGHEST_VAD_ADDRESS (MiFindEmptyAddressRangeDown); with
+ *   an address it changes nothing. alloctype.ts checks the flags' mix.
  * - Below MM_LOWEST_USER_ADDRESS (the first 64 KB) and above
  *   MM_HIGHEST_VAD_ADDRESS NtAllocateVirtualMemory returns
  *   STATUS_INVALID_PARAMETER_2 (WRK mm/allocvm.c): ERROR_INVALID_PARAMETER.
@@ -105,6 +108,7 @@ export function virtualAlloc(
   commit: boolean,
   protect: number,
   writeWatch = false,
+  topDown = false,
 ): bigint {
   const L = w.layout;
   if (!reserve && !commit) return fail(p, WinError.INVALID_PARAMETER);
@@ -129,10 +133,18 @@ export function virtualAlloc(
         return fail(p, WinError.INVALID_ADDRESS);
     } else {
       const n = Number((size + PAGE - 1n) / PAGE);
-      startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
-      // (x64) a free range over KUSER_SHARED_DATA: the next one above it
-      if (startVpn >= 0 && overSharedPage(startVpn, startVpn + n - 1))
-        startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, SHARED_USER_DATA_VPN + 1, L.vadEndVpn);
+      if (topDown) {
+        // MEM_TOP_DOWN: MiFindEmptyAddressRangeDown from MM_HIGHEST_VAD_ADDRESS
+        startVpn = p.vads.findEmptyDown(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
+        // (x64) a free range over KUSER_SHARED_DATA: the next one below it
+        if (startVpn >= 0 && overSharedPage(startVpn, startVpn + n - 1))
+          startVpn = p.vads.findEmptyDown(n, GRANULARITY_PAGES, L.lowestUserVpn, SHARED_USER_DATA_VPN);
+      } else {
+        startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, L.lowestUserVpn, L.vadEndVpn);
+        // (x64) a free range over KUSER_SHARED_DATA: the next one above it
+        if (startVpn >= 0 && overSharedPage(startVpn, startVpn + n - 1))
+          startVpn = p.vads.findEmpty(n, GRANULARITY_PAGES, SHARED_USER_DATA_VPN + 1, L.vadEndVpn);
+      }
       if (startVpn < 0) return fail(p, WinError.NOT_ENOUGH_MEMORY);
       endVpn = startVpn + n - 1;
     }
@@ -243,7 +255,14 @@ function commitView(
  * VirtualAlloc, the function decommits the entire region"; otherwise the
  * pages containing [lpAddress, lpAddress+dwSize), all in one reservation;
  * decommitting an uncommitted page does not fail. True, or false with
- * lastError.
+ * lastError. The WRK's order (mm/freevm.c): no VAD at the page of
+ * lpAddress is STATUS_MEMORY_NOT_ALLOCATED (487); a range past the VAD's
+ * end STATUS_UNABLE_TO_FREE_VM (87: RtlNtStatusToDosError); a view
+ * STATUS_UNABLE_TO_DELETE_SECTION (87); with dwSize 0 "the base address"
+ * is compared as a page number (MI_VA_TO_VPN (CapturedBase) !=
+ * Vad->StartingVpn: STATUS_FREE_VM_NOT_AT_BASE, 487), so any address in
+ * the reservation's first page names it (Wine's ntdll test_NtAllocateVirtualMemory,
+ * measured on Windows: base + 0xfff releases, base + 0xffe decommits the whole region).
  */
 export function virtualFree(
   w: WinMm,
@@ -254,13 +273,19 @@ export function virtualFree(
   release: boolean,
 ): boolean {
   const k = w.k;
-  if (addr >= BigInt(w.layout.vadEndVpn) * PAGE) return !!fail(p, WinError.INVALID_PARAMETER);
+  // above MM_HIGHEST_USER_ADDRESS: STATUS_INVALID_PARAMETER_2; a size past it: _3 (WRK freevm.c); the
+  // 64 KB between MM_HIGHEST_VAD_ADDRESS and it holds no VAD: STATUS_MEMORY_NOT_ALLOCATED below
+  const highest = w.layout.highestUserAddress;
+  if (addr > highest || highest - addr < size) return !!fail(p, WinError.INVALID_PARAMETER);
   const vad = p.vads.locate(Number(addr / PAGE));
   // a mapped view is UnmapViewOfFile's: STATUS_UNABLE_TO_DELETE_SECTION (WRK mm/freevm.c)
   if (vad?.view) return !!fail(p, WinError.INVALID_PARAMETER);
+  // the page of lpAddress (MI_VA_TO_VPN: "rounded down to the next host page address boundary")
+  const atVpn = Number(addr / PAGE);
   if (release) {
+    // kernel32 VirtualFreeEx: MEM_RELEASE with a size is STATUS_INVALID_PARAMETER before the call
     if (size !== 0n) return !!fail(p, WinError.INVALID_PARAMETER);
-    if (vad === null || addr !== BigInt(vad.startVpn) * PAGE) return !!fail(p, WinError.INVALID_ADDRESS);
+    if (vad === null || atVpn !== vad.startVpn) return !!fail(p, WinError.INVALID_ADDRESS);
     releaseVad(w, p, mm, vad);
     return true;
   }
@@ -269,14 +294,14 @@ export function virtualFree(
   let endVpn: number;
   if (size === 0n) {
     // STATUS_FREE_VM_NOT_AT_BASE
-    if (addr !== BigInt(vad.startVpn) * PAGE) return !!fail(p, WinError.INVALID_ADDRESS);
+    if (atVpn !== vad.startVpn) return !!fail(p, WinError.INVALID_ADDRESS);
     startVpn = vad.startVpn;
     endVpn = vad.endVpn;
   } else {
-    startVpn = Number(addr / PAGE);
+    startVpn = atVpn;
     endVpn = Number((addr + size - 1n) / PAGE);
-    // STATUS_UNABLE_TO_FREE_VM: the range leaves the reservation
-    if (endVpn > vad.endVpn) return !!fail(p, WinError.INVALID_ADDRESS);
+    // STATUS_UNABLE_TO_FREE_VM (RtlNtStatusToDosError: ERROR_INVALID_PARAMETER): the range leaves the reservation
+    if (endVpn > vad.endVpn) return !!fail(p, WinError.INVALID_PARAMETER);
   }
   let returned = 0;
   let flushOwed = false;
@@ -367,7 +392,10 @@ export function virtualProtect(
   protect: number,
 ): number {
   const protection = makeProtectionMask(protect);
-  if (protection < 0 || size === 0n || addr >= BigInt(w.layout.vadEndVpn) * PAGE) {
+  // NtProtectVirtualMemory: above MM_HIGHEST_USER_ADDRESS STATUS_INVALID_PARAMETER_2, a size past it or 0
+  // STATUS_INVALID_PARAMETER_3; below it, an address in no VAD is STATUS_CONFLICTING_ADDRESSES (WRK protect.c)
+  const highest = w.layout.highestUserAddress;
+  if (protection < 0 || size === 0n || addr > highest || highest - addr < size) {
     p.lastError = WinError.INVALID_PARAMETER;
     return -1;
   }
@@ -390,15 +418,37 @@ export function virtualProtect(
   const old = win32Protection(runs[0].s.protection);
   let flushOwed = false;
   for (const run of runs) {
-    if (run.s.protection === protection) continue;
+    const np = keepCaching(run.s.protection, protection);
+    if (run.s.protection === np) continue;
     for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
-      const r = setProtection(w.k, w.db, p, mm, vad, vpn, protection);
+      const r = setProtection(w.k, w.db, p, mm, vad, vpn, np);
       flushOwed ||= r.flush;
     }
   }
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
   resetUserStackLimit(w, p, vad, endVpn, protection);
   return old;
+}
+
+/**
+ * "PAGE_NOCACHE cannot be set per page in recent Windows" (Wine's
+ * kernel32 test_VirtualAlloc, measured; the old behaviour is its
+ * `broken()`): VirtualProtect of private pages keeps each page's caching
+ * (PAGE_NOCACHE or PAGE_WRITECOMBINE, set when it was committed) and drops
+ * any it is asked for: a PAGE_READWRITE | PAGE_NOCACHE allocation made
+ * PAGE_READONLY is PAGE_READONLY | PAGE_NOCACHE; a plain one asked
+ * PAGE_READONLY | PAGE_NOCACHE is PAGE_READONLY. PAGE_NOACCESS and a guard
+ * page (whose bit the caching shares) take the protection asked.
+ */
+function keepCaching(oldMm: number, asked: number): number {
+  const MODS = MmProt.GUARD_PAGE | MmProt.NOCACHE;
+  // MM_NOACCESS: no access bits, its modifier bits set
+  if ((asked & 7) === 0) return asked;
+  // NOCACHE or WRITECOMBINE (both bits): the caching asked for goes
+  const base = asked & MmProt.NOCACHE ? asked & ~MODS : asked;
+  if (base & MmProt.GUARD_PAGE) return base;
+  const cache = oldMm & MODS;
+  return (oldMm & 7) !== 0 && cache & MmProt.NOCACHE ? base | cache : base;
 }
 
 /**
@@ -420,7 +470,11 @@ function resetUserStackLimit(w: WinMm, p: WinProcess, vad: Vad, endVpn: number, 
  * VirtualQuery (NtQueryVirtualMemory, MemoryBasicInformation): the run of
  * pages from the page of `addr` with the same state and protection, inside
  * one reservation or one free range. Null (ERROR_INVALID_PARAMETER) above
- * the highest user address.
+ * the highest user address. WRK mm/queryvm.c: above MM_HIGHEST_VAD_ADDRESS
+ * "a reserved area from this point on" (AllocationBase
+ * MM_HIGHEST_VAD_ADDRESS + 1, AllocationProtect PAGE_READONLY, MEM_RESERVE,
+ * PAGE_NOACCESS, MEM_PRIVATE, to MM_HIGHEST_USER_ADDRESS + 1); a free range
+ * with no VAD above it ends at MM_HIGHEST_VAD_ADDRESS + 1.
  */
 export function virtualQuery(
   w: WinMm,
@@ -434,6 +488,17 @@ export function virtualQuery(
     return null;
   }
   const vpn = Number(addr / PAGE);
+  const vadEnd = BigInt(L.vadEndVpn) * PAGE; // MM_HIGHEST_VAD_ADDRESS + 1
+  if (vpn >= L.vadEndVpn && vpn !== SHARED_USER_DATA_VPN)
+    return {
+      baseAddress: BigInt(vpn) * PAGE,
+      allocationBase: vadEnd,
+      allocationProtect: PageProt.READONLY,
+      regionSize: L.highestUserAddress + 1n - BigInt(vpn) * PAGE,
+      state: MemState.RESERVE,
+      protect: PageProt.NOACCESS,
+      type: MemState.PRIVATE,
+    };
   const vad = p.vads.locate(vpn);
   if (vad === null && vpn === SHARED_USER_DATA_VPN)
     // KUSER_SHARED_DATA: one committed read-only page (what VirtualQuery reports for it)
@@ -448,7 +513,7 @@ export function virtualQuery(
     };
   if (vad === null) {
     const above = p.vads.list().find((v) => v.startVpn > vpn);
-    let end = above ? BigInt(above.startVpn) * PAGE : L.highestUserAddress + 1n;
+    let end = above ? BigInt(above.startVpn) * PAGE : vadEnd;
     const shared = BigInt(SHARED_USER_DATA_VPN) * PAGE;
     if (vpn < SHARED_USER_DATA_VPN && shared < end) end = shared;
     return {

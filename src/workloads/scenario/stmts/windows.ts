@@ -107,13 +107,27 @@ function boolResult(
   c.assign(s, rt, ok ? 1n : 0n, ok ? note : `(FALSE: GetLastError ${errorName(lastError)})`);
 }
 
+/** flAllocationType's words and bits (winnt.h MEM_*). */
+const ALLOC_BITS: Record<string, number> = {
+  commit: 0x1000,
+  reserve: 0x2000,
+  // VirtualAlloc2's: passed on, for NtAllocateVirtualMemory to refuse with 87
+  replace_placeholder: 0x4000,
+  reserve_placeholder: 0x40000,
+  reset: 0x80000,
+  top_down: 0x100000,
+  write_watch: 0x200000,
+  reset_undo: 0x1000000,
+};
+
 const ALLOC_TYPES =
-  "the allocation type is reserve, commit, reserve+commit (each with +write_watch), reset or reset_undo";
+  "the allocation type joins reserve, commit, top_down, write_watch, reset, reset_undo (reserve_placeholder, replace_placeholder) with +";
 
 /**
- * `P: VAR = VirtualAlloc SIZE reserve|commit|reserve+commit[+write_watch] [prot=PROT] [at=ADDR]`,
+ * `P: VAR = VirtualAlloc SIZE reserve|commit|reserve+commit[+top_down][+write_watch] [prot=PROT] [at=ADDR]`,
  * `P: VAR = VirtualAlloc SIZE reset|reset_undo at=ADDR [prot=PROT]` (MEM_RESET, MEM_RESET_UNDO:
- * extensions of the form; the protection is ignored but checked)
+ * extensions of the form; the protection is ignored but checked). Any other mix of the words is
+ * passed on as flAllocationType's bits for NtAllocateVirtualMemory to refuse (87: os/windows/alloctype.ts).
  */
 export function virtualAlloc(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
@@ -125,15 +139,13 @@ export function virtualAlloc(c: CompileContext, s: Stmt): Run {
   if (sizeW.expr === null) c.fail(`expected a size, not '${sizeW.ident}'`, sizeW.pos);
   c.useVars(sizeW.expr);
   const words = (typeW.ident ?? "").split("+");
-  const flags = new Set(words);
-  const reset = words.length === 1 && (words[0] === "reset" || words[0] === "reset_undo");
-  if (
-    !reset &&
-    (flags.size !== words.length ||
-      words.some((x) => x !== "reserve" && x !== "commit" && x !== "write_watch") ||
-      !(flags.has("reserve") || flags.has("commit")))
-  )
-    c.fail(ALLOC_TYPES, typeW.pos);
+  let type = 0;
+  for (const x of words) {
+    const b = ALLOC_BITS[x];
+    if (b === undefined || (type & b) !== 0) c.fail(ALLOC_TYPES, typeW.pos);
+    type |= b;
+  }
+  const reset = type === ALLOC_BITS.reset || type === ALLOC_BITS.reset_undo;
   const at = o.get("at");
   if (at && at.value === null) c.fail("at= needs an address", at.valuePos);
   if (reset && !at) c.fail(`VirtualAlloc ... ${words[0]} needs at=ADDR`, typeW.pos);
@@ -141,36 +153,34 @@ export function virtualAlloc(c: CompileContext, s: Stmt): Run {
   const protect = winProt(c, o.get("prot"));
   if (s.target) c.defined.add(s.target.name);
   const size: AddrExpr = sizeW.expr;
+  const flags = new Set(words);
   return (rt) => {
     const w = windowsOnly(c, rt, "VirtualAlloc", s.verbPos);
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
     const addr = at ? c.value(at.value!, rt, "at=") : 0n;
     const len = c.value(size, rt, "the size");
-    if (reset) {
-      const undo = words[0] === "reset_undo";
-      const b = rt.kernel.virtualAllocReset(t, addr, len, protect, undo);
-      const p = rt.view.windows()!.paging();
-      c.assign(
-        s,
-        rt,
-        b,
-        b === 0n
-          ? `(NULL: GetLastError ${errorName(w.process(t)!.lastError)})`
-          : `(${undo ? "MEM_RESET_UNDO: the data is intact" : "MEM_RESET: the contents no longer of interest"}; from 0x${b.toString(16)}; modified list ${p.modified} pages, standby ${p.standby})`,
-      );
-      return;
-    }
-    const reserve = flags.has("reserve");
-    const commit = flags.has("commit");
-    const base = rt.kernel.virtualAlloc(t, addr, len, reserve, commit, protect, flags.has("write_watch"));
+    const base = rt.kernel.virtualAllocType(t, addr, len, type, protect);
     const info = w.process(t)!;
     if (base === 0n) {
       c.assign(s, rt, 0n, `(NULL: GetLastError ${errorName(info.lastError)})`);
       return;
     }
+    if (reset) {
+      const undo = words[0] === "reset_undo";
+      const p = rt.view.windows()!.paging();
+      c.assign(
+        s,
+        rt,
+        base,
+        `(${undo ? "MEM_RESET_UNDO: the data is intact" : "MEM_RESET: the contents no longer of interest"}; from 0x${base.toString(16)}; modified list ${p.modified} pages, standby ${p.standby})`,
+      );
+      return;
+    }
+    const reserve = flags.has("reserve");
+    const commit = flags.has("commit");
     const q = rt.kernel.virtualQuery(t, base)!;
-    const what = reserve ? (commit ? "reserved and committed" : "reserved") : "committed";
+    const what = `${reserve ? (commit ? "reserved and committed" : "reserved") : "committed"}${flags.has("top_down") && (reserve || addr === 0n) ? " top-down" : ""}`;
     c.assign(
       s,
       rt,

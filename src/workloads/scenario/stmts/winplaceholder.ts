@@ -17,11 +17,12 @@ const ALLOC2_WORDS = new Set([
   "write_watch",
   "reserve_placeholder",
   "replace_placeholder",
+  "top_down",
 ]);
 
 /**
  * `P: VAR = VirtualAlloc2 SIZE TYPE [prot=PROT] [at=ADDR]`: TYPE joins with
- * `+` reserve, commit, write_watch, reserve_placeholder
+ * `+` reserve, commit, write_watch, top_down (MEM_TOP_DOWN), reserve_placeholder
  * (MEM_RESERVE_PLACEHOLDER), replace_placeholder (MEM_REPLACE_PLACEHOLDER).
  */
 export function virtualAlloc2(c: CompileContext, s: Stmt): Run {
@@ -34,7 +35,7 @@ export function virtualAlloc2(c: CompileContext, s: Stmt): Run {
   const words = (args[1].ident ?? "").split("+");
   if (words.some((x) => !ALLOC2_WORDS.has(x)) || new Set(words).size !== words.length)
     c.fail(
-      "the allocation type joins reserve, commit, write_watch, reserve_placeholder and replace_placeholder with +",
+      "the allocation type joins reserve, commit, write_watch, top_down, reserve_placeholder and replace_placeholder with +",
       args[1].pos,
     );
   const has = (x: string) => words.includes(x);
@@ -58,6 +59,7 @@ export function virtualAlloc2(c: CompileContext, s: Stmt): Run {
         writeWatch: has("write_watch"),
         reservePlaceholder: has("reserve_placeholder"),
         replacePlaceholder: has("replace_placeholder"),
+        topDown: has("top_down"),
       },
       protect,
     );
