@@ -23,16 +23,11 @@ import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { emptyPmdForSetPmd, isHugePmd, pmdOf } from "./pgtable.ts";
-import { hugeGlobalEnabled, ShmemHuge, type ShmemHugeCache, shmemVmaSuitable } from "./shmem_huge.ts";
+import { type ShmemHugeCache, shmemObjHugeAllowed, shmemSizeMode, shmemVmaSuitable } from "./shmem_huge.ts";
 import { type ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 /** hugepages-<size>kB/shmem_enabled's words. Linux: mm/shmem.c thpsize_shmem_enabled_store */
 export const SHMEM_SIZE_MODES = ["always", "inherit", "within_size", "advise", "never"] as const;
-
-/** The mode of shmem folios of `order` (the PMD order inherit at boot, the others never). */
-export function shmemSizeMode(pc: ShmemHugeCache, order: number): string {
-  return pc.shmemThp.sizes.get(order) ?? (order === pc.pmdOrder ? "inherit" : "never");
-}
 
 /**
  * thpsize_shmem_enabled_store: a write of `mode` to
@@ -70,49 +65,6 @@ export function shmemSizeStats(
     pc.shmemThp.sizeStats.set(order, s);
   }
   return s;
-}
-
-/**
- * shmem_allowable_huge_orders for page `index` of shmem object `obj` faulted
- * through a VMA with flags `vmFlags`: may it be in a PMD-size folio? Not under
- * MADV_NOHUGEPAGE (vma_thp_disabled). A SysV segment (shm_vm_ops: not
- * vma_is_anon_shmem) takes tmpfs's answer, shm_mnt's huge= through
- * __shmem_huge_global_enabled (deny and force over it). Shared anonymous
- * memory: deny refuses; force grants the orders of `inherit`; else the orders
- * `always`, `within_size` where the folio ends within i_size (the mapping's
- * length), `advise` with MADV_HUGEPAGE, and `inherit` where shm_mnt's huge=
- * grants it (within_size: within i_size, or MADV_HUGEPAGE; advise:
- * MADV_HUGEPAGE).
- * Linux: mm/shmem.c shmem_allowable_huge_orders, __shmem_huge_global_enabled
- */
-export function shmemObjHugeAllowed(
-  pc: ShmemHugeCache,
-  obj: ShmemObject,
-  index: number,
-  vmFlags: number,
-): boolean {
-  if (vmFlags & VmFlag.NOHUGEPAGE) return false;
-  const sizeBytes = obj.sizePages * 4096;
-  const globalHuge = hugeGlobalEnabled(pc, pc.shmemThp.shmMntHuge, sizeBytes, index, 0, vmFlags);
-  if (obj.sysv) return globalHuge; // "For tmpfs, we now only support PMD sized THP"
-  const huge = pc.shmemThp.huge;
-  if (huge === ShmemHuge.deny) return false;
-  const mode = shmemSizeMode(pc, pc.pmdOrder);
-  if (huge === ShmemHuge.force) return mode === "inherit";
-  switch (mode) {
-    case "always":
-      return true;
-    case "within_size": {
-      const nr = 2 ** pc.pmdOrder;
-      return obj.sizePages >= Math.ceil((index + 1) / nr) * nr; // round_up(index + 1, 1 << order)
-    }
-    case "advise":
-      return (vmFlags & VmFlag.HUGEPAGE) !== 0;
-    case "inherit":
-      return globalHuge;
-    default:
-      return false;
-  }
 }
 
 /**

@@ -111,6 +111,7 @@ export function shmemHugeGlobalEnabled(
  * __shmem_huge_global_enabled for an inode on a mount whose huge= is `sbHuge`
  * and whose i_size is `sizeBytes` (tmpfs files, memfds, and on shm_mnt the
  * shmem objects of shared anonymous memory and SysV segments: mm/shmem_anon_huge.ts).
+ * `force`: shmem_huge_force (a collapse outside khugepaged's sysfs rules).
  * Linux: mm/shmem.c __shmem_huge_global_enabled
  */
 export function hugeGlobalEnabled(
@@ -120,11 +121,12 @@ export function hugeGlobalEnabled(
   index: number,
   writeEnd: number,
   vmFlags: number,
+  force = false,
 ): boolean {
   if (vmFlags >= 0 && vmFlags & VmFlag.NOHUGEPAGE) return false;
   const global = pc.shmemThp.huge;
   if (global === ShmemHuge.deny) return false;
-  if (global === ShmemHuge.force) return true;
+  if (force || global === ShmemHuge.force) return true; // shmem_huge_force: MADV_COLLAPSE
   const nr = 2 ** pc.pmdOrder;
   switch (sbHuge) {
     case ShmemHuge.always:
@@ -140,6 +142,89 @@ export function hugeGlobalEnabled(
     default:
       return false;
   }
+}
+
+/** The mode of shmem folios of `order` (the PMD order inherit at boot, the others never). */
+export function shmemSizeMode(pc: ShmemHugeCache, order: number): string {
+  return pc.shmemThp.sizes.get(order) ?? (order === pc.pmdOrder ? "inherit" : "never");
+}
+
+/**
+ * shmem_allowable_huge_orders for page `index` of shmem object `obj` faulted
+ * through a VMA with flags `vmFlags`: may it be in a PMD-size folio? Not under
+ * MADV_NOHUGEPAGE (vma_thp_disabled). A SysV segment (shm_vm_ops: not
+ * vma_is_anon_shmem) takes tmpfs's answer, shm_mnt's huge= through
+ * __shmem_huge_global_enabled (deny and force over it). Shared anonymous
+ * memory: deny refuses; force grants the orders of `inherit`; else the orders
+ * `always`, `within_size` where the folio ends within i_size (the mapping's
+ * length), `advise` with MADV_HUGEPAGE, and `inherit` where shm_mnt's huge=
+ * grants it (within_size: within i_size, or MADV_HUGEPAGE; advise:
+ * MADV_HUGEPAGE). `force` (shmem_huge_force: MADV_COLLAPSE, and
+ * collapse_pte_mapped_thp) makes __shmem_huge_global_enabled grant it
+ * whatever the mount's huge= (deny still refuses).
+ * Linux: mm/shmem.c shmem_allowable_huge_orders, __shmem_huge_global_enabled
+ */
+export function shmemObjHugeAllowed(
+  pc: ShmemHugeCache,
+  obj: ShmemObject,
+  index: number,
+  vmFlags: number,
+  force = false,
+): boolean {
+  if (vmFlags & VmFlag.NOHUGEPAGE) return false;
+  const sizeBytes = obj.sizePages * 4096;
+  const globalHuge = hugeGlobalEnabled(pc, pc.shmemThp.shmMntHuge, sizeBytes, index, 0, vmFlags, force);
+  if (obj.sysv) return globalHuge; // "For tmpfs, we now only support PMD sized THP"
+  const huge = pc.shmemThp.huge;
+  if (huge === ShmemHuge.deny) return false;
+  const mode = shmemSizeMode(pc, pc.pmdOrder);
+  if (huge === ShmemHuge.force) return mode === "inherit";
+  switch (mode) {
+    case "always":
+      return true;
+    case "within_size": {
+      const nr = 2 ** pc.pmdOrder;
+      return obj.sizePages >= Math.ceil((index + 1) / nr) * nr; // round_up(index + 1, 1 << order)
+    }
+    case "advise":
+      return (vmFlags & VmFlag.HUGEPAGE) !== 0;
+    case "inherit":
+      return globalHuge;
+    default:
+      return false;
+  }
+}
+
+/**
+ * __thp_vma_allowable_orders(vma, vm_flags, tva_flags, BIT(PMD_ORDER)) for a
+ * shmem VMA outside a fault (khugepaged, MADV_COLLAPSE), past the checks
+ * common to every VMA: thp_vma_suitable_order at vm_end - HPAGE_PMD_SIZE
+ * (the VMA's start and offset agreeing modulo the PMD size, one aligned PMD
+ * inside it), then shmem_allowable_huge_orders(inode, vma, vma->vm_pgoff, 0,
+ * !enforce_sysfs): `force` for MADV_COLLAPSE (tva_flags without
+ * TVA_ENFORCE_SYSFS). A tmpfs file or memfd (vma.file), a SysV segment or
+ * shared anonymous memory (vma.shmem). Not for a disk file (READ_ONLY_THP_FOR_FS
+ * is not modelled).
+ * Linux: mm/huge_memory.c __thp_vma_allowable_orders, include/linux/huge_mm.h thp_vma_suitable_order
+ */
+export function shmemVmaPmdAllowed(
+  pc: ShmemHugeCache,
+  vma: {
+    vmStart: number;
+    vmEnd: number;
+    vmPgoff: number;
+    vmFlags: number;
+    file: FileObject | null;
+    shmem: ShmemObject | null;
+  },
+  force: boolean,
+): boolean {
+  const nr = 2 ** pc.pmdOrder;
+  if (!shmemVmaSuitable(nr, vma.vmEnd - nr, vma)) return false;
+  if (vma.shmem !== null) return shmemObjHugeAllowed(pc, vma.shmem, vma.vmPgoff, vma.vmFlags, force);
+  const f = vma.file;
+  if (f === null || f.fs !== "tmpfs") return false;
+  return hugeGlobalEnabled(pc, shmemSbHuge(pc, f), f.sizeBytes, vma.vmPgoff, 0, vma.vmFlags, force);
 }
 
 /**

@@ -13,7 +13,7 @@
  * (the status of its mm_khugepaged_scan_pmd trace point).
  */
 import type { KernelCore } from "../core/core.ts";
-import { SCAN_NAMES } from "../mm/khugepaged.ts";
+import { SCAN_NAMES } from "../mm/khugepaged_result.ts";
 import { MTHP_MODE_NAMES, MthpMode, type MthpState } from "../mm/mthp_state.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { shmemFormatHuge } from "../mm/shmem_huge.ts";
