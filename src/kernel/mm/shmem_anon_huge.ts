@@ -19,7 +19,7 @@
  */
 import { pfnUnchecked } from "../../base/units.ts";
 import { Gfp } from "./gfp.ts";
-import { doSetPmd, isFilePmd, splitPmd } from "./huge_memory.ts";
+import { countFolioSplit, doSetPmd, isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -218,9 +218,7 @@ export function shmemObjSplit(ctx: MmContext, obj: ShmemObject, index: number): 
   shmemObjFolioGone(ctx, obj, start);
   // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order, the size's
   // hugepages-<size>kB/stats/split for any (count_mthp_stat(order, MTHP_STAT_SPLIT))
-  if (2 ** order === nr) ctx.thpStats.thp_split_page++;
-  const st = ctx.env.mthp?.stats[order];
-  if (st !== undefined) st.split++;
+  countFolioSplit(ctx, order);
   return true;
 }
 

@@ -134,4 +134,27 @@ expect byte(A, a+16p) == 0
     // its other 15 pages stay mapped
     expect([v("split"), v("tsp"), v("p")]).toEqual([1, 0, 15]);
   });
+
+  it("hugepages-2048kB/stats/split counts with thp_split_page: shared anonymous, tmpfs (truncate) and anonymous splits", () => {
+    const v = run(`machine ram=64M thp=always
+thp shmem_enabled=always
+file t size=4M fs=tmpfs huge=always
+spawn A
+A: a = mmap 2M prot=rw shared at=0x40000000
+A: write a value=1
+A: madvise a+1M 4K remove
+let s1 = thp.hugepages_2048kB_split
+let t1 = vmstat.thp_split_page
+A: r = ftruncate t 3M
+let s2 = thp.hugepages_2048kB_split
+A: b = mmap 2M prot=rw at=0x40400000
+A: write b value=1
+A: madvise b+4K 4K pageout
+let s3 = thp.hugepages_2048kB_split
+let t3 = vmstat.thp_split_page
+`);
+    // split_huge_page_to_list_to_order: count_vm_event(THP_SPLIT_PAGE) and
+    // count_mthp_stat(HPAGE_PMD_ORDER, MTHP_STAT_SPLIT) together
+    expect([v("s1"), v("t1"), v("s2"), v("s3"), v("t3")]).toEqual([1, 1, 2, 3, 3]);
+  });
 });

@@ -95,7 +95,9 @@ export function shmemSwapOutFolio(v: ShmemEvict, pfn: number, owner: ShmemOwner,
     // shmem_writepage: no swap (redirty, unsplit), no CONFIG_THP_SWAP (64BIT only: a user space
     // above 4 GiB), or i_size (in pages, rounded up) inside the folio: the caller's path
     if (swap === null || um.env.taskSizeVpn <= 1 << 20) return SHMEM_SPLIT;
-    const eof = Math.ceil((tmpfs ? owner.sizeBytes : owner.sizePages * 4096) / 4096);
+    // shmem_fallocend: a tmpfs file's i_size, or past it what fallocate (KEEP_SIZE) allocated
+    const size = Math.ceil((tmpfs ? owner.sizeBytes : owner.sizePages * 4096) / 4096);
+    const eof = tmpfs ? Math.max(size, owner.fallocend) : size;
     if (eof > start && eof < start + nr) return SHMEM_SPLIT;
     slot = allocSwapRange(swap, order); // folio_alloc_swap: get_swap_pages(1, &entry, order)
     if (slot < 0) return SHMEM_SPLIT; // try_split

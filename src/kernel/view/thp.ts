@@ -82,6 +82,11 @@ function mthpInfo(m: MthpState, out: Record<string, number | string>): void {
     out[`hugepages-${4 << m.pmdOrder}kB/stats/swpout`] = pmd.swpout;
     out[`hugepages-${4 << m.pmdOrder}kB/stats/swpout_fallback`] = pmd.swpout_fallback;
   }
+  // ... and its split counters (THP_SPLIT_PAGE's twin), once one has counted
+  if (pmd.split !== 0 || pmd.split_failed !== 0) {
+    out[`hugepages-${4 << m.pmdOrder}kB/stats/split`] = pmd.split;
+    out[`hugepages-${4 << m.pmdOrder}kB/stats/split_failed`] = pmd.split_failed;
+  }
   for (let o = 2; o < m.pmdOrder; o++) {
     const st = m.stats[o];
     const nrAnon = m.nrAnon(o);
