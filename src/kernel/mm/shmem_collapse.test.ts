@@ -189,6 +189,20 @@ expect byte(A, a+9p) == 1
     // copy where the folio's page should be: SCAN_FAIL, madvise_collapse_errno -EINVAL
     expect([v("r"), v("shp"), v("p"), v("rss")]).toEqual([-22, M2, 1, 1]);
   });
+
+  it("a SysV segment (tmpfs's rule: shm_mnt's huge=, forced) collapses too", () => {
+    const v = run(`machine ram=64M
+spawn A
+A: id = shmget private 2M creat
+A: s = shmat id at=0x40000000
+A: write s 10p value=6
+A: r = madvise s 2M collapse
+let shp = meminfo.ShmemHugePages
+let p = present(A, s 2M)
+expect byte(A, s+9p) == 6
+`);
+    expect([v("r"), v("shp"), v("p")]).toEqual([0, M2, 512]);
+  });
 });
 
 describe("khugepaged on shmem", () => {
