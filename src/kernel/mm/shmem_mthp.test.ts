@@ -157,4 +157,21 @@ let t3 = vmstat.thp_split_page
     // count_mthp_stat(HPAGE_PMD_ORDER, MTHP_STAT_SPLIT) together
     expect([v("s1"), v("t1"), v("s2"), v("s3"), v("t3")]).toEqual([1, 1, 2, 3, 3]);
   });
+
+  it("an 8K folio (order 1, shmem only): two pages, written to swap whole, its stats under hugepages-8kB", () => {
+    const v = run(`machine ram=64M swap=16M page_cluster=0
+thp shmem_enabled=always size=8K
+spawn A
+A: a = mmap 2M prot=rw shared at=0x40000000
+A: write a+3p value=9
+let p = present(A, a 2M)
+let alloc = thp.hugepages_8kB_shmem_alloc
+A: r = madvise a 16K pageout
+let swpout = thp.hugepages_8kB_swpout
+let out = vmstat.pswpout
+A: read a+3p
+expect byte(A, a+3p) == 9
+`);
+    expect([v("p"), v("alloc"), v("r"), v("swpout"), v("out")]).toEqual([2, 1, 0, 1, 2]);
+  });
 });

@@ -87,6 +87,17 @@ function mthpInfo(m: MthpState, out: Record<string, number | string>): void {
     out[`hugepages-${4 << m.pmdOrder}kB/stats/split`] = pmd.split;
     out[`hugepages-${4 << m.pmdOrder}kB/stats/split_failed`] = pmd.split_failed;
   }
+  // hugepages-8kB (order 1: a shmem size only, THP_ORDERS_ALL_FILE_DEFAULT): no `enabled`, no
+  // anon_* stats; its any_stats_attrs once one has counted (a shared anonymous 8K folio's swpout, split)
+  const s1 = m.stats[1];
+  if (
+    m.pmdOrder > 1 &&
+    s1 !== undefined &&
+    (s1.swpout || s1.swpout_fallback || s1.split || s1.split_failed)
+  ) {
+    for (const name of ["swpout", "swpout_fallback", "split", "split_failed", "split_deferred"] as const)
+      out[`hugepages-8kB/stats/${name}`] = s1[name];
+  }
   for (let o = 2; o < m.pmdOrder; o++) {
     const st = m.stats[o];
     const nrAnon = m.nrAnon(o);
