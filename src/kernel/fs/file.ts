@@ -103,6 +103,12 @@ export class FileObject implements FileHandle {
    * back at the inode's next shmem_recalc_inode (PageCache.shmemRecalc). Always 0 for a disk file.
    */
   unrecalced = 0;
+  /**
+   * tmpfs: info->fallocend, the page after the last one fallocate allocated (KEEP_SIZE may put it
+   * past i_size): reclaim does not split a huge folio for i_size below it (shmem_fallocend). A
+   * hole punched or a truncation from below it brings it down to the hole's start.
+   */
+  fallocend = 0;
   /** page indices whose cached page is dirty (written through a shared mapping, not written back) */
   readonly dirty: DirtyPages = new DirtyPages(this);
   /** the node's writeback counters this file's pages count in (the page cache's; its own until created there) */

@@ -76,14 +76,15 @@ function canSplitFolio(ctx: MmContext, head: number, nr: number): boolean {
 export function splitHugePage(r: RmapPages, head: number): boolean {
   const ctx = r.env.userMm;
   const env = ctx.env;
-  // an mTHP folio (mm/mthp.ts): its order's split / split_failed, no THP_SPLIT_PAGE (PMD order only)
+  // its order's split / split_failed; THP_SPLIT_PAGE(_FAILED) for the PMD order only (an mTHP folio: mm/mthp.ts)
   const pmd = wholeThp(ctx, head);
   const order = pmd ? -1 : (env.mthp?.heads.get(head) ?? -1);
   if (!pmd && order < 0) return false;
   const nr = pmd ? env.pgtable.hpagePmdNr : 1 << order;
   if (!canSplitFolio(ctx, head, nr)) {
     if (pmd) ctx.thpStats.thp_split_page_failed++;
-    else env.mthp!.stats[order].split_failed++;
+    const st = env.mthp?.stats[pmd ? env.mthp.pmdOrder : order];
+    if (st !== undefined) st.split_failed++; // count_mthp_stat(order, MTHP_STAT_SPLIT_FAILED)
     return false;
   }
   // unmap_folio: TTU_SPLIT_HUGE_PMD, each PMD that maps the folio (a large LRU entry: PMD-mapped)
@@ -97,6 +98,8 @@ export function splitHugePage(r: RmapPages, head: number): boolean {
   if (pmd) {
     thpFolioSplit(env, head); // the pages at refcount 0 (mapped nowhere) are freed
     ctx.thpStats.thp_split_page++;
+    const st = env.mthp?.stats[env.mthp.pmdOrder];
+    if (st !== undefined) st.split++; // count_mthp_stat(HPAGE_PMD_ORDER, MTHP_STAT_SPLIT)
   } else {
     mthpFolioSplit(env, head);
     env.mthp!.stats[order].split++;

@@ -15,7 +15,7 @@
  * mm/memory.c unmap_mapping_range
  */
 import type { FileObject } from "../fs/file.ts";
-import { unmapFilePmds } from "./huge_memory.ts";
+import { countFolioSplit, unmapFilePmds } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import { iMmap } from "./MmStruct.ts";
 import { putPage, rssAdd } from "./memory.ts";
@@ -145,6 +145,9 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
   const start = Math.ceil(lstart / 4096);
   const end = Math.floor((lend + 1) / 4096);
   const shmem = owner instanceof ShmemObject || owner.fs === "tmpfs";
+  // shmem_undo_range: a fallocend inside the hole comes down to its start
+  if (!(owner instanceof ShmemObject) && owner.fallocend > start && owner.fallocend <= end)
+    owner.fallocend = start;
   // shmem_fallocate / truncate_pagecache_range: unmap_mapping_range of the whole pages
   if (end > start) unmapMappingPages(ctx, owner, start, end);
   // a shared anonymous or SysV object's large folios: gone whole, or split (mm/shmem_anon_huge.ts);
@@ -158,7 +161,7 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
       const e = s + 2 ** order;
       if (e <= Math.floor(lstart / 4096) || s > Math.floor(lend / 4096)) continue;
       if (s * 4096 >= lstart && e * 4096 - 1 <= lend) continue; // truncate_inode_folio: whole
-      if (pc.splitFolio(owner, s) === pc.pmdOrder) ctx.thpStats.thp_split_page++;
+      countFolioSplit(ctx, pc.splitFolio(owner, s)); // truncate_inode_partial_folio: split_folio
     }
   }
   const cache = shmemPages(owner);
@@ -230,6 +233,10 @@ export function shmemFallocAlloc(
   const start = Math.floor(offset / 4096);
   const end = Math.ceil((offset + len) / 4096);
   const added: number[] = [];
+  // "info->fallocend is only relevant when huge pages might be involved: to prevent
+  // split_huge_page() freeing fallocated pages when FALLOC_FL_KEEP_SIZE committed beyond i_size"
+  const undoFallocend = f.fallocend;
+  if (f.fallocend < end) f.fallocend = end;
   for (let index = start; index < end; ) {
     // index = folio_next_index(folio): a large folio's pages all done at once
     const next = (i: number) => {
@@ -262,6 +269,7 @@ export function shmemFallocAlloc(
       // (a large one whole, even where the range covers part of it)
       for (const i of added) pc.evict(f, i, 0);
       if (added.length > 0) ctx.env.lru?.fbatches.drain(); // folio_batch_release
+      f.fallocend = undoFallocend;
       return err;
     }
     const first = f.folios.size > 0 ? pc.folioStart(f, index) : index;

@@ -220,6 +220,19 @@ export function allocThpFolio(ctx: MmContext, gfp: number): number {
 }
 
 /**
+ * split_huge_page_to_list_to_order's counters for a large folio of `order`
+ * split to order 0: THP_SPLIT_PAGE for the PMD order, the size's
+ * hugepages-<size>kB/stats/split for any (MTHP_STAT_SPLIT).
+ * Linux: mm/huge_memory.c split_huge_page_to_list_to_order
+ */
+export function countFolioSplit(ctx: MmContext, order: number): void {
+  if (order <= 0) return;
+  if (order === hpagePmdOrder(ctx)) ctx.thpStats.thp_split_page++;
+  const st = ctx.env.mthp?.stats[order];
+  if (st !== undefined) st.split++;
+}
+
+/**
  * __split_huge_pmd: replace a huge PMD by a page table of 512 PTEs mapping
  * the same frames with the same rights (the huge zero page becomes 512
  * mappings of the 4K zero page), then flush the 2 MiB range. The table is

@@ -6,9 +6,10 @@
  * where it matters). The mm slots' registration and the VMA check are in
  * mm/khugepaged_slots.ts.
  *
- * What vmlab leaves out: file and shmem collapse (collapse_file,
- * retract_page_tables, hpage_collapse_scan_file: a file or shmem VMA is not
- * eligible here, SCAN_VMA_CHECK, -EINVAL for MADV_COLLAPSE), mTHP orders
+ * A shmem VMA (tmpfs, memfd, shared anonymous, SysV) goes through
+ * hpage_collapse_scan_file and collapse_file instead (mm/khugepaged_file.ts).
+ * What vmlab leaves out: a disk file's collapse (READ_ONLY_THP_FOR_FS: not
+ * eligible, SCAN_VMA_CHECK, -EINVAL for MADV_COLLAPSE), mTHP orders
  * below the PMD's, NUMA node choice (one node), userfaultfd (no uffd-wp
  * entries exist), memory-failure during the copy (SCAN_COPY_MC) and the
  * kthread's timing: the model has no wall clock, so a `khugepaged`
@@ -25,75 +26,15 @@ import { freeThpBlock } from "./folio_put.ts";
 import { Gfp } from "./gfp.ts";
 import { allocThpFolio, mapNewHuge, queueNewThp } from "./huge_memory.ts";
 import { Errno, type KhugepagedState, linearIndex, type MmContext, VmFault } from "./internal.ts";
+import { collapsePteMappedThp, scanFile, shmemOwnerOf } from "./khugepaged_file.ts";
+import { collapseErrno, findPmd, Scan } from "./khugepaged_result.ts";
 import { collapseAllowable, hugepagePmdEnabled, maxPtesNone } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { copyFrame, putPage } from "./memory.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import { hugePmd, isHugePmd, pgtableTransHugeDeposit, pmdOf, setPteAt } from "./pgtable.ts";
+import { hugePmd, pgtableTransHugeDeposit, pmdOf, setPteAt } from "./pgtable.ts";
 import { doSwapPage } from "./swap_state.ts";
 import { type Vma, VmFlag } from "./vma.ts";
-
-/** The results of a scan or collapse (enum scan_result), in Linux's order. Linux: mm/khugepaged.c */
-export const enum Scan {
-  FAIL = 0,
-  SUCCEED = 1,
-  PMD_NULL = 2,
-  PMD_NONE = 3,
-  PMD_MAPPED = 4,
-  EXCEED_NONE_PTE = 5,
-  EXCEED_SWAP_PTE = 6,
-  EXCEED_SHARED_PTE = 7,
-  PTE_NON_PRESENT = 8,
-  PTE_UFFD_WP = 9,
-  PTE_MAPPED_HUGEPAGE = 10,
-  PAGE_RO = 11,
-  LACK_REFERENCED_PAGE = 12,
-  PAGE_NULL = 13,
-  SCAN_ABORT = 14,
-  PAGE_COUNT = 15,
-  PAGE_LRU = 16,
-  PAGE_LOCK = 17,
-  PAGE_ANON = 18,
-  PAGE_COMPOUND = 19,
-  ANY_PROCESS = 20,
-  VMA_NULL = 21,
-  VMA_CHECK = 22,
-  ADDRESS_RANGE = 23,
-  DEL_PAGE_LRU = 24,
-  ALLOC_HUGE_PAGE_FAIL = 25,
-  CGROUP_CHARGE_FAIL = 26,
-}
-
-/** The SCAN_* names, by value (the trace points' enum names). */
-export const SCAN_NAMES: readonly string[] = [
-  "SCAN_FAIL",
-  "SCAN_SUCCEED",
-  "SCAN_PMD_NULL",
-  "SCAN_PMD_NONE",
-  "SCAN_PMD_MAPPED",
-  "SCAN_EXCEED_NONE_PTE",
-  "SCAN_EXCEED_SWAP_PTE",
-  "SCAN_EXCEED_SHARED_PTE",
-  "SCAN_PTE_NON_PRESENT",
-  "SCAN_PTE_UFFD_WP",
-  "SCAN_PTE_MAPPED_HUGEPAGE",
-  "SCAN_PAGE_RO",
-  "SCAN_LACK_REFERENCED_PAGE",
-  "SCAN_PAGE_NULL",
-  "SCAN_SCAN_ABORT",
-  "SCAN_PAGE_COUNT",
-  "SCAN_PAGE_LRU",
-  "SCAN_PAGE_LOCK",
-  "SCAN_PAGE_ANON",
-  "SCAN_PAGE_COMPOUND",
-  "SCAN_ANY_PROCESS",
-  "SCAN_VMA_NULL",
-  "SCAN_VMA_CHECK",
-  "SCAN_ADDRESS_RANGE",
-  "SCAN_DEL_PAGE_LRU",
-  "SCAN_ALLOC_HUGE_PAGE_FAIL",
-  "SCAN_CGROUP_CHARGE_FAIL",
-];
 
 // ---- the scan of one PMD ----
 
@@ -101,21 +42,6 @@ export const SCAN_NAMES: readonly string[] = [
 let isKhugepaged = false;
 /** hpage_collapse_scan_pmd's *mmap_locked = false: a collapse was tried (the kthread's scan of this mm ends). */
 let mmapLockDropped = false;
-
-/**
- * find_pmd_or_thp_or_none: the PMD entry above haddr, which must point to a
- * PTE table for a collapse.
- * Linux: mm/khugepaged.c find_pmd_or_thp_or_none
- */
-function findPmd(ctx: MmContext, mm: MmStruct, haddr: number): Scan {
-  const pt = ctx.env.pgtable;
-  const pmd = pmdOf(ctx, mm, haddr);
-  if (pmd === null) return Scan.PMD_NULL; // mm_find_pmd: no PMD table
-  if (pt.none(pmd.hi, pmd.lo)) return Scan.PMD_NONE;
-  if (isHugePmd(ctx, pmd.hi, pmd.lo)) return Scan.PMD_MAPPED;
-  if (!pt.table(pmd.hi, pmd.lo, 1)) return Scan.PMD_NULL;
-  return Scan.SUCCEED;
-}
 
 /** The PTE table the PMD entry above haddr points to (findPmd said SUCCEED). */
 function pteTableOf(ctx: MmContext, mm: MmStruct, haddr: number): number {
@@ -470,7 +396,22 @@ function scanMmSlot(ctx: MmContext, st: KhugepagedState, pages: number): number 
       }
       if (st.scanAddress < hstart) st.scanAddress = hstart;
       while (st.scanAddress < hend) {
-        result = scanPmd(ctx, mm, vma, st.scanAddress);
+        if (vma.shmem !== null || vma.file !== null) {
+          // the file branch: the mmap_lock dropped for hpage_collapse_scan_file; a PMD-size folio
+          // found there has its PTE table removed (collapse_pte_mapped_thp, no PMD installed: the
+          // next fault maps it), already PMD-mapped counting as a success too
+          result = scanFile(ctx, shmemOwnerOf(vma), linearIndex(vma, st.scanAddress), true);
+          mmapLockDropped = true;
+          if (result === Scan.PTE_MAPPED_HUGEPAGE) {
+            if (mm.dead) {
+              finished = false;
+              break outer;
+            }
+            result = collapsePteMappedThp(ctx, mm, st.scanAddress, false);
+            if (result === Scan.PMD_MAPPED) result = Scan.SUCCEED;
+          }
+          st.lastResult = result;
+        } else result = scanPmd(ctx, mm, vma, st.scanAddress);
         if (result === Scan.SUCCEED) st.pagesCollapsed++;
         st.scanAddress += nr;
         progress += nr;
@@ -531,33 +472,10 @@ export function khugepagedDoScan(ctx: MmContext): number {
 // ---- MADV_COLLAPSE ----
 
 /**
- * madvise_collapse_errno: what a failed MADV_COLLAPSE returns for its last
- * failure: -ENOMEM (no huge page), -EBUSY (the charge, or max_ptes_none,
- * which MADV_COLLAPSE does not apply), -EAGAIN (a page busy: try again),
- * else -EINVAL.
- * Linux: mm/khugepaged.c madvise_collapse_errno
- */
-function collapseErrno(r: Scan): number {
-  switch (r) {
-    case Scan.ALLOC_HUGE_PAGE_FAIL:
-      return -Errno.ENOMEM;
-    case Scan.CGROUP_CHARGE_FAIL:
-    case Scan.EXCEED_NONE_PTE:
-      return -Errno.EBUSY;
-    case Scan.PAGE_COUNT:
-    case Scan.PAGE_LOCK:
-    case Scan.PAGE_LRU:
-    case Scan.DEL_PAGE_LRU:
-      return -Errno.EAGAIN;
-    default:
-      return -Errno.EINVAL;
-  }
-}
-
-/**
  * MADV_COLLAPSE on [start, end) of one VMA: synchronous, whatever the
- * sysfs `enabled` setting (but not on a MADV_NOHUGEPAGE, special, file or
- * shmem VMA: -EINVAL), with no max_ptes_* thresholds and no
+ * sysfs `enabled` setting (but not on a MADV_NOHUGEPAGE, special or disk
+ * file VMA, nor on a shmem one its shmem policy refuses even forced: -EINVAL;
+ * a shmem VMA's PMDs go through collapse_file, mm/khugepaged_file.ts), with no max_ptes_* thresholds and no
  * referenced-pages requirement (cc->is_khugepaged false). Every aligned PMD
  * the range covers whole is scanned and collapsed (one already huge
  * counts as done); a failure the kernel lets the walk go on past
@@ -576,7 +494,14 @@ export function madviseCollapse(ctx: MmContext, mm: MmStruct, vma: Vma, start: n
   let thps = 0;
   let lastFail = Scan.FAIL;
   loop: for (let addr = hstart; addr < hend; addr += nr) {
-    const result = scanPmd(ctx, mm, vma, addr);
+    let result: Scan;
+    if (vma.shmem !== null || vma.file !== null) {
+      // hpage_collapse_scan_file; a PMD-size folio there (found, or just made) is mapped by the
+      // PMD: collapse_pte_mapped_thp(mm, addr, true)
+      result = scanFile(ctx, shmemOwnerOf(vma), linearIndex(vma, addr), false);
+      if (result === Scan.PTE_MAPPED_HUGEPAGE) result = collapsePteMappedThp(ctx, mm, addr, true);
+      if (ctx.khugepaged !== undefined) ctx.khugepaged.lastResult = result;
+    } else result = scanPmd(ctx, mm, vma, addr);
     switch (result) {
       case Scan.SUCCEED:
       case Scan.PMD_MAPPED:

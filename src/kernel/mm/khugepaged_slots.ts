@@ -10,6 +10,7 @@
 import type { KhugepagedState, MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { pmdThpMode } from "./mthp_state.ts";
+import { shmemVmaPmdAllowed } from "./shmem_huge.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /** The initial result of the last scan: none yet. */
@@ -53,22 +54,25 @@ export function hugepagePmdEnabled(ctx: MmContext): boolean {
 
 /**
  * thp_vma_allowable_order(vma, vm_flags, tva_flags, PMD_ORDER) outside a
- * fault: a private anonymous VMA (vmlab collapses no file or shmem), not
- * MADV_NOHUGEPAGE, not VM_NO_KHUGEPAGED (VM_SPECIAL: VM_IO, VM_PFNMAP,
- * VM_DONTEXPAND; and VM_HUGETLB), at least one whole aligned PMD inside it (the !in_pf
- * check, at vm_end - HPAGE_PMD_SIZE); with `enforceSysfs`
- * (TVA_ENFORCE_SYSFS: khugepaged, not MADV_COLLAPSE) the `enabled` setting
- * too: `always`, or `madvise` and VM_HUGEPAGE.
+ * fault: not MADV_NOHUGEPAGE, not VM_NO_KHUGEPAGED (VM_SPECIAL: VM_IO,
+ * VM_PFNMAP, VM_DONTEXPAND; and VM_HUGETLB). A shmem VMA (a tmpfs file or
+ * memfd, shared anonymous memory, a SysV segment: shmem_file(vma->vm_file))
+ * is judged by shmem's own policy (mm/shmem_huge.ts shmemVmaPmdAllowed:
+ * shmem_allowable_huge_orders, forced for MADV_COLLAPSE), before and instead
+ * of the `enabled` setting; a disk file's VMA is not eligible
+ * (CONFIG_READ_ONLY_THP_FOR_FS is not modelled). A private anonymous VMA: at
+ * least one whole aligned PMD inside it (the !in_pf check, at vm_end -
+ * HPAGE_PMD_SIZE); with `enforceSysfs` (TVA_ENFORCE_SYSFS: khugepaged, not
+ * MADV_COLLAPSE) the `enabled` setting too: `always`, or `madvise` and
+ * VM_HUGEPAGE.
  * Linux: include/linux/huge_mm.h thp_vma_allowable_orders, mm/huge_memory.c __thp_vma_allowable_orders
  */
 export function collapseAllowable(ctx: MmContext, vma: Vma, enforceSysfs: boolean): boolean {
-  if (
-    vma.file !== null ||
-    vma.shmem !== null ||
-    vma.vmFlags &
-      (VmFlag.SHARED | VmFlag.NOHUGEPAGE | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.HUGETLB)
-  )
+  if (vma.vmFlags & (VmFlag.NOHUGEPAGE | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.HUGETLB))
     return false;
+  if (vma.shmem !== null || vma.file?.fs === "tmpfs")
+    return shmemVmaPmdAllowed(ctx.env.pageCache, vma, !enforceSysfs);
+  if (vma.file !== null || vma.vmFlags & VmFlag.SHARED) return false;
   if (enforceSysfs) {
     const mode = pmdThpMode(ctx.env.mthp, ctx.settings.thp);
     if (mode === "never" || (mode === "madvise" && !(vma.vmFlags & VmFlag.HUGEPAGE))) return false;

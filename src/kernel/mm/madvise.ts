@@ -9,7 +9,7 @@
 import { PteFlag } from "./arch.ts";
 import { Fadv, genericFadvise } from "./fadvise.ts";
 import { vmFileOf } from "./filemap.ts";
-import { isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
+import { countFolioSplit, isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
 import { hugetlbMadviseRefused, hugetlbMaySplit } from "./hugetlb.ts";
 import { hstateVma } from "./hugetlb_pool.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
@@ -471,7 +471,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
       continue;
     }
     unmapFilePmds(ctx, vma!.file!, index);
-    if (env.pageCache.splitFolio(vma!.file!, index) === env.pageCache.pmdOrder) ctx.thpStats.thp_split_page++; // split_folio
+    countFolioSplit(ctx, env.pageCache.splitFolio(vma!.file!, index)); // split_folio
   }
   // a huge anonymous page the range covers in part is split first (split_folio); one it covers
   // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the

@@ -346,8 +346,9 @@ export class PageCache {
    * (stat), shmem_alloc_and_add_folio (a new page of the inode),
    * shmem_writeout of a page to swap, shmem_swapin_folio and the end of
    * shmem_undo_range (truncation, hole punch, eviction); vmlab calls this at
-   * each (also shmem_uncharge's, left out: khugepaged's collapse_file does
-   * not collapse tmpfs files in vmlab).
+   * each (also shmem_charge's, collapse_file's charge of the holes it fills:
+   * mm/khugepaged_file.ts; not shmem_uncharge's, its rollback, which vmlab
+   * never reaches).
    * Linux: mm/shmem.c shmem_recalc_inode, shmem_inode_unacct_blocks
    */
   shmemRecalc(f: FileObject): void {

@@ -11,6 +11,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
+import { countFolioSplit } from "./huge_memory.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, putPage } from "./memory.ts";
@@ -104,7 +105,7 @@ export function shmemReclaimed(
   // free swap cluster): split_huge_page_to_list_to_order first; a folio within i_size on a 64-bit
   // kernel went to swap whole instead (mm/shmem_swapout.ts)
   // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order
-  if (owner.folios.size > 0 && pc.splitFolio(owner, index) === pc.pmdOrder) ctx.thpStats.thp_split_page++;
+  if (owner.folios.size > 0) countFolioSplit(ctx, pc.splitFolio(owner, index));
   owner.dirty.delete(index); // a tmpfs page written through a mapping
   if (toSwap) pc.shmemRecalc(owner);
   else owner.unrecalced++;

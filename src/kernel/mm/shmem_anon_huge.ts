@@ -6,8 +6,9 @@
  * memory (vma_is_anon_shmem), the per-size
  * /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/shmem_enabled
  * (huge_shmem_orders_always / _inherit / _within_size / _madvise; the PMD
- * size inherit at boot). vmlab allocates shmem folios of the PMD order only
- * (the per-size knob takes the PMD size alone). A PMD-size folio is mapped by
+ * size inherit at boot, the others never): folios of the PMD order and, for
+ * shared anonymous memory, of the smaller sizes (mTHP, Linux 6.11+), which a
+ * fault maps whole by PTEs (finish_fault's set_pte_range). A PMD-size folio is mapped by
  * one PMD where the VMA allows it (do_set_pmd from finish_fault or
  * filemap_map_pages), written to swap whole by reclaim (mm/shmem_swapout.ts)
  * or split (shmem_writepage without CONFIG_THP_SWAP), split where a hole is
@@ -18,35 +19,40 @@
  */
 import { pfnUnchecked } from "../../base/units.ts";
 import { Gfp } from "./gfp.ts";
-import { doSetPmd, isFilePmd, splitPmd } from "./huge_memory.ts";
+import { countFolioSplit, doSetPmd, isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { emptyPmdForSetPmd, isHugePmd, pmdOf } from "./pgtable.ts";
-import { hugeGlobalEnabled, ShmemHuge, type ShmemHugeCache, shmemVmaSuitable } from "./shmem_huge.ts";
+import {
+  ShmemHuge,
+  type ShmemHugeCache,
+  shmemObjAllowableOrders,
+  shmemSizeMode,
+  shmemVmaSuitable,
+} from "./shmem_huge.ts";
 import { type ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 /** hugepages-<size>kB/shmem_enabled's words. Linux: mm/shmem.c thpsize_shmem_enabled_store */
 export const SHMEM_SIZE_MODES = ["always", "inherit", "within_size", "advise", "never"] as const;
 
-/** The mode of shmem folios of `order` (the PMD order inherit at boot, the others never). */
-export function shmemSizeMode(pc: ShmemHugeCache, order: number): string {
-  return pc.shmemThp.sizes.get(order) ?? (order === pc.pmdOrder ? "inherit" : "never");
-}
-
 /**
  * thpsize_shmem_enabled_store: a write of `mode` to
- * hugepages-<kb>kB/shmem_enabled. vmlab has shmem folios of the PMD order
- * only: another size is refused ("size"); a word not among always,
- * inherit, within_size, advise, never is -EINVAL ("mode"), as is inherit for
- * a size below the PMD's while shmem_enabled is force. Null when written.
- * Linux: mm/shmem.c thpsize_shmem_enabled_store
+ * hugepages-<kb>kB/shmem_enabled, whose directory exists for the orders of
+ * THP_ORDERS_ALL_FILE_DEFAULT (1 to HPAGE_PMD_ORDER: 8K to 2M on x86-64):
+ * another size is refused ("size"); a word not among always, inherit,
+ * within_size, advise, never is -EINVAL ("mode"), as is inherit for a size
+ * below the PMD's while shmem_enabled is force. Null when written.
+ * Linux: mm/shmem.c thpsize_shmem_enabled_store; mm/huge_memory.c hugepage_init_sysfs
  */
 export function shmemSizeStore(pc: ShmemHugeCache, kb: number, mode: string): "size" | "mode" | null {
   const pages = kb / 4;
-  if (!Number.isInteger(pages) || pages !== 2 ** pc.pmdOrder) return "size";
+  const order = Math.log2(pages);
+  if (!Number.isInteger(pages) || !Number.isInteger(order) || order < 1 || order > pc.pmdOrder) return "size";
   if (!(SHMEM_SIZE_MODES as readonly string[]).includes(mode)) return "mode";
-  pc.shmemThp.sizes.set(pc.pmdOrder, mode);
+  // "Do not override huge allocation policy with non-PMD sized mTHP"
+  if (mode === "inherit" && order !== pc.pmdOrder && pc.shmemThp.huge === ShmemHuge.force) return "mode";
+  pc.shmemThp.sizes.set(order, mode);
   return null;
 }
 
@@ -56,7 +62,9 @@ export function shmemSizeStore(pc: ShmemHugeCache, kb: number, mode: string): "s
  * huge allocation policy with non-PMD sized mTHP").
  */
 export function shmemForceAllowed(pc: ShmemHugeCache): boolean {
-  return shmemSizeMode(pc, pc.pmdOrder) === "inherit";
+  if (shmemSizeMode(pc, pc.pmdOrder) !== "inherit") return false;
+  for (const [o, m] of pc.shmemThp.sizes) if (o !== pc.pmdOrder && m === "inherit") return false;
+  return true;
 }
 
 /** hugepages-<size>kB/stats/shmem_* of `order`, made at first use. */
@@ -73,61 +81,23 @@ export function shmemSizeStats(
 }
 
 /**
- * shmem_allowable_huge_orders for page `index` of shmem object `obj` faulted
- * through a VMA with flags `vmFlags`: may it be in a PMD-size folio? Not under
- * MADV_NOHUGEPAGE (vma_thp_disabled). A SysV segment (shm_vm_ops: not
- * vma_is_anon_shmem) takes tmpfs's answer, shm_mnt's huge= through
- * __shmem_huge_global_enabled (deny and force over it). Shared anonymous
- * memory: deny refuses; force grants the orders of `inherit`; else the orders
- * `always`, `within_size` where the folio ends within i_size (the mapping's
- * length), `advise` with MADV_HUGEPAGE, and `inherit` where shm_mnt's huge=
- * grants it (within_size: within i_size, or MADV_HUGEPAGE; advise:
- * MADV_HUGEPAGE).
- * Linux: mm/shmem.c shmem_allowable_huge_orders, __shmem_huge_global_enabled
- */
-export function shmemObjHugeAllowed(
-  pc: ShmemHugeCache,
-  obj: ShmemObject,
-  index: number,
-  vmFlags: number,
-): boolean {
-  if (vmFlags & VmFlag.NOHUGEPAGE) return false;
-  const sizeBytes = obj.sizePages * 4096;
-  const globalHuge = hugeGlobalEnabled(pc, pc.shmemThp.shmMntHuge, sizeBytes, index, 0, vmFlags);
-  if (obj.sysv) return globalHuge; // "For tmpfs, we now only support PMD sized THP"
-  const huge = pc.shmemThp.huge;
-  if (huge === ShmemHuge.deny) return false;
-  const mode = shmemSizeMode(pc, pc.pmdOrder);
-  if (huge === ShmemHuge.force) return mode === "inherit";
-  switch (mode) {
-    case "always":
-      return true;
-    case "within_size": {
-      const nr = 2 ** pc.pmdOrder;
-      return obj.sizePages >= Math.ceil((index + 1) / nr) * nr; // round_up(index + 1, 1 << order)
-    }
-    case "advise":
-      return (vmFlags & VmFlag.HUGEPAGE) !== 0;
-    case "inherit":
-      return globalHuge;
-    default:
-      return false;
-  }
-}
-
-/**
  * shmem_get_folio_gfp's allocation for shmem object `obj`, which lacks page
- * `index` (not resident, not in swap), faulted at `vpn` of `vma`: a PMD-size
- * folio where shmemObjHugeAllowed grants it and shmem_suitable_orders keeps
- * it (thp_vma_suitable_order: the VMA's start and offset agree modulo the PMD
- * size and the aligned block lies inside the VMA; no page or swap entry of
- * the aligned block in the object yet). The folio, from `index` rounded
- * down, is zeroed, swap-backed and on the anon LRU page by page, the object
- * holding one reference of each page; THP_FILE_ALLOC and the size's
- * shmem_alloc count it. No block of the order (vma_thp_gfp_mask: direct
- * reclaim only with MADV_HUGEPAGE, defrag=madvise): THP_FILE_FALLBACK and
- * shmem_fallback, and -1 (the caller allocates a 4K page). Returns the frame
- * of `index`, or -1.
+ * `index` (not resident, not in swap), faulted at `vpn` of `vma`: a large
+ * folio of the highest order shmem_allowable_huge_orders grants
+ * (shmemObjAllowableOrders: the PMD order and, for shared anonymous memory,
+ * the smaller sizes of hugepages-<size>kB/shmem_enabled) that
+ * shmem_suitable_orders keeps: thp_vma_suitable_orders (the VMA's start and
+ * offset agree modulo the folio's size and the aligned block lies inside the
+ * VMA), then from the highest order down, the orders whose aligned block
+ * holds a page or swap entry of the object (xa_find) dropped until one holds
+ * none. shmem_alloc_and_add_folio tries those orders from the highest
+ * (vma_thp_gfp_mask: direct reclaim only with MADV_HUGEPAGE, defrag=madvise),
+ * each failure counted in the size's shmem_fallback (and THP_FILE_FALLBACK
+ * for the PMD order). The folio, from `index` rounded down, is zeroed,
+ * swap-backed and on the anon LRU page by page, the object holding one
+ * reference of each page; the size's shmem_alloc counts it (THP_FILE_ALLOC
+ * too for the PMD order). Returns the frame of `index`, or -1 (none: the
+ * caller allocates a 4K page).
  * Linux: mm/shmem.c shmem_get_folio_gfp, shmem_alloc_and_add_folio, shmem_suitable_orders
  */
 export function shmemObjAllocHuge(
@@ -139,35 +109,50 @@ export function shmemObjAllocHuge(
 ): number {
   const env = ctx.env;
   const pc = env.pageCache;
-  const order = pc.pmdOrder;
-  const nr = 2 ** order;
-  if (!shmemObjHugeAllowed(pc, obj, index, vma.vmFlags)) return -1;
-  if (!shmemVmaSuitable(nr, vpn, vma)) return -1;
-  const start = index - (index % nr);
-  for (let i = start; i < start + nr; i++) if (obj.pages.has(i) || obj.swapped.has(i)) return -1; // xa_find
+  let orders = shmemObjAllowableOrders(pc, obj, index, vma.vmFlags);
+  if (orders === 0) return -1;
+  // shmem_suitable_orders: thp_vma_suitable_orders, then the conflicts from the highest order
+  for (let o = pc.pmdOrder; o >= 1; o--)
+    if (orders & (1 << o) && !shmemVmaSuitable(2 ** o, vpn, vma)) orders &= ~(1 << o);
+  for (let o = pc.pmdOrder; o >= 1; o--) {
+    if (!(orders & (1 << o))) continue;
+    const nr = 2 ** o;
+    const start = index - (index % nr);
+    let clash = false;
+    for (let i = start; i < start + nr && !clash; i++) clash = obj.pages.has(i) || obj.swapped.has(i);
+    if (!clash) break;
+    orders &= ~(1 << o);
+  }
   const gfp = Gfp.TRANSHUGE_LIGHT | (vma.vmFlags & VmFlag.HUGEPAGE ? Gfp.DIRECT_RECLAIM : 0);
-  const head = env.buddy.alloc(order, gfp, PageKind.PageCache);
-  if (head < 0) {
-    pc.shmemThp.stats.thp_file_fallback++; // pages == HPAGE_PMD_NR: count_vm_event(THP_FILE_FALLBACK)
-    shmemSizeStats(pc, order).shmem_fallback++; // count_mthp_stat(order, MTHP_STAT_SHMEM_FALLBACK)
-    return -1;
+  for (let order = pc.pmdOrder; order >= 1; order--) {
+    if (!(orders & (1 << order))) continue;
+    const nr = 2 ** order;
+    const start = index - (index % nr);
+    const head = env.buddy.alloc(order, gfp, PageKind.PageCache);
+    if (head < 0) {
+      if (order === pc.pmdOrder) pc.shmemThp.stats.thp_file_fallback++; // count_vm_event(THP_FILE_FALLBACK)
+      shmemSizeStats(pc, order).shmem_fallback++; // count_mthp_stat(order, MTHP_STAT_SHMEM_FALLBACK)
+      continue;
+    }
+    const pages = env.pages;
+    for (let i = 0; i < nr; i++) {
+      const p = head + i;
+      pages.order[p] = 0; // vmlab's pages of a folio carry order 0 while in use
+      pages.flags[p] = PageFlag.SwapBacked; // __folio_set_swapbacked
+      pages.refcount[p] = 1; // the object's (the page cache's) reference
+      env.phys.zeroFrame(pfnUnchecked(p)); // clear_highpage of each page (shmem_get_folio_gfp)
+      obj.pages.set(start + i, p);
+      env.lru?.addShmem(p, obj, start + i);
+    }
+    env.lru?.fbatches.moveLocalAdd(); // folio_add_lru of a large folio
+    pages.flags[head] |= PageFlag.Head;
+    obj.folios.set(start, order);
+    // folio_test_pmd_mappable: count_vm_event(THP_FILE_ALLOC); count_mthp_stat(MTHP_STAT_SHMEM_ALLOC)
+    if (order === pc.pmdOrder) pc.shmemThp.stats.thp_file_alloc++;
+    shmemSizeStats(pc, order).shmem_alloc++;
+    return head + (index - start);
   }
-  const pages = env.pages;
-  for (let i = 0; i < nr; i++) {
-    const p = head + i;
-    pages.order[p] = 0; // vmlab's pages of a folio carry order 0 while in use
-    pages.flags[p] = PageFlag.SwapBacked; // __folio_set_swapbacked
-    pages.refcount[p] = 1; // the object's (the page cache's) reference
-    env.phys.zeroFrame(pfnUnchecked(p)); // clear_highpage of each page (shmem_get_folio_gfp)
-    obj.pages.set(start + i, p);
-    env.lru?.addShmem(p, obj, start + i);
-  }
-  env.lru?.fbatches.moveLocalAdd(); // folio_add_lru of a large folio
-  pages.flags[head] |= PageFlag.Head;
-  obj.folios.set(start, order);
-  pc.shmemThp.stats.thp_file_alloc++; // folio_test_pmd_mappable: count_vm_event(THP_FILE_ALLOC)
-  shmemSizeStats(pc, order).shmem_alloc++; // count_mthp_stat(order, MTHP_STAT_SHMEM_ALLOC)
-  return head + (index - start);
+  return -1;
 }
 
 /** The first page offset of the large folio of `obj` holding page `index`, or -1. */
@@ -218,7 +203,8 @@ export function shmemObjMapPmd(
  * `index` (if any): unmap_folio first (every PMD mapping it, in every
  * address space of the object's i_mmap, cleared: __split_huge_pmd_locked for
  * a file VMA), then the folio becomes 4K folios, its pages staying in the
- * object as they were. THP_SPLIT_PAGE counts it.
+ * object as they were. THP_SPLIT_PAGE counts a PMD-size one, the size's
+ * stats/split any.
  * Returns whether a folio was split.
  * Linux: mm/huge_memory.c split_huge_page_to_list_to_order, unmap_folio
  */
@@ -230,9 +216,9 @@ export function shmemObjSplit(ctx: MmContext, obj: ShmemObject, index: number): 
   const nr = ctx.env.pgtable.hpagePmdNr;
   shmemObjUnmapPmds(ctx, obj, start);
   shmemObjFolioGone(ctx, obj, start);
-  // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order (as deferred_split.ts
-  // counts it, hugepages-<size>kB/stats/split is left to anonymous mTHP)
-  if (2 ** order === nr) ctx.thpStats.thp_split_page++;
+  // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order, the size's
+  // hugepages-<size>kB/stats/split for any (count_mthp_stat(order, MTHP_STAT_SPLIT))
+  countFolioSplit(ctx, order);
   return true;
 }
 

@@ -64,15 +64,19 @@ export function shmemFormatHuge(huge: number): ShmemHugeName {
  * shmem_huge, and shm_mnt's huge= too unless it is deny or force (which
  * leave shm_mnt's as it was, overriding it while they last). False
  * (-EINVAL) for another word, and for force while the PMD size's
- * hugepages-<size>kB/shmem_enabled is not inherit. Linux: mm/shmem.c shmem_enabled_store
+ * hugepages-<size>kB/shmem_enabled is not inherit or a smaller size's is.
+ * Linux: mm/shmem.c shmem_enabled_store
  */
 export function shmemEnabledStore(pc: ShmemHugeCache, mode: string): boolean {
   const huge = shmemParseHuge(mode.trim());
   if (huge === null) return false;
   // "Do not override huge allocation policy with non-PMD sized mTHP": force needs
-  // huge_shmem_orders_inherit to be the PMD order alone (hugepages-<PMD size>kB/shmem_enabled inherit)
-  const pmdMode = pc.shmemThp.sizes.get(pc.pmdOrder) ?? "inherit";
-  if (huge === ShmemHuge.force && pmdMode !== "inherit") return false;
+  // huge_shmem_orders_inherit to be the PMD order alone (hugepages-<PMD size>kB/shmem_enabled
+  // inherit, no other size's)
+  if (huge === ShmemHuge.force) {
+    if (shmemSizeMode(pc, pc.pmdOrder) !== "inherit") return false;
+    for (const [o, m] of pc.shmemThp.sizes) if (o !== pc.pmdOrder && m === "inherit") return false;
+  }
   pc.shmemThp.huge = huge;
   if (huge > ShmemHuge.deny) pc.shmemThp.shmMntHuge = huge;
   return true;
@@ -111,6 +115,7 @@ export function shmemHugeGlobalEnabled(
  * __shmem_huge_global_enabled for an inode on a mount whose huge= is `sbHuge`
  * and whose i_size is `sizeBytes` (tmpfs files, memfds, and on shm_mnt the
  * shmem objects of shared anonymous memory and SysV segments: mm/shmem_anon_huge.ts).
+ * `force`: shmem_huge_force (a collapse outside khugepaged's sysfs rules).
  * Linux: mm/shmem.c __shmem_huge_global_enabled
  */
 export function hugeGlobalEnabled(
@@ -120,11 +125,12 @@ export function hugeGlobalEnabled(
   index: number,
   writeEnd: number,
   vmFlags: number,
+  force = false,
 ): boolean {
   if (vmFlags >= 0 && vmFlags & VmFlag.NOHUGEPAGE) return false;
   const global = pc.shmemThp.huge;
   if (global === ShmemHuge.deny) return false;
-  if (global === ShmemHuge.force) return true;
+  if (force || global === ShmemHuge.force) return true; // shmem_huge_force: MADV_COLLAPSE
   const nr = 2 ** pc.pmdOrder;
   switch (sbHuge) {
     case ShmemHuge.always:
@@ -140,6 +146,106 @@ export function hugeGlobalEnabled(
     default:
       return false;
   }
+}
+
+/** The mode of shmem folios of `order` (the PMD order inherit at boot, the others never). */
+export function shmemSizeMode(pc: ShmemHugeCache, order: number): string {
+  return pc.shmemThp.sizes.get(order) ?? (order === pc.pmdOrder ? "inherit" : "never");
+}
+
+/**
+ * shmem_allowable_huge_orders for page `index` of shmem object `obj` faulted
+ * through a VMA with flags `vmFlags`: the orders of the folios it may be in,
+ * a bit each (order 1 to HPAGE_PMD_ORDER: THP_ORDERS_ALL_FILE_DEFAULT). Not
+ * under MADV_NOHUGEPAGE (vma_thp_disabled). A SysV segment (shm_vm_ops: not
+ * vma_is_anon_shmem) takes tmpfs's answer, the PMD order where shm_mnt's
+ * huge= grants it through __shmem_huge_global_enabled (deny and force over
+ * it). Shared anonymous memory: deny refuses; force grants the orders of
+ * `inherit`; else the orders `always`; all the `within_size` orders once one
+ * of them, from the highest, ends within i_size (the mapping's length); the
+ * `advise` orders with MADV_HUGEPAGE; and the `inherit` orders where shm_mnt's
+ * huge= grants huge pages (within_size: within i_size, or MADV_HUGEPAGE;
+ * advise: MADV_HUGEPAGE). `force` (shmem_huge_force: MADV_COLLAPSE, and
+ * collapse_pte_mapped_thp) makes __shmem_huge_global_enabled grant them
+ * whatever the mount's huge= (deny still refuses).
+ * Linux: mm/shmem.c shmem_allowable_huge_orders, __shmem_huge_global_enabled
+ */
+export function shmemObjAllowableOrders(
+  pc: ShmemHugeCache,
+  obj: ShmemObject,
+  index: number,
+  vmFlags: number,
+  force = false,
+): number {
+  if (vmFlags & VmFlag.NOHUGEPAGE) return 0;
+  const pmd = pc.pmdOrder;
+  const sizeBytes = obj.sizePages * 4096;
+  const globalHuge = hugeGlobalEnabled(pc, pc.shmemThp.shmMntHuge, sizeBytes, index, 0, vmFlags, force);
+  if (obj.sysv) return globalHuge ? 1 << pmd : 0; // "For tmpfs, we now only support PMD sized THP"
+  const huge = pc.shmemThp.huge;
+  if (huge === ShmemHuge.deny) return 0;
+  const orders = { always: 0, inherit: 0, within_size: 0, advise: 0 };
+  for (let o = 1; o <= pmd; o++) {
+    const mode = shmemSizeMode(pc, o);
+    if (mode !== "never") orders[mode as keyof typeof orders] |= 1 << o;
+  }
+  if (huge === ShmemHuge.force) return orders.inherit;
+  let mask = orders.always;
+  // "Allow mTHP that will be fully within i_size": every within_size order once one fits
+  for (let o = pmd; o >= 1; o--) {
+    if (!(orders.within_size & (1 << o))) continue;
+    const aligned = Math.ceil((index + 1) / 2 ** o) * 2 ** o; // round_up(index + 1, 1 << order)
+    if (obj.sizePages >= aligned) {
+      mask |= orders.within_size;
+      break;
+    }
+  }
+  if (vmFlags & VmFlag.HUGEPAGE) mask |= orders.advise;
+  if (globalHuge) mask |= orders.inherit;
+  return mask;
+}
+
+/** shmemObjAllowableOrders holds the PMD order (a PMD-size folio may be had). */
+export function shmemObjHugeAllowed(
+  pc: ShmemHugeCache,
+  obj: ShmemObject,
+  index: number,
+  vmFlags: number,
+  force = false,
+): boolean {
+  return ((shmemObjAllowableOrders(pc, obj, index, vmFlags, force) >> pc.pmdOrder) & 1) === 1;
+}
+
+/**
+ * __thp_vma_allowable_orders(vma, vm_flags, tva_flags, BIT(PMD_ORDER)) for a
+ * shmem VMA outside a fault (khugepaged, MADV_COLLAPSE), past the checks
+ * common to every VMA: thp_vma_suitable_order at vm_end - HPAGE_PMD_SIZE
+ * (the VMA's start and offset agreeing modulo the PMD size, one aligned PMD
+ * inside it), then shmem_allowable_huge_orders(inode, vma, vma->vm_pgoff, 0,
+ * !enforce_sysfs): `force` for MADV_COLLAPSE (tva_flags without
+ * TVA_ENFORCE_SYSFS). A tmpfs file or memfd (vma.file), a SysV segment or
+ * shared anonymous memory (vma.shmem). Not for a disk file (READ_ONLY_THP_FOR_FS
+ * is not modelled).
+ * Linux: mm/huge_memory.c __thp_vma_allowable_orders, include/linux/huge_mm.h thp_vma_suitable_order
+ */
+export function shmemVmaPmdAllowed(
+  pc: ShmemHugeCache,
+  vma: {
+    vmStart: number;
+    vmEnd: number;
+    vmPgoff: number;
+    vmFlags: number;
+    file: FileObject | null;
+    shmem: ShmemObject | null;
+  },
+  force: boolean,
+): boolean {
+  const nr = 2 ** pc.pmdOrder;
+  if (!shmemVmaSuitable(nr, vma.vmEnd - nr, vma)) return false;
+  if (vma.shmem !== null) return shmemObjHugeAllowed(pc, vma.shmem, vma.vmPgoff, vma.vmFlags, force);
+  const f = vma.file;
+  if (f === null || f.fs !== "tmpfs") return false;
+  return hugeGlobalEnabled(pc, shmemSbHuge(pc, f), f.sizeBytes, vma.vmPgoff, 0, vma.vmFlags, force);
 }
 
 /**

@@ -1,14 +1,16 @@
 /**
- * A PMD-size shmem folio (a tmpfs file's or memfd's, mm/shmem_huge.ts; a
- * shared anonymous or SysV object's, mm/shmem_anon_huge.ts) reclaimed whole,
+ * A large shmem folio (a tmpfs file's or memfd's, mm/shmem_huge.ts; a
+ * shared anonymous or SysV object's, mm/shmem_anon_huge.ts, PMD-size or, for
+ * shared anonymous memory, smaller) reclaimed whole,
  * as Linux 6.12 does under CONFIG_THP_SWAP (64-bit x86, arm64 with 4K pages,
  * RISC-V: ARCH_WANTS_THP_SWAP): shrink_folio_list handles the folio as one
  * (try_to_unmap with TTU_SPLIT_HUGE_PMD clears its PMDs, its PTEs go), and
  * shmem_writepage splits it only where i_size (shmem_fallocend) falls inside
  * it, else folio_alloc_swap asks for HPAGE_PMD_NR consecutive slots of one
- * cluster (get_swap_pages of its order: mm/swap_cluster.ts) and, given them,
- * writes the folio whole (swap_writepage: count_swpout_vm_event, THP_SWPOUT,
- * the size's swpout, PSWPOUT += 512); the object holds a swap entry at each
+ * cluster (get_swap_pages of its order: mm/swap_cluster.ts; 2^order for a
+ * smaller folio) and, given them, writes the folio whole (swap_writepage:
+ * count_swpout_vm_event, THP_SWPOUT for the PMD size, the size's swpout,
+ * PSWPOUT += its pages); the object holds a swap entry at each
  * of its indices (vmlab keeps them per index, as shmem_split_large_entry
  * leaves them when a page of the folio is read back, order 0, by
  * shmem_swapin_folio). No slots (or a 32-bit kernel, without THP_SWAP):
@@ -50,9 +52,9 @@ export const SHMEM_SPLIT = 0;
 export const SHMEM_KEEP = -1;
 
 /**
- * shrink_folio_list + shmem_writepage for the PMD-size shmem folio holding
+ * shrink_folio_list + shmem_writepage for the large shmem folio holding
  * page `pfn` (at its owner's index `index`), which the scan took: the pages
- * reclaimed (HPAGE_PMD_NR), SHMEM_SPLIT where Linux would split it (no such
+ * reclaimed (the folio's), SHMEM_SPLIT where Linux would split it (no such
  * folio, i_size inside it, no THP_SWAP, no free cluster), or SHMEM_KEEP when
  * another of its pages is held or was referenced through a page table
  * (folio_referenced looks at every mapping of the folio; the folio stays).
@@ -61,11 +63,12 @@ export function shmemSwapOutFolio(v: ShmemEvict, pfn: number, owner: ShmemOwner,
   const env = v.env;
   const um = env.userMm;
   const pc = env.pageCache;
-  const order = pc.pmdOrder;
-  const nr = 2 ** order;
   const tmpfs = !(owner instanceof ShmemObject);
-  const start = tmpfs ? pc.folioStart(owner, index) : shmemObjFolioStart(owner, index, order);
-  if (start < 0 || owner.folios.get(start) !== order) return SHMEM_SPLIT;
+  const start = tmpfs ? pc.folioStart(owner, index) : shmemObjFolioStart(owner, index, pc.pmdOrder);
+  // a large folio of any order (shared anonymous memory has them below the PMD size too)
+  const order = start < 0 ? 0 : (owner.folios.get(start) ?? 0);
+  if (order === 0) return SHMEM_SPLIT;
+  const nr = 2 ** order;
   const resident = shmemPages(owner);
   const pages = env.pages;
   const head = resident.get(start)!;
@@ -92,7 +95,9 @@ export function shmemSwapOutFolio(v: ShmemEvict, pfn: number, owner: ShmemOwner,
     // shmem_writepage: no swap (redirty, unsplit), no CONFIG_THP_SWAP (64BIT only: a user space
     // above 4 GiB), or i_size (in pages, rounded up) inside the folio: the caller's path
     if (swap === null || um.env.taskSizeVpn <= 1 << 20) return SHMEM_SPLIT;
-    const eof = Math.ceil((tmpfs ? owner.sizeBytes : owner.sizePages * 4096) / 4096);
+    // shmem_fallocend: a tmpfs file's i_size, or past it what fallocate (KEEP_SIZE) allocated
+    const size = Math.ceil((tmpfs ? owner.sizeBytes : owner.sizePages * 4096) / 4096);
+    const eof = tmpfs ? Math.max(size, owner.fallocend) : size;
     if (eof > start && eof < start + nr) return SHMEM_SPLIT;
     slot = allocSwapRange(swap, order); // folio_alloc_swap: get_swap_pages(1, &entry, order)
     if (slot < 0) return SHMEM_SPLIT; // try_split
@@ -123,7 +128,7 @@ export function shmemSwapOutFolio(v: ShmemEvict, pfn: number, owner: ShmemOwner,
   }
   if (dirty) {
     v.stats.nr_vmscan_write += nr; // pageout: node_stat_add_folio(folio, NR_VMSCAN_WRITE)
-    um.thpStats.thp_swpout++; // count_swpout_vm_event: THP_SWPOUT (folio_test_pmd_mappable)
+    if (order === pc.pmdOrder) um.thpStats.thp_swpout++; // count_swpout_vm_event: THP_SWPOUT (folio_test_pmd_mappable)
     const st = um.env.mthp?.stats[order];
     if (st !== undefined) st.swpout++; // count_mthp_stat(order, MTHP_STAT_SWPOUT)
   }

@@ -133,7 +133,17 @@ let force = present(A, b 2M)
     expect(
       scenarioError("machine ram=64M\nthp shmem_enabled=never size=2M\nthp shmem_enabled=force"),
     ).toMatch(/shmem_enabled: -EINVAL for 'force'/);
-    expect(scenarioError("machine ram=64M\nthp shmem_enabled=always size=64K")).toMatch(/PMD size only/);
+    // hugepages-<size>kB/shmem_enabled exists from 8K (order 1) to the PMD size
+    expect(scenarioError("machine ram=64M\nthp shmem_enabled=always size=4K")).toMatch(/no hugepages-4kB/);
+    expect(scenarioError("machine ram=64M\nthp shmem_enabled=always size=4M")).toMatch(/no hugepages-4096kB/);
+    expect(scenarioError("machine ram=64M\nthp shmem_enabled=always size=8K")).toBe("no error");
+    // thpsize_shmem_enabled_store: inherit below the PMD size under force; force with a smaller size inherit
+    expect(
+      scenarioError("machine ram=64M\nthp shmem_enabled=force\nthp shmem_enabled=inherit size=64K"),
+    ).toMatch(/hugepages-64kB\/shmem_enabled: -EINVAL for 'inherit'/);
+    expect(
+      scenarioError("machine ram=64M\nthp shmem_enabled=inherit size=64K\nthp shmem_enabled=force"),
+    ).toMatch(/shmem_enabled: -EINVAL for 'force'/);
     expect(scenarioError("machine ram=64M\nthp shmem_enabled=deny size=2M")).toMatch(/always, inherit/);
   });
 

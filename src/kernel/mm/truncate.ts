@@ -17,7 +17,7 @@
 import { assert } from "../../base/assert.ts";
 import type { FileObject } from "../fs/file.ts";
 import { zeroCached, zeroStored } from "./falloc.ts";
-import { unmapFilePmds } from "./huge_memory.ts";
+import { countFolioSplit, unmapFilePmds } from "./huge_memory.ts";
 import { Errno, type MmContext } from "./internal.ts";
 import { iMmap } from "./MmStruct.ts";
 import { rssAdd, zapRange } from "./memory.ts";
@@ -85,6 +85,8 @@ export function truncateSetsize(ctx: MmContext, f: FileObject, newSize: number):
     ext4BlockZeroPageRange(ctx, f, newSize, 4096 - (newSize % 4096));
   if (newSize >= oldSize) return; // the pages between the old and the new end read as zeros
   const holeIndex = Math.ceil(newSize / 4096);
+  // shmem_truncate_range -> shmem_undo_range: a fallocend past the new end comes down to it
+  if (f.fs === "tmpfs" && f.fallocend > holeIndex) f.fallocend = holeIndex;
   if (f.swapped.size > 0) shmemTruncateSwap(ctx, f, holeIndex, newSize % 4096 !== 0);
   truncatePagecache(ctx, f, holeIndex);
   for (const index of [...f.written]) if (index >= holeIndex) f.written.delete(index);
@@ -157,7 +159,7 @@ export function truncatePagecache(ctx: MmContext, f: FileObject, holeIndex: numb
     if (start + cache.folioPages(f, start) > holeIndex) {
       unmapFilePmds(ctx, f, start);
       unmapCachePages(ctx, f, start, holeIndex);
-      if (cache.splitFolio(f, start) === cache.pmdOrder) ctx.thpStats.thp_split_page++; // THP_SPLIT_PAGE
+      countFolioSplit(ctx, cache.splitFolio(f, start)); // THP_SPLIT_PAGE, stats/split
     }
   }
   // truncate_inode_pages_range: the cached pages past the end go (written back or not), a large

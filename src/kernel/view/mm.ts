@@ -12,8 +12,7 @@ import type { Task } from "../core/task.ts";
 import { frameHstate } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
-import { shmemObjHugeAllowed } from "../mm/shmem_anon_huge.ts";
-import { shmemHugeGlobalEnabled, shmemVmaSuitable } from "../mm/shmem_huge.ts";
+import { shmemHugeGlobalEnabled, shmemObjHugeAllowed, shmemVmaSuitable } from "../mm/shmem_huge.ts";
 import { permString, type Vma, VmFlag, vmaPkey } from "../mm/vma.ts";
 import type { MmInfo, PageInfo, SmapsInfo, TaskInfo, VmaInfo } from "./types.ts";
 

@@ -13,7 +13,7 @@
  * (the status of its mm_khugepaged_scan_pmd trace point).
  */
 import type { KernelCore } from "../core/core.ts";
-import { SCAN_NAMES } from "../mm/khugepaged.ts";
+import { SCAN_NAMES } from "../mm/khugepaged_result.ts";
 import { MTHP_MODE_NAMES, MthpMode, type MthpState } from "../mm/mthp_state.ts";
 import { PageKind } from "../mm/PageDesc.ts";
 import { shmemFormatHuge } from "../mm/shmem_huge.ts";
@@ -81,6 +81,22 @@ function mthpInfo(m: MthpState, out: Record<string, number | string>): void {
   if (pmd.swpout !== 0 || pmd.swpout_fallback !== 0) {
     out[`hugepages-${4 << m.pmdOrder}kB/stats/swpout`] = pmd.swpout;
     out[`hugepages-${4 << m.pmdOrder}kB/stats/swpout_fallback`] = pmd.swpout_fallback;
+  }
+  // ... and its split counters (THP_SPLIT_PAGE's twin), once one has counted
+  if (pmd.split !== 0 || pmd.split_failed !== 0) {
+    out[`hugepages-${4 << m.pmdOrder}kB/stats/split`] = pmd.split;
+    out[`hugepages-${4 << m.pmdOrder}kB/stats/split_failed`] = pmd.split_failed;
+  }
+  // hugepages-8kB (order 1: a shmem size only, THP_ORDERS_ALL_FILE_DEFAULT): no `enabled`, no
+  // anon_* stats; its any_stats_attrs once one has counted (a shared anonymous 8K folio's swpout, split)
+  const s1 = m.stats[1];
+  if (
+    m.pmdOrder > 1 &&
+    s1 !== undefined &&
+    (s1.swpout || s1.swpout_fallback || s1.split || s1.split_failed)
+  ) {
+    for (const name of ["swpout", "swpout_fallback", "split", "split_failed", "split_deferred"] as const)
+      out[`hugepages-8kB/stats/${name}`] = s1[name];
   }
   for (let o = 2; o < m.pmdOrder; o++) {
     const st = m.stats[o];

@@ -6,7 +6,7 @@
  * every tmpfs mount whatever its huge= (mm/shmem_huge.ts). With `size=` it
  * writes MODE (always, inherit, within_size, advise, never) to that size's
  * hugepages-<SIZE>kB/shmem_enabled instead, the per-size knob of shared
- * anonymous memory (Linux 6.11+; vmlab has the PMD size only:
+ * anonymous memory (Linux 6.11+: 8K to the PMD size, THP_ORDERS_ALL_FILE_DEFAULT;
  * mm/shmem_anon_huge.ts). `show thp` prints them once they differ from boot.
  * Linux: mm/shmem.c shmem_enabled_store, thpsize_shmem_enabled_store
  */
@@ -35,7 +35,7 @@ export function thp(c: CompileContext, s: Stmt): Run {
       const r = rt.kernel.shmemSizeEnabledSet(kb, mode);
       if (r === "size")
         c.fail(
-          `size=${bytes}: vmlab has shmem folios of the PMD size only (no hugepages-<size>kB of it)`,
+          `size=${bytes}: no hugepages-${kb}kB/shmem_enabled (shmem folio sizes are 8K to the PMD size)`,
           size.valuePos,
         );
       if (r === "mode") c.fail(`hugepages-${kb}kB/shmem_enabled: -EINVAL for '${mode}'`, w.valuePos);
