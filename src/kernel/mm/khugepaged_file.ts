@@ -173,7 +173,9 @@ function collapseFile(ctx: MmContext, owner: ShmemOwner, start: number, isKhugep
     if (err !== null) throw new Error(`collapse_file: ${err}`);
     return r;
   };
-  if (env.chargeHugePage && !env.chargeHugePage()) return putNew(Scan.CGROUP_CHARGE_FAIL);
+  // mem_cgroup_charge(folio, mm, GFP_TRANSHUGE): vmlab's __GFP_NORETRY is the allocation's only
+  if (env.chargeHugePage && !env.chargeHugePage(nr, gfp & ~Gfp.NORETRY))
+    return putNew(Scan.CGROUP_CHARGE_FAIL);
   const old = oldPages;
   old.fill(-1, 0, nr);
   let nrNone = 0;
