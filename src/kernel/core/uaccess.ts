@@ -83,8 +83,17 @@ export interface UserValueResult extends UserCopyResult {
 /** What the routines need from the kernel. */
 export interface UaccessEnv {
   readonly cpus: readonly Mmu[];
-  /** TASK_SIZE_MAX: access_ok's limit */
-  readonly userEnd: bigint;
+  /**
+   * TASK_SIZE_MAX: access_ok's limit. x86-64: (1 << 47) - PAGE_SIZE (valid_user_address,
+   * USER_PTR_MAX), so a range reaching into the guard page below the non-canonical hole fails
+   * access_ok; RISC-V 64: LONG_MAX, so a range crossing TASK_SIZE passes and stops at the
+   * first byte no VMA covers; arm64: 1 << VA_BITS; i386: PAGE_OFFSET.
+   */
+  readonly taskSizeMax: bigint;
+  /** sizeof(long): do_strncpy_from_user's word (8; 4 on i386) */
+  readonly longBytes: number;
+  /** CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS: false makes an unaligned string go byte at a time */
+  readonly efficientUnaligned: boolean;
   /** the task whose context CPU `cpuId` runs (the current task, or its kworker) */
   contextTask(cpuId: number): Task;
   /** the kernel is entered on `cpuId` (the uaccess runs there; CR3 switch under PTI) */
@@ -111,9 +120,12 @@ export class Uaccess {
 
   constructor(private readonly env: UaccessEnv) {}
 
-  /** access_ok: [uva, uva+len) lies below TASK_SIZE_MAX without wrapping. */
+  /**
+   * access_ok: [uva, uva+len) lies below TASK_SIZE_MAX without wrapping (asm-generic
+   * __access_ok: size <= limit && addr <= limit - size; x86-64's sum <= USER_PTR_MAX).
+   */
   accessOk(uva: bigint, len: number): boolean {
-    return len >= 0 && uva >= 0n && uva + BigInt(len) <= this.env.userEnd;
+    return len >= 0 && uva >= 0n && uva + BigInt(len) <= this.env.taskSizeMax;
   }
 
   /**
@@ -305,34 +317,41 @@ export class Uaccess {
    * NUL-terminated string of at most `count` bytes. Returns its length (the
    * NUL not counted), `count` when no NUL came within `count` bytes, 0 for a
    * count <= 0, and -EFAULT when src is not a user address or a byte of the
-   * string cannot be read. It reads aligned-or-not words of 8 bytes while 8
-   * remain (x86 has efficient unaligned access); a word that faults sends it
-   * on byte at a time, so a string ending just before an unmapped page still
-   * succeeds, but a word reaching into a present-but-untouched page faults it in.
+   * string cannot be read. It reads words of sizeof(long) bytes (8; 4 on
+   * i386) while a word remains, at any alignment where the architecture has
+   * efficient unaligned access (x86, arm64), else only from an aligned
+   * source (RISC-V: an unaligned one goes byte at a time). A word that faults
+   * sends it on byte at a time, so a string ending just before an unmapped
+   * page still succeeds, but a word reaching into a present-but-untouched
+   * page faults it in.
    */
   strncpy(cpuId: number, src: bigint, count: number): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(0), ret: 0, value: 0n, bytes: [] };
     if (count <= 0) return res;
-    if (src < 0n || src >= this.env.userEnd) {
+    if (src < 0n || src >= this.env.taskSizeMax) {
       res.accessOkFailed = true;
       res.ret = -EFAULT;
       return res;
     }
-    const limit = this.env.userEnd - src;
+    const limit = this.env.taskSizeMax - src;
     const max0 = limit < BigInt(count) ? Number(limit) : count;
+    const word = this.env.longBytes;
+    // IS_UNALIGNED(src, dst): without efficient unaligned access an unaligned source goes
+    // byte at a time from the start (dst, a kmalloc'd kernel buffer, is aligned)
+    const words = this.env.efficientUnaligned || src % BigInt(word) === 0n;
     res.ret = this.withUserAccess(cpuId, (cpu, task) => {
       let got = 0;
       let max = max0;
-      while (max >= 8) {
-        const pas = this.span(cpu, task, src + BigInt(got), 8, Access.Read, STRNCPY_WORD_IP, res);
+      while (words && max >= word) {
+        const pas = this.span(cpu, task, src + BigInt(got), word, Access.Read, STRNCPY_WORD_IP, res);
         if (pas === null) break; // the fixup: byte_at_a_time
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < word; i++) {
           const c = userByte(cpu, pas[i], src + BigInt(got + i));
           res.bytes.push(c);
           if (c === 0) return got + i;
         }
-        got += 8;
-        max -= 8;
+        got += word;
+        max -= word;
       }
       while (max > 0) {
         const pa = this.userPa(cpu, task, src + BigInt(got), Access.Read, STRNCPY_BYTE_IP, res);

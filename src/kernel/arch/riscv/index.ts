@@ -97,6 +97,10 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
     // user_access_begin / user_access_end: __enable_user_access, __disable_user_access
     uaccessBegin: (cpu) => riscvCpu(cpu).setSum(true),
     uaccessEnd: (cpu) => riscvCpu(cpu).setSum(false),
+    // access_ok's limit: TASK_SIZE_MAX is LONG_MAX on RV64 (asm/pgtable.h), not TASK_SIZE
+    taskSizeMax: 0x7fff_ffff_ffff_ffffn,
+    // RISCV_PROBE_UNALIGNED_ACCESS (the default) leaves out HAVE_EFFICIENT_UNALIGNED_ACCESS
+    efficientUnalignedAccess: false,
     directVa: (pa) => directVa(layout, pa),
     directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
   };

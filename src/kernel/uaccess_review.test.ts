@@ -1,0 +1,107 @@
+/**
+ * The kernel/user boundary against Linux 6.12, architecture by
+ * architecture: access_ok's limit (TASK_SIZE_MAX), strncpy_from_user's
+ * word, the copy routines' results at the edges. Every figure is derived
+ * by hand from the 6.12 sources named in each test.
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../hw/access.ts";
+import type { KernelArchName } from "./core/config.ts";
+import type { TaskHandle } from "./core/task.ts";
+import { KernelImpl as Kernel } from "./KernelImpl.ts";
+import { mmapArgs } from "./mm/mmap.ts";
+
+function boot(arch: KernelArchName) {
+  const k = new Kernel({ arch, ramBytes: 64 << 20, cpus: 1 });
+  const t = k.spawn("A")!;
+  k.switchTo(0, t);
+  return { k, t };
+}
+
+/** MAP_FIXED of `pages` pages at `addr`, each written once (present, writable). */
+function mapAt(k: Kernel, t: TaskHandle, addr: bigint, pages: number): void {
+  // the stack may sit there: unmap whatever is in the range first
+  k.munmap(t, addr, BigInt(pages * 4096));
+  expect(k.mmap(t, mmapArgs(pages * 4096, { addr: Number(addr), fixed: true }))).toBe(addr);
+  for (let i = 0; i < pages; i++) k.userAccess(0, t, addr + BigInt(i * 4096), Access.Write, 0x41);
+}
+
+describe("access_ok's limit is TASK_SIZE_MAX", () => {
+  // arch/x86/include/asm/uaccess_64.h __access_ok: sum = ptr + size must be <= USER_PTR_MAX,
+  // which arch_cpu_finalize_init sets to TASK_SIZE_MAX = (1 << 47) - PAGE_SIZE: the guard page
+  // below the non-canonical hole is not a user range
+  it("x86-64: a copy reaching into the guard page at 0x7ffffffff000 fails access_ok, nothing copied", () => {
+    const { k, t } = boot("x86_64");
+    const last = 0x7fff_ffff_e000n; // TASK_SIZE_MAX - PAGE_SIZE: the last user page
+    mapAt(k, t, last, 1);
+    const r = k.uaccess.copy(0, last, 8192, true, () => 0x5a);
+    expect([r.notCopied, r.accessOkFailed, r.faults]).toEqual([8192, true, 0]);
+    expect(k.userAccess(0, t, last, Access.Read)).toMatchObject({ ok: true, value: 0x41 });
+    const c = k.uaccess.clear(0, last + 4000n, 100);
+    expect([c.notCopied, c.accessOkFailed]).toEqual([100, true]);
+    // ending exactly at TASK_SIZE_MAX is fine: sum == USER_PTR_MAX
+    const ok = k.uaccess.copy(0, last, 4096, true, () => 0x5a);
+    expect([ok.notCopied, ok.accessOkFailed]).toEqual([0, false]);
+    expect(k.userAccess(0, t, last + 4095n, Access.Read)).toMatchObject({ ok: true, value: 0x5a });
+  });
+
+  it("x86-64 with LA57: TASK_SIZE_MAX is (1 << 56) - PAGE_SIZE", () => {
+    const { k, t } = boot("x86_64-la57");
+    const last = (1n << 56n) - 8192n;
+    mapAt(k, t, last, 1);
+    expect(k.uaccess.copy(0, last, 4097, true, () => 1).notCopied).toBe(4097);
+    expect(k.uaccess.copy(0, last, 4096, true, () => 1).notCopied).toBe(0);
+  });
+
+  // arch/riscv/include/asm/pgtable.h: TASK_SIZE_MAX is LONG_MAX on RV64, so access_ok
+  // (asm-generic) lets a range run past TASK_SIZE; the copy stops at the first byte there
+  // (handle_page_fault: no VMA, bad_area_nosemaphore, no_context: the fixup), having copied
+  // the bytes below it
+  it("RISC-V Sv39: a copy crossing TASK_SIZE passes access_ok and copies up to TASK_SIZE", () => {
+    const { k, t } = boot("riscv-sv39");
+    const last = 0x40_0000_0000n - 4096n; // TASK_SIZE_64 (1 << 38) - PAGE_SIZE
+    mapAt(k, t, last, 1);
+    const r = k.uaccess.copy(0, last + 96n, 8192, true, () => 0x5a);
+    expect([r.notCopied, r.accessOkFailed, r.fixedUp]).toEqual([8192 - 4000, false, true]);
+    expect(k.userAccess(0, t, last + 4095n, Access.Read)).toMatchObject({ ok: true, value: 0x5a });
+    const c = k.uaccess.clear(0, last + 4000n, 200);
+    expect([c.notCopied, c.accessOkFailed]).toEqual([104, false]);
+    // a kernel address (above LONG_MAX) still fails access_ok
+    const kern = k.uaccess.copy(0, 0xffff_ffd8_0000_0000n, 8, false, () => 0);
+    expect(kern.accessOkFailed).toBe(true);
+    expect(t.alive).toBe(true);
+    expect(k.oopses.length).toBe(0);
+  });
+});
+
+describe("strncpy_from_user reads words of sizeof(long), aligned where unaligned access is slow", () => {
+  // "abc\0" at page offset 4090 of a present page, the next page mapped but never touched
+  const probe = (arch: KernelArchName, at = 4090, text = "abc\0") => {
+    const { k, t } = boot(arch);
+    const buf = k.mmap(t, mmapArgs(8192));
+    text.split("").forEach((ch, i) => {
+      k.userAccess(0, t, buf + BigInt(at + i), Access.Write, ch.charCodeAt(0));
+    });
+    const before = t.minFlt;
+    const r = k.uaccess.strncpy(0, buf + BigInt(at), 16);
+    return { ret: r.ret, faults: t.minFlt - before };
+  };
+
+  it("x86-64 and arm64 (HAVE_EFFICIENT_UNALIGNED_ACCESS, 8-byte words): the word at 4090 faults the next page in", () => {
+    expect(probe("x86_64")).toEqual({ ret: 3, faults: 1 });
+    expect(probe("arm64")).toEqual({ ret: 3, faults: 1 });
+  });
+
+  it("i386: a 4-byte word [4090, 4094) holds the NUL, the next page is not touched", () => {
+    expect(probe("i386")).toEqual({ ret: 3, faults: 0 });
+    // "a\0" at 4094: the first 4-byte word [4094, 4098) straddles, the next page is faulted in
+    expect(probe("i386", 4094, "a\0")).toEqual({ ret: 1, faults: 1 });
+  });
+
+  it("RISC-V (no efficient unaligned access): an unaligned source goes byte at a time; an aligned one by words", () => {
+    expect(probe("riscv-sv39")).toEqual({ ret: 3, faults: 0 });
+    expect(probe("riscv-sv39", 4091)).toEqual({ ret: 3, faults: 0 });
+    // aligned at 4088: one word [4088, 4096), never past the page
+    expect(probe("riscv-sv39", 4088)).toEqual({ ret: 3, faults: 0 });
+  });
+});
