@@ -105,3 +105,25 @@ describe("strncpy_from_user reads words of sizeof(long), aligned where unaligned
     expect(probe("riscv-sv39", 4088)).toEqual({ ret: 3, faults: 0 });
   });
 });
+
+describe("a kernel-mode instruction fetch from a user address", () => {
+  // arch/x86/mm/fault.c do_user_addr_fault: (error_code & (X86_PF_USER | X86_PF_INSTR)) ==
+  // X86_PF_INSTR is page_fault_oops at once, before the SMAP check and the VMA lookup
+  it("x86-64 with SMEP and SMAP off: a not-present user page is an oops (0x10), never faulted in", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, smap: false, smep: false });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const buf = k.mmap(t, mmapArgs(8192, { prot: { r: true, w: true, x: true } }));
+    const r = k.kernelAccess(0, buf, Access.Exec);
+    expect(r.ok).toBe(false);
+    expect(t.minFlt).toBe(0);
+    expect(k.oopses.length).toBe(1);
+    expect(k.log.join("\n")).toMatch(/#PF: error_code\(0x0010\) - not-present page/);
+    // a page already present and executable: no fault at all, SMEP off lets the fetch through
+    const u = k.spawn("B")!;
+    k.switchTo(0, u);
+    const ubuf = k.mmap(u, mmapArgs(4096, { prot: { r: true, w: true, x: true } }));
+    k.userAccess(0, u, ubuf, Access.Write, 0x90);
+    expect(k.kernelAccess(0, ubuf, Access.Exec)).toMatchObject({ ok: true, value: 0x90 });
+  });
+});
