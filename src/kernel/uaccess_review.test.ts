@@ -127,3 +127,24 @@ describe("a kernel-mode instruction fetch from a user address", () => {
     expect(k.kernelAccess(0, ubuf, Access.Exec)).toMatchObject({ ok: true, value: 0x90 });
   });
 });
+
+describe("get_user_pages' check_vma_flags", () => {
+  // mm/gup.c check_vma_flags ends with arch_vma_access_permitted(vma, write, false, foreign):
+  // a key the caller's PKRU denies refuses the VMA before any fault; __get_user_pages with
+  // FOLL_MADV_POPULATE turns a refused VMA into -EINVAL (madvise_populate returns it)
+  it("MADV_POPULATE_READ/WRITE of an access-disabled key: -EINVAL, nothing populated", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, pku: true });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const rw = { r: true, w: true, x: false };
+    const a = k.mmap(t, mmapArgs(2 * 4096, { prot: rw }));
+    const key = Number(k.pkeyAlloc(t, 0, 1 /* PKEY_DISABLE_ACCESS */));
+    expect(k.pkeyMprotect(t, a, 8192n, rw, key)).toBe(0n);
+    expect(k.madvise(t, a, 8192n, "populate_read")).toBe(-22n);
+    expect(k.madvise(t, a, 8192n, "populate_write")).toBe(-22n);
+    expect([k.view.mm(t)!.rss, t.minFlt]).toEqual([0, 0]);
+    // and the key opened again: populated
+    expect(k.wrpkru(t, k.view.task(t).pkru & ~(3 << (2 * key)))).toBe(true);
+    expect(k.madvise(t, a, 8192n, "populate_read")).toBe(0n);
+  });
+});

@@ -35,7 +35,7 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
   const vma = mm.vmaAt(vpn);
   if (vma === null) return VmFault.SIGSEGV;
   // check_vma_flags: a GUP is a data access of the caller's own mm, which its protection keys may deny
-  if (!pkeyAccessPermitted(k, task, vma.vmFlags, write)) return VmFault.SIGSEGV;
+  if (!pkeyAccessPermitted(k, task, vma.vmFlags, write)) return VmFault.SIGSEGV | VmFault.GUP_REFUSED;
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf !== null && pt.accessible(leaf.hi, leaf.lo) && (!write || pt.write(leaf.hi, leaf.lo))) {
