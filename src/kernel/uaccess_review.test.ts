@@ -148,3 +148,29 @@ describe("get_user_pages' check_vma_flags", () => {
     expect(k.madvise(t, a, 8192n, "populate_read")).toBe(0n);
   });
 });
+
+describe("system calls on user buffers", () => {
+  // fs/read_write.c vfs_read / vfs_write: access_ok(buf, count) on the whole buffer before any
+  // I/O; a buffer reaching past TASK_SIZE_MAX is -EFAULT even where its first page is mapped
+  it("x86-64: read(2) and write(2) of 8 KiB at the last user page are -EFAULT, nothing moved", () => {
+    const { k, t } = boot("x86_64");
+    const f = k.createFile("f", 4 * 4096, "disk"); // filemap_read copies page by page
+    const last = 0x7fff_ffff_e000n;
+    k.munmap(t, last, 4096n);
+    expect(k.mmap(t, mmapArgs(4096, { addr: Number(last), fixed: true }))).toBe(last);
+    const flt = t.minFlt;
+    expect(k.fileIo(0, f, last, 8192, false)).toBe(-14);
+    expect(k.fileIo(0, f, last, 8192, true)).toBe(-14);
+    expect(t.minFlt - flt).toBe(0); // the buffer was never touched
+    // the same read of 4 KiB ends at TASK_SIZE_MAX: it goes through
+    expect(k.fileIo(0, f, last, 4096, false)).toBe(4096);
+  });
+
+  it("RISC-V Sv39: a read(2) crossing TASK_SIZE passes access_ok (LONG_MAX) and returns the bytes below it", () => {
+    const { k, t } = boot("riscv-sv39");
+    const f = k.createFile("f", 4 * 4096, "disk");
+    const last = 0x40_0000_0000n - 4096n;
+    mapAt(k, t, last, 1);
+    expect(k.fileIo(0, f, last, 8192, false)).toBe(4096);
+  });
+});
