@@ -174,3 +174,48 @@ describe("system calls on user buffers", () => {
     expect(k.fileIo(0, f, last, 8192, false)).toBe(4096);
   });
 });
+
+describe("get_user_pages' FOLL_TOUCH with FOLL_WRITE", () => {
+  // mm/gup.c follow_page_pte: FOLL_TOUCH on a present PTE; with FOLL_WRITE, a clean PTE on a
+  // page not PageDirty gets set_page_dirty. A page swapped in by a read is mapped writable and
+  // clean, its swap copy still valid (do_swap_page keeps the swap cache): reclaim drops it
+  // without a write. After mlock (populate_vma_page_range: FOLL_TOUCH | FOLL_WRITE on a private
+  // writable VMA) or MADV_POPULATE_WRITE it is dirty: reclaim must write it again (pswpout + 1)
+  const swappedInByRead = () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, swapBytes: 16 << 20 });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const a = k.mmap(t, mmapArgs(4096));
+    k.userAccess(0, t, a, Access.Write, 7);
+    k.madvise(t, a, 4096n, "pageout");
+    expect(k.userAccess(0, t, a, Access.Read)).toMatchObject({ ok: true, value: 7 });
+    return { k, t, a };
+  };
+
+  it("no GUP: the clean swap-cache page is dropped without a write", () => {
+    const { k, t, a } = swappedInByRead();
+    expect(k.swap!.pswpout).toBe(1);
+    k.madvise(t, a, 4096n, "pageout");
+    expect(k.swap!.pswpout).toBe(1);
+  });
+
+  it("mlock, munlock, pageout: written again", () => {
+    const { k, t, a } = swappedInByRead();
+    expect(k.mlock(t, a, 4096n, false)).toBe(0n);
+    expect(k.munlock(t, a, 4096n)).toBe(0n);
+    k.madvise(t, a, 4096n, "pageout");
+    expect(k.swap!.pswpout).toBe(2);
+    expect(k.userAccess(0, t, a, Access.Read)).toMatchObject({ ok: true, value: 7 });
+  });
+
+  it("MADV_POPULATE_WRITE, pageout: written again; MADV_POPULATE_READ leaves it clean", () => {
+    const w = swappedInByRead();
+    expect(w.k.madvise(w.t, w.a, 4096n, "populate_write")).toBe(0n);
+    w.k.madvise(w.t, w.a, 4096n, "pageout");
+    expect(w.k.swap!.pswpout).toBe(2);
+    const r = swappedInByRead();
+    expect(r.k.madvise(r.t, r.a, 4096n, "populate_read")).toBe(0n);
+    r.k.madvise(r.t, r.a, 4096n, "pageout");
+    expect(r.k.swap!.pswpout).toBe(1);
+  });
+});

@@ -5,6 +5,7 @@
  * fault is counted (mm/memory.c mm_account_fault).
  */
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { VmFault } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -39,7 +40,7 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf !== null && pt.accessible(leaf.hi, leaf.lo) && (!write || pt.write(leaf.hi, leaf.lo))) {
-    touchPage(k, mm, vpn);
+    touchPage(k, mm, vpn, write);
     return VmFault.OK;
   }
   k.faultingMm = mm;
@@ -47,18 +48,35 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
   k.faultingMm = null;
   faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
   accountFault(task, r);
-  if ((r & ~VmFault.MAJOR) === VmFault.OK) touchPage(k, mm, vpn);
+  if ((r & ~VmFault.MAJOR) === VmFault.OK) touchPage(k, mm, vpn, write);
   return r & ~VmFault.MAJOR;
 }
 
-/** FOLL_TOUCH on the page mapped at vpn: folio_mark_accessed of its folio (a huge page's head). */
-function touchPage(k: KernelCore, mm: MmStruct, vpn: number): void {
+/**
+ * FOLL_TOUCH on the page mapped at vpn: folio_mark_accessed of its folio (a
+ * huge page's head); with FOLL_WRITE a PTE still clean on a page not yet
+ * PageDirty makes it dirty (follow_page_pte: set_page_dirty), so a page
+ * swapped in by a read, mapped writable and clean, must be written to swap
+ * again before reclaim can drop it. vmlab does that for anonymous pages
+ * (swap_aops' noop_dirty_folio: PG_dirty); a file page's set_page_dirty
+ * (filemap_dirty_folio and its accounting) is not modelled here.
+ */
+function touchPage(k: KernelCore, mm: MmStruct, vpn: number, write: boolean): void {
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf === null || !pt.present(leaf.hi, leaf.lo) || (leaf.level === 0 && pt.special(leaf.hi, leaf.lo)))
     return;
   const head = leaf.level === 0 ? leaf.pfn : leaf.pfn - (leaf.pfn % pt.ptrsPerTable ** leaf.level);
   if (head === k.zeroPfn || head === k.userMm.hugeZeroPfn) return;
+  const pages = k.pages;
+  if (
+    write &&
+    leaf.level === 0 &&
+    !pt.dirty(leaf.hi, leaf.lo) &&
+    pages.kind[head] === PageKind.UserAnon &&
+    !(pages.flags[head] & PageFlag.Dirty)
+  )
+    pages.flags[head] |= PageFlag.Dirty;
   k.vmscan.markAccessed(head);
 }
 
