@@ -219,3 +219,23 @@ describe("get_user_pages' FOLL_TOUCH with FOLL_WRITE", () => {
     expect(r.k.swap!.pswpout).toBe(1);
   });
 });
+
+describe("get_user_pages' FOLL_TOUCH on a huge PMD", () => {
+  // mm/gup.c follow_huge_pmd: FOLL_TOUCH is touch_pmd (the PMD made young, and dirty with
+  // FOLL_WRITE); unlike follow_page_pte it never calls mark_page_accessed on the folio
+  it("MADV_POPULATE_READ over a mapped THP leaves the folio's PG_referenced alone", () => {
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, thp: "always" });
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const a = k.mmap(t, mmapArgs(4 << 20));
+    const h = (a + (2n << 20n) - 1n) & ~((2n << 20n) - 1n); // the 2M-aligned page inside
+    k.userAccess(0, t, h, Access.Write, 1);
+    const leaf = k.userMm.leafFor(t.mm!, Number(h / 4096n))!;
+    expect(leaf.level).toBe(k.arch.pgtable.pmdLevel);
+    const head = leaf.pfn;
+    const before = k.vmscan.referenced[head];
+    expect(k.madvise(t, h, 2n << 20n, "populate_read")).toBe(0n);
+    expect(k.madvise(t, h, 2n << 20n, "populate_read")).toBe(0n);
+    expect(k.vmscan.referenced[head]).toBe(before);
+  });
+});

@@ -4,8 +4,11 @@
  * MADV_POPULATE_*) and get_dump_page for core dumps; and how a resolved
  * fault is counted (mm/memory.c mm_account_fault).
  */
+
+import { PteFlag } from "../mm/arch.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { ptepSetAccessFlags } from "../mm/pgtable.ts";
 import { VmFault } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -53,13 +56,15 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
 }
 
 /**
- * FOLL_TOUCH on the page mapped at vpn: folio_mark_accessed of its folio (a
- * huge page's head); with FOLL_WRITE a PTE still clean on a page not yet
+ * FOLL_TOUCH on the page mapped at vpn (follow_page_pte): folio_mark_accessed
+ * of its folio, and with FOLL_WRITE a PTE still clean on a page not yet
  * PageDirty makes it dirty (follow_page_pte: set_page_dirty), so a page
  * swapped in by a read, mapped writable and clean, must be written to swap
  * again before reclaim can drop it. vmlab does that for anonymous pages
  * (swap_aops' noop_dirty_folio: PG_dirty); a file page's set_page_dirty
- * (filemap_dirty_folio and its accounting) is not modelled here.
+ * (filemap_dirty_folio and its accounting) is not modelled here. A huge
+ * PMD is touched instead (follow_huge_pmd: touch_pmd makes the entry young,
+ * and dirty for a write, and leaves the folio's flags alone).
  */
 function touchPage(k: KernelCore, mm: MmStruct, vpn: number, write: boolean): void {
   const pt = k.arch.pgtable;
@@ -68,10 +73,21 @@ function touchPage(k: KernelCore, mm: MmStruct, vpn: number, write: boolean): vo
     return;
   const head = leaf.level === 0 ? leaf.pfn : leaf.pfn - (leaf.pfn % pt.ptrsPerTable ** leaf.level);
   if (head === k.zeroPfn || head === k.userMm.hugeZeroPfn) return;
+  if (leaf.level > 0) {
+    if (leaf.level !== pt.pmdLevel) return; // follow_huge_pud touches only a devmap PUD
+    // follow_huge_pmd: touch_pmd, the huge entry made young (and dirty for a write) through
+    // pmdp_set_access_flags; the folio is not marked accessed
+    const set = PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0);
+    const next = pt.modify(leaf.hi, leaf.lo, set, 0);
+    if (next.hi !== leaf.hi || next.lo !== leaf.lo) {
+      const start = vpn - (vpn % pt.ptrsPerTable ** leaf.level);
+      ptepSetAccessFlags(k.userMm, mm, start, leaf.pa, leaf, next, write);
+    }
+    return;
+  }
   const pages = k.pages;
   if (
     write &&
-    leaf.level === 0 &&
     !pt.dirty(leaf.hi, leaf.lo) &&
     pages.kind[head] === PageKind.UserAnon &&
     !(pages.flags[head] & PageFlag.Dirty)
